@@ -1,0 +1,24 @@
+/**
+ * The answer to a `report`: one mechanism serves pruning, multi-fidelity, PBT and
+ * hypergradient updates (DESIGN.md, "report returns the scheduler's decision").
+ */
+import type { Params } from "./distributions.js";
+
+export type Decision =
+  /** Go on training. `budget` (in the client's step units) is how far to train, when a scheduler sets it. */
+  | { readonly action: "continue"; readonly budget?: number }
+  /** Stop now; the client records the trial as PRUNED. */
+  | { readonly action: "prune"; readonly reason: string }
+  /**
+   * Go on with new hyperparameters. With `restore`, first load the weights of another trial's
+   * checkpoint (PBT exploit); without it, keep your own weights (hypergradient step, PBT explore).
+   */
+  | {
+      readonly action: "update";
+      readonly params: Params;
+      readonly restore?: { readonly trial: number; readonly checkpoint: string };
+      readonly reason?: string;
+      readonly budget?: number;
+    };
+
+export const CONTINUE: Decision = Object.freeze({ action: "continue" });

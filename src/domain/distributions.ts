@@ -1,0 +1,260 @@
+/**
+ * Parameter distributions and the unit-cube encoding every model-based strategy shares.
+ *
+ * A distribution is plain data (it travels on the wire and is stored as JSON):
+ *   float        {type: "float", low, high, log?, step?}
+ *   int          {type: "int", low, high, log?, step?}
+ *   categorical  {type: "categorical", choices: [scalar, ...]}
+ *
+ * Encoding: a float/int maps to [0, 1] (log dimensions in log space; int and stepped
+ * dimensions widen the interval by ±step/2 so that every grid value owns an equal
+ * share of the cube, as Optuna's `_transform` does). A categorical maps to its index.
+ */
+import { z } from "zod";
+import { invalidArgument } from "./errors.js";
+
+/** A categorical choice: any msgpack scalar. */
+export type Scalar = string | number | boolean | null;
+export type ParamValue = Scalar;
+export type Params = Record<string, ParamValue>;
+
+export interface FloatDistribution {
+  readonly type: "float";
+  readonly low: number;
+  readonly high: number;
+  readonly log?: boolean;
+  readonly step?: number;
+}
+export interface IntDistribution {
+  readonly type: "int";
+  readonly low: number;
+  readonly high: number;
+  readonly log?: boolean;
+  readonly step?: number;
+}
+export interface CategoricalDistribution {
+  readonly type: "categorical";
+  readonly choices: readonly Scalar[];
+}
+export type Distribution = FloatDistribution | IntDistribution | CategoricalDistribution;
+export type NumericDistribution = FloatDistribution | IntDistribution;
+/** A declared search space: parameter name → distribution. Order of keys is kept. */
+export type SearchSpace = Record<string, Distribution>;
+
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+const scalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const floatDistributionSchema = z
+  .object({
+    type: z.literal("float"),
+    low: finite,
+    high: finite,
+    log: z.boolean().optional(),
+    step: finite.optional(),
+  })
+  .strict();
+export const intDistributionSchema = z
+  .object({
+    type: z.literal("int"),
+    low: z.number().int(),
+    high: z.number().int(),
+    log: z.boolean().optional(),
+    step: z.number().int().optional(),
+  })
+  .strict();
+export const categoricalDistributionSchema = z
+  .object({ type: z.literal("categorical"), choices: z.array(scalarSchema) })
+  .strict();
+export const distributionSchema = z.discriminatedUnion("type", [
+  floatDistributionSchema,
+  intDistributionSchema,
+  categoricalDistributionSchema,
+]);
+export const searchSpaceSchema = z.record(z.string().min(1).max(256), distributionSchema);
+
+/**
+ * Checks the semantic rules zod cannot express and returns a normalised copy
+ * (`log`/`step` omitted when unset, int `step` defaulting to 1).
+ * @throws TuneportError INVALID_ARGUMENT naming the parameter and the rule broken.
+ */
+export function validateDistribution(name: string, d: Distribution): Distribution {
+  const where = `parameter '${name}'`;
+  if (d.type === "categorical") {
+    if (d.choices.length === 0) throw invalidArgument(`${where}: categorical needs at least one choice`);
+    const seen = new Set<string>();
+    for (const c of d.choices) {
+      if (typeof c === "number" && !Number.isFinite(c))
+        throw invalidArgument(`${where}: categorical choices must be finite`);
+      const key = `${typeof c}:${String(c)}`;
+      if (seen.has(key)) throw invalidArgument(`${where}: duplicate categorical choice ${JSON.stringify(c)}`);
+      seen.add(key);
+    }
+    return { type: "categorical", choices: [...d.choices] };
+  }
+  if (!(d.low <= d.high)) throw invalidArgument(`${where}: low (${d.low}) must be <= high (${d.high})`);
+  if (d.log) {
+    if (d.low <= 0) throw invalidArgument(`${where}: log scale needs low > 0 (got ${d.low})`);
+    if (d.step !== undefined && !(d.type === "int" && d.step === 1))
+      throw invalidArgument(`${where}: step cannot be combined with log scale`);
+  }
+  if (d.step !== undefined && !(d.step > 0)) throw invalidArgument(`${where}: step must be > 0 (got ${d.step})`);
+  if (d.type === "int") {
+    if (!Number.isSafeInteger(d.low) || !Number.isSafeInteger(d.high))
+      throw invalidArgument(`${where}: int bounds must be safe integers`);
+    const step = d.step ?? 1;
+    // Like Optuna, shrink high onto the grid rather than refusing a range that is not a multiple.
+    const high = d.low + Math.floor((d.high - d.low) / step) * step;
+    return d.log ? { type: "int", low: d.low, high, log: true } : { type: "int", low: d.low, high, step };
+  }
+  if (d.step !== undefined) {
+    const n = Math.floor((d.high - d.low) / d.step + 1e-9);
+    const high = roundToStep(d.low + n * d.step, d.low, d.step);
+    return { type: "float", low: d.low, high, step: d.step };
+  }
+  return d.log ? { type: "float", low: d.low, high: d.high, log: true } : { type: "float", low: d.low, high: d.high };
+}
+
+/** Parses and validates a whole space. @throws TuneportError INVALID_ARGUMENT */
+export function parseSearchSpace(raw: unknown): SearchSpace {
+  const parsed = searchSpaceSchema.safeParse(raw);
+  if (!parsed.success) throw invalidArgument(`invalid search space: ${formatZodError(parsed.error)}`);
+  const out: SearchSpace = {};
+  for (const [name, d] of Object.entries(parsed.data)) out[name] = validateDistribution(name, d as Distribution);
+  return out;
+}
+
+/** Parses and validates one distribution. @throws TuneportError INVALID_ARGUMENT */
+export function parseDistribution(name: string, raw: unknown): Distribution {
+  const parsed = distributionSchema.safeParse(raw);
+  if (!parsed.success)
+    throw invalidArgument(`invalid distribution for parameter '${name}': ${formatZodError(parsed.error)}`);
+  return validateDistribution(name, parsed.data as Distribution);
+}
+
+/** A compact, single-line rendering of a zod error for wire messages. */
+export function formatZodError(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+function roundToStep(v: number, low: number, step: number): number {
+  const k = Math.round((v - low) / step);
+  // Limit float noise (0.1 + 2*0.1 = 0.30000000000000004) to what the step can express.
+  const decimals = Math.min(15, Math.max(0, -Math.floor(Math.log10(step)) + 6));
+  return Number((low + k * step).toFixed(decimals));
+}
+
+/** Deep equality of two (validated) distributions. */
+export function distributionsEqual(a: Distribution, b: Distribution): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === "categorical" && b.type === "categorical")
+    return a.choices.length === b.choices.length && a.choices.every((c, i) => Object.is(c, b.choices[i]));
+  const x = a as NumericDistribution;
+  const y = b as NumericDistribution;
+  return x.low === y.low && x.high === y.high && !!x.log === !!y.log && (x.step ?? null) === (y.step ?? null);
+}
+
+/** True when the distribution has exactly one possible value. */
+export function isSingleValue(d: Distribution): boolean {
+  return d.type === "categorical" ? d.choices.length === 1 : d.low === d.high;
+}
+
+/** Index of a categorical value, or -1. Numbers compare by value, others by identity. */
+export function choiceIndex(d: CategoricalDistribution, v: ParamValue): number {
+  return d.choices.findIndex((c) => Object.is(c, v) || (typeof c === "number" && c === v));
+}
+
+/** Whether `v` is a value this distribution can produce (within float tolerance). */
+export function contains(d: Distribution, v: ParamValue): boolean {
+  if (d.type === "categorical") return choiceIndex(d, v) >= 0;
+  if (typeof v !== "number" || !Number.isFinite(v)) return false;
+  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
+  if (v < d.low - eps || v > d.high + eps) return false;
+  if (d.type === "int") {
+    if (!Number.isInteger(v)) return false;
+    const step = d.step ?? 1;
+    return (v - d.low) % step === 0;
+  }
+  if (d.step !== undefined) {
+    const k = (v - d.low) / d.step;
+    return Math.abs(k - Math.round(k)) < 1e-6;
+  }
+  return true;
+}
+
+/** Number of distinct values, or Infinity for a continuous float. */
+export function cardinality(d: Distribution): number {
+  if (d.type === "categorical") return d.choices.length;
+  if (d.type === "int") return d.log ? d.high - d.low + 1 : Math.floor((d.high - d.low) / (d.step ?? 1)) + 1;
+  if (d.step !== undefined) return Math.floor((d.high - d.low) / d.step + 1e-9) + 1;
+  return d.low === d.high ? 1 : Infinity;
+}
+
+/** The effective grid step of a numeric distribution in *internal* space, or 0 if continuous. */
+function internalStep(d: NumericDistribution): number {
+  if (d.type === "int") return d.log ? 0 : (d.step ?? 1);
+  return d.step ?? 0;
+}
+
+/**
+ * The internal interval [lo, hi] of a numeric distribution: log-transformed when `log`,
+ * widened by ±step/2 for int (linear) and stepped dimensions, and by ±0.5 in the
+ * original scale for log-int before the log is taken.
+ */
+export function internalBounds(d: NumericDistribution): [number, number] {
+  if (d.log) {
+    if (d.type === "int") return [Math.log(d.low - 0.5 > 0 ? d.low - 0.5 : d.low * 0.5), Math.log(d.high + 0.5)];
+    return [Math.log(d.low), Math.log(d.high)];
+  }
+  const h = internalStep(d) / 2;
+  return [d.low - h, d.high + h];
+}
+
+/** Maps a value of a numeric distribution to [0, 1]. A single-value range maps to 0.5. */
+export function toUnit(d: NumericDistribution, v: number): number {
+  const [lo, hi] = internalBounds(d);
+  if (hi <= lo) return 0.5;
+  const x = d.log ? Math.log(v) : v;
+  return Math.min(1, Math.max(0, (x - lo) / (hi - lo)));
+}
+
+/** Maps u ∈ [0, 1] back to a valid value of the distribution (rounded onto its grid and clipped). */
+export function fromUnit(d: NumericDistribution, u: number): number {
+  const [lo, hi] = internalBounds(d);
+  const x = lo + Math.min(1, Math.max(0, u)) * (hi - lo);
+  let v = d.log ? Math.exp(x) : x;
+  return snap(d, v);
+}
+
+/** Rounds a raw number onto the distribution's grid and clips it to [low, high]. */
+export function snap(d: NumericDistribution, v: number): number {
+  let out = v;
+  if (d.type === "int") {
+    const step = d.log ? 1 : (d.step ?? 1);
+    out = d.low + Math.round((out - d.low) / step) * step;
+  } else if (d.step !== undefined) {
+    out = roundToStep(out, d.low, d.step);
+  }
+  out = Math.min(d.high, Math.max(d.low, out));
+  return out;
+}
+
+/**
+ * Encodes a parameter value as one unit-cube coordinate: numeric → [0,1];
+ * categorical → its index (strategies treat that dimension as categorical).
+ */
+export function encode(d: Distribution, v: ParamValue): number {
+  if (d.type === "categorical") return choiceIndex(d, v);
+  return toUnit(d, v as number);
+}
+
+/** Inverse of `encode`. */
+export function decode(d: Distribution, x: number): ParamValue {
+  if (d.type === "categorical") {
+    const i = Math.min(d.choices.length - 1, Math.max(0, Math.round(x)));
+    return d.choices[i] as ParamValue;
+  }
+  return fromUnit(d, x);
+}

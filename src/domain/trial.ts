@@ -1,0 +1,94 @@
+/**
+ * Trials and studies as plain, immutable-by-convention data. The service owns the only
+ * mutable copies; everything handed to strategies, schedulers and transports is read-only.
+ */
+import type { Distribution, Params, SearchSpace } from "./distributions.js";
+
+export const TRIAL_STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"] as const;
+export type TrialState = (typeof TRIAL_STATES)[number];
+
+/** States a trial never leaves. */
+export const FINISHED_STATES: ReadonlySet<TrialState> = new Set(["COMPLETE", "PRUNED", "FAIL"]);
+export const isFinished = (s: TrialState): boolean => FINISHED_STATES.has(s);
+
+export type Direction = "minimize" | "maximize";
+
+/** One intermediate result reported during training. */
+export interface IntermediateValue {
+  readonly step: number;
+  readonly value: number;
+}
+
+/** A trial as strategies, schedulers and readers see it. */
+export interface Trial {
+  /** Storage-wide unique id. */
+  readonly id: number;
+  /** 0-based, dense, unique within its study; never reused. */
+  readonly number: number;
+  readonly state: TrialState;
+  /** Values chosen so far (declared space and define-by-run). */
+  readonly params: Params;
+  /** The distribution each param was drawn from. Same keys as `params`. */
+  readonly distributions: Record<string, Distribution>;
+  /** Final objective value; set for COMPLETE, may be set for PRUNED (last intermediate). */
+  readonly value: number | null;
+  /** Ordered by step; at most one value per step. */
+  readonly intermediate: readonly IntermediateValue[];
+  readonly userAttrs: Record<string, unknown>;
+  /** Attributes owned by the server, strategies and schedulers (budget, bracket, retry_of, ...). */
+  readonly systemAttrs: Record<string, unknown>;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+/** Named plug-in selection with its options, as stored with the study. */
+export interface PluginConfig {
+  readonly name: string;
+  readonly options: Record<string, unknown>;
+}
+
+/** What to do with trials whose worker disappeared. */
+export interface RetryPolicy {
+  /** How many times a trial's params are re-queued after its lease expired. */
+  readonly maxRetries: number;
+  /** Whether re-queued trials also retry after an explicit `fail` tell. */
+  readonly retryOnFail: boolean;
+}
+
+export interface StudyConfig {
+  readonly direction: Direction;
+  /** Declared space; define-by-run parameters are added per trial. */
+  readonly space: SearchSpace;
+  readonly strategy: PluginConfig;
+  readonly scheduler: PluginConfig | null;
+  /** Root seed: every random choice of the study derives from it. */
+  readonly seed: number;
+  readonly retry: RetryPolicy;
+  /** Lease time-to-live in seconds; workers heartbeat well within it. */
+  readonly leaseTtlS: number;
+}
+
+export interface Study {
+  readonly id: number;
+  readonly name: string;
+  readonly config: StudyConfig;
+  readonly userAttrs: Record<string, unknown>;
+  readonly createdAt: number;
+}
+
+/** Objective sign: better(a, b) is true when a is strictly better than b for the direction. */
+export function isBetter(direction: Direction, a: number, b: number): boolean {
+  return direction === "minimize" ? a < b : a > b;
+}
+
+/** The best COMPLETE trial, or null. Ties go to the earlier trial. */
+export function bestTrial(direction: Direction, trials: Iterable<Trial>): Trial | null {
+  let best: Trial | null = null;
+  for (const t of trials) {
+    if (t.state !== "COMPLETE" || t.value === null) continue;
+    if (best === null || isBetter(direction, t.value, best.value as number)) best = t;
+  }
+  return best;
+}

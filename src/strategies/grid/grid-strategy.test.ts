@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import type { SearchSpace } from "../../domain/distributions.js";
+import { TuneportError } from "../../domain/errors.js";
+import { simulate, strategyConformance } from "../strategy.case.js";
+import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { GridStrategy, gridStrategyFactory } from "./grid-strategy.js";
+
+const space: SearchSpace = {
+  lr: { type: "float", low: 0.1, high: 0.3, step: 0.1 },
+  layers: { type: "int", low: 1, high: 4 },
+  act: { type: "categorical", choices: ["relu", "gelu"] },
+};
+
+strategyConformance(gridStrategyFactory, {
+  options: { ordered: false, points_per_dim: 4 },
+  n: 30,
+  skip: { "suggest-param": "grid only covers the declared space; define-by-run params fall back to random" },
+});
+
+describe("grid strategy", () => {
+  it("hands out every point exactly once, then says the grid is exhausted", () => {
+    const trials = simulate(gridStrategyFactory, { ordered: false }, space, 24);
+    const keys = trials.map((t) => JSON.stringify(t.params));
+    expect(new Set(keys).size).toBe(24);
+    const strategy = new GridStrategy({ ordered: false });
+    const study = makeStudy(space);
+    expect(() => strategy.suggest(suggestRequest(study, trials))).toThrowError(TuneportError);
+    try {
+      strategy.suggest(suggestRequest(study, trials));
+    } catch (e) {
+      expect((e as TuneportError).code).toBe("SEARCH_SPACE_EXHAUSTED");
+    }
+  });
+
+  it("skips points taken by running trials (concurrent workers)", () => {
+    const strategy = new GridStrategy({ ordered: true });
+    const study = makeStudy(space);
+    const running = [makeTrial(0, { lr: 0.1, layers: 1, act: "relu" }, space, { state: "RUNNING", value: null })];
+    const s = strategy.suggest(suggestRequest(study, running));
+    expect(s.params).not.toEqual(running[0]!.params);
+  });
+
+  it("refuses a continuous float without step or points_per_dim, with a useful message", () => {
+    const strategy = new GridStrategy({ ordered: true });
+    const study = makeStudy({ x: { type: "float", low: 0, high: 1 } });
+    expect(() => strategy.suggest(suggestRequest(study, []))).toThrow(/points_per_dim/);
+  });
+
+  it("spaces log floats geometrically with points_per_dim", () => {
+    const s = { x: { type: "float" as const, low: 1e-4, high: 1, log: true } };
+    const trials = simulate(gridStrategyFactory, { ordered: true, points_per_dim: 5 }, s, 5);
+    expect(trials.map((t) => t.params.x as number).map((v) => Math.round(Math.log10(v)))).toEqual([-4, -3, -2, -1, 0]);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Grid search: the Cartesian product of the declared space, each point handed out once.
+ *
+ * The grid is enumerated in a seeded shuffled order (Optuna's GridSampler also shuffles,
+ * so that a partial run covers the space evenly). Points already taken by any trial —
+ * running, waiting or finished — are skipped, so concurrent workers never receive the same
+ * point: the service serialises asks per study, so "taken" is always up to date. Retried
+ * trials (re-queued after a lost worker) carry their point with them.
+ *
+ * Continuous floats have no natural grid: they need `step`, or the `points_per_dim`
+ * option (evenly spaced, log-spaced on log dimensions).
+ */
+import { z } from "zod";
+import { type Distribution, type ParamValue, type Params, cardinality, snap } from "../../domain/distributions.js";
+import { TuneportError, invalidArgument } from "../../domain/errors.js";
+import { Rng } from "../../math/rng.js";
+import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+
+const options = z
+  .object({
+    /** Values per continuous float dimension without a step. */
+    points_per_dim: z.number().int().min(2).max(1000).optional(),
+    /** Explicit values per parameter; overrides the distribution's own grid. */
+    values: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).min(1)).optional(),
+    /** Hand the points out in the order of enumeration rather than shuffled. */
+    ordered: z.boolean().default(false),
+  })
+  .strict();
+export type GridOptions = z.infer<typeof options>;
+
+/** Largest grid tuneport will enumerate. */
+export const MAX_GRID_POINTS = 1e15;
+
+/** The values of one dimension of the grid. @throws INVALID_ARGUMENT for a continuous float without a grid. */
+export function gridValues(name: string, d: Distribution, opts: GridOptions): ParamValue[] {
+  const explicit = opts.values?.[name];
+  if (explicit) return [...explicit];
+  if (d.type === "categorical") return [...d.choices];
+  const n = cardinality(d);
+  if (Number.isFinite(n)) {
+    if (d.type === "int" && d.log) {
+      const out: number[] = [];
+      for (let v = d.low; v <= d.high; v++) out.push(v);
+      return out;
+    }
+    const step = d.step ?? 1;
+    return Array.from({ length: n }, (_, i) => snap(d, d.low + i * step));
+  }
+  const k = opts.points_per_dim;
+  if (k === undefined)
+    throw invalidArgument(
+      `grid: parameter '${name}' is a continuous float; give it a step or set the grid option points_per_dim`,
+    );
+  const out: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const t = i / (k - 1);
+    out.push(d.log ? Math.exp(Math.log(d.low) + t * (Math.log(d.high) - Math.log(d.low))) : d.low + t * (d.high - d.low));
+  }
+  return out;
+}
+
+function keyOf(params: Params, names: readonly string[]): string {
+  return JSON.stringify(names.map((n) => params[n] ?? null));
+}
+
+export class GridStrategy implements Strategy {
+  private cache: { space: string; names: string[]; axes: ParamValue[][]; total: number; perm: (i: number) => number } | null =
+    null;
+
+  constructor(private readonly opts: GridOptions) {}
+
+  private grid(req: SuggestRequest) {
+    const spaceKey = JSON.stringify(req.study.space) + req.study.seed;
+    if (this.cache?.space === spaceKey) return this.cache;
+    const names = Object.keys(req.study.space);
+    if (names.length === 0) throw invalidArgument("grid: the study declares no search space");
+    const axes = names.map((n) => gridValues(n, req.study.space[n] as Distribution, this.opts));
+    const total = axes.reduce((p, a) => p * a.length, 1);
+    if (total > MAX_GRID_POINTS)
+      throw invalidArgument(`grid: ${total} points is more than the ${MAX_GRID_POINTS} tuneport enumerates`);
+    this.cache = { space: spaceKey, names, axes, total, perm: this.permutation(total, req.study.seed) };
+    return this.cache;
+  }
+
+  /**
+   * A seeded bijection of [0, total): i ↦ (a·i + c) mod total with gcd(a, total) = 1.
+   * It spreads consecutive hand-outs over the grid like a shuffle without materialising
+   * one, so grids of billions of points cost no memory.
+   */
+  private permutation(total: number, seed: number): (i: number) => number {
+    if (this.opts.ordered || total <= 1) return (i) => i;
+    const rng = new Rng(seed, "grid-order");
+    const n = BigInt(total);
+    let a = BigInt(1 + rng.int(Math.min(total, 2 ** 31)));
+    while (gcd(a, n) !== 1n) a += 1n;
+    const c = BigInt(rng.int(Math.min(total, 2 ** 31)));
+    return (i) => Number((a * BigInt(i) + c) % n);
+  }
+
+  suggest(req: SuggestRequest): Suggestion {
+    const { names, axes, total, perm } = this.grid(req);
+    const taken = new Set<string>();
+    for (const t of req.trials) taken.add(keyOf(t.params, names));
+    // Skipping over taken points costs O(taken) per ask: cheap next to the training a grid point costs.
+    for (let i = 0; i < total; i++) {
+      const flat = perm(i);
+      const params: Params = {};
+      let rest = flat;
+      for (let i = names.length - 1; i >= 0; i--) {
+        const axis = axes[i] as ParamValue[];
+        params[names[i] as string] = axis[rest % axis.length] as ParamValue;
+        rest = Math.floor(rest / axis.length);
+      }
+      if (!taken.has(keyOf(params, names))) return { params, systemAttrs: { grid_index: flat } };
+    }
+    throw new TuneportError("SEARCH_SPACE_EXHAUSTED", `grid: all ${total} points have been handed out`, {
+      grid_size: total,
+    });
+  }
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a;
+}
+
+export const gridStrategyFactory: StrategyFactory<GridOptions> = {
+  name: "grid",
+  description:
+    "Exhaustive Cartesian grid over the declared space, each point handed out once (shuffled by seed). " +
+    "Continuous floats need a step or points_per_dim.",
+  options: options as z.ZodType<GridOptions>,
+  create: (o) => new GridStrategy(o),
+};

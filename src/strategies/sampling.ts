@@ -1,0 +1,12 @@
+/** Helpers every strategy shares: uniform draws in the unit-cube encoding. */
+import { type Distribution, type ParamValue, fromUnit } from "../domain/distributions.js";
+import type { Rng } from "../math/rng.js";
+
+/**
+ * A uniform draw from a distribution: uniform in log space for log dimensions, each grid
+ * value equally likely for int and stepped dimensions, each choice equally likely.
+ */
+export function sampleUniform(d: Distribution, rng: Rng): ParamValue {
+  if (d.type === "categorical") return d.choices[rng.int(d.choices.length)] as ParamValue;
+  return fromUnit(d, rng.random());
+}

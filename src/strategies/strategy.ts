@@ -1,0 +1,102 @@
+/**
+ * The strategy plug-in family: strategies decide *what to try next*.
+ *
+ * Contract (shared by every implementation and checked by `strategy.case.ts`):
+ * - A strategy is a function of the study's history. Anything it must remember between
+ *   calls is either recomputed from `trials` or written into trial `systemAttrs` through
+ *   its return values, so a restarted server makes the same choices. In-memory caches
+ *   (e.g. a GP's warm-start hyperparameters) are allowed if they only speed things up.
+ * - All randomness comes from `req.rng`, which the service derives from
+ *   (study seed, trial number, purpose): same seed + same history → same suggestion.
+ * - Values returned are valid for their distributions (the service re-checks).
+ * - `suggest` may be expensive; a factory that sets `offload: true` is run in a worker
+ *   thread so the event loop keeps serving heartbeats and tells.
+ * (Shape after OSS Vizier's Pythia policies and Optuna's BaseSampler:
+ *  relative sampling for the declared space, independent sampling for define-by-run.)
+ */
+import type { z } from "zod";
+import type { Decision } from "../domain/decision.js";
+import type { Distribution, ParamValue, Params, SearchSpace } from "../domain/distributions.js";
+import type { Direction, PluginConfig, Trial } from "../domain/trial.js";
+import type { Rng } from "../math/rng.js";
+
+/** What a plug-in may know about its study. */
+export interface StudyContext {
+  readonly name: string;
+  readonly direction: Direction;
+  /** The declared space (may be empty for pure define-by-run studies). */
+  readonly space: SearchSpace;
+  readonly seed: number;
+  readonly strategy: PluginConfig;
+  readonly scheduler: PluginConfig | null;
+}
+
+export interface SuggestRequest {
+  readonly study: StudyContext;
+  /** Every trial so far, in number order, RUNNING and WAITING included; not the new one. */
+  readonly trials: readonly Trial[];
+  /** The number the new trial will get. */
+  readonly trialNumber: number;
+  readonly rng: Rng;
+}
+
+export interface Suggestion {
+  /**
+   * Values for the declared space. Parameters left out are drawn later through
+   * `suggestParam` (or uniformly at random when the strategy has none).
+   */
+  readonly params: Params;
+  /** Attributes to store on the new trial (e.g. a bracket, a generation, a budget). */
+  readonly systemAttrs?: Record<string, unknown>;
+}
+
+export interface ParamRequest {
+  readonly study: StudyContext;
+  readonly trials: readonly Trial[];
+  /** The trial asking, with the params it already has. */
+  readonly trial: Trial;
+  readonly name: string;
+  readonly distribution: Distribution;
+  readonly rng: Rng;
+}
+
+export interface ReportRequest {
+  readonly study: StudyContext;
+  readonly trials: readonly Trial[];
+  /** The reporting trial, with this report's value already in `intermediate`. */
+  readonly trial: Trial;
+  readonly step: number;
+  readonly value: number;
+  /** Extra data sent with the report (checkpoint location, hypergradients, ...). */
+  readonly data: Record<string, unknown>;
+  readonly rng: Rng;
+}
+
+/** A decision plus attributes to merge into the reporting trial's `systemAttrs`. */
+export interface DecisionResult {
+  readonly decision: Decision;
+  readonly systemAttrs?: Record<string, unknown>;
+  /** Params to merge into the trial (an `update` decision's params are merged automatically). */
+}
+
+export interface Strategy {
+  /** Values for a new trial. May throw TuneportError SEARCH_SPACE_EXHAUSTED. */
+  suggest(req: SuggestRequest): Suggestion;
+  /** One define-by-run parameter the trial did not get from `suggest`. */
+  suggestParam?(req: ParamRequest): ParamValue;
+  /** Strategies that steer running trials (PBT, hypergradient) answer reports too. */
+  onReport?(req: ReportRequest): DecisionResult | null;
+}
+
+export interface StrategyFactory<O = unknown> {
+  readonly name: string;
+  /** One or two sentences for `--help`, the MCP catalogue and error messages. */
+  readonly description: string;
+  /** zod schema of the options; unknown keys are refused. Defaults fill in what is missing. */
+  readonly options: z.ZodType<O>;
+  /** Run `suggest` in a worker thread (heavy model fitting). */
+  readonly offload?: boolean;
+  /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
+  incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
+  create(options: O): Strategy;
+}
