@@ -1,0 +1,95 @@
+/** `tuneport serve`: the headless server on embedded storage. */
+import { isIP } from "node:net";
+import { createLogger, type LogLevel } from "../logger.js";
+import { StudyService } from "../service/study-service.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { ZmqServer } from "../transports/zmq/zmq-server.js";
+import { VERSION } from "../version.js";
+import { type Command, UsageError, intOption } from "./command.js";
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "run the server (ZeroMQ for workers) on a SQLite file",
+  help: `
+Usage: tuneport serve [options]
+
+Runs the tuneport server: training workers connect over ZeroMQ (protocol v1, see
+protocol/PROTOCOL.md). Logs are JSON lines (pino) on stdout. SIGINT/SIGTERM stop it
+cleanly: requests in flight are answered and their writes committed first.
+
+Options:
+  --storage PATH          SQLite database file (created if missing) [./tuneport.db]
+  --bind ENDPOINT         ZeroMQ endpoint to bind; repeatable [tcp://127.0.0.1:5555]
+  --durability MODE       process: a reply means the write survives the server being
+                          killed; power: also survives power loss (fsync per commit,
+                          slower) [process]
+  --lease-ttl SECONDS     default lease time-to-live of a new study's trials [30]
+  --max-message-bytes N   largest request accepted [1048576]
+  --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
+  -h, --help              show this help
+`,
+  options: {
+    storage: { type: "string", default: "./tuneport.db" },
+    bind: { type: "string", multiple: true },
+    durability: { type: "string", default: "process" },
+    "lease-ttl": { type: "string" },
+    "max-message-bytes": { type: "string" },
+    "log-level": { type: "string" },
+  },
+  async run(v) {
+    const durability = v.durability as string;
+    if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
+    const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
+    const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
+    const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
+    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined });
+    for (const ep of binds) {
+      if (!isLoopback(ep))
+        logger.warn(
+          { endpoint: ep },
+          "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies",
+        );
+    }
+    const storage = new SqliteStorage({ path: v.storage as string, durability });
+    const problems = await storage.checkIntegrity();
+    if (problems.length > 0) {
+      logger.fatal({ problems }, "storage integrity check failed; refusing to start");
+      await storage.close();
+      return 1;
+    }
+    const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl });
+    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION });
+    try {
+      await zmq.start();
+    } catch (err) {
+      logger.fatal({ err }, "could not bind");
+      await service.close();
+      await storage.close();
+      return 1;
+    }
+    logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid }, "tuneport ready");
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, "shutting down");
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+    await zmq.close();
+    await service.close();
+    await storage.close();
+    logger.info("stopped");
+    return 0;
+  },
+};
+
+/** True for tcp endpoints on 127.0.0.0/8, ::1 or localhost, and for ipc/inproc. */
+export function isLoopback(endpoint: string): boolean {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):/.exec(endpoint);
+  if (!m) return !endpoint.startsWith("tcp://");
+  const host = (m[1] as string).replace(/^\[|\]$/g, "");
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}

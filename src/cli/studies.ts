@@ -1,0 +1,117 @@
+/** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
+import { silentLogger } from "../logger.js";
+import { StudyService } from "../service/study-service.js";
+import type { StudyView, TrialView } from "../service/views.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { type Command, UsageError, intOption } from "./command.js";
+
+export const studiesCommand: Command = {
+  name: "studies",
+  summary: "list studies, show one, or list its trials",
+  help: `
+Usage: tuneport studies list [--storage PATH] [--json]
+       tuneport studies show NAME [--storage PATH] [--json]
+       tuneport studies trials NAME [--storage PATH] [--json] [--state S]... [--limit N]
+
+Reads the database read-only; safe beside a running server.
+
+Options:
+  --storage PATH   SQLite database file [./tuneport.db]
+  --json           machine-readable output (one JSON document)
+  --state STATE    only trials in this state (WAITING, RUNNING, COMPLETE, PRUNED, FAIL); repeatable
+  --limit N        at most N trials, best or newest first as listed [all]
+  --sort KEY       number or value (best first) [number]
+  -h, --help       show this help
+`,
+  options: {
+    storage: { type: "string", default: "./tuneport.db" },
+    json: { type: "boolean", default: false },
+    state: { type: "string", multiple: true },
+    limit: { type: "string" },
+    sort: { type: "string", default: "number" },
+  },
+  async run(v, pos) {
+    const [sub, name] = pos;
+    if (!sub || !["list", "show", "trials"].includes(sub)) throw new UsageError("expected list, show NAME or trials NAME; see --help");
+    if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
+    const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
+    const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
+    const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
+    try {
+      if (sub === "list") {
+        const studies = await service.listStudies();
+        if (v.json) out(JSON.stringify(studies, null, 2));
+        else out(formatStudyTable(studies));
+      } else if (sub === "show") {
+        const s = await service.getStudy(name as string);
+        if (v.json) out(JSON.stringify(s, null, 2));
+        else out(formatStudy(s));
+      } else {
+        const sort = v.sort as string;
+        if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
+        const limit = intOption("limit", v.limit, 1, 10_000_000);
+        const page = await service.listTrials(name as string, {
+          states: v.state as TrialView["state"][] | undefined,
+          order_by: sort,
+          limit: limit ?? 100_000,
+        });
+        if (v.json) out(JSON.stringify(page, null, 2));
+        else out(formatTrialTable(page.trials));
+      }
+    } finally {
+      await service.close();
+      await storage.close();
+    }
+    return 0;
+  },
+};
+
+function fmt(v: unknown): string {
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(3) : v.toPrecision(5);
+  return v === null || v === undefined ? "-" : String(v);
+}
+
+/** Left-aligned text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+export function formatStudyTable(studies: StudyView[]): string {
+  if (studies.length === 0) return "no studies";
+  return table(
+    ["name", "direction", "strategy", "scheduler", "trials", "complete", "running", "best"],
+    studies.map((s) => [
+      s.name, s.direction, s.strategy.name, s.scheduler?.name ?? "-", String(s.n_trials), String(s.counts.COMPLETE),
+      String(s.counts.RUNNING), fmt(s.best_trial?.value),
+    ]),
+  );
+}
+
+export function formatStudy(s: StudyView): string {
+  const lines = [
+    `study      ${s.name}`,
+    `direction  ${s.direction}`,
+    `strategy   ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
+    `scheduler  ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "-"}`,
+    `seed       ${s.seed}`,
+    `trials     ${s.n_trials} (${Object.entries(s.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ") || "none"})`,
+    "space:",
+    ...Object.entries(s.space).map(([k, d]) => `  ${k}: ${JSON.stringify(d)}`),
+  ];
+  if (s.best_trial) {
+    lines.push(`best       trial ${s.best_trial.number}, value ${fmt(s.best_trial.value)}`);
+    for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${fmt(v)}`);
+  }
+  return lines.join("\n");
+}
+
+export function formatTrialTable(trials: TrialView[]): string {
+  if (trials.length === 0) return "no trials";
+  const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
+  return table(
+    ["#", "state", "value", ...names, "duration_s"],
+    trials.map((t) => [String(t.number), t.state, fmt(t.value), ...names.map((n) => fmt(t.params[n])), fmt(t.duration_s)]),
+  );
+}

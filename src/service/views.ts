@@ -1,0 +1,98 @@
+/**
+ * The shapes the service hands to every transport (ZeroMQ, MCP, CLI): plain,
+ * snake_case, MessagePack- and JSON-safe objects. PROTOCOL.md documents them.
+ * Times are epoch seconds (float), as Python's `time.time()`.
+ */
+import type { Distribution, Params, SearchSpace } from "../domain/distributions.js";
+import type { Direction, PluginConfig, Study, Trial, TrialState } from "../domain/trial.js";
+
+export interface TrialView {
+  number: number;
+  state: TrialState;
+  params: Params;
+  distributions: Record<string, Distribution>;
+  value: number | null;
+  /** [step, value] pairs in step order. */
+  intermediate: [number, number][];
+  user_attrs: Record<string, unknown>;
+  system_attrs: Record<string, unknown>;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** Seconds from start to finish (or to now while running). */
+  duration_s: number | null;
+}
+
+export interface LeaseView {
+  token: string;
+  /** Epoch seconds. */
+  expires_at: number;
+  ttl_s: number;
+}
+
+export interface AskResult {
+  trial: TrialView;
+  lease: LeaseView;
+  /** How far to train, in the client's step units, when a scheduler sets it. */
+  budget: number | null;
+  /** Hyperparameters may change during training (PBT, hypergradient): watch report replies. */
+  study: string;
+}
+
+export interface StudyView {
+  name: string;
+  direction: Direction;
+  space: SearchSpace;
+  strategy: PluginConfig;
+  scheduler: PluginConfig | null;
+  seed: number;
+  retry: { max_retries: number; retry_on_fail: boolean };
+  lease_ttl_s: number;
+  user_attrs: Record<string, unknown>;
+  created_at: number;
+  n_trials: number;
+  counts: Record<TrialState, number>;
+  best_trial: TrialView | null;
+}
+
+const secs = (ms: number | null): number | null => (ms === null ? null : ms / 1000);
+
+export function trialView(t: Trial, now: number = Date.now()): TrialView {
+  return {
+    number: t.number,
+    state: t.state,
+    params: { ...t.params },
+    distributions: { ...t.distributions },
+    value: t.value,
+    intermediate: t.intermediate.map((iv) => [iv.step, iv.value]),
+    user_attrs: { ...t.userAttrs },
+    system_attrs: { ...t.systemAttrs },
+    created_at: t.createdAt / 1000,
+    started_at: secs(t.startedAt),
+    finished_at: secs(t.finishedAt),
+    duration_s: t.startedAt === null ? null : ((t.finishedAt ?? now) - t.startedAt) / 1000,
+  };
+}
+
+export function studyView(
+  s: Study,
+  counts: Record<TrialState, number>,
+  best: Trial | null,
+): StudyView {
+  const c = s.config;
+  return {
+    name: s.name,
+    direction: c.direction,
+    space: c.space,
+    strategy: c.strategy,
+    scheduler: c.scheduler,
+    seed: c.seed,
+    retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail },
+    lease_ttl_s: c.leaseTtlS,
+    user_attrs: s.userAttrs,
+    created_at: s.createdAt / 1000,
+    n_trials: Object.values(counts).reduce((a, b) => a + b, 0),
+    counts,
+    best_trial: best ? trialView(best) : null,
+  };
+}

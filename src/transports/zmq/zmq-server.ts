@@ -1,0 +1,166 @@
+/**
+ * The ZeroMQ transport: a ROUTER socket; clients connect DEALER sockets and send one
+ * MessagePack map per message. This adapter decodes, validates the envelope, calls the
+ * service and encodes the reply — it decides nothing.
+ *
+ * Envelope: request `{v, id, op, ...args}`; reply `{v, id, ok: true, result}` or
+ * `{v, id, ok: false, error: {code, message, data?}}` (protocol/PROTOCOL.md).
+ */
+import type { Logger } from "pino";
+import { Router } from "zeromq";
+import { TuneportError } from "../../domain/errors.js";
+import type { StudyService } from "../../service/study-service.js";
+import { decode, encode } from "./codec.js";
+import { MUTATING_OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS, dispatch, parseArgs } from "./ops.js";
+
+export interface CurveServerKeys {
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
+
+export interface ZmqServerOptions {
+  /** Endpoints to bind, e.g. `tcp://127.0.0.1:5555`; port 0 picks a free port. */
+  readonly bind: string[];
+  readonly logger: Logger;
+  /** Frames larger than this get MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes?: number;
+  readonly heartbeatIntervalS?: number;
+  readonly serverVersion?: string;
+  /** CURVE keys; with them the socket only accepts encrypted, authenticated clients. */
+  readonly curve?: CurveServerKeys;
+  /** Called for each client before any request (e.g. CURVE allow-list via ZAP). */
+  readonly onSocket?: (router: Router) => void;
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Frames above this are dropped by libzmq itself (the peer is disconnected). */
+const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
+
+export class ZmqServer {
+  private readonly router: Router;
+  private readonly log: Logger;
+  private readonly maxBytes: number;
+  private readonly inflight = new Set<Promise<void>>();
+  private sendChain: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | null = null;
+  private closing = false;
+  /** Endpoints actually bound (ports resolved). */
+  readonly endpoints: string[] = [];
+
+  constructor(
+    private readonly service: StudyService,
+    private readonly opts: ZmqServerOptions,
+  ) {
+    this.log = opts.logger.child({ component: "zmq" });
+    this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.router = new Router({
+      linger: 0,
+      maxMessageSize: Math.max(HARD_MESSAGE_LIMIT, this.maxBytes * 2),
+      sendHighWaterMark: 100_000,
+      receiveHighWaterMark: 100_000,
+      ...(opts.curve ? { curveServer: true, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey } : {}),
+    });
+    opts.onSocket?.(this.router);
+  }
+
+  async start(): Promise<string[]> {
+    for (const ep of this.opts.bind) {
+      await this.router.bind(ep);
+      this.endpoints.push(this.router.lastEndpoint ?? ep);
+    }
+    this.loop = this.receiveLoop();
+    this.log.info({ endpoints: this.endpoints, curve: !!this.opts.curve }, "zmq listening");
+    return this.endpoints;
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.router) {
+        if (this.closing) break;
+        const p = this.handle(frames).catch((err: unknown) => this.log.error({ err }, "request handling failed"));
+        this.inflight.add(p);
+        void p.finally(() => this.inflight.delete(p));
+      }
+    } catch (err) {
+      if (!this.closing) this.log.error({ err }, "zmq receive loop ended");
+    }
+  }
+
+  private async handle(frames: Buffer[]): Promise<void> {
+    // [identity, (empty delimiter from REQ sockets)..., payload]: answer with the same prefix.
+    if (frames.length < 2) return;
+    const prefix = frames.slice(0, -1);
+    const payload = frames[frames.length - 1] as Buffer;
+    const reply = await this.process(payload);
+    this.send([...prefix, encode(reply)]);
+  }
+
+  /** Turns one request frame into one reply map. Never throws. */
+  async process(payload: Uint8Array): Promise<Record<string, unknown>> {
+    let id: unknown = null;
+    try {
+      if (payload.byteLength > this.maxBytes)
+        throw new TuneportError("MESSAGE_TOO_LARGE", `message of ${payload.byteLength} bytes exceeds the limit of ${this.maxBytes}`, {
+          max_message_bytes: this.maxBytes,
+        });
+      let msg: unknown;
+      try {
+        msg = decode(payload);
+      } catch {
+        throw new TuneportError("MALFORMED_MESSAGE", "frame is not valid MessagePack");
+      }
+      if (typeof msg !== "object" || msg === null || Array.isArray(msg) || msg instanceof Uint8Array)
+        throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...}");
+      const { v, id: rid, op, ...args } = msg as Record<string, unknown>;
+      if (typeof rid === "string" && rid.length > 0 && rid.length <= 128) id = rid;
+      else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters");
+      if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
+        throw new TuneportError("UNSUPPORTED_VERSION", `protocol version ${JSON.stringify(v)} is not supported`, {
+          supported: [...PROTOCOL_VERSIONS],
+        });
+      if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
+        throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
+      const result = op === "hello" ? this.hello(args) : await dispatch(this.service, op as Exclude<OpName, "hello">, args, id as string);
+      return { v: 1, id, ok: true, result };
+    } catch (err) {
+      if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
+      this.log.error({ err, request: { id } }, "internal error");
+      return { v: 1, id, ok: false, error: { code: "INTERNAL", message: "internal server error (logged on the server)" } };
+    }
+  }
+
+  private hello(args: Record<string, unknown>) {
+    const a = parseArgs("hello", args);
+    const wanted = a.versions ?? [1];
+    const common = wanted.filter((x) => (PROTOCOL_VERSIONS as readonly number[]).includes(x));
+    if (common.length === 0)
+      throw new TuneportError("UNSUPPORTED_VERSION", `none of versions ${JSON.stringify(wanted)} is supported`, {
+        supported: [...PROTOCOL_VERSIONS],
+      });
+    return {
+      version: Math.max(...common),
+      server: { name: "tuneport", version: this.opts.serverVersion ?? "0.0.0" },
+      limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10 },
+      ops: OP_NAMES,
+      idempotent_ops: [...MUTATING_OPS],
+    };
+  }
+
+  private send(frames: Buffer[]): void {
+    // zeromq.js allows one send in progress per socket: chain them.
+    this.sendChain = this.sendChain
+      .then(() => this.router.send(frames))
+      .catch((err: unknown) => {
+        if (!this.closing) this.log.warn({ err }, "reply could not be sent");
+      });
+  }
+
+  /** Stops taking requests, answers those in flight, and closes the socket. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.inflight]);
+    await this.sendChain;
+    this.router.close();
+    await this.loop;
+  }
+}
