@@ -1,0 +1,243 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TuneportError } from "../domain/errors.js";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { StudyService } from "./study-service.js";
+
+const SPACE = {
+  lr: { type: "float", low: 1e-4, high: 1, log: true },
+  layers: { type: "int", low: 1, high: 4 },
+  act: { type: "categorical", choices: ["relu", "gelu"] },
+};
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<TuneportError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(TuneportError);
+    expect((e as TuneportError).code).toBe(code);
+    return e as TuneportError;
+  }
+  throw new Error(`expected ${code}, but the call succeeded`);
+}
+
+describe("StudyService", () => {
+  let now = 1_000_000;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+
+  beforeEach(async () => {
+    now = 1_000_000;
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  it("creates, loads and refuses duplicate studies", async () => {
+    const { created } = await svc.createStudy({ name: "s", space: SPACE, seed: 1 });
+    expect(created).toBe(true);
+    await expectCode(svc.createStudy({ name: "s" }), "ALREADY_EXISTS");
+    const again = await svc.createStudy({ name: "s", load_if_exists: true });
+    expect(again.created).toBe(false);
+    await expectCode(svc.createStudy({ name: "s", load_if_exists: true, direction: "maximize" }), "INVALID_ARGUMENT");
+  });
+
+  it.each([
+    [{ x: { type: "float", low: 2, high: 1 } }, /low \(2\) must be <= high/],
+    [{ x: { type: "float", low: 0, high: 1, log: true } }, /log scale needs low > 0/],
+    [{ x: { type: "categorical", choices: [] } }, /at least one choice/],
+    [{ x: { type: "float", low: 0, high: Number.POSITIVE_INFINITY } }, /x.high.*Infinity/],
+    [{ x: { type: "uniform", low: 0, high: 1 } }, /invalid search space/],
+  ])("refuses a bad space %j with a clear message", async (space, msg) => {
+    const err = await expectCode(svc.createStudy({ name: "bad", space }), "INVALID_ARGUMENT");
+    expect(err.message).toMatch(msg);
+    expect(await svc.listStudies()).toHaveLength(0);
+  });
+
+  it("lists valid strategies when one is unknown", async () => {
+    const err = await expectCode(svc.createStudy({ name: "s", strategy: "nope" }), "INVALID_ARGUMENT");
+    expect(err.message).toMatch(/valid strategies: .*random/);
+    await expectCode(svc.createStudy({ name: "s", strategy: { name: "grid", options: { bogus: 1 } } }), "INVALID_ARGUMENT");
+  });
+
+  it("runs ask/tell, tracks the best trial and refuses a second tell", async () => {
+    await svc.createStudy({ name: "s", space: SPACE, seed: 1 });
+    const values = [3, 1, 2];
+    for (const v of values) {
+      const a = await svc.ask("s");
+      expect(Object.keys(a.trial.params).sort()).toEqual(["act", "layers", "lr"]);
+      await svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", v);
+      await expectCode(svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", v), "FAILED_PRECONDITION");
+    }
+    expect((await svc.best("s"))?.value).toBe(1);
+    const view = await svc.getStudy("s");
+    expect(view.counts.COMPLETE).toBe(3);
+  });
+
+  it("refuses NaN and infinite results without changing anything", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a = await svc.ask("s");
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
+      await expectCode(svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", bad as number), "INVALID_ARGUMENT");
+    }
+    expect((await svc.getTrial("s", a.trial.number)).state).toBe("RUNNING");
+  });
+
+  it("refuses a stale token with LEASE_LOST and unknown trials with NOT_FOUND", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a = await svc.ask("s");
+    await expectCode(svc.tell("s", a.trial.number, "wrong", "COMPLETE", 1), "LEASE_LOST");
+    await expectCode(svc.tell("s", 99, a.lease.token, "COMPLETE", 1), "NOT_FOUND");
+    await expectCode(svc.ask("nope"), "NOT_FOUND");
+  });
+
+  it("de-duplicates retried asks and tells by request id", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a1 = await svc.ask("s", "req-1");
+    const a2 = await svc.ask("s", "req-1");
+    expect(a2).toEqual(a1);
+    expect((await svc.getStudy("s")).n_trials).toBe(1);
+    const t1 = await svc.tell("s", a1.trial.number, a1.lease.token, "COMPLETE", 5, {}, "req-2");
+    const t2 = await svc.tell("s", a1.trial.number, a1.lease.token, "COMPLETE", 5, {}, "req-2");
+    expect(t2).toEqual(t1);
+    // concurrent duplicates share one execution
+    const [c1, c2] = await Promise.all([svc.ask("s", "req-3"), svc.ask("s", "req-3")]);
+    expect(c1.trial.number).toBe(c2.trial.number);
+    expect((await svc.getStudy("s")).n_trials).toBe(2);
+    await expectCode(svc.tell("s", c1.trial.number, c1.lease.token, "COMPLETE", 1, {}, "req-3"), "INVALID_ARGUMENT");
+  });
+
+  it("remembers replies across a restart", async () => {
+    const dir = await import("node:fs").then((fs) => fs.mkdtempSync("/tmp/tp-svc-"));
+    const path = `${dir}/db.sqlite`;
+    const st1 = new SqliteStorage({ path });
+    const s1 = await StudyService.open({ storage: st1, logger: silentLogger(), reapIntervalMs: 0 });
+    await s1.createStudy({ name: "s", space: SPACE });
+    const a = await s1.ask("s", "ask-1");
+    await s1.close();
+    await st1.close();
+    const st2 = new SqliteStorage({ path });
+    const s2 = await StudyService.open({ storage: st2, logger: silentLogger(), reapIntervalMs: 0 });
+    expect(await s2.ask("s", "ask-1")).toEqual(a);
+    // the lease survived too: the same worker can finish its trial
+    await s2.tell("s", a.trial.number, a.lease.token, "COMPLETE", 0.5);
+    expect((await s2.best("s"))?.number).toBe(a.trial.number);
+    await s2.close();
+    await st2.close();
+  });
+
+  it("serves enqueued trials first, filling missing params", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    await expectCode(svc.enqueue("s", { lr: 5 }), "INVALID_ARGUMENT");
+    await svc.enqueue("s", { lr: 0.01, act: "gelu" }, { rationale: "a hunch" });
+    const a = await svc.ask("s");
+    expect(a.trial.params).toMatchObject({ lr: 0.01, act: "gelu" });
+    expect(typeof a.trial.params.layers).toBe("number");
+    expect(a.trial.system_attrs.rationale).toBe("a hunch");
+    const dup = await svc.enqueue("s", { lr: 0.01, act: "gelu" }, { skipIfExists: true });
+    expect(dup.created).toBe(false);
+  });
+
+  it("supports define-by-run and refuses a changed distribution", async () => {
+    await svc.createStudy({ name: "s" });
+    const a = await svc.ask("s");
+    const { value } = await svc.suggest("s", a.trial.number, a.lease.token, "x", { type: "float", low: 0, high: 1 });
+    expect(value).toBeGreaterThanOrEqual(0);
+    expect((await svc.suggest("s", a.trial.number, a.lease.token, "x", { type: "float", low: 0, high: 1 })).value).toBe(value);
+    await expectCode(svc.suggest("s", a.trial.number, a.lease.token, "x", { type: "float", low: 0, high: 2 }), "INVALID_ARGUMENT");
+    await svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", 1);
+    const b = await svc.ask("s");
+    await expectCode(svc.suggest("s", b.trial.number, b.lease.token, "x", { type: "int", low: 0, high: 2 }), "INVALID_ARGUMENT");
+  });
+
+  it("checks report steps and values", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a = await svc.ask("s");
+    const r = await svc.report("s", a.trial.number, a.lease.token, 1, 0.5);
+    expect(r.decision.action).toBe("continue");
+    await svc.report("s", a.trial.number, a.lease.token, 1, 0.5); // exact repeat is harmless
+    await expectCode(svc.report("s", a.trial.number, a.lease.token, 1, 0.4), "INVALID_ARGUMENT");
+    await expectCode(svc.report("s", a.trial.number, a.lease.token, 0, 0.4), "INVALID_ARGUMENT");
+    await expectCode(svc.report("s", a.trial.number, a.lease.token, -1, 0.4), "INVALID_ARGUMENT");
+    await svc.report("s", a.trial.number, a.lease.token, 2, Number.NaN);
+    const t = await svc.getTrial("s", a.trial.number);
+    expect(t.intermediate.map(([s]) => s)).toEqual([1, 2]);
+    await svc.tell("s", a.trial.number, a.lease.token, "PRUNED", undefined);
+    expect((await svc.getTrial("s", a.trial.number)).value).toBe(0.5);
+    await expectCode(svc.report("s", a.trial.number, a.lease.token, 3, 0.4), "FAILED_PRECONDITION");
+  });
+
+  it("reaps expired leases, re-queues params, and refuses the late tell", async () => {
+    await svc.createStudy({ name: "s", space: SPACE, lease_ttl_s: 10, retry: { max_retries: 1 } });
+    const a = await svc.ask("s");
+    now += 5_000;
+    const hb = await svc.heartbeat([{ study: "s", trial: a.trial.number, token: a.lease.token }]);
+    expect(hb[0]?.ok).toBe(true);
+    now += 9_000;
+    expect(await svc.reap()).toBe(0);
+    now += 2_000;
+    expect(await svc.reap()).toBe(1);
+    const failed = await svc.getTrial("s", a.trial.number);
+    expect(failed.state).toBe("FAIL");
+    expect(failed.system_attrs.fail_reason).toBe("lease_expired");
+    await expectCode(svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", 1), "LEASE_LOST");
+    const hb2 = await svc.heartbeat([{ study: "s", trial: a.trial.number, token: a.lease.token }]);
+    expect(hb2[0]).toMatchObject({ ok: false, code: "LEASE_LOST" });
+    // the retry carries the same params and is served next
+    const b = await svc.ask("s");
+    expect(b.trial.params).toEqual(a.trial.params);
+    expect(b.trial.system_attrs.retry_of).toBe(a.trial.number);
+    now += 20_000;
+    await svc.reap();
+    // max_retries = 1: no third attempt
+    expect((await svc.listTrials("s", { states: ["WAITING"] })).total).toBe(0);
+  });
+
+  it("hands out each grid point once to concurrent askers, then says exhausted", async () => {
+    await svc.createStudy({
+      name: "g",
+      strategy: "grid",
+      space: { a: { type: "int", low: 0, high: 3 }, b: { type: "categorical", choices: ["x", "y"] } },
+    });
+    const asks = await Promise.all(Array.from({ length: 8 }, () => svc.ask("g")));
+    const keys = new Set(asks.map((a) => JSON.stringify(a.trial.params)));
+    expect(keys.size).toBe(8);
+    await expectCode(svc.ask("g"), "SEARCH_SPACE_EXHAUSTED");
+  });
+
+  it("pages, filters and sorts trials", async () => {
+    await svc.createStudy({ name: "s", space: SPACE, direction: "maximize" });
+    for (let i = 0; i < 10; i++) {
+      const a = await svc.ask("s");
+      if (i % 3 === 0) await svc.tell("s", a.trial.number, a.lease.token, "FAIL", null, { reason: "oom" });
+      else await svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", i);
+    }
+    const page = await svc.listTrials("s", { states: ["COMPLETE"], order_by: "value", limit: 2 });
+    expect(page.total).toBe(6);
+    expect(page.trials.map((t) => t.value)).toEqual([8, 7]);
+    const fails = await svc.listTrials("s", { states: ["FAIL"] });
+    expect(fails.trials[0]?.system_attrs.fail_reason).toBe("oom");
+  });
+
+  it("deletes studies", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    await svc.deleteStudy("s");
+    await expectCode(svc.getStudy("s"), "NOT_FOUND");
+    await svc.createStudy({ name: "s", space: SPACE });
+    expect((await svc.getStudy("s")).n_trials).toBe(0);
+  });
+
+  it("wakes progress waiters on change and times out otherwise", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const v0 = svc.versionOf("s");
+    const t0 = Date.now();
+    expect(await svc.waitForChange("s", v0, 50)).toBe(v0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(40);
+    const waiting = svc.waitForChange("s", v0, 5_000);
+    await svc.ask("s");
+    expect(await waiting).toBeGreaterThan(v0);
+  });
+});
