@@ -36,6 +36,21 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
+/** Deepest nesting of maps and arrays accepted in a request. */
+export const MAX_NESTING = 32;
+
+/** Iterative (no recursion on untrusted input) check of nesting depth. */
+export function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
+    if (d >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
 export class ZmqServer {
   private readonly router: Router;
   private readonly log: Logger;
@@ -92,7 +107,14 @@ export class ZmqServer {
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
     const reply = await this.process(payload);
-    this.send([...prefix, encode(reply)]);
+    let bytes: Buffer;
+    try {
+      bytes = encode(reply);
+    } catch (err) {
+      this.log.error({ err }, "reply could not be encoded");
+      bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
+    }
+    this.send([...prefix, bytes]);
   }
 
   /** Turns one request frame into one reply map. Never throws. */
@@ -114,6 +136,8 @@ export class ZmqServer {
       const { v, id: rid, op, ...args } = msg as Record<string, unknown>;
       if (typeof rid === "string" && rid.length > 0 && rid.length <= 128) id = rid;
       else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters");
+      if (depthExceeds(args, MAX_NESTING))
+        throw new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`);
       if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
         throw new TuneportError("UNSUPPORTED_VERSION", `protocol version ${JSON.stringify(v)} is not supported`, {
           supported: [...PROTOCOL_VERSIONS],

@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TestClient, startServer, tempDir } from "./helpers.js";
+
+describe("durability under SIGKILL", () => {
+  it("keeps every acknowledged tell when the server is killed right after replying", async () => {
+    const db = join(tempDir(), "crash.sqlite");
+    const acknowledged: { trial: number; value: number }[] = [];
+    for (let round = 0; round < 4; round++) {
+      const server = await startServer(db);
+      const client = new TestClient(server.endpoint);
+      if (round === 0) await client.call("create_study", { name: "c", space: { x: { type: "float", low: 0, high: 1 } } });
+      // earlier rounds' tells are all there after the restart
+      const stored = await client.call("trials", { study: "c", states: ["COMPLETE"] });
+      expect(stored.trials.map((t: { number: number; value: number }) => ({ trial: t.number, value: t.value }))).toEqual(acknowledged);
+      const a = await client.call("ask", { study: "c" });
+      const value = round + 0.25;
+      await client.call("tell", { study: "c", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value });
+      acknowledged.push({ trial: a.trial.number, value });
+      server.proc.kill("SIGKILL"); // no chance to flush anything after the reply
+      await server.stop();
+      await client.close();
+    }
+  });
+
+  it("lets a restarted server take over the lock of a killed one, and refuses a second live server", async () => {
+    const db = join(tempDir(), "lock.sqlite");
+    const first = await startServer(db);
+    await expect(startServer(db)).rejects.toThrow(/in use by another tuneport process/);
+    first.proc.kill("SIGKILL");
+    await first.stop();
+    const second = await startServer(db);
+    expect(await second.stop("SIGINT")).toBe(0);
+  });
+});

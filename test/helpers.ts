@@ -1,0 +1,135 @@
+/** Real processes and real sockets for cross-process tests. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Dealer, context } from "zeromq";
+import { decode, encode } from "../src/transports/zmq/codec.js";
+
+// A failing test must not hang the run on lingering sockets.
+context.blocky = false;
+
+export const CLI = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+
+export function tempDir(prefix = "tuneport-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface ServerProcess {
+  readonly proc: ChildProcess;
+  readonly endpoint: string;
+  /** stdout lines so far (pino JSON). */
+  readonly lines: string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `tuneport serve` on a free loopback port and waits until it is ready. */
+export async function startServer(dbPath: string, extra: string[] = []): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [CLI, "serve", "--storage", dbPath, "--bind", "tcp://127.0.0.1:0", ...extra], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    proc.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        try {
+          const rec = JSON.parse(line) as { msg?: string; endpoints?: string[] };
+          if (rec.msg === "zmq listening" && rec.endpoints?.[0]) {
+            clearTimeout(timer);
+            resolve(rec.endpoints[0]);
+          }
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    proc,
+    endpoint,
+    lines,
+    stop: (signal = "SIGTERM") =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+        proc.once("exit", (code) => resolve(code));
+        proc.kill(signal);
+      }),
+  };
+}
+
+/** A minimal protocol client over a real DEALER socket. */
+export class TestClient {
+  readonly sock: Dealer;
+  private pending = new Map<string, (r: Reply) => void>();
+  private loop: Promise<void>;
+
+  constructor(endpoint: string) {
+    this.sock = new Dealer({ linger: 0 });
+    this.sock.connect(endpoint);
+    this.loop = (async () => {
+      try {
+        for await (const [frame] of this.sock) {
+          const r = decode(frame as Buffer) as Reply;
+          const key = r.id === null ? "null" : String(r.id);
+          const cb = this.pending.get(key);
+          if (cb) {
+            this.pending.delete(key);
+            cb(r);
+          }
+        }
+      } catch {
+        /* socket closed */
+      }
+    })();
+  }
+
+  /** Sends a raw frame; resolves with the reply whose id is `expectId` ("null" for id-less error replies). */
+  raw(frame: Buffer, expectId: string, timeoutMs = 5_000): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no reply for ${expectId}`)), timeoutMs);
+      this.pending.set(expectId, (r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+      void this.sock.send(frame);
+    });
+  }
+
+  request(op: string, args: Record<string, unknown> = {}, id: string = randomUUID()): Promise<Reply> {
+    return this.raw(encode({ v: 1, id, op, ...args }), id);
+  }
+
+  /** Like request, but throws unless ok, returning the result. */
+  async call<T = any>(op: string, args: Record<string, unknown> = {}, id?: string): Promise<T> {
+    const r = await this.request(op, args, id);
+    if (!r.ok) throw new Error(`${op} failed: ${r.error?.code} ${r.error?.message}`);
+    return r.result as T;
+  }
+
+  async close(): Promise<void> {
+    this.sock.close();
+    await this.loop;
+  }
+}
+
+export interface Reply {
+  v: number;
+  id: string | null;
+  ok: boolean;
+  result?: any;
+  error?: { code: string; message: string; data?: Record<string, unknown> };
+}
