@@ -1,0 +1,53 @@
+# tuneport — the two commands: `make demo` and `make test`. Each sets itself up.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PIP_RETRIES := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONUNBUFFERED := 1
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+
+.PHONY: help demo test test-ts test-py build deps venv typecheck bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-fund --no-audit
+	@touch $@
+
+dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
+	rm -rf dist
+	npm run build
+	chmod +x dist/cli/main.js
+	@touch $@
+
+$(VENV)/.stamp: python-client/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma
+	@touch $@
+
+deps: node_modules/.stamp ## install npm dependencies
+build: dist/.stamp ## compile the TypeScript server
+venv: $(VENV)/.stamp ## the Python virtualenv with the client, torch and test tools
+
+demo: build venv ## start a server on a temp SQLite file, tune a PyTorch MLP on digits, print the best
+	$(PY) examples/demo.py
+
+typecheck: node_modules/.stamp ## type-check sources and tests
+	npx tsc -p tsconfig.json --noEmit
+
+test-ts: build typecheck ## TypeScript unit and integration tests
+	npx vitest run
+
+test-py: build venv ## Python client tests (real server processes) and examples
+	$(VENV)/bin/mypy --strict python-client/src
+	cd python-client && ../$(PY) -m pytest -q
+
+test: test-ts test-py ## the whole suite (what CI runs)
+
+clean: ## remove build outputs and the virtualenv
+	rm -rf dist $(VENV) node_modules
