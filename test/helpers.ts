@@ -73,12 +73,11 @@ export async function startServer(dbPath: string, extra: string[] = []): Promise
 
 /** A minimal protocol client over a real DEALER socket. */
 export class TestClient {
-  readonly sock: Dealer;
+  readonly sock = new Dealer({ linger: 0 });
   private pending = new Map<string, (r: Reply) => void>();
   private loop: Promise<void>;
 
   constructor(endpoint: string) {
-    this.sock = new Dealer({ linger: 0 });
     this.sock.connect(endpoint);
     this.loop = (async () => {
       try {

@@ -2,6 +2,7 @@
 import { isIP } from "node:net";
 import { createLogger, type LogLevel } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
+import { WorkerRunner } from "../service/worker-runner.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
@@ -57,7 +58,8 @@ Options:
       await storage.close();
       return 1;
     }
-    const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl });
+    const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
+    const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl, runner });
     const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION });
     try {
       await zmq.start();

@@ -34,13 +34,17 @@ export class Rng {
   private d: number;
   private spareNormal: number | null = null;
 
-  /** @param seed any integer; `parts` (numbers or strings) are mixed in. */
+  /**
+   * @param seed any integer; `parts` (numbers or strings) are mixed in. Every part goes
+   * through a full avalanche with its position, so (1001, 3) and (1002, 0) — or (a, b) and
+   * (b, a) — give unrelated streams.
+   */
   constructor(seed: number, ...parts: (number | string)[]) {
-    let mixed = seed >>> 0 ^ Math.floor(seed / 2 ** 32);
-    for (const p of parts) {
-      const h = typeof p === "string" ? hashString(p) : (p >>> 0) ^ Math.floor(p / 2 ** 32);
-      mixed = Math.imul(mixed ^ h, 0x9e3779b1) ^ (mixed >>> 15);
-    }
+    let mixed = fmix32((seed >>> 0) ^ fmix32((Math.floor(seed / 2 ** 32) + 0x3c6ef372) | 0));
+    parts.forEach((p, i) => {
+      const h = typeof p === "string" ? hashString(p) : (p >>> 0) ^ fmix32(Math.floor(p / 2 ** 32) | 0);
+      mixed = fmix32((Math.imul(mixed, 0x85ebca6b) ^ fmix32((h + Math.imul(i + 1, 0x9e3779b9)) | 0)) + 0xe6546b64);
+    });
     const st = { s: mixed | 0 };
     this.a = splitmix32(st);
     this.b = splitmix32(st);
@@ -126,6 +130,17 @@ export class Rng {
     }
     return xs;
   }
+}
+
+/** MurmurHash3's 32-bit finaliser: every input bit affects every output bit. */
+function fmix32(x: number): number {
+  let h = x | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function rotl(x: number, k: number): number {
