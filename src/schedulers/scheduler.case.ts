@@ -70,13 +70,16 @@ export interface LogEntry {
   readonly completeBefore: number;
 }
 
-/** The toy learning curve: loss decreasing in t towards a quadratic bowl, with a little noise. */
+/**
+ * The toy learning curve: loss decreasing in t towards a quadratic bowl, with a little noise;
+ * configurations with c = "b" overfit (their loss rises again after step 8).
+ */
 export function caseCurve(p: Record<string, unknown>, t: number, seed: number, trial: number): number {
   const x = p.x as number;
   const y = p.y as number;
   const f = (x - 0.3) ** 2 + (y - 0.6) ** 2 + (p.c === "b" ? 0.2 : 0);
   const noise = new Rng(seed, trial, t, "noise").normal() * 0.02;
-  return f + (0.5 + noise) / (1 + t);
+  return f + (0.5 + noise) / (1 + t) + (p.c === "b" && t > 8 ? 0.02 * (t - 8) : 0);
 }
 
 function badValue(trial: number, step: number): number | null {
