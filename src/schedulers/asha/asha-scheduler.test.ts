@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import type { Trial } from "../../domain/trial.js";
+import { Rng } from "../../math/rng.js";
+import { makeStudy, makeTrial } from "../../strategies/test-helpers.js";
+import { schedulerConformance } from "../scheduler.case.js";
+import { curveTrial, reportOf } from "../test-helpers.js";
+import { ashaRungKey, ashaSchedulerFactory, stoppingCutoff } from "./asha-scheduler.js";
+
+schedulerConformance(ashaSchedulerFactory, { options: { max_resource: 27, reduction_factor: 3 }, warmupSteps: 1 }, "stopping");
+schedulerConformance(
+  ashaSchedulerFactory,
+  { options: { mode: "promotion", max_resource: 27, reduction_factor: 3 }, warmupSteps: Infinity },
+  "promotion",
+);
+
+const make = (o: Record<string, unknown>) => ashaSchedulerFactory.create(ashaSchedulerFactory.options.parse(o));
+
+describe("asha, stopping mode", () => {
+  it("small-rung rule (Ray's): maximise, η = 3, rung holds 0.9 and 0.5 → cut-off 0.7667, 0.6 is stopped", () => {
+    const s = make({ reduction_factor: 3, max_resource: 27 });
+    const rung = [0.9, 0.5].map((v, i) => curveTrial(i, [[1, v]], "RUNNING", { [ashaRungKey(0)]: v }));
+    // In loss space the cut-off is the 1/η quantile of −0.9, −0.5: −0.9 + (1/3)(0.4).
+    expect(-(stoppingCutoff([-0.9, -0.5], 3) as number)).toBeCloseTo(0.5 + (2 / 3) * 0.4, 12);
+    const r06 = s.onReport(reportOf(curveTrial(2, [[1, 0.6]], "RUNNING"), rung, "maximize"));
+    expect(r06?.decision.action).toBe("prune");
+    expect(r06?.decision.action === "prune" && r06.decision.reason).toContain("0.766667");
+    expect(r06?.systemAttrs).toEqual({ [ashaRungKey(0)]: 0.6 });
+    expect(s.onReport(reportOf(curveTrial(2, [[1, 0.77]], "RUNNING"), rung, "maximize"))?.decision.action).toBe("continue");
+    // The same case minimised with negated values decides the same.
+    const neg = [0.9, 0.5].map((v, i) => curveTrial(i, [[1, -v]], "RUNNING", { [ashaRungKey(0)]: -v }));
+    expect(s.onReport(reportOf(curveTrial(2, [[1, -0.6]], "RUNNING"), neg))?.decision.action).toBe("prune");
+    expect(s.onReport(reportOf(curveTrial(2, [[1, -0.77]], "RUNNING"), neg))?.decision.action).toBe("continue");
+  });
+
+  it("lets the first trial of a rung through; with one earlier value a new one must be at least as good", () => {
+    const s = make({ reduction_factor: 3, max_resource: 27 });
+    expect(s.onReport(reportOf(curveTrial(0, [[1, 100]], "RUNNING"), []))?.decision).toEqual({ action: "continue", budget: 27 });
+    const one = [curveTrial(0, [[1, 2]], "RUNNING", { [ashaRungKey(0)]: 2 })];
+    expect(s.onReport(reportOf(curveTrial(1, [[1, 2]], "RUNNING"), one))?.decision.action).toBe("continue");
+    expect(s.onReport(reportOf(curveTrial(1, [[1, 2.1]], "RUNNING"), one))?.decision.action).toBe("prune");
+  });
+
+  it("judges each trial once per rung, at the highest rung a report reaches, and never at max_resource", () => {
+    const s = make({ reduction_factor: 3, max_resource: 27 }); // rungs 1, 3, 9
+    const jump = s.onReport(reportOf(curveTrial(0, [[0, 1], [5, 1]], "RUNNING"), []));
+    expect(jump?.systemAttrs).toEqual({ [ashaRungKey(1)]: 1 });
+    const done = curveTrial(0, [[5, 1], [6, 1]], "RUNNING", { [ashaRungKey(1)]: 1 });
+    const strong = [1, 2, 3].map((i) => curveTrial(i, [[3, -5]], "COMPLETE", { [ashaRungKey(1)]: -5, [ashaRungKey(0)]: -5 }));
+    expect(s.onReport(reportOf(done, strong))?.decision.action).toBe("continue");
+    expect(s.onReport(reportOf(curveTrial(9, [[27, 1e9]], "RUNNING", { [ashaRungKey(2)]: 1e9 }), strong))?.decision.action).toBe("continue");
+  });
+
+  it("stops a NaN at a rung even when the rung is empty", () => {
+    const s = make({});
+    expect(s.onReport(reportOf(curveTrial(0, [[1, NaN]], "RUNNING"), []))?.decision.action).toBe("prune");
+    expect(s.onReport(reportOf(curveTrial(0, [[0.5, NaN]], "RUNNING"), []))?.decision.action).toBe("continue");
+  });
+});
+
+describe("asha, promotion mode", () => {
+  it("follows a hand-worked trace of Algorithm 2 (η = 3, rungs 1, 3, 9, minimise)", () => {
+    // ask | rung 0 (complete, value)          | rung 1           | decision
+    //  0  | —                                 | —                | new (rung 0) → 5
+    //  1  | t0 5                 top ⌊1/3⌋=0  |                  | new → 3
+    //  2  | 5, 3                 top 0        |                  | new → 4
+    //  3  | 5, 3, 4              top 1 = t1   |                  | promote t1 to rung 1 → 2.5
+    //  4  | top 1 = t1 (done)                 | t3 2.5  top 0    | new → 1
+    //  5  | 5,3,4,1              top 1 = t4   | top 0            | promote t4 to rung 1 → 0.8
+    //  6  | top 1 = t4 (done)                 | 2.5, 0.8 top 0   | new → 6
+    //  7  | 5,3,4,1,6            top 1 = t4   | top 0            | new → 2
+    //  8  | 5,3,4,1,6,2          top 2 = t4,t7| top 0            | promote t7 to rung 1 → 2.0
+    //  9  |                                   | 2.5,0.8,2.0 top 1 = t5 | promote t5 to rung 2 (t4's config)
+    // 10  | top 2 = t4, t7 both promoted      | top 1 = t5 done  | new
+    const s = make({ mode: "promotion", reduction_factor: 3, min_resource: 1, max_resource: 9 });
+    const space = { x: { type: "float" as const, low: 0, high: 1 } };
+    const study = makeStudy(space);
+    const values = [5, 3, 4, 2.5, 1, 0.8, 6, 2, 2.0, 1.5];
+    const expected = [
+      { rung: 0, budget: 1 }, { rung: 0, budget: 1 }, { rung: 0, budget: 1 },
+      { rung: 1, budget: 3, resume_from: 1, resume_budget: 1 },
+      { rung: 0, budget: 1 },
+      { rung: 1, budget: 3, resume_from: 4, resume_budget: 1 },
+      { rung: 0, budget: 1 }, { rung: 0, budget: 1 },
+      { rung: 1, budget: 3, resume_from: 7, resume_budget: 1 },
+      { rung: 2, budget: 9, resume_from: 5, resume_budget: 3 },
+      { rung: 0, budget: 1 },
+    ];
+    const trials: Trial[] = [];
+    expected.forEach((want, n) => {
+      const sug = s.beforeSuggest!({ study, trials, trialNumber: n, rng: new Rng(n) })!;
+      const from = (want as { resume_from?: number }).resume_from;
+      expect(sug.systemAttrs, `ask ${n}`).toEqual(want);
+      const params = from !== undefined ? trials[from]!.params : { x: n / 100 };
+      expect(sug.params).toEqual(from !== undefined ? params : {});
+      const v = values[n] ?? 0;
+      trials.push(makeTrial(n, params, space, { value: v, intermediate: [{ step: want.budget, value: v }], systemAttrs: sug.systemAttrs! }));
+    });
+    expect(trials[9]!.params).toEqual(trials[4]!.params);
+  });
+
+  it("promotes nothing from a rung with fewer than η members, and ignores running ones", () => {
+    const s = make({ mode: "promotion", reduction_factor: 3, max_resource: 9 });
+    const study = makeStudy({});
+    const done = (n: number, v: number) => curveTrial(n, [[1, v]], "COMPLETE", { rung: 0, budget: 1 });
+    const two = [done(0, 0.9), done(1, 0.5)];
+    const req = (trials: Trial[]) => ({ study, trials, trialNumber: trials.length, rng: new Rng(0) });
+    expect(s.beforeSuggest!(req(two))!.systemAttrs).toEqual({ rung: 0, budget: 1 });
+    const running = curveTrial(2, [[1, 0.1]], "RUNNING", { rung: 0, budget: 1 });
+    expect(s.beforeSuggest!(req([...two, running]))!.systemAttrs).toEqual({ rung: 0, budget: 1 });
+    // Maximise: with a third member the best (0.9, trial 0) goes up.
+    expect(s.beforeSuggest!({ ...req([...two, done(2, 0.6)]), study: makeStudy({}, { direction: "maximize" }) })!.systemAttrs)
+      .toMatchObject({ rung: 1, resume_from: 0 });
+    expect(s.beforeSuggest!(req([...two, done(2, 0.6)]))!.systemAttrs).toMatchObject({ rung: 1, resume_from: 1 });
+  });
+
+  it("tells a trial its budget, gives rung 0 to trials without one, prunes NaN", () => {
+    const s = make({ mode: "promotion", reduction_factor: 3, max_resource: 9 });
+    expect(s.onReport(reportOf(curveTrial(0, [[0, 1]], "RUNNING", { rung: 1, budget: 3 }), []))?.decision).toEqual({ action: "continue", budget: 3 });
+    expect(s.onReport(reportOf(curveTrial(0, [[0, 1]], "RUNNING"), []))).toEqual({
+      decision: { action: "continue", budget: 1 },
+      systemAttrs: { rung: 0, budget: 1 },
+    });
+    expect(s.onReport(reportOf(curveTrial(0, [[0, NaN]], "RUNNING", { rung: 0, budget: 1 }), []))?.decision.action).toBe("prune");
+  });
+});

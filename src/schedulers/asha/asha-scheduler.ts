@@ -1,0 +1,198 @@
+/**
+ * Asynchronous successive halving (ASHA; Li et al., "A System for Massively Parallel
+ * Hyperparameter Tuning", MLSys 2020), both variants.
+ *
+ * Rung k sits at resource r_k = min_resource · η^(s + k) (s = `min_early_stopping_rate`).
+ *
+ * mode "stopping" (default; Ray Tune's `ASHAScheduler` / `AsyncHyperBandScheduler`):
+ *   rungs are the r_k below max_resource. When a report's step first reaches a rung (the
+ *   highest one reached, if a report jumps several), the trial's value is recorded in
+ *   `systemAttrs.asha_rung_<k>` and the trial is stopped (`prune`) when its value is strictly
+ *   worse than the cut-off: the (1 − 1/η) quantile, with numpy's linear interpolation, of
+ *   the values *earlier* trials recorded at that rung (the better end for the direction).
+ *   An empty rung never stops. Stopped trials' values stay in the rung, as in Ray.
+ *
+ *   SMALL-RUNG RULE: Ray's — the interpolated quantile even for one or two earlier values.
+ *   REFERENCE.md's case (maximise, η = 3, rung holds 0.9 and 0.5, new value 0.6): the cut-off
+ *   is 0.5 + (2/3)(0.9 − 0.5) = 0.7667, so 0.6 is stopped. With a single earlier value v a new
+ *   trial goes on only if it is at least as good as v. (Syne Tune continues 0.6; we prefer
+ *   Ray's rule because it is the most used and it keeps the top-1/η intent on tiny rungs.)
+ *
+ * mode "promotion" (the paper's Algorithm 2): nothing is stopped early. Every trial trains to
+ *   the `budget` in its `systemAttrs` (also sent as continue's `budget`) and completes; it is
+ *   then a member of rung `systemAttrs.rung`. The rung ladder is the r_k below max_resource
+ *   plus max_resource itself as the top rung. `beforeSuggest` scans the rungs from the
+ *   highest-but-one down: the best configuration that is in the top ⌊n/η⌋ of its rung's n
+ *   complete members and has not been promoted yet is promoted — the new trial takes its
+ *   params, `rung` k+1, `budget` r_(k+1), `resume_from` (the number of the trial it continues;
+ *   the worker loads that trial's checkpoint) and `resume_budget` (r_k, where it resumes).
+ *   Otherwise a new configuration starts at rung 0 (`params: {}`, the strategy fills them).
+ *   A rung with fewer than η members promotes nothing (⌊n/η⌋ = 0, the paper's rule). A
+ *   configuration is "promoted" once any trial names it in `resume_from`, whatever that
+ *   trial's state (a promotion whose worker died is not re-issued by the scheduler; the
+ *   service's retry policy re-queues it). A trial that lacks the attributes (enqueued by hand)
+ *   is given rung 0 on its first report.
+ *
+ * Defaults: min_resource = 1 (Ray's grace_period), max_resource = 100 (Ray's max_t),
+ * reduction_factor = 4 (Ray and the paper's experiments), min_early_stopping_rate = 0.
+ *
+ * NaN: a NaN value is the worst value. Stopping mode stops a trial whose value at a rung is
+ * NaN even on an empty rung (Ray lets NaN through because NaN < cut-off is false); promotion
+ * mode prunes a trial on any NaN report (a diverged run will not recover to be promoted).
+ * Ties: the earlier trial ranks first.
+ */
+import { z } from "zod";
+import type { Trial } from "../../domain/trial.js";
+import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import {
+  decodeNumber,
+  encodeNumber,
+  fmt,
+  lossOf,
+  numberAttr,
+  prune,
+  quantile,
+  reductionFactor,
+  resource,
+  rungResources,
+  sortedAsc,
+} from "../common.js";
+import type { Scheduler, SchedulerFactory } from "../scheduler.js";
+
+const options = z
+  .object({
+    /** "stopping" (Ray's ASHA, default) or "promotion" (the paper's Algorithm 2). */
+    mode: z.enum(["stopping", "promotion"]).default("stopping"),
+    /** Resource of rung 0 before η^s (Ray: grace_period = 1). */
+    min_resource: resource().default(1),
+    /** Resource a trial trains to at most (Ray: max_t = 100). */
+    max_resource: resource().default(100),
+    /** η (Ray: 4). */
+    reduction_factor: reductionFactor(4),
+    /** s: rung 0 at min_resource · η^s (paper: 0). */
+    min_early_stopping_rate: z.number().int().min(0).max(30).default(0),
+  })
+  .strict()
+  .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource");
+export type AshaOptions = z.output<typeof options>;
+
+/** The attribute holding a trial's value at rung k (stopping mode). */
+export const ashaRungKey = (k: number): string => `asha_rung_${k}`;
+
+/**
+ * The stopping-mode cut-off in loss space: the 1/η quantile of earlier losses (the (1 − 1/η)
+ * quantile of scores), or null for an empty rung.
+ */
+export function stoppingCutoff(earlierLosses: readonly number[], eta: number): number | null {
+  return earlierLosses.length === 0 ? null : quantile(sortedAsc(earlierLosses), 1 / eta);
+}
+
+export class AshaScheduler implements Scheduler {
+  /** Stopping rungs: r_k below max_resource. */
+  readonly rungs: number[];
+  /** Promotion rungs: the stopping rungs plus max_resource on top. */
+  readonly ladder: number[];
+
+  constructor(private readonly opts: AshaOptions) {
+    this.rungs = rungResources(opts.min_resource, opts.reduction_factor, opts.min_early_stopping_rate, opts.max_resource);
+    this.ladder = [...this.rungs, opts.max_resource];
+  }
+
+  beforeSuggest(req: SuggestRequest): Suggestion {
+    if (this.opts.mode === "stopping") return { params: {}, systemAttrs: { budget: this.opts.max_resource } };
+    const p = this.promotion(req.study.direction, req.trials);
+    if (p === null) return { params: {}, systemAttrs: { rung: 0, budget: this.ladder[0] } };
+    return {
+      params: { ...p.trial.params },
+      systemAttrs: {
+        rung: p.rung,
+        budget: this.ladder[p.rung],
+        resume_from: p.trial.number,
+        resume_budget: this.ladder[p.rung - 1],
+      },
+    };
+  }
+
+  /** The promotion Algorithm 2 would make now, or null for "start a new configuration". */
+  promotion(direction: "minimize" | "maximize", trials: readonly Trial[]): { trial: Trial; rung: number } | null {
+    const promoted = new Set<number>();
+    const members: { t: Trial; loss: number }[][] = this.ladder.map(() => []);
+    for (const t of trials) {
+      const from = numberAttr(t, "resume_from");
+      if (from !== undefined) promoted.add(from);
+    }
+    for (const t of trials) {
+      const k = numberAttr(t, "rung");
+      if (t.state !== "COMPLETE" || k === undefined || !Number.isInteger(k) || k < 0 || k >= this.ladder.length) continue;
+      const last = t.intermediate[t.intermediate.length - 1];
+      const v = t.value ?? last?.value ?? NaN;
+      members[k]!.push({ t, loss: lossOf(direction, v) });
+    }
+    for (let k = this.ladder.length - 2; k >= 0; k--) {
+      const rung = members[k]!.sort((a, b) => a.loss - b.loss || a.t.number - b.t.number);
+      const top = Math.floor(rung.length / this.opts.reduction_factor);
+      for (let i = 0; i < top; i++) {
+        const m = rung[i]!;
+        if (!promoted.has(m.t.number)) return { trial: m.t, rung: k + 1 };
+      }
+    }
+    return null;
+  }
+
+  onReport(req: ReportRequest): DecisionResult | null {
+    return this.opts.mode === "stopping" ? this.stopping(req) : this.promotionReport(req);
+  }
+
+  private promotionReport(req: ReportRequest): DecisionResult {
+    const { trial, step, value } = req;
+    if (Number.isNaN(value)) return { decision: prune(`asha: value at step ${step} is NaN`) };
+    const budget = numberAttr(trial, "budget");
+    if (budget === undefined || numberAttr(trial, "rung") === undefined) {
+      const b = this.ladder[0] as number;
+      return { decision: { action: "continue", budget: b }, systemAttrs: { rung: 0, budget: b } };
+    }
+    return { decision: { action: "continue", budget } };
+  }
+
+  private stopping(req: ReportRequest): DecisionResult {
+    const { trial, step, value } = req;
+    const dir = req.study.direction;
+    const goOn: DecisionResult = { decision: { action: "continue", budget: this.opts.max_resource } };
+    for (let k = this.rungs.length - 1; k >= 0; k--) {
+      const r = this.rungs[k] as number;
+      if (step < r) continue;
+      const key = ashaRungKey(k);
+      if (key in trial.systemAttrs) return goOn;
+      const attrs = { [key]: encodeNumber(value) };
+      if (Number.isNaN(value)) return { decision: prune(`asha: value is NaN at rung ${k} (resource ${fmt(r)})`), systemAttrs: attrs };
+      const earlier: number[] = [];
+      for (const t of req.trials) {
+        if (t.number === trial.number) continue;
+        const v = decodeNumber(t.systemAttrs[key]);
+        if (v !== undefined) earlier.push(lossOf(dir, v));
+      }
+      const cut = stoppingCutoff(earlier, this.opts.reduction_factor);
+      const own = lossOf(dir, value);
+      if (cut !== null && own > cut) {
+        const sign = dir === "minimize" ? 1 : -1;
+        return {
+          decision: prune(
+            `asha: value ${fmt(value)} at rung ${k} (resource ${fmt(r)}) is worse than the cut-off ${fmt(sign * cut)} ` +
+              `of ${earlier.length} earlier trials`,
+          ),
+          systemAttrs: attrs,
+        };
+      }
+      return { ...goOn, systemAttrs: attrs };
+    }
+    return goOn;
+  }
+}
+
+export const ashaSchedulerFactory: SchedulerFactory<AshaOptions> = {
+  name: "asha",
+  description:
+    "Asynchronous successive halving: stop trials below the top 1/η at each rung (mode 'stopping', Ray's ASHA) or promote the best configurations to larger budgets (mode 'promotion', Li et al. 2020).",
+  options,
+  create: (o) => new AshaScheduler(o),
+};

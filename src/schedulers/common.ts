@@ -1,0 +1,133 @@
+/**
+ * Helpers every scheduler shares: the direction-free "loss" view of values, NaN rules,
+ * numpy-compatible percentiles, and how rung values travel through `systemAttrs`.
+ *
+ * NaN rule (all schedulers): a NaN value is the worst possible value. It compares worse
+ * than every number, ±Infinity included, for both directions.
+ */
+import { z } from "zod";
+import type { Decision } from "../domain/decision.js";
+import type { Direction, Trial } from "../domain/trial.js";
+
+/**
+ * The value as a loss (smaller is better) for the study's direction; NaN becomes +Infinity,
+ * the worst loss. Note −Infinity on a maximised study becomes +Infinity too (it is worst).
+ */
+export function lossOf(direction: Direction, v: number): number {
+  if (Number.isNaN(v)) return Infinity;
+  return direction === "minimize" ? v : -v;
+}
+
+/** Sorted ascending copy (losses contain no NaN, so plain numeric order is total). */
+export function sortedAsc(xs: readonly number[]): number[] {
+  return [...xs].sort((a, b) => a - b);
+}
+
+/**
+ * The q-quantile (q ∈ [0, 1]) of an ascending array with numpy's default "linear"
+ * interpolation. Infinite neighbours dominate the interpolation (the limit of the linear
+ * rule), so the result is never NaN for non-NaN input. Returns NaN for an empty array.
+ */
+export function quantile(sorted: readonly number[], q: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const pos = Math.min(1, Math.max(0, q)) * (n - 1);
+  const i = Math.floor(pos);
+  const frac = pos - i;
+  const lo = sorted[i] as number;
+  if (frac === 0 || i + 1 >= n) return lo;
+  const hi = sorted[i + 1] as number;
+  if (lo === hi) return lo;
+  if (lo === -Infinity) return -Infinity;
+  if (hi === Infinity) return Infinity;
+  return lo + (hi - lo) * frac;
+}
+
+/** The step of the trial's last report, or null when it has reported nothing. */
+export function lastStep(trial: Trial): number | null {
+  const iv = trial.intermediate;
+  return iv.length === 0 ? null : (iv[iv.length - 1] as { step: number }).step;
+}
+
+/** The value reported at exactly `step`, or undefined. */
+export function valueAt(trial: Trial, step: number): number | undefined {
+  for (let i = trial.intermediate.length - 1; i >= 0; i--) {
+    const iv = trial.intermediate[i] as { step: number; value: number };
+    if (iv.step === step) return iv.value;
+    if (iv.step < step) return undefined;
+  }
+  return undefined;
+}
+
+/** The first report at or after `step` (the report that crossed a rung at `step`), or undefined. */
+export function firstReportAtOrAfter(trial: Trial, step: number): { step: number; value: number } | undefined {
+  for (const iv of trial.intermediate) if (iv.step >= step) return iv;
+  return undefined;
+}
+
+/** The step of the report before the last one, or −Infinity. */
+export function previousStep(trial: Trial): number {
+  const iv = trial.intermediate;
+  return iv.length < 2 ? -Infinity : (iv[iv.length - 2] as { step: number }).step;
+}
+
+/** Count of COMPLETE trials. */
+export function completeCount(trials: readonly Trial[]): number {
+  let n = 0;
+  for (const t of trials) if (t.state === "COMPLETE") n++;
+  return n;
+}
+
+/**
+ * Encodes a number for `systemAttrs`, which are stored as JSON: NaN and ±Infinity become the
+ * strings "nan", "inf", "-inf" so that a restarted server reads back the same value.
+ */
+export function encodeNumber(v: number): number | string {
+  if (Number.isFinite(v)) return v;
+  return Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+/** Inverse of `encodeNumber`; anything else (missing, null, malformed) gives undefined. */
+export function decodeNumber(raw: unknown): number | undefined {
+  if (typeof raw === "number") return raw;
+  if (raw === "nan") return NaN;
+  if (raw === "inf") return Infinity;
+  if (raw === "-inf") return -Infinity;
+  return undefined;
+}
+
+/** A finite number attribute, or undefined. */
+export function numberAttr(trial: Trial, key: string): number | undefined {
+  const v = trial.systemAttrs[key];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/** A `prune` decision. */
+export function prune(reason: string): Decision {
+  return { action: "prune", reason };
+}
+
+/** Formats a value for a prune reason. */
+export function fmt(v: number): string {
+  return Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v);
+}
+
+/**
+ * Resources of successive rungs: `minResource · η^(rate + k)` for k = 0, 1, … while below
+ * `limit` (exclusive), computed by repeated multiplication of integers where possible so that
+ * R = 81, η = 3 gives exactly 1, 3, 9, 27.
+ */
+export function rungResources(minResource: number, eta: number, rate: number, limit: number): number[] {
+  const out: number[] = [];
+  let r = minResource * eta ** rate;
+  for (let k = 0; r < limit && k < 64; k++) {
+    out.push(r);
+    r *= eta;
+  }
+  return out;
+}
+
+/** zod: a reduction factor η, an integer ≥ 2 as in Optuna and Ray. */
+export const reductionFactor = (dflt: number) => z.number().int().min(2).max(1000).default(dflt);
+/** zod: a positive finite resource in the client's step units. */
+export const resource = () => z.number().positive().refine(Number.isFinite, "must be finite");

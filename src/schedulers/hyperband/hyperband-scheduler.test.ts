@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { makeStudy } from "../../strategies/test-helpers.js";
+import { Rng } from "../../math/rng.js";
+import { schedulerConformance } from "../scheduler.case.js";
+import { rungKey } from "../successive-halving/successive-halving-scheduler.js";
+import { curveTrial, reportOf } from "../test-helpers.js";
+import {
+  bracketBudgets,
+  bracketOf,
+  hyperbandSchedulerFactory,
+  hyperbandTable,
+  maxBracketIndex,
+} from "./hyperband-scheduler.js";
+
+schedulerConformance(hyperbandSchedulerFactory, { options: { max_resource: 27 }, warmupSteps: 1 });
+
+const make = (o: Record<string, unknown>) => hyperbandSchedulerFactory.create(hyperbandSchedulerFactory.options.parse(o));
+
+describe("hyperband", () => {
+  it("reproduces the R = 81, η = 3 table of Li et al. (REFERENCE.md)", () => {
+    const table = hyperbandTable(81, 3).map((b) => [b.s, b.rounds.map((r) => [r.n, r.r])]);
+    expect(table).toEqual([
+      [4, [[81, 1], [27, 3], [9, 9], [3, 27], [1, 81]]],
+      [3, [[34, 3], [11, 9], [3, 27], [1, 81]]],
+      [2, [[15, 9], [5, 27], [1, 81]]],
+      [1, [[8, 27], [2, 81]]],
+      [0, [[5, 81]]],
+    ]);
+  });
+
+  it("counts brackets without log rounding errors", () => {
+    expect(maxBracketIndex(243, 3)).toBe(5);
+    expect(maxBracketIndex(242, 3)).toBe(4);
+    expect(maxBracketIndex(1000, 10)).toBe(3);
+    expect(maxBracketIndex(100, 3, 1)).toBe(4);
+    expect(maxBracketIndex(1, 3)).toBe(0);
+    expect(bracketBudgets(81, 3)).toEqual([81, 34, 15, 8, 5]);
+  });
+
+  it("spreads trials over brackets in proportion to the budgets", () => {
+    const budgets = bracketBudgets(81, 3);
+    const counts = [0, 0, 0, 0, 0];
+    const n = 14_300;
+    for (let i = 0; i < n; i++) counts[bracketOf("study", i, budgets)]!++;
+    budgets.forEach((b, i) => expect(Math.abs(counts[i]! / n - b / 143)).toBeLessThan(0.02));
+  });
+
+  it("assigns the bracket in beforeSuggest, deterministically by study name and trial number", () => {
+    const s = make({ max_resource: 81 });
+    const study = makeStudy({});
+    const req = (n: number) => ({ study, trials: [], trialNumber: n, rng: new Rng(n) });
+    const a = s.beforeSuggest!(req(17));
+    expect(a).toEqual({ params: {}, systemAttrs: { bracket: bracketOf("test", 17, [81, 34, 15, 8, 5]), budget: 81 } });
+    expect(make({ max_resource: 81 }).beforeSuggest!(req(17))).toEqual(a);
+  });
+
+  it("races trials only within their bracket, with rungs at min·η^(bracket+k) below max_resource", () => {
+    const s = make({ max_resource: 81 });
+    // Bracket 1: rungs at 3, 9, 27. A strong bracket-0 peer at rung 0 of *its* bracket does not count.
+    const b0 = curveTrial(0, [[3, 0]], "RUNNING", { bracket: 0, [rungKey(0)]: 0, [rungKey(1)]: 0 });
+    const b1 = curveTrial(1, [[3, 1]], "RUNNING", { bracket: 1, [rungKey(0)]: 1 });
+    const t = curveTrial(2, [[1, 9], [3, 2]], "RUNNING", { bracket: 1 });
+    expect(s.onReport(reportOf(curveTrial(2, [[1, 9]], "RUNNING", { bracket: 1 }), [b0, b1]))).toBeNull();
+    expect(s.onReport(reportOf(t, [b0, b1]))?.decision.action).toBe("prune");
+    const good = curveTrial(2, [[1, 9], [3, 0.5]], "RUNNING", { bracket: 1 });
+    expect(s.onReport(reportOf(good, [b0, b1]))?.decision.action).toBe("continue");
+    // Bracket 4 has its first rung at 81 = max_resource: it never prunes.
+    const last = curveTrial(3, [[80, 1e9], [81, 1e9]], "RUNNING", { bracket: 4 });
+    expect(s.onReport(reportOf(last, [b0, b1]))).toBeNull();
+  });
+
+  it("derives the bracket of a trial created without one and records it", () => {
+    const s = make({ max_resource: 81 });
+    const t = curveTrial(5, [[0, 1]], "RUNNING");
+    expect(s.onReport(reportOf(t, []))?.systemAttrs).toEqual({ bracket: bracketOf("test", 5, [81, 34, 15, 8, 5]) });
+  });
+});

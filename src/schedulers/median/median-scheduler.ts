@@ -1,0 +1,23 @@
+/**
+ * Median pruning (Optuna 5.0 `MedianPruner`, the rule of Google Vizier's "median stopping
+ * rule", Golovin et al. KDD 2017): prune a trial whose best value so far is worse than the
+ * median of the complete trials' values at the same step. It is the percentile pruner at 50;
+ * see `../percentile/percentile-scheduler.ts` for the mechanics and the NaN rule.
+ *
+ * Defaults (Optuna 5.0): n_startup_trials = 5, n_warmup_steps = 0, interval_steps = 1,
+ * n_min_trials = 1.
+ */
+import { z } from "zod";
+import { PercentileScheduler, pruningWindowShape } from "../percentile/percentile-scheduler.js";
+import type { SchedulerFactory } from "../scheduler.js";
+
+const options = z.object(pruningWindowShape).strict();
+export type MedianOptions = z.output<typeof options>;
+
+export const medianSchedulerFactory: SchedulerFactory<MedianOptions> = {
+  name: "median",
+  description:
+    "Prunes a trial whose best value so far is worse than the median of complete trials at the same step (Optuna's MedianPruner).",
+  options,
+  create: (o) => new PercentileScheduler({ ...o, percentile: 50 }, "median"),
+};

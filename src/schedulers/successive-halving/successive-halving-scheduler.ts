@@ -1,0 +1,145 @@
+/**
+ * Successive halving as a pruner (Jamieson & Talwalkar, AISTATS 2016; asynchronous form of
+ * Optuna 5.0 `SuccessiveHalvingPruner`, itself after ASHA, Li et al. MLSys 2020).
+ *
+ * Rung k sits at resource `min_resource · η^(s + k)` (s = `min_early_stopping_rate`). When a
+ * report's step reaches a rung the trial has not passed yet, its current value is recorded
+ * in its `systemAttrs` under `completed_rung_<k>` and compared with the values every other
+ * trial recorded at that rung (any state: running, pruned and complete trials all compete).
+ * The trial is promoted when it is in the top ⌊n/η⌋ of the n values (itself included), or,
+ * while n < η, when it is the best so far (Optuna's rule: without pausing, the first η − 1
+ * trials cannot wait for peers); otherwise it is pruned. One report may pass several rungs.
+ *
+ * State is the recorded rung values, so a restarted server decides the same. Recorded values
+ * are encoded with `encodeNumber` (JSON keeps no NaN/Infinity).
+ *
+ * Defaults (Optuna 5.0): reduction_factor = 4, min_early_stopping_rate = 0,
+ * min_resource = "auto". Optuna's "auto" is max(⌊last step / 100⌋, 1) over the complete
+ * trials when first needed and then cached in memory, which a restarted server would compute
+ * differently; here it is fixed by the *first* trial to complete (earliest `finishedAt`, then
+ * number) that reported something, which every restart sees the same. Until a trial
+ * completes nothing is pruned. Optuna's `bootstrap_count` is not offered.
+ *
+ * NaN: a NaN value at a rung prunes; recorded NaN counts as the worst value.
+ */
+import { z } from "zod";
+import type { Trial } from "../../domain/trial.js";
+import type { DecisionResult, ReportRequest } from "../../strategies/strategy.js";
+import { decodeNumber, encodeNumber, fmt, lastStep, lossOf, prune, reductionFactor, resource, sortedAsc } from "../common.js";
+import type { Scheduler, SchedulerFactory } from "../scheduler.js";
+
+/** The attribute holding a trial's value at rung k. */
+export const rungKey = (k: number): string => `completed_rung_${k}`;
+
+/** The rung ladder of one successive-halving instance. */
+export interface HalvingLadder {
+  readonly minResource: number;
+  readonly eta: number;
+  /** Early-stopping rate s: rung k sits at minResource · η^(s + k). */
+  readonly rate: number;
+  /** Rungs at or above this resource are not checked (a trial that reached it is done). */
+  readonly maxResource: number;
+}
+
+/**
+ * Optuna's promotion rule: is `loss` in the top ⌊n/η⌋ of `losses` (which include it), with
+ * at least the single best promoted.
+ */
+export function isPromotable(loss: number, losses: readonly number[], eta: number): boolean {
+  const sorted = sortedAsc(losses);
+  const idx = Math.max(Math.floor(sorted.length / eta) - 1, 0);
+  return loss <= (sorted[idx] as number);
+}
+
+/**
+ * One successive-halving decision for a report. `competes(t)` says whether trial t is in the
+ * same race (Hyperband: the same bracket). Returns null when the report passed no rung.
+ */
+export function halvingDecision(
+  req: ReportRequest,
+  ladder: HalvingLadder,
+  competes: (t: Trial) => boolean,
+  label: string,
+): DecisionResult | null {
+  const { trial, step, value } = req;
+  const dir = req.study.direction;
+  let rung = 0;
+  while (rungKey(rung) in trial.systemAttrs) rung++;
+  const attrs: Record<string, unknown> = {};
+  for (;;) {
+    const r = ladder.minResource * ladder.eta ** (ladder.rate + rung);
+    if (!(r < ladder.maxResource) || step < r) break;
+    if (Number.isNaN(value))
+      return { decision: prune(`${label}: value is NaN at rung ${rung} (resource ${fmt(r)})`), systemAttrs: attrs };
+    const key = rungKey(rung);
+    const own = lossOf(dir, value);
+    const losses = [own];
+    for (const t of req.trials) {
+      if (t.number === trial.number || !competes(t)) continue;
+      const v = decodeNumber(t.systemAttrs[key]);
+      if (v !== undefined) losses.push(lossOf(dir, v));
+    }
+    attrs[key] = encodeNumber(value);
+    if (!isPromotable(own, losses, ladder.eta))
+      return {
+        decision: prune(
+          `${label}: value ${fmt(value)} is not in the top 1/${ladder.eta} of ${losses.length} at rung ${rung} (resource ${fmt(r)})`,
+        ),
+        systemAttrs: attrs,
+      };
+    rung++;
+  }
+  return Object.keys(attrs).length > 0 ? { decision: { action: "continue" }, systemAttrs: attrs } : null;
+}
+
+/**
+ * "auto" min_resource: max(⌊L / 100⌋, 1) where L is the last step of the first trial to
+ * complete (see the file header), or null while no trial has completed.
+ */
+export function autoMinResource(trials: readonly Trial[]): number | null {
+  let first: Trial | null = null;
+  for (const t of trials) {
+    if (t.state !== "COMPLETE" || lastStep(t) === null) continue;
+    const key = (x: Trial) => [x.finishedAt ?? Infinity, x.number] as const;
+    if (first === null) first = t;
+    else {
+      const [fa, fn] = key(first);
+      const [ta, tn] = key(t);
+      if (ta < fa || (ta === fa && tn < fn)) first = t;
+    }
+  }
+  if (first === null) return null;
+  return Math.max(Math.floor((lastStep(first) as number) / 100), 1);
+}
+
+const options = z
+  .object({
+    /** Resource of rung 0 (before η^s), in step units, or "auto" (Optuna's default). */
+    min_resource: z.union([z.literal("auto"), resource()]).default("auto"),
+    /** η: the top 1/η of a rung goes on (Optuna: 4). */
+    reduction_factor: reductionFactor(4),
+    /** s: rung 0 at min_resource · η^s (Optuna: 0). */
+    min_early_stopping_rate: z.number().int().min(0).max(30).default(0),
+  })
+  .strict();
+export type SuccessiveHalvingOptions = z.output<typeof options>;
+
+export class SuccessiveHalvingScheduler implements Scheduler {
+  constructor(private readonly opts: SuccessiveHalvingOptions) {}
+
+  onReport(req: ReportRequest): DecisionResult | null {
+    const o = this.opts;
+    const min = o.min_resource === "auto" ? autoMinResource(req.trials) : o.min_resource;
+    if (min === null) return null;
+    const ladder = { minResource: min, eta: o.reduction_factor, rate: o.min_early_stopping_rate, maxResource: Infinity };
+    return halvingDecision(req, ladder, () => true, "successive-halving");
+  }
+}
+
+export const successiveHalvingSchedulerFactory: SchedulerFactory<SuccessiveHalvingOptions> = {
+  name: "successive-halving",
+  description:
+    "Asynchronous successive halving: at each rung min_resource·η^(s+k) a trial goes on only if in the top 1/η of its rung (Optuna's SuccessiveHalvingPruner).",
+  options,
+  create: (o) => new SuccessiveHalvingScheduler(o),
+};
