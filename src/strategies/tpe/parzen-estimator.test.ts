@@ -8,6 +8,7 @@ import {
   categoricalKernels,
   logGaussMass,
   snapUnit,
+  stableArgsort,
   tpeBandwidths,
   tpeGamma,
   tpeWeights,
@@ -82,6 +83,19 @@ describe("TPE reference formulas", () => {
     expect(logGaussMass(a, a + 1)).toBeCloseTo(-0.5 * a * a - Math.log(a * Math.sqrt(2 * Math.PI)) - 1 / (a * a), 3);
     expect(logGaussMass(-a - 1, -a)).toBeCloseTo(logGaussMass(a, a + 1), 10);
     expect(Number.isFinite(logGaussMass(60, 60.001))).toBe(true);
+  });
+});
+
+describe("stable argsort", () => {
+  const reference = (v: number[]) => v.map((_, i) => i).sort((a, b) => (v[a] as number) - (v[b] as number) || a - b);
+  it("matches a stable comparison sort on spread, tied and clustered data", () => {
+    const rng = new Rng(4);
+    const spread = Array.from({ length: 500 }, () => rng.random());
+    const ties = Array.from({ length: 300 }, () => rng.int(5) / 4);
+    // Clustered: most points within 1e-9 force the comparison-sort fallback.
+    const clustered = Array.from({ length: 400 }, (_, i) => (i === 0 ? 1 : 0.5 + rng.random() * 1e-9));
+    for (const v of [spread, ties, clustered, [3], [], [2, 2, 2], [0.3, 0.1, 0.2]])
+      expect(Array.from(stableArgsort(v))).toEqual(reference(v));
   });
 });
 

@@ -72,20 +72,73 @@ export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams): Flo
   const n = mus.length;
   const sigmas = new Float64Array(n);
   if (n === 0) return sigmas;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (mus[a] as number) - (mus[b] as number) || a - b);
+  const order = stableArgsort(mus);
   const sorted = new Float64Array(n + 2);
-  sorted[0] = 0;
-  sorted[n + 1] = 1;
   for (let i = 0; i < n; i++) sorted[i + 1] = mus[order[i] as number] as number;
+  sorted[n + 1] = 1;
   const minSigma = params.considerMagicClip ? 1 / Math.min(100, n + 2) : 1e-12;
+  const ends = !params.considerEndpoints && n >= 2;
   for (let i = 1; i <= n; i++) {
     let s: number;
-    if (!params.considerEndpoints && n >= 2 && i === 1) s = (sorted[2] as number) - (sorted[1] as number);
-    else if (!params.considerEndpoints && n >= 2 && i === n) s = (sorted[n] as number) - (sorted[n - 1] as number);
+    if (ends && i === 1) s = (sorted[2] as number) - (sorted[1] as number);
+    else if (ends && i === n) s = (sorted[n] as number) - (sorted[n - 1] as number);
     else s = Math.max((sorted[i] as number) - (sorted[i - 1] as number), (sorted[i + 1] as number) - (sorted[i] as number));
     sigmas[order[i - 1] as number] = Math.min(1, Math.max(minSigma, s));
   }
   return sigmas;
+}
+
+/**
+ * Stable argsort of finite numbers in O(n) expected time: a counting sort into n buckets over
+ * [min, max], then insertion sort inside each bucket. Falls back to a comparison sort when
+ * the data are so clustered that the buckets stop being small.
+ */
+export function stableArgsort(v: ArrayLike<number>): Int32Array {
+  const n = v.length;
+  const order = new Int32Array(n);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = v[i] as number;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  if (!(max > min)) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order;
+  }
+  const scale = n / (max - min);
+  const bucket = new Int32Array(n);
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const b = Math.min(n - 1, Math.floor(((v[i] as number) - min) * scale));
+    bucket[i] = b;
+    (start[b + 1] as number)++;
+  }
+  for (let b = 0; b < n; b++) (start[b + 1] as number) += start[b] as number;
+  const fill = start.slice(0, n);
+  for (let i = 0; i < n; i++) order[(fill[bucket[i] as number] as number)++] = i;
+  let moves = 0;
+  for (let b = 0; b < n; b++) {
+    const lo = start[b] as number;
+    const hi = start[b + 1] as number;
+    for (let k = lo + 1; k < hi; k++) {
+      const idx = order[k] as number;
+      const x = v[idx] as number;
+      let m = k - 1;
+      while (m >= lo && (v[order[m] as number] as number) > x) {
+        order[m + 1] = order[m] as number;
+        m--;
+        moves++;
+      }
+      order[m + 1] = idx;
+    }
+    if (moves > 32 * n) {
+      const idx = Array.from({ length: n }, (_, i) => i).sort((a, c) => (v[a] as number) - (v[c] as number) || a - c);
+      return Int32Array.from(idx);
+    }
+  }
+  return order;
 }
 
 /** Row-normalised categorical kernels: n observed rows then the prior (uniform) row, each of length k. */
@@ -164,8 +217,8 @@ export class ParzenMixture {
   /** Per categorical dimension: kernel rows (size × n), else null. */
   readonly catProbs: (Float64Array | null)[];
   private readonly logCatProbs: (Float64Array | null)[];
-  /** Per numeric dimension: log mass of each kernel on [0, 1]. */
-  private readonly logMass: (Float64Array | null)[];
+  /** Per continuous dimension: 1 / (2σ²) of each kernel. */
+  private readonly halfPrecision: (Float64Array | null)[];
   /** log w_k plus the constant terms of every continuous dimension. */
   private readonly base: Float64Array;
   private scratch = new Float64Array(0);
@@ -200,7 +253,7 @@ export class ParzenMixture {
     this.sigmas = [];
     this.catProbs = [];
     this.logCatProbs = [];
-    this.logMass = [];
+    this.halfPrecision = [];
     const col = new Float64Array(n);
     for (let j = 0; j < D; j++) {
       const dim = dims[j] as TpeDim;
@@ -211,7 +264,7 @@ export class ParzenMixture {
         this.logCatProbs.push(p.map(Math.log));
         this.mus.push(null);
         this.sigmas.push(null);
-        this.logMass.push(null);
+        this.halfPrecision.push(null);
         continue;
       }
       const mu = new Float64Array(K);
@@ -227,7 +280,7 @@ export class ParzenMixture {
       else for (let k = 0; k < K; k++) (this.base[k] as number) -= lm[k] as number;
       this.mus.push(mu);
       this.sigmas.push(sigma);
-      this.logMass.push(lm);
+      this.halfPrecision.push(sigma.map((sg) => 0.5 / (sg * sg)));
       this.catProbs.push(null);
       this.logCatProbs.push(null);
     }
@@ -258,12 +311,13 @@ export class ParzenMixture {
       const mu = this.mus[j] as Float64Array;
       const sigma = this.sigmas[j] as Float64Array;
       if (dim.kind === "continuous") {
+        const inv = this.halfPrecision[j] as Float64Array;
         for (let c = 0; c < m; c++) {
           const xv = x[c * D + j] as number;
           const row = c * K;
           for (let k = 0; k < K; k++) {
-            const z = (xv - (mu[k] as number)) / (sigma[k] as number);
-            (acc[row + k] as number) -= 0.5 * z * z;
+            const z = xv - (mu[k] as number);
+            (acc[row + k] as number) -= z * z * (inv[k] as number);
           }
         }
         continue;
@@ -300,7 +354,12 @@ export class ParzenMixture {
         continue;
       }
       let s = 0;
-      for (let k = 0; k < K; k++) s += Math.exp((acc[row + k] as number) - max);
+      // Terms more than e^-40 below the largest cannot change the sum in double precision.
+      const cut = max - 40;
+      for (let k = 0; k < K; k++) {
+        const a = acc[row + k] as number;
+        if (a > cut) s += Math.exp(a - max);
+      }
       out[c] = max + Math.log(s);
     }
     return out;
