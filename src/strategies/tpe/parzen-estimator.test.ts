@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import { type NumericDistribution, toUnit } from "../../domain/distributions.js";
+import { Rng } from "../../math/rng.js";
+import { normalCdf } from "../../math/special.js";
+import {
+  ParzenMixture,
+  type ParzenParams,
+  categoricalKernels,
+  logGaussMass,
+  snapUnit,
+  stableArgsort,
+  tpeBandwidths,
+  tpeGamma,
+  tpeWeights,
+} from "./parzen-estimator.js";
+
+const P: ParzenParams = { priorWeight: 1, considerMagicClip: true, considerEndpoints: false };
+
+describe("TPE reference formulas", () => {
+  it("gamma = min(ceil(0.1 n), 25)", () => {
+    expect([0, 1, 10, 11, 19, 20, 21, 249, 250, 251, 1000].map(tpeGamma)).toEqual([0, 1, 1, 2, 2, 2, 3, 25, 25, 25, 25]);
+  });
+
+  it("weights: ones below 25, then a linear ramp 1/n → 1 over the oldest n − 25", () => {
+    expect(Array.from(tpeWeights(0))).toEqual([]);
+    expect(Array.from(tpeWeights(3))).toEqual([1, 1, 1]);
+    expect(Array.from(tpeWeights(25))).toEqual(Array(25).fill(1));
+    const w26 = Array.from(tpeWeights(26));
+    expect(w26[0]).toBeCloseTo(1 / 26, 15);
+    expect(w26.slice(1)).toEqual(Array(25).fill(1));
+    const w28 = Array.from(tpeWeights(28)); // linspace(1/28, 1, 3) = 1/28, (1/28 + 1)/2, 1
+    expect(w28[0]).toBeCloseTo(1 / 28, 15);
+    expect(w28[1]).toBeCloseTo((1 / 28 + 1) / 2, 15);
+    expect(w28[2]).toBe(1);
+    expect(w28.slice(3)).toEqual(Array(25).fill(1));
+  });
+
+  it("bandwidths: larger neighbour gap, inner gap at the ends, magic clip (hand-computed)", () => {
+    // x ∈ [0, 10], observations 7, 2, 3 → unit 0.7, 0.2, 0.3; sorted with sentinels 0 .2 .3 .7 1.
+    // 0.2 (end): inner gap 0.1; 0.3: max(0.1, 0.4) = 0.4; 0.7 (end): inner gap 0.4.
+    // Clip below at 1/min(100, 3 + 2) = 0.2 → 0.7: 0.4, 0.2: 0.2, 0.3: 0.4.
+    const s = Array.from(tpeBandwidths([0.7, 0.2, 0.3], P));
+    expect(s[0]).toBeCloseTo(0.4, 15);
+    expect(s[1]).toBeCloseTo(0.2, 15);
+    expect(s[2]).toBeCloseTo(0.4, 15);
+    // With consider_endpoints the ends use the bound as a neighbour: 0.2 → max(0.2, 0.1) = 0.2, 0.7 → max(0.4, 0.3).
+    const e = Array.from(tpeBandwidths([0.7, 0.2, 0.3], { ...P, considerEndpoints: true }));
+    expect(e[1]).toBeCloseTo(0.2, 15);
+    expect(e[0]).toBeCloseTo(0.4, 15);
+    // One observation: larger gap to the bounds; clip [1/3, 1].
+    expect(tpeBandwidths([0.1], P)[0]).toBeCloseTo(0.9, 15);
+    expect(tpeBandwidths([0.5], P)[0]).toBeCloseTo(0.5, 15);
+    // Many close points: floor at 1/100 (n + 2 > 100).
+    const dense = Array.from({ length: 200 }, (_, i) => 0.5 + i * 1e-5);
+    expect(Math.min(...tpeBandwidths(dense, P))).toBeCloseTo(0.01, 15);
+    // Without the clip the floor is tiny.
+    expect(Math.min(...tpeBandwidths(dense, { ...P, considerMagicClip: false }))).toBeLessThan(1e-4);
+  });
+
+  it("duplicate observations keep Optuna's argsort tie order (distinct gaps)", () => {
+    // sorted: 0 | .4 .4 .6 | 1 → first .4 (end): inner gap 0; second .4: max(0, .2) = .2; .6 (end): .2
+    const s = Array.from(tpeBandwidths([0.4, 0.4, 0.6], { ...P, considerMagicClip: false }));
+    expect(s[0]).toBeCloseTo(1e-12, 20);
+    expect(s[1]).toBeCloseTo(0.2, 15);
+    expect(s[2]).toBeCloseTo(0.2, 15);
+  });
+
+  it("categorical kernel: prior_weight/(n+1) on each choice plus 1 on the observed, normalised", () => {
+    // 3 choices, observed 0 and 2: rows [4/3, 1/3, 1/3]/2, [1/3, 1/3, 4/3]/2, prior [1/3]*3.
+    const p = Array.from(categoricalKernels([0, 2], 3, 1));
+    const expected = [2 / 3, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 2 / 3, 1 / 3, 1 / 3, 1 / 3];
+    p.forEach((v, i) => expect(v).toBeCloseTo(expected[i] as number, 15));
+    // prior_weight 2 with one observation: base 2/2 = 1 per choice; row [2, 1]/3.
+    const q = Array.from(categoricalKernels([0], 2, 2));
+    [2 / 3, 1 / 3, 0.5, 0.5].forEach((v, i) => expect(q[i]).toBeCloseTo(v, 15));
+  });
+
+  it("log Gaussian mass is accurate in both tails", () => {
+    expect(logGaussMass(-1, 1)).toBeCloseTo(Math.log(normalCdf(1) - normalCdf(-1)), 13);
+    expect(logGaussMass(0.5, 2)).toBeCloseTo(Math.log(normalCdf(2) - normalCdf(0.5)), 13);
+    // Deep upper tail: Φ(b) − Φ(a) rounds to 0 in doubles; Mills-ratio asymptote ≈ −a²/2 − log(a√2π).
+    const a = 40;
+    expect(logGaussMass(a, a + 1)).toBeCloseTo(-0.5 * a * a - Math.log(a * Math.sqrt(2 * Math.PI)) - 1 / (a * a), 3);
+    expect(logGaussMass(-a - 1, -a)).toBeCloseTo(logGaussMass(a, a + 1), 10);
+    expect(Number.isFinite(logGaussMass(60, 60.001))).toBe(true);
+  });
+});
+
+describe("stable argsort", () => {
+  const reference = (v: number[]) => v.map((_, i) => i).sort((a, b) => (v[a] as number) - (v[b] as number) || a - b);
+  it("matches a stable comparison sort on spread, tied and clustered data", () => {
+    const rng = new Rng(4);
+    const spread = Array.from({ length: 500 }, () => rng.random());
+    const ties = Array.from({ length: 300 }, () => rng.int(5) / 4);
+    // Clustered: most points within 1e-9 force the comparison-sort fallback.
+    const clustered = Array.from({ length: 400 }, (_, i) => (i === 0 ? 1 : 0.5 + rng.random() * 1e-9));
+    for (const v of [spread, ties, clustered, [3], [], [2, 2, 2], [0.3, 0.1, 0.2]])
+      expect(Array.from(stableArgsort(v))).toEqual(reference(v));
+  });
+});
+
+describe("Parzen mixture", () => {
+  it("has the prior as the last kernel, weighted prior_weight against the observations", () => {
+    const obs = Float64Array.from([0.2, 0.9]);
+    const m = new ParzenMixture([{ kind: "continuous" }], obs, 2, [1, 1], P);
+    expect(m.size).toBe(3);
+    expect(Array.from(m.weights)).toEqual([1 / 3, 1 / 3, 1 / 3]);
+    expect(m.mus[0]?.[2]).toBe(0.5);
+    expect(m.sigmas[0]?.[2]).toBe(1);
+    const empty = new ParzenMixture([{ kind: "continuous" }], new Float64Array(0), 0, [], P);
+    expect(Array.from(empty.weights)).toEqual([1]);
+  });
+
+  it("continuous density integrates to 1 over the unit interval and matches the formula", () => {
+    const obs = Float64Array.from([0.05, 0.3, 0.31, 0.95]);
+    const m = new ParzenMixture([{ kind: "continuous" }], obs, 4, [1, 2, 1, 1], P);
+    const N = 20000;
+    const xs = Float64Array.from({ length: N }, (_, i) => (i + 0.5) / N);
+    const lp = m.logPdf(xs, N);
+    let s = 0;
+    for (const v of lp) s += Math.exp(v) / N;
+    expect(s).toBeCloseTo(1, 6);
+    // Direct: Σ w_k φ((x−μ)/σ)/σ / (Φ((1−μ)/σ) − Φ(−μ/σ)).
+    const x = 0.42;
+    let direct = 0;
+    for (let k = 0; k < m.size; k++) {
+      const mu = m.mus[0]?.[k] as number;
+      const sg = m.sigmas[0]?.[k] as number;
+      const z = (x - mu) / sg;
+      direct += ((m.weights[k] as number) * Math.exp(-0.5 * z * z)) / (sg * Math.sqrt(2 * Math.PI)) / (normalCdf((1 - mu) / sg) - normalCdf(-mu / sg));
+    }
+    expect(m.logPdf(Float64Array.of(x), 1)[0]).toBeCloseTo(Math.log(direct), 12);
+  });
+
+  for (const d of [
+    { type: "int", low: 1, high: 7 },
+    { type: "int", low: 0, high: 100, step: 20 },
+    { type: "float", low: 0, high: 1, step: 0.25 },
+    { type: "int", low: 1, high: 64, log: true },
+  ] as NumericDistribution[]) {
+    it(`discrete kernel sums to 1 over the grid (${JSON.stringify(d)})`, () => {
+      const grid: number[] = [];
+      const step = d.log ? 1 : (d.step ?? 1);
+      for (let v = d.low; v <= d.high + 1e-9; v += step) grid.push(v);
+      const obs = Float64Array.from([grid[1], grid[grid.length - 1], grid[1]].map((v) => toUnit(d, v as number)));
+      const m = new ParzenMixture([{ kind: "discrete", d }], obs, 3, [1, 1, 1], P);
+      const xs = Float64Array.from(grid.map((v) => toUnit(d, v)));
+      const lp = m.logPdf(xs, xs.length);
+      expect(Array.from(lp).reduce((a, v) => a + Math.exp(v), 0)).toBeCloseTo(1, 10);
+      // Samples land on grid values.
+      const sample = m.sample(new Rng(5), 200);
+      for (const u of sample) expect(xs.some((g) => Math.abs(g - u) < 1e-12)).toBe(true);
+    });
+  }
+
+  it("product kernels: a mixed 3-D density sums/integrates to 1", () => {
+    const d: NumericDistribution = { type: "int", low: 0, high: 3 };
+    const dims = [{ kind: "continuous" } as const, { kind: "discrete", d } as const, { kind: "categorical", n: 3 } as const];
+    const obs = Float64Array.from([0.1, toUnit(d, 1), 2, 0.8, toUnit(d, 3), 0]);
+    const m = new ParzenMixture(dims, obs, 2, [1, 1], P);
+    const N = 400;
+    const rows: number[] = [];
+    for (let i = 0; i < N; i++) for (let k = 0; k < 4; k++) for (let c = 0; c < 3; c++) rows.push((i + 0.5) / N, toUnit(d, k), c);
+    const lp = m.logPdf(Float64Array.from(rows), rows.length / 3);
+    expect(Array.from(lp).reduce((a, v) => a + Math.exp(v), 0) / N).toBeCloseTo(1, 5);
+  });
+
+  it("sampling follows the mixture: categorical frequencies match the kernel probabilities", () => {
+    const m = new ParzenMixture([{ kind: "categorical", n: 3 }], Float64Array.from([0, 0, 2]), 3, [1, 1, 1], P);
+    const x = m.sample(new Rng(9), 20000);
+    const freq = [0, 0, 0];
+    for (const v of x) freq[v] = (freq[v] as number) + 1;
+    const expected = [0, 1, 2].map((c) => Math.exp(m.logPdf(Float64Array.of(c), 1)[0] as number));
+    freq.forEach((f, c) => expect(f / 20000).toBeCloseTo(expected[c] as number, 1.7));
+  });
+
+  it("snapUnit puts a unit value on the nearest grid value", () => {
+    const d: NumericDistribution = { type: "int", low: 0, high: 3 };
+    expect(snapUnit(d, 0.01)).toBeCloseTo(0.125, 15);
+    expect(snapUnit(d, 0.99)).toBeCloseTo(0.875, 15);
+  });
+});

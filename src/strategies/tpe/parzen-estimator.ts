@@ -1,0 +1,415 @@
+/**
+ * The Parzen estimators of TPE: a weighted mixture of product kernels over the unit-cube
+ * encoding (src/domain/distributions.ts), with batched log-density and sampling.
+ *
+ * Sources: Bergstra et al., "Algorithms for Hyper-Parameter Optimization" (NeurIPS 2011),
+ * §4; Watanabe, "Tree-Structured Parzen Estimator: Understanding Its Algorithm Components
+ * and Their Roles for Better Empirical Performance" (arXiv 2304.11127, 2023), §3–4; the
+ * Optuna 5.0 TPESampler, whose defaults tuneport follows (../shared/REFERENCE.md).
+ *
+ * Working in the unit cube makes every numeric dimension look alike: the bounds widened by
+ * ±step/2 (int and stepped floats) or taken in log space (log dimensions, log-int widened
+ * by ±0.5 first) map to [0, 1], so the "range" of Optuna's formulas is 1 here. Densities in
+ * the unit cube differ from those in Optuna's internal space by the same constant factor
+ * for every kernel, which cancels in log l(x) − log g(x).
+ *
+ * Kernels per numeric dimension: a normal truncated to [0, 1]. On a discrete dimension
+ * (linear int, stepped float, log-int) the kernel is discretised: the mass of the grid
+ * value's cell (value ± step/2, or [log(v − ½), log(v + ½)] for log-int), divided by the
+ * mass of [0, 1]. Categorical kernel: `prior_weight/(n+1)` on every choice plus 1 on the
+ * observed one, normalised (Optuna 5.0; Watanabe 2023 §3.3).
+ */
+import { type NumericDistribution, fromUnit, internalBounds } from "../../domain/distributions.js";
+import type { Rng } from "../../math/rng.js";
+import { logNormalCdf, normalCdf, normalPpf } from "../../math/special.js";
+
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+/** Beyond this many sigmas Φ is 1 to double precision, so the truncation mass needs no erfc. */
+const FAR_Z = 8.5;
+
+/** One modelled dimension of the unit cube. */
+export type TpeDim =
+  | { readonly kind: "continuous" }
+  /** A numeric dimension with finitely many values; `d` maps unit values to grid values. */
+  | { readonly kind: "discrete"; readonly d: NumericDistribution }
+  | { readonly kind: "categorical"; readonly n: number };
+
+/** Knobs of the estimator (Optuna 5.0 defaults: 1.0, true, false). */
+export interface ParzenParams {
+  readonly priorWeight: number;
+  readonly considerMagicClip: boolean;
+  readonly considerEndpoints: boolean;
+}
+
+/** Size of the good ("below") set: min(⌈0.1 n⌉, 25) (Optuna 5.0 `default_gamma`). */
+export function tpeGamma(n: number): number {
+  return Math.min(Math.ceil(0.1 * n), 25);
+}
+
+/**
+ * Kernel weights of n observations, oldest first: ones for n < 25; otherwise a linear ramp
+ * from 1/n to 1 over the oldest n − 25 and ones for the newest 25 (Optuna `default_weights`;
+ * Bergstra et al. 2011 §4 "recent trials weigh more").
+ */
+export function tpeWeights(n: number): Float64Array {
+  const w = new Float64Array(n).fill(1);
+  const m = n - 25;
+  if (m > 0) {
+    const lo = 1 / n;
+    for (let i = 0; i < m; i++) w[i] = m === 1 ? lo : lo + ((1 - lo) * i) / (m - 1);
+  }
+  return w;
+}
+
+/**
+ * Bandwidths of the observation kernels of one numeric dimension (unit space, so the
+ * widened range is [0, 1]): each point's larger gap to its sorted neighbours with the
+ * bounds as sentinels; unless `considerEndpoints`, the outermost points use the gap to
+ * their inner neighbour (n ≥ 2). Clipped to [1/min(100, n + 2), 1] with the magic clip
+ * (n + 1 kernels counting the prior), else to [1e-12, 1].
+ */
+export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams): Float64Array {
+  const n = mus.length;
+  const sigmas = new Float64Array(n);
+  if (n === 0) return sigmas;
+  const order = stableArgsort(mus);
+  const sorted = new Float64Array(n + 2);
+  for (let i = 0; i < n; i++) sorted[i + 1] = mus[order[i] as number] as number;
+  sorted[n + 1] = 1;
+  const minSigma = params.considerMagicClip ? 1 / Math.min(100, n + 2) : 1e-12;
+  const ends = !params.considerEndpoints && n >= 2;
+  for (let i = 1; i <= n; i++) {
+    let s: number;
+    if (ends && i === 1) s = (sorted[2] as number) - (sorted[1] as number);
+    else if (ends && i === n) s = (sorted[n] as number) - (sorted[n - 1] as number);
+    else s = Math.max((sorted[i] as number) - (sorted[i - 1] as number), (sorted[i + 1] as number) - (sorted[i] as number));
+    sigmas[order[i - 1] as number] = Math.min(1, Math.max(minSigma, s));
+  }
+  return sigmas;
+}
+
+/**
+ * Stable argsort of finite numbers in O(n) expected time: a counting sort into n buckets over
+ * [min, max], then insertion sort inside each bucket. Falls back to a comparison sort when
+ * the data are so clustered that the buckets stop being small.
+ */
+export function stableArgsort(v: ArrayLike<number>): Int32Array {
+  const n = v.length;
+  const order = new Int32Array(n);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = v[i] as number;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  if (!(max > min)) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order;
+  }
+  const scale = n / (max - min);
+  const bucket = new Int32Array(n);
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const b = Math.min(n - 1, Math.floor(((v[i] as number) - min) * scale));
+    bucket[i] = b;
+    (start[b + 1] as number)++;
+  }
+  for (let b = 0; b < n; b++) (start[b + 1] as number) += start[b] as number;
+  const fill = start.slice(0, n);
+  for (let i = 0; i < n; i++) order[(fill[bucket[i] as number] as number)++] = i;
+  let moves = 0;
+  for (let b = 0; b < n; b++) {
+    const lo = start[b] as number;
+    const hi = start[b + 1] as number;
+    for (let k = lo + 1; k < hi; k++) {
+      const idx = order[k] as number;
+      const x = v[idx] as number;
+      let m = k - 1;
+      while (m >= lo && (v[order[m] as number] as number) > x) {
+        order[m + 1] = order[m] as number;
+        m--;
+        moves++;
+      }
+      order[m + 1] = idx;
+    }
+    if (moves > 32 * n) {
+      const idx = Array.from({ length: n }, (_, i) => i).sort((a, c) => (v[a] as number) - (v[c] as number) || a - c);
+      return Int32Array.from(idx);
+    }
+  }
+  return order;
+}
+
+/** Row-normalised categorical kernels: n observed rows then the prior (uniform) row, each of length k. */
+export function categoricalKernels(observed: ArrayLike<number>, k: number, priorWeight: number): Float64Array {
+  const n = observed.length;
+  const rows = n + 1;
+  const p = new Float64Array(rows * k);
+  const base = priorWeight / rows;
+  for (let r = 0; r < rows; r++) {
+    const hit = r < n ? (observed[r] as number) : -1;
+    const total = base * k + (hit >= 0 ? 1 : 0);
+    for (let c = 0; c < k; c++) p[r * k + c] = (base + (c === hit ? 1 : 0)) / total;
+  }
+  return p;
+}
+
+/** log(1 − e^x) for x ≤ 0, accurate at both ends (Mächler 2012). */
+function log1mexp(x: number): number {
+  return x > -Math.LN2 ? Math.log(-Math.expm1(x)) : Math.log1p(-Math.exp(x));
+}
+
+/** log(Φ(b) − Φ(a)) for a ≤ b, accurate when both lie deep in one tail. */
+export function logGaussMass(a: number, b: number): number {
+  if (b <= 0) {
+    const lb = logPhi(b);
+    return lb + log1mexp(logPhi(a) - lb);
+  }
+  if (a >= 0) {
+    const la = logPhi(-a);
+    return la + log1mexp(logPhi(-b) - la);
+  }
+  return Math.log1p(-normalCdf(a) - normalCdf(-b));
+}
+
+const logPhi = logNormalCdf;
+
+/** log mass of N(mu, sigma) on [0, 1]. */
+function logUnitMass(mu: number, sigma: number): number {
+  const a = -mu / sigma;
+  const b = (1 - mu) / sigma;
+  if (a < -FAR_Z && b > FAR_Z) return 0;
+  return logGaussMass(a, b);
+}
+
+/** The [lo, hi] unit-space cell of the grid value nearest `u` on a discrete dimension. */
+export function unitCell(d: NumericDistribution, u: number): [number, number] {
+  const [lo, hi] = internalBounds(d);
+  const v = fromUnit(d, u);
+  const width = hi - lo;
+  if (!(width > 0)) return [0, 1];
+  if (d.log) return [(Math.log(v - 0.5) - lo) / width, (Math.log(v + 0.5) - lo) / width];
+  const h = (d.type === "int" ? (d.step ?? 1) : (d.step as number)) / 2;
+  return [(v - h - lo) / width, (v + h - lo) / width];
+}
+
+/** The unit coordinate of the grid value nearest `u` (where an observation of it sits). */
+export function snapUnit(d: NumericDistribution, u: number): number {
+  const [lo, hi] = internalBounds(d);
+  if (!(hi > lo)) return 0.5;
+  const v = fromUnit(d, u);
+  return ((d.log ? Math.log(v) : v) - lo) / (hi - lo);
+}
+
+/**
+ * A mixture of product kernels: kernel k has weight w_k and, per dimension, a truncated
+ * (possibly discretised) normal or a categorical row. The last kernel is the prior
+ * (μ = ½, σ = 1, uniform categorical) unless there are no observations, when it is the only one.
+ */
+export class ParzenMixture {
+  /** Number of kernels (observations + prior). */
+  readonly size: number;
+  readonly weights: Float64Array;
+  /** Per dimension: kernel centres (numeric) or null. */
+  readonly mus: (Float64Array | null)[];
+  readonly sigmas: (Float64Array | null)[];
+  /** Per categorical dimension: kernel rows (size × n), else null. */
+  readonly catProbs: (Float64Array | null)[];
+  private readonly logCatProbs: (Float64Array | null)[];
+  /** Per continuous dimension: 1 / (2σ²) of each kernel. */
+  private readonly halfPrecision: (Float64Array | null)[];
+  /** log w_k plus the constant terms of every continuous dimension. */
+  private readonly base: Float64Array;
+  private scratch = new Float64Array(0);
+
+  /**
+   * @param obs observations, row-major n × dims.length: unit coordinates for numeric
+   *   dimensions (discrete ones at their grid value), choice indices for categoricals.
+   * @param weights one non-negative weight per observation, oldest first.
+   */
+  constructor(
+    readonly dims: readonly TpeDim[],
+    obs: Float64Array,
+    n: number,
+    weights: ArrayLike<number>,
+    params: ParzenParams,
+  ) {
+    const D = dims.length;
+    const K = n + 1;
+    this.size = K;
+    const w = new Float64Array(K);
+    if (n === 0) w[0] = 1;
+    else {
+      let total = params.priorWeight;
+      for (let i = 0; i < n; i++) total += w[i] = weights[i] as number;
+      w[n] = params.priorWeight;
+      for (let i = 0; i < K; i++) (w[i] as number) /= total;
+    }
+    this.weights = w;
+    this.base = new Float64Array(K);
+    for (let k = 0; k < K; k++) this.base[k] = Math.log(w[k] as number);
+    this.mus = [];
+    this.sigmas = [];
+    this.catProbs = [];
+    this.logCatProbs = [];
+    this.halfPrecision = [];
+    const col = new Float64Array(n);
+    for (let j = 0; j < D; j++) {
+      const dim = dims[j] as TpeDim;
+      for (let i = 0; i < n; i++) col[i] = obs[i * D + j] as number;
+      if (dim.kind === "categorical") {
+        const p = n === 0 ? new Float64Array(dim.n).fill(1 / dim.n) : categoricalKernels(col, dim.n, params.priorWeight);
+        this.catProbs.push(p);
+        this.logCatProbs.push(p.map(Math.log));
+        this.mus.push(null);
+        this.sigmas.push(null);
+        this.halfPrecision.push(null);
+        continue;
+      }
+      const mu = new Float64Array(K);
+      mu.set(col);
+      mu[n] = 0.5;
+      const sigma = new Float64Array(K);
+      sigma.set(tpeBandwidths(col, params));
+      sigma[n] = 1;
+      const lm = new Float64Array(K);
+      for (let k = 0; k < K; k++) lm[k] = logUnitMass(mu[k] as number, sigma[k] as number);
+      if (dim.kind === "continuous")
+        for (let k = 0; k < K; k++) (this.base[k] as number) -= Math.log(sigma[k] as number) + LOG_SQRT_2PI + (lm[k] as number);
+      else for (let k = 0; k < K; k++) (this.base[k] as number) -= lm[k] as number;
+      this.mus.push(mu);
+      this.sigmas.push(sigma);
+      this.halfPrecision.push(sigma.map((sg) => 0.5 / (sg * sg)));
+      this.catProbs.push(null);
+      this.logCatProbs.push(null);
+    }
+  }
+
+  /**
+   * log density of each of the `m` rows of `x` (row-major m × dims.length, same encoding
+   * as the observations; discrete coordinates must sit on grid values), into `out`.
+   */
+  logPdf(x: Float64Array, m: number, out: Float64Array = new Float64Array(m)): Float64Array {
+    const D = this.dims.length;
+    const K = this.size;
+    if (this.scratch.length < m * K) this.scratch = new Float64Array(m * K);
+    const acc = this.scratch;
+    for (let c = 0; c < m; c++) acc.set(this.base, c * K);
+    for (let j = 0; j < D; j++) {
+      const dim = this.dims[j] as TpeDim;
+      if (dim.kind === "categorical") {
+        const lp = this.logCatProbs[j] as Float64Array;
+        const nc = dim.n;
+        for (let c = 0; c < m; c++) {
+          const idx = x[c * D + j] as number;
+          const row = c * K;
+          for (let k = 0; k < K; k++) (acc[row + k] as number) += lp[k * nc + idx] as number;
+        }
+        continue;
+      }
+      const mu = this.mus[j] as Float64Array;
+      const sigma = this.sigmas[j] as Float64Array;
+      if (dim.kind === "continuous") {
+        const inv = this.halfPrecision[j] as Float64Array;
+        for (let c = 0; c < m; c++) {
+          const xv = x[c * D + j] as number;
+          const row = c * K;
+          for (let k = 0; k < K; k++) {
+            const z = xv - (mu[k] as number);
+            (acc[row + k] as number) -= z * z * (inv[k] as number);
+          }
+        }
+        continue;
+      }
+      // Discrete: the cell mass, computed once per distinct candidate value.
+      const seen: number[] = [];
+      const rows: Float64Array[] = [];
+      for (let c = 0; c < m; c++) {
+        const xv = x[c * D + j] as number;
+        let r = seen.indexOf(xv);
+        if (r < 0) {
+          const [lo, hi] = unitCell(dim.d, xv);
+          const lm = new Float64Array(K);
+          for (let k = 0; k < K; k++) {
+            const mk = mu[k] as number;
+            const sk = sigma[k] as number;
+            lm[k] = logGaussMass((lo - mk) / sk, (hi - mk) / sk);
+          }
+          seen.push(xv);
+          rows.push(lm);
+          r = seen.length - 1;
+        }
+        const lm = rows[r] as Float64Array;
+        const row = c * K;
+        for (let k = 0; k < K; k++) (acc[row + k] as number) += lm[k] as number;
+      }
+    }
+    for (let c = 0; c < m; c++) {
+      const row = c * K;
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) if ((acc[row + k] as number) > max) max = acc[row + k] as number;
+      if (max === -Infinity) {
+        out[c] = -Infinity;
+        continue;
+      }
+      let s = 0;
+      // Terms more than e^-40 below the largest cannot change the sum in double precision.
+      const cut = max - 40;
+      for (let k = 0; k < K; k++) {
+        const a = acc[row + k] as number;
+        if (a > cut) s += Math.exp(a - max);
+      }
+      out[c] = max + Math.log(s);
+    }
+    return out;
+  }
+
+  /** `m` draws (row-major m × dims.length) from the mixture, discrete coordinates on grid values. */
+  sample(rng: Rng, m: number): Float64Array {
+    const D = this.dims.length;
+    const x = new Float64Array(m * D);
+    const cum = new Float64Array(this.size);
+    let acc = 0;
+    for (let k = 0; k < this.size; k++) cum[k] = acc += this.weights[k] as number;
+    for (let c = 0; c < m; c++) {
+      const k = pick(cum, rng.random() * acc);
+      for (let j = 0; j < D; j++) {
+        const dim = this.dims[j] as TpeDim;
+        if (dim.kind === "categorical") {
+          const p = this.catProbs[j] as Float64Array;
+          let r = rng.random();
+          let idx = dim.n - 1;
+          for (let i = 0; i < dim.n; i++) {
+            r -= p[k * dim.n + i] as number;
+            if (r < 0) {
+              idx = i;
+              break;
+            }
+          }
+          x[c * D + j] = idx;
+          continue;
+        }
+        const mu = (this.mus[j] as Float64Array)[k] as number;
+        const sigma = (this.sigmas[j] as Float64Array)[k] as number;
+        const pa = normalCdf(-mu / sigma);
+        const pb = normalCdf((1 - mu) / sigma);
+        const v = Math.min(1, Math.max(0, mu + sigma * normalPpf(pa + rng.random() * (pb - pa))));
+        x[c * D + j] = dim.kind === "discrete" ? snapUnit(dim.d, v) : v;
+      }
+    }
+    return x;
+  }
+}
+
+/** Smallest k with cum[k] > r (binary search over a cumulative weight array). */
+function pick(cum: Float64Array, r: number): number {
+  let lo = 0;
+  let hi = cum.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((cum[mid] as number) > r) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}

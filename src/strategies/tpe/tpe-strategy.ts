@@ -1,0 +1,291 @@
+/**
+ * Tree-structured Parzen Estimator (TPE).
+ *
+ * Sources: Bergstra, Bardenet, Bengio & Kégl, "Algorithms for Hyper-Parameter
+ * Optimization" (NeurIPS 2011) §4 — split the history into a good set l(x) and a bad set
+ * g(x), propose the candidate that maximises l(x)/g(x) (equivalent to maximising EI);
+ * Falkner et al., BOHB (ICML 2018) — multivariate product kernels; Watanabe,
+ * "Tree-Structured Parzen Estimator: Understanding Its Algorithm Components and Their
+ * Roles for Better Empirical Performance" (arXiv 2304.11127, 2023) — the component
+ * choices below; Optuna 5.0 `TPESampler`, whose defaults these are (../shared/REFERENCE.md):
+ *
+ * - `n_startup_trials = 10`: the first 10 finished (COMPLETE + PRUNED) trials are drawn at
+ *   random (`startup: "random"`, Optuna's choice) or from a scrambled Sobol sequence
+ *   (`startup: "qmc"`, tuneport's option: better coverage, same marginals).
+ * - `n_ei_candidates = 24` candidates sampled from l(x); the one with the largest
+ *   log l(x) − log g(x) wins.
+ * - Split: the good set holds min(⌈0.1 n⌉, 25) trials, n = finished trials. COMPLETE trials
+ *   rank by value; PRUNED trials rank after them, by how far they got (latest step first)
+ *   then by their last intermediate value (a PRUNED trial without reports ranks last);
+ *   RUNNING trials always go to the bad set (constant liar, `constant_liar = true`, the 5.0
+ *   default) so parallel workers spread out. WAITING and FAIL trials are ignored.
+ * - Weights: ones for n < 25, else a linear ramp 1/n → 1 over the oldest n − 25.
+ * - Prior kernel (μ = centre, σ = range) with `prior_weight = 1.0`; bandwidth = larger gap to
+ *   the sorted neighbours, bounds as sentinels, endpoints use their inner gap
+ *   (`consider_endpoints = false`), clipped to [range/min(100, n + 2), range]
+ *   (`consider_magic_clip = true`). See parzen-estimator.ts.
+ * - `multivariate = true` (5.0 default for one objective): one mixture of product kernels
+ *   over the declared space. Parameters outside it (define-by-run) use univariate TPE in
+ *   `suggestParam`, as Optuna falls back to independent sampling outside the intersection
+ *   search space. With `multivariate = false` every declared parameter is univariate too.
+ *
+ * Speed: kernels live in Float64Arrays; the log-density of all candidates is one pass per
+ * dimension over the kernels with the per-kernel constants folded in beforehand.
+ */
+import { z } from "zod";
+import {
+  type Distribution,
+  type ParamValue,
+  type Params,
+  choiceIndex,
+  contains,
+  distributionsEqual,
+  fromUnit,
+  internalBounds,
+  isSingleValue,
+  toUnit,
+} from "../../domain/distributions.js";
+import type { Direction, Trial } from "../../domain/trial.js";
+import type { Rng } from "../../math/rng.js";
+import { sobolParams } from "../qmc/qmc-strategy.js";
+import { sampleUniform } from "../sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { ParzenMixture, type ParzenParams, type TpeDim, tpeGamma, tpeWeights } from "./parzen-estimator.js";
+
+const options = z
+  .object({
+    n_startup_trials: z.number().int().min(0).default(10),
+    n_ei_candidates: z.number().int().min(1).max(100_000).default(24),
+    startup: z.enum(["random", "qmc"]).default("random"),
+    multivariate: z.boolean().default(true),
+    constant_liar: z.boolean().default(true),
+    prior_weight: z.number().positive().finite().default(1),
+    consider_magic_clip: z.boolean().default(true),
+    consider_endpoints: z.boolean().default(false),
+  })
+  .strict();
+export type TpeOptions = z.infer<typeof options>;
+
+/** Ranking key of a trial inside its group: smaller is better. */
+function signed(direction: Direction, v: number | null): number {
+  if (v === null || Number.isNaN(v)) return Infinity;
+  return direction === "minimize" ? v : -v;
+}
+
+/**
+ * Splits the history into the good and the bad set (each sorted by trial number).
+ * Uses COMPLETE and PRUNED trials, plus RUNNING ones (always bad) when `constantLiar`;
+ * `exclude` is the number of the asking trial, if it is in the list.
+ */
+export function splitTrials(
+  trials: readonly Trial[],
+  direction: Direction,
+  constantLiar: boolean,
+  exclude = -1,
+): { below: Trial[]; above: Trial[] } {
+  const used: Trial[] = [];
+  const complete: Trial[] = [];
+  const pruned: Trial[] = [];
+  for (const t of trials) {
+    if (t.number === exclude) continue;
+    if (t.state === "COMPLETE") complete.push(t);
+    else if (t.state === "PRUNED") pruned.push(t);
+    else if (!(t.state === "RUNNING" && constantLiar)) continue;
+    used.push(t);
+  }
+  let nBelow = tpeGamma(complete.length + pruned.length);
+  const good = new Set<Trial>();
+  for (const i of bestIndices(complete, direction, nBelow)) good.add(complete[i] as Trial);
+  nBelow -= good.size;
+  if (nBelow > 0 && pruned.length > 0) {
+    const prunedKey = (t: Trial): [number, number] => {
+      const last = t.intermediate[t.intermediate.length - 1];
+      return last === undefined ? [1, 0] : [-last.step, signed(direction, last.value)];
+    };
+    const keyed = pruned.map((t) => ({ t, k: prunedKey(t) }));
+    keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.t.number - b.t.number);
+    for (let i = 0; i < Math.min(nBelow, keyed.length); i++) good.add((keyed[i] as { t: Trial }).t);
+  }
+  // Trials arrive in number order (SuggestRequest contract); sort only if they did not.
+  let ordered = true;
+  for (let i = 1; i < used.length && ordered; i++) ordered = (used[i - 1] as Trial).number < (used[i] as Trial).number;
+  if (!ordered) used.sort((a, b) => a.number - b.number);
+  const below: Trial[] = [];
+  const above: Trial[] = [];
+  for (const t of used) (good.has(t) ? below : above).push(t);
+  return { below, above };
+}
+
+/**
+ * Indices of the `k` best COMPLETE trials (ties to the lower trial number), in O(n·k)
+ * worst case and O(n) typically: k ≤ 25, so no full sort of the history is needed.
+ */
+function bestIndices(complete: readonly Trial[], direction: Direction, k: number): number[] {
+  const keys = complete.map((t) => signed(direction, t.value));
+  const worse = (i: number, j: number) =>
+    (keys[i] as number) > (keys[j] as number) ||
+    ((keys[i] as number) === (keys[j] as number) && (complete[i] as Trial).number > (complete[j] as Trial).number);
+  const best: number[] = [];
+  if (k <= 0) return best;
+  for (let i = 0; i < complete.length; i++) {
+    if (best.length === k && !worse(best[k - 1] as number, i)) continue;
+    let pos = best.length === k ? k - 1 : best.length;
+    while (pos > 0 && worse(best[pos - 1] as number, i)) pos--;
+    best.splice(pos, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+function tpeDim(d: Distribution): TpeDim {
+  if (d.type === "categorical") return { kind: "categorical", n: d.choices.length };
+  return d.type === "int" || d.step !== undefined ? { kind: "discrete", d } : { kind: "continuous" };
+}
+
+/** An encoder of one parameter: unit coordinate or choice index, NaN for a value the distribution cannot produce. */
+function encoder(d: Distribution): (v: ParamValue | undefined) => number {
+  if (d.type === "categorical")
+    return (v) => {
+      const i = v === undefined ? -1 : choiceIndex(d, v);
+      return i < 0 ? Number.NaN : i;
+    };
+  if (d.type === "int" || d.step !== undefined)
+    return (v) => (v !== undefined && contains(d, v) ? toUnit(d, v as number) : Number.NaN);
+  // Continuous floats: the hot path, inlined (same tolerance as `contains`).
+  const [lo, hi] = internalBounds(d);
+  const width = hi - lo;
+  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
+  const min = d.low - eps;
+  const max = d.high + eps;
+  const log = d.log === true;
+  return (v) => {
+    if (typeof v !== "number" || !(v >= min && v <= max)) return Number.NaN;
+    if (!(width > 0)) return 0.5;
+    const u = ((log ? Math.log(v) : v) - lo) / width;
+    return u < 0 ? 0 : u > 1 ? 1 : u;
+  };
+}
+
+/**
+ * Encodes the trials that carry every parameter of `dims` (same distribution, valid value)
+ * as rows of unit-cube coordinates / choice indices.
+ */
+function encodeTrials(trials: readonly Trial[], dims: readonly (readonly [string, Distribution])[]): { obs: Float64Array; n: number } {
+  const D = dims.length;
+  const T = trials.length;
+  const raw = new Float64Array(T * D);
+  const ok = new Uint8Array(T).fill(1);
+  // Dimension-major so each property lookup sees one key (monomorphic inline caches).
+  for (let j = 0; j < D; j++) {
+    const [name, d] = dims[j] as readonly [string, Distribution];
+    const encode = encoder(d);
+    for (let i = 0; i < T; i++) {
+      if (ok[i] === 0) continue;
+      const t = trials[i] as Trial;
+      const td = t.distributions[name];
+      const u = td !== undefined && td !== d && !distributionsEqual(td, d) ? Number.NaN : encode(t.params[name]);
+      if (Number.isNaN(u)) ok[i] = 0;
+      else raw[i * D + j] = u;
+    }
+  }
+  let n = 0;
+  for (let i = 0; i < T; i++) {
+    if (ok[i] === 0) continue;
+    if (n !== i) raw.copyWithin(n * D, i * D, i * D + D);
+    n++;
+  }
+  return { obs: raw, n };
+}
+
+export class TpeStrategy implements Strategy {
+  private readonly parzen: ParzenParams;
+
+  constructor(private readonly opts: TpeOptions) {
+    this.parzen = {
+      priorWeight: opts.prior_weight,
+      considerMagicClip: opts.consider_magic_clip,
+      considerEndpoints: opts.consider_endpoints,
+    };
+  }
+
+  suggest(req: SuggestRequest): Suggestion {
+    const params: Params = {};
+    const modelled: [string, Distribution][] = [];
+    for (const [name, d] of Object.entries(req.study.space)) {
+      if (isSingleValue(d)) params[name] = d.type === "categorical" ? (d.choices[0] as ParamValue) : d.low;
+      else modelled.push([name, d]);
+    }
+    if (modelled.length === 0) return { params };
+    if (finishedCount(req.trials) < this.opts.n_startup_trials) {
+      if (this.opts.startup === "qmc") {
+        Object.assign(params, sobolParams(Object.fromEntries(modelled), req.trialNumber, req.study.seed, true, () => req.rng.random()));
+      } else {
+        for (const [name, d] of modelled) params[name] = sampleUniform(d, req.rng);
+      }
+      return { params };
+    }
+    const { below, above } = splitTrials(req.trials, req.study.direction, this.opts.constant_liar);
+    if (this.opts.multivariate) {
+      const values = this.sampleTpe(modelled, below, above, req.rng);
+      modelled.forEach(([name], j) => (params[name] = values[j] as ParamValue));
+    } else {
+      for (const dim of modelled) params[dim[0]] = this.sampleTpe([dim], below, above, req.rng)[0] as ParamValue;
+    }
+    return { params };
+  }
+
+  suggestParam(req: ParamRequest): ParamValue {
+    const d = req.distribution;
+    if (isSingleValue(d)) return d.type === "categorical" ? (d.choices[0] as ParamValue) : d.low;
+    if (finishedCount(req.trials) < this.opts.n_startup_trials) return sampleUniform(d, req.rng);
+    const { below, above } = splitTrials(req.trials, req.study.direction, this.opts.constant_liar, req.trial.number);
+    return this.sampleTpe([[req.name, d]], below, above, req.rng)[0] as ParamValue;
+  }
+
+  /** One TPE proposal over `dims`: sample candidates from l(x), keep the argmax of log l − log g. */
+  private sampleTpe(
+    dims: readonly (readonly [string, Distribution])[],
+    below: readonly Trial[],
+    above: readonly Trial[],
+    rng: Rng,
+  ): ParamValue[] {
+    const kinds = dims.map(([, d]) => tpeDim(d));
+    const b = encodeTrials(below, dims);
+    const a = encodeTrials(above, dims);
+    const l = new ParzenMixture(kinds, b.obs, b.n, tpeWeights(b.n), this.parzen);
+    const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);
+    const m = this.opts.n_ei_candidates;
+    const x = l.sample(rng, m);
+    const ll = l.logPdf(x, m);
+    const lg = g.logPdf(x, m);
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < m; c++) {
+      const s = (ll[c] as number) - (lg[c] as number);
+      if (s > bestScore) {
+        bestScore = s;
+        best = c;
+      }
+    }
+    const D = dims.length;
+    return dims.map(([, d], j) => {
+      const u = x[best * D + j] as number;
+      return d.type === "categorical" ? (d.choices[u] as ParamValue) : fromUnit(d, u);
+    });
+  }
+}
+
+function finishedCount(trials: readonly Trial[]): number {
+  let n = 0;
+  for (const t of trials) if (t.state === "COMPLETE" || t.state === "PRUNED") n++;
+  return n;
+}
+
+export const tpeStrategyFactory: StrategyFactory<TpeOptions> = {
+  name: "tpe",
+  description:
+    "Tree-structured Parzen Estimator (Optuna 5.0 defaults: multivariate, constant liar, 10 random startup trials). " +
+    "Strong default for mixed, conditional and parallel searches.",
+  options,
+  create: (o) => new TpeStrategy(o),
+};
