@@ -48,6 +48,7 @@ import {
 } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
+import { readTrajectory } from "../strategies/hypergradient/hypergradient-strategy.js";
 import { sampleUniform } from "../strategies/sampling.js";
 import type { Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../strategies/strategy.js";
 import type { Change, Lease, Storage, StoredTrial } from "../storage/storage.js";
@@ -60,7 +61,7 @@ import {
   resolveSchedulerConfig,
   resolveStrategyConfig,
 } from "./plugins.js";
-import { type AskResult, type StudyView, type TrialView, studyView, trialView } from "./views.js";
+import { type AskResult, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
 /** The request a commit answers, so its reply is stored in the same transaction. */
 interface ReplyCtx {
@@ -924,6 +925,24 @@ export class StudyService {
   async getTrial(studyName: string, trialNumber: number): Promise<TrialView> {
     const s = this.getState(studyName);
     return trialView(this.trialOf(s, trialNumber), this.now());
+  }
+
+  /**
+   * A trial's hyperparameter trajectory as recorded by a strategy that steers running trials
+   * (`system_attrs.hg_trajectory`, written by the hypergradient strategy): the starting point
+   * (step null) and the params in force after each applied report. Empty when none was recorded.
+   * @throws NOT_FOUND
+   */
+  async trajectory(studyName: string, trialNumber: number): Promise<TrajectoryView> {
+    const s = this.getState(studyName);
+    const t = this.trialOf(s, trialNumber);
+    return {
+      trial: t.number,
+      state: t.state,
+      params: { ...t.params },
+      trajectory: readTrajectory(t.systemAttrs),
+      thinned: t.systemAttrs.hg_trajectory_thinned === true,
+    };
   }
 
   /** A page of trials with optional state filter and ordering. */

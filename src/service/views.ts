@@ -23,6 +23,18 @@ export interface TrialView {
   duration_s: number | null;
 }
 
+/** A trial's hyperparameter trajectory (`trajectory` op). */
+export interface TrajectoryView {
+  trial: number;
+  state: TrialState;
+  /** The params in force now. */
+  params: Params;
+  /** Starting point (step null), then the params after each applied update, in step order. */
+  trajectory: { step: number | null; value: number | null; params: Params }[];
+  /** True when long trajectories were thinned to every other entry to bound their size. */
+  thinned: boolean;
+}
+
 export interface LeaseView {
   token: string;
   /** Epoch seconds. */

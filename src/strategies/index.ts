@@ -1,12 +1,18 @@
 /** The strategy catalogue: every strategy a study can name. */
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
+import { makeHypergradientFactory } from "./hypergradient/hypergradient-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
 import type { StrategyFactory } from "./strategy.js";
 
-export const STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = new Map<string, StrategyFactory<any>>(
+const catalogue = new Map<string, StrategyFactory<any>>(
   [randomStrategyFactory, gridStrategyFactory, qmcStrategyFactory, tpeStrategyFactory].map((f) => [f.name, f]),
 );
+// hypergradient delegates starting points to another entry of this same catalogue.
+const hypergradientStrategyFactory = makeHypergradientFactory(() => catalogue);
+catalogue.set(hypergradientStrategyFactory.name, hypergradientStrategyFactory);
+
+export const STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = catalogue;
 
 export const DEFAULT_STRATEGY = "random";

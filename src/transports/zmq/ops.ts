@@ -65,6 +65,7 @@ export const OP_SCHEMAS = {
     })
     .strict(),
   trial: z.object({ study: studyName, trial: trialNumber }).strict(),
+  trajectory: z.object({ study: studyName, trial: trialNumber }).strict(),
   best: z.object({ study: studyName }).strict(),
   set_user_attrs: z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict(),
 } as const;
@@ -132,6 +133,10 @@ export async function dispatch(service: StudyService, op: Exclude<OpName, "hello
     case "trial": {
       const a = parseArgs(op, raw);
       return { trial: await service.getTrial(a.study, a.trial) };
+    }
+    case "trajectory": {
+      const a = parseArgs(op, raw);
+      return service.trajectory(a.study, a.trial);
     }
     case "best":
       return { trial: await service.best(parseArgs(op, raw).study) };

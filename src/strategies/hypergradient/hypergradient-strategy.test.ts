@@ -1,0 +1,185 @@
+import { describe, expect, it } from "vitest";
+import { type FloatDistribution, type Params, type SearchSpace, contains, fromUnit, toUnit } from "../../domain/distributions.js";
+import type { Direction, Trial } from "../../domain/trial.js";
+import { Rng } from "../../math/rng.js";
+import { STRATEGIES } from "../index.js";
+import { MIXED_SPACE, simulate, strategyConformance } from "../strategy.case.js";
+import type { StrategyFactory } from "../strategy.js";
+import { makeStudy, makeTrial } from "../test-helpers.js";
+import { type HypergradientOptions, readTrajectory, unitJacobian } from "./hypergradient-strategy.js";
+
+const factory = STRATEGIES.get("hypergradient") as StrategyFactory<HypergradientOptions>;
+const defaults = factory.options.parse({});
+
+strategyConformance(factory, { options: defaults, n: 30 });
+strategyConformance(factory, { options: factory.options.parse({ base: "tpe" }), n: 20 });
+
+const SPACE: SearchSpace = {
+  lr: { type: "float", low: 1e-4, high: 1, log: true },
+  wd: { type: "float", low: 0, high: 0.1 },
+  q: { type: "float", low: 0, high: 1, step: 0.25 },
+  layers: { type: "int", low: 1, high: 4 },
+  act: { type: "categorical", choices: ["relu", "gelu"] },
+};
+
+/** A running trial plus a helper that reports to the strategy and applies the result as the service does. */
+function harness(opts: Partial<Record<string, unknown>> = {}, params: Params = { lr: 0.01, wd: 0.05, q: 0.5, layers: 2, act: "relu" }, direction: Direction = "minimize") {
+  const o = factory.options.parse(opts);
+  const strategy = factory.create(o);
+  const study = makeStudy(SPACE, { direction, strategy: { name: "hypergradient", options: o as unknown as Record<string, unknown> } });
+  let trial: Trial = makeTrial(0, params, SPACE, { state: "RUNNING", value: null });
+  const report = (step: number, hypergradients: unknown, value = 1) => {
+    const res = strategy.onReport!({
+      study, trials: [trial], trial, step, value, data: hypergradients === undefined ? {} : { hypergradients }, rng: new Rng(1),
+    });
+    if (res) {
+      const p = res.decision.action === "update" ? { ...trial.params, ...res.decision.params } : trial.params;
+      for (const [k, v] of Object.entries(p)) expect(contains(SPACE[k]!, v), `${k}=${String(v)}`).toBe(true);
+      trial = { ...trial, params: p, systemAttrs: { ...trial.systemAttrs, ...(res.systemAttrs ?? {}) } };
+    }
+    return res;
+  };
+  return { report, get trial() { return trial; } };
+}
+
+describe("hypergradient strategy: options", () => {
+  it("defaults to qmc with its defaults filled in, Adam constants, every float param", () => {
+    expect(defaults).toEqual({
+      base: { name: "qmc", options: { scramble: true, skip_first: false } },
+      lr: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8, max_step: 0.2, trajectory_limit: 1000,
+    });
+    // Parsed options are valid input again (stored configs are re-read after a restart).
+    expect(factory.options.parse(defaults)).toEqual(defaults);
+  });
+
+  it("validates the base against the catalogue, refusing itself and bad base options", () => {
+    expect(factory.options.safeParse({ base: "nope" }).success).toBe(false);
+    expect(factory.options.safeParse({ base: "hypergradient" }).success).toBe(false);
+    expect(factory.options.safeParse({ base: { name: "tpe", options: { n_startup_trials: -1 } } }).success).toBe(false);
+    expect(factory.options.safeParse({ lr: 0 }).success).toBe(false);
+    expect(factory.options.safeParse({ unknown: 1 }).success).toBe(false);
+    const tpe = factory.options.parse({ base: { name: "tpe", options: { n_startup_trials: 3 } }, params: ["lr"] });
+    expect(tpe.base.name).toBe("tpe");
+    expect(tpe.base.options.n_startup_trials).toBe(3);
+    expect(tpe.params).toEqual(["lr"]);
+  });
+
+  it("takes starting points (categoricals and ints included) from the base strategy", () => {
+    const ours = simulate(factory, defaults, MIXED_SPACE, 8, 5).map((t) => t.params);
+    const qmc = simulate(STRATEGIES.get("qmc")!, defaults.base.options, MIXED_SPACE, 8, 5).map((t) => t.params);
+    expect(ours).toEqual(qmc);
+  });
+});
+
+describe("hypergradient strategy: updates", () => {
+  it("converts gradients to the unit cube: the Jacobian matches a finite difference of fromUnit", () => {
+    const dists: FloatDistribution[] = [
+      { type: "float", low: 1e-4, high: 1, log: true },
+      { type: "float", low: -3, high: 5 },
+    ];
+    for (const d of dists) {
+      for (const u of [0.1, 0.5, 0.9]) {
+        const h = 1e-6;
+        const fd = (fromUnit(d, u + h) - fromUnit(d, u - h)) / (2 * h);
+        expect(unitJacobian(d, fromUnit(d, u))).toBeCloseTo(fd, 4);
+      }
+    }
+  });
+
+  it("first step moves lr in log space and linear params linearly, by lr × range, downhill", () => {
+    const h = harness({ lr: 0.1 });
+    const r = h.report(1, { lr: 2.0, wd: -3.0 });
+    expect(r?.decision.action).toBe("update");
+    const lr = SPACE.lr as FloatDistribution;
+    // Adam's first bias-corrected step is lr · g/(|g| + ε) ≈ lr · sign(g), whatever the gradient's scale.
+    expect(toUnit(lr, h.trial.params.lr as number)).toBeCloseTo(toUnit(lr, 0.01) - 0.1, 7);
+    expect(Math.log(h.trial.params.lr as number)).toBeCloseTo(Math.log(0.01) - 0.1 * Math.log(1e4), 6);
+    expect(h.trial.params.wd).toBeCloseTo(0.05 + 0.1 * 0.1, 8);
+    expect(h.trial.params.layers).toBe(2);
+  });
+
+  it("ascends for maximize studies", () => {
+    const h = harness({ lr: 0.1 }, undefined, "maximize");
+    h.report(1, { wd: -3.0 });
+    expect(h.trial.params.wd).toBeCloseTo(0.05 - 0.01, 8);
+  });
+
+  it("follows Adam over several reports with its state kept in systemAttrs", () => {
+    const h = harness({ lr: 0.02, params: ["wd"] });
+    const gs = [1.0, 0.5, -0.25, 2.0];
+    let m = 0, v = 0, u = toUnit(SPACE.wd as FloatDistribution, 0.05);
+    gs.forEach((g, i) => {
+      const gu = g * 0.1;
+      m = 0.9 * m + 0.1 * gu;
+      v = 0.999 * v + 0.001 * gu * gu;
+      const k = i + 1;
+      u -= (0.02 * (m / (1 - 0.9 ** k))) / (Math.sqrt(v / (1 - 0.999 ** k)) + 1e-8);
+      h.report(k, { wd: g });
+      expect(h.trial.params.wd).toBeCloseTo(u * 0.1, 12);
+    });
+    expect(h.trial.systemAttrs.hg_t).toEqual({ wd: 4 });
+  });
+
+  it("clips each step to max_step and the result to the bounds", () => {
+    const h = harness({ lr: 1, max_step: 0.05 });
+    h.report(1, { wd: -1 });
+    expect(h.trial.params.wd).toBeCloseTo(0.05 + 0.005, 12);
+    const top = harness({ lr: 0.5 }, { lr: 0.5, wd: 0.09, q: 0.5, layers: 1, act: "relu" });
+    for (let s = 1; s <= 5; s++) top.report(s, { wd: -1, lr: -10 });
+    expect(top.trial.params.wd).toBe(0.1);
+    expect(top.trial.params.lr).toBe(1);
+  });
+
+  it("snaps stepped floats onto their grid", () => {
+    const h = harness({ lr: 0.3 });
+    h.report(1, { q: 1 });
+    expect(h.trial.params.q).toBe(0.25);
+  });
+
+  it("ignores NaN/inf gradients, non-numbers and unknown names with a recorded warning", () => {
+    const h = harness();
+    const r = h.report(1, { wd: Number.NaN, lr: Number.POSITIVE_INFINITY, nope: 1, layers: 1, act: 1, q: "x" });
+    expect(r?.decision).toEqual({ action: "continue" });
+    expect(h.trial.params).toMatchObject({ lr: 0.01, wd: 0.05 });
+    const w = h.trial.systemAttrs.hg_warnings as string[];
+    expect(w.join("\n")).toMatch(/'wd' is NaN/);
+    expect(w.join("\n")).toMatch(/'lr' is Infinity/);
+    expect(w.join("\n")).toMatch(/'nope' is not a tuned/);
+    expect(w.join("\n")).toMatch(/'layers' is not a tuned/);
+    expect(w.join("\n")).toMatch(/'q' is not a number/);
+    expect(h.trial.systemAttrs.hg_t).toBeUndefined();
+    // A malformed payload is a warning too, and reports without hypergradients are left alone.
+    expect(h.report(2, [1, 2])?.decision.action).toBe("continue");
+    expect(h.report(3, undefined)).toBeNull();
+  });
+
+  it("records the trajectory, does not step twice for a repeated step, and thins long records", () => {
+    const h = harness({ params: ["wd"], trajectory_limit: 8 });
+    h.report(1, { wd: 1 }, 0.9);
+    h.report(2, { wd: 1 }, 0.8);
+    const before = h.trial.params.wd;
+    const again = h.report(2, { wd: 1 }, 0.8);
+    expect(again?.decision).toEqual({ action: "update", params: { wd: before } });
+    let tr = readTrajectory(h.trial.systemAttrs);
+    expect(tr.map((e) => e.step)).toEqual([null, 1, 2]);
+    expect(tr[0]?.params).toEqual({ wd: 0.05 });
+    expect(tr[2]?.params).toEqual({ wd: before });
+    expect(tr[1]?.value).toBe(0.9);
+    for (let s = 3; s <= 20; s++) h.report(s, { wd: 1 });
+    tr = readTrajectory(h.trial.systemAttrs);
+    expect(tr.length).toBeLessThanOrEqual(8);
+    expect(tr[0]?.step).toBeNull();
+    expect(tr[tr.length - 1]?.step).toBe(20);
+    expect(h.trial.systemAttrs.hg_trajectory_thinned).toBe(true);
+  });
+
+  it("descends a quadratic in log space to its optimum from gradients alone", () => {
+    // L(lr) = (ln lr − ln 0.003)²: dL/dlr = 2 (ln lr − ln 0.003) / lr.
+    const h = harness({ lr: 0.05, params: ["lr"] }, { lr: 0.5, wd: 0, q: 0, layers: 1, act: "gelu" });
+    for (let s = 1; s <= 200; s++) {
+      const lr = h.trial.params.lr as number;
+      h.report(s, { lr: (2 * (Math.log(lr) - Math.log(0.003))) / lr });
+    }
+    expect(Math.abs(Math.log(h.trial.params.lr as number) - Math.log(0.003))).toBeLessThan(0.1);
+  });
+});

@@ -1,0 +1,288 @@
+/**
+ * Gradient-based HPO as a strategy: the worker computes hypergradients (derivatives of the
+ * reported objective with respect to continuous hyperparameters) inside its training loop
+ * and sends them with `report`; the server takes one bounded Adam step per report and
+ * answers `{action: "update", params}`.
+ *
+ * Sources: Baydin et al., "Online Learning Rate Adaptation with Hypergradient Descent"
+ * (ICLR 2018) and Lorraine, Vicol & Duvenaud, "Optimizing Millions of Hyperparameters by
+ * Implicit Differentiation" (AISTATS 2020) for where the hypergradients come from (the
+ * Python helpers in `tuneport.hypergrad`); Kingma & Ba, "Adam" (ICLR 2015), Algorithm 1,
+ * for the step.
+ *
+ * - Steps are taken in the unit-cube encoding of `distributions.ts`: u = (x − lo)/(hi − lo)
+ *   with x = ln p on log dimensions and x = p otherwise. By the chain rule the reported
+ *   dL/dp becomes dL/du = dL/dp · p · (ln high − ln low) on log dimensions and
+ *   dL/du = dL/dp · (high − low) on linear ones, so `lr` and `max_step` mean the same
+ *   fraction of the range for every parameter and a log-scaled rate moves multiplicatively.
+ * - Adam per parameter (m, v and its own step count t, since a report may carry only some
+ *   gradients) with the paper's β1 = 0.9, β2 = 0.999, ε = 1e-8. `lr = 0.05` (5 % of a
+ *   range per step) is tuneport's choice: hyperparameters get far fewer updates than
+ *   weights, so the paper's 0.001 would barely move them. Each step is clipped to
+ *   ±`max_step` (default 0.2) and the result to [0, 1], then mapped back with `fromUnit`
+ *   (which also snaps stepped floats onto their grid).
+ * - The step descends for `minimize` studies and ascends for `maximize` ones: the
+ *   hypergradients are derivatives of the value being reported.
+ * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`), so a restarted
+ *   server continues where it stopped. Every applied report appends `{step, value, params}`
+ *   to `hg_trajectory` (the first entry, step null, holds the starting point); once it
+ *   exceeds `trajectory_limit` entries every other interior entry is dropped, so the record
+ *   spans the whole run at a coarser grain (`hg_trajectory_thinned: true`).
+ * - Gradients that are NaN/infinite, non-numeric, or name parameters that are not tuned are
+ *   ignored and explained in `hg_warnings` (the latest 20); training goes on.
+ * - Starting points, non-differentiable parameters (int, categorical) and define-by-run
+ *   parameters come from the `base` strategy (default qmc), which therefore sees each
+ *   finished trial with its final hyperparameters.
+ */
+import { z } from "zod";
+import { type Distribution, type FloatDistribution, type Params, fromUnit, internalBounds } from "../../domain/distributions.js";
+import type { PluginConfig } from "../../domain/trial.js";
+import type {
+  DecisionResult,
+  ParamRequest,
+  ReportRequest,
+  Strategy,
+  StrategyFactory,
+  SuggestRequest,
+  Suggestion,
+} from "../strategy.js";
+
+/** Name under which this strategy is registered. */
+export const HYPERGRADIENT = "hypergradient";
+/** How many warnings `hg_warnings` keeps. */
+const MAX_WARNINGS = 20;
+
+const baseRef = z.union([
+  z.string().min(1),
+  z.object({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+]);
+
+const rawOptions = z
+  .object({
+    /** Strategy for starting points and non-differentiable parameters: a name or {name, options}. */
+    base: baseRef.default("qmc"),
+    /** Adam step size, in unit-cube units (fraction of a parameter's internal range). */
+    lr: z.number().positive().max(1).default(0.05),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    /** Largest change of one parameter per report, in unit-cube units. */
+    max_step: z.number().positive().max(1).default(0.2),
+    /** Parameters to tune; default: every float parameter the trial has. */
+    params: z.array(z.string().min(1)).min(1).optional(),
+    /** Most entries kept in `hg_trajectory` before it is thinned. */
+    trajectory_limit: z.number().int().min(4).max(100_000).default(1000),
+  })
+  .strict();
+
+/** Options after validation: `base` normalised to `{name, options}` with the base's defaults filled in. */
+export interface HypergradientOptions {
+  readonly base: PluginConfig;
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly max_step: number;
+  readonly params?: readonly string[];
+  readonly trajectory_limit: number;
+}
+
+/** One point of a trial's hyperparameter trajectory as stored in `hg_trajectory`. */
+export interface TrajectoryEntry {
+  /** The report's step, or null for the starting point. */
+  readonly step: number | null;
+  readonly value: number | null;
+  /** The tuned parameters in force *after* this report. */
+  readonly params: Params;
+}
+
+type Catalogue = () => ReadonlyMap<string, StrategyFactory<any>>;
+
+function numberMap(x: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (x && typeof x === "object")
+    for (const [k, v] of Object.entries(x as Record<string, unknown>)) if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
+  return out;
+}
+
+/** A float distribution with a non-empty range, or null when the parameter cannot be tuned by gradient. */
+function tunable(d: Distribution | undefined): FloatDistribution | null {
+  return d && d.type === "float" && d.high > d.low ? d : null;
+}
+
+/** Derivative of the parameter with respect to its unit-cube coordinate, at value p. */
+export function unitJacobian(d: FloatDistribution, p: number): number {
+  const [lo, hi] = internalBounds(d);
+  return d.log ? p * (hi - lo) : hi - lo;
+}
+
+/** The unit-cube coordinate of p, unclipped (the service guarantees p lies in range). */
+function unitOf(d: FloatDistribution, p: number): number {
+  const [lo, hi] = internalBounds(d);
+  return ((d.log ? Math.log(p) : p) - lo) / (hi - lo);
+}
+
+export class HypergradientStrategy implements Strategy {
+  constructor(
+    private readonly opts: HypergradientOptions,
+    private readonly base: Strategy,
+  ) {}
+
+  suggest(req: SuggestRequest): Suggestion {
+    return this.base.suggest({ ...req, study: { ...req.study, strategy: this.opts.base } });
+  }
+
+  suggestParam(req: ParamRequest) {
+    if (this.base.suggestParam) return this.base.suggestParam({ ...req, study: { ...req.study, strategy: this.opts.base } });
+    // The service draws uniformly when a strategy has no suggestParam; do the same.
+    const d = req.distribution;
+    if (d.type === "categorical") return d.choices[Math.floor(req.rng.random() * d.choices.length)] ?? null;
+    return fromUnit(d, req.rng.random());
+  }
+
+  onReport(req: ReportRequest): DecisionResult | null {
+    const raw = req.data.hypergradients;
+    if (raw === undefined) return null;
+    const t = req.trial;
+    const attrs = t.systemAttrs;
+    const warnings: string[] = Array.isArray(attrs.hg_warnings) ? (attrs.hg_warnings as unknown[]).map(String) : [];
+    const warn = (msg: string) => warnings.push(`step ${req.step}: ${msg}`);
+    const tuned = this.tunedParams(req);
+    const trajectory: TrajectoryEntry[] = Array.isArray(attrs.hg_trajectory) ? [...(attrs.hg_trajectory as TrajectoryEntry[])] : [];
+    const last = trajectory[trajectory.length - 1];
+    // A repeated report of the same step (a retry without its request id) must not step twice.
+    if (last && last.step !== null && req.step <= last.step) return { decision: { action: "update", params: pickParams(t.params, tuned) } };
+
+    const grads: Record<string, number> = {};
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+      warn("data.hypergradients must be a map of parameter name to number; ignored");
+    } else {
+      for (const [name, g] of Object.entries(raw as Record<string, unknown>)) {
+        if (!tuned.has(name)) {
+          warn(`'${name}' is not a tuned continuous parameter of this trial; ignored`);
+        } else if (typeof g !== "number") {
+          warn(`hypergradient of '${name}' is not a number; ignored`);
+        } else if (!Number.isFinite(g)) {
+          warn(`hypergradient of '${name}' is ${String(g)}; ignored`);
+        } else {
+          grads[name] = g;
+        }
+      }
+    }
+
+    const m = numberMap(attrs.hg_m);
+    const v = numberMap(attrs.hg_v);
+    const steps = numberMap(attrs.hg_t);
+    const { lr, beta1, beta2, eps, max_step } = this.opts;
+    const sign = req.study.direction === "minimize" ? -1 : 1;
+    const params: Params = {};
+    for (const [name, g] of Object.entries(grads)) {
+      const d = tuned.get(name) as FloatDistribution;
+      const p = t.params[name] as number;
+      const gu = g * unitJacobian(d, p);
+      const k = (steps[name] ?? 0) + 1;
+      const mk = beta1 * (m[name] ?? 0) + (1 - beta1) * gu;
+      const vk = beta2 * (v[name] ?? 0) + (1 - beta2) * gu * gu;
+      const mhat = mk / (1 - beta1 ** k);
+      const vhat = vk / (1 - beta2 ** k);
+      const delta = Math.max(-max_step, Math.min(max_step, (lr * mhat) / (Math.sqrt(vhat) + eps)));
+      m[name] = mk;
+      v[name] = vk;
+      steps[name] = k;
+      params[name] = fromUnit(d, unitOf(d, p) + sign * delta);
+    }
+
+    const out: Record<string, unknown> = {};
+    if (warnings.length > 0) out.hg_warnings = warnings.slice(-MAX_WARNINGS);
+    if (Object.keys(params).length === 0) return { decision: { action: "continue" }, systemAttrs: out };
+
+    const after = { ...pickParams(t.params, tuned), ...params };
+    if (trajectory.length === 0) trajectory.push({ step: null, value: null, params: pickParams(t.params, tuned) });
+    trajectory.push({ step: req.step, value: Number.isFinite(req.value) ? req.value : null, params: after });
+    out.hg_m = m;
+    out.hg_v = v;
+    out.hg_t = steps;
+    if (trajectory.length > this.opts.trajectory_limit) {
+      out.hg_trajectory = thin(trajectory);
+      out.hg_trajectory_thinned = true;
+    } else {
+      out.hg_trajectory = trajectory;
+    }
+    return { decision: { action: "update", params: after, reason: "hypergradient step" }, systemAttrs: out };
+  }
+
+  /** The trial's tunable parameters (name → float distribution). */
+  private tunedParams(req: ReportRequest): Map<string, FloatDistribution> {
+    const out = new Map<string, FloatDistribution>();
+    const names = this.opts.params ?? Object.keys(req.trial.params);
+    for (const name of names) {
+      const d = tunable(req.trial.distributions[name]);
+      if (d && typeof req.trial.params[name] === "number") out.set(name, d);
+    }
+    return out;
+  }
+}
+
+/** The trajectory stored in a trial's system attributes (entries of the wrong shape are skipped). */
+export function readTrajectory(systemAttrs: Record<string, unknown>): TrajectoryEntry[] {
+  const raw = systemAttrs.hg_trajectory;
+  if (!Array.isArray(raw)) return [];
+  const out: TrajectoryEntry[] = [];
+  for (const e of raw as unknown[]) {
+    if (!e || typeof e !== "object") continue;
+    const { step, value, params } = e as Record<string, unknown>;
+    if (!params || typeof params !== "object") continue;
+    out.push({
+      step: typeof step === "number" ? step : null,
+      value: typeof value === "number" ? value : null,
+      params: { ...(params as Params) },
+    });
+  }
+  return out;
+}
+
+function pickParams(p: Params, keys: Map<string, unknown>): Params {
+  const out: Params = {};
+  for (const k of keys.keys()) if (k in p) out[k] = p[k] ?? null;
+  return out;
+}
+
+/** Keeps the first and last entries and every other one between. */
+function thin(entries: TrajectoryEntry[]): TrajectoryEntry[] {
+  return entries.filter((_, i) => i === 0 || i === entries.length - 1 || i % 2 === 0);
+}
+
+/**
+ * Builds the factory. `catalogue` returns the strategy catalogue lazily, so this module
+ * need not import `strategies/index.ts` (which registers it): no import cycle.
+ */
+export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<HypergradientOptions> {
+  const options = rawOptions.transform((o, ctx): HypergradientOptions => {
+    const ref = typeof o.base === "string" ? { name: o.base, options: {} } : { name: o.base.name, options: o.base.options ?? {} };
+    const all = catalogue();
+    const factory = all.get(ref.name);
+    const bases = [...all.keys()].filter((k) => k !== HYPERGRADIENT);
+    let base: PluginConfig = { name: ref.name, options: ref.options };
+    if (ref.name === HYPERGRADIENT || !factory) {
+      ctx.addIssue({ code: "custom", path: ["base"], message: `unknown base strategy '${ref.name}'; valid: ${bases.join(", ")}` });
+    } else {
+      const parsed = factory.options.safeParse(ref.options);
+      if (!parsed.success)
+        ctx.addIssue({ code: "custom", path: ["base", "options"], message: `bad options for base '${ref.name}': ${parsed.error.issues[0]?.message ?? "invalid"}` });
+      else base = { name: ref.name, options: parsed.data as Record<string, unknown> };
+    }
+    const { base: _b, params, ...rest } = o;
+    return { base, ...rest, ...(params ? { params } : {}) };
+  });
+  return {
+    name: HYPERGRADIENT,
+    description:
+      "Gradient-based HPO: takes bounded Adam steps (log-aware, in the unit cube) on continuous hyperparameters from hypergradients sent with report; starting points and other parameters come from a base strategy (default qmc).",
+    options: options as unknown as z.ZodType<HypergradientOptions>,
+    create(o: HypergradientOptions): Strategy {
+      const factory = catalogue().get(o.base.name);
+      if (!factory || o.base.name === HYPERGRADIENT) throw new Error(`hypergradient: unknown base strategy '${o.base.name}'`);
+      return new HypergradientStrategy(o, factory.create(o.base.options));
+    },
+  };
+}
