@@ -49,5 +49,8 @@ test-py: build venv ## Python client tests (real server processes) and examples
 
 test: test-ts test-py ## the whole suite (what CI runs)
 
+bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
+	$(PY) bench/protocol.py
+
 clean: ## remove build outputs and the virtualenv
 	rm -rf dist $(VENV) node_modules
