@@ -36,8 +36,17 @@ def _check_numeric(kind: str, low: float, high: float, log: bool, step: float | 
         raise InvalidArgumentError(f"{kind}: log scale needs low > 0 (got {low!r})")
 
 
+class Distribution:
+    """Base of ``Float``, ``Int`` and ``Categorical``: immutable, comparable, with a wire map."""
+
+    __slots__ = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Float:
+class Float(Distribution):
     """A float in ``[low, high]``; ``log`` samples in log space, ``step`` puts it on a grid."""
 
     low: float
@@ -60,7 +69,7 @@ class Float:
 
 
 @dataclass(frozen=True)
-class Int:
+class Int(Distribution):
     """An integer in ``[low, high]`` (both included); ``step`` defaults to 1 on the server."""
 
     low: int
@@ -86,7 +95,7 @@ class Int:
 
 
 @dataclass(frozen=True, init=False)
-class Categorical:
+class Categorical(Distribution):
     """One of ``choices`` (MessagePack scalars, distinct, at least one)."""
 
     choices: tuple[Scalar, ...]
@@ -113,16 +122,13 @@ class Categorical:
         return {"type": "categorical", "choices": list(self.choices)}
 
 
-Distribution = Union[Float, Int, Categorical]
-"""Any of the three distribution types."""
-
 DistributionLike = Union[Distribution, Mapping[str, Any]]
 """A distribution object or its wire map (sent as is: the server validates it)."""
 
 
 def distribution_to_wire(d: DistributionLike) -> dict[str, Any]:
     """The wire map of a distribution; a raw map is passed through unchanged."""
-    if isinstance(d, (Float, Int, Categorical)):
+    if isinstance(d, Distribution):
         return d.to_wire()
     if isinstance(d, Mapping):
         return dict(d)
