@@ -222,9 +222,12 @@ class Study:
 
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Merges ``attrs`` into the study's user attributes."""
-        self._summary = StudySummary.from_wire(
-            self.client._call("set_user_attrs", {"study": self.name, "attrs": dict(attrs)})["study"]
-        )
+        view = self.client._call("set_user_attrs", {"study": self.name, "attrs": dict(attrs)}).get("study")
+        if view is None:
+            # A de-duplicated retry of this op answers {study: null} (server bug); read it back instead.
+            self.summary()
+        else:
+            self._summary = StudySummary.from_wire(view)
 
     # ------------------------------------------------------------------ Optuna style
 
