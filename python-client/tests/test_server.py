@@ -136,12 +136,6 @@ def test_report_rules(client: tp.Client, name: str) -> None:
         trial.complete(0.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=tp.InvalidArgumentError,
-    reason="server bug: StudyService.report allows NaN for a diverged run, but the zod schema of op "
-    "'report' (z.number()) rejects NaN before the service sees it",
-)
 def test_report_accepts_nan_for_a_diverged_run(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
@@ -333,20 +327,17 @@ def test_a_resent_tell_gets_the_first_answer(client: tp.Client, name: str) -> No
     assert first == again and first["ok"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: create_study checks ALREADY_EXISTS before de-duplicating by id, and stores no reply")
 def test_a_resent_create_study_gets_the_first_answer(client: tp.Client, name: str) -> None:
     first, again = resend(client, "create_study", name=name)
     assert again == first
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: delete_study stores no reply, so a resent request answers NOT_FOUND")
 def test_a_resent_delete_study_gets_the_first_answer(client: tp.Client, name: str) -> None:
     client.create_study(name)
     first, again = resend(client, "delete_study", study=name)
     assert again == first
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: set_user_attrs on a study stores a null reply, so a resent request answers {study: null}")
 def test_a_resent_study_set_user_attrs_gets_the_first_answer(client: tp.Client, name: str) -> None:
     client.create_study(name)
     first, again = resend(client, "set_user_attrs", study=name, attrs={"k": 1})

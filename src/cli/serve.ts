@@ -60,7 +60,9 @@ Options:
     }
     const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
     const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl, runner });
-    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION });
+    // Clients also shorten this to a third of any study's own lease TTL.
+    const heartbeatIntervalS = Math.min(10, (leaseTtl ?? 30) / 3);
+    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION, heartbeatIntervalS });
     try {
       await zmq.start();
     } catch (err) {

@@ -298,6 +298,10 @@ export class StudyService {
    * in-memory effects. Must run under the study's write lock.
    */
   private async commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null): Promise<T> {
+    if (changes.length === 0 && !rc) {
+      apply();
+      return result;
+    }
     const all = rc
       ? [...changes, { kind: "put-reply" as const, requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() }]
       : changes;
@@ -326,27 +330,25 @@ export class StudyService {
     const strategy = resolveStrategyConfig((a.strategy ?? "random") as PluginRef);
     const scheduler = a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef);
     checkCompatible(strategy, scheduler);
-    const existing = this.studies.get(a.name);
-    if (existing && !existing.deleted) {
-      if (!a.load_if_exists)
-        throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, {
-          study: a.name,
-        });
-      const c = existing.study.config;
-      if (a.direction !== undefined && a.direction !== c.direction)
-        throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
-      if (a.space !== undefined) {
-        for (const [k, d] of Object.entries(space)) {
-          const have = c.space[k];
-          if (have && !distributionsEqual(have, d))
-            throw invalidArgument(`study '${a.name}' exists and declares '${k}' as ${JSON.stringify(have)}, not ${JSON.stringify(d)}`);
-        }
-      }
-      return { study: this.viewOf(existing), created: false };
-    }
     return this.once(requestId, "create_study", async (rc) => {
-      const again = this.studies.get(a.name);
-      if (again && !again.deleted) return { study: this.viewOf(again), created: false };
+      const existing = this.studies.get(a.name);
+      if (existing && !existing.deleted) {
+        if (!a.load_if_exists)
+          throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, {
+            study: a.name,
+          });
+        const c = existing.study.config;
+        if (a.direction !== undefined && a.direction !== c.direction)
+          throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
+        if (a.space !== undefined) {
+          for (const [k, d] of Object.entries(space)) {
+            const have = c.space[k];
+            if (have && !distributionsEqual(have, d))
+              throw invalidArgument(`study '${a.name}' exists and declares '${k}' as ${JSON.stringify(have)}, not ${JSON.stringify(d)}`);
+          }
+        }
+        return this.commit([], { study: this.viewOf(existing), created: false }, () => undefined, rc);
+      }
       const config: StudyConfig = {
         direction: (a.direction ?? "minimize") as Direction,
         space,
@@ -365,7 +367,7 @@ export class StudyService {
       this.studies.set(a.name, state);
       this.log.info({ study: a.name, strategy: strategy.name, scheduler: scheduler?.name ?? null }, "study created");
       this.bump(state);
-      return { study: this.viewOf(state), created: true };
+      return this.commit([], { study: this.viewOf(state), created: true }, () => undefined, rc);
     });
   }
 
@@ -387,7 +389,7 @@ export class StudyService {
         this.studies.delete(name);
         this.bump(s);
         this.log.info({ study: name }, "study deleted");
-        return { deleted: true };
+        return this.commit([], { deleted: true }, () => undefined, rc);
       });
     });
   }
@@ -398,11 +400,12 @@ export class StudyService {
       s.writeLock.run(async () => {
         const merged = { ...s.study.userAttrs, ...attrs };
         checkAttrsSize(merged);
-        await this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], null, () => {
-          s.study = { ...s.study, userAttrs: merged };
+        const next = { ...s.study, userAttrs: merged };
+        const view = studyView(next, this.counts(s), bestTrial(next.config.direction, s.trials));
+        return this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], view, () => {
+          s.study = next;
+          this.bump(s);
         }, rc);
-        this.bump(s);
-        return this.viewOf(s);
       }),
     );
   }
