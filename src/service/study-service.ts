@@ -162,6 +162,14 @@ export interface TrialsQuery {
   limit?: number;
 }
 
+/** A change to one study, as `onChange` listeners see it (after the change was committed). */
+export interface StudyChange {
+  readonly study: string;
+  readonly kind: "created" | "updated" | "deleted";
+  /** The study's version after the change (see `versionOf`). */
+  readonly version: number;
+}
+
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false };
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
 
@@ -177,6 +185,7 @@ export class StudyService {
   private nextTrialId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
+  private readonly changeListeners = new Set<(change: StudyChange) => void>();
   private closed = false;
 
   private constructor(opts: StudyServiceOptions) {
@@ -366,7 +375,7 @@ export class StudyService {
       const state = this.makeState(study, []);
       this.studies.set(a.name, state);
       this.log.info({ study: a.name, strategy: strategy.name, scheduler: scheduler?.name ?? null }, "study created");
-      this.bump(state);
+      this.bump(state, "created");
       return this.commit([], { study: this.viewOf(state), created: true }, () => undefined, rc);
     });
   }
@@ -387,7 +396,7 @@ export class StudyService {
         await this.storage.deleteStudy(s.study.id);
         s.deleted = true;
         this.studies.delete(name);
-        this.bump(s);
+        this.bump(s, "deleted");
         this.log.info({ study: name }, "study deleted");
         return this.commit([], { deleted: true }, () => undefined, rc);
       });
@@ -990,9 +999,27 @@ export class StudyService {
     return this.getState(studyName).version;
   }
 
-  private bump(s: StudyState): void {
+  /**
+   * Calls `listener` after every committed change to any study (creation, deletion, trials,
+   * attributes). Listeners run synchronously inside the mutating call: keep them cheap and
+   * never throw. Returns the function that unsubscribes.
+   */
+  onChange(listener: (change: StudyChange) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private bump(s: StudyState, kind: StudyChange["kind"] = "updated"): void {
     s.version++;
     for (const w of [...this.progressWaiters]) w();
+    const change: StudyChange = { study: s.study.name, kind, version: s.version };
+    for (const l of [...this.changeListeners]) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log.error({ err }, "change listener failed");
+      }
+    }
   }
 }
 
