@@ -33,7 +33,7 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._study import Study, StudySummary
-from ._trial import Decision, FrozenTrial, Lease, Restore, Trial
+from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
 __all__ = [
     "AlreadyExistsError",
@@ -58,6 +58,7 @@ __all__ = [
     "Study",
     "StudySummary",
     "TimeoutError",
+    "TrajectoryPoint",
     "Trial",
     "TrialPruned",
     "TuneportError",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._distributions import Distribution, Scalar, distribution_from_wire
 from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, SearchSpaceExhaustedError
-from ._trial import FrozenTrial, Trial, TrialState
+from ._trial import FrozenTrial, TrajectoryPoint, Trial, TrialState
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -213,6 +213,13 @@ class Study:
     def trial(self, number: int) -> FrozenTrial:
         """One trial by number. @raises NotFoundError."""
         return FrozenTrial.from_wire(self.client._call("trial", {"study": self.name, "trial": number})["trial"])
+
+    def trajectory(self, number: int) -> list[TrajectoryPoint]:
+        """Trial ``number``'s hyperparameter trajectory, recorded by strategies that change params
+        while a trial runs (``hypergradient``): the starting point (``step`` None), then the params
+        after each applied report. Empty when nothing was recorded. @raises NotFoundError."""
+        raw = self.client._call("trajectory", {"study": self.name, "trial": number})
+        return [TrajectoryPoint.from_wire(e) for e in raw.get("trajectory") or []]
 
     @property
     def best_trial(self) -> FrozenTrial | None:

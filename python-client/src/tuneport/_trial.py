@@ -100,6 +100,20 @@ class FrozenTrial:
         )
 
 
+@dataclass(frozen=True)
+class TrajectoryPoint:
+    """One point of a trial's hyperparameter trajectory (op ``trajectory``): the tuned params in
+    force after the report at ``step`` (``step`` None: the starting point), with that report's value."""
+
+    step: float | None
+    value: float | None
+    params: dict[str, Scalar]
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> TrajectoryPoint:
+        return cls(step=raw.get("step"), value=raw.get("value"), params=dict(raw.get("params") or {}))
+
+
 def _number(x: Any, what: str) -> float:
     """A plain Python number from ints, floats, numpy scalars or 0-d tensors."""
     if isinstance(x, bool):
@@ -203,14 +217,28 @@ class Trial:
 
     # ------------------------------------------------------------------ reporting
 
-    def report(self, step: float, value: float, data: Mapping[str, Any] | None = None) -> Decision:
+    def report(
+        self,
+        step: float,
+        value: float,
+        data: Mapping[str, Any] | None = None,
+        *,
+        hypergradients: Mapping[str, Any] | None = None,
+    ) -> Decision:
         """Records an intermediate value (steps must increase; NaN is allowed for a diverged run)
         and returns the scheduler's decision. It updates ``budget``; on ``update`` it applies the
         new params to ``params`` and sets ``restore`` (None unless the decision carries one).
+        ``hypergradients`` (name → dvalue/dparam, numbers or 0-d tensors) is sent as
+        ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
+        with the new values (see ``tuneport.hypergrad``).
         @raises TrialPruned when the decision is prune. @raises LeaseLostError."""
         s = _number(step, "step")
         v = _number(value, "value")
-        result = self._call("report", {"step": s, "value": v, "data": dict(data) if data is not None else None})
+        payload = dict(data) if data is not None else None
+        if hypergradients is not None:
+            payload = payload or {}
+            payload["hypergradients"] = {str(k): float(_number(g, f"hypergradient of {k!r}")) for k, g in hypergradients.items()}
+        result = self._call("report", {"step": s, "value": v, "data": payload})
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
             self.intermediate.append((float(s), float(v)))
@@ -224,6 +252,10 @@ class Trial:
             self._prune_requested = True
             raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return decision
+
+    def trajectory(self) -> list[TrajectoryPoint]:
+        """This trial's hyperparameter trajectory as the server recorded it (see ``Study.trajectory``)."""
+        return self.study.trajectory(self.number)
 
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Merges ``attrs`` into the trial's user attributes on the server."""
@@ -284,5 +316,5 @@ class Trial:
         return pruned
 
 
-__all__ = ["TRIAL_STATES", "Decision", "FrozenTrial", "Lease", "Restore", "Trial", "TrialState"]
+__all__ = ["TRIAL_STATES", "Decision", "FrozenTrial", "Lease", "Restore", "TrajectoryPoint", "Trial", "TrialState"]
 
