@@ -52,7 +52,7 @@ test: test-ts test-py ## the whole suite (what CI runs)
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
-bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 5 min on 2 cores)
+bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 8 min on 2 cores)
 	$(PY) bench/hypergradient.py
 
 clean: ## remove build outputs and the virtualenv

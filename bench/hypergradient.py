@@ -15,7 +15,7 @@ Two problems, every optimizer on the same seeds (data split, initial weights):
   training-loss hypergradient reported each epoch to the server's ``hypergradient`` strategy,
   which answers with the new rate); and for reference ``sgd-good`` started at 0.1.
 
-    make build && .venv/bin/python bench/hypergradient.py            # ≈ 4 min on 2 cores
+    make build && .venv/bin/python bench/hypergradient.py            # ≈ 8 min on 2 busy cores
     .venv/bin/python bench/hypergradient.py --seeds 2 --trials 3     # smoke run
 
 Raw runs go to bench/results/hypergradient.json, the summary to docs/BENCHMARKS.md
