@@ -184,6 +184,7 @@ export class StudyService {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private nextTrialId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
   private readonly changeListeners = new Set<(change: StudyChange) => void>();
   private closed = false;
@@ -207,6 +208,10 @@ export class StudyService {
         svc.reap().catch((err: unknown) => svc.log.error({ err }, "reaper failed"));
       }, every);
       svc.reapTimer.unref();
+      svc.pruneTimer = setInterval(() => {
+        svc.storage.pruneReplies(svc.now() - svc.replyRetentionMs).catch((err: unknown) => svc.log.error({ err }, "reply pruning failed"));
+      }, 3600_000);
+      svc.pruneTimer.unref();
     }
     return svc;
   }
@@ -268,6 +273,7 @@ export class StudyService {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reapTimer) clearInterval(this.reapTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     await Promise.allSettled([...this.inflight.values()]);
     for (const s of this.studies.values()) await s.writeLock.run(() => undefined);
     await this.runner.close();
