@@ -269,8 +269,10 @@ export class PbtStrategy implements Strategy {
     const live = this.live(req.trials);
     let value: (x: Trial) => number | undefined;
     if (sync) {
-      // Wait (keep training) until every live member has reached the boundary.
-      if (live.some((x) => (lastStep(x) ?? -Infinity) < boundary - 1e-9)) return null;
+      // Wait (keep training) until every running member has reached the boundary; one that
+      // has not reported yet counts as behind (a lost one leaves when the reaper fails it).
+      const running = this.slots(req.trials).filter((x): x is Trial => x !== undefined && x.state === "RUNNING");
+      if (running.some((x) => (lastStep(x) ?? -Infinity) < boundary - 1e-9)) return null;
       value = (x) => x.intermediate.find((iv) => iv.step >= boundary - 1e-9)?.value;
     } else {
       value = (x) => x.intermediate[x.intermediate.length - 1]?.value;
