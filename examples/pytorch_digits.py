@@ -72,7 +72,7 @@ def train_trial(trial: tp.Trial, data: tuple[torch.Tensor, ...], device: torch.d
             raise RuntimeError(f"diverged at epoch {epoch}")
         trial.report(epoch, val_loss)  # raises tp.TrialPruned when the scheduler says stop
     with torch.no_grad():
-        trial.set_user_attr("val_accuracy", (model(x_va).argmax(1) == y_va).float().mean().item())
+        trial.set_user_attrs({"val_accuracy": (model(x_va).argmax(1) == y_va).float().mean().item()})
     return val_loss
 
 

@@ -4,6 +4,8 @@ import { createLogger, type LogLevel } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import { WorkerRunner } from "../service/worker-runner.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "../transports/mcp/backend.js";
+import { McpHttpServer } from "../transports/mcp/http.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, intOption } from "./command.js";
@@ -27,6 +29,11 @@ Options:
   --lease-ttl SECONDS     default lease time-to-live of a new study's trials [30]
   --max-message-bytes N   largest request accepted [1048576]
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
+  --mcp-http PORT         also serve MCP (for LLM agents) over Streamable HTTP at
+                          http://HOST:PORT/mcp, behind a bearer token
+  --mcp-host HOST         interface for --mcp-http [127.0.0.1]
+  --mcp-token TOKEN       the bearer token (at least 16 characters); prefer the
+                          TUNEPORT_MCP_TOKEN environment variable, which ps cannot show
   -h, --help              show this help
 `,
   options: {
@@ -36,6 +43,9 @@ Options:
     "lease-ttl": { type: "string" },
     "max-message-bytes": { type: "string" },
     "log-level": { type: "string" },
+    "mcp-http": { type: "string" },
+    "mcp-host": { type: "string", default: "127.0.0.1" },
+    "mcp-token": { type: "string" },
   },
   async run(v) {
     const durability = v.durability as string;
@@ -43,6 +53,11 @@ Options:
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
+    const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
+    const mcpHost = v["mcp-host"] as string;
+    const mcpToken = (v["mcp-token"] as string | undefined) ?? process.env.TUNEPORT_MCP_TOKEN;
+    if (mcpPort !== undefined && (!mcpToken || mcpToken.length < 16))
+      throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
     const logger = createLogger({ level: v["log-level"] as LogLevel | undefined });
     for (const ep of binds) {
       if (!isLoopback(ep))
@@ -60,7 +75,9 @@ Options:
     }
     const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
     const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl, runner });
-    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION });
+    // Clients also shorten this to a third of any study's own lease TTL.
+    const heartbeatIntervalS = Math.min(10, (leaseTtl ?? 30) / 3);
+    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION, heartbeatIntervalS });
     try {
       await zmq.start();
     } catch (err) {
@@ -69,7 +86,22 @@ Options:
       await storage.close();
       return 1;
     }
-    logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid }, "tuneport ready");
+    let mcpHttp: McpHttpServer | null = null;
+    if (mcpPort !== undefined) {
+      if (!isLoopback(`tcp://${mcpHost.includes(":") ? `[${mcpHost}]` : mcpHost}:0`))
+        logger.warn({ host: mcpHost }, "MCP over plain HTTP on a non-loopback interface: the bearer token travels unencrypted; put TLS in front");
+      mcpHttp = new McpHttpServer({ backend: serviceBackend(service), logger, version: VERSION, token: mcpToken as string, host: mcpHost, port: mcpPort });
+      try {
+        await mcpHttp.start();
+      } catch (err) {
+        logger.fatal({ err }, "could not listen for MCP over HTTP");
+        await zmq.close();
+        await service.close();
+        await storage.close();
+        return 1;
+      }
+    }
+    logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, "shutting down");
@@ -78,6 +110,7 @@ Options:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
+    await mcpHttp?.close();
     await zmq.close();
     await service.close();
     await storage.close();

@@ -163,6 +163,14 @@ export interface TrialsQuery {
   limit?: number;
 }
 
+/** A change to one study, as `onChange` listeners see it (after the change was committed). */
+export interface StudyChange {
+  readonly study: string;
+  readonly kind: "created" | "updated" | "deleted";
+  /** The study's version after the change (see `versionOf`). */
+  readonly version: number;
+}
+
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false };
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
 
@@ -178,6 +186,7 @@ export class StudyService {
   private nextTrialId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
+  private readonly changeListeners = new Set<(change: StudyChange) => void>();
   private closed = false;
 
   private constructor(opts: StudyServiceOptions) {
@@ -299,6 +308,10 @@ export class StudyService {
    * in-memory effects. Must run under the study's write lock.
    */
   private async commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null): Promise<T> {
+    if (changes.length === 0 && !rc) {
+      apply();
+      return result;
+    }
     const all = rc
       ? [...changes, { kind: "put-reply" as const, requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() }]
       : changes;
@@ -327,27 +340,25 @@ export class StudyService {
     const strategy = resolveStrategyConfig((a.strategy ?? "random") as PluginRef);
     const scheduler = a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef);
     checkCompatible(strategy, scheduler);
-    const existing = this.studies.get(a.name);
-    if (existing && !existing.deleted) {
-      if (!a.load_if_exists)
-        throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, {
-          study: a.name,
-        });
-      const c = existing.study.config;
-      if (a.direction !== undefined && a.direction !== c.direction)
-        throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
-      if (a.space !== undefined) {
-        for (const [k, d] of Object.entries(space)) {
-          const have = c.space[k];
-          if (have && !distributionsEqual(have, d))
-            throw invalidArgument(`study '${a.name}' exists and declares '${k}' as ${JSON.stringify(have)}, not ${JSON.stringify(d)}`);
-        }
-      }
-      return { study: this.viewOf(existing), created: false };
-    }
     return this.once(requestId, "create_study", async (rc) => {
-      const again = this.studies.get(a.name);
-      if (again && !again.deleted) return { study: this.viewOf(again), created: false };
+      const existing = this.studies.get(a.name);
+      if (existing && !existing.deleted) {
+        if (!a.load_if_exists)
+          throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, {
+            study: a.name,
+          });
+        const c = existing.study.config;
+        if (a.direction !== undefined && a.direction !== c.direction)
+          throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
+        if (a.space !== undefined) {
+          for (const [k, d] of Object.entries(space)) {
+            const have = c.space[k];
+            if (have && !distributionsEqual(have, d))
+              throw invalidArgument(`study '${a.name}' exists and declares '${k}' as ${JSON.stringify(have)}, not ${JSON.stringify(d)}`);
+          }
+        }
+        return this.commit([], { study: this.viewOf(existing), created: false }, () => undefined, rc);
+      }
       const config: StudyConfig = {
         direction: (a.direction ?? "minimize") as Direction,
         space,
@@ -365,8 +376,8 @@ export class StudyService {
       const state = this.makeState(study, []);
       this.studies.set(a.name, state);
       this.log.info({ study: a.name, strategy: strategy.name, scheduler: scheduler?.name ?? null }, "study created");
-      this.bump(state);
-      return { study: this.viewOf(state), created: true };
+      this.bump(state, "created");
+      return this.commit([], { study: this.viewOf(state), created: true }, () => undefined, rc);
     });
   }
 
@@ -386,9 +397,9 @@ export class StudyService {
         await this.storage.deleteStudy(s.study.id);
         s.deleted = true;
         this.studies.delete(name);
-        this.bump(s);
+        this.bump(s, "deleted");
         this.log.info({ study: name }, "study deleted");
-        return { deleted: true };
+        return this.commit([], { deleted: true }, () => undefined, rc);
       });
     });
   }
@@ -399,11 +410,12 @@ export class StudyService {
       s.writeLock.run(async () => {
         const merged = { ...s.study.userAttrs, ...attrs };
         checkAttrsSize(merged);
-        await this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], null, () => {
-          s.study = { ...s.study, userAttrs: merged };
+        const next = { ...s.study, userAttrs: merged };
+        const view = studyView(next, this.counts(s), bestTrial(next.config.direction, s.trials));
+        return this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], view, () => {
+          s.study = next;
+          this.bump(s);
         }, rc);
-        this.bump(s);
-        return this.viewOf(s);
       }),
     );
   }
@@ -1030,9 +1042,27 @@ export class StudyService {
     return this.getState(studyName).version;
   }
 
-  private bump(s: StudyState): void {
+  /**
+   * Calls `listener` after every committed change to any study (creation, deletion, trials,
+   * attributes). Listeners run synchronously inside the mutating call: keep them cheap and
+   * never throw. Returns the function that unsubscribes.
+   */
+  onChange(listener: (change: StudyChange) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private bump(s: StudyState, kind: StudyChange["kind"] = "updated"): void {
     s.version++;
     for (const w of [...this.progressWaiters]) w();
+    const change: StudyChange = { study: s.study.name, kind, version: s.version };
+    for (const l of [...this.changeListeners]) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log.error({ err }, "change listener failed");
+      }
+    }
   }
 }
 

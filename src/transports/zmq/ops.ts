@@ -29,7 +29,15 @@ export const OP_SCHEMAS = {
     .object({ study: studyName, trial: trialNumber, token, name: z.string().min(1).max(256), distribution: z.unknown() })
     .strict(),
   report: z
-    .object({ study: studyName, trial: trialNumber, token, step: z.number(), value: z.number(), data: attrs.optional() })
+    .object({
+      study: studyName,
+      trial: trialNumber,
+      token,
+      step: z.number(),
+      // NaN is allowed: it marks a diverged run, and schedulers treat it as the worst value.
+      value: z.union([z.number(), z.nan()]),
+      data: attrs.optional(),
+    })
     .strict(),
   tell: z
     .object({

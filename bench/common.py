@@ -1,0 +1,102 @@
+"""Shared helpers for the Python benchmark harnesses: servers, timing, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = ROOT / "dist" / "cli" / "main.js"
+RESULTS = ROOT / "bench" / "results"
+BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`tuneport serve` on a temporary SQLite file and a free loopback port."""
+
+    def __init__(self, *extra: str) -> None:
+        self.dir = tempfile.mkdtemp(prefix="tuneport-bench-")
+        self.db = os.path.join(self.dir, "bench.db")
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.proc = subprocess.Popen(
+            ["node", str(CLI), "serve", "--storage", self.db, "--bind", self.endpoint, "--log-level", "warn", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        wait_for_port(self.endpoint, self.proc)
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+        return int(m.group(1)) / 1024 if m else float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for_port(endpoint: str, proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{endpoint} did not open")
+
+
+def percentile(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    k = (len(s) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def write_results(name: str, runs: list[dict[str, Any]], meta: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1) + "\n")
+    return path
+
+
+def update_benchmarks_md(section: str, markdown: str) -> None:
+    """Replaces the text between `<!-- section:start -->` and `<!-- section:end -->` in docs/BENCHMARKS.md."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
+    BENCHMARKS_MD.write_text(text)
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * Fills `msgpack_hex` of every protocol/vectors/*.json from its `message`, with the same
+ * msgpackr options as src/transports/zmq/codec.ts, so the TypeScript and Python test suites
+ * check their codecs against bytes the server really writes.
+ *
+ *   node protocol/vectors/generate.mjs          rewrite stale files
+ *   node protocol/vectors/generate.mjs check    exit 1 when a file is stale (CI)
+ *
+ * JSON has one number type: a float whose value is integral (1.0) is an integer here and is
+ * packed as one, so vectors use non-integral floats (0.25, 1795768615.705) where a float is meant.
+ */
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Packr } from "msgpackr";
+
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const dir = dirname(fileURLToPath(import.meta.url));
+const check = process.argv[2] === "check";
+if (process.argv[2] !== undefined && !check) {
+  process.stderr.write("usage: generate.mjs [check]\n");
+  process.exit(2);
+}
+
+const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+if (files.length === 0) {
+  process.stderr.write(`no vectors in ${dir}\n`);
+  process.exit(1);
+}
+let stale = 0;
+for (const file of files) {
+  const path = join(dir, file);
+  const text = readFileSync(path, "utf8");
+  const vector = JSON.parse(text);
+  for (const key of ["name", "description", "message"])
+    if (!(key in vector)) throw new Error(`${file}: missing "${key}"`);
+  const hex = packr.pack(vector.message).toString("hex");
+  const next = `${JSON.stringify({ ...vector, msgpack_hex: hex }, null, 2)}\n`;
+  if (next === text) continue;
+  stale++;
+  if (check) process.stderr.write(`stale: ${file}\n`);
+  else writeFileSync(path, next);
+}
+if (check && stale > 0) {
+  process.stderr.write(`${stale} stale vector file(s): run node protocol/vectors/generate.mjs\n`);
+  process.exit(1);
+}
+process.stdout.write(`${files.length} vectors, ${stale} ${check ? "stale" : "rewritten"}\n`);

@@ -1,0 +1,70 @@
+"""tuneport: the Python client of the tuneport hyperparameter-optimization server.
+
+    import tuneport as tp
+    client = tp.connect("tcp://127.0.0.1:5555")
+    study = client.create_study("mlp", space={"lr": tp.Float(1e-5, 1e-1, log=True)}, load_if_exists=True)
+    for trial in study.ask_many(20):
+        with trial:
+            ...
+            trial.complete(loss)
+
+See README.md for the whole API, errors, retries and leases.
+"""
+
+from ._client import Client, __version__, connect
+from ._distributions import Categorical, Distribution, Float, Int
+from ._errors import (
+    AlreadyExistsError,
+    ClientClosedError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    LeaseLostError,
+    MalformedMessageError,
+    MessageTooLargeError,
+    NotFoundError,
+    SearchSpaceExhaustedError,
+    TimeoutError,
+    TrialPruned,
+    TuneportError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnknownOpError,
+    UnsupportedVersionError,
+)
+from ._study import Study, StudySummary
+from ._trial import Decision, FrozenTrial, Lease, Restore, Trial
+
+__all__ = [
+    "AlreadyExistsError",
+    "Categorical",
+    "Client",
+    "ClientClosedError",
+    "Decision",
+    "Distribution",
+    "FailedPreconditionError",
+    "Float",
+    "FrozenTrial",
+    "Int",
+    "InternalError",
+    "InvalidArgumentError",
+    "Lease",
+    "LeaseLostError",
+    "MalformedMessageError",
+    "MessageTooLargeError",
+    "NotFoundError",
+    "Restore",
+    "SearchSpaceExhaustedError",
+    "Study",
+    "StudySummary",
+    "TimeoutError",
+    "Trial",
+    "TrialPruned",
+    "TuneportError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnknownOpError",
+    "UnsupportedVersionError",
+    "__version__",
+    "connect",
+]

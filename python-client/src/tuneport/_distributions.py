@@ -1,0 +1,147 @@
+"""Parameter distributions, as declared in a study's space or passed to ``suggest_*``.
+
+They are plain values that map one-to-one onto the wire maps of ``src/domain/distributions.ts``:
+``{"type": "float", low, high, log?, step?}``, ``{"type": "int", ...}`` and
+``{"type": "categorical", choices}``. The constructors check the same rules as the server so
+a bad space fails before anything is sent (``InvalidArgumentError``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from ._errors import InvalidArgumentError
+
+Scalar = Union[str, int, float, bool, None]
+"""A parameter value or categorical choice: any MessagePack scalar."""
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _check_numeric(kind: str, low: float, high: float, log: bool, step: float | None) -> None:
+    if not (_is_number(low) and _is_number(high)):
+        raise InvalidArgumentError(f"{kind}: low and high must be numbers (got {low!r}, {high!r})")
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InvalidArgumentError(f"{kind}: low and high must be finite (got {low!r}, {high!r})")
+    if not low <= high:
+        raise InvalidArgumentError(f"{kind}: low ({low!r}) must be <= high ({high!r})")
+    if step is not None and (not _is_number(step) or not math.isfinite(step) or step <= 0):
+        raise InvalidArgumentError(f"{kind}: step must be a finite number > 0 (got {step!r})")
+    if log and low <= 0:
+        raise InvalidArgumentError(f"{kind}: log scale needs low > 0 (got {low!r})")
+
+
+class Distribution:
+    """Base of ``Float``, ``Int`` and ``Categorical``: immutable, comparable, with a wire map."""
+
+    __slots__ = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Float(Distribution):
+    """A float in ``[low, high]``; ``log`` samples in log space, ``step`` puts it on a grid."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_numeric("Float", self.low, self.high, self.log, self.step)
+        if self.log and self.step is not None:
+            raise InvalidArgumentError("Float: step cannot be combined with log scale")
+
+    def to_wire(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
+        if self.log:
+            d["log"] = True
+        if self.step is not None:
+            d["step"] = self.step
+        return d
+
+
+@dataclass(frozen=True)
+class Int(Distribution):
+    """An integer in ``[low, high]`` (both included); ``step`` defaults to 1 on the server."""
+
+    low: int
+    high: int
+    log: bool = False
+    step: int | None = None
+
+    def __post_init__(self) -> None:
+        for field, v in (("low", self.low), ("high", self.high), ("step", self.step)):
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                raise InvalidArgumentError(f"Int: {field} must be an int (got {v!r})")
+        _check_numeric("Int", self.low, self.high, self.log, self.step)
+        if self.log and self.step not in (None, 1):
+            raise InvalidArgumentError("Int: step cannot be combined with log scale")
+
+    def to_wire(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
+        if self.log:
+            d["log"] = True
+        if self.step is not None:
+            d["step"] = self.step
+        return d
+
+
+@dataclass(frozen=True, init=False)
+class Categorical(Distribution):
+    """One of ``choices`` (MessagePack scalars, distinct, at least one)."""
+
+    choices: tuple[Scalar, ...]
+
+    def __init__(self, choices: Sequence[Scalar]) -> None:
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence):
+            raise InvalidArgumentError(f"Categorical: choices must be a sequence (got {choices!r})")
+        values = tuple(choices)
+        if not values:
+            raise InvalidArgumentError("Categorical: needs at least one choice")
+        seen: set[tuple[str, str]] = set()
+        for c in values:
+            if c is not None and not isinstance(c, (str, int, float, bool)):
+                raise InvalidArgumentError(f"Categorical: choices must be str, int, float, bool or None (got {c!r})")
+            if isinstance(c, float) and not math.isfinite(c):
+                raise InvalidArgumentError("Categorical: choices must be finite")
+            key = (type(c).__name__, repr(c))
+            if key in seen:
+                raise InvalidArgumentError(f"Categorical: duplicate choice {c!r}")
+            seen.add(key)
+        object.__setattr__(self, "choices", values)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "categorical", "choices": list(self.choices)}
+
+
+DistributionLike = Union[Distribution, Mapping[str, Any]]
+"""A distribution object or its wire map (sent as is: the server validates it)."""
+
+
+def distribution_to_wire(d: DistributionLike) -> dict[str, Any]:
+    """The wire map of a distribution; a raw map is passed through unchanged."""
+    if isinstance(d, Distribution):
+        return d.to_wire()
+    if isinstance(d, Mapping):
+        return dict(d)
+    raise InvalidArgumentError(f"not a distribution: {d!r}")
+
+
+def distribution_from_wire(raw: Mapping[str, Any]) -> Distribution:
+    """Builds a distribution from the server's map. @raises InvalidArgumentError for an unknown type."""
+    kind = raw.get("type")
+    if kind == "float":
+        return Float(raw["low"], raw["high"], log=bool(raw.get("log", False)), step=raw.get("step"))
+    if kind == "int":
+        return Int(int(raw["low"]), int(raw["high"]), log=bool(raw.get("log", False)), step=raw.get("step"))
+    if kind == "categorical":
+        return Categorical(list(raw["choices"]))
+    raise InvalidArgumentError(f"unknown distribution type {kind!r}")

@@ -1,0 +1,233 @@
+"""The exceptions the client raises.
+
+Every failure the server reports carries a stable string code (``src/domain/errors.ts``
+on the server); the client raises one subclass per code so that callers can catch what
+they mean to handle. ``retry`` on each class says what a caller should do, exactly as the
+server documents it: ``"retry"``, ``"fix-input"``, ``"give-up-trial"`` or ``"give-up"``.
+
+Exception tree::
+
+    Exception
+    ├── TuneportError(code, message, data)
+    │   ├── InvalidArgumentError           INVALID_ARGUMENT          fix-input
+    │   ├── MalformedMessageError          MALFORMED_MESSAGE         fix-input
+    │   ├── MessageTooLargeError           MESSAGE_TOO_LARGE         fix-input
+    │   ├── UnknownOpError                 UNKNOWN_OP                fix-input
+    │   ├── UnsupportedVersionError        UNSUPPORTED_VERSION       fix-input
+    │   ├── NotFoundError                  NOT_FOUND                 fix-input
+    │   ├── AlreadyExistsError             ALREADY_EXISTS            fix-input
+    │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
+    │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
+    │   ├── SearchSpaceExhaustedError      SEARCH_SPACE_EXHAUSTED    give-up
+    │   ├── UnauthenticatedError           UNAUTHENTICATED           give-up
+    │   ├── UnavailableError               UNAVAILABLE               retry
+    │   ├── InternalError                  INTERNAL                  give-up
+    │   ├── TimeoutError                   TIMEOUT (client only)     retry
+    │   └── ClientClosedError              CLIENT_CLOSED (client only) give-up
+    └── TrialPruned                        control flow, not an error (as in Optuna)
+
+The client raises some of these itself before anything is sent (a bad distribution is an
+``InvalidArgumentError``, a request over the server's size limit a ``MessageTooLargeError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+RetryMeaning = Literal["retry", "fix-input", "give-up-trial", "give-up"]
+
+__all__ = [
+    "AlreadyExistsError",
+    "ClientClosedError",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "LeaseLostError",
+    "MalformedMessageError",
+    "MessageTooLargeError",
+    "NotFoundError",
+    "SearchSpaceExhaustedError",
+    "TimeoutError",
+    "TrialPruned",
+    "TuneportError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnknownOpError",
+    "UnsupportedVersionError",
+    "WIRE_ERRORS",
+    "error_from_wire",
+]
+
+
+class TuneportError(Exception):
+    """A failure with a stable code. ``data`` holds the server's structured details (may be empty)."""
+
+    code_name: ClassVar[str] = ""
+    retry: ClassVar[RetryMeaning] = "give-up"
+
+    def __init__(self, code: str, message: str, data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data: dict[str, Any] = dict(data) if data else {}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, {self.data!r})"
+
+
+class _CodedError(TuneportError):
+    """A TuneportError whose code is fixed by its class."""
+
+    def __init__(self, message: str, data: Mapping[str, Any] | None = None, *, code: str | None = None) -> None:
+        super().__init__(code or self.code_name, message, data)
+
+
+class InvalidArgumentError(_CodedError):
+    """The request's fields are missing, mistyped or out of range. Fix the request."""
+
+    code_name = "INVALID_ARGUMENT"
+    retry = "fix-input"
+
+
+class MalformedMessageError(_CodedError):
+    """A frame was not a MessagePack map with the envelope fields (either direction)."""
+
+    code_name = "MALFORMED_MESSAGE"
+    retry = "fix-input"
+
+
+class MessageTooLargeError(_CodedError):
+    """The request is larger than the server's ``max_message_bytes``."""
+
+    code_name = "MESSAGE_TOO_LARGE"
+    retry = "fix-input"
+
+
+class UnknownOpError(_CodedError):
+    """The server has no such operation in this protocol version."""
+
+    code_name = "UNKNOWN_OP"
+    retry = "fix-input"
+
+
+class UnsupportedVersionError(_CodedError):
+    """Client and server share no protocol version."""
+
+    code_name = "UNSUPPORTED_VERSION"
+    retry = "fix-input"
+
+
+class NotFoundError(_CodedError):
+    """The named study or trial does not exist."""
+
+    code_name = "NOT_FOUND"
+    retry = "fix-input"
+
+
+class AlreadyExistsError(_CodedError):
+    """A study of that name exists and ``load_if_exists`` was false."""
+
+    code_name = "ALREADY_EXISTS"
+    retry = "fix-input"
+
+
+class FailedPreconditionError(_CodedError):
+    """The operation conflicts with the object's state (e.g. tell on a finished trial)."""
+
+    code_name = "FAILED_PRECONDITION"
+    retry = "give-up-trial"
+
+
+class LeaseLostError(_CodedError):
+    """The trial's lease expired or its token is stale: the trial belongs to no one now."""
+
+    code_name = "LEASE_LOST"
+    retry = "give-up-trial"
+
+
+class SearchSpaceExhaustedError(_CodedError):
+    """The strategy has nothing left to hand out (e.g. every grid point was given)."""
+
+    code_name = "SEARCH_SPACE_EXHAUSTED"
+    retry = "give-up"
+
+
+class UnauthenticatedError(_CodedError):
+    """The client is not allowed to do this."""
+
+    code_name = "UNAUTHENTICATED"
+    retry = "give-up"
+
+
+class UnavailableError(_CodedError):
+    """The server is busy, starting or stopping; the client already retried with the same id."""
+
+    code_name = "UNAVAILABLE"
+    retry = "retry"
+
+
+class InternalError(_CodedError):
+    """A bug on the server. The request may or may not have been applied."""
+
+    code_name = "INTERNAL"
+    retry = "give-up"
+
+
+class TimeoutError(_CodedError):  # noqa: A001 - tp.TimeoutError is the documented name
+    """No reply after every attempt (Lazy Pirate). The request may or may not have been applied;
+    repeating it through the client's API is safe for the server's idempotent ops."""
+
+    code_name = "TIMEOUT"
+    retry = "retry"
+
+
+class ClientClosedError(_CodedError):
+    """The client was closed; open a new one."""
+
+    code_name = "CLIENT_CLOSED"
+    retry = "give-up"
+
+
+class TrialPruned(Exception):  # noqa: N818 - the name users know from Optuna
+    """Raised by ``Trial.report`` when the scheduler says stop. A ``with trial:`` block records
+    the trial as PRUNED and swallows it; outside one, call ``trial.prune()`` yourself."""
+
+
+#: Wire code -> exception class. Mirrors ``ERROR_CODES`` in ``src/domain/errors.ts`` exactly
+#: (``tests/test_errors.py`` fails when either side has a code the other lacks).
+WIRE_ERRORS: dict[str, type[_CodedError]] = {
+    cls.code_name: cls
+    for cls in (
+        InvalidArgumentError,
+        MalformedMessageError,
+        MessageTooLargeError,
+        UnknownOpError,
+        UnsupportedVersionError,
+        NotFoundError,
+        AlreadyExistsError,
+        FailedPreconditionError,
+        LeaseLostError,
+        SearchSpaceExhaustedError,
+        UnauthenticatedError,
+        UnavailableError,
+        InternalError,
+    )
+}
+
+
+def error_from_wire(error: Any) -> TuneportError:
+    """Builds the exception for a reply's ``error`` map; an unknown code gives a plain TuneportError."""
+    if not isinstance(error, Mapping):
+        return MalformedMessageError(f"reply carries a malformed error: {error!r}")
+    code = str(error.get("code", "INTERNAL"))
+    message = str(error.get("message", ""))
+    raw = error.get("data")
+    data = raw if isinstance(raw, Mapping) else None
+    cls = WIRE_ERRORS.get(code)
+    if cls is None:
+        return TuneportError(code, message, data)
+    return cls(message, data)

@@ -1,0 +1,288 @@
+"""Trials: the live ``Trial`` a worker trains, and the read-only ``FrozenTrial`` of listings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._distributions import Categorical, Distribution, Float, Int, Scalar, distribution_from_wire
+from ._errors import FailedPreconditionError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
+
+if TYPE_CHECKING:
+    from ._study import Study
+
+log = logging.getLogger("tuneport")
+
+TrialState = Literal["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"]
+TRIAL_STATES: tuple[TrialState, ...] = ("WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to report and tell for a trial, renewed by the client's heartbeats."""
+
+    token: str
+    expires_at: float
+    """Epoch seconds at which the lease ran out when it was handed out (heartbeats extend it)."""
+    ttl_s: float
+
+
+@dataclass(frozen=True)
+class Restore:
+    """PBT exploit: load the weights of ``trial``'s checkpoint before training on."""
+
+    trial: int
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A scheduler's answer to ``report``: ``continue``, ``prune`` or ``update``."""
+
+    action: Literal["continue", "prune", "update"]
+    budget: float | None = None
+    reason: str | None = None
+    params: dict[str, Scalar] = field(default_factory=dict)
+    restore: Restore | None = None
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> Decision:
+        action = raw.get("action")
+        if action not in ("continue", "prune", "update"):
+            raise TuneportError("MALFORMED_MESSAGE", f"unknown decision action {action!r}")
+        restore = raw.get("restore")
+        return cls(
+            action=action,
+            budget=raw.get("budget"),
+            reason=raw.get("reason"),
+            params=dict(raw.get("params") or {}),
+            restore=Restore(int(restore["trial"]), str(restore["checkpoint"])) if isinstance(restore, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True)
+class FrozenTrial:
+    """A snapshot of a trial as the server stores it (``TrialView`` on the wire)."""
+
+    number: int
+    state: TrialState
+    params: dict[str, Scalar]
+    distributions: dict[str, Distribution]
+    value: float | None
+    intermediate: list[tuple[float, float]]
+    """``(step, value)`` pairs in step order."""
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    duration_s: float | None
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> FrozenTrial:
+        return cls(
+            number=int(raw["number"]),
+            state=raw["state"],
+            params=dict(raw.get("params") or {}),
+            distributions={k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()},
+            value=raw.get("value"),
+            intermediate=[(float(s), float(v)) for s, v in raw.get("intermediate") or []],
+            user_attrs=dict(raw.get("user_attrs") or {}),
+            system_attrs=dict(raw.get("system_attrs") or {}),
+            created_at=float(raw.get("created_at") or 0.0),
+            started_at=raw.get("started_at"),
+            finished_at=raw.get("finished_at"),
+            duration_s=raw.get("duration_s"),
+        )
+
+
+def _number(x: Any, what: str) -> float:
+    """A plain Python number from ints, floats, numpy scalars or 0-d tensors."""
+    if isinstance(x, bool):
+        raise TypeError(f"{what} must be a number, not a bool")
+    if isinstance(x, (int, float)):
+        return x
+    try:
+        return float(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be a number (got {x!r})") from exc
+
+
+class Trial:
+    """A running trial handed out by ``Study.ask``.
+
+    Use it as a context manager: leaving the block without an outcome fails the trial,
+    an exception fails it (and propagates), ``TrialPruned`` prunes it (and is swallowed).
+    While it is open the client's heartbeat thread renews its lease.
+    """
+
+    def __init__(self, study: Study, result: Mapping[str, Any]) -> None:
+        view = result["trial"]
+        lease = result["lease"]
+        self.study = study
+        self.number: int = int(view["number"])
+        self.params: dict[str, Scalar] = dict(view.get("params") or {})
+        self.distributions: dict[str, Distribution] = {
+            k: distribution_from_wire(d) for k, d in (view.get("distributions") or {}).items()
+        }
+        self.state: TrialState = view["state"]
+        self.value: float | None = view.get("value")
+        self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
+        self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
+        self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
+        self.budget: float | None = result.get("budget")
+        """How far to train (in your step units) when a scheduler sets it; updated by ``report``."""
+        self.lease = Lease(str(lease["token"]), float(lease["expires_at"]), float(lease["ttl_s"]))
+        self.restore: Restore | None = None
+        """Set by ``report`` when the last decision asks to load another trial's checkpoint (PBT)."""
+        self._lock = threading.Lock()
+        self._lost: LeaseLostError | None = None
+        self._prune_requested = False
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def finished(self) -> bool:
+        """True once the trial was told (COMPLETE, FAIL or PRUNED) or its lease was lost."""
+        return self.state in ("COMPLETE", "FAIL", "PRUNED") or self._lost is not None
+
+    @property
+    def lease_lost(self) -> bool:
+        """True once the server said the lease is gone; ``report`` and ``complete`` then raise LeaseLostError."""
+        return self._lost is not None
+
+    def _mark_lost(self, err: LeaseLostError) -> None:
+        with self._lock:
+            if self._lost is None:
+                self._lost = err
+        self.study.client._forget(self)
+
+    def _call(self, op: str, args: dict[str, Any]) -> Any:
+        lost = self._lost
+        if lost is not None:
+            raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+        full = {"study": self.study.name, "trial": self.number, "token": self.lease.token, **args}
+        try:
+            return self.study.client._call(op, full)
+        except LeaseLostError as err:
+            self._mark_lost(err)
+            raise
+        except (FailedPreconditionError, NotFoundError):
+            # Finished elsewhere or deleted: no point renewing it any more.
+            self.study.client._forget(self)
+            raise
+
+    def __repr__(self) -> str:
+        return f"Trial(study={self.study.name!r}, number={self.number}, state={self.state}, params={self.params!r})"
+
+    # ------------------------------------------------------------------ define-by-run
+
+    def _suggest(self, name: str, dist: Distribution) -> Any:
+        value = self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"]
+        self.params[name] = value
+        self.distributions[name] = dist
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
+        """The value of float parameter ``name`` for this trial (drawn by the study's strategy on first use).
+        @raises InvalidArgumentError when ``name`` was used with another distribution in this study."""
+        return float(self._suggest(name, Float(low, high, log=log, step=step)))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        """The value of int parameter ``name`` (``low`` and ``high`` included). See ``suggest_float``."""
+        return int(self._suggest(name, Int(low, high, log=log, step=None if log else step)))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Scalar]) -> Scalar:
+        """One of ``choices`` for parameter ``name``. See ``suggest_float``."""
+        value: Scalar = self._suggest(name, Categorical(choices))
+        return value
+
+    # ------------------------------------------------------------------ reporting
+
+    def report(self, step: float, value: float, data: Mapping[str, Any] | None = None) -> Decision:
+        """Records an intermediate value (steps must increase; NaN is allowed for a diverged run)
+        and returns the scheduler's decision. It updates ``budget``; on ``update`` it applies the
+        new params to ``params`` and sets ``restore`` (None unless the decision carries one).
+        @raises TrialPruned when the decision is prune. @raises LeaseLostError."""
+        s = _number(step, "step")
+        v = _number(value, "value")
+        result = self._call("report", {"step": s, "value": v, "data": dict(data) if data is not None else None})
+        decision = Decision.from_wire(result["decision"])
+        if not self.intermediate or self.intermediate[-1][0] != s:
+            self.intermediate.append((float(s), float(v)))
+        if decision.budget is not None:
+            self.budget = decision.budget
+        self.restore = None
+        if decision.action == "update":
+            self.params.update(decision.params)
+            self.restore = decision.restore
+        elif decision.action == "prune":
+            self._prune_requested = True
+            raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
+        return decision
+
+    def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
+        """Merges ``attrs`` into the trial's user attributes on the server."""
+        result = self.study.client._call(
+            "set_user_attrs", {"study": self.study.name, "trial": self.number, "attrs": dict(attrs)}
+        )
+        self.user_attrs = dict(result["trial"].get("user_attrs") or {})
+
+    # ------------------------------------------------------------------ telling
+
+    def _tell(self, state: str, value: float | None, reason: str | None, user_attrs: Mapping[str, Any] | None) -> None:
+        args: dict[str, Any] = {"state": state, "value": value, "reason": reason}
+        if user_attrs is not None:
+            args["user_attrs"] = dict(user_attrs)
+        result = self._call("tell", args)
+        view = result["trial"]
+        self.state = view["state"]
+        self.value = view.get("value")
+        self.user_attrs = dict(view.get("user_attrs") or {})
+        self.system_attrs = dict(view.get("system_attrs") or {})
+        self.study.client._forget(self)
+
+    def complete(self, value: float, *, user_attrs: Mapping[str, Any] | None = None) -> None:
+        """Finishes the trial with its objective ``value`` (finite).
+        @raises InvalidArgumentError for NaN or infinity (tell a diverged run with ``fail``). @raises LeaseLostError."""
+        self._tell("COMPLETE", _number(value, "value"), None, user_attrs)
+
+    def fail(self, reason: str | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
+        """Finishes the trial as FAIL (re-queued when the study's retry policy says so)."""
+        self._tell("FAIL", None, None if reason is None else str(reason)[:2000], user_attrs)
+
+    def prune(self, value: float | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
+        """Finishes the trial as PRUNED; ``value`` defaults (on the server) to the last finite report."""
+        self._tell("PRUNED", None if value is None else _number(value, "value"), None, user_attrs)
+
+    # ------------------------------------------------------------------ context manager
+
+    def __enter__(self) -> Trial:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        pruned = exc_type is not None and issubclass(exc_type, TrialPruned)
+        if self.finished:
+            return pruned
+        try:
+            if pruned:
+                self.prune()
+            elif exc_type is None:
+                self.fail("the trial's with-block ended without complete(), fail() or prune()")
+                log.warning("trial %d of '%s' ended without an outcome; told FAIL", self.number, self.study.name)
+            else:
+                self.fail(f"{exc_type.__name__}: {exc}")
+        except TuneportError as err:
+            # Never hide the user's exception behind a failed tell; the lease reaper finishes the trial.
+            log.warning("could not tell trial %d of '%s': %s", self.number, self.study.name, err)
+        return pruned
+
+
+__all__ = ["TRIAL_STATES", "Decision", "FrozenTrial", "Lease", "Restore", "Trial", "TrialState"]
+

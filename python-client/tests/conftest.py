@@ -1,0 +1,183 @@
+"""Fixtures: a real tuneport server process, clients, and a scriptable fake server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+import tuneport as tp
+from tuneport import _protocol
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER_MAIN = REPO / "dist" / "cli" / "main.js"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _ensure_built() -> None:
+    if not SERVER_MAIN.exists():
+        subprocess.run(["npm", "run", "build"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
+def wait_for_hello(endpoint: str, deadline_s: float = 20.0) -> None:
+    """Polls ``hello`` until the server answers (it binds a moment after the process starts)."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        channel = _protocol.Channel(ctx, endpoint, timeout=0.25, retries=0)
+        try:
+            end = time.monotonic() + deadline_s
+            while True:
+                try:
+                    reply = channel.request(_protocol.make_request("hello", {"versions": [1]}))
+                    _protocol.parse_reply(reply)
+                    return
+                except tp.TimeoutError:
+                    if time.monotonic() > end:
+                        raise
+        finally:
+            channel.close()
+    finally:
+        ctx.term()
+
+
+class ServerProcess:
+    """``tuneport serve`` on a SQLite file; start/stop/kill it like an operator would."""
+
+    def __init__(self, db: Path, port: int | None = None) -> None:
+        self.db = db
+        self.port = port or free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = db.with_suffix(".log")
+
+    def start(self) -> ServerProcess:
+        _ensure_built()
+        with open(self._log, "ab") as log:
+            self.proc = subprocess.Popen(
+                ["node", str(SERVER_MAIN), "serve", "--storage", str(self.db), "--bind", self.endpoint, "--log-level", "warn"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for_hello(self.endpoint)
+        except BaseException:
+            self.kill()
+            raise RuntimeError(f"server did not start; log:\n{self._log.read_text()}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path_factory.mktemp("server") / "tuneport.db").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[tp.Client]:
+    with tp.connect(server.endpoint, timeout=5.0, retries=1) as c:
+        yield c
+
+
+@pytest.fixture
+def name() -> str:
+    """A study name no other test uses."""
+    return f"study-{uuid.uuid4().hex[:10]}"
+
+
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+HELLO_RESULT = {
+    "version": 1,
+    "server": {"name": "fake", "version": "0"},
+    "limits": {"max_message_bytes": 1048576, "heartbeat_interval_s": 10},
+    "ops": [],
+    "idempotent_ops": [],
+}
+
+
+def ok(msg: dict[str, Any], result: Any) -> dict[str, Any]:
+    return {"v": 1, "id": msg["id"], "ok": True, "result": result}
+
+
+def err(msg: dict[str, Any], code: str, message: str = "") -> dict[str, Any]:
+    return {"v": 1, "id": msg["id"], "ok": False, "error": {"code": code, "message": message}}
+
+
+class FakeServer:
+    """A ROUTER socket on a thread that answers with ``handler(request)`` (None: drop it).
+    ``hello`` is answered automatically; every request is recorded in ``received``."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.received: list[dict[str, Any]] = []
+        self.port = free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        sock = self._ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(self.endpoint)
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                if not sock.poll(50, zmq.POLLIN):
+                    continue
+                frames = sock.recv_multipart()
+                msg = _protocol.decode(frames[-1])
+                if msg.get("op") == "hello":
+                    reply: dict[str, Any] | None = ok(msg, HELLO_RESULT)
+                else:
+                    self.received.append(msg)
+                    reply = self.handler(msg)
+                if reply is not None:
+                    sock.send_multipart([*frames[:-1], _protocol.encode(reply)])
+        finally:
+            sock.close(linger=0)
+
+    def __enter__(self) -> FakeServer:
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._ctx.term()

@@ -1,0 +1,133 @@
+"""Client behaviour that needs a scripted server: Lazy Pirate retries and report decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import tuneport as tp
+from conftest import FakeServer, err, ok
+
+STUDY_VIEW = {
+    "name": "s", "direction": "minimize", "space": {"lr": {"type": "float", "low": 0.001, "high": 0.5}},
+    "strategy": {"name": "pbt", "options": {}}, "scheduler": None, "seed": 1,
+    "retry": {"max_retries": 2, "retry_on_fail": False}, "lease_ttl_s": 30, "user_attrs": {},
+    "created_at": 1.5, "n_trials": 0, "counts": {}, "best_trial": None,
+}  # fmt: skip
+TRIAL_VIEW = {
+    "number": 0, "state": "RUNNING", "params": {"lr": 0.25}, "distributions": {"lr": STUDY_VIEW["space"]["lr"]},  # type: ignore[index]
+    "value": None, "intermediate": [], "user_attrs": {}, "system_attrs": {}, "created_at": 1.5,
+    "started_at": 1.5, "finished_at": None, "duration_s": 0.5,
+}  # fmt: skip
+
+
+def scripted(decisions: list[dict[str, Any]]) -> Any:
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        op = msg["op"]
+        if op == "get_study":
+            return ok(msg, {"study": STUDY_VIEW})
+        if op == "ask":
+            return ok(msg, {"study": "s", "trial": TRIAL_VIEW, "lease": {"token": "tok", "expires_at": 31.5, "ttl_s": 30}, "budget": 4})
+        if op == "report":
+            return ok(msg, {"decision": decisions.pop(0)})
+        if op == "tell":
+            return ok(msg, {"trial": dict(TRIAL_VIEW, state=msg["state"], value=msg.get("value"))})
+        return err(msg, "UNKNOWN_OP", op)
+
+    return handler
+
+
+def test_timeout_resends_the_same_request_id_on_a_fresh_socket() -> None:
+    dropped: list[str] = []
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        if msg["op"] == "list_studies" and not dropped:
+            dropped.append(msg["id"])
+            return None  # lose the first attempt
+        return ok(msg, {"studies": []})
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=0.3, retries=2, heartbeat=False) as client:
+        assert client.list_studies() == []
+        attempts = [m for m in fake.received if m["op"] == "list_studies"]
+        assert len(attempts) == 2
+        assert attempts[0]["id"] == attempts[1]["id"] == dropped[0]
+        client.list_studies()
+        assert fake.received[-1]["id"] != dropped[0]  # a new request gets a new id
+
+
+def test_silence_after_every_attempt_raises_timeout_error() -> None:
+    with FakeServer(lambda msg: None) as fake, tp.connect(fake.endpoint, timeout=0.2, retries=2, heartbeat=False) as client:
+        with pytest.raises(tp.TimeoutError) as caught:
+            client.list_studies()
+        assert caught.value.data["attempts"] == 3
+        assert len(fake.received) == 3 and len({m["id"] for m in fake.received}) == 1
+
+
+def test_unavailable_is_retried_with_the_same_id() -> None:
+    def handler(msg: dict[str, Any]) -> dict[str, Any]:
+        if len(fake.received) == 1:
+            return err(msg, "UNAVAILABLE", "starting")
+        return ok(msg, {"studies": []})
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=1.0, retries=2, heartbeat=False) as client:
+        assert client.list_studies() == []
+        assert len(fake.received) == 2 and fake.received[0]["id"] == fake.received[1]["id"]
+
+
+def test_connect_to_nothing_times_out() -> None:
+    from conftest import free_port
+
+    with pytest.raises(tp.TimeoutError):
+        tp.connect(f"tcp://127.0.0.1:{free_port()}", timeout=0.2, retries=1)
+
+
+def test_prune_decision_raises_trial_pruned_and_the_block_tells_pruned() -> None:
+    decisions: list[dict[str, Any]] = [{"action": "continue", "budget": 8}, {"action": "prune", "reason": "below the median"}]
+    with FakeServer(scripted(decisions)) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
+        study = client.load_study("s")
+        with study.ask() as trial:
+            assert trial.budget == 4
+            assert trial.report(0, 0.5).action == "continue"
+            assert trial.budget == 8
+            with pytest.raises(tp.TrialPruned, match="below the median"):
+                trial.report(1, 0.75)
+            raise tp.TrialPruned()  # what user code does when it lets it propagate
+        tell = fake.received[-1]
+        assert tell["op"] == "tell" and tell["state"] == "PRUNED" and tell["token"] == "tok"
+        assert trial.state == "PRUNED"
+
+
+def test_update_decision_changes_params_and_sets_restore() -> None:
+    decisions: list[dict[str, Any]] = [
+        {"action": "update", "params": {"lr": 0.125}, "restore": {"trial": 3, "checkpoint": "/ckpt/3.pt"}, "budget": 12},
+        {"action": "update", "params": {"lr": 0.0625}},
+        {"action": "continue"},
+    ]
+    with FakeServer(scripted(decisions)) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
+        study = client.load_study("s")
+        with study.ask() as trial:
+            d = trial.report(0, 0.5)
+            assert d.action == "update" and d.restore == tp.Restore(3, "/ckpt/3.pt")
+            assert trial.params["lr"] == 0.125 and trial.restore == tp.Restore(3, "/ckpt/3.pt") and trial.budget == 12
+            trial.report(1, 0.25)
+            assert trial.params["lr"] == 0.0625 and trial.restore is None  # explore without exploit
+            trial.report(2, 0.125)
+            assert trial.restore is None and trial.budget == 12
+            trial.complete(0.125)
+        reports = [m for m in fake.received if m["op"] == "report"]
+        assert [(m["step"], m["value"]) for m in reports] == [(0, 0.5), (1, 0.25), (2, 0.125)]
+        assert fake.received[-1]["state"] == "COMPLETE"
+
+
+def test_a_failed_tell_does_not_hide_the_users_exception() -> None:
+    def handler(msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["op"] == "tell":
+            return err(msg, "INTERNAL", "disk on fire")
+        return scripted([])(msg)  # type: ignore[no-any-return]
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
+        study = client.load_study("s")
+        with pytest.raises(RuntimeError, match="user bug"):
+            with study.ask():
+                raise RuntimeError("user bug")

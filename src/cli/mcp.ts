@@ -1,0 +1,126 @@
+/** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { type LogLevel, createLogger } from "../logger.js";
+import { StudyService } from "../service/study-service.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { type McpBackend, RemoteBackend, serviceBackend } from "../transports/mcp/backend.js";
+import { createTuneportMcp } from "../transports/mcp/mcp-server.js";
+import { ZmqClient } from "../transports/zmq/zmq-client.js";
+import { ZmqServer } from "../transports/zmq/zmq-server.js";
+import { VERSION } from "../version.js";
+import { type Command, UsageError, intOption } from "./command.js";
+import { isLoopback } from "./serve.js";
+
+export const mcpCommand: Command = {
+  name: "mcp",
+  summary: "serve MCP (for LLM agents) over stdio",
+  help: `
+Usage: tuneport mcp [--storage PATH] [--bind ENDPOINT]...
+       tuneport mcp --connect ENDPOINT
+
+Speaks the Model Context Protocol on stdin/stdout so that an MCP-capable assistant can
+create studies, propose and evaluate trials, and read results and plots. Logs go to
+stderr. The session ends when stdin closes.
+
+By default the server is embedded on a SQLite file (which it locks: a second writer on the
+same file fails at once). Add --bind to also serve ZeroMQ workers from this process.
+With --connect it instead talks to a running 'tuneport serve' over ZeroMQ and owns no
+storage (change notifications are then derived by polling every 0.5 s).
+
+Options:
+  --storage PATH        SQLite database file (created if missing) [./tuneport.db]
+  --bind ENDPOINT       also serve ZeroMQ workers on this endpoint; repeatable
+  --connect ENDPOINT    use the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
+  --durability MODE     process or power, as for 'tuneport serve' [process]
+  --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
+  --log-level LEVEL     fatal|error|warn|info|debug|trace|silent [info]
+  -h, --help            show this help
+`,
+  options: {
+    storage: { type: "string" },
+    bind: { type: "string", multiple: true },
+    connect: { type: "string" },
+    durability: { type: "string", default: "process" },
+    "lease-ttl": { type: "string" },
+    "log-level": { type: "string" },
+  },
+  async run(v) {
+    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, toStderr: true });
+    const connect = v.connect as string | undefined;
+    const binds = (v.bind as string[] | undefined) ?? [];
+    if (connect && (binds.length > 0 || v.storage !== undefined))
+      throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
+    const durability = v.durability as string;
+    if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
+    const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
+
+    const cleanups: (() => Promise<void>)[] = [];
+    const cleanup = async () => {
+      for (const c of cleanups.reverse()) await c().catch((err: unknown) => logger.error({ err }, "shutdown step failed"));
+    };
+    let backend: McpBackend;
+    try {
+      if (connect) {
+        const client = new ZmqClient(connect, { timeoutMs: 10_000 });
+        const remote = new RemoteBackend(client, logger);
+        cleanups.push(() => remote.close());
+        const hello = await client.connect();
+        await remote.start();
+        logger.info({ endpoint: connect, server: hello.server }, "connected to tuneport server");
+        backend = remote;
+      } else {
+        const path = (v.storage as string | undefined) ?? "./tuneport.db";
+        const storage = new SqliteStorage({ path, durability });
+        cleanups.push(() => storage.close());
+        const problems = await storage.checkIntegrity();
+        if (problems.length > 0) {
+          logger.fatal({ problems }, "storage integrity check failed; refusing to start");
+          await cleanup();
+          return 1;
+        }
+        const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl });
+        cleanups.push(() => service.close());
+        if (binds.length > 0) {
+          for (const ep of binds)
+            if (!isLoopback(ep)) logger.warn({ endpoint: ep }, "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION");
+          const zmq = new ZmqServer(service, { bind: binds, logger, serverVersion: VERSION });
+          cleanups.push(() => zmq.close());
+          await zmq.start();
+        }
+        backend = serviceBackend(service);
+        logger.info({ storage: path, zmq: binds }, "embedded service ready");
+      }
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+
+    const mcp = createTuneportMcp(backend, { logger, version: VERSION });
+    const transport = new StdioServerTransport();
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const stop = (why: string) => {
+        if (done) return;
+        done = true;
+        logger.info({ reason: why }, "mcp session ending");
+        resolve();
+      };
+      mcp.server.server.onclose = () => stop("transport closed");
+      process.stdin.once("end", () => stop("stdin closed"));
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      mcp.server.connect(transport).then(
+        () => logger.info({ version: VERSION, pid: process.pid }, "tuneport mcp ready on stdio"),
+        (err: unknown) => {
+          logger.error({ err }, "mcp transport failed");
+          stop("transport failed");
+        },
+      );
+    });
+    mcp.dispose();
+    await mcp.server.close().catch(() => undefined);
+    await cleanup();
+    logger.info("stopped");
+    return 0;
+  },
+};

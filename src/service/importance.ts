@@ -1,0 +1,141 @@
+/**
+ * Parameter importances without a surrogate model: for each parameter, how much of the
+ * variance of the (rank-transformed) objective is explained by the mean objective within
+ * bins of that parameter — a first-order sensitivity index, the "correlation ratio" η²
+ * (Pearson 1905; see also Saltelli et al., *Global Sensitivity Analysis: The Primer*, 2008,
+ * §1.2.3, where the first-order index is Var(E[Y|X_i]) / Var(Y)).
+ *
+ * Method, per parameter:
+ * - Numeric parameters are cut into equal-count (quantile) bins; categorical parameters use
+ *   one bin per choice. Quantile bins are invariant to monotone transforms, so log-scaled
+ *   parameters need no special case.
+ * - The objective is replaced by its ranks (ties averaged) so that one diverged run cannot
+ *   dominate the variance. (Optuna's fANOVA uses raw values; ranks are our choice for
+ *   robustness with the small trial counts typical of agent-driven studies.)
+ * - The between-bin variance is corrected for the number of bins with the ε² estimator
+ *   (Kelley 1935): ε² = (SSB − (k−1)·MSW) / SST, clipped at 0, because raw η² of pure noise
+ *   grows like (k−1)/(n−1).
+ * - Scores are normalised to sum to 1 (when any is positive), like Optuna's importances.
+ *
+ * It sees each parameter alone: interactions are not attributed. It needs at least
+ * `MIN_TRIALS` COMPLETE trials with a finite value.
+ */
+import type { TrialView } from "./views.js";
+
+/** Fewer complete trials than this give no importances. */
+export const MIN_TRIALS = 4;
+/** Most quantile bins per numeric parameter. */
+export const MAX_BINS = 10;
+/** Fewest trials per numeric bin on average (bins = min(MAX_BINS, floor(n / this))). */
+export const TRIALS_PER_BIN = 4;
+
+export interface ParamImportance {
+  param: string;
+  /** Normalised share in [0, 1]; all shares sum to 1 unless every score is 0. */
+  importance: number;
+  /** The unnormalised ε² score in [0, 1]. */
+  score: number;
+  /** How many trials had the parameter. */
+  n: number;
+}
+
+export interface Importances {
+  /** Sorted, most important first. */
+  importances: ParamImportance[];
+  /** Complete trials used. */
+  n_trials: number;
+  method: string;
+  /** Set when no importances could be computed, with the reason. */
+  note?: string;
+}
+
+export const IMPORTANCE_METHOD =
+  "first-order variance share: epsilon-squared of the rank-transformed objective across quantile bins (numeric) or choices (categorical) of each parameter";
+
+/** Importances of every parameter used by COMPLETE trials. Pure; never throws. */
+export function paramImportances(trials: readonly TrialView[]): Importances {
+  const done = trials.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
+  if (done.length < MIN_TRIALS)
+    return {
+      importances: [],
+      n_trials: done.length,
+      method: IMPORTANCE_METHOD,
+      note: `needs at least ${MIN_TRIALS} COMPLETE trials (has ${done.length})`,
+    };
+  const names = [...new Set(done.flatMap((t) => Object.keys(t.params)))];
+  const raw: ParamImportance[] = [];
+  for (const name of names) {
+    const rows = done.filter((t) => name in t.params);
+    if (rows.length < MIN_TRIALS) continue;
+    const y = ranks(rows.map((t) => t.value as number));
+    const xs = rows.map((t) => t.params[name]);
+    const numeric = xs.every((x) => typeof x === "number");
+    const groups = numeric ? quantileBins(xs as number[]) : categoryBins(xs);
+    raw.push({ param: name, importance: 0, score: epsilonSquared(y, groups), n: rows.length });
+  }
+  const total = raw.reduce((a, r) => a + r.score, 0);
+  for (const r of raw) r.importance = total > 0 ? r.score / total : 0;
+  raw.sort((a, b) => b.importance - a.importance || a.param.localeCompare(b.param));
+  return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD };
+}
+
+/** Ranks 1..n, ties get their average rank. */
+export function ranks(v: readonly number[]): number[] {
+  const order = v.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(v.length).fill(0);
+  let i = 0;
+  while (i < order.length) {
+    let j = i;
+    while (j + 1 < order.length && (order[j + 1] as readonly [number, number])[0] === (order[i] as readonly [number, number])[0]) j++;
+    const r = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) out[(order[k] as readonly [number, number])[1]] = r;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Bin index of each value: equal-count bins over the sorted values; equal values share a bin. */
+function quantileBins(xs: readonly number[]): number[] {
+  const k = Math.max(2, Math.min(MAX_BINS, Math.floor(xs.length / TRIALS_PER_BIN)));
+  const sorted = [...xs].sort((a, b) => a - b);
+  // Upper edges at the k-quantiles; a value goes to the first bin whose edge is >= it.
+  const edges: number[] = [];
+  for (let b = 1; b < k; b++) edges.push(sorted[Math.min(sorted.length - 1, Math.floor((b * sorted.length) / k))] as number);
+  return xs.map((x) => {
+    let b = 0;
+    while (b < edges.length && x >= (edges[b] as number)) b++;
+    return b;
+  });
+}
+
+function categoryBins(xs: readonly unknown[]): number[] {
+  const ids = new Map<string, number>();
+  return xs.map((x) => {
+    const key = JSON.stringify(x);
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, (id = ids.size));
+    return id;
+  });
+}
+
+/** ε² = (SSB − (k−1)·MSW) / SST clipped to [0, 1]; 0 when there is one group or no variance. */
+export function epsilonSquared(y: readonly number[], groups: readonly number[]): number {
+  const n = y.length;
+  const mean = y.reduce((a, b) => a + b, 0) / n;
+  const sums = new Map<number, { s: number; c: number }>();
+  y.forEach((v, i) => {
+    const g = groups[i] as number;
+    const e = sums.get(g) ?? { s: 0, c: 0 };
+    e.s += v;
+    e.c += 1;
+    sums.set(g, e);
+  });
+  const k = sums.size;
+  let sst = 0;
+  for (const v of y) sst += (v - mean) ** 2;
+  if (k < 2 || sst <= 0 || n <= k) return 0;
+  let ssb = 0;
+  for (const { s, c } of sums.values()) ssb += c * (s / c - mean) ** 2;
+  const msw = (sst - ssb) / (n - k);
+  return Math.min(1, Math.max(0, (ssb - (k - 1) * msw) / sst));
+}

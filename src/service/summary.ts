@@ -1,0 +1,146 @@
+/**
+ * A study summary written for a reader with little room: an LLM agent's context window,
+ * a CLI line, a dashboard tile. Pure: it reads views and returns facts plus prose, so the
+ * embedded service and a remote (ZeroMQ) reader compute the same thing.
+ */
+import { isBetter } from "../domain/trial.js";
+import { type Importances, paramImportances } from "./importance.js";
+import type { PluginDescription } from "./plugins.js";
+import type { StudyView, TrialView } from "./views.js";
+
+/** Completions without a new best after which a study is called a plateau. */
+export const PLATEAU_AFTER = 10;
+
+export interface StudySummary {
+  study: string;
+  direction: "minimize" | "maximize";
+  counts: StudyView["counts"];
+  n_trials: number;
+  best: { trial: number; value: number; params: Record<string, unknown> } | null;
+  trend: {
+    /** "no-data" | "improving" | "plateau" */
+    status: "no-data" | "improving" | "plateau";
+    /** COMPLETE trials since the best one finished. */
+    completions_since_best: number;
+    /** Best value after the first half of the completions, to compare with `best`. */
+    best_at_half: number | null;
+    /** Best value after each completion, at most 20 points, evenly thinned. */
+    best_so_far: number[];
+  };
+  /** Finished trials per minute over the last (at most 20) finishes; null with fewer than 2. */
+  throughput_per_min: number | null;
+  strategy: { name: string; options: Record<string, unknown>; description: string | null };
+  scheduler: { name: string; options: Record<string, unknown>; description: string | null } | null;
+  /** Enqueued trials still waiting, oldest first, with their rationale. */
+  queued: { trial: number; params: Record<string, unknown>; rationale: string | null }[];
+  running: number[];
+  /** The three most important parameters, when enough trials completed. */
+  top_params: { param: string; importance: number }[];
+  pruned_share: number | null;
+  text: string;
+}
+
+/** Summarises a study from its view and every trial. `catalogue` supplies plug-in descriptions. */
+export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly PluginDescription[] = []): StudySummary {
+  const complete = trials
+    .filter((t) => t.state === "COMPLETE" && typeof t.value === "number")
+    .sort((a, b) => (a.finished_at ?? 0) - (b.finished_at ?? 0) || a.number - b.number);
+  const bestSeq: number[] = [];
+  let best: TrialView | null = null;
+  let sinceBest = 0;
+  for (const t of complete) {
+    if (best === null || isBetter(study.direction, t.value as number, best.value as number)) {
+      best = t;
+      sinceBest = 0;
+    } else sinceBest++;
+    bestSeq.push(best.value as number);
+  }
+  const half = complete.length >= 2 ? (bestSeq[Math.floor(complete.length / 2) - 1] ?? null) : null;
+  const status = complete.length === 0 ? "no-data" : sinceBest >= PLATEAU_AFTER ? "plateau" : "improving";
+
+  const finished = trials.filter((t) => t.finished_at !== null).map((t) => t.finished_at as number).sort((a, b) => a - b);
+  const recent = finished.slice(-20);
+  const span = recent.length >= 2 ? (recent[recent.length - 1] as number) - (recent[0] as number) : 0;
+  const throughput = recent.length >= 2 && span > 0 ? ((recent.length - 1) / span) * 60 : null;
+
+  const describe = (kind: "strategy" | "scheduler", name: string) =>
+    catalogue.find((p) => p.kind === kind && p.name === name)?.description ?? null;
+  const queued = trials
+    .filter((t) => t.state === "WAITING")
+    .map((t) => ({
+      trial: t.number,
+      params: t.params,
+      rationale: typeof t.system_attrs.rationale === "string" ? t.system_attrs.rationale : null,
+    }));
+  const running = trials.filter((t) => t.state === "RUNNING").map((t) => t.number);
+  const imp: Importances = paramImportances(trials);
+  const top = imp.importances.slice(0, 3).map((i) => ({ param: i.param, importance: i.importance }));
+  const nFinished = study.counts.COMPLETE + study.counts.PRUNED + study.counts.FAIL;
+  const prunedShare = study.scheduler && nFinished > 0 ? study.counts.PRUNED / nFinished : null;
+
+  const s: Omit<StudySummary, "text"> = {
+    study: study.name,
+    direction: study.direction,
+    counts: study.counts,
+    n_trials: study.n_trials,
+    best: best ? { trial: best.number, value: best.value as number, params: best.params } : null,
+    trend: { status, completions_since_best: sinceBest, best_at_half: half, best_so_far: thin(bestSeq, 20) },
+    throughput_per_min: throughput,
+    strategy: { ...study.strategy, description: describe("strategy", study.strategy.name) },
+    scheduler: study.scheduler ? { ...study.scheduler, description: describe("scheduler", study.scheduler.name) } : null,
+    queued,
+    running,
+    top_params: top,
+    pruned_share: prunedShare,
+  };
+  return { ...s, text: summaryText(s) };
+}
+
+function summaryText(s: Omit<StudySummary, "text">): string {
+  const c = s.counts;
+  const lines: string[] = [];
+  lines.push(
+    `Study '${s.study}' (${s.direction}): ${s.n_trials} trials — ${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued, ${c.PRUNED} pruned, ${c.FAIL} failed.`,
+  );
+  if (s.best) {
+    lines.push(`Best so far: trial ${s.best.trial} with value ${fmt(s.best.value)} at ${fmtParams(s.best.params)}.`);
+    if (s.trend.status === "plateau")
+      lines.push(`Trend: plateau — no improvement in the last ${s.trend.completions_since_best} completed trials; consider proposing trials in unexplored regions or stopping.`);
+    else if (s.trend.best_at_half !== null && s.trend.best_at_half !== s.best.value)
+      lines.push(`Trend: improving — best was ${fmt(s.trend.best_at_half)} halfway through the completed trials, now ${fmt(s.best.value)} (${s.trend.completions_since_best} completions since the last new best).`);
+    else lines.push(`Trend: ${s.trend.completions_since_best} completed trials since the last new best.`);
+  } else lines.push("No trial has completed yet, so there is no best value.");
+  if (s.throughput_per_min !== null) lines.push(`Throughput: about ${fmt(s.throughput_per_min)} finished trials per minute recently.`);
+  const opts = Object.keys(s.strategy.options).length > 0 ? ` ${JSON.stringify(s.strategy.options)}` : "";
+  lines.push(`Strategy: ${s.strategy.name}${opts}${s.strategy.description ? ` — ${s.strategy.description}` : ""}`);
+  if (s.scheduler)
+    lines.push(
+      `Scheduler: ${s.scheduler.name}${s.scheduler.description ? ` — ${s.scheduler.description}` : ""}${s.pruned_share !== null ? ` (${Math.round(s.pruned_share * 100)}% of finished trials pruned)` : ""}`,
+    );
+  if (s.queued.length > 0) {
+    lines.push(`Queued proposals (served before the strategy's own suggestions): ${s.queued.length}`);
+    for (const q of s.queued.slice(0, 5)) lines.push(`  - trial ${q.trial}: ${fmtParams(q.params)}${q.rationale ? ` — "${q.rationale}"` : ""}`);
+    if (s.queued.length > 5) lines.push(`  … and ${s.queued.length - 5} more`);
+  }
+  if (s.running.length > 0) lines.push(`Running now: trials ${s.running.slice(0, 10).join(", ")}${s.running.length > 10 ? ", …" : ""}.`);
+  if (s.top_params.length > 0)
+    lines.push(`Most influential parameters: ${s.top_params.map((p) => `${p.param} (${Math.round(p.importance * 100)}%)`).join(", ")}.`);
+  return lines.join("\n");
+}
+
+function thin(v: readonly number[], max: number): number[] {
+  if (v.length <= max) return [...v];
+  return Array.from({ length: max }, (_, i) => v[Math.round((i * (v.length - 1)) / (max - 1))] as number);
+}
+
+/** Compact number formatting for prose: 5 significant digits, exponent for extremes. */
+export function fmt(v: unknown): string {
+  if (typeof v !== "number") return v === null || v === undefined ? "-" : String(v);
+  if (Number.isInteger(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(3);
+  return String(Number(v.toPrecision(5)));
+}
+
+export function fmtParams(p: Record<string, unknown>): string {
+  return `{${Object.entries(p).map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : fmt(v)}`).join(", ")}}`;
+}

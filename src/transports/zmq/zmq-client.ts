@@ -1,0 +1,205 @@
+/**
+ * A small ZeroMQ client for protocol v1: one DEALER socket, MessagePack envelopes, replies
+ * matched to requests by id, so many requests may be in flight at once. Methods mirror
+ * StudyService's (same arguments, same result shapes); a failure reply is thrown as a
+ * `TuneportError` with the server's code.
+ *
+ * It is what `tuneport mcp --connect` uses to reach a running server, and what the Node
+ * test workers use. It does not retry: a request that times out rejects with UNAVAILABLE
+ * (callers that retry should reuse the request id, which `request` accepts).
+ */
+import { randomUUID } from "node:crypto";
+import { Dealer } from "zeromq";
+import type { ParamValue } from "../../domain/distributions.js";
+import { type ErrorCode, ERROR_CODES, TuneportError } from "../../domain/errors.js";
+import type { Decision } from "../../domain/decision.js";
+import type { PluginDescription } from "../../service/plugins.js";
+import type { CreateStudyArgs, TellState, TrialsQuery } from "../../service/study-service.js";
+import type { AskResult, StudyView, TrialView } from "../../service/views.js";
+import { decode, encode } from "./codec.js";
+
+export interface ZmqClientOptions {
+  /** Per-request timeout in milliseconds [30000]. */
+  readonly timeoutMs?: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class ZmqClient {
+  private readonly dealer: Dealer;
+  private readonly pending = new Map<string, Pending>();
+  private readonly timeoutMs: number;
+  private sendChain: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    readonly endpoint: string,
+    opts: ZmqClientOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.dealer = new Dealer({ linger: 0 });
+  }
+
+  /** Connects and performs the `hello` handshake. @throws UNAVAILABLE when the server does not answer. */
+  async connect(): Promise<{ version: number; server: { name: string; version: string } }> {
+    this.dealer.connect(this.endpoint);
+    this.loop = this.receiveLoop();
+    return (await this.request("hello", { versions: [1], client: { name: "tuneport-ts" } })) as {
+      version: number;
+      server: { name: string; version: string };
+    };
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.dealer) {
+        const payload = frames[frames.length - 1];
+        if (!payload) continue;
+        let msg: Record<string, unknown>;
+        try {
+          msg = decode(payload) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        const id = typeof msg.id === "string" ? msg.id : null;
+        const p = id ? this.pending.get(id) : undefined;
+        if (!p || !id) continue;
+        this.pending.delete(id);
+        clearTimeout(p.timer);
+        if (msg.ok === true) p.resolve(msg.result);
+        else {
+          const e = (msg.error ?? {}) as { code?: string; message?: string; data?: Record<string, unknown> };
+          const code = (e.code && e.code in ERROR_CODES ? e.code : "INTERNAL") as ErrorCode;
+          p.reject(new TuneportError(code, e.message ?? "request failed", e.data));
+        }
+      }
+    } catch (err) {
+      if (!this.closed) for (const p of this.pending.values()) p.reject(err as Error);
+    }
+  }
+
+  /** Sends one request and resolves with its `result`. @throws TuneportError (server code, or UNAVAILABLE on timeout). */
+  request(op: string, args: Record<string, unknown> = {}, requestId: string = randomUUID()): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TuneportError("UNAVAILABLE", "client is closed"));
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new TuneportError("UNAVAILABLE", `no reply to '${op}' from ${this.endpoint} within ${this.timeoutMs} ms; is the server running?`));
+      }, this.timeoutMs);
+      this.pending.set(requestId, { resolve, reject, timer });
+      const frame = encode({ v: 1, id: requestId, op, ...args });
+      // zeromq.js allows one send in progress per socket.
+      this.sendChain = this.sendChain
+        .then(() => this.dealer.send(frame))
+        .catch((err: unknown) => {
+          const p = this.pending.get(requestId);
+          if (p) {
+            clearTimeout(p.timer);
+            this.pending.delete(requestId);
+            p.reject(err as Error);
+          }
+        });
+    });
+  }
+
+  async createStudy(args: CreateStudyArgs): Promise<{ study: StudyView; created: boolean }> {
+    return (await this.request("create_study", args as Record<string, unknown>)) as { study: StudyView; created: boolean };
+  }
+
+  async getStudy(name: string): Promise<StudyView> {
+    return ((await this.request("get_study", { study: name })) as { study: StudyView }).study;
+  }
+
+  async listStudies(): Promise<StudyView[]> {
+    return ((await this.request("list_studies")) as { studies: StudyView[] }).studies;
+  }
+
+  async deleteStudy(name: string): Promise<{ deleted: boolean }> {
+    return (await this.request("delete_study", { study: name })) as { deleted: boolean };
+  }
+
+  async catalogue(): Promise<PluginDescription[]> {
+    return ((await this.request("catalogue")) as { plugins: PluginDescription[] }).plugins;
+  }
+
+  async ask(study: string): Promise<AskResult> {
+    return (await this.request("ask", { study })) as AskResult;
+  }
+
+  async suggest(study: string, trial: number, token: string, name: string, distribution: unknown): Promise<{ value: ParamValue }> {
+    return (await this.request("suggest", { study, trial, token, name, distribution })) as { value: ParamValue };
+  }
+
+  async report(study: string, trial: number, token: string, step: number, value: number, data?: Record<string, unknown>): Promise<{ decision: Decision }> {
+    return (await this.request("report", { study, trial, token, step, value, ...(data ? { data } : {}) })) as { decision: Decision };
+  }
+
+  async tell(
+    study: string,
+    trial: number,
+    token: string,
+    state: TellState,
+    value: number | null | undefined,
+    opts: { reason?: string; userAttrs?: Record<string, unknown> } = {},
+  ): Promise<{ trial: TrialView }> {
+    return (await this.request("tell", {
+      study,
+      trial,
+      token,
+      state,
+      ...(value !== undefined ? { value } : {}),
+      ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.userAttrs !== undefined ? { user_attrs: opts.userAttrs } : {}),
+    })) as { trial: TrialView };
+  }
+
+  async heartbeat(leases: { study: string; trial: number; token: string }[]): Promise<{ study: string; trial: number; ok: boolean; code?: string }[]> {
+    return ((await this.request("heartbeat", { leases })) as { leases: { study: string; trial: number; ok: boolean; code?: string }[] }).leases;
+  }
+
+  async enqueue(
+    study: string,
+    params: Record<string, unknown>,
+    opts: { userAttrs?: Record<string, unknown>; skipIfExists?: boolean; rationale?: string } = {},
+  ): Promise<{ trial: TrialView; created: boolean }> {
+    return (await this.request("enqueue", {
+      study,
+      params,
+      ...(opts.userAttrs !== undefined ? { user_attrs: opts.userAttrs } : {}),
+      ...(opts.skipIfExists !== undefined ? { skip_if_exists: opts.skipIfExists } : {}),
+      ...(opts.rationale !== undefined ? { rationale: opts.rationale } : {}),
+    })) as { trial: TrialView; created: boolean };
+  }
+
+  async listTrials(study: string, q: TrialsQuery = {}): Promise<{ trials: TrialView[]; total: number }> {
+    const args: Record<string, unknown> = { study };
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) args[k] = v;
+    return (await this.request("trials", args)) as { trials: TrialView[]; total: number };
+  }
+
+  async getTrial(study: string, trial: number): Promise<TrialView> {
+    return ((await this.request("trial", { study, trial })) as { trial: TrialView }).trial;
+  }
+
+  async best(study: string): Promise<TrialView | null> {
+    return ((await this.request("best", { study })) as { trial: TrialView | null }).trial;
+  }
+
+  /** Rejects everything in flight and closes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new TuneportError("UNAVAILABLE", "client closed"));
+    }
+    this.pending.clear();
+    this.dealer.close();
+    await this.loop;
+  }
+}

@@ -1,0 +1,67 @@
+/** `tuneport serve --mcp-http`: the same tools over Streamable HTTP, behind a bearer token. */
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CLI, Procs, call, exited, freePort, requireBuild, sc, tempDir, waitForOutput } from "./mcp-helpers.js";
+
+const TOKEN = "test-token-0123456789abcdef";
+const procs = new Procs();
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(requireBuild);
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await procs.killAll();
+});
+
+async function startServer(): Promise<string> {
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const [zport, hport] = [await freePort(), await freePort()];
+  const p = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "h.db"), "--bind", `tcp://127.0.0.1:${zport}`, "--mcp-http", String(hport)], {
+    TUNEPORT_MCP_TOKEN: TOKEN,
+  });
+  await waitForOutput(p.out, (s) => s.includes("tuneport ready"));
+  return `http://127.0.0.1:${hport}/mcp`;
+}
+
+function httpClient(url: string, token?: string) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
+  });
+  return { client: new Client({ name: "http-test", version: "1" }), transport };
+}
+
+describe("MCP over Streamable HTTP", () => {
+  it("serves the tools to a client with the token", async () => {
+    const url = await startServer();
+    const { client, transport } = httpClient(url, TOKEN);
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    expect(transport.sessionId).toBeTruthy();
+    await call(client, "create_study", { name: "h", space: { x: { type: "float", low: 0, high: 1 } } });
+    const a = sc(await call(client, "ask_trial", { study: "h" }));
+    await call(client, "tell_trial", { study: "h", trial: a.trial, token: a.token, value: 0.5 });
+    expect(sc(await call(client, "list_studies")).studies[0].n_trials).toBe(1);
+  });
+
+  it("answers 401 without the token or with a wrong one", async () => {
+    const url = await startServer();
+    for (const token of [undefined, "wrong-token-0123456789abcdef", `${TOKEN}x`]) {
+      const { client, transport } = httpClient(url, token);
+      await expect(client.connect(transport)).rejects.toThrow(/401|nauthorized/);
+    }
+    const raw = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(raw.status).toBe(401);
+    expect(raw.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+
+  it("refuses to start without a token", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const p = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "n.db"), "--mcp-http", String(await freePort())], { TUNEPORT_MCP_TOKEN: "" });
+    expect(await exited(p)).toBe(2);
+    expect(p.out()).toContain("TUNEPORT_MCP_TOKEN");
+  });
+});
