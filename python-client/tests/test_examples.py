@@ -28,3 +28,14 @@ def test_pytorch_digits_against_a_running_server(server: ServerProcess) -> None:
                "--study", "digits-example", "--strategy", "tpe"])
     assert out.count("val_loss=") >= 3
     assert "best trial" in out
+
+
+def test_pbt_digits_against_a_running_server(server: ServerProcess, tmp_path: os.PathLike[str]) -> None:
+    ckpt = os.path.join(tmp_path, "ckpt")
+    out = run(["examples/pbt_digits.py", "--endpoint", server.endpoint, "--epochs", "6", "--interval", "1",
+               "--study", "pbt-example", "--checkpoint-dir", ckpt])
+    assert "<- trial" in out  # at least one exploit loaded a donor's checkpoint
+    assert "schedule that produced it" in out and "from epoch   0" in out
+    # Retention: the server released old checkpoints; about one per member is left (plus pinned ones).
+    files = [f for _, _, fs in os.walk(ckpt) for f in fs]
+    assert 4 <= len(files) <= 8, files

@@ -1,12 +1,13 @@
 /** The strategy catalogue: every strategy a study can name. */
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
+import { pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
 import type { StrategyFactory } from "./strategy.js";
 
 export const STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = new Map<string, StrategyFactory<any>>(
-  [randomStrategyFactory, gridStrategyFactory, qmcStrategyFactory, tpeStrategyFactory].map((f) => [f.name, f]),
+  [randomStrategyFactory, gridStrategyFactory, qmcStrategyFactory, tpeStrategyFactory, pbtStrategyFactory].map((f) => [f.name, f]),
 );
 
 export const DEFAULT_STRATEGY = "random";
