@@ -1,0 +1,142 @@
+/**
+ * Dense symmetric-positive-definite linear algebra on row-major Float64Arrays: Cholesky
+ * with adaptive jitter, triangular solves, log-determinant and the inverse from the factor.
+ *
+ * Algorithms: Golub & Van Loan, "Matrix Computations" (4th ed.), §4.2 (Cholesky, the
+ * dot-product form — both operands of the inner loop are contiguous rows in row-major
+ * storage) and §3.1 (triangular systems). Jitter follows common GP practice
+ * (Rasmussen & Williams 2006, §A.4; GPyTorch's `psd_safe_cholesky`): try the matrix as
+ * is, then add 1e-10·trace(A) to the diagonal and grow it ×10 per failure, a bounded
+ * number of times.
+ *
+ * Every function writes into caller-provided buffers where that matters for speed, so
+ * callers in inner loops allocate nothing.
+ */
+
+/** A failure of a numerical routine (never crosses the wire; strategies fall back on it). */
+export class NumericalError extends Error {
+  override readonly name = "NumericalError";
+}
+
+export interface CholeskyOptions {
+  /** Jitter tries after the plain attempt. Default 8 (1e-10·tr … 1e-3·tr). */
+  readonly maxTries?: number;
+  /** First jitter as a fraction of the trace. Default 1e-10. */
+  readonly initialJitter?: number;
+}
+
+/**
+ * Factorises the n×n symmetric matrix `a` (only the lower triangle is read) as L·Lᵀ.
+ * Writes L into `out` (the strict upper triangle is zeroed) and returns the jitter that
+ * was added to the diagonal (0 when none was needed). `a` is not modified.
+ * @throws NumericalError when the matrix stays non-positive-definite after every try
+ *   (including when it contains NaN).
+ */
+export function cholesky(a: Float64Array, n: number, out: Float64Array = new Float64Array(n * n), opts: CholeskyOptions = {}): number {
+  if (a.length < n * n || out.length < n * n) throw new RangeError("cholesky: buffer too small");
+  const maxTries = opts.maxTries ?? 8;
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += a[i * n + i]!;
+  if (!Number.isFinite(trace)) throw new NumericalError("cholesky: non-finite diagonal");
+  const base = (opts.initialJitter ?? 1e-10) * Math.max(Math.abs(trace), Number.MIN_VALUE);
+  let jitter = 0;
+  for (let attempt = 0; attempt <= maxTries; attempt++) {
+    if (attempt > 0) jitter = base * 10 ** (attempt - 1);
+    if (tryCholesky(a, n, out, jitter)) return jitter;
+  }
+  throw new NumericalError(`cholesky: not positive definite after jitter ${jitter}`);
+}
+
+function tryCholesky(a: Float64Array, n: number, L: Float64Array, jitter: number): boolean {
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    let s = a[rj + j]! + jitter;
+    for (let k = 0; k < j; k++) {
+      const v = L[rj + k]!;
+      s -= v * v;
+    }
+    // `!(s > 0)` also catches NaN.
+    if (!(s > 0)) return false;
+    const d = Math.sqrt(s);
+    L[rj + j] = d;
+    for (let k = j + 1; k < n; k++) L[rj + k] = 0;
+    const inv = 1 / d;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let t = a[ri + j]!;
+      for (let k = 0; k < j; k++) t -= L[ri + k]! * L[rj + k]!;
+      L[ri + j] = t * inv;
+    }
+  }
+  return true;
+}
+
+/** Solves L·x = b (L lower triangular, row-major) into `out` (may alias `b`). */
+export function solveLower(L: Float64Array, n: number, b: ArrayLike<number>, out: Float64Array): Float64Array {
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= L[ri + k]! * out[k]!;
+    out[i] = s / L[ri + i]!;
+  }
+  return out;
+}
+
+/**
+ * Solves Lᵀ·x = b (L lower triangular) into `out` (may alias `b`). Column-oriented so that
+ * the inner loop walks a contiguous row of L.
+ */
+export function solveUpperT(L: Float64Array, n: number, b: ArrayLike<number>, out: Float64Array): Float64Array {
+  if (out !== b) for (let i = 0; i < n; i++) out[i] = b[i]!;
+  for (let i = n - 1; i >= 0; i--) {
+    const ri = i * n;
+    const xi = out[i]! / L[ri + i]!;
+    out[i] = xi;
+    for (let k = 0; k < i; k++) out[k] = out[k]! - L[ri + k]! * xi;
+  }
+  return out;
+}
+
+/** Solves (L·Lᵀ)·x = b into `out` (may alias `b`). */
+export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>, out: Float64Array): Float64Array {
+  solveLower(L, n, b, out);
+  return solveUpperT(L, n, out, out);
+}
+
+/** log det(L·Lᵀ) = 2·Σ log L_ii. */
+export function logDetFromCholesky(L: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.log(L[i * n + i]!);
+  return 2 * s;
+}
+
+/**
+ * (L·Lᵀ)⁻¹ into `out` (full symmetric matrix). `work` (n×n) holds Uᵀ = (L⁻¹)ᵀ stored by
+ * rows, so both inner loops are contiguous dot products. About n³/3 multiply-adds.
+ */
+export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, work: Float64Array = new Float64Array(n * n)): Float64Array {
+  // work row j = column j of L⁻¹: X[i][j] for i ≥ j, by forward substitution on e_j.
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    for (let i = 0; i < j; i++) work[rj + i] = 0;
+    work[rj + j] = 1 / L[rj + j]!;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let s = 0;
+      for (let k = j; k < i; k++) s -= L[ri + k]! * work[rj + k]!;
+      work[rj + i] = s / L[ri + i]!;
+    }
+  }
+  // (L⁻ᵀ L⁻¹)_{ij} = Σ_{k ≥ max(i,j)} X[k][i]·X[k][j] = Σ_k work[i][k]·work[j][k].
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = i; j < n; j++) {
+      const rj = j * n;
+      let s = 0;
+      for (let k = j; k < n; k++) s += work[ri + k]! * work[rj + k]!;
+      out[ri + j] = s;
+      out[rj + i] = s;
+    }
+  }
+  return out;
+}
