@@ -1,6 +1,6 @@
 /**
  * Box-constrained limited-memory BFGS: projected L-BFGS with an Armijo backtracking line
- * search along the projection arc.
+ * search (safeguarded quadratic interpolation) along the projection arc.
  *
  * Sources: Nocedal & Wright, "Numerical Optimization" (2nd ed.), Alg. 7.4 (two-loop
  * recursion) and §3.1 (Armijo condition, c1 = 1e-4); Bertsekas, "Projected Newton
@@ -12,7 +12,7 @@
  *
  * Defaults: memory m = 10, projected-gradient tolerance 1e-5 (∞-norm), relative
  * function tolerance 1e-12 (scipy's L-BFGS-B uses factr·eps ≈ 2.2e-9 with factr = 1e7;
- * callers pass their own), at most 20 backtracking halvings.
+ * callers pass their own), at most 20 backtracking steps.
  */
 
 /** f(x), writing ∇f(x) into `g`. Non-finite values are treated as "step too long". */
@@ -142,7 +142,11 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
       let gg = 0;
       for (let i = 0; i < n; i++) gg += free[i] ? g[i]! * g[i]! : 0;
       const s = Math.min(1, 1 / Math.sqrt(gg));
-      for (let i = 0; i < n; i++) d[i] = free[i] ? -g[i]! * s : 0;
+      dg = 0;
+      for (let i = 0; i < n; i++) {
+        d[i] = free[i] ? -g[i]! * s : 0;
+        dg += d[i]! * g[i]!;
+      }
     }
 
     // Armijo backtracking along the projection arc.
@@ -161,7 +165,11 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
         accepted = true;
         break;
       }
-      t *= 0.5;
+      // Minimiser of the quadratic through f(0), f'(0) and f(t) (Nocedal & Wright §3.5),
+      // safeguarded to [0.1·t, 0.5·t]; plain halving when f(t) is not finite.
+      const dgt = dg * t;
+      const tq = Number.isFinite(fnew) ? (-dgt * t) / (2 * (fnew - f - dgt)) : 0.5 * t;
+      t = Math.min(0.5 * t, Math.max(0.1 * t, tq));
     }
     if (!accepted) {
       if (count > 0) {

@@ -50,11 +50,7 @@ export function cholesky(a: Float64Array, n: number, out: Float64Array = new Flo
 function tryCholesky(a: Float64Array, n: number, L: Float64Array, jitter: number): boolean {
   for (let j = 0; j < n; j++) {
     const rj = j * n;
-    let s = a[rj + j]! + jitter;
-    for (let k = 0; k < j; k++) {
-      const v = L[rj + k]!;
-      s -= v * v;
-    }
+    const s = a[rj + j]! + jitter - dot(L, rj, L, rj, j);
     // `!(s > 0)` also catches NaN.
     if (!(s > 0)) return false;
     const d = Math.sqrt(s);
@@ -63,9 +59,7 @@ function tryCholesky(a: Float64Array, n: number, L: Float64Array, jitter: number
     const inv = 1 / d;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
-      let t = a[ri + j]!;
-      for (let k = 0; k < j; k++) t -= L[ri + k]! * L[rj + k]!;
-      L[ri + j] = t * inv;
+      L[ri + j] = (a[ri + j]! - dot(L, ri, L, rj, j)) * inv;
     }
   }
   return true;
@@ -75,9 +69,7 @@ function tryCholesky(a: Float64Array, n: number, L: Float64Array, jitter: number
 export function solveLower(L: Float64Array, n: number, b: ArrayLike<number>, out: Float64Array): Float64Array {
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= L[ri + k]! * out[k]!;
-    out[i] = s / L[ri + i]!;
+    out[i] = (b[i]! - dot(L, ri, out, 0, i)) / L[ri + i]!;
   }
   return out;
 }
@@ -122,9 +114,7 @@ export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, w
     work[rj + j] = 1 / L[rj + j]!;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
-      let s = 0;
-      for (let k = j; k < i; k++) s -= L[ri + k]! * work[rj + k]!;
-      work[rj + i] = s / L[ri + i]!;
+      work[rj + i] = -dot(L, ri + j, work, rj + j, i - j) / L[ri + i]!;
     }
   }
   // (L⁻ᵀ L⁻¹)_{ij} = Σ_{k ≥ max(i,j)} X[k][i]·X[k][j] = Σ_k work[i][k]·work[j][k].
@@ -132,11 +122,27 @@ export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, w
     const ri = i * n;
     for (let j = i; j < n; j++) {
       const rj = j * n;
-      let s = 0;
-      for (let k = j; k < n; k++) s += work[ri + k]! * work[rj + k]!;
+      const s = dot(work, ri + j, work, rj + j, n - j);
       out[ri + j] = s;
       out[rj + i] = s;
     }
   }
   return out;
+}
+
+/** Σ_{k<len} x[xo+k]·y[yo+k] with four accumulators (the dependency chain, not the loads, bounds a single-sum loop). */
+export function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 4 <= len; k += 4) {
+    s0 += x[xo + k]! * y[yo + k]!;
+    s1 += x[xo + k + 1]! * y[yo + k + 1]!;
+    s2 += x[xo + k + 2]! * y[yo + k + 2]!;
+    s3 += x[xo + k + 3]! * y[yo + k + 3]!;
+  }
+  for (; k < len; k++) s0 += x[xo + k]! * y[yo + k]!;
+  return s0 + s1 + (s2 + s3);
 }
