@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "./rng.js";
 import {
-  NumericalError, cholesky, choleskyInverse, choleskySolve, logDetFromCholesky, solveLower, solveUpperT,
+  NumericalError, cholesky, choleskyInverse, choleskySolve, logDetFromCholesky, solveLower, solveUpperT, symmetricEigen,
 } from "./linalg.js";
 
 /** A random SPD matrix B·Bᵀ + n·I. */
@@ -101,5 +101,27 @@ describe("cholesky", () => {
     expect(() => cholesky(a, 2, new Float64Array(4))).toThrow(NumericalError);
     expect(() => cholesky(Float64Array.from([NaN, 0, 0, 1]), 2)).toThrow(NumericalError);
     expect(() => cholesky(Float64Array.from([1, NaN, NaN, 1]), 2)).toThrow(NumericalError);
+  });
+});
+
+describe("symmetricEigen", () => {
+  it("decomposes a random symmetric matrix: A·v = w·v with orthonormal V", () => {
+    for (const n of [1, 2, 5, 9]) {
+      const a = randomSpd(n, n + 10);
+      for (let i = 0; i < n; i++) a[i * n + i] = a[i * n + i]! - 1.5 * n; // make it indefinite too
+      const w = new Float64Array(n);
+      const v = new Float64Array(n * n);
+      symmetricEigen(a, n, w, v);
+      for (let k = 0; k < n; k++) {
+        const col = Array.from({ length: n }, (_, i) => v[i * n + k]!);
+        const av = matVec(a, n, col);
+        for (let i = 0; i < n; i++) expect(av[i]).toBeCloseTo(w[k]! * col[i]!, 8);
+        for (let l = 0; l < n; l++) {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += v[i * n + k]! * v[i * n + l]!;
+          expect(s).toBeCloseTo(k === l ? 1 : 0, 12);
+        }
+      }
+    }
   });
 });

@@ -146,3 +146,56 @@ export function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, le
   for (; k < len; k++) s0 += x[xo + k]! * y[yo + k]!;
   return s0 + s1 + (s2 + s3);
 }
+
+/**
+ * Eigen-decomposition of the n×n symmetric matrix `a` (not modified) by cyclic Jacobi
+ * rotations (Golub & Van Loan §8.5; Rutishauser's stable rotation formulas): A = V·diag(w)·Vᵀ.
+ * Writes eigenvalues into `w` and eigenvectors into the columns of `v` (row-major).
+ * Meant for small n (CMA-ES covariance matrices); cost ≈ 10·n³ per sweep, converging in
+ * a handful of sweeps. Eigenvalues are not sorted.
+ * @throws NumericalError when `a` contains a non-finite entry.
+ */
+export function symmetricEigen(a: Float64Array, n: number, w: Float64Array, v: Float64Array): void {
+  const m = Float64Array.from(a.subarray(0, n * n));
+  for (let i = 0; i < n * n; i++) if (!Number.isFinite(m[i]!)) throw new NumericalError("symmetricEigen: non-finite entry");
+  v.fill(0, 0, n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let diag = 0;
+    for (let i = 0; i < n; i++) {
+      diag += m[i * n + i]! * m[i * n + i]!;
+      for (let j = i + 1; j < n; j++) off += m[i * n + j]! * m[i * n + j]!;
+    }
+    if (off <= 1e-30 * diag || off === 0) break;
+    for (let p = 0; p < n - 1; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q]!;
+        if (apq === 0) continue;
+        const theta = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          // Columns p and q of M, then rows p and q (M ← JᵀMJ).
+          const mkp = m[k * n + p]!;
+          const mkq = m[k * n + q]!;
+          m[k * n + p] = c * mkp - s * mkq;
+          m[k * n + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < n; k++) {
+          const mpk = m[p * n + k]!;
+          const mqk = m[q * n + k]!;
+          m[p * n + k] = c * mpk - s * mqk;
+          m[q * n + k] = s * mpk + c * mqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p]!;
+          const vkq = v[k * n + q]!;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  for (let i = 0; i < n; i++) w[i] = m[i * n + i]!;
+}
