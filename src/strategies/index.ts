@@ -1,10 +1,12 @@
 /** The strategy catalogue: every strategy a study can name. */
+import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
+import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import type { StrategyFactory } from "./strategy.js";
 
 export const STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = new Map<string, StrategyFactory<any>>(
-  [randomStrategyFactory, gridStrategyFactory].map((f) => [f.name, f]),
+  [randomStrategyFactory, gridStrategyFactory, gpStrategyFactory, cmaesStrategyFactory].map((f) => [f.name, f]),
 );
 
 export const DEFAULT_STRATEGY = "random";
