@@ -29,6 +29,11 @@ export interface LbfgsOptions {
   readonly pgtol?: number;
   /** Stop when the relative decrease of f over an iteration is ≤ ftol. Default 1e-12. */
   readonly ftol?: number;
+  /**
+   * Length (2-norm) of the first, steepest-descent trial step, before any curvature is
+   * known. Default 1. A warm start near the optimum wants a shorter one.
+   */
+  readonly initialStep?: number;
 }
 
 export interface LbfgsResult {
@@ -51,6 +56,7 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
   const maxIter = opts.maxIter ?? 200;
   const pgtol = opts.pgtol ?? 1e-5;
   const ftol = opts.ftol ?? 1e-12;
+  const initialStep = opts.initialStep ?? 1;
   const lo = opts.lower;
   const hi = opts.upper;
   const proj = (v: number, i: number): number => {
@@ -120,8 +126,8 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
     } else {
       let gg = 0;
       for (let i = 0; i < n; i++) gg += q[i]! * q[i]!;
-      // First step: a unit-length move in the steepest direction, capped at the gradient step.
-      gamma = Math.min(1, 1 / Math.sqrt(gg));
+      // First step: a move of length `initialStep` in the steepest direction, capped at the gradient step.
+      gamma = Math.min(1, initialStep / Math.sqrt(gg));
     }
     for (let i = 0; i < n; i++) q[i] = q[i]! * gamma;
     for (let c = count - 1; c >= 0; c--) {
@@ -141,7 +147,7 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
       count = 0;
       let gg = 0;
       for (let i = 0; i < n; i++) gg += free[i] ? g[i]! * g[i]! : 0;
-      const s = Math.min(1, 1 / Math.sqrt(gg));
+      const s = Math.min(1, initialStep / Math.sqrt(gg));
       dg = 0;
       for (let i = 0; i < n; i++) {
         d[i] = free[i] ? -g[i]! * s : 0;

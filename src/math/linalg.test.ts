@@ -53,13 +53,19 @@ describe("cholesky", () => {
     solveLower(L, n, y, y);
     solveUpperT(L, n, y, y);
     for (let i = 0; i < n; i++) expect(y[i]).toBeCloseTo(x[i]!, 12);
-    const inv = choleskyInverse(L, n, new Float64Array(n * n));
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let k = 0; k < n; k++) s += a[i * n + k]! * inv[k * n + j]!;
-        expect(s).toBeCloseTo(i === j ? 1 : 0, 10);
-      }
+    // Odd and even sizes exercise the 2×2 blocking and its remainders.
+    for (const m of [1, 2, 5, 6, 7]) {
+      const am = randomSpd(m, 20 + m);
+      const Lm = new Float64Array(m * m);
+      cholesky(am, m, Lm);
+      const inv = choleskyInverse(Lm, m, new Float64Array(m * m));
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < m; j++) {
+          let s = 0;
+          for (let k = 0; k < m; k++) s += am[i * m + k]! * inv[k * m + j]!;
+          expect(s).toBeCloseTo(i === j ? 1 : 0, 10);
+        }
+    }
     // det of a diagonal matrix diag(1, 2, ..., n) is n!.
     const dg = new Float64Array(n * n);
     for (let i = 0; i < n; i++) dg[i * n + i] = i + 1;

@@ -107,25 +107,87 @@ export function logDetFromCholesky(L: Float64Array, n: number): number {
  * rows, so both inner loops are contiguous dot products. About n³/3 multiply-adds.
  */
 export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, work: Float64Array = new Float64Array(n * n)): Float64Array {
-  // work row j = column j of L⁻¹: X[i][j] for i ≥ j, by forward substitution on e_j.
+  // work row j = column j of L⁻¹: X[i][j] for i ≥ j, by forward substitution on e_j; two
+  // columns at a time so that each load of a row of L feeds both.
   for (let j = 0; j < n; j++) {
     const rj = j * n;
     for (let i = 0; i < j; i++) work[rj + i] = 0;
     work[rj + j] = 1 / L[rj + j]!;
+  }
+  let j = 0;
+  for (; j + 1 < n; j += 2) {
+    const r0 = j * n;
+    const r1 = r0 + n;
+    work[r0 + j + 1] = (-L[r1 + j]! * work[r0 + j]!) / L[r1 + j + 1]!;
+    for (let i = j + 2; i < n; i++) {
+      const ri = i * n;
+      let s0 = 0;
+      let s1 = 0;
+      for (let k = j; k < i; k++) {
+        const l = L[ri + k]!;
+        s0 += l * work[r0 + k]!;
+        s1 += l * work[r1 + k]!;
+      }
+      const inv = 1 / L[ri + i]!;
+      work[r0 + i] = -s0 * inv;
+      work[r1 + i] = -s1 * inv;
+    }
+  }
+  for (; j < n; j++) {
+    const rj = j * n;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
       work[rj + i] = -dot(L, ri + j, work, rj + j, i - j) / L[ri + i]!;
     }
   }
-  // (L⁻ᵀ L⁻¹)_{ij} = Σ_{k ≥ max(i,j)} X[k][i]·X[k][j] = Σ_k work[i][k]·work[j][k].
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = i; j < n; j++) {
-      const rj = j * n;
-      const s = dot(work, ri + j, work, rj + j, n - j);
-      out[ri + j] = s;
-      out[rj + i] = s;
+  // (L⁻ᵀ L⁻¹)_{ij} = Σ_{k ≥ max(i,j)} X[k][i]·X[k][j] = Σ_k work[i][k]·work[j][k], in 2×2
+  // blocks so that each load feeds two multiply-adds (work[r][k] = 0 for k < r, so a block
+  // may start its sum at its smaller column).
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    j = i;
+    for (; j + 1 < n; j += 2) {
+      const c0 = j * n;
+      const c1 = c0 + n;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      for (let k = j; k < n; k++) {
+        const a0 = work[r0 + k]!;
+        const a1 = work[r1 + k]!;
+        const b0 = work[c0 + k]!;
+        const b1 = work[c1 + k]!;
+        s00 += a0 * b0;
+        s01 += a0 * b1;
+        s10 += a1 * b0;
+        s11 += a1 * b1;
+      }
+      out[r0 + j] = s00;
+      out[c0 + i] = s00;
+      out[r0 + j + 1] = s01;
+      out[c1 + i] = s01;
+      out[r1 + j] = s10;
+      out[c0 + i + 1] = s10;
+      out[r1 + j + 1] = s11;
+      out[c1 + i + 1] = s11;
     }
+    if (j < n) {
+      const c0 = j * n;
+      const s0 = dot(work, r0 + j, work, c0 + j, n - j);
+      const s1 = dot(work, r1 + j, work, c0 + j, n - j);
+      out[r0 + j] = s0;
+      out[c0 + i] = s0;
+      out[r1 + j] = s1;
+      out[c0 + i + 1] = s1;
+    }
+  }
+  if (i < n) {
+    const r0 = i * n;
+    const s = dot(work, r0 + i, work, r0 + i, n - i);
+    out[r0 + i] = s;
   }
   return out;
 }

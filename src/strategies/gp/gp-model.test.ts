@@ -51,7 +51,7 @@ describe("GP model", () => {
     const theta = Float64Array.from([1, 0, 1, 0, Math.log(1e-5)]);
     const obj = new GpObjective(inputs, y);
     expect(obj.factor(theta)).toBe(true);
-    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
     post.predict(inputs.X, 3 * inputs.d);
     expect(post.mean).toBeCloseTo(y[3]!, 3);
     expect(post.variance).toBeLessThan(1e-3);
@@ -86,7 +86,7 @@ describe("GP model", () => {
     const theta = Float64Array.from([0.5, -0.2, 0.1, 0.3, -4]);
     const obj = new GpObjective(inputs, y);
     obj.factor(theta);
-    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
     const rng = new Rng(9);
     const count = 11;
     const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
@@ -98,5 +98,32 @@ describe("GP model", () => {
       expect(means[c]).toBeCloseTo(post.mean, 12);
       expect(vars[c]).toBeCloseTo(post.variance, 12);
     }
+  });
+
+  it("bounds the variance from above cheaply (the pruning of candidate scoring relies on it) and is tight at data", () => {
+    const { inputs, y } = randomInputs(40, 4);
+    const theta = Float64Array.from([1.5, 0.2, 2, 0.1, -5]);
+    const obj = new GpObjective(inputs, y);
+    obj.factor(theta);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
+    const rng = new Rng(5);
+    const count = 200;
+    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    xs.set(inputs.X.subarray(0, 3), 0); // a training point: the bound is s²·noise/(s² + noise)
+    const means = new Float64Array(count);
+    const bounds = new Float64Array(count);
+    const vars = new Float64Array(count);
+    post.meanAndVarianceBound(xs, count, means, bounds);
+    post.predictBatch(xs, count, new Float64Array(count), vars);
+    let strictlyLooser = 0;
+    for (let c = 0; c < count; c++) {
+      post.predict(xs, c * 3);
+      expect(means[c]).toBeCloseTo(post.mean, 12);
+      expect(bounds[c]! + 1e-12).toBeGreaterThanOrEqual(vars[c]!);
+      if (bounds[c]! > vars[c]! + 1e-6) strictlyLooser++;
+    }
+    const [s2, noise] = [Math.exp(0.1), 1e-6 + Math.exp(-5)];
+    expect(bounds[0]).toBeCloseTo((s2 * noise) / (s2 + noise), 8);
+    expect(strictlyLooser).toBeGreaterThan(100);
   });
 });

@@ -78,6 +78,7 @@ export class GpObjective {
   private readonly lambda: Float64Array;
   /** Jitter added by the last successful factorisation. */
   jitter = 0;
+  private readonly factoredAt: Float64Array;
 
   constructor(
     readonly inputs: GpInputs,
@@ -103,6 +104,7 @@ export class GpObjective {
     this.work = new Float64Array(n * n);
     this.alpha = new Float64Array(n);
     this.lambda = new Float64Array(d);
+    this.factoredAt = new Float64Array(d + 2).fill(NaN);
   }
 
   /**
@@ -111,6 +113,7 @@ export class GpObjective {
    */
   factor(theta: ArrayLike<number>): boolean {
     const { n, d, K, pairD, dk, lambda } = this;
+    this.factoredAt.fill(NaN);
     for (let m = 0; m < d; m++) lambda[m] = Math.exp(theta[m]!);
     const s2 = Math.exp(theta[d]!);
     const noise = MIN_NOISE + Math.exp(theta[d + 1]!);
@@ -139,12 +142,32 @@ export class GpObjective {
     }
     solveLower(this.L, n, this.y, this.alpha);
     solveUpperT(this.L, n, this.alpha, this.alpha);
+    for (let k = 0; k < d + 2; k++) this.factoredAt[k] = theta[k]!;
     return true;
+  }
+
+  /** Whether `L` and `alpha` currently hold the factorisation at exactly this θ. */
+  isFactoredAt(theta: ArrayLike<number>): boolean {
+    for (let k = 0; k < this.d + 2; k++) if (!(this.factoredAt[k] === theta[k])) return false;
+    return true;
+  }
+
+  /** Negative log posterior at θ without its gradient (one factorisation, no inverse). */
+  value(theta: Float64Array): number {
+    if (!this.factor(theta)) return NaN;
+    return this.nll() - logPrior(theta, this.d);
+  }
+
+  private nll(): number {
+    const { n, y, alpha } = this;
+    let yAlpha = 0;
+    for (let i = 0; i < n; i++) yAlpha += y[i]! * alpha[i]!;
+    return 0.5 * yAlpha + 0.5 * logDetFromCholesky(this.L, n) + 0.5 * n * LOG_2PI;
   }
 
   /** Negative log posterior at θ; writes its gradient into `grad`. NaN when K is not factorable. */
   evaluate(theta: Float64Array, grad: Float64Array): number {
-    const { n, d, K, Kinv, pairD, dk, alpha, lambda, y } = this;
+    const { n, d, K, Kinv, pairD, dk, alpha, lambda } = this;
     if (!this.factor(theta)) {
       grad.fill(NaN);
       return NaN;
@@ -152,9 +175,7 @@ export class GpObjective {
     const s2 = Math.exp(theta[d]!);
     const en = Math.exp(theta[d + 1]!);
     const noise = MIN_NOISE + en;
-    let yAlpha = 0;
-    for (let i = 0; i < n; i++) yAlpha += y[i]! * alpha[i]!;
-    const nll = 0.5 * yAlpha + 0.5 * logDetFromCholesky(this.L, n) + 0.5 * n * LOG_2PI;
+    const nll = this.nll();
 
     choleskyInverse(this.L, n, Kinv, this.work);
     // d(LML)/dθ = ½·Σ_ij W_ij ∂K_ij/∂θ with W = ααᵀ − K⁻¹; pairs count twice (symmetry).
@@ -180,18 +201,26 @@ export class GpObjective {
     grad[d + 1] = -0.5 * trW * en;
 
     // Log priors (added to the log likelihood, so subtracted here), differentiated in θ.
-    let logPrior = 0;
     for (let m = 0; m < d; m++) {
       const l = lambda[m]!;
-      logPrior += -(0.1 / l + 0.1 * l);
       grad[m] = grad[m]! - (0.1 / l - 0.1 * l);
     }
-    logPrior += Math.log(s2) - s2;
     grad[d] = grad[d]! - (1 - s2);
-    logPrior += 0.1 * Math.log(noise) - 30 * noise;
     grad[d + 1] = grad[d + 1]! - (0.1 / noise - 30) * en;
-    return nll - logPrior;
+    return nll - logPrior(theta, d);
   }
+}
+
+/** log p(θ) up to a constant: the priors named in the file header. */
+function logPrior(theta: ArrayLike<number>, d: number): number {
+  let lp = 0;
+  for (let m = 0; m < d; m++) {
+    const l = Math.exp(theta[m]!);
+    lp += -(0.1 / l + 0.1 * l);
+  }
+  const s2 = Math.exp(theta[d]!);
+  const noise = MIN_NOISE + Math.exp(theta[d + 1]!);
+  return lp + Math.log(s2) - s2 + 0.1 * Math.log(noise) - 30 * noise;
 }
 
 /**
@@ -212,8 +241,11 @@ export class GpPosterior {
   mean = 0;
   variance = 0;
 
+  /** K_ii: signal variance + noise + any jitter the factorisation added. */
+  readonly diag: number;
+
   /**
-   * @param X the n×d inputs the factor `L` belongs to; `alpha` = K⁻¹y.
+   * @param inputs the n×d inputs the factor `L` (of K(θ) plus `jitter` on the diagonal) belongs to; `alpha` = K⁻¹y.
    * @throws nothing; callers check the values they read back for finiteness.
    */
   constructor(
@@ -221,12 +253,14 @@ export class GpPosterior {
     theta: ArrayLike<number>,
     readonly L: Float64Array,
     readonly alpha: Float64Array,
+    jitter: number,
   ) {
     this.n = inputs.n;
     this.d = inputs.d;
     this.lambda = new Float64Array(this.d);
     for (let m = 0; m < this.d; m++) this.lambda[m] = Math.exp(theta[m]!);
     this.s2 = Math.exp(theta[this.d]!);
+    this.diag = this.s2 + MIN_NOISE + Math.exp(theta[this.d + 1]!) + jitter;
     this.kx = new Float64Array(this.n);
     this.dkx = new Float64Array(this.n);
     this.v = new Float64Array(this.n);
@@ -262,6 +296,28 @@ export class GpPosterior {
     for (let i = 0; i < n; i++) vv += v[i]! * v[i]!;
     this.mean = mu;
     this.variance = this.s2 - vv;
+  }
+
+  /**
+   * Posterior means of `count` points (row-major in `xs`) and, instead of their variances,
+   * the cheap upper bound s² − max_i k(x, x_i)²/K_ii: the variance given only the most
+   * correlated training point, which conditioning on all of them can only lower.
+   * Costs n·d per point instead of the n²/2 of the exact variance.
+   */
+  meanAndVarianceBound(xs: Float64Array, count: number, means: Float64Array, bounds: Float64Array): void {
+    const { n, d, kx, alpha } = this;
+    for (let c = 0; c < count; c++) {
+      this.kernelRow(xs, c * d, kx, null);
+      let mu = 0;
+      let kmax = 0;
+      for (let i = 0; i < n; i++) {
+        const k = kx[i]!;
+        mu += alpha[i]! * k;
+        if (k > kmax) kmax = k;
+      }
+      means[c] = mu;
+      bounds[c] = this.s2 - (kmax * kmax) / this.diag;
+    }
   }
 
   /**
