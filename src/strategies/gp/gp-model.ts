@@ -17,7 +17,7 @@
  * Hyperparameters are optimised in log space: θ = [log λ_1..λ_d, log s², log(σ²_n − 1e-6)].
  * Every buffer is preallocated per fit, so the evaluations inside L-BFGS allocate nothing.
  */
-import { NumericalError, cholesky, choleskyInverse, logDetFromCholesky, solveLower, solveUpperT } from "../../math/linalg.js";
+import { NumericalError, cholesky, choleskyInverse, dot, logDetFromCholesky, solveLower, solveUpperT } from "../../math/linalg.js";
 
 export const MIN_NOISE = 1e-6;
 const SQRT5 = Math.sqrt(5);
@@ -243,6 +243,7 @@ export class GpPosterior {
 
   /** K_ii: signal variance + noise + any jitter the factorisation added. */
   readonly diag: number;
+  private readonly LT: Float64Array;
 
   /**
    * @param inputs the n×d inputs the factor `L` (of K(θ) plus `jitter` on the diagonal) belongs to; `alpha` = K⁻¹y.
@@ -261,6 +262,10 @@ export class GpPosterior {
     for (let m = 0; m < this.d; m++) this.lambda[m] = Math.exp(theta[m]!);
     this.s2 = Math.exp(theta[this.d]!);
     this.diag = this.s2 + MIN_NOISE + Math.exp(theta[this.d + 1]!) + jitter;
+    // Lᵀ by rows, so that the back substitution is a contiguous dot product per row.
+    const n = this.n;
+    this.LT = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let k = 0; k <= i; k++) this.LT[k * n + i] = L[i * n + k]!;
     this.kx = new Float64Array(this.n);
     this.dkx = new Float64Array(this.n);
     this.v = new Float64Array(this.n);
@@ -398,7 +403,12 @@ export class GpPosterior {
     this.mean = mu;
     this.variance = this.s2 - vv;
     // w = K⁻¹ kx; dσ²/dx = −2 wᵀ ∂kx/∂x; ∂kx_i/∂x_m = dk_i · 2λ_m (x_m − X_im).
-    solveUpperT(this.L, n, v, v);
+    // Back substitution Lᵀw = v in place, by rows of Lᵀ.
+    const LT = this.LT;
+    for (let i = n - 1; i >= 0; i--) {
+      const ri = i * n;
+      v[i] = (v[i]! - dot(LT, ri + i + 1, v, i + 1, n - i - 1)) / LT[ri + i]!;
+    }
     for (let m = 0; m < d; m++) {
       dMean[m] = 0;
       dVar[m] = 0;
