@@ -48,6 +48,19 @@ describe("minimizeLbfgs", () => {
     c.forEach((ci, i) => expect(r.x[i]).toBeCloseTo(Math.min(1, Math.max(0, ci)), 6));
   });
 
+  it("takes a first trial step of length initialStep along the steepest descent", () => {
+    const points: number[][] = [];
+    const fg = (x: Float64Array, g: Float64Array) => {
+      points.push(Array.from(x));
+      g[0] = 2 * (x[0]! - 100);
+      g[1] = 2 * x[1]!;
+      return (x[0]! - 100) ** 2 + x[1]! ** 2;
+    };
+    minimizeLbfgs(fg, [0, 0], { initialStep: 0.25, maxIter: 1 });
+    expect(points[1]![0]).toBeCloseTo(0.25, 12);
+    expect(points[1]![1]).toBe(0);
+  });
+
   it("respects the iteration cap and projects the start into the box", () => {
     const r = minimizeLbfgs(rosenbrock, [5, 5], { lower: [-2, -2], upper: [2, 2], maxIter: 3 });
     expect(r.iterations).toBeLessThanOrEqual(3);
