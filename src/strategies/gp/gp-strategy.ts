@@ -28,7 +28,10 @@
  *    suggestion away from them. Chosen over qLogEI with fantasies (Optuna's choice) for
  *    speed: it costs one extra factorisation instead of 128 fantasy models.
  * 5. Acquisition search: `nCandidates` (2048) uniform random points (discrete dimensions
- *    snapped to their grid) scored by LogEI; the best observed point plus the best
+ *    snapped to their grid) ranked by LogEI — exactly, but most candidates are ruled out by
+ *    a cheap upper bound on their variance before the O(n²) exact one is computed (see
+ *    `topCandidates`); the Sobol engine replaces the uniform points once merged. The best
+ *    observed point plus the best
  *    `nLocalSearches − 1` (9) candidates start a local search that alternates L-BFGS on
  *    continuous dimensions (at most `maxAcqIterations`, default 30) with an exhaustive
  *    search over each categorical and each discrete dimension of ≤ 32 values; discrete
