@@ -1,4 +1,6 @@
 /** The strategy catalogue: every strategy a study can name. */
+import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
+import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
@@ -7,7 +9,15 @@ import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
 import type { StrategyFactory } from "./strategy.js";
 
 export const STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = new Map<string, StrategyFactory<any>>(
-  [randomStrategyFactory, gridStrategyFactory, qmcStrategyFactory, tpeStrategyFactory, pbtStrategyFactory].map((f) => [f.name, f]),
+  [
+    randomStrategyFactory,
+    gridStrategyFactory,
+    qmcStrategyFactory,
+    tpeStrategyFactory,
+    gpStrategyFactory,
+    cmaesStrategyFactory,
+    pbtStrategyFactory,
+  ].map((f) => [f.name, f]),
 );
 
 export const DEFAULT_STRATEGY = "random";
