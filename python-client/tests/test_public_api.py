@@ -8,7 +8,8 @@ EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
-    "Restore", "SearchSpaceExhaustedError", "Study", "StudySummary", "TimeoutError", "TrajectoryPoint", "Trial",
+    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudySummary", "TimeoutError",
+    "TrajectoryPoint", "Trial",
     "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
     "UnsupportedVersionError", "__version__", "connect",
 }  # fmt: skip

@@ -66,6 +66,16 @@ Options:
           "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies",
         );
     }
+    // Listen for stop signals before anything is bound: a signal during start-up then shuts
+    // down cleanly once start-up is done, instead of killing the process mid-way.
+    const stopRequested = new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, "shutting down");
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
     const storage = new SqliteStorage({ path: v.storage as string, durability });
     const problems = await storage.checkIntegrity();
     if (problems.length > 0) {
@@ -102,14 +112,7 @@ Options:
       }
     }
     logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info({ signal }, "shutting down");
-        resolve();
-      };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
-    });
+    await stopRequested;
     await mcpHttp?.close();
     await zmq.close();
     await service.close();

@@ -1,17 +1,21 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
-import type { StudyView, TrialView } from "../service/views.js";
+import type { LineageView, StudyView, TrialView } from "../service/views.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type Command, UsageError, intOption } from "./command.js";
 
 export const studiesCommand: Command = {
   name: "studies",
-  summary: "list studies, show one, or list its trials",
+  summary: "list studies, show one, list its trials, or show a trial's PBT lineage",
   help: `
 Usage: tuneport studies list [--storage PATH] [--json]
        tuneport studies show NAME [--storage PATH] [--json]
        tuneport studies trials NAME [--storage PATH] [--json] [--state S]... [--limit N]
+       tuneport studies lineage NAME [TRIAL] [--storage PATH] [--json]
+
+'lineage' prints the hyperparameter schedule that produced TRIAL's model (default: the best
+trial), following PBT donors back to generation 0: replay it as a fixed schedule.
 
 Reads the database read-only; safe beside a running server.
 
@@ -31,8 +35,10 @@ Options:
     sort: { type: "string", default: "number" },
   },
   async run(v, pos) {
-    const [sub, name] = pos;
-    if (!sub || !["list", "show", "trials"].includes(sub)) throw new UsageError("expected list, show NAME or trials NAME; see --help");
+    const [sub, name, trialArg] = pos;
+    if (!sub || !["list", "show", "trials", "lineage"].includes(sub))
+      throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
+    const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
@@ -46,6 +52,10 @@ Options:
         const s = await service.getStudy(name as string);
         if (v.json) out(JSON.stringify(s, null, 2));
         else out(formatStudy(s));
+      } else if (sub === "lineage") {
+        const l = await service.lineage(name as string, trialNo);
+        if (v.json) out(JSON.stringify(l, null, 2));
+        else out(formatLineage(l));
       } else {
         const sort = v.sort as string;
         if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
@@ -114,4 +124,13 @@ export function formatTrialTable(trials: TrialView[]): string {
     ["#", "state", "value", ...names, "duration_s"],
     trials.map((t) => [String(t.number), t.state, fmt(t.value), ...names.map((n) => fmt(t.params[n])), fmt(t.duration_s)]),
   );
+}
+
+export function formatLineage(l: LineageView): string {
+  const names = [...new Set(l.schedule.flatMap((s) => Object.keys(s.params)))];
+  const head = `trial ${l.trial} (${l.state.toLowerCase()}), value ${fmt(l.value)}, trained to step ${fmt(l.until_step)}`;
+  return `${head}\n${table(
+    ["from_step", ...names, "trained_by", "its_step"],
+    l.schedule.map((s) => [fmt(s.from_step), ...names.map((n) => fmt(s.params[n])), String(s.trial), fmt(s.trial_step)]),
+  )}`;
 }

@@ -5,8 +5,12 @@
 import type { Params } from "./distributions.js";
 
 export type Decision =
-  /** Go on training. `budget` (in the client's step units) is how far to train, when a scheduler sets it. */
-  | { readonly action: "continue"; readonly budget?: number }
+  /**
+   * Go on training. `budget` (in the client's step units) is how far to train, when a scheduler sets it.
+   * `delete_checkpoints` lists checkpoints the reporting trial saved earlier that nobody will load
+   * any more (PBT retention); the client may delete them.
+   */
+  | { readonly action: "continue"; readonly budget?: number; readonly delete_checkpoints?: readonly string[] }
   /** Stop now; the client records the trial as PRUNED. */
   | { readonly action: "prune"; readonly reason: string }
   /**
@@ -16,9 +20,12 @@ export type Decision =
   | {
       readonly action: "update";
       readonly params: Params;
-      readonly restore?: { readonly trial: number; readonly checkpoint: string };
+      /** `step` is the donor's step when it saved `checkpoint`. */
+      readonly restore?: { readonly trial: number; readonly checkpoint: string; readonly step?: number };
       readonly reason?: string;
       readonly budget?: number;
+      /** As for `continue`: the reporting trial's own older checkpoints that may be deleted. */
+      readonly delete_checkpoints?: readonly string[];
     };
 
 export const CONTINUE: Decision = Object.freeze({ action: "continue" });

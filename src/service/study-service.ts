@@ -52,6 +52,7 @@ import { readTrajectory } from "../strategies/hypergradient/hypergradient-strate
 import { sampleUniform } from "../strategies/sampling.js";
 import type { Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../strategies/strategy.js";
 import type { Change, Lease, Storage, StoredTrial } from "../storage/storage.js";
+import { scheduleOf } from "../strategies/pbt/lineage.js";
 import { Mutex } from "./mutex.js";
 import {
   type PluginRef,
@@ -61,7 +62,7 @@ import {
   resolveSchedulerConfig,
   resolveStrategyConfig,
 } from "./plugins.js";
-import { type AskResult, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
+import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
 /** The request a commit answers, so its reply is stored in the same transaction. */
 interface ReplyCtx {
@@ -185,6 +186,7 @@ export class StudyService {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private nextTrialId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
   private readonly changeListeners = new Set<(change: StudyChange) => void>();
   private closed = false;
@@ -208,6 +210,10 @@ export class StudyService {
         svc.reap().catch((err: unknown) => svc.log.error({ err }, "reaper failed"));
       }, every);
       svc.reapTimer.unref();
+      svc.pruneTimer = setInterval(() => {
+        svc.storage.pruneReplies(svc.now() - svc.replyRetentionMs).catch((err: unknown) => svc.log.error({ err }, "reply pruning failed"));
+      }, 3600_000);
+      svc.pruneTimer.unref();
     }
     return svc;
   }
@@ -269,6 +275,7 @@ export class StudyService {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reapTimer) clearInterval(this.reapTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     await Promise.allSettled([...this.inflight.values()]);
     for (const s of this.studies.values()) await s.writeLock.run(() => undefined);
     await this.runner.close();
@@ -521,6 +528,12 @@ export class StudyService {
 
     return s.writeLock.run(async () => {
       const number = s.trials.length;
+      if (needsStrategy && s.strategy.revise) {
+        const fresh: SuggestRequest = { study: s.ctx, trials: s.trials, trialNumber: number, rng: Rng.derive(s.study.config.seed, number, "revise") };
+        const revised = s.strategy.revise(fresh, { params, systemAttrs });
+        params = { ...revised.params, ...(fromScheduler?.params ?? {}) };
+        systemAttrs = { ...(revised.systemAttrs ?? {}), ...(fromScheduler?.systemAttrs ?? {}) };
+      }
       const now = this.now();
       const t: TrialRecord = {
         id: this.nextTrialId,
@@ -764,6 +777,7 @@ export class StudyService {
 
   /** A WAITING copy of a failed trial's params when the retry policy allows one more attempt. */
   private retryOf(s: StudyState, failed: TrialRecord): TrialRecord | null {
+    if (s.strategy.refillsLostTrials) return null;
     const count = typeof failed.systemAttrs.retry_count === "number" ? failed.systemAttrs.retry_count : 0;
     if (count >= s.study.config.retry.maxRetries) return null;
     const now = this.now();
@@ -990,6 +1004,41 @@ export class StudyService {
     return b ? trialView(b, this.now()) : null;
   }
 
+  /**
+   * The hyperparameter schedule that produced a trial's model (PBT): segments `{from_step,
+   * params, trial, trial_step}` in model-age order, following the donors of every exploit back
+   * to a fresh start, replayable as a fixed schedule for a final training run. Without `trial`,
+   * the best trial: the best COMPLETE one, else the member with the best latest report.
+   * A trial outside PBT has one segment (its params from step 0). @throws NOT_FOUND.
+   */
+  async lineage(studyName: string, trialNumber?: number): Promise<LineageView> {
+    const s = this.getState(studyName);
+    const dir = s.study.config.direction;
+    let t: TrialRecord | undefined;
+    if (trialNumber === undefined) {
+      t = (bestTrial(dir, s.trials) as TrialRecord | null) ?? undefined;
+      if (!t) {
+        const sign = dir === "minimize" ? 1 : -1;
+        const last = (x: TrialRecord) => {
+          const v = x.intermediate[x.intermediate.length - 1]?.value;
+          return v === undefined || Number.isNaN(v) ? Infinity : sign * v;
+        };
+        t = s.trials.filter((x) => x.intermediate.length > 0).sort((a, b) => last(a) - last(b) || a.number - b.number)[0];
+      }
+      if (!t) throw notFound(`study '${studyName}' has no trial with a result yet`, { study: studyName });
+    } else {
+      t = this.trialOf(s, trialNumber);
+    }
+    let out: ReturnType<typeof scheduleOf>;
+    try {
+      out = scheduleOf(s.trials, t.number);
+    } catch (err) {
+      throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
+    }
+    const lastValue = t.intermediate[t.intermediate.length - 1]?.value ?? null;
+    return { study: studyName, trial: t.number, state: t.state, value: t.value ?? lastValue, until_step: out.until_step, schedule: out.schedule };
+  }
+
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */
   trialsOf(studyName: string): readonly StoredTrial[] {
     return this.getState(studyName).trials;
@@ -1044,8 +1093,12 @@ export class StudyService {
 
 function mergeDecisions(a: Decision, b: Decision): Decision {
   if (b.action === "continue") {
-    if (a.action === "continue" && b.budget !== undefined) return b;
-    return a;
+    if (a.action !== "continue") return a;
+    return {
+      action: "continue",
+      ...((b.budget ?? a.budget) !== undefined ? { budget: b.budget ?? a.budget } : {}),
+      ...(b.delete_checkpoints ? { delete_checkpoints: b.delete_checkpoints } : {}),
+    };
   }
   if (b.action === "update" && a.action === "continue" && a.budget !== undefined && b.budget === undefined)
     return { ...b, budget: a.budget };

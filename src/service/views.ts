@@ -51,6 +51,19 @@ export interface AskResult {
   study: string;
 }
 
+/** A trial's hyperparameter schedule (`lineage` op): PBT's answer to "how was the best model trained". */
+export interface LineageView {
+  study: string;
+  trial: number;
+  state: TrialState;
+  /** Final value, else the latest reported one. */
+  value: number | null;
+  /** The model's training age at the trial's latest report, in step units. */
+  until_step: number;
+  /** `params` apply from model age `from_step` on; `trial`/`trial_step` say who trained then. */
+  schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];
+}
+
 export interface StudyView {
   name: string;
   direction: Direction;

@@ -1,13 +1,24 @@
 /** The strategy catalogue: every strategy a study can name. */
+import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
+import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { makeHypergradientFactory } from "./hypergradient/hypergradient-strategy.js";
+import { pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
 import type { StrategyFactory } from "./strategy.js";
 
 const catalogue = new Map<string, StrategyFactory<any>>(
-  [randomStrategyFactory, gridStrategyFactory, qmcStrategyFactory, tpeStrategyFactory].map((f) => [f.name, f]),
+  [
+    randomStrategyFactory,
+    gridStrategyFactory,
+    qmcStrategyFactory,
+    tpeStrategyFactory,
+    gpStrategyFactory,
+    cmaesStrategyFactory,
+    pbtStrategyFactory,
+  ].map((f) => [f.name, f]),
 );
 // hypergradient delegates starting points to another entry of this same catalogue.
 const hypergradientStrategyFactory = makeHypergradientFactory(() => catalogue);

@@ -86,6 +86,18 @@ export interface Strategy {
   suggestParam?(req: ParamRequest): ParamValue;
   /** Strategies that steer running trials (PBT, hypergradient) answer reports too. */
   onReport?(req: ReportRequest): DecisionResult | null;
+  /**
+   * A last, cheap look at a suggestion under the study's write lock, with the history as it is
+   * when the new trial is committed (`suggest` ran outside the lock, so trials may have reported
+   * since). PBT re-checks that the donor checkpoint a refill points at still exists.
+   */
+  revise?(req: SuggestRequest, suggestion: Suggestion): Suggestion;
+  /**
+   * When true the service does not re-queue the params of a trial that failed (lease expired,
+   * or FAIL with `retry_on_fail`): the strategy replaces lost trials itself on the next ask
+   * (PBT refills the member's slot from a donor).
+   */
+  readonly refillsLostTrials?: boolean;
 }
 
 export interface StrategyFactory<O = unknown> {

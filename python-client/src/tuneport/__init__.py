@@ -32,7 +32,7 @@ from ._errors import (
     UnknownOpError,
     UnsupportedVersionError,
 )
-from ._study import Study, StudySummary
+from ._study import Lineage, ScheduleSegment, Study, StudySummary
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
 __all__ = [
@@ -50,10 +50,12 @@ __all__ = [
     "InvalidArgumentError",
     "Lease",
     "LeaseLostError",
+    "Lineage",
     "MalformedMessageError",
     "MessageTooLargeError",
     "NotFoundError",
     "Restore",
+    "ScheduleSegment",
     "SearchSpaceExhaustedError",
     "Study",
     "StudySummary",

@@ -227,6 +227,15 @@ class Study:
         raw = self.client._call("best", {"study": self.name})["trial"]
         return FrozenTrial.from_wire(raw) if raw else None
 
+    def lineage(self, number: int | None = None) -> Lineage:
+        """The hyperparameter schedule that produced trial ``number``'s model (default: the best
+        trial), following PBT donors back to a fresh start; replay it with ``Lineage.params_at``.
+        @raises NotFoundError."""
+        args: dict[str, Any] = {"study": self.name}
+        if number is not None:
+            args["trial"] = number
+        return Lineage.from_wire(self.client._call("lineage", args)["lineage"])
+
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Merges ``attrs`` into the study's user attributes."""
         view = self.client._call("set_user_attrs", {"study": self.name, "attrs": dict(attrs)}).get("study")
@@ -265,3 +274,46 @@ class Study:
 
 
 __all__ = ["Direction", "Study", "StudySummary"]
+
+
+@dataclass(frozen=True)
+class ScheduleSegment:
+    """``params`` apply from model age ``from_step`` on; ``trial`` trained the model then."""
+
+    from_step: float
+    params: dict[str, Scalar]
+    trial: int
+    trial_step: float
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A trial's hyperparameter schedule (the ``lineage`` op)."""
+
+    trial: int
+    state: str
+    value: float | None
+    until_step: float
+    """The model's training age at the trial's latest report."""
+    schedule: list[ScheduleSegment]
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> Lineage:
+        return cls(
+            trial=int(raw["trial"]),
+            state=str(raw["state"]),
+            value=raw.get("value"),
+            until_step=float(raw["until_step"]),
+            schedule=[
+                ScheduleSegment(float(s["from_step"]), dict(s["params"]), int(s["trial"]), float(s["trial_step"]))
+                for s in raw.get("schedule") or []
+            ],
+        )
+
+    def params_at(self, step: float) -> dict[str, Scalar]:
+        """The params in force at model age ``step`` (a fixed schedule for a final training run)."""
+        current: dict[str, Scalar] = dict(self.schedule[0].params) if self.schedule else {}
+        for seg in self.schedule:
+            if seg.from_step <= step:
+                current = dict(seg.params)
+        return current

@@ -13,7 +13,7 @@ from ._distributions import Categorical, Distribution, Float, Int, Scalar, distr
 from ._errors import FailedPreconditionError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
 
 if TYPE_CHECKING:
-    from ._study import Study
+    from ._study import Lineage, Study
 
 log = logging.getLogger("tuneport")
 
@@ -37,6 +37,15 @@ class Restore:
 
     trial: int
     checkpoint: str
+    step: float | None = None
+    """The donor's step when it saved ``checkpoint``."""
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Restore | None:
+        if not isinstance(raw, Mapping):
+            return None
+        step = raw.get("step")
+        return cls(int(raw["trial"]), str(raw["checkpoint"]), None if step is None else float(step))
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class Decision:
     reason: str | None = None
     params: dict[str, Scalar] = field(default_factory=dict)
     restore: Restore | None = None
+    delete_checkpoints: list[str] = field(default_factory=list)
+    """PBT retention: checkpoints this trial saved earlier that nobody will load; safe to delete."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Decision:
@@ -60,7 +71,8 @@ class Decision:
             budget=raw.get("budget"),
             reason=raw.get("reason"),
             params=dict(raw.get("params") or {}),
-            restore=Restore(int(restore["trial"]), str(restore["checkpoint"])) if isinstance(restore, Mapping) else None,
+            restore=Restore.from_wire(restore),
+            delete_checkpoints=[str(p) for p in raw.get("delete_checkpoints") or []],
         )
 
 
@@ -151,8 +163,11 @@ class Trial:
         self.budget: float | None = result.get("budget")
         """How far to train (in your step units) when a scheduler sets it; updated by ``report``."""
         self.lease = Lease(str(lease["token"]), float(lease["expires_at"]), float(lease["ttl_s"]))
-        self.restore: Restore | None = None
-        """Set by ``report`` when the last decision asks to load another trial's checkpoint (PBT)."""
+        self.restore: Restore | None = Restore.from_wire(self.system_attrs.get("pbt_restore"))
+        """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
+        trial refills a lost member, and by ``report`` when the decision is an exploit."""
+        self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
+        """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._lock = threading.Lock()
         self._lost: LeaseLostError | None = None
         self._prune_requested = False
@@ -256,6 +271,10 @@ class Trial:
     def trajectory(self) -> list[TrajectoryPoint]:
         """This trial's hyperparameter trajectory as the server recorded it (see ``Study.trajectory``)."""
         return self.study.trajectory(self.number)
+
+    def lineage(self) -> Lineage:
+        """The hyperparameter schedule that produced this trial's model so far (PBT)."""
+        return self.study.lineage(self.number)
 
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Merges ``attrs`` into the trial's user attributes on the server."""

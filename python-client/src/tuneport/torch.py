@@ -12,9 +12,12 @@ import importlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-__all__ = ["device", "load_checkpoint", "save_checkpoint"]
+if TYPE_CHECKING:
+    from ._trial import Decision, Trial
+
+__all__ = ["checkpoint_path", "device", "load_checkpoint", "pbt_report", "pbt_restore", "save_checkpoint"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -71,3 +74,49 @@ def load_checkpoint(
         optimizer.load_state_dict(state["optimizer"])
     extra: dict[str, Any] = dict(state.get("extra") or {})
     return extra
+
+
+# ---------------------------------------------------------------------- PBT
+
+
+def checkpoint_path(checkpoint_dir: PathLike, study: str, trial: int, step: float) -> Path:
+    """``<checkpoint_dir>/<study>/<trial>/step-<step>.pt``: one file per report. Put
+    ``checkpoint_dir`` on a filesystem every worker can read (PBT members load each other's)."""
+    name = str(int(step)) if float(step).is_integer() else str(step)
+    return Path(checkpoint_dir) / study / str(trial) / f"step-{name}.pt"
+
+
+def pbt_restore(trial: Trial, model: Any, optimizer: Any = None, *, map_location: Any = None) -> float:
+    """Loads ``trial.restore`` (a refilled PBT member's donor checkpoint) into ``model`` and
+    ``optimizer`` when there is one, and returns the step to count from (``trial.start_step``)."""
+    if trial.restore is not None:
+        load_checkpoint(trial.restore.checkpoint, model, optimizer, map_location=map_location)
+    return trial.start_step
+
+
+def pbt_report(
+    trial: Trial,
+    step: float,
+    value: float,
+    model: Any,
+    optimizer: Any = None,
+    *,
+    checkpoint_dir: PathLike,
+    map_location: Any = None,
+) -> Decision:
+    """One PBT report in a training loop: saves a checkpoint atomically, reports ``value`` with
+    its location, deletes the checkpoints the server released, and on an exploit loads the
+    donor's checkpoint into ``model``/``optimizer``. ``trial.params`` then holds the new
+    hyperparameters: apply them (e.g. to the optimizer's param groups) before training on.
+    @raises TrialPruned, LeaseLostError as ``Trial.report``."""
+    path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
+    save_checkpoint(path, model, optimizer, step=step)
+    decision = trial.report(step, value, {"checkpoint": str(path)})
+    for old in decision.delete_checkpoints:
+        try:
+            os.unlink(old)
+        except FileNotFoundError:
+            pass
+    if trial.restore is not None:
+        load_checkpoint(trial.restore.checkpoint, model, optimizer, map_location=map_location)
+    return decision

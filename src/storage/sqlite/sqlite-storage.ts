@@ -60,20 +60,20 @@ const MIGRATIONS: readonly string[] = [
     lease_expires INTEGER,
     UNIQUE (study_id, number)
   );
-  CREATE INDEX trials_running ON trials(study_id, state);
   CREATE TABLE intermediate_values (
     trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
     step     REAL NOT NULL,
     value    REAL,
     PRIMARY KEY (trial_id, step)
   ) WITHOUT ROWID;
+  -- One b-tree, no secondary index: every mutating request writes here, and pages written per
+  -- commit are what a commit costs. Pruning by age scans the table, rarely.
   CREATE TABLE request_log (
     request_id TEXT PRIMARY KEY,
     op         TEXT NOT NULL,
     reply      BLOB NOT NULL,
     at         INTEGER NOT NULL
-  );
-  CREATE INDEX request_log_at ON request_log(at);
+  ) WITHOUT ROWID;
   `,
 ];
 
@@ -100,6 +100,11 @@ export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly lockPath: string | null;
+  /**
+   * Ids present in request_log, so the common case (a new request id) costs no query.
+   * Not used by read-only connections, which may see another process add ids.
+   */
+  private replyIds: Set<string> | null = null;
 
   constructor(opts: SqliteStorageOptions) {
     const file = opts.path !== ":memory:";
@@ -146,6 +151,7 @@ export class SqliteStorage implements Storage {
       addIntermediate: db.prepare("INSERT OR REPLACE INTO intermediate_values (trial_id, step, value) VALUES (?, ?, ?)"),
       putReply: db.prepare("INSERT OR REPLACE INTO request_log (request_id, op, reply, at) VALUES (?, ?, ?, ?)"),
       getReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ?"),
+      replyIds: db.prepare("SELECT request_id FROM request_log").pluck(),
       pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ?"),
     };
   }
@@ -246,6 +252,7 @@ export class SqliteStorage implements Storage {
           this.stmts.setStudyAttrs.run(JSON.stringify(c.userAttrs), c.studyId);
           break;
         case "put-reply":
+          this.pendingIds.push(c.requestId);
           this.stmts.putReply.run(c.requestId, c.op, Buffer.from(c.reply.buffer, c.reply.byteOffset, c.reply.byteLength), c.at);
           break;
       }
@@ -254,18 +261,29 @@ export class SqliteStorage implements Storage {
 
   private readonly tx = (changes: readonly Change[]) => this.db.transaction(this.applyAll)(changes);
 
+  private pendingIds: string[] = [];
+
   async commit(changes: readonly Change[]): Promise<void> {
     if (changes.length === 0) return;
+    this.pendingIds = [];
     this.tx(changes);
+    // Only after the transaction committed: a rolled-back reply must stay unknown.
+    for (const id of this.pendingIds) this.replyIds?.add(id);
   }
 
   async getReply(requestId: string): Promise<Uint8Array | null> {
+    if (!this.db.readonly) {
+      this.replyIds ??= new Set(this.stmts.replyIds.all() as string[]);
+      if (!this.replyIds.has(requestId)) return null;
+    }
     const row = this.stmts.getReply.get(requestId) as { reply: Buffer } | undefined;
     return row ? new Uint8Array(row.reply) : null;
   }
 
   async pruneReplies(olderThan: number): Promise<number> {
-    return this.stmts.pruneReplies.run(olderThan).changes;
+    const n = this.stmts.pruneReplies.run(olderThan).changes;
+    if (n > 0) this.replyIds = null; // rebuilt on the next lookup
+    return n;
   }
 
   async checkIntegrity(): Promise<string[]> {

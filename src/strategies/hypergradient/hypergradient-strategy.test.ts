@@ -55,6 +55,8 @@ describe("hypergradient strategy: options", () => {
   it("validates the base against the catalogue, refusing itself and bad base options", () => {
     expect(factory.options.safeParse({ base: "nope" }).success).toBe(false);
     expect(factory.options.safeParse({ base: "hypergradient" }).success).toBe(false);
+    expect(factory.options.safeParse({ base: "pbt" }).success).toBe(false);
+    expect(factory.options.safeParse({ base: "gp" }).success).toBe(true);
     expect(factory.options.safeParse({ base: { name: "tpe", options: { n_startup_trials: -1 } } }).success).toBe(false);
     expect(factory.options.safeParse({ lr: 0 }).success).toBe(false);
     expect(factory.options.safeParse({ unknown: 1 }).success).toBe(false);

@@ -269,6 +269,9 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
       const parsed = factory.options.safeParse(ref.options);
       if (!parsed.success)
         ctx.addIssue({ code: "custom", path: ["base", "options"], message: `bad options for base '${ref.name}': ${parsed.error.issues[0]?.message ?? "invalid"}` });
+      else if (factory.create(parsed.data).onReport)
+        // Its own report answers would be ignored (only this strategy's onReport runs), so refuse it.
+        ctx.addIssue({ code: "custom", path: ["base"], message: `base '${ref.name}' steers running trials itself; pick one of the other strategies` });
       else base = { name: ref.name, options: parsed.data as Record<string, unknown> };
     }
     const { base: _b, params, ...rest } = o;

@@ -76,6 +76,7 @@ export const OP_SCHEMAS = {
   trajectory: z.object({ study: studyName, trial: trialNumber }).strict(),
   best: z.object({ study: studyName }).strict(),
   set_user_attrs: z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict(),
+  lineage: z.object({ study: studyName, trial: trialNumber.optional() }).strict(),
 } as const;
 
 export type OpName = keyof typeof OP_SCHEMAS;
@@ -148,6 +149,10 @@ export async function dispatch(service: StudyService, op: Exclude<OpName, "hello
     }
     case "best":
       return { trial: await service.best(parseArgs(op, raw).study) };
+    case "lineage": {
+      const a = parseArgs(op, raw);
+      return { lineage: await service.lineage(a.study, a.trial) };
+    }
     case "set_user_attrs": {
       const a = parseArgs(op, raw);
       if (a.trial === undefined) return { study: await service.setStudyUserAttrs(a.study, a.attrs, requestId) };

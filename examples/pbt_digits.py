@@ -1,0 +1,127 @@
+"""Population-based training of a small PyTorch MLP on scikit-learn's digits, with the learning
+rate and weight decay evolving during training.
+
+Runs on the GPU when one is present, else on the CPU. Needs a running server:
+
+    npx tuneport serve --storage ./tuneport.db --bind tcp://127.0.0.1:5555
+    python examples/pbt_digits.py --endpoint tcp://127.0.0.1:5555 --checkpoint-dir ./checkpoints
+
+A population of 4 members trains side by side in this one process (one epoch each in turn; with
+several machines, run one member per worker and point --checkpoint-dir at a shared filesystem).
+After every epoch a member saves a checkpoint and reports its validation loss; when the server
+answers with an exploit it loads the donor's checkpoint and continues with the new
+hyperparameters. At the end the script prints the schedule that produced the best model
+(``study.lineage()``), which replays as a fixed schedule for a final training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+import tuneport as tp
+from tuneport.torch import pbt_report, pbt_restore
+
+
+def load_data(device: torch.device) -> tuple[torch.Tensor, ...]:
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    as_t = lambda a, dt: torch.tensor(a, dtype=dt, device=device)  # noqa: E731
+    return as_t(x_tr, torch.float32), as_t(y_tr, torch.long), as_t(x_va, torch.float32), as_t(y_va, torch.long)
+
+
+@dataclass
+class Member:
+    trial: tp.Trial
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    step: float
+
+
+def apply_params(m: Member) -> None:
+    """The evolving hyperparameters go straight into the optimizer's param groups."""
+    for g in m.opt.param_groups:
+        g["lr"] = float(m.trial.params["lr"])
+        g["weight_decay"] = float(m.trial.params["weight_decay"])
+
+
+def start(trial: tp.Trial, device: torch.device) -> Member:
+    torch.manual_seed(trial.number)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    m = Member(trial, model, opt, pbt_restore(trial, model, opt))  # a refilled member loads its donor first
+    apply_params(m)
+    return m
+
+
+def train_epoch(m: Member, data: tuple[torch.Tensor, ...]) -> float:
+    x_tr, y_tr, x_va, y_va = data
+    loss_fn = nn.CrossEntropyLoss()
+    m.model.train()
+    perm = torch.randperm(len(x_tr), device=x_tr.device)
+    for i in range(0, len(x_tr), 64):
+        idx = perm[i : i + 64]
+        m.opt.zero_grad()
+        loss_fn(m.model(x_tr[idx]), y_tr[idx]).backward()
+        m.opt.step()
+    m.model.eval()
+    with torch.no_grad():
+        return float(loss_fn(m.model(x_va), y_va).item())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--endpoint", default="tcp://127.0.0.1:5555")
+    ap.add_argument("--study", default="pbt-digits")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--population", type=int, default=4)
+    ap.add_argument("--interval", type=int, default=2, help="perturbation interval in epochs")
+    ap.add_argument("--checkpoint-dir", default="./checkpoints")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_data(device)
+    with tp.connect(args.endpoint) as client:
+        study = client.create_study(
+            args.study,
+            direction="minimize",
+            strategy={"name": "pbt", "options": {"population_size": args.population, "perturbation_interval": args.interval}},
+            seed=args.seed,
+            space={"lr": tp.Float(1e-3, 1.0, log=True), "weight_decay": tp.Float(1e-6, 1e-2, log=True)},
+        )
+        print(f"PBT on {device}: {args.population} members x {args.epochs} epochs", flush=True)
+        members = [start(study.ask(), device) for _ in range(args.population)]
+        t0 = time.perf_counter()
+        for _ in range(args.epochs):
+            for m in members:
+                loss = train_epoch(m, data)
+                m.step += 1
+                decision = pbt_report(m.trial, m.step, loss, m.model, m.opt, checkpoint_dir=args.checkpoint_dir)
+                if decision.action == "update":
+                    apply_params(m)  # the donor's weights are loaded already; now its (perturbed) params
+                    src = f" <- trial {decision.restore.trial}" if decision.restore else ""
+                    print(f"  step {m.step:3.0f} trial {m.trial.number}{src}: lr={m.trial.params['lr']:.4g} "
+                          f"wd={m.trial.params['weight_decay']:.3g}", flush=True)
+        for m in members:
+            m.trial.complete(m.trial.intermediate[-1][1])
+            print(f"  trial {m.trial.number}  val_loss={m.trial.intermediate[-1][1]:.4f}", flush=True)
+        print(f"trained in {time.perf_counter() - t0:.1f}s")
+
+        lineage = study.lineage()
+        print(f"\nbest trial {lineage.trial}: val_loss={lineage.value:.4f}; schedule that produced it "
+              f"({lineage.until_step:.0f} epochs):")
+        for seg in lineage.schedule:
+            print(f"  from epoch {seg.from_step:3.0f}: lr={seg.params['lr']:.4g} wd={seg.params['weight_decay']:.3g}"
+                  f"  (trained by trial {seg.trial})")
+
+
+if __name__ == "__main__":
+    main()

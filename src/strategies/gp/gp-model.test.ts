@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../math/rng.js";
+import { GpObjective, GpPosterior, type GpInputs, matern52, matern52dR2 } from "./gp-model.js";
+
+function randomInputs(n: number, seed: number): { inputs: GpInputs; y: Float64Array } {
+  const rng = new Rng(seed);
+  const d = 3;
+  const isCat = Uint8Array.from([0, 1, 0]);
+  const X = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    X[i * d] = rng.random();
+    X[i * d + 1] = rng.int(3);
+    X[i * d + 2] = rng.random();
+  }
+  const y = Float64Array.from({ length: n }, (_, i) => Math.sin(6 * X[i * d]!) + 0.5 * X[i * d + 1]! - X[i * d + 2]! ** 2);
+  return { inputs: { n, d, X, isCat }, y };
+}
+
+describe("GP model", () => {
+  it("Matérn-5/2 is 1 at r = 0, decreasing, and its r² derivative matches finite differences", () => {
+    expect(matern52(0)).toBe(1);
+    expect(matern52(1)).toBeLessThan(matern52(0.5));
+    for (const r2 of [1e-4, 0.3, 2, 9]) {
+      const h = 1e-6 * r2;
+      expect(matern52dR2(r2) / ((matern52(r2 + h) - matern52(r2 - h)) / (2 * h))).toBeCloseTo(1, 5);
+    }
+  });
+
+  it("has an analytic negative-log-posterior gradient that matches central finite differences", () => {
+    const { inputs, y } = randomInputs(25, 1);
+    const obj = new GpObjective(inputs, y);
+    for (const theta of [[0, 0, 0, 0, Math.log(1e-2)], [1.2, -0.7, 2.1, -0.4, -6], [-2, 1, 0.3, 0.9, 0.5]]) {
+      const t = Float64Array.from(theta);
+      const g = new Float64Array(t.length);
+      obj.evaluate(t, g);
+      const scratch = new Float64Array(t.length);
+      for (let k = 0; k < t.length; k++) {
+        const h = 1e-5;
+        const tp = Float64Array.from(t);
+        const tm = Float64Array.from(t);
+        tp[k] = tp[k]! + h;
+        tm[k] = tm[k]! - h;
+        const fd = (obj.evaluate(tp, scratch) - obj.evaluate(tm, scratch)) / (2 * h);
+        expect(Math.abs(g[k]! - fd), `θ${k}: ${g[k]} vs ${fd}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(fd)));
+      }
+    }
+  });
+
+  it("interpolates the data at low noise, and its mean/variance gradients match finite differences", () => {
+    const { inputs, y } = randomInputs(30, 2);
+    const theta = Float64Array.from([1, 0, 1, 0, Math.log(1e-5)]);
+    const obj = new GpObjective(inputs, y);
+    expect(obj.factor(theta)).toBe(true);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
+    post.predict(inputs.X, 3 * inputs.d);
+    expect(post.mean).toBeCloseTo(y[3]!, 3);
+    expect(post.variance).toBeLessThan(1e-3);
+
+    const x = Float64Array.from([0.37, 2, 0.81]);
+    const wrt = Uint8Array.from([1, 0, 1]);
+    const dM = new Float64Array(3);
+    const dV = new Float64Array(3);
+    post.predictWithGradient(x, wrt, dM, dV);
+    const m0 = post.mean;
+    const v0 = post.variance;
+    post.predict(x);
+    expect(post.mean).toBeCloseTo(m0, 12);
+    expect(post.variance).toBeCloseTo(v0, 12);
+    for (const m of [0, 2]) {
+      const h = 1e-6;
+      const xp = Float64Array.from(x);
+      const xm = Float64Array.from(x);
+      xp[m] = xp[m]! + h;
+      xm[m] = xm[m]! - h;
+      post.predict(xp);
+      const [mp, vp] = [post.mean, post.variance];
+      post.predict(xm);
+      expect(dM[m]).toBeCloseTo((mp - post.mean) / (2 * h), 5);
+      expect(dV[m]).toBeCloseTo((vp - post.variance) / (2 * h), 5);
+    }
+    expect(dM[1]).toBe(0);
+  });
+
+  it("predicts a batch exactly as point by point (blocked solve, odd count)", () => {
+    const { inputs, y } = randomInputs(20, 3);
+    const theta = Float64Array.from([0.5, -0.2, 0.1, 0.3, -4]);
+    const obj = new GpObjective(inputs, y);
+    obj.factor(theta);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
+    const rng = new Rng(9);
+    const count = 11;
+    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    const means = new Float64Array(count);
+    const vars = new Float64Array(count);
+    post.predictBatch(xs, count, means, vars);
+    for (let c = 0; c < count; c++) {
+      post.predict(xs, c * 3);
+      expect(means[c]).toBeCloseTo(post.mean, 12);
+      expect(vars[c]).toBeCloseTo(post.variance, 12);
+    }
+  });
+
+  it("bounds the variance from above cheaply (the pruning of candidate scoring relies on it) and is tight at data", () => {
+    const { inputs, y } = randomInputs(40, 4);
+    const theta = Float64Array.from([1.5, 0.2, 2, 0.1, -5]);
+    const obj = new GpObjective(inputs, y);
+    obj.factor(theta);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
+    const rng = new Rng(5);
+    const count = 200;
+    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    xs.set(inputs.X.subarray(0, 3), 0); // a training point: the bound is s²·noise/(s² + noise)
+    const means = new Float64Array(count);
+    const bounds = new Float64Array(count);
+    const vars = new Float64Array(count);
+    post.meanAndVarianceBound(xs, count, means, bounds);
+    post.predictBatch(xs, count, new Float64Array(count), vars);
+    let strictlyLooser = 0;
+    for (let c = 0; c < count; c++) {
+      post.predict(xs, c * 3);
+      expect(means[c]).toBeCloseTo(post.mean, 12);
+      expect(bounds[c]! + 1e-12).toBeGreaterThanOrEqual(vars[c]!);
+      if (bounds[c]! > vars[c]! + 1e-6) strictlyLooser++;
+    }
+    const [s2, noise] = [Math.exp(0.1), 1e-6 + Math.exp(-5)];
+    expect(bounds[0]).toBeCloseTo((s2 * noise) / (s2 + noise), 8);
+    expect(strictlyLooser).toBeGreaterThan(100);
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { type SearchSpace, contains } from "../../domain/distributions.js";
+import type { Trial } from "../../domain/trial.js";
+import { Rng } from "../../math/rng.js";
+import { type BenchmarkProblem, branin, hartmann6, mixedProblem } from "../../testing/benchmark-functions.js";
+import { randomStrategyFactory } from "../random/random-strategy.js";
+import { strategyConformance } from "../strategy.case.js";
+import type { StrategyFactory } from "../strategy.js";
+import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { gpStrategyFactory } from "./gp-strategy.js";
+
+const defaults = gpStrategyFactory.options.parse({});
+
+strategyConformance(gpStrategyFactory, { options: defaults, n: 20 });
+
+/** Sequential ask/tell on a benchmark; returns the trials. */
+function run<O>(factory: StrategyFactory<O>, options: O, problem: BenchmarkProblem, n: number, seed: number): Trial[] {
+  const strategy = factory.create(options);
+  const study = makeStudy(problem.space, { seed, strategy: { name: factory.name, options: {} } });
+  const trials: Trial[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = strategy.suggest(suggestRequest(study, trials));
+    trials.push(makeTrial(i, s.params, problem.space, { value: problem.evaluate(s.params), systemAttrs: s.systemAttrs ?? {} }));
+  }
+  return trials;
+}
+const best = (ts: Trial[]) => Math.min(...ts.map((t) => t.value as number));
+/**
+ * Seeds 1024 apart: Rng.derive(seed, trial, ...) currently mixes small seeds and trial
+ * numbers by XOR, so seeds 0..9 would replay permutations of the same streams.
+ */
+const SEEDS = Array.from({ length: 10 }, (_, k) => (k + 1) * 1024);
+
+describe("gp strategy", () => {
+  it("parses options strictly with Optuna-like defaults", () => {
+    expect(defaults).toEqual({ nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxAcqIterations: 30 });
+    expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
+    expect(gpStrategyFactory.offload).toBe(true);
+  });
+
+  it("is uniform random for the first nStartupTrials and records the fitted θ afterwards", () => {
+    const trials = run(gpStrategyFactory, defaults, branin, 12, 3);
+    for (const t of trials.slice(0, 10)) expect(t.systemAttrs.gp_theta).toBeUndefined();
+    for (const t of trials.slice(10)) {
+      const theta = t.systemAttrs.gp_theta as number[];
+      expect(theta).toHaveLength(4);
+      expect(theta.every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  for (const problem of [branin, hartmann6]) {
+    it(`beats random search (lower best value) on ${problem.name} at 60 trials in >= 8 of 10 seeds`, () => {
+      let wins = 0;
+      for (const seed of SEEDS) {
+        const gp = best(run(gpStrategyFactory, defaults, problem, 60, seed));
+        const rnd = best(run(randomStrategyFactory, {}, problem, 60, seed));
+        if (gp < rnd) wins++;
+      }
+      expect(wins).toBeGreaterThanOrEqual(8);
+    });
+  }
+
+  it("gets close to the optimum of Branin within 40 trials (median regret over 5 seeds < 0.05)", () => {
+    const regrets = SEEDS.slice(0, 5).map((s) => best(run(gpStrategyFactory, defaults, branin, 40, s)) - branin.fStar).sort((a, b) => a - b);
+    expect(regrets[2]).toBeLessThan(0.05);
+  });
+
+  it("handles int, log and categorical dimensions (mixed problem: finds the right category and k)", () => {
+    let right = 0;
+    for (const seed of SEEDS.slice(0, 3)) {
+      const trials = run(gpStrategyFactory, defaults, mixedProblem, 40, seed);
+      for (const t of trials) for (const [k, d] of Object.entries(mixedProblem.space)) expect(contains(d, t.params[k]!)).toBe(true);
+      const b = trials.reduce((a, t) => ((t.value as number) < (a.value as number) ? t : a));
+      if (b.params.fn === "b" && Math.abs((b.params.k as number) - 3) <= 1) right++;
+    }
+    expect(right).toBeGreaterThanOrEqual(2);
+  });
+
+  it("steers away from pending (RUNNING) trials: the kriging believer", () => {
+    const space = branin.space;
+    const study = makeStudy(space, { seed: 5 });
+    const trials = run(gpStrategyFactory, defaults, branin, 15, 5);
+    const strategy = gpStrategyFactory.create(defaults);
+    const first = strategy.suggest(suggestRequest(study, trials));
+    const again = strategy.suggest(suggestRequest(study, trials));
+    expect(again.params).toEqual(first.params);
+    const withPending = [...trials, makeTrial(15, first.params, space, { state: "RUNNING", value: null })];
+    const second = strategy.suggest({ ...suggestRequest(study, withPending), rng: Rng.derive(study.seed, 15, "suggest") });
+    const dist = Math.hypot(
+      ((second.params.x0 as number) - (first.params.x0 as number)) / 15,
+      ((second.params.x1 as number) - (first.params.x1 as number)) / 15,
+    );
+    expect(dist).toBeGreaterThan(0.01);
+  });
+
+  it("never hands out NaN on pathological histories (huge, tied and duplicated values)", () => {
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 }, k: { type: "int", low: 0, high: 3 } };
+    const study = makeStudy(space);
+    const histories: Trial[][] = [
+      // Values at the edge of the double range.
+      Array.from({ length: 14 }, (_, i) => makeTrial(i, { x: (i % 7) / 7, k: i % 4 }, space, { value: i % 2 ? 1.7e308 : -1.7e308 })),
+      // Every point identical with identical values.
+      Array.from({ length: 14 }, (_, i) => makeTrial(i, { x: 0.5, k: 2 }, space, { value: 1 })),
+      // Duplicated points with contradicting values.
+      Array.from({ length: 14 }, (_, i) => makeTrial(i, { x: 0.25, k: 1 }, space, { value: i })),
+      // Infinite values are ignored (not modelled).
+      Array.from({ length: 14 }, (_, i) => makeTrial(i, { x: i / 14, k: 0 }, space, { value: i < 5 ? Infinity : i })),
+    ];
+    for (const trials of histories) {
+      const s = gpStrategyFactory.create(defaults).suggest(suggestRequest(study, trials));
+      expect(contains(space.x!, s.params.x!)).toBe(true);
+      expect(contains(space.k!, s.params.k!)).toBe(true);
+    }
+  });
+
+  it("maximises when the study direction says so", () => {
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const study = makeStudy(space, { direction: "maximize", seed: 11 });
+    const strategy = gpStrategyFactory.create(defaults);
+    const trials: Trial[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = strategy.suggest(suggestRequest(study, trials));
+      const x = s.params.x as number;
+      trials.push(makeTrial(i, s.params, space, { value: -((x - 0.8) ** 2), systemAttrs: s.systemAttrs ?? {} }));
+    }
+    const bestX = trials.reduce((a, t) => ((t.value as number) > (a.value as number) ? t : a)).params.x as number;
+    expect(Math.abs(bestX - 0.8)).toBeLessThan(0.02);
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * PBT bookkeeping kept in trial `systemAttrs` (the strategy is a function of history):
+ *
+ * - `pbt_member` (int): the population slot the trial fills.
+ * - `pbt_generation` (int): 0 for a fresh random member, donor's generation + 1 after an exploit.
+ * - `pbt_lineage`: list of entries `{step, donor, donor_step, age, params, checkpoint}`, oldest
+ *   first. Entry 0 is the trial's origin: a fresh start (`donor` null, `step` 0) or a refill
+ *   that loads `checkpoint` of trial `donor` saved at `donor_step`. Later entries are exploits
+ *   at the trial's own `step` (`donor` set: weights replaced by the donor's) or, in the
+ *   explore-only ablation, a change of params that keeps the trial's own weights (`donor` null).
+ *   `age` is the model's training age (in step units) at which `params` start to apply: the
+ *   number of steps the weights have been trained, across donors.
+ * - `pbt_checkpoints`: `[{path, step}]`, the trial's own checkpoints not yet released for
+ *   deletion; the last one is the latest.
+ * - `pbt_restore`: `{trial, checkpoint, step}` on a refill: load this before training.
+ * - `pbt_ready_step`: the step of the trial's last perturbation decision.
+ */
+import type { Params } from "../../domain/distributions.js";
+import type { Trial } from "../../domain/trial.js";
+
+export interface LineageEntry {
+  readonly step: number;
+  readonly donor: number | null;
+  readonly donor_step: number | null;
+  readonly age: number;
+  readonly params: Params;
+  readonly checkpoint: string | null;
+}
+
+export interface CheckpointRecord {
+  readonly path: string;
+  readonly step: number;
+}
+
+/** One segment of a replayable schedule: `params` apply from model age `from_step` on. */
+export interface ScheduleSegment {
+  from_step: number;
+  params: Params;
+  /** The trial that trained the model during this segment, and its own step when it began. */
+  trial: number;
+  trial_step: number;
+}
+
+export function memberOf(t: Trial): number | null {
+  const m = t.systemAttrs.pbt_member;
+  return typeof m === "number" && Number.isInteger(m) ? m : null;
+}
+
+export function generationOf(t: Trial): number {
+  const g = t.systemAttrs.pbt_generation;
+  return typeof g === "number" ? g : 0;
+}
+
+export function lineageOf(t: Trial): LineageEntry[] {
+  const l = t.systemAttrs.pbt_lineage;
+  return Array.isArray(l) ? (l as LineageEntry[]) : [];
+}
+
+export function checkpointsOf(t: Trial): CheckpointRecord[] {
+  const c = t.systemAttrs.pbt_checkpoints;
+  return Array.isArray(c) ? (c as CheckpointRecord[]) : [];
+}
+
+export function latestCheckpoint(t: Trial): CheckpointRecord | null {
+  const c = checkpointsOf(t);
+  return c[c.length - 1] ?? null;
+}
+
+export function lastStep(t: Trial): number | null {
+  return t.intermediate[t.intermediate.length - 1]?.step ?? null;
+}
+
+/**
+ * The lineage entry in force when the trial saved a checkpoint at `step`: the origin, or the
+ * last change strictly before `step` (a change at `step` itself comes after that step's
+ * checkpoint, which the client saves before it reports).
+ */
+export function entryForCheckpoint(t: Trial, step: number): LineageEntry | null {
+  const lin = lineageOf(t);
+  let found: LineageEntry | null = lin[0] ?? null;
+  for (let i = 1; i < lin.length; i++) if ((lin[i] as LineageEntry).step < step) found = lin[i] as LineageEntry;
+  return found;
+}
+
+/** The model's training age at the trial's `step` (see `LineageEntry.age`). */
+export function ageAt(t: Trial, step: number): number {
+  const e = entryForCheckpoint(t, step);
+  if (!e) return step;
+  return e.age + Math.max(0, step - e.step);
+}
+
+/** The params the trial trained with when it saved its checkpoint at `step`. */
+export function paramsAtCheckpoint(t: Trial, step: number): Params {
+  const e = entryForCheckpoint(t, step);
+  return { ...t.params, ...(e?.params ?? {}) };
+}
+
+/**
+ * Checkpoint paths that someone is about to load and so must not be deleted: the restore of
+ * every exploit whose recipient has not yet reported a later step, and the `pbt_restore` of
+ * every refill that has not reported at all — while the recipient is WAITING or RUNNING.
+ */
+export function pinnedCheckpoints(trials: readonly Trial[]): Set<string> {
+  const pinned = new Set<string>();
+  for (const t of trials) {
+    if (t.state !== "RUNNING" && t.state !== "WAITING") continue;
+    const lin = lineageOf(t);
+    const last = lastStep(t);
+    lin.forEach((e, i) => {
+      if (e.donor === null || e.checkpoint === null) return;
+      const loaded = i === 0 ? last !== null : last !== null && last > e.step;
+      if (!loaded) pinned.add(e.checkpoint);
+    });
+  }
+  return pinned;
+}
+
+/**
+ * The hyperparameter schedule that produced trial `number`'s model up to its own `step`
+ * (default: its latest step), following donors back to a fresh start. Consecutive segments
+ * with equal params are merged. The result replays as a fixed schedule: train from scratch
+ * with `params` of each segment from model age `from_step` on.
+ * @throws Error when the chain names a trial that is missing (corrupt history).
+ */
+export function scheduleOf(trials: readonly Trial[], number: number, step?: number): { schedule: ScheduleSegment[]; until_step: number } {
+  const start = trials[number];
+  if (!start) throw new Error(`no trial ${number}`);
+  const segments: ScheduleSegment[] = [];
+  let t: Trial = start;
+  let upTo = step ?? lastStep(start) ?? lineageOf(start)[0]?.step ?? 0;
+  const inForce = [...lineageOf(start)].reverse().find((e, i, all) => i === all.length - 1 || e.step <= upTo);
+  const untilStep = inForce ? inForce.age + Math.max(0, upTo - inForce.step) : upTo;
+  // Each hop goes to a donor checkpoint saved strictly earlier in wall time; the guard only
+  // protects against corrupt attributes.
+  for (let hops = 0; hops < 100_000; hops++) {
+    const lin = lineageOf(t);
+    if (lin.length === 0) {
+      segments.push({ from_step: 0, params: { ...t.params }, trial: t.number, trial_step: 0 });
+      break;
+    }
+    // Entries in force at `upTo`: for the starting trial every change up to its latest step
+    // counts; for donors, only those before the checkpoint's step (see entryForCheckpoint).
+    const own: LineageEntry[] = [];
+    for (let i = lin.length - 1; i >= 0; i--) {
+      const e = lin[i] as LineageEntry;
+      const applies = i === 0 || (t === start && step === undefined ? e.step <= upTo : e.step < upTo);
+      if (!applies) continue;
+      own.push(e);
+      if (e.donor !== null || i === 0) break;
+    }
+    for (const e of own) segments.push({ from_step: e.age, params: { ...e.params }, trial: t.number, trial_step: e.step });
+    const root = own[own.length - 1] as LineageEntry;
+    if (root.donor === null || root.donor_step === null) break;
+    const donor = trials[root.donor];
+    if (!donor) throw new Error(`lineage of trial ${t.number} names missing trial ${root.donor}`);
+    t = donor;
+    upTo = root.donor_step;
+  }
+  // Collected newest first (recipient, then its donor, ...): reverse into age order. Where two
+  // segments start at the same age the later one (the recipient's) is the one in force.
+  const out: ScheduleSegment[] = [];
+  for (const s of segments.reverse()) {
+    while (out.length > 0 && (out[out.length - 1] as ScheduleSegment).from_step >= s.from_step) out.pop();
+    const prev = out[out.length - 1];
+    if (prev && JSON.stringify(prev.params) === JSON.stringify(s.params)) continue;
+    out.push(s);
+  }
+  return { schedule: out, until_step: untilStep };
+}

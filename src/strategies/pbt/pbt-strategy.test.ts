@@ -1,0 +1,206 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Distribution, type ParamValue, contains } from "../../domain/distributions.js";
+import { TuneportError } from "../../domain/errors.js";
+import { silentLogger } from "../../logger.js";
+import { Rng } from "../../math/rng.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { runPopulation } from "../../testing/pbt-population.js";
+import { scheduleProblem, toyProblem } from "../../testing/pbt-problems.js";
+import { MIXED_SPACE, strategyConformance } from "../strategy.case.js";
+import { type PbtOptions, exploreValue, pbtStrategyFactory, quantileCount } from "./pbt-strategy.js";
+
+const defaults = (o: Record<string, unknown> = {}): PbtOptions => pbtStrategyFactory.options.parse(o) as PbtOptions;
+
+strategyConformance(pbtStrategyFactory, { options: defaults(), n: 30 });
+
+describe("pbt explore", () => {
+  it("stays inside every distribution, also with extreme factors", () => {
+    const rng = new Rng(5);
+    const extra: Record<string, Distribution> = {
+      neg: { type: "float", low: -3, high: 2 },
+      ilog: { type: "int", low: 1, high: 1000, log: true },
+      istep: { type: "int", low: 0, high: 20, step: 5 },
+      one: { type: "categorical", choices: ["x"] },
+    };
+    for (const factors of [[0.8, 1.2], [0.01, 100], [1, 1]] as [number, number][]) {
+      const opts = defaults({ perturbation_factors: factors, resample_probability: 0.1 });
+      for (const [name, d] of Object.entries({ ...MIXED_SPACE, ...extra })) {
+        let v: ParamValue = d.type === "categorical" ? (d.choices[0] as ParamValue) : d.low;
+        for (let i = 0; i < 300; i++) {
+          v = exploreValue(d, v, opts, rng);
+          expect(contains(d, v), `${name}=${String(v)} factors ${factors}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("moves ints and categoricals to a neighbour", () => {
+    const opts = defaults({ resample_probability: 0 });
+    const rng = new Rng(1);
+    const seen = new Set<number>();
+    for (let i = 0; i < 50; i++) seen.add(exploreValue({ type: "int", low: 1, high: 10 }, 2, opts, rng) as number);
+    expect([...seen].sort()).toEqual([1, 3]);
+    const cat = { type: "categorical" as const, choices: ["a", "b", "c", "d"] };
+    const next = new Set<unknown>();
+    for (let i = 0; i < 50; i++) next.add(exploreValue(cat, "b", opts, rng));
+    expect([...next].sort()).toEqual(["a", "c"]);
+    expect(exploreValue(cat, "a", opts, rng)).toBe("b");
+  });
+
+  it("sizes quantiles as Ray does (at most half the population)", () => {
+    expect(quantileCount(1, 0.25)).toBe(0);
+    expect(quantileCount(2, 0.25)).toBe(1);
+    expect(quantileCount(4, 0.25)).toBe(1);
+    expect(quantileCount(5, 0.25)).toBe(2);
+    expect(quantileCount(8, 0.5)).toBe(4);
+  });
+});
+
+describe("pbt through the service", () => {
+  let now = 1_000_000;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+  const advance = (s: number) => (now += s * 1000);
+
+  beforeEach(async () => {
+    now = 1_000_000;
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  async function study(name: string, options: Record<string, unknown>, space = scheduleProblem.space, direction = "minimize") {
+    await svc.createStudy({ name, space, direction, seed: 3, strategy: { name: "pbt", options }, lease_ttl_s: 5 });
+  }
+
+  it("refuses schedulers and lists its options", async () => {
+    await expect(svc.createStudy({ name: "x", space: scheduleProblem.space, strategy: "pbt", scheduler: "asha" })).rejects.toThrow(/fight/);
+    await expect(svc.createStudy({ name: "y", strategy: { name: "pbt", options: { quantile_fraction: 0.9 } } })).rejects.toThrow(
+      /quantile_fraction/,
+    );
+  });
+
+  it("creates population_size members, then refuses to over-fill", async () => {
+    await study("p", { population_size: 3 });
+    const asked = [await svc.ask("p"), await svc.ask("p"), await svc.ask("p")];
+    expect(asked.map((a) => a.trial.system_attrs.pbt_member)).toEqual([0, 1, 2]);
+    expect(asked.every((a) => a.trial.system_attrs.pbt_generation === 0)).toBe(true);
+    await expect(svc.ask("p")).rejects.toMatchObject({ code: "SEARCH_SPACE_EXHAUSTED" });
+  });
+
+  for (const mode of ["asynchronous", "synchronous"] as const) {
+    it(`${mode}: exploit always loads a donor's existing checkpoint, never its own or a deleted one (5 seeds)`, async () => {
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const name = `${mode}-${seed}`;
+        await study(name, { population_size: 4, perturbation_interval: 4, mode });
+        const run = await runPopulation(svc, scheduleProblem, { study: name, workers: 4, stepsPerMember: 60, seed, advance });
+        expect(run.violations).toEqual([]);
+        expect(run.exploits).toBeGreaterThan(0);
+        expect(run.deleted).toBeGreaterThan(0);
+        // Retention: about one checkpoint per member survives (plus any still pinned).
+        expect(run.remaining).toBeLessThanOrEqual(8);
+        const trials = (await svc.listTrials(name)).trials;
+        expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
+      }
+    });
+  }
+
+  it("asynchronous: a killed worker does not stall the population; its slot is refilled from a donor", async () => {
+    await study("kill", { population_size: 4, perturbation_interval: 4 });
+    // Five workers for four members: the spare picks up the refill once the reaper fails the lost trial.
+    const run = await runPopulation(svc, scheduleProblem, {
+      study: "kill", workers: 5, stepsPerMember: 60, seed: 9, advance, kill: [{ worker: 0, atTick: 20 }],
+    });
+    expect(run.violations).toEqual([]);
+    expect(run.refills).toBeGreaterThanOrEqual(1);
+    const trials = (await svc.listTrials("kill")).trials;
+    const lost = trials.find((t) => t.state === "FAIL");
+    expect(lost?.system_attrs.fail_reason).toBe("lease_expired");
+    expect(lost?.system_attrs.retried_as).toBeUndefined();
+    const refill = trials.find((t) => t.system_attrs.pbt_refill_of === lost?.number);
+    expect(refill?.system_attrs.pbt_member).toBe(lost?.system_attrs.pbt_member);
+    const restore = refill?.system_attrs.pbt_restore as { trial: number; checkpoint: string; step: number };
+    expect(restore.trial).not.toBe(lost?.number);
+    expect(restore.checkpoint).toBe(`ck/${restore.trial}/step-${restore.step}`);
+    expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
+    // The other members kept being exploited while the lost one waited for the reaper.
+    expect(run.exploits).toBeGreaterThan(3);
+  });
+
+  it("synchronous: a member past the boundary continues until every live member reached it", async () => {
+    await study("sync", { population_size: 2, perturbation_interval: 2, mode: "synchronous" }, toyProblem.space, "maximize");
+    const a = await svc.ask("sync");
+    const b = await svc.ask("sync");
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report("sync", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+    await rep(a, 1, 0.5);
+    expect((await rep(a, 2, 0.5)).decision.action).toBe("continue"); // b is behind
+    expect((await rep(a, 3, 0.5)).decision.action).toBe("continue");
+    await rep(b, 1, 0.9);
+    const db = await rep(b, 2, 0.9); // round 2 complete; b is the better one
+    expect(db.decision.action).toBe("continue");
+    const da = await rep(a, 4, 0.5); // a resolves round 2 (ranked by step-2 values): exploit b
+    expect(da.decision).toMatchObject({ action: "update", restore: { trial: b.trial.number, checkpoint: `ck/${b.trial.number}/2`, step: 2 } });
+    // b's step-1 checkpoint is released; step 2 is pinned until a reports a later step.
+    expect(db.decision).toMatchObject({ delete_checkpoints: [`ck/${b.trial.number}/1`] });
+    const b3 = await rep(b, 3, 0.95);
+    expect(b3.decision.action === "continue" && b3.decision.delete_checkpoints).toBeFalsy();
+    await rep(a, 5, 0.96); // a has loaded ck/1/2 and trained past it: the pin is gone
+    const b4 = await rep(b, 4, 0.97);
+    expect(b4.decision.action !== "prune" && b4.decision.delete_checkpoints).toEqual([`ck/${b.trial.number}/2`, `ck/${b.trial.number}/3`]);
+  });
+
+  it("lineage follows donors back to generation 0 and replays as a schedule", async () => {
+    await study("lin", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
+    const a = await svc.ask("lin");
+    const b = await svc.ask("lin");
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report("lin", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+    await rep(a, 1, 0.1);
+    await rep(b, 1, 0.9);
+    await rep(b, 2, 0.9);
+    const d = await rep(a, 2, 0.1);
+    expect(d.decision).toMatchObject({ action: "update", restore: { trial: b.trial.number, step: 2 } });
+    const newParams = d.decision.action === "update" ? d.decision.params : {};
+    await rep(a, 3, 1.0);
+    await rep(a, 4, 1.1);
+    await svc.tell("lin", a.trial.number, a.lease.token, "COMPLETE", 1.1);
+    const l = await svc.lineage("lin");
+    expect(l.trial).toBe(a.trial.number);
+    expect(l.until_step).toBe(4);
+    expect(l.schedule).toEqual([
+      { from_step: 0, params: b.trial.params, trial: b.trial.number, trial_step: 0 },
+      { from_step: 2, params: newParams, trial: a.trial.number, trial_step: 2 },
+    ]);
+    // Non-members and unknown trials.
+    await expect(svc.lineage("lin", 99)).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("the paper's toy: a population of 4 reaches Q >= 1.19 in at least 4 of 5 seeds", async () => {
+    let hits = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const name = `toy-${seed}`;
+      await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed, strategy: { name: "pbt", options: { population_size: 4, perturbation_interval: 2 } } });
+      const run = await runPopulation(svc, toyProblem, { study: name, workers: 4, stepsPerMember: 40, seed, advance });
+      expect(run.violations).toEqual([]);
+      if (run.best >= 1.19) hits++;
+    }
+    expect(hits).toBeGreaterThanOrEqual(4);
+  });
+
+  it("a repeated report of an exploit step answers the same update", async () => {
+    await study("rep", { population_size: 2, perturbation_interval: 1 }, toyProblem.space, "maximize");
+    const a = await svc.ask("rep");
+    const b = await svc.ask("rep");
+    await svc.report("rep", b.trial.number, b.lease.token, 1, 0.9, { checkpoint: "b1" });
+    const first = await svc.report("rep", a.trial.number, a.lease.token, 1, 0.1, { checkpoint: "a1" });
+    const again = await svc.report("rep", a.trial.number, a.lease.token, 1, 0.1, { checkpoint: "a1" });
+    expect(first.decision.action).toBe("update");
+    expect(again.decision).toEqual(first.decision);
+    await expect(svc.report("rep", a.trial.number, a.lease.token, 2, 0.1, { checkpoint: 7 })).rejects.toBeInstanceOf(TuneportError);
+  });
+});

@@ -1,0 +1,314 @@
+/**
+ * Population-based training (PBT).
+ *
+ * Source: Jaderberg et al., "Population Based Training of Neural Networks" (arXiv 1711.09846),
+ * §3 and §4.1 — "truncation selection" exploit and "perturb / resample" explore; defaults as in
+ * Ray Tune's `PopulationBasedTraining` (../shared/REFERENCE.md), with the pitfalls Ray users hit
+ * (ray#8441, #27170, #28509, #11936) designed out:
+ *
+ * - Members are trials. The first `population_size` asks create members with uniform random
+ *   params (`pbt_member: k`, `pbt_generation: 0`). A member whose trial FAILs or is PRUNED
+ *   (lease expired, crash) is refilled by a later ask: params explored from the best member
+ *   that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
+ *   worker loads that checkpoint before it trains. A COMPLETE member is done; when every slot
+ *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
+ *   The service does not re-queue lost members (`refillsLostTrials`).
+ * - Reports carry `data.checkpoint` (a path the worker saved before reporting). A member is
+ *   *ready* `perturbation_interval` steps after its last perturbation decision (Ray's default
+ *   is 60 `training_iteration`s; tuneport's steps are usually epochs, so the default is 5).
+ *   Ready members are ranked by their latest value (direction aware, NaN worst) among the live
+ *   population (current members that are RUNNING and have reported). The bottom
+ *   `quantile_fraction` (0.25, Ray; at most half the population, at least one member when
+ *   there are ≥ 2) gets `update` with `restore: {trial, checkpoint, step}` of a member drawn
+ *   uniformly from the top quantile *that has a checkpoint* (never itself) and the donor's
+ *   params (as they were when that checkpoint was saved) explored.
+ * - Explore (Ray's rule, clipped to bounds unlike Ray): with `resample_probability` (0.25)
+ *   resample from the declared distribution; otherwise multiply numbers by one of
+ *   `perturbation_factors` (0.8, 1.2) drawn uniformly — ints that would not move step one
+ *   unit in that direction — then snap onto the grid and clip; categoricals move to a
+ *   neighbouring choice (the only neighbour at an end).
+ * - `mode: "asynchronous"` (Ray's default, `synch=False`) decides per member as above.
+ *   `"synchronous"`: interval boundaries are the multiples of `perturbation_interval`; a member
+ *   past a boundary keeps training (decision `continue`) until every live member has reported
+ *   a step at or beyond it; then each member, at its next report, is ranked by the values
+ *   the members reported first at or after that boundary, so all members see the same ranking.
+ *   A lost member leaves the live population and so never stalls a round.
+ * - Retention: the server releases a member's older checkpoints in the `delete_checkpoints`
+ *   field of its decisions. Kept: the member's latest checkpoint, and any checkpoint that a
+ *   recipient has been told to load and has not yet confirmed by reporting a later step
+ *   (an exploit) or any step (a refill). Only the latest checkpoint of a member can become a
+ *   new donor checkpoint, and it is never released, so no member is pointed at a deleted one.
+ * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
+ *   `explore: false` (copy the donor's weights and params unchanged).
+ */
+import { z } from "zod";
+import type { Decision } from "../../domain/decision.js";
+import { type Distribution, type ParamValue, type Params, choiceIndex, snap } from "../../domain/distributions.js";
+import { TuneportError, invalidArgument } from "../../domain/errors.js";
+import type { Direction, Trial } from "../../domain/trial.js";
+import type { Rng } from "../../math/rng.js";
+import { sampleUniform } from "../sampling.js";
+import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import {
+  type CheckpointRecord,
+  type LineageEntry,
+  ageAt,
+  checkpointsOf,
+  generationOf,
+  lastStep,
+  latestCheckpoint,
+  lineageOf,
+  memberOf,
+  paramsAtCheckpoint,
+  pinnedCheckpoints,
+} from "./lineage.js";
+
+const options = z
+  .object({
+    population_size: z.number().int().min(2).max(10_000).default(4),
+    perturbation_interval: z.number().positive().finite().default(5),
+    quantile_fraction: z.number().gt(0).max(0.5).default(0.25),
+    resample_probability: z.number().min(0).max(1).default(0.25),
+    perturbation_factors: z.tuple([z.number().positive().finite(), z.number().positive().finite()]).default([0.8, 1.2]),
+    mode: z.enum(["asynchronous", "synchronous"]).default("asynchronous"),
+    exploit: z.boolean().default(true),
+    explore: z.boolean().default(true),
+  })
+  .strict()
+  .refine((o) => o.exploit || o.explore, { message: "at least one of exploit and explore must be on" });
+export type PbtOptions = z.infer<typeof options>;
+
+/** Ranking key: smaller is better; NaN (diverged) is the worst. */
+function key(direction: Direction, v: number | undefined): number {
+  if (v === undefined || Number.isNaN(v)) return Infinity;
+  return direction === "minimize" ? v : -v;
+}
+
+/** How many members form the top (and the bottom) quantile of `n` ranked ones. */
+export function quantileCount(n: number, fraction: number): number {
+  if (n < 2) return 0;
+  return Math.min(Math.ceil(n * fraction), Math.floor(n / 2));
+}
+
+/** Explores one value inside its distribution (see the file comment). */
+export function exploreValue(d: Distribution, v: ParamValue, opts: PbtOptions, rng: Rng): ParamValue {
+  if (rng.random() < opts.resample_probability) return sampleUniform(d, rng);
+  const up = rng.random() < 0.5;
+  const factor = up ? opts.perturbation_factors[1] : opts.perturbation_factors[0];
+  if (d.type === "categorical") {
+    const i = choiceIndex(d, v);
+    if (i < 0) return sampleUniform(d, rng);
+    const n = d.choices.length;
+    if (n === 1) return d.choices[0] as ParamValue;
+    const j = i === 0 ? 1 : i === n - 1 ? n - 2 : up ? i + 1 : i - 1;
+    return d.choices[j] as ParamValue;
+  }
+  if (typeof v !== "number") return sampleUniform(d, rng);
+  let out = snap(d, v * factor);
+  if (d.type === "int" && out === v && factor !== 1) {
+    const step = d.log ? 1 : (d.step ?? 1);
+    out = snap(d, v + (factor > 1 ? step : -step));
+  }
+  return out;
+}
+
+export function exploreParams(params: Params, dists: Record<string, Distribution>, opts: PbtOptions, rng: Rng): Params {
+  const out: Params = { ...params };
+  for (const [k, v] of Object.entries(params)) {
+    const d = dists[k];
+    if (d) out[k] = exploreValue(d, v, opts, rng);
+  }
+  return out;
+}
+
+export class PbtStrategy implements Strategy {
+  readonly refillsLostTrials = true;
+
+  constructor(private readonly opts: PbtOptions) {}
+
+  /** The latest trial of each member slot (undefined: the slot was never filled). */
+  private slots(trials: readonly Trial[]): (Trial | undefined)[] {
+    const out: (Trial | undefined)[] = new Array(this.opts.population_size).fill(undefined);
+    for (const t of trials) {
+      const m = memberOf(t);
+      if (m !== null && m < out.length) out[m] = t;
+    }
+    return out;
+  }
+
+  /** Current members that are RUNNING and have reported. */
+  private live(trials: readonly Trial[]): Trial[] {
+    return this.slots(trials).filter((t): t is Trial => t !== undefined && t.state === "RUNNING" && t.intermediate.length > 0);
+  }
+
+  suggest(req: SuggestRequest): Suggestion {
+    const slots = this.slots(req.trials);
+    const empty = slots.findIndex((t) => t === undefined);
+    if (empty >= 0) return this.fresh(req, empty, null);
+    const lost = slots.findIndex((t) => t !== undefined && (t.state === "FAIL" || t.state === "PRUNED"));
+    if (lost >= 0) return this.refill(req, lost, slots[lost] as Trial);
+    throw new TuneportError(
+      "SEARCH_SPACE_EXHAUSTED",
+      `every one of the ${this.opts.population_size} PBT members is running, waiting or complete; a lost member's slot is refilled on a later ask`,
+    );
+  }
+
+  private fresh(req: SuggestRequest, member: number, refillOf: number | null): Suggestion {
+    const params: Params = {};
+    for (const [name, d] of Object.entries(req.study.space)) params[name] = sampleUniform(d, req.rng);
+    const origin: LineageEntry = { step: 0, donor: null, donor_step: null, age: 0, params, checkpoint: null };
+    return {
+      params,
+      systemAttrs: { pbt_member: member, pbt_generation: 0, pbt_lineage: [origin], ...(refillOf !== null ? { pbt_refill_of: refillOf } : {}) },
+    };
+  }
+
+  /** A lost member's slot: explored params of the best member with a checkpoint, or a fresh start. */
+  private refill(req: SuggestRequest, member: number, previous: Trial): Suggestion {
+    const candidates = this.slots(req.trials)
+      .filter((t): t is Trial => t !== undefined && (t.state === "RUNNING" || t.state === "COMPLETE") && latestCheckpoint(t) !== null)
+      .sort((a, b) => this.rankKey(req.study.direction, a) - this.rankKey(req.study.direction, b) || a.number - b.number);
+    const donor = candidates[0];
+    if (!donor) return this.fresh(req, member, previous.number);
+    const ck = latestCheckpoint(donor) as CheckpointRecord;
+    const base = paramsAtCheckpoint(donor, ck.step);
+    const declared = Object.fromEntries(Object.keys(req.study.space).map((k) => [k, base[k] as ParamValue]));
+    const params = this.opts.explore ? exploreParams(declared, req.study.space, this.opts, req.rng) : declared;
+    const origin: LineageEntry = { step: ck.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
+    return {
+      params,
+      systemAttrs: {
+        pbt_member: member,
+        pbt_generation: generationOf(donor) + 1,
+        pbt_lineage: [origin],
+        pbt_restore: { trial: donor.number, checkpoint: ck.path, step: ck.step },
+        pbt_ready_step: ck.step,
+        pbt_refill_of: previous.number,
+      },
+    };
+  }
+
+  /** Re-runs the (cheap) suggestion on the history as it is at commit time. */
+  revise(req: SuggestRequest, suggestion: Suggestion): Suggestion {
+    const restore = suggestion.systemAttrs?.pbt_restore as { trial: number; checkpoint: string } | undefined;
+    const member = suggestion.systemAttrs?.pbt_member;
+    const slots = this.slots(req.trials);
+    const slotStillFree =
+      typeof member === "number" && (slots[member] === undefined || ["FAIL", "PRUNED"].includes((slots[member] as Trial).state));
+    const donor = restore ? req.trials[restore.trial] : undefined;
+    const restoreStillThere = !restore || (donor !== undefined && checkpointsOf(donor).some((c) => c.path === restore.checkpoint));
+    if (slotStillFree && restoreStillThere) return suggestion;
+    return this.suggest(req);
+  }
+
+  private rankKey(direction: Direction, t: Trial): number {
+    return key(direction, t.intermediate[t.intermediate.length - 1]?.value);
+  }
+
+  onReport(req: ReportRequest): DecisionResult | null {
+    const t = req.trial;
+    if (memberOf(t) === null) return null;
+    const attrs: Record<string, unknown> = {};
+    let checkpoints = checkpointsOf(t);
+    const path = req.data.checkpoint;
+    if (path !== undefined && path !== null) {
+      if (typeof path !== "string" || path.length === 0 || path.length > 4096)
+        throw invalidArgument("data.checkpoint must be a non-empty string (a path of at most 4096 characters)");
+      if (checkpoints[checkpoints.length - 1]?.path !== path)
+        checkpoints = [...checkpoints.filter((c) => c.path !== path), { path, step: req.step }];
+    }
+
+    let decision: Decision = { action: "continue" };
+    const lin = lineageOf(t);
+    const last = lin[lin.length - 1];
+    if (lin.length > 1 && last && last.step === req.step) {
+      // A repeated report of the step that was already decided: answer the same way.
+      decision = this.updateFrom(last);
+    } else {
+      const chosen = this.decide(req, lin);
+      if (chosen) {
+        Object.assign(attrs, chosen.attrs);
+        if (chosen.entry) {
+          attrs.pbt_lineage = [...lin, chosen.entry];
+          decision = this.updateFrom(chosen.entry);
+        }
+      }
+    }
+
+    // Retention: keep the latest checkpoint and every pinned one; release the rest.
+    const pinned = pinnedCheckpoints(req.trials.filter((x) => x.number !== t.number));
+    const latest = checkpoints[checkpoints.length - 1];
+    const release = checkpoints.filter((c) => c !== latest && !pinned.has(c.path));
+    if (release.length > 0) checkpoints = checkpoints.filter((c) => !release.includes(c));
+    if (path !== undefined || release.length > 0) attrs.pbt_checkpoints = checkpoints;
+    if (release.length > 0 && decision.action !== "prune") decision = { ...decision, delete_checkpoints: release.map((c) => c.path) };
+    return { decision, systemAttrs: attrs };
+  }
+
+  private updateFrom(e: LineageEntry): Decision {
+    if (e.donor === null || e.checkpoint === null || e.donor_step === null)
+      return { action: "update", params: e.params, reason: "pbt explore" };
+    return {
+      action: "update",
+      params: e.params,
+      restore: { trial: e.donor, checkpoint: e.checkpoint, step: e.donor_step },
+      reason: `pbt exploit of trial ${e.donor}`,
+    };
+  }
+
+  /** The perturbation decision for a report, if the trial is ready: new attrs and lineage entry. */
+  private decide(req: ReportRequest, lin: readonly LineageEntry[]): { attrs: Record<string, unknown>; entry: LineageEntry | null } | null {
+    const t = req.trial;
+    const I = this.opts.perturbation_interval;
+    const readyAttr = t.systemAttrs.pbt_ready_step;
+    const lastReady = typeof readyAttr === "number" ? readyAttr : (lin[0]?.step ?? 0);
+    const sync = this.opts.mode === "synchronous";
+    const boundary = sync ? (Math.floor(lastReady / I + 1e-9) + 1) * I : lastReady + I;
+    if (req.step < boundary - 1e-9) return null;
+
+    const live = this.live(req.trials);
+    let value: (x: Trial) => number | undefined;
+    if (sync) {
+      // Wait (keep training) until every running member has reached the boundary; one that
+      // has not reported yet counts as behind (a lost one leaves when the reaper fails it).
+      const running = this.slots(req.trials).filter((x): x is Trial => x !== undefined && x.state === "RUNNING");
+      if (running.some((x) => (lastStep(x) ?? -Infinity) < boundary - 1e-9)) return null;
+      value = (x) => x.intermediate.find((iv) => iv.step >= boundary - 1e-9)?.value;
+    } else {
+      value = (x) => x.intermediate[x.intermediate.length - 1]?.value;
+    }
+    const attrs: Record<string, unknown> = { pbt_ready_step: sync ? boundary : req.step };
+    const dir = req.study.direction;
+    const ranked = [...live].sort((a, b) => key(dir, value(a)) - key(dir, value(b)) || a.number - b.number);
+    const q = quantileCount(ranked.length, this.opts.quantile_fraction);
+    const pos = ranked.findIndex((x) => x.number === t.number);
+    if (q === 0 || pos < 0 || pos < ranked.length - q) return { attrs, entry: null };
+
+    const dists = { ...t.distributions };
+    if (!this.opts.exploit) {
+      const params = exploreParams(t.params, dists, this.opts, req.rng);
+      const entry: LineageEntry = { step: req.step, donor: null, donor_step: null, age: ageAt(t, req.step), params, checkpoint: null };
+      return { attrs, entry };
+    }
+    const donors = ranked.slice(0, q).filter((x) => x.number !== t.number && latestCheckpoint(x) !== null);
+    if (donors.length === 0) return { attrs, entry: null };
+    const donor = donors[req.rng.int(donors.length)] as Trial;
+    const ck = latestCheckpoint(donor) as CheckpointRecord;
+    const base = paramsAtCheckpoint(donor, ck.step);
+    const own = Object.fromEntries(Object.keys(base).filter((k) => k in dists).map((k) => [k, base[k] as ParamValue]));
+    const params = this.opts.explore ? exploreParams(own, dists, this.opts, req.rng) : own;
+    const entry: LineageEntry = { step: req.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
+    attrs.pbt_generation = generationOf(donor) + 1;
+    return { attrs, entry };
+  }
+}
+
+export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
+  name: "pbt",
+  description:
+    "Population-based training: a population of running trials; every perturbation_interval steps the worst quantile loads a better member's checkpoint and continues with perturbed hyperparameters.",
+  options: options as unknown as z.ZodType<PbtOptions>,
+  incompatibleWith: (scheduler) =>
+    `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  create: (o) => new PbtStrategy(o),
+};
