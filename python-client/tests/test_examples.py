@@ -39,3 +39,10 @@ def test_pbt_digits_against_a_running_server(server: ServerProcess, tmp_path: os
     # Retention: the server released old checkpoints; about one per member is left (plus pinned ones).
     files = [f for _, _, fs in os.walk(ckpt) for f in fs]
     assert 4 <= len(files) <= 8, files
+
+
+def test_hypergradient_digits_against_a_running_server(server: ServerProcess) -> None:
+    out = run(["examples/hypergradient_digits.py", "--endpoint", server.endpoint, "--trials", "2", "--epochs", "6",
+               "--study", "hypergradient-example"])
+    assert out.count("val_loss=") >= 2
+    assert "moved over 6 reports" in out  # the trajectory read back from the server

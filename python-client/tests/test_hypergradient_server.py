@@ -1,20 +1,13 @@
 """The hypergradient strategy end to end: a real server process, the client's
-``report(..., hypergradients=...)``, ``Study.trajectory`` and examples/hypergradient_digits.py."""
+``report(..., hypergradients=...)`` and ``Study.trajectory`` (the example runs in test_examples.py)."""
 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import tuneport as tp
-
-from conftest import ServerProcess
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_report_with_hypergradients_returns_bounded_log_aware_updates(client: tp.Client, name: str) -> None:
@@ -54,13 +47,3 @@ def num(x: object) -> float:
 
 def pytest_approx(x: float) -> object:
     return pytest.approx(x, rel=1e-6, abs=1e-12)
-
-
-def test_hypergradient_digits_example_runs(server: ServerProcess, name: str) -> None:
-    out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "hypergradient_digits.py"), "--endpoint", server.endpoint,
-         "--study", name, "--trials", "2", "--epochs", "6"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
-    assert "best trial" in out
-    assert "moved over 6 reports" in out
