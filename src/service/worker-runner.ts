@@ -1,5 +1,6 @@
 /**
- * Runs strategies whose factory sets `offload: true` (GP and other model fitting) in a
+ * Runs strategies whose factory sets `offload: true` (GP and other model fitting), or whose
+ * `offloadFor(options)` says so for the study, in a
  * worker thread, so the event loop keeps answering heartbeats, reports and tells while a
  * model is fitted. Other strategies run in process: a round trip to a worker costs more
  * than a random or grid suggestion.
@@ -68,7 +69,8 @@ export class WorkerRunner implements SuggestRunner {
   }
 
   async suggest(factory: StrategyFactory<unknown>, strategy: Strategy, req: SuggestRequest): Promise<Suggestion> {
-    if (!factory.offload || this.workers.length === 0) return strategy.suggest(req);
+    const offload = factory.offloadFor ? factory.offloadFor(req.study.strategy.options) : factory.offload;
+    if (!offload || this.workers.length === 0) return strategy.suggest(req);
     const id = this.nextId++;
     const { rng: _rng, ...plain } = req;
     const worker = this.workers[this.rr++ % this.workers.length] as Worker;

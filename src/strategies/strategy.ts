@@ -108,6 +108,11 @@ export interface StrategyFactory<O = unknown> {
   readonly options: z.ZodType<O>;
   /** Run `suggest` in a worker thread (heavy model fitting). */
   readonly offload?: boolean;
+  /**
+   * Per-study override of `offload` from the validated options (a strategy that delegates to
+   * another offloads when that one does).
+   */
+  offloadFor?(options: O): boolean;
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
   incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
   create(options: O): Strategy;

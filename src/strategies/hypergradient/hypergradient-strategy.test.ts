@@ -57,6 +57,9 @@ describe("hypergradient strategy: options", () => {
     expect(factory.options.safeParse({ base: "hypergradient" }).success).toBe(false);
     expect(factory.options.safeParse({ base: "pbt" }).success).toBe(false);
     expect(factory.options.safeParse({ base: "gp" }).success).toBe(true);
+    // Offloaded to a worker thread exactly when the base is.
+    expect(factory.offloadFor?.(factory.options.parse({ base: "gp" }))).toBe(true);
+    expect(factory.offloadFor?.(defaults)).toBe(false);
     expect(factory.options.safeParse({ base: { name: "tpe", options: { n_startup_trials: -1 } } }).success).toBe(false);
     expect(factory.options.safeParse({ lr: 0 }).success).toBe(false);
     expect(factory.options.safeParse({ unknown: 1 }).success).toBe(false);

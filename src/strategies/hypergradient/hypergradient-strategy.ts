@@ -32,7 +32,8 @@
  *   ignored and explained in `hg_warnings` (the latest 20); training goes on.
  * - Starting points, non-differentiable parameters (int, categorical) and define-by-run
  *   parameters come from the `base` strategy (default qmc), which therefore sees each
- *   finished trial with its final hyperparameters.
+ *   finished trial with its final hyperparameters. `suggest` runs in a worker thread exactly
+ *   when the base's would (e.g. base gp). A base that answers reports itself (pbt) is refused.
  */
 import { z } from "zod";
 import { type Distribution, type FloatDistribution, type Params, fromUnit, internalBounds } from "../../domain/distributions.js";
@@ -282,6 +283,11 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
     description:
       "Gradient-based HPO: takes bounded Adam steps (log-aware, in the unit cube) on continuous hyperparameters from hypergradients sent with report; starting points and other parameters come from a base strategy (default qmc).",
     options: options as unknown as z.ZodType<HypergradientOptions>,
+    offloadFor(o: HypergradientOptions): boolean {
+      const base = catalogue().get(o.base.name);
+      if (!base) return false;
+      return base.offloadFor ? base.offloadFor(o.base.options) : base.offload === true;
+    },
     create(o: HypergradientOptions): Strategy {
       const factory = catalogue().get(o.base.name);
       if (!factory || o.base.name === HYPERGRADIENT) throw new Error(`hypergradient: unknown base strategy '${o.base.name}'`);
