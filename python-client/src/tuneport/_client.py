@@ -178,7 +178,7 @@ class Client:
         with self._trials_lock:
             self._trials[(trial.study.name, trial.number)] = trial
         if self._heartbeat is not None:
-            self._heartbeat.wake()
+            self._heartbeat.note_lease(trial.lease.ttl_s)
 
     def _forget(self, trial: Trial) -> None:
         with self._trials_lock:
@@ -235,12 +235,19 @@ class _Heartbeat:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tuneport-heartbeat", daemon=True)
+        self._planned_period = interval
 
     def start(self) -> None:
         self._thread.start()
 
     def wake(self) -> None:
         self._wake.set()
+
+    def note_lease(self, ttl_s: float) -> None:
+        """Wakes the thread only when a new lease needs renewing sooner than it planned to:
+        a wake-up per ask would cost a thread switch on the hot path."""
+        if ttl_s / 3 < self._planned_period:
+            self.wake()
 
     def stop(self) -> None:
         self._stop.set()
@@ -257,7 +264,8 @@ class _Heartbeat:
         try:
             while not self._stop.is_set():
                 trials = self._client.open_trials()
-                due = last + self._period(trials)
+                self._planned_period = self._period(trials)
+                due = last + self._planned_period
                 now = time.monotonic()
                 if now < due:
                     self._wake.wait(due - now)
