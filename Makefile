@@ -52,5 +52,8 @@ test: test-ts test-py ## the whole suite (what CI runs)
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
+bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
+	$(PY) bench/multifidelity.py
+
 clean: ## remove build outputs and the virtualenv
 	rm -rf dist $(VENV) node_modules
