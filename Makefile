@@ -25,9 +25,9 @@ dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
 	chmod +x dist/cli/main.js
 	@touch $@
 
-$(VENV)/.stamp: python-client/pyproject.toml
+$(VENV)/.stamp: python-client/pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib
 	@touch $@
 
 deps: node_modules/.stamp ## install npm dependencies
@@ -54,6 +54,9 @@ bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Opt
 
 bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 8 min on 2 cores)
 	$(PY) bench/hypergradient.py
+
+bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
+	$(PY) bench/multifidelity.py
 
 clean: ## remove build outputs and the virtualenv
 	rm -rf dist $(VENV) node_modules

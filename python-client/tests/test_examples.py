@@ -46,3 +46,23 @@ def test_hypergradient_digits_against_a_running_server(server: ServerProcess) ->
                "--study", "hypergradient-example"])
     assert out.count("val_loss=") >= 2
     assert "moved over 6 reports" in out  # the trajectory read back from the server
+
+def test_pruning_digits_asha_promotion_resumes_from_checkpoints(server: ServerProcess) -> None:
+    out = run(["examples/pruning_digits.py", "--endpoint", server.endpoint, "--trials", "10", "--max-epochs", "9",
+               "--study", "digits-asha-promotion", "--mode", "promotion"])
+    assert out.count("COMPLETE") == 10  # promotion mode stops nothing
+    assert " resumes " in out  # at least one promotion loaded a checkpoint
+    assert "best trial" in out
+
+
+def test_pruning_digits_asha_stopping_prunes(server: ServerProcess) -> None:
+    out = run(["examples/pruning_digits.py", "--endpoint", server.endpoint, "--trials", "8", "--max-epochs", "9",
+               "--study", "digits-asha-stopping", "--mode", "stopping"])
+    assert "PRUNED" in out and "best trial" in out
+
+
+def test_lightning_digits_with_the_pruning_callback(server: ServerProcess) -> None:
+    out = run(["examples/lightning_digits.py", "--endpoint", server.endpoint, "--trials", "5", "--max-epochs", "3",
+               "--study", "digits-lightning"])
+    assert out.count("  trial ") == 5
+    assert "best trial" in out

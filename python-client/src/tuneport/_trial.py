@@ -161,7 +161,8 @@ class Trial:
         self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
         self.budget: float | None = result.get("budget")
-        """How far to train (in your step units) when a scheduler sets it; updated by ``report``."""
+        """How far to train (in your step units) when a scheduler sets it; updated by ``report``
+        when a decision carries a budget."""
         self.lease = Lease(str(lease["token"]), float(lease["expires_at"]), float(lease["ttl_s"]))
         self.restore: Restore | None = Restore.from_wire(self.system_attrs.get("pbt_restore"))
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
@@ -178,6 +179,39 @@ class Trial:
     def finished(self) -> bool:
         """True once the trial was told (COMPLETE, FAIL or PRUNED) or its lease was lost."""
         return self.state in ("COMPLETE", "FAIL", "PRUNED") or self._lost is not None
+
+    @property
+    def should_prune(self) -> bool:
+        """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``, as a
+        property). With the default ``report(..., raise_on_prune=True)`` the report has already
+        raised ``TrialPruned``; with ``raise_on_prune=False`` check this and stop yourself."""
+        return self._prune_requested
+
+    @property
+    def rung(self) -> int | None:
+        """The rung the scheduler placed this trial in (ASHA promotion mode), else None."""
+        v = self.system_attrs.get("rung")
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    @property
+    def bracket(self) -> int | None:
+        """The Hyperband/BOHB bracket of this trial, else None."""
+        v = self.system_attrs.get("bracket")
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    @property
+    def resume_from(self) -> int | None:
+        """ASHA promotion mode: the number of the trial this one continues (same params, one rung
+        higher). Load that trial's checkpoint, then train from ``resume_budget`` to ``budget``.
+        None for a new configuration (train from scratch)."""
+        v = self.system_attrs.get("resume_from")
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    @property
+    def resume_budget(self) -> float | None:
+        """ASHA promotion mode: the budget ``resume_from`` trained to (where this trial resumes), else None."""
+        v = self.system_attrs.get("resume_budget")
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
     def lease_lost(self) -> bool:
@@ -239,16 +273,35 @@ class Trial:
         data: Mapping[str, Any] | None = None,
         *,
         hypergradients: Mapping[str, Any] | None = None,
+        raise_on_prune: bool = True,
     ) -> Decision:
-        """Records an intermediate value (steps must increase; NaN is allowed for a diverged run)
-        and returns the scheduler's decision. It updates ``budget``; on ``update`` it applies the
-        new params to ``params`` and sets ``restore`` (None unless the decision carries one).
+        """Records an intermediate value and returns the scheduler's decision, in the same reply.
+
+        ``step`` is in your units (epoch, iteration, seconds…): finite, >= 0 and increasing.
+        Repeating the last step with the same value is harmless (returns a fresh decision, stores
+        nothing); a lower step, or the same step with another value, is ``InvalidArgumentError``.
+        ``value`` may be NaN (a diverged run): it is stored, and schedulers treat it as the worst
+        value, so such a trial is usually pruned at its next rung. Infinity is stored as is.
+
+        It updates ``budget`` when the decision carries one; on ``update`` it applies the new
+        params to ``params`` and sets ``restore`` (None unless the decision carries one). On
+        ``prune`` it sets ``should_prune`` and raises ``TrialPruned`` (unless ``raise_on_prune``
+        is False: then the prune decision is returned and you stop the trial yourself).
         ``hypergradients`` (name → dvalue/dparam, numbers or 0-d tensors) is sent as
         ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
         with the new values (see ``tuneport.hypergrad``).
-        @raises TrialPruned when the decision is prune. @raises LeaseLostError."""
+
+        @raises TrialPruned when the decision is prune (and ``raise_on_prune``).
+        @raises FailedPreconditionError when the trial is finished (COMPLETE, PRUNED or FAIL),
+        checked here before anything is sent when this object was told; the server says the
+        same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
         s = _number(step, "step")
         v = _number(value, "value")
+        if self.state in ("COMPLETE", "FAIL", "PRUNED"):
+            raise FailedPreconditionError(
+                f"trial {self.number} of '{self.study.name}' is {self.state}; report after the trial finished",
+                {"study": self.study.name, "trial": self.number, "state": self.state},
+            )
         payload = dict(data) if data is not None else None
         if hypergradients is not None:
             payload = payload or {}
@@ -265,7 +318,8 @@ class Trial:
             self.restore = decision.restore
         elif decision.action == "prune":
             self._prune_requested = True
-            raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
+            if raise_on_prune:
+                raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return decision
 
     def trajectory(self) -> list[TrajectoryPoint]:

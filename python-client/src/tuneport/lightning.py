@@ -1,5 +1,6 @@
 """A Lightning callback that reports a monitored metric to tuneport after each validation
-(``pip install tuneport[lightning]``). Works with ``lightning.pytorch`` or ``pytorch_lightning``.
+(``pip install tuneport[lightning]``). Works with ``lightning.pytorch`` or ``pytorch_lightning``;
+when both are installed, import the one you train with before importing this module.
 
     trainer = L.Trainer(callbacks=[TuneportPruningCallback(trial, monitor="val_loss")])
     with trial:
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from typing import Any
 
 from ._trial import Decision, Trial
@@ -21,6 +23,11 @@ log = logging.getLogger("tuneport")
 
 
 def _lightning() -> Any:
+    # Lightning's Trainer only accepts callbacks of its own package's Callback class, so when
+    # both packages are installed, follow the one the program imported already.
+    for name in ("lightning.pytorch", "pytorch_lightning"):
+        if name in sys.modules:
+            return sys.modules[name]
     for name in ("lightning.pytorch", "pytorch_lightning"):
         try:
             return importlib.import_module(name)

@@ -1,0 +1,42 @@
+"""`bench/multifidelity.py --quick` runs end to end (real server, Optuna, PyTorch) and writes the results shape."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import REPO
+
+OPTIMIZERS = {"tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-median", "optuna-hyperband",
+              "optuna-median", "random-full"}
+
+
+def test_multifidelity_quick(tmp_path: Path) -> None:
+    out = tmp_path / "multifidelity.json"
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "bench/multifidelity.py", "--quick", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert time.monotonic() - t0 < 60
+    runs = json.loads(out.read_text())["runs"]
+    for r in runs:
+        assert {"problem", "optimizer", "seed", "steps", "best"} <= set(r)
+        assert isinstance(r["steps"], int) and r["steps"] >= 0
+        assert r["best"] is None or math.isfinite(r["best"])
+    for problem in ("learning-curve", "digits"):
+        assert {r["optimizer"] for r in runs if r["problem"] == problem} == OPTIMIZERS
+    asynchronous = [r for r in runs if r["problem"] == "learning-curve-async8"]
+    assert {r["optimizer"] for r in asynchronous} == {"tuneport-asha", "tuneport-hyperband", "hyperband-sync", "random-full"}
+    assert all("time" in r for r in asynchronous)
+    # Each run's curve is an anytime curve: steps never go back and the best never gets worse.
+    curves: dict[tuple[str, str, int], list[dict[str, object]]] = {}
+    for r in runs:
+        curves.setdefault((r["problem"], r["optimizer"], r["seed"]), []).append(r)
+    for pts in curves.values():
+        steps = [int(str(p["steps"])) for p in pts]
+        bests = [float(str(p["best"])) for p in pts if p["best"] is not None]
+        assert steps == sorted(steps) and bests == sorted(bests, reverse=True)

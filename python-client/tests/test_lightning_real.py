@@ -1,0 +1,105 @@
+"""``TuneportPruningCallback`` inside a real Lightning ``Trainer`` (CPU, random data), against a
+real server: reports per epoch, a prune stops ``fit`` and the with-block records PRUNED."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl  # the real one (tests/test_extras.py uses stand-ins)
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import tuneport as tp
+
+
+class Tiny(pl.LightningModule):
+    def __init__(self, lr: float) -> None:
+        super().__init__()
+        self.net = nn.Linear(4, 1)
+        self.lr = lr
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        x, y = batch
+        loss: torch.Tensor = nn.functional.mse_loss(self.net(x), y)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+        x, y = batch
+        self.log("val_loss", nn.functional.mse_loss(self.net(x), y))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+def lr_of(trial: tp.Trial) -> float:
+    lr = trial.params["lr"]
+    assert isinstance(lr, float)
+    return lr
+
+
+def loaders() -> tuple[DataLoader[Any], DataLoader[Any]]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [0.0]])
+    ds = TensorDataset(x, y)
+    return DataLoader(ds, batch_size=16), DataLoader(ds, batch_size=64)
+
+
+def trainer(callback: Any, epochs: int) -> Any:
+    return pl.Trainer(
+        max_epochs=epochs, accelerator="cpu", devices=1, callbacks=[callback], logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+
+
+@pytest.fixture(autouse=True)
+def quiet_lightning() -> Iterator[None]:
+    """Lightning warns about dataloader workers and the like; pytest turns warnings into errors."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="pytorch_lightning")
+        warnings.filterwarnings("ignore", module="lightning_fabric")
+        warnings.filterwarnings("ignore", category=UserWarning, message=".*(num_workers|does not have many workers).*")
+        yield
+
+
+def test_callback_reports_each_epoch_and_completes(client: tp.Client, name: str) -> None:
+    from tuneport.lightning import TuneportPruningCallback
+
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler={"name": "median"})
+    train, val = loaders()
+    with study.ask() as trial:
+        cb = TuneportPruningCallback(trial, monitor="val_loss")
+        t = trainer(cb, epochs=3)
+        t.fit(Tiny(lr_of(trial)), train, val)
+        assert cb.last_decision is not None and cb.last_decision.action == "continue"
+        trial.complete(float(t.callback_metrics["val_loss"]))
+    frozen = study.trial(trial.number)
+    assert frozen.state == "COMPLETE"
+    assert [s for s, _ in frozen.intermediate] == [0.0, 1.0, 2.0]
+
+
+def test_a_prune_decision_stops_fit_and_prunes_the_trial(client: tp.Client, name: str) -> None:
+    from tuneport.lightning import TuneportPruningCallback
+
+    sched = {"name": "median", "options": {"n_startup_trials": 1}}
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler=sched)
+    with study.ask() as good:  # a complete trial with low values at every epoch
+        for epoch in range(3):
+            good.report(epoch, 1e-9)
+        good.complete(1e-9)
+    train, val = loaders()
+    with study.ask() as trial:
+        t = trainer(TuneportPruningCallback(trial, monitor="val_loss"), epochs=3)
+        t.fit(Tiny(lr_of(trial)), train, val)
+        raise AssertionError("fit should have raised TrialPruned")  # pragma: no cover
+    frozen = study.trial(trial.number)
+    assert frozen.state == "PRUNED" and frozen.system_attrs["pruned_at_step"] == 0
+    assert t.current_epoch == 0  # stopped in the first epoch
