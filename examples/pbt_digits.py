@@ -21,20 +21,11 @@ import time
 from dataclasses import dataclass
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from _digits import load_digits_tensors, train_epoch
 from torch import nn
 
 import tuneport as tp
 from tuneport.torch import pbt_report, pbt_restore
-
-
-def load_data(device: torch.device) -> tuple[torch.Tensor, ...]:
-    x, y = load_digits(return_X_y=True)
-    x = x / 16.0
-    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
-    as_t = lambda a, dt: torch.tensor(a, dtype=dt, device=device)  # noqa: E731
-    return as_t(x_tr, torch.float32), as_t(y_tr, torch.long), as_t(x_va, torch.float32), as_t(y_va, torch.long)
 
 
 @dataclass
@@ -61,21 +52,6 @@ def start(trial: tp.Trial, device: torch.device) -> Member:
     return m
 
 
-def train_epoch(m: Member, data: tuple[torch.Tensor, ...]) -> float:
-    x_tr, y_tr, x_va, y_va = data
-    loss_fn = nn.CrossEntropyLoss()
-    m.model.train()
-    perm = torch.randperm(len(x_tr), device=x_tr.device)
-    for i in range(0, len(x_tr), 64):
-        idx = perm[i : i + 64]
-        m.opt.zero_grad()
-        loss_fn(m.model(x_tr[idx]), y_tr[idx]).backward()
-        m.opt.step()
-    m.model.eval()
-    with torch.no_grad():
-        return float(loss_fn(m.model(x_va), y_va).item())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--endpoint", default="tcp://127.0.0.1:5555")
@@ -88,7 +64,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    data = load_data(device)
+    data = load_digits_tensors(device)
     with tp.connect(args.endpoint) as client:
         study = client.create_study(
             args.study,
@@ -102,7 +78,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for _ in range(args.epochs):
             for m in members:
-                loss = train_epoch(m, data)
+                loss = train_epoch(m.model, m.opt, data)
                 m.step += 1
                 decision = pbt_report(m.trial, m.step, loss, m.model, m.opt, checkpoint_dir=args.checkpoint_dir)
                 if decision.action == "update":

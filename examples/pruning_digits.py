@@ -24,22 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from _digits import Data, load_digits_tensors, train_epoch
 from torch import nn
 
 import tuneport as tp
 from tuneport.torch import load_checkpoint, save_checkpoint
-
-Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def load_data() -> Data:
-    x, y = load_digits(return_X_y=True)
-    x_tr, x_va, y_tr, y_va = train_test_split(x / 16.0, y, test_size=0.25, random_state=0, stratify=y)
-    f = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    i = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
-    return f(x_tr), i(y_tr), f(x_va), i(y_va)
 
 
 def build(params: Mapping[str, Any]) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -55,27 +44,16 @@ def build(params: Mapping[str, Any]) -> tuple[nn.Module, torch.optim.Optimizer]:
 
 
 def train(trial: tp.Trial, data: Data, ckpt_dir: Path, max_epochs: int) -> float:
-    x_tr, y_tr, x_va, y_va = data
     model, opt = build(trial.params)
     start = 0
     if trial.resume_from is not None:  # ASHA promotion: continue the promoted trial's run
         extra = load_checkpoint(ckpt_dir / f"{trial.resume_from}.pt", model, opt, map_location="cpu")
         start = int(extra["epoch"])
     budget = int(trial.budget) if trial.budget is not None else max_epochs
-    loss_fn = nn.CrossEntropyLoss()
     val_loss = float("nan")
     for epoch in range(start + 1, budget + 1):
         g = torch.Generator().manual_seed(trial.number * 1000 + epoch)
-        model.train()
-        perm = torch.randperm(len(x_tr), generator=g)
-        for i in range(0, len(x_tr), 128):
-            idx = perm[i : i + 128]
-            opt.zero_grad()
-            loss_fn(model(x_tr[idx]), y_tr[idx]).backward()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            val_loss = loss_fn(model(x_va), y_va).item()
+        val_loss = train_epoch(model, opt, data, batch=128, generator=g)
         trial.report(epoch, val_loss)  # NaN is fine: the scheduler treats it as the worst value
     save_checkpoint(ckpt_dir / f"{trial.number}.pt", model, opt, epoch=budget)
     return val_loss
@@ -92,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
-    data = load_data()
+    data = load_digits_tensors()
     sched = {"name": "asha", "options": {"mode": args.mode, "min_resource": 1, "max_resource": args.max_epochs, "reduction_factor": 3}}
     with tp.connect(args.endpoint) as client, tempfile.TemporaryDirectory(prefix="digits-ckpt-") as ckpt:
         study = client.create_study(

@@ -15,19 +15,10 @@ import argparse
 import time
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from _digits import Data, load_digits_tensors, train_epoch
 from torch import nn
 
 import tuneport as tp
-
-
-def load_data(device: torch.device) -> tuple[torch.Tensor, ...]:
-    x, y = load_digits(return_X_y=True)
-    x = x / 16.0
-    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
-    as_t = lambda a, dt: torch.tensor(a, dtype=dt, device=device)  # noqa: E731
-    return as_t(x_tr, torch.float32), as_t(y_tr, torch.long), as_t(x_va, torch.float32), as_t(y_va, torch.long)
 
 
 def build_model(layers: int, width: int, act: str, dropout: float) -> nn.Module:
@@ -41,8 +32,8 @@ def build_model(layers: int, width: int, act: str, dropout: float) -> nn.Module:
     return nn.Sequential(*mods)
 
 
-def train_trial(trial: tp.Trial, data: tuple[torch.Tensor, ...], device: torch.device, epochs: int) -> float:
-    x_tr, y_tr, x_va, y_va = data
+def train_trial(trial: tp.Trial, data: Data, device: torch.device, epochs: int) -> float:
+    _, _, x_va, y_va = data
     p = trial.params
     # A define-by-run parameter: only SGD trials need momentum.
     momentum = trial.suggest_float("momentum", 0.0, 0.99) if p["optimizer"] == "sgd" else 0.0
@@ -54,20 +45,9 @@ def train_trial(trial: tp.Trial, data: tuple[torch.Tensor, ...], device: torch.d
         if p["optimizer"] == "sgd"
         else torch.optim.Adam(model.parameters(), lr=lr)
     )
-    loss_fn = nn.CrossEntropyLoss()
-    batch = 64
     val_loss = float("inf")
     for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x_tr), device=device)
-        for i in range(0, len(x_tr), batch):
-            idx = perm[i : i + batch]
-            opt.zero_grad()
-            loss_fn(model(x_tr[idx]), y_tr[idx]).backward()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            val_loss = loss_fn(model(x_va), y_va).item()
+        val_loss = train_epoch(model, opt, data)
         if val_loss != val_loss:  # NaN: the run diverged
             raise RuntimeError(f"diverged at epoch {epoch}")
         trial.report(epoch, val_loss)  # raises tp.TrialPruned when the scheduler says stop
@@ -87,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    data = load_data(device)
+    data = load_digits_tensors(device)
     with tp.connect(args.endpoint) as client:
         study = client.create_study(
             args.study,

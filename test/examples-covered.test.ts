@@ -11,7 +11,7 @@ const testFiles = (dir: string, re: RegExp): string[] =>
 
 describe("examples", () => {
   const sources = [...testFiles("test", /\.test\.ts$/), ...testFiles("src", /\.test\.ts$/), ...testFiles("python-client/tests", /^test_.*\.py$/)];
-  const examples = readdirSync(join(ROOT, "examples")).filter((f) => /\.(py|mjs|js|ts|sh)$/.test(f));
+  const examples = readdirSync(join(ROOT, "examples")).filter((f) => /\.(py|mjs|js|ts|sh)$/.test(f) && !f.startsWith("_")); // _name: shared code, not an example
 
   it("exist", () => {
     expect(examples.length).toBeGreaterThan(0);
