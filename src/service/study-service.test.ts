@@ -196,6 +196,32 @@ describe("StudyService", () => {
     expect((await svc.listTrials("s", { states: ["WAITING"] })).total).toBe(0);
   });
 
+  it.each([
+    [true, [[0, 0.9], [1, 0.7]]],
+    [false, []],
+  ])("re-queues with keep_intermediate=%s carrying %j", async (keep, expected) => {
+    await svc.createStudy({ name: "k", space: SPACE, lease_ttl_s: 10, retry: { max_retries: 2, retry_on_fail: true, keep_intermediate: keep } });
+    expect((await svc.getStudy("k")).retry).toEqual({ max_retries: 2, retry_on_fail: true, keep_intermediate: keep });
+    const a = await svc.ask("k");
+    await svc.report("k", a.trial.number, a.lease.token, 0, 0.9);
+    await svc.report("k", a.trial.number, a.lease.token, 1, 0.7);
+    now += 11_000;
+    expect(await svc.reap()).toBe(1);
+    const b = await svc.ask("k");
+    expect(b.trial.system_attrs.retry_of).toBe(a.trial.number);
+    expect(b.trial.intermediate).toEqual(expected);
+    // a resumed worker continues after the kept steps; an earlier step is refused
+    if (keep) await expectCode(svc.report("k", b.trial.number, b.lease.token, 1, 0.5), "INVALID_ARGUMENT");
+    await svc.report("k", b.trial.number, b.lease.token, 2, 0.5);
+    // an explicit FAIL tell also re-queues (retry_on_fail) with the same rule
+    await svc.tell("k", b.trial.number, b.lease.token, "FAIL", null, { reason: "oom" });
+    const c = await svc.ask("k");
+    expect(c.trial.intermediate).toEqual(keep ? [[0, 0.9], [1, 0.7], [2, 0.5]] : []);
+    // defaults: false
+    await svc.createStudy({ name: "d", space: SPACE });
+    expect((await svc.getStudy("d")).retry.keep_intermediate).toBe(false);
+  });
+
   it("hands out each grid point once to concurrent askers, then says exhausted", async () => {
     await svc.createStudy({
       name: "g",

@@ -143,7 +143,11 @@ export const createStudyArgsSchema = z
     load_if_exists: z.boolean().optional(),
     user_attrs: z.record(z.string(), z.unknown()).optional(),
     retry: z
-      .object({ max_retries: z.number().int().min(0).max(100).optional(), retry_on_fail: z.boolean().optional() })
+      .object({
+        max_retries: z.number().int().min(0).max(100).optional(),
+        retry_on_fail: z.boolean().optional(),
+        keep_intermediate: z.boolean().optional(),
+      })
       .strict()
       .optional(),
     lease_ttl_s: z.number().min(1).max(7 * 24 * 3600).optional(),
@@ -162,7 +166,7 @@ export interface TrialsQuery {
   limit?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false };
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false, keepIntermediate: false };
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
 
 export class StudyService {
@@ -356,6 +360,7 @@ export class StudyService {
         retry: {
           maxRetries: a.retry?.max_retries ?? DEFAULT_RETRY.maxRetries,
           retryOnFail: a.retry?.retry_on_fail ?? DEFAULT_RETRY.retryOnFail,
+          keepIntermediate: a.retry?.keep_intermediate ?? DEFAULT_RETRY.keepIntermediate,
         },
         leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
       };
@@ -749,7 +754,11 @@ export class StudyService {
     );
   }
 
-  /** A WAITING copy of a failed trial's params when the retry policy allows one more attempt. */
+  /**
+   * A WAITING copy of a failed trial's params when the retry policy allows one more attempt.
+   * With `keepIntermediate` the copy starts with the failed attempt's intermediate values, so a
+   * worker resuming from a checkpoint reports only later steps (steps must still increase).
+   */
   private retryOf(s: StudyState, failed: TrialRecord): TrialRecord | null {
     const count = typeof failed.systemAttrs.retry_count === "number" ? failed.systemAttrs.retry_count : 0;
     if (count >= s.study.config.retry.maxRetries) return null;
@@ -763,7 +772,7 @@ export class StudyService {
       params: { ...failed.params },
       distributions: { ...failed.distributions },
       value: null,
-      intermediate: [],
+      intermediate: s.study.config.retry.keepIntermediate ? failed.intermediate.map((iv) => ({ ...iv })) : [],
       userAttrs: { ...failed.userAttrs },
       systemAttrs: { ...inherited, retry_of: failed.number, retry_count: count + 1 },
       createdAt: now,
