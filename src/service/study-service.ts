@@ -60,6 +60,7 @@ import {
   resolveSchedulerConfig,
   resolveStrategyConfig,
 } from "./plugins.js";
+import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import { type AskResult, type StudyView, type TrialView, studyView, trialView } from "./views.js";
 
 /** The request a commit answers, so its reply is stored in the same transaction. */
@@ -410,6 +411,55 @@ export class StudyService {
         return this.viewOf(s);
       }),
     );
+  }
+
+  /**
+   * The study as JSON Lines (see study-io.ts): a header line, then one line per trial in number
+   * order, each without its newline. A snapshot of the trials when the iteration starts.
+   * @throws NOT_FOUND.
+   */
+  *exportStudy(name: string): Generator<string> {
+    const s = this.getState(name);
+    const trials = s.trials.slice();
+    yield studyHeaderLine(s.study);
+    for (const t of trials) yield trialLine(t);
+  }
+
+  /**
+   * Recreates a study from `exportStudy` lines, under `rename` when given: trial numbers,
+   * states, values, intermediates, attributes, timestamps and leases exactly as written, in one
+   * transaction. RUNNING trials keep their lease token with one TTL of grace, as after a restart.
+   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line.
+   */
+  async importStudy(text: string, rename?: string): Promise<StudyView> {
+    if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
+    const imp = parseStudyLines(text, rename);
+    if (rename !== undefined && !createStudyArgsSchema.shape.name.safeParse(rename).success)
+      throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
+    const existing = this.studies.get(imp.name);
+    if (existing && !existing.deleted)
+      throw new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
+    const firstId = this.nextTrialId;
+    // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
+    const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
+    const trials: TrialRecord[] = imp.trials.map((t, i) => ({
+      ...t,
+      id: firstId + i,
+      params: { ...t.params },
+      intermediate: [...t.intermediate],
+      lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
+    }));
+    const study = await this.storage.importStudy(
+      { name: imp.name, config: imp.config, userAttrs: imp.userAttrs, createdAt: imp.createdAt },
+      trials,
+    );
+    this.nextTrialId = firstId + trials.length;
+    for (const t of trials) t.studyId = study.id;
+    const state = this.makeState(study, trials);
+    this.studies.set(imp.name, state);
+    this.bump(state);
+    this.log.info({ study: imp.name, trials: trials.length }, "study imported");
+    return this.viewOf(state);
   }
 
   private counts(s: StudyState): Record<TrialState, number> {

@@ -181,6 +181,26 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  async importStudy(s: NewStudy, trials: readonly StoredTrial[]): Promise<Study> {
+    try {
+      return this.db.transaction(() => {
+        const info = this.stmts.insertStudy.run({
+          name: s.name,
+          config: JSON.stringify(s.config),
+          user_attrs: JSON.stringify(s.userAttrs),
+          created_at: s.createdAt,
+        });
+        const id = Number(info.lastInsertRowid);
+        this.applyAll(trials.map((t) => ({ kind: "insert-trial" as const, trial: { ...t, studyId: id } })));
+        return { id, name: s.name, config: s.config, userAttrs: s.userAttrs, createdAt: s.createdAt };
+      })();
+    } catch (err) {
+      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && /studies\.name/.test((err as Error).message))
+        throw new TuneportError("ALREADY_EXISTS", `a study named '${s.name}' already exists`, { study: s.name });
+      throw err;
+    }
+  }
+
   async listStudies(): Promise<Study[]> {
     return (this.stmts.listStudies.all() as { id: number; name: string; config: string; user_attrs: string; created_at: number }[]).map(
       (r) => ({
