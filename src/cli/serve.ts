@@ -4,6 +4,7 @@ import { createLogger, type LogLevel } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import { WorkerRunner } from "../service/worker-runner.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, intOption } from "./command.js";
@@ -26,6 +27,13 @@ Options:
                           slower) [process]
   --lease-ttl SECONDS     default lease time-to-live of a new study's trials [30]
   --max-message-bytes N   largest request accepted [1048576]
+  --max-inflight N        requests one client may have in flight; more are answered
+                          UNAVAILABLE [1000]
+  --curve-secret FILE     enable CURVE: encrypt every connection with this server key
+                          file (from 'tuneport keygen'); needs --curve-allow
+  --curve-allow PATH      client public keys allowed to connect: a *.pub file, a file
+                          of keys, or a directory of *.pub files; others are refused
+                          at the handshake (see docs/SECURITY.md)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
   -h, --help              show this help
 `,
@@ -35,6 +43,9 @@ Options:
     durability: { type: "string", default: "process" },
     "lease-ttl": { type: "string" },
     "max-message-bytes": { type: "string" },
+    "max-inflight": { type: "string" },
+    "curve-secret": { type: "string" },
+    "curve-allow": { type: "string" },
     "log-level": { type: "string" },
   },
   async run(v) {
@@ -43,13 +54,30 @@ Options:
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
+    const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
+    const curveSecret = v["curve-secret"] as string | undefined;
+    const curveAllowPath = v["curve-allow"] as string | undefined;
+    if ((curveSecret === undefined) !== (curveAllowPath === undefined))
+      throw new UsageError("--curve-secret and --curve-allow go together (encryption without an allow-list would let any key in)");
+    let curve: { publicKey: string; secretKey: string } | undefined;
+    let curveAllow: Set<string> | undefined;
+    if (curveSecret && curveAllowPath) {
+      try {
+        curve = readServerKeys(curveSecret);
+        curveAllow = readAllowList(curveAllowPath);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
     const logger = createLogger({ level: v["log-level"] as LogLevel | undefined });
     for (const ep of binds) {
-      if (!isLoopback(ep))
-        logger.warn(
-          { endpoint: ep },
-          "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies",
-        );
+      if (!curve && !isLoopback(ep)) {
+        const msg =
+          "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies";
+        logger.warn({ endpoint: ep }, msg);
+        // Loud on the terminal too, where the JSON log may be piped away.
+        process.stderr.write(`\n*** WARNING: ${msg}.\n*** Use --curve-secret/--curve-allow (docs/SECURITY.md) or bind 127.0.0.1. (${ep})\n\n`);
+      }
     }
     const storage = new SqliteStorage({ path: v.storage as string, durability });
     const problems = await storage.checkIntegrity();
@@ -60,7 +88,15 @@ Options:
     }
     const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
     const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl, runner });
-    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION });
+    const zmq = new ZmqServer(service, {
+      bind: binds,
+      logger,
+      maxMessageBytes: maxBytes,
+      maxInflightPerClient: maxInflight,
+      serverVersion: VERSION,
+      curve,
+      curveAllow,
+    });
     try {
       await zmq.start();
     } catch (err) {
