@@ -222,6 +222,18 @@ describe("StudyService", () => {
     expect((await svc.getStudy("d")).retry.keep_intermediate).toBe(false);
   });
 
+  it("gives trials of concurrently written studies distinct ids", async () => {
+    // Commits of different studies interleave at their awaits: ids must be taken up front.
+    await svc.createStudy({ name: "a", space: SPACE, retry: { retry_on_fail: true } });
+    await svc.createStudy({ name: "b", space: SPACE, retry: { retry_on_fail: true } });
+    const asks = await Promise.all(Array.from({ length: 40 }, (_, i) => svc.ask(i % 2 ? "a" : "b")));
+    await Promise.all(asks.map((x) => svc.tell(x.study, x.trial.number, x.lease.token, "FAIL", null)));
+    await Promise.all([...Array.from({ length: 20 }, () => svc.enqueue("a", {})), ...Array.from({ length: 20 }, () => svc.enqueue("b", {}))]);
+    const ids = [...svc.trialsOf("a"), ...svc.trialsOf("b")].map((t) => t.id);
+    expect(ids).toHaveLength(120);
+    expect(new Set(ids).size).toBe(120);
+  });
+
   it("hands out each grid point once to concurrent askers, then says exhausted", async () => {
     await svc.createStudy({
       name: "g",

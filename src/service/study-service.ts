@@ -179,6 +179,11 @@ export class StudyService {
   private readonly replyRetentionMs: number;
   private readonly studies = new Map<string, StudyState>();
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /**
+   * Storage-wide trial ids. Taken (incremented) when a trial record is built, not when its
+   * commit is applied: commits of different studies interleave at their awaits, so an id read
+   * and bumped later could be handed to two trials. A failed commit just leaves a gap.
+   */
   private nextTrialId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
@@ -440,6 +445,7 @@ export class StudyService {
     if (existing && !existing.deleted)
       throw new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
     const firstId = this.nextTrialId;
+    this.nextTrialId += imp.trials.length; // reserved before the await (see nextTrialId)
     // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
     const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
     const trials: TrialRecord[] = imp.trials.map((t, i) => ({
@@ -453,7 +459,6 @@ export class StudyService {
       { name: imp.name, config: imp.config, userAttrs: imp.userAttrs, createdAt: imp.createdAt },
       trials,
     );
-    this.nextTrialId = firstId + trials.length;
     for (const t of trials) t.studyId = study.id;
     const state = this.makeState(study, trials);
     this.studies.set(imp.name, state);
@@ -565,7 +570,7 @@ export class StudyService {
       const number = s.trials.length;
       const now = this.now();
       const t: TrialRecord = {
-        id: this.nextTrialId,
+        id: this.nextTrialId++,
         studyId: s.study.id,
         number,
         state: "RUNNING",
@@ -584,7 +589,6 @@ export class StudyService {
       this.fillDeclared(s, t);
       const result = this.askResult(s, t);
       return this.commit([{ kind: "insert-trial", trial: t }], result, () => {
-        this.nextTrialId++;
         s.trials.push(t);
         s.running.add(number);
         this.bump(s);
@@ -815,7 +819,7 @@ export class StudyService {
     const now = this.now();
     const { retried_as: _r, fail_reason: _f, pruned_at_step: _p, ...inherited } = failed.systemAttrs;
     return {
-      id: this.nextTrialId,
+      id: this.nextTrialId++,
       studyId: s.study.id,
       number: s.trials.length,
       state: "WAITING",
@@ -833,7 +837,6 @@ export class StudyService {
   }
 
   private addRetry(s: StudyState, retry: TrialRecord): void {
-    this.nextTrialId++;
     s.trials.push(retry);
     s.waiting.push(retry.number);
   }
@@ -939,7 +942,7 @@ export class StudyService {
           if (d) distributions[k] = d;
         }
         const t: TrialRecord = {
-          id: this.nextTrialId,
+          id: this.nextTrialId++,
           studyId: s.study.id,
           number: s.trials.length,
           state: "WAITING",
