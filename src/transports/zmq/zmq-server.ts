@@ -220,7 +220,7 @@ export class ZmqServer {
     return {
       version: Math.max(...common),
       server: { name: "tuneport", version: this.opts.serverVersion ?? "0.0.0" },
-      limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10 },
+      limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10, max_inflight: this.maxPerClient },
       ops: OP_NAMES,
       idempotent_ops: [...MUTATING_OPS],
     };
