@@ -218,9 +218,17 @@ export class SqliteStorage implements Storage {
   }
 
   async loadTrials(studyId: number): Promise<StoredTrial[]> {
-    const rows = this.stmts.trialsOf.all(studyId) as TrialRow[];
+    // One read transaction: a reader beside a live server sees trials and intermediates of
+    // the same commit.
+    const [rows, ivs] = this.db.transaction(
+      () =>
+        [
+          this.stmts.trialsOf.all(studyId) as TrialRow[],
+          this.stmts.intermediatesOf.all(studyId) as { trial_id: number; step: number; value: number | null }[],
+        ] as const,
+    )();
     const inter = new Map<number, { step: number; value: number }[]>();
-    for (const r of this.stmts.intermediatesOf.all(studyId) as { trial_id: number; step: number; value: number | null }[]) {
+    for (const r of ivs) {
       let list = inter.get(r.trial_id);
       if (!list) inter.set(r.trial_id, (list = []));
       list.push({ step: r.step, value: r.value ?? Number.NaN });
