@@ -87,7 +87,15 @@ Options:
       return 1;
     }
     const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
-    const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl, runner });
+    const service = await StudyService.open({
+      storage,
+      logger,
+      defaultLeaseTtlS: leaseTtl,
+      runner,
+      // Memory is ahead of storage after a failed commit: stop now; a restart reloads the
+      // committed state, and no request of the failed batch was acknowledged.
+      onFatal: () => process.exit(70),
+    });
     const zmq = new ZmqServer(service, {
       bind: binds,
       logger,

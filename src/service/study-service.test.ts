@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
@@ -232,6 +232,39 @@ describe("StudyService", () => {
     const ids = [...svc.trialsOf("a"), ...svc.trialsOf("b")].map((t) => t.id);
     expect(ids).toHaveLength(120);
     expect(new Set(ids).size).toBe(120);
+  });
+
+  it("group-commits concurrent mutations and resolves each only after its batch committed", async () => {
+    await svc.createStudy({ name: "g", space: SPACE });
+    const asks = await Promise.all(Array.from({ length: 30 }, () => svc.ask("g")));
+    const commit = vi.spyOn(storage, "commit");
+    const tells = asks.map((a, i) => svc.tell("g", a.trial.number, a.lease.token, "COMPLETE", i, {}, `t-${i}`));
+    await Promise.all(tells);
+    expect(commit.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(commit.mock.calls.length).toBeLessThan(30 / 5);
+    const reopened = await storage.loadTrials((await storage.listStudies())[0]!.id);
+    expect(reopened.filter((t) => t.state === "COMPLETE")).toHaveLength(30);
+    expect(await storage.getReply("t-29")).not.toBeNull();
+  });
+
+  it("stops (UNAVAILABLE, onFatal) when a batch fails to commit, acknowledging none of it", async () => {
+    const fatal = vi.fn();
+    const st = new SqliteStorage({ path: ":memory:" });
+    const s2 = await StudyService.open({ storage: st, logger: silentLogger(), reapIntervalMs: 0, onFatal: fatal });
+    try {
+      await s2.createStudy({ name: "f", space: SPACE });
+      const a = await s2.ask("f");
+      vi.spyOn(st, "commit").mockRejectedValueOnce(new Error("disk I/O error"));
+      await expect(s2.tell("f", a.trial.number, a.lease.token, "COMPLETE", 1, {}, "r1")).rejects.toThrow();
+      expect(fatal).toHaveBeenCalledTimes(1);
+      await expectCode(s2.ask("f"), "UNAVAILABLE");
+      await expectCode(s2.getStudy("f"), "UNAVAILABLE");
+      expect(await st.getReply("r1")).toBeNull();
+      expect((await st.loadTrials((await st.listStudies())[0]!.id))[0]?.state).toBe("RUNNING");
+    } finally {
+      await s2.close();
+      await st.close();
+    }
   });
 
   it("hands out each grid point once to concurrent askers, then says exhausted", async () => {

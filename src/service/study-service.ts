@@ -5,6 +5,13 @@
  * Concurrency model
  * - The service holds the authoritative in-memory copy of every study; storage gets
  *   atomic change sets and a reply is produced only after its commit resolved.
+ * - Group commit: a mutation applies its change in memory under the study's write lock and
+ *   appends its change set to the open batch; every batch is committed in one storage
+ *   transaction on the next turn of the event loop, in order. A mutating call resolves only
+ *   after its batch committed, and a read resolves only after every change it may show
+ *   committed, so nothing uncommitted is ever revealed. A failed batch leaves memory ahead
+ *   of storage: the service then stops (fail-stop, `onFatal`) and a restart reloads the
+ *   committed state; no request of that batch was acknowledged.
  * - Per study, a *write lock* serialises read-modify-commit-apply sequences (short), and
  *   an *ask lock* serialises asks among themselves (long when a model is fitted), so a
  *   slow GP ask never delays tells, reports or heartbeats.
@@ -94,6 +101,20 @@ export interface StudyServiceOptions {
   readonly replyRetentionMs?: number;
   /** Readers (CLI over a live database): no reaper, no clean-up writes. */
   readonly readOnly?: boolean;
+  /**
+   * Called once when a storage commit fails: memory is then ahead of storage and the process
+   * should exit (a restart reloads the committed state). The service refuses every further
+   * call with UNAVAILABLE either way.
+   */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+/** Change sets waiting for the next group commit. */
+interface Batch {
+  readonly changes: Change[];
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
 }
 
 /** The mutable in-memory trial the service owns; handed out read-only. */
@@ -188,6 +209,12 @@ export class StudyService {
   private reapTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
   private closed = false;
+  /** The batch that new change sets join; null when none is open. */
+  private openBatch: Batch | null = null;
+  /** Resolves when every change set handed to storage so far is committed. */
+  private durable: Promise<void> = Promise.resolve();
+  private fatal: unknown = null;
+  private readonly onFatal: (err: unknown) => void;
 
   private constructor(opts: StudyServiceOptions) {
     this.storage = opts.storage;
@@ -196,6 +223,7 @@ export class StudyService {
     this.runner = opts.runner ?? inProcessRunner;
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
+    this.onFatal = opts.onFatal ?? (() => undefined);
   }
 
   /** Loads every study from storage and starts the reaper. */
@@ -271,6 +299,7 @@ export class StudyService {
     if (this.reapTimer) clearInterval(this.reapTimer);
     await Promise.allSettled([...this.inflight.values()]);
     for (const s of this.studies.values()) await s.writeLock.run(() => undefined);
+    await this.durable.catch(() => undefined);
     await this.runner.close();
   }
 
@@ -281,8 +310,8 @@ export class StudyService {
    * changes to commit; its `apply` runs only after the commit succeeded.
    */
   private async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
-    if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
-    if (requestId === undefined) return body(null);
+    if (this.closed || this.fatal) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
+    if (requestId === undefined) return this.visible(await body(null));
     const pending = this.inflight.get(requestId);
     if (pending) return pending as Promise<T>;
     const p = (async () => {
@@ -293,7 +322,8 @@ export class StudyService {
           throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);
         return r.result;
       }
-      return body({ requestId, op });
+      // Resolve (and leave `inflight`) only once the batch holding the effect and its reply committed.
+      return this.visible(await body({ requestId, op }));
     })();
     this.inflight.set(requestId, p);
     try {
@@ -304,16 +334,69 @@ export class StudyService {
   }
 
   /**
-   * Commits changes plus, when the call carries a request id, its reply, then applies the
-   * in-memory effects. Must run under the study's write lock.
+   * Applies the in-memory effects and queues the changes plus, when the call carries a request
+   * id, its reply for the next group commit. Must run under the study's write lock; the caller's
+   * reply waits for durability in `once`/`visible`.
    */
   private async commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null): Promise<T> {
+    if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");
     const all = rc
       ? [...changes, { kind: "put-reply" as const, requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() }]
       : changes;
-    await this.storage.commit(all);
     apply();
+    if (all.length > 0) this.queueChanges(all);
     return result;
+  }
+
+  private queueChanges(changes: Change[]): void {
+    let b = this.openBatch;
+    if (!b) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      done.catch(() => undefined); // observed by waiters; never an unhandled rejection
+      const batch: Batch = { changes: [], done, resolve, reject };
+      b = this.openBatch = batch;
+      // Commit on the next turn of the event loop: requests that arrive meanwhile join the batch.
+      const prev = this.durable;
+      this.durable = prev.then(
+        () => new Promise<void>((r) => setImmediate(r)).then(() => this.flush(batch)),
+        () => this.flush(batch),
+      );
+      this.durable.catch(() => undefined);
+    }
+    for (const c of changes) b.changes.push(c);
+  }
+
+  private async flush(b: Batch): Promise<void> {
+    if (this.openBatch === b) this.openBatch = null;
+    try {
+      if (this.fatal) throw this.fatal;
+      await this.storage.commit(b.changes);
+      b.resolve();
+    } catch (err) {
+      if (!this.fatal) {
+        this.fatal = err;
+        this.log.fatal({ err, changes: b.changes.length }, "storage commit failed; memory is ahead of storage, stopping");
+        this.onFatal(err);
+      }
+      b.reject(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Resolves with `value` once every change applied in memory so far is committed, so a reply
+   * never shows (or acknowledges) an uncommitted state. @throws UNAVAILABLE after a failed commit.
+   */
+  private async visible<T>(value: T): Promise<T> {
+    const b = this.openBatch;
+    await (b ? b.done : this.durable).catch(() => undefined);
+    if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");
+    return value;
   }
 
   // ---------------------------------------------------------------- studies
@@ -381,11 +464,11 @@ export class StudyService {
   }
 
   async getStudy(name: string): Promise<StudyView> {
-    return this.viewOf(this.getState(name));
+    return this.visible(this.viewOf(this.getState(name)));
   }
 
   async listStudies(): Promise<StudyView[]> {
-    return [...this.studies.values()].filter((s) => !s.deleted).map((s) => this.viewOf(s));
+    return this.visible([...this.studies.values()].filter((s) => !s.deleted).map((s) => this.viewOf(s)));
   }
 
   async deleteStudy(name: string, requestId?: string): Promise<{ deleted: boolean }> {
@@ -393,6 +476,7 @@ export class StudyService {
       const s = this.studies.get(name);
       if (!s || s.deleted) throw notFound(`no study named '${name}'`, { study: name });
       return s.writeLock.run(async () => {
+        await this.visible(null); // the study's queued changes first (foreign keys)
         await this.storage.deleteStudy(s.study.id);
         s.deleted = true;
         this.studies.delete(name);
@@ -455,6 +539,7 @@ export class StudyService {
       intermediate: [...t.intermediate],
       lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
     }));
+    await this.visible(null);
     const study = await this.storage.importStudy(
       { name: imp.name, config: imp.config, userAttrs: imp.userAttrs, createdAt: imp.createdAt },
       trials,
@@ -985,7 +1070,7 @@ export class StudyService {
 
   async getTrial(studyName: string, trialNumber: number): Promise<TrialView> {
     const s = this.getState(studyName);
-    return trialView(this.trialOf(s, trialNumber), this.now());
+    return this.visible(trialView(this.trialOf(s, trialNumber), this.now()));
   }
 
   /** A page of trials with optional state filter and ordering. */
@@ -1011,14 +1096,14 @@ export class StudyService {
     if (!Number.isInteger(offset) || offset < 0) throw invalidArgument("offset must be a non-negative integer");
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw invalidArgument("limit must be an integer in [1, 100000]");
     const now = this.now();
-    return { trials: list.slice(offset, offset + limit).map((t) => trialView(t, now)), total: list.length };
+    return this.visible({ trials: list.slice(offset, offset + limit).map((t) => trialView(t, now)), total: list.length });
   }
 
   /** The best COMPLETE trial, or null when none completed yet. */
   async best(studyName: string): Promise<TrialView | null> {
     const s = this.getState(studyName);
     const b = bestTrial(s.study.config.direction, s.trials);
-    return b ? trialView(b, this.now()) : null;
+    return this.visible(b ? trialView(b, this.now()) : null);
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */

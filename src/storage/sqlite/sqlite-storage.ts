@@ -280,7 +280,9 @@ export class SqliteStorage implements Storage {
     }
   };
 
-  private readonly tx = (changes: readonly Change[]) => this.db.transaction(this.applyAll)(changes);
+  /** Built once: better-sqlite3 wraps the function on every `transaction()` call. */
+  private txFn: ((changes: readonly Change[]) => void) | null = null;
+  private readonly tx = (changes: readonly Change[]) => (this.txFn ??= this.db.transaction(this.applyAll))(changes);
 
   async commit(changes: readonly Change[]): Promise<void> {
     if (changes.length === 0) return;
