@@ -791,7 +791,19 @@ export class StudyService {
           lease: { token: (t.lease as Lease).token, expiresAt: this.now() + s.study.config.leaseTtlS * 1000 },
         };
         const rng = Rng.derive(s.study.config.seed, t.number, "report", step);
-        const rreq = { study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next, step, value, data, rng };
+        // The trial list with this report applied is O(n) to build: only for plug-ins that read it.
+        let withReport: TrialRecord[] | null = null;
+        const rreq = {
+          study: s.ctx,
+          get trials(): TrialRecord[] {
+            return (withReport ??= s.trials.map((x) => (x.number === t.number ? next : x)));
+          },
+          trial: next,
+          step,
+          value,
+          data,
+          rng,
+        };
         let decision: Decision = CONTINUE;
         let attrs: Record<string, unknown> = {};
         const fromScheduler = s.scheduler?.onReport(rreq) ?? null;
