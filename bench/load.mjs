@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";
@@ -91,6 +91,8 @@ async function runOne(strategy, clients, totalTrials) {
   const port = await freePort();
   const endpoint = `tcp://127.0.0.1:${port}`;
   const server = await startServer(join(dir, "load.db"), port, args["cpu-prof"]);
+  const killServer = () => server.kill("SIGKILL");
+  process.once("exit", killServer);
   await admin(endpoint, "create_study", { name: "load", space: SPACE, strategy, seed: 1 });
   const per = Math.ceil(totalTrials / clients);
   const goAt = Date.now() + 1500 + clients * 60; // after every client started and said hello
@@ -104,13 +106,15 @@ async function runOne(strategy, clients, totalTrials) {
           const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), String(goAt)], { stdio: ["ignore", "pipe", "inherit"] });
           let s = "";
           p.stdout.on("data", (d) => (s += d));
-          p.once("exit", (code) => (code === 0 ? resolve(JSON.parse(s)) : reject(new Error(`client exited ${code}`))));
+          // "close", not "exit": stdout may still hold data when the process has exited
+          p.once("close", (code) => (code === 0 ? resolve(JSON.parse(s)) : reject(new Error(`client exited ${code}`))));
         }),
     ),
   );
   clearInterval(sampler);
   const rssAtEnd = rssMiB(server.pid);
   const study = (await admin(endpoint, "get_study", { study: "load" })).study;
+  process.off("exit", killServer);
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
   const done = results.reduce((s, r) => s + r.done, 0);
@@ -137,17 +141,26 @@ async function runOne(strategy, clients, totalTrials) {
   return row;
 }
 
-const rows = [];
-for (const strategy of strategies)
-  for (const clients of clientCounts) rows.push(await runOne(strategy, clients, trialsFor[strategy] ?? 10_000));
 const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, note: "shared with other jobs; noisy" };
-let previous = {};
-try {
-  previous = JSON.parse(readFileSync(out, "utf8"));
-} catch {
-  /* first run */
-}
-mkdirSync(dirname(out), { recursive: true });
 const label = args.label ?? "tuneport";
-writeFileSync(out, `${JSON.stringify({ ...previous, [label]: { machine, at: new Date().toISOString(), command: `node bench/load.mjs ${process.argv.slice(2).join(" ")}`, rows } }, null, 2)}\n`);
+/** Appends a row to OUT[label].rows (written after every configuration, so a later failure loses nothing). */
+function save(row) {
+  let data = {};
+  try {
+    data = JSON.parse(readFileSync(out, "utf8"));
+  } catch {
+    /* first run */
+  }
+  const entry = data[label] ?? { machine, rows: [] };
+  entry.rows.push({ ...row, at: new Date().toISOString(), command: `node bench/load.mjs ${process.argv.slice(2).join(" ")}`, load_avg: loadavg().map((x) => Math.round(x * 10) / 10) });
+  data[label] = { ...entry, machine };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(data, null, 2)}\n`);
+}
+for (const strategy of strategies)
+  for (const clients of clientCounts) {
+    const loadBefore = loadavg()[0];
+    const row = await runOne(strategy, clients, trialsFor[strategy] ?? 10_000);
+    save({ ...row, load_avg_before: Math.round(loadBefore * 10) / 10 });
+  }
 process.stderr.write(`wrote ${out} [${label}]\n`);

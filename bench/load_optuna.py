@@ -2,7 +2,8 @@
 
 N worker processes share one study on one storage and run ask -> report -> tell loops with
 the same four-parameter space and a zero-cost objective, for a fixed wall-clock window after
-a common start instant (imports and storage set-up are not timed).
+a common start instant: every worker imports optuna, loads the study and reports ready
+before the clock starts (imports and storage set-up are not timed).
 
     .venv/bin/python bench/load_optuna.py --workers 32 --storage rdb --sampler random --seconds 20
 
@@ -54,11 +55,19 @@ def worker(args: argparse.Namespace) -> None:
     study = optuna.load_study(study_name="load", storage=storage, sampler=make_sampler(args.sampler, os.getpid()))
     lat: dict[str, list[float]] = {"ask": [], "report": [], "tell": []}
     errors = 0
-    delay = args.start_at - time.time()
+    # Barrier: say ready, then wait for the coordinator's start instant.
+    open(os.path.join(args.sync, f"ready-{os.getpid()}"), "w").close()
+    go = os.path.join(args.sync, "go")
+    while not os.path.exists(go):
+        time.sleep(0.05)
+    time.sleep(0.05)
+    with open(go) as f:
+        start_at = float(f.read())
+    delay = start_at - time.time()
     late = max(0.0, -delay)
     if delay > 0:
         time.sleep(delay)
-    stop = args.start_at + args.seconds
+    stop = start_at + args.seconds
     done = 0
     while time.time() < stop:
         try:
@@ -100,7 +109,7 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--path")
-    ap.add_argument("--start-at", type=float)
+    ap.add_argument("--sync")
     args = ap.parse_args()
     if args.worker:
         worker(args)
@@ -112,10 +121,19 @@ def main() -> None:
     d = tempfile.mkdtemp(prefix="optuna-load-")
     path = os.path.join(d, "load.db" if args.storage == "rdb" else "journal.log")
     optuna.create_study(study_name="load", storage=make_storage(args.storage, path), direction="minimize")
-    start_at = time.time() + 8 + 0.15 * args.workers  # every worker imported optuna and loaded the study
+    sync = os.path.join(d, "sync")
+    os.mkdir(sync)
     cmd = [sys.executable, __file__, "--worker", "--storage", args.storage, "--sampler", args.sampler,
-           "--seconds", str(args.seconds), "--path", path, "--start-at", str(start_at)]
+           "--seconds", str(args.seconds), "--path", path, "--sync", sync]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE) for _ in range(args.workers)]
+    # every worker imported optuna and loaded the study: start together
+    while len([f for f in os.listdir(sync) if f.startswith("ready-")]) < args.workers:
+        if any(p.poll() not in (None, 0) for p in procs):
+            raise SystemExit("a worker failed to start")
+        time.sleep(0.1)
+    with open(os.path.join(sync, "go.tmp"), "w") as f:
+        f.write(str(time.time() + 1.0))
+    os.rename(os.path.join(sync, "go.tmp"), os.path.join(sync, "go"))
     rows = [json.loads(p.communicate()[0]) for p in procs]
     done = sum(r["done"] for r in rows)
     ops = {op: {"p50_ms": pct([x for r in rows for x in r[op]], 50), "p99_ms": pct([x for r in rows for x in r[op]], 99)} for op in ("ask", "report", "tell")}
