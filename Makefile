@@ -58,5 +58,12 @@ bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 1
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py
 
+bench-load: build ## load: 32/128 workers, random/TPE; tuneport vs Optuna 5.0 (RDB SQLite, Journal) -> bench/results/load.json
+	node bench/load.mjs --clients 32,128 --strategies random,tpe --trials random=100000,tpe=3000 --label tuneport
+	test -x $(VENV)/bin/python || (python3 -m venv $(VENV) && $(PIP) install -q optuna)
+	for s in rdb journal; do for w in 32 128; do \
+	  $(PY) bench/load_optuna.py --workers $$w --storage $$s --sampler random --seconds 20 --out bench/results/load.json; done; \
+	  $(PY) bench/load_optuna.py --workers 32 --storage $$s --sampler tpe --seconds 20 --out bench/results/load.json; done
+
 clean: ## remove build outputs and the virtualenv
 	rm -rf dist $(VENV) node_modules

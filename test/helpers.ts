@@ -24,9 +24,9 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `tuneport serve` on a free loopback port and waits until it is ready. */
-export async function startServer(dbPath: string, extra: string[] = []): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [CLI, "serve", "--storage", dbPath, "--bind", "tcp://127.0.0.1:0", ...extra], {
+/** Starts `tuneport serve` (on a free loopback port unless `bind` names one) and waits until it is ready. */
+export async function startServer(dbPath: string, extra: string[] = [], bind = "tcp://127.0.0.1:0"): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [CLI, "serve", "--storage", dbPath, "--bind", bind, ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
@@ -131,4 +131,17 @@ export interface Reply {
   ok: boolean;
   result?: any;
   error?: { code: string; message: string; data?: Record<string, unknown> };
+}
+
+/** A loopback TCP port that was free a moment ago (bind 0, read the number, release it). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -3,11 +3,13 @@
 import { TuneportError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, runCommand } from "./command.js";
+import { exportCommand, importCommand } from "./export-import.js";
+import { keygenCommand } from "./keygen.js";
 import { mcpCommand } from "./mcp.js";
 import { serveCommand } from "./serve.js";
 import { studiesCommand } from "./studies.js";
 
-const COMMANDS: Command[] = [serveCommand, mcpCommand, studiesCommand];
+const COMMANDS: Command[] = [serveCommand, mcpCommand, studiesCommand, exportCommand, importCommand, keygenCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -6,6 +6,7 @@ import { WorkerRunner } from "../service/worker-runner.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
 import { McpHttpServer } from "../transports/mcp/http.js";
+import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, intOption } from "./command.js";
@@ -28,6 +29,13 @@ Options:
                           slower) [process]
   --lease-ttl SECONDS     default lease time-to-live of a new study's trials [30]
   --max-message-bytes N   largest request accepted [1048576]
+  --max-inflight N        requests one client may have in flight; more are answered
+                          UNAVAILABLE [1000]
+  --curve-secret FILE     enable CURVE: encrypt every connection with this server key
+                          file (from 'tuneport keygen'); needs --curve-allow
+  --curve-allow PATH      client public keys allowed to connect: a *.pub file, a file
+                          of keys, or a directory of *.pub files; others are refused
+                          at the handshake (see docs/SECURITY.md)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
   --mcp-http PORT         also serve MCP (for LLM agents) over Streamable HTTP at
                           http://HOST:PORT/mcp, behind a bearer token
@@ -42,6 +50,9 @@ Options:
     durability: { type: "string", default: "process" },
     "lease-ttl": { type: "string" },
     "max-message-bytes": { type: "string" },
+    "max-inflight": { type: "string" },
+    "curve-secret": { type: "string" },
+    "curve-allow": { type: "string" },
     "log-level": { type: "string" },
     "mcp-http": { type: "string" },
     "mcp-host": { type: "string", default: "127.0.0.1" },
@@ -58,13 +69,30 @@ Options:
     const mcpToken = (v["mcp-token"] as string | undefined) ?? process.env.TUNEPORT_MCP_TOKEN;
     if (mcpPort !== undefined && (!mcpToken || mcpToken.length < 16))
       throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
+    const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
+    const curveSecret = v["curve-secret"] as string | undefined;
+    const curveAllowPath = v["curve-allow"] as string | undefined;
+    if ((curveSecret === undefined) !== (curveAllowPath === undefined))
+      throw new UsageError("--curve-secret and --curve-allow go together (encryption without an allow-list would let any key in)");
+    let curve: { publicKey: string; secretKey: string } | undefined;
+    let curveAllow: Set<string> | undefined;
+    if (curveSecret && curveAllowPath) {
+      try {
+        curve = readServerKeys(curveSecret);
+        curveAllow = readAllowList(curveAllowPath);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
     const logger = createLogger({ level: v["log-level"] as LogLevel | undefined });
     for (const ep of binds) {
-      if (!isLoopback(ep))
-        logger.warn(
-          { endpoint: ep },
-          "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies",
-        );
+      if (!curve && !isLoopback(ep)) {
+        const msg =
+          "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies";
+        logger.warn({ endpoint: ep }, msg);
+        // Loud on the terminal too, where the JSON log may be piped away.
+        process.stderr.write(`\n*** WARNING: ${msg}.\n*** Use --curve-secret/--curve-allow (docs/SECURITY.md) or bind 127.0.0.1. (${ep})\n\n`);
+      }
     }
     // Listen for stop signals before anything is bound: a signal during start-up then shuts
     // down cleanly once start-up is done, instead of killing the process mid-way.
@@ -84,10 +112,27 @@ Options:
       return 1;
     }
     const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
-    const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl, runner });
+    const service = await StudyService.open({
+      storage,
+      logger,
+      defaultLeaseTtlS: leaseTtl,
+      runner,
+      // Memory is ahead of storage after a failed commit: stop now; a restart reloads the
+      // committed state, and no request of the failed batch was acknowledged.
+      onFatal: () => process.exit(70),
+    });
     // Clients also shorten this to a third of any study's own lease TTL.
     const heartbeatIntervalS = Math.min(10, (leaseTtl ?? 30) / 3);
-    const zmq = new ZmqServer(service, { bind: binds, logger, maxMessageBytes: maxBytes, serverVersion: VERSION, heartbeatIntervalS });
+    const zmq = new ZmqServer(service, {
+      bind: binds,
+      logger,
+      maxMessageBytes: maxBytes,
+      maxInflightPerClient: maxInflight,
+      serverVersion: VERSION,
+      heartbeatIntervalS,
+      curve,
+      curveAllow,
+    });
     try {
       await zmq.start();
     } catch (err) {

@@ -55,6 +55,11 @@ export interface RetryPolicy {
   readonly maxRetries: number;
   /** Whether re-queued trials also retry after an explicit `fail` tell. */
   readonly retryOnFail: boolean;
+  /**
+   * Whether a re-queued trial starts with the failed attempt's intermediate values (for
+   * workers that resume from a checkpoint). Absent in studies stored before it existed: false.
+   */
+  readonly keepIntermediate?: boolean;
 }
 
 export interface StudyConfig {

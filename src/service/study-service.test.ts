@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
@@ -194,6 +194,77 @@ describe("StudyService", () => {
     await svc.reap();
     // max_retries = 1: no third attempt
     expect((await svc.listTrials("s", { states: ["WAITING"] })).total).toBe(0);
+  });
+
+  it.each([
+    [true, [[0, 0.9], [1, 0.7]]],
+    [false, []],
+  ])("re-queues with keep_intermediate=%s carrying %j", async (keep, expected) => {
+    await svc.createStudy({ name: "k", space: SPACE, lease_ttl_s: 10, retry: { max_retries: 2, retry_on_fail: true, keep_intermediate: keep } });
+    expect((await svc.getStudy("k")).retry).toEqual({ max_retries: 2, retry_on_fail: true, keep_intermediate: keep });
+    const a = await svc.ask("k");
+    await svc.report("k", a.trial.number, a.lease.token, 0, 0.9);
+    await svc.report("k", a.trial.number, a.lease.token, 1, 0.7);
+    now += 11_000;
+    expect(await svc.reap()).toBe(1);
+    const b = await svc.ask("k");
+    expect(b.trial.system_attrs.retry_of).toBe(a.trial.number);
+    expect(b.trial.intermediate).toEqual(expected);
+    // a resumed worker continues after the kept steps; an earlier step is refused
+    if (keep) await expectCode(svc.report("k", b.trial.number, b.lease.token, 1, 0.5), "INVALID_ARGUMENT");
+    await svc.report("k", b.trial.number, b.lease.token, 2, 0.5);
+    // an explicit FAIL tell also re-queues (retry_on_fail) with the same rule
+    await svc.tell("k", b.trial.number, b.lease.token, "FAIL", null, { reason: "oom" });
+    const c = await svc.ask("k");
+    expect(c.trial.intermediate).toEqual(keep ? [[0, 0.9], [1, 0.7], [2, 0.5]] : []);
+    // defaults: false
+    await svc.createStudy({ name: "d", space: SPACE });
+    expect((await svc.getStudy("d")).retry.keep_intermediate).toBe(false);
+  });
+
+  it("gives trials of concurrently written studies distinct ids", async () => {
+    // Commits of different studies interleave at their awaits: ids must be taken up front.
+    await svc.createStudy({ name: "a", space: SPACE, retry: { retry_on_fail: true } });
+    await svc.createStudy({ name: "b", space: SPACE, retry: { retry_on_fail: true } });
+    const asks = await Promise.all(Array.from({ length: 40 }, (_, i) => svc.ask(i % 2 ? "a" : "b")));
+    await Promise.all(asks.map((x) => svc.tell(x.study, x.trial.number, x.lease.token, "FAIL", null)));
+    await Promise.all([...Array.from({ length: 20 }, () => svc.enqueue("a", {})), ...Array.from({ length: 20 }, () => svc.enqueue("b", {}))]);
+    const ids = [...svc.trialsOf("a"), ...svc.trialsOf("b")].map((t) => t.id);
+    expect(ids).toHaveLength(120);
+    expect(new Set(ids).size).toBe(120);
+  });
+
+  it("group-commits concurrent mutations and resolves each only after its batch committed", async () => {
+    await svc.createStudy({ name: "g", space: SPACE });
+    const asks = await Promise.all(Array.from({ length: 30 }, () => svc.ask("g")));
+    const commit = vi.spyOn(storage, "commit");
+    const tells = asks.map((a, i) => svc.tell("g", a.trial.number, a.lease.token, "COMPLETE", i, {}, `t-${i}`));
+    await Promise.all(tells);
+    expect(commit.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(commit.mock.calls.length).toBeLessThan(30 / 5);
+    const reopened = await storage.loadTrials((await storage.listStudies())[0]!.id);
+    expect(reopened.filter((t) => t.state === "COMPLETE")).toHaveLength(30);
+    expect(await storage.getReply("t-29")).not.toBeNull();
+  });
+
+  it("stops (UNAVAILABLE, onFatal) when a batch fails to commit, acknowledging none of it", async () => {
+    const fatal = vi.fn();
+    const st = new SqliteStorage({ path: ":memory:" });
+    const s2 = await StudyService.open({ storage: st, logger: silentLogger(), reapIntervalMs: 0, onFatal: fatal });
+    try {
+      await s2.createStudy({ name: "f", space: SPACE });
+      const a = await s2.ask("f");
+      vi.spyOn(st, "commit").mockRejectedValueOnce(new Error("disk I/O error"));
+      await expect(s2.tell("f", a.trial.number, a.lease.token, "COMPLETE", 1, {}, "r1")).rejects.toThrow();
+      expect(fatal).toHaveBeenCalledTimes(1);
+      await expectCode(s2.ask("f"), "UNAVAILABLE");
+      await expectCode(s2.getStudy("f"), "UNAVAILABLE");
+      expect(await st.getReply("r1")).toBeNull();
+      expect((await st.loadTrials((await st.listStudies())[0]!.id))[0]?.state).toBe("RUNNING");
+    } finally {
+      await s2.close();
+      await st.close();
+    }
   });
 
   it("hands out each grid point once to concurrent askers, then says exhausted", async () => {

@@ -5,6 +5,13 @@
  * Concurrency model
  * - The service holds the authoritative in-memory copy of every study; storage gets
  *   atomic change sets and a reply is produced only after its commit resolved.
+ * - Group commit: a mutation applies its change in memory under the study's write lock and
+ *   appends its change set to the open batch; every batch is committed in one storage
+ *   transaction on the next turn of the event loop, in order. A mutating call resolves only
+ *   after its batch committed, and a read resolves only after every change it may show
+ *   committed, so nothing uncommitted is ever revealed. A failed batch leaves memory ahead
+ *   of storage: the service then stops (fail-stop, `onFatal`) and a restart reloads the
+ *   committed state; no request of that batch was acknowledged.
  * - Per study, a *write lock* serialises read-modify-commit-apply sequences (short), and
  *   an *ask lock* serialises asks among themselves (long when a model is fitted), so a
  *   slow GP ask never delays tells, reports or heartbeats.
@@ -62,6 +69,7 @@ import {
   resolveSchedulerConfig,
   resolveStrategyConfig,
 } from "./plugins.js";
+import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
 /** The request a commit answers, so its reply is stored in the same transaction. */
@@ -95,6 +103,20 @@ export interface StudyServiceOptions {
   readonly replyRetentionMs?: number;
   /** Readers (CLI over a live database): no reaper, no clean-up writes. */
   readonly readOnly?: boolean;
+  /**
+   * Called once when a storage commit fails: memory is then ahead of storage and the process
+   * should exit (a restart reloads the committed state). The service refuses every further
+   * call with UNAVAILABLE either way.
+   */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+/** Change sets waiting for the next group commit. */
+interface Batch {
+  readonly changes: Change[];
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
 }
 
 /** The mutable in-memory trial the service owns; handed out read-only. */
@@ -145,7 +167,11 @@ export const createStudyArgsSchema = z
     load_if_exists: z.boolean().optional(),
     user_attrs: z.record(z.string(), z.unknown()).optional(),
     retry: z
-      .object({ max_retries: z.number().int().min(0).max(100).optional(), retry_on_fail: z.boolean().optional() })
+      .object({
+        max_retries: z.number().int().min(0).max(100).optional(),
+        retry_on_fail: z.boolean().optional(),
+        keep_intermediate: z.boolean().optional(),
+      })
       .strict()
       .optional(),
     lease_ttl_s: z.number().min(1).max(7 * 24 * 3600).optional(),
@@ -172,7 +198,7 @@ export interface StudyChange {
   readonly version: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false };
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false, keepIntermediate: false };
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
 
 export class StudyService {
@@ -184,12 +210,23 @@ export class StudyService {
   private readonly replyRetentionMs: number;
   private readonly studies = new Map<string, StudyState>();
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /**
+   * Storage-wide trial ids. Taken (incremented) when a trial record is built, not when its
+   * commit is applied: commits of different studies interleave at their awaits, so an id read
+   * and bumped later could be handed to two trials. A failed commit just leaves a gap.
+   */
   private nextTrialId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
   private readonly changeListeners = new Set<(change: StudyChange) => void>();
   private closed = false;
+  /** The batch that new change sets join; null when none is open. */
+  private openBatch: Batch | null = null;
+  /** Resolves when every change set handed to storage so far is committed. */
+  private durable: Promise<void> = Promise.resolve();
+  private fatal: unknown = null;
+  private readonly onFatal: (err: unknown) => void;
 
   private constructor(opts: StudyServiceOptions) {
     this.storage = opts.storage;
@@ -198,6 +235,7 @@ export class StudyService {
     this.runner = opts.runner ?? inProcessRunner;
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
+    this.onFatal = opts.onFatal ?? (() => undefined);
   }
 
   /** Loads every study from storage and starts the reaper. */
@@ -278,6 +316,7 @@ export class StudyService {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await Promise.allSettled([...this.inflight.values()]);
     for (const s of this.studies.values()) await s.writeLock.run(() => undefined);
+    await this.durable.catch(() => undefined);
     await this.runner.close();
   }
 
@@ -288,8 +327,8 @@ export class StudyService {
    * changes to commit; its `apply` runs only after the commit succeeded.
    */
   private async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
-    if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
-    if (requestId === undefined) return body(null);
+    if (this.closed || this.fatal) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
+    if (requestId === undefined) return this.visible(await body(null));
     const pending = this.inflight.get(requestId);
     if (pending) return pending as Promise<T>;
     const p = (async () => {
@@ -300,7 +339,8 @@ export class StudyService {
           throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);
         return r.result;
       }
-      return body({ requestId, op });
+      // Resolve (and leave `inflight`) only once the batch holding the effect and its reply committed.
+      return this.visible(await body({ requestId, op }));
     })();
     this.inflight.set(requestId, p);
     try {
@@ -311,20 +351,69 @@ export class StudyService {
   }
 
   /**
-   * Commits changes plus, when the call carries a request id, its reply, then applies the
-   * in-memory effects. Must run under the study's write lock.
+   * Applies the in-memory effects and queues the changes plus, when the call carries a request
+   * id, its reply for the next group commit. Must run under the study's write lock; the caller's
+   * reply waits for durability in `once`/`visible`.
    */
   private async commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null): Promise<T> {
-    if (changes.length === 0 && !rc) {
-      apply();
-      return result;
-    }
+    if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");
     const all = rc
       ? [...changes, { kind: "put-reply" as const, requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() }]
       : changes;
-    await this.storage.commit(all);
     apply();
+    if (all.length > 0) this.queueChanges(all);
     return result;
+  }
+
+  private queueChanges(changes: Change[]): void {
+    let b = this.openBatch;
+    if (!b) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      done.catch(() => undefined); // observed by waiters; never an unhandled rejection
+      const batch: Batch = { changes: [], done, resolve, reject };
+      b = this.openBatch = batch;
+      // Commit on the next turn of the event loop: requests that arrive meanwhile join the batch.
+      const prev = this.durable;
+      this.durable = prev.then(
+        () => new Promise<void>((r) => setImmediate(r)).then(() => this.flush(batch)),
+        () => this.flush(batch),
+      );
+      this.durable.catch(() => undefined);
+    }
+    for (const c of changes) b.changes.push(c);
+  }
+
+  private async flush(b: Batch): Promise<void> {
+    if (this.openBatch === b) this.openBatch = null;
+    try {
+      if (this.fatal) throw this.fatal;
+      await this.storage.commit(b.changes);
+      b.resolve();
+    } catch (err) {
+      if (!this.fatal) {
+        this.fatal = err;
+        this.log.fatal({ err, changes: b.changes.length }, "storage commit failed; memory is ahead of storage, stopping");
+        this.onFatal(err);
+      }
+      b.reject(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Resolves with `value` once every change applied in memory so far is committed, so a reply
+   * never shows (or acknowledges) an uncommitted state. @throws UNAVAILABLE after a failed commit.
+   */
+  private async visible<T>(value: T): Promise<T> {
+    const b = this.openBatch;
+    await (b ? b.done : this.durable).catch(() => undefined);
+    if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");
+    return value;
   }
 
   // ---------------------------------------------------------------- studies
@@ -375,6 +464,7 @@ export class StudyService {
         retry: {
           maxRetries: a.retry?.max_retries ?? DEFAULT_RETRY.maxRetries,
           retryOnFail: a.retry?.retry_on_fail ?? DEFAULT_RETRY.retryOnFail,
+          keepIntermediate: a.retry?.keep_intermediate ?? DEFAULT_RETRY.keepIntermediate,
         },
         leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
       };
@@ -389,11 +479,11 @@ export class StudyService {
   }
 
   async getStudy(name: string): Promise<StudyView> {
-    return this.viewOf(this.getState(name));
+    return this.visible(this.viewOf(this.getState(name)));
   }
 
   async listStudies(): Promise<StudyView[]> {
-    return [...this.studies.values()].filter((s) => !s.deleted).map((s) => this.viewOf(s));
+    return this.visible([...this.studies.values()].filter((s) => !s.deleted).map((s) => this.viewOf(s)));
   }
 
   async deleteStudy(name: string, requestId?: string): Promise<{ deleted: boolean }> {
@@ -401,6 +491,7 @@ export class StudyService {
       const s = this.studies.get(name);
       if (!s || s.deleted) throw notFound(`no study named '${name}'`, { study: name });
       return s.writeLock.run(async () => {
+        await this.visible(null); // the study's queued changes first (foreign keys)
         await this.storage.deleteStudy(s.study.id);
         s.deleted = true;
         this.studies.delete(name);
@@ -425,6 +516,56 @@ export class StudyService {
         }, rc);
       }),
     );
+  }
+
+  /**
+   * The study as JSON Lines (see study-io.ts): a header line, then one line per trial in number
+   * order, each without its newline. A snapshot of the trials when the iteration starts.
+   * @throws NOT_FOUND.
+   */
+  *exportStudy(name: string): Generator<string> {
+    const s = this.getState(name);
+    const trials = s.trials.slice();
+    yield studyHeaderLine(s.study);
+    for (const t of trials) yield trialLine(t);
+  }
+
+  /**
+   * Recreates a study from `exportStudy` lines, under `rename` when given: trial numbers,
+   * states, values, intermediates, attributes, timestamps and leases exactly as written, in one
+   * transaction. RUNNING trials keep their lease token with one TTL of grace, as after a restart.
+   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line.
+   */
+  async importStudy(text: string, rename?: string): Promise<StudyView> {
+    if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
+    const imp = parseStudyLines(text, rename);
+    if (rename !== undefined && !createStudyArgsSchema.shape.name.safeParse(rename).success)
+      throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
+    const existing = this.studies.get(imp.name);
+    if (existing && !existing.deleted)
+      throw new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
+    const firstId = this.nextTrialId;
+    this.nextTrialId += imp.trials.length; // reserved before the await (see nextTrialId)
+    // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
+    const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
+    const trials: TrialRecord[] = imp.trials.map((t, i) => ({
+      ...t,
+      id: firstId + i,
+      params: { ...t.params },
+      intermediate: [...t.intermediate],
+      lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
+    }));
+    await this.visible(null);
+    const study = await this.storage.importStudy(
+      { name: imp.name, config: imp.config, userAttrs: imp.userAttrs, createdAt: imp.createdAt },
+      trials,
+    );
+    for (const t of trials) t.studyId = study.id;
+    const state = this.makeState(study, trials);
+    this.studies.set(imp.name, state);
+    this.bump(state);
+    this.log.info({ study: imp.name, trials: trials.length }, "study imported");
+    return this.viewOf(state);
   }
 
   private counts(s: StudyState): Record<TrialState, number> {
@@ -536,7 +677,7 @@ export class StudyService {
       }
       const now = this.now();
       const t: TrialRecord = {
-        id: this.nextTrialId,
+        id: this.nextTrialId++,
         studyId: s.study.id,
         number,
         state: "RUNNING",
@@ -555,7 +696,6 @@ export class StudyService {
       this.fillDeclared(s, t);
       const result = this.askResult(s, t);
       return this.commit([{ kind: "insert-trial", trial: t }], result, () => {
-        this.nextTrialId++;
         s.trials.push(t);
         s.running.add(number);
         this.bump(s);
@@ -673,7 +813,19 @@ export class StudyService {
           lease: { token: (t.lease as Lease).token, expiresAt: this.now() + s.study.config.leaseTtlS * 1000 },
         };
         const rng = Rng.derive(s.study.config.seed, t.number, "report", step);
-        const rreq = { study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next, step, value, data, rng };
+        // The trial list with this report applied is O(n) to build: only for plug-ins that read it.
+        let withReport: TrialRecord[] | null = null;
+        const rreq = {
+          study: s.ctx,
+          get trials(): TrialRecord[] {
+            return (withReport ??= s.trials.map((x) => (x.number === t.number ? next : x)));
+          },
+          trial: next,
+          step,
+          value,
+          data,
+          rng,
+        };
         let decision: Decision = CONTINUE;
         let attrs: Record<string, unknown> = {};
         const fromScheduler = s.scheduler?.onReport(rreq) ?? null;
@@ -775,7 +927,11 @@ export class StudyService {
     );
   }
 
-  /** A WAITING copy of a failed trial's params when the retry policy allows one more attempt. */
+  /**
+   * A WAITING copy of a failed trial's params when the retry policy allows one more attempt.
+   * With `keepIntermediate` the copy starts with the failed attempt's intermediate values, so a
+   * worker resuming from a checkpoint reports only later steps (steps must still increase).
+   */
   private retryOf(s: StudyState, failed: TrialRecord): TrialRecord | null {
     if (s.strategy.refillsLostTrials) return null;
     const count = typeof failed.systemAttrs.retry_count === "number" ? failed.systemAttrs.retry_count : 0;
@@ -783,14 +939,14 @@ export class StudyService {
     const now = this.now();
     const { retried_as: _r, fail_reason: _f, pruned_at_step: _p, ...inherited } = failed.systemAttrs;
     return {
-      id: this.nextTrialId,
+      id: this.nextTrialId++,
       studyId: s.study.id,
       number: s.trials.length,
       state: "WAITING",
       params: { ...failed.params },
       distributions: { ...failed.distributions },
       value: null,
-      intermediate: [],
+      intermediate: s.study.config.retry.keepIntermediate ? failed.intermediate.map((iv) => ({ ...iv })) : [],
       userAttrs: { ...failed.userAttrs },
       systemAttrs: { ...inherited, retry_of: failed.number, retry_count: count + 1 },
       createdAt: now,
@@ -801,7 +957,6 @@ export class StudyService {
   }
 
   private addRetry(s: StudyState, retry: TrialRecord): void {
-    this.nextTrialId++;
     s.trials.push(retry);
     s.waiting.push(retry.number);
   }
@@ -907,7 +1062,7 @@ export class StudyService {
           if (d) distributions[k] = d;
         }
         const t: TrialRecord = {
-          id: this.nextTrialId,
+          id: this.nextTrialId++,
           studyId: s.study.id,
           number: s.trials.length,
           state: "WAITING",
@@ -950,7 +1105,7 @@ export class StudyService {
 
   async getTrial(studyName: string, trialNumber: number): Promise<TrialView> {
     const s = this.getState(studyName);
-    return trialView(this.trialOf(s, trialNumber), this.now());
+    return this.visible(trialView(this.trialOf(s, trialNumber), this.now()));
   }
 
   /**
@@ -994,14 +1149,14 @@ export class StudyService {
     if (!Number.isInteger(offset) || offset < 0) throw invalidArgument("offset must be a non-negative integer");
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw invalidArgument("limit must be an integer in [1, 100000]");
     const now = this.now();
-    return { trials: list.slice(offset, offset + limit).map((t) => trialView(t, now)), total: list.length };
+    return this.visible({ trials: list.slice(offset, offset + limit).map((t) => trialView(t, now)), total: list.length });
   }
 
   /** The best COMPLETE trial, or null when none completed yet. */
   async best(studyName: string): Promise<TrialView | null> {
     const s = this.getState(studyName);
     const b = bestTrial(s.study.config.direction, s.trials);
-    return b ? trialView(b, this.now()) : null;
+    return this.visible(b ? trialView(b, this.now()) : null);
   }
 
   /**
@@ -1077,17 +1232,27 @@ export class StudyService {
     return () => this.changeListeners.delete(listener);
   }
 
+  /**
+   * Records a change to a study. Progress waiters and change listeners hear of it only once
+   * the change is committed (group commit applies in memory first), so nobody announces a
+   * state the database does not have.
+   */
   private bump(s: StudyState, kind: StudyChange["kind"] = "updated"): void {
     s.version++;
-    for (const w of [...this.progressWaiters]) w();
     const change: StudyChange = { study: s.study.name, kind, version: s.version };
-    for (const l of [...this.changeListeners]) {
-      try {
-        l(change);
-      } catch (err) {
-        this.log.error({ err }, "change listener failed");
-      }
-    }
+    void this.visible(undefined).then(
+      () => {
+        for (const w of [...this.progressWaiters]) w();
+        for (const l of [...this.changeListeners]) {
+          try {
+            l(change);
+          } catch (err) {
+            this.log.error({ err }, "change listener failed");
+          }
+        }
+      },
+      () => undefined, // a failed commit stops the server; there is nothing to announce
+    );
   }
 }
 

@@ -71,7 +71,7 @@ export interface StudyView {
   strategy: PluginConfig;
   scheduler: PluginConfig | null;
   seed: number;
-  retry: { max_retries: number; retry_on_fail: boolean };
+  retry: { max_retries: number; retry_on_fail: boolean; keep_intermediate: boolean };
   lease_ttl_s: number;
   user_attrs: Record<string, unknown>;
   created_at: number;
@@ -112,7 +112,7 @@ export function studyView(
     strategy: c.strategy,
     scheduler: c.scheduler,
     seed: c.seed,
-    retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail },
+    retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail, keep_intermediate: c.retry.keepIntermediate ?? false },
     lease_ttl_s: c.leaseTtlS,
     user_attrs: s.userAttrs,
     created_at: s.createdAt / 1000,

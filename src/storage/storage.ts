@@ -52,6 +52,11 @@ export interface Storage {
    */
   maxTrialId(): Promise<number>;
   commit(changes: readonly Change[]): Promise<void>;
+  /**
+   * Creates a study together with its trials (given numbers, ids, states and timestamps) in
+   * one transaction: all or nothing. @throws TuneportError ALREADY_EXISTS when the name is taken.
+   */
+  importStudy(study: NewStudy, trials: readonly StoredTrial[]): Promise<Study>;
   /** A stored reply for a request id, or null. */
   getReply(requestId: string): Promise<Uint8Array | null>;
   /** Forgets replies older than the cut-off (epoch ms). Returns how many were dropped. */

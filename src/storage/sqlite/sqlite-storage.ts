@@ -187,6 +187,26 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  async importStudy(s: NewStudy, trials: readonly StoredTrial[]): Promise<Study> {
+    try {
+      return this.db.transaction(() => {
+        const info = this.stmts.insertStudy.run({
+          name: s.name,
+          config: JSON.stringify(s.config),
+          user_attrs: JSON.stringify(s.userAttrs),
+          created_at: s.createdAt,
+        });
+        const id = Number(info.lastInsertRowid);
+        this.applyAll(trials.map((t) => ({ kind: "insert-trial" as const, trial: { ...t, studyId: id } })));
+        return { id, name: s.name, config: s.config, userAttrs: s.userAttrs, createdAt: s.createdAt };
+      })();
+    } catch (err) {
+      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && /studies\.name/.test((err as Error).message))
+        throw new TuneportError("ALREADY_EXISTS", `a study named '${s.name}' already exists`, { study: s.name });
+      throw err;
+    }
+  }
+
   async listStudies(): Promise<Study[]> {
     return (this.stmts.listStudies.all() as { id: number; name: string; config: string; user_attrs: string; created_at: number }[]).map(
       (r) => ({
@@ -204,9 +224,17 @@ export class SqliteStorage implements Storage {
   }
 
   async loadTrials(studyId: number): Promise<StoredTrial[]> {
-    const rows = this.stmts.trialsOf.all(studyId) as TrialRow[];
+    // One read transaction: a reader beside a live server sees trials and intermediates of
+    // the same commit.
+    const [rows, ivs] = this.db.transaction(
+      () =>
+        [
+          this.stmts.trialsOf.all(studyId) as TrialRow[],
+          this.stmts.intermediatesOf.all(studyId) as { trial_id: number; step: number; value: number | null }[],
+        ] as const,
+    )();
     const inter = new Map<number, { step: number; value: number }[]>();
-    for (const r of this.stmts.intermediatesOf.all(studyId) as { trial_id: number; step: number; value: number | null }[]) {
+    for (const r of ivs) {
       let list = inter.get(r.trial_id);
       if (!list) inter.set(r.trial_id, (list = []));
       list.push({ step: r.step, value: r.value ?? Number.NaN });
@@ -259,7 +287,9 @@ export class SqliteStorage implements Storage {
     }
   };
 
-  private readonly tx = (changes: readonly Change[]) => this.db.transaction(this.applyAll)(changes);
+  /** Built once: better-sqlite3 wraps the function on every `transaction()` call. */
+  private txFn: ((changes: readonly Change[]) => void) | null = null;
+  private readonly tx = (changes: readonly Change[]) => (this.txFn ??= this.db.transaction(this.applyAll))(changes);
 
   private pendingIds: string[] = [];
 

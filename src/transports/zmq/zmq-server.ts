@@ -7,10 +7,11 @@
  * `{v, id, ok: false, error: {code, message, data?}}` (protocol/PROTOCOL.md).
  */
 import type { Logger } from "pino";
-import { Router } from "zeromq";
+import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
 import type { StudyService } from "../../service/study-service.js";
 import { decode, encode } from "./codec.js";
+import { ZapAuthenticator } from "./curve.js";
 import { MUTATING_OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS, dispatch, parseArgs } from "./ops.js";
 
 export interface CurveServerKeys {
@@ -25,19 +26,39 @@ export interface ZmqServerOptions {
   /** Frames larger than this get MESSAGE_TOO_LARGE. */
   readonly maxMessageBytes?: number;
   readonly heartbeatIntervalS?: number;
+  /** Requests one client (ROUTER identity) may have in flight; more get UNAVAILABLE. */
+  readonly maxInflightPerClient?: number;
   readonly serverVersion?: string;
-  /** CURVE keys; with them the socket only accepts encrypted, authenticated clients. */
+  /**
+   * CURVE keys; with them the socket only accepts encrypted connections from clients whose
+   * public key (Z85) is in `curveAllow` — every other handshake is refused (see curve.ts).
+   */
   readonly curve?: CurveServerKeys;
+  /** Client public keys (Z85) allowed to connect; required with `curve`. */
+  readonly curveAllow?: ReadonlySet<string>;
   /** Called for each client before any request (e.g. CURVE allow-list via ZAP). */
   readonly onSocket?: (router: Router) => void;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_INFLIGHT_PER_CLIENT = 1000;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
 /** Deepest nesting of maps and arrays accepted in a request. */
 export const MAX_NESTING = 32;
+
+/** The request id of a frame when it can be read cheaply, else null (for early refusals). */
+function peekId(payload: Uint8Array, maxBytes: number): string | null {
+  if (payload.byteLength > maxBytes) return null;
+  try {
+    const m = decode(payload) as Record<string, unknown> | null;
+    const id = m && typeof m === "object" ? m.id : undefined;
+    return typeof id === "string" && id.length > 0 && id.length <= 128 ? id : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Iterative (no recursion on untrusted input) check of nesting depth. */
 export function depthExceeds(value: unknown, max: number): boolean {
@@ -56,9 +77,13 @@ export class ZmqServer {
   private readonly log: Logger;
   private readonly maxBytes: number;
   private readonly inflight = new Set<Promise<void>>();
+  /** Requests in flight per client identity (hex); entries leave at zero. */
+  private readonly perClient = new Map<string, number>();
+  private readonly maxPerClient: number;
   private sendChain: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
   private closing = false;
+  private readonly zap: ZapAuthenticator | null = null;
   /** Endpoints actually bound (ports resolved). */
   readonly endpoints: string[] = [];
 
@@ -68,7 +93,16 @@ export class ZmqServer {
   ) {
     this.log = opts.logger.child({ component: "zmq" });
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxPerClient = opts.maxInflightPerClient ?? DEFAULT_MAX_INFLIGHT_PER_CLIENT;
+    let context: Context | undefined;
+    if (opts.curve) {
+      if (!opts.curveAllow || opts.curveAllow.size === 0) throw new Error("CURVE needs an allow-list of client public keys");
+      // A context of its own: its ZAP endpoint (inproc) then serves this socket only.
+      context = new Context({ blocky: false });
+      this.zap = new ZapAuthenticator(context, opts.curveAllow, this.log);
+    }
     this.router = new Router({
+      ...(context ? { context, zapDomain: "tuneport" } : {}),
       linger: 0,
       maxMessageSize: Math.max(HARD_MESSAGE_LIMIT, this.maxBytes * 2),
       sendHighWaterMark: 100_000,
@@ -79,12 +113,14 @@ export class ZmqServer {
   }
 
   async start(): Promise<string[]> {
+    // The ZAP handler must be listening before the first client can handshake.
+    await this.zap?.start();
     for (const ep of this.opts.bind) {
       await this.router.bind(ep);
       this.endpoints.push(this.router.lastEndpoint ?? ep);
     }
     this.loop = this.receiveLoop();
-    this.log.info({ endpoints: this.endpoints, curve: !!this.opts.curve }, "zmq listening");
+    this.log.info({ endpoints: this.endpoints, curve: !!this.opts.curve, allowed_keys: this.opts.curveAllow?.size ?? 0 }, "zmq listening");
     return this.endpoints;
   }
 
@@ -106,7 +142,27 @@ export class ZmqServer {
     if (frames.length < 2) return;
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
-    const reply = await this.process(payload);
+    // A client that floods the server without reading replies must not starve the others.
+    const client = (frames[0] as Buffer).toString("hex");
+    const n = this.perClient.get(client) ?? 0;
+    let reply: Record<string, unknown>;
+    if (n >= this.maxPerClient) {
+      reply = {
+        v: 1,
+        id: peekId(payload, this.maxBytes),
+        ok: false,
+        error: { code: "UNAVAILABLE", message: `too many requests in flight (limit ${this.maxPerClient} per client); retry with the same id`, data: { max_inflight: this.maxPerClient } },
+      };
+    } else {
+      this.perClient.set(client, n + 1);
+      try {
+        reply = await this.process(payload);
+      } finally {
+        const left = (this.perClient.get(client) ?? 1) - 1;
+        if (left <= 0) this.perClient.delete(client);
+        else this.perClient.set(client, left);
+      }
+    }
     let bytes: Buffer;
     try {
       bytes = encode(reply);
@@ -164,7 +220,7 @@ export class ZmqServer {
     return {
       version: Math.max(...common),
       server: { name: "tuneport", version: this.opts.serverVersion ?? "0.0.0" },
-      limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10 },
+      limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10, max_inflight: this.maxPerClient },
       ops: OP_NAMES,
       idempotent_ops: [...MUTATING_OPS],
     };
@@ -186,5 +242,6 @@ export class ZmqServer {
     await this.sendChain;
     this.router.close();
     await this.loop;
+    await this.zap?.close();
   }
 }

@@ -1,0 +1,64 @@
+// One load-bench worker process (bench/load.mjs starts N of them): a DEALER running
+// ask → report → tell loops as fast as the server answers, one request at a time, like a
+// training worker with a zero-cost objective. Prints its latencies (ms) as one JSON line.
+//
+// Usage: node load-client.mjs ENDPOINT STUDY TRIALS GO_AT_EPOCH_MS
+import { Packr, Unpackr } from "msgpackr";
+import { Dealer, context } from "zeromq";
+
+context.blocky = false;
+const [endpoint, study, trialsArg, goAtArg] = process.argv.slice(2);
+const trials = Number(trialsArg);
+const goAt = Number(goAtArg);
+// the codec options of src/transports/zmq/codec.ts
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
+const sock = new Dealer({ linger: 0 });
+sock.connect(endpoint);
+let n = 0;
+const prefix = `${process.pid}-`;
+
+async function call(op, args) {
+  const id = prefix + n++;
+  await sock.send(packr.pack({ v: 1, id, op, ...args }));
+  for (;;) {
+    const [f] = await sock.receive();
+    const r = unpackr.unpack(f);
+    if (r.id !== id) continue;
+    if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
+    return r.result;
+  }
+}
+
+const lat = { ask: new Float64Array(trials), report: new Float64Array(trials), tell: new Float64Array(trials) };
+await call("hello", {});
+const wait = goAt - Date.now();
+if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+const t0 = Date.now();
+let done = 0;
+for (let i = 0; i < trials; i++) {
+  let t = performance.now();
+  let a;
+  try {
+    a = await call("ask", { study });
+  } catch (err) {
+    if (String(err).includes("SEARCH_SPACE_EXHAUSTED")) break;
+    throw err;
+  }
+  let u = performance.now();
+  lat.ask[i] = u - t;
+  const p = a.trial.params;
+  const value = Object.values(p).reduce((s, v) => s + (typeof v === "number" ? v * v : 0.5), 0);
+  t = u;
+  await call("report", { study, trial: a.trial.number, token: a.lease.token, step: 0, value: value + 1 });
+  u = performance.now();
+  lat.report[i] = u - t;
+  t = u;
+  await call("tell", { study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value });
+  lat.tell[i] = performance.now() - t;
+  done++;
+}
+const end = Date.now();
+sock.close();
+const r = (a) => Array.from(a.subarray(0, done), (x) => Math.round(x * 1000) / 1000);
+process.stdout.write(`${JSON.stringify({ done, start: t0, end, ask: r(lat.ask), report: r(lat.report), tell: r(lat.tell) })}\n`);

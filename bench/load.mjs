@@ -1,0 +1,166 @@
+// Load benchmark: N worker processes doing ask → report → tell against one tuneport server
+// process; aggregate trials/s, p50/p99 per-op latency, server RSS.
+//
+//   npm run build && node bench/load.mjs [--clients 32,128] [--strategies random,tpe]
+//        [--trials random=100000,tpe=4000] [--out bench/results/load.json] [--cpu-prof DIR]
+//
+// Each configuration gets a fresh server on a fresh SQLite file (default --durability
+// process). Clients start together at a common instant after connecting and saying hello,
+// so process start-up is not timed. RSS is the server's VmRSS from /proc, sampled every 100 ms.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { Packr, Unpackr } from "msgpackr";
+import { Dealer, context } from "zeromq";
+
+context.blocky = false;
+const HERE = import.meta.dirname;
+const CLI = join(HERE, "..", "dist", "cli", "main.js");
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const clientCounts = (args.clients ?? "32,128").split(",").map(Number);
+const strategies = (args.strategies ?? "random,tpe").split(",");
+const trialsFor = Object.fromEntries((args.trials ?? "random=100000,tpe=4000").split(",").map((kv) => kv.split("=")).map(([k, v]) => [k, Number(v)]));
+const out = args.out ?? join(HERE, "results", "load.json");
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
+
+const SPACE = {
+  lr: { type: "float", low: 1e-5, high: 1e-1, log: true },
+  dropout: { type: "float", low: 0, high: 0.5 },
+  layers: { type: "int", low: 1, high: 8 },
+  act: { type: "categorical", choices: ["relu", "gelu", "tanh"] },
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function rssMiB(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function startServer(db, port, cpuProf) {
+  const nodeArgs = cpuProf ? ["--cpu-prof", "--cpu-prof-dir", cpuProf] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${port}`, "--lease-ttl", "600"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise((resolve, reject) => {
+    let buf = "";
+    proc.stdout.on("data", (d) => {
+      buf += d;
+      if (buf.includes('"zmq listening"')) resolve();
+    });
+    proc.once("exit", (c) => reject(new Error(`server exited ${c}`)));
+  });
+  return proc;
+}
+
+async function admin(endpoint, op, a) {
+  const s = new Dealer({ linger: 0, receiveTimeout: 30_000 });
+  s.connect(endpoint);
+  await s.send(packr.pack({ v: 1, id: `admin-${Math.random()}`, op, ...a }));
+  const [f] = await s.receive();
+  s.close();
+  const r = unpackr.unpack(f);
+  if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
+  return r.result;
+}
+
+async function runOne(strategy, clients, totalTrials) {
+  const dir = mkdtempSync(join(tmpdir(), "tuneport-load-"));
+  const port = await freePort();
+  const endpoint = `tcp://127.0.0.1:${port}`;
+  const server = await startServer(join(dir, "load.db"), port, args["cpu-prof"]);
+  const killServer = () => server.kill("SIGKILL");
+  process.once("exit", killServer);
+  await admin(endpoint, "create_study", { name: "load", space: SPACE, strategy, seed: 1 });
+  const per = Math.ceil(totalTrials / clients);
+  const goAt = Date.now() + 1500 + clients * 60; // after every client started and said hello
+  const rss = [];
+  const sampler = setInterval(() => rss.push(rssMiB(server.pid)), 100);
+  const results = await Promise.all(
+    Array.from(
+      { length: clients },
+      () =>
+        new Promise((resolve, reject) => {
+          const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), String(goAt)], { stdio: ["ignore", "pipe", "inherit"] });
+          let s = "";
+          p.stdout.on("data", (d) => (s += d));
+          // "close", not "exit": stdout may still hold data when the process has exited
+          p.once("close", (code) => (code === 0 ? resolve(JSON.parse(s)) : reject(new Error(`client exited ${code}`))));
+        }),
+    ),
+  );
+  clearInterval(sampler);
+  const rssAtEnd = rssMiB(server.pid);
+  const study = (await admin(endpoint, "get_study", { study: "load" })).study;
+  process.off("exit", killServer);
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  const done = results.reduce((s, r) => s + r.done, 0);
+  const start = Math.min(...results.map((r) => r.start));
+  const end = Math.max(...results.map((r) => r.end));
+  const ops = {};
+  for (const op of ["ask", "report", "tell"]) {
+    const all = results.flatMap((r) => r[op]).sort((a, b) => a - b);
+    ops[op] = { p50_ms: pct(all, 50), p99_ms: pct(all, 99), max_ms: all[all.length - 1] };
+  }
+  const row = {
+    system: "tuneport",
+    storage: "sqlite (process)",
+    strategy,
+    clients,
+    trials: done,
+    stored_complete: study.counts.COMPLETE,
+    seconds: (end - start) / 1000,
+    trials_per_s: done / ((end - start) / 1000),
+    ops,
+    server_rss_mib: { at_end: Math.round(rssAtEnd), max: Math.round(Math.max(...rss.filter(Number.isFinite))) },
+  };
+  process.stderr.write(`${JSON.stringify(row)}\n`);
+  return row;
+}
+
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, note: "shared with other jobs; noisy" };
+const label = args.label ?? "tuneport";
+/** Appends a row to OUT[label].rows (written after every configuration, so a later failure loses nothing). */
+function save(row) {
+  let data = {};
+  try {
+    data = JSON.parse(readFileSync(out, "utf8"));
+  } catch {
+    /* first run */
+  }
+  const entry = data[label] ?? { machine, rows: [] };
+  entry.rows.push({ ...row, at: new Date().toISOString(), command: `node bench/load.mjs ${process.argv.slice(2).join(" ")}`, load_avg: loadavg().map((x) => Math.round(x * 10) / 10) });
+  data[label] = { ...entry, machine };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(data, null, 2)}\n`);
+}
+for (const strategy of strategies)
+  for (const clients of clientCounts) {
+    const loadBefore = loadavg()[0];
+    const row = await runOne(strategy, clients, trialsFor[strategy] ?? 10_000);
+    save({ ...row, load_avg_before: Math.round(loadBefore * 10) / 10 });
+  }
+process.stderr.write(`wrote ${out} [${label}]\n`);

@@ -1,0 +1,133 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TuneportError } from "../domain/errors.js";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { StudyService } from "./study-service.js";
+
+const SPACE = {
+  lr: { type: "float", low: 1e-4, high: 1, log: true },
+  layers: { type: "int", low: 1, high: 9, step: 2 },
+  act: { type: "categorical", choices: ["relu", "gelu", null, 3] },
+};
+
+async function code(p: Promise<unknown> | (() => unknown)): Promise<TuneportError> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    expect(e).toBeInstanceOf(TuneportError);
+    return e as TuneportError;
+  }
+  throw new Error("expected a TuneportError");
+}
+
+describe("export / import of a study as JSON Lines", () => {
+  let now = 1_700_000_000_123;
+  const open: { svc: StudyService; st: SqliteStorage }[] = [];
+  async function service(): Promise<StudyService> {
+    const st = new SqliteStorage({ path: ":memory:" });
+    const svc = await StudyService.open({ storage: st, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    open.push({ svc, st });
+    return svc;
+  }
+  beforeEach(() => {
+    now = 1_700_000_000_123;
+  });
+  afterEach(async () => {
+    for (const { svc, st } of open.splice(0)) {
+      await svc.close();
+      await st.close();
+    }
+  });
+
+  /** A study with a trial in every state, define-by-run params, NaN/inf intermediates, retries, attrs. */
+  async function busyStudy(svc: StudyService, name = "src"): Promise<void> {
+    await svc.createStudy({
+      name,
+      space: SPACE,
+      seed: 7,
+      strategy: { name: "random", options: {} },
+      user_attrs: { owner: "me", nested: { a: [1, 2.5, "x"] } },
+      lease_ttl_s: 5,
+      retry: { max_retries: 1, keep_intermediate: true },
+    });
+    const a = await svc.ask(name);
+    await svc.suggest(name, a.trial.number, a.lease.token, "dropout", { type: "float", low: 0, high: 0.5 });
+    await svc.report(name, a.trial.number, a.lease.token, 0, Number.NaN);
+    await svc.report(name, a.trial.number, a.lease.token, 1.5, Number.POSITIVE_INFINITY);
+    await svc.report(name, a.trial.number, a.lease.token, 2, 0.25);
+    now += 1234;
+    await svc.tell(name, a.trial.number, a.lease.token, "COMPLETE", 0.1 + 0.2, { userAttrs: { note: "ünïcode ✓" } });
+    const b = await svc.ask(name);
+    await svc.tell(name, b.trial.number, b.lease.token, "PRUNED", undefined);
+    const c = await svc.ask(name);
+    await svc.report(name, c.trial.number, c.lease.token, 3, -1e-300);
+    now += 6000;
+    await svc.reap(); // c fails with lease_expired and is re-queued with its intermediates
+    const d = await svc.ask(name); // the retry, RUNNING with a lease
+    expect(d.trial.system_attrs.retry_of).toBe(c.trial.number);
+    await svc.enqueue(name, { lr: 0.01 }, { rationale: "agent guess" });
+  }
+
+  it("round-trips byte for byte, also under a new name", async () => {
+    const one = await service();
+    await busyStudy(one);
+    const first = [...one.exportStudy("src")];
+    expect(first).toHaveLength(1 + 5);
+    expect(first.join("\n")).toContain('"NaN"');
+    expect(first.join("\n")).toContain('"Infinity"');
+
+    const two = await service();
+    now += 99_999; // the import keeps the file's timestamps, not the clock's
+    const view = await two.importStudy(`${first.join("\n")}\n`, "copy");
+    expect(view.name).toBe("copy");
+    expect(view.counts).toEqual({ WAITING: 1, RUNNING: 1, COMPLETE: 1, PRUNED: 1, FAIL: 1 });
+    const second = [...two.exportStudy("copy")];
+    expect(second.slice(1)).toEqual(first.slice(1));
+    expect(second[0]).toBe((first[0] as string).replace('"name":"src"', '"name":"copy"'));
+
+    // and through a third database with the original name: identical bytes
+    const three = await service();
+    await three.importStudy(second.join("\n"), "src");
+    expect([...three.exportStudy("src")]).toEqual(first);
+
+    // the imported study works: the RUNNING trial's lease is honoured, new trials get the next number
+    const running = (await two.listTrials("copy", { states: ["RUNNING"] })).trials[0];
+    expect(running).toBeDefined();
+    const waiting = await two.ask("copy");
+    expect(waiting.trial.number).toBe(4);
+    const fresh = await two.ask("copy");
+    expect(fresh.trial.number).toBe(5);
+  });
+
+  it("refuses a name that exists and leaves the database unchanged", async () => {
+    const svc = await service();
+    await busyStudy(svc);
+    const text = [...svc.exportStudy("src")].join("\n");
+    expect((await code(svc.importStudy(text))).code).toBe("ALREADY_EXISTS");
+    expect((await svc.listStudies()).map((s) => s.name)).toEqual(["src"]);
+  });
+
+  it.each([
+    ["", 1, /empty/],
+    ["{not json", 1, /line 1: not valid JSON/],
+    ['{"format":"other","version":1}', 1, /line 1: not a tuneport-study v1 header/],
+    ["HEADER\n{}", 2, /line 2: not a trial/],
+    ['HEADER\n\n{"number":1}', 3, /line 3: not a trial/],
+    ["HEADER\nTRIAL0\nTRIAL0", 3, /line 3: trial number 0 out of order/],
+    ["HEADER\nTRIAL0_RUNNING_NO_LEASE", 2, /line 2: a RUNNING trial needs a lease/],
+  ])("refuses malformed input %#, naming line %i", async (template, line, msg) => {
+    const src = await service();
+    await src.createStudy({ name: "m", space: SPACE, seed: 1 });
+    const a = await src.ask("m");
+    await src.tell("m", a.trial.number, a.lease.token, "COMPLETE", 1);
+    const [header, trial0] = [...src.exportStudy("m")] as [string, string];
+    const running = JSON.stringify({ ...JSON.parse(trial0), state: "RUNNING" });
+    const text = template.replace("HEADER", header).replaceAll("TRIAL0_RUNNING_NO_LEASE", running).replaceAll("TRIAL0", trial0);
+    const dst = await service();
+    const err = await code(dst.importStudy(text, "n"));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.message).toMatch(msg);
+    expect(err.data).toEqual({ line });
+    expect(await dst.listStudies()).toEqual([]);
+  });
+});

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Dealer, context } from "zeromq";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { decode, encode } from "./codec.js";
+import { ZmqServer } from "./zmq-server.js";
+
+context.blocky = false;
+
+describe("per-client in-flight limit", () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  it("answers UNAVAILABLE over the limit, per client, and serves other clients meanwhile", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
+    // a slow operation keeps requests in flight
+    const slowAsk = service.ask.bind(service);
+    vi.spyOn(service, "ask").mockImplementation(async (...a) => {
+      await new Promise((r) => setTimeout(r, 200));
+      return slowAsk(...a);
+    });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxInflightPerClient: 10 });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+
+    const greedy = new Dealer({ linger: 0 });
+    const polite = new Dealer({ linger: 0 });
+    cleanup.push(() => greedy.close(), () => polite.close());
+    greedy.connect(endpoint as string);
+    polite.connect(endpoint as string);
+
+    for (let i = 0; i < 30; i++) await greedy.send(encode({ v: 1, id: `g${i}`, op: "ask", study: "s" }));
+    await polite.send(encode({ v: 1, id: "p0", op: "list_studies" }));
+    const [p] = await polite.receive();
+    expect(decode(p as Buffer)).toMatchObject({ id: "p0", ok: true });
+
+    const replies: { id: string; ok: boolean; error?: { code: string; message: string } }[] = [];
+    while (replies.length < 30) replies.push(decode((await greedy.receive())[0] as Buffer) as (typeof replies)[number]);
+    const refused = replies.filter((r) => !r.ok);
+    expect(replies.filter((r) => r.ok)).toHaveLength(10);
+    expect(refused).toHaveLength(20);
+    for (const r of refused) {
+      expect(r.error?.code).toBe("UNAVAILABLE");
+      expect(r.error?.message).toMatch(/too many requests in flight/);
+      expect(r.id).toMatch(/^g\d+$/);
+    }
+    // the slots free up: the same client is served again
+    await greedy.send(encode({ v: 1, id: "again", op: "ask", study: "s" }));
+    expect(decode((await greedy.receive())[0] as Buffer)).toMatchObject({ id: "again", ok: true });
+  });
+});

@@ -1,0 +1,95 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dealer, curveKeyPair } from "zeromq";
+import { decode, encode } from "../src/transports/zmq/codec.js";
+import { readServerKeys } from "../src/transports/zmq/curve.js";
+import { CLI, type ServerProcess, startServer, tempDir } from "./helpers.js";
+
+function keygen(name: string, dir: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, "keygen", name, "--out", dir], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Sends one request and resolves with the reply, or null when none comes within `ms`. */
+async function tryRequest(sock: Dealer, op: string, args: Record<string, unknown>, ms: number): Promise<any> {
+  const id = `${op}-${Math.random()}`;
+  await sock.send(encode({ v: 1, id, op, ...args }));
+  const timer = new Promise<null>((resolve) => setTimeout(() => resolve(null), ms));
+  const reply = sock.receive().then(([f]) => decode(f as Buffer), () => null);
+  return Promise.race([reply, timer]);
+}
+
+describe("CURVE encryption and client allow-list", () => {
+  const dir = tempDir("tuneport-curve-");
+  const clients = join(dir, "clients");
+  let server: ServerProcess;
+  const sockets: Dealer[] = [];
+  let serverPub: string;
+
+  beforeAll(async () => {
+    expect(keygen("server", dir).code).toBe(0);
+    expect(keygen("alice", clients).code).toBe(0);
+    serverPub = readServerKeys(join(dir, "server.key")).publicKey;
+    server = await startServer(join(dir, "db.sqlite"), ["--curve-secret", join(dir, "server.key"), "--curve-allow", clients]);
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    expect(await server.stop()).toBe(0);
+  });
+
+  function dealer(opts: ConstructorParameters<typeof Dealer>[0]): Dealer {
+    const s = new Dealer({ linger: 0, ...opts });
+    sockets.push(s);
+    s.connect(server.endpoint);
+    return s;
+  }
+
+  it("keygen writes a public file and a 0600 secret file, and never overwrites", () => {
+    expect(statSync(join(dir, "server.key")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "server.pub"), "utf8")).toMatch(/public-key = "[^"]{40}"/);
+    expect(readFileSync(join(dir, "server.pub"), "utf8")).not.toMatch(/secret-key/);
+    const again = keygen("server", dir);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/exists; not overwriting/);
+  });
+
+  it("serves a client whose key is on the allow-list", async () => {
+    const alice = readServerKeys(join(clients, "alice.key"));
+    const s = dealer({ curveServerKey: serverPub, curvePublicKey: alice.publicKey, curveSecretKey: alice.secretKey });
+    const r = await tryRequest(s, "create_study", { name: "secure" }, 5_000);
+    expect(r).toMatchObject({ ok: true, result: { created: true } });
+    const a = await tryRequest(s, "ask", { study: "secure" }, 5_000);
+    expect(a.ok).toBe(true);
+  });
+
+  it("refuses an unknown client key at the handshake: no ask, no tell", async () => {
+    const stranger = curveKeyPair();
+    const s = dealer({ curveServerKey: serverPub, curvePublicKey: stranger.publicKey, curveSecretKey: stranger.secretKey });
+    expect(await tryRequest(s, "ask", { study: "secure" }, 1_500)).toBeNull();
+    expect(server.lines.some((l) => l.includes(stranger.publicKey) && l.includes("not on the allow-list"))).toBe(true);
+  });
+
+  it("gives a plaintext client nothing", async () => {
+    const s = dealer({});
+    expect(await tryRequest(s, "list_studies", {}, 1_500)).toBeNull();
+  });
+
+  it("nothing the refused clients sent was applied", async () => {
+    const alice = readServerKeys(join(clients, "alice.key"));
+    const s = dealer({ curveServerKey: serverPub, curvePublicKey: alice.publicKey, curveSecretKey: alice.secretKey });
+    const r = await tryRequest(s, "get_study", { study: "secure" }, 5_000);
+    expect(r.result.study.n_trials).toBe(1);
+  });
+});
+
+describe("serve's CURVE options", () => {
+  it("refuses half a CURVE configuration", async () => {
+    const r = spawnSync(process.execPath, [CLI, "serve", "--storage", join(tempDir(), "db.sqlite"), "--bind", "tcp://127.0.0.1:0", "--curve-allow", "x"], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--curve-secret and --curve-allow go together/);
+  });
+});

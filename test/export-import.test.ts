@@ -1,0 +1,60 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("tuneport export / import", () => {
+  it("round-trips a study exactly through JSON Lines files", async () => {
+    const dir = tempDir();
+    const db = join(dir, "a.sqlite");
+    const server = await startServer(db);
+    const client = new TestClient(server.endpoint);
+    try {
+      await client.call("create_study", {
+        name: "exp",
+        space: { x: { type: "float", low: -1, high: 1 }, k: { type: "categorical", choices: ["a", "b"] } },
+        user_attrs: { team: "t" },
+      });
+      for (let i = 0; i < 20; i++) {
+        const a = await client.call("ask", { study: "exp" });
+        await client.call("report", { study: "exp", trial: a.trial.number, token: a.lease.token, step: 1, value: i });
+        if (i % 5 === 4) await client.call("tell", { study: "exp", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "boom" });
+        else if (i !== 19) await client.call("tell", { study: "exp", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i / 7 });
+      }
+    } finally {
+      await client.close();
+      expect(await server.stop()).toBe(0);
+    }
+    const first = join(dir, "first.jsonl");
+    expect(cli(["export", "exp", "--storage", db, "--out", first]).code).toBe(0);
+    const lines = readFileSync(first, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(21);
+
+    const db2 = join(dir, "b.sqlite");
+    const imp = cli(["import", first, "--storage", db2, "--name", "renamed"]);
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stderr).toMatch(/imported study 'renamed' with 20 trials/);
+    const second = cli(["export", "renamed", "--storage", db2]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(readFileSync(first, "utf8").replace('"name":"exp"', '"name":"renamed"'));
+
+    // the name exists now: refused, nothing changes
+    const again = cli(["import", first, "--storage", db2, "--name", "renamed"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists.*ALREADY_EXISTS/);
+
+    // a malformed line is named
+    const bad = join(dir, "bad.jsonl");
+    writeFileSync(bad, `${lines[0]}\n${lines[1]}\n{"number": 1, "state": "DONE"}\n`);
+    const broken = cli(["import", bad, "--storage", db2, "--name", "other"]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/line 3: not a trial/);
+    expect(cli(["studies", "list", "--storage", db2, "--json"]).stdout).not.toMatch(/"other"/);
+  });
+});

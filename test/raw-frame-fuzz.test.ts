@@ -1,0 +1,222 @@
+/**
+ * Raw-frame fuzzer against a real server process over a DEALER: ≥ 100,000 malformed,
+ * truncated, oversized, deeply nested and type-confused frames, sent in a window of bounded
+ * size. The server must stay up, answer every frame with a typed error, keep its memory
+ * flat, and leave a study's stored trials byte-identical.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dealer } from "zeromq";
+import { ERROR_CODES } from "../src/domain/errors.js";
+import { decode, encode } from "../src/transports/zmq/codec.js";
+import { OP_NAMES } from "../src/transports/zmq/ops.js";
+import { spawnSync } from "node:child_process";
+import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+
+/** Warm-up frames (V8 and the allocators grow to their working size), then ≥ 100,000 more. */
+const WARM_UP = 25_000;
+const FRAMES = WARM_UP + Number(process.env.FUZZ_FRAMES ?? 100_000);
+const WINDOW = 256;
+const MAX_BYTES = 65_536;
+const CODES = new Set(Object.keys(ERROR_CODES));
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? Number.NaN);
+}
+
+/** Deterministic frame factory: every frame it makes is invalid in at least one way. */
+class FrameFactory {
+  private s: number;
+  readonly kinds = new Map<string, number>();
+  constructor(seed: number, private readonly token: string) {
+    this.s = seed >>> 0;
+  }
+  private r(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  private int(n: number): number {
+    return Math.floor(this.r() * n);
+  }
+  private pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)] as T;
+  }
+  private bytes(n: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
+  }
+  private junk(): unknown {
+    return this.pick<() => unknown>([
+      () => this.r() * 1e9 - 5e8,
+      () => this.int(2 ** 31) - 2 ** 30,
+      () => "x".repeat(this.int(300)),
+      () => null,
+      () => true,
+      () => [this.int(9), "a", null],
+      () => ({ k: this.int(9), nested: { deeper: [1, 2] } }),
+      () => this.bytes(this.int(16)),
+      () => Number.NaN,
+      () => -0,
+      () => 2 ** 53 + 2,
+    ])();
+  }
+  private validRequest(): Buffer {
+    return encode(
+      this.pick([
+        { v: 1, id: `ok-${this.int(1e9)}`, op: "tell", study: "s", trial: 3, token: this.token, state: "COMPLETE", value: 0.5 },
+        { v: 1, id: `ok-${this.int(1e9)}`, op: "report", study: "s", trial: 3, token: this.token, step: 9, value: 1 },
+        { v: 1, id: `ok-${this.int(1e9)}`, op: "create_study", name: `n${this.int(1e9)}`, space: { a: { type: "int", low: 0, high: 3 } } },
+      ]),
+    );
+  }
+  private count(kind: string): void {
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
+  }
+
+  next(): Buffer[] {
+    const k = this.int(100);
+    if (k < 15) return this.count("random-bytes"), [this.bytes(this.int(96))];
+    if (k < 30) {
+      const v = this.validRequest();
+      return this.count("truncated"), [v.subarray(0, this.int(v.length))];
+    }
+    if (k < 32) return this.count("oversized"), [Buffer.concat([encode({ v: 1, id: "big", op: "ask" }), this.bytes(MAX_BYTES + this.int(4096))])];
+    if (k < 40) {
+      const depth = 33 + this.int(this.r() < 0.9 ? 200 : 20_000);
+      const head = encode({ v: 1, id: `deep-${depth}`, op: "set_user_attrs", study: "s" });
+      const level = this.r() < 0.5 ? Buffer.from([0x91]) : Buffer.from([0x81, 0xa1, 0x61]);
+      return this.count("deep"), [Buffer.concat([Buffer.from([(head[0] as number) + 1]), head.subarray(1), encode("attrs"), Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(level.length * depth).fill(level), Buffer.from([1])])];
+    }
+    if (k < 55) {
+      // type-confused envelope around otherwise valid arguments
+      const env: Record<string, unknown> = { v: 1, id: `env-${this.int(1e9)}`, op: "tell", study: "s", trial: 3, token: this.token, state: "COMPLETE", value: 0.5 };
+      const field = this.pick(["v", "id", "op"]);
+      let bad = this.junk();
+      if (field === "v" && bad === 1) bad = 2;
+      if (field === "id" && typeof bad === "string" && bad.length > 0 && bad.length <= 128) bad = "";
+      if (field === "op" && typeof bad === "string") bad = `${bad}?`;
+      env[field] = bad;
+      return this.count("confused-envelope"), [encode(env)];
+    }
+    if (k < 80) {
+      // a real op whose arguments carry a wrong-typed value and an unknown key (strict schemas)
+      const args: Record<string, unknown> = { study: this.pick(["s", this.junk()]), trial: this.pick([3, this.junk()]), token: this.token };
+      for (const f of ["state", "value", "step", "params", "name", "space", "leases", "attrs"]) if (this.r() < 0.3) args[f] = this.junk();
+      args[`__${this.int(1e6)}`] = this.junk();
+      return this.count("confused-args"), [encode({ ...args, v: 1, id: `arg-${this.int(1e9)}`, op: this.pick(OP_NAMES) })];
+    }
+    if (k < 87) return this.count("non-map"), [encode(this.pick<unknown>([[1, 2], "str", 42, null, true, 1.5, this.bytes(4), [{ v: 1, id: "x", op: "ask" }]]))];
+    if (k < 93) {
+      // length headers that promise far more than the frame holds
+      const h = this.pick([
+        [0xdd, 0xff, 0xff, 0xff, 0xff],
+        [0xdf, 0xff, 0xff, 0xff, 0xff],
+        [0xdb, 0x7f, 0xff, 0xff, 0xff],
+        [0xc6, 0xff, 0xff, 0xff, 0xf0],
+        [0xde, 0xff, 0xff],
+        [0x81, 0xdd, 0x10, 0x00, 0x00, 0x00],
+      ]);
+      return this.count("huge-headers"), [Buffer.concat([Buffer.from(h), this.bytes(this.int(32))])];
+    }
+    if (k < 97) {
+      // extension types and invalid UTF-8 inside an envelope
+      const ext = this.pick([Buffer.from([0xd4, 0x01, 0x02]), Buffer.from([0xd6, 0xff, 1, 2, 3, 4]), Buffer.from([0xc7, 0x03, 0x05, 1, 2, 3]), Buffer.from([0xa3, 0xff, 0xfe, 0xc0])]);
+      const head = encode({ v: 1, id: `ext-${this.int(1e9)}`, op: "ask" });
+      return this.count("ext-utf8"), [Buffer.concat([Buffer.from([(head[0] as number) + 1]), head.subarray(1), encode("study"), ext])];
+    }
+    // multi-frame: junk routing frames before a junk payload
+    return this.count("multipart"), [this.bytes(1 + this.int(8)), this.bytes(this.int(40))];
+  }
+}
+
+describe("raw-frame fuzzing of a real server", () => {
+  let server: ServerProcess;
+  let client: TestClient;
+  let token = "";
+  const db = join(tempDir(), "fuzz.sqlite");
+
+  beforeAll(async () => {
+    server = await startServer(db, ["--max-message-bytes", String(MAX_BYTES), "--log-level", "info", "--lease-ttl", "3600"]);
+    client = new TestClient(server.endpoint);
+    await client.call("create_study", { name: "s", space: { x: { type: "float", low: 0, high: 1 } }, seed: 9 });
+    for (let i = 0; i < 4; i++) {
+      const a = await client.call("ask", { study: "s" });
+      await client.call("report", { study: "s", trial: a.trial.number, token: a.lease.token, step: 0, value: 0.3 });
+      if (i < 3) await client.call("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i + 0.5 });
+      else token = a.lease.token;
+    }
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.stop("SIGKILL");
+  });
+
+  /** The stored bytes of study "s" (read from the database beside the live server) and the study names. */
+  const snapshot = async () => {
+    const exp = spawnSync(process.execPath, [CLI, "export", "s", "--storage", db], { encoding: "utf8" });
+    expect(exp.status).toBe(0);
+    const names = (await client.call("list_studies")).studies.map((s: { name: string }) => s.name);
+    return `${exp.stdout}\n${JSON.stringify(names)}`;
+  };
+
+  it(`survives ${FRAMES} bad frames with typed errors, flat memory and unchanged data`, async () => {
+    const before = await snapshot();
+    const factory = new FrameFactory(7, token);
+    const sock = new Dealer({ linger: 0, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000 });
+    sock.connect(server.endpoint);
+    let sent = 0;
+    let received = 0;
+    const bad: unknown[] = [];
+    const codes = new Map<string, number>();
+    let wake = null as (() => void) | null;
+    const reader = (async () => {
+      for await (const frames of sock) {
+        received++;
+        try {
+          const r = decode(frames[frames.length - 1] as Buffer) as { v: number; ok: boolean; id: unknown; error?: { code: string; message: string } };
+          const typed = r.v === 1 && r.ok === false && CODES.has(r.error?.code ?? "") && typeof r.error?.message === "string" && r.error?.code !== "INTERNAL";
+          if (!typed && bad.length < 5) bad.push(r);
+          codes.set(r.error?.code ?? "ok", (codes.get(r.error?.code ?? "ok") ?? 0) + 1);
+        } catch (err) {
+          if (bad.length < 5) bad.push(String(err));
+        }
+        wake?.();
+        if (received >= FRAMES) break;
+      }
+    })();
+    let warm = 0;
+    const samples: number[] = [];
+    const t0 = Date.now();
+    while (sent < FRAMES) {
+      while (sent - received >= WINDOW) await new Promise<void>((r) => (wake = r));
+      await sock.send(factory.next());
+      sent++;
+      if (sent % 25_000 === 0) samples.push(Math.round(rssKiB(server.proc.pid as number) / 1024));
+      if (sent === WARM_UP) {
+        while (received < sent) await new Promise<void>((r) => (wake = r));
+        warm = rssKiB(server.proc.pid as number);
+      }
+    }
+    await Promise.race([reader, new Promise((r) => setTimeout(r, 20_000))]);
+    const seconds = (Date.now() - t0) / 1000;
+    const end = rssKiB(server.proc.pid as number);
+    sock.close();
+    process.stderr.write(
+      `raw fuzz: ${sent} frames in ${seconds.toFixed(1)} s; RSS ${(warm / 1024).toFixed(0)} → ${(end / 1024).toFixed(0)} MiB (every 25k: ${samples.join(", ")}); kinds ${JSON.stringify(Object.fromEntries(factory.kinds))}; codes ${JSON.stringify(Object.fromEntries(codes))}\n`,
+    );
+
+    expect(server.proc.exitCode).toBeNull(); // still alive
+    expect(received).toBe(sent); // one answer per frame
+    expect(bad).toEqual([]); // every answer a typed error
+    expect(codes.get("ok") ?? 0).toBe(0);
+    expect(end - warm).toBeLessThan(64 * 1024); // flat memory (KiB)
+    expect(await snapshot()).toBe(before); // stored data unchanged
+    expect(server.lines.filter((l) => l.includes('"level":50'))).toEqual([]); // no internal errors logged
+  });
+});
