@@ -27,11 +27,10 @@
  *    unchanged but the variance collapses around pending points, steering the next
  *    suggestion away from them. Chosen over qLogEI with fantasies (Optuna's choice) for
  *    speed: it costs one extra factorisation instead of 128 fantasy models.
- * 5. Acquisition search: `nCandidates` (2048) uniform random points (discrete dimensions
- *    snapped to their grid) ranked by LogEI — exactly, but most candidates are ruled out by
- *    a cheap upper bound on their variance before the O(n²) exact one is computed (see
- *    `topCandidates`); the Sobol engine replaces the uniform points once merged. The best
- *    observed point plus the best
+ * 5. Acquisition search: `nCandidates` (2048) scrambled Sobol points (as Optuna; discrete
+ *    dimensions snapped to their grid, categoricals by cell) ranked by LogEI — exactly, but
+ *    most candidates are ruled out by a cheap upper bound on their variance before the O(n²)
+ *    exact one is computed (see `topCandidates`). The best observed point plus the best
  *    `nLocalSearches − 1` (9) candidates start a local search that alternates L-BFGS on
  *    continuous dimensions (at most `maxAcqIterations`, default 30) with an exhaustive
  *    search over each categorical and each discrete dimension of ≤ 32 values; discrete
@@ -49,6 +48,7 @@ import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { NumericalError } from "../../math/linalg.js";
 import type { Rng } from "../../math/rng.js";
+import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
 import { sampleUniform } from "../sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
@@ -275,12 +275,23 @@ class AcquisitionSearch {
     const { d, dims, opts } = this;
     const nc = opts.nCandidates;
     const cands = new Float64Array(nc * d);
-    for (let c = 0; c < nc; c++)
+    // Scrambled Sobol points (as Optuna's GPSampler), the scrambling seeded from the request's
+    // RNG so that a suggestion stays a function of (seed, history). Categoricals take the
+    // cell of their coordinate, so every choice gets its share of the candidates.
+    // Beyond the Sobol table's dimensions: uniform points.
+    const engine = d <= SOBOL_MAX_DIM ? new SobolEngine(d, { seed: rng.nextUint32() }) : null;
+    const u = new Float64Array(d);
+    for (let c = 0; c < nc; c++) {
+      if (engine !== null) engine.point(c, u);
+      else for (let m = 0; m < d; m++) u[m] = rng.random();
       for (let m = 0; m < d; m++) {
         const dim = dims[m]!;
-        const u = dim.kind === "cat" ? rng.int(dim.card) : rng.random();
-        cands[c * d + m] = dim.kind === "cont" || dim.kind === "cat" ? u : snapUnit(dim.dist as NumericDistribution, u);
+        cands[c * d + m] =
+          dim.kind === "cont" ? u[m]!
+          : dim.kind === "cat" ? Math.min(dim.card - 1, Math.floor(u[m]! * dim.card))
+          : snapUnit(dim.dist as NumericDistribution, u[m]!);
       }
+    }
     const order = this.topCandidates(cands, nc, Math.max(1, opts.nLocalSearches - 1));
     if (order.length === 0) return null;
     const scores = this.exact;
