@@ -17,7 +17,9 @@
  *    and step aware; categoricals as choice indices). Targets: COMPLETE values, negated
  *    when maximising, standardised. PRUNED/FAIL trials are not modelled.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise)
- *    by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50). The warm
+ *    by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
+ *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
+ *    (10th) suggestion — Optuna always runs the full warm-started fit). The warm
  *    start is deterministic from history: the θ fitted for a suggestion is stored in the
  *    new trial's `systemAttrs.gp_theta`, and the next fit starts from the latest stored θ
  *    or from the default θ, whichever has the lower objective. A restarted server
@@ -64,6 +66,15 @@ const options = z
     nLocalSearches: z.number().int().min(0).max(1000).default(10),
     /** L-BFGS iteration cap of the hyperparameter fit. */
     maxFitIterations: z.number().int().min(1).default(50),
+    /**
+     * L-BFGS iteration cap of a fit warm-started from the previous suggestion's θ, which
+     * moves little when one observation is added; 0 reuses it as stored. Every
+     * `fullFitEvery`-th suggestion (by count of COMPLETE trials) and every fit without a
+     * stored θ gets `maxFitIterations` and also tries the default θ as its start.
+     */
+    maxWarmFitIterations: z.number().int().min(0).default(1),
+    /** See `maxWarmFitIterations`. */
+    fullFitEvery: z.number().int().min(1).default(10),
     /** L-BFGS iteration cap of each local acquisition search. */
     maxAcqIterations: z.number().int().min(1).default(30),
   })
@@ -160,23 +171,35 @@ export class GpStrategy implements Strategy {
 
     // MAP fit, warm-started from the latest θ recorded in history when that is better.
     const objective = new GpObjective(inputs, y);
-    let start = defaultTheta(d);
-    let fStart = objective.value(start);
+    // The fit dominates the cost at a few hundred trials (each gradient inverts K). A warm
+    // start needs only a few steps, so a warm-started fit is capped at
+    // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
+    // the default θ — every `fullFitEvery` COMPLETE trials so that a drift of θ is
+    // followed. Deterministic from history, like the warm start itself.
     const warm = latestTheta(req.trials, d);
-    if (warm !== null) {
-      const fWarm = objective.value(warm);
-      if (Number.isFinite(fWarm) && !(fWarm >= fStart)) {
-        start = warm;
-        fStart = fWarm;
+    const fullFit = warm === null || n % this.opts.fullFitEvery === 0;
+    let start = warm ?? defaultTheta(d);
+    let fStart = objective.value(start);
+    if (fullFit && warm !== null) {
+      const fDefault = objective.value(defaultTheta(d));
+      if (!(fStart <= fDefault)) {
+        start = defaultTheta(d);
+        fStart = fDefault;
       }
+    } else if (!Number.isFinite(fStart)) {
+      start = defaultTheta(d);
+      fStart = objective.value(start);
     }
     if (!Number.isFinite(fStart)) return null;
     const { lower, upper } = thetaBounds(d);
-    const fit = minimizeLbfgs((t, g) => objective.evaluate(t, g), start, {
-      // Log-likelihood changes of 1e-4·|f| (≈ 0.02 at n = 300) do not move the posterior
-      // visibly; the short first step suits a warm start, whose optimum moved little.
-      lower, upper, maxIter: this.opts.maxFitIterations, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
-    });
+    const maxIter = fullFit ? this.opts.maxFitIterations : Math.min(this.opts.maxWarmFitIterations, this.opts.maxFitIterations);
+    const fit =
+      maxIter === 0 ? { x: start, f: fStart }
+      : minimizeLbfgs((t, g) => objective.evaluate(t, g), start, {
+          // Log-likelihood changes of 1e-4·|f| (≈ 0.02 at n = 300) do not move the posterior
+          // visibly; the short first step suits a warm start, whose optimum moved little.
+          lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
+        });
     const theta = Number.isFinite(fit.f) ? fit.x : start;
     if (!objective.isFactoredAt(theta) && !objective.factor(theta)) return null;
     let posterior = new GpPosterior(inputs, theta, objective.L, objective.alpha, objective.jitter);
