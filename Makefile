@@ -58,10 +58,12 @@ dist-bench/.stamp: node_modules/.stamp $(TS_SOURCES) $(wildcard bench/*.ts) tsco
 
 bench-quality: build venv ## tuneport strategies vs Optuna/pycma: regret, ranks, Wilcoxon, plots (QUICK=1 for the smoke mode)
 	nice -n 10 $(PY) bench/quality.py $(if $(QUICK),--quick,) $(QUALITY_ARGS)
+	$(if $(QUICK),,$(PY) bench/goals.py)
 
 bench-overhead: build venv dist-bench/.stamp ## suggestion time vs n and dim beside Optuna, server RSS at 10k trials, tell p99 under GP load
 	nice -n 10 $(PY) bench/overhead.py $(if $(QUICK),--quick,)
 	nice -n 10 $(PY) bench/gp-tell-latency.py $(if $(QUICK),--seconds 5 --history 50 --no-docs,)
+	$(if $(QUICK),,$(PY) bench/goals.py)
 
 clean: ## remove build outputs and the virtualenv
 	rm -rf dist dist-bench $(VENV) node_modules

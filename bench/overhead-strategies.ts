@@ -60,8 +60,9 @@ function timed<T>(f: () => T): { value: T; cpu: number; wall: number } {
 for (const name of names) {
   const factory = STRATEGIES.get(name);
   if (factory === undefined) throw new Error(`unknown strategy ${name}`);
-  const options = name === "grid" ? { points_per_dim: 4 } : {};
   for (const d of dims) {
+    // A grid large enough not to run out before the largest history size.
+    const options = name === "grid" ? { points_per_dim: Math.max(2, Math.ceil((Math.max(...ns) + REPS + 1) ** (1 / d))) } : {};
     const sp = space(d);
     const study = makeStudy(sp, { strategy: { name, options } });
     const strategy = factory.create(factory.options.parse(options));

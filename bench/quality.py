@@ -20,7 +20,8 @@ value found by any run of this run set is used, and stated in the output.
 Regret = best − f*; normalised regret = regret / (median over seeds of optuna-random's regret at
 the same budget). Budgets are prefixes of one run (best of the first 50, 100, 200 trials).
 
-    python bench/quality.py [--quick] [--seeds N] [--jobs N] [--out PATH] [--no-docs]
+    python bench/quality.py [--quick] [--seeds N] [--jobs N] [--budgets 50,100,200] [--gp-budget N]
+                            [--out PATH] [--no-docs] [--resume]
 
 --quick: 2 seeds, budgets 20/40, a subset of optimizers and problems (a smoke test, < 60 s).
 Writes bench/results/quality.json ({"meta", "runs": [{"problem", "optimizer", "seed", "budget",
@@ -429,7 +430,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--curves", default=str(ROOT / "bench" / "results" / "tmp" / "quality-curves.jsonl"),
-                    help="every finished run's value sequence is appended here; runs already there are not rerun")
+                    help="every finished run's value sequence is appended here")
+    ap.add_argument("--resume", action="store_true", help="keep the runs already in --curves instead of starting afresh")
     args = ap.parse_args()
     if args.quick:
         budgets, seeds = [20, 40], [0, 1]
@@ -455,6 +457,8 @@ def main() -> None:
         secs: dict[str, float] = {}
         if not args.quick:
             os.makedirs(os.path.dirname(args.curves), exist_ok=True)
+            if not args.resume and os.path.exists(args.curves):
+                os.remove(args.curves)
             if os.path.exists(args.curves):
                 with open(args.curves) as fh:
                     for line in fh:
@@ -476,9 +480,11 @@ def main() -> None:
     res = analyse(curves, budgets, seeds)
     reduced = ""
     if not args.quick and (gp_budget < max(budgets) or budgets != [50, 100, 200]):
-        reduced = (f"Reduced from the planned 50/100/200 to fit the time box on 2 shared cores: budgets {budgets}; "
-                   f"tuneport-gp and optuna-gp ran {gp_budget} trials per run (larger budgets are reported for the "
-                   "other optimizers only).")
+        cut = [] if budgets == [50, 100, 200] else [f"budgets {budgets} instead of [50, 100, 200]"]
+        if gp_budget < max(budgets):
+            cut.append(f"tuneport-gp and optuna-gp ran {gp_budget} trials per run, so budgets above {gp_budget} "
+                       "are reported for the other optimizers only")
+        reduced = "Reduced to fit the time box on 2 shared cores: " + "; ".join(cut) + "."
     cmd = "python bench/quality.py" + (" --quick" if args.quick else "")
     if not args.quick and budgets != [50, 100, 200]:
         cmd += f" --budgets {','.join(map(str, budgets))}"
