@@ -58,12 +58,24 @@ bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 1
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py
 
-bench-load: build ## load: 32/128 workers, random/TPE; tuneport vs Optuna 5.0 (RDB SQLite, Journal) -> bench/results/load.json
+bench-load: build venv ## load: 32/128 workers, random/TPE; tuneport vs Optuna 5.0 (RDB SQLite, Journal) -> bench/results/load.json
 	node bench/load.mjs --clients 32,128 --strategies random,tpe --trials random=100000,tpe=3000 --label tuneport
-	test -x $(VENV)/bin/python || (python3 -m venv $(VENV) && $(PIP) install -q optuna)
 	for s in rdb journal; do for w in 32 128; do \
 	  $(PY) bench/load_optuna.py --workers $$w --storage $$s --sampler random --seconds 20 --out bench/results/load.json; done; \
 	  $(PY) bench/load_optuna.py --workers 32 --storage $$s --sampler tpe --seconds 20 --out bench/results/load.json; done
 
+dist-bench/.stamp: node_modules/.stamp $(TS_SOURCES) $(wildcard bench/*.ts) tsconfig.bench.json
+	npx tsc -p tsconfig.bench.json
+	@touch $@
+
+bench-quality: build venv ## tuneport strategies vs Optuna/pycma: regret, ranks, Wilcoxon, plots (QUICK=1 for the smoke mode)
+	nice -n 10 $(PY) bench/quality.py $(if $(QUICK),--quick,) $(QUALITY_ARGS)
+	$(if $(QUICK),,$(PY) bench/goals.py)
+
+bench-overhead: build venv dist-bench/.stamp ## suggestion time vs n and dim beside Optuna, server RSS at 10k trials, tell p99 under GP load
+	nice -n 10 $(PY) bench/overhead.py $(if $(QUICK),--quick,)
+	nice -n 10 $(PY) bench/gp-tell-latency.py $(if $(QUICK),--seconds 5 --history 50 --no-docs,)
+	$(if $(QUICK),,$(PY) bench/goals.py)
+
 clean: ## remove build outputs and the virtualenv
-	rm -rf dist $(VENV) node_modules
+	rm -rf dist dist-bench $(VENV) node_modules

@@ -17,7 +17,9 @@
  *    and step aware; categoricals as choice indices). Targets: COMPLETE values, negated
  *    when maximising, standardised. PRUNED/FAIL trials are not modelled.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise)
- *    by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50). The warm
+ *    by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
+ *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
+ *    (10th) suggestion — Optuna always runs the full warm-started fit). The warm
  *    start is deterministic from history: the θ fitted for a suggestion is stored in the
  *    new trial's `systemAttrs.gp_theta`, and the next fit starts from the latest stored θ
  *    or from the default θ, whichever has the lower objective. A restarted server
@@ -27,11 +29,10 @@
  *    unchanged but the variance collapses around pending points, steering the next
  *    suggestion away from them. Chosen over qLogEI with fantasies (Optuna's choice) for
  *    speed: it costs one extra factorisation instead of 128 fantasy models.
- * 5. Acquisition search: `nCandidates` (2048) uniform random points (discrete dimensions
- *    snapped to their grid) ranked by LogEI — exactly, but most candidates are ruled out by
- *    a cheap upper bound on their variance before the O(n²) exact one is computed (see
- *    `topCandidates`); the Sobol engine replaces the uniform points once merged. The best
- *    observed point plus the best
+ * 5. Acquisition search: `nCandidates` (2048) scrambled Sobol points (as Optuna; discrete
+ *    dimensions snapped to their grid, categoricals by cell) ranked by LogEI — exactly, but
+ *    most candidates are ruled out by a cheap upper bound on their variance before the O(n²)
+ *    exact one is computed (see `topCandidates`). The best observed point plus the best
  *    `nLocalSearches − 1` (9) candidates start a local search that alternates L-BFGS on
  *    continuous dimensions (at most `maxAcqIterations`, default 30) with an exhaustive
  *    search over each categorical and each discrete dimension of ≤ 32 values; discrete
@@ -49,6 +50,7 @@ import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { NumericalError } from "../../math/linalg.js";
 import type { Rng } from "../../math/rng.js";
+import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
 import { sampleUniform } from "../sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
@@ -64,6 +66,15 @@ const options = z
     nLocalSearches: z.number().int().min(0).max(1000).default(10),
     /** L-BFGS iteration cap of the hyperparameter fit. */
     maxFitIterations: z.number().int().min(1).default(50),
+    /**
+     * L-BFGS iteration cap of a fit warm-started from the previous suggestion's θ, which
+     * moves little when one observation is added; 0 reuses it as stored. Every
+     * `fullFitEvery`-th suggestion (by count of COMPLETE trials) and every fit without a
+     * stored θ gets `maxFitIterations` and also tries the default θ as its start.
+     */
+    maxWarmFitIterations: z.number().int().min(0).default(1),
+    /** See `maxWarmFitIterations`. */
+    fullFitEvery: z.number().int().min(1).default(10),
     /** L-BFGS iteration cap of each local acquisition search. */
     maxAcqIterations: z.number().int().min(1).default(30),
   })
@@ -160,23 +171,35 @@ export class GpStrategy implements Strategy {
 
     // MAP fit, warm-started from the latest θ recorded in history when that is better.
     const objective = new GpObjective(inputs, y);
-    let start = defaultTheta(d);
-    let fStart = objective.value(start);
+    // The fit dominates the cost at a few hundred trials (each gradient inverts K). A warm
+    // start needs only a few steps, so a warm-started fit is capped at
+    // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
+    // the default θ — every `fullFitEvery` COMPLETE trials so that a drift of θ is
+    // followed. Deterministic from history, like the warm start itself.
     const warm = latestTheta(req.trials, d);
-    if (warm !== null) {
-      const fWarm = objective.value(warm);
-      if (Number.isFinite(fWarm) && !(fWarm >= fStart)) {
-        start = warm;
-        fStart = fWarm;
+    const fullFit = warm === null || n % this.opts.fullFitEvery === 0;
+    let start = warm ?? defaultTheta(d);
+    let fStart = objective.value(start);
+    if (fullFit && warm !== null) {
+      const fDefault = objective.value(defaultTheta(d));
+      if (!(fStart <= fDefault)) {
+        start = defaultTheta(d);
+        fStart = fDefault;
       }
+    } else if (!Number.isFinite(fStart)) {
+      start = defaultTheta(d);
+      fStart = objective.value(start);
     }
     if (!Number.isFinite(fStart)) return null;
     const { lower, upper } = thetaBounds(d);
-    const fit = minimizeLbfgs((t, g) => objective.evaluate(t, g), start, {
-      // Log-likelihood changes of 1e-4·|f| (≈ 0.02 at n = 300) do not move the posterior
-      // visibly; the short first step suits a warm start, whose optimum moved little.
-      lower, upper, maxIter: this.opts.maxFitIterations, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
-    });
+    const maxIter = fullFit ? this.opts.maxFitIterations : Math.min(this.opts.maxWarmFitIterations, this.opts.maxFitIterations);
+    const fit =
+      maxIter === 0 ? { x: start, f: fStart }
+      : minimizeLbfgs((t, g) => objective.evaluate(t, g), start, {
+          // Log-likelihood changes of 1e-4·|f| (≈ 0.02 at n = 300) do not move the posterior
+          // visibly; the short first step suits a warm start, whose optimum moved little.
+          lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
+        });
     const theta = Number.isFinite(fit.f) ? fit.x : start;
     if (!objective.isFactoredAt(theta) && !objective.factor(theta)) return null;
     let posterior = new GpPosterior(inputs, theta, objective.L, objective.alpha, objective.jitter);
@@ -275,12 +298,23 @@ class AcquisitionSearch {
     const { d, dims, opts } = this;
     const nc = opts.nCandidates;
     const cands = new Float64Array(nc * d);
-    for (let c = 0; c < nc; c++)
+    // Scrambled Sobol points (as Optuna's GPSampler), the scrambling seeded from the request's
+    // RNG so that a suggestion stays a function of (seed, history). Categoricals take the
+    // cell of their coordinate, so every choice gets its share of the candidates.
+    // Beyond the Sobol table's dimensions: uniform points.
+    const engine = d <= SOBOL_MAX_DIM ? new SobolEngine(d, { seed: rng.nextUint32() }) : null;
+    const u = new Float64Array(d);
+    for (let c = 0; c < nc; c++) {
+      if (engine !== null) engine.point(c, u);
+      else for (let m = 0; m < d; m++) u[m] = rng.random();
       for (let m = 0; m < d; m++) {
         const dim = dims[m]!;
-        const u = dim.kind === "cat" ? rng.int(dim.card) : rng.random();
-        cands[c * d + m] = dim.kind === "cont" || dim.kind === "cat" ? u : snapUnit(dim.dist as NumericDistribution, u);
+        cands[c * d + m] =
+          dim.kind === "cont" ? u[m]!
+          : dim.kind === "cat" ? Math.min(dim.card - 1, Math.floor(u[m]! * dim.card))
+          : snapUnit(dim.dist as NumericDistribution, u[m]!);
       }
+    }
     const order = this.topCandidates(cands, nc, Math.max(1, opts.nLocalSearches - 1));
     if (order.length === 0) return null;
     const scores = this.exact;

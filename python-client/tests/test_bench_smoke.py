@@ -1,0 +1,34 @@
+"""Keeps bench/quality.py from rotting: its quick mode runs end to end and writes the documented JSON shape."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = ROOT / "dist" / "cli" / "main.js"
+
+
+def test_quality_quick_writes_runs(tmp_path: Path) -> None:
+    if not CLI.exists():
+        pytest.fail("dist/ is missing: run `npm run build` (make test-py builds it)")
+    out = tmp_path / "quality.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "quality.py"), "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    runs = data["runs"]
+    assert runs
+    keys = {"problem", "optimizer", "seed", "budget", "best", "regret", "f_star"}
+    for r in runs:
+        assert keys <= set(r)
+        assert r["regret"] >= 0
+    seen = {(r["problem"], r["optimizer"], r["seed"], r["budget"]) for r in runs}
+    assert len(seen) == len(runs), "one object per (problem, optimizer, seed, budget)"
+    optimizers = {r["optimizer"] for r in runs}
+    assert {"tuneport-tpe", "tuneport-gp", "optuna-tpe", "optuna-random", "pycma"} <= optimizers
+    assert data["meta"]["mean_rank"]
