@@ -45,6 +45,7 @@ import {
 import { TuneportError, failedPrecondition, invalidArgument, notFound } from "../domain/errors.js";
 import {
   type Direction,
+  type PluginConfig,
   type RetryPolicy,
   type Study,
   type StudyConfig,
@@ -55,6 +56,7 @@ import {
 } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
+import { DEFAULT_STRATEGY } from "../strategies/index.js";
 import { readTrajectory } from "../strategies/hypergradient/hypergradient-strategy.js";
 import { sampleUniform } from "../strategies/sampling.js";
 import type { Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../strategies/strategy.js";
@@ -433,8 +435,8 @@ export class StudyService {
     if (!parsed.success) throw invalidArgument(`create_study: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
     const a = parsed.data;
     const space: SearchSpace = parseSearchSpace(a.space ?? {});
-    const strategy = resolveStrategyConfig((a.strategy ?? "random") as PluginRef);
     const scheduler = a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef);
+    const strategy = resolveStrategyConfig((a.strategy ?? defaultStrategyFor(scheduler)) as PluginRef);
     checkCompatible(strategy, scheduler);
     return this.once(requestId, "create_study", async (rc) => {
       const existing = this.studies.get(a.name);
@@ -1253,6 +1255,20 @@ export class StudyService {
       },
       () => undefined, // a failed commit stops the server; there is nothing to announce
     );
+  }
+}
+
+/**
+ * The strategy of a study that names none: `auto`, unless the scheduler picks configurations
+ * itself (bohb refuses every model-based strategy), where `random` only answers what it leaves.
+ */
+function defaultStrategyFor(scheduler: PluginConfig | null): string {
+  if (!scheduler) return DEFAULT_STRATEGY;
+  try {
+    checkCompatible(resolveStrategyConfig(DEFAULT_STRATEGY), scheduler);
+    return DEFAULT_STRATEGY;
+  } catch {
+    return "random";
   }
 }
 

@@ -1,4 +1,5 @@
 /** The strategy catalogue: every strategy a study can name. */
+import { autoStrategyFactory } from "./auto/auto-strategy.js";
 import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
 import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
@@ -11,6 +12,7 @@ import type { StrategyFactory } from "./strategy.js";
 
 const catalogue = new Map<string, StrategyFactory<any>>(
   [
+    autoStrategyFactory,
     randomStrategyFactory,
     gridStrategyFactory,
     qmcStrategyFactory,
@@ -26,4 +28,5 @@ catalogue.set(hypergradientStrategyFactory.name, hypergradientStrategyFactory);
 
 export const STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = catalogue;
 
-export const DEFAULT_STRATEGY = "random";
+/** What a study gets when it names no strategy (see auto-strategy.ts for the evidence). */
+export const DEFAULT_STRATEGY = "auto";

@@ -84,7 +84,7 @@ describe("tuneport MCP tools", () => {
     const dup = await call("create_study", { name: "s1" });
     expect(dup.isError).toBe(true);
     expect(textOf(dup)).toContain("load_if_exists");
-    expect(textOf(await call("describe_study", { study: "s1" }))).toContain("strategy: random");
+    expect(textOf(await call("describe_study", { study: "s1" }))).toContain("strategy: auto");
     expect(sc(await call("list_studies")).studies.map((s: any) => s.name)).toEqual(["s1"]);
   });
 

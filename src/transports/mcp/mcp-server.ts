@@ -157,7 +157,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
         .record(z.string().min(1).max(256), distributionSchema)
         .default({})
         .describe("Parameter name → distribution, e.g. {\"lr\": {\"type\":\"float\",\"low\":1e-5,\"high\":0.1,\"log\":true}, \"layers\": {\"type\":\"int\",\"low\":1,\"high\":4}}."),
-      strategy: pluginRefSchema.optional().describe("Strategy name or {name, options}; see list_strategies. Default: random."),
+      strategy: pluginRefSchema.optional().describe("Strategy name or {name, options}; see list_strategies. Default: auto (GP for the first 200 completed trials, then TPE)."),
       scheduler: pluginRefSchema.optional().describe("Scheduler (pruner) name or {name, options}; see list_strategies. Default: none."),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe("Root random seed, for reproducible suggestions."),
       load_if_exists: z.boolean().default(false).describe("Return the existing study of this name instead of failing."),
