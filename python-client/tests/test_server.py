@@ -30,7 +30,7 @@ def test_create_load_list_delete(client: tp.Client, name: str) -> None:
     study = client.create_study(name, direction="maximize", space=SPACE, seed=7, user_attrs={"owner": "ana"})
     assert (study.name, study.direction, study.seed, study.user_attrs) == (name, "maximize", 7, {"owner": "ana"})
     assert study.space == {"lr": SPACE["lr"], "layers": tp.Int(1, 4, step=1), "act": SPACE["act"]}
-    assert study.strategy["name"] == "random"
+    assert study.strategy["name"] == "auto"  # the server's default
     with pytest.raises(tp.AlreadyExistsError):
         client.create_study(name)
     again = client.create_study(name, direction="maximize", space=SPACE, load_if_exists=True)
