@@ -52,6 +52,9 @@ test: test-ts test-py ## the whole suite (what CI runs)
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
+bench-pbt: build ## PBT: the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE)
+	node bench/pbt.mjs
+
 bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 8 min on 2 cores)
 	$(PY) bench/hypergradient.py
 
