@@ -2,7 +2,8 @@
 import type { Distribution, Params, SearchSpace } from "../domain/distributions.js";
 import type { Direction, IntermediateValue, Trial, TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
-import type { StudyContext, SuggestRequest } from "./strategy.js";
+import type { BenchmarkProblem } from "../testing/benchmark-functions.js";
+import type { StrategyFactory, StudyContext, SuggestRequest } from "./strategy.js";
 
 export function makeStudy(space: SearchSpace, over: Partial<StudyContext> = {}): StudyContext {
   return {
@@ -44,3 +45,21 @@ export function suggestRequest(study: StudyContext, trials: readonly Trial[]): S
   const trialNumber = trials.length;
   return { study, trials, trialNumber, rng: Rng.derive(study.seed, trialNumber, "suggest") };
 }
+
+/**
+ * A sequential ask/tell loop of a strategy on a benchmark problem (no define-by-run);
+ * returns the trials, with the strategy's system attributes kept as the service would.
+ */
+export function runOnProblem<O>(factory: StrategyFactory<O>, options: O, problem: BenchmarkProblem, n: number, seed: number): Trial[] {
+  const strategy = factory.create(options);
+  const study = makeStudy(problem.space, { seed, strategy: { name: factory.name, options: {} } });
+  const trials: Trial[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = strategy.suggest(suggestRequest(study, trials));
+    trials.push(makeTrial(i, s.params, problem.space, { value: problem.evaluate(s.params), systemAttrs: s.systemAttrs ?? {} }));
+  }
+  return trials;
+}
+
+/** The lowest value among trials (every benchmark problem is minimised). */
+export const bestValue = (trials: readonly Trial[]): number => Math.min(...trials.map((t) => t.value as number));

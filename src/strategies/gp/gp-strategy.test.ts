@@ -6,7 +6,7 @@ import { type BenchmarkProblem, branin, hartmann6, mixedProblem } from "../../te
 import { randomStrategyFactory } from "../random/random-strategy.js";
 import { strategyConformance } from "../strategy.case.js";
 import type { StrategyFactory } from "../strategy.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
 import { gpStrategyFactory } from "./gp-strategy.js";
 
 const defaults = gpStrategyFactory.options.parse({});
@@ -14,21 +14,9 @@ const defaults = gpStrategyFactory.options.parse({});
 strategyConformance(gpStrategyFactory, { options: defaults, n: 20 });
 
 /** Sequential ask/tell on a benchmark; returns the trials. */
-function run<O>(factory: StrategyFactory<O>, options: O, problem: BenchmarkProblem, n: number, seed: number): Trial[] {
-  const strategy = factory.create(options);
-  const study = makeStudy(problem.space, { seed, strategy: { name: factory.name, options: {} } });
-  const trials: Trial[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = strategy.suggest(suggestRequest(study, trials));
-    trials.push(makeTrial(i, s.params, problem.space, { value: problem.evaluate(s.params), systemAttrs: s.systemAttrs ?? {} }));
-  }
-  return trials;
-}
-const best = (ts: Trial[]) => Math.min(...ts.map((t) => t.value as number));
-/**
- * Seeds 1024 apart: Rng.derive(seed, trial, ...) currently mixes small seeds and trial
- * numbers by XOR, so seeds 0..9 would replay permutations of the same streams.
- */
+const run = runOnProblem;
+const best = bestValue;
+/** Ten fixed seeds for the statistical tests. */
 const SEEDS = Array.from({ length: 10 }, (_, k) => (k + 1) * 1024);
 
 describe("gp strategy", () => {

@@ -6,32 +6,19 @@ import { type BenchmarkProblem, branin, hartmann6, mixedProblem } from "../../te
 import { randomStrategyFactory } from "../random/random-strategy.js";
 import type { StrategyFactory } from "../strategy.js";
 import { strategyConformance } from "../strategy.case.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
 import { TpeStrategy, splitTrials, tpeStrategyFactory } from "./tpe-strategy.js";
 
 const defaults = tpeStrategyFactory.options.parse({});
 strategyConformance(tpeStrategyFactory, { options: defaults, n: 40 });
 strategyConformance(tpeStrategyFactory, { options: { ...defaults, multivariate: false, startup: "qmc" }, n: 30 });
 
-/**
- * Seeds far apart: Rng.derive mixes (seed, trial number) by XOR before hashing, so small
- * consecutive seeds would replay one another's random streams at shifted trial numbers.
- */
+/** Ten fixed seeds for the statistical tests. */
 const SEEDS = Array.from({ length: 10 }, (_, i) => (i + 1) * 104729);
 
-/** Best value after `n` sequential ask/tell rounds on a benchmark problem. */
+/** Best value after n sequential trials of a strategy on a problem. */
 function bestOf<O>(factory: StrategyFactory<O>, options: O, problem: BenchmarkProblem, n: number, seed: number): number {
-  const strategy = factory.create(options);
-  const study = makeStudy(problem.space, { seed });
-  const trials: Trial[] = [];
-  let best = Infinity;
-  for (let i = 0; i < n; i++) {
-    const s = strategy.suggest(suggestRequest(study, trials));
-    const value = problem.evaluate(s.params);
-    best = Math.min(best, value);
-    trials.push(makeTrial(i, s.params, problem.space, { value }));
-  }
-  return best;
+  return bestValue(runOnProblem(factory, options, problem, n, seed));
 }
 
 describe("tpe strategy", () => {
