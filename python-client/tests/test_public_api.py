@@ -5,7 +5,7 @@ from __future__ import annotations
 import tuneport as tp
 
 EXPECTED = {
-    "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "Decision", "Distribution",
+    "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
     "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudySummary", "TimeoutError",

@@ -13,6 +13,7 @@ See README.md for the whole API, errors, retries and leases.
 
 from ._client import Client, __version__, connect
 from ._distributions import Categorical, Distribution, Float, Int
+from ._protocol import CurveKeys
 from ._errors import (
     AlreadyExistsError,
     ClientClosedError,
@@ -40,6 +41,7 @@ __all__ = [
     "Categorical",
     "Client",
     "ClientClosedError",
+    "CurveKeys",
     "Decision",
     "Distribution",
     "FailedPreconditionError",

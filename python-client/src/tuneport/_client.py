@@ -22,7 +22,7 @@ from ._errors import (
     UnavailableError,
     UnsupportedVersionError,
 )
-from ._protocol import PROTOCOL_VERSIONS, Channel, encode, make_request, parse_reply
+from ._protocol import PROTOCOL_VERSIONS, Channel, CurveKeys, encode, make_request, parse_reply
 from ._study import Direction, Study, StudySummary
 from ._trial import Trial
 
@@ -48,10 +48,12 @@ class Client:
         heartbeat_interval_s: float | None = None,
         versions: tuple[int, ...] = PROTOCOL_VERSIONS,
         client_info: Mapping[str, Any] | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._curve = curve
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._channel = Channel(self._context, endpoint, timeout=timeout, retries=retries)
+        self._channel = Channel(self._context, endpoint, timeout=timeout, retries=retries, curve=curve)
         self._version = 1
         self.limits: dict[str, Any] = {}
         self._trials_lock = threading.Lock()
@@ -259,7 +261,7 @@ class _Heartbeat:
         return max(0.05, min(self._interval, ttl / 3))
 
     def _run(self) -> None:
-        channel = Channel(self._client._context, self._client.endpoint, timeout=self._timeout, retries=0)
+        channel = Channel(self._client._context, self._client.endpoint, timeout=self._timeout, retries=0, curve=self._client._curve)
         last = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -310,8 +312,12 @@ def connect(
     heartbeat: bool = True,
     heartbeat_interval_s: float | None = None,
     client_info: Mapping[str, Any] | None = None,
+    curve: CurveKeys | None = None,
 ) -> Client:
     """Connects to a server and runs the ``hello`` handshake (protocol version negotiation).
+    With ``curve`` (see ``CurveKeys.from_files``) every socket, the heartbeat's too, encrypts
+    and authenticates with CURVE; a server that refuses the key is indistinguishable from a
+    silent one, so that shows as a TimeoutError mentioning the keys.
     @raises TimeoutError when the server does not answer, UnsupportedVersionError."""
     return Client(
         endpoint,
@@ -320,6 +326,7 @@ def connect(
         heartbeat=heartbeat,
         heartbeat_interval_s=heartbeat_interval_s,
         client_info=client_info,
+        curve=curve,
     )
 
 

@@ -12,10 +12,12 @@ a repeated mutation with its first reply and changes nothing twice — up to ``r
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -67,10 +69,40 @@ def parse_reply(reply: Any) -> Any:
     raise error_from_wire(reply.get("error"))
 
 
+@dataclass(frozen=True)
+class CurveKeys:
+    """CURVE keys for an encrypting server (``tuneport serve --curve-secret ... --curve-allow ...``):
+    the server's public key and this client's key pair, as 40-character Z85 strings.
+    ``from_files`` reads the files ``tuneport keygen`` writes."""
+
+    server_public_key: str
+    public_key: str
+    secret_key: str
+
+    @classmethod
+    def from_files(cls, server_public: str | os.PathLike[str], client_secret: str | os.PathLike[str]) -> CurveKeys:
+        """Reads ``server.pub`` and the client's ``NAME.key`` (which holds its public key too)."""
+        import zmq.auth
+
+        server_pub, _ = zmq.auth.load_certificate(os.fspath(server_public))
+        pub, sec = zmq.auth.load_certificate(os.fspath(client_secret))
+        if sec is None:
+            raise ValueError(f"{os.fspath(client_secret)} holds no secret key (pass the .key file, not the .pub)")
+        return cls(server_pub.decode("ascii"), pub.decode("ascii"), sec.decode("ascii"))
+
+
 class Channel:
     """One DEALER socket with Lazy Pirate retries. Thread-safe: one request at a time."""
 
-    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], endpoint: str, *, timeout: float, retries: int) -> None:
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoint: str,
+        *,
+        timeout: float,
+        retries: int,
+        curve: CurveKeys | None = None,
+    ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         if retries < 0:
@@ -82,10 +114,15 @@ class Channel:
         self._lock = threading.Lock()
         self._socket: zmq.Socket[bytes] | None = None
         self._closed = False
+        self._curve = curve
 
     def _open(self) -> zmq.Socket[bytes]:
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        if self._curve is not None:
+            sock.setsockopt(zmq.CURVE_SERVERKEY, self._curve.server_public_key.encode("ascii"))
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, self._curve.public_key.encode("ascii"))
+            sock.setsockopt(zmq.CURVE_SECRETKEY, self._curve.secret_key.encode("ascii"))
         sock.connect(self._endpoint)
         return sock
 
@@ -122,8 +159,9 @@ class Channel:
                     # A late reply to an earlier request on this socket: not ours, keep waiting.
                 # Silence: the socket may hold a half-sent request or a lost peer; start afresh.
                 self._drop_socket()
+            hint = " (CURVE keys not accepted by the server?)" if self._curve is not None else ""
             raise TimeoutError(
-                f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s",
+                f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s{hint}",
                 {"op": message.get("op"), "id": request_id, "attempts": attempts},
             )
 
@@ -137,6 +175,7 @@ class Channel:
 __all__ = [
     "PROTOCOL_VERSIONS",
     "Channel",
+    "CurveKeys",
     "decode",
     "encode",
     "make_request",

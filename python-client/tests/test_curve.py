@@ -1,0 +1,59 @@
+"""CURVE from Python against a real server started with --curve-secret/--curve-allow."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import tuneport as tp
+from conftest import SERVER_MAIN, free_port
+
+
+def keygen(name: str, out: Path) -> None:
+    subprocess.run(["node", str(SERVER_MAIN), "keygen", name, "--out", str(out)], check=True, capture_output=True)
+
+
+def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
+    keys, allowed, strangers = tmp_path / "server", tmp_path / "allowed", tmp_path / "strangers"
+    for d in (keys, allowed, strangers):
+        d.mkdir()
+    keygen("server", keys)
+    keygen("worker", allowed)
+    keygen("intruder", strangers)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(
+        ["node", str(SERVER_MAIN), "serve", "--storage", str(tmp_path / "db"), "--bind", endpoint, "--log-level", "warn",
+         "--curve-secret", str(keys / "server.key"), "--curve-allow", str(allowed)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        good = tp.CurveKeys.from_files(keys / "server.pub", allowed / "worker.key")
+        deadline = time.monotonic() + 20
+        while True:  # the server binds a moment after it starts
+            try:
+                client = tp.connect(endpoint, curve=good, timeout=0.5, retries=0)
+                break
+            except tp.TimeoutError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+        with client:
+            study = client.create_study("secret", strategy="random", space={"x": tp.Float(0, 1)})
+            with study.ask() as trial:
+                trial.complete(0.5)
+            assert study.best_trial is not None
+
+        bad = tp.CurveKeys.from_files(keys / "server.pub", strangers / "intruder.key")
+        with pytest.raises(tp.TimeoutError, match="CURVE keys not accepted"):
+            tp.connect(endpoint, curve=bad, timeout=0.5, retries=1)
+        with pytest.raises(tp.TimeoutError):
+            tp.connect(endpoint, timeout=0.5, retries=0)  # plaintext
+        with pytest.raises(ValueError, match="no secret key"):
+            tp.CurveKeys.from_files(keys / "server.pub", allowed / "worker.pub")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
