@@ -1,14 +1,13 @@
 /** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { type LogLevel, createLogger } from "../logger.js";
-import { StudyService } from "../service/study-service.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type McpBackend, RemoteBackend, serviceBackend } from "../transports/mcp/backend.js";
 import { createTuneportMcp } from "../transports/mcp/mcp-server.js";
 import { ZmqClient } from "../transports/zmq/zmq-client.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, intOption } from "./command.js";
+import { openEmbedded } from "./embedded.js";
 import { isLoopback } from "./serve.js";
 
 export const mcpCommand: Command = {
@@ -70,20 +69,22 @@ Options:
         backend = remote;
       } else {
         const path = (v.storage as string | undefined) ?? "./tuneport.db";
-        const storage = new SqliteStorage({ path, durability });
-        cleanups.push(() => storage.close());
-        const problems = await storage.checkIntegrity();
-        if (problems.length > 0) {
-          logger.fatal({ problems }, "storage integrity check failed; refusing to start");
+        const embedded = await openEmbedded(logger, { path, durability, leaseTtlS: leaseTtl });
+        if (!embedded) {
           await cleanup();
           return 1;
         }
-        const service = await StudyService.open({ storage, logger, defaultLeaseTtlS: leaseTtl });
-        cleanups.push(() => service.close());
+        cleanups.push(() => embedded.close());
+        const { service } = embedded;
         if (binds.length > 0) {
           for (const ep of binds)
             if (!isLoopback(ep)) logger.warn({ endpoint: ep }, "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION");
-          const zmq = new ZmqServer(service, { bind: binds, logger, serverVersion: VERSION });
+          const zmq = new ZmqServer(service, {
+            bind: binds,
+            logger,
+            serverVersion: VERSION,
+            heartbeatIntervalS: Math.min(10, (leaseTtl ?? 30) / 3),
+          });
           cleanups.push(() => zmq.close());
           await zmq.start();
         }

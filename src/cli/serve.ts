@@ -1,15 +1,13 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { isIP } from "node:net";
 import { createLogger, type LogLevel } from "../logger.js";
-import { StudyService } from "../service/study-service.js";
-import { WorkerRunner } from "../service/worker-runner.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
 import { McpHttpServer } from "../transports/mcp/http.js";
 import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, intOption } from "./command.js";
+import { openEmbedded } from "./embedded.js";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -104,23 +102,9 @@ Options:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    const storage = new SqliteStorage({ path: v.storage as string, durability });
-    const problems = await storage.checkIntegrity();
-    if (problems.length > 0) {
-      logger.fatal({ problems }, "storage integrity check failed; refusing to start");
-      await storage.close();
-      return 1;
-    }
-    const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
-    const service = await StudyService.open({
-      storage,
-      logger,
-      defaultLeaseTtlS: leaseTtl,
-      runner,
-      // Memory is ahead of storage after a failed commit: stop now; a restart reloads the
-      // committed state, and no request of the failed batch was acknowledged.
-      onFatal: () => process.exit(70),
-    });
+    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl });
+    if (!embedded) return 1;
+    const { service } = embedded;
     // Clients also shorten this to a third of any study's own lease TTL.
     const heartbeatIntervalS = Math.min(10, (leaseTtl ?? 30) / 3);
     const zmq = new ZmqServer(service, {
@@ -137,8 +121,7 @@ Options:
       await zmq.start();
     } catch (err) {
       logger.fatal({ err }, "could not bind");
-      await service.close();
-      await storage.close();
+      await embedded.close();
       return 1;
     }
     let mcpHttp: McpHttpServer | null = null;
@@ -151,8 +134,7 @@ Options:
       } catch (err) {
         logger.fatal({ err }, "could not listen for MCP over HTTP");
         await zmq.close();
-        await service.close();
-        await storage.close();
+        await embedded.close();
         return 1;
       }
     }
@@ -160,8 +142,7 @@ Options:
     await stopRequested;
     await mcpHttp?.close();
     await zmq.close();
-    await service.close();
-    await storage.close();
+    await embedded.close();
     logger.info("stopped");
     return 0;
   },

@@ -1,0 +1,50 @@
+/**
+ * Opening the embedded server stack the same way for `serve` and `mcp`: SQLite storage with
+ * its integrity check, and a StudyService that fits heavy models in a worker thread and
+ * stops the process if a commit ever fails.
+ */
+import type { Logger } from "pino";
+import { StudyService } from "../service/study-service.js";
+import { WorkerRunner } from "../service/worker-runner.js";
+import { type Durability, SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+
+export interface Embedded {
+  readonly storage: SqliteStorage;
+  readonly service: StudyService;
+  close(): Promise<void>;
+}
+
+/** Exit status when a storage commit failed and memory ran ahead of the database. */
+export const EXIT_STORAGE_FAILURE = 70;
+
+/** Opens storage and service, or logs why not and returns null (storage left closed). */
+export async function openEmbedded(
+  logger: Logger,
+  opts: { path: string; durability: Durability; leaseTtlS?: number },
+): Promise<Embedded | null> {
+  const storage = new SqliteStorage({ path: opts.path, durability: opts.durability });
+  const problems = await storage.checkIntegrity();
+  if (problems.length > 0) {
+    logger.fatal({ problems }, "storage integrity check failed; refusing to start");
+    await storage.close();
+    return null;
+  }
+  const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
+  const service = await StudyService.open({
+    storage,
+    logger,
+    defaultLeaseTtlS: opts.leaseTtlS,
+    runner,
+    // Memory is ahead of storage after a failed commit: stop now; a restart reloads the
+    // committed state, and no request of the failed batch was acknowledged.
+    onFatal: () => process.exit(EXIT_STORAGE_FAILURE),
+  });
+  return {
+    storage,
+    service,
+    close: async () => {
+      await service.close();
+      await storage.close();
+    },
+  };
+}
