@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { TuneportError } from "../../domain/errors.js";
 import { type PluginDescription, describePlugins } from "../../service/plugins.js";
 import type { CreateStudyArgs, StudyChange, StudyService, TellState, TrialsQuery } from "../../service/study-service.js";
-import type { AskResult, StudyView, TrialView } from "../../service/views.js";
+import type { AskResult, LineageView, StudyView, TrialView } from "../../service/views.js";
 import type { ZmqClient } from "../zmq/zmq-client.js";
 
 /** Largest number of trials read for summaries, importances and plots. */
@@ -28,6 +28,8 @@ export interface McpBackend {
   enqueue(study: string, params: Record<string, unknown>, opts: { skipIfExists?: boolean; rationale?: string; userAttrs?: Record<string, unknown> }): Promise<{ trial: TrialView; created: boolean }>;
   listTrials(study: string, q: TrialsQuery): Promise<{ trials: TrialView[]; total: number }>;
   getTrial(study: string, trial: number): Promise<TrialView>;
+  /** The hyperparameter schedule behind a trial (PBT); the best trial's when none is named. */
+  lineage(study: string, trial?: number): Promise<LineageView>;
   /** Every trial of the study (up to MAX_TRIALS_READ), for derived read models. */
   allTrials(study: string): Promise<TrialView[]>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
@@ -53,6 +55,7 @@ export function serviceBackend(service: StudyService): McpBackend {
     enqueue: (s, p, o) => service.enqueue(s, p, o),
     listTrials: (s, q) => service.listTrials(s, q),
     getTrial: (s, t) => service.getTrial(s, t),
+    lineage: (s, t) => service.lineage(s, t),
     allTrials: async (s) => (await service.listTrials(s, { limit: MAX_TRIALS_READ })).trials,
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms) => service.waitForChange(s, since, ms),
@@ -157,6 +160,10 @@ export class RemoteBackend implements McpBackend {
   listTrials(s: string, q: TrialsQuery) {
     return this.client.listTrials(s, q);
   }
+  lineage(s: string, t?: number) {
+    return this.client.lineage(s, t);
+  }
+
   getTrial(s: string, t: number) {
     return this.client.getTrial(s, t);
   }

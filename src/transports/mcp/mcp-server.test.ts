@@ -62,7 +62,7 @@ describe("tuneport MCP tools", () => {
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
       [
-        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_trial", "list_strategies",
+        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trial", "list_strategies",
         "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "study_summary", "tell_trial", "wait_for_progress",
       ].sort(),
     );
@@ -234,5 +234,20 @@ describe("tuneport MCP resources", () => {
     expect(notes.filter((n) => n.method === "notifications/resources/updated").length).toBe(
       notes.slice(0, before).filter((n) => n.method === "notifications/resources/updated").length,
     );
+  });
+});
+
+describe("tuneport MCP lineage", () => {
+  it("shows the schedule behind a trial (one segment without PBT)", async () => {
+    await call("create_study", { name: "lin", space: SPACE, strategy: "random" });
+    await evaluate("lin", 3, (p) => (p.x as number) ** 2);
+    const r = await call("get_lineage", { study: "lin" });
+    expect(r.isError).toBeFalsy();
+    const best = sc(await call("best_trials", { study: "lin", k: 1 }));
+    expect(sc(r).trial).toBe(best.trials?.[0]?.number ?? sc(r).trial);
+    expect(sc(r).schedule).toHaveLength(1);
+    expect(textOf(r)).toMatch(/from step 0/);
+    const missing = await call("get_lineage", { study: "nope" });
+    expect(missing.isError).toBe(true);
   });
 });

@@ -417,6 +417,26 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     },
   );
 
+  tool(
+    "get_lineage",
+    {
+      title: "PBT lineage of a trial",
+      description:
+        "The hyperparameter schedule that produced a population-based-training member's model: which params applied from which training step, " +
+        "following exploits back through donors. Without `trial`, the best trial's. Replay it as a fixed schedule for a final run.",
+      readOnly: true,
+    },
+    z.object({ study: studyArg, trial: z.number().int().min(0).optional() }),
+    async (a) => {
+      const l = await backend.lineage(a.study, a.trial);
+      const lines = [
+        `Trial ${l.trial} of '${l.study}' (${l.state}, value ${fmt(l.value)}), trained to step ${fmt(l.until_step)}:`,
+        ...l.schedule.map((seg) => `- from step ${fmt(seg.from_step)}: ${JSON.stringify(seg.params)} (trained by trial ${seg.trial})`),
+      ];
+      return text(lines.join("\n"), l as unknown as Record<string, unknown>);
+    },
+  );
+
   // ------------------------------------------------------------------ analysis
 
   tool(

@@ -15,7 +15,7 @@ import { type ErrorCode, ERROR_CODES, TuneportError } from "../../domain/errors.
 import type { Decision } from "../../domain/decision.js";
 import type { PluginDescription } from "../../service/plugins.js";
 import type { CreateStudyArgs, TellState, TrialsQuery } from "../../service/study-service.js";
-import type { AskResult, StudyView, TrialView } from "../../service/views.js";
+import type { AskResult, LineageView, StudyView, TrialView } from "../../service/views.js";
 import { decode, encode } from "./codec.js";
 
 export interface ZmqClientOptions {
@@ -184,6 +184,10 @@ export class ZmqClient {
 
   async getTrial(study: string, trial: number): Promise<TrialView> {
     return ((await this.request("trial", { study, trial })) as { trial: TrialView }).trial;
+  }
+
+  async lineage(study: string, trial?: number): Promise<LineageView> {
+    return ((await this.request("lineage", trial === undefined ? { study } : { study, trial })) as { lineage: LineageView }).lineage;
   }
 
   async best(study: string): Promise<TrialView | null> {
