@@ -244,7 +244,7 @@ describe("tuneport MCP lineage", () => {
     const r = await call("get_lineage", { study: "lin" });
     expect(r.isError).toBeFalsy();
     const best = sc(await call("best_trials", { study: "lin", k: 1 }));
-    expect(sc(r).trial).toBe(best.trials?.[0]?.number ?? sc(r).trial);
+    expect(sc(r).trial).toBe(best.trials[0].number);
     expect(sc(r).schedule).toHaveLength(1);
     expect(textOf(r)).toMatch(/from step 0/);
     const missing = await call("get_lineage", { study: "nope" });
