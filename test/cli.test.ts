@@ -1,0 +1,67 @@
+/** The tuneport command as a user runs it: help everywhere, studies readable beside a live server. */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 });
+
+describe("tuneport CLI", () => {
+  let server: ServerProcess;
+  let db: string;
+
+  beforeAll(async () => {
+    db = join(tempDir(), "cli.sqlite");
+    server = await startServer(db);
+    const c = new TestClient(server.endpoint);
+    await c.call("create_study", { name: "cli", strategy: "random", space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1 });
+    for (const v of [0.5, 0.25, 0.75]) {
+      const a = await c.call("ask", { study: "cli" });
+      await c.call("tell", { study: "cli", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: v });
+    }
+    await c.close();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it.each(["serve", "mcp", "studies", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
+    const r = run(cmd, "--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`Usage: tuneport ${cmd}`));
+  });
+
+  it("lists commands with --help and refuses an unknown one with exit 2", () => {
+    expect(run("--help").stdout).toMatch(/Commands:[\s\S]*serve[\s\S]*studies/);
+    const bad = run("frobnicate");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it("reads studies and trials while the server runs (text and --json)", () => {
+    const list = run("studies", "list", "--storage", db);
+    expect(list.status).toBe(0);
+    expect(list.stdout).toMatch(/cli\s+minimize\s+random/);
+    const show = JSON.parse(run("studies", "show", "cli", "--storage", db, "--json").stdout) as { n_trials: number; best_trial: { value: number } };
+    expect(show.n_trials).toBe(3);
+    expect(show.best_trial.value).toBe(0.25);
+    const trials = JSON.parse(run("studies", "trials", "cli", "--storage", db, "--json", "--sort", "value", "--limit", "2").stdout) as {
+      trials: { value: number }[];
+      total: number;
+    };
+    expect(trials.trials.map((t) => t.value)).toEqual([0.25, 0.5]);
+    const lineage = JSON.parse(run("studies", "lineage", "cli", "--storage", db, "--json").stdout) as { schedule: unknown[] };
+    expect(lineage.schedule).toHaveLength(1);
+  });
+
+  it("says clearly what is wrong with bad input", () => {
+    const missing = run("studies", "show", "nope", "--storage", db);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no study named 'nope'.*NOT_FOUND/);
+    const noDb = run("studies", "list", "--storage", join(tempDir(), "absent.sqlite"));
+    expect(noDb.status).toBe(1);
+    expect(noDb.stderr).toMatch(/no tuneport database/);
+    const badFlag = run("studies", "list", "--bogus");
+    expect(badFlag.status).toBe(2);
+  });
+});
