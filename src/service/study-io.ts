@@ -19,6 +19,7 @@ import { invalidArgument } from "../domain/errors.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
 import { resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { configView } from "./views.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
 export const EXPORT_VERSION = 1;
@@ -84,20 +85,11 @@ const trialSchema = z
 
 /** The header line (no newline) of a study's export. */
 export function studyHeaderLine(study: Study, name: string = study.name): string {
-  const c = study.config;
   return JSON.stringify({
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
     name,
-    config: {
-      direction: c.direction,
-      space: c.space,
-      strategy: c.strategy,
-      scheduler: c.scheduler,
-      seed: c.seed,
-      retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail, keep_intermediate: c.retry.keepIntermediate ?? false },
-      lease_ttl_s: c.leaseTtlS,
-    },
+    config: configView(study.config),
     user_attrs: study.userAttrs,
     created_at_ms: study.createdAt,
   });

@@ -4,7 +4,7 @@
  * Times are epoch seconds (float), as Python's `time.time()`.
  */
 import type { Distribution, Params, SearchSpace } from "../domain/distributions.js";
-import type { Direction, PluginConfig, Study, Trial, TrialState } from "../domain/trial.js";
+import type { Direction, PluginConfig, Study, StudyConfig, Trial, TrialState } from "../domain/trial.js";
 
 export interface TrialView {
   number: number;
@@ -99,14 +99,9 @@ export function trialView(t: Trial, now: number = Date.now()): TrialView {
   };
 }
 
-export function studyView(
-  s: Study,
-  counts: Record<TrialState, number>,
-  best: Trial | null,
-): StudyView {
-  const c = s.config;
+/** A study's configuration in wire form (views and exports share it). */
+export function configView(c: StudyConfig) {
   return {
-    name: s.name,
     direction: c.direction,
     space: c.space,
     strategy: c.strategy,
@@ -114,6 +109,17 @@ export function studyView(
     seed: c.seed,
     retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail, keep_intermediate: c.retry.keepIntermediate ?? false },
     lease_ttl_s: c.leaseTtlS,
+  };
+}
+
+export function studyView(
+  s: Study,
+  counts: Record<TrialState, number>,
+  best: Trial | null,
+): StudyView {
+  return {
+    name: s.name,
+    ...configView(s.config),
     user_attrs: s.userAttrs,
     created_at: s.createdAt / 1000,
     n_trials: Object.values(counts).reduce((a, b) => a + b, 0),

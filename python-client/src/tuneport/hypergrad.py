@@ -136,6 +136,17 @@ def _build_classes() -> dict[str, type]:
             g["_hg_sum"], g["_hg_count"] = {}, {}
             return out
 
+        def _lr_step(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> bool:
+            """Measures (and, with ``hypergrad_lr > 0``, follows) the learning rate's hypergradient
+            h_α = ∂f(θ_{t-1})/∂α_{t-1} = −g_t · d_{t-1}. Returns False before the first step."""
+            if not all("prev_dir" in s for s in states):
+                return False
+            h_lr = -_flat_dot(grads, [s["prev_dir"] for s in states])
+            self._record(group, "lr", h_lr)
+            if group["hypergrad_lr"] > 0:
+                group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h_lr)
+            return True
+
         def _grads(self, group: dict[str, Any]) -> list[Any]:
             wd = group["weight_decay"]
             out = []
@@ -175,12 +186,7 @@ def _build_classes() -> dict[str, type]:
             for group in self.param_groups:
                 grads = self._grads(group)
                 states = [self.state[p] for p in group["params"]]
-                if all("prev_dir" in s for s in states):
-                    # h_α = ∂f(θ_{t-1})/∂α_{t-1} = −g_t · d_{t-1}
-                    h_lr = -_flat_dot(grads, [s["prev_dir"] for s in states])
-                    self._record(group, "lr", h_lr)
-                    if group["hypergrad_lr"] > 0:
-                        group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h_lr)
+                if self._lr_step(group, grads, states):
                     if all("prev_buf" in s for s in states):
                         # h_μ = ∂f(θ_{t-1})/∂μ = −α_{t-1} g_t · v_{t-2}
                         h_mu = -states[0]["prev_lr"] * _flat_dot(grads, [s["prev_buf"] for s in states])
@@ -231,11 +237,7 @@ def _build_classes() -> dict[str, type]:
             for group in self.param_groups:
                 grads = self._grads(group)
                 states = [self.state[p] for p in group["params"]]
-                if all("prev_dir" in s for s in states):
-                    h_lr = -_flat_dot(grads, [s["prev_dir"] for s in states])
-                    self._record(group, "lr", h_lr)
-                    if group["hypergrad_lr"] > 0:
-                        group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h_lr)
+                self._lr_step(group, grads, states)
                 b1, b2 = group["betas"]
                 for p, g, s in zip(group["params"], grads, states):
                     t = s.get("t", 0) + 1
