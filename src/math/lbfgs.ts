@@ -34,6 +34,12 @@ export interface LbfgsOptions {
    * known. Default 1. A warm start near the optimum wants a shorter one.
    */
   readonly initialStep?: number;
+  /**
+   * Called after every accepted step with the new iterate and value; returning true stops
+   * the search there (reported as converged). Lets a caller abandon a search that is
+   * heading somewhere already explored.
+   */
+  readonly stop?: (x: Float64Array, f: number) => boolean;
 }
 
 export interface LbfgsResult {
@@ -208,6 +214,10 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
     g.set(gn);
     f = fnew;
     if (fold - f <= ftol * Math.max(Math.abs(fold), Math.abs(f), 1)) {
+      converged = true;
+      break;
+    }
+    if (opts.stop !== undefined && opts.stop(x, f)) {
       converged = true;
       break;
     }

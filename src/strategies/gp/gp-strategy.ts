@@ -86,6 +86,8 @@ export type GpOptions = z.infer<typeof options>;
 const EXHAUSTIVE_MAX = 32;
 /** Floor on the posterior variance (standardised units) so that σ and its log stay finite. */
 const VAR_FLOOR = 1e-12;
+/** A local search stops once within this distance (∞-norm, unit cube) of an earlier one's end point. */
+const NEAR_FOUND = 1e-2;
 
 type DimKind = "cont" | "relaxed" | "discrete" | "cat";
 
@@ -239,6 +241,8 @@ class AcquisitionSearch {
   private readonly d: number;
   private readonly contMask: Uint8Array;
   private readonly contIdx: number[];
+  /** Whether any dimension is searched outside L-BFGS (discrete, relaxed or categorical). */
+  private readonly mixed: boolean;
   private readonly dMean: Float64Array;
   private readonly dVar: Float64Array;
   private readonly full: Float64Array;
@@ -255,6 +259,7 @@ class AcquisitionSearch {
     this.d = dims.length;
     this.contMask = Uint8Array.from(dims, (dim) => (dim.kind === "cont" || dim.kind === "relaxed" ? 1 : 0));
     this.contIdx = dims.flatMap((dim, m) => (dim.kind === "cont" || dim.kind === "relaxed" ? [m] : []));
+    this.mixed = dims.some((dim) => dim.kind !== "cont");
     this.dMean = new Float64Array(this.d);
     this.dVar = new Float64Array(this.d);
     this.full = new Float64Array(this.d);
@@ -327,8 +332,10 @@ class AcquisitionSearch {
       const c = order[k]!;
       starts.push(cands.slice(c * d, c * d + d));
     }
+    this.found.length = 0;
     for (const s of starts) {
       const v = this.localSearch(s);
+      this.found.push(s);
       if (v > bestV) {
         bestV = v;
         bestX = s;
@@ -383,6 +390,24 @@ class AcquisitionSearch {
     return top;
   }
 
+  /** End points of the local searches so far (continuous coordinates in `full`'s layout). */
+  private readonly found: Float64Array[] = [];
+
+  /**
+   * Whether the L-BFGS iterate z (with `full`'s other coordinates) is within `NEAR_FOUND`
+   * (∞-norm, unit cube) of an earlier local search's end point: many starts climb into the
+   * same basin, and the rest of such a search would only rediscover that end point.
+   */
+  private nearFound = (z: Float64Array): boolean => {
+    const { contIdx, full, found, d } = this;
+    outer: for (const f of found) {
+      for (let m = 0; m < d; m++) if (this.contMask[m] === 0 && f[m] !== full[m]) continue outer;
+      for (let k = 0; k < contIdx.length; k++) if (Math.abs(f[contIdx[k]!]! - z[k]!) > NEAR_FOUND) continue outer;
+      return true;
+    }
+    return false;
+  };
+
   /** Improves x in place; returns its LogEI. */
   private localSearch(x: Float64Array): number {
     const { d, dims, contIdx, sub, full } = this;
@@ -395,6 +420,7 @@ class AcquisitionSearch {
         for (let k = 0; k < contIdx.length; k++) sub[k] = x[contIdx[k]!]!;
         const r = minimizeLbfgs(this.negWithGradient, sub, {
           lower: this.lower, upper: this.upper, maxIter: this.opts.maxAcqIterations, pgtol: 1e-5, ftol: 1e-9,
+          stop: this.nearFound,
         });
         if (Number.isFinite(r.f) && -r.f > v) {
           for (let k = 0; k < contIdx.length; k++) {
@@ -410,7 +436,9 @@ class AcquisitionSearch {
         if (dim.kind === "cont") continue;
         v = this.searchDim(x, m, dim, v);
       }
-      if (!(v > before + 1e-10)) break;
+      // Another round only helps when the non-continuous search can move x: from L-BFGS's own
+      // optimum a second L-BFGS run only spends evaluations.
+      if (!this.mixed || !(v > before + 1e-10)) break;
     }
     return v;
   }
