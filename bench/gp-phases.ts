@@ -57,7 +57,10 @@ for (const n of sizes) {
   let total = 0;
   let cpu = 0;
   let best = Infinity;
+  const fits: string[] = [];
   for (let r = 0; r < reps; r++) {
+    const fit0 = acc.fit ?? 0;
+    const ev0 = calls.evaluate ?? 0;
     trials.push(makeTrial(trials.length, s.params, space, { value: hartmann6.evaluate(s.params), systemAttrs: s.systemAttrs ?? {} }));
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -66,9 +69,10 @@ for (const n of sizes) {
     const c = process.cpuUsage(c0);
     cpu += (c.user + c.system) / 1000;
     best = Math.min(best, hartmann6.evaluate(s.params));
+    fits.push(`${((acc.fit ?? 0) - fit0).toFixed(0)}/${(calls.evaluate ?? 0) - ev0}`);
   }
   const per = (x: number) => (x / reps).toFixed(1);
   const phases = Object.entries(acc).map(([k, v]) => `${k} ${per(v)}`).join(", ");
   const cs = Object.entries(calls).map(([k, v]) => `${k} ${(v / reps).toFixed(0)}`).join(", ");
-  process.stdout.write(`n=${n}: mean ${per(total)} ms wall, ${per(cpu)} ms CPU; ${phases}; rest ${per(cpu - Object.values(acc).reduce((a, b) => a + b, 0))}\n  calls/suggest: ${cs}; last value ${s.params ? hartmann6.evaluate(s.params).toFixed(4) : ""}\n`);
+  process.stdout.write(`n=${n}: mean ${per(total)} ms wall, ${per(cpu)} ms CPU; ${phases}; rest ${per(cpu - Object.values(acc).reduce((a, b) => a + b, 0))}\n  calls/suggest: ${cs}; last value ${hartmann6.evaluate(s.params).toFixed(4)}\n  fit ms/evaluations per suggestion: ${fits.join(" ")}\n`);
 }

@@ -108,10 +108,11 @@ export class GpObjective {
   }
 
   /**
-   * Builds K(θ) and factors it into `this.L`, `this.alpha`. Returns false when the
-   * factorisation fails (the caller treats θ as infeasible).
+   * Builds K(θ) and factors it into `this.L`, `this.alpha` (nothing to do when they already
+   * hold θ's). Returns false when the factorisation fails (the caller treats θ as infeasible).
    */
   factor(theta: ArrayLike<number>): boolean {
+    if (this.isFactoredAt(theta)) return true;
     const { n, d, K, pairD, dk, lambda } = this;
     this.factoredAt.fill(NaN);
     for (let m = 0; m < d; m++) lambda[m] = Math.exp(theta[m]!);

@@ -198,6 +198,8 @@ export class GpStrategy implements Strategy {
     const fit =
       maxIter === 0 ? { x: start, f: fStart }
       : minimizeLbfgs((t, g) => objective.evaluate(t, g), start, {
+          // The last iteration's trial points need no gradient (an inverse of K each).
+          value: (t) => objective.value(t),
           // Log-likelihood changes of 1e-4·|f| (≈ 0.02 at n = 300) do not move the posterior
           // visibly; the short first step suits a warm start, whose optimum moved little.
           lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
