@@ -44,7 +44,7 @@ const reps = Number(process.argv[3] ?? 10);
 const space = hartmann6.space;
 const study = makeStudy(space, { strategy: { name: "gp", options: {} } });
 for (const n of sizes) {
-  const strategy = gpStrategyFactory.create(gpStrategyFactory.options.parse({}));
+  const strategy = gpStrategyFactory.create(gpStrategyFactory.options.parse(JSON.parse(process.env.GP_OPTS ?? "{}")));
   const rng = new Rng(n, "bench");
   const trials: Trial[] = [];
   for (let i = 0; i < n - reps; i++) {
