@@ -37,7 +37,9 @@
  *    continuous dimensions (at most `maxAcqIterations`, default 30) with an exhaustive
  *    search over each categorical and each discrete dimension of ≤ 32 values; discrete
  *    dimensions with more values are relaxed to continuous during L-BFGS, rounded onto
- *    their grid, then line-searched at ±1, ±2, ±4, … grid steps.
+ *    their grid, then line-searched at ±1, ±2, ±4, … grid steps. A search whose iterate comes
+ *    within `NEAR_FOUND` of an earlier search's end point stops there (same basin); on an
+ *    all-continuous space one L-BFGS run per start suffices.
  * 6. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
  *    uniform random point: the strategy never hands out NaN.
  */
