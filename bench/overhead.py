@@ -12,7 +12,10 @@ Dimensions 2, 6, 20; n = 10, 30, 100, 300, 1000 (GP samplers to 500). Also the r
 Writes bench/results/overhead.json ({"meta", "runs": [{"optimizer", "dim", "n_trials",
 "ms_per_suggest"}]}) and the overhead section of docs/BENCHMARKS.md.
 
-    python bench/overhead.py [--quick] [--skip-rss]
+    python bench/overhead.py [--quick] [--skip-rss] [--optimizers gp,tpe]
+
+--optimizers reruns only the named tuneport strategies beside their Optuna counterparts (and
+pycma for cmaes), in one run, and replaces just those rows of an existing overhead.json.
 """
 
 from __future__ import annotations
@@ -113,7 +116,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--rss-only", action="store_true", help="measure the server RSS and add it to an existing overhead.json")
+    ap.add_argument("--optimizers", help="comma-separated tuneport strategies (e.g. gp): rerun only these and their "
+                    "Optuna counterparts, replacing their rows in bench/results/overhead.json")
     args = ap.parse_args()
+    if args.optimizers:
+        rerun(args.optimizers.split(","))
+        return
     if args.rss_only:
         path = ROOT / "bench" / "results" / "overhead.json"
         data = json.loads(path.read_text())
@@ -152,6 +160,43 @@ def main() -> None:
         update_benchmarks_md("overhead", md)
 
 
+def rerun(names: list[str]) -> None:
+    """Times the named tuneport strategies and their Optuna counterparts (same dims and sizes as
+    the full run) and swaps their rows into the existing overhead.json and docs section."""
+    path = ROOT / "bench" / "results" / "overhead.json"
+    data = json.loads(path.read_text())
+    dims, ns, gp_ns = [2, 6, 20], [10, 30, 100, 300, 1000], [10, 30, 100, 300, 500]
+    t_start = time.perf_counter()
+    node = subprocess.run(
+        ["node", str(ROOT / "dist-bench" / "bench" / "overhead-strategies.js"), ",".join(map(str, dims)), ",".join(map(str, ns)),
+         ",".join(map(str, gp_ns)), ",".join(names)], check=True, capture_output=True, text=True)
+    runs = [json.loads(line) for line in node.stdout.splitlines() if line.strip()]
+    for r in runs:
+        print(json.dumps(r), flush=True)
+    kinds = [f"optuna-{n}" for n in names if n in ("random", "tpe", "gp")]
+    for kind in kinds:
+        for d in dims:
+            for n in (gp_ns if kind == "optuna-gp" else ns):
+                reps = 5 if kind == "optuna-gp" and n >= 300 else 10 if kind == "optuna-gp" else 20
+                runs.append(optuna_times(kind, d, n, reps))
+                print(json.dumps(runs[-1]), flush=True)
+    if "cmaes" in names:
+        kinds.append("pycma")
+        runs += [pycma_times(d, n) for d in dims for n in ns]
+    replaced = {f"tuneport-{n}" for n in names} | set(kinds)
+    order = [r["optimizer"] for r in data["runs"]]
+    kept = [r for r in data["runs"] if r["optimizer"] not in replaced]
+    merged = sorted(kept + runs, key=lambda r: order.index(r["optimizer"]) if r["optimizer"] in order else len(order))
+    meta = data["meta"]
+    meta.setdefault("reruns", []).append({"optimizers": sorted(replaced), "machine": machine(),
+                                          "wall_s": time.perf_counter() - t_start,
+                                          "command": f"python bench/overhead.py --optimizers {','.join(names)}"})
+    write_results("overhead", merged, meta)
+    md = markdown(merged, dims, ns, gp_ns, meta)
+    print(md)
+    update_benchmarks_md("overhead", md)
+
+
 def markdown(runs: list[dict[str, Any]], dims: list[int], ns: list[int], gp_ns: list[int], meta: dict[str, Any]) -> str:
     opts = []
     for r in runs:
@@ -162,6 +207,9 @@ def markdown(runs: list[dict[str, Any]], dims: list[int], ns: list[int], gp_ns: 
              f"Machine: {meta['machine']}; 2 cores shared with other work (load average often > 10), so compare "
              "within this table only. CPU milliseconds per suggestion (the optimizer's own work, no objective, "
              f"no transport). Command: `{meta['command']}` ({meta['wall_s']:.0f} s).", ""]
+    for r in meta.get("reruns", []):
+        lines += [f"Rows of {', '.join(r['optimizers'])} rerun together on {r['machine']}: `{r['command']}` "
+                  f"({r['wall_s']:.0f} s); compare those with each other.", ""]
     all_ns = sorted(set(ns) | set(gp_ns))
     for d in dims:
         lines += [f"### {d}-D", "", "| optimizer | " + " | ".join(f"n={n}" for n in all_ns) + " |", "| --- |" + " --- |" * len(all_ns)]

@@ -34,6 +34,17 @@ export interface LbfgsOptions {
    * known. Default 1. A warm start near the optimum wants a shorter one.
    */
   readonly initialStep?: number;
+  /**
+   * Called after every accepted step with the new iterate and value; returning true stops
+   * the search there (reported as converged). Lets a caller abandon a search that is
+   * heading somewhere already explored.
+   */
+  readonly stop?: (x: Float64Array, f: number) => boolean;
+  /**
+   * f alone, for the trial points of the last iteration allowed by `maxIter`, whose
+   * gradients would go unused. Worth passing when the gradient costs much more than f.
+   */
+  readonly value?: (x: Float64Array) => number;
 }
 
 export interface LbfgsResult {
@@ -156,6 +167,7 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
     }
 
     // Armijo backtracking along the projection arc.
+    const valueOnly = iterations === maxIter && opts.value !== undefined;
     let t = 1;
     let fnew = NaN;
     let accepted = false;
@@ -165,9 +177,9 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
         xn[i] = proj(x[i]! + t * d[i]!, i);
         decrease += g[i]! * (xn[i]! - x[i]!);
       }
-      fnew = fg(xn, gn);
+      fnew = valueOnly ? opts.value!(xn) : fg(xn, gn);
       evaluations++;
-      if (Number.isFinite(fnew) && allFinite(gn) && fnew <= f + 1e-4 * decrease) {
+      if (Number.isFinite(fnew) && (valueOnly || allFinite(gn)) && fnew <= f + 1e-4 * decrease) {
         accepted = true;
         break;
       }
@@ -176,6 +188,12 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
       const dgt = dg * t;
       const tq = Number.isFinite(fnew) ? (-dgt * t) / (2 * (fnew - f - dgt)) : 0.5 * t;
       t = Math.min(0.5 * t, Math.max(0.1 * t, tq));
+    }
+    if (accepted && valueOnly) {
+      // The last iteration: no curvature pair, no gradient at the new point.
+      x.set(xn);
+      f = fnew;
+      break;
     }
     if (!accepted) {
       if (count > 0) {
@@ -208,6 +226,10 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: ArrayLike<number>, 
     g.set(gn);
     f = fnew;
     if (fold - f <= ftol * Math.max(Math.abs(fold), Math.abs(f), 1)) {
+      converged = true;
+      break;
+    }
+    if (opts.stop !== undefined && opts.stop(x, f)) {
       converged = true;
       break;
     }

@@ -48,7 +48,60 @@ export function cholesky(a: Float64Array, n: number, out: Float64Array = new Flo
 }
 
 function tryCholesky(a: Float64Array, n: number, L: Float64Array, jitter: number): boolean {
-  for (let j = 0; j < n; j++) {
+  // Columns in pairs (j, j+1) and rows in pairs (i, i+1): the four dot products over k < j
+  // share their loads (four multiply-adds per four loads instead of per eight); the k = j
+  // term of column j+1 is added afterwards.
+  let j = 0;
+  for (; j + 1 < n; j += 2) {
+    const r0 = j * n;
+    const r1 = r0 + n;
+    const s00 = a[r0 + j]! + jitter - dot(L, r0, L, r0, j);
+    if (!(s00 > 0)) return false;
+    const d0 = Math.sqrt(s00);
+    L[r0 + j] = d0;
+    for (let k = j + 1; k < n; k++) L[r0 + k] = 0;
+    const inv0 = 1 / d0;
+    const l10 = (a[r1 + j]! - dot(L, r1, L, r0, j)) * inv0;
+    L[r1 + j] = l10;
+    const s11 = a[r1 + j + 1]! + jitter - dot(L, r1, L, r1, j + 1);
+    if (!(s11 > 0)) return false;
+    const d1 = Math.sqrt(s11);
+    L[r1 + j + 1] = d1;
+    for (let k = j + 2; k < n; k++) L[r1 + k] = 0;
+    const inv1 = 1 / d1;
+    let i = j + 2;
+    for (; i + 1 < n; i += 2) {
+      const ra = i * n;
+      const rb = ra + n;
+      let sa0 = 0;
+      let sa1 = 0;
+      let sb0 = 0;
+      let sb1 = 0;
+      for (let k = 0; k < j; k++) {
+        const x0 = L[r0 + k]!;
+        const x1 = L[r1 + k]!;
+        const ya = L[ra + k]!;
+        const yb = L[rb + k]!;
+        sa0 += ya * x0;
+        sa1 += ya * x1;
+        sb0 += yb * x0;
+        sb1 += yb * x1;
+      }
+      const la = (a[ra + j]! - sa0) * inv0;
+      const lb = (a[rb + j]! - sb0) * inv0;
+      L[ra + j] = la;
+      L[rb + j] = lb;
+      L[ra + j + 1] = (a[ra + j + 1]! - sa1 - la * l10) * inv1;
+      L[rb + j + 1] = (a[rb + j + 1]! - sb1 - lb * l10) * inv1;
+    }
+    for (; i < n; i++) {
+      const ri = i * n;
+      const li = (a[ri + j]! - dot(L, ri, L, r0, j)) * inv0;
+      L[ri + j] = li;
+      L[ri + j + 1] = (a[ri + j + 1]! - dot(L, ri, L, r1, j) - li * l10) * inv1;
+    }
+  }
+  for (; j < n; j++) {
     const rj = j * n;
     const s = a[rj + j]! + jitter - dot(L, rj, L, rj, j);
     // `!(s > 0)` also catches NaN.
@@ -115,6 +168,40 @@ export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, w
     work[rj + j] = 1 / L[rj + j]!;
   }
   let j = 0;
+  for (; j + 3 < n; j += 4) {
+    // Four columns: the entries inside the 4×4 diagonal block one by one, then the rows
+    // below it with one load of L's row feeding four multiply-adds.
+    const r0 = j * n;
+    for (let c = j; c < j + 4; c++) {
+      const rc = c * n;
+      for (let i = c + 1; i < j + 4; i++) {
+        const ri = i * n;
+        work[rc + i] = -dot(L, ri + c, work, rc + c, i - c) / L[ri + i]!;
+      }
+    }
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    for (let i = j + 4; i < n; i++) {
+      const ri = i * n;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = j; k < i; k++) {
+        const l = L[ri + k]!;
+        s0 += l * work[r0 + k]!;
+        s1 += l * work[r1 + k]!;
+        s2 += l * work[r2 + k]!;
+        s3 += l * work[r3 + k]!;
+      }
+      const inv = 1 / L[ri + i]!;
+      work[r0 + i] = -s0 * inv;
+      work[r1 + i] = -s1 * inv;
+      work[r2 + i] = -s2 * inv;
+      work[r3 + i] = -s3 * inv;
+    }
+  }
   for (; j + 1 < n; j += 2) {
     const r0 = j * n;
     const r1 = r0 + n;
@@ -148,6 +235,53 @@ export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, w
     const r0 = i * n;
     const r1 = r0 + n;
     j = i;
+    for (; j + 3 < n; j += 4) {
+      // 2×4 blocks: six loads feed eight multiply-adds.
+      const c0 = j * n;
+      const c1 = c0 + n;
+      const c2 = c1 + n;
+      const c3 = c2 + n;
+      let s00 = 0;
+      let s01 = 0;
+      let s02 = 0;
+      let s03 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      let s12 = 0;
+      let s13 = 0;
+      for (let k = j; k < n; k++) {
+        const a0 = work[r0 + k]!;
+        const a1 = work[r1 + k]!;
+        const b0 = work[c0 + k]!;
+        const b1 = work[c1 + k]!;
+        const b2 = work[c2 + k]!;
+        const b3 = work[c3 + k]!;
+        s00 += a0 * b0;
+        s01 += a0 * b1;
+        s02 += a0 * b2;
+        s03 += a0 * b3;
+        s10 += a1 * b0;
+        s11 += a1 * b1;
+        s12 += a1 * b2;
+        s13 += a1 * b3;
+      }
+      out[r0 + j] = s00;
+      out[c0 + i] = s00;
+      out[r0 + j + 1] = s01;
+      out[c1 + i] = s01;
+      out[r0 + j + 2] = s02;
+      out[c2 + i] = s02;
+      out[r0 + j + 3] = s03;
+      out[c3 + i] = s03;
+      out[r1 + j] = s10;
+      out[c0 + i + 1] = s10;
+      out[r1 + j + 1] = s11;
+      out[c1 + i + 1] = s11;
+      out[r1 + j + 2] = s12;
+      out[c2 + i + 1] = s12;
+      out[r1 + j + 3] = s13;
+      out[c3 + i + 1] = s13;
+    }
     for (; j + 1 < n; j += 2) {
       const c0 = j * n;
       const c1 = c0 + n;

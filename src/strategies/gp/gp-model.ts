@@ -108,10 +108,11 @@ export class GpObjective {
   }
 
   /**
-   * Builds K(θ) and factors it into `this.L`, `this.alpha`. Returns false when the
-   * factorisation fails (the caller treats θ as infeasible).
+   * Builds K(θ) and factors it into `this.L`, `this.alpha` (nothing to do when they already
+   * hold θ's). Returns false when the factorisation fails (the caller treats θ as infeasible).
    */
   factor(theta: ArrayLike<number>): boolean {
+    if (this.isFactoredAt(theta)) return true;
     const { n, d, K, pairD, dk, lambda } = this;
     this.factoredAt.fill(NaN);
     for (let m = 0; m < d; m++) lambda[m] = Math.exp(theta[m]!);
@@ -234,6 +235,10 @@ export class GpPosterior {
   readonly lambda: Float64Array;
   readonly s2: number;
   private readonly kx: Float64Array;
+  private readonly sqrtLambda: Float64Array;
+  private readonly catIdx: number[];
+  private readonly Xs: Float64Array;
+  private readonly xq: Float64Array;
   private readonly dkx: Float64Array;
   private readonly v: Float64Array;
   private readonly block: Float64Array;
@@ -266,27 +271,46 @@ export class GpPosterior {
     const n = this.n;
     this.LT = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let k = 0; k <= i; k++) this.LT[k * n + i] = L[i * n + k]!;
+    // Scaled continuous inputs √λ_m·x_m; categorical columns are zero here (their term is added apart).
+    const { d, isCat, X } = inputs;
+    this.sqrtLambda = new Float64Array(d);
+    for (let m = 0; m < d; m++) this.sqrtLambda[m] = isCat[m] ? 0 : Math.sqrt(this.lambda[m]!);
+    this.catIdx = [];
+    for (let m = 0; m < d; m++) if (isCat[m]) this.catIdx.push(m);
+    this.Xs = new Float64Array(n * d);
+    for (let i = 0; i < n * d; i++) this.Xs[i] = X[i]! * this.sqrtLambda[i % d]!;
+    this.xq = new Float64Array(d);
     this.kx = new Float64Array(this.n);
     this.dkx = new Float64Array(this.n);
     this.v = new Float64Array(this.n);
     this.block = new Float64Array(this.n * 4);
   }
 
+  /**
+   * k(x, X_i) for every training row into `kx` and, when asked, s²·dk/d(r²) into `dkx`.
+   * Continuous coordinates are compared in the scaled space √λ·x (`Xs`, precomputed), so
+   * the inner loop is a plain sum of squares; categorical ones add λ·[x ≠ x'].
+   */
   private kernelRow(x: ArrayLike<number>, xo: number, kx: Float64Array, dkx: Float64Array | null): void {
-    const { n, d, lambda, s2 } = this;
-    const { X, isCat } = this.inputs;
+    const { n, d, lambda, s2, Xs, xq, catIdx } = this;
+    const X = this.inputs.X;
+    for (let m = 0; m < d; m++) xq[m] = x[xo + m]! * this.sqrtLambda[m]!;
+    const nCat = catIdx.length;
     for (let i = 0; i < n; i++) {
       let r2 = 0;
       const o = i * d;
       for (let m = 0; m < d; m++) {
-        const a = x[xo + m]!;
-        const b = X[o + m]!;
-        r2 += lambda[m]! * (isCat[m] ? (a === b ? 0 : 1) : (a - b) * (a - b));
+        const t = xq[m]! - Xs[o + m]!;
+        r2 += t * t;
       }
-      const r = Math.sqrt(r2);
-      const e = Math.exp(-SQRT5 * r);
-      kx[i] = s2 * (1 + SQRT5 * r + (5 / 3) * r2) * e;
-      if (dkx) dkx[i] = s2 * (-5 / 6) * (1 + SQRT5 * r) * e;
+      for (let c = 0; c < nCat; c++) {
+        const m = catIdx[c]!;
+        if (x[xo + m] !== X[o + m]) r2 += lambda[m]!;
+      }
+      const t = SQRT5 * Math.sqrt(r2);
+      const e = s2 * Math.exp(-t);
+      kx[i] = (1 + t + (t * t) / 3) * e;
+      if (dkx) dkx[i] = (-5 / 6) * (1 + t) * e;
     }
   }
 

@@ -37,7 +37,9 @@
  *    continuous dimensions (at most `maxAcqIterations`, default 30) with an exhaustive
  *    search over each categorical and each discrete dimension of ≤ 32 values; discrete
  *    dimensions with more values are relaxed to continuous during L-BFGS, rounded onto
- *    their grid, then line-searched at ±1, ±2, ±4, … grid steps.
+ *    their grid, then line-searched at ±1, ±2, ±4, … grid steps. A search whose iterate comes
+ *    within `NEAR_FOUND` of an earlier search's end point stops there (same basin); on an
+ *    all-continuous space one L-BFGS run per start suffices.
  * 6. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
  *    uniform random point: the strategy never hands out NaN.
  */
@@ -86,6 +88,8 @@ export type GpOptions = z.infer<typeof options>;
 const EXHAUSTIVE_MAX = 32;
 /** Floor on the posterior variance (standardised units) so that σ and its log stay finite. */
 const VAR_FLOOR = 1e-12;
+/** A local search stops once within this distance (∞-norm, unit cube) of an earlier one's end point. */
+const NEAR_FOUND = 1e-2;
 
 type DimKind = "cont" | "relaxed" | "discrete" | "cat";
 
@@ -196,6 +200,8 @@ export class GpStrategy implements Strategy {
     const fit =
       maxIter === 0 ? { x: start, f: fStart }
       : minimizeLbfgs((t, g) => objective.evaluate(t, g), start, {
+          // The last iteration's trial points need no gradient (an inverse of K each).
+          value: (t) => objective.value(t),
           // Log-likelihood changes of 1e-4·|f| (≈ 0.02 at n = 300) do not move the posterior
           // visibly; the short first step suits a warm start, whose optimum moved little.
           lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
@@ -239,6 +245,8 @@ class AcquisitionSearch {
   private readonly d: number;
   private readonly contMask: Uint8Array;
   private readonly contIdx: number[];
+  /** Whether any dimension is searched outside L-BFGS (discrete, relaxed or categorical). */
+  private readonly mixed: boolean;
   private readonly dMean: Float64Array;
   private readonly dVar: Float64Array;
   private readonly full: Float64Array;
@@ -255,6 +263,7 @@ class AcquisitionSearch {
     this.d = dims.length;
     this.contMask = Uint8Array.from(dims, (dim) => (dim.kind === "cont" || dim.kind === "relaxed" ? 1 : 0));
     this.contIdx = dims.flatMap((dim, m) => (dim.kind === "cont" || dim.kind === "relaxed" ? [m] : []));
+    this.mixed = dims.some((dim) => dim.kind !== "cont");
     this.dMean = new Float64Array(this.d);
     this.dVar = new Float64Array(this.d);
     this.full = new Float64Array(this.d);
@@ -327,8 +336,10 @@ class AcquisitionSearch {
       const c = order[k]!;
       starts.push(cands.slice(c * d, c * d + d));
     }
+    this.found.length = 0;
     for (const s of starts) {
       const v = this.localSearch(s);
+      this.found.push(s);
       if (v > bestV) {
         bestV = v;
         bestX = s;
@@ -383,6 +394,24 @@ class AcquisitionSearch {
     return top;
   }
 
+  /** End points of the local searches so far (continuous coordinates in `full`'s layout). */
+  private readonly found: Float64Array[] = [];
+
+  /**
+   * Whether the L-BFGS iterate z (with `full`'s other coordinates) is within `NEAR_FOUND`
+   * (∞-norm, unit cube) of an earlier local search's end point: many starts climb into the
+   * same basin, and the rest of such a search would only rediscover that end point.
+   */
+  private nearFound = (z: Float64Array): boolean => {
+    const { contIdx, full, found, d } = this;
+    outer: for (const f of found) {
+      for (let m = 0; m < d; m++) if (this.contMask[m] === 0 && f[m] !== full[m]) continue outer;
+      for (let k = 0; k < contIdx.length; k++) if (Math.abs(f[contIdx[k]!]! - z[k]!) > NEAR_FOUND) continue outer;
+      return true;
+    }
+    return false;
+  };
+
   /** Improves x in place; returns its LogEI. */
   private localSearch(x: Float64Array): number {
     const { d, dims, contIdx, sub, full } = this;
@@ -395,6 +424,7 @@ class AcquisitionSearch {
         for (let k = 0; k < contIdx.length; k++) sub[k] = x[contIdx[k]!]!;
         const r = minimizeLbfgs(this.negWithGradient, sub, {
           lower: this.lower, upper: this.upper, maxIter: this.opts.maxAcqIterations, pgtol: 1e-5, ftol: 1e-9,
+          stop: this.nearFound,
         });
         if (Number.isFinite(r.f) && -r.f > v) {
           for (let k = 0; k < contIdx.length; k++) {
@@ -410,7 +440,9 @@ class AcquisitionSearch {
         if (dim.kind === "cont") continue;
         v = this.searchDim(x, m, dim, v);
       }
-      if (!(v > before + 1e-10)) break;
+      // Another round only helps when the non-continuous search can move x: from L-BFGS's own
+      // optimum a second L-BFGS run only spends evaluations.
+      if (!this.mixed || !(v > before + 1e-10)) break;
     }
     return v;
   }
