@@ -1,6 +1,6 @@
 """Where issue 3's goals stand, from the result files of the last runs (no new measurements).
 
-Reads bench/results/{quality,overhead,gp-tell-latency}.json and writes the goals section of
+Reads bench/results/{quality,tpe-seeds,overhead,gp-tell-latency}.json and writes the goals section of
 docs/BENCHMARKS.md.  `python bench/goals.py` (make bench-quality and bench-overhead call it).
 """
 
@@ -53,6 +53,14 @@ def main() -> None:
             if "tuneport-tpe" in r and "optuna-tpe" in r:
                 out.append(f"- TPE at {b}: tuneport-tpe {r['tuneport-tpe']:.2f} vs optuna-tpe {r['optuna-tpe']:.2f} "
                            f"({'better' if r['tuneport-tpe'] < r['optuna-tpe'] else 'not better'})")
+        seeds = load("tpe-seeds")
+        if seeds is not None:
+            rows = seeds["rows"]
+            worst = min(rows, key=lambda r: r["p"])
+            out.append(f"- TPE on more seeds (`bench/tpe_seeds.py`, section above): {len(rows)} paired comparisons "
+                       f"({', '.join(dict.fromkeys(r['problem'] + ' ' + r['seeds'] for r in rows))}); smallest Wilcoxon p "
+                       f"{worst['p']:.3g} ({worst['problem']} at {worst['budget']}, tuneport wins {worst['tuneport_wins']}, "
+                       f"optuna wins {worst['optuna_wins']})")
         out.append("")
     if o is not None:
         by = {(r["optimizer"], r["dim"], r["n_trials"]): r["ms_per_suggest"] for r in o["runs"]}

@@ -21,7 +21,10 @@ Regret = best − f*; normalised regret = regret / (median over seeds of optuna-
 the same budget). Budgets are prefixes of one run (best of the first 50, 100, 200 trials).
 
     python bench/quality.py [--quick] [--seeds N] [--jobs N] [--budgets 50,100,200] [--gp-budget N]
-                            [--out PATH] [--no-docs] [--resume]
+                            [--out PATH] [--no-docs] [--resume] [--optimizers A,B [--merge]]
+
+--optimizers runs only those optimizers; with --merge the others' runs are kept from the existing
+--out file (per-budget bests, which is all the tables need), so one optimizer can be rerun alone.
 
 --quick: 2 seeds, budgets 20/40, a subset of optimizers and problems (a smoke test, < 60 s).
 Writes bench/results/quality.json ({"meta", "runs": [{"problem", "optimizer", "seed", "budget",
@@ -432,6 +435,10 @@ def main() -> None:
     ap.add_argument("--curves", default=str(ROOT / "bench" / "results" / "tmp" / "quality-curves.jsonl"),
                     help="every finished run's value sequence is appended here")
     ap.add_argument("--resume", action="store_true", help="keep the runs already in --curves instead of starting afresh")
+    ap.add_argument("--optimizers", help="comma-separated subset of optimizers to run (full mode), e.g. tuneport-tpe")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --optimizers: take every other optimizer's runs from the existing --out file (its per-budget "
+                         "bests) and replace only the selected optimizers' runs; anytime plots are not redrawn")
     args = ap.parse_args()
     if args.quick:
         budgets, seeds = [20, 40], [0, 1]
@@ -442,7 +449,31 @@ def main() -> None:
         budgets, seeds = [int(b) for b in args.budgets.split(",")], list(range(args.seeds))
         problems = [p.name for p in PROBLEMS]
         optimizers = [f"tuneport-{s}" for s in TUNEPORT] + PEERS
+        if args.optimizers:
+            chosen = args.optimizers.split(",")
+            unknown = [o for o in chosen if o not in optimizers]
+            if unknown:
+                ap.error(f"unknown optimizers {unknown}; known: {optimizers}")
+            optimizers = chosen
         gp_budget = args.gp_budget
+    merged_meta: dict[str, Any] | None = None
+    kept: dict[tuple[str, str, int], list[float]] = {}
+    if args.merge:
+        if args.quick or not args.optimizers:
+            ap.error("--merge needs --optimizers and full mode")
+        with open(args.out) as fh:
+            old = json.load(fh)
+        merged_meta = old["meta"]
+        # A step curve with the recorded best at each budget reproduces every best-of-prefix the analysis uses.
+        by_run: dict[tuple[str, str, int], dict[int, float]] = {}
+        for r in old["runs"]:
+            if r["optimizer"] not in optimizers:
+                by_run.setdefault((r["problem"], r["optimizer"], r["seed"]), {})[r["budget"]] = r["best"]
+        for key, bests in by_run.items():
+            curve: list[float] = []
+            for b in sorted(bests):
+                curve += [bests[b]] * (b - len(curve))
+            kept[key] = curve
     t0 = time.perf_counter()
     with Server() as server:
         tasks = []
@@ -477,6 +508,7 @@ def main() -> None:
                 if not args.quick and i % 20 == 0:
                     print(f"[{time.perf_counter() - t0:6.0f} s] {i + 1}/{len(tasks)} {p} {o} seed {s}: best {min(vals):.5g} ({dt:.1f} s)", flush=True)
     wall = time.perf_counter() - t0
+    curves = {**kept, **curves}
     res = analyse(curves, budgets, seeds)
     reduced = ""
     if not args.quick and (gp_budget < max(budgets) or budgets != [50, 100, 200]):
@@ -485,11 +517,17 @@ def main() -> None:
             cut.append(f"tuneport-gp and optuna-gp ran {gp_budget} trials per run, so budgets above {gp_budget} "
                        "are reported for the other optimizers only")
         reduced = "Reduced to fit the time box on 2 shared cores: " + "; ".join(cut) + "."
+    if merged_meta is not None:
+        reduced = (f"Only {', '.join(optimizers)} rerun ({wall:.0f} s wall); the other optimizers' runs are those of "
+                   f"`{merged_meta['command']}` ({merged_meta['machine']}, {merged_meta['wall_s']:.0f} s wall). "
+                   + (merged_meta.get("reduced") or "")).strip()
     cmd = "python bench/quality.py" + (" --quick" if args.quick else "")
     if not args.quick and budgets != [50, 100, 200]:
         cmd += f" --budgets {','.join(map(str, budgets))}"
     if not args.quick and gp_budget != 200:
         cmd += f" --gp-budget {gp_budget}"
+    if args.optimizers:
+        cmd += f" --optimizers {args.optimizers}" + (" --merge" if args.merge else "")
     meta = {"machine": machine(), "budgets": budgets, "seeds": seeds, "wall_s": wall, "quick": args.quick, "command": cmd,
             "reduced": reduced, "f_star": res["f_star"], "mean_rank": res["ranks"], "optimizer_seconds": secs,
             "wilcoxon": res["tests"], "normalised_regret": res["table"]}
@@ -501,7 +539,8 @@ def main() -> None:
     md = markdown(res, budgets, meta)
     print(md)
     if not args.quick and not args.no_docs:
-        plot(curves, res["f_star"], str(ROOT / "docs" / "quality"))
+        if merged_meta is None:
+            plot(curves, res["f_star"], str(ROOT / "docs" / "quality"))
         update_benchmarks_md("quality", "## Optimisation quality (`make bench-quality`)\n\n" + md)
     print(f"wrote {path} in {wall:.0f} s")
 

@@ -67,6 +67,13 @@ export function tpeWeights(n: number): Float64Array {
  * bounds as sentinels; unless `considerEndpoints`, the outermost points use the gap to
  * their inner neighbour (n ≥ 2). Clipped to [1/min(100, n + 2), 1] with the magic clip
  * (n + 1 kernels counting the prior), else to [1e-12, 1].
+ *
+ * Tied centres (repeated values of a discrete dimension): only the outermost of a run of equal
+ * values gets a non-zero gap; which trial of the run that is follows the sort order. tuneport's
+ * sort is stable (the oldest tied trial comes first); Optuna's `np.argsort` is not, so on
+ * histories with ties the bandwidths may sit on different trials of the same value (the same
+ * multiset of bandwidths, differing kernel weights once the ramp applies). Without ties the two
+ * agree to rounding (bench/tpe_compare.py; the Optuna-derived test in tpe-strategy.test.ts).
  */
 export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams): Float64Array {
   const n = mus.length;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Params, SearchSpace } from "../../domain/distributions.js";
+import { type NumericDistribution, type Params, type SearchSpace, toUnit } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { type BenchmarkProblem, branin, hartmann6, mixedProblem } from "../../testing/benchmark-functions.js";
@@ -7,6 +7,7 @@ import { randomStrategyFactory } from "../random/random-strategy.js";
 import type { StrategyFactory } from "../strategy.js";
 import { strategyConformance } from "../strategy.case.js";
 import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
+import { ParzenMixture, type ParzenParams, type TpeDim, tpeWeights } from "./parzen-estimator.js";
 import { TpeStrategy, splitTrials, tpeStrategyFactory } from "./tpe-strategy.js";
 
 const defaults = tpeStrategyFactory.options.parse({});
@@ -166,5 +167,72 @@ describe("tpe strategy", () => {
       if (bestOf(tpeStrategyFactory, defaults, mixedProblem, 60, seed) < bestOf(randomStrategyFactory, {}, mixedProblem, 60, seed)) wins++;
     }
     expect(wins).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe("agreement with Optuna 5.0.0's TPESampler on a fixed history", () => {
+  // 30 COMPLETE trials on x ∈ [−5, 10], lr ∈ [1e-5, 1] (log), c ∈ {a, b, z}. Reference values from
+  // Optuna 5.0.0: `_split_trials(study, trials, default_gamma(30))`, then
+  // `TPESampler()._build_parzen_estimator(...)` for each set and `log_pdf(below) − log_pdf(above)`
+  // at the points below (script: bench/tpe_compare.py does the same comparison on bench histories).
+  // The bad set has 27 trials, so the weight ramp, the prior kernel, the gap bandwidths, the magic
+  // clip and the truncation all enter. No ties, so argsort order cannot matter.
+  const space: SearchSpace = {
+    x: { type: "float", low: -5, high: 10 },
+    lr: { type: "float", low: 1e-5, high: 1, log: true },
+    c: { type: "categorical", choices: ["a", "b", "z"] },
+  };
+  const xs = [4.554, -0.953, -4.385, -4.752, 7.199, 8.691, 4.1, 5.942, 3.154, 9.026, 7.238, -4.959, 7.861, -4.496, 5.945,
+    -2.365, 7.948, 3.122, -0.504, 1.34, -4.575, -3.136, 5.059, 4.708, 4.231, 0.755, 9.958, 9.713, 5.283, 4.757];
+  const lrs = [0.0276843, 0.0008803, 4.74e-5, 0.0404988, 0.0042342, 0.0003558, 0.0026864, 0.2801813, 0.4679695, 0.0006151,
+    0.0072053, 0.0004068, 0.0093648, 0.0004893, 0.000908, 0.2827299, 0.0001367, 0.0130598, 2.63e-5, 0.1456199, 0.0861969,
+    0.0001573, 0.2412244, 1.96e-5, 0.0004793, 5.64e-5, 0.0017852, 0.0958565, 0.0001423, 1.82e-5];
+  const cs = [1, 1, 2, 0, 2, 0, 1, 1, 2, 0, 2, 2, 2, 0, 2, 2, 0, 1, 1, 0, 1, 1, 2, 2, 1, 1, 1, 2, 0, 1];
+  const vs = [9.103, 9.2233, 43.5218, 48.1734, 28.4224, 44.9709, 5.0942, 22.0293, 9.4618, 49.4092, 29.1722, 49.5803, 36.2951,
+    42.2944, 16.5648, 26.0624, 36.1256, 3.0042, 9.2666, 5.1151, 47.4768, 27.5237, 16.0334, 11.2497, 5.5794, 3.6093, 63.8931,
+    64.4172, 11.4952, 11.1284];
+  const choices = ["a", "b", "z"];
+  const trials = xs.map((x, i) =>
+    makeTrial(i, { x, lr: lrs[i] as number, c: choices[cs[i] as number] as string }, space, { value: vs[i] as number }),
+  );
+  const params: ParzenParams = { priorWeight: 1, considerMagicClip: true, considerEndpoints: false };
+  const dims: TpeDim[] = [{ kind: "continuous" }, { kind: "continuous" }, { kind: "categorical", n: 3 }];
+  const encode = (ts: readonly Trial[]) =>
+    Float64Array.from(
+      ts.flatMap((t) => [
+        toUnit(space.x as NumericDistribution, t.params.x as number),
+        toUnit(space.lr as NumericDistribution, t.params.lr as number),
+        choices.indexOf(t.params.c as string),
+      ]),
+    );
+  const { below, above } = splitTrials(trials, "minimize", true);
+  const l = new ParzenMixture(dims, encode(below), below.length, tpeWeights(below.length), params);
+  const g = new ParzenMixture(dims, encode(above), above.length, tpeWeights(above.length), params);
+
+  it("same good set, weights and bandwidths (Optuna's internal space: x linear, lr in log space)", () => {
+    expect(below.map((t) => t.number)).toEqual([6, 17, 25]);
+    const wg = Array.from(g.weights.slice(0, 3));
+    [0.00136986301369863, 0.036986301369863014, 0.036986301369863014].forEach((w, i) => expect(wg[i]).toBeCloseTo(w, 14));
+    const sx = Array.from((g.sigmas[0] as Float64Array).slice(0, 5), (s) => s * 15);
+    [0.5172413793103449, 1.412, 1.249, 0.5172413793103449, 1.254].forEach((s, i) => expect(sx[i]).toBeCloseTo(s, 12));
+    const logRange = Math.log(1) - Math.log(1e-5);
+    const slr = Array.from(l.sigmas[1] as Float64Array, (s) => s * logRange);
+    [3.863488127819263, 2.302585092994046, 3.863488127819263, 11.512925464970229].forEach((s, i) => expect(slr[i]).toBeCloseTo(s, 12));
+  });
+
+  it("same log l(x) − log g(x) at four points", () => {
+    const pts = [
+      [2.0, 1e-3, 0],
+      [-4.9, 1e-5, 1],
+      [9.5, 0.5, 2],
+      [0.3, 2e-2, 0],
+    ];
+    const x = Float64Array.from(
+      pts.flatMap(([a, b, c]) => [toUnit(space.x as NumericDistribution, a as number), toUnit(space.lr as NumericDistribution, b as number), c as number]),
+    );
+    const ll = l.logPdf(x, 4);
+    const lg = g.logPdf(x, 4);
+    const optuna = [2.7381829495565224, 1.5181223333445066, 1.7267682017880936, 2.970955600035105];
+    optuna.forEach((v, i) => expect((ll[i] as number) - (lg[i] as number)).toBeCloseTo(v, 10));
   });
 });
