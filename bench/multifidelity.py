@@ -358,10 +358,15 @@ def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon
     slots: list[tuple[tp.Trial, Run, Params] | None] = [None] * workers
     events: list[tuple[float, int]] = []
 
+    runs: dict[int, Run] = {}  # by trial number: ASHA promotions resume a trial's run (its checkpoint)
+
     def begin(w: int, now: float) -> None:
         trial = study.ask()
         params = dict(trial.params)
-        slots[w] = (trial, task.start(params, seed), params)
+        resumed = runs.get(trial.resume_from) if trial.resume_from is not None else None
+        run = resumed if resumed is not None else task.start(params, seed)
+        runs[trial.number] = run
+        slots[w] = (trial, run, params)
         heapq.heappush(events, (now + task.cost(params), w))
 
     for w in range(workers):
@@ -383,7 +388,8 @@ def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon
             begin(w, now)
             continue
         if t >= int(trial.budget or task.R):
-            rec.full(task.quality(run, params), now)
+            if run.t >= task.R:  # only a configuration trained to R counts (promotion mode stops earlier)
+                rec.full(task.quality(run, params), now)
             trial.complete(value)
             begin(w, now)
         else:
