@@ -147,6 +147,20 @@ def _build_classes() -> dict[str, type]:
                 group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h_lr)
             return True
 
+        @torch.no_grad()  # type: ignore[untyped-decorator]
+        def step(self, closure: Callable[[], Any] | None = None) -> Any:
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            for group in self.param_groups:
+                states = [self.state[p] for p in group["params"]]
+                self._update_group(group, self._grads(group), states)
+            return loss
+
+        def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
+            raise NotImplementedError
+
         def _grads(self, group: dict[str, Any]) -> list[Any]:
             wd = group["weight_decay"]
             out = []
@@ -177,36 +191,27 @@ def _build_classes() -> dict[str, type]:
                             hypergrad_lr=hypergrad_lr, momentum_hypergrad_lr=momentum_hypergrad_lr)
             super().__init__(params, defaults)
 
-        @torch.no_grad()  # type: ignore[untyped-decorator]
-        def step(self, closure: Callable[[], Any] | None = None) -> Any:
-            loss = None
-            if closure is not None:
-                with torch.enable_grad():
-                    loss = closure()
-            for group in self.param_groups:
-                grads = self._grads(group)
-                states = [self.state[p] for p in group["params"]]
-                if self._lr_step(group, grads, states):
-                    if all("prev_buf" in s for s in states):
-                        # h_μ = ∂f(θ_{t-1})/∂μ = −α_{t-1} g_t · v_{t-2}
-                        h_mu = -states[0]["prev_lr"] * _flat_dot(grads, [s["prev_buf"] for s in states])
-                        self._record(group, "momentum", h_mu)
-                        if group["momentum_hypergrad_lr"] > 0:
-                            group["momentum"] = min(0.999, max(0.0, group["momentum"] - group["momentum_hypergrad_lr"] * h_mu))
-                lr, mu = group["lr"], group["momentum"]
-                for p, g, s in zip(group["params"], grads, states):
-                    if mu > 0 or "buf" in s or group["momentum_hypergrad_lr"] > 0:
-                        buf = s.get("buf")
-                        s["prev_buf"] = torch.zeros_like(p) if buf is None else buf.clone()
-                        buf = g.clone() if buf is None else buf.mul(mu).add_(g)
-                        s["buf"] = buf
-                        d = buf
-                    else:
-                        d = g
-                    s["prev_dir"] = d.clone()
-                    s["prev_lr"] = lr
-                    p.add_(d, alpha=-lr)
-            return loss
+        def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
+            if self._lr_step(group, grads, states):
+                if all("prev_buf" in s for s in states):
+                    # h_μ = ∂f(θ_{t-1})/∂μ = −α_{t-1} g_t · v_{t-2}
+                    h_mu = -states[0]["prev_lr"] * _flat_dot(grads, [s["prev_buf"] for s in states])
+                    self._record(group, "momentum", h_mu)
+                    if group["momentum_hypergrad_lr"] > 0:
+                        group["momentum"] = min(0.999, max(0.0, group["momentum"] - group["momentum_hypergrad_lr"] * h_mu))
+            lr, mu = group["lr"], group["momentum"]
+            for p, g, s in zip(group["params"], grads, states):
+                if mu > 0 or "buf" in s or group["momentum_hypergrad_lr"] > 0:
+                    buf = s.get("buf")
+                    s["prev_buf"] = torch.zeros_like(p) if buf is None else buf.clone()
+                    buf = g.clone() if buf is None else buf.mul(mu).add_(g)
+                    s["buf"] = buf
+                    d = buf
+                else:
+                    d = g
+                s["prev_dir"] = d.clone()
+                s["prev_lr"] = lr
+                p.add_(d, alpha=-lr)
 
     class HypergradAdam(_HypergradBase):
         """Adam (Kingma & Ba 2015, Algorithm 1; weight decay added to the gradient as in
@@ -228,26 +233,17 @@ def _build_classes() -> dict[str, type]:
             defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, hypergrad_lr=hypergrad_lr)
             super().__init__(params, defaults)
 
-        @torch.no_grad()  # type: ignore[untyped-decorator]
-        def step(self, closure: Callable[[], Any] | None = None) -> Any:
-            loss = None
-            if closure is not None:
-                with torch.enable_grad():
-                    loss = closure()
-            for group in self.param_groups:
-                grads = self._grads(group)
-                states = [self.state[p] for p in group["params"]]
-                self._lr_step(group, grads, states)
-                b1, b2 = group["betas"]
-                for p, g, s in zip(group["params"], grads, states):
-                    t = s.get("t", 0) + 1
-                    m = s.get("m", torch.zeros_like(p)).mul(b1).add_(g, alpha=1 - b1)
-                    v = s.get("v", torch.zeros_like(p)).mul(b2).addcmul_(g, g, value=1 - b2)
-                    s["t"], s["m"], s["v"] = t, m, v
-                    u = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + group["eps"])
-                    s["prev_dir"] = u
-                    p.add_(u, alpha=-group["lr"])
-            return loss
+        def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
+            self._lr_step(group, grads, states)
+            b1, b2 = group["betas"]
+            for p, g, s in zip(group["params"], grads, states):
+                t = s.get("t", 0) + 1
+                m = s.get("m", torch.zeros_like(p)).mul(b1).add_(g, alpha=1 - b1)
+                v = s.get("v", torch.zeros_like(p)).mul(b2).addcmul_(g, g, value=1 - b2)
+                s["t"], s["m"], s["v"] = t, m, v
+                u = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + group["eps"])
+                s["prev_dir"] = u
+                p.add_(u, alpha=-group["lr"])
 
     for cls in (HypergradSGD, HypergradAdam):
         cls.__qualname__ = cls.__name__
