@@ -8,7 +8,7 @@ EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
-    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudySummary", "TimeoutError",
+    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "StudyStopped", "Lineage", "Study", "StudySummary", "TimeoutError",
     "TrajectoryPoint", "Trial",
     "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
     "UnsupportedVersionError", "__version__", "connect",
