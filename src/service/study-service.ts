@@ -43,6 +43,7 @@ import {
   parseSearchSpace,
 } from "../domain/distributions.js";
 import { TuneportError, failedPrecondition, invalidArgument, notFound } from "../domain/errors.js";
+import { studyNameSchema } from "../domain/study-name.js";
 import {
   type Direction,
   type PluginConfig,
@@ -160,7 +161,7 @@ interface StudyState {
 
 export const createStudyArgsSchema = z
   .object({
-    name: z.string().min(1).max(200).regex(/^[^\u0000-\u001f]+$/, "must not contain control characters"),
+    name: studyNameSchema,
     direction: z.enum(["minimize", "maximize"]).optional(),
     space: z.record(z.string(), z.unknown()).optional(),
     strategy: z.unknown().optional(),

@@ -6,13 +6,14 @@
 import { z } from "zod";
 import { formatZodError } from "../../domain/distributions.js";
 import { invalidArgument } from "../../domain/errors.js";
+import { studyRefSchema } from "../../domain/study-name.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
 import { describePlugins } from "../../service/plugins.js";
 import { type StudyService, createStudyArgsSchema } from "../../service/study-service.js";
 
 export const PROTOCOL_VERSIONS = [1] as const;
 
-const studyName = z.string().min(1).max(200);
+const studyName = studyRefSchema;
 const trialNumber = z.number().int().min(0);
 const token = z.string().min(1).max(200);
 const attrs = z.record(z.string(), z.unknown());
