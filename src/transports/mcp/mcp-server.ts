@@ -31,6 +31,7 @@ import {
 import type { Logger } from "pino";
 import { z } from "zod";
 import { distributionSchema, formatZodError } from "../../domain/distributions.js";
+import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { TRIAL_STATES, isFinished } from "../../domain/trial.js";
 import { paramImportances } from "../../service/importance.js";
 import { PLOT_KINDS, renderPlot } from "../../service/plots.js";
@@ -38,6 +39,7 @@ import { pluginRefSchema } from "../../service/plugins.js";
 import { fmt, fmtParams, summarizeStudy } from "../../service/summary.js";
 import type { McpBackend } from "./backend.js";
 import { compactTrial, errorResult, isTuneportError, spaceText, studyLine, trialLine } from "./format.js";
+import { ToolCalls, checkToolArguments, stoppingResult } from "./tool-calls.js";
 
 export interface TuneportMcpOptions {
   readonly logger: Logger;
@@ -64,12 +66,18 @@ rationale), evaluate trials yourself (ask_trial then tell_trial), and read resul
 (study_summary, best_trials, list_trials, param_importances, plot). Use wait_for_progress
 instead of polling while workers run. Studies are also resources: tuneport://studies/{name}.`;
 
-const studyArg = z.string().min(1).max(200).describe("Study name (case-sensitive).");
+const studyArg = studyRefSchema.describe("Study name (case-sensitive).");
 const paramValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** A live MCP server for one client connection. Call `dispose` when the connection ends. */
 export interface TuneportMcp {
   readonly server: McpServer;
+  /**
+   * Shutdown, first step: pending `wait_for_progress` calls return at once with an UNAVAILABLE
+   * result ("server stopping"), new tool calls get the same, and the promise resolves when every
+   * tool call in flight has produced its result (the transport then still has to send it).
+   */
+  stop(): Promise<void>;
   dispose(): void;
 }
 
@@ -82,6 +90,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     { capabilities: { resources: { subscribe: true, listChanged: true }, tools: {} }, instructions: INSTRUCTIONS },
   );
   const tools = new Map<string, ToolEntry>();
+  const calls = new ToolCalls();
 
   /** Registers a tool; `run` gets parsed arguments and may throw TuneportError. */
   function tool<S extends z.ZodObject>(
@@ -151,7 +160,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
         "Workers and agents then ask for trials and tell results. With load_if_exists: true an existing study of that name is returned instead (loading it).",
     },
     z.object({
-      name: z.string().min(1).max(200).describe("Unique study name."),
+      name: studyNameSchema.describe(`Unique study name. ${studyNameSchema.description ?? ""}`),
       direction: z.enum(["minimize", "maximize"]).default("minimize").describe("Whether lower or higher objective values are better."),
       space: z
         .record(z.string().min(1).max(256), distributionSchema)
@@ -498,10 +507,13 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
       let current = first;
       let deleted = false;
       const progressToken = extra._meta?.progressToken;
+      log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
       while (!extra.signal.aborted) {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
-        version = await backend.waitForChange(a.study, version, remaining);
+        // The wait ends early when the server stops, so the caller still gets an answer.
+        version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
+        if (calls.stopping) return stoppingResult();
         try {
           current = await backend.getStudy(a.study);
         } catch (err) {
@@ -567,13 +579,15 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
   );
 
   // Malformed calls are protocol errors (see the file comment): replace McpServer's handler.
+  // Malformed calls are protocol errors (see the file comment): replace McpServer's handler.
   server.server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const entry = tools.get(req.params.name);
     if (!entry) throw new McpError(ErrorCode.InvalidParams, `Unknown tool '${req.params.name}'. Tools: ${[...tools.keys()].join(", ")}`);
+    checkToolArguments(req.params.name, req.params.arguments ?? {});
     const parsed = entry.schema.safeParse(req.params.arguments ?? {});
     if (!parsed.success)
       throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool '${req.params.name}': ${formatZodError(parsed.error)}`);
-    return entry.run(parsed.data as never, extra);
+    return calls.run(() => entry.run(parsed.data as never, extra));
   });
 
   // ------------------------------------------------------------------ resources
@@ -594,7 +608,12 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     { title: "tuneport study", description: "A study's configuration, counts, best trial and summary (JSON).", mimeType: "application/json" },
     async (uri, vars) => {
       const raw = vars.name;
-      const name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
+      let name: string;
+      try {
+        name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
+      } catch {
+        throw new McpError(-32002, "Resource not found: the study name in the URI is not valid percent-encoded UTF-8", { uri: uri.href });
+      }
       let study;
       try {
         study = await backend.getStudy(name);
@@ -650,6 +669,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
 
   return {
     server,
+    stop: () => calls.stop(),
     dispose() {
       off();
       if (listTimer) clearTimeout(listTimer);
