@@ -9,6 +9,7 @@ or a hang. Each run takes a few seconds; the thread joins are hang guards only.
 from __future__ import annotations
 
 import threading
+from typing import cast
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,11 @@ def _work(endpoint: str, name: str, finished: threading.Semaphore, outcome: list
             study = client.load_study(name)
             while True:
                 trial = study.ask()  # NotFoundError once the study is gone: the way out
+                x, y = cast(float, trial.params["x"]), cast(float, trial.params["y"])
                 try:
                     for step in range(3):
-                        trial.report(step, trial.params["x"] ** 2 + 1.0 / (step + 1))
-                    trial.complete(trial.params["x"] ** 2 + trial.params["y"] ** 2)
+                        trial.report(step, x**2 + 1.0 / (step + 1))
+                    trial.complete(x**2 + y**2)
                     finished.release()
                 except (tp.NotFoundError, tp.LeaseLostError, tp.FailedPreconditionError, tp.TrialPruned):
                     continue  # deleted (or its lease dropped with it) mid-trial: the next ask says so
