@@ -53,16 +53,22 @@ function fixedSize(b: number): number {
   }
 }
 
-/** The head of one value: what it is and where its payload lies. */
-interface Head {
-  kind: "scalar" | "str" | "bin" | "array" | "map";
-  /** For str/bin/ext: payload start; for array/map: element count; scalars: unused. */
-  start: number;
-  /** For str/bin/ext: payload length; for array/map: element count (entries for maps). */
-  length: number;
-  /** Offset just after the head (for scalars, str, bin and ext: after the whole value). */
-  next: number;
-}
+// The head of the value last read by `readHead`, in module state so that the walk allocates
+// nothing per value (it runs on every request).
+// (typed number, not literals: the compiler cannot see readHead change hKind between tests)
+const SCALAR: number = 0;
+const STR: number = 1;
+const BIN: number = 2;
+const ARRAY: number = 3;
+const MAP: number = 4;
+/** What the value is (SCALAR … MAP). */
+let hKind = SCALAR;
+/** str/bin/ext: payload start. */
+let hStart = 0;
+/** str/bin/ext: payload length; array: element count; map: entry count. */
+let hLength = 0;
+/** Offset just after the head (for scalars, str, bin and ext: after the whole value). */
+let hNext = 0;
 
 function readUint(buf: Uint8Array, at: number, n: number): number {
   let v = 0;
@@ -70,58 +76,76 @@ function readUint(buf: Uint8Array, at: number, n: number): number {
   return v;
 }
 
-/** Parses the head of the value at `pos`, or returns null when the frame ends inside it or the byte is reserved. */
-function readHead(buf: Uint8Array, pos: number): Head | null {
-  const end = buf.byteLength;
-  if (pos >= end) return null;
+/** A value whose length (of `lenBytes`) follows the first byte, then `extra` bytes, then its payload. */
+function sized(buf: Uint8Array, at: number, kind: number, lenBytes: number, extra: number): boolean {
+  if (at + lenBytes > buf.byteLength) return false;
+  hKind = kind;
+  hLength = readUint(buf, at, lenBytes);
+  hStart = at + lenBytes + extra;
+  if (kind === ARRAY || kind === MAP) {
+    hNext = hStart;
+    return true;
+  }
+  hNext = hStart + hLength;
+  return hNext <= buf.byteLength;
+}
+
+/** Reads the head of the value at `pos` into the h* variables; false when the frame ends inside it or the byte is reserved. */
+function readHead(buf: Uint8Array, pos: number): boolean {
+  if (pos >= buf.byteLength) return false;
   const b = buf[pos] as number;
   const at = pos + 1;
-  const sized = (kind: Head["kind"], lenBytes: number, extra = 0): Head | null => {
-    if (at + lenBytes > end) return null;
-    const length = readUint(buf, at, lenBytes);
-    const start = at + lenBytes + extra;
-    if (kind === "array" || kind === "map") return { kind, start, length, next: start };
-    if (start + length > end) return null;
-    return { kind, start, length, next: start + length };
-  };
-  if (b <= 0x7f || b >= 0xe0) return { kind: "scalar", start: at, length: 0, next: at };
-  if (b <= 0x8f) return { kind: "map", start: at, length: b & 0x0f, next: at };
-  if (b <= 0x9f) return { kind: "array", start: at, length: b & 0x0f, next: at };
+  if (b <= 0x7f || b >= 0xe0) {
+    hKind = SCALAR;
+    hNext = at;
+    return true;
+  }
+  if (b <= 0x9f) {
+    hKind = b <= 0x8f ? MAP : ARRAY;
+    hLength = b & 0x0f;
+    hStart = hNext = at;
+    return true;
+  }
   if (b <= 0xbf) {
-    const length = b & 0x1f;
-    return at + length > end ? null : { kind: "str", start: at, length, next: at + length };
+    hKind = STR;
+    hLength = b & 0x1f;
+    hStart = at;
+    hNext = at + hLength;
+    return hNext <= buf.byteLength;
   }
   switch (b) {
     case 0xc4:
-      return sized("bin", 1);
+      return sized(buf, at, BIN, 1, 0);
     case 0xc5:
-      return sized("bin", 2);
+      return sized(buf, at, BIN, 2, 0);
     case 0xc6:
-      return sized("bin", 4);
+      return sized(buf, at, BIN, 4, 0);
     case 0xc7:
-      return sized("scalar", 1, 1); // ext 8: length, type, data
+      return sized(buf, at, SCALAR, 1, 1); // ext 8: length, type, data
     case 0xc8:
-      return sized("scalar", 2, 1);
+      return sized(buf, at, SCALAR, 2, 1);
     case 0xc9:
-      return sized("scalar", 4, 1);
+      return sized(buf, at, SCALAR, 4, 1);
     case 0xd9:
-      return sized("str", 1);
+      return sized(buf, at, STR, 1, 0);
     case 0xda:
-      return sized("str", 2);
+      return sized(buf, at, STR, 2, 0);
     case 0xdb:
-      return sized("str", 4);
+      return sized(buf, at, STR, 4, 0);
     case 0xdc:
-      return sized("array", 2);
+      return sized(buf, at, ARRAY, 2, 0);
     case 0xdd:
-      return sized("array", 4);
+      return sized(buf, at, ARRAY, 4, 0);
     case 0xde:
-      return sized("map", 2);
+      return sized(buf, at, MAP, 2, 0);
     case 0xdf:
-      return sized("map", 4);
+      return sized(buf, at, MAP, 4, 0);
   }
   const n = fixedSize(b);
-  if (n < 0 || at + n > end) return null; // 0xc1 is never used
-  return { kind: "scalar", start: at, length: 0, next: at + n };
+  if (n < 0 || at + n > buf.byteLength) return false; // 0xc1 is never used
+  hKind = SCALAR;
+  hNext = at + n;
+  return true;
 }
 
 function utf8Ok(buf: Uint8Array, start: number, length: number): boolean {
@@ -130,42 +154,44 @@ function utf8Ok(buf: Uint8Array, start: number, length: number): boolean {
   return true;
 }
 
+/** Element counts still to read per open container, reused across calls (grown on demand). */
+let remaining = new Float64Array(64);
+
 /** The first problem of `frame` (see the file comment), or null when it is one well-formed value. */
 export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | null {
-  // remaining[i]: values still to read in the container at level i + 1
-  const remaining: number[] = [];
+  if (remaining.length < maxNesting + 1) remaining = new Float64Array(maxNesting + 1);
+  const end = frame.byteLength;
+  let open = 0; // containers open; remaining[open - 1] is the innermost one's count
   let pos = 0;
-  let rootDone = false;
-  while (!rootDone) {
-    const h = readHead(frame, pos);
-    if (h === null) return "malformed";
-    pos = h.next;
-    if (h.kind === "str" && !utf8Ok(frame, h.start, h.length)) return "invalid-utf8";
-    if ((h.kind === "array" || h.kind === "map") && h.length > 0) {
-      if (remaining.length + 1 > maxNesting) return "too-deep";
-      // Every element takes at least one byte: a count beyond the bytes left is a lie.
-      const values = h.kind === "map" ? h.length * 2 : h.length;
-      if (values > frame.byteLength - pos) return "malformed";
-      remaining.push(values);
-      continue;
+  for (;;) {
+    const b = frame[pos] as number;
+    if (pos < end && b <= 0x7f) {
+      pos++; // positive fixint, the commonest value: no head to read
+    } else if (pos < end && b >= 0xa0 && b <= 0xbf) {
+      const len = b & 0x1f; // fixstr
+      if (pos + 1 + len > end || !utf8Ok(frame, pos + 1, len)) return pos + 1 + len > end ? "malformed" : "invalid-utf8";
+      pos += 1 + len;
+    } else {
+      if (!readHead(frame, pos)) return "malformed";
+      pos = hNext;
+      if (hKind === STR && !utf8Ok(frame, hStart, hLength)) return "invalid-utf8";
+      if (hKind === ARRAY || hKind === MAP) {
+        if (open >= maxNesting) return "too-deep";
+        if (hLength > 0) {
+          // Every element takes at least one byte: a count beyond the bytes left is a lie.
+          const values = hKind === MAP ? hLength * 2 : hLength;
+          if (values > end - pos) return "malformed";
+          remaining[open++] = values;
+          continue;
+        }
+      }
     }
-    if ((h.kind === "array" || h.kind === "map") && remaining.length + 1 > maxNesting) return "too-deep";
     // One value finished: close every container it completes.
-    for (;;) {
-      const top = remaining.length - 1;
-      if (top < 0) {
-        rootDone = true;
-        break;
-      }
-      const left = (remaining[top] as number) - 1;
-      if (left > 0) {
-        remaining[top] = left;
-        break;
-      }
-      remaining.pop();
-    }
+    while (open > 0 && remaining[open - 1] === 1) open--;
+    if (open === 0) break;
+    remaining[open - 1] = (remaining[open - 1] as number) - 1;
   }
-  return pos === frame.byteLength ? null : "malformed";
+  return pos === end ? null : "malformed";
 }
 
 const ID_KEY = [0x69, 0x64]; // "id"
@@ -177,21 +203,19 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
  * start. Otherwise null. Never throws, never decodes more than it skips over.
  */
 export function peekRequestId(frame: Uint8Array, budget = 10_000): string | null {
-  const top = readHead(frame, 0);
-  if (top === null || top.kind !== "map") return null;
-  let pos = top.next;
+  if (!readHead(frame, 0) || hKind !== MAP) return null;
+  const entries = hLength;
+  let pos = hNext;
   let steps = 0;
-  for (let entry = 0; entry < top.length; entry++) {
-    const key = readHead(frame, pos);
-    if (key === null) return null;
-    const isId = key.kind === "str" && key.length === 2 && frame[key.start] === ID_KEY[0] && frame[key.start + 1] === ID_KEY[1];
-    pos = key.kind === "array" || key.kind === "map" ? -1 : key.next;
-    if (pos < 0) return null; // container keys: not a request envelope
+  for (let entry = 0; entry < entries; entry++) {
+    if (!readHead(frame, pos)) return null;
+    if (hKind === ARRAY || hKind === MAP) return null; // container keys: not a request envelope
+    const isId = hKind === STR && hLength === 2 && frame[hStart] === ID_KEY[0] && frame[hStart + 1] === ID_KEY[1];
+    pos = hNext;
     if (isId) {
-      const v = readHead(frame, pos);
-      if (v === null || v.kind !== "str" || v.length === 0) return null;
+      if (!readHead(frame, pos) || hKind !== STR || hLength === 0) return null;
       try {
-        const id = fatalUtf8.decode(frame.subarray(v.start, v.start + v.length));
+        const id = fatalUtf8.decode(frame.subarray(hStart, hStart + hLength));
         return id.length <= 128 ? id : null;
       } catch {
         return null;
@@ -200,13 +224,11 @@ export function peekRequestId(frame: Uint8Array, budget = 10_000): string | null
     // Skip the value, containers included, within the budget.
     let pending = 1;
     while (pending > 0) {
-      if (++steps > budget) return null;
-      const h = readHead(frame, pos);
-      if (h === null) return null;
-      pos = h.next;
+      if (++steps > budget || !readHead(frame, pos)) return null;
+      pos = hNext;
       pending--;
-      if (h.kind === "array") pending += h.length;
-      else if (h.kind === "map") pending += h.length * 2;
+      if (hKind === ARRAY) pending += hLength;
+      else if (hKind === MAP) pending += hLength * 2;
     }
   }
   return null;
