@@ -66,7 +66,15 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=400, help="ask+tell trials per round (split across clients)")
     ap.add_argument("--clients", default="1,8")
     ap.add_argument("--quick", action="store_true", help="tiny run to check the harness (figures meaningless)")
+    ap.add_argument("--render", action="store_true", help="only rewrite the docs section from bench/results/input-check.json")
     args = ap.parse_args()
+    if args.render:
+        meta = json.loads((ROOT / "bench" / "results" / "input-check.json").read_text())["meta"]
+        labels = ["this build", f"baseline {meta['baseline_ref']}"]
+        md = render(meta["frame_scan"], meta["summary"], labels, meta["baseline_ref"], meta.get("rounds", 12), meta.get("trials", 400), meta["machine"])
+        update_benchmarks_md("input-check", md)
+        print(md)
+        return 0
     rounds, trials = (2, 20) if args.quick else (args.rounds, args.trials)
     from scipy.stats import mannwhitneyu
 
@@ -110,21 +118,21 @@ def main() -> int:
             "mann_whitney_p": p,
         })
     meta = {"command": "make bench-input-check", "machine": machine(), "baseline_ref": args.baseline_ref, "quick": args.quick,
-            "frame_scan": scan, "summary": summary}
+            "rounds": rounds, "trials": trials, "frame_scan": scan, "summary": summary}
     path = write_results("input-check" if not args.quick else "input-check-quick", runs, meta)
     print(f"wrote {path}")
-    md = render(scan, summary, labels, args.baseline_ref, rounds, trials)
+    md = render(scan, summary, labels, args.baseline_ref, rounds, trials, machine())
     if not args.quick:
         update_benchmarks_md("input-check", md)
     print(md)
     return 0
 
 
-def render(scan: dict[str, Any], summary: list[dict[str, Any]], labels: list[str], ref: str, rounds: int, trials: int) -> str:
+def render(scan: dict[str, Any], summary: list[dict[str, Any]], labels: list[str], ref: str, rounds: int, trials: int, where: str) -> str:
     lines = [
         "## Input checks: the cost of refusing bad UTF-8 and deep nesting (issue 11)",
         "",
-        f"Command: `make bench-input-check` (`python bench/input_check.py`). Machine: {machine()}; shared and noisy,",
+        f"Command: `make bench-input-check` (`python bench/input_check.py`). Machine: {where}; shared and noisy,",
         "so compare within one run. Every ZeroMQ request frame is walked once before msgpackr decodes it",
         "(`src/transports/zmq/msgpack-scan.ts`).",
         "",
@@ -152,7 +160,26 @@ def render(scan: dict[str, Any], summary: list[dict[str, Any]], labels: list[str
             f"{s[f'{b}: trials/s median']:.0f} ({s[f'{b}: trials/s IQR'][0]:.0f}–{s[f'{b}: trials/s IQR'][1]:.0f}) | {s['ratio']:.3f} | "
             f"{s[f'{a}: p50 ms median']:.3f} / {s[f'{b}: p50 ms median']:.3f} | {s['mann_whitney_p']:.2g} |"
         )
-    lines += ["", "Raw runs: `bench/results/input-check.json`."]
+    walk_us = (scan["frames"]["ask"]["scan_ns"]["median"] + scan["frames"]["tell"]["scan_ns"]["median"]) / 1000
+    lines.append("")
+    for s in summary:
+        p50_us = s[f"{labels[0]}: p50 ms median"] * 1000
+        verdict = "no significant difference" if s["mann_whitney_p"] >= 0.05 else ("faster" if s["ratio"] > 1 else "slower")
+        lines.append(
+            f"- {s['clients']} client(s): {verdict} between the builds at the 5% level (p = {s['mann_whitney_p']:.2g}, ratio of median "
+            f"trials/s {s['ratio']:.3f}). Walking an ask and a tell frame costs {walk_us:.1f} µs, {100 * walk_us / p50_us:.2f}% of this "
+            f"build's median trial ({p50_us / 1000:.2f} ms)."
+        )
+    small = [f["scan_ns"]["median"] / f["decode_ns"]["median"] for n, f in scan["frames"].items() if f["bytes"] < 1024]
+    slower = [s for s in summary if s["mann_whitney_p"] < 0.05 and s["ratio"] < 1]
+    met = not slower and walk_us / (summary[0][f"{labels[0]}: p50 ms median"] * 1000) < 0.01
+    lines += [
+        f"- Goal (issue 11): the checks cost under 1% of a trial's round trips and no measurable throughput. "
+        f"{'Met' if met else 'Missed'}: the walk is {min(small):.2f}–{max(small):.2f}× msgpackr's decode of the same small frame; "
+        + ("no client count is significantly slower." if not slower else f"slower at {', '.join(str(s['clients']) for s in slower)} client(s)."),
+        "",
+        "Raw runs: `bench/results/input-check.json`.",
+    ]
     return "\n".join(lines)
 
 
