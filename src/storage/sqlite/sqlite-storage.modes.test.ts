@@ -33,7 +33,8 @@ let made = 0;
 async function writer(path: string): Promise<SqliteStorage> {
   const s = new SqliteStorage({ path });
   open.push(s);
-  await s.createStudy({ name: `s${++made}`, config: CONFIG, userAttrs: {}, createdAt: 0 });
+  const id = ++made;
+  await s.commit([{ kind: "insert-study", study: { id, name: `s${id}`, config: CONFIG, userAttrs: {}, createdAt: 0 } }]);
   return s;
 }
 
