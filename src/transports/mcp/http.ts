@@ -116,7 +116,10 @@ export class McpHttpServer {
       for (const [id, s] of this.sessions) if (s.lastSeen < cutoff) void this.endSession(id);
     }, Math.min(idle, 60_000));
     this.sweeper.unref();
-    this.log.info({ host: this.opts.host ?? "127.0.0.1", port: this.port, path: MCP_PATH }, "mcp http listening");
+    this.log.info(
+      { host: this.opts.host ?? "127.0.0.1", port: this.port, path: MCP_PATH, allowed_hosts: ["loopback", ...this.allowedHosts] },
+      "mcp http listening",
+    );
     return this.port;
   }
 
