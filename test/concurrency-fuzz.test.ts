@@ -85,7 +85,7 @@ class Generator {
     // Exact retries (same id, same request) and ids reused by another op.
     if (u < 0.03 && this.sent.length > 0) return this.pick(this.sent.slice(-200));
     const reqId = u < 0.05 && this.sent.length > 0 ? this.pick(this.sent.slice(-200)).id : id;
-    const req = { v: 1 as const, id: reqId, ...this.body() };
+    const req: Request = { v: 1, id: reqId, ...this.body() };
     if (this.r() < 0.03) {
       const keys = Object.keys(req).filter((k) => !["v", "id", "op"].includes(k));
       if (keys.length > 0) req[this.pick(keys)] = this.junk();
@@ -189,7 +189,7 @@ describe("concurrency fuzzing of a real server", () => {
         const waiting = new Map<string, Request[]>(); // id -> requests awaiting a reply
         let inflight = 0;
         let sent = 0;
-        let wake: (() => void) | null = null;
+        const signal: { wake: (() => void) | null } = { wake: null };
         const reader = (async () => {
           for await (const [frame] of sock) {
             const rep = decode(frame as Buffer) as { v: number; id: string | null; ok: boolean; result?: any; error?: { code: string; message: string } };
@@ -210,14 +210,14 @@ describe("concurrency fuzzing of a real server", () => {
             }
             // Leases asked on one socket are told, reported and heart-beaten on all of them.
             g.leases.splice(0, g.leases.length, ...shared.slice(-60));
-            wake?.();
+            signal.wake?.();
             if (inflight === 0 && sent >= perSocket) break;
           }
         })();
         try {
           while (sent < perSocket) {
             while (inflight >= WINDOW) {
-              const w = new Promise<void>((res) => (wake = res));
+              const w = new Promise<void>((res) => (signal.wake = res));
               const outcome = await Promise.race([w.then(() => ""), died]);
               if (outcome) throw new Error(outcome);
             }
