@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -49,8 +49,15 @@ test-py: build venv ## Python client tests (real server processes) and examples
 
 test: test-ts test-py ## the whole suite (what CI runs)
 
+fuzz: build ## the concurrency fuzzer at length: 10 seeds x 30,000 requests (FUZZ_SEEDS=1,2 FUZZ_REQUESTS=N to change)
+	FUZZ_SEEDS=$${FUZZ_SEEDS:-1,2,3,4,5,6,7,8,9,10} FUZZ_REQUESTS=$${FUZZ_REQUESTS:-30000} \
+	  nice -n 10 npx vitest run test/concurrency-fuzz.test.ts --testTimeout 3600000
+
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
+
+bench-input-check: build venv ## cost of the request checks: frame walk vs decode, round trips vs a baseline build (docs/BENCHMARKS.md)
+	nice -n 10 $(PY) bench/input_check.py $(if $(QUICK),--quick,)
 
 bench-pbt: build ## PBT: the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE)
 	node bench/pbt.mjs

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
 
-const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 });
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000 }); // a hang guard
 
 describe("tuneport CLI", () => {
   let server: ServerProcess;

@@ -66,6 +66,9 @@ describe("crash soak: server SIGKILLed 20 times under 16 workers", () => {
     await client.call("create_study", { name: "grid", strategy: "grid", space: GRID, lease_ttl_s: 2, retry: { max_retries: 5, retry_on_fail: true } });
     await client.call("create_study", {
       name: "rand",
+      // Explicitly random (the default became `auto`, i.e. GP): a GP fit per ask under 16 workers
+      // made the outcome depend on machine speed (asks queued past the workers' give-up time).
+      strategy: "random",
       space: { x: { type: "float", low: -5, high: 5 }, z: { type: "int", low: -3, high: 3 } },
       lease_ttl_s: 2,
       retry: { max_retries: 3, retry_on_fail: true, keep_intermediate: true },

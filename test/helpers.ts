@@ -97,7 +97,7 @@ export class TestClient {
   }
 
   /** Sends a raw frame; resolves with the reply whose id is `expectId` ("null" for id-less error replies). */
-  raw(frame: Buffer, expectId: string, timeoutMs = 5_000): Promise<Reply> {
+  raw(frame: Buffer, expectId: string, timeoutMs = 30_000): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply for ${expectId}`)), timeoutMs);
       this.pending.set(expectId, (r) => {

@@ -16,8 +16,9 @@ OPTIMIZERS = {"tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-
 
 def test_multifidelity_quick(tmp_path: Path) -> None:
     out = tmp_path / "multifidelity.json"
+    # The timeout only catches a hang; how long the quick mode takes is the benchmark's business.
     proc = subprocess.run([sys.executable, "bench/multifidelity.py", "--quick", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=1800)  # a hang guard only; speed belongs in the benchmark
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = json.loads(out.read_text())["runs"]
     for r in runs:

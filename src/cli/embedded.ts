@@ -23,6 +23,8 @@ export async function openEmbedded(
   opts: { path: string; durability: Durability; leaseTtlS?: number },
 ): Promise<Embedded | null> {
   const storage = new SqliteStorage({ path: opts.path, durability: opts.durability });
+  if (storage.tightenedFiles.length > 0)
+    logger.warn({ files: storage.tightenedFiles }, "storage files were readable by group or others; set to 0600 (they hold results and lease tokens)");
   const problems = await storage.checkIntegrity();
   if (problems.length > 0) {
     logger.fatal({ problems }, "storage integrity check failed; refusing to start");

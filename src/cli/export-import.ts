@@ -1,5 +1,7 @@
 /** `tuneport export` / `tuneport import`: a study as JSON Lines (format in service/study-io.ts). */
+import { isUtf8 } from "node:buffer";
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { invalidArgument } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
@@ -78,7 +80,7 @@ Options:
   async run(v, pos) {
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
-    const text = readFileSync(file === "-" ? 0 : file, "utf8");
+    const text = utf8Text(readFileSync(file === "-" ? 0 : file), file);
     const storage = new SqliteStorage({ path: v.storage as string });
     try {
       const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
@@ -94,3 +96,16 @@ Options:
     return 0;
   },
 };
+
+/** The file's text; @throws INVALID_ARGUMENT naming the first line that is not UTF-8 (decoding would silently rewrite it). */
+function utf8Text(bytes: Buffer, file: string): string {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  let line = 1;
+  for (let start = 0; start <= bytes.length; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    if (!isUtf8(bytes.subarray(start, end))) break;
+    start = end + 1;
+  }
+  throw invalidArgument(`${file === "-" ? "stdin" : file}: line ${line} is not valid UTF-8; nothing was imported`, { line });
+}

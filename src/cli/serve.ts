@@ -6,7 +6,7 @@ import { McpHttpServer } from "../transports/mcp/http.js";
 import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, intOption } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
 import { openEmbedded } from "./embedded.js";
 
 export const serveCommand: Command = {
@@ -40,6 +40,9 @@ Options:
   --mcp-host HOST         interface for --mcp-http [127.0.0.1]
   --mcp-token TOKEN       the bearer token (at least 16 characters); prefer the
                           TUNEPORT_MCP_TOKEN environment variable, which ps cannot show
+  --mcp-allow-host NAME   also accept NAME in the Host and Origin headers of MCP requests
+                          (default: loopback names and the --mcp-host address only, against
+                          DNS rebinding); repeatable
   -h, --help              show this help
 `,
   options: {
@@ -55,6 +58,7 @@ Options:
     "mcp-http": { type: "string" },
     "mcp-host": { type: "string", default: "127.0.0.1" },
     "mcp-token": { type: "string" },
+    "mcp-allow-host": { type: "string", multiple: true },
   },
   async run(v) {
     const durability = v.durability as string;
@@ -68,6 +72,9 @@ Options:
     if (mcpPort !== undefined && (!mcpToken || mcpToken.length < 16))
       throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
     const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
+    const mcpAllowHosts = (v["mcp-allow-host"] as string[] | undefined) ?? [];
+    for (const h of mcpAllowHosts)
+      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(h)) throw new UsageError(`--mcp-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
     const curveSecret = v["curve-secret"] as string | undefined;
     const curveAllowPath = v["curve-allow"] as string | undefined;
     if ((curveSecret === undefined) !== (curveAllowPath === undefined))
@@ -128,7 +135,15 @@ Options:
     if (mcpPort !== undefined) {
       if (!isLoopback(`tcp://${mcpHost.includes(":") ? `[${mcpHost}]` : mcpHost}:0`))
         logger.warn({ host: mcpHost }, "MCP over plain HTTP on a non-loopback interface: the bearer token travels unencrypted; put TLS in front");
-      mcpHttp = new McpHttpServer({ backend: serviceBackend(service), logger, version: VERSION, token: mcpToken as string, host: mcpHost, port: mcpPort });
+      mcpHttp = new McpHttpServer({
+        backend: serviceBackend(service),
+        logger,
+        version: VERSION,
+        token: mcpToken as string,
+        host: mcpHost,
+        port: mcpPort,
+        allowedHosts: mcpAllowHosts,
+      });
       try {
         await mcpHttp.start();
       } catch (err) {
@@ -144,6 +159,7 @@ Options:
     await zmq.close();
     await embedded.close();
     logger.info("stopped");
+    exitWhenIdle();
     return 0;
   },
 };

@@ -60,6 +60,7 @@ export class ChangeFeed {
         if (changed()) done();
       };
       const timer = setTimeout(done, timeoutMs);
+      timer.unref(); // a pending wait must not keep a stopping process alive
       this.waiters.add(check);
     });
   }

@@ -16,6 +16,8 @@
 import { z } from "zod";
 import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
+import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/input-limits.js";
+import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
 import { resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
@@ -142,10 +144,17 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
     } catch (err) {
       fail(`not valid JSON (${(err as Error).message})`);
     }
+    if (nestingExceeds(json, MAX_NESTING)) fail(`nests deeper than ${MAX_NESTING} levels`);
+    const illFormed = findIllFormedString(json, "the line");
+    if (illFormed !== null) fail(`${illFormed.replace(/^the line\./, "field ")} is not well-formed Unicode (a lone surrogate escape); strings are refused, never repaired`);
     if (header === null) {
       const h = headerSchema.safeParse(json);
       if (!h.success) fail(`not a ${EXPORT_FORMAT} v${EXPORT_VERSION} header: ${formatZodError(h.error)}`);
       header = (h as { data: z.infer<typeof headerSchema> }).data;
+      // The grammar binds the name the study will get: the file's, unless renamed.
+      const problem = studyNameProblem(rename ?? header.name);
+      if (problem !== null && rename !== undefined) throw invalidArgument(`the new name ${JSON.stringify(rename)} is not valid: ${problem}`);
+      if (problem !== null) fail(`${problem}; import the study under another name (--name)`);
       const c = header.config;
       let space: SearchSpace = {};
       try {

@@ -8,13 +8,15 @@
  */
 import { z } from "zod";
 import { distributionSchema, searchSpaceSchema } from "../../domain/distributions.js";
+import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
 import type { DeepReadonly } from "./ops.js";
 import type { AskResult, LeaseView, LineageView, StudyView, TrajectoryView, TrialStart, TrialView } from "../views.js";
 
 // ------------------------------------------------------------------ shared pieces
 
-export const studyName = z.string().min(1).max(200);
+/** A study named in a request: any name a study might have been given (see domain/study-name.ts). */
+export const studyName = studyRefSchema;
 export const trialNumber = z.number().int().min(0);
 export const leaseToken = z.string().min(1).max(200);
 export const attrs = z.record(z.string(), z.unknown());
@@ -32,7 +34,7 @@ export const helloArgs = z.object({ versions: z.array(z.number().int()).min(1).o
 
 export const createStudyArgs = z
   .object({
-    name: z.string().min(1).max(200).regex(/^[^\u0000-\u001f]+$/, "must not contain control characters"),
+    name: studyNameSchema,
     direction: z.enum(["minimize", "maximize"]).optional(),
     space: z.record(z.string(), z.unknown()).optional(),
     strategy: z.unknown().optional(),

@@ -13,10 +13,15 @@
  * clear error instead of interleaving writes. Readers (`tuneport studies ...`) open the
  * file read-only and may run beside the server: WAL lets them see committed data.
  *
+ * Private files: a writer creates the database and its lock with mode 0600 (SQLite gives the
+ * `-wal` and `-shm` files it creates the database file's mode), and tightens an existing
+ * database, `-wal` or `-shm` that group or others may read to 0600 (`tightenedFiles`): they
+ * hold results and lease tokens. Read-only opens change nothing.
+ *
  * Schema migrations are versioned through `PRAGMA user_version`; each migration runs in
  * its own transaction, and a database newer than this build is refused.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
@@ -107,6 +112,8 @@ export class SqliteStorage implements Storage {
    * Not used by read-only connections, which may see another process add ids.
    */
   private replyIds: Set<string> | null = null;
+  /** Files that existed with group/other permissions and were set to 0600 on open (for the caller to log). */
+  readonly tightenedFiles: string[] = [];
 
   constructor(opts: SqliteStorageOptions) {
     const file = opts.path !== ":memory:";
@@ -123,6 +130,7 @@ export class SqliteStorage implements Storage {
         );
     } else {
       this.lockPath = file ? acquireLock(`${opts.path}.lock`) : null;
+      if (file) this.tightenedFiles.push(...makePrivate(opts.path));
       this.db = new Database(opts.path, { timeout: 5000 });
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${opts.durability === "power" ? "FULL" : "NORMAL"}`);
@@ -341,7 +349,7 @@ export class SqliteStorage implements Storage {
 function acquireLock(lockPath: string): string {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      writeFileSync(lockPath, String(process.pid), { flag: "wx", mode: PRIVATE_MODE });
       return lockPath;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
@@ -356,6 +364,35 @@ function acquireLock(lockPath: string): string {
     }
   }
   throw new TuneportError("UNAVAILABLE", `could not take the lock ${lockPath}`);
+}
+
+/** Owner read/write only: the mode of every file a writer creates or opens. */
+export const PRIVATE_MODE = 0o600;
+
+/**
+ * Creates the database file with mode 0600 when it is missing (SQLite then gives its `-wal`
+ * and `-shm` the same mode) and sets an existing database, `-wal` or `-shm` that group or
+ * others can access to 0600. Returns the paths it tightened.
+ */
+function makePrivate(dbPath: string): string[] {
+  closeSync(openSync(dbPath, "a", PRIVATE_MODE));
+  const tightened: string[] = [];
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(f).mode;
+    } catch {
+      continue; // not there (yet)
+    }
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(f, PRIVATE_MODE);
+      tightened.push(f);
+    } catch {
+      // Not ours to change (another owner): the file stays as its owner set it.
+    }
+  }
+  return tightened;
 }
 
 function isAlive(pid: number): boolean {

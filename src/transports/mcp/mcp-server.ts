@@ -19,6 +19,7 @@ import { formatZodError } from "../../domain/distributions.js";
 import type { McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
 import { registerStudyResources } from "./resources.js";
+import { ToolCalls, checkToolArguments } from "./tool-calls.js";
 import { insightTools } from "./tools/insights.js";
 import { studyTools } from "./tools/studies.js";
 import type { Extra, McpTool } from "./tools/tool.js";
@@ -44,6 +45,12 @@ instead of polling while workers run. Studies are also resources: tuneport://stu
 /** A live MCP server for one client connection. Call `dispose` when the connection ends. */
 export interface TuneportMcp {
   readonly server: McpServer;
+  /**
+   * Shutdown, first step: pending `wait_for_progress` calls return at once with an UNAVAILABLE
+   * result ("server stopping"), new tool calls get the same, and the promise resolves when every
+   * tool call in flight has produced its result (the transport then still has to send it).
+   */
+  stop(): Promise<void>;
   dispose(): void;
 }
 
@@ -57,11 +64,12 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
   );
   const all: McpTool[] = toolTable(maxWaitS);
   const tools = new Map(all.map((t) => [t.name, t]));
+  const calls = new ToolCalls();
 
   /** Runs a tool on parsed arguments; a TuneportError becomes an isError result that names the next step. */
   const guarded = async (t: McpTool, args: unknown, extra: Extra): Promise<CallToolResult> => {
     try {
-      return await t.run(args as never, { backend, extra, log });
+      return await t.run(args as never, { backend, extra, log, calls });
     } catch (err) {
       if (isTuneportError(err)) return errorResult(err);
       log.error({ err, tool: t.name }, "tool failed");
@@ -78,22 +86,24 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
         inputSchema: t.input,
         annotations: { readOnlyHint: t.meta.readOnly ?? false, destructiveHint: t.meta.destructive ?? false, openWorldHint: false },
       },
-      ((args: unknown, extra: Extra) => guarded(t, args, extra)) as never,
+      ((args: unknown, extra: Extra) => calls.run(() => guarded(t, args, extra))) as never,
     );
 
   // Malformed calls are protocol errors (see the file comment): replace McpServer's handler.
   server.server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const t = tools.get(req.params.name);
     if (!t) throw new McpError(ErrorCode.InvalidParams, `Unknown tool '${req.params.name}'. Tools: ${[...tools.keys()].join(", ")}`);
+    checkToolArguments(req.params.name, req.params.arguments ?? {});
     const parsed = t.input.safeParse(req.params.arguments ?? {});
     if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool '${req.params.name}': ${formatZodError(parsed.error)}`);
-    return guarded(t, parsed.data, extra);
+    return calls.run(() => guarded(t, parsed.data, extra));
   });
 
   const stopResources = registerStudyResources(server, backend, log, opts.updateThrottleMs ?? 1000);
 
   return {
     server,
+    stop: () => calls.stop(),
     dispose: stopResources,
   };
 }

@@ -31,7 +31,12 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     { title: "tuneport study", description: "A study's configuration, counts, best trial and summary (JSON).", mimeType: "application/json" },
     async (uri, vars) => {
       const raw = vars.name;
-      const name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
+      let name: string;
+      try {
+        name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
+      } catch {
+        throw new McpError(-32002, "Resource not found: the study name in the URI is not valid percent-encoded UTF-8", { uri: uri.href });
+      }
       let study;
       try {
         study = (await backend.call("get_study", { study: name })).study;

@@ -5,6 +5,7 @@ import { paramImportances } from "../../../service/importance.js";
 import { PLOT_KINDS, renderPlot } from "../../../service/plots.js";
 import { fmt, summarizeStudy } from "../../../service/summary.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
+import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
@@ -67,7 +68,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
         min_finished: z.number().int().min(1).max(1000).default(1).describe("How many more finished trials to wait for."),
       }),
       ops: ["get_study", "trials"],
-      async run(a, { backend, extra }) {
+      async run(a, { backend, extra, calls, log }) {
         const started = Date.now();
         const deadline = started + a.timeout_s * 1000;
         const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
@@ -77,10 +78,13 @@ export function insightTools(maxWaitS: number): McpTool[] {
         let current = first;
         let deleted = false;
         const progressToken = extra._meta?.progressToken;
+        log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
         while (!extra.signal.aborted) {
           const remaining = deadline - Date.now();
           if (remaining <= 0) break;
-          version = await backend.waitForChange(a.study, version, remaining);
+          // The wait ends early when the server stops, so the caller still gets an answer.
+          version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
+          if (calls.stopping) return stoppingResult();
           try {
             current = (await backend.call("get_study", { study: a.study })).study;
           } catch (err) {

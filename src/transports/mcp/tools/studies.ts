@@ -1,12 +1,13 @@
 /** MCP tools about studies: list, create, describe, delete, the plug-in catalogue, user attributes. */
 import { z } from "zod";
 import { distributionSchema } from "../../../domain/distributions.js";
+import { studyNameSchema, studyRefSchema } from "../../../domain/study-name.js";
 import { pluginRefSchema } from "../../../service/plugins.js";
 import { spaceText, studyLine, trialLine } from "../format.js";
 import { studyUri } from "../uris.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
-export const studyArg = z.string().min(1).max(200).describe("Study name (case-sensitive).");
+export const studyArg = studyRefSchema.describe("Study name (case-sensitive).");
 
 export const studyTools: McpTool[] = [
   defineTool({
@@ -42,7 +43,7 @@ export const studyTools: McpTool[] = [
         "Workers and agents then ask for trials and tell results. With load_if_exists: true an existing study of that name is returned instead (loading it).",
     },
     input: z.object({
-      name: z.string().min(1).max(200).describe("Unique study name."),
+      name: studyNameSchema.describe(`Unique study name. ${studyNameSchema.description ?? ""}`),
       direction: z.enum(["minimize", "maximize"]).default("minimize").describe("Whether lower or higher objective values are better."),
       space: z
         .record(z.string().min(1).max(256), distributionSchema)

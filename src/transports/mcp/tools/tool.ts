@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import type { OpName } from "../../../service/ops/ops.js";
 import type { McpBackend } from "../backend.js";
+import type { ToolCalls } from "../tool-calls.js";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -18,6 +19,8 @@ export interface ToolContext {
   readonly backend: McpBackend;
   readonly extra: Extra;
   readonly log: Logger;
+  /** The server's calls in flight and its stop signal (long tools end early when it stops). */
+  readonly calls: Pick<ToolCalls, "stopped" | "stopping">;
 }
 
 export interface ToolMeta {
