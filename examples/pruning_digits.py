@@ -54,7 +54,7 @@ def train(trial: tp.Trial, data: Data, ckpt_dir: Path, max_epochs: int) -> float
     for epoch in range(start + 1, budget + 1):
         g = torch.Generator().manual_seed(trial.number * 1000 + epoch)
         val_loss = train_epoch(model, opt, data, batch=128, generator=g)
-        trial.report(epoch, val_loss)  # NaN is fine: the scheduler treats it as the worst value
+        trial.report(val_loss, epoch)  # NaN is fine: the scheduler treats it as the worst value
     save_checkpoint(ckpt_dir / f"{trial.number}.pt", model, opt, epoch=budget)
     return val_loss
 

@@ -16,7 +16,7 @@ def keygen(name: str, out: Path) -> None:
     subprocess.run(["node", str(SERVER_MAIN), "keygen", name, "--out", str(out)], check=True, capture_output=True)
 
 
-def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
+def test_allowed_key_works_and_refused_keys_say_so(tmp_path: Path) -> None:
     keys, allowed, strangers = tmp_path / "server", tmp_path / "allowed", tmp_path / "strangers"
     for d in (keys, allowed, strangers):
         d.mkdir()
@@ -35,7 +35,7 @@ def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while True:  # the server binds a moment after it starts
             try:
-                client = tp.connect(endpoint, curve=good, timeout=0.5, retries=0)
+                client = tp.connect(endpoint, curve=good, connect_timeout=0.5)
                 break
             except tp.TimeoutError:
                 if time.monotonic() > deadline or proc.poll() is not None:
@@ -46,11 +46,12 @@ def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
                 trial.complete(0.5)
             assert study.best_trial is not None
 
+        # Refusals are told apart from silence, at once: the handshake fails (ZMTP ERROR / mechanism).
         bad = tp.CurveKeys.from_files(keys / "server.pub", strangers / "intruder.key")
-        with pytest.raises(tp.TimeoutError, match="CURVE keys not accepted"):
-            tp.connect(endpoint, curve=bad, timeout=0.5, retries=1)
-        with pytest.raises(tp.TimeoutError):
-            tp.connect(endpoint, timeout=0.5, retries=0)  # plaintext
+        with pytest.raises(tp.UnauthenticatedError, match="CURVE keys not accepted"):
+            tp.connect(endpoint, curve=bad, connect_timeout=10)
+        with pytest.raises(tp.UnauthenticatedError, match="may require CURVE"):
+            tp.connect(endpoint, connect_timeout=10)  # plaintext
         with pytest.raises(ValueError, match="no secret key"):
             tp.CurveKeys.from_files(keys / "server.pub", allowed / "worker.pub")
     finally:

@@ -8,10 +8,11 @@ EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
-    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudySummary", "TimeoutError",
+    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudyStopped", "StudySummary",
+    "TimeoutError",
     "TrajectoryPoint", "Trial",
     "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
-    "UnsupportedVersionError", "__version__", "connect",
+    "UnsupportedVersionError", "__version__", "connect", "create_study", "load_study",
 }  # fmt: skip
 
 

@@ -99,7 +99,7 @@ def test_exception_in_the_with_block_fails_the_trial_and_propagates(client: tp.C
     study = client.create_study(name, space=SPACE)
     with pytest.raises(ZeroDivisionError):
         with study.ask() as trial:
-            trial.report(0, 0.5)
+            trial.report(0.5, 0)
             _ = 1 / 0
     frozen = study.trial(trial.number)
     assert frozen.state == "FAIL"
@@ -110,9 +110,9 @@ def test_exception_in_the_with_block_fails_the_trial_and_propagates(client: tp.C
 def test_pruned_in_the_with_block_prunes_and_is_swallowed(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
-        decision = trial.report(0, 0.75)
+        decision = trial.report(0.75, 0)
         assert decision.action == "continue" and trial.budget is None and trial.restore is None
-        trial.report(1, 0.5)
+        trial.report(0.5, 1)
         raise tp.TrialPruned()
     frozen = study.trial(trial.number)
     assert frozen.state == "PRUNED" and frozen.value == 0.5  # the last reported value
@@ -129,17 +129,17 @@ def test_leaving_the_block_without_an_outcome_fails_the_trial(client: tp.Client,
 def test_report_rules(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
-        trial.report(0, 1.25)
-        trial.report(0, 1.25)  # repeating the last step with the same value is fine
+        trial.report(1.25, 0)
+        trial.report(1.25, 0)  # repeating the last step with the same value is fine
         with pytest.raises(tp.InvalidArgumentError):
-            trial.report(0, 2.5)
+            trial.report(2.5, 0)
         trial.complete(0.5)
 
 
 def test_report_accepts_nan_for_a_diverged_run(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
-        trial.report(0, math.nan)
+        trial.report(math.nan, 0)
         trial.fail("diverged")
 
 
@@ -260,7 +260,7 @@ def test_heartbeats_keep_a_short_lease_alive(server: ServerProcess, name: str) -
         time.sleep(6.0)  # three TTLs without a report
         assert not trial.lease_lost
         assert study.trial(trial.number).state == "RUNNING"
-        trial.report(0, 0.5)
+        trial.report(0.5, 0)
         trial.complete(0.5)
         assert study.trial(trial.number).state == "COMPLETE"
 
@@ -275,7 +275,7 @@ def test_lease_lost_without_heartbeats(server: ServerProcess, name: str) -> None
         assert caught.value.data.get("retried_as") is not None
         assert trial.lease_lost and trial.finished
         with pytest.raises(tp.LeaseLostError):
-            trial.report(0, 0.5)  # raised locally, at once
+            trial.report(0.5, 0)  # raised locally, at once
         frozen = study.trial(trial.number)
         assert frozen.state == "FAIL" and frozen.system_attrs["fail_reason"] == "lease_expired"
         retry = study.ask()  # the retry policy re-queued the params
