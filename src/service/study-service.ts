@@ -66,11 +66,13 @@ import { Mutex } from "./mutex.js";
 import {
   type PluginRef,
   checkCompatible,
+  checkSpaceFor,
   createScheduler,
   createStrategy,
   resolveSchedulerConfig,
   resolveStrategyConfig,
 } from "./plugins.js";
+import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
@@ -427,8 +429,8 @@ export class StudyService {
   }
 
   /**
-   * Creates a study, or loads it with `load_if_exists` (then any explicitly given direction
-   * or space must match what is stored). @throws ALREADY_EXISTS, INVALID_ARGUMENT.
+   * Creates a study, or loads it with `load_if_exists` (then every setting given must match
+   * what is stored: `studyConfigDiff`). @throws ALREADY_EXISTS, INVALID_ARGUMENT.
    */
   async createStudy(raw: unknown, requestId?: string): Promise<{ study: StudyView; created: boolean }> {
     const parsed = createStudyArgsSchema.safeParse(raw);
@@ -445,18 +447,21 @@ export class StudyService {
           throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, {
             study: a.name,
           });
-        const c = existing.study.config;
-        if (a.direction !== undefined && a.direction !== c.direction)
-          throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
-        if (a.space !== undefined) {
-          for (const [k, d] of Object.entries(space)) {
-            const have = c.space[k];
-            if (have && !distributionsEqual(have, d))
-              throw invalidArgument(`study '${a.name}' exists and declares '${k}' as ${JSON.stringify(have)}, not ${JSON.stringify(d)}`);
-          }
-        }
+        const differences = studyConfigDiff(existing.study.config, {
+          direction: a.direction,
+          space,
+          strategy: a.strategy == null ? undefined : strategy,
+          scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
+          seed: a.seed,
+          maxRetries: a.retry?.max_retries,
+          retryOnFail: a.retry?.retry_on_fail,
+          keepIntermediate: a.retry?.keep_intermediate,
+          leaseTtlS: a.lease_ttl_s,
+        });
+        if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: this.viewOf(existing), created: false }, () => undefined, rc);
       }
+      checkSpaceFor(strategy, space);
       const config: StudyConfig = {
         direction: (a.direction ?? "minimize") as Direction,
         space,
