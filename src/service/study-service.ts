@@ -711,6 +711,7 @@ export class StudyService {
   }
 
   private askResult(s: StudyState, t: TrialRecord): AskResult {
+    this.log.debug({ study: s.study.name, trial: t.number, params: t.params }, "trial started");
     const budget = t.systemAttrs.budget;
     return {
       study: s.study.name,
@@ -925,6 +926,7 @@ export class StudyService {
         }
         const result = { trial: trialView(next, now) };
         return this.commit(changes, result, () => {
+          this.log.info({ study: s.study.name, trial: t.number, state, value: finalValue }, "trial finished");
           s.trials[t.number] = next;
           s.running.delete(t.number);
           if (retry) this.addRetry(s, retry);
