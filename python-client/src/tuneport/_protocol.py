@@ -223,13 +223,15 @@ class Channel:
                 sock.setsockopt(zmq.CURVE_SECRETKEY, self._curve.secret_key.encode("ascii"))
             monitor = sock.get_monitor_socket(_MONITORED)
             sock.connect(self._endpoint)
-        except zmq.ZMQError as exc:
+        except BaseException as exc:
             # Close what was opened: a socket left open makes the context's term() wait forever.
             if monitor is not None:
                 sock.disable_monitor()
                 monitor.close(linger=0)
             sock.close(linger=0)
-            raise InvalidArgumentError(f"cannot connect to {self._endpoint!r}: {exc}", {"endpoint": self._endpoint}) from exc
+            if isinstance(exc, zmq.ZMQError):
+                raise InvalidArgumentError(f"cannot connect to {self._endpoint!r}: {exc}", {"endpoint": self._endpoint}) from exc
+            raise
         self._socket, self._monitor = sock, monitor
         self._poller = zmq.Poller()
         self._poller.register(sock, zmq.POLLIN)
