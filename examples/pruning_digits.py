@@ -101,7 +101,7 @@ def main() -> None:
             print(f"  trial {trial.number:3d}  {trial.state:8s}  budget={trial.budget}{resumed}  "
                   f"val_loss={trial.intermediate[-1][1] if trial.intermediate else loss:.4f}  ({time.perf_counter() - t0:.2f}s)", flush=True)
 
-        best = study.trials(states=["COMPLETE"], order_by="value")
+        best = study.get_trials(states=["COMPLETE"], order_by="value")
         full = [t for t in best if t.system_attrs.get("budget") == args.max_epochs]
         top = (full or best)[0]
         print(f"\n{epochs} epochs trained in all; best trial {top.number} "

@@ -60,7 +60,7 @@ def test_user_attrs_best_params_and_best_value(client: tp.Client, name: str) -> 
     assert study.summary().user_attrs == {"dataset": "digits"}
 
 
-def test_trials_is_optunas_list_and_a_filtered_call(client: tp.Client, name: str) -> None:
+def test_trials_and_get_trials_as_in_optuna(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     study.enqueue_trial({"x": 0.5, "k": 2}, user_attrs={"source": "me"})
     for value in (0.5, 0.25):
@@ -71,9 +71,9 @@ def test_trials_is_optunas_list_and_a_filtered_call(client: tp.Client, name: str
     assert len(study.trials) == 3
     assert [t.number for t in study.trials] == [0, 1, 2]
     assert study.trials[0].params == {"x": 0.5, "k": 2} and study.trials[0].user_attrs == {"source": "me"}
-    assert [t.value for t in study.trials(states=["COMPLETE"], order_by="value")] == [0.25, 0.5]
-    assert [t.state for t in study.get_trials(states=(optuna.trial.TrialState.FAIL,))] == ["FAIL"]
-    assert study.trials == study.trials()
+    assert [t.value for t in study.get_trials(states=["COMPLETE"], order_by="value")] == [0.25, 0.5]
+    assert [t.state for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))] == ["FAIL"]
+    assert study.trials == study.get_trials() and len(study.get_trials(limit=1, offset=1)) == 1
 
 
 def test_trials_dataframe_has_optunas_columns(client: tp.Client, name: str) -> None:
@@ -162,7 +162,7 @@ def test_optimize_timeout_and_n_jobs(client: tp.Client, name: str) -> None:
         return float(trial.params["x"])  # type: ignore[arg-type]
 
     study.optimize(objective, n_trials=7, n_jobs=2)
-    assert len(study.trials(states=["COMPLETE"])) == 7 and len(study.trials) == 7
+    assert len(study.get_trials(states=["COMPLETE"])) == 7 and len(study.trials) == 7
 
 
 def test_stop_ends_this_loop_after_the_running_trial(client: tp.Client, name: str) -> None:

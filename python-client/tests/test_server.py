@@ -165,11 +165,11 @@ def test_listing_and_best_trial(client: tp.Client, name: str) -> None:
         study.ask().complete(value)
     study.ask().fail("boom")
     running = study.ask()
-    assert [t.number for t in study.trials()] == [0, 1, 2, 3, 4]
-    assert [t.number for t in study.trials(states=["COMPLETE"])] == [0, 1, 2]
-    assert [t.number for t in study.trials(states=["FAIL", "RUNNING"])] == [3, 4]
-    assert [t.value for t in study.trials(order_by="value")] == [0.75, 0.5, 0.25]
-    assert len(study.trials(limit=2, offset=1)) == 2
+    assert [t.number for t in study.get_trials()] == [0, 1, 2, 3, 4]
+    assert [t.number for t in study.get_trials(states=["COMPLETE"])] == [0, 1, 2]
+    assert [t.number for t in study.get_trials(states=["FAIL", "RUNNING"])] == [3, 4]
+    assert [t.value for t in study.get_trials(order_by="value")] == [0.75, 0.5, 0.25]
+    assert len(study.get_trials(limit=2, offset=1)) == 2
     best = study.best_trial
     assert best is not None and best.number == 1 and best.value == 0.75
     summary = study.summary()
@@ -203,14 +203,14 @@ def test_optimize(client: tp.Client, name: str) -> None:
         return x * x + y * y
 
     study.optimize(objective, n_trials=6)
-    states = [t.state for t in study.trials()]
+    states = [t.state for t in study.get_trials()]
     assert states == ["COMPLETE", "COMPLETE", "FAIL", "PRUNED", "COMPLETE", "COMPLETE"]
     def broken(trial: tp.Trial) -> float:
         raise KeyError("missing")
 
     with pytest.raises(KeyError):
         study.optimize(broken, n_trials=1)
-    assert study.trials()[-1].state == "FAIL"
+    assert study.get_trials()[-1].state == "FAIL"
     study.optimize(broken, n_trials=2, catch=(KeyError,))
     assert study.summary().counts["FAIL"] == 4
 

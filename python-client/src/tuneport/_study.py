@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._distributions import Distribution, Scalar, distribution_from_wire
 from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
@@ -245,17 +245,27 @@ class Study:
     # ------------------------------------------------------------------ reading
 
     @property
-    def trials(self) -> TrialsAccessor:
-        """Every trial, as Optuna's ``study.trials`` (``len(study.trials)``, ``study.trials[0]``,
-        fetched on first use), and callable with filters:
-        ``study.trials(states=["COMPLETE"], order_by="value", limit=10)``."""
-        return TrialsAccessor(self)
+    def trials(self) -> list[FrozenTrial]:
+        """Every trial, in number order, fetched from the server on each access (Optuna's
+        ``study.trials``). To filter, sort or page on the server, use ``get_trials``."""
+        return self._fetch_trials()
 
-    def get_trials(self, deepcopy: bool = True, states: Sequence[Any] | None = None) -> list[FrozenTrial]:
-        """Optuna's ``get_trials``: every trial, or those in ``states`` (names such as
-        ``"COMPLETE"``, or anything with such a ``.name``). ``deepcopy`` is accepted and ignored:
+    def get_trials(
+        self,
+        deepcopy: bool = True,
+        states: Sequence[Any] | None = None,
+        *,
+        order_by: Literal["number", "value"] | None = None,
+        descending: bool = False,
+        offset: int | None = None,
+        limit: int | None = None,
+    ) -> list[FrozenTrial]:
+        """Trials, optionally only those in ``states`` (names such as ``"COMPLETE"``, or anything
+        with such a ``.name``, e.g. Optuna's ``TrialState.COMPLETE``), as Optuna's ``get_trials``;
+        ``order_by="value"`` puts the best first; ``offset``/``limit`` page. Without ``limit``
+        every matching trial is fetched, a page at a time. ``deepcopy`` is accepted and ignored:
         ``FrozenTrial`` is immutable already."""
-        return self._fetch_trials(states)
+        return self._fetch_trials(states, order_by=order_by, descending=descending, offset=offset, limit=limit)
 
     def _fetch_trials(
         self,
@@ -410,53 +420,6 @@ class Study:
         return trials_dataframe(self.get_trials(), attrs, multi_index)
 
 
-class TrialsAccessor(Sequence[FrozenTrial]):
-    """What ``Study.trials`` returns: a read-only sequence of every trial (fetched on first use,
-    then kept), and a call with filters that fetches afresh."""
-
-    def __init__(self, study: Study) -> None:
-        self._study = study
-        self._all: list[FrozenTrial] | None = None
-
-    def __call__(
-        self,
-        states: Sequence[Any] | None = None,
-        *,
-        order_by: Literal["number", "value"] | None = None,
-        descending: bool = False,
-        offset: int | None = None,
-        limit: int | None = None,
-    ) -> list[FrozenTrial]:
-        """Trials, optionally filtered by state; ``order_by="value"`` puts the best first.
-        Without ``limit`` every matching trial is fetched, a page at a time."""
-        return self._study._fetch_trials(states, order_by=order_by, descending=descending, offset=offset, limit=limit)
-
-    def _list(self) -> list[FrozenTrial]:
-        if self._all is None:
-            self._all = self._study._fetch_trials()
-        return self._all
-
-    @overload
-    def __getitem__(self, index: int) -> FrozenTrial: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[FrozenTrial]: ...
-
-    def __getitem__(self, index: int | slice) -> FrozenTrial | list[FrozenTrial]:
-        return self._list()[index]
-
-    def __len__(self) -> int:
-        return len(self._list())
-
-    def __eq__(self, other: object) -> bool:
-        return self._list() == (list(other) if isinstance(other, (list, tuple, TrialsAccessor)) else other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(self._list())
-
-
 def _state_name(state: Any) -> str:
     """A trial state's wire name from a string or an enum member (Optuna's ``TrialState.COMPLETE``)."""
     name = getattr(state, "name", state)
@@ -465,7 +428,7 @@ def _state_name(state: Any) -> str:
     return name
 
 
-__all__ = ["Direction", "Study", "StudySummary", "TrialsAccessor"]
+__all__ = ["Direction", "Study", "StudySummary"]
 
 
 @dataclass(frozen=True)

@@ -99,12 +99,13 @@ class FrozenTrial:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> FrozenTrial:
+        distributions = {k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()}
         return cls(
             number=int(raw["number"]),
             state=raw["state"],
-            params=dict(raw.get("params") or {}),
-            distributions={k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()},
-            value=raw.get("value"),
+            params=_typed_params(raw.get("params"), distributions),
+            distributions=distributions,
+            value=_float_or_none(raw.get("value")),
             intermediate=[(float(s), float(v)) for s, v in raw.get("intermediate") or []],
             user_attrs=dict(raw.get("user_attrs") or {}),
             system_attrs=dict(raw.get("system_attrs") or {}),
@@ -169,6 +170,21 @@ class TrajectoryPoint:
         return cls(step=raw.get("step"), value=raw.get("value"), params=dict(raw.get("params") or {}))
 
 
+def _float_or_none(x: Any) -> float | None:
+    """A value as a float: MessagePack carries a whole float such as 5.0 as the integer 5."""
+    return None if x is None else float(x)
+
+
+def _typed_params(raw: Any, distributions: Mapping[str, Distribution]) -> dict[str, Scalar]:
+    """Params with float parameters as floats (5.0, not the integer 5 MessagePack carried)."""
+    params: dict[str, Scalar] = dict(raw or {})
+    for k, d in distributions.items():
+        v = params.get(k)
+        if isinstance(d, Float) and isinstance(v, int) and not isinstance(v, bool):
+            params[k] = float(v)
+    return params
+
+
 def _number(x: Any, what: str) -> float:
     """A plain Python number from ints, floats, numpy scalars or 0-d tensors."""
     if isinstance(x, bool):
@@ -194,12 +210,12 @@ class Trial:
         lease = result["lease"]
         self.study = study
         self.number: int = int(view["number"])
-        self.params: dict[str, Scalar] = dict(view.get("params") or {})
         self.distributions: dict[str, Distribution] = {
             k: distribution_from_wire(d) for k, d in (view.get("distributions") or {}).items()
         }
+        self.params: dict[str, Scalar] = _typed_params(view.get("params"), self.distributions)
         self.state: TrialState = view["state"]
-        self.value: float | None = view.get("value")
+        self.value: float | None = _float_or_none(view.get("value"))
         self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
         self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
@@ -289,6 +305,8 @@ class Trial:
 
     def _suggest(self, name: str, dist: Distribution) -> Any:
         value = self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"]
+        if isinstance(dist, Float):
+            value = float(value)
         self.params[name] = value
         self.distributions[name] = dist
         return value
@@ -358,7 +376,7 @@ class Trial:
             self.budget = decision.budget
         self.restore = None
         if decision.action == "update":
-            self.params.update(decision.params)
+            self.params.update(_typed_params(decision.params, self.distributions))
             self.restore = decision.restore
         elif decision.action == "prune":
             self._prune_requested = True
@@ -396,7 +414,7 @@ class Trial:
         view = result["trial"]
         self._view = view
         self.state = view["state"]
-        self.value = view.get("value")
+        self.value = _float_or_none(view.get("value"))
         self.user_attrs = dict(view.get("user_attrs") or {})
         self.system_attrs = dict(view.get("system_attrs") or {})
         self.study.client._forget(self)
