@@ -1,0 +1,125 @@
+"""The Python client's ask+tell speed, the working tree against an earlier commit, in one run.
+
+`make bench-protocol` measures tuneport against its peers; this harness answers the narrower
+question a client change raises ("did it slow ask+tell down?") with less noise: both client
+versions talk to the *same* server process, in alternating rounds (A B B A ...), so drift of a
+shared machine hits both alike. Each round runs N ask+complete trials per client process on a
+fresh study; the figure per round is the aggregate trials/s.
+
+    python bench/client_ab.py --baseline <commit> [--rounds 12] [--trials 1500] [--clients 1,16]
+
+Prints median trials/s with IQR per version, the ratio of medians, and a Wilcoxon signed-rank
+test over the paired rounds (scipy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import ROOT, Server, machine  # noqa: E402
+
+WORKER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import tuneport as tp
+assert tp.__file__.startswith(sys.argv[1]), (tp.__file__, sys.argv[1])  # not the editable install
+endpoint, study, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+with tp.connect(endpoint) as client:
+    st = client.load_study(study)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        trial = st.ask()
+        trial.complete((float(trial.params["x"]) - 0.3) ** 2)
+    print(time.perf_counter() - t0)
+"""
+
+
+def export_client(commit: str, into: str) -> str:
+    """Writes python-client/src of ``commit`` under ``into``; returns the directory to put on sys.path."""
+    data = subprocess.run(["git", "archive", commit, "python-client/src"], cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return os.path.join(into, "python-client", "src")
+
+
+def one_round(src: str, endpoint: str, study: str, clients: int, per_client: int) -> float:
+    """Aggregate trials/s of ``clients`` processes running ``per_client`` ask+complete each."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, src, endpoint, study, str(per_client)], stdout=subprocess.PIPE, text=True)
+        for _ in range(clients)
+    ]
+    for p in procs:
+        p.wait()
+        if p.returncode != 0:
+            raise RuntimeError(f"worker failed with exit code {p.returncode}")
+    # Start-up (imports, connect) is not timed: each worker times its own loop; the round's wall
+    # time is bounded by the slowest loop.
+    loops = [float((p.stdout.read() if p.stdout else "nan").strip()) for p in procs]
+    return clients * per_client / max(loops)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", required=True, help="commit whose python-client/src is version A")
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--trials", type=int, default=1500, help="trials per round (split over the clients)")
+    ap.add_argument("--clients", default="1,16")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "client_ab.json"))
+    args = ap.parse_args()
+    from scipy.stats import wilcoxon
+
+    import tuneport as tp
+
+    tmp = tempfile.mkdtemp(prefix="tuneport-client-ab-")
+    versions = {"baseline": export_client(args.baseline, tmp), "working tree": str(ROOT / "python-client" / "src")}
+    results: list[dict[str, Any]] = []
+    with Server() as server:
+        for clients in [int(c) for c in args.clients.split(",")]:
+            per_client = max(1, args.trials // clients)
+            rates: dict[str, list[float]] = {k: [] for k in versions}
+            for r in range(args.rounds):
+                order = list(versions) if r % 2 == 0 else list(reversed(versions))
+                for name in order:
+                    study = f"ab-{clients}-{r}-{name.replace(' ', '-')}"
+                    with tp.connect(server.endpoint) as c:
+                        c.create_study(study, strategy="random", seed=r, space={"x": tp.Float(0, 1)})
+                    rates[name].append(one_round(versions[name], server.endpoint, study, clients, per_client))
+                print(f"clients={clients} round {r}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
+            a, b = rates["baseline"], rates["working tree"]
+            q = lambda xs: statistics.quantiles(xs, n=4)  # noqa: E731
+            row = {
+                "clients": clients,
+                "trials_per_round": per_client * clients,
+                "rounds": args.rounds,
+                "baseline_median": statistics.median(a),
+                "baseline_iqr": [q(a)[0], q(a)[2]],
+                "new_median": statistics.median(b),
+                "new_iqr": [q(b)[0], q(b)[2]],
+                "ratio_new_over_baseline": statistics.median(b) / statistics.median(a),
+                "paired_ratio_median": statistics.median(y / x for x, y in zip(a, b)),
+                "wilcoxon_p": float(wilcoxon(a, b).pvalue),
+                "baseline": a,
+                "new": b,
+            }
+            results.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k not in ("baseline", "new")}), flush=True)
+    meta = {"command": " ".join(["python", "bench/client_ab.py", *sys.argv[1:]]), "baseline": args.baseline, "machine": machine()}
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
