@@ -36,11 +36,11 @@ assert tp.__file__.startswith(sys.argv[1]), (tp.__file__, sys.argv[1])  # not th
 endpoint, study, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
 with tp.connect(endpoint) as client:
     st = client.load_study(study)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         trial = st.ask()
         trial.complete((float(trial.params["x"]) - 0.3) ** 2)
-    print(time.perf_counter() - t0)
+    print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 
@@ -52,20 +52,29 @@ def export_client(commit: str, into: str) -> str:
     return os.path.join(into, "python-client", "src")
 
 
-def one_round(src: str, endpoint: str, study: str, clients: int, per_client: int) -> float:
-    """Aggregate trials/s of ``clients`` processes running ``per_client`` ask+complete each."""
+def one_round(src: str, endpoint: str, study: str, clients: int, per_client: int) -> tuple[float, float]:
+    """Aggregate trials/s of ``clients`` processes running ``per_client`` ask+complete each, and
+    the client processes' CPU time (all threads: user + system) per trial in microseconds."""
     procs = [
         subprocess.Popen([sys.executable, "-c", WORKER, src, endpoint, study, str(per_client)], stdout=subprocess.PIPE, text=True)
         for _ in range(clients)
     ]
+    outs = []
     for p in procs:
-        p.wait()
+        out, _ = p.communicate()
         if p.returncode != 0:
             raise RuntimeError(f"worker failed with exit code {p.returncode}")
+        outs.append([float(x) for x in out.split()])
     # Start-up (imports, connect) is not timed: each worker times its own loop; the round's wall
     # time is bounded by the slowest loop.
-    loops = [float((p.stdout.read() if p.stdout else "nan").strip()) for p in procs]
-    return clients * per_client / max(loops)
+    wall = max(o[0] for o in outs)
+    cpu = sum(o[1] for o in outs)
+    return clients * per_client / wall, 1e6 * cpu / (clients * per_client)
+
+
+def iqr(xs: list[float]) -> list[float]:
+    q = statistics.quantiles(xs, n=4)
+    return [q[0], q[2]]
 
 
 def main() -> int:
@@ -87,32 +96,37 @@ def main() -> int:
         for clients in [int(c) for c in args.clients.split(",")]:
             per_client = max(1, args.trials // clients)
             rates: dict[str, list[float]] = {k: [] for k in versions}
+            cpus: dict[str, list[float]] = {k: [] for k in versions}
             for r in range(args.rounds):
                 order = list(versions) if r % 2 == 0 else list(reversed(versions))
                 for name in order:
                     study = f"ab-{clients}-{r}-{name.replace(' ', '-')}"
                     with tp.connect(server.endpoint) as c:
                         c.create_study(study, strategy="random", seed=r, space={"x": tp.Float(0, 1)})
-                    rates[name].append(one_round(versions[name], server.endpoint, study, clients, per_client))
-                print(f"clients={clients} round {r}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
-            a, b = rates["baseline"], rates["working tree"]
-            q = lambda xs: statistics.quantiles(xs, n=4)  # noqa: E731
-            row = {
-                "clients": clients,
-                "trials_per_round": per_client * clients,
-                "rounds": args.rounds,
-                "baseline_median": statistics.median(a),
-                "baseline_iqr": [q(a)[0], q(a)[2]],
-                "new_median": statistics.median(b),
-                "new_iqr": [q(b)[0], q(b)[2]],
-                "ratio_new_over_baseline": statistics.median(b) / statistics.median(a),
-                "paired_ratio_median": statistics.median(y / x for x, y in zip(a, b)),
-                "wilcoxon_p": float(wilcoxon(a, b).pvalue),
-                "baseline": a,
-                "new": b,
-            }
+                    rate, cpu = one_round(versions[name], server.endpoint, study, clients, per_client)
+                    rates[name].append(rate)
+                    cpus[name].append(cpu)
+                print(
+                    f"clients={clients} round {r}: "
+                    + ", ".join(f"{k} {rates[k][-1]:.0f}/s {cpus[k][-1]:.0f} us CPU/trial" for k in versions),
+                    flush=True,
+                )
+            row: dict[str, Any] = {"clients": clients, "trials_per_round": per_client * clients, "rounds": args.rounds}
+            for metric, data in (("trials_per_s", rates), ("client_cpu_us_per_trial", cpus)):
+                a, b = data["baseline"], data["working tree"]
+                row[metric] = {
+                    "baseline_median": statistics.median(a),
+                    "baseline_iqr": iqr(a),
+                    "new_median": statistics.median(b),
+                    "new_iqr": iqr(b),
+                    "ratio_of_medians": statistics.median(b) / statistics.median(a),
+                    "paired_ratio_median": statistics.median(y / x for x, y in zip(a, b)),
+                    "wilcoxon_p": float(wilcoxon(a, b).pvalue),
+                    "baseline": a,
+                    "new": b,
+                }
             results.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k not in ("baseline", "new")}), flush=True)
+            print(json.dumps({m: {k: v for k, v in row[m].items() if k not in ("baseline", "new")} for m in ("trials_per_s", "client_cpu_us_per_trial")}), flush=True)
     meta = {"command": " ".join(["python", "bench/client_ab.py", *sys.argv[1:]]), "baseline": args.baseline, "machine": machine()}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

@@ -324,10 +324,14 @@ class Channel:
                     remaining = until - now
                     ready = dict(self._poller.poll(max(0, math.ceil(remaining * 1000)))) if remaining > 0 else {}
                     now = time.monotonic()
-                    if self._monitor in ready and self._drain_events(now):
-                        sock.send(payload)  # lost with the old connection; same id, so applied once
-                        deadline = now + wait
-                        continue
+                    if self._monitor in ready:
+                        was_connected = self._connected
+                        if self._drain_events(now):
+                            sock.send(payload)  # lost with the old connection; same id, so applied once
+                            deadline = now + wait
+                            continue
+                        if self._connected and not was_connected:
+                            deadline = max(deadline, now + wait)  # the wait for a reply starts with the connection
                     if self._handshake_error is not None and not self._connected:
                         self._raise_handshake_error(message)
                     if sock in ready:
