@@ -9,7 +9,11 @@ fresh study; the figure per round is the aggregate trials/s.
     python bench/client_ab.py --baseline <commit> [--rounds 12] [--trials 1500] [--clients 1,16]
 
 Prints median trials/s with IQR per version, the ratio of medians, and a Wilcoxon signed-rank
-test over the paired rounds (scipy).
+test over the paired rounds (scipy); also the client processes' CPU time per trial.
+
+``--target echo`` takes the server out: the client's request path alone (envelope, encoding,
+socket, waiting, decoding) against bench/echo-server.mjs, which returns each request unchanged,
+so that a reply carries the request's own id. A "trial" is then one request.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import tempfile
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import ROOT, Server, machine  # noqa: E402
+from common import ROOT, Server, free_port, machine, wait_for_port  # noqa: E402
 
 WORKER = r"""
 import sys, time
@@ -44,6 +48,27 @@ with tp.connect(endpoint) as client:
 """
 
 
+WORKER_ECHO = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import zmq
+from tuneport import _protocol
+assert _protocol.__file__.startswith(sys.argv[1])
+endpoint, n = sys.argv[2], int(sys.argv[4])
+ctx = zmq.Context()
+channel = _protocol.Channel(ctx, endpoint, timeout=10.0, retries=0)
+args = {"study": "bench", "trial": 1, "token": "x" * 16, "state": "COMPLETE", "value": 0.5}
+for _ in range(200):
+    channel.request(_protocol.make_request("tell", args))
+t0, c0 = time.perf_counter(), time.process_time()
+for _ in range(n):
+    channel.request(_protocol.make_request("tell", args))
+print(time.perf_counter() - t0, time.process_time() - c0)
+channel.close()
+ctx.term()
+"""
+
+
 def export_client(commit: str, into: str) -> str:
     """Writes python-client/src of ``commit`` under ``into``; returns the directory to put on sys.path."""
     data = subprocess.run(["git", "archive", commit, "python-client/src"], cwd=ROOT, check=True, capture_output=True).stdout
@@ -52,11 +77,11 @@ def export_client(commit: str, into: str) -> str:
     return os.path.join(into, "python-client", "src")
 
 
-def one_round(src: str, endpoint: str, study: str, clients: int, per_client: int) -> tuple[float, float]:
+def one_round(src: str, endpoint: str, study: str, clients: int, per_client: int, worker: str = WORKER) -> tuple[float, float]:
     """Aggregate trials/s of ``clients`` processes running ``per_client`` ask+complete each, and
     the client processes' CPU time (all threads: user + system) per trial in microseconds."""
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, src, endpoint, study, str(per_client)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", worker, src, endpoint, study, str(per_client)], stdout=subprocess.PIPE, text=True)
         for _ in range(clients)
     ]
     outs = []
@@ -72,6 +97,22 @@ def one_round(src: str, endpoint: str, study: str, clients: int, per_client: int
     return clients * per_client / wall, 1e6 * cpu / (clients * per_client)
 
 
+class EchoServer:
+    """bench/echo-server.mjs on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.proc = subprocess.Popen(["node", str(ROOT / "bench" / "echo-server.mjs"), self.endpoint], stdout=subprocess.PIPE, text=True)
+        wait_for_port(self.endpoint, self.proc)
+
+    def __enter__(self) -> EchoServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def iqr(xs: list[float]) -> list[float]:
     q = statistics.quantiles(xs, n=4)
     return [q[0], q[2]]
@@ -83,7 +124,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--trials", type=int, default=1500, help="trials per round (split over the clients)")
     ap.add_argument("--clients", default="1,16")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "client_ab.json"))
+    ap.add_argument("--target", choices=("server", "echo"), default="server")
+    ap.add_argument("--out", default=None, help="where the JSON goes [bench/results/client_ab-<target>.json]")
     args = ap.parse_args()
     from scipy.stats import wilcoxon
 
@@ -92,7 +134,8 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="tuneport-client-ab-")
     versions = {"baseline": export_client(args.baseline, tmp), "working tree": str(ROOT / "python-client" / "src")}
     results: list[dict[str, Any]] = []
-    with Server() as server:
+    out = args.out or str(ROOT / "bench" / "results" / f"client_ab-{args.target}.json")
+    with (Server() if args.target == "server" else EchoServer()) as server:
         for clients in [int(c) for c in args.clients.split(",")]:
             per_client = max(1, args.trials // clients)
             rates: dict[str, list[float]] = {k: [] for k in versions}
@@ -101,9 +144,11 @@ def main() -> int:
                 order = list(versions) if r % 2 == 0 else list(reversed(versions))
                 for name in order:
                     study = f"ab-{clients}-{r}-{name.replace(' ', '-')}"
-                    with tp.connect(server.endpoint) as c:
-                        c.create_study(study, strategy="random", seed=r, space={"x": tp.Float(0, 1)})
-                    rate, cpu = one_round(versions[name], server.endpoint, study, clients, per_client)
+                    if args.target == "server":
+                        with tp.connect(server.endpoint) as c:
+                            c.create_study(study, strategy="random", seed=r, space={"x": tp.Float(0, 1)})
+                    worker = WORKER if args.target == "server" else WORKER_ECHO
+                    rate, cpu = one_round(versions[name], server.endpoint, study, clients, per_client, worker)
                     rates[name].append(rate)
                     cpus[name].append(cpu)
                 print(
@@ -128,10 +173,10 @@ def main() -> int:
             results.append(row)
             print(json.dumps({m: {k: v for k, v in row[m].items() if k not in ("baseline", "new")} for m in ("trials_per_s", "client_cpu_us_per_trial")}), flush=True)
     meta = {"command": " ".join(["python", "bench/client_ab.py", *sys.argv[1:]]), "baseline": args.baseline, "machine": machine()}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
     return 0
 
 
