@@ -21,11 +21,13 @@
  *   still in flight waits for it.
  *
  * Leases
- * - `ask` hands out a lease token. Heartbeats and reports extend it in memory only: after a
- *   restart every RUNNING trial gets a fresh grace period of one TTL, so lease expiries need
- *   not be written on each heartbeat.
+ * - `ask` hands out a lease token. Heartbeats and reports extend it in memory and write the expiry
+ *   only when the stored one lags by half a TTL (`leaseChange`); a restart bounds each lease by the
+ *   stored expiry (`expiryAfterRestart`), so reaping is never postponed by restarts.
  * - The reaper fails trials whose lease expired (a pruned-but-not-told trial becomes PRUNED)
  *   and re-queues their params as a WAITING trial under the study's retry policy.
+ * - Every mutation re-validates its study under the write lock (`live`): a request that waited for
+ *   the lock while the study was deleted gets NOT_FOUND and queues nothing.
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { pack, unpack } from "msgpackr";
@@ -139,6 +141,8 @@ interface TrialRecord {
   startedAt: number | null;
   finishedAt: number | null;
   lease: Lease | null;
+  /** The lease expiry last written to storage (see `expiryAfterRestart`); memory may be ahead. */
+  persistedExpiry?: number;
 }
 
 interface StudyState {
@@ -202,6 +206,9 @@ export interface StudyChange {
   readonly version: number;
 }
 
+/** How many request ids `claimRequestId` remembers. */
+const RECENT_IDS = 100_000;
+
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false, keepIntermediate: false };
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
 
@@ -214,12 +221,16 @@ export class StudyService {
   private readonly replyRetentionMs: number;
   private readonly studies = new Map<string, StudyState>();
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** The op each recent request id named, reads included (bounded, memory only; see `claimRequestId`). */
+  private readonly recentIds = new Map<string, string>();
   /**
    * Storage-wide trial ids. Taken (incremented) when a trial record is built, not when its
    * commit is applied: commits of different studies interleave at their awaits, so an id read
    * and bumped later could be handed to two trials. A failed commit just leaves a gap.
    */
   private nextTrialId = 1;
+  /** Storage-wide study ids, allocated like trial ids so a create is an ordinary queued change. */
+  private nextStudyId = 1;
   private reapTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly progressWaiters = new Set<() => void>();
@@ -262,6 +273,7 @@ export class StudyService {
 
   private async load(readOnly: boolean): Promise<void> {
     this.nextTrialId = (await this.storage.maxTrialId()) + 1;
+    this.nextStudyId = (await this.storage.maxStudyId()) + 1;
     const now = this.now();
     let regranted = 0;
     for (const study of await this.storage.listStudies()) {
@@ -269,8 +281,10 @@ export class StudyService {
       const state = this.makeState(study, trials);
       for (const n of state.running) {
         const t = trials[n] as TrialRecord;
-        // Grace after a restart: workers get one TTL to reconnect and heartbeat.
-        if (t.lease) t.lease = { token: t.lease.token, expiresAt: Math.max(t.lease.expiresAt, now + study.config.leaseTtlS * 1000) };
+        if (t.lease) {
+          t.persistedExpiry = t.lease.expiresAt;
+          t.lease = { token: t.lease.token, expiresAt: expiryAfterRestart(t.lease.expiresAt, now, study.config.leaseTtlS * 1000) };
+        }
         regranted++;
       }
       this.studies.set(study.name, state);
@@ -333,6 +347,7 @@ export class StudyService {
   private async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
     if (this.closed || this.fatal) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
     if (requestId === undefined) return this.visible(await body(null));
+    this.claimRequestId(requestId, op);
     const pending = this.inflight.get(requestId);
     if (pending) return pending as Promise<T>;
     const p = (async () => {
@@ -355,6 +370,25 @@ export class StudyService {
   }
 
   /**
+   * Records that `requestId` names an `op` request. A request id names one request: reusing it for
+   * another op is refused, whether the first use was a read or a mutation (mutations are also checked
+   * against their stored replies, which survive restarts; reads are remembered in memory only, for
+   * the last RECENT_IDS ids). @throws INVALID_ARGUMENT.
+   */
+  claimRequestId(requestId: string, op: string): void {
+    const prev = this.recentIds.get(requestId);
+    if (prev !== undefined) {
+      if (prev !== op) throw invalidArgument(`request id ${requestId} was already used for a '${prev}' request`);
+      return;
+    }
+    this.recentIds.set(requestId, op);
+    if (this.recentIds.size > RECENT_IDS) {
+      const oldest = this.recentIds.keys().next().value;
+      if (oldest !== undefined) this.recentIds.delete(oldest);
+    }
+  }
+
+  /**
    * Applies the in-memory effects and queues the changes plus, when the call carries a request
    * id, its reply for the next group commit. Must run under the study's write lock; the caller's
    * reply waits for durability in `once`/`visible`.
@@ -364,6 +398,8 @@ export class StudyService {
     const all = rc
       ? [...changes, { kind: "put-reply" as const, requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() }]
       : changes;
+    for (const c of changes)
+      if (c.kind === "insert-trial" || c.kind === "update-trial") (c.trial as TrialRecord).persistedExpiry = c.trial.lease?.expiresAt;
     apply();
     if (all.length > 0) this.queueChanges(all);
     return result;
@@ -429,6 +465,14 @@ export class StudyService {
   }
 
   /**
+   * Re-validates, under the study's write lock, that the study a request resolved before waiting
+   * for the lock still exists: a delete may have run meanwhile. @throws NOT_FOUND.
+   */
+  private live(s: StudyState): void {
+    if (s.deleted) throw notFound(`no study named '${s.study.name}' (it was deleted)`, { study: s.study.name });
+  }
+
+  /**
    * Creates a study, or loads it with `load_if_exists` (then every setting given must match
    * what is stored: `studyConfigDiff`). @throws ALREADY_EXISTS, INVALID_ARGUMENT.
    */
@@ -476,12 +520,16 @@ export class StudyService {
         leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
       };
       checkAttrsSize(a.user_attrs ?? {});
-      const study = await this.storage.createStudy({ name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() });
+      // No await between the name check above and taking the name here: two concurrent creates of
+      // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete
+      // of the same name that is still in the open batch.
+      const study: Study = { id: this.nextStudyId++, name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() };
       const state = this.makeState(study, []);
-      this.studies.set(a.name, state);
-      this.log.info({ study: a.name, strategy: strategy.name, scheduler: scheduler?.name ?? null }, "study created");
-      this.bump(state, "created");
-      return this.commit([], { study: this.viewOf(state), created: true }, () => undefined, rc);
+      return this.commit([{ kind: "insert-study", study }], { study: this.viewOf(state), created: true }, () => {
+        this.studies.set(a.name, state);
+        this.log.info({ study: a.name, strategy: strategy.name, scheduler: scheduler?.name ?? null }, "study created");
+        this.bump(state, "created");
+      }, rc);
     });
   }
 
@@ -498,13 +546,15 @@ export class StudyService {
       const s = this.studies.get(name);
       if (!s || s.deleted) throw notFound(`no study named '${name}'`, { study: name });
       return s.writeLock.run(async () => {
-        await this.visible(null); // the study's queued changes first (foreign keys)
-        await this.storage.deleteStudy(s.study.id);
-        s.deleted = true;
-        this.studies.delete(name);
-        this.bump(s, "deleted");
-        this.log.info({ study: name }, "study deleted");
-        return this.commit([], { deleted: true }, () => undefined, rc);
+        this.live(s);
+        // Queued after every change already made to the study, so they commit (or fail) first; once
+        // `deleted` is set under the lock, no later mutation of this study can queue anything.
+        return this.commit([{ kind: "delete-study", studyId: s.study.id }], { deleted: true }, () => {
+          s.deleted = true;
+          if (this.studies.get(name) === s) this.studies.delete(name);
+          this.bump(s, "deleted");
+          this.log.info({ study: name }, "study deleted");
+        }, rc);
       });
     });
   }
@@ -513,6 +563,7 @@ export class StudyService {
     const s = this.getState(name);
     return this.once(requestId, "set_user_attrs", (rc) =>
       s.writeLock.run(async () => {
+        this.live(s);
         const merged = { ...s.study.userAttrs, ...attrs };
         checkAttrsSize(merged);
         const next = { ...s.study, userAttrs: merged };
@@ -552,27 +603,26 @@ export class StudyService {
     if (existing && !existing.deleted)
       throw new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
     const firstId = this.nextTrialId;
-    this.nextTrialId += imp.trials.length; // reserved before the await (see nextTrialId)
+    this.nextTrialId += imp.trials.length;
+    const study: Study = { id: this.nextStudyId++, name: imp.name, config: imp.config, userAttrs: imp.userAttrs, createdAt: imp.createdAt };
     // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
     const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
     const trials: TrialRecord[] = imp.trials.map((t, i) => ({
       ...t,
       id: firstId + i,
+      studyId: study.id,
       params: { ...t.params },
       intermediate: [...t.intermediate],
       lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
     }));
-    await this.visible(null);
-    const study = await this.storage.importStudy(
-      { name: imp.name, config: imp.config, userAttrs: imp.userAttrs, createdAt: imp.createdAt },
-      trials,
-    );
-    for (const t of trials) t.studyId = study.id;
     const state = this.makeState(study, trials);
-    this.studies.set(imp.name, state);
-    this.bump(state);
-    this.log.info({ study: imp.name, trials: trials.length }, "study imported");
-    return this.viewOf(state);
+    const changes: Change[] = [{ kind: "insert-study", study }, ...trials.map((trial) => ({ kind: "insert-trial" as const, trial }))];
+    await this.commit(changes, null, () => {
+      this.studies.set(imp.name, state);
+      this.bump(state);
+      this.log.info({ study: imp.name, trials: trials.length }, "study imported");
+    });
+    return this.visible(this.viewOf(state));
   }
 
   private counts(s: StudyState): Record<TrialState, number> {
@@ -631,6 +681,7 @@ export class StudyService {
   private async askLocked(s: StudyState, rc: ReplyCtx | null): Promise<AskResult> {
     // 1. Enqueued or re-queued trials first.
     const fromQueue = await s.writeLock.run(async () => {
+        this.live(s);
       const n = s.waiting[0];
       if (n === undefined) return null;
       const prev = s.trials[n] as TrialRecord;
@@ -675,6 +726,7 @@ export class StudyService {
     }
 
     return s.writeLock.run(async () => {
+        this.live(s);
       const number = s.trials.length;
       if (needsStrategy && s.strategy.revise) {
         const fresh: SuggestRequest = { study: s.ctx, trials: s.trials, trialNumber: number, rng: Rng.derive(s.study.config.seed, number, "revise") };
@@ -762,6 +814,7 @@ export class StudyService {
     const dist = parseDistribution(name, rawDist);
     return this.once(requestId, "suggest", (rc) =>
       s.writeLock.run(async () => {
+        this.live(s);
         const t = this.trialOf(s, trialNumber);
         this.checkLease(s, t, token);
         const known = s.paramDists.get(name);
@@ -802,6 +855,7 @@ export class StudyService {
     if (typeof value !== "number") throw invalidArgument("value must be a number (NaN allowed for a diverged run)");
     return this.once(requestId, "report", (rc) =>
       s.writeLock.run(async () => {
+        this.live(s);
         const t = this.trialOf(s, trialNumber);
         this.checkLease(s, t, token);
         const last = t.intermediate[t.intermediate.length - 1];
@@ -865,6 +919,10 @@ export class StudyService {
         const changes: Change[] = [];
         if (!repeat) changes.push({ kind: "add-intermediate", trialId: t.id, step, value });
         if (Object.keys(attrs).length > 0 || decision.action === "update") changes.push({ kind: "update-trial", trial: next });
+        else {
+          const lease = this.leaseChange(s, next);
+          if (lease) changes.push(lease);
+        }
         return this.commit(changes, { decision }, () => {
           s.trials[t.number] = next;
           this.bump(s);
@@ -897,6 +955,7 @@ export class StudyService {
     if (opts.userAttrs) checkAttrsSize(opts.userAttrs);
     return this.once(requestId, "tell", (rc) =>
       s.writeLock.run(async () => {
+        this.live(s);
         const t = this.trialOf(s, trialNumber);
         this.checkLease(s, t, token);
         const now = this.now();
@@ -978,20 +1037,39 @@ export class StudyService {
     { study: string; trial: number; ok: boolean; expires_at?: number; code?: string; message?: string }[]
   > {
     const now = this.now();
-    return leases.map((l) => {
+    let queued = false;
+    const out = leases.map((l) => {
       try {
         const s = this.getState(l.study);
         const t = this.trialOf(s, l.trial);
         this.checkLease(s, t, l.token);
         const expiresAt = now + s.study.config.leaseTtlS * 1000;
-        // Memory only: a restart re-grants every lease a full TTL (see class comment).
         t.lease = { token: (t.lease as Lease).token, expiresAt };
+        const change = this.leaseChange(s, t);
+        if (change) {
+          this.queueChanges([change]);
+          queued = true;
+        }
         return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000 };
       } catch (err) {
         if (!(err instanceof TuneportError)) throw err;
         return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message };
       }
     });
+    return queued ? this.visible(out) : out;
+  }
+
+  /**
+   * The change that writes a running trial's lease expiry when the stored one lags memory by half a
+   * TTL or more, else null. Bounding the lag is what lets a restart keep reaping on time
+   * (`expiryAfterRestart`) while a heartbeat costs a write only once per half TTL.
+   */
+  private leaseChange(s: StudyState, t: TrialRecord): Change | null {
+    if (!t.lease) return null;
+    const halfTtl = (s.study.config.leaseTtlS * 1000) / 2;
+    if (t.persistedExpiry !== undefined && t.lease.expiresAt - t.persistedExpiry < halfTtl) return null;
+    t.persistedExpiry = t.lease.expiresAt;
+    return { kind: "set-lease", trialId: t.id, lease: t.lease };
   }
 
   /** Fails every trial whose lease expired, re-queueing params per the retry policy. Returns how many were reaped. */
@@ -1005,6 +1083,7 @@ export class StudyService {
       });
       if (expired.length === 0) continue;
       await s.writeLock.run(async () => {
+        if (s.deleted) return;
         for (const n of expired) {
           const t = s.trials[n] as TrialRecord;
           if (t.state !== "RUNNING" || !t.lease || t.lease.expiresAt > this.now()) continue;
@@ -1059,6 +1138,7 @@ export class StudyService {
     if (opts.userAttrs) checkAttrsSize(opts.userAttrs);
     return this.once(requestId, "enqueue", (rc) =>
       s.writeLock.run(async () => {
+        this.live(s);
         if (opts.skipIfExists) {
           const key = canonical(params as Params);
           const same = s.trials.find((t) => canonical(pick(t.params, Object.keys(params))) === key);
@@ -1099,6 +1179,7 @@ export class StudyService {
     const s = this.getState(studyName);
     return this.once(requestId, "set_user_attrs", (rc) =>
       s.writeLock.run(async () => {
+        this.live(s);
         const t = this.trialOf(s, trialNumber);
         const merged = { ...t.userAttrs, ...attrs };
         checkAttrsSize(merged);
@@ -1277,6 +1358,18 @@ function defaultStrategyFor(scheduler: PluginConfig | null): string {
   } catch {
     return "random";
   }
+}
+
+/**
+ * A running trial's lease expiry after a restart at `now`, from the expiry last written (`stored`).
+ * The stored expiry lags the one in memory by less than half a TTL (`leaseChange`), so the lease
+ * really ran to at most `stored + ttl/2`. The result is never earlier than that (a live worker keeps
+ * its lease), gives workers at least half a TTL after the restart to reconnect, and is never later
+ * than `stored + ttl` — at most two TTLs after the last heartbeat whatever the number of restarts,
+ * because it depends on the stored expiry only, which no restart moves.
+ */
+export function expiryAfterRestart(stored: number, now: number, ttlMs: number): number {
+  return Math.min(stored + ttlMs, Math.max(stored + ttlMs / 2, now + ttlMs / 2));
 }
 
 function mergeDecisions(a: Decision, b: Decision): Decision {

@@ -21,7 +21,7 @@ import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
 import type { Study, StudyConfig, TrialState } from "../../domain/trial.js";
-import type { Change, NewStudy, Storage, StoredTrial } from "../storage.js";
+import type { Change, Storage, StoredTrial } from "../storage.js";
 
 export type Durability = "process" | "power";
 
@@ -130,8 +130,11 @@ export class SqliteStorage implements Storage {
     const db = this.db;
     this.stmts = {
       insertStudy: db.prepare(
-        "INSERT INTO studies (name, config, user_attrs, created_at) VALUES (@name, @config, @user_attrs, @created_at)",
+        "INSERT INTO studies (id, name, config, user_attrs, created_at) VALUES (@id, @name, @config, @user_attrs, @created_at)",
       ),
+      maxStudyId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM studies"),
+      studySeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'studies'"),
+      setLease: db.prepare("UPDATE trials SET lease_token = ?, lease_expires = ? WHERE id = ?"),
       listStudies: db.prepare("SELECT * FROM studies ORDER BY id"),
       deleteStudy: db.prepare("DELETE FROM studies WHERE id = ?"),
       setStudyAttrs: db.prepare("UPDATE studies SET user_attrs = ? WHERE id = ?"),
@@ -171,42 +174,6 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  async createStudy(s: NewStudy): Promise<Study> {
-    try {
-      const info = this.stmts.insertStudy.run({
-        name: s.name,
-        config: JSON.stringify(s.config),
-        user_attrs: JSON.stringify(s.userAttrs),
-        created_at: s.createdAt,
-      });
-      return { id: Number(info.lastInsertRowid), name: s.name, config: s.config, userAttrs: s.userAttrs, createdAt: s.createdAt };
-    } catch (err) {
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE")
-        throw new TuneportError("ALREADY_EXISTS", `a study named '${s.name}' already exists`, { study: s.name });
-      throw err;
-    }
-  }
-
-  async importStudy(s: NewStudy, trials: readonly StoredTrial[]): Promise<Study> {
-    try {
-      return this.db.transaction(() => {
-        const info = this.stmts.insertStudy.run({
-          name: s.name,
-          config: JSON.stringify(s.config),
-          user_attrs: JSON.stringify(s.userAttrs),
-          created_at: s.createdAt,
-        });
-        const id = Number(info.lastInsertRowid);
-        this.applyAll(trials.map((t) => ({ kind: "insert-trial" as const, trial: { ...t, studyId: id } })));
-        return { id, name: s.name, config: s.config, userAttrs: s.userAttrs, createdAt: s.createdAt };
-      })();
-    } catch (err) {
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && /studies\.name/.test((err as Error).message))
-        throw new TuneportError("ALREADY_EXISTS", `a study named '${s.name}' already exists`, { study: s.name });
-      throw err;
-    }
-  }
-
   async listStudies(): Promise<Study[]> {
     return (this.stmts.listStudies.all() as { id: number; name: string; config: string; user_attrs: string; created_at: number }[]).map(
       (r) => ({
@@ -217,10 +184,6 @@ export class SqliteStorage implements Storage {
         createdAt: r.created_at,
       }),
     );
-  }
-
-  async deleteStudy(studyId: number): Promise<boolean> {
-    return this.stmts.deleteStudy.run(studyId).changes > 0;
   }
 
   async loadTrials(studyId: number): Promise<StoredTrial[]> {
@@ -261,6 +224,12 @@ export class SqliteStorage implements Storage {
     return (this.stmts.maxTrialId.get() as { m: number }).m;
   }
 
+  async maxStudyId(): Promise<number> {
+    // AUTOINCREMENT's high-water mark survives deletes, so a deleted study's id is never reused.
+    const seq = this.stmts.studySeq.get() as { seq: number } | undefined;
+    return Math.max(seq?.seq ?? 0, (this.stmts.maxStudyId.get() as { m: number }).m);
+  }
+
   private readonly applyAll = (changes: readonly Change[]): void => {
     for (const c of changes) {
       switch (c.kind) {
@@ -275,6 +244,21 @@ export class SqliteStorage implements Storage {
         }
         case "add-intermediate":
           this.stmts.addIntermediate.run(c.trialId, c.step, nanToNull(c.value));
+          break;
+        case "insert-study":
+          this.stmts.insertStudy.run({
+            id: c.study.id,
+            name: c.study.name,
+            config: JSON.stringify(c.study.config),
+            user_attrs: JSON.stringify(c.study.userAttrs),
+            created_at: c.study.createdAt,
+          });
+          break;
+        case "delete-study":
+          this.stmts.deleteStudy.run(c.studyId);
+          break;
+        case "set-lease":
+          this.stmts.setLease.run(c.lease.token, c.lease.expiresAt, c.trialId);
           break;
         case "set-study-user-attrs":
           this.stmts.setStudyAttrs.run(JSON.stringify(c.userAttrs), c.studyId);

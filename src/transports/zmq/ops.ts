@@ -102,6 +102,7 @@ export function parseArgs<K extends OpName>(op: K, args: unknown): z.infer<(type
 
 /** Executes one parsed op against the service. `hello` is answered by the transport itself. */
 export async function dispatch(service: StudyService, op: Exclude<OpName, "hello">, raw: unknown, requestId: string): Promise<unknown> {
+  if (!MUTATING_OPS.has(op)) service.claimRequestId(requestId, op);
   switch (op) {
     case "create_study":
       return service.createStudy(parseArgs(op, raw), requestId);

@@ -1,0 +1,236 @@
+/**
+ * Requests that race a delete, request ids reused across ops, and lease reaping across restarts
+ * (issue 11 §1, §2, §3, §5). Real SQLite files; the clock is injected so the lease bounds are
+ * checked exactly, not against the wall clock.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TuneportError } from "../domain/errors.js";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { type SuggestRunner, StudyService, expiryAfterRestart, inProcessRunner } from "./study-service.js";
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    if (e instanceof TuneportError) return e.code;
+    throw e;
+  }
+}
+
+/** A runner that holds every suggestion until `release` is called: an ask parked mid-computation. */
+function gatedRunner(): SuggestRunner & { release(): void; started: Promise<void> } {
+  let release!: () => void;
+  let started!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const startedP = new Promise<void>((r) => (started = r));
+  return {
+    started: startedP,
+    release,
+    async suggest(f, s, req) {
+      started();
+      await gate;
+      return inProcessRunner.suggest(f, s, req);
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Holds every commit of `storage` until `release` (a slow database), then lets them through in order. */
+function gateCommits(storage: SqliteStorage): { release(): void } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const commit = storage.commit.bind(storage);
+  storage.commit = async (changes) => {
+    await gate;
+    return commit(changes);
+  };
+  return { release };
+}
+
+describe("requests racing delete_study", () => {
+  let dir: string;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+  let fatal: unknown[];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "tuneport-race-"));
+    fatal = [];
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(runner?: SuggestRunner): Promise<void> {
+    storage = new SqliteStorage({ path: join(dir, "db.sqlite") });
+    svc = await StudyService.open({
+      storage,
+      logger: silentLogger(),
+      reapIntervalMs: 0,
+      onFatal: (e) => fatal.push(e),
+      ...(runner ? { runner } : {}),
+    });
+  }
+
+  it("an ask computing while its study is deleted gets NOT_FOUND, and the server keeps committing", async () => {
+    const runner = gatedRunner();
+    await open(runner);
+    await svc.createStudy({ name: "victim", space: SPACE, strategy: "random", seed: 1 });
+    const ask = svc.ask("victim", "r1");
+    await runner.started;
+    expect(await svc.deleteStudy("victim", "r2")).toEqual({ deleted: true });
+    runner.release();
+    expect(await codeOf(ask)).toBe("NOT_FOUND");
+    expect(fatal).toEqual([]);
+    // The service still works, the name is free again, and the database is sound.
+    await svc.createStudy({ name: "victim", space: SPACE, strategy: "random" });
+    const a = await svc.ask("victim");
+    expect(a.trial.number).toBe(0);
+    expect(await storage.checkIntegrity()).toEqual([]);
+  });
+
+  it.each(["enqueue", "report", "tell", "suggest", "set_user_attrs", "set_trial_attrs", "ask"])(
+    "%s sent right after a delete gets NOT_FOUND and stores nothing",
+    async (op) => {
+      await open();
+      await svc.createStudy({ name: "v", space: SPACE, strategy: "random", seed: 2 });
+      const a = await svc.ask("v");
+      const tok = a.lease.token;
+      const del = svc.deleteStudy("v");
+      const calls: Record<string, () => Promise<unknown>> = {
+        enqueue: () => svc.enqueue("v", { x: 0.5 }),
+        report: () => svc.report("v", 0, tok, 1, 0.3),
+        tell: () => svc.tell("v", 0, tok, "COMPLETE", 0.2),
+        suggest: () => svc.suggest("v", 0, tok, "y", { type: "int", low: 0, high: 3 }),
+        set_user_attrs: () => svc.setStudyUserAttrs("v", { a: 1 }),
+        set_trial_attrs: () => svc.setTrialUserAttrs("v", 0, { a: 1 }),
+        ask: () => svc.ask("v"),
+      };
+      const after = codeOf((calls[op] as () => Promise<unknown>)());
+      await del;
+      expect(await after).toBe("NOT_FOUND");
+      expect(fatal).toEqual([]);
+      expect(await storage.listStudies()).toEqual([]);
+      expect(await storage.checkIntegrity()).toEqual([]);
+    },
+  );
+
+  it("a create of a deleted name is committed after the delete, even while the delete's commit is slow", async () => {
+    await open();
+    await svc.createStudy({ name: "n", space: SPACE, seed: 3 });
+    const gate = gateCommits(storage);
+    const del = svc.deleteStudy("n");
+    while ((await codeOf(svc.getStudy("n"))) !== "NOT_FOUND") await new Promise((r) => setImmediate(r));
+    const create = svc.createStudy({ name: "n", space: SPACE, seed: 4 });
+    gate.release();
+    expect(await del).toEqual({ deleted: true });
+    expect((await create).created).toBe(true);
+    const stored = await storage.listStudies();
+    expect(stored.map((s) => [s.name, s.config.seed])).toEqual([["n", 4]]);
+    expect(fatal).toEqual([]);
+  });
+
+  it("two concurrent creates of one name: one creates, the other gets ALREADY_EXISTS", async () => {
+    await open();
+    const codes = await Promise.all([
+      codeOf(svc.createStudy({ name: "twin", space: SPACE })),
+      codeOf(svc.createStudy({ name: "twin", space: SPACE })),
+    ]);
+    expect(codes.sort()).toEqual(["ALREADY_EXISTS", "ok"]);
+    expect(fatal).toEqual([]);
+  });
+
+  it("refuses a request id reused by another op, whether the first use was a read or a mutation", async () => {
+    await open();
+    await svc.createStudy({ name: "ids", space: SPACE }, "c1");
+    svc.claimRequestId("read-1", "get_study");
+    expect(await codeOf(svc.enqueue("ids", { x: 0.1 }, {}, "read-1"))).toBe("INVALID_ARGUMENT");
+    expect((await svc.listTrials("ids")).total).toBe(0);
+    expect(() => svc.claimRequestId("c1", "get_study")).toThrow(/already used for a 'create_study'/);
+    // The same op with the same id is a retry, not a reuse.
+    svc.claimRequestId("read-2", "get_study");
+    svc.claimRequestId("read-2", "get_study");
+  });
+});
+
+describe("lease reaping across restarts", () => {
+  const TTL_S = 10;
+  const TTL = TTL_S * 1000;
+  let dir: string;
+  let now: number;
+  let storage: SqliteStorage | null = null;
+  let svc: StudyService | null = null;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "tuneport-lease-"));
+    now = 1_000_000;
+  });
+  afterEach(async () => {
+    await svc?.close();
+    await storage?.close();
+    svc = null;
+    storage = null;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function restart(): Promise<StudyService> {
+    await svc?.close();
+    await storage?.close();
+    storage = new SqliteStorage({ path: join(dir, "db.sqlite") });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    return svc;
+  }
+
+  it("reaps a dead worker's trial within 2 x TTL of its last heartbeat with a restart every TTL/2", async () => {
+    let s = await restart();
+    await s.createStudy({ name: "l", space: SPACE, lease_ttl_s: TTL_S, strategy: "random" });
+    const { lease } = await s.ask("l");
+    const lastBeat = now + 3 * TTL; // the worker heartbeats every TTL/3 for a while, then dies
+    for (; now <= lastBeat; now += TTL / 3) await s.heartbeat([{ study: "l", trial: 0, token: lease.token }]);
+    now -= TTL / 3;
+    let reapedAt: number | null = null;
+    while (reapedAt === null) {
+      now += TTL / 2;
+      s = await restart();
+      if ((await s.reap()) > 0) reapedAt = now;
+      expect(now).toBeLessThan(lastBeat + 10 * TTL); // a hang guard, not the property
+    }
+    expect(reapedAt - lastBeat).toBeLessThanOrEqual(2 * TTL);
+    // The property holds at the first reap that can see it, not just eventually.
+    expect((await s.getTrial("l", 0)).state).toBe("FAIL");
+  });
+
+  it("never reaps a live worker that keeps heartbeating across restarts", async () => {
+    let s = await restart();
+    await s.createStudy({ name: "l", space: SPACE, lease_ttl_s: TTL_S, strategy: "random" });
+    const { lease } = await s.ask("l");
+    for (let i = 0; i < 30; i++) {
+      now += TTL / 3;
+      if (i % 2 === 1) s = await restart();
+      expect(await s.reap()).toBe(0);
+      const [hb] = await s.heartbeat([{ study: "l", trial: 0, token: lease.token }]);
+      expect(hb?.ok).toBe(true);
+    }
+    await s.tell("l", 0, lease.token, "COMPLETE", 1);
+  });
+
+  it("bounds the restart expiry between the true expiry and two TTLs after the last heartbeat", () => {
+    // stored expiry E lags memory by < TTL/2: the true expiry is < E + TTL/2, the last beat >= E - TTL.
+    for (const stored of [0, 5_000, 123_456]) {
+      for (const restartAt of [stored - TTL, stored, stored + TTL / 4, stored + TTL, stored + 5 * TTL]) {
+        const e = expiryAfterRestart(stored, restartAt, TTL);
+        expect(e).toBeGreaterThanOrEqual(stored + TTL / 2);
+        expect(e).toBeLessThanOrEqual(stored + TTL);
+      }
+    }
+  });
+});
