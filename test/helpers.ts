@@ -34,7 +34,7 @@ export async function startServer(dbPath: string, extra: string[] = [], bind = "
   proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const endpoint = await new Promise<string>((resolve, reject) => {
     let buf = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 90_000);
     proc.stdout?.on("data", (d: Buffer) => {
       buf += d.toString();
       let i: number;

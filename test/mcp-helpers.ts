@@ -83,7 +83,7 @@ export function exited(p: ChildProcess): Promise<number | null> {
 }
 
 /** Resolves once `pred(output)` holds, polling the process output. */
-export async function waitForOutput(out: () => string, pred: (s: string) => boolean, timeoutMs = 10_000): Promise<string> {
+export async function waitForOutput(out: () => string, pred: (s: string) => boolean, timeoutMs = 90_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (pred(out())) return out();

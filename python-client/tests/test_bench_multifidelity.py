@@ -17,7 +17,7 @@ OPTIMIZERS = {"tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-
 def test_multifidelity_quick(tmp_path: Path) -> None:
     out = tmp_path / "multifidelity.json"
     proc = subprocess.run([sys.executable, "bench/multifidelity.py", "--quick", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=1800)  # a hang guard only; speed belongs in the benchmark
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = json.loads(out.read_text())["runs"]
     for r in runs:

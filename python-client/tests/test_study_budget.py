@@ -39,10 +39,11 @@ def test_max_trials_caps_every_worker_together(server: ServerProcess, name: str)
     assert sorted(done) == list(range(7))
     with tp.connect(server.endpoint) as client:
         study = client.load_study(name)
+        assert study.max_trials == 7 and study.summary().max_trials == 7
         assert len(study.trials) == 7 and study.trials[0].params == {"x": 0.5}
         with pytest.raises(tp.StudyStopped) as caught:
             study.ask()
-        assert caught.value.data == {"study": name, "reason": "max_trials"}
+        assert caught.value.data["study"] == name and caught.value.data["reason"] == "max_trials"
         study.optimize(lambda t: 1.0, n_trials=3)  # ends quietly: nothing left to run
         assert len(study.trials) == 7
 
@@ -61,7 +62,9 @@ def test_stop_all_workers_and_resume(server: ServerProcess, name: str) -> None:
         assert len(mine.trials) == 3  # the trial that was running when the study stopped finished
         with pytest.raises(tp.StudyStopped) as caught:
             theirs.ask()
-        assert caught.value.data == {"study": name, "reason": "stopped"}
+        assert caught.value.data["study"] == name and caught.value.data["reason"] == "stopped"
+        assert theirs.summary().stopped is True
         theirs.resume()
+        assert theirs.summary().stopped is False
         mine.optimize(lambda t: 1.0, n_trials=2)
         assert len(mine.trials) == 5

@@ -49,21 +49,22 @@ Options:
         if (v.json) out(JSON.stringify(studies, null, 2));
         else out(formatStudyTable(studies));
       } else if (sub === "show") {
-        const s = await service.getStudy(name as string);
+        const { study: s } = await service.execute("get_study", { study: name as string });
         if (v.json) out(JSON.stringify(s, null, 2));
         else out(formatStudy(s));
       } else if (sub === "lineage") {
-        const l = await service.lineage(name as string, trialNo);
+        const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
         if (v.json) out(JSON.stringify(l, null, 2));
         else out(formatLineage(l));
       } else {
         const sort = v.sort as string;
         if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
         const limit = intOption("limit", v.limit, 1, 10_000_000);
-        const page = await service.listTrials(name as string, {
+        const page = await service.execute("trials", {
+          study: name as string,
           states: v.state as TrialView["state"][] | undefined,
           order_by: sort,
-          limit: limit ?? 100_000,
+          limit: Math.min(limit ?? 100_000, 100_000),
         });
         if (v.json) out(JSON.stringify(page, null, 2));
         else out(formatTrialTable(page.trials));

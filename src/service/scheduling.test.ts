@@ -24,15 +24,15 @@ const curve = (i: number, s: number) => (i % 7) + 1 / (s + 1);
 async function run(svc: StudyService, study: string, n: number, steps: number): Promise<Decision["action"][]> {
   const out: Decision["action"][] = [];
   for (let i = 0; i < n; i++) {
-    const a = await svc.ask(study);
+    const a = await svc.ask({ study });
     let pruned = false;
     for (let s = 0; s < steps && !pruned; s++) {
-      const { decision } = await svc.report(study, a.trial.number, a.lease.token, s, curve(a.trial.number, s));
+      const { decision } = await svc.report({ study, trial: a.trial.number, token: a.lease.token, step: s, value: curve(a.trial.number, s) });
       out.push(decision.action);
       pruned = decision.action === "prune";
     }
-    if (pruned) await svc.tell(study, a.trial.number, a.lease.token, "PRUNED", undefined);
-    else await svc.tell(study, a.trial.number, a.lease.token, "COMPLETE", curve(a.trial.number, steps - 1));
+    if (pruned) await svc.tell({ study, trial: a.trial.number, token: a.lease.token, state: "PRUNED", value: undefined });
+    else await svc.tell({ study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: curve(a.trial.number, steps - 1) });
   }
   return out;
 }
@@ -43,7 +43,7 @@ describe("schedulers through the service", () => {
     await svc.createStudy({ name: "m", space: SPACE, scheduler: { name: "median", options: { n_startup_trials: 3 } } });
     const actions = await run(svc, "m", 14, 5);
     expect(actions).toContain("prune");
-    const pruned = await svc.listTrials("m", { states: ["PRUNED"] });
+    const pruned = await svc.listTrials({ study: "m", states: ["PRUNED"] });
     expect(pruned.total).toBeGreaterThan(0);
     for (const t of pruned.trials) expect(t.system_attrs.pruned_at_step).toBeTypeOf("number");
     await close();
@@ -71,7 +71,7 @@ describe("schedulers through the service", () => {
   it("hands the scheduler's budget out with the trial", async () => {
     const { svc, close } = await open(":memory:");
     await svc.createStudy({ name: "hb", space: SPACE, scheduler: { name: "hyperband", options: { min_resource: 1, max_resource: 9, reduction_factor: 3 } } });
-    const a = await svc.ask("hb");
+    const a = await svc.ask({ study: "hb" });
     expect(typeof a.trial.system_attrs.bracket === "number" || a.budget !== null).toBe(true);
     await close();
   });

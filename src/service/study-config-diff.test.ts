@@ -49,6 +49,7 @@ describe("studyConfigDiff", () => {
       seed: 8,
       maxRetries: 0,
       leaseTtlS: 60,
+      maxTrials: 50,
     });
     expect(diffs.map((d) => d.field)).toEqual([
       "direction",
@@ -60,7 +61,9 @@ describe("studyConfigDiff", () => {
       "seed",
       "retry.max_retries",
       "lease_ttl_s",
+      "max_trials",
     ]);
+    expect(diffs.at(-1)).toEqual({ field: "max_trials", stored: null, given: 50 });
     expect(diffs.find((d) => d.field === "space.layers")).toEqual({ field: "space.layers", stored: SPACE.layers, given: null });
     expect(diffs.find((d) => d.field === "space.width")?.stored).toBeNull();
     expect(diffs.find((d) => d.field === "seed")).toEqual({ field: "seed", stored: 7, given: 8 });
@@ -135,6 +138,6 @@ describe("create_study against the service", () => {
     // A step, or points_per_dim, makes it a grid.
     await svc.createStudy({ name: "g1", strategy: "grid", space: { x: { type: "float", low: 0, high: 1, step: 0.25 } } });
     await svc.createStudy({ name: "g2", strategy: { name: "grid", options: { points_per_dim: 3 } }, space: { x: { type: "float", low: 0, high: 1 } } });
-    expect((await svc.ask("g2")).trial.params.x).toBeTypeOf("number");
+    expect((await svc.ask({ study: "g2" })).trial.params.x).toBeTypeOf("number");
   });
 });

@@ -5,8 +5,8 @@
  * The rule is "nothing you pass is silently ignored": every setting the request gives must
  * equal the stored one, and a setting left out is not compared (a worker may load a study by
  * name alone). Direction, declared space, strategy and scheduler (with their options, defaults
- * filled in) and seed decide what the study *is*; retry policy and lease TTL decide how it
- * runs; both kinds are compared when given, because a loaded study keeps its stored values and
+ * filled in) and seed decide what the study *is*; retry policy, lease TTL and the `max_trials`
+ * budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
  * a differing request would otherwise believe it changed them. An empty space counts as "not
  * given" (define-by-run scripts and the MCP tool's default send `{}`). User attributes are
  * notes, not configuration: never compared (change them with `set_user_attrs`).
@@ -28,6 +28,7 @@ export interface RequestedStudyConfig {
   readonly retryOnFail?: boolean;
   readonly keepIntermediate?: boolean;
   readonly leaseTtlS?: number;
+  readonly maxTrials?: number;
 }
 
 /** One setting that differs: its wire name (`space.lr`, `strategy`, `retry.max_retries` …). */
@@ -61,6 +62,7 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   differ("retry.retry_on_fail", stored.retry.retryOnFail, given.retryOnFail);
   differ("retry.keep_intermediate", stored.retry.keepIntermediate ?? false, given.keepIntermediate);
   differ("lease_ttl_s", stored.leaseTtlS, given.leaseTtlS);
+  differ("max_trials", stored.maxTrials ?? null, given.maxTrials);
   return out;
 }
 

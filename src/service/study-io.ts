@@ -30,6 +30,7 @@ export interface ImportedStudy {
   readonly config: StudyConfig;
   readonly userAttrs: Record<string, unknown>;
   readonly createdAt: number;
+  readonly stopped: boolean;
   /** In number order, dense from 0; `id`, `studyId` and lease expiries are placeholders (0). */
   readonly trials: StoredTrial[];
 }
@@ -59,10 +60,12 @@ const headerSchema = z
           .object({ max_retries: z.number().int().min(0).max(100), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() })
           .strict(),
         lease_ttl_s: z.number().min(1).max(7 * 24 * 3600),
+        max_trials: z.number().int().min(1).optional(),
       })
       .strict(),
     user_attrs: attrs,
     created_at_ms: epochMs,
+    stopped: z.literal(true).optional(),
   })
   .strict();
 
@@ -92,6 +95,7 @@ export function studyHeaderLine(study: Study, name: string = study.name): string
     config: configView(study.config),
     user_attrs: study.userAttrs,
     created_at_ms: study.createdAt,
+    ...(study.stopped ? { stopped: true } : {}),
   });
 }
 
@@ -159,6 +163,7 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
         seed: c.seed,
         retry: { maxRetries: c.retry.max_retries, retryOnFail: c.retry.retry_on_fail, keepIntermediate: c.retry.keep_intermediate },
         leaseTtlS: c.lease_ttl_s,
+        ...(c.max_trials !== undefined ? { maxTrials: c.max_trials } : {}),
       };
       continue;
     }
@@ -188,5 +193,5 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
     });
   }
   if (header === null || config === null) throw invalidArgument("line 1: the file is empty; expected a study header", { line: 1 });
-  return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, trials };
+  return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, stopped: header.stopped === true, trials };
 }

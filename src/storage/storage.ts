@@ -30,6 +30,8 @@ export type Change =
   | { readonly kind: "set-study-user-attrs"; readonly studyId: number; readonly userAttrs: Record<string, unknown> }
   /** Creates a study with the id the service allocated. Fails (a storage fault) if the id or name is taken. */
   | { readonly kind: "insert-study"; readonly study: Study }
+  /** Rewrites a study's config, user attributes and stopped flag (the name and id never change). */
+  | { readonly kind: "update-study"; readonly study: Study }
   /** Deletes a study with all its trials, intermediates included. */
   | { readonly kind: "delete-study"; readonly studyId: number }
   /**

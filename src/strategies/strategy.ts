@@ -100,6 +100,32 @@ export interface Strategy {
   readonly refillsLostTrials?: boolean;
 }
 
+/** One point of a trial's hyperparameter trajectory: the params in force after the report at `step` (null: the start). */
+export interface TrajectoryEntry {
+  readonly step: number | null;
+  readonly value: number | null;
+  readonly params: Params;
+}
+
+/** A replayable schedule: segment `params` apply from model age `from_step`, trained by `trial` from its `trial_step`. */
+export interface LineageSchedule {
+  readonly schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];
+  /** The model's training age at the trial's latest report, in step units. */
+  readonly until_step: number;
+}
+
+/**
+ * Read models only the plug-in can compute, because they read its own `systemAttrs` bookkeeping.
+ * The service asks the study's factory for them (the `trajectory` and `lineage` ops) and never reads
+ * a plug-in's attributes itself.
+ */
+export interface StrategyReadModels {
+  /** A trial's hyperparameter trajectory: the starting point, then the params after each applied update. */
+  trajectory?(trial: Trial): { entries: TrajectoryEntry[]; thinned: boolean };
+  /** The schedule that produced trial `number`'s model. @throws Error when the bookkeeping is inconsistent. */
+  lineage?(trials: readonly Trial[], number: number): LineageSchedule;
+}
+
 export interface StrategyFactory<O = unknown> {
   readonly name: string;
   /** One or two sentences for `--help`, the MCP catalogue and error messages. */
@@ -120,5 +146,7 @@ export interface StrategyFactory<O = unknown> {
    * is created), or null when it can. Define-by-run parameters are not known yet then.
    */
   spaceProblem?(space: SearchSpace, options: O): string | null;
+  /** Read models of the plug-in's own bookkeeping (see StrategyReadModels). */
+  readonly readModels?: StrategyReadModels;
   create(options: O): Strategy;
 }

@@ -100,7 +100,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
       if (w.dead) continue;
       if (w.trial === null) {
         try {
-          const a = await svc.ask(o.study);
+          const a = await svc.ask({ study: o.study });
           w.trial = a.trial.number;
           w.token = a.lease.token;
           w.params = { ...a.trial.params };
@@ -133,7 +133,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
       const path = `ck/${n}/step-${w.step}`;
       disk.set(path, { owner: n, state: w.state as S });
       const value = problem.report(w.state as S);
-      const { decision } = await svc.report(o.study, n, w.token, w.step, value, { checkpoint: path });
+      const { decision } = await svc.report({ study: o.study, trial: n, token: w.token, step: w.step, value, data: { checkpoint: path } });
       if (decision.action !== "prune" && decision.delete_checkpoints) {
         for (const p of decision.delete_checkpoints) {
           const f = disk.get(p);
@@ -155,7 +155,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
         }
       }
       if (w.step >= o.stepsPerMember) {
-        await svc.tell(o.study, n, w.token, "COMPLETE", value);
+        await svc.tell({ study: o.study, trial: n, token: w.token, state: "COMPLETE", value });
         w.trial = null;
       }
     }

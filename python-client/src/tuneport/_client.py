@@ -202,6 +202,11 @@ class Client:
     def list_studies(self) -> list[StudySummary]:
         return [StudySummary.from_wire(s) for s in self._call("list_studies", {})["studies"]]
 
+    def catalogue(self) -> list[dict[str, Any]]:
+        """The server's strategies and schedulers: ``{kind, name, description, options}`` each,
+        ``options`` being the JSON Schema of the plug-in's options (defaults included)."""
+        return [dict(p) for p in self._call("catalogue", {})["plugins"]]
+
     def delete_study(self, name: str) -> None:
         """Deletes a study and its trials. @raises NotFoundError."""
         self._call("delete_study", {"study": name})

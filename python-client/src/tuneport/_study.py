@@ -41,6 +41,8 @@ class StudySummary:
     best_trial: FrozenTrial | None
     max_trials: int | None = None
     """The study-wide trial budget (``create_study(max_trials=...)``), or None."""
+    stopped: bool = False
+    """True while the study is stopped for every worker (``Study.stop(all_workers=True)``)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -60,6 +62,7 @@ class StudySummary:
             counts=dict(raw.get("counts") or {}),
             best_trial=FrozenTrial.from_wire(best) if best else None,
             max_trials=int(raw["max_trials"]) if raw.get("max_trials") is not None else None,
+            stopped=bool(raw.get("stopped")),
         )
 
 

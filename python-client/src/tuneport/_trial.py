@@ -219,11 +219,13 @@ class Trial:
         self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
         self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
-        self.budget: float | None = result.get("budget")
+        start: Mapping[str, Any] = result.get("start") or {}
+        self._start = start
+        self.budget: float | None = start.get("budget", result.get("budget"))
         """How far to train (in your step units) when a scheduler sets it; updated by ``report``
         when a decision carries a budget."""
         self.lease = Lease(str(lease["token"]), float(lease["expires_at"]), float(lease["ttl_s"]))
-        self.restore: Restore | None = Restore.from_wire(self.system_attrs.get("pbt_restore"))
+        self.restore: Restore | None = Restore.from_wire(start.get("restore"))
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
         trial refills a lost member, and by ``report`` when the decision is an exploit."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
@@ -249,13 +251,13 @@ class Trial:
     @property
     def rung(self) -> int | None:
         """The rung the scheduler placed this trial in (ASHA promotion mode), else None."""
-        v = self.system_attrs.get("rung")
+        v = self._start.get("rung")
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
     def bracket(self) -> int | None:
         """The Hyperband/BOHB bracket of this trial, else None."""
-        v = self.system_attrs.get("bracket")
+        v = self._start.get("bracket")
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
@@ -263,13 +265,13 @@ class Trial:
         """ASHA promotion mode: the number of the trial this one continues (same params, one rung
         higher). Load that trial's checkpoint, then train from ``resume_budget`` to ``budget``.
         None for a new configuration (train from scratch)."""
-        v = self.system_attrs.get("resume_from")
+        v = (self._start.get("resume_from") or {}).get("trial")
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
     def resume_budget(self) -> float | None:
         """ASHA promotion mode: the budget ``resume_from`` trained to (where this trial resumes), else None."""
-        v = self.system_attrs.get("resume_budget")
+        v = (self._start.get("resume_from") or {}).get("budget")
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property

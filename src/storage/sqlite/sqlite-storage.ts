@@ -75,6 +75,8 @@ const MIGRATIONS: readonly string[] = [
     at         INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: studies can be stopped (stop_study / resume_study).
+  `ALTER TABLE studies ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -130,8 +132,9 @@ export class SqliteStorage implements Storage {
     const db = this.db;
     this.stmts = {
       insertStudy: db.prepare(
-        "INSERT INTO studies (id, name, config, user_attrs, created_at) VALUES (@id, @name, @config, @user_attrs, @created_at)",
+        "INSERT INTO studies (id, name, config, user_attrs, created_at, stopped) VALUES (@id, @name, @config, @user_attrs, @created_at, @stopped)",
       ),
+      updateStudy: db.prepare("UPDATE studies SET config = @config, user_attrs = @user_attrs, stopped = @stopped WHERE id = @id"),
       maxStudyId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM studies"),
       studySeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'studies'"),
       setLease: db.prepare("UPDATE trials SET lease_token = ?, lease_expires = ? WHERE id = ?"),
@@ -175,15 +178,15 @@ export class SqliteStorage implements Storage {
   }
 
   async listStudies(): Promise<Study[]> {
-    return (this.stmts.listStudies.all() as { id: number; name: string; config: string; user_attrs: string; created_at: number }[]).map(
-      (r) => ({
-        id: r.id,
-        name: r.name,
-        config: JSON.parse(r.config) as StudyConfig,
-        userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
-        createdAt: r.created_at,
-      }),
-    );
+    type Row = { id: number; name: string; config: string; user_attrs: string; created_at: number; stopped: number };
+    return (this.stmts.listStudies.all() as Row[]).map((r) => ({
+      id: r.id,
+      name: r.name,
+      config: JSON.parse(r.config) as StudyConfig,
+      userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
+      createdAt: r.created_at,
+      ...(r.stopped ? { stopped: true } : {}),
+    }));
   }
 
   async loadTrials(studyId: number): Promise<StoredTrial[]> {
@@ -252,6 +255,15 @@ export class SqliteStorage implements Storage {
             config: JSON.stringify(c.study.config),
             user_attrs: JSON.stringify(c.study.userAttrs),
             created_at: c.study.createdAt,
+            stopped: c.study.stopped ? 1 : 0,
+          });
+          break;
+        case "update-study":
+          this.stmts.updateStudy.run({
+            id: c.study.id,
+            config: JSON.stringify(c.study.config),
+            user_attrs: JSON.stringify(c.study.userAttrs),
+            stopped: c.study.stopped ? 1 : 0,
           });
           break;
         case "delete-study":

@@ -288,6 +288,9 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
       if (!base) return false;
       return base.offloadFor ? base.offloadFor(o.base.options) : base.offload === true;
     },
+    readModels: {
+      trajectory: (t) => ({ entries: readTrajectory(t.systemAttrs), thinned: t.systemAttrs.hg_trajectory_thinned === true }),
+    },
     create(o: HypergradientOptions): Strategy {
       const factory = catalogue().get(o.base.name);
       if (!factory || o.base.name === HYPERGRADIENT) throw new Error(`hypergradient: unknown base strategy '${o.base.name}'`);

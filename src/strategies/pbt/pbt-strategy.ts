@@ -61,6 +61,7 @@ import {
   memberOf,
   paramsAtCheckpoint,
   pinnedCheckpoints,
+  scheduleOf,
 } from "./lineage.js";
 
 const options = z
@@ -310,5 +311,6 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  readModels: { lineage: (trials, number) => scheduleOf(trials, number) },
   create: (o) => new PbtStrategy(o),
 };

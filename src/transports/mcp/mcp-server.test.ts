@@ -62,8 +62,8 @@ describe("tuneport MCP tools", () => {
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
       [
-        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trial", "list_strategies",
-        "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "study_summary", "tell_trial", "wait_for_progress",
+        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory", "get_trial", "list_strategies",
+        "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "set_user_attrs", "study_summary", "tell_trial", "wait_for_progress",
       ].sort(),
     );
     for (const t of tools) {
@@ -172,17 +172,17 @@ describe("tuneport MCP tools", () => {
     const s = await call("study_summary", { study: "imp" });
     expect(textOf(s)).toMatch(/40 trials — 40 complete/);
     expect(textOf(s)).toContain("Most influential parameters: x");
-    expect(sc(s).best.value).toBe((await service.best("imp"))?.value);
+    expect(sc(s).best.value).toBe((await service.best({ study: "imp" }))?.value);
   });
 
   it("waits for progress instead of polling, and times out within a turn", async () => {
     await call("create_study", { name: "w", space: SPACE });
-    const a = await service.ask("w");
+    const a = await service.ask({ study: "w" });
     const t0 = Date.now();
     const quiet = await call("wait_for_progress", { study: "w", timeout_s: 0.3 });
     expect(sc(quiet).timed_out).toBe(true);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-    setTimeout(() => void service.tell("w", a.trial.number, a.lease.token, "COMPLETE", 4.2), 150);
+    setTimeout(() => void service.tell({ study: "w", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 4.2 }), 150);
     const r = await call("wait_for_progress", { study: "w", timeout_s: 10 });
     expect(sc(r).timed_out).toBe(false);
     expect(sc(r).new_trials.map((t: any) => t.value)).toEqual([4.2]);

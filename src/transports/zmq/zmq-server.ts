@@ -12,7 +12,8 @@ import { TuneportError } from "../../domain/errors.js";
 import type { StudyService } from "../../service/study-service.js";
 import { decode, encode } from "./codec.js";
 import { ZapAuthenticator } from "./curve.js";
-import { MUTATING_OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS, dispatch, parseArgs } from "./ops.js";
+import { formatZodError } from "../../domain/distributions.js";
+import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 
 export interface CurveServerKeys {
   readonly publicKey: string;
@@ -200,7 +201,7 @@ export class ZmqServer {
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
         throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
-      const result = op === "hello" ? this.hello(args) : await dispatch(this.service, op as Exclude<OpName, "hello">, args, id as string);
+      const result = op === "hello" ? this.hello(args) : await this.service.execute(op as OpName, args, { requestId: id as string });
       return { v: 1, id, ok: true, result };
     } catch (err) {
       if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
@@ -210,7 +211,9 @@ export class ZmqServer {
   }
 
   private hello(args: Record<string, unknown>) {
-    const a = parseArgs("hello", args);
+    const parsed = OPS.hello.args.safeParse(args);
+    if (!parsed.success) throw new TuneportError("INVALID_ARGUMENT", `hello: ${formatZodError(parsed.error)}`);
+    const a = parsed.data;
     const wanted = a.versions ?? [1];
     const common = wanted.filter((x) => (PROTOCOL_VERSIONS as readonly number[]).includes(x));
     if (common.length === 0)
