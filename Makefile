@@ -27,7 +27,7 @@ dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
 
 $(VENV)/.stamp: python-client/pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm
 	@touch $@
 
 deps: node_modules/.stamp ## install npm dependencies

@@ -68,7 +68,10 @@ describe("CURVE encryption and client allow-list", () => {
     const stranger = curveKeyPair();
     const s = dealer({ curveServerKey: serverPub, curvePublicKey: stranger.publicKey, curveSecretKey: stranger.secretKey });
     expect(await tryRequest(s, "ask", { study: "secure" }, 1_500)).toBeNull();
-    expect(server.lines.some((l) => l.includes(stranger.publicKey) && l.includes("not on the allow-list"))).toBe(true);
+    const line = server.lines.find((l) => l.includes(stranger.publicKey) && l.includes("not on the allow-list"));
+    expect(line).toBeDefined();
+    expect(line?.match(/"component":/g)).toEqual(['"component":']); // one component key, not zmq's and zap's
+    expect(JSON.parse(line as string).component).toBe("zap");
   });
 
   it("gives a plaintext client nothing", async () => {

@@ -89,10 +89,10 @@ def test_prune_decision_raises_trial_pruned_and_the_block_tells_pruned() -> None
         study = client.load_study("s")
         with study.ask() as trial:
             assert trial.budget == 4
-            assert trial.report(0, 0.5).action == "continue"
+            assert trial.report(0.5, 0).action == "continue"
             assert trial.budget == 8
             with pytest.raises(tp.TrialPruned, match="below the median"):
-                trial.report(1, 0.75)
+                trial.report(0.75, 1)
             raise tp.TrialPruned()  # what user code does when it lets it propagate
         tell = fake.received[-1]
         assert tell["op"] == "tell" and tell["state"] == "PRUNED" and tell["token"] == "tok"
@@ -108,12 +108,12 @@ def test_update_decision_changes_params_and_sets_restore() -> None:
     with FakeServer(scripted(decisions)) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
         study = client.load_study("s")
         with study.ask() as trial:
-            d = trial.report(0, 0.5)
+            d = trial.report(0.5, 0)
             assert d.action == "update" and d.restore == tp.Restore(3, "/ckpt/3.pt")
             assert trial.params["lr"] == 0.125 and trial.restore == tp.Restore(3, "/ckpt/3.pt") and trial.budget == 12
-            trial.report(1, 0.25)
+            trial.report(0.25, 1)
             assert trial.params["lr"] == 0.0625 and trial.restore is None  # explore without exploit
-            trial.report(2, 0.125)
+            trial.report(0.125, 2)
             assert trial.restore is None and trial.budget == 12
             trial.complete(0.125)
         reports = [m for m in fake.received if m["op"] == "report"]

@@ -64,7 +64,7 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         study.enqueue({"x": 0.5})
         trial = study.ask()
         trial.suggest_float("y", 0.0, 1.0)
-        trial.report(0, 0.5) if _reports_step_first() else trial.report(0.5, 0)
+        trial.report(0.5, 0)
         trial.set_user_attrs({"note": "a"})
         import time
 
@@ -72,24 +72,18 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         while "heartbeat" not in sent and time.monotonic() < deadline:
             time.sleep(0.05)
         trial.complete(0.25)
-        study.trials()
+        study.get_trials(states=["COMPLETE"])
         study.trial(trial.number)
         study.trajectory(trial.number)
         study.best_trial  # a property, as in Optuna
         study.lineage()
         study.set_user_attrs({"owner": "me"})
+        study.stop(all_workers=True)
+        study.resume()
         client.delete_study(name)
     exposed = {e["op"] for e in OPS if "via" in e["python"]}
     missing = exposed - set(sent)
     assert not missing, f"ops the table says Python exposes but the session never sent: {sorted(missing)}"
-
-
-def _reports_step_first() -> bool:
-    """Whether ``Trial.report`` takes ``(step, value)`` (before Optuna's order was adopted)."""
-    import inspect
-
-    params = list(inspect.signature(_trial.Trial.report).parameters)
-    return params[1] == "step"
 
 
 MUTATING = [e["op"] for e in OPS if e["mutating"]]

@@ -1,6 +1,6 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { isIP } from "node:net";
-import { createLogger, type LogLevel } from "../logger.js";
+import { createLogger, type LogFormat, type LogLevel } from "../logger.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
 import { McpHttpServer } from "../transports/mcp/http.js";
 import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
@@ -16,12 +16,15 @@ export const serveCommand: Command = {
 Usage: tuneport serve [options]
 
 Runs the tuneport server: training workers connect over ZeroMQ (protocol v1, see
-protocol/PROTOCOL.md). Logs are JSON lines (pino) on stdout. SIGINT/SIGTERM stop it
-cleanly: requests in flight are answered and their writes committed first.
+protocol/PROTOCOL.md). Logs go to stdout: readable lines on a terminal, JSON lines (pino)
+otherwise; one line per finished trial at info, one per started trial at debug.
+SIGINT/SIGTERM stop it cleanly: requests in flight are answered and their writes
+committed first.
 
 Options:
   --storage PATH          SQLite database file (created if missing) [./tuneport.db]
-  --bind ENDPOINT         ZeroMQ endpoint to bind; repeatable [tcp://127.0.0.1:5555]
+  --bind ENDPOINT         ZeroMQ endpoint to bind, tcp://HOST:PORT (or ipc://PATH);
+                          repeatable [tcp://127.0.0.1:5555]
   --durability MODE       process: a reply means the write survives the server being
                           killed; power: also survives power loss (fsync per commit,
                           slower) [process]
@@ -35,6 +38,8 @@ Options:
                           of keys, or a directory of *.pub files; others are refused
                           at the handshake (see docs/SECURITY.md)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
+  --log-format FORMAT     pretty (one readable line per record) or json (pino JSON
+                          lines) [pretty on a terminal, else json]
   --mcp-http PORT         also serve MCP (for LLM agents) over Streamable HTTP at
                           http://HOST:PORT/mcp, behind a bearer token
   --mcp-host HOST         interface for --mcp-http [127.0.0.1]
@@ -55,6 +60,7 @@ Options:
     "curve-secret": { type: "string" },
     "curve-allow": { type: "string" },
     "log-level": { type: "string" },
+    "log-format": { type: "string" },
     "mcp-http": { type: "string" },
     "mcp-host": { type: "string", default: "127.0.0.1" },
     "mcp-token": { type: "string" },
@@ -64,6 +70,13 @@ Options:
     const durability = v.durability as string;
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
+    for (const ep of binds) {
+      const problem = bindProblem(ep);
+      if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
+    }
+    const logFormat = v["log-format"] as string | undefined;
+    if (logFormat !== undefined && logFormat !== "pretty" && logFormat !== "json")
+      throw new UsageError("--log-format must be 'pretty' or 'json'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
@@ -89,7 +102,7 @@ Options:
         throw new UsageError((err as Error).message);
       }
     }
-    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined });
+    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: logFormat as LogFormat | undefined });
     for (const ep of binds) {
       if (!curve && !isLoopback(ep)) {
         const msg =
@@ -163,6 +176,23 @@ Options:
     return 0;
   },
 };
+
+/**
+ * Why `endpoint` cannot be bound, with the fix (e.g. a missing `tcp://`), or null when it
+ * looks bindable: `tcp://HOST:PORT` (HOST an address, a name, an interface or `*`; PORT a
+ * number or `*`), `ipc://PATH`, `inproc://NAME`. ZeroMQ itself says only "Invalid argument".
+ */
+export function bindProblem(endpoint: string): string | null {
+  if (/^(ipc|inproc):\/\/.+/.test(endpoint)) return null;
+  const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]]+):(\d+|\*)$/.exec(endpoint);
+  if (m) return m[2] === "*" || Number(m[2]) <= 65535 ? null : `port ${m[2]} is out of range (0-65535)`;
+  if (/^(\[[^\]]+\]|[\w.*-]+):(\d+|\*)$/.test(endpoint)) return `add the scheme: --bind tcp://${endpoint}`;
+  if (/^https?:\/\//.test(endpoint))
+    return "--bind takes a ZeroMQ endpoint (tcp://HOST:PORT) for workers; MCP over HTTP is --mcp-http PORT";
+  const host = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)\/?$/.exec(endpoint);
+  if (host) return `add a port: --bind tcp://${host[1]}:5555`;
+  return "expected tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555), ipc://PATH or inproc://NAME";
+}
 
 /** True for tcp endpoints on 127.0.0.0/8, ::1 or localhost, and for ipc/inproc. */
 export function isLoopback(endpoint: string): boolean {

@@ -3,7 +3,7 @@
  * The catalogue (`describePlugins`) feeds `--help`, MCP and error messages alike.
  */
 import { z } from "zod";
-import { formatZodError } from "../domain/distributions.js";
+import { type SearchSpace, formatZodError } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { PluginConfig } from "../domain/trial.js";
 import { SCHEDULERS } from "../schedulers/index.js";
@@ -61,6 +61,17 @@ export function checkCompatible(strategy: PluginConfig, scheduler: PluginConfig 
   const cf = SCHEDULERS.get(scheduler.name) as SchedulerFactory<unknown>;
   const reason = sf.incompatibleWith?.(scheduler, strategy.options) ?? cf.incompatibleWith?.(strategy, scheduler.options) ?? null;
   if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot be combined with scheduler '${scheduler.name}': ${reason}`);
+}
+
+/**
+ * Refuses a declared space the strategy cannot search (e.g. `grid` with a continuous float and
+ * no step), at study creation rather than at every worker's first ask.
+ * @throws INVALID_ARGUMENT with the strategy's reason.
+ */
+export function checkSpaceFor(strategy: PluginConfig, space: SearchSpace): void {
+  const sf = STRATEGIES.get(strategy.name) as StrategyFactory<unknown> | undefined;
+  const reason = sf?.spaceProblem?.(space, strategy.options) ?? null;
+  if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot search this space: ${reason}`);
 }
 
 export function createStrategy(cfg: PluginConfig): { strategy: Strategy; factory: StrategyFactory<unknown> } {

@@ -20,7 +20,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
-import { distributionsEqual, formatZodError, parseSearchSpace } from "../domain/distributions.js";
+import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig, bestTrial } from "../domain/trial.js";
 import { DEFAULT_STRATEGY } from "../strategies/index.js";
@@ -32,7 +32,8 @@ import { Idempotency, type ReplyCtx } from "./idempotency.js";
 import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange, reapedRecord, retryOf } from "./leases.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
-import { type PluginRef, checkCompatible, resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { type PluginRef, checkCompatible, checkSpaceFor, resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
@@ -228,8 +229,8 @@ export class StudyService {
   // ---------------------------------------------------------------- studies
 
   /**
-   * Creates a study, or loads it with `load_if_exists` (then any explicitly given direction or space
-   * must match what is stored). Validates its raw arguments itself. @throws ALREADY_EXISTS, INVALID_ARGUMENT.
+   * Creates a study, or loads it with `load_if_exists` (then every setting given must match what is
+   * stored: `studyConfigDiff`). Validates its raw arguments itself. @throws ALREADY_EXISTS, INVALID_ARGUMENT.
    */
   async createStudy(raw: CreateStudyArgs, requestId?: string): Promise<{ study: StudyView; created: boolean }> {
     const parsed = OPS.create_study.args.safeParse(raw);
@@ -244,18 +245,22 @@ export class StudyService {
       if (existing && !existing.deleted) {
         if (!a.load_if_exists)
           throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, { study: a.name });
-        const c = existing.study.config;
-        if (a.direction !== undefined && a.direction !== c.direction)
-          throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
-        if (a.space !== undefined) {
-          for (const [k, d] of Object.entries(space)) {
-            const have = c.space[k];
-            if (have && !distributionsEqual(have, d))
-              throw invalidArgument(`study '${a.name}' exists and declares '${k}' as ${JSON.stringify(have)}, not ${JSON.stringify(d)}`);
-          }
-        }
+        const differences = studyConfigDiff(existing.study.config, {
+          direction: a.direction,
+          space,
+          strategy: a.strategy == null ? undefined : strategy,
+          scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
+          seed: a.seed,
+          maxRetries: a.retry?.max_retries,
+          retryOnFail: a.retry?.retry_on_fail,
+          keepIntermediate: a.retry?.keep_intermediate,
+          leaseTtlS: a.lease_ttl_s,
+          maxTrials: a.max_trials,
+        });
+        if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
       }
+      checkSpaceFor(strategy, space);
       const config: StudyConfig = {
         direction: (a.direction ?? "minimize") as Direction,
         space,

@@ -152,6 +152,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null):
 }
 
 function askResult(core: ServiceCore, s: StudyState, t: TrialRecord): AskResult {
+  core.log.debug({ study: s.study.name, trial: t.number, params: t.params }, "trial started");
   const start = startOf(t);
   return {
     study: s.study.name,

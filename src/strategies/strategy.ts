@@ -141,6 +141,11 @@ export interface StrategyFactory<O = unknown> {
   offloadFor?(options: O): boolean;
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
   incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
+  /**
+   * Reason the strategy cannot search a study's declared space at all (checked when the study
+   * is created), or null when it can. Define-by-run parameters are not known yet then.
+   */
+  spaceProblem?(space: SearchSpace, options: O): string | null;
   /** Read models of the plug-in's own bookkeeping (see StrategyReadModels). */
   readonly readModels?: StrategyReadModels;
   create(options: O): Strategy;

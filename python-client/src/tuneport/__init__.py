@@ -6,12 +6,16 @@
     for trial in study.ask_many(20):
         with trial:
             ...
+            trial.report(loss, epoch)     # Optuna's order
             trial.complete(loss)
+
+or Optuna's style, ``study = tp.create_study(study_name="mlp", storage="tcp://127.0.0.1:5555")``
+and ``study.optimize(objective, n_trials=20)``.
 
 See README.md for the whole API, errors, retries and leases.
 """
 
-from ._client import Client, __version__, connect
+from ._client import Client, __version__, connect, create_study, load_study
 from ._distributions import Categorical, Distribution, Float, Int
 from ._protocol import CurveKeys
 from ._errors import (
@@ -34,6 +38,7 @@ from ._errors import (
     UnknownOpError,
     UnsupportedVersionError,
 )
+from ._logging import configure_default_logging
 from ._study import Lineage, ScheduleSegment, Study, StudySummary
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
@@ -60,8 +65,8 @@ __all__ = [
     "Restore",
     "ScheduleSegment",
     "SearchSpaceExhaustedError",
-    "StudyStopped",
     "Study",
+    "StudyStopped",
     "StudySummary",
     "TimeoutError",
     "TrajectoryPoint",
@@ -74,4 +79,8 @@ __all__ = [
     "UnsupportedVersionError",
     "__version__",
     "connect",
+    "create_study",
+    "load_study",
 ]
+
+configure_default_logging()

@@ -158,9 +158,10 @@ class SearchSpaceExhaustedError(_CodedError):
     retry = "give-up"
 
 
-class StudyStopped(_CodedError):  # noqa: N818 - ends a worker loop, like Optuna's control-flow names
-    """The study hands out no more trials: stopped (``data["reason"] == "stopped"``, until it is
-    resumed) or its trial budget is spent (``"max_trials"``). Worker loops end cleanly on it."""
+class StudyStopped(_CodedError):  # noqa: N818 - reads as what happened, like TrialPruned
+    """The study hands out no more trials: its ``max_trials`` budget is spent or it was stopped
+    (``Study.stop(all_workers=True)``, the MCP tool ``stop_study``). ``data["reason"]`` is
+    ``"max_trials"`` or ``"stopped"``. ``optimize`` and ``ask_many`` end quietly on it."""
 
     code_name = "STUDY_STOPPED"
     retry = "give-up"

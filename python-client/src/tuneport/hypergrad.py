@@ -5,7 +5,7 @@ absent, and ``HypergradSGD`` / ``HypergradAdam`` are built (as real ``torch.opti
 subclasses) the first time they are looked up.
 
 Two sources of hypergradients, both sent to the server's ``hypergradient`` strategy with
-``trial.report(step, value, hypergradients={...})``:
+``trial.report(value, step, hypergradients={...})``:
 
 * **Online hypergradient descent** (Baydin, Cornish, Martínez-Rubio, Schmidt & Wood, "Online
   Learning Rate Adaptation with Hypergradient Descent", ICLR 2018). The parameters after an

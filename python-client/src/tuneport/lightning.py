@@ -58,4 +58,4 @@ class TuneportPruningCallback(_Callback):
         if value is None:
             log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
             return
-        self.last_decision = self.trial.report(trainer.current_epoch, float(value))
+        self.last_decision = self.trial.report(float(value), trainer.current_epoch)

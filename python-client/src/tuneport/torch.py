@@ -96,8 +96,8 @@ def pbt_restore(trial: Trial, model: Any, optimizer: Any = None, *, map_location
 
 def pbt_report(
     trial: Trial,
-    step: float,
     value: float,
+    step: float,
     model: Any,
     optimizer: Any = None,
     *,
@@ -111,7 +111,7 @@ def pbt_report(
     @raises TrialPruned, LeaseLostError as ``Trial.report``."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
     save_checkpoint(path, model, optimizer, step=step)
-    decision = trial.report(step, value, {"checkpoint": str(path)})
+    decision = trial.report(value, step, {"checkpoint": str(path)})
     for old in decision.delete_checkpoints:
         try:
             os.unlink(old)

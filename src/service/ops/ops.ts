@@ -107,7 +107,7 @@ export const OPS = {
     result: S.getStudyResult,
     mutating: true,
     mcp: hidden("the MCP steering tools (stop_study, resume_study) come with the agent-grade MCP work"),
-    python: hidden("the Optuna-style Study.stop() of the Python client (issue 13) will send it"),
+    python: via("Study.stop"),
     run: async (svc, a, ctx) => ({ study: await svc.setStopped(a, true, ctx.requestId) }),
   }),
   resume_study: op({
@@ -116,7 +116,7 @@ export const OPS = {
     result: S.getStudyResult,
     mutating: true,
     mcp: hidden("the MCP steering tools (stop_study, resume_study) come with the agent-grade MCP work"),
-    python: hidden("resumed by an operator or an agent (tuneport CLI, MCP), not from a training script"),
+    python: via("Study.resume"),
     run: async (svc, a, ctx) => ({ study: await svc.setStopped(a, false, ctx.requestId) }),
   }),
   catalogue: op({
@@ -188,7 +188,7 @@ export const OPS = {
     result: S.trialsResult,
     mutating: false,
     mcp: via("list_trials", "best_trials"),
-    python: via("Study.trials"),
+    python: via("Study.trials", "Study.get_trials"),
     run: (svc, a) => svc.listTrials(a),
   }),
   trial: op({

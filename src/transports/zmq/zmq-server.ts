@@ -75,7 +75,7 @@ export class ZmqServer {
       if (!opts.curveAllow || opts.curveAllow.size === 0) throw new Error("CURVE needs an allow-list of client public keys");
       // A context of its own: its ZAP endpoint (inproc) then serves this socket only.
       context = new Context({ blocky: false });
-      this.zap = new ZapAuthenticator(context, opts.curveAllow, this.log);
+      this.zap = new ZapAuthenticator(context, opts.curveAllow, opts.logger); // its own component, not a child of zmq's
     }
     this.router = new Router({
       ...(context ? { context, zapDomain: "tuneport" } : {}),
