@@ -549,13 +549,18 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     {
       title: "Plot a study",
       description:
-        "Render a chart of a study as a PNG image: history (objective by trial with the best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves).",
+        "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters). params picks the parameters (default: the most important); log_y uses a log objective axis.",
       readOnly: true,
     },
-    z.object({ study: studyArg, kind: z.enum(PLOT_KINDS).default("history") }),
+    z.object({
+      study: studyArg,
+      kind: z.enum(PLOT_KINDS).default("history"),
+      params: z.array(z.string().min(1).max(256)).max(16).optional(),
+      log_y: z.boolean().optional(),
+    }),
     async (a) => {
       const [study, trials] = await Promise.all([backend.getStudy(a.study), backend.allTrials(a.study)]);
-      const plot = await renderPlot(a.kind, study, trials, a.kind === "importances" ? paramImportances(trials) : undefined);
+      const plot = await renderPlot(a.kind, study, trials, { params: a.params, logY: a.log_y });
       return {
         content: [
           { type: "image", data: plot.png.toString("base64"), mimeType: "image/png" },
