@@ -284,7 +284,7 @@ function axisEncoding(a: ParamAxis, numericField: string, catField: string, extr
     field: numericField,
     type: "quantitative",
     title: truncate(a.name, 30),
-    scale: { type: d.log ? "log" : "linear", domain: [d.low, d.high], nice: false, zero: false },
+    scale: { type: d.log ? "log" : "linear", domain: [d.low, d.high], nice: false },
     ...(d.type === "int" ? { axis: { tickMinStep: 1, format: "d" } } : {}),
     ...extra,
   };
@@ -318,7 +318,7 @@ export function sliceSpec(study: StudyView, trials: readonly TrialView[], opts: 
     mark: { type: "point", filled: true, size: 30, opacity: 0.8 },
     encoding: {
       x: axisEncoding(a, "x", "cat", { title: null }),
-      y: { field: "y", type: "quantitative", title: "objective", scale: { type: log ? "log" : "linear", domain: [range.lo, range.hi], zero: false, nice: false, clamp: true } },
+      y: { field: "y", type: "quantitative", title: "objective", scale: { type: log ? "log" : "linear", domain: [range.lo, range.hi], nice: false, clamp: true } },
       color: { field: "trial", type: "quantitative", title: "trial number", scale: { scheme: "blues" } },
     },
   }));

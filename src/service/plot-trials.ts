@@ -25,6 +25,8 @@ import {
 } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
 
+/** Most trials drawn as points in the history; more are sampled (best and evenly spaced). */
+export const MAX_HISTORY_POINTS = 5000;
 /** Most curves drawn by the intermediate-values plot; more are sampled (best and evenly spaced). */
 export const MAX_CURVES = 200;
 /** Most points drawn per curve; longer curves are thinned evenly (first and last kept). */
@@ -44,7 +46,7 @@ const STATE_COLOURS: Record<string, string> = { COMPLETE: "#4c78a8", PRUNED: "#9
 const BEYOND = "beyond the range (on its edge)";
 
 function yScale(range: ValueRange, log: boolean) {
-  return { type: log ? "log" : "linear", domain: [range.lo, range.hi], zero: false, nice: false, clamp: true };
+  return { type: log ? "log" : "linear", domain: [range.lo, range.hi], nice: false, clamp: true };
 }
 
 function checkPositive(values: readonly number[], what: string): void {
@@ -77,8 +79,9 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
     bestAt.push({ trial: t.number, best });
   }
   const range = robustRange(values, { log, keep: best === null ? [] : [best] });
+  const sample = sampleTrials(finished, MAX_HISTORY_POINTS, study.direction);
   const rows: Record<string, unknown>[] = [];
-  for (const t of finished) {
+  for (const t of sample.trials) {
     const v = t.state === "FAIL" ? null : drawnValue(t);
     if (v === null) rows.push({ layer: "rug", trial: t.number, series: seriesOf(t), state: t.state });
     else {
@@ -86,7 +89,11 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
       rows.push({ layer: "point", trial: t.number, value: v, y: clampTo(range, v), series: seriesOf(t), state: t.state, position: outside ? BEYOND : "in range" });
     }
   }
-  for (const b of bestAt) rows.push({ layer: "best", trial: b.trial, best: b.best, y: clampTo(range, b.best) });
+  // The line needs only the trials where the best changed, and the last one.
+  bestAt.forEach((b, i) => {
+    if (i === 0 || i === bestAt.length - 1 || b.best !== (bestAt[i - 1] as { best: number }).best)
+      rows.push({ layer: "best", trial: b.trial, best: b.best, y: clampTo(range, b.best) });
+  });
   const present = SERIES.filter((s) => rows.some((r) => r.series === s));
   const colour = { field: "series", type: "nominal", title: "trial", scale: { domain: present, range: present.map((s) => SERIES_COLOURS[s]) } };
   const x = { field: "trial", type: "quantitative", title: "trial number", axis: { tickMinStep: 1, format: "d" }, scale: { nice: false, padding: 8 } };
@@ -122,7 +129,7 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
     `Optimization history of '${study.name}': ${counts("COMPLETE")} complete trials (dots; orange = enqueued proposals), ` +
     `${counts("PRUNED")} pruned (grey, at their value or last report) and ${counts("FAIL")} failed` +
     `${nRug > 0 ? ` (${nRug} trials without a value as ticks along the bottom)` : ""}; the line is the best value so far` +
-    `${log ? "; log-scale y" : ""}.${outsideNote(range, "trials")}`;
+    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${outsideNote(range, "trials")}`;
   return {
     caption,
     spec: { ...baseSpec(`Optimization history — ${study.name}`), width: WIDTH, height: HEIGHT, data: { values: rows }, layer },

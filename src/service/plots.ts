@@ -107,8 +107,10 @@ export function renderScale(w: number, h: number): number {
 /** Compiles a Vega-Lite spec and renders it to a PNG within the size cap. */
 export async function renderVegaLite(spec: VlSpec): Promise<{ png: Buffer; width: number; height: number }> {
   const [vega, vl, { Resvg }] = await Promise.all([import("vega"), import("vega-lite"), import("@resvg/resvg-js")]);
-  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0]).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  // Warnings would go to the console (stdout of a server whose stdout is its JSON log).
+  const logger = vega.logger(vega.Error);
+  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0], { logger }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", logger });
   let svg: string;
   try {
     svg = await view.toSVG();

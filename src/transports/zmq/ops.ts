@@ -7,8 +7,11 @@ import { z } from "zod";
 import { formatZodError } from "../../domain/distributions.js";
 import { invalidArgument } from "../../domain/errors.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
+import type { PlotRenderer } from "../../service/plot-renderer.js";
+import { PLOT_KIND_NAMES, parsePlotKind, renderPlot } from "../../service/plots.js";
 import { describePlugins } from "../../service/plugins.js";
 import { type StudyService, createStudyArgsSchema } from "../../service/study-service.js";
+import type { TrialView } from "../../service/views.js";
 
 export const PROTOCOL_VERSIONS = [1] as const;
 
@@ -77,6 +80,14 @@ export const OP_SCHEMAS = {
   best: z.object({ study: studyName }).strict(),
   set_user_attrs: z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict(),
   lineage: z.object({ study: studyName, trial: trialNumber.optional() }).strict(),
+  plot: z
+    .object({
+      study: studyName,
+      kind: z.enum(PLOT_KIND_NAMES as [string, ...string[]]),
+      params: z.array(z.string().min(1).max(256)).max(16).optional(),
+      log_y: z.boolean().optional(),
+    })
+    .strict(),
 } as const;
 
 export type OpName = keyof typeof OP_SCHEMAS;
@@ -100,8 +111,24 @@ export function parseArgs<K extends OpName>(op: K, args: unknown): z.infer<(type
   return parsed.data as z.infer<(typeof OP_SCHEMAS)[K]>;
 }
 
+/** What ops need besides the service. */
+export interface OpContext {
+  /** Renders `plot` off the event loop; without it plots render in process. */
+  readonly plots?: PlotRenderer;
+}
+
+/** Every trial of a study, read a page at a time (a plot must not drop the newest trials). */
+async function allTrials(service: StudyService, study: string): Promise<TrialView[]> {
+  const out: TrialView[] = [];
+  for (;;) {
+    const page = await service.listTrials(study, { offset: out.length, limit: 100_000 });
+    out.push(...page.trials);
+    if (page.trials.length === 0 || out.length >= page.total) return out;
+  }
+}
+
 /** Executes one parsed op against the service. `hello` is answered by the transport itself. */
-export async function dispatch(service: StudyService, op: Exclude<OpName, "hello">, raw: unknown, requestId: string): Promise<unknown> {
+export async function dispatch(service: StudyService, op: Exclude<OpName, "hello">, raw: unknown, requestId: string, ctx: OpContext = {}): Promise<unknown> {
   switch (op) {
     case "create_study":
       return service.createStudy(parseArgs(op, raw), requestId);
@@ -152,6 +179,14 @@ export async function dispatch(service: StudyService, op: Exclude<OpName, "hello
     case "lineage": {
       const a = parseArgs(op, raw);
       return { lineage: await service.lineage(a.study, a.trial) };
+    }
+    case "plot": {
+      const a = parseArgs(op, raw);
+      const kind = parsePlotKind(a.kind);
+      const [study, trials] = await Promise.all([service.getStudy(a.study), allTrials(service, a.study)]);
+      const opts = { params: a.params, logY: a.log_y };
+      const p = ctx.plots ? await ctx.plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
+      return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
     }
     case "set_user_attrs": {
       const a = parseArgs(op, raw);

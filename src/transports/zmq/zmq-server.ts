@@ -9,6 +9,7 @@
 import type { Logger } from "pino";
 import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
+import { PlotRenderer } from "../../service/plot-renderer.js";
 import type { StudyService } from "../../service/study-service.js";
 import { decode, encode } from "./codec.js";
 import { ZapAuthenticator } from "./curve.js";
@@ -84,6 +85,8 @@ export class ZmqServer {
   private loop: Promise<void> | null = null;
   private closing = false;
   private readonly zap: ZapAuthenticator | null = null;
+  /** Renders the `plot` op in a worker thread, so a plot never delays heartbeats and tells. */
+  private readonly plots: PlotRenderer;
   /** Endpoints actually bound (ports resolved). */
   readonly endpoints: string[] = [];
 
@@ -94,6 +97,7 @@ export class ZmqServer {
     this.log = opts.logger.child({ component: "zmq" });
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxPerClient = opts.maxInflightPerClient ?? DEFAULT_MAX_INFLIGHT_PER_CLIENT;
+    this.plots = new PlotRenderer(this.log);
     let context: Context | undefined;
     if (opts.curve) {
       if (!opts.curveAllow || opts.curveAllow.size === 0) throw new Error("CURVE needs an allow-list of client public keys");
@@ -200,7 +204,7 @@ export class ZmqServer {
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
         throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
-      const result = op === "hello" ? this.hello(args) : await dispatch(this.service, op as Exclude<OpName, "hello">, args, id as string);
+      const result = op === "hello" ? this.hello(args) : await dispatch(this.service, op as Exclude<OpName, "hello">, args, id as string, { plots: this.plots });
       return { v: 1, id, ok: true, result };
     } catch (err) {
       if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
@@ -243,5 +247,6 @@ export class ZmqServer {
     this.router.close();
     await this.loop;
     await this.zap?.close();
+    await this.plots.close();
   }
 }
