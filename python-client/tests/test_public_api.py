@@ -7,7 +7,7 @@ import tuneport as tp
 EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
-    "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
+    "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError", "Plot",
     "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudySummary", "TimeoutError",
     "TrajectoryPoint", "Trial",
     "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",

@@ -33,6 +33,7 @@ from ._errors import (
     UnknownOpError,
     UnsupportedVersionError,
 )
+from ._plot import Plot
 from ._study import Lineage, ScheduleSegment, Study, StudySummary
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
@@ -56,6 +57,7 @@ __all__ = [
     "MalformedMessageError",
     "MessageTooLargeError",
     "NotFoundError",
+    "Plot",
     "Restore",
     "ScheduleSegment",
     "SearchSpaceExhaustedError",
