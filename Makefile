@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ test-py: build venv ## Python client tests (real server processes) and examples
 	cd python-client && ../$(PY) -m pytest -q
 
 test: test-ts test-py ## the whole suite (what CI runs)
+
+package: build venv ## packages/: the server tarball (npm install -g) and the client wheel (pip install), see docs/PACKAGING.md
+	rm -rf packages && mkdir -p packages
+	npm pack --pack-destination packages
+	$(PIP) wheel ./python-client --no-deps --wheel-dir packages
+	rm -rf python-client/build
+	@ls -1 packages
 
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
