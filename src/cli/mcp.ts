@@ -1,6 +1,7 @@
 /** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { type LogLevel, createLogger } from "../logger.js";
+import { PlotRenderer } from "../service/plot-renderer.js";
 import { type McpBackend, RemoteBackend, serviceBackend } from "../transports/mcp/backend.js";
 import { createTuneportMcp } from "../transports/mcp/mcp-server.js";
 import { ZmqClient } from "../transports/zmq/zmq-client.js";
@@ -88,7 +89,9 @@ Options:
           cleanups.push(() => zmq.close());
           await zmq.start();
         }
-        backend = serviceBackend(service);
+        const plots = new PlotRenderer(logger);
+        cleanups.push(() => plots.close());
+        backend = serviceBackend(service, plots);
         logger.info({ storage: path, zmq: binds }, "embedded service ready");
       }
     } catch (err) {

@@ -1,6 +1,7 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { isIP } from "node:net";
 import { createLogger, type LogLevel } from "../logger.js";
+import { PlotRenderer } from "../service/plot-renderer.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
 import { McpHttpServer } from "../transports/mcp/http.js";
 import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
@@ -125,10 +126,12 @@ Options:
       return 1;
     }
     let mcpHttp: McpHttpServer | null = null;
+    // MCP plots render in a worker thread, as the ZeroMQ plot op does.
+    const plots = new PlotRenderer(logger);
     if (mcpPort !== undefined) {
       if (!isLoopback(`tcp://${mcpHost.includes(":") ? `[${mcpHost}]` : mcpHost}:0`))
         logger.warn({ host: mcpHost }, "MCP over plain HTTP on a non-loopback interface: the bearer token travels unencrypted; put TLS in front");
-      mcpHttp = new McpHttpServer({ backend: serviceBackend(service), logger, version: VERSION, token: mcpToken as string, host: mcpHost, port: mcpPort });
+      mcpHttp = new McpHttpServer({ backend: serviceBackend(service, plots), logger, version: VERSION, token: mcpToken as string, host: mcpHost, port: mcpPort });
       try {
         await mcpHttp.start();
       } catch (err) {
@@ -141,6 +144,7 @@ Options:
     logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
     await stopRequested;
     await mcpHttp?.close();
+    await plots.close();
     await zmq.close();
     await embedded.close();
     logger.info("stopped");

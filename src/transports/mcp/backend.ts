@@ -7,7 +7,9 @@
  * computed from `allTrials` by the pure functions in `src/service/`, so both modes agree.
  */
 import type { Logger } from "pino";
-import type { TuneportError } from "../../domain/errors.js";
+import { TuneportError } from "../../domain/errors.js";
+import type { PlotRenderer } from "../../service/plot-renderer.js";
+import { type PlotKind, type PlotOptions, type RenderedPlot, renderPlot } from "../../service/plots.js";
 import { type PluginDescription, describePlugins } from "../../service/plugins.js";
 import type { CreateStudyArgs, StudyChange, StudyService, TellState, TrialsQuery } from "../../service/study-service.js";
 import type { AskResult, LineageView, StudyView, TrialView } from "../../service/views.js";
@@ -32,6 +34,8 @@ export interface McpBackend {
   lineage(study: string, trial?: number): Promise<LineageView>;
   /** Every trial of the study (up to MAX_TRIALS_READ), for derived read models. */
   allTrials(study: string): Promise<TrialView[]>;
+  /** A chart of the study (see service/plots.ts). @throws NOT_FOUND, INVALID_ARGUMENT. */
+  plot(study: string, kind: PlotKind, opts: PlotOptions): Promise<RenderedPlot>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
   version(study: string): Promise<number>;
   /** Resolves with the new version once the study changed since `since`, or at the timeout with the current one. */
@@ -41,8 +45,12 @@ export interface McpBackend {
   close(): Promise<void>;
 }
 
-/** The in-process service. `close` leaves the service open: its owner closes it. */
-export function serviceBackend(service: StudyService): McpBackend {
+/**
+ * The in-process service; plots render on `plots` (a worker thread) when given, else in
+ * process. `close` leaves the service and the renderer open: their owner closes them.
+ */
+export function serviceBackend(service: StudyService, plots?: PlotRenderer): McpBackend {
+  const allTrials = async (s: string) => (await service.listTrials(s, { limit: MAX_TRIALS_READ })).trials;
   return {
     createStudy: (a) => service.createStudy(a),
     getStudy: (n) => service.getStudy(n),
@@ -56,7 +64,11 @@ export function serviceBackend(service: StudyService): McpBackend {
     listTrials: (s, q) => service.listTrials(s, q),
     getTrial: (s, t) => service.getTrial(s, t),
     lineage: (s, t) => service.lineage(s, t),
-    allTrials: async (s) => (await service.listTrials(s, { limit: MAX_TRIALS_READ })).trials,
+    allTrials,
+    plot: async (s, kind, opts) => {
+      const [study, trials] = await Promise.all([service.getStudy(s), allTrials(s)]);
+      return plots ? plots.render(kind, study, trials, opts) : renderPlot(kind, study, trials, opts);
+    },
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms) => service.waitForChange(s, since, ms),
     onChange: (l) => service.onChange(l),
@@ -169,6 +181,17 @@ export class RemoteBackend implements McpBackend {
   }
   async allTrials(s: string) {
     return (await this.client.listTrials(s, { limit: MAX_TRIALS_READ })).trials;
+  }
+  /** Rendered by the server (the `plot` op); in this process for a server that predates the op. */
+  async plot(s: string, kind: PlotKind, opts: PlotOptions): Promise<RenderedPlot> {
+    try {
+      const p = await this.client.plot(s, kind, opts);
+      return { png: Buffer.from(p.png), caption: p.caption, width: p.width, height: p.height };
+    } catch (err) {
+      if (!(err instanceof TuneportError && err.code === "UNKNOWN_OP")) throw err;
+      const [study, trials] = await Promise.all([this.client.getStudy(s), this.allTrials(s)]);
+      return renderPlot(kind, study, trials, opts);
+    }
   }
   async version(s: string): Promise<number> {
     await this.client.getStudy(s); // NOT_FOUND for an unknown study

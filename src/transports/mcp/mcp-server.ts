@@ -33,7 +33,7 @@ import { z } from "zod";
 import { distributionSchema, formatZodError } from "../../domain/distributions.js";
 import { TRIAL_STATES, isFinished } from "../../domain/trial.js";
 import { paramImportances } from "../../service/importance.js";
-import { PLOT_KINDS, renderPlot } from "../../service/plots.js";
+import { PLOT_KINDS } from "../../service/plots.js";
 import { pluginRefSchema } from "../../service/plugins.js";
 import { fmt, fmtParams, summarizeStudy } from "../../service/summary.js";
 import type { McpBackend } from "./backend.js";
@@ -559,8 +559,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
       log_y: z.boolean().optional(),
     }),
     async (a) => {
-      const [study, trials] = await Promise.all([backend.getStudy(a.study), backend.allTrials(a.study)]);
-      const plot = await renderPlot(a.kind, study, trials, { params: a.params, logY: a.log_y });
+      const plot = await backend.plot(a.study, a.kind, { params: a.params, logY: a.log_y });
       return {
         content: [
           { type: "image", data: plot.png.toString("base64"), mimeType: "image/png" },
