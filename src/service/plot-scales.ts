@@ -40,7 +40,7 @@ export function baseSpec(title: string): VlSpec {
     background: "white",
     padding: 8,
     title: { text: title, anchor: "start", fontSize: 14 },
-    config: { font: FONT, view: { stroke: "#ddd" }, legend: { labelLimit: 180 } },
+    config: { font: FONT, view: { stroke: "#ddd" }, legend: { labelLimit: 260 } },
   };
 }
 

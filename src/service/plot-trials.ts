@@ -43,7 +43,7 @@ const SERIES_COLOURS: Record<(typeof SERIES)[number], string> = {
 };
 const STATE_ORDER = ["COMPLETE", "PRUNED", "RUNNING", "FAIL", "WAITING"] as const;
 const STATE_COLOURS: Record<string, string> = { COMPLETE: "#4c78a8", PRUNED: "#9d9d9d", RUNNING: "#54a24b", FAIL: "#e45756", WAITING: "#b279a2" };
-const BEYOND = "beyond the range (on its edge)";
+const BEYOND = "off the scale (at edge)";
 
 function yScale(range: ValueRange, log: boolean) {
   return { type: log ? "log" : "linear", domain: [range.lo, range.hi], nice: false, clamp: true };

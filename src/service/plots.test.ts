@@ -156,7 +156,7 @@ describe("history", () => {
     expect(lo).toBeLessThanOrEqual(Math.min(...ok));
     expect(caption).toMatch(/2 trials beyond the y-range/);
     const far = dataOf(spec).filter((r) => r.value === 1e6);
-    expect(far.map((r) => r.position)).toEqual(["beyond the range (on its edge)", "beyond the range (on its edge)"]);
+    expect(far.map((r) => r.position)).toEqual(["off the scale (at edge)", "off the scale (at edge)"]);
     expect(far.every((r) => r.y === hi)).toBe(true);
   });
 
