@@ -19,7 +19,7 @@ function run(...args: string[]): Promise<{ status: number | null; stdout: Buffer
     let stderr = "";
     p.stdout.on("data", (d: Buffer) => out.push(d));
     p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill("SIGKILL"), 60_000);
+    const timer = setTimeout(() => p.kill("SIGKILL"), 240_000);
     p.on("close", (status) => {
       clearTimeout(timer);
       resolve({ status, stdout: Buffer.concat(out), stderr });
@@ -34,7 +34,8 @@ function checkPng(bytes: Buffer, what: string): void {
   expect(inkShare(img), what).toBeGreaterThan(0.01);
 }
 
-describe("tuneport plot", () => {
+// Generous limits: they only catch hangs, and CLI start-up and first renders are slow on a busy machine.
+describe("tuneport plot", { timeout: 300_000 }, () => {
   let server: ServerProcess;
   let db: string;
   let dir: string;

@@ -54,7 +54,7 @@ def _populate(client: tp.Client, name: str) -> tp.Study:
 def _export(server: ServerProcess, name: str, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["node", str(SERVER_MAIN), "export", name, "--storage", str(server.db), "--format", "optuna", "--out", str(out)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
 
 

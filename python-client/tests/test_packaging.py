@@ -38,7 +38,7 @@ for name, use in (("tuneport.torch", "device"), ("tuneport.hypergrad", "Hypergra
         hints[name] = "no ImportError"
     except ImportError as exc:
         hints[name] = str(exc)
-with tp.connect(sys.argv[1], timeout=5.0, retries=1) as client:
+with tp.connect(sys.argv[1], timeout=120.0, retries=0) as client:
     study = client.create_study(sys.argv[2], strategy="random", space={"x": tp.Float(0, 1)}, seed=1)
     for trial in study.ask_many(3):
         trial.complete(float(trial.params["x"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,18 @@ import pytest
 from matplotlib import image as mpimg
 
 import tuneport as tp
+from conftest import ServerProcess
 from tuneport._plot import PlotKind
 
 KINDS: list[PlotKind] = ["history", "parallel", "importances", "intermediate", "slice", "contour"]
+
+
+@pytest.fixture
+def patient(server: ServerProcess) -> Iterator[tp.Client]:
+    """A client that waits long enough for a plot on a busy machine (the first one starts the
+    server's plot worker and loads Vega); a plot is not a request to resend after 5 s."""
+    with tp.connect(server.endpoint, timeout=120.0, retries=0) as c:
+        yield c
 
 
 def _fill(study: tp.Study, client: tp.Client, n: int = 14) -> None:
@@ -37,10 +47,10 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def test_every_kind_renders_a_non_blank_png_within_the_cap(client: tp.Client, name: str, tmp_path: Path) -> None:
+def test_every_kind_renders_a_non_blank_png_within_the_cap(patient: tp.Client, name: str, tmp_path: Path) -> None:
     space = {"x": tp.Float(-5, 5), "n": tp.Int(1, 8), "act": tp.Categorical(["relu", "gelu"])}
-    study = client.create_study(name, strategy="random", space=space, seed=3)
-    _fill(study, client)
+    study = patient.create_study(name, strategy="random", space=space, seed=3)
+    _fill(study, patient)
     for kind in KINDS:
         path = tmp_path / f"{kind}.png"
         plot = study.plot(kind, path, params=["x", "act"] if kind == "contour" else None)
@@ -57,8 +67,8 @@ def test_every_kind_renders_a_non_blank_png_within_the_cap(client: tp.Client, na
     assert "pruned" in history.caption and "failed" in history.caption
 
 
-def test_options_and_errors(client: tp.Client, name: str) -> None:
-    study = client.create_study(name, strategy="random", space={"x": tp.Float(0.1, 5), "y": tp.Float(0, 1)}, seed=1)
+def test_options_and_errors(patient: tp.Client, name: str) -> None:
+    study = patient.create_study(name, strategy="random", space={"x": tp.Float(0.1, 5), "y": tp.Float(0, 1)}, seed=1)
     with pytest.raises(tp.InvalidArgumentError, match="no finished trial"):
         study.plot("history")
     _fill_simple(study)

@@ -81,7 +81,8 @@ async function keep(name: string, png: Buffer): Promise<void> {
   writeFileSync(join(dir, `${name}.png`), png);
 }
 
-describe("renderPlot", () => {
+// Generous limits: they only catch hangs (rendering takes seconds on a busy machine).
+describe("renderPlot", { timeout: 240_000 }, () => {
   it("renders every kind as a non-blank PNG within the size cap", async () => {
     const { study, trials } = mixedStudy();
     for (const kind of PLOT_KINDS) {
@@ -176,7 +177,7 @@ describe("history", () => {
   });
 });
 
-describe("intermediate values", () => {
+describe("intermediate values", { timeout: 240_000 }, () => {
   it("has a robust y-range, integer step ticks and a legend of the states present", () => {
     const { study, trials } = mixedStudy();
     const { spec, caption } = plotSpec("intermediate_values", study, trials);
@@ -227,7 +228,7 @@ describe("parallel coordinates", () => {
   });
 });
 
-describe("slice and contour", () => {
+describe("slice and contour", { timeout: 240_000 }, () => {
   it("slice draws one panel per parameter with the trials that used it", () => {
     const { study, trials } = mixedStudy();
     const { spec } = plotSpec("slice", study, trials, { params: ["lr", "dropout"] });
