@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -52,6 +52,13 @@ test: test-ts test-py ## the whole suite (what CI runs)
 fuzz: build ## the concurrency fuzzer at length: 10 seeds x 30,000 requests (FUZZ_SEEDS=1,2 FUZZ_REQUESTS=N to change)
 	FUZZ_SEEDS=$${FUZZ_SEEDS:-1,2,3,4,5,6,7,8,9,10} FUZZ_REQUESTS=$${FUZZ_REQUESTS:-30000} \
 	  nice -n 10 npx vitest run test/concurrency-fuzz.test.ts --testTimeout 3600000
+
+package: build venv ## packages/: the server tarball (npm install -g) and the client wheel (pip install), see docs/PACKAGING.md
+	rm -rf packages && mkdir -p packages
+	npm pack --pack-destination packages
+	$(PIP) wheel ./python-client --no-deps --wheel-dir packages
+	rm -rf python-client/build
+	@ls -1 packages
 
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py

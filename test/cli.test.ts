@@ -25,7 +25,7 @@ describe("tuneport CLI", () => {
     await server.stop();
   });
 
-  it.each(["serve", "mcp", "studies", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
+  it.each(["serve", "mcp", "studies", "plot", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
     const r = run(cmd, "--help");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`Usage: tuneport ${cmd}`));

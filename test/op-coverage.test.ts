@@ -128,10 +128,17 @@ describe("the op table over every path", () => {
   });
 });
 
+/** `{"$bin": hex}` in a vector stands for MessagePack bin (see protocol/vectors/generate.mjs). */
+function binReviver(_key: string, v: unknown): unknown {
+  if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { $bin?: unknown }).$bin === "string")
+    return new Uint8Array(Buffer.from((v as { $bin: string }).$bin, "hex"));
+  return v;
+}
+
 describe("protocol/vectors", () => {
   const vectors = readdirSync(VECTORS)
     .filter((f) => f.endsWith(".json"))
-    .map((f) => ({ file: f, ...(JSON.parse(readFileSync(join(VECTORS, f), "utf8")) as { name: string; message: Record<string, unknown> }) }));
+    .map((f) => ({ file: f, ...(JSON.parse(readFileSync(join(VECTORS, f), "utf8"), binReviver) as { name: string; message: Record<string, unknown> }) }));
 
   it.each(OP_NAMES)("has a request and a reply vector for %s", (op) => {
     const req = vectors.filter((v) => v.name === `${op}-request`);

@@ -46,6 +46,7 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("trajectory", { study, trial });
   await go("best", { study });
   await go("lineage", { study });
+  await go("plot", { study, kind: "history" });
   await go("stop_study", { study });
   await go("resume_study", { study });
   await go("delete_study", { study });

@@ -77,6 +77,7 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         study.trajectory(trial.number)
         study.best_trial  # a property, as in Optuna
         study.lineage()
+        study.plot("history")
         study.set_user_attrs({"owner": "me"})
         study.stop(all_workers=True)
         study.resume()

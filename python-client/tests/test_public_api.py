@@ -11,7 +11,7 @@ from conftest import REPO
 EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
-    "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
+    "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError", "Plot",
     "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudyStopped", "StudySummary",
     "TimeoutError",
     "TrajectoryPoint", "Trial",

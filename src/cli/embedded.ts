@@ -4,6 +4,7 @@
  * stops the process if a commit ever fails.
  */
 import type { Logger } from "pino";
+import { PlotRenderer } from "../service/plot-renderer.js";
 import { StudyService } from "../service/study-service.js";
 import { WorkerRunner } from "../service/worker-runner.js";
 import { type Durability, SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
@@ -32,11 +33,14 @@ export async function openEmbedded(
     return null;
   }
   const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
+  // Plots render in a worker thread: Vega and resvg take seconds on large studies.
+  const plots = new PlotRenderer(logger);
   const service = await StudyService.open({
     storage,
     logger,
     defaultLeaseTtlS: opts.leaseTtlS,
     runner,
+    plots,
     // Memory is ahead of storage after a failed commit: stop now; a restart reloads the
     // committed state, and no request of the failed batch was acknowledged.
     onFatal: () => process.exit(EXIT_STORAGE_FAILURE),
@@ -46,6 +50,7 @@ export async function openEmbedded(
     service,
     close: async () => {
       await service.close();
+      await plots.close();
       await storage.close();
     },
   };

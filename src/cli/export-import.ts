@@ -3,33 +3,52 @@ import { isUtf8 } from "node:buffer";
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { invalidArgument } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
+import { optunaJournal } from "../service/optuna-journal.js";
 import { StudyService } from "../service/study-service.js";
+import { parseStudyLines } from "../service/study-io.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type Command, UsageError } from "./command.js";
 
 export const exportCommand: Command = {
   name: "export",
-  summary: "write a study with every trial as JSON Lines (backup, transfer)",
+  summary: "write a study with every trial as JSON Lines (backup, transfer) or as an Optuna journal",
   help: `
-Usage: tuneport export NAME [--storage PATH] [--out FILE]
+Usage: tuneport export NAME [--storage PATH] [--out FILE] [--format tuneport|optuna]
 
 Writes study NAME as JSON Lines: a header line (name, configuration, attributes), then
 one line per trial with every stored field (params, distributions, value, intermediate
 values, attributes, timestamps in epoch ms, lease). 'tuneport import' recreates it
 exactly. Reads the database read-only: safe beside a running server.
 
+With --format optuna it writes an Optuna JournalStorage log instead, which Optuna (5.0)
+and optuna-dashboard open with the same trials, params, values, states, intermediate
+values and user attributes:
+
+  storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(FILE))
+  study = optuna.load_study(study_name=NAME, storage=storage)
+
+tuneport's system attributes appear as 'tuneport:<key>', the study's configuration as the
+study system attribute 'tuneport:config'. Optuna's steps are integers: values reported at
+other steps are kept only in the trial's system attribute 'tuneport:intermediate' (the
+command says how many). Waiting trials become Optuna's enqueued trials; running ones stay
+RUNNING. --out replaces FILE: the journal holds this one study.
+
 Options:
   --storage PATH   SQLite database file [./tuneport.db]
   --out FILE       write here (atomically: a temporary file renamed at the end) [stdout]
+  --format FORMAT  tuneport (JSON Lines for 'tuneport import') or optuna [tuneport]
   -h, --help       show this help
 `,
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     out: { type: "string" },
+    format: { type: "string", default: "tuneport" },
   },
   async run(v, pos) {
     const [name, ...extra] = pos;
     if (!name || extra.length > 0) throw new UsageError("expected exactly one study NAME; see --help");
+    const format = v.format as string;
+    if (format !== "tuneport" && format !== "optuna") throw new UsageError("--format must be tuneport or optuna");
     const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = v.out as string | undefined;
@@ -37,7 +56,7 @@ Options:
     const fd = tmp ? openSync(tmp, "w", 0o600) : 1;
     try {
       let chunk = "";
-      for (const line of service.exportStudy(name)) {
+      for (const line of format === "optuna" ? optunaLines(service, name) : service.exportStudy(name)) {
         chunk += `${line}\n`;
         if (chunk.length > 1 << 20) {
           writeSync(fd, chunk);
@@ -56,6 +75,15 @@ Options:
     return 0;
   },
 };
+
+/** The study's Optuna journal lines; reports on stderr what Optuna cannot hold exactly. */
+function optunaLines(service: StudyService, name: string): string[] {
+  const { lines, notes } = optunaJournal(parseStudyLines([...service.exportStudy(name)].join("\n")));
+  if (notes.nonIntegerSteps > 0)
+    process.stderr.write(`tuneport: ${notes.nonIntegerSteps} intermediate values at non-integer steps are kept only in system_attrs['tuneport:intermediate'] (Optuna's steps are integers)\n`);
+  if (notes.droppedParams > 0) process.stderr.write(`tuneport: ${notes.droppedParams} params without a matching distribution were left out\n`);
+  return lines;
+}
 
 export const importCommand: Command = {
   name: "import",

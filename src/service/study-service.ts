@@ -35,6 +35,7 @@ import type * as S from "./ops/schemas.js";
 import { type PluginRef, checkCompatible, checkSpaceFor, resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
 import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
+import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
 import * as trialOps from "./trial-ops.js";
@@ -58,6 +59,8 @@ export interface StudyServiceOptions {
   readonly replyRetentionMs?: number;
   /** Readers (CLI over a live database): no reaper, no clean-up writes. */
   readonly readOnly?: boolean;
+  /** Renders plots (the `plot` op) off the event loop; without it they render in process. */
+  readonly plots?: PlotRendering;
   /**
    * Called once when a storage commit fails: memory is then ahead of storage and the process
    * should exit (a restart reloads the committed state). The service refuses every further
@@ -79,6 +82,7 @@ export class StudyService {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly runner: SuggestRunner;
+  private readonly plots: PlotRendering | null;
   private readonly defaultLeaseTtlS: number;
   private readonly replyRetentionMs: number;
   private readonly studies = new Map<string, StudyState>();
@@ -103,6 +107,7 @@ export class StudyService {
     this.log = opts.logger.child({ component: "service" });
     this.now = opts.clock ?? Date.now;
     this.runner = opts.runner ?? inProcessRunner;
+    this.plots = opts.plots ?? null;
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
     this.pipeline = new CommitPipeline(this.storage, this.log, opts.onFatal ?? (() => undefined));
@@ -538,6 +543,22 @@ export class StudyService {
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */
   async lineage(a: S.LineageArgs): Promise<LineageView> {
     return this.pipeline.visible(reads.lineageView(this.getState(a.study), a.trial));
+  }
+
+  /**
+   * A chart of the study as PNG, from every trial (see plots.ts; large studies are downsampled and
+   * the caption says so). @throws NOT_FOUND, INVALID_ARGUMENT (nothing to draw, unknown parameter).
+   */
+  async plot(a: S.PlotArgs): Promise<{ png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind }> {
+    const s = this.getState(a.study);
+    const kind = parsePlotKind(a.kind);
+    const now = this.now();
+    const study = viewOf(s);
+    const trials = s.trials.map((t) => trialView(t, now));
+    await this.pipeline.visible(null);
+    const opts = { params: a.params, logY: a.log_y };
+    const p = this.plots ? await this.plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
+    return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */

@@ -39,6 +39,7 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._logging import configure_default_logging
+from ._plot import Plot
 from ._study import Lineage, ScheduleSegment, Study, StudySummary
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
@@ -62,6 +63,7 @@ __all__ = [
     "MalformedMessageError",
     "MessageTooLargeError",
     "NotFoundError",
+    "Plot",
     "Restore",
     "ScheduleSegment",
     "SearchSpaceExhaustedError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._distributions import Distribution, Scalar, distribution_from_wire
 from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
+from ._plot import Plot, PlotKind
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -357,6 +359,29 @@ class Study:
             self.summary()
         else:
             self._summary = StudySummary.from_wire(view)
+
+    def plot(
+        self,
+        kind: PlotKind = "history",
+        path: str | os.PathLike[str] | None = None,
+        *,
+        params: Sequence[str] | None = None,
+        log_y: bool = False,
+    ) -> Plot:
+        """A chart of the study rendered by the server (the same as ``tuneport plot`` and the MCP
+        ``plot`` tool), saved to ``path`` when given. ``params`` picks the parameters of
+        ``parallel``, ``slice`` and ``contour`` (default: the most important ones); ``log_y`` puts
+        the objective on a log scale. Rendering takes up to a few seconds on large studies.
+        @raises InvalidArgumentError (unknown parameter, nothing to draw yet), NotFoundError."""
+        args: dict[str, Any] = {"study": self.name, "kind": kind}
+        if params is not None:
+            args["params"] = list(params)
+        if log_y:
+            args["log_y"] = True
+        result = Plot.from_wire(self.client._call("plot", args))
+        if path is not None:
+            result.save(path)
+        return result
 
     # ------------------------------------------------------------------ Optuna style
 

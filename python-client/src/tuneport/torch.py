@@ -1,4 +1,4 @@
-"""PyTorch helpers (``pip install tuneport[torch]``). torch is imported on first use only,
+"""PyTorch helpers (they need PyTorch: ``pip install torch``). torch is imported on first use only,
 so importing this module costs nothing where torch is absent.
 
 Checkpoints are written atomically (a temporary file in the same directory, fsync, then
@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ._extras import TORCH_HINT
+
 if TYPE_CHECKING:
     from ._trial import Decision, Trial
 
@@ -26,7 +28,7 @@ def _torch() -> Any:
     try:
         return importlib.import_module("torch")
     except ImportError as exc:
-        raise ImportError("tuneport.torch needs PyTorch: pip install 'tuneport[torch]'") from exc
+        raise ImportError(TORCH_HINT.format(module="tuneport.torch")) from exc
 
 
 def device() -> Any:

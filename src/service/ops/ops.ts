@@ -25,7 +25,9 @@ export interface OpContext {
 }
 
 /** `T` with every array and object read-only, so views with read-only fields satisfy a result schema. */
-export type DeepReadonly<T> = T extends (infer E)[]
+export type DeepReadonly<T> = T extends Uint8Array
+  ? T
+  : T extends (infer E)[]
   ? readonly DeepReadonly<E>[]
   : T extends object
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
@@ -100,6 +102,15 @@ export const OPS = {
     mcp: via("delete_study"),
     python: via("Client.delete_study"),
     run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
+  }),
+  plot: op({
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour).",
+    args: S.plotArgs,
+    result: S.plotResult,
+    mutating: false,
+    mcp: via("plot"),
+    python: via("Study.plot"),
+    run: (svc, a) => svc.plot(a),
   }),
   stop_study: op({
     summary: "Stops handing out trials: asks get STUDY_STOPPED; running trials may still report and tell.",

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { distributionSchema, searchSpaceSchema } from "../../domain/distributions.js";
 import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
+import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
 import type { DeepReadonly } from "./ops.js";
 import type { AskResult, LeaseView, LineageView, StudyView, TrajectoryView, TrialStart, TrialView } from "../views.js";
 
@@ -117,6 +118,16 @@ export const trialsArgs = z
     limit: z.number().int().min(1).max(100_000).optional(),
   })
   .strict();
+
+export const plotArgs = z
+  .object({
+    study: studyName,
+    kind: z.enum(PLOT_KIND_NAMES as [string, ...string[]]).describe(`one of ${PLOT_KIND_NAMES.join(", ")}`),
+    params: z.array(z.string().min(1).max(256)).max(16).optional().describe("parameters to draw (parallel, slice, contour); default: the most important"),
+    log_y: z.boolean().optional().describe("objective on a log scale"),
+  })
+  .strict();
+export type PlotArgs = z.output<typeof plotArgs>;
 
 export const setUserAttrsArgs = z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict();
 export const lineageArgs = z.object({ study: studyName, trial: trialNumber.optional() }).strict();
@@ -269,6 +280,13 @@ export const trialResult = z.object({ trial: trialViewSchema });
 export const bestResult = z.object({ trial: trialViewSchema.nullable() });
 export const setUserAttrsResult = z.union([z.object({ study: studyViewSchema }), z.object({ trial: trialViewSchema })]);
 export const lineageResult = z.object({ lineage: lineageViewSchema });
+export const plotResult = z.object({
+  png: z.custom<Uint8Array>((v) => v instanceof Uint8Array).describe("the PNG image (MessagePack bin)"),
+  caption: z.string().describe("what the chart shows, and what it left out (downsampling, clipped outliers)"),
+  width: z.number().int(),
+  height: z.number().int(),
+  kind: z.enum(PLOT_KINDS),
+});
 
 // ------------------------------------------------------------------ drift guards (compile time)
 

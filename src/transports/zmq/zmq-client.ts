@@ -114,6 +114,16 @@ export class ZmqClient {
     return (await this.request(op, clean, requestId)) as OpResult<K>;
   }
 
+  /** A plot rendered by the server (the `plot` op). */
+  async plot(study: string, kind: string, opts: { params?: readonly string[]; logY?: boolean } = {}): Promise<{ png: Uint8Array; caption: string; width: number; height: number }> {
+    return (await this.request("plot", {
+      study,
+      kind,
+      ...(opts.params !== undefined ? { params: [...opts.params] } : {}),
+      ...(opts.logY !== undefined ? { log_y: opts.logY } : {}),
+    })) as { png: Uint8Array; caption: string; width: number; height: number };
+  }
+
   /** Rejects everything in flight and closes the socket. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { isFinished } from "../../../domain/trial.js";
 import { paramImportances } from "../../../service/importance.js";
-import { PLOT_KINDS, renderPlot } from "../../../service/plots.js";
+import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt, summarizeStudy } from "../../../service/summary.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
@@ -132,17 +132,21 @@ export function insightTools(maxWaitS: number): McpTool[] {
       meta: {
         title: "Plot a study",
         description:
-          "Render a chart of a study as a PNG image: history (objective by trial with the best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves).",
+          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters). params picks the parameters (default: the most important); log_y uses a log objective axis.",
         readOnly: true,
       },
-      input: z.object({ study: studyArg, kind: z.enum(PLOT_KINDS).default("history") }),
-      ops: ["get_study", "trials"],
+      input: z.object({
+        study: studyArg,
+        kind: z.enum(PLOT_KINDS).default("history"),
+        params: z.array(z.string().min(1).max(256)).max(16).optional().describe("Parameters to draw (parallel, slice, contour); default: the most important."),
+        log_y: z.boolean().optional().describe("Objective on a log scale."),
+      }),
+      ops: ["plot"],
       async run(a, { backend }) {
-        const [{ study }, trials] = await Promise.all([backend.call("get_study", { study: a.study }), backend.allTrials(a.study)]);
-        const plot = await renderPlot(a.kind, study, trials, a.kind === "importances" ? paramImportances(trials) : undefined);
+        const plot = await backend.call("plot", { study: a.study, kind: a.kind, params: a.params, log_y: a.log_y });
         return {
           content: [
-            { type: "image", data: plot.png.toString("base64"), mimeType: "image/png" },
+            { type: "image", data: Buffer.from(plot.png).toString("base64"), mimeType: "image/png" },
             { type: "text", text: plot.caption },
           ],
           structuredContent: { study: a.study, kind: a.kind, caption: plot.caption, mime_type: "image/png", bytes: plot.png.length },
