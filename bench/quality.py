@@ -36,6 +36,7 @@ section of docs/BENCHMARKS.md (full mode only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import math
@@ -60,7 +61,13 @@ TUNEPORT = ["random", "grid", "qmc", "tpe", "cmaes", "gp", "auto"]
 PEERS = ["optuna-random", "optuna-tpe", "optuna-cmaes", "optuna-gp"]
 FIELD = [f"tuneport-{s}" for s in TUNEPORT] + PEERS
 # GP ablations (issue 17 item 2): label -> options of the `gp` strategy. See docs/BENCHMARKS.md.
-VARIANTS: dict[str, dict[str, Any]] = {}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "dim-scaled": {"lengthscalePrior": "dim-scaled"},  # Hvarfner et al. 2024 instead of Optuna 5.0's prior
+    "yeo-johnson": {"outputTransform": "yeo-johnson"},
+    "copula": {"outputTransform": "copula"},
+    "turbo8": {"trustRegionFromDim": 8},
+    "kb-observed-best": {"believerIncumbent": False},  # the kriging believer before issue 17
+}
 DURATION_SIGMA = 0.6
 
 
@@ -123,9 +130,30 @@ class TuneportAsker(Asker):
         self.client.close()
 
 
+def cmaes_shim() -> None:
+    """Optuna 5.0 passes `lr_adapt` (cmaes ≥ 0.10) to cmaes.CMA; Debian's python3-cmaes is 0.9.1.
+    With the sampler's default lr_adapt=False the two behave the same, so the argument is dropped
+    (patched in place, so that Optuna can still pickle the optimizer)."""
+    import cmaes
+
+    init = cmaes.CMA.__init__
+    if "lr_adapt" in init.__code__.co_varnames or getattr(init, "_tuneport_shim", False):
+        return
+
+    def patched(self: Any, *a: Any, lr_adapt: bool = False, **kw: Any) -> None:
+        assert not lr_adapt, "lr_adapt needs cmaes >= 0.10"
+        init(self, *a, **kw)
+
+    patched._tuneport_shim = True  # type: ignore[attr-defined]
+    cmaes.CMA.__init__ = patched  # type: ignore[method-assign]
+
+
 class OptunaAsker(Asker):
     def __init__(self, kind: str, prob: Problem, seed: int) -> None:
         import optuna
+
+        if kind == "optuna-cmaes":
+            cmaes_shim()
         from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -358,11 +386,16 @@ def main() -> None:
     ap.add_argument("--problems", help="comma-separated subset of problems")
     ap.add_argument("--optimizers", help="comma-separated optimizers (default: the whole field)")
     ap.add_argument("--merge", action="store_true", help="keep the run sets of --out that this invocation does not run")
+    ap.add_argument("--merge-from", action="append", default=[],
+                    help="with --merge: also keep the run sets of this quality.json (repeatable; later files win)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--curves", default=str(ROOT / "bench" / "results" / "tmp" / "quality-curves.jsonl"),
                     help="every finished run's value sequence is appended here")
     ap.add_argument("--resume", action="store_true", help="keep the runs already in --curves instead of starting afresh")
+    ap.add_argument("--analyse-only", action="store_true",
+                    help="run nothing: analyse the finished runs in --curves (implies --resume), keeping only the "
+                         "(problem, seed, workers) cells that every selected optimizer has finished")
     args = ap.parse_args()
     if args.quick:
         budgets, seeds, par_seeds, modes = [20, 40], [0, 1], [0, 1], [1, 4]
@@ -382,32 +415,40 @@ def main() -> None:
     kept: dict[Key, dict[int, float]] = {}
     merged_meta: dict[str, Any] | None = None
     running = {(p, o, w) for p in problems for o in optimizers for w in modes}
-    if args.merge and os.path.exists(args.out):
-        with open(args.out) as fh:
+    sources = ([args.out] if os.path.exists(args.out) else []) + args.merge_from if args.merge else []
+    for path in sources:
+        with open(path) as fh:
             old = json.load(fh)
-        merged_meta = old["meta"]
+        merged_meta = merged_meta or old["meta"]
+        fresh: dict[Key, dict[int, float]] = {}
         for r in old["runs"]:
             w = int(r.get("workers", 1))
             if (r["problem"], r["optimizer"], w) not in running:
-                kept.setdefault((r["problem"], r["optimizer"], r["seed"], w), {})[r["budget"]] = r["best"]
+                fresh.setdefault((r["problem"], r["optimizer"], r["seed"], w), {})[r["budget"]] = r["best"]
+        # A later file replaces whole run sets (problem, optimizer, workers) of an earlier one.
+        sets = {(k[0], k[1], k[3]) for k in fresh}
+        kept = {k: v for k, v in kept.items() if (k[0], k[1], k[3]) not in sets}
+        kept.update(fresh)
     t0 = time.perf_counter()
     tasks = []
     for w in modes:
         for p in problems:
             for o in optimizers:
-                n = min(max(budgets), caps.get(o, max(budgets)))
+                prob = next(q for q in PROBLEMS if q.name == p)
+                n = min(max(budgets), caps.get(o, max(budgets)), prob.max_budget)
                 if w > 1 and args.par_cap:
                     n = min(n, args.par_cap)
                 for s in (seeds if w == 1 else par_seeds):
                     tasks.append((p, o, s, n, w))
-    # Slow runs first, so that the pool does not end on one long straggler.
+    # Seed-major order: every seed is finished for the whole field before the next starts, so a run
+    # stopped early (2 shared cores) still holds complete, comparable seeds; slow runs first within one.
     slow = lambda o: o.endswith("-gp") or ":" in o or o.endswith("-auto")  # noqa: E731
-    tasks.sort(key=lambda t: (not slow(t[1]), -len(next(q for q in PROBLEMS if q.name == t[0]).space), t[0]))
+    tasks.sort(key=lambda t: (t[4], t[2], not slow(t[1]), -len(next(q for q in PROBLEMS if q.name == t[0]).space), t[0]))
     curves: dict[Key, tuple[list[float], list[float]]] = {}
     secs: dict[str, float] = {}
     if not args.quick:
         os.makedirs(os.path.dirname(args.curves), exist_ok=True)
-        if not args.resume and os.path.exists(args.curves):
+        if not args.resume and not args.analyse_only and os.path.exists(args.curves):
             os.remove(args.curves)
         if os.path.exists(args.curves):
             with open(args.curves) as fh:
@@ -415,10 +456,17 @@ def main() -> None:
                     r = json.loads(line)
                     curves[(r["problem"], r["optimizer"], r["seed"], r.get("workers", 1))] = (r["observed"], r["true"])
     todo = [t for t in tasks if len(curves.get((t[0], t[1], t[2], t[4]), ([], []))[0]) < t[3]]
-    with Server() as server:
+    if args.analyse_only:
+        done = {(t[0], t[1], t[2], t[4]) for t in tasks} - {(t[0], t[1], t[2], t[4]) for t in todo}
+        cells = {(k[0], k[2], k[3]) for k in done}
+        full = {c for c in cells if all((c[0], o, c[1], c[2]) in done for o in optimizers)}
+        tasks = [t for t in tasks if (t[0], t[2], t[4]) in full]
+        todo = []
+    with Server() if todo else contextlib.nullcontext() as server:  # type: ignore[attr-defined]
         ctx = mp.get_context("fork")
         with ctx.Pool(args.jobs) as pool:
-            for i, (p, o, s, w, obs, true, dt) in enumerate(pool.imap_unordered(run_one, [t + (server.endpoint,) for t in todo])):
+            endpoint = server.endpoint if server is not None else ""
+            for i, (p, o, s, w, obs, true, dt) in enumerate(pool.imap_unordered(run_one, [t + (endpoint,) for t in todo])):
                 curves[(p, o, s, w)] = (obs, true)
                 secs[o] = secs.get(o, 0.0) + dt
                 if not args.quick:
@@ -441,6 +489,9 @@ def main() -> None:
             cut.append(f"budgets {budgets}")
         for o, c in sorted(caps.items()):
             cut.append(f"{o} ran {c} trials per run")
+        for q in PROBLEMS:
+            if q.name in problems and q.max_budget < max(budgets):
+                cut.append(f"{q.name} ran {q.max_budget} trials per run (an evaluation costs ≈ 0.2 s CPU)")
         if args.par_cap:
             cut.append(f"parallel modes ran {args.par_cap} trials per run")
         if len(seeds) != 10 or (len(par_seeds) != 10 and any(w > 1 for w in modes)):

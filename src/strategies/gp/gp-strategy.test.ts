@@ -23,8 +23,8 @@ describe("gp strategy", () => {
   it("parses options strictly with Optuna-like defaults", () => {
     expect(defaults).toEqual({
       nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10,
-      maxAcqIterations: 30, lengthscalePrior: "dim-scaled", outputTransform: "standardise", trustRegionFromDim: 0,
-      maxModelTrials: 1_000_000,
+      maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
+      maxModelTrials: 200, believerIncumbent: true,
     });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);
