@@ -16,8 +16,11 @@
  * 2. Inputs: the declared space's non-constant dimensions in the unit cube (`toUnit`: log
  *    and step aware; categoricals as choice indices). Targets: COMPLETE values, negated
  *    when maximising, standardised (`outputTransform` "yeo-johnson": then power-transformed,
- *    gp-targets.ts). PRUNED/FAIL trials are not modelled. Beyond `maxModelTrials` COMPLETE
- *    trials only a subset is modelled (the best half plus a random draw of the rest).
+ *    gp-targets.ts). PRUNED/FAIL trials are not modelled. Beyond `maxModelTrials` (200)
+ *    COMPLETE trials only a subset is modelled (the best half plus a random draw of the rest),
+ *    and beyond `maxFitTrials` (100) modelled points the hyperparameters are fitted on such a
+ *    subset of them (subset of data for θ, Rasmussen & Williams §8.3.3), so that a suggestion's
+ *    cost stops growing with the history (issue 17's speed goals). Up to 100 trials both are exact.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
  *    lengthscale prior `lengthscalePrior`, by default Hvarfner et al.'s, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
@@ -100,6 +103,11 @@ const options = z
      * draw of the rest (gp-targets.ts `modelSubset`), so a suggestion's cost stops growing.
      */
     maxModelTrials: z.number().int().min(10).default(200),
+    /**
+     * At most this many of the modelled trials enter the hyperparameter fit (each of its
+     * gradients inverts K: O(n³)); the posterior then conditions on all of them at the fitted θ.
+     */
+    maxFitTrials: z.number().int().min(10).default(100),
     /**
      * Kriging believer: also lower EI's incumbent to a pending trial's believed value when that
      * is better than the best observed (the textbook believer); false keeps the observed best.
@@ -202,8 +210,15 @@ export class GpStrategy implements Strategy {
     if (y === null) return null;
     const inputs: GpInputs = { n, d, X, isCat };
 
-    // MAP fit, warm-started from the latest θ recorded in history when that is better.
-    const objective = new GpObjective(inputs, y, prior);
+    // MAP fit, warm-started from the latest θ recorded in history when that is better; on at
+    // most `maxFitTrials` of the modelled points (the best half plus a random draw of the rest).
+    let objective = new GpObjective(inputs, y, prior);
+    if (n > this.opts.maxFitTrials) {
+      const rows = modelSubset(y, this.opts.maxFitTrials, req.rng);
+      const Xf = new Float64Array(rows.length * d);
+      rows.forEach((r, i) => Xf.set(X.subarray(r * d, r * d + d), i * d));
+      objective = new GpObjective({ n: rows.length, d, X: Xf, isCat }, Float64Array.from(rows, (r) => y[r]!), prior);
+    }
     // The fit dominates the cost at a few hundred trials (each gradient inverts K). A warm
     // start needs only a few steps, so a warm-started fit is capped at
     // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
@@ -236,6 +251,7 @@ export class GpStrategy implements Strategy {
           lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
         });
     const theta = Number.isFinite(fit.f) ? fit.x : start;
+    if (objective.n !== n) objective = new GpObjective(inputs, y, prior);
     if (!objective.isFactoredAt(theta) && !objective.factor(theta)) return null;
     let posterior = new GpPosterior(inputs, theta, objective.L, objective.alpha, objective.jitter);
 
