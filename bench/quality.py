@@ -368,9 +368,52 @@ def markdown(res: dict[str, Any], budgets: list[int], meta: dict[str, Any]) -> s
             lo = min(vals) if vals else None
             lines.append(f"| {p} | " + " | ".join(
                 "–" if c is None else ("**%.3g**" if c["median_regret"] == lo else "%.3g") % c["median"] for c in cells) + " |")
+    lines += ablation_md(res, budgets)
     lines += ["", "Raw runs: `bench/results/quality.json` (per-budget bests of every run; `meta.versus` holds every "
               "tuneport optimizer's test against the best Optuna sampler, `meta.wilcoxon` the paired like-for-like tests).", ""]
     return "\n".join(lines)
+
+
+def ablation_md(res: dict[str, Any], budgets: list[int]) -> list[str]:
+    """The GP ablations (each tuneport-gp:<label> against tuneport-gp) and, for the default's rules,
+    tuneport's GP, TPE and CMA-ES side by side per problem with the problem's dimension and categorical share."""
+    from scipy.stats import binomtest
+
+    out: list[str] = []
+    b = 100 if 100 in budgets else budgets[-1]
+    variants = [o for o in res["optimizers"] if o.startswith("tuneport-gp:")]
+    if variants:
+        out += ["", f"### GP ablations at {b} trials: each variant against tuneport-gp (the defaults), per problem by median regret", "",
+                "| variant | workers | problems | variant better | tuneport-gp better | ties | two-sided sign test p | "
+                "median of per-problem regret ratios (variant / default) | better on | worse on |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for v in variants:
+            for w in res["modes"]:
+                cells = [(p, res["table"].get(f"{p}|{v}|{w}|{b}"), res["table"].get(f"{p}|tuneport-gp|{w}|{b}")) for p in res["problems"]]
+                cells = [(p, x, y) for p, x, y in cells if x and y]
+                if not cells:
+                    continue
+                better = [p for p, x, y in cells if x["median_regret"] < y["median_regret"]]
+                worse = [p for p, x, y in cells if x["median_regret"] > y["median_regret"]]
+                ratios = [x["median_regret"] / y["median_regret"] for p, x, y in cells if y["median_regret"] > 0]
+                pv = binomtest(len(better), len(better) + len(worse)).pvalue if better or worse else 1.0
+                out.append(f"| {v.split(':', 1)[1]} | {w} | {len(cells)} | {len(better)} | {len(worse)} | {len(cells) - len(better) - len(worse)} | "
+                           f"{pv:.3g} | {float(np.median(ratios)) if ratios else float('nan'):.3g} | {', '.join(better) or '–'} | {', '.join(worse) or '–'} |")
+    trio = ["tuneport-gp", "tuneport-tpe", "tuneport-cmaes"]
+    for w in res["modes"]:
+        rows = []
+        for p in res["problems"]:
+            cells = {o: res["table"].get(f"{p}|{o}|{w}|{b}") for o in trio}
+            if not all(cells.values()):
+                continue
+            meta = next(q for q in PROBLEMS if q.name == p)
+            win = min(trio, key=lambda o: cells[o]["median_regret"])  # type: ignore[index]
+            rows.append(f"| {p} | {meta.family} | {meta.dim} | {meta.cat_share:.2f} | "
+                        + " | ".join(("**%.3g**" if o == win else "%.3g") % cells[o]["median"] for o in trio) + f" | {win} |")  # type: ignore[index]
+        if rows:
+            out += ["", f"### tuneport's GP, TPE and CMA-ES per problem ({w} worker{'s' if w > 1 else ''}, {b} trials; normalised median regret)", "",
+                    "| problem | family | dim | categorical share | " + " | ".join(trio) + " | lowest |", "| --- | --- | --- | --- |" + " --- |" * 4, *rows]
+    return out
 
 
 def main() -> None:

@@ -12,12 +12,14 @@
  * - Priors (MAP): on the signal variance s², Gamma(2, 1); on the noise variance, Gamma(1.1, 30);
  *   noise ≥ 1e-6 (Optuna 5.0 GPSampler's heuristics: noise small for mostly deterministic
  *   objectives). On each inverse squared lengthscale λ = 1/ℓ², one of (`LengthscalePrior`):
- *   - "optuna": log p = −(0.1/λ + 0.1·λ), Optuna 5.0's, which keeps ℓ near 1 whatever d;
- *   - "dim-scaled" (the default): Hvarfner, Hellsten & Nardi, "Vanilla Bayesian Optimization
- *     Performs Great in High Dimensions" (ICML 2024), §4, BoTorch's default since 0.12:
- *     ℓ ~ LogNormal(√2 + ½·log d, √3), i.e. log λ ~ N(−2√2 − log d, 12). Lengthscales then
- *     grow like √d, so the model does not treat every point of a high-dimensional cube as
- *     uncorrelated with the data (which sends EI to the corners).
+ *   - "optuna" (the default): log p = −(0.1/λ + 0.1·λ), Optuna 5.0's, which keeps ℓ near 1
+ *     whatever d;
+ *   - "dim-scaled": Hvarfner, Hellsten & Nardi, "Vanilla Bayesian Optimization Performs Great
+ *     in High Dimensions" (ICML 2024), §4, BoTorch's default since 0.12:
+ *     ℓ ~ LogNormal(√2 + ½·log d, √3), i.e. log λ ~ N(−2√2 − log d, 12), so lengthscales grow
+ *     like √d. Not the default: with this Matérn-5/2 model and LogEI it fits ℓ ≈ 10–20 on a
+ *     20-D sphere, the posterior mean turns into a near-linear trend, and EI sends 12–19 of 20
+ *     coordinates to the bounds (docs/BENCHMARKS.md, GP ablations).
  *
  * Hyperparameters are optimised in log space: θ = [log λ_1..λ_d, log s², log(σ²_n − 1e-6)].
  * Every buffer is preallocated per fit, so the evaluations inside L-BFGS allocate nothing.
