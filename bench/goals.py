@@ -33,16 +33,24 @@ def main() -> None:
             w, b = key.split("|")
             r = ranks[key]
             order = sorted(r, key=lambda k: r[k])
-            place = order.index("tuneport-auto") + 1 if "tuneport-auto" in r else None
+            # Ties share a place: 1 + the number of optimizers with a strictly better mean rank.
+            place = 1 + sum(1 for o in r if r[o] < r["tuneport-auto"]) if "tuneport-auto" in r else None
             out.append(f"- {w} worker{'s' if w != '1' else ''}, {b} trials, mean rank of per-problem medians over {len(r)} optimizers: "
                        + (f"tuneport-auto {r['tuneport-auto']:.2f}, place {place}" if place else "tuneport-auto not run")
-                       + f" (first: {order[0]} {r[order[0]]:.2f})" + (" — goal (first) met" if place == 1 else " — goal (first) not met"))
+                       + f" (first: {order[0]} {r[order[0]]:.2f})"
+                       + (f" — only {len(r)} of the field's 11 optimizers ran: the goal cannot be judged" if len(r) < 11
+                          else " — goal (first) met" if place == 1 else " — goal (first) not met"))
         out.append("")
         for w in sorted({v["workers"] for v in meta.get("versus", [])}):
             vs = [v for v in meta["versus"] if v["optimizer"] == "tuneport-auto" and v["workers"] == w and v["budget"] == 100]
             if not vs:
                 continue
             worse = [v for v in vs if v["p_worse"] < 0.05]
+            fewest = min(min(v["n"], v["n_peer"]) for v in vs)
+            if fewest < 4:
+                out.append(f"- {w} worker{'s' if w != 1 else ''}, 100 trials: not testable — some problems have {fewest} seed(s), and a "
+                           "one-sided Mann-Whitney test cannot reach p < 0.05 with fewer than 4 per side")
+                continue
             out.append(f"- {w} worker{'s' if w != 1 else ''}, 100 trials: tuneport-auto significantly worse than the best Optuna sampler "
                        f"(one-sided Mann-Whitney p < 0.05) on {len(worse)} of {len(vs)} problems "
                        f"({100 * len(worse) / len(vs):.0f}%; goal ≤ 10%: {'met' if len(worse) <= 0.1 * len(vs) else 'not met'})"

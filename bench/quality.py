@@ -279,7 +279,8 @@ def analyse(bests: dict[Key, dict[int, float]], budgets: list[int]) -> dict[str,
         for b in budgets:
             acc: dict[str, list[float]] = {}
             for p in problems:
-                present = [o for o in optimizers if f"{p}|{o}|{w}|{b}" in table]
+                # The field only: ablation variants (tuneport-gp:<label>) have their own table.
+                present = [o for o in optimizers if f"{p}|{o}|{w}|{b}" in table and ":" not in o]
                 if len(present) < 2:
                     continue
                 for o, r in zip(present, rankdata([table[f"{p}|{o}|{w}|{b}"]["median_regret"] for o in present])):
@@ -332,8 +333,9 @@ def markdown(res: dict[str, Any], budgets: list[int], meta: dict[str, Any]) -> s
     if unknown:
         lines.append("f* of the real tasks is the best value any run found: "
                      + ", ".join(f"`{p}` {res['f_star'][p]:.6g}" for p in unknown) + ".")
-    opts = res["optimizers"]
-    lines += ["", "### Mean rank of per-problem median regret (1 = best; ranked among optimizers run on every problem of the mode)", ""]
+    opts = [o for o in res["optimizers"] if ":" not in o]
+    lines += ["", "### Mean rank of per-problem median regret (1 = best; the field only, ranked among the optimizers run on every "
+              "problem of the mode; GP ablation variants are compared in their own table below)", ""]
     lines.append("| workers | budget | " + " | ".join(opts) + " |")
     lines.append("| --- | --- |" + " --- |" * len(opts))
     for w in res["modes"]:
@@ -366,8 +368,10 @@ def markdown(res: dict[str, Any], budgets: list[int], meta: dict[str, Any]) -> s
             cells = [res["table"].get(f"{p}|{o}|{w}|{b}") for o in present]
             vals = [c["median_regret"] for c in cells if c]
             lo = min(vals) if vals else None
+            # Without optuna-random in the run set there is nothing to divide by: raw median regret, marked ʳ.
             lines.append(f"| {p} | " + " | ".join(
-                "–" if c is None else ("**%.3g**" if c["median_regret"] == lo else "%.3g") % c["median"] for c in cells) + " |")
+                "–" if c is None else ("**%s**" if c["median_regret"] == lo else "%s") % (
+                    "%.3g" % c["median"] if math.isfinite(c["median"]) else "%.3gʳ" % c["median_regret"]) for c in cells) + " |")
     lines += ablation_md(res, budgets)
     lines += ["", "Raw runs: `bench/results/quality.json` (per-budget bests of every run; `meta.versus` holds every "
               "tuneport optimizer's test against the best Optuna sampler, `meta.wilcoxon` the paired like-for-like tests).", ""]
@@ -537,10 +541,21 @@ def main() -> None:
                 cut.append(f"{q.name} ran {q.max_budget} trials per run (an evaluation costs ≈ 0.2 s CPU)")
         if args.par_cap:
             cut.append(f"parallel modes ran {args.par_cap} trials per run")
-        if len(seeds) != 10 or (len(par_seeds) != 10 and any(w > 1 for w in modes)):
-            cut.append(f"{len(seeds)} seeds sequentially, {len(par_seeds)} with workers > 1")
+        if 1 in modes and len(seeds) != 10:
+            cut.append(f"{len(seeds)} seeds sequentially")
+        if any(w > 1 for w in modes) and len(par_seeds) != 10:
+            cut.append(f"{len(par_seeds)} seeds with workers > 1")
+    if args.analyse_only:
+        per_mode = {w: sorted({(t[0], t[2]) for t in tasks if t[4] == w}) for w in modes}
+        cut.append("a partial run, analysed where every optimizer finished: " + ", ".join(
+            f"{len(c)} (problem, seed) cells with {w} worker{'s' if w > 1 else ''} (seeds per problem: "
+            f"{min((sum(1 for q in c if q[0] == p) for p in {q[0] for q in c}), default=0)}–"
+            f"{max((sum(1 for q in c if q[0] == p) for p in {q[0] for q in c}), default=0)}, "
+            f"{len({q[0] for q in c})} problems)" for w, c in per_mode.items()))
     reduced = ("Reduced to fit 2 shared cores: " + "; ".join(cut) + ".") if cut else ""
     cmd = "python bench/quality.py" + (" --quick" if args.quick else "")
+    if args.analyse_only:
+        cmd += " --analyse-only"
     if not args.quick:
         for flag, val, default in [("--seeds", args.seeds, 10), ("--par-seeds", args.par_seeds, 10), ("--workers", args.workers, "1,4,8"),
                                    ("--budgets", args.budgets, "50,100,200"), ("--par-cap", args.par_cap, 0),
