@@ -80,8 +80,7 @@ def strategy_of(opt: str) -> tuple[str, dict[str, Any]]:
 
 
 def known(opt: str) -> bool:
-    return opt in FIELD or (opt.startswith("tuneport-gp:") and opt.split(":", 1)[1] in VARIANTS) \
-        or (opt.startswith("tuneport-auto:") and opt.split(":", 1)[1] in VARIANTS)
+    return opt in FIELD or (opt.startswith("tuneport-gp:") and opt.split(":", 1)[1] in VARIANTS)
 
 
 # ---------------------------------------------------------------- optimizers behind one ask/tell shape
