@@ -27,7 +27,7 @@ dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
 
 $(VENV)/.stamp: python-client/pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm greenlet
 	@touch $@
 
 deps: node_modules/.stamp ## install npm dependencies
@@ -85,7 +85,16 @@ dist-bench/.stamp: node_modules/.stamp $(TS_SOURCES) $(wildcard bench/*.ts) tsco
 	npx tsc -p tsconfig.bench.json
 	@touch $@
 
-bench-quality: build venv ## tuneport strategies vs Optuna/pycma: regret, ranks, Wilcoxon, plots (QUICK=1 for the smoke mode)
+# Optuna's CmaEsSampler needs the `cmaes` package, which the local wheel store lacks; Debian ships it
+# (pure Python, python3-cmaes), so the benchmarks unpack that into the virtualenv. Not needed by `make test`.
+$(VENV)/.cmaes: $(VENV)/.stamp
+	cd $(VENV) && (apt-get download python3-cmaes 2>/dev/null || (apt-get update -qq && apt-get download python3-cmaes))
+	cd $(VENV) && rm -rf cmaes-deb && dpkg -x python3-cmaes_*.deb cmaes-deb && rm -f python3-cmaes_*.deb
+	echo "$(abspath $(VENV))/cmaes-deb/usr/lib/python3/dist-packages" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmaes-deb.pth"
+	$(PY) -c 'import cmaes'
+	@touch $@
+
+bench-quality: build venv $(VENV)/.cmaes ## issue 17's suite: tuneport strategies vs Optuna 5.0 (sequential, 4 and 8 workers) (QUICK=1: smoke mode)
 	nice -n 10 $(PY) bench/quality.py $(if $(QUICK),--quick,) $(QUALITY_ARGS)
 	$(if $(QUICK),,$(PY) bench/goals.py)
 

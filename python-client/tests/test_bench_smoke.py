@@ -27,8 +27,12 @@ def test_quality_quick_writes_runs(tmp_path: Path) -> None:
     for r in runs:
         assert keys <= set(r)
         assert r["regret"] >= 0
-    seen = {(r["problem"], r["optimizer"], r["seed"], r["budget"]) for r in runs}
-    assert len(seen) == len(runs), "one object per (problem, optimizer, seed, budget)"
+    seen = {(r["problem"], r["optimizer"], r["seed"], r["budget"], r.get("workers", 1)) for r in runs}
+    assert len(seen) == len(runs), "one object per (problem, optimizer, seed, budget, workers)"
     optimizers = {r["optimizer"] for r in runs}
-    assert {"tuneport-tpe", "tuneport-gp", "optuna-tpe", "optuna-random", "pycma"} <= optimizers
-    assert data["meta"]["mean_rank"]
+    assert {"tuneport-tpe", "tuneport-gp", "tuneport-auto", "optuna-tpe", "optuna-random"} <= optimizers
+    # Sequential rows carry no `workers`; the simulated 4-worker rows do.
+    assert {r.get("workers") for r in runs} == {None, 4}
+    assert data["meta"]["mean_rank"]["1|40"] and data["meta"]["mean_rank"]["4|40"]
+    # The noisy problem's regret is measured on the noiseless value, so it can be compared with f*.
+    assert any(r["problem"] == "noisy-hartmann6" for r in runs)

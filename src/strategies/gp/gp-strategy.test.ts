@@ -21,7 +21,11 @@ const SEEDS = Array.from({ length: 10 }, (_, k) => (k + 1) * 1024);
 
 describe("gp strategy", () => {
   it("parses options strictly with Optuna-like defaults", () => {
-    expect(defaults).toEqual({ nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, maxAcqIterations: 30 });
+    expect(defaults).toEqual({
+      nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10,
+      maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
+      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true,
+    });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);
   });
