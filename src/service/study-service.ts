@@ -57,22 +57,13 @@ import {
   isFinished,
 } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
-import type { Scheduler } from "../schedulers/scheduler.js";
-import { DEFAULT_STRATEGY } from "../strategies/index.js";
+import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../domain/plugin.js";
 import { readTrajectory } from "../strategies/hypergradient/hypergradient-strategy.js";
-import { sampleUniform } from "../strategies/sampling.js";
-import type { Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../strategies/strategy.js";
+import { sampleUniform } from "../domain/sampling.js";
 import type { Change, Lease, Storage, StoredTrial } from "../storage/storage.js";
 import { scheduleOf } from "../strategies/pbt/lineage.js";
 import { Mutex } from "./mutex.js";
-import {
-  type PluginRef,
-  checkCompatible,
-  createScheduler,
-  createStrategy,
-  resolveSchedulerConfig,
-  resolveStrategyConfig,
-} from "./plugins.js";
+import { type FactoryList, PluginCatalogue, type PluginRef } from "./plugins.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
@@ -113,6 +104,10 @@ export interface StudyServiceOptions {
    * call with UNAVAILABLE either way.
    */
   readonly onFatal?: (err: unknown) => void;
+  /** The strategies studies may name (default: the built-ins; see docs/PLUGINS.md). */
+  readonly strategies?: FactoryList<StrategyFactory<any>>;
+  /** The schedulers studies may name (default: the built-ins). */
+  readonly schedulers?: FactoryList<SchedulerFactory<any>>;
 }
 
 /** Change sets waiting for the next group commit. */
@@ -240,6 +235,8 @@ export class StudyService {
   private durable: Promise<void> = Promise.resolve();
   private fatal: unknown = null;
   private readonly onFatal: (err: unknown) => void;
+  /** The strategies and schedulers this service offers. */
+  readonly plugins: PluginCatalogue;
 
   private constructor(opts: StudyServiceOptions) {
     this.storage = opts.storage;
@@ -249,6 +246,7 @@ export class StudyService {
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
     this.onFatal = opts.onFatal ?? (() => undefined);
+    this.plugins = new PluginCatalogue({ strategies: opts.strategies, schedulers: opts.schedulers });
   }
 
   /** Loads every study from storage and starts the reaper. */
@@ -292,7 +290,7 @@ export class StudyService {
   }
 
   private makeState(study: Study, trials: TrialRecord[]): StudyState {
-    const { strategy, factory } = createStrategy(study.config.strategy);
+    const { strategy, factory } = this.plugins.createStrategy(study.config.strategy);
     const paramDists = new Map<string, Distribution>(Object.entries(study.config.space));
     const waiting: number[] = [];
     const running = new Set<number>();
@@ -317,7 +315,7 @@ export class StudyService {
       },
       strategy,
       factory,
-      scheduler: createScheduler(study.config.scheduler),
+      scheduler: this.plugins.createScheduler(study.config.scheduler),
       askLock: new Mutex(),
       writeLock: new Mutex(),
       deleted: false,
@@ -479,9 +477,9 @@ export class StudyService {
     if (!parsed.success) throw invalidArgument(`create_study: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
     const a = parsed.data;
     const space: SearchSpace = parseSearchSpace(a.space ?? {});
-    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef);
-    const strategy = resolveStrategyConfig((a.strategy ?? defaultStrategyFor(scheduler)) as PluginRef);
-    checkCompatible(strategy, scheduler);
+    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef);
+    const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler)) as PluginRef);
+    this.plugins.checkCompatible(strategy, scheduler);
     return this.once(requestId, "create_study", async (rc) => {
       const existing = this.studies.get(a.name);
       if (existing && !existing.deleted) {
@@ -591,7 +589,7 @@ export class StudyService {
    */
   async importStudy(text: string, rename?: string): Promise<StudyView> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
-    const imp = parseStudyLines(text, rename);
+    const imp = parseStudyLines(text, rename, this.plugins);
     if (rename !== undefined && !createStudyArgsSchema.shape.name.safeParse(rename).success)
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
     const existing = this.studies.get(imp.name);
@@ -1336,20 +1334,6 @@ export class StudyService {
       },
       () => undefined, // a failed commit stops the server; there is nothing to announce
     );
-  }
-}
-
-/**
- * The strategy of a study that names none: `auto`, unless the scheduler picks configurations
- * itself (bohb refuses every model-based strategy), where `random` only answers what it leaves.
- */
-function defaultStrategyFor(scheduler: PluginConfig | null): string {
-  if (!scheduler) return DEFAULT_STRATEGY;
-  try {
-    checkCompatible(resolveStrategyConfig(DEFAULT_STRATEGY), scheduler);
-    return DEFAULT_STRATEGY;
-  } catch {
-    return "random";
   }
 }
 

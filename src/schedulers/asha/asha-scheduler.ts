@@ -43,7 +43,7 @@
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import {
   decodeNumber,
   encodeNumber,
@@ -57,7 +57,6 @@ import {
   rungResources,
   sortedAsc,
 } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 const options = z
   .object({

@@ -34,11 +34,10 @@ import {
 } from "../../domain/distributions.js";
 import type { Direction, PluginConfig, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../../strategies/sampling.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import { firstReportAtOrAfter, lossOf, rungResources } from "../common.js";
 import { HyperbandBrackets, hyperbandShape } from "../hyperband/hyperband-scheduler.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 import { type KdeDim, ProductKde } from "./kde.js";
 
 const options = z

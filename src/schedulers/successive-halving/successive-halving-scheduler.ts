@@ -24,9 +24,8 @@
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory } from "../../domain/plugin.js";
 import { decodeNumber, encodeNumber, fmt, lastStep, lossOf, prune, reductionFactor, resource, sortedAsc } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 /** The attribute holding a trial's value at rung k. */
 export const rungKey = (k: number): string => `completed_rung_${k}`;

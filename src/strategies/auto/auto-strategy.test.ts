@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { branin } from "../../testing/benchmark-functions.js";
-import { strategyConformance } from "../strategy.case.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});

@@ -53,8 +53,8 @@ import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { NumericalError } from "../../math/linalg.js";
 import type { Rng } from "../../math/rng.js";
 import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { dLogH, logH } from "./log-ei.js";
 

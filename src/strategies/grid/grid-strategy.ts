@@ -14,7 +14,7 @@ import { z } from "zod";
 import { type Distribution, type ParamValue, type Params, cardinality, snap } from "../../domain/distributions.js";
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { Rng } from "../../math/rng.js";
-import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 
 const options = z
   .object({
