@@ -211,6 +211,10 @@ export class PluginCatalogue {
   }
 }
 
+/** The built-in strategies by name (pass `[...BUILTIN_STRATEGIES.values(), mine]` to add one). */
+export const BUILTIN_STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = STRATEGIES;
+/** The built-in schedulers by name. */
+export const BUILTIN_SCHEDULERS: ReadonlyMap<string, SchedulerFactory<any>> = SCHEDULERS;
 /** The built-in strategies and schedulers: what a service offers unless it is given others. */
 export const BUILTIN_PLUGINS = new PluginCatalogue();
 
