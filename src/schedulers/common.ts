@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { Decision } from "../domain/decision.js";
+import { formatNumber } from "../domain/format.js";
 import type { Direction, Trial } from "../domain/trial.js";
 
 /**
@@ -107,9 +108,9 @@ export function prune(reason: string): Decision {
   return { action: "prune", reason };
 }
 
-/** Formats a value for a prune reason. */
+/** Formats a value for a prune reason: `formatNumber` with 6 significant digits. */
 export function fmt(v: number): string {
-  return Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v);
+  return formatNumber(v, 6);
 }
 
 /**
