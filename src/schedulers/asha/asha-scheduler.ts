@@ -54,7 +54,7 @@ import {
   quantile,
   reductionFactor,
   resource,
-  rungResources,
+  rungsWithTop,
   sortedAsc,
 } from "../common.js";
 
@@ -93,8 +93,8 @@ export class AshaScheduler implements Scheduler {
   readonly ladder: number[];
 
   constructor(private readonly opts: AshaOptions) {
-    this.rungs = rungResources(opts.min_resource, opts.reduction_factor, opts.min_early_stopping_rate, opts.max_resource);
-    this.ladder = [...this.rungs, opts.max_resource];
+    this.ladder = rungsWithTop({ minResource: opts.min_resource, eta: opts.reduction_factor, rate: opts.min_early_stopping_rate, maxResource: opts.max_resource });
+    this.rungs = this.ladder.slice(0, -1);
   }
 
   beforeSuggest(req: SuggestRequest): Suggestion {
