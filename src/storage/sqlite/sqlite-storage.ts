@@ -77,8 +77,6 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
 interface TrialRow {
   id: number;
   study_id: number;
