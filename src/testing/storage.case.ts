@@ -85,201 +85,246 @@ export function storedTrialOf(id: number, studyId: number, number: number, over:
 
 const bytes = (...xs: number[]) => Uint8Array.from(xs);
 
+/** What each check gets: the storage under test (replaced by `reopen`) and shorthands. */
+interface CheckContext {
+  readonly label: string;
+  readonly handle: StorageHandle;
+  storage: Storage;
+  commit(...changes: Change[]): Promise<void>;
+  trialsOf(studyId: number): Promise<StoredTrial[]>;
+}
+
+type Check = (c: CheckContext) => Promise<void>;
+
+/** A new storage holds nothing and is sound. */
+const checkEmpty: Check = async (c) => {
+  expect(await c.storage.listStudies()).toEqual([]);
+  expect(await c.storage.maxTrialId()).toBe(0);
+  expect(await c.storage.maxStudyId()).toBe(0);
+  expect(await c.storage.getReply("r1")).toBeNull();
+  expect(await c.storage.pruneReplies(Number.MAX_SAFE_INTEGER)).toBe(0);
+  expect(await c.storage.checkIntegrity()).toEqual([]);
+  await c.commit();
+  expect(await c.storage.listStudies()).toEqual([]);
+};
+
+/** Stores studies with the ids the service allocated, in id order, attributes replaceable. */
+const checkStudies: Check = async (c) => {
+  await c.commit({ kind: "insert-study", study: studyOf(7, "seven ✓") });
+  await c.commit({ kind: "insert-study", study: studyOf(3, "three") }, { kind: "insert-study", study: studyOf(12, "twelve") });
+  expect(await c.storage.listStudies()).toEqual([studyOf(3, "three"), studyOf(7, "seven ✓"), studyOf(12, "twelve")]);
+  expect(await c.storage.maxStudyId()).toBe(12);
+  await c.commit({ kind: "set-study-user-attrs", studyId: 7, userAttrs: { replaced: { deep: [1, null] } } });
+  const seven = (await c.storage.listStudies()).find((s) => s.id === 7);
+  expect(seven?.userAttrs).toEqual({ replaced: { deep: [1, null] } });
+  expect(seven?.config).toEqual(CONFIG);
+};
+
+/** Stores trials with every field, loads them in number order per study. */
+const checkTrials: Check = async (c) => {
+  await c.commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-study", study: studyOf(2, "b") });
+  const done = storedTrialOf(5, 1, 2, {
+    state: "COMPLETE", value: -1.25, finishedAt: 1_700_000_009_000, lease: null,
+    intermediate: [{ step: 0, value: 3 }, { step: 1.5, value: Number.NaN }, { step: 2, value: Infinity }, { step: 3, value: -Infinity }],
+  });
+  const waiting = storedTrialOf(4, 1, 1, { state: "WAITING", startedAt: null, lease: null, params: {}, distributions: {} });
+  const other = storedTrialOf(6, 2, 0);
+  await c.commit({ kind: "insert-trial", trial: done }, { kind: "insert-trial", trial: other });
+  await c.commit({ kind: "insert-trial", trial: storedTrialOf(3, 1, 0) }, { kind: "insert-trial", trial: waiting });
+  const loaded = await c.trialsOf(1);
+  expect(loaded.map((t) => t.number)).toEqual([0, 1, 2]);
+  expect(loaded[0]).toEqual(storedTrialOf(3, 1, 0));
+  expect(loaded[1]).toEqual(waiting);
+  expect(loaded[2]).toEqual(done); // toEqual treats NaN as equal to NaN
+  expect(Number.isNaN(loaded[2]!.intermediate[1]!.value)).toBe(true);
+  expect(await c.trialsOf(2)).toEqual([other]);
+  expect(await c.trialsOf(99)).toEqual([]);
+  expect(await c.storage.maxTrialId()).toBe(6);
+};
+
+/** An update rewrites the trial's fields and keeps its intermediates. */
+const checkUpdateTrial: Check = async (c) => {
+  await c.commit({ kind: "insert-study", study: studyOf(1, "a") });
+  const t = storedTrialOf(1, 1, 0, { intermediate: [{ step: 1, value: 0.5 }] });
+  await c.commit({ kind: "insert-trial", trial: t });
+  const told = {
+    ...t, state: "PRUNED" as const, value: 0.5, params: { ...t.params, extra: "x" }, distributions: { ...t.distributions, extra: { type: "categorical" as const, choices: ["x"] } },
+    userAttrs: {}, systemAttrs: { budget: 27 }, finishedAt: 1_700_000_050_000, lease: null, intermediate: [],
+  };
+  await c.commit({ kind: "update-trial", trial: told });
+  expect(await c.trialsOf(1)).toEqual([{ ...told, intermediate: [{ step: 1, value: 0.5 }] }]);
+};
+
+/** Adds intermediates in step order; a repeated step replaces its value. */
+const checkIntermediates: Check = async (c) => {
+  await c.commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) });
+  await c.commit({ kind: "add-intermediate", trialId: 1, step: 4, value: 0.4 }, { kind: "add-intermediate", trialId: 1, step: 1, value: 0.1 });
+  await c.commit({ kind: "add-intermediate", trialId: 1, step: 2.5, value: Number.NaN });
+  await c.commit({ kind: "add-intermediate", trialId: 1, step: 4, value: -0.4 });
+  expect((await c.trialsOf(1))[0]?.intermediate).toEqual([
+    { step: 1, value: 0.1 },
+    { step: 2.5, value: Number.NaN },
+    { step: 4, value: -0.4 },
+  ]);
+};
+
+/** Moves a lease and nothing else. */
+const checkSetLease: Check = async (c) => {
+  const t = storedTrialOf(1, 1, 0);
+  await c.commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-trial", trial: t });
+  await c.commit({ kind: "set-lease", trialId: 1, lease: { token: "tok-1", expiresAt: 1_800_000_000_000 } });
+  expect(await c.trialsOf(1)).toEqual([{ ...t, lease: { token: "tok-1", expiresAt: 1_800_000_000_000 } }]);
+};
+
+/** Deletes a study with its trials and intermediates; its id is never reused, its name is free. */
+const checkDeleteStudy: Check = async (c) => {
+  await c.commit(
+    { kind: "insert-study", study: studyOf(1, "keep") },
+    { kind: "insert-study", study: studyOf(2, "gone") },
+    { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) },
+    { kind: "insert-trial", trial: storedTrialOf(2, 2, 0, { intermediate: [{ step: 1, value: 1 }] }) },
+  );
+  await c.commit({ kind: "delete-study", studyId: 2 });
+  expect((await c.storage.listStudies()).map((s) => s.name)).toEqual(["keep"]);
+  expect(await c.trialsOf(2)).toEqual([]);
+  expect(await c.trialsOf(1)).toEqual([storedTrialOf(1, 1, 0)]);
+  expect(await c.storage.maxStudyId()).toBe(2);
+  expect(await c.storage.maxTrialId()).toBeGreaterThanOrEqual(1);
+  await c.commit({ kind: "insert-study", study: studyOf(3, "gone") }, { kind: "insert-trial", trial: storedTrialOf(3, 3, 0) });
+  expect((await c.storage.listStudies()).map((s) => [s.id, s.name])).toEqual([[1, "keep"], [3, "gone"]]);
+  expect(await c.storage.checkIntegrity()).toEqual([]);
+};
+
+/** A batch with a failing change leaves nothing of itself, its reply included. */
+const checkAtomic: Check = async (c) => {
+  await c.commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) });
+  const failing: Change[] = [
+    { kind: "insert-trial", trial: storedTrialOf(2, 1, 1) },
+    { kind: "add-intermediate", trialId: 1, step: 1, value: 1 },
+    { kind: "set-study-user-attrs", studyId: 1, userAttrs: { lost: true } },
+    { kind: "put-reply", requestId: "r-failed", op: "tell", reply: bytes(1, 2, 3), at: 10 },
+    { kind: "insert-study", study: studyOf(2, "a") }, // the name is taken
+  ];
+  await expect(c.storage.commit(failing)).rejects.toBeDefined();
+  const dupId: Change[] = [{ kind: "put-reply", requestId: "r-dup", op: "create_study", reply: bytes(9), at: 10 }, { kind: "insert-study", study: studyOf(1, "b") }];
+  await expect(c.storage.commit(dupId)).rejects.toBeDefined();
+  expect(await c.storage.listStudies()).toEqual([studyOf(1, "a")]);
+  expect(await c.trialsOf(1)).toEqual([storedTrialOf(1, 1, 0)]);
+  expect(await c.storage.getReply("r-failed")).toBeNull();
+  expect(await c.storage.getReply("r-dup")).toBeNull();
+  // Still usable, and the rolled-back ids are free.
+  await c.commit({ kind: "insert-trial", trial: storedTrialOf(2, 1, 1) }, { kind: "put-reply", requestId: "r-failed", op: "tell", reply: bytes(4), at: 11 });
+  expect((await c.trialsOf(1)).map((t) => t.id)).toEqual([1, 2]);
+  expect(await c.storage.getReply("r-failed")).toEqual(bytes(4));
+};
+
+/** Applies a batch's changes in order (create, fill, delete and re-create one name). */
+const checkOrdered: Check = async (c) => {
+  const t = storedTrialOf(1, 1, 0);
+  await c.commit(
+    { kind: "insert-study", study: studyOf(1, "x") },
+    { kind: "insert-trial", trial: t },
+    { kind: "add-intermediate", trialId: 1, step: 1, value: 2 },
+    { kind: "update-trial", trial: { ...t, state: "COMPLETE", value: 2, lease: null, finishedAt: 5 } },
+  );
+  expect(await c.trialsOf(1)).toEqual([{ ...t, state: "COMPLETE", value: 2, lease: null, finishedAt: 5, intermediate: [{ step: 1, value: 2 }] }]);
+  await c.commit(
+    { kind: "delete-study", studyId: 1 },
+    { kind: "insert-study", study: studyOf(2, "x") },
+    { kind: "insert-trial", trial: storedTrialOf(2, 2, 0) },
+  );
+  expect((await c.storage.listStudies()).map((s) => [s.id, s.name])).toEqual([[2, "x"]]);
+  expect(await c.trialsOf(1)).toEqual([]);
+  expect(await c.trialsOf(2)).toEqual([storedTrialOf(2, 2, 0)]);
+};
+
+/** Remembers replies byte for byte, replaces them, and prunes them by age. */
+const checkReplies: Check = async (c) => {
+  const big = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 256);
+  await c.commit(
+    { kind: "put-reply", requestId: "old", op: "ask", reply: bytes(0, 255, 0), at: 100 },
+    { kind: "put-reply", requestId: "edge", op: "tell", reply: bytes(), at: 200 },
+    { kind: "put-reply", requestId: "big", op: "trials", reply: big, at: 300 },
+  );
+  expect(await c.storage.getReply("old")).toEqual(bytes(0, 255, 0));
+  expect(await c.storage.getReply("edge")).toEqual(bytes());
+  const gotBig = await c.storage.getReply("big");
+  // Buffer comparison: a deep equality over 70,000 elements is slow.
+  expect(gotBig !== null && Buffer.from(gotBig).equals(Buffer.from(big)), "70,000-byte reply").toBe(true);
+  expect(await c.storage.getReply("never")).toBeNull();
+  await c.commit({ kind: "put-reply", requestId: "old", op: "ask", reply: bytes(7), at: 150 });
+  expect(await c.storage.getReply("old")).toEqual(bytes(7));
+  expect(await c.storage.pruneReplies(200)).toBe(1); // strictly older than the cut-off
+  expect(await c.storage.getReply("old")).toBeNull();
+  expect(await c.storage.getReply("edge")).toEqual(bytes());
+  expect(await c.storage.pruneReplies(200)).toBe(0);
+  // A pruned id can be stored again.
+  await c.commit({ kind: "put-reply", requestId: "old", op: "ask", reply: bytes(8), at: 400 });
+  expect(await c.storage.getReply("old")).toEqual(bytes(8));
+};
+
+/** Everything committed survives a reopen; deleted study ids stay used. */
+const checkDurable: Check = async (c) => {
+  expect(c.handle.reopen, `${c.label} cannot reopen its database: skip "durable" with the reason`).toBeTypeOf("function");
+  const t = storedTrialOf(2, 2, 0, { intermediate: [{ step: 1, value: Number.NaN }] });
+  await c.commit(
+    { kind: "insert-study", study: studyOf(1, "deleted") },
+    { kind: "insert-study", study: studyOf(2, "kept") },
+    { kind: "insert-trial", trial: t },
+    { kind: "set-study-user-attrs", studyId: 2, userAttrs: { v: 2 } },
+    { kind: "put-reply", requestId: "r", op: "ask", reply: bytes(1, 2), at: 5 },
+  );
+  await c.commit({ kind: "delete-study", studyId: 1 }, { kind: "set-lease", trialId: 2, lease: { token: "tok-2", expiresAt: 9 } });
+  c.storage = await c.handle.reopen!();
+  expect(await c.storage.listStudies()).toEqual([studyOf(2, "kept", { userAttrs: { v: 2 } })]);
+  expect(await c.trialsOf(2)).toEqual([{ ...t, lease: { token: "tok-2", expiresAt: 9 } }]);
+  expect(await c.storage.getReply("r")).toEqual(bytes(1, 2));
+  expect(await c.storage.maxStudyId()).toBe(2);
+  expect(await c.storage.maxTrialId()).toBe(2);
+  expect(await c.storage.checkIntegrity()).toEqual([]);
+  // Still writable after the reopen.
+  await c.commit({ kind: "insert-study", study: studyOf(3, "after") });
+  expect((await c.storage.listStudies()).map((s) => s.id)).toEqual([2, 3]);
+};
+
+const CHECKS: readonly (readonly [StorageCheck, string, Check])[] = [
+  ["empty", "a new storage holds nothing and is sound", checkEmpty],
+  ["studies", "stores studies with the ids the service allocated, in id order, attributes replaceable", checkStudies],
+  ["trials", "stores trials with every field, loads them in number order per study", checkTrials],
+  ["update-trial", "an update rewrites the trial's fields and keeps its intermediates", checkUpdateTrial],
+  ["intermediates", "adds intermediates in step order; a repeated step replaces its value", checkIntermediates],
+  ["set-lease", "moves a lease and nothing else", checkSetLease],
+  ["delete-study", "deletes a study with its trials and intermediates; its id is never reused, its name is free", checkDeleteStudy],
+  ["atomic", "a batch with a failing change leaves nothing of itself, its reply included", checkAtomic],
+  ["ordered", "applies a batch's changes in order (create, fill, delete and re-create one name)", checkOrdered],
+  ["replies", "remembers replies byte for byte, replaces them, and prunes them by age", checkReplies],
+  ["durable", "everything committed survives a reopen; deleted study ids stay used", checkDurable],
+];
+
+/** Declares the suite for one storage; see the file comment. */
 export function storageConformance(label: string, conf: StorageConformance): void {
   const check = conformanceChecks<StorageCheck>(conf.skip ?? {});
 
   describe(`storage conformance: ${label}`, () => {
-    let handle: StorageHandle;
-    let storage: Storage;
+    let ctx: CheckContext;
     beforeEach(async () => {
-      handle = await conf.open();
-      storage = handle.storage;
+      const handle = await conf.open();
+      ctx = {
+        label,
+        handle,
+        storage: handle.storage,
+        commit(...changes) {
+          return this.storage.commit(changes);
+        },
+        trialsOf(studyId) {
+          return this.storage.loadTrials(studyId);
+        },
+      };
     });
     afterEach(async () => {
-      await storage.close();
-      await handle.dispose?.();
+      await ctx.storage.close();
+      await ctx.handle.dispose?.();
     });
-    const commit = (...changes: Change[]) => storage.commit(changes);
-    const trialsOf = async (studyId: number) => storage.loadTrials(studyId);
-
-    check("empty", "a new storage holds nothing and is sound", async () => {
-      expect(await storage.listStudies()).toEqual([]);
-      expect(await storage.maxTrialId()).toBe(0);
-      expect(await storage.maxStudyId()).toBe(0);
-      expect(await storage.getReply("r1")).toBeNull();
-      expect(await storage.pruneReplies(Number.MAX_SAFE_INTEGER)).toBe(0);
-      expect(await storage.checkIntegrity()).toEqual([]);
-      await commit();
-      expect(await storage.listStudies()).toEqual([]);
-    });
-
-    check("studies", "stores studies with the ids the service allocated, in id order, attributes replaceable", async () => {
-      await commit({ kind: "insert-study", study: studyOf(7, "seven ✓") });
-      await commit({ kind: "insert-study", study: studyOf(3, "three") }, { kind: "insert-study", study: studyOf(12, "twelve") });
-      expect(await storage.listStudies()).toEqual([studyOf(3, "three"), studyOf(7, "seven ✓"), studyOf(12, "twelve")]);
-      expect(await storage.maxStudyId()).toBe(12);
-      await commit({ kind: "set-study-user-attrs", studyId: 7, userAttrs: { replaced: { deep: [1, null] } } });
-      const seven = (await storage.listStudies()).find((s) => s.id === 7);
-      expect(seven?.userAttrs).toEqual({ replaced: { deep: [1, null] } });
-      expect(seven?.config).toEqual(CONFIG);
-    });
-
-    check("trials", "stores trials with every field, loads them in number order per study", async () => {
-      await commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-study", study: studyOf(2, "b") });
-      const done = storedTrialOf(5, 1, 2, {
-        state: "COMPLETE", value: -1.25, finishedAt: 1_700_000_009_000, lease: null,
-        intermediate: [{ step: 0, value: 3 }, { step: 1.5, value: Number.NaN }, { step: 2, value: Infinity }, { step: 3, value: -Infinity }],
-      });
-      const waiting = storedTrialOf(4, 1, 1, { state: "WAITING", startedAt: null, lease: null, params: {}, distributions: {} });
-      const other = storedTrialOf(6, 2, 0);
-      await commit({ kind: "insert-trial", trial: done }, { kind: "insert-trial", trial: other });
-      await commit({ kind: "insert-trial", trial: storedTrialOf(3, 1, 0) }, { kind: "insert-trial", trial: waiting });
-      const loaded = await trialsOf(1);
-      expect(loaded.map((t) => t.number)).toEqual([0, 1, 2]);
-      expect(loaded[0]).toEqual(storedTrialOf(3, 1, 0));
-      expect(loaded[1]).toEqual(waiting);
-      expect(loaded[2]).toEqual(done); // toEqual treats NaN as equal to NaN
-      expect(Number.isNaN(loaded[2]!.intermediate[1]!.value)).toBe(true);
-      expect(await trialsOf(2)).toEqual([other]);
-      expect(await trialsOf(99)).toEqual([]);
-      expect(await storage.maxTrialId()).toBe(6);
-    });
-
-    check("update-trial", "an update rewrites the trial's fields and keeps its intermediates", async () => {
-      await commit({ kind: "insert-study", study: studyOf(1, "a") });
-      const t = storedTrialOf(1, 1, 0, { intermediate: [{ step: 1, value: 0.5 }] });
-      await commit({ kind: "insert-trial", trial: t });
-      const told = {
-        ...t, state: "PRUNED" as const, value: 0.5, params: { ...t.params, extra: "x" }, distributions: { ...t.distributions, extra: { type: "categorical" as const, choices: ["x"] } },
-        userAttrs: {}, systemAttrs: { budget: 27 }, finishedAt: 1_700_000_050_000, lease: null, intermediate: [],
-      };
-      await commit({ kind: "update-trial", trial: told });
-      expect(await trialsOf(1)).toEqual([{ ...told, intermediate: [{ step: 1, value: 0.5 }] }]);
-    });
-
-    check("intermediates", "adds intermediates in step order; a repeated step replaces its value", async () => {
-      await commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) });
-      await commit({ kind: "add-intermediate", trialId: 1, step: 4, value: 0.4 }, { kind: "add-intermediate", trialId: 1, step: 1, value: 0.1 });
-      await commit({ kind: "add-intermediate", trialId: 1, step: 2.5, value: Number.NaN });
-      await commit({ kind: "add-intermediate", trialId: 1, step: 4, value: -0.4 });
-      expect((await trialsOf(1))[0]?.intermediate).toEqual([
-        { step: 1, value: 0.1 },
-        { step: 2.5, value: Number.NaN },
-        { step: 4, value: -0.4 },
-      ]);
-    });
-
-    check("set-lease", "moves a lease and nothing else", async () => {
-      const t = storedTrialOf(1, 1, 0);
-      await commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-trial", trial: t });
-      await commit({ kind: "set-lease", trialId: 1, lease: { token: "tok-1", expiresAt: 1_800_000_000_000 } });
-      expect(await trialsOf(1)).toEqual([{ ...t, lease: { token: "tok-1", expiresAt: 1_800_000_000_000 } }]);
-    });
-
-    check("delete-study", "deletes a study with its trials and intermediates; its id is never reused, its name is free", async () => {
-      await commit(
-        { kind: "insert-study", study: studyOf(1, "keep") },
-        { kind: "insert-study", study: studyOf(2, "gone") },
-        { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) },
-        { kind: "insert-trial", trial: storedTrialOf(2, 2, 0, { intermediate: [{ step: 1, value: 1 }] }) },
-      );
-      await commit({ kind: "delete-study", studyId: 2 });
-      expect((await storage.listStudies()).map((s) => s.name)).toEqual(["keep"]);
-      expect(await trialsOf(2)).toEqual([]);
-      expect(await trialsOf(1)).toEqual([storedTrialOf(1, 1, 0)]);
-      expect(await storage.maxStudyId()).toBe(2);
-      expect(await storage.maxTrialId()).toBeGreaterThanOrEqual(1);
-      await commit({ kind: "insert-study", study: studyOf(3, "gone") }, { kind: "insert-trial", trial: storedTrialOf(3, 3, 0) });
-      expect((await storage.listStudies()).map((s) => [s.id, s.name])).toEqual([[1, "keep"], [3, "gone"]]);
-      expect(await storage.checkIntegrity()).toEqual([]);
-    });
-
-    check("atomic", "a batch with a failing change leaves nothing of itself, its reply included", async () => {
-      await commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) });
-      const failing: Change[] = [
-        { kind: "insert-trial", trial: storedTrialOf(2, 1, 1) },
-        { kind: "add-intermediate", trialId: 1, step: 1, value: 1 },
-        { kind: "set-study-user-attrs", studyId: 1, userAttrs: { lost: true } },
-        { kind: "put-reply", requestId: "r-failed", op: "tell", reply: bytes(1, 2, 3), at: 10 },
-        { kind: "insert-study", study: studyOf(2, "a") }, // the name is taken
-      ];
-      await expect(storage.commit(failing)).rejects.toBeDefined();
-      const dupId: Change[] = [{ kind: "put-reply", requestId: "r-dup", op: "create_study", reply: bytes(9), at: 10 }, { kind: "insert-study", study: studyOf(1, "b") }];
-      await expect(storage.commit(dupId)).rejects.toBeDefined();
-      expect(await storage.listStudies()).toEqual([studyOf(1, "a")]);
-      expect(await trialsOf(1)).toEqual([storedTrialOf(1, 1, 0)]);
-      expect(await storage.getReply("r-failed")).toBeNull();
-      expect(await storage.getReply("r-dup")).toBeNull();
-      // Still usable, and the rolled-back ids are free.
-      await commit({ kind: "insert-trial", trial: storedTrialOf(2, 1, 1) }, { kind: "put-reply", requestId: "r-failed", op: "tell", reply: bytes(4), at: 11 });
-      expect((await trialsOf(1)).map((t) => t.id)).toEqual([1, 2]);
-      expect(await storage.getReply("r-failed")).toEqual(bytes(4));
-    });
-
-    check("ordered", "applies a batch's changes in order (create, fill, delete and re-create one name)", async () => {
-      const t = storedTrialOf(1, 1, 0);
-      await commit(
-        { kind: "insert-study", study: studyOf(1, "x") },
-        { kind: "insert-trial", trial: t },
-        { kind: "add-intermediate", trialId: 1, step: 1, value: 2 },
-        { kind: "update-trial", trial: { ...t, state: "COMPLETE", value: 2, lease: null, finishedAt: 5 } },
-      );
-      expect(await trialsOf(1)).toEqual([{ ...t, state: "COMPLETE", value: 2, lease: null, finishedAt: 5, intermediate: [{ step: 1, value: 2 }] }]);
-      await commit(
-        { kind: "delete-study", studyId: 1 },
-        { kind: "insert-study", study: studyOf(2, "x") },
-        { kind: "insert-trial", trial: storedTrialOf(2, 2, 0) },
-      );
-      expect((await storage.listStudies()).map((s) => [s.id, s.name])).toEqual([[2, "x"]]);
-      expect(await trialsOf(1)).toEqual([]);
-      expect(await trialsOf(2)).toEqual([storedTrialOf(2, 2, 0)]);
-    });
-
-    check("replies", "remembers replies byte for byte, replaces them, and prunes them by age", async () => {
-      const big = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 256);
-      await commit(
-        { kind: "put-reply", requestId: "old", op: "ask", reply: bytes(0, 255, 0), at: 100 },
-        { kind: "put-reply", requestId: "edge", op: "tell", reply: bytes(), at: 200 },
-        { kind: "put-reply", requestId: "big", op: "trials", reply: big, at: 300 },
-      );
-      expect(await storage.getReply("old")).toEqual(bytes(0, 255, 0));
-      expect(await storage.getReply("edge")).toEqual(bytes());
-      const gotBig = await storage.getReply("big");
-      // Buffer comparison: a deep equality over 70,000 elements is slow.
-      expect(gotBig !== null && Buffer.from(gotBig).equals(Buffer.from(big)), "70,000-byte reply").toBe(true);
-      expect(await storage.getReply("never")).toBeNull();
-      await commit({ kind: "put-reply", requestId: "old", op: "ask", reply: bytes(7), at: 150 });
-      expect(await storage.getReply("old")).toEqual(bytes(7));
-      expect(await storage.pruneReplies(200)).toBe(1); // strictly older than the cut-off
-      expect(await storage.getReply("old")).toBeNull();
-      expect(await storage.getReply("edge")).toEqual(bytes());
-      expect(await storage.pruneReplies(200)).toBe(0);
-      // A pruned id can be stored again.
-      await commit({ kind: "put-reply", requestId: "old", op: "ask", reply: bytes(8), at: 400 });
-      expect(await storage.getReply("old")).toEqual(bytes(8));
-    });
-
-    check("durable", "everything committed survives a reopen; deleted study ids stay used", async () => {
-      expect(handle.reopen, `${label} cannot reopen its database: skip "durable" with the reason`).toBeTypeOf("function");
-      const t = storedTrialOf(2, 2, 0, { intermediate: [{ step: 1, value: Number.NaN }] });
-      await commit(
-        { kind: "insert-study", study: studyOf(1, "deleted") },
-        { kind: "insert-study", study: studyOf(2, "kept") },
-        { kind: "insert-trial", trial: t },
-        { kind: "set-study-user-attrs", studyId: 2, userAttrs: { v: 2 } },
-        { kind: "put-reply", requestId: "r", op: "ask", reply: bytes(1, 2), at: 5 },
-      );
-      await commit({ kind: "delete-study", studyId: 1 }, { kind: "set-lease", trialId: 2, lease: { token: "tok-2", expiresAt: 9 } });
-      storage = await handle.reopen!();
-      expect(await storage.listStudies()).toEqual([studyOf(2, "kept", { userAttrs: { v: 2 } })]);
-      expect(await trialsOf(2)).toEqual([{ ...t, lease: { token: "tok-2", expiresAt: 9 } }]);
-      expect(await storage.getReply("r")).toEqual(bytes(1, 2));
-      expect(await storage.maxStudyId()).toBe(2);
-      expect(await storage.maxTrialId()).toBe(2);
-      expect(await storage.checkIntegrity()).toEqual([]);
-      // Still writable after the reopen.
-      await commit({ kind: "insert-study", study: studyOf(3, "after") });
-      expect((await storage.listStudies()).map((s) => s.id)).toEqual([2, 3]);
-    });
+    for (const [name, title, fn] of CHECKS) check(name, title, () => fn(ctx));
   });
 }
