@@ -47,7 +47,6 @@ import {
 import { TuneportError, failedPrecondition, invalidArgument, notFound } from "../domain/errors.js";
 import {
   type Direction,
-  type PluginConfig,
   type RetryPolicy,
   type Study,
   type StudyConfig,
