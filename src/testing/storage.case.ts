@@ -24,12 +24,14 @@ export interface StorageHandle {
   dispose?(): Promise<void> | void;
 }
 
+/** How to run the suite on one storage. */
 export interface StorageConformance {
   /** A new, empty storage for each check. */
   open(): Promise<StorageHandle> | StorageHandle;
   skip?: Partial<Record<StorageCheck, string>>;
 }
 
+/** The checks of the storage suite, by the name `skip` uses. */
 export type StorageCheck =
   | "empty"
   | "studies"

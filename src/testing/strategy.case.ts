@@ -21,6 +21,7 @@ import { makeStudy, makeTrial, suggestRequest } from "./fixtures.js";
 import { conformanceChecks } from "./skips.js";
 import { sourceWorkerRunner } from "./source-workers.js";
 
+/** A space with every kind of dimension: log, linear and stepped floats and ints, categoricals. */
 export const MIXED_SPACE: SearchSpace = {
   lr: { type: "float", low: 1e-5, high: 1e-1, log: true },
   dropout: { type: "float", low: 0, high: 0.5 },
@@ -32,6 +33,7 @@ export const MIXED_SPACE: SearchSpace = {
   flag: { type: "categorical", choices: [true, false] },
 };
 
+/** The checks of the strategy suite, by the name `skip` uses. */
 export type ConformanceCheck =
   | "valid-params"
   | "reproducible"
@@ -41,6 +43,7 @@ export type ConformanceCheck =
   | "restart"
   | "worker-thread";
 
+/** How to run the suite on one strategy. */
 export interface ConformanceOptions<O> {
   /** Validated options (the factory's schema already applied). */
   options: O;
@@ -67,6 +70,7 @@ function objective(p: Record<string, unknown>): number {
 /** How `simulate` gets each suggestion: the default is `strategy.suggest(req)` in process. */
 export type SuggestFn = (strategy: Strategy, req: SuggestRequest) => Suggestion | Promise<Suggestion>;
 
+/** Variants of `simulate`. */
 export interface SimulateOptions {
   /** A new strategy instance for every call (a server restarting all the time). */
   fresh?: boolean;
@@ -93,7 +97,11 @@ function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace
   return makeStudy(space, { seed, strategy: { name: factory.name, options: options as Record<string, unknown> } });
 }
 
-/** Runs a sequential ask/tell loop against the strategy in-process. */
+/**
+ * Runs a sequential ask/tell loop against the strategy in process, as the service would: params
+ * the suggestion leaves out come from `suggestParam` (or uniform draws), values from a toy
+ * objective. Stops early when the strategy says SEARCH_SPACE_EXHAUSTED.
+ */
 export function simulate<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed = 42, sim: SimulateOptions = {}): Trial[] {
   let kept: Strategy | null = null;
   const strategyFor = () => (sim.fresh ? factory.create(options) : (kept ??= factory.create(options)));
@@ -147,6 +155,7 @@ async function compareSuggestions<O>(
 /** Suggestion fields as they would travel (JSON: the service stores systemAttrs as JSON). */
 const wire = (s: Suggestion | string) => (typeof s === "string" ? s : JSON.parse(JSON.stringify({ params: s.params, systemAttrs: s.systemAttrs ?? {} })));
 
+/** Declares the suite for one strategy and its options (see the file comment). */
 export function strategyConformance<O>(factory: StrategyFactory<O>, conf: ConformanceOptions<O>): void {
   const space = conf.space ?? MIXED_SPACE;
   const n = conf.n ?? 30;
