@@ -67,7 +67,7 @@ function objective(p: Record<string, unknown>): number {
   return v;
 }
 
-/** How `simulate` gets each suggestion: the default is `strategy.suggest(req)` in process. */
+/** Another way to get a suggestion (a worker thread), compared with `strategy.suggest(req)` in process. */
 export type SuggestFn = (strategy: Strategy, req: SuggestRequest) => Suggestion | Promise<Suggestion>;
 
 /** Variants of `simulate`. */
