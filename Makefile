@@ -9,6 +9,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+# What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
+BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 
 .PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
 
@@ -19,7 +21,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-fund --no-audit
 	@touch $@
 
-dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
+dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) tsconfig.json tsconfig.build.json
 	rm -rf dist
 	npm run build
 	chmod +x dist/cli/main.js
@@ -66,7 +68,7 @@ bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Opt
 bench-input-check: build venv ## cost of the request checks: frame walk vs decode, round trips vs a baseline build (docs/BENCHMARKS.md)
 	nice -n 10 $(PY) bench/input_check.py $(if $(QUICK),--quick,)
 
-bench-pbt: build ## PBT: the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE)
+bench-pbt: dist-bench/.stamp ## PBT: the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE)
 	node bench/pbt.mjs
 
 bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 8 min on 2 cores)

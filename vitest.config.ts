@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import SkipReporter from "./src/testing/skip-reporter.js";
 
 export default defineConfig({
   test: {
@@ -7,5 +8,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: "forks",
     maxWorkers: 2,
+    reporters: ["default", new SkipReporter()],
   },
 });

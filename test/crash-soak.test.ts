@@ -9,7 +9,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type ServerProcess, TestClient, freePort, startServer, tempDir } from "./helpers.js";
+import { type ServerProcess, TestClient, freePort, startServer, tempDir, stopServers } from "./helpers.js";
+
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
 
 const WORKER = join(import.meta.dirname, "fixtures", "crash-worker.mjs");
 const KILLS = 20;

@@ -5,8 +5,11 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type ServerProcess, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
+
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 

@@ -45,7 +45,12 @@ export async function connectStdio(args: string[]): Promise<{ client: Client; tr
   let err = "";
   transport.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const client = new Client({ name: "tuneport-test", version: "1" });
-  await client.connect(transport);
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    await transport.close(); // ends the spawned process: nobody else holds it yet
+    throw e;
+  }
   return { client, transport, stderr: () => err };
 }
 

@@ -12,7 +12,10 @@ import { ERROR_CODES } from "../src/domain/errors.js";
 import { decode, encode } from "../src/transports/zmq/codec.js";
 import { OP_NAMES } from "../src/service/ops/ops.js";
 import { spawnSync } from "node:child_process";
-import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+import { CLI, type ServerProcess, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
+
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
 
 /** Warm-up frames (V8 and the allocators grow to their working size), then ≥ 100,000 more. */
 const WARM_UP = 25_000;
@@ -159,7 +162,7 @@ describe("raw-frame fuzzing of a real server", () => {
 
   /** The stored bytes of study "s" (read from the database beside the live server) and the study names. */
   const snapshot = async () => {
-    const exp = spawnSync(process.execPath, [CLI, "export", "s", "--storage", db], { encoding: "utf8" });
+    const exp = spawnSync(process.execPath, [CLI, "export", "s", "--storage", db], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" });
     expect(exp.status).toBe(0);
     const names = (await client.call("list_studies")).studies.map((s: { name: string }) => s.name);
     return `${exp.stdout}\n${JSON.stringify(names)}`;

@@ -1,7 +1,10 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encode } from "../src/transports/zmq/codec.js";
-import { type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+import { type ServerProcess, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
+
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
 
 const SPACE = { x: { type: "float", low: -5, high: 5 }, n: { type: "int", low: 1, high: 8 } };
 

@@ -1,4 +1,5 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
+import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import type { LineageView, StudyView, TrialView } from "../service/views.js";
@@ -77,11 +78,6 @@ Options:
   },
 };
 
-function fmt(v: unknown): string {
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(3) : v.toPrecision(5);
-  return v === null || v === undefined ? "-" : String(v);
-}
-
 /** Left-aligned text table. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -95,7 +91,7 @@ export function formatStudyTable(studies: StudyView[]): string {
     ["name", "direction", "strategy", "scheduler", "trials", "complete", "running", "best"],
     studies.map((s) => [
       s.name, s.direction, s.strategy.name, s.scheduler?.name ?? "-", String(s.n_trials), String(s.counts.COMPLETE),
-      String(s.counts.RUNNING), fmt(s.best_trial?.value),
+      String(s.counts.RUNNING), formatNumber(s.best_trial?.value),
     ]),
   );
 }
@@ -112,8 +108,8 @@ export function formatStudy(s: StudyView): string {
     ...Object.entries(s.space).map(([k, d]) => `  ${k}: ${JSON.stringify(d)}`),
   ];
   if (s.best_trial) {
-    lines.push(`best       trial ${s.best_trial.number}, value ${fmt(s.best_trial.value)}`);
-    for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${fmt(v)}`);
+    lines.push(`best       trial ${s.best_trial.number}, value ${formatNumber(s.best_trial.value)}`);
+    for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${formatNumber(v)}`);
   }
   return lines.join("\n");
 }
@@ -123,15 +119,15 @@ export function formatTrialTable(trials: TrialView[]): string {
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
   return table(
     ["#", "state", "value", ...names, "duration_s"],
-    trials.map((t) => [String(t.number), t.state, fmt(t.value), ...names.map((n) => fmt(t.params[n])), fmt(t.duration_s)]),
+    trials.map((t) => [String(t.number), t.state, formatNumber(t.value), ...names.map((n) => formatNumber(t.params[n])), formatNumber(t.duration_s)]),
   );
 }
 
 export function formatLineage(l: LineageView): string {
   const names = [...new Set(l.schedule.flatMap((s) => Object.keys(s.params)))];
-  const head = `trial ${l.trial} (${l.state.toLowerCase()}), value ${fmt(l.value)}, trained to step ${fmt(l.until_step)}`;
+  const head = `trial ${l.trial} (${l.state.toLowerCase()}), value ${formatNumber(l.value)}, trained to step ${formatNumber(l.until_step)}`;
   return `${head}\n${table(
     ["from_step", ...names, "trained_by", "its_step"],
-    l.schedule.map((s) => [fmt(s.from_step), ...names.map((n) => fmt(s.params[n])), String(s.trial), fmt(s.trial_step)]),
+    l.schedule.map((s) => [formatNumber(s.from_step), ...names.map((n) => formatNumber(s.params[n])), String(s.trial), formatNumber(s.trial_step)]),
   )}`;
 }

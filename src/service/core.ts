@@ -4,7 +4,7 @@
  * lock, through the commit pipeline, idempotent by request id.
  */
 import type { Logger } from "pino";
-import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategies/strategy.js";
+import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change } from "../storage/storage.js";
 import type { ReplyCtx } from "./idempotency.js";
 import type { StudyChange } from "./study-service.js";

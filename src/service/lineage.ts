@@ -4,7 +4,7 @@
  * provide their own through `StrategyFactory.readModels.lineage`.
  */
 import type { Trial } from "../domain/trial.js";
-import type { LineageSchedule } from "../strategies/strategy.js";
+import type { LineageSchedule } from "../domain/plugin.js";
 
 export function defaultLineage(trials: readonly Trial[], number: number): LineageSchedule {
   const t = trials[number];

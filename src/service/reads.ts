@@ -3,9 +3,25 @@ import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import type { StudyState, TrialRecord } from "./study-state.js";
+import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
+import { type StudyState, type TrialRecord, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 import { type LineageView, type TrialView, trialView } from "./views.js";
+
+/** A chart of the study from every trial, on `plots` (a worker thread) when given, else in process. */
+export async function plotOf(
+  s: StudyState,
+  a: S.PlotArgs,
+  now: number,
+  plots: PlotRendering | null,
+): Promise<{ png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind }> {
+  const kind = parsePlotKind(a.kind);
+  const study = viewOf(s);
+  const trials = s.trials.map((t) => trialView(t, now));
+  const opts = { params: a.params, logY: a.log_y };
+  const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
+  return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
+}
 
 /** A page of trials, filtered by state and ordered by number or value (best first). */
 export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialView[]; total: number } {

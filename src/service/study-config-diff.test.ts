@@ -3,7 +3,10 @@ import { TuneportError } from "../domain/errors.js";
 import type { StudyConfig } from "../domain/trial.js";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
-import { resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { BUILTIN_PLUGINS } from "./plugins.js";
+
+const resolveStrategyConfig = BUILTIN_PLUGINS.resolveStrategyConfig.bind(BUILTIN_PLUGINS);
+const resolveSchedulerConfig = BUILTIN_PLUGINS.resolveSchedulerConfig.bind(BUILTIN_PLUGINS);
 import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
 import { StudyService } from "./study-service.js";
 

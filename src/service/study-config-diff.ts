@@ -14,7 +14,7 @@
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
 import type { Direction, PluginConfig, StudyConfig } from "../domain/trial.js";
-import { resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 
 /** The settings a `create_study` request gave; `undefined` means "not given, not compared". */
 export interface RequestedStudyConfig {
@@ -39,7 +39,7 @@ export interface ConfigDifference {
 }
 
 /** Every difference between `stored` and what `given` asks for, in a stable order; [] when they agree. */
-export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig): ConfigDifference[] {
+export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig, plugins: PluginCatalogue = BUILTIN_PLUGINS): ConfigDifference[] {
   const out: ConfigDifference[] = [];
   const differ = (field: string, a: unknown, b: unknown) => {
     if (b !== undefined && canonical(a) !== canonical(b)) out.push({ field, stored: a ?? null, given: b });
@@ -54,9 +54,9 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
       out.push({ field: `space.${name}`, stored: a ?? null, given: b ?? null });
     }
   }
-  if (given.strategy !== undefined) differ("strategy", withDefaults(stored.strategy, resolveStrategyConfig), given.strategy);
+  if (given.strategy !== undefined) differ("strategy", withDefaults(stored.strategy, (r) => plugins.resolveStrategyConfig(r)), given.strategy);
   if (given.scheduler !== undefined)
-    differ("scheduler", stored.scheduler && withDefaults(stored.scheduler, resolveSchedulerConfig), given.scheduler);
+    differ("scheduler", stored.scheduler && withDefaults(stored.scheduler, (r) => plugins.resolveSchedulerConfig(r)), given.scheduler);
   differ("seed", stored.seed, given.seed);
   differ("retry.max_retries", stored.retry.maxRetries, given.maxRetries);
   differ("retry.retry_on_fail", stored.retry.retryOnFail, given.retryOnFail);

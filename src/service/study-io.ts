@@ -20,7 +20,7 @@ import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/inpu
 import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
-import { resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
@@ -124,9 +124,10 @@ export function trialLine(t: StoredTrial): string {
 /**
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
- * plug-in, trial numbers not dense from 0 in order, a RUNNING trial without a lease.
+ * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
+ * trial without a lease.
  */
-export function parseStudyLines(text: string, rename?: string): ImportedStudy {
+export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue = BUILTIN_PLUGINS): ImportedStudy {
   const lines = text.split("\n");
   let header: z.infer<typeof headerSchema> | null = null;
   let config: StudyConfig | null = null;
@@ -159,8 +160,8 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
       let space: SearchSpace = {};
       try {
         space = parseSearchSpace(c.space);
-        resolveStrategyConfig(c.strategy);
-        if (c.scheduler) resolveSchedulerConfig(c.scheduler);
+        plugins.resolveStrategyConfig(c.strategy);
+        if (c.scheduler) plugins.resolveSchedulerConfig(c.scheduler);
       } catch (err) {
         fail((err as Error).message);
       }

@@ -23,7 +23,6 @@ import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig, bestTrial } from "../domain/trial.js";
-import { DEFAULT_STRATEGY } from "../strategies/index.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline } from "./commit-pipeline.js";
@@ -32,10 +31,10 @@ import { Idempotency, type ReplyCtx } from "./idempotency.js";
 import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange, reapedRecord, retryOf } from "./leases.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
-import { type PluginRef, checkCompatible, checkSpaceFor, resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
 import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
-import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
+import type { PlotKind, PlotRendering } from "./plots.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
 import * as trialOps from "./trial-ops.js";
@@ -59,6 +58,10 @@ export interface StudyServiceOptions {
   readonly replyRetentionMs?: number;
   /** Readers (CLI over a live database): no reaper, no clean-up writes. */
   readonly readOnly?: boolean;
+  /** Every strategy a study may name (default: the built-ins); see docs/PLUGINS.md. */
+  readonly strategies?: PluginCatalogueOptions["strategies"];
+  /** Every scheduler a study may name (default: the built-ins). */
+  readonly schedulers?: PluginCatalogueOptions["schedulers"];
   /** Renders plots (the `plot` op) off the event loop; without it they render in process. */
   readonly plots?: PlotRendering;
   /**
@@ -83,6 +86,8 @@ export class StudyService {
   private readonly now: () => number;
   private readonly runner: SuggestRunner;
   private readonly plots: PlotRendering | null;
+  /** The strategies and schedulers this service offers. */
+  readonly plugins: PluginCatalogue;
   private readonly defaultLeaseTtlS: number;
   private readonly replyRetentionMs: number;
   private readonly studies = new Map<string, StudyState>();
@@ -108,6 +113,10 @@ export class StudyService {
     this.now = opts.clock ?? Date.now;
     this.runner = opts.runner ?? inProcessRunner;
     this.plots = opts.plots ?? null;
+    this.plugins =
+      opts.strategies === undefined && opts.schedulers === undefined
+        ? BUILTIN_PLUGINS
+        : new PluginCatalogue({ strategies: opts.strategies, schedulers: opts.schedulers });
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
     this.pipeline = new CommitPipeline(this.storage, this.log, opts.onFatal ?? (() => undefined));
@@ -151,7 +160,7 @@ export class StudyService {
     let regranted = 0;
     for (const study of await this.storage.listStudies()) {
       const trials = (await this.storage.loadTrials(study.id)) as TrialRecord[];
-      const state = makeState(study, trials);
+      const state = makeState(study, trials, this.plugins);
       for (const n of state.running) {
         const t = trials[n] as TrialRecord;
         if (t.lease) {
@@ -242,9 +251,9 @@ export class StudyService {
     if (!parsed.success) throw invalidArgument(`create_study: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
     const space = parseSearchSpace(a.space ?? {});
-    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef);
-    const strategy = resolveStrategyConfig((a.strategy ?? defaultStrategyFor(scheduler)) as PluginRef);
-    checkCompatible(strategy, scheduler);
+    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef);
+    const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler)) as PluginRef);
+    this.plugins.checkCompatible(strategy, scheduler);
     return this.mutate(requestId, "create_study", async (rc) => {
       const existing = this.studies.get(a.name);
       if (existing && !existing.deleted) {
@@ -261,11 +270,11 @@ export class StudyService {
           keepIntermediate: a.retry?.keep_intermediate,
           leaseTtlS: a.lease_ttl_s,
           maxTrials: a.max_trials,
-        });
+        }, this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
       }
-      checkSpaceFor(strategy, space);
+      this.plugins.checkSpaceFor(strategy, space);
       const config: StudyConfig = {
         direction: (a.direction ?? "minimize") as Direction,
         space,
@@ -285,7 +294,7 @@ export class StudyService {
       // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete
       // of the same name that is still in the open batch.
       const study: Study = { id: this.nextStudyId++, name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() };
-      const state = makeState(study, []);
+      const state = makeState(study, [], this.plugins);
       return this.commit([{ kind: "insert-study", study }], { study: viewOf(state), created: true }, () => {
         this.studies.set(a.name, state);
         this.log.info({ study: a.name, strategy: strategy.name, scheduler: scheduler?.name ?? null }, "study created");
@@ -380,7 +389,7 @@ export class StudyService {
    */
   async importStudy(text: string, rename?: string): Promise<StudyView> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
-    const imp = parseStudyLines(text, rename);
+    const imp = parseStudyLines(text, rename, this.plugins);
     if (rename !== undefined && !OPS.create_study.args.shape.name.safeParse(rename).success)
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
     const existing = this.studies.get(imp.name);
@@ -404,7 +413,7 @@ export class StudyService {
       intermediate: [...t.intermediate],
       lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
     }));
-    const state = makeState(study, trials);
+    const state = makeState(study, trials, this.plugins);
     const changes: Change[] = [{ kind: "insert-study", study }, ...trials.map((trial) => ({ kind: "insert-trial" as const, trial }))];
     this.commit(changes, null, () => {
       this.studies.set(imp.name, state);
@@ -551,14 +560,8 @@ export class StudyService {
    */
   async plot(a: S.PlotArgs): Promise<{ png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind }> {
     const s = this.getState(a.study);
-    const kind = parsePlotKind(a.kind);
-    const now = this.now();
-    const study = viewOf(s);
-    const trials = s.trials.map((t) => trialView(t, now));
     await this.pipeline.visible(null);
-    const opts = { params: a.params, logY: a.log_y };
-    const p = this.plots ? await this.plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
-    return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
+    return reads.plotOf(s, a, this.now(), this.plots);
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */
@@ -591,16 +594,3 @@ export class StudyService {
   }
 }
 
-/**
- * The strategy of a study that names none: `auto`, unless the scheduler picks configurations
- * itself (bohb refuses every model-based strategy), where `random` only answers what it leaves.
- */
-function defaultStrategyFor(scheduler: PluginConfig | null): string {
-  if (!scheduler) return DEFAULT_STRATEGY;
-  try {
-    checkCompatible(resolveStrategyConfig(DEFAULT_STRATEGY), scheduler);
-    return DEFAULT_STRATEGY;
-  } catch {
-    return "random";
-  }
-}

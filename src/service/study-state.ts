@@ -4,11 +4,10 @@
  */
 import type { Distribution, Params } from "../domain/distributions.js";
 import { type Study, TRIAL_STATES, type TrialState, bestTrial } from "../domain/trial.js";
-import type { Scheduler } from "../schedulers/scheduler.js";
-import type { Strategy, StrategyFactory, StudyContext } from "../strategies/strategy.js";
+import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
 import type { Lease } from "../storage/storage.js";
 import { Mutex } from "./mutex.js";
-import { createScheduler, createStrategy } from "./plugins.js";
+import type { PluginCatalogue } from "./plugins.js";
 import { type StudyView, studyView } from "./views.js";
 
 /** The mutable in-memory trial the service owns; handed out read-only. */
@@ -64,8 +63,8 @@ export function countsAgainstBudget(t: TrialRecord): boolean {
 }
 
 /** Builds the state of a study from its stored trials (in number order). */
-export function makeState(study: Study, trials: TrialRecord[]): StudyState {
-  const { strategy, factory } = createStrategy(study.config.strategy);
+export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCatalogue): StudyState {
+  const { strategy, factory } = plugins.createStrategy(study.config.strategy);
   const paramDists = new Map<string, Distribution>(Object.entries(study.config.space));
   const waiting: number[] = [];
   const running = new Set<number>();
@@ -92,7 +91,7 @@ export function makeState(study: Study, trials: TrialRecord[]): StudyState {
     },
     strategy,
     factory,
-    scheduler: createScheduler(study.config.scheduler),
+    scheduler: plugins.createScheduler(study.config.scheduler),
     askLock: new Mutex(),
     writeLock: new Mutex(),
     deleted: false,

@@ -8,8 +8,8 @@ import { type Distribution, type ParamValue, type Params, contains, distribution
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { startOf } from "../domain/start.js";
 import { Rng } from "../math/rng.js";
-import { sampleUniform } from "../strategies/sampling.js";
-import type { SuggestRequest, Suggestion } from "../strategies/strategy.js";
+import { sampleUniform } from "../domain/sampling.js";
+import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import type { ReplyCtx } from "./idempotency.js";

@@ -11,7 +11,6 @@
  * Adding an op is one entry here and one service method.
  */
 import type { z } from "zod";
-import { describePlugins } from "../plugins.js";
 import type { StudyService } from "../study-service.js";
 import * as S from "./schemas.js";
 
@@ -137,7 +136,7 @@ export const OPS = {
     mutating: false,
     mcp: via("list_strategies"),
     python: via("Client.catalogue"),
-    run: async () => ({ plugins: describePlugins() }),
+    run: async (svc) => ({ plugins: svc.plugins.describe() }),
   }),
   ask: op({
     summary: "Starts a trial (a queued one first) and hands out its params, lease and start instructions.",

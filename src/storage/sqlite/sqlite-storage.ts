@@ -84,8 +84,6 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE studies ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
 interface TrialRow {
   id: number;
   study_id: number;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../../domain/distributions.js";
 import { branin } from "../../testing/benchmark-functions.js";
-import { strategyConformance } from "../strategy.case.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});

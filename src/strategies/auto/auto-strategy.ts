@@ -19,7 +19,7 @@
 import { z } from "zod";
 import { isSingleValue } from "../../domain/distributions.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 
 const options = z

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { type Distribution, type ParamValue, type Params, type SearchSpace, cardinality, snap } from "../../domain/distributions.js";
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { Rng } from "../../math/rng.js";
-import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 
 const options = z
   .object({

@@ -46,7 +46,7 @@ import type {
   StrategyFactory,
   SuggestRequest,
   Suggestion,
-} from "../strategy.js";
+} from "../../domain/plugin.js";
 
 /** Name under which this strategy is registered. */
 export const HYPERGRADIENT = "hypergradient";

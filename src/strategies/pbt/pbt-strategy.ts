@@ -47,8 +47,8 @@ import { type Distribution, type ParamValue, type Params, choiceIndex, snap } fr
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../sampling.js";
-import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import {
   type CheckpointRecord,
   type LineageEntry,

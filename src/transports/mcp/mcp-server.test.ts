@@ -242,13 +242,18 @@ describe("tuneport MCP resources", () => {
     await expect.poll(() => notes.filter((n) => n.uri === "tuneport://studies/n").length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
     expect(notes.filter((n) => n.uri === "tuneport://studies/n").length).toBeLessThan(6);
     await client.unsubscribeResource({ uri: "tuneport://studies/n" });
-    await new Promise((r) => setTimeout(r, 120));
-    const before = notes.length;
+    // No sleep can show an absence: a subscribed control study is the barrier. n changes first
+    // (its window, if still open, closes first: timers of one length fire in order), then m
+    // changes twice; once m's second notification is in, any notification n's changes could
+    // cause has been sent before it, over the same ordered transport.
+    const updatesOf = (uri: string) => notes.filter((x) => x.method === "notifications/resources/updated" && x.uri === uri).length;
+    const before = updatesOf("tuneport://studies/n");
+    await call("create_study", { name: "m", space: SPACE });
+    await client.subscribeResource({ uri: "tuneport://studies/m" });
     await evaluate("n", 1, () => 1);
-    await new Promise((r) => setTimeout(r, 120));
-    expect(notes.filter((n) => n.method === "notifications/resources/updated").length).toBe(
-      notes.slice(0, before).filter((n) => n.method === "notifications/resources/updated").length,
-    );
+    await evaluate("m", 1, () => 1);
+    await expect.poll(() => updatesOf("tuneport://studies/m"), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    expect(updatesOf("tuneport://studies/n")).toBe(before);
   });
 });
 

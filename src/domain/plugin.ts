@@ -1,24 +1,30 @@
 /**
- * The strategy plug-in family: strategies decide *what to try next*.
+ * The plug-in contract: what a strategy (decides *what to try next*) and a scheduler (decides
+ * *whether a running trial goes on*) receive and return. Both families implement these types;
+ * neither imports the other, and the service drives both through them (docs/PLUGINS.md).
  *
- * Contract (shared by every implementation and checked by `strategy.case.ts`):
- * - A strategy is a function of the study's history. Anything it must remember between
- *   calls is either recomputed from `trials` or written into trial `systemAttrs` through
- *   its return values, so a restarted server makes the same choices. In-memory caches
- *   (e.g. a GP's warm-start hyperparameters) are allowed if they only speed things up.
+ * Contract (shared by every implementation; `src/testing/strategy.case.ts` and
+ * `src/testing/scheduler.case.ts` check it):
+ * - A plug-in is a function of the study's history. Anything it must remember between calls is
+ *   either recomputed from `trials` or written into trial `systemAttrs` through its return
+ *   values, so a restarted server makes the same choices. In-memory caches (e.g. a GP's
+ *   warm-start hyperparameters) are allowed if they only speed things up: a fresh instance
+ *   must decide exactly as a long-lived one.
  * - All randomness comes from `req.rng`, which the service derives from
- *   (study seed, trial number, purpose): same seed + same history → same suggestion.
+ *   (study seed, trial number, purpose): same seed + same history → same answer, whichever
+ *   thread computes it.
  * - Values returned are valid for their distributions (the service re-checks).
- * - `suggest` may be expensive; a factory that sets `offload: true` is run in a worker
- *   thread so the event loop keeps serving heartbeats and tells.
- * (Shape after OSS Vizier's Pythia policies and Optuna's BaseSampler:
- *  relative sampling for the declared space, independent sampling for define-by-run.)
+ * - A strategy's `suggest` may be expensive; a factory that sets `offload: true` is run in a
+ *   worker thread so the event loop keeps serving heartbeats and tells. A scheduler's calls are
+ *   cheap and synchronous: they run on the event loop.
+ * (Shape after OSS Vizier's Pythia policies and Optuna's BaseSampler/BasePruner: relative
+ * sampling for the declared space, independent sampling for define-by-run.)
  */
 import type { z } from "zod";
-import type { Decision } from "../domain/decision.js";
-import type { Distribution, ParamValue, Params, SearchSpace } from "../domain/distributions.js";
-import type { Direction, PluginConfig, Trial } from "../domain/trial.js";
 import type { Rng } from "../math/rng.js";
+import type { Decision } from "./decision.js";
+import type { Distribution, ParamValue, Params, SearchSpace } from "./distributions.js";
+import type { Direction, PluginConfig, Trial } from "./trial.js";
 
 /** What a plug-in may know about its study. */
 export interface StudyContext {
@@ -31,6 +37,7 @@ export interface StudyContext {
   readonly scheduler: PluginConfig | null;
 }
 
+/** A request for the params of a new trial (strategies) or its budget (schedulers' `beforeSuggest`). */
 export interface SuggestRequest {
   readonly study: StudyContext;
   /** Every trial so far, in number order, RUNNING and WAITING included; not the new one. */
@@ -40,6 +47,7 @@ export interface SuggestRequest {
   readonly rng: Rng;
 }
 
+/** The params and attributes of a new trial. */
 export interface Suggestion {
   /**
    * Values for the declared space. Parameters left out are drawn later through
@@ -50,6 +58,7 @@ export interface Suggestion {
   readonly systemAttrs?: Record<string, unknown>;
 }
 
+/** A request for one define-by-run parameter of a running trial. */
 export interface ParamRequest {
   readonly study: StudyContext;
   readonly trials: readonly Trial[];
@@ -60,6 +69,7 @@ export interface ParamRequest {
   readonly rng: Rng;
 }
 
+/** An intermediate value reported by a running trial. */
 export interface ReportRequest {
   readonly study: StudyContext;
   readonly trials: readonly Trial[];
@@ -72,13 +82,16 @@ export interface ReportRequest {
   readonly rng: Rng;
 }
 
-/** A decision plus attributes to merge into the reporting trial's `systemAttrs`. */
+/**
+ * A decision plus attributes to merge into the reporting trial's `systemAttrs`. An `update`
+ * decision's params are merged into the trial by the service.
+ */
 export interface DecisionResult {
   readonly decision: Decision;
   readonly systemAttrs?: Record<string, unknown>;
-  /** Params to merge into the trial (an `update` decision's params are merged automatically). */
 }
 
+/** A strategy instance: one per study, created by its factory from validated options. */
 export interface Strategy {
   /** Values for a new trial. May throw TuneportError SEARCH_SPACE_EXHAUSTED. */
   suggest(req: SuggestRequest): Suggestion;
@@ -126,6 +139,7 @@ export interface StrategyReadModels {
   lineage?(trials: readonly Trial[], number: number): LineageSchedule;
 }
 
+/** A named strategy with its options schema; what a catalogue holds and a study names. */
 export interface StrategyFactory<O = unknown> {
   readonly name: string;
   /** One or two sentences for `--help`, the MCP catalogue and error messages. */
@@ -149,4 +163,29 @@ export interface StrategyFactory<O = unknown> {
   /** Read models of the plug-in's own bookkeeping (see StrategyReadModels). */
   readonly readModels?: StrategyReadModels;
   create(options: O): Strategy;
+}
+
+/** A scheduler instance: one per study, created by its factory from validated options. */
+export interface Scheduler {
+  /** Decide on a report. Return null for "no opinion" (treated as continue). */
+  onReport(req: ReportRequest): DecisionResult | null;
+  /**
+   * Called before the strategy for each new trial. A scheduler may take the trial over
+   * (e.g. promote an earlier configuration to a higher budget: return its params) or
+   * only add attributes such as the budget and bracket (return params `{}` plus attrs;
+   * the strategy then fills the params). Return null to leave the trial to the strategy.
+   */
+  beforeSuggest?(req: SuggestRequest): Suggestion | null;
+}
+
+/** A named scheduler with its options schema; what a catalogue holds and a study names. */
+export interface SchedulerFactory<O = unknown> {
+  readonly name: string;
+  /** One or two sentences for `--help`, the MCP catalogue and error messages. */
+  readonly description: string;
+  /** zod schema of the options; unknown keys are refused. Defaults fill in what is missing. */
+  readonly options: z.ZodType<O>;
+  /** Reason the combination with a strategy makes no sense, or null. */
+  incompatibleWith?(strategy: PluginConfig, options: O): string | null;
+  create(options: O): Scheduler;
 }

@@ -1,7 +1,7 @@
 /**
  * The conformance suite every scheduler runs (the analogue of `strategy.case.ts`). Call
  * `schedulerConformance(factory, conf)` from the scheduler's own test file; list any skipped
- * check by name with its reason in `skip`.
+ * check by name with its reason in `skip` (the report shows it, see skips.ts).
  *
  * The checks drive a simulated study in-process the way the service will: three workers
  * take turns; `beforeSuggest` runs before each new trial, every report appends the value to
@@ -9,15 +9,15 @@
  * `prune` ends the trial as PRUNED and reaching the trial's `budget` (or `maxStep`) ends it
  * as COMPLETE.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { type SearchSpace, contains } from "../domain/distributions.js";
 import type { Decision } from "../domain/decision.js";
 import type { Direction, Trial } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
-import { sampleUniform } from "../strategies/sampling.js";
-import type { DecisionResult, ReportRequest } from "../strategies/strategy.js";
-import { makeStudy, makeTrial } from "../strategies/test-helpers.js";
-import type { Scheduler, SchedulerFactory } from "./scheduler.js";
+import { sampleUniform } from "../domain/sampling.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory } from "../domain/plugin.js";
+import { makeStudy, makeTrial } from "./fixtures.js";
+import { conformanceChecks } from "./skips.js";
 
 export const CASE_SPACE: SearchSpace = {
   x: { type: "float", low: 0, high: 1 },
@@ -183,10 +183,7 @@ export function simulateStudy(factory: SchedulerFactory<any>, rawOptions: unknow
 const ACTIONS = new Set(["none", "continue", "prune", "update"]);
 
 export function schedulerConformance<O>(factory: SchedulerFactory<O>, conf: SchedulerConformance<O>, title = ""): void {
-  const skip = conf.skip ?? {};
-  const check = (name: SchedulerCheck, t: string, fn: () => void) => {
-    if (skip[name] === undefined) it(t, fn);
-  };
+  const check = conformanceChecks<SchedulerCheck>(conf.skip ?? {});
   const optionsFor = (d: Direction) => (d === "maximize" && conf.maximizeOptions !== undefined ? conf.maximizeOptions : conf.options);
   const run = (sim: SimOptions) =>
     simulateStudy(factory as SchedulerFactory<any>, optionsFor(sim.direction ?? "minimize"), { maxStep: conf.maxStep, ...sim });
