@@ -71,7 +71,7 @@ describe("tuneport mcp over stdio", () => {
     const a = sc(await call(client, "ask_trial", { study: "remote" }));
     await call(client, "tell_trial", { study: "remote", trial: a.trial, token: a.token, value: 2 });
     const twice = await call(client, "tell_trial", { study: "remote", trial: a.trial, token: a.token, value: 2 });
-    expect(sc(twice).error.code).toBe("FAILED_PRECONDITION");
+    expect(textOf(twice)).toMatch(/^Error FAILED_PRECONDITION: /);
     expect(textOf(await call(client, "study_summary", { study: "remote" }))).toContain("1 complete");
     const plot = await call(client, "plot", { study: "remote" });
     expect(plot.content[0]?.type).toBe("image");

@@ -68,7 +68,7 @@ Options:
           limit: Math.min(limit ?? 100_000, 100_000),
         });
         if (v.json) out(JSON.stringify(page, null, 2));
-        else out(formatTrialTable(page.trials));
+        else out(formatTrialTable(page.trials as TrialView[])); // no projection asked: whole views
       }
     } finally {
       await service.close();

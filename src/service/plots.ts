@@ -11,7 +11,8 @@
  * (`tuneport plot`) all render through `renderPlot`.
  *
  * A PNG is at most `MAX_PNG_WIDTH` × `MAX_PNG_HEIGHT` pixels: rendered at 1.5× unless that
- * would exceed the cap, then scaled down to fit.
+ * would exceed the cap, then scaled down to fit. It is also at most `MAX_PNG_BYTES`: a denser
+ * chart (hundreds of antialiased lines) is rendered again at a smaller zoom until it fits.
  *
  * Vega and resvg are imported lazily: commands that never plot do not pay for loading them.
  */
@@ -35,6 +36,8 @@ export const PLOT_KIND_NAMES: readonly string[] = [...PLOT_KINDS, ...Object.keys
 /** Largest PNG produced, in pixels. */
 export const MAX_PNG_WIDTH = 1600;
 export const MAX_PNG_HEIGHT = 1000;
+/** Largest PNG produced, in bytes: under the image limits of common model APIs (about 5 MB) with room. */
+export const MAX_PNG_BYTES = 1024 * 1024;
 /** Rendering scale when the chart fits the cap at that scale. */
 const SCALE = 1.5;
 
@@ -123,13 +126,18 @@ export async function renderVegaLite(spec: VlSpec): Promise<{ png: Buffer; width
     view.finalize();
   }
   const size = /<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"/.exec(svg);
-  const zoom = size ? renderScale(Number(size[1]), Number(size[2])) : 1;
+  let zoom = size ? renderScale(Number(size[1]), Number(size[2])) : 1;
   const font = bundledFont();
-  const resvg = new Resvg(svg, {
-    background: "white",
-    fitTo: { mode: "zoom", value: zoom },
-    font: font ? { loadSystemFonts: false, fontFiles: [font], defaultFontFamily: FONT } : { loadSystemFonts: true, defaultFontFamily: FONT },
-  });
-  const image = resvg.render();
-  return { png: image.asPng(), width: image.width, height: image.height };
+  for (let attempt = 0; ; attempt++) {
+    const resvg = new Resvg(svg, {
+      background: "white",
+      fitTo: { mode: "zoom", value: zoom },
+      font: font ? { loadSystemFonts: false, fontFiles: [font], defaultFontFamily: FONT } : { loadSystemFonts: true, defaultFontFamily: FONT },
+    });
+    const image = resvg.render();
+    const png = image.asPng();
+    if (png.length <= MAX_PNG_BYTES || attempt === 4) return { png, width: image.width, height: image.height };
+    // PNG size grows about with the pixel count: shrink the area by the excess, with a margin.
+    zoom *= Math.sqrt(MAX_PNG_BYTES / png.length) * 0.9;
+  }
 }

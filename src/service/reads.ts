@@ -1,4 +1,4 @@
-/** Read models computed from a study's in-memory state: trial pages and lineage. */
+/** Read models computed from a study's in-memory state: plots and lineage (trial pages: paging.ts). */
 import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { defaultLineage } from "./lineage.js";
@@ -21,23 +21,6 @@ export async function plotOf(
   const opts = { params: a.params, logY: a.log_y };
   const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
   return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
-}
-
-/** A page of trials, filtered by state and ordered by number or value (best first). */
-export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialView[]; total: number } {
-  let list: TrialRecord[] = s.trials;
-  if (a.states && a.states.length > 0) {
-    const want = new Set(a.states);
-    list = list.filter((t) => want.has(t.state));
-  }
-  if (a.order_by === "value") {
-    const sign = s.study.config.direction === "minimize" ? 1 : -1;
-    list = list.filter((t) => t.value !== null).sort((x, y) => sign * ((x.value as number) - (y.value as number)) || x.number - y.number);
-  }
-  if (a.descending) list = [...list].reverse();
-  const offset = a.offset ?? 0;
-  const limit = a.limit ?? 1000;
-  return { trials: list.slice(offset, offset + limit).map((t) => trialView(t, now)), total: list.length };
 }
 
 /**

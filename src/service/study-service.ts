@@ -35,6 +35,7 @@ import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type Plu
 import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
+import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
 import * as trialOps from "./trial-ops.js";
@@ -311,6 +312,11 @@ export class StudyService {
     return this.pipeline.visible([...this.studies.values()].filter((s) => !s.deleted).map((s) => viewOf(s)));
   }
 
+  /** See paging.ts `studiesPage`. */
+  async studiesPage(a: S.ListStudiesArgs): Promise<{ studies: StudyView[]; next_cursor: string | null }> {
+    return studiesPage(await this.listStudies(), a);
+  }
+
   /** Deletes a study with its trials (see docs/DURABILITY.md for requests racing it). @throws NOT_FOUND. */
   async deleteStudy(a: S.StudyArgs, requestId?: string): Promise<{ deleted: boolean }> {
     const name = a.study;
@@ -425,35 +431,14 @@ export class StudyService {
 
   // ---------------------------------------------------------------- trials (trial-ops.ts)
 
-  /** See trial-ops.ts `ask`. */
-  ask(a: S.StudyArgs, requestId?: string): Promise<AskResult> {
-    return trialOps.ask(this.core, a, requestId);
-  }
-
-  /** See trial-ops.ts `suggest`. */
-  suggest(a: S.SuggestArgs, requestId?: string) {
-    return trialOps.suggest(this.core, a, requestId);
-  }
-
-  /** See trial-ops.ts `enqueue`. */
-  enqueue(a: S.EnqueueArgs, requestId?: string) {
-    return trialOps.enqueue(this.core, a, requestId);
-  }
-
-  /** See trial-ops.ts `report`. */
-  report(a: S.ReportArgs, requestId?: string) {
-    return trialOps.report(this.core, a, requestId);
-  }
-
-  /** See trial-ops.ts `tell`. */
-  tell(a: S.TellArgs, requestId?: string) {
-    return trialOps.tell(this.core, a, requestId);
-  }
-
-  /** See trial-ops.ts `setTrialUserAttrs`. */
-  setTrialUserAttrs(a: { study: string; trial: number; attrs: Record<string, unknown> }, requestId?: string) {
-    return trialOps.setTrialUserAttrs(this.core, a, requestId);
-  }
+  /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`. */
+  ask = (a: S.StudyArgs, requestId?: string): Promise<AskResult> => trialOps.ask(this.core, a, requestId);
+  suggest = (a: S.SuggestArgs, requestId?: string) => trialOps.suggest(this.core, a, requestId);
+  enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
+  report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);
+  tell = (a: S.TellArgs, requestId?: string) => trialOps.tell(this.core, a, requestId);
+  setTrialUserAttrs = (a: { study: string; trial: number; attrs: Record<string, unknown> }, requestId?: string) =>
+    trialOps.setTrialUserAttrs(this.core, a, requestId);
 
   // ---------------------------------------------------------------- leases
 
@@ -537,9 +522,11 @@ export class StudyService {
     return this.pipeline.visible({ trial: t.number, state: t.state, params: { ...t.params }, trajectory: read.entries, thinned: read.thinned });
   }
 
-  /** A page of trials with optional state filter and ordering. */
-  async listTrials(a: S.TrialsArgs): Promise<{ trials: TrialView[]; total: number }> {
-    return this.pipeline.visible(reads.trialsPage(this.getState(a.study), a, this.now()));
+  /** See paging.ts `trialsPage` (whole views without a projection). @throws NOT_FOUND, INVALID_ARGUMENT (a cursor of another order). */
+  async listTrials(a: S.TrialsArgs & { fields?: undefined; params?: undefined }): Promise<{ trials: TrialView[]; total: number; next_cursor: string | null }>;
+  async listTrials(a: S.TrialsArgs): Promise<{ trials: TrialRow[]; total: number; next_cursor: string | null }>;
+  async listTrials(a: S.TrialsArgs): Promise<{ trials: TrialRow[]; total: number; next_cursor: string | null }> {
+    return this.pipeline.visible(trialsPage(this.getState(a.study), a, this.now()));
   }
 
   /** The best COMPLETE trial, or null when none completed yet. */

@@ -11,6 +11,12 @@ import type { StudyView, TrialView } from "./views.js";
 
 /** Completions without a new best after which a study is called a plateau. */
 export const PLATEAU_AFTER = 10;
+/** Queued proposals listed in a summary; the rest are counted (list_trials shows them). */
+export const SUMMARY_QUEUED = 5;
+/** Running trial numbers listed in a summary. */
+export const SUMMARY_RUNNING = 20;
+/** Longest rationale quoted in a summary. */
+export const SUMMARY_NOTE_CHARS = 200;
 
 export interface StudySummary {
   study: string;
@@ -32,9 +38,13 @@ export interface StudySummary {
   throughput_per_min: number | null;
   strategy: { name: string; options: Record<string, unknown>; description: string | null };
   scheduler: { name: string; options: Record<string, unknown>; description: string | null } | null;
-  /** Enqueued trials still waiting, oldest first, with their rationale. */
+  /** The oldest SUMMARY_QUEUED trials still waiting, with their rationale clipped to SUMMARY_NOTE_CHARS. */
   queued: { trial: number; params: Record<string, unknown>; rationale: string | null }[];
+  /** All waiting trials, listed or not. */
+  queued_total: number;
+  /** The first SUMMARY_RUNNING running trial numbers. */
   running: number[];
+  running_total: number;
   /** The three most important parameters, when enough trials completed. */
   top_params: { param: string; importance: number }[];
   pruned_share: number | null;
@@ -66,16 +76,16 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
 
   const describe = (kind: "strategy" | "scheduler", name: string) =>
     catalogue.find((p) => p.kind === kind && p.name === name)?.description ?? null;
-  const queued = trials
-    .filter((t) => t.state === "WAITING")
-    .map((t) => ({
-      trial: t.number,
-      params: t.params,
-      rationale: typeof t.system_attrs.rationale === "string" ? t.system_attrs.rationale : null,
-    }));
-  const running = trials.filter((t) => t.state === "RUNNING").map((t) => t.number);
+  const waiting = trials.filter((t) => t.state === "WAITING");
+  const queued = waiting.slice(0, SUMMARY_QUEUED).map((t) => ({
+    trial: t.number,
+    params: t.params,
+    rationale: typeof t.system_attrs.rationale === "string" ? clipNote(t.system_attrs.rationale, t.number) : null,
+  }));
+  const runningAll = trials.filter((t) => t.state === "RUNNING").map((t) => t.number);
   const imp: Importances = paramImportances(trials);
-  const top = imp.importances.slice(0, 3).map((i) => ({ param: i.param, importance: i.importance }));
+  // A parameter that rounds to 0% influences nothing worth naming.
+  const top = imp.importances.filter((i) => i.importance >= 0.005).slice(0, 3).map((i) => ({ param: i.param, importance: i.importance }));
   const nFinished = study.counts.COMPLETE + study.counts.PRUNED + study.counts.FAIL;
   const prunedShare = study.scheduler && nFinished > 0 ? study.counts.PRUNED / nFinished : null;
 
@@ -86,11 +96,13 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
     n_trials: study.n_trials,
     best: best ? { trial: best.number, value: best.value as number, params: best.params } : null,
     trend: { status, completions_since_best: sinceBest, best_at_half: half, best_so_far: thin(bestSeq, 20) },
-    throughput_per_min: throughput,
+    throughput_per_min: throughput === null ? null : roundRate(throughput),
     strategy: { ...study.strategy, description: describe("strategy", study.strategy.name) },
     scheduler: study.scheduler ? { ...study.scheduler, description: describe("scheduler", study.scheduler.name) } : null,
     queued,
-    running,
+    queued_total: waiting.length,
+    running: runningAll.slice(0, SUMMARY_RUNNING),
+    running_total: runningAll.length,
     top_params: top,
     pruned_share: prunedShare,
   };
@@ -118,15 +130,27 @@ function summaryText(s: Omit<StudySummary, "text">): string {
     lines.push(
       `Scheduler: ${s.scheduler.name}${s.scheduler.description ? ` — ${s.scheduler.description}` : ""}${s.pruned_share !== null ? ` (${Math.round(s.pruned_share * 100)}% of finished trials pruned)` : ""}`,
     );
-  if (s.queued.length > 0) {
-    lines.push(`Queued proposals (served before the strategy's own suggestions): ${s.queued.length}`);
-    for (const q of s.queued.slice(0, 5)) lines.push(`  - trial ${q.trial}: ${fmtParams(q.params)}${q.rationale ? ` — "${q.rationale}"` : ""}`);
-    if (s.queued.length > 5) lines.push(`  … and ${s.queued.length - 5} more`);
+  if (s.queued_total > 0) {
+    lines.push(`Queued proposals (served before the strategy's own suggestions): ${s.queued_total}`);
+    for (const q of s.queued) lines.push(`  - trial ${q.trial}: ${fmtParams(q.params)}${q.rationale ? ` — "${q.rationale}"` : ""}`);
+    if (s.queued_total > s.queued.length) lines.push(`  … and ${s.queued_total - s.queued.length} more, use list_trials with states ["WAITING"]`);
   }
-  if (s.running.length > 0) lines.push(`Running now: trials ${s.running.slice(0, 10).join(", ")}${s.running.length > 10 ? ", …" : ""}.`);
+  if (s.running_total > 0) {
+    const more = s.running_total - s.running.length;
+    lines.push(`Running now: trials ${s.running.join(", ")}${more > 0 ? ` and ${more} more, use list_trials with states ["RUNNING"]` : ""}.`);
+  }
   if (s.top_params.length > 0)
     lines.push(`Most influential parameters: ${s.top_params.map((p) => `${p.param} (${Math.round(p.importance * 100)}%)`).join(", ")}.`);
   return lines.join("\n");
+}
+
+function clipNote(s: string, trial: number): string {
+  return s.length <= SUMMARY_NOTE_CHARS ? s : `${s.slice(0, SUMMARY_NOTE_CHARS)}… (${s.length - SUMMARY_NOTE_CHARS} more characters, use get_trial ${trial})`;
+}
+
+/** A rate to two significant digits (10588 → 11000, 3.14159 → 3.1): the last 20 finishes say no more. */
+export function roundRate(v: number): number {
+  return v === 0 ? 0 : Number(v.toPrecision(2));
 }
 
 function thin(v: readonly number[], max: number): number[] {

@@ -85,13 +85,13 @@ export const OPS = {
     run: async (svc, a) => ({ study: await svc.getStudy(a) }),
   }),
   list_studies: op({
-    summary: "Every study with its counts and best trial.",
-    args: S.noArgs,
+    summary: "Studies with their counts and best trial, in creation order; a page with limit and cursor.",
+    args: S.listStudiesArgs,
     result: S.listStudiesResult,
     mutating: false,
     mcp: via("list_studies"),
     python: via("Client.list_studies"),
-    run: async (svc) => ({ studies: await svc.listStudies() }),
+    run: (svc, a) => svc.studiesPage(a),
   }),
   delete_study: op({
     summary: "Deletes a study and all its trials; requests racing it get NOT_FOUND or complete first.",
@@ -193,7 +193,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.enqueue(a, ctx.requestId),
   }),
   trials: op({
-    summary: "A page of a study's trials, filtered by state and ordered by number or value.",
+    summary: "A page of a study's trials, filtered by state, ordered by number or value, continued by cursor, projected by fields and params.",
     args: S.trialsArgs,
     result: S.trialsResult,
     mutating: false,

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { distributionSchema, searchSpaceSchema } from "../../domain/distributions.js";
 import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
+import { TRIAL_FIELDS } from "../paging.js";
 import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
 import type { DeepReadonly } from "./ops.js";
 import type { AskResult, LeaseView, LineageView, StudyView, TrajectoryView, TrialStart, TrialView } from "../views.js";
@@ -116,6 +117,16 @@ export const trialsArgs = z
     descending: z.boolean().optional(),
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(100_000).optional(),
+    cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page: continues after its last trial (same order_by, descending, states)"),
+    fields: z.array(z.enum(TRIAL_FIELDS)).max(TRIAL_FIELDS.length).optional().describe("only these fields of each trial (number is always kept)"),
+    params: z.array(z.string().min(1).max(256)).max(1000).optional().describe("only these parameters in params and distributions"),
+  })
+  .strict();
+
+export const listStudiesArgs = z
+  .object({
+    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many studies (default: all), in creation order"),
+    cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page"),
   })
   .strict();
 
@@ -142,6 +153,7 @@ export type TellArgs = z.output<typeof tellArgs>;
 export type HeartbeatArgs = z.output<typeof heartbeatArgs>;
 export type EnqueueArgs = z.output<typeof enqueueArgs>;
 export type TrialsArgs = z.output<typeof trialsArgs>;
+export type ListStudiesArgs = z.output<typeof listStudiesArgs>;
 export type LineageArgs = z.output<typeof lineageArgs>;
 
 // ------------------------------------------------------------------ results
@@ -267,7 +279,10 @@ export const helloResultSchema = z.object({
 
 export const createStudyResult = z.object({ study: studyViewSchema, created: z.boolean() });
 export const getStudyResult = z.object({ study: studyViewSchema });
-export const listStudiesResult = z.object({ studies: z.array(studyViewSchema) });
+export const listStudiesResult = z.object({
+  studies: z.array(studyViewSchema),
+  next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
+});
 export const deleteStudyResult = z.object({ deleted: z.boolean() });
 export const catalogueResult = z.object({ plugins: z.array(pluginDescriptionSchema) });
 export const suggestResult = z.object({ value: scalar });
@@ -275,7 +290,13 @@ export const reportResult = z.object({ decision: decisionSchema });
 export const tellResult = z.object({ trial: trialViewSchema });
 export const heartbeatResult = z.object({ leases: z.array(heartbeatEntrySchema) });
 export const enqueueResult = z.object({ trial: trialViewSchema, created: z.boolean() });
-export const trialsResult = z.object({ trials: z.array(trialViewSchema), total: z.number().int() });
+/** A trial view reduced by a `fields`/`params` projection; `number` is always there. */
+export const trialRowSchema = trialViewSchema.partial().required({ number: true });
+export const trialsResult = z.object({
+  trials: z.array(trialRowSchema),
+  total: z.number().int().describe("trials matching the filter, on every page"),
+  next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
+});
 export const trialResult = z.object({ trial: trialViewSchema });
 export const bestResult = z.object({ trial: trialViewSchema.nullable() });
 export const setUserAttrsResult = z.union([z.object({ study: studyViewSchema }), z.object({ trial: trialViewSchema })]);

@@ -35,7 +35,8 @@ export interface McpBackend {
 export function serviceBackend(service: StudyService): McpBackend {
   return {
     call: (op, args) => service.execute(op, args),
-    allTrials: async (s) => (await service.execute("trials", { study: s, limit: MAX_TRIALS_READ })).trials,
+    // No projection is asked for, so every row is a whole view.
+    allTrials: async (s) => (await service.execute("trials", { study: s, limit: MAX_TRIALS_READ })).trials as TrialView[],
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms) => service.waitForChange(s, since, ms),
     onChange: (l) => service.onChange(l),
@@ -114,7 +115,7 @@ export class RemoteBackend implements McpBackend {
   }
 
   async allTrials(s: string) {
-    return (await this.client.call("trials", { study: s, limit: MAX_TRIALS_READ })).trials;
+    return (await this.client.call("trials", { study: s, limit: MAX_TRIALS_READ })).trials as TrialView[];
   }
   async version(s: string): Promise<number> {
     await this.client.call("get_study", { study: s }); // NOT_FOUND for an unknown study

@@ -5,45 +5,82 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { TuneportError } from "../../domain/errors.js";
 import { fmt, fmtParams } from "../../service/summary.js";
+import type { TrialRow } from "../../service/paging.js";
 import type { StudyView, TrialView } from "../../service/views.js";
+import { clip } from "./budget.js";
+import { studyUri } from "./uris.js";
 
-/** A trial without its bulky parts (full intermediate curve, distributions). */
+/** Longest rationale or fail reason shown in a listing; get_trial shows them whole. */
+export const MAX_NOTE_CHARS = 200;
+
+/** A trial without its bulky parts (full intermediate curve, distributions); absent fields were not asked for. */
 export interface CompactTrial {
   number: number;
-  state: TrialView["state"];
-  value: number | null;
-  params: TrialView["params"];
-  rationale: string | null;
-  n_intermediate: number;
-  last_intermediate: [number, number] | null;
-  duration_s: number | null;
-  user_attrs: Record<string, unknown>;
+  state?: TrialView["state"];
+  value?: number | null;
+  params?: TrialView["params"];
+  rationale?: string | null;
+  fail_reason?: string | null;
+  n_intermediate?: number;
+  last_intermediate?: [number, number] | null;
+  duration_s?: number | null;
+  user_attrs?: Record<string, unknown>;
 }
 
-export function compactTrial(t: TrialView): CompactTrial {
-  return {
-    number: t.number,
-    state: t.state,
-    value: t.value,
-    params: t.params,
-    rationale: typeof t.system_attrs.rationale === "string" ? t.system_attrs.rationale : null,
-    n_intermediate: t.intermediate.length,
-    last_intermediate: t.intermediate[t.intermediate.length - 1] ?? null,
-    duration_s: t.duration_s,
-    user_attrs: t.user_attrs,
-  };
+const note = (t: TrialRow, key: string): string | null | undefined => {
+  if (t.system_attrs === undefined) return undefined;
+  const v = t.system_attrs[key];
+  return typeof v === "string" ? clip(v, MAX_NOTE_CHARS, `get_trial ${t.number}`) : null;
+};
+
+/** The compact form of a trial (or of the fields of it that a projection kept); long notes clipped. */
+export function compactTrial(t: TrialRow): CompactTrial {
+  const c: CompactTrial = { number: t.number };
+  if (t.state !== undefined) c.state = t.state;
+  if (t.value !== undefined) c.value = t.value;
+  if (t.params !== undefined) c.params = t.params;
+  const rationale = note(t, "rationale");
+  if (rationale !== undefined) c.rationale = rationale;
+  const fail = note(t, "fail_reason");
+  if (fail) c.fail_reason = fail;
+  if (t.intermediate !== undefined) {
+    c.n_intermediate = t.intermediate.length;
+    c.last_intermediate = t.intermediate[t.intermediate.length - 1] ?? null;
+  }
+  if (t.duration_s !== undefined) c.duration_s = t.duration_s;
+  if (t.user_attrs !== undefined) c.user_attrs = t.user_attrs;
+  return c;
 }
 
-export function trialLine(t: TrialView): string {
-  const parts = [`#${t.number} ${t.state}`];
-  if (t.value !== null) parts.push(`value=${fmt(t.value)}`);
-  parts.push(fmtParams(t.params));
-  if (t.duration_s !== null) parts.push(`${fmt(t.duration_s)}s`);
-  const last = t.intermediate[t.intermediate.length - 1];
-  if (last) parts.push(`${t.intermediate.length} reports, last step ${fmt(last[0])}=${fmt(last[1])}`);
-  if (typeof t.system_attrs.rationale === "string") parts.push(`rationale: "${t.system_attrs.rationale}"`);
-  if (typeof t.system_attrs.fail_reason === "string") parts.push(`fail: ${t.system_attrs.fail_reason}`);
+/** One line per trial; long rationales and fail reasons are clipped (get_trial shows them whole). */
+export function trialLine(t: TrialRow): string {
+  const parts = [`#${t.number}${t.state !== undefined ? ` ${t.state}` : ""}`];
+  if (t.value !== undefined && t.value !== null) parts.push(`value=${fmt(t.value)}`);
+  if (t.params !== undefined) parts.push(fmtParams(t.params));
+  if (t.duration_s !== undefined && t.duration_s !== null) parts.push(`${fmt(t.duration_s)}s`);
+  const last = t.intermediate?.[t.intermediate.length - 1];
+  if (last && t.intermediate) parts.push(`${t.intermediate.length} reports, last step ${fmt(last[0])}=${fmt(last[1])}`);
+  const rationale = note(t, "rationale");
+  if (rationale) parts.push(`rationale: "${rationale}"`);
+  const fail = note(t, "fail_reason");
+  if (fail) parts.push(`fail: ${fail}`);
   return parts.join("  ");
+}
+
+/** Longest user attributes shown whole in study results; larger ones are named by key. */
+export const MAX_ATTRS_CHARS = 1500;
+
+/**
+ * A study for a tool result: its best trial compact, its user attributes whole when short, else
+ * their keys and where to read them (the study resource, which has no budget).
+ */
+export function boundedStudy(s: StudyView): Record<string, unknown> {
+  const json = JSON.stringify(s.user_attrs);
+  const user_attrs =
+    json.length <= MAX_ATTRS_CHARS
+      ? s.user_attrs
+      : { clipped: `${json.length} characters; read the resource ${studyUri(s.name)} for them whole`, keys: Object.keys(s.user_attrs) };
+  return { ...s, user_attrs, best_trial: s.best_trial ? compactTrial(s.best_trial) : null };
 }
 
 export function studyLine(s: StudyView): string {
@@ -91,13 +128,12 @@ function nextStep(err: TuneportError): string {
   }
 }
 
-/** A failed tool call the model can act on. */
+/**
+ * A failed tool call the model can act on: "Error CODE: message" and a "Next step:" line. No
+ * structured content: it would have to match the tool's outputSchema, which describes success.
+ */
 export function errorResult(err: TuneportError): CallToolResult {
-  return {
-    isError: true,
-    content: [{ type: "text", text: `Error ${err.code}: ${err.message}\nNext step: ${nextStep(err)}` }],
-    structuredContent: { error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) } },
-  };
+  return { isError: true, content: [{ type: "text", text: `Error ${err.code}: ${err.message}\nNext step: ${nextStep(err)}` }] };
 }
 
 export function isTuneportError(err: unknown): err is TuneportError {

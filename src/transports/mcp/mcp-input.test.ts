@@ -1,12 +1,13 @@
 /**
  * MCP tool input under the limits every transport shares (issue 11 §3): nesting, lone
- * surrogates, the study-name grammar; and shutdown answering the calls in flight (§6).
+ * surrogates, the study-name grammar, answered as isError tool results (SEP-1303, issue 14 §4);
+ * and shutdown answering the calls in flight (issue 11 §6).
  * Driven through the SDK's real Client over the in-memory transport, which passes JS
  * values as they are (lone surrogates included).
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { type CallToolResult, ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_NESTING } from "../../domain/input-limits.js";
 import { silentLogger } from "../../logger.js";
@@ -50,15 +51,20 @@ afterEach(async () => {
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
 
-/** The McpError a call is refused with. */
-async function refusal(name: string, args: Record<string, unknown>): Promise<McpError> {
-  try {
-    await call(name, args);
-  } catch (err) {
-    expect(err).toBeInstanceOf(McpError);
-    return err as McpError;
-  }
-  throw new Error(`${name} was not refused`);
+/**
+ * The text of the isError result a call is refused with (SEP-1303: input validation errors are
+ * tool results the model can act on, not JSON-RPC errors), checked for one "Error CODE:" prefix
+ * and a "Next step:" line.
+ */
+async function refusal(name: string, args: Record<string, unknown>): Promise<string> {
+  const r = await call(name, args);
+  expect(r.isError, `${name} was not refused`).toBe(true);
+  const t = r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+  expect(t).toMatch(/^Error INVALID_ARGUMENT: /);
+  expect(t.match(/INVALID_ARGUMENT/g)?.length, t).toBe(1);
+  expect(t).not.toContain("MCP error");
+  expect(t).toMatch(/\nNext step: /);
+  return t;
 }
 
 /** `{a: {a: ... {}}}` with `levels` objects. */
@@ -74,9 +80,7 @@ describe("MCP tool input limits", () => {
     expect(ok.isError).toBeFalsy();
     for (const levels of [MAX_NESTING, 1000]) {
       const e = await refusal("create_study", { name: `n-${levels}`, space: SPACE, user_attrs: nested(levels) });
-      expect(e.code).toBe(ErrorCode.InvalidParams);
-      expect(e.message).toMatch(/INVALID_ARGUMENT: .* nest deeper than 32 levels/);
-      expect(e.data).toMatchObject({ code: "INVALID_ARGUMENT", max_nesting: MAX_NESTING });
+      expect(e).toMatch(/INVALID_ARGUMENT: .* nest deeper than 32 levels/);
     }
     expect((await service.listStudies()).map((s) => s.name)).toEqual(["n-ok"]);
   });
@@ -91,9 +95,7 @@ describe("MCP tool input limits", () => {
     ];
     for (const [tool, args] of cases) {
       const e = await refusal(tool, args);
-      expect(e.code, tool).toBe(ErrorCode.InvalidParams);
-      expect(e.message, tool).toMatch(/INVALID_ARGUMENT: .*not well-formed Unicode/);
-      expect(e.data, tool).toMatchObject({ code: "INVALID_ARGUMENT" });
+      expect(e, tool).toMatch(/INVALID_ARGUMENT: .*not well-formed Unicode/);
     }
     expect((await service.listStudies()).map((s) => s.name)).toEqual(["s"]);
     expect((await service.getStudy({ study: "s" })).n_trials).toBe(0);
@@ -104,8 +106,7 @@ describe("MCP tool input limits", () => {
   it("applies the study-name grammar to create_study", async () => {
     for (const name of ["evil\u202Egnp", " lead", "trail ", "../etc", "a/b", "line\nbreak", "."]) {
       const e = await refusal("create_study", { name, space: SPACE });
-      expect(e.code, JSON.stringify(name)).toBe(ErrorCode.InvalidParams);
-      expect(e.message).toMatch(/name/);
+      expect(e, JSON.stringify(name)).toMatch(/name/);
     }
     expect(await service.listStudies()).toEqual([]);
   });
@@ -119,10 +120,9 @@ describe("MCP shutdown", () => {
     await mcp.stop();
     const r = await pending;
     expect(r.isError).toBe(true);
-    expect(r.structuredContent).toMatchObject({ error: { code: "UNAVAILABLE" } });
-    expect(JSON.stringify(r.content)).toContain("server stopping");
+    expect(JSON.stringify(r.content)).toMatch(/Error UNAVAILABLE: server stopping/);
     const after = await call("list_studies", {});
     expect(after.isError).toBe(true);
-    expect(after.structuredContent).toMatchObject({ error: { code: "UNAVAILABLE" } });
+    expect(JSON.stringify(after.content)).toMatch(/Error UNAVAILABLE/);
   });
 });

@@ -94,19 +94,21 @@ describe("tuneport MCP tools", () => {
     expect(textOf(r)).toMatch(/NOT_FOUND.*\n.*list_studies/);
     const bad = await call("create_study", { name: "b", space: { lr: { type: "float", low: 1, high: 0 } } });
     expect(bad.isError).toBe(true);
-    expect(sc(bad).error.code).toBe("INVALID_ARGUMENT");
+    expect(textOf(bad)).toMatch(/^Error INVALID_ARGUMENT: /);
     const strat = await call("create_study", { name: "b", strategy: "nonesuch" });
     expect(textOf(strat)).toContain("list_strategies");
   });
 
-  it("turns malformed calls into protocol errors", async () => {
+  it("answers an unknown tool with a protocol error, and bad arguments with an isError result (SEP-1303)", async () => {
     await expect(client.callTool({ name: "no_such_tool", arguments: {} })).rejects.toSatisfy(
       (e: unknown) => e instanceof McpError && e.code === ErrorCode.InvalidParams,
     );
-    await expect(client.callTool({ name: "list_trials", arguments: { study: 3 } })).rejects.toSatisfy(
-      (e: unknown) => e instanceof McpError && e.code === ErrorCode.InvalidParams && /study/.test(e.message),
-    );
-    await expect(client.callTool({ name: "list_trials", arguments: { study: "s", limit: 10_000 } })).rejects.toBeInstanceOf(McpError);
+    for (const args of [{ study: 3 }, { study: "s", limit: 10_000 }]) {
+      const r = await call("list_trials", args);
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: arguments of list_trials: .*(study|limit).*\nNext step: /s);
+      expect(textOf(r)).not.toMatch(/MCP error/);
+    }
   });
 
   it("deletes only with an explicit confirmation", async () => {
@@ -152,10 +154,15 @@ describe("tuneport MCP tools", () => {
   it("pages, filters and sorts trials, and reports the best ones", async () => {
     await call("create_study", { name: "p", space: SPACE, seed: 5 });
     await evaluate("p", 12, (p) => p.x * p.x);
-    const page = await call("list_trials", { study: "p", limit: 5, offset: 5 });
+    const first = await call("list_trials", { study: "p", limit: 5 });
+    const page = await call("list_trials", { study: "p", limit: 5, cursor: sc(first).next_cursor });
     expect(sc(page).total).toBe(12);
     expect(sc(page).trials.map((t: any) => t.number)).toEqual([5, 6, 7, 8, 9]);
-    expect(sc(page).next_offset).toBe(10);
+    const last = sc(await call("list_trials", { study: "p", limit: 5, cursor: sc(page).next_cursor }));
+    expect(last.trials.map((t: any) => t.number)).toEqual([10, 11]);
+    expect(last.next_cursor).toBeNull();
+    const wrong = await call("list_trials", { study: "p", sort: "value", cursor: sc(first).next_cursor });
+    expect(textOf(wrong)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for another order_by/);
     const byValue = sc(await call("list_trials", { study: "p", sort: "value", limit: 3 })).trials.map((t: any) => t.value);
     expect(byValue).toEqual([...byValue].sort((a: number, b: number) => a - b));
     const best = sc(await call("best_trials", { study: "p", k: 3 })).trials;

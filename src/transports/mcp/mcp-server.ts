@@ -4,22 +4,27 @@
  * server). Thin by design — each tool validates its input (zod), calls ops of the op table through
  * the backend, and formats the answer as text for the model plus `structuredContent`.
  *
+ * The server installs its own `tools/list` (tool-list.ts: compact schemas) and `tools/call`.
+ *
  * Errors
- * - Malformed calls are protocol errors (JSON-RPC -32602): an unknown tool, or arguments that do
- *   not match the tool's input schema. (SDK 1.x's McpServer would turn these into `isError`
- *   results; we install our own `tools/call` handler to keep them apart.)
- * - Business failures (a `TuneportError`: unknown study, bad space, finished trial, ...) are
- *   `isError: true` results whose text names the next step.
+ * - An unknown tool is a protocol error (JSON-RPC -32602).
+ * - Arguments that break the input limits or the tool's schema, and business failures (a
+ *   `TuneportError`: unknown study, bad space, finished trial, ...) are `isError: true` results
+ *   whose text ends with a "Next step:" line (SEP-1303, MCP 2025-11-25).
+ * - A result over its character budget (budget.ts) becomes an `isError` RESULT_TOO_LARGE result.
  * - Anything else is logged and reported as an `isError` INTERNAL result without details.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { type CallToolResult, CallToolRequestSchema, ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { formatZodError } from "../../domain/distributions.js";
+import { invalidArgument } from "../../domain/errors.js";
+import { DEFAULT_MAX_CHARS, overBudgetResult, resultChars } from "./budget.js";
 import type { McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
 import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
+import { callInput, toolDefinition } from "./tool-list.js";
 import { insightTools } from "./tools/insights.js";
 import { studyTools } from "./tools/studies.js";
 import type { Extra, McpTool } from "./tools/tool.js";
@@ -60,16 +65,22 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
   const maxWaitS = opts.maxWaitS ?? 50;
   const server = new McpServer(
     { name: "tuneport", version: opts.version },
-    { capabilities: { resources: { subscribe: true, listChanged: true }, tools: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { resources: { subscribe: true, listChanged: true }, tools: { listChanged: false } }, instructions: INSTRUCTIONS },
   );
   const all: McpTool[] = toolTable(maxWaitS);
   const tools = new Map(all.map((t) => [t.name, t]));
   const calls = new ToolCalls();
 
   /** Runs a tool on parsed arguments; a TuneportError becomes an isError result that names the next step. */
-  const guarded = async (t: McpTool, args: unknown, extra: Extra): Promise<CallToolResult> => {
+  const guarded = async (t: McpTool, args: Record<string, unknown>, extra: Extra): Promise<CallToolResult> => {
+    const { max_chars, ...rest } = args;
+    const budget = typeof max_chars === "number" ? max_chars : DEFAULT_MAX_CHARS;
     try {
-      return await t.run(args as never, { backend, extra, log, calls });
+      const result = await t.run(rest as never, { backend, extra, log, calls, budget });
+      const size = resultChars(result);
+      if (size <= budget) return result;
+      log.warn({ tool: t.name, size, budget }, "tool result over its budget");
+      return overBudgetResult(t.name, size, budget);
     } catch (err) {
       if (isTuneportError(err)) return errorResult(err);
       log.error({ err, tool: t.name }, "tool failed");
@@ -77,26 +88,23 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     }
   };
 
-  for (const t of all)
-    server.registerTool(
-      t.name,
-      {
-        title: t.meta.title,
-        description: t.meta.description,
-        inputSchema: t.input,
-        annotations: { readOnlyHint: t.meta.readOnly ?? false, destructiveHint: t.meta.destructive ?? false, openWorldHint: false },
-      },
-      ((args: unknown, extra: Extra) => calls.run(() => guarded(t, args, extra))) as never,
-    );
-
-  // Malformed calls are protocol errors (see the file comment): replace McpServer's handler.
+  const inputs = new Map(all.map((t) => [t.name, callInput(t)]));
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: all.map(toolDefinition) }));
+  // An unknown tool is a protocol error; arguments that break the input limits or the tool's
+  // schema are tool results with isError and a next step (SEP-1303), so the model can correct them.
   server.server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const t = tools.get(req.params.name);
     if (!t) throw new McpError(ErrorCode.InvalidParams, `Unknown tool '${req.params.name}'. Tools: ${[...tools.keys()].join(", ")}`);
-    checkToolArguments(req.params.name, req.params.arguments ?? {});
-    const parsed = t.input.safeParse(req.params.arguments ?? {});
-    if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool '${req.params.name}': ${formatZodError(parsed.error)}`);
-    return calls.run(() => guarded(t, parsed.data, extra));
+    const raw = req.params.arguments ?? {};
+    try {
+      checkToolArguments(req.params.name, raw);
+    } catch (err) {
+      if (isTuneportError(err)) return errorResult(err);
+      throw err;
+    }
+    const parsed = (inputs.get(t.name) as McpTool["input"]).safeParse(raw);
+    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}`, { tool: t.name }));
+    return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 
   const stopResources = registerStudyResources(server, backend, log, opts.updateThrottleMs ?? 1000);

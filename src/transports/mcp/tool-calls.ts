@@ -3,29 +3,23 @@
  * with the other transports, and the bookkeeping that lets a stopping server answer the calls
  * it has in flight instead of dropping them.
  */
-import { type CallToolResult, ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
-import { TuneportError } from "../../domain/errors.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../../domain/input-limits.js";
 import { errorResult } from "./format.js";
 
 /**
  * Refuses tool arguments that break the limits of `domain/input-limits.ts` (nesting, lone
- * surrogates) before any schema walks them. @throws McpError -32602 whose message starts with
- * `INVALID_ARGUMENT:` and whose `data.code` is `INVALID_ARGUMENT`.
+ * surrogates) before any schema walks them. The server answers the error as an `isError` tool
+ * result with a next step (SEP-1303: input validation is the tool's, not the protocol's).
+ * @throws TuneportError INVALID_ARGUMENT (`data.max_nesting` for nesting).
  */
 export function checkToolArguments(tool: string, args: unknown): void {
   if (nestingExceeds(args, MAX_NESTING))
-    throw new McpError(ErrorCode.InvalidParams, `INVALID_ARGUMENT: the arguments of '${tool}' nest deeper than ${MAX_NESTING} levels`, {
-      code: "INVALID_ARGUMENT",
-      max_nesting: MAX_NESTING,
-    });
+    throw invalidArgument(`the arguments of '${tool}' nest deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING });
   const illFormed = findIllFormedString(args, "arguments");
   if (illFormed !== null)
-    throw new McpError(
-      ErrorCode.InvalidParams,
-      `INVALID_ARGUMENT: ${illFormed} of '${tool}' is not well-formed Unicode (a lone surrogate); strings are refused, never repaired`,
-      { code: "INVALID_ARGUMENT" },
-    );
+    throw invalidArgument(`${illFormed} of '${tool}' is not well-formed Unicode (a lone surrogate); strings are refused, never repaired`);
 }
 
 /** The answer to a call that the server's shutdown ended or refused. */

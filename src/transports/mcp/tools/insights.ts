@@ -4,6 +4,7 @@ import { isFinished } from "../../../domain/trial.js";
 import { paramImportances } from "../../../service/importance.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt, summarizeStudy } from "../../../service/summary.js";
+import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
@@ -16,10 +17,11 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "param_importances",
       meta: {
         title: "Parameter importances",
-        description: "Which parameters matter most for the objective, as shares summing to 1, from the COMPLETE trials (needs at least 4).",
+        description: "Parameter importances (shares of 1) from the complete trials.",
         readOnly: true,
       },
       input: z.object({ study: studyArg }),
+      output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
       ops: ["get_study", "trials"],
       async run(a, { backend }) {
         await backend.call("get_study", { study: a.study });
@@ -36,11 +38,12 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "study_summary",
       meta: {
         title: "Study summary",
-        description:
-          "A short briefing on a study: progress, best so far, trend (improving or plateau), what the strategy and scheduler are doing, queued proposals and the most influential parameters.",
+        description: "Briefing: progress, best, trend, strategy, queued proposals, influential params.",
         readOnly: true,
+        sized: true,
       },
       input: z.object({ study: studyArg }),
+      output: z.looseObject({ study: z.string(), counts: z.looseObject({}), best: z.looseObject({}).nullable(), queued_total: z.number().int() }),
       ops: ["get_study", "trials", "catalogue"],
       async run(a, { backend }) {
         const [{ study }, trials, { plugins }] = await Promise.all([
@@ -57,18 +60,23 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "wait_for_progress",
       meta: {
         title: "Wait for progress",
-        description:
-          `Block until at least min_finished more trials of the study finish (or it is deleted), or until timeout_s passes (at most ${maxWaitS}s, sized for one turn). ` +
-          "Use it instead of polling while workers run; it returns the newly finished trials and the best so far.",
+        description: "Wait until min_finished more trials finish or timeout_s passes; use it instead of polling.",
         readOnly: true,
+        sized: true,
       },
       input: z.object({
         study: studyArg,
-        timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)).describe(`Seconds to wait at most (0-${maxWaitS}).`),
-        min_finished: z.number().int().min(1).max(1000).default(1).describe("How many more finished trials to wait for."),
+        timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)),
+        min_finished: z.number().int().min(1).max(1000).default(1),
+      }),
+      output: z.looseObject({
+        timed_out: z.boolean().optional(),
+        finished: z.number().int().optional(),
+        new_trials: z.array(z.looseObject({ number: z.number().int() })).optional(),
+        deleted: z.boolean().optional(),
       }),
       ops: ["get_study", "trials"],
-      async run(a, { backend, extra, calls, log }) {
+      async run(a, { backend, extra, calls, log, budget }) {
         const started = Date.now();
         const deadline = started + a.timeout_s * 1000;
         const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
@@ -78,6 +86,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
         let current = first;
         let deleted = false;
         const progressToken = extra._meta?.progressToken;
+        let reported = 0;
         log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
         while (!extra.signal.aborted) {
           const remaining = deadline - Date.now();
@@ -95,10 +104,14 @@ export function insightTools(maxWaitS: number): McpTool[] {
             throw err;
           }
           const done = finishedCount(current) - startFinished;
-          if (progressToken !== undefined)
+          // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
+          if (progressToken !== undefined && done > reported) {
+            reported = done;
+            const message = `${done} of ${a.min_finished} trial(s) finished; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
             await extra
-              .sendNotification({ method: "notifications/progress", params: { progressToken, progress: Math.max(0, done), total: a.min_finished } })
+              .sendNotification({ method: "notifications/progress", params: { progressToken, progress: done, total: a.min_finished, message } })
               .catch(() => undefined);
+          }
           if (done >= a.min_finished) break;
         }
         if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
@@ -106,24 +119,27 @@ export function insightTools(maxWaitS: number): McpTool[] {
         const n = finishedCount(current) - startFinished;
         const timedOut = n < a.min_finished;
         const waited = (Date.now() - started) / 1000;
-        const lines = [
-          timedOut
-            ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
-            : `${n} trial(s) finished in ${fmt(waited)}s.`,
-          ...newly.slice(-20).map(trialLine),
-          current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.",
-        ];
-        if (timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0)
-          lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
-        return text(lines.join("\n"), {
-          timed_out: timedOut,
-          waited_s: waited,
-          finished: n,
-          new_trials: newly.slice(-20).map(compactTrial),
-          counts: current.counts,
-          best_value: current.best_trial?.value ?? null,
-          best_trial: current.best_trial?.number ?? null,
-        } as unknown as Record<string, unknown>);
+        const head = timedOut
+          ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
+          : `${n} trial(s) finished in ${fmt(waited)}s.`;
+        const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
+        const build = (k: number) => {
+          const shown = newly.slice(newly.length - k);
+          const lines = [head, ...shown.map(trialLine)];
+          if (shown.length < newly.length) lines.push(`(${newly.length - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
+          lines.push(current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
+          if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
+          return text(lines.join("\n"), {
+            timed_out: timedOut,
+            waited_s: waited,
+            finished: n,
+            new_trials: shown.map(compactTrial),
+            counts: current.counts,
+            best_value: current.best_trial?.value ?? null,
+            best_trial: current.best_trial?.number ?? null,
+          });
+        };
+        return fitPrefix(Math.min(20, newly.length), build, budget).result;
       },
     }),
 
@@ -131,16 +147,16 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "plot",
       meta: {
         title: "Plot a study",
-        description:
-          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters). params picks the parameters (default: the most important); log_y uses a log objective axis.",
+        description: "A PNG chart (at most 1600x1000 px, 1 MB); params default to the most important.",
         readOnly: true,
       },
       input: z.object({
         study: studyArg,
         kind: z.enum(PLOT_KINDS).default("history"),
-        params: z.array(z.string().min(1).max(256)).max(16).optional().describe("Parameters to draw (parallel, slice, contour); default: the most important."),
-        log_y: z.boolean().optional().describe("Objective on a log scale."),
+        params: z.array(z.string().min(1).max(256)).max(16).optional(),
+        log_y: z.boolean().optional(),
       }),
+      output: z.looseObject({ kind: z.string(), caption: z.string(), bytes: z.number().int() }),
       ops: ["plot"],
       async run(a, { backend }) {
         const plot = await backend.call("plot", { study: a.study, kind: a.kind, params: a.params, log_y: a.log_y });

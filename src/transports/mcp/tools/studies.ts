@@ -1,35 +1,56 @@
 /** MCP tools about studies: list, create, describe, delete, the plug-in catalogue, user attributes. */
 import { z } from "zod";
-import { distributionSchema } from "../../../domain/distributions.js";
+import { invalidArgument } from "../../../domain/errors.js";
 import { studyNameSchema, studyRefSchema } from "../../../domain/study-name.js";
-import { pluginRefSchema } from "../../../service/plugins.js";
-import { spaceText, studyLine, trialLine } from "../format.js";
+import { boundedStudy, spaceText, studyLine, trialLine } from "../format.js";
 import { studyUri } from "../uris.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { fitPrefix } from "../budget.js";
+import { projectionArgs } from "./pages.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
-export const studyArg = studyRefSchema.describe("Study name (case-sensitive).");
+export const studyArg = studyRefSchema;
+/** A strategy or scheduler: a name, or {name, options} (the service checks both). */
+const pluginArg = z.union([z.string(), z.looseObject({ name: z.string() })]);
 
 export const studyTools: McpTool[] = [
   defineTool({
     name: "list_studies",
-    meta: { title: "List studies", description: "List every study with its direction, strategy, trial counts and best value so far.", readOnly: true },
-    input: z.object({}),
+    meta: {
+      title: "List studies",
+      description: "Studies (counts, best value), a page at a time; continue with next_cursor.",
+      readOnly: true,
+      sized: true,
+    },
+    input: z.object({ limit: z.number().int().min(1).max(500).default(50), cursor: projectionArgs.cursor }),
+    output: z.looseObject({ shown: z.number().int(), next_cursor: z.string().nullable(), studies: z.array(z.looseObject({ name: z.string() })) }),
     ops: ["list_studies"],
-    async run(_a, { backend }) {
-      const { studies } = await backend.call("list_studies", {});
-      const lines = studies.length === 0 ? ["No studies yet. Create one with create_study."] : studies.map(studyLine);
-      return text(lines.join("\n"), {
-        studies: studies.map((s) => ({
-          name: s.name,
-          uri: studyUri(s.name),
-          direction: s.direction,
-          strategy: s.strategy.name,
-          scheduler: s.scheduler?.name ?? null,
-          n_trials: s.n_trials,
-          counts: s.counts,
-          best_value: s.best_trial?.value ?? null,
-        })),
-      });
+    async run(a, { backend, budget }) {
+      const ask = (limit: number) => backend.call("list_studies", { limit, cursor: a.cursor });
+      let page = await ask(a.limit);
+      if (page.studies.length === 0 && a.cursor === undefined) return text("No studies yet. Create one with create_study.", { shown: 0, next_cursor: null, studies: [] });
+      const build = (k: number, cursor: string | null): CallToolResult => {
+        const shown = page.studies.slice(0, k);
+        const lines = shown.map(studyLine);
+        if (k < page.studies.length || cursor !== null) lines.push(`More studies follow: call list_studies with cursor "${cursor ?? "…"}".`);
+        return text(lines.join("\n"), {
+          shown: k,
+          next_cursor: cursor,
+          studies: shown.map((s) => ({
+            name: s.name,
+            direction: s.direction,
+            strategy: s.strategy.name,
+            scheduler: s.scheduler?.name ?? null,
+            stopped: s.stopped,
+            counts: s.counts,
+            best_value: s.best_trial?.value ?? null,
+          })),
+        });
+      };
+      const placeholder = "x".repeat(Math.max(120, page.next_cursor?.length ?? 0));
+      const { k } = fitPrefix(page.studies.length, (n) => build(n, placeholder), budget);
+      if (k < page.studies.length) page = await ask(Math.max(1, k));
+      return build(page.studies.length, page.next_cursor);
     },
   }),
 
@@ -38,23 +59,21 @@ export const studyTools: McpTool[] = [
     meta: {
       title: "Create (or load) a study",
       description:
-        "Create an optimization study: a named objective to minimize or maximize over a search space. " +
-        "Each parameter is {type:'float'|'int', low, high, log?, step?} or {type:'categorical', choices:[...]}. " +
-        "Workers and agents then ask for trials and tell results. With load_if_exists: true an existing study of that name is returned instead (loading it).",
+        "Create a study, or load it with load_if_exists. space: {name: {type: float|int, low, high, log?, step?} or {type: categorical, choices}}. Strategies and schedulers: list_strategies.",
     },
     input: z.object({
-      name: studyNameSchema.describe(`Unique study name. ${studyNameSchema.description ?? ""}`),
-      direction: z.enum(["minimize", "maximize"]).default("minimize").describe("Whether lower or higher objective values are better."),
-      space: z
-        .record(z.string().min(1).max(256), distributionSchema)
-        .default({})
-        .describe('Parameter name → distribution, e.g. {"lr": {"type":"float","low":1e-5,"high":0.1,"log":true}, "layers": {"type":"int","low":1,"high":4}}.'),
-      strategy: pluginRefSchema.optional().describe("Strategy name or {name, options}; see list_strategies. Default: auto (GP for the first 200 completed trials, then TPE)."),
-      scheduler: pluginRefSchema.optional().describe("Scheduler (pruner) name or {name, options}; see list_strategies. Default: none."),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe("Root random seed, for reproducible suggestions."),
-      load_if_exists: z.boolean().default(false).describe("Return the existing study of this name instead of failing."),
-      user_attrs: z.record(z.string(), z.unknown()).optional().describe("Free-form notes stored with the study."),
+      // The service validates the name, the space and the plug-ins and names what is wrong; the
+      // schemas here stay loose so that tools/list stays small (issue 14 §1).
+      name: studyNameSchema,
+      direction: z.enum(["minimize", "maximize"]).default("minimize"),
+      space: z.record(z.string(), z.looseObject({ type: z.enum(["float", "int", "categorical"]) })).default({}),
+      strategy: pluginArg.optional().describe("Default auto."),
+      scheduler: pluginArg.optional().describe("Pruner; default none."),
+      seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+      load_if_exists: z.boolean().default(false),
+      user_attrs: z.record(z.string(), z.unknown()).optional(),
     }),
+    output: z.looseObject({ created: z.boolean(), study: z.looseObject({ name: z.string() }) }),
     ops: ["create_study"],
     async run(a, { backend }) {
       const { study, created } = await backend.call("create_study", {
@@ -69,15 +88,16 @@ export const studyTools: McpTool[] = [
       });
       return text(
         `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.direction}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
-        { created, study: study as unknown as Record<string, unknown> },
+        { created, study: boundedStudy(study) },
       );
     },
   }),
 
   defineTool({
     name: "describe_study",
-    meta: { title: "Describe a study", description: "Show one study's configuration (search space, strategy, scheduler, seed), trial counts and best trial.", readOnly: true },
+    meta: { title: "Describe a study", description: "A study's configuration, search space, counts and best trial.", readOnly: true },
     input: z.object({ study: studyArg }),
+    output: z.looseObject({ study: z.looseObject({ name: z.string(), space: z.looseObject({}) }) }),
     ops: ["get_study"],
     async run(a, { backend }) {
       const { study: s } = await backend.call("get_study", { study: a.study });
@@ -90,8 +110,8 @@ export const studyTools: McpTool[] = [
         spaceText(s),
       ];
       if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
-      if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(s.user_attrs)}`);
-      return text(lines.join("\n"), { study: s as unknown as Record<string, unknown> });
+      if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
+      return text(lines.join("\n"), { study: boundedStudy(s) });
     },
   }),
 
@@ -99,13 +119,14 @@ export const studyTools: McpTool[] = [
     name: "delete_study",
     meta: {
       title: "Delete a study",
-      description: "Permanently delete a study and all its trials. Irreversible: requires confirm: true. Workers still running its trials will get errors.",
+      description: "Delete a study and its trials, irreversibly (confirm: true). Running workers get errors.",
       destructive: true,
     },
     input: z.object({
       study: studyArg,
-      confirm: z.boolean().default(false).describe("Must be true: confirms the permanent deletion of the study and every trial."),
+      confirm: z.boolean().default(false),
     }),
+    output: z.looseObject({ deleted: z.boolean(), study: z.string(), n_trials: z.number().int() }),
     ops: ["get_study", "delete_study"],
     async run(a, { backend }) {
       const { study: s } = await backend.call("get_study", { study: a.study });
@@ -129,22 +150,29 @@ export const studyTools: McpTool[] = [
     name: "list_strategies",
     meta: {
       title: "Strategy and scheduler catalogue",
-      description: "List the search strategies (what to try next) and schedulers (whether a running trial goes on), with a description and the JSON Schema of their options.",
+      description: "Strategies (what to try next) and schedulers (pruners) with their option names; with name, one's option schema.",
       readOnly: true,
+      sized: true,
     },
-    input: z.object({}),
+    input: z.object({ name: z.string().optional() }),
+    output: z.looseObject({ plugins: z.array(z.looseObject({ kind: z.string(), name: z.string() })) }),
     ops: ["catalogue"],
-    async run(_a, { backend }) {
+    async run(a, { backend, budget }) {
       const { plugins } = await backend.call("catalogue", {});
-      const block = (kind: "strategy" | "scheduler") => {
-        const list = plugins.filter((p) => p.kind === kind);
-        if (list.length === 0) return [`${kind === "strategy" ? "Strategies" : "Schedulers"}: none available.`];
-        return [
-          `${kind === "strategy" ? "Strategies" : "Schedulers"}:`,
-          ...list.map((p) => `- ${p.name}: ${p.description}\n  options: ${JSON.stringify((p.options as { properties?: unknown }).properties ?? {})}`),
-        ];
+      const props = (p: (typeof plugins)[number]) => ((p.options as { properties?: Record<string, unknown> }).properties ?? {}) as Record<string, unknown>;
+      if (a.name !== undefined) {
+        const one = plugins.filter((p) => p.name === a.name);
+        if (one.length === 0) throw invalidArgument(`no strategy or scheduler named '${a.name}'; known: ${plugins.map((p) => p.name).join(", ")}`);
+        return text(one.map((p) => `${p.kind} ${p.name}: ${p.description}\noptions (JSON Schema): ${JSON.stringify(props(p))}`).join("\n"), { plugins: one });
+      }
+      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, description: p.description, options: Object.keys(props(p)) }));
+      const build = (k: number) => {
+        const shown = rows.slice(0, k);
+        const lines = shown.map((p) => `- ${p.kind} ${p.name}: ${p.description} Options: ${p.options.join(", ") || "none"}.`);
+        lines.push(`${k < rows.length ? `${rows.length - k} more: call with a larger max_chars. ` : ""}Call list_strategies with name for an option schema.`);
+        return text(lines.join("\n"), { plugins: shown });
       };
-      return text([...block("strategy"), ...block("scheduler")].join("\n"), { plugins } as unknown as Record<string, unknown>);
+      return fitPrefix(rows.length, build, budget).result;
     },
   }),
 
@@ -152,19 +180,23 @@ export const studyTools: McpTool[] = [
     name: "set_user_attrs",
     meta: {
       title: "Annotate a study or trial",
-      description: "Merge free-form attributes (notes, tags, links) into a study, or into one trial when `trial` is given. Existing keys are overwritten.",
+      description: "Merge notes or other attributes into a study, or into a trial with `trial`.",
     },
     input: z.object({
       study: studyArg,
-      trial: z.number().int().min(0).optional().describe("Trial number; omit to annotate the study."),
-      attrs: z.record(z.string(), z.unknown()).describe('Attributes to merge, e.g. {"note": "lr above 0.05 diverges"}.'),
+      trial: z.number().int().min(0).optional(),
+      attrs: z.record(z.string(), z.unknown()),
     }),
+    output: z.looseObject({ set: z.array(z.string()), keys: z.array(z.string()) }),
     ops: ["set_user_attrs"],
     async run(a, { backend }) {
       const r = await backend.call("set_user_attrs", { study: a.study, trial: a.trial, attrs: a.attrs });
       const where = a.trial === undefined ? `study '${a.study}'` : `trial ${a.trial} of '${a.study}'`;
       const merged = "trial" in r ? r.trial.user_attrs : r.study.user_attrs;
-      return text(`Updated the attributes of ${where}: ${JSON.stringify(merged)}`, { user_attrs: merged });
+      // Attributes may hold up to 64 KB: name them rather than echo them (get_trial/describe_study show them).
+      const set = Object.keys(a.attrs);
+      const keys = Object.keys(merged);
+      return text(`Set ${set.map((k) => JSON.stringify(k)).join(", ")} on ${where}; it now has ${keys.length} attribute(s).`, { set, keys });
     },
   }),
 ];

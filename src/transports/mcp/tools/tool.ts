@@ -21,6 +21,8 @@ export interface ToolContext {
   readonly log: Logger;
   /** The server's calls in flight and its stop signal (long tools end early when it stops). */
   readonly calls: Pick<ToolCalls, "stopped" | "stopping">;
+  /** This call's result budget in characters (budget.ts): the tool builds a result that fits. */
+  readonly budget: number;
 }
 
 export interface ToolMeta {
@@ -28,12 +30,19 @@ export interface ToolMeta {
   readonly description: string;
   readonly readOnly?: boolean;
   readonly destructive?: boolean;
+  /** Output grows with the data: the tool takes `max_chars` (budget.ts). */
+  readonly sized?: boolean;
 }
 
 export interface McpTool<S extends z.ZodObject = z.ZodObject> {
   readonly name: string;
   readonly meta: ToolMeta;
   readonly input: S;
+  /**
+   * The shape of `structuredContent` (its `outputSchema`): the top-level fields, loose below, so
+   * that clients can rely on them and `tools/list` stays small.
+   */
+  readonly output?: z.ZodObject;
   /** The ops of the op table this tool calls. */
   readonly ops: readonly OpName[];
   /** Runs the tool; may throw TuneportError (turned into an `isError` result that names the next step). */

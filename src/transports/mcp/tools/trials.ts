@@ -3,26 +3,26 @@
  * (enqueue), and reading them (best, list, get, lineage, trajectory).
  */
 import { z } from "zod";
-import { TRIAL_STATES } from "../../../domain/trial.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
+import { clip, fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, trialLine } from "../format.js";
+import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
 const paramValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const trialArg = z.number().int().min(0);
-const tokenArg = z.string().min(1).max(200).describe("The token from ask_trial.");
+const tokenArg = z.string().min(1).max(200);
 
 export const trialTools: McpTool[] = [
   defineTool({
     name: "ask_trial",
     meta: {
       title: "Ask for a trial to evaluate",
-      description:
-        "Start a trial so that you evaluate it yourself: returns its number, parameters and a lease token. " +
-        "Queued proposals (enqueue_trial) are served first. Finish it with tell_trial (same study, trial and token) before the lease expires.",
+      description: "Start a trial to evaluate yourself: params and a lease token. Finish it with tell_trial before the lease expires.",
     },
     input: z.object({ study: studyArg }),
+    output: z.looseObject({ study: z.string(), trial: z.number().int(), params: z.looseObject({}), token: z.string(), lease_ttl_s: z.number() }),
     ops: ["ask"],
     async run(a, { backend }) {
       const r = await backend.call("ask", { study: a.study });
@@ -47,9 +47,10 @@ export const trialTools: McpTool[] = [
     name: "report_intermediate",
     meta: {
       title: "Report an intermediate value",
-      description: "While evaluating a trial from ask_trial, report a value at a step (epoch); the reply says whether to continue or stop (prune).",
+      description: "Report your trial's value at a step; says continue or prune.",
     },
     input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, step: z.number().min(0), value: z.number() }),
+    output: z.looseObject({ decision: z.looseObject({ action: z.string() }) }),
     ops: ["report"],
     async run(a, { backend }) {
       const r = await backend.call("report", { study: a.study, trial: a.trial, token: a.token, step: a.step, value: a.value });
@@ -65,17 +66,17 @@ export const trialTools: McpTool[] = [
     name: "tell_trial",
     meta: {
       title: "Tell a trial's result",
-      description:
-        "Finish a trial you got from ask_trial: state COMPLETE with the objective value, FAIL (with a reason) when the evaluation broke, or PRUNED when told to stop.",
+      description: "Finish your trial: COMPLETE with value, FAIL with reason, or PRUNED.",
     },
     input: z.object({
       study: studyArg,
-      trial: trialArg.describe("Trial number from ask_trial."),
+      trial: trialArg,
       token: tokenArg,
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
-      value: z.number().optional().describe("Objective value; required for COMPLETE."),
-      reason: z.string().max(2000).optional().describe("Why the trial failed (FAIL only)."),
+      value: z.number().optional(),
+      reason: z.string().max(2000).optional(),
     }),
+    output: z.looseObject({ trial: z.looseObject({ number: z.number().int() }), is_best: z.boolean() }),
     ops: ["tell", "get_study"],
     async run(a, { backend }) {
       const { trial } = await backend.call("tell", { study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, reason: a.reason });
@@ -92,16 +93,15 @@ export const trialTools: McpTool[] = [
     name: "enqueue_trial",
     meta: {
       title: "Propose a trial",
-      description:
-        "Queue a configuration you want evaluated, with your reasoning. It is handed to the next worker (or ask_trial) before the strategy's own suggestions; " +
-        "parameters you omit are filled by the strategy. The rationale is stored with the trial and shown in summaries and listings.",
+      description: "Propose params with a rationale; served before the strategy's suggestions, which fill the params you omit.",
     },
     input: z.object({
       study: studyArg,
-      params: z.record(z.string(), paramValue).describe('Parameter values, e.g. {"lr": 0.003, "layers": 2}.'),
-      rationale: z.string().min(1).max(4000).describe("Why this configuration is worth trying (one or two sentences)."),
-      skip_if_exists: z.boolean().default(true).describe("Return the existing trial instead when one already has these exact values."),
+      params: z.record(z.string(), paramValue),
+      rationale: z.string().min(1).max(4000),
+      skip_if_exists: z.boolean().default(true).describe("Not when a trial has these exact params."),
     }),
+    output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
     ops: ["enqueue"],
     async run(a, { backend }) {
       const { trial, created } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
@@ -116,13 +116,28 @@ export const trialTools: McpTool[] = [
 
   defineTool({
     name: "best_trials",
-    meta: { title: "Best trials", description: "The k best COMPLETE trials of a study, best first.", readOnly: true },
-    input: z.object({ study: studyArg, k: z.number().int().min(1).max(50).default(1).describe("How many (1-50).") }),
+    meta: { title: "Best trials", description: "The k best complete trials; continue with next_cursor.", readOnly: true, sized: true },
+    input: z.object({ study: studyArg, k: z.number().int().min(1).max(200).default(5), ...projectionArgs }),
+    output: listingOutput,
     ops: ["trials"],
-    async run(a, { backend }) {
-      const page = await backend.call("trials", { study: a.study, states: ["COMPLETE"], order_by: "value", limit: a.k });
-      if (page.trials.length === 0) return text(`No trial of '${a.study}' has completed yet. wait_for_progress waits for results.`, { trials: [] });
-      return text(page.trials.map(trialLine).join("\n"), { trials: page.trials.map(compactTrial) } as unknown as Record<string, unknown>);
+    async run(a, { backend, budget }) {
+      return trialListing(
+        backend,
+        {
+          study: a.study,
+          states: ["COMPLETE"],
+          order_by: "value",
+          limit: a.k,
+          cursor: a.cursor,
+          fields: a.fields,
+          params: a.params,
+          head: (n, total) => `The ${n === 1 ? "best trial" : `${n} best trials`}${a.cursor ? " after the cursor" : ""} of ${total} complete:`,
+          more: "best_trials",
+          empty: `No trial of '${a.study}' has completed yet. wait_for_progress waits for results.`,
+        },
+        budget,
+        "best_trials",
+      );
     },
   }),
 
@@ -130,50 +145,70 @@ export const trialTools: McpTool[] = [
     name: "list_trials",
     meta: {
       title: "List trials",
-      description: "One page of a study's trials, optionally filtered by state and sorted by number or by value (best first). Use offset/limit to page; at most 200 per call.",
+      description: "Trials by number or by value (best first); continue with next_cursor.",
       readOnly: true,
+      sized: true,
     },
     input: z.object({
       study: studyArg,
-      states: z.array(z.enum(TRIAL_STATES)).optional().describe("Only these states (WAITING, RUNNING, COMPLETE, PRUNED, FAIL)."),
-      sort: z.enum(["number", "value"]).default("number").describe("number: oldest first; value: best first (trials without a value are left out)."),
-      descending: z.boolean().default(false).describe("Reverse the order (newest first, or worst first)."),
-      offset: z.number().int().min(0).default(0),
+      states: stateFilter,
+      sort: z.enum(["number", "value"]).default("number"),
+      descending: z.boolean().default(false),
       limit: z.number().int().min(1).max(200).default(20),
+      ...projectionArgs,
     }),
+    output: listingOutput,
     ops: ["trials"],
-    async run(a, { backend }) {
-      const page = await backend.call("trials", {
-        study: a.study,
-        states: a.states,
-        order_by: a.sort,
-        descending: a.descending,
-        offset: a.offset,
-        limit: a.limit,
-      });
-      const next = a.offset + page.trials.length < page.total ? a.offset + page.trials.length : null;
-      const head = `Trials ${page.total === 0 ? 0 : a.offset + 1}-${a.offset + page.trials.length} of ${page.total}${next !== null ? ` (next page: offset ${next})` : ""}:`;
-      return text([head, ...page.trials.map(trialLine)].join("\n"), {
-        total: page.total,
-        offset: a.offset,
-        next_offset: next,
-        trials: page.trials.map(compactTrial),
-      } as unknown as Record<string, unknown>);
+    async run(a, { backend, budget }) {
+      return trialListing(
+        backend,
+        {
+          study: a.study,
+          states: a.states,
+          order_by: a.sort,
+          descending: a.descending,
+          limit: a.limit,
+          cursor: a.cursor,
+          fields: a.fields,
+          params: a.params,
+          head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}:`,
+          more: "list_trials with the same study, states and sort",
+          empty: `No trials${a.states ? ` in ${a.states.join("/")}` : ""} in '${a.study}' yet.`,
+        },
+        budget,
+        "list_trials",
+      );
     },
   }),
 
   defineTool({
     name: "get_trial",
-    meta: { title: "Get one trial", description: "Everything about one trial, including its intermediate values (the last 100) and attributes.", readOnly: true },
+    meta: {
+      title: "Get one trial",
+      description: "One trial whole, with its latest intermediate values.",
+      readOnly: true,
+      sized: true,
+    },
     input: z.object({ study: studyArg, trial: trialArg }),
+    output: z.looseObject({ trial: z.looseObject({ number: z.number().int() }), intermediate_shown: z.number().int(), intermediate_total: z.number().int() }),
     ops: ["trial"],
-    async run(a, { backend }) {
+    async run(a, { backend, budget }) {
       const { trial: t } = await backend.call("trial", { study: a.study, trial: a.trial });
-      const curve = t.intermediate.slice(-100);
-      const lines = [trialLine(t)];
-      if (curve.length > 0) lines.push(`intermediate (step=value): ${curve.map(([s, v]) => `${fmt(s)}=${fmt(v)}`).join(", ")}`);
-      if (Object.keys(t.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(t.user_attrs)}`);
-      return text(lines.join("\n"), { trial: { ...t, intermediate: curve } } as unknown as Record<string, unknown>);
+      // The notes are whole in structuredContent (system_attrs); the text quotes them up to `notes` characters.
+      const build = (k: number, notes = Infinity) => {
+        const curve = k === 0 ? [] : t.intermediate.slice(-k);
+        const lines = [trialLine({ ...t, system_attrs: {} })];
+        for (const key of ["rationale", "fail_reason"] as const)
+          if (typeof t.system_attrs[key] === "string") lines.push(`${key}: ${clip(t.system_attrs[key] as string, notes, `structuredContent.trial.system_attrs.${key}`)}`);
+        if (curve.length > 0)
+          lines.push(
+            `intermediate (step=value)${curve.length < t.intermediate.length ? `, the last ${curve.length} of ${t.intermediate.length}` : ""}: ${curve.map(([s, v]) => `${fmt(s)}=${fmt(v)}`).join(", ")}`,
+          );
+        if (Object.keys(t.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(t.user_attrs)}`);
+        return text(lines.join("\n"), { trial: { ...t, intermediate: curve }, intermediate_shown: curve.length, intermediate_total: t.intermediate.length });
+      };
+      const whole = fitPrefix(t.intermediate.length, (k) => build(k), budget);
+      return whole.k > 0 || resultChars(whole.result) <= budget ? whole.result : fitPrefix(t.intermediate.length, (k) => build(k, 300), budget).result;
     },
   }),
 
@@ -181,20 +216,25 @@ export const trialTools: McpTool[] = [
     name: "get_lineage",
     meta: {
       title: "PBT lineage of a trial",
-      description:
-        "The hyperparameter schedule that produced a population-based-training member's model: which params applied from which training step, " +
-        "following exploits back through donors. Without `trial`, the best trial's. Replay it as a fixed schedule for a final run.",
+      description: "PBT: the param schedule behind a member's model (default the best), to replay.",
       readOnly: true,
+      sized: true,
     },
     input: z.object({ study: studyArg, trial: trialArg.optional() }),
+    output: z.looseObject({ trial: z.number().int(), until_step: z.number(), segments_total: z.number().int(), schedule: z.array(z.looseObject({})) }),
     ops: ["lineage"],
-    async run(a, { backend }) {
+    async run(a, { backend, budget }) {
       const { lineage: l } = await backend.call("lineage", { study: a.study, trial: a.trial });
-      const lines = [
-        `Trial ${l.trial} of '${l.study}' (${l.state}, value ${fmt(l.value)}), trained to step ${fmt(l.until_step)}:`,
-        ...l.schedule.map((seg) => `- from step ${fmt(seg.from_step)}: ${JSON.stringify(seg.params)} (trained by trial ${seg.trial})`),
-      ];
-      return text(lines.join("\n"), l as unknown as Record<string, unknown>);
+      const build = (k: number) => {
+        const shown = l.schedule.slice(0, k);
+        const lines = [
+          `Trial ${l.trial} of '${l.study}' (${l.state}, value ${fmt(l.value)}), trained to step ${fmt(l.until_step)}:`,
+          ...shown.map((seg) => `- from step ${fmt(seg.from_step)}: ${fmtParams(seg.params)} (trained by trial ${seg.trial})`),
+        ];
+        if (k < l.schedule.length) lines.push(`… ${l.schedule.length - k} more segments: call get_lineage with a larger max_chars.`);
+        return text(lines.join("\n"), { ...l, schedule: shown, segments_total: l.schedule.length });
+      };
+      return fitPrefix(l.schedule.length, build, budget).result;
     },
   }),
 
@@ -202,22 +242,29 @@ export const trialTools: McpTool[] = [
     name: "get_trajectory",
     meta: {
       title: "Hyperparameter trajectory of a trial",
-      description:
-        "How a strategy that tunes during training (hypergradient) moved a trial's hyperparameters: the starting point, then the params after each applied report. Empty for other strategies.",
+      description: "Hypergradient: how a trial's params moved during training.",
       readOnly: true,
+      sized: true,
     },
     input: z.object({ study: studyArg, trial: trialArg }),
+    output: z.looseObject({ trial: z.number().int(), points_total: z.number().int(), trajectory: z.array(z.looseObject({})) }),
     ops: ["trajectory"],
-    async run(a, { backend }) {
+    async run(a, { backend, budget }) {
       const tr = await backend.call("trajectory", { study: a.study, trial: a.trial });
       if (tr.trajectory.length === 0)
-        return text(`Trial ${tr.trial} of '${a.study}' has no recorded trajectory (its strategy does not change params during training).`, tr as unknown as Record<string, unknown>);
-      const shown = tr.trajectory.slice(-50);
-      const lines = [
-        `Trial ${tr.trial} (${tr.state}): ${tr.trajectory.length} points${tr.thinned ? " (thinned)" : ""}${shown.length < tr.trajectory.length ? `, the last ${shown.length} shown` : ""}:`,
-        ...shown.map((p) => `- ${p.step === null ? "start" : `step ${fmt(p.step)}`}${p.value !== null ? ` (value ${fmt(p.value)})` : ""}: ${fmtParams(p.params)}`),
-      ];
-      return text(lines.join("\n"), { ...tr, trajectory: shown } as unknown as Record<string, unknown>);
+        return text(`Trial ${tr.trial} of '${a.study}' has no recorded trajectory (its strategy does not change params during training).`, {
+          ...tr,
+          points_total: 0,
+        });
+      const build = (k: number) => {
+        const shown = tr.trajectory.slice(tr.trajectory.length - k);
+        const lines = [
+          `Trial ${tr.trial} (${tr.state}): ${tr.trajectory.length} points${tr.thinned ? " (thinned)" : ""}${shown.length < tr.trajectory.length ? `, the last ${shown.length} shown (a larger max_chars shows more)` : ""}:`,
+          ...shown.map((p) => `- ${p.step === null ? "start" : `step ${fmt(p.step)}`}${p.value !== null ? ` (value ${fmt(p.value)})` : ""}: ${fmtParams(p.params)}`),
+        ];
+        return text(lines.join("\n"), { ...tr, trajectory: shown, points_total: tr.trajectory.length });
+      };
+      return fitPrefix(tr.trajectory.length, build, budget).result;
     },
   }),
 ];

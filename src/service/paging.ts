@@ -1,0 +1,122 @@
+/**
+ * Pages of trials and studies with opaque keyset cursors, and projections of trial views.
+ *
+ * A cursor names the last item of a page by its sort key (trial number, or value then number; a
+ * study's creation time then name), not by position, so a page boundary does not shift when trials
+ * are added or finish meanwhile (the usual keyset pagination, as in the MCP spec's `nextCursor`).
+ * A cursor also records the order and filter it was made for; another order is refused.
+ */
+import { invalidArgument } from "../domain/errors.js";
+import type { TrialState } from "../domain/trial.js";
+import type * as S from "./ops/schemas.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
+import { type StudyView, type TrialView, trialView } from "./views.js";
+
+/** Trials per page when a request names no limit. */
+export const DEFAULT_TRIALS_LIMIT = 1000;
+
+/** The fields of a trial view a projection may name (`number` is always kept). */
+export const TRIAL_FIELDS = [
+  "number",
+  "state",
+  "params",
+  "distributions",
+  "value",
+  "intermediate",
+  "user_attrs",
+  "system_attrs",
+  "created_at",
+  "started_at",
+  "finished_at",
+  "duration_s",
+] as const;
+export type TrialField = (typeof TRIAL_FIELDS)[number];
+
+/** A trial view reduced to some fields; `number` is always there. */
+export type TrialRow = Partial<TrialView> & { number: number };
+
+interface TrialCursor {
+  o: "number" | "value";
+  d: boolean;
+  s: string;
+  n: number;
+  v: number | null;
+}
+
+const encode = (c: object): string => Buffer.from(JSON.stringify(c), "utf8").toString("base64url");
+
+function decode(cursor: string, what: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // refused below
+  }
+  throw invalidArgument(`cursor is not a ${what} cursor: pass the next_cursor of the previous page unchanged`);
+}
+
+/** Keeps the named fields (and `number`) of a view, and of `params`/`distributions` the named parameters. */
+export function projectTrial(t: TrialView, fields?: readonly TrialField[], params?: readonly string[]): TrialRow {
+  const keep = (p: Record<string, unknown>) => (params ? Object.fromEntries(params.filter((k) => k in p).map((k) => [k, p[k]])) : p);
+  const full: TrialView = params ? { ...t, params: keep(t.params) as TrialView["params"], distributions: keep(t.distributions) as TrialView["distributions"] } : t;
+  if (!fields) return full;
+  const out: Record<string, unknown> = { number: t.number };
+  for (const f of fields) out[f] = full[f];
+  return out as TrialRow;
+}
+
+/**
+ * A page of trials, filtered by state and ordered by number or value (best first; trials without a
+ * value are left out), after `cursor` and then `offset`, at most `limit`, projected by `fields` and
+ * `params`. `next_cursor` continues after the page's last trial; null when nothing follows.
+ * @throws INVALID_ARGUMENT for a cursor of another order or filter.
+ */
+export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialRow[]; total: number; next_cursor: string | null } {
+  const order = a.order_by ?? "number";
+  const desc = a.descending ?? false;
+  const filter = [...new Set(a.states ?? [])].sort().join(",");
+  let list: TrialRecord[] = s.trials;
+  if (filter !== "") {
+    const want = new Set<TrialState>(a.states);
+    list = list.filter((t) => want.has(t.state));
+  }
+  const sign = s.study.config.direction === "minimize" ? 1 : -1;
+  // Ascending sort key comparison; `descending` reverses it.
+  const cmp = (x: { n: number; v: number | null }, y: { n: number; v: number | null }) =>
+    order === "value" ? sign * ((x.v as number) - (y.v as number)) || x.n - y.n : x.n - y.n;
+  if (order === "value") list = list.filter((t) => t.value !== null).sort((x, y) => cmp({ n: x.number, v: x.value }, { n: y.number, v: y.value }));
+  if (desc) list = [...list].reverse();
+  const total = list.length;
+  if (a.cursor !== undefined) {
+    const c = decode(a.cursor, "trials");
+    if (c.o !== order || c.d !== desc || c.s !== filter || typeof c.n !== "number")
+      throw invalidArgument("cursor was made for another order_by, descending or states: pass them as on the first page", {
+        cursor_order_by: c.o ?? null,
+      });
+    const last = { n: c.n, v: typeof c.v === "number" ? c.v : null };
+    list = list.filter((t) => (desc ? -1 : 1) * cmp({ n: t.number, v: t.value }, last) > 0);
+  }
+  const offset = a.offset ?? 0;
+  const limit = a.limit ?? DEFAULT_TRIALS_LIMIT;
+  const page = list.slice(offset, offset + limit);
+  const lastShown = page[page.length - 1];
+  const more = offset + page.length < list.length;
+  const next_cursor = more && lastShown ? encode({ o: order, d: desc, s: filter, n: lastShown.number, v: lastShown.value } satisfies TrialCursor) : null;
+  return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
+}
+
+/** A page of studies in creation order (then name), after `cursor`, at most `limit` (all by default). */
+export function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: StudyView[]; next_cursor: string | null } {
+  const key = (s: StudyView): [number, string] => [s.created_at, s.name];
+  const cmp = (x: [number, string], y: [number, string]) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
+  let list = [...all].sort((x, y) => cmp(key(x), key(y)));
+  if (a.cursor !== undefined) {
+    const c = decode(a.cursor, "list_studies");
+    if (typeof c.c !== "number" || typeof c.n !== "string") throw invalidArgument("cursor is not a list_studies cursor: pass the next_cursor of the previous page unchanged");
+    const last: [number, string] = [c.c, c.n];
+    list = list.filter((s) => cmp(key(s), last) > 0);
+  }
+  const page = a.limit === undefined ? list : list.slice(0, a.limit);
+  const lastShown = page[page.length - 1];
+  return { studies: page, next_cursor: page.length < list.length && lastShown ? encode({ c: lastShown.created_at, n: lastShown.name }) : null };
+}

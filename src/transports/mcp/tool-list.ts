@@ -1,0 +1,54 @@
+/**
+ * `tools/list` from the tool table: each tool's input schema (with `max_chars` where its output
+ * grows with the data) and output schema as JSON Schema, without the noise that only costs a
+ * model's context — `$schema` lines, JavaScript's ±9007199254740991 integer bounds, the
+ * `propertyNames: {type: string}` every JSON object has anyway, empty `additionalProperties` —
+ * so that the whole list stays under 12,000 characters (issue 14 §1).
+ */
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { maxCharsArg } from "./budget.js";
+import type { McpTool } from "./tools/tool.js";
+
+/** The input schema a tool is called with: its own, plus `max_chars` for sized tools. */
+export function callInput(t: McpTool): z.ZodObject {
+  return t.meta.sized ? t.input.extend({ max_chars: maxCharsArg }) : t.input;
+}
+
+const SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * `v` without the JSON-Schema noise described above, and without string length and array size
+ * bounds (the server checks them and answers a violation with an isError result that says what to
+ * fix). Below `depth` levels of properties, objects and arrays keep only their type (outputs: the
+ * top-level fields are the contract; the prose and structured content show the rest).
+ */
+export function stripSchema(v: unknown, depth = Infinity): unknown {
+  if (Array.isArray(v)) return v.map((x) => stripSchema(x, depth));
+  if (!v || typeof v !== "object") return v;
+  const o = v as Record<string, unknown>;
+  if (depth <= 0 && (o.type === "object" || o.type === "array")) return { type: o.type };
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) {
+    if (k === "$schema" || k === "minLength" || k === "maxLength" || k === "minItems" || k === "maxItems") continue;
+    if ((k === "minimum" || k === "maximum") && typeof x === "number" && Math.abs(x) === SAFE) continue;
+    if (k === "propertyNames" && JSON.stringify(x) === '{"type":"string"}') continue;
+    if (k === "additionalProperties" && JSON.stringify(x) === "{}") continue;
+    if (k === "properties" && x && typeof x === "object")
+      out[k] = Object.fromEntries(Object.entries(x as Record<string, unknown>).map(([p, y]) => [p, stripSchema(y, depth - 1)]));
+    else out[k] = stripSchema(x, depth);
+  }
+  return out;
+}
+
+/** One tool as `tools/list` shows it (no title: the name and description say it). */
+export function toolDefinition(t: McpTool): Tool {
+  const def: Tool = {
+    name: t.name,
+    description: t.meta.description,
+    inputSchema: stripSchema(z.toJSONSchema(callInput(t), { target: "draft-7", io: "input" })) as Tool["inputSchema"],
+    annotations: t.meta.readOnly ? { readOnlyHint: true } : { destructiveHint: t.meta.destructive ?? false },
+  };
+  if (t.output) def.outputSchema = stripSchema(z.toJSONSchema(t.output, { target: "draft-7", io: "output" }), 1) as Tool["outputSchema"];
+  return def;
+}

@@ -1,0 +1,94 @@
+/**
+ * Trial listings that fit a character budget: one page of the `trials` op, shortened to what fits
+ * (then fetched again at that length, so that its cursor continues right after the last trial
+ * shown), with the cursor and a "N more, use ..." line for the rest.
+ */
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { TRIAL_STATES } from "../../../domain/trial.js";
+import type { OpArgs } from "../../../service/ops/ops.js";
+import type { TrialField } from "../../../service/paging.js";
+import { fitPrefix, overBudgetResult, resultChars } from "../budget.js";
+import type { McpBackend } from "../backend.js";
+import { compactTrial, trialLine } from "../format.js";
+import { text } from "./tool.js";
+
+/** The fields a listing may keep (compact names); `number` is always shown. */
+export const LISTING_FIELDS = ["state", "value", "params", "rationale", "intermediate", "duration_s", "user_attrs"] as const;
+type ListingField = (typeof LISTING_FIELDS)[number];
+
+/** The projection arguments of listings. */
+export const projectionArgs = {
+  fields: z.array(z.enum(LISTING_FIELDS)).min(1).optional(),
+  params: z.array(z.string().min(1).max(256)).max(100).optional(),
+  cursor: z.string().min(1).max(2000).optional(),
+};
+
+/** The structured content of a listing. */
+export const listingOutput = z.looseObject({
+  total: z.number().int(),
+  shown: z.number().int(),
+  next_cursor: z.string().nullable(),
+  trials: z.array(z.looseObject({ number: z.number().int() })),
+});
+
+export const stateFilter = z.array(z.enum(TRIAL_STATES)).optional();
+
+const OP_FIELDS: Record<ListingField, TrialField[]> = {
+  state: ["state"],
+  value: ["value"],
+  params: ["params"],
+  rationale: ["system_attrs"],
+  intermediate: ["intermediate"],
+  duration_s: ["duration_s"],
+  user_attrs: ["user_attrs"],
+};
+
+export interface ListingRequest {
+  study: string;
+  states?: OpArgs<"trials">["states"];
+  order_by: "number" | "value";
+  descending?: boolean;
+  limit: number;
+  cursor?: string;
+  fields?: readonly ListingField[];
+  params?: string[];
+  /** The first line, given the trials shown and the total. */
+  head: (shown: number, total: number) => string;
+  /** The tool and arguments that continue the listing, for the "more" line. */
+  more: string;
+  /** Said when nothing matched. */
+  empty: string;
+}
+
+/** One page of trials as a result that fits `budget`. */
+export async function trialListing(backend: McpBackend, r: ListingRequest, budget: number, tool: string): Promise<CallToolResult> {
+  const fields = r.fields ? [...new Set(r.fields.flatMap((f) => OP_FIELDS[f]))] : undefined;
+  const ask = (limit: number) =>
+    backend.call("trials", {
+      study: r.study,
+      states: r.states,
+      order_by: r.order_by,
+      descending: r.descending,
+      limit,
+      cursor: r.cursor,
+      fields,
+      params: r.params,
+    });
+  let page = await ask(r.limit);
+  if (page.trials.length === 0 && page.total === 0) return text(r.empty, { total: 0, shown: 0, next_cursor: null, trials: [] });
+  // The trials after this page (and before the cursor) are not counted; `total` is the whole listing.
+  const build = (k: number, cursor: string | null): CallToolResult => {
+    const shown = page.trials.slice(0, k);
+    const rest = k < page.trials.length || cursor !== null;
+    const lines = [r.head(shown.length, page.total), ...shown.map(trialLine)];
+    if (rest) lines.push(`More trials follow: call ${r.more} with cursor "${cursor ?? "…"}".`);
+    return text(lines.join("\n"), { total: page.total, shown: shown.length, next_cursor: cursor, trials: shown.map(compactTrial) });
+  };
+  // A cursor is at most this long; fit with room for it, then rebuild with the real one.
+  const placeholder = "x".repeat(Math.max(120, page.next_cursor?.length ?? 0));
+  const { k } = fitPrefix(page.trials.length, (n) => build(n, placeholder), budget);
+  if (k === 0 && page.trials.length > 0) return overBudgetResult(tool, resultChars(build(1, placeholder)), budget);
+  if (k < page.trials.length) page = await ask(k);
+  return build(page.trials.length, page.next_cursor);
+}
