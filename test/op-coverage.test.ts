@@ -101,6 +101,7 @@ describe("the op table over every path", () => {
     else {
       await raw.call("create_study", { name: study, space, strategy: "random", seed: 3 });
       const a = op === "ask" || op === "enqueue" || op === "delete_study" ? null : await raw.call("ask", { study });
+      if (op === "cancel_trial") await raw.call("enqueue", { study, params: { x: 0.75 } }); // trial 1, queued
       const tok = a?.lease.token;
       const trial = a?.trial.number;
       const byOp: Partial<Record<OpName, Record<string, unknown>>> = {
@@ -113,6 +114,8 @@ describe("the op table over every path", () => {
         set_user_attrs: { study, attrs: { n: 1 } },
         stop_study: { study },
         resume_study: { study },
+        cancel_trial: { study, trial: 1 },
+        add_trial: { study, params: { x: 0.25 }, value: 0.5 },
       };
       args = byOp[op] as Record<string, unknown>;
       expect(args, `a retry case for mutating op ${op}`).toBeDefined();

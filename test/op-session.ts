@@ -33,7 +33,10 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("get_study", { study });
   await go("list_studies", {});
   await go("enqueue", { study, params: { lr: 0.01, act: "gelu" }, rationale: "a known good point" });
-  const a = await go("ask", { study });
+  const queued = await go("enqueue", { study, params: { lr: 0.05, act: "relu" }, rationale: "withdrawn below" });
+  await go("cancel_trial", { study, trial: queued.trial.number, reason: "not worth it" });
+  await go("add_trial", { study, params: { lr: 0.02, act: "relu" }, value: 0.3, rationale: "measured elsewhere" });
+  const a = await go("ask", { study, lease_ttl_s: 60, max_retries: 1 });
   const tok = a.lease.token as string;
   const trial = a.trial.number as number;
   await go("suggest", { study, trial, token: tok, name: "dropout", distribution: { type: "float", low: 0, high: 0.5 } });

@@ -101,6 +101,8 @@ def test_every_mutating_op_sent_twice_with_one_id_is_applied_once(client: tp.Cli
         a = None if op in ("ask", "enqueue", "delete_study") else client.call("ask", study=name)
         tok = a["lease"]["token"] if a else None
         num = a["trial"]["number"] if a else None
+        if op == "cancel_trial":
+            client.call("enqueue", study=name, params={"x": 0.75})  # trial 1, queued
         cases: dict[str, dict[str, Any]] = {
             "delete_study": {"study": name},
             "ask": {"study": name},
@@ -111,6 +113,8 @@ def test_every_mutating_op_sent_twice_with_one_id_is_applied_once(client: tp.Cli
             "set_user_attrs": {"study": name, "attrs": {"n": 1}},
             "stop_study": {"study": name},
             "resume_study": {"study": name},
+            "cancel_trial": {"study": name, "trial": 1},
+            "add_trial": {"study": name, "params": {"x": 0.25}, "value": 0.5},
         }
         args = cases[op]
     rid = f"py-same-{op}-{name}"

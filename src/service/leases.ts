@@ -16,13 +16,22 @@ import type { Change, Lease } from "../storage/storage.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 import type { LeaseView } from "./views.js";
 
-/** A fresh lease for a trial of `s` starting at `now`. */
-export function newLease(s: StudyState, now: number): Lease {
-  return { token: randomBytes(12).toString("base64url"), expiresAt: now + s.study.config.leaseTtlS * 1000 };
+/**
+ * A trial's lease length in seconds: the `lease_ttl_s` its ask asked for (kept in its system
+ * attributes, so retries and restarts keep it), else the study's.
+ */
+export function ttlOf(s: StudyState, t: { systemAttrs: Record<string, unknown> }): number {
+  const own = t.systemAttrs.lease_ttl_s;
+  return typeof own === "number" && own > 0 ? own : s.study.config.leaseTtlS;
 }
 
-export function leaseView(s: StudyState, lease: Lease): LeaseView {
-  return { token: lease.token, expires_at: lease.expiresAt / 1000, ttl_s: s.study.config.leaseTtlS };
+/** A fresh lease for trial `t` of `s` starting at `now`. */
+export function newLease(s: StudyState, now: number, t: { systemAttrs: Record<string, unknown> } = { systemAttrs: {} }): Lease {
+  return { token: randomBytes(12).toString("base64url"), expiresAt: now + ttlOf(s, t) * 1000 };
+}
+
+export function leaseView(s: StudyState, lease: Lease, t: { systemAttrs: Record<string, unknown> } = { systemAttrs: {} }): LeaseView {
+  return { token: lease.token, expires_at: lease.expiresAt / 1000, ttl_s: ttlOf(s, t) };
 }
 
 /** Checks that the caller holds the trial's live lease. @throws LEASE_LOST, FAILED_PRECONDITION. */
@@ -53,7 +62,7 @@ export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void 
  */
 export function leaseChange(s: StudyState, t: TrialRecord): Change | null {
   if (!t.lease) return null;
-  const halfTtl = (s.study.config.leaseTtlS * 1000) / 2;
+  const halfTtl = (ttlOf(s, t) * 1000) / 2;
   if (t.persistedExpiry !== undefined && t.lease.expiresAt - t.persistedExpiry < halfTtl) return null;
   t.persistedExpiry = t.lease.expiresAt;
   return { kind: "set-lease", trialId: t.id, lease: t.lease };
@@ -79,7 +88,9 @@ export function expiryAfterRestart(stored: number, now: number, ttlMs: number): 
 export function retryOf(s: StudyState, failed: TrialRecord, allocId: () => number, now: number): TrialRecord | null {
   if (s.strategy.refillsLostTrials) return null;
   const count = typeof failed.systemAttrs.retry_count === "number" ? failed.systemAttrs.retry_count : 0;
-  if (count >= s.study.config.retry.maxRetries) return null;
+  // The ask's own max_retries (kept in system attributes, inherited by the retries) wins.
+  const max = typeof failed.systemAttrs.max_retries === "number" ? failed.systemAttrs.max_retries : s.study.config.retry.maxRetries;
+  if (count >= max) return null;
   const { retried_as: _r, fail_reason: _f, pruned_at_step: _p, ...inherited } = failed.systemAttrs;
   return {
     id: allocId(),

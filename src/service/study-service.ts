@@ -28,7 +28,7 @@ import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline } from "./commit-pipeline.js";
 import { type ServiceCore, type SuggestRunner, inProcessRunner } from "./core.js";
 import { Idempotency, type ReplyCtx } from "./idempotency.js";
-import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange, reapedRecord, retryOf } from "./leases.js";
+import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange, reapedRecord, retryOf, ttlOf } from "./leases.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
@@ -38,6 +38,7 @@ import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
+import * as steering from "./steering.js";
 import * as trialOps from "./trial-ops.js";
 import { checkAttrsSize, trialOf } from "./trial-ops.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
@@ -166,7 +167,7 @@ export class StudyService {
         const t = trials[n] as TrialRecord;
         if (t.lease) {
           t.persistedExpiry = t.lease.expiresAt;
-          t.lease = { token: t.lease.token, expiresAt: expiryAfterRestart(t.lease.expiresAt, now, study.config.leaseTtlS * 1000) };
+          t.lease = { token: t.lease.token, expiresAt: expiryAfterRestart(t.lease.expiresAt, now, ttlOf(state, t) * 1000) };
         }
         regranted++;
       }
@@ -432,13 +433,16 @@ export class StudyService {
   // ---------------------------------------------------------------- trials (trial-ops.ts)
 
   /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`. */
-  ask = (a: S.StudyArgs, requestId?: string): Promise<AskResult> => trialOps.ask(this.core, a, requestId);
+  ask = (a: S.AskArgs, requestId?: string): Promise<AskResult> => trialOps.ask(this.core, a, requestId);
   suggest = (a: S.SuggestArgs, requestId?: string) => trialOps.suggest(this.core, a, requestId);
   enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
   report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);
   tell = (a: S.TellArgs, requestId?: string) => trialOps.tell(this.core, a, requestId);
   setTrialUserAttrs = (a: { study: string; trial: number; attrs: Record<string, unknown> }, requestId?: string) =>
     trialOps.setTrialUserAttrs(this.core, a, requestId);
+  /** See steering.ts. */
+  cancelTrial = (a: S.CancelTrialArgs, requestId?: string) => steering.cancelTrial(this.core, a, requestId);
+  addTrial = (a: S.AddTrialArgs, requestId?: string) => steering.addTrial(this.core, a, requestId);
 
   // ---------------------------------------------------------------- leases
 
@@ -456,7 +460,7 @@ export class StudyService {
         const s = this.getState(l.study);
         const t = trialOf(s, l.trial);
         checkLease(s, t, l.token);
-        const expiresAt = now + s.study.config.leaseTtlS * 1000;
+        const expiresAt = now + ttlOf(s, t) * 1000;
         t.lease = { token: t.lease?.token ?? l.token, expiresAt };
         const change = leaseChange(s, t);
         if (change) {

@@ -59,7 +59,8 @@ export interface StudyState {
 
 /** Whether a trial counts against the study's trial budget (see `StudyState.started`). */
 export function countsAgainstBudget(t: TrialRecord): boolean {
-  return t.state !== "WAITING" && t.systemAttrs.retried_as === undefined;
+  // Cancelled proposals and trials recorded with add_trial were never asked (steering.ts).
+  return t.state !== "WAITING" && t.systemAttrs.retried_as === undefined && t.systemAttrs.cancelled === undefined && t.systemAttrs.added === undefined;
 }
 
 /** Builds the state of a study from its stored trials (in number order). */

@@ -13,7 +13,7 @@ import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import type { ReplyCtx } from "./idempotency.js";
-import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf } from "./leases.js";
+import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
@@ -45,9 +45,14 @@ export function checkAttrsSize(attrs: Record<string, unknown>): void {
  * Starts a trial: the oldest WAITING (enqueued or re-queued) one if any, else a new one from the
  * scheduler and the strategy. @throws SEARCH_SPACE_EXHAUSTED, NOT_FOUND.
  */
-export async function ask(core: ServiceCore, a: S.StudyArgs, requestId?: string): Promise<AskResult> {
+export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string): Promise<AskResult> {
   const s = core.state(a.study);
-  return core.mutate(requestId, "ask", (rc) => s.askLock.run(() => askLocked(core, s, rc)));
+  // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`, `retryOf`).
+  const own: Record<string, unknown> = {
+    ...(a.lease_ttl_s !== undefined ? { lease_ttl_s: a.lease_ttl_s } : {}),
+    ...(a.max_retries !== undefined ? { max_retries: a.max_retries } : {}),
+  };
+  return core.mutate(requestId, "ask", (rc) => s.askLock.run(() => askLocked(core, s, rc, own)));
 }
 
 /** @throws STUDY_STOPPED when the study was stopped or its trial budget is spent. */
@@ -66,7 +71,7 @@ function checkOpen(s: StudyState): void {
     });
 }
 
-async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null): Promise<AskResult> {
+async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, own: Record<string, unknown>): Promise<AskResult> {
   checkOpen(s);
   // 1. Enqueued or re-queued trials first.
   const fromQueue = await s.writeLock.run(async () => {
@@ -75,10 +80,10 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null):
     const n = s.waiting[0];
     if (n === undefined) return null;
     const prev = s.trials[n] as TrialRecord;
-    const t: TrialRecord = { ...prev, params: { ...prev.params }, distributions: { ...prev.distributions }, systemAttrs: { ...prev.systemAttrs } };
+    const t: TrialRecord = { ...prev, params: { ...prev.params }, distributions: { ...prev.distributions }, systemAttrs: { ...prev.systemAttrs, ...own } };
     t.state = "RUNNING";
     t.startedAt = core.now();
-    t.lease = newLease(s, core.now());
+    t.lease = newLease(s, core.now(), t);
     fillDeclared(core, s, t);
     const result = askResult(core, s, t);
     return core.commit([{ kind: "update-trial", trial: t }], result, () => {
@@ -133,12 +138,13 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null):
       value: null,
       intermediate: [],
       userAttrs: {},
-      systemAttrs,
+      systemAttrs: { ...systemAttrs, ...own },
       createdAt: now,
       startedAt: now,
       finishedAt: null,
-      lease: newLease(s, now),
+      lease: null,
     };
+    t.lease = newLease(s, now, t);
     for (const [k, v] of Object.entries(params)) if (k in s.study.config.space) t.params[k] = v;
     fillDeclared(core, s, t);
     const result = askResult(core, s, t);
@@ -157,7 +163,7 @@ function askResult(core: ServiceCore, s: StudyState, t: TrialRecord): AskResult 
   return {
     study: s.study.name,
     trial: trialView(t, core.now()),
-    lease: leaseView(s, t.lease as Lease),
+    lease: leaseView(s, t.lease as Lease, t),
     budget: start.budget,
     start,
   };
@@ -336,7 +342,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
       const next: TrialRecord = {
         ...t,
         intermediate: repeat ? t.intermediate : [...t.intermediate, { step, value }],
-        lease: { token: (t.lease as Lease).token, expiresAt: core.now() + s.study.config.leaseTtlS * 1000 },
+        lease: { token: (t.lease as Lease).token, expiresAt: core.now() + ttlOf(s, t) * 1000 },
       };
       const rng = Rng.derive(s.study.config.seed, t.number, "report", step);
       // The trial list with this report applied is O(n) to build: only for plug-ins that read it.

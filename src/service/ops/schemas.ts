@@ -64,6 +64,28 @@ export const createStudyArgs = z
   .strict();
 
 export const studyArgs = z.object({ study: studyName }).strict();
+export const askArgs = z
+  .object({
+    study: studyName,
+    lease_ttl_s: z.number().min(1).max(7 * 24 * 3600).optional().describe("this trial's lease length (default: the study's); heartbeats and reports renew it"),
+    max_retries: z.number().int().min(0).max(100).optional().describe("re-queue this trial's params at most this many times if its lease expires (default: the study's)"),
+  })
+  .strict();
+export const cancelTrialArgs = z
+  .object({ study: studyName, trial: trialNumber, reason: z.string().max(2000).optional().describe("why; stored as the fail reason") })
+  .strict();
+export const addTrialArgs = z
+  .object({
+    study: studyName,
+    params: z.record(z.string(), scalar).describe("a value for every declared parameter (others need a distribution in distributions)"),
+    distributions: z.record(z.string(), z.unknown()).optional().describe("distributions of parameters the study has not declared or seen"),
+    state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).optional().describe("default COMPLETE"),
+    value: z.number().nullable().optional(),
+    intermediate: z.array(z.tuple([z.number(), z.number()])).max(100_000).optional().describe("[step, value] pairs, steps increasing"),
+    user_attrs: attrs.optional(),
+    rationale: z.string().max(4000).optional(),
+  })
+  .strict();
 export const noArgs = z.object({}).strict();
 export const trialArgs = z.object({ study: studyName, trial: trialNumber }).strict();
 
@@ -146,6 +168,9 @@ export const lineageArgs = z.object({ study: studyName, trial: trialNumber.optio
 /** Parsed argument types, as the service methods take them. */
 export type CreateStudyInput = z.input<typeof createStudyArgs>;
 export type StudyArgs = z.output<typeof studyArgs>;
+export type AskArgs = z.output<typeof askArgs>;
+export type CancelTrialArgs = z.output<typeof cancelTrialArgs>;
+export type AddTrialArgs = z.output<typeof addTrialArgs>;
 export type TrialArgs = z.output<typeof trialArgs>;
 export type SuggestArgs = z.output<typeof suggestArgs>;
 export type ReportArgs = z.output<typeof reportArgs>;

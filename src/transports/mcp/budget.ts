@@ -23,8 +23,7 @@ export const maxCharsArg = z
   .int()
   .min(MIN_MAX_CHARS)
   .max(HARD_MAX_CHARS)
-  .optional()
-  .describe(`Default ${DEFAULT_MAX_CHARS}.`);
+  .optional();
 
 /** Characters a result puts in a model's context: text content and structured content (images count 0). */
 export function resultChars(r: CallToolResult): number {

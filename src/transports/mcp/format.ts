@@ -119,6 +119,10 @@ function nextStep(err: TuneportError): string {
       return "That trial is already finished and cannot change; call ask_trial to get a new one.";
     case "LEASE_LOST":
       return "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
+    case "STUDY_STOPPED":
+      return d.reason === "max_trials"
+        ? "The study used its trial budget (max_trials); read the results (study_summary, best_trials) or create a new study to go on."
+        : "The study was stopped (stop_study); call resume_study to hand out trials again.";
     case "SEARCH_SPACE_EXHAUSTED":
       return "Every point of the search space was handed out; create a new study with a wider space, or stop.";
     case "UNAVAILABLE":

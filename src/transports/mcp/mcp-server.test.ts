@@ -62,8 +62,9 @@ describe("tuneport MCP tools", () => {
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
       [
-        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory", "get_trial", "list_strategies",
-        "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "set_user_attrs", "study_summary", "tell_trial", "wait_for_progress",
+        "add_trial", "ask_trial", "best_trials", "cancel_trial", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory",
+        "get_trial", "list_strategies", "list_studies", "list_trials", "param_importances", "plot", "renew_lease", "report_intermediate", "resume_study",
+        "set_user_attrs", "stop_study", "study_summary", "tell_trial", "wait_for_progress",
       ].sort(),
     );
     for (const t of tools) {

@@ -26,6 +26,7 @@ import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
 import { callInput, toolDefinition } from "./tool-list.js";
 import { insightTools } from "./tools/insights.js";
+import { steeringTools } from "./tools/steering.js";
 import { studyTools } from "./tools/studies.js";
 import type { Extra, McpTool } from "./tools/tool.js";
 import { trialTools } from "./tools/trials.js";
@@ -118,5 +119,5 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
 
 /** Every tool, in the order `tools/list` shows them. */
 export function toolTable(maxWaitS = 50): McpTool[] {
-  return [...studyTools, ...trialTools, ...insightTools(maxWaitS)];
+  return [...studyTools, ...steeringTools, ...trialTools, ...insightTools(maxWaitS)];
 }

@@ -18,10 +18,10 @@ export function callInput(t: McpTool): z.ZodObject {
 const SAFE = Number.MAX_SAFE_INTEGER;
 
 /**
- * `v` without the JSON-Schema noise described above, and without string length and array size
- * bounds (the server checks them and answers a violation with an isError result that says what to
+ * `v` without the JSON-Schema noise described above, and without string length, array size and
+ * 0 or 1 lower bounds (the server checks them and answers a violation with an isError result that says what to
  * fix). Below `depth` levels of properties, objects and arrays keep only their type (outputs: the
- * top-level fields are the contract; the prose and structured content show the rest).
+ * names and types of the top-level fields are the contract; the structured content shows the rest).
  */
 export function stripSchema(v: unknown, depth = Infinity): unknown {
   if (Array.isArray(v)) return v.map((x) => stripSchema(x, depth));
@@ -32,6 +32,7 @@ export function stripSchema(v: unknown, depth = Infinity): unknown {
   for (const [k, x] of Object.entries(o)) {
     if (k === "$schema" || k === "minLength" || k === "maxLength" || k === "minItems" || k === "maxItems") continue;
     if ((k === "minimum" || k === "maximum") && typeof x === "number" && Math.abs(x) === SAFE) continue;
+    if (k === "minimum" && (x === 0 || x === 1)) continue; // counts and trial numbers: obvious, and checked
     if (k === "propertyNames" && JSON.stringify(x) === '{"type":"string"}') continue;
     if (k === "additionalProperties" && JSON.stringify(x) === "{}") continue;
     if (k === "properties" && x && typeof x === "object")
@@ -49,6 +50,10 @@ export function toolDefinition(t: McpTool): Tool {
     inputSchema: stripSchema(z.toJSONSchema(callInput(t), { target: "draft-7", io: "input" })) as Tool["inputSchema"],
     annotations: t.meta.readOnly ? { readOnlyHint: true } : { destructiveHint: t.meta.destructive ?? false },
   };
-  if (t.output) def.outputSchema = stripSchema(z.toJSONSchema(t.output, { target: "draft-7", io: "output" }), 1) as Tool["outputSchema"];
+  if (t.output) {
+    // The fields' names and types are the contract; which are always there is in the description.
+    const { required: _r, ...out } = stripSchema(z.toJSONSchema(t.output, { target: "draft-7", io: "output" }), 1) as Record<string, unknown>;
+    def.outputSchema = out as Tool["outputSchema"];
+  }
   return def;
 }

@@ -17,7 +17,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "param_importances",
       meta: {
         title: "Parameter importances",
-        description: "Parameter importances (shares of 1) from the complete trials.",
+        description: "Parameter importances (shares of 1).",
         readOnly: true,
       },
       input: z.object({ study: studyArg }),
@@ -38,7 +38,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "study_summary",
       meta: {
         title: "Study summary",
-        description: "Briefing: progress, best, trend, strategy, queued proposals, influential params.",
+        description: "Briefing: progress, best, trend, queue, influential params.",
         readOnly: true,
         sized: true,
       },
@@ -60,7 +60,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "wait_for_progress",
       meta: {
         title: "Wait for progress",
-        description: "Wait until min_finished more trials finish or timeout_s passes; use it instead of polling.",
+        description: "Wait for min_finished more finished trials; never poll.",
         readOnly: true,
         sized: true,
       },
@@ -147,7 +147,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
       name: "plot",
       meta: {
         title: "Plot a study",
-        description: "A PNG chart (at most 1600x1000 px, 1 MB); params default to the most important.",
+        description: "A PNG chart (≤1600x1000 px, ≤1 MB); params default to the most important.",
         readOnly: true,
       },
       input: z.object({

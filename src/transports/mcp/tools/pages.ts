@@ -5,6 +5,7 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { invalidArgument } from "../../../domain/errors.js";
 import { TRIAL_STATES } from "../../../domain/trial.js";
 import type { OpArgs } from "../../../service/ops/ops.js";
 import type { TrialField } from "../../../service/paging.js";
@@ -19,7 +20,8 @@ type ListingField = (typeof LISTING_FIELDS)[number];
 
 /** The projection arguments of listings. */
 export const projectionArgs = {
-  fields: z.array(z.enum(LISTING_FIELDS)).min(1).optional(),
+  // Checked in trialListing (the names listed there), to keep tools/list small.
+  fields: z.array(z.string()).min(1).optional(),
   params: z.array(z.string().min(1).max(256)).max(100).optional(),
   cursor: z.string().min(1).max(2000).optional(),
 };
@@ -51,7 +53,7 @@ export interface ListingRequest {
   descending?: boolean;
   limit: number;
   cursor?: string;
-  fields?: readonly ListingField[];
+  fields?: readonly string[];
   params?: string[];
   /** The first line, given the trials shown and the total. */
   head: (shown: number, total: number) => string;
@@ -63,7 +65,9 @@ export interface ListingRequest {
 
 /** One page of trials as a result that fits `budget`. */
 export async function trialListing(backend: McpBackend, r: ListingRequest, budget: number, tool: string): Promise<CallToolResult> {
-  const fields = r.fields ? [...new Set(r.fields.flatMap((f) => OP_FIELDS[f]))] : undefined;
+  const unknown = r.fields?.filter((f) => !(LISTING_FIELDS as readonly string[]).includes(f)) ?? [];
+  if (unknown.length > 0) throw invalidArgument(`unknown fields ${unknown.join(", ")}; fields are ${LISTING_FIELDS.join(", ")}`);
+  const fields = r.fields ? [...new Set(r.fields.flatMap((f) => OP_FIELDS[f as ListingField]))] : undefined;
   const ask = (limit: number) =>
     backend.call("trials", {
       study: r.study,

@@ -1,7 +1,7 @@
 /** MCP tools about studies: list, create, describe, delete, the plug-in catalogue, user attributes. */
 import { z } from "zod";
 import { invalidArgument } from "../../../domain/errors.js";
-import { studyNameSchema, studyRefSchema } from "../../../domain/study-name.js";
+import { studyRefSchema } from "../../../domain/study-name.js";
 import { boundedStudy, spaceText, studyLine, trialLine } from "../format.js";
 import { studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -11,14 +11,14 @@ import { type McpTool, defineTool, text } from "./tool.js";
 
 export const studyArg = studyRefSchema;
 /** A strategy or scheduler: a name, or {name, options} (the service checks both). */
-const pluginArg = z.union([z.string(), z.looseObject({ name: z.string() })]);
+const pluginArg = z.unknown();
 
 export const studyTools: McpTool[] = [
   defineTool({
     name: "list_studies",
     meta: {
       title: "List studies",
-      description: "Studies (counts, best value), a page at a time; continue with next_cursor.",
+      description: "Studies with counts and best value; page with next_cursor.",
       readOnly: true,
       sized: true,
     },
@@ -59,19 +59,22 @@ export const studyTools: McpTool[] = [
     meta: {
       title: "Create (or load) a study",
       description:
-        "Create a study, or load it with load_if_exists. space: {name: {type: float|int, low, high, log?, step?} or {type: categorical, choices}}. Strategies and schedulers: list_strategies.",
+        "Create (or load_if_exists) a study. space: {name: {type: float|int, low, high, log?, step?} | {type: categorical, choices}}.",
     },
     input: z.object({
       // The service validates the name, the space and the plug-ins and names what is wrong; the
       // schemas here stay loose so that tools/list stays small (issue 14 §1).
-      name: studyNameSchema,
+      name: z.string(),
       direction: z.enum(["minimize", "maximize"]).default("minimize"),
-      space: z.record(z.string(), z.looseObject({ type: z.enum(["float", "int", "categorical"]) })).default({}),
-      strategy: pluginArg.optional().describe("Default auto."),
-      scheduler: pluginArg.optional().describe("Pruner; default none."),
+      space: z.record(z.string(), z.looseObject({})).default({}),
+      strategy: pluginArg.optional().describe("Name or {name, options}; default auto."),
+      scheduler: pluginArg.optional().describe("Pruner, like strategy; default none."),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
       load_if_exists: z.boolean().default(false),
       user_attrs: z.record(z.string(), z.unknown()).optional(),
+      lease_ttl_s: z.number().optional(),
+      max_retries: z.number().int().optional(),
+      max_trials: z.number().int().optional(),
     }),
     output: z.looseObject({ created: z.boolean(), study: z.looseObject({ name: z.string() }) }),
     ops: ["create_study"],
@@ -85,6 +88,9 @@ export const studyTools: McpTool[] = [
         seed: a.seed,
         load_if_exists: a.load_if_exists,
         user_attrs: a.user_attrs,
+        lease_ttl_s: a.lease_ttl_s,
+        retry: a.max_retries !== undefined ? { max_retries: a.max_retries } : undefined,
+        max_trials: a.max_trials,
       });
       return text(
         `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.direction}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
@@ -95,7 +101,7 @@ export const studyTools: McpTool[] = [
 
   defineTool({
     name: "describe_study",
-    meta: { title: "Describe a study", description: "A study's configuration, search space, counts and best trial.", readOnly: true },
+    meta: { title: "Describe a study", description: "A study's configuration, space, counts, best trial.", readOnly: true },
     input: z.object({ study: studyArg }),
     output: z.looseObject({ study: z.looseObject({ name: z.string(), space: z.looseObject({}) }) }),
     ops: ["get_study"],
@@ -119,7 +125,7 @@ export const studyTools: McpTool[] = [
     name: "delete_study",
     meta: {
       title: "Delete a study",
-      description: "Delete a study and its trials, irreversibly (confirm: true). Running workers get errors.",
+      description: "Delete a study and its trials for good (confirm: true). Prefer stop_study.",
       destructive: true,
     },
     input: z.object({
@@ -150,7 +156,7 @@ export const studyTools: McpTool[] = [
     name: "list_strategies",
     meta: {
       title: "Strategy and scheduler catalogue",
-      description: "Strategies (what to try next) and schedulers (pruners) with their option names; with name, one's option schema.",
+      description: "Strategies and schedulers (pruners); with name, one's option schema.",
       readOnly: true,
       sized: true,
     },
@@ -180,7 +186,7 @@ export const studyTools: McpTool[] = [
     name: "set_user_attrs",
     meta: {
       title: "Annotate a study or trial",
-      description: "Merge notes or other attributes into a study, or into a trial with `trial`.",
+      description: "Merge notes into a study, or a trial with `trial`.",
     },
     input: z.object({
       study: studyArg,

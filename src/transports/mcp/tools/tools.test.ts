@@ -76,8 +76,12 @@ describe("MCP tools and the op table", () => {
     await run("create_study", { name: "d", space, strategy: "random", seed: 1 });
     await run("list_studies", {});
     await run("describe_study", { study: "d" });
+    const q = await run("enqueue_trial", { study: "d", params: { x: 0.9 }, rationale: "withdrawn" });
+    await run("cancel_trial", { study: "d", trial: q.trial.number });
+    await run("add_trial", { study: "d", params: { x: 0.1 }, value: 0.4 });
     await run("enqueue_trial", { study: "d", params: { x: 0.5 }, rationale: "the middle" });
-    const a = await run("ask_trial", { study: "d" });
+    const a = await run("ask_trial", { study: "d", lease_ttl_s: 120 });
+    await run("renew_lease", { study: "d", trial: a.trial, token: a.token });
     await run("report_intermediate", { study: "d", trial: a.trial, token: a.token, step: 1, value: 0.3 });
     await run("tell_trial", { study: "d", trial: a.trial, token: a.token, value: 0.2 });
     await run("set_user_attrs", { study: "d", trial: a.trial, attrs: { note: "fine" } });
@@ -90,6 +94,8 @@ describe("MCP tools and the op table", () => {
     await run("study_summary", { study: "d" });
     await run("wait_for_progress", { study: "d", timeout_s: 0 });
     await run("plot", { study: "d", kind: "history" });
+    await run("stop_study", { study: "d" });
+    await run("resume_study", { study: "d" });
     await run("delete_study", { study: "d", confirm: true });
 
     const tools = new Map(toolTable().map((t) => [t.name, t]));

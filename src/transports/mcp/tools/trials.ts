@@ -3,6 +3,7 @@
  * (enqueue), and reading them (best, list, get, lineage, trajectory).
  */
 import { z } from "zod";
+import { type ErrorCode, TuneportError } from "../../../domain/errors.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { clip, fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, trialLine } from "../format.js";
@@ -19,13 +20,13 @@ export const trialTools: McpTool[] = [
     name: "ask_trial",
     meta: {
       title: "Ask for a trial to evaluate",
-      description: "Start a trial to evaluate yourself: params and a lease token. Finish it with tell_trial before the lease expires.",
+      description: "Start a trial to evaluate yourself; renew_lease while long, then tell_trial.",
     },
-    input: z.object({ study: studyArg }),
+    input: z.object({ study: studyArg, lease_ttl_s: z.number().optional(), max_retries: z.number().int().optional() }),
     output: z.looseObject({ study: z.string(), trial: z.number().int(), params: z.looseObject({}), token: z.string(), lease_ttl_s: z.number() }),
     ops: ["ask"],
     async run(a, { backend }) {
-      const r = await backend.call("ask", { study: a.study });
+      const r = await backend.call("ask", { study: a.study, lease_ttl_s: a.lease_ttl_s, max_retries: a.max_retries });
       return text(
         `Trial ${r.trial.number} of '${r.study}' is yours: ${fmtParams(r.trial.params)}\n` +
           `token: ${r.lease.token} (lease ${r.lease.ttl_s}s)${r.budget !== null ? `\nbudget: ${r.budget}` : ""}\n` +
@@ -47,7 +48,7 @@ export const trialTools: McpTool[] = [
     name: "report_intermediate",
     meta: {
       title: "Report an intermediate value",
-      description: "Report your trial's value at a step; says continue or prune.",
+      description: "Report your trial's value at a step (renews its lease); says continue or prune.",
     },
     input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, step: z.number().min(0), value: z.number() }),
     output: z.looseObject({ decision: z.looseObject({ action: z.string() }) }),
@@ -63,10 +64,26 @@ export const trialTools: McpTool[] = [
   }),
 
   defineTool({
+    name: "renew_lease",
+    meta: { title: "Renew a trial's lease", description: "Extend your trial's lease." },
+    input: z.object({ study: studyArg, trial: trialArg, token: tokenArg }),
+    output: z.looseObject({ expires_at: z.number(), expires_in_s: z.number() }),
+    ops: ["heartbeat"],
+    async run(a, { backend }) {
+      const { leases } = await backend.call("heartbeat", { leases: [{ study: a.study, trial: a.trial, token: a.token }] });
+      const l = leases[0];
+      // The heartbeat op answers each lease on its own; one refused lease is this call's error.
+      if (!l?.ok) throw new TuneportError((l?.code ?? "INTERNAL") as ErrorCode, l?.message ?? "the lease was not renewed", { study: a.study, trial: a.trial });
+      const inS = Math.max(0, (l.expires_at as number) - Date.now() / 1000);
+      return text(`Lease of trial ${a.trial} renewed: it expires in ${Math.round(inS)}s.`, { expires_at: l.expires_at as number, expires_in_s: inS });
+    },
+  }),
+
+  defineTool({
     name: "tell_trial",
     meta: {
       title: "Tell a trial's result",
-      description: "Finish your trial: COMPLETE with value, FAIL with reason, or PRUNED.",
+      description: "Finish your trial: COMPLETE with value, FAIL with reason, PRUNED.",
     },
     input: z.object({
       study: studyArg,
@@ -93,7 +110,7 @@ export const trialTools: McpTool[] = [
     name: "enqueue_trial",
     meta: {
       title: "Propose a trial",
-      description: "Propose params with a rationale; served before the strategy's suggestions, which fill the params you omit.",
+      description: "Propose params with a rationale; served first; omitted params are filled.",
     },
     input: z.object({
       study: studyArg,
@@ -116,7 +133,7 @@ export const trialTools: McpTool[] = [
 
   defineTool({
     name: "best_trials",
-    meta: { title: "Best trials", description: "The k best complete trials; continue with next_cursor.", readOnly: true, sized: true },
+    meta: { title: "Best trials", description: "The k best complete trials; page with next_cursor.", readOnly: true, sized: true },
     input: z.object({ study: studyArg, k: z.number().int().min(1).max(200).default(5), ...projectionArgs }),
     output: listingOutput,
     ops: ["trials"],
@@ -145,7 +162,7 @@ export const trialTools: McpTool[] = [
     name: "list_trials",
     meta: {
       title: "List trials",
-      description: "Trials by number or by value (best first); continue with next_cursor.",
+      description: "Trials by number or value (best first); page with next_cursor. fields: state, value, params, rationale, intermediate, duration_s, user_attrs.",
       readOnly: true,
       sized: true,
     },
@@ -216,7 +233,7 @@ export const trialTools: McpTool[] = [
     name: "get_lineage",
     meta: {
       title: "PBT lineage of a trial",
-      description: "PBT: the param schedule behind a member's model (default the best), to replay.",
+      description: "PBT only: the param schedule behind a model (default the best).",
       readOnly: true,
       sized: true,
     },

@@ -1,0 +1,110 @@
+/**
+ * Steering a study from outside its workers (issue 14 §2): cancel a queued proposal, record a
+ * result obtained elsewhere (as Optuna's `add_trial`). Like trial-ops.ts, each runs under the
+ * study's write lock, re-validates the study there, and commits through the service's pipeline.
+ * Neither counts against the study's trial budget (`countsAgainstBudget`): only asks do.
+ */
+import { type Distribution, type ParamValue, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
+import { failedPrecondition, invalidArgument } from "../domain/errors.js";
+import type { ServiceCore } from "./core.js";
+import type * as S from "./ops/schemas.js";
+import type { TrialRecord } from "./study-state.js";
+import { checkAttrsSize, trialOf } from "./trial-ops.js";
+import { type TrialView, trialView } from "./views.js";
+
+/**
+ * Cancels a queued (WAITING) trial: it becomes FAIL with `fail_reason` "cancelled: <reason>" and
+ * `system_attrs.cancelled`, and no worker gets it. @throws FAILED_PRECONDITION for any other state
+ * (a running trial belongs to its worker; stop_study stops new ones), NOT_FOUND.
+ */
+export async function cancelTrial(core: ServiceCore, a: S.CancelTrialArgs, requestId?: string): Promise<{ trial: TrialView }> {
+  const s = core.state(a.study);
+  return core.mutate(requestId, "cancel_trial", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const t = trialOf(s, a.trial);
+      if (t.state !== "WAITING")
+        throw failedPrecondition(
+          `trial ${t.number} of '${s.study.name}' is ${t.state}: only a queued (WAITING) trial can be cancelled`,
+          { study: s.study.name, trial: t.number, state: t.state },
+        );
+      const now = core.now();
+      const next: TrialRecord = {
+        ...t,
+        state: "FAIL",
+        finishedAt: now,
+        systemAttrs: { ...t.systemAttrs, cancelled: true, fail_reason: a.reason ? `cancelled: ${a.reason}` : "cancelled" },
+      };
+      return core.commit([{ kind: "update-trial", trial: next }], { trial: trialView(next, now) }, () => {
+        s.trials[t.number] = next;
+        const i = s.waiting.indexOf(t.number);
+        if (i >= 0) s.waiting.splice(i, 1);
+        core.bump(s);
+      }, rc);
+    }),
+  );
+}
+
+/**
+ * Records a finished trial evaluated elsewhere. Every declared parameter needs a value inside its
+ * distribution; any other parameter needs a distribution (in `distributions`, or one the study has
+ * seen). COMPLETE needs a finite value; intermediate steps must increase. @throws INVALID_ARGUMENT
+ * naming the declared parameters, NOT_FOUND.
+ */
+export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?: string): Promise<{ trial: TrialView }> {
+  const s = core.state(a.study);
+  const state = a.state ?? "COMPLETE";
+  const value = a.value ?? null;
+  if (state === "COMPLETE" && (value === null || !Number.isFinite(value))) throw invalidArgument("a COMPLETE trial needs a finite value");
+  if (value !== null && !Number.isFinite(value)) throw invalidArgument("value must be finite when given");
+  const intermediate = (a.intermediate ?? []).map(([step, v]) => ({ step, value: v }));
+  for (let i = 1; i < intermediate.length; i++)
+    if ((intermediate[i]?.step as number) <= (intermediate[i - 1]?.step as number)) throw invalidArgument("intermediate steps must increase");
+  if (a.user_attrs) checkAttrsSize(a.user_attrs);
+  const given: Record<string, Distribution> = {};
+  for (const [k, raw] of Object.entries(a.distributions ?? {})) given[k] = parseDistribution(k, raw);
+  return core.mutate(requestId, "add_trial", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const declared = Object.keys(s.study.config.space);
+      const missing = declared.filter((k) => !(k in a.params));
+      if (missing.length > 0) throw invalidArgument(`add_trial needs a value for every declared parameter; missing: ${missing.join(", ")}`, { declared });
+      const distributions: Record<string, Distribution> = {};
+      for (const [k, v] of Object.entries(a.params)) {
+        const known = s.paramDists.get(k);
+        const d = known ?? given[k];
+        if (!d)
+          throw invalidArgument(`parameter '${k}' is neither declared nor seen in '${s.study.name}': pass its distribution in distributions`, {
+            param: k,
+            declared,
+          });
+        if (known && given[k] && !distributionsEqual(known, given[k] as Distribution))
+          throw invalidArgument(`parameter '${k}' has the distribution ${JSON.stringify(known)} in this study`, { param: k });
+        if (!contains(d, v as ParamValue)) throw invalidArgument(`value ${JSON.stringify(v)} of '${k}' is outside ${JSON.stringify(d)}`, { param: k });
+        distributions[k] = d;
+      }
+      const now = core.now();
+      const t: TrialRecord = {
+        id: core.allocTrialId(),
+        studyId: s.study.id,
+        number: s.trials.length,
+        state,
+        params: { ...a.params },
+        distributions,
+        value,
+        intermediate,
+        userAttrs: { ...(a.user_attrs ?? {}) },
+        systemAttrs: { added: true, ...(a.rationale ? { rationale: a.rationale } : {}) },
+        createdAt: now,
+        startedAt: now,
+        finishedAt: now,
+        lease: null,
+      };
+      return core.commit([{ kind: "insert-trial", trial: t }], { trial: trialView(t, now) }, () => {
+        s.trials.push(t);
+        for (const [k, d] of Object.entries(distributions)) if (!s.paramDists.has(k)) s.paramDists.set(k, d);
+        core.bump(s);
+      }, rc);
+    }),
+  );
+}
