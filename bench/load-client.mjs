@@ -2,7 +2,8 @@
 // ask → report → tell loops as fast as the server answers, one request at a time, like a
 // training worker with a zero-cost objective. Prints its latencies (ms) as one JSON line.
 //
-// Usage: node load-client.mjs ENDPOINT STUDY TRIALS GO_AT_EPOCH_MS
+// Usage: node load-client.mjs ENDPOINT STUDY TRIALS GO_AT_EPOCH_MS [STOP_AT_EPOCH_MS]
+// (with STOP_AT, the loop also ends at that instant: a fixed time window instead of a trial count)
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";
 
@@ -10,6 +11,7 @@ context.blocky = false;
 const [endpoint, study, trialsArg, goAtArg] = process.argv.slice(2);
 const trials = Number(trialsArg);
 const goAt = Number(goAtArg);
+const stopAt = Number(process.argv[6] ?? Number.POSITIVE_INFINITY);
 // the codec options of src/transports/zmq/codec.ts
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
@@ -36,7 +38,7 @@ const wait = goAt - Date.now();
 if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 const t0 = Date.now();
 let done = 0;
-for (let i = 0; i < trials; i++) {
+for (let i = 0; i < trials && Date.now() < stopAt; i++) {
   let t = performance.now();
   let a;
   try {

@@ -8,7 +8,7 @@ import platform
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +22,8 @@ from ._errors import (
     UnavailableError,
     UnsupportedVersionError,
 )
-from ._protocol import PROTOCOL_VERSIONS, Channel, CurveKeys, encode, make_request, parse_reply
+from ._failover import Endpoints, FailoverChannel
+from ._protocol import PROTOCOL_VERSIONS, CurveKeys, encode, make_request, parse_reply
 from ._study import Direction, Study, StudySummary
 from ._trial import Trial
 
@@ -35,12 +36,14 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 
 
 class Client:
-    """A connection to one server. Thread-safe; close it (or use ``with``) to stop the heartbeat
-    thread. ``timeout`` is per attempt, ``retries`` the number of resends after silence."""
+    """A connection to one server, or to several sharing one database (a list of endpoints: the
+    client fails over between them and follows redirects, see ``_failover.py``). Thread-safe; close
+    it (or use ``with``) to stop the heartbeat thread. ``timeout`` is per attempt, ``retries`` the
+    number of resends after silence."""
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         *,
         timeout: float = 10.0,
         retries: int = 3,
@@ -50,10 +53,11 @@ class Client:
         client_info: Mapping[str, Any] | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
-        self.endpoint = endpoint
+        self._endpoints = Endpoints(endpoint, suspect_s=max(1.0, 3 * timeout))
+        self.endpoint = self._endpoints.current
         self._curve = curve
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._channel = Channel(self._context, endpoint, timeout=timeout, retries=retries, curve=curve)
+        self._channel = FailoverChannel(self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve)
         self._version = 1
         self.limits: dict[str, Any] = {}
         self._trials_lock = threading.Lock()
@@ -266,7 +270,9 @@ class _Heartbeat:
         return max(0.05, min(self._interval, ttl / 3))
 
     def _run(self) -> None:
-        channel = Channel(self._client._context, self._client.endpoint, timeout=self._timeout, retries=0, curve=self._client._curve)
+        channel = FailoverChannel(
+            self._client._context, self._client._endpoints, timeout=self._timeout, retries=0, curve=self._client._curve, failover_s=self._timeout
+        )
         last = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -284,7 +290,7 @@ class _Heartbeat:
         finally:
             channel.close()
 
-    def _beat(self, channel: Channel, trials: list[Trial]) -> None:
+    def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}
         leases = [{"study": t.study.name, "trial": t.number, "token": t.lease.token} for t in trials]
         try:
@@ -301,6 +307,8 @@ class _Heartbeat:
                 continue
             code = entry.get("code")
             message = str(entry.get("message", ""))
+            if code == "UNAVAILABLE":
+                continue  # its study is being taken over by another server: renew it there next time
             if code == "LEASE_LOST":
                 trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number}))
                 log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
@@ -310,7 +318,7 @@ class _Heartbeat:
 
 
 def connect(
-    endpoint: str,
+    endpoint: str | Sequence[str],
     *,
     timeout: float = 10.0,
     retries: int = 3,
@@ -320,6 +328,8 @@ def connect(
     curve: CurveKeys | None = None,
 ) -> Client:
     """Connects to a server and runs the ``hello`` handshake (protocol version negotiation).
+    Several endpoints (``["tcp://a:5555", "tcp://b:5555"]``: servers sharing one PostgreSQL
+    database) make the client fail over between them and follow redirects to each study's owner.
     With ``curve`` (see ``CurveKeys.from_files``) every socket, the heartbeat's too, encrypts
     and authenticates with CURVE; a server that refuses the key is indistinguishable from a
     silent one, so that shows as a TimeoutError mentioning the keys.
