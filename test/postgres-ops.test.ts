@@ -88,10 +88,10 @@ describe("tuneport on PostgreSQL, from the command line", () => {
 
     // Backup: pg_dump of the schema, restored into a fresh database, reads the same.
     const bin = postgresBinDir() as string;
-    const u = new URL(url);
-    const host = u.searchParams.get("host") as string;
-    const port = u.searchParams.get("port") as string;
-    const schema = u.searchParams.get("schema") as string;
+    const q = new URLSearchParams(url.slice(url.indexOf("?") + 1));
+    const host = q.get("host") as string;
+    const port = q.get("port") as string;
+    const schema = q.get("schema") as string;
     const conn = ["-h", host, "-p", port, "-U", "postgres"];
     const dump = join(dir, "backup.sql");
     execFileSync(join(bin, "pg_dump"), [...conn, "-d", "postgres", "-n", schema, "-f", dump]);
