@@ -272,8 +272,10 @@ export class PostgresStorage implements Storage {
   /** One change as the JSON row `tuneport_commit` reads; adds the study name it touches to `names`. */
   private encode(c: Change, names: Set<string>): Record<string, unknown> {
     const touch = (studyId: number | undefined) => {
+      if (!this.fence) return; // one writer: nothing to check
       const name = studyId === undefined ? undefined : this.studyNames.get(studyId);
-      if (name === undefined) throw new Error(`storage: a change names study id ${studyId} that this storage never saw`);
+      // The service loads (or creates) a study before it writes to it, so the name is known.
+      if (name === undefined) throw new OwnershipLostError(`a change names study id ${studyId}, which this server does not serve`);
       names.add(name);
     };
     switch (c.kind) {
@@ -308,7 +310,7 @@ export class PostgresStorage implements Storage {
         touch(this.trialStudy.get(c.trialId));
         return { k: "sl", t: c.trialId, lt: c.lease.token, le: c.lease.expiresAt };
       case "insert-study":
-        names.add(c.study.name);
+        if (this.fence) names.add(c.study.name);
         this.studyNames.set(c.study.id, c.study.name);
         return {
           k: "is",
