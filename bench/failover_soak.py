@@ -58,6 +58,9 @@ def stop_postgres(proc: subprocess.Popen[str]) -> None:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 class Server:

@@ -72,6 +72,7 @@ def _soak() -> ModuleType:
     spec = importlib.util.spec_from_file_location("failover_soak", ROOT / "bench" / "failover_soak.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
     spec.loader.exec_module(module)
     return module
 
