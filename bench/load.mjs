@@ -3,7 +3,7 @@
 //
 //   npm run build && node bench/load.mjs [--clients 32,128] [--strategies random,tpe]
 //        [--trials random=100000,tpe=4000] [--out bench/results/load.json] [--cpu-prof DIR]
-//        [--seconds S] [--storage-url postgresql://...] [--pg-pid PID]
+//        [--seconds S] [--storage-url postgresql://...] [--pg-pid PID] [--durability process|power]
 //
 // Each configuration gets a fresh server on a fresh SQLite file (default --durability
 // process), or with --storage-url on a fresh schema of that PostgreSQL database (--pg-pid: the
@@ -90,7 +90,8 @@ function pgCpuS(postmaster) {
 
 async function startServer(db, port, cpuProf) {
   const nodeArgs = cpuProf ? ["--cpu-prof", "--cpu-prof-dir", cpuProf] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${port}`, "--lease-ttl", "600"], {
+  const durability = args.durability ? ["--durability", args.durability] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${port}`, "--lease-ttl", "600", ...durability], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve, reject) => {
@@ -168,7 +169,7 @@ async function runOne(strategy, clients, totalTrials) {
   const cpu = cpu0 ? { server: cpu1.server - cpu0.server, pg: cpu1.pg - cpu0.pg } : null;
   const row = {
     system: "tuneport",
-    storage: pgUrl ? "postgresql" : "sqlite (process)",
+    storage: pgUrl ? "postgresql" : `sqlite (${args.durability ?? "process"})`,
     ask_tell: { p50_ms: pct(askTell, 50), p99_ms: pct(askTell, 99) },
     server_cpu_ms_per_trial: cpu && done > 0 ? { tuneport: (cpu.server * 1000) / done, postgres: (cpu.pg * 1000) / done } : null,
     strategy,

@@ -4,7 +4,9 @@ the same PostgreSQL server, in one run; 1, 32 and 128 workers; random and TPE.
 - PostgreSQL: a throw-away server (bench/pg-server.mjs --durable) with the default durability
   settings (fsync, synchronous_commit on), shared by tuneport and Optuna.
 - tuneport: `bench/load.mjs` (N worker processes doing ask → report → tell with a zero-cost
-  objective against one `tuneport serve`, on a fresh schema of that server or a fresh SQLite file).
+  objective against one `tuneport serve`, on a fresh schema of that server or a fresh SQLite file;
+  SQLite twice: its default `--durability process`, which does not fsync each commit, and
+  `--durability power`, which does, like PostgreSQL here).
 - Optuna: `bench/load_optuna.py --storage rdb-pg` (N worker processes, each with its own
   RDBStorage on one fresh database of that server, as Optuna documents distributed optimization;
   psycopg2 driver).
@@ -53,7 +55,7 @@ def rows_of(raw: dict[str, Any]) -> list[dict[str, Any]]:
     for label, entry in raw.items():
         for r in entry["rows"]:
             system = "optuna 5.0 RDBStorage" if label.startswith("optuna") else "tuneport"
-            storage = "postgresql" if label.endswith("pg") else "sqlite"
+            storage = "postgresql" if label.endswith("pg") else "sqlite (power)" if label.endswith("power") else "sqlite"
             out.append({
                 "system": system,
                 "storage": storage,
@@ -113,6 +115,8 @@ def main() -> None:
                   "--seconds", str(a.seconds), "--out", str(raw_path)]
         run(["node", "bench/load.mjs", *common, "--storage-url", url, "--pg-pid", str(postmaster), "--label", "tuneport-pg"])
         run(["node", "bench/load.mjs", *common, "--label", "tuneport-sqlite"])
+        # Like for like: PostgreSQL fsyncs every commit, SQLite's default ("process") does not.
+        run(["node", "bench/load.mjs", *common, "--durability", "power", "--label", "tuneport-sqlite-power"])
         for strategy in strategies:
             for w in workers:
                 run([sys.executable, "bench/load_optuna.py", "--workers", str(w), "--storage", "rdb-pg", "--url", url,
