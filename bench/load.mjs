@@ -127,11 +127,15 @@ async function runOne(strategy, clients, totalTrials) {
   process.once("exit", killServer);
   await admin(endpoint, "create_study", { name: "load", space: SPACE, strategy, seed: 1 });
   const per = Math.ceil(totalTrials / clients);
-  const goAt = Date.now() + 1500 + clients * 60; // after every client started and said hello
-  const stopAt = args.seconds ? goAt + Number(args.seconds) * 1000 : undefined;
   const pgPid = args["pg-pid"] ? Number(args["pg-pid"]) : null;
   let cpu0 = null;
-  const startCpu = setTimeout(() => (cpu0 = { server: cpuS(server.pid), pg: pgPid ? pgCpuS(pgPid) : 0 }), Math.max(0, goAt - Date.now()));
+  let startCpu = null;
+  // Start barrier: every client connects and says hello, prints "ready", and waits for the go line.
+  let ready = 0;
+  const procs = [];
+  const allReady = new Promise((resolve) => {
+    procs.onReady = () => ++ready === clients && resolve();
+  });
   const rss = [];
   const sampler = setInterval(() => rss.push(rssMiB(server.pid)), 100);
   const results = await Promise.all(
@@ -139,18 +143,35 @@ async function runOne(strategy, clients, totalTrials) {
       { length: clients },
       () =>
         new Promise((resolve, reject) => {
-          const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), String(goAt), ...(stopAt ? [String(stopAt)] : [])], {
-            stdio: ["ignore", "pipe", "inherit"],
+          const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), "stdin"], {
+            stdio: ["pipe", "pipe", "inherit"],
           });
+          procs.push(p);
           let s = "";
-          p.stdout.on("data", (d) => (s += d));
+          let announced = false;
+          p.stdout.on("data", (d) => {
+            s += d;
+            if (!announced && s.startsWith("ready\n")) {
+              announced = true;
+              s = s.slice(6);
+              procs.onReady();
+            }
+          });
           // "close", not "exit": stdout may still hold data when the process has exited
           p.once("close", (code) => (code === 0 ? resolve(JSON.parse(s)) : reject(new Error(`client exited ${code}`))));
         }),
-    ),
-  );
+    ).concat([
+      allReady.then(() => {
+        const goAt = Date.now() + 300;
+        const stopAt = args.seconds ? goAt + Number(args.seconds) * 1000 : Number.POSITIVE_INFINITY;
+        for (const p of procs) p.stdin.end(`${goAt} ${stopAt}\n`);
+        startCpu = setTimeout(() => (cpu0 = { server: cpuS(server.pid), pg: pgPid ? pgCpuS(pgPid) : 0 }), 300);
+        return null;
+      }),
+    ]),
+  ).then((all) => all.filter((r) => r !== null));
   clearInterval(sampler);
-  clearTimeout(startCpu);
+  if (startCpu) clearTimeout(startCpu);
   const cpu1 = { server: cpuS(server.pid), pg: pgPid ? pgCpuS(pgPid) : 0 };
   const rssAtEnd = rssMiB(server.pid);
   const study = (await admin(endpoint, "get_study", { study: "load" })).study;
