@@ -68,6 +68,9 @@ export const PG_MIGRATIONS: readonly string[] = [
     epoch      BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
   );
+  -- The largest study id ever stored: a deleted study's id is never handed out again (one writer).
+  CREATE TABLE study_id_high_water (id BIGINT NOT NULL);
+  INSERT INTO study_id_high_water VALUES (0);
   CREATE SEQUENCE tuneport_trial_ids INCREMENT BY ${ID_BLOCK} START WITH 1;
   CREATE SEQUENCE tuneport_study_ids INCREMENT BY ${ID_BLOCK} START WITH 1;
 
@@ -114,6 +117,7 @@ export const PG_MIGRATIONS: readonly string[] = [
       WHEN 'is' THEN
         INSERT INTO studies (id, name, config, user_attrs, created_at, stopped)
           VALUES ((c->>'id')::BIGINT, c->>'name', c->>'cfg', c->>'ua', (c->>'ca')::DOUBLE PRECISION, (c->>'stp')::BOOLEAN);
+        UPDATE study_id_high_water SET id = (c->>'id')::BIGINT WHERE id < (c->>'id')::BIGINT;
       WHEN 'us' THEN
         UPDATE studies SET config = c->>'cfg', user_attrs = c->>'ua', stopped = (c->>'stp')::BOOLEAN WHERE id = (c->>'id')::BIGINT;
       WHEN 'sa' THEN

@@ -229,7 +229,8 @@ export class PostgresStorage implements Storage {
 
   async maxStudyId(): Promise<number> {
     const { rows } = await this.pool.query<{ m: number; s: number }>(
-      "SELECT COALESCE((SELECT MAX(id) FROM studies), 0) AS m, (SELECT CASE WHEN is_called THEN last_value + $1 - 1 ELSE 0 END FROM tuneport_study_ids) AS s",
+      `SELECT GREATEST(COALESCE((SELECT MAX(id) FROM studies), 0), (SELECT id FROM study_id_high_water)) AS m,
+         (SELECT CASE WHEN is_called THEN last_value + $1 - 1 ELSE 0 END FROM tuneport_study_ids) AS s`,
       [ID_BLOCK],
     );
     const r = rows[0] as { m: number; s: number };
