@@ -52,7 +52,7 @@ typecheck: node_modules/.stamp ## type-check sources and tests
 test-ts: build typecheck postgres ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL)
 	npx vitest run
 
-test-py: build venv postgres ## Python client tests (real server processes) and examples
+test-py: build dist-bench/.stamp venv postgres ## Python client tests (real server processes) and examples
 	cd python-client && ../$(VENV)/bin/mypy
 	cd python-client && ../$(PY) -m pytest -q
 
@@ -72,10 +72,10 @@ package: build venv ## packages/: the server tarball (npm install -g) and the cl
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
-bench-postgres: build venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
+bench-postgres: build dist-bench/.stamp venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
 	nice -n 10 $(PY) bench/postgres.py $(if $(QUICK),--quick,)
 
-soak-failover: build venv postgres ## crash soak across 3 servers on PostgreSQL: 32 workers, the owner SIGKILLed 10 times -> bench/results/failover.json
+soak-failover: build dist-bench/.stamp venv postgres ## crash soak across 3 servers on PostgreSQL: 32 workers, the owner SIGKILLed 10 times -> bench/results/failover.json
 	$(PY) bench/failover_soak.py --servers 3 --workers 32 --kills 10 --out bench/results/failover.json
 
 bench-input-check: build venv ## cost of the request checks: frame walk vs decode, round trips vs a baseline build (docs/BENCHMARKS.md)

@@ -111,9 +111,11 @@ class Client:
             "pid": os.getpid(),
             **(client_info or {}),
         }
-        # One attempt, bounded by ``wait`` whether nothing listens or something listens and stays silent.
+        # One attempt per endpoint, each bounded by ``wait`` whether nothing listens or something
+        # listens and stays silent.
         message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
-        result = parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=wait))
+        tries = len(self._endpoints.all) - 1
+        result = parse_reply(self._channel.request(message, timeout=wait, retries=tries, outage_budget_s=wait))
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
