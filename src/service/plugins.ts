@@ -42,8 +42,12 @@ export function resolveStrategyConfig(ref: PluginRef): PluginConfig {
   return { name, options: parseOptions("strategy", factory, options) };
 }
 
-/** Validates a scheduler reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
-export function resolveSchedulerConfig(ref: PluginRef): PluginConfig {
+/**
+ * Validates a scheduler reference and fills in option defaults, the study's budget
+ * (`maxResource`, create_study `max_resource`) included where the scheduler takes one
+ * (`SchedulerFactory.withStudyBudget`). @throws INVALID_ARGUMENT listing valid names.
+ */
+export function resolveSchedulerConfig(ref: PluginRef, maxResource?: number): PluginConfig {
   const { name, options } = normalise(ref);
   const factory = SCHEDULERS.get(name);
   if (!factory)
@@ -51,7 +55,8 @@ export function resolveSchedulerConfig(ref: PluginRef): PluginConfig {
       `unknown scheduler '${name}'; valid schedulers: ${[...SCHEDULERS.keys()].join(", ") || "(none)"}`,
       { valid: [...SCHEDULERS.keys()] },
     );
-  return { name, options: parseOptions("scheduler", factory, options) };
+  const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(options, maxResource) : options;
+  return { name, options: parseOptions("scheduler", factory, raw) };
 }
 
 /** Refuses strategy/scheduler pairs that make no sense. @throws INVALID_ARGUMENT with the reason. */

@@ -49,6 +49,7 @@ describe("export / import of a study as JSON Lines", () => {
       user_attrs: { owner: "me", nested: { a: [1, 2.5, "x"] } },
       lease_ttl_s: 5,
       retry: { max_retries: 1, keep_intermediate: true },
+      max_resource: 81,
     });
     const a = await svc.ask(name);
     await svc.suggest(name, a.trial.number, a.lease.token, "dropout", { type: "float", low: 0, high: 0.5 });

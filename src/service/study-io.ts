@@ -59,6 +59,8 @@ const headerSchema = z
           .object({ max_retries: z.number().int().min(0).max(100), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() })
           .strict(),
         lease_ttl_s: z.number().min(1).max(7 * 24 * 3600),
+        // Absent in exports made before the study-wide budget existed.
+        max_resource: z.number().positive().nullable().optional(),
       })
       .strict(),
     user_attrs: attrs,
@@ -159,6 +161,7 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
         seed: c.seed,
         retry: { maxRetries: c.retry.max_retries, retryOnFail: c.retry.retry_on_fail, keepIntermediate: c.retry.keep_intermediate },
         leaseTtlS: c.lease_ttl_s,
+        ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
       };
       continue;
     }

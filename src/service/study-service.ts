@@ -177,6 +177,8 @@ export const createStudyArgsSchema = z
       .strict()
       .optional(),
     lease_ttl_s: z.number().min(1).max(7 * 24 * 3600).optional(),
+    /** The study's budget (StudyConfig.maxResource): how far one trial trains at most. */
+    max_resource: z.number().positive().max(1e15).optional(),
   })
   .strict();
 export type CreateStudyArgs = z.infer<typeof createStudyArgsSchema>;
@@ -435,7 +437,8 @@ export class StudyService {
     if (!parsed.success) throw invalidArgument(`create_study: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
     const a = parsed.data;
     const space: SearchSpace = parseSearchSpace(a.space ?? {});
-    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef);
+    const scheduler =
+      a.scheduler === undefined || a.scheduler === null ? null : resolveSchedulerConfig(a.scheduler as PluginRef, a.max_resource);
     const strategy = resolveStrategyConfig((a.strategy ?? defaultStrategyFor(scheduler)) as PluginRef);
     checkCompatible(strategy, scheduler);
     return this.once(requestId, "create_study", async (rc) => {
@@ -448,6 +451,8 @@ export class StudyService {
         const c = existing.study.config;
         if (a.direction !== undefined && a.direction !== c.direction)
           throw invalidArgument(`study '${a.name}' exists with direction ${c.direction}, not ${a.direction}`);
+        if (a.max_resource !== undefined && a.max_resource !== c.maxResource)
+          throw invalidArgument(`study '${a.name}' exists with max_resource ${c.maxResource ?? "unset"}, not ${a.max_resource}`);
         if (a.space !== undefined) {
           for (const [k, d] of Object.entries(space)) {
             const have = c.space[k];
@@ -469,6 +474,7 @@ export class StudyService {
           keepIntermediate: a.retry?.keep_intermediate ?? DEFAULT_RETRY.keepIntermediate,
         },
         leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
+        ...(a.max_resource !== undefined ? { maxResource: a.max_resource } : {}),
       };
       checkAttrsSize(a.user_attrs ?? {});
       const study = await this.storage.createStudy({ name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() });

@@ -73,6 +73,8 @@ export interface StudyView {
   seed: number;
   retry: { max_retries: number; retry_on_fail: boolean; keep_intermediate: boolean };
   lease_ttl_s: number;
+  /** The study's budget (how far one trial trains at most), or null. */
+  max_resource: number | null;
   user_attrs: Record<string, unknown>;
   created_at: number;
   n_trials: number;
@@ -109,6 +111,7 @@ export function configView(c: StudyConfig) {
     seed: c.seed,
     retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail, keep_intermediate: c.retry.keepIntermediate ?? false },
     lease_ttl_s: c.leaseTtlS,
+    max_resource: c.maxResource ?? null,
   };
 }
 

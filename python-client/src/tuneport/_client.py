@@ -137,10 +137,13 @@ class Client:
         lease_ttl_s: float | None = None,
         max_retries: int | None = None,
         retry_on_fail: bool | None = None,
+        max_resource: float | None = None,
     ) -> Study:
         """Creates a study (or, with ``load_if_exists``, loads the one of that name, whose direction
         and declared space must then match). ``strategy``/``scheduler`` are a name or
-        ``{"name", "options"}``. @raises AlreadyExistsError, InvalidArgumentError."""
+        ``{"name", "options"}``. ``max_resource`` is the study's budget: how far one trial trains
+        at most (epochs, steps); ``asha``, ``hyperband`` and ``bohb`` use it as their
+        ``max_resource``. @raises AlreadyExistsError, InvalidArgumentError."""
         retry: dict[str, Any] = {}
         if max_retries is not None:
             retry["max_retries"] = max_retries
@@ -159,6 +162,7 @@ class Client:
                 "user_attrs": dict(user_attrs) if user_attrs is not None else None,
                 "lease_ttl_s": lease_ttl_s,
                 "retry": retry or None,
+                "max_resource": max_resource,
             },
         )
         return Study(self, result["study"])

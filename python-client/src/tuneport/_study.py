@@ -38,6 +38,8 @@ class StudySummary:
     n_trials: int
     counts: dict[TrialState, int]
     best_trial: FrozenTrial | None
+    max_resource: float | None = None
+    """The study's budget: how far one trial trains at most (``create_study(max_resource=...)``)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -56,6 +58,7 @@ class StudySummary:
             n_trials=int(raw.get("n_trials") or 0),
             counts=dict(raw.get("counts") or {}),
             best_trial=FrozenTrial.from_wire(best) if best else None,
+            max_resource=float(raw["max_resource"]) if raw.get("max_resource") is not None else None,
         )
 
 
@@ -94,6 +97,11 @@ class Study:
     @property
     def lease_ttl_s(self) -> float:
         return self._summary.lease_ttl_s
+
+    @property
+    def max_resource(self) -> float | None:
+        """The study's budget (how far one trial trains at most), or None."""
+        return self._summary.max_resource
 
     @property
     def user_attrs(self) -> dict[str, Any]:
