@@ -19,8 +19,13 @@ import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 
 const options = z
   .object({
-    /** Completed trials after which suggestions come from TPE instead of GP. */
+    /** Completed trials (finished ones under a scheduler) after which suggestions come from TPE instead of GP. */
     gp_until: z.number().int().min(0).max(100_000).default(200),
+    /**
+     * What a study with a scheduler (pruner, ASHA, Hyperband...) gets: "gp" (GP until `gp_until`
+     * finished trials, then TPE) or "tpe" (TPE throughout). Chosen on bench/multifidelity.py.
+     */
+    with_scheduler: z.enum(["gp", "tpe"]).default("gp"),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: z.record(z.string(), z.unknown()).default({}),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
@@ -38,12 +43,18 @@ export class AutoStrategy implements Strategy {
     this.tpe = tpeStrategyFactory.create(tpeStrategyFactory.options.parse(opts.tpe));
   }
 
-  /** Which phase a request is in: GP while few trials completed and the space is declared. */
+  /**
+   * Which phase a request is in: GP while few trials finished and the space is declared. Under
+   * a scheduler PRUNED trials count too: the GP models them (../fidelity.ts), so its cost grows
+   * with them.
+   */
   phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" {
     if (Object.keys(req.study.space).length === 0) return "tpe";
-    let complete = 0;
-    for (const t of req.trials) if (t.state === "COMPLETE") complete++;
-    return complete < this.opts.gp_until ? "gp" : "tpe";
+    const scheduled = req.study.scheduler !== null;
+    if (scheduled && this.opts.with_scheduler === "tpe") return "tpe";
+    let n = 0;
+    for (const t of req.trials) if (t.state === "COMPLETE" || (scheduled && t.state === "PRUNED")) n++;
+    return n < this.opts.gp_until ? "gp" : "tpe";
   }
 
   suggest(req: SuggestRequest): Suggestion {

@@ -12,10 +12,13 @@
  *   Optimization" (NeurIPS): LogEI, computed stably in the tails (see log-ei.ts).
  *
  * What it does per suggestion:
- * 1. Fewer than `nStartupTrials` (default 10, as Optuna) COMPLETE trials: uniform random.
+ * 1. Fewer than `nStartupTrials` (default 10, as Optuna) trials with a result: uniform random.
  * 2. Inputs: the declared space's non-constant dimensions in the unit cube (`toUnit`: log
- *    and step aware; categoricals as choice indices). Targets: COMPLETE values, negated
- *    when maximising, standardised. PRUNED/FAIL trials are not modelled.
+ *    and step aware; categoricals as choice indices). Targets: losses (values negated when
+ *    maximising), standardised. In a plain study these are the COMPLETE values; under a pruner
+ *    or multi-fidelity scheduler, values at the highest fidelity level that `nStartupTrials`
+ *    trials reached, with losses imputed for the trials stopped below it (../fidelity.ts;
+ *    Optuna's GPSampler ignores PRUNED trials). FAIL trials are not modelled.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise)
  *    by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
@@ -40,7 +43,9 @@
  *    their grid, then line-searched at ±1, ±2, ±4, … grid steps. A search whose iterate comes
  *    within `NEAR_FOUND` of an earlier search's end point stops there (same basin); on an
  *    all-continuous space one L-BFGS run per start suffices.
- * 6. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
+ * 6. On a space with a continuous dimension the chosen point is never an earlier trial's
+ *    configuration (the next best local-search end point or candidate is taken instead).
+ * 7. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
  *    uniform random point: the strategy never hands out NaN.
  */
 import { z } from "zod";
@@ -55,6 +60,7 @@ import type { Rng } from "../../math/rng.js";
 import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
 import { sampleUniform } from "../sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { type FidelityData, fidelityData } from "../fidelity.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { dLogH, logH } from "./log-ei.js";
 
@@ -79,6 +85,11 @@ const options = z
     fullFitEvery: z.number().int().min(1).default(10),
     /** L-BFGS iteration cap of each local acquisition search. */
     maxAcqIterations: z.number().int().min(1).default(30),
+    /**
+     * Training data under a pruner or multi-fidelity scheduler (../fidelity.ts): "level" (default,
+     * chosen on bench/multifidelity.py), or the alternatives it was compared with.
+     */
+    fidelity: z.enum(["level", "common", "observed"]).default("level"),
   })
   .strict();
 
@@ -138,12 +149,10 @@ export class GpStrategy implements Strategy {
     }
     if (dims.length === 0) return { params };
 
-    const complete = req.trials.filter(
-      (t) => t.state === "COMPLETE" && t.value !== null && Number.isFinite(t.value) && hasAll(t, dims),
-    );
-    if (complete.length >= this.opts.nStartupTrials) {
+    const data = fidelityData(req.trials, req.study.direction, this.opts.nStartupTrials, (t) => hasAll(t, dims), this.opts.fidelity);
+    if (data !== null) {
       try {
-        const result = this.modelSuggest(req, dims, complete);
+        const result = this.modelSuggest(req, dims, data);
         if (result !== null) {
           for (let m = 0; m < dims.length; m++) params[dims[m]!.name] = decodeDim(dims[m]!, result.x[m]!);
           return { params, systemAttrs: { gp_theta: Array.from(result.theta) } };
@@ -162,14 +171,13 @@ export class GpStrategy implements Strategy {
   }
 
   /** The model's choice in unit coordinates, or null when the numerics failed. */
-  private modelSuggest(req: SuggestRequest, dims: Dim[], complete: Trial[]): { x: Float64Array; theta: Float64Array } | null {
+  private modelSuggest(req: SuggestRequest, dims: Dim[], data: FidelityData): { x: Float64Array; theta: Float64Array } | null {
     const d = dims.length;
     const isCat = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 1 : 0));
-    const n = complete.length;
+    const n = data.rows.length;
     const X = new Float64Array(n * d);
-    complete.forEach((t, i) => encodeRow(t, dims, X, i * d));
-    const sign = req.study.direction === "maximize" ? -1 : 1;
-    const y = standardise(complete.map((t) => sign * (t.value as number)));
+    data.rows.forEach((t, i) => encodeRow(t, dims, X, i * d));
+    const y = standardise([...data.losses]);
     if (y === null) return null;
     const inputs: GpInputs = { n, d, X, isCat };
 
@@ -215,7 +223,7 @@ export class GpStrategy implements Strategy {
     for (let i = 0; i < n; i++) if (y[i]! < best) [best, bestRow] = [y[i]!, i];
 
     // Kriging believer for trials still being evaluated.
-    const pending = req.trials.filter((t) => (t.state === "RUNNING" || t.state === "WAITING") && hasAll(t, dims));
+    const pending = data.pending;
     if (pending.length > 0) {
       const np = n + pending.length;
       const Xa = new Float64Array(np * d);
@@ -233,7 +241,8 @@ export class GpStrategy implements Strategy {
       posterior = new GpPosterior(augmented, theta, believer.L, believer.alpha, believer.jitter);
     }
 
-    const x = new AcquisitionSearch(posterior, dims, best, this.opts).run(req.rng, X.subarray(bestRow * d, bestRow * d + d));
+    const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
+    const x = new AcquisitionSearch(posterior, dims, best, this.opts).run(req.rng, X.subarray(bestRow * d, bestRow * d + d), exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
     return { x, theta: Float64Array.from(theta) };
@@ -303,7 +312,11 @@ class AcquisitionSearch {
     return -(Math.log(sigma) + lh);
   };
 
-  run(rng: Rng, incumbent: Float64Array): Float64Array | null {
+  /**
+   * The best point found: the best of the local searches' end points and the top candidate.
+   * `exclude` (when given) refuses points that repeat an earlier trial's configuration.
+   */
+  run(rng: Rng, incumbent: Float64Array, exclude?: (x: Float64Array) => boolean): Float64Array | null {
     const { d, dims, opts } = this;
     const nc = opts.nCandidates;
     const cands = new Float64Array(nc * d);
@@ -328,8 +341,15 @@ class AcquisitionSearch {
     if (order.length === 0) return null;
     const scores = this.exact;
 
-    let bestX: Float64Array = cands.slice(order[0]! * d, order[0]! * d + d);
-    let bestV = scores[order[0]!]!;
+    let bestX: Float64Array | null = null;
+    let bestV = -Infinity;
+    for (const c of order) {
+      const x = cands.slice(c * d, c * d + d);
+      if (exclude?.(x)) continue;
+      bestX = x;
+      bestV = scores[c]!;
+      break;
+    }
     const starts: Float64Array[] = [];
     if (opts.nLocalSearches > 0) starts.push(Float64Array.from(incumbent));
     for (let k = 0; k < Math.min(opts.nLocalSearches - 1, order.length); k++) {
@@ -340,7 +360,7 @@ class AcquisitionSearch {
     for (const s of starts) {
       const v = this.localSearch(s);
       this.found.push(s);
-      if (v > bestV) {
+      if ((v > bestV || bestX === null) && !exclude?.(s)) {
         bestV = v;
         bestX = s;
       }
@@ -477,6 +497,18 @@ class AcquisitionSearch {
     x[m] = bestU;
     return bestV;
   }
+}
+
+/**
+ * A test of whether a point (unit coordinates) decodes to the configuration of an earlier trial
+ * of any state. The GP never proposes such a point on a space with a continuous dimension: a
+ * repeat there is the model failing to register an outcome (issue 17), not a choice to
+ * re-evaluate; on all-discrete spaces re-evaluating a noisy optimum can be right, so no test.
+ */
+function earlierConfigurations(trials: readonly Trial[], dims: Dim[]): (x: Float64Array) => boolean {
+  const seen = new Set<string>();
+  for (const t of trials) if (hasAll(t, dims)) seen.add(JSON.stringify(dims.map((dim) => t.params[dim.name])));
+  return (x) => seen.size > 0 && seen.has(JSON.stringify(dims.map((dim, m) => decodeDim(dim, x[m]!))));
 }
 
 function hasAll(t: Trial, dims: Dim[]): boolean {
