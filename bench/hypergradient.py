@@ -109,7 +109,7 @@ def run_lr_one(client: tp.Client, opt_name: str, seed: int, epochs: int) -> tupl
         curve.append(val)
         if trial is not None:
             h = opt.pop_hypergradients()
-            trial.report(epoch, val, hypergradients=h)
+            trial.report(val, epoch, hypergradients=h)
             apply_updates(opt, trial.params, {"lr": (0, "lr")})
     if trial is not None:
         trial.complete(curve[-1])

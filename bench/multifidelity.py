@@ -115,7 +115,7 @@ ORDER = [*MAIN, *ABLATIONS, "hyperband-sync"]
 
 def run_stats(study: tp.Study, problem: str, optimizer: str, seed: int, steps: int) -> dict[str, Any]:
     """Trial counts by state and repeated configurations (a promotion's continuation is not a repeat)."""
-    trials = study.trials()
+    trials = study.trials
     counts: dict[str, int] = {}
     seen: set[str] = set()
     repeats = 0

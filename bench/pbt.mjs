@@ -17,11 +17,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { silentLogger } from "../dist/logger.js";
-import { StudyService } from "../dist/service/study-service.js";
-import { SqliteStorage } from "../dist/storage/sqlite/sqlite-storage.js";
-import { runPopulation } from "../dist/testing/pbt-population.js";
-import { scheduleFixed, scheduleProblem, toyFixed, toyProblem } from "../dist/testing/pbt-problems.js";
+import { silentLogger } from "../dist-bench/src/logger.js";
+import { StudyService } from "../dist-bench/src/service/study-service.js";
+import { SqliteStorage } from "../dist-bench/src/storage/sqlite/sqlite-storage.js";
+import { runPopulation } from "../dist-bench/src/testing/pbt-population.js";
+import { scheduleFixed, scheduleProblem, toyFixed, toyProblem } from "../dist-bench/src/testing/pbt-problems.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = join(HERE, "results");

@@ -15,8 +15,9 @@ QUICK = {"tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-
 
 def test_multifidelity_quick(tmp_path: Path) -> None:
     out = tmp_path / "multifidelity.json"
+    # The timeout only catches a hang; how long the quick mode takes is the benchmark's business.
     proc = subprocess.run([sys.executable, "bench/multifidelity.py", "--quick", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     saved = json.loads(out.read_text())
     runs = saved["runs"]

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../domain/distributions.js";
 import type { Trial, TrialState } from "../domain/trial.js";
 import { IMPUTE_MARGIN, fidelityData } from "./fidelity.js";
-import { makeTrial } from "./test-helpers.js";
+import { makeTrial } from "../testing/fixtures.js";
 import { splitTrials } from "./tpe/tpe-strategy.js";
 
 const SPACE: SearchSpace = { x: { type: "float", low: 0, high: 1 } };

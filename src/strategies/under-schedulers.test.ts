@@ -9,13 +9,12 @@ import type { Params } from "../domain/distributions.js";
 import type { Trial } from "../domain/trial.js";
 import { ashaSchedulerFactory } from "../schedulers/asha/asha-scheduler.js";
 import { medianSchedulerFactory } from "../schedulers/median/median-scheduler.js";
-import type { SchedulerFactory } from "../schedulers/scheduler.js";
 import { learningCurveProblem } from "../testing/learning-curve.js";
 import { repeatedConfigurations, runScheduledStudy } from "../testing/scheduled-study.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto/auto-strategy.js";
 import { DEFAULT_STRATEGY, STRATEGIES } from "./index.js";
-import type { StrategyFactory } from "./strategy.js";
-import { makeStudy, makeTrial, suggestRequest } from "./test-helpers.js";
+import type { SchedulerFactory, StrategyFactory } from "../domain/plugin.js";
+import { makeStudy, makeTrial, suggestRequest } from "../testing/fixtures.js";
 
 const R = 9;
 const lc = learningCurveProblem(R);

@@ -9,9 +9,8 @@
 import type { Params, SearchSpace } from "../domain/distributions.js";
 import type { Direction, Trial } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
-import type { SchedulerFactory } from "../schedulers/scheduler.js";
-import type { StrategyFactory } from "../strategies/strategy.js";
-import { makeStudy, makeTrial } from "../strategies/test-helpers.js";
+import type { SchedulerFactory, StrategyFactory } from "../domain/plugin.js";
+import { makeStudy, makeTrial } from "./fixtures.js";
 
 export interface ScheduledStudyOptions {
   readonly strategy: StrategyFactory<any>;

@@ -1,4 +1,4 @@
-"""PyTorch helpers (``pip install tuneport[torch]``). torch is imported on first use only,
+"""PyTorch helpers (they need PyTorch: ``pip install torch``). torch is imported on first use only,
 so importing this module costs nothing where torch is absent.
 
 Checkpoints are written atomically (a temporary file in the same directory, fsync, then
@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ._extras import TORCH_HINT
+
 if TYPE_CHECKING:
     from ._trial import Decision, Trial
 
@@ -26,7 +28,7 @@ def _torch() -> Any:
     try:
         return importlib.import_module("torch")
     except ImportError as exc:
-        raise ImportError("tuneport.torch needs PyTorch: pip install 'tuneport[torch]'") from exc
+        raise ImportError(TORCH_HINT.format(module="tuneport.torch")) from exc
 
 
 def device() -> Any:
@@ -96,8 +98,8 @@ def pbt_restore(trial: Trial, model: Any, optimizer: Any = None, *, map_location
 
 def pbt_report(
     trial: Trial,
-    step: float,
     value: float,
+    step: float,
     model: Any,
     optimizer: Any = None,
     *,
@@ -111,7 +113,7 @@ def pbt_report(
     @raises TrialPruned, LeaseLostError as ``Trial.report``."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
     save_checkpoint(path, model, optimizer, step=step)
-    decision = trial.report(step, value, {"checkpoint": str(path)})
+    decision = trial.report(value, step, {"checkpoint": str(path)})
     for old in decision.delete_checkpoints:
         try:
             os.unlink(old)

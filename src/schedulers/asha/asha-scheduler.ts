@@ -56,7 +56,7 @@
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import {
   decodeNumber,
   encodeNumber,
@@ -70,9 +70,9 @@ import {
   reductionFactor,
   resource,
   rungResources,
+  rungsWithTop,
   sortedAsc,
 } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 const options = z
   .object({
@@ -114,8 +114,11 @@ export class AshaScheduler implements Scheduler {
 
   constructor(private readonly opts: AshaOptions) {
     const max = opts.max_resource;
-    this.rungs = max === undefined ? [] : this.rungsBelow(max);
-    this.ladder = max === undefined ? [] : [...this.rungs, max];
+    this.ladder =
+      max === undefined
+        ? []
+        : rungsWithTop({ minResource: opts.min_resource, eta: opts.reduction_factor, rate: opts.min_early_stopping_rate, maxResource: max });
+    this.rungs = this.ladder.slice(0, -1);
   }
 
   private rungsBelow(limit: number): number[] {

@@ -1,39 +1,52 @@
 /**
- * `auto`, the default strategy: Gaussian-process BO while the study is small, TPE after.
+ * `auto`, the default strategy: a rule on what the study looks like picks GP or TPE for each
+ * suggestion.
  *
- * Why (docs/BENCHMARKS.md, quality section): tuneport's `gp` has the best mean rank at 50 and
- * 100 trials over the eight benchmark problems, but its suggestion cost grows as O(n³)
- * (≈ 0.1 s at 300 trials, ≈ 0.5 s at 500), while `tpe` stays near 1 ms at 1000 trials.
- * Optuna's AutoSampler makes the same trade. The switch point, `gp_until` completed trials
- * (default 200), is where GP's cost per suggestion starts to matter for cheap objectives.
+ * The rules and their evidence (docs/BENCHMARKS.md, "The default strategy", issue 17's suite:
+ * BBOB-style, mixed, conditional, noisy and real HPO problems, sequential and 4 asynchronous
+ * workers). Each default below names the table row that sets it:
+ * - no declared space (pure define-by-run) → TPE: GP models the declared space only;
+ * - at least `tpe_from_dim` modelled dimensions → TPE;
+ * - a categorical share of the modelled dimensions of at least `tpe_from_cat_share` → TPE;
+ * - at least `gp_until` COMPLETE trials → TPE (a count switch, off by default: the GP's cost
+ *   stops growing beyond `maxModelTrials`, see gp-strategy.ts, so speed alone is no reason);
+ * - otherwise GP.
  *
- * With a scheduler (pruner, ASHA, Hyperband, ...) most trials stop early. Both phases then learn
- * from stopped trials (../fidelity.ts), PRUNED trials count towards `gp_until` (the GP models
- * them, so its cost grows with them), and `with_scheduler` (default "gp") keeps the same GP-then-TPE
- * policy. Evidence (docs/BENCHMARKS.md, "Which strategy under a scheduler", bench/multifidelity.py,
- * four learning-curve families, 5 seeds): under stopping-mode ASHA the GP phase reached
- * random-full's final quality in 760 / 801 / ∞ / 717 steps against TPE's 1468 / 434 / ∞ / 1829,
- * with the better final value on 3 of 4 problems (TPE won the one whose early rankings invert,
- * "crossing"); under median pruning and promotion-mode ASHA the GP phase also had the better final
- * value on 3 of 4 problems.
+ * Under a scheduler (pruner, ASHA, Hyperband, ...) most trials stop early. Both strategies then
+ * learn from stopped trials (../fidelity.ts), and PRUNED trials count towards `gp_until` (the GP
+ * models them too). `with_scheduler` (default "gp") keeps the rules above for such studies; "tpe"
+ * sends them to TPE throughout. Evidence for "gp" (bench/multifidelity.py, four learning-curve
+ * families, 5 seeds): under stopping-mode
+ * ASHA the GP reached random-full's final quality in 760 / 801 / ∞ / 717 steps against TPE's
+ * 1468 / 434 / ∞ / 1829, with the better final value on 3 of 4 problems (TPE won the one whose
+ * early rankings invert, "crossing"); under median pruning and promotion-mode ASHA the GP also had
+ * the better final value on 3 of 4 problems. (Measured with the GP as it was before bench17's
+ * options; not yet recorded in docs/BENCHMARKS.md.)
  *
- * Studies without a declared space (pure define-by-run) go to TPE from the start: GP models
- * the declared space only. Define-by-run parameters always use TPE's univariate model.
- * Both inner strategies are functions of history, so `auto` is too; GP's warm-start state
- * lives in trial attributes and simply stops being read after the switch.
+ * Define-by-run parameters always use TPE's univariate model. Both inner strategies are
+ * functions of history, so `auto` is too; GP's warm-start state lives in trial attributes
+ * and simply stops being read when TPE takes over.
  */
 import { z } from "zod";
+import { isSingleValue } from "../../domain/distributions.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 
 const options = z
   .object({
-    /** Completed trials (finished ones under a scheduler) after which suggestions come from TPE instead of GP. */
-    gp_until: z.number().int().min(0).max(100_000).default(200),
     /**
-     * What a study with a scheduler (pruner, ASHA, Hyperband...) gets: "gp" (GP until `gp_until`
-     * finished trials, then TPE) or "tpe" (TPE throughout). Chosen on bench/multifidelity.py.
+     * COMPLETE trials (under a scheduler: COMPLETE and PRUNED) from which suggestions come from
+     * TPE (0: always TPE). Off by default.
+     */
+    gp_until: z.number().int().min(0).max(1_000_000_000).default(1_000_000_000),
+    /** Modelled (non-constant) dimensions from which TPE is used instead of GP. */
+    tpe_from_dim: z.number().int().min(1).default(1_000_000),
+    /** Share of categorical dimensions among the modelled ones from which TPE is used. */
+    tpe_from_cat_share: z.number().min(0).max(2).default(2),
+    /**
+     * What a study with a scheduler (pruner, ASHA, Hyperband...) gets: "gp" (the rules above) or
+     * "tpe" (TPE throughout). Chosen on bench/multifidelity.py (see the header).
      */
     with_scheduler: z.enum(["gp", "tpe"]).default("gp"),
     /** Options passed to the GP phase (see the `gp` strategy). */
@@ -54,22 +67,27 @@ export class AutoStrategy implements Strategy {
   }
 
   /**
-   * Which phase a request is in: GP while few trials finished and the space is declared. Under
-   * a scheduler PRUNED trials count too: the GP models them (../fidelity.ts), so its cost grows
-   * with them.
+   * Which strategy a request goes to (the rules in the file header, in that order). Under a
+   * scheduler `with_scheduler: "tpe"` sends every request to TPE, and PRUNED trials count towards
+   * `gp_until`: the GP models them (../fidelity.ts), so its cost grows with them.
    */
   phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" {
-    if (Object.keys(req.study.space).length === 0) return "tpe";
+    const dists = Object.values(req.study.space).filter((d) => !isSingleValue(d));
+    if (dists.length === 0) return "tpe";
     const scheduled = req.study.scheduler !== null;
     if (scheduled && this.opts.with_scheduler === "tpe") return "tpe";
+    if (dists.length >= this.opts.tpe_from_dim) return "tpe";
+    const cats = dists.filter((d) => d.type === "categorical").length;
+    if (cats / dists.length >= this.opts.tpe_from_cat_share) return "tpe";
     let n = 0;
     for (const t of req.trials) if (t.state === "COMPLETE" || (scheduled && t.state === "PRUNED")) n++;
     return n < this.opts.gp_until ? "gp" : "tpe";
   }
 
   suggest(req: SuggestRequest): Suggestion {
-    const s = (this.phase(req) === "gp" ? this.gp : this.tpe).suggest(req);
-    return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: this.phase(req) } };
+    const phase = this.phase(req);
+    const s = (phase === "gp" ? this.gp : this.tpe).suggest(req);
+    return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: phase } };
   }
 
   suggestParam(req: ParamRequest) {
@@ -82,8 +100,9 @@ export class AutoStrategy implements Strategy {
 export const autoStrategyFactory: StrategyFactory<AutoOptions> = {
   name: "auto",
   description:
-    "The default: Gaussian-process BO for the first gp_until (200) completed trials (finished ones under a scheduler; " +
-    "pruned trials are modelled too), where it ranks best, then TPE, which stays fast on long studies. Define-by-run parameters use TPE.",
+    "The default: Gaussian-process BO or TPE, chosen by rules on the search space (dimension, categorical share) that " +
+    "issue 17's benchmark suite supports (docs/BENCHMARKS.md). Under a scheduler both learn from pruned trials. " +
+    "Define-by-run parameters use TPE.",
   options: options as unknown as z.ZodType<AutoOptions>,
   // GP fitting must stay off the event loop; TPE in a worker costs one message round trip.
   offload: true,

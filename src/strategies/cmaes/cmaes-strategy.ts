@@ -49,9 +49,9 @@ import {
 import type { Trial } from "../../domain/trial.js";
 import { NumericalError, symmetricEigen } from "../../math/linalg.js";
 import { Rng } from "../../math/rng.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { stoppedRankKey } from "../fidelity.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
 
 const options = z
   .object({

@@ -47,8 +47,8 @@ import { type Distribution, type ParamValue, type Params, choiceIndex, snap } fr
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../sampling.js";
-import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import {
   type CheckpointRecord,
   type LineageEntry,
@@ -61,6 +61,7 @@ import {
   memberOf,
   paramsAtCheckpoint,
   pinnedCheckpoints,
+  scheduleOf,
 } from "./lineage.js";
 
 const options = z
@@ -310,5 +311,6 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  readModels: { lineage: (trials, number) => scheduleOf(trials, number) },
   create: (o) => new PbtStrategy(o),
 };
