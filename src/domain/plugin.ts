@@ -187,5 +187,12 @@ export interface SchedulerFactory<O = unknown> {
   readonly options: z.ZodType<O>;
   /** Reason the combination with a strategy makes no sense, or null. */
   incompatibleWith?(strategy: PluginConfig, options: O): string | null;
+  /**
+   * The study's budget (create_study `max_resource`: how far one trial trains at most, in the
+   * client's step units) applied to raw options before they are validated: schedulers that race
+   * trials over resources take it as their `max_resource` when their options leave it out
+   * (`fillMaxResource` in schedulers/common.ts). Pure; called once, when the study is created.
+   */
+  withStudyBudget?(options: Record<string, unknown>, maxResource: number): Record<string, unknown>;
   create(options: O): Scheduler;
 }

@@ -80,6 +80,8 @@ export interface StudyView {
   lease_ttl_s: number;
   /** The study-wide trial budget, or null. */
   max_trials: number | null;
+  /** The study's budget (how far one trial trains at most), or null. */
+  max_resource: number | null;
   /** True after `stop_study`, until `resume_study`. */
   stopped: boolean;
   user_attrs: Record<string, unknown>;
@@ -120,6 +122,7 @@ export function configView(c: StudyConfig) {
     lease_ttl_s: c.leaseTtlS,
     // Only when set, so exports of studies without a budget keep their bytes.
     ...(c.maxTrials !== undefined ? { max_trials: c.maxTrials } : {}),
+    ...(c.maxResource !== undefined ? { max_resource: c.maxResource } : {}),
   };
 }
 
@@ -132,6 +135,7 @@ export function studyView(
     name: s.name,
     ...configView(s.config),
     max_trials: s.config.maxTrials ?? null,
+    max_resource: s.config.maxResource ?? null,
     stopped: s.stopped ?? false,
     user_attrs: s.userAttrs,
     created_at: s.createdAt / 1000,

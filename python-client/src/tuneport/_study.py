@@ -45,6 +45,8 @@ class StudySummary:
     """The study-wide trial budget (``create_study(max_trials=...)``), or None."""
     stopped: bool = False
     """True while the study is stopped for every worker (``Study.stop(all_workers=True)``)."""
+    max_resource: float | None = None
+    """The study's budget: how far one trial trains at most (``create_study(max_resource=...)``)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -65,6 +67,7 @@ class StudySummary:
             best_trial=FrozenTrial.from_wire(best) if best else None,
             max_trials=int(raw["max_trials"]) if raw.get("max_trials") is not None else None,
             stopped=bool(raw.get("stopped")),
+            max_resource=float(raw["max_resource"]) if raw.get("max_resource") is not None else None,
         )
 
 
@@ -106,6 +109,11 @@ class Study:
     @property
     def lease_ttl_s(self) -> float:
         return self._summary.lease_ttl_s
+
+    @property
+    def max_resource(self) -> float | None:
+        """The study's budget (how far one trial trains at most), or None."""
+        return self._summary.max_resource
 
     @property
     def user_attrs(self) -> dict[str, Any]:

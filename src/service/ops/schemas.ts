@@ -59,6 +59,14 @@ export const createStudyArgs = z
       .max(1e9)
       .optional()
       .describe("study-wide trial budget: at most this many trials are started by ask, across all workers"),
+    max_resource: z
+      .number()
+      .positive()
+      .max(1e15)
+      .optional()
+      .describe(
+        "the study's budget: how far one trial trains at most, in the client's step units; asha, hyperband and bohb take it as their max_resource unless their options give one",
+      ),
   })
   .strict();
 
@@ -201,6 +209,7 @@ export const studyViewSchema = z.object({
   retry: z.object({ max_retries: z.number().int(), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() }),
   lease_ttl_s: z.number(),
   max_trials: z.number().int().nullable(),
+  max_resource: z.number().nullable().describe("the study's budget (how far one trial trains at most), or null"),
   stopped: z.boolean(),
   user_attrs: attrs,
   created_at: z.number(),
