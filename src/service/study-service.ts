@@ -61,7 +61,7 @@ import { readTrajectory } from "../strategies/hypergradient/hypergradient-strate
 import { sampleUniform } from "../strategies/sampling.js";
 import type { Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../strategies/strategy.js";
 import type { Change, Lease, Storage, StoredTrial } from "../storage/storage.js";
-import { scheduleOf } from "../strategies/pbt/lineage.js";
+import { bestReport, bestReported, scheduleOf } from "../strategies/pbt/lineage.js";
 import { Mutex } from "./mutex.js";
 import {
   type PluginRef,
@@ -868,8 +868,10 @@ export class StudyService {
   }
 
   /**
-   * Finishes a trial. COMPLETE needs a finite value; PRUNED takes an optional value (default:
-   * the last finite intermediate); FAIL takes an optional reason. @throws LEASE_LOST,
+   * Finishes a trial. COMPLETE needs a finite value (NaN/infinite marks a diverged run where the
+   * strategy has `completesDiverged`: value null, `system_attrs.diverged`); PRUNED takes an
+   * optional value (default: the last finite intermediate); FAIL takes an optional reason. The
+   * strategy's `onFinish` attributes are stored in the same commit. @throws LEASE_LOST,
    * FAILED_PRECONDITION, INVALID_ARGUMENT.
    */
   async tell(
@@ -884,7 +886,8 @@ export class StudyService {
     const s = this.getState(studyName);
     if (state !== "COMPLETE" && state !== "FAIL" && state !== "PRUNED")
       throw invalidArgument(`state must be COMPLETE, FAIL or PRUNED (got ${JSON.stringify(state)})`);
-    if (state === "COMPLETE" && (typeof value !== "number" || !Number.isFinite(value)))
+    const diverged = state === "COMPLETE" && typeof value === "number" && !Number.isFinite(value) && s.strategy.completesDiverged === true;
+    if (state === "COMPLETE" && !diverged && (typeof value !== "number" || !Number.isFinite(value)))
       throw invalidArgument(`a COMPLETE trial needs a finite value (got ${String(value)}); tell a diverged run as FAIL`);
     if (state === "PRUNED" && value !== undefined && value !== null && (typeof value !== "number" || !Number.isFinite(value)))
       throw invalidArgument(`a PRUNED trial's value must be finite when given (got ${String(value)})`);
@@ -895,7 +898,7 @@ export class StudyService {
         this.checkLease(s, t, token);
         const now = this.now();
         let finalValue: number | null = null;
-        if (state === "COMPLETE") finalValue = value as number;
+        if (state === "COMPLETE") finalValue = diverged ? null : (value as number);
         if (state === "PRUNED") {
           if (typeof value === "number") finalValue = value;
           else {
@@ -912,6 +915,9 @@ export class StudyService {
           userAttrs: opts.userAttrs ? { ...t.userAttrs, ...opts.userAttrs } : t.userAttrs,
           systemAttrs: state === "FAIL" && opts.reason ? { ...t.systemAttrs, fail_reason: String(opts.reason).slice(0, 2000) } : t.systemAttrs,
         };
+        if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
+        const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
+        if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
         const changes: Change[] = [{ kind: "update-trial", trial: next }];
         const retry = state === "FAIL" && s.study.config.retry.retryOnFail ? this.retryOf(s, next) : null;
         if (retry) {
@@ -1165,35 +1171,32 @@ export class StudyService {
    * The hyperparameter schedule that produced a trial's model (PBT): segments `{from_step,
    * params, trial, trial_step}` in model-age order, following the donors of every exploit back
    * to a fresh start, replayable as a fixed schedule for a final training run. Without `trial`,
-   * the best trial: the best COMPLETE one, else the member with the best latest report.
+   * the trial with the best finite *reported* value (see `bestReported`), scheduled up to that
+   * report; with `trial`, that trial up to its best report. `value` is that report's value.
    * A trial outside PBT has one segment (its params from step 0). @throws NOT_FOUND.
    */
   async lineage(studyName: string, trialNumber?: number): Promise<LineageView> {
     const s = this.getState(studyName);
     const dir = s.study.config.direction;
-    let t: TrialRecord | undefined;
+    let t: TrialRecord;
+    let at: { step: number | null; value: number | null };
     if (trialNumber === undefined) {
-      t = (bestTrial(dir, s.trials) as TrialRecord | null) ?? undefined;
-      if (!t) {
-        const sign = dir === "minimize" ? 1 : -1;
-        const last = (x: TrialRecord) => {
-          const v = x.intermediate[x.intermediate.length - 1]?.value;
-          return v === undefined || Number.isNaN(v) ? Infinity : sign * v;
-        };
-        t = s.trials.filter((x) => x.intermediate.length > 0).sort((a, b) => last(a) - last(b) || a.number - b.number)[0];
-      }
-      if (!t) throw notFound(`study '${studyName}' has no trial with a result yet`, { study: studyName });
+      const b = bestReported(dir, s.trials);
+      if (!b) throw notFound(`study '${studyName}' has no trial with a finite result yet`, { study: studyName });
+      t = b.trial as TrialRecord;
+      at = { step: b.step, value: b.value };
     } else {
       t = this.trialOf(s, trialNumber);
+      const r = bestReport(dir, t);
+      at = r ?? { step: null, value: t.value };
     }
     let out: ReturnType<typeof scheduleOf>;
     try {
-      out = scheduleOf(s.trials, t.number);
+      out = scheduleOf(s.trials, t.number, at.step ?? undefined);
     } catch (err) {
       throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
     }
-    const lastValue = t.intermediate[t.intermediate.length - 1]?.value ?? null;
-    return { study: studyName, trial: t.number, state: t.state, value: t.value ?? lastValue, until_step: out.until_step, schedule: out.schedule };
+    return { study: studyName, trial: t.number, state: t.state, value: at.value, step: at.step, until_step: out.until_step, schedule: out.schedule };
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */

@@ -72,6 +72,14 @@ export interface ReportRequest {
   readonly rng: Rng;
 }
 
+/** A trial that has just been finished by `tell`. */
+export interface FinishRequest {
+  readonly study: StudyContext;
+  /** Every trial, with the finished one (`trial`) in its new state. */
+  readonly trials: readonly Trial[];
+  readonly trial: Trial;
+}
+
 /** A decision plus attributes to merge into the reporting trial's `systemAttrs`. */
 export interface DecisionResult {
   readonly decision: Decision;
@@ -92,6 +100,19 @@ export interface Strategy {
    * since). PBT re-checks that the donor checkpoint a refill points at still exists.
    */
   revise?(req: SuggestRequest, suggestion: Suggestion): Suggestion;
+  /**
+   * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided; the
+   * returned attributes are merged into the finished trial's `systemAttrs` in the same commit
+   * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more.
+   */
+  onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown> } | null;
+  /**
+   * When true `tell` accepts COMPLETE with a NaN or infinite value (a diverged run): the trial
+   * becomes COMPLETE with value null, which ranks below every finite value, and
+   * `system_attrs.diverged` holds the value told ("NaN", "Infinity" or "-Infinity"). Other
+   * strategies keep refusing it (their models need finite values; tell FAIL instead).
+   */
+  readonly completesDiverged?: boolean;
   /**
    * When true the service does not re-queue the params of a trial that failed (lease expired,
    * or FAIL with `retry_on_fail`): the strategy replaces lost trials itself on the next ask

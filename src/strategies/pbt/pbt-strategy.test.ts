@@ -101,8 +101,8 @@ describe("pbt through the service", () => {
         expect(run.violations).toEqual([]);
         expect(run.exploits).toBeGreaterThan(0);
         expect(run.deleted).toBeGreaterThan(0);
-        // Retention: about one checkpoint per member survives (plus any still pinned).
-        expect(run.remaining).toBeLessThanOrEqual(8);
+        // Retention: once every member has finished, every checkpoint has been released.
+        expect(run.remaining).toBe(0);
         const trials = (await svc.listTrials(name)).trials;
         expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
       }
@@ -129,6 +129,9 @@ describe("pbt through the service", () => {
     expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
     // The other members kept being exploited while the lost one waited for the reaper.
     expect(run.exploits).toBeGreaterThan(3);
+    // The lost member's checkpoints were released by the others once nobody needed them.
+    expect(run.violations).toEqual([]);
+    expect(run.remaining).toBe(0);
   });
 
   it("synchronous: a member past the boundary continues until every live member reached it", async () => {
@@ -178,6 +181,69 @@ describe("pbt through the service", () => {
     ]);
     // Non-members and unknown trials.
     await expect(svc.lineage("lin", 99)).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("lineage without a trial picks the best reported value, not the completed one, and stops at that report", async () => {
+    await study("best", { population_size: 2, perturbation_interval: 100 }, toyProblem.space, "maximize");
+    const a = await svc.ask("best");
+    const b = await svc.ask("best");
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report("best", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+    await rep(a, 1, 0.5);
+    await rep(a, 2, 1.15); // a's best model
+    await rep(a, 3, 0.2); // then it got worse
+    await rep(b, 1, 0.6);
+    await rep(b, 2, 0.9);
+    await svc.tell("best", a.trial.number, a.lease.token, "COMPLETE", 0.2);
+    await svc.tell("best", b.trial.number, b.lease.token, "COMPLETE", 0.9);
+    expect((await svc.best("best"))?.number).toBe(b.trial.number); // by completed value
+    const l = await svc.lineage("best");
+    expect(l).toMatchObject({ trial: a.trial.number, value: 1.15, step: 2, until_step: 2 });
+    const lb = await svc.lineage("best", b.trial.number);
+    expect(lb).toMatchObject({ trial: b.trial.number, value: 0.9, step: 2 });
+  });
+
+  it("a diverged member is completed with NaN or infinity, ranks worst, and other strategies still refuse it", async () => {
+    await study("div", { population_size: 3, perturbation_interval: 100 });
+    const [a, b, c] = [await svc.ask("div"), await svc.ask("div"), await svc.ask("div")];
+    await svc.report("div", a.trial.number, a.lease.token, 1, Number.NaN, { checkpoint: "a1" });
+    await svc.report("div", b.trial.number, b.lease.token, 1, 0.5, { checkpoint: "b1" });
+    await svc.report("div", c.trial.number, c.lease.token, 1, Infinity, { checkpoint: "c1" });
+    const ta = await svc.tell("div", a.trial.number, a.lease.token, "COMPLETE", Number.NaN);
+    expect(ta.trial).toMatchObject({ state: "COMPLETE", value: null, system_attrs: { diverged: "NaN" } });
+    const tc = await svc.tell("div", c.trial.number, c.lease.token, "COMPLETE", Infinity);
+    expect(tc.trial).toMatchObject({ state: "COMPLETE", value: null, system_attrs: { diverged: "Infinity" } });
+    await svc.tell("div", b.trial.number, b.lease.token, "COMPLETE", 0.5);
+    expect((await svc.best("div"))?.number).toBe(b.trial.number);
+    expect((await svc.lineage("div")).trial).toBe(b.trial.number);
+    await svc.createStudy({ name: "tpe-div", space: scheduleProblem.space, strategy: "tpe" });
+    const t = await svc.ask("tpe-div");
+    await expect(svc.tell("tpe-div", t.trial.number, t.lease.token, "COMPLETE", Number.NaN)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("finishing members release their checkpoints; a pinned one waits until its recipient loaded it", async () => {
+    await study("rel", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
+    const a = await svc.ask("rel");
+    const b = await svc.ask("rel");
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report("rel", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+    await rep(b, 1, 0.9);
+    await rep(b, 2, 0.9);
+    await rep(a, 1, 0.1);
+    const d = await rep(a, 2, 0.1); // exploit: a is told to load b's step-2 checkpoint
+    expect(d.decision).toMatchObject({ action: "update", restore: { trial: b.trial.number, checkpoint: `ck/${b.trial.number}/2` } });
+    // b finishes before a has loaded it: b's only checkpoint (step 2; step 1 went at its step-2 report) stays pinned.
+    const tb = await svc.tell("rel", b.trial.number, b.lease.token, "COMPLETE", 0.9);
+    expect(tb.trial.system_attrs.pbt_released).toBeUndefined();
+    // a reports a later step (it has loaded the checkpoint): now b's step-2 checkpoint is released to a.
+    const d3 = await rep(a, 3, 0.95);
+    expect(d3.decision.action !== "prune" && d3.decision.delete_checkpoints).toEqual(
+      [`ck/${a.trial.number}/2`, `ck/${b.trial.number}/2`],
+    );
+    // a finishes last: everything left (its own latest checkpoint) is released; pbt_released is
+    // a's cumulative record (b's checkpoint, released by a's report, once only).
+    const ta = await svc.tell("rel", a.trial.number, a.lease.token, "COMPLETE", 0.95);
+    expect(ta.trial.system_attrs.pbt_released).toEqual([`ck/${b.trial.number}/2`, `ck/${a.trial.number}/3`]);
   });
 
   it("the paper's toy: a population of 4 reaches Q >= 1.19 in at least 4 of 5 seeds", async () => {

@@ -8,8 +8,8 @@
  *
  * - Members are trials. The first `population_size` asks create members with uniform random
  *   params (`pbt_member: k`, `pbt_generation: 0`). A member whose trial FAILs or is PRUNED
- *   (lease expired, crash) is refilled by a later ask: params explored from the best member
- *   that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
+ *   (lease expired, crash) is refilled by a later ask: params explored from the best RUNNING
+ *   member that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
  *   worker loads that checkpoint before it trains. A COMPLETE member is done; when every slot
  *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
  *   The service does not re-queue lost members (`refillsLostTrials`).
@@ -36,8 +36,12 @@
  * - Retention: the server releases a member's older checkpoints in the `delete_checkpoints`
  *   field of its decisions. Kept: the member's latest checkpoint, and any checkpoint that a
  *   recipient has been told to load and has not yet confirmed by reporting a later step
- *   (an exploit) or any step (a refill). Only the latest checkpoint of a member can become a
- *   new donor checkpoint, and it is never released, so no member is pointed at a deleted one.
+ *   (an exploit) or any step (a refill). Only the latest checkpoint of a RUNNING member can
+ *   become a new donor checkpoint, and it is never released while the member runs, so no member
+ *   is pointed at a deleted one. When a member finishes (`tell`, `onFinish`) its checkpoints are
+ *   released too, except pinned ones, which the next report or finish after the recipient loaded
+ *   them releases (`pbt_released`); so once every member has finished nothing is left.
+ * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
  */
@@ -48,7 +52,7 @@ import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../sampling.js";
-import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { DecisionResult, FinishRequest, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
 import {
   type CheckpointRecord,
   type LineageEntry,
@@ -61,6 +65,8 @@ import {
   memberOf,
   paramsAtCheckpoint,
   pinnedCheckpoints,
+  releasableCheckpoints,
+  releasedPaths,
 } from "./lineage.js";
 
 const options = z
@@ -121,8 +127,16 @@ export function exploreParams(params: Params, dists: Record<string, Distribution
   return out;
 }
 
+/** The paths this trial has released so far. */
+function releasedBy(t: Trial): string[] {
+  const r = t.systemAttrs.pbt_released;
+  return Array.isArray(r) ? r.filter((p): p is string => typeof p === "string") : [];
+}
+
 export class PbtStrategy implements Strategy {
   readonly refillsLostTrials = true;
+  /** A diverged member (NaN/inf) can be completed as such; it ranks worst (value null). */
+  readonly completesDiverged = true;
 
   constructor(private readonly opts: PbtOptions) {}
 
@@ -165,8 +179,9 @@ export class PbtStrategy implements Strategy {
 
   /** A lost member's slot: explored params of the best member with a checkpoint, or a fresh start. */
   private refill(req: SuggestRequest, member: number, previous: Trial): Suggestion {
+    // Donors are RUNNING members: a finished member's checkpoints are released (see onFinish).
     const candidates = this.slots(req.trials)
-      .filter((t): t is Trial => t !== undefined && (t.state === "RUNNING" || t.state === "COMPLETE") && latestCheckpoint(t) !== null)
+      .filter((t): t is Trial => t !== undefined && t.state === "RUNNING" && latestCheckpoint(t) !== null)
       .sort((a, b) => this.rankKey(req.study.direction, a) - this.rankKey(req.study.direction, b) || a.number - b.number);
     const donor = candidates[0];
     if (!donor) return this.fresh(req, member, previous.number);
@@ -196,7 +211,9 @@ export class PbtStrategy implements Strategy {
     const slotStillFree =
       typeof member === "number" && (slots[member] === undefined || ["FAIL", "PRUNED"].includes((slots[member] as Trial).state));
     const donor = restore ? req.trials[restore.trial] : undefined;
-    const restoreStillThere = !restore || (donor !== undefined && checkpointsOf(donor).some((c) => c.path === restore.checkpoint));
+    const restoreStillThere =
+      !restore ||
+      (donor !== undefined && checkpointsOf(donor).some((c) => c.path === restore.checkpoint) && !releasedPaths(req.trials).has(restore.checkpoint));
     if (slotStillFree && restoreStillThere) return suggestion;
     return this.suggest(req);
   }
@@ -235,14 +252,30 @@ export class PbtStrategy implements Strategy {
       }
     }
 
-    // Retention: keep the latest checkpoint and every pinned one; release the rest.
+    // Retention: keep the latest checkpoint and every pinned one; release the rest, and the
+    // checkpoints of finished members that nobody needs any more (recorded in pbt_released).
     const pinned = pinnedCheckpoints(req.trials.filter((x) => x.number !== t.number));
     const latest = checkpoints[checkpoints.length - 1];
     const release = checkpoints.filter((c) => c !== latest && !pinned.has(c.path));
     if (release.length > 0) checkpoints = checkpoints.filter((c) => !release.includes(c));
     if (path !== undefined || release.length > 0) attrs.pbt_checkpoints = checkpoints;
-    if (release.length > 0 && decision.action !== "prune") decision = { ...decision, delete_checkpoints: release.map((c) => c.path) };
+    const finished = releasableCheckpoints(req.trials);
+    if (finished.length > 0) attrs.pbt_released = [...releasedBy(t), ...finished];
+    const paths = [...release.map((c) => c.path), ...finished];
+    if (paths.length > 0 && decision.action !== "prune") decision = { ...decision, delete_checkpoints: paths };
     return { decision, systemAttrs: attrs };
+  }
+
+  /**
+   * A member finished: release its checkpoints and those of other finished members that nobody
+   * is about to load (`pbt_released`, which the client deletes after `tell`; the last member
+   * to finish thus releases everything left).
+   */
+  onFinish(req: FinishRequest): { systemAttrs?: Record<string, unknown> } | null {
+    if (memberOf(req.trial) === null) return null;
+    const paths = releasableCheckpoints(req.trials);
+    if (paths.length === 0) return null;
+    return { systemAttrs: { pbt_released: [...releasedBy(req.trial), ...paths] } };
   }
 
   private updateFrom(e: LineageEntry): Decision {

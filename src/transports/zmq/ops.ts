@@ -16,6 +16,8 @@ const studyName = z.string().min(1).max(200);
 const trialNumber = z.number().int().min(0);
 const token = z.string().min(1).max(200);
 const attrs = z.record(z.string(), z.unknown());
+/** Any double: NaN and ±infinity mark a diverged run (zod's number alone refuses them). */
+const anyNumber = z.union([z.number(), z.nan(), z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number")]);
 
 export const OP_SCHEMAS = {
   hello: z.object({ versions: z.array(z.number().int()).min(1).optional(), client: attrs.optional() }).strict(),
@@ -34,8 +36,8 @@ export const OP_SCHEMAS = {
       trial: trialNumber,
       token,
       step: z.number(),
-      // NaN is allowed: it marks a diverged run, and schedulers treat it as the worst value.
-      value: z.union([z.number(), z.nan()]),
+      // NaN and infinity are allowed: they mark a diverged run, and schedulers treat NaN as the worst value.
+      value: anyNumber,
       data: attrs.optional(),
     })
     .strict(),
@@ -45,7 +47,8 @@ export const OP_SCHEMAS = {
       trial: trialNumber,
       token,
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]),
-      value: z.number().nullable().optional(),
+      // Non-finite only where the strategy completes diverged runs (PBT); the service decides.
+      value: anyNumber.nullable().optional(),
       reason: z.string().max(2000).optional(),
       user_attrs: attrs.optional(),
     })
