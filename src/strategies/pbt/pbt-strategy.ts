@@ -52,6 +52,7 @@ import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../sampling.js";
+import { pb2Explore } from "./pb2-explore.js";
 import type { DecisionResult, FinishRequest, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
 import {
   type CheckpointRecord,
@@ -127,18 +128,45 @@ export function exploreParams(params: Params, dists: Record<string, Distribution
   return out;
 }
 
+/** The value a trial reported at `step` (NaN when none). */
+function valueAt(t: Trial, step: number): number {
+  return t.intermediate.find((iv) => Math.abs(iv.step - step) < 1e-9)?.value ?? Number.NaN;
+}
+
 /** The paths this trial has released so far. */
 function releasedBy(t: Trial): string[] {
   const r = t.systemAttrs.pbt_released;
   return Array.isArray(r) ? r.filter((p): p is string => typeof p === "string") : [];
 }
 
+/** How explored params are chosen: PBT's random perturbation or PB2's GP bandit. */
+export type Explorer = "perturb" | "pb2";
+
 export class PbtStrategy implements Strategy {
   readonly refillsLostTrials = true;
   /** A diverged member (NaN/inf) can be completed as such; it ranks worst (value null). */
   readonly completesDiverged = true;
 
-  constructor(private readonly opts: PbtOptions) {}
+  constructor(
+    private readonly opts: PbtOptions,
+    private readonly explorer: Explorer = "perturb",
+  ) {}
+
+  /**
+   * Explored params for a model of age `at.t` whose last value was `at.r`: PBT perturbs each
+   * value; PB2 asks its bandit for the numeric ones (see pb2-explore.ts).
+   */
+  private explore(
+    base: Params,
+    dists: Record<string, Distribution>,
+    ctx: { trials: readonly Trial[]; direction: Direction; at: { t: number; r: number }; self: number },
+    rng: Rng,
+  ): Params {
+    const perturb = (p: Params) => exploreParams(p, dists, this.opts, rng);
+    if (this.explorer === "perturb") return perturb(base);
+    const others = this.live(ctx.trials).filter((x) => x.number !== ctx.self);
+    return pb2Explore(base, dists, { ...ctx, interval: this.opts.perturbation_interval, others }, rng, perturb);
+  }
 
   /** The latest trial of each member slot (undefined: the slot was never filled). */
   private slots(trials: readonly Trial[]): (Trial | undefined)[] {
@@ -188,7 +216,10 @@ export class PbtStrategy implements Strategy {
     const ck = latestCheckpoint(donor) as CheckpointRecord;
     const base = paramsAtCheckpoint(donor, ck.step);
     const declared = Object.fromEntries(Object.keys(req.study.space).map((k) => [k, base[k] as ParamValue]));
-    const params = this.opts.explore ? exploreParams(declared, req.study.space, this.opts, req.rng) : declared;
+    const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
+    const params = this.opts.explore
+      ? this.explore(declared, req.study.space, { trials: req.trials, direction: req.study.direction, at, self: -1 }, req.rng)
+      : declared;
     const origin: LineageEntry = { step: ck.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
     return {
       params,
@@ -318,8 +349,9 @@ export class PbtStrategy implements Strategy {
     if (q === 0 || pos < 0 || pos < ranked.length - q) return { attrs, entry: null };
 
     const dists = { ...t.distributions };
+    const ctx = { trials: req.trials, direction: dir, self: t.number };
     if (!this.opts.exploit) {
-      const params = exploreParams(t.params, dists, this.opts, req.rng);
+      const params = this.explore(t.params, dists, { ...ctx, at: { t: ageAt(t, req.step), r: req.value } }, req.rng);
       const entry: LineageEntry = { step: req.step, donor: null, donor_step: null, age: ageAt(t, req.step), params, checkpoint: null };
       return { attrs, entry };
     }
@@ -329,12 +361,30 @@ export class PbtStrategy implements Strategy {
     const ck = latestCheckpoint(donor) as CheckpointRecord;
     const base = paramsAtCheckpoint(donor, ck.step);
     const own = Object.fromEntries(Object.keys(base).filter((k) => k in dists).map((k) => [k, base[k] as ParamValue]));
-    const params = this.opts.explore ? exploreParams(own, dists, this.opts, req.rng) : own;
+    const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
+    const params = this.opts.explore ? this.explore(own, dists, { ...ctx, at }, req.rng) : own;
     const entry: LineageEntry = { step: req.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
     attrs.pbt_generation = generationOf(donor) + 1;
     return { attrs, entry };
   }
 }
+
+/**
+ * PB2 (Parker-Holder et al., NeurIPS 2020): PBT whose explore step is a time-varying GP-UCB
+ * bandit over the numeric hyperparameters (pb2-bandit.ts) instead of random perturbation.
+ * Same options and defaults as `pbt`; `resample_probability` and `perturbation_factors` apply
+ * only to categorical parameters and to the first intervals, before the bandit has data
+ * (fewer than 3 observed intervals: PBT's perturbation, as Ray falls back to the donor's config).
+ */
+export const pb2StrategyFactory: StrategyFactory<PbtOptions> = {
+  name: "pb2",
+  description:
+    "Population-based bandits (PB2): PBT whose explore step picks the next hyperparameters by a time-varying GP-UCB bandit fitted to how much each configuration improved its members, instead of random perturbation.",
+  options: options as unknown as z.ZodType<PbtOptions>,
+  incompatibleWith: (scheduler) =>
+    `PB2 decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  create: (o) => new PbtStrategy(o, "pb2"),
+};
 
 export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   name: "pbt",
