@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,8 +58,10 @@ BAD_LR, GOOD_LR, HD_BETA = 1e-4, 0.1, 1e-3
 HG_VARIANTS: dict[str, tuple[str, int]] = {
     "hg-adam-k10": ("adam", 10), "hg-adam-k3": ("adam", 3),
     "hg-tr-k10": ("trust-region", 10), "hg-tr-k3": ("trust-region", 3), "hg-tr-k0": ("trust-region", 0),
+    "hg-tr-k3-confirm": ("trust-region", 3),
 }
-LR_VARIANTS = ["sgd", "sgd-hd", "server-adam", "server-hdm-b1", "server-hdm-b2", "server-hdm-b4", "sgd-good"]
+LR_VARIANTS = ["sgd", "sgd-hd", "server-adam", "server-hdm-b1", "server-hdm-b2", "server-hdm-b4", "server-hdm-b8",
+               "server-adam-confirm", "server-tr-confirm", "server-hdm-b4-confirm", "server-hdm-b8-confirm", "sgd-good"]
 LR_TASKS = {"digits-lr": 15, "digits-cnn-lr": 20}
 
 
@@ -78,7 +81,8 @@ def run_wd(client: tp.Client, args: argparse.Namespace, seeds: list[int]) -> lis
                     strategy = {"name": "tpe", "options": {"n_startup_trials": max(1, args.trials // 4)}}
                 else:
                     rule, _ = HG_VARIANTS[opt]
-                    strategy = {"name": "hypergradient", "options": {"base": "qmc", "step_rule": rule}}
+                    strategy = {"name": "hypergradient", "options": {"base": "qmc", "step_rule": rule,
+                                                                     "confirm_decreases": opt.endswith("-confirm")}}
                 k = HG_VARIANTS[opt][1] if opt in HG_VARIANTS else 0
                 study = client.create_study(f"{name}-{opt}-{seed}", direction="minimize", strategy=strategy,
                                             space=task.space(), seed=seed)
@@ -127,8 +131,12 @@ def run_lr_one(client: tp.Client, task: str, variant: str, seed: int, epochs: in
     opt = HypergradSGD(model.parameters(), lr=lr0, hypergrad_lr=HD_BETA if variant == "sgd-hd" else 0.0, lr_bounds=(1e-5, 10.0))
     trial = None
     if variant.startswith("server-"):
-        options: dict[str, Any] = ({"lr": 0.1, "step_rule": "adam"} if variant == "server-adam"
-                                   else {"step_rule": "hd-m", "hd_beta": float(variant.split("-b")[1])})
+        # server-{adam|tr|hdm-b<β>}[-confirm]: the step rule, lr 0.1 for adam / trust-region.
+        rule = variant.split("-")[1]
+        options: dict[str, Any] = ({"step_rule": "hd-m", "hd_beta": float(variant.split("-b")[1].split("-")[0])} if rule == "hdm"
+                                   else {"lr": 0.1, "step_rule": "adam" if rule == "adam" else "trust-region"})
+        if variant.endswith("-confirm"):
+            options["confirm_decreases"] = True
         study = client.create_study(f"{task}-{variant}-{seed}", strategy={"name": "hypergradient", "options": options},
                                     space={"lr": tp.Float(1e-5, 10.0, log=True)}, seed=seed)
         study.enqueue({"lr": BAD_LR})
@@ -147,7 +155,7 @@ def run_lr_one(client: tp.Client, task: str, variant: str, seed: int, epochs: in
             val = float(ce(model(d.x_va), d.y_va))
         curve.append(val)
         if trial is not None:
-            h = opt.pop_hypergradients(normalized=variant != "server-adam")
+            h = opt.pop_hypergradients(normalized=variant.startswith("server-hdm"))
             trial.report(epoch, val, hypergradients=h)
             apply_updates(opt, trial.params, {"lr": (0, "lr")})
         rates.append(float(opt.param_groups[0]["lr"]))
@@ -281,6 +289,7 @@ def main() -> None:
     args.tasks, args.wd_optimizers = args.tasks.split(","), args.wd_optimizers.split(",")
     args.lr_tasks, args.lr_variants = args.lr_tasks.split(","), args.lr_variants.split(",")
     torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the context managers: stop the server
     if args.merge:
         rows: list[dict[str, Any]] = []
         metas = []

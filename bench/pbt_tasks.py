@@ -36,6 +36,7 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -196,6 +197,7 @@ def main() -> None:
     args.tasks = args.tasks.split(",")
     args.optimizers = args.optimizers.split(",")
     torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the context managers: stop the server
     if args.merge:
         import pbt_report as R  # noqa: PLC0415
         R.merge_and_report([RESULTS / f"pbt-tasks-{p}.json" for p in args.merge.split(",")], write=not args.no_write)

@@ -84,7 +84,9 @@ const rawOptions = z
     /** Step size (adam) or trust-region radius, in unit-cube units (fraction of a parameter's internal range). */
     lr: z.number().positive().max(1).default(0.05),
     /** β of the hd-m rule: a normalised hypergradient of −1 multiplies a log parameter by e^β. */
-    hd_beta: z.number().positive().max(10).default(1),
+    hd_beta: z.number().positive().max(100).default(1),
+    /** Lower a parameter only on a report whose value is worse than the previous report's. */
+    confirm_decreases: z.boolean().default(false),
     beta1: z.number().min(0).lt(1).default(0.9),
     beta2: z.number().min(0).lt(1).default(0.999),
     eps: z.number().positive().default(1e-8),
@@ -103,6 +105,7 @@ export interface HypergradientOptions {
   readonly step_rule: "adam" | "trust-region" | "hd-m";
   readonly lr: number;
   readonly hd_beta: number;
+  readonly confirm_decreases: boolean;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -199,9 +202,13 @@ export class HypergradientStrategy implements Strategy {
     const steps = numberMap(attrs.hg_t);
     const sign = req.study.direction === "minimize" ? -1 : 1;
     const deltas = this.steps(grads, tuned, t.params, m, v, steps);
+    // confirm_decreases: lower a parameter only when this report is worse than the previous one.
+    const prev = t.intermediate[t.intermediate.length - 2]?.value;
+    const worse = prev === undefined || !Number.isFinite(req.value) || (sign < 0 ? req.value > prev : req.value < prev);
     const params: Params = {};
     for (const [name, delta] of Object.entries(deltas)) {
       const d = tuned.get(name) as FloatDistribution;
+      if (this.opts.confirm_decreases && sign * delta < 0 && !worse) continue;
       const clipped = Math.max(-this.opts.max_step, Math.min(this.opts.max_step, delta));
       params[name] = fromUnit(d, unitOf(d, t.params[name] as number) + sign * clipped);
     }
