@@ -124,7 +124,12 @@ def merge_and_report(paths: list[Path], write: bool) -> None:
         else:
             meta["tasks"] += [t for t in m["tasks"] if t not in meta["tasks"]]
         meta["elapsed_s"] += m["elapsed_s"]
-        meta["parts"].append({"file": p.name, "tasks": m["tasks"], "elapsed_s": m["elapsed_s"], "machine": m["machine"]})
+        meta["parts"].append({"file": p.name, "tasks": m["tasks"], "elapsed_s": m["elapsed_s"], "machine": m["machine"],
+                              "argv": m.get("argv") or ["--tasks", ",".join(m["tasks"]), "--seeds", str(m["seeds"]),
+                                                        "--part", p.name.removeprefix("pbt-tasks-").removesuffix(".json")]})
+    seeds = sorted({r["seed"] for r in rows})
+    meta["seeds"] = len(seeds)
+    meta["seed_list"] = seeds
     table, summary = summarise(rows, meta)
     print(table)
     if not write:
@@ -137,13 +142,17 @@ def merge_and_report(paths: list[Path], write: bool) -> None:
     doc = {**{k: v for k, v in old.items() if k != "runs"}, "tasks_meta": meta, "tasks_summary": summary,
            "runs": keep + [{k: r[k] for k in ("problem", "optimizer", "seed", "steps", "best", "test")} for r in rows]}
     path.write_text(json.dumps(doc) + "\n")
-    cmd = (f"nice -n 10 .venv/bin/python bench/pbt_tasks.py --seeds {meta['seeds']} --population {meta['population']} "
-           f"--epochs {meta['epochs']} --interval {meta['interval']}")
+    cmds = "\n".join(f"    nice -n 10 .venv/bin/python bench/pbt_tasks.py {' '.join(p['argv'])}" for p in meta["parts"])
+    names = ",".join(p["file"].removeprefix("pbt-tasks-").removesuffix(".json") for p in meta["parts"])
     md = f"""### Real training tasks (`bench/pbt_tasks.py`)
 
-`{cmd}` (run as {len(meta['parts'])} shard(s) by `--tasks … --part NAME`, merged with `--merge`;
-{meta['parts'][0]['machine']}; {meta['elapsed_s']:.0f} s of wall time in all, load average ≈ 8–14 on the 2 cores).
-{meta['seeds']} seeds (0–{meta['seeds'] - 1}); every optimizer gets {meta['population']} × {meta['epochs']} =
+Run as shards in parallel ({meta['parts'][0]['machine']}; {meta['elapsed_s']:.0f} s of wall time summed over the
+shards, on 2 cores shared with other work at load averages of 20–35), then merged:
+
+{cmds}
+    .venv/bin/python bench/pbt_tasks.py --merge {names}
+
+{meta['seeds']} seeds ({meta['seed_list'][0]}–{meta['seed_list'][-1]}); every optimizer gets {meta['population']} × {meta['epochs']} =
 {meta['population'] * meta['epochs']} training epochs, the same data split and the same initial weights per seed.
 Raw curves: rows with these task names in `bench/results/pbt.json`.
 

@@ -156,13 +156,14 @@ def run_fixed(client: tp.Client, task: str, name: str, seed: int, data: T.Data, 
             break
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace, save: Any = None) -> list[dict[str, Any]]:
+    """Runs every (seed, task, optimizer); calls ``save(rows)`` after each seed (a shard's partial results)."""
     rows: list[dict[str, Any]] = []
     budget = args.population * args.epochs
     ckdir = tempfile.mkdtemp(prefix="tuneport-pbt-tasks-")
     try:
         with Server() as server, tp.connect(server.endpoint) as client:
-            for seed in range(args.seeds):
+            for seed in range(args.seed_from, args.seed_from + args.seeds):
                 for task in args.tasks:
                     data = T.load(task, seed)
                     for name in args.optimizers:
@@ -174,6 +175,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                             run_fixed(client, task, name, seed, data, args, tr)
                         print(f"  {task:13s} seed {seed} {name:10s} best val {tr.best:.4f} test {tr.test:.4f} "
                               f"({tr.steps} epochs, {time.perf_counter() - t0:.1f}s)", flush=True)
+                if save is not None:
+                    save(rows)
         left = [p for p in Path(ckdir).rglob("*") if p.is_file()]
         if left:
             print(f"  note: {len(left)} checkpoint files left under {ckdir}", flush=True)
@@ -187,6 +190,7 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(T.TASKS))
     ap.add_argument("--optimizers", default=",".join(OPTIMIZERS))
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seed-from", type=int, default=0, help="first seed (shards split the seeds)")
     ap.add_argument("--population", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--interval", type=int, default=4)
@@ -203,14 +207,22 @@ def main() -> None:
         R.merge_and_report([RESULTS / f"pbt-tasks-{p}.json" for p in args.merge.split(",")], write=not args.no_write)
         return
     t0 = time.perf_counter()
-    rows = run(args)
-    meta = {"seeds": args.seeds, "population": args.population, "epochs": args.epochs, "interval": args.interval,
-            "tasks": args.tasks, "optimizers": args.optimizers, "machine": machine(), "elapsed_s": time.perf_counter() - t0}
-    if args.part and not args.no_write:
-        (RESULTS / f"pbt-tasks-{args.part}.json").write_text(json.dumps({"meta": meta, "runs": rows}) + "\n")
-    elif not args.no_write:
+
+    def meta() -> dict[str, Any]:
+        return {"seeds": args.seeds, "seed_from": args.seed_from, "population": args.population, "epochs": args.epochs,
+                "interval": args.interval, "tasks": args.tasks, "optimizers": args.optimizers, "machine": machine(),
+                "elapsed_s": time.perf_counter() - t0, "argv": sys.argv[1:]}
+
+    def save(rows: list[dict[str, Any]]) -> None:
+        if args.part and not args.no_write:
+            (RESULTS / f"pbt-tasks-{args.part}.json").write_text(json.dumps({"meta": meta(), "runs": rows}) + "\n")
+
+    rows = run(args, save)
+    save(rows)
+    if not args.part and not args.no_write:
+        meta_all = meta()
         import pbt_report as R  # noqa: PLC0415
-        (RESULTS / "pbt-tasks-all.json").write_text(json.dumps({"meta": meta, "runs": rows}) + "\n")
+        (RESULTS / "pbt-tasks-all.json").write_text(json.dumps({"meta": meta_all, "runs": rows}) + "\n")
         R.merge_and_report([RESULTS / "pbt-tasks-all.json"], write=True)
 
 
