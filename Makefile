@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -52,11 +52,18 @@ test: test-ts test-py ## the whole suite (what CI runs)
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
-bench-pbt: build ## PBT: the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE)
+bench-pbt: build ## PBT/PB2 on the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE, random, ASHA+TPE, cosine+TPE)
 	node bench/pbt.mjs
 
-bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 8 min on 2 cores)
-	$(PY) bench/hypergradient.py
+bench-pbt-tasks: build venv ## PBT/PB2 vs TPE, ASHA+TPE, random, cosine+TPE on 5 PyTorch tasks, 10 seeds (hours on 2 busy cores; see docs/BENCHMARKS.md for shards)
+	nice -n 10 $(PY) bench/pbt_tasks.py
+	nice -n 10 $(PY) bench/pbt_checkpoint_cost.py
+
+bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 4 weight-decay tasks; LR rescue; Neumann terms (hours on 2 busy cores)
+	nice -n 10 $(PY) bench/hypergradient.py --part wd --trials 12 --epochs 20 --out wd
+	nice -n 10 $(PY) bench/hypergradient.py --part lr --out lr
+	$(PY) bench/hypergradient.py --merge wd,lr
+	nice -n 10 $(PY) bench/neumann_steps.py
 
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py
