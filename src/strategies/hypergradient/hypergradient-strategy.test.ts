@@ -29,6 +29,8 @@ function harness(opts: Partial<Record<string, unknown>> = {}, params: Params = {
   const study = makeStudy(SPACE, { direction, strategy: { name: "hypergradient", options: o as unknown as Record<string, unknown> } });
   let trial: Trial = makeTrial(0, params, SPACE, { state: "RUNNING", value: null });
   const report = (step: number, hypergradients: unknown, value = 1) => {
+    // As the service does: the reporting trial already holds this report.
+    trial = { ...trial, intermediate: [...trial.intermediate, { step, value }] };
     const res = strategy.onReport!({
       study, trials: [trial], trial, step, value, data: hypergradients === undefined ? {} : { hypergradients }, rng: new Rng(1),
     });
@@ -46,7 +48,7 @@ describe("hypergradient strategy: options", () => {
   it("defaults to qmc with its defaults filled in, Adam constants, every float param", () => {
     expect(defaults).toEqual({
       base: { name: "qmc", options: { scramble: true, skip_first: false } },
-      step_rule: "trust-region", lr: 0.05, hd_beta: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, max_step: 0.2, trajectory_limit: 1000,
+      step_rule: "trust-region", lr: 0.05, hd_beta: 1, confirm_decreases: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, max_step: 0.2, trajectory_limit: 1000,
     });
     // Parsed options are valid input again (stored configs are re-read after a restart).
     expect(factory.options.parse(defaults)).toEqual(defaults);
@@ -209,6 +211,24 @@ describe("hypergradient strategy: updates", () => {
     const a = harness({ lr: 0.1, step_rule: "adam" });
     a.report(1, { lr: 0.01 * 2.0, wd: -3.0 });
     expect(Math.abs(toUnit(lr, a.trial.params.lr as number) - toUnit(lr, 0.01))).toBeCloseTo(0.1, 5);
+  });
+
+  it("confirm_decreases: lowers a parameter only on a report worse than the previous one", () => {
+    const h = harness({ step_rule: "adam", lr: 0.1, params: ["lr"], confirm_decreases: true });
+    const lr0 = h.trial.params.lr as number;
+    h.report(1, { lr: 1.0 }, 1.0); // no previous report: the decrease is taken
+    const lr1 = h.trial.params.lr as number;
+    expect(lr1).toBeLessThan(lr0);
+    h.report(2, { lr: 1.0 }, 0.8); // better than before: the hypergradient's decrease is refused
+    expect(h.trial.params.lr).toBe(lr1);
+    h.report(3, { lr: -50.0 }, 0.7); // increases are always taken (the first moment turns negative)
+    const lr3 = h.trial.params.lr as number;
+    expect(lr3).toBeGreaterThan(lr1);
+    h.report(4, { lr: 500.0 }, 0.9); // worse: now it may decrease
+    expect(h.trial.params.lr as number).toBeLessThan(lr3);
+    // The held-back report 2 did not count: 4 of the 5 reports moved the moments (NaN counts as worse).
+    h.report(5, { lr: 5.0 }, Number.NaN);
+    expect(h.trial.systemAttrs.hg_t).toEqual({ lr: 4 });
   });
 
   it("hd-m: multiplies a log parameter by exp(−β·h̃) and moves a linear one by β·h̃ of its range", () => {

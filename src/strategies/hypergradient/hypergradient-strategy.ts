@@ -36,8 +36,17 @@
  *     paper's p·(1 − β h̃) to first order, never ≤ 0), linear ones u − `hd_beta`·h̃ in the unit
  *     cube. A rate far too small gives h̃ near −1 (consecutive gradients agree) and grows
  *     geometrically; near a good rate h̃ hovers around 0, so nothing pushes it down steadily.
- *   The default (`trust-region`) and `hd_beta` = 1 were chosen on bench/hypergradient.py's task
- *   suite (docs/BENCHMARKS.md, "Hypergradient").
+ * - `confirm_decreases` (default false) guards against that short-horizon bias: a step that
+ *   *lowers* a parameter is taken only on a report whose value is worse than the previous
+ *   report's (NaN counts as worse); raising steps are always taken. A one-step training-loss
+ *   hypergradient says "lower the rate" as soon as minibatch noise dominates, long before a lower
+ *   rate helps the loss; the reported (validation) loss still falling is the evidence that it
+ *   does not need lowering yet. A held-back report does not count for that parameter (its
+ *   moments and step count stay as they were). The learning-rate rescue uses
+ *   `{step_rule: "adam", confirm_decreases: true}` (chosen on held-out seeds of
+ *   bench/hypergradient.py's LR tasks, where hd-m with β ≤ 4 climbed too slowly on the CNN and
+ *   β = 8 diverged on the MLP); the default rule, `trust-region` without the guard, was chosen
+ *   on its weight-decay tasks (docs/BENCHMARKS.md, "Hypergradient").
  * - The step descends for `minimize` studies and ascends for `maximize` ones: the
  *   hypergradients are derivatives of the value being reported.
  * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`), so a restarted
@@ -200,6 +209,7 @@ export class HypergradientStrategy implements Strategy {
     const m = numberMap(attrs.hg_m);
     const v = numberMap(attrs.hg_v);
     const steps = numberMap(attrs.hg_t);
+    const before = { m: { ...m }, v: { ...v }, steps: { ...steps } };
     const sign = req.study.direction === "minimize" ? -1 : 1;
     const deltas = this.steps(grads, tuned, t.params, m, v, steps);
     // confirm_decreases: lower a parameter only when this report is worse than the previous one.
@@ -208,7 +218,14 @@ export class HypergradientStrategy implements Strategy {
     const params: Params = {};
     for (const [name, delta] of Object.entries(deltas)) {
       const d = tuned.get(name) as FloatDistribution;
-      if (this.opts.confirm_decreases && sign * delta < 0 && !worse) continue;
+      if (this.opts.confirm_decreases && sign * delta < 0 && !worse) {
+        // Held back: this report does not count for the parameter at all (its moments stay).
+        for (const [map, old] of [[m, before.m], [v, before.v], [steps, before.steps]] as const) {
+          if (name in old) map[name] = old[name] as number;
+          else delete map[name];
+        }
+        continue;
+      }
       const clipped = Math.max(-this.opts.max_step, Math.min(this.opts.max_step, delta));
       params[name] = fromUnit(d, unitOf(d, t.params[name] as number) + sign * clipped);
     }
@@ -216,13 +233,13 @@ export class HypergradientStrategy implements Strategy {
     const out: Record<string, unknown> = {};
     if (warnings.length > 0) out.hg_warnings = warnings.slice(-MAX_WARNINGS);
     if (Object.keys(params).length === 0) return { decision: { action: "continue" }, systemAttrs: out };
+    out.hg_m = m;
+    out.hg_v = v;
+    out.hg_t = steps;
 
     const after = { ...pickParams(t.params, tuned), ...params };
     if (trajectory.length === 0) trajectory.push({ step: null, value: null, params: pickParams(t.params, tuned) });
     trajectory.push({ step: req.step, value: Number.isFinite(req.value) ? req.value : null, params: after });
-    out.hg_m = m;
-    out.hg_v = v;
-    out.hg_t = steps;
     if (trajectory.length > this.opts.trajectory_limit) {
       out.hg_trajectory = thin(trajectory);
       out.hg_trajectory_thinned = true;
