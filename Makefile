@@ -9,8 +9,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+# What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
+BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck bench bench-protocol bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -19,7 +21,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-fund --no-audit
 	@touch $@
 
-dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
+dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) tsconfig.json tsconfig.build.json
 	rm -rf dist
 	npm run build
 	chmod +x dist/cli/main.js
@@ -27,8 +29,15 @@ dist/.stamp: node_modules/.stamp $(TS_SOURCES) tsconfig.json tsconfig.build.json
 
 $(VENV)/.stamp: python-client/pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm greenlet psycopg2-binary
 	@touch $@
+
+# Debian's PostgreSQL server binaries (initdb, pg_ctl): the tests start a throw-away server with them.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres: ## install Debian's postgresql package when its server binaries are missing
+	@if [ -z "$(PG_INITDB)" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing postgresql (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
 
 deps: node_modules/.stamp ## install npm dependencies
 build: dist/.stamp ## compile the TypeScript server
@@ -40,19 +49,39 @@ demo: build venv ## start a server on a temp SQLite file, tune a PyTorch MLP on 
 typecheck: node_modules/.stamp ## type-check sources and tests
 	npx tsc -p tsconfig.json --noEmit
 
-test-ts: build typecheck ## TypeScript unit and integration tests
+test-ts: build typecheck postgres ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL)
 	npx vitest run
 
-test-py: build venv ## Python client tests (real server processes) and examples
+test-py: build venv postgres ## Python client tests (real server processes) and examples
 	cd python-client && ../$(VENV)/bin/mypy
 	cd python-client && ../$(PY) -m pytest -q
 
 test: test-ts test-py ## the whole suite (what CI runs)
 
+fuzz: build ## the concurrency fuzzer at length: 10 seeds x 30,000 requests (FUZZ_SEEDS=1,2 FUZZ_REQUESTS=N to change)
+	FUZZ_SEEDS=$${FUZZ_SEEDS:-1,2,3,4,5,6,7,8,9,10} FUZZ_REQUESTS=$${FUZZ_REQUESTS:-30000} \
+	  nice -n 10 npx vitest run test/concurrency-fuzz.test.ts --testTimeout 3600000
+
+package: build venv ## packages/: the server tarball (npm install -g) and the client wheel (pip install), see docs/PACKAGING.md
+	rm -rf packages && mkdir -p packages
+	npm pack --pack-destination packages
+	$(PIP) wheel ./python-client --no-deps --wheel-dir packages
+	rm -rf python-client/build
+	@ls -1 packages
+
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
-bench-pbt: build ## PBT/PB2 on the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE, random, ASHA+TPE, cosine+TPE)
+bench-postgres: build venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
+	nice -n 10 $(PY) bench/postgres.py $(if $(QUICK),--quick,)
+
+soak-failover: build venv postgres ## crash soak across 3 servers on PostgreSQL: 32 workers, the owner SIGKILLed 10 times -> bench/results/failover.json
+	$(PY) bench/failover_soak.py --servers 3 --workers 32 --kills 10 --out bench/results/failover.json
+
+bench-input-check: build venv ## cost of the request checks: frame walk vs decode, round trips vs a baseline build (docs/BENCHMARKS.md)
+	nice -n 10 $(PY) bench/input_check.py $(if $(QUICK),--quick,)
+
+bench-pbt: dist-bench/.stamp ## PBT/PB2 on the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE, random, ASHA+TPE, cosine+TPE)
 	node bench/pbt.mjs
 
 bench-pbt-tasks: build venv ## PBT/PB2 vs TPE, ASHA+TPE, random, cosine+TPE on 5 PyTorch tasks, 10 seeds (hours on 2 busy cores; see docs/BENCHMARKS.md for shards)
@@ -78,7 +107,16 @@ dist-bench/.stamp: node_modules/.stamp $(TS_SOURCES) $(wildcard bench/*.ts) tsco
 	npx tsc -p tsconfig.bench.json
 	@touch $@
 
-bench-quality: build venv ## tuneport strategies vs Optuna/pycma: regret, ranks, Wilcoxon, plots (QUICK=1 for the smoke mode)
+# Optuna's CmaEsSampler needs the `cmaes` package, which the local wheel store lacks; Debian ships it
+# (pure Python, python3-cmaes), so the benchmarks unpack that into the virtualenv. Not needed by `make test`.
+$(VENV)/.cmaes: $(VENV)/.stamp
+	cd $(VENV) && (apt-get download python3-cmaes 2>/dev/null || (apt-get update -qq && apt-get download python3-cmaes))
+	cd $(VENV) && rm -rf cmaes-deb && dpkg -x python3-cmaes_*.deb cmaes-deb && rm -f python3-cmaes_*.deb
+	echo "$(abspath $(VENV))/cmaes-deb/usr/lib/python3/dist-packages" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmaes-deb.pth"
+	$(PY) -c 'import cmaes'
+	@touch $@
+
+bench-quality: build venv $(VENV)/.cmaes ## issue 17's suite: tuneport strategies vs Optuna 5.0 (sequential, 4 and 8 workers) (QUICK=1: smoke mode)
 	nice -n 10 $(PY) bench/quality.py $(if $(QUICK),--quick,) $(QUALITY_ARGS)
 	$(if $(QUICK),,$(PY) bench/goals.py)
 

@@ -1,11 +1,15 @@
 import { defineConfig } from "vitest/config";
+import SkipReporter from "./src/testing/skip-reporter.js";
 
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // One real PostgreSQL server for the run (the suites on both storage backends, the failover tests).
+    globalSetup: ["test/setup/postgres.global.ts"],
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     pool: "forks",
     maxWorkers: 2,
+    reporters: ["default", new SkipReporter()],
   },
 });

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = ROOT / "dist" / "cli" / "main.js"
+# TUNEPORT_CLI points a long benchmark at a frozen copy of dist/, so that rebuilding meanwhile cannot change it.
+CLI = Path(os.environ.get("TUNEPORT_CLI", str(ROOT / "dist" / "cli" / "main.js")))
 RESULTS = ROOT / "bench" / "results"
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 

@@ -10,8 +10,8 @@ import type { Trial } from "../src/domain/trial.js";
 import { Rng } from "../src/math/rng.js";
 import { GpObjective, GpPosterior } from "../src/strategies/gp/gp-model.js";
 import { gpStrategyFactory } from "../src/strategies/gp/gp-strategy.js";
-import { sampleUniform } from "../src/strategies/sampling.js";
-import { makeStudy, makeTrial, suggestRequest } from "../src/strategies/test-helpers.js";
+import { sampleUniform } from "../src/domain/sampling.js";
+import { makeStudy, makeTrial, suggestRequest } from "../src/testing/fixtures.js";
 import { hartmann6 } from "../src/testing/benchmark-functions.js";
 
 const acc: Record<string, number> = {};

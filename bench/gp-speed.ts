@@ -8,8 +8,8 @@ import { performance } from "node:perf_hooks";
 import type { Trial } from "../src/domain/trial.js";
 import { Rng } from "../src/math/rng.js";
 import { gpStrategyFactory } from "../src/strategies/gp/gp-strategy.js";
-import { sampleUniform } from "../src/strategies/sampling.js";
-import { makeStudy, makeTrial, suggestRequest } from "../src/strategies/test-helpers.js";
+import { sampleUniform } from "../src/domain/sampling.js";
+import { makeStudy, makeTrial, suggestRequest } from "../src/testing/fixtures.js";
 import { hartmann6 } from "../src/testing/benchmark-functions.js";
 
 const sizes = (process.argv[2] ?? "100,300").split(",").map(Number);

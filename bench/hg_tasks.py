@@ -158,8 +158,8 @@ def train_trial(task: WdTask, trial: tp.Trial, epochs: int, seed: int, *, hyperg
                 list(model.parameters()), wd, neumann_steps=neumann_steps, alpha=alpha,
             )
             hg_s += time.process_time() - t0
-            trial.report(epoch, val, hypergradients={k: g.item() for k, g in hg.items()})
+            trial.report(val, epoch, hypergradients={k: g.item() for k, g in hg.items()})
         else:
-            trial.report(epoch, val)
+            trial.report(val, epoch)
         on_epoch(val, test)
     return val, test, hg_s

@@ -156,7 +156,7 @@ def run_lr_one(client: tp.Client, task: str, variant: str, seed: int, epochs: in
         curve.append(val)
         if trial is not None:
             h = opt.pop_hypergradients(normalized=variant.startswith("server-hdm"))
-            trial.report(epoch, val, hypergradients=h)
+            trial.report(val, epoch, hypergradients=h)
             apply_updates(opt, trial.params, {"lr": (0, "lr")})
         rates.append(float(opt.param_groups[0]["lr"]))
     if trial is not None:

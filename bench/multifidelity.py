@@ -287,7 +287,7 @@ def run_tuneport(client: tp.Client, task: Task, optimizer: str, seed: int, total
                     break
                 value = run.advance(t)
                 rec.steps += 1
-                trial.report(t, value)
+                trial.report(value, t)
             if run.t == task.R:
                 rec.full(task.quality(run, params))
             if run.t < budget:
@@ -382,7 +382,7 @@ def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon
         value = run.advance(t)
         rec.steps += 1
         try:
-            trial.report(t, value)
+            trial.report(value, t)
         except tp.TrialPruned:
             trial.prune()
             begin(w, now)

@@ -19,8 +19,8 @@ import type { Params, SearchSpace } from "../src/domain/distributions.js";
 import type { Trial } from "../src/domain/trial.js";
 import { Rng } from "../src/math/rng.js";
 import { STRATEGIES } from "../src/strategies/index.js";
-import { sampleUniform } from "../src/strategies/sampling.js";
-import { makeStudy, makeTrial, suggestRequest } from "../src/strategies/test-helpers.js";
+import { sampleUniform } from "../src/domain/sampling.js";
+import { makeStudy, makeTrial, suggestRequest } from "../src/testing/fixtures.js";
 
 const dims = (process.argv[2] ?? "2,6,20").split(",").map(Number);
 const ns = (process.argv[3] ?? "10,30,100,300,1000").split(",").map(Number);

@@ -23,11 +23,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { silentLogger } from "../dist/logger.js";
-import { StudyService } from "../dist/service/study-service.js";
-import { SqliteStorage } from "../dist/storage/sqlite/sqlite-storage.js";
-import { runPopulation } from "../dist/testing/pbt-population.js";
-import { scheduleFixed, scheduleProblem, toyFixed, toyProblem } from "../dist/testing/pbt-problems.js";
+import { silentLogger } from "../dist-bench/src/logger.js";
+import { StudyService } from "../dist-bench/src/service/study-service.js";
+import { SqliteStorage } from "../dist-bench/src/storage/sqlite/sqlite-storage.js";
+import { runPopulation } from "../dist-bench/src/testing/pbt-population.js";
+import { scheduleFixed, scheduleProblem, toyFixed, toyProblem } from "../dist-bench/src/testing/pbt-problems.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = join(HERE, "results");
@@ -91,7 +91,7 @@ async function sequentialRun(optimizer, seed, { strategy, nTrials, steps, cosine
     let best = Infinity;
     let spent = 0;
     for (let i = 0; spent < budget && (scheduler || i < nTrials); i++) {
-      const a = await svc.ask("t");
+      const a = await svc.ask({ study: "t" });
       const curve = cosine ? scheduleCosine(a.trial.params.lr, steps) : scheduleFixed(a.trial.params.lr, steps);
       let pruned = false;
       let last = NaN;
@@ -100,14 +100,14 @@ async function sequentialRun(optimizer, seed, { strategy, nTrials, steps, cosine
         last = curve[k];
         best = Math.min(best, last);
         if (scheduler) {
-          const { decision } = await svc.report("t", a.trial.number, a.lease.token, k + 1, last);
+          const { decision } = await svc.report({ study: "t", trial: a.trial.number, token: a.lease.token, step: k + 1, value: last });
           if (decision.action === "prune") {
             pruned = true;
             break;
           }
         }
       }
-      await svc.tell("t", a.trial.number, a.lease.token, pruned ? "PRUNED" : "COMPLETE", last);
+      await svc.tell({ study: "t", trial: a.trial.number, token: a.lease.token, state: pruned ? "PRUNED" : "COMPLETE", value: last });
       runs.push({ problem: scheduleProblem.name, optimizer, seed, steps: spent, best });
     }
   });

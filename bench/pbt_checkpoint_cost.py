@@ -53,9 +53,9 @@ def main() -> None:
                 times["epoch"].append((time.perf_counter() - t0) * 1000)
                 t0 = time.perf_counter()
                 if mode == "report-only":  # the server round trip alone, for reference
-                    trial.report(step, val, {"checkpoint": f"{ckdir}/none-{step}"})
+                    trial.report(val, step, {"checkpoint": f"{ckdir}/none-{step}"})
                 else:
-                    pbt_report(trial, step, val, net, opt, checkpoint_dir=ckdir, fsync=mode == "sync-fsync",
+                    pbt_report(trial, val, step, net, opt, checkpoint_dir=ckdir, fsync=mode == "sync-fsync",
                                writer=writer if mode == "background" else None)
                 times[mode].append((time.perf_counter() - t0) * 1000)
         for trial, _, _ in members:

@@ -105,7 +105,7 @@ def run_population(client: tp.Client, task: str, strategy: str, seed: int, data:
                 val, test = T.evaluate(m["net"], data)
                 tr.epoch(val, test)
                 m["last"] = val
-                d = pbt_report(m["trial"], epoch, val, m["net"], m["opt"], checkpoint_dir=ckdir, writer=writer)
+                d = pbt_report(m["trial"], val, epoch, m["net"], m["opt"], checkpoint_dir=ckdir, writer=writer)
                 if d.action == "update":
                     apply(m["opt"], m["trial"].params)
         for m in members:
@@ -145,7 +145,7 @@ def run_fixed(client: tp.Client, task: str, name: str, seed: int, data: T.Data, 
                 val, test = T.evaluate(net, data)
                 tr.epoch(val, test)
                 last = val
-                trial.report(epoch, val)
+                trial.report(val, epoch)
             if math.isfinite(last):
                 trial.complete(last)
             else:

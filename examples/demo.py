@@ -38,7 +38,9 @@ def main() -> int:
     cli = str(ROOT / "dist" / "cli" / "main.js")
     print(f"starting tuneport serve --storage {db} --bind {endpoint}", flush=True)
     log = open(os.path.join(tmp, "server.log"), "w")
-    server = subprocess.Popen(["node", cli, "serve", "--storage", db, "--bind", endpoint], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        ["node", cli, "serve", "--storage", db, "--bind", endpoint, "--log-format", "json"], stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.time() + 30
         while True:

@@ -109,9 +109,9 @@ def train(
                 lambda: ce(model(x_va), y_va),
                 list(model.parameters()), wd, neumann_steps=neumann_steps, alpha=alpha,
             )
-            trial.report(epoch, val, hypergradients={k: g.item() for k, g in hg.items()})
+            trial.report(val, epoch, hypergradients={k: g.item() for k, g in hg.items()})
         else:
-            trial.report(epoch, val)
+            trial.report(val, epoch)
     with torch.no_grad():
         test = ce(model(data["x_te"]), data["y_te"]).item()
     return val, test

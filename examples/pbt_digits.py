@@ -88,7 +88,7 @@ def main() -> None:
             for m in members:
                 loss = train_epoch(m.model, m.opt, data)
                 m.step += 1  # this trial's own step counter, also after an exploit
-                decision = pbt_report(m.trial, m.step, loss, m.model, m.opt, checkpoint_dir=args.checkpoint_dir, writer=writer)
+                decision = pbt_report(m.trial, loss, m.step, m.model, m.opt, checkpoint_dir=args.checkpoint_dir, writer=writer)
                 if decision.action == "update":
                     apply_params(m)  # the donor's weights are loaded already; now its (perturbed) params
                     src = f" <- trial {decision.restore.trial}" if decision.restore else ""

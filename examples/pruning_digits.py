@@ -54,7 +54,7 @@ def train(trial: tp.Trial, data: Data, ckpt_dir: Path, max_epochs: int) -> float
     for epoch in range(start + 1, budget + 1):
         g = torch.Generator().manual_seed(trial.number * 1000 + epoch)
         val_loss = train_epoch(model, opt, data, batch=128, generator=g)
-        trial.report(epoch, val_loss)  # NaN is fine: the scheduler treats it as the worst value
+        trial.report(val_loss, epoch)  # NaN is fine: the scheduler treats it as the worst value
     save_checkpoint(ckpt_dir / f"{trial.number}.pt", model, opt, epoch=budget)
     return val_loss
 
@@ -101,7 +101,7 @@ def main() -> None:
             print(f"  trial {trial.number:3d}  {trial.state:8s}  budget={trial.budget}{resumed}  "
                   f"val_loss={trial.intermediate[-1][1] if trial.intermediate else loss:.4f}  ({time.perf_counter() - t0:.2f}s)", flush=True)
 
-        best = study.trials(states=["COMPLETE"], order_by="value")
+        best = study.get_trials(states=["COMPLETE"], order_by="value")
         full = [t for t in best if t.system_attrs.get("budget") == args.max_epochs]
         top = (full or best)[0]
         print(f"\n{epochs} epochs trained in all; best trial {top.number} "

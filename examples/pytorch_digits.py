@@ -50,7 +50,7 @@ def train_trial(trial: tp.Trial, data: Data, device: torch.device, epochs: int) 
         val_loss = train_epoch(model, opt, data)
         if val_loss != val_loss:  # NaN: the run diverged
             raise RuntimeError(f"diverged at epoch {epoch}")
-        trial.report(epoch, val_loss)  # raises tp.TrialPruned when the scheduler says stop
+        trial.report(val_loss, epoch)  # raises tp.TrialPruned when the scheduler says stop
     with torch.no_grad():
         trial.set_user_attrs({"val_accuracy": (model(x_va).argmax(1) == y_va).float().mean().item()})
     return val_loss

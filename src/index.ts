@@ -12,3 +12,21 @@ export type * from "./domain/distributions.js";
 export type * from "./domain/trial.js";
 export type * from "./domain/decision.js";
 export type * from "./service/views.js";
+
+// The plug-in contract (docs/PLUGINS.md): what strategies and schedulers implement, the helpers
+// they share, and the catalogue a service is given.
+export type * from "./domain/plugin.js";
+export { sampleUniform } from "./domain/sampling.js";
+export { contains, fromUnit, toUnit } from "./domain/distributions.js";
+export type { Rng } from "./math/rng.js";
+export {
+  BUILTIN_PLUGINS,
+  BUILTIN_SCHEDULERS,
+  BUILTIN_STRATEGIES,
+  type FactoryList,
+  PluginCatalogue,
+  type PluginCatalogueOptions,
+  type PluginDescription,
+  type PluginRef,
+} from "./service/plugins.js";
+export { WorkerRunner, type WorkerRunnerOptions } from "./service/worker-runner.js";

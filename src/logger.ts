@@ -1,19 +1,87 @@
 /**
  * The root logger. Made once in `main`; modules take `logger.child({ component })`.
  * In MCP stdio mode stdout carries the protocol, so logs go to fd 2.
+ *
+ * Two formats: `json` (pino's JSON lines, for machines and log shippers) and `pretty` (one
+ * readable line per record, for people at a terminal). The default is pretty when the log's
+ * file descriptor is a terminal and JSON otherwise, so pipes and files keep getting JSON.
  */
+import { writeSync } from "node:fs";
+import { isatty } from "node:tty";
 import { pino, type Logger } from "pino";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+export type LogFormat = "pretty" | "json";
 
-export function createLogger(opts: { level?: LogLevel; toStderr?: boolean } = {}): Logger {
-  return pino(
-    { level: opts.level ?? (process.env.TUNEPORT_LOG_LEVEL as LogLevel | undefined) ?? "info", base: { app: "tuneport" } },
-    pino.destination({ fd: opts.toStderr ? 2 : 1, sync: true }),
-  );
+/**
+ * The root logger on fd 1 (fd 2 with `toStderr`). `format` defaults to
+ * `$TUNEPORT_LOG_FORMAT`, else pretty on a terminal and JSON otherwise; `level` to
+ * `$TUNEPORT_LOG_LEVEL`, else info.
+ */
+export function createLogger(opts: { level?: LogLevel; toStderr?: boolean; format?: LogFormat } = {}): Logger {
+  const fd = opts.toStderr ? 2 : 1;
+  const format = opts.format ?? (process.env.TUNEPORT_LOG_FORMAT as LogFormat | undefined) ?? (isatty(fd) ? "pretty" : "json");
+  const level = opts.level ?? (process.env.TUNEPORT_LOG_LEVEL as LogLevel | undefined) ?? "info";
+  const destination =
+    format === "pretty" ? prettyDestination(fd, { color: isatty(fd) && !process.env.NO_COLOR }) : pino.destination({ fd, sync: true });
+  return pino({ level, base: { app: "tuneport" } }, destination);
 }
 
 /** A logger that drops everything, for tests and embedded use. */
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
+}
+
+/** A pino destination that writes each JSON record to `fd` as one `formatPretty` line, synchronously. */
+export function prettyDestination(fd: number, opts: { color: boolean }): { write(chunk: string): void } {
+  return {
+    write(chunk: string) {
+      for (const line of chunk.split("\n")) if (line) writeSync(fd, `${formatPretty(line, opts.color)}\n`);
+    },
+  };
+}
+
+const LEVELS: Record<number, { name: string; color: string }> = {
+  10: { name: "TRACE", color: "\x1b[90m" },
+  20: { name: "DEBUG", color: "\x1b[36m" },
+  30: { name: "INFO", color: "\x1b[32m" },
+  40: { name: "WARN", color: "\x1b[33m" },
+  50: { name: "ERROR", color: "\x1b[31m" },
+  60: { name: "FATAL", color: "\x1b[35m" },
+};
+
+/**
+ * One pino JSON record as `HH:MM:SS.mmm LEVEL component: message key=value …`, an error's
+ * stack indented below. A line that is not a JSON record is returned unchanged.
+ */
+export function formatPretty(json: string, color = false): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  if (typeof rec !== "object" || rec === null) return json;
+  const { level, time, msg, component, err, app: _app, pid: _pid, hostname: _host, ...rest } = rec;
+  const lv = LEVELS[level as number] ?? { name: String(level), color: "" };
+  const when = typeof time === "number" ? clock(new Date(time)) : "";
+  const name = color ? `${lv.color}${lv.name.padEnd(5)}\x1b[0m` : lv.name.padEnd(5);
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${show(v)}`);
+  let out = `${when} ${name} ${component ? `${String(component)}: ` : ""}${String(msg ?? "")}${fields.length ? `  ${fields.join(" ")}` : ""}`;
+  if (err && typeof err === "object") {
+    const e = err as { message?: unknown; stack?: unknown };
+    out += `\n    ${String(e.stack ?? e.message ?? JSON.stringify(err)).replace(/\n/g, "\n    ")}`;
+  }
+  return out;
+}
+
+function clock(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function show(v: unknown): string {
+  if (typeof v === "string") return /^[\w./:@+-]+$/.test(v) ? v : JSON.stringify(v);
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }

@@ -2,9 +2,13 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+import { CLI, type ServerProcess, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
 
-const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 });
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
+
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, // a hang guard
+   killSignal: "SIGKILL" });
 
 describe("tuneport CLI", () => {
   let server: ServerProcess;
@@ -25,7 +29,7 @@ describe("tuneport CLI", () => {
     await server.stop();
   });
 
-  it.each(["serve", "mcp", "studies", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
+  it.each(["serve", "mcp", "studies", "plot", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
     const r = run(cmd, "--help");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`Usage: tuneport ${cmd}`));

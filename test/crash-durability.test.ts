@@ -1,6 +1,9 @@
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { TestClient, startServer, tempDir } from "./helpers.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+
+// Whatever an assertion does, no server outlives its test.
+afterEach(stopServers);
 
 describe("durability under SIGKILL", () => {
   it("keeps every acknowledged tell when the server is killed right after replying", async () => {
@@ -9,17 +12,20 @@ describe("durability under SIGKILL", () => {
     for (let round = 0; round < 4; round++) {
       const server = await startServer(db);
       const client = new TestClient(server.endpoint);
-      if (round === 0) await client.call("create_study", { name: "c", space: { x: { type: "float", low: 0, high: 1 } } });
-      // earlier rounds' tells are all there after the restart
-      const stored = await client.call("trials", { study: "c", states: ["COMPLETE"] });
-      expect(stored.trials.map((t: { number: number; value: number }) => ({ trial: t.number, value: t.value }))).toEqual(acknowledged);
-      const a = await client.call("ask", { study: "c" });
-      const value = round + 0.25;
-      await client.call("tell", { study: "c", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value });
-      acknowledged.push({ trial: a.trial.number, value });
-      server.proc.kill("SIGKILL"); // no chance to flush anything after the reply
-      await server.stop();
-      await client.close();
+      try {
+        if (round === 0) await client.call("create_study", { name: "c", space: { x: { type: "float", low: 0, high: 1 } } });
+        // earlier rounds' tells are all there after the restart
+        const stored = await client.call("trials", { study: "c", states: ["COMPLETE"] });
+        expect(stored.trials.map((t: { number: number; value: number }) => ({ trial: t.number, value: t.value }))).toEqual(acknowledged);
+        const a = await client.call("ask", { study: "c" });
+        const value = round + 0.25;
+        await client.call("tell", { study: "c", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value });
+        acknowledged.push({ trial: a.trial.number, value });
+        server.proc.kill("SIGKILL"); // no chance to flush anything after the reply
+        await server.stop();
+      } finally {
+        await client.close();
+      }
     }
   });
 

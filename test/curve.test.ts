@@ -5,10 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dealer, curveKeyPair } from "zeromq";
 import { decode, encode } from "../src/transports/zmq/codec.js";
 import { readServerKeys } from "../src/transports/zmq/curve.js";
-import { CLI, type ServerProcess, startServer, tempDir } from "./helpers.js";
+import { CLI, type ServerProcess, startServer, tempDir, stopServers } from "./helpers.js";
+
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
 
 function keygen(name: string, dir: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, "keygen", name, "--out", dir], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, "keygen", name, "--out", dir], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -68,7 +71,10 @@ describe("CURVE encryption and client allow-list", () => {
     const stranger = curveKeyPair();
     const s = dealer({ curveServerKey: serverPub, curvePublicKey: stranger.publicKey, curveSecretKey: stranger.secretKey });
     expect(await tryRequest(s, "ask", { study: "secure" }, 1_500)).toBeNull();
-    expect(server.lines.some((l) => l.includes(stranger.publicKey) && l.includes("not on the allow-list"))).toBe(true);
+    const line = server.lines.find((l) => l.includes(stranger.publicKey) && l.includes("not on the allow-list"));
+    expect(line).toBeDefined();
+    expect(line?.match(/"component":/g)).toEqual(['"component":']); // one component key, not zmq's and zap's
+    expect(JSON.parse(line as string).component).toBe("zap");
   });
 
   it("gives a plaintext client nothing", async () => {
@@ -88,6 +94,9 @@ describe("serve's CURVE options", () => {
   it("refuses half a CURVE configuration", async () => {
     const r = spawnSync(process.execPath, [CLI, "serve", "--storage", join(tempDir(), "db.sqlite"), "--bind", "tcp://127.0.0.1:0", "--curve-allow", "x"], {
       encoding: "utf8",
+      // A server that wrongly starts is killed, not left running.
+      timeout: 120_000,
+      killSignal: "SIGKILL",
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--curve-secret and --curve-allow go together/);

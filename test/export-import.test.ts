@@ -1,11 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { CLI, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
+
+// A failed assertion or hook must not leave a server running.
+afterAll(stopServers);
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -24,17 +24,48 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `tuneport serve` (on a free loopback port unless `bind` names one) and waits until it is ready. */
+/** Every server process `startServer` spawned that has not exited yet (see `stopServers`). */
+const live = new Set<ChildProcess>();
+
+/**
+ * SIGKILLs every server `startServer` started that is still running, and waits for each to exit.
+ * Test files that start servers call it in `afterEach`/`afterAll`, so a failed assertion
+ * cannot leave a server behind.
+ */
+export async function stopServers(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once("exit", () => resolve());
+          p.kill("SIGKILL");
+        }),
+    ),
+  );
+  live.clear();
+}
+
+/**
+ * Starts `tuneport serve` (on a free loopback port unless `bind` names one) and waits until it is
+ * ready. A server that does not get ready is killed before the error is thrown; one that does is
+ * tracked until it exits (`stopServers`).
+ */
 export async function startServer(dbPath: string, extra: string[] = [], bind = "tcp://127.0.0.1:0"): Promise<ServerProcess> {
   const proc = spawn(process.execPath, [CLI, "serve", "--storage", dbPath, "--bind", bind, ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  live.add(proc);
+  proc.once("exit", () => live.delete(proc));
   const lines: string[] = [];
   let stderr = "";
   proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const endpoint = await new Promise<string>((resolve, reject) => {
     let buf = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`server did not start: ${stderr}`));
+    }, 90_000); // a hang guard
     proc.stdout?.on("data", (d: Buffer) => {
       buf += d.toString();
       let i: number;
@@ -97,7 +128,7 @@ export class TestClient {
   }
 
   /** Sends a raw frame; resolves with the reply whose id is `expectId` ("null" for id-less error replies). */
-  raw(frame: Buffer, expectId: string, timeoutMs = 5_000): Promise<Reply> {
+  raw(frame: Buffer, expectId: string, timeoutMs = 30_000): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply for ${expectId}`)), timeoutMs);
       this.pending.set(expectId, (r) => {

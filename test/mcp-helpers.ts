@@ -45,7 +45,12 @@ export async function connectStdio(args: string[]): Promise<{ client: Client; tr
   let err = "";
   transport.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const client = new Client({ name: "tuneport-test", version: "1" });
-  await client.connect(transport);
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    await transport.close(); // ends the spawned process: nobody else holds it yet
+    throw e;
+  }
   return { client, transport, stderr: () => err };
 }
 
@@ -83,7 +88,7 @@ export function exited(p: ChildProcess): Promise<number | null> {
 }
 
 /** Resolves once `pred(output)` holds, polling the process output. */
-export async function waitForOutput(out: () => string, pred: (s: string) => boolean, timeoutMs = 10_000): Promise<string> {
+export async function waitForOutput(out: () => string, pred: (s: string) => boolean, timeoutMs = 90_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (pred(out())) return out();

@@ -7,6 +7,8 @@
  *   node protocol/vectors/generate.mjs          rewrite stale files
  *   node protocol/vectors/generate.mjs check    exit 1 when a file is stale (CI)
  *
+ * MessagePack bin (bytes, e.g. the PNG of a `plot` reply) is written `{"$bin": "<hex>"}` in `message`.
+ *
  * JSON has one number type: a float whose value is integral (1.0) is an integer here and is
  * packed as one, so vectors use non-integral floats (0.25, 1795768615.705) where a float is meant.
  */
@@ -23,6 +25,17 @@ if (process.argv[2] !== undefined && !check) {
   process.exit(2);
 }
 
+/** `{"$bin": hex}` → bytes, everywhere in a message. */
+function withBytes(v) {
+  if (Array.isArray(v)) return v.map(withBytes);
+  if (v && typeof v === "object") {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === "$bin") return Buffer.from(v.$bin, "hex");
+    return Object.fromEntries(keys.map((k) => [k, withBytes(v[k])]));
+  }
+  return v;
+}
+
 const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
 if (files.length === 0) {
   process.stderr.write(`no vectors in ${dir}\n`);
@@ -35,7 +48,7 @@ for (const file of files) {
   const vector = JSON.parse(text);
   for (const key of ["name", "description", "message"])
     if (!(key in vector)) throw new Error(`${file}: missing "${key}"`);
-  const hex = packr.pack(vector.message).toString("hex");
+  const hex = packr.pack(withBytes(vector.message)).toString("hex");
   const next = `${JSON.stringify({ ...vector, msgpack_hex: hex }, null, 2)}\n`;
   if (next === text) continue;
   stale++;

@@ -35,7 +35,7 @@ def _ensure_built() -> None:
         subprocess.run(["npm", "run", "build"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
 
 
-def wait_for_hello(endpoint: str, deadline_s: float = 20.0) -> None:
+def wait_for_hello(endpoint: str, deadline_s: float = 60.0) -> None:
     """Polls ``hello`` until the server answers (it binds a moment after the process starts)."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:

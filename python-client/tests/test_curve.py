@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -9,14 +11,14 @@ from pathlib import Path
 import pytest
 
 import tuneport as tp
-from conftest import SERVER_MAIN, free_port
+from conftest import REPO, SERVER_MAIN, free_port
 
 
 def keygen(name: str, out: Path) -> None:
     subprocess.run(["node", str(SERVER_MAIN), "keygen", name, "--out", str(out)], check=True, capture_output=True)
 
 
-def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
+def test_allowed_key_works_and_refused_keys_say_so(tmp_path: Path) -> None:
     keys, allowed, strangers = tmp_path / "server", tmp_path / "allowed", tmp_path / "strangers"
     for d in (keys, allowed, strangers):
         d.mkdir()
@@ -32,10 +34,10 @@ def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
     )
     try:
         good = tp.CurveKeys.from_files(keys / "server.pub", allowed / "worker.key")
-        deadline = time.monotonic() + 20
-        while True:  # the server binds a moment after it starts
+        deadline = time.monotonic() + 60  # a hang guard
+        while True:  # the server binds a moment after it starts: poll with short connects
             try:
-                client = tp.connect(endpoint, curve=good, timeout=0.5, retries=0)
+                client = tp.connect(endpoint, curve=good, connect_timeout=0.5)
                 break
             except tp.TimeoutError:
                 if time.monotonic() > deadline or proc.poll() is not None:
@@ -46,13 +48,51 @@ def test_allowed_key_works_and_unknown_key_times_out(tmp_path: Path) -> None:
                 trial.complete(0.5)
             assert study.best_trial is not None
 
+        # Refusals are told apart from silence, at once: the handshake fails (ZMTP ERROR / mechanism).
         bad = tp.CurveKeys.from_files(keys / "server.pub", strangers / "intruder.key")
-        with pytest.raises(tp.TimeoutError, match="CURVE keys not accepted"):
-            tp.connect(endpoint, curve=bad, timeout=0.5, retries=1)
-        with pytest.raises(tp.TimeoutError):
-            tp.connect(endpoint, timeout=0.5, retries=0)  # plaintext
+        with pytest.raises(tp.UnauthenticatedError, match="CURVE keys not accepted"):
+            tp.connect(endpoint, curve=bad, connect_timeout=10)
+        with pytest.raises(tp.UnauthenticatedError, match="may require CURVE"):
+            tp.connect(endpoint, connect_timeout=10)  # plaintext
         with pytest.raises(ValueError, match="no secret key"):
             tp.CurveKeys.from_files(keys / "server.pub", allowed / "worker.pub")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_the_readme_curve_steps_fit_together(tmp_path: Path) -> None:
+    """The README's key set-up, run as written (loopback instead of 0.0.0.0), then the worker's
+    connect line with the files those steps made."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```sh\n(\s*npx tuneport keygen server.*?)```", readme, re.S)
+    assert block, "no CURVE block in README.md"
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert commands[-1].startswith("npx tuneport serve ")
+    for command in commands[:-1]:
+        for part in command.split("&&"):
+            args = shlex.split(part.replace("npx tuneport", f"node {SERVER_MAIN}", 1))
+            subprocess.run(args, cwd=tmp_path, check=True, capture_output=True)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    serve = shlex.split(commands[-1].replace("npx tuneport", f"node {SERVER_MAIN}", 1).replace("tcp://0.0.0.0:5555", endpoint))
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([*serve, "--storage", str(tmp_path / "db")], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        files = re.search(r'CurveKeys\.from_files\("([^"]+)", "([^"]+)"\)', readme)
+        assert files, "no CurveKeys.from_files line in README.md"
+        keys = tp.CurveKeys.from_files(tmp_path / files.group(1), tmp_path / files.group(2))
+        deadline = time.monotonic() + 20
+        while True:  # the server binds a moment after it starts
+            try:
+                client = tp.connect(endpoint, curve=keys, connect_timeout=0.5)
+                break
+            except tp.TimeoutError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+        with client:
+            assert client.list_studies() == []
+        assert not (tmp_path / "keys" / "clients" / "worker-01.key").exists()  # the allow-list holds public keys only
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -15,7 +15,7 @@ def test_sigkill_right_after_a_tell_reply_loses_nothing(tmp_path: Path) -> None:
         with tp.connect(srv.endpoint, timeout=5.0, heartbeat=False) as client:
             study = client.create_study("durable", space={"x": tp.Float(0.0, 1.0)})
             trial = study.ask()
-            trial.report(0, 0.75)
+            trial.report(0.75, 0)
             tell = _protocol.make_request(
                 "tell", {"study": "durable", "trial": trial.number, "token": trial.lease.token, "state": "COMPLETE", "value": 0.375}
             )

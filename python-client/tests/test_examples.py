@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -69,3 +70,14 @@ def test_lightning_digits_with_the_pruning_callback(server: ServerProcess) -> No
                "--study", "digits-lightning"])
     assert out.count("  trial ") == 5
     assert "best trial" in out
+
+
+def test_readme_snippets_do_not_reuse_an_examples_study_name() -> None:
+    """With load_if_exists, two scripts sharing a study name with different spaces collide."""
+    snippets = (REPO / "README.md").read_text() + (REPO / "python-client" / "README.md").read_text()
+    readme_names = set(re.findall(r'create_study\(\s*"([^"]+)"', snippets))
+    assert readme_names, "no create_study in the READMEs"
+    example_names = set()
+    for path in (REPO / "examples").glob("*.py"):
+        example_names |= set(re.findall(r'"--study", default="([^"]+)"', path.read_text()))
+    assert example_names and not readme_names & example_names

@@ -94,7 +94,7 @@ def test_lightning_callback_reports_and_stops_on_prune(monkeypatch: pytest.Monke
     reports: list[tuple[float, float]] = []
 
     class FakeTrial:
-        def report(self, step: float, value: float) -> tp.Decision:
+        def report(self, value: float, step: float) -> tp.Decision:  # Optuna's order, as Trial.report
             reports.append((step, value))
             if step >= 1:
                 raise tp.TrialPruned("worse than the median")

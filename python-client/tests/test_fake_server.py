@@ -47,11 +47,12 @@ def test_timeout_resends_the_same_request_id_on_a_fresh_socket() -> None:
             return None  # lose the first attempt
         return ok(msg, {"studies": []})
 
-    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=0.3, retries=2, heartbeat=False) as client:
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=0.3, retries=5, heartbeat=False) as client:
         assert client.list_studies() == []
         attempts = [m for m in fake.received if m["op"] == "list_studies"]
-        assert len(attempts) == 2
-        assert attempts[0]["id"] == attempts[1]["id"] == dropped[0]
+        # At least one resend (more when a slow machine lets a 0.3 s wait run out again), all with one id.
+        assert len(attempts) >= 2
+        assert {m["id"] for m in attempts} == {dropped[0]}
         client.list_studies()
         assert fake.received[-1]["id"] != dropped[0]  # a new request gets a new id
 
@@ -70,9 +71,9 @@ def test_unavailable_is_retried_with_the_same_id() -> None:
             return err(msg, "UNAVAILABLE", "starting")
         return ok(msg, {"studies": []})
 
-    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=1.0, retries=2, heartbeat=False) as client:
-        assert client.list_studies() == []
-        assert len(fake.received) == 2 and fake.received[0]["id"] == fake.received[1]["id"]
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=5.0, retries=2, heartbeat=False) as client:
+        assert client.list_studies() == []  # not UnavailableError: it was retried
+        assert len(fake.received) >= 2 and len({m["id"] for m in fake.received}) == 1
 
 
 def test_connect_to_nothing_times_out() -> None:
@@ -88,10 +89,10 @@ def test_prune_decision_raises_trial_pruned_and_the_block_tells_pruned() -> None
         study = client.load_study("s")
         with study.ask() as trial:
             assert trial.budget == 4
-            assert trial.report(0, 0.5).action == "continue"
+            assert trial.report(0.5, 0).action == "continue"
             assert trial.budget == 8
             with pytest.raises(tp.TrialPruned, match="below the median"):
-                trial.report(1, 0.75)
+                trial.report(0.75, 1)
             raise tp.TrialPruned()  # what user code does when it lets it propagate
         tell = fake.received[-1]
         assert tell["op"] == "tell" and tell["state"] == "PRUNED" and tell["token"] == "tok"
@@ -107,12 +108,12 @@ def test_update_decision_changes_params_and_sets_restore() -> None:
     with FakeServer(scripted(decisions)) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
         study = client.load_study("s")
         with study.ask() as trial:
-            d = trial.report(0, 0.5)
+            d = trial.report(0.5, 0)
             assert d.action == "update" and d.restore == tp.Restore(3, "/ckpt/3.pt")
             assert trial.params["lr"] == 0.125 and trial.restore == tp.Restore(3, "/ckpt/3.pt") and trial.budget == 12
-            trial.report(1, 0.25)
+            trial.report(0.25, 1)
             assert trial.params["lr"] == 0.0625 and trial.restore is None  # explore without exploit
-            trial.report(2, 0.125)
+            trial.report(0.125, 2)
             assert trial.restore is None and trial.budget == 12
             trial.complete(0.125)
         reports = [m for m in fake.received if m["op"] == "report"]

@@ -18,7 +18,7 @@ def test_report_with_hypergradients_returns_bounded_log_aware_updates(client: tp
     trial = study.ask()
     start = dict(trial.params)
     with trial:
-        d = trial.report(0, 0.9, hypergradients={"lr": 3.0, "wd": -0.5, "act": 1.0, "nope": float("nan")})
+        d = trial.report(0.9, 0, hypergradients={"lr": 3.0, "wd": -0.5, "act": 1.0, "nope": float("nan")})
         assert d.action == "update"
         # Adam's first step is lr (0.1) of the internal range (ln-range for lr, linear for wd), clipped to the bounds.
         assert math.log(num(trial.params["lr"])) == pytest_approx(
@@ -27,8 +27,8 @@ def test_report_with_hypergradients_returns_bounded_log_aware_updates(client: tp
         assert num(trial.params["wd"]) == pytest_approx(min(0.1, num(start["wd"]) + 0.01))
         assert num(trial.params["lr"]) < num(start["lr"]) or num(start["lr"]) == 1e-4
         assert trial.params["act"] == start["act"]
-        trial.report(1, 0.8, hypergradients={"lr": 3.0})
-        trial.report(2, 0.7)  # no hypergradients: nothing changes
+        trial.report(0.8, 1, hypergradients={"lr": 3.0})
+        trial.report(0.7, 2)  # no hypergradients: nothing changes
         trial.complete(0.7)
     path = study.trajectory(trial.number)
     assert [p.step for p in path] == [None, 0, 1]

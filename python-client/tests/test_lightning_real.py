@@ -93,7 +93,7 @@ def test_a_prune_decision_stops_fit_and_prunes_the_trial(client: tp.Client, name
     study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler=sched)
     with study.ask() as good:  # a complete trial with low values at every epoch
         for epoch in range(3):
-            good.report(epoch, 1e-9)
+            good.report(1e-9, epoch)
         good.complete(1e-9)
     train, val = loaders()
     with study.ask() as trial:

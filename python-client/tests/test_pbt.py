@@ -45,7 +45,7 @@ def test_pbt_members_with_a_background_writer_leave_no_checkpoint_and_complete_d
         for step in range(1, 7):
             for k, (trial, net, opt) in enumerate(zip(trials, nets, opts)):
                 value = float("nan") if k == 0 and step >= 3 else 1.0 / step
-                d = pbt_report(trial, step, value, net, opt, checkpoint_dir=tmp_path, writer=writer)
+                d = pbt_report(trial, value, step, net, opt, checkpoint_dir=tmp_path, writer=writer)
                 exploits += d.restore is not None
         released = pbt_complete(trials[0], float("nan"), writer=writer)
         released += pbt_complete(trials[1], 1 / 6, writer=writer)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import tuneport as tp
+from conftest import REPO
 
 EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
-    "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError",
-    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudySummary", "TimeoutError",
+    "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError", "Plot",
+    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudyStopped", "StudySummary",
+    "TimeoutError",
     "TrajectoryPoint", "Trial",
     "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
-    "UnsupportedVersionError", "__version__", "connect",
+    "UnsupportedVersionError", "__version__", "connect", "create_study", "load_study",
 }  # fmt: skip
 
 
@@ -36,3 +41,15 @@ def test_timeout_error_is_ours_not_the_builtin() -> None:
 def test_trial_pruned_is_control_flow_not_an_error() -> None:
     assert not issubclass(tp.TrialPruned, tp.TuneportError)
     assert issubclass(tp.TrialPruned, Exception)
+
+
+def test_the_readme_documents_every_keyword_of_connect_and_create_study() -> None:
+    """The README's signatures are written by hand; they must not leave a keyword out (it once
+    left out ``curve=``)."""
+    readme = (REPO / "python-client" / "README.md").read_text()
+    for fn, pattern in ((tp.connect, r"`tp\.connect\(endpoint, \*, ([^)]*)\)"), (tp.create_study, r"`tp\.create_study\(\*, ([^)]*)\)")):
+        m = re.search(pattern, readme)
+        assert m, f"no signature line for {fn.__name__}"
+        documented = {part.split("=")[0].strip() for part in m.group(1).split(",")}
+        expected = {n for n, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY}
+        assert documented == expected, fn.__name__

@@ -16,7 +16,7 @@ def run_curve(trial: tp.Trial, level: float, steps: range) -> float:
     value = math.nan
     for t in steps:
         value = level + 1.0 / (1 + t)
-        trial.report(t, value)
+        trial.report(value, t)
     return value
 
 
@@ -30,7 +30,7 @@ def median_study(client: tp.Client, name: str) -> tp.Study:
     for _ in range(2):
         with study.ask() as trial:
             assert trial.budget is None and trial.resume_from is None and trial.rung is None
-            assert not trial.should_prune
+            assert not trial.should_prune()
             trial.complete(run_curve(trial, 0.1, range(5)))
     return study
 
@@ -38,11 +38,11 @@ def median_study(client: tp.Client, name: str) -> tp.Study:
 def test_median_prunes_a_bad_trial_and_the_with_block_records_pruned(client: tp.Client, name: str) -> None:
     study = median_study(client, name)
     with study.ask() as bad:
-        decision = bad.report(0, 1.0)  # at step 0 the median of the complete trials is 1.1
-        assert decision.action == "continue" and not bad.should_prune
-        bad.report(1, 0.9)  # median 0.6 at step 1: best so far 0.9 is worse
+        decision = bad.report(1.0, 0)  # at step 0 the median of the complete trials is 1.1
+        assert decision.action == "continue" and not bad.should_prune()
+        bad.report(0.9, 1)  # median 0.6 at step 1: best so far 0.9 is worse
         raise AssertionError("report should have raised TrialPruned")  # pragma: no cover
-    assert bad.should_prune and bad.state == "PRUNED"
+    assert bad.should_prune() and bad.state == "PRUNED"
     frozen = study.trial(bad.number)
     assert frozen.state == "PRUNED"
     assert frozen.value == 0.9  # the last reported value
@@ -54,16 +54,16 @@ def test_a_good_trial_is_not_pruned(client: tp.Client, name: str) -> None:
     study = median_study(client, name)
     with study.ask() as good:
         good.complete(run_curve(good, 0.05, range(5)))
-    assert study.trial(good.number).state == "COMPLETE" and not good.should_prune
+    assert study.trial(good.number).state == "COMPLETE" and not good.should_prune()
 
 
 def test_raise_on_prune_false_returns_the_decision(client: tp.Client, name: str) -> None:
     """The Optuna pattern: report, then check ``should_prune`` and stop yourself."""
     study = median_study(client, name)
     with study.ask() as bad:
-        decision = bad.report(0, 7.0, raise_on_prune=False)
-        assert decision.action == "prune" and decision.reason and bad.should_prune
-        if bad.should_prune:
+        decision = bad.report(7.0, 0, raise_on_prune=False)
+        assert decision.action == "prune" and decision.reason and bad.should_prune()
+        if bad.should_prune():
             raise tp.TrialPruned(decision.reason)
     assert study.trial(bad.number).state == "PRUNED"
 
@@ -72,7 +72,7 @@ def test_nan_reports_are_the_worst_value(client: tp.Client, name: str) -> None:
     """A trial whose every value so far is NaN is pruned (median, like Optuna); the NaN is stored."""
     study = median_study(client, name)
     with study.ask() as diverged:
-        diverged.report(0, math.nan)
+        diverged.report(math.nan, 0)
     frozen = study.trial(diverged.number)
     assert frozen.state == "PRUNED" and frozen.value is None  # no finite value to record
     assert len(frozen.intermediate) == 1 and math.isnan(frozen.intermediate[0][1])
@@ -81,20 +81,20 @@ def test_nan_reports_are_the_worst_value(client: tp.Client, name: str) -> None:
 def test_step_rules_and_reports_after_the_end(client: tp.Client, name: str) -> None:
     study = median_study(client, name)
     with study.ask() as trial:
-        trial.report(0, 0.5)
-        trial.report(0, 0.5)  # the same step and value again: harmless
+        trial.report(0.5, 0)
+        trial.report(0.5, 0)  # the same step and value again: harmless
         with pytest.raises(tp.InvalidArgumentError, match="steps must increase"):
-            trial.report(0, 0.4)
-        trial.report(2.5, 0.3)  # steps need not be integers (seconds, fractions of an epoch)
+            trial.report(0.4, 0)
+        trial.report(0.3, 2.5)  # steps need not be integers (seconds, fractions of an epoch)
         with pytest.raises(tp.InvalidArgumentError, match="steps must increase"):
-            trial.report(1, 0.3)  # out of order
+            trial.report(0.3, 1)  # out of order
         with pytest.raises(tp.InvalidArgumentError):
-            trial.report(-1, 0.3)
+            trial.report(0.3, -1)
         with pytest.raises(tp.InvalidArgumentError):
-            trial.report(math.inf, 0.3)
+            trial.report(0.3, math.inf)
         trial.complete(0.3)
     with pytest.raises(tp.FailedPreconditionError, match="COMPLETE"):
-        trial.report(3, 0.2)
+        trial.report(0.2, 3)
     # The server says the same to a worker whose object does not know the trial finished.
     with pytest.raises(tp.FailedPreconditionError, match="not RUNNING"):
         client.call("report", study=name, trial=trial.number, token=trial.lease.token, step=3, value=0.2)
@@ -112,10 +112,10 @@ def test_asha_stopping_gives_the_budget_and_stops_a_bad_trial(client: tp.Client,
         good.complete(run_curve(good, 0.1, range(1, int(good.budget) + 1)))
     with study.ask() as bad:
         assert bad.budget == 9
-        bad.report(0.5, 3.0)  # below the first rung (1): nothing to compare
-        bad.report(1, 3.0)  # rung 0 holds 0.6; 3.0 is worse than its cut-off
+        bad.report(3.0, 0.5)  # below the first rung (1): nothing to compare
+        bad.report(3.0, 1)  # rung 0 holds 0.6; 3.0 is worse than its cut-off
     frozen = study.trial(bad.number)
-    assert bad.should_prune and frozen.state == "PRUNED" and frozen.system_attrs["pruned_at_step"] == 1
+    assert bad.should_prune() and frozen.state == "PRUNED" and frozen.system_attrs["pruned_at_step"] == 1
     assert frozen.system_attrs["budget"] == 9
 
 
@@ -138,7 +138,7 @@ def test_asha_promotion_resumes_the_best_configuration(client: tp.Client, name: 
         promoted.complete(run_curve(promoted, 0.1, range(start, int(promoted.budget) + 1)))
     with study.ask() as fresh:  # nothing else is promotable: a new configuration at rung 0
         assert fresh.rung == 0 and fresh.budget == 1 and fresh.resume_from is None
-        fresh.report(1, math.nan)  # promotion mode prunes a diverged run at once
+        fresh.report(math.nan, 1)  # promotion mode prunes a diverged run at once
     assert study.trial(fresh.number).state == "PRUNED"
 
 

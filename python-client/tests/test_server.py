@@ -99,7 +99,7 @@ def test_exception_in_the_with_block_fails_the_trial_and_propagates(client: tp.C
     study = client.create_study(name, space=SPACE)
     with pytest.raises(ZeroDivisionError):
         with study.ask() as trial:
-            trial.report(0, 0.5)
+            trial.report(0.5, 0)
             _ = 1 / 0
     frozen = study.trial(trial.number)
     assert frozen.state == "FAIL"
@@ -110,9 +110,9 @@ def test_exception_in_the_with_block_fails_the_trial_and_propagates(client: tp.C
 def test_pruned_in_the_with_block_prunes_and_is_swallowed(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
-        decision = trial.report(0, 0.75)
+        decision = trial.report(0.75, 0)
         assert decision.action == "continue" and trial.budget is None and trial.restore is None
-        trial.report(1, 0.5)
+        trial.report(0.5, 1)
         raise tp.TrialPruned()
     frozen = study.trial(trial.number)
     assert frozen.state == "PRUNED" and frozen.value == 0.5  # the last reported value
@@ -129,17 +129,17 @@ def test_leaving_the_block_without_an_outcome_fails_the_trial(client: tp.Client,
 def test_report_rules(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
-        trial.report(0, 1.25)
-        trial.report(0, 1.25)  # repeating the last step with the same value is fine
+        trial.report(1.25, 0)
+        trial.report(1.25, 0)  # repeating the last step with the same value is fine
         with pytest.raises(tp.InvalidArgumentError):
-            trial.report(0, 2.5)
+            trial.report(2.5, 0)
         trial.complete(0.5)
 
 
 def test_report_accepts_nan_for_a_diverged_run(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     with study.ask() as trial:
-        trial.report(0, math.nan)
+        trial.report(math.nan, 0)
         trial.fail("diverged")
 
 
@@ -165,11 +165,11 @@ def test_listing_and_best_trial(client: tp.Client, name: str) -> None:
         study.ask().complete(value)
     study.ask().fail("boom")
     running = study.ask()
-    assert [t.number for t in study.trials()] == [0, 1, 2, 3, 4]
-    assert [t.number for t in study.trials(states=["COMPLETE"])] == [0, 1, 2]
-    assert [t.number for t in study.trials(states=["FAIL", "RUNNING"])] == [3, 4]
-    assert [t.value for t in study.trials(order_by="value")] == [0.75, 0.5, 0.25]
-    assert len(study.trials(limit=2, offset=1)) == 2
+    assert [t.number for t in study.get_trials()] == [0, 1, 2, 3, 4]
+    assert [t.number for t in study.get_trials(states=["COMPLETE"])] == [0, 1, 2]
+    assert [t.number for t in study.get_trials(states=["FAIL", "RUNNING"])] == [3, 4]
+    assert [t.value for t in study.get_trials(order_by="value")] == [0.75, 0.5, 0.25]
+    assert len(study.get_trials(limit=2, offset=1)) == 2
     best = study.best_trial
     assert best is not None and best.number == 1 and best.value == 0.75
     summary = study.summary()
@@ -203,14 +203,14 @@ def test_optimize(client: tp.Client, name: str) -> None:
         return x * x + y * y
 
     study.optimize(objective, n_trials=6)
-    states = [t.state for t in study.trials()]
+    states = [t.state for t in study.get_trials()]
     assert states == ["COMPLETE", "COMPLETE", "FAIL", "PRUNED", "COMPLETE", "COMPLETE"]
     def broken(trial: tp.Trial) -> float:
         raise KeyError("missing")
 
     with pytest.raises(KeyError):
         study.optimize(broken, n_trials=1)
-    assert study.trials()[-1].state == "FAIL"
+    assert study.get_trials()[-1].state == "FAIL"
     study.optimize(broken, n_trials=2, catch=(KeyError,))
     assert study.summary().counts["FAIL"] == 4
 
@@ -255,12 +255,13 @@ def test_an_oversized_request_is_refused_before_sending(client: tp.Client, name:
 
 def test_heartbeats_keep_a_short_lease_alive(server: ServerProcess, name: str) -> None:
     with tp.connect(server.endpoint, timeout=5.0) as client:
-        study = client.create_study(name, space=SPACE, lease_ttl_s=2)
+        # Beats every TTL/3 = 1 s: a stall of up to 2 s between beats still keeps the lease.
+        study = client.create_study(name, space=SPACE, lease_ttl_s=3)
         trial = study.ask()
-        time.sleep(6.0)  # three TTLs without a report
+        time.sleep(7.5)  # two and a half TTLs without a report
         assert not trial.lease_lost
         assert study.trial(trial.number).state == "RUNNING"
-        trial.report(0, 0.5)
+        trial.report(0.5, 0)
         trial.complete(0.5)
         assert study.trial(trial.number).state == "COMPLETE"
 
@@ -269,13 +270,15 @@ def test_lease_lost_without_heartbeats(server: ServerProcess, name: str) -> None
     with tp.connect(server.endpoint, timeout=5.0, heartbeat=False) as client:
         study = client.create_study(name, space=SPACE, lease_ttl_s=1, max_retries=1)
         trial = study.ask()
-        time.sleep(2.5)  # TTL plus the reaper's period
+        deadline = time.monotonic() + 60  # a hang guard: the reaper fails it after the 1 s TTL
+        while study.trial(trial.number).state == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.1)
         with pytest.raises(tp.LeaseLostError) as caught:
             trial.complete(0.5)
         assert caught.value.data.get("retried_as") is not None
         assert trial.lease_lost and trial.finished
         with pytest.raises(tp.LeaseLostError):
-            trial.report(0, 0.5)  # raised locally, at once
+            trial.report(0.5, 0)  # raised locally, at once
         frozen = study.trial(trial.number)
         assert frozen.state == "FAIL" and frozen.system_attrs["fail_reason"] == "lease_expired"
         retry = study.ask()  # the retry policy re-queued the params
@@ -288,7 +291,7 @@ def test_heartbeat_marks_a_lost_lease(server: ServerProcess, name: str) -> None:
         study = client.create_study(name, space=SPACE, lease_ttl_s=1)
         trial = study.ask()
         trial.lease = tp.Lease("not-the-token", trial.lease.expires_at, trial.lease.ttl_s)
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 30.0  # a hang guard: the first heartbeat (after TTL/3) finds out
         while not trial.lease_lost and time.monotonic() < deadline:
             time.sleep(0.05)
         assert trial.lease_lost

@@ -34,3 +34,12 @@ export function intOption(name: string, v: unknown, min: number, max: number): n
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
   return n;
 }
+
+/**
+ * For a server command that has closed everything it opened: exits on the next turn of the
+ * event loop (with `process.exitCode`) even if a timer is still pending, e.g. the timeout of a
+ * wait that shutdown answered early. Logs are written synchronously, so nothing is lost.
+ */
+export function exitWhenIdle(): void {
+  setImmediate(() => process.exit()).unref();
+}

@@ -1,41 +1,66 @@
 /** `tuneport export` / `tuneport import`: a study as JSON Lines (format in service/study-io.ts). */
+import { isUtf8 } from "node:buffer";
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { invalidArgument } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
+import { optunaJournal } from "../service/optuna-journal.js";
+import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { parseStudyLines } from "../service/study-io.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { type Command, UsageError } from "./command.js";
+import { openStorage } from "./embedded.js";
 
 export const exportCommand: Command = {
   name: "export",
-  summary: "write a study with every trial as JSON Lines (backup, transfer)",
+  summary: "write a study with every trial as JSON Lines (backup, transfer) or as an Optuna journal",
   help: `
-Usage: tuneport export NAME [--storage PATH] [--out FILE]
+Usage: tuneport export NAME [--storage PATH] [--out FILE] [--format tuneport|optuna]
 
 Writes study NAME as JSON Lines: a header line (name, configuration, attributes), then
 one line per trial with every stored field (params, distributions, value, intermediate
 values, attributes, timestamps in epoch ms, lease). 'tuneport import' recreates it
 exactly. Reads the database read-only: safe beside a running server.
 
+With --format optuna it writes an Optuna JournalStorage log instead, which Optuna (5.0)
+and optuna-dashboard open with the same trials, params, values, states, intermediate
+values and user attributes:
+
+  storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(FILE))
+  study = optuna.load_study(study_name=NAME, storage=storage)
+
+tuneport's system attributes appear as 'tuneport:<key>', the study's configuration as the
+study system attribute 'tuneport:config'. Optuna's steps are integers: values reported at
+other steps are kept only in the trial's system attribute 'tuneport:intermediate' (the
+command says how many). Waiting trials become Optuna's enqueued trials; running ones stay
+RUNNING. --out replaces FILE: the journal holds this one study.
+
 Options:
-  --storage PATH   SQLite database file [./tuneport.db]
+  --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
   --out FILE       write here (atomically: a temporary file renamed at the end) [stdout]
+  --format FORMAT  tuneport (JSON Lines for 'tuneport import') or optuna [tuneport]
   -h, --help       show this help
 `,
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     out: { type: "string" },
+    format: { type: "string", default: "tuneport" },
   },
   async run(v, pos) {
     const [name, ...extra] = pos;
     if (!name || extra.length > 0) throw new UsageError("expected exactly one study NAME; see --help");
-    const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
+    const format = v.format as string;
+    if (format !== "tuneport" && format !== "optuna") throw new UsageError("--format must be tuneport or optuna");
+    const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = v.out as string | undefined;
     const tmp = out ? `${out}.tmp-${process.pid}` : null;
     const fd = tmp ? openSync(tmp, "w", 0o600) : 1;
     try {
       let chunk = "";
-      for (const line of service.exportStudy(name)) {
+      for (const line of format === "optuna" ? optunaLines(service, name) : service.exportStudy(name)) {
         chunk += `${line}\n`;
         if (chunk.length > 1 << 20) {
           writeSync(fd, chunk);
@@ -55,6 +80,15 @@ Options:
   },
 };
 
+/** The study's Optuna journal lines; reports on stderr what Optuna cannot hold exactly. */
+function optunaLines(service: StudyService, name: string): string[] {
+  const { lines, notes } = optunaJournal(parseStudyLines([...service.exportStudy(name)].join("\n")));
+  if (notes.nonIntegerSteps > 0)
+    process.stderr.write(`tuneport: ${notes.nonIntegerSteps} intermediate values at non-integer steps are kept only in system_attrs['tuneport:intermediate'] (Optuna's steps are integers)\n`);
+  if (notes.droppedParams > 0) process.stderr.write(`tuneport: ${notes.droppedParams} params without a matching distribution were left out\n`);
+  return lines;
+}
+
 export const importCommand: Command = {
   name: "import",
   summary: "recreate a study from a 'tuneport export' file",
@@ -64,10 +98,13 @@ Usage: tuneport import FILE [--storage PATH] [--name NEW]
 Recreates the study in FILE (JSON Lines from 'tuneport export'; '-' reads stdin) with
 the same trial numbers, states, values and timestamps, in one transaction. Refuses a
 study name that exists (pick another with --name) and a malformed file (the error names
-the line). Takes the database's writer lock: stop the server on that file first.
+the line). SQLite: takes the database's writer lock, so stop the server on that file first.
+PostgreSQL: servers may keep running; the import takes the new study's name like a server
+does and hands it back at the end, so the first request for it loads it on some server.
 
 Options:
-  --storage PATH   SQLite database file (created if missing) [./tuneport.db]
+  --storage PATH   SQLite database file (created if missing) [./tuneport.db], or a
+                   postgresql:// URL
   --name NEW       import under this name instead of the one in the file
   -h, --help       show this help
 `,
@@ -78,10 +115,15 @@ Options:
   async run(v, pos) {
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
-    const text = readFileSync(file === "-" ? 0 : file, "utf8");
-    const storage = new SqliteStorage({ path: v.storage as string });
+    const text = utf8Text(readFileSync(file === "-" ? 0 : file), file);
+    const storage = await openStorage(v.storage as string);
     try {
-      const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+      const logger = silentLogger();
+      const ownership =
+        storage instanceof PostgresStorage
+          ? new SharedOwnership({ store: new PgOwnershipStore(storage), logger, serverId: `import-${randomUUID()}` })
+          : undefined;
+      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, ...(ownership ? { ownership } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined);
         process.stderr.write(`imported study '${s.name}' with ${s.n_trials} trials\n`);
@@ -94,3 +136,16 @@ Options:
     return 0;
   },
 };
+
+/** The file's text; @throws INVALID_ARGUMENT naming the first line that is not UTF-8 (decoding would silently rewrite it). */
+function utf8Text(bytes: Buffer, file: string): string {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  let line = 1;
+  for (let start = 0; start <= bytes.length; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    if (!isUtf8(bytes.subarray(start, end))) break;
+    start = end + 1;
+  }
+  throw invalidArgument(`${file === "-" ? "stdin" : file}: line ${line} is not valid UTF-8; nothing was imported`, { line });
+}

@@ -6,10 +6,11 @@ import { type Command, UsageError, runCommand } from "./command.js";
 import { exportCommand, importCommand } from "./export-import.js";
 import { keygenCommand } from "./keygen.js";
 import { mcpCommand } from "./mcp.js";
+import { plotCommand } from "./plot.js";
 import { serveCommand } from "./serve.js";
 import { studiesCommand } from "./studies.js";
 
-const COMMANDS: Command[] = [serveCommand, mcpCommand, studiesCommand, exportCommand, importCommand, keygenCommand];
+const COMMANDS: Command[] = [serveCommand, mcpCommand, studiesCommand, plotCommand, exportCommand, importCommand, keygenCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

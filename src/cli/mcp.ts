@@ -6,7 +6,8 @@ import { createTuneportMcp } from "../transports/mcp/mcp-server.js";
 import { ZmqClient } from "../transports/zmq/zmq-client.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, intOption } from "./command.js";
+import { Utf8LineGuard } from "../transports/mcp/strict-json.js";
+import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
 import { openEmbedded } from "./embedded.js";
 import { isLoopback } from "./serve.js";
 
@@ -97,7 +98,15 @@ Options:
     }
 
     const mcp = createTuneportMcp(backend, { logger, version: VERSION });
-    const transport = new StdioServerTransport();
+    // Lines that are not UTF-8 are answered here and never reach the SDK, which would decode
+    // them with U+FFFD replacements (transports/mcp/strict-json.ts).
+    const stdin = process.stdin.pipe(
+      new Utf8LineGuard((reply) => {
+        logger.warn({ code: reply.error.data.code }, "mcp stdio message refused");
+        process.stdout.write(`${JSON.stringify(reply)}\n`);
+      }),
+    );
+    const transport = new StdioServerTransport(stdin, process.stdout);
     await new Promise<void>((resolve) => {
       let done = false;
       const stop = (why: string) => {
@@ -118,10 +127,13 @@ Options:
         },
       );
     });
+    // Calls in flight (a pending wait_for_progress too) are answered before the transport closes.
+    await mcp.stop();
     mcp.dispose();
     await mcp.server.close().catch(() => undefined);
     await cleanup();
     logger.info("stopped");
+    exitWhenIdle();
     return 0;
   },
 };

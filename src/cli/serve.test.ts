@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isLoopback } from "./serve.js";
+import { bindProblem, isLoopback } from "./serve.js";
 
 describe("isLoopback (decides the loud warning for binds without CURVE)", () => {
   it.each([
@@ -17,5 +17,25 @@ describe("isLoopback (decides the loud warning for binds without CURVE)", () => 
     ["tcp://128.0.0.1:5555", false],
   ])("%s → %s", (endpoint, loopback) => {
     expect(isLoopback(endpoint)).toBe(loopback);
+  });
+});
+
+describe("bindProblem (a hint instead of ZeroMQ's bare 'Invalid argument')", () => {
+  it.each(["tcp://127.0.0.1:5555", "tcp://127.0.0.1:0", "tcp://*:5555", "tcp://0.0.0.0:*", "tcp://[::1]:5555", "tcp://eth0:5555", "ipc:///tmp/t.sock", "inproc://x"])(
+    "accepts %s",
+    (endpoint) => {
+      expect(bindProblem(endpoint)).toBeNull();
+    },
+  );
+
+  it.each([
+    ["127.0.0.1:5555", "add the scheme: --bind tcp://127.0.0.1:5555"],
+    ["*:5555", "add the scheme: --bind tcp://*:5555"],
+    ["tcp://127.0.0.1", "add a port: --bind tcp://127.0.0.1:5555"],
+    ["tcp://127.0.0.1:70000", "port 70000 is out of range (0-65535)"],
+    ["http://127.0.0.1:5555", "--bind takes a ZeroMQ endpoint (tcp://HOST:PORT) for workers; MCP over HTTP is --mcp-http PORT"],
+    ["tuneport.db", "expected tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555), ipc://PATH or inproc://NAME"],
+  ])("refuses %s: %s", (endpoint, hint) => {
+    expect(bindProblem(endpoint)).toBe(hint);
   });
 });

@@ -1,27 +1,36 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { isIP } from "node:net";
-import { createLogger, type LogLevel } from "../logger.js";
+import { createLogger, type LogFormat, type LogLevel } from "../logger.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
 import { McpHttpServer } from "../transports/mcp/http.js";
 import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, intOption } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
 import { openEmbedded } from "./embedded.js";
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "run the server (ZeroMQ for workers) on a SQLite file",
+  summary: "run the server (ZeroMQ for workers) on a SQLite file or a PostgreSQL database",
   help: `
 Usage: tuneport serve [options]
 
 Runs the tuneport server: training workers connect over ZeroMQ (protocol v1, see
-protocol/PROTOCOL.md). Logs are JSON lines (pino) on stdout. SIGINT/SIGTERM stop it
-cleanly: requests in flight are answered and their writes committed first.
+protocol/PROTOCOL.md). Logs go to stdout: readable lines on a terminal, JSON lines (pino)
+otherwise; one line per finished trial at info, one per started trial at debug.
+SIGINT/SIGTERM stop it cleanly: requests in flight are answered and their writes
+committed first.
 
 Options:
-  --storage PATH          SQLite database file (created if missing) [./tuneport.db]
-  --bind ENDPOINT         ZeroMQ endpoint to bind; repeatable [tcp://127.0.0.1:5555]
+  --storage PATH|URL      SQLite database file (created if missing) [./tuneport.db], or
+                          postgresql://user@host[:port]/db (several servers may share it;
+                          see docs/SCALING.md)
+  --advertise ENDPOINT    PostgreSQL: the endpoint other servers send clients to for the
+                          studies this one serves [the first --bind, port resolved]
+  --ownership-ttl SECONDS PostgreSQL: a study's ownership lease; a dead server's studies
+                          are taken over within twice this [10]
+  --bind ENDPOINT         ZeroMQ endpoint to bind, tcp://HOST:PORT (or ipc://PATH);
+                          repeatable [tcp://127.0.0.1:5555]
   --durability MODE       process: a reply means the write survives the server being
                           killed; power: also survives power loss (fsync per commit,
                           slower) [process]
@@ -35,16 +44,23 @@ Options:
                           of keys, or a directory of *.pub files; others are refused
                           at the handshake (see docs/SECURITY.md)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
+  --log-format FORMAT     pretty (one readable line per record) or json (pino JSON
+                          lines) [pretty on a terminal, else json]
   --mcp-http PORT         also serve MCP (for LLM agents) over Streamable HTTP at
                           http://HOST:PORT/mcp, behind a bearer token
   --mcp-host HOST         interface for --mcp-http [127.0.0.1]
   --mcp-token TOKEN       the bearer token (at least 16 characters); prefer the
                           TUNEPORT_MCP_TOKEN environment variable, which ps cannot show
+  --mcp-allow-host NAME   also accept NAME in the Host and Origin headers of MCP requests
+                          (default: loopback names and the --mcp-host address only, against
+                          DNS rebinding); repeatable
   -h, --help              show this help
 `,
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     bind: { type: "string", multiple: true },
+    advertise: { type: "string" },
+    "ownership-ttl": { type: "string" },
     durability: { type: "string", default: "process" },
     "lease-ttl": { type: "string" },
     "max-message-bytes": { type: "string" },
@@ -52,15 +68,27 @@ Options:
     "curve-secret": { type: "string" },
     "curve-allow": { type: "string" },
     "log-level": { type: "string" },
+    "log-format": { type: "string" },
     "mcp-http": { type: "string" },
     "mcp-host": { type: "string", default: "127.0.0.1" },
     "mcp-token": { type: "string" },
+    "mcp-allow-host": { type: "string", multiple: true },
   },
   async run(v) {
     const durability = v.durability as string;
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
+    for (const ep of binds) {
+      const problem = bindProblem(ep);
+      if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
+    }
+    const logFormat = v["log-format"] as string | undefined;
+    if (logFormat !== undefined && logFormat !== "pretty" && logFormat !== "json")
+      throw new UsageError("--log-format must be 'pretty' or 'json'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
+    const ownershipTtl = v["ownership-ttl"] === undefined ? undefined : Number(v["ownership-ttl"]);
+    if (ownershipTtl !== undefined && !(ownershipTtl >= 0.2 && ownershipTtl <= 3600))
+      throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
@@ -68,6 +96,9 @@ Options:
     if (mcpPort !== undefined && (!mcpToken || mcpToken.length < 16))
       throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
     const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
+    const mcpAllowHosts = (v["mcp-allow-host"] as string[] | undefined) ?? [];
+    for (const h of mcpAllowHosts)
+      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(h)) throw new UsageError(`--mcp-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
     const curveSecret = v["curve-secret"] as string | undefined;
     const curveAllowPath = v["curve-allow"] as string | undefined;
     if ((curveSecret === undefined) !== (curveAllowPath === undefined))
@@ -82,7 +113,7 @@ Options:
         throw new UsageError((err as Error).message);
       }
     }
-    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined });
+    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: logFormat as LogFormat | undefined });
     for (const ep of binds) {
       if (!curve && !isLoopback(ep)) {
         const msg =
@@ -102,7 +133,7 @@ Options:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl });
+    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl });
     if (!embedded) return 1;
     const { service } = embedded;
     // Clients also shorten this to a third of any study's own lease TTL.
@@ -124,11 +155,20 @@ Options:
       await embedded.close();
       return 1;
     }
+    embedded.ownership?.setEndpoint((v.advertise as string | undefined) ?? (zmq.endpoints[0] as string));
     let mcpHttp: McpHttpServer | null = null;
     if (mcpPort !== undefined) {
       if (!isLoopback(`tcp://${mcpHost.includes(":") ? `[${mcpHost}]` : mcpHost}:0`))
         logger.warn({ host: mcpHost }, "MCP over plain HTTP on a non-loopback interface: the bearer token travels unencrypted; put TLS in front");
-      mcpHttp = new McpHttpServer({ backend: serviceBackend(service), logger, version: VERSION, token: mcpToken as string, host: mcpHost, port: mcpPort });
+      mcpHttp = new McpHttpServer({
+        backend: serviceBackend(service),
+        logger,
+        version: VERSION,
+        token: mcpToken as string,
+        host: mcpHost,
+        port: mcpPort,
+        allowedHosts: mcpAllowHosts,
+      });
       try {
         await mcpHttp.start();
       } catch (err) {
@@ -138,15 +178,33 @@ Options:
         return 1;
       }
     }
-    logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
+    logger.info({ storage: redactUrl(v.storage as string), durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
     await stopRequested;
     await mcpHttp?.close();
     await zmq.close();
     await embedded.close();
     logger.info("stopped");
+    exitWhenIdle();
     return 0;
   },
 };
+
+/**
+ * Why `endpoint` cannot be bound, with the fix (e.g. a missing `tcp://`), or null when it
+ * looks bindable: `tcp://HOST:PORT` (HOST an address, a name, an interface or `*`; PORT a
+ * number or `*`), `ipc://PATH`, `inproc://NAME`. ZeroMQ itself says only "Invalid argument".
+ */
+export function bindProblem(endpoint: string): string | null {
+  if (/^(ipc|inproc):\/\/.+/.test(endpoint)) return null;
+  const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]]+):(\d+|\*)$/.exec(endpoint);
+  if (m) return m[2] === "*" || Number(m[2]) <= 65535 ? null : `port ${m[2]} is out of range (0-65535)`;
+  if (/^(\[[^\]]+\]|[\w.*-]+):(\d+|\*)$/.test(endpoint)) return `add the scheme: --bind tcp://${endpoint}`;
+  if (/^https?:\/\//.test(endpoint))
+    return "--bind takes a ZeroMQ endpoint (tcp://HOST:PORT) for workers; MCP over HTTP is --mcp-http PORT";
+  const host = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)\/?$/.exec(endpoint);
+  if (host) return `add a port: --bind tcp://${host[1]}:5555`;
+  return "expected tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555), ipc://PATH or inproc://NAME";
+}
 
 /** True for tcp endpoints on 127.0.0.0/8, ::1 or localhost, and for ipc/inproc. */
 export function isLoopback(endpoint: string): boolean {
@@ -156,4 +214,9 @@ export function isLoopback(endpoint: string): boolean {
   if (host === "localhost") return true;
   if (isIP(host) === 4) return host.startsWith("127.");
   return host === "::1";
+}
+
+/** A storage location for logs: a URL's password replaced by `***`. */
+export function redactUrl(location: string): string {
+  return location.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@]*@/, "$1***@");
 }

@@ -1,9 +1,10 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
+import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import type { LineageView, StudyView, TrialView } from "../service/views.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type Command, UsageError, intOption } from "./command.js";
+import { openStorage } from "./embedded.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -21,7 +22,7 @@ it as a fixed schedule for 'model trained for' steps.
 Reads the database read-only; safe beside a running server.
 
 Options:
-  --storage PATH   SQLite database file [./tuneport.db]
+  --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
   --json           machine-readable output (one JSON document)
   --state STATE    only trials in this state (WAITING, RUNNING, COMPLETE, PRUNED, FAIL); repeatable
   --limit N        at most N trials, best or newest first as listed [all]
@@ -41,7 +42,7 @@ Options:
       throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
-    const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
+    const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
     try {
@@ -50,21 +51,22 @@ Options:
         if (v.json) out(JSON.stringify(studies, null, 2));
         else out(formatStudyTable(studies));
       } else if (sub === "show") {
-        const s = await service.getStudy(name as string);
+        const { study: s } = await service.execute("get_study", { study: name as string });
         if (v.json) out(JSON.stringify(s, null, 2));
         else out(formatStudy(s));
       } else if (sub === "lineage") {
-        const l = await service.lineage(name as string, trialNo);
+        const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
         if (v.json) out(JSON.stringify(l, null, 2));
         else out(formatLineage(l));
       } else {
         const sort = v.sort as string;
         if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
         const limit = intOption("limit", v.limit, 1, 10_000_000);
-        const page = await service.listTrials(name as string, {
+        const page = await service.execute("trials", {
+          study: name as string,
           states: v.state as TrialView["state"][] | undefined,
           order_by: sort,
-          limit: limit ?? 100_000,
+          limit: Math.min(limit ?? 100_000, 100_000),
         });
         if (v.json) out(JSON.stringify(page, null, 2));
         else out(formatTrialTable(page.trials));
@@ -76,11 +78,6 @@ Options:
     return 0;
   },
 };
-
-function fmt(v: unknown): string {
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(3) : v.toPrecision(5);
-  return v === null || v === undefined ? "-" : String(v);
-}
 
 /** Left-aligned text table. */
 export function table(header: string[], rows: string[][]): string {
@@ -95,7 +92,7 @@ export function formatStudyTable(studies: StudyView[]): string {
     ["name", "direction", "strategy", "scheduler", "trials", "complete", "running", "best"],
     studies.map((s) => [
       s.name, s.direction, s.strategy.name, s.scheduler?.name ?? "-", String(s.n_trials), String(s.counts.COMPLETE),
-      String(s.counts.RUNNING), fmt(s.best_trial?.value),
+      String(s.counts.RUNNING), formatNumber(s.best_trial?.value),
     ]),
   );
 }
@@ -112,8 +109,8 @@ export function formatStudy(s: StudyView): string {
     ...Object.entries(s.space).map(([k, d]) => `  ${k}: ${JSON.stringify(d)}`),
   ];
   if (s.best_trial) {
-    lines.push(`best       trial ${s.best_trial.number}, value ${fmt(s.best_trial.value)}`);
-    for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${fmt(v)}`);
+    lines.push(`best       trial ${s.best_trial.number}, value ${formatNumber(s.best_trial.value)}`);
+    for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${formatNumber(v)}`);
   }
   return lines.join("\n");
 }
@@ -123,15 +120,15 @@ export function formatTrialTable(trials: TrialView[]): string {
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
   return table(
     ["#", "state", "value", ...names, "duration_s"],
-    trials.map((t) => [String(t.number), t.state, fmt(t.value), ...names.map((n) => fmt(t.params[n])), fmt(t.duration_s)]),
+    trials.map((t) => [String(t.number), t.state, formatNumber(t.value), ...names.map((n) => formatNumber(t.params[n])), formatNumber(t.duration_s)]),
   );
 }
 
 export function formatLineage(l: LineageView): string {
   const names = [...new Set(l.schedule.flatMap((s) => Object.keys(s.params)))];
-  const head = `trial ${l.trial} (${l.state.toLowerCase()}), best report ${fmt(l.value)} at its step ${fmt(l.step)}, model trained for ${fmt(l.until_step)} steps`;
+  const head = `trial ${l.trial} (${l.state.toLowerCase()}), best report ${formatNumber(l.value)} at its step ${formatNumber(l.step)}, model trained for ${formatNumber(l.until_step)} steps`;
   return `${head}\n${table(
     ["from_step", ...names, "trained_by", "its_step"],
-    l.schedule.map((s) => [fmt(s.from_step), ...names.map((n) => fmt(s.params[n])), String(s.trial), fmt(s.trial_step)]),
+    l.schedule.map((s) => [formatNumber(s.from_step), ...names.map((n) => formatNumber(s.params[n])), String(s.trial), formatNumber(s.trial_step)]),
   )}`;
 }

@@ -1,6 +1,6 @@
 /**
  * The answer to a `report`: one mechanism serves pruning, multi-fidelity, PBT and
- * hypergradient updates (DESIGN.md, "report returns the scheduler's decision").
+ * hypergradient updates (docs/ARCHITECTURE.md, "One decision mechanism").
  */
 import type { Params } from "./distributions.js";
 

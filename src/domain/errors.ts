@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   LEASE_LOST: "give-up-trial",
   /** The strategy has nothing left to hand out (e.g. every grid point was given). */
   SEARCH_SPACE_EXHAUSTED: "give-up",
+  /**
+   * The study hands out no more trials: it was stopped (`data.reason: "stopped"`, until
+   * `resume_study`) or its trial budget is spent (`"max_trials"`). End the worker loop cleanly.
+   */
+  STUDY_STOPPED: "give-up",
   /** The client is not allowed to do this (authentication or authorization). */
   UNAUTHENTICATED: "give-up",
   /** The server is busy, starting or stopping: retry the same request (same id) later. */

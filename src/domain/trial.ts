@@ -73,6 +73,11 @@ export interface StudyConfig {
   readonly retry: RetryPolicy;
   /** Lease time-to-live in seconds; workers heartbeat well within it. */
   readonly leaseTtlS: number;
+  /**
+   * The study-wide trial budget: at most this many trials are ever started by `ask`, across all
+   * workers (a trial re-queued after its worker vanished counts once). Absent: no budget.
+   */
+  readonly maxTrials?: number;
 }
 
 export interface Study {
@@ -81,6 +86,8 @@ export interface Study {
   readonly config: StudyConfig;
   readonly userAttrs: Record<string, unknown>;
   readonly createdAt: number;
+  /** Stopped by `stop_study`: `ask` hands out nothing until `resume_study`. Absent: false. */
+  readonly stopped?: boolean;
 }
 
 /** Objective sign: better(a, b) is true when a is strictly better than b for the direction. */

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { Decision } from "../domain/decision.js";
+import { formatNumber } from "../domain/format.js";
 import type { Direction, Trial } from "../domain/trial.js";
 
 /**
@@ -107,24 +108,49 @@ export function prune(reason: string): Decision {
   return { action: "prune", reason };
 }
 
-/** Formats a value for a prune reason. */
+/** Formats a value for a prune reason: `formatNumber` with 6 significant digits. */
 export function fmt(v: number): string {
-  return Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v);
+  return formatNumber(v, 6);
 }
 
 /**
- * Resources of successive rungs: `minResource · η^(rate + k)` for k = 0, 1, … while below
- * `limit` (exclusive), computed by repeated multiplication of integers where possible so that
- * R = 81, η = 3 gives exactly 1, 3, 9, 27.
+ * The rung table of one successive-halving race (successive halving, each Hyperband bracket,
+ * ASHA, BOHB's budgets): rung k sits at `minResource · η^(rate + k)`; rungs at or above
+ * `maxResource` are not rungs (a trial that reached it is done).
  */
+export interface RungLadder {
+  readonly minResource: number;
+  readonly eta: number;
+  /** Early-stopping rate s: rung k sits at minResource · η^(s + k). */
+  readonly rate: number;
+  readonly maxResource: number;
+}
+
+/**
+ * Resource of rung k, computed by repeated multiplication (integers stay exact, so R = 81,
+ * η = 3 gives exactly 1, 3, 9, 27). May be ≥ maxResource: callers check.
+ */
+export function rungResource(ladder: RungLadder, k: number): number {
+  let r = ladder.minResource * ladder.eta ** ladder.rate;
+  for (let i = 0; i < k && i < 64; i++) r *= ladder.eta;
+  return r;
+}
+
+/** Resources of the rungs strictly below `limit`, in order (at most 64). */
 export function rungResources(minResource: number, eta: number, rate: number, limit: number): number[] {
+  const ladder = { minResource, eta, rate, maxResource: limit };
   const out: number[] = [];
-  let r = minResource * eta ** rate;
-  for (let k = 0; r < limit && k < 64; k++) {
+  for (let k = 0; k < 64; k++) {
+    const r = rungResource(ladder, k);
+    if (!(r < limit)) break;
     out.push(r);
-    r *= eta;
   }
   return out;
+}
+
+/** The rungs below maxResource with maxResource itself on top (ASHA's promotion ladder, BOHB's budgets). */
+export function rungsWithTop(ladder: RungLadder): number[] {
+  return [...rungResources(ladder.minResource, ladder.eta, ladder.rate, ladder.maxResource), ladder.maxResource];
 }
 
 /** zod: a reduction factor η, an integer ≥ 2 as in Optuna and Ray. */

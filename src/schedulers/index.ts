@@ -5,7 +5,7 @@ import { hyperbandSchedulerFactory } from "./hyperband/hyperband-scheduler.js";
 import { medianSchedulerFactory } from "./median/median-scheduler.js";
 import { makePatientSchedulerFactory } from "./patient/patient-scheduler.js";
 import { percentileSchedulerFactory } from "./percentile/percentile-scheduler.js";
-import type { SchedulerFactory } from "./scheduler.js";
+import type { SchedulerFactory } from "../domain/plugin.js";
 import { successiveHalvingSchedulerFactory } from "./successive-halving/successive-halving-scheduler.js";
 import { thresholdSchedulerFactory } from "./threshold/threshold-scheduler.js";
 

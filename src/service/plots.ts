@@ -5,189 +5,89 @@
  * package, loaded explicitly, so output does not depend on the host's fonts.
  *
  * The plot kinds follow Optuna's visualization module: optimization history, parallel
- * coordinates, parameter importances and intermediate values.
+ * coordinates, parameter importances, intermediate values, slice and contour. The specs are
+ * pure functions (`plot-trials.ts`, `plot-params.ts`) so that a browser dashboard can render
+ * the very same Vega-Lite specs; MCP (`plot` tool), ZeroMQ (`plot` op) and the CLI
+ * (`tuneport plot`) all render through `renderPlot`.
+ *
+ * A PNG is at most `MAX_PNG_WIDTH` × `MAX_PNG_HEIGHT` pixels: rendered at 1.5× unless that
+ * would exceed the cap, then scaled down to fit.
  *
  * Vega and resvg are imported lazily: commands that never plot do not pay for loading them.
  */
 import { createRequire } from "node:module";
-import { encode as encodeUnit } from "../domain/distributions.js";
-import type { Distribution } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
-import type { Importances } from "./importance.js";
+import { type Importances, paramImportances } from "./importance.js";
+import { contourSpec, importancesSpec, parallelSpec, sliceSpec } from "./plot-params.js";
+import { FONT, type PlotOptions, type PlotSpec, type VlSpec } from "./plot-scales.js";
+import { historySpec, intermediateSpec } from "./plot-trials.js";
 import type { StudyView, TrialView } from "./views.js";
 
-export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values"] as const;
-export type PlotKind = (typeof PLOT_KINDS)[number];
+export type { PlotOptions, PlotSpec, VlSpec } from "./plot-scales.js";
 
-/** Most trials drawn by line plots (the most recent ones); more would be unreadable anyway. */
-export const MAX_LINES = 200;
-const WIDTH = 640;
-const HEIGHT = 320;
-const FONT = "DejaVu Sans";
+export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour"] as const;
+export type PlotKind = (typeof PLOT_KINDS)[number];
+/** Short names accepted wherever a kind is (the CLI documents these). */
+export const PLOT_KIND_ALIASES: Readonly<Record<string, PlotKind>> = { parallel: "parallel_coordinates", intermediate: "intermediate_values" };
+/** Every accepted spelling of a kind. */
+export const PLOT_KIND_NAMES: readonly string[] = [...PLOT_KINDS, ...Object.keys(PLOT_KIND_ALIASES)];
+
+/** Largest PNG produced, in pixels. */
+export const MAX_PNG_WIDTH = 1600;
+export const MAX_PNG_HEIGHT = 1000;
+/** Rendering scale when the chart fits the cap at that scale. */
+const SCALE = 1.5;
 
 export interface RenderedPlot {
   png: Buffer;
-  /** One sentence describing what is drawn (for a text channel beside the image). */
+  /** One paragraph describing what is drawn and what was left out (for a text channel beside the image). */
   caption: string;
+  width: number;
+  height: number;
 }
 
-/** A Vega-Lite spec (kept loose: vega-lite's own types would leak into every caller). */
-type VlSpec = Record<string, unknown>;
+/** Renders a chart somewhere (in process, or in a worker thread: plot-renderer.ts). */
+export interface PlotRendering {
+  render(kind: PlotKind, study: StudyView, trials: TrialView[], opts?: PlotOptions): Promise<RenderedPlot>;
+}
+
+/** The canonical kind for a name or alias. @throws INVALID_ARGUMENT listing the valid names. */
+export function parsePlotKind(name: string): PlotKind {
+  if ((PLOT_KINDS as readonly string[]).includes(name)) return name as PlotKind;
+  const alias = PLOT_KIND_ALIASES[name];
+  if (alias) return alias;
+  throw invalidArgument(`unknown plot kind ${JSON.stringify(name)}; valid kinds: ${PLOT_KIND_NAMES.join(", ")}`);
+}
 
 /**
- * Builds the Vega-Lite spec of a plot. Pure. @throws INVALID_ARGUMENT for an unknown kind or
- * FAILED_PRECONDITION-like INVALID_ARGUMENT when the study has nothing to draw yet.
+ * Builds the Vega-Lite spec of a plot. Pure. `importances` may be passed when the caller has
+ * them (else computed when needed). @throws INVALID_ARGUMENT for an unknown kind, an unknown
+ * parameter, `logY` with non-positive values, or a study with nothing to draw yet (the message
+ * says what is missing).
  */
-export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly TrialView[], importances?: Importances): { spec: VlSpec; caption: string } {
-  const done = trials.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
-  const base = { $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: WIDTH, height: HEIGHT, background: "white", config: { font: FONT } };
+export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}, importances?: Importances): PlotSpec {
   switch (kind) {
-    case "history": {
-      if (done.length === 0) throw invalidArgument(`study '${study.name}' has no COMPLETE trial to plot yet; wait for results first`);
-      const sorted = [...done].sort((a, b) => a.number - b.number);
-      let best: number | null = null;
-      const rows = sorted.map((t) => {
-        const v = t.value as number;
-        best = best === null || (study.direction === "minimize" ? v < best : v > best) ? v : best;
-        return { trial: t.number, value: v, best, enqueued: t.system_attrs.enqueued === true ? "enqueued" : "strategy" };
-      });
-      return {
-        caption: `Optimization history of '${study.name}': objective of ${rows.length} complete trials by trial number (dots; orange = enqueued proposals) and the best value so far (line).`,
-        spec: {
-          ...base,
-          title: `Optimization history — ${study.name} (${study.direction})`,
-          data: { values: rows },
-          layer: [
-            {
-              mark: { type: "point", filled: true, size: 40, opacity: 0.8 },
-              encoding: {
-                x: { field: "trial", type: "quantitative", title: "trial number" },
-                y: { field: "value", type: "quantitative", title: "objective", scale: { zero: false } },
-                color: { field: "enqueued", type: "nominal", title: "source", scale: { domain: ["strategy", "enqueued"], range: ["#4c78a8", "#f58518"] } },
-              },
-            },
-            {
-              mark: { type: "line", interpolate: "step-after", color: "#e45756", strokeWidth: 2 },
-              encoding: { x: { field: "trial", type: "quantitative" }, y: { field: "best", type: "quantitative" } },
-            },
-          ],
-        },
-      };
-    }
-    case "parallel_coordinates": {
-      if (done.length === 0) throw invalidArgument(`study '${study.name}' has no COMPLETE trial to plot yet; wait for results first`);
-      const recent = [...done].sort((a, b) => a.number - b.number).slice(-MAX_LINES);
-      const dists = new Map<string, Distribution>();
-      for (const t of recent) for (const [k, d] of Object.entries(t.distributions)) if (!dists.has(k)) dists.set(k, d);
-      const axes = [...dists.keys()];
-      const label = (k: string, d: Distribution) =>
-        d.type === "categorical" ? `${k} [${d.choices.map(String).join("|")}]` : `${k} [${short(d.low)}..${short(d.high)}${d.log ? " log" : ""}]`;
-      const values = recent.map((t) => t.value as number);
-      const lo = Math.min(...values);
-      const hi = Math.max(...values);
-      const rows: Record<string, unknown>[] = [];
-      for (const t of recent) {
-        for (const k of axes) {
-          const d = dists.get(k) as Distribution;
-          const v = t.params[k];
-          if (v === undefined) continue;
-          let u = encodeUnit(d, v);
-          if (d.type === "categorical") u = d.choices.length > 1 ? u / (d.choices.length - 1) : 0.5;
-          rows.push({ trial: t.number, axis: label(k, d), u, objective: t.value });
-        }
-        rows.push({ trial: t.number, axis: "objective", u: hi > lo ? ((t.value as number) - lo) / (hi - lo) : 0.5, objective: t.value });
-      }
-      const order = [...axes.map((k) => label(k, dists.get(k) as Distribution)), "objective"];
-      return {
-        caption: `Parallel coordinates of '${study.name}': ${recent.length} complete trials, each a line across the parameters (scaled to their ranges) and the objective; colour = objective.`,
-        spec: {
-          ...base,
-          width: Math.max(WIDTH, 120 * order.length),
-          title: `Parallel coordinates — ${study.name}`,
-          data: { values: rows },
-          mark: { type: "line", opacity: 0.6 },
-          encoding: {
-            x: { field: "axis", type: "nominal", sort: order, title: null, axis: { labelAngle: 0, labelLimit: 160 } },
-            y: { field: "u", type: "quantitative", title: "position in range (low → high)", scale: { domain: [0, 1] } },
-            detail: { field: "trial", type: "nominal" },
-            color: {
-              field: "objective",
-              type: "quantitative",
-              scale: { scheme: "viridis", reverse: study.direction === "maximize" },
-              title: "objective",
-            },
-          },
-        },
-      };
-    }
-    case "importances": {
-      const imp = importances;
-      if (!imp || imp.importances.length === 0)
-        throw invalidArgument(`no importances for '${study.name}' yet: ${imp?.note ?? "not enough complete trials"}`);
-      const rows = imp.importances.map((i) => ({ param: i.param, importance: i.importance }));
-      const order = rows.map((r) => r.param);
-      return {
-        caption: `Parameter importances of '${study.name}' from ${imp.n_trials} complete trials (${imp.method}).`,
-        spec: {
-          ...base,
-          height: Math.max(80, 28 * rows.length),
-          title: `Parameter importances — ${study.name}`,
-          data: { values: rows },
-          layer: [
-            {
-              mark: { type: "bar", color: "#4c78a8" },
-              encoding: {
-                y: { field: "param", type: "nominal", sort: order, title: null },
-                x: { field: "importance", type: "quantitative", title: "share of explained variance", axis: { format: ".0%" }, scale: { domain: [0, 1] } },
-              },
-            },
-            {
-              mark: { type: "text", align: "left", dx: 4 },
-              encoding: {
-                y: { field: "param", type: "nominal", sort: order },
-                x: { field: "importance", type: "quantitative" },
-                text: { field: "importance", type: "quantitative", format: ".0%" },
-              },
-            },
-          ],
-        },
-      };
-    }
-    case "intermediate_values": {
-      const withCurves = trials.filter((t) => t.intermediate.length > 0).sort((a, b) => a.number - b.number).slice(-MAX_LINES);
-      if (withCurves.length === 0)
-        throw invalidArgument(`study '${study.name}' has no intermediate values; they appear once trials report(step, value) during training`);
-      const rows = withCurves.flatMap((t) => t.intermediate.filter(([, v]) => Number.isFinite(v)).map(([step, value]) => ({ trial: t.number, step, value, state: t.state })));
-      return {
-        caption: `Learning curves of '${study.name}': intermediate values by step for ${withCurves.length} trials; colour = final state.`,
-        spec: {
-          ...base,
-          title: `Intermediate values — ${study.name}`,
-          data: { values: rows },
-          mark: { type: "line", opacity: 0.7, point: { size: 12 } },
-          encoding: {
-            x: { field: "step", type: "quantitative", title: "step" },
-            y: { field: "value", type: "quantitative", title: "intermediate value", scale: { zero: false } },
-            detail: { field: "trial", type: "nominal" },
-            color: {
-              field: "state",
-              type: "nominal",
-              title: "state",
-              scale: { domain: ["COMPLETE", "PRUNED", "RUNNING", "FAIL"], range: ["#4c78a8", "#bab0ac", "#54a24b", "#e45756"] },
-            },
-          },
-        },
-      };
-    }
+    case "history":
+      return historySpec(study, trials, opts);
+    case "intermediate_values":
+      return intermediateSpec(study, trials, opts);
+    case "importances":
+      return importancesSpec(study, trials, importances ?? paramImportances(trials));
+    case "parallel_coordinates":
+      return parallelSpec(study, trials, opts);
+    case "slice":
+      return sliceSpec(study, trials, opts);
+    case "contour":
+      return contourSpec(study, trials, opts);
     default:
-      throw invalidArgument(`unknown plot kind ${JSON.stringify(kind)}; valid kinds: ${PLOT_KINDS.join(", ")}`);
+      throw invalidArgument(`unknown plot kind ${JSON.stringify(kind)}; valid kinds: ${PLOT_KIND_NAMES.join(", ")}`);
   }
 }
 
 /** Renders a plot to PNG. @throws INVALID_ARGUMENT when there is nothing to draw (see `plotSpec`). */
-export async function renderPlot(kind: PlotKind, study: StudyView, trials: readonly TrialView[], importances?: Importances): Promise<RenderedPlot> {
-  const { spec, caption } = plotSpec(kind, study, trials, importances);
-  return { png: await renderVegaLite(spec), caption };
+export async function renderPlot(kind: PlotKind, study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}): Promise<RenderedPlot> {
+  const { spec, caption } = plotSpec(kind, study, trials, opts);
+  return { ...(await renderVegaLite(spec)), caption };
 }
 
 let fontFile: string | null | undefined;
@@ -204,27 +104,32 @@ function bundledFont(): string | null {
   return fontFile;
 }
 
-/** Compiles a Vega-Lite spec and renders it to a PNG at 1.5× scale. */
-export async function renderVegaLite(spec: VlSpec): Promise<Buffer> {
+/** The zoom that renders an SVG of `w` × `h` CSS pixels at 1.5× or, if larger, fits it in the PNG cap. */
+export function renderScale(w: number, h: number): number {
+  return Math.min(SCALE, MAX_PNG_WIDTH / Math.max(1, w), MAX_PNG_HEIGHT / Math.max(1, h));
+}
+
+/** Compiles a Vega-Lite spec and renders it to a PNG within the size cap. */
+export async function renderVegaLite(spec: VlSpec): Promise<{ png: Buffer; width: number; height: number }> {
   const [vega, vl, { Resvg }] = await Promise.all([import("vega"), import("vega-lite"), import("@resvg/resvg-js")]);
-  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0]).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  // Warnings would go to the console (stdout of a server whose stdout is its JSON log).
+  const logger = vega.logger(vega.Error);
+  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0], { logger }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", logger });
   let svg: string;
   try {
     svg = await view.toSVG();
   } finally {
     view.finalize();
   }
+  const size = /<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"/.exec(svg);
+  const zoom = size ? renderScale(Number(size[1]), Number(size[2])) : 1;
   const font = bundledFont();
   const resvg = new Resvg(svg, {
     background: "white",
-    fitTo: { mode: "zoom", value: 1.5 },
+    fitTo: { mode: "zoom", value: zoom },
     font: font ? { loadSystemFonts: false, fontFiles: [font], defaultFontFamily: FONT } : { loadSystemFonts: true, defaultFontFamily: FONT },
   });
-  return resvg.render().asPng();
-}
-
-function short(v: number): string {
-  if (v !== 0 && (Math.abs(v) < 1e-2 || Math.abs(v) >= 1e4)) return v.toExponential(0);
-  return String(Number(v.toPrecision(3)));
+  const image = resvg.render();
+  return { png: image.asPng(), width: image.width, height: image.height };
 }

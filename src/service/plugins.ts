@@ -1,15 +1,18 @@
 /**
- * Resolving a study's strategy and scheduler by name, with their options validated.
- * The catalogue (`describePlugins`) feeds `--help`, MCP and error messages alike.
+ * The plug-in catalogue: which strategies and schedulers a service offers, resolving a study's
+ * strategy and scheduler by name with their options validated. The catalogue (`describe`)
+ * feeds `--help`, MCP and error messages alike.
+ *
+ * A `StudyService` receives one (`StudyService.open({ strategies, schedulers })`); the
+ * built-ins (`BUILTIN_PLUGINS`) are the default. docs/PLUGINS.md shows how to add a strategy.
  */
 import { z } from "zod";
-import { formatZodError } from "../domain/distributions.js";
+import { type SearchSpace, formatZodError } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
+import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory } from "../domain/plugin.js";
 import type { PluginConfig } from "../domain/trial.js";
 import { SCHEDULERS } from "../schedulers/index.js";
-import type { Scheduler, SchedulerFactory } from "../schedulers/scheduler.js";
-import { STRATEGIES } from "../strategies/index.js";
-import type { Strategy, StrategyFactory } from "../strategies/strategy.js";
+import { DEFAULT_STRATEGY, STRATEGIES } from "../strategies/index.js";
 
 /** A plug-in named on the wire: a bare name or `{name, options}`. */
 export const pluginRefSchema = z.union([
@@ -18,64 +21,7 @@ export const pluginRefSchema = z.union([
 ]);
 export type PluginRef = z.infer<typeof pluginRefSchema>;
 
-function normalise(ref: PluginRef): { name: string; options: Record<string, unknown> } {
-  return typeof ref === "string" ? { name: ref, options: {} } : { name: ref.name, options: ref.options ?? {} };
-}
-
-function parseOptions(kind: string, factory: { name: string; options: z.ZodType<unknown> }, raw: Record<string, unknown>) {
-  const parsed = factory.options.safeParse(raw);
-  if (!parsed.success)
-    throw invalidArgument(`bad options for ${kind} '${factory.name}': ${formatZodError(parsed.error)}`, {
-      options_schema: z.toJSONSchema(factory.options, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
-    });
-  return parsed.data as Record<string, unknown>;
-}
-
-/** Validates a strategy reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
-export function resolveStrategyConfig(ref: PluginRef): PluginConfig {
-  const { name, options } = normalise(ref);
-  const factory = STRATEGIES.get(name);
-  if (!factory)
-    throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${[...STRATEGIES.keys()].join(", ")}`, {
-      valid: [...STRATEGIES.keys()],
-    });
-  return { name, options: parseOptions("strategy", factory, options) };
-}
-
-/** Validates a scheduler reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
-export function resolveSchedulerConfig(ref: PluginRef): PluginConfig {
-  const { name, options } = normalise(ref);
-  const factory = SCHEDULERS.get(name);
-  if (!factory)
-    throw invalidArgument(
-      `unknown scheduler '${name}'; valid schedulers: ${[...SCHEDULERS.keys()].join(", ") || "(none)"}`,
-      { valid: [...SCHEDULERS.keys()] },
-    );
-  return { name, options: parseOptions("scheduler", factory, options) };
-}
-
-/** Refuses strategy/scheduler pairs that make no sense. @throws INVALID_ARGUMENT with the reason. */
-export function checkCompatible(strategy: PluginConfig, scheduler: PluginConfig | null): void {
-  if (!scheduler) return;
-  const sf = STRATEGIES.get(strategy.name) as StrategyFactory<unknown>;
-  const cf = SCHEDULERS.get(scheduler.name) as SchedulerFactory<unknown>;
-  const reason = sf.incompatibleWith?.(scheduler, strategy.options) ?? cf.incompatibleWith?.(strategy, scheduler.options) ?? null;
-  if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot be combined with scheduler '${scheduler.name}': ${reason}`);
-}
-
-export function createStrategy(cfg: PluginConfig): { strategy: Strategy; factory: StrategyFactory<unknown> } {
-  const factory = STRATEGIES.get(cfg.name) as StrategyFactory<unknown> | undefined;
-  if (!factory) throw invalidArgument(`unknown strategy '${cfg.name}'`);
-  return { strategy: factory.create(cfg.options), factory };
-}
-
-export function createScheduler(cfg: PluginConfig | null): Scheduler | null {
-  if (!cfg) return null;
-  const factory = SCHEDULERS.get(cfg.name) as SchedulerFactory<unknown> | undefined;
-  if (!factory) throw invalidArgument(`unknown scheduler '${cfg.name}'`);
-  return factory.create(cfg.options);
-}
-
+/** One entry of `PluginCatalogue.describe()`. */
 export interface PluginDescription {
   kind: "strategy" | "scheduler";
   name: string;
@@ -84,16 +30,205 @@ export interface PluginDescription {
   options: Record<string, unknown>;
 }
 
-/** The whole catalogue, for `tuneport strategies`, MCP and docs. */
-export function describePlugins(): PluginDescription[] {
-  const out: PluginDescription[] = [];
-  for (const f of STRATEGIES.values())
-    out.push({ kind: "strategy", name: f.name, description: f.description, options: jsonSchemaOf(f.options) });
-  for (const f of SCHEDULERS.values())
-    out.push({ kind: "scheduler", name: f.name, description: f.description, options: jsonSchemaOf(f.options) });
+// Factories are held type-erased (a catalogue mixes option types); each validates its own
+// options before `create`.
+type AnyStrategyFactory = StrategyFactory<any>;
+type AnySchedulerFactory = SchedulerFactory<any>;
+
+/** Factories given as a list or as a map by name. */
+export type FactoryList<F> = Iterable<F> | ReadonlyMap<string, F>;
+
+/** What a catalogue is built from; each omitted part is the built-ins'. */
+export interface PluginCatalogueOptions {
+  /** Every strategy a study may name (default: the built-ins). */
+  readonly strategies?: FactoryList<AnyStrategyFactory>;
+  /** Every scheduler a study may name (default: the built-ins). */
+  readonly schedulers?: FactoryList<AnySchedulerFactory>;
+  /**
+   * The strategy of a study that names none (default `auto` when the catalogue has it, else the
+   * first strategy). @throws Error from the constructor when it is not in the catalogue.
+   */
+  readonly defaultStrategy?: string;
+}
+
+function byName<F extends { readonly name: string }>(list: FactoryList<F>): Map<string, F> {
+  if (list instanceof Map) return new Map(list as ReadonlyMap<string, F>);
+  const out = new Map<string, F>();
+  for (const f of list as Iterable<F>) {
+    if (out.has(f.name)) throw new Error(`two plug-ins are named '${f.name}'`);
+    out.set(f.name, f);
+  }
   return out;
+}
+
+function normalise(ref: PluginRef): { name: string; options: Record<string, unknown> } {
+  return typeof ref === "string" ? { name: ref, options: {} } : { name: ref.name, options: ref.options ?? {} };
 }
 
 function jsonSchemaOf(schema: z.ZodType<unknown>): Record<string, unknown> {
   return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+function parseOptions(kind: string, factory: { name: string; options: z.ZodType<unknown> }, raw: Record<string, unknown>) {
+  const parsed = factory.options.safeParse(raw);
+  if (!parsed.success)
+    throw invalidArgument(`bad options for ${kind} '${factory.name}': ${formatZodError(parsed.error)}`, {
+      options_schema: jsonSchemaOf(factory.options),
+    });
+  return parsed.data as Record<string, unknown>;
+}
+
+/**
+ * An immutable set of strategy and scheduler factories, looked up by name. Every method that
+ * takes a name refuses one it does not hold with INVALID_ARGUMENT listing the valid names.
+ */
+export class PluginCatalogue {
+  private readonly strategies: ReadonlyMap<string, AnyStrategyFactory>;
+  private readonly schedulers: ReadonlyMap<string, AnySchedulerFactory>;
+  /** The strategy of a study that names none (see `defaultStrategyFor`). */
+  readonly defaultStrategy: string;
+
+  /** @throws Error when two factories share a name, or `defaultStrategy` is not among the strategies. */
+  constructor(opts: PluginCatalogueOptions = {}) {
+    this.strategies = byName(opts.strategies ?? STRATEGIES);
+    this.schedulers = byName(opts.schedulers ?? SCHEDULERS);
+    const first = this.strategies.keys().next();
+    this.defaultStrategy = opts.defaultStrategy ?? (this.strategies.has(DEFAULT_STRATEGY) || first.done ? DEFAULT_STRATEGY : first.value);
+    if (!this.strategies.has(this.defaultStrategy))
+      throw new Error(`the default strategy '${this.defaultStrategy}' is not in the catalogue`);
+  }
+
+  /**
+   * This catalogue plus `more` (a factory named like an existing one replaces it). The default
+   * strategy stays unless `more` names another.
+   */
+  with(more: PluginCatalogueOptions): PluginCatalogue {
+    return new PluginCatalogue({
+      strategies: new Map([...this.strategies, ...byName(more.strategies ?? [])]),
+      schedulers: new Map([...this.schedulers, ...byName(more.schedulers ?? [])]),
+      defaultStrategy: more.defaultStrategy ?? this.defaultStrategy,
+    });
+  }
+
+  /** The strategy factory of that name, or undefined. */
+  strategy(name: string): StrategyFactory<unknown> | undefined {
+    return this.strategies.get(name);
+  }
+
+  /** The scheduler factory of that name, or undefined. */
+  scheduler(name: string): SchedulerFactory<unknown> | undefined {
+    return this.schedulers.get(name);
+  }
+
+  /** Names of every strategy, in catalogue order. */
+  strategyNames(): string[] {
+    return [...this.strategies.keys()];
+  }
+
+  /** Names of every scheduler, in catalogue order. */
+  schedulerNames(): string[] {
+    return [...this.schedulers.keys()];
+  }
+
+  /** Validates a strategy reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
+  resolveStrategyConfig(ref: PluginRef): PluginConfig {
+    const { name, options } = normalise(ref);
+    const factory = this.strategies.get(name);
+    if (!factory)
+      throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${this.strategyNames().join(", ")}`, {
+        valid: this.strategyNames(),
+      });
+    return { name, options: parseOptions("strategy", factory, options) };
+  }
+
+  /** Validates a scheduler reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
+  resolveSchedulerConfig(ref: PluginRef): PluginConfig {
+    const { name, options } = normalise(ref);
+    const factory = this.schedulers.get(name);
+    if (!factory)
+      throw invalidArgument(`unknown scheduler '${name}'; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`, {
+        valid: this.schedulerNames(),
+      });
+    return { name, options: parseOptions("scheduler", factory, options) };
+  }
+
+  /** Refuses strategy/scheduler pairs that make no sense. @throws INVALID_ARGUMENT with the reason. */
+  checkCompatible(strategy: PluginConfig, scheduler: PluginConfig | null): void {
+    if (!scheduler) return;
+    const sf = this.requireStrategy(strategy.name);
+    const cf = this.requireScheduler(scheduler.name);
+    const reason = sf.incompatibleWith?.(scheduler, strategy.options) ?? cf.incompatibleWith?.(strategy, scheduler.options) ?? null;
+    if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot be combined with scheduler '${scheduler.name}': ${reason}`);
+  }
+
+  /**
+   * The strategy of a study that names none: `defaultStrategy`, unless the scheduler refuses it
+   * (bohb refuses every model-based strategy), where `random` (when present) only answers what
+   * the scheduler leaves.
+   */
+  defaultStrategyFor(scheduler: PluginConfig | null): string {
+    if (!scheduler) return this.defaultStrategy;
+    try {
+      this.checkCompatible(this.resolveStrategyConfig(this.defaultStrategy), scheduler);
+      return this.defaultStrategy;
+    } catch {
+      return this.strategies.has("random") ? "random" : this.defaultStrategy;
+    }
+  }
+
+  /**
+   * Refuses a declared space the strategy cannot search (e.g. `grid` with a continuous float and
+   * no step), at study creation rather than at every worker's first ask.
+   * @throws INVALID_ARGUMENT with the strategy's reason.
+   */
+  checkSpaceFor(strategy: PluginConfig, space: SearchSpace): void {
+    const reason = this.strategies.get(strategy.name)?.spaceProblem?.(space, strategy.options) ?? null;
+    if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot search this space: ${reason}`);
+  }
+
+  /** A strategy instance for a resolved config, with its factory. @throws INVALID_ARGUMENT for an unknown name. */
+  createStrategy(cfg: PluginConfig): { strategy: Strategy; factory: StrategyFactory<unknown> } {
+    const factory = this.requireStrategy(cfg.name);
+    return { strategy: factory.create(cfg.options), factory };
+  }
+
+  /** A scheduler instance for a resolved config (null for none). @throws INVALID_ARGUMENT for an unknown name. */
+  createScheduler(cfg: PluginConfig | null): Scheduler | null {
+    if (!cfg) return null;
+    return this.requireScheduler(cfg.name).create(cfg.options);
+  }
+
+  /** The whole catalogue, for `tuneport strategies`, MCP and docs. */
+  describe(): PluginDescription[] {
+    const out: PluginDescription[] = [];
+    for (const f of this.strategies.values())
+      out.push({ kind: "strategy", name: f.name, description: f.description, options: jsonSchemaOf(f.options) });
+    for (const f of this.schedulers.values())
+      out.push({ kind: "scheduler", name: f.name, description: f.description, options: jsonSchemaOf(f.options) });
+    return out;
+  }
+
+  private requireStrategy(name: string): StrategyFactory<unknown> {
+    const f = this.strategies.get(name);
+    if (!f) throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${this.strategyNames().join(", ")}`);
+    return f;
+  }
+
+  private requireScheduler(name: string): SchedulerFactory<unknown> {
+    const f = this.schedulers.get(name);
+    if (!f) throw invalidArgument(`unknown scheduler '${name}'; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`);
+    return f;
+  }
+}
+
+/** The built-in strategies by name (pass `[...BUILTIN_STRATEGIES.values(), mine]` to add one). */
+export const BUILTIN_STRATEGIES: ReadonlyMap<string, StrategyFactory<any>> = STRATEGIES;
+/** The built-in schedulers by name. */
+export const BUILTIN_SCHEDULERS: ReadonlyMap<string, SchedulerFactory<any>> = SCHEDULERS;
+/** The built-in strategies and schedulers: what a service offers unless it is given others. */
+export const BUILTIN_PLUGINS = new PluginCatalogue();
+
+/** The built-in catalogue's `describe()` (for callers that have no service at hand). */
+export function describePlugins(): PluginDescription[] {
+  return BUILTIN_PLUGINS.describe();
 }

@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -20,11 +21,11 @@ async function code(p: Promise<unknown> | (() => unknown)): Promise<TuneportErro
   throw new Error("expected a TuneportError");
 }
 
-describe("export / import of a study as JSON Lines", () => {
+describe.each(storageBackends(inject("pgUrl")))("export / import of a study as JSON Lines on %s", (backend: StorageBackend) => {
   let now = 1_700_000_000_123;
-  const open: { svc: StudyService; st: SqliteStorage }[] = [];
+  const open: { svc: StudyService; st: Storage }[] = [];
   async function service(): Promise<StudyService> {
-    const st = new SqliteStorage({ path: ":memory:" });
+    const st = await backend.open(backend.location());
     const svc = await StudyService.open({ storage: st, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
     open.push({ svc, st });
     return svc;
@@ -50,22 +51,22 @@ describe("export / import of a study as JSON Lines", () => {
       lease_ttl_s: 5,
       retry: { max_retries: 1, keep_intermediate: true },
     });
-    const a = await svc.ask(name);
-    await svc.suggest(name, a.trial.number, a.lease.token, "dropout", { type: "float", low: 0, high: 0.5 });
-    await svc.report(name, a.trial.number, a.lease.token, 0, Number.NaN);
-    await svc.report(name, a.trial.number, a.lease.token, 1.5, Number.POSITIVE_INFINITY);
-    await svc.report(name, a.trial.number, a.lease.token, 2, 0.25);
+    const a = await svc.ask({ study: name });
+    await svc.suggest({ study: name, trial: a.trial.number, token: a.lease.token, name: "dropout", distribution: { type: "float", low: 0, high: 0.5 } });
+    await svc.report({ study: name, trial: a.trial.number, token: a.lease.token, step: 0, value: Number.NaN });
+    await svc.report({ study: name, trial: a.trial.number, token: a.lease.token, step: 1.5, value: Number.POSITIVE_INFINITY });
+    await svc.report({ study: name, trial: a.trial.number, token: a.lease.token, step: 2, value: 0.25 });
     now += 1234;
-    await svc.tell(name, a.trial.number, a.lease.token, "COMPLETE", 0.1 + 0.2, { userAttrs: { note: "ünïcode ✓" } });
-    const b = await svc.ask(name);
-    await svc.tell(name, b.trial.number, b.lease.token, "PRUNED", undefined);
-    const c = await svc.ask(name);
-    await svc.report(name, c.trial.number, c.lease.token, 3, -1e-300);
+    await svc.tell({ study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.1 + 0.2, user_attrs: { note: "ünïcode ✓" } });
+    const b = await svc.ask({ study: name });
+    await svc.tell({ study: name, trial: b.trial.number, token: b.lease.token, state: "PRUNED", value: undefined });
+    const c = await svc.ask({ study: name });
+    await svc.report({ study: name, trial: c.trial.number, token: c.lease.token, step: 3, value: -1e-300 });
     now += 6000;
     await svc.reap(); // c fails with lease_expired and is re-queued with its intermediates
-    const d = await svc.ask(name); // the retry, RUNNING with a lease
+    const d = await svc.ask({ study: name }); // the retry, RUNNING with a lease
     expect(d.trial.system_attrs.retry_of).toBe(c.trial.number);
-    await svc.enqueue(name, { lr: 0.01 }, { rationale: "agent guess" });
+    await svc.enqueue({ study: name, params: { lr: 0.01 }, rationale: "agent guess" });
   }
 
   it("round-trips byte for byte, also under a new name", async () => {
@@ -91,11 +92,11 @@ describe("export / import of a study as JSON Lines", () => {
     expect([...three.exportStudy("src")]).toEqual(first);
 
     // the imported study works: the RUNNING trial's lease is honoured, new trials get the next number
-    const running = (await two.listTrials("copy", { states: ["RUNNING"] })).trials[0];
+    const running = (await two.listTrials({ study: "copy", states: ["RUNNING"] })).trials[0];
     expect(running).toBeDefined();
-    const waiting = await two.ask("copy");
+    const waiting = await two.ask({ study: "copy" });
     expect(waiting.trial.number).toBe(4);
-    const fresh = await two.ask("copy");
+    const fresh = await two.ask({ study: "copy" });
     expect(fresh.trial.number).toBe(5);
   });
 
@@ -118,8 +119,8 @@ describe("export / import of a study as JSON Lines", () => {
   ])("refuses malformed input %#, naming line %i", async (template, line, msg) => {
     const src = await service();
     await src.createStudy({ name: "m", space: SPACE, seed: 1 });
-    const a = await src.ask("m");
-    await src.tell("m", a.trial.number, a.lease.token, "COMPLETE", 1);
+    const a = await src.ask({ study: "m" });
+    await src.tell({ study: "m", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
     const [header, trial0] = [...src.exportStudy("m")] as [string, string];
     const running = JSON.stringify({ ...JSON.parse(trial0), state: "RUNNING" });
     const text = template.replace("HEADER", header).replaceAll("TRIAL0_RUNNING_NO_LEASE", running).replaceAll("TRIAL0", trial0);

@@ -16,9 +16,11 @@
 import { z } from "zod";
 import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
+import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/input-limits.js";
+import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
-import { resolveSchedulerConfig, resolveStrategyConfig } from "./plugins.js";
+import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
@@ -30,6 +32,7 @@ export interface ImportedStudy {
   readonly config: StudyConfig;
   readonly userAttrs: Record<string, unknown>;
   readonly createdAt: number;
+  readonly stopped: boolean;
   /** In number order, dense from 0; `id`, `studyId` and lease expiries are placeholders (0). */
   readonly trials: StoredTrial[];
 }
@@ -59,10 +62,12 @@ const headerSchema = z
           .object({ max_retries: z.number().int().min(0).max(100), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() })
           .strict(),
         lease_ttl_s: z.number().min(1).max(7 * 24 * 3600),
+        max_trials: z.number().int().min(1).optional(),
       })
       .strict(),
     user_attrs: attrs,
     created_at_ms: epochMs,
+    stopped: z.literal(true).optional(),
   })
   .strict();
 
@@ -92,6 +97,7 @@ export function studyHeaderLine(study: Study, name: string = study.name): string
     config: configView(study.config),
     user_attrs: study.userAttrs,
     created_at_ms: study.createdAt,
+    ...(study.stopped ? { stopped: true } : {}),
   });
 }
 
@@ -118,9 +124,10 @@ export function trialLine(t: StoredTrial): string {
 /**
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
- * plug-in, trial numbers not dense from 0 in order, a RUNNING trial without a lease.
+ * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
+ * trial without a lease.
  */
-export function parseStudyLines(text: string, rename?: string): ImportedStudy {
+export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue = BUILTIN_PLUGINS): ImportedStudy {
   const lines = text.split("\n");
   let header: z.infer<typeof headerSchema> | null = null;
   let config: StudyConfig | null = null;
@@ -138,16 +145,23 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
     } catch (err) {
       fail(`not valid JSON (${(err as Error).message})`);
     }
+    if (nestingExceeds(json, MAX_NESTING)) fail(`nests deeper than ${MAX_NESTING} levels`);
+    const illFormed = findIllFormedString(json, "the line");
+    if (illFormed !== null) fail(`${illFormed.replace(/^the line\./, "field ")} is not well-formed Unicode (a lone surrogate escape); strings are refused, never repaired`);
     if (header === null) {
       const h = headerSchema.safeParse(json);
       if (!h.success) fail(`not a ${EXPORT_FORMAT} v${EXPORT_VERSION} header: ${formatZodError(h.error)}`);
       header = (h as { data: z.infer<typeof headerSchema> }).data;
+      // The grammar binds the name the study will get: the file's, unless renamed.
+      const problem = studyNameProblem(rename ?? header.name);
+      if (problem !== null && rename !== undefined) throw invalidArgument(`the new name ${JSON.stringify(rename)} is not valid: ${problem}`);
+      if (problem !== null) fail(`${problem}; import the study under another name (--name)`);
       const c = header.config;
       let space: SearchSpace = {};
       try {
         space = parseSearchSpace(c.space);
-        resolveStrategyConfig(c.strategy);
-        if (c.scheduler) resolveSchedulerConfig(c.scheduler);
+        plugins.resolveStrategyConfig(c.strategy);
+        if (c.scheduler) plugins.resolveSchedulerConfig(c.scheduler);
       } catch (err) {
         fail((err as Error).message);
       }
@@ -159,6 +173,7 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
         seed: c.seed,
         retry: { maxRetries: c.retry.max_retries, retryOnFail: c.retry.retry_on_fail, keepIntermediate: c.retry.keep_intermediate },
         leaseTtlS: c.lease_ttl_s,
+        ...(c.max_trials !== undefined ? { maxTrials: c.max_trials } : {}),
       };
       continue;
     }
@@ -188,5 +203,5 @@ export function parseStudyLines(text: string, rename?: string): ImportedStudy {
     });
   }
   if (header === null || config === null) throw invalidArgument("line 1: the file is empty; expected a study header", { line: 1 });
-  return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, trials };
+  return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, stopped: header.stopped === true, trials };
 }

@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -21,14 +22,14 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<TuneportEr
   throw new Error(`expected ${code}, but the call succeeded`);
 }
 
-describe("StudyService", () => {
+describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: StorageBackend) => {
   let now = 1_000_000;
-  let storage: SqliteStorage;
+  let storage: Storage;
   let svc: StudyService;
 
   beforeEach(async () => {
     now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
+    storage = await backend.open(backend.location());
     svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
   });
   afterEach(async () => {
@@ -67,133 +68,132 @@ describe("StudyService", () => {
     await svc.createStudy({ name: "s", space: SPACE, seed: 1 });
     const values = [3, 1, 2];
     for (const v of values) {
-      const a = await svc.ask("s");
+      const a = await svc.ask({ study: "s" });
       expect(Object.keys(a.trial.params).sort()).toEqual(["act", "layers", "lr"]);
-      await svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", v);
-      await expectCode(svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", v), "FAILED_PRECONDITION");
+      await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: v });
+      await expectCode(svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: v }), "FAILED_PRECONDITION");
     }
-    expect((await svc.best("s"))?.value).toBe(1);
-    const view = await svc.getStudy("s");
+    expect((await svc.best({ study: "s" }))?.value).toBe(1);
+    const view = await svc.getStudy({ study: "s" });
     expect(view.counts.COMPLETE).toBe(3);
   });
 
   it("refuses NaN and infinite results without changing anything", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    const a = await svc.ask("s");
+    const a = await svc.ask({ study: "s" });
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
-      await expectCode(svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", bad as number), "INVALID_ARGUMENT");
+      await expectCode(svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: bad as number }), "INVALID_ARGUMENT");
     }
-    expect((await svc.getTrial("s", a.trial.number)).state).toBe("RUNNING");
+    expect((await svc.getTrial({ study: "s", trial: a.trial.number })).state).toBe("RUNNING");
   });
 
   it("refuses a stale token with LEASE_LOST and unknown trials with NOT_FOUND", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    const a = await svc.ask("s");
-    await expectCode(svc.tell("s", a.trial.number, "wrong", "COMPLETE", 1), "LEASE_LOST");
-    await expectCode(svc.tell("s", 99, a.lease.token, "COMPLETE", 1), "NOT_FOUND");
-    await expectCode(svc.ask("nope"), "NOT_FOUND");
+    const a = await svc.ask({ study: "s" });
+    await expectCode(svc.tell({ study: "s", trial: a.trial.number, token: "wrong", state: "COMPLETE", value: 1 }), "LEASE_LOST");
+    await expectCode(svc.tell({ study: "s", trial: 99, token: a.lease.token, state: "COMPLETE", value: 1 }), "NOT_FOUND");
+    await expectCode(svc.ask({ study: "nope" }), "NOT_FOUND");
   });
 
   it("de-duplicates retried asks and tells by request id", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    const a1 = await svc.ask("s", "req-1");
-    const a2 = await svc.ask("s", "req-1");
+    const a1 = await svc.ask({ study: "s" }, "req-1");
+    const a2 = await svc.ask({ study: "s" }, "req-1");
     expect(a2).toEqual(a1);
-    expect((await svc.getStudy("s")).n_trials).toBe(1);
-    const t1 = await svc.tell("s", a1.trial.number, a1.lease.token, "COMPLETE", 5, {}, "req-2");
-    const t2 = await svc.tell("s", a1.trial.number, a1.lease.token, "COMPLETE", 5, {}, "req-2");
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(1);
+    const t1 = await svc.tell({ study: "s", trial: a1.trial.number, token: a1.lease.token, state: "COMPLETE", value: 5 }, "req-2");
+    const t2 = await svc.tell({ study: "s", trial: a1.trial.number, token: a1.lease.token, state: "COMPLETE", value: 5 }, "req-2");
     expect(t2).toEqual(t1);
     // concurrent duplicates share one execution
-    const [c1, c2] = await Promise.all([svc.ask("s", "req-3"), svc.ask("s", "req-3")]);
+    const [c1, c2] = await Promise.all([svc.ask({ study: "s" }, "req-3"), svc.ask({ study: "s" }, "req-3")]);
     expect(c1.trial.number).toBe(c2.trial.number);
-    expect((await svc.getStudy("s")).n_trials).toBe(2);
-    await expectCode(svc.tell("s", c1.trial.number, c1.lease.token, "COMPLETE", 1, {}, "req-3"), "INVALID_ARGUMENT");
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(2);
+    await expectCode(svc.tell({ study: "s", trial: c1.trial.number, token: c1.lease.token, state: "COMPLETE", value: 1 }, "req-3"), "INVALID_ARGUMENT");
   });
 
   it("remembers replies across a restart", async () => {
-    const dir = await import("node:fs").then((fs) => fs.mkdtempSync("/tmp/tp-svc-"));
-    const path = `${dir}/db.sqlite`;
-    const st1 = new SqliteStorage({ path });
+    const path = backend.location();
+    const st1 = await backend.open(path);
     const s1 = await StudyService.open({ storage: st1, logger: silentLogger(), reapIntervalMs: 0 });
     await s1.createStudy({ name: "s", space: SPACE });
-    const a = await s1.ask("s", "ask-1");
+    const a = await s1.ask({ study: "s" }, "ask-1");
     await s1.close();
     await st1.close();
-    const st2 = new SqliteStorage({ path });
+    const st2 = await backend.open(path);
     const s2 = await StudyService.open({ storage: st2, logger: silentLogger(), reapIntervalMs: 0 });
-    expect(await s2.ask("s", "ask-1")).toEqual(a);
+    expect(await s2.ask({ study: "s" }, "ask-1")).toEqual(a);
     // the lease survived too: the same worker can finish its trial
-    await s2.tell("s", a.trial.number, a.lease.token, "COMPLETE", 0.5);
-    expect((await s2.best("s"))?.number).toBe(a.trial.number);
+    await s2.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+    expect((await s2.best({ study: "s" }))?.number).toBe(a.trial.number);
     await s2.close();
     await st2.close();
   });
 
   it("serves enqueued trials first, filling missing params", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    await expectCode(svc.enqueue("s", { lr: 5 }), "INVALID_ARGUMENT");
-    await svc.enqueue("s", { lr: 0.01, act: "gelu" }, { rationale: "a hunch" });
-    const a = await svc.ask("s");
+    await expectCode(svc.enqueue({ study: "s", params: { lr: 5 } }), "INVALID_ARGUMENT");
+    await svc.enqueue({ study: "s", params: { lr: 0.01, act: "gelu" }, rationale: "a hunch" });
+    const a = await svc.ask({ study: "s" });
     expect(a.trial.params).toMatchObject({ lr: 0.01, act: "gelu" });
     expect(typeof a.trial.params.layers).toBe("number");
     expect(a.trial.system_attrs.rationale).toBe("a hunch");
-    const dup = await svc.enqueue("s", { lr: 0.01, act: "gelu" }, { skipIfExists: true });
+    const dup = await svc.enqueue({ study: "s", params: { lr: 0.01, act: "gelu" }, skip_if_exists: true });
     expect(dup.created).toBe(false);
   });
 
   it("supports define-by-run and refuses a changed distribution", async () => {
     await svc.createStudy({ name: "s" });
-    const a = await svc.ask("s");
-    const { value } = await svc.suggest("s", a.trial.number, a.lease.token, "x", { type: "float", low: 0, high: 1 });
+    const a = await svc.ask({ study: "s" });
+    const { value } = await svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 1 } });
     expect(value).toBeGreaterThanOrEqual(0);
-    expect((await svc.suggest("s", a.trial.number, a.lease.token, "x", { type: "float", low: 0, high: 1 })).value).toBe(value);
-    await expectCode(svc.suggest("s", a.trial.number, a.lease.token, "x", { type: "float", low: 0, high: 2 }), "INVALID_ARGUMENT");
-    await svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", 1);
-    const b = await svc.ask("s");
-    await expectCode(svc.suggest("s", b.trial.number, b.lease.token, "x", { type: "int", low: 0, high: 2 }), "INVALID_ARGUMENT");
+    expect((await svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 1 } })).value).toBe(value);
+    await expectCode(svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 2 } }), "INVALID_ARGUMENT");
+    await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    const b = await svc.ask({ study: "s" });
+    await expectCode(svc.suggest({ study: "s", trial: b.trial.number, token: b.lease.token, name: "x", distribution: { type: "int", low: 0, high: 2 } }), "INVALID_ARGUMENT");
   });
 
   it("checks report steps and values", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    const a = await svc.ask("s");
-    const r = await svc.report("s", a.trial.number, a.lease.token, 1, 0.5);
+    const a = await svc.ask({ study: "s" });
+    const r = await svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 1, value: 0.5 });
     expect(r.decision.action).toBe("continue");
-    await svc.report("s", a.trial.number, a.lease.token, 1, 0.5); // exact repeat is harmless
-    await expectCode(svc.report("s", a.trial.number, a.lease.token, 1, 0.4), "INVALID_ARGUMENT");
-    await expectCode(svc.report("s", a.trial.number, a.lease.token, 0, 0.4), "INVALID_ARGUMENT");
-    await expectCode(svc.report("s", a.trial.number, a.lease.token, -1, 0.4), "INVALID_ARGUMENT");
-    await svc.report("s", a.trial.number, a.lease.token, 2, Number.NaN);
-    const t = await svc.getTrial("s", a.trial.number);
+    await svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 1, value: 0.5 }); // exact repeat is harmless
+    await expectCode(svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 1, value: 0.4 }), "INVALID_ARGUMENT");
+    await expectCode(svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 0, value: 0.4 }), "INVALID_ARGUMENT");
+    await expectCode(svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: -1, value: 0.4 }), "INVALID_ARGUMENT");
+    await svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 2, value: Number.NaN });
+    const t = await svc.getTrial({ study: "s", trial: a.trial.number });
     expect(t.intermediate.map(([s]) => s)).toEqual([1, 2]);
-    await svc.tell("s", a.trial.number, a.lease.token, "PRUNED", undefined);
-    expect((await svc.getTrial("s", a.trial.number)).value).toBe(0.5);
-    await expectCode(svc.report("s", a.trial.number, a.lease.token, 3, 0.4), "FAILED_PRECONDITION");
+    await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "PRUNED", value: undefined });
+    expect((await svc.getTrial({ study: "s", trial: a.trial.number })).value).toBe(0.5);
+    await expectCode(svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 3, value: 0.4 }), "FAILED_PRECONDITION");
   });
 
   it("reaps expired leases, re-queues params, and refuses the late tell", async () => {
     await svc.createStudy({ name: "s", space: SPACE, lease_ttl_s: 10, retry: { max_retries: 1 } });
-    const a = await svc.ask("s");
+    const a = await svc.ask({ study: "s" });
     now += 5_000;
-    const hb = await svc.heartbeat([{ study: "s", trial: a.trial.number, token: a.lease.token }]);
+    const hb = await svc.heartbeat({ leases: [{ study: "s", trial: a.trial.number, token: a.lease.token }] });
     expect(hb[0]?.ok).toBe(true);
     now += 9_000;
     expect(await svc.reap()).toBe(0);
     now += 2_000;
     expect(await svc.reap()).toBe(1);
-    const failed = await svc.getTrial("s", a.trial.number);
+    const failed = await svc.getTrial({ study: "s", trial: a.trial.number });
     expect(failed.state).toBe("FAIL");
     expect(failed.system_attrs.fail_reason).toBe("lease_expired");
-    await expectCode(svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", 1), "LEASE_LOST");
-    const hb2 = await svc.heartbeat([{ study: "s", trial: a.trial.number, token: a.lease.token }]);
+    await expectCode(svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 }), "LEASE_LOST");
+    const hb2 = await svc.heartbeat({ leases: [{ study: "s", trial: a.trial.number, token: a.lease.token }] });
     expect(hb2[0]).toMatchObject({ ok: false, code: "LEASE_LOST" });
     // the retry carries the same params and is served next
-    const b = await svc.ask("s");
+    const b = await svc.ask({ study: "s" });
     expect(b.trial.params).toEqual(a.trial.params);
     expect(b.trial.system_attrs.retry_of).toBe(a.trial.number);
     now += 20_000;
     await svc.reap();
     // max_retries = 1: no third attempt
-    expect((await svc.listTrials("s", { states: ["WAITING"] })).total).toBe(0);
+    expect((await svc.listTrials({ study: "s", states: ["WAITING"] })).total).toBe(0);
   });
 
   it.each([
@@ -201,34 +201,34 @@ describe("StudyService", () => {
     [false, []],
   ])("re-queues with keep_intermediate=%s carrying %j", async (keep, expected) => {
     await svc.createStudy({ name: "k", space: SPACE, lease_ttl_s: 10, retry: { max_retries: 2, retry_on_fail: true, keep_intermediate: keep } });
-    expect((await svc.getStudy("k")).retry).toEqual({ max_retries: 2, retry_on_fail: true, keep_intermediate: keep });
-    const a = await svc.ask("k");
-    await svc.report("k", a.trial.number, a.lease.token, 0, 0.9);
-    await svc.report("k", a.trial.number, a.lease.token, 1, 0.7);
+    expect((await svc.getStudy({ study: "k" })).retry).toEqual({ max_retries: 2, retry_on_fail: true, keep_intermediate: keep });
+    const a = await svc.ask({ study: "k" });
+    await svc.report({ study: "k", trial: a.trial.number, token: a.lease.token, step: 0, value: 0.9 });
+    await svc.report({ study: "k", trial: a.trial.number, token: a.lease.token, step: 1, value: 0.7 });
     now += 11_000;
     expect(await svc.reap()).toBe(1);
-    const b = await svc.ask("k");
+    const b = await svc.ask({ study: "k" });
     expect(b.trial.system_attrs.retry_of).toBe(a.trial.number);
     expect(b.trial.intermediate).toEqual(expected);
     // a resumed worker continues after the kept steps; an earlier step is refused
-    if (keep) await expectCode(svc.report("k", b.trial.number, b.lease.token, 1, 0.5), "INVALID_ARGUMENT");
-    await svc.report("k", b.trial.number, b.lease.token, 2, 0.5);
+    if (keep) await expectCode(svc.report({ study: "k", trial: b.trial.number, token: b.lease.token, step: 1, value: 0.5 }), "INVALID_ARGUMENT");
+    await svc.report({ study: "k", trial: b.trial.number, token: b.lease.token, step: 2, value: 0.5 });
     // an explicit FAIL tell also re-queues (retry_on_fail) with the same rule
-    await svc.tell("k", b.trial.number, b.lease.token, "FAIL", null, { reason: "oom" });
-    const c = await svc.ask("k");
+    await svc.tell({ study: "k", trial: b.trial.number, token: b.lease.token, state: "FAIL", value: null, reason: "oom" });
+    const c = await svc.ask({ study: "k" });
     expect(c.trial.intermediate).toEqual(keep ? [[0, 0.9], [1, 0.7], [2, 0.5]] : []);
     // defaults: false
     await svc.createStudy({ name: "d", space: SPACE });
-    expect((await svc.getStudy("d")).retry.keep_intermediate).toBe(false);
+    expect((await svc.getStudy({ study: "d" })).retry.keep_intermediate).toBe(false);
   });
 
   it("gives trials of concurrently written studies distinct ids", async () => {
     // Commits of different studies interleave at their awaits: ids must be taken up front.
     await svc.createStudy({ name: "a", space: SPACE, retry: { retry_on_fail: true } });
     await svc.createStudy({ name: "b", space: SPACE, retry: { retry_on_fail: true } });
-    const asks = await Promise.all(Array.from({ length: 40 }, (_, i) => svc.ask(i % 2 ? "a" : "b")));
-    await Promise.all(asks.map((x) => svc.tell(x.study, x.trial.number, x.lease.token, "FAIL", null)));
-    await Promise.all([...Array.from({ length: 20 }, () => svc.enqueue("a", {})), ...Array.from({ length: 20 }, () => svc.enqueue("b", {}))]);
+    const asks = await Promise.all(Array.from({ length: 40 }, (_, i) => svc.ask({ study: i % 2 ? "a" : "b" })));
+    await Promise.all(asks.map((x) => svc.tell({ study: x.study, trial: x.trial.number, token: x.lease.token, state: "FAIL", value: null })));
+    await Promise.all([...Array.from({ length: 20 }, () => svc.enqueue({ study: "a", params: {} })), ...Array.from({ length: 20 }, () => svc.enqueue({ study: "b", params: {} }))]);
     const ids = [...svc.trialsOf("a"), ...svc.trialsOf("b")].map((t) => t.id);
     expect(ids).toHaveLength(120);
     expect(new Set(ids).size).toBe(120);
@@ -236,9 +236,9 @@ describe("StudyService", () => {
 
   it("group-commits concurrent mutations and resolves each only after its batch committed", async () => {
     await svc.createStudy({ name: "g", space: SPACE });
-    const asks = await Promise.all(Array.from({ length: 30 }, () => svc.ask("g")));
+    const asks = await Promise.all(Array.from({ length: 30 }, () => svc.ask({ study: "g" })));
     const commit = vi.spyOn(storage, "commit");
-    const tells = asks.map((a, i) => svc.tell("g", a.trial.number, a.lease.token, "COMPLETE", i, {}, `t-${i}`));
+    const tells = asks.map((a, i) => svc.tell({ study: "g", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i }, `t-${i}`));
     await Promise.all(tells);
     expect(commit.mock.calls.length).toBeGreaterThanOrEqual(1);
     expect(commit.mock.calls.length).toBeLessThan(30 / 5);
@@ -249,16 +249,16 @@ describe("StudyService", () => {
 
   it("stops (UNAVAILABLE, onFatal) when a batch fails to commit, acknowledging none of it", async () => {
     const fatal = vi.fn();
-    const st = new SqliteStorage({ path: ":memory:" });
+    const st = await backend.open(backend.location());
     const s2 = await StudyService.open({ storage: st, logger: silentLogger(), reapIntervalMs: 0, onFatal: fatal });
     try {
       await s2.createStudy({ name: "f", space: SPACE });
-      const a = await s2.ask("f");
+      const a = await s2.ask({ study: "f" });
       vi.spyOn(st, "commit").mockRejectedValueOnce(new Error("disk I/O error"));
-      await expect(s2.tell("f", a.trial.number, a.lease.token, "COMPLETE", 1, {}, "r1")).rejects.toThrow();
+      await expect(s2.tell({ study: "f", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 }, "r1")).rejects.toThrow();
       expect(fatal).toHaveBeenCalledTimes(1);
-      await expectCode(s2.ask("f"), "UNAVAILABLE");
-      await expectCode(s2.getStudy("f"), "UNAVAILABLE");
+      await expectCode(s2.ask({ study: "f" }), "UNAVAILABLE");
+      await expectCode(s2.getStudy({ study: "f" }), "UNAVAILABLE");
       expect(await st.getReply("r1")).toBeNull();
       expect((await st.loadTrials((await st.listStudies())[0]!.id))[0]?.state).toBe("RUNNING");
     } finally {
@@ -273,42 +273,44 @@ describe("StudyService", () => {
       strategy: "grid",
       space: { a: { type: "int", low: 0, high: 3 }, b: { type: "categorical", choices: ["x", "y"] } },
     });
-    const asks = await Promise.all(Array.from({ length: 8 }, () => svc.ask("g")));
+    const asks = await Promise.all(Array.from({ length: 8 }, () => svc.ask({ study: "g" })));
     const keys = new Set(asks.map((a) => JSON.stringify(a.trial.params)));
     expect(keys.size).toBe(8);
-    await expectCode(svc.ask("g"), "SEARCH_SPACE_EXHAUSTED");
+    await expectCode(svc.ask({ study: "g" }), "SEARCH_SPACE_EXHAUSTED");
   });
 
   it("pages, filters and sorts trials", async () => {
     await svc.createStudy({ name: "s", space: SPACE, direction: "maximize" });
     for (let i = 0; i < 10; i++) {
-      const a = await svc.ask("s");
-      if (i % 3 === 0) await svc.tell("s", a.trial.number, a.lease.token, "FAIL", null, { reason: "oom" });
-      else await svc.tell("s", a.trial.number, a.lease.token, "COMPLETE", i);
+      const a = await svc.ask({ study: "s" });
+      if (i % 3 === 0) await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "FAIL", value: null, reason: "oom" });
+      else await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i });
     }
-    const page = await svc.listTrials("s", { states: ["COMPLETE"], order_by: "value", limit: 2 });
+    const page = await svc.listTrials({ study: "s", states: ["COMPLETE"], order_by: "value", limit: 2 });
     expect(page.total).toBe(6);
     expect(page.trials.map((t) => t.value)).toEqual([8, 7]);
-    const fails = await svc.listTrials("s", { states: ["FAIL"] });
+    const fails = await svc.listTrials({ study: "s", states: ["FAIL"] });
     expect(fails.trials[0]?.system_attrs.fail_reason).toBe("oom");
   });
 
   it("deletes studies", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    await svc.deleteStudy("s");
-    await expectCode(svc.getStudy("s"), "NOT_FOUND");
+    await svc.deleteStudy({ study: "s" });
+    await expectCode(svc.getStudy({ study: "s" }), "NOT_FOUND");
     await svc.createStudy({ name: "s", space: SPACE });
-    expect((await svc.getStudy("s")).n_trials).toBe(0);
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(0);
   });
 
   it("wakes progress waiters on change and times out otherwise", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
     const v0 = svc.versionOf("s");
-    const t0 = Date.now();
-    expect(await svc.waitForChange("s", v0, 50)).toBe(v0);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(40);
+    let settled = false;
+    const quiet = svc.waitForChange("s", v0, 50).finally(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false); // it waits instead of answering at once
+    expect(await quiet).toBe(v0);
     const waiting = svc.waitForChange("s", v0, 5_000);
-    await svc.ask("s");
+    await svc.ask({ study: "s" });
     expect(await waiting).toBeGreaterThan(v0);
   });
 });

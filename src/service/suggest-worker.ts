@@ -2,29 +2,45 @@
  * Worker-thread side of `WorkerRunner`: runs offloaded strategies' `suggest` off the
  * server's event loop. Strategy instances are kept per study so in-memory caches (a GP's
  * warm-start hyperparameters) carry over between asks.
+ *
+ * Strategies are built by name from a catalogue: the built-ins, or the `plugins` export of the
+ * module named in `workerData.catalogue` (see `WorkerRunnerOptions.catalogue`).
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
+import type { Strategy, SuggestRequest } from "../domain/plugin.js";
 import { Rng } from "../math/rng.js";
-import type { Strategy, SuggestRequest } from "../strategies/strategy.js";
+import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import type { WorkerRequest, WorkerResponse } from "./worker-runner.js";
-import { createStrategy } from "./plugins.js";
+
+const source = (workerData as { catalogue?: string } | null)?.catalogue;
+const catalogue: Promise<PluginCatalogue> =
+  source === undefined ? Promise.resolve(BUILTIN_PLUGINS)
+  : import(source).then((m: { plugins?: PluginCatalogue }) => {
+      if (typeof m.plugins?.createStrategy !== "function") throw new Error(`${source} exports no 'plugins' catalogue`);
+      return m.plugins;
+    });
+// Reported per request below; keeps an import failure from being an unhandled rejection.
+catalogue.catch(() => undefined);
 
 const strategies = new Map<string, Strategy>();
 
-parentPort?.on("message", (msg: WorkerRequest) => {
-  let reply: WorkerResponse;
+async function answer(msg: WorkerRequest): Promise<WorkerResponse> {
   try {
+    const plugins = await catalogue;
     const key = `${msg.req.study.name}\u0000${JSON.stringify(msg.req.study.strategy)}`;
     let strategy = strategies.get(key);
-    if (!strategy) {
-      strategy = createStrategy(msg.req.study.strategy).strategy;
+    if (strategy === undefined) {
+      strategy = plugins.createStrategy(msg.req.study.strategy).strategy;
       strategies.set(key, strategy);
     }
     const req: SuggestRequest = { ...msg.req, rng: Rng.derive(msg.req.study.seed, msg.req.trialNumber, "suggest") };
-    reply = { id: msg.id, ok: true, suggestion: strategy.suggest(req) };
+    return { id: msg.id, ok: true, suggestion: strategy.suggest(req) };
   } catch (err) {
     const e = err as { code?: string; message?: string; data?: Record<string, unknown> };
-    reply = { id: msg.id, ok: false, error: { name: (err as Error)?.name ?? "Error", code: e.code, message: e.message ?? String(err), data: e.data } };
+    return { id: msg.id, ok: false, error: { name: (err as Error)?.name ?? "Error", code: e.code, message: e.message ?? String(err), data: e.data } };
   }
-  parentPort?.postMessage(reply);
+}
+
+parentPort?.on("message", (msg: WorkerRequest) => {
+  void answer(msg).then((reply) => parentPort?.postMessage(reply));
 });

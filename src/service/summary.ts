@@ -3,6 +3,7 @@
  * a CLI line, a dashboard tile. Pure: it reads views and returns facts plus prose, so the
  * embedded service and a remote (ZeroMQ) reader compute the same thing.
  */
+import { formatNumber } from "../domain/format.js";
 import { isBetter } from "../domain/trial.js";
 import { type Importances, paramImportances } from "./importance.js";
 import type { PluginDescription } from "./plugins.js";
@@ -133,13 +134,8 @@ function thin(v: readonly number[], max: number): number[] {
   return Array.from({ length: max }, (_, i) => v[Math.round((i * (v.length - 1)) / (max - 1))] as number);
 }
 
-/** Compact number formatting for prose: 5 significant digits, exponent for extremes. */
-export function fmt(v: unknown): string {
-  if (typeof v !== "number") return v === null || v === undefined ? "-" : String(v);
-  if (Number.isInteger(v)) return String(v);
-  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(3);
-  return String(Number(v.toPrecision(5)));
-}
+/** `formatNumber` (domain/format.ts) under its older name, for the MCP transport's imports. */
+export const fmt = (v: unknown): string => formatNumber(v);
 
 export function fmtParams(p: Record<string, unknown>): string {
   return `{${Object.entries(p).map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : fmt(v)}`).join(", ")}}`;

@@ -4,6 +4,7 @@
  * Times are epoch seconds (float), as Python's `time.time()`.
  */
 import type { Distribution, Params, SearchSpace } from "../domain/distributions.js";
+import type { TrialStart } from "../domain/start.js";
 import type { Direction, PluginConfig, Study, StudyConfig, Trial, TrialState } from "../domain/trial.js";
 
 export interface TrialView {
@@ -45,11 +46,15 @@ export interface LeaseView {
 export interface AskResult {
   trial: TrialView;
   lease: LeaseView;
-  /** How far to train, in the client's step units, when a scheduler sets it. */
+  /** How far to train, in the client's step units, when a scheduler sets it (also `start.budget`). */
   budget: number | null;
+  /** How to start the trial: budget, rung, bracket, a run to resume, a checkpoint to restore. */
+  start: TrialStart;
   /** Hyperparameters may change during training (PBT, hypergradient): watch report replies. */
   study: string;
 }
+
+export type { TrialStart };
 
 /** A trial's hyperparameter schedule (`lineage` op): PBT's answer to "how was the best model trained". */
 export interface LineageView {
@@ -75,6 +80,10 @@ export interface StudyView {
   seed: number;
   retry: { max_retries: number; retry_on_fail: boolean; keep_intermediate: boolean };
   lease_ttl_s: number;
+  /** The study-wide trial budget, or null. */
+  max_trials: number | null;
+  /** True after `stop_study`, until `resume_study`. */
+  stopped: boolean;
   user_attrs: Record<string, unknown>;
   created_at: number;
   n_trials: number;
@@ -111,6 +120,8 @@ export function configView(c: StudyConfig) {
     seed: c.seed,
     retry: { max_retries: c.retry.maxRetries, retry_on_fail: c.retry.retryOnFail, keep_intermediate: c.retry.keepIntermediate ?? false },
     lease_ttl_s: c.leaseTtlS,
+    // Only when set, so exports of studies without a budget keep their bytes.
+    ...(c.maxTrials !== undefined ? { max_trials: c.maxTrials } : {}),
   };
 }
 
@@ -122,6 +133,8 @@ export function studyView(
   return {
     name: s.name,
     ...configView(s.config),
+    max_trials: s.config.maxTrials ?? null,
+    stopped: s.stopped ?? false,
     user_attrs: s.userAttrs,
     created_at: s.createdAt / 1000,
     n_trials: Object.values(counts).reduce((a, b) => a + b, 0),

@@ -6,14 +6,20 @@
  * than a random or grid suggestion.
  *
  * The worker rebuilds the request's RNG from (seed, trial number, "suggest") exactly as the
- * service does, so a suggestion is the same whichever thread computes it.
+ * service does, so a suggestion is the same whichever thread computes it
+ * (`src/testing/strategy.case.ts` checks it for every strategy).
+ *
+ * The worker builds strategies by name from its own catalogue (the built-ins unless
+ * `catalogue` names a module), so a factory the worker would not build the same way (a custom
+ * strategy, or one that replaces a built-in's name) runs in process.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { TuneportError, type ErrorCode } from "../domain/errors.js";
-import type { Strategy, StrategyFactory, Suggestion, SuggestRequest } from "../strategies/strategy.js";
+import type { Strategy, StrategyFactory, Suggestion, SuggestRequest } from "../domain/plugin.js";
+import { BUILTIN_PLUGINS } from "./plugins.js";
 import type { SuggestRunner } from "./study-service.js";
 
 export interface WorkerRequest {
@@ -25,7 +31,24 @@ export type WorkerResponse =
   | { id: number; ok: true; suggestion: Suggestion }
   | { id: number; ok: false; error: { name: string; code?: string; message: string; data?: Record<string, unknown> } };
 
-const WORKER_FILE = fileURLToPath(new URL("./suggest-worker.js", import.meta.url));
+/** How a `WorkerRunner` starts its threads. */
+export interface WorkerRunnerOptions {
+  /** Worker threads (default 1). */
+  readonly threads?: number;
+  /**
+   * A module URL whose `plugins` export (a `PluginCatalogue`) the workers build strategies from.
+   * Default: the built-ins, and then only built-in factories are offloaded.
+   */
+  readonly catalogue?: string;
+  /** The worker script (default: the compiled `suggest-worker.js` beside this module). */
+  readonly entry?: URL;
+  /** Node options of the worker threads (the testing kit passes a TypeScript loader). */
+  readonly execArgv?: readonly string[];
+  /** Offload every strategy the workers can build, whatever its factory says (tests). */
+  readonly offloadAll?: boolean;
+}
+
+const WORKER_FILE = new URL("./suggest-worker.js", import.meta.url);
 
 export class WorkerRunner implements SuggestRunner {
   private readonly workers: Worker[] = [];
@@ -33,19 +56,25 @@ export class WorkerRunner implements SuggestRunner {
   private nextId = 1;
   private rr = 0;
   private readonly log: Logger;
+  private readonly opts: WorkerRunnerOptions;
 
   /** True when the compiled worker script exists (it does under dist/, not when running from sources). */
   static available(): boolean {
-    return existsSync(WORKER_FILE);
+    return existsSync(fileURLToPath(WORKER_FILE));
   }
 
-  constructor(logger: Logger, threads = 1) {
+  /** Starts the threads at once; `threads` is a shorthand for `{ threads }`. */
+  constructor(logger: Logger, threads: number | WorkerRunnerOptions = 1) {
     this.log = logger.child({ component: "suggest-workers" });
-    for (let i = 0; i < threads; i++) this.workers.push(this.spawn());
+    this.opts = typeof threads === "number" ? { threads } : threads;
+    for (let i = 0; i < (this.opts.threads ?? 1); i++) this.workers.push(this.spawn());
   }
 
   private spawn(): Worker {
-    const w = new Worker(WORKER_FILE);
+    const w = new Worker(this.opts.entry ?? WORKER_FILE, {
+      workerData: { catalogue: this.opts.catalogue },
+      ...(this.opts.execArgv ? { execArgv: [...this.opts.execArgv] } : {}),
+    });
     w.on("message", (m: WorkerResponse) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -68,9 +97,15 @@ export class WorkerRunner implements SuggestRunner {
     return w;
   }
 
+  /** Whether this study's suggestions go to a worker (see the file comment). */
+  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>): boolean {
+    if (this.workers.length === 0) return false;
+    const wanted = this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options) : factory.offload === true);
+    return wanted && (this.opts.catalogue !== undefined || BUILTIN_PLUGINS.strategy(factory.name) === factory);
+  }
+
   async suggest(factory: StrategyFactory<unknown>, strategy: Strategy, req: SuggestRequest): Promise<Suggestion> {
-    const offload = factory.offloadFor ? factory.offloadFor(req.study.strategy.options) : factory.offload;
-    if (!offload || this.workers.length === 0) return strategy.suggest(req);
+    if (!this.offloads(factory, req.study.strategy.options)) return strategy.suggest(req);
     const id = this.nextId++;
     const { rng: _rng, ...plain } = req;
     const worker = this.workers[this.rr++ % this.workers.length] as Worker;

@@ -8,7 +8,7 @@
  * asynchronous so that a network database (PostgreSQL) can implement it unchanged;
  * the embedded SQLite implementation completes synchronously underneath.
  */
-import type { Study, StudyConfig, Trial } from "../domain/trial.js";
+import type { Study, Trial } from "../domain/trial.js";
 
 /** A trial as stored: the domain trial plus its lease. */
 export interface StoredTrial extends Trial {
@@ -28,22 +28,26 @@ export type Change =
   | { readonly kind: "update-trial"; readonly trial: StoredTrial }
   | { readonly kind: "add-intermediate"; readonly trialId: number; readonly step: number; readonly value: number }
   | { readonly kind: "set-study-user-attrs"; readonly studyId: number; readonly userAttrs: Record<string, unknown> }
+  /** Creates a study with the id the service allocated. Fails (a storage fault) if the id or name is taken. */
+  | { readonly kind: "insert-study"; readonly study: Study }
+  /** Rewrites a study's config, user attributes and stopped flag (the name and id never change). */
+  | { readonly kind: "update-study"; readonly study: Study }
+  /** Deletes a study with all its trials, intermediates included. */
+  | { readonly kind: "delete-study"; readonly studyId: number }
+  /**
+   * Moves a running trial's lease expiry forward. The service writes it only when the stored expiry
+   * lags the one in memory by half a TTL or more (see service/leases.ts), not on every heartbeat.
+   */
+  | { readonly kind: "set-lease"; readonly trialId: number; readonly lease: Lease }
   /** Remembers the reply to a request id so a retry is answered without re-applying it. */
   | { readonly kind: "put-reply"; readonly requestId: string; readonly op: string; readonly reply: Uint8Array; readonly at: number };
 
-export interface NewStudy {
-  readonly name: string;
-  readonly config: StudyConfig;
-  readonly userAttrs: Record<string, unknown>;
-  readonly createdAt: number;
-}
-
+/**
+ * Every write is a `Change` in a `commit`, in the order the service produced them, so the service
+ * alone decides what exists (a create, a delete and a late tell of the same study cannot reorder).
+ */
 export interface Storage {
-  /** Creates a study. @throws TuneportError ALREADY_EXISTS when the name is taken. */
-  createStudy(study: NewStudy): Promise<Study>;
   listStudies(): Promise<Study[]>;
-  /** Deletes a study and all its trials. Resolves false when it did not exist. */
-  deleteStudy(studyId: number): Promise<boolean>;
   /** Every trial of a study, in number order, with intermediates. */
   loadTrials(studyId: number): Promise<StoredTrial[]>;
   /**
@@ -51,12 +55,10 @@ export interface Storage {
    * allocates ids from there on; storages must refuse a second writer (see `open`).
    */
   maxTrialId(): Promise<number>;
+  /** The largest study id ever used (0 when none); the service allocates study ids from there on. */
+  maxStudyId(): Promise<number>;
+  /** Applies the changes in one transaction, all or nothing, durable when it resolves. */
   commit(changes: readonly Change[]): Promise<void>;
-  /**
-   * Creates a study together with its trials (given numbers, ids, states and timestamps) in
-   * one transaction: all or nothing. @throws TuneportError ALREADY_EXISTS when the name is taken.
-   */
-  importStudy(study: NewStudy, trials: readonly StoredTrial[]): Promise<Study>;
   /** A stored reply for a request id, or null. */
   getReply(requestId: string): Promise<Uint8Array | null>;
   /** Forgets replies older than the cut-off (epoch ms). Returns how many were dropped. */

@@ -8,7 +8,7 @@ import { pb2StrategyFactory, pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
-import type { StrategyFactory } from "./strategy.js";
+import type { StrategyFactory } from "../domain/plugin.js";
 
 const catalogue = new Map<string, StrategyFactory<any>>(
   [

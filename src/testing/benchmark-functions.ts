@@ -111,20 +111,6 @@ export function shiftedAckley(d: number, seed: number): BenchmarkProblem {
   };
 }
 
-/** Rastrigin: optimum 0 at the shift. Domain [−5.12, 5.12]^d. */
-export function shiftedRastrigin(d: number, seed: number): BenchmarkProblem {
-  const s = shiftFor(d, -5.12, 5.12, seed);
-  return {
-    name: `rastrigin${d}`,
-    space: box(d, -5.12, 5.12),
-    fStar: 0,
-    evaluate(p) {
-      const x = vec(p, d).map((v, i) => v - (s[i] as number));
-      return 10 * d + x.reduce((a, v) => a + v * v - 10 * Math.cos(2 * Math.PI * v), 0);
-    },
-  };
-}
-
 /**
  * A mixed problem: an integer, a log float and a categorical that picks one of three
  * shifted bowls. Optimum 0 with fn="b", k=3, lr=1e-3 (log10 distance), u=0.3.

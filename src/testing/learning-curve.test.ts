@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../math/rng.js";
-import { sampleUniform } from "../strategies/sampling.js";
+import { sampleUniform } from "../domain/sampling.js";
 import { HARTMANN6_ARGMIN } from "./benchmark-functions.js";
 import { LEARNING_CURVE_Y0, learningCurveProblem } from "./learning-curve.js";
 

@@ -52,10 +52,19 @@ export interface PopulationOptions {
   /** Advance the service clock by one tick (seconds). */
   advance: (seconds: number) => void;
   maxTicks?: number;
+  /**
+   * Load a checkpoint the server points at only when the worker next trains (its next turn),
+   * as a real worker that restores after the reply may; other workers act in between, so a
+   * checkpoint released too early (a pinned one) is caught as "told to load … which was deleted".
+   * Default false: load at once (what bench/pbt.mjs measures).
+   */
+  deferLoads?: boolean;
 }
 
 interface Worker {
   trial: number | null;
+  /** A restore to do before the next step (`deferLoads`). */
+  pendingLoad: { path: string; from: number } | null;
   token: string;
   step: number;
   params: Params;
@@ -72,7 +81,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
   let best = sign * Infinity;
   const better = (a: number, b: number) => (sign > 0 ? a < b : a > b);
   const score = (s: S) => (problem.score ? problem.score(s) : problem.report(s));
-  const workers: Worker[] = Array.from({ length: o.workers }, () => ({ trial: null, token: "", step: 0, params: {}, state: null, dead: false }));
+  const workers: Worker[] = Array.from({ length: o.workers }, () => ({ trial: null, pendingLoad: null, token: "", step: 0, params: {}, state: null, dead: false }));
   const curve: { steps: number; best: number }[] = [];
   let steps = 0;
   let exploits = 0;
@@ -101,7 +110,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
       if (w.dead) continue;
       if (w.trial === null) {
         try {
-          const a = await svc.ask(o.study);
+          const a = await svc.ask({ study: o.study });
           w.trial = a.trial.number;
           w.token = a.lease.token;
           w.params = { ...a.trial.params };
@@ -110,9 +119,15 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
           w.step = 0;
           if (restore) {
             refills++;
+            w.step = restore.step;
+            if (o.deferLoads) {
+              // Start training on the next turn, so that others report in between.
+              w.pendingLoad = { path: restore.checkpoint, from: restore.trial };
+              active++;
+              continue;
+            }
             const s = load(restore.checkpoint, w.trial, restore.trial);
             if (s !== null) w.state = s;
-            w.step = restore.step;
           }
         } catch (err) {
           if (err instanceof TuneportError && err.code === "SEARCH_SPACE_EXHAUSTED") {
@@ -126,6 +141,11 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
       }
       active++;
       const n = w.trial as number;
+      if (w.pendingLoad) {
+        const s = load(w.pendingLoad.path, n, w.pendingLoad.from);
+        if (s !== null) w.state = s;
+        w.pendingLoad = null;
+      }
       w.state = problem.step(w.state as S, w.params, new Rng(o.seed, "step", n, w.step));
       w.step++;
       steps++;
@@ -134,7 +154,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
       const path = `ck/${n}/step-${w.step}`;
       disk.set(path, { owner: n, state: w.state as S });
       const value = problem.report(w.state as S);
-      const { decision } = await svc.report(o.study, n, w.token, w.step, value, { checkpoint: path });
+      const { decision } = await svc.report({ study: o.study, trial: n, token: w.token, step: w.step, value, data: { checkpoint: path } });
       if (decision.action !== "prune" && decision.delete_checkpoints) {
         for (const p of decision.delete_checkpoints) {
           const f = disk.get(p);
@@ -151,12 +171,15 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
         if (decision.restore) {
           exploits++;
           if (decision.restore.trial === n) violations.push(`trial ${n} was told to restore from itself`);
-          const s = load(decision.restore.checkpoint, n, decision.restore.trial);
-          if (s !== null) w.state = s;
+          if (o.deferLoads) w.pendingLoad = { path: decision.restore.checkpoint, from: decision.restore.trial };
+          else {
+            const s = load(decision.restore.checkpoint, n, decision.restore.trial);
+            if (s !== null) w.state = s;
+          }
         }
       }
       if (w.step >= o.stepsPerMember) {
-        const told = await svc.tell(o.study, n, w.token, "COMPLETE", value);
+        const told = await svc.tell({ study: o.study, trial: n, token: w.token, state: "COMPLETE", value });
         finished.add(n);
         const released = told.trial.system_attrs.pbt_released;
         for (const p of Array.isArray(released) ? (released as string[]) : []) {

@@ -6,12 +6,16 @@
     for trial in study.ask_many(20):
         with trial:
             ...
+            trial.report(loss, epoch)     # Optuna's order
             trial.complete(loss)
+
+or Optuna's style, ``study = tp.create_study(study_name="mlp", storage="tcp://127.0.0.1:5555")``
+and ``study.optimize(objective, n_trials=20)``.
 
 See README.md for the whole API, errors, retries and leases.
 """
 
-from ._client import Client, __version__, connect
+from ._client import Client, __version__, connect, create_study, load_study
 from ._distributions import Categorical, Distribution, Float, Int
 from ._protocol import CurveKeys
 from ._errors import (
@@ -25,6 +29,7 @@ from ._errors import (
     MessageTooLargeError,
     NotFoundError,
     SearchSpaceExhaustedError,
+    StudyStopped,
     TimeoutError,
     TrialPruned,
     TuneportError,
@@ -33,6 +38,8 @@ from ._errors import (
     UnknownOpError,
     UnsupportedVersionError,
 )
+from ._logging import configure_default_logging
+from ._plot import Plot
 from ._study import Lineage, ScheduleSegment, Study, StudySummary
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
@@ -56,10 +63,12 @@ __all__ = [
     "MalformedMessageError",
     "MessageTooLargeError",
     "NotFoundError",
+    "Plot",
     "Restore",
     "ScheduleSegment",
     "SearchSpaceExhaustedError",
     "Study",
+    "StudyStopped",
     "StudySummary",
     "TimeoutError",
     "TrajectoryPoint",
@@ -72,4 +81,8 @@ __all__ = [
     "UnsupportedVersionError",
     "__version__",
     "connect",
+    "create_study",
+    "load_study",
 ]
+
+configure_default_logging()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import platform
 import socket
 import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +24,16 @@ from ._errors import (
     UnavailableError,
     UnsupportedVersionError,
 )
-from ._protocol import PROTOCOL_VERSIONS, Channel, CurveKeys, encode, make_request, parse_reply
+from ._failover import Endpoints, FailoverChannel
+from ._protocol import (
+    DEFAULT_OUTAGE_BUDGET_S,
+    PROTOCOL_VERSIONS,
+    CurveKeys,
+    check_endpoint,
+    encode,
+    make_request,
+    parse_reply,
+)
 from ._study import Direction, Study, StudySummary
 from ._trial import Trial
 
@@ -34,34 +45,49 @@ __version__ = "0.1.0"
 DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 
 
+#: How long ``connect`` waits for a server to answer ``hello`` by default (seconds).
+DEFAULT_CONNECT_TIMEOUT_S = 3.0
+
+
 class Client:
     """A connection to one server. Thread-safe; close it (or use ``with``) to stop the heartbeat
-    thread. ``timeout`` is per attempt, ``retries`` the number of resends after silence."""
+    thread. See ``connect`` for the timeouts."""
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         *,
         timeout: float = 10.0,
         retries: int = 3,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+        outage_budget_s: float = DEFAULT_OUTAGE_BUDGET_S,
         heartbeat: bool = True,
         heartbeat_interval_s: float | None = None,
         versions: tuple[int, ...] = PROTOCOL_VERSIONS,
         client_info: Mapping[str, Any] | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
-        self.endpoint = endpoint
+        self._endpoints = Endpoints(endpoint, suspect_s=max(1.0, 3 * timeout))
+        self.endpoint = self._endpoints.current
+        if not connect_timeout > 0:
+            raise ValueError("connect_timeout must be > 0")
         self._curve = curve
+        self._closed = False
+        self._heartbeat: _Heartbeat | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._channel = Channel(self._context, endpoint, timeout=timeout, retries=retries, curve=curve)
+        try:
+            self._channel = FailoverChannel(
+                self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
+            )
+        except BaseException:
+            self._context.term()
+            raise
         self._version = 1
         self.limits: dict[str, Any] = {}
         self._trials_lock = threading.Lock()
         self._trials: dict[tuple[str, int], Trial] = {}
-        self._heartbeat: _Heartbeat | None = None
-        self._closed = False
         try:
-            hello = self._hello(versions, client_info)
+            hello = self._hello(versions, client_info, connect_timeout)
         except BaseException:
             self._channel.close()
             self._context.term()
@@ -76,7 +102,7 @@ class Client:
             self._heartbeat = _Heartbeat(self, interval, timeout=min(timeout, 5.0))
             self._heartbeat.start()
 
-    def _hello(self, versions: tuple[int, ...], client_info: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _hello(self, versions: tuple[int, ...], client_info: Mapping[str, Any] | None, wait: float) -> dict[str, Any]:
         info = {
             "name": "tuneport-python",
             "version": __version__,
@@ -85,7 +111,9 @@ class Client:
             "pid": os.getpid(),
             **(client_info or {}),
         }
-        result = self._call("hello", {"versions": list(versions), "client": info})
+        # One attempt, bounded by ``wait`` whether nothing listens or something listens and stays silent.
+        message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
+        result = parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=wait))
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
@@ -137,10 +165,14 @@ class Client:
         lease_ttl_s: float | None = None,
         max_retries: int | None = None,
         retry_on_fail: bool | None = None,
+        max_trials: int | None = None,
     ) -> Study:
-        """Creates a study (or, with ``load_if_exists``, loads the one of that name, whose direction
-        and declared space must then match). ``strategy``/``scheduler`` are a name or
-        ``{"name", "options"}``. @raises AlreadyExistsError, InvalidArgumentError."""
+        """Creates a study, or with ``load_if_exists`` loads the one of that name: then every
+        setting given here must match the stored study, or InvalidArgumentError lists the
+        differences (settings left out are not compared). ``strategy``/``scheduler`` are a name or
+        ``{"name", "options"}``. ``max_trials`` caps the trials the server ever starts for the
+        study, across all workers; then ``ask`` raises ``StudyStopped`` and loops end.
+        @raises AlreadyExistsError, InvalidArgumentError."""
         retry: dict[str, Any] = {}
         if max_retries is not None:
             retry["max_retries"] = max_retries
@@ -159,6 +191,7 @@ class Client:
                 "user_attrs": dict(user_attrs) if user_attrs is not None else None,
                 "lease_ttl_s": lease_ttl_s,
                 "retry": retry or None,
+                "max_trials": max_trials,
             },
         )
         return Study(self, result["study"])
@@ -169,6 +202,11 @@ class Client:
 
     def list_studies(self) -> list[StudySummary]:
         return [StudySummary.from_wire(s) for s in self._call("list_studies", {})["studies"]]
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """The server's strategies and schedulers: ``{kind, name, description, options}`` each,
+        ``options`` being the JSON Schema of the plug-in's options (defaults included)."""
+        return [dict(p) for p in self._call("catalogue", {})["plugins"]]
 
     def delete_study(self, name: str) -> None:
         """Deletes a study and its trials. @raises NotFoundError."""
@@ -261,7 +299,15 @@ class _Heartbeat:
         return max(0.05, min(self._interval, ttl / 3))
 
     def _run(self) -> None:
-        channel = Channel(self._client._context, self._client.endpoint, timeout=self._timeout, retries=0, curve=self._client._curve)
+        channel = FailoverChannel(
+            self._client._context,
+            self._client._endpoints,
+            timeout=self._timeout,
+            retries=0,
+            curve=self._client._curve,
+            failover_s=self._timeout,
+            outage_budget_s=self._timeout,
+        )
         last = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -279,7 +325,7 @@ class _Heartbeat:
         finally:
             channel.close()
 
-    def _beat(self, channel: Channel, trials: list[Trial]) -> None:
+    def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}
         leases = [{"study": t.study.name, "trial": t.number, "token": t.lease.token} for t in trials]
         try:
@@ -296,6 +342,8 @@ class _Heartbeat:
                 continue
             code = entry.get("code")
             message = str(entry.get("message", ""))
+            if code == "UNAVAILABLE":
+                continue  # its study is being taken over by another server: renew it there next time
             if code == "LEASE_LOST":
                 trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number}))
                 log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
@@ -305,24 +353,40 @@ class _Heartbeat:
 
 
 def connect(
-    endpoint: str,
+    endpoint: str | Sequence[str],
     *,
     timeout: float = 10.0,
     retries: int = 3,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+    outage_budget_s: float = DEFAULT_OUTAGE_BUDGET_S,
     heartbeat: bool = True,
     heartbeat_interval_s: float | None = None,
     client_info: Mapping[str, Any] | None = None,
     curve: CurveKeys | None = None,
 ) -> Client:
     """Connects to a server and runs the ``hello`` handshake (protocol version negotiation).
-    With ``curve`` (see ``CurveKeys.from_files``) every socket, the heartbeat's too, encrypts
-    and authenticates with CURVE; a server that refuses the key is indistinguishable from a
-    silent one, so that shows as a TimeoutError mentioning the keys.
-    @raises TimeoutError when the server does not answer, UnsupportedVersionError."""
+
+    - ``endpoint``: ``tcp://host:port`` (also ``ipc://path``); anything else raises
+      InvalidArgumentError at once, with a hint. Several endpoints (``["tcp://a:5555",
+      "tcp://b:5555"]``: servers sharing one PostgreSQL database) make the client fail over
+      between them and follow redirects to each study's owner (docs/SCALING.md).
+    - ``connect_timeout``: the handshake gives up after this many seconds with a TimeoutError
+      asking whether a tuneport server runs there.
+    - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its
+      reply and is resent (same id) up to ``retries`` times on silence (Lazy Pirate).
+    - ``outage_budget_s``: when the connection is lost (a restart, a crash), a request waits up
+      to this long for the server to come back and resends as soon as it does; then it raises
+      TimeoutError, and later requests give up after a last 1 s look. ``math.inf`` waits forever.
+    - ``curve`` (see ``CurveKeys.from_files``): every socket, the heartbeat's too, encrypts and
+      authenticates with CURVE; a refused key raises UnauthenticatedError.
+
+    @raises InvalidArgumentError, TimeoutError, UnauthenticatedError, UnsupportedVersionError."""
     return Client(
         endpoint,
         timeout=timeout,
         retries=retries,
+        connect_timeout=connect_timeout,
+        outage_budget_s=outage_budget_s,
         heartbeat=heartbeat,
         heartbeat_interval_s=heartbeat_interval_s,
         client_info=client_info,
@@ -330,4 +394,70 @@ def connect(
     )
 
 
-__all__ = ["Client", "connect"]
+#: Clients that ``create_study``/``load_study`` opened, one per endpoint, closed at exit.
+_shared_clients: dict[str, Client] = {}
+_shared_lock = threading.Lock()
+
+#: The server ``create_study``/``load_study`` use when no ``storage`` is given.
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+
+
+def _shared_client(storage: str | Client | None) -> Client:
+    if isinstance(storage, Client):
+        return storage
+    endpoint = check_endpoint(storage if storage is not None else os.environ.get("TUNEPORT_ENDPOINT", DEFAULT_ENDPOINT))
+    with _shared_lock:
+        client = _shared_clients.get(endpoint)
+        if client is None or client.closed:
+            client = connect(endpoint)
+            if not _shared_clients:
+                atexit.register(_close_shared_clients)
+            _shared_clients[endpoint] = client
+        return client
+
+
+def _close_shared_clients() -> None:
+    with _shared_lock:
+        for client in _shared_clients.values():
+            client.close()
+        _shared_clients.clear()
+
+
+def create_study(
+    *,
+    storage: str | Client | None = None,
+    study_name: str | None = None,
+    direction: Direction | None = None,
+    load_if_exists: bool = False,
+    strategy: str | Mapping[str, Any] | None = None,
+    scheduler: str | Mapping[str, Any] | None = None,
+    space: Mapping[str, DistributionLike] | None = None,
+    seed: int | None = None,
+    max_trials: int | None = None,
+    user_attrs: Mapping[str, Any] | None = None,
+) -> Study:
+    """Optuna's ``optuna.create_study``, against a tuneport server: ``storage`` is the server's
+    endpoint (default: ``$TUNEPORT_ENDPOINT``, else tcp://127.0.0.1:5555) or a ``Client``.
+    Without ``study_name`` a unique name is made up (as Optuna does). One client per endpoint is
+    opened on first use and closed at exit. The rest is ``Client.create_study``."""
+    client = _shared_client(storage)
+    return client.create_study(
+        study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
+        direction=direction,
+        strategy=strategy,
+        scheduler=scheduler,
+        space=space,
+        load_if_exists=load_if_exists,
+        seed=seed,
+        max_trials=max_trials,
+        user_attrs=user_attrs,
+    )
+
+
+def load_study(*, study_name: str, storage: str | Client | None = None) -> Study:
+    """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
+    ``storage`` (as in ``create_study``). @raises NotFoundError."""
+    return _shared_client(storage).load_study(study_name)
+
+
+__all__ = ["Client", "connect", "create_study", "load_study"]

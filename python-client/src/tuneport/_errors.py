@@ -19,6 +19,7 @@ Exception tree::
     │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
     │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
     │   ├── SearchSpaceExhaustedError      SEARCH_SPACE_EXHAUSTED    give-up
+    │   ├── StudyStopped                   STUDY_STOPPED             give-up
     │   ├── UnauthenticatedError           UNAUTHENTICATED           give-up
     │   ├── UnavailableError               UNAVAILABLE               retry
     │   ├── InternalError                  INTERNAL                  give-up
@@ -48,6 +49,7 @@ __all__ = [
     "MessageTooLargeError",
     "NotFoundError",
     "SearchSpaceExhaustedError",
+    "StudyStopped",
     "TimeoutError",
     "TrialPruned",
     "TuneportError",
@@ -156,6 +158,15 @@ class SearchSpaceExhaustedError(_CodedError):
     retry = "give-up"
 
 
+class StudyStopped(_CodedError):  # noqa: N818 - reads as what happened, like TrialPruned
+    """The study hands out no more trials: its ``max_trials`` budget is spent or it was stopped
+    (``Study.stop(all_workers=True)``, the MCP tool ``stop_study``). ``data["reason"]`` is
+    ``"max_trials"`` or ``"stopped"``. ``optimize`` and ``ask_many`` end quietly on it."""
+
+    code_name = "STUDY_STOPPED"
+    retry = "give-up"
+
+
 class UnauthenticatedError(_CodedError):
     """The client is not allowed to do this."""
 
@@ -212,6 +223,7 @@ WIRE_ERRORS: dict[str, type[_CodedError]] = {
         FailedPreconditionError,
         LeaseLostError,
         SearchSpaceExhaustedError,
+        StudyStopped,
         UnauthenticatedError,
         UnavailableError,
         InternalError,

@@ -8,11 +8,20 @@ One request is one ZeroMQ message holding one MessagePack map in the standard pr
 reply up to ``timeout`` seconds; on silence, close the socket (dropping anything queued on
 it), open a new one and send the *same* bytes again — same request id, so the server answers
 a repeated mutation with its first reply and changes nothing twice — up to ``retries`` times.
+
+A socket monitor tells those two cases apart from a server that is not there at all: while
+there is no connection (a restart, a crash), a request waits up to an *outage budget* for the
+server to come back and resends the moment it does; ``check_endpoint`` refuses malformed
+endpoints before any socket exists.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
+import struct
 import threading
 import time
 import uuid
@@ -23,7 +32,16 @@ from typing import Any
 import msgpack
 import zmq
 
-from ._errors import ClientClosedError, MalformedMessageError, TimeoutError, error_from_wire
+from ._errors import (
+    ClientClosedError,
+    InvalidArgumentError,
+    MalformedMessageError,
+    TimeoutError,
+    UnauthenticatedError,
+    error_from_wire,
+)
+
+log = logging.getLogger("tuneport")
 
 #: Protocol versions this client speaks, preferred last.
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
@@ -91,8 +109,72 @@ class CurveKeys:
         return cls(server_pub.decode("ascii"), pub.decode("ascii"), sec.decode("ascii"))
 
 
+#: What ``Channel.request`` waits for a lost server when nobody says otherwise (seconds).
+DEFAULT_OUTAGE_BUDGET_S = 30.0
+#: Once a request gave up on an unreachable server, later ones look this long before giving up
+#: too, instead of spending a whole budget each (a with-block's tell after a failed report).
+GAVE_UP_GRACE_S = 1.0
+
+_TCP = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.%a-z]+\]|[^\s:/\[\]*]+):(?P<port>[0-9]{1,5})$")
+_MONITORED = (
+    zmq.EVENT_CONNECTED
+    | zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+)
+
+
+def check_endpoint(endpoint: object) -> str:
+    """``endpoint`` when a client can connect to it (``tcp://host:port``, ``ipc://path``,
+    ``inproc://name``). @raises InvalidArgumentError at once, with a hint, for anything else
+    (ZeroMQ would otherwise fail deep inside, or wait forever)."""
+    if not isinstance(endpoint, str):
+        raise InvalidArgumentError(f"endpoint must be a string like 'tcp://127.0.0.1:5555', not {endpoint!r}")
+    for scheme in ("ipc://", "inproc://"):
+        if endpoint.startswith(scheme) and len(endpoint) > len(scheme):
+            return endpoint
+    m = _TCP.match(endpoint)
+    if m and 1 <= int(m.group("port")) <= 65535:
+        return endpoint
+    raise InvalidArgumentError(
+        f"{endpoint!r} is not an endpoint a tuneport client can connect to: {_endpoint_hint(endpoint)}",
+        {"endpoint": endpoint},
+    )
+
+
+def _endpoint_hint(endpoint: str) -> str:
+    if re.match(r"^(\[[^\]]+\]|[\w.-]+):[0-9]+$", endpoint):
+        return f"add the scheme: 'tcp://{endpoint}'"
+    if re.match(r"^https?://", endpoint):
+        return (
+            "workers speak ZeroMQ, not HTTP: use tcp://host:port, the --bind address of `tuneport serve` "
+            "(--mcp-http serves MCP agents, not workers)"
+        )
+    if m := re.match(r"^tcp://(\[[^\]]+\]|[^:/]+)/?$", endpoint):
+        return f"add the server's port: 'tcp://{m.group(1)}:5555' (use the port `tuneport serve --bind` listens on)"
+    if re.match(r"^tcp://(\*|0\.0\.0\.0|\[::\]):", endpoint):
+        return "'*' and 0.0.0.0 are for binding; connect to the server's address, e.g. tcp://127.0.0.1:5555"
+    if "://" not in endpoint:
+        return (
+            "that looks like a file, not a server address; start a server on it "
+            f"(`npx tuneport serve --storage {endpoint} --bind tcp://127.0.0.1:5555`) and connect to tcp://127.0.0.1:5555"
+        )
+    return "use tcp://host:port (e.g. tcp://127.0.0.1:5555)"
+
+
 class Channel:
-    """One DEALER socket with Lazy Pirate retries. Thread-safe: one request at a time."""
+    """One DEALER socket with Lazy Pirate retries. Thread-safe: one request at a time.
+
+    A monitor on the socket tells a silent server (connected, no reply: wait ``timeout``, resend,
+    up to ``retries`` times) from an unreachable one (no connection: wait up to
+    ``outage_budget_s`` for it to come back, e.g. a restart, and resend the moment it does)."""
 
     def __init__(
         self,
@@ -102,68 +184,216 @@ class Channel:
         timeout: float,
         retries: int,
         curve: CurveKeys | None = None,
+        outage_budget_s: float = DEFAULT_OUTAGE_BUDGET_S,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         if retries < 0:
             raise ValueError("retries must be >= 0")
+        if not outage_budget_s >= 0:
+            raise ValueError("outage_budget_s must be >= 0 (math.inf: wait forever)")
         self._context = context
-        self._endpoint = endpoint
+        self._endpoint = check_endpoint(endpoint)
         self.timeout = timeout
         self.retries = retries
+        self.outage_budget_s = outage_budget_s
         self._lock = threading.Lock()
         self._socket: zmq.Socket[bytes] | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._poller = zmq.Poller()
         self._closed = False
         self._curve = curve
+        self._connected = False
+        self._ever_connected = False
+        self._tcp_seen = False
+        self._handshake_error: str | None = None
+        self._unreachable_since: float | None = None
+        self._outage_started: float | None = None
+        self._lost = False
+        self._gave_up = False
 
     def _open(self) -> zmq.Socket[bytes]:
         sock = self._context.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        if self._curve is not None:
-            sock.setsockopt(zmq.CURVE_SERVERKEY, self._curve.server_public_key.encode("ascii"))
-            sock.setsockopt(zmq.CURVE_PUBLICKEY, self._curve.public_key.encode("ascii"))
-            sock.setsockopt(zmq.CURVE_SECRETKEY, self._curve.secret_key.encode("ascii"))
-        sock.connect(self._endpoint)
+        monitor: zmq.Socket[bytes] | None = None
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            if self._curve is not None:
+                sock.setsockopt(zmq.CURVE_SERVERKEY, self._curve.server_public_key.encode("ascii"))
+                sock.setsockopt(zmq.CURVE_PUBLICKEY, self._curve.public_key.encode("ascii"))
+                sock.setsockopt(zmq.CURVE_SECRETKEY, self._curve.secret_key.encode("ascii"))
+            monitor = sock.get_monitor_socket(_MONITORED)
+            sock.connect(self._endpoint)
+        except BaseException as exc:
+            # Close what was opened: a socket left open makes the context's term() wait forever.
+            if monitor is not None:
+                sock.disable_monitor()
+                monitor.close(linger=0)
+            sock.close(linger=0)
+            if isinstance(exc, zmq.ZMQError):
+                raise InvalidArgumentError(f"cannot connect to {self._endpoint!r}: {exc}", {"endpoint": self._endpoint}) from exc
+            raise
+        self._socket, self._monitor = sock, monitor
+        self._poller = zmq.Poller()
+        self._poller.register(sock, zmq.POLLIN)
+        self._poller.register(monitor, zmq.POLLIN)
+        self._connected = False
         return sock
 
     def _drop_socket(self) -> None:
         if self._socket is not None:
+            if self._monitor is not None:
+                try:
+                    self._socket.disable_monitor()
+                except zmq.ZMQError:
+                    pass
+                self._monitor.close(linger=0)
+                self._monitor = None
             self._socket.close(linger=0)
             self._socket = None
+            # A fresh socket delivers what is sent on it once connected: nothing to resend.
+            self._connected = self._lost = False
 
-    def request(self, message: Mapping[str, Any], *, timeout: float | None = None, retries: int | None = None) -> Any:
+    def _drain_events(self, now: float) -> bool:
+        """Reads the monitor's events; True when the connection came back after being lost."""
+        assert self._monitor is not None
+        came_back = False
+        while self._monitor.poll(0, zmq.POLLIN):
+            frames = self._monitor.recv_multipart()
+            event = struct.unpack("=hi", frames[0][:6])[0] if frames and len(frames[0]) >= 6 else 0
+            if event == zmq.EVENT_CONNECTED:
+                self._tcp_seen = True
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                came_back = self._lost
+                if self._outage_started is not None:
+                    log.warning("the tuneport server at %s is back after %.1fs", self._endpoint, now - self._outage_started)
+                    self._outage_started = None
+                self._connected = self._ever_connected = True
+                self._unreachable_since = None
+                self._lost = self._gave_up = False
+                self._handshake_error = None
+            elif event == zmq.EVENT_DISCONNECTED:
+                if self._connected:
+                    self._lost = True
+                    self._unreachable_since = self._outage_started = now
+                    budget = "forever" if math.isinf(self.outage_budget_s) else f"up to {self.outage_budget_s:g}s"
+                    log.warning(
+                        "lost the connection to the tuneport server at %s; waiting %s for it to come back (outage_budget_s)",
+                        self._endpoint,
+                        budget,
+                    )
+                self._connected = False
+            elif event in _HANDSHAKE_FAILED:
+                self._handshake_error = _HANDSHAKE_TEXT.get(int(event), "handshake failed")
+        return came_back
+
+    def request(
+        self,
+        message: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        outage_budget_s: float | None = None,
+    ) -> Any:
         """Sends ``message`` and returns the reply map whose ``id`` matches (or whose ``id`` is null:
-        the server could not read ours). @raises TimeoutError after ``1 + retries`` silent attempts."""
+        the server could not read ours). While connected, each attempt waits ``timeout`` seconds and
+        silence resends the same bytes on a fresh socket. While the server is unreachable, the
+        request waits up to ``outage_budget_s`` for it to come back and resends at once when it does.
+        @raises TimeoutError after ``1 + retries`` silent attempts or a spent outage budget;
+        UnauthenticatedError when the server refuses the ZeroMQ handshake (CURVE keys)."""
         request_id = message["id"]
         payload = encode(message)
         wait = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
+        budget = self.outage_budget_s if outage_budget_s is None else outage_budget_s
         with self._lock:
-            for _ in range(attempts):
+            if self._gave_up:
+                budget = min(budget, GAVE_UP_GRACE_S)
+            silent = 0
+            while True:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
-                if self._socket is None:
-                    self._socket = self._open()
-                sock = self._socket
+                sock = self._socket if self._socket is not None else self._open()
                 sock.send(payload)
-                deadline = time.monotonic() + wait
+                now = time.monotonic()
+                deadline = now + wait
+                start = now
                 while True:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not sock.poll(max(1, int(remaining * 1000)), zmq.POLLIN):
-                        break
-                    frames = sock.recv_multipart()
-                    reply = decode(frames[-1])
-                    rid = reply.get("id") if isinstance(reply, dict) else None
-                    if rid == request_id or (isinstance(reply, dict) and rid is None):
-                        return reply
-                    # A late reply to an earlier request on this socket: not ours, keep waiting.
-                # Silence: the socket may hold a half-sent request or a lost peer; start afresh.
+                    if not self._connected and self._unreachable_since is None:
+                        self._unreachable_since = start
+                    until = deadline if self._connected else (self._unreachable_since or now) + budget
+                    remaining = until - now
+                    ready = dict(self._poller.poll(max(0, math.ceil(remaining * 1000)))) if remaining > 0 else {}
+                    now = time.monotonic()
+                    if self._monitor in ready:
+                        was_connected = self._connected
+                        if self._drain_events(now):
+                            sock.send(payload)  # lost with the old connection; same id, so applied once
+                            deadline = now + wait
+                            continue
+                        if self._connected and not was_connected:
+                            deadline = max(deadline, now + wait)  # the wait for a reply starts with the connection
+                    if self._handshake_error is not None and not self._connected:
+                        self._raise_handshake_error(message)
+                    if sock in ready:
+                        reply = decode(sock.recv_multipart()[-1])
+                        rid = reply.get("id") if isinstance(reply, dict) else None
+                        if rid == request_id or (isinstance(reply, dict) and rid is None):
+                            self._gave_up = False
+                            return reply
+                        continue  # a late reply to an earlier request on this socket: not ours
+                    if self._connected:
+                        if now >= deadline:
+                            break
+                    elif now >= (self._unreachable_since or now) + budget:
+                        error = self._unreachable_error(message, now, budget)
+                        # The next request looks once more (GAVE_UP_GRACE_S) on a fresh socket.
+                        self._gave_up = True
+                        self._unreachable_since = None
+                        self._drop_socket()
+                        raise error
+                # Silence on a live connection: the socket may hold a half-sent request; start afresh.
+                silent += 1
                 self._drop_socket()
-            hint = " (CURVE keys not accepted by the server?)" if self._curve is not None else ""
-            raise TimeoutError(
-                f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s{hint}",
-                {"op": message.get("op"), "id": request_id, "attempts": attempts},
+                if silent >= attempts:
+                    hint = " (CURVE keys not accepted by the server?)" if self._curve is not None else ""
+                    raise TimeoutError(
+                        f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s{hint}",
+                        {"op": message.get("op"), "id": request_id, "attempts": attempts, "endpoint": self._endpoint},
+                    )
+
+    def _unreachable_error(self, message: Mapping[str, Any], now: float, budget: float) -> TimeoutError:
+        op = message.get("op")
+        data = {"op": op, "id": message["id"], "endpoint": self._endpoint, "unreachable_s": round(now - (self._unreachable_since or now), 3)}
+        if self._ever_connected:
+            text = (
+                f"lost the connection to the tuneport server at {self._endpoint} and it did not come back "
+                f"within {budget:g}s ({'outage_budget_s' if budget == self.outage_budget_s else 'it was already unreachable'}); "
+                f"{op!r} was not answered. Is the server still running?"
             )
+        elif self._tcp_seen:
+            text = (
+                f"something at {self._endpoint} accepted the connection but never completed the ZeroMQ handshake "
+                f"within {budget:g}s: is it a tuneport server?"
+            )
+        else:
+            text = (
+                f"no connection to {self._endpoint} within {budget:g}s: is a tuneport server running at {self._endpoint}? "
+                f"(start one with `npx tuneport serve --bind {self._endpoint}`)"
+            )
+        return TimeoutError(text, data)
+
+    def _raise_handshake_error(self, message: Mapping[str, Any]) -> None:
+        detail = self._handshake_error
+        self._drop_socket()
+        self._handshake_error = None
+        if self._curve is not None:
+            text = f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): CURVE keys not accepted by the server?"
+        else:
+            text = (
+                f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): it may require CURVE "
+                "(connect(..., curve=tp.CurveKeys.from_files(...)))"
+            )
+        raise UnauthenticatedError(text, {"op": message.get("op"), "endpoint": self._endpoint})
 
     def close(self) -> None:
         """Closes the socket (LINGER 0); later requests raise ClientClosedError."""
@@ -172,10 +402,18 @@ class Channel:
             self._drop_socket()
 
 
+_HANDSHAKE_TEXT: dict[int, str] = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "security mechanism or protocol mismatch",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication refused",
+}
+
+
 __all__ = [
     "PROTOCOL_VERSIONS",
     "Channel",
     "CurveKeys",
+    "check_endpoint",
     "decode",
     "encode",
     "make_request",

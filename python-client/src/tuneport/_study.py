@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._distributions import Distribution, Scalar, distribution_from_wire
-from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, SearchSpaceExhaustedError
+from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
+from ._plot import Plot, PlotKind
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -38,6 +41,10 @@ class StudySummary:
     n_trials: int
     counts: dict[TrialState, int]
     best_trial: FrozenTrial | None
+    max_trials: int | None = None
+    """The study-wide trial budget (``create_study(max_trials=...)``), or None."""
+    stopped: bool = False
+    """True while the study is stopped for every worker (``Study.stop(all_workers=True)``)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -56,6 +63,8 @@ class StudySummary:
             n_trials=int(raw.get("n_trials") or 0),
             counts=dict(raw.get("counts") or {}),
             best_trial=FrozenTrial.from_wire(best) if best else None,
+            max_trials=int(raw["max_trials"]) if raw.get("max_trials") is not None else None,
+            stopped=bool(raw.get("stopped")),
         )
 
 
@@ -66,6 +75,9 @@ class Study:
     def __init__(self, client: Client, view: Mapping[str, Any]) -> None:
         self.client = client
         self._summary = StudySummary.from_wire(view)
+        self._loop_lock = threading.Lock()
+        self._loops = 0
+        self._stop_requested = False
 
     @property
     def name(self) -> str:
@@ -99,6 +111,11 @@ class Study:
     def user_attrs(self) -> dict[str, Any]:
         return dict(self._summary.user_attrs)
 
+    @property
+    def max_trials(self) -> int | None:
+        """The study-wide trial budget, or None (as loaded)."""
+        return self._summary.max_trials
+
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, direction={self.direction!r}, strategy={self.strategy.get('name')!r})"
 
@@ -118,15 +135,63 @@ class Study:
 
     def ask_many(self, n: int | None = None) -> Iterator[Trial]:
         """Yields up to ``n`` trials (forever when None), asking for each one only when the previous
-        was consumed; stops early when the search space is exhausted."""
-        count = 0
-        while n is None or count < n:
-            try:
-                trial = self.ask()
-            except SearchSpaceExhaustedError:
-                return
-            count += 1
-            yield trial
+        was consumed. Ends early, without an exception, when the search space is exhausted, the
+        study is stopped or its ``max_trials`` budget is spent, or ``stop()`` was called."""
+        with self._loop():
+            count = 0
+            while (n is None or count < n) and not self._stop_requested:
+                trial = self._ask_or_none()
+                if trial is None:
+                    return
+                count += 1
+                yield trial
+
+    def _ask_or_none(self) -> Trial | None:
+        """``ask``, or None (logged at INFO) when the study has no more trials to give."""
+        try:
+            return self.ask()
+        except SearchSpaceExhaustedError:
+            log.info("study '%s': the search space is exhausted; no more trials", self.name)
+        except StudyStopped as err:
+            why = "its max_trials budget is spent" if err.data.get("reason") == "max_trials" else "it was stopped"
+            log.info("study '%s' hands out no more trials: %s", self.name, why)
+        return None
+
+    @contextmanager
+    def _loop(self) -> Iterator[None]:
+        """Marks an ``optimize``/``ask_many`` loop as running (``stop()`` ends them); the first
+        loop to start clears an earlier stop."""
+        with self._loop_lock:
+            if self._loops == 0:
+                self._stop_requested = False
+            self._loops += 1
+        try:
+            yield
+        finally:
+            with self._loop_lock:
+                self._loops -= 1
+
+    def stop(self, *, all_workers: bool = False) -> None:
+        """Ends this process's ``optimize`` and ``ask_many`` loops on this study object once their
+        running trials finish, as Optuna's ``Study.stop()`` does: other workers go on. With
+        ``all_workers=True`` it also stops the study on the server (op ``stop_study``): every
+        worker's next ``ask`` gets ``StudyStopped`` and its loops end; ``resume()`` undoes that.
+        @raises RuntimeError outside a loop without ``all_workers`` (there is nothing to stop)."""
+        with self._loop_lock:
+            if self._loops == 0 and not all_workers:
+                raise RuntimeError(
+                    "Study.stop() ends this process's optimize()/ask_many() loops: call it from the objective "
+                    "or a callback, or pass all_workers=True to stop the study for every worker"
+                )
+            if self._loops > 0:
+                self._stop_requested = True
+        if all_workers:
+            self.client._call("stop_study", {"study": self.name})
+
+    def resume(self) -> None:
+        """Lets a study stopped with ``stop(all_workers=True)`` hand out trials again (op
+        ``resume_study``). A spent ``max_trials`` budget stays spent."""
+        self.client._call("resume_study", {"study": self.name})
 
     def tell(
         self,
@@ -176,28 +241,56 @@ class Study:
         )
         return FrozenTrial.from_wire(result["trial"])
 
+    def enqueue_trial(
+        self, params: Mapping[str, Scalar], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
+    ) -> None:
+        """Optuna's name for ``enqueue``: the next ``ask`` (of any worker) gets ``params``."""
+        self.enqueue(params, user_attrs=user_attrs, skip_if_exists=skip_if_exists)
+
     # ------------------------------------------------------------------ reading
 
-    def trials(
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """Every trial, in number order, fetched from the server on each access (Optuna's
+        ``study.trials``). To filter, sort or page on the server, use ``get_trials``."""
+        return self._fetch_trials()
+
+    def get_trials(
         self,
-        states: Sequence[TrialState] | None = None,
+        deepcopy: bool = True,
+        states: Sequence[Any] | None = None,
         *,
         order_by: Literal["number", "value"] | None = None,
         descending: bool = False,
         offset: int | None = None,
         limit: int | None = None,
     ) -> list[FrozenTrial]:
-        """Trials, optionally filtered by state; ``order_by="value"`` puts the best first.
-        Without ``limit`` every matching trial is fetched, a page at a time."""
+        """Trials, optionally only those in ``states`` (names such as ``"COMPLETE"``, or anything
+        with such a ``.name``, e.g. Optuna's ``TrialState.COMPLETE``), as Optuna's ``get_trials``;
+        ``order_by="value"`` puts the best first; ``offset``/``limit`` page. Without ``limit``
+        every matching trial is fetched, a page at a time. ``deepcopy`` is accepted and ignored:
+        ``FrozenTrial`` is immutable already."""
+        return self._fetch_trials(states, order_by=order_by, descending=descending, offset=offset, limit=limit)
+
+    def _fetch_trials(
+        self,
+        states: Sequence[Any] | None = None,
+        *,
+        order_by: Literal["number", "value"] | None = None,
+        descending: bool = False,
+        offset: int | None = None,
+        limit: int | None = None,
+    ) -> list[FrozenTrial]:
         page = limit if limit is not None else 1000
         out: list[FrozenTrial] = []
         start = offset or 0
+        names = [_state_name(x) for x in states] if states is not None else None
         while True:
             result = self.client._call(
                 "trials",
                 {
                     "study": self.name,
-                    "states": list(states) if states is not None else None,
+                    "states": names,
                     "order_by": order_by,
                     "descending": descending or None,
                     "offset": start or None,
@@ -227,6 +320,24 @@ class Study:
         raw = self.client._call("best", {"study": self.name})["trial"]
         return FrozenTrial.from_wire(raw) if raw else None
 
+    def _best_or_raise(self) -> FrozenTrial:
+        best = self.best_trial
+        if best is None:
+            raise ValueError(f"study '{self.name}' has no COMPLETE trial yet")
+        return best
+
+    @property
+    def best_params(self) -> dict[str, Scalar]:
+        """The params of the best COMPLETE trial (Optuna's name). @raises ValueError when there is none."""
+        return dict(self._best_or_raise().params)
+
+    @property
+    def best_value(self) -> float:
+        """The value of the best COMPLETE trial (Optuna's name). @raises ValueError when there is none."""
+        value = self._best_or_raise().value
+        assert value is not None, "a COMPLETE trial has a value"
+        return float(value)
+
     def lineage(self, number: int | None = None) -> Lineage:
         """The hyperparameter schedule that produced trial ``number``'s model at its best report
         (default: the trial with the best reported value in the study, which after a late exploit
@@ -238,6 +349,10 @@ class Study:
             args["trial"] = number
         return Lineage.from_wire(self.client._call("lineage", args)["lineage"])
 
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Sets one study user attribute (Optuna's ``study.set_user_attr``)."""
+        self.set_user_attrs({key: value})
+
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Merges ``attrs`` into the study's user attributes."""
         view = self.client._call("set_user_attrs", {"study": self.name, "attrs": dict(attrs)}).get("study")
@@ -247,32 +362,100 @@ class Study:
         else:
             self._summary = StudySummary.from_wire(view)
 
+    def plot(
+        self,
+        kind: PlotKind = "history",
+        path: str | os.PathLike[str] | None = None,
+        *,
+        params: Sequence[str] | None = None,
+        log_y: bool = False,
+    ) -> Plot:
+        """A chart of the study rendered by the server (the same as ``tuneport plot`` and the MCP
+        ``plot`` tool), saved to ``path`` when given. ``params`` picks the parameters of
+        ``parallel``, ``slice`` and ``contour`` (default: the most important ones); ``log_y`` puts
+        the objective on a log scale. Rendering takes up to a few seconds on large studies.
+        @raises InvalidArgumentError (unknown parameter, nothing to draw yet), NotFoundError."""
+        args: dict[str, Any] = {"study": self.name, "kind": kind}
+        if params is not None:
+            args["params"] = list(params)
+        if log_y:
+            args["log_y"] = True
+        result = Plot.from_wire(self.client._call("plot", args))
+        if path is not None:
+            result.save(path)
+        return result
+
     # ------------------------------------------------------------------ Optuna style
 
     def optimize(
         self,
-        objective: Callable[[Trial], float],
+        func: Callable[[Trial], float],
         n_trials: int | None = None,
-        *,
-        catch: tuple[type[Exception], ...] = (),
+        timeout: float | None = None,
+        n_jobs: int = 1,
+        catch: Iterable[type[Exception]] | type[Exception] = (),
+        callbacks: Iterable[Callable[[Study, FrozenTrial], None]] | None = None,
+        gc_after_trial: bool = False,
+        show_progress_bar: bool = False,
     ) -> None:
-        """Runs ``objective(trial) -> value`` for up to ``n_trials`` trials (until the space is
-        exhausted when None). ``TrialPruned`` prunes a trial; a non-finite value or an exception in
-        ``catch`` fails it and the loop goes on; any other exception fails it and propagates.
-        A trial whose lease was lost is skipped with a warning."""
-        for trial in self.ask_many(n_trials):
-            try:
-                with trial:
-                    value = objective(trial)
-                    number = float(value) if value is not None else math.nan
-                    if math.isfinite(number):
-                        trial.complete(number)
-                    else:
-                        trial.fail(f"objective returned {value!r}")
-            except (LeaseLostError, FailedPreconditionError) as err:
-                log.warning("trial %d of '%s' given up: %s", trial.number, self.name, err)
-            except catch as err:
-                log.warning("trial %d of '%s' failed: %r", trial.number, self.name, err)
+        """Runs ``func(trial) -> value`` trial after trial, as Optuna's ``Study.optimize``.
+
+        Stops after ``n_trials`` trials (of this call), once ``timeout`` seconds have passed (no
+        new trial starts after that), on ``stop()``, or when the study has no more trials to give
+        (search space exhausted, ``max_trials`` spent, stopped on the server): those end the loop
+        quietly. ``n_jobs`` threads (-1: one per CPU) run trials at once over this client.
+        ``TrialPruned`` prunes a trial; a non-finite or missing value, or an exception in
+        ``catch``, fails it and the loop goes on; any other exception fails it and propagates.
+        A trial whose lease was lost is skipped with a warning. ``callbacks`` get
+        ``(study, frozen_trial)`` after each trial; ``gc_after_trial`` runs ``gc.collect()``.
+        Each finished trial is logged at INFO (logger ``"tuneport"``, as Optuna's lines);
+        ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise."""
+        from ._optimize import run_optimize
+
+        with self._loop():
+            run_optimize(
+                self,
+                func,
+                n_trials=n_trials,
+                timeout=timeout,
+                n_jobs=n_jobs,
+                catch=(catch,) if isinstance(catch, type) else tuple(catch),
+                callbacks=list(callbacks or ()),
+                gc_after_trial=gc_after_trial,
+                show_progress_bar=show_progress_bar,
+            )
+
+    def trials_dataframe(
+        self,
+        attrs: tuple[str, ...] = (
+            "number",
+            "value",
+            "datetime_start",
+            "datetime_complete",
+            "duration",
+            "params",
+            "user_attrs",
+            "system_attrs",
+            "state",
+        ),
+        multi_index: bool = False,
+    ) -> Any:
+        """The trials as a pandas DataFrame with Optuna's columns (``number``, ``value``,
+        ``datetime_start``, ``datetime_complete``, ``duration``, ``params_<name>``,
+        ``user_attrs_<key>``, ``system_attrs_<key>``, ``state``; also ``intermediate_values``
+        on request); ``multi_index`` keeps ``(attr, key)`` column pairs.
+        @raises ImportError when pandas is not installed (``pip install pandas``)."""
+        from ._dataframe import trials_dataframe
+
+        return trials_dataframe(self.get_trials(), attrs, multi_index)
+
+
+def _state_name(state: Any) -> str:
+    """A trial state's wire name from a string or an enum member (Optuna's ``TrialState.COMPLETE``)."""
+    name = getattr(state, "name", state)
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"not a trial state: {state!r}")
+    return name
 
 
 __all__ = ["Direction", "Study", "StudySummary"]

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -76,9 +77,11 @@ class Decision:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FrozenTrial:
-    """A snapshot of a trial as the server stores it (``TrialView`` on the wire)."""
+    """A snapshot of a trial as the server stores it (``TrialView`` on the wire). ``print``
+    shows a one-line summary; ``intermediate_values``, ``datetime_start``,
+    ``datetime_complete`` and ``duration`` are Optuna's names for the same data."""
 
     number: int
     state: TrialState
@@ -96,12 +99,13 @@ class FrozenTrial:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> FrozenTrial:
+        distributions = {k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()}
         return cls(
             number=int(raw["number"]),
             state=raw["state"],
-            params=dict(raw.get("params") or {}),
-            distributions={k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()},
-            value=raw.get("value"),
+            params=_typed_params(raw.get("params"), distributions),
+            distributions=distributions,
+            value=_float_or_none(raw.get("value")),
             intermediate=[(float(s), float(v)) for s, v in raw.get("intermediate") or []],
             user_attrs=dict(raw.get("user_attrs") or {}),
             system_attrs=dict(raw.get("system_attrs") or {}),
@@ -110,6 +114,46 @@ class FrozenTrial:
             finished_at=raw.get("finished_at"),
             duration_s=raw.get("duration_s"),
         )
+
+    @property
+    def intermediate_values(self) -> dict[int | float, float]:
+        """``{step: value}`` of the reports (Optuna's name); whole steps are ints, as in Optuna."""
+        return {(int(s) if s.is_integer() else s): v for s, v in self.intermediate}
+
+    @property
+    def datetime_start(self) -> datetime | None:
+        """When the trial started running (local time), or None."""
+        return None if self.started_at is None else datetime.fromtimestamp(self.started_at)
+
+    @property
+    def datetime_complete(self) -> datetime | None:
+        """When the trial finished (local time), or None while it runs."""
+        return None if self.finished_at is None else datetime.fromtimestamp(self.finished_at)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long it ran, or None while it runs."""
+        return None if self.duration_s is None else timedelta(seconds=self.duration_s)
+
+    def __repr__(self) -> str:
+        parts = [f"number={self.number}", f"state={self.state}"]
+        if self.value is not None:
+            parts.append(f"value={self.value!r}")
+        parts.append(f"params={_short(self.params)}")
+        if self.intermediate:
+            last_step, last_value = self.intermediate[-1]
+            parts.append(f"intermediate={len(self.intermediate)} (last: step {last_step:g} -> {last_value!r})")
+        if self.user_attrs:
+            parts.append(f"user_attrs={_short(self.user_attrs)}")
+        if self.duration_s is not None:
+            parts.append(f"duration={self.duration_s:.3g}s")
+        return f"FrozenTrial({', '.join(parts)})"
+
+
+def _short(mapping: Mapping[str, Any], limit: int = 400) -> str:
+    """``repr`` of a dict, cut at ``limit`` characters so that a line stays a line."""
+    text = repr(dict(mapping))
+    return text if len(text) <= limit else f"{text[: limit - 5]}...}}"
 
 
 @dataclass(frozen=True)
@@ -124,6 +168,21 @@ class TrajectoryPoint:
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> TrajectoryPoint:
         return cls(step=raw.get("step"), value=raw.get("value"), params=dict(raw.get("params") or {}))
+
+
+def _float_or_none(x: Any) -> float | None:
+    """A value as a float: MessagePack carries a whole float such as 5.0 as the integer 5."""
+    return None if x is None else float(x)
+
+
+def _typed_params(raw: Any, distributions: Mapping[str, Distribution]) -> dict[str, Scalar]:
+    """Params with float parameters as floats (5.0, not the integer 5 MessagePack carried)."""
+    params: dict[str, Scalar] = dict(raw or {})
+    for k, d in distributions.items():
+        v = params.get(k)
+        if isinstance(d, Float) and isinstance(v, int) and not isinstance(v, bool):
+            params[k] = float(v)
+    return params
 
 
 def _number(x: Any, what: str) -> float:
@@ -151,20 +210,22 @@ class Trial:
         lease = result["lease"]
         self.study = study
         self.number: int = int(view["number"])
-        self.params: dict[str, Scalar] = dict(view.get("params") or {})
         self.distributions: dict[str, Distribution] = {
             k: distribution_from_wire(d) for k, d in (view.get("distributions") or {}).items()
         }
+        self.params: dict[str, Scalar] = _typed_params(view.get("params"), self.distributions)
         self.state: TrialState = view["state"]
-        self.value: float | None = view.get("value")
+        self.value: float | None = _float_or_none(view.get("value"))
         self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
         self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
-        self.budget: float | None = result.get("budget")
+        start: Mapping[str, Any] = result.get("start") or {}
+        self._start = start
+        self.budget: float | None = start.get("budget", result.get("budget"))
         """How far to train (in your step units) when a scheduler sets it; updated by ``report``
         when a decision carries a budget."""
         self.lease = Lease(str(lease["token"]), float(lease["expires_at"]), float(lease["ttl_s"]))
-        self.restore: Restore | None = Restore.from_wire(self.system_attrs.get("pbt_restore"))
+        self.restore: Restore | None = Restore.from_wire(start.get("restore"))
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
         trial refills a lost member, and by ``report`` when the decision is an exploit."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
@@ -172,6 +233,7 @@ class Trial:
         self._lock = threading.Lock()
         self._lost: LeaseLostError | None = None
         self._prune_requested = False
+        self._view: Mapping[str, Any] = view
 
     # ------------------------------------------------------------------ state
 
@@ -180,23 +242,22 @@ class Trial:
         """True once the trial was told (COMPLETE, FAIL or PRUNED) or its lease was lost."""
         return self.state in ("COMPLETE", "FAIL", "PRUNED") or self._lost is not None
 
-    @property
     def should_prune(self) -> bool:
-        """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``, as a
-        property). With the default ``report(..., raise_on_prune=True)`` the report has already
-        raised ``TrialPruned``; with ``raise_on_prune=False`` check this and stop yourself."""
+        """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``). With the
+        default ``report(..., raise_on_prune=True)`` that report has already raised ``TrialPruned``,
+        so this matters with ``raise_on_prune=False``: check it and ``raise tp.TrialPruned()``."""
         return self._prune_requested
 
     @property
     def rung(self) -> int | None:
         """The rung the scheduler placed this trial in (ASHA promotion mode), else None."""
-        v = self.system_attrs.get("rung")
+        v = self._start.get("rung")
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
     def bracket(self) -> int | None:
         """The Hyperband/BOHB bracket of this trial, else None."""
-        v = self.system_attrs.get("bracket")
+        v = self._start.get("bracket")
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
@@ -204,13 +265,13 @@ class Trial:
         """ASHA promotion mode: the number of the trial this one continues (same params, one rung
         higher). Load that trial's checkpoint, then train from ``resume_budget`` to ``budget``.
         None for a new configuration (train from scratch)."""
-        v = self.system_attrs.get("resume_from")
+        v = (self._start.get("resume_from") or {}).get("trial")
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
     def resume_budget(self) -> float | None:
         """ASHA promotion mode: the budget ``resume_from`` trained to (where this trial resumes), else None."""
-        v = self.system_attrs.get("resume_budget")
+        v = (self._start.get("resume_from") or {}).get("budget")
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     @property
@@ -246,6 +307,8 @@ class Trial:
 
     def _suggest(self, name: str, dist: Distribution) -> Any:
         value = self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"]
+        if isinstance(dist, Float):
+            value = float(value)
         self.params[name] = value
         self.distributions[name] = dist
         return value
@@ -268,14 +331,15 @@ class Trial:
 
     def report(
         self,
-        step: float,
         value: float,
+        step: float,
         data: Mapping[str, Any] | None = None,
         *,
         hypergradients: Mapping[str, Any] | None = None,
         raise_on_prune: bool = True,
     ) -> Decision:
-        """Records an intermediate value and returns the scheduler's decision, in the same reply.
+        """Records intermediate ``value`` at ``step`` (Optuna's order) and returns the scheduler's
+        decision, in the same reply.
 
         ``step`` is in your units (epoch, iteration, seconds…): finite, >= 0 and increasing.
         Repeating the last step with the same value is harmless (returns a fresh decision, stores
@@ -285,7 +349,7 @@ class Trial:
 
         It updates ``budget`` when the decision carries one; on ``update`` it applies the new
         params to ``params`` and sets ``restore`` (None unless the decision carries one). On
-        ``prune`` it sets ``should_prune`` and raises ``TrialPruned`` (unless ``raise_on_prune``
+        ``prune`` it makes ``should_prune()`` True and raises ``TrialPruned`` (unless ``raise_on_prune``
         is False: then the prune decision is returned and you stop the trial yourself).
         ``hypergradients`` (name → dvalue/dparam, numbers or 0-d tensors) is sent as
         ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
@@ -314,7 +378,7 @@ class Trial:
             self.budget = decision.budget
         self.restore = None
         if decision.action == "update":
-            self.params.update(decision.params)
+            self.params.update(_typed_params(decision.params, self.distributions))
             self.restore = decision.restore
         elif decision.action == "prune":
             self._prune_requested = True
@@ -337,6 +401,11 @@ class Trial:
         )
         self.user_attrs = dict(result["trial"].get("user_attrs") or {})
 
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Sets one user attribute on the server (Optuna's ``trial.set_user_attr``); ``value``
+        must be MessagePack-able (numbers, strings, lists, dicts)."""
+        self.set_user_attrs({key: value})
+
     # ------------------------------------------------------------------ telling
 
     def _tell(self, state: str, value: float | None, reason: str | None, user_attrs: Mapping[str, Any] | None) -> None:
@@ -345,8 +414,9 @@ class Trial:
             args["user_attrs"] = dict(user_attrs)
         result = self._call("tell", args)
         view = result["trial"]
+        self._view = view
         self.state = view["state"]
-        self.value = view.get("value")
+        self.value = _float_or_none(view.get("value"))
         self.user_attrs = dict(view.get("user_attrs") or {})
         self.system_attrs = dict(view.get("system_attrs") or {})
         self.study.client._forget(self)
@@ -369,6 +439,15 @@ class Trial:
     def prune(self, value: float | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
         """Finishes the trial as PRUNED; ``value`` defaults (on the server) to the last finite report."""
         self._tell("PRUNED", None if value is None else _number(value, "value"), None, user_attrs)
+
+    def frozen(self) -> FrozenTrial:
+        """This trial as a ``FrozenTrial``: as the server answered the tell once it is told
+        (what ``optimize`` hands to callbacks), else as it was asked plus the reports seen here."""
+        if self.state in ("COMPLETE", "FAIL", "PRUNED"):
+            return FrozenTrial.from_wire(self._view)
+        return FrozenTrial.from_wire(
+            {**self._view, "params": self.params, "intermediate": self.intermediate, "user_attrs": self.user_attrs}
+        )
 
     # ------------------------------------------------------------------ context manager
 

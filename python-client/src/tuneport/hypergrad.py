@@ -1,11 +1,11 @@
-"""Hypergradients inside an ordinary PyTorch loop (``pip install 'tuneport[torch]'``).
+"""Hypergradients inside an ordinary PyTorch loop (needs PyTorch: ``pip install torch``).
 
 torch is imported on first use only: importing this module costs nothing where torch is
 absent, and ``HypergradSGD`` / ``HypergradAdam`` are built (as real ``torch.optim.Optimizer``
 subclasses) the first time they are looked up.
 
 Two sources of hypergradients, both sent to the server's ``hypergradient`` strategy with
-``trial.report(step, value, hypergradients={...})``:
+``trial.report(value, step, hypergradients={...})``:
 
 * **Online hypergradient descent** (Baydin, Cornish, Martínez-Rubio, Schmidt & Wood, "Online
   Learning Rate Adaptation with Hypergradient Descent", ICLR 2018). The parameters after an
@@ -49,6 +49,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Union
 
+from ._extras import TORCH_HINT
+
 __all__ = ["HypergradAdam", "HypergradSGD", "HypergradientError", "apply_updates", "implicit_hypergradient"]
 
 
@@ -64,12 +66,11 @@ class HypergradientError(FloatingPointError):
         self.value = value
 
 
-
 def _torch() -> Any:
     try:
         return importlib.import_module("torch")
     except ImportError as exc:
-        raise ImportError("tuneport.hypergrad needs PyTorch: pip install 'tuneport[torch]'") from exc
+        raise ImportError(TORCH_HINT.format(module="tuneport.hypergrad")) from exc
 
 
 HParams = Union[Sequence[Any], Mapping[str, Any]]

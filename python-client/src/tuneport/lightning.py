@@ -1,5 +1,5 @@
 """A Lightning callback that reports a monitored metric to tuneport after each validation
-(``pip install tuneport[lightning]``). Works with ``lightning.pytorch`` or ``pytorch_lightning``;
+(needs Lightning: ``pip install lightning``). Works with ``lightning.pytorch`` or ``pytorch_lightning``;
 when both are installed, import the one you train with before importing this module.
 
     trainer = L.Trainer(callbacks=[TuneportPruningCallback(trial, monitor="val_loss")])
@@ -15,6 +15,7 @@ import logging
 import sys
 from typing import Any
 
+from ._extras import LIGHTNING_HINT
 from ._trial import Decision, Trial
 
 __all__ = ["TuneportPruningCallback"]
@@ -33,7 +34,7 @@ def _lightning() -> Any:
             return importlib.import_module(name)
         except ImportError:
             continue
-    raise ImportError("tuneport.lightning needs Lightning: pip install 'tuneport[lightning]'")
+    raise ImportError(LIGHTNING_HINT)
 
 
 _Callback: Any = _lightning().Callback
@@ -58,4 +59,4 @@ class TuneportPruningCallback(_Callback):
         if value is None:
             log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
             return
-        self.last_decision = self.trial.report(trainer.current_epoch, float(value))
+        self.last_decision = self.trial.report(float(value), trainer.current_epoch)

@@ -1,4 +1,4 @@
-"""PyTorch helpers (``pip install tuneport[torch]``). torch is imported on first use only,
+"""PyTorch helpers (they need PyTorch: ``pip install torch``). torch is imported on first use only,
 so importing this module costs nothing where torch is absent.
 
 Checkpoints are written atomically (a temporary file in the same directory, then
@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ._extras import TORCH_HINT
+
 if TYPE_CHECKING:
     from ._trial import Decision, Trial
 
@@ -57,7 +59,7 @@ def _torch() -> Any:
     try:
         return importlib.import_module("torch")
     except ImportError as exc:
-        raise ImportError("tuneport.torch needs PyTorch: pip install 'tuneport[torch]'") from exc
+        raise ImportError(TORCH_HINT.format(module="tuneport.torch")) from exc
 
 
 def device() -> Any:
@@ -275,8 +277,8 @@ def pbt_restore(
 
 def pbt_report(
     trial: Trial,
-    step: float,
     value: float,
+    step: float,
     model: Any,
     optimizer: Any = None,
     *,
@@ -307,7 +309,7 @@ def pbt_report(
         writer.save(path, model, optimizer, step=step)
     else:
         save_checkpoint(path, model, optimizer, fsync=fsync, step=step)
-    decision = trial.report(step, value, {"checkpoint": str(path)})
+    decision = trial.report(value, step, {"checkpoint": str(path)})
     delete_checkpoints(decision.delete_checkpoints, writer)
     if trial.restore is not None:
         _load_restore(trial.restore.checkpoint, model, optimizer, writer, map_location, wait_s)

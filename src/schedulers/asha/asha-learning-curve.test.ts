@@ -12,10 +12,10 @@ import { describe, expect, it } from "vitest";
 import type { Params } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../../strategies/sampling.js";
-import { makeStudy, makeTrial } from "../../strategies/test-helpers.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import { makeStudy, makeTrial } from "../../testing/fixtures.js";
 import { learningCurveProblem } from "../../testing/learning-curve.js";
-import type { Scheduler } from "../scheduler.js";
+import type { Scheduler } from "../../domain/plugin.js";
 import { ashaSchedulerFactory } from "./asha-scheduler.js";
 
 const lc = learningCurveProblem(81);

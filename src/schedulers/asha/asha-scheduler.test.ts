@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
-import { makeStudy, makeTrial } from "../../strategies/test-helpers.js";
-import { schedulerConformance } from "../scheduler.case.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
+import { curveTrial, makeStudy, makeTrial, reportOf } from "../../testing/fixtures.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
 import { ashaRungKey, ashaSchedulerFactory, stoppingCutoff } from "./asha-scheduler.js";
 
 schedulerConformance(ashaSchedulerFactory, { options: { max_resource: 27, reduction_factor: 3 }, warmupSteps: 1 }, "stopping");

@@ -43,7 +43,7 @@
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import {
   decodeNumber,
   encodeNumber,
@@ -54,10 +54,9 @@ import {
   quantile,
   reductionFactor,
   resource,
-  rungResources,
+  rungsWithTop,
   sortedAsc,
 } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 const options = z
   .object({
@@ -94,8 +93,8 @@ export class AshaScheduler implements Scheduler {
   readonly ladder: number[];
 
   constructor(private readonly opts: AshaOptions) {
-    this.rungs = rungResources(opts.min_resource, opts.reduction_factor, opts.min_early_stopping_rate, opts.max_resource);
-    this.ladder = [...this.rungs, opts.max_resource];
+    this.ladder = rungsWithTop({ minResource: opts.min_resource, eta: opts.reduction_factor, rate: opts.min_early_stopping_rate, maxResource: opts.max_resource });
+    this.rungs = this.ladder.slice(0, -1);
   }
 
   beforeSuggest(req: SuggestRequest): Suggestion {

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
-import { makeStudy, makeTrial } from "../../strategies/test-helpers.js";
-import { schedulerConformance } from "../scheduler.case.js";
+import { makeStudy, makeTrial } from "../../testing/fixtures.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
 import { BohbScheduler, bohbSchedulerFactory } from "./bohb-scheduler.js";
 import { ProductKde } from "./kde.js";
 

@@ -34,11 +34,10 @@ import {
 } from "../../domain/distributions.js";
 import type { Direction, PluginConfig, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../../strategies/sampling.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
-import { firstReportAtOrAfter, lossOf, rungResources } from "../common.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
+import { firstReportAtOrAfter, lossOf, rungsWithTop } from "../common.js";
 import { HyperbandBrackets, hyperbandShape } from "../hyperband/hyperband-scheduler.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 import { type KdeDim, ProductKde } from "./kde.js";
 
 const options = z
@@ -104,10 +103,7 @@ export class BohbScheduler implements Scheduler {
 
   constructor(private readonly opts: BohbOptions) {
     this.brackets = new HyperbandBrackets(opts);
-    this.budgets = [
-      ...rungResources(opts.min_resource, opts.reduction_factor, 0, opts.max_resource),
-      opts.max_resource,
-    ];
+    this.budgets = rungsWithTop({ minResource: opts.min_resource, eta: opts.reduction_factor, rate: 0, maxResource: opts.max_resource });
   }
 
   /** The model of the largest budget with enough observations, or null. */

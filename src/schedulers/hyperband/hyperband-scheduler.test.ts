@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { makeStudy } from "../../strategies/test-helpers.js";
+import { curveTrial, makeStudy, reportOf } from "../../testing/fixtures.js";
 import { Rng } from "../../math/rng.js";
-import { schedulerConformance } from "../scheduler.case.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
 import { rungKey } from "../successive-halving/successive-halving-scheduler.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
 import {
   bracketBudgets,
   bracketOf,

@@ -23,9 +23,8 @@
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
 import { hashString } from "../../math/rng.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import { numberAttr, reductionFactor, resource } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 import { halvingDecision } from "../successive-halving/successive-halving-scheduler.js";
 
 /** One round of a bracket: n configurations at resource r. */

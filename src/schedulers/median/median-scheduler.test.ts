@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { schedulerConformance } from "../scheduler.case.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
+import { curveTrial, reportOf } from "../../testing/fixtures.js";
 import { medianSchedulerFactory } from "./median-scheduler.js";
 
 schedulerConformance(medianSchedulerFactory, { options: {}, warmupSteps: 0, startupTrials: 5 });

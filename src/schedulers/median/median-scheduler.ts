@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { PercentileScheduler, pruningWindowShape } from "../percentile/percentile-scheduler.js";
-import type { SchedulerFactory } from "../scheduler.js";
+import type { SchedulerFactory } from "../../domain/plugin.js";
 
 const options = z.object(pruningWindowShape).strict();
 export type MedianOptions = z.output<typeof options>;

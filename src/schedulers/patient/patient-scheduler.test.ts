@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SCHEDULERS, patientSchedulerFactory } from "../index.js";
-import { schedulerConformance } from "../scheduler.case.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
+import { curveTrial, reportOf } from "../../testing/fixtures.js";
 
 schedulerConformance(patientSchedulerFactory, {
   options: { patience: 2, wrapped: { name: "median", options: {} } },

@@ -19,9 +19,8 @@
  */
 import { z } from "zod";
 import type { PluginConfig } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest, Suggestion, SuggestRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import { lossOf, prune } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 type Lookup = (name: string) => SchedulerFactory<any> | undefined;
 

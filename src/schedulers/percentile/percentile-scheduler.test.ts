@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { schedulerConformance } from "../scheduler.case.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
+import { curveTrial, reportOf } from "../../testing/fixtures.js";
 import { percentileSchedulerFactory } from "./percentile-scheduler.js";
 
 schedulerConformance(percentileSchedulerFactory, { options: { percentile: 25 }, warmupSteps: 0, startupTrials: 5 });

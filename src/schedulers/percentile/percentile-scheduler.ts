@@ -18,9 +18,8 @@
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory } from "../../domain/plugin.js";
 import { completeCount, fmt, lossOf, previousStep, prune, quantile, sortedAsc, valueAt } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 /** Options shared by the median and percentile pruners; defaults are Optuna 5.0's. */
 export const pruningWindowShape = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Trial } from "../../domain/trial.js";
-import { schedulerConformance } from "../scheduler.case.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
+import { curveTrial, reportOf } from "../../testing/fixtures.js";
 import { autoMinResource, rungKey, successiveHalvingSchedulerFactory } from "./successive-halving-scheduler.js";
 
 // auto: nothing before the first completion; the case curves run 27 steps → min_resource 1.

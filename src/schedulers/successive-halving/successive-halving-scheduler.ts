@@ -24,22 +24,26 @@
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import type { DecisionResult, ReportRequest } from "../../strategies/strategy.js";
-import { decodeNumber, encodeNumber, fmt, lastStep, lossOf, prune, reductionFactor, resource, sortedAsc } from "../common.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory } from "../../domain/plugin.js";
+import {
+  type RungLadder,
+  decodeNumber,
+  encodeNumber,
+  fmt,
+  lastStep,
+  lossOf,
+  prune,
+  reductionFactor,
+  resource,
+  rungResource,
+  sortedAsc,
+} from "../common.js";
 
 /** The attribute holding a trial's value at rung k. */
 export const rungKey = (k: number): string => `completed_rung_${k}`;
 
-/** The rung ladder of one successive-halving instance. */
-export interface HalvingLadder {
-  readonly minResource: number;
-  readonly eta: number;
-  /** Early-stopping rate s: rung k sits at minResource · η^(s + k). */
-  readonly rate: number;
-  /** Rungs at or above this resource are not checked (a trial that reached it is done). */
-  readonly maxResource: number;
-}
+/** The rung ladder of one successive-halving instance (the shared rung table). */
+export type HalvingLadder = RungLadder;
 
 /**
  * Optuna's promotion rule: is `loss` in the top ⌊n/η⌋ of `losses` (which include it), with
@@ -67,7 +71,7 @@ export function halvingDecision(
   while (rungKey(rung) in trial.systemAttrs) rung++;
   const attrs: Record<string, unknown> = {};
   for (;;) {
-    const r = ladder.minResource * ladder.eta ** (ladder.rate + rung);
+    const r = rungResource(ladder, rung);
     if (!(r < ladder.maxResource) || step < r) break;
     if (Number.isNaN(value))
       return { decision: prune(`${label}: value is NaN at rung ${rung} (resource ${fmt(r)})`), systemAttrs: attrs };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { schedulerConformance } from "../scheduler.case.js";
-import { curveTrial, reportOf } from "../test-helpers.js";
+import { schedulerConformance } from "../../testing/scheduler.case.js";
+import { curveTrial, reportOf } from "../../testing/fixtures.js";
 import { thresholdSchedulerFactory } from "./threshold-scheduler.js";
 
 // The case curve is f + 0.5/(1+t), f ∈ [0, 0.74]: an upper bound of 0.5 catches the worse trials.

@@ -7,10 +7,9 @@
  * required. ±Infinity compares as a number (Infinity > any finite upper bound).
  */
 import { z } from "zod";
-import type { DecisionResult, ReportRequest } from "../../strategies/strategy.js";
+import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory } from "../../domain/plugin.js";
 import { fmt, prune } from "../common.js";
 import { isFirstInInterval } from "../percentile/percentile-scheduler.js";
-import type { Scheduler, SchedulerFactory } from "../scheduler.js";
 
 const bound = z.number().refine((v) => !Number.isNaN(v), "must be a number");
 const options = z

@@ -13,15 +13,20 @@
  * clear error instead of interleaving writes. Readers (`tuneport studies ...`) open the
  * file read-only and may run beside the server: WAL lets them see committed data.
  *
+ * Private files: a writer creates the database and its lock with mode 0600 (SQLite gives the
+ * `-wal` and `-shm` files it creates the database file's mode), and tightens an existing
+ * database, `-wal` or `-shm` that group or others may read to 0600 (`tightenedFiles`): they
+ * hold results and lease tokens. Read-only opens change nothing.
+ *
  * Schema migrations are versioned through `PRAGMA user_version`; each migration runs in
  * its own transaction, and a database newer than this build is refused.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
 import type { Study, StudyConfig, TrialState } from "../../domain/trial.js";
-import type { Change, NewStudy, Storage, StoredTrial } from "../storage.js";
+import type { Change, Storage, StoredTrial } from "../storage.js";
 
 export type Durability = "process" | "power";
 
@@ -75,9 +80,9 @@ const MIGRATIONS: readonly string[] = [
     at         INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: studies can be stopped (stop_study / resume_study).
+  `ALTER TABLE studies ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
 ];
-
-export const SCHEMA_VERSION = MIGRATIONS.length;
 
 interface TrialRow {
   id: number;
@@ -105,6 +110,8 @@ export class SqliteStorage implements Storage {
    * Not used by read-only connections, which may see another process add ids.
    */
   private replyIds: Set<string> | null = null;
+  /** Files that existed with group/other permissions and were set to 0600 on open (for the caller to log). */
+  readonly tightenedFiles: string[] = [];
 
   constructor(opts: SqliteStorageOptions) {
     const file = opts.path !== ":memory:";
@@ -121,6 +128,7 @@ export class SqliteStorage implements Storage {
         );
     } else {
       this.lockPath = file ? acquireLock(`${opts.path}.lock`) : null;
+      if (file) this.tightenedFiles.push(...makePrivate(opts.path));
       this.db = new Database(opts.path, { timeout: 5000 });
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${opts.durability === "power" ? "FULL" : "NORMAL"}`);
@@ -130,8 +138,12 @@ export class SqliteStorage implements Storage {
     const db = this.db;
     this.stmts = {
       insertStudy: db.prepare(
-        "INSERT INTO studies (name, config, user_attrs, created_at) VALUES (@name, @config, @user_attrs, @created_at)",
+        "INSERT INTO studies (id, name, config, user_attrs, created_at, stopped) VALUES (@id, @name, @config, @user_attrs, @created_at, @stopped)",
       ),
+      updateStudy: db.prepare("UPDATE studies SET config = @config, user_attrs = @user_attrs, stopped = @stopped WHERE id = @id"),
+      maxStudyId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM studies"),
+      studySeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'studies'"),
+      setLease: db.prepare("UPDATE trials SET lease_token = ?, lease_expires = ? WHERE id = ?"),
       listStudies: db.prepare("SELECT * FROM studies ORDER BY id"),
       deleteStudy: db.prepare("DELETE FROM studies WHERE id = ?"),
       setStudyAttrs: db.prepare("UPDATE studies SET user_attrs = ? WHERE id = ?"),
@@ -171,56 +183,16 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  async createStudy(s: NewStudy): Promise<Study> {
-    try {
-      const info = this.stmts.insertStudy.run({
-        name: s.name,
-        config: JSON.stringify(s.config),
-        user_attrs: JSON.stringify(s.userAttrs),
-        created_at: s.createdAt,
-      });
-      return { id: Number(info.lastInsertRowid), name: s.name, config: s.config, userAttrs: s.userAttrs, createdAt: s.createdAt };
-    } catch (err) {
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE")
-        throw new TuneportError("ALREADY_EXISTS", `a study named '${s.name}' already exists`, { study: s.name });
-      throw err;
-    }
-  }
-
-  async importStudy(s: NewStudy, trials: readonly StoredTrial[]): Promise<Study> {
-    try {
-      return this.db.transaction(() => {
-        const info = this.stmts.insertStudy.run({
-          name: s.name,
-          config: JSON.stringify(s.config),
-          user_attrs: JSON.stringify(s.userAttrs),
-          created_at: s.createdAt,
-        });
-        const id = Number(info.lastInsertRowid);
-        this.applyAll(trials.map((t) => ({ kind: "insert-trial" as const, trial: { ...t, studyId: id } })));
-        return { id, name: s.name, config: s.config, userAttrs: s.userAttrs, createdAt: s.createdAt };
-      })();
-    } catch (err) {
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && /studies\.name/.test((err as Error).message))
-        throw new TuneportError("ALREADY_EXISTS", `a study named '${s.name}' already exists`, { study: s.name });
-      throw err;
-    }
-  }
-
   async listStudies(): Promise<Study[]> {
-    return (this.stmts.listStudies.all() as { id: number; name: string; config: string; user_attrs: string; created_at: number }[]).map(
-      (r) => ({
-        id: r.id,
-        name: r.name,
-        config: JSON.parse(r.config) as StudyConfig,
-        userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
-        createdAt: r.created_at,
-      }),
-    );
-  }
-
-  async deleteStudy(studyId: number): Promise<boolean> {
-    return this.stmts.deleteStudy.run(studyId).changes > 0;
+    type Row = { id: number; name: string; config: string; user_attrs: string; created_at: number; stopped: number };
+    return (this.stmts.listStudies.all() as Row[]).map((r) => ({
+      id: r.id,
+      name: r.name,
+      config: JSON.parse(r.config) as StudyConfig,
+      userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
+      createdAt: r.created_at,
+      ...(r.stopped ? { stopped: true } : {}),
+    }));
   }
 
   async loadTrials(studyId: number): Promise<StoredTrial[]> {
@@ -261,6 +233,12 @@ export class SqliteStorage implements Storage {
     return (this.stmts.maxTrialId.get() as { m: number }).m;
   }
 
+  async maxStudyId(): Promise<number> {
+    // AUTOINCREMENT's high-water mark survives deletes, so a deleted study's id is never reused.
+    const seq = this.stmts.studySeq.get() as { seq: number } | undefined;
+    return Math.max(seq?.seq ?? 0, (this.stmts.maxStudyId.get() as { m: number }).m);
+  }
+
   private readonly applyAll = (changes: readonly Change[]): void => {
     for (const c of changes) {
       switch (c.kind) {
@@ -275,6 +253,30 @@ export class SqliteStorage implements Storage {
         }
         case "add-intermediate":
           this.stmts.addIntermediate.run(c.trialId, c.step, nanToNull(c.value));
+          break;
+        case "insert-study":
+          this.stmts.insertStudy.run({
+            id: c.study.id,
+            name: c.study.name,
+            config: JSON.stringify(c.study.config),
+            user_attrs: JSON.stringify(c.study.userAttrs),
+            created_at: c.study.createdAt,
+            stopped: c.study.stopped ? 1 : 0,
+          });
+          break;
+        case "update-study":
+          this.stmts.updateStudy.run({
+            id: c.study.id,
+            config: JSON.stringify(c.study.config),
+            user_attrs: JSON.stringify(c.study.userAttrs),
+            stopped: c.study.stopped ? 1 : 0,
+          });
+          break;
+        case "delete-study":
+          this.stmts.deleteStudy.run(c.studyId);
+          break;
+        case "set-lease":
+          this.stmts.setLease.run(c.lease.token, c.lease.expiresAt, c.trialId);
           break;
         case "set-study-user-attrs":
           this.stmts.setStudyAttrs.run(JSON.stringify(c.userAttrs), c.studyId);
@@ -345,7 +347,7 @@ export class SqliteStorage implements Storage {
 function acquireLock(lockPath: string): string {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      writeFileSync(lockPath, String(process.pid), { flag: "wx", mode: PRIVATE_MODE });
       return lockPath;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
@@ -360,6 +362,35 @@ function acquireLock(lockPath: string): string {
     }
   }
   throw new TuneportError("UNAVAILABLE", `could not take the lock ${lockPath}`);
+}
+
+/** Owner read/write only: the mode of every file a writer creates or opens. */
+export const PRIVATE_MODE = 0o600;
+
+/**
+ * Creates the database file with mode 0600 when it is missing (SQLite then gives its `-wal`
+ * and `-shm` the same mode) and sets an existing database, `-wal` or `-shm` that group or
+ * others can access to 0600. Returns the paths it tightened.
+ */
+function makePrivate(dbPath: string): string[] {
+  closeSync(openSync(dbPath, "a", PRIVATE_MODE));
+  const tightened: string[] = [];
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(f).mode;
+    } catch {
+      continue; // not there (yet)
+    }
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(f, PRIVATE_MODE);
+      tightened.push(f);
+    } catch {
+      // Not ours to change (another owner): the file stays as its owner set it.
+    }
+  }
+  return tightened;
 }
 
 function isAlive(pid: number): boolean {

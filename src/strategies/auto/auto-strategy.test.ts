@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
+import type { SearchSpace } from "../../domain/distributions.js";
 import { branin } from "../../testing/benchmark-functions.js";
-import { strategyConformance } from "../strategy.case.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});
 strategyConformance(autoStrategyFactory, { options: { ...defaults, gp_until: 15 }, n: 25 });
+
+const floats = (d: number): SearchSpace => Object.fromEntries(Array.from({ length: d }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
 
 describe("auto strategy", () => {
   it("uses GP while few trials completed, TPE after gp_until, TPE for define-by-run-only studies", () => {
@@ -18,8 +21,23 @@ describe("auto strategy", () => {
     expect(auto.phase({ study: makeStudy({}), trials: [] })).toBe("tpe");
   });
 
+  it("goes to TPE from tpe_from_dim modelled dimensions; constant dimensions do not count", () => {
+    const auto = new AutoStrategy({ ...defaults, tpe_from_dim: 8 });
+    expect(auto.phase({ study: makeStudy(floats(7)), trials: [] })).toBe("gp");
+    expect(auto.phase({ study: makeStudy(floats(8)), trials: [] })).toBe("tpe");
+    const withConstant: SearchSpace = { ...floats(7), c: { type: "float", low: 1, high: 1 } };
+    expect(auto.phase({ study: makeStudy(withConstant), trials: [] })).toBe("gp");
+  });
+
+  it("goes to TPE from a categorical share of tpe_from_cat_share", () => {
+    const auto = new AutoStrategy({ ...defaults, tpe_from_cat_share: 0.5 });
+    const cat = { type: "categorical", choices: ["a", "b", "c"] } as const;
+    expect(auto.phase({ study: makeStudy({ ...floats(3), c0: cat, c1: cat }), trials: [] })).toBe("gp");
+    expect(auto.phase({ study: makeStudy({ ...floats(2), c0: cat, c1: cat }), trials: [] })).toBe("tpe");
+  });
+
   it("is the default and refuses unknown options", () => {
-    expect(defaults.gp_until).toBe(200);
+    expect(defaults).toMatchObject({ gp_until: 1_000_000_000 });
     expect(() => autoStrategyFactory.options.parse({ nope: 1 })).toThrow();
   });
 });

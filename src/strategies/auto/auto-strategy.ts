@@ -1,26 +1,35 @@
 /**
- * `auto`, the default strategy: Gaussian-process BO while the study is small, TPE after.
+ * `auto`, the default strategy: a rule on what the study looks like picks GP or TPE for each
+ * suggestion.
  *
- * Why (docs/BENCHMARKS.md, quality section): tuneport's `gp` has the best mean rank at 50 and
- * 100 trials over the eight benchmark problems, but its suggestion cost grows as O(n³)
- * (≈ 0.1 s at 300 trials, ≈ 0.5 s at 500), while `tpe` stays near 1 ms at 1000 trials.
- * Optuna's AutoSampler makes the same trade. The switch point, `gp_until` completed trials
- * (default 200), is where GP's cost per suggestion starts to matter for cheap objectives.
+ * The rules and their evidence (docs/BENCHMARKS.md, "The default strategy", issue 17's suite:
+ * BBOB-style, mixed, conditional, noisy and real HPO problems, sequential and 4 asynchronous
+ * workers). Each default below names the table row that sets it:
+ * - no declared space (pure define-by-run) → TPE: GP models the declared space only;
+ * - at least `tpe_from_dim` modelled dimensions → TPE;
+ * - a categorical share of the modelled dimensions of at least `tpe_from_cat_share` → TPE;
+ * - at least `gp_until` COMPLETE trials → TPE (a count switch, off by default: the GP's cost
+ *   stops growing beyond `maxModelTrials`, see gp-strategy.ts, so speed alone is no reason);
+ * - otherwise GP.
  *
- * Studies without a declared space (pure define-by-run) go to TPE from the start: GP models
- * the declared space only. Define-by-run parameters always use TPE's univariate model.
- * Both inner strategies are functions of history, so `auto` is too; GP's warm-start state
- * lives in trial attributes and simply stops being read after the switch.
+ * Define-by-run parameters always use TPE's univariate model. Both inner strategies are
+ * functions of history, so `auto` is too; GP's warm-start state lives in trial attributes
+ * and simply stops being read when TPE takes over.
  */
 import { z } from "zod";
+import { isSingleValue } from "../../domain/distributions.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 
 const options = z
   .object({
-    /** Completed trials after which suggestions come from TPE instead of GP. */
-    gp_until: z.number().int().min(0).max(100_000).default(200),
+    /** COMPLETE trials from which suggestions come from TPE (0: always TPE). Off by default. */
+    gp_until: z.number().int().min(0).max(1_000_000_000).default(1_000_000_000),
+    /** Modelled (non-constant) dimensions from which TPE is used instead of GP. */
+    tpe_from_dim: z.number().int().min(1).default(1_000_000),
+    /** Share of categorical dimensions among the modelled ones from which TPE is used. */
+    tpe_from_cat_share: z.number().min(0).max(2).default(2),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: z.record(z.string(), z.unknown()).default({}),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
@@ -38,17 +47,22 @@ export class AutoStrategy implements Strategy {
     this.tpe = tpeStrategyFactory.create(tpeStrategyFactory.options.parse(opts.tpe));
   }
 
-  /** Which phase a request is in: GP while few trials completed and the space is declared. */
+  /** Which strategy a request goes to (the rules in the file header, in that order). */
   phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" {
-    if (Object.keys(req.study.space).length === 0) return "tpe";
+    const dists = Object.values(req.study.space).filter((d) => !isSingleValue(d));
+    if (dists.length === 0) return "tpe";
+    if (dists.length >= this.opts.tpe_from_dim) return "tpe";
+    const cats = dists.filter((d) => d.type === "categorical").length;
+    if (cats / dists.length >= this.opts.tpe_from_cat_share) return "tpe";
     let complete = 0;
     for (const t of req.trials) if (t.state === "COMPLETE") complete++;
     return complete < this.opts.gp_until ? "gp" : "tpe";
   }
 
   suggest(req: SuggestRequest): Suggestion {
-    const s = (this.phase(req) === "gp" ? this.gp : this.tpe).suggest(req);
-    return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: this.phase(req) } };
+    const phase = this.phase(req);
+    const s = (phase === "gp" ? this.gp : this.tpe).suggest(req);
+    return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: phase } };
   }
 
   suggestParam(req: ParamRequest) {
@@ -61,8 +75,8 @@ export class AutoStrategy implements Strategy {
 export const autoStrategyFactory: StrategyFactory<AutoOptions> = {
   name: "auto",
   description:
-    "The default: Gaussian-process BO for the first gp_until (200) completed trials, where it ranks best, then TPE, " +
-    "which stays fast on long studies. Define-by-run parameters use TPE.",
+    "The default: Gaussian-process BO or TPE, chosen by rules on the search space (dimension, categorical share) that " +
+    "issue 17's benchmark suite supports (docs/BENCHMARKS.md). Define-by-run parameters use TPE.",
   options: options as unknown as z.ZodType<AutoOptions>,
   // GP fitting must stay off the event loop; TPE in a worker costs one message round trip.
   offload: true,

@@ -3,9 +3,9 @@ import { type SearchSpace, contains } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
 import { type BenchmarkProblem, branin, hartmann6, mixedProblem, shiftedRosenbrock } from "../../testing/benchmark-functions.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import { strategyConformance } from "../strategy.case.js";
-import type { StrategyFactory } from "../strategy.js";
-import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import type { StrategyFactory } from "../../domain/plugin.js";
+import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../../testing/fixtures.js";
 import { cmaesStrategyFactory } from "./cmaes-strategy.js";
 
 const defaults = cmaesStrategyFactory.options.parse({});

@@ -46,8 +46,8 @@ import {
 import type { Trial } from "../../domain/trial.js";
 import { NumericalError, symmetricEigen } from "../../math/linalg.js";
 import { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 
 const options = z
   .object({

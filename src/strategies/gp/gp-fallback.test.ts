@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { contains } from "../../domain/distributions.js";
 import { Rng } from "../../math/rng.js";
 import { branin } from "../../testing/benchmark-functions.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 
 // Every factorisation fails: the strategy must fall back to a valid random point.
 vi.mock("../../math/linalg.js", async (importOriginal) => {

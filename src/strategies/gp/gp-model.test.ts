@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../math/rng.js";
-import { GpObjective, GpPosterior, type GpInputs, matern52, matern52dR2 } from "./gp-model.js";
+import { GpObjective, GpPosterior, type GpInputs, defaultTheta, dimScaledLogLambda, matern52, matern52dR2 } from "./gp-model.js";
 
 function randomInputs(n: number, seed: number): { inputs: GpInputs; y: Float64Array } {
   const rng = new Rng(seed);
@@ -26,9 +26,9 @@ describe("GP model", () => {
     }
   });
 
-  it("has an analytic negative-log-posterior gradient that matches central finite differences", () => {
+  it.each(["optuna", "dim-scaled"] as const)("has an analytic negative-log-posterior gradient that matches central finite differences (%s prior)", (prior) => {
     const { inputs, y } = randomInputs(25, 1);
-    const obj = new GpObjective(inputs, y);
+    const obj = new GpObjective(inputs, y, prior);
     for (const theta of [[0, 0, 0, 0, Math.log(1e-2)], [1.2, -0.7, 2.1, -0.4, -6], [-2, 1, 0.3, 0.9, 0.5]]) {
       const t = Float64Array.from(theta);
       const g = new Float64Array(t.length);
@@ -125,5 +125,24 @@ describe("GP model", () => {
     const [s2, noise] = [Math.exp(0.1), 1e-6 + Math.exp(-5)];
     expect(bounds[0]).toBeCloseTo((s2 * noise) / (s2 + noise), 8);
     expect(strictlyLooser).toBeGreaterThan(100);
+  });
+
+  it("centres the dimension-scaled prior at a lengthscale that grows like √d (Hvarfner et al. 2024)", () => {
+    for (const d of [2, 8, 32]) expect(Math.exp(-0.5 * dimScaledLogLambda(d).mean)).toBeCloseTo(Math.exp(Math.SQRT2) * Math.sqrt(d), 10);
+    expect(Array.from(defaultTheta(3))).toEqual([0, 0, 0, 0, Math.log(1e-2)]);
+  });
+
+  it("has the prior's pull: with no data its MAP lengthscales sit at the prior mode", () => {
+    // One point carries no information on lengthscales, so the gradient there is the prior's alone.
+    const inputs: GpInputs = { n: 1, d: 4, X: Float64Array.from([0.1, 0.2, 0.3, 0.4]), isCat: new Uint8Array(4) };
+    const obj = new GpObjective(inputs, Float64Array.from([0]), "dim-scaled");
+    const t = defaultTheta(4);
+    t.fill(dimScaledLogLambda(4).mean, 0, 4);
+    const g = new Float64Array(6);
+    obj.evaluate(t, g);
+    for (let m = 0; m < 4; m++) expect(Math.abs(g[m]!)).toBeLessThan(1e-12);
+    t[0] = t[0]! + 1;
+    obj.evaluate(t, g);
+    expect(g[0]).toBeCloseTo(1 / 12, 12);
   });
 });

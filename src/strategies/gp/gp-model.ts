@@ -9,10 +9,17 @@
  *   (log marginal likelihood and its gradient ½·tr((ααᵀ − K⁻¹)·∂K/∂θ)).
  * - Categorical dimensions enter the squared distance as λ·[x ≠ x'] (a Hamming distance
  *   with its own inverse squared lengthscale λ), as in Optuna 5.0's GPSampler.
- * - Priors (MAP): on each inverse squared lengthscale λ, log p = −(0.1/λ + 0.1·λ); on the
- *   signal variance s², Gamma(2, 1); on the noise variance, Gamma(1.1, 30); noise ≥ 1e-6
- *   (the heuristics of Optuna 5.0's GPSampler, chosen to keep lengthscales near the unit
- *   cube's scale and the noise small for mostly deterministic objectives).
+ * - Priors (MAP): on the signal variance s², Gamma(2, 1); on the noise variance, Gamma(1.1, 30);
+ *   noise ≥ 1e-6 (Optuna 5.0 GPSampler's heuristics: noise small for mostly deterministic
+ *   objectives). On each inverse squared lengthscale λ = 1/ℓ², one of (`LengthscalePrior`):
+ *   - "optuna" (the default): log p = −(0.1/λ + 0.1·λ), Optuna 5.0's, which keeps ℓ near 1
+ *     whatever d;
+ *   - "dim-scaled": Hvarfner, Hellsten & Nardi, "Vanilla Bayesian Optimization Performs Great
+ *     in High Dimensions" (ICML 2024), §4, BoTorch's default since 0.12:
+ *     ℓ ~ LogNormal(√2 + ½·log d, √3), i.e. log λ ~ N(−2√2 − log d, 12), so lengthscales grow
+ *     like √d. Not the default: with this Matérn-5/2 model and LogEI it fits ℓ ≈ 10–20 on a
+ *     20-D sphere, the posterior mean turns into a near-linear trend, and EI sends 12–19 of 20
+ *     coordinates to the bounds (docs/BENCHMARKS.md, GP ablations).
  *
  * Hyperparameters are optimised in log space: θ = [log λ_1..λ_d, log s², log(σ²_n − 1e-6)].
  * Every buffer is preallocated per fit, so the evaluations inside L-BFGS allocate nothing.
@@ -32,7 +39,19 @@ export interface GpInputs {
   readonly isCat: Uint8Array;
 }
 
-/** Default starting hyperparameters: λ = 1, s² = 1, σ²_n = 1e-2 (plus the floor). */
+/** The prior on the inverse squared lengthscales (see the file header). */
+export type LengthscalePrior = "optuna" | "dim-scaled";
+
+/** Mean and variance of log λ under the "dim-scaled" prior for d modelled dimensions. */
+export function dimScaledLogLambda(d: number): { mean: number; variance: number } {
+  return { mean: -2 * Math.SQRT2 - Math.log(Math.max(1, d)), variance: 12 };
+}
+
+/**
+ * Default starting hyperparameters: λ = 1, s² = 1, σ²_n = 1e-2 (plus the floor), whatever the
+ * prior. Not the dimension-scaled prior's mode: there (ℓ ≈ 4√d) the kernel is nearly flat,
+ * the likelihood's gradient in log λ is tiny, and L-BFGS's gradient test stops at the start.
+ */
 export function defaultTheta(d: number): Float64Array {
   const t = new Float64Array(d + 2);
   t[d + 1] = Math.log(1e-2);
@@ -83,6 +102,7 @@ export class GpObjective {
   constructor(
     readonly inputs: GpInputs,
     readonly y: Float64Array,
+    readonly prior: LengthscalePrior = "optuna",
   ) {
     const { n, d, X, isCat } = inputs;
     this.n = n;
@@ -156,7 +176,7 @@ export class GpObjective {
   /** Negative log posterior at θ without its gradient (one factorisation, no inverse). */
   value(theta: Float64Array): number {
     if (!this.factor(theta)) return NaN;
-    return this.nll() - logPrior(theta, this.d);
+    return this.nll() - logPrior(theta, this.d, this.prior);
   }
 
   private nll(): number {
@@ -202,22 +222,32 @@ export class GpObjective {
     grad[d + 1] = -0.5 * trW * en;
 
     // Log priors (added to the log likelihood, so subtracted here), differentiated in θ.
-    for (let m = 0; m < d; m++) {
-      const l = lambda[m]!;
-      grad[m] = grad[m]! - (0.1 / l - 0.1 * l);
+    if (this.prior === "dim-scaled") {
+      const { mean, variance } = dimScaledLogLambda(d);
+      for (let m = 0; m < d; m++) grad[m] = grad[m]! + (theta[m]! - mean) / variance;
+    } else {
+      for (let m = 0; m < d; m++) {
+        const l = lambda[m]!;
+        grad[m] = grad[m]! - (0.1 / l - 0.1 * l);
+      }
     }
     grad[d] = grad[d]! - (1 - s2);
     grad[d + 1] = grad[d + 1]! - (0.1 / noise - 30) * en;
-    return nll - logPrior(theta, d);
+    return nll - logPrior(theta, d, this.prior);
   }
 }
 
 /** log p(θ) up to a constant: the priors named in the file header. */
-function logPrior(theta: ArrayLike<number>, d: number): number {
+function logPrior(theta: ArrayLike<number>, d: number, prior: LengthscalePrior): number {
   let lp = 0;
-  for (let m = 0; m < d; m++) {
-    const l = Math.exp(theta[m]!);
-    lp += -(0.1 / l + 0.1 * l);
+  if (prior === "dim-scaled") {
+    const { mean, variance } = dimScaledLogLambda(d);
+    for (let m = 0; m < d; m++) lp -= (theta[m]! - mean) ** 2 / (2 * variance);
+  } else {
+    for (let m = 0; m < d; m++) {
+      const l = Math.exp(theta[m]!);
+      lp += -(0.1 / l + 0.1 * l);
+    }
   }
   const s2 = Math.exp(theta[d]!);
   const noise = MIN_NOISE + Math.exp(theta[d + 1]!);

@@ -4,9 +4,9 @@ import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { type BenchmarkProblem, branin, hartmann6, mixedProblem } from "../../testing/benchmark-functions.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import { strategyConformance } from "../strategy.case.js";
-import type { StrategyFactory } from "../strategy.js";
-import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import type { StrategyFactory } from "../../domain/plugin.js";
+import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../../testing/fixtures.js";
 import { gpStrategyFactory } from "./gp-strategy.js";
 
 const defaults = gpStrategyFactory.options.parse({});
@@ -21,7 +21,11 @@ const SEEDS = Array.from({ length: 10 }, (_, k) => (k + 1) * 1024);
 
 describe("gp strategy", () => {
   it("parses options strictly with Optuna-like defaults", () => {
-    expect(defaults).toEqual({ nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, maxAcqIterations: 30 });
+    expect(defaults).toEqual({
+      nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10,
+      maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
+      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true,
+    });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);
   });

@@ -15,9 +15,14 @@
  * 1. Fewer than `nStartupTrials` (default 10, as Optuna) COMPLETE trials: uniform random.
  * 2. Inputs: the declared space's non-constant dimensions in the unit cube (`toUnit`: log
  *    and step aware; categoricals as choice indices). Targets: COMPLETE values, negated
- *    when maximising, standardised. PRUNED/FAIL trials are not modelled.
- * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise)
- *    by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
+ *    when maximising, standardised (`outputTransform` "yeo-johnson": then power-transformed,
+ *    gp-targets.ts). PRUNED/FAIL trials are not modelled. Beyond `maxModelTrials` (200)
+ *    COMPLETE trials only a subset is modelled (the best half plus a random draw of the rest),
+ *    and beyond `maxFitTrials` (100) modelled points the hyperparameters are fitted on such a
+ *    subset of them (subset of data for θ, Rasmussen & Williams §8.3.3), so that a suggestion's
+ *    cost stops growing with the history (issue 17's speed goals). Up to 100 trials both are exact.
+ * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
+ *    lengthscale prior `lengthscalePrior`, by default Hvarfner et al.'s, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
  *    (10th) suggestion — Optuna always runs the full warm-started fit). The warm
  *    start is deterministic from history: the θ fitted for a suggestion is stored in the
@@ -25,7 +30,8 @@
  *    or from the default θ, whichever has the lower objective. A restarted server
  *    therefore makes the same choices; no in-memory cache is involved.
  * 4. Pending trials (RUNNING or WAITING with every modelled parameter): kriging believer —
- *    each is added to the data with its posterior mean as target. The mean surface is then
+ *    each is added to the data with its posterior mean as target, and (`believerIncumbent`)
+ *    a believed value below the best observed becomes EI's incumbent. The mean surface is then
  *    unchanged but the variance collapses around pending points, steering the next
  *    suggestion away from them. Chosen over qLogEI with fantasies (Optuna's choice) for
  *    speed: it costs one extra factorisation instead of 128 fantasy models.
@@ -40,6 +46,9 @@
  *    their grid, then line-searched at ±1, ±2, ±4, … grid steps. A search whose iterate comes
  *    within `NEAR_FOUND` of an earlier search's end point stops there (same basin); on an
  *    all-continuous space one L-BFGS run per start suffices.
+ *    With `trustRegionFromDim` > 0 and at least that many non-categorical dimensions, the
+ *    candidates and the L-BFGS bounds are confined to TuRBO-1's trust region around the
+ *    incumbent (gp-targets.ts); categorical and exhaustively searched discrete dimensions are not.
  * 6. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
  *    uniform random point: the strategy never hands out NaN.
  */
@@ -53,9 +62,10 @@ import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { NumericalError } from "../../math/linalg.js";
 import type { Rng } from "../../math/rng.js";
 import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
+import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 import { dLogH, logH } from "./log-ei.js";
 
 const options = z
@@ -79,6 +89,30 @@ const options = z
     fullFitEvery: z.number().int().min(1).default(10),
     /** L-BFGS iteration cap of each local acquisition search. */
     maxAcqIterations: z.number().int().min(1).default(30),
+    /** Prior on the lengthscales (gp-model.ts): Hvarfner et al.'s dimension-scaled one, or Optuna 5.0's. */
+    lengthscalePrior: z.enum(["dim-scaled", "optuna"]).default("optuna"),
+    /** Target transform before the fit (gp-targets.ts). */
+    outputTransform: z.enum(["standardise", "yeo-johnson", "copula"]).default("standardise"),
+    /**
+     * TuRBO-1 trust region for the acquisition search (gp-targets.ts): on from this many
+     * modelled (non-categorical) dimensions; 0 turns it off.
+     */
+    trustRegionFromDim: z.number().int().min(0).default(0),
+    /**
+     * At most this many COMPLETE trials are modelled: beyond it the best half plus a random
+     * draw of the rest (gp-targets.ts `modelSubset`), so a suggestion's cost stops growing.
+     */
+    maxModelTrials: z.number().int().min(10).default(200),
+    /**
+     * At most this many of the modelled trials enter the hyperparameter fit (each of its
+     * gradients inverts K: O(n³)); the posterior then conditions on all of them at the fitted θ.
+     */
+    maxFitTrials: z.number().int().min(10).default(100),
+    /**
+     * Kriging believer: also lower EI's incumbent to a pending trial's believed value when that
+     * is better than the best observed (the textbook believer); false keeps the observed best.
+     */
+    believerIncumbent: z.boolean().default(true),
   })
   .strict();
 
@@ -164,24 +198,34 @@ export class GpStrategy implements Strategy {
   /** The model's choice in unit coordinates, or null when the numerics failed. */
   private modelSuggest(req: SuggestRequest, dims: Dim[], complete: Trial[]): { x: Float64Array; theta: Float64Array } | null {
     const d = dims.length;
+    const { lengthscalePrior: prior } = this.opts;
     const isCat = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 1 : 0));
-    const n = complete.length;
-    const X = new Float64Array(n * d);
-    complete.forEach((t, i) => encodeRow(t, dims, X, i * d));
     const sign = req.study.direction === "maximize" ? -1 : 1;
-    const y = standardise(complete.map((t) => sign * (t.value as number)));
+    const allValues = complete.map((t) => sign * (t.value as number));
+    const modelled = modelSubset(allValues, this.opts.maxModelTrials, req.rng).map((i) => complete[i]!);
+    const n = modelled.length;
+    const X = new Float64Array(n * d);
+    modelled.forEach((t, i) => encodeRow(t, dims, X, i * d));
+    const y = transformTargets(modelled.map((t) => sign * (t.value as number)), this.opts.outputTransform);
     if (y === null) return null;
     const inputs: GpInputs = { n, d, X, isCat };
 
-    // MAP fit, warm-started from the latest θ recorded in history when that is better.
-    const objective = new GpObjective(inputs, y);
+    // MAP fit, warm-started from the latest θ recorded in history when that is better; on at
+    // most `maxFitTrials` of the modelled points (the best half plus a random draw of the rest).
+    let objective = new GpObjective(inputs, y, prior);
+    if (n > this.opts.maxFitTrials) {
+      const rows = modelSubset(y, this.opts.maxFitTrials, req.rng);
+      const Xf = new Float64Array(rows.length * d);
+      rows.forEach((r, i) => Xf.set(X.subarray(r * d, r * d + d), i * d));
+      objective = new GpObjective({ n: rows.length, d, X: Xf, isCat }, Float64Array.from(rows, (r) => y[r]!), prior);
+    }
     // The fit dominates the cost at a few hundred trials (each gradient inverts K). A warm
     // start needs only a few steps, so a warm-started fit is capped at
     // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
     // the default θ — every `fullFitEvery` COMPLETE trials so that a drift of θ is
     // followed. Deterministic from history, like the warm start itself.
     const warm = latestTheta(req.trials, d);
-    const fullFit = warm === null || n % this.opts.fullFitEvery === 0;
+    const fullFit = warm === null || complete.length % this.opts.fullFitEvery === 0;
     let start = warm ?? defaultTheta(d);
     let fStart = objective.value(start);
     if (fullFit && warm !== null) {
@@ -207,6 +251,7 @@ export class GpStrategy implements Strategy {
           lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
         });
     const theta = Number.isFinite(fit.f) ? fit.x : start;
+    if (objective.n !== n) objective = new GpObjective(inputs, y, prior);
     if (!objective.isFactoredAt(theta) && !objective.factor(theta)) return null;
     let posterior = new GpPosterior(inputs, theta, objective.L, objective.alpha, objective.jitter);
 
@@ -226,18 +271,43 @@ export class GpStrategy implements Strategy {
         encodeRow(t, dims, Xa, (n + k) * d);
         posterior.predict(Xa, (n + k) * d);
         ya[n + k] = posterior.mean;
+        // The believer treats its fantasies as observations, the incumbent included
+        // (Ginsbourger, Le Riche & Carraro 2010, §3.2): a pending point believed better than
+        // the best observed raises the bar, so the next worker does not pile into its basin.
+        if (this.opts.believerIncumbent && posterior.mean < best) best = posterior.mean;
       });
       const augmented: GpInputs = { n: np, d, X: Xa, isCat };
-      const believer = new GpObjective(augmented, ya);
+      const believer = new GpObjective(augmented, ya, prior);
       if (!believer.factor(theta)) return null;
       posterior = new GpPosterior(augmented, theta, believer.L, believer.alpha, believer.jitter);
     }
 
-    const x = new AcquisitionSearch(posterior, dims, best, this.opts).run(req.rng, X.subarray(bestRow * d, bestRow * d + d));
+    const incumbent = X.subarray(bestRow * d, bestRow * d + d);
+    const box = this.trustRegion(dims, complete, sign, incumbent, posterior.lambda);
+    const x = new AcquisitionSearch(posterior, dims, best, this.opts, box).run(req.rng, incumbent);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
     return { x, theta: Float64Array.from(theta) };
   }
+
+  /**
+   * The TuRBO-1 box around the incumbent when the space has at least `trustRegionFromDim`
+   * non-categorical dimensions (gp-targets.ts); null (the whole cube) otherwise.
+   */
+  private trustRegion(dims: Dim[], complete: Trial[], sign: number, incumbent: Float64Array, lambda: Float64Array): SearchBox | null {
+    const mask = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 0 : 1));
+    let k = 0;
+    for (const v of mask) k += v;
+    if (this.opts.trustRegionFromDim === 0 || k < this.opts.trustRegionFromDim) return null;
+    const L = trustRegionLength(complete.map((t) => sign * (t.value as number)), complete.map(isModelBased), k);
+    return trustRegionBox(incumbent, lambda, mask, L);
+  }
+}
+
+/** Bounds of the acquisition search in unit coordinates (categorical dimensions ignore them). */
+interface SearchBox {
+  readonly lower: Float64Array;
+  readonly upper: Float64Array;
 }
 
 /** Maximises LogEI over the mixed space; every buffer is allocated once per suggestion. */
@@ -259,6 +329,7 @@ class AcquisitionSearch {
     private readonly dims: Dim[],
     private readonly best: number,
     private readonly opts: GpOptions,
+    private readonly box: SearchBox | null = null,
   ) {
     this.d = dims.length;
     this.contMask = Uint8Array.from(dims, (dim) => (dim.kind === "cont" || dim.kind === "relaxed" ? 1 : 0));
@@ -268,8 +339,8 @@ class AcquisitionSearch {
     this.dVar = new Float64Array(this.d);
     this.full = new Float64Array(this.d);
     this.sub = new Float64Array(this.contIdx.length);
-    this.lower = new Float64Array(this.contIdx.length);
-    this.upper = new Float64Array(this.contIdx.length).fill(1);
+    this.lower = Float64Array.from(this.contIdx, (m) => box?.lower[m] ?? 0);
+    this.upper = Float64Array.from(this.contIdx, (m) => box?.upper[m] ?? 1);
   }
 
   private score(mean: number, variance: number): number {
@@ -316,6 +387,7 @@ class AcquisitionSearch {
     for (let c = 0; c < nc; c++) {
       if (engine !== null) engine.point(c, u);
       else for (let m = 0; m < d; m++) u[m] = rng.random();
+      if (this.box !== null) for (let m = 0; m < d; m++) if (dims[m]!.kind !== "cat") u[m] = this.box.lower[m]! + u[m]! * (this.box.upper[m]! - this.box.lower[m]!);
       for (let m = 0; m < d; m++) {
         const dim = dims[m]!;
         cands[c * d + m] =
@@ -497,25 +569,6 @@ function encodeRow(t: Trial, dims: Dim[], out: Float64Array, offset: number): vo
 function decodeDim(dim: Dim, u: number): ParamValue {
   if (dim.dist.type === "categorical") return dim.dist.choices[Math.min(dim.card - 1, Math.max(0, Math.round(u)))] as ParamValue;
   return fromUnit(dim.dist, u);
-}
-
-/** Zero mean, unit variance (scale-first so that huge values cannot overflow); null if not finite. */
-function standardise(values: number[]): Float64Array | null {
-  let scale = 0;
-  for (const v of values) scale = Math.max(scale, Math.abs(v));
-  if (!Number.isFinite(scale)) return null;
-  if (scale === 0) scale = 1;
-  const y = Float64Array.from(values, (v) => v / scale);
-  let mean = 0;
-  for (const v of y) mean += v;
-  mean /= y.length;
-  let sq = 0;
-  for (const v of y) sq += (v - mean) ** 2;
-  const std = Math.sqrt(sq / y.length);
-  const s = std > 1e-12 ? std : 1;
-  for (let i = 0; i < y.length; i++) y[i] = (y[i]! - mean) / s;
-  for (const v of y) if (!Number.isFinite(v)) return null;
-  return y;
 }
 
 /** θ stored by the most recent model-based suggestion with the same number of dimensions. */

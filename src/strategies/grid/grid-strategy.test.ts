@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
-import { simulate, strategyConformance } from "../strategy.case.js";
-import { makeStudy, makeTrial, suggestRequest } from "../test-helpers.js";
+import { simulate, strategyConformance } from "../../testing/strategy.case.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { GridStrategy, gridStrategyFactory } from "./grid-strategy.js";
 
 const space: SearchSpace = {

@@ -8,13 +8,14 @@
  * trials (re-queued after a lost worker) carry their point with them.
  *
  * Continuous floats have no natural grid: they need `step`, or the `points_per_dim`
- * option (evenly spaced, log-spaced on log dimensions).
+ * option (evenly spaced, log-spaced on log dimensions). A study whose declared space has no
+ * grid is refused when it is created (`gridSpaceProblem`), not at its first ask.
  */
 import { z } from "zod";
-import { type Distribution, type ParamValue, type Params, cardinality, snap } from "../../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, type SearchSpace, cardinality, snap } from "../../domain/distributions.js";
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { Rng } from "../../math/rng.js";
-import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 
 const options = z
   .object({
@@ -130,5 +131,25 @@ export const gridStrategyFactory: StrategyFactory<GridOptions> = {
     "Exhaustive Cartesian grid over the declared space, each point handed out once (shuffled by seed). " +
     "Continuous floats need a step or points_per_dim.",
   options: options as z.ZodType<GridOptions>,
+  spaceProblem: gridSpaceProblem,
   create: (o) => new GridStrategy(o),
 };
+
+/**
+ * Why `grid` cannot enumerate `space` (no declared parameter, a continuous float without a
+ * step or `points_per_dim`, more than MAX_GRID_POINTS points), or null when it can.
+ */
+export function gridSpaceProblem(space: SearchSpace, opts: GridOptions): string | null {
+  const names = Object.keys(space);
+  if (names.length === 0) return "grid needs a declared search space (it cannot enumerate define-by-run parameters)";
+  let total = 1;
+  for (const name of names) {
+    try {
+      total *= gridValues(name, space[name] as Distribution, opts).length;
+    } catch (err) {
+      if (err instanceof TuneportError) return err.message;
+      throw err;
+    }
+  }
+  return total > MAX_GRID_POINTS ? `grid: ${total} points is more than the ${MAX_GRID_POINTS} tuneport enumerates` : null;
+}

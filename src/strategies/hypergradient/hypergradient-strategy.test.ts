@@ -3,9 +3,9 @@ import { type FloatDistribution, type Params, type SearchSpace, contains, fromUn
 import type { Direction, Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { STRATEGIES } from "../index.js";
-import { MIXED_SPACE, simulate, strategyConformance } from "../strategy.case.js";
-import type { StrategyFactory } from "../strategy.js";
-import { makeStudy, makeTrial } from "../test-helpers.js";
+import { MIXED_SPACE, simulate, strategyConformance } from "../../testing/strategy.case.js";
+import type { StrategyFactory } from "../../domain/plugin.js";
+import { makeStudy, makeTrial } from "../../testing/fixtures.js";
 import { type HypergradientOptions, readTrajectory, unitJacobian } from "./hypergradient-strategy.js";
 
 const factory = STRATEGIES.get("hypergradient") as StrategyFactory<HypergradientOptions>;

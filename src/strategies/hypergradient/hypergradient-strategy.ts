@@ -72,7 +72,7 @@ import type {
   StrategyFactory,
   SuggestRequest,
   Suggestion,
-} from "../strategy.js";
+} from "../../domain/plugin.js";
 
 /** Name under which this strategy is registered. */
 export const HYPERGRADIENT = "hypergradient";
@@ -368,6 +368,9 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
       const base = catalogue().get(o.base.name);
       if (!base) return false;
       return base.offloadFor ? base.offloadFor(o.base.options) : base.offload === true;
+    },
+    readModels: {
+      trajectory: (t) => ({ entries: readTrajectory(t.systemAttrs), thinned: t.systemAttrs.hg_trajectory_thinned === true }),
     },
     create(o: HypergradientOptions): Strategy {
       const factory = catalogue().get(o.base.name);

@@ -20,7 +20,7 @@
  * - `diverged`: set by the service when a member was completed with a NaN/infinite value.
  */
 import type { Params } from "../../domain/distributions.js";
-import type { Direction, Trial } from "../../domain/trial.js";
+import type { Trial } from "../../domain/trial.js";
 
 export interface LineageEntry {
   readonly step: number;
@@ -146,37 +146,6 @@ export function releasableCheckpoints(trials: readonly Trial[]): string[] {
     for (const c of checkpointsOf(t)) if (!released.has(c.path) && !pinned.has(c.path)) out.push(c.path);
   }
   return out.sort();
-}
-
-/** A trial's best finite reported value and the step of that report (the earliest on ties). */
-export function bestReport(direction: Direction, t: Trial): { step: number; value: number } | null {
-  let best: { step: number; value: number } | null = null;
-  for (const iv of t.intermediate) {
-    if (!Number.isFinite(iv.value)) continue;
-    if (best === null || (direction === "minimize" ? iv.value < best.value : iv.value > best.value)) best = { step: iv.step, value: iv.value };
-  }
-  return best;
-}
-
-/**
- * The trial whose model was best when it reported: the best finite reported value over every
- * trial (ties: the earlier trial, then the earlier step). A trial that never reported counts
- * with its COMPLETE value at step null. Null when nothing finite was reported or completed.
- * (A member's completed value is usually its *last* report, which after a late exploit or a
- * divergence is not its best model; the lineage to replay is that of the best report.)
- */
-export function bestReported(direction: Direction, trials: readonly Trial[]): { trial: Trial; step: number | null; value: number } | null {
-  let best: { trial: Trial; step: number | null; value: number } | null = null;
-  const better = (a: number, b: number) => (direction === "minimize" ? a < b : a > b);
-  for (const t of trials) {
-    const r = bestReport(direction, t);
-    const cand =
-      r !== null ? { trial: t, step: r.step, value: r.value }
-      : t.state === "COMPLETE" && t.value !== null && Number.isFinite(t.value) ? { trial: t, step: null, value: t.value }
-      : null;
-    if (cand && (best === null || better(cand.value, best.value))) best = cand;
-  }
-  return best;
 }
 
 /**

@@ -7,12 +7,16 @@ import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { runPopulation } from "../../testing/pbt-population.js";
 import { scheduleProblem, toyProblem } from "../../testing/pbt-problems.js";
-import { MIXED_SPACE, strategyConformance } from "../strategy.case.js";
+import { MIXED_SPACE, strategyConformance } from "../../testing/strategy.case.js";
 import { type PbtOptions, exploreValue, pbtStrategyFactory, quantileCount } from "./pbt-strategy.js";
 
 const defaults = (o: Record<string, unknown> = {}): PbtOptions => pbtStrategyFactory.options.parse(o) as PbtOptions;
 
-strategyConformance(pbtStrategyFactory, { options: defaults(), n: 30 });
+strategyConformance(pbtStrategyFactory, {
+  options: defaults(),
+  n: 30,
+  skip: { "suggest-param": "members take the declared space only; the service draws define-by-run params uniformly" },
+});
 
 describe("pbt explore", () => {
   it("stays inside every distribution, also with extreme factors", () => {
@@ -73,7 +77,7 @@ describe("pbt through the service", () => {
     await storage.close();
   });
 
-  async function study(name: string, options: Record<string, unknown>, space = scheduleProblem.space, direction = "minimize") {
+  async function study(name: string, options: Record<string, unknown>, space = scheduleProblem.space, direction: "minimize" | "maximize" = "minimize") {
     await svc.createStudy({ name, space, direction, seed: 3, strategy: { name: "pbt", options }, lease_ttl_s: 5 });
   }
 
@@ -86,10 +90,10 @@ describe("pbt through the service", () => {
 
   it("creates population_size members, then refuses to over-fill", async () => {
     await study("p", { population_size: 3 });
-    const asked = [await svc.ask("p"), await svc.ask("p"), await svc.ask("p")];
+    const asked = [await svc.ask({ study: "p" }), await svc.ask({ study: "p" }), await svc.ask({ study: "p" })];
     expect(asked.map((a) => a.trial.system_attrs.pbt_member)).toEqual([0, 1, 2]);
     expect(asked.every((a) => a.trial.system_attrs.pbt_generation === 0)).toBe(true);
-    await expect(svc.ask("p")).rejects.toMatchObject({ code: "SEARCH_SPACE_EXHAUSTED" });
+    await expect(svc.ask({ study: "p" })).rejects.toMatchObject({ code: "SEARCH_SPACE_EXHAUSTED" });
   });
 
   for (const mode of ["asynchronous", "synchronous"] as const) {
@@ -103,7 +107,7 @@ describe("pbt through the service", () => {
         expect(run.deleted).toBeGreaterThan(0);
         // Retention: once every member has finished, every checkpoint has been released.
         expect(run.remaining).toBe(0);
-        const trials = (await svc.listTrials(name)).trials;
+        const trials = (await svc.listTrials({ study: name })).trials;
         expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
       }
     });
@@ -117,7 +121,7 @@ describe("pbt through the service", () => {
     });
     expect(run.violations).toEqual([]);
     expect(run.refills).toBeGreaterThanOrEqual(1);
-    const trials = (await svc.listTrials("kill")).trials;
+    const trials = (await svc.listTrials({ study: "kill" })).trials;
     const lost = trials.find((t) => t.state === "FAIL");
     expect(lost?.system_attrs.fail_reason).toBe("lease_expired");
     expect(lost?.system_attrs.retried_as).toBeUndefined();
@@ -136,10 +140,10 @@ describe("pbt through the service", () => {
 
   it("synchronous: a member past the boundary continues until every live member reached it", async () => {
     await study("sync", { population_size: 2, perturbation_interval: 2, mode: "synchronous" }, toyProblem.space, "maximize");
-    const a = await svc.ask("sync");
-    const b = await svc.ask("sync");
+    const a = await svc.ask({ study: "sync" });
+    const b = await svc.ask({ study: "sync" });
     const rep = (t: typeof a, step: number, value: number) =>
-      svc.report("sync", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+      svc.report({ study: "sync", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
     await rep(a, 1, 0.5);
     expect((await rep(a, 2, 0.5)).decision.action).toBe("continue"); // b is behind
     expect((await rep(a, 3, 0.5)).decision.action).toBe("continue");
@@ -159,10 +163,10 @@ describe("pbt through the service", () => {
 
   it("lineage follows donors back to generation 0 and replays as a schedule", async () => {
     await study("lin", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
-    const a = await svc.ask("lin");
-    const b = await svc.ask("lin");
+    const a = await svc.ask({ study: "lin" });
+    const b = await svc.ask({ study: "lin" });
     const rep = (t: typeof a, step: number, value: number) =>
-      svc.report("lin", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+      svc.report({ study: "lin", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
     await rep(a, 1, 0.1);
     await rep(b, 1, 0.9);
     await rep(b, 2, 0.9);
@@ -171,8 +175,8 @@ describe("pbt through the service", () => {
     const newParams = d.decision.action === "update" ? d.decision.params : {};
     await rep(a, 3, 1.0);
     await rep(a, 4, 1.1);
-    await svc.tell("lin", a.trial.number, a.lease.token, "COMPLETE", 1.1);
-    const l = await svc.lineage("lin");
+    await svc.tell({ study: "lin", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1.1 });
+    const l = await svc.lineage({ study: "lin" });
     expect(l.trial).toBe(a.trial.number);
     expect(l.until_step).toBe(4);
     expect(l.schedule).toEqual([
@@ -180,60 +184,60 @@ describe("pbt through the service", () => {
       { from_step: 2, params: newParams, trial: a.trial.number, trial_step: 2 },
     ]);
     // Non-members and unknown trials.
-    await expect(svc.lineage("lin", 99)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(svc.lineage({ study: "lin", trial: 99 })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
   it("lineage without a trial picks the best reported value, not the completed one, and stops at that report", async () => {
     await study("best", { population_size: 2, perturbation_interval: 100 }, toyProblem.space, "maximize");
-    const a = await svc.ask("best");
-    const b = await svc.ask("best");
+    const a = await svc.ask({ study: "best" });
+    const b = await svc.ask({ study: "best" });
     const rep = (t: typeof a, step: number, value: number) =>
-      svc.report("best", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+      svc.report({ study: "best", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
     await rep(a, 1, 0.5);
     await rep(a, 2, 1.15); // a's best model
     await rep(a, 3, 0.2); // then it got worse
     await rep(b, 1, 0.6);
     await rep(b, 2, 0.9);
-    await svc.tell("best", a.trial.number, a.lease.token, "COMPLETE", 0.2);
-    await svc.tell("best", b.trial.number, b.lease.token, "COMPLETE", 0.9);
-    expect((await svc.best("best"))?.number).toBe(b.trial.number); // by completed value
-    const l = await svc.lineage("best");
+    await svc.tell({ study: "best", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.2 });
+    await svc.tell({ study: "best", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: 0.9 });
+    expect((await svc.best({ study: "best" }))?.number).toBe(b.trial.number); // by completed value
+    const l = await svc.lineage({ study: "best" });
     expect(l).toMatchObject({ trial: a.trial.number, value: 1.15, step: 2, until_step: 2 });
-    const lb = await svc.lineage("best", b.trial.number);
+    const lb = await svc.lineage({ study: "best", trial: b.trial.number });
     expect(lb).toMatchObject({ trial: b.trial.number, value: 0.9, step: 2 });
   });
 
   it("a diverged member is completed with NaN or infinity, ranks worst, and other strategies still refuse it", async () => {
     await study("div", { population_size: 3, perturbation_interval: 100 });
-    const [a, b, c] = [await svc.ask("div"), await svc.ask("div"), await svc.ask("div")];
-    await svc.report("div", a.trial.number, a.lease.token, 1, Number.NaN, { checkpoint: "a1" });
-    await svc.report("div", b.trial.number, b.lease.token, 1, 0.5, { checkpoint: "b1" });
-    await svc.report("div", c.trial.number, c.lease.token, 1, Infinity, { checkpoint: "c1" });
-    const ta = await svc.tell("div", a.trial.number, a.lease.token, "COMPLETE", Number.NaN);
+    const [a, b, c] = [await svc.ask({ study: "div" }), await svc.ask({ study: "div" }), await svc.ask({ study: "div" })];
+    await svc.report({ study: "div", trial: a.trial.number, token: a.lease.token, step: 1, value: Number.NaN, data: { checkpoint: "a1" } });
+    await svc.report({ study: "div", trial: b.trial.number, token: b.lease.token, step: 1, value: 0.5, data: { checkpoint: "b1" } });
+    await svc.report({ study: "div", trial: c.trial.number, token: c.lease.token, step: 1, value: Infinity, data: { checkpoint: "c1" } });
+    const ta = await svc.tell({ study: "div", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: Number.NaN });
     expect(ta.trial).toMatchObject({ state: "COMPLETE", value: null, system_attrs: { diverged: "NaN" } });
-    const tc = await svc.tell("div", c.trial.number, c.lease.token, "COMPLETE", Infinity);
+    const tc = await svc.tell({ study: "div", trial: c.trial.number, token: c.lease.token, state: "COMPLETE", value: Infinity });
     expect(tc.trial).toMatchObject({ state: "COMPLETE", value: null, system_attrs: { diverged: "Infinity" } });
-    await svc.tell("div", b.trial.number, b.lease.token, "COMPLETE", 0.5);
-    expect((await svc.best("div"))?.number).toBe(b.trial.number);
-    expect((await svc.lineage("div")).trial).toBe(b.trial.number);
+    await svc.tell({ study: "div", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: 0.5 });
+    expect((await svc.best({ study: "div" }))?.number).toBe(b.trial.number);
+    expect((await svc.lineage({ study: "div" })).trial).toBe(b.trial.number);
     await svc.createStudy({ name: "tpe-div", space: scheduleProblem.space, strategy: "tpe" });
-    const t = await svc.ask("tpe-div");
-    await expect(svc.tell("tpe-div", t.trial.number, t.lease.token, "COMPLETE", Number.NaN)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    const t = await svc.ask({ study: "tpe-div" });
+    await expect(svc.tell({ study: "tpe-div", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", value: Number.NaN })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });
 
   it("finishing members release their checkpoints; a pinned one waits until its recipient loaded it", async () => {
     await study("rel", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
-    const a = await svc.ask("rel");
-    const b = await svc.ask("rel");
+    const a = await svc.ask({ study: "rel" });
+    const b = await svc.ask({ study: "rel" });
     const rep = (t: typeof a, step: number, value: number) =>
-      svc.report("rel", t.trial.number, t.lease.token, step, value, { checkpoint: `ck/${t.trial.number}/${step}` });
+      svc.report({ study: "rel", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
     await rep(b, 1, 0.9);
     await rep(b, 2, 0.9);
     await rep(a, 1, 0.1);
     const d = await rep(a, 2, 0.1); // exploit: a is told to load b's step-2 checkpoint
     expect(d.decision).toMatchObject({ action: "update", restore: { trial: b.trial.number, checkpoint: `ck/${b.trial.number}/2` } });
     // b finishes before a has loaded it: b's only checkpoint (step 2; step 1 went at its step-2 report) stays pinned.
-    const tb = await svc.tell("rel", b.trial.number, b.lease.token, "COMPLETE", 0.9);
+    const tb = await svc.tell({ study: "rel", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: 0.9 });
     expect(tb.trial.system_attrs.pbt_released).toBeUndefined();
     // a reports a later step (it has loaded the checkpoint): now b's step-2 checkpoint is released to a.
     const d3 = await rep(a, 3, 0.95);
@@ -242,7 +246,7 @@ describe("pbt through the service", () => {
     );
     // a finishes last: everything left (its own latest checkpoint) is released; pbt_released is
     // a's cumulative record (b's checkpoint, released by a's report, once only).
-    const ta = await svc.tell("rel", a.trial.number, a.lease.token, "COMPLETE", 0.95);
+    const ta = await svc.tell({ study: "rel", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.95 });
     expect(ta.trial.system_attrs.pbt_released).toEqual([`ck/${b.trial.number}/2`, `ck/${a.trial.number}/3`]);
   });
 
@@ -260,13 +264,13 @@ describe("pbt through the service", () => {
 
   it("a repeated report of an exploit step answers the same update", async () => {
     await study("rep", { population_size: 2, perturbation_interval: 1 }, toyProblem.space, "maximize");
-    const a = await svc.ask("rep");
-    const b = await svc.ask("rep");
-    await svc.report("rep", b.trial.number, b.lease.token, 1, 0.9, { checkpoint: "b1" });
-    const first = await svc.report("rep", a.trial.number, a.lease.token, 1, 0.1, { checkpoint: "a1" });
-    const again = await svc.report("rep", a.trial.number, a.lease.token, 1, 0.1, { checkpoint: "a1" });
+    const a = await svc.ask({ study: "rep" });
+    const b = await svc.ask({ study: "rep" });
+    await svc.report({ study: "rep", trial: b.trial.number, token: b.lease.token, step: 1, value: 0.9, data: { checkpoint: "b1" } });
+    const first = await svc.report({ study: "rep", trial: a.trial.number, token: a.lease.token, step: 1, value: 0.1, data: { checkpoint: "a1" } });
+    const again = await svc.report({ study: "rep", trial: a.trial.number, token: a.lease.token, step: 1, value: 0.1, data: { checkpoint: "a1" } });
     expect(first.decision.action).toBe("update");
     expect(again.decision).toEqual(first.decision);
-    await expect(svc.report("rep", a.trial.number, a.lease.token, 2, 0.1, { checkpoint: 7 })).rejects.toBeInstanceOf(TuneportError);
+    await expect(svc.report({ study: "rep", trial: a.trial.number, token: a.lease.token, step: 2, value: 0.1, data: { checkpoint: 7 } })).rejects.toBeInstanceOf(TuneportError);
   });
 });

@@ -51,9 +51,9 @@ import { type Distribution, type ParamValue, type Params, choiceIndex, snap } fr
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
-import { sampleUniform } from "../sampling.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { DecisionResult, FinishRequest, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { pb2Explore } from "./pb2-explore.js";
-import type { DecisionResult, FinishRequest, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
 import {
   type CheckpointRecord,
   type LineageEntry,
@@ -68,6 +68,7 @@ import {
   pinnedCheckpoints,
   releasableCheckpoints,
   releasedPaths,
+  scheduleOf,
 } from "./lineage.js";
 
 const options = z
@@ -369,6 +370,9 @@ export class PbtStrategy implements Strategy {
   }
 }
 
+/** PBT's and PB2's lineage read model: the schedule recorded in `pbt_lineage`, up to a report (lineage.ts). */
+const pbtReadModels = { lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep) };
+
 /**
  * PB2 (Parker-Holder et al., NeurIPS 2020): PBT whose explore step is a time-varying GP-UCB
  * bandit over the numeric hyperparameters (pb2-bandit.ts) instead of random perturbation.
@@ -383,6 +387,7 @@ export const pb2StrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PB2 decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  readModels: pbtReadModels,
   create: (o) => new PbtStrategy(o, "pb2"),
 };
 
@@ -393,5 +398,6 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  readModels: pbtReadModels,
   create: (o) => new PbtStrategy(o),
 };

@@ -6,9 +6,9 @@ import type { BenchmarkProblem } from "../../testing/benchmark-functions.js";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import type { StrategyFactory } from "../strategy.js";
-import { simulate, strategyConformance } from "../strategy.case.js";
-import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
+import type { StrategyFactory } from "../../domain/plugin.js";
+import { simulate, strategyConformance } from "../../testing/strategy.case.js";
+import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../../testing/fixtures.js";
 import { qmcStrategyFactory } from "./qmc-strategy.js";
 
 const defaults = qmcStrategyFactory.options.parse({});

@@ -15,8 +15,8 @@
 import { z } from "zod";
 import { type Distribution, type ParamValue, type Params, fromUnit } from "../../domain/distributions.js";
 import { SOBOL_MAX_DIM, sobolPoint } from "../../math/sobol.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 
 const options = z
   .object({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toUnit } from "../../domain/distributions.js";
-import { simulate, strategyConformance } from "../strategy.case.js";
+import { simulate, strategyConformance } from "../../testing/strategy.case.js";
 import { randomStrategyFactory } from "./random-strategy.js";
 
 strategyConformance(randomStrategyFactory, { options: {}, n: 50 });

@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import type { Params } from "../../domain/distributions.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 
 export class RandomStrategy implements Strategy {
   suggest(req: SuggestRequest): Suggestion {

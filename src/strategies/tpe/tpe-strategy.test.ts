@@ -4,9 +4,9 @@ import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { type BenchmarkProblem, branin, hartmann6, mixedProblem } from "../../testing/benchmark-functions.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import type { StrategyFactory } from "../strategy.js";
-import { strategyConformance } from "../strategy.case.js";
-import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../test-helpers.js";
+import type { StrategyFactory } from "../../domain/plugin.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../../testing/fixtures.js";
 import { ParzenMixture, type ParzenParams, type TpeDim, tpeWeights } from "./parzen-estimator.js";
 import { TpeStrategy, splitTrials, tpeStrategyFactory } from "./tpe-strategy.js";
 

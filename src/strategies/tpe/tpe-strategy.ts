@@ -48,8 +48,8 @@ import {
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sobolParams } from "../qmc/qmc-strategy.js";
-import { sampleUniform } from "../sampling.js";
-import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../strategy.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { ParzenMixture, type ParzenParams, type TpeDim, tpeGamma, tpeWeights } from "./parzen-estimator.js";
 
 const options = z

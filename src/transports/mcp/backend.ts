@@ -3,33 +3,23 @@
  * - `serviceBackend`: the in-process StudyService (`tuneport mcp --storage`, `serve --mcp-http`);
  * - `RemoteBackend`: a running server reached over ZeroMQ (`tuneport mcp --connect`).
  *
- * Both return the service's views. Derived read models (summary, importances, plots) are
+ * Both expose every op of the table through one typed `call(op, args)`, so a tool reaches whatever
+ * workers reach, with the same results. Derived read models (summary, importances, plots) are
  * computed from `allTrials` by the pure functions in `src/service/`, so both modes agree.
  */
 import type { Logger } from "pino";
 import type { TuneportError } from "../../domain/errors.js";
-import { type PluginDescription, describePlugins } from "../../service/plugins.js";
-import type { CreateStudyArgs, StudyChange, StudyService, TellState, TrialsQuery } from "../../service/study-service.js";
-import type { AskResult, LineageView, StudyView, TrialView } from "../../service/views.js";
+import type { OpArgs, OpName, OpResult } from "../../service/ops/ops.js";
+import type { StudyChange, StudyService } from "../../service/study-service.js";
+import type { StudyView, TrialView } from "../../service/views.js";
 import type { ZmqClient } from "../zmq/zmq-client.js";
 
 /** Largest number of trials read for summaries, importances and plots. */
 export const MAX_TRIALS_READ = 100_000;
 
 export interface McpBackend {
-  createStudy(args: CreateStudyArgs): Promise<{ study: StudyView; created: boolean }>;
-  getStudy(name: string): Promise<StudyView>;
-  listStudies(): Promise<StudyView[]>;
-  deleteStudy(name: string): Promise<{ deleted: boolean }>;
-  catalogue(): Promise<PluginDescription[]>;
-  ask(study: string): Promise<AskResult>;
-  report(study: string, trial: number, token: string, step: number, value: number): Promise<{ decision: { action: string } }>;
-  tell(study: string, trial: number, token: string, state: TellState, value: number | null | undefined, opts: { reason?: string }): Promise<{ trial: TrialView }>;
-  enqueue(study: string, params: Record<string, unknown>, opts: { skipIfExists?: boolean; rationale?: string; userAttrs?: Record<string, unknown> }): Promise<{ trial: TrialView; created: boolean }>;
-  listTrials(study: string, q: TrialsQuery): Promise<{ trials: TrialView[]; total: number }>;
-  getTrial(study: string, trial: number): Promise<TrialView>;
-  /** The hyperparameter schedule behind a trial (PBT); the best trial's when none is named. */
-  lineage(study: string, trial?: number): Promise<LineageView>;
+  /** Runs one op of the table. @throws TuneportError. */
+  call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>>;
   /** Every trial of the study (up to MAX_TRIALS_READ), for derived read models. */
   allTrials(study: string): Promise<TrialView[]>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
@@ -44,19 +34,8 @@ export interface McpBackend {
 /** The in-process service. `close` leaves the service open: its owner closes it. */
 export function serviceBackend(service: StudyService): McpBackend {
   return {
-    createStudy: (a) => service.createStudy(a),
-    getStudy: (n) => service.getStudy(n),
-    listStudies: () => service.listStudies(),
-    deleteStudy: (n) => service.deleteStudy(n),
-    catalogue: async () => describePlugins(),
-    ask: (s) => service.ask(s),
-    report: (s, t, tok, step, v) => service.report(s, t, tok, step, v),
-    tell: (s, t, tok, st, v, o) => service.tell(s, t, tok, st, v, o),
-    enqueue: (s, p, o) => service.enqueue(s, p, o),
-    listTrials: (s, q) => service.listTrials(s, q),
-    getTrial: (s, t) => service.getTrial(s, t),
-    lineage: (s, t) => service.lineage(s, t),
-    allTrials: async (s) => (await service.listTrials(s, { limit: MAX_TRIALS_READ })).trials,
+    call: (op, args) => service.execute(op, args),
+    allTrials: async (s) => (await service.execute("trials", { study: s, limit: MAX_TRIALS_READ })).trials,
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms) => service.waitForChange(s, since, ms),
     onChange: (l) => service.onChange(l),
@@ -95,7 +74,7 @@ export class RemoteBackend implements McpBackend {
   private async poll(): Promise<void> {
     let studies: StudyView[];
     try {
-      studies = await this.client.listStudies();
+      studies = (await this.client.call("list_studies", {})).studies;
     } catch (err) {
       this.log.warn({ err: err as TuneportError }, "polling the server failed");
       return;
@@ -130,48 +109,15 @@ export class RemoteBackend implements McpBackend {
     }
   }
 
-  createStudy(a: CreateStudyArgs) {
-    return this.client.createStudy(a);
-  }
-  getStudy(n: string) {
-    return this.client.getStudy(n);
-  }
-  listStudies() {
-    return this.client.listStudies();
-  }
-  deleteStudy(n: string) {
-    return this.client.deleteStudy(n);
-  }
-  catalogue() {
-    return this.client.catalogue();
-  }
-  ask(s: string) {
-    return this.client.ask(s);
-  }
-  report(s: string, t: number, tok: string, step: number, v: number) {
-    return this.client.report(s, t, tok, step, v);
-  }
-  tell(s: string, t: number, tok: string, st: TellState, v: number | null | undefined, o: { reason?: string }) {
-    return this.client.tell(s, t, tok, st, v, o);
-  }
-  enqueue(s: string, p: Record<string, unknown>, o: { skipIfExists?: boolean; rationale?: string; userAttrs?: Record<string, unknown> }) {
-    return this.client.enqueue(s, p, o);
-  }
-  listTrials(s: string, q: TrialsQuery) {
-    return this.client.listTrials(s, q);
-  }
-  lineage(s: string, t?: number) {
-    return this.client.lineage(s, t);
+  call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+    return this.client.call(op, args);
   }
 
-  getTrial(s: string, t: number) {
-    return this.client.getTrial(s, t);
-  }
   async allTrials(s: string) {
-    return (await this.client.listTrials(s, { limit: MAX_TRIALS_READ })).trials;
+    return (await this.client.call("trials", { study: s, limit: MAX_TRIALS_READ })).trials;
   }
   async version(s: string): Promise<number> {
-    await this.client.getStudy(s); // NOT_FOUND for an unknown study
+    await this.client.call("get_study", { study: s }); // NOT_FOUND for an unknown study
     return this.versions.get(s) ?? 0;
   }
 

@@ -33,8 +33,8 @@ beforeAll(async () => {
   await client.connect(b);
   await service.createStudy({ name: "keep", space: { x: { type: "float", low: 0, high: 1 } } });
   for (let i = 0; i < 3; i++) {
-    const t = await service.ask("keep");
-    await service.tell("keep", t.trial.number, t.lease.token, "COMPLETE", i);
+    const t = await service.ask({ study: "keep" });
+    await service.tell({ study: "keep", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", value: i });
   }
   tools = (await client.listTools()).tools.map((t) => t.name);
 });
@@ -59,7 +59,7 @@ const fieldNames = fc.constantFrom("study", "name", "trial", "token", "value", "
 
 describe("MCP tools under fuzzed inputs", () => {
   it("answer every malformed call with a protocol error or isError, and leave the data alone", async () => {
-    const before = JSON.stringify(await service.listTrials("keep"));
+    const before = JSON.stringify(await service.listTrials({ study: "keep" }));
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...tools), fc.dictionary(fieldNames, junk, { maxKeys: 5 }), async (tool, args) => {
         // The property targets malformed input: pin the study name for mutating tools to one that doesn't exist.
@@ -73,7 +73,7 @@ describe("MCP tools under fuzzed inputs", () => {
       }),
       { numRuns: 400, seed: 7 },
     );
-    expect(JSON.stringify(await service.listTrials("keep"))).toBe(before);
+    expect(JSON.stringify(await service.listTrials({ study: "keep" }))).toBe(before);
     expect((await service.listStudies()).map((s) => s.name)).toEqual(["keep"]);
   });
 });

@@ -7,7 +7,7 @@ import {
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
@@ -62,8 +62,8 @@ describe("tuneport MCP tools", () => {
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
       [
-        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trial", "list_strategies",
-        "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "study_summary", "tell_trial", "wait_for_progress",
+        "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory", "get_trial", "list_strategies",
+        "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "set_user_attrs", "study_summary", "tell_trial", "wait_for_progress",
       ].sort(),
     );
     for (const t of tools) {
@@ -172,21 +172,26 @@ describe("tuneport MCP tools", () => {
     const s = await call("study_summary", { study: "imp" });
     expect(textOf(s)).toMatch(/40 trials — 40 complete/);
     expect(textOf(s)).toContain("Most influential parameters: x");
-    expect(sc(s).best.value).toBe((await service.best("imp"))?.value);
+    expect(sc(s).best.value).toBe((await service.best({ study: "imp" }))?.value);
   });
 
   it("waits for progress instead of polling, and times out within a turn", async () => {
     await call("create_study", { name: "w", space: SPACE });
-    const a = await service.ask("w");
-    const t0 = Date.now();
+    const a = await service.ask({ study: "w" });
     const quiet = await call("wait_for_progress", { study: "w", timeout_s: 0.3 });
     expect(sc(quiet).timed_out).toBe(true);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-    setTimeout(() => void service.tell("w", a.trial.number, a.lease.token, "COMPLETE", 4.2), 150);
-    const r = await call("wait_for_progress", { study: "w", timeout_s: 10 });
+    expect(sc(quiet).finished).toBe(0);
+    // Tell once the tool is waiting (not after a fixed delay, which a slow machine could outrun).
+    const wait = service.waitForChange.bind(service);
+    const spy = vi.spyOn(service, "waitForChange").mockImplementation((...args) => {
+      spy.mockRestore();
+      const waiting = wait(...args);
+      void service.tell({ study: "w", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 4.2 });
+      return waiting;
+    });
+    const r = await call("wait_for_progress", { study: "w", timeout_s: 50 });
     expect(sc(r).timed_out).toBe(false);
     expect(sc(r).new_trials.map((t: any) => t.value)).toEqual([4.2]);
-    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it("returns plots as PNG images", async () => {
@@ -219,21 +224,36 @@ describe("tuneport MCP resources", () => {
   });
 
   it("notifies list changes and updates of subscribed studies", async () => {
+    // A throttle window far longer than the burst below takes, so the count does not depend on machine speed.
+    await client.close();
+    mcp.dispose();
+    mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test", updateThrottleMs: 3000 });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    client = new Client({ name: "unit", version: "1" });
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => void notes.push({ method: n.method }));
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void notes.push({ method: n.method, uri: n.params.uri }));
+    await mcp.server.connect(a);
+    await client.connect(b);
     await call("create_study", { name: "n", space: SPACE });
     await expect.poll(() => notes.filter((n) => n.method === "notifications/resources/list_changed").length).toBe(1);
     await client.subscribeResource({ uri: "tuneport://studies/n" });
     await evaluate("n", 3, () => 1);
-    await expect.poll(() => notes.filter((n) => n.uri === "tuneport://studies/n").length).toBeGreaterThanOrEqual(2);
-    // Six changes within the throttle window arrive as far fewer notifications.
+    // Six changes arrive as far fewer notifications: the first at once, the last after the window.
+    await expect.poll(() => notes.filter((n) => n.uri === "tuneport://studies/n").length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
     expect(notes.filter((n) => n.uri === "tuneport://studies/n").length).toBeLessThan(6);
     await client.unsubscribeResource({ uri: "tuneport://studies/n" });
-    await new Promise((r) => setTimeout(r, 120));
-    const before = notes.length;
+    // No sleep can show an absence: a subscribed control study is the barrier. n changes first
+    // (its window, if still open, closes first: timers of one length fire in order), then m
+    // changes twice; once m's second notification is in, any notification n's changes could
+    // cause has been sent before it, over the same ordered transport.
+    const updatesOf = (uri: string) => notes.filter((x) => x.method === "notifications/resources/updated" && x.uri === uri).length;
+    const before = updatesOf("tuneport://studies/n");
+    await call("create_study", { name: "m", space: SPACE });
+    await client.subscribeResource({ uri: "tuneport://studies/m" });
     await evaluate("n", 1, () => 1);
-    await new Promise((r) => setTimeout(r, 120));
-    expect(notes.filter((n) => n.method === "notifications/resources/updated").length).toBe(
-      notes.slice(0, before).filter((n) => n.method === "notifications/resources/updated").length,
-    );
+    await evaluate("m", 1, () => 1);
+    await expect.poll(() => updatesOf("tuneport://studies/m"), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    expect(updatesOf("tuneport://studies/n")).toBe(before);
   });
 });
 

@@ -17,12 +17,6 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { type Context, Reply, curveKeyPair } from "zeromq";
 
-export interface CurveKeyPair {
-  /** Z85, 40 characters. */
-  readonly publicKey: string;
-  readonly secretKey: string | null;
-}
-
 const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 

@@ -1,8 +1,8 @@
 /**
  * A small ZeroMQ client for protocol v1: one DEALER socket, MessagePack envelopes, replies
- * matched to requests by id, so many requests may be in flight at once. Methods mirror
- * StudyService's (same arguments, same result shapes); a failure reply is thrown as a
- * `TuneportError` with the server's code.
+ * matched to requests by id, so many requests may be in flight at once. `call(op, args)` is typed
+ * by the op table (service/ops/ops.ts): the same arguments and results as the service's ops; a
+ * failure reply is thrown as a `TuneportError` with the server's code.
  *
  * It is what `tuneport mcp --connect` uses to reach a running server, and what the Node
  * test workers use. It does not retry: a request that times out rejects with UNAVAILABLE
@@ -10,12 +10,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { Dealer } from "zeromq";
-import type { ParamValue } from "../../domain/distributions.js";
 import { type ErrorCode, ERROR_CODES, TuneportError } from "../../domain/errors.js";
-import type { Decision } from "../../domain/decision.js";
-import type { PluginDescription } from "../../service/plugins.js";
-import type { CreateStudyArgs, TellState, TrialsQuery } from "../../service/study-service.js";
-import type { AskResult, LineageView, StudyView, TrialView } from "../../service/views.js";
+import type { OpArgs, OpName, OpResult } from "../../service/ops/ops.js";
 import { decode, encode } from "./codec.js";
 
 export interface ZmqClientOptions {
@@ -107,91 +103,25 @@ export class ZmqClient {
     });
   }
 
-  async createStudy(args: CreateStudyArgs): Promise<{ study: StudyView; created: boolean }> {
-    return (await this.request("create_study", args as Record<string, unknown>)) as { study: StudyView; created: boolean };
+  /**
+   * Sends one op of the table, typed by it: `call("tell", {study, trial, token, state, value})`
+   * resolves with the op's result. Optional arguments left `undefined` are not sent.
+   * @throws TuneportError (the server's code, or UNAVAILABLE on timeout).
+   */
+  async call<K extends OpName>(op: K, args: OpArgs<K>, requestId?: string): Promise<OpResult<K>> {
+    const clean: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(args as Record<string, unknown>)) if (v !== undefined) clean[k] = v;
+    return (await this.request(op, clean, requestId)) as OpResult<K>;
   }
 
-  async getStudy(name: string): Promise<StudyView> {
-    return ((await this.request("get_study", { study: name })) as { study: StudyView }).study;
-  }
-
-  async listStudies(): Promise<StudyView[]> {
-    return ((await this.request("list_studies")) as { studies: StudyView[] }).studies;
-  }
-
-  async deleteStudy(name: string): Promise<{ deleted: boolean }> {
-    return (await this.request("delete_study", { study: name })) as { deleted: boolean };
-  }
-
-  async catalogue(): Promise<PluginDescription[]> {
-    return ((await this.request("catalogue")) as { plugins: PluginDescription[] }).plugins;
-  }
-
-  async ask(study: string): Promise<AskResult> {
-    return (await this.request("ask", { study })) as AskResult;
-  }
-
-  async suggest(study: string, trial: number, token: string, name: string, distribution: unknown): Promise<{ value: ParamValue }> {
-    return (await this.request("suggest", { study, trial, token, name, distribution })) as { value: ParamValue };
-  }
-
-  async report(study: string, trial: number, token: string, step: number, value: number, data?: Record<string, unknown>): Promise<{ decision: Decision }> {
-    return (await this.request("report", { study, trial, token, step, value, ...(data ? { data } : {}) })) as { decision: Decision };
-  }
-
-  async tell(
-    study: string,
-    trial: number,
-    token: string,
-    state: TellState,
-    value: number | null | undefined,
-    opts: { reason?: string; userAttrs?: Record<string, unknown> } = {},
-  ): Promise<{ trial: TrialView }> {
-    return (await this.request("tell", {
+  /** A plot rendered by the server (the `plot` op). */
+  async plot(study: string, kind: string, opts: { params?: readonly string[]; logY?: boolean } = {}): Promise<{ png: Uint8Array; caption: string; width: number; height: number }> {
+    return (await this.request("plot", {
       study,
-      trial,
-      token,
-      state,
-      ...(value !== undefined ? { value } : {}),
-      ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-      ...(opts.userAttrs !== undefined ? { user_attrs: opts.userAttrs } : {}),
-    })) as { trial: TrialView };
-  }
-
-  async heartbeat(leases: { study: string; trial: number; token: string }[]): Promise<{ study: string; trial: number; ok: boolean; code?: string }[]> {
-    return ((await this.request("heartbeat", { leases })) as { leases: { study: string; trial: number; ok: boolean; code?: string }[] }).leases;
-  }
-
-  async enqueue(
-    study: string,
-    params: Record<string, unknown>,
-    opts: { userAttrs?: Record<string, unknown>; skipIfExists?: boolean; rationale?: string } = {},
-  ): Promise<{ trial: TrialView; created: boolean }> {
-    return (await this.request("enqueue", {
-      study,
-      params,
-      ...(opts.userAttrs !== undefined ? { user_attrs: opts.userAttrs } : {}),
-      ...(opts.skipIfExists !== undefined ? { skip_if_exists: opts.skipIfExists } : {}),
-      ...(opts.rationale !== undefined ? { rationale: opts.rationale } : {}),
-    })) as { trial: TrialView; created: boolean };
-  }
-
-  async listTrials(study: string, q: TrialsQuery = {}): Promise<{ trials: TrialView[]; total: number }> {
-    const args: Record<string, unknown> = { study };
-    for (const [k, v] of Object.entries(q)) if (v !== undefined) args[k] = v;
-    return (await this.request("trials", args)) as { trials: TrialView[]; total: number };
-  }
-
-  async getTrial(study: string, trial: number): Promise<TrialView> {
-    return ((await this.request("trial", { study, trial })) as { trial: TrialView }).trial;
-  }
-
-  async lineage(study: string, trial?: number): Promise<LineageView> {
-    return ((await this.request("lineage", trial === undefined ? { study } : { study, trial })) as { lineage: LineageView }).lineage;
-  }
-
-  async best(study: string): Promise<TrialView | null> {
-    return ((await this.request("best", { study })) as { trial: TrialView | null }).trial;
+      kind,
+      ...(opts.params !== undefined ? { params: [...opts.params] } : {}),
+      ...(opts.logY !== undefined ? { log_y: opts.logY } : {}),
+    })) as { png: Uint8Array; caption: string; width: number; height: number };
   }
 
   /** Rejects everything in flight and closes the socket. */

@@ -11,7 +11,7 @@ import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { encode } from "./codec.js";
-import { OP_NAMES } from "./ops.js";
+import { OP_NAMES } from "../../service/ops/ops.js";
 import { ZmqServer } from "./zmq-server.js";
 
 context.blocky = false;
@@ -40,9 +40,9 @@ describe("ZmqServer.process under fuzzing", () => {
     server = new ZmqServer(service, { bind: [], logger: silentLogger(), maxMessageBytes: 65_536 });
     await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 }, c: { type: "categorical", choices: ["a", "b"] } }, seed: 1 });
     for (let i = 0; i < 4; i++) {
-      const a = await service.ask("s");
-      await service.report("s", a.trial.number, a.lease.token, 0, 0.5);
-      if (i < 3) await service.tell("s", a.trial.number, a.lease.token, "COMPLETE", 0.1 + i / 10);
+      const a = await service.ask({ study: "s" });
+      await service.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 0, value: 0.5 });
+      if (i < 3) await service.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.1 + i / 10 });
       else {
         token = a.lease.token;
         running = a.trial.number;
@@ -149,6 +149,6 @@ describe("ZmqServer.process under fuzzing", () => {
   it("still serves a valid request afterwards", async () => {
     const r = await server.process(encode({ v: 1, id: "after", op: "tell", study: "s", trial: running, token, state: "COMPLETE", value: 0.05 }));
     expect(r).toMatchObject({ ok: true });
-    expect((await service.best("s"))?.value).toBe(0.05);
+    expect((await service.best({ study: "s" }))?.value).toBe(0.05);
   });
 });

@@ -19,10 +19,13 @@ describe("per-client in-flight limit", () => {
     const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
     cleanup.push(() => storage.close(), () => service.close());
     await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
-    // a slow operation keeps requests in flight
+    // Asks wait at a gate until the refusals are in: the first ten stay in flight however
+    // slowly the frames arrive (a fixed delay would depend on the machine's speed).
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (open = r));
     const slowAsk = service.ask.bind(service);
     vi.spyOn(service, "ask").mockImplementation(async (...a) => {
-      await new Promise((r) => setTimeout(r, 200));
+      await gate;
       return slowAsk(...a);
     });
     const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxInflightPerClient: 10 });
@@ -41,6 +44,9 @@ describe("per-client in-flight limit", () => {
     expect(decode(p as Buffer)).toMatchObject({ id: "p0", ok: true });
 
     const replies: { id: string; ok: boolean; error?: { code: string; message: string } }[] = [];
+    while (replies.length < 20) replies.push(decode((await greedy.receive())[0] as Buffer) as (typeof replies)[number]);
+    expect(replies.every((r) => !r.ok)).toBe(true); // nothing got through while ten were in flight
+    open();
     while (replies.length < 30) replies.push(decode((await greedy.receive())[0] as Buffer) as (typeof replies)[number]);
     const refused = replies.filter((r) => !r.ok);
     expect(replies.filter((r) => r.ok)).toHaveLength(10);

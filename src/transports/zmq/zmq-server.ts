@@ -9,10 +9,13 @@
 import type { Logger } from "pino";
 import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
+import { MAX_NESTING } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
 import { decode, encode } from "./codec.js";
 import { ZapAuthenticator } from "./curve.js";
-import { MUTATING_OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS, dispatch, parseArgs } from "./ops.js";
+import { formatZodError } from "../../domain/distributions.js";
+import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
+import { peekRequestId, scanFrame } from "./msgpack-scan.js";
 
 export interface CurveServerKeys {
   readonly publicKey: string;
@@ -45,33 +48,6 @@ export const DEFAULT_MAX_INFLIGHT_PER_CLIENT = 1000;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
-/** Deepest nesting of maps and arrays accepted in a request. */
-export const MAX_NESTING = 32;
-
-/** The request id of a frame when it can be read cheaply, else null (for early refusals). */
-function peekId(payload: Uint8Array, maxBytes: number): string | null {
-  if (payload.byteLength > maxBytes) return null;
-  try {
-    const m = decode(payload) as Record<string, unknown> | null;
-    const id = m && typeof m === "object" ? m.id : undefined;
-    return typeof id === "string" && id.length > 0 && id.length <= 128 ? id : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Iterative (no recursion on untrusted input) check of nesting depth. */
-export function depthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop() as [unknown, number];
-    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
-    if (d >= max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
-  }
-  return false;
-}
-
 export class ZmqServer {
   private readonly router: Router;
   private readonly log: Logger;
@@ -99,7 +75,7 @@ export class ZmqServer {
       if (!opts.curveAllow || opts.curveAllow.size === 0) throw new Error("CURVE needs an allow-list of client public keys");
       // A context of its own: its ZAP endpoint (inproc) then serves this socket only.
       context = new Context({ blocky: false });
-      this.zap = new ZapAuthenticator(context, opts.curveAllow, this.log);
+      this.zap = new ZapAuthenticator(context, opts.curveAllow, opts.logger); // its own component, not a child of zmq's
     }
     this.router = new Router({
       ...(context ? { context, zapDomain: "tuneport" } : {}),
@@ -149,7 +125,7 @@ export class ZmqServer {
     if (n >= this.maxPerClient) {
       reply = {
         v: 1,
-        id: peekId(payload, this.maxBytes),
+        id: peekRequestId(payload),
         ok: false,
         error: { code: "UNAVAILABLE", message: `too many requests in flight (limit ${this.maxPerClient} per client); retry with the same id`, data: { max_inflight: this.maxPerClient } },
       };
@@ -177,10 +153,22 @@ export class ZmqServer {
   async process(payload: Uint8Array): Promise<Record<string, unknown>> {
     let id: unknown = null;
     try {
-      if (payload.byteLength > this.maxBytes)
+      if (payload.byteLength > this.maxBytes) {
+        id = peekRequestId(payload);
         throw new TuneportError("MESSAGE_TOO_LARGE", `message of ${payload.byteLength} bytes exceeds the limit of ${this.maxBytes}`, {
           max_message_bytes: this.maxBytes,
         });
+      }
+      // Before decoding: msgpackr would rewrite bad UTF-8 to U+FFFD and recurse on nesting.
+      const problem = scanFrame(payload, MAX_NESTING);
+      if (problem === "malformed") throw new TuneportError("MALFORMED_MESSAGE", "frame is not valid MessagePack");
+      if (problem !== null) {
+        id = peekRequestId(payload);
+        if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
+        throw problem === "too-deep"
+          ? new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING })
+          : new TuneportError("INVALID_ARGUMENT", "request holds a string that is not valid UTF-8 (strings are refused, never repaired)");
+      }
       let msg: unknown;
       try {
         msg = decode(payload);
@@ -192,15 +180,13 @@ export class ZmqServer {
       const { v, id: rid, op, ...args } = msg as Record<string, unknown>;
       if (typeof rid === "string" && rid.length > 0 && rid.length <= 128) id = rid;
       else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters");
-      if (depthExceeds(args, MAX_NESTING))
-        throw new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`);
       if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
         throw new TuneportError("UNSUPPORTED_VERSION", `protocol version ${JSON.stringify(v)} is not supported`, {
           supported: [...PROTOCOL_VERSIONS],
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
         throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
-      const result = op === "hello" ? this.hello(args) : await dispatch(this.service, op as Exclude<OpName, "hello">, args, id as string);
+      const result = op === "hello" ? this.hello(args) : await this.service.execute(op as OpName, args, { requestId: id as string });
       return { v: 1, id, ok: true, result };
     } catch (err) {
       if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
@@ -210,7 +196,9 @@ export class ZmqServer {
   }
 
   private hello(args: Record<string, unknown>) {
-    const a = parseArgs("hello", args);
+    const parsed = OPS.hello.args.safeParse(args);
+    if (!parsed.success) throw new TuneportError("INVALID_ARGUMENT", `hello: ${formatZodError(parsed.error)}`);
+    const a = parsed.data;
     const wanted = a.versions ?? [1];
     const common = wanted.filter((x) => (PROTOCOL_VERSIONS as readonly number[]).includes(x));
     if (common.length === 0)

@@ -1,0 +1,84 @@
+"""``Study.trials_dataframe``: the trials as a pandas DataFrame with Optuna's column names.
+
+pandas is optional (``pip install pandas``); it is imported on the first call only."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from ._trial import FrozenTrial
+
+#: Attributes whose values are maps: one column per key, named ``<attr>_<key>``.
+_NESTED = ("params", "user_attrs", "system_attrs", "intermediate_values")
+
+
+def _pandas() -> Any:
+    try:
+        return importlib.import_module("pandas")
+    except ImportError as exc:
+        raise ImportError("Study.trials_dataframe() needs pandas: pip install pandas") from exc
+
+
+def _attr(trial: FrozenTrial, attr: str) -> Any:
+    if attr == "number":
+        return trial.number
+    if attr == "value":
+        return trial.value
+    if attr == "state":
+        return trial.state
+    if attr == "datetime_start":
+        return _timestamp(trial.started_at)
+    if attr == "datetime_complete":
+        return _timestamp(trial.finished_at)
+    if attr == "duration":
+        return None if trial.duration_s is None else timedelta(seconds=trial.duration_s)
+    if attr == "params":
+        return trial.params
+    if attr == "user_attrs":
+        return trial.user_attrs
+    if attr == "system_attrs":
+        return trial.system_attrs
+    if attr == "intermediate_values":
+        return trial.intermediate_values
+    raise ValueError(
+        f"unknown attribute {attr!r} for trials_dataframe; known: number, value, state, datetime_start, "
+        f"datetime_complete, duration, {', '.join(_NESTED)}"
+    )
+
+
+def _timestamp(epoch_s: float | None) -> datetime | None:
+    return None if epoch_s is None else datetime.fromtimestamp(epoch_s)
+
+
+def trials_dataframe(trials: Sequence[FrozenTrial], attrs: Sequence[str], multi_index: bool) -> Any:
+    """One row per trial, in ``attrs`` order; nested attributes spread over sorted key columns
+    (none when no trial has a key). An empty study gives an empty DataFrame, as in Optuna."""
+    pd = _pandas()
+    if not trials:
+        return pd.DataFrame()
+    keys: dict[str, set[Any]] = {a: set() for a in attrs if a in _NESTED}
+    rows: list[dict[tuple[str, Any], Any]] = []
+    for t in trials:
+        row: dict[tuple[str, Any], Any] = {}
+        for a in attrs:
+            v = _attr(t, a)
+            if a in _NESTED:
+                for k, x in v.items():
+                    row[(a, k)] = x
+                    keys[a].add(k)
+            else:
+                row[(a, "")] = v
+        rows.append(row)
+    columns: list[tuple[str, Any]] = []
+    for a in attrs:
+        if a in _NESTED:
+            columns.extend((a, k) for k in sorted(keys[a], key=lambda k: (str(type(k)), k)))
+        else:
+            columns.append((a, ""))
+    df = pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(columns))
+    if not multi_index:
+        df.columns = ["_".join(str(c) for c in col if c != "") for col in columns]
+    return df

@@ -1,0 +1,207 @@
+"""``Study.optimize``: Optuna's loop (trial budget, timeout, threads, callbacks, progress) over
+ask and tell. One ``_Run`` is shared by the loop's threads; it hands out trial slots and knows
+when to stop."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._errors import FailedPreconditionError, LeaseLostError, TuneportError
+from ._trial import FrozenTrial, Trial
+
+if TYPE_CHECKING:
+    from ._study import Study
+
+log = logging.getLogger("tuneport")
+
+Callback = Callable[["Study", FrozenTrial], None]
+
+
+class _Run:
+    """The shared state of one ``optimize`` call."""
+
+    def __init__(self, study: Study, n_trials: int | None, timeout: float | None, progress: _Progress | None) -> None:
+        self.study = study
+        self.n_trials = n_trials
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.progress = progress
+        self.started = 0
+        self.ended = False
+        self.lock = threading.Lock()
+
+    def take_slot(self) -> bool:
+        """True when one more trial may start (counted at once, so threads never overshoot)."""
+        with self.lock:
+            if self.ended or self.study._stop_requested:
+                return False
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return False
+            if self.n_trials is not None and self.started >= self.n_trials:
+                return False
+            self.started += 1
+            return True
+
+    def end(self) -> None:
+        with self.lock:
+            self.ended = True
+
+
+def run_optimize(
+    study: Study,
+    func: Callable[[Trial], float],
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    n_jobs: int,
+    catch: tuple[type[Exception], ...],
+    callbacks: list[Callback],
+    gc_after_trial: bool,
+    show_progress_bar: bool,
+) -> None:
+    """The body of ``Study.optimize`` (see there). @raises the first exception outside ``catch``."""
+    if n_trials is not None and n_trials < 0:
+        raise ValueError("n_trials must be >= 0 or None")
+    if timeout is not None and not timeout >= 0:
+        raise ValueError("timeout must be >= 0 or None")
+    jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    if jobs < 1:
+        raise ValueError("n_jobs must be >= 1, or -1 for one per CPU")
+    progress = _Progress(n_trials, timeout) if show_progress_bar else None
+    run = _Run(study, n_trials, timeout, progress)
+    try:
+        if jobs == 1:
+            _worker(run, func, catch, callbacks, gc_after_trial)
+            return
+        errors: list[BaseException] = []
+
+        def job() -> None:
+            try:
+                _worker(run, func, catch, callbacks, gc_after_trial)
+            except BaseException as exc:  # re-raised in the calling thread below
+                run.end()
+                errors.append(exc)
+
+        threads = [threading.Thread(target=job, name=f"tuneport-optimize-{i}", daemon=True) for i in range(jobs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _worker(
+    run: _Run, func: Callable[[Trial], float], catch: tuple[type[Exception], ...], callbacks: list[Callback], gc_after_trial: bool
+) -> None:
+    study = run.study
+    while run.take_slot():
+        trial = study._ask_or_none()
+        if trial is None:
+            run.end()
+            return
+        try:
+            _run_trial(trial, func, catch)
+        finally:
+            if gc_after_trial:
+                gc.collect()
+        frozen = trial.frozen()
+        _report(run, frozen)
+        for cb in callbacks:
+            cb(study, frozen)
+
+
+def _run_trial(trial: Trial, func: Callable[[Trial], float], catch: tuple[type[Exception], ...]) -> None:
+    study = trial.study
+    try:
+        with trial:
+            value = func(trial)
+            number = _as_float(value)
+            if number is not None and math.isfinite(number):
+                trial.complete(number)
+            else:
+                log.warning("Trial %d failed, because the objective returned %r (not a finite number).", trial.number, value)
+                trial.fail(f"objective returned {value!r}")
+    except (LeaseLostError, FailedPreconditionError) as err:
+        log.warning("trial %d of '%s' given up: %s", trial.number, study.name, err)
+    except catch as err:
+        log.warning(
+            "Trial %d failed with parameters: %s because of the following error: %r.", trial.number, trial.params, err
+        )
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _report(run: _Run, frozen: FrozenTrial) -> None:
+    """Optuna's per-trial log line (INFO) and the progress bar; both need the study's best."""
+    progress = run.progress
+    if progress is None and not log.isEnabledFor(logging.INFO):
+        return
+    try:
+        best = run.study.best_trial
+    except TuneportError:  # only for display: never end the loop over it
+        best = None
+    if frozen.state == "COMPLETE":
+        best_text = f" Best is trial {best.number} with value: {best.value}." if best is not None else ""
+        log.info("Trial %d finished with value: %s and parameters: %s.%s", frozen.number, frozen.value, frozen.params, best_text)
+    elif frozen.state == "PRUNED":
+        step = frozen.system_attrs.get("pruned_at_step")
+        log.info("Trial %d pruned%s.", frozen.number, f" at step {step:g}" if isinstance(step, (int, float)) else "")
+    if progress is not None:
+        progress.update(frozen, best)
+
+
+class _Progress:
+    """``show_progress_bar``: a tqdm bar over trials (or seconds with only a timeout) when tqdm
+    is installed, else one plain line per trial on stderr."""
+
+    def __init__(self, n_trials: int | None, timeout: float | None) -> None:
+        self._lock = threading.Lock()
+        self._done = 0
+        self._total = n_trials
+        self._start = time.monotonic()
+        self._bar: Any = None
+        try:
+            tqdm = importlib.import_module("tqdm.auto").tqdm
+        except ImportError:
+            return
+        self._bar = tqdm(total=n_trials, unit="trial", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, frozen: FrozenTrial, best: FrozenTrial | None) -> None:
+        with self._lock:
+            self._done += 1
+            best_text = f"best {best.value:.6g} (trial {best.number})" if best is not None and best.value is not None else "no best yet"
+            if self._bar is not None:
+                self._bar.set_postfix_str(best_text, refresh=False)
+                self._bar.update(1)
+                return
+            total = "?" if self._total is None else str(self._total)
+            value = "" if frozen.value is None else f" value={frozen.value:.6g}"
+            print(
+                f"[{self._done}/{total}] trial {frozen.number} {frozen.state}{value} | {best_text} "
+                f"| {time.monotonic() - self._start:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

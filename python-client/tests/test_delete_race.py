@@ -1,0 +1,74 @@
+"""Deleting a study beside live workers (issue 11 §1, the realistic variant).
+
+Four Python workers run a ``tpe`` or ``auto`` study (GP fits run in the server's worker thread,
+so asks and the delete really overlap) while another client deletes it. The server must
+survive and answer the delete; every worker must end on ``NotFoundError``, not on a timeout
+or a hang. Each run takes a few seconds; the thread joins are hang guards only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import cast
+from pathlib import Path
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+SPACE = {"x": tp.Float(-2.0, 2.0), "y": tp.Float(-2.0, 2.0)}
+WORKERS = 4
+DELETE_AFTER = 12  # finished trials before the delete
+HANG_GUARD_S = 120.0
+
+
+def _work(endpoint: str, name: str, finished: threading.Semaphore, outcome: list[BaseException | None], k: int) -> None:
+    try:
+        with tp.connect(endpoint, timeout=10.0, retries=1) as client:
+            study = client.load_study(name)
+            while True:
+                trial = study.ask()  # NotFoundError once the study is gone: the way out
+                x, y = cast(float, trial.params["x"]), cast(float, trial.params["y"])
+                try:
+                    for step in range(3):
+                        trial.report(step, x**2 + 1.0 / (step + 1))
+                    trial.complete(x**2 + y**2)
+                    finished.release()
+                except (tp.NotFoundError, tp.LeaseLostError, tp.FailedPreconditionError, tp.TrialPruned):
+                    continue  # deleted (or its lease dropped with it) mid-trial: the next ask says so
+        outcome[k] = None
+    except BaseException as err:  # noqa: BLE001 - the test inspects what each worker ended on
+        outcome[k] = err
+
+
+@pytest.mark.parametrize("strategy", ["tpe", "auto"])
+def test_delete_beside_live_workers(tmp_path: Path, strategy: str) -> None:
+    srv = ServerProcess(tmp_path / "race.db").start()
+    try:
+        name = f"race-{strategy}"
+        with tp.connect(srv.endpoint, timeout=10.0, retries=1) as admin:
+            admin.create_study(name, space=SPACE, strategy=strategy, seed=3)
+            finished = threading.Semaphore(0)
+            outcome: list[BaseException | None] = [None] * WORKERS
+            threads = [
+                threading.Thread(target=_work, args=(srv.endpoint, name, finished, outcome, k), daemon=True) for k in range(WORKERS)
+            ]
+            for t in threads:
+                t.start()
+            for _ in range(DELETE_AFTER):
+                assert finished.acquire(timeout=HANG_GUARD_S), "workers made no progress"
+            admin.delete_study(name)  # answered: raises on a timeout
+            for t in threads:
+                t.join(HANG_GUARD_S)
+            assert [t.is_alive() for t in threads] == [False] * WORKERS, "a worker hung"
+            assert all(isinstance(e, tp.NotFoundError) for e in outcome), outcome
+            assert srv.proc is not None and srv.proc.poll() is None, "the server died"
+            assert name not in [s.name for s in admin.list_studies()]
+            # The name is free again and the server serves it as new.
+            again = admin.create_study(name, space=SPACE, strategy=strategy)
+            trial = again.ask()
+            assert trial.number == 0
+            trial.complete(0.5)
+    finally:
+        srv.stop()

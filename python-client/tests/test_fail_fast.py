@@ -1,0 +1,142 @@
+"""Failing fast and clearly (issue 13 §1): malformed endpoints, no server, a server that dies
+mid-run, and riding out a restart within the outage budget. Timeouts here only catch hangs."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+import tuneport as tp
+from conftest import ServerProcess, free_port
+from tuneport import _protocol
+
+HANG = 60.0  # generous: only there so that a regression fails instead of hanging the run
+
+
+def finishes(fn: Callable[[], Any]) -> BaseException | None:
+    """Runs ``fn`` on a thread; returns what it raised (None if nothing). Fails on a hang."""
+    caught: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            caught.append(exc)
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    t.join(HANG)
+    assert not t.is_alive(), f"{fn} hung"
+    return caught[0] if caught else None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "hint"),
+    [
+        ("127.0.0.1:5555", "add the scheme: 'tcp://127.0.0.1:5555'"),
+        ("tcp://127.0.0.1", "add the server's port"),
+        ("http://127.0.0.1:5555", "workers speak ZeroMQ, not HTTP"),
+        ("tuneport.db", "that looks like a file"),
+        ("tcp://*:5555", "'*' and 0.0.0.0 are for binding"),
+        ("tcp://127.0.0.1:99999", "use tcp://host:port"),
+    ],
+)
+def test_a_malformed_endpoint_raises_invalid_argument_with_a_hint(endpoint: str, hint: str) -> None:
+    err = finishes(lambda: tp.connect(endpoint))
+    assert isinstance(err, tp.InvalidArgumentError), err
+    assert hint in err.message and err.data == {"endpoint": endpoint}
+
+
+def test_a_socket_whose_connect_fails_is_closed_so_the_context_terminates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root cause of the hang: a socket left open after ``connect`` raised made ``term()`` wait forever."""
+
+    real_connect = zmq.Socket.connect
+
+    def refuse(self: zmq.Socket[bytes], addr: str) -> Any:
+        if self.type == zmq.DEALER:  # the request socket; its monitor's PAIR connects as usual
+            raise zmq.ZMQError(zmq.EINVAL)
+        return real_connect(self, addr)
+
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    channel = _protocol.Channel(ctx, "tcp://127.0.0.1:5555", timeout=1.0, retries=0)
+    monkeypatch.setattr(zmq.Socket, "connect", refuse)
+    err = finishes(lambda: channel.request(_protocol.make_request("hello", {})))
+    assert isinstance(err, tp.InvalidArgumentError) and "cannot connect" in err.message
+    monkeypatch.undo()
+    assert finishes(ctx.term) is None
+
+
+def test_no_server_fails_within_the_connect_timeout_asking_whether_one_runs() -> None:
+    assert inspect.signature(tp.connect).parameters["connect_timeout"].default == 3.0
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    err = finishes(lambda: tp.connect(endpoint, connect_timeout=0.5))
+    assert isinstance(err, tp.TimeoutError)
+    assert f"is a tuneport server running at {endpoint}?" in err.message
+    assert err.data["endpoint"] == endpoint and err.data["op"] == "hello"
+
+
+def test_something_that_is_not_a_tuneport_server_is_named_as_such() -> None:
+    with socket.socket() as listener:  # a plain TCP listener never completes the ZeroMQ handshake
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        endpoint = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        err = finishes(lambda: tp.connect(endpoint, connect_timeout=0.5))
+    assert isinstance(err, tp.TimeoutError) and "is it a tuneport server?" in err.message
+
+
+def test_a_server_that_dies_mid_run_is_reported_after_the_outage_budget_and_the_tell_does_not_wait_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv = ServerProcess(tmp_path / "dies.db").start()
+    caplog.set_level(logging.WARNING, logger="tuneport")
+    try:
+        with tp.connect(srv.endpoint, outage_budget_s=2.0, heartbeat=False) as client:
+            study = client.create_study("dies", space={"x": tp.Float(0, 1)})
+            trial = study.ask()
+            srv.kill()
+
+            def train() -> None:
+                with trial:
+                    trial.report(0.5, 0)
+
+            err = finishes(train)
+        assert isinstance(err, tp.TimeoutError), err
+        assert "lost the connection to the tuneport server" in err.message and "within 2s (outage_budget_s)" in err.message
+        assert err.data["unreachable_s"] >= 2.0 and err.data["op"] == "report"
+        warnings = [r.getMessage() for r in caplog.records]
+        assert any("lost the connection" in m and "waiting up to 2s" in m for m in warnings), warnings
+        # The with-block's FAIL tell looked once more (1 s) instead of spending another budget.
+        assert any("could not tell trial" in m and "it was already unreachable" in m for m in warnings), warnings
+    finally:
+        srv.stop()
+
+
+def test_a_restart_within_the_outage_budget_is_ridden_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    srv = ServerProcess(tmp_path / "restart.db").start()
+    caplog.set_level(logging.WARNING, logger="tuneport")
+    try:
+        with tp.connect(srv.endpoint, outage_budget_s=HANG) as client:
+            study = client.create_study("restart", space={"x": tp.Float(0, 1)})
+            with study.ask() as trial:
+                trial.report(0.25, 0)
+                srv.kill()
+                restart = threading.Timer(1.0, srv.start)
+                restart.start()
+                try:
+                    assert trial.report(0.125, 1).action == "continue"  # waits for the server, then resends
+                finally:
+                    restart.join()
+                trial.complete(0.125)
+            frozen = study.trial(trial.number)
+        assert frozen.state == "COMPLETE" and frozen.intermediate == [(0.0, 0.25), (1.0, 0.125)]
+        assert any("is back after" in r.getMessage() for r in caplog.records)
+    finally:
+        srv.stop()

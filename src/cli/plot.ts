@@ -1,0 +1,109 @@
+/** `tuneport plot`: a study's chart as a PNG file, from a database file or a running server. */
+import { closeSync, openSync, renameSync, writeSync } from "node:fs";
+import { silentLogger } from "../logger.js";
+import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
+import { StudyService } from "../service/study-service.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { ZmqClient } from "../transports/zmq/zmq-client.js";
+import { type Command, UsageError } from "./command.js";
+
+export const plotCommand: Command = {
+  name: "plot",
+  summary: "render a study's chart (history, parallel, importances, intermediate, slice, contour) as PNG",
+  help: `
+Usage: tuneport plot NAME [--kind KIND] [--out FILE.png] [--params A,B,...] [--log-y]
+                          [--storage PATH | --connect ENDPOINT]
+
+Renders a chart of study NAME with the server's renderer (the same charts as the MCP 'plot'
+tool and the Python client's study.plot) and writes it as a PNG (at most 1600 x 1000
+pixels). Prints one paragraph saying what is drawn, and what was left out, on stderr.
+
+Kinds:
+  history        objective by trial number: complete, pruned and failed trials, best so far
+  parallel       parallel coordinates: parameters (real values on the axes) and objective
+  importances    parameter importances
+  intermediate   learning curves (intermediate values by step)
+  slice          objective against each parameter
+  contour        objective over two parameters (smoothed), trials on top
+(parallel_coordinates and intermediate_values are accepted too.)
+
+By default the database file is read read-only, which is safe beside a running server. With
+--connect the server at ENDPOINT renders it instead (the 'plot' op), e.g. from another machine.
+
+Options:
+  --kind KIND          the chart [history]
+  --out FILE           PNG file to write (atomically); '-' writes to stdout [NAME-KIND.png]
+  --params A,B,...     parameters to draw (parallel, slice, contour) [the most important ones]
+  --log-y              log-scale objective axis
+  --storage PATH       SQLite database file [./tuneport.db]
+  --connect ENDPOINT   ask the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
+  --timeout SECONDS    with --connect: how long to wait for the server [60]
+  -h, --help           show this help
+`,
+  options: {
+    kind: { type: "string", default: "history" },
+    out: { type: "string" },
+    params: { type: "string" },
+    "log-y": { type: "boolean", default: false },
+    storage: { type: "string" },
+    connect: { type: "string" },
+    timeout: { type: "string", default: "60" },
+  },
+  async run(v, pos) {
+    const [name, ...extra] = pos;
+    if (!name || extra.length > 0) throw new UsageError("expected exactly one study NAME; see --help");
+    let kind: PlotKind;
+    try {
+      kind = parsePlotKind(v.kind as string);
+    } catch {
+      throw new UsageError(`--kind must be one of ${PLOT_KIND_NAMES.join(", ")}`);
+    }
+    const connect = v.connect as string | undefined;
+    if (connect && v.storage !== undefined) throw new UsageError("--connect asks a running server: it cannot be combined with --storage");
+    const timeout = Number(v.timeout);
+    if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+    const params = (v.params as string | undefined)?.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    const opts = { params, logY: v["log-y"] === true };
+    const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
+    const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
+    if (out === "-") writeSync(1, plot.png);
+    else {
+      const tmp = `${out}.tmp-${process.pid}`;
+      const fd = openSync(tmp, "w", 0o644);
+      try {
+        writeSync(fd, plot.png);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, out);
+    }
+    process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${plot.caption}\n`);
+    return 0;
+  },
+};
+
+type Rendered = { png: Uint8Array; caption: string; width: number; height: number };
+
+async function localPlot(path: string, name: string, kind: PlotKind, opts: { params?: string[]; logY: boolean }): Promise<Rendered> {
+  const storage = new SqliteStorage({ path, readonly: true });
+  try {
+    const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
+    try {
+      return await service.execute("plot", { study: name, kind, params: opts.params, log_y: opts.logY || undefined });
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
+async function remotePlot(endpoint: string, timeoutMs: number, name: string, kind: PlotKind, opts: { params?: string[]; logY: boolean }): Promise<Rendered> {
+  const client = new ZmqClient(endpoint, { timeoutMs });
+  try {
+    await client.connect();
+    return await client.call("plot", { study: name, kind, params: opts.params, log_y: opts.logY || undefined });
+  } finally {
+    await client.close();
+  }
+}

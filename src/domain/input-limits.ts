@@ -1,0 +1,65 @@
+/**
+ * Limits on the shape of untrusted input that hold on every transport (ZeroMQ, MCP over stdio
+ * and HTTP, import files), so that a request refused by one door is refused by all of them.
+ *
+ * - Nesting: maps/objects and arrays nest at most `MAX_NESTING` levels, counting the request's
+ *   own map (a ZeroMQ request map, an MCP tool's `arguments` object) as level 1. Deeper input
+ *   is refused with INVALID_ARGUMENT before anything recursive (JSON serialisation for
+ *   storage, schema validation) touches it. 32 leaves room for any sensible `user_attrs` and
+ *   keeps every recursive walk far from the stack limit.
+ * - Text: every string (keys included) must be well-formed Unicode. Bytes that are not UTF-8
+ *   are refused at the transports (see `zmq/msgpack-scan.ts`, `mcp/strict-json.ts`); a
+ *   JSON `\uD800` escape yields a lone surrogate, which SQLite would store as U+FFFD, so it is
+ *   refused here. Refused, never rewritten: two different inputs must not become one value.
+ */
+
+/** Deepest nesting of maps and arrays accepted in a request (the request's own map is level 1). */
+export const MAX_NESTING = 32;
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** True when `s` holds a UTF-16 surrogate that is not part of a pair (not encodable as UTF-8). */
+export function hasLoneSurrogate(s: string): boolean {
+  return LONE_SURROGATE.test(s);
+}
+
+/**
+ * True when `value` nests maps/arrays deeper than `max` levels (`value` itself, when a
+ * container, is level 1). Iterative: safe on input of any depth. Byte arrays are leaves.
+ */
+export function nestingExceeds(value: unknown, max: number = MAX_NESTING): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, level] = stack.pop() as [unknown, number];
+    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
+    if (level > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, level + 1]);
+  }
+  return false;
+}
+
+/**
+ * The first string in `value` (a key or a value, at any depth) that is not well-formed
+ * Unicode, as a short description of where it is (a path from `root`); null when there is none. Iterative; call it
+ * on input already known to nest at most `MAX_NESTING` levels.
+ */
+export function findIllFormedString(value: unknown, root = "$"): string | null {
+  const stack: [unknown, string][] = [[value, root]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop() as [unknown, string];
+    if (typeof v === "string") {
+      if (hasLoneSurrogate(v)) return path;
+      continue;
+    }
+    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
+    if (Array.isArray(v)) {
+      v.forEach((child, i) => stack.push([child, `${path}[${i}]`]));
+      continue;
+    }
+    for (const [k, child] of Object.entries(v)) {
+      if (hasLoneSurrogate(k)) return `a key in ${path}`;
+      stack.push([child, `${path}.${k}`]);
+    }
+  }
+  return null;
+}

@@ -1,0 +1,215 @@
+/**
+ * The plug-in contract: what a strategy (decides *what to try next*) and a scheduler (decides
+ * *whether a running trial goes on*) receive and return. Both families implement these types;
+ * neither imports the other, and the service drives both through them (docs/PLUGINS.md).
+ *
+ * Contract (shared by every implementation; `src/testing/strategy.case.ts` and
+ * `src/testing/scheduler.case.ts` check it):
+ * - A plug-in is a function of the study's history. Anything it must remember between calls is
+ *   either recomputed from `trials` or written into trial `systemAttrs` through its return
+ *   values, so a restarted server makes the same choices. In-memory caches (e.g. a GP's
+ *   warm-start hyperparameters) are allowed if they only speed things up: a fresh instance
+ *   must decide exactly as a long-lived one.
+ * - All randomness comes from `req.rng`, which the service derives from
+ *   (study seed, trial number, purpose): same seed + same history → same answer, whichever
+ *   thread computes it.
+ * - Values returned are valid for their distributions (the service re-checks).
+ * - A strategy's `suggest` may be expensive; a factory that sets `offload: true` is run in a
+ *   worker thread so the event loop keeps serving heartbeats and tells. A scheduler's calls are
+ *   cheap and synchronous: they run on the event loop.
+ * (Shape after OSS Vizier's Pythia policies and Optuna's BaseSampler/BasePruner: relative
+ * sampling for the declared space, independent sampling for define-by-run.)
+ */
+import type { z } from "zod";
+import type { Rng } from "../math/rng.js";
+import type { Decision } from "./decision.js";
+import type { Distribution, ParamValue, Params, SearchSpace } from "./distributions.js";
+import type { Direction, PluginConfig, Trial } from "./trial.js";
+
+/** What a plug-in may know about its study. */
+export interface StudyContext {
+  readonly name: string;
+  readonly direction: Direction;
+  /** The declared space (may be empty for pure define-by-run studies). */
+  readonly space: SearchSpace;
+  readonly seed: number;
+  readonly strategy: PluginConfig;
+  readonly scheduler: PluginConfig | null;
+}
+
+/** A request for the params of a new trial (strategies) or its budget (schedulers' `beforeSuggest`). */
+export interface SuggestRequest {
+  readonly study: StudyContext;
+  /** Every trial so far, in number order, RUNNING and WAITING included; not the new one. */
+  readonly trials: readonly Trial[];
+  /** The number the new trial will get. */
+  readonly trialNumber: number;
+  readonly rng: Rng;
+}
+
+/** The params and attributes of a new trial. */
+export interface Suggestion {
+  /**
+   * Values for the declared space. Parameters left out are drawn later through
+   * `suggestParam` (or uniformly at random when the strategy has none).
+   */
+  readonly params: Params;
+  /** Attributes to store on the new trial (e.g. a bracket, a generation, a budget). */
+  readonly systemAttrs?: Record<string, unknown>;
+}
+
+/** A request for one define-by-run parameter of a running trial. */
+export interface ParamRequest {
+  readonly study: StudyContext;
+  readonly trials: readonly Trial[];
+  /** The trial asking, with the params it already has. */
+  readonly trial: Trial;
+  readonly name: string;
+  readonly distribution: Distribution;
+  readonly rng: Rng;
+}
+
+/** An intermediate value reported by a running trial. */
+export interface ReportRequest {
+  readonly study: StudyContext;
+  readonly trials: readonly Trial[];
+  /** The reporting trial, with this report's value already in `intermediate`. */
+  readonly trial: Trial;
+  readonly step: number;
+  readonly value: number;
+  /** Extra data sent with the report (checkpoint location, hypergradients, ...). */
+  readonly data: Record<string, unknown>;
+  readonly rng: Rng;
+}
+
+/** A trial that has just been finished by `tell`. */
+export interface FinishRequest {
+  readonly study: StudyContext;
+  /** Every trial, with the finished one (`trial`) in its new state. */
+  readonly trials: readonly Trial[];
+  readonly trial: Trial;
+}
+
+/**
+ * A decision plus attributes to merge into the reporting trial's `systemAttrs`. An `update`
+ * decision's params are merged into the trial by the service.
+ */
+export interface DecisionResult {
+  readonly decision: Decision;
+  readonly systemAttrs?: Record<string, unknown>;
+}
+
+/** A strategy instance: one per study, created by its factory from validated options. */
+export interface Strategy {
+  /** Values for a new trial. May throw TuneportError SEARCH_SPACE_EXHAUSTED. */
+  suggest(req: SuggestRequest): Suggestion;
+  /** One define-by-run parameter the trial did not get from `suggest`. */
+  suggestParam?(req: ParamRequest): ParamValue;
+  /** Strategies that steer running trials (PBT, hypergradient) answer reports too. */
+  onReport?(req: ReportRequest): DecisionResult | null;
+  /**
+   * A last, cheap look at a suggestion under the study's write lock, with the history as it is
+   * when the new trial is committed (`suggest` ran outside the lock, so trials may have reported
+   * since). PBT re-checks that the donor checkpoint a refill points at still exists.
+   */
+  revise?(req: SuggestRequest, suggestion: Suggestion): Suggestion;
+  /**
+   * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided; the
+   * returned attributes are merged into the finished trial's `systemAttrs` in the same commit
+   * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more.
+   */
+  onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown> } | null;
+  /**
+   * When true `tell` accepts COMPLETE with a NaN or infinite value (a diverged run): the trial
+   * becomes COMPLETE with value null, which ranks below every finite value, and
+   * `system_attrs.diverged` holds the value told ("NaN", "Infinity" or "-Infinity"). Other
+   * strategies keep refusing it (their models need finite values; tell FAIL instead).
+   */
+  readonly completesDiverged?: boolean;
+  /**
+   * When true the service does not re-queue the params of a trial that failed (lease expired,
+   * or FAIL with `retry_on_fail`): the strategy replaces lost trials itself on the next ask
+   * (PBT refills the member's slot from a donor).
+   */
+  readonly refillsLostTrials?: boolean;
+}
+
+/** One point of a trial's hyperparameter trajectory: the params in force after the report at `step` (null: the start). */
+export interface TrajectoryEntry {
+  readonly step: number | null;
+  readonly value: number | null;
+  readonly params: Params;
+}
+
+/** A replayable schedule: segment `params` apply from model age `from_step`, trained by `trial` from its `trial_step`. */
+export interface LineageSchedule {
+  readonly schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];
+  /** The model's training age at the trial's report at `uptoStep` (default: its latest), in step units. */
+  readonly until_step: number;
+}
+
+/**
+ * Read models only the plug-in can compute, because they read its own `systemAttrs` bookkeeping.
+ * The service asks the study's factory for them (the `trajectory` and `lineage` ops) and never reads
+ * a plug-in's attributes itself.
+ */
+export interface StrategyReadModels {
+  /** A trial's hyperparameter trajectory: the starting point, then the params after each applied update. */
+  trajectory?(trial: Trial): { entries: TrajectoryEntry[]; thinned: boolean };
+  /**
+   * The schedule that produced trial `number`'s model as it was at the trial's own step `uptoStep`
+   * (default: its latest report). @throws Error when the bookkeeping is inconsistent.
+   */
+  lineage?(trials: readonly Trial[], number: number, uptoStep?: number): LineageSchedule;
+}
+
+/** A named strategy with its options schema; what a catalogue holds and a study names. */
+export interface StrategyFactory<O = unknown> {
+  readonly name: string;
+  /** One or two sentences for `--help`, the MCP catalogue and error messages. */
+  readonly description: string;
+  /** zod schema of the options; unknown keys are refused. Defaults fill in what is missing. */
+  readonly options: z.ZodType<O>;
+  /** Run `suggest` in a worker thread (heavy model fitting). */
+  readonly offload?: boolean;
+  /**
+   * Per-study override of `offload` from the validated options (a strategy that delegates to
+   * another offloads when that one does).
+   */
+  offloadFor?(options: O): boolean;
+  /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
+  incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
+  /**
+   * Reason the strategy cannot search a study's declared space at all (checked when the study
+   * is created), or null when it can. Define-by-run parameters are not known yet then.
+   */
+  spaceProblem?(space: SearchSpace, options: O): string | null;
+  /** Read models of the plug-in's own bookkeeping (see StrategyReadModels). */
+  readonly readModels?: StrategyReadModels;
+  create(options: O): Strategy;
+}
+
+/** A scheduler instance: one per study, created by its factory from validated options. */
+export interface Scheduler {
+  /** Decide on a report. Return null for "no opinion" (treated as continue). */
+  onReport(req: ReportRequest): DecisionResult | null;
+  /**
+   * Called before the strategy for each new trial. A scheduler may take the trial over
+   * (e.g. promote an earlier configuration to a higher budget: return its params) or
+   * only add attributes such as the budget and bracket (return params `{}` plus attrs;
+   * the strategy then fills the params). Return null to leave the trial to the strategy.
+   */
+  beforeSuggest?(req: SuggestRequest): Suggestion | null;
+}
+
+/** A named scheduler with its options schema; what a catalogue holds and a study names. */
+export interface SchedulerFactory<O = unknown> {
+  readonly name: string;
+  /** One or two sentences for `--help`, the MCP catalogue and error messages. */
+  readonly description: string;
+  /** zod schema of the options; unknown keys are refused. Defaults fill in what is missing. */
+  readonly options: z.ZodType<O>;
+  /** Reason the combination with a strategy makes no sense, or null. */
+  incompatibleWith?(strategy: PluginConfig, options: O): string | null;
+  create(options: O): Scheduler;
+}

@@ -1,0 +1,52 @@
+/**
+ * What the service's modules share: the hooks `StudyService` gives the trial operations
+ * (trial-ops.ts) so that they mutate state only the way the facade does — under the study's write
+ * lock, through the commit pipeline, idempotent by request id.
+ */
+import type { Logger } from "pino";
+import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../domain/plugin.js";
+import type { Change } from "../storage/storage.js";
+import type { ReplyCtx } from "./idempotency.js";
+import type { StudyChange } from "./study-service.js";
+import type { StudyState } from "./study-state.js";
+
+/** Runs a strategy's `suggest`, in process or in a worker thread. */
+export interface SuggestRunner {
+  suggest(factory: StrategyFactory<unknown>, strategy: Strategy, req: SuggestRequest): Promise<Suggestion>;
+  close(): Promise<void>;
+}
+
+/** Runs every suggestion on the calling thread. */
+export const inProcessRunner: SuggestRunner = {
+  suggest: async (_f, strategy, req) => strategy.suggest(req),
+  close: async () => undefined,
+};
+
+export interface ServiceCore {
+  readonly log: Logger;
+  readonly runner: SuggestRunner;
+  /** Epoch milliseconds. */
+  now(): number;
+  /** A fresh storage-wide trial id (taken when the record is built, so concurrent studies never share one). */
+  allocTrialId(): number;
+  /** The live study of that name. @throws NOT_FOUND. */
+  state(name: string): StudyState;
+  /** Re-validates under the write lock that the study still exists. @throws NOT_FOUND. */
+  live(s: StudyState): void;
+  /**
+   * Runs a mutation at most once per request id and resolves only once its effect is committed.
+   * @throws UNAVAILABLE while stopping or after a failed commit.
+   */
+  mutate<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T>;
+  /**
+   * Queues the changes (and the reply, when `rc` is set) for the next group commit and applies the
+   * in-memory effects. Call under the study's write lock; the reply waits for the commit in `mutate`.
+   */
+  commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null): T;
+  /** Announces a change once it is committed (progress waiters, change listeners). */
+  bump(s: StudyState, kind?: StudyChange["kind"]): void;
+  /** Resolves with `value` once everything queued so far is committed. @throws UNAVAILABLE after a failed commit. */
+  visible<T>(value: T): Promise<T>;
+  /** The studies this server holds in memory (deleted ones excluded or marked). */
+  studies(): StudyState[];
+}

@@ -1,0 +1,87 @@
+/**
+ * Idempotency by request id.
+ *
+ * - A mutating request's first reply is stored (a `put-reply` change) in the same batch as its
+ *   effect, so a retry with the same id gets that reply back and changes nothing, also after a
+ *   restart; a retry that arrives while the first is still in flight waits for it.
+ * - A request id names one request: reusing it for another op is refused, whether the first use
+ *   was a mutation (checked against the stored reply, durable) or a read (remembered in memory for
+ *   the last RECENT_IDS ids).
+ */
+import { pack, unpack } from "msgpackr";
+import { invalidArgument } from "../domain/errors.js";
+import type { Change, Storage } from "../storage/storage.js";
+
+/** The request a commit answers, so its reply is stored in the same transaction. */
+export interface ReplyCtx {
+  readonly requestId: string;
+  readonly op: string;
+}
+
+/** How many request ids `claim` remembers. */
+const RECENT_IDS = 100_000;
+
+export class Idempotency {
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  /** The op each recent request id named, reads included (bounded, memory only). */
+  private readonly recentIds = new Map<string, string>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Records that `requestId` names an `op` request; the same op again is a retry.
+   * @throws INVALID_ARGUMENT when the id was used for another op.
+   */
+  claim(requestId: string, op: string): void {
+    const prev = this.recentIds.get(requestId);
+    if (prev !== undefined) {
+      if (prev !== op) throw invalidArgument(`request id ${requestId} was already used for a '${prev}' request`);
+      return;
+    }
+    this.recentIds.set(requestId, op);
+    if (this.recentIds.size > RECENT_IDS) {
+      const oldest = this.recentIds.keys().next().value;
+      if (oldest !== undefined) this.recentIds.delete(oldest);
+    }
+  }
+
+  /**
+   * Runs a mutating operation at most once per request id: returns the stored reply of an earlier
+   * run, joins a run in flight, or runs `body`, which must queue its effect together with
+   * `replyChange(rc, result)` and resolve only once that batch committed.
+   */
+  async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
+    if (requestId === undefined) return body(null);
+    this.claim(requestId, op);
+    const pending = this.inflight.get(requestId);
+    if (pending) return pending as Promise<T>;
+    const p = (async () => {
+      const stored = await this.storage.getReply(requestId);
+      if (stored) {
+        const r = unpack(stored) as { op: string; result: T };
+        if (r.op !== op) throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);
+        return r.result;
+      }
+      return body({ requestId, op });
+    })();
+    this.inflight.set(requestId, p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(requestId);
+    }
+  }
+
+  /** The change that stores `result` as the reply to `rc`'s request. */
+  replyChange(rc: ReplyCtx, result: unknown): Change {
+    return { kind: "put-reply", requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() };
+  }
+
+  /** Every request in flight (shutdown waits for them). */
+  pending(): Promise<unknown>[] {
+    return [...this.inflight.values()];
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Leases: who may report and tell for a running trial, and what happens when a worker vanishes.
+ *
+ * - `ask` hands out a lease (a random token and an expiry). Heartbeats and reports extend it in
+ *   memory, and write the expiry only when the stored one lags by half a TTL or more
+ *   (`leaseChange`): one small write per half TTL per running trial, not one per heartbeat.
+ * - After a restart a lease runs to `expiryAfterRestart(stored)`: never earlier than without the
+ *   restart, at least half a TTL for the worker to reconnect, and never later than two TTLs after
+ *   the worker's last heartbeat, however often the server restarts.
+ * - The reaper fails trials whose lease expired (a pruned-but-not-told trial becomes PRUNED) and
+ *   re-queues their params as a WAITING trial under the study's retry policy (`retryOf`).
+ */
+import { randomBytes } from "node:crypto";
+import { TuneportError, failedPrecondition } from "../domain/errors.js";
+import type { Change, Lease } from "../storage/storage.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
+import type { LeaseView } from "./views.js";
+
+/** A fresh lease for a trial of `s` starting at `now`. */
+export function newLease(s: StudyState, now: number): Lease {
+  return { token: randomBytes(12).toString("base64url"), expiresAt: now + s.study.config.leaseTtlS * 1000 };
+}
+
+export function leaseView(s: StudyState, lease: Lease): LeaseView {
+  return { token: lease.token, expires_at: lease.expiresAt / 1000, ttl_s: s.study.config.leaseTtlS };
+}
+
+/** Checks that the caller holds the trial's live lease. @throws LEASE_LOST, FAILED_PRECONDITION. */
+export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void {
+  if (t.state === "RUNNING") {
+    if (t.lease && typeof token === "string" && token === t.lease.token) return;
+    throw new TuneportError("LEASE_LOST", `trial ${t.number} of '${s.study.name}' is leased to another worker (stale or missing token)`, {
+      study: s.study.name,
+      trial: t.number,
+    });
+  }
+  if (t.state === "FAIL" && t.systemAttrs.fail_reason === "lease_expired")
+    throw new TuneportError("LEASE_LOST", `trial ${t.number} of '${s.study.name}' was failed because its lease expired`, {
+      study: s.study.name,
+      trial: t.number,
+      retried_as: t.systemAttrs.retried_as ?? null,
+    });
+  throw failedPrecondition(`trial ${t.number} of '${s.study.name}' is ${t.state}, not RUNNING`, {
+    study: s.study.name,
+    trial: t.number,
+    state: t.state,
+  });
+}
+
+/**
+ * The change that writes a running trial's lease expiry when the stored one lags memory by half a
+ * TTL or more, else null. Bounding the lag is what lets a restart keep reaping on time.
+ */
+export function leaseChange(s: StudyState, t: TrialRecord): Change | null {
+  if (!t.lease) return null;
+  const halfTtl = (s.study.config.leaseTtlS * 1000) / 2;
+  if (t.persistedExpiry !== undefined && t.lease.expiresAt - t.persistedExpiry < halfTtl) return null;
+  t.persistedExpiry = t.lease.expiresAt;
+  return { kind: "set-lease", trialId: t.id, lease: t.lease };
+}
+
+/**
+ * A running trial's lease expiry after a restart at `now`, from the expiry last written (`stored`).
+ * The stored expiry lags the one in memory by less than half a TTL (`leaseChange`), so the lease
+ * really ran to at most `stored + ttl/2`. The result is never earlier than that (a live worker keeps
+ * its lease), gives workers at least half a TTL after the restart to reconnect, and is never later
+ * than `stored + ttl` — at most two TTLs after the last heartbeat whatever the number of restarts,
+ * because it depends on the stored expiry only, which no restart moves.
+ */
+export function expiryAfterRestart(stored: number, now: number, ttlMs: number): number {
+  return Math.min(stored + ttlMs, Math.max(stored + ttlMs / 2, now + ttlMs / 2));
+}
+
+/**
+ * A WAITING copy of a failed trial's params when the retry policy allows one more attempt, else
+ * null. With `keepIntermediate` the copy starts with the failed attempt's intermediate values, so a
+ * worker resuming from a checkpoint reports only later steps (steps must still increase).
+ */
+export function retryOf(s: StudyState, failed: TrialRecord, allocId: () => number, now: number): TrialRecord | null {
+  if (s.strategy.refillsLostTrials) return null;
+  const count = typeof failed.systemAttrs.retry_count === "number" ? failed.systemAttrs.retry_count : 0;
+  if (count >= s.study.config.retry.maxRetries) return null;
+  const { retried_as: _r, fail_reason: _f, pruned_at_step: _p, ...inherited } = failed.systemAttrs;
+  return {
+    id: allocId(),
+    studyId: s.study.id,
+    number: s.trials.length,
+    state: "WAITING",
+    params: { ...failed.params },
+    distributions: { ...failed.distributions },
+    value: null,
+    intermediate: s.study.config.retry.keepIntermediate ? failed.intermediate.map((iv) => ({ ...iv })) : [],
+    userAttrs: { ...failed.userAttrs },
+    systemAttrs: { ...inherited, retry_of: failed.number, retry_count: count + 1 },
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    lease: null,
+  };
+}
+
+/** Adds a re-queued (or enqueued) WAITING trial to the study's memory. */
+export function addWaiting(s: StudyState, t: TrialRecord): void {
+  s.trials.push(t);
+  s.waiting.push(t.number);
+}
+
+/**
+ * The terminal record of a running trial whose lease expired at or before `now`: PRUNED with its
+ * last finite intermediate when a scheduler had pruned it, else FAIL (`lease_expired`).
+ */
+export function reapedRecord(t: TrialRecord, now: number): TrialRecord {
+  const pruned = typeof t.systemAttrs.pruned_at_step === "number";
+  const lastFinite = [...t.intermediate].reverse().find((iv) => Number.isFinite(iv.value));
+  return {
+    ...t,
+    state: pruned ? "PRUNED" : "FAIL",
+    value: pruned ? (lastFinite?.value ?? null) : null,
+    finishedAt: now,
+    lease: null,
+    systemAttrs: pruned ? t.systemAttrs : { ...t.systemAttrs, fail_reason: "lease_expired" },
+  };
+}
+
+/** Numbers of the study's running trials whose lease expired at or before `now`. */
+export function expiredTrials(s: StudyState, now: number): number[] {
+  return [...s.running].filter((n) => {
+    const t = s.trials[n];
+    return t !== undefined && t.lease !== null && t.lease.expiresAt <= now;
+  });
+}

@@ -1,0 +1,264 @@
+/**
+ * The op table: every operation of protocol v1, declared once. Each entry names its argument and
+ * result schemas, whether it mutates (then a retry with the same request id gets the first reply
+ * and applies nothing twice), where MCP and the Python client expose it (or why not), and the one
+ * service call that runs it. Derived from it:
+ * - the ZeroMQ dispatcher (`StudyService.execute` is a lookup, not a switch);
+ * - the typed `ZmqClient.call(op, args)` and the MCP backend, embedded and `--connect`;
+ * - protocol/schema/<op>.request.json and <op>.reply.json, and the op list in PROTOCOL.md;
+ * - the coverage checks of the shared vectors and of the Python client (protocol/ops.json).
+ *
+ * Adding an op is one entry here and one service method.
+ */
+import type { z } from "zod";
+import type { StudyService } from "../study-service.js";
+import * as S from "./schemas.js";
+
+/** Protocol versions this build speaks (PROTOCOL.md, "Versioning"). */
+export const PROTOCOL_VERSIONS = [1] as const;
+
+/** Who a request comes from, as far as the service needs to know. */
+export interface OpContext {
+  /** The request id: mutations are de-duplicated by it, and an id names one request. */
+  readonly requestId?: string;
+}
+
+/** `T` with every array and object read-only, so views with read-only fields satisfy a result schema. */
+export type DeepReadonly<T> = T extends Uint8Array
+  ? T
+  : T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** Where an op is reachable besides ZeroMQ: a list of names, or why it is not. */
+export type Exposure = { readonly via: readonly string[] } | { readonly hidden: string };
+
+export interface OpSpec<A extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  /** One sentence for PROTOCOL.md and the schemas. */
+  readonly summary: string;
+  readonly args: A;
+  readonly result: R;
+  /**
+   * Changes stored state. Mutating ops are idempotent by request id: the first reply is stored with
+   * the effect, and a retry gets it back. Other ops are safe to repeat as they are.
+   */
+  readonly mutating: boolean;
+  /** MCP tools that call it. */
+  readonly mcp: Exposure;
+  /** Python client members that send it (checked by python-client/tests/test_op_coverage.py). */
+  readonly python: Exposure;
+  /** Runs the op; absent for `hello`, which the transport answers (it knows its own limits). */
+  readonly run?: (svc: StudyService, args: z.output<A>, ctx: OpContext) => Promise<DeepReadonly<z.input<R>>>;
+}
+
+const op = <A extends z.ZodType, R extends z.ZodType>(spec: OpSpec<A, R>): OpSpec<A, R> => spec;
+const hidden = (why: string): Exposure => ({ hidden: why });
+const via = (...names: string[]): Exposure => ({ via: names });
+
+export const OPS = {
+  hello: op({
+    summary: "Negotiates the protocol version; returns the server's identity, limits and op list.",
+    args: S.helloArgs,
+    result: S.helloResultSchema,
+    mutating: false,
+    mcp: hidden("MCP negotiates its own version in `initialize`"),
+    python: via("Client.__init__"),
+  }),
+  create_study: op({
+    summary: "Creates a study, or with load_if_exists returns the existing one of that name.",
+    args: S.createStudyArgs,
+    result: S.createStudyResult,
+    mutating: true,
+    mcp: via("create_study"),
+    python: via("Client.create_study"),
+    run: (svc, a, ctx) => svc.createStudy(a, ctx.requestId),
+  }),
+  get_study: op({
+    summary: "One study: configuration, trial counts and best trial.",
+    args: S.studyArgs,
+    result: S.getStudyResult,
+    mutating: false,
+    mcp: via("describe_study"),
+    python: via("Client.load_study"),
+    run: async (svc, a) => ({ study: await svc.getStudy(a) }),
+  }),
+  list_studies: op({
+    summary: "Every study with its counts and best trial.",
+    args: S.noArgs,
+    result: S.listStudiesResult,
+    mutating: false,
+    mcp: via("list_studies"),
+    python: via("Client.list_studies"),
+    run: async (svc) => ({ studies: await svc.listStudies() }),
+  }),
+  delete_study: op({
+    summary: "Deletes a study and all its trials; requests racing it get NOT_FOUND or complete first.",
+    args: S.studyArgs,
+    result: S.deleteStudyResult,
+    mutating: true,
+    mcp: via("delete_study"),
+    python: via("Client.delete_study"),
+    run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
+  }),
+  plot: op({
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour).",
+    args: S.plotArgs,
+    result: S.plotResult,
+    mutating: false,
+    mcp: via("plot"),
+    python: via("Study.plot"),
+    run: (svc, a) => svc.plot(a),
+  }),
+  stop_study: op({
+    summary: "Stops handing out trials: asks get STUDY_STOPPED; running trials may still report and tell.",
+    args: S.studyArgs,
+    result: S.getStudyResult,
+    mutating: true,
+    mcp: hidden("the MCP steering tools (stop_study, resume_study) come with the agent-grade MCP work"),
+    python: via("Study.stop"),
+    run: async (svc, a, ctx) => ({ study: await svc.setStopped(a, true, ctx.requestId) }),
+  }),
+  resume_study: op({
+    summary: "Hands out trials again after stop_study.",
+    args: S.studyArgs,
+    result: S.getStudyResult,
+    mutating: true,
+    mcp: hidden("the MCP steering tools (stop_study, resume_study) come with the agent-grade MCP work"),
+    python: via("Study.resume"),
+    run: async (svc, a, ctx) => ({ study: await svc.setStopped(a, false, ctx.requestId) }),
+  }),
+  catalogue: op({
+    summary: "The strategies and schedulers with their descriptions and option schemas.",
+    args: S.noArgs,
+    result: S.catalogueResult,
+    mutating: false,
+    mcp: via("list_strategies"),
+    python: via("Client.catalogue"),
+    run: async (svc) => ({ plugins: svc.plugins.describe() }),
+  }),
+  ask: op({
+    summary: "Starts a trial (a queued one first) and hands out its params, lease and start instructions.",
+    args: S.studyArgs,
+    result: S.askResultSchema,
+    mutating: true,
+    mcp: via("ask_trial"),
+    python: via("Study.ask"),
+    run: (svc, a, ctx) => svc.ask(a, ctx.requestId),
+  }),
+  suggest: op({
+    summary: "Define-by-run: the value of one more parameter of a running trial.",
+    args: S.suggestArgs,
+    result: S.suggestResult,
+    mutating: true,
+    mcp: hidden("define-by-run parameters are drawn inside a worker's objective; an agent evaluates the declared params from ask_trial"),
+    python: via("Trial.suggest_float", "Trial.suggest_int", "Trial.suggest_categorical"),
+    run: (svc, a, ctx) => svc.suggest(a, ctx.requestId),
+  }),
+  report: op({
+    summary: "Records an intermediate value and returns the scheduler's and strategy's decision.",
+    args: S.reportArgs,
+    result: S.reportResult,
+    mutating: true,
+    mcp: via("report_intermediate"),
+    python: via("Trial.report"),
+    run: (svc, a, ctx) => svc.report(a, ctx.requestId),
+  }),
+  tell: op({
+    summary: "Finishes a trial: COMPLETE with a value, PRUNED, or FAIL with a reason.",
+    args: S.tellArgs,
+    result: S.tellResult,
+    mutating: true,
+    mcp: via("tell_trial"),
+    python: via("Trial.complete", "Trial.fail", "Trial.prune"),
+    run: (svc, a, ctx) => svc.tell(a, ctx.requestId),
+  }),
+  heartbeat: op({
+    summary: "Extends the leases of running trials; each entry answers ok or its own error code.",
+    args: S.heartbeatArgs,
+    result: S.heartbeatResult,
+    mutating: false,
+    mcp: hidden("an agent holds a trial for one evaluation and sets the lease length with lease_ttl_s at creation"),
+    python: via("_Heartbeat.wake"),
+    run: async (svc, a) => ({ leases: await svc.heartbeat(a) }),
+  }),
+  enqueue: op({
+    summary: "Queues a trial with fixed params (and a rationale), served before the strategy's own suggestions.",
+    args: S.enqueueArgs,
+    result: S.enqueueResult,
+    mutating: true,
+    mcp: via("enqueue_trial"),
+    python: via("Study.enqueue"),
+    run: (svc, a, ctx) => svc.enqueue(a, ctx.requestId),
+  }),
+  trials: op({
+    summary: "A page of a study's trials, filtered by state and ordered by number or value.",
+    args: S.trialsArgs,
+    result: S.trialsResult,
+    mutating: false,
+    mcp: via("list_trials", "best_trials"),
+    python: via("Study.trials", "Study.get_trials"),
+    run: (svc, a) => svc.listTrials(a),
+  }),
+  trial: op({
+    summary: "One trial with its intermediate values and attributes.",
+    args: S.trialArgs,
+    result: S.trialResult,
+    mutating: false,
+    mcp: via("get_trial"),
+    python: via("Study.trial"),
+    run: async (svc, a) => ({ trial: await svc.getTrial(a) }),
+  }),
+  trajectory: op({
+    summary: "A trial's hyperparameter trajectory as recorded by a strategy that steers running trials.",
+    args: S.trialArgs,
+    result: S.trajectoryViewSchema,
+    mutating: false,
+    mcp: via("get_trajectory"),
+    python: via("Study.trajectory"),
+    run: (svc, a) => svc.trajectory(a),
+  }),
+  best: op({
+    summary: "The best COMPLETE trial, or null.",
+    args: S.studyArgs,
+    result: S.bestResult,
+    mutating: false,
+    mcp: hidden("best_trials answers it, with the k best, through the trials op"),
+    python: via("Study.best_trial"),
+    run: async (svc, a) => ({ trial: await svc.best(a) }),
+  }),
+  set_user_attrs: op({
+    summary: "Merges user attributes into a study or, with `trial`, into one trial.",
+    args: S.setUserAttrsArgs,
+    result: S.setUserAttrsResult,
+    mutating: true,
+    mcp: via("set_user_attrs"),
+    python: via("Study.set_user_attrs", "Trial.set_user_attrs"),
+    run: async (svc, a, ctx) =>
+      a.trial === undefined
+        ? { study: await svc.setStudyUserAttrs({ study: a.study, attrs: a.attrs }, ctx.requestId) }
+        : svc.setTrialUserAttrs({ study: a.study, trial: a.trial, attrs: a.attrs }, ctx.requestId),
+  }),
+  lineage: op({
+    summary: "The hyperparameter schedule behind a trial's model up to its best report (PBT); by default the trial with the best report.",
+    args: S.lineageArgs,
+    result: S.lineageResult,
+    mutating: false,
+    mcp: via("get_lineage"),
+    python: via("Study.lineage"),
+    run: async (svc, a) => ({ lineage: await svc.lineage(a) }),
+  }),
+} as const satisfies Record<string, OpSpec>;
+
+export type OpName = keyof typeof OPS;
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+/** The arguments of an op as a caller writes them (defaults may be left out). */
+export type OpArgs<K extends OpName> = z.input<(typeof OPS)[K]["args"]>;
+/** The arguments of an op after validation. */
+export type ParsedArgs<K extends OpName> = z.output<(typeof OPS)[K]["args"]>;
+/** The result of an op. */
+export type OpResult<K extends OpName> = z.output<(typeof OPS)[K]["result"]>;
+
+/** Ops whose effects are de-duplicated by request id (they change state). */
+export const MUTATING_OPS: ReadonlySet<OpName> = new Set(OP_NAMES.filter((n) => OPS[n].mutating));

@@ -1,0 +1,309 @@
+/**
+ * The zod schemas of every op's arguments and result: the single source of the wire shapes.
+ * The op table (ops.ts) pairs them with each op's flags and service call; protocol/schema/*.json,
+ * the typed TypeScript client and the MCP backend are derived from them.
+ *
+ * Result schemas describe what the service returns; `views.ts` keeps the TypeScript interfaces the
+ * code passes around, and the assertions at the end of this file keep the two in step.
+ */
+import { z } from "zod";
+import { distributionSchema, searchSpaceSchema } from "../../domain/distributions.js";
+import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
+import { TRIAL_STATES } from "../../domain/trial.js";
+import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
+import type { DeepReadonly } from "./ops.js";
+import type { AskResult, LeaseView, LineageView, StudyView, TrajectoryView, TrialStart, TrialView } from "../views.js";
+
+// ------------------------------------------------------------------ shared pieces
+
+/** A study named in a request: any name a study might have been given (see domain/study-name.ts). */
+export const studyName = studyRefSchema;
+export const trialNumber = z.number().int().min(0);
+export const leaseToken = z.string().min(1).max(200);
+export const attrs = z.record(z.string(), z.unknown());
+export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export const trialStateSchema = z.enum(TRIAL_STATES);
+/** Any double: NaN and ±infinity mark a diverged run (zod's number alone refuses them). */
+export const anyNumber = z
+  .union([z.number(), z.nan(), z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number")])
+  .describe("a double; NaN and ±Infinity (MessagePack floats) mark a diverged run");
+/** A plug-in named on the wire: a bare name or `{name, options}`. */
+export const pluginRefSchema = z.union([
+  z.string().min(1),
+  z.object({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+]);
+
+// ------------------------------------------------------------------ arguments
+
+export const helloArgs = z.object({ versions: z.array(z.number().int()).min(1).optional(), client: attrs.optional() }).strict();
+
+export const createStudyArgs = z
+  .object({
+    name: studyNameSchema,
+    direction: z.enum(["minimize", "maximize"]).optional(),
+    space: z.record(z.string(), z.unknown()).optional(),
+    strategy: z.unknown().optional(),
+    scheduler: z.unknown().optional(),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    load_if_exists: z.boolean().optional(),
+    user_attrs: attrs.optional(),
+    retry: z
+      .object({
+        max_retries: z.number().int().min(0).max(100).optional(),
+        retry_on_fail: z.boolean().optional(),
+        keep_intermediate: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    lease_ttl_s: z.number().min(1).max(7 * 24 * 3600).optional(),
+    max_trials: z
+      .number()
+      .int()
+      .min(1)
+      .max(1e9)
+      .optional()
+      .describe("study-wide trial budget: at most this many trials are started by ask, across all workers"),
+  })
+  .strict();
+
+export const studyArgs = z.object({ study: studyName }).strict();
+export const noArgs = z.object({}).strict();
+export const trialArgs = z.object({ study: studyName, trial: trialNumber }).strict();
+
+export const suggestArgs = z
+  .object({ study: studyName, trial: trialNumber, token: leaseToken, name: z.string().min(1).max(256), distribution: z.unknown() })
+  .strict();
+
+export const reportArgs = z
+  .object({
+    study: studyName,
+    trial: trialNumber,
+    token: leaseToken,
+    step: z.number(),
+    // NaN and infinity are allowed: they mark a diverged run, and schedulers treat NaN as the worst value.
+    value: anyNumber,
+    data: attrs.optional(),
+  })
+  .strict();
+
+export const tellArgs = z
+  .object({
+    study: studyName,
+    trial: trialNumber,
+    token: leaseToken,
+    state: z.enum(["COMPLETE", "FAIL", "PRUNED"]),
+    // Non-finite only where the strategy completes diverged runs (PBT); the service decides.
+    value: anyNumber.nullable().optional(),
+    reason: z.string().max(2000).optional(),
+    user_attrs: attrs.optional(),
+  })
+  .strict();
+
+export const heartbeatArgs = z
+  .object({ leases: z.array(z.object({ study: studyName, trial: trialNumber, token: leaseToken }).strict()).max(10_000) })
+  .strict();
+
+export const enqueueArgs = z
+  .object({
+    study: studyName,
+    params: z.record(z.string(), scalar),
+    user_attrs: attrs.optional(),
+    skip_if_exists: z.boolean().optional(),
+    rationale: z.string().max(4000).optional(),
+  })
+  .strict();
+
+export const trialsArgs = z
+  .object({
+    study: studyName,
+    states: z.array(trialStateSchema).optional(),
+    order_by: z.enum(["number", "value"]).optional(),
+    descending: z.boolean().optional(),
+    offset: z.number().int().min(0).optional(),
+    limit: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+
+export const plotArgs = z
+  .object({
+    study: studyName,
+    kind: z.enum(PLOT_KIND_NAMES as [string, ...string[]]).describe(`one of ${PLOT_KIND_NAMES.join(", ")}`),
+    params: z.array(z.string().min(1).max(256)).max(16).optional().describe("parameters to draw (parallel, slice, contour); default: the most important"),
+    log_y: z.boolean().optional().describe("objective on a log scale"),
+  })
+  .strict();
+export type PlotArgs = z.output<typeof plotArgs>;
+
+export const setUserAttrsArgs = z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict();
+export const lineageArgs = z.object({ study: studyName, trial: trialNumber.optional() }).strict();
+
+/** Parsed argument types, as the service methods take them. */
+export type CreateStudyInput = z.input<typeof createStudyArgs>;
+export type StudyArgs = z.output<typeof studyArgs>;
+export type TrialArgs = z.output<typeof trialArgs>;
+export type SuggestArgs = z.output<typeof suggestArgs>;
+export type ReportArgs = z.output<typeof reportArgs>;
+export type TellArgs = z.output<typeof tellArgs>;
+export type HeartbeatArgs = z.output<typeof heartbeatArgs>;
+export type EnqueueArgs = z.output<typeof enqueueArgs>;
+export type TrialsArgs = z.output<typeof trialsArgs>;
+export type LineageArgs = z.output<typeof lineageArgs>;
+
+// ------------------------------------------------------------------ results
+
+const nullableNumber = z.number().nullable();
+
+export const trialViewSchema = z.object({
+  number: trialNumber,
+  state: trialStateSchema,
+  params: z.record(z.string(), scalar),
+  distributions: z.record(z.string(), distributionSchema),
+  value: nullableNumber,
+  intermediate: z.array(z.tuple([z.number(), z.number()])).describe("[step, value] pairs in step order; value may be NaN"),
+  user_attrs: attrs,
+  system_attrs: attrs,
+  created_at: z.number().describe("epoch seconds"),
+  started_at: nullableNumber,
+  finished_at: nullableNumber,
+  duration_s: nullableNumber,
+});
+
+export const leaseViewSchema = z.object({ token: leaseToken, expires_at: z.number().describe("epoch seconds"), ttl_s: z.number() });
+
+export const trialStartSchema = z
+  .object({
+    budget: nullableNumber.describe("how far to train, in the client's step units (multi-fidelity schedulers)"),
+    rung: z.number().int().nullable(),
+    bracket: z.number().int().nullable(),
+    resume_from: z
+      .object({ trial: trialNumber, budget: nullableNumber })
+      .nullable()
+      .describe("continue the run of this trial (promotion-mode ASHA): load its checkpoint"),
+    restore: z
+      .object({ trial: trialNumber, checkpoint: z.string(), step: nullableNumber })
+      .nullable()
+      .describe("load this checkpoint of another trial before training (PBT refill)"),
+  })
+  .describe("how a worker starts the trial; every field null when there is nothing special to do");
+
+export const askResultSchema = z.object({
+  study: studyName,
+  trial: trialViewSchema,
+  lease: leaseViewSchema,
+  budget: nullableNumber.describe("same as start.budget (kept for protocol v1 clients)"),
+  start: trialStartSchema,
+});
+
+const pluginConfigSchema = z.object({ name: z.string(), options: attrs });
+
+export const studyViewSchema = z.object({
+  name: studyName,
+  direction: z.enum(["minimize", "maximize"]),
+  space: searchSpaceSchema,
+  strategy: pluginConfigSchema,
+  scheduler: pluginConfigSchema.nullable(),
+  seed: z.number().int(),
+  retry: z.object({ max_retries: z.number().int(), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() }),
+  lease_ttl_s: z.number(),
+  max_trials: z.number().int().nullable(),
+  stopped: z.boolean(),
+  user_attrs: attrs,
+  created_at: z.number(),
+  n_trials: z.number().int(),
+  counts: z.record(trialStateSchema, z.number().int()),
+  best_trial: trialViewSchema.nullable(),
+});
+
+export const decisionSchema = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("continue"), budget: z.number().optional(), delete_checkpoints: z.array(z.string()).optional() }),
+  z.object({ action: z.literal("prune"), reason: z.string() }),
+  z.object({
+    action: z.literal("update"),
+    params: z.record(z.string(), scalar),
+    restore: z.object({ trial: trialNumber, checkpoint: z.string(), step: z.number().optional() }).optional(),
+    reason: z.string().optional(),
+    budget: z.number().optional(),
+    delete_checkpoints: z.array(z.string()).optional(),
+  }),
+]);
+
+export const trajectoryViewSchema = z.object({
+  trial: trialNumber,
+  state: trialStateSchema,
+  params: z.record(z.string(), scalar),
+  trajectory: z.array(z.object({ step: nullableNumber, value: nullableNumber, params: z.record(z.string(), scalar) })),
+  thinned: z.boolean(),
+});
+
+export const lineageViewSchema = z.object({
+  study: studyName,
+  trial: trialNumber,
+  state: trialStateSchema,
+  value: nullableNumber.describe("the trial's best finite reported value (its COMPLETE value when it never reported)"),
+  step: nullableNumber.describe("the trial's own step of that report (null when it never reported)"),
+  until_step: z.number().describe("the model's training age at that report (differs from step after an exploit)"),
+  schedule: z.array(z.object({ from_step: z.number(), params: z.record(z.string(), scalar), trial: trialNumber, trial_step: z.number() })),
+});
+
+export const pluginDescriptionSchema = z.object({
+  kind: z.enum(["strategy", "scheduler"]),
+  name: z.string(),
+  description: z.string(),
+  options: attrs.describe("JSON Schema of the options (defaults included)"),
+});
+
+export const heartbeatEntrySchema = z.object({
+  study: studyName,
+  trial: trialNumber,
+  ok: z.boolean(),
+  expires_at: z.number().optional(),
+  code: z.string().optional(),
+  message: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional().describe("with UNAVAILABLE: the redirect {reason: 'moved', endpoint} of a study served elsewhere"),
+});
+
+export const helloResultSchema = z.object({
+  version: z.number().int(),
+  server: z.object({ name: z.string(), version: z.string() }),
+  limits: z.object({ max_message_bytes: z.number().int(), heartbeat_interval_s: z.number(), max_inflight: z.number().int() }),
+  ops: z.array(z.string()),
+  idempotent_ops: z.array(z.string()),
+});
+
+// ------------------------------------------------------------------ op results
+
+export const createStudyResult = z.object({ study: studyViewSchema, created: z.boolean() });
+export const getStudyResult = z.object({ study: studyViewSchema });
+export const listStudiesResult = z.object({ studies: z.array(studyViewSchema) });
+export const deleteStudyResult = z.object({ deleted: z.boolean() });
+export const catalogueResult = z.object({ plugins: z.array(pluginDescriptionSchema) });
+export const suggestResult = z.object({ value: scalar });
+export const reportResult = z.object({ decision: decisionSchema });
+export const tellResult = z.object({ trial: trialViewSchema });
+export const heartbeatResult = z.object({ leases: z.array(heartbeatEntrySchema) });
+export const enqueueResult = z.object({ trial: trialViewSchema, created: z.boolean() });
+export const trialsResult = z.object({ trials: z.array(trialViewSchema), total: z.number().int() });
+export const trialResult = z.object({ trial: trialViewSchema });
+export const bestResult = z.object({ trial: trialViewSchema.nullable() });
+export const setUserAttrsResult = z.union([z.object({ study: studyViewSchema }), z.object({ trial: trialViewSchema })]);
+export const lineageResult = z.object({ lineage: lineageViewSchema });
+export const plotResult = z.object({
+  png: z.custom<Uint8Array>((v) => v instanceof Uint8Array).describe("the PNG image (MessagePack bin)"),
+  caption: z.string().describe("what the chart shows, and what it left out (downsampling, clipped outliers)"),
+  width: z.number().int(),
+  height: z.number().int(),
+  kind: z.enum(PLOT_KINDS),
+});
+
+// ------------------------------------------------------------------ drift guards (compile time)
+
+type Assignable<T extends DeepReadonly<U>, U> = T;
+export type _ViewsMatchSchemas = [
+  Assignable<TrialView, z.input<typeof trialViewSchema>>,
+  Assignable<LeaseView, z.input<typeof leaseViewSchema>>,
+  Assignable<TrialStart, z.input<typeof trialStartSchema>>,
+  Assignable<AskResult, z.input<typeof askResultSchema>>,
+  Assignable<StudyView, z.input<typeof studyViewSchema>>,
+  Assignable<TrajectoryView, z.input<typeof trajectoryViewSchema>>,
+  Assignable<LineageView, z.input<typeof lineageViewSchema>>,
+];

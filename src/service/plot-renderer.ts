@@ -1,0 +1,114 @@
+/**
+ * Renders plots off the event loop. Vega and resvg take from a few hundred milliseconds to
+ * seconds for a large study; in the server's thread that would delay every heartbeat, report
+ * and tell behind a plot. `PlotRenderer` starts one worker thread on first use
+ * (`plot-worker.ts`), sends it the study and its trials, and stops it after `idleMs` without
+ * a request so that an idle server holds no Vega heap. When the compiled worker is absent
+ * (running from TypeScript sources, as the unit tests do) it renders in process.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import { type ErrorCode, TuneportError } from "../domain/errors.js";
+import type { PlotOptions } from "./plot-scales.js";
+import { type PlotKind, type RenderedPlot, renderPlot } from "./plots.js";
+import type { StudyView, TrialView } from "./views.js";
+
+/** What the worker is sent. */
+export interface PlotJob {
+  id: number;
+  kind: PlotKind;
+  study: StudyView;
+  trials: TrialView[];
+  opts: PlotOptions;
+}
+
+/** What the worker answers. */
+export type PlotJobResult =
+  | { id: number; ok: true; png: Uint8Array; caption: string; width: number; height: number }
+  | { id: number; ok: false; error: { name: string; code?: string; message: string; data?: Record<string, unknown> } };
+
+const WORKER_FILE = fileURLToPath(new URL("./plot-worker.js", import.meta.url));
+
+export class PlotRenderer {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, { resolve: (p: RenderedPlot) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly threaded: boolean;
+
+  /** `threaded: false` renders in process (the CLI, which has nothing else to serve). */
+  constructor(
+    private readonly log: Logger,
+    opts: { threaded?: boolean; idleMs?: number } = {},
+  ) {
+    this.threaded = (opts.threaded ?? true) && existsSync(WORKER_FILE);
+    this.idleMs = opts.idleMs ?? 60_000;
+  }
+
+  private readonly idleMs: number;
+
+  /** Renders a plot (see `renderPlot`). @throws INVALID_ARGUMENT when there is nothing to draw. */
+  async render(kind: PlotKind, study: StudyView, trials: TrialView[], opts: PlotOptions = {}): Promise<RenderedPlot> {
+    if (!this.threaded) return renderPlot(kind, study, trials, opts);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const worker = this.worker ?? this.spawn();
+    const id = this.nextId++;
+    try {
+      return await new Promise<RenderedPlot>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        worker.postMessage({ id, kind, study, trials, opts } satisfies PlotJob);
+      });
+    } finally {
+      if (this.pending.size === 0 && this.worker) {
+        this.idleTimer = setTimeout(() => void this.stopWorker(), this.idleMs);
+        this.idleTimer.unref();
+      }
+    }
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(WORKER_FILE);
+    w.on("message", (m: PlotJobResult) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve({ png: Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength), caption: m.caption, width: m.width, height: m.height });
+      else if (m.error.name === "TuneportError" && m.error.code) p.reject(new TuneportError(m.error.code as ErrorCode, m.error.message, m.error.data));
+      else p.reject(new Error(m.error.message));
+    });
+    w.on("error", (err) => {
+      this.log.error({ err }, "plot worker crashed");
+      this.failAll(err);
+      if (this.worker === w) this.worker = null;
+    });
+    w.on("exit", () => {
+      if (this.worker === w) this.worker = null;
+      this.failAll(new TuneportError("INTERNAL", "the plot worker stopped"));
+    });
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+
+  private async stopWorker(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
+  /** Stops the worker; requests in flight fail. */
+  async close(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    await this.stopWorker();
+  }
+}

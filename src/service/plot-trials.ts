@@ -1,0 +1,189 @@
+/**
+ * Plots of trials over time: the optimization history and the intermediate values (learning
+ * curves), after Optuna's `plot_optimization_history` and `plot_intermediate_values`.
+ * Pure functions returning Vega-Lite specs (see plots.ts for rendering).
+ *
+ * Both use a robust value range (plot-scales.ts): a couple of diverged runs do not squash the
+ * band where the study is working; values beyond it are drawn on its edge and counted in the
+ * caption. Every finished trial appears in the history (pruned at its last reported value,
+ * failed ones as ticks along the bottom), and a study with too many curves is sampled, never
+ * cut silently.
+ */
+import { invalidArgument } from "../domain/errors.js";
+import {
+  HEIGHT,
+  type PlotOptions,
+  type PlotSpec,
+  type ValueRange,
+  WIDTH,
+  baseSpec,
+  clampTo,
+  drawnValue,
+  robustRange,
+  sampleNote,
+  sampleTrials,
+} from "./plot-scales.js";
+import type { StudyView, TrialView } from "./views.js";
+
+/** Most trials drawn as points in the history; more are sampled (best and evenly spaced). */
+export const MAX_HISTORY_POINTS = 5000;
+/** Most curves drawn by the intermediate-values plot; more are sampled (best and evenly spaced). */
+export const MAX_CURVES = 200;
+/** Most points drawn per curve; longer curves are thinned evenly (first and last kept). */
+export const MAX_POINTS_PER_CURVE = 300;
+/** Point markers are drawn on curves only while the plot has at most this many points. */
+const MAX_MARKED_POINTS = 2000;
+
+const SERIES = ["complete", "complete (enqueued)", "pruned", "failed"] as const;
+const SERIES_COLOURS: Record<(typeof SERIES)[number], string> = {
+  complete: "#4c78a8",
+  "complete (enqueued)": "#f58518",
+  pruned: "#9d9d9d",
+  failed: "#e45756",
+};
+const STATE_ORDER = ["COMPLETE", "PRUNED", "RUNNING", "FAIL", "WAITING"] as const;
+const STATE_COLOURS: Record<string, string> = { COMPLETE: "#4c78a8", PRUNED: "#9d9d9d", RUNNING: "#54a24b", FAIL: "#e45756", WAITING: "#b279a2" };
+const BEYOND = "off the scale (at edge)";
+
+function yScale(range: ValueRange, log: boolean) {
+  return { type: log ? "log" : "linear", domain: [range.lo, range.hi], nice: false, clamp: true };
+}
+
+function checkPositive(values: readonly number[], what: string): void {
+  const bad = values.filter((v) => !(v > 0)).length;
+  if (bad > 0) throw invalidArgument(`log_y needs positive ${what}: ${bad} of ${values.length} are zero or negative; plot without log_y`);
+}
+
+function outsideNote(r: ValueRange, what: string): string {
+  return r.outside > 0 ? ` ${r.outside} ${what} beyond the y-range (Tukey's outer fences) are drawn on its edge${what === "trials" ? " as triangles" : ""}.` : "";
+}
+
+/**
+ * Objective by trial number for every finished trial, with the best-so-far line over COMPLETE
+ * ones. @throws INVALID_ARGUMENT when no trial has finished, or with `logY` and a value ≤ 0.
+ */
+export function historySpec(study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}): PlotSpec {
+  const log = opts.logY === true;
+  const finished = trials.filter((t) => t.state === "COMPLETE" || t.state === "PRUNED" || t.state === "FAIL").sort((a, b) => a.number - b.number);
+  if (finished.length === 0) throw invalidArgument(`study '${study.name}' has no finished trial to plot yet; wait for results first`);
+  const seriesOf = (t: TrialView): (typeof SERIES)[number] =>
+    t.state === "FAIL" ? "failed" : t.state === "PRUNED" ? "pruned" : t.system_attrs.enqueued === true ? "complete (enqueued)" : "complete";
+  const valued = finished.filter((t) => t.state !== "FAIL" && drawnValue(t) !== null);
+  const values = valued.map((t) => drawnValue(t) as number);
+  if (log) checkPositive(values, "objective values");
+  let best: number | null = null;
+  const bestAt: { trial: number; best: number }[] = [];
+  for (const t of finished) {
+    if (t.state !== "COMPLETE" || typeof t.value !== "number" || !Number.isFinite(t.value)) continue;
+    if (best === null || (study.direction === "minimize" ? t.value < best : t.value > best)) best = t.value;
+    bestAt.push({ trial: t.number, best });
+  }
+  const range = robustRange(values, { log, keep: best === null ? [] : [best] });
+  const sample = sampleTrials(finished, MAX_HISTORY_POINTS, study.direction);
+  const rows: Record<string, unknown>[] = [];
+  for (const t of sample.trials) {
+    const v = t.state === "FAIL" ? null : drawnValue(t);
+    if (v === null) rows.push({ layer: "rug", trial: t.number, series: seriesOf(t), state: t.state });
+    else {
+      const outside = v < range.lo || v > range.hi;
+      rows.push({ layer: "point", trial: t.number, value: v, y: clampTo(range, v), series: seriesOf(t), state: t.state, position: outside ? BEYOND : "in range" });
+    }
+  }
+  // The line needs only the trials where the best changed, and the last one.
+  bestAt.forEach((b, i) => {
+    if (i === 0 || i === bestAt.length - 1 || b.best !== (bestAt[i - 1] as { best: number }).best)
+      rows.push({ layer: "best", trial: b.trial, best: b.best, y: clampTo(range, b.best) });
+  });
+  const present = SERIES.filter((s) => rows.some((r) => r.series === s));
+  const colour = { field: "series", type: "nominal", title: "trial", scale: { domain: present, range: present.map((s) => SERIES_COLOURS[s]) } };
+  const x = { field: "trial", type: "quantitative", title: "trial number", axis: { tickMinStep: 1, format: "d" }, scale: { nice: false, padding: 8 } };
+  const counts = (s: string) => finished.filter((t) => t.state === s).length;
+  const nRug = rows.filter((r) => r.layer === "rug").length;
+  const pointLayer: Record<string, unknown> = {
+    transform: [{ filter: "datum.layer === 'point'" }],
+    mark: { type: "point", filled: true, size: 40, opacity: 0.85 },
+    encoding: {
+      x,
+      y: { field: "y", type: "quantitative", title: `objective (${study.direction})`, scale: yScale(range, log) },
+      color: colour,
+      ...(range.outside > 0
+        ? { shape: { field: "position", type: "nominal", title: "value", scale: { domain: ["in range", BEYOND], range: ["circle", "triangle-up"] } } }
+        : {}),
+      tooltip: [{ field: "trial" }, { field: "value" }, { field: "state" }],
+    },
+  };
+  const layer: Record<string, unknown>[] = [pointLayer];
+  if (bestAt.length > 0)
+    layer.push({
+      transform: [{ filter: "datum.layer === 'best'" }],
+      mark: { type: "line", interpolate: "step-after", color: "#333333", strokeWidth: 1.5 },
+      encoding: { x, y: { field: "y", type: "quantitative" } },
+    });
+  if (nRug > 0)
+    layer.push({
+      transform: [{ filter: "datum.layer === 'rug'" }],
+      mark: { type: "tick", orient: "vertical", thickness: 2, size: 14 },
+      encoding: { x, y: { value: HEIGHT - 7 }, color: colour },
+    });
+  const caption =
+    `Optimization history of '${study.name}': ${counts("COMPLETE")} complete trials (dots; orange = enqueued proposals), ` +
+    `${counts("PRUNED")} pruned (grey, at their value or last report) and ${counts("FAIL")} failed` +
+    `${nRug > 0 ? ` (${nRug} trials without a value as ticks along the bottom)` : ""}; the line is the best value so far` +
+    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${outsideNote(range, "trials")}`;
+  return {
+    caption,
+    spec: { ...baseSpec(`Optimization history — ${study.name}`), width: WIDTH, height: HEIGHT, data: { values: rows }, layer },
+  };
+}
+
+function thin<T>(xs: readonly T[], max: number): T[] {
+  if (xs.length <= max) return [...xs];
+  return Array.from({ length: max }, (_, i) => xs[Math.round((i * (xs.length - 1)) / (max - 1))] as T);
+}
+
+/**
+ * Learning curves: each trial's intermediate values by step, coloured by the trial's state.
+ * @throws INVALID_ARGUMENT when no trial has reported, or with `logY` and a value ≤ 0.
+ */
+export function intermediateSpec(study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}): PlotSpec {
+  const log = opts.logY === true;
+  const withCurves = trials.filter((t) => t.intermediate.some(([, v]) => Number.isFinite(v)));
+  if (withCurves.length === 0)
+    throw invalidArgument(`study '${study.name}' has no intermediate values; they appear once trials report(value, step) during training`);
+  const sample = sampleTrials(withCurves, MAX_CURVES, study.direction);
+  let nonFinite = 0;
+  let thinned = 0;
+  const rows: { trial: number; step: number; value: number; y: number; state: string }[] = [];
+  for (const t of sample.trials) {
+    const finite = t.intermediate.filter(([, v]) => Number.isFinite(v));
+    nonFinite += t.intermediate.length - finite.length;
+    if (finite.length > MAX_POINTS_PER_CURVE) thinned++;
+    for (const [step, value] of thin(finite, MAX_POINTS_PER_CURVE)) rows.push({ trial: t.number, step, value, y: value, state: t.state });
+  }
+  if (log) checkPositive(rows.map((r) => r.value), "intermediate values");
+  const range = robustRange(rows.map((r) => r.value), { log });
+  for (const r of rows) r.y = clampTo(range, r.value);
+  const integerSteps = rows.every((r) => Number.isInteger(r.step));
+  const present = STATE_ORDER.filter((s) => sample.trials.some((t) => t.state === s));
+  const caption =
+    `Learning curves of '${study.name}': intermediate values by step for ${sample.trials.length} trials; colour = the trial's state` +
+    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}` +
+    `${thinned > 0 ? ` ${thinned} curves longer than ${MAX_POINTS_PER_CURVE} points are thinned evenly.` : ""}` +
+    `${nonFinite > 0 ? ` ${nonFinite} non-finite values (NaN, ±Infinity) are not drawn.` : ""}${outsideNote(range, "values")}`;
+  return {
+    caption,
+    spec: {
+      ...baseSpec(`Intermediate values — ${study.name}`),
+      width: WIDTH,
+      height: HEIGHT,
+      data: { values: rows },
+      mark: { type: "line", opacity: 0.7, strokeWidth: 1.2, ...(rows.length <= MAX_MARKED_POINTS ? { point: { size: 14 } } : {}) },
+      encoding: {
+        x: { field: "step", type: "quantitative", title: "step", ...(integerSteps ? { axis: { tickMinStep: 1, format: "d" } } : {}) },
+        y: { field: "y", type: "quantitative", title: "intermediate value", scale: yScale(range, log) },
+        detail: { field: "trial", type: "nominal" },
+        color: { field: "state", type: "nominal", title: "state", scale: { domain: present, range: present.map((s) => STATE_COLOURS[s]) } },
+      },
+    },
+  };
+}

@@ -1,0 +1,294 @@
+/**
+ * Plots: every kind renders a non-blank PNG within the size cap, and each defect the
+ * issue listed is pinned on the spec's data (which is what a dashboard would reuse).
+ * Set PLOT_DIR=/some/dir to keep the PNGs for a look.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Distribution, Params } from "../domain/distributions.js";
+import type { TrialState } from "../domain/trial.js";
+import { Rng } from "../math/rng.js";
+import { decodePng, inkShare, pngSize } from "../testing/png.js";
+import { chooseParams, paramAxis } from "./plot-params.js";
+import { robustRange, sampleTrials } from "./plot-scales.js";
+import { MAX_CURVES } from "./plot-trials.js";
+import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import type { StudyView, TrialView } from "./views.js";
+
+type Rows = Record<string, unknown>[];
+
+function studyView(name: string, space: Record<string, Distribution>, direction: "minimize" | "maximize" = "minimize"): StudyView {
+  const counts = { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 };
+  return {
+    name, direction, space, strategy: { name: "random", options: {} }, scheduler: null, seed: 0,
+    retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30, max_trials: null, stopped: false, user_attrs: {}, created_at: 0,
+    n_trials: 0, counts, best_trial: null,
+  };
+}
+
+function trial(number: number, state: TrialState, params: Params, distributions: Record<string, Distribution>, value: number | null, intermediate: [number, number][] = [], systemAttrs: Record<string, unknown> = {}): TrialView {
+  return {
+    number, state, params, distributions, value, intermediate, user_attrs: {}, system_attrs: systemAttrs,
+    created_at: number, started_at: number, finished_at: number + 1, duration_s: 1,
+  };
+}
+
+const SPACE: Record<string, Distribution> = {
+  lr: { type: "float", low: 1e-5, high: 1e-1, log: true },
+  layers: { type: "int", low: 1, high: 4 },
+  act: { type: "categorical", choices: ["relu", "gelu", "a-very-long-activation-function-name"] },
+};
+const DROPOUT: Distribution = { type: "float", low: 0, high: 0.5 };
+
+/** A mixed study: complete (some enqueued), pruned, failed trials; a conditional `dropout`; two diverged runs. */
+function mixedStudy(n = 60, seed = 1): { study: StudyView; trials: TrialView[] } {
+  const rng = new Rng(seed);
+  const trials: TrialView[] = [];
+  for (let i = 0; i < n; i++) {
+    const p: Params = { lr: Math.exp(rng.uniform(Math.log(1e-5), Math.log(1e-1))), layers: 1 + Math.floor(rng.uniform(0, 4)), act: ["relu", "gelu", "a-very-long-activation-function-name"][i % 3] as string };
+    const dists: Record<string, Distribution> = { ...SPACE };
+    if (p.act === "gelu") {
+      p.dropout = rng.uniform(0, 0.5);
+      dists.dropout = DROPOUT;
+    }
+    const base = 0.2 + (Math.log10(p.lr as number) + 3) ** 2 * 0.05 + 0.02 * (p.layers as number) + rng.uniform(0, 0.05);
+    const curve: [number, number][] = Array.from({ length: 10 }, (_, s) => [s, base + 1 / (s + 1)]);
+    let state: TrialState = "COMPLETE";
+    let value: number | null = base;
+    if (i % 7 === 3) {
+      state = "PRUNED";
+      value = null;
+      curve.length = 4;
+    } else if (i % 11 === 5) {
+      state = "FAIL";
+      value = null;
+      curve.length = 2;
+    }
+    if (i === 10 || i === 20) value = 1e6; // diverged runs
+    if (i === 20) curve.push([10, 5e5]);
+    trials.push(trial(i, state, p, dists, value, curve, i % 9 === 0 ? { enqueued: true } : {}));
+  }
+  return { study: studyView("mixed", SPACE), trials };
+}
+
+const dataOf = (spec: Record<string, unknown>): Rows => (spec.data as { values: Rows }).values;
+
+async function keep(name: string, png: Buffer): Promise<void> {
+  const dir = process.env.PLOT_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.png`), png);
+}
+
+// Generous limits: they only catch hangs (rendering takes seconds on a busy machine).
+describe("renderPlot", { timeout: 240_000 }, () => {
+  it("renders every kind as a non-blank PNG within the size cap", async () => {
+    const { study, trials } = mixedStudy();
+    for (const kind of PLOT_KINDS) {
+      const plot = await renderPlot(kind, study, trials);
+      await keep(kind, plot.png);
+      const size = pngSize(plot.png);
+      expect(size, kind).toEqual({ width: plot.width, height: plot.height });
+      expect(size.width, kind).toBeLessThanOrEqual(MAX_PNG_WIDTH);
+      expect(size.height, kind).toBeLessThanOrEqual(MAX_PNG_HEIGHT);
+      expect(size.width, kind).toBeGreaterThan(300);
+      const ink = inkShare(decodePng(plot.png));
+      expect(ink, kind).toBeGreaterThan(0.01);
+      expect(ink, kind).toBeLessThan(0.9);
+      expect(plot.caption.length, kind).toBeGreaterThan(40);
+    }
+  });
+
+  it("keeps parallel coordinates and slices of a 30-parameter study within 1600 x 1000", async () => {
+    const rng = new Rng(3);
+    const space: Record<string, Distribution> = {};
+    for (let k = 0; k < 30; k++) space[`param_${k}`] = { type: "float", low: 0, high: 1 };
+    const trials = Array.from({ length: 80 }, (_, i) => {
+      const p: Params = {};
+      for (const k of Object.keys(space)) p[k] = rng.uniform(0, 1);
+      return trial(i, "COMPLETE", p, space, (p.param_7 as number) * 3 + (p.param_21 as number) + rng.uniform(0, 0.1));
+    });
+    const study = studyView("wide", space);
+    for (const kind of ["parallel_coordinates", "slice"] as const) {
+      const { caption } = plotSpec(kind, study, trials);
+      expect(caption).toMatch(/most important of 30 parameters/);
+      const plot = await renderPlot(kind, study, trials);
+      await keep(`wide-${kind}`, plot.png);
+      expect(plot.width).toBeLessThanOrEqual(MAX_PNG_WIDTH);
+      expect(plot.height).toBeLessThanOrEqual(MAX_PNG_HEIGHT);
+    }
+    // The default axes are the important parameters.
+    const { axes } = chooseParams("parallel_coordinates", study, trials, {});
+    expect(axes.slice(0, 2).map((a) => a.name).sort()).toEqual(["param_21", "param_7"]);
+    const sixteen = await renderPlot("parallel_coordinates", study, trials, { params: Object.keys(space).slice(0, 16) });
+    expect(sixteen.width).toBeLessThanOrEqual(MAX_PNG_WIDTH);
+  });
+
+  it("accepts the short kind names and refuses unknown ones", () => {
+    expect(parsePlotKind("parallel")).toBe("parallel_coordinates");
+    expect(parsePlotKind("intermediate")).toBe("intermediate_values");
+    expect(() => parsePlotKind("pie")).toThrow(/valid kinds: history/);
+  });
+});
+
+describe("history", () => {
+  it("shows pruned and failed trials, each in its own series", () => {
+    const { study, trials } = mixedStudy();
+    const rows = dataOf(plotSpec("history", study, trials).spec);
+    const pruned = trials.find((t) => t.state === "PRUNED") as TrialView;
+    const failed = trials.find((t) => t.state === "FAIL") as TrialView;
+    const pr = rows.find((r) => r.trial === pruned.number && r.layer === "point");
+    expect(pr?.series).toBe("pruned");
+    // Drawn at its last report, since it has no value.
+    expect(pr?.value).toBe(pruned.intermediate.at(-1)?.[1]);
+    expect(rows.find((r) => r.trial === failed.number)).toMatchObject({ layer: "rug", series: "failed" });
+    const finished = trials.filter((t) => t.state !== "RUNNING").length;
+    expect(new Set(rows.filter((r) => r.layer !== "best").map((r) => r.trial)).size).toBe(finished);
+  });
+
+  it("keeps the y-range on the interesting band despite two diverged runs, and says so", () => {
+    const { study, trials } = mixedStudy();
+    const { spec, caption } = plotSpec("history", study, trials);
+    const layer0 = (spec.layer as Record<string, any>[])[0];
+    const [lo, hi] = layer0?.encoding.y.scale.domain as [number, number];
+    expect(hi).toBeLessThan(10);
+    const ok = trials.filter((t) => t.state === "COMPLETE" && (t.value as number) < 100).map((t) => t.value as number);
+    expect(lo).toBeLessThanOrEqual(Math.min(...ok));
+    expect(caption).toMatch(/2 trials beyond the y-range/);
+    const far = dataOf(spec).filter((r) => r.value === 1e6);
+    expect(far.map((r) => r.position)).toEqual(["off the scale (at edge)", "off the scale (at edge)"]);
+    expect(far.every((r) => r.y === hi)).toBe(true);
+  });
+
+  it("has a log-scale option that refuses non-positive values", () => {
+    const { study, trials } = mixedStudy();
+    const { spec } = plotSpec("history", study, trials, { logY: true });
+    expect((spec.layer as Record<string, any>[])[0]?.encoding.y.scale.type).toBe("log");
+    const neg = trials.map((t) => (t.number === 0 ? { ...t, value: -1 } : t));
+    expect(() => plotSpec("history", study, neg, { logY: true })).toThrow(/log_y needs positive/);
+  });
+
+  it("lists only the series that occur", () => {
+    const { study, trials } = mixedStudy();
+    const complete = trials.filter((t) => t.state === "COMPLETE" && t.system_attrs.enqueued !== true);
+    const spec = plotSpec("history", study, complete).spec;
+    expect((spec.layer as Record<string, any>[])[0]?.encoding.color.scale.domain).toEqual(["complete"]);
+  });
+});
+
+describe("intermediate values", { timeout: 240_000 }, () => {
+  it("has a robust y-range, integer step ticks and a legend of the states present", () => {
+    const { study, trials } = mixedStudy();
+    const { spec, caption } = plotSpec("intermediate_values", study, trials);
+    const enc = spec.encoding as Record<string, any>;
+    expect(enc.y.scale.domain[1]).toBeLessThan(10);
+    expect(caption).toMatch(/1 values beyond the y-range/);
+    expect(enc.x.axis).toEqual({ tickMinStep: 1, format: "d" });
+    expect(enc.color.scale.domain).toEqual(["COMPLETE", "PRUNED", "FAIL"]);
+    const frac = trials.map((t) => ({ ...t, intermediate: t.intermediate.map(([s, v]) => [s + 0.5, v] as [number, number]) }));
+    expect((plotSpec("intermediate_values", study, frac).spec.encoding as Record<string, any>).x.axis).toBeUndefined();
+  });
+
+  it("samples studies with more than 200 curves and says so instead of dropping trials silently", () => {
+    const { study, trials } = mixedStudy(500);
+    const { spec, caption } = plotSpec("intermediate_values", study, trials);
+    const drawn = new Set(dataOf(spec).map((r) => r.trial));
+    expect(drawn.size).toBe(MAX_CURVES);
+    expect(caption).toMatch(/Showing 200 of 500 trials: the 50 best and 150 evenly spaced/);
+    // The best trial and the first and last trials are among them.
+    const best = trials.filter((t) => t.state === "COMPLETE").sort((a, b) => (a.value as number) - (b.value as number))[0] as TrialView;
+    expect(drawn.has(best.number)).toBe(true);
+    expect(drawn.has(0) && drawn.has(499)).toBe(true);
+  });
+});
+
+describe("parallel coordinates", () => {
+  it("labels axes with real values, categorical choices included, and skips absent conditional params", () => {
+    const { study, trials } = mixedStudy();
+    const { spec, caption } = plotSpec("parallel_coordinates", study, trials, { params: ["lr", "dropout", "act", "layers"] });
+    const rows = dataOf(spec);
+    const ticks = (x: number) => rows.filter((r) => r.layer === "tick" && r.x === x).map((r) => r.label);
+    expect(ticks(0)).toEqual(["1e-5", "1e-4", "1e-3", "0.01", "0.1"]);
+    expect(ticks(2)).toEqual(["relu", "gelu", "a-very-long-a…"]);
+    expect(ticks(3)).toEqual(["1", "2", "3", "4"]);
+    expect(rows.filter((r) => r.layer === "axis").map((r) => r.title)).toEqual(["lr", "dropout", "act", "layers", "objective"]);
+    // A trial without dropout has no point on its axis: its line jumps from lr to act, dashed.
+    const without = trials.find((t) => t.state === "COMPLETE" && t.params.dropout === undefined) as TrialView;
+    const segs = rows.filter((r) => r.layer === "line" && r.trial === without.number);
+    expect(segs.map((s) => [s.x, s.x2])).toEqual([[0, 2], [2, 3], [3, 4]]);
+    expect(segs[0]?.gap).toBe("skips an unused parameter");
+    expect(segs.some((s) => s.x === 1 || s.x2 === 1)).toBe(false);
+    expect(caption).toMatch(/Dashed segments skip a parameter/);
+  });
+
+  it("refuses unknown parameters, naming the known ones", () => {
+    const { study, trials } = mixedStudy();
+    expect(() => plotSpec("parallel_coordinates", study, trials, { params: ["nope"] })).toThrow(/unknown parameter\(s\) nope; the study has lr, layers, act, dropout/);
+  });
+});
+
+describe("slice and contour", { timeout: 240_000 }, () => {
+  it("slice draws one panel per parameter with the trials that used it", () => {
+    const { study, trials } = mixedStudy();
+    const { spec } = plotSpec("slice", study, trials, { params: ["lr", "dropout"] });
+    expect((spec.concat as unknown[]).length).toBe(2);
+    const rows = dataOf(spec);
+    const withDropout = trials.filter((t) => t.state === "COMPLETE" && t.params.dropout !== undefined).length;
+    expect(rows.filter((r) => r.param === "dropout").length).toBe(withDropout);
+    expect(rows.filter((r) => r.param === "lr").length).toBe(trials.filter((t) => t.state === "COMPLETE").length);
+  });
+
+  it("contour smooths toward the trials' values and leaves cells far from every trial blank", () => {
+    const space: Record<string, Distribution> = { a: { type: "float", low: 0, high: 1 }, b: { type: "float", low: 0, high: 1 } };
+    // Trials only in the left half, objective = b.
+    const rng = new Rng(5);
+    const trials = Array.from({ length: 40 }, (_, i) => {
+      const p = { a: rng.uniform(0, 0.3), b: rng.uniform(0, 1) };
+      return trial(i, "COMPLETE", p, space, p.b);
+    });
+    const { spec } = plotSpec("contour", studyView("c", space), trials, { params: ["a", "b"] });
+    const cells = dataOf(spec).filter((r) => r.layer === "cell") as { x0: number; y0: number; y1: number; value: number }[];
+    expect(cells.some((c) => c.x0 > 0.9)).toBe(false);
+    expect(cells.some((c) => c.x0 < 0.1)).toBe(true);
+    const low = cells.filter((c) => c.y1 <= 0.25).map((c) => c.value);
+    const high = cells.filter((c) => c.y0 >= 0.75).map((c) => c.value);
+    expect(Math.max(...low)).toBeLessThan(Math.min(...high));
+  });
+
+  it("contour draws every pair of the named parameters, categorical ones included", async () => {
+    const { study, trials } = mixedStudy();
+    const { spec } = plotSpec("contour", study, trials, { params: ["lr", "layers", "act"] });
+    expect((spec.concat as unknown[]).length).toBe(3);
+    const plot = await renderPlot("contour", study, trials, { params: ["lr", "layers", "act"] });
+    await keep("contour-3", plot.png);
+    expect(inkShare(decodePng(plot.png))).toBeGreaterThan(0.05);
+  });
+});
+
+describe("helpers", () => {
+  it("robustRange keeps the best value and fences off far-out ones", () => {
+    const r = robustRange([1, 1.1, 1.2, 1.3, 1.25, 1.15, 1.05, 1.22, 1.08, 1.18, 1000, 2000], { keep: [0.5] });
+    expect(r.lo).toBeLessThan(0.5);
+    expect(r.hi).toBeLessThan(2);
+    expect(r.outside).toBe(2);
+  });
+
+  it("sampleTrials keeps every trial while they fit", () => {
+    const { study, trials } = mixedStudy(30);
+    expect(sampleTrials(trials, 200, study.direction).trials.length).toBe(30);
+  });
+
+  it("paramAxis places categorical choices in slots and numeric values by their scale", () => {
+    const a = paramAxis("lr", SPACE.lr as Distribution);
+    expect(a.pos(1e-3)).toBeCloseTo(0.5, 10);
+    expect(a.pos(undefined)).toBeNull();
+    const c = paramAxis("act", SPACE.act as Distribution);
+    expect(c.pos("gelu")).toBeCloseTo(0.5, 10);
+    expect(c.pos("swish")).toBeNull();
+  });
+});
+
+// Not a test of values: makes sure `PlotKind` and `PLOT_KINDS` stay in step.
+const _kinds: readonly PlotKind[] = PLOT_KINDS;
+void _kinds;

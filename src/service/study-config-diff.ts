@@ -1,0 +1,113 @@
+/**
+ * What `create_study` with `load_if_exists` compares: the settings a request gives against the
+ * stored study's configuration.
+ *
+ * The rule is "nothing you pass is silently ignored": every setting the request gives must
+ * equal the stored one, and a setting left out is not compared (a worker may load a study by
+ * name alone). Direction, declared space, strategy and scheduler (with their options, defaults
+ * filled in) and seed decide what the study *is*; retry policy, lease TTL and the `max_trials`
+ * budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
+ * a differing request would otherwise believe it changed them. An empty space counts as "not
+ * given" (define-by-run scripts and the MCP tool's default send `{}`). User attributes are
+ * notes, not configuration: never compared (change them with `set_user_attrs`).
+ */
+import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
+import { invalidArgument, type TuneportError } from "../domain/errors.js";
+import type { Direction, PluginConfig, StudyConfig } from "../domain/trial.js";
+import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
+
+/** The settings a `create_study` request gave; `undefined` means "not given, not compared". */
+export interface RequestedStudyConfig {
+  readonly direction?: Direction;
+  readonly space?: SearchSpace;
+  /** Resolved (defaults filled in), as `resolveStrategyConfig` returns it. */
+  readonly strategy?: PluginConfig;
+  readonly scheduler?: PluginConfig;
+  readonly seed?: number;
+  readonly maxRetries?: number;
+  readonly retryOnFail?: boolean;
+  readonly keepIntermediate?: boolean;
+  readonly leaseTtlS?: number;
+  readonly maxTrials?: number;
+}
+
+/** One setting that differs: its wire name (`space.lr`, `strategy`, `retry.max_retries` …). */
+export interface ConfigDifference {
+  readonly field: string;
+  readonly stored: unknown;
+  readonly given: unknown;
+}
+
+/** Every difference between `stored` and what `given` asks for, in a stable order; [] when they agree. */
+export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig, plugins: PluginCatalogue = BUILTIN_PLUGINS): ConfigDifference[] {
+  const out: ConfigDifference[] = [];
+  const differ = (field: string, a: unknown, b: unknown) => {
+    if (b !== undefined && canonical(a) !== canonical(b)) out.push({ field, stored: a ?? null, given: b });
+  };
+  differ("direction", stored.direction, given.direction);
+  if (given.space !== undefined && Object.keys(given.space).length > 0) {
+    const names = [...new Set([...Object.keys(stored.space), ...Object.keys(given.space)])].sort();
+    for (const name of names) {
+      const a = stored.space[name];
+      const b = given.space[name];
+      if (a && b && distributionsEqual(a, b)) continue;
+      out.push({ field: `space.${name}`, stored: a ?? null, given: b ?? null });
+    }
+  }
+  if (given.strategy !== undefined) differ("strategy", withDefaults(stored.strategy, (r) => plugins.resolveStrategyConfig(r)), given.strategy);
+  if (given.scheduler !== undefined)
+    differ("scheduler", stored.scheduler && withDefaults(stored.scheduler, (r) => plugins.resolveSchedulerConfig(r)), given.scheduler);
+  differ("seed", stored.seed, given.seed);
+  differ("retry.max_retries", stored.retry.maxRetries, given.maxRetries);
+  differ("retry.retry_on_fail", stored.retry.retryOnFail, given.retryOnFail);
+  differ("retry.keep_intermediate", stored.retry.keepIntermediate ?? false, given.keepIntermediate);
+  differ("lease_ttl_s", stored.leaseTtlS, given.leaseTtlS);
+  differ("max_trials", stored.maxTrials ?? null, given.maxTrials);
+  return out;
+}
+
+/** The INVALID_ARGUMENT a `load_if_exists` request with `differences` gets; `data.differences` lists them. */
+export function configMismatch(study: string, differences: readonly ConfigDifference[]): TuneportError {
+  const lines = differences.map((d) => `${d.field}: stored ${show(d.stored)}, given ${show(d.given)}`);
+  return invalidArgument(
+    `study '${study}' exists with other settings (load_if_exists compares every setting given; leave a setting out to accept the stored one, or use another name): ${lines.join("; ")}`,
+    { study, differences: differences.map((d) => ({ ...d })) },
+  );
+}
+
+/**
+ * A stored plug-in config as a request would resolve it today, so options whose defaults were
+ * filled in by an older version still compare equal. A config that no longer resolves is
+ * compared as stored.
+ */
+function withDefaults(cfg: PluginConfig, resolve: (ref: { name: string; options: Record<string, unknown> }) => PluginConfig): PluginConfig {
+  try {
+    return resolve({ name: cfg.name, options: { ...cfg.options } });
+  } catch {
+    return cfg;
+  }
+}
+
+function show(v: unknown): string {
+  if (v === null || v === undefined) return "none";
+  if (isPlugin(v)) return Object.keys(v.options).length ? `${v.name} ${JSON.stringify(v.options)}` : v.name;
+  if (isDistribution(v)) return JSON.stringify(v);
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+function isPlugin(v: unknown): v is PluginConfig {
+  return typeof v === "object" && v !== null && "name" in v && "options" in v;
+}
+
+function isDistribution(v: unknown): v is Distribution {
+  return typeof v === "object" && v !== null && "type" in v;
+}
+
+/** JSON with object keys sorted, so that option maps compare by content. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}

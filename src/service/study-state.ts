@@ -1,0 +1,113 @@
+/**
+ * The service's in-memory copy of a study: its trials (the only mutable copies), the indexes the
+ * hot paths need, its plug-ins and its locks. Handed out read-only to everything else.
+ */
+import type { Distribution, Params } from "../domain/distributions.js";
+import { type Study, TRIAL_STATES, type TrialState, bestTrial } from "../domain/trial.js";
+import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
+import type { Lease } from "../storage/storage.js";
+import { Mutex } from "./mutex.js";
+import type { PluginCatalogue } from "./plugins.js";
+import { type StudyView, studyView } from "./views.js";
+
+/** The mutable in-memory trial the service owns; handed out read-only. */
+export interface TrialRecord {
+  id: number;
+  studyId: number;
+  number: number;
+  state: TrialState;
+  params: Params;
+  distributions: Record<string, Distribution>;
+  value: number | null;
+  intermediate: { step: number; value: number }[];
+  userAttrs: Record<string, unknown>;
+  systemAttrs: Record<string, unknown>;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  lease: Lease | null;
+  /** The lease expiry last written to storage (see leases.ts); memory may be ahead. */
+  persistedExpiry?: number;
+}
+
+export interface StudyState {
+  study: Study;
+  trials: TrialRecord[];
+  /** Numbers of WAITING trials, oldest first. */
+  waiting: number[];
+  running: Set<number>;
+  /** Every distribution a parameter name was used with (the declared space included). */
+  paramDists: Map<string, Distribution>;
+  ctx: StudyContext;
+  strategy: Strategy;
+  factory: StrategyFactory<unknown>;
+  scheduler: Scheduler | null;
+  /** Serialises asks among themselves (long when a model is fitted). */
+  askLock: Mutex;
+  /** Serialises read-modify-commit-apply sequences (short). */
+  writeLock: Mutex;
+  /** Set under the write lock by a delete; every later mutation of this state must refuse. */
+  deleted: boolean;
+  /** Bumped on every change; `waitForChange` listeners compare it. */
+  version: number;
+  /**
+   * Trials started by `ask` that count against `maxTrials`: every trial that left WAITING, except
+   * one that was re-queued after a lost lease (its retry counts when it is asked).
+   */
+  started: number;
+}
+
+/** Whether a trial counts against the study's trial budget (see `StudyState.started`). */
+export function countsAgainstBudget(t: TrialRecord): boolean {
+  return t.state !== "WAITING" && t.systemAttrs.retried_as === undefined;
+}
+
+/** Builds the state of a study from its stored trials (in number order). */
+export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCatalogue): StudyState {
+  const { strategy, factory } = plugins.createStrategy(study.config.strategy);
+  const paramDists = new Map<string, Distribution>(Object.entries(study.config.space));
+  const waiting: number[] = [];
+  const running = new Set<number>();
+  let started = 0;
+  for (const t of trials) {
+    if (countsAgainstBudget(t)) started++;
+    for (const [k, d] of Object.entries(t.distributions)) if (!paramDists.has(k)) paramDists.set(k, d);
+    if (t.state === "WAITING") waiting.push(t.number);
+    if (t.state === "RUNNING") running.add(t.number);
+  }
+  return {
+    study,
+    trials,
+    waiting,
+    running,
+    paramDists,
+    ctx: {
+      name: study.name,
+      direction: study.config.direction,
+      space: study.config.space,
+      seed: study.config.seed,
+      strategy: study.config.strategy,
+      scheduler: study.config.scheduler,
+    },
+    strategy,
+    factory,
+    scheduler: plugins.createScheduler(study.config.scheduler),
+    askLock: new Mutex(),
+    writeLock: new Mutex(),
+    deleted: false,
+    version: 0,
+    started,
+  };
+}
+
+/** Trial counts by state. */
+export function countsOf(s: StudyState): Record<TrialState, number> {
+  const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>;
+  for (const t of s.trials) counts[t.state]++;
+  return counts;
+}
+
+/** The study's wire view: config, counts and best trial. */
+export function viewOf(s: StudyState): StudyView {
+  return studyView(s.study, countsOf(s), bestTrial(s.study.config.direction, s.trials));
+}

@@ -1,0 +1,473 @@
+/**
+ * The operations on trials: ask, suggest (define-by-run), enqueue, report, tell and trial
+ * attributes. Each runs under its study's write lock (ask also under the ask lock while a model is
+ * fitted), re-validates the study there (`live`), and commits through the service's pipeline.
+ */
+import { CONTINUE, type Decision } from "../domain/decision.js";
+import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
+import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
+import { startOf } from "../domain/start.js";
+import { Rng } from "../math/rng.js";
+import { sampleUniform } from "../domain/sampling.js";
+import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
+import type { Change, Lease } from "../storage/storage.js";
+import type { ServiceCore } from "./core.js";
+import type { ReplyCtx } from "./idempotency.js";
+import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf } from "./leases.js";
+import type * as S from "./ops/schemas.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
+import { type AskResult, type TrialView, trialView } from "./views.js";
+
+export const MAX_USER_ATTRS_BYTES = 64 * 1024;
+
+/** The trial of that number. @throws INVALID_ARGUMENT, NOT_FOUND. */
+export function trialOf(s: StudyState, number: unknown): TrialRecord {
+  if (typeof number !== "number" || !Number.isInteger(number) || number < 0)
+    throw invalidArgument(`trial must be a non-negative integer trial number`);
+  const t = s.trials[number];
+  if (!t) throw notFound(`study '${s.study.name}' has no trial ${number}`, { study: s.study.name, trial: number });
+  return t;
+}
+
+export function checkAttrsSize(attrs: Record<string, unknown>): void {
+  let size: number;
+  try {
+    size = JSON.stringify(attrs).length;
+  } catch {
+    throw invalidArgument("user attributes must be JSON-serialisable");
+  }
+  if (size > MAX_USER_ATTRS_BYTES) throw invalidArgument(`user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
+}
+
+// ------------------------------------------------------------------ ask
+
+/**
+ * Starts a trial: the oldest WAITING (enqueued or re-queued) one if any, else a new one from the
+ * scheduler and the strategy. @throws SEARCH_SPACE_EXHAUSTED, NOT_FOUND.
+ */
+export async function ask(core: ServiceCore, a: S.StudyArgs, requestId?: string): Promise<AskResult> {
+  const s = core.state(a.study);
+  return core.mutate(requestId, "ask", (rc) => s.askLock.run(() => askLocked(core, s, rc)));
+}
+
+/** @throws STUDY_STOPPED when the study was stopped or its trial budget is spent. */
+function checkOpen(s: StudyState): void {
+  if (s.study.stopped)
+    throw new TuneportError("STUDY_STOPPED", `study '${s.study.name}' is stopped; it hands out no trials until resume_study`, {
+      study: s.study.name,
+      reason: "stopped",
+    });
+  const max = s.study.config.maxTrials;
+  if (max !== undefined && s.started >= max)
+    throw new TuneportError("STUDY_STOPPED", `study '${s.study.name}' has used its budget of ${max} trials`, {
+      study: s.study.name,
+      reason: "max_trials",
+      max_trials: max,
+    });
+}
+
+async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null): Promise<AskResult> {
+  checkOpen(s);
+  // 1. Enqueued or re-queued trials first.
+  const fromQueue = await s.writeLock.run(async () => {
+    core.live(s);
+    checkOpen(s);
+    const n = s.waiting[0];
+    if (n === undefined) return null;
+    const prev = s.trials[n] as TrialRecord;
+    const t: TrialRecord = { ...prev, params: { ...prev.params }, distributions: { ...prev.distributions }, systemAttrs: { ...prev.systemAttrs } };
+    t.state = "RUNNING";
+    t.startedAt = core.now();
+    t.lease = newLease(s, core.now());
+    fillDeclared(core, s, t);
+    const result = askResult(core, s, t);
+    return core.commit([{ kind: "update-trial", trial: t }], result, () => {
+      s.trials[n] = t;
+      s.waiting.shift();
+      s.running.add(n);
+      s.started++;
+      core.bump(s);
+    }, rc);
+  });
+  if (fromQueue) return fromQueue;
+
+  // 2. A new trial from the scheduler and the strategy, computed outside the write lock.
+  const trialNumber = s.trials.length;
+  const req: SuggestRequest = { study: s.ctx, trials: s.trials, trialNumber, rng: Rng.derive(s.study.config.seed, trialNumber, "suggest") };
+  const fromScheduler = s.scheduler?.beforeSuggest?.(req) ?? null;
+  let params: Params = { ...(fromScheduler?.params ?? {}) };
+  let systemAttrs: Record<string, unknown> = { ...(fromScheduler?.systemAttrs ?? {}) };
+  const needsStrategy = Object.keys(s.study.config.space).some((k) => !(k in params));
+  if (needsStrategy) {
+    let suggestion: Suggestion;
+    try {
+      suggestion = await core.runner.suggest(s.factory, s.strategy, req);
+    } catch (err) {
+      if (err instanceof TuneportError) throw err;
+      core.log.error({ err, study: s.study.name, strategy: s.ctx.strategy.name }, "strategy failed; falling back to random");
+      suggestion = { params: {} };
+    }
+    params = { ...suggestion.params, ...params };
+    systemAttrs = { ...(suggestion.systemAttrs ?? {}), ...systemAttrs };
+  }
+
+  return s.writeLock.run(async () => {
+    // The study may have been deleted or stopped (or trials added) while the suggestion was computed.
+    core.live(s);
+    checkOpen(s);
+    const number = s.trials.length;
+    if (needsStrategy && s.strategy.revise) {
+      const fresh: SuggestRequest = { study: s.ctx, trials: s.trials, trialNumber: number, rng: Rng.derive(s.study.config.seed, number, "revise") };
+      const revised = s.strategy.revise(fresh, { params, systemAttrs });
+      params = { ...revised.params, ...(fromScheduler?.params ?? {}) };
+      systemAttrs = { ...(revised.systemAttrs ?? {}), ...(fromScheduler?.systemAttrs ?? {}) };
+    }
+    const now = core.now();
+    const t: TrialRecord = {
+      id: core.allocTrialId(),
+      studyId: s.study.id,
+      number,
+      state: "RUNNING",
+      params: {},
+      distributions: {},
+      value: null,
+      intermediate: [],
+      userAttrs: {},
+      systemAttrs,
+      createdAt: now,
+      startedAt: now,
+      finishedAt: null,
+      lease: newLease(s, now),
+    };
+    for (const [k, v] of Object.entries(params)) if (k in s.study.config.space) t.params[k] = v;
+    fillDeclared(core, s, t);
+    const result = askResult(core, s, t);
+    return core.commit([{ kind: "insert-trial", trial: t }], result, () => {
+      s.trials.push(t);
+      s.running.add(number);
+      s.started++;
+      core.bump(s);
+    }, rc);
+  });
+}
+
+function askResult(core: ServiceCore, s: StudyState, t: TrialRecord): AskResult {
+  core.log.debug({ study: s.study.name, trial: t.number, params: t.params }, "trial started");
+  const start = startOf(t);
+  return {
+    study: s.study.name,
+    trial: trialView(t, core.now()),
+    lease: leaseView(s, t.lease as Lease),
+    budget: start.budget,
+    start,
+  };
+}
+
+/** Fills declared parameters the trial lacks, through the strategy's define-by-run hook. */
+function fillDeclared(core: ServiceCore, s: StudyState, t: TrialRecord): void {
+  for (const [name, d] of Object.entries(s.study.config.space)) {
+    if (name in t.params && contains(d, t.params[name] as ParamValue)) {
+      t.distributions[name] = d;
+      continue;
+    }
+    t.params[name] = drawParam(core, s, t, name, d);
+    t.distributions[name] = d;
+  }
+}
+
+function drawParam(core: ServiceCore, s: StudyState, t: TrialRecord, name: string, d: Distribution): ParamValue {
+  const rng = Rng.derive(s.study.config.seed, t.number, "param", name);
+  const v = s.strategy.suggestParam
+    ? s.strategy.suggestParam({ study: s.ctx, trials: s.trials, trial: t, name, distribution: d, rng })
+    : sampleUniform(d, rng);
+  if (!contains(d, v)) {
+    core.log.error({ study: s.study.name, param: name, strategy: s.ctx.strategy.name }, "strategy produced an invalid value; sampling uniformly");
+    return sampleUniform(d, rng);
+  }
+  return v;
+}
+
+// ------------------------------------------------------------------ suggest, enqueue, attributes
+
+/**
+ * Define-by-run: the value of one parameter of a running trial. Returns the existing value when the
+ * trial already has it. @throws INVALID_ARGUMENT when the name was used with another distribution.
+ */
+export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: string): Promise<{ value: ParamValue }> {
+  const s = core.state(a.study);
+  const dist = parseDistribution(a.name, a.distribution);
+  return core.mutate(requestId, "suggest", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const t = trialOf(s, a.trial);
+      checkLease(s, t, a.token);
+      const known = s.paramDists.get(a.name);
+      if (known && !distributionsEqual(known, dist))
+        throw invalidArgument(
+          `parameter '${a.name}' was already used in study '${s.study.name}' with ${JSON.stringify(known)}; it cannot change to ${JSON.stringify(dist)}`,
+          { param: a.name, existing: known as unknown as Record<string, unknown> },
+        );
+      if (a.name in t.distributions) return { value: t.params[a.name] as ParamValue };
+      const fixed = t.params[a.name];
+      const value = fixed !== undefined && contains(dist, fixed) ? fixed : drawParam(core, s, t, a.name, dist);
+      const next: TrialRecord = { ...t, params: { ...t.params, [a.name]: value }, distributions: { ...t.distributions, [a.name]: dist } };
+      return core.commit([{ kind: "update-trial", trial: next }], { value }, () => {
+        s.trials[t.number] = next;
+        if (!known) s.paramDists.set(a.name, dist);
+        core.bump(s);
+      }, rc);
+    }),
+  );
+}
+
+/**
+ * Queues a trial with fixed params, served by `ask` before the strategy's own suggestions.
+ * Declared parameters must fit their distributions; others are checked when suggested.
+ * With `skip_if_exists`, params equal to an existing trial's return that trial instead.
+ */
+export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: string): Promise<{ trial: TrialView; created: boolean }> {
+  const s = core.state(a.study);
+  const params = a.params;
+  for (const [k, v] of Object.entries(params)) {
+    const d = s.paramDists.get(k);
+    if (d && !contains(d, v)) throw invalidArgument(`enqueued value ${JSON.stringify(v)} for '${k}' is outside ${JSON.stringify(d)}`, { param: k });
+  }
+  if (a.user_attrs) checkAttrsSize(a.user_attrs);
+  return core.mutate(requestId, "enqueue", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      if (a.skip_if_exists) {
+        const key = canonical(params);
+        const same = s.trials.find((t) => canonical(pick(t.params, Object.keys(params))) === key);
+        if (same) return { trial: trialView(same, core.now()), created: false };
+      }
+      const now = core.now();
+      const distributions: Record<string, Distribution> = {};
+      for (const k of Object.keys(params)) {
+        const d = s.paramDists.get(k);
+        if (d) distributions[k] = d;
+      }
+      const t: TrialRecord = {
+        id: core.allocTrialId(),
+        studyId: s.study.id,
+        number: s.trials.length,
+        state: "WAITING",
+        params: { ...params },
+        distributions,
+        value: null,
+        intermediate: [],
+        userAttrs: { ...(a.user_attrs ?? {}) },
+        systemAttrs: { enqueued: true, ...(a.rationale ? { rationale: a.rationale.slice(0, 4000) } : {}) },
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+        lease: null,
+      };
+      const result = { trial: trialView(t, now), created: true };
+      return core.commit([{ kind: "insert-trial", trial: t }], result, () => {
+        addWaiting(s, t);
+        core.bump(s);
+      }, rc);
+    }),
+  );
+}
+
+/** Merges user attributes into one trial. @throws NOT_FOUND, INVALID_ARGUMENT (size). */
+export async function setTrialUserAttrs(
+  core: ServiceCore,
+  a: { study: string; trial: number; attrs: Record<string, unknown> },
+  requestId?: string,
+): Promise<{ trial: TrialView }> {
+  const s = core.state(a.study);
+  return core.mutate(requestId, "set_user_attrs", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const t = trialOf(s, a.trial);
+      const merged = { ...t.userAttrs, ...a.attrs };
+      checkAttrsSize(merged);
+      const next = { ...t, userAttrs: merged };
+      const result = { trial: trialView(next, core.now()) };
+      return core.commit([{ kind: "update-trial", trial: next }], result, () => {
+        s.trials[t.number] = next;
+        core.bump(s);
+      }, rc);
+    }),
+  );
+}
+
+function canonical(p: Params): string {
+  return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
+}
+
+function pick(p: Params, keys: string[]): Params {
+  const out: Params = {};
+  for (const k of keys) if (k in p) out[k] = p[k] as ParamValue;
+  return out;
+}
+
+// ------------------------------------------------------------------ report and tell
+
+/**
+ * Records an intermediate value and returns the scheduler's (and strategy's) decision. Steps must
+ * increase; repeating the last step with the same value returns a fresh decision without storing
+ * anything; NaN is stored and treated as the worst value by schedulers.
+ */
+export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: string): Promise<{ decision: Decision }> {
+  const s = core.state(a.study);
+  const { step, value } = a;
+  if (!Number.isFinite(step) || step < 0) throw invalidArgument("step must be a finite number >= 0");
+  const data = a.data ?? {};
+  return core.mutate(requestId, "report", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const t = trialOf(s, a.trial);
+      checkLease(s, t, a.token);
+      const last = t.intermediate[t.intermediate.length - 1];
+      let repeat = false;
+      if (last && step <= last.step) {
+        const same = last.step === step && (Object.is(last.value, value) || last.value === value);
+        if (!same)
+          throw invalidArgument(
+            `trial ${t.number} already reported step ${last.step}; steps must increase (got ${step}${last.step === step ? " with a different value" : ""})`,
+            { last_step: last.step },
+          );
+        repeat = true;
+      }
+      const next: TrialRecord = {
+        ...t,
+        intermediate: repeat ? t.intermediate : [...t.intermediate, { step, value }],
+        lease: { token: (t.lease as Lease).token, expiresAt: core.now() + s.study.config.leaseTtlS * 1000 },
+      };
+      const rng = Rng.derive(s.study.config.seed, t.number, "report", step);
+      // The trial list with this report applied is O(n) to build: only for plug-ins that read it.
+      let withReport: TrialRecord[] | null = null;
+      const rreq = {
+        study: s.ctx,
+        get trials(): TrialRecord[] {
+          return (withReport ??= s.trials.map((x) => (x.number === t.number ? next : x)));
+        },
+        trial: next,
+        step,
+        value,
+        data,
+        rng,
+      };
+      let decision: Decision = CONTINUE;
+      let attrs: Record<string, unknown> = {};
+      const fromScheduler = s.scheduler?.onReport(rreq) ?? null;
+      if (fromScheduler) {
+        decision = fromScheduler.decision;
+        attrs = { ...attrs, ...(fromScheduler.systemAttrs ?? {}) };
+      }
+      if (decision.action !== "prune" && s.strategy.onReport) {
+        const fromStrategy = s.strategy.onReport(rreq);
+        if (fromStrategy) {
+          decision = mergeDecisions(decision, fromStrategy.decision);
+          attrs = { ...attrs, ...(fromStrategy.systemAttrs ?? {}) };
+        }
+      }
+      if (decision.action === "update") {
+        const params = { ...next.params };
+        for (const [k, v] of Object.entries(decision.params)) {
+          const d = next.distributions[k] ?? s.paramDists.get(k);
+          if (!d || !contains(d, v)) {
+            core.log.error({ study: s.study.name, param: k }, "plug-in proposed an invalid update; ignored");
+            continue;
+          }
+          params[k] = v;
+        }
+        next.params = params;
+      }
+      if (decision.action === "prune") attrs = { ...attrs, pruned_at_step: step };
+      if (Object.keys(attrs).length > 0) next.systemAttrs = { ...next.systemAttrs, ...attrs };
+      const changes: Change[] = [];
+      if (!repeat) changes.push({ kind: "add-intermediate", trialId: t.id, step, value });
+      if (Object.keys(attrs).length > 0 || decision.action === "update") changes.push({ kind: "update-trial", trial: next });
+      else {
+        const lease = leaseChange(s, next);
+        if (lease) changes.push(lease);
+      }
+      return core.commit(changes, { decision }, () => {
+        s.trials[t.number] = next;
+        core.bump(s);
+      }, rc);
+    }),
+  );
+}
+
+/**
+ * Finishes a trial. COMPLETE needs a finite value (NaN/infinite marks a diverged run where the
+ * strategy has `completesDiverged`: value null, `system_attrs.diverged`); PRUNED takes an optional
+ * value (default: the last finite intermediate); FAIL takes an optional reason. The strategy's
+ * `onFinish` attributes are stored in the same commit. @throws LEASE_LOST, FAILED_PRECONDITION,
+ * INVALID_ARGUMENT.
+ */
+export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string): Promise<{ trial: TrialView }> {
+  const s = core.state(a.study);
+  const { state, value } = a;
+  const diverged = state === "COMPLETE" && typeof value === "number" && !Number.isFinite(value) && s.strategy.completesDiverged === true;
+  if (state === "COMPLETE" && !diverged && (typeof value !== "number" || !Number.isFinite(value)))
+    throw invalidArgument(`a COMPLETE trial needs a finite value (got ${String(value)}); tell a diverged run as FAIL`);
+  if (state === "PRUNED" && value !== undefined && value !== null && !Number.isFinite(value))
+    throw invalidArgument(`a PRUNED trial's value must be finite when given (got ${String(value)})`);
+  if (a.user_attrs) checkAttrsSize(a.user_attrs);
+  return core.mutate(requestId, "tell", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const t = trialOf(s, a.trial);
+      checkLease(s, t, a.token);
+      const now = core.now();
+      let finalValue: number | null = null;
+      if (state === "COMPLETE") finalValue = diverged ? null : (value as number);
+      if (state === "PRUNED") {
+        if (typeof value === "number") finalValue = value;
+        else {
+          const lastFinite = [...t.intermediate].reverse().find((iv) => Number.isFinite(iv.value));
+          finalValue = lastFinite?.value ?? null;
+        }
+      }
+      const next: TrialRecord = {
+        ...t,
+        state,
+        value: finalValue,
+        finishedAt: now,
+        lease: null,
+        userAttrs: a.user_attrs ? { ...t.userAttrs, ...a.user_attrs } : t.userAttrs,
+        systemAttrs: state === "FAIL" && a.reason ? { ...t.systemAttrs, fail_reason: String(a.reason).slice(0, 2000) } : t.systemAttrs,
+      };
+      if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
+      const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
+      if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
+      const changes: Change[] = [{ kind: "update-trial", trial: next }];
+      const retry = state === "FAIL" && s.study.config.retry.retryOnFail ? retryOf(s, next, () => core.allocTrialId(), now) : null;
+      if (retry) {
+        next.systemAttrs = { ...next.systemAttrs, retried_as: retry.number };
+        changes.push({ kind: "insert-trial", trial: retry });
+      }
+      const result = { trial: trialView(next, now) };
+      return core.commit(changes, result, () => {
+        s.trials[t.number] = next;
+        s.running.delete(t.number);
+        if (retry) {
+          addWaiting(s, retry);
+          s.started--; // the retry counts when it is asked
+        }
+        core.bump(s);
+        core.log.info({ study: s.study.name, trial: t.number, state, value: finalValue }, "trial finished");
+      }, rc);
+    }),
+  );
+}
+
+function mergeDecisions(a: Decision, b: Decision): Decision {
+  if (b.action === "continue") {
+    if (a.action !== "continue") return a;
+    return {
+      action: "continue",
+      ...((b.budget ?? a.budget) !== undefined ? { budget: b.budget ?? a.budget } : {}),
+      ...(b.delete_checkpoints ? { delete_checkpoints: b.delete_checkpoints } : {}),
+    };
+  }
+  if (b.action === "update" && a.action === "continue" && a.budget !== undefined && b.budget === undefined) return { ...b, budget: a.budget };
+  return b;
+}

@@ -1,0 +1,57 @@
+/**
+ * WorkerRunner under vitest: its threads run the TypeScript sources (src/testing/source-workers.ts).
+ * Which factories go to a thread, and how errors come back. The equivalence of suggestions is
+ * the strategy conformance suite's worker-thread check.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { SearchSpace } from "../domain/distributions.js";
+import { TuneportError } from "../domain/errors.js";
+import type { StrategyFactory } from "../domain/plugin.js";
+import { silentLogger } from "../logger.js";
+import { gpStrategyFactory } from "../strategies/gp/gp-strategy.js";
+import { gridStrategyFactory } from "../strategies/grid/grid-strategy.js";
+import { randomStrategyFactory } from "../strategies/random/random-strategy.js";
+import { makeStudy, makeTrial, suggestRequest } from "../testing/fixtures.js";
+import { sourceWorkerRunner } from "../testing/source-workers.js";
+import type { WorkerRunner } from "./worker-runner.js";
+
+let runner: WorkerRunner | null = null;
+afterEach(async () => {
+  await runner?.close();
+  runner = null;
+});
+
+describe("WorkerRunner", () => {
+  it("offloads the built-ins that ask for it, and no factory its worker would build differently", () => {
+    runner = sourceWorkerRunner(silentLogger());
+    const gp = gpStrategyFactory as StrategyFactory<unknown>;
+    expect(runner.offloads(gp, {})).toBe(true);
+    expect(runner.offloads(randomStrategyFactory as StrategyFactory<unknown>, {})).toBe(false);
+    // A custom factory under a built-in's name: the worker would build the built-in instead.
+    expect(runner.offloads({ ...gp }, {})).toBe(false);
+  });
+
+  it("runs a suggestion in a thread and brings back a TuneportError with its code", async () => {
+    runner = sourceWorkerRunner(silentLogger(), { offloadAll: true });
+    const grid = gridStrategyFactory as StrategyFactory<unknown>;
+    const space: SearchSpace = { k: { type: "int", low: 1, high: 2 } };
+    const options = gridStrategyFactory.options.parse({});
+    const study = makeStudy(space, { strategy: { name: "grid", options: options as Record<string, unknown> } });
+    const strategy = grid.create(options);
+    const first = await runner.suggest(grid, strategy, suggestRequest(study, []));
+    const second = await runner.suggest(grid, strategy, suggestRequest(study, [makeTrial(0, first.params, space)]));
+    expect(new Set([first.params.k, second.params.k])).toEqual(new Set([1, 2]));
+    const done = [makeTrial(0, first.params, space), makeTrial(1, second.params, space)];
+    const err = await runner.suggest(grid, strategy, suggestRequest(study, done)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TuneportError);
+    expect((err as TuneportError).code).toBe("SEARCH_SPACE_EXHAUSTED");
+  });
+
+  it("reports a catalogue module without a 'plugins' export on each request", async () => {
+    runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue: new URL("../testing/fixtures.ts", import.meta.url).href });
+    const random = randomStrategyFactory as StrategyFactory<unknown>;
+    const study = makeStudy({ x: { type: "float", low: 0, high: 1 } });
+    const err = await runner.suggest(random, random.create({}), suggestRequest(study, [])).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/exports no 'plugins' catalogue/);
+  });
+});

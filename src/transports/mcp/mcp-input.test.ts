@@ -1,0 +1,128 @@
+/**
+ * MCP tool input under the limits every transport shares (issue 11 §3): nesting, lone
+ * surrogates, the study-name grammar; and shutdown answering the calls in flight (§6).
+ * Driven through the SDK's real Client over the in-memory transport, which passes JS
+ * values as they are (lone surrogates included).
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { type CallToolResult, ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAX_NESTING } from "../../domain/input-limits.js";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "./backend.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let mcp: TuneportMcp;
+let client: Client;
+/** Resolves when a tool first waits for a study to change. */
+let waitStarted: Promise<void>;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  const backend = serviceBackend(service);
+  const wait = backend.waitForChange;
+  waitStarted = new Promise((resolve) => {
+    backend.waitForChange = (...a) => {
+      resolve();
+      return wait(...a);
+    };
+  });
+  mcp = createTuneportMcp(backend, { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "unit", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+
+/** The McpError a call is refused with. */
+async function refusal(name: string, args: Record<string, unknown>): Promise<McpError> {
+  try {
+    await call(name, args);
+  } catch (err) {
+    expect(err).toBeInstanceOf(McpError);
+    return err as McpError;
+  }
+  throw new Error(`${name} was not refused`);
+}
+
+/** `{a: {a: ... {}}}` with `levels` objects. */
+function nested(levels: number): Record<string, unknown> {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < levels; i++) v = { a: v };
+  return v;
+}
+
+describe("MCP tool input limits", () => {
+  it(`accepts ${MAX_NESTING} levels of nesting, counting the arguments object, and refuses deeper (1,000 too)`, async () => {
+    const ok = await call("create_study", { name: "n-ok", space: SPACE, user_attrs: nested(MAX_NESTING - 1) });
+    expect(ok.isError).toBeFalsy();
+    for (const levels of [MAX_NESTING, 1000]) {
+      const e = await refusal("create_study", { name: `n-${levels}`, space: SPACE, user_attrs: nested(levels) });
+      expect(e.code).toBe(ErrorCode.InvalidParams);
+      expect(e.message).toMatch(/INVALID_ARGUMENT: .* nest deeper than 32 levels/);
+      expect(e.data).toMatchObject({ code: "INVALID_ARGUMENT", max_nesting: MAX_NESTING });
+    }
+    expect((await service.listStudies()).map((s) => s.name)).toEqual(["n-ok"]);
+  });
+
+  it("refuses lone surrogates in any string, keys included, instead of storing U+FFFD", async () => {
+    await call("create_study", { name: "s", space: SPACE });
+    const cases: [string, Record<string, unknown>][] = [
+      ["enqueue_trial", { study: "s", params: { x: 0.5 }, rationale: "half\uD800way" }],
+      ["create_study", { name: "t", space: SPACE, user_attrs: { "k\uDC00": 1 } }],
+      ["create_study", { name: "t", space: SPACE, user_attrs: { deep: [{ v: "\uDFFF" }] } }],
+      ["list_trials", { study: "s\uD800" }],
+    ];
+    for (const [tool, args] of cases) {
+      const e = await refusal(tool, args);
+      expect(e.code, tool).toBe(ErrorCode.InvalidParams);
+      expect(e.message, tool).toMatch(/INVALID_ARGUMENT: .*not well-formed Unicode/);
+      expect(e.data, tool).toMatchObject({ code: "INVALID_ARGUMENT" });
+    }
+    expect((await service.listStudies()).map((s) => s.name)).toEqual(["s"]);
+    expect((await service.getStudy({ study: "s" })).n_trials).toBe(0);
+    // Characters outside the BMP are pairs, not lone surrogates.
+    expect((await call("enqueue_trial", { study: "s", params: { x: 0.5 }, rationale: "fine 😀" })).isError).toBeFalsy();
+  });
+
+  it("applies the study-name grammar to create_study", async () => {
+    for (const name of ["evil\u202Egnp", " lead", "trail ", "../etc", "a/b", "line\nbreak", "."]) {
+      const e = await refusal("create_study", { name, space: SPACE });
+      expect(e.code, JSON.stringify(name)).toBe(ErrorCode.InvalidParams);
+      expect(e.message).toMatch(/name/);
+    }
+    expect(await service.listStudies()).toEqual([]);
+  });
+});
+
+describe("MCP shutdown", () => {
+  it("answers a pending wait_for_progress with 'server stopping', and later calls too", async () => {
+    await call("create_study", { name: "w", space: SPACE });
+    const pending = call("wait_for_progress", { study: "w", timeout_s: 50 });
+    await waitStarted;
+    await mcp.stop();
+    const r = await pending;
+    expect(r.isError).toBe(true);
+    expect(r.structuredContent).toMatchObject({ error: { code: "UNAVAILABLE" } });
+    expect(JSON.stringify(r.content)).toContain("server stopping");
+    const after = await call("list_studies", {});
+    expect(after.isError).toBe(true);
+    expect(after.structuredContent).toMatchObject({ error: { code: "UNAVAILABLE" } });
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Study resources (`tuneport://studies/{name}`, JSON: the study view and its summary) and their
+ * notifications: `notifications/resources/list_changed` follows creations and deletions (coalesced
+ * within 200 ms); `notifications/resources/updated` follows changes of subscribed studies, at most
+ * once per `throttleMs` per study (the last change is always delivered). Both are fed by the
+ * backend's change feed, which fires only after a change is committed.
+ */
+import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "pino";
+import { summarizeStudy } from "../../service/summary.js";
+import type { McpBackend } from "./backend.js";
+import { isTuneportError, studyLine } from "./format.js";
+import { STUDY_URI_PREFIX, studyUri } from "./uris.js";
+
+/** Registers the study resources on `server`; returns the function that stops their notifications. */
+export function registerStudyResources(server: McpServer, backend: McpBackend, log: Logger, throttleMs: number): () => void {
+  server.registerResource(
+    "study",
+    new ResourceTemplate(`${STUDY_URI_PREFIX}{name}`, {
+      list: async () => ({
+        resources: (await backend.call("list_studies", {})).studies.map((s) => ({
+          uri: studyUri(s.name),
+          name: s.name,
+          title: `Study ${s.name}`,
+          description: studyLine(s),
+          mimeType: "application/json",
+        })),
+      }),
+    }),
+    { title: "tuneport study", description: "A study's configuration, counts, best trial and summary (JSON).", mimeType: "application/json" },
+    async (uri, vars) => {
+      const raw = vars.name;
+      let name: string;
+      try {
+        name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
+      } catch {
+        throw new McpError(-32002, "Resource not found: the study name in the URI is not valid percent-encoded UTF-8", { uri: uri.href });
+      }
+      let study;
+      try {
+        study = (await backend.call("get_study", { study: name })).study;
+      } catch (err) {
+        if (isTuneportError(err) && err.code === "NOT_FOUND") throw new McpError(-32002, `Resource not found: no study named '${name}'`, { uri: uri.href });
+        throw err;
+      }
+      const summary = summarizeStudy(study, await backend.allTrials(name), (await backend.call("catalogue", {})).plugins);
+      return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ study, summary }, null, 2) }] };
+    },
+  );
+
+  const subscribed = new Set<string>();
+  server.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+    subscribed.add(req.params.uri);
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+    subscribed.delete(req.params.uri);
+    return {};
+  });
+
+  let listTimer: NodeJS.Timeout | null = null;
+  const cooldown = new Map<string, { timer: NodeJS.Timeout; dirty: boolean }>();
+  const connected = () => server.isConnected();
+  const sendUpdated = (uri: string) => {
+    if (!connected()) return;
+    server.server.sendResourceUpdated({ uri }).catch((err: unknown) => log.debug({ err }, "resources/updated not sent"));
+    const timer = setTimeout(() => {
+      const c = cooldown.get(uri);
+      cooldown.delete(uri);
+      if (c?.dirty && subscribed.has(uri)) sendUpdated(uri);
+    }, throttleMs);
+    timer.unref();
+    cooldown.set(uri, { timer, dirty: false });
+  };
+  const off = backend.onChange((change) => {
+    if (change.kind !== "updated" && !listTimer) {
+      listTimer = setTimeout(() => {
+        listTimer = null;
+        if (connected()) server.sendResourceListChanged();
+      }, 200);
+      listTimer.unref();
+    }
+    const uri = studyUri(change.study);
+    if (!subscribed.has(uri)) return;
+    const c = cooldown.get(uri);
+    if (c) c.dirty = true;
+    else sendUpdated(uri);
+  });
+
+  return () => {
+    off();
+    if (listTimer) clearTimeout(listTimer);
+    for (const c of cooldown.values()) clearTimeout(c.timer);
+    cooldown.clear();
+  };
+}

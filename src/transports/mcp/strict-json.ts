@@ -1,0 +1,110 @@
+/**
+ * JSON-RPC input that is refused rather than repaired. RFC 8259 §8.1 requires JSON exchanged
+ * between systems to be UTF-8; decoding other bytes would turn them into U+FFFD and let two
+ * different inputs become one value. The HTTP transport checks each body, and `Utf8LineGuard`
+ * checks each line of the stdio transport, before the SDK decodes anything; what fails gets a
+ * JSON-RPC parse error (-32700) with `data.code` INVALID_ARGUMENT.
+ */
+import { isUtf8 } from "node:buffer";
+import { Transform, type TransformCallback } from "node:stream";
+
+/** Largest stdio message accepted (the HTTP transport's body limit). */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+/** A JSON-RPC error reply. */
+export interface JsonRpcErrorReply {
+  jsonrpc: "2.0";
+  id: string | number | null;
+  error: { code: number; message: string; data: { code: string } };
+}
+
+/**
+ * The reply to a message whose bytes are not UTF-8. It echoes the request id when the id
+ * itself survived decoding intact (a number, or a string without U+FFFD), else null.
+ */
+export function invalidUtf8Reply(bytes: Uint8Array): JsonRpcErrorReply {
+  let id: string | number | null = null;
+  try {
+    const lossy = JSON.parse(Buffer.from(bytes).toString("utf8")) as { id?: unknown } | null;
+    const raw = lossy && typeof lossy === "object" ? lossy.id : undefined;
+    if (typeof raw === "number" || (typeof raw === "string" && !raw.includes("\uFFFD"))) id = raw;
+  } catch {
+    id = null;
+  }
+  return {
+    jsonrpc: "2.0",
+    id,
+    error: {
+      code: -32700,
+      message: "INVALID_ARGUMENT: the message is not valid UTF-8 (strings are refused, never repaired)",
+      data: { code: "INVALID_ARGUMENT" },
+    },
+  };
+}
+
+/** The reply to a stdio message over `MAX_LINE_BYTES` (its id is never read). */
+export function tooLargeReply(): JsonRpcErrorReply {
+  return {
+    jsonrpc: "2.0",
+    id: null,
+    error: { code: -32700, message: `MESSAGE_TOO_LARGE: a message has at most ${MAX_LINE_BYTES} bytes`, data: { code: "MESSAGE_TOO_LARGE" } },
+  };
+}
+
+/**
+ * Passes through the newline-delimited messages of a stdio stream whose bytes are UTF-8; for
+ * every other line, and every line over `MAX_LINE_BYTES`, it calls `refuse` with the error
+ * reply to send instead. Never throws on input.
+ */
+export class Utf8LineGuard extends Transform {
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** Inside a line that grew past the limit: drop bytes until its newline. */
+  private skipping = false;
+
+  constructor(private readonly refuse: (reply: JsonRpcErrorReply) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+      this.endLine(chunk.subarray(start, nl));
+      start = nl + 1;
+    }
+    this.addPartial(chunk.subarray(start));
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.partialBytes > 0 || this.skipping) this.endLine(Buffer.alloc(0));
+    done();
+  }
+
+  private addPartial(piece: Buffer): void {
+    if (this.skipping || piece.length === 0) return;
+    this.partial.push(piece);
+    this.partialBytes += piece.length;
+    if (this.partialBytes > MAX_LINE_BYTES) {
+      this.partial = [];
+      this.partialBytes = 0;
+      this.skipping = true;
+    }
+  }
+
+  private endLine(tail: Buffer): void {
+    if (this.skipping) {
+      this.skipping = false;
+      this.refuse(tooLargeReply());
+      return;
+    }
+    const line = this.partial.length === 0 ? tail : Buffer.concat([...this.partial, tail]);
+    this.partial = [];
+    this.partialBytes = 0;
+    if (line.length > MAX_LINE_BYTES) this.refuse(tooLargeReply());
+    else if (isUtf8(line)) this.push(Buffer.concat([line, NEWLINE]));
+    else this.refuse(invalidUtf8Reply(line));
+  }
+}
+
+const NEWLINE = Buffer.from("\n");

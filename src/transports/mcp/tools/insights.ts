@@ -1,0 +1,157 @@
+/** MCP tools that analyse a study: importances, a summary, waiting for progress, plots. */
+import { z } from "zod";
+import { isFinished } from "../../../domain/trial.js";
+import { paramImportances } from "../../../service/importance.js";
+import { PLOT_KINDS } from "../../../service/plots.js";
+import { fmt, summarizeStudy } from "../../../service/summary.js";
+import { compactTrial, isTuneportError, trialLine } from "../format.js";
+import { stoppingResult } from "../tool-calls.js";
+import { studyArg } from "./studies.js";
+import { type McpTool, defineTool, text } from "./tool.js";
+
+/** The insight tools; `maxWaitS` bounds `wait_for_progress` (keep it below the client's request timeout). */
+export function insightTools(maxWaitS: number): McpTool[] {
+  return [
+    defineTool({
+      name: "param_importances",
+      meta: {
+        title: "Parameter importances",
+        description: "Which parameters matter most for the objective, as shares summing to 1, from the COMPLETE trials (needs at least 4).",
+        readOnly: true,
+      },
+      input: z.object({ study: studyArg }),
+      ops: ["get_study", "trials"],
+      async run(a, { backend }) {
+        await backend.call("get_study", { study: a.study });
+        const imp = paramImportances(await backend.allTrials(a.study));
+        const t =
+          imp.importances.length === 0
+            ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
+            : [`Importances from ${imp.n_trials} complete trials (${imp.method}):`, ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`)].join("\n");
+        return text(t, imp as unknown as Record<string, unknown>);
+      },
+    }),
+
+    defineTool({
+      name: "study_summary",
+      meta: {
+        title: "Study summary",
+        description:
+          "A short briefing on a study: progress, best so far, trend (improving or plateau), what the strategy and scheduler are doing, queued proposals and the most influential parameters.",
+        readOnly: true,
+      },
+      input: z.object({ study: studyArg }),
+      ops: ["get_study", "trials", "catalogue"],
+      async run(a, { backend }) {
+        const [{ study }, trials, { plugins }] = await Promise.all([
+          backend.call("get_study", { study: a.study }),
+          backend.allTrials(a.study),
+          backend.call("catalogue", {}),
+        ]);
+        const { text: t, ...facts } = summarizeStudy(study, trials, plugins);
+        return text(t, facts as unknown as Record<string, unknown>);
+      },
+    }),
+
+    defineTool({
+      name: "wait_for_progress",
+      meta: {
+        title: "Wait for progress",
+        description:
+          `Block until at least min_finished more trials of the study finish (or it is deleted), or until timeout_s passes (at most ${maxWaitS}s, sized for one turn). ` +
+          "Use it instead of polling while workers run; it returns the newly finished trials and the best so far.",
+        readOnly: true,
+      },
+      input: z.object({
+        study: studyArg,
+        timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)).describe(`Seconds to wait at most (0-${maxWaitS}).`),
+        min_finished: z.number().int().min(1).max(1000).default(1).describe("How many more finished trials to wait for."),
+      }),
+      ops: ["get_study", "trials"],
+      async run(a, { backend, extra, calls, log }) {
+        const started = Date.now();
+        const deadline = started + a.timeout_s * 1000;
+        const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
+        const { study: first } = await backend.call("get_study", { study: a.study });
+        const startFinished = finishedCount(first);
+        let version = await backend.version(a.study);
+        let current = first;
+        let deleted = false;
+        const progressToken = extra._meta?.progressToken;
+        log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
+        while (!extra.signal.aborted) {
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) break;
+          // The wait ends early when the server stops, so the caller still gets an answer.
+          version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
+          if (calls.stopping) return stoppingResult();
+          try {
+            current = (await backend.call("get_study", { study: a.study })).study;
+          } catch (err) {
+            if (isTuneportError(err) && err.code === "NOT_FOUND") {
+              deleted = true;
+              break;
+            }
+            throw err;
+          }
+          const done = finishedCount(current) - startFinished;
+          if (progressToken !== undefined)
+            await extra
+              .sendNotification({ method: "notifications/progress", params: { progressToken, progress: Math.max(0, done), total: a.min_finished } })
+              .catch(() => undefined);
+          if (done >= a.min_finished) break;
+        }
+        if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
+        const newly = (await backend.allTrials(a.study)).filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1);
+        const n = finishedCount(current) - startFinished;
+        const timedOut = n < a.min_finished;
+        const waited = (Date.now() - started) / 1000;
+        const lines = [
+          timedOut
+            ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
+            : `${n} trial(s) finished in ${fmt(waited)}s.`,
+          ...newly.slice(-20).map(trialLine),
+          current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.",
+        ];
+        if (timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0)
+          lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
+        return text(lines.join("\n"), {
+          timed_out: timedOut,
+          waited_s: waited,
+          finished: n,
+          new_trials: newly.slice(-20).map(compactTrial),
+          counts: current.counts,
+          best_value: current.best_trial?.value ?? null,
+          best_trial: current.best_trial?.number ?? null,
+        } as unknown as Record<string, unknown>);
+      },
+    }),
+
+    defineTool({
+      name: "plot",
+      meta: {
+        title: "Plot a study",
+        description:
+          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters). params picks the parameters (default: the most important); log_y uses a log objective axis.",
+        readOnly: true,
+      },
+      input: z.object({
+        study: studyArg,
+        kind: z.enum(PLOT_KINDS).default("history"),
+        params: z.array(z.string().min(1).max(256)).max(16).optional().describe("Parameters to draw (parallel, slice, contour); default: the most important."),
+        log_y: z.boolean().optional().describe("Objective on a log scale."),
+      }),
+      ops: ["plot"],
+      async run(a, { backend }) {
+        const plot = await backend.call("plot", { study: a.study, kind: a.kind, params: a.params, log_y: a.log_y });
+        return {
+          content: [
+            { type: "image", data: Buffer.from(plot.png).toString("base64"), mimeType: "image/png" },
+            { type: "text", text: plot.caption },
+          ],
+          structuredContent: { study: a.study, kind: a.kind, caption: plot.caption, mime_type: "image/png", bytes: plot.png.length },
+        };
+      },
+    }),
+  ];
+}

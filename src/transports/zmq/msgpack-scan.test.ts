@@ -1,0 +1,86 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { nestingExceeds } from "../../domain/input-limits.js";
+import { decode, encode } from "./codec.js";
+import { peekRequestId, scanFrame } from "./msgpack-scan.js";
+
+/** A str8 value holding exactly these bytes. */
+const str8 = (bytes: number[]) => Buffer.from([0xd9, bytes.length, ...bytes]);
+/** A one-entry map {key: value} from raw encoded parts. */
+const map1 = (k: Buffer, v: Buffer) => Buffer.concat([Buffer.from([0x81]), k, v]);
+
+describe("scanFrame", () => {
+  it("passes every value the codec writes, and agrees with the decoded value on nesting", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), (value, limit) => {
+        const frame = encode(value);
+        const problem = scanFrame(frame, limit);
+        expect(problem === "too-deep").toBe(nestingExceeds(decode(frame), limit));
+        if (problem !== "too-deep") expect(problem).toBeNull();
+      }),
+      { numRuns: 500, seed: 11 },
+    );
+  });
+
+  it("calls every strict prefix of a frame malformed", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+        const frame = encode(value);
+        for (let n = 0; n < frame.length; n++) expect(scanFrame(frame.subarray(0, n), 32)).toBe("malformed");
+      }),
+      { numRuns: 200, seed: 12 },
+    );
+  });
+
+  it("refuses bytes that are not UTF-8 in values and keys, and accepts every well-formed string", () => {
+    for (const bad of [[0xed, 0xa0, 0x80], [0xff, 0xfe], [0xc0, 0xaf], [0x61, 0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80]]) {
+      expect(scanFrame(str8(bad), 32)).toBe("invalid-utf8");
+      expect(scanFrame(map1(str8(bad), Buffer.from([0x01])), 32)).toBe("invalid-utf8");
+      expect(scanFrame(Buffer.concat([Buffer.from([0x92, 0x01]), map1(str8([0x61]), str8(bad))]), 32)).toBe("invalid-utf8");
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 40 }), (s) => {
+        expect(scanFrame(encode({ s }), 32)).toBeNull();
+      }),
+      { numRuns: 300, seed: 13 },
+    );
+    // bin payloads are bytes, not text: anything goes
+    expect(scanFrame(Buffer.from([0xc4, 0x02, 0xff, 0xfe]), 32)).toBeNull();
+  });
+
+  it("counts nesting like the decoded value does, empty containers included", () => {
+    const nested = (depth: number) => Buffer.concat([Buffer.alloc(depth - 1, 0x91), Buffer.from([0x90])]);
+    expect(scanFrame(nested(32), 32)).toBeNull();
+    expect(scanFrame(nested(33), 32)).toBe("too-deep");
+    expect(scanFrame(Buffer.concat([Buffer.alloc(20_000, 0x91), Buffer.from([0x01])]), 32)).toBe("too-deep");
+  });
+
+  it("refuses the reserved byte, trailing bytes and element counts larger than the frame", () => {
+    expect(scanFrame(Buffer.from([0xc1]), 32)).toBe("malformed");
+    expect(scanFrame(Buffer.from([0x01, 0x01]), 32)).toBe("malformed");
+    expect(scanFrame(Buffer.from([0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01]), 32)).toBe("malformed");
+    expect(scanFrame(Buffer.from([0xdb, 0x7f, 0xff, 0xff, 0xff]), 32)).toBe("malformed");
+    expect(scanFrame(Buffer.from([0xd6, 0xff, 1, 2, 3, 4]), 32)).toBeNull(); // a timestamp extension is well-formed
+  });
+});
+
+describe("peekRequestId", () => {
+  it("reads the id wherever it sits in the request map, past large and nested values", () => {
+    expect(peekRequestId(encode({ v: 1, id: "r1", op: "ask" }))).toBe("r1");
+    expect(peekRequestId(encode({ pad: "x".repeat(5_000_000), attrs: { a: [1, [2, { b: 3 }]] }, id: "late" }))).toBe("late");
+    const truncated = encode({ v: 1, id: "cut", op: "ask", study: "s" });
+    expect(peekRequestId(truncated.subarray(0, truncated.length - 3))).toBe("cut");
+  });
+
+  it("returns null when there is no readable id", () => {
+    expect(peekRequestId(encode({ v: 1, op: "ask" }))).toBeNull();
+    expect(peekRequestId(encode([1, "id", "x"]))).toBeNull();
+    expect(peekRequestId(encode({ id: 7 }))).toBeNull();
+    expect(peekRequestId(encode({ id: "" }))).toBeNull();
+    expect(peekRequestId(encode({ id: "x".repeat(129) }))).toBeNull();
+    expect(peekRequestId(map1(str8([0x69, 0x64]), str8([0xff, 0xfe])))).toBeNull(); // not UTF-8
+    expect(peekRequestId(Buffer.from([0xde, 0xff, 0xff]))).toBeNull();
+    // a value that is too large to skip within the budget
+    expect(peekRequestId(encode({ many: Array.from({ length: 20_000 }, () => 0), id: "far" }))).toBeNull();
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * A byte-level pass over a MessagePack frame before it is decoded
+ * ([MessagePack spec](https://github.com/msgpack/msgpack/blob/master/spec.md), "Formats").
+ *
+ * msgpackr decodes invalid UTF-8 in a `str` to U+FFFD without complaint, so two different
+ * byte strings can arrive as one value; it also recurses on nesting. `scanFrame` walks the
+ * frame once, iteratively, and reports the first of:
+ *  - `malformed`: a reserved byte (0xc1), a length that runs past the end, trailing bytes;
+ *  - `too-deep`: maps/arrays nested deeper than the limit (the top-level value is level 1);
+ *  - `invalid-utf8`: a `str` (map keys included) whose bytes are not UTF-8.
+ * ASCII strings are checked in the loop; others by `buffer.isUtf8` (native, no copy).
+ *
+ * `peekRequestId` reads the `id` of a request map without decoding the rest, for replies to
+ * frames that are refused before decoding (too large, too many in flight, bad UTF-8).
+ */
+import { isUtf8 } from "node:buffer";
+
+export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8";
+
+/** Bytes of the length (or value) that follows a first byte, for the fixed-size formats. */
+function fixedSize(b: number): number {
+  switch (b) {
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      return 0;
+    case 0xcc:
+    case 0xd0:
+      return 1;
+    case 0xcd:
+    case 0xd1:
+      return 2;
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+      return 4;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+      return 8;
+    case 0xd4:
+      return 2;
+    case 0xd5:
+      return 3;
+    case 0xd6:
+      return 5;
+    case 0xd7:
+      return 9;
+    case 0xd8:
+      return 17;
+    default:
+      return -1;
+  }
+}
+
+// The head of the value last read by `readHead`, in module state so that the walk allocates
+// nothing per value (it runs on every request).
+// (typed number, not literals: the compiler cannot see readHead change hKind between tests)
+const SCALAR: number = 0;
+const STR: number = 1;
+const BIN: number = 2;
+const ARRAY: number = 3;
+const MAP: number = 4;
+/** What the value is (SCALAR … MAP). */
+let hKind = SCALAR;
+/** str/bin/ext: payload start. */
+let hStart = 0;
+/** str/bin/ext: payload length; array: element count; map: entry count. */
+let hLength = 0;
+/** Offset just after the head (for scalars, str, bin and ext: after the whole value). */
+let hNext = 0;
+
+function readUint(buf: Uint8Array, at: number, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + (buf[at + i] as number);
+  return v;
+}
+
+/** A value whose length (of `lenBytes`) follows the first byte, then `extra` bytes, then its payload. */
+function sized(buf: Uint8Array, at: number, kind: number, lenBytes: number, extra: number): boolean {
+  if (at + lenBytes > buf.byteLength) return false;
+  hKind = kind;
+  hLength = readUint(buf, at, lenBytes);
+  hStart = at + lenBytes + extra;
+  if (kind === ARRAY || kind === MAP) {
+    hNext = hStart;
+    return true;
+  }
+  hNext = hStart + hLength;
+  return hNext <= buf.byteLength;
+}
+
+/** Reads the head of the value at `pos` into the h* variables; false when the frame ends inside it or the byte is reserved. */
+function readHead(buf: Uint8Array, pos: number): boolean {
+  if (pos >= buf.byteLength) return false;
+  const b = buf[pos] as number;
+  const at = pos + 1;
+  if (b <= 0x7f || b >= 0xe0) {
+    hKind = SCALAR;
+    hNext = at;
+    return true;
+  }
+  if (b <= 0x9f) {
+    hKind = b <= 0x8f ? MAP : ARRAY;
+    hLength = b & 0x0f;
+    hStart = hNext = at;
+    return true;
+  }
+  if (b <= 0xbf) {
+    hKind = STR;
+    hLength = b & 0x1f;
+    hStart = at;
+    hNext = at + hLength;
+    return hNext <= buf.byteLength;
+  }
+  switch (b) {
+    case 0xc4:
+      return sized(buf, at, BIN, 1, 0);
+    case 0xc5:
+      return sized(buf, at, BIN, 2, 0);
+    case 0xc6:
+      return sized(buf, at, BIN, 4, 0);
+    case 0xc7:
+      return sized(buf, at, SCALAR, 1, 1); // ext 8: length, type, data
+    case 0xc8:
+      return sized(buf, at, SCALAR, 2, 1);
+    case 0xc9:
+      return sized(buf, at, SCALAR, 4, 1);
+    case 0xd9:
+      return sized(buf, at, STR, 1, 0);
+    case 0xda:
+      return sized(buf, at, STR, 2, 0);
+    case 0xdb:
+      return sized(buf, at, STR, 4, 0);
+    case 0xdc:
+      return sized(buf, at, ARRAY, 2, 0);
+    case 0xdd:
+      return sized(buf, at, ARRAY, 4, 0);
+    case 0xde:
+      return sized(buf, at, MAP, 2, 0);
+    case 0xdf:
+      return sized(buf, at, MAP, 4, 0);
+  }
+  const n = fixedSize(b);
+  if (n < 0 || at + n > buf.byteLength) return false; // 0xc1 is never used
+  hKind = SCALAR;
+  hNext = at + n;
+  return true;
+}
+
+function utf8Ok(buf: Uint8Array, start: number, length: number): boolean {
+  const stop = start + length;
+  for (let i = start; i < stop; i++) if ((buf[i] as number) >= 0x80) return isUtf8(buf.subarray(i, stop));
+  return true;
+}
+
+/** Element counts still to read per open container, reused across calls (grown on demand). */
+let remaining = new Float64Array(64);
+
+/** The first problem of `frame` (see the file comment), or null when it is one well-formed value. */
+export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | null {
+  if (remaining.length < maxNesting + 1) remaining = new Float64Array(maxNesting + 1);
+  const end = frame.byteLength;
+  let open = 0; // containers open; remaining[open - 1] is the innermost one's count
+  let pos = 0;
+  for (;;) {
+    const b = frame[pos] as number;
+    if (pos < end && b <= 0x7f) {
+      pos++; // positive fixint, the commonest value: no head to read
+    } else if (pos < end && b >= 0xa0 && b <= 0xbf) {
+      const len = b & 0x1f; // fixstr
+      if (pos + 1 + len > end || !utf8Ok(frame, pos + 1, len)) return pos + 1 + len > end ? "malformed" : "invalid-utf8";
+      pos += 1 + len;
+    } else {
+      if (!readHead(frame, pos)) return "malformed";
+      pos = hNext;
+      if (hKind === STR && !utf8Ok(frame, hStart, hLength)) return "invalid-utf8";
+      if (hKind === ARRAY || hKind === MAP) {
+        if (open >= maxNesting) return "too-deep";
+        if (hLength > 0) {
+          // Every element takes at least one byte: a count beyond the bytes left is a lie.
+          const values = hKind === MAP ? hLength * 2 : hLength;
+          if (values > end - pos) return "malformed";
+          remaining[open++] = values;
+          continue;
+        }
+      }
+    }
+    // One value finished: close every container it completes.
+    while (open > 0 && remaining[open - 1] === 1) open--;
+    if (open === 0) break;
+    remaining[open - 1] = (remaining[open - 1] as number) - 1;
+  }
+  return pos === end ? null : "malformed";
+}
+
+const ID_KEY = [0x69, 0x64]; // "id"
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The `id` of a request frame when it can be read cheaply: the frame starts with a map whose
+ * `id` key holds a UTF-8 string of 1 to 128 characters, found within `budget` values of the
+ * start. Otherwise null. Never throws, never decodes more than it skips over.
+ */
+export function peekRequestId(frame: Uint8Array, budget = 10_000): string | null {
+  if (!readHead(frame, 0) || hKind !== MAP) return null;
+  const entries = hLength;
+  let pos = hNext;
+  let steps = 0;
+  for (let entry = 0; entry < entries; entry++) {
+    if (!readHead(frame, pos)) return null;
+    if (hKind === ARRAY || hKind === MAP) return null; // container keys: not a request envelope
+    const isId = hKind === STR && hLength === 2 && frame[hStart] === ID_KEY[0] && frame[hStart + 1] === ID_KEY[1];
+    pos = hNext;
+    if (isId) {
+      if (!readHead(frame, pos) || hKind !== STR || hLength === 0) return null;
+      try {
+        const id = fatalUtf8.decode(frame.subarray(hStart, hStart + hLength));
+        return id.length <= 128 ? id : null;
+      } catch {
+        return null;
+      }
+    }
+    // Skip the value, containers included, within the budget.
+    let pending = 1;
+    while (pending > 0) {
+      if (++steps > budget || !readHead(frame, pos)) return null;
+      pos = hNext;
+      pending--;
+      if (hKind === ARRAY) pending += hLength;
+      else if (hKind === MAP) pending += hLength * 2;
+    }
+  }
+  return null;
+}

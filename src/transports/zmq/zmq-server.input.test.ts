@@ -1,0 +1,110 @@
+/**
+ * Input that must be refused, never rewritten (issue 11 §3), at the ZeroMQ adapter: strings
+ * that are not UTF-8, study names outside the grammar, nesting beyond the shared limit, and
+ * the request id echoed on replies to frames refused before decoding.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_NESTING } from "../../domain/input-limits.js";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { encode } from "./codec.js";
+import { ZmqServer } from "./zmq-server.js";
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+
+/** A str8 holding exactly these bytes. */
+const str8 = (bytes: number[]) => Buffer.from([0xd9, bytes.length, ...bytes]);
+/** A request map from already-encoded values (so that any bytes can be placed anywhere). */
+function rawRequest(entries: [string | Buffer, Buffer][]): Buffer {
+  const parts = entries.flatMap(([k, v]) => [typeof k === "string" ? encode(k) : k, v]);
+  return Buffer.concat([Buffer.from([0x80 | entries.length]), ...parts]);
+}
+const head = (id: string, op: string): [string, Buffer][] => [
+  ["v", encode(1)],
+  ["id", encode(id)],
+  ["op", encode(op)],
+];
+
+/** `{"a": {"a": ... 1}}` with `levels` maps, built byte by byte (encoders recurse). */
+function nestedMaps(levels: number): Buffer {
+  return Buffer.concat([Buffer.alloc(levels * 3).fill(Buffer.from([0x81, 0xa1, 0x61])), Buffer.from([0x01])]);
+}
+
+describe("ZeroMQ input refused, never rewritten", () => {
+  let storage: SqliteStorage;
+  let service: StudyService;
+  let server: ZmqServer;
+
+  beforeAll(async () => {
+    storage = new SqliteStorage({ path: ":memory:" });
+    service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    server = new ZmqServer(service, { bind: [], logger: silentLogger(), maxMessageBytes: 4096 });
+    await service.createStudy({ name: "s", space: SPACE });
+  });
+  afterAll(async () => {
+    await server.close();
+    await service.close();
+    await storage.close();
+  });
+
+  const names = async () => (await service.listStudies()).map((s) => s.name).sort();
+
+  it("refuses study names that are not UTF-8, so different bytes never become one name", async () => {
+    for (const [i, bad] of [[0xed, 0xa0, 0x80], [0xff, 0xfe], [0x61, 0xc3]].entries()) {
+      const r = await server.process(rawRequest([...head(`u${i}`, "create_study"), ["name", str8(bad)], ["space", encode(SPACE)]]));
+      expect(r).toMatchObject({ id: `u${i}`, ok: false, error: { code: "INVALID_ARGUMENT" } });
+      expect((r.error as { message: string }).message).toMatch(/not valid UTF-8/);
+    }
+    expect(await names()).toEqual(["s"]);
+    // the same characters, correctly encoded, are fine
+    const ok = await server.process(rawRequest([...head("u-ok", "create_study"), ["name", str8([0x72, 0xc3, 0xa9, 0x73])], ["space", encode(SPACE)]]));
+    expect(ok).toMatchObject({ ok: true, result: { study: { name: "rés" } } });
+    await service.deleteStudy({ study: "rés" });
+  });
+
+  it("refuses bad UTF-8 in any string: keys, attribute values, reasons, ids", async () => {
+    const cases: [string, Buffer][] = [
+      ["attr-value", rawRequest([...head("a1", "set_user_attrs"), ["study", encode("s")], ["attrs", rawRequest([["note", str8([0xfe])]])]])],
+      ["attr-key", rawRequest([...head("a2", "set_user_attrs"), ["study", encode("s")], ["attrs", rawRequest([[str8([0xc0, 0x80]), encode(1)]])]])],
+      ["op", rawRequest([["v", encode(1)], ["id", encode("a3")], ["op", str8([0x61, 0x73, 0x6b, 0xff])], ["study", encode("s")]])],
+      ["study-ref", rawRequest([...head("a4", "get_study"), ["study", str8([0x73, 0xff])]])],
+    ];
+    for (const [what, frame] of cases) {
+      const r = await server.process(frame);
+      expect(r, what).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT" } });
+      expect(r.id, what).toBe(`a${cases.findIndex(([w]) => w === what) + 1}`);
+    }
+    const badId = await server.process(rawRequest([["v", encode(1)], ["id", str8([0x69, 0xff])], ["op", encode("list_studies")]]));
+    expect(badId).toMatchObject({ id: null, ok: false, error: { code: "MALFORMED_MESSAGE" } });
+    expect((await service.getStudy({ study: "s" })).user_attrs).toEqual({});
+  });
+
+  it("refuses names outside the grammar and still finds studies by any name", async () => {
+    for (const [i, name] of ["evil\u202Egnp", " padded", "trailing ", "../up", "a/b", "tab\there", "..", "e\u0301"].entries()) {
+      const r = await server.process(encode({ v: 1, id: `g${i}`, op: "create_study", name, space: SPACE }));
+      expect(r, JSON.stringify(name)).toMatchObject({ id: `g${i}`, ok: false, error: { code: "INVALID_ARGUMENT" } });
+      expect((r.error as { message: string }).message).toMatch(/name/);
+    }
+    expect(await names()).toEqual(["s"]);
+    const lookup = await server.process(encode({ v: 1, id: "g-look", op: "get_study", study: " padded" }));
+    expect(lookup).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+  });
+
+  it(`accepts ${MAX_NESTING} levels of nesting and refuses ${MAX_NESTING + 1}, counting the request map`, async () => {
+    // request map (1) > attrs (2) > ... : attrs holds MAX_NESTING - 1 levels of maps
+    const at = (levels: number, id: string) => rawRequest([...head(id, "set_user_attrs"), ["study", encode("s")], ["attrs", nestedMaps(levels)]]);
+    expect(await server.process(at(MAX_NESTING - 1, "n-ok"))).toMatchObject({ id: "n-ok", ok: true });
+    const deep = await server.process(at(MAX_NESTING, "n-deep"));
+    expect(deep).toMatchObject({ id: "n-deep", ok: false, error: { code: "INVALID_ARGUMENT", data: { max_nesting: MAX_NESTING } } });
+  });
+
+  it("echoes the request id on MESSAGE_TOO_LARGE whenever it can be read", async () => {
+    const first = await server.process(encode({ v: 1, id: "big-1", op: "ask", study: "s", pad: "x".repeat(10_000) }));
+    expect(first).toMatchObject({ id: "big-1", ok: false, error: { code: "MESSAGE_TOO_LARGE" } });
+    const last = await server.process(encode({ pad: "x".repeat(10_000), op: "ask", v: 1, id: "big-2" }));
+    expect(last).toMatchObject({ id: "big-2", error: { code: "MESSAGE_TOO_LARGE" } });
+    const none = await server.process(encode({ v: 1, op: "ask", pad: "x".repeat(10_000) }));
+    expect(none).toMatchObject({ id: null, error: { code: "MESSAGE_TOO_LARGE" } });
+  });
+});

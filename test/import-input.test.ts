@@ -1,0 +1,71 @@
+/**
+ * `tuneport import` refuses what the wire refuses (issue 11 §3): bytes that are not UTF-8
+ * (checked by the CLI, so tested through it), lone-surrogate escapes, nesting beyond the shared
+ * limit, and names outside the grammar (checked by the service, tested in process) — naming
+ * the line, and leaving the database unchanged.
+ */
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../src/logger.js";
+import { StudyService } from "../src/service/study-service.js";
+import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.js";
+import { CLI, tempDir } from "./helpers.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let header = "";
+let trial = "";
+
+beforeAll(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  await service.createStudy({ name: "src", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+  const a = await service.ask({ study: "src" });
+  await service.tell({ study: "src", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+  [header, trial] = [...service.exportStudy("src")] as [string, string];
+});
+afterAll(async () => {
+  await service.close();
+  await storage.close();
+});
+
+/** The INVALID_ARGUMENT message an import is refused with. */
+async function refusal(text: string, rename?: string): Promise<string> {
+  const err = await service.importStudy(text, rename).then(
+    () => null,
+    (e: unknown) => e as { code?: string; message: string },
+  );
+  expect(err?.code).toBe("INVALID_ARGUMENT");
+  return err?.message ?? "";
+}
+
+const withAttrs = (attrs: string) => trial.replace('"user_attrs":{}', `"user_attrs":${attrs}`);
+
+describe("tuneport import refuses input instead of rewriting it", () => {
+  it("refuses bytes that are not UTF-8, naming the line, and imports nothing", async () => {
+    const dir = tempDir();
+    const db = join(dir, "t.db");
+    const file = join(dir, "bad.jsonl");
+    writeFileSync(file, Buffer.concat([Buffer.from(`${header}\n${withAttrs('{"n":"')}`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n')]));
+    const r = spawnSync(process.execPath, [CLI, "import", file, "--storage", db, "--name", "utf8"], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/line 2 is not valid UTF-8.*INVALID_ARGUMENT/);
+    const list = spawnSync(process.execPath, [CLI, "studies", "list", "--storage", db, "--json"], { encoding: "utf8", timeout: 120_000 });
+    expect(list.stdout).not.toMatch(/"utf8"/);
+  });
+
+  it("refuses lone-surrogate escapes and nesting beyond 32 levels", async () => {
+    expect(await refusal(`${header}\n${withAttrs('{"n":"\\ud800"}')}\n`, "sur")).toMatch(/line 2: .*user_attrs.*not well-formed Unicode/);
+    expect(await refusal(`${header}\n${withAttrs(`{"d":${"[".repeat(40)}${"]".repeat(40)}}`)}\n`, "deep")).toMatch(/line 2: nests deeper than 32 levels/);
+  });
+
+  it("applies the study-name grammar to the file's name and to the new name", async () => {
+    const rtl = `${header.replace('"name":"src"', `"name":${JSON.stringify("evil\u202Egnp")}`)}\n${trial}\n`;
+    expect(await refusal(rtl)).toMatch(/line 1: .*U\+202E.*--name/);
+    expect((await service.importStudy(rtl, "fine")).name).toBe("fine"); // renamed: fine
+    for (const bad of [" padded", "../up", "."]) expect(await refusal(`${header}\n${trial}\n`, bad)).toMatch(/new name .* is not valid/);
+    expect((await service.listStudies()).map((s) => s.name).sort()).toEqual(["fine", "src"]);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * MCP over HTTP and stdio as real processes (issue 11 §3, §6): DNS rebinding protection
+ * (the `dns-rebinding-protection` scenario of @modelcontextprotocol/conformance, plus an
+ * allow-list), bytes that are not UTF-8 refused, and SIGTERM answering a pending
+ * `wait_for_progress` before the process exits.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "node:http";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CLI, Procs, call, exited, freePort, requireBuild, tempDir, waitForOutput } from "./mcp-helpers.js";
+
+const TOKEN = "test-token-0123456789abcdef";
+const procs = new Procs();
+const cleanups: (() => Promise<void> | void)[] = [];
+/** Generous: the process must exit long before a 50 s wait would have timed out on its own. */
+const EXIT_GUARD_MS = 30_000;
+
+beforeAll(requireBuild);
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await procs.killAll();
+});
+
+async function startServer(extra: string[] = []): Promise<{ port: number; proc: ReturnType<Procs["spawn"]> }> {
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const [zport, port] = [await freePort(), await freePort()];
+  const proc = procs.spawn(
+    [CLI, "serve", "--storage", join(tmp.dir, "h.db"), "--bind", `tcp://127.0.0.1:${zport}`, "--mcp-http", String(port), ...extra],
+    { TUNEPORT_MCP_TOKEN: TOKEN },
+  );
+  await waitForOutput(proc.out, (s) => s.includes("tuneport ready"));
+  return { port, proc };
+}
+
+const INITIALIZE = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "dns-rebinding-test", version: "1" } },
+});
+
+/** A raw POST to 127.0.0.1:port/mcp with the given Host (and Origin) headers. */
+function post(port: number, headers: Record<string, string>, body: string | Buffer = INITIALIZE): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/mcp",
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${TOKEN}`, ...headers },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("MCP over HTTP: Host and Origin (DNS rebinding)", () => {
+  it("refuses a foreign Host/Origin with 4xx and serves loopback names (the conformance scenario)", async () => {
+    const { port } = await startServer();
+    const evil = await post(port, { host: "evil.example.com", origin: "http://evil.example.com" });
+    expect(evil.status).toBeGreaterThanOrEqual(400);
+    expect(evil.status).toBeLessThan(500);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      const ok = await post(port, { host, origin: `http://${host}` });
+      expect(ok.status, host).toBeGreaterThanOrEqual(200);
+      expect(ok.status, host).toBeLessThan(300);
+    }
+    // Either header alone is enough to refuse.
+    expect((await post(port, { host: `127.0.0.1:${port}`, origin: "http://evil.example.com" })).status).toBe(403);
+    expect((await post(port, { host: `evil.example.com:${port}` })).status).toBe(403);
+    expect((await post(port, { host: `127.0.0.1:${port}`, origin: "null" })).status).toBe(403);
+    // A non-browser client sends no Origin: the Host check alone applies.
+    expect((await post(port, { host: `127.0.0.1:${port}` })).status).toBe(200);
+  });
+
+  it("accepts names on the --mcp-allow-host list, and still no others", async () => {
+    const { port } = await startServer(["--mcp-allow-host", "tuneport.internal", "--mcp-allow-host", "10.1.2.3"]);
+    expect((await post(port, { host: `tuneport.internal:${port}`, origin: `https://tuneport.internal` })).status).toBe(200);
+    expect((await post(port, { host: `10.1.2.3:${port}` })).status).toBe(200);
+    expect((await post(port, { host: `evil.example.com:${port}`, origin: "http://evil.example.com" })).status).toBe(403);
+  });
+
+  it("refuses a body that is not UTF-8 with a JSON-RPC parse error naming INVALID_ARGUMENT and the request id", async () => {
+    const { port } = await startServer();
+    const head = Buffer.from('{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"');
+    const body = Buffer.concat([head, Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('","version":"1"}}}')]);
+    const r = await post(port, { host: `127.0.0.1:${port}` }, body);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: "2.0", id: 7, error: { code: -32700, data: { code: "INVALID_ARGUMENT" } } });
+  });
+});
+
+describe("MCP over HTTP: SIGTERM", () => {
+  it("answers a pending wait_for_progress with 'server stopping' and exits", async () => {
+    const { port, proc } = await startServer(["--log-level", "debug"]);
+    const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+    });
+    const client = new Client({ name: "sigterm-test", version: "1" });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    await call(client, "create_study", { name: "w", space: { x: { type: "float", low: 0, high: 1 } } });
+    const pending = call(client, "wait_for_progress", { study: "w", timeout_s: 50 });
+    await waitForOutput(proc.out, (s) => s.includes("wait_for_progress waiting"));
+    proc.kill("SIGTERM");
+    const reply: CallToolResult = await pending;
+    expect(reply.isError).toBe(true);
+    expect(JSON.stringify(reply.content)).toContain("server stopping");
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  });
+});
+
+describe("MCP over stdio: bytes that are not UTF-8", () => {
+  it("answers such a line with a parse error carrying its id, and goes on serving", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const proc = spawn(process.execPath, [CLI, "mcp", "--storage", join(tmp.dir, "s.db"), "--log-level", "warn"], { stdio: ["pipe", "pipe", "pipe"] });
+    cleanups.push(() => void proc.kill("SIGKILL"));
+    const replies = lines(proc);
+    const send = (b: Buffer | string) => proc.stdin?.write(Buffer.concat([Buffer.from(b), Buffer.from("\n")]));
+    send(INITIALIZE);
+    expect(await replies.next(1)).toMatchObject({ id: 1, result: { serverInfo: { name: "tuneport" } } });
+    send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    const bad = Buffer.concat([
+      Buffer.from('{"jsonrpc":"2.0","id":"b1","method":"tools/call","params":{"name":"create_study","arguments":{"name":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('","space":{}}}}'),
+    ]);
+    send(bad);
+    expect(await replies.next("b1")).toMatchObject({ error: { code: -32700, data: { code: "INVALID_ARGUMENT" } } });
+    send(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "list_studies", arguments: {} } }));
+    const listed = (await replies.next(2)) as { result: CallToolResult };
+    expect(listed.result.isError).toBeFalsy();
+    expect(listed.result.structuredContent).toEqual({ studies: [] });
+    proc.stdin?.end();
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  });
+});
+
+/** JSON-RPC messages from a process's stdout, by id. */
+function lines(proc: ChildProcess) {
+  const got = new Map<unknown, unknown>();
+  const waiters = new Map<unknown, (m: unknown) => void>();
+  let buf = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const m = JSON.parse(buf.slice(0, nl)) as { id?: unknown };
+      buf = buf.slice(nl + 1);
+      const w = waiters.get(m.id);
+      if (w) w(m);
+      else got.set(m.id, m);
+    }
+  });
+  return {
+    next: (id: unknown) =>
+      new Promise<unknown>((resolve) => {
+        if (got.has(id)) resolve(got.get(id));
+        else waiters.set(id, resolve);
+      }),
+  };
+}
+
+async function exitedWithin(proc: ChildProcess, ms: number): Promise<number | null | "still running"> {
+  return Promise.race([exited(proc), new Promise<"still running">((r) => setTimeout(() => r("still running"), ms).unref())]);
+}

@@ -1,0 +1,54 @@
+/**
+ * One scripted session that calls every op of the table once, through any `call` function (a raw
+ * ZeroMQ client, the typed ZmqClient behind the MCP `--connect` backend, or the in-process
+ * backend). The drift tests run it on each path and check that every op was reached.
+ */
+import type { OpName } from "../src/service/ops/ops.js";
+
+export type Call = (op: OpName, args: Record<string, unknown>) => Promise<any>;
+
+export interface Exchange {
+  readonly op: OpName;
+  readonly args: Record<string, unknown>;
+  readonly result: unknown;
+}
+
+/** Calls every op (hello only where `withHello`), on a study named `study`; returns what was sent and answered. */
+export async function runEveryOp(call: Call, study: string, withHello = true): Promise<Exchange[]> {
+  const log: Exchange[] = [];
+  const go = async (op: OpName, args: Record<string, unknown>) => {
+    const result = await call(op, args);
+    log.push({ op, args, result });
+    return result;
+  };
+  if (withHello) await go("hello", { versions: [1], client: { name: "op-session" } });
+  await go("catalogue", {});
+  await go("create_study", {
+    name: study,
+    space: { lr: { type: "float", low: 1e-4, high: 0.1, log: true }, act: { type: "categorical", choices: ["relu", "gelu"] } },
+    strategy: "random",
+    seed: 7,
+    user_attrs: { owner: "op-session" },
+  });
+  await go("get_study", { study });
+  await go("list_studies", {});
+  await go("enqueue", { study, params: { lr: 0.01, act: "gelu" }, rationale: "a known good point" });
+  const a = await go("ask", { study });
+  const tok = a.lease.token as string;
+  const trial = a.trial.number as number;
+  await go("suggest", { study, trial, token: tok, name: "dropout", distribution: { type: "float", low: 0, high: 0.5 } });
+  await go("heartbeat", { leases: [{ study, trial, token: tok }] });
+  await go("report", { study, trial, token: tok, step: 1, value: 0.5 });
+  await go("tell", { study, trial, token: tok, state: "COMPLETE", value: 0.25, user_attrs: { epochs: 1 } });
+  await go("set_user_attrs", { study, trial, attrs: { note: "first" } });
+  await go("trials", { study, states: ["COMPLETE"], order_by: "value" });
+  await go("trial", { study, trial });
+  await go("trajectory", { study, trial });
+  await go("best", { study });
+  await go("lineage", { study });
+  await go("plot", { study, kind: "history" });
+  await go("stop_study", { study });
+  await go("resume_study", { study });
+  await go("delete_study", { study });
+  return log;
+}

@@ -1,0 +1,90 @@
+/** `tuneport serve` as an operator sees it: a hint for a malformed --bind, readable logs, one line per finished trial. */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
+
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 });
+
+/** Runs two trials (one COMPLETE, one PRUNED) against `endpoint`. */
+async function twoTrials(endpoint: string): Promise<void> {
+  const c = new TestClient(endpoint);
+  try {
+    await c.call("create_study", { name: "logs", strategy: "random", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+    const a = await c.call("ask", { study: "logs" });
+    await c.call("tell", { study: "logs", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+    const b = await c.call("ask", { study: "logs" });
+    await c.call("report", { study: "logs", trial: b.trial.number, token: b.lease.token, step: 1, value: 0.75 });
+    await c.call("tell", { study: "logs", trial: b.trial.number, token: b.lease.token, state: "PRUNED" });
+  } finally {
+    await c.close();
+  }
+}
+
+describe("tuneport serve: bind hints and logs", () => {
+  const procs: ChildProcess[] = [];
+  afterEach(() => {
+    for (const p of procs.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
+  });
+
+  it("refuses a --bind without a scheme with a hint (exit 2) instead of a bare 'Invalid argument'", () => {
+    // The other malformed endpoints are bindProblem's unit tests (src/cli/serve.test.ts).
+    const r = run("serve", "--storage", join(tempDir(), "x.db"), "--bind", "127.0.0.1:5555");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--bind 127\.0\.0\.1:5555: add the scheme: --bind tcp:\/\/127\.0\.0\.1:5555/);
+  });
+
+  it("refuses an unknown --log-format", () => {
+    const r = run("serve", "--storage", join(tempDir(), "x.db"), "--log-format", "xml");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--log-format must be 'pretty' or 'json'/);
+  });
+
+  it("logs JSON lines when stdout is not a terminal, with one line per finished trial", async () => {
+    const server = await startServer(join(tempDir(), "json.db"));
+    try {
+      await twoTrials(server.endpoint);
+    } finally {
+      await server.stop();
+    }
+    const finished = server.lines
+      .filter((l) => l.includes('"trial finished"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(finished).toEqual([
+      expect.objectContaining({ component: "service", study: "logs", trial: 0, state: "COMPLETE", value: 0.5 }),
+      expect.objectContaining({ component: "service", study: "logs", trial: 1, state: "PRUNED", value: 0.75 }),
+    ]);
+    expect(server.lines.some((l) => l.includes("trial started"))).toBe(false); // debug, below the default level
+  });
+
+  it("--log-format pretty prints readable lines, and --log-level debug adds the started trials with their params", async () => {
+    const proc = spawn(
+      process.execPath,
+      [CLI, "serve", "--storage", join(tempDir(), "pretty.db"), "--bind", "tcp://127.0.0.1:0", "--log-format", "pretty", "--log-level", "debug"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    procs.push(proc);
+    let out = "";
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no 'zmq listening' line:\n${out}`)), 20_000);
+      proc.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /zmq: zmq listening .*endpoints=\["(tcp:\/\/[^"]+)"\]/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+    });
+    await twoTrials(endpoint);
+    await new Promise<void>((resolve) => {
+      proc.once("exit", () => resolve());
+      proc.kill("SIGTERM");
+    });
+    const lines = out.split("\n").filter(Boolean);
+    expect(lines.every((l) => !l.startsWith("{"))).toBe(true);
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO  service: trial finished {2}study=logs trial=0 state=COMPLETE value=0\.5$/));
+    expect(lines).toContainEqual(expect.stringMatching(/ INFO  service: trial finished {2}study=logs trial=1 state=PRUNED value=0\.75$/));
+    expect(lines).toContainEqual(expect.stringMatching(/ DEBUG service: trial started {2}study=logs trial=0 params=\{"x":0\.\d+\}$/));
+  });
+});
