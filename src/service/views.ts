@@ -61,9 +61,11 @@ export interface LineageView {
   study: string;
   trial: number;
   state: TrialState;
-  /** Final value, else the latest reported one. */
+  /** The trial's best finite reported value (its COMPLETE value when it never reported). */
   value: number | null;
-  /** The model's training age at the trial's latest report, in step units. */
+  /** The trial's own step of that report (null when it never reported). */
+  step: number | null;
+  /** The model's training age at that report, in step units (differs from `step` after an exploit). */
   until_step: number;
   /** `params` apply from model age `from_step` on; `trial`/`trial_step` say who trained then. */
   schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];

@@ -347,8 +347,10 @@ class Study:
         return float(value)
 
     def lineage(self, number: int | None = None) -> Lineage:
-        """The hyperparameter schedule that produced trial ``number``'s model (default: the best
-        trial), following PBT donors back to a fresh start; replay it with ``Lineage.params_at``.
+        """The hyperparameter schedule that produced trial ``number``'s model at its best report
+        (default: the trial with the best reported value in the study, which after a late exploit
+        or a divergence need not be the best *completed* trial), following PBT donors back to a
+        fresh start; replay it with ``Lineage.params_at`` for ``until_step`` steps.
         @raises NotFoundError."""
         args: dict[str, Any] = {"study": self.name}
         if number is not None:
@@ -484,9 +486,13 @@ class Lineage:
     trial: int
     state: str
     value: float | None
+    """The trial's best finite reported value (its COMPLETE value when it never reported)."""
     until_step: float
-    """The model's training age at the trial's latest report."""
+    """The model's training age at that report: the number of steps to replay. After a PBT
+    exploit it differs from the trial's own ``step`` (the model came from a donor)."""
     schedule: list[ScheduleSegment]
+    step: float | None = None
+    """The trial's own step of that report (its ``report`` step counter)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Lineage:
@@ -495,6 +501,7 @@ class Lineage:
             state=str(raw["state"]),
             value=raw.get("value"),
             until_step=float(raw["until_step"]),
+            step=None if raw.get("step") is None else float(raw["step"]),
             schedule=[
                 ScheduleSegment(float(s["from_step"]), dict(s["params"]), int(s["trial"]), float(s["trial_step"]))
                 for s in raw.get("schedule") or []
