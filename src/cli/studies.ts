@@ -3,8 +3,8 @@ import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import type { LineageView, StudyView, TrialView } from "../service/views.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type Command, UsageError, intOption } from "./command.js";
+import { openStorage } from "./embedded.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -15,13 +15,14 @@ Usage: tuneport studies list [--storage PATH] [--json]
        tuneport studies trials NAME [--storage PATH] [--json] [--state S]... [--limit N]
        tuneport studies lineage NAME [TRIAL] [--storage PATH] [--json]
 
-'lineage' prints the hyperparameter schedule that produced TRIAL's model (default: the best
-trial), following PBT donors back to generation 0: replay it as a fixed schedule.
+'lineage' prints the hyperparameter schedule that produced TRIAL's model at its best report
+(default: the trial with the best report), following PBT donors back to generation 0: replay
+it as a fixed schedule for 'model trained for' steps.
 
 Reads the database read-only; safe beside a running server.
 
 Options:
-  --storage PATH   SQLite database file [./tuneport.db]
+  --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
   --json           machine-readable output (one JSON document)
   --state STATE    only trials in this state (WAITING, RUNNING, COMPLETE, PRUNED, FAIL); repeatable
   --limit N        at most N trials, best or newest first as listed [all]
@@ -41,7 +42,7 @@ Options:
       throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
-    const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
+    const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
     try {
@@ -125,7 +126,7 @@ export function formatTrialTable(trials: TrialView[]): string {
 
 export function formatLineage(l: LineageView): string {
   const names = [...new Set(l.schedule.flatMap((s) => Object.keys(s.params)))];
-  const head = `trial ${l.trial} (${l.state.toLowerCase()}), value ${formatNumber(l.value)}, trained to step ${formatNumber(l.until_step)}`;
+  const head = `trial ${l.trial} (${l.state.toLowerCase()}), best report ${formatNumber(l.value)} at its step ${formatNumber(l.step)}, model trained for ${formatNumber(l.until_step)} steps`;
   return `${head}\n${table(
     ["from_step", ...names, "trained_by", "its_step"],
     l.schedule.map((s) => [formatNumber(s.from_step), ...names.map((n) => formatNumber(s.params[n])), String(s.trial), formatNumber(s.trial_step)]),

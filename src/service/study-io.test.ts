@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -20,11 +21,11 @@ async function code(p: Promise<unknown> | (() => unknown)): Promise<TuneportErro
   throw new Error("expected a TuneportError");
 }
 
-describe("export / import of a study as JSON Lines", () => {
+describe.each(storageBackends(inject("pgUrl")))("export / import of a study as JSON Lines on %s", (backend: StorageBackend) => {
   let now = 1_700_000_000_123;
-  const open: { svc: StudyService; st: SqliteStorage }[] = [];
+  const open: { svc: StudyService; st: Storage }[] = [];
   async function service(): Promise<StudyService> {
-    const st = new SqliteStorage({ path: ":memory:" });
+    const st = await backend.open(backend.location());
     const svc = await StudyService.open({ storage: st, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
     open.push({ svc, st });
     return svc;
@@ -49,6 +50,7 @@ describe("export / import of a study as JSON Lines", () => {
       user_attrs: { owner: "me", nested: { a: [1, 2.5, "x"] } },
       lease_ttl_s: 5,
       retry: { max_retries: 1, keep_intermediate: true },
+      max_resource: 81,
     });
     const a = await svc.ask({ study: name });
     await svc.suggest({ study: name, trial: a.trial.number, token: a.lease.token, name: "dropout", distribution: { type: "float", low: 0, high: 0.5 } });

@@ -68,13 +68,14 @@ export const studyTools: McpTool[] = [
       direction: z.enum(["minimize", "maximize"]).default("minimize"),
       space: z.record(z.string(), z.looseObject({})).default({}),
       strategy: pluginArg.optional().describe("Name or {name, options}; default auto."),
-      scheduler: pluginArg.optional().describe("Pruner, like strategy; default none."),
+      scheduler: pluginArg.optional().describe("Pruner; default none."),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
       load_if_exists: z.boolean().default(false),
       user_attrs: z.record(z.string(), z.unknown()).optional(),
       lease_ttl_s: z.number().optional(),
       max_retries: z.number().int().optional(),
       max_trials: z.number().int().optional(),
+      max_resource: z.number().optional().describe("Max training per trial (asha, hyperband, bohb)."),
     }),
     output: z.looseObject({ created: z.boolean(), study: z.looseObject({ name: z.string() }) }),
     ops: ["create_study"],
@@ -91,6 +92,7 @@ export const studyTools: McpTool[] = [
         lease_ttl_s: a.lease_ttl_s,
         retry: a.max_retries !== undefined ? { max_retries: a.max_retries } : undefined,
         max_trials: a.max_trials,
+        max_resource: a.max_resource,
       });
       return text(
         `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.direction}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
@@ -125,7 +127,7 @@ export const studyTools: McpTool[] = [
     name: "delete_study",
     meta: {
       title: "Delete a study",
-      description: "Delete a study and its trials for good (confirm: true). Prefer stop_study.",
+      description: "Delete a study and its trials (confirm: true). Prefer stop_study.",
       destructive: true,
     },
     input: z.object({

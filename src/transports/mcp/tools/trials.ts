@@ -116,7 +116,7 @@ export const trialTools: McpTool[] = [
       study: studyArg,
       params: z.record(z.string(), paramValue),
       rationale: z.string().min(1).max(4000),
-      skip_if_exists: z.boolean().default(true).describe("Not when a trial has these exact params."),
+      skip_if_exists: z.boolean().default(true),
     }),
     output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
     ops: ["enqueue"],
@@ -245,7 +245,7 @@ export const trialTools: McpTool[] = [
       const build = (k: number) => {
         const shown = l.schedule.slice(0, k);
         const lines = [
-          `Trial ${l.trial} of '${l.study}' (${l.state}, value ${fmt(l.value)}), trained to step ${fmt(l.until_step)}:`,
+          `Trial ${l.trial} of '${l.study}' (${l.state}): best report ${fmt(l.value)} at its step ${fmt(l.step)}, model trained for ${fmt(l.until_step)} steps:`,
           ...shown.map((seg) => `- from step ${fmt(seg.from_step)}: ${fmtParams(seg.params)} (trained by trial ${seg.trial})`),
         ];
         if (k < l.schedule.length) lines.push(`… ${l.schedule.length - k} more segments: call get_lineage with a larger max_chars.`);
