@@ -10,164 +10,167 @@ import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
+const importancesTool = defineTool({
+  name: "param_importances",
+  meta: {
+    title: "Parameter importances",
+    description: "Parameter importances (shares of 1).",
+    readOnly: true,
+  },
+  input: z.object({ study: studyArg }),
+  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
+  ops: ["get_study", "trials"],
+  async run(a, { backend }) {
+    await backend.call("get_study", { study: a.study });
+    const imp = paramImportances(await backend.allTrials(a.study));
+    const t =
+      imp.importances.length === 0
+        ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
+        : [`Importances from ${imp.n_trials} complete trials (${imp.method}):`, ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`)].join("\n");
+    return text(t, imp as unknown as Record<string, unknown>);
+  },
+});
+
+const summaryTool = defineTool({
+  name: "study_summary",
+  meta: {
+    title: "Study summary",
+    description: "Briefing: progress, best, trend, queue, influential params.",
+    readOnly: true,
+    sized: true,
+  },
+  input: z.object({ study: studyArg }),
+  output: z.looseObject({ study: z.string(), counts: z.looseObject({}), best: z.looseObject({}).nullable(), queued_total: z.number().int() }),
+  ops: ["get_study", "trials", "catalogue"],
+  async run(a, { backend }) {
+    const [{ study }, trials, { plugins }] = await Promise.all([
+      backend.call("get_study", { study: a.study }),
+      backend.allTrials(a.study),
+      backend.call("catalogue", {}),
+    ]);
+    const { text: t, ...facts } = summarizeStudy(study, trials, plugins);
+    return text(t, facts as unknown as Record<string, unknown>);
+  },
+});
+
+const plotTool = defineTool({
+  name: "plot",
+  meta: {
+    title: "Plot a study",
+    description: "A PNG chart (≤1600x1000 px, ≤1 MB); params default to the most important.",
+    readOnly: true,
+  },
+  input: z.object({
+    study: studyArg,
+    kind: z.enum(PLOT_KINDS).default("history"),
+    params: z.array(z.string().min(1).max(256)).max(16).optional(),
+    log_y: z.boolean().optional(),
+  }),
+  output: z.looseObject({ kind: z.string(), caption: z.string(), bytes: z.number().int() }),
+  ops: ["plot"],
+  async run(a, { backend }) {
+    const plot = await backend.call("plot", { study: a.study, kind: a.kind, params: a.params, log_y: a.log_y });
+    return {
+      content: [
+        { type: "image", data: Buffer.from(plot.png).toString("base64"), mimeType: "image/png" },
+        { type: "text", text: plot.caption },
+      ],
+      structuredContent: { study: a.study, kind: a.kind, caption: plot.caption, mime_type: "image/png", bytes: plot.png.length },
+    };
+  },
+});
+
 /** The insight tools; `maxWaitS` bounds `wait_for_progress` (keep it below the client's request timeout). */
 export function insightTools(maxWaitS: number): McpTool[] {
-  return [
-    defineTool({
-      name: "param_importances",
-      meta: {
-        title: "Parameter importances",
-        description: "Parameter importances (shares of 1).",
-        readOnly: true,
-      },
-      input: z.object({ study: studyArg }),
-      output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
-      ops: ["get_study", "trials"],
-      async run(a, { backend }) {
-        await backend.call("get_study", { study: a.study });
-        const imp = paramImportances(await backend.allTrials(a.study));
-        const t =
-          imp.importances.length === 0
-            ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
-            : [`Importances from ${imp.n_trials} complete trials (${imp.method}):`, ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`)].join("\n");
-        return text(t, imp as unknown as Record<string, unknown>);
-      },
-    }),
+  return [importancesTool, summaryTool, waitTool(maxWaitS), plotTool];
+}
 
-    defineTool({
-      name: "study_summary",
-      meta: {
-        title: "Study summary",
-        description: "Briefing: progress, best, trend, queue, influential params.",
-        readOnly: true,
-        sized: true,
-      },
-      input: z.object({ study: studyArg }),
-      output: z.looseObject({ study: z.string(), counts: z.looseObject({}), best: z.looseObject({}).nullable(), queued_total: z.number().int() }),
-      ops: ["get_study", "trials", "catalogue"],
-      async run(a, { backend }) {
-        const [{ study }, trials, { plugins }] = await Promise.all([
-          backend.call("get_study", { study: a.study }),
-          backend.allTrials(a.study),
-          backend.call("catalogue", {}),
-        ]);
-        const { text: t, ...facts } = summarizeStudy(study, trials, plugins);
-        return text(t, facts as unknown as Record<string, unknown>);
-      },
+/** `wait_for_progress`: blocks until trials finish, for at most `maxWaitS` seconds. */
+function waitTool(maxWaitS: number): McpTool {
+  return defineTool({
+    name: "wait_for_progress",
+    meta: {
+      title: "Wait for progress",
+      description: "Wait for min_finished more finished trials; never poll.",
+      readOnly: true,
+      sized: true,
+    },
+    input: z.object({
+      study: studyArg,
+      timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)),
+      min_finished: z.number().int().min(1).max(1000).default(1),
     }),
-
-    defineTool({
-      name: "wait_for_progress",
-      meta: {
-        title: "Wait for progress",
-        description: "Wait for min_finished more finished trials; never poll.",
-        readOnly: true,
-        sized: true,
-      },
-      input: z.object({
-        study: studyArg,
-        timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)),
-        min_finished: z.number().int().min(1).max(1000).default(1),
-      }),
-      output: z.looseObject({
-        timed_out: z.boolean().optional(),
-        finished: z.number().int().optional(),
-        new_trials: z.array(z.looseObject({ number: z.number().int() })).optional(),
-        deleted: z.boolean().optional(),
-      }),
-      ops: ["get_study", "trials"],
-      async run(a, { backend, extra, calls, log, budget }) {
-        const started = Date.now();
-        const deadline = started + a.timeout_s * 1000;
-        const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
-        const { study: first } = await backend.call("get_study", { study: a.study });
-        const startFinished = finishedCount(first);
-        let version = await backend.version(a.study);
-        let current = first;
-        let deleted = false;
-        const progressToken = extra._meta?.progressToken;
-        let reported = 0;
-        log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
-        while (!extra.signal.aborted) {
-          const remaining = deadline - Date.now();
-          if (remaining <= 0) break;
-          // The wait ends early when the server stops, so the caller still gets an answer.
-          version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
-          if (calls.stopping) return stoppingResult();
-          try {
-            current = (await backend.call("get_study", { study: a.study })).study;
-          } catch (err) {
-            if (isTuneportError(err) && err.code === "NOT_FOUND") {
-              deleted = true;
-              break;
-            }
-            throw err;
+    output: z.looseObject({
+      timed_out: z.boolean().optional(),
+      finished: z.number().int().optional(),
+      new_trials: z.array(z.looseObject({ number: z.number().int() })).optional(),
+      deleted: z.boolean().optional(),
+    }),
+    ops: ["get_study", "trials"],
+    async run(a, { backend, extra, calls, log, budget }) {
+      const started = Date.now();
+      const deadline = started + a.timeout_s * 1000;
+      const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
+      const { study: first } = await backend.call("get_study", { study: a.study });
+      const startFinished = finishedCount(first);
+      let version = await backend.version(a.study);
+      let current = first;
+      let deleted = false;
+      const progressToken = extra._meta?.progressToken;
+      let reported = 0;
+      log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
+      while (!extra.signal.aborted) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        // The wait ends early when the server stops, so the caller still gets an answer.
+        version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
+        if (calls.stopping) return stoppingResult();
+        try {
+          current = (await backend.call("get_study", { study: a.study })).study;
+        } catch (err) {
+          if (isTuneportError(err) && err.code === "NOT_FOUND") {
+            deleted = true;
+            break;
           }
-          const done = finishedCount(current) - startFinished;
-          // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
-          if (progressToken !== undefined && done > reported) {
-            reported = done;
-            const message = `${done} of ${a.min_finished} trial(s) finished; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
-            await extra
-              .sendNotification({ method: "notifications/progress", params: { progressToken, progress: done, total: a.min_finished, message } })
-              .catch(() => undefined);
-          }
-          if (done >= a.min_finished) break;
+          throw err;
         }
-        if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
-        const newly = (await backend.allTrials(a.study)).filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1);
-        const n = finishedCount(current) - startFinished;
-        const timedOut = n < a.min_finished;
-        const waited = (Date.now() - started) / 1000;
-        const head = timedOut
-          ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
-          : `${n} trial(s) finished in ${fmt(waited)}s.`;
-        const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
-        const build = (k: number) => {
-          const shown = newly.slice(newly.length - k);
-          const lines = [head, ...shown.map(trialLine)];
-          if (shown.length < newly.length) lines.push(`(${newly.length - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
-          lines.push(current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
-          if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
-          return text(lines.join("\n"), {
-            timed_out: timedOut,
-            waited_s: waited,
-            finished: n,
-            new_trials: shown.map(compactTrial),
-            counts: current.counts,
-            best_value: current.best_trial?.value ?? null,
-            best_trial: current.best_trial?.number ?? null,
-          });
-        };
-        return fitPrefix(Math.min(20, newly.length), build, budget).result;
-      },
-    }),
-
-    defineTool({
-      name: "plot",
-      meta: {
-        title: "Plot a study",
-        description: "A PNG chart (≤1600x1000 px, ≤1 MB); params default to the most important.",
-        readOnly: true,
-      },
-      input: z.object({
-        study: studyArg,
-        kind: z.enum(PLOT_KINDS).default("history"),
-        params: z.array(z.string().min(1).max(256)).max(16).optional(),
-        log_y: z.boolean().optional(),
-      }),
-      output: z.looseObject({ kind: z.string(), caption: z.string(), bytes: z.number().int() }),
-      ops: ["plot"],
-      async run(a, { backend }) {
-        const plot = await backend.call("plot", { study: a.study, kind: a.kind, params: a.params, log_y: a.log_y });
-        return {
-          content: [
-            { type: "image", data: Buffer.from(plot.png).toString("base64"), mimeType: "image/png" },
-            { type: "text", text: plot.caption },
-          ],
-          structuredContent: { study: a.study, kind: a.kind, caption: plot.caption, mime_type: "image/png", bytes: plot.png.length },
-        };
-      },
-    }),
-  ];
+        const done = finishedCount(current) - startFinished;
+        // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
+        if (progressToken !== undefined && done > reported) {
+          reported = done;
+          const message = `${done} of ${a.min_finished} trial(s) finished; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
+          await extra
+            .sendNotification({ method: "notifications/progress", params: { progressToken, progress: done, total: a.min_finished, message } })
+            .catch(() => undefined);
+        }
+        if (done >= a.min_finished) break;
+      }
+      if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
+      const newly = (await backend.allTrials(a.study)).filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1);
+      const n = finishedCount(current) - startFinished;
+      const timedOut = n < a.min_finished;
+      const waited = (Date.now() - started) / 1000;
+      const head = timedOut
+        ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
+        : `${n} trial(s) finished in ${fmt(waited)}s.`;
+      const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
+      const build = (k: number) => {
+        const shown = newly.slice(newly.length - k);
+        const lines = [head, ...shown.map(trialLine)];
+        if (shown.length < newly.length) lines.push(`(${newly.length - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
+        lines.push(current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
+        if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
+        return text(lines.join("\n"), {
+          timed_out: timedOut,
+          waited_s: waited,
+          finished: n,
+          new_trials: shown.map(compactTrial),
+          counts: current.counts,
+          best_value: current.best_trial?.value ?? null,
+          best_trial: current.best_trial?.number ?? null,
+        });
+      };
+      return fitPrefix(Math.min(20, newly.length), build, budget).result;
+    },
+  });
 }
