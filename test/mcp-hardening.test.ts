@@ -143,7 +143,7 @@ describe("MCP over stdio: bytes that are not UTF-8", () => {
     send(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "list_studies", arguments: {} } }));
     const listed = (await replies.next(2)) as { result: CallToolResult };
     expect(listed.result.isError).toBeFalsy();
-    expect(listed.result.structuredContent).toEqual({ studies: [] });
+    expect(listed.result.structuredContent).toEqual({ shown: 0, next_cursor: null, studies: [] });
     proc.stdin?.end();
     expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
   });

@@ -22,6 +22,7 @@ import { invalidArgument } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, overBudgetResult, resultChars } from "./budget.js";
 import type { McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
+import { registerPrompts } from "./prompts.js";
 import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
 import { callInput, toolDefinition } from "./tool-list.js";
@@ -108,6 +109,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 
+  registerPrompts(server);
   const stopResources = registerStudyResources(server, backend, log, opts.updateThrottleMs ?? 1000);
 
   return {

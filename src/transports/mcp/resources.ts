@@ -6,12 +6,23 @@
  * backend's change feed, which fires only after a change is committed.
  */
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ListResourcesRequestSchema, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { summarizeStudy } from "../../service/summary.js";
 import type { McpBackend } from "./backend.js";
 import { isTuneportError, studyLine } from "./format.js";
 import { STUDY_URI_PREFIX, studyUri } from "./uris.js";
+
+/** Studies per `resources/list` page. */
+export const RESOURCES_PAGE = 50;
+
+const safeDecode = (s: string): string | null => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+};
 
 /** Registers the study resources on `server`; returns the function that stops their notifications. */
 export function registerStudyResources(server: McpServer, backend: McpBackend, log: Logger, throttleMs: number): () => void {
@@ -49,9 +60,36 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     },
   );
 
+  // resources/list a page at a time (issue 14 §1): the SDK's template listing has no cursor.
+  server.server.setRequestHandler(ListResourcesRequestSchema, async (req) => {
+    const page = await backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor });
+    return {
+      resources: page.studies.map((s) => ({
+        uri: studyUri(s.name),
+        name: s.name,
+        title: `Study ${s.name}`,
+        description: studyLine(s),
+        mimeType: "application/json",
+      })),
+      ...(page.next_cursor !== null ? { nextCursor: page.next_cursor } : {}),
+    };
+  });
+
   const subscribed = new Set<string>();
+  // Subscribing to a URI that names no study is an error (-32002, as resources/read), not a no-op.
   server.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
-    subscribed.add(req.params.uri);
+    const uri = req.params.uri;
+    const name = uri.startsWith(STUDY_URI_PREFIX) ? safeDecode(uri.slice(STUDY_URI_PREFIX.length)) : null;
+    let known = false;
+    if (name !== null)
+      try {
+        await backend.call("get_study", { study: name });
+        known = true;
+      } catch (err) {
+        if (!(isTuneportError(err) && (err.code === "NOT_FOUND" || err.code === "INVALID_ARGUMENT"))) throw err;
+      }
+    if (!known) throw new McpError(-32002, `Resource not found: ${uri} names no study (list them with resources/list)`, { uri });
+    subscribed.add(uri);
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {

@@ -42,6 +42,7 @@ export const studyTools: McpTool[] = [
             strategy: s.strategy.name,
             scheduler: s.scheduler?.name ?? null,
             stopped: s.stopped,
+            n_trials: s.n_trials,
             counts: s.counts,
             best_value: s.best_trial?.value ?? null,
           })),

@@ -42,7 +42,7 @@ export interface McpTool<S extends z.ZodObject = z.ZodObject> {
    * The shape of `structuredContent` (its `outputSchema`): the top-level fields, loose below, so
    * that clients can rely on them and `tools/list` stays small.
    */
-  readonly output?: z.ZodObject;
+  readonly output: z.ZodObject;
   /** The ops of the op table this tool calls. */
   readonly ops: readonly OpName[];
   /** Runs the tool; may throw TuneportError (turned into an `isError` result that names the next step). */

@@ -1,0 +1,110 @@
+/**
+ * The spec's rules of MCP 2025-11-25 that issue 14 §4 lists, through the SDK's real client:
+ * progress notifications only when progress increases, each with a message; every tool has an
+ * outputSchema its structured results match (the client validates them); resources/subscribe on
+ * an unknown URI is an error; resources/list pages with nextCursor; the "tune a training script"
+ * prompt.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { type CallToolResult, McpError, type Progress } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { type McpBackend, serviceBackend } from "./backend.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { RESOURCES_PAGE } from "./resources.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let backend: McpBackend;
+let mcp: TuneportMcp;
+let client: Client;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  backend = serviceBackend(service);
+  mcp = createTuneportMcp(backend, { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "spec", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+
+describe("MCP 2025-11-25 rules", () => {
+  it("sends progress only when it increases, each with a message", async () => {
+    await service.execute("create_study", { name: "p", space: SPACE, strategy: "random" });
+    const t1 = await service.execute("ask", { study: "p" });
+    const t2 = await service.execute("ask", { study: "p" });
+    // Each time the tool waits, the study changes once: a report (no progress), a tell, a report, a tell.
+    const steps = [
+      () => service.execute("report", { study: "p", trial: t1.trial.number, token: t1.lease.token, step: 1, value: 0.5 }),
+      () => service.execute("tell", { study: "p", trial: t1.trial.number, token: t1.lease.token, state: "COMPLETE", value: 0.4 }),
+      () => service.execute("report", { study: "p", trial: t2.trial.number, token: t2.lease.token, step: 1, value: 0.6 }),
+      () => service.execute("tell", { study: "p", trial: t2.trial.number, token: t2.lease.token, state: "COMPLETE", value: 0.3 }),
+    ];
+    const wait = backend.waitForChange.bind(backend);
+    backend.waitForChange = (...args) => {
+      const waiting = wait(...args);
+      void steps.shift()?.();
+      return waiting;
+    };
+    const seen: Progress[] = [];
+    const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "p", timeout_s: 50, min_finished: 2 } }, undefined, {
+      onprogress: (p) => void seen.push(p),
+    })) as CallToolResult;
+    expect(r.isError).toBeFalsy();
+    expect(steps).toEqual([]);
+    expect(seen.map((p) => p.progress)).toEqual([1, 2]);
+    for (const p of seen) {
+      expect(p.total).toBe(2);
+      expect(p.message).toMatch(/trial\(s\) finished; best /);
+    }
+  });
+
+  it("gives every tool an outputSchema", async () => {
+    const { tools } = await client.listTools();
+    for (const t of tools) expect(t.outputSchema?.type, t.name).toBe("object");
+  });
+
+  it("refuses a subscription to an unknown URI and accepts a study's", async () => {
+    await service.execute("create_study", { name: "known one", space: SPACE });
+    for (const uri of ["tuneport://studies/nope", "tuneport://studies/%E0%A4%A", "file:///etc/passwd"])
+      await expect(client.subscribeResource({ uri })).rejects.toSatisfy((e: unknown) => e instanceof McpError && e.code === -32002);
+    await expect(client.subscribeResource({ uri: "tuneport://studies/known%20one" })).resolves.toEqual({});
+  });
+
+  it("pages resources/list with nextCursor", async () => {
+    const n = RESOURCES_PAGE + 7;
+    for (let i = 0; i < n; i++) await service.execute("create_study", { name: `s${i}`, space: SPACE });
+    const first = await client.listResources();
+    expect(first.resources.length).toBe(RESOURCES_PAGE);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = await client.listResources({ cursor: first.nextCursor });
+    expect(second.nextCursor).toBeUndefined();
+    const names = [...first.resources, ...second.resources].map((r) => r.name);
+    expect(names).toEqual(Array.from({ length: n }, (_, i) => `s${i}`));
+  });
+
+  it("offers a 'tune a training script' prompt that walks through the tools", async () => {
+    const { prompts } = await client.listPrompts();
+    expect(prompts.map((p) => p.name)).toContain("tune_training_script");
+    const p = await client.getPrompt({ name: "tune_training_script", arguments: { script: "train.py" } });
+    const text = p.messages.map((m) => (m.content.type === "text" ? m.content.text : "")).join("\n");
+    expect(text).toContain("train.py");
+    const { tools } = await client.listTools();
+    const named = tools.map((t) => t.name).filter((name) => text.includes(name));
+    for (const must of ["create_study", "enqueue_trial", "wait_for_progress", "stop_study", "ask_trial", "tell_trial"]) expect(named).toContain(must);
+  });
+});
