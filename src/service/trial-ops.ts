@@ -229,11 +229,21 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
 /**
  * Queues a trial with fixed params, served by `ask` before the strategy's own suggestions.
  * Declared parameters must fit their distributions; others are checked when suggested.
- * With `skip_if_exists`, params equal to an existing trial's return that trial instead.
+ * With `skip_if_exists`, params equal to an existing trial's (the same names and values) return that
+ * trial instead. @throws INVALID_ARGUMENT for a name a declared space does not know, or a value outside.
  */
 export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: string): Promise<{ trial: TrialView; created: boolean }> {
   const s = core.state(a.study);
   const params = a.params;
+  // A study with a declared space knows its names: one it neither declares nor has seen
+  // (define-by-run) is a typo, refused with the names it knows. A pure define-by-run study cannot tell.
+  const declared = Object.keys(s.study.config.space);
+  const unknown = declared.length > 0 ? Object.keys(params).filter((k) => !s.paramDists.has(k)) : [];
+  if (unknown.length > 0)
+    throw invalidArgument(`unknown parameter(s) ${unknown.map((k) => `'${k}'`).join(", ")}; the study's parameters are ${[...s.paramDists.keys()].join(", ")}`, {
+      unknown,
+      known: [...s.paramDists.keys()],
+    });
   for (const [k, v] of Object.entries(params)) {
     const d = s.paramDists.get(k);
     if (d && !contains(d, v)) throw invalidArgument(`enqueued value ${JSON.stringify(v)} for '${k}' is outside ${JSON.stringify(d)}`, { param: k });
@@ -243,8 +253,12 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
     s.writeLock.run(async () => {
       core.live(s);
       if (a.skip_if_exists) {
+        // Only the same parameter names with the same values are a duplicate (as in Optuna): {x: 1}
+        // is not a duplicate of {x: 1, c: "a"}, which the strategy would complete differently.
         const key = canonical(params);
-        const same = s.trials.find((t) => canonical(pick(t.params, Object.keys(params))) === key);
+        // An enqueued trial is compared by the params it was enqueued with (Optuna's fixed_params),
+        // not by those the strategy filled in when it was asked.
+        const same = s.trials.find((t) => canonical((t.systemAttrs.fixed_params as Params | undefined) ?? t.params) === key);
         if (same) return { trial: trialView(same, core.now()), created: false };
       }
       const now = core.now();
@@ -263,7 +277,7 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
         value: null,
         intermediate: [],
         userAttrs: { ...(a.user_attrs ?? {}) },
-        systemAttrs: { enqueued: true, ...(a.rationale ? { rationale: a.rationale.slice(0, 4000) } : {}) },
+        systemAttrs: { enqueued: true, fixed_params: { ...params }, ...(a.rationale ? { rationale: a.rationale.slice(0, 4000) } : {}) },
         createdAt: now,
         startedAt: null,
         finishedAt: null,
@@ -303,12 +317,6 @@ export async function setTrialUserAttrs(
 
 function canonical(p: Params): string {
   return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
-}
-
-function pick(p: Params, keys: string[]): Params {
-  const out: Params = {};
-  for (const k of keys) if (k in p) out[k] = p[k] as ParamValue;
-  return out;
 }
 
 // ------------------------------------------------------------------ report and tell

@@ -1,0 +1,50 @@
+/**
+ * Issue 14 §5: enqueue treats only identical parameter sets as duplicates (as Optuna does), and a
+ * study with a declared space refuses names it does not know, listing the ones it does.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TuneportError } from "../domain/errors.js";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { StudyService } from "./study-service.js";
+
+let storage: SqliteStorage;
+let svc: StudyService;
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  await svc.execute("create_study", {
+    name: "e",
+    space: { x: { type: "int", low: 0, high: 9 }, c: { type: "categorical", choices: ["a", "b"] }, n: { type: "int", low: 1, high: 4 } },
+    strategy: "random",
+  });
+});
+afterEach(async () => {
+  await svc.close();
+  await storage.close();
+});
+
+describe("enqueue", () => {
+  it("treats only the same names with the same values as a duplicate", async () => {
+    const full = await svc.execute("enqueue", { study: "e", params: { x: 1, c: "a", n: 2 }, rationale: "full", skip_if_exists: true });
+    const partial = await svc.execute("enqueue", { study: "e", params: { x: 1 }, rationale: "only x", skip_if_exists: true });
+    expect([full.created, partial.created]).toEqual([true, true]);
+    expect(partial.trial.system_attrs.rationale).toBe("only x");
+    const again = await svc.execute("enqueue", { study: "e", params: { n: 2, c: "a", x: 1 }, rationale: "same again", skip_if_exists: true });
+    expect([again.created, again.trial.number]).toEqual([false, full.trial.number]);
+    const partialAgain = await svc.execute("enqueue", { study: "e", params: { x: 1 }, skip_if_exists: true });
+    expect([partialAgain.created, partialAgain.trial.number]).toEqual([false, partial.trial.number]);
+  });
+
+  it("refuses a name the declared space does not know, listing the known ones; accepts a define-by-run name once seen", async () => {
+    const err = await svc.execute("enqueue", { study: "e", params: { x: 1, typo_param: 3 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TuneportError);
+    expect((err as TuneportError).message).toMatch(/unknown parameter\(s\) 'typo_param'; the study's parameters are x, c, n/);
+    expect((await svc.execute("get_study", { study: "e" })).study.counts.WAITING).toBe(0);
+    const a = await svc.execute("ask", { study: "e" });
+    await svc.execute("suggest", { study: "e", trial: a.trial.number, token: a.lease.token, name: "momentum", distribution: { type: "float", low: 0, high: 1 } });
+    expect((await svc.execute("enqueue", { study: "e", params: { momentum: 0.9 } })).created).toBe(true);
+    const outside = await svc.execute("enqueue", { study: "e", params: { momentum: 5 } }).catch((e: unknown) => e);
+    expect((outside as TuneportError).message).toMatch(/outside/);
+  });
+});
