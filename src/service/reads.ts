@@ -1,12 +1,12 @@
-/** Read models computed from a study's in-memory state: trial pages and lineage. */
+/** Read models computed from a study's in-memory state: trial pages, lineage, chart specs, the studies overview. */
 import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
-import { type StudyState, type TrialRecord, viewOf } from "./study-state.js";
+import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
-import { type LineageView, type TrialView, trialView } from "./views.js";
+import { type LineageView, type TrajectoryView, type TrialView, trialView } from "./views.js";
 
 /** A chart of the study from every trial, on `plots` (a worker thread) when given, else in process. */
 export async function plotOf(
@@ -71,4 +71,71 @@ export function lineageView(s: StudyState, trial: number | undefined): LineageVi
   }
   const lastValue = t.intermediate[t.intermediate.length - 1]?.value ?? null;
   return { study: s.study.name, trial: t.number, state: t.state, value: t.value ?? lastValue, until_step: out.until_step, schedule: out.schedule };
+}
+
+/** A trial, and its lease (expiry and TTL, never the token) while it runs. @throws NOT_FOUND. */
+export function trialWithLease(s: StudyState, number: number, now: number): { trial: TrialView; lease: { expires_at: number; ttl_s: number } | null } {
+  const t = trialOf(s, number);
+  const lease = t.state === "RUNNING" && t.lease ? { expires_at: t.lease.expiresAt / 1000, ttl_s: s.study.config.leaseTtlS } : null;
+  return { trial: trialView(t, now), lease };
+}
+
+/** A trial's hyperparameter trajectory from its strategy's `readModels.trajectory` (empty without one). @throws NOT_FOUND. */
+export function trajectoryView(s: StudyState, number: number): TrajectoryView {
+  const t = trialOf(s, number);
+  const read = s.factory.readModels?.trajectory?.(t) ?? { entries: [], thinned: false };
+  return { trial: t.number, state: t.state, params: { ...t.params }, trajectory: read.entries, thinned: read.thinned };
+}
+
+/**
+ * The Vega-Lite spec of a chart, from the same spec functions `plot` renders to PNG (plots.ts);
+ * with `trials`, from those trials only. @throws INVALID_ARGUMENT (nothing to draw, unknown parameter).
+ */
+export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kind: PlotKind; spec: Record<string, unknown>; caption: string } {
+  const kind = parsePlotKind(a.kind);
+  const want = a.trials ? new Set(a.trials) : null;
+  const trials = (want ? s.trials.filter((t) => want.has(t.number)) : s.trials).map((t) => trialView(t, now));
+  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y });
+  return { kind, spec, caption };
+}
+
+/** One line of the studies overview (`studies_overview` op). */
+export interface StudyOverview {
+  name: string;
+  direction: "minimize" | "maximize";
+  strategy: string;
+  scheduler: string | null;
+  stopped: boolean;
+  n_trials: number;
+  counts: Record<TrialRecord["state"], number>;
+  best: { number: number; value: number } | null;
+  /** Epoch seconds of the latest trial creation, start or finish, else of the study's creation. */
+  last_activity_at: number | null;
+  /** RUNNING trials whose lease has not expired: a worker holds each. */
+  live_workers: number;
+}
+
+/** A study in one line, for a list of many studies: no trial views, no search space. */
+export function overviewOf(s: StudyState, now: number): StudyOverview {
+  let last = s.study.createdAt;
+  for (const t of s.trials) last = Math.max(last, t.finishedAt ?? t.startedAt ?? t.createdAt);
+  let live = 0;
+  for (const n of s.running) {
+    const t = s.trials[n] as TrialRecord;
+    if (t.lease && t.lease.expiresAt > now) live++;
+  }
+  const best = bestTrial(s.study.config.direction, s.trials);
+  const counts = countsOf(s);
+  return {
+    name: s.study.name,
+    direction: s.study.config.direction,
+    strategy: s.study.config.strategy.name,
+    scheduler: s.study.config.scheduler?.name ?? null,
+    stopped: s.study.stopped ?? false,
+    n_trials: s.trials.length,
+    counts,
+    best: best && best.value !== null ? { number: best.number, value: best.value } : null,
+    last_activity_at: last / 1000,
+    live_workers: live,
+  };
 }

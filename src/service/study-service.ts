@@ -28,7 +28,7 @@ import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline } from "./commit-pipeline.js";
 import { type ServiceCore, type SuggestRunner, inProcessRunner } from "./core.js";
 import { Idempotency, type ReplyCtx } from "./idempotency.js";
-import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange, reapedRecord, retryOf } from "./leases.js";
+import { type HeartbeatEntry, addWaiting, expiredTrials, expiryAfterRestart, extendLeases, reapedRecord, retryOf } from "./leases.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
@@ -38,7 +38,8 @@ import type { PlotKind, PlotRendering } from "./plots.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
 import * as trialOps from "./trial-ops.js";
-import { checkAttrsSize, trialOf } from "./trial-ops.js";
+import { checkAttrsSize } from "./trial-ops.js";
+import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
 export { type SuggestRunner, inProcessRunner } from "./core.js";
@@ -457,33 +458,14 @@ export class StudyService {
 
   // ---------------------------------------------------------------- leases
 
-  /**
-   * Extends the leases of running trials. Each entry answers `ok` with the new expiry, or the
-   * error code (`LEASE_LOST`, `NOT_FOUND`, `FAILED_PRECONDITION`) for that trial alone.
-   */
-  async heartbeat(a: S.HeartbeatArgs): Promise<
-    { study: string; trial: number; ok: boolean; expires_at?: number; code?: string; message?: string }[]
-  > {
-    const now = this.now();
+  /** See leases.ts `extendLeases`: each entry answers ok with the new expiry, or its own error code. */
+  async heartbeat(a: S.HeartbeatArgs): Promise<HeartbeatEntry[]> {
     let queued = false;
-    const out = a.leases.map((l) => {
-      try {
-        const s = this.getState(l.study);
-        const t = trialOf(s, l.trial);
-        checkLease(s, t, l.token);
-        const expiresAt = now + s.study.config.leaseTtlS * 1000;
-        t.lease = { token: t.lease?.token ?? l.token, expiresAt };
-        const change = leaseChange(s, t);
-        if (change) {
-          this.pipeline.queue([change]);
-          queued = true;
-        }
-        return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000 };
-      } catch (err) {
-        if (!(err instanceof TuneportError)) throw err;
-        return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message };
-      }
-    });
+    const queue = (c: Change) => {
+      this.pipeline.queue([c]);
+      queued = true;
+    };
+    const out = extendLeases(a.leases, this.now(), (name) => this.getState(name), queue);
     return queued ? this.pipeline.visible(out) : out;
   }
 
@@ -521,8 +503,12 @@ export class StudyService {
   // ---------------------------------------------------------------- reads
 
   async getTrial(a: S.TrialArgs): Promise<TrialView> {
-    const s = this.getState(a.study);
-    return this.pipeline.visible(trialView(trialOf(s, a.trial), this.now()));
+    return (await this.trialWithLease(a)).trial;
+  }
+
+  /** A trial, and its lease (expiry, no token) while RUNNING. @throws NOT_FOUND. */
+  async trialWithLease(a: S.TrialArgs): Promise<{ trial: TrialView; lease: { expires_at: number; ttl_s: number } | null }> {
+    return this.pipeline.visible(reads.trialWithLease(this.getState(a.study), a.trial, this.now()));
   }
 
   /**
@@ -531,10 +517,7 @@ export class StudyService {
    * each applied report. Empty when the strategy records none. @throws NOT_FOUND.
    */
   async trajectory(a: S.TrialArgs): Promise<TrajectoryView> {
-    const s = this.getState(a.study);
-    const t = trialOf(s, a.trial);
-    const read = s.factory.readModels?.trajectory?.(t) ?? { entries: [], thinned: false };
-    return this.pipeline.visible({ trial: t.number, state: t.state, params: { ...t.params }, trajectory: read.entries, thinned: read.thinned });
+    return this.pipeline.visible(reads.trajectoryView(this.getState(a.study), a.trial));
   }
 
   /** A page of trials with optional state filter and ordering. */
@@ -562,6 +545,21 @@ export class StudyService {
     const s = this.getState(a.study);
     await this.pipeline.visible(null);
     return reads.plotOf(s, a, this.now(), this.plots);
+  }
+
+  /** See reads.ts `plotSpecOf`: the chart `plot` renders, as its Vega-Lite spec. @throws NOT_FOUND, INVALID_ARGUMENT. */
+  async plotSpec(a: S.PlotSpecArgs): Promise<{ kind: PlotKind; spec: Record<string, unknown>; caption: string }> {
+    return this.pipeline.visible(reads.plotSpecOf(this.getState(a.study), a, this.now()));
+  }
+
+  /** See trial-query.ts: one page of table rows. @throws NOT_FOUND, INVALID_ARGUMENT (sort key). */
+  async queryTrials(a: S.QueryTrialsArgs): Promise<TrialPage> {
+    return this.pipeline.visible(queryTrials(this.getState(a.study), a, this.now()));
+  }
+
+  /** Every study in one line (see reads.ts `overviewOf`). */
+  async studiesOverview(): Promise<reads.StudyOverview[]> {
+    return this.pipeline.visible([...this.studies.values()].filter((s) => !s.deleted).map((s) => reads.overviewOf(s, this.now())));
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */
