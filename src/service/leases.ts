@@ -14,7 +14,6 @@ import { randomBytes } from "node:crypto";
 import { TuneportError, failedPrecondition } from "../domain/errors.js";
 import type { Change, Lease } from "../storage/storage.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
-import { trialOf } from "./trial-ops.js";
 import type { LeaseView } from "./views.js";
 
 /** A fresh lease for a trial of `s` starting at `now`. */
@@ -128,43 +127,5 @@ export function expiredTrials(s: StudyState, now: number): number[] {
   return [...s.running].filter((n) => {
     const t = s.trials[n];
     return t !== undefined && t.lease !== null && t.lease.expiresAt <= now;
-  });
-}
-
-/** One heartbeat entry's answer: `ok` with the new expiry, or that trial's own error. */
-export interface HeartbeatEntry {
-  study: string;
-  trial: number;
-  ok: boolean;
-  expires_at?: number;
-  code?: string;
-  message?: string;
-}
-
-/**
- * Extends the leases of running trials to `now` + TTL in memory; `queue` gets the writes that
- * `leaseChange` asks for. Each entry answers `ok` with the new expiry, or the error code
- * (`LEASE_LOST`, `NOT_FOUND`, `FAILED_PRECONDITION`) for that trial alone.
- */
-export function extendLeases(
-  leases: readonly { study: string; trial: number; token: string }[],
-  now: number,
-  state: (name: string) => StudyState,
-  queue: (change: Change) => void,
-): HeartbeatEntry[] {
-  return leases.map((l) => {
-    try {
-      const s = state(l.study);
-      const t = trialOf(s, l.trial);
-      checkLease(s, t, l.token);
-      const expiresAt = now + s.study.config.leaseTtlS * 1000;
-      t.lease = { token: t.lease?.token ?? l.token, expiresAt };
-      const change = leaseChange(s, t);
-      if (change) queue(change);
-      return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000 };
-    } catch (err) {
-      if (!(err instanceof TuneportError)) throw err;
-      return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message };
-    }
   });
 }

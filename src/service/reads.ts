@@ -73,6 +73,12 @@ export function lineageView(s: StudyState, trial: number | undefined): LineageVi
   return { study: s.study.name, trial: t.number, state: t.state, value: t.value ?? lastValue, until_step: out.until_step, schedule: out.schedule };
 }
 
+/** The best COMPLETE trial, or null when none completed yet. */
+export function bestView(s: StudyState, now: number): TrialView | null {
+  const b = bestTrial(s.study.config.direction, s.trials);
+  return b ? trialView(b, now) : null;
+}
+
 /** A trial, and its lease (expiry and TTL, never the token) while it runs. @throws NOT_FOUND. */
 export function trialWithLease(s: StudyState, number: number, now: number): { trial: TrialView; lease: { expires_at: number; ttl_s: number } | null } {
   const t = trialOf(s, number);
@@ -113,6 +119,11 @@ export interface StudyOverview {
   last_activity_at: number | null;
   /** RUNNING trials whose lease has not expired: a worker holds each. */
   live_workers: number;
+}
+
+/** Every live (not deleted) study in one line each. */
+export function overviewAll(studies: Iterable<StudyState>, now: number): StudyOverview[] {
+  return [...studies].filter((s) => !s.deleted).map((s) => overviewOf(s, now));
 }
 
 /** A study in one line, for a list of many studies: no trial views, no search space. */
