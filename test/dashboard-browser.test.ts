@@ -162,6 +162,7 @@ describe("the dashboard in chromium", () => {
       await expect(box.locator("xpath=following-sibling::p[1]").innerText(), kind).resolves.not.toBe("");
     }
     await shot(page, "study");
+    if (SHOTS) await page.locator("section.charts").screenshot({ path: join(SHOTS, "dashboard-charts.png") });
     await page.close();
   });
 
@@ -210,6 +211,7 @@ describe("the dashboard in chromium", () => {
     expect(asked).toEqual({ number: queued, params: { x: 0.375, opt: "adam" } });
     await page.goto(`${base}/#/study/live/trial/${queued}`);
     await expect.poll(() => page.locator("main").innerText(), { timeout: HANG }).toContain("halfway between the two best");
+    await shot(page, "trial");
     await page.close();
   });
 
