@@ -153,6 +153,7 @@ describe("the dashboard in chromium", () => {
     const kinds = ["history", "parallel_coordinates", "slice", "contour", "importances", "intermediate_values", "edf"];
     for (const kind of kinds) {
       const box = page.locator(`.chart[data-kind="${kind}"]`);
+      await box.scrollIntoViewIfNeeded(); // charts are drawn when on screen
       await box.and(page.locator('[data-state="drawn"]')).waitFor();
       // Marks actually drawn: SVG paths/rects/symbols with geometry inside the chart's mark groups.
       const marks = await box.locator("svg g[class*='mark-'] path, svg g[class*='mark-'] rect, svg g[class*='mark-'] line").evaluateAll(
@@ -254,6 +255,7 @@ describe("the dashboard in chromium", () => {
     expect(found).toBe(true);
     await page.keyboard.press("Enter");
     await page.locator("#trials").waitFor();
+    await page.locator('.chart[data-kind="history"]').scrollIntoViewIfNeeded();
     await page.locator('.chart[data-kind="history"][data-state="drawn"]').waitFor();
     // Sort headers are buttons: focus one and press Enter.
     await page.locator('button[data-sort="value"]').focus();

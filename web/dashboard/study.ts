@@ -20,7 +20,7 @@ interface TableState {
 }
 
 /** Builds the study page into `main`; returns what to do on changes. */
-export async function studyPage(main: HTMLElement, study: string): Promise<{ onChange: (c: Change) => void }> {
+export async function studyPage(main: HTMLElement, study: string): Promise<{ onChange: (c: Change) => void; dispose: () => void }> {
   document.title = `${study} — tuneport`;
   const { study: s } = await op<{ study: any }>("get_study", { study });
   const space = s.space as Record<string, { type: string; choices?: unknown[]; low?: number; high?: number }>;
@@ -95,14 +95,35 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
     );
   };
 
+  // Only charts on screen are redrawn on a change; the others when they scroll into view, so a
+  // live study does not keep the page busy drawing what nobody looks at.
+  const onScreen = new Set<HTMLElement>();
+  const stale = new Set<HTMLElement>();
+  const drawOne = async (c: (typeof charts)[number]) => {
+    stale.delete(c.box);
+    const args: Record<string, unknown> = { study, kind: c.kind };
+    if (c.kind === "history" && logY.checked) args.log_y = true;
+    if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
+    await drawChart(c.box, c.caption, args);
+  };
   const refreshCharts = async () => {
     for (const c of charts) {
-      const args: Record<string, unknown> = { study, kind: c.kind };
-      if (c.kind === "history" && logY.checked) args.log_y = true;
-      if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
-      await drawChart(c.box, c.caption, args);
+      if (onScreen.has(c.box)) await drawOne(c);
+      else stale.add(c.box);
     }
   };
+  const seen = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const box = e.target as HTMLElement;
+      if (!e.isIntersecting) {
+        onScreen.delete(box);
+        continue;
+      }
+      onScreen.add(box);
+      const c = charts.find((x) => x.box === box);
+      if (c && stale.has(box)) void drawOne(c);
+    }
+  }, { rootMargin: "200px" });
 
   // Filters: states and numeric ranges.
   const filters = h("fieldset", { class: "filters" }, h("legend", {}, "Filter trials"),
@@ -169,14 +190,18 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   );
   renderHeader(s);
   await refreshTable();
-  void refreshCharts();
+  for (const c of charts) {
+    stale.add(c.box);
+    seen.observe(c.box);
+  }
   const chartsLater = throttle(() => void refreshCharts(), 1000);
   for (const el of [logY, pairA, pairB]) el.addEventListener("change", () => void refreshCharts());
   const now = throttle(() => {
     void refreshHeader();
     void refreshTable();
-  }, 250);
+  }, 150);
   return {
+    dispose: () => seen.disconnect(),
     onChange: (c) => {
       if (c.study !== study) return;
       now();
