@@ -36,6 +36,32 @@ const q = (xs, p) => {
   const lo = Math.floor(i);
   return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo);
 };
+/** Two-sided Mann-Whitney U test (normal approximation with tie correction): { u, z, p }. */
+function mannWhitney(a, b) {
+  const all = [...a.map((v) => [v, 0]), ...b.map((v) => [v, 1])].sort((x, y) => x[0] - y[0]);
+  const ranks = new Float64Array(all.length);
+  let tie = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1][0] === all[i][0]) j++;
+    for (let k = i; k <= j; k++) ranks[k] = (i + j) / 2 + 1;
+    const t = j - i + 1;
+    tie += t ** 3 - t;
+    i = j + 1;
+  }
+  let ra = 0;
+  all.forEach((x, i) => (ra += x[1] === 0 ? ranks[i] : 0));
+  const [n1, n2] = [a.length, b.length];
+  const u = ra - (n1 * (n1 + 1)) / 2;
+  const n = n1 + n2;
+  const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tie / (n * (n - 1))));
+  const z = (u - (n1 * n2) / 2) / sd;
+  // erfc via Abramowitz-Stegun 7.1.26
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  return { u, z: +z.toFixed(2), p: +erfc.toPrecision(3) };
+}
 const summary = (xs) => ({ n: xs.length, median: +q(xs, 0.5).toFixed(1), q1: +q(xs, 0.25).toFixed(1), q3: +q(xs, 0.75).toFixed(1), p99: +q(xs, 0.99).toFixed(1) });
 
 async function populate(db, n) {
@@ -90,7 +116,7 @@ function workers(endpoint, study, n, trials) {
       const p = spawn(process.execPath, [join(ROOT, "bench/load-client.mjs"), endpoint, study, String(trials), String(Date.now() + 1500)], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       p.stdout.on("data", (d) => (out += d));
-      return new Promise((resolve) => p.once("exit", () => resolve(JSON.parse(out.trim().split("\n").at(-1)))));
+      return new Promise((resolve) => p.once("close", () => resolve(JSON.parse(out.trim().split("\n").at(-1)))));
     }),
   );
 }
@@ -213,7 +239,14 @@ try {
   const none = await tellRun(0);
   const twenty = await tellRun(20);
   const none2 = await tellRun(0);
-  results.tell_ms_16_workers = { dashboards_0: summary([...none, ...none2]), dashboards_20: summary(twenty) };
+  const base0 = [...none, ...none2];
+  results.tell_ms_16_workers = {
+    dashboards_0: summary(base0),
+    dashboards_20: summary(twenty),
+    p99_ratio: +(q(twenty, 0.99) / q(base0, 0.99)).toFixed(2),
+    median_ratio: +(q(twenty, 0.5) / q(base0, 0.5)).toFixed(2),
+    mann_whitney: mannWhitney(twenty, base0),
+  };
 } finally {
   await browser?.close();
   server?.kill("SIGTERM");
