@@ -80,7 +80,7 @@ async function trialPage(study: string, number: number): Promise<void> {
           ["Finished", when(t.finished_at)],
           ["Duration", t.duration_s === null ? "—" : `${fmt(t.duration_s)} s`],
           ["Lease", lease ? `expires ${when(lease.expires_at)} (TTL ${lease.ttl_s} s)` : "none"],
-          ["Worker", typeof sys.worker === "string" ? sys.worker : "—"],
+          ["Attempt", typeof sys.retry_count === "number" ? `retry ${sys.retry_count}` : "first"],
           ["Retry of", sys.retry_of ?? "—"],
           ["Retried as", sys.retried_as ?? "—"],
           ["Rationale", typeof sys.rationale === "string" ? sys.rationale : "—"],
