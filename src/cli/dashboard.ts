@@ -71,6 +71,8 @@ Options:
   async run(v) {
     const opts = dashboardOptions(v, "port") as DashboardCliOptions;
     const path = v.storage as string;
+    if (/^postgres(ql)?:\/\//.test(path))
+      throw new UsageError("tuneport dashboard reads a SQLite file; with PostgreSQL run the dashboard in a server: tuneport serve --dashboard PORT");
     if (!existsSync(path)) throw new UsageError(`no database file at ${path}`);
     const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: v["log-format"] as LogFormat | undefined });
     const stopRequested = new Promise<void>((resolve) => {

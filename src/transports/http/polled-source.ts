@@ -24,6 +24,9 @@ export interface PolledSourceOptions {
   readonly intervalMs?: number;
 }
 
+/** How long a replaced read-only copy stays open for the requests that were using it. */
+const RETIRE_AFTER_MS = 5000;
+
 interface Opened {
   storage: SqliteStorage;
   service: StudyService;
@@ -39,6 +42,7 @@ export class PolledSource implements DashboardSource {
   private timer: NodeJS.Timeout | null = null;
   private reloading: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  private readonly retiring = new Set<Opened>();
 
   private constructor(private readonly opts: PolledSourceOptions) {
     this.log = opts.logger.child({ component: "dashboard-poll" });
@@ -91,8 +95,10 @@ export class PolledSource implements DashboardSource {
     const next = await this.openService();
     const old = this.current;
     this.current = next;
-    await old.service.close();
-    await old.storage.close();
+    // Requests already running on the old copy finish on it; it closes a little later.
+    this.retiring.add(old);
+    const t = setTimeout(() => void this.retire(old), RETIRE_AFTER_MS);
+    t.unref();
     const now = await this.overviewMap(next.service);
     const changes: StudyChange[] = [];
     for (const [name, line] of now) {
@@ -102,6 +108,12 @@ export class PolledSource implements DashboardSource {
     for (const name of this.overview.keys()) if (!now.has(name)) changes.push({ study: name, kind: "deleted", version: ++this.version });
     this.overview = now;
     for (const c of changes) for (const l of [...this.listeners]) l(c);
+  }
+
+  private async retire(o: Opened): Promise<void> {
+    if (!this.retiring.delete(o)) return;
+    await o.service.close();
+    await o.storage.close();
   }
 
   async execute(op: OpName, args: unknown): Promise<unknown> {
@@ -118,6 +130,7 @@ export class PolledSource implements DashboardSource {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.reloading;
+    await Promise.all([...this.retiring].map((o) => this.retire(o)));
     const cur = this.current;
     this.current = null;
     if (cur) {
