@@ -1,10 +1,9 @@
 /** Read models computed from a study's in-memory state: trial pages and lineage. */
 import { TuneportError, notFound } from "../domain/errors.js";
-import { bestTrial } from "../domain/trial.js";
 import { defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
-import { type StudyState, type TrialRecord, viewOf } from "./study-state.js";
+import { type StudyState, type TrialRecord, bestOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 import { type LineageView, type TrialView, trialView } from "./views.js";
 
@@ -50,7 +49,7 @@ export function lineageView(s: StudyState, trial: number | undefined): LineageVi
   const dir = s.study.config.direction;
   let t: TrialRecord | undefined;
   if (trial === undefined) {
-    t = (bestTrial(dir, s.trials) as TrialRecord | null) ?? undefined;
+    t = bestOf(s) ?? undefined;
     if (!t) {
       const sign = dir === "minimize" ? 1 : -1;
       const last = (x: TrialRecord) => {
