@@ -110,7 +110,9 @@ def pbt_report(
     its location, deletes the checkpoints the server released, and on an exploit loads the
     donor's checkpoint into ``model``/``optimizer``. ``trial.params`` then holds the new
     hyperparameters: apply them (e.g. to the optimizer's param groups) before training on.
-    @raises TrialPruned, LeaseLostError as ``Trial.report``."""
+    The report blocks (``wait=True``): an exploit must be loaded before the next step trains and
+    the released checkpoints must be known before they are deleted, which a non-blocking report
+    would deliver one report later. @raises TrialPruned, LeaseLostError as ``Trial.report``."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
     save_checkpoint(path, model, optimizer, step=step)
     decision = trial.report(value, step, {"checkpoint": str(path)})
