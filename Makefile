@@ -12,7 +12,7 @@ TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 # What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
 BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load bench-client bench-reads clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench-client: build venv ## training-loop overhead of report (blocking, non-bloc
 
 bench-reads: build ## read ops, MCP-free, at 1k/10k/100k trials over ZeroMQ + the CLI list (BASELINE=dist dir of another build: before/after)
 	nice -n 19 node bench/reads.mjs $(if $(BASELINE),--baseline $(BASELINE),) $(if $(SIZES),--sizes $(SIZES),)
+
+bench-server-cpu: build ## server CPU per random ask+tell request, with a --cpu-prof breakdown (docs/BENCHMARKS.md)
+	nice -n 19 node bench/server-cpu.mjs --trials $(or $(TRIALS),2000)
 
 bench-load: build venv ## load: 32/128 workers, random/TPE; tuneport vs Optuna 5.0 (RDB SQLite, Journal) -> bench/results/load.json
 	node bench/load.mjs --clients 32,128 --strategies random,tpe --trials random=100000,tpe=3000 --label tuneport
