@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -27,10 +27,10 @@ from ._errors import (
     UnavailableError,
     UnsupportedVersionError,
 )
+from ._failover import Endpoints, FailoverChannel
 from ._protocol import (
     DEFAULT_OUTAGE_BUDGET_S,
     PROTOCOL_VERSIONS,
-    Channel,
     CurveKeys,
     check_endpoint,
     encode,
@@ -58,7 +58,7 @@ class Client:
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         *,
         timeout: float = 10.0,
         retries: int = 3,
@@ -70,7 +70,8 @@ class Client:
         client_info: Mapping[str, Any] | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
-        self.endpoint = check_endpoint(endpoint)
+        self._endpoints = Endpoints(endpoint, suspect_s=max(1.0, 3 * timeout))
+        self.endpoint = self._endpoints.current
         if not connect_timeout > 0:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
@@ -78,8 +79,8 @@ class Client:
         self._background: _Background | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         try:
-            self._channel = Channel(
-                self._context, endpoint, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
+            self._channel = FailoverChannel(
+                self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
             )
         except BaseException:
             self._context.term()
@@ -129,7 +130,7 @@ class Client:
         silence by the channel's Lazy Pirate loop. @raises TuneportError subclasses."""
         return self._request(make_request(op, args, version=self._version))
 
-    def _request(self, message: dict[str, Any], *, channel: Channel | None = None) -> Any:
+    def _request(self, message: dict[str, Any], *, channel: FailoverChannel | None = None) -> Any:
         """Sends a made request (``_call``) on ``channel`` (default: the client's), with the client's
         timeout, retries and outage budget. Every resend carries the message's id."""
         op = message["op"]
@@ -407,13 +408,16 @@ class _Background:
 
     def _run(self) -> None:
         client = self._client
-        channel = Channel(
+        # The client's failover window and outage budget, which reports need; heartbeats ask for
+        # one short attempt per call (retries=0, outage budget = their timeout).
+        channel = FailoverChannel(
             client._context,
-            client.endpoint,
+            client._endpoints,
             timeout=self._timeout,
             retries=0,
             curve=client._curve,
-            outage_budget_s=self._timeout,
+            failover_s=client._channel.failover_s,
+            outage_budget_s=client._channel.outage_budget_s,
         )
         last = time.monotonic()
         try:
@@ -448,7 +452,7 @@ class _Background:
                 self._cond.notify_all()
             channel.close()
 
-    def _send_report(self, channel: Channel, job: _PendingReport) -> None:
+    def _send_report(self, channel: FailoverChannel, job: _PendingReport) -> None:
         """Sends one queued report (resends carry the same request id: applied once) and hands
         its decision or error to the trial, which delivers it at its next report/should_prune()."""
         client = self._client
@@ -463,12 +467,14 @@ class _Background:
             return
         job.trial._deliver(result)
 
-    def _beat(self, channel: Channel, trials: list[Trial]) -> None:
+    def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}
         leases = [{"study": t.study.name, "trial": t.number, "token": t.lease.token} for t in trials]
         try:
             reply = channel.request(
-                make_request("heartbeat", {"leases": leases}, version=self._client.protocol_version), retries=0
+                make_request("heartbeat", {"leases": leases}, version=self._client.protocol_version),
+                retries=0,
+                outage_budget_s=self._timeout,
             )
             result = parse_reply(reply)
         except TuneportError as err:
@@ -482,6 +488,8 @@ class _Background:
                 continue
             code = entry.get("code")
             message = str(entry.get("message", ""))
+            if code == "UNAVAILABLE":
+                continue  # its study is being taken over by another server: renew it there next time
             if code == "LEASE_LOST":
                 trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number}))
                 log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
@@ -491,7 +499,7 @@ class _Background:
 
 
 def connect(
-    endpoint: str,
+    endpoint: str | Sequence[str],
     *,
     timeout: float = 10.0,
     retries: int = 3,
@@ -505,7 +513,9 @@ def connect(
     """Connects to a server and runs the ``hello`` handshake (protocol version negotiation).
 
     - ``endpoint``: ``tcp://host:port`` (also ``ipc://path``); anything else raises
-      InvalidArgumentError at once, with a hint.
+      InvalidArgumentError at once, with a hint. Several endpoints (``["tcp://a:5555",
+      "tcp://b:5555"]``: servers sharing one PostgreSQL database) make the client fail over
+      between them and follow redirects to each study's owner (docs/SCALING.md).
     - ``connect_timeout``: the handshake gives up after this many seconds with a TimeoutError
       asking whether a tuneport server runs there.
     - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its
