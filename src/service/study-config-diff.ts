@@ -5,8 +5,8 @@
  * The rule is "nothing you pass is silently ignored": every setting the request gives must
  * equal the stored one, and a setting left out is not compared (a worker may load a study by
  * name alone). Direction, declared space, strategy and scheduler (with their options, defaults
- * filled in) and seed decide what the study *is*; retry policy, lease TTL and the `max_trials`
- * budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
+ * filled in) and seed decide what the study *is*, the `max_resource` budget too; retry policy,
+ * lease TTL and the `max_trials` budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
  * a differing request would otherwise believe it changed them. An empty space counts as "not
  * given" (define-by-run scripts and the MCP tool's default send `{}`). User attributes are
  * notes, not configuration: never compared (change them with `set_user_attrs`).
@@ -14,6 +14,8 @@
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
 import type { Direction, PluginConfig, StudyConfig } from "../domain/trial.js";
+import type { z } from "zod";
+import type { createStudyArgs } from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 
 /** The settings a `create_study` request gave; `undefined` means "not given, not compared". */
@@ -29,6 +31,27 @@ export interface RequestedStudyConfig {
   readonly keepIntermediate?: boolean;
   readonly leaseTtlS?: number;
   readonly maxTrials?: number;
+  readonly maxResource?: number;
+}
+
+/**
+ * The settings a parsed `create_study` request gives, with its strategy and scheduler as resolved
+ * (defaults filled in); a plug-in the request leaves out is not compared.
+ */
+export function requestedConfig(a: z.output<typeof createStudyArgs>, space: SearchSpace, strategy: PluginConfig, scheduler: PluginConfig | null): RequestedStudyConfig {
+  return {
+    direction: a.direction,
+    space,
+    strategy: a.strategy == null ? undefined : strategy,
+    scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
+    seed: a.seed,
+    maxRetries: a.retry?.max_retries,
+    retryOnFail: a.retry?.retry_on_fail,
+    keepIntermediate: a.retry?.keep_intermediate,
+    leaseTtlS: a.lease_ttl_s,
+    maxTrials: a.max_trials,
+    maxResource: a.max_resource,
+  };
 }
 
 /** One setting that differs: its wire name (`space.lr`, `strategy`, `retry.max_retries` …). */
@@ -63,6 +86,7 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   differ("retry.keep_intermediate", stored.retry.keepIntermediate ?? false, given.keepIntermediate);
   differ("lease_ttl_s", stored.leaseTtlS, given.leaseTtlS);
   differ("max_trials", stored.maxTrials ?? null, given.maxTrials);
+  differ("max_resource", stored.maxResource ?? null, given.maxResource);
   return out;
 }
 

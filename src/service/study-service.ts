@@ -34,7 +34,7 @@ import { type Ownership, SoleOwner } from "./ownership.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
-import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
+import { configMismatch, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import * as reads from "./reads.js";
@@ -285,7 +285,10 @@ export class StudyService {
     if (!parsed.success) throw invalidArgument(`create_study: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
     const space = parseSearchSpace(a.space ?? {});
-    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef);
+    // The study's budget fills the scheduler's max_resource (SchedulerFactory.withStudyBudget).
+    const resolveScheduler = (budget: number | undefined) =>
+      a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef, budget);
+    const scheduler = resolveScheduler(a.max_resource);
     const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler)) as PluginRef);
     this.plugins.checkCompatible(strategy, scheduler);
     return this.mutate(requestId, "create_study", async (rc) => {
@@ -293,18 +296,10 @@ export class StudyService {
       if (existing && !existing.deleted) {
         if (!a.load_if_exists)
           throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, { study: a.name });
-        const differences = studyConfigDiff(existing.study.config, {
-          direction: a.direction,
-          space,
-          strategy: a.strategy == null ? undefined : strategy,
-          scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
-          seed: a.seed,
-          maxRetries: a.retry?.max_retries,
-          retryOnFail: a.retry?.retry_on_fail,
-          keepIntermediate: a.retry?.keep_intermediate,
-          leaseTtlS: a.lease_ttl_s,
-          maxTrials: a.max_trials,
-        }, this.plugins);
+        const stored = existing.study.config;
+        // A scheduler given without max_resource is compared as the stored budget filled it in.
+        const given = a.max_resource === undefined && stored.maxResource !== undefined ? resolveScheduler(stored.maxResource) : scheduler;
+        const differences = studyConfigDiff(stored, requestedConfig(a, space, strategy, given), this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
       }
@@ -322,6 +317,7 @@ export class StudyService {
         },
         leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
         ...(a.max_trials !== undefined ? { maxTrials: a.max_trials } : {}),
+        ...(a.max_resource !== undefined ? { maxResource: a.max_resource } : {}),
       };
       checkAttrsSize(a.user_attrs ?? {});
       // No await between the name check above and taking the name here: two concurrent creates of

@@ -398,14 +398,17 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
 }
 
 /**
- * Finishes a trial. COMPLETE needs a finite value; PRUNED takes an optional value (default: the last
- * finite intermediate); FAIL takes an optional reason. @throws LEASE_LOST, FAILED_PRECONDITION,
+ * Finishes a trial. COMPLETE needs a finite value (NaN/infinite marks a diverged run where the
+ * strategy has `completesDiverged`: value null, `system_attrs.diverged`); PRUNED takes an optional
+ * value (default: the last finite intermediate); FAIL takes an optional reason. The strategy's
+ * `onFinish` attributes are stored in the same commit. @throws LEASE_LOST, FAILED_PRECONDITION,
  * INVALID_ARGUMENT.
  */
 export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string): Promise<{ trial: TrialView }> {
   const s = core.state(a.study);
   const { state, value } = a;
-  if (state === "COMPLETE" && (typeof value !== "number" || !Number.isFinite(value)))
+  const diverged = state === "COMPLETE" && typeof value === "number" && !Number.isFinite(value) && s.strategy.completesDiverged === true;
+  if (state === "COMPLETE" && !diverged && (typeof value !== "number" || !Number.isFinite(value)))
     throw invalidArgument(`a COMPLETE trial needs a finite value (got ${String(value)}); tell a diverged run as FAIL`);
   if (state === "PRUNED" && value !== undefined && value !== null && !Number.isFinite(value))
     throw invalidArgument(`a PRUNED trial's value must be finite when given (got ${String(value)})`);
@@ -417,7 +420,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
       checkLease(s, t, a.token);
       const now = core.now();
       let finalValue: number | null = null;
-      if (state === "COMPLETE") finalValue = value as number;
+      if (state === "COMPLETE") finalValue = diverged ? null : (value as number);
       if (state === "PRUNED") {
         if (typeof value === "number") finalValue = value;
         else {
@@ -434,6 +437,9 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
         userAttrs: a.user_attrs ? { ...t.userAttrs, ...a.user_attrs } : t.userAttrs,
         systemAttrs: state === "FAIL" && a.reason ? { ...t.systemAttrs, fail_reason: String(a.reason).slice(0, 2000) } : t.systemAttrs,
       };
+      if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
+      const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
+      if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
       const changes: Change[] = [{ kind: "update-trial", trial: next }];
       const retry = state === "FAIL" && s.study.config.retry.retryOnFail ? retryOf(s, next, () => core.allocTrialId(), now) : null;
       if (retry) {

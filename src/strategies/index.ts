@@ -4,7 +4,7 @@ import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
 import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { makeHypergradientFactory } from "./hypergradient/hypergradient-strategy.js";
-import { pbtStrategyFactory } from "./pbt/pbt-strategy.js";
+import { pb2StrategyFactory, pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
@@ -20,6 +20,7 @@ const catalogue = new Map<string, StrategyFactory<any>>(
     gpStrategyFactory,
     cmaesStrategyFactory,
     pbtStrategyFactory,
+    pb2StrategyFactory,
   ].map((f) => [f.name, f]),
 );
 // hypergradient delegates starting points to another entry of this same catalogue.

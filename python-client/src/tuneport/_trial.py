@@ -559,8 +559,14 @@ class Trial:
         self.study.client._forget(self)
 
     def complete(self, value: float, *, user_attrs: Mapping[str, Any] | None = None) -> None:
-        """Finishes the trial with its objective ``value`` (finite).
-        @raises InvalidArgumentError for NaN or infinity (tell a diverged run with ``fail``). @raises LeaseLostError."""
+        """Finishes the trial with its objective ``value``. A NaN or infinite value (a diverged
+        run) is accepted by strategies that complete diverged runs (``pbt``, ``pb2``): the trial is
+        COMPLETE with ``value`` None, ranks below every finite value, and
+        ``system_attrs["diverged"]`` says what was told. After ``tell`` the reply's system attributes
+        are in ``system_attrs`` (PBT: ``pbt_released``, checkpoints that may now be deleted; see
+        ``tuneport.torch.pbt_complete``).
+        @raises InvalidArgumentError for NaN or infinity under other strategies (tell a diverged run
+        with ``fail``). @raises LeaseLostError."""
         self._tell("COMPLETE", _number(value, "value"), None, user_attrs)
 
     def fail(self, reason: str | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
