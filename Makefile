@@ -14,7 +14,7 @@ BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 # The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
 WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -107,6 +107,15 @@ bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruner
 
 bench-dashboard: build chromium ## dashboard: page load at 10,000 trials, tell-to-pixel, cost per dashboard, tell p99 with 20 dashboards (docs/BENCHMARKS.md)
 	nice -n 19 node bench/dashboard.mjs $(if $(QUICK),--quick,)
+
+bench-client: build venv ## training-loop overhead of report (blocking, non-blocking) vs Optuna RDB/Journal (QUICK=1: shorter)
+	nice -n 19 $(PY) bench/client_loop.py $(if $(QUICK),--quick,)
+
+bench-reads: build ## read ops, MCP-free, at 1k/10k/100k trials over ZeroMQ + the CLI list (BASELINE=dist dir of another build: before/after)
+	nice -n 19 node bench/reads.mjs $(if $(BASELINE),--baseline $(BASELINE),) $(if $(SIZES),--sizes $(SIZES),)
+
+bench-server-cpu: build ## server CPU per random ask+tell request, with a --cpu-prof breakdown (docs/BENCHMARKS.md)
+	nice -n 19 node bench/server-cpu.mjs --trials $(or $(TRIALS),2000)
 
 bench-load: build venv ## load: 32/128 workers, random/TPE; tuneport vs Optuna 5.0 (RDB SQLite, Journal) -> bench/results/load.json
 	node bench/load.mjs --clients 32,128 --strategies random,tpe --trials random=100000,tpe=3000 --label tuneport

@@ -22,7 +22,7 @@ import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
-import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig, bestTrial } from "../domain/trial.js";
+import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline } from "./commit-pipeline.js";
@@ -38,7 +38,7 @@ import { configMismatch, requestedConfig, studyConfigDiff } from "./study-config
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import * as reads from "./reads.js";
-import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
+import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as trialOps from "./trial-ops.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
@@ -373,7 +373,7 @@ export class StudyService {
         const merged = { ...s.study.userAttrs, ...a.attrs };
         trialOps.checkAttrsSize(merged);
         const next = { ...s.study, userAttrs: merged };
-        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.direction, s.trials));
+        const view = studyView(next, countsOf(s), bestOf(s));
         return this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], view, () => {
           s.study = next;
           this.bump(s);
@@ -392,7 +392,7 @@ export class StudyService {
       s.writeLock.run(async () => {
         this.live(s);
         const next: Study = { ...s.study, stopped };
-        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.direction, s.trials));
+        const view = studyView(next, countsOf(s), bestOf(s));
         if ((s.study.stopped ?? false) === stopped) return this.commit([], view, () => undefined, rc);
         return this.commit([{ kind: "update-study", study: next }], view, () => {
           s.study = next;
