@@ -16,11 +16,13 @@ PlotKind = Literal[
     "intermediate_values",
     "slice",
     "contour",
+    "edf",
 ]
 """Chart kinds, after Optuna's ``optuna.visualization``: ``history`` (objective by trial, pruned
 and failed included, best so far), ``parallel`` (parallel coordinates), ``importances``,
-``intermediate`` (learning curves), ``slice`` (objective against each parameter) and
-``contour`` (objective over two parameters). The long names are accepted too."""
+``intermediate`` (learning curves), ``slice`` (objective against each parameter),
+``contour`` (objective over two parameters) and ``edf`` (the empirical distribution of the
+objective). The long names are accepted too."""
 
 
 @dataclass(frozen=True)
