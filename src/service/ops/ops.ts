@@ -207,7 +207,7 @@ export const OPS = {
     result: S.heartbeatResult,
     mutating: false,
     mcp: via("renew_lease"),
-    python: via("_Heartbeat.wake"),
+    python: via("_Background.wake"),
     run: async (svc, a) => ({ leases: await svc.heartbeat(a) }),
   }),
   enqueue: op({
