@@ -32,6 +32,18 @@ describe("paramImportances", () => {
     expect(wins).toBeGreaterThanOrEqual(9);
   });
 
+  it("says when it rests on few complete trials or on a conditional parameter, and not otherwise", () => {
+    const few = Array.from({ length: 13 }, (_, i) => trial(i, { x: i, ...(i % 2 ? { y: i } : {}) }, i));
+    const pending = Array.from({ length: 37 }, (_, i) => ({ ...trial(13 + i, { x: 0 }, 0), state: "RUNNING" as const, value: null }));
+    const r = paramImportances([...few, ...pending]);
+    expect(r.caveats).toEqual([
+      "rests on only 13 complete trials (of 50): a hint, not a finding",
+      "'y' is conditional (set in 6 of 13 complete trials): its share compares those only",
+    ]);
+    const many = Array.from({ length: 40 }, (_, i) => trial(i, { x: i }, i));
+    expect(paramImportances(many).caveats).toEqual([]);
+  });
+
   it("sees a categorical effect", () => {
     const trials = Array.from({ length: 20 }, (_, i) => trial(i, { c: i % 2 ? "good" : "bad", u: (i * 7) % 11 }, i % 2 ? 0 : 1));
     expect(paramImportances(trials).importances[0]?.param).toBe("c");

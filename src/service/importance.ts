@@ -24,6 +24,8 @@ import type { TrialView } from "./views.js";
 
 /** Fewer complete trials than this give no importances. */
 export const MIN_TRIALS = 4;
+/** Fewer complete trials than this: importances come with a caveat (a hint, not a finding). */
+export const FEW_TRIALS = 30;
 /** Most quantile bins per numeric parameter. */
 export const MAX_BINS = 10;
 /** Fewest trials per numeric bin on average (bins = min(MAX_BINS, floor(n / this))). */
@@ -47,6 +49,8 @@ export interface Importances {
   method: string;
   /** Set when no importances could be computed, with the reason. */
   note?: string;
+  /** What the figures rest on, when it is thin: few complete trials, conditional parameters. */
+  caveats: string[];
 }
 
 export const IMPORTANCE_METHOD =
@@ -61,6 +65,7 @@ export function paramImportances(trials: readonly TrialView[]): Importances {
       n_trials: done.length,
       method: IMPORTANCE_METHOD,
       note: `needs at least ${MIN_TRIALS} COMPLETE trials (has ${done.length})`,
+      caveats: [],
     };
   const names = [...new Set(done.flatMap((t) => Object.keys(t.params)))];
   const raw: ParamImportance[] = [];
@@ -76,7 +81,12 @@ export function paramImportances(trials: readonly TrialView[]): Importances {
   const total = raw.reduce((a, r) => a + r.score, 0);
   for (const r of raw) r.importance = total > 0 ? r.score / total : 0;
   raw.sort((a, b) => b.importance - a.importance || a.param.localeCompare(b.param));
-  return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD };
+  const caveats: string[] = [];
+  if (done.length < FEW_TRIALS)
+    caveats.push(`rests on only ${done.length} complete trials (of ${trials.length}): a hint, not a finding`);
+  for (const r of raw)
+    if (r.n < done.length) caveats.push(`'${r.param}' is conditional (set in ${r.n} of ${done.length} complete trials): its share compares those only`);
+  return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD, caveats };
 }
 
 /** Ranks 1..n, ties get their average rank. */

@@ -26,7 +26,11 @@ const importancesTool = defineTool({
     const t =
       imp.importances.length === 0
         ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
-        : [`Importances from ${imp.n_trials} complete trials (${imp.method}):`, ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`)].join("\n");
+        : [
+            `Importances from ${imp.n_trials} complete trials (${imp.method}):`,
+            ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
+            ...imp.caveats.map((c) => `Caveat: ${c}.`),
+          ].join("\n");
     return text(t, imp as unknown as Record<string, unknown>);
   },
 });
