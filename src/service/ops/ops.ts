@@ -207,7 +207,7 @@ export const OPS = {
     result: S.heartbeatResult,
     mutating: false,
     mcp: hidden("an agent holds a trial for one evaluation and sets the lease length with lease_ttl_s at creation"),
-    python: via("_Heartbeat.wake"),
+    python: via("_Background.wake"),
     run: async (svc, a) => ({ leases: await svc.heartbeat(a) }),
   }),
   enqueue: op({
