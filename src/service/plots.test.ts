@@ -21,7 +21,7 @@ type Rows = Record<string, unknown>[];
 function studyView(name: string, space: Record<string, Distribution>, direction: "minimize" | "maximize" = "minimize"): StudyView {
   const counts = { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 };
   return {
-    name, direction, space, strategy: { name: "random", options: {} }, scheduler: null, seed: 0,
+    name, direction, directions: [direction], reference_point: null, space, strategy: { name: "random", options: {} }, scheduler: null, seed: 0,
     retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30, max_trials: null, stopped: false, user_attrs: {}, created_at: 0,
     n_trials: 0, counts, best_trial: null,
   };
@@ -29,7 +29,7 @@ function studyView(name: string, space: Record<string, Distribution>, direction:
 
 function trial(number: number, state: TrialState, params: Params, distributions: Record<string, Distribution>, value: number | null, intermediate: [number, number][] = [], systemAttrs: Record<string, unknown> = {}): TrialView {
   return {
-    number, state, params, distributions, value, intermediate, user_attrs: {}, system_attrs: systemAttrs,
+    number, state, params, distributions, value, values: value === null ? null : [value], constraints: null, feasible: state === "COMPLETE" ? true : null, intermediate, user_attrs: {}, system_attrs: systemAttrs,
     created_at: number, started_at: number, finished_at: number + 1, duration_s: 1,
   };
 }

@@ -4,7 +4,7 @@
  *
  * The rule is "nothing you pass is silently ignored": every setting the request gives must
  * equal the stored one, and a setting left out is not compared (a worker may load a study by
- * name alone). Direction, declared space, strategy and scheduler (with their options, defaults
+ * name alone). Directions (the number of objectives included), reference point, declared space, strategy and scheduler (with their options, defaults
  * filled in) and seed decide what the study *is*; retry policy, lease TTL and the `max_trials`
  * budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
  * a differing request would otherwise believe it changed them. An empty space counts as "not
@@ -14,11 +14,17 @@
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
 import type { Direction, PluginConfig, StudyConfig } from "../domain/trial.js";
+import type { z } from "zod";
+import type { createStudyArgs } from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
+
+type CreateStudyArgsParsed = z.output<typeof createStudyArgs>;
 
 /** The settings a `create_study` request gave; `undefined` means "not given, not compared". */
 export interface RequestedStudyConfig {
-  readonly direction?: Direction;
+  /** From `directions`, or protocol v1's `direction` as a one-element list. */
+  readonly directions?: readonly Direction[];
+  readonly referencePoint?: readonly number[];
   readonly space?: SearchSpace;
   /** Resolved (defaults filled in), as `resolveStrategyConfig` returns it. */
   readonly strategy?: PluginConfig;
@@ -44,7 +50,12 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   const differ = (field: string, a: unknown, b: unknown) => {
     if (b !== undefined && canonical(a) !== canonical(b)) out.push({ field, stored: a ?? null, given: b });
   };
-  differ("direction", stored.direction, given.direction);
+  if (given.directions !== undefined) {
+    // One objective on both sides keeps protocol v1's field name in the message.
+    if (given.directions.length === 1 && stored.directions.length === 1) differ("direction", stored.direction, given.directions[0]);
+    else differ("directions", stored.directions, given.directions);
+  }
+  differ("reference_point", stored.referencePoint ?? null, given.referencePoint);
   if (given.space !== undefined && Object.keys(given.space).length > 0) {
     const names = [...new Set([...Object.keys(stored.space), ...Object.keys(given.space)])].sort();
     for (const name of names) {
@@ -110,4 +121,28 @@ function canonical(v: unknown): string {
       ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : x,
   );
+}
+
+/**
+ * The settings a parsed `create_study` request gave, for `studyConfigDiff`: `resolved` holds what
+ * the service resolved from it (directions from `directions` or `direction`, the parsed space, the
+ * strategy and scheduler with defaults filled in); a field the request left out stays undefined.
+ */
+export function requestedConfig(
+  a: CreateStudyArgsParsed,
+  resolved: { directions: readonly Direction[]; space: SearchSpace; strategy: PluginConfig; scheduler: PluginConfig | null },
+): RequestedStudyConfig {
+  return {
+    directions: a.directions === undefined && a.direction === undefined ? undefined : resolved.directions,
+    referencePoint: a.reference_point,
+    space: resolved.space,
+    strategy: a.strategy == null ? undefined : resolved.strategy,
+    scheduler: a.scheduler == null ? undefined : (resolved.scheduler ?? undefined),
+    seed: a.seed,
+    maxRetries: a.retry?.max_retries,
+    retryOnFail: a.retry?.retry_on_fail,
+    keepIntermediate: a.retry?.keep_intermediate,
+    leaseTtlS: a.lease_ttl_s,
+    maxTrials: a.max_trials,
+  };
 }

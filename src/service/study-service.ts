@@ -21,6 +21,7 @@
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
+import { checkDirections, checkReferencePoint } from "../domain/objectives.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig, bestTrial } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
@@ -32,8 +33,9 @@ import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange,
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
-import { configMismatch, studyConfigDiff } from "./study-config-diff.js";
+import { configMismatch, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
+import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
@@ -250,33 +252,27 @@ export class StudyService {
     const parsed = OPS.create_study.args.safeParse(raw);
     if (!parsed.success) throw invalidArgument(`create_study: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
+    const directions = checkDirections(a.directions, a.direction);
+    checkReferencePoint(a.reference_point, directions);
     const space = parseSearchSpace(a.space ?? {});
     const scheduler = a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef);
-    const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler)) as PluginRef);
+    const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler, directions.length)) as PluginRef);
     this.plugins.checkCompatible(strategy, scheduler);
+    this.plugins.checkObjectives(strategy, scheduler, directions.length);
     return this.mutate(requestId, "create_study", async (rc) => {
       const existing = this.studies.get(a.name);
       if (existing && !existing.deleted) {
         if (!a.load_if_exists)
           throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, { study: a.name });
-        const differences = studyConfigDiff(existing.study.config, {
-          direction: a.direction,
-          space,
-          strategy: a.strategy == null ? undefined : strategy,
-          scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
-          seed: a.seed,
-          maxRetries: a.retry?.max_retries,
-          retryOnFail: a.retry?.retry_on_fail,
-          keepIntermediate: a.retry?.keep_intermediate,
-          leaseTtlS: a.lease_ttl_s,
-          maxTrials: a.max_trials,
-        }, this.plugins);
+        const differences = studyConfigDiff(existing.study.config, requestedConfig(a, { directions, space, strategy, scheduler }), this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
       }
       this.plugins.checkSpaceFor(strategy, space);
       const config: StudyConfig = {
-        direction: (a.direction ?? "minimize") as Direction,
+        directions,
+        direction: directions[0] as Direction,
+        ...(a.reference_point !== undefined ? { referencePoint: [...a.reference_point] } : {}),
         space,
         strategy,
         scheduler,
@@ -339,7 +335,7 @@ export class StudyService {
         const merged = { ...s.study.userAttrs, ...a.attrs };
         checkAttrsSize(merged);
         const next = { ...s.study, userAttrs: merged };
-        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.direction, s.trials));
+        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.directions, s.trials));
         return this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], view, () => {
           s.study = next;
           this.bump(s);
@@ -358,7 +354,7 @@ export class StudyService {
       s.writeLock.run(async () => {
         this.live(s);
         const next: Study = { ...s.study, stopped };
-        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.direction, s.trials));
+        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.directions, s.trials));
         if ((s.study.stopped ?? false) === stopped) return this.commit([], view, () => undefined, rc);
         return this.commit([{ kind: "update-study", study: next }], view, () => {
           s.study = next;
@@ -545,8 +541,13 @@ export class StudyService {
   /** The best COMPLETE trial, or null when none completed yet. */
   async best(a: S.StudyArgs): Promise<TrialView | null> {
     const s = this.getState(a.study);
-    const b = bestTrial(s.study.config.direction, s.trials);
+    const b = bestTrial(s.study.config.directions, s.trials);
     return this.pipeline.visible(b ? trialView(b, this.now()) : null);
+  }
+
+  /** The Pareto front with its hypervolume (reads.ts `bestTrialsOf`). @throws NOT_FOUND, INVALID_ARGUMENT. */
+  async bestTrials(a: S.BestTrialsArgs): Promise<ParetoFrontView> {
+    return this.pipeline.visible(reads.bestTrialsOf(this.getState(a.study), a, this.now()));
   }
 
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */

@@ -18,7 +18,10 @@ export interface TrialRecord {
   state: TrialState;
   params: Params;
   distributions: Record<string, Distribution>;
+  /** The objective values (see domain/trial.ts); `value` is `values[0]` in a one-objective study. */
+  values: readonly number[] | null;
   value: number | null;
+  constraints: readonly number[] | null;
   intermediate: { step: number; value: number }[];
   userAttrs: Record<string, unknown>;
   systemAttrs: Record<string, unknown>;
@@ -83,6 +86,7 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
     paramDists,
     ctx: {
       name: study.name,
+      directions: study.config.directions,
       direction: study.config.direction,
       space: study.config.space,
       seed: study.config.seed,
@@ -109,5 +113,5 @@ export function countsOf(s: StudyState): Record<TrialState, number> {
 
 /** The study's wire view: config, counts and best trial. */
 export function viewOf(s: StudyState): StudyView {
-  return studyView(s.study, countsOf(s), bestTrial(s.study.config.direction, s.trials));
+  return studyView(s.study, countsOf(s), bestTrial(s.study.config.directions, s.trials));
 }

@@ -228,6 +228,16 @@ export const OPS = {
     python: via("Study.best_trial"),
     run: async (svc, a) => ({ trial: await svc.best(a) }),
   }),
+  best_trials: op({
+    summary:
+      "The Pareto front (COMPLETE feasible trials no other one dominates; a one-objective study's best ones) with its exact hypervolume and, on request, the hypervolume history.",
+    args: S.bestTrialsArgs,
+    result: S.bestTrialsResult,
+    mutating: false,
+    mcp: hidden("not yet exposed as an MCP tool (issue 15, MCP part)"),
+    python: hidden("not yet exposed in the Python client (issue 15, Python part)"),
+    run: (svc, a) => svc.bestTrials(a),
+  }),
   set_user_attrs: op({
     summary: "Merges user attributes into a study or, with `trial`, into one trial.",
     args: S.setUserAttrsArgs,

@@ -25,7 +25,7 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statS
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
-import type { Study, StudyConfig, TrialState } from "../../domain/trial.js";
+import { type Study, type StudyConfig, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage.js";
 
 export type Durability = "process" | "power";
@@ -82,6 +82,14 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 2: studies can be stopped (stop_study / resume_study).
   `ALTER TABLE studies ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
+  // 3: values are vectors (one per objective) and trials may carry constraint values. Both are
+  // JSON arrays of numbers (JavaScript's shortest round-trip form), NULL when absent; `value`
+  // stays values[0] of a one-objective study (NULL in a multi-objective one). Rows written before
+  // have objective_values NULL: they read as [value] (`valuesOfRow`), not rewritten here, because
+  // SQLite's JSON functions print REALs with 15 digits and the values must stay exact. Study
+  // directions live in the config JSON (`upgradeStudyConfig`).
+  `ALTER TABLE trials ADD COLUMN objective_values TEXT;
+   ALTER TABLE trials ADD COLUMN constraint_values TEXT;`,
 ];
 
 interface TrialRow {
@@ -92,6 +100,8 @@ interface TrialRow {
   params: string;
   distributions: string;
   value: number | null;
+  objective_values: string | null;
+  constraint_values: string | null;
   user_attrs: string;
   system_attrs: string;
   created_at: number;
@@ -152,12 +162,12 @@ export class SqliteStorage implements Storage {
         "SELECT iv.trial_id, iv.step, iv.value FROM intermediate_values iv JOIN trials t ON t.id = iv.trial_id WHERE t.study_id = ? ORDER BY iv.trial_id, iv.step",
       ),
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
-      insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, user_attrs,
-          system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
-        VALUES (@id, @study_id, @number, @state, @params, @distributions, @value, @user_attrs, @system_attrs,
-          @created_at, @started_at, @finished_at, @lease_token, @lease_expires)`),
+      insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values,
+          constraint_values, user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
+        VALUES (@id, @study_id, @number, @state, @params, @distributions, @value, @objective_values, @constraint_values,
+          @user_attrs, @system_attrs, @created_at, @started_at, @finished_at, @lease_token, @lease_expires)`),
       updateTrial: db.prepare(`UPDATE trials SET state = @state, params = @params, distributions = @distributions,
-          value = @value, user_attrs = @user_attrs, system_attrs = @system_attrs, started_at = @started_at,
+          value = @value, objective_values = @objective_values, constraint_values = @constraint_values, user_attrs = @user_attrs, system_attrs = @system_attrs, started_at = @started_at,
           finished_at = @finished_at, lease_token = @lease_token, lease_expires = @lease_expires
         WHERE id = @id`),
       addIntermediate: db.prepare("INSERT OR REPLACE INTO intermediate_values (trial_id, step, value) VALUES (?, ?, ?)"),
@@ -188,7 +198,7 @@ export class SqliteStorage implements Storage {
     return (this.stmts.listStudies.all() as Row[]).map((r) => ({
       id: r.id,
       name: r.name,
-      config: JSON.parse(r.config) as StudyConfig,
+      config: upgradeStudyConfig(JSON.parse(r.config) as StudyConfig),
       userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
       createdAt: r.created_at,
       ...(r.stopped ? { stopped: true } : {}),
@@ -219,6 +229,8 @@ export class SqliteStorage implements Storage {
       params: JSON.parse(r.params) as Params,
       distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
       value: r.value,
+      values: valuesOfRow(r),
+      constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
       intermediate: inter.get(r.id) ?? [],
       userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
       systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
@@ -402,6 +414,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * A row's objective values: the stored vector, or [value] for a row written before schema 3
+ * (one-objective studies only had `value`). A PostgreSQL storage reads its rows the same way.
+ */
+export function valuesOfRow(r: { value: number | null; objective_values: string | null }): number[] | null {
+  if (r.objective_values !== null) return JSON.parse(r.objective_values) as number[];
+  return r.value === null ? null : [r.value];
+}
+
 function nanToNull(v: number): number | null {
   return Number.isNaN(v) ? null : v;
 }
@@ -415,6 +436,8 @@ function trialRow(t: StoredTrial) {
     params: JSON.stringify(t.params),
     distributions: JSON.stringify(t.distributions),
     value: t.value,
+    objective_values: t.values === null ? null : JSON.stringify(t.values),
+    constraint_values: t.constraints === null ? null : JSON.stringify(t.constraints),
     user_attrs: JSON.stringify(t.userAttrs),
     system_attrs: JSON.stringify(t.systemAttrs),
     created_at: t.createdAt,
