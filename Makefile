@@ -12,7 +12,7 @@ TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 # What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
 BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -29,8 +29,15 @@ dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) tsconfig.json tsconfig.build.j
 
 $(VENV)/.stamp: python-client/pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm greenlet
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm greenlet psycopg2-binary
 	@touch $@
+
+# Debian's PostgreSQL server binaries (initdb, pg_ctl): the tests start a throw-away server with them.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres: ## install Debian's postgresql package when its server binaries are missing
+	@if [ -z "$(PG_INITDB)" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing postgresql (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
 
 deps: node_modules/.stamp ## install npm dependencies
 build: dist/.stamp ## compile the TypeScript server
@@ -42,10 +49,10 @@ demo: build venv ## start a server on a temp SQLite file, tune a PyTorch MLP on 
 typecheck: node_modules/.stamp ## type-check sources and tests
 	npx tsc -p tsconfig.json --noEmit
 
-test-ts: build typecheck ## TypeScript unit and integration tests
+test-ts: build typecheck postgres ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL)
 	npx vitest run
 
-test-py: build venv ## Python client tests (real server processes) and examples
+test-py: build venv postgres ## Python client tests (real server processes) and examples
 	cd python-client && ../$(VENV)/bin/mypy
 	cd python-client && ../$(PY) -m pytest -q
 
@@ -64,6 +71,12 @@ package: build venv ## packages/: the server tarball (npm install -g) and the cl
 
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
+
+bench-postgres: build venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
+	nice -n 10 $(PY) bench/postgres.py $(if $(QUICK),--quick,)
+
+soak-failover: build venv postgres ## crash soak across 3 servers on PostgreSQL: 32 workers, the owner SIGKILLed 10 times -> bench/results/failover.json
+	$(PY) bench/failover_soak.py --servers 3 --workers 32 --kills 10 --out bench/results/failover.json
 
 bench-input-check: build venv ## cost of the request checks: frame walk vs decode, round trips vs a baseline build (docs/BENCHMARKS.md)
 	nice -n 10 $(PY) bench/input_check.py $(if $(QUICK),--quick,)

@@ -4,6 +4,8 @@ import SkipReporter from "./src/testing/skip-reporter.js";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // One real PostgreSQL server for the run (the suites on both storage backends, the failover tests).
+    globalSetup: ["test/setup/postgres.global.ts"],
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: "forks",

@@ -2,14 +2,18 @@
 // ask → report → tell loops as fast as the server answers, one request at a time, like a
 // training worker with a zero-cost objective. Prints its latencies (ms) as one JSON line.
 //
-// Usage: node load-client.mjs ENDPOINT STUDY TRIALS GO_AT_EPOCH_MS
+// Usage: node load-client.mjs ENDPOINT STUDY TRIALS GO_AT_EPOCH_MS [STOP_AT_EPOCH_MS]
+// (with STOP_AT, the loop also ends at that instant: a fixed time window instead of a trial count).
+// GO_AT "stdin": after hello, print "ready" and read "GO_AT STOP_AT" from stdin (a start barrier
+// that waits for the slowest client to start, however loaded the machine is).
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";
 
 context.blocky = false;
 const [endpoint, study, trialsArg, goAtArg] = process.argv.slice(2);
 const trials = Number(trialsArg);
-const goAt = Number(goAtArg);
+let goAt = Number(goAtArg);
+let stopAt = Number(process.argv[6] ?? Number.POSITIVE_INFINITY);
 // the codec options of src/transports/zmq/codec.ts
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
@@ -32,11 +36,23 @@ async function call(op, args) {
 
 const lat = { ask: new Float64Array(trials), report: new Float64Array(trials), tell: new Float64Array(trials) };
 await call("hello", {});
+if (goAtArg === "stdin") {
+  process.stdout.write("ready\n");
+  const line = await new Promise((resolve) => {
+    let buf = "";
+    process.stdin.on("data", (d) => {
+      buf += d;
+      if (buf.includes("\n")) resolve(buf.split("\n")[0]);
+    });
+  });
+  [goAt, stopAt] = line.split(" ").map(Number);
+  process.stdin.destroy();
+}
 const wait = goAt - Date.now();
 if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 const t0 = Date.now();
 let done = 0;
-for (let i = 0; i < trials; i++) {
+for (let i = 0; i < trials && Date.now() < stopAt; i++) {
   let t = performance.now();
   let a;
   try {

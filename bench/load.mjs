@@ -3,12 +3,15 @@
 //
 //   npm run build && node bench/load.mjs [--clients 32,128] [--strategies random,tpe]
 //        [--trials random=100000,tpe=4000] [--out bench/results/load.json] [--cpu-prof DIR]
+//        [--seconds S] [--storage-url postgresql://...] [--pg-pid PID] [--durability process|power]
 //
 // Each configuration gets a fresh server on a fresh SQLite file (default --durability
-// process). Clients start together at a common instant after connecting and saying hello,
+// process), or with --storage-url on a fresh schema of that PostgreSQL database (--pg-pid: the
+// postmaster, whose CPU time — its backends' included — is then counted as server CPU too).
+// --seconds ends every client's loop after that window (the trial counts become caps). Clients start together at a common instant after connecting and saying hello,
 // so process start-up is not timed. RSS is the server's VmRSS from /proc, sampled every 100 ms.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -59,9 +62,36 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** CPU seconds (user + system) of a process, plus its reaped children's, from /proc. */
+function cpuS(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // fields after "(comm) ": state=0 ... utime=11 stime=12 cutime=13 cstime=14
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds of a PostgreSQL server: the postmaster, its reaped backends and its live ones. */
+function pgCpuS(postmaster) {
+  let total = cpuS(postmaster);
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1].split(" ");
+      if (Number(f[1]) === postmaster) total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
 async function startServer(db, port, cpuProf) {
   const nodeArgs = cpuProf ? ["--cpu-prof", "--cpu-prof-dir", cpuProf] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${port}`, "--lease-ttl", "600"], {
+  const durability = args.durability ? ["--durability", args.durability] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${port}`, "--lease-ttl", "600", ...durability], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve, reject) => {
@@ -90,12 +120,22 @@ async function runOne(strategy, clients, totalTrials) {
   const dir = mkdtempSync(join(tmpdir(), "tuneport-load-"));
   const port = await freePort();
   const endpoint = `tcp://127.0.0.1:${port}`;
-  const server = await startServer(join(dir, "load.db"), port, args["cpu-prof"]);
+  const pgUrl = args["storage-url"];
+  const location = pgUrl ? `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=load_${strategy}_${clients}_${process.pid}` : join(dir, "load.db");
+  const server = await startServer(location, port, args["cpu-prof"]);
   const killServer = () => server.kill("SIGKILL");
   process.once("exit", killServer);
   await admin(endpoint, "create_study", { name: "load", space: SPACE, strategy, seed: 1 });
   const per = Math.ceil(totalTrials / clients);
-  const goAt = Date.now() + 1500 + clients * 60; // after every client started and said hello
+  const pgPid = args["pg-pid"] ? Number(args["pg-pid"]) : null;
+  let cpu0 = null;
+  let startCpu = null;
+  // Start barrier: every client connects and says hello, prints "ready", and waits for the go line.
+  let ready = 0;
+  const procs = [];
+  const allReady = new Promise((resolve) => {
+    procs.onReady = () => ++ready === clients && resolve();
+  });
   const rss = [];
   const sampler = setInterval(() => rss.push(rssMiB(server.pid)), 100);
   const results = await Promise.all(
@@ -103,15 +143,36 @@ async function runOne(strategy, clients, totalTrials) {
       { length: clients },
       () =>
         new Promise((resolve, reject) => {
-          const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), String(goAt)], { stdio: ["ignore", "pipe", "inherit"] });
+          const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), "stdin"], {
+            stdio: ["pipe", "pipe", "inherit"],
+          });
+          procs.push(p);
           let s = "";
-          p.stdout.on("data", (d) => (s += d));
+          let announced = false;
+          p.stdout.on("data", (d) => {
+            s += d;
+            if (!announced && s.startsWith("ready\n")) {
+              announced = true;
+              s = s.slice(6);
+              procs.onReady();
+            }
+          });
           // "close", not "exit": stdout may still hold data when the process has exited
           p.once("close", (code) => (code === 0 ? resolve(JSON.parse(s)) : reject(new Error(`client exited ${code}`))));
         }),
-    ),
-  );
+    ).concat([
+      allReady.then(() => {
+        const goAt = Date.now() + 300;
+        const stopAt = args.seconds ? goAt + Number(args.seconds) * 1000 : Number.POSITIVE_INFINITY;
+        for (const p of procs) p.stdin.end(`${goAt} ${stopAt}\n`);
+        startCpu = setTimeout(() => (cpu0 = { server: cpuS(server.pid), pg: pgPid ? pgCpuS(pgPid) : 0 }), 300);
+        return null;
+      }),
+    ]),
+  ).then((all) => all.filter((r) => r !== null));
   clearInterval(sampler);
+  if (startCpu) clearTimeout(startCpu);
+  const cpu1 = { server: cpuS(server.pid), pg: pgPid ? pgCpuS(pgPid) : 0 };
   const rssAtEnd = rssMiB(server.pid);
   const study = (await admin(endpoint, "get_study", { study: "load" })).study;
   process.off("exit", killServer);
@@ -125,9 +186,13 @@ async function runOne(strategy, clients, totalTrials) {
     const all = results.flatMap((r) => r[op]).sort((a, b) => a - b);
     ops[op] = { p50_ms: pct(all, 50), p99_ms: pct(all, 99), max_ms: all[all.length - 1] };
   }
+  const askTell = results.flatMap((r) => r.ask.map((a, i) => a + (r.tell[i] ?? 0))).sort((a, b) => a - b);
+  const cpu = cpu0 ? { server: cpu1.server - cpu0.server, pg: cpu1.pg - cpu0.pg } : null;
   const row = {
     system: "tuneport",
-    storage: "sqlite (process)",
+    storage: pgUrl ? "postgresql" : `sqlite (${args.durability ?? "process"})`,
+    ask_tell: { p50_ms: pct(askTell, 50), p99_ms: pct(askTell, 99) },
+    server_cpu_ms_per_trial: cpu && done > 0 ? { tuneport: (cpu.server * 1000) / done, postgres: (cpu.pg * 1000) / done } : null,
     strategy,
     clients,
     trials: done,

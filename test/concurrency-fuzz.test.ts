@@ -134,7 +134,8 @@ class Generator {
     if (w < 85) return { op: "trials", study, states: ["COMPLETE", "RUNNING"], limit: 20 };
     if (w < 88) return { op: this.pick(["trial", "trajectory", "lineage"]), study: l.study, trial: l.trial };
     if (w < 91) return { op: "best", study };
-    if (w < 95) return { op: "list_studies" };
+    if (w < 94) return { op: "list_studies" };
+    if (w < 95) return { op: "plot", study, kind: this.pick(["history", "slice", "importances"]) };
     if (w < 96) return { op: "catalogue" };
     if (w < 98) return { op: this.pick(["stop_study", "resume_study"]), study };
     return { op: "hello", versions: [1] };

@@ -1,31 +1,69 @@
 /**
- * Opening the embedded server stack the same way for `serve` and `mcp`: SQLite storage with
- * its integrity check, and a StudyService that fits heavy models in a worker thread and
- * stops the process if a commit ever fails.
+ * Opening the server stack the same way for `serve` and `mcp`: storage (SQLite, with its
+ * integrity check, or PostgreSQL shared by several servers), and a StudyService that fits heavy
+ * models in a worker thread and stops the process if a commit ever fails.
  */
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { PlotRenderer } from "../service/plot-renderer.js";
+import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
 import { WorkerRunner } from "../service/worker-runner.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage, isPostgresUrl } from "../storage/postgres/postgres-storage.js";
 import { type Durability, SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
 
 export interface Embedded {
-  readonly storage: SqliteStorage;
+  readonly storage: Storage;
   readonly service: StudyService;
+  /** Set on PostgreSQL: tell it where clients reach this server once the port is bound. */
+  readonly ownership: SharedOwnership | null;
   close(): Promise<void>;
 }
 
 /** Exit status when a storage commit failed and memory ran ahead of the database. */
 export const EXIT_STORAGE_FAILURE = 70;
 
+export interface EmbeddedOptions {
+  /** A SQLite file, or a `postgresql://` URL. */
+  readonly path: string;
+  readonly durability: Durability;
+  readonly leaseTtlS?: number;
+  /** Study ownership lease on PostgreSQL, seconds [10]. */
+  readonly ownershipTtlS?: number;
+}
+
+/** Opens a storage for one-off commands (`studies`, `export`, `import`): SQLite or PostgreSQL. */
+export async function openStorage(path: string, opts: { readonly?: boolean } = {}): Promise<Storage> {
+  if (isPostgresUrl(path)) return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2 });
+  return new SqliteStorage({ path, readonly: opts.readonly });
+}
+
 /** Opens storage and service, or logs why not and returns null (storage left closed). */
-export async function openEmbedded(
-  logger: Logger,
-  opts: { path: string; durability: Durability; leaseTtlS?: number },
-): Promise<Embedded | null> {
-  const storage = new SqliteStorage({ path: opts.path, durability: opts.durability });
-  if (storage.tightenedFiles.length > 0)
-    logger.warn({ files: storage.tightenedFiles }, "storage files were readable by group or others; set to 0600 (they hold results and lease tokens)");
+export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promise<Embedded | null> {
+  let storage: Storage;
+  let ownership: SharedOwnership | null = null;
+  if (isPostgresUrl(opts.path)) {
+    try {
+      const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6 });
+      storage = pg;
+      ownership = new SharedOwnership({
+        store: new PgOwnershipStore(pg),
+        logger,
+        serverId: randomUUID(),
+        ttlMs: (opts.ownershipTtlS ?? 10) * 1000,
+      });
+    } catch (err) {
+      logger.fatal({ err }, "could not open the PostgreSQL storage");
+      return null;
+    }
+  } else {
+    const sqlite = new SqliteStorage({ path: opts.path, durability: opts.durability });
+    if (sqlite.tightenedFiles.length > 0)
+      logger.warn({ files: sqlite.tightenedFiles }, "storage files were readable by group or others; set to 0600 (they hold results and lease tokens)");
+    storage = sqlite;
+  }
   const problems = await storage.checkIntegrity();
   if (problems.length > 0) {
     logger.fatal({ problems }, "storage integrity check failed; refusing to start");
@@ -41,13 +79,16 @@ export async function openEmbedded(
     defaultLeaseTtlS: opts.leaseTtlS,
     runner,
     plots,
-    // Memory is ahead of storage after a failed commit: stop now; a restart reloads the
-    // committed state, and no request of the failed batch was acknowledged.
+    ...(ownership ? { ownership } : {}),
+    // Memory is ahead of storage after a failed commit (or a study was lost to another server):
+    // stop now; a restart reloads the committed state, and no request of the failed batch was
+    // acknowledged.
     onFatal: () => process.exit(EXIT_STORAGE_FAILURE),
   });
   return {
     storage,
     service,
+    ownership,
     close: async () => {
       await service.close();
       await plots.close();

@@ -1,13 +1,17 @@
 /** `tuneport export` / `tuneport import`: a study as JSON Lines (format in service/study-io.ts). */
 import { isUtf8 } from "node:buffer";
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { optunaJournal } from "../service/optuna-journal.js";
+import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
 import { parseStudyLines } from "../service/study-io.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { type Command, UsageError } from "./command.js";
+import { openStorage } from "./embedded.js";
 
 export const exportCommand: Command = {
   name: "export",
@@ -34,7 +38,7 @@ command says how many). Waiting trials become Optuna's enqueued trials; running 
 RUNNING. --out replaces FILE: the journal holds this one study.
 
 Options:
-  --storage PATH   SQLite database file [./tuneport.db]
+  --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
   --out FILE       write here (atomically: a temporary file renamed at the end) [stdout]
   --format FORMAT  tuneport (JSON Lines for 'tuneport import') or optuna [tuneport]
   -h, --help       show this help
@@ -49,7 +53,7 @@ Options:
     if (!name || extra.length > 0) throw new UsageError("expected exactly one study NAME; see --help");
     const format = v.format as string;
     if (format !== "tuneport" && format !== "optuna") throw new UsageError("--format must be tuneport or optuna");
-    const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
+    const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = v.out as string | undefined;
     const tmp = out ? `${out}.tmp-${process.pid}` : null;
@@ -94,10 +98,13 @@ Usage: tuneport import FILE [--storage PATH] [--name NEW]
 Recreates the study in FILE (JSON Lines from 'tuneport export'; '-' reads stdin) with
 the same trial numbers, states, values and timestamps, in one transaction. Refuses a
 study name that exists (pick another with --name) and a malformed file (the error names
-the line). Takes the database's writer lock: stop the server on that file first.
+the line). SQLite: takes the database's writer lock, so stop the server on that file first.
+PostgreSQL: servers may keep running; the import takes the new study's name like a server
+does and hands it back at the end, so the first request for it loads it on some server.
 
 Options:
-  --storage PATH   SQLite database file (created if missing) [./tuneport.db]
+  --storage PATH   SQLite database file (created if missing) [./tuneport.db], or a
+                   postgresql:// URL
   --name NEW       import under this name instead of the one in the file
   -h, --help       show this help
 `,
@@ -109,9 +116,14 @@ Options:
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
     const text = utf8Text(readFileSync(file === "-" ? 0 : file), file);
-    const storage = new SqliteStorage({ path: v.storage as string });
+    const storage = await openStorage(v.storage as string);
     try {
-      const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+      const logger = silentLogger();
+      const ownership =
+        storage instanceof PostgresStorage
+          ? new SharedOwnership({ store: new PgOwnershipStore(storage), logger, serverId: `import-${randomUUID()}` })
+          : undefined;
+      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, ...(ownership ? { ownership } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined);
         process.stderr.write(`imported study '${s.name}' with ${s.n_trials} trials\n`);

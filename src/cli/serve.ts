@@ -11,7 +11,7 @@ import { openEmbedded } from "./embedded.js";
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "run the server (ZeroMQ for workers) on a SQLite file",
+  summary: "run the server (ZeroMQ for workers) on a SQLite file or a PostgreSQL database",
   help: `
 Usage: tuneport serve [options]
 
@@ -22,7 +22,13 @@ SIGINT/SIGTERM stop it cleanly: requests in flight are answered and their writes
 committed first.
 
 Options:
-  --storage PATH          SQLite database file (created if missing) [./tuneport.db]
+  --storage PATH|URL      SQLite database file (created if missing) [./tuneport.db], or
+                          postgresql://user@host[:port]/db (several servers may share it;
+                          see docs/SCALING.md)
+  --advertise ENDPOINT    PostgreSQL: the endpoint other servers send clients to for the
+                          studies this one serves [the first --bind, port resolved]
+  --ownership-ttl SECONDS PostgreSQL: a study's ownership lease; a dead server's studies
+                          are taken over within twice this [10]
   --bind ENDPOINT         ZeroMQ endpoint to bind, tcp://HOST:PORT (or ipc://PATH);
                           repeatable [tcp://127.0.0.1:5555]
   --durability MODE       process: a reply means the write survives the server being
@@ -53,6 +59,8 @@ Options:
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     bind: { type: "string", multiple: true },
+    advertise: { type: "string" },
+    "ownership-ttl": { type: "string" },
     durability: { type: "string", default: "process" },
     "lease-ttl": { type: "string" },
     "max-message-bytes": { type: "string" },
@@ -78,6 +86,9 @@ Options:
     if (logFormat !== undefined && logFormat !== "pretty" && logFormat !== "json")
       throw new UsageError("--log-format must be 'pretty' or 'json'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
+    const ownershipTtl = v["ownership-ttl"] === undefined ? undefined : Number(v["ownership-ttl"]);
+    if (ownershipTtl !== undefined && !(ownershipTtl >= 0.2 && ownershipTtl <= 3600))
+      throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
@@ -122,7 +133,7 @@ Options:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl });
+    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl });
     if (!embedded) return 1;
     const { service } = embedded;
     // Clients also shorten this to a third of any study's own lease TTL.
@@ -144,6 +155,7 @@ Options:
       await embedded.close();
       return 1;
     }
+    embedded.ownership?.setEndpoint((v.advertise as string | undefined) ?? (zmq.endpoints[0] as string));
     let mcpHttp: McpHttpServer | null = null;
     if (mcpPort !== undefined) {
       if (!isLoopback(`tcp://${mcpHost.includes(":") ? `[${mcpHost}]` : mcpHost}:0`))
@@ -166,7 +178,7 @@ Options:
         return 1;
       }
     }
-    logger.info({ storage: v.storage, durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
+    logger.info({ storage: redactUrl(v.storage as string), durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
     await stopRequested;
     await mcpHttp?.close();
     await zmq.close();
@@ -202,4 +214,9 @@ export function isLoopback(endpoint: string): boolean {
   if (host === "localhost") return true;
   if (isIP(host) === 4) return host.startsWith("127.");
   return host === "::1";
+}
+
+/** A storage location for logs: a URL's password replaced by `***`. */
+export function redactUrl(location: string): string {
+  return location.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@]*@/, "$1***@");
 }

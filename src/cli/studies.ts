@@ -3,8 +3,8 @@ import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import type { LineageView, StudyView, TrialView } from "../service/views.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type Command, UsageError, intOption } from "./command.js";
+import { openStorage } from "./embedded.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -21,7 +21,7 @@ trial), following PBT donors back to generation 0: replay it as a fixed schedule
 Reads the database read-only; safe beside a running server.
 
 Options:
-  --storage PATH   SQLite database file [./tuneport.db]
+  --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
   --json           machine-readable output (one JSON document)
   --state STATE    only trials in this state (WAITING, RUNNING, COMPLETE, PRUNED, FAIL); repeatable
   --limit N        at most N trials, best or newest first as listed [all]
@@ -41,7 +41,7 @@ Options:
       throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
-    const storage = new SqliteStorage({ path: v.storage as string, readonly: true });
+    const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
     try {

@@ -160,6 +160,12 @@ export function logDetFromCholesky(L: Float64Array, n: number): number {
  * rows, so both inner loops are contiguous dot products. About n³/3 multiply-adds.
  */
 export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, work: Float64Array = new Float64Array(n * n)): Float64Array {
+  invertLowerTransposed(L, n, work);
+  return gramOfRows(work, n, out);
+}
+
+/** `work` row j = column j of L⁻¹ (zeros left of the diagonal): Uᵀ = (L⁻¹)ᵀ stored by rows. */
+function invertLowerTransposed(L: Float64Array, n: number, work: Float64Array): void {
   // work row j = column j of L⁻¹: X[i][j] for i ≥ j, by forward substitution on e_j; two
   // columns at a time so that each load of a row of L feeds both.
   for (let j = 0; j < n; j++) {
@@ -227,9 +233,16 @@ export function choleskyInverse(L: Float64Array, n: number, out: Float64Array, w
       work[rj + i] = -dot(L, ri + j, work, rj + j, i - j) / L[ri + i]!;
     }
   }
-  // (L⁻ᵀ L⁻¹)_{ij} = Σ_{k ≥ max(i,j)} X[k][i]·X[k][j] = Σ_k work[i][k]·work[j][k], in 2×2
-  // blocks so that each load feeds two multiply-adds (work[r][k] = 0 for k < r, so a block
-  // may start its sum at its smaller column).
+}
+
+/**
+ * out = W·Wᵀ for the upper-triangular-by-rows `work` W (full symmetric result):
+ * (L⁻ᵀ L⁻¹)_{ij} = Σ_{k ≥ max(i,j)} X[k][i]·X[k][j] = Σ_k work[i][k]·work[j][k], in 2×2
+ * blocks so that each load feeds two multiply-adds (work[r][k] = 0 for k < r, so a block
+ * may start its sum at its smaller column).
+ */
+function gramOfRows(work: Float64Array, n: number, out: Float64Array): Float64Array {
+  let j = 0;
   let i = 0;
   for (; i + 1 < n; i += 2) {
     const r0 = i * n;

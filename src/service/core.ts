@@ -45,4 +45,8 @@ export interface ServiceCore {
   commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null): T;
   /** Announces a change once it is committed (progress waiters, change listeners). */
   bump(s: StudyState, kind?: StudyChange["kind"]): void;
+  /** Resolves with `value` once everything queued so far is committed. @throws UNAVAILABLE after a failed commit. */
+  visible<T>(value: T): Promise<T>;
+  /** The studies this server holds in memory (deleted ones excluded or marked). */
+  studies(): StudyState[];
 }

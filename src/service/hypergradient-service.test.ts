@@ -1,8 +1,9 @@
 /** The hypergradient strategy through the service: report → update, stored params, trajectory read-back. */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -11,12 +12,12 @@ const SPACE = {
   act: { type: "categorical", choices: ["relu", "gelu"] },
 };
 
-describe("hypergradient strategy in the service", () => {
-  let storage: SqliteStorage;
+describe.each(storageBackends(inject("pgUrl")))("hypergradient strategy in the service on %s", (backend: StorageBackend) => {
+  let storage: Storage;
   let svc: StudyService;
 
   beforeEach(async () => {
-    storage = new SqliteStorage({ path: ":memory:" });
+    storage = await backend.open(backend.location());
     svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
   });
   afterEach(async () => {

@@ -2,17 +2,17 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, inject } from "vitest";
 import type { Decision } from "../domain/decision.js";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 
-async function open(path: string) {
-  const storage = new SqliteStorage({ path });
+async function open(backend: StorageBackend, location = backend.location()) {
+  const storage = await backend.open(location);
   const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
   return { svc, close: async () => (await svc.close(), await storage.close()) };
 }
@@ -37,9 +37,9 @@ async function run(svc: StudyService, study: string, n: number, steps: number): 
   return out;
 }
 
-describe("schedulers through the service", () => {
+describe.each(storageBackends(inject("pgUrl")))("schedulers through the service on %s", (backend: StorageBackend) => {
   it("prunes with the median rule and records pruned trials", async () => {
-    const { svc, close } = await open(":memory:");
+    const { svc, close } = await open(backend);
     await svc.createStudy({ name: "m", space: SPACE, scheduler: { name: "median", options: { n_startup_trials: 3 } } });
     const actions = await run(svc, "m", 14, 5);
     expect(actions).toContain("prune");
@@ -50,26 +50,25 @@ describe("schedulers through the service", () => {
   });
 
   it("makes the same decisions after a restart as without one", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tp-sched-"));
-    const straight = await open(join(dir, "a.db"));
+    const straight = await open(backend);
     await straight.svc.createStudy({ name: "h", space: SPACE, seed: 5, scheduler: { name: "asha", options: { min_resource: 1, max_resource: 27, reduction_factor: 3 } } });
     const expected = await run(straight.svc, "h", 16, 9);
     expect(expected).toContain("prune"); // the comparison below must cover real decisions
     await straight.close();
 
-    const path = join(dir, "b.db");
-    let part = await open(path);
+    const path = backend.location();
+    let part = await open(backend, path);
     await part.svc.createStudy({ name: "h", space: SPACE, seed: 5, scheduler: { name: "asha", options: { min_resource: 1, max_resource: 27, reduction_factor: 3 } } });
     const first = await run(part.svc, "h", 8, 9);
     await part.close();
-    part = await open(path); // fresh process state: the scheduler rebuilds from storage
+    part = await open(backend, path); // fresh process state: the scheduler rebuilds from storage
     const second = await run(part.svc, "h", 8, 9);
     await part.close();
     expect([...first, ...second]).toEqual(expected);
   });
 
   it("hands the scheduler's budget out with the trial", async () => {
-    const { svc, close } = await open(":memory:");
+    const { svc, close } = await open(backend);
     await svc.createStudy({ name: "hb", space: SPACE, scheduler: { name: "hyperband", options: { min_resource: 1, max_resource: 9, reduction_factor: 3 } } });
     const a = await svc.ask({ study: "hb" });
     expect(typeof a.trial.system_attrs.bracket === "number" || a.budget !== null).toBe(true);
@@ -77,7 +76,7 @@ describe("schedulers through the service", () => {
   });
 
   it("refuses combinations that make no sense, saying why", async () => {
-    const { svc, close } = await open(":memory:");
+    const { svc, close } = await open(backend);
     try {
       await svc.createStudy({ name: "b", space: SPACE, strategy: "grid", scheduler: { name: "bohb", options: { max_resource: 9 } } });
       throw new Error("should have been refused");

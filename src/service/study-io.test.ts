@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -20,11 +21,11 @@ async function code(p: Promise<unknown> | (() => unknown)): Promise<TuneportErro
   throw new Error("expected a TuneportError");
 }
 
-describe("export / import of a study as JSON Lines", () => {
+describe.each(storageBackends(inject("pgUrl")))("export / import of a study as JSON Lines on %s", (backend: StorageBackend) => {
   let now = 1_700_000_000_123;
-  const open: { svc: StudyService; st: SqliteStorage }[] = [];
+  const open: { svc: StudyService; st: Storage }[] = [];
   async function service(): Promise<StudyService> {
-    const st = new SqliteStorage({ path: ":memory:" });
+    const st = await backend.open(backend.location());
     const svc = await StudyService.open({ storage: st, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
     open.push({ svc, st });
     return svc;

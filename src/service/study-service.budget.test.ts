@@ -2,10 +2,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
@@ -20,25 +21,24 @@ async function stopped(p: Promise<unknown>): Promise<Record<string, unknown> | n
   }
 }
 
-describe("trial budget and stop/resume", () => {
+describe.each(storageBackends(inject("pgUrl")))("trial budget and stop/resume on %s", (backend: StorageBackend) => {
   let dir: string;
   let now: number;
-  let storage: SqliteStorage;
+  let storage: Storage;
   let svc: StudyService;
 
   const open = async () => {
-    storage = new SqliteStorage({ path: join(dir, "db.sqlite") });
+    storage = await backend.open(dir);
     svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
   };
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tuneport-budget-"));
+    dir = backend.location();
     now = 1_000_000;
     await open();
   });
   afterEach(async () => {
     await svc.close();
     await storage.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("hands out at most max_trials trials to concurrent askers, enqueued ones included, across a restart", async () => {

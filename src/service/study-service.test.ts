@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -21,14 +22,14 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<TuneportEr
   throw new Error(`expected ${code}, but the call succeeded`);
 }
 
-describe("StudyService", () => {
+describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: StorageBackend) => {
   let now = 1_000_000;
-  let storage: SqliteStorage;
+  let storage: Storage;
   let svc: StudyService;
 
   beforeEach(async () => {
     now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
+    storage = await backend.open(backend.location());
     svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
   });
   afterEach(async () => {
@@ -111,15 +112,14 @@ describe("StudyService", () => {
   });
 
   it("remembers replies across a restart", async () => {
-    const dir = await import("node:fs").then((fs) => fs.mkdtempSync("/tmp/tp-svc-"));
-    const path = `${dir}/db.sqlite`;
-    const st1 = new SqliteStorage({ path });
+    const path = backend.location();
+    const st1 = await backend.open(path);
     const s1 = await StudyService.open({ storage: st1, logger: silentLogger(), reapIntervalMs: 0 });
     await s1.createStudy({ name: "s", space: SPACE });
     const a = await s1.ask({ study: "s" }, "ask-1");
     await s1.close();
     await st1.close();
-    const st2 = new SqliteStorage({ path });
+    const st2 = await backend.open(path);
     const s2 = await StudyService.open({ storage: st2, logger: silentLogger(), reapIntervalMs: 0 });
     expect(await s2.ask({ study: "s" }, "ask-1")).toEqual(a);
     // the lease survived too: the same worker can finish its trial
@@ -249,7 +249,7 @@ describe("StudyService", () => {
 
   it("stops (UNAVAILABLE, onFatal) when a batch fails to commit, acknowledging none of it", async () => {
     const fatal = vi.fn();
-    const st = new SqliteStorage({ path: ":memory:" });
+    const st = await backend.open(backend.location());
     const s2 = await StudyService.open({ storage: st, logger: silentLogger(), reapIntervalMs: 0, onFatal: fatal });
     try {
       await s2.createStudy({ name: "f", space: SPACE });

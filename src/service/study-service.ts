@@ -29,7 +29,9 @@ import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline } from "./commit-pipeline.js";
 import { type ServiceCore, type SuggestRunner, inProcessRunner } from "./core.js";
 import { Idempotency, type ReplyCtx } from "./idempotency.js";
-import { addWaiting, checkLease, expiredTrials, expiryAfterRestart, leaseChange, reapedRecord, retryOf } from "./leases.js";
+import { expiryAfterRestart } from "./leases.js";
+import * as leaseOps from "./lease-ops.js";
+import { type Ownership, SoleOwner } from "./ownership.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
@@ -72,6 +74,11 @@ export interface StudyServiceOptions {
    * call with UNAVAILABLE either way.
    */
   readonly onFatal?: (err: unknown) => void;
+  /**
+   * Which studies this server serves and where ids come from (ownership.ts): by default every study,
+   * ids from the largest stored (one server per database); `SharedOwnership` for several servers.
+   */
+  readonly ownership?: Ownership;
 }
 
 export type CreateStudyArgs = S.CreateStudyInput;
@@ -96,12 +103,12 @@ export class StudyService {
   private readonly pipeline: CommitPipeline;
   private readonly idem: Idempotency;
   /**
-   * Storage-wide ids, taken (incremented) when a record is built, not when its commit is applied:
-   * commits of different studies interleave at their awaits, so an id read and bumped later could
-   * be handed out twice. A failed commit just leaves a gap.
+   * Also the source of storage-wide ids, taken when a record is built, not when its commit is
+   * applied: commits of different studies interleave at their awaits, so an id read and bumped later
+   * could be handed out twice. A failed commit just leaves a gap.
    */
-  private nextTrialId = 1;
-  private nextStudyId = 1;
+  private readonly ownership: Ownership;
+  private readonly onFatal: (err: unknown) => void;
   private reapTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly feed: ChangeFeed;
@@ -121,26 +128,45 @@ export class StudyService {
         : new PluginCatalogue({ strategies: opts.strategies, schedulers: opts.schedulers });
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
-    this.pipeline = new CommitPipeline(this.storage, this.log, opts.onFatal ?? (() => undefined));
+    this.ownership = opts.ownership ?? new SoleOwner();
+    let fatal = false;
+    this.onFatal = (err) => {
+      if (!fatal) (fatal = true), (opts.onFatal ?? (() => undefined))(err);
+    };
+    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal);
     this.idem = new Idempotency(this.storage, () => this.now());
     this.feed = new ChangeFeed(this.log, () => this.pipeline.visible(undefined));
     this.core = {
       log: this.log,
       runner: this.runner,
       now: () => this.now(),
-      allocTrialId: () => this.nextTrialId++,
+      allocTrialId: () => this.ownership.nextTrialId(),
       state: (name) => this.getState(name),
       live: (s) => this.live(s),
       mutate: (id, op, body) => this.mutate(id, op, body),
       commit: (changes, result, apply, rc) => this.commit(changes, result, apply, rc),
       bump: (s, kind) => this.bump(s, kind),
+      visible: (v) => this.pipeline.visible(v),
+      studies: () => [...this.studies.values()],
     };
   }
 
-  /** Loads every study from storage and starts the reaper. */
+  /** Loads every study from storage (those it owns: see ownership.ts) and starts the reaper. */
   static async open(opts: StudyServiceOptions): Promise<StudyService> {
     const svc = new StudyService(opts);
-    await svc.load(opts.readOnly ?? false);
+    await svc.ownership.start(
+      {
+        adopt: (study, trials) => svc.adopt(study, trials as TrialRecord[], svc.now()),
+        lost: (err) => {
+          // Memory is no longer the truth for that study, and storage fences our writes to it: stop.
+          svc.closed = true;
+          svc.onFatal(err);
+        },
+      },
+      svc.storage,
+      opts.readOnly ?? false,
+    );
+    if (svc.ownership.everything) await svc.load(opts.readOnly ?? false);
     const every = opts.readOnly ? 0 : (opts.reapIntervalMs ?? 1000);
     if (every > 0) {
       svc.reapTimer = setInterval(() => {
@@ -156,25 +182,29 @@ export class StudyService {
   }
 
   private async load(readOnly: boolean): Promise<void> {
-    this.nextTrialId = (await this.storage.maxTrialId()) + 1;
-    this.nextStudyId = (await this.storage.maxStudyId()) + 1;
     const now = this.now();
     let regranted = 0;
-    for (const study of await this.storage.listStudies()) {
-      const trials = (await this.storage.loadTrials(study.id)) as TrialRecord[];
-      const state = makeState(study, trials, this.plugins);
-      for (const n of state.running) {
-        const t = trials[n] as TrialRecord;
-        if (t.lease) {
-          t.persistedExpiry = t.lease.expiresAt;
-          t.lease = { token: t.lease.token, expiresAt: expiryAfterRestart(t.lease.expiresAt, now, study.config.leaseTtlS * 1000) };
-        }
-        regranted++;
-      }
-      this.studies.set(study.name, state);
-    }
+    for (const study of await this.storage.listStudies())
+      regranted += this.adopt(study, (await this.storage.loadTrials(study.id)) as TrialRecord[], now).running.size;
     if (!readOnly) await this.storage.pruneReplies(now - this.replyRetentionMs);
     this.log.info({ studies: this.studies.size, running: regranted }, "storage loaded");
+  }
+
+  /**
+   * Installs a study read from storage (at start, or taken over from another server): running
+   * trials keep their lease tokens, with expiries bounded as after a restart (leases.ts).
+   */
+  private adopt(study: Study, trials: TrialRecord[], now: number): StudyState {
+    const state = makeState(study, trials, this.plugins);
+    for (const n of state.running) {
+      const t = trials[n] as TrialRecord;
+      if (t.lease) {
+        t.persistedExpiry = t.lease.expiresAt;
+        t.lease = { token: t.lease.token, expiresAt: expiryAfterRestart(t.lease.expiresAt, now, study.config.leaseTtlS * 1000) };
+      }
+    }
+    this.studies.set(study.name, state);
+    return state;
   }
 
   /** Stops the reaper and waits for in-flight operations; storage is left for the caller to close. */
@@ -186,6 +216,7 @@ export class StudyService {
     for (const s of this.studies.values()) await s.writeLock.run(() => undefined);
     await this.pipeline.drain();
     await this.runner.close();
+    if (!this.pipeline.failed) await this.ownership.close();
   }
 
   // ---------------------------------------------------------------- the op table
@@ -201,6 +232,9 @@ export class StudyService {
     const parsed = spec.args.safeParse(raw);
     if (!parsed.success) throw invalidArgument(`${op}: ${formatZodError(parsed.error)}`);
     if (!spec.mutating && ctx.requestId !== undefined) this.idem.claim(ctx.requestId, op);
+    const args = parsed.data as { study?: unknown; name?: unknown };
+    const study = op === "create_study" ? args.name : args.study;
+    if (typeof study === "string") await this.ownership.ensure(study);
     const run = spec.run as (svc: StudyService, a: unknown, c: OpContext) => Promise<unknown>;
     return (await run(this, parsed.data, ctx)) as OpResult<K>;
   }
@@ -289,7 +323,7 @@ export class StudyService {
       // No await between the name check above and taking the name here: two concurrent creates of
       // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete
       // of the same name that is still in the open batch.
-      const study: Study = { id: this.nextStudyId++, name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() };
+      const study: Study = { id: this.ownership.nextStudyId(), name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() };
       const state = makeState(study, [], this.plugins);
       return this.commit([{ kind: "insert-study", study }], { study: viewOf(state), created: true }, () => {
         this.studies.set(a.name, state);
@@ -303,8 +337,16 @@ export class StudyService {
     return this.pipeline.visible(viewOf(this.getState(a.study)));
   }
 
+  /** Every study; with several servers, those served elsewhere as last committed. */
   async listStudies(): Promise<StudyView[]> {
-    return this.pipeline.visible([...this.studies.values()].filter((s) => !s.deleted).map((s) => viewOf(s)));
+    const local = [...this.studies.values()].filter((s) => !s.deleted);
+    const foreign = await this.ownership.foreignStudies(new Set(local.map((s) => s.study.name)));
+    const views = local.map((s) => viewOf(s));
+    if (foreign.length > 0) {
+      views.push(...foreign.map((f) => viewOf(makeState(f.study, f.trials as TrialRecord[], this.plugins))));
+      views.sort((x, y) => x.created_at - y.created_at);
+    }
+    return this.pipeline.visible(views);
   }
 
   /** Deletes a study with its trials (see docs/DURABILITY.md for requests racing it). @throws NOT_FOUND. */
@@ -388,11 +430,13 @@ export class StudyService {
     const imp = parseStudyLines(text, rename, this.plugins);
     if (rename !== undefined && !OPS.create_study.args.shape.name.safeParse(rename).success)
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
+    await this.ownership.ensure(imp.name);
+    await this.ownership.reserve(imp.trials.length + 1);
     const existing = this.studies.get(imp.name);
     if (existing && !existing.deleted)
       throw new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
     const study: Study = {
-      id: this.nextStudyId++,
+      id: this.ownership.nextStudyId(),
       name: imp.name,
       config: imp.config,
       userAttrs: imp.userAttrs,
@@ -403,7 +447,7 @@ export class StudyService {
     const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
     const trials: TrialRecord[] = imp.trials.map((t) => ({
       ...t,
-      id: this.nextTrialId++,
+      id: this.ownership.nextTrialId(),
       studyId: study.id,
       params: { ...t.params },
       intermediate: [...t.intermediate],
@@ -451,67 +495,24 @@ export class StudyService {
     return trialOps.setTrialUserAttrs(this.core, a, requestId);
   }
 
-  // ---------------------------------------------------------------- leases
+  // ---------------------------------------------------------------- leases (lease-ops.ts)
 
-  /**
-   * Extends the leases of running trials. Each entry answers `ok` with the new expiry, or the
-   * error code (`LEASE_LOST`, `NOT_FOUND`, `FAILED_PRECONDITION`) for that trial alone.
-   */
-  async heartbeat(a: S.HeartbeatArgs): Promise<
-    { study: string; trial: number; ok: boolean; expires_at?: number; code?: string; message?: string }[]
-  > {
-    const now = this.now();
-    let queued = false;
-    const out = a.leases.map((l) => {
-      try {
-        const s = this.getState(l.study);
-        const t = trialOf(s, l.trial);
-        checkLease(s, t, l.token);
-        const expiresAt = now + s.study.config.leaseTtlS * 1000;
-        t.lease = { token: t.lease?.token ?? l.token, expiresAt };
-        const change = leaseChange(s, t);
-        if (change) {
-          this.pipeline.queue([change]);
-          queued = true;
-        }
-        return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000 };
-      } catch (err) {
+  /** See lease-ops.ts `heartbeat`. */
+  async heartbeat(a: S.HeartbeatArgs) {
+    // Each study of the batch is taken over or found served elsewhere; its entries alone say so.
+    const elsewhere = new Map<string, TuneportError>();
+    for (const name of new Set(a.leases.map((l) => l.study)))
+      await this.ownership.ensure(name).catch((err: unknown) => {
         if (!(err instanceof TuneportError)) throw err;
-        return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message };
-      }
-    });
-    return queued ? this.pipeline.visible(out) : out;
+        elsewhere.set(name, err);
+      });
+    return leaseOps.heartbeat(this.core, a, elsewhere);
   }
 
-  /** Fails every trial whose lease expired, re-queueing params per the retry policy. Returns how many were reaped. */
+  /** See lease-ops.ts `reap`. */
   async reap(): Promise<number> {
-    let reaped = 0;
-    for (const s of [...this.studies.values()]) {
-      if (expiredTrials(s, this.now()).length === 0) continue;
-      await s.writeLock.run(async () => {
-        if (s.deleted) return;
-        for (const n of expiredTrials(s, this.now())) {
-          const t = s.trials[n] as TrialRecord;
-          const next = reapedRecord(t, this.now());
-          const retry = next.state === "FAIL" ? retryOf(s, next, () => this.nextTrialId++, this.now()) : null;
-          if (retry) next.systemAttrs = { ...next.systemAttrs, retried_as: retry.number };
-          const changes: Change[] = [{ kind: "update-trial", trial: next }];
-          if (retry) changes.push({ kind: "insert-trial", trial: retry });
-          this.commit(changes, null, () => {
-            s.trials[n] = next;
-            s.running.delete(n);
-            if (retry) {
-              addWaiting(s, retry);
-              s.started--; // the retry counts against the budget when it is asked
-            }
-            this.bump(s);
-          });
-          reaped++;
-          this.log.warn({ study: s.study.name, trial: n, retried_as: retry?.number ?? null }, "lease expired; trial reaped");
-        }
-      });
-    }
-    return this.pipeline.visible(reaped);
+    await this.ownership.reserve(64);
+    return leaseOps.reap(this.core);
   }
 
   // ---------------------------------------------------------------- reads

@@ -1,7 +1,7 @@
 /**
  * The conformance suite every scheduler runs (the analogue of `strategy.case.ts`). Call
- * `schedulerConformance(factory, conf)` from the scheduler's own test file; list any skipped
- * check by name with its reason in `skip` (the report shows it, see skips.ts).
+ * `schedulerConformance(factory, conf)` from the scheduler's own test file; list any exempt
+ * check by name with its reason in `skip` (it runs as an expected failure, see skips.ts).
  *
  * The checks drive a simulated study in-process the way the service will: three workers
  * take turns; `beforeSuggest` runs before each new trial, every report appends the value to

@@ -2,7 +2,7 @@
  * The conformance suite every storage runs (in the spirit of Optuna's
  * testing/pytest_storages.py): the contract of src/storage/storage.ts, as the service relies on
  * it. Call `storageConformance(label, conf)` from the storage's own test file; list any
- * skipped check by name with its reason in `skip` (the report shows it, see skips.ts).
+ * exempt check by name with its reason in `skip` (it runs as an expected failure, see skips.ts).
  *
  * What is checked: every `Change` kind round-trips exactly (ids, JSON attributes, NaN and
  * ±Infinity intermediates, leases); a batch is atomic (a failing change leaves nothing of its
@@ -275,7 +275,7 @@ const checkReplies: Check = async (c) => {
 
 /** Everything committed survives a reopen; deleted study ids stay used. */
 const checkDurable: Check = async (c) => {
-  expect(c.handle.reopen, `${c.label} cannot reopen its database: skip "durable" with the reason`).toBeTypeOf("function");
+  expect(c.handle.reopen, `${c.label} cannot reopen its database: exempt "durable" in skip with the reason`).toBeTypeOf("function");
   const t = storedTrialOf(2, 2, 0, { intermediate: [{ step: 1, value: Number.NaN }] });
   await c.commit(
     { kind: "insert-study", study: studyOf(1, "deleted") },

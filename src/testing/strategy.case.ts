@@ -1,7 +1,7 @@
 /**
  * The conformance suite every strategy runs (after Optuna's testing/pytest_samplers.py).
  * Call `strategyConformance(factory, conf)` from the strategy's own test file; list any
- * skipped check by name with its reason in `skip` (the report shows it, see skips.ts).
+ * exempt check by name with its reason in `skip` (it runs as an expected failure, see skips.ts).
  *
  * The checks hold a strategy to the contract in src/domain/plugin.ts: valid values,
  * reproducible from (seed, history), a function of history (a fresh instance decides as a

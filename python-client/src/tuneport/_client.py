@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -24,10 +24,10 @@ from ._errors import (
     UnavailableError,
     UnsupportedVersionError,
 )
+from ._failover import Endpoints, FailoverChannel
 from ._protocol import (
     DEFAULT_OUTAGE_BUDGET_S,
     PROTOCOL_VERSIONS,
-    Channel,
     CurveKeys,
     check_endpoint,
     encode,
@@ -55,7 +55,7 @@ class Client:
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         *,
         timeout: float = 10.0,
         retries: int = 3,
@@ -67,7 +67,8 @@ class Client:
         client_info: Mapping[str, Any] | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
-        self.endpoint = check_endpoint(endpoint)
+        self._endpoints = Endpoints(endpoint, suspect_s=max(1.0, 3 * timeout))
+        self.endpoint = self._endpoints.current
         if not connect_timeout > 0:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
@@ -75,8 +76,8 @@ class Client:
         self._heartbeat: _Heartbeat | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         try:
-            self._channel = Channel(
-                self._context, endpoint, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
+            self._channel = FailoverChannel(
+                self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
             )
         except BaseException:
             self._context.term()
@@ -298,12 +299,13 @@ class _Heartbeat:
         return max(0.05, min(self._interval, ttl / 3))
 
     def _run(self) -> None:
-        channel = Channel(
+        channel = FailoverChannel(
             self._client._context,
-            self._client.endpoint,
+            self._client._endpoints,
             timeout=self._timeout,
             retries=0,
             curve=self._client._curve,
+            failover_s=self._timeout,
             outage_budget_s=self._timeout,
         )
         last = time.monotonic()
@@ -323,7 +325,7 @@ class _Heartbeat:
         finally:
             channel.close()
 
-    def _beat(self, channel: Channel, trials: list[Trial]) -> None:
+    def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}
         leases = [{"study": t.study.name, "trial": t.number, "token": t.lease.token} for t in trials]
         try:
@@ -340,6 +342,8 @@ class _Heartbeat:
                 continue
             code = entry.get("code")
             message = str(entry.get("message", ""))
+            if code == "UNAVAILABLE":
+                continue  # its study is being taken over by another server: renew it there next time
             if code == "LEASE_LOST":
                 trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number}))
                 log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
@@ -349,7 +353,7 @@ class _Heartbeat:
 
 
 def connect(
-    endpoint: str,
+    endpoint: str | Sequence[str],
     *,
     timeout: float = 10.0,
     retries: int = 3,
@@ -363,7 +367,9 @@ def connect(
     """Connects to a server and runs the ``hello`` handshake (protocol version negotiation).
 
     - ``endpoint``: ``tcp://host:port`` (also ``ipc://path``); anything else raises
-      InvalidArgumentError at once, with a hint.
+      InvalidArgumentError at once, with a hint. Several endpoints (``["tcp://a:5555",
+      "tcp://b:5555"]``: servers sharing one PostgreSQL database) make the client fail over
+      between them and follow redirects to each study's owner (docs/SCALING.md).
     - ``connect_timeout``: the handshake gives up after this many seconds with a TimeoutError
       asking whether a tuneport server runs there.
     - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its

@@ -299,6 +299,7 @@ export const heartbeatEntrySchema = z.object({
   expires_at: z.number().optional(),
   code: z.string().optional(),
   message: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional().describe("with UNAVAILABLE: the redirect {reason: 'moved', endpoint} of a study served elsewhere"),
 });
 
 export const helloResultSchema = z.object({

@@ -26,7 +26,7 @@ import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
 import { type Study, type StudyConfig, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
-import type { Change, Storage, StoredTrial } from "../storage.js";
+import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
 
 export type Durability = "process" | "power";
 
@@ -412,15 +412,6 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/**
- * A row's objective values: the stored vector, or [value] for a row written before schema 3
- * (one-objective studies only had `value`). A PostgreSQL storage reads its rows the same way.
- */
-export function valuesOfRow(r: { value: number | null; objective_values: string | null }): number[] | null {
-  if (r.objective_values !== null) return JSON.parse(r.objective_values) as number[];
-  return r.value === null ? null : [r.value];
 }
 
 function nanToNull(v: number): number | null {

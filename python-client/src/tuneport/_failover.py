@@ -1,0 +1,225 @@
+"""Several servers: failover between endpoints and the redirect to a study's owner.
+
+Servers that share one PostgreSQL database each own some studies (docs/SCALING.md). A request
+for a study that another server owns is answered ``UNAVAILABLE`` with
+``data = {"reason": "moved", "endpoint": ...}``: the client resends the *same* request (same id, so
+nothing happens twice) to that endpoint. A server that stays silent for a whole attempt is
+*suspect* for a while: the client moves on to the next endpoint it knows, and a redirect that
+points at a suspect server (its owner just died, and no one has taken the study over yet) is
+retried after a short back-off until a live server takes the study over or the failover window
+ends.
+
+``Endpoints`` is the shared state (the endpoints, the current one, the suspects); a
+``FailoverChannel`` sends requests over it with the same interface as ``Channel``. While a client
+knows one endpoint only, a request is exactly one ``Channel`` request (its Lazy Pirate retries and
+its outage budget for a restarting server); failover starts once a second endpoint is known.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import zmq
+
+from ._errors import ClientClosedError, TimeoutError
+from ._protocol import DEFAULT_OUTAGE_BUDGET_S, Channel, CurveKeys, check_endpoint
+
+#: Redirects followed in a row before a request waits (a stale owner row can point in a circle).
+MAX_HOPS = 8
+
+
+class Endpoints:
+    """The servers a client knows, the one it talks to now, and those that were silent lately.
+    Thread-safe; shared by a client's request channel and its heartbeat thread."""
+
+    def __init__(self, endpoints: str | Sequence[str], *, suspect_s: float = 10.0) -> None:
+        listed = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        if not listed or not all(isinstance(e, str) and e for e in listed):
+            raise ValueError("endpoints must be a non-empty endpoint string or list of them")
+        listed = [check_endpoint(e) for e in listed]
+        self._all: list[str] = list(dict.fromkeys(listed))
+        self._current = self._all[0]
+        self._suspect: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.suspect_s = suspect_s
+
+    @property
+    def all(self) -> list[str]:
+        """Every endpoint known: those given, then those learnt from redirects."""
+        with self._lock:
+            return list(self._all)
+
+    @property
+    def current(self) -> str:
+        with self._lock:
+            return self._current
+
+    def is_suspect(self, endpoint: str) -> bool:
+        with self._lock:
+            return self._suspect.get(endpoint, 0.0) > time.monotonic()
+
+    def pick(self) -> str:
+        """The current endpoint unless it is suspect; else the next one that is not (or, when all
+        are, the one whose suspicion ends first)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._suspect.get(self._current, 0.0) <= now:
+                return self._current
+            start = self._all.index(self._current) if self._current in self._all else 0
+            ring = self._all[start + 1 :] + self._all[: start + 1]
+            fresh = [e for e in ring if self._suspect.get(e, 0.0) <= now]
+            self._current = fresh[0] if fresh else min(ring, key=lambda e: self._suspect.get(e, 0.0))
+            return self._current
+
+    def moved(self, endpoint: str) -> None:
+        """A server said the study lives at ``endpoint``: talk to it from now on."""
+        with self._lock:
+            if endpoint not in self._all:
+                self._all.append(endpoint)
+            self._current = endpoint
+
+    def silent(self, endpoint: str) -> None:
+        """``endpoint`` did not answer a whole attempt: avoid it for ``suspect_s`` seconds."""
+        with self._lock:
+            self._suspect[endpoint] = time.monotonic() + self.suspect_s
+
+    def answered(self, endpoint: str) -> None:
+        with self._lock:
+            self._suspect.pop(endpoint, None)
+
+    def rotate(self) -> None:
+        """Moves on to the next endpoint (a server said it is busy or stopping)."""
+        with self._lock:
+            if len(self._all) > 1 and self._current in self._all:
+                self._current = self._all[(self._all.index(self._current) + 1) % len(self._all)]
+
+
+def redirect_of(reply: Any) -> Mapping[str, Any] | None:
+    """The ``data`` of an ``UNAVAILABLE``/``moved`` reply, else None."""
+    if not isinstance(reply, dict) or reply.get("ok") is not False:
+        return None
+    error = reply.get("error")
+    if not isinstance(error, dict) or error.get("code") != "UNAVAILABLE":
+        return None
+    data = error.get("data")
+    return data if isinstance(data, dict) and data.get("reason") == "moved" else None
+
+
+class FailoverChannel:
+    """Requests over several endpoints (see the module docstring), one at a time. ``timeout`` is per
+    attempt; ``retries`` is the number of silent attempts tolerated (across endpoints) before
+    TimeoutError; ``failover_s`` bounds the time spent waiting for a study to be taken over."""
+
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoints: Endpoints,
+        *,
+        timeout: float,
+        retries: int,
+        curve: CurveKeys | None = None,
+        failover_s: float | None = None,
+        outage_budget_s: float = DEFAULT_OUTAGE_BUDGET_S,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self._context = context
+        self.endpoints = endpoints
+        self.timeout = timeout
+        self.retries = retries
+        self.failover_s = timeout * (1 + retries) if failover_s is None else failover_s
+        self._curve = curve
+        self.outage_budget_s = outage_budget_s
+        self._channels: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _channel(self, endpoint: str, timeout: float) -> Channel:
+        ch = self._channels.get(endpoint)
+        if ch is None:
+            ch = self._channels[endpoint] = Channel(
+                self._context, endpoint, timeout=timeout, retries=0, curve=self._curve, outage_budget_s=self.outage_budget_s
+            )
+        return ch
+
+    def request(
+        self,
+        message: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        outage_budget_s: float | None = None,
+    ) -> Any:
+        """Sends ``message`` (the same bytes, the same id, each time) until a server that serves its
+        study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
+        failover window ended. @raises TimeoutError after ``1 + retries`` silent attempts (with one
+        endpoint: as ``Channel.request``, outage budget included)."""
+        wait = self.timeout if timeout is None else timeout
+        silences_allowed = self.retries if retries is None else retries
+        with self._lock:
+            started = time.monotonic()
+            silences = hops = 0
+            delay = 0.05
+            while True:
+                if self._closed:
+                    raise ClientClosedError("the client is closed")
+                endpoint = self.endpoints.pick()
+                if len(self.endpoints.all) == 1:
+                    # One server known: its channel's own retries and outage budget, unchanged.
+                    reply = self._channel(endpoint, wait).request(
+                        message, timeout=wait, retries=silences_allowed, outage_budget_s=outage_budget_s
+                    )
+                    moved = redirect_of(reply)
+                    target = moved.get("endpoint") if moved is not None else None
+                    if isinstance(target, str) and target and target != endpoint and hops < MAX_HOPS:
+                        self.endpoints.moved(target)
+                        hops += 1
+                        continue
+                    return reply
+                try:
+                    reply = self._channel(endpoint, wait).request(message, timeout=wait, retries=0, outage_budget_s=min(wait, self.outage_budget_s))
+                except TimeoutError as err:  # silent or unreachable for a whole attempt
+                    self.endpoints.silent(endpoint)
+                    silences += 1
+                    if silences > silences_allowed:
+                        tried = ", ".join(self.endpoints.all)
+                        hint = " (CURVE keys not accepted by the server?)" if self._curve is not None else ""
+                        raise TimeoutError(
+                            f"no reply to {message.get('op')!r} from {tried} after {silences} attempt(s) of {wait:g}s{hint}",
+                            {"op": message.get("op"), "id": message.get("id"), "attempts": silences},
+                        ) from err
+                    continue
+                self.endpoints.answered(endpoint)
+                moved = redirect_of(reply)
+                if moved is None:
+                    if isinstance(reply, dict) and reply.get("ok") is False and (reply.get("error") or {}).get("code") == "UNAVAILABLE":
+                        self.endpoints.rotate()  # busy or stopping: the caller's next try goes elsewhere
+                    return reply
+                target = moved.get("endpoint")
+                if isinstance(target, str) and target and target != endpoint and not self.endpoints.is_suspect(target) and hops < MAX_HOPS:
+                    self.endpoints.moved(target)
+                    hops += 1
+                    continue
+                # The owner is silent (dying) or unknown: a live server takes the study over once its
+                # ownership lease runs out. Wait for that, within the failover window.
+                if time.monotonic() - started + delay > self.failover_s:
+                    return reply
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                hops = 0
+
+    def close(self) -> None:
+        """Closes every socket (LINGER 0); later requests raise ClientClosedError."""
+        with self._lock:
+            self._closed = True
+            for ch in self._channels.values():
+                ch.close()
+            self._channels.clear()
+
+
+__all__ = ["Endpoints", "FailoverChannel", "redirect_of"]

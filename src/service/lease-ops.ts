@@ -1,0 +1,83 @@
+/**
+ * The lease operations that span a server's studies: heartbeats (many trials in one request) and
+ * the reaper (every study). The lease rules themselves are in leases.ts.
+ */
+import { TuneportError } from "../domain/errors.js";
+import type { Change } from "../storage/storage.js";
+import type { ServiceCore } from "./core.js";
+import { addWaiting, checkLease, expiredTrials, leaseChange, reapedRecord, retryOf } from "./leases.js";
+import type * as S from "./ops/schemas.js";
+import type { TrialRecord } from "./study-state.js";
+import { trialOf } from "./trial-ops.js";
+
+/** One heartbeat entry's answer. */
+export interface HeartbeatEntry {
+  study: string;
+  trial: number;
+  ok: boolean;
+  expires_at?: number;
+  code?: string;
+  message?: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Extends the leases of running trials. Each entry answers `ok` with the new expiry, or the error
+ * code (`LEASE_LOST`, `NOT_FOUND`, `FAILED_PRECONDITION`, or `UNAVAILABLE` with the redirect of
+ * `elsewhere` for a study another server serves) for that trial alone.
+ */
+export async function heartbeat(core: ServiceCore, a: S.HeartbeatArgs, elsewhere: ReadonlyMap<string, TuneportError>): Promise<HeartbeatEntry[]> {
+  const now = core.now();
+  const changes: Change[] = [];
+  const out = a.leases.map((l): HeartbeatEntry => {
+    try {
+      const moved = elsewhere.get(l.study);
+      if (moved) throw moved;
+      const s = core.state(l.study);
+      const t = trialOf(s, l.trial);
+      checkLease(s, t, l.token);
+      const expiresAt = now + s.study.config.leaseTtlS * 1000;
+      t.lease = { token: t.lease?.token ?? l.token, expiresAt };
+      const change = leaseChange(s, t);
+      if (change) changes.push(change);
+      return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000 };
+    } catch (err) {
+      if (!(err instanceof TuneportError)) throw err;
+      return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message, ...(err.data && err.code === "UNAVAILABLE" ? { data: err.data } : {}) };
+    }
+  });
+  if (changes.length === 0) return out;
+  core.commit(changes, null, () => undefined, null);
+  return core.visible(out);
+}
+
+/** Fails every trial whose lease expired, re-queueing params per the retry policy. Returns how many were reaped. */
+export async function reap(core: ServiceCore): Promise<number> {
+  let reaped = 0;
+  for (const s of core.studies()) {
+    if (expiredTrials(s, core.now()).length === 0) continue;
+    await s.writeLock.run(async () => {
+      if (s.deleted) return;
+      for (const n of expiredTrials(s, core.now())) {
+        const t = s.trials[n] as TrialRecord;
+        const next = reapedRecord(t, core.now());
+        const retry = next.state === "FAIL" ? retryOf(s, next, () => core.allocTrialId(), core.now()) : null;
+        if (retry) next.systemAttrs = { ...next.systemAttrs, retried_as: retry.number };
+        const changes: Change[] = [{ kind: "update-trial", trial: next }];
+        if (retry) changes.push({ kind: "insert-trial", trial: retry });
+        core.commit(changes, null, () => {
+          s.trials[n] = next;
+          s.running.delete(n);
+          if (retry) {
+            addWaiting(s, retry);
+            s.started--; // the retry counts against the budget when it is asked
+          }
+          core.bump(s);
+        }, null);
+        reaped++;
+        core.log.warn({ study: s.study.name, trial: n, retried_as: retry?.number ?? null }, "lease expired; trial reaped");
+      }
+    });
+  }
+  return core.visible(reaped);
+}

@@ -1,0 +1,211 @@
+/**
+ * Several services on one PostgreSQL schema (the shared test server): one owner per study, the
+ * redirect, takeover after the owner dies, fencing of a paused owner, and the guarantees that must
+ * survive a takeover (idempotent retries, leases, same seed → same suggestions).
+ */
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { TuneportError } from "../domain/errors.js";
+import { silentLogger } from "../logger.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { postgresBackend } from "../testing/storage-backends.js";
+import { SharedOwnership } from "./ownership.js";
+import { StudyService } from "./study-service.js";
+
+const TTL_MS = 400;
+const SPACE = { x: { type: "float", low: -5, high: 5 }, y: { type: "float", low: -5, high: 5 } };
+
+/** The real store; `paused` makes renewals pretend success without writing (a stalled server). */
+class PausableStore extends PgOwnershipStore {
+  paused = false;
+  override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
+    if (this.paused) return new Map(this.held);
+    const got = await super.renew(owner, ttlMs);
+    this.held = got;
+    return got;
+  }
+  private held = new Map<string, number>();
+}
+
+interface Server {
+  name: string;
+  storage: PostgresStorage;
+  store: PausableStore;
+  svc: StudyService;
+  fatal: unknown[];
+  dead: boolean;
+}
+
+const servers: Server[] = [];
+
+async function server(location: string, name: string): Promise<Server> {
+  const storage = await PostgresStorage.open({ url: location, poolSize: 3 });
+  const store = new PausableStore(storage);
+  const fatal: unknown[] = [];
+  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs: TTL_MS });
+  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+  const s = { name, storage, store, svc, fatal, dead: false };
+  servers.push(s);
+  return s;
+}
+
+/** The owner dies: it can no longer reach the database (its renewals stop) and answers nothing. */
+async function kill(s: Server): Promise<void> {
+  s.dead = true;
+  await s.storage.close();
+}
+
+async function codeOf(p: Promise<unknown>): Promise<TuneportError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof TuneportError) return e;
+    throw e;
+  }
+  throw new Error("expected a TuneportError");
+}
+
+/** Polls `cond` until it holds; throws past `limitMs` (a hang guard, not a speed check). */
+async function waitFor(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await cond().catch(() => false)) return;
+    if (Date.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Retries `op` at `s` until it stops answering UNAVAILABLE (the study is taken over); returns the ms it took. */
+async function untilServed(s: Server, study: string, limitMs: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await s.svc.execute("get_study", { study });
+      return Date.now() - t0;
+    } catch (e) {
+      if (!(e instanceof TuneportError && e.code === "UNAVAILABLE")) throw e;
+      if (Date.now() - t0 > limitMs) throw new Error(`not taken over within ${limitMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    if (s.dead) continue;
+    await s.svc.close().catch(() => undefined);
+    await s.storage.close().catch(() => undefined);
+  }
+});
+
+describe("several servers on one PostgreSQL database", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("serves each study from one server and redirects the others' requests there", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 1 });
+    await b.svc.execute("create_study", { name: "t", space: SPACE, seed: 1 });
+    const moved = await codeOf(b.svc.execute("ask", { study: "s" }));
+    expect(moved.code).toBe("UNAVAILABLE");
+    expect(moved.data).toMatchObject({ reason: "moved", study: "s", endpoint: "tcp://a:1" });
+    // Creating a name another server holds is redirected too: no second study of that name.
+    expect((await codeOf(b.svc.execute("create_study", { name: "s", load_if_exists: true }))).data?.endpoint).toBe("tcp://a:1");
+    // Listing shows every study, whichever server serves it.
+    expect((await b.svc.execute("list_studies", {})).studies.map((s) => s.name).sort()).toEqual(["s", "t"]);
+    // Heartbeats name the redirect per entry.
+    const hb = await b.svc.execute("heartbeat", { leases: [{ study: "s", trial: 0, token: "x" }] });
+    expect(hb.leases[0]).toMatchObject({ ok: false, code: "UNAVAILABLE", data: { endpoint: "tcp://a:1" } });
+  });
+
+  it("takes a dead owner's study over within 2 × TTL, with its replies, leases and suggestions", async () => {
+    // The same history on one server, as reference for the suggestions.
+    const ref = await server(backend.location(), "ref");
+    const tpe = { name: "tpe", options: { n_startup_trials: 3 } };
+    await ref.svc.execute("create_study", { name: "s", space: SPACE, seed: 42, strategy: tpe });
+    const expected: unknown[] = [];
+    for (let i = 0; i < 8; i++) {
+      const q = await ref.svc.execute("ask", { study: "s" });
+      expected.push(q.trial.params);
+      if (i < 7) await ref.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i % 3 });
+    }
+
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 42, strategy: tpe });
+    const got: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      const q = await a.svc.execute("ask", { study: "s" });
+      got.push(q.trial.params);
+      await a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i % 3 });
+    }
+    const first = await a.svc.execute("ask", { study: "s" }, { requestId: "ask-5" });
+    got.push(first.trial.params);
+    await kill(a);
+    // B takes the study over by itself (its scan), without a request reaching it first. How long
+    // that takes is measured by the soak (bench/results/failover.json), not asserted here.
+    await waitFor(async () => b.svc.trialsOf("s").length === 6, 50 * TTL_MS);
+    await untilServed(b, "s", 50 * TTL_MS);
+
+    // A retry that reaches the new owner gets the first reply, and changes nothing twice.
+    expect(await b.svc.execute("ask", { study: "s" }, { requestId: "ask-5" })).toEqual(first);
+    // The lease survived: the worker that asked on A finishes its trial on B.
+    await b.svc.execute("tell", { study: "s", trial: first.trial.number, token: first.lease.token, state: "COMPLETE", value: 5 % 3 });
+    for (let i = 6; i < 8; i++) {
+      const q = await b.svc.execute("ask", { study: "s" });
+      got.push(q.trial.params);
+      if (i < 7) await b.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i % 3 });
+    }
+    expect(got).toEqual(expected);
+    const trials = (await b.svc.execute("trials", { study: "s" })).trials;
+    expect(trials.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("fences a stalled owner: once another server took its study, its writes fail and it stops", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    const q = await a.svc.execute("ask", { study: "s" });
+    a.store.paused = true; // A believes it still owns the study, but its row expires
+    await untilServed(b, "s", 50 * TTL_MS);
+    const b1 = await b.svc.execute("ask", { study: "s" });
+    expect(b1.trial.number).toBe(1);
+    // A's late tell must not reach the database, nor be acknowledged.
+    await expect(a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" })).rejects.toThrow();
+    expect(a.fatal.length).toBeGreaterThan(0);
+    expect(await b.storage.getReply("late")).toBeNull();
+    const view = await b.svc.execute("trial", { study: "s", trial: q.trial.number });
+    expect(view.trial.state).toBe("RUNNING");
+    // The same tell sent to the new owner is applied there, once.
+    await b.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
+    expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("COMPLETE");
+  });
+
+  it("hands out distinct ids and one creator per name to servers racing on the same names", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    const names = Array.from({ length: 6 }, (_, i) => `n${i}`);
+    const results = await Promise.allSettled(
+      names.flatMap((name) => [a, b].map((s) => s.svc.execute("create_study", { name, space: SPACE, load_if_exists: true }))),
+    );
+    for (let i = 0; i < names.length; i++) {
+      const pair = results.slice(2 * i, 2 * i + 2);
+      // Exactly one server created it; the other was redirected to it.
+      expect(pair.filter((r) => r.status === "fulfilled" && r.value.created).length).toBe(1);
+    }
+    expect((await a.svc.execute("list_studies", {})).studies.map((v) => v.name).sort()).toEqual(names);
+    // Trial ids are storage-wide: asks on both servers never share one.
+    const ids: number[] = [];
+    for (const n of names)
+      for (const s of [a, b]) {
+        const asked = await Promise.allSettled([s.svc.execute("ask", { study: n }), s.svc.execute("ask", { study: n })]);
+        if (asked.every((r) => r.status === "fulfilled")) ids.push(...s.svc.trialsOf(n).map((t) => t.id));
+      }
+    expect(ids).toHaveLength(2 * names.length);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

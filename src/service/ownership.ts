@@ -1,0 +1,276 @@
+/**
+ * Ownership: which studies this server serves, and where its storage-wide ids come from.
+ *
+ * - `SoleOwner` (one server on SQLite, and readers): this server owns every study; ids continue
+ *   from the largest stored. Nothing is checked, nothing changes from before several servers.
+ * - `SharedOwnership` (several servers on PostgreSQL): each study *name* is owned by one server at a
+ *   time through a lease row (`OwnershipStore`, storage/postgres/pg-ownership.ts) whose expiry is
+ *   the database clock's. A server takes a name on the first request for it when the name is free
+ *   or its owner's lease ran out (then it loads the study from storage: a takeover), renews all its
+ *   names every TTL/3, and scans for expired names every TTL/2, so the studies of a dead server are
+ *   taken over within TTL + TTL/2 + load time ≤ 2 × TTL of its last renewal even when no request
+ *   arrives. A request for a study another live server owns is refused with UNAVAILABLE
+ *   `{reason: "moved", endpoint}`: clients resend it, same id, to that endpoint (the redirect).
+ *   Writes are fenced in storage (each commit checks the owner and the epoch in its own
+ *   transaction), so a server that lost a study can never write to it; a server that finds it
+ *   lost one stops (`onLost`, fatal), as after a failed commit: its memory is no longer the truth.
+ *   Ids come in blocks from database sequences, so servers never hand out the same id.
+ */
+import type { Logger } from "pino";
+import { TuneportError } from "../domain/errors.js";
+import type { Study } from "../domain/trial.js";
+import type { Storage, StoredTrial } from "../storage/storage.js";
+
+/** What the service offers the ownership module. */
+export interface OwnershipHost {
+  /** Installs a study loaded from storage (a takeover) as this server's. */
+  adopt(study: Study, trials: StoredTrial[]): void;
+  /** Called once when this server finds it lost a study it served (the process should stop). */
+  lost(err: Error): void;
+}
+
+/** The ownership a service runs under (see the file comment). */
+export interface Ownership {
+  /** True when this server owns every study (then the service loads them all at start). */
+  readonly everything: boolean;
+  /** Starts (ids, timers). Called once by the service after it is built. */
+  start(host: OwnershipHost, storage: Storage, readOnly: boolean): Promise<void>;
+  /**
+   * Returns once `name` is served here: owned, and loaded when it exists.
+   * @throws UNAVAILABLE `{reason: "moved", study, endpoint}` when another live server owns it.
+   */
+  ensure(name: string): Promise<void>;
+  /** Makes sure at least `n` ids of each kind can be taken without waiting. */
+  reserve(n: number): Promise<void>;
+  nextTrialId(): number;
+  nextStudyId(): number;
+  /** Studies that exist in storage but are served elsewhere (listing across servers). */
+  foreignStudies(local: ReadonlySet<string>): Promise<{ study: Study; trials: StoredTrial[] }[]>;
+  /** Stops the timers and hands this server's studies back (their rows expire now). */
+  close(): Promise<void>;
+}
+
+/** One server owns everything (SQLite, readers). */
+export class SoleOwner implements Ownership {
+  readonly everything = true;
+  private trialId = 1;
+  private studyId = 1;
+
+  async start(_host: OwnershipHost, storage: Storage): Promise<void> {
+    this.trialId = (await storage.maxTrialId()) + 1;
+    this.studyId = (await storage.maxStudyId()) + 1;
+  }
+  async ensure(): Promise<void> {}
+  async reserve(): Promise<void> {}
+  nextTrialId(): number {
+    return this.trialId++;
+  }
+  nextStudyId(): number {
+    return this.studyId++;
+  }
+  async foreignStudies(): Promise<{ study: Study; trials: StoredTrial[] }[]> {
+    return [];
+  }
+  async close(): Promise<void> {}
+}
+
+/** A claim on a study name: held (with the epoch taken), or held by another server. */
+export type Claim = { readonly held: true; readonly epoch: number } | { readonly held: false; readonly endpoint: string; readonly expiresInMs: number };
+
+/** The ownership rows and id sequences in the shared database. */
+export interface OwnershipStore {
+  /** Takes `name` if free or expired (epoch + 1), keeps it if ours; else says who holds it. */
+  claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim>;
+  /** Extends every row `owner` holds; returns them with their epochs. */
+  renew(owner: string, ttlMs: number): Promise<Map<string, number>>;
+  /** Names of existing studies whose owner's lease ran out. */
+  expired(): Promise<string[]>;
+  /** Lets the rows expire now (clean shutdown). */
+  release(owner: string): Promise<void>;
+  /** The first id of a fresh block of `ID_BLOCK` ids. */
+  reserveIds(kind: "trial" | "study"): Promise<number>;
+  readonly blockSize: number;
+  findStudy(name: string): Promise<Study | null>;
+  loadTrials(studyId: number): Promise<StoredTrial[]>;
+  listStudies(): Promise<Study[]>;
+  /** The fence storage commits check: this server's id and the names it holds with their epochs. */
+  setFence(owner: string, held: ReadonlyMap<string, number>): void;
+}
+
+export interface SharedOwnershipOptions {
+  readonly store: OwnershipStore;
+  readonly logger: Logger;
+  /** This server's id (unique per process). */
+  readonly serverId: string;
+  /** Where clients reach this server (sent in redirects); settable later with `setEndpoint`. */
+  endpoint?: string;
+  /** Ownership lease, ms [10000]. */
+  readonly ttlMs?: number;
+}
+
+/** Ids in blocks from a sequence; refilled ahead of need. */
+class IdBlocks {
+  private readonly blocks: [number, number][] = [];
+  private refill: Promise<void> | null = null;
+  constructor(
+    private readonly take: () => Promise<number>,
+    private readonly size: number,
+  ) {}
+  get available(): number {
+    return this.blocks.reduce((n, [a, b]) => n + (b - a), 0);
+  }
+  next(): number {
+    const b = this.blocks[0];
+    if (!b) throw new TuneportError("UNAVAILABLE", "no ids reserved yet; retry");
+    const id = b[0]++;
+    if (b[0] >= b[1]) this.blocks.shift();
+    if (this.available < this.size / 2) void this.top(this.size).catch(() => undefined);
+    return id;
+  }
+  async top(n: number): Promise<void> {
+    while (this.available < n) {
+      this.refill ??= this.take()
+        .then((first) => void this.blocks.push([first, first + this.size]))
+        .finally(() => (this.refill = null));
+      await this.refill;
+    }
+  }
+}
+
+/** Several servers on one database (see the file comment). */
+export class SharedOwnership implements Ownership {
+  readonly everything = false;
+  private readonly log: Logger;
+  private readonly ttlMs: number;
+  /** Names held with the epoch taken: the fence of every commit. */
+  private readonly held = new Map<string, number>();
+  private readonly pending = new Map<string, Promise<void>>();
+  private host: OwnershipHost | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private trialIds: IdBlocks;
+  private studyIds: IdBlocks;
+  private closed = false;
+  private endpoint: string;
+
+  constructor(private readonly opts: SharedOwnershipOptions) {
+    this.log = opts.logger.child({ component: "ownership", server: opts.serverId });
+    this.ttlMs = opts.ttlMs ?? 10_000;
+    this.endpoint = opts.endpoint ?? "";
+    this.trialIds = new IdBlocks(() => opts.store.reserveIds("trial"), opts.store.blockSize);
+    this.studyIds = new IdBlocks(() => opts.store.reserveIds("study"), opts.store.blockSize);
+    opts.store.setFence(opts.serverId, this.held);
+  }
+
+  /** The endpoint redirects name (a bound port is known only after binding). */
+  setEndpoint(endpoint: string): void {
+    this.endpoint = endpoint;
+  }
+
+  /** Names this server holds now. */
+  heldNames(): string[] {
+    return [...this.held.keys()];
+  }
+
+  async start(host: OwnershipHost, _storage: Storage, readOnly: boolean): Promise<void> {
+    this.host = host;
+    if (readOnly) return;
+    await this.reserve(1);
+    const every = (ms: number, f: () => Promise<void>, what: string) => {
+      const t = setInterval(() => void f().catch((err: unknown) => this.log.error({ err }, `${what} failed`)), ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(Math.max(50, this.ttlMs / 3), () => this.renew(), "ownership renewal");
+    every(Math.max(50, this.ttlMs / 2), () => this.scan(), "takeover scan");
+  }
+
+  async ensure(name: string): Promise<void> {
+    // A name is held (fenced) before its study is loaded: wait for a takeover in progress.
+    const loading = this.pending.get(name);
+    if (loading) await loading;
+    if (this.held.has(name)) return;
+    if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
+    let p = this.pending.get(name);
+    if (!p) {
+      p = this.acquire(name).finally(() => this.pending.delete(name));
+      this.pending.set(name, p);
+    }
+    await p;
+  }
+
+  private async acquire(name: string): Promise<void> {
+    const { store } = this.opts;
+    const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs);
+    if (!claim.held)
+      throw new TuneportError("UNAVAILABLE", `study '${name}' is served by ${claim.endpoint}; resend the request there (same id)`, {
+        reason: "moved",
+        study: name,
+        endpoint: claim.endpoint,
+        owner_expires_in_s: Math.max(0, claim.expiresInMs) / 1000,
+      });
+    // Fence first: nothing of this study commits before the name is ours at this epoch.
+    this.held.set(name, claim.epoch);
+    const study = await store.findStudy(name);
+    if (study) {
+      const t0 = Date.now();
+      const trials = await store.loadTrials(study.id);
+      this.host?.adopt(study, trials);
+      this.log.info({ study: name, epoch: claim.epoch, trials: trials.length, load_ms: Date.now() - t0 }, "study taken over");
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.closed) return;
+    const still = await this.opts.store.renew(this.opts.serverId, this.ttlMs);
+    for (const [name, epoch] of this.held) {
+      if (this.pending.has(name)) continue; // being taken right now: its row may postdate the renewal
+      if (still.get(name) !== epoch) {
+        const err = new Error(`this server lost study '${name}' to another server (its ownership lease ran out)`);
+        this.log.fatal({ study: name }, err.message);
+        this.held.delete(name);
+        this.host?.lost(err);
+      }
+    }
+  }
+
+  private async scan(): Promise<void> {
+    // Before its port is bound a server could take studies it cannot yet be redirected to.
+    if (this.closed || !this.endpoint) return;
+    for (const name of await this.opts.store.expired()) {
+      if (this.held.has(name) || this.pending.has(name)) continue;
+      await this.ensure(name).catch((err: unknown) => {
+        if (!(err instanceof TuneportError && err.code === "UNAVAILABLE")) throw err;
+      });
+    }
+  }
+
+  async reserve(n: number): Promise<void> {
+    await Promise.all([this.trialIds.top(n), this.studyIds.top(Math.min(n, 2))]);
+  }
+
+  nextTrialId(): number {
+    return this.trialIds.next();
+  }
+
+  nextStudyId(): number {
+    return this.studyIds.next();
+  }
+
+  async foreignStudies(local: ReadonlySet<string>): Promise<{ study: Study; trials: StoredTrial[] }[]> {
+    const out: { study: Study; trials: StoredTrial[] }[] = [];
+    for (const study of await this.opts.store.listStudies()) {
+      if (local.has(study.name)) continue;
+      out.push({ study, trials: await this.opts.store.loadTrials(study.id) });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.allSettled([...this.pending.values()]);
+    await this.opts.store.release(this.opts.serverId);
+    this.held.clear();
+  }
+}

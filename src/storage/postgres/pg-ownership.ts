@@ -1,0 +1,82 @@
+/**
+ * The ownership rows of service/ownership.ts on PostgreSQL: `study_owners` (one row per study name)
+ * and the id sequences. Every expiry is computed and compared with the database's clock (`now()`),
+ * so the servers' clocks never need to agree.
+ */
+import type { Study } from "../../domain/trial.js";
+import type { Claim, OwnershipStore } from "../../service/ownership.js";
+import type { StoredTrial } from "../storage.js";
+import { ID_BLOCK } from "./postgres-schema.js";
+import type { PostgresStorage } from "./postgres-storage.js";
+
+/** `OwnershipStore` on the tables of a `PostgresStorage`. */
+export class PgOwnershipStore implements OwnershipStore {
+  readonly blockSize = ID_BLOCK;
+
+  constructor(private readonly storage: PostgresStorage) {}
+
+  async claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
+    // One statement: insert a free name, take an expired one (epoch + 1; the UPDATE waits for the old
+    // owner's commits in flight, which hold the row FOR SHARE), or keep our own. The row comes back
+    // only when we hold it afterwards.
+    const { rows } = await this.storage.pool.query<{ epoch: number }>(
+      `INSERT INTO study_owners (name, owner, endpoint, epoch, expires_at)
+         VALUES ($1, $2, $3, 1, now() + $4 * interval '1 millisecond')
+       ON CONFLICT (name) DO UPDATE
+         SET owner = EXCLUDED.owner, endpoint = EXCLUDED.endpoint,
+             epoch = study_owners.epoch + CASE WHEN study_owners.owner = EXCLUDED.owner THEN 0 ELSE 1 END,
+             expires_at = EXCLUDED.expires_at
+         WHERE study_owners.owner = EXCLUDED.owner OR study_owners.expires_at < now()
+       RETURNING epoch`,
+      [name, owner, endpoint, ttlMs],
+    );
+    if (rows[0]) return { held: true, epoch: rows[0].epoch };
+    const other = await this.storage.pool.query<{ endpoint: string; ms: number }>(
+      "SELECT endpoint, (EXTRACT(EPOCH FROM expires_at - now()) * 1000)::BIGINT AS ms FROM study_owners WHERE name = $1",
+      [name],
+    );
+    const r = other.rows[0];
+    // Released between the two statements: let the caller retry, which then takes it.
+    if (!r) return { held: false, endpoint: "", expiresInMs: 0 };
+    return { held: false, endpoint: r.endpoint, expiresInMs: r.ms };
+  }
+
+  async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
+    const { rows } = await this.storage.pool.query<{ name: string; epoch: number }>(
+      "UPDATE study_owners SET expires_at = now() + $2 * interval '1 millisecond' WHERE owner = $1 RETURNING name, epoch",
+      [owner, ttlMs],
+    );
+    return new Map(rows.map((r) => [r.name, r.epoch]));
+  }
+
+  async expired(): Promise<string[]> {
+    const { rows } = await this.storage.pool.query<{ name: string }>(
+      "SELECT o.name FROM study_owners o JOIN studies s ON s.name = o.name WHERE o.expires_at < now() ORDER BY o.expires_at",
+    );
+    return rows.map((r) => r.name);
+  }
+
+  async release(owner: string): Promise<void> {
+    await this.storage.pool.query("UPDATE study_owners SET expires_at = now() - interval '1 second' WHERE owner = $1", [owner]);
+  }
+
+  reserveIds(kind: "trial" | "study"): Promise<number> {
+    return this.storage.reserveIds(kind);
+  }
+
+  findStudy(name: string): Promise<Study | null> {
+    return this.storage.findStudy(name);
+  }
+
+  loadTrials(studyId: number): Promise<StoredTrial[]> {
+    return this.storage.loadTrials(studyId);
+  }
+
+  listStudies(): Promise<Study[]> {
+    return this.storage.listStudies();
+  }
+
+  setFence(owner: string, held: ReadonlyMap<string, number>): void {
+    this.storage.fence = { owner, held };
+  }
+}

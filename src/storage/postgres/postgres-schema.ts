@@ -1,0 +1,205 @@
+/**
+ * The PostgreSQL schema of tuneport, as ordered migrations: index i upgrades version i → i+1
+ * (`tuneport_schema.version`). Never edit a released one. Each runs in its own transaction under a
+ * transaction-scoped advisory lock, so servers starting together migrate once.
+ *
+ * Tables mirror the SQLite ones (storage/sqlite/sqlite-storage.ts) column for column, JSON kept as
+ * text so both backends round-trip the same strings; epoch-millisecond times are DOUBLE PRECISION,
+ * as SQLite keeps whatever number it is given (a fractional one included). What only several servers need:
+ *  - `study_owners`: one row per study *name* (a name is claimed before its study is created, so two
+ *    servers cannot create one name twice); `owner` is a server's random id, `epoch` counts
+ *    takeovers, `expires_at` is the database clock's, so server clocks never compare.
+ *  - `tuneport_trial_ids` / `tuneport_study_ids`: sequences that hand out blocks of ids
+ *    (INCREMENT BY the block size), since ids are storage-wide and every server allocates them.
+ *  - `tuneport_commit(owner, names, epochs, changes)`: applies one group commit in one statement
+ *    (one round trip), after checking — with row locks held to the end of the transaction, so a
+ *    takeover waits for it — that this server still owns every study the batch touches.
+ */
+
+/** Ids per block taken from the id sequences. */
+export const ID_BLOCK = 1000;
+
+/** The advisory lock key that serialises migrations ("tuneport" in ASCII, truncated). */
+export const MIGRATION_LOCK = 0x74756e65706f7274n;
+
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE studies (
+    id          BIGINT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    config      TEXT NOT NULL,
+    user_attrs  TEXT NOT NULL DEFAULT '{}',
+    created_at  DOUBLE PRECISION NOT NULL,
+    stopped     BOOLEAN NOT NULL DEFAULT FALSE
+  );
+  CREATE TABLE trials (
+    id            BIGINT PRIMARY KEY,
+    study_id      BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number        INTEGER NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('WAITING','RUNNING','COMPLETE','PRUNED','FAIL')),
+    params        TEXT NOT NULL,
+    distributions TEXT NOT NULL,
+    value         DOUBLE PRECISION,
+    user_attrs    TEXT NOT NULL DEFAULT '{}',
+    system_attrs  TEXT NOT NULL DEFAULT '{}',
+    created_at    DOUBLE PRECISION NOT NULL,
+    started_at    DOUBLE PRECISION,
+    finished_at   DOUBLE PRECISION,
+    lease_token   TEXT,
+    lease_expires DOUBLE PRECISION,
+    UNIQUE (study_id, number)
+  );
+  CREATE TABLE intermediate_values (
+    trial_id BIGINT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    step     DOUBLE PRECISION NOT NULL,
+    value    DOUBLE PRECISION,
+    PRIMARY KEY (trial_id, step)
+  );
+  CREATE TABLE request_log (
+    request_id TEXT PRIMARY KEY,
+    op         TEXT NOT NULL,
+    reply      BYTEA NOT NULL,
+    at         DOUBLE PRECISION NOT NULL
+  );
+  CREATE TABLE study_owners (
+    name       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    endpoint   TEXT NOT NULL,
+    epoch      BIGINT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+  );
+  -- The largest study id ever stored: a deleted study's id is never handed out again (one writer).
+  CREATE TABLE study_id_high_water (id BIGINT NOT NULL);
+  INSERT INTO study_id_high_water VALUES (0);
+  CREATE SEQUENCE tuneport_trial_ids INCREMENT BY ${ID_BLOCK} START WITH 1;
+  CREATE SEQUENCE tuneport_study_ids INCREMENT BY ${ID_BLOCK} START WITH 1;
+
+  CREATE FUNCTION tuneport_commit(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS VOID
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    c JSON;
+    iv JSON;
+    n INTEGER;
+  BEGIN
+    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
+      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
+      -- the new owner's load only after our writes are committed.
+      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
+        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n <> cardinality(p_names) THEN
+        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
+      END IF;
+    END IF;
+    FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
+      CASE c->>'k'
+      WHEN 'it' THEN
+        INSERT INTO trials (id, study_id, number, state, params, distributions, value, user_attrs, system_attrs,
+            created_at, started_at, finished_at, lease_token, lease_expires)
+          VALUES ((c->>'id')::BIGINT, (c->>'sid')::BIGINT, (c->>'n')::INTEGER, c->>'st', c->>'p', c->>'d',
+            (c->>'v')::DOUBLE PRECISION, c->>'ua', c->>'sa', (c->>'ca')::DOUBLE PRECISION, (c->>'sta')::DOUBLE PRECISION,
+            (c->>'fa')::DOUBLE PRECISION, c->>'lt', (c->>'le')::DOUBLE PRECISION);
+        FOR iv IN SELECT * FROM json_array_elements(c->'iv') LOOP
+          INSERT INTO intermediate_values (trial_id, step, value)
+            VALUES ((c->>'id')::BIGINT, (iv->>0)::DOUBLE PRECISION, (iv->>1)::DOUBLE PRECISION);
+        END LOOP;
+      WHEN 'ut' THEN
+        UPDATE trials SET state = c->>'st', params = c->>'p', distributions = c->>'d', value = (c->>'v')::DOUBLE PRECISION,
+            user_attrs = c->>'ua', system_attrs = c->>'sa', started_at = (c->>'sta')::DOUBLE PRECISION,
+            finished_at = (c->>'fa')::DOUBLE PRECISION, lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION
+          WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ai' THEN
+        INSERT INTO intermediate_values (trial_id, step, value)
+          VALUES ((c->>'t')::BIGINT, (c->>'s')::DOUBLE PRECISION, (c->>'v')::DOUBLE PRECISION)
+          ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
+      WHEN 'sl' THEN
+        UPDATE trials SET lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION WHERE id = (c->>'t')::BIGINT;
+      WHEN 'is' THEN
+        INSERT INTO studies (id, name, config, user_attrs, created_at, stopped)
+          VALUES ((c->>'id')::BIGINT, c->>'name', c->>'cfg', c->>'ua', (c->>'ca')::DOUBLE PRECISION, (c->>'stp')::BOOLEAN);
+        UPDATE study_id_high_water SET id = (c->>'id')::BIGINT WHERE id < (c->>'id')::BIGINT;
+      WHEN 'us' THEN
+        UPDATE studies SET config = c->>'cfg', user_attrs = c->>'ua', stopped = (c->>'stp')::BOOLEAN WHERE id = (c->>'id')::BIGINT;
+      WHEN 'sa' THEN
+        UPDATE studies SET user_attrs = c->>'ua' WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ds' THEN
+        DELETE FROM studies WHERE id = (c->>'id')::BIGINT;
+      WHEN 'pr' THEN
+        INSERT INTO request_log (request_id, op, reply, at) VALUES (c->>'id', c->>'op', decode(c->>'r', 'base64'), (c->>'at')::DOUBLE PRECISION)
+          ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, reply = EXCLUDED.reply, at = EXCLUDED.at;
+      ELSE
+        RAISE EXCEPTION 'tuneport: unknown change kind %', c->>'k';
+      END CASE;
+    END LOOP;
+  END
+  $fn$;
+  `,
+  // 2: values are vectors (one per objective) and trials may carry constraint values, as SQLite's
+  // migration 3: JSON arrays of numbers as text (JavaScript's shortest round-trip form), NULL when
+  // absent; rows written before read as [value]. tuneport_commit writes them ('ov', 'cv').
+  `
+  ALTER TABLE trials ADD COLUMN objective_values TEXT;
+  ALTER TABLE trials ADD COLUMN constraint_values TEXT;
+  CREATE OR REPLACE FUNCTION tuneport_commit(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS VOID
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    c JSON;
+    iv JSON;
+    n INTEGER;
+  BEGIN
+    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
+      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
+      -- the new owner's load only after our writes are committed.
+      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
+        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n <> cardinality(p_names) THEN
+        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
+      END IF;
+    END IF;
+    FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
+      CASE c->>'k'
+      WHEN 'it' THEN
+        INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values, constraint_values,
+            user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
+          VALUES ((c->>'id')::BIGINT, (c->>'sid')::BIGINT, (c->>'n')::INTEGER, c->>'st', c->>'p', c->>'d',
+            (c->>'v')::DOUBLE PRECISION, c->>'ov', c->>'cv', c->>'ua', c->>'sa', (c->>'ca')::DOUBLE PRECISION, (c->>'sta')::DOUBLE PRECISION,
+            (c->>'fa')::DOUBLE PRECISION, c->>'lt', (c->>'le')::DOUBLE PRECISION);
+        FOR iv IN SELECT * FROM json_array_elements(c->'iv') LOOP
+          INSERT INTO intermediate_values (trial_id, step, value)
+            VALUES ((c->>'id')::BIGINT, (iv->>0)::DOUBLE PRECISION, (iv->>1)::DOUBLE PRECISION);
+        END LOOP;
+      WHEN 'ut' THEN
+        UPDATE trials SET state = c->>'st', params = c->>'p', distributions = c->>'d', value = (c->>'v')::DOUBLE PRECISION,
+            objective_values = c->>'ov', constraint_values = c->>'cv', user_attrs = c->>'ua', system_attrs = c->>'sa', started_at = (c->>'sta')::DOUBLE PRECISION,
+            finished_at = (c->>'fa')::DOUBLE PRECISION, lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION
+          WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ai' THEN
+        INSERT INTO intermediate_values (trial_id, step, value)
+          VALUES ((c->>'t')::BIGINT, (c->>'s')::DOUBLE PRECISION, (c->>'v')::DOUBLE PRECISION)
+          ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
+      WHEN 'sl' THEN
+        UPDATE trials SET lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION WHERE id = (c->>'t')::BIGINT;
+      WHEN 'is' THEN
+        INSERT INTO studies (id, name, config, user_attrs, created_at, stopped)
+          VALUES ((c->>'id')::BIGINT, c->>'name', c->>'cfg', c->>'ua', (c->>'ca')::DOUBLE PRECISION, (c->>'stp')::BOOLEAN);
+        UPDATE study_id_high_water SET id = (c->>'id')::BIGINT WHERE id < (c->>'id')::BIGINT;
+      WHEN 'us' THEN
+        UPDATE studies SET config = c->>'cfg', user_attrs = c->>'ua', stopped = (c->>'stp')::BOOLEAN WHERE id = (c->>'id')::BIGINT;
+      WHEN 'sa' THEN
+        UPDATE studies SET user_attrs = c->>'ua' WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ds' THEN
+        DELETE FROM studies WHERE id = (c->>'id')::BIGINT;
+      WHEN 'pr' THEN
+        INSERT INTO request_log (request_id, op, reply, at) VALUES (c->>'id', c->>'op', decode(c->>'r', 'base64'), (c->>'at')::DOUBLE PRECISION)
+          ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, reply = EXCLUDED.reply, at = EXCLUDED.at;
+      ELSE
+        RAISE EXCEPTION 'tuneport: unknown change kind %', c->>'k';
+      END CASE;
+    END LOOP;
+  END
+  $fn$;
+  `,
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

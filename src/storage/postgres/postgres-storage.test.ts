@@ -1,0 +1,159 @@
+/**
+ * PostgresStorage against the shared test server: the Storage contract as the service relies on it
+ * (exact round trips, atomic and ordered batches, replies, reopen), and what only PostgreSQL has
+ * (versioned migrations shared by several servers, fencing, id blocks). The service suite runs on
+ * this storage too (src/service/*.test.ts, "on postgres").
+ */
+import { afterEach, describe, expect, inject, it } from "vitest";
+import type { Study, StudyConfig } from "../../domain/trial.js";
+import { postgresBackend } from "../../testing/storage-backends.js";
+import type { Change, StoredTrial } from "../storage.js";
+import { PgOwnershipStore } from "./pg-ownership.js";
+import { ID_BLOCK, PG_SCHEMA_VERSION } from "./postgres-schema.js";
+import { OwnershipLostError, PostgresStorage } from "./postgres-storage.js";
+
+const CONFIG: StudyConfig = {
+  directions: ["minimize"],
+  direction: "minimize",
+  space: { lr: { type: "float", low: 1e-5, high: 0.1, log: true }, act: { type: "categorical", choices: ["relu", null, 1.5, true] } },
+  strategy: { name: "tpe", options: { nested: { a: [1, { b: "ü ✓" }] } } },
+  scheduler: null,
+  seed: 4_294_967_295,
+  retry: { maxRetries: 2, retryOnFail: true, keepIntermediate: false },
+  leaseTtlS: 30,
+};
+
+const study = (id: number, name: string): Study => ({ id, name, config: CONFIG, userAttrs: { owner: "ana" }, createdAt: 1_700_000_000_000.5 + id });
+
+const trial = (id: number, studyId: number, number: number, over: Partial<StoredTrial> = {}): StoredTrial => ({
+  id,
+  studyId,
+  number,
+  state: "RUNNING",
+  params: { lr: 0.001 * (number + 1), act: null },
+  distributions: { lr: CONFIG.space.lr!, act: CONFIG.space.act! },
+  value: null,
+  values: null,
+  constraints: null,
+  intermediate: [],
+  userAttrs: { note: `trial ${number}` },
+  systemAttrs: { budget: 9, nested: [{ x: 1 }] },
+  createdAt: 1_700_000_001_000 + number,
+  startedAt: 1_700_000_001_500.25 + number,
+  finishedAt: null,
+  lease: { token: `tok-${number}`, expiresAt: 1_700_000_031_000 + number / 3 },
+  ...over,
+});
+
+const opened: PostgresStorage[] = [];
+async function open(url: string): Promise<PostgresStorage> {
+  const s = await PostgresStorage.open({ url, poolSize: 2 });
+  opened.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+});
+
+describe("PostgresStorage", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("round-trips studies, trials, intermediates (NaN, ±Infinity), leases and replies exactly, across a reopen", async () => {
+    const url = backend.location();
+    const st = await open(url);
+    expect(await st.listStudies()).toEqual([]);
+    expect(await st.maxTrialId()).toBe(0);
+    const t0 = trial(1, 7, 0, { intermediate: [{ step: 0, value: Number.NaN }, { step: 1.5, value: Number.POSITIVE_INFINITY }] });
+    const t1 = trial(2, 7, 1);
+    const reply = new Uint8Array([0, 1, 2, 255]);
+    await st.commit([
+      { kind: "insert-study", study: study(7, "s") },
+      { kind: "insert-trial", trial: t0 },
+      { kind: "insert-trial", trial: t1 },
+      { kind: "add-intermediate", trialId: 2, step: 3, value: Number.NEGATIVE_INFINITY },
+      { kind: "add-intermediate", trialId: 2, step: 4, value: -0.125 },
+      { kind: "set-lease", trialId: 2, lease: { token: "tok-1", expiresAt: 1_700_000_099_999.5 } },
+      { kind: "put-reply", requestId: "r1", op: "ask", reply, at: 123 },
+    ]);
+    const done: StoredTrial = { ...t0, state: "COMPLETE", value: 0.1 + 0.2, values: [0.1 + 0.2], finishedAt: 1_700_000_002_000, lease: null, userAttrs: { n: "ü" } };
+    await st.commit([{ kind: "update-trial", trial: done }, { kind: "update-study", study: { ...study(7, "s"), stopped: true } }]);
+    for (const s of [st, await open(url)]) {
+      expect(await s.listStudies()).toEqual([{ ...study(7, "s"), stopped: true }]);
+      const got = await s.loadTrials(7);
+      expect(got[0]).toEqual({ ...done, intermediate: t0.intermediate });
+      expect(got[1]).toEqual({ ...t1, intermediate: [{ step: 3, value: Number.NEGATIVE_INFINITY }, { step: 4, value: -0.125 }], lease: { token: "tok-1", expiresAt: 1_700_000_099_999.5 } });
+      expect(await s.getReply("r1")).toEqual(reply);
+      expect(await s.getReply("nope")).toBeNull();
+      expect(await s.maxTrialId()).toBe(2);
+      expect(await s.maxStudyId()).toBe(7);
+      expect(await s.checkIntegrity()).toEqual([]);
+    }
+  });
+
+  it("applies a batch all or nothing, in order; answers concurrent reply lookups from one query each turn", async () => {
+    const st = await open(backend.location());
+    // create, delete, re-create one name in one batch: only order makes this valid.
+    await st.commit([
+      { kind: "insert-study", study: study(1, "x") },
+      { kind: "delete-study", studyId: 1 },
+      { kind: "insert-study", study: study(2, "x") },
+      { kind: "put-reply", requestId: "a", op: "create_study", reply: new Uint8Array([1]), at: 1 },
+    ]);
+    expect((await st.listStudies()).map((s) => s.id)).toEqual([2]);
+    const bad: Change[] = [
+      { kind: "insert-trial", trial: trial(10, 2, 0) },
+      { kind: "put-reply", requestId: "b", op: "ask", reply: new Uint8Array([2]), at: 2 },
+      { kind: "insert-trial", trial: trial(11, 2, 0) }, // the same number twice: refused
+    ];
+    await expect(st.commit(bad)).rejects.toThrow();
+    expect(await st.loadTrials(2)).toEqual([]);
+    const [a, b, again] = await Promise.all([st.getReply("a"), st.getReply("b"), st.getReply("a")]);
+    expect([a, b, again]).toEqual([new Uint8Array([1]), null, new Uint8Array([1])]);
+    expect(await st.pruneReplies(2)).toBe(1);
+    expect(await st.getReply("a")).toBeNull();
+  });
+
+  it("migrates once when several servers open a new database together, and refuses a newer schema", async () => {
+    const url = backend.location();
+    const all = await Promise.all([open(url), open(url), open(url)]);
+    const { rows } = await (all[0] as PostgresStorage).pool.query<{ version: number }>("SELECT version FROM tuneport_schema");
+    expect(rows).toEqual([{ version: PG_SCHEMA_VERSION }]);
+    await (all[0] as PostgresStorage).pool.query("UPDATE tuneport_schema SET version = version + 1");
+    await expect(PostgresStorage.open({ url })).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+  });
+
+  it("fences writes: a server writes only the studies it holds, at the epoch it took them", async () => {
+    const url = backend.location();
+    const a = await open(url);
+    const b = await open(url);
+    const sa = new PgOwnershipStore(a);
+    const sb = new PgOwnershipStore(b);
+    const held = new Map<string, number>();
+    sa.setFence("A", held);
+    const claim = await sa.claim("s", "A", "tcp://a:1", 60_000);
+    expect(claim).toEqual({ held: true, epoch: 1 });
+    held.set("s", 1);
+    await a.commit([{ kind: "insert-study", study: study(1, "s") }, { kind: "insert-trial", trial: trial(1, 1, 0) }]);
+    // Another server cannot take a live name, and is told where it lives.
+    expect(await sb.claim("s", "B", "tcp://b:1", 60_000)).toMatchObject({ held: false, endpoint: "tcp://a:1" });
+    // Not holding a name: refused before the database is asked.
+    await expect(a.commit([{ kind: "insert-study", study: study(2, "t") }])).rejects.toBeInstanceOf(OwnershipLostError);
+    // Once A's row expired and B took it (epoch 2), A's writes fail in the database.
+    await a.pool.query("UPDATE study_owners SET expires_at = now() - interval '1 second'");
+    expect(await sb.claim("s", "B", "tcp://b:1", 60_000)).toEqual({ held: true, epoch: 2 });
+    await expect(a.commit([{ kind: "add-intermediate", trialId: 1, step: 0, value: 1 }])).rejects.toBeInstanceOf(OwnershipLostError);
+    expect((await b.loadTrials(1))[0]?.intermediate).toEqual([]);
+    expect([...(await sa.renew("A", 60_000)).keys()]).toEqual([]);
+    expect(await sb.renew("B", 60_000)).toEqual(new Map([["s", 2]]));
+  });
+
+  it("hands out id blocks no two servers share", async () => {
+    const url = backend.location();
+    const [a, b] = [await open(url), await open(url)];
+    const firsts = await Promise.all([...Array(5)].flatMap(() => [a.reserveIds("trial"), b.reserveIds("trial")]));
+    const blocks = firsts.map((f) => [f, f + ID_BLOCK - 1] as const).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < blocks.length; i++) expect(blocks[i]![0]).toBeGreaterThan(blocks[i - 1]![1]);
+    expect(await a.maxTrialId()).toBe(blocks[blocks.length - 1]![1]);
+  });
+});

@@ -1,0 +1,402 @@
+/**
+ * Storage on PostgreSQL (node-postgres, `pg`), for several tuneport servers on one database.
+ *
+ * - One group commit is one statement, `SELECT tuneport_commit(...)` (postgres-schema.ts): one round
+ *   trip and one transaction whatever the batch holds, durable when it resolves (PostgreSQL's
+ *   `synchronous_commit` decides against what: the default survives a power loss).
+ * - Fencing: when `fence` is set (several servers; service/ownership.ts), every commit first checks,
+ *   in the same transaction, that this server still owns — at the epoch it took — each study the
+ *   batch touches, and fails with `OwnershipLostError` otherwise. A server that lost a study can
+ *   therefore never write to it, however late its commit arrives.
+ * - Ids are storage-wide: with several servers they come in blocks from sequences
+ *   (`reserveIds`); `maxTrialId`/`maxStudyId` serve the single-writer mode.
+ * - Reads: `loadTrials` is one statement (one snapshot) with the intermediates aggregated per trial.
+ *
+ * Connection: `postgresql://user@host:port/db` or `postgresql://user@/db?host=/socket/dir`; an extra
+ * `schema=NAME` parameter keeps tuneport's tables in that schema (created when missing), so one
+ * database can hold several independent tuneport installations (the tests use one per suite).
+ */
+import pg from "pg";
+import { TuneportError } from "../../domain/errors.js";
+import type { Distribution, Params } from "../../domain/distributions.js";
+import { type Study, type StudyConfig, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
+import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
+
+export interface PostgresStorageOptions {
+  /** A `postgresql://` or `postgres://` URL, optionally with `schema=NAME`. */
+  readonly url: string;
+  /** Connections in the pool [4]: one commits, the others read concurrently. */
+  readonly poolSize?: number;
+  /** Open for reading only (no migrations); the schema must be current. */
+  readonly readonly?: boolean;
+}
+
+/** Thrown by `commit` when this server no longer owns a study the batch touches (fencing). */
+export class OwnershipLostError extends Error {
+  override readonly name = "OwnershipLostError";
+}
+
+/** True for the storage URLs this backend takes. */
+export function isPostgresUrl(s: string): boolean {
+  return /^postgres(ql)?:\/\//.test(s);
+}
+
+/** Who writes, and which studies (by name, with the epoch taken) it holds; see service/ownership.ts. */
+export interface Fence {
+  readonly owner: string;
+  readonly held: ReadonlyMap<string, number>;
+}
+
+interface TrialRow {
+  id: number;
+  study_id: number;
+  number: number;
+  state: TrialState;
+  params: string;
+  distributions: string;
+  value: number | null;
+  objective_values: string | null;
+  constraint_values: string | null;
+  user_attrs: string;
+  system_attrs: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  lease_token: string | null;
+  lease_expires: number | null;
+  iv: [number | string | null, number | string | null][] | null;
+}
+
+interface StudyRow {
+  id: number;
+  name: string;
+  config: string;
+  user_attrs: string;
+  created_at: number;
+  stopped: boolean;
+}
+
+/** Splits `schema=` off a URL (pg does not know it). */
+function parseUrl(url: string): { connectionString: string; schema: string | null } {
+  // Not `new URL`: a socket URL has no host (`postgresql://user@/db?host=/run/postgresql`).
+  const q = url.indexOf("?");
+  const params = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+  const schema = params.get("schema");
+  params.delete("schema");
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new TuneportError("INVALID_ARGUMENT", `schema name ${JSON.stringify(schema)} must be lower-case letters, digits and _`);
+  const rest = params.toString();
+  return { connectionString: (q < 0 ? url : url.slice(0, q)) + (rest ? `?${rest}` : ""), schema };
+}
+
+/** BIGINT as number: ids and epoch milliseconds stay far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+
+export class PostgresStorage implements Storage {
+  /** Set (by the ownership module) when several servers share the database: commits are fenced. */
+  fence: Fence | null = null;
+  /** Study id → name and trial id → study id, for fencing batches whose changes name only a trial. */
+  private readonly studyNames = new Map<number, string>();
+  private readonly trialStudy = new Map<number, number>();
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string | null,
+  ) {}
+
+  /** Connects, migrates (unless read-only) and returns the storage. @throws FAILED_PRECONDITION on a newer schema. */
+  static async open(opts: PostgresStorageOptions): Promise<PostgresStorage> {
+    const { connectionString, schema } = parseUrl(opts.url);
+    const pool = new pg.Pool({
+      connectionString,
+      max: opts.poolSize ?? 4,
+      types,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    // An idle connection that the server drops must not crash the process; the next query reconnects.
+    pool.on("error", () => undefined);
+    const storage = new PostgresStorage(pool, schema);
+    try {
+      await storage.migrate(opts.readonly ?? false);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return storage;
+  }
+
+  private async migrate(readonly: boolean): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      for (;;) {
+        await client.query("BEGIN");
+        try {
+          await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
+          if (this.schema && !readonly) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+          const exists = await client.query("SELECT to_regclass('tuneport_schema') IS NOT NULL AS e");
+          let version = 0;
+          if ((exists.rows[0] as { e: boolean }).e)
+            version = (await client.query("SELECT version FROM tuneport_schema")).rows[0]?.version ?? 0;
+          else if (!readonly) await client.query("CREATE TABLE tuneport_schema (version INTEGER NOT NULL); INSERT INTO tuneport_schema VALUES (0)");
+          if (version > PG_MIGRATIONS.length)
+            throw new TuneportError(
+              "FAILED_PRECONDITION",
+              `database schema version ${version} is newer than this tuneport (${PG_MIGRATIONS.length}); upgrade tuneport`,
+            );
+          if (version === PG_MIGRATIONS.length || readonly) {
+            await client.query("COMMIT");
+            if (readonly && version !== PG_MIGRATIONS.length)
+              throw new TuneportError(
+                "FAILED_PRECONDITION",
+                `database schema version ${version} differs from this tuneport's ${PG_MIGRATIONS.length}; open it with 'tuneport serve' once to migrate`,
+              );
+            return;
+          }
+          await client.query(PG_MIGRATIONS[version] as string);
+          await client.query("UPDATE tuneport_schema SET version = $1", [version + 1]);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async listStudies(): Promise<Study[]> {
+    const { rows } = await this.pool.query<StudyRow>("SELECT * FROM studies ORDER BY id");
+    return rows.map((r) => this.studyOf(r));
+  }
+
+  /** The study of that name, or null. */
+  async findStudy(name: string): Promise<Study | null> {
+    const { rows } = await this.pool.query<StudyRow>("SELECT * FROM studies WHERE name = $1", [name]);
+    return rows[0] ? this.studyOf(rows[0]) : null;
+  }
+
+  private studyOf(r: StudyRow): Study {
+    this.studyNames.set(r.id, r.name);
+    return {
+      id: r.id,
+      name: r.name,
+      config: upgradeStudyConfig(JSON.parse(r.config) as StudyConfig),
+      userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
+      createdAt: r.created_at,
+      ...(r.stopped ? { stopped: true } : {}),
+    };
+  }
+
+  async loadTrials(studyId: number): Promise<StoredTrial[]> {
+    // One statement, one snapshot: trials and intermediates of the same commit.
+    const { rows } = await this.pool.query<TrialRow>(
+      `SELECT t.*, (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv
+         FROM trials t WHERE t.study_id = $1 ORDER BY t.number`,
+      [studyId],
+    );
+    return rows.map((r) => {
+      this.trialStudy.set(r.id, r.study_id);
+      return {
+        id: r.id,
+        studyId: r.study_id,
+        number: r.number,
+        state: r.state,
+        params: JSON.parse(r.params) as Params,
+        distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
+        value: r.value,
+        values: valuesOfRow(r),
+        constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+        intermediate: (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) })),
+        userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
+        systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
+        createdAt: r.created_at,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+        lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
+      };
+    });
+  }
+
+  async maxTrialId(): Promise<number> {
+    const { rows } = await this.pool.query<{ m: number; s: number }>(
+      "SELECT COALESCE((SELECT MAX(id) FROM trials), 0) AS m, (SELECT CASE WHEN is_called THEN last_value + $1 - 1 ELSE 0 END FROM tuneport_trial_ids) AS s",
+      [ID_BLOCK],
+    );
+    const r = rows[0] as { m: number; s: number };
+    return Math.max(r.m, r.s);
+  }
+
+  async maxStudyId(): Promise<number> {
+    const { rows } = await this.pool.query<{ m: number; s: number }>(
+      `SELECT GREATEST(COALESCE((SELECT MAX(id) FROM studies), 0), (SELECT id FROM study_id_high_water)) AS m,
+         (SELECT CASE WHEN is_called THEN last_value + $1 - 1 ELSE 0 END FROM tuneport_study_ids) AS s`,
+      [ID_BLOCK],
+    );
+    const r = rows[0] as { m: number; s: number };
+    return Math.max(r.m, r.s);
+  }
+
+  /**
+   * Takes the next block of `ID_BLOCK` ids of a kind, never handed to anyone else (several servers).
+   * Returns its first id.
+   */
+  async reserveIds(kind: "trial" | "study"): Promise<number> {
+    const seq = kind === "trial" ? "tuneport_trial_ids" : "tuneport_study_ids";
+    const { rows } = await this.pool.query<{ v: number }>(`SELECT nextval('${seq}') AS v`);
+    return (rows[0] as { v: number }).v;
+  }
+
+  async commit(changes: readonly Change[]): Promise<void> {
+    if (changes.length === 0) return;
+    const names = new Set<string>();
+    const rows = changes.map((c) => this.encode(c, names));
+    const fence = this.fence;
+    const held = fence ? [...names] : [];
+    const epochs = held.map((n) => {
+      const e = fence?.held.get(n);
+      if (e === undefined) throw new OwnershipLostError(`this server does not own study '${n}'`);
+      return e;
+    });
+    try {
+      await this.pool.query({
+        name: "tuneport_commit",
+        text: "SELECT tuneport_commit($1, $2, $3, $4)",
+        values: [fence?.owner ?? null, held, epochs, JSON.stringify(rows)],
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === "TP001") throw new OwnershipLostError((err as Error).message);
+      throw err;
+    }
+  }
+
+  /** One change as the JSON row `tuneport_commit` reads; adds the study name it touches to `names`. */
+  private encode(c: Change, names: Set<string>): Record<string, unknown> {
+    const touch = (studyId: number | undefined) => {
+      if (!this.fence) return; // one writer: nothing to check
+      const name = studyId === undefined ? undefined : this.studyNames.get(studyId);
+      // The service loads (or creates) a study before it writes to it, so the name is known.
+      if (name === undefined) throw new OwnershipLostError(`a change names study id ${studyId}, which this server does not serve`);
+      names.add(name);
+    };
+    switch (c.kind) {
+      case "insert-trial":
+      case "update-trial": {
+        const t = c.trial;
+        touch(t.studyId);
+        if (c.kind === "insert-trial") this.trialStudy.set(t.id, t.studyId);
+        return {
+          k: c.kind === "insert-trial" ? "it" : "ut",
+          id: t.id,
+          sid: t.studyId,
+          n: t.number,
+          st: t.state,
+          p: JSON.stringify(t.params),
+          d: JSON.stringify(t.distributions),
+          v: num(t.value),
+          ov: t.values === null ? null : JSON.stringify(t.values),
+          cv: t.constraints === null ? null : JSON.stringify(t.constraints),
+          ua: JSON.stringify(t.userAttrs),
+          sa: JSON.stringify(t.systemAttrs),
+          ca: t.createdAt,
+          sta: t.startedAt,
+          fa: t.finishedAt,
+          lt: t.lease?.token ?? null,
+          le: t.lease?.expiresAt ?? null,
+          iv: c.kind === "insert-trial" ? t.intermediate.map((iv) => [iv.step, num(iv.value)]) : [],
+        };
+      }
+      case "add-intermediate":
+        touch(this.trialStudy.get(c.trialId));
+        return { k: "ai", t: c.trialId, s: c.step, v: num(c.value) };
+      case "set-lease":
+        touch(this.trialStudy.get(c.trialId));
+        return { k: "sl", t: c.trialId, lt: c.lease.token, le: c.lease.expiresAt };
+      case "insert-study":
+        if (this.fence) names.add(c.study.name);
+        this.studyNames.set(c.study.id, c.study.name);
+        return {
+          k: "is",
+          id: c.study.id,
+          name: c.study.name,
+          cfg: JSON.stringify(c.study.config),
+          ua: JSON.stringify(c.study.userAttrs),
+          ca: c.study.createdAt,
+          stp: c.study.stopped ?? false,
+        };
+      case "update-study":
+        touch(c.study.id);
+        return { k: "us", id: c.study.id, cfg: JSON.stringify(c.study.config), ua: JSON.stringify(c.study.userAttrs), stp: c.study.stopped ?? false };
+      case "set-study-user-attrs":
+        touch(c.studyId);
+        return { k: "sa", id: c.studyId, ua: JSON.stringify(c.userAttrs) };
+      case "delete-study":
+        touch(c.studyId);
+        return { k: "ds", id: c.studyId };
+      case "put-reply":
+        return { k: "pr", id: c.requestId, op: c.op, r: Buffer.from(c.reply.buffer, c.reply.byteOffset, c.reply.byteLength).toString("base64"), at: c.at };
+    }
+  }
+
+  /**
+   * Every mutating request looks its id up before it runs, and another server may have stored the
+   * reply (a retry after a takeover), so the lookup cannot be answered from memory: lookups made in
+   * the same turn of the event loop share one query.
+   */
+  getReply(requestId: string): Promise<Uint8Array | null> {
+    return new Promise((resolve, reject) => {
+      let batch = this.lookups;
+      if (!batch) {
+        const b = (batch = this.lookups = new Map());
+        setImmediate(() => {
+          this.lookups = null;
+          this.lookupBatch(b).catch((err: unknown) => {
+            for (const waiters of b.values()) for (const w of waiters) w.reject(err);
+          });
+        });
+      }
+      let waiters = batch.get(requestId);
+      if (!waiters) batch.set(requestId, (waiters = []));
+      waiters.push({ resolve, reject });
+    });
+  }
+
+  private lookups: Map<string, { resolve(r: Uint8Array | null): void; reject(e: unknown): void }[]> | null = null;
+
+  private async lookupBatch(batch: NonNullable<typeof this.lookups>): Promise<void> {
+    const { rows } = await this.pool.query<{ request_id: string; reply: Buffer }>({
+      name: "tuneport_get_replies",
+      text: "SELECT request_id, reply FROM request_log WHERE request_id = ANY($1)",
+      values: [[...batch.keys()]],
+    });
+    const found = new Map(rows.map((r) => [r.request_id, new Uint8Array(r.reply)]));
+    for (const [id, waiters] of batch) for (const w of waiters) w.resolve(found.get(id) ?? null);
+  }
+
+  async pruneReplies(olderThan: number): Promise<number> {
+    return (await this.pool.query("DELETE FROM request_log WHERE at < $1", [olderThan])).rowCount ?? 0;
+  }
+
+  async checkIntegrity(): Promise<string[]> {
+    // PostgreSQL checks its own pages (and foreign keys on every write); what is left to check is
+    // that trial numbers are dense per study, as the service assumes when it loads them.
+    const { rows } = await this.pool.query<{ name: string }>(
+      "SELECT s.name FROM studies s JOIN trials t ON t.study_id = s.id GROUP BY s.id, s.name HAVING MAX(t.number) + 1 <> COUNT(*)",
+    );
+    return rows.map((r) => `study '${r.name}' has gaps in its trial numbers`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** A float for the JSON batch: NaN as null (as SQLite stores it), ±Infinity as text PostgreSQL casts. */
+function num(v: number | null): number | string | null {
+  if (v === null || Number.isNaN(v)) return null;
+  return Number.isFinite(v) ? v : String(v);
+}

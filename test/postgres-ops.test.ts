@@ -1,0 +1,106 @@
+/**
+ * Operations on PostgreSQL through the real CLI (docs/SCALING.md, "Operations"): `serve` on a
+ * postgresql:// URL with two servers and a redirect between them; a study moved from SQLite to
+ * PostgreSQL with export/import; a pg_dump backup restored into another database.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { postgresBinDir } from "../src/testing/postgres-server.js";
+import { postgresBackend } from "../src/testing/storage-backends.js";
+import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const SPACE = { x: { type: "float", low: -1, high: 1 }, k: { type: "categorical", choices: ["a", "b"] } };
+
+describe("tuneport on PostgreSQL, from the command line", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("runs two servers on one database; the one that does not own a study redirects to the one that does", async () => {
+    const url = backend.location();
+    const a = await startServer(url, ["--ownership-ttl", "2"]);
+    const b = await startServer(url, ["--ownership-ttl", "2"]);
+    const ca = new TestClient(a.endpoint);
+    const cb = new TestClient(b.endpoint);
+    try {
+      await ca.call("create_study", { name: "p", space: SPACE, seed: 3 });
+      const q = await ca.call("ask", { study: "p" });
+      const moved = await cb.request("tell", { study: "p", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, "tell-1");
+      expect(moved.ok).toBe(false);
+      expect(moved.error?.code).toBe("UNAVAILABLE");
+      expect(moved.error?.data).toMatchObject({ reason: "moved", study: "p", endpoint: a.endpoint });
+      // The same request, same id, at the owner: applied once.
+      await ca.call("tell", { study: "p", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, "tell-1");
+      const again = await ca.call("tell", { study: "p", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, "tell-1");
+      expect(again.trial.state).toBe("COMPLETE");
+      // Both servers list the study.
+      expect((await cb.call("list_studies")).studies.map((s: { name: string }) => s.name)).toEqual(["p"]);
+      // A clean stop hands the study over at once: B serves it on the next request.
+      await ca.close();
+      expect(await a.stop()).toBe(0);
+      expect((await cb.call("get_study", { study: "p" })).study.counts.COMPLETE).toBe(1);
+    } finally {
+      await cb.close();
+      await a.stop();
+      expect(await b.stop()).toBe(0);
+    }
+  });
+
+  it("moves a study from SQLite to PostgreSQL with export/import, and back up with pg_dump", async () => {
+    const dir = tempDir();
+    const db = join(dir, "a.sqlite");
+    const server = await startServer(db);
+    const client = new TestClient(server.endpoint);
+    try {
+      await client.call("create_study", { name: "mv", space: SPACE, user_attrs: { team: "t" } });
+      for (let i = 0; i < 12; i++) {
+        const a = await client.call("ask", { study: "mv" });
+        await client.call("report", { study: "mv", trial: a.trial.number, token: a.lease.token, step: 1, value: i });
+        if (i !== 11) await client.call("tell", { study: "mv", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i / 7 });
+      }
+    } finally {
+      await client.close();
+      expect(await server.stop()).toBe(0);
+    }
+    const file = join(dir, "mv.jsonl");
+    expect(cli(["export", "mv", "--storage", db, "--out", file]).code).toBe(0);
+    const url = backend.location();
+    const imp = cli(["import", file, "--storage", url]);
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stderr).toMatch(/imported study 'mv' with 12 trials/);
+    const back = cli(["export", "mv", "--storage", url]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toBe(cli(["export", "mv", "--storage", db]).stdout);
+
+    // A server on PostgreSQL serves the imported study (the running trial's worker may finish it).
+    const pgServer = await startServer(url);
+    const pc = new TestClient(pgServer.endpoint);
+    try {
+      expect((await pc.call("get_study", { study: "mv" })).study.counts).toMatchObject({ COMPLETE: 11, RUNNING: 1 });
+    } finally {
+      await pc.close();
+      expect(await pgServer.stop()).toBe(0);
+    }
+
+    // Backup: pg_dump of the schema, restored into a fresh database, reads the same.
+    const bin = postgresBinDir() as string;
+    const q = new URLSearchParams(url.slice(url.indexOf("?") + 1));
+    const host = q.get("host") as string;
+    const port = q.get("port") as string;
+    const schema = q.get("schema") as string;
+    const conn = ["-h", host, "-p", port, "-U", "postgres"];
+    const dump = join(dir, "backup.sql");
+    execFileSync(join(bin, "pg_dump"), [...conn, "-d", "postgres", "-n", schema, "-f", dump]);
+    const restored = `restored_${schema}`;
+    execFileSync(join(bin, "psql"), [...conn, "-d", "postgres", "-q", "-c", `CREATE DATABASE ${restored}`]);
+    execFileSync(join(bin, "psql"), [...conn, "-d", restored, "-q", "-v", "ON_ERROR_STOP=1", "-f", dump]);
+    const restoredUrl = `postgresql://postgres@/${restored}?host=${encodeURIComponent(host)}&port=${port}&schema=${schema}`;
+    const fromBackup = cli(["export", "mv", "--storage", restoredUrl]);
+    expect(fromBackup.code, fromBackup.stderr).toBe(0);
+    expect(fromBackup.stdout).toBe(back.stdout);
+  });
+});
