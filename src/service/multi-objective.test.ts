@@ -1,5 +1,5 @@
 /**
- * Multi-objective and constrained studies through the service, on real SQLite files: directions,
+ * Multi-objective and constrained studies through the service, on SQLite files and PostgreSQL: directions,
  * values and constraints on tell, typed errors that store nothing, the Pareto front with its
  * hypervolume, a restart, the schema-3 migration of a file written before it, export/import.
  */
@@ -7,10 +7,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } };
@@ -27,13 +29,12 @@ async function expectCode(p: Promise<unknown>, code: string, msg?: RegExp): Prom
   throw new Error(`expected ${code}, but the call succeeded`);
 }
 
-describe("multi-objective studies", () => {
-  let dir: string;
-  let path: string;
-  let storage: SqliteStorage;
+describe.each(storageBackends(inject("pgUrl")))("multi-objective studies on %s", (backend: StorageBackend) => {
+  let location: string;
+  let storage: Storage;
   let svc: StudyService;
   const open = async () => {
-    storage = new SqliteStorage({ path });
+    storage = await backend.open(location);
     svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
   };
   const close = async () => {
@@ -42,13 +43,11 @@ describe("multi-objective studies", () => {
   };
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tp-mo-"));
-    path = join(dir, "s.db");
+    location = backend.location();
     await open();
   });
   afterEach(async () => {
     await close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Asks a trial and tells `values` (and `constraints`). */
@@ -61,7 +60,7 @@ describe("multi-objective studies", () => {
     const { study } = await svc.createStudy({ name: "mo", directions: ["minimize", "maximize"], space: SPACE, seed: 1 });
     expect(study.directions).toEqual(["minimize", "maximize"]);
     expect(study.direction).toBe("minimize");
-    expect(study.strategy.name).toBe("random"); // the default (auto) optimises one objective
+    expect(study.strategy.name).toBe("nsga2"); // the default (auto) optimises one objective
     const t0 = (await run("mo", [1, 1], [-1])).trial;
     expect(t0).toMatchObject({ values: [1, 1], value: null, constraints: [-1], feasible: true });
     await run("mo", [2, 3], [0]); // on the front
