@@ -234,7 +234,7 @@ export const OPS = {
     args: S.bestTrialsArgs,
     result: S.bestTrialsResult,
     mutating: false,
-    mcp: hidden("not yet exposed as an MCP tool (issue 15, MCP part)"),
+    mcp: via("pareto_front"),
     python: hidden("not yet exposed in the Python client (issue 15, Python part)"),
     run: (svc, a) => svc.bestTrials(a),
   }),

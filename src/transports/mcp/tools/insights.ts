@@ -67,7 +67,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
         timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)).describe(`Seconds to wait at most (0-${maxWaitS}).`),
         min_finished: z.number().int().min(1).max(1000).default(1).describe("How many more finished trials to wait for."),
       }),
-      ops: ["get_study", "trials"],
+      ops: ["get_study", "trials", "best_trials"],
       async run(a, { backend, extra, calls, log }) {
         const started = Date.now();
         const deadline = started + a.timeout_s * 1000;
@@ -106,12 +106,18 @@ export function insightTools(maxWaitS: number): McpTool[] {
         const n = finishedCount(current) - startFinished;
         const timedOut = n < a.min_finished;
         const waited = (Date.now() - started) / 1000;
+        // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
+        const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
         const lines = [
           timedOut
             ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
             : `${n} trial(s) finished in ${fmt(waited)}s.`,
           ...newly.slice(-20).map(trialLine),
-          current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.",
+          front
+            ? `Pareto front: ${front.trials.length} trials, hypervolume ${fmt(front.hypervolume ?? 0)} (${front.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`
+            : current.best_trial
+              ? `Best so far: ${trialLine(current.best_trial)}`
+              : "No complete trial yet.",
         ];
         if (timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0)
           lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
@@ -123,6 +129,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
           counts: current.counts,
           best_value: current.best_trial?.value ?? null,
           best_trial: current.best_trial?.number ?? null,
+          ...(front ? { front_size: front.trials.length, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
         } as unknown as Record<string, unknown>);
       },
     }),
