@@ -103,7 +103,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
   }),
   plot: op({
-    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour).",
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, pareto_front, hypervolume_history).",
     args: S.plotArgs,
     result: S.plotResult,
     mutating: false,
@@ -235,7 +235,7 @@ export const OPS = {
     result: S.bestTrialsResult,
     mutating: false,
     mcp: via("pareto_front"),
-    python: hidden("not yet exposed in the Python client (issue 15, Python part)"),
+    python: via("Study.best_trials", "Study.pareto_front"),
     run: (svc, a) => svc.bestTrials(a),
   }),
   set_user_attrs: op({
