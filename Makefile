@@ -12,7 +12,7 @@ TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 # What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
 BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -52,7 +52,7 @@ typecheck: node_modules/.stamp ## type-check sources and tests
 test-ts: build typecheck postgres ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL)
 	npx vitest run
 
-test-py: build venv postgres ## Python client tests (real server processes) and examples
+test-py: build dist-bench/.stamp venv postgres ## Python client tests (real server processes) and examples
 	cd python-client && ../$(VENV)/bin/mypy
 	cd python-client && ../$(PY) -m pytest -q
 
@@ -72,20 +72,27 @@ package: build venv ## packages/: the server tarball (npm install -g) and the cl
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
 
-bench-postgres: build venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
+bench-postgres: build dist-bench/.stamp venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
 	nice -n 10 $(PY) bench/postgres.py $(if $(QUICK),--quick,)
 
-soak-failover: build venv postgres ## crash soak across 3 servers on PostgreSQL: 32 workers, the owner SIGKILLed 10 times -> bench/results/failover.json
+soak-failover: build dist-bench/.stamp venv postgres ## crash soak across 3 servers on PostgreSQL: 32 workers, the owner SIGKILLed 10 times -> bench/results/failover.json
 	$(PY) bench/failover_soak.py --servers 3 --workers 32 --kills 10 --out bench/results/failover.json
 
 bench-input-check: build venv ## cost of the request checks: frame walk vs decode, round trips vs a baseline build (docs/BENCHMARKS.md)
 	nice -n 10 $(PY) bench/input_check.py $(if $(QUICK),--quick,)
 
-bench-pbt: dist-bench/.stamp ## PBT: the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE)
+bench-pbt: dist-bench/.stamp ## PBT/PB2 on the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE, random, ASHA+TPE, cosine+TPE)
 	node bench/pbt.mjs
 
-bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 15 weight decays; LR recovery (≈ 8 min on 2 cores)
-	$(PY) bench/hypergradient.py
+bench-pbt-tasks: build venv ## PBT/PB2 vs TPE, ASHA+TPE, random, cosine+TPE on 5 PyTorch tasks, 10 seeds (hours on 2 busy cores; see docs/BENCHMARKS.md for shards)
+	nice -n 10 $(PY) bench/pbt_tasks.py
+	nice -n 10 $(PY) bench/pbt_checkpoint_cost.py
+
+bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 4 weight-decay tasks; LR rescue; Neumann terms (hours on 2 busy cores)
+	nice -n 10 $(PY) bench/hypergradient.py --part wd --trials 12 --epochs 20 --out wd
+	nice -n 10 $(PY) bench/hypergradient.py --part lr --out lr
+	$(PY) bench/hypergradient.py --merge wd,lr
+	nice -n 10 $(PY) bench/neumann_steps.py
 
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py

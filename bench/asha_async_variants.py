@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import multifidelity as mf  # noqa: E402
+from mf_report import first_reach  # noqa: E402
 from common import Server, machine, write_results  # noqa: E402
 
 import tuneport as tp  # noqa: E402
@@ -30,7 +31,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
     args = ap.parse_args()
-    curve = mf.LearningCurve(81)
+    curve = mf.LearningCurve()
     r = curve.R
     variants = {
         "asha-stopping-min1": {"name": "asha", "options": {"min_resource": 1, "max_resource": r, "reduction_factor": 3}},
@@ -45,8 +46,8 @@ def main() -> int:
             finals.append(min(p["best"] for p in rand if p["best"] is not None))
             points += mf.sim_sync_hyperband(curve, seed, HORIZON, 8)
             for name, sched in variants.items():
-                mf.TUNEPORT[name] = ("tpe", sched)
-                mf.eta_options = lambda task, o=sched["options"]: o  # the variant's own options
+                # tpe, as when the results file was recorded (the default strategy came later, issue 17)
+                mf.TUNEPORT[name] = ({"name": "tpe", "options": {}}, str(sched["name"]), dict(sched["options"]))
                 run = mf.sim_server(client, curve, name, seed, HORIZON, 8)
                 for p in run:
                     p["optimizer"] = name
@@ -55,7 +56,7 @@ def main() -> int:
     target = statistics.median(finals)
     rows = []
     for opt in ["hyperband-sync", *variants]:
-        times = [mf.first_reach([p for p in points if p["optimizer"] == opt and p["seed"] == s], target, "time")
+        times = [first_reach([p for p in points if p["optimizer"] == opt and p["seed"] == s], target, "time")
                  for s in range(args.seeds)]
         reached = [t for t in times if math.isfinite(t)]
         med = statistics.median(times)

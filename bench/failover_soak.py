@@ -47,7 +47,9 @@ def start_postgres(durable: bool = False) -> tuple[subprocess.Popen[str], str]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
-        raise RuntimeError("PostgreSQL did not start")
+        proc.kill()
+        proc.communicate()
+        raise RuntimeError("PostgreSQL did not start (bench/pg-server.mjs needs `make dist-bench/.stamp`)")
     return proc, str(json.loads(line)["url"])
 
 
@@ -227,7 +229,7 @@ def run(*, servers: int, workers: int, kills: int, ownership_ttl: float, interva
 
 def check(endpoints: list[str], tally: Tally) -> dict[str, Any]:
     with tp.connect(endpoints, timeout=5.0, retries=20, heartbeat=False) as c:
-        trials = c.load_study(STUDY).trials()
+        trials = c.load_study(STUDY).trials
     by_number = Counter(t.number for t in trials)
     numbers_twice = sum(1 for n, k in by_number.items() if k > 1)
     told = Counter(n for n, _, _ in tally.acknowledged)

@@ -1,35 +1,38 @@
-"""`make bench-multifidelity`: pruning and multi-fidelity schedulers against Optuna and full-budget random search.
+"""`make bench-multifidelity`: every scheduler with the default strategy, against Optuna 5.0's TPE with its
+pruners and full-budget random search, on learning-curve problems and a real PyTorch task.
 
-Problems
-  learning-curve   the synthetic learning curves of src/testing/learning-curve.ts, re-implemented here:
-                   y(x, t) = y∞(x) + (y0 − y∞(x))(1 + t/τ(x))^−a(x), y∞ = Hartmann6, y0 = 0.5,
-                   q = (y∞ − f*)/(0 − f*), τ = 1 + 6(1 − q)(0.5 + x4), a = 1 + 0.5 x5,
-                   noise N(0, (0.1/√(1+t))²) reproducible per (seed, configuration, t), cost c(x) = 1 + x3
-                   per step; R = 81 steps. `best` = the noise-free y(x, R) of the best configuration
-                   trained to R so far (lower is better).
-  digits           a real PyTorch MLP (Adam; lr, width, layers, dropout, weight decay) on scikit-learn's
-                   digits, epochs as budget, R = 27 epochs. `best` = the lowest validation cross-entropy
-                   at epoch R of a configuration trained to R.
+Problems (bench/mf_problems.py): four synthetic learning-curve families with R = 81 steps —
+learning-curve (Hartmann6, slow good learners), crossing (fast learners plateau worse), slow-start
+(the best configurations take off late), diverge (high learning rates learn fastest, then turn NaN) —
+and digits, a PyTorch MLP on scikit-learn's digits with R = 27 epochs. `best` = the noise-free loss at R
+of the best configuration trained to R so far (digits: its validation cross-entropy at epoch R).
 
-Optimizers (each step a trial trains costs 1; a pruned trial costs the steps it trained)
-  tuneport-asha       the server's `asha` (stopping mode, η = 3, min 1, max R) + `tpe`
-  tuneport-hyperband  `hyperband` (η = 3, min 1, max R) + `tpe`
-  tuneport-bohb       `bohb` (η = 3, min 1, max R; it chooses the configurations)
-  tuneport-median     `median` (Optuna's defaults) + `tpe`
-  optuna-hyperband    Optuna 5.0 TPESampler + HyperbandPruner(1, R, 3), in process
-  optuna-median       Optuna 5.0 TPESampler + MedianPruner(), in process
-  random-full         uniform random configurations, each trained to R
+Optimizers (a step is one unit of training; a stopped trial costs the steps it trained; a promoted one
+resumes its run and costs only the new steps). Every tuneport study names no strategy — it gets the
+default — and gives its budget as the study's `max_resource` = R; schedulers keep their defaults
+(η = 3, min_resource 1) unless a row says otherwise:
+  tuneport-asha                asha (stopping)
+  tuneport-asha-promotion      asha mode promotion
+  tuneport-hyperband           hyperband
+  tuneport-sha                 successive-halving (min_resource 1, η = 3)
+  tuneport-median              median (Optuna's defaults)
+  tuneport-bohb                bohb (chooses configurations itself; the default strategy is random there)
+  ablations (strategy named):  tuneport-asha-tpe, tuneport-asha-gp-*, tuneport-median-tpe, tuneport-median-gp,
+                               tuneport-asha-eta4 (η = 4, Ray's default)
+  optuna-sha                   Optuna 5.0 TPESampler(seed) + SuccessiveHalvingPruner() (its defaults)
+  optuna-hyperband             TPESampler(seed) + HyperbandPruner(min_resource=1, max_resource=R)
+  optuna-median                TPESampler(seed) + MedianPruner()
+  random-full                  uniform random configurations, each trained to R
 
-Also an 8-worker asynchronous simulation on learning-curve: one step of x takes c(x) simulated
-seconds; reports reach the server in simulated-time order; ASHA (server) and the server's
-asynchronous Hyperband against synchronous Hyperband (the paper's Algorithm 1, random
-configurations, every rung waits for its slowest job) and random-full on 8 workers.
+Also an 8-worker asynchronous simulation on learning-curve (simulated time, cost c(x) = 1 + x3 per step):
+the server's ASHA and Hyperband (default strategy) against synchronous Hyperband and random-full.
 
-Writes bench/results/multifidelity.json ({"meta", "runs": [{problem, optimizer, seed, steps, best}]};
-the async runs have problem "learning-curve-async8" and a "time" field), docs/multifidelity-*.svg
-and the multifidelity section of docs/BENCHMARKS.md.
+Writes bench/results/multifidelity.json ({"meta", "runs": [{problem, optimizer, seed, steps, best}]}, anytime
+points; meta.run_stats holds per-run trial counts and repeated configurations), docs/multifidelity-*.svg and
+the multifidelity section of docs/BENCHMARKS.md.
 
-    python bench/multifidelity.py [--quick] [--seeds N] [--digits-seeds N] [--no-write]
+    python bench/multifidelity.py [--quick] [--seeds N] [--digits-seeds N] [--problems a,b] [--optimizers a,b]
+                                  [--merge] [--no-async] [--no-write] [--out PATH] [--render JSON]
 """
 
 from __future__ import annotations
@@ -41,192 +44,17 @@ import math
 import os
 import sys
 import time
-import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import ROOT, Server, machine, update_benchmarks_md, write_results  # noqa: E402
+from common import RESULTS, Server, machine, write_results  # noqa: E402
+from mf_problems import CURVE_TASKS, Digits, LearningCurve, Params, Run, Task  # noqa: E402,F401
 
 import tuneport as tp  # noqa: E402
 
-Params = dict[str, Any]
 Point = dict[str, Any]
-
-# ---------------------------------------------------------------- problems
-
-ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-A6 = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
-P6 = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
-F_STAR = -3.32237
-Y0 = 0.5
-
-
-def hartmann6(x: np.ndarray) -> float:
-    return float(-(ALPHA * np.exp(-(A6 * (x - P6) ** 2).sum(axis=1))).sum())
-
-
-def config_key(params: Mapping[str, Any]) -> int:
-    return zlib.crc32(repr(sorted((k, round(float(v), 12)) for k, v in params.items())).encode())
-
-
-class Run:
-    """One configuration's training; `advance(t)` trains to step t and returns the observed loss."""
-
-    t = 0
-
-    def advance(self, t: int) -> float:
-        raise NotImplementedError
-
-
-class Task:
-    name = ""
-    R = 1
-
-    def space(self) -> dict[str, tp.Distribution]:
-        raise NotImplementedError
-
-    def optuna_params(self, trial: Any) -> Params:
-        raise NotImplementedError
-
-    def random_params(self, rng: np.random.Generator) -> Params:
-        raise NotImplementedError
-
-    def start(self, params: Params, seed: int) -> Run:
-        raise NotImplementedError
-
-    def quality(self, run: Run, params: Params) -> float:
-        """The loss a configuration trained to R counts for."""
-        raise NotImplementedError
-
-    def cost(self, params: Params) -> float:
-        return 1.0
-
-
-class CurveRun(Run):
-    def __init__(self, task: LearningCurve, params: Params, seed: int) -> None:
-        self.task, self.params, self.seed, self.key = task, params, seed, config_key(params)
-        self.x = np.array([float(params[f"x{i}"]) for i in range(6)])
-
-    def advance(self, t: int) -> float:
-        self.t = t
-        noise = np.random.default_rng([self.seed, self.key, t]).standard_normal()
-        return self.task.mean(self.x, t) + 0.1 / math.sqrt(1 + t) * float(noise)
-
-
-class LearningCurve(Task):
-    name = "learning-curve"
-
-    def __init__(self, R: int = 81) -> None:
-        self.R = R
-
-    def space(self) -> dict[str, tp.Distribution]:
-        return {f"x{i}": tp.Float(0.0, 1.0) for i in range(6)}
-
-    def optuna_params(self, trial: Any) -> Params:
-        return {f"x{i}": trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)}
-
-    def random_params(self, rng: np.random.Generator) -> Params:
-        return {f"x{i}": float(rng.uniform()) for i in range(6)}
-
-    def mean(self, x: np.ndarray, t: float) -> float:
-        y_inf = hartmann6(x)
-        q = min(1.0, max(0.0, (y_inf - F_STAR) / -F_STAR))
-        tau = 1 + 6 * (1 - q) * (0.5 + x[4])
-        a = 1 + 0.5 * x[5]
-        return y_inf + (Y0 - y_inf) * (1 + t / tau) ** -a
-
-    def start(self, params: Params, seed: int) -> Run:
-        return CurveRun(self, params, seed)
-
-    def quality(self, run: Run, params: Params) -> float:
-        assert isinstance(run, CurveRun)
-        return self.mean(run.x, self.R)
-
-    def cost(self, params: Params) -> float:
-        return 1.0 + float(params["x3"])
-
-
-class DigitsRun(Run):
-    def __init__(self, task: Digits, params: Params, seed: int) -> None:
-        import torch
-        from torch import nn
-
-        self.task, self.key = task, config_key(params) ^ seed
-        torch.manual_seed(self.key)
-        width, layers = int(params["width"]), int(params["layers"])
-        mods: list[nn.Module] = []
-        d_in = 64
-        for _ in range(layers):
-            mods += [nn.Linear(d_in, width), nn.ReLU(), nn.Dropout(float(params["dropout"]))]
-            d_in = width
-        self.model = nn.Sequential(*mods, nn.Linear(d_in, 10))
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=float(params["lr"]), weight_decay=float(params["weight_decay"]))
-        self.last = float("nan")
-
-    def advance(self, t: int) -> float:
-        import torch
-        from torch import nn
-
-        x_tr, y_tr, x_va, y_va = self.task.data
-        loss_fn = nn.CrossEntropyLoss()
-        while self.t < t:
-            self.t += 1
-            g = torch.Generator().manual_seed(self.key * 1000 + self.t)
-            self.model.train()
-            perm = torch.randperm(len(x_tr), generator=g)
-            for i in range(0, len(x_tr), 128):
-                idx = perm[i : i + 128]
-                self.opt.zero_grad()
-                loss_fn(self.model(x_tr[idx]), y_tr[idx]).backward()
-                self.opt.step()
-        self.model.eval()
-        with torch.no_grad():
-            self.last = float(loss_fn(self.model(x_va), y_va).item())
-        return self.last if math.isfinite(self.last) else float("nan")
-
-
-class Digits(Task):
-    name = "digits"
-
-    def __init__(self, R: int = 27) -> None:
-        import torch
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-
-        torch.set_num_threads(1)
-        self.R = R
-        x, y = load_digits(return_X_y=True)
-        x_tr, x_va, y_tr, y_va = train_test_split(x / 16.0, y, test_size=0.25, random_state=0, stratify=y)
-        f = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-        i = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
-        self.data = (f(x_tr), i(y_tr), f(x_va), i(y_va))
-
-    def space(self) -> dict[str, tp.Distribution]:
-        return {"lr": tp.Float(1e-5, 1e-1, log=True), "width": tp.Int(16, 256, log=True), "layers": tp.Int(1, 3),
-                "dropout": tp.Float(0.0, 0.5), "weight_decay": tp.Float(1e-6, 1e-2, log=True)}
-
-    def optuna_params(self, trial: Any) -> Params:
-        return {"lr": trial.suggest_float("lr", 1e-5, 1e-1, log=True), "width": trial.suggest_int("width", 16, 256, log=True),
-                "layers": trial.suggest_int("layers", 1, 3), "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-                "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)}
-
-    def random_params(self, rng: np.random.Generator) -> Params:
-        return {"lr": float(10 ** rng.uniform(-5, -1)), "width": int(round(2 ** rng.uniform(4, 8))),
-                "layers": int(rng.integers(1, 4)), "dropout": float(rng.uniform(0, 0.5)),
-                "weight_decay": float(10 ** rng.uniform(-6, -2))}
-
-    def start(self, params: Params, seed: int) -> Run:
-        return DigitsRun(self, params, seed)
-
-    def quality(self, run: Run, params: Params) -> float:
-        assert isinstance(run, DigitsRun)
-        return run.last if math.isfinite(run.last) else math.inf
-
 
 # ---------------------------------------------------------------- anytime bookkeeping
 
@@ -253,60 +81,109 @@ class Anytime:
         self.points.append(p)
 
 
-def eta_options(task: Task) -> dict[str, Any]:
-    return {"min_resource": 1, "max_resource": task.R, "reduction_factor": 3}
+# ---------------------------------------------------------------- optimizers
 
-
-TUNEPORT: dict[str, tuple[str, dict[str, Any]]] = {
-    "tuneport-asha": ("tpe", {"name": "asha", "options": {}}),
-    "tuneport-hyperband": ("tpe", {"name": "hyperband", "options": {}}),
-    "tuneport-bohb": ("random", {"name": "bohb", "options": {}}),
-    "tuneport-median": ("tpe", {"name": "median", "options": {}}),
+# name → (strategy: None for the server's default, or {name, options}; scheduler name; scheduler options)
+TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
+    "tuneport-asha": (None, "asha", {}),
+    "tuneport-asha-promotion": (None, "asha", {"mode": "promotion"}),
+    "tuneport-hyperband": (None, "hyperband", {}),
+    "tuneport-sha": (None, "successive-halving", {"min_resource": 1, "reduction_factor": 3}),
+    "tuneport-median": (None, "median", {}),
+    "tuneport-bohb": (None, "bohb", {}),
+    # Ablations that chose the default strategy under a scheduler (docs/BENCHMARKS.md).
+    "tuneport-asha-tpe": ({"name": "tpe", "options": {}}, "asha", {}),
+    "tuneport-asha-random": ({"name": "random", "options": {}}, "asha", {}),
+    "tuneport-asha-gp-level": ({"name": "auto", "options": {"with_scheduler": "gp", "gp": {"fidelity": "level"}}}, "asha", {}),
+    "tuneport-asha-gp-common": ({"name": "auto", "options": {"with_scheduler": "gp", "gp": {"fidelity": "common"}}}, "asha", {}),
+    "tuneport-asha-gp-observed": ({"name": "auto", "options": {"with_scheduler": "gp", "gp": {"fidelity": "observed"}}}, "asha", {}),
+    "tuneport-median-tpe": ({"name": "tpe", "options": {}}, "median", {}),
+    "tuneport-median-gp": ({"name": "auto", "options": {"with_scheduler": "gp"}}, "median", {}),
+    "tuneport-promotion-tpe": ({"name": "tpe", "options": {}}, "asha", {"mode": "promotion"}),
+    "tuneport-promotion-gp": ({"name": "auto", "options": {"with_scheduler": "gp"}}, "asha", {"mode": "promotion"}),
+    "tuneport-asha-eta4": (None, "asha", {"reduction_factor": 4}),
 }
+OPTUNA = ["optuna-sha", "optuna-hyperband", "optuna-median"]
+MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-sha", "tuneport-median", "tuneport-bohb",
+        *OPTUNA, "random-full"]
+ABLATIONS = ["tuneport-asha-tpe", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common", "tuneport-asha-gp-observed",
+             "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-asha-eta4"]
+QUICK = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-sha", "random-full"]
+DIGITS = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-median", "tuneport-bohb", *OPTUNA, "random-full"]
+ORDER = [*MAIN, *ABLATIONS, "hyperband-sync"]
 
 
-def scheduler_for(optimizer: str, task: Task) -> tuple[str, dict[str, Any]]:
-    strategy, sched = TUNEPORT[optimizer]
-    opts = {} if sched["name"] == "median" else eta_options(task)
-    return strategy, {"name": sched["name"], "options": opts}
+def run_stats(study: tp.Study, problem: str, optimizer: str, seed: int, steps: int) -> dict[str, Any]:
+    """Trial counts by state and repeated configurations (a promotion's continuation is not a repeat)."""
+    trials = study.trials
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    repeats = 0
+    for t in trials:
+        counts[t.state] = counts.get(t.state, 0) + 1
+        if t.system_attrs.get("resume_from") is not None:
+            continue
+        key = json.dumps(sorted(t.params.items()))
+        repeats += key in seen
+        seen.add(key)
+    return {"problem": problem, "optimizer": optimizer, "seed": seed, "steps": steps, "trials": len(trials),
+            "counts": counts, "repeats": repeats}
 
 
-def run_tuneport(client: tp.Client, task: Task, optimizer: str, seed: int, total: int) -> list[Point]:
-    strategy, sched = scheduler_for(optimizer, task)
+def run_tuneport(client: tp.Client, task: Task, optimizer: str, seed: int, total: int, stats: list[dict[str, Any]]) -> list[Point]:
+    strategy, sched, options = TUNEPORT[optimizer]
     study = client.create_study(f"{task.name}-{optimizer}-{seed}-{time.monotonic_ns()}", space=task.space(),
-                                strategy=strategy, scheduler=sched, seed=seed)
+                                strategy=strategy, scheduler={"name": sched, "options": options}, seed=seed,
+                                max_resource=task.R)
     rec = Anytime(task.name, optimizer, seed)
+    runs: dict[int, Run] = {}  # by trial number: a promotion resumes the run of the trial it continues
     while rec.steps < total:
-        with study.ask() as trial:
-            params = dict(trial.params)
-            run = task.start(params, seed)
-            budget = int(trial.budget or task.R)
-            value = math.nan
-            for t in range(1, budget + 1):
+        trial = study.ask()
+        params = dict(trial.params)
+        resumed = runs.get(trial.resume_from) if trial.resume_from is not None else None
+        run = resumed if resumed is not None else task.start(params, seed)
+        runs[trial.number] = run
+        budget = int(trial.budget or task.R)
+        value = math.nan
+        try:
+            for t in range(run.t + 1, budget + 1):
                 if rec.steps >= total:
                     break
                 value = run.advance(t)
                 rec.steps += 1
-                trial.report(value, t)
-            if run.t == task.R:
-                rec.full(task.quality(run, params))
-            if run.t < budget:
-                trial.fail("benchmark budget spent")
-            elif math.isfinite(value):
-                trial.complete(value)
-            else:
-                trial.fail("diverged")
+                trial.report(step=t, value=value)
+        except tp.TrialPruned:
+            trial.prune()
+        if run.t == task.R:
+            rec.full(task.quality(run, params))
+        if trial.finished:
+            continue
+        if run.t < budget:
+            trial.fail("benchmark budget spent")
+        elif math.isfinite(value):
+            trial.complete(value)
+        else:
+            trial.prune()  # diverged to the end without a scheduler stopping it: a stopped run
     rec.add()
+    stats.append(run_stats(study, task.name, optimizer, seed, rec.steps))
     return rec.points
+
+
+def optuna_pruner(optimizer: str, task: Task) -> Any:
+    import optuna
+
+    if optimizer == "optuna-sha":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    if optimizer == "optuna-hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=task.R)
+    return optuna.pruners.MedianPruner()
 
 
 def run_optuna(task: Task, optimizer: str, seed: int, total: int) -> list[Point]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruner: Any = (optuna.pruners.HyperbandPruner(min_resource=1, max_resource=task.R, reduction_factor=3)
-                   if optimizer == "optuna-hyperband" else optuna.pruners.MedianPruner())
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna_pruner(optimizer, task))
     rec = Anytime(task.name, optimizer, seed)
     while rec.steps < total:
         trial = study.ask()
@@ -326,7 +203,7 @@ def run_optuna(task: Task, optimizer: str, seed: int, total: int) -> list[Point]
         if run.t == task.R:
             rec.full(task.quality(run, params))
         if state == optuna.trial.TrialState.COMPLETE and not math.isfinite(value):
-            state = optuna.trial.TrialState.FAIL
+            state = optuna.trial.TrialState.PRUNED
         study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
     rec.add()
     return rec.points
@@ -350,14 +227,14 @@ def run_random_full(task: Task, seed: int, total: int) -> list[Point]:
 
 
 def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon: float, workers: int) -> list[Point]:
-    """ASHA or asynchronous Hyperband on the server, `workers` simulated workers, reports in simulated-time order."""
-    strategy, sched = scheduler_for(optimizer, task)
+    """A scheduler on the server, `workers` simulated workers, reports in simulated-time order."""
+    strategy, sched, options = TUNEPORT[optimizer]
     study = client.create_study(f"async-{optimizer}-{seed}-{time.monotonic_ns()}", space=task.space(),
-                                strategy=strategy, scheduler=sched, seed=seed)
+                                strategy=strategy, scheduler={"name": sched, "options": options}, seed=seed,
+                                max_resource=task.R)
     rec = Anytime(task.name + "-async8", optimizer, seed)
     slots: list[tuple[tp.Trial, Run, Params] | None] = [None] * workers
     events: list[tuple[float, int]] = []
-
     runs: dict[int, Run] = {}  # by trial number: ASHA promotions resume a trial's run (its checkpoint)
 
     def begin(w: int, now: float) -> None:
@@ -382,7 +259,7 @@ def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon
         value = run.advance(t)
         rec.steps += 1
         try:
-            trial.report(value, t)
+            trial.report(step=t, value=value)
         except tp.TrialPruned:
             trial.prune()
             begin(w, now)
@@ -390,7 +267,10 @@ def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon
         if t >= int(trial.budget or task.R):
             if run.t >= task.R:  # only a configuration trained to R counts (promotion mode stops earlier)
                 rec.full(task.quality(run, params), now)
-            trial.complete(value)
+            if math.isfinite(value):
+                trial.complete(value)
+            else:
+                trial.prune()
             begin(w, now)
         else:
             heapq.heappush(events, (now + task.cost(params), w))
@@ -423,6 +303,7 @@ def sim_sync_hyperband(task: Task, seed: int, horizon: float, workers: int, eta:
                 for j, (p, run) in enumerate(zip(configs, runs)):
                     k = int(np.argmin(free))
                     free[k] += (r_i - run.t) * task.cost(p)
+                    v = math.nan
                     for t in range(run.t + 1, r_i + 1):
                         v = run.advance(t)
                         rec.steps += 1
@@ -458,111 +339,6 @@ def sim_random_full(task: Task, seed: int, horizon: float, workers: int) -> list
         rec.full(task.quality(run, params), end)
 
 
-# ---------------------------------------------------------------- summaries
-
-
-def q(xs: list[float], p: float) -> float:
-    """Quantile with linear interpolation that keeps ∞ (a run with no value yet) instead of NaN."""
-    if not xs:
-        return math.nan
-    v = sorted(xs)
-    k = (len(v) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    if v[lo] == v[hi] or not (math.isfinite(v[lo]) and math.isfinite(v[hi])):
-        return v[hi] if k > lo else v[lo]
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
-def best_at(points: list[Point], budget: float, key: str = "steps") -> float:
-    b = math.inf
-    for p in points:
-        if p[key] <= budget and p["best"] is not None:
-            b = min(b, p["best"])
-    return b
-
-
-def first_reach(points: list[Point], target: float, key: str = "steps") -> float:
-    for p in points:
-        if p["best"] is not None and p["best"] <= target:
-            return float(p[key])
-    return math.inf
-
-
-def by_run(points: list[Point]) -> dict[tuple[str, int], list[Point]]:
-    out: dict[tuple[str, int], list[Point]] = {}
-    for p in points:
-        out.setdefault((p["optimizer"], p["seed"]), []).append(p)
-    return out
-
-
-def fmt(v: float, digits: int = 3) -> str:
-    return "—" if not math.isfinite(v) else f"{v:.{digits}f}"
-
-
-def mi(xs: list[float], digits: int = 3) -> str:
-    """median [q1, q3]"""
-    return f"{fmt(q(xs, 0.5), digits)} [{fmt(q(xs, 0.25), digits)}, {fmt(q(xs, 0.75), digits)}]"
-
-
-def reach_cell(xs: list[float]) -> str:
-    n_ok = sum(math.isfinite(x) for x in xs)
-    med = q(xs, 0.5)
-    return f"{fmt(med, 0) if math.isfinite(med) else 'not reached'} ({n_ok}/{len(xs)})"
-
-
-ORDER = ["tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-median", "optuna-hyperband", "optuna-median",
-         "random-full", "hyperband-sync"]
-
-
-def table(points: list[Point], budgets: list[float], key: str, total: float, unit: str) -> tuple[str, dict[str, Any]]:
-    runs = by_run(points)
-    opts = [o for o in ORDER if any(k[0] == o for k in runs)]
-    rand_final = [best_at(v, total, key) for (o, _), v in runs.items() if o == "random-full"]
-    target = q(rand_final, 0.5)
-    head = "| optimizer | " + " | ".join(f"best @ {b:g} {unit}" for b in budgets) + f" | {unit} to reach random-full's final median ({fmt(target)}) |"
-    lines = [head, "|" + " --- |" * (len(budgets) + 2)]
-    summary: dict[str, Any] = {"target": target}
-    for o in opts:
-        mine = [v for (oo, _), v in runs.items() if oo == o]
-        cells = [mi([best_at(v, b, key) for v in mine]) for b in budgets]
-        reach = [first_reach(v, target, key) for v in mine]
-        summary[o] = {"at": {b: q([best_at(v, b, key) for v in mine], 0.5) for b in budgets},
-                      "reach_median": q(reach, 0.5)}
-        lines.append(f"| {o} | " + " | ".join(cells) + f" | {reach_cell(reach)} |")
-    return "\n".join(lines), summary
-
-
-def plot(points: list[Point], key: str, title: str, path: str, xlabel: str, logx: bool) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.hashsalt"] = "tuneport"
-    import matplotlib.pyplot as plt
-
-    runs = by_run(points)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    xmax = max(p[key] for p in points)
-    grid = np.geomspace(max(1.0, xmax / 300), xmax, 120) if logx else np.linspace(0, xmax, 120)
-    for o in [o for o in ORDER if any(k[0] == o for k in runs)]:
-        curves = [[best_at(v, g, key) for g in grid] for (oo, _), v in runs.items() if oo == o]
-        med, lo, hi = (np.array([q([c[i] for c in curves], p) for i in range(len(grid))]) for p in (0.5, 0.25, 0.75))
-        ok = np.isfinite(med)
-        style = "--" if o.startswith("optuna") else (":" if o in ("random-full", "hyperband-sync") else "-")
-        line, = ax.plot(grid[ok], med[ok], style, label=o, lw=1.6)
-        band = np.isfinite(lo) & np.isfinite(hi)
-        ax.fill_between(grid[band], lo[band], hi[band], color=line.get_color(), alpha=0.12, lw=0)
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("best loss so far (median, IQR band)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Date": None})
-    plt.close(fig)
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -571,153 +347,109 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a smoke test: tiny budgets, 2 seeds, nothing written to docs/")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--digits-seeds", type=int, default=5)
+    ap.add_argument("--problems", default=None, help=f"comma-separated subset of {', '.join([*CURVE_TASKS, 'digits'])}")
+    ap.add_argument("--optimizers", default=None, help="comma-separated subset (default: every main row and ablation)")
+    ap.add_argument("--merge", action="store_true", help="keep the other (problem, optimizer) runs of the results file")
+    ap.add_argument("--no-async", action="store_true", help="skip the 8-worker simulation")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/ (the JSON is always written)")
     ap.add_argument("--out", default=None, help="results path (default bench/results/multifidelity.json)")
     ap.add_argument("--render", metavar="JSON", help="only rewrite docs/ from a results file")
     args = ap.parse_args()
+    from mf_report import render  # matplotlib and scipy only when rendering
+
     t_start = time.time()
     if args.render:
         with open(args.render) as f:
             saved = json.load(f)
-        render(saved["runs"], saved["meta"], float(saved["meta"].get("total_wall_s", 0)))
+        render(saved["runs"], saved["meta"])
         return
 
-    curve = LearningCurve(81)
-    if args.quick:
-        seeds, digit_seeds, curve_total, digits_r, digits_total, horizon = 2, 1, 81 * 4, 3, 3 * 6, 150.0
+    problems = args.problems.split(",") if args.problems else [*CURVE_TASKS, "digits"]
+    wanted = args.optimizers.split(",") if args.optimizers else None
+    if args.quick:  # every code path once (promotion resumes, NaN, an Optuna pruner, digits), tiny budgets
+        problems = args.problems.split(",") if args.problems else ["learning-curve", "diverge", "digits"]
+        wanted = wanted or QUICK
+        seeds, digit_seeds, curve_total, digits_r, digits_total, horizon = 1, 1, 81 * 3, 3, 3 * 6, 100.0
     else:
-        seeds, digit_seeds, curve_total, digits_r, digits_total, horizon = args.seeds, args.digits_seeds, 81 * 60, 27, 27 * 20, 1200.0
-    digits = Digits(digits_r)
-    optimizers = [*TUNEPORT, "optuna-hyperband", "optuna-median", "random-full"]
+        # 40 full budgets per run, as the issue's measurement (3,240 steps at R = 81).
+        seeds, digit_seeds, curve_total, digits_r, digits_total, horizon = args.seeds, args.digits_seeds, 81 * 40, 27, 27 * 20, 1200.0
+    plan: list[tuple[Task, int, int, list[str]]] = []
+    for name in problems:
+        if name == "digits":
+            task: Task = Digits(digits_r)
+            plan.append((task, digit_seeds, digits_total, DIGITS))
+        else:
+            plan.append((CURVE_TASKS[name](), seeds, curve_total, [*MAIN, *ABLATIONS]))
+    path = args.out or str(RESULTS / "multifidelity.json")
+    old: dict[str, Any] = {"runs": [], "meta": {}}
+    if args.merge and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
     points: list[Point] = []
+    stats: list[dict[str, Any]] = []
     timing: dict[str, float] = {}
-    with Server() as srv, tp.connect(srv.endpoint, timeout=30.0) as client:
-        for task, n_seeds, total in ((curve, seeds, curve_total), (digits, digit_seeds, digits_total)):
+    done: set[tuple[str, str]] = set()
+    base_meta: dict[str, Any] = {
+        "machine": machine(), "quick": args.quick,
+        "budgets": {**{n: {"R": 81, "total_steps": curve_total} for n in CURVE_TASKS},
+                    "digits": {"R": digits_r, "total_epochs": digits_total},
+                    "learning-curve-async8": {"workers": 8, "horizon": horizon}},
+        "optimizers": {o: {"strategy": s or "(default)", "scheduler": {"name": n, "options": opts}, "study_max_resource": "R"}
+                       for o, (s, n, opts) in TUNEPORT.items()},
+    }
+    old_meta = old.get("meta", {})
+
+    def save() -> tuple[list[Point], dict[str, Any]]:
+        """Writes what was run so far, merged with the kept runs of the old file (after every group)."""
+        kept = [p for p in old["runs"] if (p["problem"], p["optimizer"]) not in done]
+        all_points = kept + points
+        seeds_by_problem: dict[str, int] = {}
+        for p in all_points:
+            seeds_by_problem[p["problem"]] = max(seeds_by_problem.get(p["problem"], 0), int(p["seed"]) + 1)
+        meta = {**base_meta, "seeds": seeds_by_problem,
+                "wall_s": {**old_meta.get("wall_s", {}), **timing},
+                "total_wall_s": round(float(old_meta.get("total_wall_s", 0)) + time.time() - t_start),
+                "run_stats": [s for s in old_meta.get("run_stats", []) if (s["problem"], s["optimizer"]) not in done] + stats}
+        if args.out:
+            with open(path, "w") as f:
+                json.dump({"meta": meta, "runs": all_points}, f, indent=None)
+        else:
+            write_results("multifidelity", all_points, meta)
+        return all_points, meta
+
+    with Server() as srv, tp.connect(srv.endpoint, timeout=60.0) as client:
+        for task, n_seeds, total, optimizers in plan:
             for opt in optimizers:
+                if wanted is not None and opt not in wanted:
+                    continue
                 t0 = time.perf_counter()
                 for seed in range(n_seeds):
                     if opt in TUNEPORT:
-                        points += run_tuneport(client, task, opt, seed, total)
+                        points += run_tuneport(client, task, opt, seed, total, stats)
                     elif opt.startswith("optuna"):
                         points += run_optuna(task, opt, seed, total)
                     else:
                         points += run_random_full(task, seed, total)
+                done.add((task.name, opt))
                 timing[f"{task.name}/{opt}"] = round(time.perf_counter() - t0, 1)
-                print(f"{task.name:15s} {opt:20s} {n_seeds} seeds  {timing[f'{task.name}/{opt}']:7.1f}s", flush=True)
-        t0 = time.perf_counter()
-        for seed in range(seeds):
-            points += sim_server(client, curve, "tuneport-asha", seed, horizon, 8)
-            points += sim_server(client, curve, "tuneport-hyperband", seed, horizon, 8)
-            points += sim_sync_hyperband(curve, seed, horizon, 8)
-            points += sim_random_full(curve, seed, horizon, 8)
-        timing["async8"] = round(time.perf_counter() - t0, 1)
-        print(f"async 8 workers: {timing['async8']:.1f}s", flush=True)
-
-    meta = {"machine": machine(), "quick": args.quick, "seeds": {"learning-curve": seeds, "digits": digit_seeds},
-            "budgets": {"learning-curve": {"R": curve.R, "total_steps": curve_total},
-                        "digits": {"R": digits.R, "total_epochs": digits_total},
-                        "learning-curve-async8": {"workers": 8, "horizon": horizon}},
-            "optimizers": {o: {"strategy": scheduler_for(o, curve)[0], "scheduler": scheduler_for(o, curve)[1]} for o in TUNEPORT},
-            "wall_s": timing, "total_wall_s": round(time.time() - t_start)}
-    if args.out:
-        path = args.out
-        with open(path, "w") as f:
-            json.dump({"meta": meta, "runs": points}, f, indent=None)
-    else:
-        path = str(write_results("multifidelity", points, meta))
-    print(f"wrote {path} ({len(points)} points, {time.time() - t_start:.0f}s)")
+                print(f"{task.name:15s} {opt:28s} {n_seeds} seeds  {timing[f'{task.name}/{opt}']:7.1f}s", flush=True)
+                save()
+        if not args.no_async and "learning-curve" in problems:
+            curve = LearningCurve()
+            t0 = time.perf_counter()
+            for seed in range(seeds):
+                points += sim_server(client, curve, "tuneport-asha", seed, horizon, 8)
+                points += sim_server(client, curve, "tuneport-hyperband", seed, horizon, 8)
+                points += sim_sync_hyperband(curve, seed, horizon, 8)
+                points += sim_random_full(curve, seed, horizon, 8)
+            done |= {("learning-curve-async8", o) for o in ("tuneport-asha", "tuneport-hyperband", "hyperband-sync", "random-full")}
+            timing["async8"] = round(time.perf_counter() - t0, 1)
+            print(f"async 8 workers: {timing['async8']:.1f}s", flush=True)
+    all_points, meta = save()
+    print(f"wrote {path} ({len(all_points)} points, {time.time() - t_start:.0f}s)")
     if args.quick or args.no_write:
         return
-    render(points, meta, time.time() - t_start)
-
-
-def render(points: list[Point], meta: dict[str, Any], wall: float) -> None:
-    seeds, digit_seeds = meta["seeds"]["learning-curve"], meta["seeds"]["digits"]
-    curve_total, digits_total = meta["budgets"]["learning-curve"]["total_steps"], meta["budgets"]["digits"]["total_epochs"]
-    horizon = meta["budgets"]["learning-curve-async8"]["horizon"]
-    sections = []
-    lc = [p for p in points if p["problem"] == "learning-curve"]
-    dg = [p for p in points if p["problem"] == "digits"]
-    asy = [p for p in points if p["problem"] == "learning-curve-async8"]
-    lc_budgets = [81 * 5, 81 * 12, 81 * 30, curve_total]
-    lc_table, lc_sum = table(lc, lc_budgets, "steps", curve_total, "steps")
-    dg_budgets = [27 * 2, 27 * 4, 27 * 10, digits_total]
-    dg_table, dg_sum = table(dg, dg_budgets, "steps", digits_total, "epochs")
-    asy_budgets = [horizon / 8, horizon / 4, horizon / 2, horizon]
-    asy_table, asy_sum = table(asy, asy_budgets, "time", horizon, "s")
-    docs = ROOT / "docs"
-    plot(lc, "steps", f"learning-curve (Hartmann6), R = 81, {seeds} seeds", str(docs / "multifidelity-learning-curve.svg"), "cumulative training steps", True)
-    plot(dg, "steps", f"digits MLP, R = 27 epochs, {digit_seeds} seeds", str(docs / "multifidelity-digits.svg"), "cumulative training epochs", True)
-    plot(asy, "time", f"learning-curve, 8 asynchronous workers, {seeds} seeds", str(docs / "multifidelity-async8.svg"), "simulated time (one step of x costs 1 + x3)", False)
-    (docs / "multifidelity-summary.json").write_text(json.dumps({"learning-curve": lc_sum, "digits": dg_sum, "async8": asy_sum}, indent=1, default=str) + "\n")
-    sections.append(goals(lc_sum, curve_total, "learning-curve"))
-    sections.append(goals(dg_sum, digits_total, "digits"))
-    md = f"""## Multi-fidelity and pruning (`make bench-multifidelity`)
-
-Command: `make bench-multifidelity` (= `.venv/bin/python bench/multifidelity.py`), {meta['machine']}, {wall:.0f} s.
-Raw anytime curves: `bench/results/multifidelity.json` (one object per improvement of a run's best, plus its last point).
-`best` is a loss (lower is better): on learning-curve the noise-free y(x, R) of the best configuration trained to the
-full budget R so far; on digits the validation cross-entropy at epoch R of the best configuration trained to R.
-A step is one unit of training of one configuration (a pruned trial costs the steps it trained). Cells: median [IQR] over seeds;
-"to reach": median over seeds of the first step at which the run's best is at most random-full's final median
-(a run that never does counts as ∞; in brackets how many seeds reached it).
-Tuneport's schedulers use η = 3, min_resource 1, max_resource R; ASHA is the stopping variant; ASHA, Hyperband and median
-run with `tpe`, BOHB with its own model. Optuna 5.0 runs in process with `TPESampler(seed)` and `HyperbandPruner(1, R, 3)` /
-`MedianPruner()`. random-full samples uniformly and trains every configuration to R.
-
-### Synthetic learning curves (Hartmann6), R = 81 steps, {curve_total} steps per run, {seeds} seeds
-
-{lc_table}
-
-![learning-curve](multifidelity-learning-curve.svg)
-
-### Digits MLP (PyTorch, CPU), R = 27 epochs, {digits_total} epochs per run, {digit_seeds} seeds
-
-{dg_table}
-
-![digits](multifidelity-digits.svg)
-
-The digits task uses {digit_seeds} seeds and {digits_total // 27} full-budget equivalents per run to keep the whole benchmark
-within about 15 minutes on 2 shared cores.
-
-### 8 asynchronous workers (learning-curve, simulated time, horizon {horizon:g})
-
-One step of configuration x takes c(x) = 1 + x3 simulated seconds; the reports of 8 workers reach the server in
-simulated-time order. hyperband-sync is the paper's Algorithm 1 with random configurations, survivors resuming, and
-a barrier after every rung (each rung waits for its slowest job); tuneport-hyperband is the server's asynchronous
-(Optuna-style) Hyperband. Columns are simulated seconds.
-
-{asy_table}
-
-![async](multifidelity-async8.svg)
-
-### Where the goals stand
-
-{chr(10).join(sections)}
-- 8 workers: time to reach random-full's final median: {async_line(asy_sum)}.
-"""
-    update_benchmarks_md("multifidelity", md)
-    print("updated docs/BENCHMARKS.md")
-
-
-def goals(summary: dict[str, Any], total: int, name: str) -> str:
-    fifth = total / 5
-    lines = []
-    for o in ("tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-median"):
-        r = summary[o]["reach_median"]
-        verdict = "met" if r <= fifth else "not met"
-        lines.append(f"{o} {fmt(r, 0) if math.isfinite(r) else 'not reached'} ({verdict})")
-    opt_best = {b: min(summary[o]["at"][b] for o in ("optuna-hyperband", "optuna-median")) for b in summary["tuneport-asha"]["at"]}
-    ahead = []
-    for o in ("tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-median"):
-        wins = sum(summary[o]["at"][b] < opt_best[b] for b in opt_best)
-        ahead.append(f"{o} {wins}/{len(opt_best)}")
-    return (f"- {name}: steps to random-full's final quality (goal ≤ {fifth:g} = 1/5 of {total}): " + ", ".join(lines) + ".\n"
-            f"- {name}: budgets at which the median best beats both Optuna pruners' medians: " + ", ".join(ahead) + ".")
-
-
-def async_line(summary: dict[str, Any]) -> str:
-    return ", ".join(f"{o} {fmt(summary[o]['reach_median'], 0) if math.isfinite(summary[o]['reach_median']) else 'not reached'}" for o in ORDER if o in summary)
+    render(all_points, meta)
 
 
 if __name__ == "__main__":

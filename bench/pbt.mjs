@@ -12,9 +12,15 @@
  * Problems (src/testing/pbt-problems.ts):
  * - pbt-toy (Jaderberg et al. 2017, Fig. 2): maximise Q; `best` is Q. 40 steps per member.
  * - noisy-quadratic-schedule: minimise the validation loss; the best learning rate decays during
- *   training. 100 steps per member/trial.
+ *   training. 100 steps per member/trial. Baselines at the same total steps (800): TPE with 2
+ *   random start-up trials of 8 (25 %; Optuna's default of 10 would make all 8 random), random
+ *   search, ASHA+TPE (stopping mode, eta 3, rungs from 4 steps, trials until 800 steps are spent),
+ *   and a tuned fixed schedule (cosine decay from a TPE-tuned peak rate).
+ *
+ * The real-task suite (PBT and PB2 on PyTorch tasks) is bench/pbt_tasks.py; both write their rows
+ * into bench/results/pbt.json, each replacing only its own problems.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../dist-bench/src/logger.js";
@@ -41,9 +47,9 @@ async function withService(fn) {
   }
 }
 
-async function pbtRun(problem, optimizer, seed, options, steps) {
+async function pbtRun(problem, optimizer, seed, options, steps, strategy = "pbt") {
   const run = await withService(async (svc, advance) => {
-    await svc.createStudy({ name: "b", space: problem.space, direction: problem.direction, seed, strategy: { name: "pbt", options } });
+    await svc.createStudy({ name: "b", space: problem.space, direction: problem.direction, seed, strategy: { name: strategy, options } });
     return runPopulation(svc, problem, { study: "b", workers: options.population_size, stepsPerMember: steps, seed, advance });
   });
   if (run.violations.length > 0) throw new Error(`${optimizer} seed ${seed}: ${run.violations.join("; ")}`);
@@ -62,17 +68,47 @@ function parallelFixed(problem, optimizer, seed, curves) {
   }
 }
 
-/** TPE: sequential trials of `steps` steps each with a fixed learning rate. */
-async function tpeRun(optimizer, seed, nTrials, steps) {
+/** Validation loss after each step of a cosine schedule from `peak` down to 0 over `steps` steps. */
+function scheduleCosine(peak, steps) {
+  let m = scheduleProblem.init();
+  const out = [];
+  for (let i = 0; i < steps; i++) {
+    const lr = Math.max(scheduleProblem.space.lr.low, peak * 0.5 * (1 + Math.cos((Math.PI * i) / steps)));
+    m = scheduleProblem.step(m, { lr });
+    out.push(scheduleProblem.report(m));
+  }
+  return out;
+}
+
+/**
+ * Sequential trials of `steps` steps each: a fixed learning rate, or a cosine schedule from the
+ * suggested peak (`cosine`). With `scheduler` (ASHA) every step is reported and trials run until
+ * `budget` steps are spent (a pruned trial costs the steps it trained; the last one is cut).
+ */
+async function sequentialRun(optimizer, seed, { strategy, nTrials, steps, cosine = false, scheduler = null, budget = nTrials * steps }) {
   await withService(async (svc) => {
-    await svc.createStudy({ name: "t", space: scheduleProblem.space, seed, strategy: "tpe" });
+    await svc.createStudy({ name: "t", space: scheduleProblem.space, seed, strategy, ...(scheduler ? { scheduler } : {}) });
     let best = Infinity;
-    for (let i = 0; i < nTrials; i++) {
-      const a = await svc.ask("t");
-      const curve = scheduleFixed(a.trial.params.lr, steps);
-      await svc.tell("t", a.trial.number, a.lease.token, "COMPLETE", curve[curve.length - 1]);
-      best = Math.min(best, ...curve);
-      runs.push({ problem: scheduleProblem.name, optimizer, seed, steps: (i + 1) * steps, best });
+    let spent = 0;
+    for (let i = 0; spent < budget && (scheduler || i < nTrials); i++) {
+      const a = await svc.ask({ study: "t" });
+      const curve = cosine ? scheduleCosine(a.trial.params.lr, steps) : scheduleFixed(a.trial.params.lr, steps);
+      let pruned = false;
+      let last = NaN;
+      for (let k = 0; k < curve.length && spent < budget; k++) {
+        spent++;
+        last = curve[k];
+        best = Math.min(best, last);
+        if (scheduler) {
+          const { decision } = await svc.report({ study: "t", trial: a.trial.number, token: a.lease.token, step: k + 1, value: last });
+          if (decision.action === "prune") {
+            pruned = true;
+            break;
+          }
+        }
+      }
+      await svc.tell({ study: "t", trial: a.trial.number, token: a.lease.token, state: pruned ? "PRUNED" : "COMPLETE", value: last });
+      runs.push({ problem: scheduleProblem.name, optimizer, seed, steps: spent, best });
     }
   });
 }
@@ -82,6 +118,7 @@ const TOY_STEPS = 40;
 for (const seed of SEEDS) {
   await pbtRun(toyProblem, "tuneport-pbt-2", seed, { population_size: 2, perturbation_interval: 2 }, TOY_STEPS);
   await pbtRun(toyProblem, "tuneport-pbt-4", seed, { population_size: 4, perturbation_interval: 2 }, TOY_STEPS);
+  await pbtRun(toyProblem, "tuneport-pb2-4", seed, { population_size: 4, perturbation_interval: 2 }, TOY_STEPS, "pb2");
   await pbtRun(toyProblem, "pbt-explore-only", seed, { population_size: 4, perturbation_interval: 2, exploit: false }, TOY_STEPS);
   await pbtRun(toyProblem, "pbt-exploit-only", seed, { population_size: 4, perturbation_interval: 2, explore: false }, TOY_STEPS);
 }
@@ -97,8 +134,16 @@ const POP = 8;
 for (const seed of SEEDS) {
   await pbtRun(scheduleProblem, "tuneport-pbt", seed, { population_size: POP, perturbation_interval: 5 }, SCH_STEPS);
   await pbtRun(scheduleProblem, "tuneport-pbt-sync", seed, { population_size: POP, perturbation_interval: 5, mode: "synchronous" }, SCH_STEPS);
-  await tpeRun("tuneport-tpe", seed, POP, SCH_STEPS);
-  await tpeRun("tuneport-tpe-4x", seed, 4 * POP, SCH_STEPS);
+  await pbtRun(scheduleProblem, "tuneport-pb2", seed, { population_size: POP, perturbation_interval: 5 }, SCH_STEPS, "pb2");
+  const tpe = (n) => ({ name: "tpe", options: { n_startup_trials: n } });
+  await sequentialRun("tuneport-tpe", seed, { strategy: tpe(POP / 4), nTrials: POP, steps: SCH_STEPS });
+  await sequentialRun("random", seed, { strategy: "random", nTrials: POP, steps: SCH_STEPS });
+  await sequentialRun("asha-tpe", seed, {
+    strategy: tpe(5), nTrials: Infinity, steps: SCH_STEPS, budget: POP * SCH_STEPS,
+    scheduler: { name: "asha", options: { min_resource: 4, max_resource: SCH_STEPS, reduction_factor: 3 } },
+  });
+  await sequentialRun("cosine-tpe", seed, { strategy: tpe(POP / 4), nTrials: POP, steps: SCH_STEPS, cosine: true });
+  await sequentialRun("tuneport-tpe-4x", seed, { strategy: tpe(POP), nTrials: 4 * POP, steps: SCH_STEPS });
 }
 // The best fixed learning rate, found by a dense log grid (an oracle no tuner beats with fixed lr).
 let oracle = { lr: NaN, loss: Infinity };
@@ -109,8 +154,24 @@ for (let i = 0; i <= 400; i++) {
   if (m < oracle.loss) oracle = { lr, loss: m };
 }
 
+let cosineOracle = { peak: NaN, loss: Infinity };
+for (let i = 0; i <= 400; i++) {
+  const peak = 1e-3 * (1.5 / 1e-3) ** (i / 400);
+  const m = Math.min(...scheduleCosine(peak, SCH_STEPS));
+  if (m < cosineOracle.loss) cosineOracle = { peak, loss: m };
+}
+
 mkdirSync(OUT, { recursive: true });
-writeFileSync(join(OUT, "pbt.json"), `${JSON.stringify({ runs })}\n`);
+// Keep the real-task suite's rows (bench/pbt_tasks.py); replace only this script's problems.
+const mine = new Set([toyProblem.name, scheduleProblem.name]);
+let previous = {};
+try {
+  previous = JSON.parse(readFileSync(join(OUT, "pbt.json"), "utf8"));
+} catch {
+  previous = {};
+}
+const kept = (previous.runs ?? []).filter((r) => !mine.has(r.problem));
+writeFileSync(join(OUT, "pbt.json"), `${JSON.stringify({ ...previous, runs: [...kept, ...runs] })}\n`);
 
 // ---------------------------------------------------------------- summaries
 const median = (xs) => {
@@ -141,18 +202,24 @@ for (const [k, bySeed] of groups) {
   lines.push(`| ${opt} | ${bySeed.size} | ${total} | ${fmt(median(finals))} [${fmt(q(finals, 0.25))}, ${fmt(q(finals, 0.75))}] | ${hit.length}/${bySeed.size} | ${hit.length > bySeed.size / 2 ? median(reach) : "–"} |`);
 }
 lines.push("");
-lines.push("| optimizer | seeds | total steps | final best val. loss: median [IQR] | wins vs TPE (same steps), per seed |");
-lines.push("| --- | --- | --- | --- | --- |");
-const tpeFinal = new Map([...groups.get(`${scheduleProblem.name}|tuneport-tpe`)].map(([s, c]) => [s, c.at(-1).best]));
+const baselines = ["tuneport-tpe", "asha-tpe", "random", "cosine-tpe"];
+lines.push(`| optimizer | seeds | total steps | final best val. loss: median [IQR] | ${baselines.map((b) => `wins vs ${b}`).join(" | ")} |`);
+lines.push(`| --- | --- | --- | --- | ${baselines.map(() => "---").join(" | ")} |`);
+const finalOf = (opt) => new Map([...(groups.get(`${scheduleProblem.name}|${opt}`) ?? [])].map(([s, c]) => [s, c.at(-1).best]));
 for (const [k, bySeed] of groups) {
   const [problem, opt] = k.split("|");
   if (problem !== scheduleProblem.name) continue;
   const finals = [...bySeed.entries()].map(([, c]) => c.at(-1).best);
-  const wins = [...bySeed.entries()].filter(([s, c]) => c.at(-1).best < tpeFinal.get(s)).length;
   const total = [...bySeed.values()][0].at(-1).steps;
-  lines.push(`| ${opt} | ${bySeed.size} | ${total} | ${fmt(median(finals), 5)} [${fmt(q(finals, 0.25), 5)}, ${fmt(q(finals, 0.75), 5)}] | ${opt === "tuneport-tpe" ? "–" : `${wins}/${bySeed.size}`} |`);
+  const winCells = baselines.map((b) => {
+    if (b === opt) return "–";
+    const other = finalOf(b);
+    return `${[...bySeed.entries()].filter(([s, c]) => c.at(-1).best < other.get(s)).length}/${bySeed.size}`;
+  });
+  lines.push(`| ${opt} | ${bySeed.size} | ${total} | ${fmt(median(finals), 5)} [${fmt(q(finals, 0.25), 5)}, ${fmt(q(finals, 0.75), 5)}] | ${winCells.join(" | ")} |`);
 }
-lines.push(`| best fixed lr (dense grid, oracle) | – | – | ${fmt(oracle.loss, 5)} (lr = ${oracle.lr.toPrecision(3)}) | – |`);
+lines.push(`| best fixed lr (dense grid, oracle) | – | – | ${fmt(oracle.loss, 5)} (lr = ${oracle.lr.toPrecision(3)}) | ${baselines.map(() => "–").join(" | ")} |`);
+lines.push(`| best cosine peak (dense grid, oracle) | – | – | ${fmt(cosineOracle.loss, 5)} (peak = ${cosineOracle.peak.toPrecision(3)}) | ${baselines.map(() => "–").join(" | ")} |`);
 
 // ---------------------------------------------------------------- SVG curves (median over seeds)
 function svg(problem, file, title, yLabel, ylo, yhi, log) {

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
- * Runs a throw-away PostgreSQL server (dist/testing/postgres-server.js) for a Python test or a
+ * Runs a throw-away PostgreSQL server (dist-bench/src/testing/postgres-server.js) for a Python test or a
  * benchmark: prints one JSON line `{"url": ...}` once it accepts connections, and stops it (removing
  * its directory) when its standard input closes or on SIGTERM/SIGINT — so a parent that dies takes
  * the server with it.
  *
  *   node bench/pg-server.mjs [--durable] [--port N]
  */
-import { startPostgres } from "../dist/testing/postgres-server.js";
+import { startPostgres } from "../dist-bench/src/testing/postgres-server.js";
 
 const args = process.argv.slice(2);
 const portAt = args.indexOf("--port");

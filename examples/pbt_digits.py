@@ -8,10 +8,15 @@ Runs on the GPU when one is present, else on the CPU. Needs a running server:
 
 A population of 4 members trains side by side in this one process (one epoch each in turn; with
 several machines, run one member per worker and point --checkpoint-dir at a shared filesystem).
-After every epoch a member saves a checkpoint and reports its validation loss; when the server
-answers with an exploit it loads the donor's checkpoint and continues with the new
-hyperparameters. At the end the script prints the schedule that produced the best model
-(``study.lineage()``), which replays as a fixed schedule for a final training run.
+After every epoch a member saves a checkpoint (on a background thread: ``CheckpointWriter``)
+and reports its validation loss; when the server answers with an exploit it loads the donor's
+checkpoint and continues with the new hyperparameters. Each member keeps counting its own
+epochs after an exploit (the model's age is the donor's; ``lineage`` reports it). A member
+that diverges is completed with NaN (it ranks worst), and completing releases the checkpoints
+nobody needs any more, so none are left at the end. The script then prints the schedule that
+produced the best reported model (``study.lineage()``), which replays as a fixed schedule for
+a final training run. ``--strategy pb2`` picks the explored hyperparameters with PB2's
+GP bandit instead of random perturbation.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from _digits import load_digits_tensors, train_epoch
 from torch import nn
 
 import tuneport as tp
-from tuneport.torch import pbt_report, pbt_restore
+from tuneport.torch import CheckpointWriter, pbt_complete, pbt_report, pbt_restore
 
 
 @dataclass
@@ -43,11 +48,11 @@ def apply_params(m: Member) -> None:
         g["weight_decay"] = float(m.trial.params["weight_decay"])
 
 
-def start(trial: tp.Trial, device: torch.device) -> Member:
+def start(trial: tp.Trial, device: torch.device, writer: CheckpointWriter) -> Member:
     torch.manual_seed(trial.number)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    m = Member(trial, model, opt, pbt_restore(trial, model, opt))  # a refilled member loads its donor first
+    m = Member(trial, model, opt, pbt_restore(trial, model, opt, writer=writer))  # a refilled member loads its donor first
     apply_params(m)
     return m
 
@@ -61,39 +66,43 @@ def main() -> None:
     ap.add_argument("--interval", type=int, default=2, help="perturbation interval in epochs")
     ap.add_argument("--checkpoint-dir", default="./checkpoints")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategy", choices=["pbt", "pb2"], default="pbt")
     args = ap.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # a tiny model: more threads cost more than they save, badly so on a busy machine
     data = load_digits_tensors(device)
-    with tp.connect(args.endpoint) as client:
+    with tp.connect(args.endpoint) as client, CheckpointWriter() as writer:
         study = client.create_study(
             args.study,
             direction="minimize",
-            strategy={"name": "pbt", "options": {"population_size": args.population, "perturbation_interval": args.interval}},
+            strategy={"name": args.strategy, "options": {"population_size": args.population, "perturbation_interval": args.interval}},
             seed=args.seed,
             space={"lr": tp.Float(1e-3, 1.0, log=True), "weight_decay": tp.Float(1e-6, 1e-2, log=True)},
         )
         print(f"PBT on {device}: {args.population} members x {args.epochs} epochs", flush=True)
-        members = [start(study.ask(), device) for _ in range(args.population)]
+        members = [start(study.ask(), device, writer) for _ in range(args.population)]
         t0 = time.perf_counter()
         for _ in range(args.epochs):
             for m in members:
                 loss = train_epoch(m.model, m.opt, data)
-                m.step += 1
-                decision = pbt_report(m.trial, loss, m.step, m.model, m.opt, checkpoint_dir=args.checkpoint_dir)
+                m.step += 1  # this trial's own step counter, also after an exploit
+                decision = pbt_report(m.trial, loss, m.step, m.model, m.opt, checkpoint_dir=args.checkpoint_dir, writer=writer)
                 if decision.action == "update":
                     apply_params(m)  # the donor's weights are loaded already; now its (perturbed) params
                     src = f" <- trial {decision.restore.trial}" if decision.restore else ""
                     print(f"  step {m.step:3.0f} trial {m.trial.number}{src}: lr={m.trial.params['lr']:.4g} "
                           f"wd={m.trial.params['weight_decay']:.3g}", flush=True)
         for m in members:
-            m.trial.complete(m.trial.intermediate[-1][1])
+            # NaN or inf (a diverged member) is fine here: it is completed as the worst.
+            pbt_complete(m.trial, m.trial.intermediate[-1][1], writer=writer)
             print(f"  trial {m.trial.number}  val_loss={m.trial.intermediate[-1][1]:.4f}", flush=True)
         print(f"trained in {time.perf_counter() - t0:.1f}s")
 
         lineage = study.lineage()
-        print(f"\nbest trial {lineage.trial}: val_loss={lineage.value:.4f}; schedule that produced it "
-              f"({lineage.until_step:.0f} epochs):")
+        print(f"\nbest report: trial {lineage.trial} at its epoch {lineage.step:.0f}, val_loss={lineage.value:.4f}; "
+              f"schedule that produced it ({lineage.until_step:.0f} epochs of training):")
         for seg in lineage.schedule:
             print(f"  from epoch {seg.from_step:3.0f}: lr={seg.params['lr']:.4g} wd={seg.params['weight_decay']:.3g}"
                   f"  (trained by trial {seg.trial})")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from conftest import REPO
 
-OPTIMIZERS = {"tuneport-asha", "tuneport-hyperband", "tuneport-bohb", "tuneport-median", "optuna-hyperband",
-              "optuna-median", "random-full"}
+QUICK = {"tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-sha", "random-full"}
 
 
 def test_multifidelity_quick(tmp_path: Path) -> None:
@@ -20,13 +19,14 @@ def test_multifidelity_quick(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "bench/multifidelity.py", "--quick", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    runs = json.loads(out.read_text())["runs"]
+    saved = json.loads(out.read_text())
+    runs = saved["runs"]
     for r in runs:
         assert {"problem", "optimizer", "seed", "steps", "best"} <= set(r)
         assert isinstance(r["steps"], int) and r["steps"] >= 0
         assert r["best"] is None or math.isfinite(r["best"])
-    for problem in ("learning-curve", "digits"):
-        assert {r["optimizer"] for r in runs if r["problem"] == problem} == OPTIMIZERS
+    for problem in ("learning-curve", "diverge", "digits"):
+        assert {r["optimizer"] for r in runs if r["problem"] == problem} == QUICK
     asynchronous = [r for r in runs if r["problem"] == "learning-curve-async8"]
     assert {r["optimizer"] for r in asynchronous} == {"tuneport-asha", "tuneport-hyperband", "hyperband-sync", "random-full"}
     assert all("time" in r for r in asynchronous)
@@ -38,3 +38,8 @@ def test_multifidelity_quick(tmp_path: Path) -> None:
         steps = [int(str(p["steps"])) for p in pts]
         bests = [float(str(p["best"])) for p in pts if p["best"] is not None]
         assert steps == sorted(steps) and bests == sorted(bests, reverse=True)
+    # Every tuneport run recorded its trials; no default-strategy run repeated a configuration.
+    stats = saved["meta"]["run_stats"]
+    assert {(s["problem"], s["optimizer"]) for s in stats} == {(p, o) for p in ("learning-curve", "diverge", "digits")
+                                                              for o in QUICK if o.startswith("tuneport")}
+    assert all(s["trials"] > 0 and s["repeats"] == 0 for s in stats)

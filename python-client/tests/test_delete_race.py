@@ -32,7 +32,7 @@ def _work(endpoint: str, name: str, finished: threading.Semaphore, outcome: list
                 x, y = cast(float, trial.params["x"]), cast(float, trial.params["y"])
                 try:
                     for step in range(3):
-                        trial.report(step, x**2 + 1.0 / (step + 1))
+                        trial.report(x**2 + 1.0 / (step + 1), step)
                     trial.complete(x**2 + y**2)
                     finished.release()
                 except (tp.NotFoundError, tp.LeaseLostError, tp.FailedPreconditionError, tp.TrialPruned):

@@ -12,7 +12,10 @@ from conftest import REPO, ServerProcess
 
 def run(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> str:
     proc = subprocess.run(
-        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        # One OpenMP thread unless the caller says otherwise: the examples' models are tiny, and on a
+        # busy machine torch's thread pool makes them 10-100x slower.
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={"OMP_NUM_THREADS": "1", **os.environ, **(env or {})},
     )
     assert proc.returncode == 0, f"{args} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc.stdout
@@ -37,9 +40,9 @@ def test_pbt_digits_against_a_running_server(server: ServerProcess, tmp_path: os
                "--study", "pbt-example", "--checkpoint-dir", ckpt])
     assert "<- trial" in out  # at least one exploit loaded a donor's checkpoint
     assert "schedule that produced it" in out and "from epoch   0" in out
-    # Retention: the server released old checkpoints; about one per member is left (plus pinned ones).
+    # Retention: the server released every checkpoint once the members finished; none is left.
     files = [f for _, _, fs in os.walk(ckpt) for f in fs]
-    assert 4 <= len(files) <= 8, files
+    assert files == [], files
 
 
 def test_hypergradient_digits_against_a_running_server(server: ServerProcess) -> None:

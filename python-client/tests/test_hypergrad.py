@@ -279,3 +279,60 @@ def test_apply_updates_sets_param_groups() -> None:
     assert opt.param_groups[0]["lr"] == 0.02 and opt.param_groups[1]["weight_decay"] == 1e-3
     with pytest.raises(ValueError):
         hypergrad.apply_updates(opt, {"lr": float("nan")}, {"lr": (0, "lr")})
+
+
+def test_rate_stays_inside_its_bounds_and_never_reaches_zero() -> None:
+    """A hypergradient rate far too large would drive α below 0 (the old ``max(0, ·)`` froze it at 0)
+    or to 1e6; it is clipped to ``lr_bounds`` at every step instead."""
+    for beta in (1e-1, 1e2):
+        model, x, y = _tiny_problem(5)
+        opt = hypergrad.HypergradSGD(model.parameters(), lr=0.05, hypergrad_lr=beta, lr_bounds=(1e-4, 1.0))
+        seen = []
+        for _ in range(60):
+            try:
+                _step(model, opt, x, y)
+            except hypergrad.HypergradientError:
+                break  # diverged at the upper bound: reported, not hidden
+            seen.append(opt.param_groups[0]["lr"])
+        assert seen and all(1e-4 <= r <= 1.0 for r in seen), seen
+        assert min(seen) > 0
+    with pytest.raises(ValueError):
+        hypergrad.HypergradSGD(model.parameters(), lr=0.05, hypergrad_lr=0.1, lr_bounds=(0.0, 1.0))
+    with pytest.raises(ValueError):
+        hypergrad.HypergradSGD(model.parameters(), lr=5.0, lr_bounds=(1e-4, 1.0))
+
+
+def test_nan_hypergradient_raises_a_typed_error_and_changes_nothing() -> None:
+    model, x, y = _tiny_problem(6)
+    opt = hypergrad.HypergradSGD(model.parameters(), lr=0.05, hypergrad_lr=1e-2)
+    _step(model, opt, x, y)
+    _step(model, opt, x, y)
+    before_lr = opt.param_groups[0]["lr"]
+    before_w = [p.detach().clone() for p in model.parameters()]
+    opt.zero_grad()
+    (_loss(model, x, y) * float("nan")).backward()
+    with pytest.raises(hypergrad.HypergradientError) as err:
+        opt.step()
+    assert err.value.key == "lr" and math.isnan(err.value.value)
+    assert opt.param_groups[0]["lr"] == before_lr
+    assert all(torch.equal(a, b) for a, b in zip(before_w, model.parameters()))
+    assert isinstance(err.value, FloatingPointError)
+
+
+def test_multiplicative_rule_and_normalized_hypergradients() -> None:
+    """HD-M: α_t = α_{t-1}(1 − β h̃_t) with h̃ = h / (‖g_t‖‖d_{t-1}‖) in [−1, 1]; pop(normalized=True) averages h̃."""
+    model, x, y = _tiny_problem(7)
+    beta = 0.05
+    opt = hypergrad.HypergradSGD(model.parameters(), lr=0.01, hypergrad_lr=beta, multiplicative=True)
+    _step(model, opt, x, y)
+    hs = []
+    for _ in range(4):
+        lr0 = opt.param_groups[0]["lr"]
+        _step(model, opt, x, y)
+        hn = opt.param_groups[0]["last_hypergradients_normalized"]["lr"]
+        h = opt.param_groups[0]["last_hypergradients"]["lr"]
+        assert -1.0 - 1e-12 <= hn <= 1.0 + 1e-12 and math.copysign(1, hn) == math.copysign(1, h)
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr0 * (1 - beta * hn), rel=1e-12)
+        hs.append(hn)
+    assert opt.pop_hypergradients(normalized=True)["lr"] == pytest.approx(sum(hs) / 4)
+    assert opt.pop_hypergradients() == {}  # both sums were reset

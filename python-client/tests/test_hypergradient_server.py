@@ -12,7 +12,7 @@ import tuneport as tp
 
 def test_report_with_hypergradients_returns_bounded_log_aware_updates(client: tp.Client, name: str) -> None:
     study = client.create_study(
-        name, strategy={"name": "hypergradient", "options": {"lr": 0.1}}, seed=1,
+        name, strategy={"name": "hypergradient", "options": {"lr": 0.1, "step_rule": "adam"}}, seed=1,
         space={"lr": tp.Float(1e-4, 1.0, log=True), "wd": tp.Float(0.0, 0.1), "act": tp.Categorical(["relu", "gelu"])},
     )
     trial = study.ask()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import torch
+
+import tuneport as tp
 from tuneport import Decision, Lineage, Restore
+from tuneport.torch import CheckpointWriter, load_checkpoint, pbt_complete, pbt_report
 
 
 def test_update_decision_carries_restore_and_released_checkpoints() -> None:
@@ -20,3 +27,62 @@ def test_lineage_replays_as_a_fixed_schedule() -> None:
         {"from_step": 4, "params": {"lr": 0.05}, "trial": 5, "trial_step": 4},
     ]})
     assert [lin.params_at(s)["lr"] for s in (0, 3, 4, 9)] == [0.1, 0.1, 0.05, 0.05]
+
+
+def test_pbt_members_with_a_background_writer_leave_no_checkpoint_and_complete_diverged(
+    client: tp.Client, name: str, tmp_path: Path
+) -> None:
+    """Real server, real torch: two members report through a CheckpointWriter, one exploits the
+    other (loading a checkpoint that may still be in flight), one diverges and is completed with
+    NaN; pbt_complete deletes what the server released, so nothing is left on disk."""
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=2, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 2, "resample_probability": 0.0}})
+    nets = [torch.nn.Linear(3, 1) for _ in range(2)]
+    opts = [torch.optim.SGD(n.parameters(), lr=0.1) for n in nets]
+    exploits = 0
+    with CheckpointWriter() as writer:
+        trials = [study.ask(), study.ask()]
+        for step in range(1, 7):
+            for k, (trial, net, opt) in enumerate(zip(trials, nets, opts)):
+                value = float("nan") if k == 0 and step >= 3 else 1.0 / step
+                d = pbt_report(trial, value, step, net, opt, checkpoint_dir=tmp_path, writer=writer)
+                exploits += d.restore is not None
+        released = pbt_complete(trials[0], float("nan"), writer=writer)
+        released += pbt_complete(trials[1], 1 / 6, writer=writer)
+    assert exploits >= 1  # the diverged member was exploited (NaN ranks worst)
+    assert released
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    first = study.trial(trials[0].number)
+    assert first.state == "COMPLETE" and first.value is None and first.system_attrs["diverged"] == "NaN"
+    lin = study.lineage()
+    assert lin.trial == trials[1].number and lin.value == pytest.approx(1 / 6) and lin.step == 6
+
+
+def test_complete_with_nan_is_refused_outside_pbt(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0, 1)}, strategy="random")
+    trial = study.ask()
+    with pytest.raises(tp.InvalidArgumentError):
+        trial.complete(float("nan"))
+    trial.fail("diverged")
+
+
+def test_checkpoint_writer_waits_deletes_in_order_and_reports_errors(tmp_path: Path) -> None:
+    net = torch.nn.Linear(2, 2)
+    with CheckpointWriter() as w:
+        p = w.save(tmp_path / "a" / "s1.pt", net, step=1)
+        with torch.no_grad():
+            net.weight.add_(1.0)  # the snapshot was taken before this
+        w.delete([p])  # queued behind the write
+        w.wait()
+        assert not p.exists()
+        q = w.save(tmp_path / "b.pt", net)
+        w.wait(q)
+        fresh = torch.nn.Linear(2, 2)
+        load_checkpoint(q, fresh, map_location="cpu")
+        assert torch.equal(fresh.weight, net.weight)
+        (tmp_path / "blocked").write_text("a file where a directory is needed")
+        w.save(tmp_path / "blocked" / "x.pt", net)
+        with pytest.raises(OSError):
+            w.wait()
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "never.pt", fresh, map_location="cpu", wait_s=0.05)

@@ -119,6 +119,19 @@ def test_asha_stopping_gives_the_budget_and_stops_a_bad_trial(client: tp.Client,
     assert frozen.system_attrs["budget"] == 9
 
 
+def test_the_study_budget_is_the_schedulers_max_resource(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space=BOX, scheduler="asha", max_resource=9, seed=2)
+    assert study.max_resource == 9.0
+    assert study.scheduler is not None and study.scheduler["options"]["max_resource"] == 9
+    assert study.strategy["name"] == "auto"  # the default strategy under a scheduler
+    with study.ask() as trial:
+        assert trial.budget == 9
+        trial.complete(run_curve(trial, 0.1, range(1, 10)))
+    assert client.load_study(name).max_resource == 9.0
+    with pytest.raises(tp.InvalidArgumentError, match="max_resource"):
+        client.create_study(name, space=BOX, load_if_exists=True, max_resource=27)
+
+
 def test_asha_promotion_resumes_the_best_configuration(client: tp.Client, name: str) -> None:
     sched = {"name": "asha", "options": {"mode": "promotion", "min_resource": 1, "max_resource": 9, "reduction_factor": 3}}
     study = client.create_study(name, space=BOX, strategy="random", scheduler=sched, seed=3)

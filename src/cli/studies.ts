@@ -16,8 +16,9 @@ Usage: tuneport studies list [--storage PATH] [--json]
        tuneport studies trials NAME [--storage PATH] [--json] [--state S]... [--limit N]
        tuneport studies lineage NAME [TRIAL] [--storage PATH] [--json]
 
-'lineage' prints the hyperparameter schedule that produced TRIAL's model (default: the best
-trial), following PBT donors back to generation 0: replay it as a fixed schedule.
+'lineage' prints the hyperparameter schedule that produced TRIAL's model at its best report
+(default: the trial with the best report), following PBT donors back to generation 0: replay
+it as a fixed schedule for 'model trained for' steps.
 
 Reads the database read-only; safe beside a running server.
 
@@ -140,7 +141,7 @@ export function formatTrialTable(trials: TrialView[]): string {
 
 export function formatLineage(l: LineageView): string {
   const names = [...new Set(l.schedule.flatMap((s) => Object.keys(s.params)))];
-  const head = `trial ${l.trial} (${l.state.toLowerCase()}), value ${formatNumber(l.value)}, trained to step ${formatNumber(l.until_step)}`;
+  const head = `trial ${l.trial} (${l.state.toLowerCase()}), best report ${formatNumber(l.value)} at its step ${formatNumber(l.step)}, model trained for ${formatNumber(l.until_step)} steps`;
   return `${head}\n${table(
     ["from_step", ...names, "trained_by", "its_step"],
     l.schedule.map((s) => [formatNumber(s.from_step), ...names.map((n) => formatNumber(s.params[n])), String(s.trial), formatNumber(s.trial_step)]),

@@ -89,6 +89,14 @@ export interface ReportRequest {
   readonly rng: Rng;
 }
 
+/** A trial that has just been finished by `tell`. */
+export interface FinishRequest {
+  readonly study: StudyContext;
+  /** Every trial, with the finished one (`trial`) in its new state. */
+  readonly trials: readonly Trial[];
+  readonly trial: Trial;
+}
+
 /**
  * A decision plus attributes to merge into the reporting trial's `systemAttrs`. An `update`
  * decision's params are merged into the trial by the service.
@@ -113,6 +121,19 @@ export interface Strategy {
    */
   revise?(req: SuggestRequest, suggestion: Suggestion): Suggestion;
   /**
+   * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided; the
+   * returned attributes are merged into the finished trial's `systemAttrs` in the same commit
+   * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more.
+   */
+  onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown> } | null;
+  /**
+   * When true `tell` accepts COMPLETE with a NaN or infinite value (a diverged run): the trial
+   * becomes COMPLETE with value null, which ranks below every finite value, and
+   * `system_attrs.diverged` holds the value told ("NaN", "Infinity" or "-Infinity"). Other
+   * strategies keep refusing it (their models need finite values; tell FAIL instead).
+   */
+  readonly completesDiverged?: boolean;
+  /**
    * When true the service does not re-queue the params of a trial that failed (lease expired,
    * or FAIL with `retry_on_fail`): the strategy replaces lost trials itself on the next ask
    * (PBT refills the member's slot from a donor).
@@ -130,7 +151,7 @@ export interface TrajectoryEntry {
 /** A replayable schedule: segment `params` apply from model age `from_step`, trained by `trial` from its `trial_step`. */
 export interface LineageSchedule {
   readonly schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];
-  /** The model's training age at the trial's latest report, in step units. */
+  /** The model's training age at the trial's report at `uptoStep` (default: its latest), in step units. */
   readonly until_step: number;
 }
 
@@ -142,8 +163,11 @@ export interface LineageSchedule {
 export interface StrategyReadModels {
   /** A trial's hyperparameter trajectory: the starting point, then the params after each applied update. */
   trajectory?(trial: Trial): { entries: TrajectoryEntry[]; thinned: boolean };
-  /** The schedule that produced trial `number`'s model. @throws Error when the bookkeeping is inconsistent. */
-  lineage?(trials: readonly Trial[], number: number): LineageSchedule;
+  /**
+   * The schedule that produced trial `number`'s model as it was at the trial's own step `uptoStep`
+   * (default: its latest report). @throws Error when the bookkeeping is inconsistent.
+   */
+  lineage?(trials: readonly Trial[], number: number, uptoStep?: number): LineageSchedule;
 }
 
 /** A named strategy with its options schema; what a catalogue holds and a study names. */
@@ -200,5 +224,12 @@ export interface SchedulerFactory<O = unknown> {
   readonly options: z.ZodType<O>;
   /** Reason the combination with a strategy makes no sense, or null. */
   incompatibleWith?(strategy: PluginConfig, options: O): string | null;
+  /**
+   * The study's budget (create_study `max_resource`: how far one trial trains at most, in the
+   * client's step units) applied to raw options before they are validated: schedulers that race
+   * trials over resources take it as their `max_resource` when their options leave it out
+   * (`fillMaxResource` in schedulers/common.ts). Pure; called once, when the study is created.
+   */
+  withStudyBudget?(options: Record<string, unknown>, maxResource: number): Record<string, unknown>;
   create(options: O): Scheduler;
 }

@@ -89,6 +89,13 @@ export interface StudyConfig {
   /** Lease time-to-live in seconds; workers heartbeat well within it. */
   readonly leaseTtlS: number;
   /**
+   * The study's budget: how far one trial trains at most, in the client's step units (epochs,
+   * steps). Schedulers that race trials over resources (asha, hyperband, bohb, and patient
+   * wrapping one) take it as their `max_resource` unless their options name one. Absent: the
+   * study has no budget (and in studies stored before it existed).
+   */
+  readonly maxResource?: number;
+  /**
    * The study-wide trial budget: at most this many trials are ever started by `ask`, across all
    * workers (a trial re-queued after its worker vanished counts once). Absent: no budget.
    */

@@ -3,7 +3,11 @@
  * numpy-compatible percentiles, and how rung values travel through `systemAttrs`.
  *
  * NaN rule (all schedulers): a NaN value is the worst possible value. It compares worse
- * than every number, ±Infinity included, for both directions.
+ * than every number, ±Infinity included, for both directions. A report whose value is NaN
+ * stops the trial at once, between rungs too (median, percentile, threshold, successive
+ * halving, Hyperband, BOHB, ASHA in both modes): a diverged run does not recover, and letting
+ * it train to the next rung only spends steps (issue 17). `patient` passes its wrapped
+ * scheduler's decision on.
  */
 import { z } from "zod";
 import type { Decision } from "../domain/decision.js";
@@ -70,6 +74,33 @@ export function firstReportAtOrAfter(trial: Trial, step: number): { step: number
 export function previousStep(trial: Trial): number {
   const iv = trial.intermediate;
   return iv.length < 2 ? -Infinity : (iv[iv.length - 2] as { step: number }).step;
+}
+
+/**
+ * The last reported step of the first trial to complete (earliest `finishedAt`, then number) that
+ * reported anything, or null while there is none. Fixed by history, so a restarted server computes
+ * the same (Optuna's "auto" resources use the first complete trial too, but cache it in memory).
+ */
+export function firstCompletedLastStep(trials: readonly Trial[]): number | null {
+  let first: Trial | null = null;
+  for (const t of trials) {
+    if (t.state !== "COMPLETE" || lastStep(t) === null) continue;
+    if (first === null) first = t;
+    else {
+      const fa = first.finishedAt ?? Infinity;
+      const ta = t.finishedAt ?? Infinity;
+      if (ta < fa || (ta === fa && t.number < first.number)) first = t;
+    }
+  }
+  return first === null ? null : (lastStep(first) as number);
+}
+
+/**
+ * `SchedulerFactory.withStudyBudget` for schedulers with a `max_resource` option: the study's
+ * budget fills it when the options leave it out; an explicit option wins.
+ */
+export function fillMaxResource(options: Record<string, unknown>, maxResource: number): Record<string, unknown> {
+  return options.max_resource === undefined ? { ...options, max_resource: maxResource } : options;
 }
 
 /** Count of COMPLETE trials. */

@@ -1,14 +1,50 @@
 /**
- * The lineage read model of a trial whose strategy records none: one segment, the trial's own params
- * from model age 0 up to its latest reported step. Strategies that move models between trials (PBT)
- * provide their own through `StrategyFactory.readModels.lineage`.
+ * The lineage read model's plug-in-independent parts: which trial and report a lineage describes
+ * (`bestReport`, `bestReported`), and the lineage of a trial whose strategy records none. Strategies
+ * that move models between trials (PBT) provide their own through `StrategyFactory.readModels.lineage`.
  */
-import type { Trial } from "../domain/trial.js";
+import type { Direction, Trial } from "../domain/trial.js";
 import type { LineageSchedule } from "../domain/plugin.js";
 
-export function defaultLineage(trials: readonly Trial[], number: number): LineageSchedule {
+/**
+ * The lineage of a trial whose strategy records none: one segment, the trial's own params from
+ * model age 0 up to its step `uptoStep` (default: its latest reported step).
+ */
+export function defaultLineage(trials: readonly Trial[], number: number, uptoStep?: number): LineageSchedule {
   const t = trials[number];
   if (!t) throw new Error(`no trial ${number}`);
   const last = t.intermediate[t.intermediate.length - 1];
-  return { schedule: [{ from_step: 0, params: { ...t.params }, trial: t.number, trial_step: 0 }], until_step: last?.step ?? 0 };
+  return { schedule: [{ from_step: 0, params: { ...t.params }, trial: t.number, trial_step: 0 }], until_step: uptoStep ?? last?.step ?? 0 };
 }
+
+/** A trial's best finite reported value and the step of that report (the earliest on ties). */
+export function bestReport(direction: Direction, t: Trial): { step: number; value: number } | null {
+  let best: { step: number; value: number } | null = null;
+  for (const iv of t.intermediate) {
+    if (!Number.isFinite(iv.value)) continue;
+    if (best === null || (direction === "minimize" ? iv.value < best.value : iv.value > best.value)) best = { step: iv.step, value: iv.value };
+  }
+  return best;
+}
+
+/**
+ * The trial whose model was best when it reported: the best finite reported value over every
+ * trial (ties: the earlier trial, then the earlier step). A trial that never reported counts
+ * with its COMPLETE value at step null. Null when nothing finite was reported or completed.
+ * (A member's completed value is usually its *last* report, which after a late exploit or a
+ * divergence is not its best model; the lineage to replay is that of the best report.)
+ */
+export function bestReported(direction: Direction, trials: readonly Trial[]): { trial: Trial; step: number | null; value: number } | null {
+  let best: { trial: Trial; step: number | null; value: number } | null = null;
+  const better = (a: number, b: number) => (direction === "minimize" ? a < b : a > b);
+  for (const t of trials) {
+    const r = bestReport(direction, t);
+    const cand =
+      r !== null ? { trial: t, step: r.step, value: r.value }
+      : t.state === "COMPLETE" && t.value !== null && Number.isFinite(t.value) ? { trial: t, step: null, value: t.value }
+      : null;
+    if (cand && (best === null || better(cand.value, best.value))) best = cand;
+  }
+  return best;
+}
+

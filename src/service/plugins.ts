@@ -141,15 +141,20 @@ export class PluginCatalogue {
     return { name, options: parseOptions("strategy", factory, options) };
   }
 
-  /** Validates a scheduler reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
-  resolveSchedulerConfig(ref: PluginRef): PluginConfig {
+  /**
+   * Validates a scheduler reference and fills in option defaults, the study's budget
+   * (`maxResource`, create_study `max_resource`) included where the scheduler takes one
+   * (`SchedulerFactory.withStudyBudget`). @throws INVALID_ARGUMENT listing valid names.
+   */
+  resolveSchedulerConfig(ref: PluginRef, maxResource?: number): PluginConfig {
     const { name, options } = normalise(ref);
     const factory = this.schedulers.get(name);
     if (!factory)
       throw invalidArgument(`unknown scheduler '${name}'; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`, {
         valid: this.schedulerNames(),
       });
-    return { name, options: parseOptions("scheduler", factory, options) };
+    const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(options, maxResource) : options;
+    return { name, options: parseOptions("scheduler", factory, raw) };
   }
 
   /** Refuses strategy/scheduler pairs that make no sense. @throws INVALID_ARGUMENT with the reason. */

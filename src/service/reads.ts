@@ -1,7 +1,6 @@
 /** Read models computed from a study's in-memory state: trial pages and lineage. */
 import { TuneportError, notFound } from "../domain/errors.js";
-import { bestTrial } from "../domain/trial.js";
-import { defaultLineage } from "./lineage.js";
+import { bestReport, bestReported, defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, viewOf } from "./study-state.js";
@@ -49,33 +48,30 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
 
 /**
  * The hyperparameter schedule that produced a trial's model (PBT): segments `{from_step, params,
- * trial, trial_step}` in model-age order, replayable as a fixed schedule. Without `trial`, the best
- * trial: the best COMPLETE one, else the member with the best latest report. A strategy without a
- * `readModels.lineage` gives one segment (the trial's params from step 0). @throws NOT_FOUND.
+ * trial, trial_step}` in model-age order, replayable as a fixed schedule. Without `trial`, the trial
+ * with the best finite *reported* value (see `bestReported`), scheduled up to that report; with
+ * `trial`, that trial up to its best report. `value` is that report's value (the COMPLETE value of
+ * a trial that never reported). A strategy without a `readModels.lineage` gives one segment (the
+ * trial's params from step 0). @throws NOT_FOUND.
  */
 export function lineageView(s: StudyState, trial: number | undefined): LineageView {
   const dir = s.study.config.direction;
-  let t: TrialRecord | undefined;
+  let t: TrialRecord;
+  let at: { step: number | null; value: number | null };
   if (trial === undefined) {
-    t = (bestTrial(s.study.config.directions, s.trials) as TrialRecord | null) ?? undefined;
-    if (!t) {
-      const sign = dir === "minimize" ? 1 : -1;
-      const last = (x: TrialRecord) => {
-        const v = x.intermediate[x.intermediate.length - 1]?.value;
-        return v === undefined || Number.isNaN(v) ? Infinity : sign * v;
-      };
-      t = s.trials.filter((x) => x.intermediate.length > 0).sort((p, q) => last(p) - last(q) || p.number - q.number)[0];
-    }
-    if (!t) throw notFound(`study '${s.study.name}' has no trial with a result yet`, { study: s.study.name });
+    const b = bestReported(dir, s.trials);
+    if (!b) throw notFound(`study '${s.study.name}' has no trial with a finite result yet`, { study: s.study.name });
+    t = b.trial as TrialRecord;
+    at = { step: b.step, value: b.value };
   } else {
     t = trialOf(s, trial);
+    at = bestReport(dir, t) ?? { step: null, value: t.value };
   }
   let out: ReturnType<typeof defaultLineage>;
   try {
-    out = (s.factory.readModels?.lineage ?? defaultLineage)(s.trials, t.number);
+    out = (s.factory.readModels?.lineage ?? defaultLineage)(s.trials, t.number, at.step ?? undefined);
   } catch (err) {
     throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
   }
-  const lastValue = t.intermediate[t.intermediate.length - 1]?.value ?? null;
-  return { study: s.study.name, trial: t.number, state: t.state, value: t.value ?? lastValue, until_step: out.until_step, schedule: out.schedule };
+  return { study: s.study.name, trial: t.number, state: t.state, value: at.value, step: at.step, until_step: out.until_step, schedule: out.schedule };
 }

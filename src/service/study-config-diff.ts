@@ -4,16 +4,17 @@
  *
  * The rule is "nothing you pass is silently ignored": every setting the request gives must
  * equal the stored one, and a setting left out is not compared (a worker may load a study by
- * name alone). Directions (the number of objectives included), reference point, declared space, strategy and scheduler (with their options, defaults
- * filled in) and seed decide what the study *is*; retry policy, lease TTL and the `max_trials`
- * budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
+ * name alone). Directions (the number of objectives included), reference point, declared space,
+ * strategy and scheduler (with their options, defaults filled in) and seed decide what the study
+ * *is*, the `max_resource` budget too; retry policy, lease TTL and the `max_trials` budget decide
+ * how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
  * a differing request would otherwise believe it changed them. An empty space counts as "not
  * given" (define-by-run scripts and the MCP tool's default send `{}`). User attributes are
  * notes, not configuration: never compared (change them with `set_user_attrs`).
  */
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
-import type { Direction, PluginConfig, StudyConfig } from "../domain/trial.js";
+import type { Direction, PluginConfig, RetryPolicy, StudyConfig } from "../domain/trial.js";
 import type { z } from "zod";
 import type { createStudyArgs } from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
@@ -35,6 +36,35 @@ export interface RequestedStudyConfig {
   readonly keepIntermediate?: boolean;
   readonly leaseTtlS?: number;
   readonly maxTrials?: number;
+  readonly maxResource?: number;
+}
+
+/**
+ * The settings a parsed `create_study` request gives, with its strategy and scheduler as resolved
+ * (defaults filled in) and its directions (from `directions`, or `direction` as a one-element
+ * list); a setting the request leaves out is not compared.
+ */
+export function requestedConfig(
+  a: CreateStudyArgsParsed,
+  space: SearchSpace,
+  strategy: PluginConfig,
+  scheduler: PluginConfig | null,
+  directions: readonly Direction[],
+): RequestedStudyConfig {
+  return {
+    directions: a.directions === undefined && a.direction === undefined ? undefined : directions,
+    referencePoint: a.reference_point,
+    space,
+    strategy: a.strategy == null ? undefined : strategy,
+    scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
+    seed: a.seed,
+    maxRetries: a.retry?.max_retries,
+    retryOnFail: a.retry?.retry_on_fail,
+    keepIntermediate: a.retry?.keep_intermediate,
+    leaseTtlS: a.lease_ttl_s,
+    maxTrials: a.max_trials,
+    maxResource: a.max_resource,
+  };
 }
 
 /** One setting that differs: its wire name (`space.lr`, `strategy`, `retry.max_retries` …). */
@@ -74,6 +104,7 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   differ("retry.keep_intermediate", stored.retry.keepIntermediate ?? false, given.keepIntermediate);
   differ("lease_ttl_s", stored.leaseTtlS, given.leaseTtlS);
   differ("max_trials", stored.maxTrials ?? null, given.maxTrials);
+  differ("max_resource", stored.maxResource ?? null, given.maxResource);
   return out;
 }
 
@@ -124,25 +155,30 @@ function canonical(v: unknown): string {
 }
 
 /**
- * The settings a parsed `create_study` request gave, for `studyConfigDiff`: `resolved` holds what
- * the service resolved from it (directions from `directions` or `direction`, the parsed space, the
- * strategy and scheduler with defaults filled in); a field the request left out stays undefined.
+ * The configuration of a new study from a parsed `create_study` request, what the service
+ * resolved from it, and the defaults for what it leaves out (a fresh random seed, the server's
+ * lease TTL, the default retry policy).
  */
-export function requestedConfig(
+export function newStudyConfig(
   a: CreateStudyArgsParsed,
-  resolved: { directions: readonly Direction[]; space: SearchSpace; strategy: PluginConfig; scheduler: PluginConfig | null },
-): RequestedStudyConfig {
+  r: { directions: readonly Direction[]; space: SearchSpace; strategy: PluginConfig; scheduler: PluginConfig | null },
+  defaults: { seed: number; leaseTtlS: number; retry: RetryPolicy },
+): StudyConfig {
   return {
-    directions: a.directions === undefined && a.direction === undefined ? undefined : resolved.directions,
-    referencePoint: a.reference_point,
-    space: resolved.space,
-    strategy: a.strategy == null ? undefined : resolved.strategy,
-    scheduler: a.scheduler == null ? undefined : (resolved.scheduler ?? undefined),
-    seed: a.seed,
-    maxRetries: a.retry?.max_retries,
-    retryOnFail: a.retry?.retry_on_fail,
-    keepIntermediate: a.retry?.keep_intermediate,
-    leaseTtlS: a.lease_ttl_s,
-    maxTrials: a.max_trials,
+    directions: [...r.directions],
+    direction: r.directions[0] as Direction,
+    ...(a.reference_point !== undefined ? { referencePoint: [...a.reference_point] } : {}),
+    space: r.space,
+    strategy: r.strategy,
+    scheduler: r.scheduler,
+    seed: a.seed ?? defaults.seed,
+    retry: {
+      maxRetries: a.retry?.max_retries ?? defaults.retry.maxRetries,
+      retryOnFail: a.retry?.retry_on_fail ?? defaults.retry.retryOnFail,
+      keepIntermediate: a.retry?.keep_intermediate ?? defaults.retry.keepIntermediate,
+    },
+    leaseTtlS: a.lease_ttl_s ?? defaults.leaseTtlS,
+    ...(a.max_trials !== undefined ? { maxTrials: a.max_trials } : {}),
+    ...(a.max_resource !== undefined ? { maxResource: a.max_resource } : {}),
   };
 }

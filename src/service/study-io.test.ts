@@ -50,6 +50,7 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
       user_attrs: { owner: "me", nested: { a: [1, 2.5, "x"] } },
       lease_ttl_s: 5,
       retry: { max_retries: 1, keep_intermediate: true },
+      max_resource: 81,
     });
     const a = await svc.ask({ study: name });
     await svc.suggest({ study: name, trial: a.trial.number, token: a.lease.token, name: "dropout", distribution: { type: "float", low: 0, high: 0.5 } });

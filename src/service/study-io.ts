@@ -70,6 +70,8 @@ const headerSchema = z
           .strict(),
         lease_ttl_s: z.number().min(1).max(7 * 24 * 3600),
         max_trials: z.number().int().min(1).optional(),
+        // Absent in exports of studies without one, and in exports made before it existed.
+        max_resource: z.number().positive().nullable().optional(),
       })
       .strict(),
     user_attrs: attrs,
@@ -192,6 +194,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
         retry: { maxRetries: c.retry.max_retries, retryOnFail: c.retry.retry_on_fail, keepIntermediate: c.retry.keep_intermediate },
         leaseTtlS: c.lease_ttl_s,
         ...(c.max_trials !== undefined ? { maxTrials: c.max_trials } : {}),
+        ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
       };
       continue;
     }

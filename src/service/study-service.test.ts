@@ -58,6 +58,26 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     expect(await svc.listStudies()).toHaveLength(0);
   });
 
+  it("gives the study's budget (max_resource) to schedulers that take one, unless their options name one", async () => {
+    const asha = await svc.createStudy({ name: "a", space: SPACE, scheduler: "asha", max_resource: 27 });
+    expect(asha.study.max_resource).toBe(27);
+    expect(asha.study.scheduler).toEqual({ name: "asha", options: { mode: "stopping", min_resource: 1, max_resource: 27, reduction_factor: 3, min_early_stopping_rate: 0 } });
+    const own = await svc.createStudy({ name: "h", space: SPACE, scheduler: { name: "hyperband", options: { max_resource: 9 } }, max_resource: 27 });
+    expect(own.study.scheduler?.options.max_resource).toBe(9);
+    const median = await svc.createStudy({ name: "m", space: SPACE, scheduler: "median", max_resource: 27 });
+    expect(median.study.scheduler?.options).not.toHaveProperty("max_resource");
+    expect((await svc.createStudy({ name: "plain", space: SPACE })).study.max_resource).toBeNull();
+    // Without any budget hyperband cannot start; loading with another budget is refused.
+    await expectCode(svc.createStudy({ name: "h2", space: SPACE, scheduler: "hyperband" }), "INVALID_ARGUMENT");
+    const other = await expectCode(svc.createStudy({ name: "a", load_if_exists: true, max_resource: 81 }), "INVALID_ARGUMENT");
+    expect(other.data?.differences).toEqual([{ field: "max_resource", stored: 27, given: 81 }]);
+    expect((await svc.createStudy({ name: "a", load_if_exists: true, max_resource: 27 })).created).toBe(false);
+    // A worker naming the scheduler alone loads it: compared as the stored budget filled it in.
+    expect((await svc.createStudy({ name: "a", load_if_exists: true, scheduler: "asha" })).created).toBe(false);
+    const eta = await expectCode(svc.createStudy({ name: "a", load_if_exists: true, scheduler: { name: "asha", options: { reduction_factor: 4 } } }), "INVALID_ARGUMENT");
+    expect((eta.data?.differences as { field: string }[]).map((d) => d.field)).toEqual(["scheduler"]);
+  });
+
   it("lists valid strategies when one is unknown", async () => {
     const err = await expectCode(svc.createStudy({ name: "s", strategy: "nope" }), "INVALID_ARGUMENT");
     expect(err.message).toMatch(/valid strategies: .*random/);

@@ -35,7 +35,7 @@ import { type Ownership, SoleOwner } from "./ownership.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
-import { configMismatch, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
+import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
@@ -289,7 +289,10 @@ export class StudyService {
     const directions = checkDirections(a.directions, a.direction);
     checkReferencePoint(a.reference_point, directions);
     const space = parseSearchSpace(a.space ?? {});
-    const scheduler = a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef);
+    // The study's budget fills the scheduler's max_resource (SchedulerFactory.withStudyBudget).
+    const resolveScheduler = (budget: number | undefined) =>
+      a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef, budget);
+    const scheduler = resolveScheduler(a.max_resource);
     const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler, directions.length)) as PluginRef);
     this.plugins.checkCompatible(strategy, scheduler);
     this.plugins.checkObjectives(strategy, scheduler, directions.length);
@@ -298,27 +301,17 @@ export class StudyService {
       if (existing && !existing.deleted) {
         if (!a.load_if_exists)
           throw new TuneportError("ALREADY_EXISTS", `a study named '${a.name}' already exists (pass load_if_exists to reuse it)`, { study: a.name });
-        const differences = studyConfigDiff(existing.study.config, requestedConfig(a, { directions, space, strategy, scheduler }), this.plugins);
+        const stored = existing.study.config;
+        // A scheduler given without max_resource is compared as the stored budget filled it in.
+        const given = a.max_resource === undefined && stored.maxResource !== undefined ? resolveScheduler(stored.maxResource) : scheduler;
+        const differences = studyConfigDiff(stored, requestedConfig(a, space, strategy, given, directions), this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
       }
       this.plugins.checkSpaceFor(strategy, space);
-      const config: StudyConfig = {
-        directions,
-        direction: directions[0] as Direction,
-        ...(a.reference_point !== undefined ? { referencePoint: [...a.reference_point] } : {}),
-        space,
-        strategy,
-        scheduler,
-        seed: a.seed ?? randomInt(0, 2 ** 32 - 1),
-        retry: {
-          maxRetries: a.retry?.max_retries ?? DEFAULT_RETRY.maxRetries,
-          retryOnFail: a.retry?.retry_on_fail ?? DEFAULT_RETRY.retryOnFail,
-          keepIntermediate: a.retry?.keep_intermediate ?? DEFAULT_RETRY.keepIntermediate,
-        },
-        leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
-        ...(a.max_trials !== undefined ? { maxTrials: a.max_trials } : {}),
-      };
+      const config = newStudyConfig(a, { directions, space, strategy, scheduler }, {
+        seed: randomInt(0, 2 ** 32 - 1), leaseTtlS: this.defaultLeaseTtlS, retry: DEFAULT_RETRY,
+      });
       checkAttrsSize(a.user_attrs ?? {});
       // No await between the name check above and taking the name here: two concurrent creates of
       // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete

@@ -404,15 +404,21 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
 /**
  * Finishes a trial. COMPLETE needs one finite value per objective (`values`, or protocol v1's
  * `value` in a one-objective study) and may carry constraint values (c ≤ 0 feasible) whose count
- * the study's first COMPLETE trial fixed; PRUNED takes optional values (default in a one-objective
- * study: the last finite intermediate); FAIL takes an optional reason. Nothing is stored when a
- * check fails. @throws LEASE_LOST, FAILED_PRECONDITION, INVALID_ARGUMENT.
+ * the study's first COMPLETE trial fixed; in a one-objective study a NaN/infinite `value` marks a
+ * diverged run where the strategy has `completesDiverged` (values null, `system_attrs.diverged`).
+ * PRUNED takes optional values (default in a one-objective study: the last finite intermediate);
+ * FAIL takes an optional reason. The strategy's `onFinish` attributes are stored in the same
+ * commit. Nothing is stored when a check fails. @throws LEASE_LOST, FAILED_PRECONDITION,
+ * INVALID_ARGUMENT.
  */
 export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string): Promise<{ trial: TrialView }> {
   const s = core.state(a.study);
-  const { state } = a;
+  const { state, value } = a;
   const directions = s.study.config.directions;
-  const told = toldValues(directions, a);
+  const diverged =
+    state === "COMPLETE" && directions.length === 1 && a.values === undefined && typeof value === "number" && !Number.isFinite(value) &&
+    s.strategy.completesDiverged === true;
+  const told = diverged ? null : toldValues(directions, a);
   if (a.constraints !== undefined && state !== "COMPLETE")
     throw invalidArgument(`constraints are told with a COMPLETE result only (this tell is ${state})`);
   if (a.user_attrs) checkAttrsSize(a.user_attrs);
@@ -439,6 +445,9 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
         userAttrs: a.user_attrs ? { ...t.userAttrs, ...a.user_attrs } : t.userAttrs,
         systemAttrs: state === "FAIL" && a.reason ? { ...t.systemAttrs, fail_reason: String(a.reason).slice(0, 2000) } : t.systemAttrs,
       };
+      if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
+      const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
+      if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
       const changes: Change[] = [{ kind: "update-trial", trial: next }];
       const retry = state === "FAIL" && s.study.config.retry.retryOnFail ? retryOf(s, next, () => core.allocTrialId(), now) : null;
       if (retry) {

@@ -69,9 +69,11 @@ export interface LineageView {
   study: string;
   trial: number;
   state: TrialState;
-  /** Final value, else the latest reported one. */
+  /** The trial's best finite reported value (its COMPLETE value when it never reported). */
   value: number | null;
-  /** The model's training age at the trial's latest report, in step units. */
+  /** The trial's own step of that report (null when it never reported). */
+  step: number | null;
+  /** The model's training age at that report, in step units (differs from `step` after an exploit). */
   until_step: number;
   /** `params` apply from model age `from_step` on; `trial`/`trial_step` say who trained then. */
   schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];
@@ -93,6 +95,8 @@ export interface StudyView {
   lease_ttl_s: number;
   /** The study-wide trial budget, or null. */
   max_trials: number | null;
+  /** The study's budget (how far one trial trains at most), or null. */
+  max_resource: number | null;
   /** True after `stop_study`, until `resume_study`. */
   stopped: boolean;
   user_attrs: Record<string, unknown>;
@@ -142,6 +146,7 @@ export function configView(c: StudyConfig) {
     lease_ttl_s: c.leaseTtlS,
     // Only when set, so exports of studies without a budget keep their bytes.
     ...(c.maxTrials !== undefined ? { max_trials: c.maxTrials } : {}),
+    ...(c.maxResource !== undefined ? { max_resource: c.maxResource } : {}),
   };
 }
 
@@ -156,6 +161,7 @@ export function studyView(
     directions: [...s.config.directions],
     reference_point: s.config.referencePoint ? [...s.config.referencePoint] : null,
     max_trials: s.config.maxTrials ?? null,
+    max_resource: s.config.maxResource ?? null,
     stopped: s.stopped ?? false,
     user_attrs: s.userAttrs,
     created_at: s.createdAt / 1000,

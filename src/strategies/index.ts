@@ -5,7 +5,7 @@ import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { nsga2StrategyFactory } from "./nsga2/nsga2-strategy.js";
 import { makeHypergradientFactory } from "./hypergradient/hypergradient-strategy.js";
-import { pbtStrategyFactory } from "./pbt/pbt-strategy.js";
+import { pb2StrategyFactory, pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
 import { randomStrategyFactory } from "./random/random-strategy.js";
 import { tpeStrategyFactory } from "./tpe/tpe-strategy.js";
@@ -22,6 +22,7 @@ const catalogue = new Map<string, StrategyFactory<any>>(
     cmaesStrategyFactory,
     pbtStrategyFactory,
     nsga2StrategyFactory,
+    pb2StrategyFactory,
   ].map((f) => [f.name, f]),
 );
 // hypergradient delegates starting points to another entry of this same catalogue.

@@ -88,6 +88,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
   let refills = 0;
   let deleted = 0;
   const reaped = new Set<number>();
+  const finished = new Set<number>();
   const load = (path: string, who: number, from: number): S | null => {
     const f = disk.get(path);
     if (!f) {
@@ -158,7 +159,7 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
         for (const p of decision.delete_checkpoints) {
           const f = disk.get(p);
           if (!f) violations.push(`trial ${n} was told to delete ${p}, which is not on disk`);
-          else if (f.owner !== n) violations.push(`trial ${n} was told to delete ${p}, which trial ${f.owner} saved`);
+          else if (f.owner !== n && !finished.has(f.owner)) violations.push(`trial ${n} was told to delete ${p}, which running trial ${f.owner} saved`);
           if (p === path) violations.push(`trial ${n} was told to delete the checkpoint it just saved`);
           disk.delete(p);
           everDeleted.add(p);
@@ -178,13 +179,27 @@ export async function runPopulation<S>(svc: StudyService, problem: PbtProblem<S>
         }
       }
       if (w.step >= o.stepsPerMember) {
-        await svc.tell({ study: o.study, trial: n, token: w.token, state: "COMPLETE", value });
+        const told = await svc.tell({ study: o.study, trial: n, token: w.token, state: "COMPLETE", value });
+        finished.add(n);
+        const released = told.trial.system_attrs.pbt_released;
+        for (const p of Array.isArray(released) ? (released as string[]) : []) {
+          const f = disk.get(p);
+          if (f && f.owner !== n && !finished.has(f.owner)) violations.push(`trial ${n} released ${p} of running trial ${f.owner}`);
+          if (f) deleted++;
+          disk.delete(p);
+          everDeleted.add(p);
+        }
         w.trial = null;
       }
     }
     curve.push({ steps, best });
     o.advance(1);
-    if ((await svc.reap()) > 0) for (const w of workers) if (w.dead && w.trial !== null) reaped.add(w.trial);
+    if ((await svc.reap()) > 0)
+      for (const w of workers)
+        if (w.dead && w.trial !== null) {
+          reaped.add(w.trial);
+          finished.add(w.trial);
+        }
     // Done when nobody trains and no lost member is waiting to be reaped.
     const pendingLoss = workers.some((w) => w.dead && w.trial !== null && !reaped.has(w.trial));
     if (active === 0 && !pendingLoss) break;

@@ -111,9 +111,11 @@ class Client:
             "pid": os.getpid(),
             **(client_info or {}),
         }
-        # One attempt, bounded by ``wait`` whether nothing listens or something listens and stays silent.
+        # One attempt per endpoint, each bounded by ``wait`` whether nothing listens or something
+        # listens and stays silent.
         message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
-        result = parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=wait))
+        tries = len(self._endpoints.all) - 1
+        result = parse_reply(self._channel.request(message, timeout=wait, retries=tries, outage_budget_s=wait))
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
@@ -168,6 +170,7 @@ class Client:
         max_retries: int | None = None,
         retry_on_fail: bool | None = None,
         max_trials: int | None = None,
+        max_resource: float | None = None,
     ) -> Study:
         """Creates a study, or with ``load_if_exists`` loads the one of that name: then every
         setting given here must match the stored study, or InvalidArgumentError lists the
@@ -176,6 +179,8 @@ class Client:
         study, across all workers; then ``ask`` raises ``StudyStopped`` and loops end.
         ``directions`` (Optuna's name) makes a multi-objective study with one direction per
         objective; ``reference_point`` fixes its hypervolume reference point (objective units).
+        ``max_resource`` is the study's budget: how far one trial trains at most (epochs, steps);
+        ``asha``, ``hyperband`` and ``bohb`` use it as their ``max_resource``.
         @raises AlreadyExistsError, InvalidArgumentError."""
         retry: dict[str, Any] = {}
         if max_retries is not None:
@@ -198,6 +203,7 @@ class Client:
                 "lease_ttl_s": lease_ttl_s,
                 "retry": retry or None,
                 "max_trials": max_trials,
+                "max_resource": max_resource,
             },
         )
         return Study(self, result["study"])

@@ -45,6 +45,8 @@ class StudySummary:
     """The study-wide trial budget (``create_study(max_trials=...)``), or None."""
     stopped: bool = False
     """True while the study is stopped for every worker (``Study.stop(all_workers=True)``)."""
+    max_resource: float | None = None
+    """The study's budget: how far one trial trains at most (``create_study(max_resource=...)``)."""
     directions: list[Direction] | None = None
     """One direction per objective (``[direction]`` for a one-objective study)."""
     reference_point: list[float] | None = None
@@ -71,6 +73,7 @@ class StudySummary:
             stopped=bool(raw.get("stopped")),
             directions=list(raw.get("directions") or [raw["direction"]]),
             reference_point=[float(x) for x in raw["reference_point"]] if raw.get("reference_point") else None,
+            max_resource=float(raw["max_resource"]) if raw.get("max_resource") is not None else None,
         )
 
 
@@ -152,6 +155,11 @@ class Study:
     @property
     def lease_ttl_s(self) -> float:
         return self._summary.lease_ttl_s
+
+    @property
+    def max_resource(self) -> float | None:
+        """The study's budget (how far one trial trains at most), or None."""
+        return self._summary.max_resource
 
     @property
     def user_attrs(self) -> dict[str, Any]:
@@ -416,8 +424,10 @@ class Study:
         return float(value)
 
     def lineage(self, number: int | None = None) -> Lineage:
-        """The hyperparameter schedule that produced trial ``number``'s model (default: the best
-        trial), following PBT donors back to a fresh start; replay it with ``Lineage.params_at``.
+        """The hyperparameter schedule that produced trial ``number``'s model at its best report
+        (default: the trial with the best reported value in the study, which after a late exploit
+        or a divergence need not be the best *completed* trial), following PBT donors back to a
+        fresh start; replay it with ``Lineage.params_at`` for ``until_step`` steps.
         @raises NotFoundError."""
         args: dict[str, Any] = {"study": self.name}
         if number is not None:
@@ -562,9 +572,13 @@ class Lineage:
     trial: int
     state: str
     value: float | None
+    """The trial's best finite reported value (its COMPLETE value when it never reported)."""
     until_step: float
-    """The model's training age at the trial's latest report."""
+    """The model's training age at that report: the number of steps to replay. After a PBT
+    exploit it differs from the trial's own ``step`` (the model came from a donor)."""
     schedule: list[ScheduleSegment]
+    step: float | None = None
+    """The trial's own step of that report (its ``report`` step counter)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Lineage:
@@ -573,6 +587,7 @@ class Lineage:
             state=str(raw["state"]),
             value=raw.get("value"),
             until_step=float(raw["until_step"]),
+            step=None if raw.get("step") is None else float(raw["step"]),
             schedule=[
                 ScheduleSegment(float(s["from_step"]), dict(s["params"]), int(s["trial"]), float(s["trial_step"]))
                 for s in raw.get("schedule") or []

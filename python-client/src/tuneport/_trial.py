@@ -475,12 +475,18 @@ class Trial:
         constraints: Sequence[float] | None = None,
         user_attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        """Finishes the trial with its objective ``value`` (finite), or in a multi-objective
-        study with one value per objective in the order of the study's ``directions``
+        """Finishes the trial with its objective ``value``, or in a multi-objective study with one
+        finite value per objective in the order of the study's ``directions``
         (``trial.complete([accuracy, size])``). ``constraints`` are Optuna's constraint values:
-        ``c <= 0`` is satisfied, and the study's first COMPLETE trial fixes how many there are.
-        @raises InvalidArgumentError for NaN or infinity (tell a diverged run with ``fail``), the
-        wrong number of values or of constraints; nothing is stored then. @raises LeaseLostError."""
+        ``c <= 0`` is satisfied, and the study's first COMPLETE trial fixes how many there are. A
+        NaN or infinite one-objective value (a diverged run) is accepted by strategies that complete
+        diverged runs (``pbt``, ``pb2``): the trial is COMPLETE with ``value`` None, ranks below every
+        finite value, and ``system_attrs["diverged"]`` says what was told. After ``tell`` the reply's
+        system attributes are in ``system_attrs`` (PBT: ``pbt_released``, checkpoints that may now be
+        deleted; see ``tuneport.torch.pbt_complete``).
+        @raises InvalidArgumentError for NaN or infinity under other strategies (tell a diverged run
+        with ``fail``), the wrong number of values or of constraints; nothing is stored then.
+        @raises LeaseLostError."""
         args = {**_values_args(value), **_constraints_arg(constraints)}
         self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
 

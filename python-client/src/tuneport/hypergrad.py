@@ -17,9 +17,20 @@ Two sources of hypergradients, both sent to the server's ``hypergradient`` strat
   ``∂f(θ_{t-1})/∂μ = −α_{t-1}·∇f(θ_{t-1})·v_{t-2}`` (the same one-step argument; the paper
   tunes α only). With ``hypergrad_lr = β > 0`` the optimizer itself applies the paper's
   update ``α_t = α_{t-1} − β·h_t`` before each step (and likewise μ with
-  ``momentum_hypergrad_lr``, clipped to [0, 0.999]); with β = 0 it only measures.
-  ``pop_hypergradients()`` returns the mean hypergradient of each group since the last call
-  (dL_train/dα: a one-step, training-loss proxy, as in the paper) for reporting.
+  ``momentum_hypergrad_lr``); with β = 0 it only measures. ``multiplicative=True`` applies
+  the paper's multiplicative variant HD-M instead (§3, after Rubio 2017): the hypergradient
+  normalised by the two gradient norms, ``h̃_t = h_t / (‖∇f(θ_{t-1})‖·‖d_{t-1}‖)`` (minus the
+  cosine of consecutive directions, in [−1, 1]), sets ``α_t = α_{t-1}·(1 − β·h̃_t)``: scale-free,
+  so one β works for rates of any size. ``pop_hypergradients()`` returns the mean hypergradient
+  of each group since the last call (dL_train/dα: a one-step, training-loss proxy, as in the
+  paper) for reporting; ``pop_hypergradients(normalized=True)`` the mean of h̃ instead, which is
+  what the server's ``hd-m`` step rule expects.
+
+  Bounds: the rate always stays in ``lr_bounds`` (default [1e-8, 10]) and the momentum in
+  ``momentum_bounds`` (default [0, 0.999]); an update that would leave them is clipped, so the
+  rate is never 0 and never unbounded. A NaN or infinite hypergradient (the loss or a gradient
+  diverged) raises ``HypergradientError`` from ``step()`` and changes nothing: the optimizer
+  never continues silently on a rate computed from NaN.
 
 * **Implicit differentiation** (Lorraine, Vicol & Duvenaud, "Optimizing Millions of
   Hyperparameters by Implicit Differentiation", AISTATS 2020). At a stationary point of the
@@ -40,7 +51,19 @@ from typing import Any, Union
 
 from ._extras import TORCH_HINT
 
-__all__ = ["HypergradAdam", "HypergradSGD", "apply_updates", "implicit_hypergradient"]
+__all__ = ["HypergradAdam", "HypergradSGD", "HypergradientError", "apply_updates", "implicit_hypergradient"]
+
+
+class HypergradientError(FloatingPointError):
+    """A hypergradient was NaN or infinite (the loss or a gradient diverged). Raised by the
+    optimizers' ``step()`` before anything changes; ``key`` names the hyperparameter ("lr",
+    "momentum") and ``value`` is what was computed."""
+
+    def __init__(self, key: str, value: float) -> None:
+        super().__init__(f"the hypergradient of {key!r} is {value}: the loss or a gradient diverged; "
+                         "lower the rate or the hypergradient rate, or restart from a checkpoint")
+        self.key = key
+        self.value = value
 
 
 def _torch() -> Any:
@@ -116,37 +139,69 @@ def _flat_dot(a: Sequence[Any], b: Sequence[Any]) -> float:
     return float(sum(float((x * y).sum()) for x, y in zip(a, b)))
 
 
+def _flat_norm(a: Sequence[Any]) -> float:
+    return math.sqrt(_flat_dot(a, a))
+
+
+def _check_bounds(name: str, bounds: tuple[float, float], lowest: float, highest: float) -> tuple[float, float]:
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not (lowest <= lo <= hi <= highest) or not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} must satisfy {lowest} <= low <= high <= {highest} (got {bounds})")
+    return lo, hi
+
+
 def _build_classes() -> dict[str, type]:
     torch = _torch()
 
     class _HypergradBase(torch.optim.Optimizer):  # type: ignore[misc,name-defined]
         """Shared bookkeeping: per-group hypergradient sums for ``pop_hypergradients``."""
 
-        def _record(self, group: dict[str, Any], key: str, h: float) -> None:
+        def _record(self, group: dict[str, Any], key: str, h: float, norm: float) -> None:
+            """Accumulates h (and h̃ = h / norm) for ``pop_hypergradients``.
+            @raises HypergradientError for a non-finite h, before anything is recorded."""
+            if not math.isfinite(h):
+                raise HypergradientError(key, h)
+            hn = h / norm if norm > 0 else 0.0
             acc = group.setdefault("_hg_sum", {})
+            accn = group.setdefault("_hg_sum_normalized", {})
             cnt = group.setdefault("_hg_count", {})
             acc[key] = acc.get(key, 0.0) + h
+            accn[key] = accn.get(key, 0.0) + hn
             cnt[key] = cnt.get(key, 0) + 1
             group.setdefault("last_hypergradients", {})[key] = h
+            group.setdefault("last_hypergradients_normalized", {})[key] = hn
 
-        def pop_hypergradients(self, group: int | None = None) -> dict[str, float]:
+        def pop_hypergradients(self, group: int | None = None, *, normalized: bool = False) -> dict[str, float]:
             """Mean hypergradient per hyperparameter (``"lr"``, ``"momentum"``) since the last call,
-            for one param group (default: the first; pass ``group`` for others). Empty before two steps."""
+            for one param group (default: the first; pass ``group`` for others). Empty before two steps.
+            ``normalized``: the mean of h̃ = h / (‖g_t‖·‖d_{t-1}‖) instead (in [−1, 1]; for the
+            server's ``hd-m`` rule). Either call resets both sums."""
             g = self.param_groups[0 if group is None else group]
-            sums, counts = g.get("_hg_sum", {}), g.get("_hg_count", {})
+            sums = g.get("_hg_sum_normalized" if normalized else "_hg_sum", {})
+            counts = g.get("_hg_count", {})
             out = {k: sums[k] / counts[k] for k in sums if counts.get(k)}
-            g["_hg_sum"], g["_hg_count"] = {}, {}
+            g["_hg_sum"], g["_hg_sum_normalized"], g["_hg_count"] = {}, {}, {}
             return out
+
+        def _follow(self, group: dict[str, Any], key: str, h: float, hn: float, rate: float, bounds: tuple[float, float]) -> None:
+            """One hypergradient step on ``group[key]`` (additive, or HD-M), clipped to ``bounds``."""
+            if rate <= 0:
+                return
+            v = group[key] * (1.0 - rate * hn) if group["multiplicative"] else group[key] - rate * h
+            group[key] = min(bounds[1], max(bounds[0], v))
 
         def _lr_step(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> bool:
             """Measures (and, with ``hypergrad_lr > 0``, follows) the learning rate's hypergradient
-            h_α = ∂f(θ_{t-1})/∂α_{t-1} = −g_t · d_{t-1}. Returns False before the first step."""
+            h_α = ∂f(θ_{t-1})/∂α_{t-1} = −g_t · d_{t-1}. Returns False before the first step.
+            @raises HypergradientError when it is not finite (nothing changed)."""
             if not all("prev_dir" in s for s in states):
                 return False
-            h_lr = -_flat_dot(grads, [s["prev_dir"] for s in states])
-            self._record(group, "lr", h_lr)
-            if group["hypergrad_lr"] > 0:
-                group["lr"] = max(0.0, group["lr"] - group["hypergrad_lr"] * h_lr)
+            prev = [s["prev_dir"] for s in states]
+            h_lr = -_flat_dot(grads, prev)
+            norm = _flat_norm(grads) * _flat_norm(prev)
+            self._record(group, "lr", h_lr, norm)
+            hn = h_lr / norm if norm > 0 else 0.0
+            self._follow(group, "lr", h_lr, hn, group["hypergrad_lr"], group["lr_bounds"])
             return True
 
         @torch.no_grad()  # type: ignore[untyped-decorator]
@@ -174,9 +229,11 @@ def _build_classes() -> dict[str, type]:
     class HypergradSGD(_HypergradBase):
         """SGD (optionally with momentum, torch's convention ``v ← μv + g; θ ← θ − αv``) that
         measures, and with ``hypergrad_lr > 0`` follows, the hypergradients of its learning rate
-        and momentum (Baydin et al. 2018, SGD-HD and SGDN-HD). Weight decay is added to the
+        and momentum (Baydin et al. 2018, SGD-HD and SGDN-HD; HD-M with ``multiplicative``),
+        keeping them inside ``lr_bounds`` and ``momentum_bounds``. Weight decay is added to the
         gradient as in ``torch.optim.SGD``. ``param_groups[i]["lr"]`` and ``["momentum"]`` may be
-        changed between steps (e.g. by ``apply_updates`` with the server's new values)."""
+        changed between steps (e.g. by ``apply_updates`` with the server's new values).
+        @raises HypergradientError from ``step`` when a hypergradient is NaN/infinite."""
 
         def __init__(
             self,
@@ -186,21 +243,34 @@ def _build_classes() -> dict[str, type]:
             weight_decay: float = 0.0,
             hypergrad_lr: float = 0.0,
             momentum_hypergrad_lr: float = 0.0,
+            *,
+            multiplicative: bool = False,
+            lr_bounds: tuple[float, float] = (1e-8, 10.0),
+            momentum_bounds: tuple[float, float] = (0.0, 0.999),
         ) -> None:
-            if lr < 0 or not 0 <= momentum < 1 or hypergrad_lr < 0 or momentum_hypergrad_lr < 0:
-                raise ValueError("need lr >= 0, 0 <= momentum < 1 and non-negative hypergradient rates")
-            defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                            hypergrad_lr=hypergrad_lr, momentum_hypergrad_lr=momentum_hypergrad_lr)
+            if hypergrad_lr < 0 or momentum_hypergrad_lr < 0:
+                raise ValueError("need non-negative hypergradient rates")
+            lrb = _check_bounds("lr_bounds", lr_bounds, 0.0, math.inf)
+            mb = _check_bounds("momentum_bounds", momentum_bounds, 0.0, 0.999999)
+            if lrb[0] <= 0 and hypergrad_lr > 0:
+                raise ValueError("lr_bounds must exclude 0 when the rate is adapted (a zero rate never recovers)")
+            if not lrb[0] <= lr <= lrb[1] or not mb[0] <= momentum <= mb[1]:
+                raise ValueError(f"need lr in {lrb} and momentum in {mb} (got lr={lr}, momentum={momentum})")
+            defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, hypergrad_lr=hypergrad_lr,
+                            momentum_hypergrad_lr=momentum_hypergrad_lr, multiplicative=multiplicative,
+                            lr_bounds=lrb, momentum_bounds=mb)
             super().__init__(params, defaults)
 
         def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
             if self._lr_step(group, grads, states):
                 if all("prev_buf" in s for s in states):
                     # h_μ = ∂f(θ_{t-1})/∂μ = −α_{t-1} g_t · v_{t-2}
-                    h_mu = -states[0]["prev_lr"] * _flat_dot(grads, [s["prev_buf"] for s in states])
-                    self._record(group, "momentum", h_mu)
-                    if group["momentum_hypergrad_lr"] > 0:
-                        group["momentum"] = min(0.999, max(0.0, group["momentum"] - group["momentum_hypergrad_lr"] * h_mu))
+                    prev = [s["prev_buf"] for s in states]
+                    h_mu = -states[0]["prev_lr"] * _flat_dot(grads, prev)
+                    norm = states[0]["prev_lr"] * _flat_norm(grads) * _flat_norm(prev)
+                    self._record(group, "momentum", h_mu, norm)
+                    hn = h_mu / norm if norm > 0 else 0.0
+                    self._follow(group, "momentum", h_mu, hn, group["momentum_hypergrad_lr"], group["momentum_bounds"])
             lr, mu = group["lr"], group["momentum"]
             for p, g, s in zip(group["params"], grads, states):
                 if mu > 0 or "buf" in s or group["momentum_hypergrad_lr"] > 0:
@@ -229,10 +299,19 @@ def _build_classes() -> dict[str, type]:
             eps: float = 1e-8,
             weight_decay: float = 0.0,
             hypergrad_lr: float = 0.0,
+            *,
+            multiplicative: bool = False,
+            lr_bounds: tuple[float, float] = (1e-8, 10.0),
         ) -> None:
-            if lr < 0 or eps <= 0 or hypergrad_lr < 0 or not all(0 <= b < 1 for b in betas):
-                raise ValueError("need lr >= 0, eps > 0, 0 <= betas < 1 and hypergrad_lr >= 0")
-            defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, hypergrad_lr=hypergrad_lr)
+            if eps <= 0 or hypergrad_lr < 0 or not all(0 <= b < 1 for b in betas):
+                raise ValueError("need eps > 0, 0 <= betas < 1 and hypergrad_lr >= 0")
+            lrb = _check_bounds("lr_bounds", lr_bounds, 0.0, math.inf)
+            if lrb[0] <= 0 and hypergrad_lr > 0:
+                raise ValueError("lr_bounds must exclude 0 when the rate is adapted (a zero rate never recovers)")
+            if not lrb[0] <= lr <= lrb[1]:
+                raise ValueError(f"need lr in {lrb} (got {lr})")
+            defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, hypergrad_lr=hypergrad_lr,
+                            multiplicative=multiplicative, lr_bounds=lrb)
             super().__init__(params, defaults)
 
         def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:

@@ -1,16 +1,37 @@
 """PyTorch helpers (they need PyTorch: ``pip install torch``). torch is imported on first use only,
 so importing this module costs nothing where torch is absent.
 
-Checkpoints are written atomically (a temporary file in the same directory, fsync, then
-``os.replace``): a worker killed mid-save leaves the previous checkpoint intact, which is what
-PBT relies on when another trial is told to restore from it.
+Checkpoints are written atomically (a temporary file in the same directory, then
+``os.replace``): a worker killed mid-save leaves no partial file under the final name, which is
+what PBT relies on when another trial is told to restore from it.
+
+**When fsync is needed.** ``os.replace`` makes the file appear whole or not at all to every
+process, also when the writing process is killed right after: the data is in the operating
+system's page cache and reaches the disk without the process. Only a crash of the *machine*
+(power loss, kernel panic) before the cache is written back (seconds) can leave a renamed file
+empty or torn. So ``save_checkpoint`` fsyncs by default (a general-purpose save), while
+``pbt_report`` does not (``fsync=False``): a PBT checkpoint lives for a few intervals, and a
+torn one is detected when loaded (``torch.load`` raises), failing only the recipient's trial,
+whose slot PBT refills from another donor. Pass ``fsync=True`` when checkpoints sit on a local
+disk that must outlive a machine crash together with a server run with ``--durability power``.
+
+**Off the critical path.** ``CheckpointWriter`` snapshots the state dicts (a copy in memory, well
+under a millisecond for small models) and writes them on one background thread, so training
+goes on while the file is written; ``pbt_report(..., writer=w)`` reports as soon as the
+snapshot is taken. A recipient that is told to load a checkpoint still in flight waits for it
+(``load_checkpoint(..., wait_s=...)``; in the writing process, ``CheckpointWriter.wait``).
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
+import queue
 import tempfile
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -19,7 +40,17 @@ from ._extras import TORCH_HINT
 if TYPE_CHECKING:
     from ._trial import Decision, Trial
 
-__all__ = ["checkpoint_path", "device", "load_checkpoint", "pbt_report", "pbt_restore", "save_checkpoint"]
+__all__ = [
+    "CheckpointWriter",
+    "checkpoint_path",
+    "delete_checkpoints",
+    "device",
+    "load_checkpoint",
+    "pbt_complete",
+    "pbt_report",
+    "pbt_restore",
+    "save_checkpoint",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -37,23 +68,16 @@ def device() -> Any:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_checkpoint(path: PathLike, model: Any, optimizer: Any = None, **extra: Any) -> Path:
-    """Saves ``{"model", "optimizer", "extra"}`` state dicts to ``path`` atomically and returns it.
-    ``extra`` (epoch, step, metrics…) should hold tensors and plain Python values only."""
+def _write_atomic(target: Path, state: Any, fsync: bool) -> None:
     torch = _torch()
-    target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "extra": extra,
-    }
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -61,16 +85,147 @@ def save_checkpoint(path: PathLike, model: Any, optimizer: Any = None, **extra: 
         except FileNotFoundError:
             pass
         raise
+
+
+def _state(model: Any, optimizer: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "extra": extra,
+    }
+
+
+def save_checkpoint(path: PathLike, model: Any, optimizer: Any = None, *, fsync: bool = True, **extra: Any) -> Path:
+    """Saves ``{"model", "optimizer", "extra"}`` state dicts to ``path`` atomically and returns it.
+    ``extra`` (epoch, step, metrics…) should hold tensors and plain Python values only.
+    ``fsync`` (default True) also survives a machine crash; see the module doc for when it is needed."""
+    target = Path(path)
+    _write_atomic(target, _state(model, optimizer, extra), fsync)
     return target
 
 
-def load_checkpoint(
-    path: PathLike, model: Any, optimizer: Any = None, *, map_location: Any = None, weights_only: bool = True
-) -> dict[str, Any]:
-    """Loads a checkpoint written by ``save_checkpoint`` into ``model`` (and ``optimizer`` when given
-    and saved) and returns its ``extra`` dict. ``map_location`` defaults to ``device()``."""
+def _snapshot(x: Any) -> Any:
+    """A deep copy of a state dict whose tensors are detached clones (on their device)."""
     torch = _torch()
-    state = torch.load(Path(path), map_location=map_location if map_location is not None else device(), weights_only=weights_only)
+    if isinstance(x, torch.Tensor):
+        return x.detach().clone()
+    if isinstance(x, dict):
+        return {k: _snapshot(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_snapshot(v) for v in x)
+    return copy.deepcopy(x)
+
+
+class CheckpointWriter:
+    """Writes checkpoints on one background thread, in order, so the training loop does not wait.
+
+    ``save`` snapshots the state now (training may change the model right after) and queues the
+    write; ``delete`` queues deletions behind the writes already queued (a path released by the
+    server may still be in flight). ``wait`` blocks until a path (or everything) is on disk and
+    re-raises a write's error. Use it as a context manager, or ``close()`` it: both wait for the
+    queue to drain. One writer per process is enough."""
+
+    def __init__(self, *, fsync: bool = False) -> None:
+        self.fsync = fsync
+        self._queue: queue.Queue[tuple[str, Path, Any] | None] = queue.Queue()
+        self._pending: dict[Path, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tuneport-checkpoints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                self._queue.task_done()
+                return
+            kind, path, state = job
+            try:
+                if kind == "save":
+                    _write_atomic(path, state, self.fsync)
+                else:
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
+            except BaseException as err:  # reported by wait()/close()
+                with self._lock:
+                    self._error = self._error or err
+            finally:
+                with self._lock:
+                    ev = self._pending.pop(path, None) if kind == "save" else None
+                if ev is not None:
+                    ev.set()
+                self._queue.task_done()
+
+    def save(self, path: PathLike, model: Any, optimizer: Any = None, **extra: Any) -> Path:
+        """Snapshots ``model``/``optimizer`` and queues an atomic write to ``path``; returns it at once."""
+        target = Path(path)
+        state = _snapshot(_state(model, optimizer, extra))
+        with self._lock:
+            self._pending[target] = threading.Event()
+        self._queue.put(("save", target, state))
+        return target
+
+    def delete(self, paths: Iterable[PathLike]) -> None:
+        """Queues deletions (after every write queued so far); missing files are fine."""
+        for p in paths:
+            self._queue.put(("delete", Path(p), None))
+
+    def pending(self, path: PathLike) -> bool:
+        """True while ``path`` is queued or being written."""
+        with self._lock:
+            return Path(path) in self._pending
+
+    def wait(self, path: PathLike | None = None, timeout: float | None = None) -> None:
+        """Blocks until ``path`` is written (default: until the queue is empty).
+        @raises the first error a background write hit; TimeoutError after ``timeout`` seconds."""
+        if path is None:
+            self._queue.join()
+        else:
+            with self._lock:
+                ev = self._pending.get(Path(path))
+            if ev is not None and not ev.wait(timeout):
+                raise TimeoutError(f"checkpoint {path} not written after {timeout} s")
+        with self._lock:
+            err, self._error = self._error, None
+        if err is not None:
+            raise err
+
+    def close(self) -> None:
+        """Waits for every queued write and deletion, then stops the thread. @raises as ``wait``."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self.wait()
+
+    def __enter__(self) -> CheckpointWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_checkpoint(
+    path: PathLike,
+    model: Any,
+    optimizer: Any = None,
+    *,
+    map_location: Any = None,
+    weights_only: bool = True,
+    wait_s: float = 0.0,
+) -> dict[str, Any]:
+    """Loads a checkpoint written by ``save_checkpoint`` (or a ``CheckpointWriter``) into ``model``
+    (and ``optimizer`` when given and saved) and returns its ``extra`` dict. ``map_location``
+    defaults to ``device()``. With ``wait_s`` > 0 a missing file is waited for that long (a donor's
+    background write may still be in flight). @raises FileNotFoundError when it does not appear."""
+    torch = _torch()
+    target = Path(path)
+    deadline = time.monotonic() + wait_s
+    while not target.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    state = torch.load(target, map_location=map_location if map_location is not None else device(), weights_only=weights_only)
     model.load_state_dict(state["model"])
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -88,11 +243,35 @@ def checkpoint_path(checkpoint_dir: PathLike, study: str, trial: int, step: floa
     return Path(checkpoint_dir) / study / str(trial) / f"step-{name}.pt"
 
 
-def pbt_restore(trial: Trial, model: Any, optimizer: Any = None, *, map_location: Any = None) -> float:
+def delete_checkpoints(paths: Iterable[PathLike], writer: CheckpointWriter | None = None) -> None:
+    """Deletes checkpoint files the server released (missing ones are fine); through ``writer``
+    when given, so that a path still being written is deleted after its write."""
+    if writer is not None:
+        writer.delete(paths)
+        return
+    for old in paths:
+        try:
+            os.unlink(old)
+        except FileNotFoundError:
+            pass
+
+
+def _load_restore(path: str, model: Any, optimizer: Any, writer: CheckpointWriter | None, map_location: Any, wait_s: float) -> None:
+    if writer is not None and writer.pending(path):
+        writer.wait(path)  # our own background write (several members in one process)
+    load_checkpoint(path, model, optimizer, map_location=map_location, wait_s=wait_s)
+
+
+def pbt_restore(
+    trial: Trial, model: Any, optimizer: Any = None, *, map_location: Any = None, writer: CheckpointWriter | None = None,
+    wait_s: float = 60.0,
+) -> float:
     """Loads ``trial.restore`` (a refilled PBT member's donor checkpoint) into ``model`` and
-    ``optimizer`` when there is one, and returns the step to count from (``trial.start_step``)."""
+    ``optimizer`` when there is one, and returns the step to count from (``trial.start_step``).
+    A checkpoint that is still being written (by ``writer`` or another process) is waited for up
+    to ``wait_s`` seconds."""
     if trial.restore is not None:
-        load_checkpoint(trial.restore.checkpoint, model, optimizer, map_location=map_location)
+        _load_restore(trial.restore.checkpoint, model, optimizer, writer, map_location, wait_s)
     return trial.start_step
 
 
@@ -105,20 +284,45 @@ def pbt_report(
     *,
     checkpoint_dir: PathLike,
     map_location: Any = None,
+    writer: CheckpointWriter | None = None,
+    fsync: bool = False,
+    wait_s: float = 60.0,
 ) -> Decision:
     """One PBT report in a training loop: saves a checkpoint atomically, reports ``value`` with
     its location, deletes the checkpoints the server released, and on an exploit loads the
     donor's checkpoint into ``model``/``optimizer``. ``trial.params`` then holds the new
     hyperparameters: apply them (e.g. to the optimizer's param groups) before training on.
+
+    With ``writer`` the save is a snapshot written in the background (the report does not wait
+    for the disk); without it the save is synchronous, with ``fsync`` as the module doc says
+    (off by default). A donor checkpoint still in flight is waited for up to ``wait_s`` seconds.
+
+    Which step to use after an exploit: keep counting *this trial's* steps (``step`` must
+    increase per trial, and the perturbation interval counts them); the model's training age
+    is the donor's (``decision.restore.step`` plus what you train from now on), and
+    ``study.lineage()`` reports it as ``until_step``. A learning-rate schedule that depends on
+    the model's age (warm-up, decay) should use the age; everything PBT asks of you uses the
+    trial's own steps.
     @raises TrialPruned, LeaseLostError as ``Trial.report``."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
-    save_checkpoint(path, model, optimizer, step=step)
+    if writer is not None:
+        writer.save(path, model, optimizer, step=step)
+    else:
+        save_checkpoint(path, model, optimizer, fsync=fsync, step=step)
     decision = trial.report(value, step, {"checkpoint": str(path)})
-    for old in decision.delete_checkpoints:
-        try:
-            os.unlink(old)
-        except FileNotFoundError:
-            pass
+    delete_checkpoints(decision.delete_checkpoints, writer)
     if trial.restore is not None:
-        load_checkpoint(trial.restore.checkpoint, model, optimizer, map_location=map_location)
+        _load_restore(trial.restore.checkpoint, model, optimizer, writer, map_location, wait_s)
     return decision
+
+
+def pbt_complete(trial: Trial, value: float, *, writer: CheckpointWriter | None = None) -> list[str]:
+    """Completes a PBT member with ``value`` (NaN or infinity for a diverged one: it ranks worst)
+    and deletes the checkpoints the server released when it finished (``pbt_released``: its own
+    and other finished members' that nobody will load; the last member to finish releases
+    everything left). Returns those paths. Keep a copy of a model you want to keep: PBT's
+    checkpoints are working files. @raises LeaseLostError as ``Trial.complete``."""
+    trial.complete(value)
+    released = [str(p) for p in trial.system_attrs.get("pbt_released") or []]
+    delete_checkpoints(released, writer)
+    return released

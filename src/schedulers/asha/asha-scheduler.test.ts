@@ -3,7 +3,7 @@ import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { curveTrial, makeStudy, makeTrial, reportOf } from "../../testing/fixtures.js";
 import { schedulerConformance } from "../../testing/scheduler.case.js";
-import { ashaRungKey, ashaSchedulerFactory, stoppingCutoff } from "./asha-scheduler.js";
+import { type AshaScheduler, ashaRungKey, ashaSchedulerFactory, stoppingCutoff } from "./asha-scheduler.js";
 
 schedulerConformance(ashaSchedulerFactory, { options: { max_resource: 27, reduction_factor: 3 }, warmupSteps: 1 }, "stopping");
 schedulerConformance(
@@ -12,7 +12,7 @@ schedulerConformance(
   "promotion",
 );
 
-const make = (o: Record<string, unknown>) => ashaSchedulerFactory.create(ashaSchedulerFactory.options.parse(o));
+const make = (o: Record<string, unknown>) => ashaSchedulerFactory.create(ashaSchedulerFactory.options.parse(o)) as AshaScheduler;
 
 describe("asha, stopping mode", () => {
   it("small-rung rule (Ray's): maximise, η = 3, rung holds 0.9 and 0.5 → cut-off 0.7667, 0.6 is stopped", () => {
@@ -49,10 +49,46 @@ describe("asha, stopping mode", () => {
     expect(s.onReport(reportOf(curveTrial(9, [[27, 1e9]], "RUNNING", { [ashaRungKey(2)]: 1e9 }), strong))?.decision.action).toBe("continue");
   });
 
-  it("stops a NaN at a rung even when the rung is empty", () => {
+  it("has no rung at max_resource when it is a power of η (9, 27, 81), also with trials already there", () => {
+    expect(make({ max_resource: 9 }).rungs).toEqual([1, 3]);
+    expect(make({ max_resource: 27 }).rungs).toEqual([1, 3, 9]);
+    expect(make({ max_resource: 81 }).rungs).toEqual([1, 3, 9, 27]);
+    expect(make({ mode: "promotion", max_resource: 27 }).ladder).toEqual([1, 3, 9, 27]);
+    // Three trials sit at max_resource 27 with value 0 (recorded as if 27 were a rung); a new trial
+    // passed rung 2 (step 9) and reports 100 at 27: nothing is judged at 27, it completes.
+    const s = make({ max_resource: 27 });
+    const atMax = [0, 1, 2].map((i) =>
+      curveTrial(i, [[27, 0]], "COMPLETE", { [ashaRungKey(0)]: 0, [ashaRungKey(1)]: 0, [ashaRungKey(2)]: 0, [ashaRungKey(3)]: 0 }),
+    );
+    const late = curveTrial(3, [[9, 0], [27, 100]], "RUNNING", { [ashaRungKey(2)]: 0 });
+    expect(s.onReport(reportOf(late, atMax))).toEqual({ decision: { action: "continue", budget: 27 } });
+  });
+
+  it("without max_resource takes the last step of the first trial to complete; no budget until then", () => {
     const s = make({});
-    expect(s.onReport(reportOf(curveTrial(0, [[1, NaN]], "RUNNING"), []))?.decision.action).toBe("prune");
-    expect(s.onReport(reportOf(curveTrial(0, [[0.5, NaN]], "RUNNING"), []))?.decision.action).toBe("continue");
+    const study = makeStudy({});
+    const req = (trials: Trial[]) => ({ study, trials, trialNumber: trials.length, rng: new Rng(0) });
+    const running = curveTrial(0, [[1, 1]], "RUNNING");
+    expect(s.beforeSuggest!(req([running]))).toEqual({ params: {}, systemAttrs: {} });
+    expect(s.onReport(reportOf(running, []))?.decision).toEqual({ action: "continue" });
+    const first = { ...curveTrial(1, [[27, 1]], "COMPLETE"), finishedAt: 5 };
+    const second = { ...curveTrial(2, [[81, 1]], "COMPLETE"), finishedAt: 9 };
+    expect(s.beforeSuggest!(req([second, first]))?.systemAttrs).toEqual({ budget: 27 });
+    expect(s.rungsFor([second, first])).toEqual([1, 3, 9]);
+    // A report at 27 is then past the last rung: continue with the learned budget.
+    const t = curveTrial(3, [[9, 0], [27, 5]], "RUNNING", { [ashaRungKey(2)]: 0 });
+    expect(s.onReport(reportOf(t, [first, second]))?.decision).toEqual({ action: "continue", budget: 27 });
+  });
+
+  it("stops a NaN at a rung even when the rung is empty, and between rungs at once", () => {
+    const s = make({ max_resource: 81 });
+    const atRung = s.onReport(reportOf(curveTrial(0, [[1, NaN]], "RUNNING"), []));
+    expect(atRung?.decision.action).toBe("prune");
+    expect(atRung?.systemAttrs).toEqual({ [ashaRungKey(0)]: "nan" });
+    expect(s.onReport(reportOf(curveTrial(0, [[0.5, NaN]], "RUNNING"), []))?.decision.action).toBe("prune");
+    // Judged at rung 3 already, diverged at step 30 (past the last rung, 27): stopped, not trained to 81.
+    const past = curveTrial(0, [[27, 0.1], [30, NaN]], "RUNNING", { [ashaRungKey(3)]: 0.1 });
+    expect(s.onReport(reportOf(past, []))?.decision.action).toBe("prune");
   });
 });
 

@@ -33,12 +33,25 @@
  *   service's retry policy re-queues it). A trial that lacks the attributes (enqueued by hand)
  *   is given rung 0 on its first report.
  *
- * Defaults: min_resource = 1 (Ray's grace_period), max_resource = 100 (Ray's max_t),
- * reduction_factor = 4 (Ray and the paper's experiments), min_early_stopping_rate = 0.
+ * Budget: `max_resource` defaults to the study's budget (create_study `max_resource`, see
+ * `withStudyBudget`); Ray's fixed default max_t = 100 is not used. Without either, stopping mode
+ * takes max_resource from history as Optuna's "auto" does for its Hyperband: the last step of
+ * the first trial to complete (earliest `finishedAt`, then number), so a restarted server sees
+ * the same; until a trial completes every r_k is a rung and no `budget` is sent. Promotion mode
+ * needs a budget to promote to and refuses to start without one.
  *
- * NaN: a NaN value is the worst value. Stopping mode stops a trial whose value at a rung is
- * NaN even on an empty rung (Ray lets NaN through because NaN < cut-off is false); promotion
- * mode prunes a trial on any NaN report (a diverged run will not recover to be promoted).
+ * Rungs: r_k strictly below max_resource. When max_resource is a power of η times
+ * min_resource (9, 27, 81 with η = 3) there is no rung at max_resource itself: R = 27 gives
+ * rungs 1, 3, 9 (a trial that reached R is done, not judged).
+ *
+ * Defaults: min_resource = 1 (Ray's grace_period), reduction_factor = 3 (Ray and the paper's
+ * experiments use 4; 3 is Hyperband's and BOHB's default here and in Optuna, and what
+ * bench/multifidelity.py measured — see docs/BENCHMARKS.md for η = 4 beside it),
+ * min_early_stopping_rate = 0.
+ *
+ * NaN: a NaN value is the worst value. Both modes prune a trial on any NaN report, at a rung
+ * (recorded there as "nan", even on an empty rung: Ray lets NaN through because NaN < cut-off is
+ * false) or between rungs (a diverged run will not recover to be promoted or to pass a rung).
  * Ties: the earlier trial ranks first.
  */
 import { z } from "zod";
@@ -47,6 +60,8 @@ import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Sugges
 import {
   decodeNumber,
   encodeNumber,
+  fillMaxResource,
+  firstCompletedLastStep,
   fmt,
   lossOf,
   numberAttr,
@@ -54,6 +69,7 @@ import {
   quantile,
   reductionFactor,
   resource,
+  rungResources,
   rungsWithTop,
   sortedAsc,
 } from "../common.js";
@@ -64,15 +80,19 @@ const options = z
     mode: z.enum(["stopping", "promotion"]).default("stopping"),
     /** Resource of rung 0 before η^s (Ray: grace_period = 1). */
     min_resource: resource().default(1),
-    /** Resource a trial trains to at most (Ray: max_t = 100). */
-    max_resource: resource().default(100),
-    /** η (Ray: 4). */
-    reduction_factor: reductionFactor(4),
+    /** Resource a trial trains to at most. Default: the study's max_resource (see the header). */
+    max_resource: resource().optional(),
+    /** η (Ray: 4; 3 here, see the header). */
+    reduction_factor: reductionFactor(3),
     /** s: rung 0 at min_resource · η^s (paper: 0). */
     min_early_stopping_rate: z.number().int().min(0).max(30).default(0),
   })
   .strict()
-  .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource");
+  .refine((o) => o.max_resource === undefined || o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
+  .refine((o) => o.mode === "stopping" || o.max_resource !== undefined, {
+    message: "promotion mode needs a budget: give the study a max_resource (create_study) or the scheduler one",
+    path: ["max_resource"],
+  });
 export type AshaOptions = z.output<typeof options>;
 
 /** The attribute holding a trial's value at rung k (stopping mode). */
@@ -87,18 +107,40 @@ export function stoppingCutoff(earlierLosses: readonly number[], eta: number): n
 }
 
 export class AshaScheduler implements Scheduler {
-  /** Stopping rungs: r_k below max_resource. */
+  /** Stopping rungs: r_k below max_resource (empty when max_resource comes from history). */
   readonly rungs: number[];
   /** Promotion rungs: the stopping rungs plus max_resource on top. */
   readonly ladder: number[];
 
   constructor(private readonly opts: AshaOptions) {
-    this.ladder = rungsWithTop({ minResource: opts.min_resource, eta: opts.reduction_factor, rate: opts.min_early_stopping_rate, maxResource: opts.max_resource });
+    const max = opts.max_resource;
+    this.ladder =
+      max === undefined
+        ? []
+        : rungsWithTop({ minResource: opts.min_resource, eta: opts.reduction_factor, rate: opts.min_early_stopping_rate, maxResource: max });
     this.rungs = this.ladder.slice(0, -1);
   }
 
+  private rungsBelow(limit: number): number[] {
+    return rungResources(this.opts.min_resource, this.opts.reduction_factor, this.opts.min_early_stopping_rate, limit);
+  }
+
+  /** max_resource: the option, or the last step of the first trial to complete, or null while none has. */
+  maxResource(trials: readonly Trial[]): number | null {
+    return this.opts.max_resource ?? firstCompletedLastStep(trials);
+  }
+
+  /** Stopping rungs for a history: r_k below max_resource (every r_k while it is unknown). */
+  rungsFor(trials: readonly Trial[]): number[] {
+    if (this.opts.max_resource !== undefined) return this.rungs;
+    return this.rungsBelow(this.maxResource(trials) ?? Infinity);
+  }
+
   beforeSuggest(req: SuggestRequest): Suggestion {
-    if (this.opts.mode === "stopping") return { params: {}, systemAttrs: { budget: this.opts.max_resource } };
+    if (this.opts.mode === "stopping") {
+      const max = this.maxResource(req.trials);
+      return { params: {}, systemAttrs: max === null ? {} : { budget: max } };
+    }
     const p = this.promotion(req.study.direction, req.trials);
     if (p === null) return { params: {}, systemAttrs: { rung: 0, budget: this.ladder[0] } };
     return {
@@ -156,12 +198,14 @@ export class AshaScheduler implements Scheduler {
   private stopping(req: ReportRequest): DecisionResult {
     const { trial, step, value } = req;
     const dir = req.study.direction;
-    const goOn: DecisionResult = { decision: { action: "continue", budget: this.opts.max_resource } };
-    for (let k = this.rungs.length - 1; k >= 0; k--) {
-      const r = this.rungs[k] as number;
+    const max = this.maxResource(req.trials);
+    const goOn: DecisionResult = { decision: max === null ? { action: "continue" } : { action: "continue", budget: max } };
+    const rungs = this.rungsFor(req.trials);
+    for (let k = rungs.length - 1; k >= 0; k--) {
+      const r = rungs[k] as number;
       if (step < r) continue;
       const key = ashaRungKey(k);
-      if (key in trial.systemAttrs) return goOn;
+      if (key in trial.systemAttrs) break; // judged at this rung already
       const attrs = { [key]: encodeNumber(value) };
       if (Number.isNaN(value)) return { decision: prune(`asha: value is NaN at rung ${k} (resource ${fmt(r)})`), systemAttrs: attrs };
       const earlier: number[] = [];
@@ -184,6 +228,7 @@ export class AshaScheduler implements Scheduler {
       }
       return { ...goOn, systemAttrs: attrs };
     }
+    if (Number.isNaN(value)) return { decision: prune(`asha: value at step ${fmt(step)} is NaN`) };
     return goOn;
   }
 }
@@ -191,7 +236,8 @@ export class AshaScheduler implements Scheduler {
 export const ashaSchedulerFactory: SchedulerFactory<AshaOptions> = {
   name: "asha",
   description:
-    "Asynchronous successive halving: stop trials below the top 1/η at each rung (mode 'stopping', Ray's ASHA) or promote the best configurations to larger budgets (mode 'promotion', Li et al. 2020).",
+    "Asynchronous successive halving: stop trials below the top 1/η at each rung (mode 'stopping', Ray's ASHA) or promote the best configurations to larger budgets (mode 'promotion', Li et al. 2020). max_resource defaults to the study's.",
   options,
+  withStudyBudget: fillMaxResource,
   create: (o) => new AshaScheduler(o),
 };

@@ -17,7 +17,7 @@
  *   Without a model the draw is uniform.
  * - Defaults (the paper / HpBandSter): min_points_in_model N_min = d + 1, top_n_percent q = 15,
  *   random_fraction ρ = 1/3, bandwidth_factor b_w = 3, min_bandwidth = 1e-3, num_samples = 64,
- *   reduction_factor η = 3, min_resource = 1; max_resource required.
+ *   reduction_factor η = 3, min_resource = 1; max_resource: the study's, required without one.
  * - The KDE lives in `./kde.ts` on the unit cube (`toUnit`/`fromUnit`). Parameters outside the
  *   declared space (define-by-run) are left to the strategy. NaN values are the worst loss.
  */
@@ -36,7 +36,7 @@ import type { Direction, PluginConfig, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
-import { firstReportAtOrAfter, lossOf, rungsWithTop } from "../common.js";
+import { fillMaxResource, firstReportAtOrAfter, lossOf, rungsWithTop } from "../common.js";
 import { HyperbandBrackets, hyperbandShape } from "../hyperband/hyperband-scheduler.js";
 import { type KdeDim, ProductKde } from "./kde.js";
 
@@ -182,6 +182,7 @@ export const bohbSchedulerFactory: SchedulerFactory<BohbOptions> = {
   description:
     "BOHB: Hyperband brackets with configurations from a per-budget kernel density model (Falkner et al. 2018). Chooses the params itself.",
   options,
+  withStudyBudget: fillMaxResource,
   incompatibleWith(strategy: PluginConfig) {
     if (strategy.name === "random") return null;
     if (strategy.name === "grid")

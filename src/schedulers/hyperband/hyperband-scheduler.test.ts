@@ -40,16 +40,24 @@ describe("hyperband", () => {
     const budgets = bracketBudgets(81, 3);
     const counts = [0, 0, 0, 0, 0];
     const n = 14_300;
-    for (let i = 0; i < n; i++) counts[bracketOf("study", i, budgets)]!++;
+    for (let i = 0; i < n; i++) counts[bracketOf(42, i, budgets)]!++;
     budgets.forEach((b, i) => expect(Math.abs(counts[i]! / n - b / 143)).toBeLessThan(0.02));
   });
 
-  it("assigns the bracket in beforeSuggest, deterministically by study name and trial number", () => {
+  it("gives a seed the same brackets whatever the study's name, and another seed other brackets", () => {
+    const s = make({ max_resource: 81 });
+    const brackets = (name: string, seed: number) =>
+      Array.from({ length: 60 }, (_, n) => s.beforeSuggest!({ study: makeStudy({}, { name, seed }), trials: [], trialNumber: n, rng: new Rng(n) })?.systemAttrs?.bracket);
+    expect(brackets("renamed-study", 7)).toEqual(brackets("study", 7));
+    expect(brackets("study", 8)).not.toEqual(brackets("study", 7));
+  });
+
+  it("assigns the bracket in beforeSuggest, deterministically by seed and trial number", () => {
     const s = make({ max_resource: 81 });
     const study = makeStudy({});
     const req = (n: number) => ({ study, trials: [], trialNumber: n, rng: new Rng(n) });
     const a = s.beforeSuggest!(req(17));
-    expect(a).toEqual({ params: {}, systemAttrs: { bracket: bracketOf("test", 17, [81, 34, 15, 8, 5]), budget: 81 } });
+    expect(a).toEqual({ params: {}, systemAttrs: { bracket: bracketOf(42, 17, [81, 34, 15, 8, 5]), budget: 81 } });
     expect(make({ max_resource: 81 }).beforeSuggest!(req(17))).toEqual(a);
   });
 
@@ -71,6 +79,6 @@ describe("hyperband", () => {
   it("derives the bracket of a trial created without one and records it", () => {
     const s = make({ max_resource: 81 });
     const t = curveTrial(5, [[0, 1]], "RUNNING");
-    expect(s.onReport(reportOf(t, []))?.systemAttrs).toEqual({ bracket: bracketOf("test", 5, [81, 34, 15, 8, 5]) });
+    expect(s.onReport(reportOf(t, []))?.systemAttrs).toEqual({ bracket: bracketOf(42, 5, [81, 34, 15, 8, 5]) });
   });
 });

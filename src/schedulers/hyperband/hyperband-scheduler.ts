@@ -6,9 +6,10 @@
  * - Brackets: ⌊log_η(max_resource / min_resource)⌋ + 1. Bracket b (0 = most aggressive) is
  *   successive halving with early-stopping rate s = b, i.e. rungs at min_resource · η^(b + k)
  *   below max_resource; trials compete only within their bracket.
- * - Assignment: in `beforeSuggest`, trial number → bracket by a hash of
- *   `<study name>_<number>` modulo the total of the brackets' trial budgets, laid out in
- *   bracket order, like Optuna (which uses crc32). Bracket b's budget is the paper's n for
+ * - Assignment: in `beforeSuggest`, trial number → bracket by a hash of the study's seed and
+ *   the trial number modulo the total of the brackets' trial budgets, laid out in bracket
+ *   order. Optuna hashes the study name (crc32 of `<name>_<number>`); the seed is used here so
+ *   that a given seed gives the same brackets whatever the study is called (issue 17). Bracket b's budget is the paper's n for
  *   s = s_max − b: ⌈(s_max + 1) η^s / (s + 1)⌉ (81, 34, 15, 8, 5 for R = 81, η = 3), so the
  *   brackets receive trials in the paper's proportions. The bracket is stored in the trial's
  *   `systemAttrs.bracket` (with `budget` = max_resource); a trial without it (enqueued,
@@ -17,14 +18,15 @@
  *   r = R η^−s. The two agree when max_resource / min_resource is a power of η, which is what
  *   `hyperbandTable` (the paper's arithmetic, checked against REFERENCE.md) assumes.
  *
- * Defaults (Optuna 5.0): min_resource = 1, reduction_factor = 3. max_resource is required
- * (Optuna's "auto" guesses it from the first complete trial; a required value is clearer).
+ * Defaults (Optuna 5.0): min_resource = 1, reduction_factor = 3. max_resource defaults to the
+ * study's budget (create_study `max_resource`) and is required when the study has none (Optuna's
+ * "auto" guesses it from the first complete trial; brackets need it from the first trial on).
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
-import { hashString } from "../../math/rng.js";
+import { Rng } from "../../math/rng.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
-import { numberAttr, reductionFactor, resource } from "../common.js";
+import { fillMaxResource, numberAttr, reductionFactor, resource } from "../common.js";
 import { halvingDecision } from "../successive-halving/successive-halving-scheduler.js";
 
 /** One round of a bracket: n configurations at resource r. */
@@ -73,10 +75,10 @@ export function bracketBudgets(maxResource: number, eta: number, minResource = 1
   return hyperbandTable(maxResource, eta, minResource).map((b) => (b.rounds[0] as HyperbandRound).n);
 }
 
-/** The bracket id of a trial number, from the hash of `<study>_<number>` (see header). */
-export function bracketOf(studyName: string, trialNumber: number, budgets: readonly number[]): number {
+/** The bracket id of a trial number, from a hash of the study's seed and the number (see header). */
+export function bracketOf(seed: number, trialNumber: number, budgets: readonly number[]): number {
   const total = budgets.reduce((a, b) => a + b, 0);
-  let pos = hashString(`${studyName}_${trialNumber}`) % total;
+  let pos = new Rng(seed, "hyperband-bracket", trialNumber).nextUint32() % total;
   for (let b = 0; b < budgets.length; b++) {
     pos -= budgets[b] as number;
     if (pos < 0) return b;
@@ -87,7 +89,7 @@ export function bracketOf(studyName: string, trialNumber: number, budgets: reado
 export const hyperbandShape = {
   /** Resource of the first rung of the most aggressive bracket (Optuna: 1). */
   min_resource: resource().default(1),
-  /** Resource a trial trains to at most (R). Required. */
+  /** Resource a trial trains to at most (R). Default: the study's max_resource; required without one. */
   max_resource: resource(),
   /** η (Optuna: 3). */
   reduction_factor: reductionFactor(3),
@@ -106,27 +108,27 @@ export class HyperbandBrackets {
   }
 
   /** The bracket of a trial: its stored attribute when valid, else the hash-derived one. */
-  bracketOfTrial(studyName: string, t: Trial): number {
+  bracketOfTrial(seed: number, t: Trial): number {
     const b = numberAttr(t, "bracket");
     if (b !== undefined && Number.isInteger(b) && b >= 0 && b < this.budgets.length) return b;
-    return bracketOf(studyName, t.number, this.budgets);
+    return bracketOf(seed, t.number, this.budgets);
   }
 
   /** Attributes for a new trial. */
   newTrialAttrs(req: SuggestRequest): Record<string, unknown> {
-    return { bracket: bracketOf(req.study.name, req.trialNumber, this.budgets), budget: this.opts.max_resource };
+    return { bracket: bracketOf(req.study.seed, req.trialNumber, this.budgets), budget: this.opts.max_resource };
   }
 
   decide(req: ReportRequest, label: string): DecisionResult | null {
-    const name = req.study.name;
-    const bracket = this.bracketOfTrial(name, req.trial);
+    const seed = req.study.seed;
+    const bracket = this.bracketOfTrial(seed, req.trial);
     const ladder = {
       minResource: this.opts.min_resource,
       eta: this.opts.reduction_factor,
       rate: bracket,
       maxResource: this.opts.max_resource,
     };
-    const res = halvingDecision(req, ladder, (t) => this.bracketOfTrial(name, t) === bracket, `${label} bracket ${bracket}`);
+    const res = halvingDecision(req, ladder, (t) => this.bracketOfTrial(seed, t) === bracket, `${label} bracket ${bracket}`);
     if (numberAttr(req.trial, "bracket") === bracket) return res;
     // Record the derived bracket so readers see it (the decision does not depend on it).
     return { decision: res?.decision ?? { action: "continue" }, systemAttrs: { ...res?.systemAttrs, bracket } };
@@ -151,7 +153,8 @@ export class HyperbandScheduler implements Scheduler {
 export const hyperbandSchedulerFactory: SchedulerFactory<HyperbandOptions> = {
   name: "hyperband",
   description:
-    "Hyperband: trials are spread over ⌊log_η(max/min)⌋+1 successive-halving brackets of different aggressiveness (Optuna's HyperbandPruner).",
+    "Hyperband: trials are spread over ⌊log_η(max/min)⌋+1 successive-halving brackets of different aggressiveness (Optuna's HyperbandPruner). max_resource defaults to the study's.",
   options,
+  withStudyBudget: fillMaxResource,
   create: (o) => new HyperbandScheduler(o),
 };

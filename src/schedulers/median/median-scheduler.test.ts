@@ -65,9 +65,17 @@ describe("median scheduler (hand-computed)", () => {
     expect(median({ n_min_trials: 2 }).onReport(reportOf(running([[7, 100]]), two))?.decision.action).toBe("prune");
   });
 
-  it("NaN: prunes a trial with only NaN values; counts others' NaN as the worst value", () => {
+  it("NaN: prunes a NaN report at once, even between good values, before startup and warm-up", () => {
     expect(median().onReport(reportOf(running([[0, NaN], [1, NaN]]), five))?.decision.action).toBe("prune");
+    // A run that was the best so far and then diverged (issue 17: median kept such runs alive).
+    expect(median().onReport(reportOf(running([[0, 0.1], [1, 0.1], [2, NaN]]), five))?.decision.action).toBe("prune");
+    expect(median().onReport(reportOf(running([[0, NaN]]), []))?.decision.action).toBe("prune");
+    expect(median({ n_warmup_steps: 50, interval_steps: 10 }).onReport(reportOf(running([[1, 1], [2, NaN]]), five))?.decision.action).toBe("prune");
+    // The value reported now decides: an earlier NaN followed by a number is judged as usual.
     expect(median().onReport(reportOf(running([[0, NaN], [1, 2]]), five))).toBeNull();
+  });
+
+  it("NaN: counts others' NaN as the worst value", () => {
     // Values at step 1: 1, 2, NaN, NaN, NaN → losses 1, 2, ∞, ∞, ∞ → median ∞: nothing is worse.
     const nan = [1, 2, NaN, NaN, NaN].map((v, i) => curveTrial(i, [[1, v]]));
     expect(median().onReport(reportOf(running([[1, 100]]), nan))).toBeNull();

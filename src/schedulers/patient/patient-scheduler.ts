@@ -102,6 +102,15 @@ export function makePatientSchedulerFactory(lookup: Lookup): SchedulerFactory<Pa
     description:
       "Lets a wrapped scheduler prune only after `patience` reports without improvement beyond `min_delta` (Optuna's PatientPruner).",
     options: optionsSchema(lookup),
+    /** The study's budget goes to the wrapped scheduler. */
+    withStudyBudget(options, maxResource) {
+      const w = options.wrapped as { name?: unknown; options?: unknown } | null | undefined;
+      if (w === null || typeof w !== "object" || typeof w.name !== "string") return options;
+      const f = lookup(w.name);
+      if (!f?.withStudyBudget) return options;
+      const inner = w.options !== null && typeof w.options === "object" ? (w.options as Record<string, unknown>) : {};
+      return { ...options, wrapped: { ...w, options: f.withStudyBudget(inner, maxResource) } };
+    },
     incompatibleWith(strategy: PluginConfig, o: PatientOptions) {
       const w = wrappedFactory(o);
       return w?.f.incompatibleWith ? w.f.incompatibleWith(strategy, w.opts) : null;

@@ -80,9 +80,11 @@ describe("successive halving", () => {
     expect(s.onReport(reportOf(at2, [first, later, peer]))?.decision.action).toBe("prune");
   });
 
-  it("prunes NaN at a rung and stores ±Infinity so that JSON keeps it", () => {
+  it("prunes NaN at a rung and between rungs, and stores ±Infinity so that JSON keeps it", () => {
     const s = make({ min_resource: 1 });
     expect(s.onReport(reportOf(curveTrial(0, [[1, NaN]], "RUNNING"), []))?.decision.action).toBe("prune");
+    // Passed rung 0 (step 1); diverged at step 2, before rung 1 (step 4): stopped at once.
+    expect(s.onReport(reportOf(curveTrial(0, [[1, 0.5], [2, NaN]], "RUNNING", { [rungKey(0)]: 0.5 }), []))?.decision.action).toBe("prune");
     const inf = s.onReport(reportOf(curveTrial(0, [[1, -Infinity]], "RUNNING"), []));
     expect(inf?.systemAttrs).toEqual({ [rungKey(0)]: "-inf" });
     // A recorded −∞ is unbeatable for a minimised study.

@@ -20,7 +20,8 @@
  * number) that reported something, which every restart sees the same. Until a trial
  * completes nothing is pruned. Optuna's `bootstrap_count` is not offered.
  *
- * NaN: a NaN value at a rung prunes; recorded NaN counts as the worst value.
+ * NaN: a NaN report prunes at once, at a rung or between rungs; recorded NaN (from servers before
+ * that rule) counts as the worst value.
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
@@ -29,8 +30,8 @@ import {
   type RungLadder,
   decodeNumber,
   encodeNumber,
+  firstCompletedLastStep,
   fmt,
-  lastStep,
   lossOf,
   prune,
   reductionFactor,
@@ -67,14 +68,13 @@ export function halvingDecision(
 ): DecisionResult | null {
   const { trial, step, value } = req;
   const dir = req.study.direction;
+  if (Number.isNaN(value)) return { decision: prune(`${label}: value at step ${fmt(step)} is NaN`) };
   let rung = 0;
   while (rungKey(rung) in trial.systemAttrs) rung++;
   const attrs: Record<string, unknown> = {};
   for (;;) {
     const r = rungResource(ladder, rung);
     if (!(r < ladder.maxResource) || step < r) break;
-    if (Number.isNaN(value))
-      return { decision: prune(`${label}: value is NaN at rung ${rung} (resource ${fmt(r)})`), systemAttrs: attrs };
     const key = rungKey(rung);
     const own = lossOf(dir, value);
     const losses = [own];
@@ -101,19 +101,8 @@ export function halvingDecision(
  * complete (see the file header), or null while no trial has completed.
  */
 export function autoMinResource(trials: readonly Trial[]): number | null {
-  let first: Trial | null = null;
-  for (const t of trials) {
-    if (t.state !== "COMPLETE" || lastStep(t) === null) continue;
-    const key = (x: Trial) => [x.finishedAt ?? Infinity, x.number] as const;
-    if (first === null) first = t;
-    else {
-      const [fa, fn] = key(first);
-      const [ta, tn] = key(t);
-      if (ta < fa || (ta === fa && tn < fn)) first = t;
-    }
-  }
-  if (first === null) return null;
-  return Math.max(Math.floor((lastStep(first) as number) / 100), 1);
+  const last = firstCompletedLastStep(trials);
+  return last === null ? null : Math.max(Math.floor(last / 100), 1);
 }
 
 const options = z

@@ -251,7 +251,7 @@ export const OPS = {
         : svc.setTrialUserAttrs({ study: a.study, trial: a.trial, attrs: a.attrs }, ctx.requestId),
   }),
   lineage: op({
-    summary: "The hyperparameter schedule behind a trial's model (PBT); the best trial's by default.",
+    summary: "The hyperparameter schedule behind a trial's model up to its best report (PBT); by default the trial with the best report.",
     args: S.lineageArgs,
     result: S.lineageResult,
     mutating: false,

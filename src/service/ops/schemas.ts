@@ -27,6 +27,10 @@ export const trialStateSchema = z.enum(TRIAL_STATES);
 export const directionSchema = z.enum(["minimize", "maximize"]);
 /** A number that may be NaN on the wire, so the service can refuse it with a precise message. */
 const numberOrNaN = z.union([z.number(), z.nan()]);
+/** Any double: NaN and ±infinity mark a diverged run (zod's number alone refuses them). */
+export const anyNumber = z
+  .union([z.number(), z.nan(), z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number")])
+  .describe("a double; NaN and ±Infinity (MessagePack floats) mark a diverged run");
 /** A plug-in named on the wire: a bare name or `{name, options}`. */
 export const pluginRefSchema = z.union([
   z.string().min(1),
@@ -75,6 +79,14 @@ export const createStudyArgs = z
       .max(1e9)
       .optional()
       .describe("study-wide trial budget: at most this many trials are started by ask, across all workers"),
+    max_resource: z
+      .number()
+      .positive()
+      .max(1e15)
+      .optional()
+      .describe(
+        "the study's budget: how far one trial trains at most, in the client's step units; asha, hyperband and bohb take it as their max_resource unless their options give one",
+      ),
   })
   .strict();
 
@@ -92,8 +104,8 @@ export const reportArgs = z
     trial: trialNumber,
     token: leaseToken,
     step: z.number(),
-    // NaN is allowed: it marks a diverged run, and schedulers treat it as the worst value.
-    value: z.union([z.number(), z.nan()]),
+    // NaN and infinity are allowed: they mark a diverged run, and schedulers treat NaN as the worst value.
+    value: anyNumber,
     data: attrs.optional(),
   })
   .strict();
@@ -104,7 +116,8 @@ export const tellArgs = z
     trial: trialNumber,
     token: leaseToken,
     state: z.enum(["COMPLETE", "FAIL", "PRUNED"]),
-    value: z.number().nullable().optional(),
+    // Non-finite only where the strategy completes diverged runs (PBT); the service decides.
+    value: anyNumber.nullable().optional(),
     values: z
       .array(numberOrNaN)
       .min(1)
@@ -247,6 +260,7 @@ export const studyViewSchema = z.object({
   retry: z.object({ max_retries: z.number().int(), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() }),
   lease_ttl_s: z.number(),
   max_trials: z.number().int().nullable(),
+  max_resource: z.number().nullable().describe("the study's budget (how far one trial trains at most), or null"),
   stopped: z.boolean(),
   user_attrs: attrs,
   created_at: z.number(),
@@ -280,8 +294,9 @@ export const lineageViewSchema = z.object({
   study: studyName,
   trial: trialNumber,
   state: trialStateSchema,
-  value: nullableNumber,
-  until_step: z.number(),
+  value: nullableNumber.describe("the trial's best finite reported value (its COMPLETE value when it never reported)"),
+  step: nullableNumber.describe("the trial's own step of that report (null when it never reported)"),
+  until_step: z.number().describe("the model's training age at that report (differs from step after an exploit)"),
   schedule: z.array(z.object({ from_step: z.number(), params: z.record(z.string(), scalar), trial: trialNumber, trial_step: z.number() })),
 });
 

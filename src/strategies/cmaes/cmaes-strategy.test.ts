@@ -89,6 +89,28 @@ describe("cmaes strategy", () => {
     expect(strategy.suggest(suggestRequest(study, failed)).systemAttrs).toMatchObject({ cma_gen: 1 });
   });
 
+  it("learns from a generation a pruner stopped entirely: members rank by how far they got", () => {
+    const space = branin.space;
+    const study = makeStudy(space, { seed: 4 });
+    const lambda = 4 + Math.floor(3 * Math.log(2));
+    const first = cmaesStrategyFactory.create(defaults);
+    const gen0: Trial[] = [];
+    for (let i = 0; i < lambda; i++) {
+      const s = first.suggest(suggestRequest(study, gen0));
+      gen0.push(makeTrial(i, s.params, space, { state: "RUNNING", value: null, systemAttrs: s.systemAttrs ?? {} }));
+    }
+    // Every member pruned; member i got to step i + 1 (deepest = best), or to step λ − i.
+    const prunedAt = (depth: (i: number) => number) =>
+      gen0.map((t, i) => ({ ...t, state: "PRUNED" as const, value: 1, intermediate: [{ step: depth(i), value: 1 }], finishedAt: i }));
+    const next = (h: Trial[]) => cmaesStrategyFactory.create(defaults).suggest(suggestRequest(study, h));
+    const a = next(prunedAt((i) => i + 1));
+    const b = next(prunedAt((i) => lambda - i));
+    expect(a.systemAttrs).toMatchObject({ cma_gen: 1, cma_idx: 0 });
+    expect(b.systemAttrs).toMatchObject({ cma_gen: 1, cma_idx: 0 });
+    // The ranking moved the mean: the same draw lands elsewhere.
+    expect(a.params).not.toEqual(b.params);
+  });
+
   it("rebuilds the same state from history alone: a fresh instance (no cache) suggests the same", () => {
     const trials = run(cmaesStrategyFactory, defaults, hartmann6, 40, 9);
     const study = makeStudy(hartmann6.space, { seed: 9 });

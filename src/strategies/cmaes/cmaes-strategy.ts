@@ -35,7 +35,10 @@
  * replaying completed generations from history; an in-memory cache keyed by study name,
  * validated against the trials it consumed, makes the replay incremental. A generation
  * is complete when members 0..λ−1 are all finished; FAIL and PRUNED members (or ones
- * without a finite value) rank last. While a generation still has members out, new asks
+ * without a finite value) rank after the COMPLETE ones, among themselves as Optuna's TPE ranks
+ * pruned trials — deepest report first, then its value (../fidelity.ts) — so a generation that
+ * a pruner stopped entirely still moves the distribution (issue 17); a generation with no
+ * finite value and no report at all is skipped. While a generation still has members out, new asks
  * get the next unissued member; once all are out, extra samples from the same
  * distribution are handed out with `cma_idx ≥ λ` and are not used in the update.
  */
@@ -48,6 +51,7 @@ import { NumericalError, symmetricEigen } from "../../math/linalg.js";
 import { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import { stoppedRankKey } from "../fidelity.js";
 
 const options = z
   .object({
@@ -355,10 +359,13 @@ export class CmaesStrategy implements Strategy {
       const scored = counted.map((m) => ({
         m,
         f: m.trial.state === "COMPLETE" && m.trial.value !== null && Number.isFinite(m.trial.value) ? sign * m.trial.value : Infinity,
+        k: stoppedRankKey(m.trial, req.study.direction),
       }));
-      scored.sort((a, b) => a.f - b.f || a.m.trial.number - b.m.trial.number);
+      const stoppedOrder = (a: (typeof scored)[number], b: (typeof scored)[number]) =>
+        a.f === Infinity && b.f === Infinity ? a.k[0] - b.k[0] || a.k[1] - b.k[1] : 0;
+      scored.sort((a, b) => a.f - b.f || stoppedOrder(a, b) || a.m.trial.number - b.m.trial.number);
       const fingerprint = counted.map((m) => `${m.trial.number}:${m.trial.state}:${m.trial.value}`).join(",");
-      if (scored[0]!.f !== Infinity) {
+      if (scored[0]!.f !== Infinity || scored.some((x) => x.m.trial.intermediate.length > 0)) {
         state.update(scored.map((s) => s.m.x), scored.map((s) => s.f), dims);
       } else {
         state.generation++;

@@ -24,10 +24,26 @@ describe("gp strategy", () => {
     expect(defaults).toEqual({
       nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10,
       maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
-      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true,
+      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "level",
     });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);
+  });
+
+  it("never proposes an earlier trial's configuration on a continuous space (a FAIL trial is not modelled)", () => {
+    // A trial that failed at the GP's proposal tells the model nothing: asked again with the same
+    // randomness, the search ends at the same point, which must then be refused.
+    for (const k of [1, 2, 3]) {
+      const history = run(gpStrategyFactory, defaults, branin, 14, 40 + k);
+      const study = makeStudy(branin.space);
+      const gp = gpStrategyFactory.create(defaults);
+      const first = gp.suggest({ study, trials: history, trialNumber: history.length, rng: new Rng(k) });
+      const failed = makeTrial(history.length, first.params, branin.space, { state: "FAIL", value: null });
+      const again = gp.suggest({ study, trials: [...history, failed], trialNumber: history.length + 1, rng: new Rng(k) });
+      expect(again.systemAttrs?.gp_theta, "still a model-based suggestion").toBeDefined();
+      expect(again.params).not.toEqual(first.params);
+      for (const t of history) expect(again.params).not.toEqual(t.params);
+    }
   });
 
   it("is uniform random for the first nStartupTrials and records the fitted θ afterwards", () => {

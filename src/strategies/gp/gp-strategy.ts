@@ -12,15 +12,19 @@
  *   Optimization" (NeurIPS): LogEI, computed stably in the tails (see log-ei.ts).
  *
  * What it does per suggestion:
- * 1. Fewer than `nStartupTrials` (default 10, as Optuna) COMPLETE trials: uniform random.
+ * 1. Fewer than `nStartupTrials` (default 10, as Optuna) trials with a result: uniform random.
  * 2. Inputs: the declared space's non-constant dimensions in the unit cube (`toUnit`: log
- *    and step aware; categoricals as choice indices). Targets: COMPLETE values, negated
- *    when maximising, standardised (`outputTransform` "yeo-johnson": then power-transformed,
- *    gp-targets.ts). PRUNED/FAIL trials are not modelled. Beyond `maxModelTrials` (200)
- *    COMPLETE trials only a subset is modelled (the best half plus a random draw of the rest),
- *    and beyond `maxFitTrials` (100) modelled points the hyperparameters are fitted on such a
- *    subset of them (subset of data for θ, Rasmussen & Williams §8.3.3), so that a suggestion's
- *    cost stops growing with the history (issue 17's speed goals). Up to 100 trials both are exact.
+ *    and step aware; categoricals as choice indices). Targets: losses (values negated when
+ *    maximising), standardised (`outputTransform` "yeo-johnson": then power-transformed,
+ *    gp-targets.ts). In a plain study these are the COMPLETE values; under a pruner or
+ *    multi-fidelity scheduler, values at the highest fidelity level that `nStartupTrials`
+ *    trials reached, with losses imputed for the trials stopped below it (../fidelity.ts;
+ *    Optuna's GPSampler ignores PRUNED trials). FAIL trials are not modelled. Beyond
+ *    `maxModelTrials` (200) such rows only a subset is modelled (the best half plus a random
+ *    draw of the rest), and beyond `maxFitTrials` (100) modelled points the hyperparameters are
+ *    fitted on such a subset of them (subset of data for θ, Rasmussen & Williams §8.3.3), so
+ *    that a suggestion's cost stops growing with the history (issue 17's speed goals). Up to 100
+ *    trials both are exact.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
  *    lengthscale prior `lengthscalePrior`, by default Hvarfner et al.'s, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
@@ -49,14 +53,13 @@
  *    With `trustRegionFromDim` > 0 and at least that many non-categorical dimensions, the
  *    candidates and the L-BFGS bounds are confined to TuRBO-1's trust region around the
  *    incumbent (gp-targets.ts); categorical and exhaustively searched discrete dimensions are not.
- * 6. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
+ * 6. On a space with a continuous dimension the chosen point is never an earlier trial's
+ *    configuration (the next best local-search end point or candidate is taken instead).
+ * 7. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
  *    uniform random point: the strategy never hands out NaN.
  */
 import { z } from "zod";
-import {
-  type Distribution, type NumericDistribution, type ParamValue, type Params, cardinality, choiceIndex, contains,
-  fromUnit, isSingleValue, toUnit,
-} from "../../domain/distributions.js";
+import { type NumericDistribution, type ParamValue, type Params, isSingleValue } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { NumericalError } from "../../math/linalg.js";
@@ -64,6 +67,8 @@ import type { Rng } from "../../math/rng.js";
 import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import { type FidelityData, fidelityData } from "../fidelity.js";
+import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, gridIndex, gridUnit, hasAll, snapUnit } from "./gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 import { dLogH, logH } from "./log-ei.js";
@@ -81,7 +86,7 @@ const options = z
     /**
      * L-BFGS iteration cap of a fit warm-started from the previous suggestion's θ, which
      * moves little when one observation is added; 0 reuses it as stored. Every
-     * `fullFitEvery`-th suggestion (by count of COMPLETE trials) and every fit without a
+     * `fullFitEvery`-th suggestion (by count of modelled rows: COMPLETE trials in a plain study) and every fit without a
      * stored θ gets `maxFitIterations` and also tries the default θ as its start.
      */
     maxWarmFitIterations: z.number().int().min(0).default(1),
@@ -99,8 +104,9 @@ const options = z
      */
     trustRegionFromDim: z.number().int().min(0).default(0),
     /**
-     * At most this many COMPLETE trials are modelled: beyond it the best half plus a random
-     * draw of the rest (gp-targets.ts `modelSubset`), so a suggestion's cost stops growing.
+     * At most this many trials are modelled (COMPLETE ones; under a scheduler the stopped ones
+     * too, ../fidelity.ts): beyond it the best half plus a random draw of the rest (gp-targets.ts
+     * `modelSubset`, imputed losses ranking as the worst), so a suggestion's cost stops growing.
      */
     maxModelTrials: z.number().int().min(10).default(200),
     /**
@@ -113,51 +119,20 @@ const options = z
      * is better than the best observed (the textbook believer); false keeps the observed best.
      */
     believerIncumbent: z.boolean().default(true),
+    /**
+     * Training data under a pruner or multi-fidelity scheduler (../fidelity.ts): "level" (default,
+     * chosen on bench/multifidelity.py), or the alternatives it was compared with.
+     */
+    fidelity: z.enum(["level", "common", "observed"]).default("level"),
   })
   .strict();
 
 export type GpOptions = z.infer<typeof options>;
 
-/** A discrete dimension with at most this many values is searched exhaustively. */
-const EXHAUSTIVE_MAX = 32;
 /** Floor on the posterior variance (standardised units) so that σ and its log stay finite. */
 const VAR_FLOOR = 1e-12;
 /** A local search stops once within this distance (∞-norm, unit cube) of an earlier one's end point. */
 const NEAR_FOUND = 1e-2;
-
-type DimKind = "cont" | "relaxed" | "discrete" | "cat";
-
-interface Dim {
-  readonly name: string;
-  readonly dist: Distribution;
-  readonly kind: DimKind;
-  /** Number of values (Infinity for continuous floats). */
-  readonly card: number;
-}
-
-function classify(name: string, dist: Distribution): Dim {
-  const card = cardinality(dist);
-  if (dist.type === "categorical") return { name, dist, kind: "cat", card };
-  if (card === Infinity) return { name, dist, kind: "cont", card };
-  return { name, dist, kind: card <= EXHAUSTIVE_MAX ? "discrete" : "relaxed", card };
-}
-
-/** The k-th grid value of a discrete numeric distribution, as a unit coordinate. */
-function gridUnit(d: NumericDistribution, k: number): number {
-  const step = d.type === "int" && d.log ? 1 : (d.step ?? 1);
-  return toUnit(d, fromUnit(d, toUnit(d, d.low + k * step)));
-}
-
-/** Index of the grid value nearest to unit coordinate u. */
-function gridIndex(d: NumericDistribution, u: number): number {
-  const step = d.type === "int" && d.log ? 1 : (d.step ?? 1);
-  return Math.round((fromUnit(d, u) - d.low) / step);
-}
-
-/** Snaps a unit coordinate onto the grid of a discrete numeric distribution. */
-function snapUnit(d: NumericDistribution, u: number): number {
-  return toUnit(d, fromUnit(d, u));
-}
 
 export class GpStrategy implements Strategy {
   constructor(private readonly opts: GpOptions) {}
@@ -172,12 +147,10 @@ export class GpStrategy implements Strategy {
     }
     if (dims.length === 0) return { params };
 
-    const complete = req.trials.filter(
-      (t) => t.state === "COMPLETE" && t.value !== null && Number.isFinite(t.value) && hasAll(t, dims),
-    );
-    if (complete.length >= this.opts.nStartupTrials) {
+    const data = fidelityData(req.trials, req.study.direction, this.opts.nStartupTrials, (t) => hasAll(t, dims), this.opts.fidelity);
+    if (data !== null) {
       try {
-        const result = this.modelSuggest(req, dims, complete);
+        const result = this.modelSuggest(req, dims, data);
         if (result !== null) {
           for (let m = 0; m < dims.length; m++) params[dims[m]!.name] = decodeDim(dims[m]!, result.x[m]!);
           return { params, systemAttrs: { gp_theta: Array.from(result.theta) } };
@@ -196,17 +169,16 @@ export class GpStrategy implements Strategy {
   }
 
   /** The model's choice in unit coordinates, or null when the numerics failed. */
-  private modelSuggest(req: SuggestRequest, dims: Dim[], complete: Trial[]): { x: Float64Array; theta: Float64Array } | null {
+  private modelSuggest(req: SuggestRequest, dims: Dim[], data: FidelityData): { x: Float64Array; theta: Float64Array } | null {
     const d = dims.length;
     const { lengthscalePrior: prior } = this.opts;
     const isCat = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 1 : 0));
-    const sign = req.study.direction === "maximize" ? -1 : 1;
-    const allValues = complete.map((t) => sign * (t.value as number));
-    const modelled = modelSubset(allValues, this.opts.maxModelTrials, req.rng).map((i) => complete[i]!);
-    const n = modelled.length;
+    const modelled = modelSubset(data.losses, this.opts.maxModelTrials, req.rng);
+    const modelledRows = modelled.map((i) => data.rows[i]!);
+    const n = modelledRows.length;
     const X = new Float64Array(n * d);
-    modelled.forEach((t, i) => encodeRow(t, dims, X, i * d));
-    const y = transformTargets(modelled.map((t) => sign * (t.value as number)), this.opts.outputTransform);
+    modelledRows.forEach((t, i) => encodeRow(t, dims, X, i * d));
+    const y = transformTargets(modelled.map((i) => data.losses[i]!), this.opts.outputTransform);
     if (y === null) return null;
     const inputs: GpInputs = { n, d, X, isCat };
 
@@ -225,7 +197,7 @@ export class GpStrategy implements Strategy {
     // the default θ — every `fullFitEvery` COMPLETE trials so that a drift of θ is
     // followed. Deterministic from history, like the warm start itself.
     const warm = latestTheta(req.trials, d);
-    const fullFit = warm === null || complete.length % this.opts.fullFitEvery === 0;
+    const fullFit = warm === null || data.rows.length % this.opts.fullFitEvery === 0;
     let start = warm ?? defaultTheta(d);
     let fStart = objective.value(start);
     if (fullFit && warm !== null) {
@@ -260,7 +232,7 @@ export class GpStrategy implements Strategy {
     for (let i = 0; i < n; i++) if (y[i]! < best) [best, bestRow] = [y[i]!, i];
 
     // Kriging believer for trials still being evaluated.
-    const pending = req.trials.filter((t) => (t.state === "RUNNING" || t.state === "WAITING") && hasAll(t, dims));
+    const pending = data.pending;
     if (pending.length > 0) {
       const np = n + pending.length;
       const Xa = new Float64Array(np * d);
@@ -283,8 +255,9 @@ export class GpStrategy implements Strategy {
     }
 
     const incumbent = X.subarray(bestRow * d, bestRow * d + d);
-    const box = this.trustRegion(dims, complete, sign, incumbent, posterior.lambda);
-    const x = new AcquisitionSearch(posterior, dims, best, this.opts, box).run(req.rng, incumbent);
+    const box = this.trustRegion(dims, data, incumbent, posterior.lambda);
+    const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
+    const x = new AcquisitionSearch(posterior, dims, best, this.opts, box).run(req.rng, incumbent, exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
     return { x, theta: Float64Array.from(theta) };
@@ -294,12 +267,12 @@ export class GpStrategy implements Strategy {
    * The TuRBO-1 box around the incumbent when the space has at least `trustRegionFromDim`
    * non-categorical dimensions (gp-targets.ts); null (the whole cube) otherwise.
    */
-  private trustRegion(dims: Dim[], complete: Trial[], sign: number, incumbent: Float64Array, lambda: Float64Array): SearchBox | null {
+  private trustRegion(dims: Dim[], data: FidelityData, incumbent: Float64Array, lambda: Float64Array): SearchBox | null {
     const mask = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 0 : 1));
     let k = 0;
     for (const v of mask) k += v;
     if (this.opts.trustRegionFromDim === 0 || k < this.opts.trustRegionFromDim) return null;
-    const L = trustRegionLength(complete.map((t) => sign * (t.value as number)), complete.map(isModelBased), k);
+    const L = trustRegionLength([...data.losses], data.rows.map(isModelBased), k);
     return trustRegionBox(incumbent, lambda, mask, L);
   }
 }
@@ -374,7 +347,11 @@ class AcquisitionSearch {
     return -(Math.log(sigma) + lh);
   };
 
-  run(rng: Rng, incumbent: Float64Array): Float64Array | null {
+  /**
+   * The best point found: the best of the local searches' end points and the top candidate.
+   * `exclude` (when given) refuses points that repeat an earlier trial's configuration.
+   */
+  run(rng: Rng, incumbent: Float64Array, exclude?: (x: Float64Array) => boolean): Float64Array | null {
     const { d, dims, opts } = this;
     const nc = opts.nCandidates;
     const cands = new Float64Array(nc * d);
@@ -400,8 +377,15 @@ class AcquisitionSearch {
     if (order.length === 0) return null;
     const scores = this.exact;
 
-    let bestX: Float64Array = cands.slice(order[0]! * d, order[0]! * d + d);
-    let bestV = scores[order[0]!]!;
+    let bestX: Float64Array | null = null;
+    let bestV = -Infinity;
+    for (const c of order) {
+      const x = cands.slice(c * d, c * d + d);
+      if (exclude?.(x)) continue;
+      bestX = x;
+      bestV = scores[c]!;
+      break;
+    }
     const starts: Float64Array[] = [];
     if (opts.nLocalSearches > 0) starts.push(Float64Array.from(incumbent));
     for (let k = 0; k < Math.min(opts.nLocalSearches - 1, order.length); k++) {
@@ -412,7 +396,7 @@ class AcquisitionSearch {
     for (const s of starts) {
       const v = this.localSearch(s);
       this.found.push(s);
-      if (v > bestV) {
+      if ((v > bestV || bestX === null) && !exclude?.(s)) {
         bestV = v;
         bestX = s;
       }
@@ -549,26 +533,6 @@ class AcquisitionSearch {
     x[m] = bestU;
     return bestV;
   }
-}
-
-function hasAll(t: Trial, dims: Dim[]): boolean {
-  for (const dim of dims) {
-    const v = t.params[dim.name];
-    if (v === undefined || !contains(dim.dist, v)) return false;
-  }
-  return true;
-}
-
-function encodeRow(t: Trial, dims: Dim[], out: Float64Array, offset: number): void {
-  dims.forEach((dim, m) => {
-    const v = t.params[dim.name] as ParamValue;
-    out[offset + m] = dim.dist.type === "categorical" ? choiceIndex(dim.dist, v) : toUnit(dim.dist, v as number);
-  });
-}
-
-function decodeDim(dim: Dim, u: number): ParamValue {
-  if (dim.dist.type === "categorical") return dim.dist.choices[Math.min(dim.card - 1, Math.max(0, Math.round(u)))] as ParamValue;
-  return fromUnit(dim.dist, u);
 }
 
 /** θ stored by the most recent model-based suggestion with the same number of dimensions. */

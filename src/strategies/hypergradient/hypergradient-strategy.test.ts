@@ -29,6 +29,8 @@ function harness(opts: Partial<Record<string, unknown>> = {}, params: Params = {
   const study = makeStudy(SPACE, { direction, strategy: { name: "hypergradient", options: o as unknown as Record<string, unknown> } });
   let trial: Trial = makeTrial(0, params, SPACE, { state: "RUNNING", value: null });
   const report = (step: number, hypergradients: unknown, value = 1) => {
+    // As the service does: the reporting trial already holds this report.
+    trial = { ...trial, intermediate: [...trial.intermediate, { step, value }] };
     const res = strategy.onReport!({
       study, trials: [trial], trial, step, value, data: hypergradients === undefined ? {} : { hypergradients }, rng: new Rng(1),
     });
@@ -46,7 +48,7 @@ describe("hypergradient strategy: options", () => {
   it("defaults to qmc with its defaults filled in, Adam constants, every float param", () => {
     expect(defaults).toEqual({
       base: { name: "qmc", options: { scramble: true, skip_first: false } },
-      lr: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8, max_step: 0.2, trajectory_limit: 1000,
+      step_rule: "trust-region", lr: 0.05, hd_beta: 1, confirm_decreases: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, max_step: 0.2, trajectory_limit: 1000,
     });
     // Parsed options are valid input again (stored configs are re-read after a restart).
     expect(factory.options.parse(defaults)).toEqual(defaults);
@@ -92,7 +94,7 @@ describe("hypergradient strategy: updates", () => {
   });
 
   it("first step moves lr in log space and linear params linearly, by lr × range, downhill", () => {
-    const h = harness({ lr: 0.1 });
+    const h = harness({ lr: 0.1, step_rule: "adam" });
     const r = h.report(1, { lr: 2.0, wd: -3.0 });
     expect(r?.decision.action).toBe("update");
     const lr = SPACE.lr as FloatDistribution;
@@ -104,13 +106,13 @@ describe("hypergradient strategy: updates", () => {
   });
 
   it("ascends for maximize studies", () => {
-    const h = harness({ lr: 0.1 }, undefined, "maximize");
+    const h = harness({ lr: 0.1, step_rule: "adam" }, undefined, "maximize");
     h.report(1, { wd: -3.0 });
     expect(h.trial.params.wd).toBeCloseTo(0.05 - 0.01, 8);
   });
 
   it("follows Adam over several reports with its state kept in systemAttrs", () => {
-    const h = harness({ lr: 0.02, params: ["wd"] });
+    const h = harness({ lr: 0.02, params: ["wd"], step_rule: "adam" });
     const gs = [1.0, 0.5, -0.25, 2.0];
     let m = 0, v = 0, u = toUnit(SPACE.wd as FloatDistribution, 0.05);
     gs.forEach((g, i) => {
@@ -126,17 +128,17 @@ describe("hypergradient strategy: updates", () => {
   });
 
   it("clips each step to max_step and the result to the bounds", () => {
-    const h = harness({ lr: 1, max_step: 0.05 });
+    const h = harness({ lr: 1, max_step: 0.05, step_rule: "adam" });
     h.report(1, { wd: -1 });
     expect(h.trial.params.wd).toBeCloseTo(0.05 + 0.005, 12);
-    const top = harness({ lr: 0.5 }, { lr: 0.5, wd: 0.09, q: 0.5, layers: 1, act: "relu" });
+    const top = harness({ lr: 0.5, step_rule: "adam" }, { lr: 0.5, wd: 0.09, q: 0.5, layers: 1, act: "relu" });
     for (let s = 1; s <= 5; s++) top.report(s, { wd: -1, lr: -10 });
     expect(top.trial.params.wd).toBe(0.1);
     expect(top.trial.params.lr).toBe(1);
   });
 
   it("snaps stepped floats onto their grid", () => {
-    const h = harness({ lr: 0.3 });
+    const h = harness({ lr: 0.3, step_rule: "adam" });
     h.report(1, { q: 1 });
     expect(h.trial.params.q).toBe(0.25);
   });
@@ -178,13 +180,69 @@ describe("hypergradient strategy: updates", () => {
     expect(h.trial.systemAttrs.hg_trajectory_thinned).toBe(true);
   });
 
-  it("descends a quadratic in log space to its optimum from gradients alone", () => {
-    // L(lr) = (ln lr − ln 0.003)²: dL/dlr = 2 (ln lr − ln 0.003) / lr.
-    const h = harness({ lr: 0.05, params: ["lr"] }, { lr: 0.5, wd: 0, q: 0, layers: 1, act: "gelu" });
-    for (let s = 1; s <= 200; s++) {
-      const lr = h.trial.params.lr as number;
-      h.report(s, { lr: (2 * (Math.log(lr) - Math.log(0.003))) / lr });
-    }
-    expect(Math.abs(Math.log(h.trial.params.lr as number) - Math.log(0.003))).toBeLessThan(0.1);
+  for (const rule of ["adam", "trust-region"]) {
+    it(`${rule}: descends a quadratic in log space to its optimum from gradients alone`, () => {
+      // L(lr) = (ln lr − ln 0.003)²: dL/dlr = 2 (ln lr − ln 0.003) / lr.
+      const h = harness({ lr: 0.05, params: ["lr"], step_rule: rule }, { lr: 0.5, wd: 0, q: 0, layers: 1, act: "gelu" });
+      for (let s = 1; s <= 200; s++) {
+        const lr = h.trial.params.lr as number;
+        h.report(s, { lr: (2 * (Math.log(lr) - Math.log(0.003))) / lr });
+      }
+      // A constant radius leaves a limit cycle of about one radius around the optimum (in ln, 0.05·ln 1e4 ≈ 0.46).
+      expect(Math.abs(Math.log(h.trial.params.lr as number) - Math.log(0.003))).toBeLessThan(rule === "adam" ? 0.1 : 0.5);
+    });
+  }
+
+  it("trust-region: one step of length lr along the first moment, shared by the parameters", () => {
+    const h = harness({ lr: 0.1 });
+    h.report(1, { lr: 2.0, wd: -3.0 });
+    const lr = SPACE.lr as FloatDistribution;
+    const wd = SPACE.wd as FloatDistribution;
+    // Unit-cube gradients: lr 2·0.01·ln(1e4), wd −3·0.1 (the first moment's bias correction cancels).
+    const gl = 2 * 0.01 * Math.log(1e4);
+    const gw = -3 * 0.1;
+    const n = Math.hypot(gl, gw);
+    expect(toUnit(lr, h.trial.params.lr as number)).toBeCloseTo(toUnit(lr, 0.01) - (0.1 * gl) / n, 7);
+    expect(toUnit(wd, h.trial.params.wd as number)).toBeCloseTo(toUnit(wd, 0.05) - (0.1 * gw) / n, 7);
+    // A parameter whose hypergradient is 100× smaller than another's barely moves (Adam would move it fully).
+    const t = harness({ lr: 0.1 });
+    t.report(1, { lr: 0.01 * 2.0, wd: -3.0 });
+    expect(Math.abs(toUnit(lr, t.trial.params.lr as number) - toUnit(lr, 0.01))).toBeLessThan(0.01);
+    const a = harness({ lr: 0.1, step_rule: "adam" });
+    a.report(1, { lr: 0.01 * 2.0, wd: -3.0 });
+    expect(Math.abs(toUnit(lr, a.trial.params.lr as number) - toUnit(lr, 0.01))).toBeCloseTo(0.1, 5);
+  });
+
+  it("confirm_decreases: lowers a parameter only on a report worse than the previous one", () => {
+    const h = harness({ step_rule: "adam", lr: 0.1, params: ["lr"], confirm_decreases: true });
+    const lr0 = h.trial.params.lr as number;
+    h.report(1, { lr: 1.0 }, 1.0); // no previous report: the decrease is taken
+    const lr1 = h.trial.params.lr as number;
+    expect(lr1).toBeLessThan(lr0);
+    h.report(2, { lr: 1.0 }, 0.8); // better than before: the hypergradient's decrease is refused
+    expect(h.trial.params.lr).toBe(lr1);
+    h.report(3, { lr: -50.0 }, 0.7); // increases are always taken (the first moment turns negative)
+    const lr3 = h.trial.params.lr as number;
+    expect(lr3).toBeGreaterThan(lr1);
+    h.report(4, { lr: 500.0 }, 0.9); // worse: now it may decrease
+    expect(h.trial.params.lr as number).toBeLessThan(lr3);
+    // The held-back report 2 did not count: 4 of the 5 reports moved the moments (NaN counts as worse).
+    h.report(5, { lr: 5.0 }, Number.NaN);
+    expect(h.trial.systemAttrs.hg_t).toEqual({ lr: 4 });
+  });
+
+  it("hd-m: multiplies a log parameter by exp(−β·h̃) and moves a linear one by β·h̃ of its range", () => {
+    const h = harness({ step_rule: "hd-m", hd_beta: 0.5 });
+    h.report(1, { lr: -0.8, wd: 0.1 });
+    expect(h.trial.params.lr as number).toBeCloseTo(0.01 * Math.exp(0.5 * 0.8), 10);
+    expect(h.trial.params.wd as number).toBeCloseTo(0.05 - 0.5 * 0.1 * 0.1, 10);
+    // Near-zero normalised hypergradients (a good rate) barely move it; Adam's first step would be a full lr.
+    const q = harness({ step_rule: "hd-m", hd_beta: 1 });
+    for (let s = 1; s <= 10; s++) q.report(s, { lr: 0.02 });
+    expect(q.trial.params.lr as number).toBeCloseTo(0.01 * Math.exp(-0.2), 10);
+    // Each step is still clipped to max_step of the unit range.
+    const c = harness({ step_rule: "hd-m", hd_beta: 10, max_step: 0.05 });
+    c.report(1, { lr: -1 });
+    expect(Math.log(c.trial.params.lr as number)).toBeCloseTo(Math.log(0.01) + 0.05 * Math.log(1e4), 8);
   });
 });

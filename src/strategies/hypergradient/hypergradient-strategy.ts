@@ -1,8 +1,8 @@
 /**
  * Gradient-based HPO as a strategy: the worker computes hypergradients (derivatives of the
  * reported objective with respect to continuous hyperparameters) inside its training loop
- * and sends them with `report`; the server takes one bounded Adam step per report and
- * answers `{action: "update", params}`.
+ * and sends them with `report`; the server takes one bounded step per report (`step_rule`)
+ * and answers `{action: "update", params}`.
  *
  * Sources: Baydin et al., "Online Learning Rate Adaptation with Hypergradient Descent"
  * (ICLR 2018) and Lorraine, Vicol & Duvenaud, "Optimizing Millions of Hyperparameters by
@@ -15,12 +15,38 @@
  *   dL/dp becomes dL/du = dL/dp · p · (ln high − ln low) on log dimensions and
  *   dL/du = dL/dp · (high − low) on linear ones, so `lr` and `max_step` mean the same
  *   fraction of the range for every parameter and a log-scaled rate moves multiplicatively.
- * - Adam per parameter (m, v and its own step count t, since a report may carry only some
- *   gradients) with the paper's β1 = 0.9, β2 = 0.999, ε = 1e-8. `lr = 0.05` (5 % of a
- *   range per step) is tuneport's choice: hyperparameters get far fewer updates than
- *   weights, so the paper's 0.001 would barely move them. Each step is clipped to
- *   ±`max_step` (default 0.2) and the result to [0, 1], then mapped back with `fromUnit`
- *   (which also snaps stepped floats onto their grid).
+ * - `step_rule` picks how a hypergradient becomes a step (each step is clipped to ±`max_step`,
+ *   default 0.2, and the result to [0, 1], then mapped back with `fromUnit`, which also snaps
+ *   stepped floats onto their grid):
+ *   * `"adam"`: Adam per parameter (m, v and its own step count t, since a report may carry
+ *     only some gradients) with the paper's β1 = 0.9, β2 = 0.999, ε = 1e-8 and step `lr`
+ *     (0.05: 5 % of a range per step; hyperparameters get far fewer updates than weights, so
+ *     the paper's 0.001 would barely move them). Scale-free per coordinate: a small but
+ *     consistently signed hypergradient moves its parameter a full `lr` every report, which
+ *     over-decays a learning rate (the one-step hypergradient's short-horizon bias, Wu et al.
+ *     ICLR 2018) and drives unimportant weight decays to a bound.
+ *   * `"trust-region"`: the same first moment (β1, bias-corrected), but one step of length `lr`
+ *     in the unit cube along −m̂/‖m̂‖₂ over the parameters of the report: the steepest-descent
+ *     step inside a ball of radius `lr` on the log (unit-cube) scale, so parameters move in
+ *     proportion to their share of the hypergradient and a coordinate with a tiny one stays.
+ *   * `"hd-m"`: Baydin et al.'s multiplicative rule (§3, "HD-M") once per report for
+ *     *normalised* hypergradients h̃ ∈ [−1, 1] (the mean over an epoch of h/(‖∇f‖‖d‖), i.e. minus
+ *     the cosine of consecutive update directions; `tuneport.hypergrad`'s
+ *     `pop_hypergradients(normalized=True)`): log parameters become p·exp(−`hd_beta`·h̃) (the
+ *     paper's p·(1 − β h̃) to first order, never ≤ 0), linear ones u − `hd_beta`·h̃ in the unit
+ *     cube. A rate far too small gives h̃ near −1 (consecutive gradients agree) and grows
+ *     geometrically; near a good rate h̃ hovers around 0, so nothing pushes it down steadily.
+ * - `confirm_decreases` (default false) guards against that short-horizon bias: a step that
+ *   *lowers* a parameter is taken only on a report whose value is worse than the previous
+ *   report's (NaN counts as worse); raising steps are always taken. A one-step training-loss
+ *   hypergradient says "lower the rate" as soon as minibatch noise dominates, long before a lower
+ *   rate helps the loss; the reported (validation) loss still falling is the evidence that it
+ *   does not need lowering yet. A held-back report does not count for that parameter (its
+ *   moments and step count stay as they were). The learning-rate rescue uses
+ *   `{step_rule: "adam", confirm_decreases: true}` (chosen on held-out seeds of
+ *   bench/hypergradient.py's LR tasks, where hd-m with β ≤ 4 climbed too slowly on the CNN and
+ *   β = 8 diverged on the MLP); the default rule, `trust-region` without the guard, was chosen
+ *   on its weight-decay tasks (docs/BENCHMARKS.md, "Hypergradient").
  * - The step descends for `minimize` studies and ascends for `maximize` ones: the
  *   hypergradients are derivatives of the value being reported.
  * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`), so a restarted
@@ -62,8 +88,14 @@ const rawOptions = z
   .object({
     /** Strategy for starting points and non-differentiable parameters: a name or {name, options}. */
     base: baseRef.default("qmc"),
-    /** Adam step size, in unit-cube units (fraction of a parameter's internal range). */
+    /** How hypergradients become steps (see the file comment). */
+    step_rule: z.enum(["adam", "trust-region", "hd-m"]).default("trust-region"),
+    /** Step size (adam) or trust-region radius, in unit-cube units (fraction of a parameter's internal range). */
     lr: z.number().positive().max(1).default(0.05),
+    /** β of the hd-m rule: a normalised hypergradient of −1 multiplies a log parameter by e^β. */
+    hd_beta: z.number().positive().max(100).default(1),
+    /** Lower a parameter only on a report whose value is worse than the previous report's. */
+    confirm_decreases: z.boolean().default(false),
     beta1: z.number().min(0).lt(1).default(0.9),
     beta2: z.number().min(0).lt(1).default(0.999),
     eps: z.number().positive().default(1e-8),
@@ -79,7 +111,10 @@ const rawOptions = z
 /** Options after validation: `base` normalised to `{name, options}` with the base's defaults filled in. */
 export interface HypergradientOptions {
   readonly base: PluginConfig;
+  readonly step_rule: "adam" | "trust-region" | "hd-m";
   readonly lr: number;
+  readonly hd_beta: number;
+  readonly confirm_decreases: boolean;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -174,35 +209,37 @@ export class HypergradientStrategy implements Strategy {
     const m = numberMap(attrs.hg_m);
     const v = numberMap(attrs.hg_v);
     const steps = numberMap(attrs.hg_t);
-    const { lr, beta1, beta2, eps, max_step } = this.opts;
+    const before = { m: { ...m }, v: { ...v }, steps: { ...steps } };
     const sign = req.study.direction === "minimize" ? -1 : 1;
+    const deltas = this.steps(grads, tuned, t.params, m, v, steps);
+    // confirm_decreases: lower a parameter only when this report is worse than the previous one.
+    const prev = t.intermediate[t.intermediate.length - 2]?.value;
+    const worse = prev === undefined || !Number.isFinite(req.value) || (sign < 0 ? req.value > prev : req.value < prev);
     const params: Params = {};
-    for (const [name, g] of Object.entries(grads)) {
+    for (const [name, delta] of Object.entries(deltas)) {
       const d = tuned.get(name) as FloatDistribution;
-      const p = t.params[name] as number;
-      const gu = g * unitJacobian(d, p);
-      const k = (steps[name] ?? 0) + 1;
-      const mk = beta1 * (m[name] ?? 0) + (1 - beta1) * gu;
-      const vk = beta2 * (v[name] ?? 0) + (1 - beta2) * gu * gu;
-      const mhat = mk / (1 - beta1 ** k);
-      const vhat = vk / (1 - beta2 ** k);
-      const delta = Math.max(-max_step, Math.min(max_step, (lr * mhat) / (Math.sqrt(vhat) + eps)));
-      m[name] = mk;
-      v[name] = vk;
-      steps[name] = k;
-      params[name] = fromUnit(d, unitOf(d, p) + sign * delta);
+      if (this.opts.confirm_decreases && sign * delta < 0 && !worse) {
+        // Held back: this report does not count for the parameter at all (its moments stay).
+        for (const [map, old] of [[m, before.m], [v, before.v], [steps, before.steps]] as const) {
+          if (name in old) map[name] = old[name] as number;
+          else delete map[name];
+        }
+        continue;
+      }
+      const clipped = Math.max(-this.opts.max_step, Math.min(this.opts.max_step, delta));
+      params[name] = fromUnit(d, unitOf(d, t.params[name] as number) + sign * clipped);
     }
 
     const out: Record<string, unknown> = {};
     if (warnings.length > 0) out.hg_warnings = warnings.slice(-MAX_WARNINGS);
     if (Object.keys(params).length === 0) return { decision: { action: "continue" }, systemAttrs: out };
+    out.hg_m = m;
+    out.hg_v = v;
+    out.hg_t = steps;
 
     const after = { ...pickParams(t.params, tuned), ...params };
     if (trajectory.length === 0) trajectory.push({ step: null, value: null, params: pickParams(t.params, tuned) });
     trajectory.push({ step: req.step, value: Number.isFinite(req.value) ? req.value : null, params: after });
-    out.hg_m = m;
-    out.hg_v = v;
-    out.hg_t = steps;
     if (trajectory.length > this.opts.trajectory_limit) {
       out.hg_trajectory = thin(trajectory);
       out.hg_trajectory_thinned = true;
@@ -210,6 +247,50 @@ export class HypergradientStrategy implements Strategy {
       out.hg_trajectory = trajectory;
     }
     return { decision: { action: "update", params: after, reason: "hypergradient step" }, systemAttrs: out };
+  }
+
+  /**
+   * Unclipped ascent steps in the unit cube (the caller applies the direction's sign), per the
+   * step rule; updates the moment maps `m`, `v` and step counts `steps` in place.
+   */
+  private steps(
+    grads: Record<string, number>,
+    tuned: Map<string, FloatDistribution>,
+    params: Params,
+    m: Record<string, number>,
+    v: Record<string, number>,
+    steps: Record<string, number>,
+  ): Record<string, number> {
+    const { step_rule, lr, beta1, beta2, eps, hd_beta } = this.opts;
+    const out: Record<string, number> = {};
+    if (step_rule === "hd-m") {
+      for (const [name, g] of Object.entries(grads)) {
+        const d = tuned.get(name) as FloatDistribution;
+        const [lo, hi] = internalBounds(d);
+        // Log dimensions: Δ ln p = β·h̃, i.e. Δu = β·h̃ / (ln high − ln low); linear: Δu = β·h̃.
+        out[name] = d.log ? (hd_beta * g) / (hi - lo) : hd_beta * g;
+        steps[name] = (steps[name] ?? 0) + 1;
+      }
+      return out;
+    }
+    const mhat: Record<string, number> = {};
+    for (const [name, g] of Object.entries(grads)) {
+      const d = tuned.get(name) as FloatDistribution;
+      const gu = g * unitJacobian(d, params[name] as number);
+      const k = (steps[name] ?? 0) + 1;
+      const mk = beta1 * (m[name] ?? 0) + (1 - beta1) * gu;
+      const vk = beta2 * (v[name] ?? 0) + (1 - beta2) * gu * gu;
+      m[name] = mk;
+      v[name] = vk;
+      steps[name] = k;
+      mhat[name] = mk / (1 - beta1 ** k);
+      if (step_rule === "adam") out[name] = (lr * (mhat[name] as number)) / (Math.sqrt(vk / (1 - beta2 ** k)) + eps);
+    }
+    if (step_rule === "trust-region") {
+      const norm = Math.sqrt(Object.values(mhat).reduce((a, x) => a + x * x, 0));
+      for (const [name, x] of Object.entries(mhat)) out[name] = norm > 0 ? (lr * x) / norm : 0;
+    }
+    return out;
   }
 
   /** The trial's tunable parameters (name → float distribution). */
@@ -281,7 +362,7 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
   return {
     name: HYPERGRADIENT,
     description:
-      "Gradient-based HPO: takes bounded Adam steps (log-aware, in the unit cube) on continuous hyperparameters from hypergradients sent with report; starting points and other parameters come from a base strategy (default qmc).",
+      "Gradient-based HPO: takes bounded steps (log-aware, in the unit cube: a trust region by default, Adam, or the multiplicative HD-M rule for normalised learning-rate hypergradients) on continuous hyperparameters from hypergradients sent with report; starting points and other parameters come from a base strategy (default qmc).",
     options: options as unknown as z.ZodType<HypergradientOptions>,
     offloadFor(o: HypergradientOptions): boolean {
       const base = catalogue().get(o.base.name);

@@ -14,6 +14,10 @@
  *   deletion; the last one is the latest.
  * - `pbt_restore`: `{trial, checkpoint, step}` on a refill: load this before training.
  * - `pbt_ready_step`: the step of the trial's last perturbation decision.
+ * - `pbt_released`: checkpoint paths of *finished* members (this one or others) that this
+ *   trial's reports or its own finish released for deletion; a path is released once, by
+ *   whichever trial reported or finished first after nobody needed it any more.
+ * - `diverged`: set by the service when a member was completed with a NaN/infinite value.
  */
 import type { Params } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
@@ -115,6 +119,35 @@ export function pinnedCheckpoints(trials: readonly Trial[]): Set<string> {
   return pinned;
 }
 
+const FINISHED = new Set(["COMPLETE", "FAIL", "PRUNED"]);
+
+/** Every path some trial has released already (`pbt_released`). */
+export function releasedPaths(trials: readonly Trial[]): Set<string> {
+  const out = new Set<string>();
+  for (const t of trials) {
+    const r = t.systemAttrs.pbt_released;
+    if (Array.isArray(r)) for (const p of r) if (typeof p === "string") out.add(p);
+  }
+  return out;
+}
+
+/**
+ * Checkpoints of finished members (COMPLETE, FAIL, PRUNED) that nobody will load any more and
+ * that no trial has released yet: a finished member trains no further, is never a donor (exploit
+ * and refill donors are RUNNING members), so only a pin (a recipient that has not loaded it yet)
+ * keeps one of its checkpoints alive. Sorted for determinism.
+ */
+export function releasableCheckpoints(trials: readonly Trial[]): string[] {
+  const released = releasedPaths(trials);
+  const pinned = pinnedCheckpoints(trials);
+  const out: string[] = [];
+  for (const t of trials) {
+    if (!FINISHED.has(t.state) || memberOf(t) === null) continue;
+    for (const c of checkpointsOf(t)) if (!released.has(c.path) && !pinned.has(c.path)) out.push(c.path);
+  }
+  return out.sort();
+}
+
 /**
  * The hyperparameter schedule that produced trial `number`'s model up to its own `step`
  * (default: its latest step), following donors back to a fresh start. Consecutive segments
@@ -128,7 +161,8 @@ export function scheduleOf(trials: readonly Trial[], number: number, step?: numb
   const segments: ScheduleSegment[] = [];
   let t: Trial = start;
   let upTo = step ?? lastStep(start) ?? lineageOf(start)[0]?.step ?? 0;
-  const inForce = [...lineageOf(start)].reverse().find((e, i, all) => i === all.length - 1 || e.step <= upTo);
+  // With an explicit step the report at `step` came before any change made at that step.
+  const inForce = [...lineageOf(start)].reverse().find((e, i, all) => i === all.length - 1 || (step === undefined ? e.step <= upTo : e.step < upTo));
   const untilStep = inForce ? inForce.age + Math.max(0, upTo - inForce.step) : upTo;
   // Each hop goes to a donor checkpoint saved strictly earlier in wall time; the guard only
   // protects against corrupt attributes.

@@ -149,9 +149,10 @@ describe("pbt revise through the service", () => {
     holdNext = true;
     const refill = svc.ask({ study: "p" });
     await wasComputed;
-    // While the refill waits, a reports step 3 and releases ck/a/2 (nobody has pinned it yet).
+    // While the refill waits, a reports step 3 and releases ck/a/2 (nobody has pinned it yet), and
+    // with it the lost member b's checkpoint (a finished member's checkpoints go at the next report).
     const r3 = await svc.report({ study: "p", trial: a.trial.number, token: a.lease.token, step: 3, value: 0.2, data: { checkpoint: "ck/a/3" } });
-    expect(r3.decision.action === "continue" && r3.decision.delete_checkpoints).toEqual(["ck/a/2"]);
+    expect(r3.decision.action === "continue" && r3.decision.delete_checkpoints).toEqual(["ck/a/2", "ck/b/1"]);
     hold!();
     const got = await refill;
     expect(got.trial.system_attrs.pbt_restore).toEqual({ trial: a.trial.number, checkpoint: "ck/a/3", step: 3 });

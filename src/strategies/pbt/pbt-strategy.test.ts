@@ -105,8 +105,8 @@ describe("pbt through the service", () => {
         expect(run.violations).toEqual([]);
         expect(run.exploits).toBeGreaterThan(0);
         expect(run.deleted).toBeGreaterThan(0);
-        // Retention: about one checkpoint per member survives (plus any still pinned).
-        expect(run.remaining).toBeLessThanOrEqual(8);
+        // Retention: once every member has finished, every checkpoint has been released.
+        expect(run.remaining).toBe(0);
         const trials = (await svc.listTrials({ study: name })).trials;
         expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
       }
@@ -133,6 +133,9 @@ describe("pbt through the service", () => {
     expect(trials.filter((t) => t.state === "COMPLETE")).toHaveLength(4);
     // The other members kept being exploited while the lost one waited for the reaper.
     expect(run.exploits).toBeGreaterThan(3);
+    // The lost member's checkpoints were released by the others once nobody needed them.
+    expect(run.violations).toEqual([]);
+    expect(run.remaining).toBe(0);
   });
 
   it("synchronous: a member past the boundary continues until every live member reached it", async () => {
@@ -182,6 +185,69 @@ describe("pbt through the service", () => {
     ]);
     // Non-members and unknown trials.
     await expect(svc.lineage({ study: "lin", trial: 99 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("lineage without a trial picks the best reported value, not the completed one, and stops at that report", async () => {
+    await study("best", { population_size: 2, perturbation_interval: 100 }, toyProblem.space, "maximize");
+    const a = await svc.ask({ study: "best" });
+    const b = await svc.ask({ study: "best" });
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report({ study: "best", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
+    await rep(a, 1, 0.5);
+    await rep(a, 2, 1.15); // a's best model
+    await rep(a, 3, 0.2); // then it got worse
+    await rep(b, 1, 0.6);
+    await rep(b, 2, 0.9);
+    await svc.tell({ study: "best", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.2 });
+    await svc.tell({ study: "best", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: 0.9 });
+    expect((await svc.best({ study: "best" }))?.number).toBe(b.trial.number); // by completed value
+    const l = await svc.lineage({ study: "best" });
+    expect(l).toMatchObject({ trial: a.trial.number, value: 1.15, step: 2, until_step: 2 });
+    const lb = await svc.lineage({ study: "best", trial: b.trial.number });
+    expect(lb).toMatchObject({ trial: b.trial.number, value: 0.9, step: 2 });
+  });
+
+  it("a diverged member is completed with NaN or infinity, ranks worst, and other strategies still refuse it", async () => {
+    await study("div", { population_size: 3, perturbation_interval: 100 });
+    const [a, b, c] = [await svc.ask({ study: "div" }), await svc.ask({ study: "div" }), await svc.ask({ study: "div" })];
+    await svc.report({ study: "div", trial: a.trial.number, token: a.lease.token, step: 1, value: Number.NaN, data: { checkpoint: "a1" } });
+    await svc.report({ study: "div", trial: b.trial.number, token: b.lease.token, step: 1, value: 0.5, data: { checkpoint: "b1" } });
+    await svc.report({ study: "div", trial: c.trial.number, token: c.lease.token, step: 1, value: Infinity, data: { checkpoint: "c1" } });
+    const ta = await svc.tell({ study: "div", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: Number.NaN });
+    expect(ta.trial).toMatchObject({ state: "COMPLETE", value: null, system_attrs: { diverged: "NaN" } });
+    const tc = await svc.tell({ study: "div", trial: c.trial.number, token: c.lease.token, state: "COMPLETE", value: Infinity });
+    expect(tc.trial).toMatchObject({ state: "COMPLETE", value: null, system_attrs: { diverged: "Infinity" } });
+    await svc.tell({ study: "div", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: 0.5 });
+    expect((await svc.best({ study: "div" }))?.number).toBe(b.trial.number);
+    expect((await svc.lineage({ study: "div" })).trial).toBe(b.trial.number);
+    await svc.createStudy({ name: "tpe-div", space: scheduleProblem.space, strategy: "tpe" });
+    const t = await svc.ask({ study: "tpe-div" });
+    await expect(svc.tell({ study: "tpe-div", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", value: Number.NaN })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("finishing members release their checkpoints; a pinned one waits until its recipient loaded it", async () => {
+    await study("rel", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
+    const a = await svc.ask({ study: "rel" });
+    const b = await svc.ask({ study: "rel" });
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report({ study: "rel", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
+    await rep(b, 1, 0.9);
+    await rep(b, 2, 0.9);
+    await rep(a, 1, 0.1);
+    const d = await rep(a, 2, 0.1); // exploit: a is told to load b's step-2 checkpoint
+    expect(d.decision).toMatchObject({ action: "update", restore: { trial: b.trial.number, checkpoint: `ck/${b.trial.number}/2` } });
+    // b finishes before a has loaded it: b's only checkpoint (step 2; step 1 went at its step-2 report) stays pinned.
+    const tb = await svc.tell({ study: "rel", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: 0.9 });
+    expect(tb.trial.system_attrs.pbt_released).toBeUndefined();
+    // a reports a later step (it has loaded the checkpoint): now b's step-2 checkpoint is released to a.
+    const d3 = await rep(a, 3, 0.95);
+    expect(d3.decision.action !== "prune" && d3.decision.delete_checkpoints).toEqual(
+      [`ck/${a.trial.number}/2`, `ck/${b.trial.number}/2`],
+    );
+    // a finishes last: everything left (its own latest checkpoint) is released; pbt_released is
+    // a's cumulative record (b's checkpoint, released by a's report, once only).
+    const ta = await svc.tell({ study: "rel", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.95 });
+    expect(ta.trial.system_attrs.pbt_released).toEqual([`ck/${b.trial.number}/2`, `ck/${a.trial.number}/3`]);
   });
 
   it("the paper's toy: a population of 4 reaches Q >= 1.19 in at least 4 of 5 seeds", async () => {

@@ -8,8 +8,8 @@
  *
  * - Members are trials. The first `population_size` asks create members with uniform random
  *   params (`pbt_member: k`, `pbt_generation: 0`). A member whose trial FAILs or is PRUNED
- *   (lease expired, crash) is refilled by a later ask: params explored from the best member
- *   that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
+ *   (lease expired, crash) is refilled by a later ask: params explored from the best RUNNING
+ *   member that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
  *   worker loads that checkpoint before it trains. A COMPLETE member is done; when every slot
  *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
  *   The service does not re-queue lost members (`refillsLostTrials`).
@@ -36,8 +36,12 @@
  * - Retention: the server releases a member's older checkpoints in the `delete_checkpoints`
  *   field of its decisions. Kept: the member's latest checkpoint, and any checkpoint that a
  *   recipient has been told to load and has not yet confirmed by reporting a later step
- *   (an exploit) or any step (a refill). Only the latest checkpoint of a member can become a
- *   new donor checkpoint, and it is never released, so no member is pointed at a deleted one.
+ *   (an exploit) or any step (a refill). Only the latest checkpoint of a RUNNING member can
+ *   become a new donor checkpoint, and it is never released while the member runs, so no member
+ *   is pointed at a deleted one. When a member finishes (`tell`, `onFinish`) its checkpoints are
+ *   released too, except pinned ones, which the next report or finish after the recipient loaded
+ *   them releases (`pbt_released`); so once every member has finished nothing is left.
+ * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
  */
@@ -48,7 +52,8 @@ import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
-import type { DecisionResult, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import type { DecisionResult, FinishRequest, ReportRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import { pb2Explore } from "./pb2-explore.js";
 import {
   type CheckpointRecord,
   type LineageEntry,
@@ -61,6 +66,8 @@ import {
   memberOf,
   paramsAtCheckpoint,
   pinnedCheckpoints,
+  releasableCheckpoints,
+  releasedPaths,
   scheduleOf,
 } from "./lineage.js";
 
@@ -122,10 +129,45 @@ export function exploreParams(params: Params, dists: Record<string, Distribution
   return out;
 }
 
+/** The value a trial reported at `step` (NaN when none). */
+function valueAt(t: Trial, step: number): number {
+  return t.intermediate.find((iv) => Math.abs(iv.step - step) < 1e-9)?.value ?? Number.NaN;
+}
+
+/** The paths this trial has released so far. */
+function releasedBy(t: Trial): string[] {
+  const r = t.systemAttrs.pbt_released;
+  return Array.isArray(r) ? r.filter((p): p is string => typeof p === "string") : [];
+}
+
+/** How explored params are chosen: PBT's random perturbation or PB2's GP bandit. */
+export type Explorer = "perturb" | "pb2";
+
 export class PbtStrategy implements Strategy {
   readonly refillsLostTrials = true;
+  /** A diverged member (NaN/inf) can be completed as such; it ranks worst (value null). */
+  readonly completesDiverged = true;
 
-  constructor(private readonly opts: PbtOptions) {}
+  constructor(
+    private readonly opts: PbtOptions,
+    private readonly explorer: Explorer = "perturb",
+  ) {}
+
+  /**
+   * Explored params for a model of age `at.t` whose last value was `at.r`: PBT perturbs each
+   * value; PB2 asks its bandit for the numeric ones (see pb2-explore.ts).
+   */
+  private explore(
+    base: Params,
+    dists: Record<string, Distribution>,
+    ctx: { trials: readonly Trial[]; direction: Direction; at: { t: number; r: number }; self: number },
+    rng: Rng,
+  ): Params {
+    const perturb = (p: Params) => exploreParams(p, dists, this.opts, rng);
+    if (this.explorer === "perturb") return perturb(base);
+    const others = this.live(ctx.trials).filter((x) => x.number !== ctx.self);
+    return pb2Explore(base, dists, { ...ctx, interval: this.opts.perturbation_interval, others }, rng, perturb);
+  }
 
   /** The latest trial of each member slot (undefined: the slot was never filled). */
   private slots(trials: readonly Trial[]): (Trial | undefined)[] {
@@ -166,15 +208,19 @@ export class PbtStrategy implements Strategy {
 
   /** A lost member's slot: explored params of the best member with a checkpoint, or a fresh start. */
   private refill(req: SuggestRequest, member: number, previous: Trial): Suggestion {
+    // Donors are RUNNING members: a finished member's checkpoints are released (see onFinish).
     const candidates = this.slots(req.trials)
-      .filter((t): t is Trial => t !== undefined && (t.state === "RUNNING" || t.state === "COMPLETE") && latestCheckpoint(t) !== null)
+      .filter((t): t is Trial => t !== undefined && t.state === "RUNNING" && latestCheckpoint(t) !== null)
       .sort((a, b) => this.rankKey(req.study.direction, a) - this.rankKey(req.study.direction, b) || a.number - b.number);
     const donor = candidates[0];
     if (!donor) return this.fresh(req, member, previous.number);
     const ck = latestCheckpoint(donor) as CheckpointRecord;
     const base = paramsAtCheckpoint(donor, ck.step);
     const declared = Object.fromEntries(Object.keys(req.study.space).map((k) => [k, base[k] as ParamValue]));
-    const params = this.opts.explore ? exploreParams(declared, req.study.space, this.opts, req.rng) : declared;
+    const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
+    const params = this.opts.explore
+      ? this.explore(declared, req.study.space, { trials: req.trials, direction: req.study.direction, at, self: -1 }, req.rng)
+      : declared;
     const origin: LineageEntry = { step: ck.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
     return {
       params,
@@ -197,7 +243,9 @@ export class PbtStrategy implements Strategy {
     const slotStillFree =
       typeof member === "number" && (slots[member] === undefined || ["FAIL", "PRUNED"].includes((slots[member] as Trial).state));
     const donor = restore ? req.trials[restore.trial] : undefined;
-    const restoreStillThere = !restore || (donor !== undefined && checkpointsOf(donor).some((c) => c.path === restore.checkpoint));
+    const restoreStillThere =
+      !restore ||
+      (donor !== undefined && checkpointsOf(donor).some((c) => c.path === restore.checkpoint) && !releasedPaths(req.trials).has(restore.checkpoint));
     if (slotStillFree && restoreStillThere) return suggestion;
     return this.suggest(req);
   }
@@ -236,14 +284,30 @@ export class PbtStrategy implements Strategy {
       }
     }
 
-    // Retention: keep the latest checkpoint and every pinned one; release the rest.
+    // Retention: keep the latest checkpoint and every pinned one; release the rest, and the
+    // checkpoints of finished members that nobody needs any more (recorded in pbt_released).
     const pinned = pinnedCheckpoints(req.trials.filter((x) => x.number !== t.number));
     const latest = checkpoints[checkpoints.length - 1];
     const release = checkpoints.filter((c) => c !== latest && !pinned.has(c.path));
     if (release.length > 0) checkpoints = checkpoints.filter((c) => !release.includes(c));
     if (path !== undefined || release.length > 0) attrs.pbt_checkpoints = checkpoints;
-    if (release.length > 0 && decision.action !== "prune") decision = { ...decision, delete_checkpoints: release.map((c) => c.path) };
+    const finished = releasableCheckpoints(req.trials);
+    if (finished.length > 0) attrs.pbt_released = [...releasedBy(t), ...finished];
+    const paths = [...release.map((c) => c.path), ...finished];
+    if (paths.length > 0 && decision.action !== "prune") decision = { ...decision, delete_checkpoints: paths };
     return { decision, systemAttrs: attrs };
+  }
+
+  /**
+   * A member finished: release its checkpoints and those of other finished members that nobody
+   * is about to load (`pbt_released`, which the client deletes after `tell`; the last member
+   * to finish thus releases everything left).
+   */
+  onFinish(req: FinishRequest): { systemAttrs?: Record<string, unknown> } | null {
+    if (memberOf(req.trial) === null) return null;
+    const paths = releasableCheckpoints(req.trials);
+    if (paths.length === 0) return null;
+    return { systemAttrs: { pbt_released: [...releasedBy(req.trial), ...paths] } };
   }
 
   private updateFrom(e: LineageEntry): Decision {
@@ -286,8 +350,9 @@ export class PbtStrategy implements Strategy {
     if (q === 0 || pos < 0 || pos < ranked.length - q) return { attrs, entry: null };
 
     const dists = { ...t.distributions };
+    const ctx = { trials: req.trials, direction: dir, self: t.number };
     if (!this.opts.exploit) {
-      const params = exploreParams(t.params, dists, this.opts, req.rng);
+      const params = this.explore(t.params, dists, { ...ctx, at: { t: ageAt(t, req.step), r: req.value } }, req.rng);
       const entry: LineageEntry = { step: req.step, donor: null, donor_step: null, age: ageAt(t, req.step), params, checkpoint: null };
       return { attrs, entry };
     }
@@ -297,12 +362,34 @@ export class PbtStrategy implements Strategy {
     const ck = latestCheckpoint(donor) as CheckpointRecord;
     const base = paramsAtCheckpoint(donor, ck.step);
     const own = Object.fromEntries(Object.keys(base).filter((k) => k in dists).map((k) => [k, base[k] as ParamValue]));
-    const params = this.opts.explore ? exploreParams(own, dists, this.opts, req.rng) : own;
+    const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
+    const params = this.opts.explore ? this.explore(own, dists, { ...ctx, at }, req.rng) : own;
     const entry: LineageEntry = { step: req.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
     attrs.pbt_generation = generationOf(donor) + 1;
     return { attrs, entry };
   }
 }
+
+/** PBT's and PB2's lineage read model: the schedule recorded in `pbt_lineage`, up to a report (lineage.ts). */
+const pbtReadModels = { lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep) };
+
+/**
+ * PB2 (Parker-Holder et al., NeurIPS 2020): PBT whose explore step is a time-varying GP-UCB
+ * bandit over the numeric hyperparameters (pb2-bandit.ts) instead of random perturbation.
+ * Same options and defaults as `pbt`; `resample_probability` and `perturbation_factors` apply
+ * only to categorical parameters and to the first intervals, before the bandit has data
+ * (fewer than 3 observed intervals: PBT's perturbation, as Ray falls back to the donor's config).
+ */
+export const pb2StrategyFactory: StrategyFactory<PbtOptions> = {
+  name: "pb2",
+  description:
+    "Population-based bandits (PB2): PBT whose explore step picks the next hyperparameters by a time-varying GP-UCB bandit fitted to how much each configuration improved its members, instead of random perturbation.",
+  options: options as unknown as z.ZodType<PbtOptions>,
+  incompatibleWith: (scheduler) =>
+    `PB2 decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
+  readModels: pbtReadModels,
+  create: (o) => new PbtStrategy(o, "pb2"),
+};
 
 export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   name: "pbt",
@@ -311,6 +398,6 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
-  readModels: { lineage: (trials, number) => scheduleOf(trials, number) },
+  readModels: pbtReadModels,
   create: (o) => new PbtStrategy(o),
 };

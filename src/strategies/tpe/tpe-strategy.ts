@@ -16,9 +16,12 @@
  *   log l(x) − log g(x) wins.
  * - Split: the good set holds min(⌈0.1 n⌉, 25) trials, n = finished trials. COMPLETE trials
  *   rank by value; PRUNED trials rank after them, by how far they got (latest step first)
- *   then by their last intermediate value (a PRUNED trial without reports ranks last);
- *   RUNNING trials always go to the bad set (constant liar, `constant_liar = true`, the 5.0
- *   default) so parallel workers spread out. WAITING and FAIL trials are ignored.
+ *   then by their last intermediate value (a PRUNED trial without reports ranks last), as
+ *   Optuna's `_get_pruned_trial_score`. Under promotion-mode ASHA a COMPLETE trial that stopped
+ *   at a lower rung's budget ranks with the PRUNED ones, and a configuration that a promotion
+ *   continues counts once, through the continuation (../fidelity.ts; Optuna has no such
+ *   scheduler). RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
+ *   the 5.0 default) so parallel workers spread out. WAITING and FAIL trials are ignored.
  * - Weights: ones for n < 25, else a linear ramp 1/n → 1 over the oldest n − 25.
  * - Prior kernel (μ = centre, σ = range) with `prior_weight = 1.0`; bandwidth = larger gap to
  *   the sorted neighbours, bounds as sentinels, endpoints use their inner gap
@@ -47,6 +50,7 @@ import {
 } from "../../domain/distributions.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
+import { isPartial, stoppedRankKey, supersededTrials, topBudget } from "../fidelity.js";
 import { sobolParams } from "../qmc/qmc-strategy.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
@@ -85,24 +89,25 @@ export function splitTrials(
 ): { below: Trial[]; above: Trial[] } {
   const used: Trial[] = [];
   const complete: Trial[] = [];
-  const pruned: Trial[] = [];
+  const stopped: Trial[] = [];
+  // Under a multi-fidelity scheduler (fidelity.ts): a COMPLETE trial that stopped at a lower
+  // rung's budget ranks as a stopped trial, and a configuration continued by a later trial
+  // counts once, through the continuation. Without scheduler attributes both sets are empty.
+  const top = topBudget(trials);
+  const superseded = supersededTrials(trials);
   for (const t of trials) {
-    if (t.number === exclude) continue;
-    if (t.state === "COMPLETE") complete.push(t);
-    else if (t.state === "PRUNED") pruned.push(t);
+    if (t.number === exclude || superseded.has(t.number)) continue;
+    if (t.state === "COMPLETE") (isPartial(t, top) ? stopped : complete).push(t);
+    else if (t.state === "PRUNED") stopped.push(t);
     else if (!(t.state === "RUNNING" && constantLiar)) continue;
     used.push(t);
   }
-  let nBelow = tpeGamma(complete.length + pruned.length);
+  let nBelow = tpeGamma(complete.length + stopped.length);
   const good = new Set<Trial>();
   for (const i of bestIndices(complete, direction, nBelow)) good.add(complete[i] as Trial);
   nBelow -= good.size;
-  if (nBelow > 0 && pruned.length > 0) {
-    const prunedKey = (t: Trial): [number, number] => {
-      const last = t.intermediate[t.intermediate.length - 1];
-      return last === undefined ? [1, 0] : [-last.step, signed(direction, last.value)];
-    };
-    const keyed = pruned.map((t) => ({ t, k: prunedKey(t) }));
+  if (nBelow > 0 && stopped.length > 0) {
+    const keyed = stopped.map((t) => ({ t, k: stoppedRankKey(t, direction) }));
     keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.t.number - b.t.number);
     for (let i = 0; i < Math.min(nBelow, keyed.length); i++) good.add((keyed[i] as { t: Trial }).t);
   }

@@ -113,11 +113,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
             ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
             : `${n} trial(s) finished in ${fmt(waited)}s.`,
           ...newly.slice(-20).map(trialLine),
-          front
-            ? `Pareto front: ${front.trials.length} trials, hypervolume ${fmt(front.hypervolume ?? 0)} (${front.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`
-            : current.best_trial
-              ? `Best so far: ${trialLine(current.best_trial)}`
-              : "No complete trial yet.",
+          front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.",
         ];
         if (timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0)
           lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
@@ -161,4 +157,9 @@ export function insightTools(maxWaitS: number): McpTool[] {
       },
     }),
   ];
+}
+
+/** wait_for_progress's line about a multi-objective study's front. */
+function frontLine(f: { trials: readonly unknown[]; hypervolume: number | null; reference_point_source: string | null }): string {
+  return `Pareto front: ${f.trials.length} trials, hypervolume ${fmt(f.hypervolume ?? 0)} (${f.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`;
 }

@@ -61,6 +61,12 @@ export const studyTools: McpTool[] = [
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe("Root random seed, for reproducible suggestions."),
       load_if_exists: z.boolean().default(false).describe("Return the existing study of this name instead of failing."),
       user_attrs: z.record(z.string(), z.unknown()).optional().describe("Free-form notes stored with the study."),
+      max_resource: z
+        .number()
+        .positive()
+        .max(1e15)
+        .optional()
+        .describe("The study's budget: how far one trial trains at most (epochs, steps). asha, hyperband and bohb use it as their max_resource."),
     }),
     ops: ["create_study"],
     async run(a, { backend }) {
@@ -74,6 +80,7 @@ export const studyTools: McpTool[] = [
         seed: a.seed,
         load_if_exists: a.load_if_exists,
         user_attrs: a.user_attrs,
+        max_resource: a.max_resource,
       });
       return text(
         `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,

@@ -220,7 +220,7 @@ export const trialTools: McpTool[] = [
       title: "PBT lineage of a trial",
       description:
         "The hyperparameter schedule that produced a population-based-training member's model: which params applied from which training step, " +
-        "following exploits back through donors. Without `trial`, the best trial's. Replay it as a fixed schedule for a final run.",
+        "following exploits back through donors, up to the trial's best report. Without `trial`, the trial with the best report. Replay it as a fixed schedule for a final run.",
       readOnly: true,
     },
     input: z.object({ study: studyArg, trial: trialArg.optional() }),
@@ -228,7 +228,7 @@ export const trialTools: McpTool[] = [
     async run(a, { backend }) {
       const { lineage: l } = await backend.call("lineage", { study: a.study, trial: a.trial });
       const lines = [
-        `Trial ${l.trial} of '${l.study}' (${l.state}, value ${fmt(l.value)}), trained to step ${fmt(l.until_step)}:`,
+        `Trial ${l.trial} of '${l.study}' (${l.state}): best report ${fmt(l.value)} at its step ${fmt(l.step)}, model trained for ${fmt(l.until_step)} steps:`,
         ...l.schedule.map((seg) => `- from step ${fmt(seg.from_step)}: ${JSON.stringify(seg.params)} (trained by trial ${seg.trial})`),
       ];
       return text(lines.join("\n"), l as unknown as Record<string, unknown>);

@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import type { SearchSpace } from "../domain/distributions.js";
+import type { Trial, TrialState } from "../domain/trial.js";
+import { IMPUTE_MARGIN, fidelityData } from "./fidelity.js";
+import { makeTrial } from "../testing/fixtures.js";
+import { splitTrials } from "./tpe/tpe-strategy.js";
+
+const SPACE: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+const all = () => true;
+
+/** A trial with reports `[step, value][]` (value of a COMPLETE one: its last report). */
+function tr(n: number, state: TrialState, reports: [number, number][], attrs: Record<string, unknown> = {}, x = n / 100): Trial {
+  const last = reports[reports.length - 1];
+  return makeTrial(n, { x }, SPACE, {
+    state,
+    value: state === "COMPLETE" ? (last?.[1] ?? 0) : state === "PRUNED" ? (last?.[1] ?? null) : null,
+    intermediate: reports.map(([step, value]) => ({ step, value })),
+    systemAttrs: attrs,
+  });
+}
+
+describe("fidelityData (GP training data)", () => {
+  it("is the COMPLETE values in a plain study: no level, nothing imputed, running trials pending", () => {
+    const trials = [
+      makeTrial(0, { x: 0.1 }, SPACE, { value: 3 }),
+      makeTrial(1, { x: 0.2 }, SPACE, { state: "FAIL", value: null }),
+      makeTrial(2, { x: 0.3 }, SPACE, { value: 1 }),
+      makeTrial(3, { x: 0.4 }, SPACE, { state: "RUNNING", value: null }),
+      makeTrial(4, { x: 0.5 }, SPACE, { value: 2 }),
+    ];
+    const d = fidelityData(trials, "minimize", 3, all)!;
+    expect(d.level).toBe(Infinity);
+    expect(d.rows.map((t) => t.number)).toEqual([0, 2, 4]);
+    expect(d.losses).toEqual([3, 1, 2]);
+    expect(d.imputed).toBe(0);
+    expect(d.pending.map((t) => t.number)).toEqual([3]);
+    expect(fidelityData(trials, "minimize", 4, all)).toBeNull();
+    expect(fidelityData(trials, "maximize", 3, all)!.losses).toEqual([-3, -1, -2]);
+  });
+
+  it("under a scheduler: values at the deepest level enough trials reached, stopped trials imputed just above the worst", () => {
+    // ASHA-like: two complete at 9, three stopped at 3, three stopped at 1, one running past 3, one running at 1.
+    const trials = [
+      tr(0, "COMPLETE", [[1, 5], [3, 4], [9, 2]], { budget: 9 }),
+      tr(1, "PRUNED", [[1, 6]]),
+      tr(2, "COMPLETE", [[1, 4], [3, 3], [9, 1]], { budget: 9 }),
+      tr(3, "PRUNED", [[1, 5], [3, 4.5]]),
+      tr(4, "PRUNED", [[1, 7]]),
+      tr(5, "PRUNED", [[1, 4.5], [3, 3.5]]),
+      tr(6, "RUNNING", [[1, 3], [3, 2.5], [4, 2.4]]),
+      tr(7, "PRUNED", [[1, NaN]]),
+      tr(8, "RUNNING", [[1, 9]]),
+      tr(9, "PRUNED", [[1, 4], [3, 4.2]]),
+    ];
+    // Depths: ∞, ∞ (complete), 4, 3, 3, 3, 1, 1, 1, 1 → the 4th deepest is 3.
+    const d = fidelityData(trials, "minimize", 4, all)!;
+    expect(d.level).toBe(3);
+    const byNumber = new Map(d.rows.map((t, i) => [t.number, d.losses[i]!]));
+    // Observed at step 3: complete trials' reports at 3, the running one's, the stopped-at-3 ones'.
+    expect([0, 2, 3, 5, 6, 9].map((n) => byNumber.get(n))).toEqual([4, 3, 4.5, 3.5, 2.5, 4.2]);
+    // Imputed: the stopped-at-1 trials, ranked by value (NaN last), above the worst observed (4.5).
+    const spread = 4.5 - 2.5;
+    expect(byNumber.get(1)).toBeCloseTo(4.5 + IMPUTE_MARGIN * spread * 1, 12);
+    expect(byNumber.get(4)).toBeCloseTo(4.5 + IMPUTE_MARGIN * spread * (1 + 1 / 3), 12);
+    expect(byNumber.get(7)).toBeCloseTo(4.5 + IMPUTE_MARGIN * spread * (1 + 2 / 3), 12);
+    expect(d.imputed).toBe(3);
+    expect(d.pending.map((t) => t.number)).toEqual([8]);
+    expect(d.rows.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 9]);
+  });
+
+  it("ranks imputed trials as Optuna ranks pruned ones: deeper first, then value, NaN and no reports last", () => {
+    const trials = [
+      ...Array.from({ length: 3 }, (_, i) => tr(i, "COMPLETE", [[9, i]], { budget: 9 })),
+      tr(3, "PRUNED", [[1, 0.5]]),
+      tr(4, "PRUNED", [[3, 8]]),
+      tr(5, "PRUNED", [[1, NaN]]),
+      tr(6, "PRUNED", []),
+      tr(7, "PRUNED", [[1, 0.1]]),
+    ];
+    const d = fidelityData(trials, "minimize", 3, all)!;
+    expect(d.level).toBe(Infinity);
+    const imputed = d.rows.map((t, i) => [t.number, d.losses[i]!] as const).filter(([n]) => n >= 3);
+    const order = [...imputed].sort((a, b) => a[1] - b[1]).map(([n]) => n);
+    expect(order).toEqual([4, 7, 3, 5, 6]);
+    for (const [, l] of imputed) expect(l).toBeGreaterThan(2);
+  });
+
+  it("promotion mode: a lower rung's COMPLETE trial is partial, a continued configuration counts once", () => {
+    const rung0 = (n: number, v: number, x: number) => tr(n, "COMPLETE", [[1, v]], { rung: 0, budget: 1 }, x);
+    const trials = [
+      rung0(0, 5, 0.1), rung0(1, 3, 0.2), rung0(2, 4, 0.3), rung0(3, 6, 0.4),
+      // Trial 1's configuration promoted to rung 1 (budget 3), reporting steps 2 and 3.
+      tr(4, "COMPLETE", [[2, 2.5], [3, 2]], { rung: 1, budget: 3, resume_from: 1, resume_budget: 1 }, 0.2),
+      rung0(5, 7, 0.5),
+      // Trial 2's configuration being promoted: while it runs, trial 2 stands for it.
+      tr(6, "RUNNING", [[2, 3.9]], { rung: 1, budget: 3, resume_from: 2, resume_budget: 1 }, 0.3),
+    ];
+    const d = fidelityData(trials, "minimize", 1, all)!;
+    expect(d.pending).toEqual([]);
+    expect(d.level).toBe(Infinity); // trial 4 trained to the largest budget given: its value is final
+    expect(d.rows.map((t) => t.number)).toEqual([0, 2, 3, 4, 5]); // trial 1 is superseded by 4
+    expect(d.losses[3]).toBe(2);
+    expect(d.imputed).toBe(4);
+    // The same history with min 5 observed: level 1, values at step 1 (the continuation's first report is step 2).
+    const low = fidelityData(trials, "minimize", 5, all)!;
+    expect(low.level).toBe(1);
+    expect(low.losses).toEqual([5, 4, 6, 2.5, 7]);
+
+    const { below, above } = splitTrials(trials, "minimize", true);
+    // Five modelled trials (gamma = 1): only trial 4 trained to the largest budget, so it is the good set.
+    expect(below.map((t) => t.number)).toEqual([4]);
+    expect(above.map((t) => t.number)).toEqual([0, 2, 3, 5]);
+  });
+
+  it("'common' takes the lowest depth and imputes nothing; 'observed' drops the stopped trials", () => {
+    const trials = [
+      tr(0, "COMPLETE", [[1, 5], [3, 4], [9, 2]], { budget: 9 }),
+      tr(1, "PRUNED", [[1, 6]]),
+      tr(2, "COMPLETE", [[1, 4], [3, 3], [9, 1]], { budget: 9 }),
+      tr(3, "PRUNED", [[1, 5], [3, 4.5]]),
+    ];
+    const common = fidelityData(trials, "minimize", 2, all, "common")!;
+    expect(common.level).toBe(1);
+    expect(common.losses).toEqual([5, 6, 4, 5]);
+    expect(common.imputed).toBe(0);
+    const observed = fidelityData(trials, "minimize", 2, all, "observed")!;
+    expect(observed.level).toBe(Infinity);
+    expect(observed.rows.map((t) => t.number)).toEqual([0, 2]);
+    expect(observed.losses).toEqual([2, 1]);
+  });
+});

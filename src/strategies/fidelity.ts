@@ -1,0 +1,214 @@
+/**
+ * How model-based strategies read a history made under a pruner or a multi-fidelity scheduler.
+ *
+ * Under median pruning or ASHA most trials stop early: PRUNED (stopped at a rung) or, in
+ * promotion-mode ASHA, COMPLETE at a rung's budget below the top. A model that reads only
+ * COMPLETE final values then learns almost nothing (issue 17: a GP stayed in its random start
+ * for 845 trials) and, worse, never learns that a configuration it proposed was stopped, so it
+ * proposes it again. This module turns such a history into training data; plain studies
+ * (no reports, no scheduler attributes) come out exactly as before.
+ *
+ * Terms
+ * - depth of a trial: the step of its last report. A COMPLETE trial that trained to the study's
+ *   full budget has depth +∞ (its told value is final); one that stopped at a lower rung's budget
+ *   (`partial`, see below) has the depth of its last report. A trial without reports has no depth
+ *   unless it is COMPLETE (then +∞).
+ * - partial: a COMPLETE trial whose scheduler budget (`systemAttrs.budget`) is below the largest
+ *   budget any trial of the study was given (promotion-mode ASHA's lower rungs).
+ * - superseded: a trial that a later trial continues (`systemAttrs.resume_from`, ASHA promotion)
+ *   once the continuation finished: the configuration is then represented by the continuation
+ *   alone, so no configuration appears twice with contradicting values. While the continuation
+ *   runs, the trial it continues stands for the configuration and the continuation is left out
+ *   (it is neither pending nor, for TPE, a constant-liar "bad" trial).
+ *
+ * TPE (`splitTrials`) ranks partial COMPLETE trials with the PRUNED ones — deepest first, then by
+ * the value at that depth — which is Optuna 5.0's rule for pruned trials
+ * (`optuna/samplers/_tpe/sampler.py`, `_get_pruned_trial_score`), and skips superseded trials.
+ *
+ * The GP (`fidelityData`) gets values at one fidelity level plus imputed losses, chosen on
+ * bench/multifidelity.py (docs/BENCHMARKS.md, "Which training data for the GP"):
+ * - level L: the largest depth that at least `minObserved` trials reached (BOHB's rule, Falkner
+ *   et al. 2018 §4.1, "the largest budget with enough observations", with the GP's start-up size
+ *   as "enough"); +∞ when that many trials completed their full budget.
+ * - observed rows: trials of depth ≥ L, with the value of their first report at a step ≥ L (at
+ *   L = +∞, or without reports, the told value). RUNNING trials that passed L count too.
+ * - imputed rows: finished trials that stopped below L (or whose value at L is NaN/±∞). They were
+ *   stopped for being worse than their peers, so each gets a loss just above the worst observed
+ *   one, ordered among themselves by Optuna's pruned-trial rank:
+ *   loss = worst + IMPUTE_MARGIN · spread · (1 + rank / m), spread = worst − best observed loss.
+ *   The model so learns where stopped configurations lie and does not propose them again.
+ * - pending: RUNNING and WAITING trials that are not rows (the GP's kriging believers).
+ *
+ * Two alternatives stay selectable (`FidelityMode`) because the benchmark compares them:
+ * "common" takes the values at the highest level every trial with reports reached (the lowest
+ * depth: under ASHA the first rung), so nothing is imputed; "observed" is "level" without the
+ * imputed rows (BOHB's model of one budget sees only that budget's observations).
+ */
+import type { Direction, Trial } from "../domain/trial.js";
+
+/** Imputed losses lie within (worst, worst + 2·IMPUTE_MARGIN·spread] of the observed ones. */
+export const IMPUTE_MARGIN = 0.1;
+
+/** The loss (smaller is better) of a value; NaN stays NaN. */
+function lossOf(direction: Direction, v: number): number {
+  return direction === "minimize" ? v : -v;
+}
+
+/** The budget attribute a scheduler gave a trial, or undefined. */
+function budgetOf(t: Trial): number | undefined {
+  const b = t.systemAttrs.budget;
+  return typeof b === "number" && Number.isFinite(b) ? b : undefined;
+}
+
+/** The largest scheduler budget given to any trial, or undefined when no trial has one. */
+export function topBudget(trials: readonly Trial[]): number | undefined {
+  let top: number | undefined;
+  for (const t of trials) {
+    const b = budgetOf(t);
+    if (b !== undefined && (top === undefined || b > top)) top = b;
+  }
+  return top;
+}
+
+/** Whether a COMPLETE trial stopped at a budget below the study's largest one (see the header). */
+export function isPartial(t: Trial, top: number | undefined): boolean {
+  if (t.state !== "COMPLETE" || top === undefined) return false;
+  const b = budgetOf(t);
+  return b !== undefined && b < top;
+}
+
+/**
+ * Numbers of the trials to leave out (see the header): those a finished continuation supersedes,
+ * and continuations still running or waiting.
+ */
+export function supersededTrials(trials: readonly Trial[]): Set<number> {
+  const out = new Set<number>();
+  for (const t of trials) {
+    const from = t.systemAttrs.resume_from;
+    if (typeof from !== "number") continue;
+    out.add(t.state === "COMPLETE" || t.state === "PRUNED" ? from : t.number);
+  }
+  return out;
+}
+
+/** The depth of a trial (see the header), or null when it has none. */
+export function depthOf(t: Trial, top: number | undefined): number | null {
+  if (t.state === "COMPLETE" && !isPartial(t, top)) return Infinity;
+  const last = t.intermediate[t.intermediate.length - 1];
+  return last === undefined ? null : last.step;
+}
+
+/**
+ * Optuna's ranking key of a stopped trial (`_get_pruned_trial_score`): deeper first, then better
+ * last value; NaN last within its depth; a trial without reports after every other. Smaller ranks first.
+ */
+export function stoppedRankKey(t: Trial, direction: Direction): [number, number] {
+  const last = t.intermediate[t.intermediate.length - 1];
+  if (last === undefined) return [1, 0];
+  const l = lossOf(direction, last.value);
+  return [-last.step, Number.isNaN(l) ? Infinity : l];
+}
+
+/** The value of the first report at a step ≥ level, or undefined. */
+function valueAtLevel(t: Trial, level: number): number | undefined {
+  for (const iv of t.intermediate) if (iv.step >= level) return iv.value;
+  return undefined;
+}
+
+/** How `fidelityData` picks the level and treats trials stopped below it (see the header). */
+export type FidelityMode = "level" | "common" | "observed";
+
+/** GP training data from a history (see the header). */
+export interface FidelityData {
+  /** Rows in trial-number order. */
+  readonly rows: readonly Trial[];
+  /** Loss of each row (finite). */
+  readonly losses: readonly number[];
+  /** How many rows carry an imputed loss. */
+  readonly imputed: number;
+  /** The fidelity level of the observed rows (+∞: final values). */
+  readonly level: number;
+  /** RUNNING/WAITING trials that are not rows. */
+  readonly pending: readonly Trial[];
+}
+
+/**
+ * Training data for a regression model over configurations, or null while fewer than
+ * `minObserved` usable trials have a depth. `usable` filters trials the model can encode (for
+ * the GP: every declared parameter present and valid). Pure; trials must be in number order.
+ */
+export function fidelityData(
+  trials: readonly Trial[],
+  direction: Direction,
+  minObserved: number,
+  usable: (t: Trial) => boolean,
+  mode: FidelityMode = "level",
+): FidelityData | null {
+  const top = topBudget(trials);
+  const superseded = supersededTrials(trials);
+  const candidates: { t: Trial; depth: number | null }[] = [];
+  const depths: number[] = [];
+  for (const t of trials) {
+    if (t.state === "FAIL" || superseded.has(t.number) || !usable(t)) continue;
+    const depth = t.state === "WAITING" ? null : depthOf(t, top);
+    candidates.push({ t, depth });
+    if (depth !== null) depths.push(depth);
+  }
+  if (depths.length < Math.max(1, minObserved)) return null;
+  depths.sort((a, b) => b - a);
+  const level = (mode === "common" ? depths[depths.length - 1] : depths[Math.max(1, minObserved) - 1]) as number;
+
+  const rows: Trial[] = [];
+  const losses: number[] = [];
+  const stopped: { index: number; t: Trial }[] = [];
+  const pending: Trial[] = [];
+  let worst = -Infinity;
+  let best = Infinity;
+  for (const { t, depth } of candidates) {
+    const running = t.state === "RUNNING" || t.state === "WAITING";
+    if (depth === null || depth < level) {
+      if (running) pending.push(t);
+      else if (mode !== "observed") {
+        stopped.push({ index: rows.length, t });
+        rows.push(t);
+        losses.push(NaN);
+      }
+      continue;
+    }
+    const raw = level === Infinity || t.intermediate.length === 0 ? (t.value ?? NaN) : (valueAtLevel(t, level) ?? t.value ?? NaN);
+    const loss = lossOf(direction, raw);
+    if (Number.isFinite(loss)) {
+      worst = Math.max(worst, loss);
+      best = Math.min(best, loss);
+    } else if (running) {
+      // A running trial that diverged at the level: it is being stopped; impute nothing yet.
+      pending.push(t);
+      continue;
+    } else if (mode === "observed") {
+      continue;
+    } else {
+      stopped.push({ index: rows.length, t });
+    }
+    rows.push(t);
+    losses.push(loss);
+  }
+  if (stopped.length > 0) {
+    if (!Number.isFinite(worst)) return null; // nothing observed to place the stopped trials against
+    const spread = worst > best ? worst - best : Math.max(Math.abs(worst), 1);
+    const keys = new Map(stopped.map(({ t }) => [t.number, stoppedRankKey(t, direction)]));
+    // Trials whose value at the level is not finite rank after every trial stopped below it.
+    const key = (t: Trial): [number, number] => {
+      const k = keys.get(t.number) as [number, number];
+      const d = depthOf(t, top);
+      return d !== null && d >= level ? [Infinity, 0] : k;
+    };
+    const order = [...stopped].sort((a, b) => {
+      const ka = key(a.t);
+      const kb = key(b.t);
+      return ka[0] - kb[0] || ka[1] - kb[1] || a.t.number - b.t.number;
+    });
+    const m = order.length;
+    order.forEach(({ index }, rank) => (losses[index] = worst + IMPUTE_MARGIN * spread * (1 + rank / m)));
+  }
+  return { rows, losses, imputed: stopped.length, level, pending };
+}
