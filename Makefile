@@ -12,7 +12,7 @@ TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 # What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
 BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 4
 	nice -n 10 $(PY) bench/hypergradient.py --part lr --out lr
 	$(PY) bench/hypergradient.py --merge wd,lr
 	nice -n 10 $(PY) bench/neumann_steps.py
+
+bench-multiobjective: build venv ## issue 15: tuneport's multi-objective strategies vs Optuna 5.0 (reduced: 3 seeds, budget 100; MO_ARGS="--seeds 10 --budgets 100,200 --gp" for the full size)
+	nice -n 19 $(PY) bench/multiobjective.py $(MO_ARGS)
 
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py
