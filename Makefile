@@ -11,8 +11,10 @@ PIP := $(VENV)/bin/pip
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 # What `dist` is built from: the testing kit (src/testing/) is for tests and benchmarks only.
 BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
+# The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
+WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -21,7 +23,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-fund --no-audit
 	@touch $@
 
-dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) tsconfig.json tsconfig.build.json
+dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) $(WEB_SOURCES) tsconfig.json tsconfig.build.json
 	rm -rf dist
 	npm run build
 	chmod +x dist/cli/main.js
@@ -46,8 +48,14 @@ venv: $(VENV)/.stamp ## the Python virtualenv with the client, torch and test to
 demo: build venv ## start a server on a temp SQLite file, tune a PyTorch MLP on digits, print the best
 	$(PY) examples/demo.py
 
-typecheck: node_modules/.stamp ## type-check sources and tests
+typecheck: node_modules/.stamp ## type-check sources, tests and the dashboard's browser code
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p web/dashboard/tsconfig.json
+
+# The browser tests drive Debian's chromium through playwright-core (never a downloaded browser).
+chromium: ## install Debian's chromium for the dashboard's browser tests when it is missing
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then S=; else S="sudo -n"; fi; \
+	  $$S apt-get update -qq && $$S apt-get install -y -qq chromium; }
 
 test-ts: build typecheck postgres ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL)
 	npx vitest run
@@ -99,6 +107,18 @@ bench-multiobjective: build venv ## issue 15: tuneport's multi-objective strateg
 
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py
+
+bench-dashboard: build chromium ## dashboard: page load at 10,000 trials, tell-to-pixel, cost per dashboard, tell p99 with 20 dashboards (docs/BENCHMARKS.md)
+	nice -n 19 node bench/dashboard.mjs $(if $(QUICK),--quick,)
+
+bench-client: build venv ## training-loop overhead of report (blocking, non-blocking) vs Optuna RDB/Journal (QUICK=1: shorter)
+	nice -n 19 $(PY) bench/client_loop.py $(if $(QUICK),--quick,)
+
+bench-reads: build ## read ops, MCP-free, at 1k/10k/100k trials over ZeroMQ + the CLI list (BASELINE=dist dir of another build: before/after)
+	nice -n 19 node bench/reads.mjs $(if $(BASELINE),--baseline $(BASELINE),) $(if $(SIZES),--sizes $(SIZES),)
+
+bench-server-cpu: build ## server CPU per random ask+tell request, with a --cpu-prof breakdown (docs/BENCHMARKS.md)
+	nice -n 19 node bench/server-cpu.mjs --trials $(or $(TRIALS),2000)
 
 bench-load: build venv ## load: 32/128 workers, random/TPE; tuneport vs Optuna 5.0 (RDB SQLite, Journal) -> bench/results/load.json
 	node bench/load.mjs --clients 32,128 --strategies random,tpe --trials random=100000,tpe=3000 --label tuneport

@@ -137,7 +137,13 @@ class Generator {
     if (w < 88) return { op: this.pick(["trial", "trajectory", "lineage"]), study: l.study, trial: l.trial };
     if (w < 91) return this.r() < 0.5 ? { op: "best", study } : { op: "best_trials", study, history: this.r() < 0.5 };
     if (w < 94) return { op: "list_studies" };
-    if (w < 95) return { op: "plot", study, kind: this.pick(["history", "slice", "importances"]) };
+    if (w < 94.5) return { op: "plot", study, kind: this.pick(["history", "slice", "importances"]) };
+    if (w < 95) {
+      const r = this.r();
+      if (r < 0.4) return { op: "query_trials", study, states: ["COMPLETE"], ranges: { x: { min: 0.1 } }, sort: this.pick(["value", "params.x", "duration"]), limit: 20 };
+      if (r < 0.7) return { op: "plot_spec", study, kind: this.pick(["history", "edf"]) };
+      return { op: "studies_overview" };
+    }
     if (w < 96) return { op: "catalogue" };
     if (w < 98) return { op: this.pick(["stop_study", "resume_study"]), study };
     return { op: "hello", versions: [1] };

@@ -48,6 +48,9 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("best_trials", { study, history: true });
   await go("lineage", { study });
   await go("plot", { study, kind: "history" });
+  await go("plot_spec", { study, kind: "history", trials: [trial] });
+  await go("query_trials", { study, states: ["COMPLETE"], ranges: { lr: { min: 1e-4 } }, sort: "params.lr", descending: true, limit: 10 });
+  await go("studies_overview", {});
   await go("stop_study", { study });
   await go("resume_study", { study });
   await go("delete_study", { study });

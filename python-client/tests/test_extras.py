@@ -94,14 +94,15 @@ def test_lightning_callback_reports_and_stops_on_prune(monkeypatch: pytest.Monke
     reports: list[tuple[float, float]] = []
 
     class FakeTrial:
-        def report(self, value: float, step: float) -> tp.Decision:  # Optuna's order, as Trial.report
+        def report(self, value: float, step: float, *, wait: bool = True) -> tp.Decision:  # Optuna's order, as Trial.report
+            assert wait  # the blocking mode here; the non-blocking one is tested against a real server
             reports.append((step, value))
             if step >= 1:
                 raise tp.TrialPruned("worse than the median")
             return tp.Decision("continue")
 
     trainer = types.SimpleNamespace(sanity_checking=True, callback_metrics={"val_loss": 0.75}, current_epoch=0)
-    cb = module.TuneportPruningCallback(FakeTrial(), monitor="val_loss")
+    cb = module.TuneportPruningCallback(FakeTrial(), monitor="val_loss", wait=True)
     assert Callback in type(cb).__mro__
     cb.on_validation_end(trainer, None)
     assert reports == []  # the sanity check is not an epoch

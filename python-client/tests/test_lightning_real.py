@@ -22,8 +22,10 @@ class Tiny(pl.LightningModule):
         super().__init__()
         self.net = nn.Linear(4, 1)
         self.lr = lr
+        self.batches = 0
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        self.batches += 1
         x, y = batch
         loss: torch.Tensor = nn.functional.mse_loss(self.net(x), y)
         return loss
@@ -70,13 +72,14 @@ def quiet_lightning() -> Iterator[None]:
         yield
 
 
-def test_callback_reports_each_epoch_and_completes(client: tp.Client, name: str) -> None:
+@pytest.mark.parametrize("wait", [True, False])
+def test_callback_reports_each_epoch_and_completes(client: tp.Client, name: str, wait: bool) -> None:
     from tuneport.lightning import TuneportPruningCallback
 
     study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler={"name": "median"})
     train, val = loaders()
     with study.ask() as trial:
-        cb = TuneportPruningCallback(trial, monitor="val_loss")
+        cb = TuneportPruningCallback(trial, monitor="val_loss", wait=wait)
         t = trainer(cb, epochs=3)
         t.fit(Tiny(lr_of(trial)), train, val)
         assert cb.last_decision is not None and cb.last_decision.action == "continue"
@@ -86,7 +89,29 @@ def test_callback_reports_each_epoch_and_completes(client: tp.Client, name: str)
     assert [s for s, _ in frozen.intermediate] == [0.0, 1.0, 2.0]
 
 
-def test_a_prune_decision_stops_fit_and_prunes_the_trial(client: tp.Client, name: str) -> None:
+def test_the_callback_reports_without_blocking_by_default(client: tp.Client, name: str) -> None:
+    from tuneport.lightning import TuneportPruningCallback
+
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)})
+    with study.ask() as trial:
+        cb = TuneportPruningCallback(trial, monitor="val_loss")
+        assert cb.wait is False
+        sent: list[bool] = []
+        real = trial.report
+
+        def spy(value: float, step: float, *args: Any, **kw: Any) -> Any:
+            sent.append(kw["wait"])
+            return real(value, step, *args, **kw)
+
+        trial.report = spy  # type: ignore[method-assign]
+        trainer(cb, epochs=2).fit(Tiny(lr_of(trial)), *loaders())
+        trial.complete(1.0)
+    assert sent == [False, False]
+    assert [s for s, _ in study.trial(trial.number).intermediate] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_prune_decision_stops_fit_and_prunes_the_trial(client: tp.Client, name: str, wait: bool) -> None:
     from tuneport.lightning import TuneportPruningCallback
 
     sched = {"name": "median", "options": {"n_startup_trials": 1}}
@@ -96,10 +121,14 @@ def test_a_prune_decision_stops_fit_and_prunes_the_trial(client: tp.Client, name
             good.report(1e-9, epoch)
         good.complete(1e-9)
     train, val = loaders()
+    model = Tiny(0.05)
     with study.ask() as trial:
-        t = trainer(TuneportPruningCallback(trial, monitor="val_loss"), epochs=3)
-        t.fit(Tiny(lr_of(trial)), train, val)
+        t = trainer(TuneportPruningCallback(trial, monitor="val_loss", wait=wait), epochs=3)
+        model.lr = lr_of(trial)
+        t.fit(model, train, val)
         raise AssertionError("fit should have raised TrialPruned")  # pragma: no cover
     frozen = study.trial(trial.number)
     assert frozen.state == "PRUNED" and frozen.system_attrs["pruned_at_step"] == 0
-    assert t.current_epoch == 0  # stopped in the first epoch
+    assert [s for s, _ in frozen.intermediate] == [0.0]
+    # Stopped after the first epoch's 4 batches: the non-blocking decision is applied before epoch 2 trains.
+    assert model.batches == 4

@@ -14,7 +14,7 @@ import tuneport as tp
 from conftest import ServerProcess
 from tuneport._plot import PlotKind
 
-KINDS: list[PlotKind] = ["history", "parallel", "importances", "intermediate", "slice", "contour"]
+KINDS: list[PlotKind] = ["history", "parallel", "importances", "intermediate", "slice", "contour", "edf"]
 
 
 @pytest.fixture

@@ -4,13 +4,14 @@ import { TuneportError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, runCommand } from "./command.js";
 import { exportCommand, importCommand } from "./export-import.js";
+import { dashboardCommand } from "./dashboard.js";
 import { keygenCommand } from "./keygen.js";
 import { mcpCommand } from "./mcp.js";
 import { plotCommand } from "./plot.js";
 import { serveCommand } from "./serve.js";
 import { studiesCommand } from "./studies.js";
 
-const COMMANDS: Command[] = [serveCommand, mcpCommand, studiesCommand, plotCommand, exportCommand, importCommand, keygenCommand];
+const COMMANDS: Command[] = [serveCommand, mcpCommand, studiesCommand, plotCommand, dashboardCommand, exportCommand, importCommand, keygenCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -9,13 +9,13 @@ import { type Command, UsageError } from "./command.js";
 
 export const plotCommand: Command = {
   name: "plot",
-  summary: "render a study's chart (history, parallel, importances, intermediate, slice, contour) as PNG",
+  summary: "render a study's chart (history, parallel, importances, intermediate, slice, contour, edf) as PNG",
   help: `
 Usage: tuneport plot NAME [--kind KIND] [--out FILE.png] [--params A,B,...] [--log-y]
                           [--storage PATH | --connect ENDPOINT]
 
 Renders a chart of study NAME with the server's renderer (the same charts as the MCP 'plot'
-tool and the Python client's study.plot) and writes it as a PNG (at most 1600 x 1000
+tool, the Python client's study.plot and the dashboard) and writes it as a PNG (at most 1600 x 1000
 pixels). Prints one paragraph saying what is drawn, and what was left out, on stderr.
 
 Kinds:
@@ -25,6 +25,7 @@ Kinds:
   intermediate   learning curves (intermediate values by step)
   slice          objective against each parameter
   contour        objective over two parameters (smoothed), trials on top
+  edf            empirical distribution of the objective over complete trials
 (parallel_coordinates and intermediate_values are accepted too.)
 
 By default the database file is read read-only, which is safe beside a running server. With

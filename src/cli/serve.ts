@@ -3,6 +3,8 @@ import { isIP } from "node:net";
 import { createLogger, type LogFormat, type LogLevel } from "../logger.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
 import { McpHttpServer } from "../transports/mcp/http.js";
+import { DashboardServer } from "../transports/http/dashboard.js";
+import { dashboardOptions } from "./dashboard.js";
 import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
 import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
@@ -54,6 +56,13 @@ Options:
   --mcp-allow-host NAME   also accept NAME in the Host and Origin headers of MCP requests
                           (default: loopback names and the --mcp-host address only, against
                           DNS rebinding); repeatable
+  --dashboard PORT        also serve the live dashboard (a web page) at http://HOST:PORT/
+  --dashboard-host HOST   interface for --dashboard [127.0.0.1]; any other needs a token
+  --dashboard-token TOKEN the dashboard's token (at least 16 characters; asked for when
+                          given, and required off loopback); prefer TUNEPORT_DASHBOARD_TOKEN.
+                          Open the page once as http://HOST:PORT/?token=TOKEN
+  --dashboard-allow-host NAME  also accept NAME in the dashboard's Host and Origin headers;
+                          repeatable
   -h, --help              show this help
 `,
   options: {
@@ -73,6 +82,10 @@ Options:
     "mcp-host": { type: "string", default: "127.0.0.1" },
     "mcp-token": { type: "string" },
     "mcp-allow-host": { type: "string", multiple: true },
+    dashboard: { type: "string" },
+    "dashboard-host": { type: "string", default: "127.0.0.1" },
+    "dashboard-token": { type: "string" },
+    "dashboard-allow-host": { type: "string", multiple: true },
   },
   async run(v) {
     const durability = v.durability as string;
@@ -99,6 +112,7 @@ Options:
     const mcpAllowHosts = (v["mcp-allow-host"] as string[] | undefined) ?? [];
     for (const h of mcpAllowHosts)
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(h)) throw new UsageError(`--mcp-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
+    const dash = dashboardOptions(v);
     const curveSecret = v["curve-secret"] as string | undefined;
     const curveAllowPath = v["curve-allow"] as string | undefined;
     if ((curveSecret === undefined) !== (curveAllowPath === undefined))
@@ -178,8 +192,26 @@ Options:
         return 1;
       }
     }
-    logger.info({ storage: redactUrl(v.storage as string), durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null }, "tuneport ready");
+    let dashboard: DashboardServer | null = null;
+    if (dash) {
+      dashboard = new DashboardServer({ ...dash, source: service, logger });
+      try {
+        await dashboard.start();
+      } catch (err) {
+        logger.fatal({ err }, "could not listen for the dashboard");
+        await mcpHttp?.close();
+        await zmq.close();
+        await embedded.close();
+        return 1;
+      }
+    }
+    const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
+    logger.info(
+      { storage: redactUrl(v.storage as string), durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
+      "tuneport ready",
+    );
     await stopRequested;
+    await dashboard?.close();
     await mcpHttp?.close();
     await zmq.close();
     await embedded.close();

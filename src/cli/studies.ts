@@ -3,8 +3,9 @@ import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import type { OpResult } from "../service/ops/ops.js";
-import type { LineageView, StudyView, TrialView } from "../service/views.js";
+import { type LineageView, type StudyView, type TrialView, studyView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { openStorage } from "./embedded.js";
 
 export const studiesCommand: Command = {
@@ -44,8 +45,19 @@ Options:
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = await openStorage(v.storage as string, { readonly: true });
-    const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
+    if (sub === "list" && storage instanceof SqliteStorage) {
+      // Summaries only (counts and best trial per study, from SQL): not every trial in memory.
+      try {
+        const studies = await studySummaries(storage);
+        if (v.json) out(JSON.stringify(studies, null, 2));
+        else out(formatStudyTable(studies));
+      } finally {
+        await storage.close();
+      }
+      return 0;
+    }
+    const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     try {
       if (sub === "list") {
         const studies = await service.listStudies();
@@ -86,6 +98,17 @@ export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Every study's view (config, counts, best trial) as `list_studies` answers it, from SQL
+ * summaries: the trials are not loaded (PostgreSQL storage still goes through the service).
+ */
+export async function studySummaries(storage: SqliteStorage): Promise<StudyView[]> {
+  return (await storage.listStudies()).map((study) => {
+    const { counts, best } = storage.studySummary(study.id, study.config.direction);
+    return studyView(study, counts, best);
+  });
 }
 
 export function formatStudyTable(studies: StudyView[]): string {

@@ -76,6 +76,20 @@ export interface ParamRequest {
   readonly rng: Rng;
 }
 
+/**
+ * Statistics of a study kept up to date by the service as trials change, so that a plug-in
+ * can read them in O(1) instead of scanning `trials` (which costs O(n) per report).
+ */
+export interface StudyStats {
+  /** How many trials are COMPLETE. */
+  readonly completeCount: number;
+  /**
+   * The values COMPLETE trials reported at exactly `step`, as losses (minimize: the value;
+   * maximize: its negation; NaN: +Infinity), ascending. Read-only; do not keep it.
+   */
+  completeLossesAt(step: number): readonly number[];
+}
+
 /** An intermediate value reported by a running trial. */
 export interface ReportRequest {
   readonly study: StudyContext;
@@ -87,6 +101,8 @@ export interface ReportRequest {
   /** Extra data sent with the report (checkpoint location, hypergradients, ...). */
   readonly data: Record<string, unknown>;
   readonly rng: Rng;
+  /** The study's statistics (absent where a caller has none, e.g. some tests: scan `trials`). */
+  readonly stats?: StudyStats;
 }
 
 /** A trial that has just been finished by `tell`. */

@@ -7,7 +7,7 @@ import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import { addWaiting, checkLease, expiredTrials, leaseChange, reapedRecord, retryOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
-import type { TrialRecord } from "./study-state.js";
+import { type TrialRecord, setTrial } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 
 /** One heartbeat entry's answer. */
@@ -66,7 +66,7 @@ export async function reap(core: ServiceCore): Promise<number> {
         const changes: Change[] = [{ kind: "update-trial", trial: next }];
         if (retry) changes.push({ kind: "insert-trial", trial: retry });
         core.commit(changes, null, () => {
-          s.trials[n] = next;
+          setTrial(s, next);
           s.running.delete(n);
           if (retry) {
             addWaiting(s, retry);

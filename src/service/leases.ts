@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { TuneportError, failedPrecondition } from "../domain/errors.js";
 import type { Change, Lease } from "../storage/storage.js";
-import type { StudyState, TrialRecord } from "./study-state.js";
+import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
 import type { LeaseView } from "./views.js";
 
 /** A fresh lease for a trial of `s` starting at `now`. */
@@ -103,7 +103,7 @@ export function retryOf(s: StudyState, failed: TrialRecord, allocId: () => numbe
 
 /** Adds a re-queued (or enqueued) WAITING trial to the study's memory. */
 export function addWaiting(s: StudyState, t: TrialRecord): void {
-  s.trials.push(t);
+  setTrial(s, t);
   s.waiting.push(t.number);
 }
 

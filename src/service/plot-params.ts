@@ -166,15 +166,24 @@ function checkLog(log: boolean, values: readonly number[]): void {
   if (log && bad > 0) throw invalidArgument(`log_y needs positive objective values: ${bad} of ${values.length} are zero or negative; plot without log_y`);
 }
 
-/** Bar chart of parameter importances. @throws INVALID_ARGUMENT while there are too few trials. */
+/**
+ * Importances from fewer complete trials than this are flagged in the title and caption: with a
+ * handful of trials per bin the variance shares swing from one trial to the next (our choice, not
+ * a published threshold; importance.ts needs at least MIN_TRIALS to compute any).
+ */
+export const FEW_IMPORTANCE_TRIALS = 30;
+
+/** Bar chart of parameter importances, flagged when they rest on few trials. @throws INVALID_ARGUMENT while there are too few trials. */
 export function importancesSpec(study: StudyView, trials: readonly TrialView[], imp: Importances = paramImportances(trials)): PlotSpec {
   if (imp.importances.length === 0) throw invalidArgument(`no importances for '${study.name}' yet: ${imp.note ?? "not enough complete trials"}`);
   const rows = imp.importances.map((i) => ({ param: truncate(i.param, 40), importance: i.importance }));
   const order = rows.map((r) => r.param);
+  const few = imp.n_trials < FEW_IMPORTANCE_TRIALS;
+  const flag = few ? ` Few trials (under ${FEW_IMPORTANCE_TRIALS}): these shares are unstable and may change much as the study grows.` : "";
   return {
-    caption: `Parameter importances of '${study.name}' from ${imp.n_trials} complete trials (${imp.method}).`,
+    caption: `Parameter importances of '${study.name}' from ${imp.n_trials} complete trials (${imp.method}).${flag}`,
     spec: {
-      ...baseSpec(`Parameter importances — ${study.name}`),
+      ...baseSpec(`Parameter importances — ${study.name}${few ? ` (only ${imp.n_trials} trials)` : ""}`),
       width: WIDTH,
       height: Math.min(640, Math.max(80, 24 * rows.length)),
       data: { values: rows },

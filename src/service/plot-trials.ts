@@ -187,3 +187,47 @@ export function intermediateSpec(study: StudyView, trials: readonly TrialView[],
     },
   };
 }
+
+/** Most points of the EDF's step line; more values are thinned to evenly spaced ranks (ends kept). */
+export const MAX_EDF_POINTS = 2000;
+
+/**
+ * Empirical distribution function of the objective over COMPLETE trials, after Optuna's
+ * `plot_edf`: for each value v, the share of trials whose objective is ≤ v. A study whose curve
+ * rises early (minimizing) found good values often. The x-range is robust (plot-scales.ts);
+ * values beyond it are counted in the caption, and the curve is drawn from every value.
+ * @throws INVALID_ARGUMENT when no trial completed with a finite value, or with `logY` and a value ≤ 0.
+ */
+export function edfSpec(study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}): PlotSpec {
+  const log = opts.logY === true;
+  const values = trials
+    .filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value))
+    .map((t) => t.value as number)
+    .sort((a, b) => a - b);
+  if (values.length === 0) throw invalidArgument(`study '${study.name}' has no complete trial with a finite value to plot yet`);
+  if (log) checkPositive(values, "objective values");
+  const range = robustRange(values, { log });
+  const n = values.length;
+  const ranks = thin(values.map((_, i) => i), MAX_EDF_POINTS);
+  const rows = ranks.map((i) => ({ value: values[i] as number, x: clampTo(range, values[i] as number), share: (i + 1) / n }));
+  const caption =
+    `Empirical distribution of the objective of '${study.name}' over ${n} complete trials: the share of trials with an objective ` +
+    `at most x (${study.direction === "minimize" ? "the earlier the curve rises, the more trials found low values" : "the later the curve rises, the more trials found high values"})` +
+    `${log ? "; log-scale x" : ""}.${rows.length < n ? ` The step line passes through ${rows.length} of the ${n} values, evenly spaced by rank.` : ""}` +
+    `${outsideNote(range, "trials")}`;
+  return {
+    caption,
+    spec: {
+      ...baseSpec(`Empirical distribution (EDF) — ${study.name}`),
+      width: WIDTH,
+      height: HEIGHT,
+      data: { values: rows },
+      mark: { type: "line", interpolate: "step-after", color: "#4c78a8", strokeWidth: 1.5 },
+      encoding: {
+        x: { field: "x", type: "quantitative", title: `objective (${study.direction})`, scale: yScale(range, log) },
+        y: { field: "share", type: "quantitative", title: "share of trials ≤ x", scale: { domain: [0, 1] }, axis: { format: "%" } },
+        tooltip: [{ field: "value", title: "objective" }, { field: "share", format: ".1%" }],
+      },
+    },
+  };
+}

@@ -262,6 +262,15 @@ describe("parallel coordinates", () => {
     expect(caption).toMatch(/Dashed segments skip a parameter/);
   });
 
+  it("flags importances that rest on few trials, and only those", () => {
+    const few = mixedStudy(20);
+    const fewSpec = plotSpec("importances", few.study, few.trials);
+    expect(fewSpec.caption).toMatch(/Few trials \(under 30\)/);
+    expect(JSON.stringify(fewSpec.spec)).toMatch(/only \d+ trials/);
+    const many = mixedStudy(80);
+    expect(plotSpec("importances", many.study, many.trials).caption).not.toMatch(/Few trials/);
+  });
+
   it("refuses unknown parameters, naming the known ones", () => {
     const { study, trials } = mixedStudy();
     expect(() => plotSpec("parallel_coordinates", study, trials, { params: ["nope"] })).toThrow(/unknown parameter\(s\) nope; the study has lr, layers, act, dropout/);

@@ -5,7 +5,7 @@
  * package, loaded explicitly, so output does not depend on the host's fonts.
  *
  * The plot kinds follow Optuna's visualization module: optimization history, parallel
- * coordinates, parameter importances, intermediate values, slice and contour. The specs are
+ * coordinates, parameter importances, intermediate values, slice, contour and the EDF. The specs are
  * pure functions (`plot-trials.ts`, `plot-params.ts`) so that a browser dashboard can render
  * the very same Vega-Lite specs; MCP (`plot` tool), ZeroMQ (`plot` op) and the CLI
  * (`tuneport plot`) all render through `renderPlot`.
@@ -21,12 +21,12 @@ import { type Importances, paramImportances } from "./importance.js";
 import { contourSpec, importancesSpec, parallelSpec, sliceSpec } from "./plot-params.js";
 import { hypervolumeHistorySpec, paretoFrontSpec } from "./plot-front.js";
 import { FONT, type PlotOptions, type PlotSpec, type VlSpec } from "./plot-scales.js";
-import { historySpec, intermediateSpec } from "./plot-trials.js";
+import { edfSpec, historySpec, intermediateSpec } from "./plot-trials.js";
 import type { StudyView, TrialView } from "./views.js";
 
 export type { PlotOptions, PlotSpec, VlSpec } from "./plot-scales.js";
 
-export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour", "pareto_front", "hypervolume_history"] as const;
+export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour", "edf", "pareto_front", "hypervolume_history"] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number];
 /** Short names accepted wherever a kind is (the CLI documents these). */
 export const PLOT_KIND_ALIASES: Readonly<Record<string, PlotKind>> = { parallel: "parallel_coordinates", intermediate: "intermediate_values" };
@@ -80,6 +80,8 @@ export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly Tria
       return sliceSpec(study, trials, opts);
     case "contour":
       return contourSpec(study, trials, opts);
+    case "edf":
+      return edfSpec(study, trials, opts);
     case "pareto_front":
       return paretoFrontSpec(study, trials);
     case "hypervolume_history":

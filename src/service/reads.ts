@@ -1,12 +1,13 @@
-/** Read models computed from a study's in-memory state: trial pages and lineage. */
+/** Read models computed from a study's in-memory state: trial pages, lineage, chart specs, the studies overview. */
 import { TuneportError, notFound } from "../domain/errors.js";
+import { bestTrial } from "../domain/trial.js";
 import { bestReport, bestReported, defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import { type PlotKind, type PlotRendering, parsePlotKind, renderPlot } from "./plots.js";
-import { type StudyState, type TrialRecord, viewOf } from "./study-state.js";
+import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
-import { type LineageView, type TrialView, trialView } from "./views.js";
+import { type LineageView, type TrajectoryView, type TrialView, trialView } from "./views.js";
 
 /** The `best_trials` answer (pareto.ts) from the study's in-memory trials. @throws INVALID_ARGUMENT. */
 export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): ParetoFrontView {
@@ -29,21 +30,49 @@ export async function plotOf(
   return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
 }
 
-/** A page of trials, filtered by state and ordered by number or value (best first). */
+/**
+ * A page of trials, filtered by state and ordered by number or value (best first; ties by
+ * number). Ordered by value, only the first `offset + limit` are kept while scanning (O(n log k),
+ * not a sort of every trial); ordered by number, the page is sliced without copying the list.
+ */
 export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialView[]; total: number } {
-  let list: TrialRecord[] = s.trials;
-  if (a.states && a.states.length > 0) {
-    const want = new Set(a.states);
-    list = list.filter((t) => want.has(t.state));
-  }
-  if (a.order_by === "value") {
-    const sign = s.study.config.direction === "minimize" ? 1 : -1;
-    list = list.filter((t) => t.value !== null).sort((x, y) => sign * ((x.value as number) - (y.value as number)) || x.number - y.number);
-  }
-  if (a.descending) list = [...list].reverse();
+  const want = a.states && a.states.length > 0 ? new Set(a.states) : null;
   const offset = a.offset ?? 0;
   const limit = a.limit ?? 1000;
-  return { trials: list.slice(offset, offset + limit).map((t) => trialView(t, now)), total: list.length };
+  if (a.order_by === "value") {
+    const sign = s.study.config.direction === "minimize" ? 1 : -1;
+    const flip = a.descending ? -1 : 1;
+    const cmp = (x: TrialRecord, y: TrialRecord) => flip * (sign * ((x.value as number) - (y.value as number)) || x.number - y.number);
+    const { first, total } = firstK(s.trials, offset + limit, (t) => t.value !== null && (want === null || want.has(t.state)), cmp);
+    return { trials: first.slice(offset).map((t) => trialView(t, now)), total };
+  }
+  const list: readonly TrialRecord[] = want === null ? s.trials : s.trials.filter((t) => want.has(t.state));
+  const n = list.length;
+  const page: TrialRecord[] = [];
+  for (let i = offset; i < Math.min(n, offset + limit); i++) page.push(list[a.descending ? n - 1 - i : i] as TrialRecord);
+  return { trials: page.map((t) => trialView(t, now)), total: n };
+}
+
+/** The first `k` items of `items` that pass `keep`, in `cmp` order, and how many passed. */
+export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolean, cmp: (a: T, b: T) => number): { first: T[]; total: number } {
+  const first: T[] = [];
+  let total = 0;
+  for (const x of items) {
+    if (!keep(x)) continue;
+    total++;
+    if (k === 0) continue;
+    if (first.length === k && cmp(x, first[k - 1] as T) >= 0) continue;
+    let lo = 0;
+    let hi = first.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp(first[mid] as T, x) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    first.splice(lo, 0, x);
+    if (first.length > k) first.pop();
+  }
+  return { first, total };
 }
 
 /**
@@ -74,4 +103,82 @@ export function lineageView(s: StudyState, trial: number | undefined): LineageVi
     throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
   }
   return { study: s.study.name, trial: t.number, state: t.state, value: at.value, step: at.step, until_step: out.until_step, schedule: out.schedule };
+}
+
+/** The best COMPLETE trial, or null when none completed yet. */
+export function bestView(s: StudyState, now: number): TrialView | null {
+  const b = bestOf(s);
+  return b ? trialView(b, now) : null;
+}
+
+/** A trial, and its lease (expiry and TTL, never the token) while it runs. @throws NOT_FOUND. */
+export function trialWithLease(s: StudyState, number: number, now: number): { trial: TrialView; lease: { expires_at: number; ttl_s: number } | null } {
+  const t = trialOf(s, number);
+  const lease = t.state === "RUNNING" && t.lease ? { expires_at: t.lease.expiresAt / 1000, ttl_s: s.study.config.leaseTtlS } : null;
+  return { trial: trialView(t, now), lease };
+}
+
+/** A trial's hyperparameter trajectory from its strategy's `readModels.trajectory` (empty without one). @throws NOT_FOUND. */
+export function trajectoryView(s: StudyState, number: number): TrajectoryView {
+  const t = trialOf(s, number);
+  const read = s.factory.readModels?.trajectory?.(t) ?? { entries: [], thinned: false };
+  return { trial: t.number, state: t.state, params: { ...t.params }, trajectory: read.entries, thinned: read.thinned };
+}
+
+/**
+ * The Vega-Lite spec of a chart, from the same spec functions `plot` renders to PNG (plots.ts);
+ * with `trials`, from those trials only. @throws INVALID_ARGUMENT (nothing to draw, unknown parameter).
+ */
+export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kind: PlotKind; spec: Record<string, unknown>; caption: string } {
+  const kind = parsePlotKind(a.kind);
+  const want = a.trials ? new Set(a.trials) : null;
+  const trials = (want ? s.trials.filter((t) => want.has(t.number)) : s.trials).map((t) => trialView(t, now));
+  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y });
+  return { kind, spec, caption };
+}
+
+/** One line of the studies overview (`studies_overview` op). */
+export interface StudyOverview {
+  name: string;
+  direction: "minimize" | "maximize";
+  strategy: string;
+  scheduler: string | null;
+  stopped: boolean;
+  n_trials: number;
+  counts: Record<TrialRecord["state"], number>;
+  best: { number: number; value: number } | null;
+  /** Epoch seconds of the latest trial creation, start or finish, else of the study's creation. */
+  last_activity_at: number | null;
+  /** RUNNING trials whose lease has not expired: a worker holds each. */
+  live_workers: number;
+}
+
+/** Every live (not deleted) study in one line each. */
+export function overviewAll(studies: Iterable<StudyState>, now: number): StudyOverview[] {
+  return [...studies].filter((s) => !s.deleted).map((s) => overviewOf(s, now));
+}
+
+/** A study in one line, for a list of many studies: no trial views, no search space. */
+export function overviewOf(s: StudyState, now: number): StudyOverview {
+  let last = s.study.createdAt;
+  for (const t of s.trials) last = Math.max(last, t.finishedAt ?? t.startedAt ?? t.createdAt);
+  let live = 0;
+  for (const n of s.running) {
+    const t = s.trials[n] as TrialRecord;
+    if (t.lease && t.lease.expiresAt > now) live++;
+  }
+  const best = bestOf(s);
+  const counts = countsOf(s);
+  return {
+    name: s.study.name,
+    direction: s.study.config.direction,
+    strategy: s.study.config.strategy.name,
+    scheduler: s.study.config.scheduler?.name ?? null,
+    stopped: s.study.stopped ?? false,
+    n_trials: s.trials.length,
+    counts,
+    best: best && best.value !== null ? { number: best.number, value: best.value } : null,
+    last_activity_at: last / 1000,
+    live_workers: live,
+  };
 }

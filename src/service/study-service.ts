@@ -23,7 +23,7 @@ import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { checkDirections, checkReferencePoint } from "../domain/objectives.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
-import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig, bestTrial } from "../domain/trial.js";
+import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline } from "./commit-pipeline.js";
@@ -40,9 +40,9 @@ import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import * as reads from "./reads.js";
-import { type StudyState, type TrialRecord, makeState, viewOf } from "./study-state.js";
+import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as trialOps from "./trial-ops.js";
-import { checkAttrsSize, trialOf } from "./trial-ops.js";
+import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
 export { type SuggestRunner, inProcessRunner } from "./core.js";
@@ -102,11 +102,7 @@ export class StudyService {
   private readonly studies = new Map<string, StudyState>();
   private readonly pipeline: CommitPipeline;
   private readonly idem: Idempotency;
-  /**
-   * Also the source of storage-wide ids, taken when a record is built, not when its commit is
-   * applied: commits of different studies interleave at their awaits, so an id read and bumped later
-   * could be handed out twice. A failed commit just leaves a gap.
-   */
+  /** Also the source of storage-wide ids, taken when a record is built (commits interleave; a failed one leaves a gap). */
   private readonly ownership: Ownership;
   private readonly onFatal: (err: unknown) => void;
   private reapTimer: NodeJS.Timeout | null = null;
@@ -312,7 +308,7 @@ export class StudyService {
       const config = newStudyConfig(a, { directions, space, strategy, scheduler }, {
         seed: randomInt(0, 2 ** 32 - 1), leaseTtlS: this.defaultLeaseTtlS, retry: DEFAULT_RETRY,
       });
-      checkAttrsSize(a.user_attrs ?? {});
+      trialOps.checkAttrsSize(a.user_attrs ?? {});
       // No await between the name check above and taking the name here: two concurrent creates of
       // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete
       // of the same name that is still in the open batch.
@@ -368,9 +364,9 @@ export class StudyService {
       s.writeLock.run(async () => {
         this.live(s);
         const merged = { ...s.study.userAttrs, ...a.attrs };
-        checkAttrsSize(merged);
+        trialOps.checkAttrsSize(merged);
         const next = { ...s.study, userAttrs: merged };
-        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.directions, s.trials));
+        const view = studyView(next, countsOf(s), bestOf(s));
         return this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], view, () => {
           s.study = next;
           this.bump(s);
@@ -389,7 +385,7 @@ export class StudyService {
       s.writeLock.run(async () => {
         this.live(s);
         const next: Study = { ...s.study, stopped };
-        const view = studyView(next, viewOf(s).counts, bestTrial(next.config.directions, s.trials));
+        const view = studyView(next, countsOf(s), bestOf(s));
         if ((s.study.stopped ?? false) === stopped) return this.commit([], view, () => undefined, rc);
         return this.commit([{ kind: "update-study", study: next }], view, () => {
           s.study = next;
@@ -511,20 +507,17 @@ export class StudyService {
   // ---------------------------------------------------------------- reads
 
   async getTrial(a: S.TrialArgs): Promise<TrialView> {
-    const s = this.getState(a.study);
-    return this.pipeline.visible(trialView(trialOf(s, a.trial), this.now()));
+    return (await this.trialWithLease(a)).trial;
   }
 
-  /**
-   * A trial's hyperparameter trajectory as recorded by a strategy that steers running trials (its
-   * factory's `readModels.trajectory`): the starting point (step null) and the params in force after
-   * each applied report. Empty when the strategy records none. @throws NOT_FOUND.
-   */
+  /** A trial, and its lease (expiry, no token) while RUNNING. @throws NOT_FOUND. */
+  async trialWithLease(a: S.TrialArgs): Promise<{ trial: TrialView; lease: { expires_at: number; ttl_s: number } | null }> {
+    return this.pipeline.visible(reads.trialWithLease(this.getState(a.study), a.trial, this.now()));
+  }
+
+  /** See reads.ts `trajectoryView` (a strategy's `readModels.trajectory`; empty without one). @throws NOT_FOUND. */
   async trajectory(a: S.TrialArgs): Promise<TrajectoryView> {
-    const s = this.getState(a.study);
-    const t = trialOf(s, a.trial);
-    const read = s.factory.readModels?.trajectory?.(t) ?? { entries: [], thinned: false };
-    return this.pipeline.visible({ trial: t.number, state: t.state, params: { ...t.params }, trajectory: read.entries, thinned: read.thinned });
+    return this.pipeline.visible(reads.trajectoryView(this.getState(a.study), a.trial));
   }
 
   /** A page of trials with optional state filter and ordering. */
@@ -534,9 +527,7 @@ export class StudyService {
 
   /** The best COMPLETE trial, or null when none completed yet. */
   async best(a: S.StudyArgs): Promise<TrialView | null> {
-    const s = this.getState(a.study);
-    const b = bestTrial(s.study.config.directions, s.trials);
-    return this.pipeline.visible(b ? trialView(b, this.now()) : null);
+    return this.pipeline.visible(reads.bestView(this.getState(a.study), this.now()));
   }
 
   /** The Pareto front with its hypervolume (reads.ts `bestTrialsOf`). @throws NOT_FOUND, INVALID_ARGUMENT. */
@@ -549,14 +540,26 @@ export class StudyService {
     return this.pipeline.visible(reads.lineageView(this.getState(a.study), a.trial));
   }
 
-  /**
-   * A chart of the study as PNG, from every trial (see plots.ts; large studies are downsampled and
-   * the caption says so). @throws NOT_FOUND, INVALID_ARGUMENT (nothing to draw, unknown parameter).
-   */
+  /** A chart of the study as PNG from every trial (see plots.ts). @throws NOT_FOUND, INVALID_ARGUMENT. */
   async plot(a: S.PlotArgs): Promise<{ png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind }> {
     const s = this.getState(a.study);
     await this.pipeline.visible(null);
     return reads.plotOf(s, a, this.now(), this.plots);
+  }
+
+  /** See reads.ts `plotSpecOf`: the chart `plot` renders, as its Vega-Lite spec. @throws NOT_FOUND, INVALID_ARGUMENT. */
+  async plotSpec(a: S.PlotSpecArgs): Promise<{ kind: PlotKind; spec: Record<string, unknown>; caption: string }> {
+    return this.pipeline.visible(reads.plotSpecOf(this.getState(a.study), a, this.now()));
+  }
+
+  /** See trial-query.ts: one page of table rows. @throws NOT_FOUND, INVALID_ARGUMENT (sort key). */
+  async queryTrials(a: S.QueryTrialsArgs): Promise<TrialPage> {
+    return this.pipeline.visible(queryTrials(this.getState(a.study), a, this.now()));
+  }
+
+  /** Every study in one line (see reads.ts `overviewOf`). */
+  async studiesOverview(): Promise<reads.StudyOverview[]> {
+    return this.pipeline.visible(reads.overviewAll(this.studies.values(), this.now()));
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */

@@ -3,9 +3,10 @@
  * hot paths need, its plug-ins and its locks. Handed out read-only to everything else.
  */
 import type { Distribution, Params } from "../domain/distributions.js";
-import { type Study, TRIAL_STATES, type TrialState, bestTrial } from "../domain/trial.js";
+import type { Study, TrialState } from "../domain/trial.js";
 import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
 import type { Lease } from "../storage/storage.js";
+import { type StudyAggregates, buildAggregates, putTrial } from "./aggregates.js";
 import { Mutex } from "./mutex.js";
 import type { PluginCatalogue } from "./plugins.js";
 import { type StudyView, studyView } from "./views.js";
@@ -58,6 +59,16 @@ export interface StudyState {
    * one that was re-queued after a lost lease (its retry counts when it is asked).
    */
   started: number;
+  /** Counts, best and per-step statistics, maintained by `setTrial` (see aggregates.ts). */
+  agg: StudyAggregates;
+}
+
+/**
+ * The one way to change a study's trial list: puts `t` at `s.trials[t.number]` (replacing, or
+ * appending the next number) and keeps `s.agg` up to date. Callers hold the write lock.
+ */
+export function setTrial(s: StudyState, t: TrialRecord): void {
+  putTrial(s.agg, s.trials, t);
 }
 
 /** Whether a trial counts against the study's trial budget (see `StudyState.started`). */
@@ -101,17 +112,21 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
     deleted: false,
     version: 0,
     started,
+    agg: buildAggregates(study.config.direction, trials),
   };
 }
 
-/** Trial counts by state. */
+/** Trial counts by state (a copy of the aggregate: O(1)). */
 export function countsOf(s: StudyState): Record<TrialState, number> {
-  const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>;
-  for (const t of s.trials) counts[t.state]++;
-  return counts;
+  return { ...s.agg.counts };
 }
 
-/** The study's wire view: config, counts and best trial. */
+/** The best COMPLETE trial (ties: the earlier one), from the aggregate: O(1). */
+export function bestOf(s: StudyState): TrialRecord | null {
+  return s.agg.best;
+}
+
+/** The study's wire view: config, counts and best trial, from the aggregates (O(1) in the trials). */
 export function viewOf(s: StudyState): StudyView {
-  return studyView(s.study, countsOf(s), bestTrial(s.study.config.directions, s.trials));
+  return studyView(s.study, countsOf(s), s.agg.best);
 }

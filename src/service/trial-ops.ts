@@ -14,10 +14,11 @@ import { sampleUniform } from "../domain/sampling.js";
 import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
+import { statsOf } from "./aggregates.js";
 import type { ReplyCtx } from "./idempotency.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
-import type { StudyState, TrialRecord } from "./study-state.js";
+import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
@@ -84,7 +85,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null):
     fillDeclared(core, s, t);
     const result = askResult(core, s, t);
     return core.commit([{ kind: "update-trial", trial: t }], result, () => {
-      s.trials[n] = t;
+      setTrial(s, t);
       s.waiting.shift();
       s.running.add(n);
       s.started++;
@@ -147,7 +148,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null):
     fillDeclared(core, s, t);
     const result = askResult(core, s, t);
     return core.commit([{ kind: "insert-trial", trial: t }], result, () => {
-      s.trials.push(t);
+      setTrial(s, t);
       s.running.add(number);
       s.started++;
       core.bump(s);
@@ -216,7 +217,7 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
       const value = fixed !== undefined && contains(dist, fixed) ? fixed : drawParam(core, s, t, a.name, dist);
       const next: TrialRecord = { ...t, params: { ...t.params, [a.name]: value }, distributions: { ...t.distributions, [a.name]: dist } };
       return core.commit([{ kind: "update-trial", trial: next }], { value }, () => {
-        s.trials[t.number] = next;
+        setTrial(s, next);
         if (!known) s.paramDists.set(a.name, dist);
         core.bump(s);
       }, rc);
@@ -294,7 +295,7 @@ export async function setTrialUserAttrs(
       const next = { ...t, userAttrs: merged };
       const result = { trial: trialView(next, core.now()) };
       return core.commit([{ kind: "update-trial", trial: next }], result, () => {
-        s.trials[t.number] = next;
+        setTrial(s, next);
         core.bump(s);
       }, rc);
     }),
@@ -357,6 +358,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         value,
         data,
         rng,
+        stats: statsOf(s.agg),
       };
       let decision: Decision = CONTINUE;
       let attrs: Record<string, unknown> = {};
@@ -394,7 +396,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         if (lease) changes.push(lease);
       }
       return core.commit(changes, { decision }, () => {
-        s.trials[t.number] = next;
+        setTrial(s, next);
         core.bump(s);
       }, rc);
     }),
@@ -456,7 +458,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
       }
       const result = { trial: trialView(next, now) };
       return core.commit(changes, result, () => {
-        s.trials[t.number] = next;
+        setTrial(s, next);
         s.running.delete(t.number);
         if (retry) {
           addWaiting(s, retry);

@@ -1,4 +1,5 @@
-"""The client: one connection to a tuneport server, its studies, and the heartbeat thread."""
+"""The client: one connection to a tuneport server, its studies, and the background thread
+(heartbeats and non-blocking reports)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -18,6 +20,7 @@ import zmq
 
 from ._distributions import DistributionLike, distribution_to_wire
 from ._errors import (
+    ClientClosedError,
     LeaseLostError,
     MessageTooLargeError,
     TuneportError,
@@ -50,8 +53,8 @@ DEFAULT_CONNECT_TIMEOUT_S = 3.0
 
 
 class Client:
-    """A connection to one server. Thread-safe; close it (or use ``with``) to stop the heartbeat
-    thread. See ``connect`` for the timeouts."""
+    """A connection to one server. Thread-safe; close it (or use ``with``) to send the queued
+    non-blocking reports and stop the background thread. See ``connect`` for the timeouts."""
 
     def __init__(
         self,
@@ -73,7 +76,7 @@ class Client:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
         self._closed = False
-        self._heartbeat: _Heartbeat | None = None
+        self._background: _Background | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         try:
             self._channel = FailoverChannel(
@@ -98,9 +101,9 @@ class Client:
         self.limits = dict(hello.get("limits") or {})
         self.ops: list[str] = list(hello.get("ops") or [])
         interval = heartbeat_interval_s or float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
+        self._background = _Background(self, interval, timeout=min(timeout, 5.0), heartbeat=heartbeat)
         if heartbeat:
-            self._heartbeat = _Heartbeat(self, interval, timeout=min(timeout, 5.0))
-            self._heartbeat.start()
+            self._background.start()
 
     def _hello(self, versions: tuple[int, ...], client_info: Mapping[str, Any] | None, wait: float) -> dict[str, Any]:
         info = {
@@ -127,7 +130,14 @@ class Client:
     def _call(self, op: str, args: Mapping[str, Any]) -> Any:
         """One request; returns its ``result``. UNAVAILABLE is retried with the same id (backing off),
         silence by the channel's Lazy Pirate loop. @raises TuneportError subclasses."""
-        message = make_request(op, args, version=self._version)
+        return self._request(make_request(op, args, version=self._version))
+
+    def _request(self, message: dict[str, Any], *, channel: FailoverChannel | None = None) -> Any:
+        """Sends a made request (``_call``) on ``channel`` (default: the client's), with the client's
+        timeout, retries and outage budget. Every resend carries the message's id."""
+        op = message["op"]
+        main = self._channel
+        chan = channel or main
         limit = self.limits.get("max_message_bytes")
         size = len(encode(message)) if isinstance(limit, int) else 0
         if isinstance(limit, int) and size > limit:
@@ -136,11 +146,13 @@ class Client:
                 {"max_message_bytes": limit},
             )
         delay = 0.1
-        for attempt in range(self._channel.retries + 1):
+        for attempt in range(main.retries + 1):
             try:
-                return parse_reply(self._channel.request(message))
+                return parse_reply(
+                    chan.request(message, timeout=main.timeout, retries=main.retries, outage_budget_s=main.outage_budget_s)
+                )
             except UnavailableError:
-                if attempt == self._channel.retries:
+                if attempt == main.retries:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -229,8 +241,8 @@ class Client:
     def _track(self, trial: Trial) -> None:
         with self._trials_lock:
             self._trials[(trial.study.name, trial.number)] = trial
-        if self._heartbeat is not None:
-            self._heartbeat.note_lease(trial.lease.ttl_s)
+        if self._background is not None:
+            self._background.note_lease(trial.lease.ttl_s)
 
     def _forget(self, trial: Trial) -> None:
         with self._trials_lock:
@@ -252,14 +264,30 @@ class Client:
     def closed(self) -> bool:
         return self._closed
 
+    def _submit_report(self, trial: Trial, message: dict[str, Any]) -> int:
+        """Queues a non-blocking report on the background thread; its sequence number."""
+        if self._closed or self._background is None:
+            raise ClientClosedError("the client is closed")
+        return self._background.submit(trial, message)
+
+    def _reports_pending(self, seq: int) -> bool:
+        """True while the report with sequence number ``seq`` is queued or in flight."""
+        return self._background is not None and self._background.answered() < seq
+
+    def _wait_reports(self, seq: int) -> None:
+        """Waits until the background thread answered every report up to ``seq``."""
+        if self._background is not None and seq:
+            self._background.wait_for(seq)
+
     def close(self) -> None:
-        """Stops the heartbeat thread and closes the sockets. Open trials are not told: their
-        leases run out on the server. Idempotent."""
+        """Sends the non-blocking reports still queued (waiting up to ``timeout`` for them), stops the
+        background thread and closes the sockets. Open trials are not told: their leases run out
+        on the server. Idempotent."""
         if self._closed:
             return
+        if self._background is not None:
+            self._background.stop(drain_s=self._channel.timeout)
         self._closed = True
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
         self._channel.close()
         self._context.term()
 
@@ -275,73 +303,191 @@ class Client:
         return f"Client({self.endpoint!r}, protocol={self.protocol_version}, closed={self._closed})"
 
 
-class _Heartbeat:
-    """Renews the leases of the client's open trials from a daemon thread on its own socket,
-    every ``min(interval, shortest ttl / 3)`` seconds. A LEASE_LOST answer marks the trial so
-    that its next ``report`` or ``complete`` raises LeaseLostError at once."""
+class _PendingReport:
+    """A report queued by ``Trial.report(..., wait=False)``: its request (id fixed when queued,
+    so every resend is the same request and the server applies it once) and its trial."""
 
-    def __init__(self, client: Client, interval: float, *, timeout: float) -> None:
+    __slots__ = ("message", "seq", "trial")
+
+    def __init__(self, trial: Trial, message: dict[str, Any], seq: int) -> None:
+        self.trial = trial
+        self.message = message
+        self.seq = seq
+
+
+#: How many non-blocking reports may wait to be sent before ``report(..., wait=False)`` waits
+#: for room (back-pressure when the server is slower than the training loop).
+MAX_PENDING_REPORTS = 10_000
+
+
+class _Background:
+    """The client's background thread, on its own socket: it sends the non-blocking reports, in
+    the order they were queued, and renews the leases of the client's open trials every
+    ``min(interval, shortest ttl / 3)`` seconds.
+
+    Neither starves the other: before each report it sends the heartbeat if one is due (so a
+    long queue of reports delays a heartbeat by at most one report's round trip), and a heartbeat
+    is one request per period, after which the queue is served again. A LEASE_LOST answer (to a
+    heartbeat or a report) marks the trial so that its next ``report`` or ``complete`` raises
+    LeaseLostError at once. With ``heartbeat=False`` the thread only sends reports."""
+
+    def __init__(self, client: Client, interval: float, *, timeout: float, heartbeat: bool) -> None:
         self._client = client
         self._interval = interval
         self._timeout = timeout
+        self._heartbeats = heartbeat
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tuneport-heartbeat", daemon=True)
+        self._cond = threading.Condition()
+        self._queue: deque[_PendingReport] = deque()
+        self._queued = 0
+        """Sequence number of the last report queued."""
+        self._done = 0
+        """Sequence number of the last report answered (or given up on)."""
+        self._wake = False
+        self._thread = threading.Thread(target=self._run, name="tuneport-background", daemon=True)
+        self._started = False
         self._planned_period = interval
 
     def start(self) -> None:
-        self._thread.start()
+        with self._cond:
+            if not self._started:
+                self._started = True
+                self._thread.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        with self._cond:
+            self._wake = True
+            self._cond.notify_all()
 
     def note_lease(self, ttl_s: float) -> None:
         """Wakes the thread only when a new lease needs renewing sooner than it planned to:
         a wake-up per ask would cost a thread switch on the hot path."""
-        if ttl_s / 3 < self._planned_period:
+        if self._heartbeats and ttl_s / 3 < self._planned_period:
             self.wake()
 
-    def stop(self) -> None:
+    # ------------------------------------------------------------------ reports
+
+    def submit(self, trial: Trial, message: dict[str, Any]) -> int:
+        """Queues a report and returns its sequence number (see ``wait_for``). Waits for room when
+        MAX_PENDING_REPORTS are queued. @raises ClientClosedError once the client is closed."""
+        if not self._started:
+            self.start()
+        with self._cond:
+            while len(self._queue) >= MAX_PENDING_REPORTS and not self._stop.is_set():
+                self._cond.wait(1.0)
+            if self._stop.is_set():
+                raise ClientClosedError("the client is closed")
+            self._queued += 1
+            self._queue.append(_PendingReport(trial, message, self._queued))
+            if len(self._queue) == 1:
+                self._cond.notify_all()
+            return self._queued
+
+    def wait_for(self, seq: int, timeout: float | None = None) -> bool:
+        """Waits until every report up to ``seq`` was answered; False when ``timeout`` ran out."""
+        if threading.current_thread() is self._thread:
+            return True
+        with self._cond:
+            return self._cond.wait_for(lambda: self._done >= seq or not self._thread.is_alive(), timeout)
+
+    def answered(self) -> int:
+        """Sequence number of the last report answered (or given up on)."""
+        with self._cond:
+            return self._done
+
+    def pending(self) -> int:
+        """Reports queued and not yet answered."""
+        with self._cond:
+            return self._queued - self._done
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent."""
+        if self._started and drain_s > 0:
+            left = self.pending()
+            if left and not self.wait_for(self._queued, drain_s):
+                log.warning("client closed with %d non-blocking report(s) not sent", self.pending())
         self._stop.set()
-        self._wake.set()
-        self._thread.join()
+        with self._cond:
+            self._cond.notify_all()
+        if self._started:
+            self._thread.join()
+
+    # ------------------------------------------------------------------ the thread
 
     def _period(self, trials: list[Trial]) -> float:
         ttl = min((t.lease.ttl_s for t in trials), default=self._interval * 3)
         return max(0.05, min(self._interval, ttl / 3))
 
     def _run(self) -> None:
+        client = self._client
+        # The client's failover window and outage budget, which reports need; heartbeats ask for
+        # one short attempt per call (retries=0, outage budget = their timeout).
         channel = FailoverChannel(
-            self._client._context,
-            self._client._endpoints,
+            client._context,
+            client._endpoints,
             timeout=self._timeout,
             retries=0,
-            curve=self._client._curve,
-            failover_s=self._timeout,
-            outage_budget_s=self._timeout,
+            curve=client._curve,
+            failover_s=client._channel.failover_s,
+            outage_budget_s=client._channel.outage_budget_s,
         )
         last = time.monotonic()
         try:
             while not self._stop.is_set():
-                trials = self._client.open_trials()
+                trials = client.open_trials() if self._heartbeats else []
                 self._planned_period = self._period(trials)
-                due = last + self._planned_period
                 now = time.monotonic()
-                if now < due:
-                    self._wake.wait(due - now)
-                    self._wake.clear()
-                    continue
-                last = now
-                if trials:
-                    self._beat(channel, trials)
+                beat_due = self._heartbeats and now >= last + self._planned_period
+                with self._cond:
+                    job = self._queue[0] if self._queue else None
+                    if job is None and not beat_due:
+                        wait = last + self._planned_period - now if self._heartbeats else None
+                        if not self._wake and not self._stop.is_set():
+                            self._cond.wait(wait)
+                        self._wake = False
+                        continue
+                if beat_due:
+                    last = now
+                    if trials:
+                        self._beat(channel, trials)
+                if job is not None:
+                    self._send_report(channel, job)
+                    with self._cond:
+                        self._queue.popleft()
+                        self._done = job.seq
+                        self._cond.notify_all()
         finally:
+            with self._cond:
+                # Whatever is still queued is dropped: release anyone waiting for it.
+                self._done = self._queued
+                self._queue.clear()
+                self._cond.notify_all()
             channel.close()
+
+    def _send_report(self, channel: FailoverChannel, job: _PendingReport) -> None:
+        """Sends one queued report (resends carry the same request id: applied once) and hands
+        its decision or error to the trial, which delivers it at its next report/should_prune()."""
+        client = self._client
+        try:
+            if job.trial.lease_lost:
+                raise LeaseLostError(
+                    f"trial {job.trial.number} of '{job.trial.study.name}' lost its lease", {"study": job.trial.study.name, "trial": job.trial.number}
+                )
+            result = client._request(job.message, channel=channel)
+        except TuneportError as err:
+            job.trial._deliver_error(err)
+            return
+        job.trial._deliver(result)
 
     def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}
         leases = [{"study": t.study.name, "trial": t.number, "token": t.lease.token} for t in trials]
         try:
-            reply = channel.request(make_request("heartbeat", {"leases": leases}, version=self._client.protocol_version))
+            reply = channel.request(
+                make_request("heartbeat", {"leases": leases}, version=self._client.protocol_version),
+                retries=0,
+                outage_budget_s=self._timeout,
+            )
             result = parse_reply(reply)
         except TuneportError as err:
             log.warning("heartbeat failed (%d leases): %s", len(leases), err)

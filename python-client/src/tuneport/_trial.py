@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._distributions import Categorical, Distribution, Float, Int, Scalar, distribution_from_wire
 from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
+from ._protocol import make_request
 
 if TYPE_CHECKING:
     from ._study import Lineage, Study
@@ -273,6 +274,12 @@ class Trial:
         self._lost: LeaseLostError | None = None
         self._prune_requested = False
         self._view: Mapping[str, Any] = view
+        # Non-blocking reports (``report(..., wait=False)``): the background thread hands each
+        # answer over here; the training loop's thread applies them at its next report/should_prune().
+        self._report_seq = 0
+        """Sequence number of this trial's last queued non-blocking report (0: none)."""
+        self._delivered: list[Decision] = []
+        self._deferred_error: TuneportError | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -284,8 +291,88 @@ class Trial:
     def should_prune(self) -> bool:
         """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``). With the
         default ``report(..., raise_on_prune=True)`` that report has already raised ``TrialPruned``,
-        so this matters with ``raise_on_prune=False``: check it and ``raise tp.TrialPruned()``."""
+        so this matters with ``raise_on_prune=False``: check it and ``raise tp.TrialPruned()``.
+        It also applies the decisions that non-blocking reports received since the last call
+        (without waiting for those still in flight, and without raising their errors)."""
+        self._apply_delivered(raise_on_prune=False, raise_error=False)
         return self._prune_requested
+
+    def pending_reports(self) -> bool:
+        """True while a non-blocking report of this trial is queued or in flight."""
+        return bool(self._report_seq) and self.study.client._reports_pending(self._report_seq)
+
+    def flush_reports(self) -> Decision | None:
+        """Waits until this trial's non-blocking reports were answered and applies their decisions
+        (as ``report`` would, ``should_prune()`` included); returns the latest, or None when none
+        arrived since the last report/should_prune(). Never raises ``TrialPruned``.
+        @raises the error a non-blocking report got (LeaseLostError, InvalidArgumentError...)."""
+        self._wait_reports()
+        return self._apply_delivered(raise_on_prune=False, raise_error=True)
+
+    def _wait_reports(self) -> None:
+        if self._report_seq:
+            self.study.client._wait_reports(self._report_seq)
+            self._report_seq = 0
+
+    def _deliver(self, result: Mapping[str, Any]) -> None:
+        """Background thread: the answer to a non-blocking report."""
+        try:
+            decision = Decision.from_wire(result["decision"])
+        except (TuneportError, KeyError, TypeError) as err:
+            self._deliver_error(err if isinstance(err, TuneportError) else TuneportError("MALFORMED_MESSAGE", str(err)))
+            return
+        with self._lock:
+            self._delivered.append(decision)
+
+    def _deliver_error(self, err: TuneportError) -> None:
+        """Background thread: a non-blocking report failed; the next ``report`` raises ``err``."""
+        if isinstance(err, LeaseLostError):
+            self._mark_lost(err)
+        elif isinstance(err, (FailedPreconditionError, NotFoundError)):
+            self.study.client._forget(self)
+        log.warning("non-blocking report of trial %d of '%s' failed: %s", self.number, self.study.name, err)
+        with self._lock:
+            if self._deferred_error is None:
+                self._deferred_error = err
+
+    def _apply_decision(self, decision: Decision) -> None:
+        if decision.budget is not None:
+            self.budget = decision.budget
+        if decision.action == "update":
+            self.params.update(_typed_params(decision.params, self.distributions))
+            if decision.restore is not None:
+                self.restore = decision.restore
+        elif decision.action == "prune":
+            self._prune_requested = True
+
+    def _apply_delivered(self, *, raise_on_prune: bool, raise_error: bool) -> Decision | None:
+        """Applies, in order, the decisions non-blocking reports received since the last call; the
+        latest (its ``delete_checkpoints`` those of all of them), or None. ``restore`` is the last
+        exploit's among them. @raises TrialPruned (``raise_on_prune``) and the first deferred
+        error (``raise_error``)."""
+        if not self._delivered and self._deferred_error is None:
+            return None
+        with self._lock:
+            delivered, self._delivered = self._delivered, []
+            err = self._deferred_error if raise_error else None
+            if raise_error:
+                self._deferred_error = None
+        latest: Decision | None = None
+        prune = next((d for d in delivered if d.action == "prune"), None)
+        if delivered:
+            self.restore = None
+            for d in delivered:
+                self._apply_decision(d)
+            released = [p for d in delivered for p in d.delete_checkpoints]
+            last = delivered[-1]
+            latest = Decision(last.action, last.budget, last.reason, last.params, self.restore, released)
+            if prune is not None and latest.action != "prune":
+                latest = Decision("prune", last.budget, prune.reason, {}, None, released)
+        if err is not None:
+            raise err
+        if raise_on_prune and prune is not None:
+            raise TrialPruned(prune.reason or f"trial {self.number} pruned (decided in the background)")
+        return latest
 
     @property
     def rung(self) -> int | None:
@@ -329,6 +416,9 @@ class Trial:
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
         full = {"study": self.study.name, "trial": self.number, "token": self.lease.token, **args}
+        if self._report_seq:
+            # Whatever is sent on this trial goes after its queued non-blocking reports.
+            self._wait_reports()
         try:
             return self.study.client._call(op, full)
         except LeaseLostError as err:
@@ -368,6 +458,7 @@ class Trial:
 
     # ------------------------------------------------------------------ reporting
 
+    @overload
     def report(
         self,
         value: float,
@@ -376,7 +467,31 @@ class Trial:
         *,
         hypergradients: Mapping[str, Any] | None = None,
         raise_on_prune: bool = True,
-    ) -> Decision:
+        wait: Literal[True] = True,
+    ) -> Decision: ...
+
+    @overload
+    def report(
+        self,
+        value: float,
+        step: float,
+        data: Mapping[str, Any] | None = None,
+        *,
+        hypergradients: Mapping[str, Any] | None = None,
+        raise_on_prune: bool = True,
+        wait: bool,
+    ) -> Decision | None: ...
+
+    def report(
+        self,
+        value: float,
+        step: float,
+        data: Mapping[str, Any] | None = None,
+        *,
+        hypergradients: Mapping[str, Any] | None = None,
+        raise_on_prune: bool = True,
+        wait: bool = True,
+    ) -> Decision | None:
         """Records intermediate ``value`` at ``step`` (Optuna's order) and returns the scheduler's
         decision, in the same reply.
 
@@ -394,6 +509,15 @@ class Trial:
         ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
         with the new values (see ``tuneport.hypergrad``).
 
+        ``wait=False`` (non-blocking) queues the report for the client's background thread and
+        returns at once, without a round trip. The decision it gets is applied at this trial's next
+        ``report`` (either kind) or ``should_prune()``: that call applies, in order, every decision
+        received since the last one and returns the latest (None when none arrived yet), raising
+        ``TrialPruned`` if one of them was prune, or the error a queued report got (LeaseLostError,
+        InvalidArgumentError...). Queued reports are sent in order, each with its request id fixed
+        when queued, so a resend is never applied twice; anything else sent for this trial
+        (a blocking report, ``complete``...) waits for them first. See ``flush_reports``.
+
         @raises TrialPruned when the decision is prune (and ``raise_on_prune``).
         @raises FailedPreconditionError when the trial is finished (COMPLETE, PRUNED or FAIL),
         checked here before anything is sent when this object was told; the server says the
@@ -409,21 +533,34 @@ class Trial:
         if hypergradients is not None:
             payload = payload or {}
             payload["hypergradients"] = {str(k): float(_number(g, f"hypergradient of {k!r}")) for k, g in hypergradients.items()}
+        if not wait:
+            return self._report_later(s, v, payload, raise_on_prune)
+        if self._report_seq:
+            self._wait_reports()
+        if self._delivered or self._deferred_error is not None:
+            self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
         result = self._call("report", {"step": s, "value": v, "data": payload})
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
             self.intermediate.append((float(s), float(v)))
-        if decision.budget is not None:
-            self.budget = decision.budget
         self.restore = None
-        if decision.action == "update":
-            self.params.update(_typed_params(decision.params, self.distributions))
-            self.restore = decision.restore
-        elif decision.action == "prune":
-            self._prune_requested = True
-            if raise_on_prune:
-                raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
+        self._apply_decision(decision)
+        if decision.action == "prune" and raise_on_prune:
+            raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return decision
+
+    def _report_later(self, step: float, value: float, payload: dict[str, Any] | None, raise_on_prune: bool) -> Decision | None:
+        """``report(..., wait=False)``: applies what arrived, then queues this report."""
+        latest = self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
+        lost = self._lost
+        if lost is not None:
+            raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+        client = self.study.client
+        args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}
+        self._report_seq = client._submit_report(self, make_request("report", args, version=client._version))
+        if not self.intermediate or self.intermediate[-1][0] != step:
+            self.intermediate.append((float(step), float(value)))
+        return latest
 
     def trajectory(self) -> list[TrajectoryPoint]:
         """This trial's hyperparameter trajectory as the server recorded it (see ``Study.trajectory``)."""

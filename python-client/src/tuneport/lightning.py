@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from ._extras import LIGHTNING_HINT
+from ._errors import TrialPruned
 from ._trial import Decision, Trial
 
 __all__ = ["TuneportPruningCallback"]
@@ -42,15 +43,43 @@ _Callback: Any = _lightning().Callback
 
 class TuneportPruningCallback(_Callback):
     """Reports ``trainer.callback_metrics[monitor]`` at the end of each validation run, with the
-    epoch as the step. When the decision is prune, ``Trial.report`` raises ``TrialPruned``, which
-    ends ``trainer.fit`` (Lightning re-raises exceptions from callbacks after its teardown).
-    ``last_decision`` holds the latest decision (budget, PBT updates)."""
+    epoch as the step. When the decision is prune, ``TrialPruned`` is raised, which ends
+    ``trainer.fit`` (Lightning re-raises exceptions from callbacks after its teardown).
+    ``last_decision`` holds the latest decision (budget, PBT updates).
 
-    def __init__(self, trial: Trial, monitor: str) -> None:
+    By default (``wait=False``) the report is non-blocking: it is queued for the client's
+    background thread, and its round trip overlaps Lightning's epoch-end work (the other
+    callbacks, checkpointing, logging, the next epoch's data loader start). Its decision is
+    awaited and applied at the start of the next training epoch (``on_train_epoch_start`` raises
+    ``TrialPruned`` before any batch of that epoch runs) and at the end of training
+    (``on_train_end``), so a trial trains exactly the batches it would with ``wait=True``, which
+    blocks at each validation end for the round trip: that is why it is safe as the default."""
+
+    def __init__(self, trial: Trial, monitor: str, *, wait: bool = False) -> None:
         super().__init__()
         self.trial = trial
         self.monitor = monitor
+        self.wait = wait
         self.last_decision: Decision | None = None
+
+    def _note(self, decision: Decision | None) -> None:
+        if decision is not None:
+            self.last_decision = decision
+
+    def _check(self) -> None:
+        """Waits for the decisions of the non-blocking reports and applies them."""
+        if self.wait:
+            return
+        self._note(self.trial.flush_reports())
+        if self.trial.should_prune():
+            reason = self.last_decision.reason if self.last_decision is not None else None
+            raise TrialPruned(reason or f"trial {self.trial.number} pruned")
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._check()
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._check()
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if getattr(trainer, "sanity_checking", False):
@@ -59,4 +88,4 @@ class TuneportPruningCallback(_Callback):
         if value is None:
             log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
             return
-        self.last_decision = self.trial.report(float(value), trainer.current_epoch)
+        self._note(self.trial.report(float(value), trainer.current_epoch, wait=self.wait))

@@ -303,7 +303,9 @@ def pbt_report(
     ``study.lineage()`` reports it as ``until_step``. A learning-rate schedule that depends on
     the model's age (warm-up, decay) should use the age; everything PBT asks of you uses the
     trial's own steps.
-    @raises TrialPruned, LeaseLostError as ``Trial.report``."""
+    The report blocks (``wait=True``): an exploit must be loaded before the next step trains and
+    the released checkpoints must be known before they are deleted, which a non-blocking report
+    would deliver one report later. @raises TrialPruned, LeaseLostError as ``Trial.report``."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
     if writer is not None:
         writer.save(path, model, optimizer, step=step)

@@ -183,6 +183,32 @@ export const bestTrialsArgs = z
   .strict();
 export type BestTrialsArgs = z.output<typeof bestTrialsArgs>;
 
+/** The same chart as `plot`, as its Vega-Lite spec (the dashboard renders it in the browser). */
+export const plotSpecArgs = plotArgs
+  .extend({ trials: z.array(trialNumber).min(1).max(1000).optional().describe("draw only these trials (e.g. one trial's learning curve)") })
+  .strict();
+export type PlotSpecArgs = z.output<typeof plotSpecArgs>;
+
+const paramRange = z.object({ min: z.number().optional(), max: z.number().optional() }).strict();
+export const queryTrialsArgs = z
+  .object({
+    study: studyName,
+    states: z.array(trialStateSchema).optional(),
+    ranges: z.record(z.string(), paramRange).optional().describe("numeric parameters within [min, max] (bounds inclusive, either optional)"),
+    choices: z.record(z.string(), z.array(scalar).max(1000)).optional().describe("categorical parameters among these values"),
+    sort: z
+      .string()
+      .min(1)
+      .max(300)
+      .optional()
+      .describe("number (default), value, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; missing values last"),
+    descending: z.boolean().optional(),
+    offset: z.number().int().min(0).optional(),
+    limit: z.number().int().min(1).max(1000).optional().describe("rows per page [50]"),
+  })
+  .strict();
+export type QueryTrialsArgs = z.output<typeof queryTrialsArgs>;
+
 export const setUserAttrsArgs = z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict();
 export const lineageArgs = z.object({ study: studyName, trial: trialNumber.optional() }).strict();
 
@@ -338,7 +364,14 @@ export const tellResult = z.object({ trial: trialViewSchema });
 export const heartbeatResult = z.object({ leases: z.array(heartbeatEntrySchema) });
 export const enqueueResult = z.object({ trial: trialViewSchema, created: z.boolean() });
 export const trialsResult = z.object({ trials: z.array(trialViewSchema), total: z.number().int() });
-export const trialResult = z.object({ trial: trialViewSchema });
+export const trialResult = z.object({
+  trial: trialViewSchema,
+  lease: z
+    .object({ expires_at: z.number().describe("epoch seconds"), ttl_s: z.number() })
+    .nullable()
+    .optional()
+    .describe("a RUNNING trial's lease (without its token)"),
+});
 export const bestResult = z.object({ trial: trialViewSchema.nullable() });
 export const setUserAttrsResult = z.union([z.object({ study: studyViewSchema }), z.object({ trial: trialViewSchema })]);
 export const lineageResult = z.object({ lineage: lineageViewSchema });
@@ -357,6 +390,41 @@ export const bestTrialsResult = z.object({
   n_feasible: z.number().int(),
 });
 
+export const plotSpecResult = z.object({
+  kind: z.enum(PLOT_KINDS),
+  spec: attrs.describe("the Vega-Lite spec (the one `plot` renders to PNG)"),
+  caption: z.string().describe("what the chart shows, and what it left out"),
+});
+export const trialRowSchema = z.object({
+  number: trialNumber,
+  state: trialStateSchema,
+  value: nullableNumber,
+  params: z.record(z.string(), scalar),
+  started_at: nullableNumber,
+  finished_at: nullableNumber,
+  duration_s: nullableNumber,
+  n_intermediate: z.number().int(),
+  enqueued: z.boolean(),
+});
+export const queryTrialsResult = z.object({
+  rows: z.array(trialRowSchema),
+  total: z.number().int().describe("trials in the study"),
+  matched: z.number().int().describe("trials that pass the filters"),
+  params: z.array(z.string()).describe("every parameter name the study has used"),
+});
+export const studyOverviewSchema = z.object({
+  name: studyName,
+  direction: z.enum(["minimize", "maximize"]),
+  strategy: z.string(),
+  scheduler: z.string().nullable(),
+  stopped: z.boolean(),
+  n_trials: z.number().int(),
+  counts: z.record(trialStateSchema, z.number().int()),
+  best: z.object({ number: trialNumber, value: z.number() }).nullable(),
+  last_activity_at: nullableNumber.describe("epoch seconds of the latest created, started or finished trial (or the study's creation)"),
+  live_workers: z.number().int().describe("RUNNING trials whose lease has not expired: workers at work"),
+});
+export const studiesOverviewResult = z.object({ studies: z.array(studyOverviewSchema) });
 export const plotResult = z.object({
   png: z.custom<Uint8Array>((v) => v instanceof Uint8Array).describe("the PNG image (MessagePack bin)"),
   caption: z.string().describe("what the chart shows, and what it left out (downsampling, clipped outliers)"),

@@ -25,7 +25,7 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statS
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
-import { type Study, type StudyConfig, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
 
 export type Durability = "process" | "power";
@@ -91,6 +91,31 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE trials ADD COLUMN objective_values TEXT;
    ALTER TABLE trials ADD COLUMN constraint_values TEXT;`,
 ];
+
+/** A stored trial from its row and its intermediate values. */
+/** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
+const FEASIBLE = "(constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(constraint_values) WHERE value > 0))";
+
+function storedTrial(r: TrialRow, intermediate: { step: number; value: number }[]): StoredTrial {
+  return {
+    id: r.id,
+    studyId: r.study_id,
+    number: r.number,
+    state: r.state,
+    params: JSON.parse(r.params) as Params,
+    distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
+    value: r.value,
+    values: valuesOfRow(r),
+    constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+    intermediate,
+    userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
+    systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
+  };
+}
 
 interface TrialRow {
   id: number;
@@ -162,6 +187,14 @@ export class SqliteStorage implements Storage {
         "SELECT iv.trial_id, iv.step, iv.value FROM intermediate_values iv JOIN trials t ON t.id = iv.trial_id WHERE t.study_id = ? ORDER BY iv.trial_id, iv.step",
       ),
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
+      countsOf: db.prepare("SELECT state, COUNT(*) AS n FROM trials WHERE study_id = ? GROUP BY state"),
+      lowestOf: db.prepare(
+        `SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value ASC, number ASC LIMIT 1`,
+      ),
+      highestOf: db.prepare(
+        `SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value DESC, number ASC LIMIT 1`,
+      ),
+      intermediatesOfTrial: db.prepare("SELECT step, value FROM intermediate_values WHERE trial_id = ? ORDER BY step"),
       insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values,
           constraint_values, user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
         VALUES (@id, @study_id, @number, @state, @params, @distributions, @value, @objective_values, @constraint_values,
@@ -221,24 +254,23 @@ export class SqliteStorage implements Storage {
       if (!list) inter.set(r.trial_id, (list = []));
       list.push({ step: r.step, value: r.value ?? Number.NaN });
     }
-    return rows.map((r) => ({
-      id: r.id,
-      studyId: r.study_id,
-      number: r.number,
-      state: r.state,
-      params: JSON.parse(r.params) as Params,
-      distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
-      value: r.value,
-      values: valuesOfRow(r),
-      constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
-      intermediate: inter.get(r.id) ?? [],
-      userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
-      systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
-      createdAt: r.created_at,
-      startedAt: r.started_at,
-      finishedAt: r.finished_at,
-      lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
-    }));
+    return rows.map((r) => storedTrial(r, inter.get(r.id) ?? []));
+  }
+
+  /**
+   * A study's counts by state and its best COMPLETE trial (ties: the lower number), read in one
+   * transaction without loading the other trials: what `tuneport studies list` shows. SQLite only
+   * (the CLI reads SQLite files), hence not on the Storage interface.
+   */
+  studySummary(studyId: number, direction: "minimize" | "maximize"): { counts: Record<TrialState, number>; best: StoredTrial | null } {
+    return this.db.transaction(() => {
+      const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>;
+      for (const r of this.stmts.countsOf.all(studyId) as { state: TrialState; n: number }[]) counts[r.state] = r.n;
+      const row = (direction === "minimize" ? this.stmts.lowestOf : this.stmts.highestOf).get(studyId) as TrialRow | undefined;
+      if (!row) return { counts, best: null };
+      const ivs = this.stmts.intermediatesOfTrial.all(row.id) as { step: number; value: number | null }[];
+      return { counts, best: storedTrial(row, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }))) };
+    })();
   }
 
   async maxTrialId(): Promise<number> {

@@ -135,7 +135,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
       meta: {
         title: "Plot a study",
         description:
-          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters), pareto_front (multi-objective: front, dominated and infeasible trials in the plane of the first two objectives), hypervolume_history. params picks the parameters (default: the most important); log_y uses a log objective axis.",
+          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters), edf (empirical distribution of the objective), pareto_front (multi-objective: front, dominated and infeasible trials in the plane of the first two objectives), hypervolume_history. params picks the parameters (default: the most important); log_y uses a log objective axis.",
         readOnly: true,
       },
       input: z.object({

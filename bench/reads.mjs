@@ -1,0 +1,207 @@
+// `make bench-reads`: read ops on big studies (issue 19, item 5).
+//
+// For each size (1,000 / 10,000 / 100,000 trials; one study, 6 float params, random strategy,
+// median scheduler, 2 reports per trial) a SQLite file is filled in process through the service
+// (ask, 5 reports, tell), then `tuneport serve` is started on it and each read op is timed over
+// ZeroMQ from a Dealer socket (REPS requests, median and IQR of the round trip), with the reply
+// size; the CLI's `tuneport studies list` is timed as a process (wall, max RSS). Writes
+// bench/results/reads.json and the `reads` section of docs/BENCHMARKS.md.
+//
+// With `--baseline DIR` (the dist/ of another build, e.g. main's) the same file is also read
+// through that build's server and CLI, in the same run, as a "before" column.
+//
+//   node bench/reads.mjs [--sizes 1000,10000,100000] [--reps 15] [--baseline /tmp/base/dist]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Packr, Unpackr } from "msgpackr";
+import { Dealer } from "zeromq";
+
+const ROOT = join(import.meta.dirname, "..");
+const CLI = join(ROOT, "dist", "cli", "main.js");
+const { StudyService, SqliteStorage } = await import(join(ROOT, "dist", "index.js"));
+const { silentLogger } = await import(join(ROOT, "dist", "logger.js"));
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const SIZES = (args.sizes ?? "1000,10000,100000").split(",").map(Number);
+const REPS = Number(args.reps ?? 15);
+const STUDY = "big";
+const BASELINE = args.baseline ? join(args.baseline, "cli", "main.js") : null;
+
+async function fill(path, n) {
+  const storage = new SqliteStorage({ path, durability: "process" });
+  const service = await StudyService.open({ storage, logger: silentLogger() });
+  const space = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
+  await service.execute("create_study", { name: STUDY, space, strategy: "random", scheduler: "median", seed: 1 });
+  const t0 = performance.now();
+  const batch = 256;
+  for (let done = 0; done < n; done += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, n - done) }, async () => {
+        const a = await service.execute("ask", { study: STUDY });
+        const x = Object.values(a.trial.params).reduce((s, v) => s + (v - 0.3) ** 2, 0);
+        for (let step = 0; step < 2; step++)
+          await service.execute("report", { study: STUDY, trial: a.trial.number, token: a.lease.token, step, value: x * (1 + 1 / (step + 1)) });
+        await service.execute("tell", { study: STUDY, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: x });
+      }),
+    );
+  }
+  await service.close();
+  await storage.close();
+  return (performance.now() - t0) / 1000;
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+let seq = 0;
+
+async function request(sock, op, a) {
+  const id = `r${++seq}`;
+  const t0 = performance.now();
+  await sock.send(packr.pack({ v: 1, id, op, ...a }));
+  for (;;) {
+    const frames = await sock.receive();
+    const raw = frames[frames.length - 1];
+    const reply = unpackr.unpack(raw);
+    if (reply.id !== id) continue;
+    if (!reply.ok) throw new Error(`${op}: ${reply.error.code} ${reply.error.message}`);
+    return { ms: performance.now() - t0, bytes: raw.length };
+  }
+}
+
+const q = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = (s.length - 1) * p;
+  const lo = Math.floor(k);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo] + (s[hi] - s[lo]) * (k - lo);
+};
+
+const READS = [
+  ["get_study", { study: STUDY }],
+  ["list_studies", {}],
+  ["best", { study: STUDY }],
+  ["trials (first 100)", { study: STUDY, limit: 100 }, "trials"],
+  ["trials (COMPLETE, best 10)", { study: STUDY, states: ["COMPLETE"], order_by: "value", limit: 10 }, "trials"],
+  ["trial (one)", { study: STUDY, trial: 7 }, "trial"],
+  ["plot history", { study: STUDY, kind: "history" }, "plot"],
+  ["plot parallel", { study: STUDY, kind: "parallel" }, "plot"],
+];
+
+async function measure(path, n, cli, build) {
+  const port = await freePort();
+  const endpoint = `tcp://127.0.0.1:${port}`;
+  const proc = spawn("node", [cli, "serve", "--storage", path, "--bind", endpoint], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    let buf = "";
+    proc.stdout.on("data", (d) => {
+      buf += d;
+      if (buf.includes('"zmq listening"')) resolve();
+    });
+    proc.once("exit", (c) => reject(new Error(`server exited ${c}`)));
+  });
+  const sock = new Dealer({ linger: 0 });
+  sock.connect(endpoint);
+  const rows = [];
+  try {
+    await request(sock, "hello", { versions: [1] });
+    for (const [label, a, op] of READS) {
+      const times = [];
+      let bytes = 0;
+      const reps = label.startsWith("plot") ? Math.max(3, Math.ceil(REPS / 3)) : REPS;
+      for (let r = 0; r < reps; r++) {
+        const m = await request(sock, op ?? label, a);
+        times.push(m.ms);
+        bytes = m.bytes;
+      }
+      rows.push({ n, build, read: label, reps, p50_ms: q(times, 0.5), q1_ms: q(times, 0.25), q3_ms: q(times, 0.75), reply_bytes: bytes });
+      console.log(`${build}\t${n}\t${label.padEnd(28)} p50 ${q(times, 0.5).toFixed(2)} ms  [${q(times, 0.25).toFixed(2)}, ${q(times, 0.75).toFixed(2)}]  ${bytes} B`);
+    }
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
+    rows.push({ n, build, read: "server RSS after the reads (MiB)", value: rss });
+  } finally {
+    sock.close();
+    proc.kill("SIGTERM");
+    await new Promise((r) => proc.once("exit", r));
+  }
+  // The CLI, as a process: wall time (and max RSS where GNU time exists).
+  const times = [];
+  let maxRss = NaN;
+  const gnuTime = spawnSync("sh", ["-c", "command -v /usr/bin/time"]).status === 0;
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    const cmd = ["node", cli, "studies", "list", "--storage", path];
+    const res = gnuTime ? spawnSync("/usr/bin/time", ["-f", "%M", ...cmd], { encoding: "utf8" }) : spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8" });
+    times.push(performance.now() - t0);
+    if (gnuTime) maxRss = Math.max(Number.isNaN(maxRss) ? 0 : maxRss, Number(res.stderr.trim().split("\n").pop()) / 1024);
+  }
+  rows.push({ n, build, read: "CLI studies list max RSS (MiB)", value: maxRss });
+  rows.push({ n, build, read: "CLI studies list (process wall)", reps: 3, p50_ms: q(times, 0.5), q1_ms: q(times, 0.25), q3_ms: q(times, 0.75) });
+  console.log(`${build}\t${n}\tCLI studies list             p50 ${q(times, 0.5).toFixed(0)} ms`);
+  return rows;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tuneport-reads-"));
+const runs = [];
+try {
+  for (const n of SIZES) {
+    const path = join(dir, `reads-${n}.db`);
+    const fillS = await fill(path, n);
+    console.log(`${n}\tfilled in ${fillS.toFixed(1)} s`);
+    runs.push({ n, read: "fill (in process, s)", value: fillS });
+    if (BASELINE) runs.push(...(await measure(path, n, BASELINE, "baseline")));
+    runs.push(...(await measure(path, n, CLI, "this")));
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const meta = { machine: `${cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, reps: REPS, sizes: SIZES };
+mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+writeFileSync(join(ROOT, "bench", "results", "reads.json"), JSON.stringify({ meta, runs }, null, 1));
+
+const reads = [...new Set(runs.filter((r) => r.p50_ms !== undefined).map((r) => r.read))];
+const cell = (n, read, build = "this") => {
+  const r = runs.find((x) => x.n === n && x.read === read && x.build === build);
+  if (!r) return "–";
+  const kb = r.reply_bytes !== undefined ? `, ${(r.reply_bytes / 1024).toFixed(r.reply_bytes < 10240 ? 1 : 0)} KiB` : "";
+  return `${r.p50_ms.toFixed(r.p50_ms < 10 ? 2 : 0)} [${r.q1_ms.toFixed(r.q1_ms < 10 ? 2 : 0)}, ${r.q3_ms.toFixed(r.q3_ms < 10 ? 2 : 0)}]${kb}`;
+};
+const md = [
+  "## Reads on big studies (`make bench-reads`, issue 19 item 5)",
+  "",
+  `${meta.machine}. One study of 6 float params (random strategy, median scheduler, 2 reports per trial), filled in process, then read`,
+  `over ZeroMQ from one Dealer socket against \`tuneport serve\`: round trip p50 [IQR] in ms over ${REPS} requests (plots: ${Math.max(3, Math.ceil(REPS / 3))}), with the`,
+  "reply size; the CLI row is a whole `tuneport studies list` process. Command: `nice -n 19 make bench-reads`.",
+  "",
+  ...(BASELINE ? ["", `Each cell: this build; below it, in the same run on the same file, the baseline build (\`--baseline ${args.baseline}\`).`] : []),
+  "",
+  `| read | ${SIZES.map((n) => `${n.toLocaleString("en")} trials`).join(" | ")} |`,
+  `|---|${SIZES.map(() => "---").join("|")}|`,
+  ...reads.map(
+    (read) => `| ${read} | ${SIZES.map((n) => cell(n, read) + (BASELINE ? `<br>before: ${cell(n, read, "baseline")}` : "")).join(" | ")} |`,
+  ),
+  ...["server RSS after the reads (MiB)", "CLI studies list max RSS (MiB)"].map(
+    (k) => `| ${k} | ${SIZES.map((n) => (runs.find((x) => x.n === n && x.read === k && x.build === "this")?.value.toFixed(0) ?? "–") + (BASELINE ? ` (before: ${runs.find((x) => x.n === n && x.read === k && x.build === "baseline")?.value.toFixed(0) ?? "–"})` : "")).join(" | ")} |`,
+  ),
+].join("\n");
+const mdPath = join(ROOT, "docs", "BENCHMARKS.md");
+let text = readFileSync(mdPath, "utf8");
+const start = "<!-- reads:start -->";
+const end = "<!-- reads:end -->";
+const block = `${start}\n${md}\n${end}`;
+text = text.includes(start) && text.includes(end) ? text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length) : `${text.trimEnd()}\n\n${block}\n`;
+writeFileSync(mdPath, text);

@@ -1,0 +1,173 @@
+// Server CPU per request (issue 19, item 3): one client runs random-strategy ask → tell loops
+// against `node --cpu-prof dist/cli/main.js serve`; the server's CPU time (utime + stime from
+// /proc) divided by the requests gives µs of server CPU per request, and the CPU profile, each
+// sample charged to the nearest frame of a known layer, gives the breakdown:
+//
+//   decode     msgpackr unpack + the byte-level input check (msgpack-scan)
+//   validate   zod (op argument schemas)
+//   service    src/service, src/domain, src/strategies, src/schedulers, src/math
+//   commit     src/storage (better-sqlite3 included: native time is charged to its JS caller)
+//   encode     msgpackr pack
+//   transport  src/transports/zmq and zeromq.js (socket reads/writes, the event loop glue)
+//   logging    pino
+//   gc / other (garbage collector), (program), node internals
+//
+//   node bench/server-cpu.mjs [--trials 3000] [--reports 0] [--out DIR] [--cli dist/cli/main.js]
+//
+// Prints a JSON line with the figures and keeps the .cpuprofile in --out (open it in Chrome
+// DevTools or speedscope).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Packr, Unpackr } from "msgpackr";
+import { Dealer } from "zeromq";
+
+const ROOT = join(import.meta.dirname, "..");
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const TRIALS = Number(args.trials ?? 3000);
+const REPORTS = Number(args.reports ?? 0);
+const CLI = resolve(args.cli ?? join(ROOT, "dist", "cli", "main.js"));
+mkdirSync(args.out ?? tmpdir(), { recursive: true });
+const OUT = mkdtempSync(join(args.out ?? tmpdir(), "tuneport-cpuprof-"));
+
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
+
+function freePort() {
+  return new Promise((res) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function cpuMs(pid, thread = false) {
+  const f = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
+  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime + stime, 100 ticks/s
+}
+
+const port = await freePort();
+const endpoint = `tcp://127.0.0.1:${port}`;
+const db = join(mkdtempSync(join(tmpdir(), "tuneport-cpu-")), "cpu.db");
+const proc = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir", OUT, CLI, "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+proc.stdout.resume(); // the log goes to a pipe, as under a supervisor; read and dropped
+proc.once("exit", (c) => {
+  if (c !== 0 && c !== null) console.error(`server exited ${c}`);
+});
+const sock = new Dealer({ linger: 0 });
+sock.connect(endpoint);
+let n = 0;
+async function call(op, a) {
+  const id = `c${n++}`;
+  await sock.send(packr.pack({ v: 1, id, op, ...a }));
+  for (;;) {
+    const [f] = await sock.receive();
+    const r = unpackr.unpack(f);
+    if (r.id !== id) continue;
+    if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
+    return r.result;
+  }
+}
+
+const SPACE = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
+await call("hello", { versions: [1] }); // queued by ZeroMQ until the server has bound
+await call("create_study", { name: "cpu", space: SPACE, strategy: "random", seed: 1 });
+const loop = async (count) => {
+  for (let i = 0; i < count; i++) {
+    const a = await call("ask", { study: "cpu" });
+    for (let s = 0; s < REPORTS; s++) await call("report", { study: "cpu", trial: a.trial.number, token: a.lease.token, step: s, value: 1 / (s + 1) });
+    await call("tell", { study: "cpu", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+  }
+};
+await loop(Math.min(300, TRIALS)); // warm-up (JIT)
+const requests = TRIALS * (2 + REPORTS);
+const c0 = cpuMs(proc.pid);
+const m0 = cpuMs(proc.pid, true);
+const t0 = performance.now();
+// V8 stamps profile samples with the monotonic clock in µs, as process.hrtime here: the window of the loop.
+const w0 = Number(process.hrtime.bigint() / 1000n);
+await loop(TRIALS);
+const w1 = Number(process.hrtime.bigint() / 1000n);
+const wall = performance.now() - t0;
+const cpu = cpuMs(proc.pid) - c0;
+const cpuMain = cpuMs(proc.pid, true) - m0;
+sock.close();
+proc.kill("SIGTERM");
+await new Promise((r) => proc.once("exit", r));
+
+// ------------------------------------------------------------------ the profile
+// One profile per thread (the plot and suggest workers too); the main thread's is the ".0." one.
+const file = readdirSync(OUT).find((f) => f.endsWith(".cpuprofile") && f.split(".")[4] === "0");
+const prof = JSON.parse(readFileSync(join(OUT, file), "utf8"));
+const byId = new Map(prof.nodes.map((x) => [x.id, x]));
+const parent = new Map();
+for (const x of prof.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+
+function layerOf(node) {
+  const { url, functionName } = node.callFrame;
+  if (functionName === "(garbage collector)") return "gc";
+  if (functionName === "(idle)") return "idle";
+  if (url.includes("msgpackr")) return /pack|encode|write/i.test(functionName) && !/unpack/i.test(functionName) ? "encode" : "decode";
+  if (url.includes("msgpack-scan")) return "decode";
+  if (url.includes("/zod/")) return "validate";
+  if (url.includes("/pino") || url.includes("sonic-boom") || url.includes("/logger.js")) return "logging";
+  if (url.includes("/storage/") || url.includes("better-sqlite3")) return "commit";
+  if (url.includes("/service/") || url.includes("/domain/") || url.includes("/strategies/") || url.includes("/schedulers/") || url.includes("/math/"))
+    return "service";
+  if (url.includes("/transports/zmq/") || url.includes("zeromq")) return "transport";
+  return null;
+}
+
+const perLayer = {};
+let total = 0;
+const times = prof.timeDeltas;
+const leafSelf = new Map();
+let at = prof.startTime;
+for (let i = 0; i < prof.samples.length; i++) {
+  const dt = times[i] ?? 0;
+  at += dt;
+  if (at < w0 || at > w1) continue; // start-up, warm-up and shutdown are not requests
+  let id = prof.samples[i];
+  const leaf = byId.get(id);
+  let layer = null;
+  while (id !== undefined) {
+    layer = layerOf(byId.get(id));
+    if (layer) break;
+    id = parent.get(id);
+  }
+  layer ??= "other";
+  if (layer === "idle") continue;
+  perLayer[layer] = (perLayer[layer] ?? 0) + dt;
+  total += dt;
+  const key = `${leaf.callFrame.functionName || "(anonymous)"} ${leaf.callFrame.url.split("/").slice(-2).join("/")}:${leaf.callFrame.lineNumber + 1}`;
+  leafSelf.set(key, (leafSelf.get(key) ?? 0) + dt);
+}
+// The shares of the loop's samples are applied to the CPU the process used during the loop.
+const share = Object.fromEntries(Object.entries(perLayer).map(([k, v]) => [k, v / total]));
+// Charged to the main thread's CPU (the profile samples the JS thread; the ZeroMQ I/O thread is the rest).
+const usPerRequest = (cpu * 1000) / requests;
+const usMain = (cpuMain * 1000) / requests;
+const breakdown = Object.fromEntries(Object.entries(share).map(([k, s]) => [k, Math.round(s * usMain * 10) / 10]));
+const top = [...leafSelf.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => ({ frame: k, share: Math.round((v / total) * 1000) / 10 }));
+console.log(
+  JSON.stringify({
+    trials: TRIALS,
+    reports_per_trial: REPORTS,
+    requests,
+    wall_us_per_request: Math.round((wall * 1000) / requests),
+    server_cpu_us_per_request: Math.round(usPerRequest),
+    main_thread_cpu_us_per_request: Math.round((cpuMain * 1000) / requests),
+    load_avg_1m: Math.round(loadavg()[0] * 10) / 10,
+    breakdown_us: breakdown,
+    top_self_frames_pct: top,
+    profile: join(OUT, file),
+  }, null, 1),
+);

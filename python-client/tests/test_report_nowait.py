@@ -1,0 +1,226 @@
+"""``Trial.report(value, step, wait=False)``: non-blocking reports sent by the client's background
+thread, against a real server (order, decisions at the next report/should_prune(), deferred
+errors, ordering with blocking calls) and a scripted one (resends keep the request id, heartbeats
+and reports take turns)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import tuneport as tp
+from conftest import FakeServer, ok
+from test_fake_server import STUDY_VIEW, TRIAL_VIEW
+
+HANG_S = 60.0  # only catches a hang
+
+
+def wait_answered(trial: tp.Trial) -> None:
+    """Waits (without applying anything) until the trial's queued reports were answered."""
+    end = time.monotonic() + HANG_S
+    while trial.pending_reports():
+        assert time.monotonic() < end, "non-blocking report never answered"
+        time.sleep(0.005)
+
+
+def pruning_study(client: tp.Client, name: str) -> tp.Study:
+    """A median-pruned study with one complete trial that reported 0 at steps 0..4."""
+    study = client.create_study(
+        name, space={"x": tp.Float(0, 1)}, scheduler={"name": "median", "options": {"n_startup_trials": 1}}
+    )
+    with study.ask() as good:
+        for step in range(5):
+            good.report(0.0, step)
+        good.complete(0.0)
+    return study
+
+
+def test_non_blocking_reports_are_stored_in_order_before_the_tell(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    with study.ask() as trial:
+        first = trial.report(0.5, 0, wait=False)
+        assert first is None  # nothing was answered before the first report
+        for step in range(1, 40):
+            trial.report(1.0 / (step + 1), step, wait=False)
+        trial.complete(0.01)  # waits for the queued reports: the tell is applied after them
+    stored = study.trial(trial.number)
+    assert stored.state == "COMPLETE"
+    assert [s for s, _ in stored.intermediate] == [float(s) for s in range(40)]
+    assert stored.intermediate[1] == (1.0, 0.5)
+
+
+def test_a_blocking_report_goes_after_the_queued_ones(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    with study.ask() as trial:
+        for step in range(10):
+            trial.report(float(step), step, wait=False)
+        decision = trial.report(10.0, 10)  # a lower step than a queued one would be refused
+        assert decision.action == "continue"
+        trial.complete(1.0)
+    assert [s for s, _ in study.trial(trial.number).intermediate] == [float(s) for s in range(11)]
+
+
+def test_a_prune_decision_is_delivered_at_the_next_report(client: tp.Client, name: str) -> None:
+    study = pruning_study(client, name)
+    with study.ask() as trial:
+        assert trial.report(9.0, 0, wait=False) is None
+        wait_answered(trial)
+        assert trial.state == "RUNNING"
+        with pytest.raises(tp.TrialPruned):
+            trial.report(9.0, 1, wait=False)  # delivers the prune; this report is not sent
+        assert trial.should_prune()
+        trial.prune()
+    stored = study.trial(trial.number)
+    assert stored.state == "PRUNED"
+    assert stored.intermediate == [(0.0, 9.0)]
+
+
+def test_should_prune_delivers_the_decision_optuna_style(client: tp.Client, name: str) -> None:
+    study = pruning_study(client, name)
+    with study.ask() as trial:
+        trial.report(9.0, 0, wait=False, raise_on_prune=False)
+        wait_answered(trial)
+        assert trial.should_prune()
+        trial.prune()
+    assert study.trial(trial.number).state == "PRUNED"
+
+
+def test_a_continue_is_returned_by_the_next_report_and_sets_the_budget(client: tp.Client, name: str) -> None:
+    study = pruning_study(client, name)
+    with study.ask() as trial:
+        trial.report(-1.0, 0, wait=False)
+        wait_answered(trial)
+        latest = trial.report(-1.0, 1, wait=False)
+        assert latest is not None and latest.action == "continue"
+        assert not trial.should_prune()
+        final = trial.flush_reports()
+        assert final is not None and final.action == "continue"
+        assert trial.flush_reports() is None  # nothing new since
+        trial.complete(-1.0)
+
+
+def test_the_error_of_a_queued_report_is_raised_later(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    with study.ask() as trial:
+        trial.report(1.0, 5, wait=False)
+        trial.report(1.0, 3, wait=False)  # a lower step: the server refuses it in the background
+        with pytest.raises(tp.InvalidArgumentError, match="steps must increase"):
+            trial.flush_reports()
+        assert trial.report(1.0, 6).action == "continue"  # the error was raised once; the trial goes on
+        trial.complete(1.0)
+    assert [s for s, _ in study.trial(trial.number).intermediate] == [5.0, 6.0]
+
+
+def test_a_lost_lease_is_raised_by_the_next_report(server: Any, name: str) -> None:
+    with tp.connect(server.endpoint, timeout=5.0, heartbeat=False) as client:
+        study = client.create_study(name, space={"x": tp.Float(0, 1)})
+        trial = study.ask()
+        trial.report(1.0, 0, wait=False)
+        wait_answered(trial)
+        trial.lease = tp.Lease("not-the-token", trial.lease.expires_at, trial.lease.ttl_s)  # as if it expired
+        trial.report(1.0, 1, wait=False)
+        wait_answered(trial)
+        assert trial.lease_lost  # marked by the background thread
+        with pytest.raises(tp.LeaseLostError):
+            trial.report(1.0, 2, wait=False)
+        assert trial not in client.open_trials()
+        assert [s for s, _ in study.trial(trial.number).intermediate] == [0.0]
+
+
+def test_close_sends_what_is_still_queued(server: Any, name: str) -> None:
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study = client.create_study(name, space={"x": tp.Float(0, 1)})
+        trial = study.ask()
+        for step in range(20):
+            trial.report(float(step), step, wait=False)
+    with tp.connect(server.endpoint, timeout=5.0) as reader:
+        stored = reader.load_study(name).trial(trial.number)
+    assert [s for s, _ in stored.intermediate] == [float(s) for s in range(20)]
+
+
+def _report_server(drop_first: bool, report_delay_s: float = 0.0) -> tuple[Any, list[str]]:
+    """A scripted server: ``ask`` hands out a trial with a 0.6 s lease, reports answer
+    ``continue`` after ``report_delay_s`` (the first one dropped when ``drop_first``)."""
+    dropped: list[str] = []
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        op = msg["op"]
+        if op == "get_study":
+            return ok(msg, {"study": STUDY_VIEW})
+        if op == "ask":
+            return ok(msg, {"study": "s", "trial": TRIAL_VIEW, "lease": {"token": "tok", "expires_at": 2.0, "ttl_s": 0.6}})
+        if op == "heartbeat":
+            return ok(msg, {"leases": [{"study": "s", "trial": 0, "ok": True} for _ in msg["leases"]]})
+        if op == "report":
+            if drop_first and not dropped:
+                dropped.append(msg["id"])
+                return None
+            time.sleep(report_delay_s)
+            return ok(msg, {"decision": {"action": "continue", "budget": msg["step"] + 1}})
+        if op == "tell":
+            return ok(msg, {"trial": dict(TRIAL_VIEW, state=msg["state"], value=msg.get("value"))})
+        raise AssertionError(op)
+
+    return handler, dropped
+
+
+def test_a_resent_report_keeps_its_request_id() -> None:
+    handler, dropped = _report_server(drop_first=True)
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=0.3, retries=5, heartbeat=False) as client:
+        trial = client.load_study("s").ask()
+        trial.report(0.5, 0, wait=False)
+        decision = trial.flush_reports()
+        assert decision is not None and decision.budget == 1 and trial.budget == 1
+        reports = [m for m in fake.received if m["op"] == "report"]
+        # Lost once, resent (maybe more than once on a slow machine), always as the same request.
+        assert len(reports) >= 2 and {m["id"] for m in reports} == {dropped[0]}
+        trial.report(0.25, 1, wait=False)
+        trial.complete(0.25)
+        ids = [m["id"] for m in fake.received if m["op"] == "report"]
+        assert ids[-1] != dropped[0] and fake.received[-1]["op"] == "tell"
+
+
+def test_heartbeats_and_reports_take_turns() -> None:
+    # Each report takes the server 0.15 s; the 0.6 s lease wants a heartbeat every 0.2 s.
+    handler, _ = _report_server(drop_first=False, report_delay_s=0.15)
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=5.0) as client:
+        trial = client.load_study("s").ask()
+        for step in range(12):
+            trial.report(1.0, step, wait=False)
+        trial.flush_reports()
+        ops = [m["op"] for m in fake.received]
+        first, last = ops.index("report"), len(ops) - 1 - ops[::-1].index("report")
+        between = ops[first:last]
+        # Heartbeats went out while the queue was long (not starved by 1.8 s of reports) ...
+        assert between.count("heartbeat") >= 3
+        # ... and every report was sent once, in order.
+        reports = [m for m in fake.received if m["op"] == "report"]
+        assert [m["step"] for m in reports] == list(range(12))
+        assert len({m["id"] for m in reports}) == 12
+        trial.complete(1.0)
+
+
+def test_many_threads_report_without_blocking_each_other(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    trials = [study.ask() for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def run(trial: tp.Trial) -> None:
+        try:
+            for step in range(25):
+                trial.report(float(step), step, wait=False)
+            trial.complete(1.0)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in trials]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG_S)
+    assert not errors
+    for trial in trials:
+        assert [s for s, _ in study.trial(trial.number).intermediate] == [float(s) for s in range(25)]

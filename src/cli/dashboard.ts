@@ -1,0 +1,98 @@
+/**
+ * `tuneport dashboard --storage FILE`: the dashboard, read-only, beside a running server (the
+ * SQLite file is read the way `tuneport studies list` reads it; live updates by polling the file,
+ * see transports/http/polled-source.ts). Also the option parsing `serve --dashboard` shares.
+ */
+import { existsSync } from "node:fs";
+import { type LogFormat, type LogLevel, createLogger } from "../logger.js";
+import { DashboardServer } from "../transports/http/dashboard.js";
+import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
+import { PolledSource } from "../transports/http/polled-source.js";
+import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
+
+/** The dashboard's listening options, checked. */
+export interface DashboardCliOptions {
+  port: number;
+  host: string;
+  token: string | undefined;
+  allowedHosts: string[];
+}
+
+/**
+ * `--dashboard PORT` (or `--port` for `tuneport dashboard`), `--dashboard-host`,
+ * `--dashboard-token` / TUNEPORT_DASHBOARD_TOKEN and `--dashboard-allow-host`, checked; null
+ * when no dashboard was asked for. @throws UsageError
+ */
+export function dashboardOptions(v: Record<string, unknown>, portOption = "dashboard"): DashboardCliOptions | null {
+  const port = intOption(portOption, v[portOption], 0, 65535);
+  if (port === undefined) return null;
+  const host = (v["dashboard-host"] as string | undefined) ?? "127.0.0.1";
+  const token = (v["dashboard-token"] as string | undefined) ?? (process.env.TUNEPORT_DASHBOARD_TOKEN || undefined);
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) throw new UsageError(`the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  if (token === undefined && !isLoopbackHost(host))
+    throw new UsageError(`the dashboard on ${host} (not loopback) needs a token of at least ${MIN_TOKEN_LENGTH} characters: set TUNEPORT_DASHBOARD_TOKEN`);
+  const allowedHosts = (v["dashboard-allow-host"] as string[] | undefined) ?? [];
+  for (const h of allowedHosts)
+    if (!isHostName(h)) throw new UsageError(`--dashboard-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
+  return { port, host, token, allowedHosts };
+}
+
+export const dashboardCommand: Command = {
+  name: "dashboard",
+  summary: "serve the dashboard read-only from a database file, beside a running server",
+  help: `
+Usage: tuneport dashboard [--storage FILE] [--port PORT] [--dashboard-host HOST]
+
+Serves the live dashboard (a web page: studies, charts, the trial table) read-only from a
+SQLite database that a running 'tuneport serve' writes. The file is opened read-only and read
+again whenever it changes (looked at every 500 ms), so pages follow the server live. Actions
+(enqueue, stop/resume, notes) need 'tuneport serve --dashboard PORT' instead.
+
+Options:
+  --storage FILE               SQLite database file [./tuneport.db]
+  --port PORT                  port to listen on [8080]; 0 picks a free one (logged)
+  --dashboard-host HOST        interface [127.0.0.1]; any other needs a token
+  --dashboard-token TOKEN      the token (at least 16 characters); prefer the
+                               TUNEPORT_DASHBOARD_TOKEN environment variable. Open the
+                               page once as http://HOST:PORT/?token=TOKEN
+  --dashboard-allow-host NAME  also accept NAME in the Host and Origin headers; repeatable
+  --log-level LEVEL            fatal|error|warn|info|debug|trace|silent [info]
+  --log-format FORMAT          pretty or json
+`,
+  options: {
+    storage: { type: "string", default: "./tuneport.db" },
+    port: { type: "string", default: "8080" },
+    "dashboard-host": { type: "string", default: "127.0.0.1" },
+    "dashboard-token": { type: "string" },
+    "dashboard-allow-host": { type: "string", multiple: true },
+    "log-level": { type: "string" },
+    "log-format": { type: "string" },
+  },
+  async run(v) {
+    const opts = dashboardOptions(v, "port") as DashboardCliOptions;
+    const path = v.storage as string;
+    if (/^postgres(ql)?:\/\//.test(path))
+      throw new UsageError("tuneport dashboard reads a SQLite file; with PostgreSQL run the dashboard in a server: tuneport serve --dashboard PORT");
+    if (!existsSync(path)) throw new UsageError(`no database file at ${path}`);
+    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: v["log-format"] as LogFormat | undefined });
+    const stopRequested = new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    const source = await PolledSource.open({ path, logger });
+    const server = new DashboardServer({ ...opts, source, logger, readOnly: true });
+    try {
+      await server.start();
+    } catch (err) {
+      logger.fatal({ err }, "could not listen for the dashboard");
+      await source.close();
+      return 1;
+    }
+    logger.info({ storage: path, dashboard: `http://${opts.host}:${server.port}/`, read_only: true }, "tuneport dashboard ready");
+    await stopRequested;
+    await server.close();
+    await source.close();
+    exitWhenIdle();
+    return 0;
+  },
+};

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../logger.js";
+import { StudyService } from "../service/study-service.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { studySummaries } from "./studies.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("tuneport studies list reads summaries", () => {
+  it("gives the views list_studies gives, without loading the trials (ties, every state, both directions)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tuneport-summaries-"));
+    dirs.push(dir);
+    const path = join(dir, "s.db");
+    const storage = new SqliteStorage({ path });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => 1_000_000, reapIntervalMs: 0 });
+    const space = { x: { type: "float", low: 0, high: 1 } };
+    const values: Record<string, (number | string)[]> = {
+      lo: [0.5, 0.25, "FAIL", 0.25, "PRUNED", 0.75, "RUNNING"], // a tie for the best: the lower number wins
+      hi: [0.5, 0.25, 0.75, "FAIL", 0.75, "RUNNING"],
+      empty: [],
+      failed: ["FAIL", "PRUNED"],
+    };
+    for (const [name, vs] of Object.entries(values)) {
+      await svc.execute("create_study", { name, space, direction: name === "hi" ? "maximize" : "minimize", scheduler: "median" });
+      for (const v of vs) {
+        const a = await svc.execute("ask", { study: name });
+        await svc.execute("report", { study: name, trial: a.trial.number, token: a.lease.token, step: 0, value: 1 });
+        if (v === "RUNNING") continue;
+        await svc.execute("tell", {
+          study: name, trial: a.trial.number, token: a.lease.token,
+          state: typeof v === "number" ? "COMPLETE" : (v as "FAIL" | "PRUNED"), value: typeof v === "number" ? v : undefined,
+        });
+      }
+    }
+    await svc.execute("enqueue", { study: "lo", params: { x: 0.5 } });
+    const expected = await svc.listStudies();
+    await svc.close();
+    await storage.close();
+
+    const reader = new SqliteStorage({ path, readonly: true });
+    try {
+      const got = await studySummaries(reader);
+      expect(got).toEqual(expected);
+      const byName = Object.fromEntries(got.map((s) => [s.name, s]));
+      expect(byName.lo?.best_trial?.number).toBe(1); // 0.25 at trials 1 and 3
+      expect(byName.hi?.best_trial?.number).toBe(2); // 0.75 at trials 2 and 4
+      expect(byName.lo?.best_trial?.intermediate).toEqual([[0, 1]]);
+      expect(byName.lo?.counts).toEqual({ WAITING: 1, RUNNING: 1, COMPLETE: 4, PRUNED: 1, FAIL: 1 });
+      expect(byName.empty?.best_trial).toBeNull();
+      expect(byName.failed?.best_trial).toBeNull();
+    } finally {
+      await reader.close();
+    }
+  });
+});

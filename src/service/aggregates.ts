@@ -1,0 +1,130 @@
+/**
+ * Aggregates of a study maintained on write, so that reads and pruners need not scan every trial:
+ *
+ * - `counts`: trials by state;
+ * - `best`: the best feasible COMPLETE trial (ties: the earlier number, as `bestTrial`); none in a
+ *   multi-objective study;
+ * - `stepLosses`: per step, the values COMPLETE trials reported at exactly that step, as losses
+ *   (`lossOf`: sign-flipped for maximize, NaN as +Infinity) sorted ascending — what the
+ *   percentile/median schedulers compare a report with (see `StudyStats` in domain/plugin.ts).
+ *
+ * Contract: every change to a study's trial list goes through `putTrial` (replace or append a
+ * record), which updates the aggregates in O(1) for counts and best, and O(steps · log m) for
+ * the step losses when a trial enters or leaves COMPLETE. `buildAggregates` computes them from
+ * scratch (at load, and in tests to check that `putTrial` never drifts).
+ */
+import { type Direction, TRIAL_STATES, type TrialState, isBetter } from "../domain/trial.js";
+import type { StudyStats } from "../domain/plugin.js";
+import { isFeasibleVector } from "../domain/objectives.js";
+import type { TrialRecord } from "./study-state.js";
+
+export interface StudyAggregates {
+  readonly direction: Direction;
+  readonly counts: Record<TrialState, number>;
+  best: TrialRecord | null;
+  /** Per step: the losses of COMPLETE trials at that step, ascending. */
+  readonly stepLosses: Map<number, number[]>;
+}
+
+/** The loss of `v` for `direction` (as schedulers/common.ts `lossOf`: NaN is the worst). */
+function lossOf(direction: Direction, v: number): number {
+  if (Number.isNaN(v)) return Infinity;
+  return direction === "minimize" ? v : -v;
+}
+
+/** The aggregates of `trials` (in number order), from scratch. */
+export function buildAggregates(direction: Direction, trials: readonly TrialRecord[]): StudyAggregates {
+  const agg: StudyAggregates = {
+    direction,
+    counts: Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>,
+    best: null,
+    stepLosses: new Map(),
+  };
+  for (const t of trials) {
+    agg.counts[t.state]++;
+    if (isCandidate(t) && (agg.best === null || isBetter(direction, t.value as number, agg.best.value as number))) agg.best = t;
+    if (t.state === "COMPLETE") addLosses(agg, t);
+  }
+  return agg;
+}
+
+/**
+ * A trial that may be `best`: COMPLETE, with a value (a multi-objective trial has none: its
+ * study's best trials are the Pareto front) and feasible (domain/objectives.ts).
+ */
+function isCandidate(t: TrialRecord): boolean {
+  return t.state === "COMPLETE" && t.value !== null && isFeasibleVector(t.constraints);
+}
+
+/** Whether `a` ranks before `b` as the best (better value, or equal and earlier). */
+function ranksBefore(direction: Direction, a: TrialRecord, b: TrialRecord): boolean {
+  const av = a.value as number;
+  const bv = b.value as number;
+  return isBetter(direction, av, bv) || (av === bv && a.number < b.number);
+}
+
+function insertSorted(xs: number[], x: number): void {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((xs[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  xs.splice(lo, 0, x);
+}
+
+function addLosses(agg: StudyAggregates, t: TrialRecord): void {
+  for (const iv of t.intermediate) {
+    let xs = agg.stepLosses.get(iv.step);
+    if (!xs) agg.stepLosses.set(iv.step, (xs = []));
+    insertSorted(xs, lossOf(agg.direction, iv.value));
+  }
+}
+
+function removeLosses(agg: StudyAggregates, t: TrialRecord): void {
+  for (const iv of t.intermediate) {
+    const xs = agg.stepLosses.get(iv.step);
+    if (!xs) continue;
+    const i = xs.indexOf(lossOf(agg.direction, iv.value));
+    if (i >= 0) xs.splice(i, 1);
+    if (xs.length === 0) agg.stepLosses.delete(iv.step);
+  }
+}
+
+/**
+ * Puts `next` at `trials[next.number]` (replacing the record there, or appending when
+ * `next.number === trials.length`) and updates `agg`. When the best trial stops being a
+ * candidate (a rare event: its record changes state), the best is found again by one scan.
+ */
+export function putTrial(agg: StudyAggregates, trials: TrialRecord[], next: TrialRecord): void {
+  const prev = trials[next.number];
+  if (prev === undefined && next.number !== trials.length)
+    throw new Error(`putTrial: trial ${next.number} is neither present nor next (${trials.length} trials)`);
+  trials[next.number] = next;
+  if (prev) {
+    agg.counts[prev.state]--;
+    if (prev.state === "COMPLETE" && (next.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) removeLosses(agg, prev);
+  }
+  agg.counts[next.state]++;
+  if (next.state === "COMPLETE" && (!prev || prev.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) addLosses(agg, next);
+
+  const wasBest = agg.best !== null && agg.best.number === next.number;
+  if (wasBest && (!isCandidate(next) || next.value !== (agg.best as TrialRecord).value)) {
+    agg.best = null;
+    for (const t of trials) if (isCandidate(t) && (agg.best === null || ranksBefore(agg.direction, t, agg.best))) agg.best = t;
+    return;
+  }
+  if (wasBest) agg.best = next; // same value, newer record (attributes changed)
+  else if (isCandidate(next) && (agg.best === null || ranksBefore(agg.direction, next, agg.best))) agg.best = next;
+}
+
+/** The statistics the plug-ins read instead of scanning the trials (domain/plugin.ts `StudyStats`). */
+export function statsOf(agg: StudyAggregates): StudyStats {
+  return {
+    completeCount: agg.counts.COMPLETE,
+    completeLossesAt: (step: number) => agg.stepLosses.get(step) ?? EMPTY,
+  };
+}
+
+const EMPTY: readonly number[] = Object.freeze([]);

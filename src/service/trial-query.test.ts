@@ -1,0 +1,95 @@
+/**
+ * The dashboard's reads through the op table: `query_trials` (filter, sort, page),
+ * `studies_overview` and `plot_spec`, on a real in-memory SQLite service. Expected pages are
+ * computed independently from `trials` (every trial), so a wrong filter or order fails.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { StudyService } from "./study-service.js";
+
+const SPACE = {
+  lr: { type: "float", low: 1e-4, high: 1, log: true },
+  act: { type: "categorical", choices: ["relu", "gelu", "tanh"] },
+};
+
+describe("dashboard reads", () => {
+  let now = 1_000_000;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+
+  beforeEach(async () => {
+    now = 1_000_000;
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    await svc.execute("create_study", { name: "q", space: SPACE, strategy: "random", seed: 3, lease_ttl_s: 600 });
+    // 40 trials: most complete, every 5th failed, every 7th left running.
+    for (let i = 0; i < 40; i++) {
+      const a = await svc.execute("ask", { study: "q" });
+      now += 1000 + (i % 3) * 500;
+      const n = a.trial.number;
+      if (i % 7 === 6) continue;
+      if (i % 5 === 4) await svc.execute("tell", { study: "q", trial: n, token: a.lease.token, state: "FAIL" });
+      else await svc.execute("tell", { study: "q", trial: n, token: a.lease.token, state: "COMPLETE", value: ((n * 37) % 40) / 10 });
+    }
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  const all = async () => (await svc.execute("trials", { study: "q" })).trials;
+
+  it("filters by state and parameter range, sorts by a parameter and pages", async () => {
+    const want = (await all())
+      .filter((t) => t.state === "COMPLETE" && (t.params.lr as number) >= 0.001 && (t.params.lr as number) <= 0.1)
+      .sort((a, b) => (b.params.lr as number) - (a.params.lr as number));
+    expect(want.length).toBeGreaterThan(8);
+    const args = { study: "q", states: ["COMPLETE"], ranges: { lr: { min: 0.001, max: 0.1 } }, sort: "params.lr", descending: true, limit: 5 };
+    const p1 = await svc.execute("query_trials", args);
+    const p2 = await svc.execute("query_trials", { ...args, offset: 5 });
+    expect(p1.total).toBe(40);
+    expect(p1.matched).toBe(want.length);
+    expect([...p1.rows, ...p2.rows].map((r) => r.number)).toEqual(want.slice(0, 10).map((t) => t.number));
+    expect(p1.params).toEqual(["lr", "act"]);
+  });
+
+  it("sorts by value with trials without one last in both directions, and filters categorical choices", async () => {
+    const everything = await all();
+    const valued = everything.filter((t) => t.value !== null).length;
+    for (const descending of [false, true]) {
+      const page = await svc.execute("query_trials", { study: "q", sort: "value", descending, limit: 1000 });
+      const values = page.rows.map((r) => r.value);
+      expect(values.slice(valued).every((v) => v === null)).toBe(true);
+      const head = values.slice(0, valued) as number[];
+      expect(head).toEqual([...head].sort((a, b) => (descending ? b - a : a - b)));
+    }
+    const gelu = await svc.execute("query_trials", { study: "q", choices: { act: ["gelu"] }, limit: 1000 });
+    expect(gelu.rows.map((r) => r.number)).toEqual(everything.filter((t) => t.params.act === "gelu").map((t) => t.number));
+  });
+
+  it("refuses an unknown sort key", async () => {
+    await expect(svc.execute("query_trials", { study: "q", sort: "colour" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("sums the study up in one overview line", async () => {
+    const trials = await all();
+    const [o] = (await svc.execute("studies_overview", {})).studies;
+    const complete = trials.filter((t) => t.state === "COMPLETE");
+    expect(o).toMatchObject({ name: "q", n_trials: 40, strategy: "random", stopped: false });
+    expect(o?.counts.COMPLETE).toBe(complete.length);
+    expect(o?.counts.RUNNING).toBe(trials.filter((t) => t.state === "RUNNING").length);
+    expect(o?.best?.value).toBe(Math.min(...complete.map((t) => t.value as number)));
+    expect(o?.live_workers).toBe(o?.counts.RUNNING);
+    now += 601 * 1000; // every lease has expired: nobody at work
+    expect((await svc.execute("studies_overview", {})).studies[0]?.live_workers).toBe(0);
+  });
+
+  it("gives the Vega-Lite spec that plot renders, optionally for chosen trials", async () => {
+    const full = await svc.execute("plot_spec", { study: "q", kind: "history" });
+    expect(full.kind).toBe("history");
+    expect(JSON.stringify(full.spec)).toContain("vega-lite");
+    const one = await svc.execute("plot_spec", { study: "q", kind: "edf", trials: [0, 1, 2] });
+    expect(one.caption).toMatch(/over [1-3] complete trials/);
+  });
+});

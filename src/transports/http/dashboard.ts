@@ -1,0 +1,235 @@
+/**
+ * The dashboard's HTTP surface, behind the shared door (http-door.ts: Host/Origin, token,
+ * loopback by default). It translates and decides nothing:
+ *
+ * - `GET /` (and any page path): the page shell; `GET /assets/*`: the bundle built from web/
+ *   by `make` (dist/web/), served from disk, never from a CDN.
+ * - `POST /api/op/NAME` with a JSON body: op NAME of the op table through `execute`, for the
+ *   ops in `DASHBOARD_OPS` only (reads; in read-only mode the writes answer 403). The answer is
+ *   the op's result as JSON, or `{error: {code, message}}` with an HTTP status for the code.
+ * - `GET /api/events`: Server-Sent Events, one `change` event per committed change of the
+ *   service's change feed (`{study, kind, version}`), the feed that drives MCP notifications.
+ *
+ * Auth: when the door asks for a token (off loopback, or given one), a request carries it as
+ * `Authorization: Bearer`, or as the cookie set when the page is opened once with
+ * `?token=TOKEN` (the cookie holds a value derived from the token, HttpOnly, SameSite=Strict).
+ * Writes must be `application/json`, which a foreign page cannot send without a CORS preflight
+ * this server never grants; the door has already refused foreign Origins.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import { type ErrorCode, TuneportError } from "../../domain/errors.js";
+import type { StudyChange } from "../../service/change-feed.js";
+import type { OpName } from "../../service/ops/ops.js";
+import { HttpDoor } from "./http-door.js";
+import { cookieOf, readBody, sameSecret } from "./http-rules.js";
+
+/** What the dashboard needs of a service: the op table and the change feed. */
+export interface DashboardSource {
+  execute(op: OpName, args: unknown): Promise<unknown>;
+  onChange(listener: (change: StudyChange) => void): () => void;
+}
+
+/** The ops the page calls; the writes are the same ops workers and agents use. */
+export const DASHBOARD_READS: readonly OpName[] = ["studies_overview", "get_study", "query_trials", "plot_spec", "trial", "trajectory", "lineage", "best"];
+export const DASHBOARD_WRITES: readonly OpName[] = ["enqueue", "stop_study", "resume_study", "set_user_attrs"];
+
+export interface DashboardOptions {
+  readonly source: DashboardSource;
+  readonly logger: Logger;
+  readonly port: number;
+  /** [127.0.0.1] */
+  readonly host?: string;
+  /** Required off loopback; on loopback, when given, it is asked for too. */
+  readonly token?: string;
+  readonly allowedHosts?: readonly string[];
+  /** Refuse the write ops (`tuneport dashboard --storage`). */
+  readonly readOnly?: boolean;
+  /** Where dashboard.js and dashboard.css are [dist/web beside this module]. */
+  readonly assetsDir?: string;
+}
+
+const MAX_BODY_BYTES = 256 * 1024;
+const COOKIE = "tuneport_dashboard";
+const ASSET_TYPES: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
+const STATUS: Partial<Record<ErrorCode, number>> = { NOT_FOUND: 404, INVALID_ARGUMENT: 400, ALREADY_EXISTS: 409, FAILED_PRECONDITION: 409, UNAVAILABLE: 503 };
+/** Vega compiles its expressions with `Function`: hence 'unsafe-eval'; nothing else runs but our bundle. */
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+/** The default assets folder: dist/web, found from dist/transports/http or from src/transports/http. */
+function defaultAssets(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = resolve(here, "../../web");
+  return existsSync(join(beside, "dashboard.js")) ? beside : resolve(here, "../../../dist/web");
+}
+
+/** The page shell; the bundle draws everything from the ops. */
+function shell(readOnly: boolean): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tuneport dashboard</title><link rel="stylesheet" href="/assets/dashboard.css"></head>
+<body data-read-only="${readOnly}"><a class="skip" href="#main">Skip to content</a>
+<header><a href="#/" class="brand">tuneport</a><span id="conn" role="status" aria-live="polite">connecting…</span></header>
+<main id="main" tabindex="-1"><p>Loading…</p></main>
+<script type="module" src="/assets/dashboard.js"></script></body></html>
+`;
+}
+
+/** `tuneport serve --dashboard` and `tuneport dashboard`: the page, its ops and its live feed. */
+export class DashboardServer {
+  private readonly door: HttpDoor;
+  private readonly log: Logger;
+  private readonly streams = new Set<ServerResponse>();
+  private readonly assets: string;
+  private readonly cookie: string | null;
+
+  /** @throws Error off loopback without a token, or with a token shorter than 16 characters. */
+  constructor(private readonly opts: DashboardOptions) {
+    this.log = opts.logger.child({ component: "dashboard" });
+    this.assets = opts.assetsDir ?? defaultAssets();
+    this.door = new HttpDoor({
+      logger: opts.logger,
+      component: "dashboard",
+      host: opts.host,
+      port: opts.port,
+      allowedHosts: opts.allowedHosts,
+      allowHostOption: "--dashboard-allow-host",
+      token: opts.token,
+      refuse: (res, status, message, headers) =>
+        res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ error: { code: status === 403 ? "FORBIDDEN" : "UNAVAILABLE", message } })),
+      handle: (req, res) => this.handle(req, res),
+    });
+    this.cookie = this.door.token ? this.door.token.cookieValue("dashboard") : null;
+  }
+
+  /** The bound port, after `start`. */
+  get port(): number {
+    return this.door.port;
+  }
+
+  /** Connected live streams (SSE), for logs and the benchmark. */
+  get liveStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Listens; resolves with the bound port. */
+  async start(): Promise<number> {
+    if (!existsSync(join(this.assets, "dashboard.js"))) this.log.warn({ assets: this.assets }, "dashboard assets not built (run make build): the page will not load");
+    const port = await this.door.start();
+    this.log.info({ host: this.door.host, port, read_only: this.opts.readOnly === true, token: this.door.token !== null }, "dashboard listening");
+    return port;
+  }
+
+  /** Ends the live streams and closes the listener. */
+  async close(): Promise<void> {
+    await this.door.close(async () => {
+      for (const s of this.streams) s.end();
+      this.streams.clear();
+    });
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    if (this.door.authorized(req)) return true;
+    const c = cookieOf(req, COOKIE);
+    return c !== null && this.cookie !== null && sameSecret(c, this.cookie);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const given = url.searchParams.get("token");
+    if (req.method === "GET" && given !== null && this.door.token !== null) {
+      if (!this.door.token.matches(given)) return this.json(res, 401, { error: { code: "UNAUTHENTICATED", message: "wrong token" } });
+      url.searchParams.delete("token");
+      const cookie = `${COOKIE}=${this.cookie}; Path=/; HttpOnly; SameSite=Strict`;
+      res.writeHead(303, { location: url.pathname + url.search, "set-cookie": cookie, ...SECURITY_HEADERS }).end();
+      return;
+    }
+    if (!this.authorized(req)) {
+      req.resume();
+      const message = "this dashboard needs its token: open it once as /?token=TOKEN (or send Authorization: Bearer TOKEN)";
+      return this.json(res, 401, { error: { code: "UNAUTHENTICATED", message } }, { "www-authenticate": 'Bearer realm="tuneport"' });
+    }
+    if (url.pathname.startsWith("/api/op/") && req.method === "POST") return this.op(req, res, url.pathname.slice(8));
+    if (url.pathname === "/api/events" && req.method === "GET") return this.events(req, res);
+    if (req.method !== "GET" && req.method !== "HEAD") return this.json(res, 405, { error: { code: "INVALID_ARGUMENT", message: `${req.method} is not allowed here` } });
+    if (url.pathname.startsWith("/assets/")) return this.asset(res, url.pathname.slice(8));
+    if (url.pathname === "/" || url.pathname === "/index.html") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...SECURITY_HEADERS }).end(shell(this.opts.readOnly === true));
+      return;
+    }
+    this.json(res, 404, { error: { code: "NOT_FOUND", message: `no page ${url.pathname}; the dashboard is at /` } });
+  }
+
+  private asset(res: ServerResponse, name: string): void {
+    const type = ASSET_TYPES[name];
+    if (type === undefined) return this.json(res, 404, { error: { code: "NOT_FOUND", message: `no asset ${name}` } });
+    let body: Buffer;
+    try {
+      body = readFileSync(join(this.assets, name));
+    } catch {
+      return this.json(res, 404, { error: { code: "NOT_FOUND", message: `asset ${name} is not built; run make build` } });
+    }
+    res.writeHead(200, { "content-type": type, "cache-control": "no-cache", ...SECURITY_HEADERS }).end(body);
+  }
+
+  private async op(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const op = name as OpName;
+    const write = DASHBOARD_WRITES.includes(op);
+    if (!write && !DASHBOARD_READS.includes(op)) {
+      req.resume();
+      return this.json(res, 404, { error: { code: "NOT_FOUND", message: `the dashboard does not call op ${JSON.stringify(name)}` } });
+    }
+    if (write && this.opts.readOnly) {
+      req.resume();
+      return this.json(res, 403, { error: { code: "FAILED_PRECONDITION", message: "this dashboard is read-only (tuneport dashboard --storage); use the one of tuneport serve --dashboard" } });
+    }
+    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
+      req.resume();
+      return this.json(res, 415, { error: { code: "INVALID_ARGUMENT", message: "send the op's arguments as application/json" } });
+    }
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body.kind === "too-large") return this.json(res, 413, { error: { code: "INVALID_ARGUMENT", message: "the body is larger than 256 KiB" } }, { connection: "close" });
+    if (body.kind === "not-utf8") return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message: "the body is not UTF-8" } });
+    let args: unknown;
+    try {
+      args = body.text === "" ? {} : JSON.parse(body.text);
+    } catch {
+      return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message: "the body is not JSON" } });
+    }
+    try {
+      this.json(res, 200, await this.opts.source.execute(op, args));
+    } catch (err) {
+      if (!(err instanceof TuneportError)) throw err;
+      this.json(res, STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) } });
+    }
+  }
+
+  private events(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", ...SECURITY_HEADERS });
+    res.write("retry: 1000\n\n");
+    this.streams.add(res);
+    const off = this.opts.source.onChange((c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
+    // A comment now and then keeps proxies from closing an idle stream.
+    const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+    keepAlive.unref();
+    const done = () => {
+      off();
+      clearInterval(keepAlive);
+      this.streams.delete(res);
+    };
+    req.once("close", done);
+    res.once("close", done);
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS, ...headers }).end(JSON.stringify(body));
+  }
+}

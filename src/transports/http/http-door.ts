@@ -1,0 +1,135 @@
+/**
+ * One HTTP door: a node:http listener that applies the rules of http-rules.ts before any surface
+ * (MCP over Streamable HTTP, the dashboard) sees a request. In order:
+ *
+ * 1. Host/Origin must be loopback names, the bound address or allowed names: else 403
+ *    (DNS rebinding), before anything else is looked at.
+ * 2. While stopping: 503 with `connection: close`.
+ * 3. The surface's handler, which routes, and asks the door whether the request carries the
+ *    token (`authorized`) where the surface needs it: MCP always, the dashboard off loopback.
+ *
+ * Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
+ * dashboard), so each client reads errors in the format it expects. A handler that throws gets
+ * 500. `close` stops taking requests, waits for the surface to drain, and closes the listener.
+ */
+import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
+
+/** Writes a refusal in the surface's own format. */
+export type Refuse = (res: ServerResponse, status: number, message: string, headers?: OutgoingHttpHeaders) => void;
+
+export interface HttpDoorOptions {
+  readonly logger: Logger;
+  /** The surface, for logs (`mcp-http`, `dashboard`). */
+  readonly component: string;
+  /** Interface to listen on [127.0.0.1]. */
+  readonly host?: string;
+  /** 0 picks a free port (see `port` after `start`). */
+  readonly port: number;
+  /** Host names accepted in `Host`/`Origin` besides loopback ones and the bound address (case-insensitive). */
+  readonly allowedHosts?: readonly string[];
+  /** The option that extends the allow-list, named in 403 messages (e.g. `--mcp-allow-host`). */
+  readonly allowHostOption: string;
+  /** The token. Required when the door is bound off loopback (`tokenRequired`). */
+  readonly token?: string;
+  /** Asks for the token even on loopback (MCP over HTTP does). */
+  readonly alwaysRequireToken?: boolean;
+  readonly refuse: Refuse;
+  /** Answers a request that passed the Host/Origin check. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+export class HttpDoor {
+  private readonly http: Server;
+  private readonly log: Logger;
+  private readonly guard: HostGuard;
+  /** The token to check, or null when this door asks for none (loopback without one). */
+  readonly token: Token | null;
+  private stoppingFlag = false;
+  /** The bound port, after `start`. */
+  port = 0;
+
+  /** @throws Error when a token is required but missing or shorter than 16 characters. */
+  constructor(private readonly opts: HttpDoorOptions) {
+    this.log = opts.logger.child({ component: opts.component });
+    const host = opts.host ?? "127.0.0.1";
+    const needed = opts.alwaysRequireToken === true || tokenRequired(host, opts.token !== undefined);
+    if (needed && opts.token === undefined) throw new Error(`${opts.component} on ${host} (not loopback) needs a token`);
+    this.token = needed ? new Token(opts.token as string, `${opts.component} token`) : null;
+    this.guard = new HostGuard(host, opts.allowedHosts);
+    this.http = createServer((req, res) => {
+      this.dispatch(req, res).catch((err: unknown) => {
+        this.log.error({ err }, "http request failed");
+        if (!res.headersSent) opts.refuse(res, 500, "internal server error");
+        else res.end();
+      });
+    });
+  }
+
+  /** The address listened on. */
+  get host(): string {
+    return this.opts.host ?? "127.0.0.1";
+  }
+
+  /** True when bound to a loopback address. */
+  get loopback(): boolean {
+    return isLoopbackHost(this.host);
+  }
+
+  /** True once `close` began: the surface should end long-lived responses (SSE, GET streams). */
+  get stopping(): boolean {
+    return this.stoppingFlag;
+  }
+
+  /** The host names accepted besides loopback ones (for start-up logs). */
+  get allowedHosts(): string[] {
+    return [...this.guard.allowed];
+  }
+
+  /** Listens; resolves with the bound port. */
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(this.opts.port, this.host, () => {
+        this.http.off("error", reject);
+        resolve();
+      });
+    });
+    this.port = (this.http.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  /** True when the request carries the token as a bearer header, or when this door asks for none. */
+  authorized(req: IncomingMessage): boolean {
+    return this.token === null || this.token.bearerIn(req);
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const foreign = this.guard.refusal(req);
+    if (foreign !== null) {
+      req.resume();
+      this.log.warn({ request: { host: req.headers.host ?? null, origin: req.headers.origin ?? null } }, "http request refused: foreign Host/Origin");
+      this.opts.refuse(res, 403, `forbidden: ${foreign} (DNS rebinding protection); allow the name with ${this.opts.allowHostOption}`);
+      return;
+    }
+    if (this.stoppingFlag) {
+      req.resume();
+      this.opts.refuse(res, 503, "server stopping; retry once it is back", { connection: "close" });
+      return;
+    }
+    await this.opts.handle(req, res);
+  }
+
+  /**
+   * Stops taking requests (503 from now on), runs `drain` (the surface answers what is in flight
+   * and ends its streams), then closes every connection and the listener.
+   */
+  async close(drain: () => Promise<void> = async () => undefined): Promise<void> {
+    this.stoppingFlag = true;
+    await drain();
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}

@@ -1,0 +1,35 @@
+/** The page's only way to the server: ops of the op table over POST /api/op/NAME, and the live feed. */
+
+/** An op's failure, with the server's stable code. */
+export class OpError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Calls op `name` with `args`; resolves with its result. @throws OpError */
+export async function op<T = any>(name: string, args: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`/api/op/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(args), credentials: "same-origin" });
+  const body = await res.json().catch(() => ({ error: { code: "INTERNAL", message: `HTTP ${res.status}` } }));
+  if (!res.ok) throw new OpError(body?.error?.code ?? "INTERNAL", body?.error?.message ?? `HTTP ${res.status}`);
+  return body as T;
+}
+
+/** A committed change, from the service's change feed. */
+export interface Change {
+  study: string;
+  kind: "created" | "updated" | "deleted";
+  version: number;
+}
+
+/** Subscribes to the change feed over SSE; `status` hears connected/reconnecting. */
+export function liveChanges(onChange: (c: Change) => void, status: (connected: boolean) => void): EventSource {
+  const es = new EventSource("/api/events");
+  es.addEventListener("open", () => status(true));
+  es.addEventListener("error", () => status(false));
+  es.addEventListener("change", (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as Change));
+  return es;
+}

@@ -1,0 +1,132 @@
+/**
+ * The dashboard page: a hash router over three views (studies list, study, trial), every datum
+ * read through ops, kept live by the change feed (SSE). No framework: views rebuild their own
+ * parts from op results.
+ */
+import { type Change, liveChanges, op } from "./api.js";
+import { ago, fmt, h, throttle, when } from "./dom.js";
+import { drawChart } from "./charts.js";
+import { fill } from "./dom.js";
+import { studyPage } from "./study.js";
+
+/** What the current view does when a change arrives; replaced on navigation. */
+export type OnChange = (c: Change) => void;
+let current: { onChange: OnChange; dispose?: () => void } = { onChange: () => undefined };
+
+const main = document.getElementById("main") as HTMLElement;
+const conn = document.getElementById("conn") as HTMLElement;
+
+async function studiesList(): Promise<void> {
+  document.title = "Studies — tuneport";
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { class: "studies" },
+    h("caption", {}, "Studies"),
+    h(
+      "thead",
+      {},
+      h("tr", {}, ...["Study", "Direction", "Strategy / scheduler", "Trials by state", "Best", "Last activity", "Live workers"].map((t) => h("th", { scope: "col" }, t))),
+    ),
+    body,
+  );
+  main.replaceChildren(h("h1", {}, "Studies"), table);
+  const refresh = async () => {
+    const { studies } = await op<{ studies: any[] }>("studies_overview");
+    body.replaceChildren(
+      ...studies.map((s) =>
+        h(
+          "tr",
+          { "data-study": s.name },
+          h("th", { scope: "row" }, h("a", { href: `#/study/${encodeURIComponent(s.name)}` }, s.name), s.stopped ? h("span", { class: "badge" }, "stopped") : null),
+          h("td", {}, s.direction),
+          h("td", {}, s.scheduler ? `${s.strategy} / ${s.scheduler}` : s.strategy),
+          h("td", { class: "counts" }, Object.entries(s.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ") || "none"),
+          h("td", { class: "num" }, s.best ? `${fmt(s.best.value)} (#${s.best.number})` : "—"),
+          h("td", {}, ago(s.last_activity_at)),
+          h("td", { class: "num" }, s.live_workers),
+        ),
+      ),
+    );
+    if (studies.length === 0) body.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No studies yet.")));
+  };
+  await refresh();
+  const again = throttle(() => void refresh(), 500);
+  current = { onChange: () => again() };
+}
+
+function kv(rows: [string, unknown][]): HTMLElement {
+  return h("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "string" ? v : fmt(v))]));
+}
+
+async function trialPage(study: string, number: number): Promise<void> {
+  document.title = `Trial ${number} of ${study} — tuneport`;
+  const render = async () => {
+    const { trial: t, lease } = await op<{ trial: any; lease: { expires_at: number; ttl_s: number } | null }>("trial", { study, trial: number });
+    const sys = t.system_attrs as Record<string, unknown>;
+    const curve = h("div", { class: "chart", "aria-live": "off" });
+    const caption = h("p", { class: "caption" });
+    const trajectory = await op<{ trajectory: { step: number | null; value: number | null; params: Record<string, unknown> }[] }>("trajectory", { study, trial: number });
+    const lineage = await op<{ lineage: { schedule: { from_step: number; params: Record<string, unknown>; trial: number; trial_step: number }[] } }>("lineage", { study, trial: number });
+    fill(
+      main,
+      h("nav", { "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Studies"), " › ", h("a", { href: `#/study/${encodeURIComponent(study)}` }, study), ` › trial ${number}`),
+      h("h1", {}, `Trial ${number} `, h("span", { class: `state ${t.state}` }, t.state)),
+      h("section", { "aria-labelledby": "t-sum" }, h("h2", { id: "t-sum" }, "Summary"),
+        kv([
+          ["Value", t.value],
+          ["Created", when(t.created_at)],
+          ["Started", when(t.started_at)],
+          ["Finished", when(t.finished_at)],
+          ["Duration", t.duration_s === null ? "—" : `${fmt(t.duration_s)} s`],
+          ["Lease", lease ? `expires ${when(lease.expires_at)} (TTL ${lease.ttl_s} s)` : "none"],
+          ["Attempt", typeof sys.retry_count === "number" ? `retry ${sys.retry_count}` : "first"],
+          ["Retry of", sys.retry_of ?? "—"],
+          ["Retried as", sys.retried_as ?? "—"],
+          ["Rationale", typeof sys.rationale === "string" ? sys.rationale : "—"],
+        ])),
+      h("section", { "aria-labelledby": "t-params" }, h("h2", { id: "t-params" }, "Parameters"), kv(Object.entries(t.params))),
+      h("section", { "aria-labelledby": "t-curve" }, h("h2", { id: "t-curve" }, "Intermediate values"), curve, caption),
+      h("section", { "aria-labelledby": "t-ua" }, h("h2", { id: "t-ua" }, "User attributes"), h("pre", {}, JSON.stringify(t.user_attrs, null, 2))),
+      h("section", { "aria-labelledby": "t-sa" }, h("h2", { id: "t-sa" }, "System attributes"), h("pre", {}, JSON.stringify(sys, null, 2))),
+      trajectory.trajectory.length > 0
+        ? h("section", { "aria-labelledby": "t-traj" }, h("h2", { id: "t-traj" }, "Hyperparameter trajectory"),
+            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Value"), h("th", { scope: "col" }, "Params"))),
+              h("tbody", {}, ...trajectory.trajectory.map((e) => h("tr", {}, h("td", {}, fmt(e.step)), h("td", {}, fmt(e.value)), h("td", {}, JSON.stringify(e.params)))))))
+        : null,
+      lineage.lineage.schedule.length > 1
+        ? h("section", { "aria-labelledby": "t-lin" }, h("h2", { id: "t-lin" }, "Lineage (PBT)"),
+            h("ol", { class: "lineage" }, ...lineage.lineage.schedule.map((s) => h("li", {}, `from model step ${s.from_step}: trial `, h("a", { href: `#/study/${encodeURIComponent(study)}/trial/${s.trial}` }, `#${s.trial}`), ` (its step ${s.trial_step}) ${JSON.stringify(s.params)}`))))
+        : null,
+    );
+    if (t.intermediate.length > 0) await drawChart(curve, caption, { study, kind: "intermediate_values", trials: [number] });
+    else curve.replaceChildren(h("p", { class: "empty" }, "No intermediate values reported."));
+  };
+  await render();
+  const again = throttle(() => void render(), 1000);
+  current = { onChange: (c) => c.study === study && again() };
+}
+
+async function route(): Promise<void> {
+  current.dispose?.();
+  current = { onChange: () => undefined };
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "study" && parts[1] && parts[2] === "trial" && parts[3] !== undefined) await trialPage(parts[1], Number(parts[3]));
+    else if (parts[0] === "study" && parts[1]) current = await studyPage(main, parts[1]);
+    else await studiesList();
+  } catch (err) {
+    main.replaceChildren(h("h1", {}, "Not available"), h("p", { role: "alert" }, (err as Error).message), h("p", {}, h("a", { href: "#/" }, "Back to the studies")));
+  }
+  main.focus({ preventScroll: true });
+}
+
+liveChanges(
+  (c) => current.onChange(c),
+  (ok) => {
+    conn.textContent = ok ? "live" : "reconnecting…";
+    conn.dataset.live = String(ok);
+  },
+);
+window.addEventListener("hashchange", () => void route());
+void route();

@@ -1,0 +1,211 @@
+/**
+ * The study page: header with stop/resume, notes, enqueue form, the charts (the server's specs)
+ * and the trial table (op `query_trials`: filter by state and parameter ranges, sort by any
+ * column, pages of 50). A change to the study refreshes the header and table at once and the
+ * charts at most once a second.
+ */
+import { type Change, OpError, op } from "./api.js";
+import { CHARTS, drawChart } from "./charts.js";
+import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
+
+const STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"];
+const PAGE = 50;
+
+interface TableState {
+  sort: string;
+  descending: boolean;
+  offset: number;
+  states: Set<string>;
+  ranges: Record<string, { min?: number; max?: number }>;
+}
+
+/** Builds the study page into `main`; returns what to do on changes. */
+export async function studyPage(main: HTMLElement, study: string): Promise<{ onChange: (c: Change) => void; dispose: () => void }> {
+  document.title = `${study} — tuneport`;
+  const { study: s } = await op<{ study: any }>("get_study", { study });
+  const space = s.space as Record<string, { type: string; choices?: unknown[]; low?: number; high?: number }>;
+  const header = h("div", { class: "study-head" });
+  const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
+  const table: TableState = { sort: "number", descending: true, offset: 0, states: new Set(), ranges: {} };
+  const tableBox = h("div", { class: "table-box" });
+  const pager = h("div", { class: "pager" });
+  const charts = CHARTS.map((c) => ({ ...c, box: h("div", { class: "chart", "data-kind": c.kind, tabindex: 0, role: "group", "aria-label": c.title }), caption: h("p", { class: "caption" }) }));
+  const logY = h("input", { type: "checkbox", id: "log-y" });
+  const numeric = Object.keys(space).filter((k) => space[k]?.type !== "categorical");
+  const pairA = h("select", { id: "pair-a" }, ...Object.keys(space).map((k, i) => h("option", { value: k, selected: i === 0 }, k)));
+  const pairB = h("select", { id: "pair-b" }, ...Object.keys(space).map((k, i) => h("option", { value: k, selected: i === 1 }, k)));
+
+  const renderHeader = (v: any) => {
+    const counts = Object.entries(v.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ");
+    fill(
+      header,
+      h("h1", {}, v.name, v.stopped ? h("span", { class: "badge" }, "stopped") : null),
+      h("p", { class: "meta" }, `${v.direction} · ${v.strategy.name}${v.scheduler ? ` / ${v.scheduler.name}` : ""} · ${v.n_trials} trials (${counts || "none"}) · best ${v.best_trial ? `${fmt(v.best_trial.value)} (#${v.best_trial.number})` : "—"}`),
+      READ_ONLY
+        ? null
+        : h("button", { type: "button", id: "stop-resume", onclick: () => void act(v.stopped ? "resume_study" : "stop_study", { study }, v.stopped ? "Resumed." : "Stopped: asks now get STUDY_STOPPED.") }, v.stopped ? "Resume study" : "Stop study"),
+    );
+  };
+
+  const act = async (name: string, args: Record<string, unknown>, done: string) => {
+    try {
+      await op(name, args);
+      status.textContent = done;
+      await refreshHeader();
+    } catch (err) {
+      status.textContent = `${err instanceof OpError ? err.code : "ERROR"}: ${(err as Error).message}`;
+    }
+  };
+
+  const refreshHeader = async () => renderHeader((await op<{ study: any }>("get_study", { study })).study);
+
+  let asked = 0;
+  const refreshTable = async () => {
+    const mine = ++asked;
+    const args: Record<string, unknown> = { study, sort: table.sort, descending: table.descending, offset: table.offset, limit: PAGE };
+    if (table.states.size > 0) args.states = [...table.states];
+    const ranges = Object.fromEntries(Object.entries(table.ranges).filter(([, r]) => r.min !== undefined || r.max !== undefined));
+    if (Object.keys(ranges).length > 0) args.ranges = ranges;
+    const page = await op<{ rows: any[]; total: number; matched: number; params: string[] }>("query_trials", args);
+    if (mine !== asked) return; // a later query is on its way: never show an older answer over it
+    const cols: [string, string][] = [["number", "#"], ["state", "State"], ["value", "Value"], ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"]];
+    const head = h("tr", {}, ...cols.map(([key, label]) => {
+      const sorted = table.sort === key;
+      return h("th", { scope: "col", "aria-sort": sorted ? (table.descending ? "descending" : "ascending") : "none" },
+        h("button", { type: "button", class: "sort", "data-sort": key, onclick: () => {
+          table.descending = sorted ? !table.descending : key !== "number" ? false : true;
+          table.sort = key;
+          table.offset = 0;
+          void refreshTable();
+        } }, label, sorted ? (table.descending ? " ▼" : " ▲") : ""));
+    }));
+    const rows = page.rows.map((r) =>
+      h("tr", { "data-trial": r.number },
+        h("td", { class: "num" }, h("a", { href: `#/study/${encodeURIComponent(study)}/trial/${r.number}` }, r.number), r.enqueued ? h("span", { class: "badge", title: "enqueued" }, "q") : null),
+        h("td", {}, h("span", { class: `state ${r.state}` }, r.state)),
+        h("td", { class: "num" }, fmt(r.value)),
+        ...page.params.map((p) => h("td", { class: "num" }, fmt(r.params[p]))),
+        h("td", { class: "num" }, fmt(r.duration_s)),
+        h("td", {}, when(r.finished_at)),
+      ));
+    tableBox.replaceChildren(h("table", { class: "trials", id: "trials" }, h("caption", {}, `Trials ${page.matched === 0 ? 0 : table.offset + 1}–${table.offset + page.rows.length} of ${page.matched} matching (${page.total} in all)`), h("thead", {}, head), h("tbody", {}, ...rows)));
+    pager.replaceChildren(
+      h("button", { type: "button", id: "prev", disabled: table.offset === 0, onclick: () => { table.offset = Math.max(0, table.offset - PAGE); void refreshTable(); } }, "Previous page"),
+      h("button", { type: "button", id: "next", disabled: table.offset + PAGE >= page.matched, onclick: () => { table.offset += PAGE; void refreshTable(); } }, "Next page"),
+    );
+  };
+
+  // Only charts on screen are redrawn on a change; the others when they scroll into view, so a
+  // live study does not keep the page busy drawing what nobody looks at.
+  const onScreen = new Set<HTMLElement>();
+  const stale = new Set<HTMLElement>();
+  const drawOne = async (c: (typeof charts)[number]) => {
+    stale.delete(c.box);
+    const args: Record<string, unknown> = { study, kind: c.kind };
+    if (c.kind === "history" && logY.checked) args.log_y = true;
+    if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
+    await drawChart(c.box, c.caption, args);
+  };
+  const refreshCharts = async () => {
+    for (const c of charts) {
+      if (onScreen.has(c.box)) await drawOne(c);
+      else stale.add(c.box);
+    }
+  };
+  const seen = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const box = e.target as HTMLElement;
+      if (!e.isIntersecting) {
+        onScreen.delete(box);
+        continue;
+      }
+      onScreen.add(box);
+      const c = charts.find((x) => x.box === box);
+      if (c && stale.has(box)) void drawOne(c);
+    }
+  }, { rootMargin: "200px" });
+
+  // Filters: states and numeric ranges.
+  const filters = h("fieldset", { class: "filters" }, h("legend", {}, "Filter trials"),
+    h("div", { class: "states" }, ...STATES.map((st) => h("label", {}, h("input", { type: "checkbox", value: st, onchange: (e: Event) => {
+      const box = e.target as HTMLInputElement;
+      if (box.checked) table.states.add(st);
+      else table.states.delete(st);
+      table.offset = 0;
+      void refreshTable();
+    } }), ` ${st.toLowerCase()}`))),
+    ...numeric.map((p) => {
+      const bound = (which: "min" | "max") => h("input", { type: "number", step: "any", id: `range-${p}-${which}`, class: "range", oninput: (e: Event) => {
+        const raw = (e.target as HTMLInputElement).value;
+        const r = (table.ranges[p] ??= {});
+        if (raw === "") delete r[which];
+        else r[which] = Number(raw);
+        table.offset = 0;
+        void refreshTable();
+      } });
+      return h("div", { class: "range-row" }, h("label", { for: `range-${p}-min` }, `${p} from`), bound("min"), h("label", { for: `range-${p}-max` }, "to"), bound("max"));
+    }),
+  );
+
+  // Actions: notes and enqueue.
+  const notes = h("textarea", { id: "notes", rows: 3 }, typeof s.user_attrs?.notes === "string" ? s.user_attrs.notes : "");
+  const paramInputs = Object.entries(space).map(([name, d]) =>
+    d.type === "categorical"
+      ? h("select", { id: `enq-${name}`, name }, ...(d.choices ?? []).map((c) => h("option", { value: JSON.stringify(c) }, String(c))))
+      : h("input", { id: `enq-${name}`, name, type: "number", step: "any", required: true, min: d.low, max: d.high }),
+  );
+  const note = h("textarea", { id: "enq-note", rows: 2 });
+  const actions = READ_ONLY
+    ? h("p", { class: "read-only" }, "Read-only dashboard: actions need tuneport serve --dashboard.")
+    : h("div", { class: "actions" },
+        h("form", { id: "notes-form", onsubmit: (e: Event) => {
+          e.preventDefault();
+          void act("set_user_attrs", { study, attrs: { notes: notes.value } }, "Notes saved.");
+        } }, h("label", { for: "notes" }, "Study notes"), notes, h("button", { type: "submit" }, "Save notes")),
+        h("form", { id: "enqueue-form", onsubmit: (e: Event) => {
+          e.preventDefault();
+          const params: Record<string, unknown> = {};
+          for (const el of paramInputs) params[el.name] = el instanceof HTMLSelectElement ? JSON.parse(el.value) : Number(el.value);
+          const args: Record<string, unknown> = { study, params };
+          if (note.value.trim() !== "") args.rationale = note.value.trim();
+          void op<{ trial: { number: number } }>("enqueue", args).then(
+            (r) => { status.textContent = `Trial ${r.trial.number} queued; the next worker to ask gets it.`; },
+            (err: Error) => { status.textContent = `${err instanceof OpError ? err.code : "ERROR"}: ${err.message}`; },
+          );
+        } }, h("fieldset", {}, h("legend", {}, "Enqueue a trial"),
+          ...Object.keys(space).flatMap((name, i) => [h("label", { for: `enq-${name}` }, name), paramInputs[i] as HTMLElement]),
+          h("label", { for: "enq-note" }, "Note (the rationale)"), note,
+          h("button", { type: "submit" }, "Enqueue"))),
+      );
+
+  main.replaceChildren(
+    h("nav", { "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Studies"), ` › ${study}`),
+    header, status, actions,
+    h("section", { "aria-labelledby": "h-trials" }, h("h2", { id: "h-trials" }, "Trials"), filters, tableBox, pager),
+    h("section", { "aria-labelledby": "h-charts", class: "charts" }, h("h2", { id: "h-charts" }, "Charts"),
+      h("div", { class: "chart-options" },
+        h("label", {}, logY, " log-scale objective (history)"),
+        h("label", { for: "pair-a" }, "Contour of"), pairA, h("label", { for: "pair-b" }, "and"), pairB),
+      ...charts.map((c) => h("figure", {}, h("figcaption", {}, h("h3", {}, c.title)), c.box, c.caption))),
+  );
+  renderHeader(s);
+  await refreshTable();
+  for (const c of charts) {
+    stale.add(c.box);
+    seen.observe(c.box);
+  }
+  const chartsLater = throttle(() => void refreshCharts(), 1000);
+  for (const el of [logY, pairA, pairB]) el.addEventListener("change", () => void refreshCharts());
+  const now = throttle(() => {
+    void refreshHeader();
+    void refreshTable();
+  }, 150);
+  return {
+    dispose: () => seen.disconnect(),
+    onChange: (c) => {
+      if (c.study !== study) return;
+      now();
+      chartsLater();
+    },
+  };
+}
