@@ -12,6 +12,11 @@ export interface CompactTrial {
   number: number;
   state: TrialView["state"];
   value: number | null;
+  /** One value per objective (multi-objective studies), or null. */
+  values: number[] | null;
+  /** Constraint values (c <= 0 satisfied) and whether all hold; null without constraints / result. */
+  constraints: number[] | null;
+  feasible: boolean | null;
   params: TrialView["params"];
   rationale: string | null;
   n_intermediate: number;
@@ -25,6 +30,9 @@ export function compactTrial(t: TrialView): CompactTrial {
     number: t.number,
     state: t.state,
     value: t.value,
+    values: t.values,
+    constraints: t.constraints,
+    feasible: t.feasible,
     params: t.params,
     rationale: typeof t.system_attrs.rationale === "string" ? t.system_attrs.rationale : null,
     n_intermediate: t.intermediate.length,
@@ -37,6 +45,8 @@ export function compactTrial(t: TrialView): CompactTrial {
 export function trialLine(t: TrialView): string {
   const parts = [`#${t.number} ${t.state}`];
   if (t.value !== null) parts.push(`value=${fmt(t.value)}`);
+  else if (t.values) parts.push(`values=[${t.values.map(fmt).join(", ")}]`);
+  if (t.constraints) parts.push(`constraints=[${t.constraints.map(fmt).join(", ")}] (${t.feasible ? "feasible" : "infeasible"})`);
   parts.push(fmtParams(t.params));
   if (t.duration_s !== null) parts.push(`${fmt(t.duration_s)}s`);
   const last = t.intermediate[t.intermediate.length - 1];
@@ -48,8 +58,9 @@ export function trialLine(t: TrialView): string {
 
 export function studyLine(s: StudyView): string {
   const c = s.counts;
-  const best = s.best_trial ? `best ${fmt(s.best_trial.value)} (trial ${s.best_trial.number})` : "no result yet";
-  return `${s.name}: ${s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}`;
+  const multi = s.directions.length > 1;
+  const best = multi ? "Pareto front: see pareto_front" : s.best_trial ? `best ${fmt(s.best_trial.value)} (trial ${s.best_trial.number})` : "no result yet";
+  return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}`;
 }
 
 export function spaceText(s: StudyView): string {

@@ -63,7 +63,7 @@ describe("tuneport MCP tools", () => {
     expect(names).toEqual(
       [
         "ask_trial", "best_trials", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory", "get_trial", "list_strategies",
-        "list_studies", "list_trials", "param_importances", "plot", "report_intermediate", "set_user_attrs", "study_summary", "tell_trial", "wait_for_progress",
+        "list_studies", "list_trials", "pareto_front", "param_importances", "plot", "report_intermediate", "set_user_attrs", "study_summary", "tell_trial", "wait_for_progress",
       ].sort(),
     );
     for (const t of tools) {

@@ -67,7 +67,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
         timeout_s: z.number().min(0).max(maxWaitS).default(Math.min(20, maxWaitS)).describe(`Seconds to wait at most (0-${maxWaitS}).`),
         min_finished: z.number().int().min(1).max(1000).default(1).describe("How many more finished trials to wait for."),
       }),
-      ops: ["get_study", "trials"],
+      ops: ["get_study", "trials", "best_trials"],
       async run(a, { backend, extra, calls, log }) {
         const started = Date.now();
         const deadline = started + a.timeout_s * 1000;
@@ -106,12 +106,14 @@ export function insightTools(maxWaitS: number): McpTool[] {
         const n = finishedCount(current) - startFinished;
         const timedOut = n < a.min_finished;
         const waited = (Date.now() - started) / 1000;
+        // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
+        const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
         const lines = [
           timedOut
             ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
             : `${n} trial(s) finished in ${fmt(waited)}s.`,
           ...newly.slice(-20).map(trialLine),
-          current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.",
+          front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.",
         ];
         if (timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0)
           lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
@@ -123,6 +125,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
           counts: current.counts,
           best_value: current.best_trial?.value ?? null,
           best_trial: current.best_trial?.number ?? null,
+          ...(front ? { front_size: front.trials.length, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
         } as unknown as Record<string, unknown>);
       },
     }),
@@ -132,7 +135,7 @@ export function insightTools(maxWaitS: number): McpTool[] {
       meta: {
         title: "Plot a study",
         description:
-          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters), edf (empirical distribution of the objective). params picks the parameters (default: the most important); log_y uses a log objective axis.",
+          "Render a chart of a study as a PNG image: history (objective by trial, pruned and failed included, best-so-far line), parallel_coordinates (parameters vs objective), importances (bar chart), intermediate_values (learning curves), slice (objective vs each parameter), contour (objective over two parameters), edf (empirical distribution of the objective), pareto_front (multi-objective: front, dominated and infeasible trials in the plane of the first two objectives), hypervolume_history. params picks the parameters (default: the most important); log_y uses a log objective axis.",
         readOnly: true,
       },
       input: z.object({
@@ -154,4 +157,9 @@ export function insightTools(maxWaitS: number): McpTool[] {
       },
     }),
   ];
+}
+
+/** wait_for_progress's line about a multi-objective study's front. */
+function frontLine(f: { trials: readonly unknown[]; hypervolume: number | null; reference_point_source: string | null }): string {
+  return `Pareto front: ${f.trials.length} trials, hypervolume ${fmt(f.hypervolume ?? 0)} (${f.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`;
 }

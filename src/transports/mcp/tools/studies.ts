@@ -44,7 +44,14 @@ export const studyTools: McpTool[] = [
     },
     input: z.object({
       name: studyNameSchema.describe(`Unique study name. ${studyNameSchema.description ?? ""}`),
-      direction: z.enum(["minimize", "maximize"]).default("minimize").describe("Whether lower or higher objective values are better."),
+      direction: z.enum(["minimize", "maximize"]).optional().describe("Whether lower or higher objective values are better (default minimize)."),
+      directions: z
+        .array(z.enum(["minimize", "maximize"]))
+        .min(1)
+        .max(16)
+        .optional()
+        .describe("Several objectives (e.g. [\"maximize\", \"minimize\"] for accuracy vs size): a multi-objective study; tell_trial then takes values, and pareto_front reads the result. Give direction or directions."),
+      reference_point: z.array(z.number()).optional().describe("Multi-objective: the hypervolume reference point, one number per objective (default: derived from the front)."),
       space: z
         .record(z.string().min(1).max(256), distributionSchema)
         .default({})
@@ -65,7 +72,8 @@ export const studyTools: McpTool[] = [
     async run(a, { backend }) {
       const { study, created } = await backend.call("create_study", {
         name: a.name,
-        direction: a.direction,
+        ...(a.directions ? { directions: a.directions } : { direction: a.direction ?? "minimize" }),
+        reference_point: a.reference_point,
         space: a.space as Record<string, unknown>,
         strategy: a.strategy,
         scheduler: a.scheduler,
@@ -75,7 +83,7 @@ export const studyTools: McpTool[] = [
         max_resource: a.max_resource,
       });
       return text(
-        `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.direction}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
+        `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
         { created, study: study as unknown as Record<string, unknown> },
       );
     },

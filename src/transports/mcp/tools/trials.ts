@@ -73,12 +73,16 @@ export const trialTools: McpTool[] = [
       trial: trialArg.describe("Trial number from ask_trial."),
       token: tokenArg,
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
-      value: z.number().optional().describe("Objective value; required for COMPLETE."),
+      value: z.number().optional().describe("Objective value; required for COMPLETE in a one-objective study."),
+      values: z.array(z.number()).optional().describe("Multi-objective study: one value per objective, in the study's directions order."),
+      constraints: z.array(z.number()).optional().describe("Constraint values with a COMPLETE result: c <= 0 is satisfied (Optuna's convention)."),
       reason: z.string().max(2000).optional().describe("Why the trial failed (FAIL only)."),
     }),
     ops: ["tell", "get_study"],
     async run(a, { backend }) {
-      const { trial } = await backend.call("tell", { study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, reason: a.reason });
+      const { trial } = await backend.call("tell", {
+        study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, values: a.values, constraints: a.constraints, reason: a.reason,
+      });
       const { study: s } = await backend.call("get_study", { study: a.study });
       const isBest = s.best_trial?.number === trial.number;
       return text(
@@ -123,6 +127,39 @@ export const trialTools: McpTool[] = [
       const page = await backend.call("trials", { study: a.study, states: ["COMPLETE"], order_by: "value", limit: a.k });
       if (page.trials.length === 0) return text(`No trial of '${a.study}' has completed yet. wait_for_progress waits for results.`, { trials: [] });
       return text(page.trials.map(trialLine).join("\n"), { trials: page.trials.map(compactTrial) } as unknown as Record<string, unknown>);
+    },
+  }),
+
+  defineTool({
+    name: "pareto_front",
+    meta: {
+      title: "Pareto front",
+      description:
+        "The trade-off frontier of a (multi-objective) study: the feasible COMPLETE trials no other trial beats on every objective, " +
+        "with the exact hypervolume (how much of the objective space the front dominates, larger is better) and optionally its history.",
+      readOnly: true,
+    },
+    input: z.object({
+      study: studyArg,
+      reference_point: z.array(z.number()).optional().describe("Hypervolume reference point, one number per objective (default: the study's, else derived from the front)."),
+      history: z.boolean().default(false).describe("Also list the hypervolume after each trial that changed it."),
+    }),
+    ops: ["best_trials"],
+    async run(a, { backend }) {
+      const f = await backend.call("best_trials", { study: a.study, reference_point: a.reference_point, history: a.history });
+      if (f.trials.length === 0) return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [] });
+      const head =
+        `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.trials.length} trials of ${f.n_feasible} feasible (${f.n_complete} complete); ` +
+        `hypervolume ${fmt(f.hypervolume ?? 0)} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
+      const lines = [head, ...f.trials.map(trialLine)];
+      if (f.history) lines.push(`hypervolume history: ${f.history.map(([n, hv]) => `#${n}:${fmt(hv)}`).join(" ")}`);
+      return text(lines.join("\n"), {
+        front: f.trials.map(compactTrial),
+        hypervolume: f.hypervolume,
+        reference_point: f.reference_point,
+        reference_point_source: f.reference_point_source,
+        history: f.history,
+      } as unknown as Record<string, unknown>);
     },
   }),
 
