@@ -14,7 +14,7 @@ BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 # The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
 WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 4
 	nice -n 10 $(PY) bench/hypergradient.py --part lr --out lr
 	$(PY) bench/hypergradient.py --merge wd,lr
 	nice -n 10 $(PY) bench/neumann_steps.py
+
+bench-multiobjective: build venv ## issue 15: tuneport's multi-objective strategies vs Optuna 5.0 (reduced: 3 seeds, budget 100; MO_ARGS="--seeds 10 --budgets 100,200 --gp" for the full size)
+	nice -n 19 $(PY) bench/multiobjective.py $(MO_ARGS)
 
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py

@@ -23,6 +23,11 @@ describe("tuneport CLI", () => {
       const a = await c.call("ask", { study: "cli" });
       await c.call("tell", { study: "cli", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: v });
     }
+    await c.call("create_study", { name: "mo", directions: ["maximize", "minimize"], space: { w: { type: "int", low: 1, high: 64 } }, seed: 1 });
+    for (const [values, constraints] of [[[0.9, 40], [-1]], [[0.8, 10], [0]], [[0.99, 5], [2]], [[0.7, 20], [-1]]] as const) {
+      const a = await c.call("ask", { study: "mo" });
+      await c.call("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values, constraints });
+    }
     await c.close();
   });
   afterAll(async () => {
@@ -56,6 +61,19 @@ describe("tuneport CLI", () => {
     expect(trials.trials.map((t) => t.value)).toEqual([0.25, 0.5]);
     const lineage = JSON.parse(run("studies", "lineage", "cli", "--storage", db, "--json").stdout) as { schedule: unknown[] };
     expect(lineage.schedule).toHaveLength(1);
+  });
+
+  it("shows a multi-objective study's Pareto front with its hypervolume", () => {
+    const show = run("studies", "show", "mo", "--storage", db);
+    expect(show.status).toBe(0);
+    expect(show.stdout).toMatch(/directions maximize, minimize/);
+    // Trials 0 and 1 are the front: 2 is infeasible, 3 is dominated by 1.
+    expect(show.stdout).toMatch(/pareto front: 2 trials \(3 feasible of 4 complete\), hypervolume/);
+    const rows = show.stdout.split("\n").filter((l) => /^[0-9]+\s/.test(l));
+    expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(["0", "1"]);
+    const json = JSON.parse(run("studies", "show", "mo", "--storage", db, "--json").stdout) as { pareto_front: { trials: { number: number }[]; hypervolume: number } };
+    expect(json.pareto_front.trials.map((t) => t.number)).toEqual([0, 1]);
+    expect(json.pareto_front.hypervolume).toBeGreaterThan(0);
   });
 
   it("says clearly what is wrong with bad input", () => {

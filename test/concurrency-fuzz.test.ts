@@ -119,7 +119,9 @@ class Generator {
     const l = this.lease();
     if (w < 48) {
       const state = this.pick(["COMPLETE", "COMPLETE", "FAIL", "PRUNED"]);
-      return { op: "tell", study: l.study, trial: l.trial, token: l.token, state, ...(state === "COMPLETE" ? { value: this.r() } : {}) };
+      // COMPLETE with protocol v1's value or the values vector (one objective), constraints now and then.
+      const result = this.r() < 0.5 ? { value: this.r() } : { values: [this.r()], ...(this.r() < 0.2 ? { constraints: [this.r() - 0.5] } : {}) };
+      return { op: "tell", study: l.study, trial: l.trial, token: l.token, state, ...(state === "COMPLETE" ? result : {}) };
     }
     if (w < 58) return { op: "report", study: l.study, trial: l.trial, token: l.token, step: Math.floor(this.r() * 5), value: this.r() };
     if (w < 62) return { op: "heartbeat", leases: [l, this.lease()] };
@@ -133,7 +135,7 @@ class Generator {
     if (w < 82) return { op: "get_study", study };
     if (w < 85) return { op: "trials", study, states: ["COMPLETE", "RUNNING"], limit: 20 };
     if (w < 88) return { op: this.pick(["trial", "trajectory", "lineage"]), study: l.study, trial: l.trial };
-    if (w < 91) return { op: "best", study };
+    if (w < 91) return this.r() < 0.5 ? { op: "best", study } : { op: "best_trials", study, history: this.r() < 0.5 };
     if (w < 94) return { op: "list_studies" };
     if (w < 94.5) return { op: "plot", study, kind: this.pick(["history", "slice", "importances"]) };
     if (w < 95) {

@@ -48,6 +48,7 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("trial", { study, trial });
   await go("trajectory", { study, trial });
   await go("best", { study });
+  await go("best_trials", { study, history: true });
   await go("lineage", { study });
   await go("plot", { study, kind: "history" });
   await go("plot_spec", { study, kind: "history", trials: [trial] });

@@ -36,3 +36,23 @@ def test_quality_quick_writes_runs(tmp_path: Path) -> None:
     assert data["meta"]["mean_rank"]["1|40"] and data["meta"]["mean_rank"]["4|40"]
     # The noisy problem's regret is measured on the noiseless value, so it can be compared with f*.
     assert any(r["problem"] == "noisy-hartmann6" for r in runs)
+
+
+def test_multiobjective_bench_writes_the_issue_rows(tmp_path: Path) -> None:
+    """bench/multiobjective.py end to end on two small problems: the row shape issue 15 specifies."""
+    if not CLI.exists():
+        pytest.fail("dist/ is missing: run `npm run build` (make test-py builds it)")
+    out = tmp_path / "mo.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "multiobjective.py"), "--seeds", "1", "--budgets", "20",
+                           "--problems", "zdt1,binh_korn", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)  # a hang guard only
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    assert {tuple(sorted(r)) for r in rows} == {("budget", "hv_max", "hypervolume", "optimizer", "problem", "seed")}
+    assert {r["optimizer"] for r in rows} == {"tuneport-auto", "tuneport-random", "optuna-nsgaii", "optuna-tpe", "optuna-random"}
+    for r in rows:
+        assert r["hypervolume"] >= 0
+        if r["problem"] == "zdt1":
+            assert 0 < r["hypervolume"] <= r["hv_max"]  # no run beats the true front
+        else:
+            assert r["hv_max"] is None

@@ -81,3 +81,18 @@ def test_readme_snippets_do_not_reuse_an_examples_study_name() -> None:
     for path in (REPO / "examples").glob("*.py"):
         example_names |= set(re.findall(r'"--study", default="([^"]+)"', path.read_text()))
     assert example_names and not readme_names & example_names
+
+
+def test_multiobjective_digits_prints_a_feasible_front(server: ServerProcess) -> None:
+    out = run(["examples/multiobjective_digits.py", "--endpoint", server.endpoint, "--trials", "12", "--epochs", "2",
+               "--study", "digits-multiobjective"])
+    assert "strategy nsga2" in out
+    m = re.search(r"pareto front: (\d+) trials \((\d+) feasible of 12 complete\), hypervolume ([0-9.e+-]+)", out)
+    assert m, out
+    assert int(m.group(1)) >= 1 and float(m.group(3)) > 0
+    sizes = [int(s) for s in re.findall(r"params\s+(\d+)", out)]
+    assert len(sizes) == int(m.group(1))
+    assert all(s <= 20_000 for s in sizes)  # the constraint holds on the front
+    accs = [float(a) for a in re.findall(r"accuracy ([0-9.]+)", out)]
+    # Sorted by size, a front's accuracy rises with it (no point dominates another).
+    assert accs == sorted(accs)

@@ -76,6 +76,7 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         study.trial(trial.number)
         study.trajectory(trial.number)
         study.best_trial  # a property, as in Optuna
+        study.best_trials  # the Pareto front (op best_trials)
         study.lineage()
         study.plot("history")
         study.set_user_attrs({"owner": "me"})

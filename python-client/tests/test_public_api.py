@@ -12,7 +12,7 @@ EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError", "Plot",
-    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "Study", "StudyStopped", "StudySummary",
+    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "ParetoFront", "Study", "StudyStopped", "StudySummary",
     "TimeoutError",
     "TrajectoryPoint", "Trial",
     "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",

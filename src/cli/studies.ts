@@ -2,6 +2,7 @@
 import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
+import type { OpResult } from "../service/ops/ops.js";
 import { type LineageView, type StudyView, type TrialView, studyView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
@@ -64,8 +65,9 @@ Options:
         else out(formatStudyTable(studies));
       } else if (sub === "show") {
         const { study: s } = await service.execute("get_study", { study: name as string });
-        if (v.json) out(JSON.stringify(s, null, 2));
-        else out(formatStudy(s));
+        const front = s.directions.length > 1 ? await service.execute("best_trials", { study: name as string }) : null;
+        if (v.json) out(JSON.stringify(front ? { ...s, pareto_front: front } : s, null, 2));
+        else out(front ? `${formatStudy(s)}\n${formatFront(front)}` : formatStudy(s));
       } else if (sub === "lineage") {
         const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
         if (v.json) out(JSON.stringify(l, null, 2));
@@ -123,7 +125,7 @@ export function formatStudyTable(studies: StudyView[]): string {
 export function formatStudy(s: StudyView): string {
   const lines = [
     `study      ${s.name}`,
-    `direction  ${s.direction}`,
+    s.directions.length > 1 ? `directions ${s.directions.join(", ")}` : `direction  ${s.direction}`,
     `strategy   ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
     `scheduler  ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "-"}`,
     `seed       ${s.seed}`,
@@ -136,6 +138,19 @@ export function formatStudy(s: StudyView): string {
     for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${formatNumber(v)}`);
   }
   return lines.join("\n");
+}
+
+/** The Pareto front of `studies show` for a multi-objective study: its hypervolume and one row per trial. */
+export function formatFront(f: OpResult<"best_trials">): string {
+  if (f.trials.length === 0) return `pareto front: no feasible COMPLETE trial yet (${f.n_complete} complete)`;
+  const names = [...new Set(f.trials.flatMap((t) => Object.keys(t.params)))];
+  const head =
+    `pareto front: ${f.trials.length} trials (${f.n_feasible} feasible of ${f.n_complete} complete), hypervolume ${formatNumber(f.hypervolume)} ` +
+    `at [${(f.reference_point ?? []).map((x) => formatNumber(x)).join(", ")}] (${f.reference_point_source})`;
+  return `${head}\n${table(
+    ["#", ...f.directions.map((d, i) => `values_${i} (${d.slice(0, 3)})`), ...names],
+    f.trials.map((t) => [String(t.number), ...(t.values ?? []).map((x) => formatNumber(x)), ...names.map((n) => formatNumber(t.params[n]))]),
+  )}`;
 }
 
 export function formatTrialTable(trials: TrialView[]): string {

@@ -29,6 +29,13 @@ import type { Direction, PluginConfig, Trial } from "./trial.js";
 /** What a plug-in may know about its study. */
 export interface StudyContext {
   readonly name: string;
+  /**
+   * One direction per objective. A trial's `values` follow them and its `constraints` (c ≤ 0
+   * feasible) come with it; see domain/objectives.ts. A factory that handles more than one
+   * objective says so with `multiObjective`; the others only see one-objective studies.
+   */
+  readonly directions: readonly Direction[];
+  /** `directions[0]`: what a one-objective strategy or scheduler reads. */
   readonly direction: Direction;
   /** The declared space (may be empty for pure define-by-run studies). */
   readonly space: SearchSpace;
@@ -193,6 +200,12 @@ export interface StrategyFactory<O = unknown> {
    * another offloads when that one does).
    */
   offloadFor?(options: O): boolean;
+  /**
+   * Handles studies with several objectives (reads `values` and `directions`). Absent or false:
+   * multi-objective studies cannot name it (refused at creation with the reason). Constraints
+   * need nothing declared: a strategy that ignores them still works, it only searches blindly.
+   */
+  readonly multiObjective?: boolean;
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
   incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
   /**

@@ -30,8 +30,15 @@ export interface Trial {
   readonly params: Params;
   /** The distribution each param was drawn from. Same keys as `params`. */
   readonly distributions: Record<string, Distribution>;
-  /** Final objective value; set for COMPLETE, may be set for PRUNED (last intermediate). */
+  /**
+   * The objective values, one per study direction (domain/objectives.ts); set for COMPLETE, and
+   * for PRUNED in a one-objective study (the last intermediate value, or the value told).
+   */
+  readonly values: readonly number[] | null;
+  /** `values[0]` in a one-objective study; null in a multi-objective one (protocol v1's field). */
   readonly value: number | null;
+  /** Constraint values told with the result (c ≤ 0 satisfied), or null when none were told. */
+  readonly constraints: readonly number[] | null;
   /** Ordered by step; at most one value per step. */
   readonly intermediate: readonly IntermediateValue[];
   readonly userAttrs: Record<string, unknown>;
@@ -63,7 +70,15 @@ export interface RetryPolicy {
 }
 
 export interface StudyConfig {
+  /** One direction per objective; a single-objective study has one (domain/objectives.ts). */
+  readonly directions: readonly Direction[];
+  /** `directions[0]`, kept for one-objective readers and protocol v1 (stored configs have it). */
   readonly direction: Direction;
+  /**
+   * The hypervolume reference point given at creation, in the objectives' units; absent: derived
+   * from the Pareto front (domain/objectives.ts `referencePointOf`).
+   */
+  readonly referencePoint?: readonly number[];
   /** Declared space; define-by-run parameters are added per trial. */
   readonly space: SearchSpace;
   readonly strategy: PluginConfig;
@@ -97,16 +112,40 @@ export interface Study {
   readonly stopped?: boolean;
 }
 
+/**
+ * A stored configuration in today's shape: configs written before studies had several objectives
+ * carry only `direction`, and get `directions: [direction]`. Every storage applies it on load.
+ */
+export function upgradeStudyConfig(c: StudyConfig): StudyConfig {
+  const raw = c as StudyConfig & { directions?: readonly Direction[] };
+  if (Array.isArray(raw.directions) && raw.directions.length > 0) return c;
+  return { ...c, directions: [c.direction] };
+}
+
+/**
+ * The values of a one-objective result as the vector `values` holds (null for no value), so
+ * every writer derives `value` and `values` the same way.
+ */
+export function valueFields(nObjectives: number, values: readonly number[] | null): { values: readonly number[] | null; value: number | null } {
+  return { values, value: nObjectives === 1 && values !== null ? (values[0] ?? null) : null };
+}
+
 /** Objective sign: better(a, b) is true when a is strictly better than b for the direction. */
 export function isBetter(direction: Direction, a: number, b: number): boolean {
   return direction === "minimize" ? a < b : a > b;
 }
 
-/** The best COMPLETE trial, or null. Ties go to the earlier trial. */
-export function bestTrial(direction: Direction, trials: Iterable<Trial>): Trial | null {
+/**
+ * The best feasible COMPLETE trial of a one-objective study, or null (also for a
+ * multi-objective study, which has a Pareto front instead). Ties go to the earlier trial.
+ */
+export function bestTrial(directions: readonly Direction[], trials: Iterable<Trial>): Trial | null {
+  if (directions.length !== 1) return null;
+  const direction = directions[0] as Direction;
   let best: Trial | null = null;
   for (const t of trials) {
     if (t.state !== "COMPLETE" || t.value === null) continue;
+    if (t.constraints !== null && t.constraints.some((c) => c > 0)) continue;
     if (best === null || isBetter(direction, t.value, best.value as number)) best = t;
   }
   return best;

@@ -16,6 +16,8 @@ function record(number: number, state: TrialState, value: number | null, reports
     params: { x: number },
     distributions: {},
     value,
+    values: value === null ? null : [value],
+    constraints: null,
     intermediate: reports.map(([step, v]) => ({ step, value: v })),
     userAttrs: {},
     systemAttrs: {},
@@ -70,7 +72,7 @@ function randomLife(seed: number, direction: Direction, steps: number): void {
     else next = { ...t, state: "FAIL", value: null };
     putTrial(agg, trials, next);
     expect(plain(agg)).toEqual(plain(buildAggregates(direction, trials)));
-    expect(agg.best).toBe(bestTrial(direction, trials));
+    expect(agg.best).toBe(bestTrial([direction], trials));
   }
 }
 

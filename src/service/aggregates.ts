@@ -2,7 +2,8 @@
  * Aggregates of a study maintained on write, so that reads and pruners need not scan every trial:
  *
  * - `counts`: trials by state;
- * - `best`: the best COMPLETE trial (ties: the earlier number, as `bestTrial`);
+ * - `best`: the best feasible COMPLETE trial (ties: the earlier number, as `bestTrial`); none in a
+ *   multi-objective study;
  * - `stepLosses`: per step, the values COMPLETE trials reported at exactly that step, as losses
  *   (`lossOf`: sign-flipped for maximize, NaN as +Infinity) sorted ascending — what the
  *   percentile/median schedulers compare a report with (see `StudyStats` in domain/plugin.ts).
@@ -14,6 +15,7 @@
  */
 import { type Direction, TRIAL_STATES, type TrialState, isBetter } from "../domain/trial.js";
 import type { StudyStats } from "../domain/plugin.js";
+import { isFeasibleVector } from "../domain/objectives.js";
 import type { TrialRecord } from "./study-state.js";
 
 export interface StudyAggregates {
@@ -46,8 +48,12 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
   return agg;
 }
 
+/**
+ * A trial that may be `best`: COMPLETE, with a value (a multi-objective trial has none: its
+ * study's best trials are the Pareto front) and feasible (domain/objectives.ts).
+ */
 function isCandidate(t: TrialRecord): boolean {
-  return t.state === "COMPLETE" && t.value !== null;
+  return t.state === "COMPLETE" && t.value !== null && isFeasibleVector(t.constraints);
 }
 
 /** Whether `a` ranks before `b` as the best (better value, or equal and earlier). */

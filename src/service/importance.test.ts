@@ -5,7 +5,7 @@ import type { TrialView } from "./views.js";
 
 function trial(number: number, params: Record<string, number | string>, value: number | null, state: TrialView["state"] = "COMPLETE"): TrialView {
   return {
-    number, state, params, distributions: {}, value, intermediate: [], user_attrs: {}, system_attrs: {},
+    number, state, params, distributions: {}, value, values: value === null ? null : [value], constraints: null, feasible: state === "COMPLETE" ? true : null, intermediate: [], user_attrs: {}, system_attrs: {},
     created_at: 0, started_at: 0, finished_at: 1, duration_s: 1,
   };
 }

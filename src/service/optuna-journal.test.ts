@@ -4,6 +4,7 @@ import { EXPORT_WORKER_ID, optunaDistributionJson, optunaJournal, pyJson } from 
 import type { ImportedStudy } from "./study-io.js";
 
 const config: ImportedStudy["config"] = {
+  directions: ["minimize"],
   direction: "minimize",
   space: { x: { type: "float", low: 0, high: 2 } },
   strategy: { name: "random", options: {} },
@@ -15,7 +16,7 @@ const config: ImportedStudy["config"] = {
 
 function stored(number: number, state: StoredTrial["state"], extra: Partial<StoredTrial> = {}): StoredTrial {
   return {
-    id: number, studyId: 0, number, state, params: { x: 1 }, distributions: { x: { type: "float", low: 0, high: 2 } }, value: null,
+    id: number, studyId: 0, number, state, params: { x: 1 }, distributions: { x: { type: "float", low: 0, high: 2 } }, value: null, values: null, constraints: null,
     intermediate: [], userAttrs: {}, systemAttrs: {}, createdAt: 0, startedAt: 1_700_000_000_000, finishedAt: null, lease: null, ...extra,
   };
 }

@@ -21,7 +21,7 @@ type Rows = Record<string, unknown>[];
 function studyView(name: string, space: Record<string, Distribution>, direction: "minimize" | "maximize" = "minimize"): StudyView {
   const counts = { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 };
   return {
-    name, direction, space, strategy: { name: "random", options: {} }, scheduler: null, seed: 0,
+    name, direction, directions: [direction], reference_point: null, space, strategy: { name: "random", options: {} }, scheduler: null, seed: 0,
     retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30, max_trials: null, max_resource: null, stopped: false, user_attrs: {}, created_at: 0,
     n_trials: 0, counts, best_trial: null,
   };
@@ -29,7 +29,7 @@ function studyView(name: string, space: Record<string, Distribution>, direction:
 
 function trial(number: number, state: TrialState, params: Params, distributions: Record<string, Distribution>, value: number | null, intermediate: [number, number][] = [], systemAttrs: Record<string, unknown> = {}): TrialView {
   return {
-    number, state, params, distributions, value, intermediate, user_attrs: {}, system_attrs: systemAttrs,
+    number, state, params, distributions, value, values: value === null ? null : [value], constraints: null, feasible: state === "COMPLETE" ? true : null, intermediate, user_attrs: {}, system_attrs: systemAttrs,
     created_at: number, started_at: number, finished_at: number + 1, duration_s: 1,
   };
 }
@@ -72,6 +72,21 @@ function mixedStudy(n = 60, seed = 1): { study: StudyView; trials: TrialView[] }
   return { study: studyView("mixed", SPACE), trials };
 }
 
+/** A study with `m` objectives (min, max, min...) and one constraint x <= 0.8; 30 trials on a grid of x. */
+function moStudy(m: number): { study: StudyView; trials: TrialView[] } {
+  const space: Record<string, Distribution> = { x: { type: "float", low: 0, high: 1 } };
+  const directions = Array.from({ length: m }, (_, k) => (k % 2 === 0 ? "minimize" : "maximize") as "minimize" | "maximize");
+  const study = { ...studyView("mo", space), directions, direction: directions[0] as "minimize" };
+  const trials = Array.from({ length: 30 }, (_, i) => {
+    const x = ((i * 7) % 30) / 29;
+    // Objective 0 = x (min), objective 1 = x^2 + noise (max): a trade-off; odd trials dominated.
+    const values = Array.from({ length: m }, (_, k) => (k === 0 ? x : k === 1 ? x * x - (i % 2) * 0.2 : 1 - x));
+    const t = trial(i, "COMPLETE", { x }, space, null);
+    return { ...t, value: null, values, constraints: [x - 0.8], feasible: x <= 0.8 };
+  });
+  return { study, trials };
+}
+
 const dataOf = (spec: Record<string, unknown>): Rows => (spec.data as { values: Rows }).values;
 
 async function keep(name: string, png: Buffer): Promise<void> {
@@ -85,8 +100,10 @@ async function keep(name: string, png: Buffer): Promise<void> {
 describe("renderPlot", { timeout: 240_000 }, () => {
   it("renders every kind as a non-blank PNG within the size cap", async () => {
     const { study, trials } = mixedStudy();
+    const mo = moStudy(2);
     for (const kind of PLOT_KINDS) {
-      const plot = await renderPlot(kind, study, trials);
+      // The Pareto front needs two objectives; every other kind draws the one-objective study.
+      const plot = kind === "pareto_front" ? await renderPlot(kind, mo.study, mo.trials) : await renderPlot(kind, study, trials);
       await keep(kind, plot.png);
       const size = pngSize(plot.png);
       expect(size, kind).toEqual({ width: plot.width, height: plot.height });
@@ -123,6 +140,29 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     expect(axes.slice(0, 2).map((a) => a.name).sort()).toEqual(["param_21", "param_7"]);
     const sixteen = await renderPlot("parallel_coordinates", study, trials, { params: Object.keys(space).slice(0, 16) });
     expect(sixteen.width).toBeLessThanOrEqual(MAX_PNG_WIDTH);
+  });
+
+  it("tells the Pareto front, dominated and infeasible trials apart, and draws the hypervolume history", async () => {
+    const { study, trials } = moStudy(2);
+    const { spec, caption } = plotSpec("pareto_front", study, trials);
+    const rows = dataOf(spec);
+    const kindOf = (n: number) => rows.find((r) => r.trial === n)?.kind;
+    for (const t of trials) {
+      if (t.feasible === false) expect(kindOf(t.number), `trial ${t.number}`).toBe("infeasible");
+      else if (t.number % 2 === 1) expect(kindOf(t.number), `trial ${t.number}`).toBe("dominated");
+      else expect(kindOf(t.number), `trial ${t.number}`).toBe("Pareto front");
+    }
+    expect(caption).toMatch(/infeasible/);
+    const h = plotSpec("hypervolume_history", study, trials);
+    const levels = dataOf(h.spec).map((r) => r.hv as number);
+    expect(levels.length).toBeGreaterThan(2);
+    for (let i = 1; i < levels.length; i++) expect(levels[i]).toBeGreaterThanOrEqual(levels[i - 1] as number);
+    expect(h.caption).toMatch(/derived reference point/);
+    const three = plotSpec("pareto_front", moStudy(3).study, moStudy(3).trials);
+    expect(three.caption).toMatch(/projection on objectives 0 and 1/);
+    const plot = await renderPlot("pareto_front", moStudy(3).study, moStudy(3).trials);
+    expect(inkShare(decodePng(plot.png))).toBeGreaterThan(0.01);
+    expect(() => plotSpec("pareto_front", mixedStudy().study, mixedStudy().trials)).toThrow(/one objective/);
   });
 
   it("accepts the short kind names and refuses unknown ones", () => {

@@ -20,13 +20,14 @@ import { createRequire } from "node:module";
 import { invalidArgument } from "../domain/errors.js";
 import { type Importances, paramImportances } from "./importance.js";
 import { contourSpec, importancesSpec, parallelSpec, sliceSpec } from "./plot-params.js";
+import { hypervolumeHistorySpec, paretoFrontSpec } from "./plot-front.js";
 import { FONT, type PlotOptions, type PlotSpec, type VlSpec } from "./plot-scales.js";
 import { edfSpec, historySpec, intermediateSpec } from "./plot-trials.js";
 import type { StudyView, TrialView } from "./views.js";
 
 export type { PlotOptions, PlotSpec, VlSpec } from "./plot-scales.js";
 
-export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour", "edf"] as const;
+export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour", "edf", "pareto_front", "hypervolume_history"] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number];
 /** Short names accepted wherever a kind is (the CLI documents these). */
 export const PLOT_KIND_ALIASES: Readonly<Record<string, PlotKind>> = { parallel: "parallel_coordinates", intermediate: "intermediate_values" };
@@ -84,6 +85,10 @@ export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly Tria
       return contourSpec(study, trials, opts);
     case "edf":
       return edfSpec(study, trials, opts);
+    case "pareto_front":
+      return paretoFrontSpec(study, trials);
+    case "hypervolume_history":
+      return hypervolumeHistorySpec(study, trials);
     default:
       throw invalidArgument(`unknown plot kind ${JSON.stringify(kind)}; valid kinds: ${PLOT_KIND_NAMES.join(", ")}`);
   }

@@ -167,11 +167,43 @@ export class PluginCatalogue {
   }
 
   /**
+   * Refuses plug-ins that cannot run a study with `nObjectives` objectives: a strategy whose
+   * factory is not `multiObjective`, and every scheduler. Schedulers prune or stretch trials by
+   * comparing one intermediate value, and a multi-objective study has no single value to rank
+   * (Optuna 5.0 refuses `trial.report` in multi-objective studies for the same reason), so the
+   * combination is refused at creation rather than given a meaning nobody asked for.
+   * @throws INVALID_ARGUMENT with the reason and the strategies that would do.
+   */
+  checkObjectives(strategy: PluginConfig, scheduler: PluginConfig | null, nObjectives: number): void {
+    if (nObjectives <= 1) return;
+    if (!this.requireStrategy(strategy.name).multiObjective) {
+      const able = [...this.strategies.values()].filter((f) => f.multiObjective).map((f) => f.name);
+      throw invalidArgument(
+        `strategy '${strategy.name}' optimises one objective; a study with ${nObjectives} objectives can use: ${able.join(", ") || "(none)"}`,
+        { valid: able },
+      );
+    }
+    if (scheduler)
+      throw invalidArgument(
+        `scheduler '${scheduler.name}' cannot run a study with ${nObjectives} objectives: pruning and multi-fidelity schedulers rank trials by one ` +
+          "intermediate value, and several objectives give no single value to rank. Create the study without a scheduler, or optimise one objective " +
+          "(for example a weighted sum) with the scheduler.",
+      );
+  }
+
+  /**
    * The strategy of a study that names none: `defaultStrategy`, unless the scheduler refuses it
    * (bohb refuses every model-based strategy), where `random` (when present) only answers what
-   * the scheduler leaves.
+   * the scheduler leaves. A multi-objective study (`nObjectives` > 1) gets the default when its
+   * factory is `multiObjective`, else `nsga2`, else `random`.
    */
-  defaultStrategyFor(scheduler: PluginConfig | null): string {
+  defaultStrategyFor(scheduler: PluginConfig | null, nObjectives = 1): string {
+    if (nObjectives > 1) {
+      // A multi-objective study takes the default when it can, else the first strategy that can.
+      if (this.strategies.get(this.defaultStrategy)?.multiObjective) return this.defaultStrategy;
+      for (const name of ["nsga2", "random"]) if (this.strategies.get(name)?.multiObjective) return name;
+      return this.defaultStrategy; // refused by checkObjectives with the list of those that can
+    }
     if (!scheduler) return this.defaultStrategy;
     try {
       this.checkCompatible(this.resolveStrategyConfig(this.defaultStrategy), scheduler);

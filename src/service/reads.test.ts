@@ -11,7 +11,7 @@ function study(seed: number, n: number, direction: "minimize" | "maximize"): Stu
     const state = TRIAL_STATES[Math.floor(rng.random() * TRIAL_STATES.length)] as TrialState;
     const value = state === "COMPLETE" || (state === "PRUNED" && rng.random() < 0.5) ? Math.round(rng.random() * 20) / 4 : null;
     return {
-      id: number + 1, studyId: 1, number, state, params: {}, distributions: {}, value, intermediate: [],
+      id: number + 1, studyId: 1, number, state, params: {}, distributions: {}, value, values: value === null ? null : [value], constraints: null, intermediate: [],
       userAttrs: {}, systemAttrs: {}, createdAt: 0, startedAt: null, finishedAt: null, lease: null,
     };
   });

@@ -6,7 +6,14 @@ import type * as S from "./ops/schemas.js";
 import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
+import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
 import { type LineageView, type TrajectoryView, type TrialView, trialView } from "./views.js";
+
+/** The `best_trials` answer (pareto.ts) from the study's in-memory trials. @throws INVALID_ARGUMENT. */
+export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): ParetoFrontView {
+  const trials = s.trials.map((t) => trialView(t, now));
+  return paretoFrontView(viewOf(s), trials, { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false });
+}
 
 /** A chart of the study from every trial, on `plots` (a worker thread) when given, else in process. */
 export async function plotOf(

@@ -92,6 +92,9 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         params: { ...a.params },
         distributions,
         value,
+        // One objective: add_trial records a single value (multi-objective results: not yet).
+        values: value === null ? null : [value],
+        constraints: null,
         intermediate,
         userAttrs: { ...(a.user_attrs ?? {}) },
         systemAttrs: { added: true, ...(a.rationale ? { rationale: a.rationale } : {}) },

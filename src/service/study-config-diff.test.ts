@@ -16,6 +16,7 @@ const SPACE = {
 } as const;
 
 const STORED: StudyConfig = {
+  directions: ["minimize"],
   direction: "minimize",
   space: SPACE,
   strategy: resolveStrategyConfig("tpe"),
@@ -30,7 +31,7 @@ describe("studyConfigDiff", () => {
     expect(studyConfigDiff(STORED, {})).toEqual([]);
     expect(
       studyConfigDiff(STORED, {
-        direction: "minimize",
+        directions: ["minimize"],
         space: { layers: SPACE.layers, lr: SPACE.lr },
         strategy: resolveStrategyConfig({ name: "tpe", options: {} }),
         scheduler: resolveSchedulerConfig("median"),
@@ -45,7 +46,7 @@ describe("studyConfigDiff", () => {
 
   it("lists every differing setting, each with the stored and the given value", () => {
     const diffs = studyConfigDiff(STORED, {
-      direction: "maximize",
+      directions: ["maximize"],
       space: { lr: { type: "float", low: 1e-5, high: 1, log: true }, width: { type: "int", low: 8, high: 64 } },
       strategy: resolveStrategyConfig({ name: "tpe", options: { n_startup_trials: 3 } }),
       scheduler: resolveSchedulerConfig("asha"),

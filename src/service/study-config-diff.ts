@@ -4,23 +4,28 @@
  *
  * The rule is "nothing you pass is silently ignored": every setting the request gives must
  * equal the stored one, and a setting left out is not compared (a worker may load a study by
- * name alone). Direction, declared space, strategy and scheduler (with their options, defaults
- * filled in) and seed decide what the study *is*, the `max_resource` budget too; retry policy,
- * lease TTL and the `max_trials` budget decide how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
+ * name alone). Directions (the number of objectives included), reference point, declared space,
+ * strategy and scheduler (with their options, defaults filled in) and seed decide what the study
+ * *is*, the `max_resource` budget too; retry policy, lease TTL and the `max_trials` budget decide
+ * how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
  * a differing request would otherwise believe it changed them. An empty space counts as "not
  * given" (define-by-run scripts and the MCP tool's default send `{}`). User attributes are
  * notes, not configuration: never compared (change them with `set_user_attrs`).
  */
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
-import type { Direction, PluginConfig, StudyConfig } from "../domain/trial.js";
+import type { Direction, PluginConfig, RetryPolicy, StudyConfig } from "../domain/trial.js";
 import type { z } from "zod";
 import type { createStudyArgs } from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 
+type CreateStudyArgsParsed = z.output<typeof createStudyArgs>;
+
 /** The settings a `create_study` request gave; `undefined` means "not given, not compared". */
 export interface RequestedStudyConfig {
-  readonly direction?: Direction;
+  /** From `directions`, or protocol v1's `direction` as a one-element list. */
+  readonly directions?: readonly Direction[];
+  readonly referencePoint?: readonly number[];
   readonly space?: SearchSpace;
   /** Resolved (defaults filled in), as `resolveStrategyConfig` returns it. */
   readonly strategy?: PluginConfig;
@@ -36,11 +41,19 @@ export interface RequestedStudyConfig {
 
 /**
  * The settings a parsed `create_study` request gives, with its strategy and scheduler as resolved
- * (defaults filled in); a plug-in the request leaves out is not compared.
+ * (defaults filled in) and its directions (from `directions`, or `direction` as a one-element
+ * list); a setting the request leaves out is not compared.
  */
-export function requestedConfig(a: z.output<typeof createStudyArgs>, space: SearchSpace, strategy: PluginConfig, scheduler: PluginConfig | null): RequestedStudyConfig {
+export function requestedConfig(
+  a: CreateStudyArgsParsed,
+  space: SearchSpace,
+  strategy: PluginConfig,
+  scheduler: PluginConfig | null,
+  directions: readonly Direction[],
+): RequestedStudyConfig {
   return {
-    direction: a.direction,
+    directions: a.directions === undefined && a.direction === undefined ? undefined : directions,
+    referencePoint: a.reference_point,
     space,
     strategy: a.strategy == null ? undefined : strategy,
     scheduler: a.scheduler == null ? undefined : (scheduler ?? undefined),
@@ -67,7 +80,12 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   const differ = (field: string, a: unknown, b: unknown) => {
     if (b !== undefined && canonical(a) !== canonical(b)) out.push({ field, stored: a ?? null, given: b });
   };
-  differ("direction", stored.direction, given.direction);
+  if (given.directions !== undefined) {
+    // One objective on both sides keeps protocol v1's field name in the message.
+    if (given.directions.length === 1 && stored.directions.length === 1) differ("direction", stored.direction, given.directions[0]);
+    else differ("directions", stored.directions, given.directions);
+  }
+  differ("reference_point", stored.referencePoint ?? null, given.referencePoint);
   if (given.space !== undefined && Object.keys(given.space).length > 0) {
     const names = [...new Set([...Object.keys(stored.space), ...Object.keys(given.space)])].sort();
     for (const name of names) {
@@ -134,4 +152,33 @@ function canonical(v: unknown): string {
       ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : x,
   );
+}
+
+/**
+ * The configuration of a new study from a parsed `create_study` request, what the service
+ * resolved from it, and the defaults for what it leaves out (a fresh random seed, the server's
+ * lease TTL, the default retry policy).
+ */
+export function newStudyConfig(
+  a: CreateStudyArgsParsed,
+  r: { directions: readonly Direction[]; space: SearchSpace; strategy: PluginConfig; scheduler: PluginConfig | null },
+  defaults: { seed: number; leaseTtlS: number; retry: RetryPolicy },
+): StudyConfig {
+  return {
+    directions: [...r.directions],
+    direction: r.directions[0] as Direction,
+    ...(a.reference_point !== undefined ? { referencePoint: [...a.reference_point] } : {}),
+    space: r.space,
+    strategy: r.strategy,
+    scheduler: r.scheduler,
+    seed: a.seed ?? defaults.seed,
+    retry: {
+      maxRetries: a.retry?.max_retries ?? defaults.retry.maxRetries,
+      retryOnFail: a.retry?.retry_on_fail ?? defaults.retry.retryOnFail,
+      keepIntermediate: a.retry?.keep_intermediate ?? defaults.retry.keepIntermediate,
+    },
+    leaseTtlS: a.lease_ttl_s ?? defaults.leaseTtlS,
+    ...(a.max_trials !== undefined ? { maxTrials: a.max_trials } : {}),
+    ...(a.max_resource !== undefined ? { maxResource: a.max_resource } : {}),
+  };
 }

@@ -4,10 +4,14 @@
  *
  * Line 1 is the study header `{"format": "tuneport-study", "version": 1, "name", "config",
  * "user_attrs", "created_at_ms"}`; every further line is one trial in number order with
- * every stored field: params, distributions, value, intermediate values, user and system
+ * every stored field: params, distributions, value (or `values`, one per objective, in a
+ * multi-objective study), `constraints` when told, intermediate values, user and system
  * attributes, timestamps (epoch milliseconds, exactly as stored) and the lease token of a
  * RUNNING trial (its worker can carry on after an import, as after a restart). Non-finite numbers, which JSON cannot hold, are written as the strings "NaN",
  * "Infinity" and "-Infinity" in `value` and in intermediate values.
+ *
+ * A one-objective study's lines are those of version 1 before studies had several objectives:
+ * `directions`, `reference_point`, `values` and `constraints` appear only when they say more.
  *
  * The format round-trips exactly: export → import → export yields the same bytes (the
  * header's name aside when the import renames the study). Storage-internal ids are not
@@ -16,6 +20,7 @@
 import { z } from "zod";
 import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
+import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
@@ -54,6 +59,8 @@ const headerSchema = z
     config: z
       .object({
         direction: z.enum(["minimize", "maximize"]),
+        directions: z.array(z.enum(["minimize", "maximize"])).min(2).max(MAX_OBJECTIVES).optional(),
+        reference_point: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional(),
         space: z.record(z.string(), z.unknown()),
         strategy: z.object({ name: z.string(), options: attrs }).strict(),
         scheduler: z.object({ name: z.string(), options: attrs }).strict().nullable(),
@@ -80,6 +87,8 @@ const trialSchema = z
     params: z.record(z.string(), scalar),
     distributions: z.record(z.string(), distributionSchema),
     value: jsonNumber.nullable(),
+    values: z.array(z.number()).min(2).max(MAX_OBJECTIVES).optional(),
+    constraints: z.array(z.number()).min(1).max(MAX_CONSTRAINTS).optional(),
     intermediate: z.array(z.tuple([z.number(), jsonNumber])),
     user_attrs: attrs,
     system_attrs: attrs,
@@ -111,6 +120,9 @@ export function trialLine(t: StoredTrial): string {
     params: t.params,
     distributions: t.distributions,
     value: t.value === null ? null : numOut(t.value),
+    // A multi-objective trial (value null) writes its vector; a one-objective one's is [value].
+    ...(t.values !== null && t.value === null ? { values: t.values } : {}),
+    ...(t.constraints !== null ? { constraints: t.constraints } : {}),
     intermediate: t.intermediate.map((iv) => [iv.step, numOut(iv.value)]),
     user_attrs: t.userAttrs,
     system_attrs: t.systemAttrs,
@@ -167,8 +179,14 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       } catch (err) {
         fail((err as Error).message);
       }
+      const directions = c.directions ?? [c.direction];
+      if (directions[0] !== c.direction) fail(`direction '${c.direction}' disagrees with directions ${JSON.stringify(c.directions)}`);
+      if (c.reference_point !== undefined && c.reference_point.length !== directions.length)
+        fail(`reference_point has ${c.reference_point.length} coordinates; the study has ${directions.length} objectives`);
       config = {
+        directions,
         direction: c.direction,
+        ...(c.reference_point !== undefined ? { referencePoint: c.reference_point } : {}),
         space,
         strategy: c.strategy,
         scheduler: c.scheduler,
@@ -185,6 +203,11 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const t = (p as { data: z.infer<typeof trialSchema> }).data;
     if (t.number !== trials.length) fail(`trial number ${t.number} out of order (expected ${trials.length})`);
     if ((t.state === "RUNNING") !== (t.lease !== null)) fail(`a ${t.state} trial ${t.state === "RUNNING" ? "needs" : "cannot have"} a lease`);
+    const m = (config as StudyConfig).directions.length;
+    if (t.values !== undefined && (m === 1 || t.values.length !== m || t.value !== null))
+      fail(`values must hold one number per objective (${m}) in a multi-objective study, with value null`);
+    const values = t.values ?? (t.value === null ? null : [t.value]);
+    if (t.state === "COMPLETE" && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
     const steps = t.intermediate.map(([s]) => s);
     if (steps.some((s, k) => k > 0 && s <= (steps[k - 1] as number))) fail("intermediate steps must increase");
     trials.push({
@@ -196,6 +219,8 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       // Validated above; kept as written so that the bytes round-trip.
       distributions: (json as { distributions: StoredTrial["distributions"] }).distributions,
       value: t.value,
+      values,
+      constraints: t.constraints ?? null,
       intermediate: t.intermediate.map(([step, value]) => ({ step, value })),
       userAttrs: t.user_attrs,
       systemAttrs: t.system_attrs,

@@ -21,6 +21,7 @@
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
+import { checkDirections, checkReferencePoint } from "../domain/objectives.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
@@ -34,8 +35,9 @@ import { type Ownership, SoleOwner } from "./ownership.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
-import { configMismatch, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
+import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
 import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
+import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
@@ -282,13 +284,16 @@ export class StudyService {
     const parsed = OPS.create_study.args.safeParse(raw);
     if (!parsed.success) throw invalidArgument(`create_study: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
+    const directions = checkDirections(a.directions, a.direction);
+    checkReferencePoint(a.reference_point, directions);
     const space = parseSearchSpace(a.space ?? {});
     // The study's budget fills the scheduler's max_resource (SchedulerFactory.withStudyBudget).
     const resolveScheduler = (budget: number | undefined) =>
       a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef, budget);
     const scheduler = resolveScheduler(a.max_resource);
-    const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler)) as PluginRef);
+    const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler, directions.length)) as PluginRef);
     this.plugins.checkCompatible(strategy, scheduler);
+    this.plugins.checkObjectives(strategy, scheduler, directions.length);
     return this.mutate(requestId, "create_study", async (rc) => {
       const existing = this.studies.get(a.name);
       if (existing && !existing.deleted) {
@@ -297,26 +302,14 @@ export class StudyService {
         const stored = existing.study.config;
         // A scheduler given without max_resource is compared as the stored budget filled it in.
         const given = a.max_resource === undefined && stored.maxResource !== undefined ? resolveScheduler(stored.maxResource) : scheduler;
-        const differences = studyConfigDiff(stored, requestedConfig(a, space, strategy, given), this.plugins);
+        const differences = studyConfigDiff(stored, requestedConfig(a, space, strategy, given, directions), this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
       }
       this.plugins.checkSpaceFor(strategy, space);
-      const config: StudyConfig = {
-        direction: (a.direction ?? "minimize") as Direction,
-        space,
-        strategy,
-        scheduler,
-        seed: a.seed ?? randomInt(0, 2 ** 32 - 1),
-        retry: {
-          maxRetries: a.retry?.max_retries ?? DEFAULT_RETRY.maxRetries,
-          retryOnFail: a.retry?.retry_on_fail ?? DEFAULT_RETRY.retryOnFail,
-          keepIntermediate: a.retry?.keep_intermediate ?? DEFAULT_RETRY.keepIntermediate,
-        },
-        leaseTtlS: a.lease_ttl_s ?? this.defaultLeaseTtlS,
-        ...(a.max_trials !== undefined ? { maxTrials: a.max_trials } : {}),
-        ...(a.max_resource !== undefined ? { maxResource: a.max_resource } : {}),
-      };
+      const config = newStudyConfig(a, { directions, space, strategy, scheduler }, {
+        seed: randomInt(0, 2 ** 32 - 1), leaseTtlS: this.defaultLeaseTtlS, retry: DEFAULT_RETRY,
+      });
       trialOps.checkAttrsSize(a.user_attrs ?? {});
       // No await between the name check above and taking the name here: two concurrent creates of
       // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete
@@ -526,6 +519,11 @@ export class StudyService {
   /** The best COMPLETE trial, or null when none completed yet. */
   async best(a: S.StudyArgs): Promise<TrialView | null> {
     return this.pipeline.visible(reads.bestView(this.getState(a.study), this.now()));
+  }
+
+  /** The Pareto front with its hypervolume (reads.ts `bestTrialsOf`). @throws NOT_FOUND, INVALID_ARGUMENT. */
+  async bestTrials(a: S.BestTrialsArgs): Promise<ParetoFrontView> {
+    return this.pipeline.visible(reads.bestTrialsOf(this.getState(a.study), a, this.now()));
   }
 
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */

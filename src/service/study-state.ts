@@ -19,7 +19,10 @@ export interface TrialRecord {
   state: TrialState;
   params: Params;
   distributions: Record<string, Distribution>;
+  /** The objective values (see domain/trial.ts); `value` is `values[0]` in a one-objective study. */
+  values: readonly number[] | null;
   value: number | null;
+  constraints: readonly number[] | null;
   intermediate: { step: number; value: number }[];
   userAttrs: Record<string, unknown>;
   systemAttrs: Record<string, unknown>;
@@ -95,6 +98,7 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
     paramDists,
     ctx: {
       name: study.name,
+      directions: study.config.directions,
       direction: study.config.direction,
       space: study.config.space,
       seed: study.config.seed,

@@ -7,6 +7,7 @@ import { formatNumber } from "../domain/format.js";
 import { isBetter } from "../domain/trial.js";
 import { type Importances, paramImportances } from "./importance.js";
 import type { PluginDescription } from "./plugins.js";
+import { type FrontFacts, frontFacts } from "./pareto.js";
 import type { StudyView, TrialView } from "./views.js";
 
 /** Completions without a new best after which a study is called a plateau. */
@@ -48,13 +49,15 @@ export interface StudySummary {
   /** The three most important parameters, when enough trials completed. */
   top_params: { param: string; importance: number }[];
   pruned_share: number | null;
+  /** Multi-objective studies: the Pareto front's size, hypervolume and its trend (pareto.ts); null otherwise. */
+  front: FrontFacts | null;
   text: string;
 }
 
 /** Summarises a study from its view and every trial. `catalogue` supplies plug-in descriptions. */
 export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly PluginDescription[] = []): StudySummary {
   const complete = trials
-    .filter((t) => t.state === "COMPLETE" && typeof t.value === "number")
+    .filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && t.feasible !== false)
     .sort((a, b) => (a.finished_at ?? 0) - (b.finished_at ?? 0) || a.number - b.number);
   const bestSeq: number[] = [];
   let best: TrialView | null = null;
@@ -105,6 +108,7 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
     running_total: runningAll.length,
     top_params: top,
     pruned_share: prunedShare,
+    front: study.directions.length > 1 ? frontFacts(study, trials) : null,
   };
   return { ...s, text: summaryText(s) };
 }
@@ -115,7 +119,15 @@ function summaryText(s: Omit<StudySummary, "text">): string {
   lines.push(
     `Study '${s.study}' (${s.direction}): ${s.n_trials} trials — ${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued, ${c.PRUNED} pruned, ${c.FAIL} failed.`,
   );
-  if (s.best) {
+  if (s.front) {
+    const f = s.front;
+    lines.push(
+      f.size === 0
+        ? `No feasible trial has completed yet, so there is no Pareto front (${f.n_infeasible} infeasible).`
+        : `Pareto front: ${f.size} trials (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmt(f.hypervolume ?? 0)} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}); ` +
+            `${f.completions_since_improvement} completions since it last grew${f.completions_since_improvement >= PLATEAU_AFTER ? " (plateau)" : ""}. Read it with pareto_front.`,
+    );
+  } else if (s.best) {
     lines.push(`Best so far: trial ${s.best.trial} with value ${fmt(s.best.value)} at ${fmtParams(s.best.params)}.`);
     if (s.trend.status === "plateau")
       lines.push(`Trend: plateau — no improvement in the last ${s.trend.completions_since_best} completed trials; consider proposing trials in unexplored regions or stopping.`);

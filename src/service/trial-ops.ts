@@ -6,7 +6,9 @@
 import { CONTINUE, type Decision } from "../domain/decision.js";
 import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
+import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
 import { startOf } from "../domain/start.js";
+import { type Direction, valueFields } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { sampleUniform } from "../domain/sampling.js";
 import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
@@ -136,7 +138,9 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
       state: "RUNNING",
       params: {},
       distributions: {},
+      values: null,
       value: null,
+      constraints: null,
       intermediate: [],
       userAttrs: {},
       systemAttrs: { ...systemAttrs, ...own },
@@ -275,7 +279,9 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
         state: "WAITING",
         params: { ...params },
         distributions,
+        values: null,
         value: null,
+        constraints: null,
         intermediate: [],
         userAttrs: { ...(a.user_attrs ?? {}) },
         systemAttrs: { enqueued: true, fixed_params: { ...params }, ...(a.rationale ? { rationale: a.rationale.slice(0, 4000) } : {}) },
@@ -412,40 +418,44 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
 }
 
 /**
- * Finishes a trial. COMPLETE needs a finite value (NaN/infinite marks a diverged run where the
- * strategy has `completesDiverged`: value null, `system_attrs.diverged`); PRUNED takes an optional
- * value (default: the last finite intermediate); FAIL takes an optional reason. The strategy's
- * `onFinish` attributes are stored in the same commit. @throws LEASE_LOST, FAILED_PRECONDITION,
+ * Finishes a trial. COMPLETE needs one finite value per objective (`values`, or protocol v1's
+ * `value` in a one-objective study) and may carry constraint values (c ≤ 0 feasible) whose count
+ * the study's first COMPLETE trial fixed; in a one-objective study a NaN/infinite `value` marks a
+ * diverged run where the strategy has `completesDiverged` (values null, `system_attrs.diverged`).
+ * PRUNED takes optional values (default in a one-objective study: the last finite intermediate);
+ * FAIL takes an optional reason. The strategy's `onFinish` attributes are stored in the same
+ * commit. Nothing is stored when a check fails. @throws LEASE_LOST, FAILED_PRECONDITION,
  * INVALID_ARGUMENT.
  */
 export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string): Promise<{ trial: TrialView }> {
   const s = core.state(a.study);
   const { state, value } = a;
-  const diverged = state === "COMPLETE" && typeof value === "number" && !Number.isFinite(value) && s.strategy.completesDiverged === true;
-  if (state === "COMPLETE" && !diverged && (typeof value !== "number" || !Number.isFinite(value)))
-    throw invalidArgument(`a COMPLETE trial needs a finite value (got ${String(value)}); tell a diverged run as FAIL`);
-  if (state === "PRUNED" && value !== undefined && value !== null && !Number.isFinite(value))
-    throw invalidArgument(`a PRUNED trial's value must be finite when given (got ${String(value)})`);
+  const directions = s.study.config.directions;
+  const diverged =
+    state === "COMPLETE" && directions.length === 1 && a.values === undefined && typeof value === "number" && !Number.isFinite(value) &&
+    s.strategy.completesDiverged === true;
+  const told = diverged ? null : toldValues(directions, a);
+  if (a.constraints !== undefined && state !== "COMPLETE")
+    throw invalidArgument(`constraints are told with a COMPLETE result only (this tell is ${state})`);
   if (a.user_attrs) checkAttrsSize(a.user_attrs);
   return core.mutate(requestId, "tell", (rc) =>
     s.writeLock.run(async () => {
       core.live(s);
       const t = trialOf(s, a.trial);
       checkLease(s, t, a.token);
+      // Under the lock: the first COMPLETE trial fixes the constraint count for all later ones.
+      const constraints = state === "COMPLETE" ? checkConstraints(a.constraints, constraintCount(s.trials)) : null;
       const now = core.now();
-      let finalValue: number | null = null;
-      if (state === "COMPLETE") finalValue = diverged ? null : (value as number);
-      if (state === "PRUNED") {
-        if (typeof value === "number") finalValue = value;
-        else {
-          const lastFinite = [...t.intermediate].reverse().find((iv) => Number.isFinite(iv.value));
-          finalValue = lastFinite?.value ?? null;
-        }
+      let values = told;
+      if (state === "PRUNED" && values === null && directions.length === 1) {
+        const lastFinite = [...t.intermediate].reverse().find((iv) => Number.isFinite(iv.value));
+        values = lastFinite ? [lastFinite.value] : null;
       }
       const next: TrialRecord = {
         ...t,
         state,
-        value: finalValue,
+        ...valueFields(directions.length, values),
+        constraints,
         finishedAt: now,
         lease: null,
         userAttrs: a.user_attrs ? { ...t.userAttrs, ...a.user_attrs } : t.userAttrs,
@@ -469,10 +479,29 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
           s.started--; // the retry counts when it is asked
         }
         core.bump(s);
-        core.log.info({ study: s.study.name, trial: t.number, state, value: finalValue }, "trial finished");
+        core.log.info({ study: s.study.name, trial: t.number, state, values }, "trial finished");
       }, rc);
     }),
   );
+}
+
+/**
+ * The objective values a tell carries, checked before anything is locked: COMPLETE needs them
+ * all finite; PRUNED's are optional (all finite when given); FAIL's are ignored.
+ * @throws INVALID_ARGUMENT.
+ */
+function toldValues(directions: readonly Direction[], a: S.TellArgs): number[] | null {
+  if (a.state === "COMPLETE") return checkCompleteValues(directions, a.value, a.values);
+  if (a.state === "PRUNED") {
+    const given = a.values !== undefined || (a.value !== undefined && a.value !== null);
+    if (!given) return null;
+    try {
+      return checkCompleteValues(directions, a.value, a.values);
+    } catch (err) {
+      throw invalidArgument(`a PRUNED trial's values must be finite when given: ${(err as Error).message}`);
+    }
+  }
+  return null; // a FAIL tell's values are ignored, as in protocol v1
 }
 
 function mergeDecisions(a: Decision, b: Decision): Decision {

@@ -4,6 +4,7 @@
  * Times are epoch seconds (float), as Python's `time.time()`.
  */
 import type { Distribution, Params, SearchSpace } from "../domain/distributions.js";
+import { feasibility } from "../domain/objectives.js";
 import type { TrialStart } from "../domain/start.js";
 import type { Direction, PluginConfig, Study, StudyConfig, Trial, TrialState } from "../domain/trial.js";
 
@@ -12,7 +13,14 @@ export interface TrialView {
   state: TrialState;
   params: Params;
   distributions: Record<string, Distribution>;
+  /** `values[0]` in a one-objective study, else null (protocol v1's field). */
   value: number | null;
+  /** One value per objective; null without a result. */
+  values: number[] | null;
+  /** Constraint values told with the result (c ≤ 0 satisfied), or null. */
+  constraints: number[] | null;
+  /** COMPLETE trials: whether every constraint holds (true without constraints); null otherwise. */
+  feasible: boolean | null;
   /** [step, value] pairs in step order. */
   intermediate: [number, number][];
   user_attrs: Record<string, unknown>;
@@ -73,7 +81,12 @@ export interface LineageView {
 
 export interface StudyView {
   name: string;
+  /** `directions[0]` (protocol v1). */
   direction: Direction;
+  /** One direction per objective. */
+  directions: Direction[];
+  /** The hypervolume reference point given at creation, or null (derived from the front). */
+  reference_point: number[] | null;
   space: SearchSpace;
   strategy: PluginConfig;
   scheduler: PluginConfig | null;
@@ -102,6 +115,9 @@ export function trialView(t: Trial, now: number = Date.now()): TrialView {
     params: { ...t.params },
     distributions: { ...t.distributions },
     value: t.value,
+    values: t.values === null ? null : [...t.values],
+    constraints: t.constraints === null ? null : [...t.constraints],
+    feasible: feasibility(t),
     intermediate: t.intermediate.map((iv) => [iv.step, iv.value]),
     user_attrs: { ...t.userAttrs },
     system_attrs: { ...t.systemAttrs },
@@ -112,10 +128,16 @@ export function trialView(t: Trial, now: number = Date.now()): TrialView {
   };
 }
 
-/** A study's configuration in wire form (views and exports share it). */
+/**
+ * A study's configuration in wire form (views and exports share it). `directions` and
+ * `reference_point` appear only when they say more than `direction`, so exports of
+ * one-objective studies keep their bytes; the study view always carries both.
+ */
 export function configView(c: StudyConfig) {
   return {
     direction: c.direction,
+    ...(c.directions.length > 1 ? { directions: [...c.directions] } : {}),
+    ...(c.referencePoint !== undefined ? { reference_point: [...c.referencePoint] } : {}),
     space: c.space,
     strategy: c.strategy,
     scheduler: c.scheduler,
@@ -136,6 +158,8 @@ export function studyView(
   return {
     name: s.name,
     ...configView(s.config),
+    directions: [...s.config.directions],
+    reference_point: s.config.referencePoint ? [...s.config.referencePoint] : null,
     max_trials: s.config.maxTrials ?? null,
     max_resource: s.config.maxResource ?? null,
     stopped: s.stopped ?? false,

@@ -67,3 +67,13 @@ export interface Storage {
   checkIntegrity(): Promise<string[]>;
   close(): Promise<void>;
 }
+
+/**
+ * A stored row's objective values: its vector (JSON text), or `[value]` for a row written before
+ * the vector column existed (one-objective studies only had `value`). SQLite and PostgreSQL read
+ * their rows the same way.
+ */
+export function valuesOfRow(r: { value: number | null; objective_values: string | null }): number[] | null {
+  if (r.objective_values !== null) return JSON.parse(r.objective_values) as number[];
+  return r.value === null ? null : [r.value];
+}

@@ -3,6 +3,7 @@ import { autoStrategyFactory } from "./auto/auto-strategy.js";
 import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
 import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
+import { nsga2StrategyFactory } from "./nsga2/nsga2-strategy.js";
 import { makeHypergradientFactory } from "./hypergradient/hypergradient-strategy.js";
 import { pb2StrategyFactory, pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
@@ -20,6 +21,7 @@ const catalogue = new Map<string, StrategyFactory<any>>(
     gpStrategyFactory,
     cmaesStrategyFactory,
     pbtStrategyFactory,
+    nsga2StrategyFactory,
     pb2StrategyFactory,
   ].map((f) => [f.name, f]),
 );

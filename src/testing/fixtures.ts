@@ -8,35 +8,55 @@ import type { Direction, IntermediateValue, Trial, TrialState } from "../domain/
 import { Rng } from "../math/rng.js";
 import type { BenchmarkProblem } from "./benchmark-functions.js";
 
-/** A study context over `space` (seed 42, strategy random, no scheduler) with overrides. */
+/**
+ * A study context over `space` (seed 42, strategy random, no scheduler, one objective to
+ * minimise) with overrides; `directions` wins over `direction`, and `direction` is kept equal to
+ * its first entry.
+ */
 export function makeStudy(space: SearchSpace, over: Partial<StudyContext> = {}): StudyContext {
+  const directions: readonly Direction[] = over.directions ?? [over.direction ?? "minimize"];
   return {
     name: "test",
-    direction: "minimize" as Direction,
     space,
     seed: 42,
     strategy: { name: "random", options: {} },
     scheduler: null,
     ...over,
+    directions,
+    direction: directions[0] as Direction,
   };
 }
 
-/** A trial of `number` with `params` (COMPLETE with value 0 unless overridden); distributions from `space`. */
+/**
+ * A trial of `number` with `params` (COMPLETE with value 0 unless overridden); distributions from
+ * `space`. `values` (several objectives) wins over `value`; `constraints` default to none.
+ */
 export function makeTrial(
   number: number,
   params: Params,
   space: Record<string, Distribution>,
-  over: Partial<{ state: TrialState; value: number | null; intermediate: IntermediateValue[]; systemAttrs: Record<string, unknown> }> = {},
+  over: Partial<{
+    state: TrialState;
+    value: number | null;
+    values: readonly number[] | null;
+    constraints: readonly number[] | null;
+    intermediate: IntermediateValue[];
+    systemAttrs: Record<string, unknown>;
+  }> = {},
 ): Trial {
   const distributions: Record<string, Distribution> = {};
   for (const k of Object.keys(params)) distributions[k] = space[k] as Distribution;
+  const value = over.value === undefined ? 0 : over.value;
+  const values = over.values !== undefined ? over.values : value === null ? null : [value];
   return {
     id: number + 1,
     number,
     state: over.state ?? "COMPLETE",
     params,
     distributions,
-    value: over.value === undefined ? 0 : over.value,
+    values,
+    value: values !== null && values.length === 1 ? (values[0] as number) : null,
+    constraints: over.constraints ?? null,
     intermediate: over.intermediate ?? [],
     userAttrs: {},
     systemAttrs: over.systemAttrs ?? {},

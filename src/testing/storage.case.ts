@@ -46,6 +46,7 @@ export type StorageCheck =
   | "durable";
 
 const CONFIG: StudyConfig = {
+  directions: ["minimize"],
   direction: "minimize",
   space: {
     lr: { type: "float", low: 1e-5, high: 0.1, log: true },
@@ -74,6 +75,8 @@ export function storedTrialOf(id: number, studyId: number, number: number, over:
     params: { lr: 0.001 * (number + 1), layers: 2, act: "gelu" },
     distributions: { lr: CONFIG.space.lr!, layers: CONFIG.space.layers!, act: CONFIG.space.act! },
     value: null,
+    values: null,
+    constraints: null,
     intermediate: [],
     userAttrs: { note: `trial ${number}` },
     systemAttrs: { budget: 9, pbt_lineage: [{ step: 0, params: { lr: 0.1 } }], flag: false },
@@ -126,12 +129,16 @@ const checkStudies: Check = async (c) => {
 const checkTrials: Check = async (c) => {
   await c.commit({ kind: "insert-study", study: studyOf(1, "a") }, { kind: "insert-study", study: studyOf(2, "b") });
   const done = storedTrialOf(5, 1, 2, {
-    state: "COMPLETE", value: -1.25, finishedAt: 1_700_000_009_000, lease: null,
+    state: "COMPLETE", value: -1.25, values: [-1.25], finishedAt: 1_700_000_009_000, lease: null,
     intermediate: [{ step: 0, value: 3 }, { step: 1.5, value: Number.NaN }, { step: 2, value: Infinity }, { step: 3, value: -Infinity }],
   });
   const waiting = storedTrialOf(4, 1, 1, { state: "WAITING", startedAt: null, lease: null, params: {}, distributions: {} });
   const other = storedTrialOf(6, 2, 0);
-  await c.commit({ kind: "insert-trial", trial: done }, { kind: "insert-trial", trial: other });
+  // A multi-objective result: `value` null, the vector and constraint values exact to the last bit.
+  const vector = storedTrialOf(7, 2, 1, {
+    state: "COMPLETE", value: null, values: [0.1 + 0.2, -2e-300, 1e300], constraints: [0, -1e-9, 5e-324], finishedAt: 1_700_000_010_000, lease: null,
+  });
+  await c.commit({ kind: "insert-trial", trial: done }, { kind: "insert-trial", trial: other }, { kind: "insert-trial", trial: vector });
   await c.commit({ kind: "insert-trial", trial: storedTrialOf(3, 1, 0) }, { kind: "insert-trial", trial: waiting });
   const loaded = await c.trialsOf(1);
   expect(loaded.map((t) => t.number)).toEqual([0, 1, 2]);
@@ -139,9 +146,10 @@ const checkTrials: Check = async (c) => {
   expect(loaded[1]).toEqual(waiting);
   expect(loaded[2]).toEqual(done); // toEqual treats NaN as equal to NaN
   expect(Number.isNaN(loaded[2]!.intermediate[1]!.value)).toBe(true);
-  expect(await c.trialsOf(2)).toEqual([other]);
+  expect(await c.trialsOf(2)).toEqual([other, vector]);
+  expect((await c.trialsOf(2))[1]!.values).toStrictEqual([0.1 + 0.2, -2e-300, 1e300]);
   expect(await c.trialsOf(99)).toEqual([]);
-  expect(await c.storage.maxTrialId()).toBe(6);
+  expect(await c.storage.maxTrialId()).toBe(7);
 };
 
 /** An update rewrites the trial's fields and keeps its intermediates. */
@@ -150,7 +158,7 @@ const checkUpdateTrial: Check = async (c) => {
   const t = storedTrialOf(1, 1, 0, { intermediate: [{ step: 1, value: 0.5 }] });
   await c.commit({ kind: "insert-trial", trial: t });
   const told = {
-    ...t, state: "PRUNED" as const, value: 0.5, params: { ...t.params, extra: "x" }, distributions: { ...t.distributions, extra: { type: "categorical" as const, choices: ["x"] } },
+    ...t, state: "PRUNED" as const, value: 0.5, values: [0.5], params: { ...t.params, extra: "x" }, distributions: { ...t.distributions, extra: { type: "categorical" as const, choices: ["x"] } },
     userAttrs: {}, systemAttrs: { budget: 27 }, finishedAt: 1_700_000_050_000, lease: null, intermediate: [],
   };
   await c.commit({ kind: "update-trial", trial: told });
@@ -227,9 +235,9 @@ const checkOrdered: Check = async (c) => {
     { kind: "insert-study", study: studyOf(1, "x") },
     { kind: "insert-trial", trial: t },
     { kind: "add-intermediate", trialId: 1, step: 1, value: 2 },
-    { kind: "update-trial", trial: { ...t, state: "COMPLETE", value: 2, lease: null, finishedAt: 5 } },
+    { kind: "update-trial", trial: { ...t, state: "COMPLETE", value: 2, values: [2], lease: null, finishedAt: 5 } },
   );
-  expect(await c.trialsOf(1)).toEqual([{ ...t, state: "COMPLETE", value: 2, lease: null, finishedAt: 5, intermediate: [{ step: 1, value: 2 }] }]);
+  expect(await c.trialsOf(1)).toEqual([{ ...t, state: "COMPLETE", value: 2, values: [2], lease: null, finishedAt: 5, intermediate: [{ step: 1, value: 2 }] }]);
   await c.commit(
     { kind: "delete-study", studyId: 1 },
     { kind: "insert-study", study: studyOf(2, "x") },

@@ -12,7 +12,7 @@ import { type SearchSpace, contains } from "../domain/distributions.js";
 import { TuneportError } from "../domain/errors.js";
 import type { Strategy, StrategyFactory, StudyContext, Suggestion, SuggestRequest } from "../domain/plugin.js";
 import { sampleUniform } from "../domain/sampling.js";
-import type { Trial } from "../domain/trial.js";
+import type { Direction, Trial } from "../domain/trial.js";
 import { silentLogger } from "../logger.js";
 import { Rng } from "../math/rng.js";
 import { BUILTIN_PLUGINS } from "../service/plugins.js";
@@ -54,17 +54,29 @@ export interface ConformanceOptions<O> {
   nCompared?: number;
   skip?: Partial<Record<ConformanceCheck, string>>;
   /**
+   * Objectives of the simulated study (default 1). With more, every check runs on a study with
+   * alternating directions (minimize, maximize, ...) whose trials carry one value per objective and
+   * one constraint that about half of them violate: the case for multi-objective strategies.
+   */
+  objectives?: number;
+  /**
    * For a factory that is not a built-in: a module URL whose `plugins` export (a
    * `PluginCatalogue`) holds it, for the worker-thread check (see `WorkerRunnerOptions`).
    */
   workerCatalogue?: string;
 }
 
-/** A deterministic toy objective on the mixed space. */
-function objective(p: Record<string, unknown>): number {
+/** A deterministic toy objective on the mixed space; `k` shifts it (the k-th objective). */
+function objective(p: Record<string, unknown>, k = 0): number {
   let v = 0;
-  for (const x of Object.values(p)) v += typeof x === "number" ? Math.sin(x * 3.7) : typeof x === "string" ? x.length : x ? 1 : 0;
+  for (const x of Object.values(p)) v += typeof x === "number" ? Math.sin(x * 3.7 + k) : typeof x === "string" ? x.length : x ? 1 : 0;
   return v;
+}
+
+/** The result of a simulated trial: one value per direction, and with several a constraint. */
+function resultOf(p: Record<string, unknown>, m: number): { values: number[]; constraints: number[] | null } {
+  const values = Array.from({ length: m }, (_, k) => objective(p, k));
+  return { values, constraints: m > 1 ? [Math.sin(values[0]! * 5)] : null };
 }
 
 /** Another way to get a suggestion (a worker thread), compared with `strategy.suggest(req)` in process. */
@@ -74,6 +86,8 @@ export type SuggestFn = (strategy: Strategy, req: SuggestRequest) => Suggestion 
 export interface SimulateOptions {
   /** A new strategy instance for every call (a server restarting all the time). */
   fresh?: boolean;
+  /** Objectives of the simulated study (see `ConformanceOptions.objectives`). */
+  objectives?: number;
 }
 
 /** One step of the sequential loop: the suggestion for trial `i`, completed as the service would. */
@@ -90,11 +104,12 @@ function completeTrial(strategyFor: () => Strategy, study: StudyContext, space: 
       ? strategy.suggestParam({ study, trials, trial: { ...running, params: { ...params } }, name, distribution: d, rng })
       : sampleUniform(d, rng);
   }
-  return makeTrial(i, params, space, { value: objective(params), systemAttrs: s.systemAttrs ?? {} });
+  return makeTrial(i, params, space, { ...resultOf(params, study.directions.length), systemAttrs: s.systemAttrs ?? {} });
 }
 
-function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, seed: number): StudyContext {
-  return makeStudy(space, { seed, strategy: { name: factory.name, options: options as Record<string, unknown> } });
+function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, seed: number, objectives = 1): StudyContext {
+  const directions = Array.from({ length: objectives }, (_, k) => (k % 2 === 0 ? "minimize" : "maximize") as Direction);
+  return makeStudy(space, { seed, strategy: { name: factory.name, options: options as Record<string, unknown> }, directions });
 }
 
 /**
@@ -105,7 +120,7 @@ function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace
 export function simulate<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed = 42, sim: SimulateOptions = {}): Trial[] {
   let kept: Strategy | null = null;
   const strategyFor = () => (sim.fresh ? factory.create(options) : (kept ??= factory.create(options)));
-  const study = studyFor(factory, options, space, seed);
+  const study = studyFor(factory, options, space, seed, sim.objectives);
   const trials: Trial[] = [];
   for (let i = 0; i < n; i++) {
     let s: Suggestion;
@@ -125,10 +140,10 @@ export function simulate<O>(factory: StrategyFactory<O>, options: O, space: Sear
  * (in-process, other) of every trial; the history follows the in-process suggestions.
  */
 async function compareSuggestions<O>(
-  factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed: number, other: SuggestFn,
+  factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed: number, other: SuggestFn, objectives = 1,
 ): Promise<{ mine: Suggestion; theirs: Suggestion | string }[]> {
   const strategy = factory.create(options);
-  const study = studyFor(factory, options, space, seed);
+  const study = studyFor(factory, options, space, seed, objectives);
   const trials: Trial[] = [];
   const out: { mine: Suggestion; theirs: Suggestion | string }[] = [];
   for (let i = 0; i < n; i++) {
@@ -161,10 +176,12 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
   const n = conf.n ?? 30;
   const nCompared = conf.nCompared ?? Math.min(n, 16);
   const check = conformanceChecks<ConformanceCheck>(conf.skip ?? {});
+  const m = conf.objectives ?? 1;
+  const sim = (s: SimulateOptions = {}): SimulateOptions => ({ ...s, objectives: m });
 
-  describe(`strategy conformance: ${factory.name}`, () => {
+  describe(`strategy conformance: ${factory.name}${m > 1 ? ` (${m} objectives, constrained)` : ""}`, () => {
     check("valid-params", "hands out only values inside each distribution", () => {
-      for (const t of simulate(factory, conf.options, space, n)) {
+      for (const t of simulate(factory, conf.options, space, n, 42, sim())) {
         for (const [name, d] of Object.entries(space)) {
           expect(contains(d, t.params[name] ?? null), `${name}=${String(t.params[name])}`).toBe(true);
         }
@@ -172,14 +189,14 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
     });
 
     check("reproducible", "same seed and same history give the same suggestions", () => {
-      const a = simulate(factory, conf.options, space, n, 7);
-      const b = simulate(factory, conf.options, space, n, 7);
+      const a = simulate(factory, conf.options, space, n, 7, sim());
+      const b = simulate(factory, conf.options, space, n, 7, sim());
       expect(b.map((t) => t.params)).toEqual(a.map((t) => t.params));
     });
 
     check("uses-history", "different seeds give different suggestions", () => {
-      const a = simulate(factory, conf.options, space, Math.min(n, 12), 1);
-      const b = simulate(factory, conf.options, space, Math.min(n, 12), 2);
+      const a = simulate(factory, conf.options, space, Math.min(n, 12), 1, sim());
+      const b = simulate(factory, conf.options, space, Math.min(n, 12), 2, sim());
       expect(b.map((t) => t.params)).not.toEqual(a.map((t) => t.params));
     });
 
@@ -190,7 +207,7 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
         c: { type: "categorical", choices: ["only"] },
         x: { type: "float", low: 0, high: 1 },
       };
-      for (const t of simulate(factory, conf.options, tiny, 15)) {
+      for (const t of simulate(factory, conf.options, tiny, 15, 42, sim())) {
         expect(t.params).toMatchObject({ a: 1, b: 3, c: "only" });
       }
     });
@@ -203,7 +220,7 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
       ).toBeTypeOf("function");
       const hook = strategy.suggestParam!.bind(strategy);
       const study = makeStudy({}, { strategy: { name: factory.name, options: conf.options as Record<string, unknown> } });
-      const trials = simulate(factory, conf.options, space, 12);
+      const trials = simulate(factory, conf.options, space, 12, 42, sim());
       const ask = (name: string, seed: number) =>
         hook({
           study, trials, trial: makeTrial(99, {}, space, { state: "RUNNING", value: null }), name, distribution: space[name]!,
@@ -221,8 +238,8 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
     });
 
     check("restart", "a fresh instance for every call decides as one long-lived instance (caches only speed up)", () => {
-      const kept = simulate(factory, conf.options, space, nCompared, 11);
-      const fresh = simulate(factory, conf.options, space, nCompared, 11, { fresh: true });
+      const kept = simulate(factory, conf.options, space, nCompared, 11, sim());
+      const fresh = simulate(factory, conf.options, space, nCompared, 11, sim({ fresh: true }));
       expect(fresh.map((t) => [t.params, t.systemAttrs])).toEqual(kept.map((t) => [t.params, t.systemAttrs]));
     });
 
@@ -240,7 +257,7 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
       const worker = runner;
       const f = factory as StrategyFactory<unknown>;
       expect(worker.offloads(f, conf.options as Record<string, unknown>)).toBe(true);
-      const pairs = await compareSuggestions(factory, conf.options, space, nCompared, 13, (s, req) => worker.suggest(f, s, req));
+      const pairs = await compareSuggestions(factory, conf.options, space, nCompared, 13, (s, req) => worker.suggest(f, s, req), m);
       expect(pairs.length).toBeGreaterThan(0);
       expect(pairs.map((p) => wire(p.theirs))).toEqual(pairs.map((p) => wire(p.mine)));
     });

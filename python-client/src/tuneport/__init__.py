@@ -40,7 +40,7 @@ from ._errors import (
 )
 from ._logging import configure_default_logging
 from ._plot import Plot
-from ._study import Lineage, ScheduleSegment, Study, StudySummary
+from ._study import Lineage, ParetoFront, ScheduleSegment, Study, StudySummary
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "SearchSpaceExhaustedError",
     "Study",
     "StudyStopped",
+    "ParetoFront",
     "StudySummary",
     "TimeoutError",
     "TrajectoryPoint",

@@ -170,6 +170,8 @@ class Client:
         name: str,
         *,
         direction: Direction | None = None,
+        directions: Sequence[Direction] | None = None,
+        reference_point: Sequence[float] | None = None,
         strategy: str | Mapping[str, Any] | None = None,
         scheduler: str | Mapping[str, Any] | None = None,
         space: Mapping[str, DistributionLike] | None = None,
@@ -187,6 +189,8 @@ class Client:
         differences (settings left out are not compared). ``strategy``/``scheduler`` are a name or
         ``{"name", "options"}``. ``max_trials`` caps the trials the server ever starts for the
         study, across all workers; then ``ask`` raises ``StudyStopped`` and loops end.
+        ``directions`` (Optuna's name) makes a multi-objective study with one direction per
+        objective; ``reference_point`` fixes its hypervolume reference point (objective units).
         ``max_resource`` is the study's budget: how far one trial trains at most (epochs, steps);
         ``asha``, ``hyperband`` and ``bohb`` use it as their ``max_resource``.
         @raises AlreadyExistsError, InvalidArgumentError."""
@@ -200,6 +204,8 @@ class Client:
             {
                 "name": name,
                 "direction": direction,
+                "directions": list(directions) if directions is not None else None,
+                "reference_point": [float(x) for x in reference_point] if reference_point is not None else None,
                 "strategy": dict(strategy) if isinstance(strategy, Mapping) else strategy,
                 "scheduler": dict(scheduler) if isinstance(scheduler, Mapping) else scheduler,
                 "space": {k: distribution_to_wire(d) for k, d in space.items()} if space is not None else None,
@@ -580,6 +586,7 @@ def create_study(
     storage: str | Client | None = None,
     study_name: str | None = None,
     direction: Direction | None = None,
+    directions: Sequence[Direction] | None = None,
     load_if_exists: bool = False,
     strategy: str | Mapping[str, Any] | None = None,
     scheduler: str | Mapping[str, Any] | None = None,
@@ -596,6 +603,7 @@ def create_study(
     return client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
         direction=direction,
+        directions=directions,
         strategy=strategy,
         scheduler=scheduler,
         space=space,

@@ -12,7 +12,7 @@ from typing import Any
 from ._trial import FrozenTrial
 
 #: Attributes whose values are maps: one column per key, named ``<attr>_<key>``.
-_NESTED = ("params", "user_attrs", "system_attrs", "intermediate_values")
+_NESTED = ("params", "user_attrs", "system_attrs", "intermediate_values", "values")
 
 
 def _pandas() -> Any:
@@ -27,6 +27,9 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
         return trial.number
     if attr == "value":
         return trial.value
+    if attr == "values":
+        # Optuna's multi-objective columns: values_0, values_1, ...
+        return dict(enumerate(trial.values or []))
     if attr == "state":
         return trial.state
     if attr == "datetime_start":

@@ -4,6 +4,7 @@ when to stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib
 import logging
@@ -12,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import FailedPreconditionError, LeaseLostError, TuneportError
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tuneport")
 
 Callback = Callable[["Study", FrozenTrial], None]
+ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 
 
 class _Run:
@@ -57,7 +59,7 @@ class _Run:
 
 def run_optimize(
     study: Study,
-    func: Callable[[Trial], float],
+    func: Callable[[Trial], Any],
     *,
     n_trials: int | None,
     timeout: float | None,
@@ -66,6 +68,7 @@ def run_optimize(
     callbacks: list[Callback],
     gc_after_trial: bool,
     show_progress_bar: bool,
+    constraints_func: ConstraintsFunc | None = None,
 ) -> None:
     """The body of ``Study.optimize`` (see there). @raises the first exception outside ``catch``."""
     if n_trials is not None and n_trials < 0:
@@ -79,13 +82,13 @@ def run_optimize(
     run = _Run(study, n_trials, timeout, progress)
     try:
         if jobs == 1:
-            _worker(run, func, catch, callbacks, gc_after_trial)
+            _worker(run, func, catch, callbacks, gc_after_trial, constraints_func)
             return
         errors: list[BaseException] = []
 
         def job() -> None:
             try:
-                _worker(run, func, catch, callbacks, gc_after_trial)
+                _worker(run, func, catch, callbacks, gc_after_trial, constraints_func)
             except BaseException as exc:  # re-raised in the calling thread below
                 run.end()
                 errors.append(exc)
@@ -103,7 +106,12 @@ def run_optimize(
 
 
 def _worker(
-    run: _Run, func: Callable[[Trial], float], catch: tuple[type[Exception], ...], callbacks: list[Callback], gc_after_trial: bool
+    run: _Run,
+    func: Callable[[Trial], Any],
+    catch: tuple[type[Exception], ...],
+    callbacks: list[Callback],
+    gc_after_trial: bool,
+    constraints_func: ConstraintsFunc | None = None,
 ) -> None:
     study = run.study
     while run.take_slot():
@@ -112,7 +120,7 @@ def _worker(
             run.end()
             return
         try:
-            _run_trial(trial, func, catch)
+            _run_trial(trial, func, catch, constraints_func)
         finally:
             if gc_after_trial:
                 gc.collect()
@@ -122,14 +130,23 @@ def _worker(
             cb(study, frozen)
 
 
-def _run_trial(trial: Trial, func: Callable[[Trial], float], catch: tuple[type[Exception], ...]) -> None:
+def _run_trial(
+    trial: Trial, func: Callable[[Trial], Any], catch: tuple[type[Exception], ...], constraints_func: ConstraintsFunc | None = None
+) -> None:
     study = trial.study
     try:
         with trial:
             value = func(trial)
-            number = _as_float(value)
-            if number is not None and math.isfinite(number):
-                trial.complete(number)
+            result = _as_values(value, len(study.directions))
+            if result is not None:
+                constraints = None
+                if constraints_func is not None:
+                    frozen = trial.frozen()
+                    done = dataclasses.replace(
+                        frozen, values=list(result), value=result[0] if len(result) == 1 else None
+                    )
+                    constraints = [float(c) for c in constraints_func(done)]
+                trial.complete(result[0] if len(result) == 1 else list(result), constraints=constraints)
             else:
                 log.warning("Trial %d failed, because the objective returned %r (not a finite number).", trial.number, value)
                 trial.fail(f"objective returned {value!r}")
@@ -139,6 +156,19 @@ def _run_trial(trial: Trial, func: Callable[[Trial], float], catch: tuple[type[E
         log.warning(
             "Trial %d failed with parameters: %s because of the following error: %r.", trial.number, trial.params, err
         )
+
+
+def _as_values(value: Any, n_objectives: int) -> list[float] | None:
+    """The objective's return as one finite float per objective, or None (the trial fails)."""
+    if n_objectives == 1:
+        number = _as_float(value)
+        return [number] if number is not None and math.isfinite(number) else None
+    if not isinstance(value, (list, tuple)) and getattr(value, "ndim", 0) < 1:
+        return None
+    out = [_as_float(v) for v in value]
+    if len(out) != n_objectives or any(v is None or not math.isfinite(v) for v in out):
+        return None
+    return [float(v) for v in out if v is not None]
 
 
 def _as_float(value: Any) -> float | None:
@@ -156,10 +186,12 @@ def _report(run: _Run, frozen: FrozenTrial) -> None:
     if progress is None and not log.isEnabledFor(logging.INFO):
         return
     try:
-        best = run.study.best_trial
+        best = None if len(run.study.directions) > 1 else run.study.best_trial
     except TuneportError:  # only for display: never end the loop over it
         best = None
-    if frozen.state == "COMPLETE":
+    if frozen.state == "COMPLETE" and frozen.value is None:
+        log.info("Trial %d finished with values: %s and parameters: %s.", frozen.number, frozen.values, frozen.params)
+    elif frozen.state == "COMPLETE":
         best_text = f" Best is trial {best.number} with value: {best.value}." if best is not None else ""
         log.info("Trial %d finished with value: %s and parameters: %s.%s", frozen.number, frozen.value, frozen.params, best_text)
     elif frozen.state == "PRUNED":

@@ -17,12 +17,16 @@ PlotKind = Literal[
     "slice",
     "contour",
     "edf",
+    "pareto_front",
+    "hypervolume_history",
 ]
 """Chart kinds, after Optuna's ``optuna.visualization``: ``history`` (objective by trial, pruned
 and failed included, best so far), ``parallel`` (parallel coordinates), ``importances``,
 ``intermediate`` (learning curves), ``slice`` (objective against each parameter),
 ``contour`` (objective over two parameters) and ``edf`` (the empirical distribution of the
-objective). The long names are accepted too."""
+objective); for multi-objective studies ``pareto_front`` (trials in the plane of the first two
+objectives: front, dominated and infeasible ones told apart) and ``hypervolume_history``. The
+long names are accepted too."""
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ class StudySummary:
     """True while the study is stopped for every worker (``Study.stop(all_workers=True)``)."""
     max_resource: float | None = None
     """The study's budget: how far one trial trains at most (``create_study(max_resource=...)``)."""
+    directions: list[Direction] | None = None
+    """One direction per objective (``[direction]`` for a one-objective study)."""
+    reference_point: list[float] | None = None
+    """The hypervolume reference point given at creation, or None (derived from the front)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -67,7 +71,40 @@ class StudySummary:
             best_trial=FrozenTrial.from_wire(best) if best else None,
             max_trials=int(raw["max_trials"]) if raw.get("max_trials") is not None else None,
             stopped=bool(raw.get("stopped")),
+            directions=list(raw.get("directions") or [raw["direction"]]),
+            reference_point=[float(x) for x in raw["reference_point"]] if raw.get("reference_point") else None,
             max_resource=float(raw["max_resource"]) if raw.get("max_resource") is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class ParetoFront:
+    """The answer of ``Study.pareto_front()`` (op ``best_trials``)."""
+
+    trials: list[FrozenTrial]
+    """COMPLETE feasible trials no other one dominates, in number order."""
+    hypervolume: float | None
+    """Exact hypervolume of the front at ``reference_point`` (None without a feasible trial)."""
+    reference_point: list[float] | None
+    reference_point_source: Literal["given", "derived"] | None
+    """``given`` (the request's or the study's) or ``derived`` (the front's nadir moved out by 10% of its range)."""
+    history: list[tuple[int, float]] | None
+    """``(trial number, hypervolume)`` for each trial that changed it, when asked for."""
+    n_complete: int
+    n_feasible: int
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> ParetoFront:
+        ref = raw.get("reference_point")
+        history = raw.get("history")
+        return cls(
+            trials=[FrozenTrial.from_wire(t) for t in raw.get("trials") or []],
+            hypervolume=None if raw.get("hypervolume") is None else float(raw["hypervolume"]),
+            reference_point=None if ref is None else [float(x) for x in ref],
+            reference_point_source=raw.get("reference_point_source"),
+            history=None if history is None else [(int(n), float(v)) for n, v in history],
+            n_complete=int(raw.get("n_complete") or 0),
+            n_feasible=int(raw.get("n_feasible") or 0),
         )
 
 
@@ -88,7 +125,16 @@ class Study:
 
     @property
     def direction(self) -> Direction:
+        """The first objective's direction (Optuna's name; see ``directions``)."""
         return self._summary.direction
+
+    @property
+    def directions(self) -> list[Direction]:
+        """One direction per objective (Optuna's name); one element for a one-objective study."""
+        return list(self._summary.directions or [self._summary.direction])
+
+    def _is_multi_objective(self) -> bool:
+        return len(self.directions) > 1
 
     @property
     def space(self) -> dict[str, Distribution]:
@@ -204,14 +250,22 @@ class Study:
     def tell(
         self,
         trial: Trial | int,
-        value: float | None = None,
+        value: float | Sequence[float] | None = None,
         *,
+        values: Sequence[float] | None = None,
         state: Literal["COMPLETE", "FAIL", "PRUNED"] | None = None,
+        constraints: Sequence[float] | None = None,
         reason: str | None = None,
         user_attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        """Finishes a trial this client asked for. ``state`` defaults to COMPLETE when a value is
-        given and FAIL otherwise. @raises InvalidArgumentError, LeaseLostError, FailedPreconditionError."""
+        """Finishes a trial this client asked for. ``value`` is a number, or one per objective in
+        a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
+        with a COMPLETE result (``c <= 0`` satisfied). ``state`` defaults to COMPLETE when a value
+        is given and FAIL otherwise. @raises InvalidArgumentError, LeaseLostError, FailedPreconditionError."""
+        if values is not None:
+            if value is not None:
+                raise InvalidArgumentError("give value or values, not both")
+            value = list(values)
         t = trial if isinstance(trial, Trial) else self.client._open_trial(self.name, trial)
         if t is None:
             raise InvalidArgumentError(f"trial {trial} of '{self.name}' was not asked by this client (no lease token)")
@@ -219,8 +273,10 @@ class Study:
         if final == "COMPLETE":
             if value is None:
                 raise InvalidArgumentError("a COMPLETE trial needs a value")
-            t.complete(value, user_attrs=user_attrs)
+            t.complete(value, constraints=constraints, user_attrs=user_attrs)
         elif final == "PRUNED":
+            if not isinstance(value, (int, float)) and value is not None:
+                raise InvalidArgumentError("a PRUNED trial takes at most one value")
             t.prune(value, user_attrs=user_attrs)
         elif final == "FAIL":
             t.fail(reason, user_attrs=user_attrs)
@@ -324,9 +380,30 @@ class Study:
 
     @property
     def best_trial(self) -> FrozenTrial | None:
-        """The best COMPLETE trial for the study's direction, or None (fetched on each access)."""
+        """The best feasible COMPLETE trial for the study's direction, or None (fetched on each
+        access). @raises RuntimeError in a multi-objective study (use ``best_trials``), as Optuna."""
+        if self._is_multi_objective():
+            raise RuntimeError("a multi-objective study has no single best trial: use study.best_trials")
         raw = self.client._call("best", {"study": self.name})["trial"]
         return FrozenTrial.from_wire(raw) if raw else None
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """The Pareto front (Optuna's name): the COMPLETE feasible trials that no other one
+        dominates, in number order; for one objective the best feasible trials (fetched on each access)."""
+        return self.pareto_front().trials
+
+    def pareto_front(self, *, reference_point: Sequence[float] | None = None, history: bool = False) -> ParetoFront:
+        """The Pareto front with its exact hypervolume at ``reference_point`` (default: the
+        study's, else derived from the front) and, with ``history``, the hypervolume after each
+        trial that changed it (op ``best_trials``). @raises InvalidArgumentError for a reference
+        point of the wrong length."""
+        args: dict[str, Any] = {"study": self.name}
+        if reference_point is not None:
+            args["reference_point"] = [float(x) for x in reference_point]
+        if history:
+            args["history"] = True
+        return ParetoFront.from_wire(self.client._call("best_trials", args))
 
     def _best_or_raise(self) -> FrozenTrial:
         best = self.best_trial
@@ -397,7 +474,7 @@ class Study:
 
     def optimize(
         self,
-        func: Callable[[Trial], float],
+        func: Callable[[Trial], float | Sequence[float]],
         n_trials: int | None = None,
         timeout: float | None = None,
         n_jobs: int = 1,
@@ -405,6 +482,7 @@ class Study:
         callbacks: Iterable[Callable[[Study, FrozenTrial], None]] | None = None,
         gc_after_trial: bool = False,
         show_progress_bar: bool = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         """Runs ``func(trial) -> value`` trial after trial, as Optuna's ``Study.optimize``.
 
@@ -417,7 +495,10 @@ class Study:
         A trial whose lease was lost is skipped with a warning. ``callbacks`` get
         ``(study, frozen_trial)`` after each trial; ``gc_after_trial`` runs ``gc.collect()``.
         Each finished trial is logged at INFO (logger ``"tuneport"``, as Optuna's lines);
-        ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise."""
+        ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise.
+        In a multi-objective study ``func`` returns one value per objective. ``constraints_func``
+        (Optuna's sampler argument, here the loop's) gets the finished trial (params and values)
+        before it is told and returns its constraint values, ``c <= 0`` satisfied."""
         from ._optimize import run_optimize
 
         with self._loop():
@@ -431,6 +512,7 @@ class Study:
                 callbacks=list(callbacks or ()),
                 gc_after_trial=gc_after_trial,
                 show_progress_bar=show_progress_bar,
+                constraints_func=constraints_func,
             )
 
     def trials_dataframe(
@@ -451,10 +533,14 @@ class Study:
         """The trials as a pandas DataFrame with Optuna's columns (``number``, ``value``,
         ``datetime_start``, ``datetime_complete``, ``duration``, ``params_<name>``,
         ``user_attrs_<key>``, ``system_attrs_<key>``, ``state``; also ``intermediate_values``
-        on request); ``multi_index`` keeps ``(attr, key)`` column pairs.
+        on request; ``values_0``, ``values_1``... instead of ``value`` in a multi-objective
+        study); ``multi_index`` keeps ``(attr, key)`` column pairs.
         @raises ImportError when pandas is not installed (``pip install pandas``)."""
         from ._dataframe import trials_dataframe
 
+        if self._is_multi_objective():
+            # Optuna's columns for several objectives: values_0, values_1, ...
+            attrs = tuple("values" if a == "value" else a for a in attrs)
         return trials_dataframe(self.get_trials(), attrs, multi_index)
 
 
@@ -466,7 +552,7 @@ def _state_name(state: Any) -> str:
     return name
 
 
-__all__ = ["Direction", "Study", "StudySummary"]
+__all__ = ["Direction", "ParetoFront", "Study", "StudySummary"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._distributions import Categorical, Distribution, Float, Int, Scalar, distribution_from_wire
-from ._errors import FailedPreconditionError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
+from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
 from ._protocol import make_request
 
 if TYPE_CHECKING:
@@ -97,6 +97,13 @@ class FrozenTrial:
     started_at: float | None
     finished_at: float | None
     duration_s: float | None
+    values: list[float] | None = None
+    """One value per objective (the study's ``directions``), or None without a result; in a
+    one-objective study ``[value]``."""
+    constraints: list[float] | None = None
+    """The constraint values told with the result (``c <= 0`` satisfied), or None."""
+    feasible: bool | None = None
+    """COMPLETE trials: whether every constraint holds (True without constraints); else None."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> FrozenTrial:
@@ -114,6 +121,9 @@ class FrozenTrial:
             started_at=raw.get("started_at"),
             finished_at=raw.get("finished_at"),
             duration_s=raw.get("duration_s"),
+            values=_floats_or_none(raw.get("values")),
+            constraints=_floats_or_none(raw.get("constraints")),
+            feasible=raw.get("feasible"),
         )
 
     @property
@@ -140,6 +150,10 @@ class FrozenTrial:
         parts = [f"number={self.number}", f"state={self.state}"]
         if self.value is not None:
             parts.append(f"value={self.value!r}")
+        elif self.values is not None:
+            parts.append(f"values={self.values!r}")
+        if self.constraints is not None:
+            parts.append(f"constraints={self.constraints!r} ({'feasible' if self.feasible else 'infeasible'})")
         parts.append(f"params={_short(self.params)}")
         if self.intermediate:
             last_step, last_value = self.intermediate[-1]
@@ -149,6 +163,29 @@ class FrozenTrial:
         if self.duration_s is not None:
             parts.append(f"duration={self.duration_s:.3g}s")
         return f"FrozenTrial({', '.join(parts)})"
+
+
+def _floats_or_none(raw: Any) -> list[float] | None:
+    """A wire list of numbers as floats (MessagePack may carry 5.0 as 5), or None."""
+    return None if raw is None else [float(x) for x in raw]
+
+
+def _values_args(value: float | Sequence[float], what: str = "value") -> dict[str, Any]:
+    """``{"value": v}`` for one number, ``{"values": [...]}`` for a sequence (several objectives)."""
+    if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1:
+        seq: Sequence[Any] = value  # type: ignore[assignment]  # a list, tuple or 1-d array
+        return {"values": [_number(v, f"{what}[{i}]") for i, v in enumerate(seq)]}
+    if isinstance(value, (str, bytes)):
+        raise InvalidArgumentError(f"{what} must be a number or a sequence of numbers (got {type(value).__name__})")
+    return {"value": _number(value, what)}
+
+
+def _constraints_arg(constraints: Sequence[float] | None) -> dict[str, Any]:
+    if constraints is None:
+        return {}
+    if isinstance(constraints, (str, bytes)) or not isinstance(constraints, Sequence):
+        raise InvalidArgumentError("constraints must be a sequence of numbers (c <= 0 is feasible)")
+    return {"constraints": [float(_number(c, f"constraints[{i}]")) for i, c in enumerate(constraints)]}
 
 
 def _short(mapping: Mapping[str, Any], limit: int = 400) -> str:
@@ -217,6 +254,8 @@ class Trial:
         self.params: dict[str, Scalar] = _typed_params(view.get("params"), self.distributions)
         self.state: TrialState = view["state"]
         self.value: float | None = _float_or_none(view.get("value"))
+        self.values: list[float] | None = _floats_or_none(view.get("values"))
+        """One value per objective once told COMPLETE (``[value]`` for one objective)."""
         self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
         self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
@@ -545,8 +584,15 @@ class Trial:
 
     # ------------------------------------------------------------------ telling
 
-    def _tell(self, state: str, value: float | None, reason: str | None, user_attrs: Mapping[str, Any] | None) -> None:
-        args: dict[str, Any] = {"state": state, "value": value, "reason": reason}
+    def _tell(
+        self,
+        state: str,
+        value: float | None,
+        reason: str | None,
+        user_attrs: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        args: dict[str, Any] = {"state": state, "value": value, "reason": reason, **(extra or {})}
         if user_attrs is not None:
             args["user_attrs"] = dict(user_attrs)
         result = self._call("tell", args)
@@ -554,20 +600,32 @@ class Trial:
         self._view = view
         self.state = view["state"]
         self.value = _float_or_none(view.get("value"))
+        self.values = _floats_or_none(view.get("values"))
         self.user_attrs = dict(view.get("user_attrs") or {})
         self.system_attrs = dict(view.get("system_attrs") or {})
         self.study.client._forget(self)
 
-    def complete(self, value: float, *, user_attrs: Mapping[str, Any] | None = None) -> None:
-        """Finishes the trial with its objective ``value``. A NaN or infinite value (a diverged
-        run) is accepted by strategies that complete diverged runs (``pbt``, ``pb2``): the trial is
-        COMPLETE with ``value`` None, ranks below every finite value, and
-        ``system_attrs["diverged"]`` says what was told. After ``tell`` the reply's system attributes
-        are in ``system_attrs`` (PBT: ``pbt_released``, checkpoints that may now be deleted; see
-        ``tuneport.torch.pbt_complete``).
+    def complete(
+        self,
+        value: float | Sequence[float],
+        *,
+        constraints: Sequence[float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Finishes the trial with its objective ``value``, or in a multi-objective study with one
+        finite value per objective in the order of the study's ``directions``
+        (``trial.complete([accuracy, size])``). ``constraints`` are Optuna's constraint values:
+        ``c <= 0`` is satisfied, and the study's first COMPLETE trial fixes how many there are. A
+        NaN or infinite one-objective value (a diverged run) is accepted by strategies that complete
+        diverged runs (``pbt``, ``pb2``): the trial is COMPLETE with ``value`` None, ranks below every
+        finite value, and ``system_attrs["diverged"]`` says what was told. After ``tell`` the reply's
+        system attributes are in ``system_attrs`` (PBT: ``pbt_released``, checkpoints that may now be
+        deleted; see ``tuneport.torch.pbt_complete``).
         @raises InvalidArgumentError for NaN or infinity under other strategies (tell a diverged run
-        with ``fail``). @raises LeaseLostError."""
-        self._tell("COMPLETE", _number(value, "value"), None, user_attrs)
+        with ``fail``), the wrong number of values or of constraints; nothing is stored then.
+        @raises LeaseLostError."""
+        args = {**_values_args(value), **_constraints_arg(constraints)}
+        self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
 
     def fail(self, reason: str | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
         """Finishes the trial as FAIL (re-queued when the study's retry policy says so)."""

@@ -103,7 +103,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
   }),
   plot: op({
-    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf).",
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history).",
     args: S.plotArgs,
     result: S.plotResult,
     mutating: false,
@@ -272,6 +272,16 @@ export const OPS = {
     mcp: hidden("best_trials answers it, with the k best, through the trials op"),
     python: via("Study.best_trial"),
     run: async (svc, a) => ({ trial: await svc.best(a) }),
+  }),
+  best_trials: op({
+    summary:
+      "The Pareto front (COMPLETE feasible trials no other one dominates; a one-objective study's best ones) with its exact hypervolume and, on request, the hypervolume history.",
+    args: S.bestTrialsArgs,
+    result: S.bestTrialsResult,
+    mutating: false,
+    mcp: via("pareto_front"),
+    python: via("Study.best_trials", "Study.pareto_front"),
+    run: (svc, a) => svc.bestTrials(a),
   }),
   set_user_attrs: op({
     summary: "Merges user attributes into a study or, with `trial`, into one trial.",

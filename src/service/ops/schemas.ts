@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { distributionSchema, searchSpaceSchema } from "../../domain/distributions.js";
 import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
+import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../../domain/objectives.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
 import { TRIAL_FIELDS } from "../paging.js";
 import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
@@ -24,6 +25,9 @@ export const leaseToken = z.string().min(1).max(200);
 export const attrs = z.record(z.string(), z.unknown());
 export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const trialStateSchema = z.enum(TRIAL_STATES);
+export const directionSchema = z.enum(["minimize", "maximize"]);
+/** A number that may be NaN on the wire, so the service can refuse it with a precise message. */
+const numberOrNaN = z.union([z.number(), z.nan()]);
 /** Any double: NaN and ±infinity mark a diverged run (zod's number alone refuses them). */
 export const anyNumber = z
   .union([z.number(), z.nan(), z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number")])
@@ -41,7 +45,19 @@ export const helloArgs = z.object({ versions: z.array(z.number().int()).min(1).o
 export const createStudyArgs = z
   .object({
     name: studyNameSchema,
-    direction: z.enum(["minimize", "maximize"]).optional(),
+    direction: directionSchema.optional().describe("one objective's direction (protocol v1); same as directions: [direction]"),
+    directions: z
+      .array(directionSchema)
+      .min(1)
+      .max(MAX_OBJECTIVES)
+      .optional()
+      .describe("one direction per objective: a multi-objective study when there are several"),
+    reference_point: z
+      .array(z.number())
+      .min(1)
+      .max(MAX_OBJECTIVES)
+      .optional()
+      .describe("hypervolume reference point, one coordinate per objective in its units; default: derived from the Pareto front"),
     space: z.record(z.string(), z.unknown()).optional(),
     strategy: z.unknown().optional(),
     scheduler: z.unknown().optional(),
@@ -125,6 +141,17 @@ export const tellArgs = z
     state: z.enum(["COMPLETE", "FAIL", "PRUNED"]),
     // Non-finite only where the strategy completes diverged runs (PBT); the service decides.
     value: anyNumber.nullable().optional(),
+    values: z
+      .array(numberOrNaN)
+      .min(1)
+      .max(MAX_OBJECTIVES)
+      .optional()
+      .describe("one value per objective, in the order of the study's directions (for one objective, value works too)"),
+    constraints: z
+      .array(numberOrNaN)
+      .max(MAX_CONSTRAINTS)
+      .optional()
+      .describe("constraint values with a COMPLETE result: c <= 0 is satisfied; the study's first COMPLETE trial fixes how many"),
     reason: z.string().max(2000).optional(),
     user_attrs: attrs.optional(),
   })
@@ -174,6 +201,20 @@ export const plotArgs = z
   })
   .strict();
 export type PlotArgs = z.output<typeof plotArgs>;
+
+export const bestTrialsArgs = z
+  .object({
+    study: studyName,
+    reference_point: z
+      .array(z.number())
+      .min(1)
+      .max(MAX_OBJECTIVES)
+      .optional()
+      .describe("hypervolume reference point for this answer; default: the study's, else derived from the front"),
+    history: z.boolean().optional().describe("also return the hypervolume after each trial that changed it"),
+  })
+  .strict();
+export type BestTrialsArgs = z.output<typeof bestTrialsArgs>;
 
 /** The same chart as `plot`, as its Vega-Lite spec (the dashboard renders it in the browser). */
 export const plotSpecArgs = plotArgs
@@ -229,7 +270,10 @@ export const trialViewSchema = z.object({
   state: trialStateSchema,
   params: z.record(z.string(), scalar),
   distributions: z.record(z.string(), distributionSchema),
-  value: nullableNumber,
+  value: nullableNumber.describe("values[0] in a one-objective study; null in a multi-objective one"),
+  values: z.array(z.number()).nullable().describe("one value per objective (study directions); null without a result"),
+  constraints: z.array(z.number()).nullable().describe("constraint values told with the result (c <= 0 satisfied), or null"),
+  feasible: z.boolean().nullable().describe("COMPLETE trials: whether every constraint holds (true without constraints); null otherwise"),
   intermediate: z.array(z.tuple([z.number(), z.number()])).describe("[step, value] pairs in step order; value may be NaN"),
   user_attrs: attrs,
   system_attrs: attrs,
@@ -269,7 +313,9 @@ const pluginConfigSchema = z.object({ name: z.string(), options: attrs });
 
 export const studyViewSchema = z.object({
   name: studyName,
-  direction: z.enum(["minimize", "maximize"]),
+  direction: directionSchema.describe("directions[0] (protocol v1)"),
+  directions: z.array(directionSchema).describe("one direction per objective"),
+  reference_point: z.array(z.number()).nullable().describe("the hypervolume reference point given at creation, or null (derived)"),
   space: searchSpaceSchema,
   strategy: pluginConfigSchema,
   scheduler: pluginConfigSchema.nullable(),
@@ -283,7 +329,7 @@ export const studyViewSchema = z.object({
   created_at: z.number(),
   n_trials: z.number().int(),
   counts: z.record(trialStateSchema, z.number().int()),
-  best_trial: trialViewSchema.nullable(),
+  best_trial: trialViewSchema.nullable().describe("the best feasible COMPLETE trial; null for a multi-objective study (see pareto_front)"),
 });
 
 export const decisionSchema = z.discriminatedUnion("action", [
@@ -375,6 +421,21 @@ export const trialResult = z.object({
 export const bestResult = z.object({ trial: trialViewSchema.nullable() });
 export const setUserAttrsResult = z.union([z.object({ study: studyViewSchema }), z.object({ trial: trialViewSchema })]);
 export const lineageResult = z.object({ lineage: lineageViewSchema });
+export const bestTrialsResult = z.object({
+  study: studyName,
+  directions: z.array(directionSchema),
+  trials: z.array(trialViewSchema).describe("the Pareto front: COMPLETE feasible trials no other one dominates, in number order"),
+  hypervolume: nullableNumber.describe("exact hypervolume of the front at reference_point; null without a feasible COMPLETE trial"),
+  reference_point: z.array(z.number()).nullable(),
+  reference_point_source: z.enum(["given", "derived"]).nullable().describe("given (request or study) or derived from the front (nadir + 10% of its range)"),
+  history: z
+    .array(z.tuple([trialNumber, z.number()]))
+    .nullable()
+    .describe("[trial number, hypervolume] for each trial that changed it, at reference_point; null unless asked for"),
+  n_complete: z.number().int(),
+  n_feasible: z.number().int(),
+});
+
 export const plotSpecResult = z.object({
   kind: z.enum(PLOT_KINDS),
   spec: attrs.describe("the Vega-Lite spec (the one `plot` renders to PNG)"),

@@ -134,6 +134,72 @@ export const PG_MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  // 2: values are vectors (one per objective) and trials may carry constraint values, as SQLite's
+  // migration 3: JSON arrays of numbers as text (JavaScript's shortest round-trip form), NULL when
+  // absent; rows written before read as [value]. tuneport_commit writes them ('ov', 'cv').
+  `
+  ALTER TABLE trials ADD COLUMN objective_values TEXT;
+  ALTER TABLE trials ADD COLUMN constraint_values TEXT;
+  CREATE OR REPLACE FUNCTION tuneport_commit(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS VOID
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    c JSON;
+    iv JSON;
+    n INTEGER;
+  BEGIN
+    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
+      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
+      -- the new owner's load only after our writes are committed.
+      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
+        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n <> cardinality(p_names) THEN
+        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
+      END IF;
+    END IF;
+    FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
+      CASE c->>'k'
+      WHEN 'it' THEN
+        INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values, constraint_values,
+            user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
+          VALUES ((c->>'id')::BIGINT, (c->>'sid')::BIGINT, (c->>'n')::INTEGER, c->>'st', c->>'p', c->>'d',
+            (c->>'v')::DOUBLE PRECISION, c->>'ov', c->>'cv', c->>'ua', c->>'sa', (c->>'ca')::DOUBLE PRECISION, (c->>'sta')::DOUBLE PRECISION,
+            (c->>'fa')::DOUBLE PRECISION, c->>'lt', (c->>'le')::DOUBLE PRECISION);
+        FOR iv IN SELECT * FROM json_array_elements(c->'iv') LOOP
+          INSERT INTO intermediate_values (trial_id, step, value)
+            VALUES ((c->>'id')::BIGINT, (iv->>0)::DOUBLE PRECISION, (iv->>1)::DOUBLE PRECISION);
+        END LOOP;
+      WHEN 'ut' THEN
+        UPDATE trials SET state = c->>'st', params = c->>'p', distributions = c->>'d', value = (c->>'v')::DOUBLE PRECISION,
+            objective_values = c->>'ov', constraint_values = c->>'cv', user_attrs = c->>'ua', system_attrs = c->>'sa', started_at = (c->>'sta')::DOUBLE PRECISION,
+            finished_at = (c->>'fa')::DOUBLE PRECISION, lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION
+          WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ai' THEN
+        INSERT INTO intermediate_values (trial_id, step, value)
+          VALUES ((c->>'t')::BIGINT, (c->>'s')::DOUBLE PRECISION, (c->>'v')::DOUBLE PRECISION)
+          ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
+      WHEN 'sl' THEN
+        UPDATE trials SET lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION WHERE id = (c->>'t')::BIGINT;
+      WHEN 'is' THEN
+        INSERT INTO studies (id, name, config, user_attrs, created_at, stopped)
+          VALUES ((c->>'id')::BIGINT, c->>'name', c->>'cfg', c->>'ua', (c->>'ca')::DOUBLE PRECISION, (c->>'stp')::BOOLEAN);
+        UPDATE study_id_high_water SET id = (c->>'id')::BIGINT WHERE id < (c->>'id')::BIGINT;
+      WHEN 'us' THEN
+        UPDATE studies SET config = c->>'cfg', user_attrs = c->>'ua', stopped = (c->>'stp')::BOOLEAN WHERE id = (c->>'id')::BIGINT;
+      WHEN 'sa' THEN
+        UPDATE studies SET user_attrs = c->>'ua' WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ds' THEN
+        DELETE FROM studies WHERE id = (c->>'id')::BIGINT;
+      WHEN 'pr' THEN
+        INSERT INTO request_log (request_id, op, reply, at) VALUES (c->>'id', c->>'op', decode(c->>'r', 'base64'), (c->>'at')::DOUBLE PRECISION)
+          ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, reply = EXCLUDED.reply, at = EXCLUDED.at;
+      ELSE
+        RAISE EXCEPTION 'tuneport: unknown change kind %', c->>'k';
+      END CASE;
+    END LOOP;
+  END
+  $fn$;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -13,6 +13,7 @@ import { ID_BLOCK, PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { OwnershipLostError, PostgresStorage } from "./postgres-storage.js";
 
 const CONFIG: StudyConfig = {
+  directions: ["minimize"],
   direction: "minimize",
   space: { lr: { type: "float", low: 1e-5, high: 0.1, log: true }, act: { type: "categorical", choices: ["relu", null, 1.5, true] } },
   strategy: { name: "tpe", options: { nested: { a: [1, { b: "ü ✓" }] } } },
@@ -32,6 +33,8 @@ const trial = (id: number, studyId: number, number: number, over: Partial<Stored
   params: { lr: 0.001 * (number + 1), act: null },
   distributions: { lr: CONFIG.space.lr!, act: CONFIG.space.act! },
   value: null,
+  values: null,
+  constraints: null,
   intermediate: [],
   userAttrs: { note: `trial ${number}` },
   systemAttrs: { budget: 9, nested: [{ x: 1 }] },
@@ -73,7 +76,7 @@ describe("PostgresStorage", () => {
       { kind: "set-lease", trialId: 2, lease: { token: "tok-1", expiresAt: 1_700_000_099_999.5 } },
       { kind: "put-reply", requestId: "r1", op: "ask", reply, at: 123 },
     ]);
-    const done: StoredTrial = { ...t0, state: "COMPLETE", value: 0.1 + 0.2, finishedAt: 1_700_000_002_000, lease: null, userAttrs: { n: "ü" } };
+    const done: StoredTrial = { ...t0, state: "COMPLETE", value: 0.1 + 0.2, values: [0.1 + 0.2], finishedAt: 1_700_000_002_000, lease: null, userAttrs: { n: "ü" } };
     await st.commit([{ kind: "update-trial", trial: done }, { kind: "update-study", study: { ...study(7, "s"), stopped: true } }]);
     for (const s of [st, await open(url)]) {
       expect(await s.listStudies()).toEqual([{ ...study(7, "s"), stopped: true }]);

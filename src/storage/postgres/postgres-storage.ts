@@ -19,8 +19,8 @@
 import pg from "pg";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
-import type { Study, StudyConfig, TrialState } from "../../domain/trial.js";
-import type { Change, Storage, StoredTrial } from "../storage.js";
+import { type Study, type StudyConfig, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
 export interface PostgresStorageOptions {
@@ -56,6 +56,8 @@ interface TrialRow {
   params: string;
   distributions: string;
   value: number | null;
+  objective_values: string | null;
+  constraint_values: string | null;
   user_attrs: string;
   system_attrs: string;
   created_at: number;
@@ -183,7 +185,7 @@ export class PostgresStorage implements Storage {
     return {
       id: r.id,
       name: r.name,
-      config: JSON.parse(r.config) as StudyConfig,
+      config: upgradeStudyConfig(JSON.parse(r.config) as StudyConfig),
       userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
       createdAt: r.created_at,
       ...(r.stopped ? { stopped: true } : {}),
@@ -207,6 +209,8 @@ export class PostgresStorage implements Storage {
         params: JSON.parse(r.params) as Params,
         distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
         value: r.value,
+        values: valuesOfRow(r),
+        constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
         intermediate: (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) })),
         userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
         systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
@@ -294,6 +298,8 @@ export class PostgresStorage implements Storage {
           p: JSON.stringify(t.params),
           d: JSON.stringify(t.distributions),
           v: num(t.value),
+          ov: t.values === null ? null : JSON.stringify(t.values),
+          cv: t.constraints === null ? null : JSON.stringify(t.constraints),
           ua: JSON.stringify(t.userAttrs),
           sa: JSON.stringify(t.systemAttrs),
           ca: t.createdAt,

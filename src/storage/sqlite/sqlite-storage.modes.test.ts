@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 const CONFIG = {
+  directions: ["minimize" as const],
   direction: "minimize" as const,
   space: {},
   strategy: { name: "random", options: {} },

@@ -25,8 +25,8 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statS
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import type { Distribution, Params } from "../../domain/distributions.js";
-import { type Study, type StudyConfig, TRIAL_STATES, type TrialState } from "../../domain/trial.js";
-import type { Change, Storage, StoredTrial } from "../storage.js";
+import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
 
 export type Durability = "process" | "power";
 
@@ -82,9 +82,20 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 2: studies can be stopped (stop_study / resume_study).
   `ALTER TABLE studies ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
+  // 3: values are vectors (one per objective) and trials may carry constraint values. Both are
+  // JSON arrays of numbers (JavaScript's shortest round-trip form), NULL when absent; `value`
+  // stays values[0] of a one-objective study (NULL in a multi-objective one). Rows written before
+  // have objective_values NULL: they read as [value] (`valuesOfRow`), not rewritten here, because
+  // SQLite's JSON functions print REALs with 15 digits and the values must stay exact. Study
+  // directions live in the config JSON (`upgradeStudyConfig`).
+  `ALTER TABLE trials ADD COLUMN objective_values TEXT;
+   ALTER TABLE trials ADD COLUMN constraint_values TEXT;`,
 ];
 
 /** A stored trial from its row and its intermediate values. */
+/** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
+const FEASIBLE = "(constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(constraint_values) WHERE value > 0))";
+
 function storedTrial(r: TrialRow, intermediate: { step: number; value: number }[]): StoredTrial {
   return {
     id: r.id,
@@ -94,6 +105,8 @@ function storedTrial(r: TrialRow, intermediate: { step: number; value: number }[
     params: JSON.parse(r.params) as Params,
     distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
     value: r.value,
+    values: valuesOfRow(r),
+    constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
     intermediate,
     userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
     systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
@@ -112,6 +125,8 @@ interface TrialRow {
   params: string;
   distributions: string;
   value: number | null;
+  objective_values: string | null;
+  constraint_values: string | null;
   user_attrs: string;
   system_attrs: string;
   created_at: number;
@@ -174,18 +189,18 @@ export class SqliteStorage implements Storage {
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
       countsOf: db.prepare("SELECT state, COUNT(*) AS n FROM trials WHERE study_id = ? GROUP BY state"),
       lowestOf: db.prepare(
-        "SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL ORDER BY value ASC, number ASC LIMIT 1",
+        `SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value ASC, number ASC LIMIT 1`,
       ),
       highestOf: db.prepare(
-        "SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL ORDER BY value DESC, number ASC LIMIT 1",
+        `SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value DESC, number ASC LIMIT 1`,
       ),
       intermediatesOfTrial: db.prepare("SELECT step, value FROM intermediate_values WHERE trial_id = ? ORDER BY step"),
-      insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, user_attrs,
-          system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
-        VALUES (@id, @study_id, @number, @state, @params, @distributions, @value, @user_attrs, @system_attrs,
-          @created_at, @started_at, @finished_at, @lease_token, @lease_expires)`),
+      insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values,
+          constraint_values, user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
+        VALUES (@id, @study_id, @number, @state, @params, @distributions, @value, @objective_values, @constraint_values,
+          @user_attrs, @system_attrs, @created_at, @started_at, @finished_at, @lease_token, @lease_expires)`),
       updateTrial: db.prepare(`UPDATE trials SET state = @state, params = @params, distributions = @distributions,
-          value = @value, user_attrs = @user_attrs, system_attrs = @system_attrs, started_at = @started_at,
+          value = @value, objective_values = @objective_values, constraint_values = @constraint_values, user_attrs = @user_attrs, system_attrs = @system_attrs, started_at = @started_at,
           finished_at = @finished_at, lease_token = @lease_token, lease_expires = @lease_expires
         WHERE id = @id`),
       addIntermediate: db.prepare("INSERT OR REPLACE INTO intermediate_values (trial_id, step, value) VALUES (?, ?, ?)"),
@@ -216,7 +231,7 @@ export class SqliteStorage implements Storage {
     return (this.stmts.listStudies.all() as Row[]).map((r) => ({
       id: r.id,
       name: r.name,
-      config: JSON.parse(r.config) as StudyConfig,
+      config: upgradeStudyConfig(JSON.parse(r.config) as StudyConfig),
       userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
       createdAt: r.created_at,
       ...(r.stopped ? { stopped: true } : {}),
@@ -444,6 +459,8 @@ function trialRow(t: StoredTrial) {
     params: JSON.stringify(t.params),
     distributions: JSON.stringify(t.distributions),
     value: t.value,
+    objective_values: t.values === null ? null : JSON.stringify(t.values),
+    constraint_values: t.constraints === null ? null : JSON.stringify(t.constraints),
     user_attrs: JSON.stringify(t.userAttrs),
     system_attrs: JSON.stringify(t.systemAttrs),
     created_at: t.createdAt,

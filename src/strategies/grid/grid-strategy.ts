@@ -127,6 +127,8 @@ function gcd(a: bigint, b: bigint): bigint {
 
 export const gridStrategyFactory: StrategyFactory<GridOptions> = {
   name: "grid",
+  // Draws ignore the values told, so several objectives (and constraints) change nothing.
+  multiObjective: true,
   description:
     "Exhaustive Cartesian grid over the declared space, each point handed out once (shuffled by seed). " +
     "Continuous floats need a step or points_per_dim.",

@@ -74,6 +74,8 @@ export class QmcStrategy implements Strategy {
 
 export const qmcStrategyFactory: StrategyFactory<QmcOptions> = {
   name: "qmc",
+  // Draws ignore the values told, so several objectives (and constraints) change nothing.
+  multiObjective: true,
   description:
     "Scrambled Sobol sequence (Joe–Kuo directions): trial i takes point i. Space-filling, reproducible, no model.",
   options,

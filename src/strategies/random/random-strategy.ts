@@ -23,6 +23,8 @@ const options = z.object({}).strict();
 
 export const randomStrategyFactory: StrategyFactory<z.infer<typeof options>> = {
   name: "random",
+  // Draws ignore the values told, so several objectives (and constraints) change nothing.
+  multiObjective: true,
   description: "Independent uniform (log-uniform on log scales) draws. Fast, embarrassingly parallel baseline.",
   options,
   create: () => new RandomStrategy(),

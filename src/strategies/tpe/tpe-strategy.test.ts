@@ -236,3 +236,39 @@ describe("agreement with Optuna 5.0.0's TPESampler on a fixed history", () => {
     optuna.forEach((v, i) => expect((ll[i] as number) - (lg[i] as number)).toBeCloseTo(v, 10));
   });
 });
+
+describe("tpe with constraints (Optuna's split: infeasible trials rank last, by violation)", () => {
+  const space: SearchSpace = { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } };
+
+  it("puts feasible trials in the good set first, then the least violating infeasible ones", () => {
+    const trials = Array.from({ length: 30 }, (_, i) =>
+      makeTrial(i, { x: i / 30, y: 0 }, space, { value: i, constraints: i < 10 ? [0.1 * (10 - i)] : [-1] }),
+    );
+    // gamma(30) = 3 good: the three best *feasible* values (10, 11, 12), not trials 0-2.
+    expect(splitTrials(trials, "minimize", true).below.map((t) => t.number)).toEqual([10, 11, 12]);
+    const mostlyInfeasible = trials.map((t, i) => (i < 28 ? { ...t, constraints: [1 + (i % 5)] } : t));
+    // Two feasible (28, 29), then the least violation: 1 at trials 0, 5, 10... (the lowest numbers first).
+    expect(splitTrials(mostlyInfeasible, "minimize", true).below.map((t) => t.number)).toEqual([0, 28, 29]);
+  });
+
+  it("finds a better feasible optimum than TPE blind to the constraint (min (x-.9)^2+(y-.9)^2, x+y <= 1; 8 seeds, 60 trials)", () => {
+    const f = (p: Params) => ((p.x as number) - 0.9) ** 2 + ((p.y as number) - 0.9) ** 2;
+    const c = (p: Params) => (p.x as number) + (p.y as number) - 1;
+    const run = (seed: number, informed: boolean) => {
+      const strategy = tpeStrategyFactory.create(defaults);
+      const study = makeStudy(space, { seed, strategy: { name: "tpe", options: {} } });
+      const seen: Trial[] = [];
+      let best = Infinity;
+      for (let i = 0; i < 60; i++) {
+        const s = strategy.suggest(suggestRequest(study, seen));
+        const cons = [c(s.params)];
+        if (cons[0]! <= 0) best = Math.min(best, f(s.params));
+        seen.push(makeTrial(i, s.params, space, { value: f(s.params), constraints: informed ? cons : null }));
+      }
+      return best;
+    };
+    let wins = 0;
+    for (let seed = 1; seed <= 8; seed++) if (run(seed, true) < run(seed, false)) wins++;
+    expect(wins).toBeGreaterThanOrEqual(6);
+  });
+});

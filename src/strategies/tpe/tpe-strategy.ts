@@ -22,6 +22,11 @@
  *   continues counts once, through the continuation (../fidelity.ts; Optuna has no such
  *   scheduler). RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
  *   the 5.0 default) so parallel workers spread out. WAITING and FAIL trials are ignored.
+ * - Constraints (a COMPLETE trial told with constraint values, c ≤ 0 satisfied): an infeasible
+ *   trial ranks after every feasible COMPLETE and every PRUNED trial, infeasible ones by their
+ *   total violation Σ max(0, c_j) — Optuna 5.0 `TPESampler(constraints_func=...)`'s split
+ *   (`_split_infeasible_trials`). This is Optuna's constraint handling, not c-TPE (Watanabe &
+ *   Hutter 2023), which models each constraint with its own density ratio.
  * - Weights: ones for n < 25, else a linear ramp 1/n → 1 over the oldest n − 25.
  * - Prior kernel (μ = centre, σ = range) with `prior_weight = 1.0`; bandwidth = larger gap to
  *   the sorted neighbours, bounds as sentinels, endpoints use their inner gap
@@ -48,6 +53,7 @@ import {
   isSingleValue,
   toUnit,
 } from "../../domain/distributions.js";
+import { violation } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { isPartial, stoppedRankKey, supersededTrials, topBudget } from "../fidelity.js";
@@ -90,6 +96,7 @@ export function splitTrials(
   const used: Trial[] = [];
   const complete: Trial[] = [];
   const stopped: Trial[] = [];
+  const infeasible: Trial[] = [];
   // Under a multi-fidelity scheduler (fidelity.ts): a COMPLETE trial that stopped at a lower
   // rung's budget ranks as a stopped trial, and a configuration continued by a later trial
   // counts once, through the continuation. Without scheduler attributes both sets are empty.
@@ -97,12 +104,13 @@ export function splitTrials(
   const superseded = supersededTrials(trials);
   for (const t of trials) {
     if (t.number === exclude || superseded.has(t.number)) continue;
-    if (t.state === "COMPLETE") (isPartial(t, top) ? stopped : complete).push(t);
+    if (t.state === "COMPLETE" && violation(t.constraints) > 0) infeasible.push(t);
+    else if (t.state === "COMPLETE") (isPartial(t, top) ? stopped : complete).push(t);
     else if (t.state === "PRUNED") stopped.push(t);
     else if (!(t.state === "RUNNING" && constantLiar)) continue;
     used.push(t);
   }
-  let nBelow = tpeGamma(complete.length + stopped.length);
+  let nBelow = tpeGamma(complete.length + stopped.length + infeasible.length);
   const good = new Set<Trial>();
   for (const i of bestIndices(complete, direction, nBelow)) good.add(complete[i] as Trial);
   nBelow -= good.size;
@@ -110,6 +118,11 @@ export function splitTrials(
     const keyed = stopped.map((t) => ({ t, k: stoppedRankKey(t, direction) }));
     keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.t.number - b.t.number);
     for (let i = 0; i < Math.min(nBelow, keyed.length); i++) good.add((keyed[i] as { t: Trial }).t);
+    nBelow -= Math.min(nBelow, keyed.length);
+  }
+  if (nBelow > 0 && infeasible.length > 0) {
+    const byViolation = [...infeasible].sort((a, b) => violation(a.constraints) - violation(b.constraints) || a.number - b.number);
+    for (const t of byViolation.slice(0, nBelow)) good.add(t);
   }
   // Trials arrive in number order (SuggestRequest contract); sort only if they did not.
   let ordered = true;

@@ -18,6 +18,11 @@ export interface CompactTrial {
   number: number;
   state?: TrialView["state"];
   value?: number | null;
+  /** One value per objective (multi-objective studies), or null. */
+  values?: number[] | null;
+  /** Constraint values (c <= 0 satisfied) and whether all hold; null without constraints / result. */
+  constraints?: number[] | null;
+  feasible?: boolean | null;
   params?: TrialView["params"];
   rationale?: string | null;
   fail_reason?: string | null;
@@ -38,6 +43,9 @@ export function compactTrial(t: TrialRow): CompactTrial {
   const c: CompactTrial = { number: t.number };
   if (t.state !== undefined) c.state = t.state;
   if (t.value !== undefined) c.value = t.value;
+  if (t.values !== undefined) c.values = t.values;
+  if (t.constraints !== undefined) c.constraints = t.constraints;
+  if (t.feasible !== undefined) c.feasible = t.feasible;
   if (t.params !== undefined) c.params = t.params;
   const rationale = note(t, "rationale");
   if (rationale !== undefined) c.rationale = rationale;
@@ -56,6 +64,8 @@ export function compactTrial(t: TrialRow): CompactTrial {
 export function trialLine(t: TrialRow): string {
   const parts = [`#${t.number}${t.state !== undefined ? ` ${t.state}` : ""}`];
   if (t.value !== undefined && t.value !== null) parts.push(`value=${fmt(t.value)}`);
+  else if (t.values) parts.push(`values=[${t.values.map(fmt).join(", ")}]`);
+  if (t.constraints) parts.push(`constraints=[${t.constraints.map(fmt).join(", ")}] (${t.feasible ? "feasible" : "infeasible"})`);
   if (t.params !== undefined) parts.push(fmtParams(t.params));
   if (t.duration_s !== undefined && t.duration_s !== null) parts.push(`${fmt(t.duration_s)}s`);
   const last = t.intermediate?.[t.intermediate.length - 1];
@@ -85,8 +95,9 @@ export function boundedStudy(s: StudyView): Record<string, unknown> {
 
 export function studyLine(s: StudyView): string {
   const c = s.counts;
-  const best = s.best_trial ? `best ${fmt(s.best_trial.value)} (trial ${s.best_trial.number})` : "no result yet";
-  return `${s.name}: ${s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}`;
+  const multi = s.directions.length > 1;
+  const best = multi ? "Pareto front: see pareto_front" : s.best_trial ? `best ${fmt(s.best_trial.value)} (trial ${s.best_trial.number})` : "no result yet";
+  return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}`;
 }
 
 export function spaceText(s: StudyView): string {

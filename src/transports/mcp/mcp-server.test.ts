@@ -63,7 +63,7 @@ describe("tuneport MCP tools", () => {
     expect(names).toEqual(
       [
         "add_trial", "ask_trial", "best_trials", "cancel_trial", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory",
-        "get_trial", "list_strategies", "list_studies", "list_trials", "param_importances", "plot", "renew_lease", "report_intermediate", "resume_study",
+        "get_trial", "list_strategies", "list_studies", "list_trials", "pareto_front", "param_importances", "plot", "renew_lease", "report_intermediate", "resume_study",
         "set_user_attrs", "stop_study", "study_summary", "tell_trial", "wait_for_progress",
       ].sort(),
     );

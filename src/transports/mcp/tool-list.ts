@@ -18,8 +18,8 @@ export function callInput(t: McpTool): z.ZodObject {
 const SAFE = Number.MAX_SAFE_INTEGER;
 
 /**
- * `v` without the JSON-Schema noise described above, and without string length, array size and
- * 0 or 1 lower bounds (the server checks them and answers a violation with an isError result that says what to
+ * `v` without the JSON-Schema noise described above, and without defaults (descriptions name the
+ * ones that matter), string length, array size and 0 or 1 lower bounds (the server checks them and answers a violation with an isError result that says what to
  * fix). Below `depth` levels of properties, objects and arrays keep only their type (outputs: the
  * names and types of the top-level fields are the contract; the structured content shows the rest).
  */
@@ -30,7 +30,7 @@ export function stripSchema(v: unknown, depth = Infinity): unknown {
   if (depth <= 0 && (o.type === "object" || o.type === "array")) return { type: o.type };
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(o)) {
-    if (k === "$schema" || k === "minLength" || k === "maxLength" || k === "minItems" || k === "maxItems") continue;
+    if (k === "$schema" || k === "default" || k === "minLength" || k === "maxLength" || k === "minItems" || k === "maxItems") continue;
     if ((k === "minimum" || k === "maximum") && typeof x === "number" && Math.abs(x) === SAFE) continue;
     if (k === "minimum" && (x === 0 || x === 1)) continue; // counts and trial numbers: obvious, and checked
     if (k === "propertyNames" && JSON.stringify(x) === '{"type":"string"}') continue;
@@ -48,7 +48,9 @@ export function toolDefinition(t: McpTool): Tool {
     name: t.name,
     description: t.meta.description,
     inputSchema: stripSchema(z.toJSONSchema(callInput(t), { target: "draft-7", io: "input" })) as Tool["inputSchema"],
-    annotations: t.meta.readOnly ? { readOnlyHint: true } : { destructiveHint: t.meta.destructive ?? false },
+    // Only the hints that differ from the spec's defaults for these tools: read-only ones, and a
+    // destructive one (mutating tools are left at the default, "may be destructive").
+    ...(t.meta.readOnly ? { annotations: { readOnlyHint: true } } : t.meta.destructive ? { annotations: { destructiveHint: true } } : {}),
   };
   if (t.output) {
     // The fields' names and types are the contract; which are always there is in the description.

@@ -110,7 +110,7 @@ function waitTool(maxWaitS: number): McpTool {
       new_trials: z.array(z.looseObject({ number: z.number().int() })).optional(),
       deleted: z.boolean().optional(),
     }),
-    ops: ["get_study", "trials"],
+    ops: ["get_study", "trials", "best_trials"],
     async run(a, { backend, extra, calls, log, budget }) {
       const started = Date.now();
       const deadline = started + a.timeout_s * 1000;
@@ -158,11 +158,13 @@ function waitTool(maxWaitS: number): McpTool {
         ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
         : `${n} trial(s) finished in ${fmt(waited)}s.`;
       const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
+      // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
+      const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
       const build = (k: number) => {
         const shown = newly.slice(newly.length - k);
         const lines = [head, ...shown.map(trialLine)];
         if (shown.length < newly.length) lines.push(`(${newly.length - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
-        lines.push(current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
+        lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
         if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
         return text(lines.join("\n"), {
           timed_out: timedOut,
@@ -172,9 +174,15 @@ function waitTool(maxWaitS: number): McpTool {
           counts: current.counts,
           best_value: current.best_trial?.value ?? null,
           best_trial: current.best_trial?.number ?? null,
+          ...(front ? { front_size: front.trials.length, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
         });
       };
       return fitPrefix(Math.min(20, newly.length), build, budget).result;
     },
   });
+}
+
+/** wait_for_progress's line about a multi-objective study's front. */
+function frontLine(f: { trials: readonly unknown[]; hypervolume: number | null; reference_point_source: string | null }): string {
+  return `Pareto front: ${f.trials.length} trials, hypervolume ${fmt(f.hypervolume ?? 0)} (${f.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`;
 }

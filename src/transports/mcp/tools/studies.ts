@@ -66,7 +66,9 @@ export const studyTools: McpTool[] = [
       // The service validates the name, the space and the plug-ins and names what is wrong; the
       // schemas here stay loose so that tools/list stays small (issue 14 §1).
       name: z.string(),
-      direction: z.enum(["minimize", "maximize"]).default("minimize"),
+      direction: z.enum(["minimize", "maximize"]).optional(),
+      directions: z.array(z.enum(["minimize", "maximize"])).optional(),
+      reference_point: z.array(z.number()).optional(),
       space: z.record(z.string(), z.looseObject({})).default({}),
       strategy: pluginArg.optional().describe("Name or {name, options}; default auto."),
       scheduler: pluginArg.optional().describe("Pruner; default none."),
@@ -76,14 +78,15 @@ export const studyTools: McpTool[] = [
       lease_ttl_s: z.number().optional(),
       max_retries: z.number().int().optional(),
       max_trials: z.number().int().optional(),
-      max_resource: z.number().optional().describe("Max training per trial (asha, hyperband, bohb)."),
+      max_resource: z.number().optional(),
     }),
     output: z.looseObject({ created: z.boolean(), study: z.looseObject({ name: z.string() }) }),
     ops: ["create_study"],
     async run(a, { backend }) {
       const { study, created } = await backend.call("create_study", {
         name: a.name,
-        direction: a.direction,
+        ...(a.directions ? { directions: a.directions } : { direction: a.direction ?? "minimize" }),
+        reference_point: a.reference_point,
         space: a.space as Record<string, unknown>,
         strategy: a.strategy,
         scheduler: a.scheduler,
@@ -96,7 +99,7 @@ export const studyTools: McpTool[] = [
         max_resource: a.max_resource,
       });
       return text(
-        `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.direction}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
+        `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
         { created, study: boundedStudy(study) },
       );
     },

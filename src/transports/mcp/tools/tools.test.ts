@@ -86,6 +86,7 @@ describe("MCP tools and the op table", () => {
     await run("tell_trial", { study: "d", trial: a.trial, token: a.token, value: 0.2 });
     await run("set_user_attrs", { study: "d", trial: a.trial, attrs: { note: "fine" } });
     await run("best_trials", { study: "d", k: 1 });
+    await run("pareto_front", { study: "d", history: true });
     await run("list_trials", { study: "d" });
     await run("get_trial", { study: "d", trial: a.trial });
     await run("get_lineage", { study: "d" });
@@ -106,6 +107,43 @@ describe("MCP tools and the op table", () => {
       if (!("via" in e)) continue;
       for (const name of e.via) expect([...(called.get(name) ?? [])], `${name} reaches ${op}`).toContain(op);
     }
+  });
+
+  it("runs a multi-objective, constrained study: create with directions, tell values, the front, summary and wait", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    closers.push(async () => {
+      await service.close();
+      await storage.close();
+    });
+    const client = await connect(serviceBackend(service));
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+      const t = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+      return { r, t, s: r.structuredContent as Record<string, any> };
+    };
+    const created = await call("create_study", { name: "m", directions: ["maximize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } }, seed: 2 });
+    expect(created.t).toMatch(/maximize\/minimize, strategy nsga2/);
+    const told: [number[], number[]][] = [[[0.9, 10], [-1]], [[0.8, 5], [0]], [[0.95, 1], [3]], [[0.7, 8], [-1]]];
+    for (const [values, constraints] of told) {
+      const a = await call("ask_trial", { study: "m" });
+      const r = await call("tell_trial", { study: "m", trial: a.s.trial, token: a.s.token, values, constraints });
+      expect(r.r.isError, r.t).toBeFalsy();
+      expect(r.t).toContain(`values=[`);
+    }
+    const bad = await call("ask_trial", { study: "m" });
+    const refused = await call("tell_trial", { study: "m", trial: bad.s.trial, token: bad.s.token, values: [0.5] });
+    expect(refused.r.isError).toBe(true);
+    expect(refused.t).toMatch(/INVALID_ARGUMENT/);
+    const front = await call("pareto_front", { study: "m", reference_point: [0.5, 20], history: true });
+    expect(front.s.front.map((t: { number: number }) => t.number)).toEqual([0, 1]);
+    expect(front.s.hypervolume).toBeCloseTo(0.4 * 10 + 0.3 * 15 - 0.3 * 10, 12);
+    expect(front.t).toMatch(/infeasible|hypervolume/);
+    const summary = await call("study_summary", { study: "m" });
+    expect(summary.t).toMatch(/Pareto front: 2 trials \(3 feasible, 1 infeasible\)/);
+    const waited = await call("wait_for_progress", { study: "m", timeout_s: 0 });
+    expect(waited.s.front_size).toBe(2);
+    expect(waited.s.hypervolume).toBeGreaterThan(0);
   });
 
   it("answers an unexpected error inside a tool with isError INTERNAL and no details", async () => {

@@ -20,7 +20,7 @@ export const trialTools: McpTool[] = [
     name: "ask_trial",
     meta: {
       title: "Ask for a trial to evaluate",
-      description: "Start a trial to evaluate yourself; renew_lease while long, then tell_trial.",
+      description: "Start a trial to evaluate yourself; then tell_trial.",
     },
     input: z.object({ study: studyArg, lease_ttl_s: z.number().optional(), max_retries: z.number().int().optional() }),
     output: z.looseObject({ study: z.string(), trial: z.number().int(), params: z.looseObject({}), token: z.string(), lease_ttl_s: z.number() }),
@@ -48,7 +48,7 @@ export const trialTools: McpTool[] = [
     name: "report_intermediate",
     meta: {
       title: "Report an intermediate value",
-      description: "Report your trial's value at a step (renews its lease); says continue or prune.",
+      description: "Report a step's value (renews the lease); says continue or prune.",
     },
     input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, step: z.number().min(0), value: z.number() }),
     output: z.looseObject({ decision: z.looseObject({ action: z.string() }) }),
@@ -91,12 +91,16 @@ export const trialTools: McpTool[] = [
       token: tokenArg,
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
       value: z.number().optional(),
+      values: z.array(z.number()).optional(),
+      constraints: z.array(z.number()).optional().describe("c <= 0 is satisfied."),
       reason: z.string().max(2000).optional(),
     }),
     output: z.looseObject({ trial: z.looseObject({ number: z.number().int() }), is_best: z.boolean() }),
     ops: ["tell", "get_study"],
     async run(a, { backend }) {
-      const { trial } = await backend.call("tell", { study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, reason: a.reason });
+      const { trial } = await backend.call("tell", {
+        study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, values: a.values, constraints: a.constraints, reason: a.reason,
+      });
       const { study: s } = await backend.call("get_study", { study: a.study });
       const isBest = s.best_trial?.number === trial.number;
       return text(
@@ -110,7 +114,7 @@ export const trialTools: McpTool[] = [
     name: "enqueue_trial",
     meta: {
       title: "Propose a trial",
-      description: "Propose params with a rationale; served first; omitted params are filled.",
+      description: "Propose params with a rationale; served first.",
     },
     input: z.object({
       study: studyArg,
@@ -133,7 +137,7 @@ export const trialTools: McpTool[] = [
 
   defineTool({
     name: "best_trials",
-    meta: { title: "Best trials", description: "The k best complete trials; page with next_cursor.", readOnly: true, sized: true },
+    meta: { title: "Best trials", description: "The k (default 5) best complete trials; page with next_cursor.", readOnly: true, sized: true },
     input: z.object({ study: studyArg, k: z.number().int().min(1).max(200).default(5), ...projectionArgs }),
     output: listingOutput,
     ops: ["trials"],
@@ -159,10 +163,48 @@ export const trialTools: McpTool[] = [
   }),
 
   defineTool({
+    name: "pareto_front",
+    meta: {
+      title: "Pareto front",
+      description: "Multi-objective: the Pareto front and its hypervolume.",
+      readOnly: true,
+      sized: true,
+    },
+    input: z.object({
+      study: studyArg,
+      reference_point: z.array(z.number()).optional(),
+      history: z.boolean().default(false),
+    }),
+    output: z.looseObject({ front: z.array(z.looseObject({})), hypervolume: z.number().nullable() }),
+    ops: ["best_trials"],
+    async run(a, { backend, budget }) {
+      const f = await backend.call("best_trials", { study: a.study, reference_point: a.reference_point, history: a.history });
+      if (f.trials.length === 0) return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [] });
+      const head =
+        `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.trials.length} trials of ${f.n_feasible} feasible (${f.n_complete} complete); ` +
+        `hypervolume ${fmt(f.hypervolume ?? 0)} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
+      const build = (k: number) => {
+        const lines = [head, ...f.trials.slice(0, k).map(trialLine)];
+        if (k < f.trials.length) lines.push(`… ${f.trials.length - k} more front trials: call pareto_front with a larger max_chars.`);
+        if (f.history) lines.push(`hypervolume history: ${f.history.slice(-50).map(([n, hv]) => `#${n}:${fmt(hv)}`).join(" ")}`);
+        return text(lines.join("\n"), {
+          front: f.trials.slice(0, k).map(compactTrial),
+          front_size: f.trials.length,
+          hypervolume: f.hypervolume,
+          reference_point: f.reference_point,
+          reference_point_source: f.reference_point_source,
+          history: f.history ? f.history.slice(-50) : null,
+        } as unknown as Record<string, unknown>);
+      };
+      return fitPrefix(f.trials.length, build, budget).result;
+    },
+  }),
+
+  defineTool({
     name: "list_trials",
     meta: {
       title: "List trials",
-      description: "Trials by number or value (best first); page with next_cursor. fields: state, value, params, rationale, intermediate, duration_s, user_attrs.",
+      description: "Trials by number or value (best first), 20 by default; page with next_cursor; fields/params shrink each.",
       readOnly: true,
       sized: true,
     },

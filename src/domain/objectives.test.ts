@@ -1,0 +1,156 @@
+import { describe, expect, it } from "vitest";
+import { TuneportError } from "./errors.js";
+import {
+  checkCompleteValues,
+  checkConstraints,
+  checkDirections,
+  constrainedDominates,
+  crowdingDistances,
+  dominates,
+  feasibility,
+  hypervolumeHistory,
+  hypervolumeOf,
+  nonDominatedRanks,
+  paretoFront,
+  referencePointOf,
+} from "./objectives.js";
+import type { Direction, Trial } from "./trial.js";
+
+type T = Pick<Trial, "number" | "state" | "values" | "constraints">;
+const t = (number: number, values: number[] | null, constraints: number[] | null = null, state: Trial["state"] = "COMPLETE"): T => ({
+  number,
+  state,
+  values,
+  constraints,
+});
+
+function code(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TuneportError);
+    return (e as TuneportError).code;
+  }
+  return "none";
+}
+
+describe("dominance", () => {
+  it("is Pareto dominance in minimisation form", () => {
+    expect(dominates([1, 2], [2, 2])).toBe(true);
+    expect(dominates([1, 2], [1, 2])).toBe(false);
+    expect(dominates([1, 3], [2, 2])).toBe(false);
+  });
+
+  it("constrained: feasible beats infeasible, then smaller violation, then Pareto (Deb et al. 2002, §VI)", () => {
+    const feasibleBad = { values: [9, 9], violation: 0 };
+    const infeasibleGood = { values: [0, 0], violation: 0.1 };
+    const infeasibleWorse = { values: [0, 0], violation: 0.5 };
+    expect(constrainedDominates(feasibleBad, infeasibleGood)).toBe(true);
+    expect(constrainedDominates(infeasibleGood, feasibleBad)).toBe(false);
+    expect(constrainedDominates(infeasibleGood, infeasibleWorse)).toBe(true);
+    expect(constrainedDominates(infeasibleWorse, infeasibleGood)).toBe(false);
+    expect(constrainedDominates({ values: [1, 1], violation: 0 }, { values: [1, 2], violation: 0 })).toBe(true);
+  });
+
+  it("ranks fronts by fast non-dominated sorting", () => {
+    const pts = [[1, 1], [2, 2], [0, 3], [3, 3], [2, 0.5]];
+    expect(nonDominatedRanks(pts, dominates)).toEqual([0, 1, 0, 2, 0]);
+  });
+
+  it("gives extremes infinite crowding and interior points their normalised gaps", () => {
+    const d = crowdingDistances([[0, 4], [1, 2], [4, 0], [2, 1]]);
+    expect(d[0]).toBe(Infinity);
+    expect(d[2]).toBe(Infinity);
+    // point [1,2]: x-neighbours 0 and 2 (gap 2/4), y-neighbours 1 and 4 (gap 3/4).
+    expect(d[1]).toBeCloseTo(0.5 + 0.75, 12);
+    expect(d[3]).toBeCloseTo((4 - 1) / 4 + (2 - 0) / 4, 12);
+  });
+});
+
+describe("Pareto front", () => {
+  const dirs: Direction[] = ["minimize", "maximize"];
+
+  it("keeps the feasible COMPLETE trials nothing dominates, with maximised objectives", () => {
+    const trials = [
+      t(0, [1, 1]),
+      t(1, [2, 3]), // trades: worse first objective than 2, better second
+      t(2, [1, 2]), // dominates 0
+      t(3, [0, 0], [0.5]), // would dominate, but infeasible
+      t(4, [3, 3]), // dominated by 1
+      t(5, [1, 2]), // equal to 2: both stay
+      t(6, [0.5, 9], null, "PRUNED"),
+      t(7, [5, 5], [0, -1]), // c <= 0: feasible
+    ];
+    expect(paretoFront(dirs, trials).map((x) => x.number)).toEqual([1, 2, 5, 7]);
+    expect(feasibility(t(3, [0, 0], [0.5]))).toBe(false);
+    expect(feasibility(t(7, [5, 5], [0, -1]))).toBe(true);
+    expect(feasibility(t(8, null, null, "RUNNING"))).toBeNull();
+  });
+
+  it("is the best trials of a one-objective study", () => {
+    const front = paretoFront(["maximize"], [t(0, [1]), t(1, [3]), t(2, [3]), t(3, [9], [1])]);
+    expect(front.map((x) => x.number)).toEqual([1, 2]);
+  });
+});
+
+describe("reference point and hypervolume", () => {
+  it("derives the nadir moved out by 10% of the front's range, in the objectives' units", () => {
+    const front = [t(0, [1, 10]), t(1, [3, 30])];
+    const r = referencePointOf(["minimize", "maximize"], front);
+    expect(r?.source).toBe("derived");
+    expect(r?.point[0]).toBeCloseTo(3.2, 12);
+    expect(r?.point[1]).toBeCloseTo(8, 12);
+    expect(referencePointOf(["minimize"], [t(0, [5])])?.point[0]).toBeCloseTo(5.5, 12);
+    expect(referencePointOf(["minimize"], [])).toBeNull();
+    expect(referencePointOf(["minimize", "minimize"], [], [1, 2])).toEqual({ point: [1, 2], source: "given" });
+  });
+
+  it("measures maximised objectives by negation", () => {
+    // max accuracy, min size: (0.9, 10) and (0.8, 5) against ref (0.5, 20).
+    const hv = hypervolumeOf(["maximize", "minimize"], [t(0, [0.9, 10]), t(1, [0.8, 5])], [0.5, 20]);
+    expect(hv).toBeCloseTo(0.4 * 10 + 0.3 * 5, 12);
+  });
+
+  it("records the history only when the hypervolume changes, never decreasing", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const trials = [t(0, [3, 3]), t(1, [4, 4]), t(2, [1, 3]), t(3, [0, 0], [1]), t(4, [3, 1]), t(5, [2, 2])];
+    const h = hypervolumeHistory(dirs, trials, [5, 5]);
+    expect(h.map(([n]) => n)).toEqual([0, 2, 4, 5]);
+    expect(h.map(([, v]) => v)).toEqual([4, 8, 12, 13]);
+  });
+});
+
+describe("input checks (typed errors)", () => {
+  it("directions", () => {
+    expect(checkDirections(undefined, undefined)).toEqual(["minimize"]);
+    expect(checkDirections(undefined, "maximize")).toEqual(["maximize"]);
+    expect(checkDirections(["minimize", "maximize"], undefined)).toEqual(["minimize", "maximize"]);
+    expect(code(() => checkDirections(["minimize", "maximize"], "minimize"))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkDirections([], undefined))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("values: count, NaN, infinity, value/values disagreeing", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    expect(checkCompleteValues(dirs, undefined, [1, 2])).toEqual([1, 2]);
+    expect(checkCompleteValues(["minimize"], 3, undefined)).toEqual([3]);
+    expect(checkCompleteValues(["minimize"], 3, [3])).toEqual([3]);
+    expect(code(() => checkCompleteValues(dirs, undefined, [1]))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkCompleteValues(dirs, 1, undefined))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkCompleteValues(dirs, undefined, [1, Number.NaN]))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkCompleteValues(dirs, undefined, [1, Number.POSITIVE_INFINITY]))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkCompleteValues(["minimize"], 2, [3]))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkCompleteValues(dirs, undefined, undefined))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("constraints: the first COMPLETE trial fixes the count", () => {
+    expect(checkConstraints(undefined, null)).toBeNull();
+    expect(checkConstraints([], 0)).toBeNull();
+    expect(checkConstraints([0.1, -2], null)).toEqual([0.1, -2]);
+    expect(checkConstraints([0.1, -2], 2)).toEqual([0.1, -2]);
+    expect(code(() => checkConstraints([0.1], 2))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkConstraints(undefined, 1))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkConstraints([1], 0))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkConstraints([Number.NaN], null))).toBe("INVALID_ARGUMENT");
+    expect(code(() => checkConstraints([Number.POSITIVE_INFINITY], null))).toBe("INVALID_ARGUMENT");
+  });
+});

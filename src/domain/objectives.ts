@@ -1,0 +1,308 @@
+/**
+ * Objectives as vectors. A study has directions d_1..d_m (m ≥ 1); a finished trial has values
+ * v_1..v_m and, when the worker told them, constraint values c_1..c_k. A single-objective study
+ * is the case m = 1: every function here takes vectors, and `Trial.value` is only `values[0]`
+ * kept for one-objective readers.
+ *
+ * Conventions (Optuna 5.0's, so that users' `constraints_func` carries over unchanged):
+ * - c_j ≤ 0 means constraint j is satisfied; a trial is *feasible* when every c_j ≤ 0. A trial
+ *   told without constraints is feasible.
+ * - Comparisons work on *minimisation form*: values of maximised objectives are negated.
+ * - Pareto dominance: a dominates b when a ≤ b in every objective and a < b in at least one.
+ * - Constrained domination (Deb, Pratap, Agarwal & Meyarivan, "A Fast and Elitist Multiobjective
+ *   Genetic Algorithm: NSGA-II", IEEE TEC 6(2), 2002, §VI, Definition 1): a feasible trial
+ *   dominates an infeasible one; of two infeasible trials the one with the smaller total
+ *   violation Σ_j max(0, c_j) dominates; of two feasible trials Pareto dominance decides.
+ * - The *Pareto front* of a study (`best_trials`) is the set of COMPLETE, feasible trials that no
+ *   other COMPLETE, feasible trial dominates. Trials with equal values are all on it.
+ *
+ * Reference point of the hypervolume (`referencePointOf`): the study's own when one was given
+ * at creation (in the objectives' units: for a maximised objective a value *below* every value
+ * of interest), else derived from the Pareto front: per objective, in minimisation form, the
+ * front's worst value w plus 10 % of the front's range (w − best), or plus 0.1·max(|w|, 1) when
+ * the range is 0 (one point). The front's nadir moved outward, as BoTorch's
+ * `infer_reference_point` does (with its default scale 0.1), so that every front point adds a
+ * box. A derived point moves as the front moves: compare hypervolumes only at one reference
+ * point (the history below uses the current one for every prefix).
+ */
+import { invalidArgument } from "./errors.js";
+import { hypervolume } from "../math/hypervolume.js";
+import type { Direction, Trial } from "./trial.js";
+
+/** What the functions below read of a trial (domain trials and wire views both have it). */
+export type ObjectiveTrial = Pick<Trial, "number" | "state" | "values" | "constraints">;
+
+/** Objectives a study may have. */
+export const MAX_OBJECTIVES = 16;
+/** Constraint values a trial may carry. */
+export const MAX_CONSTRAINTS = 64;
+
+/** A value vector in minimisation form: maximised objectives negated. */
+export function minimisationForm(directions: readonly Direction[], values: readonly number[]): number[] {
+  return values.map((v, i) => (directions[i] === "maximize" ? -v : v));
+}
+
+/** Whether a dominates b (both in minimisation form, equal lengths). */
+export function dominates(a: readonly number[], b: readonly number[]): boolean {
+  let strict = false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (x > y) return false;
+    if (x < y) strict = true;
+  }
+  return strict;
+}
+
+/** Total violation Σ max(0, c_j); 0 for a trial without constraints. */
+export function violation(constraints: readonly number[] | null | undefined): number {
+  if (!constraints) return 0;
+  let v = 0;
+  for (const c of constraints) if (c > 0) v += c;
+  return v;
+}
+
+/** Whether every constraint is satisfied (c ≤ 0); true without constraints. */
+export function isFeasibleVector(constraints: readonly number[] | null | undefined): boolean {
+  return violation(constraints) === 0;
+}
+
+/** A trial's feasibility: null until it is COMPLETE, then whether its constraints hold. */
+export function feasibility(t: Pick<Trial, "state" | "constraints">): boolean | null {
+  return t.state === "COMPLETE" ? isFeasibleVector(t.constraints) : null;
+}
+
+/** A point of the constrained order: minimisation-form values and the total violation. */
+export interface RankedPoint {
+  readonly values: readonly number[];
+  readonly violation: number;
+}
+
+/** Constrained domination (Deb et al. 2002, §VI): see the file comment. */
+export function constrainedDominates(a: RankedPoint, b: RankedPoint): boolean {
+  if (a.violation === 0 && b.violation > 0) return true;
+  if (a.violation > 0 && b.violation === 0) return false;
+  if (a.violation > 0) return a.violation < b.violation;
+  return dominates(a.values, b.values);
+}
+
+/** The constrained-order point of a COMPLETE trial. */
+export function rankedPoint(directions: readonly Direction[], t: Pick<Trial, "values" | "constraints">): RankedPoint {
+  return { values: minimisationForm(directions, t.values ?? []), violation: violation(t.constraints) };
+}
+
+/**
+ * Fast non-dominated sorting (Deb et al. 2002, §III-A): the front index of every point, 0 for
+ * the non-dominated ones. `dom(a, b)` says whether a dominates b. O(n²) comparisons.
+ */
+export function nonDominatedRanks<P>(points: readonly P[], dom: (a: P, b: P) => boolean): number[] {
+  const n = points.length;
+  const dominatedBy = new Array<number>(n).fill(0);
+  const dominating: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      if (dom(points[i] as P, points[j] as P)) {
+        (dominating[i] as number[]).push(j);
+        dominatedBy[j]!++;
+      } else if (dom(points[j] as P, points[i] as P)) {
+        (dominating[j] as number[]).push(i);
+        dominatedBy[i]!++;
+      }
+    }
+  const rank = new Array<number>(n).fill(-1);
+  let current: number[] = [];
+  for (let i = 0; i < n; i++) if (dominatedBy[i] === 0) current.push(i);
+  let r = 0;
+  while (current.length > 0) {
+    const next: number[] = [];
+    for (const i of current) {
+      rank[i] = r;
+      for (const j of dominating[i] as number[]) if (--dominatedBy[j]! === 0) next.push(j);
+    }
+    current = next;
+    r++;
+  }
+  return rank;
+}
+
+/**
+ * Crowding distance of each point of one front (Deb et al. 2002, §III-B): per objective, the
+ * normalised gap between its neighbours, the extremes infinite. Objectives with zero range add 0.
+ */
+export function crowdingDistances(values: readonly (readonly number[])[]): number[] {
+  const n = values.length;
+  const dist = new Array<number>(n).fill(0);
+  if (n === 0) return dist;
+  const m = (values[0] as readonly number[]).length;
+  for (let k = 0; k < m; k++) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[a]![k] as number) - (values[b]![k] as number) || a - b);
+    const lo = values[order[0]!]![k] as number;
+    const hi = values[order[n - 1]!]![k] as number;
+    dist[order[0]!] = Infinity;
+    dist[order[n - 1]!] = Infinity;
+    if (!(hi > lo)) continue;
+    for (let p = 1; p < n - 1; p++) {
+      const i = order[p]!;
+      dist[i]! += ((values[order[p + 1]!]![k] as number) - (values[order[p - 1]!]![k] as number)) / (hi - lo);
+    }
+  }
+  return dist;
+}
+
+/** COMPLETE trials with values for every objective. */
+function completeWithValues<T extends ObjectiveTrial>(directions: readonly Direction[], trials: Iterable<T>): T[] {
+  const out: T[] = [];
+  for (const t of trials) if (t.state === "COMPLETE" && t.values !== null && t.values.length === directions.length) out.push(t);
+  return out;
+}
+
+/** The Pareto front (see the file comment), in trial-number order. */
+export function paretoFront<T extends ObjectiveTrial>(directions: readonly Direction[], trials: Iterable<T>): T[] {
+  const feasible = completeWithValues(directions, trials).filter((t) => isFeasibleVector(t.constraints));
+  const points = feasible.map((t) => minimisationForm(directions, t.values as number[]));
+  const front: T[] = [];
+  for (let i = 0; i < feasible.length; i++) {
+    let dominated = false;
+    for (let j = 0; j < feasible.length && !dominated; j++) if (j !== i && dominates(points[j] as number[], points[i] as number[])) dominated = true;
+    if (!dominated) front.push(feasible[i] as T);
+  }
+  return front.sort((a, b) => a.number - b.number);
+}
+
+/** Where a study's hypervolume reference point came from. */
+export type ReferenceSource = "given" | "derived";
+
+/**
+ * The reference point in the objectives' units (see the file comment): the given one, or one
+ * derived from the front; null when there is neither (no feasible COMPLETE trial yet).
+ */
+export function referencePointOf(
+  directions: readonly Direction[],
+  front: readonly Pick<Trial, "values">[],
+  given?: readonly number[] | null,
+): { point: number[]; source: ReferenceSource } | null {
+  if (given && given.length > 0) return { point: [...given], source: "given" };
+  if (front.length === 0) return null;
+  const point = directions.map((dir, i) => {
+    const vs = front.map((t) => (dir === "maximize" ? -1 : 1) * (t.values as number[])[i]!);
+    const worst = Math.max(...vs);
+    const best = Math.min(...vs);
+    const r = worst + 0.1 * (worst > best ? worst - best : Math.max(Math.abs(worst), 1));
+    return dir === "maximize" ? -r : r;
+  });
+  return { point, source: "derived" };
+}
+
+/** The hypervolume of the trials' values (the front's points suffice) at `ref` (objective units). */
+export function hypervolumeOf(directions: readonly Direction[], trials: readonly Pick<Trial, "values">[], ref: readonly number[]): number {
+  return hypervolume(
+    trials.map((t) => minimisationForm(directions, t.values as number[])),
+    minimisationForm(directions, ref),
+  );
+}
+
+/**
+ * The hypervolume after each COMPLETE feasible trial, in trial-number order, at one reference
+ * point: `[trial number, hypervolume]` for every trial that changed it (the first included).
+ * Recomputed only when a trial enters the front.
+ */
+export function hypervolumeHistory(directions: readonly Direction[], trials: readonly ObjectiveTrial[], ref: readonly number[]): [number, number][] {
+  const refMin = minimisationForm(directions, ref);
+  const ordered = completeWithValues(directions, trials)
+    .filter((t) => isFeasibleVector(t.constraints))
+    .sort((a, b) => a.number - b.number);
+  let front: number[][] = [];
+  let current = 0;
+  const out: [number, number][] = [];
+  for (const t of ordered) {
+    const p = minimisationForm(directions, t.values as number[]);
+    if (!p.every((x, i) => x < (refMin[i] as number))) continue;
+    if (front.some((q) => dominates(q, p) || q.every((x, i) => x === p[i]))) continue;
+    front = front.filter((q) => !dominates(p, q));
+    front.push(p);
+    const hv = hypervolume(front, refMin);
+    if (out.length === 0 || hv !== current) out.push([t.number, hv]);
+    current = hv;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- input checks (typed errors)
+
+/**
+ * Checks a study's directions. @throws INVALID_ARGUMENT when there are none, more than
+ * MAX_OBJECTIVES, or `direction` (protocol v1's one-objective field) disagrees with them.
+ */
+export function checkDirections(directions: readonly Direction[] | undefined, direction: Direction | undefined): Direction[] {
+  if (directions === undefined) return [direction ?? "minimize"];
+  if (directions.length === 0 || directions.length > MAX_OBJECTIVES)
+    throw invalidArgument(`directions must list 1 to ${MAX_OBJECTIVES} objectives (got ${directions.length})`);
+  if (direction !== undefined && (directions.length !== 1 || directions[0] !== direction))
+    throw invalidArgument(`direction '${direction}' disagrees with directions ${JSON.stringify(directions)}: give one of them`);
+  return [...directions];
+}
+
+/** Checks a given reference point against the directions. @throws INVALID_ARGUMENT. */
+export function checkReferencePoint(point: readonly number[] | undefined, directions: readonly Direction[]): void {
+  if (point === undefined) return;
+  if (point.length !== directions.length)
+    throw invalidArgument(`reference_point has ${point.length} coordinates; the study has ${directions.length} objectives`);
+  if (!point.every(Number.isFinite)) throw invalidArgument("reference_point must hold finite numbers");
+}
+
+/**
+ * The objective values of a COMPLETE tell, from `values` or protocol v1's `value`.
+ * @throws INVALID_ARGUMENT for the wrong number of values, both fields disagreeing, or a
+ * NaN/infinite value (tell a diverged run as FAIL).
+ */
+export function checkCompleteValues(directions: readonly Direction[], value: number | null | undefined, values: readonly number[] | undefined): number[] {
+  const m = directions.length;
+  let vs: number[];
+  if (values !== undefined) {
+    if (value !== undefined && value !== null && !(values.length === 1 && Object.is(values[0], value)))
+      throw invalidArgument(`value ${String(value)} disagrees with values ${JSON.stringify(values)}: give one of them`);
+    vs = [...values];
+  } else if (value !== undefined && value !== null) vs = [value];
+  else throw invalidArgument(`a COMPLETE trial needs ${m === 1 ? "a value" : `values for its ${m} objectives`}`);
+  if (vs.length !== m)
+    throw invalidArgument(`the study has ${m} objective${m === 1 ? "" : "s"} (${directions.join(", ")}); got ${vs.length} value${vs.length === 1 ? "" : "s"}`, {
+      expected: m,
+      got: vs.length,
+    });
+  const bad = vs.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
+  if (bad >= 0)
+    throw invalidArgument(
+      `a COMPLETE trial needs finite values (got ${String(vs[bad])}${m > 1 ? ` for objective ${bad}` : ""}); tell a diverged run as FAIL`,
+      { objective: bad },
+    );
+  return vs;
+}
+
+/**
+ * Checks a tell's constraint vector against the length the study's earlier trials fixed
+ * (`expected`: null when no COMPLETE trial exists yet). @throws INVALID_ARGUMENT for a
+ * non-finite constraint, too many, or a length that changes between trials (none told where
+ * earlier trials told some counts as a change).
+ */
+export function checkConstraints(constraints: readonly number[] | undefined, expected: number | null): number[] | null {
+  const given = constraints === undefined ? 0 : constraints.length;
+  if (given > MAX_CONSTRAINTS) throw invalidArgument(`at most ${MAX_CONSTRAINTS} constraint values (got ${given})`);
+  if (constraints !== undefined) {
+    const bad = constraints.findIndex((c) => typeof c !== "number" || Number.isNaN(c));
+    if (bad >= 0) throw invalidArgument(`constraint ${bad} is ${String(constraints[bad])}; constraint values must be numbers (c <= 0 is feasible)`, { constraint: bad });
+    const inf = constraints.findIndex((c) => !Number.isFinite(c));
+    if (inf >= 0) throw invalidArgument(`constraint ${inf} is not finite; give a large finite violation instead`, { constraint: inf });
+  }
+  if (expected !== null && given !== expected)
+    throw invalidArgument(
+      `this study's trials carry ${expected} constraint value${expected === 1 ? "" : "s"}; got ${given} (the constraint vector's length cannot change between trials)`,
+      { expected, got: given },
+    );
+  return constraints === undefined || constraints.length === 0 ? null : [...constraints];
+}
+
+/** The constraint-vector length the study's COMPLETE trials fixed, or null before the first one. */
+export function constraintCount(trials: Iterable<Pick<Trial, "state" | "constraints">>): number | null {
+  for (const t of trials) if (t.state === "COMPLETE") return t.constraints?.length ?? 0;
+  return null;
+}

@@ -1,0 +1,105 @@
+/**
+ * The Pareto-front read model (op `pareto_front`, `best_trials` in the clients, MCP summaries):
+ * a pure function of the study view and trial views, so `tuneport mcp --connect` computes the
+ * same as the embedded service. The rules (feasibility, dominance, the reference point) are
+ * domain/objectives.ts's; a one-objective study's front is its best feasible trials and its
+ * hypervolume the distance from the best value to the reference point.
+ */
+import {
+  type ReferenceSource,
+  checkReferencePoint,
+  hypervolumeHistory,
+  hypervolumeOf,
+  isFeasibleVector,
+  paretoFront,
+  referencePointOf,
+} from "../domain/objectives.js";
+import type { Direction } from "../domain/trial.js";
+import type { StudyView, TrialView } from "./views.js";
+
+/** The answer of `pareto_front`. */
+export interface ParetoFrontView {
+  study: string;
+  directions: Direction[];
+  /** COMPLETE feasible trials no other one dominates, in number order. */
+  trials: TrialView[];
+  hypervolume: number | null;
+  reference_point: number[] | null;
+  reference_point_source: ReferenceSource | null;
+  /** `[trial number, hypervolume]` whenever a trial changed it (at `reference_point`), when asked for. */
+  history: [number, number][] | null;
+  n_complete: number;
+  n_feasible: number;
+}
+
+/**
+ * The front of `study` from `trials`, its hypervolume at the reference point (`referencePoint`,
+ * else the study's, else derived) and, with `history`, the hypervolume after each trial that
+ * changed it. @throws INVALID_ARGUMENT for a reference point of the wrong length.
+ */
+export function paretoFrontView(
+  study: Pick<StudyView, "name" | "directions" | "reference_point">,
+  trials: readonly TrialView[],
+  opts: { referencePoint?: readonly number[]; history?: boolean } = {},
+): ParetoFrontView {
+  const directions = study.directions;
+  checkReferencePoint(opts.referencePoint, directions);
+  const front = paretoFront(directions, trials);
+  const ref = referencePointOf(directions, front, opts.referencePoint ?? study.reference_point);
+  let nComplete = 0;
+  let nFeasible = 0;
+  for (const t of trials)
+    if (t.state === "COMPLETE") {
+      nComplete++;
+      if (isFeasibleVector(t.constraints)) nFeasible++;
+    }
+  return {
+    study: study.name,
+    directions: [...directions],
+    trials: front,
+    hypervolume: ref === null ? null : hypervolumeOf(directions, front, ref.point),
+    reference_point: ref?.point ?? null,
+    reference_point_source: ref?.source ?? null,
+    history: opts.history && ref !== null ? hypervolumeHistory(directions, trials, ref.point) : null,
+    n_complete: nComplete,
+    n_feasible: nFeasible,
+  };
+}
+
+/** What a summary says about the front: its size, hypervolume and how it moved lately. */
+export interface FrontFacts {
+  size: number;
+  hypervolume: number | null;
+  reference_point: number[] | null;
+  reference_point_source: ReferenceSource | null;
+  /** Hypervolume after each change, at most 20 points, evenly thinned. */
+  hypervolume_history: number[];
+  /** COMPLETE trials since the hypervolume last grew (trend: plateau after 10). */
+  completions_since_improvement: number;
+  n_feasible: number;
+  n_infeasible: number;
+}
+
+/** The front facts of a study (see `FrontFacts`). */
+export function frontFacts(study: Pick<StudyView, "name" | "directions" | "reference_point">, trials: readonly TrialView[]): FrontFacts {
+  const v = paretoFrontView(study, trials, { history: true });
+  const history = v.history ?? [];
+  const lastChange = history.length > 0 ? (history[history.length - 1] as [number, number])[0] : -1;
+  let since = 0;
+  for (const t of trials) if (t.state === "COMPLETE" && t.number > lastChange) since++;
+  return {
+    size: v.trials.length,
+    hypervolume: v.hypervolume,
+    reference_point: v.reference_point,
+    reference_point_source: v.reference_point_source,
+    hypervolume_history: thin(history.map(([, hv]) => hv), 20),
+    completions_since_improvement: since,
+    n_feasible: v.n_feasible,
+    n_infeasible: v.n_complete - v.n_feasible,
+  };
+}
+
+function thin(v: readonly number[], max: number): number[] {
+  if (v.length <= max) return [...v];
+  return Array.from({ length: max }, (_, i) => v[Math.round((i * (v.length - 1)) / (max - 1))] as number);
+}
