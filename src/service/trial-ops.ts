@@ -479,7 +479,9 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
           s.started--; // the retry counts when it is asked
         }
         core.bump(s);
-        core.log.info({ study: s.study.name, trial: t.number, state, values }, "trial finished");
+        // One objective logs `value` as before; several log the vector.
+        const logged = values && values.length === 1 ? { value: values[0] } : { values };
+        core.log.info({ study: s.study.name, trial: t.number, state, ...logged }, "trial finished");
       }, rc);
     }),
   );
