@@ -127,7 +127,10 @@ class Generator {
     if (w < 62) return { op: "heartbeat", leases: [l, this.lease()] };
     if (w < 66)
       return { op: "suggest", study: l.study, trial: l.trial, token: l.token, name: this.pick(["x", "y"]), distribution: { type: "float", low: 0, high: 1 } };
-    if (w < 72) return { op: "enqueue", study, params: { x: this.pick([0, 0.25, 0.5]), c: this.pick(["a", "b"]) }, skip_if_exists: this.r() < 0.5 };
+    if (w < 70) return { op: "enqueue", study, params: { x: this.pick([0, 0.25, 0.5]), c: this.pick(["a", "b"]) }, skip_if_exists: this.r() < 0.5 };
+    if (w < 71) return { op: "cancel_trial", study, trial: Math.floor(this.r() * 30), reason: "fuzz" };
+    if (w < 72)
+      return { op: "add_trial", study, params: { x: this.pick([0, 0.25, 0.5, 0.6]), c: this.pick(["a", "b"]) }, value: this.r(), state: this.pick(["COMPLETE", "FAIL", "PRUNED"]) };
     if (w < 77)
       return this.r() < 0.5
         ? { op: "set_user_attrs", study, attrs: { k: this.r() } }
