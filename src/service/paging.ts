@@ -84,6 +84,19 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
   // Ascending sort key comparison; `descending` reverses it.
   const cmp = (x: { n: number; v: number | null }, y: { n: number; v: number | null }) =>
     order === "value" ? sign * ((x.v as number) - (y.v as number)) || x.n - y.n : x.n - y.n;
+  if (order === "value" && a.cursor === undefined) {
+    // The common best-k page: keep only the first offset + limit while scanning (O(n log k)).
+    const dir = desc ? -1 : 1;
+    const ordered = (x: TrialRecord, y: TrialRecord) => dir * cmp({ n: x.number, v: x.value }, { n: y.number, v: y.value });
+    const offset = a.offset ?? 0;
+    const limit = a.limit ?? DEFAULT_TRIALS_LIMIT;
+    const { first, total } = firstK(list, offset + limit, (t) => t.value !== null, ordered);
+    const page = first.slice(offset);
+    const lastShown = page[page.length - 1];
+    const more = offset + page.length < total;
+    const next_cursor = more && lastShown ? encode({ o: order, d: desc, s: filter, n: lastShown.number, v: lastShown.value } satisfies TrialCursor) : null;
+    return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
+  }
   if (order === "value") list = list.filter((t) => t.value !== null).sort((x, y) => cmp({ n: x.number, v: x.value }, { n: y.number, v: y.value }));
   if (desc) list = [...list].reverse();
   const total = list.length;
@@ -119,4 +132,26 @@ export function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: 
   const page = a.limit === undefined ? list : list.slice(0, a.limit);
   const lastShown = page[page.length - 1];
   return { studies: page, next_cursor: page.length < list.length && lastShown ? encode({ c: lastShown.created_at, n: lastShown.name }) : null };
+}
+
+/** The first `k` items of `items` that pass `keep`, in `cmp` order, and how many passed. */
+export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolean, cmp: (a: T, b: T) => number): { first: T[]; total: number } {
+  const first: T[] = [];
+  let total = 0;
+  for (const x of items) {
+    if (!keep(x)) continue;
+    total++;
+    if (k === 0) continue;
+    if (first.length === k && cmp(x, first[k - 1] as T) >= 0) continue;
+    let lo = 0;
+    let hi = first.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp(first[mid] as T, x) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    first.splice(lo, 0, x);
+    if (first.length > k) first.pop();
+  }
+  return { first, total };
 }

@@ -31,51 +31,6 @@ export async function plotOf(
 }
 
 /**
- * A page of trials, filtered by state and ordered by number or value (best first; ties by
- * number). Ordered by value, only the first `offset + limit` are kept while scanning (O(n log k),
- * not a sort of every trial); ordered by number, the page is sliced without copying the list.
- */
-export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialView[]; total: number } {
-  const want = a.states && a.states.length > 0 ? new Set(a.states) : null;
-  const offset = a.offset ?? 0;
-  const limit = a.limit ?? 1000;
-  if (a.order_by === "value") {
-    const sign = s.study.config.direction === "minimize" ? 1 : -1;
-    const flip = a.descending ? -1 : 1;
-    const cmp = (x: TrialRecord, y: TrialRecord) => flip * (sign * ((x.value as number) - (y.value as number)) || x.number - y.number);
-    const { first, total } = firstK(s.trials, offset + limit, (t) => t.value !== null && (want === null || want.has(t.state)), cmp);
-    return { trials: first.slice(offset).map((t) => trialView(t, now)), total };
-  }
-  const list: readonly TrialRecord[] = want === null ? s.trials : s.trials.filter((t) => want.has(t.state));
-  const n = list.length;
-  const page: TrialRecord[] = [];
-  for (let i = offset; i < Math.min(n, offset + limit); i++) page.push(list[a.descending ? n - 1 - i : i] as TrialRecord);
-  return { trials: page.map((t) => trialView(t, now)), total: n };
-}
-
-/** The first `k` items of `items` that pass `keep`, in `cmp` order, and how many passed. */
-export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolean, cmp: (a: T, b: T) => number): { first: T[]; total: number } {
-  const first: T[] = [];
-  let total = 0;
-  for (const x of items) {
-    if (!keep(x)) continue;
-    total++;
-    if (k === 0) continue;
-    if (first.length === k && cmp(x, first[k - 1] as T) >= 0) continue;
-    let lo = 0;
-    let hi = first.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmp(first[mid] as T, x) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    first.splice(lo, 0, x);
-    if (first.length > k) first.pop();
-  }
-  return { first, total };
-}
-
-/**
  * The hyperparameter schedule that produced a trial's model (PBT): segments `{from_step, params,
  * trial, trial_step}` in model-age order, replayable as a fixed schedule. Without `trial`, the trial
  * with the best finite *reported* value (see `bestReported`), scheduled up to that report; with
