@@ -57,7 +57,7 @@ chromium: ## install Debian's chromium for the dashboard's browser tests when it
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then S=; else S="sudo -n"; fi; \
 	  $$S apt-get update -qq && $$S apt-get install -y -qq chromium; }
 
-test-ts: build typecheck postgres chromium ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL; the dashboard in chromium)
+test-ts: build typecheck postgres chromium venv ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL; the dashboard in chromium)
 	npx vitest run
 
 test-py: build dist-bench/.stamp venv postgres ## Python client tests (real server processes) and examples
