@@ -8,7 +8,8 @@
  * asynchronous so that a network database (PostgreSQL) can implement it unchanged;
  * the embedded SQLite implementation completes synchronously underneath.
  */
-import type { Study, Trial } from "../domain/trial.js";
+import type { Distribution, Params } from "../domain/distributions.js";
+import type { Study, Trial, TrialState } from "../domain/trial.js";
 
 /** A trial as stored: the domain trial plus its lease. */
 export interface StoredTrial extends Trial {
@@ -76,4 +77,46 @@ export interface Storage {
 export function valuesOfRow(r: { value: number | null; objective_values: string | null }): number[] | null {
   if (r.objective_values !== null) return JSON.parse(r.objective_values) as number[];
   return r.value === null ? null : [r.value];
+}
+
+/** A `trials` row as both SQL storages hold it (numbers as numbers, JSON columns as text). */
+export interface TrialRow {
+  id: number;
+  study_id: number;
+  number: number;
+  state: TrialState;
+  params: string;
+  distributions: string;
+  value: number | null;
+  objective_values: string | null;
+  constraint_values: string | null;
+  user_attrs: string;
+  system_attrs: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  lease_token: string | null;
+  lease_expires: number | null;
+}
+
+/** A stored trial from its row and its intermediate values (SQLite and PostgreSQL alike). */
+export function storedTrialOfRow(r: TrialRow, intermediate: { step: number; value: number }[]): StoredTrial {
+  return {
+    id: r.id,
+    studyId: r.study_id,
+    number: r.number,
+    state: r.state,
+    params: JSON.parse(r.params) as Params,
+    distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
+    value: r.value,
+    values: valuesOfRow(r),
+    constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+    intermediate,
+    userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
+    systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
+  };
 }

@@ -18,9 +18,8 @@
  */
 import pg from "pg";
 import { TuneportError } from "../../domain/errors.js";
-import type { Distribution, Params } from "../../domain/distributions.js";
-import { type Study, type StudyConfig, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
-import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
+import { type Study, type StudyConfig, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Change, type Storage, type StoredTrial, type TrialRow, storedTrialOfRow } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
 export interface PostgresStorageOptions {
@@ -48,23 +47,8 @@ export interface Fence {
   readonly held: ReadonlyMap<string, number>;
 }
 
-interface TrialRow {
-  id: number;
-  study_id: number;
-  number: number;
-  state: TrialState;
-  params: string;
-  distributions: string;
-  value: number | null;
-  objective_values: string | null;
-  constraint_values: string | null;
-  user_attrs: string;
-  system_attrs: string;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  lease_token: string | null;
-  lease_expires: number | null;
+interface PgTrialRow extends TrialRow {
+  /** [step, value] pairs from json_agg (numbers may come back as text, NaN as null). */
   iv: [number | string | null, number | string | null][] | null;
 }
 
@@ -194,31 +178,17 @@ export class PostgresStorage implements Storage {
 
   async loadTrials(studyId: number): Promise<StoredTrial[]> {
     // One statement, one snapshot: trials and intermediates of the same commit.
-    const { rows } = await this.pool.query<TrialRow>(
+    const { rows } = await this.pool.query<PgTrialRow>(
       `SELECT t.*, (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv
          FROM trials t WHERE t.study_id = $1 ORDER BY t.number`,
       [studyId],
     );
     return rows.map((r) => {
       this.trialStudy.set(r.id, r.study_id);
-      return {
-        id: r.id,
-        studyId: r.study_id,
-        number: r.number,
-        state: r.state,
-        params: JSON.parse(r.params) as Params,
-        distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
-        value: r.value,
-        values: valuesOfRow(r),
-        constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
-        intermediate: (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) })),
-        userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
-        systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
-        createdAt: r.created_at,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-        lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
-      };
+      return storedTrialOfRow(
+        r,
+        (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) })),
+      );
     });
   }
 

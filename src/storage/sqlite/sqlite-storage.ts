@@ -24,9 +24,8 @@
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
-import type { Distribution, Params } from "../../domain/distributions.js";
 import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
-import { type Change, type Storage, type StoredTrial, valuesOfRow } from "../storage.js";
+import { type Change, type Storage, type StoredTrial, type TrialRow, storedTrialOfRow } from "../storage.js";
 
 export type Durability = "process" | "power";
 
@@ -92,49 +91,10 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE trials ADD COLUMN constraint_values TEXT;`,
 ];
 
-/** A stored trial from its row and its intermediate values. */
 /** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
 const FEASIBLE = "(constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(constraint_values) WHERE value > 0))";
 
-function storedTrial(r: TrialRow, intermediate: { step: number; value: number }[]): StoredTrial {
-  return {
-    id: r.id,
-    studyId: r.study_id,
-    number: r.number,
-    state: r.state,
-    params: JSON.parse(r.params) as Params,
-    distributions: JSON.parse(r.distributions) as Record<string, Distribution>,
-    value: r.value,
-    values: valuesOfRow(r),
-    constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
-    intermediate,
-    userAttrs: JSON.parse(r.user_attrs) as Record<string, unknown>,
-    systemAttrs: JSON.parse(r.system_attrs) as Record<string, unknown>,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
-  };
-}
 
-interface TrialRow {
-  id: number;
-  study_id: number;
-  number: number;
-  state: TrialState;
-  params: string;
-  distributions: string;
-  value: number | null;
-  objective_values: string | null;
-  constraint_values: string | null;
-  user_attrs: string;
-  system_attrs: string;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  lease_token: string | null;
-  lease_expires: number | null;
-}
 
 export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
@@ -254,7 +214,7 @@ export class SqliteStorage implements Storage {
       if (!list) inter.set(r.trial_id, (list = []));
       list.push({ step: r.step, value: r.value ?? Number.NaN });
     }
-    return rows.map((r) => storedTrial(r, inter.get(r.id) ?? []));
+    return rows.map((r) => storedTrialOfRow(r, inter.get(r.id) ?? []));
   }
 
   /**
@@ -269,7 +229,7 @@ export class SqliteStorage implements Storage {
       const row = (direction === "minimize" ? this.stmts.lowestOf : this.stmts.highestOf).get(studyId) as TrialRow | undefined;
       if (!row) return { counts, best: null };
       const ivs = this.stmts.intermediatesOfTrial.all(row.id) as { step: number; value: number | null }[];
-      return { counts, best: storedTrial(row, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }))) };
+      return { counts, best: storedTrialOfRow(row, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }))) };
     })();
   }
 
