@@ -147,6 +147,14 @@ class Generator {
       if (r < 0.7) return { op: "plot_spec", study, kind: this.pick(["history", "edf"]) };
       return { op: "studies_overview" };
     }
+    if (w < 95.5) {
+      // Switches, scheduler changes and widenings race asks and tells; some are refused (grid, cmaes).
+      const r = this.r();
+      if (r < 0.3) return { op: "update_study", study, strategy: this.pick(STRATEGIES) };
+      if (r < 0.6) return { op: "update_study", study, scheduler: this.pick([null, "median", { name: "median", options: { n_warmup_steps: 2 } }]) };
+      if (r < 0.8) return { op: "update_study", study, space: { x: { type: "float", low: 0, high: this.pick([1, 1.25]), step: 0.25 } }, notes: "fuzz" };
+      return { op: "export_study", study, max_chars: 1000 };
+    }
     if (w < 96) return { op: "catalogue" };
     if (w < 98) return { op: this.pick(["stop_study", "resume_study"]), study };
     return { op: "hello", versions: [1] };

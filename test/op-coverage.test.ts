@@ -116,6 +116,7 @@ describe("the op table over every path", () => {
         resume_study: { study },
         cancel_trial: { study, trial: 1 },
         add_trial: { study, params: { x: 0.25 }, value: 0.5 },
+        update_study: { study, space: { x: { type: "float", low: 0, high: 2 } }, notes: "once" },
       };
       args = byOp[op] as Record<string, unknown>;
       expect(args, `a retry case for mutating op ${op}`).toBeDefined();

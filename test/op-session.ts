@@ -43,7 +43,16 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("heartbeat", { leases: [{ study, trial, token: tok }] });
   await go("report", { study, trial, token: tok, step: 1, value: 0.5 });
   await go("tell", { study, trial, token: tok, state: "COMPLETE", value: 0.25, user_attrs: { epochs: 1 } });
-  await go("set_user_attrs", { study, trial, attrs: { note: "first" } });
+  await go("set_user_attrs", { study, trial, attrs: { note: "first" }, notes: "why this trial was run" });
+  await go("update_study", {
+    study,
+    strategy: { name: "tpe", options: { n_startup_trials: 2 } },
+    scheduler: { name: "median", options: { n_warmup_steps: 1 } },
+    space: { lr: { type: "float", low: 1e-5, high: 0.1, log: true }, act: { type: "categorical", choices: ["relu", "gelu", "silu"] } },
+    max_trials: 50,
+    notes: "switched to TPE once the random start was done",
+  });
+  await go("export_study", { study, max_chars: 1000 });
   await go("trials", { study, states: ["COMPLETE"], order_by: "value" });
   await go("trial", { study, trial });
   await go("trajectory", { study, trial });

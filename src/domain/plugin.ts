@@ -215,6 +215,12 @@ export interface StrategyFactory<O = unknown> {
   spaceProblem?(space: SearchSpace, options: O): string | null;
   /** Read models of the plug-in's own bookkeeping (see StrategyReadModels). */
   readonly readModels?: StrategyReadModels;
+  /**
+   * Why a study run by this strategy cannot have its declared space widened (`update_study`),
+   * e.g. a grid fixed at creation. Absent: the strategy reads each trial's params afresh, so a
+   * wider space only widens its later suggestions.
+   */
+  readonly fixedSpace?: string;
   create(options: O): Strategy;
 }
 

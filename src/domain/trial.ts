@@ -100,6 +100,11 @@ export interface StudyConfig {
    * workers (a trial re-queued after its worker vanished counts once). Absent: no budget.
    */
   readonly maxTrials?: number;
+  /**
+   * Free-text notes on the study (an agent's or operator's log of what was tried and why), set by
+   * `update_study`; absent when none. Not configuration: `load_if_exists` never compares them.
+   */
+  readonly notes?: string;
 }
 
 export interface Study {

@@ -22,7 +22,7 @@ function studyView(name: string, space: Record<string, Distribution>, direction:
   const counts = { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 };
   return {
     name, direction, directions: [direction], reference_point: null, space, strategy: { name: "random", options: {} }, scheduler: null, seed: 0,
-    retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30, max_trials: null, max_resource: null, stopped: false, user_attrs: {}, created_at: 0,
+    retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30, max_trials: null, max_resource: null, stopped: false, notes: null, define_by_run: {}, user_attrs: {}, created_at: 0,
     n_trials: 0, counts, best_trial: null,
   };
 }

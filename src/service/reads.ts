@@ -57,7 +57,16 @@ export function lineageView(s: StudyState, trial: number | undefined): LineageVi
   } catch (err) {
     throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
   }
-  return { study: s.study.name, trial: t.number, state: t.state, value: at.value, step: at.step, until_step: out.until_step, schedule: out.schedule };
+  return {
+    study: s.study.name,
+    trial: t.number,
+    state: t.state,
+    value: at.value,
+    step: at.step,
+    until_step: out.until_step,
+    schedule: out.schedule,
+    tracked: s.factory.readModels?.lineage !== undefined,
+  };
 }
 
 /** The best COMPLETE trial, or null when none completed yet. */

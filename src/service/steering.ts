@@ -6,9 +6,10 @@
  */
 import { type Distribution, type ParamValue, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
+import { valueFields } from "../domain/trial.js";
 import type { ServiceCore } from "./core.js";
 import type * as S from "./ops/schemas.js";
-import type { TrialRecord } from "./study-state.js";
+import { type TrialRecord, setTrial } from "./study-state.js";
 import { checkAttrsSize, trialOf } from "./trial-ops.js";
 import { type TrialView, trialView } from "./views.js";
 
@@ -36,7 +37,7 @@ export async function cancelTrial(core: ServiceCore, a: S.CancelTrialArgs, reque
         systemAttrs: { ...t.systemAttrs, cancelled: true, fail_reason: a.reason ? `cancelled: ${a.reason}` : "cancelled" },
       };
       return core.commit([{ kind: "update-trial", trial: next }], { trial: trialView(next, now) }, () => {
-        s.trials[t.number] = next;
+        setTrial(s, next);
         const i = s.waiting.indexOf(t.number);
         if (i >= 0) s.waiting.splice(i, 1);
         core.bump(s);
@@ -54,9 +55,8 @@ export async function cancelTrial(core: ServiceCore, a: S.CancelTrialArgs, reque
 export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?: string): Promise<{ trial: TrialView }> {
   const s = core.state(a.study);
   const state = a.state ?? "COMPLETE";
-  const value = a.value ?? null;
-  if (state === "COMPLETE" && (value === null || !Number.isFinite(value))) throw invalidArgument("a COMPLETE trial needs a finite value");
-  if (value !== null && !Number.isFinite(value)) throw invalidArgument("value must be finite when given");
+  const nObjectives = s.study.config.directions.length;
+  const values = resultValues(a, nObjectives, state);
   const intermediate = (a.intermediate ?? []).map(([step, v]) => ({ step, value: v }));
   for (let i = 1; i < intermediate.length; i++)
     if ((intermediate[i]?.step as number) <= (intermediate[i - 1]?.step as number)) throw invalidArgument("intermediate steps must increase");
@@ -91,10 +91,8 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         state,
         params: { ...a.params },
         distributions,
-        value,
-        // One objective: add_trial records a single value (multi-objective results: not yet).
-        values: value === null ? null : [value],
-        constraints: null,
+        ...valueFields(nObjectives, values),
+        constraints: a.constraints && state === "COMPLETE" ? [...a.constraints] : null,
         intermediate,
         userAttrs: { ...(a.user_attrs ?? {}) },
         systemAttrs: { added: true, ...(a.rationale ? { rationale: a.rationale } : {}) },
@@ -104,10 +102,28 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         lease: null,
       };
       return core.commit([{ kind: "insert-trial", trial: t }], { trial: trialView(t, now) }, () => {
-        s.trials.push(t);
+        setTrial(s, t);
         for (const [k, d] of Object.entries(distributions)) if (!s.paramDists.has(k)) s.paramDists.set(k, d);
         core.bump(s);
       }, rc);
     }),
   );
+}
+
+/**
+ * The objective values of an added trial, as `tell` takes them: `values` (one per objective) or,
+ * in a one-objective study, `value`. COMPLETE needs them finite; a PRUNED or FAIL trial may carry
+ * none. Constraints come only with COMPLETE. @throws INVALID_ARGUMENT.
+ */
+function resultValues(a: S.AddTrialArgs, nObjectives: number, state: string): number[] | null {
+  if (a.value !== undefined && a.value !== null && a.values !== undefined) throw invalidArgument("give value or values, not both");
+  const values = a.values ?? (a.value === undefined || a.value === null ? null : [a.value]);
+  if (values !== null && values.length !== nObjectives)
+    throw invalidArgument(`the study has ${nObjectives} objective(s); got ${values.length} value(s)${nObjectives > 1 ? " (pass values, one per direction)" : ""}`);
+  if (values !== null && !values.every(Number.isFinite)) throw invalidArgument("values must be finite");
+  if (state === "COMPLETE" && values === null)
+    throw invalidArgument(nObjectives > 1 ? `a COMPLETE trial needs values, one per objective (${nObjectives})` : "a COMPLETE trial needs a finite value");
+  if (a.constraints !== undefined && state !== "COMPLETE") throw invalidArgument("constraints come with a COMPLETE result only");
+  if (a.constraints !== undefined && !a.constraints.every(Number.isFinite)) throw invalidArgument("constraints must be finite");
+  return values;
 }

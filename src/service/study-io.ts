@@ -72,6 +72,7 @@ const headerSchema = z
         max_trials: z.number().int().min(1).optional(),
         // Absent in exports of studies without one, and in exports made before it existed.
         max_resource: z.number().positive().nullable().optional(),
+        notes: z.string().max(20_000).optional(),
       })
       .strict(),
     user_attrs: attrs,
@@ -195,6 +196,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
         leaseTtlS: c.lease_ttl_s,
         ...(c.max_trials !== undefined ? { maxTrials: c.max_trials } : {}),
         ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
+        ...(c.notes !== undefined ? { notes: c.notes } : {}),
       };
       continue;
     }

@@ -43,6 +43,7 @@ import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
+import { updateStudy } from "./study-update.js";
 import * as trialOps from "./trial-ops.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
@@ -364,17 +365,27 @@ export class StudyService {
     });
   }
 
-  /** Merges user attributes into a study. @throws NOT_FOUND, INVALID_ARGUMENT (size). */
-  async setStudyUserAttrs(a: { study: string; attrs: Record<string, unknown> }, requestId?: string): Promise<StudyView> {
+  /**
+   * Merges user attributes into a study and, with `notes`, replaces its notes ('' clears them).
+   * @throws NOT_FOUND, INVALID_ARGUMENT (size).
+   */
+  async setStudyUserAttrs(a: { study: string; attrs?: Record<string, unknown>; notes?: string }, requestId?: string): Promise<StudyView> {
+    if (a.attrs === undefined && a.notes === undefined) throw invalidArgument("set_user_attrs needs attrs, notes or both");
     const s = this.getState(a.study);
     return this.mutate(requestId, "set_user_attrs", (rc) =>
       s.writeLock.run(async () => {
         this.live(s);
-        const merged = { ...s.study.userAttrs, ...a.attrs };
+        const merged = { ...s.study.userAttrs, ...(a.attrs ?? {}) };
         trialOps.checkAttrsSize(merged);
-        const next = { ...s.study, userAttrs: merged };
-        const view = studyView(next, countsOf(s), bestOf(s));
-        return this.commit([{ kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged }], view, () => {
+        let next: Study = { ...s.study, userAttrs: merged };
+        if (a.notes !== undefined) {
+          const { notes: _old, ...config } = s.study.config;
+          next = { ...next, config: a.notes === "" ? config : { ...config, notes: a.notes } };
+        }
+        const view = studyView(next, countsOf(s), bestOf(s), s.paramDists);
+        const change: Change =
+          a.notes === undefined ? { kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged } : { kind: "update-study", study: next };
+        return this.commit([change], view, () => {
           s.study = next;
           this.bump(s);
         }, rc);
@@ -392,7 +403,7 @@ export class StudyService {
       s.writeLock.run(async () => {
         this.live(s);
         const next: Study = { ...s.study, stopped };
-        const view = studyView(next, countsOf(s), bestOf(s));
+        const view = studyView(next, countsOf(s), bestOf(s), s.paramDists);
         if ((s.study.stopped ?? false) === stopped) return this.commit([], view, () => undefined, rc);
         return this.commit([{ kind: "update-study", study: next }], view, () => {
           s.study = next;
@@ -467,11 +478,38 @@ export class StudyService {
   enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
   report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);
   tell = (a: S.TellArgs, requestId?: string) => trialOps.tell(this.core, a, requestId);
-  setTrialUserAttrs = (a: { study: string; trial: number; attrs: Record<string, unknown> }, requestId?: string) =>
+  setTrialUserAttrs = (a: { study: string; trial: number; attrs?: Record<string, unknown>; notes?: string }, requestId?: string) =>
     trialOps.setTrialUserAttrs(this.core, a, requestId);
   /** See steering.ts. */
   cancelTrial = (a: S.CancelTrialArgs, requestId?: string) => steering.cancelTrial(this.core, a, requestId);
   addTrial = (a: S.AddTrialArgs, requestId?: string) => steering.addTrial(this.core, a, requestId);
+  /** See study-update.ts. */
+  updateStudy = (a: S.UpdateStudyArgs, requestId?: string) => updateStudy(this.core, this.plugins, a, requestId);
+
+  /**
+   * One page of `exportStudy`'s lines (the CLI's export), at most `max_chars` characters of lines
+   * (at least one line). The cursor is the index of the next line; a page is a snapshot, so trials
+   * that change between pages show their state when their page was read. @throws NOT_FOUND,
+   * INVALID_ARGUMENT (a bad cursor).
+   */
+  async exportPage(a: S.ExportStudyArgs): Promise<{ study: string; format: "tuneport-study"; lines: string[]; total_lines: number; next_cursor: string | null }> {
+    const s = this.getState(a.study);
+    await this.pipeline.visible(null);
+    const from = a.cursor === undefined ? 0 : Number(a.cursor);
+    const total = s.trials.length + 1;
+    if (!Number.isSafeInteger(from) || from < 0 || from >= total) throw invalidArgument(`export_study: cursor ${JSON.stringify(a.cursor)} is not a cursor of this study's export`);
+    const max = a.max_chars ?? 200_000;
+    const lines: string[] = [];
+    let chars = 0;
+    for (let i = from; i < total; i++) {
+      const line = i === 0 ? studyHeaderLine(s.study) : trialLine(s.trials[i - 1] as TrialRecord);
+      if (lines.length > 0 && chars + line.length > max) break;
+      lines.push(line);
+      chars += line.length;
+    }
+    const end = from + lines.length;
+    return { study: s.study.name, format: "tuneport-study", lines, total_lines: total, next_cursor: end < total ? String(end) : null };
+  }
 
   // ---------------------------------------------------------------- leases (lease-ops.ts)
 

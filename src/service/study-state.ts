@@ -129,5 +129,5 @@ export function bestOf(s: StudyState): TrialRecord | null {
 
 /** The study's wire view: config, counts and best trial, from the aggregates (O(1) in the trials). */
 export function viewOf(s: StudyState): StudyView {
-  return studyView(s.study, countsOf(s), s.agg.best);
+  return studyView(s.study, countsOf(s), s.agg.best, s.paramDists);
 }

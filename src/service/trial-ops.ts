@@ -299,20 +299,29 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
   );
 }
 
-/** Merges user attributes into one trial. @throws NOT_FOUND, INVALID_ARGUMENT (size). */
+/**
+ * Merges user attributes into one trial and, with `notes`, replaces its notes (`system_attrs.notes`;
+ * '' removes them). @throws NOT_FOUND, INVALID_ARGUMENT (size).
+ */
 export async function setTrialUserAttrs(
   core: ServiceCore,
-  a: { study: string; trial: number; attrs: Record<string, unknown> },
+  a: { study: string; trial: number; attrs?: Record<string, unknown>; notes?: string },
   requestId?: string,
 ): Promise<{ trial: TrialView }> {
+  if (a.attrs === undefined && a.notes === undefined) throw invalidArgument("set_user_attrs needs attrs, notes or both");
   const s = core.state(a.study);
   return core.mutate(requestId, "set_user_attrs", (rc) =>
     s.writeLock.run(async () => {
       core.live(s);
       const t = trialOf(s, a.trial);
-      const merged = { ...t.userAttrs, ...a.attrs };
+      const merged = { ...t.userAttrs, ...(a.attrs ?? {}) };
       checkAttrsSize(merged);
-      const next = { ...t, userAttrs: merged };
+      let systemAttrs = t.systemAttrs;
+      if (a.notes !== undefined) {
+        const { notes: _old, ...rest } = t.systemAttrs;
+        systemAttrs = a.notes === "" ? rest : { ...rest, notes: a.notes };
+      }
+      const next = { ...t, userAttrs: merged, systemAttrs };
       const result = { trial: trialView(next, core.now()) };
       return core.commit([{ kind: "update-trial", trial: next }], result, () => {
         setTrial(s, next);

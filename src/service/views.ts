@@ -77,6 +77,8 @@ export interface LineageView {
   until_step: number;
   /** `params` apply from model age `from_step` on; `trial`/`trial_step` say who trained then. */
   schedule: { from_step: number; params: Params; trial: number; trial_step: number }[];
+  /** False when the strategy keeps no lineage (it never changes a running trial's params). */
+  tracked: boolean;
 }
 
 export interface StudyView {
@@ -99,6 +101,10 @@ export interface StudyView {
   max_resource: number | null;
   /** True after `stop_study`, until `resume_study`. */
   stopped: boolean;
+  /** The study's notes (`update_study`), or null. */
+  notes: string | null;
+  /** Define-by-run parameters seen so far (not declared in `space`), with their distributions. */
+  define_by_run: SearchSpace;
   user_attrs: Record<string, unknown>;
   created_at: number;
   n_trials: number;
@@ -147,6 +153,7 @@ export function configView(c: StudyConfig) {
     // Only when set, so exports of studies without a budget keep their bytes.
     ...(c.maxTrials !== undefined ? { max_trials: c.maxTrials } : {}),
     ...(c.maxResource !== undefined ? { max_resource: c.maxResource } : {}),
+    ...(c.notes !== undefined ? { notes: c.notes } : {}),
   };
 }
 
@@ -154,7 +161,10 @@ export function studyView(
   s: Study,
   counts: Record<TrialState, number>,
   best: Trial | null,
+  seen: ReadonlyMap<string, Distribution> = new Map(),
 ): StudyView {
+  const defineByRun: SearchSpace = {};
+  for (const [k, d] of seen) if (!(k in s.config.space)) defineByRun[k] = d;
   return {
     name: s.name,
     ...configView(s.config),
@@ -163,6 +173,8 @@ export function studyView(
     max_trials: s.config.maxTrials ?? null,
     max_resource: s.config.maxResource ?? null,
     stopped: s.stopped ?? false,
+    notes: s.config.notes ?? null,
+    define_by_run: defineByRun,
     user_attrs: s.userAttrs,
     created_at: s.createdAt / 1000,
     n_trials: Object.values(counts).reduce((a, b) => a + b, 0),

@@ -179,7 +179,7 @@ export const OPS = {
     args: S.suggestArgs,
     result: S.suggestResult,
     mutating: true,
-    mcp: hidden("define-by-run parameters are drawn inside a worker's objective; an agent evaluates the declared params from ask_trial"),
+    mcp: via("suggest"),
     python: via("Trial.suggest_float", "Trial.suggest_int", "Trial.suggest_categorical"),
     run: (svc, a, ctx) => svc.suggest(a, ctx.requestId),
   }),
@@ -225,7 +225,7 @@ export const OPS = {
     result: S.trialResult,
     mutating: true,
     mcp: via("cancel_trial"),
-    python: hidden("steering for agents and operators; the Python client is a worker's, which evaluates what it asks for"),
+    python: via("Study.cancel_trial"),
     run: (svc, a, ctx) => svc.cancelTrial(a, ctx.requestId),
   }),
   add_trial: op({
@@ -234,7 +234,7 @@ export const OPS = {
     result: S.trialResult,
     mutating: true,
     mcp: via("add_trial"),
-    python: hidden("the Python client has no add_trial yet; Optuna users record known results through MCP or the ZeroMQ op"),
+    python: via("Study.add_trial"),
     run: (svc, a, ctx) => svc.addTrial(a, ctx.requestId),
   }),
   trials: op({
@@ -284,7 +284,7 @@ export const OPS = {
     run: (svc, a) => svc.bestTrials(a),
   }),
   set_user_attrs: op({
-    summary: "Merges user attributes into a study or, with `trial`, into one trial.",
+    summary: "Merges user attributes into a study or, with `trial`, into one trial; `notes` replaces its notes.",
     args: S.setUserAttrsArgs,
     result: S.setUserAttrsResult,
     mutating: true,
@@ -292,8 +292,26 @@ export const OPS = {
     python: via("Study.set_user_attrs", "Trial.set_user_attrs"),
     run: async (svc, a, ctx) =>
       a.trial === undefined
-        ? { study: await svc.setStudyUserAttrs({ study: a.study, attrs: a.attrs }, ctx.requestId) }
-        : svc.setTrialUserAttrs({ study: a.study, trial: a.trial, attrs: a.attrs }, ctx.requestId),
+        ? { study: await svc.setStudyUserAttrs({ study: a.study, attrs: a.attrs, notes: a.notes }, ctx.requestId) }
+        : svc.setTrialUserAttrs({ study: a.study, trial: a.trial, attrs: a.attrs, notes: a.notes }, ctx.requestId),
+  }),
+  update_study: op({
+    summary: "Changes a study's scheduler, strategy (history kept), declared space (widened only), trial budget or notes.",
+    args: S.updateStudyArgs,
+    result: S.updateStudyResult,
+    mutating: true,
+    mcp: via("update_study"),
+    python: via("Study.update"),
+    run: (svc, a, ctx) => svc.updateStudy(a, ctx.requestId),
+  }),
+  export_study: op({
+    summary: "A page of the study's export (JSON Lines, as `tuneport studies export` writes it), bounded by max_chars.",
+    args: S.exportStudyArgs,
+    result: S.exportStudyResult,
+    mutating: false,
+    mcp: via("export_study"),
+    python: via("Study.export"),
+    run: (svc, a) => svc.exportPage(a),
   }),
   lineage: op({
     summary: "The hyperparameter schedule behind a trial's model up to its best report (PBT); by default the trial with the best report.",

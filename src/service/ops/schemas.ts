@@ -109,9 +109,34 @@ export const addTrialArgs = z
     distributions: z.record(z.string(), z.unknown()).optional().describe("distributions of parameters the study has not declared or seen"),
     state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).optional().describe("default COMPLETE"),
     value: z.number().nullable().optional(),
+    values: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional().describe("one value per objective (multi-objective studies)"),
+    constraints: z.array(z.number()).max(MAX_CONSTRAINTS).optional().describe("constraint values, c <= 0 satisfied (COMPLETE only)"),
     intermediate: z.array(z.tuple([z.number(), z.number()])).max(100_000).optional().describe("[step, value] pairs, steps increasing"),
     user_attrs: attrs.optional(),
     rationale: z.string().max(4000).optional(),
+  })
+  .strict();
+export const updateStudyArgs = z
+  .object({
+    study: studyName,
+    scheduler: pluginRefSchema
+      .nullable()
+      .optional()
+      .describe("the scheduler (null: none); naming the current one merges the given options over its own, e.g. {name: 'median', options: {n_warmup_steps: 5}}"),
+    strategy: pluginRefSchema.optional().describe("switch strategy; it learns from the whole history (refused while trials run under pbt, pb2, hypergradient)"),
+    space: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("widen declared parameters: wider bounds, or categorical choices appended; never narrowed"),
+    max_trials: z.number().int().min(1).max(1e9).nullable().optional().describe("the trial budget (null: none)"),
+    notes: z.string().max(20_000).optional().describe("the study's notes, replaced ('' clears)"),
+  })
+  .strict();
+export const exportStudyArgs = z
+  .object({
+    study: studyName,
+    cursor: z.string().min(1).max(100).optional().describe("next_cursor of the previous page"),
+    max_chars: z.number().int().min(1000).max(1_000_000).optional().describe("at most this many characters of lines per page [200000]; a page holds at least one line"),
   })
   .strict();
 export const noArgs = z.object({}).strict();
@@ -242,7 +267,14 @@ export const queryTrialsArgs = z
   .strict();
 export type QueryTrialsArgs = z.output<typeof queryTrialsArgs>;
 
-export const setUserAttrsArgs = z.object({ study: studyName, trial: trialNumber.optional(), attrs }).strict();
+export const setUserAttrsArgs = z
+  .object({
+    study: studyName,
+    trial: trialNumber.optional(),
+    attrs: attrs.optional().describe("merged into the user attributes"),
+    notes: z.string().max(20_000).optional().describe("replaces the notes of the trial (system_attrs.notes) or study ('' clears)"),
+  })
+  .strict();
 export const lineageArgs = z.object({ study: studyName, trial: trialNumber.optional() }).strict();
 
 /** Parsed argument types, as the service methods take them. */
@@ -260,6 +292,8 @@ export type EnqueueArgs = z.output<typeof enqueueArgs>;
 export type TrialsArgs = z.output<typeof trialsArgs>;
 export type ListStudiesArgs = z.output<typeof listStudiesArgs>;
 export type LineageArgs = z.output<typeof lineageArgs>;
+export type UpdateStudyArgs = z.output<typeof updateStudyArgs>;
+export type ExportStudyArgs = z.output<typeof exportStudyArgs>;
 
 // ------------------------------------------------------------------ results
 
@@ -325,6 +359,8 @@ export const studyViewSchema = z.object({
   max_trials: z.number().int().nullable(),
   max_resource: z.number().nullable().describe("the study's budget (how far one trial trains at most), or null"),
   stopped: z.boolean(),
+  notes: z.string().nullable().describe("the study's notes (update_study), or null"),
+  define_by_run: searchSpaceSchema.describe("define-by-run parameters seen so far (not declared in space), with their distributions"),
   user_attrs: attrs,
   created_at: z.number(),
   n_trials: z.number().int(),
@@ -361,6 +397,7 @@ export const lineageViewSchema = z.object({
   step: nullableNumber.describe("the trial's own step of that report (null when it never reported)"),
   until_step: z.number().describe("the model's training age at that report (differs from step after an exploit)"),
   schedule: z.array(z.object({ from_step: z.number(), params: z.record(z.string(), scalar), trial: trialNumber, trial_step: z.number() })),
+  tracked: z.boolean().describe("false when the study's strategy never changes a running trial's params (not PBT/PB2): the schedule is then the trial's params from step 0"),
 });
 
 export const pluginDescriptionSchema = z.object({
@@ -421,6 +458,14 @@ export const trialResult = z.object({
 export const bestResult = z.object({ trial: trialViewSchema.nullable() });
 export const setUserAttrsResult = z.union([z.object({ study: studyViewSchema }), z.object({ trial: trialViewSchema })]);
 export const lineageResult = z.object({ lineage: lineageViewSchema });
+export const updateStudyResult = z.object({ study: studyViewSchema, changed: z.array(z.string()).describe("the settings this request changed ([] when none)") });
+export const exportStudyResult = z.object({
+  study: studyName,
+  format: z.literal("tuneport-study").describe("JSON Lines: a header, then one trial per line (tuneport studies export; tuneport studies import reads it)"),
+  lines: z.array(z.string()).describe("this page's lines, without newlines; the header is the first line of the first page"),
+  total_lines: z.number().int(),
+  next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
+});
 export const bestTrialsResult = z.object({
   study: studyName,
   directions: z.array(directionSchema),

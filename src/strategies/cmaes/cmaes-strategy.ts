@@ -414,5 +414,7 @@ export const cmaesStrategyFactory: StrategyFactory<CmaesOptions> = {
     "CMA-ES with IPOP restarts on the numeric dimensions (categoricals drawn at random). Strong for continuous " +
     "problems with budgets of hundreds of trials and many parallel workers.",
   options,
+  fixedSpace:
+    "CMA-ES keeps its mean and step size in the unit cube of the declared bounds (system_attrs of each generation); new bounds would move them (switch the strategy, e.g. to tpe, first)",
   create: (o) => new CmaesStrategy(options.parse(o)),
 };

@@ -134,6 +134,7 @@ export const gridStrategyFactory: StrategyFactory<GridOptions> = {
     "Continuous floats need a step or points_per_dim.",
   options: options as z.ZodType<GridOptions>,
   spaceProblem: gridSpaceProblem,
+  fixedSpace: "the grid is the Cartesian product of the space given at creation; a wider space is another grid (create a new study)",
   create: (o) => new GridStrategy(o),
 };
 

@@ -90,7 +90,8 @@ export function boundedStudy(s: StudyView): Record<string, unknown> {
     json.length <= MAX_ATTRS_CHARS
       ? s.user_attrs
       : { clipped: `${json.length} characters; read the resource ${studyUri(s.name)} for them whole`, keys: Object.keys(s.user_attrs) };
-  return { ...s, user_attrs, best_trial: s.best_trial ? compactTrial(s.best_trial) : null };
+  const notes = s.notes === null ? null : clip(s.notes, MAX_ATTRS_CHARS, `the resource ${studyUri(s.name)}`);
+  return { ...s, user_attrs, notes, best_trial: s.best_trial ? compactTrial(s.best_trial) : null };
 }
 
 export function studyLine(s: StudyView): string {
@@ -100,16 +101,16 @@ export function studyLine(s: StudyView): string {
   return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}`;
 }
 
+/** The declared space, one line per parameter, then the define-by-run parameters seen so far. */
 export function spaceText(s: StudyView): string {
-  const entries = Object.entries(s.space);
-  if (entries.length === 0) return "  (no declared parameters: define-by-run only)";
-  return entries
-    .map(([k, d]) =>
-      d.type === "categorical"
-        ? `  ${k}: one of ${JSON.stringify(d.choices)}`
-        : `  ${k}: ${d.type} in [${d.low}, ${d.high}]${d.log ? " log scale" : ""}${d.step !== undefined ? ` step ${d.step}` : ""}`,
-    )
-    .join("\n");
+  const line = ([k, d]: [string, StudyView["space"][string]], tag = "") =>
+    d.type === "categorical"
+      ? `  ${k}: one of ${JSON.stringify(d.choices)}${tag}`
+      : `  ${k}: ${d.type} in [${d.low}, ${d.high}]${d.log ? " log scale" : ""}${d.step !== undefined ? ` step ${d.step}` : ""}${tag}`;
+  const declared = Object.entries(s.space).map((e) => line(e));
+  const seen = Object.entries(s.define_by_run ?? {}).map((e) => line(e, " (define-by-run)"));
+  if (declared.length === 0 && seen.length === 0) return "  (no declared parameters: define-by-run only)";
+  return [...declared, ...seen].join("\n");
 }
 
 /** What a model should do after each business failure. */
@@ -127,7 +128,11 @@ function nextStep(err: TuneportError): string {
         ? "Call list_strategies for valid names and their options, then call again."
         : "Fix the argument named above and call again; describe_study shows the study's search space.";
     case "FAILED_PRECONDITION":
-      return "That trial is already finished and cannot change; call ask_trial to get a new one.";
+      return "running" in d || "strategy" in d
+        ? "Do what the message says the study needs first, then call update_study again."
+        : "lineage" in d
+          ? "get_trial shows the trial's params, which held for its whole run."
+          : "That trial is already finished and cannot change; call ask_trial to get a new one.";
     case "LEASE_LOST":
       return "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
     case "STUDY_STOPPED":

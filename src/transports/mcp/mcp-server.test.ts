@@ -62,9 +62,9 @@ describe("tuneport MCP tools", () => {
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
       [
-        "add_trial", "ask_trial", "best_trials", "cancel_trial", "create_study", "delete_study", "describe_study", "enqueue_trial", "get_lineage", "get_trajectory",
+        "add_trial", "ask_trial", "best_trials", "cancel_trial", "create_study", "delete_study", "describe_study", "enqueue_trial", "export_study", "get_lineage", "get_trajectory",
         "get_trial", "list_strategies", "list_studies", "list_trials", "pareto_front", "param_importances", "plot", "renew_lease", "report_intermediate", "resume_study",
-        "set_user_attrs", "stop_study", "study_summary", "tell_trial", "wait_for_progress",
+        "set_user_attrs", "stop_study", "study_summary", "suggest", "tell_trial", "update_study", "wait_for_progress",
       ].sort(),
     );
     for (const t of tools) {
@@ -266,15 +266,15 @@ describe("tuneport MCP resources", () => {
 });
 
 describe("tuneport MCP lineage", () => {
-  it("shows the schedule behind a trial (one segment without PBT)", async () => {
+  it("says a study outside PBT keeps no lineage instead of a trivial schedule", async () => {
     await call("create_study", { name: "lin", space: SPACE, strategy: "random" });
     await evaluate("lin", 3, (p) => (p.x as number) ** 2);
     const r = await call("get_lineage", { study: "lin" });
-    expect(r.isError).toBeFalsy();
+    expect(r.isError).toBe(true);
     const best = sc(await call("best_trials", { study: "lin", k: 1 }));
-    expect(sc(r).trial).toBe(best.trials[0].number);
-    expect(sc(r).schedule).toHaveLength(1);
-    expect(textOf(r)).toMatch(/from step 0/);
+    expect(textOf(r)).toMatch(
+      new RegExp(`^Error FAILED_PRECONDITION: study 'lin' keeps no lineage: .*only pbt and pb2 do.*trial ${best.trials[0].number} trained with its own params[\\s\\S]*Next step: get_trial`),
+    );
     const missing = await call("get_lineage", { study: "nope" });
     expect(missing.isError).toBe(true);
   });

@@ -110,7 +110,8 @@ describe("bounded MCP outputs on the issue's study", () => {
     await sized("param_importances", "param_importances", { study: "big" });
     await sized("wait_for_progress", "wait_for_progress", { study: "big", timeout_s: 0 });
     await sized("list_strategies", "list_strategies", {});
-    await sized("get_lineage", "get_lineage", { study: "big" });
+    await sized("export_study", "export_study", { study: "big" });
+    await sized("update_study (notes)", "update_study", { study: "big", notes: RATIONALE });
     await sized("get_trajectory", "get_trajectory", { study: "big", trial: 1 });
     await sized("enqueue_trial", "enqueue_trial", { study: "big", params: { param_01: 0.5 }, rationale: RATIONALE });
     const ask = sc(await sized("ask_trial", "ask_trial", { study: "big" }));

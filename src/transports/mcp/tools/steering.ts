@@ -1,10 +1,12 @@
 /**
  * MCP tools that steer a study while workers run it (issue 14 §2): stop and resume handing out
- * trials, cancel a queued proposal, record a result obtained elsewhere. Each is one op of the table.
+ * trials, cancel a queued proposal, record a result obtained elsewhere, change the study's
+ * plug-ins, space, budget or notes, and export it. Each is one op of the table.
  */
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
-import { compactTrial } from "../format.js";
+import { fitPrefix } from "../budget.js";
+import { compactTrial, spaceText } from "../format.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
@@ -62,16 +64,87 @@ export const steeringTools: McpTool[] = [
       study: studyArg,
       params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
       value: z.number().optional(),
+      values: z.array(z.number()).optional(),
+      constraints: z.array(z.number()).optional(),
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
       rationale: z.string().max(4000).optional(),
     }),
     output: trialOut,
     ops: ["add_trial"],
     async run(a, { backend }) {
-      const { trial } = await backend.call("add_trial", { study: a.study, params: a.params, value: a.value, state: a.state, rationale: a.rationale });
-      return text(`Recorded trial ${trial.number} of '${a.study}': ${trial.state}${trial.value !== null ? ` ${fmt(trial.value)}` : ""} at ${fmtParams(trial.params)}.`, {
-        trial: compactTrial(trial),
+      const { trial } = await backend.call("add_trial", {
+        study: a.study, params: a.params, value: a.value, values: a.values, constraints: a.constraints, state: a.state, rationale: a.rationale,
       });
+      const result = trial.value !== null ? ` ${fmt(trial.value)}` : trial.values ? ` [${trial.values.map(fmt).join(", ")}]` : "";
+      return text(`Recorded trial ${trial.number} of '${a.study}': ${trial.state}${result} at ${fmtParams(trial.params)}.`, { trial: compactTrial(trial) });
+    },
+  }),
+
+  defineTool({
+    name: "update_study",
+    meta: {
+      title: "Change a running study",
+      description:
+        "Change scheduler (same name merges options), strategy (keeps history), space (widen only), max_trials, notes.",
+    },
+    input: z.object({
+      study: studyArg,
+      scheduler: z.unknown().optional(),
+      strategy: z.unknown().optional(),
+      space: z.record(z.string(), z.looseObject({})).optional(),
+      max_trials: z.number().int().nullable().optional(),
+      notes: z.string().optional(),
+    }),
+    output: z.looseObject({ changed: z.array(z.string()), study: z.looseObject({ name: z.string() }) }),
+    ops: ["update_study"],
+    async run(a, { backend }) {
+      const { study: s, changed } = await backend.call("update_study", {
+        study: a.study,
+        ...(a.scheduler !== undefined ? { scheduler: a.scheduler as string } : {}),
+        ...(a.strategy !== undefined ? { strategy: a.strategy as string } : {}),
+        space: a.space as Record<string, unknown> | undefined,
+        max_trials: a.max_trials,
+        notes: a.notes,
+      });
+      const plug = (p: { name: string; options: Record<string, unknown> } | null) => (p ? `${p.name} ${JSON.stringify(p.options)}` : "none");
+      const lines = [changed.length === 0 ? `Nothing changed in '${s.name}'.` : `Updated ${changed.join(", ")} of '${s.name}'; trials asked from now on use it.`];
+      if (changed.includes("strategy")) lines.push(`strategy: ${plug(s.strategy)} (learns from all ${s.n_trials} trials)`);
+      if (changed.includes("scheduler")) lines.push(`scheduler: ${plug(s.scheduler)}`);
+      if (changed.includes("space")) lines.push(`search space:\n${spaceText({ ...s, define_by_run: {} })}`);
+      if (changed.includes("max_trials")) lines.push(`max_trials: ${s.max_trials ?? "none"}`);
+      return text(lines.join("\n"), {
+        changed,
+        study: { name: s.name, strategy: s.strategy, scheduler: s.scheduler, space: s.space, max_trials: s.max_trials, notes: s.notes },
+      });
+    },
+  }),
+
+  defineTool({
+    name: "export_study",
+    meta: {
+      title: "Export a study",
+      description: "The study as JSON Lines for tuneport studies import; page with cursor.",
+      readOnly: true,
+      sized: true,
+    },
+    input: z.object({ study: studyArg, cursor: z.string().optional() }),
+    output: z.looseObject({ n_lines: z.number().int(), next_cursor: z.string().nullable() }),
+    ops: ["export_study"],
+    async run(a, { backend, budget }) {
+      // The lines are the text (once: structuredContent says where the page is); room for the tail line.
+      const page = await backend.call("export_study", { study: a.study, cursor: a.cursor, max_chars: Math.max(1000, budget - 600) });
+      const from = a.cursor === undefined ? 0 : Number(a.cursor);
+      const build = (k: number) => {
+        const next = from + k < page.total_lines ? String(from + k) : null;
+        const tail =
+          next === null
+            ? `(end of export: ${page.total_lines} lines)`
+            : k === 0
+              ? `(line ${from + 1} has ${page.lines[0]?.length ?? 0} characters, over this call's budget: call export_study with cursor "${from}" and a larger max_chars)`
+              : `(lines ${from + 1}-${from + k} of ${page.total_lines}; call export_study with cursor "${next}" for more)`;
+        return text([...page.lines.slice(0, k), tail].join("\n"), { format: page.format, from_line: from, n_lines: k, total_lines: page.total_lines, next_cursor: next });
+      };
+      return fitPrefix(page.lines.length, build, budget).result;
     },
   }),
 ];

@@ -5,7 +5,7 @@ import { studyRefSchema } from "../../../domain/study-name.js";
 import { boundedStudy, spaceText, studyLine, trialLine } from "../format.js";
 import { studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { fitPrefix } from "../budget.js";
+import { clip, fitPrefix } from "../budget.js";
 import { projectionArgs } from "./pages.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
@@ -122,6 +122,7 @@ export const studyTools: McpTool[] = [
         spaceText(s),
       ];
       if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
+      if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
       if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
       return text(lines.join("\n"), { study: boundedStudy(s) });
     },
@@ -192,23 +193,24 @@ export const studyTools: McpTool[] = [
     name: "set_user_attrs",
     meta: {
       title: "Annotate a study or trial",
-      description: "Merge notes into a study, or a trial with `trial`.",
+      description: "Merge user attrs into a study (or trial); notes replaces its notes.",
     },
     input: z.object({
       study: studyArg,
       trial: z.number().int().min(0).optional(),
-      attrs: z.record(z.string(), z.unknown()),
+      attrs: z.record(z.string(), z.unknown()).optional(),
+      notes: z.string().optional(),
     }),
     output: z.looseObject({ set: z.array(z.string()), keys: z.array(z.string()) }),
     ops: ["set_user_attrs"],
     async run(a, { backend }) {
-      const r = await backend.call("set_user_attrs", { study: a.study, trial: a.trial, attrs: a.attrs });
+      const r = await backend.call("set_user_attrs", { study: a.study, trial: a.trial, attrs: a.attrs, notes: a.notes });
       const where = a.trial === undefined ? `study '${a.study}'` : `trial ${a.trial} of '${a.study}'`;
       const merged = "trial" in r ? r.trial.user_attrs : r.study.user_attrs;
       // Attributes may hold up to 64 KB: name them rather than echo them (get_trial/describe_study show them).
-      const set = Object.keys(a.attrs);
+      const set = [...Object.keys(a.attrs ?? {}), ...(a.notes !== undefined ? ["notes"] : [])];
       const keys = Object.keys(merged);
-      return text(`Set ${set.map((k) => JSON.stringify(k)).join(", ")} on ${where}; it now has ${keys.length} attribute(s).`, { set, keys });
+      return text(`Set ${set.map((k) => JSON.stringify(k)).join(", ")} on ${where}; it has ${keys.length} user attribute(s).`, { set, keys });
     },
   }),
 ];

@@ -71,6 +71,13 @@ describe("MCP tools and the op table", () => {
       expect(r.isError, `${name}: ${JSON.stringify(r.content)}`).toBeFalsy();
       return r.structuredContent as Record<string, any>;
     };
+    /** A tool whose answer here is a business error (isError with a next step); it still reaches its ops. */
+    const refused = async (name: string, args: Record<string, unknown>) => {
+      current = name;
+      const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+      expect(r.isError, `${name}: ${JSON.stringify(r.content)}`).toBe(true);
+      return r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+    };
     const space = { x: { type: "float", low: 0, high: 1 } };
     await run("list_strategies", {});
     await run("create_study", { name: "d", space, strategy: "random", seed: 1 });
@@ -82,14 +89,20 @@ describe("MCP tools and the op table", () => {
     await run("enqueue_trial", { study: "d", params: { x: 0.5 }, rationale: "the middle" });
     const a = await run("ask_trial", { study: "d", lease_ttl_s: 120 });
     await run("renew_lease", { study: "d", trial: a.trial, token: a.token });
+    const drawn = await run("suggest", { study: "d", trial: a.trial, token: a.token, name: "y", distribution: { type: "int", low: 1, high: 3 } });
+    expect([1, 2, 3]).toContain(drawn.value);
     await run("report_intermediate", { study: "d", trial: a.trial, token: a.token, step: 1, value: 0.3 });
     await run("tell_trial", { study: "d", trial: a.trial, token: a.token, value: 0.2 });
-    await run("set_user_attrs", { study: "d", trial: a.trial, attrs: { note: "fine" } });
+    await run("set_user_attrs", { study: "d", trial: a.trial, attrs: { note: "fine" }, notes: "a worked example" });
+    const updated = await run("update_study", { study: "d", space: { x: { type: "float", low: 0, high: 2 } }, notes: "widened" });
+    expect(updated.changed).toEqual(["space", "notes"]);
+    const exported = await run("export_study", { study: "d" });
+    expect([exported.n_lines, exported.next_cursor]).toEqual([exported.total_lines, null]);
     await run("best_trials", { study: "d", k: 1 });
     await run("pareto_front", { study: "d", history: true });
     await run("list_trials", { study: "d" });
     await run("get_trial", { study: "d", trial: a.trial });
-    await run("get_lineage", { study: "d" });
+    expect(await refused("get_lineage", { study: "d" })).toMatch(/^Error FAILED_PRECONDITION: study 'd' keeps no lineage/);
     await run("get_trajectory", { study: "d", trial: a.trial });
     await run("param_importances", { study: "d" });
     await run("study_summary", { study: "d" });

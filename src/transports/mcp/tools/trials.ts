@@ -45,6 +45,21 @@ export const trialTools: McpTool[] = [
   }),
 
   defineTool({
+    name: "suggest",
+    meta: {
+      title: "Draw a define-by-run parameter",
+      description: "Draw a define-by-run parameter for your trial, as trial.suggest_*.",
+    },
+    input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, name: z.string().min(1).max(256), distribution: z.looseObject({}) }),
+    output: z.looseObject({ value: paramValue }),
+    ops: ["suggest"],
+    async run(a, { backend }) {
+      const { value } = await backend.call("suggest", { study: a.study, trial: a.trial, token: a.token, name: a.name, distribution: a.distribution });
+      return text(`Trial ${a.trial}: ${a.name} = ${JSON.stringify(value)}. Evaluate with it, then tell_trial.`, { value });
+    },
+  }),
+
+  defineTool({
     name: "report_intermediate",
     meta: {
       title: "Report an intermediate value",
@@ -204,7 +219,7 @@ export const trialTools: McpTool[] = [
     name: "list_trials",
     meta: {
       title: "List trials",
-      description: "Trials by number or value (best first), 20 by default; page with next_cursor; fields/params shrink each.",
+      description: "Trials by number or value (best first), 20 a page; fields/params shrink each.",
       readOnly: true,
       sized: true,
     },
@@ -257,7 +272,7 @@ export const trialTools: McpTool[] = [
       const build = (k: number, notes = Infinity) => {
         const curve = k === 0 ? [] : t.intermediate.slice(-k);
         const lines = [trialLine({ ...t, system_attrs: {} })];
-        for (const key of ["rationale", "fail_reason"] as const)
+        for (const key of ["rationale", "fail_reason", "notes"] as const)
           if (typeof t.system_attrs[key] === "string") lines.push(`${key}: ${clip(t.system_attrs[key] as string, notes, `structuredContent.trial.system_attrs.${key}`)}`);
         if (curve.length > 0)
           lines.push(
@@ -284,6 +299,12 @@ export const trialTools: McpTool[] = [
     ops: ["lineage"],
     async run(a, { backend, budget }) {
       const { lineage: l } = await backend.call("lineage", { study: a.study, trial: a.trial });
+      if (!l.tracked)
+        throw new TuneportError(
+          "FAILED_PRECONDITION",
+          `study '${l.study}' keeps no lineage: its strategy never changes a running trial's params (only pbt and pb2 do), so trial ${l.trial} trained with its own params from step 0`,
+          { study: l.study, trial: l.trial, lineage: false },
+        );
       const build = (k: number) => {
         const shown = l.schedule.slice(0, k);
         const lines = [

@@ -1,0 +1,169 @@
+/**
+ * `update_study` (issue 14 §2): changes a running study's scheduler, strategy, declared space,
+ * trial budget or notes, keeping its history. One commit (`update-study`: the config JSON, so no
+ * storage migration), durable across a restart, which rebuilds the plug-ins from the stored config
+ * exactly as this does now.
+ *
+ * Plug-ins are functions of history (docs/ARCHITECTURE.md): a new strategy or scheduler instance
+ * reads the same stored trials and decides from them, so switching is rebuilding. What history does
+ * not hold is a strategy's hold on its *running* trials: PBT, PB2 and the hypergradient strategy
+ * answer reports (`onReport`) of the trials they started. A switch to or from such a strategy is
+ * refused while trials run; every other switch keeps the running trials, which finish as they
+ * started. A widened space keeps every existing trial inside it (domain/widen.ts); a strategy whose
+ * state is tied to the declared space (`StrategyFactory.fixedSpace`: grid, CMA-ES) refuses it.
+ */
+import { type Distribution, type ParamValue, type SearchSpace, parseDistribution } from "../domain/distributions.js";
+import { failedPrecondition, invalidArgument } from "../domain/errors.js";
+import type { PluginConfig, Study, StudyConfig } from "../domain/trial.js";
+import { wideningProblem } from "../domain/widen.js";
+import type { ServiceCore } from "./core.js";
+import type * as S from "./ops/schemas.js";
+import type { PluginCatalogue, PluginRef } from "./plugins.js";
+import { type StudyState, viewOf } from "./study-state.js";
+import type { StudyView } from "./views.js";
+
+/** The longest study or trial notes, in characters. */
+export const MAX_NOTES_CHARS = 20_000;
+
+/**
+ * Applies an `update_study` request. Returns the new study view and the settings that changed
+ * (`[]` when the request changed nothing). @throws INVALID_ARGUMENT (a narrowing, an unknown or
+ * incompatible plug-in), FAILED_PRECONDITION (a switch the running trials forbid, a fixed space),
+ * NOT_FOUND.
+ */
+export async function updateStudy(
+  core: ServiceCore,
+  plugins: PluginCatalogue,
+  a: S.UpdateStudyArgs,
+  requestId?: string,
+): Promise<{ study: StudyView; changed: string[] }> {
+  const s = core.state(a.study);
+  // The ask lock first (as ask takes them): no suggestion is computed by the old strategy meanwhile.
+  return core.mutate(requestId, "update_study", (rc) =>
+    s.askLock.run(() =>
+      s.writeLock.run(async () => {
+        core.live(s);
+        const { config, changed } = nextConfig(s, plugins, a);
+        const next: Study = { ...s.study, config };
+        if (changed.length === 0) return core.commit([], { study: viewOf(s), changed }, () => undefined, rc);
+        const rebuilt = rebuild(s, plugins, next);
+        return core.commit([{ kind: "update-study", study: next }], { study: viewOf({ ...s, ...rebuilt, study: next }), changed }, () => {
+          Object.assign(s, rebuilt, { study: next });
+          core.bump(s);
+          core.log.info({ study: next.name, changed }, "study updated");
+        }, rc);
+      }),
+    ),
+  );
+}
+
+/** The new configuration and the names of the settings it changes. */
+function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArgs): { config: StudyConfig; changed: string[] } {
+  const old = s.study.config;
+  const changed: string[] = [];
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  let strategy = old.strategy;
+  if (a.strategy !== undefined) {
+    strategy = plugins.resolveStrategyConfig(mergeRef(a.strategy as PluginRef, old.strategy));
+    if (!same(strategy, old.strategy)) changed.push("strategy");
+  }
+  let scheduler = old.scheduler;
+  if (a.scheduler !== undefined) {
+    scheduler = a.scheduler === null ? null : plugins.resolveSchedulerConfig(mergeRef(a.scheduler as PluginRef, old.scheduler), old.maxResource);
+    if (!same(scheduler, old.scheduler)) changed.push("scheduler");
+  }
+  plugins.checkCompatible(strategy, scheduler);
+  plugins.checkObjectives(strategy, scheduler, old.directions.length);
+  if (changed.includes("strategy")) checkSwitch(s, plugins, old.strategy, strategy);
+  const space = a.space === undefined ? old.space : widen(s, plugins, strategy, a.space);
+  if (!same(space, old.space)) changed.push("space");
+  plugins.checkSpaceFor(strategy, space);
+  let maxTrials = old.maxTrials;
+  if (a.max_trials !== undefined && (a.max_trials ?? undefined) !== old.maxTrials) {
+    maxTrials = a.max_trials ?? undefined;
+    changed.push("max_trials");
+  }
+  let notes = old.notes;
+  if (a.notes !== undefined && (a.notes || undefined) !== old.notes) {
+    notes = a.notes || undefined;
+    changed.push("notes");
+  }
+  const { maxTrials: _m, notes: _n, ...rest } = old;
+  const config: StudyConfig = {
+    ...rest,
+    strategy,
+    scheduler,
+    space,
+    ...(maxTrials !== undefined ? { maxTrials } : {}),
+    ...(notes !== undefined ? { notes } : {}),
+  };
+  return { config, changed };
+}
+
+/**
+ * A reference naming the plug-in in place keeps its current options, the given ones merged over
+ * them (relax a median pruner by giving only `n_warmup_steps`); another name starts from defaults.
+ */
+function mergeRef(ref: PluginRef, current: PluginConfig | null): PluginRef {
+  if (typeof ref === "string" || current === null || ref.name !== current.name) return ref;
+  return { name: ref.name, options: { ...current.options, ...(ref.options ?? {}) } };
+}
+
+/** Refuses a strategy switch the running trials cannot survive (see the module comment). */
+function checkSwitch(s: StudyState, plugins: PluginCatalogue, from: PluginConfig, to: PluginConfig): void {
+  const running = s.running.size;
+  if (running === 0) return;
+  const steers = (cfg: PluginConfig) => typeof plugins.createStrategy(cfg).strategy.onReport === "function";
+  for (const [cfg, side] of [[from, "from"], [to, "to"]] as const)
+    if (steers(cfg))
+      throw failedPrecondition(
+        `cannot switch ${side} strategy '${cfg.name}' while ${running} trial(s) run: it steers its running trials at their reports ` +
+          `(exploit, explore, hypergradient steps), so they would ${side === "from" ? "lose their steering" : "never have had it"}. ` +
+          "Call stop_study, let the running trials finish (wait_for_progress), then switch and resume_study.",
+        { study: s.study.name, running, strategy: cfg.name },
+      );
+}
+
+/** The declared space with `given` distributions widened in. @throws INVALID_ARGUMENT, FAILED_PRECONDITION. */
+function widen(s: StudyState, plugins: PluginCatalogue, strategy: PluginConfig, given: Record<string, unknown>): SearchSpace {
+  const old = s.study.config.space;
+  const out: Record<string, Distribution> = { ...old };
+  let widened = false;
+  for (const [name, raw] of Object.entries(given)) {
+    const prev = old[name];
+    if (!prev)
+      throw invalidArgument(
+        `parameter '${name}' is not declared in '${s.study.name}'; update_study only widens declared parameters (${Object.keys(old).join(", ") || "none"}). ` +
+          "Existing trials have no value for a new one: draw it define-by-run (suggest) instead.",
+        { param: name, declared: Object.keys(old) },
+      );
+    const next = parseDistribution(name, raw);
+    const problem = wideningProblem(name, prev, next, valuesOf(s, name));
+    if (problem) throw invalidArgument(`cannot change the space of '${s.study.name}': ${problem}`, { param: name });
+    out[name] = next;
+    widened ||= JSON.stringify(next) !== JSON.stringify(prev);
+  }
+  const fixed = plugins.strategy(strategy.name)?.fixedSpace;
+  if (widened && fixed && s.trials.length > 0)
+    throw failedPrecondition(`strategy '${strategy.name}' cannot take a wider space once trials exist: ${fixed}`, { study: s.study.name, strategy: strategy.name });
+  return out;
+}
+
+function* valuesOf(s: StudyState, name: string): Generator<ParamValue> {
+  for (const t of s.trials) if (name in t.params) yield t.params[name] as ParamValue;
+}
+
+/** The state's plug-in parts rebuilt for the updated study (the history stays). */
+function rebuild(s: StudyState, plugins: PluginCatalogue, study: Study): Pick<StudyState, "strategy" | "factory" | "scheduler" | "ctx" | "paramDists"> {
+  const c = study.config;
+  const { strategy, factory } = plugins.createStrategy(c.strategy);
+  const paramDists = new Map(s.paramDists);
+  for (const [k, d] of Object.entries(c.space)) paramDists.set(k, d);
+  return {
+    strategy,
+    factory,
+    scheduler: plugins.createScheduler(c.scheduler),
+    ctx: { ...s.ctx, space: c.space, strategy: c.strategy, scheduler: c.scheduler },
+    paramDists,
+  };
+}
