@@ -62,6 +62,9 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         client.list_studies()
         client.load_study(name)
         study.enqueue({"x": 0.5})
+        queued = study.enqueue({"x": 0.9})
+        study.cancel_trial(queued.number, "changed my mind")
+        study.add_trial(params={"x": 0.1}, value=0.3)
         trial = study.ask()
         trial.suggest_float("y", 0.0, 1.0)
         trial.report(0.5, 0)
@@ -80,6 +83,8 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         study.lineage()
         study.plot("history")
         study.set_user_attrs({"owner": "me"})
+        study.update(notes="tried random first")
+        list(study.export())
         study.stop(all_workers=True)
         study.resume()
         client.delete_study(name)
@@ -116,6 +121,7 @@ def test_every_mutating_op_sent_twice_with_one_id_is_applied_once(client: tp.Cli
             "resume_study": {"study": name},
             "cancel_trial": {"study": name, "trial": 1},
             "add_trial": {"study": name, "params": {"x": 0.25}, "value": 0.5},
+            "update_study": {"study": name, "space": {"x": {"type": "float", "low": 0, "high": 2}}, "notes": "once"},
         }
         args = cases[op]
     rid = f"py-same-{op}-{name}"

@@ -6,6 +6,7 @@ import type * as S from "./ops/schemas.js";
 import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
+import { ttlOf } from "./leases.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
 import { type LineageView, type TrajectoryView, type TrialView, trialView } from "./views.js";
 
@@ -78,7 +79,8 @@ export function bestView(s: StudyState, now: number): TrialView | null {
 /** A trial, and its lease (expiry and TTL, never the token) while it runs. @throws NOT_FOUND. */
 export function trialWithLease(s: StudyState, number: number, now: number): { trial: TrialView; lease: { expires_at: number; ttl_s: number } | null } {
   const t = trialOf(s, number);
-  const lease = t.state === "RUNNING" && t.lease ? { expires_at: t.lease.expiresAt / 1000, ttl_s: s.study.config.leaseTtlS } : null;
+  // The trial's own TTL: ask may have set one (lease_ttl_s) other than the study's.
+  const lease = t.state === "RUNNING" && t.lease ? { expires_at: t.lease.expiresAt / 1000, ttl_s: ttlOf(s, t) } : null;
   return { trial: trialView(t, now), lease };
 }
 

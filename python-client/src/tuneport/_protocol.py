@@ -67,13 +67,27 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+class _Nil:
+    """The type of ``NIL``."""
+
+    def __repr__(self) -> str:
+        return "NIL"
+
+
+NIL: Any = _Nil()
+"""An argument sent as MessagePack nil (None means "left out"): ``update_study``'s
+``scheduler: nil`` removes the scheduler, ``max_trials: nil`` the budget."""
+
+
 def make_request(op: str, args: Mapping[str, Any], *, version: int = 1, request_id: str | None = None) -> dict[str, Any]:
-    """The envelope of one request; arguments whose value is None are left out."""
+    """The envelope of one request; arguments whose value is None are left out, ``NIL`` ones sent as nil."""
     msg: dict[str, Any] = {"v": version, "id": request_id or new_request_id(), "op": op}
     for k, v in args.items():
         if k in msg:
             raise ValueError(f"argument {k!r} clashes with an envelope field")
-        if v is not None:
+        if v is NIL:
+            msg[k] = None
+        elif v is not None:
             msg[k] = v
     return msg
 

@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._distributions import Distribution, Scalar, distribution_from_wire
+from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
 from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
 from ._plot import Plot, PlotKind
+from ._protocol import NIL
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tuneport")
 
 Direction = Literal["minimize", "maximize"]
+
+_UNSET: Any = object()
+"""An argument left out (where None means something: no scheduler, no budget)."""
 
 
 @dataclass(frozen=True)
@@ -180,10 +184,17 @@ class Study:
 
     # ------------------------------------------------------------------ ask / tell
 
-    def ask(self) -> Trial:
+    def ask(self, *, lease_ttl_s: float | None = None, max_retries: int | None = None) -> Trial:
         """Starts a trial: enqueued ones first, then the strategy's. The client renews its lease
-        until it is told. @raises SearchSpaceExhaustedError, NotFoundError."""
-        trial = Trial(self, self.client._call("ask", {"study": self.name}))
+        until it is told. ``lease_ttl_s`` and ``max_retries`` override the study's for this trial
+        (a long evaluation between heartbeats wants a longer lease).
+        @raises SearchSpaceExhaustedError, NotFoundError."""
+        args: dict[str, Any] = {"study": self.name}
+        if lease_ttl_s is not None:
+            args["lease_ttl_s"] = lease_ttl_s
+        if max_retries is not None:
+            args["max_retries"] = max_retries
+        trial = Trial(self, self.client._call("ask", args))
         self.client._track(trial)
         return trial
 
@@ -310,6 +321,119 @@ class Study:
     ) -> None:
         """Optuna's name for ``enqueue``: the next ``ask`` (of any worker) gets ``params``."""
         self.enqueue(params, user_attrs=user_attrs, skip_if_exists=skip_if_exists)
+
+    def cancel_trial(self, number: int, reason: str | None = None) -> FrozenTrial:
+        """Withdraws a queued (WAITING) proposal, e.g. one made with ``enqueue``: it becomes FAIL
+        with ``fail_reason`` "cancelled[: reason]" and no worker gets it.
+        @raises FailedPreconditionError when the trial is not WAITING, NotFoundError."""
+        args: dict[str, Any] = {"study": self.name, "trial": number}
+        if reason is not None:
+            args["reason"] = reason
+        return FrozenTrial.from_wire(self.client._call("cancel_trial", args)["trial"])
+
+    def add_trial(
+        self,
+        trial: Any = None,
+        *,
+        params: Mapping[str, Scalar] | None = None,
+        distributions: Mapping[str, DistributionLike] | None = None,
+        value: float | None = None,
+        values: Sequence[float] | None = None,
+        state: Any = "COMPLETE",
+        constraints: Sequence[float] | None = None,
+        intermediate_values: Mapping[float, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        rationale: str | None = None,
+    ) -> FrozenTrial:
+        """Records a finished trial evaluated elsewhere (op ``add_trial``), as Optuna's
+        ``study.add_trial(trial)``: pass a trial object (a ``FrozenTrial`` of this client, or one
+        with Optuna's attributes: ``params``, ``distributions``, ``value``/``values``, ``state``,
+        ``intermediate_values``, ``user_attrs``), or the same fields as keywords. Distributions of
+        parameters the study declares or has seen may be left out. It does not count against
+        ``max_trials``. @raises InvalidArgumentError (a value outside its distribution, a missing
+        declared parameter), NotFoundError."""
+        if trial is not None:
+            params = getattr(trial, "params", None) if params is None else params
+            if distributions is None:
+                distributions = getattr(trial, "distributions", None)
+            raw_values = getattr(trial, "values", None)
+            if value is None and values is None:
+                if raw_values is not None and len(raw_values) > 1:
+                    values = list(raw_values)
+                else:
+                    value = getattr(trial, "value", None)
+            if state == "COMPLETE":
+                state = getattr(trial, "state", state)
+            if intermediate_values is None:
+                iv = getattr(trial, "intermediate_values", None)
+                intermediate_values = dict(iv) if iv is not None else None
+            if user_attrs is None:
+                user_attrs = getattr(trial, "user_attrs", None) or None
+            if constraints is None:
+                constraints = getattr(trial, "constraints", None)
+        if params is None:
+            raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
+        args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
+        if distributions:
+            args["distributions"] = {k: _distribution_wire(d) for k, d in distributions.items()}
+        if values is not None:
+            args["values"] = [float(v) for v in values]
+        elif value is not None:
+            args["value"] = float(value)
+        if constraints is not None:
+            args["constraints"] = [float(c) for c in constraints]
+        if intermediate_values:
+            args["intermediate"] = [[float(k), float(v)] for k, v in sorted(intermediate_values.items())]
+        if user_attrs:
+            args["user_attrs"] = dict(user_attrs)
+        if rationale is not None:
+            args["rationale"] = rationale
+        return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"])
+
+    def update(
+        self,
+        *,
+        scheduler: Any = _UNSET,
+        strategy: Any = None,
+        space: Mapping[str, DistributionLike] | None = None,
+        max_trials: Any = _UNSET,
+        notes: str | None = None,
+    ) -> list[str]:
+        """Changes the study while it runs, keeping its history (op ``update_study``): the
+        ``scheduler`` (a name or ``{"name", "options"}``; naming the current one merges the given
+        options over its own; None removes it), the ``strategy`` (rebuilt from every stored trial),
+        a wider ``space`` (declared parameters only: wider bounds, categorical choices appended),
+        ``max_trials`` (None: no budget) and ``notes``. Returns the settings that changed.
+        @raises InvalidArgumentError (a narrowing, an unknown plug-in), FailedPreconditionError
+        (a switch to or from PBT while trials run; a widening under grid or cmaes)."""
+        args: dict[str, Any] = {"study": self.name}
+        if scheduler is not _UNSET:
+            args["scheduler"] = NIL if scheduler is None else scheduler
+        if strategy is not None:
+            args["strategy"] = strategy
+        if space is not None:
+            args["space"] = {k: _distribution_wire(d) for k, d in space.items()}
+        if max_trials is not _UNSET:
+            args["max_trials"] = NIL if max_trials is None else max_trials
+        if notes is not None:
+            args["notes"] = notes
+        result = self.client._call("update_study", args)
+        self._summary = StudySummary.from_wire(result["study"])
+        return [str(c) for c in result["changed"]]
+
+    def export(self) -> Iterator[str]:
+        """The study as JSON Lines (op ``export_study``, page by page): what ``tuneport studies
+        export`` writes and ``tuneport studies import`` reads, one line (no newline) at a time."""
+        cursor: str | None = None
+        while True:
+            args: dict[str, Any] = {"study": self.name}
+            if cursor is not None:
+                args["cursor"] = cursor
+            page = self.client._call("export_study", args)
+            yield from (str(line) for line in page["lines"])
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return
 
     # ------------------------------------------------------------------ reading
 
@@ -542,6 +666,24 @@ class Study:
             # Optuna's columns for several objectives: values_0, values_1, ...
             attrs = tuple("values" if a == "value" else a for a in attrs)
         return trials_dataframe(self.get_trials(), attrs, multi_index)
+
+
+def _distribution_wire(d: Any) -> dict[str, Any]:
+    """A distribution's wire map: one of this client's, a wire map, or an Optuna distribution
+    (``FloatDistribution``, ``IntDistribution``, ``CategoricalDistribution``, read by attributes)."""
+    if isinstance(d, (Distribution, Mapping)):
+        return distribution_to_wire(d)
+    if hasattr(d, "choices"):
+        return {"type": "categorical", "choices": list(d.choices)}
+    if hasattr(d, "low") and hasattr(d, "high"):
+        kind = "int" if type(d).__name__.startswith("Int") else "float"
+        out: dict[str, Any] = {"type": kind, "low": d.low, "high": d.high}
+        if getattr(d, "log", False):
+            out["log"] = True
+        if getattr(d, "step", None) is not None:
+            out["step"] = d.step
+        return out
+    raise InvalidArgumentError(f"not a distribution: {d!r}")
 
 
 def _state_name(state: Any) -> str:

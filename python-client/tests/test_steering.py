@@ -1,0 +1,90 @@
+"""Steering from the Python client (issue 14 §2, §7): ``Study.add_trial`` (also from an Optuna
+``FrozenTrial``), ``cancel_trial``, ``ask(lease_ttl_s=...)``, ``update`` and ``export``, against a
+real server."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+import tuneport as tp
+
+
+def test_add_trial_takes_keywords_or_an_optuna_frozen_trial(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0), "c": tp.Categorical(["a", "b"])}, strategy="random", seed=1)
+    mine = study.add_trial(params={"x": 0.25, "c": "b"}, value=0.5, intermediate_values={1: 0.9, 2: 0.6}, rationale="last week's run")
+    assert (mine.state, mine.value, mine.intermediate) == ("COMPLETE", 0.5, [(1.0, 0.9), (2.0, 0.6)])
+    frozen = optuna.trial.create_trial(
+        params={"x": 0.75, "c": "a", "lr": 0.01},
+        distributions={
+            "x": optuna.distributions.FloatDistribution(0.0, 1.0),
+            "c": optuna.distributions.CategoricalDistribution(["a", "b"]),
+            "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+        },
+        value=0.125,
+        user_attrs={"source": "optuna"},
+    )
+    theirs = study.add_trial(frozen)
+    assert (theirs.params, theirs.value, theirs.user_attrs) == ({"x": 0.75, "c": "a", "lr": 0.01}, 0.125, {"source": "optuna"})
+    assert theirs.distributions["lr"] == tp.Float(1e-4, 1.0, log=True)
+    assert study.best_trial is not None and study.best_trial.number == theirs.number
+    # Outside the declared space: refused with the parameter named, nothing recorded.
+    with pytest.raises(tp.InvalidArgumentError, match="'x'"):
+        study.add_trial(params={"x": 2.0, "c": "a"}, value=1.0)
+    assert len(study.trials) == 2
+
+
+def test_add_trial_records_a_multi_objective_result(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, directions=["minimize", "maximize"], space={"x": tp.Float(0.0, 1.0)}, seed=1)
+    t = study.add_trial(params={"x": 0.5}, values=[1.0, 2.0], constraints=[-1.0])
+    assert (t.values, t.constraints, t.feasible) == ([1.0, 2.0], [-1.0], True)
+    with pytest.raises(tp.InvalidArgumentError, match="2 objective"):
+        study.add_trial(params={"x": 0.5}, value=1.0)
+    assert [p.number for p in study.best_trials] == [t.number]
+
+
+def test_cancel_a_queued_proposal_and_ask_with_a_longer_lease(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="random", seed=1, lease_ttl_s=30)
+    queued = study.enqueue({"x": 0.9})
+    cancelled = study.cancel_trial(queued.number, "too far out")
+    assert (cancelled.state, cancelled.system_attrs["fail_reason"]) == ("FAIL", "cancelled: too far out")
+    with pytest.raises(tp.FailedPreconditionError):
+        study.cancel_trial(queued.number)
+    trial = study.ask(lease_ttl_s=600, max_retries=0)
+    assert trial.params["x"] != 0.9  # the cancelled proposal is never handed out
+    lease = client.call("trial", study=name, trial=trial.number)["lease"]
+    assert lease["ttl_s"] == 600
+    trial.complete(0.5)
+
+
+def test_update_relaxes_the_pruner_widens_the_space_and_keeps_notes(client: tp.Client, name: str) -> None:
+    study = client.create_study(
+        name,
+        space={"x": tp.Float(0.0, 1.0)},
+        strategy="random",
+        scheduler={"name": "median", "options": {"n_startup_trials": 5, "n_warmup_steps": 0}},
+        seed=1,
+    )
+    changed = study.update(scheduler={"name": "median", "options": {"n_warmup_steps": 3}}, space={"x": tp.Float(0.0, 2.0)}, notes="relaxed")
+    assert changed == ["scheduler", "space", "notes"]
+    view = client.call("get_study", study=name)["study"]
+    assert view["scheduler"]["options"]["n_warmup_steps"] == 3
+    assert view["scheduler"]["options"]["n_startup_trials"] == 5  # merged, not reset
+    assert (view["space"]["x"]["high"], view["notes"]) == (2.0, "relaxed")
+    with pytest.raises(tp.InvalidArgumentError, match="only be widened"):
+        study.update(space={"x": tp.Float(0.5, 2.0)})
+    assert study.update(scheduler=None) == ["scheduler"]
+    assert client.call("get_study", study=name)["study"]["scheduler"] is None
+
+
+def test_export_pages_through_the_whole_study(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="random", seed=1)
+    for i in range(30):
+        study.add_trial(params={"x": i / 30}, value=float(i), rationale="r" * 200)
+    lines = list(study.export())
+    assert len(lines) == 31
+    header = json.loads(lines[0])
+    assert (header["format"], header["name"]) == ("tuneport-study", name)
+    assert [json.loads(line)["number"] for line in lines[1:]] == list(range(30))
