@@ -99,3 +99,82 @@ it("steers a study that a live Python worker runs: cancel, add, stop (clean exit
   const lost = await call(client, "renew_lease", { study: "steer", trial: mine.trial, token: mine.token });
   expect(textOf(lost)).toMatch(/^Error FAILED_PRECONDITION: .*COMPLETE, not RUNNING/);
 }, 180_000);
+
+/** A worker whose trials report five steps; the median pruner judges each report. */
+const REPORTING_WORKER = `
+import sys, time
+import tuneport as tp
+endpoint, name = sys.argv[1], sys.argv[2]
+def objective(trial):
+    x = float(trial.params["x"])
+    for step in range(5):
+        time.sleep(0.005)
+        trial.report(x + (5 - step) * 0.1, step)
+    print(f"trial {trial.number}", flush=True)
+    return x
+with tp.connect(endpoint) as client:
+    client.load_study(name).optimize(objective, n_trials=100000)
+print("finished", flush=True)
+`;
+
+it("update_study beside a live Python worker: relaxes the pruner, switches strategy, keeps the history; suggest and describe_study agree", async () => {
+  expect(existsSync(PYTHON), "make venv creates the Python client's virtualenv").toBe(true);
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const ep = `tcp://127.0.0.1:${await freePort()}`;
+  const db = join(tmp.dir, "update.db");
+  const { client } = await connectStdio(["--storage", db, "--bind", ep]);
+  cleanups.push(() => client.close());
+  const created = await call(client, "create_study", {
+    name: "upd", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 11,
+    scheduler: { name: "median", options: { n_startup_trials: 2, n_warmup_steps: 0 } },
+  });
+  expect(created.isError, textOf(created)).toBeFalsy();
+
+  let out = "";
+  const worker = spawn(PYTHON, ["-c", REPORTING_WORKER, ep, "upd"], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(worker);
+  worker.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  worker.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+
+  // The strict pruner prunes at step 0: wait until it has pruned a few.
+  await expect.poll(async () => sc(await call(client, "describe_study", { study: "upd" })).study.counts.PRUNED, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(3);
+  const relaxed = await call(client, "update_study", { study: "upd", scheduler: { name: "median", options: { n_warmup_steps: 10 } }, notes: "pruning at step 0 was too eager" });
+  expect(relaxed.isError, textOf(relaxed)).toBeFalsy();
+  expect(sc(relaxed).changed).toEqual(["scheduler", "notes"]);
+  expect(sc(relaxed).study.scheduler.options).toMatchObject({ n_startup_trials: 2, n_warmup_steps: 10 });
+  const since = sc(await call(client, "describe_study", { study: "upd" })).study.n_trials as number;
+  await call(client, "wait_for_progress", { study: "upd", timeout_s: 40, min_finished: 6 });
+  // Switch strategy under the running worker: its loop goes on, asking the new strategy.
+  const switched = await call(client, "update_study", { study: "upd", strategy: { name: "tpe", options: { n_startup_trials: 5 } } });
+  expect(switched.isError, textOf(switched)).toBeFalsy();
+  expect(textOf(switched)).toMatch(/strategy: tpe .*learns from all \d+ trials/);
+  await call(client, "wait_for_progress", { study: "upd", timeout_s: 40, min_finished: 4 });
+  expect(sc(await call(client, "stop_study", { study: "upd" })).stopped).toBe(true);
+  expect(await exited(worker), out).toBe(0);
+  expect(out).not.toMatch(/Traceback|Error/);
+
+  const all = sc(await call(client, "list_trials", { study: "upd", limit: 200, fields: ["state"], max_chars: 60000 })).trials as { number: number; state: string }[];
+  const pruned = all.filter((t) => t.state === "PRUNED").map((t) => t.number);
+  expect(pruned.filter((n) => n < since).length).toBeGreaterThanOrEqual(3);
+  // No trial asked after the relaxation reached step 10, so none was pruned.
+  expect(pruned.filter((n) => n >= since), `pruned ${pruned} since ${since}`).toEqual([]);
+  expect(all.filter((t) => t.number >= since && t.state === "COMPLETE").length).toBeGreaterThanOrEqual(6);
+
+  // The agent evaluates a trial itself with a define-by-run parameter; describe_study then lists it,
+  // so the enqueue refused for an out-of-range momentum points at something that shows momentum.
+  await call(client, "resume_study", { study: "upd" });
+  const mine = sc(await call(client, "ask_trial", { study: "upd" }));
+  const m = await call(client, "suggest", { study: "upd", trial: mine.trial, token: mine.token, name: "momentum", distribution: { type: "float", low: 0.5, high: 0.99 } });
+  expect(sc(m).value).toBeGreaterThanOrEqual(0.5);
+  const again = await call(client, "suggest", { study: "upd", trial: mine.trial, token: mine.token, name: "momentum", distribution: { type: "float", low: 0.5, high: 0.99 } });
+  expect(sc(again).value).toBe(sc(m).value);
+  await call(client, "tell_trial", { study: "upd", trial: mine.trial, token: mine.token, value: 0.3 });
+  const bad = await call(client, "enqueue_trial", { study: "upd", params: { x: 0.5, momentum: 5 }, rationale: "a typo" });
+  expect(textOf(bad)).toMatch(/^Error INVALID_ARGUMENT: [\s\S]*momentum[\s\S]*describe_study/);
+  const described = await call(client, "describe_study", { study: "upd" });
+  expect(textOf(described)).toMatch(/momentum: float in \[0\.5, 0\.99\] \(define-by-run\)/);
+  expect(textOf(described)).toMatch(/notes: pruning at step 0 was too eager/);
+  const exported = await call(client, "export_study", { study: "upd" });
+  expect(textOf(exported).split("\n")[0]).toMatch(/"format":"tuneport-study".*"n_warmup_steps":10.*"name":"tpe"|"format":"tuneport-study".*"name":"tpe".*"n_warmup_steps":10/);
+}, 180_000);
