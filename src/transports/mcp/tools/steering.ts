@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { fitPrefix } from "../budget.js";
-import { compactTrial, spaceText } from "../format.js";
+import { boundedStudy, compactTrial, spaceText } from "../format.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
@@ -114,7 +114,7 @@ export const steeringTools: McpTool[] = [
       if (changed.includes("max_trials")) lines.push(`max_trials: ${s.max_trials ?? "none"}`);
       return text(lines.join("\n"), {
         changed,
-        study: { name: s.name, strategy: s.strategy, scheduler: s.scheduler, space: s.space, max_trials: s.max_trials, notes: s.notes },
+        study: { name: s.name, strategy: s.strategy, scheduler: s.scheduler, space: s.space, max_trials: s.max_trials, notes: boundedStudy(s).notes },
       });
     },
   }),
