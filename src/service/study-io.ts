@@ -235,3 +235,36 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
   if (header === null || config === null) throw invalidArgument("line 1: the file is empty; expected a study header", { line: 1 });
   return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, stopped: header.stopped === true, trials };
 }
+
+/** One page of a study's export (the `export_study` op). */
+export interface ExportPage {
+  study: string;
+  format: typeof EXPORT_FORMAT;
+  lines: string[];
+  total_lines: number;
+  next_cursor: string | null;
+}
+
+/**
+ * One page of the export lines (`studyHeaderLine`, then `trialLine` per trial): from the line the
+ * cursor names (its index; the first line without one), at most `max_chars` characters of lines
+ * (default 200,000) but at least one. A page reads the trials as they are when it is read.
+ * @throws INVALID_ARGUMENT for a cursor that names no line of this export.
+ */
+export function exportPage(study: Study, trials: readonly StoredTrial[], a: { cursor?: string; max_chars?: number }): ExportPage {
+  const from = a.cursor === undefined ? 0 : Number(a.cursor);
+  const total = trials.length + 1;
+  if (!Number.isSafeInteger(from) || from < 0 || from >= total)
+    throw invalidArgument(`export_study: cursor ${JSON.stringify(a.cursor)} is not a cursor of this study's export`);
+  const max = a.max_chars ?? 200_000;
+  const lines: string[] = [];
+  let chars = 0;
+  for (let i = from; i < total; i++) {
+    const line = i === 0 ? studyHeaderLine(study) : trialLine(trials[i - 1] as StoredTrial);
+    if (lines.length > 0 && chars + line.length > max) break;
+    lines.push(line);
+    chars += line.length;
+  }
+  const end = from + lines.length;
+  return { study: study.name, format: EXPORT_FORMAT, lines, total_lines: total, next_cursor: end < total ? String(end) : null };
+}

@@ -36,14 +36,14 @@ import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
 import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
-import { parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
+import { type ExportPage, exportPage, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
-import { updateStudy } from "./study-update.js";
+import { updateStudy, withNotes } from "./study-update.js";
 import * as trialOps from "./trial-ops.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
@@ -377,11 +377,7 @@ export class StudyService {
         this.live(s);
         const merged = { ...s.study.userAttrs, ...(a.attrs ?? {}) };
         trialOps.checkAttrsSize(merged);
-        let next: Study = { ...s.study, userAttrs: merged };
-        if (a.notes !== undefined) {
-          const { notes: _old, ...config } = s.study.config;
-          next = { ...next, config: a.notes === "" ? config : { ...config, notes: a.notes } };
-        }
+        const next: Study = { ...s.study, userAttrs: merged, ...(a.notes === undefined ? {} : { config: withNotes(s.study.config, a.notes) }) };
         const view = studyView(next, countsOf(s), bestOf(s), s.paramDists);
         const change: Change =
           a.notes === undefined ? { kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged } : { kind: "update-study", study: next };
@@ -486,29 +482,10 @@ export class StudyService {
   /** See study-update.ts. */
   updateStudy = (a: S.UpdateStudyArgs, requestId?: string) => updateStudy(this.core, this.plugins, a, requestId);
 
-  /**
-   * One page of `exportStudy`'s lines (the CLI's export), at most `max_chars` characters of lines
-   * (at least one line). The cursor is the index of the next line; a page is a snapshot, so trials
-   * that change between pages show their state when their page was read. @throws NOT_FOUND,
-   * INVALID_ARGUMENT (a bad cursor).
-   */
-  async exportPage(a: S.ExportStudyArgs): Promise<{ study: string; format: "tuneport-study"; lines: string[]; total_lines: number; next_cursor: string | null }> {
+  /** See study-io.ts `exportPage`: one page of `exportStudy`'s lines. @throws NOT_FOUND, INVALID_ARGUMENT (a bad cursor). */
+  async exportPage(a: S.ExportStudyArgs): Promise<ExportPage> {
     const s = this.getState(a.study);
-    await this.pipeline.visible(null);
-    const from = a.cursor === undefined ? 0 : Number(a.cursor);
-    const total = s.trials.length + 1;
-    if (!Number.isSafeInteger(from) || from < 0 || from >= total) throw invalidArgument(`export_study: cursor ${JSON.stringify(a.cursor)} is not a cursor of this study's export`);
-    const max = a.max_chars ?? 200_000;
-    const lines: string[] = [];
-    let chars = 0;
-    for (let i = from; i < total; i++) {
-      const line = i === 0 ? studyHeaderLine(s.study) : trialLine(s.trials[i - 1] as TrialRecord);
-      if (lines.length > 0 && chars + line.length > max) break;
-      lines.push(line);
-      chars += line.length;
-    }
-    const end = from + lines.length;
-    return { study: s.study.name, format: "tuneport-study", lines, total_lines: total, next_cursor: end < total ? String(end) : null };
+    return this.pipeline.visible(exportPage(s.study, s.trials, a));
   }
 
   // ---------------------------------------------------------------- leases (lease-ops.ts)

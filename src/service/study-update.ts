@@ -83,21 +83,16 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
     maxTrials = a.max_trials ?? undefined;
     changed.push("max_trials");
   }
-  let notes = old.notes;
-  if (a.notes !== undefined && (a.notes || undefined) !== old.notes) {
-    notes = a.notes || undefined;
-    changed.push("notes");
-  }
-  const { maxTrials: _m, notes: _n, ...rest } = old;
-  const config: StudyConfig = {
-    ...rest,
-    strategy,
-    scheduler,
-    space,
-    ...(maxTrials !== undefined ? { maxTrials } : {}),
-    ...(notes !== undefined ? { notes } : {}),
-  };
+  if (a.notes !== undefined && (a.notes || undefined) !== old.notes) changed.push("notes");
+  const { maxTrials: _m, ...rest } = a.notes === undefined ? old : withNotes(old, a.notes);
+  const config: StudyConfig = { ...rest, strategy, scheduler, space, ...(maxTrials !== undefined ? { maxTrials } : {}) };
   return { config, changed };
+}
+
+/** `config` with its notes replaced by `notes` ('' removes them). */
+export function withNotes(config: StudyConfig, notes: string): StudyConfig {
+  const { notes: _old, ...rest } = config;
+  return notes === "" ? rest : { ...rest, notes };
 }
 
 /**
