@@ -23,6 +23,9 @@ export function tuneScriptText(script: string, goal: string): string {
    best_trials (with params to keep results small) tell you where to look next; plot when a
    picture helps. Propose trials in promising or unexplored regions with enqueue_trial, withdraw
    stale proposals with cancel_trial, and record results you already have with add_trial.
+   When the pruner prunes too early (many trials pruned at their first reports) or the best
+   trials sit at a bound, update_study: relax the scheduler's options, widen the space, or
+   switch strategy (the history is kept); note why in notes.
 6. When the trend is a plateau or the budget is spent, stop_study: workers finish their running
    trials and exit cleanly. Report the best trial's params and value, and how sure you are
    (how many trials, how much the top ones differ).
