@@ -159,6 +159,42 @@ describe("MCP tools and the op table", () => {
     expect(waited.s.hypervolume).toBeGreaterThan(0);
   });
 
+  it("pages export_study within the budget: the pages joined are the export, and a line over the budget names the way on", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    closers.push(async () => {
+      await service.close();
+      await storage.close();
+    });
+    const client = await connect(serviceBackend(service));
+    await service.createStudy({ name: "x", space: { a: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
+    for (let i = 0; i < 30; i++) await service.addTrial({ study: "x", params: { a: i / 30 }, value: i, rationale: "why ".repeat(60) });
+    await service.addTrial({ study: "x", params: { a: 0.5 }, value: 1, user_attrs: { log: "z".repeat(3000) } });
+    const lines: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const r = (await client.callTool({ name: "export_study", arguments: { study: "x", cursor, max_chars: 2000 } })) as CallToolResult;
+      const text = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+      const sc = r.structuredContent as { n_lines: number; next_cursor: string | null };
+      expect(text.length + JSON.stringify(sc).length).toBeLessThanOrEqual(2000);
+      pages++;
+      if (sc.n_lines === 0) {
+        // The 3,000-character attribute makes the last line longer than this budget.
+        expect(text).toMatch(new RegExp(`line 32 has \\d+ characters, over this call's budget: call export_study with cursor "${cursor}" and a larger max_chars`));
+        const big = (await client.callTool({ name: "export_study", arguments: { study: "x", cursor, max_chars: 8000 } })) as CallToolResult;
+        lines.push(...(big.content[0] as { text: string }).text.split("\n").slice(0, 1));
+        expect((big.structuredContent as { next_cursor: string | null }).next_cursor).toBeNull();
+        break;
+      }
+      lines.push(...text.split("\n").slice(0, sc.n_lines));
+      if (sc.next_cursor === null) break;
+      cursor = sc.next_cursor;
+    }
+    expect(pages).toBeGreaterThan(5);
+    expect(lines).toEqual([...service.exportStudy("x")]);
+  });
+
   it("answers an unexpected error inside a tool with isError INTERNAL and no details", async () => {
     const failing: McpBackend = {
       call: async () => {
