@@ -65,10 +65,12 @@ describe("MCP tools and the op table", () => {
       },
     };
     const client = await connect(recording);
+    let lastText = "";
     const run = async (name: string, args: Record<string, unknown>) => {
       current = name;
       const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
       expect(r.isError, `${name}: ${JSON.stringify(r.content)}`).toBeFalsy();
+      lastText = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
       return r.structuredContent as Record<string, any>;
     };
     /** A tool whose answer here is a business error (isError with a next step); it still reaches its ops. */
@@ -101,7 +103,11 @@ describe("MCP tools and the op table", () => {
     await run("best_trials", { study: "d", k: 1 });
     await run("pareto_front", { study: "d", history: true });
     await run("list_trials", { study: "d" });
-    await run("get_trial", { study: "d", trial: a.trial });
+    const got = await run("get_trial", { study: "d", trial: a.trial });
+    expect(got.trial.system_attrs.notes).toBe("a worked example");
+    expect(lastText).toMatch(/^notes: a worked example$/m);
+    await run("describe_study", { study: "d" });
+    expect(lastText).toMatch(/^notes: widened$/m);
     expect(await refused("get_lineage", { study: "d" })).toMatch(/^Error FAILED_PRECONDITION: study 'd' keeps no lineage/);
     await run("get_trajectory", { study: "d", trial: a.trial });
     await run("param_importances", { study: "d" });
