@@ -201,6 +201,23 @@ describe("MCP tools and the op table", () => {
     expect(lines).toEqual([...service.exportStudy("x")]);
   });
 
+  it("lists integer bounds nowhere in tools/list, and a call outside them is refused with the bound named", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    closers.push(async () => {
+      await service.close();
+      await storage.close();
+    });
+    const client = await connect(serviceBackend(service));
+    const { tools } = await client.listTools();
+    expect(tools.find((t) => t.name === "list_trials")?.inputSchema.properties?.max_chars).toEqual({ type: "integer" });
+    for (const [args, bound] of [[{ max_chars: 100 }, /max_chars.*2000/], [{ max_chars: 100_000 }, /max_chars.*60000/], [{ limit: 5000 }, /limit.*200/]] as const) {
+      const r = (await client.callTool({ name: "list_trials", arguments: { study: "nope", ...args } })) as CallToolResult;
+      const t = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+      expect([r.isError, t]).toEqual([true, expect.stringMatching(bound)]);
+    }
+  });
+
   it("answers an unexpected error inside a tool with isError INTERNAL and no details", async () => {
     const failing: McpBackend = {
       call: async () => {
