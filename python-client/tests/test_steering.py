@@ -88,3 +88,14 @@ def test_export_pages_through_the_whole_study(client: tp.Client, name: str) -> N
     header = json.loads(lines[0])
     assert (header["format"], header["name"]) == ("tuneport-study", name)
     assert [json.loads(line)["number"] for line in lines[1:]] == list(range(30))
+
+
+def test_notes_on_the_study_and_a_trial(client: tp.Client, name: str) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="random", seed=1)
+    t = study.add_trial(params={"x": 0.5}, value=1.0)
+    study.set_notes("a baseline sweep")
+    study.set_notes("the loss spiked at epoch 3", trial=t.number)
+    assert client.call("get_study", study=name)["study"]["notes"] == "a baseline sweep"
+    assert study.trial(t.number).system_attrs["notes"] == "the loss spiked at epoch 3"
+    study.set_notes("")
+    assert client.call("get_study", study=name)["study"]["notes"] is None

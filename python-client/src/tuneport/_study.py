@@ -571,6 +571,16 @@ class Study:
         else:
             self._summary = StudySummary.from_wire(view)
 
+    def set_notes(self, notes: str, *, trial: int | None = None) -> None:
+        """Replaces the study's notes or, with ``trial``, that trial's (``system_attrs["notes"]``,
+        shown by MCP's ``get_trial``); ``""`` clears them. @raises NotFoundError."""
+        args: dict[str, Any] = {"study": self.name, "notes": notes}
+        if trial is not None:
+            args["trial"] = trial
+        result = self.client._call("set_user_attrs", args)
+        if trial is None and result.get("study") is not None:
+            self._summary = StudySummary.from_wire(result["study"])
+
     def plot(
         self,
         kind: PlotKind = "history",

@@ -289,7 +289,7 @@ export const OPS = {
     result: S.setUserAttrsResult,
     mutating: true,
     mcp: via("set_user_attrs"),
-    python: via("Study.set_user_attrs", "Trial.set_user_attrs"),
+    python: via("Study.set_user_attrs", "Trial.set_user_attrs", "Study.set_notes"),
     run: async (svc, a, ctx) =>
       a.trial === undefined
         ? { study: await svc.setStudyUserAttrs({ study: a.study, attrs: a.attrs, notes: a.notes }, ctx.requestId) }
