@@ -3,7 +3,7 @@ import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { bestReport, bestReported, defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import { type PlotKind, type PlotOptions, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
@@ -25,7 +25,7 @@ export async function plotOf(
   const kind = parsePlotKind(a.kind);
   const study = viewOf(s);
   const trials = s.trials.map((t) => trialView(t, now));
-  const opts = { params: a.params, logY: a.log_y };
+  const opts = { params: a.params, logY: a.log_y, ...readModelsFor(s, kind, s.trials) };
   const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
   return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
 }
@@ -81,14 +81,29 @@ export function trajectoryView(s: StudyState, number: number): TrajectoryView {
 }
 
 /**
+ * The strategy's read models a plot kind draws (`lineage`: the population's graph, from every
+ * trial; `trajectories`: those of `trials`), or nothing when the strategy records none.
+ */
+function readModelsFor(s: StudyState, kind: PlotKind, trials: readonly TrialRecord[]): Pick<PlotOptions, "readModels"> {
+  const rm = s.factory.readModels;
+  if (kind === "lineage" && rm?.lineageGraph) return { readModels: { lineage: rm.lineageGraph(s.trials) } };
+  if (kind === "trajectories" && rm?.trajectory) {
+    const read = rm.trajectory;
+    return { readModels: { trajectories: trials.map((t) => ({ trial: t.number, entries: read(t).entries })) } };
+  }
+  return {};
+}
+
+/**
  * The Vega-Lite spec of a chart, from the same spec functions `plot` renders to PNG (plots.ts);
  * with `trials`, from those trials only. @throws INVALID_ARGUMENT (nothing to draw, unknown parameter).
  */
 export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kind: PlotKind; spec: Record<string, unknown>; caption: string } {
   const kind = parsePlotKind(a.kind);
   const want = a.trials ? new Set(a.trials) : null;
-  const trials = (want ? s.trials.filter((t) => want.has(t.number)) : s.trials).map((t) => trialView(t, now));
-  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y });
+  const chosen = want ? s.trials.filter((t) => want.has(t.number)) : s.trials;
+  const trials = chosen.map((t) => trialView(t, now));
+  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...readModelsFor(s, kind, chosen) });
   return { kind, spec, caption };
 }
 

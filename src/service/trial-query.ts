@@ -4,7 +4,7 @@
  * 100,000 trials: one pass to filter, one sort of the survivors on precomputed keys (numbers in a
  * Float64Array, so the comparator reads no objects), and only the page's rows are built.
  *
- * Sort keys: `number`, `value`, `state`, `started_at`, `finished_at`, `duration`,
+ * Sort keys: `number`, `value`, `values.<i>` (objective i), `state`, `started_at`, `finished_at`, `duration`,
  * `params.<name>` and `user_attrs.<name>`. A trial without the key (no value yet, a parameter it
  * did not use) sorts last in either direction; ties go by trial number, ascending.
  * Categorical and string keys sort by their text; states in lifecycle order.
@@ -19,6 +19,8 @@ export interface TrialRow {
   number: number;
   state: TrialState;
   value: number | null;
+  /** One value per objective (multi-objective studies: one table column each); null without a result. */
+  values: number[] | null;
   params: Record<string, string | number | boolean | null>;
   started_at: number | null;
   finished_at: number | null;
@@ -59,8 +61,16 @@ function keyOf(sort: string): Key {
     case "duration":
       return (t, now) => (t.startedAt === null ? null : (t.finishedAt ?? now) - t.startedAt);
   }
+  const obj = /^values\.(\d+)$/.exec(sort);
+  if (obj) {
+    const i = Number(obj[1]);
+    return (t) => {
+      const v = t.values?.[i];
+      return v === undefined || Number.isNaN(v) ? null : v;
+    };
+  }
   const m = /^(params|user_attrs)\.(.+)$/.exec(sort);
-  if (!m) throw invalidArgument(`sort must be number, value, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; got ${JSON.stringify(sort)}`);
+  if (!m) throw invalidArgument(`sort must be number, value, values.I, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; got ${JSON.stringify(sort)}`);
   const name = m[2] as string;
   const from = m[1] === "params" ? (t: TrialRecord) => t.params[name] : (t: TrialRecord) => t.userAttrs[name];
   return (t) => {
@@ -94,6 +104,7 @@ function rowOf(t: TrialRecord, now: number): TrialRow {
     number: t.number,
     state: t.state,
     value: t.value,
+    values: t.values === null ? null : [...t.values],
     params: { ...t.params },
     started_at: t.startedAt === null ? null : t.startedAt / 1000,
     finished_at: t.finishedAt === null ? null : t.finishedAt / 1000,

@@ -103,7 +103,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
   }),
   plot: op({
-    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history).",
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history, lineage, trajectories).",
     args: S.plotArgs,
     result: S.plotResult,
     mutating: false,

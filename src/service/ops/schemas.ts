@@ -234,7 +234,7 @@ export const queryTrialsArgs = z
       .min(1)
       .max(300)
       .optional()
-      .describe("number (default), value, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; missing values last"),
+      .describe("number (default), value, values.I (objective I, from 0), state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; missing values last"),
     descending: z.boolean().optional(),
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).optional().describe("rows per page [50]"),
@@ -445,6 +445,7 @@ export const trialRowSchema = z.object({
   number: trialNumber,
   state: trialStateSchema,
   value: nullableNumber,
+  values: z.array(z.number()).nullable().describe("one value per objective; null without a result"),
   params: z.record(z.string(), scalar),
   started_at: nullableNumber,
   finished_at: nullableNumber,
