@@ -18,6 +18,30 @@ export const CHARTS: { kind: string; title: string }[] = [
   { kind: "edf", title: "Empirical distribution (EDF)" },
 ];
 
+/** Charts of a study with several objectives: the front and its hypervolume first. */
+const MULTI_OBJECTIVE: { kind: string; title: string }[] = [
+  { kind: "pareto_front", title: "Pareto front" },
+  { kind: "hypervolume_history", title: "Hypervolume history" },
+];
+
+/** Charts drawn from a strategy's own read models, by the strategies that record them. */
+const READ_MODEL_CHARTS: Record<string, { kind: string; title: string }> = {
+  pbt: { kind: "lineage", title: "PBT lineage" },
+  pb2: { kind: "lineage", title: "PBT lineage" },
+  hypergradient: { kind: "trajectories", title: "Hyperparameter trajectories" },
+};
+
+/**
+ * The charts of a study page. With several objectives: the Pareto front, the hypervolume history
+ * and the learning curves (the other specs rank trials by one value and have nothing to draw).
+ * PBT/PB2 studies add the lineage tree, hypergradient studies the trajectories, after the history.
+ */
+export function chartsFor(multiObjective: boolean, strategy: string): { kind: string; title: string }[] {
+  const base = multiObjective ? [...MULTI_OBJECTIVE, ...CHARTS.filter((c) => c.kind === "intermediate_values")] : CHARTS;
+  const own = READ_MODEL_CHARTS[strategy];
+  return own ? [base[0] as { kind: string; title: string }, own, ...base.slice(1)] : base;
+}
+
 const views = new WeakMap<HTMLElement, View>();
 
 /**

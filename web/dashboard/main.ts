@@ -66,6 +66,8 @@ async function trialPage(study: string, number: number): Promise<void> {
     const sys = t.system_attrs as Record<string, unknown>;
     const curve = h("div", { class: "chart", "aria-live": "off" });
     const caption = h("p", { class: "caption" });
+    const trajBox = h("div", { class: "chart", "data-kind": "trajectories", "aria-live": "off" });
+    const trajCaption = h("p", { class: "caption" });
     const trajectory = await op<{ trajectory: { step: number | null; value: number | null; params: Record<string, unknown> }[] }>("trajectory", { study, trial: number });
     const lineage = await op<{ lineage: { schedule: { from_step: number; params: Record<string, unknown>; trial: number; trial_step: number }[] } }>("lineage", { study, trial: number });
     fill(
@@ -90,9 +92,7 @@ async function trialPage(study: string, number: number): Promise<void> {
       h("section", { "aria-labelledby": "t-ua" }, h("h2", { id: "t-ua" }, "User attributes"), h("pre", {}, JSON.stringify(t.user_attrs, null, 2))),
       h("section", { "aria-labelledby": "t-sa" }, h("h2", { id: "t-sa" }, "System attributes"), h("pre", {}, JSON.stringify(sys, null, 2))),
       trajectory.trajectory.length > 0
-        ? h("section", { "aria-labelledby": "t-traj" }, h("h2", { id: "t-traj" }, "Hyperparameter trajectory"),
-            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Value"), h("th", { scope: "col" }, "Params"))),
-              h("tbody", {}, ...trajectory.trajectory.map((e) => h("tr", {}, h("td", {}, fmt(e.step)), h("td", {}, fmt(e.value)), h("td", {}, JSON.stringify(e.params)))))))
+        ? h("section", { "aria-labelledby": "t-traj" }, h("h2", { id: "t-traj" }, "Hyperparameter trajectory"), trajBox, trajCaption)
         : null,
       lineage.lineage.schedule.length > 1
         ? h("section", { "aria-labelledby": "t-lin" }, h("h2", { id: "t-lin" }, "Lineage (PBT)"),
@@ -101,6 +101,7 @@ async function trialPage(study: string, number: number): Promise<void> {
     );
     if (t.intermediate.length > 0) await drawChart(curve, caption, { study, kind: "intermediate_values", trials: [number] });
     else curve.replaceChildren(h("p", { class: "empty" }, "No intermediate values reported."));
+    if (trajectory.trajectory.length > 0) await drawChart(trajBox, trajCaption, { study, kind: "trajectories", trials: [number] });
   };
   await render();
   const again = throttle(() => void render(), 1000);
