@@ -110,13 +110,13 @@ async function populatePbt(): Promise<void> {
 }
 
 /** Runs a Python worker: asks one trial of `study`, tells `value`, prints the trial as JSON. */
-async function pythonWorker(study: string, value: number): Promise<{ number: number; params: Record<string, unknown> }> {
+async function pythonWorker(study: string, value: number): Promise<{ number: number; params: Record<string, unknown>; host: string; pid: number }> {
   const code = [
-    "import json, sys, tuneport",
+    "import json, os, socket, sys, tuneport",
     "c = tuneport.connect(sys.argv[1])",
     "s = c.load_study(sys.argv[2])",
     "t = s.ask()",
-    "print(json.dumps({'number': t.number, 'params': t.params}), flush=True)",
+    "print(json.dumps({'number': t.number, 'params': t.params, 'host': socket.gethostname(), 'pid': os.getpid()}), flush=True)",
     "s.tell(t, float(sys.argv[3]))",
     "c.close()",
   ].join("\n");
@@ -241,6 +241,10 @@ describe("the dashboard in chromium", () => {
     await row.waitFor({ timeout: HANG });
     await expect.poll(() => row.innerText(), { timeout: HANG }).toContain("0.8125");
     expect(await row.innerText()).toContain("COMPLETE");
+    // Who ran it: the Python client's hello identity, in the table and on the trial page.
+    expect(await row.locator("td.worker").innerText()).toBe(`${told.host}:${told.pid} (tuneport-python)`);
+    await page.goto(`${base}/#/study/live/trial/${told.number}`);
+    await expect.poll(() => page.locator("main").innerText(), { timeout: HANG }).toContain(`host ${told.host}, pid ${told.pid}, tuneport-python`);
     await page.close();
   });
 
@@ -255,7 +259,7 @@ describe("the dashboard in chromium", () => {
     await status.waitFor();
     const queued = Number(/Trial (\d+) queued/.exec(await status.innerText())?.[1]);
     const asked = await pythonWorker("live", 0.5);
-    expect(asked).toEqual({ number: queued, params: { x: 0.375, opt: "adam" } });
+    expect({ number: asked.number, params: asked.params }).toEqual({ number: queued, params: { x: 0.375, opt: "adam" } });
     await page.goto(`${base}/#/study/live/trial/${queued}`);
     await expect.poll(() => page.locator("main").innerText(), { timeout: HANG }).toContain("halfway between the two best");
     await shot(page, "trial");

@@ -1,6 +1,7 @@
 /** Read models computed from a study's in-memory state: trial pages, lineage, chart specs, the studies overview. */
 import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
+import { workerLabel } from "../domain/worker.js";
 import { bestReport, bestReported, defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
@@ -121,7 +122,12 @@ export interface StudyOverview {
   last_activity_at: number | null;
   /** RUNNING trials whose lease has not expired: a worker holds each. */
   live_workers: number;
+  /** Who holds them (domain/worker.ts `workerLabel`), distinct, sorted, at most `MAX_WORKER_LABELS`. */
+  workers: string[];
 }
+
+/** Distinct worker labels listed per study at most (the count `live_workers` stays exact). */
+export const MAX_WORKER_LABELS = 20;
 
 /** Every live (not deleted) study in one line each. */
 export function overviewAll(studies: Iterable<StudyState>, now: number): StudyOverview[] {
@@ -133,9 +139,13 @@ export function overviewOf(s: StudyState, now: number): StudyOverview {
   let last = s.study.createdAt;
   for (const t of s.trials) last = Math.max(last, t.finishedAt ?? t.startedAt ?? t.createdAt);
   let live = 0;
+  const workers = new Set<string>();
   for (const n of s.running) {
     const t = s.trials[n] as TrialRecord;
-    if (t.lease && t.lease.expiresAt > now) live++;
+    if (!t.lease || t.lease.expiresAt <= now) continue;
+    live++;
+    const label = workerLabel(t.systemAttrs.worker);
+    if (label !== null && workers.size < MAX_WORKER_LABELS) workers.add(label);
   }
   const best = bestOf(s);
   const counts = countsOf(s);
@@ -150,5 +160,6 @@ export function overviewOf(s: StudyState, now: number): StudyOverview {
     best: best && best.value !== null ? { number: best.number, value: best.value } : null,
     last_activity_at: last / 1000,
     live_workers: live,
+    workers: [...workers].sort(),
   };
 }

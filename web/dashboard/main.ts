@@ -44,7 +44,7 @@ async function studiesList(): Promise<void> {
           h("td", { class: "counts" }, Object.entries(s.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ") || "none"),
           h("td", { class: "num" }, s.best ? `${fmt(s.best.value)} (#${s.best.number})` : "—"),
           h("td", {}, ago(s.last_activity_at)),
-          h("td", { class: "num" }, s.live_workers),
+          h("td", { class: "workers" }, String(s.live_workers), ...(s.workers as string[]).map((w) => h("span", { class: "worker" }, w))),
         ),
       ),
     );
@@ -53,6 +53,20 @@ async function studiesList(): Promise<void> {
   await refresh();
   const again = throttle(() => void refresh(), 500);
   current = { onChange: () => again() };
+}
+
+/** A trial's `worker` system attribute in words: where, which client, which transport or MCP session. */
+function workerText(w: unknown): string {
+  if (typeof w !== "object" || w === null) return "not recorded";
+  const x = w as { transport?: string; name?: string; version?: string; host?: string; pid?: number; session?: string };
+  const parts = [
+    x.host !== undefined ? `host ${x.host}` : null,
+    x.pid !== undefined ? `pid ${x.pid}` : null,
+    x.name !== undefined ? `${x.name}${x.version !== undefined ? ` ${x.version}` : ""}` : null,
+    x.session !== undefined ? `session ${x.session}` : null,
+    `over ${x.transport ?? "an unknown transport"}`,
+  ];
+  return parts.filter((p) => p !== null).join(", ");
 }
 
 function kv(rows: [string, unknown][]): HTMLElement {
@@ -82,6 +96,7 @@ async function trialPage(study: string, number: number): Promise<void> {
           ["Finished", when(t.finished_at)],
           ["Duration", t.duration_s === null ? "—" : `${fmt(t.duration_s)} s`],
           ["Lease", lease ? `expires ${when(lease.expires_at)} (TTL ${lease.ttl_s} s)` : "none"],
+          [t.state === "RUNNING" ? "Worker (holds it)" : "Worker (held it)", workerText(sys.worker)],
           ["Attempt", typeof sys.retry_count === "number" ? `retry ${sys.retry_count}` : "first"],
           ["Retry of", sys.retry_of ?? "—"],
           ["Retried as", sys.retried_as ?? "—"],

@@ -76,7 +76,7 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
     const page = await op<{ rows: any[]; total: number; matched: number; params: string[] }>("query_trials", args);
     const objectives: [string, string][] = multi ? directions.map((d, i): [string, string] => [`values.${i}`, `Objective ${i} (${d})`]) : [["value", "Value"]];
     if (mine !== asked) return; // a later query is on its way: never show an older answer over it
-    const cols: [string, string][] = [["number", "#"], ["state", "State"], ...objectives, ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"]];
+    const cols: [string, string][] = [["number", "#"], ["state", "State"], ...objectives, ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"], ["worker", "Worker"]];
     const head = h("tr", {}, ...cols.map(([key, label]) => {
       const sorted = table.sort === key;
       return h("th", { scope: "col", "aria-sort": sorted ? (table.descending ? "descending" : "ascending") : "none" },
@@ -95,6 +95,7 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
         ...page.params.map((p) => h("td", { class: "num" }, fmt(r.params[p]))),
         h("td", { class: "num" }, fmt(r.duration_s)),
         h("td", {}, when(r.finished_at)),
+        h("td", { class: "worker" }, r.worker ?? "—"),
       ));
     tableBox.replaceChildren(h("table", { class: "trials", id: "trials" }, h("caption", {}, `Trials ${page.matched === 0 ? 0 : table.offset + 1}–${table.offset + page.rows.length} of ${page.matched} matching (${page.total} in all)`), h("thead", {}, head), h("tbody", {}, ...rows)));
     pager.replaceChildren(
