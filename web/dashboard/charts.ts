@@ -2,8 +2,7 @@
  * Charts: the server's Vega-Lite specs (op `plot_spec`, built by the same functions that `plot`
  * renders to PNG), compiled with vega-lite and drawn as SVG with vega in the page.
  */
-import { View, parse } from "vega";
-import { compile } from "vega-lite";
+import type { View } from "vega";
 import { h } from "./dom.js";
 import { op } from "./api.js";
 
@@ -45,10 +44,23 @@ export function chartsFor(multiObjective: boolean, strategy: string): { kind: st
 const views = new WeakMap<HTMLElement, View>();
 
 /**
+ * vega and vega-lite (nearly all of the page's bytes) in their own chunk, loaded on the first
+ * chart: the trial table does not wait for them.
+ */
+let vegaLibs: Promise<[typeof import("vega"), typeof import("vega-lite")]> | null = null;
+const libs = () =>
+  (vegaLibs ??= Promise.all([import("vega"), import("vega-lite")]).catch((err: unknown) => {
+    vegaLibs = null; // a later chart tries again
+    throw err;
+  }));
+
+/**
  * Draws chart `kind` of `study` into `box` (replacing what was there) and its caption into
  * `caption`; a chart with nothing to draw yet shows the server's reason instead.
  */
 export async function drawChart(box: HTMLElement, caption: HTMLElement, args: Record<string, unknown>): Promise<void> {
+  const loading = libs(); // the chunk downloads while the server builds the spec
+  loading.catch(() => undefined); // a failure shows through the await below
   let spec: { spec: Record<string, unknown>; caption: string };
   try {
     spec = await op("plot_spec", args);
@@ -60,9 +72,10 @@ export async function drawChart(box: HTMLElement, caption: HTMLElement, args: Re
     caption.textContent = "";
     return;
   }
-  const vg = compile(spec.spec as any).spec;
+  const [vega, vl] = await loading;
+  const vg = vl.compile(spec.spec as any).spec;
   const target = h("div", { class: "vega" });
-  const view = new View(parse(vg), { renderer: "svg", container: target, hover: true });
+  const view = new vega.View(vega.parse(vg), { renderer: "svg", container: target, hover: true });
   await view.runAsync();
   views.get(box)?.finalize();
   views.set(box, view);

@@ -11,6 +11,13 @@ import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
 const STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"];
 const PAGE = 50;
 
+interface TablePage {
+  rows: any[];
+  total: number;
+  matched: number;
+  params: string[];
+}
+
 interface TableState {
   sort: string;
   descending: boolean;
@@ -24,6 +31,9 @@ interface TableState {
 /** Builds the study page into `main`; returns what to do on changes. */
 export async function studyPage(main: HTMLElement, study: string): Promise<{ onChange: (c: Change) => void; dispose: () => void }> {
   document.title = `${study} — tuneport`;
+  // The first page of the table is asked at once, beside the study (it does not depend on it).
+  const firstPage = op<TablePage>("query_trials", { study, sort: "number", descending: true, offset: 0, limit: PAGE });
+  firstPage.catch(() => undefined); // a failure shows through refreshTable's own call
   const { study: s } = await op<{ study: any }>("get_study", { study });
   const space = s.space as Record<string, { type: string; choices?: unknown[]; low?: number; high?: number }>;
   const header = h("div", { class: "study-head" });
@@ -64,6 +74,8 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   const refreshHeader = async () => renderHeader((await op<{ study: any }>("get_study", { study })).study);
 
   let asked = 0;
+  /** The first page, asked before the study came back (the table's default query). */
+  let pending: Promise<TablePage> | null = firstPage;
   const refreshTable = async () => {
     const mine = ++asked;
     const args: Record<string, unknown> = { study, sort: table.sort, descending: table.descending, offset: table.offset, limit: PAGE };
@@ -73,7 +85,9 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
     // The checked choices as the parameter's own values (JSON in the option value keeps numbers numbers).
     const choices = Object.fromEntries(Object.entries(table.choices).map(([p, set]) => [p, [...set].map((v) => JSON.parse(v) as unknown)]));
     if (Object.keys(choices).length > 0) args.choices = choices;
-    const page = await op<{ rows: any[]; total: number; matched: number; params: string[] }>("query_trials", args);
+    const early = pending;
+    pending = null;
+    const page = await (early ?? op<TablePage>("query_trials", args));
     const objectives: [string, string][] = multi ? directions.map((d, i): [string, string] => [`values.${i}`, `Objective ${i} (${d})`]) : [["value", "Value"]];
     if (mine !== asked) return; // a later query is on its way: never show an older answer over it
     const cols: [string, string][] = [["number", "#"], ["state", "State"], ...objectives, ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"], ["worker", "Worker"]];
@@ -108,12 +122,18 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   // live study does not keep the page busy drawing what nobody looks at.
   const onScreen = new Set<HTMLElement>();
   const stale = new Set<HTMLElement>();
-  const drawOne = async (c: (typeof charts)[number]) => {
+  // One chart at a time, in the order asked (page order as they scroll in): charts drawn together
+  // share the page's one thread, so the first one on screen would wait for all of them.
+  let drawing: Promise<void> = Promise.resolve();
+  const drawOne = (c: (typeof charts)[number]): Promise<void> => {
     stale.delete(c.box);
-    const args: Record<string, unknown> = { study, kind: c.kind };
-    if (c.kind === "history" && logY.checked) args.log_y = true;
-    if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
-    await drawChart(c.box, c.caption, args);
+    drawing = drawing.then(() => {
+      const args: Record<string, unknown> = { study, kind: c.kind };
+      if (c.kind === "history" && logY.checked) args.log_y = true;
+      if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
+      return drawChart(c.box, c.caption, args);
+    }).catch(() => undefined);
+    return drawing;
   };
   const refreshCharts = async () => {
     for (const c of charts) {
