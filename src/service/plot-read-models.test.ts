@@ -75,6 +75,10 @@ describe("read-model plots", () => {
     expect(edges.every((e) => e.x2 === e.x + 1)).toBe(true);
     const members = new Set(trials.map((t) => t.system_attrs.pbt_member));
     expect(new Set(nodes.map((n) => n.member))).toEqual(members);
+    // The PNG (`plot`: MCP, ZeroMQ, `tuneport plot`) is drawn from the same read model.
+    const png = await svc.execute("plot", { study: "pbt", kind: "lineage" });
+    expect(png.caption).toBe(caption);
+    expect(png.png.byteLength).toBeGreaterThan(1000);
   });
 
   it("draws hypergradient trajectories: one point per numeric hyperparameter per recorded step", async () => {
