@@ -81,6 +81,27 @@ describe("read-model plots", () => {
     expect(png.png.byteLength).toBeGreaterThan(1000);
   });
 
+  it("draws explore-only changes (PBT without exploit) as dashed edges within a member, generations unchanged", async () => {
+    await svc.execute("create_study", { name: "ex", space: scheduleProblem.space, direction: scheduleProblem.direction, strategy: { name: "pbt", options: { population_size: 4, perturbation_interval: 4, exploit: false } }, seed: 4 });
+    const run = await runPopulation(svc, scheduleProblem, { study: "ex", workers: 4, stepsPerMember: 24, seed: 4, advance });
+    expect(run.violations).toEqual([]);
+    const trials = (await svc.listTrials({ study: "ex" })).trials;
+    const changes = trials.reduce((n, t) => n + Math.max(0, ((t.system_attrs.pbt_lineage ?? []) as unknown[]).length - 1), 0);
+    expect(changes).toBeGreaterThan(0);
+    const { spec, caption } = await svc.execute("plot_spec", { study: "ex", kind: "lineage" });
+    const edges = layerData(spec, 0) as { from: string; to: string; kind: string }[];
+    const nodes = layerData(spec, 1) as { generation: number }[];
+    expect(edges).toHaveLength(changes);
+    for (const e of edges) {
+      expect(e.kind).toBe("explore");
+      const [ft, fi] = e.from.split(":").map(Number);
+      const [tt, ti] = e.to.split(":").map(Number);
+      expect([tt, ti]).toEqual([ft, (fi as number) + 1]); // the member's own previous stretch
+    }
+    expect(nodes.every((n) => n.generation === 0)).toBe(true);
+    expect(caption).toContain(`${changes} explore-only changes (dashed)`);
+  });
+
   it("draws hypergradient trajectories: one point per numeric hyperparameter per recorded step", async () => {
     const space = { lr: { type: "float", low: 1e-4, high: 1, log: true }, wd: { type: "float", low: 1e-6, high: 0.1, log: true }, act: { type: "categorical", choices: ["relu", "gelu"] } };
     await svc.execute("create_study", { name: "hg", space, seed: 3, strategy: { name: "hypergradient", options: { base: "random", lr: 0.1 } } });
