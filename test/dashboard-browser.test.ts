@@ -197,17 +197,33 @@ describe("the dashboard in chromium", () => {
     const page = await newPage();
     await page.goto(`${base}/#/study/big`);
     const kinds = ["history", "parallel_coordinates", "slice", "contour", "importances", "intermediate_values", "edf"];
+    const renderers: string[] = [];
     for (const kind of kinds) {
       const box = page.locator(`.chart[data-kind="${kind}"]`);
       await box.scrollIntoViewIfNeeded(); // charts are drawn when on screen
       await box.and(page.locator('[data-state="drawn"]')).waitFor();
-      // Marks actually drawn: SVG paths/rects/symbols with geometry inside the chart's mark groups.
-      const marks = await box.locator("svg g[class*='mark-'] path, svg g[class*='mark-'] rect, svg g[class*='mark-'] line").evaluateAll(
-        (els) => els.filter((e) => (e.getAttribute("d") ?? "").length > 2 || Number(e.getAttribute("width") ?? 0) > 0 || e.tagName === "line").length,
-      );
-      expect(marks, kind).toBeGreaterThan(kind === "importances" ? 1 : 5);
+      renderers.push(`${kind}:${await box.getAttribute("data-renderer")}`);
+      if ((await box.getAttribute("data-renderer")) === "canvas") {
+        // A chart of thousands of rows is drawn on a canvas: count the pixels that are not background.
+        const inked = await box.locator("canvas").evaluate((c: any) => {
+          const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data as Uint8ClampedArray;
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 0 && (d[i]! < 230 || d[i + 1]! < 230 || d[i + 2]! < 230)) n++;
+          return n / (c.width * c.height);
+        });
+        expect(inked, kind).toBeGreaterThan(0.01);
+      } else {
+        // Marks actually drawn: SVG paths/rects/symbols with geometry inside the chart's mark groups.
+        const marks = await box.locator("svg g[class*='mark-'] path, svg g[class*='mark-'] rect, svg g[class*='mark-'] line").evaluateAll(
+          (els) => els.filter((e) => (e.getAttribute("d") ?? "").length > 2 || Number(e.getAttribute("width") ?? 0) > 0 || e.tagName === "line").length,
+        );
+        expect(marks, kind).toBeGreaterThan(kind === "importances" ? 1 : 5);
+      }
       await expect(box.locator("xpath=following-sibling::p[1]").innerText(), kind).resolves.not.toBe("");
     }
+    // Both ways are exercised: the slice's 3,000 rows (1,000 trials x 3 parameters) go to a canvas.
+    expect(renderers).toContain("slice:canvas");
+    expect(renderers).toContain("history:svg");
     await shot(page, "study");
     if (SHOTS) await page.locator("section.charts").screenshot({ path: join(SHOTS, "dashboard-charts.png") });
     await page.close();

@@ -43,6 +43,16 @@ export function chartsFor(multiObjective: boolean, strategy: string): { kind: st
 
 const views = new WeakMap<HTMLElement, View>();
 
+/** Above this many data rows a chart is drawn on a canvas rather than as SVG. */
+export const CANVAS_ROWS = 2500;
+
+/** Data rows of a Vega-Lite spec: its top-level inline data and each layer's. */
+function rowsOf(spec: Record<string, unknown>): number {
+  const count = (d: unknown) => (Array.isArray((d as { values?: unknown } | undefined)?.values) ? ((d as { values: unknown[] }).values.length) : 0);
+  const layers = Array.isArray(spec.layer) ? (spec.layer as { data?: unknown }[]) : [];
+  return count(spec.data) + layers.reduce((n, l) => n + count(l.data), 0);
+}
+
 /**
  * vega and vega-lite (nearly all of the page's bytes) in their own chunk, loaded on the first
  * chart: the trial table does not wait for them.
@@ -75,14 +85,18 @@ export async function drawChart(box: HTMLElement, caption: HTMLElement, args: Re
   const [vega, vl] = await loading;
   const vg = vl.compile(spec.spec as any).spec;
   const target = h("div", { class: "vega" });
-  const view = new vega.View(vega.parse(vg), { renderer: "svg", container: target, hover: true });
+  // SVG (one DOM node per mark: inspectable, crisp) unless the chart has thousands of rows, where
+  // building that many nodes is most of the drawing time: then canvas.
+  const renderer = rowsOf(spec.spec) > CANVAS_ROWS ? "canvas" : "svg";
+  const view = new vega.View(vega.parse(vg), { renderer, container: target, hover: true });
   await view.runAsync();
   views.get(box)?.finalize();
   views.set(box, view);
   box.replaceChildren(target);
   box.dataset.state = "drawn";
-  const svg = target.querySelector("svg");
-  svg?.setAttribute("role", "img");
-  svg?.setAttribute("aria-label", spec.caption);
+  const drawn = target.querySelector("svg, canvas");
+  drawn?.setAttribute("role", "img");
+  drawn?.setAttribute("aria-label", spec.caption);
+  box.dataset.renderer = renderer;
   caption.textContent = spec.caption;
 }
