@@ -22,6 +22,9 @@
  */
 import type { TrialView } from "./views.js";
 
+/** What importances read of a trial: a view, or the server's own record (reads-summary.ts). */
+export type ImportanceTrial = Pick<TrialView, "state" | "value" | "params">;
+
 /** Fewer complete trials than this give no importances. */
 export const MIN_TRIALS = 4;
 /** Fewer complete trials than this: importances come with a caveat (a hint, not a finding). */
@@ -57,7 +60,7 @@ export const IMPORTANCE_METHOD =
   "first-order variance share: epsilon-squared of the rank-transformed objective across quantile bins (numeric) or choices (categorical) of each parameter";
 
 /** Importances of every parameter used by COMPLETE trials. Pure; never throws. */
-export function paramImportances(trials: readonly TrialView[]): Importances {
+export function paramImportances(trials: readonly ImportanceTrial[]): Importances {
   const done = trials.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
   if (done.length < MIN_TRIALS)
     return {
