@@ -12,7 +12,7 @@ import { WorkerRunner } from "../service/worker-runner.js";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
 import { PostgresStorage, isPostgresUrl } from "../storage/postgres/postgres-storage.js";
 import { type Durability, SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
-import type { Storage, SummaryReader } from "../storage/storage.js";
+import type { Storage } from "../storage/storage.js";
 
 export interface Embedded {
   readonly storage: Storage;
@@ -34,11 +34,7 @@ export interface EmbeddedOptions {
   readonly ownershipTtlS?: number;
 }
 
-/** Opens a storage for one-off commands (`studies`, `export`, `import`): SQLite or PostgreSQL, both able to read summaries. */
-export async function openStorage(path: string, opts: { readonly?: boolean } = {}): Promise<Storage & SummaryReader> {
-  if (isPostgresUrl(path)) return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2 });
-  return new SqliteStorage({ path, readonly: opts.readonly });
-}
+export { openStorage } from "./open-storage.js";
 
 /** Opens storage and service, or logs why not and returns null (storage left closed). */
 export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promise<Embedded | null> {

@@ -1,12 +1,11 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
 import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
-import { StudyService } from "../service/study-service.js";
 import type { OpResult } from "../service/ops/ops.js";
 import { type LineageView, type StudyView, type TrialView, studyView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { SummaryReader } from "../storage/storage.js";
-import { openStorage } from "./embedded.js";
+import { openStorage } from "./open-storage.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -57,6 +56,8 @@ Options:
       }
       return 0;
     }
+    // Loaded here, not at the top: `studies list` never needs the service (or its start-up cost).
+    const { StudyService } = await import("../service/study-service.js");
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     try {
       if (sub === "show") {
