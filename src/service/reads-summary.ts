@@ -70,7 +70,7 @@ function summaryTrial(t: TrialRecord): SummaryTrial {
  * The study summary of summary.ts from the server's records, with importances on a bounded sample
  * (`importances_sampled` says when). `catalogue` supplies the plug-in descriptions.
  */
-export function summaryOf(s: StudyState, catalogue: readonly PluginDescription[]): StudySummary & { importances_sampled: boolean } {
+export function summaryOf(s: StudyState, catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[]): StudySummary & { importances_sampled: boolean } {
   const study = viewOf(s);
   const imp = importancesOf(s.trials);
   const front =

@@ -529,7 +529,7 @@ export class StudyService {
 
   /** See reads-summary.ts `summaryOf`: a briefing computed here, importances on a bounded sample. @throws NOT_FOUND. */
   async studySummary(a: S.StudyArgs): Promise<ReturnType<typeof summaryOf>> {
-    return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.describe()));
+    return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.descriptions()));
   }
 
   /** See reads-summary.ts `importancesOf` (at most IMPORTANCE_SAMPLE COMPLETE trials). @throws NOT_FOUND. */

@@ -69,7 +69,7 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
 export function summarizeFrom(
   study: StudyView,
   trials: readonly SummaryTrial[],
-  catalogue: readonly PluginDescription[],
+  catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[],
   imp: Importances,
   front: FrontFacts | null,
 ): StudySummary {
