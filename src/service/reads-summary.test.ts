@@ -6,7 +6,8 @@ import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { Rng } from "../math/rng.js";
 import { paramImportances } from "./importance.js";
-import { IMPORTANCE_SAMPLE, evenlySpaced, importancesOf } from "./reads-summary.js";
+import { IMPORTANCE_SAMPLE, evenlySpaced, importancesOf, studyImportances } from "./reads-summary.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
 import { StudyService } from "./study-service.js";
 import { summarizeStudy } from "./summary.js";
 import type { TrialView } from "./views.js";
@@ -128,6 +129,33 @@ describe("study_summary and param_importances, computed by the server", () => {
         expect(Math.abs((q?.importance ?? -1) - p.importance)).toBeLessThan(0.1);
       }
     }
+  });
+
+  it("a sampled result is reused until the COMPLETE count grows by 1%; an unsampled one never", () => {
+    const r = new Rng(9);
+    const rec = (number: number): TrialRecord => {
+      const x = r.random();
+      return { number, state: "COMPLETE", params: { x, y: r.random() }, value: x + 0.1 * r.random() } as unknown as TrialRecord;
+    };
+    const grow = (s: { trials: TrialRecord[]; agg: { counts: Record<string, number> } }, n: number) => {
+      for (let i = 0; i < n; i++) s.trials.push(rec(s.trials.length));
+      s.agg.counts.COMPLETE = s.trials.length;
+    };
+    const small = { trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
+    grow(small, 50);
+    const a = studyImportances(small as unknown as StudyState);
+    grow(small, 1);
+    expect(studyImportances(small as unknown as StudyState)).not.toBe(a); // unsampled: always current
+    const big = { trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
+    grow(big, IMPORTANCE_SAMPLE + 1000);
+    const b = studyImportances(big as unknown as StudyState);
+    expect(b.sampled).toBe(true);
+    grow(big, 59); // < 1% of 6,000
+    expect(studyImportances(big as unknown as StudyState)).toBe(b);
+    grow(big, 1); // 6,060: 1% more
+    const c = studyImportances(big as unknown as StudyState);
+    expect(c).not.toBe(b);
+    expect(c.n_complete).toBe(IMPORTANCE_SAMPLE + 1060);
   });
 
   it("evenlySpaced keeps the ends and at most max items", () => {

@@ -7,7 +7,8 @@
  * - the summary makes a few passes over the study's in-memory records with light copies (no trial
  *   view, no copy of params or intermediates), the rest comes from summary.ts unchanged;
  * - importances (importance.ts) read an evenly spaced sample, by trial number, of at most
- *   `IMPORTANCE_SAMPLE` COMPLETE trials, and say so (`sampled`, and a caveat). The ε² estimate's
+ *   `IMPORTANCE_SAMPLE` COMPLETE trials, and say so (`sampled`, and a caveat); a sampled result is
+ *   reused until the study has 1 % more COMPLETE trials (`studyImportances`). The ε² estimate's
  *   standard error at 5,000 trials is well below the 1 % the MCP text rounds to, so the sample
  *   changes what a reader sees only for parameters near a tie.
  * - a multi-objective study's front facts are computed from its COMPLETE trials' views (pareto.ts
@@ -17,7 +18,7 @@ import { feasibility } from "../domain/objectives.js";
 import { type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
 import { frontFacts } from "./pareto.js";
 import type { PluginDescription } from "./plugins.js";
-import { type StudyState, type TrialRecord, viewOf } from "./study-state.js";
+import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
 import { type StudySummary, type SummaryTrial, summarizeFrom } from "./summary.js";
 import { trialView } from "./views.js";
 
@@ -53,6 +54,26 @@ export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTAN
   return { ...imp, n_complete: done.length, sampled };
 }
 
+/** COMPLETE-count growth after which a sampled importances result is computed again. */
+export const IMPORTANCE_REFRESH = 0.01;
+
+const importanceCache = new WeakMap<StudyState, { complete: number; imp: SampledImportances }>();
+
+/**
+ * `importancesOf` for a study, reusing a sampled result until its COMPLETE count grows by
+ * `IMPORTANCE_REFRESH` (1 %): past `IMPORTANCE_SAMPLE` trials a few more completions cannot move a
+ * 5,000-trial estimate, and a big study's reads then cost nothing. Unsampled results are never
+ * reused, so a small study's importances are always current.
+ */
+export function studyImportances(s: StudyState): SampledImportances {
+  const complete = countsOf(s).COMPLETE;
+  const hit = importanceCache.get(s);
+  if (hit && hit.imp.sampled && complete >= hit.complete && complete < hit.complete * (1 + IMPORTANCE_REFRESH)) return hit.imp;
+  const imp = importancesOf(s.trials);
+  importanceCache.set(s, { complete, imp });
+  return imp;
+}
+
 /** What the summary reads of a record, without copying its params or attributes. */
 function summaryTrial(t: TrialRecord): SummaryTrial {
   return {
@@ -72,7 +93,7 @@ function summaryTrial(t: TrialRecord): SummaryTrial {
  */
 export function summaryOf(s: StudyState, catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[]): StudySummary & { importances_sampled: boolean } {
   const study = viewOf(s);
-  const imp = importancesOf(s.trials);
+  const imp = studyImportances(s);
   const front =
     study.directions.length > 1
       ? frontFacts(

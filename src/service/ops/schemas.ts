@@ -482,7 +482,7 @@ const importanceSchema = z.object({ param: z.string(), importance: z.number(), s
 export const paramImportancesResult = z.object({
   importances: z.array(importanceSchema).describe("most important first; shares sum to 1 unless every score is 0"),
   n_trials: z.number().int().describe("COMPLETE trials the figures were computed from"),
-  n_complete: z.number().int().describe("COMPLETE trials with a finite value in the study"),
+  n_complete: z.number().int().describe("COMPLETE trials with a finite value in the study when computed (a sampled result is reused until 1% more complete)"),
   sampled: z.boolean().describe("true when n_trials < n_complete: an evenly spaced sample by trial number"),
   method: z.string(),
   note: z.string().optional().describe("why there are no importances, when there are none"),
