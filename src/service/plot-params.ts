@@ -257,7 +257,9 @@ export function parallelSpec(study: StudyView, trials: readonly TrialView[], opt
       layer: [
         {
           transform: [{ filter: "datum.layer === 'line'" }],
-          mark: { type: "rule", opacity: 0.55, strokeWidth: 1.2 },
+          // strokeOpacity, not opacity: the same look for a line, but resvg renders an element with
+          // opacity through a layer of its own (1,200 layers for 200 lines: ~1.7x slower here).
+          mark: { type: "rule", strokeOpacity: 0.55, strokeWidth: 1.2 },
           encoding: {
             x,
             x2: { field: "x2" },
