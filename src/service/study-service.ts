@@ -45,7 +45,7 @@ import * as reads from "./reads.js";
 import { type SampledImportances, studyImportances, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
-import { updateStudy, withNotes } from "./study-update.js";
+import { setStudyAttrs, updateStudy } from "./study-update.js";
 import * as trialOps from "./trial-ops.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
@@ -367,29 +367,9 @@ export class StudyService {
     });
   }
 
-  /**
-   * Merges user attributes into a study and, with `notes`, replaces its notes ('' clears them).
-   * @throws NOT_FOUND, INVALID_ARGUMENT (size).
-   */
-  async setStudyUserAttrs(a: { study: string; attrs?: Record<string, unknown>; notes?: string }, requestId?: string): Promise<StudyView> {
-    if (a.attrs === undefined && a.notes === undefined) throw invalidArgument("set_user_attrs needs attrs, notes or both");
-    const s = this.getState(a.study);
-    return this.mutate(requestId, "set_user_attrs", (rc) =>
-      s.writeLock.run(async () => {
-        this.live(s);
-        const merged = { ...s.study.userAttrs, ...(a.attrs ?? {}) };
-        trialOps.checkAttrsSize(merged);
-        const next: Study = { ...s.study, userAttrs: merged, ...(a.notes === undefined ? {} : { config: withNotes(s.study.config, a.notes) }) };
-        const view = studyView(next, countsOf(s), bestOf(s), s.paramDists);
-        const change: Change =
-          a.notes === undefined ? { kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged } : { kind: "update-study", study: next };
-        return this.commit([change], view, () => {
-          s.study = next;
-          this.bump(s);
-        }, rc);
-      }),
-    );
-  }
+  /** See study-update.ts `setStudyAttrs`. */
+  setStudyUserAttrs = (a: { study: string; attrs?: Record<string, unknown>; notes?: string }, requestId?: string): Promise<StudyView> =>
+    setStudyAttrs(this.core, a, requestId);
 
   /**
    * Stops (or resumes) handing out trials. Running trials carry on: they may still report and tell.

@@ -11,12 +11,15 @@
  * refused while trials run; every other switch keeps the running trials, which finish as they
  * started. A widened space keeps every existing trial inside it (domain/widen.ts); a strategy whose
  * state is tied to the declared space (`StrategyFactory.fixedSpace`: grid, CMA-ES) refuses it.
+ * The study half of `set_user_attrs` (attributes and notes) lives here too.
  */
 import { type Distribution, type ParamValue, type SearchSpace, parseDistribution } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
 import type { PluginConfig, Study, StudyConfig } from "../domain/trial.js";
 import { wideningProblem } from "../domain/widen.js";
+import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
+import { checkAttrsSize } from "./trial-ops.js";
 import type * as S from "./ops/schemas.js";
 import type { PluginCatalogue, PluginRef } from "./plugins.js";
 import { type StudyState, viewOf } from "./study-state.js";
@@ -87,6 +90,33 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
   const { maxTrials: _m, ...rest } = a.notes === undefined ? old : withNotes(old, a.notes);
   const config: StudyConfig = { ...rest, strategy, scheduler, space, ...(maxTrials !== undefined ? { maxTrials } : {}) };
   return { config, changed };
+}
+
+/**
+ * Merges user attributes into a study and, with `notes`, replaces its notes ('' clears them): the
+ * `set_user_attrs` op without `trial`. @throws NOT_FOUND, INVALID_ARGUMENT (size, nothing to set).
+ */
+export async function setStudyAttrs(
+  core: ServiceCore,
+  a: { study: string; attrs?: Record<string, unknown>; notes?: string },
+  requestId?: string,
+): Promise<StudyView> {
+  if (a.attrs === undefined && a.notes === undefined) throw invalidArgument("set_user_attrs needs attrs, notes or both");
+  const s = core.state(a.study);
+  return core.mutate(requestId, "set_user_attrs", (rc) =>
+    s.writeLock.run(async () => {
+      core.live(s);
+      const merged = { ...s.study.userAttrs, ...(a.attrs ?? {}) };
+      checkAttrsSize(merged);
+      const next: Study = { ...s.study, userAttrs: merged, ...(a.notes === undefined ? {} : { config: withNotes(s.study.config, a.notes) }) };
+      const change: Change =
+        a.notes === undefined ? { kind: "set-study-user-attrs", studyId: s.study.id, userAttrs: merged } : { kind: "update-study", study: next };
+      return core.commit([change], viewOf({ ...s, study: next }), () => {
+        s.study = next;
+        core.bump(s);
+      }, rc);
+    }),
+  );
 }
 
 /** `config` with its notes replaced by `notes` ('' removes them). */
