@@ -5,7 +5,10 @@ bench/results/multiobjective.json (plus `ask_s`: the median time of the run's la
 suggestion time per trial at n = budget) and prints a median/IQR table with Mann-Whitney U tests.
 
     nice -n 19 .venv/bin/python bench/multiobjective.py                # reduced: 3 seeds, budget 100
-    nice -n 19 .venv/bin/python bench/multiobjective.py --seeds 10 --budgets 100,200 --gp   # the issue's size
+    nice -n 19 .venv/bin/python bench/multiobjective.py --seeds 10 --budgets 100,200 --gp \
+        --tuneport auto,tpe,nsga2,parego,random                                     # the issue's size
+    nice -n 19 .venv/bin/python bench/multiobjective.py --speed-at 200 --problems zdt1 --seeds 3 --optuna gp
+                                                  # GPSampler's suggestion time at n = 200 only
 
 The hypervolume of every run is measured at one fixed reference point per problem (below), on the
 feasible trials' front; hv_max is the hypervolume of the true front at that point (dense sampling
@@ -190,6 +193,35 @@ def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> tuple
     return hypervolume(feasible_front(results), ref), statistics.median(times)
 
 
+def optuna_ask_s_at(sampler_name: str, problem: str, seed: int, n: int) -> float:
+    """Suggestion time of an Optuna sampler at n trials without running the first n - TIMED_ASKS
+    through it (for GPSampler, too slow to run to n = 200 on 2 shared cores): the study gets
+    n - TIMED_ASKS uniformly random trials (add_trial), then TIMED_ASKS asks are timed as in
+    run_optuna. A GP's cost depends on n, not on where the points lie."""
+    evaluate, d, ref = PROBLEMS[problem]
+    sampler = optuna.samplers.GPSampler(seed=seed) if sampler_name == "gp" else optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(directions=["minimize"] * len(ref), sampler=sampler)
+    rng = np.random.default_rng(seed)
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    for _ in range(n - TIMED_ASKS):
+        x = [float(v) for v in rng.random(d)]
+        values, cons = evaluate(x)
+        attrs = {"constraints": cons} if cons else {}
+        study.add_trial(optuna.trial.create_trial(params={f"x{i}": x[i] for i in range(d)}, distributions={f"x{i}": dist for i in range(d)},
+                                                  values=values, system_attrs=attrs))
+    times = []
+    for _ in range(TIMED_ASKS):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        x = [trial.suggest_float(f"x{k}", 0.0, 1.0) for k in range(d)]
+        times.append(time.perf_counter() - t0)
+        values, cons = evaluate(x)
+        for j, c in enumerate(cons or []):
+            trial.set_constraint(f"c{j}", c)
+        study.tell(trial, values)
+    return statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
@@ -199,7 +231,17 @@ def main() -> None:
     ap.add_argument("--tuneport", default="auto,tpe,nsga2,random", help="tuneport strategies (auto = the study's default)")
     ap.add_argument("--optuna", default="nsgaii,tpe,random", help="Optuna samplers (gp is added by --gp)")
     ap.add_argument("--out", default=str(RESULTS / "multiobjective.json"))
+    ap.add_argument("--speed-at", type=int, default=0, metavar="N",
+                    help="only time Optuna's --optuna samplers' asks at N trials on prefilled random studies (optuna_ask_s_at)")
     a = ap.parse_args()
+    if a.speed_at:
+        print("| problem | sampler | seed | median ask ms at n = %d |" % a.speed_at)
+        print("| --- | --- | --- | --- |")
+        for problem in a.problems.split(","):
+            for s_name in [x for x in a.optuna.split(",") if x]:
+                for seed in range(a.seeds):
+                    print(f"| {problem} | optuna-{s_name} | {seed} | {1000 * optuna_ask_s_at(s_name, problem, seed, a.speed_at):.4g} |", flush=True)
+        return
     budgets = [int(b) for b in a.budgets.split(",")]
     problems = a.problems.split(",")
     hv_max = {p: (hypervolume(f, PROBLEMS[p][2]) if (f := true_front(p)) is not None else None) for p in problems}

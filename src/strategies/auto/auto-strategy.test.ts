@@ -5,13 +5,15 @@ import { strategyConformance } from "../../testing/strategy.case.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { GENERATION_ATTR } from "../nsga2/nsga2-strategy.js";
+import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});
 strategyConformance(autoStrategyFactory, { options: { ...defaults, gp_until: 15 }, n: 25 });
-// Multi-objective: MOTPE, then NSGA-II from trial 20 (both phases inside the simulated budget).
-strategyConformance(autoStrategyFactory, { options: { ...defaults, mo_nsga2_from: 20 }, n: 30, objectives: 2 });
+// Multi-objective: MOTPE, then NSGA-II from trial 20 (both phases inside the simulated budget);
+// ParEGO (the default model) is in the conformance suite of its own (parego-strategy.test.ts).
+strategyConformance(autoStrategyFactory, { options: { ...defaults, mo_model: "tpe", mo_nsga2_from: 20 }, n: 30, objectives: 2 });
 
 const floats = (d: number): SearchSpace => Object.fromEntries(Array.from({ length: d }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
 
@@ -41,8 +43,18 @@ describe("auto strategy", () => {
     expect(auto.phase({ study: makeStudy({ ...floats(2), c0: cat, c1: cat }), trials: [] })).toBe("tpe");
   });
 
-  it("multi-objective: MOTPE (tpe) below mo_nsga2_from COMPLETE trials, NSGA-II from there, whatever the space", () => {
-    const auto = new AutoStrategy({ ...defaults, mo_nsga2_from: 60 });
+  it("multi-objective: ParEGO by default; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
+    const mo = makeStudy(floats(3), { directions: ["minimize", "minimize"] });
+    expect(new AutoStrategy(defaults).phase({ study: mo, trials: [] })).toBe("parego");
+    expect(defaults).toMatchObject({ mo_model: "parego", mo_nsga2_from: 1_000_000_000 });
+    const history = Array.from({ length: 12 }, (_, i) =>
+      makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
+    );
+    const viaAuto = new AutoStrategy(defaults).suggest(suggestRequest(mo, history));
+    const direct = paregoStrategyFactory.create(paregoStrategyFactory.options.parse({})).suggest(suggestRequest(mo, history));
+    expect(viaAuto.params).toEqual(direct.params);
+    expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: "parego", parego_weights: direct.systemAttrs?.parego_weights });
+    const auto = new AutoStrategy({ ...defaults, mo_model: "tpe", mo_nsga2_from: 60 });
     const directions: Direction[] = ["minimize", "maximize"];
     const study = makeStudy(floats(3), { directions });
     const tpe = tpeStrategyFactory.create(tpeStrategyFactory.options.parse({}));
