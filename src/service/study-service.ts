@@ -18,6 +18,7 @@
  * lock (`live`): a request that waited while the study was deleted gets NOT_FOUND and queues
  * nothing. Creates and deletes are ordinary queued changes, so they commit in request order.
  */
+import type { WorkerIdentity } from "../domain/worker.js";
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
@@ -41,6 +42,7 @@ import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
+import { type SampledImportances, studyImportances, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
 import * as trialOps from "./trial-ops.js";
@@ -462,7 +464,7 @@ export class StudyService {
   // ---------------------------------------------------------------- trials (trial-ops.ts)
 
   /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`. */
-  ask = (a: S.AskArgs, requestId?: string): Promise<AskResult> => trialOps.ask(this.core, a, requestId);
+  ask = (a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> => trialOps.ask(this.core, a, requestId, worker);
   suggest = (a: S.SuggestArgs, requestId?: string) => trialOps.suggest(this.core, a, requestId);
   enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
   report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);
@@ -524,6 +526,16 @@ export class StudyService {
   /** The Pareto front with its hypervolume (reads.ts `bestTrialsOf`). @throws NOT_FOUND, INVALID_ARGUMENT. */
   async bestTrials(a: S.BestTrialsArgs): Promise<ParetoFrontView> {
     return this.pipeline.visible(reads.bestTrialsOf(this.getState(a.study), a, this.now()));
+  }
+
+  /** See reads-summary.ts `summaryOf`: a briefing computed here, importances on a bounded sample. @throws NOT_FOUND. */
+  async studySummary(a: S.StudyArgs): Promise<ReturnType<typeof summaryOf>> {
+    return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.descriptions()));
+  }
+
+  /** See reads-summary.ts `studyImportances` (at most IMPORTANCE_SAMPLE COMPLETE trials). @throws NOT_FOUND. */
+  async paramImportances(a: S.StudyArgs): Promise<SampledImportances> {
+    return this.pipeline.visible(studyImportances(this.getState(a.study)));
   }
 
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */

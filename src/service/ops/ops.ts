@@ -10,6 +10,7 @@
  *
  * Adding an op is one entry here and one service method.
  */
+import type { WorkerIdentity } from "../../domain/worker.js";
 import type { z } from "zod";
 import type { StudyService } from "../study-service.js";
 import * as S from "./schemas.js";
@@ -21,6 +22,8 @@ export const PROTOCOL_VERSIONS = [1] as const;
 export interface OpContext {
   /** The request id: mutations are de-duplicated by it, and an id names one request. */
   readonly requestId?: string;
+  /** Who sent the request, as its transport knows it (domain/worker.ts); `ask` records it with the trial. */
+  readonly worker?: WorkerIdentity;
 }
 
 /** `T` with every array and object read-only, so views with read-only fields satisfy a result schema. */
@@ -103,7 +106,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
   }),
   plot: op({
-    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history).",
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history, lineage, trajectories).",
     args: S.plotArgs,
     result: S.plotResult,
     mutating: false,
@@ -172,7 +175,7 @@ export const OPS = {
     mutating: true,
     mcp: via("ask_trial"),
     python: via("Study.ask"),
-    run: (svc, a, ctx) => svc.ask(a, ctx.requestId),
+    run: (svc, a, ctx) => svc.ask(a, ctx.requestId, ctx.worker),
   }),
   suggest: op({
     summary: "Define-by-run: the value of one more parameter of a running trial.",
@@ -282,6 +285,24 @@ export const OPS = {
     mcp: via("pareto_front"),
     python: via("Study.best_trials", "Study.pareto_front"),
     run: (svc, a) => svc.bestTrials(a),
+  }),
+  study_summary: op({
+    summary: "A study briefing computed on the server: progress, best, trend, queue, throughput and the most influential parameters, with the same facts as prose.",
+    args: S.studyArgs,
+    result: S.studySummaryResult,
+    mutating: false,
+    mcp: via("study_summary"),
+    python: hidden("an agent's briefing (MCP); Python code reads Study.best_trial and Study.trials"),
+    run: (svc, a) => svc.studySummary(a),
+  }),
+  param_importances: op({
+    summary: "First-order parameter importances (shares of 1) computed on the server, on an evenly spaced sample of at most 5,000 COMPLETE trials.",
+    args: S.studyArgs,
+    result: S.paramImportancesResult,
+    mutating: false,
+    mcp: via("param_importances"),
+    python: hidden("an agent's read (MCP); Python users analyse Study.trials with their own tools"),
+    run: (svc, a) => svc.paramImportances(a),
   }),
   set_user_attrs: op({
     summary: "Merges user attributes into a study or, with `trial`, into one trial.",

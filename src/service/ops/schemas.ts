@@ -234,7 +234,7 @@ export const queryTrialsArgs = z
       .min(1)
       .max(300)
       .optional()
-      .describe("number (default), value, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; missing values last"),
+      .describe("number (default), value, values.I (objective I, from 0), state, started_at, finished_at, duration, worker, params.NAME or user_attrs.NAME; missing values last"),
     descending: z.boolean().optional(),
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).optional().describe("rows per page [50]"),
@@ -445,12 +445,14 @@ export const trialRowSchema = z.object({
   number: trialNumber,
   state: trialStateSchema,
   value: nullableNumber,
+  values: z.array(z.number()).nullable().describe("one value per objective; null without a result"),
   params: z.record(z.string(), scalar),
   started_at: nullableNumber,
   finished_at: nullableNumber,
   duration_s: nullableNumber,
   n_intermediate: z.number().int(),
   enqueued: z.boolean(),
+  worker: z.string().nullable().describe("who asked the trial: host:pid (client), an MCP session, or the transport; null when not recorded"),
 });
 export const queryTrialsResult = z.object({
   rows: z.array(trialRowSchema),
@@ -469,6 +471,7 @@ export const studyOverviewSchema = z.object({
   best: z.object({ number: trialNumber, value: z.number() }).nullable(),
   last_activity_at: nullableNumber.describe("epoch seconds of the latest created, started or finished trial (or the study's creation)"),
   live_workers: z.number().int().describe("RUNNING trials whose lease has not expired: workers at work"),
+  workers: z.array(z.string()).describe("who holds those trials (host:pid (client), or an MCP session), distinct, at most 20"),
 });
 export const studiesOverviewResult = z.object({ studies: z.array(studyOverviewSchema) });
 export const plotResult = z.object({
@@ -477,6 +480,54 @@ export const plotResult = z.object({
   width: z.number().int(),
   height: z.number().int(),
   kind: z.enum(PLOT_KINDS),
+});
+const importanceSchema = z.object({ param: z.string(), importance: z.number(), score: z.number(), n: z.number().int() });
+export const paramImportancesResult = z.object({
+  importances: z.array(importanceSchema).describe("most important first; shares sum to 1 unless every score is 0"),
+  n_trials: z.number().int().describe("COMPLETE trials the figures were computed from"),
+  n_complete: z.number().int().describe("COMPLETE trials with a finite value in the study when computed (a sampled result is reused until 1% more complete)"),
+  sampled: z.boolean().describe("true when n_trials < n_complete: an evenly spaced sample by trial number"),
+  method: z.string(),
+  note: z.string().optional().describe("why there are no importances, when there are none"),
+  caveats: z.array(z.string()),
+});
+const summaryPlugin = pluginConfigSchema.extend({ description: z.string().nullable() });
+export const studySummaryResult = z.object({
+  study: z.string(),
+  direction: directionSchema,
+  counts: z.record(trialStateSchema, z.number().int()),
+  n_trials: z.number().int(),
+  best: z.object({ trial: trialNumber, value: anyNumber, params: attrs }).nullable(),
+  trend: z.object({
+    status: z.enum(["no-data", "improving", "plateau"]),
+    completions_since_best: z.number().int(),
+    best_at_half: anyNumber.nullable(),
+    best_so_far: z.array(anyNumber).describe("best value after each completion, at most 20 points, evenly thinned"),
+  }),
+  throughput_per_min: nullableNumber,
+  strategy: summaryPlugin,
+  scheduler: summaryPlugin.nullable(),
+  queued: z.array(z.object({ trial: trialNumber, params: attrs, rationale: z.string().nullable() })),
+  queued_total: z.number().int(),
+  running: z.array(trialNumber),
+  running_total: z.number().int(),
+  top_params: z.array(z.object({ param: z.string(), importance: z.number() })),
+  importances_sampled: z.boolean().describe("true when top_params rest on a sample of the COMPLETE trials (see param_importances)"),
+  pruned_share: nullableNumber,
+  front: z
+    .object({
+      size: z.number().int(),
+      hypervolume: nullableNumber,
+      reference_point: z.array(z.number()).nullable(),
+      reference_point_source: z.enum(["given", "derived"]).nullable(),
+      hypervolume_history: z.array(z.number()).describe("hypervolume after each change, at most 20 points, evenly thinned"),
+      completions_since_improvement: z.number().int(),
+      n_feasible: z.number().int(),
+      n_infeasible: z.number().int(),
+    })
+    .nullable()
+    .describe("multi-objective studies: the Pareto front's size, hypervolume and trend; null otherwise"),
+  text: z.string().describe("the same facts as prose, for a reader with little room"),
 });
 
 // ------------------------------------------------------------------ drift guards (compile time)

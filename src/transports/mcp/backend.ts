@@ -4,23 +4,29 @@
  * - `RemoteBackend`: a running server reached over ZeroMQ (`tuneport mcp --connect`).
  *
  * Both expose every op of the table through one typed `call(op, args)`, so a tool reaches whatever
- * workers reach, with the same results. Derived read models (summary, importances, plots) are
- * computed from `allTrials` by the pure functions in `src/service/`, so both modes agree.
+ * workers reach, with the same results. Derived read models (summary, importances, plots) are ops
+ * computed by the service where the trials live, so both modes agree and `--connect` never ships a
+ * big study's trials to compute them; `allTrials` is left to `wait_for_progress`'s list of trials
+ * finished while it waited.
  */
 import type { Logger } from "pino";
 import type { TuneportError } from "../../domain/errors.js";
+import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
 import type { OpArgs, OpName, OpResult } from "../../service/ops/ops.js";
 import type { StudyChange, StudyService } from "../../service/study-service.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import type { ZmqClient } from "../zmq/zmq-client.js";
 
-/** Largest number of trials read for summaries, importances and plots. */
+/** An agent over MCP whose session and name are not known (stdio, or before `initialize`). */
+const MCP_AGENT = workerIdentity("mcp");
+
+/** Largest number of trials `allTrials` reads. */
 export const MAX_TRIALS_READ = 100_000;
 
 export interface McpBackend {
   /** Runs one op of the table. @throws TuneportError. */
   call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>>;
-  /** Every trial of the study (up to MAX_TRIALS_READ), for derived read models. */
+  /** Every trial of the study (up to MAX_TRIALS_READ). */
   allTrials(study: string): Promise<TrialView[]>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
   version(study: string): Promise<number>;
@@ -29,12 +35,19 @@ export interface McpBackend {
   /** Subscribes to changes of every study; returns the unsubscribe function. */
   onChange(listener: (change: StudyChange) => void): () => void;
   close(): Promise<void>;
+  /**
+   * The same backend, with every op it runs attributed to `who()` (asked at each call: an MCP
+   * session's agent is known after `initialize`), which `ask` records as the trial's holder.
+   * Absent on `RemoteBackend`: its ZeroMQ `hello` identifies it to the server.
+   */
+  as?(who: () => WorkerIdentity): McpBackend;
 }
 
 /** The in-process service. `close` leaves the service open: its owner closes it. */
-export function serviceBackend(service: StudyService): McpBackend {
+export function serviceBackend(service: StudyService, who: () => WorkerIdentity = () => MCP_AGENT): McpBackend {
   return {
-    call: (op, args) => service.execute(op, args),
+    call: (op, args) => service.execute(op, args, { worker: who() }),
+    as: (other) => serviceBackend(service, other),
     // No projection is asked for, so every row is a whole view.
     allTrials: async (s) => (await service.execute("trials", { study: s, limit: MAX_TRIALS_READ })).trials as TrialView[],
     version: async (s) => service.versionOf(s),
