@@ -26,7 +26,7 @@ import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
-import { CommitPipeline } from "./commit-pipeline.js";
+import { CommitPipeline, DEFAULT_LAZY_COMMIT_MS } from "./commit-pipeline.js";
 import { type ServiceCore, type SuggestRunner, inProcessRunner } from "./core.js";
 import { Idempotency, type ReplyCtx } from "./idempotency.js";
 import { expiryAfterRestart, ttlOf } from "./leases.js";
@@ -81,6 +81,12 @@ export interface StudyServiceOptions {
    * ids from the largest stored (one server per database); `SharedOwnership` for several servers.
    */
   readonly ownership?: Ownership;
+  /**
+   * How long a report that decides nothing (`continue`) may wait for its commit after it was
+   * acknowledged (ms; default DEFAULT_LAZY_COMMIT_MS). 0: commit before reply, like every other
+   * change. See docs/DURABILITY.md "Intermediate values".
+   */
+  readonly lazyCommitMs?: number;
 }
 
 export type CreateStudyArgs = S.CreateStudyInput;
@@ -104,6 +110,8 @@ export class StudyService {
   private readonly studies = new Map<string, StudyState>();
   private readonly pipeline: CommitPipeline;
   private readonly idem: Idempotency;
+  /** Results of mutations acknowledged before their commit (lazy reports); see `commit`. */
+  private readonly earlyAck = new WeakSet<object>();
   /** Also the source of storage-wide ids, taken when a record is built (commits interleave; a failed one leaves a gap). */
   private readonly ownership: Ownership;
   private readonly onFatal: (err: unknown) => void;
@@ -131,9 +139,9 @@ export class StudyService {
     this.onFatal = (err) => {
       if (!fatal) (fatal = true), (opts.onFatal ?? (() => undefined))(err);
     };
-    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal);
-    this.idem = new Idempotency(this.storage, () => this.now());
-    this.feed = new ChangeFeed(this.log, () => this.pipeline.visible(undefined));
+    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal, opts.lazyCommitMs ?? DEFAULT_LAZY_COMMIT_MS);
+    this.idem = new Idempotency(this.storage, () => this.now(), () => this.pipeline.committed());
+    this.feed = new ChangeFeed(this.log, () => this.pipeline.committed());
     this.core = {
       log: this.log,
       runner: this.runner,
@@ -142,7 +150,7 @@ export class StudyService {
       state: (name) => this.getState(name),
       live: (s) => this.live(s),
       mutate: (id, op, body) => this.mutate(id, op, body),
-      commit: (changes, result, apply, rc) => this.commit(changes, result, apply, rc),
+      commit: (changes, result, apply, rc, lazy) => this.commit(changes, result, apply, rc, lazy),
       bump: (s, kind) => this.bump(s, kind),
       visible: (v) => this.pipeline.visible(v),
       studies: () => [...this.studies.values()],
@@ -242,16 +250,21 @@ export class StudyService {
   private async mutate<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
     this.pipeline.assertHealthy();
-    // The body returns once its changes are queued (the lock is free again); the reply waits for the commit.
-    return this.idem.once(requestId, op, async (rc) => this.pipeline.visible(await body(rc)));
+    // The body returns once its changes are queued (the lock is free again); the reply waits for the
+    // commit, unless the body queued them lazily (then it is answered now, see `commit`).
+    return this.idem.once(requestId, op, async (rc) => {
+      const result = await body(rc);
+      return typeof result === "object" && result !== null && this.earlyAck.has(result) ? result : this.pipeline.visible(result);
+    });
   }
 
-  private commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null): T {
+  private commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null, lazy = false): T {
     this.pipeline.assertHealthy();
     for (const c of changes)
       if (c.kind === "insert-trial" || c.kind === "update-trial") (c.trial as TrialRecord).persistedExpiry = c.trial.lease?.expiresAt;
     apply();
-    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes);
+    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes, lazy);
+    if (lazy && this.pipeline.acknowledgesLazyEarly && typeof result === "object" && result !== null) this.earlyAck.add(result);
     return result;
   }
 

@@ -409,10 +409,19 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         const lease = leaseChange(s, next);
         if (lease) changes.push(lease);
       }
+      // A report that decides nothing (a plain continue, no attributes) is acknowledged before its
+      // commit (docs/DURABILITY.md "Intermediate values"): losing it in a crash contradicts no
+      // decision. Any other answer (prune, update, a budget, checkpoints to delete, a rung
+      // reached) is committed before it is sent.
+      const lazy =
+        decision.action === "continue" &&
+        decision.budget === undefined &&
+        decision.delete_checkpoints === undefined &&
+        Object.keys(attrs).length === 0;
       return core.commit(changes, { decision }, () => {
         setTrial(s, next);
         core.bump(s);
-      }, rc);
+      }, rc, lazy);
     }),
   );
 }
