@@ -359,9 +359,10 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         intermediate: repeat ? t.intermediate : [...t.intermediate, { step, value }],
         lease: { token: (t.lease as Lease).token, expiresAt: core.now() + ttlOf(s, t) * 1000 },
       };
-      const rng = Rng.derive(s.study.config.seed, t.number, "report", step);
-      // The trial list with this report applied is O(n) to build: only for plug-ins that read it.
+      // The trial list with this report applied is O(n) to build, and the seeded generator costs a
+      // hash: both only for plug-ins that read them (most reports reach neither).
       let withReport: TrialRecord[] | null = null;
+      let rng: Rng | null = null;
       const rreq = {
         study: s.ctx,
         get trials(): TrialRecord[] {
@@ -371,7 +372,9 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         step,
         value,
         data,
-        rng,
+        get rng(): Rng {
+          return (rng ??= Rng.derive(s.study.config.seed, t.number, "report", step));
+        },
         stats: statsOf(s.agg),
       };
       let decision: Decision = CONTINUE;
