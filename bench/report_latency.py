@@ -8,7 +8,9 @@ One client on loopback. In the same run, interleaved in blocks so that both see 
   report (commit-first) the same against `tuneport serve --report-commit-ms 0` (every report is
                        committed before its reply: the behaviour before issue 19 item 1)
   client report        the Python client's blocking `trial.report(value, step)` against the lazy server
-for each scheduler (none, median, asha), in trials of --steps reports (ask, reports, tell).
+for each scheduler (none, median, asha), in trials of --steps reports (ask, reports, tell). Each trial's
+values are a little better than the previous trial's, so the median scheduler continues (its
+answers are plain `continue`); ASHA's rung promotions are committed before their reply.
 Goal: report p50 <= 1.5x the echo p50 of the same run, report p99 <= 1.5 ms.
 
     python bench/report_latency.py [--steps 300] [--trials 4] [--quick] [--no-write-docs]
@@ -67,7 +69,7 @@ def raw_trial(c: Raw, echo: Raw, study: str, steps: int, lat: list[float], echo_
     a = c.call("ask", study=study)
     trial, token = a["trial"]["number"], a["lease"]["token"]
     for s in range(steps):
-        f = c.frame("report", study=study, trial=trial, token=token, step=s, value=1.0 / (s + 1) + trial * 1e-3)
+        f = c.frame("report", study=study, trial=trial, token=token, step=s, value=1.0 / (s + 1) - trial * 1e-3)
         t0 = time.perf_counter()
         echo.rt(f)
         t1 = time.perf_counter()
@@ -79,18 +81,23 @@ def raw_trial(c: Raw, echo: Raw, study: str, steps: int, lat: list[float], echo_
         lat.append(t2 - t1)
         if r["result"]["decision"]["action"] == "prune":
             break
-    c.call("tell", study=study, trial=trial, token=token, state="COMPLETE", value=1.0 / steps + trial * 1e-3)
+    c.call("tell", study=study, trial=trial, token=token, state="COMPLETE", value=1.0 / steps - trial * 1e-3)
 
 
 def client_trial(study: Any, steps: int, lat: list[float]) -> None:
+    import tuneport as tp
+
     t = study.ask()
     for s in range(steps):
         t0 = time.perf_counter()
-        d = t.report(1.0 / (s + 1) + t.number * 1e-3, s)
+        try:
+            t.report(1.0 / (s + 1) - t.number * 1e-3, s)
+        except tp.TrialPruned:
+            lat.append(time.perf_counter() - t0)
+            t.prune()
+            return
         lat.append(time.perf_counter() - t0)
-        if d.action == "prune":
-            break
-    t.complete(1.0 / steps + t.number * 1e-3)
+    t.complete(1.0 / steps - t.number * 1e-3)
 
 
 def summary(system: str, scheduler: str, lat: list[float]) -> dict[str, Any]:
