@@ -412,15 +412,13 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         const lease = leaseChange(s, next);
         if (lease) changes.push(lease);
       }
-      // A report that decides nothing (a plain continue, no attributes) is acknowledged before its
-      // commit (docs/DURABILITY.md "Intermediate values"): losing it in a crash contradicts no
-      // decision. Any other answer (prune, update, a budget, checkpoints to delete, a rung
-      // reached) is committed before it is sent.
-      const lazy =
-        decision.action === "continue" &&
-        decision.budget === undefined &&
-        decision.delete_checkpoints === undefined &&
-        Object.keys(attrs).length === 0;
+      // A report that decides nothing (a continue that stores no attribute and asks for no
+      // deletion) is acknowledged before its commit (docs/DURABILITY.md "Intermediate values"):
+      // losing it in a crash contradicts no decision. A continue's `budget` qualifies: schedulers
+      // derive it from what is already stored (ASHA: the trial's `budget` attribute), so a restart
+      // answers the same. Any other answer (prune, update, checkpoints to delete, a rung reached)
+      // is committed before it is sent.
+      const lazy = decision.action === "continue" && decision.delete_checkpoints === undefined && Object.keys(attrs).length === 0;
       return core.commit(changes, { decision }, () => {
         setTrial(s, next);
         core.bump(s);
