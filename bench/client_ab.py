@@ -8,8 +8,10 @@ fresh study; the figure per round is the aggregate trials/s.
 
     python bench/client_ab.py --baseline <commit> [--rounds 12] [--trials 1500] [--clients 1,16]
 
-Prints median trials/s with IQR per version, the ratio of medians, and a Wilcoxon signed-rank
-test over the paired rounds (scipy); also the client processes' CPU time per trial.
+Prints median trials/s with IQR per version, the ratio of medians, a 90 % bootstrap interval for
+the geometric mean of the paired ratios (the figure a "no more than 5 % slower" goal is read from:
+its lower end) and a Wilcoxon signed-rank test over the paired rounds (scipy); also the client
+processes' CPU time per trial.
 
 ``--target echo`` takes the server out: the client's request path alone (envelope, encoding,
 socket, waiting, decoding) against bench/echo-server.mjs, which returns each request unchanged,
@@ -113,6 +115,19 @@ class EchoServer:
         self.proc.wait(timeout=30)
 
 
+def paired_ratio_ci90(a: list[float], b: list[float], resamples: int = 4000) -> list[float]:
+    """A 90 % bootstrap interval (percentile, seeded) for the geometric mean of the paired ratios
+    b/a: the question "is B more than 5 % slower?" is answered by its lower end, not by a p-value
+    (a large p only says the rounds could not tell the versions apart)."""
+    import math
+    import random
+
+    logs = [math.log(y / x) for x, y in zip(a, b)]
+    rng = random.Random(0)
+    means = sorted(statistics.fmean(rng.choices(logs, k=len(logs))) for _ in range(resamples))
+    return [math.exp(means[int(0.05 * resamples)]), math.exp(means[int(0.95 * resamples) - 1])]
+
+
 def iqr(xs: list[float]) -> list[float]:
     q = statistics.quantiles(xs, n=4)
     return [q[0], q[2]]
@@ -166,6 +181,7 @@ def main() -> int:
                     "new_iqr": iqr(b),
                     "ratio_of_medians": statistics.median(b) / statistics.median(a),
                     "paired_ratio_median": statistics.median(y / x for x, y in zip(a, b)),
+                    "paired_ratio_geomean_ci90": paired_ratio_ci90(a, b),
                     "wilcoxon_p": float(wilcoxon(a, b).pvalue),
                     "baseline": a,
                     "new": b,

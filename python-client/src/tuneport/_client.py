@@ -139,17 +139,19 @@ class Client:
         main = self._channel
         chan = channel or main
         limit = self.limits.get("max_message_bytes")
-        size = len(encode(message)) if isinstance(limit, int) else 0
-        if isinstance(limit, int) and size > limit:
+        payload = encode(message)  # once: the channel sends these bytes on every attempt
+        if isinstance(limit, int) and len(payload) > limit:
             raise MessageTooLargeError(
-                f"{op} request of {size} bytes exceeds the server's limit of {limit}",
+                f"{op} request of {len(payload)} bytes exceeds the server's limit of {limit}",
                 {"max_message_bytes": limit},
             )
         delay = 0.1
         for attempt in range(main.retries + 1):
             try:
                 return parse_reply(
-                    chan.request(message, timeout=main.timeout, retries=main.retries, outage_budget_s=main.outage_budget_s)
+                    chan.request(
+                        message, timeout=main.timeout, retries=main.retries, outage_budget_s=main.outage_budget_s, payload=payload
+                    )
                 )
             except UnavailableError:
                 if attempt == main.retries:

@@ -25,7 +25,7 @@ from typing import Any
 import zmq
 
 from ._errors import ClientClosedError, TimeoutError
-from ._protocol import DEFAULT_OUTAGE_BUDGET_S, Channel, CurveKeys, check_endpoint
+from ._protocol import DEFAULT_OUTAGE_BUDGET_S, Channel, CurveKeys, check_endpoint, encode
 
 #: Redirects followed in a row before a request waits (a stale owner row can point in a circle).
 MAX_HOPS = 8
@@ -154,13 +154,16 @@ class FailoverChannel:
         timeout: float | None = None,
         retries: int | None = None,
         outage_budget_s: float | None = None,
+        payload: bytes | None = None,
     ) -> Any:
-        """Sends ``message`` (the same bytes, the same id, each time) until a server that serves its
+        """Sends ``message`` (encoded once: ``payload`` when given; the same bytes, the same id, each time) until a server that serves its
         study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
         failover window ended. @raises TimeoutError after ``1 + retries`` silent attempts (with one
         endpoint: as ``Channel.request``, outage budget included)."""
         wait = self.timeout if timeout is None else timeout
         silences_allowed = self.retries if retries is None else retries
+        if payload is None:
+            payload = encode(message)
         with self._lock:
             started = time.monotonic()
             silences = hops = 0
@@ -172,7 +175,7 @@ class FailoverChannel:
                 if len(self.endpoints.all) == 1:
                     # One server known: its channel's own retries and outage budget, unchanged.
                     reply = self._channel(endpoint, wait).request(
-                        message, timeout=wait, retries=silences_allowed, outage_budget_s=outage_budget_s
+                        message, timeout=wait, retries=silences_allowed, outage_budget_s=outage_budget_s, payload=payload
                     )
                     moved = redirect_of(reply)
                     target = moved.get("endpoint") if moved is not None else None
@@ -182,7 +185,9 @@ class FailoverChannel:
                         continue
                     return reply
                 try:
-                    reply = self._channel(endpoint, wait).request(message, timeout=wait, retries=0, outage_budget_s=min(wait, self.outage_budget_s))
+                    reply = self._channel(endpoint, wait).request(
+                        message, timeout=wait, retries=0, outage_budget_s=min(wait, self.outage_budget_s), payload=payload
+                    )
                 except TimeoutError as err:  # silent or unreachable for a whole attempt
                     self.endpoints.silent(endpoint)
                     silences += 1

@@ -24,7 +24,6 @@ import re
 import struct
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,8 +62,9 @@ def decode(frame: bytes) -> Any:
 
 
 def new_request_id() -> str:
-    """A fresh request id (32 hex characters)."""
-    return uuid.uuid4().hex
+    """A fresh request id: 128 random bits as 32 hex characters (what ``uuid4().hex`` gives, at a
+    third of its cost: this runs once per request)."""
+    return os.urandom(16).hex()
 
 
 def make_request(op: str, args: Mapping[str, Any], *, version: int = 1, request_id: str | None = None) -> dict[str, Any]:
@@ -293,15 +293,17 @@ class Channel:
         timeout: float | None = None,
         retries: int | None = None,
         outage_budget_s: float | None = None,
+        payload: bytes | None = None,
     ) -> Any:
-        """Sends ``message`` and returns the reply map whose ``id`` matches (or whose ``id`` is null:
+        """Sends ``message`` (``payload``: its encoding, when the caller already made it) and returns the reply map whose ``id`` matches (or whose ``id`` is null:
         the server could not read ours). While connected, each attempt waits ``timeout`` seconds and
         silence resends the same bytes on a fresh socket. While the server is unreachable, the
         request waits up to ``outage_budget_s`` for it to come back and resends at once when it does.
         @raises TimeoutError after ``1 + retries`` silent attempts or a spent outage budget;
         UnauthenticatedError when the server refuses the ZeroMQ handshake (CURVE keys)."""
         request_id = message["id"]
-        payload = encode(message)
+        if payload is None:
+            payload = encode(message)
         wait = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         budget = self.outage_budget_s if outage_budget_s is None else outage_budget_s
