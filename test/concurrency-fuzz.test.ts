@@ -137,7 +137,10 @@ class Generator {
         : { op: "set_user_attrs", study: l.study, trial: l.trial, attrs: { note: "n", v: [1, { d: this.r() }] } };
     if (w < 82) return { op: "get_study", study };
     if (w < 85) return { op: "trials", study, states: ["COMPLETE", "RUNNING"], limit: 20 };
-    if (w < 88) return { op: this.pick(["trial", "trajectory", "lineage"]), study: l.study, trial: l.trial };
+    if (w < 88)
+      return this.r() < 0.8
+        ? { op: this.pick(["trial", "trajectory", "lineage"]), study: l.study, trial: l.trial }
+        : { op: this.pick(["study_summary", "param_importances"]), study };
     if (w < 91) return this.r() < 0.5 ? { op: "best", study } : { op: "best_trials", study, history: this.r() < 0.5 };
     if (w < 94) return { op: "list_studies" };
     if (w < 94.5) return { op: "plot", study, kind: this.pick(["history", "slice", "importances"]) };

@@ -50,6 +50,8 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("best", { study });
   await go("best_trials", { study, history: true });
   await go("lineage", { study });
+  await go("study_summary", { study });
+  await go("param_importances", { study });
   await go("plot", { study, kind: "history" });
   await go("plot_spec", { study, kind: "history", trials: [trial] });
   await go("query_trials", { study, states: ["COMPLETE"], ranges: { lr: { min: 1e-4 } }, sort: "params.lr", descending: true, limit: 10 });

@@ -36,11 +36,7 @@ export interface EmbeddedOptions {
   readonly reportCommitMs?: number;
 }
 
-/** Opens a storage for one-off commands (`studies`, `export`, `import`): SQLite or PostgreSQL. */
-export async function openStorage(path: string, opts: { readonly?: boolean } = {}): Promise<Storage> {
-  if (isPostgresUrl(path)) return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2 });
-  return new SqliteStorage({ path, readonly: opts.readonly });
-}
+export { openStorage } from "./open-storage.js";
 
 /** Opens storage and service, or logs why not and returns null (storage left closed). */
 export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promise<Embedded | null> {

@@ -1,23 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
+import { openStorage } from "./embedded.js";
 import { studySummaries } from "./studies.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-describe("tuneport studies list reads summaries", () => {
-  it("gives the views list_studies gives, without loading the trials (ties, every state, both directions)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tuneport-summaries-"));
-    dirs.push(dir);
-    const path = join(dir, "s.db");
-    const storage = new SqliteStorage({ path });
+describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads summaries on %s", (backend: StorageBackend) => {
+  it("gives the views list_studies gives, without loading the trials (ties, every state, both directions, constraints)", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
     const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => 1_000_000, reapIntervalMs: 0 });
     const space = { x: { type: "float", low: 0, high: 1 } };
     const values: Record<string, (number | string)[]> = {
@@ -38,14 +29,22 @@ describe("tuneport studies list reads summaries", () => {
         });
       }
     }
+    // Constraints: the lowest value is infeasible (c > 0), c = 0 is satisfied.
+    await svc.execute("create_study", { name: "con", space });
+    for (const [value, c] of [[0.1, 1], [0.3, -1], [0.2, 0]] as const) {
+      const a = await svc.execute("ask", { study: "con" });
+      await svc.execute("tell", { study: "con", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value, constraints: [c] });
+    }
     await svc.execute("enqueue", { study: "lo", params: { x: 0.5 } });
     const expected = await svc.listStudies();
     await svc.close();
     await storage.close();
 
-    const reader = new SqliteStorage({ path, readonly: true });
+    const reader = await openStorage(path, { readonly: true });
+    const load = vi.spyOn(reader, "loadTrials");
     try {
       const got = await studySummaries(reader);
+      expect(load).not.toHaveBeenCalled();
       expect(got).toEqual(expected);
       const byName = Object.fromEntries(got.map((s) => [s.name, s]));
       expect(byName.lo?.best_trial?.number).toBe(1); // 0.25 at trials 1 and 3
@@ -54,6 +53,7 @@ describe("tuneport studies list reads summaries", () => {
       expect(byName.lo?.counts).toEqual({ WAITING: 1, RUNNING: 1, COMPLETE: 4, PRUNED: 1, FAIL: 1 });
       expect(byName.empty?.best_trial).toBeNull();
       expect(byName.failed?.best_trial).toBeNull();
+      expect(byName.con?.best_trial?.number).toBe(2);
     } finally {
       await reader.close();
     }

@@ -1,12 +1,11 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
 import { formatNumber } from "../domain/format.js";
 import { silentLogger } from "../logger.js";
-import { StudyService } from "../service/study-service.js";
 import type { OpResult } from "../service/ops/ops.js";
 import { type LineageView, type StudyView, type TrialView, studyView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
-import { openStorage } from "./embedded.js";
+import type { SummaryReader } from "../storage/storage.js";
+import { openStorage } from "./open-storage.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -46,8 +45,8 @@ Options:
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = await openStorage(v.storage as string, { readonly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
-    if (sub === "list" && storage instanceof SqliteStorage) {
-      // Summaries only (counts and best trial per study, from SQL): not every trial in memory.
+    if (sub === "list") {
+      // Summaries only (counts and best trial per study, from SQL): no trial is loaded, on SQLite and PostgreSQL alike.
       try {
         const studies = await studySummaries(storage);
         if (v.json) out(JSON.stringify(studies, null, 2));
@@ -57,13 +56,11 @@ Options:
       }
       return 0;
     }
+    // Loaded here, not at the top: `studies list` never needs the service (or its start-up cost).
+    const { StudyService } = await import("../service/study-service.js");
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     try {
-      if (sub === "list") {
-        const studies = await service.listStudies();
-        if (v.json) out(JSON.stringify(studies, null, 2));
-        else out(formatStudyTable(studies));
-      } else if (sub === "show") {
+      if (sub === "show") {
         const { study: s } = await service.execute("get_study", { study: name as string });
         const front = s.directions.length > 1 ? await service.execute("best_trials", { study: name as string }) : null;
         if (v.json) out(JSON.stringify(front ? { ...s, pareto_front: front } : s, null, 2));
@@ -102,13 +99,15 @@ export function table(header: string[], rows: string[][]): string {
 
 /**
  * Every study's view (config, counts, best trial) as `list_studies` answers it, from SQL
- * summaries: the trials are not loaded (PostgreSQL storage still goes through the service).
+ * summaries (storage.ts `SummaryReader`, SQLite or PostgreSQL): the trials are not loaded.
  */
-export async function studySummaries(storage: SqliteStorage): Promise<StudyView[]> {
-  return (await storage.listStudies()).map((study) => {
-    const { counts, best } = storage.studySummary(study.id, study.config.direction);
-    return studyView(study, counts, best);
-  });
+export async function studySummaries(storage: SummaryReader): Promise<StudyView[]> {
+  const out: StudyView[] = [];
+  for (const study of await storage.listStudies()) {
+    const { counts, best } = await storage.studySummary(study.id, study.config.direction);
+    out.push(studyView(study, counts, best));
+  }
+  return out;
 }
 
 export function formatStudyTable(studies: StudyView[]): string {

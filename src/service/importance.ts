@@ -22,6 +22,9 @@
  */
 import type { TrialView } from "./views.js";
 
+/** What importances read of a trial: a view, or the server's own record (reads-summary.ts). */
+export type ImportanceTrial = Pick<TrialView, "state" | "value" | "params">;
+
 /** Fewer complete trials than this give no importances. */
 export const MIN_TRIALS = 4;
 /** Fewer complete trials than this: importances come with a caveat (a hint, not a finding). */
@@ -57,7 +60,7 @@ export const IMPORTANCE_METHOD =
   "first-order variance share: epsilon-squared of the rank-transformed objective across quantile bins (numeric) or choices (categorical) of each parameter";
 
 /** Importances of every parameter used by COMPLETE trials. Pure; never throws. */
-export function paramImportances(trials: readonly TrialView[]): Importances {
+export function paramImportances(trials: readonly ImportanceTrial[]): Importances {
   const done = trials.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
   if (done.length < MIN_TRIALS)
     return {
@@ -69,10 +72,12 @@ export function paramImportances(trials: readonly TrialView[]): Importances {
     };
   const names = [...new Set(done.flatMap((t) => Object.keys(t.params)))];
   const raw: ParamImportance[] = [];
+  // The objective's ranks over every complete trial serve each parameter every trial has.
+  const allRanks = ranks(done.map((t) => t.value as number));
   for (const name of names) {
     const rows = done.filter((t) => name in t.params);
     if (rows.length < MIN_TRIALS) continue;
-    const y = ranks(rows.map((t) => t.value as number));
+    const y = rows.length === done.length ? allRanks : ranks(rows.map((t) => t.value as number));
     const xs = rows.map((t) => t.params[name]);
     const numeric = xs.every((x) => typeof x === "number");
     const groups = numeric ? quantileBins(xs as number[]) : categoryBins(xs);
@@ -89,25 +94,28 @@ export function paramImportances(trials: readonly TrialView[]): Importances {
   return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD, caveats };
 }
 
-/** Ranks 1..n, ties get their average rank. */
+/** Ranks 1..n, ties get their average rank. One native sort and two binary searches per value. */
 export function ranks(v: readonly number[]): number[] {
-  const order = v.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
-  const out = new Array<number>(v.length).fill(0);
-  let i = 0;
-  while (i < order.length) {
-    let j = i;
-    while (j + 1 < order.length && (order[j + 1] as readonly [number, number])[0] === (order[i] as readonly [number, number])[0]) j++;
-    const r = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) out[(order[k] as readonly [number, number])[1]] = r;
-    i = j + 1;
-  }
-  return out;
+  const sorted = Float64Array.from(v).sort();
+  const bound = (x: number, upper: boolean) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = sorted[mid] as number;
+      if (m < x || (upper && m === x)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // Ties occupy sorted[first, end): their average rank is (first + end - 1) / 2 + 1.
+  return v.map((x) => (bound(x, false) + bound(x, true) - 1) / 2 + 1);
 }
 
 /** Bin index of each value: equal-count bins over the sorted values; equal values share a bin. */
 function quantileBins(xs: readonly number[]): number[] {
   const k = Math.max(2, Math.min(MAX_BINS, Math.floor(xs.length / TRIALS_PER_BIN)));
-  const sorted = [...xs].sort((a, b) => a - b);
+  const sorted = Float64Array.from(xs).sort();
   // Upper edges at the k-quantiles; a value goes to the first bin whose edge is >= it.
   const edges: number[] = [];
   for (let b = 1; b < k; b++) edges.push(sorted[Math.min(sorted.length - 1, Math.floor((b * sorted.length) / k))] as number);

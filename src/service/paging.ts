@@ -84,38 +84,44 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
   // Ascending sort key comparison; `descending` reverses it.
   const cmp = (x: { n: number; v: number | null }, y: { n: number; v: number | null }) =>
     order === "value" ? sign * ((x.v as number) - (y.v as number)) || x.n - y.n : x.n - y.n;
-  if (order === "value" && a.cursor === undefined) {
-    // The common best-k page: keep only the first offset + limit while scanning (O(n log k)).
-    const dir = desc ? -1 : 1;
-    const ordered = (x: TrialRecord, y: TrialRecord) => dir * cmp({ n: x.number, v: x.value }, { n: y.number, v: y.value });
-    const offset = a.offset ?? 0;
-    const limit = a.limit ?? DEFAULT_TRIALS_LIMIT;
-    const { first, total } = firstK(list, offset + limit, (t) => t.value !== null, ordered);
-    const page = first.slice(offset);
-    const lastShown = page[page.length - 1];
-    const more = offset + page.length < total;
-    const next_cursor = more && lastShown ? encode({ o: order, d: desc, s: filter, n: lastShown.number, v: lastShown.value } satisfies TrialCursor) : null;
-    return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
-  }
-  if (order === "value") list = list.filter((t) => t.value !== null).sort((x, y) => cmp({ n: x.number, v: x.value }, { n: y.number, v: y.value }));
-  if (desc) list = [...list].reverse();
-  const total = list.length;
-  if (a.cursor !== undefined) {
-    const c = decode(a.cursor, "trials");
-    if (c.o !== order || c.d !== desc || c.s !== filter || typeof c.n !== "number")
-      throw invalidArgument("cursor was made for another order_by, descending or states: pass them as on the first page", {
-        cursor_order_by: c.o ?? null,
-      });
-    const last = { n: c.n, v: typeof c.v === "number" ? c.v : null };
-    list = list.filter((t) => (desc ? -1 : 1) * cmp({ n: t.number, v: t.value }, last) > 0);
-  }
+  const last = a.cursor === undefined ? null : cursorPosition(a.cursor, order, desc, filter);
+  const dir = desc ? -1 : 1;
   const offset = a.offset ?? 0;
   const limit = a.limit ?? DEFAULT_TRIALS_LIMIT;
+  const cursorOf = (t: TrialRecord) => encode({ o: order, d: desc, s: filter, n: t.number, v: t.value } satisfies TrialCursor);
+  if (order === "value") {
+    // First and later pages alike keep only the first offset + limit while scanning (O(n log k),
+    // O(k) memory): no sort of every trial, however deep the cursor.
+    const ordered = (x: TrialRecord, y: TrialRecord) => dir * cmp({ n: x.number, v: x.value }, { n: y.number, v: y.value });
+    const after = last === null ? (t: TrialRecord) => t.value !== null : (t: TrialRecord) => t.value !== null && dir * cmp({ n: t.number, v: t.value }, last) > 0;
+    const { first, total: remaining } = firstK(list, offset + limit, after, ordered);
+    let total = remaining;
+    if (last !== null) {
+      total = 0;
+      for (const t of list) if (t.value !== null) total++;
+    }
+    const page = first.slice(offset);
+    const lastShown = page[page.length - 1];
+    const next_cursor = offset + page.length < remaining && lastShown ? cursorOf(lastShown) : null;
+    return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
+  }
+  if (desc) list = [...list].reverse();
+  const total = list.length;
+  if (last !== null) list = list.filter((t) => dir * cmp({ n: t.number, v: t.value }, last) > 0);
   const page = list.slice(offset, offset + limit);
   const lastShown = page[page.length - 1];
-  const more = offset + page.length < list.length;
-  const next_cursor = more && lastShown ? encode({ o: order, d: desc, s: filter, n: lastShown.number, v: lastShown.value } satisfies TrialCursor) : null;
+  const next_cursor = offset + page.length < list.length && lastShown ? cursorOf(lastShown) : null;
   return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
+}
+
+/** The last trial a `trials` cursor showed. @throws INVALID_ARGUMENT for a cursor of another order, direction or filter. */
+function cursorPosition(cursor: string, order: string, desc: boolean, filter: string): { n: number; v: number | null } {
+  const c = decode(cursor, "trials");
+  if (c.o !== order || c.d !== desc || c.s !== filter || typeof c.n !== "number")
+    throw invalidArgument("cursor was made for another order_by, descending or states: pass them as on the first page", {
+      cursor_order_by: c.o ?? null,
+    });
+  return { n: c.n, v: typeof c.v === "number" ? c.v : null };
 }
 
 /** A page of studies in creation order (then name), after `cursor`, at most `limit` (all by default). */

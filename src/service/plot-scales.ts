@@ -8,7 +8,8 @@
  * visible (the best one), padded by 5%; far-out values are drawn on the edge and counted.
  * On a log axis the fences are computed on log10 of the values.
  */
-import type { Direction } from "../domain/trial.js";
+import type { Direction, TrialState } from "../domain/trial.js";
+import type { Importances } from "./importance.js";
 import type { TrialView } from "./views.js";
 
 /** A Vega-Lite spec (kept loose: vega-lite's own types would leak into every caller). */
@@ -20,6 +21,13 @@ export interface PlotOptions {
   readonly params?: readonly string[];
   /** Log-scale objective axis (history, intermediate values, slice; colour in contour and parallel coordinates). */
   readonly logY?: boolean;
+  /**
+   * Set when the server drew from a bounded sample of a big study (plot-sample.ts): the caption's
+   * sentence saying so and, for the history, the study's counts by state.
+   */
+  readonly sampled?: { readonly note: string; readonly counts?: Readonly<Record<TrialState, number>> };
+  /** The study's importances (default parameters, the importances chart), when the caller has them. */
+  readonly importances?: Importances;
 }
 
 /** A chart as a Vega-Lite spec, with one paragraph saying what is drawn (also what was left out). */

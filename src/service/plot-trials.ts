@@ -10,6 +10,7 @@
  * cut silently.
  */
 import { invalidArgument } from "../domain/errors.js";
+import type { TrialState } from "../domain/trial.js";
 import {
   HEIGHT,
   type PlotOptions,
@@ -97,7 +98,7 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
   const present = SERIES.filter((s) => rows.some((r) => r.series === s));
   const colour = { field: "series", type: "nominal", title: "trial", scale: { domain: present, range: present.map((s) => SERIES_COLOURS[s]) } };
   const x = { field: "trial", type: "quantitative", title: "trial number", axis: { tickMinStep: 1, format: "d" }, scale: { nice: false, padding: 8 } };
-  const counts = (s: string) => finished.filter((t) => t.state === s).length;
+  const counts = (s: TrialState) => opts.sampled?.counts?.[s] ?? finished.filter((t) => t.state === s).length;
   const nRug = rows.filter((r) => r.layer === "rug").length;
   const pointLayer: Record<string, unknown> = {
     transform: [{ filter: "datum.layer === 'point'" }],
@@ -129,7 +130,7 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
     `Optimization history of '${study.name}': ${counts("COMPLETE")} complete trials (dots; orange = enqueued proposals), ` +
     `${counts("PRUNED")} pruned (grey, at their value or last report) and ${counts("FAIL")} failed` +
     `${nRug > 0 ? ` (${nRug} trials without a value as ticks along the bottom)` : ""}; the line is the best value so far` +
-    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${outsideNote(range, "trials")}`;
+    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${opts.sampled?.note ?? ""}${outsideNote(range, "trials")}`;
   return {
     caption,
     spec: { ...baseSpec(`Optimization history — ${study.name}`), width: WIDTH, height: HEIGHT, data: { values: rows }, layer },

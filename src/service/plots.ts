@@ -76,7 +76,7 @@ export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly Tria
     case "intermediate_values":
       return intermediateSpec(study, trials, opts);
     case "importances":
-      return importancesSpec(study, trials, importances ?? paramImportances(trials));
+      return importancesSpec(study, trials, importances ?? opts.importances ?? paramImportances(trials));
     case "parallel_coordinates":
       return parallelSpec(study, trials, opts);
     case "slice":

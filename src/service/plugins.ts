@@ -245,6 +245,14 @@ export class PluginCatalogue {
     return out;
   }
 
+  /** Kind, name and description of every plug-in, without the option schemas `describe` converts (cheap: read on every summary). */
+  descriptions(): Pick<PluginDescription, "kind" | "name" | "description">[] {
+    return [
+      ...[...this.strategies.values()].map((f) => ({ kind: "strategy" as const, name: f.name, description: f.description })),
+      ...[...this.schedulers.values()].map((f) => ({ kind: "scheduler" as const, name: f.name, description: f.description })),
+    ];
+  }
+
   private requireStrategy(name: string): StrategyFactory<unknown> {
     const f = this.strategies.get(name);
     if (!f) throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${this.strategyNames().join(", ")}`);

@@ -3,6 +3,7 @@ import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { bestReport, bestReported, defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
+import { plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
@@ -15,7 +16,10 @@ export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): P
   return paretoFrontView(viewOf(s), trials, { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false });
 }
 
-/** A chart of the study from every trial, on `plots` (a worker thread) when given, else in process. */
+/**
+ * A chart of the study, on `plots` (a worker thread) when given, else in process; a big study is
+ * drawn from a bounded sample chosen before any view is built (plot-sample.ts, said in the caption).
+ */
 export async function plotOf(
   s: StudyState,
   a: S.PlotArgs,
@@ -24,8 +28,9 @@ export async function plotOf(
 ): Promise<{ png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind }> {
   const kind = parsePlotKind(a.kind);
   const study = viewOf(s);
-  const trials = s.trials.map((t) => trialView(t, now));
-  const opts = { params: a.params, logY: a.log_y };
+  const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
+  const trials = input.trials.map((t) => trialView(t, now));
+  const opts = { params: a.params, logY: a.log_y, ...input.opts };
   const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
   return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
 }
@@ -82,13 +87,15 @@ export function trajectoryView(s: StudyState, number: number): TrajectoryView {
 
 /**
  * The Vega-Lite spec of a chart, from the same spec functions `plot` renders to PNG (plots.ts);
- * with `trials`, from those trials only. @throws INVALID_ARGUMENT (nothing to draw, unknown parameter).
+ * with `trials`, from those trials only, else as `plotOf` (a big study from a bounded sample).
+ * @throws INVALID_ARGUMENT (nothing to draw, unknown parameter).
  */
 export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kind: PlotKind; spec: Record<string, unknown>; caption: string } {
   const kind = parsePlotKind(a.kind);
   const want = a.trials ? new Set(a.trials) : null;
-  const trials = (want ? s.trials.filter((t) => want.has(t.number)) : s.trials).map((t) => trialView(t, now));
-  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y });
+  const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
+  const trials = input.trials.map((t) => trialView(t, now));
+  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...input.opts });
   return { kind, spec, caption };
 }
 

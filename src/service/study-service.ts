@@ -41,6 +41,7 @@ import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
+import { type SampledImportances, studyImportances, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
 import * as trialOps from "./trial-ops.js";
@@ -537,6 +538,16 @@ export class StudyService {
   /** The Pareto front with its hypervolume (reads.ts `bestTrialsOf`). @throws NOT_FOUND, INVALID_ARGUMENT. */
   async bestTrials(a: S.BestTrialsArgs): Promise<ParetoFrontView> {
     return this.pipeline.visible(reads.bestTrialsOf(this.getState(a.study), a, this.now()));
+  }
+
+  /** See reads-summary.ts `summaryOf`: a briefing computed here, importances on a bounded sample. @throws NOT_FOUND. */
+  async studySummary(a: S.StudyArgs): Promise<ReturnType<typeof summaryOf>> {
+    return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.descriptions()));
+  }
+
+  /** See reads-summary.ts `studyImportances` (at most IMPORTANCE_SAMPLE COMPLETE trials). @throws NOT_FOUND. */
+  async paramImportances(a: S.StudyArgs): Promise<SampledImportances> {
+    return this.pipeline.visible(studyImportances(this.getState(a.study)));
   }
 
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */

@@ -54,13 +54,30 @@ export interface StudySummary {
   text: string;
 }
 
+/** What a summary reads of a trial: a view, or a light copy of the server's record (reads-summary.ts). */
+export type SummaryTrial = Pick<TrialView, "number" | "state" | "value" | "feasible" | "finished_at" | "params" | "system_attrs">;
+
 /** Summarises a study from its view and every trial. `catalogue` supplies plug-in descriptions. */
 export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly PluginDescription[] = []): StudySummary {
+  return summarizeFrom(study, trials, catalogue, paramImportances(trials), study.directions.length > 1 ? frontFacts(study, trials) : null);
+}
+
+/**
+ * `summarizeStudy` with the importances and the Pareto-front facts computed by the caller (the
+ * server computes importances on a bounded sample, and the front from its COMPLETE trials only).
+ */
+export function summarizeFrom(
+  study: StudyView,
+  trials: readonly SummaryTrial[],
+  catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[],
+  imp: Importances,
+  front: FrontFacts | null,
+): StudySummary {
   const complete = trials
     .filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && t.feasible !== false)
     .sort((a, b) => (a.finished_at ?? 0) - (b.finished_at ?? 0) || a.number - b.number);
   const bestSeq: number[] = [];
-  let best: TrialView | null = null;
+  let best: SummaryTrial | null = null;
   let sinceBest = 0;
   for (const t of complete) {
     if (best === null || isBetter(study.direction, t.value as number, best.value as number)) {
@@ -72,8 +89,7 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
   const half = complete.length >= 2 ? (bestSeq[Math.floor(complete.length / 2) - 1] ?? null) : null;
   const status = complete.length === 0 ? "no-data" : sinceBest >= PLATEAU_AFTER ? "plateau" : "improving";
 
-  const finished = trials.filter((t) => t.finished_at !== null).map((t) => t.finished_at as number).sort((a, b) => a - b);
-  const recent = finished.slice(-20);
+  const recent = latest(trials, 20);
   const span = recent.length >= 2 ? (recent[recent.length - 1] as number) - (recent[0] as number) : 0;
   const throughput = recent.length >= 2 && span > 0 ? ((recent.length - 1) / span) * 60 : null;
 
@@ -86,7 +102,6 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
     rationale: typeof t.system_attrs.rationale === "string" ? clipNote(t.system_attrs.rationale, t.number) : null,
   }));
   const runningAll = trials.filter((t) => t.state === "RUNNING").map((t) => t.number);
-  const imp: Importances = paramImportances(trials);
   // A parameter that rounds to 0% influences nothing worth naming.
   const top = imp.importances.filter((i) => i.importance >= 0.005).slice(0, 3).map((i) => ({ param: i.param, importance: i.importance }));
   const nFinished = study.counts.COMPLETE + study.counts.PRUNED + study.counts.FAIL;
@@ -108,9 +123,26 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
     running_total: runningAll.length,
     top_params: top,
     pruned_share: prunedShare,
-    front: study.directions.length > 1 ? frontFacts(study, trials) : null,
+    front,
   };
   return { ...s, text: summaryText(s) };
+}
+
+/** The `k` latest finish times, ascending, in one pass (no sort of every trial). */
+function latest(trials: readonly SummaryTrial[], k: number): number[] {
+  const top: number[] = [];
+  for (const t of trials) {
+    const f = t.finished_at;
+    if (f === null) continue;
+    if (top.length === k) {
+      if (f <= (top[0] as number)) continue;
+      top.shift();
+    }
+    let i = top.length;
+    while (i > 0 && (top[i - 1] as number) > f) i--;
+    top.splice(i, 0, f);
+  }
+  return top;
 }
 
 function summaryText(s: Omit<StudySummary, "text">): string {

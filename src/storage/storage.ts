@@ -69,6 +69,23 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/** A study's counts by state and its best feasible COMPLETE trial (ties: the lower number). */
+export interface StudySummaryRow {
+  counts: Record<TrialState, number>;
+  best: StoredTrial | null;
+}
+
+/**
+ * A storage that answers `studySummary` from SQL without loading a study's trials: what
+ * `tuneport studies list` reads (SQLite and PostgreSQL both implement it; not part of `Storage`,
+ * which the service drives).
+ */
+export interface SummaryReader {
+  listStudies(): Promise<Study[]>;
+  /** Counts and best trial in one snapshot, reading O(states + 1) rows' worth of results. */
+  studySummary(studyId: number, direction: "minimize" | "maximize"): Promise<StudySummaryRow>;
+}
+
 /**
  * A stored row's objective values: its vector (JSON text), or `[value]` for a row written before
  * the vector column existed (one-objective studies only had `value`). SQLite and PostgreSQL read

@@ -478,6 +478,54 @@ export const plotResult = z.object({
   height: z.number().int(),
   kind: z.enum(PLOT_KINDS),
 });
+const importanceSchema = z.object({ param: z.string(), importance: z.number(), score: z.number(), n: z.number().int() });
+export const paramImportancesResult = z.object({
+  importances: z.array(importanceSchema).describe("most important first; shares sum to 1 unless every score is 0"),
+  n_trials: z.number().int().describe("COMPLETE trials the figures were computed from"),
+  n_complete: z.number().int().describe("COMPLETE trials with a finite value in the study when computed (a sampled result is reused until 1% more complete)"),
+  sampled: z.boolean().describe("true when n_trials < n_complete: an evenly spaced sample by trial number"),
+  method: z.string(),
+  note: z.string().optional().describe("why there are no importances, when there are none"),
+  caveats: z.array(z.string()),
+});
+const summaryPlugin = pluginConfigSchema.extend({ description: z.string().nullable() });
+export const studySummaryResult = z.object({
+  study: z.string(),
+  direction: directionSchema,
+  counts: z.record(trialStateSchema, z.number().int()),
+  n_trials: z.number().int(),
+  best: z.object({ trial: trialNumber, value: anyNumber, params: attrs }).nullable(),
+  trend: z.object({
+    status: z.enum(["no-data", "improving", "plateau"]),
+    completions_since_best: z.number().int(),
+    best_at_half: anyNumber.nullable(),
+    best_so_far: z.array(anyNumber).describe("best value after each completion, at most 20 points, evenly thinned"),
+  }),
+  throughput_per_min: nullableNumber,
+  strategy: summaryPlugin,
+  scheduler: summaryPlugin.nullable(),
+  queued: z.array(z.object({ trial: trialNumber, params: attrs, rationale: z.string().nullable() })),
+  queued_total: z.number().int(),
+  running: z.array(trialNumber),
+  running_total: z.number().int(),
+  top_params: z.array(z.object({ param: z.string(), importance: z.number() })),
+  importances_sampled: z.boolean().describe("true when top_params rest on a sample of the COMPLETE trials (see param_importances)"),
+  pruned_share: nullableNumber,
+  front: z
+    .object({
+      size: z.number().int(),
+      hypervolume: nullableNumber,
+      reference_point: z.array(z.number()).nullable(),
+      reference_point_source: z.enum(["given", "derived"]).nullable(),
+      hypervolume_history: z.array(z.number()).describe("hypervolume after each change, at most 20 points, evenly thinned"),
+      completions_since_improvement: z.number().int(),
+      n_feasible: z.number().int(),
+      n_infeasible: z.number().int(),
+    })
+    .nullable()
+    .describe("multi-objective studies: the Pareto front's size, hypervolume and trend; null otherwise"),
+  text: z.string().describe("the same facts as prose, for a reader with little room"),
+});
 
 // ------------------------------------------------------------------ drift guards (compile time)
 

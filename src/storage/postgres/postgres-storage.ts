@@ -18,8 +18,16 @@
  */
 import pg from "pg";
 import { TuneportError } from "../../domain/errors.js";
-import { type Study, type StudyConfig, upgradeStudyConfig } from "../../domain/trial.js";
-import { type Change, type Storage, type StoredTrial, type TrialRow, storedTrialOfRow } from "../storage.js";
+import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import {
+  type Change,
+  type Storage,
+  type StoredTrial,
+  type StudySummaryRow,
+  type SummaryReader,
+  type TrialRow,
+  storedTrialOfRow,
+} from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
 export interface PostgresStorageOptions {
@@ -52,6 +60,28 @@ interface PgTrialRow extends TrialRow {
   iv: [number | string | null, number | string | null][] | null;
 }
 
+/** The best trial's row (all null when there is none), the counts by state and the best trial's intermediates. */
+interface PgSummaryRow extends Omit<PgTrialRow, "id"> {
+  id: number | null;
+  counts: Record<string, number> | null;
+}
+
+/** A feasible trial (as SQLite's FEASIBLE and domain/objectives.ts): no constraint value above 0. */
+const PG_FEASIBLE =
+  "(t.constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(t.constraint_values::json) e WHERE e::DOUBLE PRECISION > 0))";
+
+/** Counts by state and the best feasible COMPLETE trial (ties: the lower number) in one statement, one snapshot. */
+const summarySql = (order: "ASC" | "DESC") => `
+  SELECT (SELECT json_object_agg(c.state, c.n) FROM (SELECT state, COUNT(*)::INTEGER AS n FROM trials WHERE study_id = $1 GROUP BY state) c) AS counts,
+         b.*,
+         (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = b.id) AS iv
+    FROM (SELECT 1) one
+    LEFT JOIN LATERAL (
+      SELECT t.* FROM trials t
+       WHERE t.study_id = $1 AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
+       ORDER BY t.value ${order}, t.number ASC LIMIT 1) b ON TRUE`;
+const SUMMARY_SQL = { minimize: summarySql("ASC"), maximize: summarySql("DESC") };
+
 interface StudyRow {
   id: number;
   name: string;
@@ -80,7 +110,7 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
 
-export class PostgresStorage implements Storage {
+export class PostgresStorage implements Storage, SummaryReader {
   /** Set (by the ownership module) when several servers share the database: commits are fenced. */
   fence: Fence | null = null;
   /** Study id → name and trial id → study id, for fencing batches whose changes name only a trial. */
@@ -190,6 +220,19 @@ export class PostgresStorage implements Storage {
         (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) })),
       );
     });
+  }
+
+  /**
+   * A study's counts by state and its best COMPLETE trial, in one statement (one snapshot) that
+   * never loads the other trials: what `tuneport studies list` shows (storage.ts `SummaryReader`).
+   */
+  async studySummary(studyId: number, direction: "minimize" | "maximize"): Promise<StudySummaryRow> {
+    const { rows } = await this.pool.query<PgSummaryRow>(SUMMARY_SQL[direction], [studyId]);
+    const r = rows[0] as PgSummaryRow;
+    const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, Number(r.counts?.[st] ?? 0)])) as Record<TrialState, number>;
+    if (r.id === null) return { counts, best: null };
+    const ivs = (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }));
+    return { counts, best: storedTrialOfRow(r as PgTrialRow, ivs) };
   }
 
   async maxTrialId(): Promise<number> {

@@ -25,7 +25,15 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statS
 import Database from "better-sqlite3";
 import { TuneportError } from "../../domain/errors.js";
 import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
-import { type Change, type Storage, type StoredTrial, type TrialRow, storedTrialOfRow } from "../storage.js";
+import {
+  type Change,
+  type Storage,
+  type StoredTrial,
+  type StudySummaryRow,
+  type SummaryReader,
+  type TrialRow,
+  storedTrialOfRow,
+} from "../storage.js";
 
 export type Durability = "process" | "power";
 
@@ -96,7 +104,7 @@ const FEASIBLE = "(constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_e
 
 
 
-export class SqliteStorage implements Storage {
+export class SqliteStorage implements Storage, SummaryReader {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly lockPath: string | null;
@@ -219,11 +227,11 @@ export class SqliteStorage implements Storage {
 
   /**
    * A study's counts by state and its best COMPLETE trial (ties: the lower number), read in one
-   * transaction without loading the other trials: what `tuneport studies list` shows. SQLite only
-   * (the CLI reads SQLite files), hence not on the Storage interface.
+   * transaction without loading the other trials: what `tuneport studies list` shows (storage.ts
+   * `SummaryReader`).
    */
-  studySummary(studyId: number, direction: "minimize" | "maximize"): { counts: Record<TrialState, number>; best: StoredTrial | null } {
-    return this.db.transaction(() => {
+  async studySummary(studyId: number, direction: "minimize" | "maximize"): Promise<StudySummaryRow> {
+    return this.db.transaction((): StudySummaryRow => {
       const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>;
       for (const r of this.stmts.countsOf.all(studyId) as { state: TrialState; n: number }[]) counts[r.state] = r.n;
       const row = (direction === "minimize" ? this.stmts.lowestOf : this.stmts.highestOf).get(studyId) as TrialRow | undefined;

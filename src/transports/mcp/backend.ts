@@ -4,8 +4,10 @@
  * - `RemoteBackend`: a running server reached over ZeroMQ (`tuneport mcp --connect`).
  *
  * Both expose every op of the table through one typed `call(op, args)`, so a tool reaches whatever
- * workers reach, with the same results. Derived read models (summary, importances, plots) are
- * computed from `allTrials` by the pure functions in `src/service/`, so both modes agree.
+ * workers reach, with the same results. Derived read models (summary, importances, plots) are ops
+ * computed by the service where the trials live, so both modes agree and `--connect` never ships a
+ * big study's trials to compute them; `allTrials` is left to `wait_for_progress`'s list of trials
+ * finished while it waited.
  */
 import type { Logger } from "pino";
 import type { TuneportError } from "../../domain/errors.js";
@@ -14,13 +16,13 @@ import type { StudyChange, StudyService } from "../../service/study-service.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import type { ZmqClient } from "../zmq/zmq-client.js";
 
-/** Largest number of trials read for summaries, importances and plots. */
+/** Largest number of trials `allTrials` reads. */
 export const MAX_TRIALS_READ = 100_000;
 
 export interface McpBackend {
   /** Runs one op of the table. @throws TuneportError. */
   call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>>;
-  /** Every trial of the study (up to MAX_TRIALS_READ), for derived read models. */
+  /** Every trial of the study (up to MAX_TRIALS_READ). */
   allTrials(study: string): Promise<TrialView[]>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
   version(study: string): Promise<number>;

@@ -8,7 +8,6 @@
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ListResourcesRequestSchema, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
-import { summarizeStudy } from "../../service/summary.js";
 import type { McpBackend } from "./backend.js";
 import { isTuneportError, studyLine } from "./format.js";
 import { STUDY_URI_PREFIX, studyUri } from "./uris.js";
@@ -55,7 +54,8 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
         if (isTuneportError(err) && err.code === "NOT_FOUND") throw new McpError(-32002, `Resource not found: no study named '${name}'`, { uri: uri.href });
         throw err;
       }
-      const summary = summarizeStudy(study, await backend.allTrials(name), (await backend.call("catalogue", {})).plugins);
+      // Computed by the server (embedded or --connect): the trials never travel here.
+      const summary = await backend.call("study_summary", { study: name });
       return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ study, summary }, null, 2) }] };
     },
   );

@@ -1,9 +1,8 @@
 /** MCP tools that analyse a study: importances, a summary, waiting for progress, plots. */
 import { z } from "zod";
 import { isFinished } from "../../../domain/trial.js";
-import { paramImportances } from "../../../service/importance.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
-import { fmt, summarizeStudy } from "../../../service/summary.js";
+import { fmt } from "../../../service/summary.js";
 import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
@@ -19,15 +18,15 @@ const importancesTool = defineTool({
   },
   input: z.object({ study: studyArg }),
   output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
-  ops: ["get_study", "trials"],
+  ops: ["param_importances"],
   async run(a, { backend }) {
-    await backend.call("get_study", { study: a.study });
-    const imp = paramImportances(await backend.allTrials(a.study));
+    // Computed by the server (embedded or --connect alike), on a bounded sample of a big study.
+    const imp = await backend.call("param_importances", { study: a.study });
     const t =
       imp.importances.length === 0
         ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
         : [
-            `Importances from ${imp.n_trials} complete trials (${imp.method}):`,
+            `Importances from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
             ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
             ...imp.caveats.map((c) => `Caveat: ${c}.`),
           ].join("\n");
@@ -45,14 +44,10 @@ const summaryTool = defineTool({
   },
   input: z.object({ study: studyArg }),
   output: z.looseObject({ study: z.string(), counts: z.looseObject({}), best: z.looseObject({}).nullable(), queued_total: z.number().int() }),
-  ops: ["get_study", "trials", "catalogue"],
+  ops: ["study_summary"],
   async run(a, { backend }) {
-    const [{ study }, trials, { plugins }] = await Promise.all([
-      backend.call("get_study", { study: a.study }),
-      backend.allTrials(a.study),
-      backend.call("catalogue", {}),
-    ]);
-    const { text: t, ...facts } = summarizeStudy(study, trials, plugins);
+    // Computed by the server: a big study's trials never travel to this process.
+    const { text: t, ...facts } = await backend.call("study_summary", { study: a.study });
     return text(t, facts as unknown as Record<string, unknown>);
   },
 });

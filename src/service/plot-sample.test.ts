@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import type { TrialState } from "../domain/trial.js";
+import { Rng } from "../math/rng.js";
+import { MAX_LINES } from "./plot-params.js";
+import { MAX_HISTORY_POINTS } from "./plot-trials.js";
+import { bestAndSpaced, plotInput, recordSetters } from "./plot-sample.js";
+import { plotSpec } from "./plots.js";
+import type { TrialRecord } from "./study-state.js";
+import { type StudyView, trialView } from "./views.js";
+
+const DIST = { type: "float", low: 0, high: 1 } as const;
+
+/** `n` records of a 2-parameter study: mostly COMPLETE, some PRUNED (with a report) and FAIL. */
+function records(n: number, seed: number): TrialRecord[] {
+  const r = new Rng(seed);
+  return Array.from({ length: n }, (_, number) => {
+    const u = r.random();
+    const state: TrialState = u < 0.1 ? "FAIL" : u < 0.2 ? "PRUNED" : "COMPLETE";
+    const x = r.random();
+    const y = r.random();
+    const value = state === "COMPLETE" ? (x - 0.3) ** 2 + 0.1 * y + 0.05 * r.random() : null;
+    return {
+      id: number + 1, studyId: 1, number, state, params: { x, y }, distributions: { x: DIST, y: DIST },
+      values: value === null ? null : [value], value, constraints: null,
+      intermediate: state === "PRUNED" ? [{ step: 0, value: 1 + r.random() }] : [],
+      userAttrs: {}, systemAttrs: {}, createdAt: number * 1000, startedAt: number * 1000, finishedAt: number * 1000 + 500, lease: null,
+    };
+  });
+}
+
+function countsOf(ts: readonly TrialRecord[]): Record<TrialState, number> {
+  const c: Record<TrialState, number> = { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 };
+  for (const t of ts) c[t.state]++;
+  return c;
+}
+
+const study = (n: number, counts: Record<TrialState, number>) =>
+  ({
+    name: "big", direction: "minimize", directions: ["minimize"], reference_point: null, space: { x: DIST, y: DIST },
+    strategy: { name: "random", options: {} }, scheduler: null, seed: 1, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false },
+    lease_ttl_s: 60, max_trials: null, max_resource: null, stopped: false, user_attrs: {}, created_at: 0, n_trials: n, counts, best_trial: null,
+  }) as unknown as StudyView;
+
+describe("plots of big studies read a bounded sample chosen on the server", () => {
+  it("history: at most MAX_HISTORY_POINTS trials, every new best kept, so the best-so-far line is the full study's (3 seeds)", () => {
+    for (const seed of [1, 2, 3]) {
+      const all = records(3 * MAX_HISTORY_POINTS, seed);
+      const counts = countsOf(all);
+      const input = plotInput("history", all, "minimize", counts);
+      expect(input.trials.length).toBeLessThanOrEqual(MAX_HISTORY_POINTS);
+      const kept = new Set(input.trials.map((t) => t.number));
+      const setters = recordSetters(all, "minimize");
+      expect(setters.length).toBeGreaterThan(3);
+      for (const t of setters) expect(kept.has(t.number)).toBe(true);
+      const bestLine = (ts: readonly TrialRecord[], opts = {}) => {
+        const p = plotSpec("history", study(all.length, counts), ts.map((t) => trialView(t, 0)), opts);
+        const rows = (p.spec.data as { values: { layer: string; trial: number; best?: number }[] }).values;
+        return { caption: p.caption, line: rows.filter((r) => r.layer === "best").map((r) => [r.trial, r.best]).slice(0, -1) };
+      };
+      const full = bestLine(all);
+      const part = bestLine(input.trials, input.opts);
+      // The line's steps (all but its closing point, the last complete trial drawn) are the same.
+      expect(part.line).toEqual(full.line);
+      expect(part.caption).toContain(`${counts.COMPLETE} complete trials`);
+      expect(part.caption).toContain(`Drawn from ${input.trials.length} of the study's ${counts.COMPLETE + counts.PRUNED + counts.FAIL} finished trials`);
+    }
+  });
+
+  it("parallel coordinates: the same lines as sampling every trial's view, and the caption says so", () => {
+    const all = records(4 * MAX_LINES, 7);
+    const counts = countsOf(all);
+    const input = plotInput("parallel_coordinates", all, "minimize", counts);
+    expect(input.trials.length).toBe(MAX_LINES);
+    const opts = { params: ["x", "y"] };
+    const full = plotSpec("parallel_coordinates", study(all.length, counts), all.map((t) => trialView(t, 0)), opts);
+    const part = plotSpec("parallel_coordinates", study(all.length, counts), input.trials.map((t) => trialView(t, 0)), { ...opts, ...input.opts });
+    expect(part.spec.data).toEqual(full.spec.data);
+    expect(part.caption).toContain(`Drawn from ${MAX_LINES} of the study's ${counts.COMPLETE} complete trials`);
+  });
+
+  it("small studies and other kinds read every trial; importances send none", () => {
+    const all = records(300, 2);
+    const counts = countsOf(all);
+    expect(plotInput("history", all, "minimize", counts)).toEqual({ trials: all.filter((t) => t.state !== "RUNNING" && t.state !== "WAITING"), opts: {} });
+    expect(plotInput("edf", all, "minimize", counts).trials).toBe(all);
+    const imp = plotInput("importances", all, "minimize", counts);
+    expect(imp.trials).toEqual([]);
+    expect(imp.opts.importances?.importances[0]?.param).toBe("x");
+  });
+
+  it("bestAndSpaced: the best quarter (ties: lower number), the kept ones, the rest evenly spaced; maximize flips", () => {
+    const mk = (values: number[]) => records(values.length, 1).map((t, i) => ({ ...t, state: "COMPLETE" as const, value: values[i] as number }));
+    const pool = mk([5, 1, 1, 1, 9, 8, 7, 6, 5, 4, 3, 2]);
+    const lo = bestAndSpaced(pool, 4, "minimize").map((t) => t.number);
+    expect(lo).toContain(1); // the best quarter of 4 is 1 trial: the first of the three 1s
+    expect(lo).not.toContain(2);
+    expect(lo.length).toBe(4);
+    expect(lo).toContain(0); // evenly spaced over the rest keeps its ends
+    expect(lo).toContain(11);
+    const hi = bestAndSpaced(pool, 4, "maximize").map((t) => t.number);
+    expect(hi).toContain(4);
+    const kept = bestAndSpaced(pool, 4, "minimize", [pool[6] as TrialRecord]).map((t) => t.number);
+    expect(kept).toContain(6);
+    expect(kept.length).toBe(4);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * The bounded set of a big study's trials a plot is drawn from, chosen on the server from its
+ * records before any trial view is built or sent to the plot worker (issue 19, item 5: a history
+ * plot of 100,000 trials took 14 s, mostly turning every trial into a view and copying it to the
+ * worker, before the spec functions sampled them down anyway).
+ *
+ * The choice is the one the spec functions make (plot-scales.ts `sampleTrials`: the best quarter
+ * by value, the rest evenly spaced by trial number), made earlier and on records, so the chart is
+ * the one the full study would give, with these differences, said in the caption:
+ * - history: besides its `MAX_HISTORY_POINTS` points, every trial that set a new best (in number
+ *   order) is kept, so the best-so-far line is exact; the counts in the caption are the study's;
+ *   the y-range's outlier fences are computed from the sample.
+ * - parallel coordinates, slice and contour: at most their own limit of COMPLETE trials, and the
+ *   default parameters come from the study's importances (reads-summary.ts, a bounded sample),
+ *   not from the drawn trials only.
+ * - importances: computed on the server (reads-summary.ts); no trial is sent.
+ * Other kinds (intermediate values, EDF, Pareto front, hypervolume history) read every trial.
+ */
+import type { Direction, TrialState } from "../domain/trial.js";
+import { MAX_LINES, MAX_SLICE_POINTS } from "./plot-params.js";
+import type { PlotOptions } from "./plot-scales.js";
+import { MAX_HISTORY_POINTS } from "./plot-trials.js";
+import type { PlotKind } from "./plots.js";
+import { evenlySpaced, importancesOf } from "./reads-summary.js";
+import type { TrialRecord } from "./study-state.js";
+
+/** What a plot reads: these trials, and options saying what was left out. */
+export interface PlotInput {
+  readonly trials: readonly TrialRecord[];
+  readonly opts: Pick<PlotOptions, "sampled" | "importances">;
+}
+
+const isFinished = (t: TrialRecord) => t.state === "COMPLETE" || t.state === "PRUNED" || t.state === "FAIL";
+const hasValue = (t: TrialRecord) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value);
+
+/**
+ * At most `max` of `pool` (in number order): the best `ceil(max / 4)` COMPLETE trials with a finite
+ * value (ties: the lower number), every one of `keep`, and the rest evenly spaced by trial number.
+ */
+export function bestAndSpaced(pool: readonly TrialRecord[], max: number, direction: Direction, keep: readonly TrialRecord[] = []): TrialRecord[] {
+  if (pool.length <= max) return [...pool];
+  const sign = direction === "minimize" ? 1 : -1;
+  const valued = pool.filter(hasValue);
+  const nBest = Math.min(valued.length, Math.ceil(max / 4));
+  const chosen = new Set<number>(keep.map((t) => t.number));
+  if (nBest > 0) {
+    const sorted = Float64Array.from(valued, (t) => sign * (t.value as number)).sort();
+    const cut = sorted[nBest - 1] as number;
+    let atCut = nBest - sorted.findIndex((v) => v === cut); // how many at the cut value may join
+    for (const t of valued) {
+      const v = sign * (t.value as number);
+      if (v < cut) chosen.add(t.number);
+      else if (v === cut && atCut > 0) {
+        chosen.add(t.number);
+        atCut--;
+      }
+    }
+  }
+  const rest = pool.filter((t) => !chosen.has(t.number));
+  for (const t of evenlySpaced(rest, Math.max(0, max - chosen.size))) chosen.add(t.number);
+  return pool.filter((t) => chosen.has(t.number));
+}
+
+/** Every trial, in number order, whose value is a new best among the COMPLETE trials before it. */
+export function recordSetters(trials: readonly TrialRecord[], direction: Direction): TrialRecord[] {
+  const out: TrialRecord[] = [];
+  let best: number | null = null;
+  for (const t of trials) {
+    if (!hasValue(t)) continue;
+    const v = t.value as number;
+    if (best === null || (direction === "minimize" ? v < best : v > best)) {
+      best = v;
+      out.push(t);
+    }
+  }
+  return out;
+}
+
+/**
+ * The trials and options a plot of `kind` reads from a study's records (in number order), with
+ * `counts` its counts by state. Small studies, and kinds not listed above, give every trial.
+ */
+export function plotInput(kind: PlotKind, trials: readonly TrialRecord[], direction: Direction, counts: Readonly<Record<TrialState, number>>): PlotInput {
+  const limit = kind === "history" ? MAX_HISTORY_POINTS : kind === "parallel_coordinates" ? MAX_LINES : kind === "slice" || kind === "contour" ? MAX_SLICE_POINTS : null;
+  if (kind === "importances") return { trials: [], opts: { importances: importancesOf(trials) } };
+  if (limit === null) return { trials, opts: {} };
+  if (kind === "history") {
+    const finished = trials.filter(isFinished);
+    if (finished.length <= limit) return { trials: finished, opts: {} };
+    // Every new best keeps the line exact; past a quarter of the points (a study improving at
+    // nearly every trial) they are thinned evenly, and the line is drawn through those kept.
+    const records = evenlySpaced(recordSetters(finished, direction), Math.ceil(limit / 4));
+    const chosen = bestAndSpaced(finished, limit, direction, records);
+    const note =
+      ` Drawn from ${chosen.length} of the study's ${finished.length} finished trials: the ${records.length} that set a new best, ` +
+      `the ${Math.ceil(limit / 4)} best by value and the rest evenly spaced by trial number.`;
+    return { trials: chosen, opts: { sampled: { note, counts } } };
+  }
+  const importances = importancesOf(trials);
+  const done = trials.filter(hasValue);
+  if (done.length <= limit) return { trials, opts: { importances } };
+  const chosen = bestAndSpaced(done, limit, direction);
+  const note = ` Drawn from ${chosen.length} of the study's ${done.length} complete trials: the ${Math.ceil(limit / 4)} best and the rest evenly spaced by trial number.`;
+  return { trials: chosen, opts: { sampled: { note }, importances } };
+}

@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { Rng } from "../math/rng.js";
+import { paramImportances } from "./importance.js";
+import { IMPORTANCE_SAMPLE, evenlySpaced, importancesOf, studyImportances } from "./reads-summary.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
+import { StudyService } from "./study-service.js";
+import { summarizeStudy } from "./summary.js";
+import type { TrialView } from "./views.js";
+
+let dir: string;
+let storage: SqliteStorage;
+let svc: StudyService;
+let now = 1_000_000;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tuneport-reads-summary-"));
+  storage = new SqliteStorage({ path: join(dir, "s.db") });
+  now = 1_000_000;
+  svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+});
+afterEach(async () => {
+  await svc.close();
+  await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const space = { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 }, k: { type: "categorical", choices: ["a", "b", "c"] } };
+
+async function allViews(study: string): Promise<TrialView[]> {
+  return (await svc.execute("trials", { study, limit: 100_000 })).trials as TrialView[];
+}
+
+describe("study_summary and param_importances, computed by the server", () => {
+  it("study_summary gives what summarizeStudy gives from every trial view (every state, queue, constraints, out-of-order finishes)", async () => {
+    await svc.execute("create_study", { name: "s", space, scheduler: "median", seed: 4 });
+    const r = new Rng(11);
+    const rng = () => r.random();
+    const running: { trial: number; token: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      now += 1000;
+      const a = await svc.execute("ask", { study: "s" });
+      const kind = i % 10;
+      if (kind === 3) await svc.execute("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "FAIL" });
+      else if (kind === 5) await svc.execute("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "PRUNED" });
+      else if (kind === 7) running.push({ trial: a.trial.number, token: a.lease.token });
+      else await svc.execute("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: rng(), constraints: [rng() - 0.3] });
+    }
+    // A trial that started early and finishes last: finish order differs from number order.
+    now += 1000;
+    const late = running.shift() as { trial: number; token: string };
+    await svc.execute("tell", { study: "s", trial: late.trial, token: late.token, state: "COMPLETE", value: -1, constraints: [-1] });
+    for (let i = 0; i < 7; i++) await svc.execute("enqueue", { study: "s", params: { x: i / 10, y: 0.5, k: "b" }, rationale: "r".repeat(150 + 20 * i) });
+
+    const got = await svc.execute("study_summary", { study: "s" });
+    const { study } = await svc.execute("get_study", { study: "s" });
+    const expected = summarizeStudy(study, await allViews("s"), svc.plugins.describe());
+    expect(got).toEqual({ ...expected, importances_sampled: false });
+    expect(got.best?.trial).toBe(late.trial);
+    expect(got.trend.best_so_far.length).toBeGreaterThan(1);
+    expect(got.queued_total).toBe(7);
+    expect(got.running_total).toBe(running.length);
+    expect(got.counts.FAIL).toBe(6);
+  });
+
+  it("a multi-objective study's summary carries the same front facts as from every view", async () => {
+    await svc.execute("create_study", { name: "mo", space, directions: ["minimize", "maximize"], seed: 2 });
+    const r = new Rng(5);
+    const rng = () => r.random();
+    for (let i = 0; i < 40; i++) {
+      now += 500;
+      const a = await svc.execute("ask", { study: "mo" });
+      if (i % 6 === 1) await svc.execute("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "FAIL" });
+      else await svc.execute("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: [rng(), rng()] });
+    }
+    await svc.execute("ask", { study: "mo" }); // one left RUNNING
+    const got = await svc.execute("study_summary", { study: "mo" });
+    const { study } = await svc.execute("get_study", { study: "mo" });
+    expect(got).toEqual({ ...summarizeStudy(study, await allViews("mo"), svc.plugins.describe()), importances_sampled: false });
+    expect(got.front?.size).toBeGreaterThan(0);
+  });
+
+  it("param_importances: every COMPLETE trial up to the sample size, the same figures as from the views", async () => {
+    await svc.execute("create_study", { name: "i", space, seed: 1 });
+    const r = new Rng(3);
+    const rng = () => r.random();
+    for (let i = 0; i < 120; i++) {
+      const x = rng();
+      const y = rng();
+      await svc.execute("add_trial", { study: "i", params: { x, y, k: "abc"[i % 3] as string }, value: 10 * x + y + 0.1 * rng() });
+    }
+    await svc.execute("add_trial", { study: "i", params: { x: 0.5, y: 0.5, k: "a" }, state: "FAIL" });
+    const got = await svc.execute("param_importances", { study: "i" });
+    expect(got.sampled).toBe(false);
+    expect(got.n_trials).toBe(120);
+    expect(got.n_complete).toBe(120);
+    expect({ ...got, n_complete: undefined, sampled: undefined }).toEqual({ ...paramImportances(await allViews("i")), n_complete: undefined, sampled: undefined });
+    expect(got.importances[0]?.param).toBe("x");
+    expect(IMPORTANCE_SAMPLE).toBe(5000);
+  });
+
+  it("on a sample, importances stay close to those from every trial (3 seeds) and say they were sampled", async () => {
+    for (const seed of [1, 2, 3]) {
+      const name = `seed${seed}`;
+      await svc.execute("create_study", { name, space, seed });
+      const r = new Rng(100 + seed);
+    const rng = () => r.random();
+      for (let i = 0; i < 900; i++) {
+        const x = rng();
+        const y = rng();
+        const k = "abc"[Math.floor(rng() * 3)] as string;
+        // x matters most, then k, then y; plus noise.
+        await svc.execute("add_trial", { study: name, params: { x, y, k }, value: 6 * x + (k === "a" ? 2 : 0) + 0.8 * y + rng() });
+      }
+      const records = svc.trialsOf(name);
+      const full = paramImportances(records);
+      const part = importancesOf(records, 300);
+      expect(part.sampled).toBe(true);
+      expect(part.n_trials).toBe(300);
+      expect(part.n_complete).toBe(900);
+      expect(part.caveats.some((c) => c.includes("300 of 900"))).toBe(true);
+      expect(part.importances.map((i) => i.param)).toEqual(full.importances.map((i) => i.param));
+      for (const p of full.importances) {
+        const q = part.importances.find((i) => i.param === p.param);
+        expect(Math.abs((q?.importance ?? -1) - p.importance)).toBeLessThan(0.1);
+      }
+    }
+  });
+
+  it("a sampled result is reused until the COMPLETE count grows by 1%; an unsampled one never", () => {
+    const r = new Rng(9);
+    const rec = (number: number): TrialRecord => {
+      const x = r.random();
+      return { number, state: "COMPLETE", params: { x, y: r.random() }, value: x + 0.1 * r.random() } as unknown as TrialRecord;
+    };
+    const grow = (s: { trials: TrialRecord[]; agg: { counts: Record<string, number> } }, n: number) => {
+      for (let i = 0; i < n; i++) s.trials.push(rec(s.trials.length));
+      s.agg.counts.COMPLETE = s.trials.length;
+    };
+    const small = { trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
+    grow(small, 50);
+    const a = studyImportances(small as unknown as StudyState);
+    grow(small, 1);
+    expect(studyImportances(small as unknown as StudyState)).not.toBe(a); // unsampled: always current
+    const big = { trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
+    grow(big, IMPORTANCE_SAMPLE + 1000);
+    const b = studyImportances(big as unknown as StudyState);
+    expect(b.sampled).toBe(true);
+    grow(big, 59); // < 1% of 6,000
+    expect(studyImportances(big as unknown as StudyState)).toBe(b);
+    grow(big, 1); // 6,060: 1% more
+    const c = studyImportances(big as unknown as StudyState);
+    expect(c).not.toBe(b);
+    expect(c.n_complete).toBe(IMPORTANCE_SAMPLE + 1060);
+  });
+
+  it("evenlySpaced keeps the ends and at most max items", () => {
+    const xs = Array.from({ length: 1001 }, (_, i) => i);
+    const s = evenlySpaced(xs, 11);
+    expect(s).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
+    expect(evenlySpaced(xs.slice(0, 5), 11)).toEqual([0, 1, 2, 3, 4]);
+    expect(evenlySpaced(xs, 1)).toEqual([0]);
+  });
+});
