@@ -43,6 +43,8 @@ export class CommitPipeline {
   /** Resolves when every change set handed to storage so far is committed. */
   private durable: Promise<void> = Promise.resolve();
   private fatal: unknown = null;
+  /** Results of mutations whose changes were queued lazily: answered before their commit. */
+  private readonly earlyAck = new WeakSet<object>();
 
   constructor(
     private readonly storage: Storage,
@@ -67,21 +69,26 @@ export class CommitPipeline {
    * of the event loop, except a batch that so far holds only `lazy` change sets: it waits up to
    * `lazyCommitMs` (or until it holds LAZY_COMMIT_MAX of them) so that many join one transaction.
    * Anything that needs the batch committed sooner (a change set that is not lazy, `visible`,
-   * `drain`) brings its commit forward to the next turn. Order is kept: batches commit one after
+   * `drain`) brings its commit forward to the next turn; a lazy set's `result` is answered at once
+   * (`answer`). Order is kept: batches commit one after
    * the other, each with every change set queued before it.
    */
-  queue(changes: readonly Change[], lazy = false): void {
+  queue(changes: readonly Change[], lazy = false, result?: unknown): void {
     if (changes.length === 0) return;
     const deferrable = lazy && this.lazyCommitMs > 0;
+    if (deferrable && typeof result === "object" && result !== null) this.earlyAck.add(result);
     let b = this.openBatch;
     if (!b) b = this.openBatch = this.open(deferrable);
     for (const c of changes) b.changes.push(c);
     if (!deferrable || ++b.lazy >= LAZY_COMMIT_MAX) this.expedite(b);
   }
 
-  /** True when `lazy` change sets are acknowledged before their commit (lazyCommitMs > 0). */
-  get acknowledgesLazyEarly(): boolean {
-    return this.lazyCommitMs > 0;
+  /**
+   * The reply to a mutation whose changes are queued: `result` itself when they were queued lazily
+   * with it (answered before the commit), else `visible(result)` (commit before reply).
+   */
+  answer<T>(result: T): T | Promise<T> {
+    return typeof result === "object" && result !== null && this.earlyAck.has(result) ? result : this.visible(result);
   }
 
   private open(deferrable: boolean): Batch {

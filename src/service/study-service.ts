@@ -82,11 +82,7 @@ export interface StudyServiceOptions {
    * ids from the largest stored (one server per database); `SharedOwnership` for several servers.
    */
   readonly ownership?: Ownership;
-  /**
-   * How long a report that decides nothing (`continue`) may wait for its commit after it was
-   * acknowledged (ms; default DEFAULT_LAZY_COMMIT_MS). 0: commit before reply, like every other
-   * change. See docs/DURABILITY.md "Intermediate values".
-   */
+  /** How long a `continue` report may wait for its commit after its reply (ms) [20]; 0: none (docs/DURABILITY.md). */
   readonly lazyCommitMs?: number;
 }
 
@@ -111,8 +107,6 @@ export class StudyService {
   private readonly studies = new Map<string, StudyState>();
   private readonly pipeline: CommitPipeline;
   private readonly idem: Idempotency;
-  /** Results of mutations acknowledged before their commit (lazy reports); see `commit`. */
-  private readonly earlyAck = new WeakSet<object>();
   /** Also the source of storage-wide ids, taken when a record is built (commits interleave; a failed one leaves a gap). */
   private readonly ownership: Ownership;
   private readonly onFatal: (err: unknown) => void;
@@ -253,10 +247,7 @@ export class StudyService {
     this.pipeline.assertHealthy();
     // The body returns once its changes are queued (the lock is free again); the reply waits for the
     // commit, unless the body queued them lazily (then it is answered now, see `commit`).
-    return this.idem.once(requestId, op, async (rc) => {
-      const result = await body(rc);
-      return typeof result === "object" && result !== null && this.earlyAck.has(result) ? result : this.pipeline.visible(result);
-    });
+    return this.idem.once(requestId, op, async (rc) => this.pipeline.answer(await body(rc)));
   }
 
   private commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null, lazy = false): T {
@@ -264,8 +255,7 @@ export class StudyService {
     for (const c of changes)
       if (c.kind === "insert-trial" || c.kind === "update-trial") (c.trial as TrialRecord).persistedExpiry = c.trial.lease?.expiresAt;
     apply();
-    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes, lazy);
-    if (lazy && this.pipeline.acknowledgesLazyEarly && typeof result === "object" && result !== null) this.earlyAck.add(result);
+    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes, lazy, result);
     return result;
   }
 
