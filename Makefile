@@ -113,6 +113,7 @@ bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruner
 
 bench-dashboard: build chromium ## dashboard: page load at 10,000 trials, tell-to-pixel, cost per dashboard, tell p99 with 20 dashboards (docs/BENCHMARKS.md)
 	nice -n 19 node bench/dashboard.mjs $(if $(QUICK),--quick,)
+	nice -n 19 node --expose-gc bench/dashboard-memory.mjs 200
 
 bench-client: build venv ## training-loop overhead of report (blocking, non-blocking) vs Optuna RDB/Journal (QUICK=1: shorter)
 	nice -n 19 $(PY) bench/client_loop.py $(if $(QUICK),--quick,)

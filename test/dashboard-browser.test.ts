@@ -14,6 +14,8 @@ import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../src/logger.js";
 import { StudyService } from "../src/service/study-service.js";
+import { runPopulation } from "../src/testing/pbt-population.js";
+import { scheduleProblem } from "../src/testing/pbt-problems.js";
 import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.js";
 import { CLI, Procs, ROOT, exited, freePort, requireBuild, tempDir, waitForOutput } from "./mcp-helpers.js";
 
@@ -29,7 +31,11 @@ let browser: Browser;
 let endpoint = "";
 let base = "";
 /** Independent record of the big study, to check the table against. */
-const big: { number: number; state: string; value: number | null; lr: number }[] = [];
+const big: { number: number; state: string; value: number | null; lr: number; act: string }[] = [];
+/** Checkpoint loads (exploits and refills) recorded in the PBT study's trials: the lineage tree's edges. */
+let pbtLoads = 0;
+/** The multi-objective study's told values, by trial number. */
+const moValues = new Map<number, number[]>();
 
 /** A study of 1,000 trials (complete, pruned, failed, running), with learning curves; and an empty one for workers. */
 async function populate(): Promise<void> {
@@ -46,17 +52,57 @@ async function populate(): Promise<void> {
       const a = await svc.execute("ask", { study: "big" });
       const n = a.trial.number;
       const lr = a.trial.params.lr as number;
+      const act = a.trial.params.act as string;
       const value = (Math.log10(lr) + 2) ** 2 + (a.trial.params.layers as number) * 0.1;
       if (i % 10 === 0) for (let s = 0; s < 5; s++) await svc.execute("report", { study: "big", trial: n, token: a.lease.token, step: s, value: value + 1 / (s + 1) });
       if (i === 999) {
-        big.push({ number: n, state: "RUNNING", value: null, lr });
+        big.push({ number: n, state: "RUNNING", value: null, lr, act });
         continue;
       }
       const state = i % 13 === 5 ? "FAIL" : i % 11 === 3 ? "PRUNED" : "COMPLETE";
       await svc.execute("tell", { study: "big", trial: n, token: a.lease.token, state, ...(state === "COMPLETE" ? { value } : {}) });
-      big.push({ number: n, state, value: state === "COMPLETE" ? value : null, lr });
+      big.push({ number: n, state, value: state === "COMPLETE" ? value : null, lr, act });
     }
     await svc.execute("create_study", { name: "live", space: { x: { type: "float", low: 0, high: 1 }, opt: { type: "categorical", choices: ["sgd", "adam"] } }, strategy: "random", seed: 2 });
+    // Two objectives (minimize x, maximize x·(2 - x) + y).
+    await svc.execute("create_study", { name: "mo", space: { x: { type: "float", low: 0, high: 2 }, y: { type: "float", low: 0, high: 1 } }, directions: ["minimize", "maximize"], strategy: "random", seed: 4 });
+    for (let i = 0; i < 40; i++) {
+      const a = await svc.execute("ask", { study: "mo" });
+      const x = a.trial.params.x as number;
+      const values = [x, x * (2 - x) + (a.trial.params.y as number)];
+      await svc.execute("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values });
+      moValues.set(a.trial.number, values);
+    }
+    // Hypergradient: three trials whose lr and wd move at every report.
+    const hgSpace = { lr: { type: "float", low: 1e-4, high: 1, log: true }, wd: { type: "float", low: 1e-6, high: 0.1, log: true } };
+    await svc.execute("create_study", { name: "hg", space: hgSpace, seed: 3, strategy: { name: "hypergradient", options: { base: "random", lr: 0.1 } } });
+    for (let i = 0; i < 3; i++) {
+      const a = await svc.execute("ask", { study: "hg" });
+      for (let step = 1; step <= 6; step++)
+        await svc.execute("report", { study: "hg", trial: a.trial.number, token: a.lease.token, step, value: 1 / step, data: { hypergradients: { lr: 0.5 - i, wd: -1 } } });
+      await svc.execute("tell", { study: "hg", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 / 6 });
+    }
+  } finally {
+    await svc.close();
+    await storage.close();
+  }
+  await populatePbt();
+}
+
+/** A PBT population run on a simulated clock (exploits, and a refill after a killed worker). */
+async function populatePbt(): Promise<void> {
+  let now = Date.now();
+  const storage = new SqliteStorage({ path: db });
+  const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+  try {
+    await svc.execute("create_study", { name: "pbt", space: scheduleProblem.space, direction: scheduleProblem.direction, strategy: { name: "pbt", options: { population_size: 4, perturbation_interval: 4 } }, seed: 9, lease_ttl_s: 5 });
+    const run = await runPopulation(svc, scheduleProblem, { study: "pbt", workers: 5, stepsPerMember: 40, seed: 9, advance: (s) => (now += s * 1000), kill: [{ worker: 0, atTick: 15 }] });
+    expect(run.violations).toEqual([]);
+    expect(run.refills).toBeGreaterThanOrEqual(1);
+    // Counted from the trials' own bookkeeping, not from the read model under test.
+    for (const t of (await svc.listTrials({ study: "pbt" })).trials)
+      pbtLoads += ((t.system_attrs.pbt_lineage ?? []) as { donor: number | null }[]).filter((e) => e.donor !== null).length;
+    expect(pbtLoads).toBe(run.exploits + run.refills);
   } finally {
     await svc.close();
     await storage.close();
@@ -64,13 +110,13 @@ async function populate(): Promise<void> {
 }
 
 /** Runs a Python worker: asks one trial of `study`, tells `value`, prints the trial as JSON. */
-async function pythonWorker(study: string, value: number): Promise<{ number: number; params: Record<string, unknown> }> {
+async function pythonWorker(study: string, value: number): Promise<{ number: number; params: Record<string, unknown>; host: string; pid: number }> {
   const code = [
-    "import json, sys, tuneport",
+    "import json, os, socket, sys, tuneport",
     "c = tuneport.connect(sys.argv[1])",
     "s = c.load_study(sys.argv[2])",
     "t = s.ask()",
-    "print(json.dumps({'number': t.number, 'params': t.params}), flush=True)",
+    "print(json.dumps({'number': t.number, 'params': t.params, 'host': socket.gethostname(), 'pid': os.getpid()}), flush=True)",
     "s.tell(t, float(sys.argv[3]))",
     "c.close()",
   ].join("\n");
@@ -151,17 +197,33 @@ describe("the dashboard in chromium", () => {
     const page = await newPage();
     await page.goto(`${base}/#/study/big`);
     const kinds = ["history", "parallel_coordinates", "slice", "contour", "importances", "intermediate_values", "edf"];
+    const renderers: string[] = [];
     for (const kind of kinds) {
       const box = page.locator(`.chart[data-kind="${kind}"]`);
       await box.scrollIntoViewIfNeeded(); // charts are drawn when on screen
       await box.and(page.locator('[data-state="drawn"]')).waitFor();
-      // Marks actually drawn: SVG paths/rects/symbols with geometry inside the chart's mark groups.
-      const marks = await box.locator("svg g[class*='mark-'] path, svg g[class*='mark-'] rect, svg g[class*='mark-'] line").evaluateAll(
-        (els) => els.filter((e) => (e.getAttribute("d") ?? "").length > 2 || Number(e.getAttribute("width") ?? 0) > 0 || e.tagName === "line").length,
-      );
-      expect(marks, kind).toBeGreaterThan(kind === "importances" ? 1 : 5);
+      renderers.push(`${kind}:${await box.getAttribute("data-renderer")}`);
+      if ((await box.getAttribute("data-renderer")) === "canvas") {
+        // A chart of thousands of rows is drawn on a canvas: count the pixels that are not background.
+        const inked = await box.locator("canvas").evaluate((c: any) => {
+          const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data as Uint8ClampedArray;
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 0 && (d[i]! < 230 || d[i + 1]! < 230 || d[i + 2]! < 230)) n++;
+          return n / (c.width * c.height);
+        });
+        expect(inked, kind).toBeGreaterThan(0.01);
+      } else {
+        // Marks actually drawn: SVG paths/rects/symbols with geometry inside the chart's mark groups.
+        const marks = await box.locator("svg g[class*='mark-'] path, svg g[class*='mark-'] rect, svg g[class*='mark-'] line").evaluateAll(
+          (els) => els.filter((e) => (e.getAttribute("d") ?? "").length > 2 || Number(e.getAttribute("width") ?? 0) > 0 || e.tagName === "line").length,
+        );
+        expect(marks, kind).toBeGreaterThan(kind === "importances" ? 1 : 5);
+      }
       await expect(box.locator("xpath=following-sibling::p[1]").innerText(), kind).resolves.not.toBe("");
     }
+    // Both ways are exercised: the slice's 3,000 rows (1,000 trials x 3 parameters) go to a canvas.
+    expect(renderers).toContain("slice:canvas");
+    expect(renderers).toContain("history:svg");
     await shot(page, "study");
     if (SHOTS) await page.locator("section.charts").screenshot({ path: join(SHOTS, "dashboard-charts.png") });
     await page.close();
@@ -195,6 +257,10 @@ describe("the dashboard in chromium", () => {
     await row.waitFor({ timeout: HANG });
     await expect.poll(() => row.innerText(), { timeout: HANG }).toContain("0.8125");
     expect(await row.innerText()).toContain("COMPLETE");
+    // Who ran it: the Python client's hello identity, in the table and on the trial page.
+    expect(await row.locator("td.worker").innerText()).toBe(`${told.host}:${told.pid} (tuneport-python)`);
+    await page.goto(`${base}/#/study/live/trial/${told.number}`);
+    await expect.poll(() => page.locator("main").innerText(), { timeout: HANG }).toContain(`host ${told.host}, pid ${told.pid}, tuneport-python`);
     await page.close();
   });
 
@@ -209,7 +275,7 @@ describe("the dashboard in chromium", () => {
     await status.waitFor();
     const queued = Number(/Trial (\d+) queued/.exec(await status.innerText())?.[1]);
     const asked = await pythonWorker("live", 0.5);
-    expect(asked).toEqual({ number: queued, params: { x: 0.375, opt: "adam" } });
+    expect({ number: asked.number, params: asked.params }).toEqual({ number: queued, params: { x: 0.375, opt: "adam" } });
     await page.goto(`${base}/#/study/live/trial/${queued}`);
     await expect.poll(() => page.locator("main").innerText(), { timeout: HANG }).toContain("halfway between the two best");
     await shot(page, "trial");
@@ -230,6 +296,85 @@ describe("the dashboard in chromium", () => {
     await page.locator("p.status", { hasText: "Notes saved." }).waitFor();
     await page.reload();
     await expect(page.getByLabel("Study notes").inputValue()).resolves.toBe("lr above 0.3 diverges");
+    await page.close();
+  });
+
+  it("filters the table by a categorical parameter's choices", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/#/study/big`);
+    await page.locator("#trials").waitFor();
+    const choices = page.locator('fieldset.choices[data-param="act"]');
+    await choices.getByRole("checkbox", { name: "gelu" }).check();
+    const gelu = big.filter((t) => t.act === "gelu");
+    expect(gelu.length).toBeGreaterThan(100);
+    expect(gelu.length).toBeLessThan(big.length);
+    await page.locator("#trials caption", { hasText: `of ${gelu.length} matching` }).waitFor();
+    const numbers = async () => page.locator("#trials tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-trial"))));
+    await expect.poll(numbers, { timeout: HANG }).toEqual(gelu.map((t) => t.number).sort((a, b) => b - a).slice(0, 50));
+    // With the state filter too; both choices checked is the same as none.
+    await page.getByRole("checkbox", { name: "complete" }).check();
+    await choices.getByRole("checkbox", { name: "relu" }).check();
+    await page.locator("#trials caption", { hasText: `of ${big.filter((t) => t.state === "COMPLETE").length} matching` }).waitFor();
+    await choices.getByRole("checkbox", { name: "gelu" }).uncheck();
+    await page.locator("#trials caption", { hasText: `of ${big.filter((t) => t.state === "COMPLETE" && t.act === "relu").length} matching` }).waitFor();
+    await page.close();
+  });
+
+  it("shows one column per objective and draws the Pareto front and hypervolume of a multi-objective study", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/#/study/mo`);
+    await page.locator("#trials").waitFor();
+    const heads = await page.locator("#trials thead th").allInnerTexts();
+    expect(heads.slice(0, 4)).toEqual(["# ▼", "State", "Objective 0 (minimize)", "Objective 1 (maximize)"]);
+    // Sort by objective 1, descending: the table's order is the told values' order.
+    await page.locator('button[data-sort="values.1"]').click();
+    await page.locator('button[data-sort="values.1"]').click();
+    await page.locator('th[aria-sort="descending"] button[data-sort="values.1"]').waitFor();
+    const want = [...moValues.entries()].sort((a, b) => (b[1][1] as number) - (a[1][1] as number) || a[0] - b[0]).slice(0, 5);
+    const first = page.locator("#trials tbody tr").first();
+    await expect.poll(() => first.getAttribute("data-trial"), { timeout: HANG }).toBe(String(want[0]?.[0]));
+    const cells = await first.locator("td").allInnerTexts();
+    expect(Number(cells[2])).toBeCloseTo(want[0]?.[1][0] as number, 4);
+    expect(Number(cells[3])).toBeCloseTo(want[0]?.[1][1] as number, 4);
+    for (const kind of ["pareto_front", "hypervolume_history"]) {
+      const box = page.locator(`.chart[data-kind="${kind}"]`);
+      await box.scrollIntoViewIfNeeded();
+      await box.and(page.locator('[data-state="drawn"]')).waitFor();
+      expect(await box.locator("svg g[class*='mark-symbol'] path").count(), kind).toBeGreaterThan(kind === "pareto_front" ? 30 : 1);
+    }
+    expect(await page.locator('.chart[data-kind="history"]').count()).toBe(0);
+    await page.close();
+  });
+
+  it("draws a PBT study's lineage as a tree with one edge per checkpoint load", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/#/study/pbt`);
+    const box = page.locator('.chart[data-kind="lineage"]');
+    await box.scrollIntoViewIfNeeded();
+    await box.and(page.locator('[data-state="drawn"]')).waitFor();
+    expect(pbtLoads).toBeGreaterThan(2);
+    // Edges are the chart's rule marks (axis grid lines are role-axis-grid, not role-mark).
+    expect(await box.locator("svg g.mark-rule.role-mark line").count()).toBe(pbtLoads);
+    expect(await box.locator("svg g.mark-symbol.role-mark path").count()).toBeGreaterThan(4);
+    await expect(box.locator("xpath=following-sibling::p[1]").innerText()).resolves.toContain(`${pbtLoads} checkpoint loads`);
+    if (SHOTS) await box.screenshot({ path: join(SHOTS, "dashboard-lineage.png") });
+    await page.close();
+  });
+
+  it("draws hypergradient trajectories on the study page and on a trial's page", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/#/study/hg`);
+    const box = page.locator('.chart[data-kind="trajectories"]');
+    await box.scrollIntoViewIfNeeded();
+    await box.and(page.locator('[data-state="drawn"]')).waitFor();
+    // One line per trial in each of the two rows (lr, wd).
+    expect(await box.locator("svg g[class*='mark-line'] path").count()).toBe(6);
+    if (SHOTS) await box.screenshot({ path: join(SHOTS, "dashboard-trajectories.png") });
+    await page.goto(`${base}/#/study/hg/trial/1`);
+    // The trial page's own section (a hash change: the study page's chart may linger for a moment).
+    const one = page.locator('section[aria-labelledby="t-traj"] .chart[data-kind="trajectories"][data-state="drawn"]');
+    await one.waitFor();
+    expect(await one.locator("svg g[class*='mark-line'] path").count()).toBe(2);
     await page.close();
   });
 

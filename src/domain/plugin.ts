@@ -171,6 +171,27 @@ export interface LineageSchedule {
   readonly until_step: number;
 }
 
+/** A node of a population's lineage graph: one stretch of a member's training with one set of params. */
+export interface LineageNode {
+  /** `${trial}:${index}`: the trial and the index of the change that began the stretch. */
+  readonly id: string;
+  readonly trial: number;
+  /** The population slot the trial fills. */
+  readonly member: number;
+  /** 0 for a fresh start; a donor's generation + 1 after an exploit or a refill from it. */
+  readonly generation: number;
+  /** The trial's own step at which the stretch began. */
+  readonly step: number;
+  readonly params: Params;
+}
+
+/** The lineage of a whole population: stretches, and who gave whom their weights. */
+export interface LineageGraph {
+  readonly nodes: LineageNode[];
+  /** `exploit`: `to` loaded `from`'s checkpoint (an exploit or a refill); `explore`: new params, own weights. */
+  readonly edges: { readonly from: string; readonly to: string; readonly kind: "exploit" | "explore" }[];
+}
+
 /**
  * Read models only the plug-in can compute, because they read its own `systemAttrs` bookkeeping.
  * The service asks the study's factory for them (the `trajectory` and `lineage` ops) and never reads
@@ -184,6 +205,8 @@ export interface StrategyReadModels {
    * (default: its latest report). @throws Error when the bookkeeping is inconsistent.
    */
   lineage?(trials: readonly Trial[], number: number, uptoStep?: number): LineageSchedule;
+  /** The whole population's lineage (PBT): what the dashboard draws as a tree. */
+  lineageGraph?(trials: readonly Trial[]): LineageGraph;
 }
 
 /** A named strategy with its options schema; what a catalogue holds and a study names. */

@@ -8,6 +8,7 @@
  * visible (the best one), padded by 5%; far-out values are drawn on the edge and counted.
  * On a log axis the fences are computed on log10 of the values.
  */
+import type { LineageGraph, TrajectoryEntry } from "../domain/plugin.js";
 import type { Direction, TrialState } from "../domain/trial.js";
 import type { Importances } from "./importance.js";
 import type { TrialView } from "./views.js";
@@ -21,6 +22,15 @@ export interface PlotOptions {
   readonly params?: readonly string[];
   /** Log-scale objective axis (history, intermediate values, slice; colour in contour and parallel coordinates). */
   readonly logY?: boolean;
+  /**
+   * What the study's strategy's read models say, for the plots that draw them (`lineage`,
+   * `trajectories`; plot-read-models.ts): absent when the strategy records none. Plain data, so
+   * it travels to the plot worker thread.
+   */
+  readonly readModels?: {
+    readonly lineage?: LineageGraph;
+    readonly trajectories?: readonly { readonly trial: number; readonly entries: readonly TrajectoryEntry[] }[];
+  };
   /**
    * Set when the server drew from a bounded sample of a big study (plot-sample.ts): the caption's
    * sentence saying so and, for the history, the study's counts by state.

@@ -87,6 +87,26 @@ function moStudy(m: number): { study: StudyView; trials: TrialView[] } {
   return { study, trials };
 }
 
+/** What PBT's and hypergradient's read models give the `lineage` and `trajectories` plots: a small tree and two trajectories. */
+const READ_MODELS = {
+  lineage: {
+    nodes: [
+      { id: "0:0", trial: 0, member: 0, generation: 0, step: 0, params: { lr: 0.1 } },
+      { id: "1:0", trial: 1, member: 1, generation: 0, step: 0, params: { lr: 0.01 } },
+      { id: "1:1", trial: 1, member: 1, generation: 1, step: 4, params: { lr: 0.12 } },
+      { id: "0:1", trial: 0, member: 0, generation: 2, step: 8, params: { lr: 0.15 } },
+    ],
+    edges: [
+      { from: "0:0", to: "1:1", kind: "exploit" as const },
+      { from: "1:1", to: "0:1", kind: "exploit" as const },
+    ],
+  },
+  trajectories: [0, 1].map((trial) => ({
+    trial,
+    entries: [{ step: null, value: null, params: { lr: 0.1 * (trial + 1) } }, ...[1, 2, 3].map((step) => ({ step, value: 1 / step, params: { lr: 0.1 * (trial + 1) * 0.9 ** step } }))],
+  })),
+};
+
 const dataOf = (spec: Record<string, unknown>): Rows => (spec.data as { values: Rows }).values;
 
 async function keep(name: string, png: Buffer): Promise<void> {
@@ -103,7 +123,7 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     const mo = moStudy(2);
     for (const kind of PLOT_KINDS) {
       // The Pareto front needs two objectives; every other kind draws the one-objective study.
-      const plot = kind === "pareto_front" ? await renderPlot(kind, mo.study, mo.trials) : await renderPlot(kind, study, trials);
+      const plot = kind === "pareto_front" ? await renderPlot(kind, mo.study, mo.trials) : await renderPlot(kind, study, trials, { readModels: READ_MODELS });
       await keep(kind, plot.png);
       const size = pngSize(plot.png);
       expect(size, kind).toEqual({ width: plot.width, height: plot.height });

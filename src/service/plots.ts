@@ -5,7 +5,9 @@
  * package, loaded explicitly, so output does not depend on the host's fonts.
  *
  * The plot kinds follow Optuna's visualization module: optimization history, parallel
- * coordinates, parameter importances, intermediate values, slice, contour and the EDF. The specs are
+ * coordinates, parameter importances, intermediate values, slice, contour and the EDF; plus the
+ * Pareto front and hypervolume history (plot-front.ts), and the PBT lineage tree and hypergradient
+ * trajectories from the strategy's read models (plot-read-models.ts). The specs are
  * pure functions (`plot-trials.ts`, `plot-params.ts`) so that a browser dashboard can render
  * the very same Vega-Lite specs; MCP (`plot` tool), ZeroMQ (`plot` op) and the CLI
  * (`tuneport plot`) all render through `renderPlot`.
@@ -21,13 +23,14 @@ import { invalidArgument } from "../domain/errors.js";
 import { type Importances, paramImportances } from "./importance.js";
 import { contourSpec, importancesSpec, parallelSpec, sliceSpec } from "./plot-params.js";
 import { hypervolumeHistorySpec, paretoFrontSpec } from "./plot-front.js";
+import { lineageSpec, trajectoriesSpec } from "./plot-read-models.js";
 import { FONT, type PlotOptions, type PlotSpec, type VlSpec } from "./plot-scales.js";
 import { edfSpec, historySpec, intermediateSpec } from "./plot-trials.js";
 import type { StudyView, TrialView } from "./views.js";
 
 export type { PlotOptions, PlotSpec, VlSpec } from "./plot-scales.js";
 
-export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour", "edf", "pareto_front", "hypervolume_history"] as const;
+export const PLOT_KINDS = ["history", "parallel_coordinates", "importances", "intermediate_values", "slice", "contour", "edf", "pareto_front", "hypervolume_history", "lineage", "trajectories"] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number];
 /** Short names accepted wherever a kind is (the CLI documents these). */
 export const PLOT_KIND_ALIASES: Readonly<Record<string, PlotKind>> = { parallel: "parallel_coordinates", intermediate: "intermediate_values" };
@@ -89,6 +92,10 @@ export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly Tria
       return paretoFrontSpec(study, trials);
     case "hypervolume_history":
       return hypervolumeHistorySpec(study, trials);
+    case "lineage":
+      return lineageSpec(study, opts.readModels?.lineage);
+    case "trajectories":
+      return trajectoriesSpec(study, trials, opts.readModels?.trajectories);
     default:
       throw invalidArgument(`unknown plot kind ${JSON.stringify(kind)}; valid kinds: ${PLOT_KIND_NAMES.join(", ")}`);
   }

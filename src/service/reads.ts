@@ -1,10 +1,11 @@
 /** Read models computed from a study's in-memory state: trial pages, lineage, chart specs, the studies overview. */
 import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
+import { workerLabel } from "../domain/worker.js";
 import { bestReport, bestReported, defaultLineage } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { plotInput } from "./plot-sample.js";
-import { type PlotKind, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import { type PlotKind, type PlotOptions, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
@@ -30,7 +31,7 @@ export async function plotOf(
   const study = viewOf(s);
   const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
   const trials = input.trials.map((t) => trialView(t, now));
-  const opts = { params: a.params, logY: a.log_y, ...input.opts };
+  const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
   const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
   return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
 }
@@ -86,6 +87,20 @@ export function trajectoryView(s: StudyState, number: number): TrajectoryView {
 }
 
 /**
+ * The strategy's read models a plot kind draws (`lineage`: the population's graph, from every
+ * trial; `trajectories`: those of `trials`), or nothing when the strategy records none.
+ */
+function readModelsFor(s: StudyState, kind: PlotKind, trials: readonly TrialRecord[]): Pick<PlotOptions, "readModels"> {
+  const rm = s.factory.readModels;
+  if (kind === "lineage" && rm?.lineageGraph) return { readModels: { lineage: rm.lineageGraph(s.trials) } };
+  if (kind === "trajectories" && rm?.trajectory) {
+    const read = rm.trajectory;
+    return { readModels: { trajectories: trials.map((t) => ({ trial: t.number, entries: read(t).entries })) } };
+  }
+  return {};
+}
+
+/**
  * The Vega-Lite spec of a chart, from the same spec functions `plot` renders to PNG (plots.ts);
  * with `trials`, from those trials only, else as `plotOf` (a big study from a bounded sample).
  * @throws INVALID_ARGUMENT (nothing to draw, unknown parameter).
@@ -95,7 +110,7 @@ export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kin
   const want = a.trials ? new Set(a.trials) : null;
   const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
   const trials = input.trials.map((t) => trialView(t, now));
-  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...input.opts });
+  const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) });
   return { kind, spec, caption };
 }
 
@@ -113,7 +128,12 @@ export interface StudyOverview {
   last_activity_at: number | null;
   /** RUNNING trials whose lease has not expired: a worker holds each. */
   live_workers: number;
+  /** Who holds them (domain/worker.ts `workerLabel`), distinct, sorted, at most `MAX_WORKER_LABELS`. */
+  workers: string[];
 }
+
+/** Distinct worker labels listed per study at most (the count `live_workers` stays exact). */
+export const MAX_WORKER_LABELS = 20;
 
 /** Every live (not deleted) study in one line each. */
 export function overviewAll(studies: Iterable<StudyState>, now: number): StudyOverview[] {
@@ -125,9 +145,13 @@ export function overviewOf(s: StudyState, now: number): StudyOverview {
   let last = s.study.createdAt;
   for (const t of s.trials) last = Math.max(last, t.finishedAt ?? t.startedAt ?? t.createdAt);
   let live = 0;
+  const workers = new Set<string>();
   for (const n of s.running) {
     const t = s.trials[n] as TrialRecord;
-    if (t.lease && t.lease.expiresAt > now) live++;
+    if (!t.lease || t.lease.expiresAt <= now) continue;
+    live++;
+    const label = workerLabel(t.systemAttrs.worker);
+    if (label !== null && workers.size < MAX_WORKER_LABELS) workers.add(label);
   }
   const best = bestOf(s);
   const counts = countsOf(s);
@@ -142,5 +166,6 @@ export function overviewOf(s: StudyState, now: number): StudyOverview {
     best: best && best.value !== null ? { number: best.number, value: best.value } : null,
     last_activity_at: last / 1000,
     live_workers: live,
+    workers: [...workers].sort(),
   };
 }

@@ -18,6 +18,7 @@
  * lock (`live`): a request that waited while the study was deleted gets NOT_FOUND and queues
  * nothing. Creates and deletes are ordinary queued changes, so they commit in request order.
  */
+import type { WorkerIdentity } from "../domain/worker.js";
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
@@ -466,7 +467,7 @@ export class StudyService {
   // ---------------------------------------------------------------- trials (trial-ops.ts)
 
   /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`. */
-  ask = (a: S.AskArgs, requestId?: string): Promise<AskResult> => trialOps.ask(this.core, a, requestId);
+  ask = (a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> => trialOps.ask(this.core, a, requestId, worker);
   suggest = (a: S.SuggestArgs, requestId?: string) => trialOps.suggest(this.core, a, requestId);
   enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
   report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);

@@ -3,6 +3,7 @@
  * attributes. Each runs under its study's write lock (ask also under the ask lock while a model is
  * fitted), re-validates the study there (`live`), and commits through the service's pipeline.
  */
+import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision } from "../domain/decision.js";
 import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
@@ -48,12 +49,14 @@ export function checkAttrsSize(attrs: Record<string, unknown>): void {
  * Starts a trial: the oldest WAITING (enqueued or re-queued) one if any, else a new one from the
  * scheduler and the strategy. @throws SEARCH_SPACE_EXHAUSTED, NOT_FOUND.
  */
-export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string): Promise<AskResult> {
+export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> {
   const s = core.state(a.study);
-  // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`, `retryOf`).
+  // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`,
+  // `retryOf`), and who it is (domain/worker.ts; a re-asked queued trial records its new holder).
   const own: Record<string, unknown> = {
     ...(a.lease_ttl_s !== undefined ? { lease_ttl_s: a.lease_ttl_s } : {}),
     ...(a.max_retries !== undefined ? { max_retries: a.max_retries } : {}),
+    ...(worker !== undefined ? { worker: { ...worker } } : {}),
   };
   return core.mutate(requestId, "ask", (rc) => s.askLock.run(() => askLocked(core, s, rc, own)));
 }

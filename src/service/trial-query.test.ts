@@ -69,6 +69,26 @@ describe("dashboard reads", () => {
     expect(gelu.rows.map((r) => r.number)).toEqual(everything.filter((t) => t.params.act === "gelu").map((t) => t.number));
   });
 
+  it("gives multi-objective rows their values vector and sorts by one objective", async () => {
+    await svc.execute("create_study", { name: "mo", space: SPACE, strategy: "random", seed: 5, directions: ["minimize", "maximize"] });
+    const told: { number: number; values: number[] | null }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const a = await svc.execute("ask", { study: "mo" });
+      if (i === 11) {
+        told.push({ number: a.trial.number, values: null });
+        continue;
+      }
+      const values = [((i * 7) % 12) / 4, ((i * 5) % 12) / 3];
+      await svc.execute("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values });
+      told.push({ number: a.trial.number, values });
+    }
+    const byObj1 = await svc.execute("query_trials", { study: "mo", sort: "values.1", descending: true, limit: 100 });
+    const want = told.filter((t) => t.values !== null).sort((a, b) => (b.values as number[])[1]! - (a.values as number[])[1]! || a.number - b.number);
+    expect(byObj1.rows.map((r) => r.number)).toEqual([...want.map((t) => t.number), told[11]!.number]);
+    expect(byObj1.rows.map((r) => r.values)).toEqual([...want.map((t) => t.values), null]);
+    expect(byObj1.rows[0]!.value).toBeNull();
+  });
+
   it("refuses an unknown sort key", async () => {
     await expect(svc.execute("query_trials", { study: "q", sort: "colour" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });

@@ -4,13 +4,14 @@
  * 100,000 trials: one pass to filter, one sort of the survivors on precomputed keys (numbers in a
  * Float64Array, so the comparator reads no objects), and only the page's rows are built.
  *
- * Sort keys: `number`, `value`, `state`, `started_at`, `finished_at`, `duration`,
+ * Sort keys: `number`, `value`, `values.<i>` (objective i), `state`, `started_at`, `finished_at`, `duration`, `worker`,
  * `params.<name>` and `user_attrs.<name>`. A trial without the key (no value yet, a parameter it
  * did not use) sorts last in either direction; ties go by trial number, ascending.
  * Categorical and string keys sort by their text; states in lifecycle order.
  */
 import { invalidArgument } from "../domain/errors.js";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
+import { workerLabel } from "../domain/worker.js";
 import type * as S from "./ops/schemas.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 
@@ -19,6 +20,8 @@ export interface TrialRow {
   number: number;
   state: TrialState;
   value: number | null;
+  /** One value per objective (multi-objective studies: one table column each); null without a result. */
+  values: number[] | null;
   params: Record<string, string | number | boolean | null>;
   started_at: number | null;
   finished_at: number | null;
@@ -27,6 +30,8 @@ export interface TrialRow {
   n_intermediate: number;
   /** Queued with fixed params by `enqueue` (an agent's or a person's proposal). */
   enqueued: boolean;
+  /** Who asked the trial (domain/worker.ts `workerLabel`), or null when not recorded. */
+  worker: string | null;
 }
 
 /** A page of the table. */
@@ -58,9 +63,19 @@ function keyOf(sort: string): Key {
       return (t) => t.finishedAt;
     case "duration":
       return (t, now) => (t.startedAt === null ? null : (t.finishedAt ?? now) - t.startedAt);
+    case "worker":
+      return (t) => workerLabel(t.systemAttrs.worker);
+  }
+  const obj = /^values\.(\d+)$/.exec(sort);
+  if (obj) {
+    const i = Number(obj[1]);
+    return (t) => {
+      const v = t.values?.[i];
+      return v === undefined || Number.isNaN(v) ? null : v;
+    };
   }
   const m = /^(params|user_attrs)\.(.+)$/.exec(sort);
-  if (!m) throw invalidArgument(`sort must be number, value, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; got ${JSON.stringify(sort)}`);
+  if (!m) throw invalidArgument(`sort must be number, value, values.I, state, started_at, finished_at, duration, worker, params.NAME or user_attrs.NAME; got ${JSON.stringify(sort)}`);
   const name = m[2] as string;
   const from = m[1] === "params" ? (t: TrialRecord) => t.params[name] : (t: TrialRecord) => t.userAttrs[name];
   return (t) => {
@@ -94,12 +109,14 @@ function rowOf(t: TrialRecord, now: number): TrialRow {
     number: t.number,
     state: t.state,
     value: t.value,
+    values: t.values === null ? null : [...t.values],
     params: { ...t.params },
     started_at: t.startedAt === null ? null : t.startedAt / 1000,
     finished_at: t.finishedAt === null ? null : t.finishedAt / 1000,
     duration_s: t.startedAt === null ? null : ((t.finishedAt ?? now) - t.startedAt) / 1000,
     n_intermediate: t.intermediate.length,
     enqueued: t.systemAttrs.enqueued === true,
+    worker: workerLabel(t.systemAttrs.worker),
   };
 }
 

@@ -44,7 +44,7 @@ async function studiesList(): Promise<void> {
           h("td", { class: "counts" }, Object.entries(s.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ") || "none"),
           h("td", { class: "num" }, s.best ? `${fmt(s.best.value)} (#${s.best.number})` : "—"),
           h("td", {}, ago(s.last_activity_at)),
-          h("td", { class: "num" }, s.live_workers),
+          h("td", { class: "workers" }, String(s.live_workers), ...(s.workers as string[]).map((w) => h("span", { class: "worker" }, w))),
         ),
       ),
     );
@@ -53,6 +53,20 @@ async function studiesList(): Promise<void> {
   await refresh();
   const again = throttle(() => void refresh(), 500);
   current = { onChange: () => again() };
+}
+
+/** A trial's `worker` system attribute in words: where, which client, which transport or MCP session. */
+function workerText(w: unknown): string {
+  if (typeof w !== "object" || w === null) return "not recorded";
+  const x = w as { transport?: string; name?: string; version?: string; host?: string; pid?: number; session?: string };
+  const parts = [
+    x.host !== undefined ? `host ${x.host}` : null,
+    x.pid !== undefined ? `pid ${x.pid}` : null,
+    x.name !== undefined ? `${x.name}${x.version !== undefined ? ` ${x.version}` : ""}` : null,
+    x.session !== undefined ? `session ${x.session}` : null,
+    `over ${x.transport ?? "an unknown transport"}`,
+  ];
+  return parts.filter((p) => p !== null).join(", ");
 }
 
 function kv(rows: [string, unknown][]): HTMLElement {
@@ -66,6 +80,8 @@ async function trialPage(study: string, number: number): Promise<void> {
     const sys = t.system_attrs as Record<string, unknown>;
     const curve = h("div", { class: "chart", "aria-live": "off" });
     const caption = h("p", { class: "caption" });
+    const trajBox = h("div", { class: "chart", "data-kind": "trajectories", "aria-live": "off" });
+    const trajCaption = h("p", { class: "caption" });
     const trajectory = await op<{ trajectory: { step: number | null; value: number | null; params: Record<string, unknown> }[] }>("trajectory", { study, trial: number });
     const lineage = await op<{ lineage: { schedule: { from_step: number; params: Record<string, unknown>; trial: number; trial_step: number }[] } }>("lineage", { study, trial: number });
     fill(
@@ -80,6 +96,7 @@ async function trialPage(study: string, number: number): Promise<void> {
           ["Finished", when(t.finished_at)],
           ["Duration", t.duration_s === null ? "—" : `${fmt(t.duration_s)} s`],
           ["Lease", lease ? `expires ${when(lease.expires_at)} (TTL ${lease.ttl_s} s)` : "none"],
+          [t.state === "RUNNING" ? "Worker (holds it)" : "Worker (held it)", workerText(sys.worker)],
           ["Attempt", typeof sys.retry_count === "number" ? `retry ${sys.retry_count}` : "first"],
           ["Retry of", sys.retry_of ?? "—"],
           ["Retried as", sys.retried_as ?? "—"],
@@ -90,9 +107,7 @@ async function trialPage(study: string, number: number): Promise<void> {
       h("section", { "aria-labelledby": "t-ua" }, h("h2", { id: "t-ua" }, "User attributes"), h("pre", {}, JSON.stringify(t.user_attrs, null, 2))),
       h("section", { "aria-labelledby": "t-sa" }, h("h2", { id: "t-sa" }, "System attributes"), h("pre", {}, JSON.stringify(sys, null, 2))),
       trajectory.trajectory.length > 0
-        ? h("section", { "aria-labelledby": "t-traj" }, h("h2", { id: "t-traj" }, "Hyperparameter trajectory"),
-            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), h("th", { scope: "col" }, "Value"), h("th", { scope: "col" }, "Params"))),
-              h("tbody", {}, ...trajectory.trajectory.map((e) => h("tr", {}, h("td", {}, fmt(e.step)), h("td", {}, fmt(e.value)), h("td", {}, JSON.stringify(e.params)))))))
+        ? h("section", { "aria-labelledby": "t-traj" }, h("h2", { id: "t-traj" }, "Hyperparameter trajectory"), trajBox, trajCaption)
         : null,
       lineage.lineage.schedule.length > 1
         ? h("section", { "aria-labelledby": "t-lin" }, h("h2", { id: "t-lin" }, "Lineage (PBT)"),
@@ -101,6 +116,7 @@ async function trialPage(study: string, number: number): Promise<void> {
     );
     if (t.intermediate.length > 0) await drawChart(curve, caption, { study, kind: "intermediate_values", trials: [number] });
     else curve.replaceChildren(h("p", { class: "empty" }, "No intermediate values reported."));
+    if (trajectory.trajectory.length > 0) await drawChart(trajBox, trajCaption, { study, kind: "trajectories", trials: [number] });
   };
   await render();
   const again = throttle(() => void render(), 1000);

@@ -5,11 +5,18 @@
  * charts at most once a second.
  */
 import { type Change, OpError, op } from "./api.js";
-import { CHARTS, drawChart } from "./charts.js";
+import { chartsFor, drawChart } from "./charts.js";
 import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
 
 const STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"];
 const PAGE = 50;
+
+interface TablePage {
+  rows: any[];
+  total: number;
+  matched: number;
+  params: string[];
+}
 
 interface TableState {
   sort: string;
@@ -17,19 +24,26 @@ interface TableState {
   offset: number;
   states: Set<string>;
   ranges: Record<string, { min?: number; max?: number }>;
+  /** Categorical parameters: the choices kept (absent: no filter on that parameter). */
+  choices: Record<string, Set<string>>;
 }
 
 /** Builds the study page into `main`; returns what to do on changes. */
 export async function studyPage(main: HTMLElement, study: string): Promise<{ onChange: (c: Change) => void; dispose: () => void }> {
   document.title = `${study} — tuneport`;
+  // The first page of the table is asked at once, beside the study (it does not depend on it).
+  const firstPage = op<TablePage>("query_trials", { study, sort: "number", descending: true, offset: 0, limit: PAGE });
+  firstPage.catch(() => undefined); // a failure shows through refreshTable's own call
   const { study: s } = await op<{ study: any }>("get_study", { study });
   const space = s.space as Record<string, { type: string; choices?: unknown[]; low?: number; high?: number }>;
   const header = h("div", { class: "study-head" });
   const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
-  const table: TableState = { sort: "number", descending: true, offset: 0, states: new Set(), ranges: {} };
+  const table: TableState = { sort: "number", descending: true, offset: 0, states: new Set(), ranges: {}, choices: {} };
   const tableBox = h("div", { class: "table-box" });
   const pager = h("div", { class: "pager" });
-  const charts = CHARTS.map((c) => ({ ...c, box: h("div", { class: "chart", "data-kind": c.kind, tabindex: 0, role: "group", "aria-label": c.title }), caption: h("p", { class: "caption" }) }));
+  const directions = (s.directions as string[] | undefined) ?? [s.direction as string];
+  const multi = directions.length > 1;
+  const charts = chartsFor(multi, s.strategy.name as string).map((c) => ({ ...c, box: h("div", { class: "chart", "data-kind": c.kind, tabindex: 0, role: "group", "aria-label": c.title }), caption: h("p", { class: "caption" }) }));
   const logY = h("input", { type: "checkbox", id: "log-y" });
   const numeric = Object.keys(space).filter((k) => space[k]?.type !== "categorical");
   const pairA = h("select", { id: "pair-a" }, ...Object.keys(space).map((k, i) => h("option", { value: k, selected: i === 0 }, k)));
@@ -40,7 +54,7 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
     fill(
       header,
       h("h1", {}, v.name, v.stopped ? h("span", { class: "badge" }, "stopped") : null),
-      h("p", { class: "meta" }, `${v.direction} · ${v.strategy.name}${v.scheduler ? ` / ${v.scheduler.name}` : ""} · ${v.n_trials} trials (${counts || "none"}) · best ${v.best_trial ? `${fmt(v.best_trial.value)} (#${v.best_trial.number})` : "—"}`),
+      h("p", { class: "meta" }, `${(v.directions as string[] | undefined)?.join(", ") ?? v.direction} · ${v.strategy.name}${v.scheduler ? ` / ${v.scheduler.name}` : ""} · ${v.n_trials} trials (${counts || "none"}) · best ${v.best_trial ? `${fmt(v.best_trial.value)} (#${v.best_trial.number})` : "—"}`),
       READ_ONLY
         ? null
         : h("button", { type: "button", id: "stop-resume", onclick: () => void act(v.stopped ? "resume_study" : "stop_study", { study }, v.stopped ? "Resumed." : "Stopped: asks now get STUDY_STOPPED.") }, v.stopped ? "Resume study" : "Stop study"),
@@ -60,15 +74,23 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   const refreshHeader = async () => renderHeader((await op<{ study: any }>("get_study", { study })).study);
 
   let asked = 0;
+  /** The first page, asked before the study came back (the table's default query). */
+  let pending: Promise<TablePage> | null = firstPage;
   const refreshTable = async () => {
     const mine = ++asked;
     const args: Record<string, unknown> = { study, sort: table.sort, descending: table.descending, offset: table.offset, limit: PAGE };
     if (table.states.size > 0) args.states = [...table.states];
     const ranges = Object.fromEntries(Object.entries(table.ranges).filter(([, r]) => r.min !== undefined || r.max !== undefined));
     if (Object.keys(ranges).length > 0) args.ranges = ranges;
-    const page = await op<{ rows: any[]; total: number; matched: number; params: string[] }>("query_trials", args);
+    // The checked choices as the parameter's own values (JSON in the option value keeps numbers numbers).
+    const choices = Object.fromEntries(Object.entries(table.choices).map(([p, set]) => [p, [...set].map((v) => JSON.parse(v) as unknown)]));
+    if (Object.keys(choices).length > 0) args.choices = choices;
+    const early = pending;
+    pending = null;
+    const page = await (early ?? op<TablePage>("query_trials", args));
+    const objectives: [string, string][] = multi ? directions.map((d, i): [string, string] => [`values.${i}`, `Objective ${i} (${d})`]) : [["value", "Value"]];
     if (mine !== asked) return; // a later query is on its way: never show an older answer over it
-    const cols: [string, string][] = [["number", "#"], ["state", "State"], ["value", "Value"], ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"]];
+    const cols: [string, string][] = [["number", "#"], ["state", "State"], ...objectives, ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"], ["worker", "Worker"]];
     const head = h("tr", {}, ...cols.map(([key, label]) => {
       const sorted = table.sort === key;
       return h("th", { scope: "col", "aria-sort": sorted ? (table.descending ? "descending" : "ascending") : "none" },
@@ -83,10 +105,11 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
       h("tr", { "data-trial": r.number },
         h("td", { class: "num" }, h("a", { href: `#/study/${encodeURIComponent(study)}/trial/${r.number}` }, r.number), r.enqueued ? h("span", { class: "badge", title: "enqueued" }, "q") : null),
         h("td", {}, h("span", { class: `state ${r.state}` }, r.state)),
-        h("td", { class: "num" }, fmt(r.value)),
+        ...(multi ? directions.map((_, i) => h("td", { class: "num" }, fmt(r.values?.[i]))) : [h("td", { class: "num" }, fmt(r.value))]),
         ...page.params.map((p) => h("td", { class: "num" }, fmt(r.params[p]))),
         h("td", { class: "num" }, fmt(r.duration_s)),
         h("td", {}, when(r.finished_at)),
+        h("td", { class: "worker" }, r.worker ?? "—"),
       ));
     tableBox.replaceChildren(h("table", { class: "trials", id: "trials" }, h("caption", {}, `Trials ${page.matched === 0 ? 0 : table.offset + 1}–${table.offset + page.rows.length} of ${page.matched} matching (${page.total} in all)`), h("thead", {}, head), h("tbody", {}, ...rows)));
     pager.replaceChildren(
@@ -99,12 +122,18 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   // live study does not keep the page busy drawing what nobody looks at.
   const onScreen = new Set<HTMLElement>();
   const stale = new Set<HTMLElement>();
-  const drawOne = async (c: (typeof charts)[number]) => {
+  // One chart at a time, in the order asked (page order as they scroll in): charts drawn together
+  // share the page's one thread, so the first one on screen would wait for all of them.
+  let drawing: Promise<void> = Promise.resolve();
+  const drawOne = (c: (typeof charts)[number]): Promise<void> => {
     stale.delete(c.box);
-    const args: Record<string, unknown> = { study, kind: c.kind };
-    if (c.kind === "history" && logY.checked) args.log_y = true;
-    if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
-    await drawChart(c.box, c.caption, args);
+    drawing = drawing.then(() => {
+      const args: Record<string, unknown> = { study, kind: c.kind };
+      if (c.kind === "history" && logY.checked) args.log_y = true;
+      if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
+      return drawChart(c.box, c.caption, args);
+    }).catch(() => undefined);
+    return drawing;
   };
   const refreshCharts = async () => {
     for (const c of charts) {
@@ -145,6 +174,19 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
       } });
       return h("div", { class: "range-row" }, h("label", { for: `range-${p}-min` }, `${p} from`), bound("min"), h("label", { for: `range-${p}-max` }, "to"), bound("max"));
     }),
+    ...Object.keys(space).filter((k) => space[k]?.type === "categorical").map((p) =>
+      // One checkbox per choice; none checked means no filter on p (as for the states).
+      h("fieldset", { class: "choices", "data-param": p }, h("legend", {}, p),
+        ...(space[p]?.choices ?? []).map((c) => h("label", {}, h("input", { type: "checkbox", value: JSON.stringify(c), onchange: (e: Event) => {
+          const box = e.target as HTMLInputElement;
+          const set = (table.choices[p] ??= new Set());
+          if (box.checked) set.add(box.value);
+          else set.delete(box.value);
+          if (set.size === 0) delete table.choices[p];
+          table.offset = 0;
+          void refreshTable();
+        } }), ` ${String(c)}`))),
+    ),
   );
 
   // Actions: notes and enqueue.
@@ -183,9 +225,11 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
     header, status, actions,
     h("section", { "aria-labelledby": "h-trials" }, h("h2", { id: "h-trials" }, "Trials"), filters, tableBox, pager),
     h("section", { "aria-labelledby": "h-charts", class: "charts" }, h("h2", { id: "h-charts" }, "Charts"),
-      h("div", { class: "chart-options" },
-        h("label", {}, logY, " log-scale objective (history)"),
-        h("label", { for: "pair-a" }, "Contour of"), pairA, h("label", { for: "pair-b" }, "and"), pairB),
+      multi
+        ? null
+        : h("div", { class: "chart-options" },
+            h("label", {}, logY, " log-scale objective (history)"),
+            h("label", { for: "pair-a" }, "Contour of"), pairA, h("label", { for: "pair-b" }, "and"), pairB),
       ...charts.map((c) => h("figure", {}, h("figcaption", {}, h("h3", {}, c.title)), c.box, c.caption))),
   );
   renderHeader(s);

@@ -19,14 +19,18 @@ PlotKind = Literal[
     "edf",
     "pareto_front",
     "hypervolume_history",
+    "lineage",
+    "trajectories",
 ]
 """Chart kinds, after Optuna's ``optuna.visualization``: ``history`` (objective by trial, pruned
 and failed included, best so far), ``parallel`` (parallel coordinates), ``importances``,
 ``intermediate`` (learning curves), ``slice`` (objective against each parameter),
 ``contour`` (objective over two parameters) and ``edf`` (the empirical distribution of the
 objective); for multi-objective studies ``pareto_front`` (trials in the plane of the first two
-objectives: front, dominated and infeasible ones told apart) and ``hypervolume_history``. The
-long names are accepted too."""
+objectives: front, dominated and infeasible ones told apart) and ``hypervolume_history``; for
+PBT/PB2 studies ``lineage`` (the population's tree: generations, exploits and refills) and for
+hypergradient studies ``trajectories`` (hyperparameters per step per trial). The long names are
+accepted too."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@
  *
  * Adding an op is one entry here and one service method.
  */
+import type { WorkerIdentity } from "../../domain/worker.js";
 import type { z } from "zod";
 import type { StudyService } from "../study-service.js";
 import * as S from "./schemas.js";
@@ -21,6 +22,8 @@ export const PROTOCOL_VERSIONS = [1] as const;
 export interface OpContext {
   /** The request id: mutations are de-duplicated by it, and an id names one request. */
   readonly requestId?: string;
+  /** Who sent the request, as its transport knows it (domain/worker.ts); `ask` records it with the trial. */
+  readonly worker?: WorkerIdentity;
 }
 
 /** `T` with every array and object read-only, so views with read-only fields satisfy a result schema. */
@@ -103,7 +106,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.deleteStudy(a, ctx.requestId),
   }),
   plot: op({
-    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history).",
+    summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history, lineage, trajectories).",
     args: S.plotArgs,
     result: S.plotResult,
     mutating: false,
@@ -172,7 +175,7 @@ export const OPS = {
     mutating: true,
     mcp: via("ask_trial"),
     python: via("Study.ask"),
-    run: (svc, a, ctx) => svc.ask(a, ctx.requestId),
+    run: (svc, a, ctx) => svc.ask(a, ctx.requestId, ctx.worker),
   }),
   suggest: op({
     summary: "Define-by-run: the value of one more parameter of a running trial.",

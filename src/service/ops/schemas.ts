@@ -234,7 +234,7 @@ export const queryTrialsArgs = z
       .min(1)
       .max(300)
       .optional()
-      .describe("number (default), value, state, started_at, finished_at, duration, params.NAME or user_attrs.NAME; missing values last"),
+      .describe("number (default), value, values.I (objective I, from 0), state, started_at, finished_at, duration, worker, params.NAME or user_attrs.NAME; missing values last"),
     descending: z.boolean().optional(),
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(1000).optional().describe("rows per page [50]"),
@@ -445,12 +445,14 @@ export const trialRowSchema = z.object({
   number: trialNumber,
   state: trialStateSchema,
   value: nullableNumber,
+  values: z.array(z.number()).nullable().describe("one value per objective; null without a result"),
   params: z.record(z.string(), scalar),
   started_at: nullableNumber,
   finished_at: nullableNumber,
   duration_s: nullableNumber,
   n_intermediate: z.number().int(),
   enqueued: z.boolean(),
+  worker: z.string().nullable().describe("who asked the trial: host:pid (client), an MCP session, or the transport; null when not recorded"),
 });
 export const queryTrialsResult = z.object({
   rows: z.array(trialRowSchema),
@@ -469,6 +471,7 @@ export const studyOverviewSchema = z.object({
   best: z.object({ number: trialNumber, value: z.number() }).nullable(),
   last_activity_at: nullableNumber.describe("epoch seconds of the latest created, started or finished trial (or the study's creation)"),
   live_workers: z.number().int().describe("RUNNING trials whose lease has not expired: workers at work"),
+  workers: z.array(z.string()).describe("who holds those trials (host:pid (client), or an MCP session), distinct, at most 20"),
 });
 export const studiesOverviewResult = z.object({ studies: z.array(studyOverviewSchema) });
 export const plotResult = z.object({

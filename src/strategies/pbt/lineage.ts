@@ -20,6 +20,7 @@
  * - `diverged`: set by the service when a member was completed with a NaN/infinite value.
  */
 import type { Params } from "../../domain/distributions.js";
+import type { LineageGraph, LineageNode } from "../../domain/plugin.js";
 import type { Trial } from "../../domain/trial.js";
 
 export interface LineageEntry {
@@ -200,4 +201,58 @@ export function scheduleOf(trials: readonly Trial[], number: number, step?: numb
     out.push(s);
   }
   return { schedule: out, until_step: untilStep };
+}
+
+/** Index in `t`'s lineage of the entry in force at its checkpoint of `step` (see entryForCheckpoint). */
+function entryIndexAt(t: Trial, step: number): number {
+  const lin = lineageOf(t);
+  let found = 0;
+  for (let i = 1; i < lin.length; i++) if ((lin[i] as LineageEntry).step < step) found = i;
+  return found;
+}
+
+/**
+ * The population's lineage as a graph (the dashboard's tree): one node per lineage entry of
+ * every member trial (a stretch of training with one set of params), an `exploit` edge from the
+ * donor's stretch whose checkpoint was loaded (exploits and refills), an `explore` edge from the
+ * trial's previous stretch where params changed on its own weights (the explore-only ablation).
+ * Generation: 0 for a fresh start, the donor stretch's + 1 after a load, unchanged by an explore.
+ * Trials without PBT bookkeeping are left out; an edge to a missing donor is dropped.
+ */
+export function lineageGraph(trials: readonly Trial[]): LineageGraph {
+  const stretches: { id: string; t: Trial; member: number; i: number; e: LineageEntry; from: string | null }[] = [];
+  const edges: LineageGraph["edges"][number][] = [];
+  for (const t of trials) {
+    const member = memberOf(t);
+    const lin = lineageOf(t);
+    if (member === null || lin.length === 0) continue;
+    lin.forEach((e, i) => {
+      const id = `${t.number}:${i}`;
+      let from: string | null = null;
+      if (e.donor !== null && e.donor_step !== null) {
+        const donor = trials[e.donor];
+        if (donor && lineageOf(donor).length > 0 && memberOf(donor) !== null) {
+          from = `${donor.number}:${entryIndexAt(donor, e.donor_step)}`;
+          edges.push({ from, to: id, kind: "exploit" });
+        }
+      } else if (i > 0) edges.push({ from: `${t.number}:${i - 1}`, to: id, kind: "explore" });
+      stretches.push({ id, t, member, i, e, from });
+    });
+  }
+  const byId = new Map(stretches.map((s) => [s.id, s]));
+  const memo = new Map<string, number>();
+  // A donor's checkpoint was saved before it was loaded, so following donors and earlier entries
+  // always ends at a fresh start; `seen` only guards against corrupt attributes (a cycle).
+  const generationOf = (id: string, seen: Set<string>): number => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const s = byId.get(id);
+    if (!s || seen.has(id)) return 0;
+    seen.add(id);
+    const g = s.from !== null ? generationOf(s.from, seen) + 1 : s.i > 0 ? generationOf(`${s.t.number}:${s.i - 1}`, seen) : 0;
+    memo.set(id, g);
+    return g;
+  };
+  const nodes: LineageNode[] = stretches.map((s) => ({ id: s.id, trial: s.t.number, member: s.member, generation: generationOf(s.id, new Set()), step: s.e.step, params: { ...s.e.params } }));
+  return { nodes, edges };
 }

@@ -68,6 +68,7 @@ import {
   pinnedCheckpoints,
   releasableCheckpoints,
   releasedPaths,
+  lineageGraph,
   scheduleOf,
 } from "./lineage.js";
 
@@ -370,8 +371,8 @@ export class PbtStrategy implements Strategy {
   }
 }
 
-/** PBT's and PB2's lineage read model: the schedule recorded in `pbt_lineage`, up to a report (lineage.ts). */
-const pbtReadModels = { lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep) };
+/** PBT's and PB2's lineage read models: the schedule recorded in `pbt_lineage` up to a report, and the population's graph (lineage.ts). */
+const pbtReadModels = { lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep), lineageGraph };
 
 /**
  * PB2 (Parker-Holder et al., NeurIPS 2020): PBT whose explore step is a time-varying GP-UCB

@@ -48,13 +48,15 @@ export interface DashboardOptions {
   readonly allowedHosts?: readonly string[];
   /** Refuse the write ops (`tuneport dashboard --storage`). */
   readonly readOnly?: boolean;
-  /** Where dashboard.js and dashboard.css are [dist/web beside this module]. */
+  /** Where dashboard.js, its chunks and dashboard.css are [dist/web beside this module]. */
   readonly assetsDir?: string;
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
 const COOKIE = "tuneport_dashboard";
 const ASSET_TYPES: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
+/** esbuild's chunk names (web/dashboard/build.mjs `chunkNames`): no path, no dots but the extension. */
+const CHUNK = /^chunk-[A-Z0-9]{6,16}\.js$/;
 const STATUS: Partial<Record<ErrorCode, number>> = { NOT_FOUND: 404, INVALID_ARGUMENT: 400, ALREADY_EXISTS: 409, FAILED_PRECONDITION: 409, UNAVAILABLE: 503 };
 /** Vega compiles its expressions with `Function`: hence 'unsafe-eval'; nothing else runs but our bundle. */
 const SECURITY_HEADERS = {
@@ -169,7 +171,9 @@ export class DashboardServer {
   }
 
   private asset(res: ServerResponse, name: string): void {
-    const type = ASSET_TYPES[name];
+    // Chunks (vega, loaded on the first chart) are named by their content's hash: cached for good.
+    const chunk = CHUNK.test(name);
+    const type = chunk ? ASSET_TYPES["dashboard.js"] : ASSET_TYPES[name];
     if (type === undefined) return this.json(res, 404, { error: { code: "NOT_FOUND", message: `no asset ${name}` } });
     let body: Buffer;
     try {
@@ -177,7 +181,7 @@ export class DashboardServer {
     } catch {
       return this.json(res, 404, { error: { code: "NOT_FOUND", message: `asset ${name} is not built; run make build` } });
     }
-    res.writeHead(200, { "content-type": type, "cache-control": "no-cache", ...SECURITY_HEADERS }).end(body);
+    res.writeHead(200, { "content-type": type, "cache-control": chunk ? "public, max-age=31536000, immutable" : "no-cache", ...SECURITY_HEADERS }).end(body);
   }
 
   private async op(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {

@@ -11,10 +11,14 @@
  */
 import type { Logger } from "pino";
 import type { TuneportError } from "../../domain/errors.js";
+import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
 import type { OpArgs, OpName, OpResult } from "../../service/ops/ops.js";
 import type { StudyChange, StudyService } from "../../service/study-service.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import type { ZmqClient } from "../zmq/zmq-client.js";
+
+/** An agent over MCP whose session and name are not known (stdio, or before `initialize`). */
+const MCP_AGENT = workerIdentity("mcp");
 
 /** Largest number of trials `allTrials` reads. */
 export const MAX_TRIALS_READ = 100_000;
@@ -31,12 +35,19 @@ export interface McpBackend {
   /** Subscribes to changes of every study; returns the unsubscribe function. */
   onChange(listener: (change: StudyChange) => void): () => void;
   close(): Promise<void>;
+  /**
+   * The same backend, with every op it runs attributed to `who()` (asked at each call: an MCP
+   * session's agent is known after `initialize`), which `ask` records as the trial's holder.
+   * Absent on `RemoteBackend`: its ZeroMQ `hello` identifies it to the server.
+   */
+  as?(who: () => WorkerIdentity): McpBackend;
 }
 
 /** The in-process service. `close` leaves the service open: its owner closes it. */
-export function serviceBackend(service: StudyService): McpBackend {
+export function serviceBackend(service: StudyService, who: () => WorkerIdentity = () => MCP_AGENT): McpBackend {
   return {
-    call: (op, args) => service.execute(op, args),
+    call: (op, args) => service.execute(op, args, { worker: who() }),
+    as: (other) => serviceBackend(service, other),
     // No projection is asked for, so every row is a whole view.
     allTrials: async (s) => (await service.execute("trials", { study: s, limit: MAX_TRIALS_READ })).trials as TrialView[],
     version: async (s) => service.versionOf(s),

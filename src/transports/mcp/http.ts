@@ -16,6 +16,7 @@
  * - Shutdown (`close`): new requests get 503 "server stopping"; calls in flight (a pending
  *   `wait_for_progress` included) are answered first, then sessions and the listener close.
  */
+import { workerIdentity } from "../../domain/worker.js";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -167,12 +168,16 @@ export class McpHttpServer {
   }
 
   private newSession(): Session {
-    const mcp = createTuneportMcp(this.opts.backend, { logger: this.opts.logger, version: this.opts.version });
+    const sessionId = randomUUID();
+    // Trials this session's agent asks record it as their holder (domain/worker.ts).
+    const who = () => workerIdentity("mcp", { session: sessionId, ...(mcp.server.server.getClientVersion() ?? {}) });
+    const backend = this.opts.backend.as?.(who) ?? this.opts.backend;
+    const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version });
     const session: Session = {
       mcp,
       lastSeen: Date.now(),
       transport: new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
+        sessionIdGenerator: () => sessionId,
         onsessioninitialized: (id) => {
           this.sessions.set(id, session);
           this.log.info({ session: id }, "mcp session opened");

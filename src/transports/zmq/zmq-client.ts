@@ -8,6 +8,7 @@
  * test workers use. It does not retry: a request that times out rejects with UNAVAILABLE
  * (callers that retry should reuse the request id, which `request` accepts).
  */
+import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { Dealer } from "zeromq";
 import { type ErrorCode, ERROR_CODES, TuneportError } from "../../domain/errors.js";
@@ -45,7 +46,8 @@ export class ZmqClient {
   async connect(): Promise<{ version: number; server: { name: string; version: string } }> {
     this.dealer.connect(this.endpoint);
     this.loop = this.receiveLoop();
-    return (await this.request("hello", { versions: [1], client: { name: "tuneport-ts" } })) as {
+    // Host and pid identify this client as the holder of the trials it asks (domain/worker.ts).
+    return (await this.request("hello", { versions: [1], client: { name: "tuneport-ts", host: hostname(), pid: process.pid } })) as {
       version: number;
       server: { name: string; version: string };
     };

@@ -6,6 +6,7 @@
  * Envelope: request `{v, id, op, ...args}`; reply `{v, id, ok: true, result}` or
  * `{v, id, ok: false, error: {code, message, data?}}` (protocol/PROTOCOL.md).
  */
+import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
 import type { Logger } from "pino";
 import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
@@ -48,6 +49,11 @@ export const DEFAULT_MAX_INFLIGHT_PER_CLIENT = 1000;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
+/** Client identities remembered from `hello` at most (about 300 bytes each). */
+const MAX_IDENTITIES = 10_000;
+/** The holder of a trial asked by a client that sent no `hello` (or whose hello was forgotten). */
+const ZMQ_ANONYMOUS = workerIdentity("zmq");
+
 export class ZmqServer {
   private readonly router: Router;
   private readonly log: Logger;
@@ -55,6 +61,8 @@ export class ZmqServer {
   private readonly inflight = new Set<Promise<void>>();
   /** Requests in flight per client identity (hex); entries leave at zero. */
   private readonly perClient = new Map<string, number>();
+  /** What each client (routing id, hex) said about itself in `hello`: who holds the trials it asks for. */
+  private readonly identities = new Map<string, WorkerIdentity>();
   private readonly maxPerClient: number;
   private sendChain: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
@@ -132,7 +140,7 @@ export class ZmqServer {
     } else {
       this.perClient.set(client, n + 1);
       try {
-        reply = await this.process(payload);
+        reply = await this.process(payload, client);
       } finally {
         const left = (this.perClient.get(client) ?? 1) - 1;
         if (left <= 0) this.perClient.delete(client);
@@ -149,8 +157,11 @@ export class ZmqServer {
     this.send([...prefix, bytes]);
   }
 
-  /** Turns one request frame into one reply map. Never throws. */
-  async process(payload: Uint8Array): Promise<Record<string, unknown>> {
+  /**
+   * Turns one request frame into one reply map. Never throws. `client` (the routing id, hex) ties
+   * a `hello`'s identity to the client's later asks.
+   */
+  async process(payload: Uint8Array, client?: string): Promise<Record<string, unknown>> {
     let id: unknown = null;
     try {
       if (payload.byteLength > this.maxBytes) {
@@ -186,7 +197,10 @@ export class ZmqServer {
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
         throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
-      const result = op === "hello" ? this.hello(args) : await this.service.execute(op as OpName, args, { requestId: id as string });
+      const result =
+        op === "hello"
+          ? this.hello(args, client)
+          : await this.service.execute(op as OpName, args, { requestId: id as string, worker: (client !== undefined ? this.identities.get(client) : undefined) ?? ZMQ_ANONYMOUS });
       return { v: 1, id, ok: true, result };
     } catch (err) {
       if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
@@ -195,10 +209,16 @@ export class ZmqServer {
     }
   }
 
-  private hello(args: Record<string, unknown>) {
+  private hello(args: Record<string, unknown>, client?: string) {
     const parsed = OPS.hello.args.safeParse(args);
     if (!parsed.success) throw new TuneportError("INVALID_ARGUMENT", `hello: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
+    if (client !== undefined) {
+      // Bounded: the oldest identity goes first (a client that lost it is recorded by transport only).
+      this.identities.delete(client);
+      this.identities.set(client, workerIdentity("zmq", a.client ?? {}));
+      if (this.identities.size > MAX_IDENTITIES) this.identities.delete(this.identities.keys().next().value as string);
+    }
     const wanted = a.versions ?? [1];
     const common = wanted.filter((x) => (PROTOCOL_VERSIONS as readonly number[]).includes(x));
     if (common.length === 0)
