@@ -1,10 +1,14 @@
 """Multi-objective benchmark (issue 15): tuneport's multi-objective strategies against Optuna 5.0's
 samplers in the same run, on ZDT1-3 (d = 10), DTLZ2 (3 objectives, d = 7) and Binh-Korn (two
 constraints). Writes rows {problem, optimizer, seed, budget, hypervolume, hv_max} to
-bench/results/multiobjective.json and prints a median/IQR table with Mann-Whitney U tests.
+bench/results/multiobjective.json (plus `ask_s`: the median time of the run's last 10 asks, the
+suggestion time per trial at n = budget) and prints a median/IQR table with Mann-Whitney U tests.
 
     nice -n 19 .venv/bin/python bench/multiobjective.py                # reduced: 3 seeds, budget 100
-    nice -n 19 .venv/bin/python bench/multiobjective.py --seeds 10 --budgets 100,200 --gp   # the issue's size
+    nice -n 19 .venv/bin/python bench/multiobjective.py --seeds 10 --budgets 100,200 --gp \
+        --tuneport auto,tpe,nsga2,parego,random                                     # the issue's size
+    nice -n 19 .venv/bin/python bench/multiobjective.py --speed-at 200 --problems zdt1 --seeds 3 --optuna gp
+                                                  # GPSampler's suggestion time at n = 200 only
 
 The hypervolume of every run is measured at one fixed reference point per problem (below), on the
 feasible trials' front; hv_max is the hypervolume of the true front at that point (dense sampling
@@ -134,23 +138,31 @@ def feasible_front(results: list[tuple[list[float], list[float] | None]]) -> lis
     return nondominated([v for v, c in results if c is None or all(ci <= 0 for ci in c)])
 
 
-def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: int, budget: int) -> float:
+#: Asks timed at the end of a run: the suggestion time per trial at n ≈ budget (median of these).
+TIMED_ASKS = 10
+
+
+def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: int, budget: int) -> tuple[float, float]:
     evaluate, d, ref = PROBLEMS[problem]
     m = len(ref)
     space = {f"x{i}": tp.Float(0.0, 1.0) for i in range(d)}
     name = f"{problem}-{strategy or 'auto'}-{seed}-{budget}"
     study = client.create_study(name, directions=["minimize"] * m, space=space, strategy=strategy, seed=seed)
     results = []
-    for _ in range(budget):
+    times = []
+    for i in range(budget):
+        t0 = time.perf_counter()
         trial = study.ask()
+        if i >= budget - TIMED_ASKS:
+            times.append(time.perf_counter() - t0)
         x = [float(trial.params[f"x{i}"]) for i in range(d)]  # type: ignore[arg-type]
         values, cons = evaluate(x)
         trial.complete(values, constraints=cons)
         results.append((values, cons))
-    return hypervolume(feasible_front(results), ref)
+    return hypervolume(feasible_front(results), ref), statistics.median(times)
 
 
-def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> float:
+def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
     evaluate, d, ref = PROBLEMS[problem]
     m = len(ref)
     # Optuna 5.0 takes constraints through trial.set_constraint (constraints_func is deprecated).
@@ -164,17 +176,50 @@ def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> float
         sampler = optuna.samplers.RandomSampler(seed=seed)
     study = optuna.create_study(directions=["minimize"] * m, sampler=sampler)
     results = []
-
-    def objective(trial: optuna.Trial) -> Sequence[float]:
-        x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(d)]
+    times = []
+    # ask/tell, as study.optimize runs it; the timed part is ask plus the suggest calls (where
+    # Optuna's samplers do their work: the joint sample happens at the first suggest).
+    for i in range(budget):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        x = [trial.suggest_float(f"x{k}", 0.0, 1.0) for k in range(d)]
+        if i >= budget - TIMED_ASKS:
+            times.append(time.perf_counter() - t0)
         values, cons = evaluate(x)
         for j, c in enumerate(cons or []):
             trial.set_constraint(f"c{j}", c)
+        study.tell(trial, values)
         results.append((values, cons))
-        return values
+    return hypervolume(feasible_front(results), ref), statistics.median(times)
 
-    study.optimize(objective, n_trials=budget)
-    return hypervolume(feasible_front(results), ref)
+
+def optuna_ask_s_at(sampler_name: str, problem: str, seed: int, n: int) -> float:
+    """Suggestion time of an Optuna sampler at n trials without running the first n - TIMED_ASKS
+    through it (for GPSampler, too slow to run to n = 200 on 2 shared cores): the study gets
+    n - TIMED_ASKS uniformly random trials (add_trial), then TIMED_ASKS asks are timed as in
+    run_optuna. A GP's cost depends on n, not on where the points lie."""
+    evaluate, d, ref = PROBLEMS[problem]
+    sampler = optuna.samplers.GPSampler(seed=seed) if sampler_name == "gp" else optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(directions=["minimize"] * len(ref), sampler=sampler)
+    rng = np.random.default_rng(seed)
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    for _ in range(n - TIMED_ASKS):
+        x = [float(v) for v in rng.random(d)]
+        values, cons = evaluate(x)
+        attrs = {"constraints": cons} if cons else {}
+        study.add_trial(optuna.trial.create_trial(params={f"x{i}": x[i] for i in range(d)}, distributions={f"x{i}": dist for i in range(d)},
+                                                  values=values, system_attrs=attrs))
+    times = []
+    for _ in range(TIMED_ASKS):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        x = [trial.suggest_float(f"x{k}", 0.0, 1.0) for k in range(d)]
+        times.append(time.perf_counter() - t0)
+        values, cons = evaluate(x)
+        for j, c in enumerate(cons or []):
+            trial.set_constraint(f"c{j}", c)
+        study.tell(trial, values)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -183,24 +228,38 @@ def main() -> None:
     ap.add_argument("--budgets", default="100")
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--gp", action="store_true", help="also Optuna's GPSampler (slow)")
+    ap.add_argument("--tuneport", default="auto,tpe,nsga2,random", help="tuneport strategies (auto = the study's default)")
+    ap.add_argument("--optuna", default="nsgaii,tpe,random", help="Optuna samplers (gp is added by --gp)")
     ap.add_argument("--out", default=str(RESULTS / "multiobjective.json"))
+    ap.add_argument("--speed-at", type=int, default=0, metavar="N",
+                    help="only time Optuna's --optuna samplers' asks at N trials on prefilled random studies (optuna_ask_s_at)")
     a = ap.parse_args()
+    if a.speed_at:
+        print("| problem | sampler | seed | median ask ms at n = %d |" % a.speed_at)
+        print("| --- | --- | --- | --- |")
+        for problem in a.problems.split(","):
+            for s_name in [x for x in a.optuna.split(",") if x]:
+                for seed in range(a.seeds):
+                    print(f"| {problem} | optuna-{s_name} | {seed} | {1000 * optuna_ask_s_at(s_name, problem, seed, a.speed_at):.4g} |", flush=True)
+        return
     budgets = [int(b) for b in a.budgets.split(",")]
     problems = a.problems.split(",")
     hv_max = {p: (hypervolume(f, PROBLEMS[p][2]) if (f := true_front(p)) is not None else None) for p in problems}
     rows: list[dict[str, Any]] = []
-    optuna_samplers = ["nsgaii", "tpe", "random"] + (["gp"] if a.gp else [])
+    optuna_samplers = [x for x in a.optuna.split(",") if x] + (["gp"] if a.gp else [])
+    tuneport_strategies = [x for x in a.tuneport.split(",") if x]
     started = time.time()
     with Server() as server, tp.connect(server.endpoint, timeout=60.0) as client:
         for problem in problems:
             for budget in budgets:
                 for seed in range(a.seeds):
-                    for label, strategy in (("tuneport-auto", None), ("tuneport-random", "random")):
-                        hv = run_tuneport(client, problem, strategy, seed, budget)
-                        rows.append({"problem": problem, "optimizer": label, "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem]})
+                    for name in tuneport_strategies:
+                        label, strategy = f"tuneport-{name}", (None if name == "auto" else name)
+                        hv, ask_s = run_tuneport(client, problem, strategy, seed, budget)
+                        rows.append({"problem": problem, "optimizer": label, "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem], "ask_s": ask_s})
                     for s in optuna_samplers:
-                        hv = run_optuna(s, problem, seed, budget)
-                        rows.append({"problem": problem, "optimizer": f"optuna-{s}", "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem]})
+                        hv, ask_s = run_optuna(s, problem, seed, budget)
+                        rows.append({"problem": problem, "optimizer": f"optuna-{s}", "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem], "ask_s": ask_s})
                 print(f"{problem}: done ({time.time() - started:.0f}s)", flush=True)
     Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
     report(rows)
@@ -210,18 +269,30 @@ def report(rows: list[dict[str, Any]]) -> None:
     from scipy.stats import mannwhitneyu
 
     keys = sorted({(r["problem"], r["budget"]) for r in rows})
-    print("| problem | budget | optimizer | median HV (IQR) | / hv_max | vs tuneport-auto (Mann-Whitney p) |")
+    labels = {r["optimizer"] for r in rows}
+    base = "tuneport-auto" if "tuneport-auto" in labels else sorted(labels)[0]
+    print(f"| problem | budget | optimizer | median HV (IQR) | / hv_max | vs {base} (Mann-Whitney p) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for problem, budget in keys:
         group = [r for r in rows if r["problem"] == problem and r["budget"] == budget]
-        auto = [r["hypervolume"] for r in group if r["optimizer"] == "tuneport-auto"]
+        auto = [r["hypervolume"] for r in group if r["optimizer"] == base]
         for opt in sorted({r["optimizer"] for r in group}):
             hv = sorted(r["hypervolume"] for r in group if r["optimizer"] == opt)
             q = statistics.quantiles(hv, n=4) if len(hv) >= 2 else [hv[0], hv[0], hv[0]]
             mx = group[0]["hv_max"]
-            p = "-" if opt == "tuneport-auto" else f"{mannwhitneyu(auto, hv, alternative='two-sided').pvalue:.2g}"
+            p = "-" if opt == base else f"{mannwhitneyu(auto, hv, alternative='two-sided').pvalue:.2g}"
             ratio = f"{statistics.median(hv) / mx:.3f}" if mx else "-"
             print(f"| {problem} | {budget} | {opt} | {statistics.median(hv):.4g} ({q[0]:.4g}-{q[2]:.4g}) | {ratio} | {p} |")
+    timed = [r for r in rows if "ask_s" in r]
+    if timed:
+        top = max(r["budget"] for r in timed)
+        print(f"\nSuggestion time per trial at n = {top} (median over the last {TIMED_ASKS} asks of each run, then over runs; ms):\n")
+        print("| optimizer | median ms (IQR) | runs |")
+        print("| --- | --- | --- |")
+        for opt in sorted({r["optimizer"] for r in timed}):
+            ms = sorted(1000 * r["ask_s"] for r in timed if r["optimizer"] == opt and r["budget"] == top)
+            q = statistics.quantiles(ms, n=4) if len(ms) >= 2 else [ms[0], ms[0], ms[0]]
+            print(f"| {opt} | {statistics.median(ms):.3g} ({q[0]:.3g}-{q[2]:.3g}) | {len(ms)} |")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--study", default="digits-accuracy-vs-size")
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--strategy", default=None, help="default: the server's choice for several objectives (nsga2)")
+    ap.add_argument("--strategy", default=None, help="default: the server's choice for several objectives (auto: ParEGO)")
     a = ap.parse_args()
     data = load_digits_tensors()
     with tp.connect(a.endpoint) as client:

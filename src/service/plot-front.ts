@@ -1,8 +1,10 @@
 /**
  * Plots of multi-objective studies, after Optuna's `plot_pareto_front` and
  * `plot_hypervolume_history`: the trials in objective space with the Pareto front, dominated
- * and infeasible trials told apart (two objectives; with three or more, the first two as a
- * projection, said in the caption), and the hypervolume after each trial. Pure functions
+ * and infeasible trials told apart, and the hypervolume after each trial. Two objectives get
+ * one scatter with the front's step line; three or more get a scatter matrix of every pair of
+ * the first four objectives (Vega-Lite has no 3-D marks; Optuna draws a 3-D scatter, which a
+ * static PNG shows from one angle only), the caption saying which. Pure functions
  * returning Vega-Lite specs (see plots.ts for rendering); the front, feasibility and hypervolume
  * are domain/objectives.ts's.
  */
@@ -19,9 +21,13 @@ function withValues(study: StudyView, trials: readonly TrialView[]): TrialView[]
   return trials.filter((t) => t.state === "COMPLETE" && t.values !== null && t.values.length === study.directions.length);
 }
 
+/** Objectives a scatter matrix shows (the first ones): more would shrink each cell below use. */
+export const MATRIX_OBJECTIVES = 4;
+
 /**
- * The trials of a study with two or more objectives in the plane of its first two, coloured
- * front / dominated / infeasible, the front joined by a step line. @throws INVALID_ARGUMENT for a
+ * The trials of a study with two or more objectives, coloured front / dominated / infeasible:
+ * two objectives in one plane with the front joined by a step line; three or more as a scatter
+ * matrix of the first MATRIX_OBJECTIVES (`matrixSpec`). @throws INVALID_ARGUMENT for a
  * one-objective study, or before any trial completed.
  */
 export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[]): PlotSpec {
@@ -36,6 +42,7 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[]):
     v1: (t.values as number[])[1],
     kind: t.feasible === false ? "infeasible" : front.has(t.number) ? "Pareto front" : "dominated",
   }));
+  if (m > 2) return matrixSpec(study, done, front);
   const present = KINDS.filter((k) => rows.some((r) => r.kind === k));
   const axis = (i: number) => ({ field: `v${i}`, type: "quantitative", title: `objective ${i} (${study.directions[i]})`, scale: { zero: false, nice: true } });
   const frontRows = rows.filter((r) => r.kind === "Pareto front").sort((a, b) => (a.v0 as number) - (b.v0 as number));
@@ -68,8 +75,49 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[]):
   const nInfeasible = rows.filter((r) => r.kind === "infeasible").length;
   const caption =
     `Pareto front of '${study.name}' (${study.directions.join(", ")}): ${front.size} of ${rows.length} complete trials are on the front (red), ` +
-    `${rows.length - front.size - nInfeasible} dominated (blue), ${nInfeasible} infeasible (grey: a constraint c > 0).` +
-    (m > 2 ? ` The study has ${m} objectives: this is the projection on objectives 0 and 1, so front trials may look dominated here.` : "");
+    `${rows.length - front.size - nInfeasible} dominated (blue), ${nInfeasible} infeasible (grey: a constraint c > 0).`;
+  return { spec, caption };
+}
+
+/**
+ * Scatter matrix of a study with three or more objectives: one cell per ordered pair of the
+ * first MATRIX_OBJECTIVES objectives (the diagonal plots an objective against itself), the
+ * front computed in all objectives.
+ */
+function matrixSpec(study: StudyView, done: readonly TrialView[], front: ReadonlySet<number>): PlotSpec {
+  const m = study.directions.length;
+  const k = Math.min(m, MATRIX_OBJECTIVES);
+  const names = Array.from({ length: k }, (_, i) => `objective ${i} (${study.directions[i]})`);
+  const rows = done.map((t) => {
+    const row: Record<string, unknown> = { trial: t.number, kind: t.feasible === false ? "infeasible" : front.has(t.number) ? "Pareto front" : "dominated" };
+    names.forEach((name, i) => (row[name] = (t.values as number[])[i]));
+    return row;
+  });
+  const present = KINDS.filter((kd) => rows.some((r) => r.kind === kd));
+  const cell = Math.floor(Math.min(WIDTH, 900) / k);
+  const spec = {
+    ...baseSpec(`Pareto front of ${study.name}`),
+    data: { values: rows },
+    repeat: { row: names, column: names },
+    spec: {
+      width: cell,
+      height: cell,
+      mark: { type: "point", filled: true, size: 30, opacity: 0.8 },
+      encoding: {
+        x: { field: { repeat: "column" }, type: "quantitative", scale: { zero: false, nice: true } },
+        y: { field: { repeat: "row" }, type: "quantitative", scale: { zero: false, nice: true } },
+        color: { field: "kind", type: "nominal", title: "trial", scale: { domain: present, range: present.map((kd) => COLOURS[kd]) } },
+        tooltip: [{ field: "trial" }, ...names.map((field) => ({ field })), { field: "kind" }],
+      },
+    },
+  };
+  const nFront = rows.filter((r) => r.kind === "Pareto front").length;
+  const nInfeasible = rows.filter((r) => r.kind === "infeasible").length;
+  const caption =
+    `Pareto front of '${study.name}' (${study.directions.join(", ")}) as a scatter matrix of every pair of ` +
+    (k < m ? `objectives 0 to ${k - 1} (of ${m})` : `its ${m} objectives`) +
+    `: ${nFront} of ${rows.length} complete trials are on the front in all ${m} objectives (red), ${rows.length - nFront - nInfeasible} dominated (blue), ` +
+    `${nInfeasible} infeasible (grey: a constraint c > 0). Each cell is a 2-D projection, so front trials may look dominated in it.`;
   return { spec, caption };
 }
 

@@ -178,10 +178,25 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     expect(levels.length).toBeGreaterThan(2);
     for (let i = 1; i < levels.length; i++) expect(levels[i]).toBeGreaterThanOrEqual(levels[i - 1] as number);
     expect(h.caption).toMatch(/derived reference point/);
+    // Three objectives: a scatter matrix of every pair; the front is the one in all three
+    // objectives (objective 2 = 1 − x trades off against objective 0 = x, so every feasible
+    // trial is on it, though the odd ones look dominated in the plane of objectives 0 and 1).
     const three = plotSpec("pareto_front", moStudy(3).study, moStudy(3).trials);
-    expect(three.caption).toMatch(/projection on objectives 0 and 1/);
+    expect(three.caption).toMatch(/scatter matrix of every pair of its 3 objectives/);
+    const names = ["objective 0 (minimize)", "objective 1 (maximize)", "objective 2 (minimize)"];
+    expect(three.spec.repeat).toEqual({ row: names, column: names });
+    const rows3 = dataOf(three.spec);
+    const feasible3 = moStudy(3).trials.filter((t) => t.feasible);
+    expect(rows3.filter((r) => r.kind === "Pareto front").map((r) => r.trial)).toEqual(feasible3.map((t) => t.number));
+    expect(rows3.filter((r) => r.kind === "dominated")).toHaveLength(0);
+    expect(rows3.find((r) => r.trial === 5)?.["objective 2 (minimize)"]).toBe((moStudy(3).trials[5] as TrialView).values?.[2]);
+    const five = plotSpec("pareto_front", moStudy(5).study, moStudy(5).trials);
+    expect(five.caption).toMatch(/objectives 0 to 3 \(of 5\)/);
+    expect((five.spec.repeat as { row: string[] }).row).toHaveLength(4);
     const plot = await renderPlot("pareto_front", moStudy(3).study, moStudy(3).trials);
+    await keep("pareto_front_3", plot.png);
     expect(inkShare(decodePng(plot.png))).toBeGreaterThan(0.01);
+    expect(plot.width).toBeLessThanOrEqual(MAX_PNG_WIDTH);
     expect(() => plotSpec("pareto_front", mixedStudy().study, mixedStudy().trials)).toThrow(/one objective/);
   });
 

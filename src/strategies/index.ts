@@ -4,6 +4,7 @@ import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
 import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { nsga2StrategyFactory } from "./nsga2/nsga2-strategy.js";
+import { paregoStrategyFactory } from "./parego/parego-strategy.js";
 import { makeHypergradientFactory } from "./hypergradient/hypergradient-strategy.js";
 import { pb2StrategyFactory, pbtStrategyFactory } from "./pbt/pbt-strategy.js";
 import { qmcStrategyFactory } from "./qmc/qmc-strategy.js";
@@ -22,6 +23,7 @@ const catalogue = new Map<string, StrategyFactory<any>>(
     cmaesStrategyFactory,
     pbtStrategyFactory,
     nsga2StrategyFactory,
+    paregoStrategyFactory,
     pb2StrategyFactory,
   ].map((f) => [f.name, f]),
 );

@@ -3,10 +3,17 @@ import type { SearchSpace } from "../../domain/distributions.js";
 import { branin } from "../../testing/benchmark-functions.js";
 import { strategyConformance } from "../../testing/strategy.case.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
+import type { Direction, Trial } from "../../domain/trial.js";
+import { GENERATION_ATTR } from "../nsga2/nsga2-strategy.js";
+import { paregoStrategyFactory } from "../parego/parego-strategy.js";
+import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});
 strategyConformance(autoStrategyFactory, { options: { ...defaults, gp_until: 15 }, n: 25 });
+// Multi-objective: MOTPE, then NSGA-II from trial 20 (both phases inside the simulated budget);
+// ParEGO (the default model) is in the conformance suite of its own (parego-strategy.test.ts).
+strategyConformance(autoStrategyFactory, { options: { ...defaults, mo_model: "tpe", mo_nsga2_from: 20 }, n: 30, objectives: 2 });
 
 const floats = (d: number): SearchSpace => Object.fromEntries(Array.from({ length: d }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
 
@@ -34,6 +41,39 @@ describe("auto strategy", () => {
     const cat = { type: "categorical", choices: ["a", "b", "c"] } as const;
     expect(auto.phase({ study: makeStudy({ ...floats(3), c0: cat, c1: cat }), trials: [] })).toBe("gp");
     expect(auto.phase({ study: makeStudy({ ...floats(2), c0: cat, c1: cat }), trials: [] })).toBe("tpe");
+  });
+
+  it("multi-objective: ParEGO by default; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
+    const mo = makeStudy(floats(3), { directions: ["minimize", "minimize"] });
+    expect(new AutoStrategy(defaults).phase({ study: mo, trials: [] })).toBe("parego");
+    expect(defaults).toMatchObject({ mo_model: "parego", mo_nsga2_from: 1_000_000_000 });
+    const history = Array.from({ length: 12 }, (_, i) =>
+      makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
+    );
+    const viaAuto = new AutoStrategy(defaults).suggest(suggestRequest(mo, history));
+    const direct = paregoStrategyFactory.create(paregoStrategyFactory.options.parse({})).suggest(suggestRequest(mo, history));
+    expect(viaAuto.params).toEqual(direct.params);
+    expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: "parego", parego_weights: direct.systemAttrs?.parego_weights });
+    const auto = new AutoStrategy({ ...defaults, mo_model: "tpe", mo_nsga2_from: 60 });
+    const directions: Direction[] = ["minimize", "maximize"];
+    const study = makeStudy(floats(3), { directions });
+    const tpe = tpeStrategyFactory.create(tpeStrategyFactory.options.parse({}));
+    const trials: Trial[] = [];
+    for (let i = 0; i < 61; i++) {
+      const req = suggestRequest(study, trials);
+      expect(auto.phase(req)).toBe(i < 60 ? "tpe" : "nsga2");
+      const s = auto.suggest(req);
+      expect(s.systemAttrs?.auto_phase).toBe(i < 60 ? "tpe" : "nsga2");
+      // Before the switch the suggestion is MOTPE's own; after it NSGA-II's (with its generation).
+      if (i < 60) expect(s.params).toEqual(tpe.suggest(suggestRequest(study, trials)).params);
+      else expect(s.systemAttrs?.[GENERATION_ATTR]).toBe(1); // 60 generation-0 trials ≥ population 50
+      const x = [0, 1, 2].map((k) => s.params[`x${k}`] as number);
+      trials.push(makeTrial(i, s.params, study.space, { values: [x[0]!, x[1]! - x[2]!], systemAttrs: s.systemAttrs ?? {} }));
+    }
+    // RUNNING trials do not count towards the switch.
+    const running = trials.map((t) => ({ ...t, state: "RUNNING" as const }));
+    expect(auto.phase({ study, trials: running })).toBe("tpe");
+    expect(autoStrategyFactory.multiObjective).toBe(true);
   });
 
   it("is the default and refuses unknown options", () => {

@@ -23,6 +23,21 @@
  * the better final value on 3 of 4 problems. (Measured with the GP as it was before bench17's
  * options; not yet recorded in docs/BENCHMARKS.md.)
  *
+ * Several objectives (issue 15): GP and CMA-ES optimise one objective, so a multi-objective study
+ * goes to `mo_model` — `parego` (default: the GP on a random Chebyshev scalarisation per
+ * suggestion, ../parego) or `tpe` (MOTPE, ../tpe/motpe.ts) — and, from `mo_nsga2_from` COMPLETE
+ * trials on, to NSGA-II (../nsga2), whose first generation is then the best `population_size`
+ * trials of the earlier history (trials without a generation count as generation 0). Evidence
+ * (docs/BENCHMARKS.md, "Multi-objective", 2026-11-30):
+ * - `--seeds 5 --budgets 100 --tuneport parego` against the 10-seed run of MOTPE and Optuna 5.0's
+ *   samplers: ParEGO's median hypervolume is 0.997 / 0.996 / 0.976 / 0.966 of the true front's on
+ *   ZDT1 / ZDT2 / ZDT3 / DTLZ2, against MOTPE's 0.866 / 0.842 / 0.827 / 0.874 and the best Optuna
+ *   sampler's 0.834 / 0.809 / 0.836 / 0.882; level with both TPEs on Binh–Korn (5894 vs 5893 /
+ *   5889). So `mo_model` defaults to `parego`; it costs about 0.1 s per suggestion (MOTPE: 9 ms).
+ * - `--seeds 5 --budgets 100,200,400 --tuneport tpe,nsga2`: MOTPE ahead of NSGA-II on ZDT1/2/3 and
+ *   Binh–Korn at every budget, level on DTLZ2; NSGA-II never led, so `mo_nsga2_from` defaults to
+ *   "never" (10⁹) and stays an option for budgets beyond the measured 400.
+ *
  * Define-by-run parameters always use TPE's univariate model. Both inner strategies are
  * functions of history, so `auto` is too; GP's warm-start state lives in trial attributes
  * and simply stops being read when TPE takes over.
@@ -30,8 +45,13 @@
 import { z } from "zod";
 import { isSingleValue } from "../../domain/distributions.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
+import { nsga2StrategyFactory } from "../nsga2/nsga2-strategy.js";
+import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
+
+/** Default of `mo_nsga2_from` (see the header). */
+const MO_NSGA2_FROM = 1_000_000_000;
 
 const options = z
   .object({
@@ -53,6 +73,17 @@ const options = z
     gp: z.record(z.string(), z.unknown()).default({}),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
     tpe: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * Multi-objective studies: COMPLETE trials from which NSGA-II takes over from `mo_model` (see the
+     * header for the evidence behind the default).
+     */
+    mo_nsga2_from: z.number().int().min(0).max(1_000_000_000).default(MO_NSGA2_FROM),
+    /** Multi-objective studies: the model-based strategy before NSGA-II (see the header for the evidence). */
+    mo_model: z.enum(["parego", "tpe"]).default("parego"),
+    /** Options passed to the `parego` phase of a multi-objective study. */
+    parego: z.record(z.string(), z.unknown()).default({}),
+    /** Options passed to the NSGA-II phase of a multi-objective study (see the `nsga2` strategy). */
+    nsga2: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
 export type AutoOptions = z.output<typeof options>;
@@ -60,10 +91,14 @@ export type AutoOptions = z.output<typeof options>;
 export class AutoStrategy implements Strategy {
   private readonly gp: Strategy;
   private readonly tpe: Strategy;
+  private readonly nsga2: Strategy;
+  private readonly parego: Strategy;
 
   constructor(private readonly opts: AutoOptions) {
     this.gp = gpStrategyFactory.create(gpStrategyFactory.options.parse(opts.gp));
     this.tpe = tpeStrategyFactory.create(tpeStrategyFactory.options.parse(opts.tpe));
+    this.nsga2 = nsga2StrategyFactory.create(nsga2StrategyFactory.options.parse(opts.nsga2));
+    this.parego = paregoStrategyFactory.create(paregoStrategyFactory.options.parse(opts.parego));
   }
 
   /**
@@ -71,7 +106,12 @@ export class AutoStrategy implements Strategy {
    * scheduler `with_scheduler: "tpe"` sends every request to TPE, and PRUNED trials count towards
    * `gp_until`: the GP models them (../fidelity.ts), so its cost grows with them.
    */
-  phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" {
+  phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" | "nsga2" | "parego" {
+    if (req.study.directions.length > 1) {
+      let complete = 0;
+      for (const t of req.trials) if (t.state === "COMPLETE") complete++;
+      return complete < this.opts.mo_nsga2_from ? this.opts.mo_model : "nsga2";
+    }
     const dists = Object.values(req.study.space).filter((d) => !isSingleValue(d));
     if (dists.length === 0) return "tpe";
     const scheduled = req.study.scheduler !== null;
@@ -86,7 +126,7 @@ export class AutoStrategy implements Strategy {
 
   suggest(req: SuggestRequest): Suggestion {
     const phase = this.phase(req);
-    const s = (phase === "gp" ? this.gp : this.tpe).suggest(req);
+    const s = { gp: this.gp, tpe: this.tpe, nsga2: this.nsga2, parego: this.parego }[phase].suggest(req);
     return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: phase } };
   }
 
@@ -102,8 +142,9 @@ export const autoStrategyFactory: StrategyFactory<AutoOptions> = {
   description:
     "The default: Gaussian-process BO or TPE, chosen by rules on the search space (dimension, categorical share) that " +
     "issue 17's benchmark suite supports (docs/BENCHMARKS.md). Under a scheduler both learn from pruned trials. " +
-    "Define-by-run parameters use TPE.",
+    "Define-by-run parameters use TPE. Multi-objective studies get ParEGO (or MOTPE: mo_model), then NSGA-II from mo_nsga2_from trials.",
   options: options as unknown as z.ZodType<AutoOptions>,
+  multiObjective: true,
   // GP fitting must stay off the event loop; TPE in a worker costs one message round trip.
   offload: true,
   create: (o) => new AutoStrategy(options.parse(o)),

@@ -13,6 +13,9 @@ import { TpeStrategy, splitTrials, tpeStrategyFactory } from "./tpe-strategy.js"
 const defaults = tpeStrategyFactory.options.parse({});
 strategyConformance(tpeStrategyFactory, { options: defaults, n: 40 });
 strategyConformance(tpeStrategyFactory, { options: { ...defaults, multivariate: false, startup: "qmc" }, n: 30 });
+// MOTPE: two objectives (one maximised) with a constraint, both weightings.
+strategyConformance(tpeStrategyFactory, { options: defaults, n: 40, objectives: 2 });
+strategyConformance(tpeStrategyFactory, { options: { ...defaults, mo_below_weights: "hypervolume" }, n: 30, objectives: 3 });
 
 /** Ten fixed seeds for the statistical tests. */
 const SEEDS = Array.from({ length: 10 }, (_, i) => (i + 1) * 104729);
@@ -33,6 +36,7 @@ describe("tpe strategy", () => {
       prior_weight: 1,
       consider_magic_clip: true,
       consider_endpoints: false,
+      mo_below_weights: "uniform",
     });
     expect(tpeStrategyFactory.options.safeParse({ n_ei_candidate: 3 }).success).toBe(false);
     expect(tpeStrategyFactory.options.safeParse({ prior_weight: 0 }).success).toBe(false);

@@ -28,6 +28,11 @@
  *   (`_split_infeasible_trials`). This is Optuna's constraint handling, not c-TPE (Watanabe &
  *   Hutter 2023), which models each constraint with its own density ratio.
  * - Weights: ones for n < 25, else a linear ramp 1/n → 1 over the oldest n − 25.
+ * - Several objectives (MOTPE; Ozaki et al. 2020/2022, Optuna 5.0 on multi-objective studies):
+ *   the good set holds ⌈0.1 n⌉ trials, the feasible COMPLETE ones split by non-domination rank
+ *   with a greedy hypervolume-subset-selection tie-break, and its kernels weigh 1 (option
+ *   `mo_below_weights: "hypervolume"`: the paper's hypervolume-contribution weights). PRUNED and
+ *   infeasible trials rank after them as above. See motpe.ts.
  * - Prior kernel (μ = centre, σ = range) with `prior_weight = 1.0`; bandwidth = larger gap to
  *   the sorted neighbours, bounds as sentinels, endpoints use their inner gap
  *   (`consider_endpoints = false`), clipped to [range/min(100, n + 2), range]
@@ -53,13 +58,14 @@ import {
   isSingleValue,
   toUnit,
 } from "../../domain/distributions.js";
-import { violation } from "../../domain/objectives.js";
+import { isFeasibleVector, violation } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { isPartial, stoppedRankKey, supersededTrials, topBudget } from "../fidelity.js";
 import { sobolParams } from "../qmc/qmc-strategy.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import { motpeBelowWeights, motpeBest, motpeGamma } from "./motpe.js";
 import { ParzenMixture, type ParzenParams, type TpeDim, tpeGamma, tpeWeights } from "./parzen-estimator.js";
 
 const options = z
@@ -72,6 +78,8 @@ const options = z
     prior_weight: z.number().positive().finite().default(1),
     consider_magic_clip: z.boolean().default(true),
     consider_endpoints: z.boolean().default(false),
+    /** Several objectives: weights of the good set's kernels (motpe.ts; Optuna 5.0: uniform). */
+    mo_below_weights: z.enum(["uniform", "hypervolume"]).default("uniform"),
   })
   .strict();
 export type TpeOptions = z.infer<typeof options>;
@@ -85,14 +93,17 @@ function signed(direction: Direction, v: number | null): number {
 /**
  * Splits the history into the good and the bad set (each sorted by trial number).
  * Uses COMPLETE and PRUNED trials, plus RUNNING ones (always bad) when `constantLiar`;
- * `exclude` is the number of the asking trial, if it is in the list.
+ * `exclude` is the number of the asking trial, if it is in the list. With several directions
+ * the feasible COMPLETE trials are split by MOTPE's rule (motpe.ts); the rest is the same.
  */
 export function splitTrials(
   trials: readonly Trial[],
-  direction: Direction,
+  directions: Direction | readonly Direction[],
   constantLiar: boolean,
   exclude = -1,
 ): { below: Trial[]; above: Trial[] } {
+  const dirs: readonly Direction[] = typeof directions === "string" ? [directions] : directions;
+  const direction = dirs[0] as Direction;
   const used: Trial[] = [];
   const complete: Trial[] = [];
   const stopped: Trial[] = [];
@@ -105,14 +116,16 @@ export function splitTrials(
   for (const t of trials) {
     if (t.number === exclude || superseded.has(t.number)) continue;
     if (t.state === "COMPLETE" && violation(t.constraints) > 0) infeasible.push(t);
-    else if (t.state === "COMPLETE") (isPartial(t, top) ? stopped : complete).push(t);
+    else if (t.state === "COMPLETE") (isPartial(t, top) || !hasValues(t, dirs) ? stopped : complete).push(t);
     else if (t.state === "PRUNED") stopped.push(t);
     else if (!(t.state === "RUNNING" && constantLiar)) continue;
     used.push(t);
   }
-  let nBelow = tpeGamma(complete.length + stopped.length + infeasible.length);
+  const finished = complete.length + stopped.length + infeasible.length;
+  let nBelow = dirs.length > 1 ? motpeGamma(finished) : tpeGamma(finished);
   const good = new Set<Trial>();
-  for (const i of bestIndices(complete, direction, nBelow)) good.add(complete[i] as Trial);
+  if (dirs.length > 1) for (const t of motpeBest(complete, dirs, nBelow)) good.add(t);
+  else for (const i of bestIndices(complete, direction, nBelow)) good.add(complete[i] as Trial);
   nBelow -= good.size;
   if (nBelow > 0 && stopped.length > 0) {
     const keyed = stopped.map((t) => ({ t, k: stoppedRankKey(t, direction) }));
@@ -132,6 +145,16 @@ export function splitTrials(
   const above: Trial[] = [];
   for (const t of used) (good.has(t) ? below : above).push(t);
   return { below, above };
+}
+
+/** Whether a COMPLETE trial of a multi-objective study has a value per objective (one-objective trials always count). */
+function hasValues(t: Trial, dirs: readonly Direction[]): boolean {
+  return dirs.length === 1 || (t.values !== null && t.values.length === dirs.length);
+}
+
+/** Whether a good trial of a multi-objective study gets a hypervolume weight (motpe.ts): COMPLETE, feasible, valued. */
+function weighable(dirs: readonly Direction[]): (t: Trial) => boolean {
+  return (t) => t.state === "COMPLETE" && t.values !== null && t.values.length === dirs.length && isFeasibleVector(t.constraints);
 }
 
 /**
@@ -188,7 +211,10 @@ function encoder(d: Distribution): (v: ParamValue | undefined) => number {
  * Encodes the trials that carry every parameter of `dims` (same distribution, valid value)
  * as rows of unit-cube coordinates / choice indices.
  */
-function encodeTrials(trials: readonly Trial[], dims: readonly (readonly [string, Distribution])[]): { obs: Float64Array; n: number } {
+function encodeTrials(
+  trials: readonly Trial[],
+  dims: readonly (readonly [string, Distribution])[],
+): { obs: Float64Array; n: number; ok: Uint8Array } {
   const D = dims.length;
   const T = trials.length;
   const raw = new Float64Array(T * D);
@@ -212,7 +238,7 @@ function encodeTrials(trials: readonly Trial[], dims: readonly (readonly [string
     if (n !== i) raw.copyWithin(n * D, i * D, i * D + D);
     n++;
   }
-  return { obs: raw, n };
+  return { obs: raw, n, ok };
 }
 
 export class TpeStrategy implements Strategy {
@@ -242,12 +268,13 @@ export class TpeStrategy implements Strategy {
       }
       return { params };
     }
-    const { below, above } = splitTrials(req.trials, req.study.direction, this.opts.constant_liar);
+    const { below, above } = splitTrials(req.trials, req.study.directions, this.opts.constant_liar);
+    const wb = this.belowWeights(below, req.study.directions);
     if (this.opts.multivariate) {
-      const values = this.sampleTpe(modelled, below, above, req.rng);
+      const values = this.sampleTpe(modelled, below, above, req.rng, wb);
       modelled.forEach(([name], j) => (params[name] = values[j] as ParamValue));
     } else {
-      for (const dim of modelled) params[dim[0]] = this.sampleTpe([dim], below, above, req.rng)[0] as ParamValue;
+      for (const dim of modelled) params[dim[0]] = this.sampleTpe([dim], below, above, req.rng, wb)[0] as ParamValue;
     }
     return { params };
   }
@@ -256,21 +283,36 @@ export class TpeStrategy implements Strategy {
     const d = req.distribution;
     if (isSingleValue(d)) return d.type === "categorical" ? (d.choices[0] as ParamValue) : d.low;
     if (finishedCount(req.trials) < this.opts.n_startup_trials) return sampleUniform(d, req.rng);
-    const { below, above } = splitTrials(req.trials, req.study.direction, this.opts.constant_liar, req.trial.number);
-    return this.sampleTpe([[req.name, d]], below, above, req.rng)[0] as ParamValue;
+    const { below, above } = splitTrials(req.trials, req.study.directions, this.opts.constant_liar, req.trial.number);
+    return this.sampleTpe([[req.name, d]], below, above, req.rng, this.belowWeights(below, req.study.directions))[0] as ParamValue;
   }
 
-  /** One TPE proposal over `dims`: sample candidates from l(x), keep the argmax of log l − log g. */
+  /**
+   * Weights of the good set in a multi-objective study (motpe.ts): ones (`"uniform"`, Optuna
+   * 5.0) or hypervolume contributions; null for one objective (TPE's ramp).
+   */
+  private belowWeights(below: readonly Trial[], directions: readonly Direction[]): Float64Array | null {
+    if (directions.length === 1) return null;
+    if (this.opts.mo_below_weights === "uniform") return new Float64Array(below.length).fill(1);
+    return motpeBelowWeights(below, directions, weighable(directions));
+  }
+
+  /**
+   * One TPE proposal over `dims`: sample candidates from l(x), keep the argmax of log l − log g.
+   * `belowWeights` (aligned with `below`; MOTPE's) replaces the default weights of l(x).
+   */
   private sampleTpe(
     dims: readonly (readonly [string, Distribution])[],
     below: readonly Trial[],
     above: readonly Trial[],
     rng: Rng,
+    belowWeights: Float64Array | null,
   ): ParamValue[] {
     const kinds = dims.map(([, d]) => tpeDim(d));
     const b = encodeTrials(below, dims);
     const a = encodeTrials(above, dims);
-    const l = new ParzenMixture(kinds, b.obs, b.n, tpeWeights(b.n), this.parzen);
+    const wl = belowWeights === null ? tpeWeights(b.n) : belowWeights.filter((_, i) => b.ok[i] === 1);
+    const l = new ParzenMixture(kinds, b.obs, b.n, wl, this.parzen);
     const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);
     const m = this.opts.n_ei_candidates;
     const x = l.sample(rng, m);
@@ -303,7 +345,8 @@ export const tpeStrategyFactory: StrategyFactory<TpeOptions> = {
   name: "tpe",
   description:
     "Tree-structured Parzen Estimator (Optuna 5.0 defaults: multivariate, constant liar, 10 random startup trials). " +
-    "Strong default for mixed, conditional and parallel searches.",
+    "Strong default for mixed, conditional and parallel searches. Multi-objective studies get MOTPE (non-domination rank split).",
   options,
+  multiObjective: true,
   create: (o) => new TpeStrategy(o),
 };

@@ -123,7 +123,7 @@ describe("MCP tools and the op table", () => {
       return { r, t, s: r.structuredContent as Record<string, any> };
     };
     const created = await call("create_study", { name: "m", directions: ["maximize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } }, seed: 2 });
-    expect(created.t).toMatch(/maximize\/minimize, strategy nsga2/);
+    expect(created.t).toMatch(/maximize\/minimize, strategy auto/);
     const told: [number[], number[]][] = [[[0.9, 10], [-1]], [[0.8, 5], [0]], [[0.95, 1], [3]], [[0.7, 8], [-1]]];
     for (const [values, constraints] of told) {
       const a = await call("ask_trial", { study: "m" });
