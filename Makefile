@@ -14,7 +14,7 @@ BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 # The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
 WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ package: build venv ## packages/: the server tarball (npm install -g) and the cl
 
 bench-protocol: build venv ## ask+tell round trips vs the zmq echo floor and Optuna (results in docs/BENCHMARKS.md)
 	$(PY) bench/protocol.py
+
+bench-report: build venv ## synchronous report round trip vs the zmq echo floor, lazy vs commit-before-reply (issue 19 item 1)
+	nice -n 19 $(PY) bench/report_latency.py
 
 bench-postgres: build dist-bench/.stamp venv postgres ## tuneport on PostgreSQL vs on SQLite vs Optuna RDBStorage on the same PostgreSQL; 1/32/128 workers, random/TPE -> bench/results/postgres.json
 	nice -n 10 $(PY) bench/postgres.py $(if $(QUICK),--quick,)

@@ -4,6 +4,7 @@
 //   npm run build && node bench/load.mjs [--clients 32,128] [--strategies random,tpe]
 //        [--trials random=100000,tpe=4000] [--out bench/results/load.json] [--cpu-prof DIR]
 //        [--seconds S] [--storage-url postgresql://...] [--pg-pid PID] [--durability process|power]
+//        [--cli PATH/TO/dist/cli/main.js] [--label NAME]
 //
 // Each configuration gets a fresh server on a fresh SQLite file (default --durability
 // process), or with --storage-url on a fresh schema of that PostgreSQL database (--pg-pid: the
@@ -14,13 +15,13 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";
 
 context.blocky = false;
 const HERE = import.meta.dirname;
-const CLI = join(HERE, "..", "dist", "cli", "main.js");
+const CLI_DEFAULT = join(HERE, "..", "dist", "cli", "main.js");
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
@@ -28,6 +29,8 @@ const clientCounts = (args.clients ?? "32,128").split(",").map(Number);
 const strategies = (args.strategies ?? "random,tpe").split(",");
 const trialsFor = Object.fromEntries((args.trials ?? "random=100000,tpe=4000").split(",").map((kv) => kv.split("=")).map(([k, v]) => [k, Number(v)]));
 const out = args.out ?? join(HERE, "results", "load.json");
+// --cli: another build's CLI (an A/B against an earlier build in the same session).
+const CLI = args.cli ? resolve(args.cli) : CLI_DEFAULT;
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 

@@ -1,5 +1,8 @@
+import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatPretty } from "./logger.js";
+import { formatPretty, turnBatchedDestination } from "./logger.js";
 
 describe("formatPretty (serve --log-format pretty)", () => {
   const time = new Date(2026, 0, 2, 3, 4, 5, 67).getTime();
@@ -18,5 +21,43 @@ describe("formatPretty (serve --log-format pretty)", () => {
   it("passes anything that is not a JSON record through unchanged", () => {
     expect(formatPretty("not json {")).toBe("not json {");
     expect(formatPretty("42")).toBe("42");
+  });
+});
+
+describe("turnBatchedDestination (serve's JSON log)", () => {
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it("writes the records of one turn together, in order, when the turn ends", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tuneport-log-")), "log.jsonl");
+    const fd = openSync(file, "w");
+    try {
+      const dest = turnBatchedDestination(fd);
+      dest.write('{"n":1}\n');
+      dest.write('{"n":2}\n');
+      expect(readFileSync(file, "utf8"), "nothing written within the turn").toBe("");
+      await turn();
+      expect(readFileSync(file, "utf8")).toBe('{"n":1}\n{"n":2}\n');
+      dest.write('{"n":3}\n');
+      await turn();
+      expect(readFileSync(file, "utf8")).toBe('{"n":1}\n{"n":2}\n{"n":3}\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("writes at once when a turn's records grow past the batch size, and on flushSync", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tuneport-log-")), "log.jsonl");
+    const fd = openSync(file, "w");
+    try {
+      const dest = turnBatchedDestination(fd);
+      const big = `{"pad":"${"x".repeat(10 * 1024)}"}\n`;
+      dest.write(big);
+      expect(readFileSync(file, "utf8")).toBe(big);
+      dest.write('{"n":1}\n');
+      dest.flushSync();
+      expect(readFileSync(file, "utf8")).toBe(`${big}{"n":1}\n`);
+    } finally {
+      closeSync(fd);
+    }
   });
 });

@@ -23,8 +23,51 @@ export function createLogger(opts: { level?: LogLevel; toStderr?: boolean; forma
   const format = opts.format ?? (process.env.TUNEPORT_LOG_FORMAT as LogFormat | undefined) ?? (isatty(fd) ? "pretty" : "json");
   const level = opts.level ?? (process.env.TUNEPORT_LOG_LEVEL as LogLevel | undefined) ?? "info";
   const destination =
-    format === "pretty" ? prettyDestination(fd, { color: isatty(fd) && !process.env.NO_COLOR }) : pino.destination({ fd, sync: true });
+    format === "pretty" ? prettyDestination(fd, { color: isatty(fd) && !process.env.NO_COLOR }) : turnBatchedDestination(fd);
   return pino({ level, base: { app: "tuneport" } }, destination);
+}
+
+/** A batch of JSON log records larger than this is written at once rather than at the end of the turn. */
+const LOG_BATCH_BYTES = 8 * 1024;
+
+/**
+ * JSON lines to `fd`, written synchronously once per turn of the event loop: the records of one
+ * turn (the "trial finished" lines of a group commit, say) share one `write` instead of one each,
+ * which is most of what a log line costs the server (docs/BENCHMARKS.md, server CPU per request).
+ * Records are written in order, at the latest when the turn ends or LOG_BATCH_BYTES are waiting,
+ * and on `exit` (a fatal line before `process.exit` is not lost); a SIGKILL loses at most the
+ * current turn's records.
+ */
+export function turnBatchedDestination(fd: number): { write(chunk: string): void; flushSync(): void } {
+  const sink = pino.destination({ fd, sync: true, minLength: LOG_BATCH_BYTES });
+  let scheduled = false;
+  let pending = false;
+  // sonic-boom's flush() writes what is buffered synchronously (sync mode); its flushSync() would
+  // also fsync, which a log line does not need (and costs more than the write).
+  const flush = () => {
+    scheduled = false;
+    if (!pending) return;
+    pending = false;
+    sink.flush();
+  };
+  process.on("exit", () => {
+    try {
+      flush();
+    } catch {
+      /* the descriptor is gone: nothing left to tell anyone */
+    }
+  });
+  return {
+    write(chunk: string) {
+      sink.write(chunk);
+      pending = true;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flushSync: flush,
+  };
 }
 
 /** A logger that drops everything, for tests and embedded use. */

@@ -32,6 +32,8 @@ export interface EmbeddedOptions {
   readonly leaseTtlS?: number;
   /** Study ownership lease on PostgreSQL, seconds [10]. */
   readonly ownershipTtlS?: number;
+  /** How long a `continue` report may wait for its commit after its reply (ms); see StudyServiceOptions.lazyCommitMs. */
+  readonly reportCommitMs?: number;
 }
 
 export { openStorage } from "./open-storage.js";
@@ -73,6 +75,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     storage,
     logger,
     defaultLeaseTtlS: opts.leaseTtlS,
+    ...(opts.reportCommitMs !== undefined ? { lazyCommitMs: opts.reportCommitMs } : {}),
     runner,
     plots,
     ...(ownership ? { ownership } : {}),

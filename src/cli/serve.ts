@@ -1,4 +1,5 @@
 /** `tuneport serve`: the headless server on embedded storage. */
+import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { isIP } from "node:net";
 import { createLogger, type LogFormat, type LogLevel } from "../logger.js";
 import { serviceBackend } from "../transports/mcp/backend.js";
@@ -37,6 +38,10 @@ Options:
                           killed; power: also survives power loss (fsync per commit,
                           slower) [process]
   --lease-ttl SECONDS     default lease time-to-live of a new study's trials [30]
+  --report-commit-ms MS   a report that decides nothing (continue) is answered before
+                          its commit, which follows within MS; a crash may lose the last
+                          MS of such intermediate values, never a tell or a decision
+                          (docs/DURABILITY.md); 0 commits every report before its reply [20]
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
@@ -72,6 +77,7 @@ Options:
     "ownership-ttl": { type: "string" },
     durability: { type: "string", default: "process" },
     "lease-ttl": { type: "string" },
+    "report-commit-ms": { type: "string" },
     "max-message-bytes": { type: "string" },
     "max-inflight": { type: "string" },
     "curve-secret": { type: "string" },
@@ -102,6 +108,7 @@ Options:
     const ownershipTtl = v["ownership-ttl"] === undefined ? undefined : Number(v["ownership-ttl"]);
     if (ownershipTtl !== undefined && !(ownershipTtl >= 0.2 && ownershipTtl <= 3600))
       throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
+    const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
@@ -147,7 +154,7 @@ Options:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl });
+    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs });
     if (!embedded) return 1;
     const { service } = embedded;
     // Clients also shorten this to a third of any study's own lease TTL.
@@ -207,7 +214,7 @@ Options:
     }
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
     logger.info(
-      { storage: redactUrl(v.storage as string), durability, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
+      { storage: redactUrl(v.storage as string), durability, report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
       "tuneport ready",
     );
     await stopRequested;

@@ -3,6 +3,8 @@
  *
  * - Group commit: change sets queued in the same turn of the event loop form one batch, and
  *   batches are committed in one storage transaction each, strictly in order, on the next turn.
+ *   Lazy change sets (intermediate values whose reply carries no decision to keep, see
+ *   docs/DURABILITY.md "Intermediate values") may wait up to `lazyCommitMs` for company.
  * - Visibility: `visible(value)` resolves only once every change queued so far is committed, so a
  *   reply never acknowledges (and a read never shows) an uncommitted state. A caller that queued
  *   changes awaits `visible` before answering: commit before reply.
@@ -20,7 +22,20 @@ interface Batch {
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
+  /** Lets the commit start (the previous one permitting). */
+  go(): void;
+  /** True once `go` is scheduled for the next turn of the event loop. */
+  expedited: boolean;
+  /** The lazy batch's deadline (see `queue(..., lazy)`); null once expedited. */
+  timer: NodeJS.Timeout | null;
+  /** How many lazily queued change sets it holds. */
+  lazy: number;
 }
+
+/** Lazy change sets held at most this long before their commit (ms); see `queue`. */
+export const DEFAULT_LAZY_COMMIT_MS = 20;
+/** A lazy batch is committed on the next turn once it holds this many change sets. */
+export const LAZY_COMMIT_MAX = 1000;
 
 export class CommitPipeline {
   /** The batch that new change sets join; null when none is open. */
@@ -28,11 +43,15 @@ export class CommitPipeline {
   /** Resolves when every change set handed to storage so far is committed. */
   private durable: Promise<void> = Promise.resolve();
   private fatal: unknown = null;
+  /** Results of mutations whose changes were queued lazily: answered before their commit. */
+  private readonly earlyAck = new WeakSet<object>();
 
   constructor(
     private readonly storage: Storage,
     private readonly log: Logger,
     private readonly onFatal: (err: unknown) => void,
+    /** How long a lazy change set may wait for its commit (ms); 0 commits it like any other. */
+    private readonly lazyCommitMs: number = DEFAULT_LAZY_COMMIT_MS,
   ) {}
 
   /** True once a commit failed: the service must refuse every further call. */
@@ -45,28 +64,61 @@ export class CommitPipeline {
     if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");
   }
 
-  /** Appends changes to the open batch (opening one that commits on the next turn of the event loop). */
-  queue(changes: readonly Change[]): void {
+  /**
+   * Appends changes to the open batch, opening one when none is. A batch commits on the next turn
+   * of the event loop, except a batch that so far holds only `lazy` change sets: it waits up to
+   * `lazyCommitMs` (or until it holds LAZY_COMMIT_MAX of them) so that many join one transaction.
+   * Anything that needs the batch committed sooner (a change set that is not lazy, `visible`,
+   * `drain`) brings its commit forward to the next turn; a lazy set's `result` is answered at once
+   * (`answer`). Order is kept: batches commit one after
+   * the other, each with every change set queued before it.
+   */
+  queue(changes: readonly Change[], lazy = false, result?: unknown): void {
     if (changes.length === 0) return;
+    const deferrable = lazy && this.lazyCommitMs > 0;
+    if (deferrable && typeof result === "object" && result !== null) this.earlyAck.add(result);
     let b = this.openBatch;
-    if (!b) {
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      done.catch(() => undefined); // observed by waiters; never an unhandled rejection
-      const batch: Batch = { changes: [], done, resolve, reject };
-      b = this.openBatch = batch;
-      // Commit on the next turn of the event loop: requests that arrive meanwhile join the batch.
-      this.durable = this.durable.then(
-        () => new Promise<void>((r) => setImmediate(r)).then(() => this.flush(batch)),
-        () => this.flush(batch),
-      );
-      this.durable.catch(() => undefined);
-    }
+    if (!b) b = this.openBatch = this.open(deferrable);
     for (const c of changes) b.changes.push(c);
+    if (!deferrable || ++b.lazy >= LAZY_COMMIT_MAX) this.expedite(b);
+  }
+
+  /**
+   * The reply to a mutation whose changes are queued: `result` itself when they were queued lazily
+   * with it (answered before the commit), else `visible(result)` (commit before reply).
+   */
+  answer<T>(result: T): T | Promise<T> {
+    return typeof result === "object" && result !== null && this.earlyAck.has(result) ? result : this.visible(result);
+  }
+
+  private open(deferrable: boolean): Batch {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    done.catch(() => undefined); // observed by waiters; never an unhandled rejection
+    let go!: () => void;
+    const started = new Promise<void>((r) => (go = r));
+    const batch: Batch = { changes: [], done, resolve, reject, go, expedited: false, timer: null, lazy: 0 };
+    if (deferrable) batch.timer = setTimeout(() => this.expedite(batch), this.lazyCommitMs);
+    // Requests that arrive before the batch starts join it.
+    this.durable = this.durable.then(
+      () => started.then(() => this.flush(batch)),
+      () => this.flush(batch),
+    );
+    this.durable.catch(() => undefined);
+    return batch;
+  }
+
+  /** Schedules `b`'s commit for the next turn of the event loop (at once if it is lazy). */
+  private expedite(b: Batch): void {
+    if (b.expedited) return;
+    b.expedited = true;
+    if (b.timer) clearTimeout(b.timer);
+    b.timer = null;
+    setImmediate(b.go);
   }
 
   private async flush(b: Batch): Promise<void> {
@@ -92,13 +144,23 @@ export class CommitPipeline {
    */
   async visible<T>(value: T): Promise<T> {
     const b = this.openBatch;
+    if (b) this.expedite(b);
     await (b ? b.done : this.durable).catch(() => undefined);
     this.assertHealthy();
     return value;
   }
 
+  /**
+   * Resolves once everything queued so far is committed, without bringing a lazy batch's commit
+   * forward (change announcements); rejects after a failed commit.
+   */
+  committed(): Promise<void> {
+    return this.openBatch ? this.openBatch.done : this.durable;
+  }
+
   /** Waits for every queued batch, successful or not (shutdown). */
   async drain(): Promise<void> {
+    if (this.openBatch) this.expedite(this.openBatch);
     await this.durable.catch(() => undefined);
   }
 }

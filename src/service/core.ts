@@ -40,9 +40,11 @@ export interface ServiceCore {
   mutate<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T>;
   /**
    * Queues the changes (and the reply, when `rc` is set) for the next group commit and applies the
-   * in-memory effects. Call under the study's write lock; the reply waits for the commit in `mutate`.
+   * in-memory effects. Call under the study's write lock; the reply waits for the commit in `mutate`,
+   * except with `lazy` (intermediate values that decide nothing; docs/DURABILITY.md "Intermediate
+   * values"): then the commit may follow the reply by up to the service's `lazyCommitMs`.
    */
-  commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null): T;
+  commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null, lazy?: boolean): T;
   /** Announces a change once it is committed (progress waiters, change listeners). */
   bump(s: StudyState, kind?: StudyChange["kind"]): void;
   /** Resolves with `value` once everything queued so far is committed. @throws UNAVAILABLE after a failed commit. */

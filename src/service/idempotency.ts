@@ -3,7 +3,8 @@
  *
  * - A mutating request's first reply is stored (a `put-reply` change) in the same batch as its
  *   effect, so a retry with the same id gets that reply back and changes nothing, also after a
- *   restart; a retry that arrives while the first is still in flight waits for it.
+ *   restart; a retry that arrives while the first is still in flight (or answered but not yet
+ *   committed, see docs/DURABILITY.md "Intermediate values") joins it.
  * - A request id names one request: reusing it for another op is refused, whether the first use
  *   was a mutation (checked against the stored reply, durable) or a read (remembered in memory for
  *   the last RECENT_IDS ids).
@@ -29,6 +30,8 @@ export class Idempotency {
   constructor(
     private readonly storage: Storage,
     private readonly now: () => number,
+    /** Resolves once everything queued so far is committed (without hastening it). */
+    private readonly committed: () => Promise<unknown> = async () => undefined,
   ) {}
 
   /**
@@ -68,11 +71,16 @@ export class Idempotency {
       return body({ requestId, op });
     })();
     this.inflight.set(requestId, p);
-    try {
-      return await p;
-    } finally {
-      this.inflight.delete(requestId);
-    }
+    // A reply may be sent before its commit (lazy reports): until then a retry must join this run,
+    // since storage does not have the reply yet.
+    const forget = () => {
+      if (this.inflight.get(requestId) === p) this.inflight.delete(requestId);
+    };
+    p.then(
+      () => this.committed().then(forget, forget),
+      forget,
+    );
+    return p;
   }
 
   /** The change that stores `result` as the reply to `rc`'s request. */

@@ -27,7 +27,7 @@ import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
-import { CommitPipeline } from "./commit-pipeline.js";
+import { CommitPipeline, DEFAULT_LAZY_COMMIT_MS } from "./commit-pipeline.js";
 import { type ServiceCore, type SuggestRunner, inProcessRunner } from "./core.js";
 import { Idempotency, type ReplyCtx } from "./idempotency.js";
 import { expiryAfterRestart, ttlOf } from "./leases.js";
@@ -84,6 +84,8 @@ export interface StudyServiceOptions {
    * ids from the largest stored (one server per database); `SharedOwnership` for several servers.
    */
   readonly ownership?: Ownership;
+  /** How long a `continue` report may wait for its commit after its reply (ms) [20]; 0: none (docs/DURABILITY.md). */
+  readonly lazyCommitMs?: number;
 }
 
 export type CreateStudyArgs = S.CreateStudyInput;
@@ -134,9 +136,9 @@ export class StudyService {
     this.onFatal = (err) => {
       if (!fatal) (fatal = true), (opts.onFatal ?? (() => undefined))(err);
     };
-    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal);
-    this.idem = new Idempotency(this.storage, () => this.now());
-    this.feed = new ChangeFeed(this.log, () => this.pipeline.visible(undefined));
+    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal, opts.lazyCommitMs ?? DEFAULT_LAZY_COMMIT_MS);
+    this.idem = new Idempotency(this.storage, () => this.now(), () => this.pipeline.committed());
+    this.feed = new ChangeFeed(this.log, () => this.pipeline.committed());
     this.core = {
       log: this.log,
       runner: this.runner,
@@ -145,7 +147,7 @@ export class StudyService {
       state: (name) => this.getState(name),
       live: (s) => this.live(s),
       mutate: (id, op, body) => this.mutate(id, op, body),
-      commit: (changes, result, apply, rc) => this.commit(changes, result, apply, rc),
+      commit: (changes, result, apply, rc, lazy) => this.commit(changes, result, apply, rc, lazy),
       bump: (s, kind) => this.bump(s, kind),
       visible: (v) => this.pipeline.visible(v),
       studies: () => [...this.studies.values()],
@@ -245,16 +247,17 @@ export class StudyService {
   private async mutate<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
     this.pipeline.assertHealthy();
-    // The body returns once its changes are queued (the lock is free again); the reply waits for the commit.
-    return this.idem.once(requestId, op, async (rc) => this.pipeline.visible(await body(rc)));
+    // The body returns once its changes are queued (the lock is free again); the reply waits for the
+    // commit, unless the body queued them lazily (then it is answered now, see `commit`).
+    return this.idem.once(requestId, op, async (rc) => this.pipeline.answer(await body(rc)));
   }
 
-  private commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null): T {
+  private commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null, lazy = false): T {
     this.pipeline.assertHealthy();
     for (const c of changes)
       if (c.kind === "insert-trial" || c.kind === "update-trial") (c.trial as TrialRecord).persistedExpiry = c.trial.lease?.expiresAt;
     apply();
-    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes);
+    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes, lazy, result);
     return result;
   }
 

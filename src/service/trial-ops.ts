@@ -371,9 +371,10 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         intermediate: repeat ? t.intermediate : [...t.intermediate, { step, value }],
         lease: { token: (t.lease as Lease).token, expiresAt: core.now() + ttlOf(s, t) * 1000 },
       };
-      const rng = Rng.derive(s.study.config.seed, t.number, "report", step);
-      // The trial list with this report applied is O(n) to build: only for plug-ins that read it.
+      // The trial list with this report applied is O(n) to build, and the seeded generator costs a
+      // hash: both only for plug-ins that read them (most reports reach neither).
       let withReport: TrialRecord[] | null = null;
+      let rng: Rng | null = null;
       const rreq = {
         study: s.ctx,
         get trials(): TrialRecord[] {
@@ -383,7 +384,9 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         step,
         value,
         data,
-        rng,
+        get rng(): Rng {
+          return (rng ??= Rng.derive(s.study.config.seed, t.number, "report", step));
+        },
         stats: statsOf(s.agg),
       };
       let decision: Decision = CONTINUE;
@@ -421,10 +424,17 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
         const lease = leaseChange(s, next);
         if (lease) changes.push(lease);
       }
+      // A report that decides nothing (a continue that stores no attribute and asks for no
+      // deletion) is acknowledged before its commit (docs/DURABILITY.md "Intermediate values"):
+      // losing it in a crash contradicts no decision. A continue's `budget` qualifies: schedulers
+      // derive it from what is already stored (ASHA: the trial's `budget` attribute), so a restart
+      // answers the same. Any other answer (prune, update, checkpoints to delete, a rung reached)
+      // is committed before it is sent.
+      const lazy = decision.action === "continue" && decision.delete_checkpoints === undefined && Object.keys(attrs).length === 0;
       return core.commit(changes, { decision }, () => {
         setTrial(s, next);
         core.bump(s);
-      }, rc);
+      }, rc, lazy);
     }),
   );
 }

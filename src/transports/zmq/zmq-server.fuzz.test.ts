@@ -48,6 +48,9 @@ describe("ZmqServer.process under fuzzing", () => {
         running = a.trial.number;
       }
     }
+    // The last report answered `continue` is committed lazily: a read commits it, so that the
+    // snapshots below compare a settled store.
+    await service.getStudy({ study: "s" });
   });
   afterAll(async () => {
     await server.close();
