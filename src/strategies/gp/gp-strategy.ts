@@ -59,19 +59,19 @@
  *    uniform random point: the strategy never hands out NaN.
  */
 import { z } from "zod";
-import { type NumericDistribution, type ParamValue, type Params, isSingleValue } from "../../domain/distributions.js";
+import { type ParamValue, type Params, isSingleValue } from "../../domain/distributions.js";
+import { violation } from "../../domain/objectives.js";
 import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { NumericalError } from "../../math/linalg.js";
-import type { Rng } from "../../math/rng.js";
-import { SOBOL_MAX_DIM, SobolEngine } from "../../math/sobol.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type FidelityData, fidelityData } from "../fidelity.js";
-import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, gridIndex, gridUnit, hasAll, snapUnit } from "./gp-dims.js";
+import { AcquisitionSearch, type SearchBox } from "./gp-acquisition.js";
+import { type ConstraintModel, constraintColumns, fitConstraintModels } from "./gp-constraints.js";
+import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll } from "./gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
-import { dLogH, logH } from "./log-ei.js";
 
 const options = z
   .object({
@@ -129,11 +129,6 @@ const options = z
 
 export type GpOptions = z.infer<typeof options>;
 
-/** Floor on the posterior variance (standardised units) so that σ and its log stay finite. */
-const VAR_FLOOR = 1e-12;
-/** A local search stops once within this distance (∞-norm, unit cube) of an earlier one's end point. */
-const NEAR_FOUND = 1e-2;
-
 export class GpStrategy implements Strategy {
   constructor(private readonly opts: GpOptions) {}
 
@@ -185,8 +180,9 @@ export class GpStrategy implements Strategy {
     // MAP fit, warm-started from the latest θ recorded in history when that is better; on at
     // most `maxFitTrials` of the modelled points (the best half plus a random draw of the rest).
     let objective = new GpObjective(inputs, y, prior);
-    if (n > this.opts.maxFitTrials) {
-      const rows = modelSubset(y, this.opts.maxFitTrials, req.rng);
+    const fitRows = n > this.opts.maxFitTrials ? modelSubset(y, this.opts.maxFitTrials, req.rng) : null;
+    if (fitRows !== null) {
+      const rows = fitRows;
       const Xf = new Float64Array(rows.length * d);
       rows.forEach((r, i) => Xf.set(X.subarray(r * d, r * d + d), i * d));
       objective = new GpObjective({ n: rows.length, d, X: Xf, isCat }, Float64Array.from(rows, (r) => y[r]!), prior);
@@ -227,9 +223,27 @@ export class GpStrategy implements Strategy {
     if (!objective.isFactoredAt(theta) && !objective.factor(theta)) return null;
     let posterior = new GpPosterior(inputs, theta, objective.L, objective.alpha, objective.jitter);
 
+    // Constraints (Gardner et al. 2014, gp-constraints.ts): EI's incumbent is the best feasible
+    // row; with none feasible, EI is dropped (best = +∞) and the search starts from the least
+    // violating row.
+    const columns = constraintColumns(modelledRows);
+    let constraints: ConstraintModel[] = [];
+    if (columns !== null) {
+      const fitted = fitConstraintModels(inputs, columns, fitRows, prior, this.opts.maxFitIterations);
+      if (fitted === null) return null;
+      constraints = fitted;
+    }
+    const feasible = (i: number) => columns === null || columns.every((col) => col[i]! <= 0);
     let best = Infinity;
-    let bestRow = 0;
-    for (let i = 0; i < n; i++) if (y[i]! < best) [best, bestRow] = [y[i]!, i];
+    let bestRow = -1;
+    for (let i = 0; i < n; i++) if (feasible(i) && y[i]! < best) [best, bestRow] = [y[i]!, i];
+    if (bestRow < 0) {
+      let least = Infinity;
+      for (let i = 0; i < n; i++) {
+        const v = violation(modelledRows[i]!.constraints);
+        if (v < least) [least, bestRow] = [v, i];
+      }
+    }
 
     // Kriging believer for trials still being evaluated.
     const pending = data.pending;
@@ -246,7 +260,7 @@ export class GpStrategy implements Strategy {
         // The believer treats its fantasies as observations, the incumbent included
         // (Ginsbourger, Le Riche & Carraro 2010, §3.2): a pending point believed better than
         // the best observed raises the bar, so the next worker does not pile into its basin.
-        if (this.opts.believerIncumbent && posterior.mean < best) best = posterior.mean;
+        if (this.opts.believerIncumbent && Number.isFinite(best) && posterior.mean < best) best = posterior.mean;
       });
       const augmented: GpInputs = { n: np, d, X: Xa, isCat };
       const believer = new GpObjective(augmented, ya, prior);
@@ -257,7 +271,7 @@ export class GpStrategy implements Strategy {
     const incumbent = X.subarray(bestRow * d, bestRow * d + d);
     const box = this.trustRegion(dims, data, incumbent, posterior.lambda);
     const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
-    const x = new AcquisitionSearch(posterior, dims, best, this.opts, box).run(req.rng, incumbent, exclude);
+    const x = new AcquisitionSearch(posterior, dims, best, this.opts, box, constraints).run(req.rng, incumbent, exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
     return { x, theta: Float64Array.from(theta) };
@@ -274,264 +288,6 @@ export class GpStrategy implements Strategy {
     if (this.opts.trustRegionFromDim === 0 || k < this.opts.trustRegionFromDim) return null;
     const L = trustRegionLength([...data.losses], data.rows.map(isModelBased), k);
     return trustRegionBox(incumbent, lambda, mask, L);
-  }
-}
-
-/** Bounds of the acquisition search in unit coordinates (categorical dimensions ignore them). */
-interface SearchBox {
-  readonly lower: Float64Array;
-  readonly upper: Float64Array;
-}
-
-/** Maximises LogEI over the mixed space; every buffer is allocated once per suggestion. */
-class AcquisitionSearch {
-  private readonly d: number;
-  private readonly contMask: Uint8Array;
-  private readonly contIdx: number[];
-  /** Whether any dimension is searched outside L-BFGS (discrete, relaxed or categorical). */
-  private readonly mixed: boolean;
-  private readonly dMean: Float64Array;
-  private readonly dVar: Float64Array;
-  private readonly full: Float64Array;
-  private readonly sub: Float64Array;
-  private readonly lower: Float64Array;
-  private readonly upper: Float64Array;
-
-  constructor(
-    private readonly gp: GpPosterior,
-    private readonly dims: Dim[],
-    private readonly best: number,
-    private readonly opts: GpOptions,
-    private readonly box: SearchBox | null = null,
-  ) {
-    this.d = dims.length;
-    this.contMask = Uint8Array.from(dims, (dim) => (dim.kind === "cont" || dim.kind === "relaxed" ? 1 : 0));
-    this.contIdx = dims.flatMap((dim, m) => (dim.kind === "cont" || dim.kind === "relaxed" ? [m] : []));
-    this.mixed = dims.some((dim) => dim.kind !== "cont");
-    this.dMean = new Float64Array(this.d);
-    this.dVar = new Float64Array(this.d);
-    this.full = new Float64Array(this.d);
-    this.sub = new Float64Array(this.contIdx.length);
-    this.lower = Float64Array.from(this.contIdx, (m) => box?.lower[m] ?? 0);
-    this.upper = Float64Array.from(this.contIdx, (m) => box?.upper[m] ?? 1);
-  }
-
-  private score(mean: number, variance: number): number {
-    const sigma = Math.sqrt(variance > VAR_FLOOR ? variance : VAR_FLOOR);
-    return Math.log(sigma) + logH((this.best - mean) / sigma);
-  }
-
-  /** LogEI at x. */
-  value(x: Float64Array): number {
-    this.gp.predict(x);
-    return this.score(this.gp.mean, this.gp.variance);
-  }
-
-  /** −LogEI at `full` with the continuous coordinates taken from z; gradient into g. */
-  private negWithGradient = (z: Float64Array, g: Float64Array): number => {
-    const { full, contIdx, dMean, dVar, gp } = this;
-    for (let k = 0; k < contIdx.length; k++) full[contIdx[k]!] = z[k]!;
-    gp.predictWithGradient(full, this.contMask, dMean, dVar);
-    const floored = !(gp.variance > VAR_FLOOR);
-    const sigma = Math.sqrt(floored ? VAR_FLOOR : gp.variance);
-    const zz = (this.best - gp.mean) / sigma;
-    const lh = logH(zz);
-    const r = dLogH(zz, lh);
-    const dMu = -r / sigma;
-    const dSigma = (1 - r * zz) / sigma;
-    for (let k = 0; k < contIdx.length; k++) {
-      const m = contIdx[k]!;
-      const dS = floored ? 0 : dVar[m]! / (2 * sigma);
-      g[k] = -(dMu * dMean[m]! + dSigma * dS);
-    }
-    return -(Math.log(sigma) + lh);
-  };
-
-  /**
-   * The best point found: the best of the local searches' end points and the top candidate.
-   * `exclude` (when given) refuses points that repeat an earlier trial's configuration.
-   */
-  run(rng: Rng, incumbent: Float64Array, exclude?: (x: Float64Array) => boolean): Float64Array | null {
-    const { d, dims, opts } = this;
-    const nc = opts.nCandidates;
-    const cands = new Float64Array(nc * d);
-    // Scrambled Sobol points (as Optuna's GPSampler), the scrambling seeded from the request's
-    // RNG so that a suggestion stays a function of (seed, history). Categoricals take the
-    // cell of their coordinate, so every choice gets its share of the candidates.
-    // Beyond the Sobol table's dimensions: uniform points.
-    const engine = d <= SOBOL_MAX_DIM ? new SobolEngine(d, { seed: rng.nextUint32() }) : null;
-    const u = new Float64Array(d);
-    for (let c = 0; c < nc; c++) {
-      if (engine !== null) engine.point(c, u);
-      else for (let m = 0; m < d; m++) u[m] = rng.random();
-      if (this.box !== null) for (let m = 0; m < d; m++) if (dims[m]!.kind !== "cat") u[m] = this.box.lower[m]! + u[m]! * (this.box.upper[m]! - this.box.lower[m]!);
-      for (let m = 0; m < d; m++) {
-        const dim = dims[m]!;
-        cands[c * d + m] =
-          dim.kind === "cont" ? u[m]!
-          : dim.kind === "cat" ? Math.min(dim.card - 1, Math.floor(u[m]! * dim.card))
-          : snapUnit(dim.dist as NumericDistribution, u[m]!);
-      }
-    }
-    const order = this.topCandidates(cands, nc, Math.max(1, opts.nLocalSearches - 1));
-    if (order.length === 0) return null;
-    const scores = this.exact;
-
-    let bestX: Float64Array | null = null;
-    let bestV = -Infinity;
-    for (const c of order) {
-      const x = cands.slice(c * d, c * d + d);
-      if (exclude?.(x)) continue;
-      bestX = x;
-      bestV = scores[c]!;
-      break;
-    }
-    const starts: Float64Array[] = [];
-    if (opts.nLocalSearches > 0) starts.push(Float64Array.from(incumbent));
-    for (let k = 0; k < Math.min(opts.nLocalSearches - 1, order.length); k++) {
-      const c = order[k]!;
-      starts.push(cands.slice(c * d, c * d + d));
-    }
-    this.found.length = 0;
-    for (const s of starts) {
-      const v = this.localSearch(s);
-      this.found.push(s);
-      if ((v > bestV || bestX === null) && !exclude?.(s)) {
-        bestV = v;
-        bestX = s;
-      }
-    }
-    return bestX;
-  }
-
-  /** Exact LogEI of the candidates `topCandidates` scored (NaN for those it pruned). */
-  private exact = new Float64Array(0);
-
-  /**
-   * Indices of the k best candidates by LogEI, best first (ties by index). Exact: LogEI
-   * increases with σ, so a candidate whose score at the variance bound of
-   * `meanAndVarianceBound` is below the k-th best exact score cannot be in the top k and
-   * its exact variance is never computed. Candidates are scored exactly in decreasing order
-   * of their bound, in blocks for `predictBatch`, until the next bound falls below the
-   * k-th best exact score.
-   */
-  private topCandidates(cands: Float64Array, nc: number, k: number): number[] {
-    const { d, gp } = this;
-    const means = new Float64Array(nc);
-    const bounds = new Float64Array(nc);
-    gp.meanAndVarianceBound(cands, nc, means, bounds);
-    const ub = new Float64Array(nc);
-    for (let c = 0; c < nc; c++) ub[c] = this.score(means[c]!, bounds[c]!);
-    const byBound = Array.from({ length: nc }, (_, c) => c)
-      .filter((c) => !Number.isNaN(ub[c]!))
-      .sort((a, b) => ub[b]! - ub[a]! || a - b);
-    this.exact = new Float64Array(nc).fill(NaN);
-    const top: number[] = [];
-    const block = 32;
-    const xs = new Float64Array(block * d);
-    const m = new Float64Array(block);
-    const v = new Float64Array(block);
-    for (let start = 0; start < byBound.length; start += block) {
-      // A margin so that rounding in the bound can only make us score more, never fewer.
-      if (top.length >= k && ub[byBound[start]!]! < this.exact[top[k - 1]!]! - 1e-9) break;
-      const count = Math.min(block, byBound.length - start);
-      for (let j = 0; j < count; j++) xs.set(cands.subarray(byBound[start + j]! * d, byBound[start + j]! * d + d), j * d);
-      gp.predictBatch(xs, count, m, v);
-      for (let j = 0; j < count; j++) {
-        const c = byBound[start + j]!;
-        const sc = this.score(m[j]!, v[j]!);
-        this.exact[c] = sc;
-        if (!Number.isFinite(sc)) continue;
-        top.push(c);
-      }
-      top.sort((a, b) => this.exact[b]! - this.exact[a]! || a - b);
-      if (top.length > k) top.length = k;
-    }
-    return top;
-  }
-
-  /** End points of the local searches so far (continuous coordinates in `full`'s layout). */
-  private readonly found: Float64Array[] = [];
-
-  /**
-   * Whether the L-BFGS iterate z (with `full`'s other coordinates) is within `NEAR_FOUND`
-   * (∞-norm, unit cube) of an earlier local search's end point: many starts climb into the
-   * same basin, and the rest of such a search would only rediscover that end point.
-   */
-  private nearFound = (z: Float64Array): boolean => {
-    const { contIdx, full, found, d } = this;
-    outer: for (const f of found) {
-      for (let m = 0; m < d; m++) if (this.contMask[m] === 0 && f[m] !== full[m]) continue outer;
-      for (let k = 0; k < contIdx.length; k++) if (Math.abs(f[contIdx[k]!]! - z[k]!) > NEAR_FOUND) continue outer;
-      return true;
-    }
-    return false;
-  };
-
-  /** Improves x in place; returns its LogEI. */
-  private localSearch(x: Float64Array): number {
-    const { d, dims, contIdx, sub, full } = this;
-    let v = this.value(x);
-    if (!Number.isFinite(v)) return -Infinity;
-    for (let round = 0; round < 3; round++) {
-      const before = v;
-      if (contIdx.length > 0) {
-        full.set(x);
-        for (let k = 0; k < contIdx.length; k++) sub[k] = x[contIdx[k]!]!;
-        const r = minimizeLbfgs(this.negWithGradient, sub, {
-          lower: this.lower, upper: this.upper, maxIter: this.opts.maxAcqIterations, pgtol: 1e-5, ftol: 1e-9,
-          stop: this.nearFound,
-        });
-        if (Number.isFinite(r.f) && -r.f > v) {
-          for (let k = 0; k < contIdx.length; k++) {
-            const m = contIdx[k]!;
-            const dim = dims[m]!;
-            x[m] = dim.kind === "relaxed" ? snapUnit(dim.dist as NumericDistribution, r.x[k]!) : r.x[k]!;
-          }
-          v = this.value(x);
-        }
-      }
-      for (let m = 0; m < d; m++) {
-        const dim = dims[m]!;
-        if (dim.kind === "cont") continue;
-        v = this.searchDim(x, m, dim, v);
-      }
-      // Another round only helps when the non-continuous search can move x: from L-BFGS's own
-      // optimum a second L-BFGS run only spends evaluations.
-      if (!this.mixed || !(v > before + 1e-10)) break;
-    }
-    return v;
-  }
-
-  /** Best value of coordinate m with the others fixed: exhaustive or a doubling line search. */
-  private searchDim(x: Float64Array, m: number, dim: Dim, current: number): number {
-    let bestU = x[m]!;
-    let bestV = current;
-    const tryU = (u: number) => {
-      x[m] = u;
-      const val = this.value(x);
-      if (val > bestV) {
-        bestV = val;
-        bestU = u;
-      }
-    };
-    if (dim.kind === "cat") {
-      const cur = x[m]!;
-      for (let k = 0; k < dim.card; k++) if (k !== cur) tryU(k);
-    } else {
-      const nd = dim.dist as NumericDistribution;
-      const cur = gridIndex(nd, x[m]!);
-      if (dim.kind === "discrete") {
-        for (let k = 0; k < dim.card; k++) if (k !== cur) tryU(gridUnit(nd, k));
-      } else {
-        for (let step = 1; step < dim.card; step *= 2) {
-          if (cur + step < dim.card) tryU(gridUnit(nd, cur + step));
-          if (cur - step >= 0) tryU(gridUnit(nd, cur - step));
-        }
-      }
-    }
-    x[m] = bestU;
-    return bestV;
   }
 }
 
