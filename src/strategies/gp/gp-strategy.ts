@@ -53,6 +53,12 @@
  *    With `trustRegionFromDim` > 0 and at least that many non-categorical dimensions, the
  *    candidates and the L-BFGS bounds are confined to TuRBO-1's trust region around the
  *    incumbent (gp-targets.ts); categorical and exhaustively searched discrete dimensions are not.
+ *    Constraints (c ≤ 0 feasible, when every modelled trial carries a constraint vector):
+ *    one independent GP per violated constraint on the same inputs and fit subset, and the
+ *    acquisition becomes log EI + Σ_k log Pr[c_k ≤ 0] with EI's incumbent the best FEASIBLE
+ *    value, or the log probability of feasibility alone while no trial is feasible (Gardner
+ *    et al. 2014, "Bayesian Optimization with Inequality Constraints", ICML, §3; BoTorch's
+ *    constrained EI; Optuna's GPSampler). See gp-constraints.ts and gp-acquisition.ts.
  * 6. On a space with a continuous dimension the chosen point is never an earlier trial's
  *    configuration (the next best local-search end point or candidate is taken instead).
  * 7. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
