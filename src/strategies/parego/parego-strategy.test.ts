@@ -32,7 +32,7 @@ describe("parego", () => {
     }
   });
 
-  it("scalarises by the augmented Chebyshev function of normalised objectives; infeasible trials rank last by violation", () => {
+  it("scalarises by the augmented Chebyshev function of objectives normalised over the feasible trials; constraints pass through", () => {
     const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
     const p: Params = { x: 0.5 };
     const dirs: Direction[] = ["minimize", "maximize"];
@@ -47,8 +47,38 @@ describe("parego", () => {
     expect(s[0]).toBeCloseTo(0.75 + 0.05 * 0.75, 12);
     expect(s[1]).toBeCloseTo(0.25 + 0.05 * 0.25, 12);
     expect(s[2]).toBeCloseTo(0.375 + 0.05 * 0.5, 12);
-    expect(s[3]).toBeCloseTo(1 + 0.05 + 2, 12);
+    // Infeasible: minimisation form (−100, −100), normalised by the feasible ranges to (−10, −24).
+    expect(s[3]).toBeCloseTo(-2.5 + 0.05 * (-2.5 - 18), 12);
     expect(s[4]).toBeNull();
+    const out = scalarise(trials, dirs, [0.25, 0.75], 0.05);
+    expect(out.map((t) => t.constraints)).toEqual([null, null, null, [2, -1], null]);
+    // No feasible trial: normalised over all COMPLETE trials.
+    const none = [makeTrial(0, p, space, { values: [0, 0], constraints: [1] }), makeTrial(1, p, space, { values: [10, 4], constraints: [2] })];
+    expect(scalarise(none, dirs, [0.5, 0.5], 0).map((t) => t.value)).toEqual([0.5, 0.5]);
+  });
+
+  it("uses the constraints (GP × probability of feasibility): beats ParEGO told no constraints on feasible hypervolume (>= 4 of 5 seeds)", () => {
+    // Two objectives (x0, 1 − x0 + x1 + x2) whose unconstrained front (x1 = x2 = 0) is cut off by
+    // 0.6 − x1 − x2 ≤ 0; the constrained front is f2 = 1.6 − f1.
+    const space: SearchSpace = { x0: { type: "float", low: 0, high: 1 }, x1: { type: "float", low: 0, high: 1 }, x2: { type: "float", low: 0, high: 1 } };
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const run = (tell: boolean, seed: number) => {
+      const strategy = paregoStrategyFactory.create(defaults);
+      const study = makeStudy(space, { seed, directions: dirs, strategy: { name: "parego", options: {} } });
+      const trials: Trial[] = [];
+      const truth: Trial[] = [];
+      for (let i = 0; i < 25; i++) {
+        const s = strategy.suggest(suggestRequest(study, trials));
+        const [a, b, c] = [0, 1, 2].map((k) => s.params[`x${k}`] as number) as [number, number, number];
+        const r = { values: [a, 1 - a + b + c], constraints: [0.6 - b - c] };
+        trials.push(makeTrial(i, s.params, space, { values: r.values, constraints: tell ? r.constraints : null, systemAttrs: s.systemAttrs ?? {} }));
+        truth.push(makeTrial(i, s.params, space, r));
+      }
+      return hypervolumeOf(dirs, paretoFront(dirs, truth), [1.1, 3.1]);
+    };
+    let wins = 0;
+    for (const seed of [21, 22, 23, 24, 25]) if (run(true, seed) > run(false, seed)) wins++;
+    expect(wins).toBeGreaterThanOrEqual(4);
   });
 
   it("records its weights and beats random search on ZDT1 (d = 3, 30 trials) on at least 4 of 5 seeds", () => {

@@ -18,13 +18,16 @@
  * LogEI, its defaults; `gp` passes options) on it. Normalisation: per objective in minimisation
  * form, (v − min) / (max − min) over the feasible COMPLETE trials (range 0 → 1).
  *
- * Constraints (c ≤ 0 feasible): ParEGO has none. An infeasible COMPLETE trial gets
- * f_λ = 1 + ρ + Σ_j max(0, c_j) — above every feasible trial's f_λ (at most 1 + ρ) and ordered by
- * total violation, Optuna's feasible-first rule applied to the scalar. This is a penalty, not the
- * probability-of-feasibility weighting the issue names for GP (not done).
+ * Constraints (c ≤ 0 feasible): ParEGO has none; tuneport passes each COMPLETE trial's constraint
+ * vector through to the inner `gp` strategy, which multiplies EI by the probability of
+ * feasibility of one GP per constraint with the best FEASIBLE f_λ as incumbent (Gardner et al.
+ * 2014, §3; ../gp/gp-constraints.ts), as BoTorch's qParEGO does with its constraint models. An
+ * infeasible trial's f_λ is computed like any other (normalised by the feasible trials' ranges,
+ * so it may fall outside [0, 1 + ρ]); while no trial is feasible the ranges are those of all
+ * COMPLETE trials.
  */
 import { z } from "zod";
-import { isFeasibleVector, minimisationForm, violation } from "../../domain/objectives.js";
+import { isFeasibleVector, minimisationForm } from "../../domain/objectives.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
@@ -52,15 +55,17 @@ export function simplexWeights(m: number, rng: Rng): number[] {
 
 /**
  * The scalarised history: COMPLETE trials with a value per objective become one-objective
- * trials whose value is f_λ (file header); other trials are passed through without values.
+ * trials whose value is f_λ, keeping their constraints (file header); other trials are passed
+ * through without values.
  */
 export function scalarise(trials: readonly Trial[], directions: readonly Direction[], lambda: readonly number[], rho: number): Trial[] {
   const m = directions.length;
   const lo = new Array<number>(m).fill(Infinity);
   const hi = new Array<number>(m).fill(-Infinity);
   const done = (t: Trial) => t.state === "COMPLETE" && t.values !== null && t.values.length === m;
+  const anyFeasible = trials.some((t) => done(t) && isFeasibleVector(t.constraints));
   for (const t of trials) {
-    if (!done(t) || !isFeasibleVector(t.constraints)) continue;
+    if (!done(t) || (anyFeasible && !isFeasibleVector(t.constraints))) continue;
     minimisationForm(directions, t.values as number[]).forEach((v, j) => {
       lo[j] = Math.min(lo[j] as number, v);
       hi[j] = Math.max(hi[j] as number, v);
@@ -68,22 +73,18 @@ export function scalarise(trials: readonly Trial[], directions: readonly Directi
   }
   return trials.map((t) => {
     if (!done(t)) return { ...t, values: null, value: null, constraints: null };
-    let f: number;
-    if (!isFeasibleVector(t.constraints)) f = 1 + rho + violation(t.constraints);
-    else {
-      const v = minimisationForm(directions, t.values as number[]);
-      let max = -Infinity;
-      let sum = 0;
-      v.forEach((x, j) => {
-        const r = (hi[j] as number) - (lo[j] as number);
-        const u = r > 0 ? (x - (lo[j] as number)) / r : 0;
-        const w = (lambda[j] as number) * u;
-        max = Math.max(max, w);
-        sum += w;
-      });
-      f = max + rho * sum;
-    }
-    return { ...t, values: [f], value: f, constraints: null };
+    const v = minimisationForm(directions, t.values as number[]);
+    let max = -Infinity;
+    let sum = 0;
+    v.forEach((x, j) => {
+      const r = (hi[j] as number) - (lo[j] as number);
+      const u = r > 0 ? (x - (lo[j] as number)) / r : 0;
+      const w = (lambda[j] as number) * u;
+      max = Math.max(max, w);
+      sum += w;
+    });
+    const f = max + rho * sum;
+    return { ...t, values: [f], value: f };
   });
 }
 
@@ -115,7 +116,8 @@ export const paregoStrategyFactory: StrategyFactory<ParegoOptions> = {
   name: "parego",
   description:
     "ParEGO (Knowles 2006): Gaussian-process BO on a random augmented-Chebyshev scalarisation of the objectives, a new " +
-    "weight vector per suggestion. For expensive multi-objective studies with small budgets; constraints as a penalty.",
+    "weight vector per suggestion. For expensive multi-objective studies with small budgets; constraints by the GP's " +
+    "probability of feasibility.",
   options: options as unknown as z.ZodType<ParegoOptions>,
   multiObjective: true,
   offload: true,
