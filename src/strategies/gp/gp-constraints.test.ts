@@ -8,7 +8,7 @@ import type { Params, SearchSpace } from "../../domain/distributions.js";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
-import { constraintColumns, dLogPof, logPof } from "./gp-constraints.js";
+import { CONSTRAINT_THETA_ATTR, constraintColumns, dLogPof, logPof } from "./gp-constraints.js";
 import { gpStrategyFactory } from "./gp-strategy.js";
 
 const space: SearchSpace = { x0: { type: "float", low: 0, high: 1 }, x1: { type: "float", low: 0, high: 1 } };
@@ -64,6 +64,25 @@ describe("gp with constraints", () => {
     expect(constraintColumns([a, b])).toEqual([[1, -1], [-2, 3]]);
     expect(constraintColumns([a, makeTrial(2, p, space)])).toBeNull();
     expect(constraintColumns([makeTrial(2, p, space)])).toBeNull();
+  });
+
+  it("stores each constraint's θ (null for one never violated) and decides the same from history alone", () => {
+    const study = makeStudy(space, { seed: 5, strategy: { name: "gp", options: {} } });
+    const long = gpStrategyFactory.create(gpStrategyFactory.options.parse({}));
+    const trials: Trial[] = [];
+    for (let i = 0; i < 16; i++) {
+      const s = long.suggest(suggestRequest(study, trials));
+      // A fresh instance (a restarted server) given the same history suggests the same.
+      expect(gpStrategyFactory.create(gpStrategyFactory.options.parse({})).suggest(suggestRequest(study, trials))).toEqual(s);
+      if (i >= 10) {
+        const stored = s.systemAttrs?.[CONSTRAINT_THETA_ATTR] as (number[] | null)[];
+        expect(stored).toHaveLength(2);
+        expect(stored[0]).toHaveLength(4); // d + 2
+        expect(stored[1]).toBeNull(); // −1 − x1 ≤ 0 always holds: skipped
+      }
+      const r = cutBowl(s.params);
+      trials.push(makeTrial(i, s.params, space, { value: r.value, constraints: [r.constraints[0]!, -1 - xs(s.params)[1]!], systemAttrs: s.systemAttrs ?? {} }));
+    }
   });
 
   it("with no feasible trial yet, maximises the probability of feasibility: feasible next point in >= 8 of 10 seeds", () => {

@@ -14,9 +14,12 @@
  *
  * Defaults and choices: each constraint's values over the modelled trials are standardised
  * (mean 0, standard deviation 1; the threshold 0 moves with them) and its θ is fitted by MAP
- * with the objective's prior, from the default θ, on the same subset of rows as the objective's
- * fit (so the cost stays bounded: K extra fits of at most `maxFitIterations` on at most
- * `maxFitTrials` rows), then conditioned on every modelled row. A constraint that no modelled
+ * with the objective's prior on the same subset of rows as the objective's fit (so the cost
+ * stays bounded: K extra fits on at most `maxFitTrials` rows), then conditioned on every
+ * modelled row. Warm start as for the objective (gp-strategy.ts step 3): the θ of each constraint
+ * is stored in the new trial's `systemAttrs.gp_constraint_theta` (one entry per constraint, null
+ * when skipped); a later fit starts from it with the warm iteration cap, except on a full-fit
+ * suggestion, which runs `maxFitIterations` from the better of it and the default θ. A constraint that no modelled
  * trial violates yet, or whose values are all equal, is skipped (its PoF is taken as 1).
  * Pending trials are not believed into the constraint models.
  */
@@ -29,6 +32,30 @@ import { GpObjective, GpPosterior, type GpInputs, type LengthscalePrior, default
 export interface ConstraintModel {
   readonly gp: GpPosterior;
   readonly threshold: number;
+}
+
+/** The system attribute holding the constraint models' fitted θ (one entry per constraint). */
+export const CONSTRAINT_THETA_ATTR = "gp_constraint_theta";
+
+/** How the constraint fits start and stop (gp-strategy.ts's warm-start rule). */
+export interface ConstraintFit {
+  readonly prior: LengthscalePrior;
+  /** θ per constraint from the latest suggestion that stored them (null: none). */
+  readonly warm: readonly (Float64Array | null)[] | null;
+  readonly fullFit: boolean;
+  readonly maxIter: number;
+  readonly maxWarmIter: number;
+}
+
+/** The constraint θ stored by the most recent suggestion that has k entries of dimension d + 2. */
+export function latestConstraintTheta(trials: readonly Trial[], k: number, d: number): (Float64Array | null)[] | null {
+  for (let i = trials.length - 1; i >= 0; i--) {
+    const t = trials[i]!.systemAttrs[CONSTRAINT_THETA_ATTR];
+    if (!Array.isArray(t) || t.length !== k) continue;
+    const ok = (v: unknown) => v === null || (Array.isArray(v) && v.length === d + 2 && v.every((x) => typeof x === "number" && Number.isFinite(x)));
+    if (t.every(ok)) return t.map((v) => (v === null ? null : Float64Array.from(v as number[])));
+  }
+  return null;
 }
 
 /**
@@ -59,12 +86,14 @@ export function fitConstraintModels(
   inputs: GpInputs,
   columns: readonly number[][],
   fitRows: readonly number[] | null,
-  prior: LengthscalePrior,
-  maxIter: number,
-): ConstraintModel[] | null {
+  how: ConstraintFit,
+): { models: ConstraintModel[]; thetas: (number[] | null)[] } | null {
   const { d } = inputs;
+  const { prior } = how;
   const models: ConstraintModel[] = [];
-  for (const col of columns) {
+  const thetas: (number[] | null)[] = [];
+  for (const [j, col] of columns.entries()) {
+    thetas.push(null);
     if (!col.some((c) => c > 0)) continue;
     const n = col.length;
     let mean = 0;
@@ -81,18 +110,28 @@ export function fitConstraintModels(
       fitRows.forEach((r, i) => Xf.set(inputs.X.subarray(r * d, r * d + d), i * d));
       fitObjective = new GpObjective({ ...inputs, n: fitRows.length, X: Xf }, Float64Array.from(fitRows, (r) => y[r]!), prior);
     }
-    const start = defaultTheta(d);
-    if (!Number.isFinite(fitObjective.value(start))) return null;
+    const warm = how.warm?.[j] ?? null;
+    let start = warm ?? defaultTheta(d);
+    let fStart = fitObjective.value(start);
+    if (warm !== null && (how.fullFit || !Number.isFinite(fStart))) {
+      const fDefault = fitObjective.value(defaultTheta(d));
+      if (!(fStart <= fDefault)) [start, fStart] = [defaultTheta(d), fDefault];
+    }
+    if (!Number.isFinite(fStart)) return null;
     const { lower, upper } = thetaBounds(d);
-    const fit = minimizeLbfgs((t, g) => fitObjective.evaluate(t, g), start, {
-      value: (t) => fitObjective.value(t), lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
-    });
+    const maxIter = warm === null || how.fullFit ? how.maxIter : Math.min(how.maxWarmIter, how.maxIter);
+    const fit =
+      maxIter === 0 ? { x: start, f: fStart }
+      : minimizeLbfgs((t, g) => fitObjective.evaluate(t, g), start, {
+          value: (t) => fitObjective.value(t), lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
+        });
     const theta = Number.isFinite(fit.f) ? fit.x : start;
+    thetas[j] = Array.from(theta);
     const full = fitRows === null ? fitObjective : new GpObjective(inputs, y, prior);
     if (!full.isFactoredAt(theta) && !full.factor(theta)) return null;
     models.push({ gp: new GpPosterior(inputs, theta, full.L, full.alpha, full.jitter), threshold: -mean / std });
   }
-  return models;
+  return { models, thetas };
 }
 
 /** log Pr[c ≤ threshold] = log Φ((threshold − μ)/σ) under N(μ, σ²); σ > 0. */

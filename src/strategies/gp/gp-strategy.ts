@@ -74,7 +74,7 @@ import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type FidelityData, fidelityData } from "../fidelity.js";
 import { AcquisitionSearch, type SearchBox } from "./gp-acquisition.js";
-import { type ConstraintModel, constraintColumns, fitConstraintModels } from "./gp-constraints.js";
+import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitConstraintModels, latestConstraintTheta } from "./gp-constraints.js";
 import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll } from "./gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
@@ -135,6 +135,13 @@ const options = z
 
 export type GpOptions = z.infer<typeof options>;
 
+/** What the model chose: the point in unit coordinates and the θ to store for warm starts. */
+interface ModelChoice {
+  readonly x: Float64Array;
+  readonly theta: Float64Array;
+  readonly constraintTheta: (number[] | null)[] | null;
+}
+
 export class GpStrategy implements Strategy {
   constructor(private readonly opts: GpOptions) {}
 
@@ -154,7 +161,9 @@ export class GpStrategy implements Strategy {
         const result = this.modelSuggest(req, dims, data);
         if (result !== null) {
           for (let m = 0; m < dims.length; m++) params[dims[m]!.name] = decodeDim(dims[m]!, result.x[m]!);
-          return { params, systemAttrs: { gp_theta: Array.from(result.theta) } };
+          const systemAttrs: Record<string, unknown> = { gp_theta: Array.from(result.theta) };
+          if (result.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = result.constraintTheta;
+          return { params, systemAttrs };
         }
       } catch (e) {
         if (!(e instanceof NumericalError)) throw e;
@@ -170,7 +179,7 @@ export class GpStrategy implements Strategy {
   }
 
   /** The model's choice in unit coordinates, or null when the numerics failed. */
-  private modelSuggest(req: SuggestRequest, dims: Dim[], data: FidelityData): { x: Float64Array; theta: Float64Array } | null {
+  private modelSuggest(req: SuggestRequest, dims: Dim[], data: FidelityData): ModelChoice | null {
     const d = dims.length;
     const { lengthscalePrior: prior } = this.opts;
     const isCat = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 1 : 0));
@@ -234,10 +243,14 @@ export class GpStrategy implements Strategy {
     // violating row.
     const columns = constraintColumns(modelledRows);
     let constraints: ConstraintModel[] = [];
+    let constraintTheta: (number[] | null)[] | null = null;
     if (columns !== null) {
-      const fitted = fitConstraintModels(inputs, columns, fitRows, prior, this.opts.maxFitIterations);
+      const fitted = fitConstraintModels(inputs, columns, fitRows, {
+        prior, warm: latestConstraintTheta(req.trials, columns.length, d), fullFit,
+        maxIter: this.opts.maxFitIterations, maxWarmIter: this.opts.maxWarmFitIterations,
+      });
       if (fitted === null) return null;
-      constraints = fitted;
+      [constraints, constraintTheta] = [fitted.models, fitted.thetas];
     }
     const feasible = (i: number) => columns === null || columns.every((col) => col[i]! <= 0);
     let best = Infinity;
@@ -280,7 +293,7 @@ export class GpStrategy implements Strategy {
     const x = new AcquisitionSearch(posterior, dims, best, this.opts, box, constraints).run(req.rng, incumbent, exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
-    return { x, theta: Float64Array.from(theta) };
+    return { x, theta: Float64Array.from(theta), constraintTheta };
   }
 
   /**
