@@ -58,7 +58,8 @@
  *    acquisition becomes log EI + Σ_k log Pr[c_k ≤ 0] with EI's incumbent the best FEASIBLE
  *    value, or the log probability of feasibility alone while no trial is feasible (Gardner
  *    et al. 2014, "Bayesian Optimization with Inequality Constraints", ICML, §3; BoTorch's
- *    constrained EI; Optuna's GPSampler). See gp-constraints.ts and gp-acquisition.ts.
+ *    constrained EI; Optuna's GPSampler). Their θ are warm-started like the objective's (stored
+ *    as `systemAttrs.gp_constraint_theta`). See gp-constraints.ts and gp-acquisition.ts.
  * 6. On a space with a continuous dimension the chosen point is never an earlier trial's
  *    configuration (the next best local-search end point or candidate is taken instead).
  * 7. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
