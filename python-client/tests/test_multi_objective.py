@@ -102,3 +102,24 @@ def test_one_objective_studies_take_constraints_too(client: tp.Client, name: str
     assert best is not None and best.number == 1 and best.values == [3.0]
     assert [t.number for t in study.best_trials] == [1]
     assert list(study.trials_dataframe()["value"]) == [5.0, 3.0]
+
+
+def test_gp_models_the_constraints_it_is_told(client: tp.Client, name: str) -> None:
+    """Through a real server: the GP (EI x probability of feasibility) fits a model per constraint
+    (its theta stored on the trial) and keeps proposing feasible points once it has learnt x0 + x1 <= 1."""
+    space = {"x0": tp.Float(0.0, 1.0), "x1": tp.Float(0.0, 1.0)}
+    study = client.create_study(name, direction="minimize", space=space, seed=3,
+                                strategy={"name": "gp", "options": {"nStartupTrials": 6}})
+    for _ in range(14):
+        trial = study.ask()
+        x0, x1 = trial.params["x0"], trial.params["x1"]
+        assert isinstance(x0, float) and isinstance(x1, float)
+        trial.complete((x0 - 0.8) ** 2 + (x1 - 0.8) ** 2, constraints=[x0 + x1 - 1.0])
+    trials = study.trials
+    modelled = [t for t in trials[6:] if "gp_constraint_theta" in t.system_attrs]
+    assert len(modelled) == 8  # every model-based suggestion fitted the constraint model
+    assert all(len(t.system_attrs["gp_constraint_theta"]) == 1 for t in modelled)
+    feasible_late = sum(1 for t in trials[9:] if t.feasible)
+    assert feasible_late >= 3  # of 5; the unconstrained optimum (0.8, 0.8) is infeasible
+    best = study.best_trial
+    assert best is not None and best.feasible
