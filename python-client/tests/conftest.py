@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,10 @@ def wait_for_hello(endpoint: str, deadline_s: float = 60.0) -> None:
 class ServerProcess:
     """``tuneport serve`` on a SQLite file; start/stop/kill it like an operator would."""
 
-    def __init__(self, db: Path, port: int | None = None) -> None:
+    def __init__(self, db: Path, port: int | None = None, extra: Sequence[str] = ()) -> None:
         self.db = db
+        self.extra = list(extra)
+        """More ``tuneport serve`` arguments, e.g. ``("--report-commit-ms", "0")``."""
         self.port = port or free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -70,7 +72,7 @@ class ServerProcess:
         _ensure_built()
         with open(self._log, "ab") as log:
             self.proc = subprocess.Popen(
-                ["node", str(SERVER_MAIN), "serve", "--storage", str(self.db), "--bind", self.endpoint, "--log-level", "warn"],
+                ["node", str(SERVER_MAIN), "serve", "--storage", str(self.db), "--bind", self.endpoint, "--log-level", "warn", *self.extra],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
