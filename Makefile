@@ -14,7 +14,7 @@ BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 # The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
 WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-ctpe bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 4
 
 bench-multiobjective: build venv ## issue 15: tuneport's multi-objective strategies vs Optuna 5.0 (reduced: 3 seeds, budget 100; MO_ARGS="--seeds 10 --budgets 100,200 --gp" for the full size)
 	nice -n 19 $(PY) bench/multiobjective.py $(MO_ARGS)
+
+bench-ctpe: dist-bench/.stamp ## issue 15: c-TPE vs Optuna's feasible-first split in tpe on constrained problems, 20 seeds (about 25 s) -> bench/results/ctpe.json
+	nice -n 19 node dist-bench/bench/ctpe-compare.js 20 50,100,200 bench/results/ctpe.json
 
 bench-multifidelity: build venv ## ASHA/Hyperband/BOHB/median vs Optuna's pruners and full-budget random search (docs/BENCHMARKS.md)
 	$(PY) bench/multifidelity.py

@@ -60,6 +60,11 @@ export interface ConformanceOptions<O> {
    */
   objectives?: number;
   /**
+   * Whether trials carry the constraint (about half violate it) on a one-objective study too
+   * (default: with several objectives only): the case for constraint-aware strategies.
+   */
+  constrained?: boolean;
+  /**
    * For a factory that is not a built-in: a module URL whose `plugins` export (a
    * `PluginCatalogue`) holds it, for the worker-thread check (see `WorkerRunnerOptions`).
    */
@@ -73,10 +78,13 @@ function objective(p: Record<string, unknown>, k = 0): number {
   return v;
 }
 
-/** The result of a simulated trial: one value per direction, and with several a constraint. */
-function resultOf(p: Record<string, unknown>, m: number): { values: number[]; constraints: number[] | null } {
+/** Studies of `studyFor` whose trials carry a constraint. */
+const constrainedStudies = new WeakSet<StudyContext>();
+
+/** The result of a simulated trial: one value per direction, and a constraint on a constrained study. */
+function resultOf(p: Record<string, unknown>, m: number, constrained: boolean): { values: number[]; constraints: number[] | null } {
   const values = Array.from({ length: m }, (_, k) => objective(p, k));
-  return { values, constraints: m > 1 ? [Math.sin(values[0]! * 5)] : null };
+  return { values, constraints: constrained ? [Math.sin(values[0]! * 5)] : null };
 }
 
 /** Another way to get a suggestion (a worker thread), compared with `strategy.suggest(req)` in process. */
@@ -88,6 +96,8 @@ export interface SimulateOptions {
   fresh?: boolean;
   /** Objectives of the simulated study (see `ConformanceOptions.objectives`). */
   objectives?: number;
+  /** Whether trials carry a constraint (see `ConformanceOptions.constrained`; default: objectives > 1). */
+  constrained?: boolean;
 }
 
 /** One step of the sequential loop: the suggestion for trial `i`, completed as the service would. */
@@ -104,12 +114,14 @@ function completeTrial(strategyFor: () => Strategy, study: StudyContext, space: 
       ? strategy.suggestParam({ study, trials, trial: { ...running, params: { ...params } }, name, distribution: d, rng })
       : sampleUniform(d, rng);
   }
-  return makeTrial(i, params, space, { ...resultOf(params, study.directions.length), systemAttrs: s.systemAttrs ?? {} });
+  return makeTrial(i, params, space, { ...resultOf(params, study.directions.length, constrainedStudies.has(study)), systemAttrs: s.systemAttrs ?? {} });
 }
 
-function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, seed: number, objectives = 1): StudyContext {
+function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, seed: number, objectives = 1, constrained = objectives > 1): StudyContext {
   const directions = Array.from({ length: objectives }, (_, k) => (k % 2 === 0 ? "minimize" : "maximize") as Direction);
-  return makeStudy(space, { seed, strategy: { name: factory.name, options: options as Record<string, unknown> }, directions });
+  const study = makeStudy(space, { seed, strategy: { name: factory.name, options: options as Record<string, unknown> }, directions });
+  if (constrained) constrainedStudies.add(study);
+  return study;
 }
 
 /**
@@ -120,7 +132,7 @@ function studyFor<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace
 export function simulate<O>(factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed = 42, sim: SimulateOptions = {}): Trial[] {
   let kept: Strategy | null = null;
   const strategyFor = () => (sim.fresh ? factory.create(options) : (kept ??= factory.create(options)));
-  const study = studyFor(factory, options, space, seed, sim.objectives);
+  const study = studyFor(factory, options, space, seed, sim.objectives, sim.constrained);
   const trials: Trial[] = [];
   for (let i = 0; i < n; i++) {
     let s: Suggestion;
@@ -140,10 +152,10 @@ export function simulate<O>(factory: StrategyFactory<O>, options: O, space: Sear
  * (in-process, other) of every trial; the history follows the in-process suggestions.
  */
 async function compareSuggestions<O>(
-  factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed: number, other: SuggestFn, objectives = 1,
+  factory: StrategyFactory<O>, options: O, space: SearchSpace, n: number, seed: number, other: SuggestFn, objectives = 1, constrained = objectives > 1,
 ): Promise<{ mine: Suggestion; theirs: Suggestion | string }[]> {
   const strategy = factory.create(options);
-  const study = studyFor(factory, options, space, seed, objectives);
+  const study = studyFor(factory, options, space, seed, objectives, constrained);
   const trials: Trial[] = [];
   const out: { mine: Suggestion; theirs: Suggestion | string }[] = [];
   for (let i = 0; i < n; i++) {
@@ -177,9 +189,11 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
   const nCompared = conf.nCompared ?? Math.min(n, 16);
   const check = conformanceChecks<ConformanceCheck>(conf.skip ?? {});
   const m = conf.objectives ?? 1;
-  const sim = (s: SimulateOptions = {}): SimulateOptions => ({ ...s, objectives: m });
+  const constrained = conf.constrained ?? m > 1;
+  const sim = (s: SimulateOptions = {}): SimulateOptions => ({ ...s, objectives: m, constrained });
+  const label = [m > 1 ? `${m} objectives` : "", constrained ? "constrained" : ""].filter((x) => x).join(", ");
 
-  describe(`strategy conformance: ${factory.name}${m > 1 ? ` (${m} objectives, constrained)` : ""}`, () => {
+  describe(`strategy conformance: ${factory.name}${label ? ` (${label})` : ""}`, () => {
     check("valid-params", "hands out only values inside each distribution", () => {
       for (const t of simulate(factory, conf.options, space, n, 42, sim())) {
         for (const [name, d] of Object.entries(space)) {
@@ -257,7 +271,7 @@ export function strategyConformance<O>(factory: StrategyFactory<O>, conf: Confor
       const worker = runner;
       const f = factory as StrategyFactory<unknown>;
       expect(worker.offloads(f, conf.options as Record<string, unknown>)).toBe(true);
-      const pairs = await compareSuggestions(factory, conf.options, space, nCompared, 13, (s, req) => worker.suggest(f, s, req), m);
+      const pairs = await compareSuggestions(factory, conf.options, space, nCompared, 13, (s, req) => worker.suggest(f, s, req), m, constrained);
       expect(pairs.length).toBeGreaterThan(0);
       expect(pairs.map((p) => wire(p.theirs))).toEqual(pairs.map((p) => wire(p.mine)));
     });

@@ -22,11 +22,16 @@
  *   continues counts once, through the continuation (../fidelity.ts; Optuna has no such
  *   scheduler). RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
  *   the 5.0 default) so parallel workers spread out. WAITING and FAIL trials are ignored.
- * - Constraints (a COMPLETE trial told with constraint values, c ≤ 0 satisfied): an infeasible
- *   trial ranks after every feasible COMPLETE and every PRUNED trial, infeasible ones by their
- *   total violation Σ max(0, c_j) — Optuna 5.0 `TPESampler(constraints_func=...)`'s split
- *   (`_split_infeasible_trials`). This is Optuna's constraint handling, not c-TPE (Watanabe &
- *   Hutter 2023), which models each constraint with its own density ratio.
+ * - Constraints (a COMPLETE trial told with constraint values, c ≤ 0 satisfied), option
+ *   `constraints_model`:
+ *   - `"ctpe"` (default on one objective, chosen by measurement: docs/BENCHMARKS.md
+ *     "Constrained TPE"): c-TPE (Watanabe & Hutter 2023), a density ratio per constraint split at
+ *     the feasibility boundary, times the objective's ratio with a feasible-count quantile. See
+ *     ctpe.ts. Multi-objective studies fall back to `"optuna"` (c-TPE is defined for one objective).
+ *   - `"optuna"`: an infeasible trial ranks after every feasible COMPLETE and every PRUNED trial,
+ *     infeasible ones by their total violation Σ max(0, c_j) — Optuna 5.0
+ *     `TPESampler(constraints_func=...)`'s split (`_split_infeasible_trials`).
+ *   A study whose trials carry no constraints is plain TPE under both.
  * - Weights: ones for n < 25, else a linear ramp 1/n → 1 over the oldest n − 25.
  * - Several objectives (MOTPE; Ozaki et al. 2020/2022, Optuna 5.0 on multi-objective studies):
  *   the good set holds ⌈0.1 n⌉ trials, the feasible COMPLETE ones split by non-domination rank
@@ -65,6 +70,7 @@ import { isPartial, stoppedRankKey, supersededTrials, topBudget } from "../fidel
 import { sobolParams } from "../qmc/qmc-strategy.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import { type DensityTerm, ctpeLogFactor, ctpeTerms, hasConstraints } from "./ctpe.js";
 import { motpeBelowWeights, motpeBest, motpeGamma } from "./motpe.js";
 import { ParzenMixture, type ParzenParams, type TpeDim, tpeGamma, tpeWeights } from "./parzen-estimator.js";
 
@@ -80,6 +86,8 @@ const options = z
     consider_endpoints: z.boolean().default(false),
     /** Several objectives: weights of the good set's kernels (motpe.ts; Optuna 5.0: uniform). */
     mo_below_weights: z.enum(["uniform", "hypervolume"]).default("uniform"),
+    /** Constrained one-objective studies: c-TPE's per-constraint densities or Optuna's feasible-first split (ctpe.ts). */
+    constraints_model: z.enum(["ctpe", "optuna"]).default("ctpe"),
   })
   .strict();
 export type TpeOptions = z.infer<typeof options>;
@@ -268,13 +276,12 @@ export class TpeStrategy implements Strategy {
       }
       return { params };
     }
-    const { below, above } = splitTrials(req.trials, req.study.directions, this.opts.constant_liar);
-    const wb = this.belowWeights(below, req.study.directions);
+    const { terms, weights } = this.densityTerms(req.trials, req.study.directions);
     if (this.opts.multivariate) {
-      const values = this.sampleTpe(modelled, below, above, req.rng, wb);
+      const values = this.sampleTpe(modelled, terms, req.rng, weights);
       modelled.forEach(([name], j) => (params[name] = values[j] as ParamValue));
     } else {
-      for (const dim of modelled) params[dim[0]] = this.sampleTpe([dim], below, above, req.rng, wb)[0] as ParamValue;
+      for (const dim of modelled) params[dim[0]] = this.sampleTpe([dim], terms, req.rng, weights)[0] as ParamValue;
     }
     return { params };
   }
@@ -283,8 +290,24 @@ export class TpeStrategy implements Strategy {
     const d = req.distribution;
     if (isSingleValue(d)) return d.type === "categorical" ? (d.choices[0] as ParamValue) : d.low;
     if (finishedCount(req.trials) < this.opts.n_startup_trials) return sampleUniform(d, req.rng);
-    const { below, above } = splitTrials(req.trials, req.study.directions, this.opts.constant_liar, req.trial.number);
-    return this.sampleTpe([[req.name, d]], below, above, req.rng, this.belowWeights(below, req.study.directions))[0] as ParamValue;
+    const { terms, weights } = this.densityTerms(req.trials, req.study.directions, req.trial.number);
+    return this.sampleTpe([[req.name, d]], terms, req.rng, weights)[0] as ParamValue;
+  }
+
+  /**
+   * The density ratios of the acquisition: c-TPE's terms (ctpe.ts) on a constrained
+   * one-objective study under `constraints_model: "ctpe"`, else the one split of `splitTrials`
+   * with MOTPE's good-set weights (null: TPE's ramp).
+   */
+  private densityTerms(
+    trials: readonly Trial[],
+    directions: readonly Direction[],
+    exclude = -1,
+  ): { terms: DensityTerm[]; weights: Float64Array | null } {
+    if (this.opts.constraints_model === "ctpe" && directions.length === 1 && hasConstraints(trials))
+      return { terms: ctpeTerms(trials, directions[0] as Direction, this.opts.constant_liar, exclude), weights: null };
+    const { below, above } = splitTrials(trials, directions, this.opts.constant_liar, exclude);
+    return { terms: [{ below, above, gamma: null }], weights: this.belowWeights(below, directions) };
   }
 
   /**
@@ -298,36 +321,49 @@ export class TpeStrategy implements Strategy {
   }
 
   /**
-   * One TPE proposal over `dims`: sample candidates from l(x), keep the argmax of log l − log g.
-   * `belowWeights` (aligned with `below`; MOTPE's) replaces the default weights of l(x).
+   * One TPE proposal over `dims`: n_ei_candidates candidates from each term's l(x), keep the argmax
+   * of Σ over terms of log l − log g (γ null) or c-TPE's factor (ctpe.ts). `belowWeights`
+   * (aligned with the first term's `below`; MOTPE's) replaces the default weights of its l(x).
+   * One plain term is Optuna's TPE exactly (same candidates, same random draws).
    */
   private sampleTpe(
     dims: readonly (readonly [string, Distribution])[],
-    below: readonly Trial[],
-    above: readonly Trial[],
+    terms: readonly DensityTerm[],
     rng: Rng,
     belowWeights: Float64Array | null,
   ): ParamValue[] {
     const kinds = dims.map(([, d]) => tpeDim(d));
-    const b = encodeTrials(below, dims);
-    const a = encodeTrials(above, dims);
-    const wl = belowWeights === null ? tpeWeights(b.n) : belowWeights.filter((_, i) => b.ok[i] === 1);
-    const l = new ParzenMixture(kinds, b.obs, b.n, wl, this.parzen);
-    const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);
+    const D = dims.length;
     const m = this.opts.n_ei_candidates;
-    const x = l.sample(rng, m);
-    const ll = l.logPdf(x, m);
-    const lg = g.logPdf(x, m);
+    const models = terms.map((term, i) => {
+      const b = encodeTrials(term.below, dims);
+      const a = encodeTrials(term.above, dims);
+      const wl = i === 0 && belowWeights !== null ? belowWeights.filter((_, k) => b.ok[k] === 1) : tpeWeights(b.n);
+      const l = new ParzenMixture(kinds, b.obs, b.n, wl, this.parzen);
+      const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);
+      return { l, g, gamma: term.gamma };
+    });
+    // Candidates from the first term's l(x) and every informative (γ < 1) further term's (ctpe.ts).
+    const sources = models.filter((mod, i) => i === 0 || mod.gamma === null || mod.gamma < 1);
+    const M = m * sources.length;
+    const x = sources.length === 1 ? (sources[0] as (typeof models)[0]).l.sample(rng, m) : new Float64Array(M * D);
+    if (sources.length > 1) sources.forEach((mod, i) => x.set(mod.l.sample(rng, m), i * m * D));
+    const score = new Float64Array(M);
+    for (const { l, g, gamma } of models) {
+      if (gamma !== null && gamma >= 1) continue;
+      const ll = l.logPdf(x, M);
+      const lg = g.logPdf(x, M);
+      for (let c = 0; c < M; c++)
+        score[c] = (score[c] as number) + (gamma === null ? (ll[c] as number) - (lg[c] as number) : ctpeLogFactor(gamma, ll[c] as number, lg[c] as number));
+    }
     let best = 0;
     let bestScore = -Infinity;
-    for (let c = 0; c < m; c++) {
-      const s = (ll[c] as number) - (lg[c] as number);
-      if (s > bestScore) {
-        bestScore = s;
+    for (let c = 0; c < M; c++) {
+      if ((score[c] as number) > bestScore) {
+        bestScore = score[c] as number;
         best = c;
       }
     }
-    const D = dims.length;
     return dims.map(([, d], j) => {
       const u = x[best * D + j] as number;
       return d.type === "categorical" ? (d.choices[u] as ParamValue) : fromUnit(d, u);
@@ -345,7 +381,8 @@ export const tpeStrategyFactory: StrategyFactory<TpeOptions> = {
   name: "tpe",
   description:
     "Tree-structured Parzen Estimator (Optuna 5.0 defaults: multivariate, constant liar, 10 random startup trials). " +
-    "Strong default for mixed, conditional and parallel searches. Multi-objective studies get MOTPE (non-domination rank split).",
+    "Strong default for mixed, conditional and parallel searches. Multi-objective studies get MOTPE (non-domination rank split); " +
+    "constrained one-objective studies get c-TPE (a density ratio per constraint; constraints_model: \"optuna\" for Optuna's split).",
   options,
   multiObjective: true,
   create: (o) => new TpeStrategy(o),
