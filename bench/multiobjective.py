@@ -1,20 +1,36 @@
 """Multi-objective benchmark (issue 15): tuneport's multi-objective strategies against Optuna 5.0's
-samplers in the same run, on ZDT1-3 (d = 10), DTLZ2 (3 objectives, d = 7) and Binh-Korn (two
-constraints). Writes rows {problem, optimizer, seed, budget, hypervolume, hv_max} to
-bench/results/multiobjective.json (plus `ask_s`: the median time of the run's last 10 asks, the
-suggestion time per trial at n = budget) and prints a median/IQR table with Mann-Whitney U tests.
+samplers in the same run, on ZDT1-3 (d = 10), DTLZ2 (3 objectives, d = 7), Binh-Korn (two
+constraints) and a real task, `digits_mlp` (a PyTorch MLP on scikit-learn's digits: validation
+error against log10 of the parameter count). Writes rows {problem, optimizer, seed, budget,
+hypervolume, hv_max} to bench/results/multiobjective.json (plus `ask_s`: the median time of the
+run's last 10 asks, the suggestion time per trial at n = budget), each run's feasible front to
+bench/results/multiobjective-fronts.json, and prints a median/IQR table with two-sided Wilcoxon
+rank-sum (Mann-Whitney U) tests against tuneport-auto: seeds are not paired (each optimizer draws
+its own random stream), so the signed-rank test does not apply. `--plot DIR` draws the fronts of
+the median-hypervolume seed of each optimizer, one PNG per problem and budget.
 
     nice -n 19 .venv/bin/python bench/multiobjective.py                # reduced: 3 seeds, budget 100
     nice -n 19 .venv/bin/python bench/multiobjective.py --seeds 10 --budgets 100,200 --gp \
         --tuneport auto,tpe,nsga2,parego,random                                     # the issue's size
+    nice -n 19 .venv/bin/python bench/multiobjective.py --problems digits_mlp --seeds 10 --merge \
+        --plot docs/img                                  # the real task, merged into the results file
     nice -n 19 .venv/bin/python bench/multiobjective.py --speed-at 200 --problems zdt1 --seeds 3 --optuna gp
                                                   # GPSampler's suggestion time at n = 200 only
 
 The hypervolume of every run is measured at one fixed reference point per problem (below), on the
 feasible trials' front; hv_max is the hypervolume of the true front at that point (dense sampling
-of the analytic front), null where it is not computed (Binh-Korn). Optuna's samplers run as their
-users run them: NSGAIISampler() defaults, TPESampler(multivariate=True), RandomSampler(), and
-GPSampler() with --gp (slow on 2 cores).
+of the analytic front), null where it is not computed (Binh-Korn, digits_mlp). Optuna's samplers
+run as their users run them: NSGAIISampler() defaults, TPESampler(multivariate=True),
+RandomSampler(), and GPSampler() with --gp (slow on 2 cores: --gp-seeds and --gp-max-budget cap
+its runs).
+
+digits_mlp: layers in 1..3, width in 4..256 (log), Adam learning rate in 1e-3..3e-2 (log); 4
+epochs of mini-batch training (batch 64) on a fixed stratified 75/25 split, torch seeded with 0
+and one thread, so the objective is a deterministic function of the parameters (about 0.1-0.3 s
+per evaluation on one core). Objectives, both minimised: validation error, and log10 of the
+parameter count (a width-4 one-layer net has 310 parameters, the largest 150,794). Reference
+point [1.0, 5.2]: an error of 1 and just above log10(150,794) = 5.18, so every evaluated network
+counts. hv_max is null (the true front is unknown).
 """
 
 from __future__ import annotations
@@ -71,13 +87,65 @@ def binh_korn(x: list[float]) -> tuple[list[float], list[float] | None]:
     return f, c
 
 
+#: digits_mlp's training set-up (see the module docstring).
+DIGITS_EPOCHS = 4
+_digits_data: Any = None
+
+
+def digits_mlp(x: list[float]) -> tuple[list[float], list[float] | None]:
+    import torch  # only this problem needs torch
+    from torch import nn
+
+    global _digits_data
+    torch.set_num_threads(1)
+    if _digits_data is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+        from _digits import load_digits_tensors
+
+        _digits_data = load_digits_tensors()
+    from _digits import train_epoch
+
+    layers, width, lr = int(x[0]), int(x[1]), float(x[2])
+    torch.manual_seed(0)
+    mods: list[nn.Module] = []
+    d_in = 64
+    for _ in range(layers):
+        mods += [nn.Linear(d_in, width), nn.ReLU()]
+        d_in = width
+    mods.append(nn.Linear(d_in, 10))
+    model = nn.Sequential(*mods)
+    size = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(DIGITS_EPOCHS):
+        train_epoch(model, opt, _digits_data, generator=gen)
+    _, _, x_va, y_va = _digits_data
+    with torch.no_grad():
+        error = 1.0 - float((model(x_va).argmax(1) == y_va).float().mean().item())
+    return [error, math.log10(size)], None
+
+
+#: A parameter: (kind "float" | "int", low, high, log). Problems not listed here search [0, 1]^d.
+Param = tuple[str, float, float, bool]
+SPACES: dict[str, list[Param]] = {
+    "digits_mlp": [("int", 1, 3, False), ("int", 4, 256, True), ("float", 1e-3, 3e-2, True)],
+}
+
+
+def space_of(problem: str) -> list[Param]:
+    return SPACES.get(problem) or [("float", 0.0, 1.0, False)] * PROBLEMS[problem][1]
+
+
 PROBLEMS: dict[str, tuple[Evaluate, int, list[float]]] = {
     "zdt1": (zdt(1), 10, [1.1, 11.0]),
     "zdt2": (zdt(2), 10, [1.1, 11.0]),
     "zdt3": (zdt(3), 10, [1.1, 11.0]),
     "dtlz2": (dtlz2, 7, [2.2, 2.2, 2.2]),
     "binh_korn": (binh_korn, 2, [140.0, 55.0]),
+    "digits_mlp": (digits_mlp, 3, [1.0, 5.2]),
 }
+#: Problems a bare run includes (digits_mlp trains networks: ask for it by name).
+DEFAULT_PROBLEMS = ["zdt1", "zdt2", "zdt3", "dtlz2", "binh_korn"]
 
 
 def nondominated(points: Sequence[Sequence[float]]) -> list[list[float]]:
@@ -142,10 +210,15 @@ def feasible_front(results: list[tuple[list[float], list[float] | None]]) -> lis
 TIMED_ASKS = 10
 
 
-def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: int, budget: int) -> tuple[float, float]:
+Result = tuple[float, float, list[list[float]]]
+
+
+def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: int, budget: int) -> Result:
     evaluate, d, ref = PROBLEMS[problem]
     m = len(ref)
-    space = {f"x{i}": tp.Float(0.0, 1.0) for i in range(d)}
+    spec = space_of(problem)
+    space = {f"x{i}": (tp.Int(int(lo), int(hi), log=log) if kind == "int" else tp.Float(lo, hi, log=log))
+             for i, (kind, lo, hi, log) in enumerate(spec)}
     name = f"{problem}-{strategy or 'auto'}-{seed}-{budget}"
     study = client.create_study(name, directions=["minimize"] * m, space=space, strategy=strategy, seed=seed)
     results = []
@@ -159,10 +232,16 @@ def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: in
         values, cons = evaluate(x)
         trial.complete(values, constraints=cons)
         results.append((values, cons))
-    return hypervolume(feasible_front(results), ref), statistics.median(times)
+    front = feasible_front(results)
+    return hypervolume(front, ref), statistics.median(times), front
 
 
-def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
+def suggest_all(trial: optuna.Trial, spec: list[Param]) -> list[float]:
+    return [float(trial.suggest_int(f"x{k}", int(lo), int(hi), log=log)) if kind == "int" else trial.suggest_float(f"x{k}", lo, hi, log=log)
+            for k, (kind, lo, hi, log) in enumerate(spec)]
+
+
+def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> Result:
     evaluate, d, ref = PROBLEMS[problem]
     m = len(ref)
     # Optuna 5.0 takes constraints through trial.set_constraint (constraints_func is deprecated).
@@ -182,7 +261,7 @@ def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> tuple
     for i in range(budget):
         t0 = time.perf_counter()
         trial = study.ask()
-        x = [trial.suggest_float(f"x{k}", 0.0, 1.0) for k in range(d)]
+        x = suggest_all(trial, space_of(problem))
         if i >= budget - TIMED_ASKS:
             times.append(time.perf_counter() - t0)
         values, cons = evaluate(x)
@@ -190,7 +269,8 @@ def run_optuna(sampler_name: str, problem: str, seed: int, budget: int) -> tuple
             trial.set_constraint(f"c{j}", c)
         study.tell(trial, values)
         results.append((values, cons))
-    return hypervolume(feasible_front(results), ref), statistics.median(times)
+    front = feasible_front(results)
+    return hypervolume(front, ref), statistics.median(times), front
 
 
 def optuna_ask_s_at(sampler_name: str, problem: str, seed: int, n: int) -> float:
@@ -226,14 +306,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budgets", default="100")
-    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--problems", default=",".join(DEFAULT_PROBLEMS), help=f"of {','.join(PROBLEMS)}")
     ap.add_argument("--gp", action="store_true", help="also Optuna's GPSampler (slow)")
+    ap.add_argument("--gp-seeds", type=int, default=0, help="GPSampler on the first N seeds only (0: all)")
+    ap.add_argument("--gp-max-budget", type=int, default=0, help="GPSampler at budgets up to N only (0: all)")
+    ap.add_argument("--seed-from", type=int, default=0, help="first seed (a shard of a larger run)")
+    ap.add_argument("--merge", action="store_true",
+                    help="merge into --out and --fronts (rows with the same problem, optimizer, seed and budget are replaced)")
+    ap.add_argument("--fronts", default=str(RESULTS / "multiobjective-fronts.json"))
+    ap.add_argument("--plot", default="", metavar="DIR", help="after the run, draw the median-seed fronts of --fronts into DIR")
+    ap.add_argument("--plot-only", action="store_true", help="only draw the plots from --out and --fronts")
     ap.add_argument("--tuneport", default="auto,tpe,nsga2,random", help="tuneport strategies (auto = the study's default)")
     ap.add_argument("--optuna", default="nsgaii,tpe,random", help="Optuna samplers (gp is added by --gp)")
     ap.add_argument("--out", default=str(RESULTS / "multiobjective.json"))
     ap.add_argument("--speed-at", type=int, default=0, metavar="N",
                     help="only time Optuna's --optuna samplers' asks at N trials on prefilled random studies (optuna_ask_s_at)")
     a = ap.parse_args()
+    if a.plot_only:
+        plot_fronts(json.loads(Path(a.out).read_text()), json.loads(Path(a.fronts).read_text()), Path(a.plot))
+        return
     if a.speed_at:
         print("| problem | sampler | seed | median ask ms at n = %d |" % a.speed_at)
         print("| --- | --- | --- | --- |")
@@ -246,23 +337,97 @@ def main() -> None:
     problems = a.problems.split(",")
     hv_max = {p: (hypervolume(f, PROBLEMS[p][2]) if (f := true_front(p)) is not None else None) for p in problems}
     rows: list[dict[str, Any]] = []
+    fronts: dict[str, list[list[float]]] = {}
     optuna_samplers = [x for x in a.optuna.split(",") if x] + (["gp"] if a.gp else [])
     tuneport_strategies = [x for x in a.tuneport.split(",") if x]
     started = time.time()
     with Server() as server, tp.connect(server.endpoint, timeout=60.0) as client:
         for problem in problems:
             for budget in budgets:
-                for seed in range(a.seeds):
+                for seed in range(a.seed_from, a.seed_from + a.seeds):
+                    runs: list[tuple[str, Callable[[], Result]]] = []
                     for name in tuneport_strategies:
-                        label, strategy = f"tuneport-{name}", (None if name == "auto" else name)
-                        hv, ask_s = run_tuneport(client, problem, strategy, seed, budget)
-                        rows.append({"problem": problem, "optimizer": label, "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem], "ask_s": ask_s})
+                        strategy = None if name == "auto" else name
+                        runs.append((f"tuneport-{name}", lambda st=strategy: run_tuneport(client, problem, st, seed, budget)))  # type: ignore[misc]
                     for s in optuna_samplers:
-                        hv, ask_s = run_optuna(s, problem, seed, budget)
-                        rows.append({"problem": problem, "optimizer": f"optuna-{s}", "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem], "ask_s": ask_s})
-                print(f"{problem}: done ({time.time() - started:.0f}s)", flush=True)
+                        if s == "gp" and ((a.gp_seeds and seed >= a.seed_from + a.gp_seeds) or (a.gp_max_budget and budget > a.gp_max_budget)):
+                            continue
+                        runs.append((f"optuna-{s}", lambda s=s: run_optuna(s, problem, seed, budget)))  # type: ignore[misc]
+                    for label, go in runs:
+                        hv, ask_s, front = go()
+                        rows.append({"problem": problem, "optimizer": label, "seed": seed, "budget": budget, "hypervolume": hv, "hv_max": hv_max[problem], "ask_s": ask_s})
+                        fronts[front_key(problem, label, seed, budget)] = front
+                    print(f"{problem} budget {budget} seed {seed}: done ({time.time() - started:.0f}s)", flush=True)
+                    if not a.merge:  # what a shard has so far survives an interrupted run
+                        Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
+                        Path(a.fronts).write_text(json.dumps(fronts) + "\n")
+    if a.merge:
+        rows = merge_rows(json.loads(Path(a.out).read_text()) if Path(a.out).exists() else [], rows)
+        fronts = {**(json.loads(Path(a.fronts).read_text()) if Path(a.fronts).exists() else {}), **fronts}
     Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
+    Path(a.fronts).write_text(json.dumps(fronts) + "\n")
     report(rows)
+    if a.plot:
+        plot_fronts(rows, fronts, Path(a.plot))
+
+
+def front_key(problem: str, optimizer: str, seed: int, budget: int) -> str:
+    return f"{problem}/{optimizer}/{seed}/{budget}"
+
+
+def merge_rows(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`old` with every row that `new` has a row for (same problem, optimizer, seed, budget) replaced."""
+    key = lambda r: (r["problem"], r["optimizer"], r["seed"], r["budget"])  # noqa: E731
+    fresh = {key(r) for r in new}
+    return [r for r in old if key(r) not in fresh] + new
+
+
+def plot_fronts(rows: list[dict[str, Any]], fronts: dict[str, list[list[float]]], out_dir: Path) -> None:
+    """One PNG per (problem, budget): each optimizer's front from its median-hypervolume seed (of the
+    seeds whose fronts are recorded), with the true front where known."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for problem, budget in sorted({(r["problem"], r["budget"]) for r in rows}):
+        group = [r for r in rows if r["problem"] == problem and r["budget"] == budget
+                 and front_key(problem, r["optimizer"], r["seed"], budget) in fronts]
+        if not group:
+            continue
+        m = len(PROBLEMS[problem][2])
+        fig = plt.figure(figsize=(7, 5.5))
+        ax = fig.add_subplot(projection="3d") if m == 3 else fig.add_subplot()
+        truth = true_front(problem, 400)
+        if truth:
+            cols = list(zip(*truth))
+            if m == 3:
+                ax.scatter(*cols, s=1, c="lightgray", label="true front")
+            else:
+                ax.plot(*cols, ".", ms=1, c="lightgray", label="true front")
+        for opt in sorted({r["optimizer"] for r in group}):
+            mine = sorted((r for r in group if r["optimizer"] == opt), key=lambda r: (r["hypervolume"], r["seed"]))
+            med = mine[(len(mine) - 1) // 2]
+            pts = sorted(fronts[front_key(problem, opt, med["seed"], budget)])
+            if not pts:
+                continue
+            cols = list(zip(*pts))
+            label = f"{opt} (seed {med['seed']}, HV {med['hypervolume']:.4g})"
+            if m == 3:
+                ax.scatter(*cols, s=8, label=label)
+            else:
+                ax.step(*cols, where="post", marker="o", ms=3, label=label)
+        names = {"digits_mlp": ["validation error", "log10 parameters"]}.get(problem, [f"f{i + 1}" for i in range(m)])
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        if m == 3:
+            ax.set_zlabel(names[2])
+        ax.set_title(f"{problem}, {budget} trials: median-hypervolume seed's front per optimizer")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"multiobjective-{problem}-{budget}.png", dpi=90)
+        plt.close(fig)
 
 
 def report(rows: list[dict[str, Any]]) -> None:
@@ -271,8 +436,8 @@ def report(rows: list[dict[str, Any]]) -> None:
     keys = sorted({(r["problem"], r["budget"]) for r in rows})
     labels = {r["optimizer"] for r in rows}
     base = "tuneport-auto" if "tuneport-auto" in labels else sorted(labels)[0]
-    print(f"| problem | budget | optimizer | median HV (IQR) | / hv_max | vs {base} (Mann-Whitney p) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(f"| problem | budget | optimizer | seeds | median HV (IQR) | / hv_max | vs {base} (Wilcoxon rank-sum p) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for problem, budget in keys:
         group = [r for r in rows if r["problem"] == problem and r["budget"] == budget]
         auto = [r["hypervolume"] for r in group if r["optimizer"] == base]
@@ -280,9 +445,9 @@ def report(rows: list[dict[str, Any]]) -> None:
             hv = sorted(r["hypervolume"] for r in group if r["optimizer"] == opt)
             q = statistics.quantiles(hv, n=4) if len(hv) >= 2 else [hv[0], hv[0], hv[0]]
             mx = group[0]["hv_max"]
-            p = "-" if opt == base else f"{mannwhitneyu(auto, hv, alternative='two-sided').pvalue:.2g}"
+            p = "-" if opt == base or not auto else f"{mannwhitneyu(auto, hv, alternative='two-sided').pvalue:.2g}"
             ratio = f"{statistics.median(hv) / mx:.3f}" if mx else "-"
-            print(f"| {problem} | {budget} | {opt} | {statistics.median(hv):.4g} ({q[0]:.4g}-{q[2]:.4g}) | {ratio} | {p} |")
+            print(f"| {problem} | {budget} | {opt} | {len(hv)} | {statistics.median(hv):.4g} ({q[0]:.4g}-{q[2]:.4g}) | {ratio} | {p} |")
     timed = [r for r in rows if "ask_s" in r]
     if timed:
         top = max(r["budget"] for r in timed)

@@ -39,12 +39,15 @@ def test_quality_quick_writes_runs(tmp_path: Path) -> None:
 
 
 def test_multiobjective_bench_writes_the_issue_rows(tmp_path: Path) -> None:
-    """bench/multiobjective.py end to end on two small problems: the row shape issue 15 specifies."""
+    """bench/multiobjective.py end to end on two small problems and the digits MLP task: the row shape
+    issue 15 specifies, the recorded fronts and the front plots."""
     if not CLI.exists():
         pytest.fail("dist/ is missing: run `npm run build` (make test-py builds it)")
     out = tmp_path / "mo.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "multiobjective.py"), "--seeds", "1", "--budgets", "20",
-                           "--problems", "zdt1,binh_korn", "--out", str(out)],
+    fronts = tmp_path / "fronts.json"
+    plots = tmp_path / "plots"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "multiobjective.py"), "--seeds", "1", "--budgets", "12",
+                           "--problems", "zdt1,binh_korn,digits_mlp", "--out", str(out), "--fronts", str(fronts), "--plot", str(plots)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)  # a hang guard only
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())
@@ -57,3 +60,14 @@ def test_multiobjective_bench_writes_the_issue_rows(tmp_path: Path) -> None:
             assert 0 < r["hypervolume"] <= r["hv_max"]  # no run beats the true front
         else:
             assert r["hv_max"] is None
+        if r["problem"] == "digits_mlp":
+            # Every network lies inside the reference point [1.0, 5.2]: a non-empty front has volume.
+            assert 0 < r["hypervolume"] < 1.0 * (5.2 - 2.49)
+    saved = json.loads(fronts.read_text())
+    assert set(saved) == {f"{r['problem']}/{r['optimizer']}/{r['seed']}/{r['budget']}" for r in rows}
+    for r in rows:
+        front = saved[f"{r['problem']}/{r['optimizer']}/{r['seed']}/{r['budget']}"]
+        assert r["hypervolume"] == 0 or front, r
+        # A front: no point dominates another.
+        assert not any(p != q and all(a <= b for a, b in zip(p, q)) for p in front for q in front)
+    assert sorted(f.name for f in plots.iterdir()) == [f"multiobjective-{p}-12.png" for p in ("binh_korn", "digits_mlp", "zdt1")]
