@@ -97,6 +97,23 @@ const MIGRATIONS: readonly string[] = [
   // directions live in the config JSON (`upgradeStudyConfig`).
   `ALTER TABLE trials ADD COLUMN objective_values TEXT;
    ALTER TABLE trials ADD COLUMN constraint_values TEXT;`,
+  // 4: the stored replies in arrival order. Request ids are random (128 bits from the clients), so
+  // in the WITHOUT ROWID table of schema 1 each reply (300-700 bytes, six to a page) landed on a
+  // random leaf and split one every few inserts: an ask or tell wrote 5.3 WAL pages on average
+  // where its own rows fill 2-3 (docs/BENCHMARKS.md, "Server CPU per request"). Now the replies
+  // append to the rowid table's last page and only the request id (about 45 bytes, ~80 to a page)
+  // goes to a random leaf of its index. PostgreSQL needs no counterpart: its request_log is already
+  // a heap in arrival order with a b-tree on request_id.
+  `CREATE TABLE request_log_v4 (
+    seq        INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL UNIQUE,
+    op         TEXT NOT NULL,
+    reply      BLOB NOT NULL,
+    at         INTEGER NOT NULL
+  );
+  INSERT INTO request_log_v4 (request_id, op, reply, at) SELECT request_id, op, reply, at FROM request_log ORDER BY at, request_id;
+  DROP TABLE request_log;
+  ALTER TABLE request_log_v4 RENAME TO request_log;`,
 ];
 
 /** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
