@@ -198,7 +198,7 @@ export class SqliteStorage implements Storage, SummaryReader {
       getReply: db.prepare("SELECT reply FROM request_log WHERE seq = ?"),
       findReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1"),
       replyIds: db.prepare("SELECT request_id, seq FROM request_log ORDER BY seq").raw(),
-      pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ?"),
+      pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ? RETURNING request_id, seq").raw(),
     };
   }
 
@@ -360,9 +360,10 @@ export class SqliteStorage implements Storage, SummaryReader {
   }
 
   async pruneReplies(olderThan: number): Promise<number> {
-    const n = this.stmts.pruneReplies.run(olderThan).changes;
-    if (n > 0) this.replyIds = null; // rebuilt on the next lookup
-    return n;
+    const gone = this.stmts.pruneReplies.all(olderThan) as [string, number][];
+    // The map follows without a rebuild (a scan of the whole log on the next request).
+    if (this.replyIds) for (const [id, seq] of gone) if (this.replyIds.get(id) === seq) this.replyIds.delete(id);
+    return gone.length;
   }
 
   async checkIntegrity(): Promise<string[]> {
