@@ -26,7 +26,7 @@
  *    that a suggestion's cost stops growing with the history (issue 17's speed goals). Up to 100
  *    trials both are exact.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
- *    lengthscale prior `lengthscalePrior`, by default Hvarfner et al.'s, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
+ *    lengthscale prior `lengthscalePrior`, by default Optuna 5.0's; Hvarfner et al.'s dimension-scaled one is an option, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
  *    (10th) suggestion — Optuna always runs the full warm-started fit). The warm
  *    start is deterministic from history: the θ fitted for a suggestion is stored in the
