@@ -67,6 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "copula": {"outputTransform": "copula"},
     "turbo8": {"trustRegionFromDim": 8},
     "kb-observed-best": {"believerIncumbent": False},  # the kriging believer before issue 17
+    "xi01": {"eiXi": 0.01},  # EI's improvement threshold ξ = 0.01 sd (skopt's and GPyOpt's default)
 }
 DURATION_SIGMA = 0.6
 
