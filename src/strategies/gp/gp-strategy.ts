@@ -61,7 +61,7 @@
  *    constrained EI; Optuna's GPSampler). Their θ are warm-started like the objective's (stored
  *    as `systemAttrs.gp_constraint_theta`). See gp-constraints.ts and gp-acquisition.ts.
  *    EI's incumbent is lowered by `eiXi` (ξ, standard deviations of the modelled losses; the
- *    "xi"/"jitter" of Lizotte 2008 §3.3, scikit-optimize and GPyOpt, 0.01 there; Optuna uses none):
+ *    "xi"/"jitter" of Lizotte's 2008 thesis, scikit-optimize and GPyOpt, 0.01 there; Optuna uses none):
  *    an improvement below ξ earns nothing. Without it a GP whose lengthscales call a basin
  *    explored keeps refining the best point to 1e-5 (hartmann6, issue 17's suite).
  * 6. On a space with a continuous dimension the chosen point is never an earlier trial's
