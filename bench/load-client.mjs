@@ -6,6 +6,7 @@
 // (with STOP_AT, the loop also ends at that instant: a fixed time window instead of a trial count).
 // GO_AT "stdin": after hello, print "ready" and read "GO_AT STOP_AT" from stdin (a start barrier
 // that waits for the slowest client to start, however loaded the machine is).
+import { randomBytes } from "node:crypto";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";
 
@@ -19,11 +20,11 @@ const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAs
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 const sock = new Dealer({ linger: 0 });
 sock.connect(endpoint);
-let n = 0;
-const prefix = `${process.pid}-`;
 
 async function call(op, args) {
-  const id = prefix + n++;
+  // As the Python client (_protocol.py new_request_id): 128 random bits in hex; their order
+  // decides where the server's stored replies land in SQLite.
+  const id = randomBytes(16).toString("hex");
   await sock.send(packr.pack({ v: 1, id, op, ...args }));
   for (;;) {
     const [f] = await sock.receive();

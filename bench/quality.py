@@ -67,6 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "copula": {"outputTransform": "copula"},
     "turbo8": {"trustRegionFromDim": 8},
     "kb-observed-best": {"believerIncumbent": False},  # the kriging believer before issue 17
+    "xi01": {"eiXi": 0.01},  # EI's improvement threshold ξ = 0.01 sd (skopt's and GPyOpt's default)
 }
 DURATION_SIGMA = 0.6
 
@@ -423,6 +424,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=10, help="seeds of the sequential mode")
+    ap.add_argument("--seed-from", type=int, default=0,
+                    help="first seed (both modes): shards of one run on separate processes use disjoint seed ranges")
     ap.add_argument("--par-seeds", type=int, default=10, help="seeds of the parallel modes (workers > 1)")
     ap.add_argument("--workers", default="1,4,8")
     ap.add_argument("--jobs", type=int, default=2)
@@ -450,7 +453,8 @@ def main() -> None:
         caps: dict[str, int] = {}
     else:
         budgets = [int(b) for b in args.budgets.split(",")]
-        seeds, par_seeds = list(range(args.seeds)), list(range(args.par_seeds))
+        seeds = list(range(args.seed_from, args.seed_from + args.seeds))
+        par_seeds = list(range(args.seed_from, args.seed_from + args.par_seeds))
         modes = [int(w) for w in args.workers.split(",")]
         problems = args.problems.split(",") if args.problems else [p.name for p in PROBLEMS]
         optimizers = args.optimizers.split(",") if args.optimizers else FIELD

@@ -17,6 +17,7 @@
 // Prints a JSON line with the figures and keeps the .cpuprofile in --out (open it in Chrome
 // DevTools or speedscope).
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
@@ -64,9 +65,11 @@ proc.once("exit", (c) => {
 });
 const sock = new Dealer({ linger: 0 });
 sock.connect(endpoint);
-let n = 0;
+// Request ids as the Python client makes them (_protocol.py new_request_id): 128 random bits in
+// hex. Their order decides where the server's stored replies land in SQLite, so a counter would
+// flatter the commit.
 async function call(op, a) {
-  const id = `c${n++}`;
+  const id = randomBytes(16).toString("hex");
   await sock.send(packr.pack({ v: 1, id, op, ...a }));
   for (;;) {
     const [f] = await sock.receive();
@@ -92,11 +95,13 @@ const requests = TRIALS * (2 + REPORTS);
 const c0 = cpuMs(proc.pid);
 const m0 = cpuMs(proc.pid, true);
 const t0 = performance.now();
+const client0 = process.cpuUsage();
 // V8 stamps profile samples with the monotonic clock in µs, as process.hrtime here: the window of the loop.
 const w0 = Number(process.hrtime.bigint() / 1000n);
 await loop(TRIALS);
 const w1 = Number(process.hrtime.bigint() / 1000n);
 const wall = performance.now() - t0;
+const clientCpu = process.cpuUsage(client0);
 const cpu = cpuMs(proc.pid) - c0;
 const cpuMain = cpuMs(proc.pid, true) - m0;
 sock.close();
@@ -165,6 +170,8 @@ console.log(
     wall_us_per_request: Math.round((wall * 1000) / requests),
     server_cpu_us_per_request: Math.round(usPerRequest),
     main_thread_cpu_us_per_request: Math.round((cpuMain * 1000) / requests),
+    // This one Dealer client (zeromq.js, as bench/load-client.mjs): what each of the load bench's clients spends per request.
+    client_cpu_us_per_request: Math.round((clientCpu.user + clientCpu.system) / requests),
     load_avg_1m: Math.round(loadavg()[0] * 10) / 10,
     breakdown_us: breakdown,
     top_self_frames_pct: top,

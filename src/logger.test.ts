@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatPretty, turnBatchedDestination } from "./logger.js";
+import { batchedDestination, formatPretty } from "./logger.js";
 
 describe("formatPretty (serve --log-format pretty)", () => {
   const time = new Date(2026, 0, 2, 3, 4, 5, 67).getTime();
@@ -24,32 +24,50 @@ describe("formatPretty (serve --log-format pretty)", () => {
   });
 });
 
-describe("turnBatchedDestination (serve's JSON log)", () => {
+describe("batchedDestination (serve's JSON log)", () => {
   const turn = () => new Promise((r) => setImmediate(r));
+  const tempLog = () => join(mkdtempSync(join(tmpdir(), "tuneport-log-")), "log.jsonl");
 
-  it("writes the records of one turn together, in order, when the turn ends", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "tuneport-log-")), "log.jsonl");
+  it("holds records across turns until the window closes, then writes them together, in order", async () => {
+    const file = tempLog();
     const fd = openSync(file, "w");
     try {
-      const dest = turnBatchedDestination(fd);
+      const dest = batchedDestination(fd, 60_000);
+      dest.write('{"n":1}\n');
+      await turn();
+      dest.write('{"n":2}\n');
+      await turn();
+      expect(readFileSync(file, "utf8"), "nothing written within the window").toBe("");
+      dest.flushSync(); // what the window's end (or exit) does
+      expect(readFileSync(file, "utf8")).toBe('{"n":1}\n{"n":2}\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("writes when the window closes, by itself", async () => {
+    const file = tempLog();
+    const fd = openSync(file, "w");
+    try {
+      const dest = batchedDestination(fd, 5);
       dest.write('{"n":1}\n');
       dest.write('{"n":2}\n');
-      expect(readFileSync(file, "utf8"), "nothing written within the turn").toBe("");
-      await turn();
+      // A timer due after the window's fires after it (timers run in order of their due time).
+      await new Promise((r) => setTimeout(r, 50));
       expect(readFileSync(file, "utf8")).toBe('{"n":1}\n{"n":2}\n');
       dest.write('{"n":3}\n');
-      await turn();
+      await new Promise((r) => setTimeout(r, 50));
       expect(readFileSync(file, "utf8")).toBe('{"n":1}\n{"n":2}\n{"n":3}\n');
     } finally {
       closeSync(fd);
     }
   });
 
-  it("writes at once when a turn's records grow past the batch size, and on flushSync", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "tuneport-log-")), "log.jsonl");
+  it("writes at once when records grow past the batch size, and on flushSync", () => {
+    const file = tempLog();
     const fd = openSync(file, "w");
     try {
-      const dest = turnBatchedDestination(fd);
+      const dest = batchedDestination(fd, 60_000);
       const big = `{"pad":"${"x".repeat(10 * 1024)}"}\n`;
       dest.write(big);
       expect(readFileSync(file, "utf8")).toBe(big);

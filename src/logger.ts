@@ -23,29 +23,33 @@ export function createLogger(opts: { level?: LogLevel; toStderr?: boolean; forma
   const format = opts.format ?? (process.env.TUNEPORT_LOG_FORMAT as LogFormat | undefined) ?? (isatty(fd) ? "pretty" : "json");
   const level = opts.level ?? (process.env.TUNEPORT_LOG_LEVEL as LogLevel | undefined) ?? "info";
   const destination =
-    format === "pretty" ? prettyDestination(fd, { color: isatty(fd) && !process.env.NO_COLOR }) : turnBatchedDestination(fd);
+    format === "pretty" ? prettyDestination(fd, { color: isatty(fd) && !process.env.NO_COLOR }) : batchedDestination(fd);
   return pino({ level, base: { app: "tuneport" } }, destination);
 }
 
-/** A batch of JSON log records larger than this is written at once rather than at the end of the turn. */
+/** A batch of JSON log records larger than this is written at once rather than at the end of its window. */
 const LOG_BATCH_BYTES = 8 * 1024;
+/** JSON log records wait at most this long (ms) for company before they are written. */
+export const LOG_WINDOW_MS = 10;
 
 /**
- * JSON lines to `fd`, written synchronously once per turn of the event loop: the records of one
- * turn (the "trial finished" lines of a group commit, say) share one `write` instead of one each,
- * which is most of what a log line costs the server (docs/BENCHMARKS.md, server CPU per request).
- * Records are written in order, at the latest when the turn ends or LOG_BATCH_BYTES are waiting,
- * and on `exit` (a fatal line before `process.exit` is not lost); a SIGKILL loses at most the
- * current turn's records.
+ * JSON lines to `fd`, written synchronously in batches: a record waits at most `windowMs` (default
+ * LOG_WINDOW_MS) for the ones after it, so a lone client's "trial finished" lines, one per tell and
+ * each in a turn of its own, share one `write` per window instead of one each — a write and the
+ * wake-up of whoever reads the log were most of what a log line cost the server
+ * (docs/BENCHMARKS.md, server CPU per request). Records are written in order, at the latest when
+ * the window closes or LOG_BATCH_BYTES are waiting, and on `exit` (a fatal line before
+ * `process.exit` is not lost); a SIGKILL loses at most the last `windowMs` of records.
  */
-export function turnBatchedDestination(fd: number): { write(chunk: string): void; flushSync(): void } {
+export function batchedDestination(fd: number, windowMs = LOG_WINDOW_MS): { write(chunk: string): void; flushSync(): void } {
   const sink = pino.destination({ fd, sync: true, minLength: LOG_BATCH_BYTES });
-  let scheduled = false;
+  let timer: NodeJS.Timeout | null = null;
   let pending = false;
   // sonic-boom's flush() writes what is buffered synchronously (sync mode); its flushSync() would
   // also fsync, which a log line does not need (and costs more than the write).
   const flush = () => {
-    scheduled = false;
+    if (timer) clearTimeout(timer);
+    timer = null;
     if (!pending) return;
     pending = false;
     sink.flush();
@@ -61,10 +65,8 @@ export function turnBatchedDestination(fd: number): { write(chunk: string): void
     write(chunk: string) {
       sink.write(chunk);
       pending = true;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      // The window never keeps the process alive: `exit` writes what is left.
+      if (!timer) timer = setTimeout(flush, windowMs).unref();
     },
     flushSync: flush,
   };

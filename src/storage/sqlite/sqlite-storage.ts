@@ -97,6 +97,25 @@ const MIGRATIONS: readonly string[] = [
   // directions live in the config JSON (`upgradeStudyConfig`).
   `ALTER TABLE trials ADD COLUMN objective_values TEXT;
    ALTER TABLE trials ADD COLUMN constraint_values TEXT;`,
+  // 4: the stored replies in arrival order, without an index. Request ids are random (128 bits
+  // from the clients), so in the WITHOUT ROWID table of schema 1 each reply (300-700 bytes, six to a
+  // page) landed on a random leaf and split one every few inserts: an ask+tell pair wrote 4.9 WAL
+  // pages per request where its own rows fill 2-3 (docs/BENCHMARKS.md, "Server CPU per request").
+  // Now a reply appends to the table's last page. The writer finds a stored reply through the
+  // request id → seq map it keeps in memory anyway (`replyIds`, built from this table on the first
+  // lookup), which also keeps one row per id; an index on request_id would put every request back
+  // on a random page. Read-only connections, which never store replies, scan. PostgreSQL needs no
+  // counterpart: its request_log is a heap in arrival order already.
+  `CREATE TABLE request_log_v4 (
+    seq        INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    op         TEXT NOT NULL,
+    reply      BLOB NOT NULL,
+    at         INTEGER NOT NULL
+  );
+  INSERT INTO request_log_v4 (request_id, op, reply, at) SELECT request_id, op, reply, at FROM request_log ORDER BY at, request_id;
+  DROP TABLE request_log;
+  ALTER TABLE request_log_v4 RENAME TO request_log;`,
 ];
 
 /** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
@@ -109,10 +128,12 @@ export class SqliteStorage implements Storage, SummaryReader {
   private readonly stmts;
   private readonly lockPath: string | null;
   /**
-   * Ids present in request_log, so the common case (a new request id) costs no query.
-   * Not used by read-only connections, which may see another process add ids.
+   * The row (seq) of each request id in request_log: the common case (a new request id) costs no
+   * query, a stored reply is read by its rowid, and a second reply for an id replaces the first
+   * (the table has no index on request_id, see migration 4). Built on the first use; a later row
+   * for the same id wins. Not used by read-only connections, which may see another process add ids.
    */
-  private replyIds: Set<string> | null = null;
+  private replyIds: Map<string, number> | null = null;
   /** Files that existed with group/other permissions and were set to 0600 on open (for the caller to log). */
   readonly tightenedFiles: string[] = [];
 
@@ -172,10 +193,12 @@ export class SqliteStorage implements Storage, SummaryReader {
           finished_at = @finished_at, lease_token = @lease_token, lease_expires = @lease_expires
         WHERE id = @id`),
       addIntermediate: db.prepare("INSERT OR REPLACE INTO intermediate_values (trial_id, step, value) VALUES (?, ?, ?)"),
-      putReply: db.prepare("INSERT OR REPLACE INTO request_log (request_id, op, reply, at) VALUES (?, ?, ?, ?)"),
-      getReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ?"),
-      replyIds: db.prepare("SELECT request_id FROM request_log").pluck(),
-      pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ?"),
+      putReply: db.prepare("INSERT INTO request_log (request_id, op, reply, at) VALUES (?, ?, ?, ?)"),
+      dropReply: db.prepare("DELETE FROM request_log WHERE seq = ?"),
+      getReply: db.prepare("SELECT reply FROM request_log WHERE seq = ?"),
+      findReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1"),
+      replyIds: db.prepare("SELECT request_id, seq FROM request_log ORDER BY seq").raw(),
+      pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ? RETURNING request_id, seq").raw(),
     };
   }
 
@@ -293,10 +316,13 @@ export class SqliteStorage implements Storage, SummaryReader {
         case "set-study-user-attrs":
           this.stmts.setStudyAttrs.run(JSON.stringify(c.userAttrs), c.studyId);
           break;
-        case "put-reply":
-          this.pendingIds.push(c.requestId);
-          this.stmts.putReply.run(c.requestId, c.op, Buffer.from(c.reply.buffer, c.reply.byteOffset, c.reply.byteLength), c.at);
+        case "put-reply": {
+          const earlier = this.pendingIds.get(c.requestId) ?? this.storedReplies().get(c.requestId);
+          if (earlier !== undefined) this.stmts.dropReply.run(earlier);
+          const { lastInsertRowid } = this.stmts.putReply.run(c.requestId, c.op, Buffer.from(c.reply.buffer, c.reply.byteOffset, c.reply.byteLength), c.at);
+          this.pendingIds.set(c.requestId, Number(lastInsertRowid));
           break;
+        }
       }
     }
   };
@@ -305,29 +331,39 @@ export class SqliteStorage implements Storage, SummaryReader {
   private txFn: ((changes: readonly Change[]) => void) | null = null;
   private readonly tx = (changes: readonly Change[]) => (this.txFn ??= this.db.transaction(this.applyAll))(changes);
 
-  private pendingIds: string[] = [];
+  /** Replies stored by the transaction in progress (request id → seq), known once it commits. */
+  private pendingIds = new Map<string, number>();
 
   async commit(changes: readonly Change[]): Promise<void> {
     if (changes.length === 0) return;
-    this.pendingIds = [];
+    this.pendingIds = new Map();
     this.tx(changes);
     // Only after the transaction committed: a rolled-back reply must stay unknown.
-    for (const id of this.pendingIds) this.replyIds?.add(id);
+    const stored = this.storedReplies();
+    for (const [id, seq] of this.pendingIds) stored.set(id, seq);
+  }
+
+  /** `replyIds`, built from the table when missing (writers only). */
+  private storedReplies(): Map<string, number> {
+    return (this.replyIds ??= new Map(this.stmts.replyIds.all() as [string, number][]));
   }
 
   async getReply(requestId: string): Promise<Uint8Array | null> {
-    if (!this.db.readonly) {
-      this.replyIds ??= new Set(this.stmts.replyIds.all() as string[]);
-      if (!this.replyIds.has(requestId)) return null;
+    let row: { reply: Buffer } | undefined;
+    if (this.db.readonly) row = this.stmts.findReply.get(requestId) as { reply: Buffer } | undefined;
+    else {
+      const seq = this.storedReplies().get(requestId);
+      if (seq === undefined) return null;
+      row = this.stmts.getReply.get(seq) as { reply: Buffer } | undefined;
     }
-    const row = this.stmts.getReply.get(requestId) as { reply: Buffer } | undefined;
     return row ? new Uint8Array(row.reply) : null;
   }
 
   async pruneReplies(olderThan: number): Promise<number> {
-    const n = this.stmts.pruneReplies.run(olderThan).changes;
-    if (n > 0) this.replyIds = null; // rebuilt on the next lookup
-    return n;
+    const gone = this.stmts.pruneReplies.all(olderThan) as [string, number][];
+    // The map follows without a rebuild (a scan of the whole log on the next request).
+    if (this.replyIds) for (const [id, seq] of gone) if (this.replyIds.get(id) === seq) this.replyIds.delete(id);
+    return gone.length;
   }
 
   async checkIntegrity(): Promise<string[]> {

@@ -22,7 +22,7 @@ const SEEDS = Array.from({ length: 10 }, (_, k) => (k + 1) * 1024);
 describe("gp strategy", () => {
   it("parses options strictly with Optuna-like defaults", () => {
     expect(defaults).toEqual({
-      nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10,
+      nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, eiXi: 0,
       maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
       maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "level",
     });
@@ -54,6 +54,18 @@ describe("gp strategy", () => {
       expect(theta).toHaveLength(4);
       expect(theta.every(Number.isFinite)).toBe(true);
     }
+  });
+
+  it("eiXi: an improvement threshold stops the refinement of a point sampled to death (hartmann6, seed 0, trial 80)", () => {
+    // Found by issue 17's suite: from trial 60 this run proposes points within 1e-2..1e-5 of
+    // earlier ones around a local optimum (-1.61; the global one is -3.32).
+    const history = run(gpStrategyFactory, defaults, hartmann6, 80, 0);
+    const req = suggestRequest(makeStudy(hartmann6.space, { seed: 0, strategy: { name: "gp", options: {} } }), history);
+    const keys = Object.keys(hartmann6.space);
+    const nearest = (p: Record<string, unknown>) =>
+      Math.min(...history.map((t) => Math.max(...keys.map((k) => Math.abs((p[k] as number) - (t.params[k] as number))))));
+    expect(nearest(gpStrategyFactory.create(defaults).suggest(req).params)).toBeLessThan(1e-2);
+    expect(nearest(gpStrategyFactory.create({ ...defaults, eiXi: 0.01 }).suggest(req).params)).toBeGreaterThan(0.1);
   });
 
   for (const problem of [branin, hartmann6]) {

@@ -26,7 +26,7 @@
  *    that a suggestion's cost stops growing with the history (issue 17's speed goals). Up to 100
  *    trials both are exact.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
- *    lengthscale prior `lengthscalePrior`, by default Hvarfner et al.'s, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
+ *    lengthscale prior `lengthscalePrior`, by default Optuna 5.0's; Hvarfner et al.'s dimension-scaled one is an option, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
  *    (10th) suggestion — Optuna always runs the full warm-started fit). The warm
  *    start is deterministic from history: the θ fitted for a suggestion is stored in the
@@ -60,6 +60,10 @@
  *    et al. 2014, "Bayesian Optimization with Inequality Constraints", ICML, §3; BoTorch's
  *    constrained EI; Optuna's GPSampler). Their θ are warm-started like the objective's (stored
  *    as `systemAttrs.gp_constraint_theta`). See gp-constraints.ts and gp-acquisition.ts.
+ *    EI's incumbent is lowered by `eiXi` (ξ, standard deviations of the modelled losses; the
+ *    "xi"/"jitter" of Lizotte's 2008 thesis, scikit-optimize and GPyOpt, 0.01 there; Optuna uses none):
+ *    an improvement below ξ earns nothing. Without it a GP whose lengthscales call a basin
+ *    explored keeps refining the best point to 1e-5 (hartmann6, issue 17's suite).
  * 6. On a space with a continuous dimension the chosen point is never an earlier trial's
  *    configuration (the next best local-search end point or candidate is taken instead).
  * 7. Any numerical failure (non-factorable kernel, non-finite output) falls back to a
@@ -99,6 +103,8 @@ const options = z
     maxWarmFitIterations: z.number().int().min(0).default(1),
     /** See `maxWarmFitIterations`. */
     fullFitEvery: z.number().int().min(1).default(10),
+    /** EI's improvement threshold ξ in standard deviations of the modelled losses (see the header). */
+    eiXi: z.number().min(0).max(10).default(0),
     /** L-BFGS iteration cap of each local acquisition search. */
     maxAcqIterations: z.number().int().min(1).default(30),
     /** Prior on the lengthscales (gp-model.ts): Hvarfner et al.'s dimension-scaled one, or Optuna 5.0's. */
@@ -291,7 +297,10 @@ export class GpStrategy implements Strategy {
     const incumbent = X.subarray(bestRow * d, bestRow * d + d);
     const box = this.trustRegion(dims, data, incumbent, posterior.lambda);
     const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
-    const x = new AcquisitionSearch(posterior, dims, best, this.opts, box, constraints).run(req.rng, incumbent, exclude);
+    // EI's threshold ξ (in standard deviations of the modelled losses): an improvement smaller than
+    // it earns nothing, so the search stops refining a point it has already sampled to death.
+    const threshold = Number.isFinite(best) ? best - this.opts.eiXi : best;
+    const x = new AcquisitionSearch(posterior, dims, threshold, this.opts, box, constraints).run(req.rng, incumbent, exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
     return { x, theta: Float64Array.from(theta), constraintTheta };

@@ -6,8 +6,8 @@
  * Both expose every op of the table through one typed `call(op, args)`, so a tool reaches whatever
  * workers reach, with the same results. Derived read models (summary, importances, plots) are ops
  * computed by the service where the trials live, so both modes agree and `--connect` never ships a
- * big study's trials to compute them; `allTrials` is left to `wait_for_progress`'s list of trials
- * finished while it waited.
+ * big study's trials to compute them (`wait_for_progress` reads one page of the latest finished
+ * trials, not the study).
  */
 import type { Logger } from "pino";
 import type { TuneportError } from "../../domain/errors.js";
@@ -20,14 +20,9 @@ import type { ZmqClient } from "../zmq/zmq-client.js";
 /** An agent over MCP whose session and name are not known (stdio, or before `initialize`). */
 const MCP_AGENT = workerIdentity("mcp");
 
-/** Largest number of trials `allTrials` reads. */
-export const MAX_TRIALS_READ = 100_000;
-
 export interface McpBackend {
   /** Runs one op of the table. @throws TuneportError. */
   call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>>;
-  /** Every trial of the study (up to MAX_TRIALS_READ). */
-  allTrials(study: string): Promise<TrialView[]>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
   version(study: string): Promise<number>;
   /** Resolves with the new version once the study changed since `since`, or at the timeout with the current one. */
@@ -48,8 +43,6 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
   return {
     call: (op, args) => service.execute(op, args, { worker: who() }),
     as: (other) => serviceBackend(service, other),
-    // No projection is asked for, so every row is a whole view.
-    allTrials: async (s) => (await service.execute("trials", { study: s, limit: MAX_TRIALS_READ })).trials as TrialView[],
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms) => service.waitForChange(s, since, ms),
     onChange: (l) => service.onChange(l),
@@ -127,9 +120,6 @@ export class RemoteBackend implements McpBackend {
     return this.client.call(op, args);
   }
 
-  async allTrials(s: string) {
-    return (await this.client.call("trials", { study: s, limit: MAX_TRIALS_READ })).trials as TrialView[];
-  }
   async version(s: string): Promise<number> {
     await this.client.call("get_study", { study: s }); // NOT_FOUND for an unknown study
     return this.versions.get(s) ?? 0;

@@ -64,7 +64,6 @@ export class ZmqServer {
   /** What each client (routing id, hex) said about itself in `hello`: who holds the trials it asks for. */
   private readonly identities = new Map<string, WorkerIdentity>();
   private readonly maxPerClient: number;
-  private sendChain: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
   private closing = false;
   private readonly zap: ZapAuthenticator | null = null;
@@ -90,6 +89,11 @@ export class ZmqServer {
       linger: 0,
       maxMessageSize: Math.max(HARD_MESSAGE_LIMIT, this.maxBytes * 2),
       sendHighWaterMark: 100_000,
+      // A ROUTER never blocks a send (a peer over its high-water mark loses the message, as
+      // before): with a zero timeout zeromq.js sends at once and settles the promise before
+      // returning, skipping its writability check (a getsockopt(ZMQ_EVENTS) and a poll(2) per
+      // reply) and its deferral of every 32nd send to a later turn. `send` relies on this.
+      sendTimeout: 0,
       receiveHighWaterMark: 100_000,
       ...(opts.curve ? { curveServer: true, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey } : {}),
     });
@@ -234,20 +238,27 @@ export class ZmqServer {
     };
   }
 
+  /**
+   * Sends one reply now. With `sendTimeout: 0` zeromq.js completes the send inside the call (the
+   * promise it returns is already settled), so there is never a send in progress to wait for:
+   * no promise chain per reply. A refused send (the socket closed) is logged, never thrown.
+   */
   private send(frames: Buffer[]): void {
-    // zeromq.js allows one send in progress per socket: chain them.
-    this.sendChain = this.sendChain
-      .then(() => this.router.send(frames))
-      .catch((err: unknown) => {
-        if (!this.closing) this.log.warn({ err }, "reply could not be sent");
-      });
+    try {
+      this.router.send(frames).catch((err: unknown) => this.sendFailed(err));
+    } catch (err) {
+      this.sendFailed(err);
+    }
+  }
+
+  private sendFailed(err: unknown): void {
+    if (!this.closing) this.log.warn({ err }, "reply could not be sent");
   }
 
   /** Stops taking requests, answers those in flight, and closes the socket. */
   async close(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.inflight]);
-    await this.sendChain;
     this.router.close();
     await this.loop;
     await this.zap?.close();

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt } from "../../../service/summary.js";
+import type { TrialView } from "../../../service/views.js";
 import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
@@ -145,8 +146,16 @@ function waitTool(maxWaitS: number): McpTool {
         if (done >= a.min_finished) break;
       }
       if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
-      const newly = (await backend.allTrials(a.study)).filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1);
       const n = finishedCount(current) - startFinished;
+      // Only the trials that can be shown are read (not the whole study: through --connect that
+      // would ship every trial): the highest-numbered finished ones, which include the newly
+      // finished trials unless older trials finished in between; those are counted, not listed.
+      const page = await backend.call("trials", {
+        study: a.study, states: ["COMPLETE", "PRUNED", "FAIL"], order_by: "number", descending: true, limit: Math.min(1000, Math.max(50, 2 * n)),
+      });
+      const newly = (page.trials as TrialView[])
+        .filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1)
+        .sort((x, y) => x.number - y.number);
       const timedOut = n < a.min_finished;
       const waited = (Date.now() - started) / 1000;
       const head = timedOut
@@ -158,7 +167,7 @@ function waitTool(maxWaitS: number): McpTool {
       const build = (k: number) => {
         const shown = newly.slice(newly.length - k);
         const lines = [head, ...shown.map(trialLine)];
-        if (shown.length < newly.length) lines.push(`(${newly.length - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
+        if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
         lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
         if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
         return text(lines.join("\n"), {

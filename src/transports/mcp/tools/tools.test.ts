@@ -218,12 +218,49 @@ describe("MCP tools and the op table", () => {
     }
   });
 
+  it("wait_for_progress reads one page of the latest finished trials, never the whole study", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    closers.push(async () => {
+      await service.close();
+      await storage.close();
+    });
+    await service.execute("create_study", { name: "big", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 3 });
+    const early = await service.execute("ask", { study: "big" }); // finishes during the wait, below 300 newer trials
+    for (let i = 0; i < 300; i++) {
+      const t = await service.execute("ask", { study: "big" });
+      await service.execute("tell", { study: "big", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", values: [i] });
+    }
+    const inner = serviceBackend(service);
+    const limits: (number | undefined)[] = [];
+    const recording: McpBackend = {
+      ...inner,
+      call: (op, args) => {
+        if (op === "trials") limits.push((args as { limit?: number }).limit);
+        return inner.call(op, args);
+      },
+    };
+    const client = await connect(recording);
+    const waiting = client.callTool({ name: "wait_for_progress", arguments: { study: "big", timeout_s: 50, min_finished: 3 } });
+    await new Promise((r) => setTimeout(r, 50));
+    const late = [await service.execute("ask", { study: "big" }), await service.execute("ask", { study: "big" })];
+    for (const t of [early, ...late]) await service.execute("tell", { study: "big", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", values: [-1] });
+    const r = (await waiting) as CallToolResult;
+    const sc = r.structuredContent as { finished: number; new_trials: { number: number }[] };
+    expect(sc.finished).toBe(3);
+    // Trial 0 finished too, but 300 newer trials put it outside the page read: counted, not listed.
+    expect(sc.new_trials.map((t) => t.number)).toEqual(late.map((t) => t.trial.number));
+    const text = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+    expect(text).toMatch(/\(1 earlier ones not shown/);
+    expect(limits.length).toBeGreaterThan(0);
+    for (const l of limits) expect(l).toBeLessThanOrEqual(1000);
+  });
+
   it("answers an unexpected error inside a tool with isError INTERNAL and no details", async () => {
     const failing: McpBackend = {
       call: async () => {
         throw new TypeError("secret internal detail");
       },
-      allTrials: async () => [],
       version: async () => 0,
       waitForChange: async () => 0,
       onChange: () => () => undefined,

@@ -1,0 +1,111 @@
+/**
+ * Schema 4: stored replies move from a WITHOUT ROWID table keyed by the (random) request id to a
+ * table in arrival order without an index. A file written before keeps answering retries of the
+ * requests it stored; the writer finds replies through its in-memory map (a later row for an id
+ * wins), read-only connections by a scan.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "./sqlite-storage.js";
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } } as const;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Turns a current file back into schema 3: request_log as schema 1 made it, same rows. */
+function downgradeToSchema3(path: string): void {
+  const db = new Database(path);
+  db.exec(`
+    CREATE TABLE request_log_v3 (request_id TEXT PRIMARY KEY, op TEXT NOT NULL, reply BLOB NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO request_log_v3 SELECT request_id, op, reply, at FROM request_log;
+    DROP TABLE request_log;
+    ALTER TABLE request_log_v3 RENAME TO request_log;
+  `);
+  db.pragma("user_version = 3");
+  db.close();
+}
+
+describe("schema 4 migration (stored replies in arrival order)", () => {
+  it("keeps every stored reply of a schema-3 file: retries after the upgrade get the first answers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tp-mig4-"));
+    dirs.push(dir);
+    const path = join(dir, "old.db");
+    let storage = new SqliteStorage({ path });
+    let svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await svc.execute("create_study", { name: "s", space: SPACE, strategy: "random", seed: 3 }, { requestId: randomBytes(16).toString("hex") });
+    const asks: { id: string; reply: unknown }[] = [];
+    const tells: { id: string; args: Record<string, unknown>; reply: unknown }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = randomBytes(16).toString("hex");
+      const a = await svc.execute("ask", { study: "s" }, { requestId: id });
+      asks.push({ id, reply: a });
+      const tid = randomBytes(16).toString("hex");
+      const args = { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i / 10 };
+      tells.push({ id: tid, args, reply: await svc.execute("tell", args, { requestId: tid }) });
+    }
+    await svc.close();
+    await storage.close();
+    downgradeToSchema3(path);
+
+    storage = new SqliteStorage({ path });
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    try {
+      // A retried ask gets its first trial back rather than a new one; a retried tell its reply.
+      for (const a of asks) expect(await svc.execute("ask", { study: "s" }, { requestId: a.id })).toEqual(a.reply);
+      for (const t of tells) expect(await svc.execute("tell", t.args, { requestId: t.id })).toEqual(t.reply);
+      expect((await svc.getStudy({ study: "s" })).n_trials).toBe(5);
+      // New requests are stored in the new table and answered once.
+      const id = randomBytes(16).toString("hex");
+      const fresh = await svc.execute("ask", { study: "s" }, { requestId: id });
+      expect(fresh.trial.number).toBe(5);
+      expect(await svc.execute("ask", { study: "s" }, { requestId: id })).toEqual(fresh);
+    } finally {
+      await svc.close();
+      await storage.close();
+    }
+
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma("user_version", { simple: true })).toBe(4);
+      const cols = (db.prepare("PRAGMA table_info(request_log)").all() as { name: string; pk: number }[]).map((c) => [c.name, c.pk]);
+      expect(cols).toEqual([["seq", 1], ["request_id", 0], ["op", 0], ["reply", 0], ["at", 0]]);
+      // 1 create + 5 asks + 5 tells before, 1 ask after; in the order they were stored.
+      expect(db.prepare("SELECT COUNT(*) FROM request_log").pluck().get()).toBe(12);
+      const ids = db.prepare("SELECT request_id FROM request_log WHERE op != 'create_study' ORDER BY seq").pluck().all();
+      expect(ids.slice(0, 10).sort()).toEqual([...asks.map((a) => a.id), ...tells.map((t) => t.id)].sort());
+    } finally {
+      db.close();
+    }
+    // No index on request_id (every insert would land on a random page again): the writer finds
+    // replies through its in-memory map, rebuilt from the table on open, where a later row wins.
+    const w = new Database(path);
+    try {
+      expect(w.prepare("PRAGMA index_list(request_log)").all()).toEqual([]);
+      w.prepare("INSERT INTO request_log (request_id, op, reply, at) VALUES (?, 'ask', x'0102', 1)").run(asks[0]?.id);
+    } finally {
+      w.close();
+    }
+    const reopened = new SqliteStorage({ path });
+    try {
+      expect(await reopened.getReply(asks[0]?.id as string)).toEqual(new Uint8Array([1, 2]));
+      const ro = new SqliteStorage({ path, readonly: true });
+      try {
+        expect(await ro.getReply(asks[0]?.id as string)).toEqual(new Uint8Array([1, 2]));
+        expect(await ro.getReply(tells[0]?.id as string)).not.toBeNull();
+        expect(await ro.getReply("never-sent")).toBeNull();
+      } finally {
+        await ro.close();
+      }
+    } finally {
+      await reopened.close();
+    }
+  });
+});

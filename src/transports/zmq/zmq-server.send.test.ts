@@ -1,0 +1,70 @@
+/**
+ * The reply path sends each reply inside the call that produced it (`sendTimeout: 0`, no promise
+ * chain): replies produced together (a group commit answers many requests in one turn) must all
+ * leave, each once, to the client that asked, and a reply to a client that is gone is dropped
+ * without disturbing the others.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Dealer, context } from "zeromq";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { decode, encode } from "./codec.js";
+import { ZmqServer } from "./zmq-server.js";
+
+context.blocky = false;
+
+type Reply = { id: string; ok: boolean; result?: { trial: { number: number } } };
+
+describe("reply path", () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  it("delivers every reply of pipelined requests from several clients once, to the client that asked", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+
+    const N = 400;
+    const clients = [0, 1, 2].map(() => {
+      const d = new Dealer({ linger: 0 });
+      d.connect(endpoint as string);
+      cleanup.push(() => d.close());
+      return d;
+    });
+    // A client that asks and leaves at once: its replies have nowhere to go.
+    const gone = new Dealer({ linger: 0 });
+    gone.connect(endpoint as string);
+    for (let i = 0; i < 20; i++) await gone.send(encode({ v: 1, id: `gone${i}`, op: "ask", study: "s" }));
+    gone.close();
+    // Every request is sent before any reply is read, so replies are produced many to a turn.
+    await Promise.all(clients.map(async (d, c) => {
+      for (let i = 0; i < N; i++) await d.send(encode({ v: 1, id: `c${c}-${i}`, op: "ask", study: "s" }));
+    }));
+    const got = await Promise.all(
+      clients.map(async (d) => {
+        const replies: Reply[] = [];
+        while (replies.length < N) replies.push(decode((await d.receive())[0] as Buffer) as Reply);
+        return replies;
+      }),
+    );
+    const numbers = new Set<number>();
+    got.forEach((replies, c) => {
+      expect(replies.every((r) => r.ok)).toBe(true);
+      // each of this client's ids once, none of another client's
+      expect(replies.map((r) => r.id).sort()).toEqual(Array.from({ length: N }, (_, i) => `c${c}-${i}`).sort());
+      for (const r of replies) numbers.add(r.result?.trial.number as number);
+    });
+    expect(numbers.size).toBe(3 * N); // distinct trials: no reply was sent twice
+    // The server still answers after the replies it could not deliver.
+    const [d] = clients as [Dealer];
+    await d.send(encode({ v: 1, id: "after", op: "list_studies" }));
+    expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "after", ok: true });
+  });
+});
