@@ -55,7 +55,7 @@ class Server:
         self.stop()
 
 
-def wait_for_port(endpoint: str, proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+def wait_for_port(endpoint: str, proc: subprocess.Popen[Any], timeout: float = 120) -> None:
     host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
     deadline = time.time() + timeout
     while time.time() < deadline:
