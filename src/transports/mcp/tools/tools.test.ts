@@ -32,6 +32,17 @@ async function connect(backend: McpBackend): Promise<Client> {
   return client;
 }
 
+/** A service on a throw-away in-memory SQLite database, closed after the test. */
+async function openService(): Promise<StudyService> {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  closers.push(async () => {
+    await service.close();
+    await storage.close();
+  });
+  return service;
+}
+
 describe("MCP tools and the op table", () => {
   it("every tool the table names exists and declares the op", () => {
     const tools = new Map(toolTable().map((t) => [t.name, t]));
@@ -47,12 +58,7 @@ describe("MCP tools and the op table", () => {
   });
 
   it("running every tool reaches every op the table exposes on MCP, and only declared ones", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    closers.push(async () => {
-      await service.close();
-      await storage.close();
-    });
+    const service = await openService();
     const inner = serviceBackend(service);
     const called = new Map<string, Set<OpName>>();
     let current = "";
@@ -129,12 +135,7 @@ describe("MCP tools and the op table", () => {
   });
 
   it("runs a multi-objective, constrained study: create with directions, tell values, the front, summary and wait", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    closers.push(async () => {
-      await service.close();
-      await storage.close();
-    });
+    const service = await openService();
     const client = await connect(serviceBackend(service));
     const call = async (name: string, args: Record<string, unknown>) => {
       const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -166,12 +167,7 @@ describe("MCP tools and the op table", () => {
   });
 
   it("pages export_study within the budget: the pages joined are the export, and a line over the budget names the way on", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    closers.push(async () => {
-      await service.close();
-      await storage.close();
-    });
+    const service = await openService();
     const client = await connect(serviceBackend(service));
     await service.createStudy({ name: "x", space: { a: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
     for (let i = 0; i < 30; i++) await service.addTrial({ study: "x", params: { a: i / 30 }, value: i, rationale: "why ".repeat(60) });
@@ -202,12 +198,7 @@ describe("MCP tools and the op table", () => {
   });
 
   it("lists integer bounds nowhere in tools/list, and a call outside them is refused with the bound named", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    closers.push(async () => {
-      await service.close();
-      await storage.close();
-    });
+    const service = await openService();
     const client = await connect(serviceBackend(service));
     const { tools } = await client.listTools();
     expect(tools.find((t) => t.name === "list_trials")?.inputSchema.properties?.max_chars).toEqual({ type: "integer" });
@@ -219,12 +210,7 @@ describe("MCP tools and the op table", () => {
   });
 
   it("wait_for_progress reads one page of the latest finished trials, never the whole study", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    closers.push(async () => {
-      await service.close();
-      await storage.close();
-    });
+    const service = await openService();
     await service.execute("create_study", { name: "big", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 3 });
     const early = await service.execute("ask", { study: "big" }); // finishes during the wait, below 300 newer trials
     for (let i = 0; i < 300; i++) {
