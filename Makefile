@@ -95,7 +95,7 @@ bench-input-check: build venv ## cost of the request checks: frame walk vs decod
 bench-pbt: dist-bench/.stamp ## PBT/PB2 on the paper's toy (vs grid, ablations) and a learning-rate-schedule problem (vs TPE, random, ASHA+TPE, cosine+TPE)
 	node bench/pbt.mjs
 
-bench-pbt-tasks: build venv ## PBT/PB2 vs TPE, ASHA+TPE, random, cosine+TPE on 5 PyTorch tasks, 10 seeds (hours on 2 busy cores; see docs/BENCHMARKS.md for shards)
+bench-pbt-tasks: build venv ## PBT/PB2 vs TPE, ASHA+TPE, random, cosine+TPE on 5 PyTorch tasks, 10 seeds (about 40 min on one idle core; docs/BENCHMARKS.md shows 2 shards)
 	nice -n 10 $(PY) bench/pbt_tasks.py
 	nice -n 10 $(PY) bench/pbt_checkpoint_cost.py
 

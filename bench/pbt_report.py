@@ -50,6 +50,16 @@ def wilcoxon_p(a: list[float], b: list[float]) -> float:
     return float(wilcoxon(diff).pvalue)
 
 
+def sign_test_p(wins: int, losses: int) -> float:
+    """Two-sided exact binomial (sign) test of wins against losses, p = 1/2."""
+    n = wins + losses
+    if n == 0:
+        return math.nan
+    k = min(wins, losses)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
 def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     fin = finals(rows)
     tasks = [t for t in meta["tasks"] if t in fin]
@@ -99,6 +109,19 @@ def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> tuple[str, di
                 p = wilcoxon_p(xa, xb)
                 tests.append({"task": t, "a": a, "b": b, "wins": w, "n": len(seeds), "p": p})
                 lines.append(f"| {t} | {a} vs {b} | {w}/{len(seeds)} | {p:.3f} |")
+    # Pooled over every (task, seed): the head-to-head behind the mean rank, ties counted apart.
+    lines += ["", "Pooled over all tasks and seeds (wins / ties / losses; two-sided sign test, ties dropped):", "",
+              "| comparison | wins | ties | losses | p (sign test) |", "| --- | --- | --- | --- | --- |"]
+    pooled = []
+    for a in [d for d in DYNAMIC if d in opts]:
+        for b in [x for x in BASELINES + (["pbt"] if a == "pb2" else []) if x in opts]:
+            pairs = [(fin[t][a][s]["best"], fin[t][b][s]["best"]) for t in tasks for s in sorted(set(fin[t][a]) & set(fin[t][b]))]
+            w = sum(1 for x, y in pairs if x < y)
+            ties = sum(1 for x, y in pairs if x == y)
+            lo = len(pairs) - w - ties
+            p = sign_test_p(w, lo)
+            pooled.append({"a": a, "b": b, "wins": w, "ties": ties, "losses": lo, "p": p})
+            lines.append(f"| {a} vs {b} | {w} | {ties} | {lo} | {p:.3f} |")
     first = min(mean_rank, key=lambda o: mean_rank[o])
     first_med = min(mean_rank_med, key=lambda o: mean_rank_med[o])
     met = first in DYNAMIC
@@ -113,7 +136,7 @@ def summarise(rows: list[dict[str, Any]], meta: dict[str, Any]) -> tuple[str, di
             f"By the rank of per-task medians the first is {first_med} ({mean_rank_med[first_med]:.2f}).")
     lines += ["", goal]
     summary = {"mean_rank": mean_rank, "mean_rank_of_medians": mean_rank_med, "per_task_mean_rank": per_task_mean_rank,
-               "tests": tests, "goal_met": met, "first": first}
+               "tests": tests, "pooled": pooled, "goal_met": met, "first": first}
     return "\n".join(lines), summary
 
 
@@ -152,7 +175,7 @@ def merge_and_report(paths: list[Path], write: bool) -> None:
     md = f"""### Real training tasks (`bench/pbt_tasks.py`)
 
 Run as shards in parallel ({meta['parts'][0]['machine']}; {meta['elapsed_s']:.0f} s of wall time summed over the
-shards, on 2 cores shared with other work at load averages of 20–35), then merged:
+shards, run side by side on the machine's 2 cores with other benchmark processes), then merged:
 
 {cmds}
     .venv/bin/python bench/pbt_tasks.py --merge {names}

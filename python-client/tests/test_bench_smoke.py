@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,36 @@ def test_multiobjective_bench_writes_the_issue_rows(tmp_path: Path) -> None:
         # A front: no point dominates another.
         assert not any(p != q and all(a <= b for a, b in zip(p, q)) for p in front for q in front)
     assert sorted(f.name for f in plots.iterdir()) == [f"multiobjective-{p}-12.png" for p in ("binh_korn", "digits_mlp", "zdt1")]
+
+
+def _pbt_report() -> Any:  # bench/ is not a package: load the module by path, with bench/ importable for `common`
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("pbt_report", ROOT / "bench" / "pbt_report.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pbt_report_statistics() -> None:
+    """The PBT suite's verdicts rest on these: average ranks with ties, the sign test, the pooled head-to-head."""
+    r = _pbt_report()
+    assert r.ranks({"a": 1.0, "b": 1.0, "c": float("nan"), "d": 0.5}) == {"d": 1.0, "a": 2.5, "b": 2.5, "c": 4.0}
+    assert r.sign_test_p(5, 0) == pytest.approx(2 / 32)
+    assert r.sign_test_p(3, 3) == 1.0
+    assert r.sign_test_p(16, 32) == pytest.approx(0.0293, abs=1e-3)
+    # Two tasks x 10 seeds: pbt beats tpe on every seed of t1 and ties random everywhere.
+    rows = []
+    for t in ("t1", "t2", "t3", "t4"):
+        for s in range(10):
+            for o, v in (("pbt", 1.0), ("pb2", 1.5), ("tpe", 2.0 if t == "t1" else 0.5), ("random", 1.0)):
+                rows.append({"problem": t, "optimizer": o, "seed": s, "steps": 160, "best": v + s})
+    meta = {"tasks": ["t1", "t2", "t3", "t4"], "optimizers": ["pbt", "pb2", "tpe", "random"], "population": 8, "epochs": 20}
+    text, summary = r.summarise(rows, meta)
+    pooled = {(p["a"], p["b"]): p for p in summary["pooled"]}
+    assert (pooled["pbt", "tpe"]["wins"], pooled["pbt", "tpe"]["losses"]) == (10, 30)
+    assert (pooled["pbt", "random"]["ties"], pooled["pbt", "random"]["wins"]) == (40, 0)
+    assert summary["first"] == "tpe" and summary["goal_met"] is False
+    assert "**not met**" in text
