@@ -99,8 +99,8 @@ bench-pbt-tasks: build venv ## PBT/PB2 vs TPE, ASHA+TPE, random, cosine+TPE on 5
 	nice -n 10 $(PY) bench/pbt_tasks.py
 	nice -n 10 $(PY) bench/pbt_checkpoint_cost.py
 
-bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 4 weight-decay tasks; LR rescue; Neumann terms (hours on 2 busy cores)
-	nice -n 10 $(PY) bench/hypergradient.py --part wd --trials 12 --epochs 20 --out wd
+bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 5 weight-decay tasks; LR rescue; Neumann terms, 10 seeds (about 35 min on one idle core)
+	nice -n 10 $(PY) bench/hypergradient.py --part wd --out wd
 	nice -n 10 $(PY) bench/hypergradient.py --part lr --out lr
 	$(PY) bench/hypergradient.py --merge wd,lr
 	nice -n 10 $(PY) bench/neumann_steps.py
