@@ -213,6 +213,13 @@ TIMED_ASKS = 10
 Result = tuple[float, float, list[list[float]]]
 
 
+#: Named option variants of tuneport strategies (`--tuneport ehvi:dim`), for ablations.
+VARIANTS: dict[str, Any] = {
+    "ehvi:dim": {"name": "ehvi", "options": {"lengthscalePrior": "dim-scaled"}},
+    "parego:dim": {"name": "parego", "options": {"gp": {"lengthscalePrior": "dim-scaled"}}},
+}
+
+
 def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: int, budget: int) -> Result:
     evaluate, d, ref = PROBLEMS[problem]
     m = len(ref)
@@ -220,7 +227,7 @@ def run_tuneport(client: tp.Client, problem: str, strategy: str | None, seed: in
     space = {f"x{i}": (tp.Int(int(lo), int(hi), log=log) if kind == "int" else tp.Float(lo, hi, log=log))
              for i, (kind, lo, hi, log) in enumerate(spec)}
     name = f"{problem}-{strategy or 'auto'}-{seed}-{budget}"
-    study = client.create_study(name, directions=["minimize"] * m, space=space, strategy=strategy, seed=seed)
+    study = client.create_study(name, directions=["minimize"] * m, space=space, strategy=VARIANTS.get(strategy or "", strategy), seed=seed)
     results = []
     times = []
     for i in range(budget):
