@@ -1,6 +1,7 @@
 /** The strategy catalogue: every strategy a study can name. */
 import { autoStrategyFactory } from "./auto/auto-strategy.js";
 import { cmaesStrategyFactory } from "./cmaes/cmaes-strategy.js";
+import { ehviStrategyFactory } from "./ehvi/ehvi-strategy.js";
 import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { gridStrategyFactory } from "./grid/grid-strategy.js";
 import { nsga2StrategyFactory } from "./nsga2/nsga2-strategy.js";
@@ -24,6 +25,7 @@ const catalogue = new Map<string, StrategyFactory<any>>(
     pbtStrategyFactory,
     nsga2StrategyFactory,
     paregoStrategyFactory,
+    ehviStrategyFactory,
     pb2StrategyFactory,
   ].map((f) => [f.name, f]),
 );

@@ -1,7 +1,8 @@
 /**
- * The `gp` strategy's acquisition search (step 5 of gp-strategy.ts's header): LogEI, times the
- * probability of feasibility of each constraint model when the study has constraints
- * (gp-constraints.ts; Gardner et al. 2014, §3), maximised over the mixed space.
+ * The acquisition search over the mixed space (step 5 of gp-strategy.ts's header): `MixedSearch`
+ * owns the candidates and local searches and adds the constraint models' log probability of
+ * feasibility (gp-constraints.ts; Gardner et al. 2014, §3); `AcquisitionSearch` is the `gp`
+ * strategy's LogEI on it, and the `ehvi` strategy's LogEHVI (../ehvi/ehvi-acquisition.ts) is another.
  */
 import type { NumericDistribution } from "../../domain/distributions.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
@@ -13,7 +14,7 @@ import type { GpPosterior } from "./gp-model.js";
 import { dLogH, logH } from "./log-ei.js";
 
 /** Floor on the posterior variance (standardised units) so that σ and its log stay finite. */
-const VAR_FLOOR = 1e-12;
+export const VAR_FLOOR = 1e-12;
 /** A local search stops once within this distance (∞-norm, unit cube) of an earlier one's end point. */
 const NEAR_FOUND = 1e-2;
 /** Candidates scored exactly per `predictBatch` call. */
@@ -33,70 +34,67 @@ export interface SearchBox {
 }
 
 /**
- * Maximises the acquisition over the mixed space; every buffer is allocated once per suggestion.
- * The acquisition is log EI(x) + Σ_k log Φ((t_k − μ_k(x))/σ_k(x)) over the constraint models
- * (none: plain LogEI); with `best` = +∞ (no feasible observation yet) the EI term is dropped and
- * the search maximises the log probability of feasibility alone (Gardner et al. 2014, §3).
+ * Maximises an acquisition over the mixed space; every buffer is allocated once per suggestion.
+ * Subclasses give the acquisition (`value`, `negAt` with its gradient over the continuous
+ * coordinates, `topCandidates`); this class owns the search: Sobol candidates, local searches
+ * that alternate L-BFGS on continuous dimensions with exhaustive or line searches on the others,
+ * and the constraint models' log probability of feasibility, which every acquisition adds
+ * (Gardner et al. 2014, §3).
  */
-export class AcquisitionSearch {
-  private readonly d: number;
-  private readonly contMask: Uint8Array;
-  private readonly contIdx: number[];
+export abstract class MixedSearch {
+  protected readonly d: number;
+  protected readonly contMask: Uint8Array;
+  protected readonly contIdx: number[];
   /** Whether any dimension is searched outside L-BFGS (discrete, relaxed or categorical). */
   private readonly mixed: boolean;
-  private readonly dMean: Float64Array;
-  private readonly dVar: Float64Array;
-  private readonly full: Float64Array;
+  protected readonly full: Float64Array;
   private readonly sub: Float64Array;
   private readonly lower: Float64Array;
   private readonly upper: Float64Array;
-  /** Whether the EI term is used (some observation is feasible). */
-  private readonly withEi: boolean;
   private readonly cDMean: Float64Array[];
   private readonly cDVar: Float64Array[];
 
   constructor(
-    private readonly gp: GpPosterior,
-    private readonly dims: Dim[],
-    private readonly best: number,
-    private readonly opts: AcquisitionOptions,
-    private readonly box: SearchBox | null = null,
-    private readonly constraints: readonly ConstraintModel[] = [],
+    protected readonly dims: Dim[],
+    protected readonly opts: AcquisitionOptions,
+    private readonly box: SearchBox | null,
+    protected readonly constraints: readonly ConstraintModel[],
   ) {
-    this.withEi = Number.isFinite(best);
     this.cDMean = constraints.map(() => new Float64Array(dims.length));
     this.cDVar = constraints.map(() => new Float64Array(dims.length));
     this.d = dims.length;
     this.contMask = Uint8Array.from(dims, (dim) => (dim.kind === "cont" || dim.kind === "relaxed" ? 1 : 0));
     this.contIdx = dims.flatMap((dim, m) => (dim.kind === "cont" || dim.kind === "relaxed" ? [m] : []));
     this.mixed = dims.some((dim) => dim.kind !== "cont");
-    this.dMean = new Float64Array(this.d);
-    this.dVar = new Float64Array(this.d);
     this.full = new Float64Array(this.d);
     this.sub = new Float64Array(this.contIdx.length);
     this.lower = Float64Array.from(this.contIdx, (m) => box?.lower[m] ?? 0);
     this.upper = Float64Array.from(this.contIdx, (m) => box?.upper[m] ?? 1);
   }
 
-  /** The EI term: LogEI, or 0 without a feasible incumbent. Increases with the variance. */
-  private score(mean: number, variance: number): number {
-    if (!this.withEi) return 0;
-    const sigma = Math.sqrt(variance > VAR_FLOOR ? variance : VAR_FLOOR);
-    return Math.log(sigma) + logH((this.best - mean) / sigma);
-  }
+  /** The acquisition at x (log scale; −∞ where it vanishes). */
+  abstract value(x: Float64Array): number;
+
+  /** −(the acquisition without the constraint terms) at `full`; its gradient over the continuous coordinates into g. */
+  protected abstract negAt(g: Float64Array): number;
+
+  /**
+   * Indices of the k best of the nc candidates (rows of `cands`), best first, with their exact
+   * values in `exact` (NaN for candidates not scored).
+   */
+  protected abstract topCandidates(cands: Float64Array, nc: number, k: number): number[];
 
   /** log PoF of one constraint at a predicted mean and variance. */
-  private static pof(c: ConstraintModel, mean: number, variance: number): number {
+  protected static pof(c: ConstraintModel, mean: number, variance: number): number {
     return logPof(mean, Math.sqrt(variance > VAR_FLOOR ? variance : VAR_FLOOR), c.threshold);
   }
 
-  /** The acquisition at x. */
-  value(x: Float64Array): number {
-    this.gp.predict(x);
-    let v = this.score(this.gp.mean, this.gp.variance);
+  /** Σ log PoF over the constraint models at x. */
+  protected constraintValue(x: Float64Array): number {
+    let v = 0;
     for (const c of this.constraints) {
       c.gp.predict(x);
-      v += AcquisitionSearch.pof(c, c.gp.mean, c.gp.variance);
+      v += MixedSearch.pof(c, c.gp.mean, c.gp.variance);
     }
     return v;
   }
@@ -105,7 +103,7 @@ export class AcquisitionSearch {
   private negWithGradient = (z: Float64Array, g: Float64Array): number => {
     const { full, contIdx } = this;
     for (let k = 0; k < contIdx.length; k++) full[contIdx[k]!] = z[k]!;
-    let f = this.withEi ? this.negLogEi(g) : (g.fill(0), 0);
+    let f = this.negAt(g);
     this.constraints.forEach((c, j) => {
       const dMean = this.cDMean[j]!;
       const dVar = this.cDVar[j]!;
@@ -122,25 +120,6 @@ export class AcquisitionSearch {
     });
     return f;
   };
-
-  /** −LogEI at `full`; its gradient over the continuous coordinates into g. */
-  private negLogEi(g: Float64Array): number {
-    const { full, contIdx, dMean, dVar, gp } = this;
-    gp.predictWithGradient(full, this.contMask, dMean, dVar);
-    const floored = !(gp.variance > VAR_FLOOR);
-    const sigma = Math.sqrt(floored ? VAR_FLOOR : gp.variance);
-    const zz = (this.best - gp.mean) / sigma;
-    const lh = logH(zz);
-    const r = dLogH(zz, lh);
-    const dMu = -r / sigma;
-    const dSigma = (1 - r * zz) / sigma;
-    for (let k = 0; k < contIdx.length; k++) {
-      const m = contIdx[k]!;
-      const dS = floored ? 0 : dVar[m]! / (2 * sigma);
-      g[k] = -(dMu * dMean[m]! + dSigma * dS);
-    }
-    return -(Math.log(sigma) + lh);
-  }
 
   /**
    * The best point found: the best of the local searches' end points and the top candidate.
@@ -200,65 +179,7 @@ export class AcquisitionSearch {
   }
 
   /** Exact acquisition values of the candidates `topCandidates` scored (NaN for those it pruned). */
-  private exact = new Float64Array(0);
-
-  /**
-   * Indices of the k best candidates by the acquisition, best first (ties by index). Exact: LogEI
-   * increases with σ (and each constraint's log PoF is bounded likewise), so a candidate whose score at the variance bound of
-   * `meanAndVarianceBound` is below the k-th best exact score cannot be in the top k and
-   * its exact variance is never computed. Candidates are scored exactly in decreasing order
-   * of their bound, in blocks for `predictBatch`, until the next bound falls below the
-   * k-th best exact score.
-   */
-  private topCandidates(cands: Float64Array, nc: number, k: number): number[] {
-    const { d, gp } = this;
-    const means = new Float64Array(nc);
-    const bounds = new Float64Array(nc);
-    gp.meanAndVarianceBound(cands, nc, means, bounds);
-    const ub = new Float64Array(nc);
-    for (let c = 0; c < nc; c++) ub[c] = this.score(means[c]!, bounds[c]!);
-    // log PoF is at most 0, and for μ above the threshold it increases with σ: bounded by its
-    // value at the variance bound.
-    for (const con of this.constraints) {
-      const cMean = new Float64Array(nc);
-      const cBound = new Float64Array(nc);
-      con.gp.meanAndVarianceBound(cands, nc, cMean, cBound);
-      for (let c = 0; c < nc; c++) if (cMean[c]! > con.threshold) ub[c] = ub[c]! + AcquisitionSearch.pof(con, cMean[c]!, cBound[c]!);
-    }
-    const cm = new Float64Array(block0);
-    const cv = new Float64Array(block0);
-    const byBound = Array.from({ length: nc }, (_, c) => c)
-      .filter((c) => !Number.isNaN(ub[c]!))
-      .sort((a, b) => ub[b]! - ub[a]! || a - b);
-    this.exact = new Float64Array(nc).fill(NaN);
-    const top: number[] = [];
-    const block = block0;
-    const xs = new Float64Array(block * d);
-    const m = new Float64Array(block);
-    const v = new Float64Array(block);
-    for (let start = 0; start < byBound.length; start += block) {
-      // A margin so that rounding in the bound can only make us score more, never fewer.
-      if (top.length >= k && ub[byBound[start]!]! < this.exact[top[k - 1]!]! - 1e-9) break;
-      const count = Math.min(block, byBound.length - start);
-      for (let j = 0; j < count; j++) xs.set(cands.subarray(byBound[start + j]! * d, byBound[start + j]! * d + d), j * d);
-      gp.predictBatch(xs, count, m, v);
-      for (let j = 0; j < count; j++) m[j] = this.score(m[j]!, v[j]!);
-      for (const con of this.constraints) {
-        con.gp.predictBatch(xs, count, cm, cv);
-        for (let j = 0; j < count; j++) m[j] = m[j]! + AcquisitionSearch.pof(con, cm[j]!, cv[j]!);
-      }
-      for (let j = 0; j < count; j++) {
-        const c = byBound[start + j]!;
-        const sc = m[j]!;
-        this.exact[c] = sc;
-        if (!Number.isFinite(sc)) continue;
-        top.push(c);
-      }
-      top.sort((a, b) => this.exact[b]! - this.exact[a]! || a - b);
-      if (top.length > k) top.length = k;
-    }
-    return top;
-  }
+  protected exact = new Float64Array(0);
 
   /** End points of the local searches so far (continuous coordinates in `full`'s layout). */
   private readonly found: Float64Array[] = [];
@@ -342,5 +263,128 @@ export class AcquisitionSearch {
     }
     x[m] = bestU;
     return bestV;
+  }
+}
+
+/**
+ * The `gp` strategy's acquisition: log EI(x) + Σ_k log Φ((t_k − μ_k(x))/σ_k(x)) over the
+ * constraint models (none: plain LogEI); with `best` = +∞ (no feasible observation yet) the EI
+ * term is dropped and the search maximises the log probability of feasibility alone (Gardner et
+ * al. 2014, §3).
+ */
+export class AcquisitionSearch extends MixedSearch {
+  private readonly dMean: Float64Array;
+  private readonly dVar: Float64Array;
+  /** Whether the EI term is used (some observation is feasible). */
+  private readonly withEi: boolean;
+
+  constructor(
+    private readonly gp: GpPosterior,
+    dims: Dim[],
+    private readonly best: number,
+    opts: AcquisitionOptions,
+    box: SearchBox | null = null,
+    constraints: readonly ConstraintModel[] = [],
+  ) {
+    super(dims, opts, box, constraints);
+    this.withEi = Number.isFinite(best);
+    this.dMean = new Float64Array(dims.length);
+    this.dVar = new Float64Array(dims.length);
+  }
+
+  /** The EI term: LogEI, or 0 without a feasible incumbent. Increases with the variance. */
+  private score(mean: number, variance: number): number {
+    if (!this.withEi) return 0;
+    const sigma = Math.sqrt(variance > VAR_FLOOR ? variance : VAR_FLOOR);
+    return Math.log(sigma) + logH((this.best - mean) / sigma);
+  }
+
+  /** The acquisition at x. */
+  value(x: Float64Array): number {
+    this.gp.predict(x);
+    return this.score(this.gp.mean, this.gp.variance) + this.constraintValue(x);
+  }
+
+  protected negAt(g: Float64Array): number {
+    if (this.withEi) return this.negLogEi(g);
+    g.fill(0);
+    return 0;
+  }
+
+  /** −LogEI at `full`; its gradient over the continuous coordinates into g. */
+  private negLogEi(g: Float64Array): number {
+    const { full, contIdx, dMean, dVar, gp } = this;
+    gp.predictWithGradient(full, this.contMask, dMean, dVar);
+    const floored = !(gp.variance > VAR_FLOOR);
+    const sigma = Math.sqrt(floored ? VAR_FLOOR : gp.variance);
+    const zz = (this.best - gp.mean) / sigma;
+    const lh = logH(zz);
+    const r = dLogH(zz, lh);
+    const dMu = -r / sigma;
+    const dSigma = (1 - r * zz) / sigma;
+    for (let k = 0; k < contIdx.length; k++) {
+      const m = contIdx[k]!;
+      const dS = floored ? 0 : dVar[m]! / (2 * sigma);
+      g[k] = -(dMu * dMean[m]! + dSigma * dS);
+    }
+    return -(Math.log(sigma) + lh);
+  }
+
+  /**
+   * Indices of the k best candidates by the acquisition, best first (ties by index). Exact: LogEI
+   * increases with σ (and each constraint's log PoF is bounded likewise), so a candidate whose score at the variance bound of
+   * `meanAndVarianceBound` is below the k-th best exact score cannot be in the top k and
+   * its exact variance is never computed. Candidates are scored exactly in decreasing order
+   * of their bound, in blocks for `predictBatch`, until the next bound falls below the
+   * k-th best exact score.
+   */
+  protected topCandidates(cands: Float64Array, nc: number, k: number): number[] {
+    const { d, gp } = this;
+    const means = new Float64Array(nc);
+    const bounds = new Float64Array(nc);
+    gp.meanAndVarianceBound(cands, nc, means, bounds);
+    const ub = new Float64Array(nc);
+    for (let c = 0; c < nc; c++) ub[c] = this.score(means[c]!, bounds[c]!);
+    // log PoF is at most 0, and for μ above the threshold it increases with σ: bounded by its
+    // value at the variance bound.
+    for (const con of this.constraints) {
+      const cMean = new Float64Array(nc);
+      const cBound = new Float64Array(nc);
+      con.gp.meanAndVarianceBound(cands, nc, cMean, cBound);
+      for (let c = 0; c < nc; c++) if (cMean[c]! > con.threshold) ub[c] = ub[c]! + MixedSearch.pof(con, cMean[c]!, cBound[c]!);
+    }
+    const cm = new Float64Array(block0);
+    const cv = new Float64Array(block0);
+    const byBound = Array.from({ length: nc }, (_, c) => c)
+      .filter((c) => !Number.isNaN(ub[c]!))
+      .sort((a, b) => ub[b]! - ub[a]! || a - b);
+    this.exact = new Float64Array(nc).fill(NaN);
+    const top: number[] = [];
+    const block = block0;
+    const xs = new Float64Array(block * d);
+    const m = new Float64Array(block);
+    const v = new Float64Array(block);
+    for (let start = 0; start < byBound.length; start += block) {
+      // A margin so that rounding in the bound can only make us score more, never fewer.
+      if (top.length >= k && ub[byBound[start]!]! < this.exact[top[k - 1]!]! - 1e-9) break;
+      const count = Math.min(block, byBound.length - start);
+      for (let j = 0; j < count; j++) xs.set(cands.subarray(byBound[start + j]! * d, byBound[start + j]! * d + d), j * d);
+      gp.predictBatch(xs, count, m, v);
+      for (let j = 0; j < count; j++) m[j] = this.score(m[j]!, v[j]!);
+      for (const con of this.constraints) {
+        con.gp.predictBatch(xs, count, cm, cv);
+        for (let j = 0; j < count; j++) m[j] = m[j]! + MixedSearch.pof(con, cm[j]!, cv[j]!);
+      }
+      for (let j = 0; j < count; j++) {
+        const c = byBound[start + j]!;
+        const sc = m[j]!;
+        this.exact[c] = sc;
+        if (!Number.isFinite(sc)) continue;
+        top.push(c);
+      }
+      top.sort((a, b) => this.exact[b]! - this.exact[a]! || a - b);
+      if (top.length > k) top.length = k;
+    }
+    return top;
   }
 }

@@ -88,8 +88,6 @@ export function fitConstraintModels(
   fitRows: readonly number[] | null,
   how: ConstraintFit,
 ): { models: ConstraintModel[]; thetas: (number[] | null)[] } | null {
-  const { d } = inputs;
-  const { prior } = how;
   const models: ConstraintModel[] = [];
   const thetas: (number[] | null)[] = [];
   for (const [j, col] of columns.entries()) {
@@ -104,34 +102,53 @@ export function fitConstraintModels(
     const std = Math.sqrt(sq / n);
     if (!(std > 1e-12) || !Number.isFinite(std)) continue;
     const y = Float64Array.from(col, (c) => (c - mean) / std);
-    let fitObjective = new GpObjective(inputs, y, prior);
-    if (fitRows !== null) {
-      const Xf = new Float64Array(fitRows.length * d);
-      fitRows.forEach((r, i) => Xf.set(inputs.X.subarray(r * d, r * d + d), i * d));
-      fitObjective = new GpObjective({ ...inputs, n: fitRows.length, X: Xf }, Float64Array.from(fitRows, (r) => y[r]!), prior);
-    }
-    const warm = how.warm?.[j] ?? null;
-    let start = warm ?? defaultTheta(d);
-    let fStart = fitObjective.value(start);
-    if (warm !== null && (how.fullFit || !Number.isFinite(fStart))) {
-      const fDefault = fitObjective.value(defaultTheta(d));
-      if (!(fStart <= fDefault)) [start, fStart] = [defaultTheta(d), fDefault];
-    }
-    if (!Number.isFinite(fStart)) return null;
-    const { lower, upper } = thetaBounds(d);
-    const maxIter = warm === null || how.fullFit ? how.maxIter : Math.min(how.maxWarmIter, how.maxIter);
-    const fit =
-      maxIter === 0 ? { x: start, f: fStart }
-      : minimizeLbfgs((t, g) => fitObjective.evaluate(t, g), start, {
-          value: (t) => fitObjective.value(t), lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
-        });
-    const theta = Number.isFinite(fit.f) ? fit.x : start;
-    thetas[j] = Array.from(theta);
-    const full = fitRows === null ? fitObjective : new GpObjective(inputs, y, prior);
-    if (!full.isFactoredAt(theta) && !full.factor(theta)) return null;
-    models.push({ gp: new GpPosterior(inputs, theta, full.L, full.alpha, full.jitter), threshold: -mean / std });
+    const fitted = fitColumn(inputs, y, fitRows, how.warm?.[j] ?? null, how);
+    if (fitted === null) return null;
+    thetas[j] = Array.from(fitted.theta);
+    models.push({ gp: fitted.gp, threshold: -mean / std });
   }
   return { models, thetas };
+}
+
+/**
+ * MAP fit of one GP on targets y (already standardised) over `inputs`, θ fitted on `fitRows`
+ * (null: all rows) and warm-started from `warm` as gp-strategy.ts step 3 describes (the default θ
+ * is tried too on a full fit or when `warm` is unusable), then conditioned on every row. Null when
+ * a factorisation fails.
+ */
+export function fitColumn(
+  inputs: GpInputs,
+  y: Float64Array,
+  fitRows: readonly number[] | null,
+  warm: Float64Array | null,
+  how: Omit<ConstraintFit, "warm">,
+): { gp: GpPosterior; theta: Float64Array } | null {
+  const { d } = inputs;
+  const { prior } = how;
+  let fitObjective = new GpObjective(inputs, y, prior);
+  if (fitRows !== null) {
+    const Xf = new Float64Array(fitRows.length * d);
+    fitRows.forEach((r, i) => Xf.set(inputs.X.subarray(r * d, r * d + d), i * d));
+    fitObjective = new GpObjective({ ...inputs, n: fitRows.length, X: Xf }, Float64Array.from(fitRows, (r) => y[r]!), prior);
+  }
+  let start = warm ?? defaultTheta(d);
+  let fStart = fitObjective.value(start);
+  if (warm !== null && (how.fullFit || !Number.isFinite(fStart))) {
+    const fDefault = fitObjective.value(defaultTheta(d));
+    if (!(fStart <= fDefault)) [start, fStart] = [defaultTheta(d), fDefault];
+  }
+  if (!Number.isFinite(fStart)) return null;
+  const { lower, upper } = thetaBounds(d);
+  const maxIter = warm === null || how.fullFit ? how.maxIter : Math.min(how.maxWarmIter, how.maxIter);
+  const fit =
+    maxIter === 0 ? { x: start, f: fStart }
+    : minimizeLbfgs((t, g) => fitObjective.evaluate(t, g), start, {
+        value: (t) => fitObjective.value(t), lower, upper, maxIter, pgtol: 0.1, ftol: 1e-4, initialStep: 0.1,
+      });
+  const theta = Number.isFinite(fit.f) ? fit.x : start;
+  const full = fitRows === null ? fitObjective : new GpObjective(inputs, y, prior);
+  if (!full.isFactoredAt(theta) && !full.factor(theta)) return null;
+  return { gp: new GpPosterior(inputs, theta, full.L, full.alpha, full.jitter), theta: Float64Array.from(theta) };
 }
 
 /** log Pr[c ≤ threshold] = log Φ((threshold − μ)/σ) under N(μ, σ²); σ > 0. */

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import type { SearchSpace } from "../../domain/distributions.js";
+import { hypervolumeOf, paretoFront } from "../../domain/objectives.js";
+import type { StrategyFactory } from "../../domain/plugin.js";
+import type { Direction, Trial } from "../../domain/trial.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
+import { strategyConformance } from "../../testing/strategy.case.js";
+import { paregoStrategyFactory } from "../parego/parego-strategy.js";
+import { randomStrategyFactory } from "../random/random-strategy.js";
+import { EHVI_THETA_ATTR, ehviStrategyFactory } from "./ehvi-strategy.js";
+
+const defaults = ehviStrategyFactory.options.parse({});
+strategyConformance(ehviStrategyFactory, { options: defaults, n: 20, objectives: 2 });
+strategyConformance(ehviStrategyFactory, { options: defaults, n: 16, objectives: 3 });
+
+const cube = (d: number): SearchSpace => Object.fromEntries(Array.from({ length: d }, (_, k) => [`x${k}`, { type: "float", low: 0, high: 1 }]));
+const xs = (p: Record<string, unknown>, d: number) => Array.from({ length: d }, (_, k) => p[`x${k}`] as number);
+
+/** Runs `factory` for n trials on f (values per objective; optional constraints) and returns the trials. */
+function run(factory: StrategyFactory<any>, options: unknown, seed: number, d: number, dirs: Direction[], n: number,
+  f: (x: number[]) => { values: number[]; constraints?: number[] }): Trial[] {
+  const space = cube(d);
+  const strategy = factory.create(options);
+  const study = makeStudy(space, { seed, directions: dirs, strategy: { name: factory.name, options: {} } });
+  const trials: Trial[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = strategy.suggest(suggestRequest(study, trials));
+    trials.push(makeTrial(i, s.params, space, { ...f(xs(s.params, d)), systemAttrs: s.systemAttrs ?? {} }));
+  }
+  return trials;
+}
+
+const zdt1 = (x: number[]) => {
+  const g = 1 + (9 * x.slice(1).reduce((a, b) => a + b, 0)) / (x.length - 1);
+  return { values: [x[0]!, g * (1 - Math.sqrt(x[0]! / g))] };
+};
+
+describe("ehvi", () => {
+  it("has Optuna's start-up and candidate counts and refuses unknown options", () => {
+    expect(defaults.nStartupTrials).toBe(10);
+    expect(defaults.nCandidates).toBe(2048);
+    expect(defaults.referenceMargin).toBe(0.1);
+    expect(ehviStrategyFactory.options.safeParse({ nStartup: 1 }).success).toBe(false);
+  });
+
+  it("beats random search on ZDT1 (d = 3, 30 trials) on at least 4 of 5 seeds and stores one θ per objective", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    let wins = 0;
+    for (const seed of [3, 4, 5, 6, 7]) {
+      const mine = run(ehviStrategyFactory, defaults, seed, 3, dirs, 30, zdt1);
+      expect(mine[29]!.systemAttrs[EHVI_THETA_ATTR]).toHaveLength(2);
+      const other = run(randomStrategyFactory, {}, seed, 3, dirs, 30, zdt1);
+      if (hypervolumeOf(dirs, paretoFront(dirs, mine), [1.1, 11]) > hypervolumeOf(dirs, paretoFront(dirs, other), [1.1, 11])) wins++;
+    }
+    expect(wins).toBeGreaterThanOrEqual(4);
+  });
+
+  it("spreads along the front: more hypervolume than ParEGO on ZDT1 (d = 4, 40 trials) on at least 3 of 5 seeds", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    let wins = 0;
+    for (const seed of [11, 12, 13, 14, 15]) {
+      const a = hypervolumeOf(dirs, paretoFront(dirs, run(ehviStrategyFactory, defaults, seed, 4, dirs, 40, zdt1)), [1.1, 11]);
+      const b = hypervolumeOf(dirs, paretoFront(dirs, run(paregoStrategyFactory, paregoStrategyFactory.options.parse({}), seed, 4, dirs, 40, zdt1)), [1.1, 11]);
+      if (a > b) wins++;
+    }
+    expect(wins).toBeGreaterThanOrEqual(3);
+  });
+
+  it("uses the constraints: beats itself told no constraints on feasible hypervolume (>= 4 of 5 seeds)", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const f = (x: number[]) => ({ values: [x[0]!, 1 - x[0]! + x[1]! + x[2]!], constraints: [0.6 - x[1]! - x[2]!] });
+    const feasibleHv = (trials: Trial[]) => {
+      const truth = trials.map((t) => ({ ...t, constraints: f(xs(t.params, 3)).constraints }));
+      return hypervolumeOf(dirs, paretoFront(dirs, truth), [1.1, 3.1]);
+    };
+    let wins = 0;
+    for (const seed of [21, 22, 23, 24, 25]) {
+      const told = run(ehviStrategyFactory, defaults, seed, 3, dirs, 25, f);
+      const blind = run(ehviStrategyFactory, defaults, seed, 3, dirs, 25, (x) => ({ values: f(x).values }));
+      if (feasibleHv(told) > feasibleHv(blind)) wins++;
+    }
+    expect(wins).toBeGreaterThanOrEqual(4);
+  });
+
+  it("does not send a second worker to a pending trial's configuration or its close neighbourhood", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const space = cube(2);
+    const done = run(ehviStrategyFactory, defaults, 9, 2, dirs, 15, zdt1);
+    const strategy = ehviStrategyFactory.create(defaults);
+    const study = makeStudy(space, { seed: 9, directions: dirs, strategy: { name: "ehvi", options: {} } });
+    const first = strategy.suggest(suggestRequest(study, done));
+    const pending = makeTrial(15, first.params, space, { state: "RUNNING", values: null });
+    const second = strategy.suggest(suggestRequest(study, [...done, pending]));
+    const dist = Math.max(...xs(first.params, 2).map((v, k) => Math.abs(v - xs(second.params, 2)[k]!)));
+    expect(dist).toBeGreaterThan(1e-3);
+  });
+
+  it("hands one objective to gp and four to parego", () => {
+    const one = run(ehviStrategyFactory, defaults, 1, 2, ["minimize"], 12, (x) => ({ values: [x[0]! + x[1]!] }));
+    expect(one[11]!.systemAttrs.gp_theta).toBeDefined();
+    const four = run(ehviStrategyFactory, defaults, 1, 2, ["minimize", "minimize", "minimize", "minimize"], 12,
+      (x) => ({ values: [x[0]!, x[1]!, 1 - x[0]!, 1 - x[1]!] }));
+    expect(four[11]!.systemAttrs.parego_weights).toHaveLength(4);
+  });
+});

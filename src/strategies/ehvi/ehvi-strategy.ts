@@ -1,0 +1,253 @@
+/**
+ * LogEHVI: Gaussian-process Bayesian optimisation of two or three objectives by expected
+ * hypervolume improvement, computed in log space (issue 15's GP-based multi-objective strategy;
+ * Optuna 5.0's GPSampler does the same for multi-objective studies).
+ *
+ * Sources: ehvi.ts (the acquisition: Emmerich et al. 2006; Daulton et al. 2020; Ament et al. 2023);
+ * ../gp/gp-strategy.ts for everything per objective (Matérn-5/2 ARD GP, Optuna 5.0's lengthscale
+ * prior, MAP fit by L-BFGS with warm starts, Sobol candidates and local searches over the mixed space).
+ *
+ * Per suggestion:
+ * 1. Fewer than `nStartupTrials` (10, as Optuna's GPSampler) COMPLETE trials with every value: uniform random.
+ * 2. One independent GP per objective on the COMPLETE trials (values in minimisation form, each
+ *    standardised); θ fitted on at most `maxFitTrials` rows (the best half by non-dominated rank
+ *    plus a random draw of the rest) and warm-started from the θ stored in the latest trial's
+ *    `systemAttrs.ehvi_theta`, with a full fit every `fullFitEvery` trials (gp-strategy.ts step 3).
+ * 3. The front: the non-dominated FEASIBLE trials in the standardised units. The reference point
+ *    is the worst feasible value per objective plus `referenceMargin` (0.1) times that objective's
+ *    range over them (the nadir pushed out by 10 %, so the extreme points of the front still earn
+ *    hypervolume; with one feasible trial the margin is 0.1 standard deviation). While no trial is
+ *    feasible the front is empty and the reference comes from all trials.
+ * 4. Pending trials (RUNNING or WAITING with every parameter): kriging believer, as the `gp`
+ *    strategy — each objective's GP conditions on its posterior mean there, and the believed
+ *    point joins the front, so a worker is not sent where another already is.
+ * 5. Constraints (c ≤ 0 feasible): one GP per constraint and log EHVI + Σ_k log PoF
+ *    (../gp/gp-constraints.ts; Gardner et al. 2014), as Optuna's GPSampler.
+ * 6. Acquisition search: ../gp/gp-acquisition.ts's `MixedSearch` (2048 Sobol candidates, every
+ *    one scored exactly, 10 local searches from the best candidates and the front's point with
+ *    the smallest sum of standardised objectives), never an earlier configuration on a space with
+ *    a continuous dimension. Numerical failure falls back to a uniform random point.
+ *
+ * Two objectives give |front| + 1 boxes, three give (|front| + 1)²; four or more objectives are
+ * handed to `parego` (random Chebyshev scalarisations of one GP), whose cost does not grow with
+ * the front. A single-objective study is handed to `gp`.
+ */
+import { z } from "zod";
+import { type ParamValue, type Params, isSingleValue } from "../../domain/distributions.js";
+import { isFeasibleVector, minimisationForm, nonDominatedRanks, dominates, violation } from "../../domain/objectives.js";
+import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
+import { sampleUniform } from "../../domain/sampling.js";
+import type { Trial } from "../../domain/trial.js";
+import { nonDominated } from "../../math/hypervolume.js";
+import { NumericalError } from "../../math/linalg.js";
+import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitColumn, fitConstraintModels, latestConstraintTheta } from "../gp/gp-constraints.js";
+import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll } from "../gp/gp-dims.js";
+import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
+import { gpStrategyFactory } from "../gp/gp-strategy.js";
+import { modelSubset } from "../gp/gp-targets.js";
+import { paregoStrategyFactory } from "../parego/parego-strategy.js";
+import { EhviSearch } from "./ehvi-acquisition.js";
+import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
+
+const options = z
+  .object({
+    /** COMPLETE trials before the models are used (uniform random before). Optuna: 10. */
+    nStartupTrials: z.number().int().min(1).default(10),
+    /** Sobol candidates scored before local search. Optuna: 2048. */
+    nCandidates: z.number().int().min(1).max(1_000_000).default(2048),
+    /** Local searches (the front's balanced point + best candidates). */
+    nLocalSearches: z.number().int().min(0).max(1000).default(10),
+    /** L-BFGS iteration cap of each local acquisition search. */
+    maxAcqIterations: z.number().int().min(1).default(30),
+    /** L-BFGS iteration cap of a full hyperparameter fit. */
+    maxFitIterations: z.number().int().min(1).default(50),
+    /** Cap of a warm-started fit (gp-strategy.ts); every `fullFitEvery`-th suggestion fits fully. */
+    maxWarmFitIterations: z.number().int().min(0).default(1),
+    fullFitEvery: z.number().int().min(1).default(10),
+    /** Rows the hyperparameters are fitted on, at most (the posterior uses every row). */
+    maxFitTrials: z.number().int().min(10).default(100),
+    /** Lengthscale prior (../gp/gp-model.ts). */
+    lengthscalePrior: z.enum(["dim-scaled", "optuna"]).default("optuna"),
+    /** The reference point's distance beyond the feasible nadir, as a share of each objective's range. */
+    referenceMargin: z.number().min(0).max(10).default(0.1),
+  })
+  .strict();
+export type EhviOptions = z.output<typeof options>;
+
+/** The system attribute holding the objectives' fitted θ (one array per objective). */
+export const EHVI_THETA_ATTR = "ehvi_theta";
+
+/** What the models chose: a point in unit coordinates and the θ to store. */
+interface Choice {
+  readonly x: Float64Array;
+  readonly thetas: number[][];
+  readonly constraintTheta: (number[] | null)[] | null;
+}
+
+export class EhviStrategy implements Strategy {
+  private readonly single: Strategy;
+  private readonly many: Strategy;
+
+  constructor(private readonly opts: EhviOptions) {
+    const gpOpts = {
+      nStartupTrials: opts.nStartupTrials, nCandidates: opts.nCandidates, nLocalSearches: opts.nLocalSearches,
+      maxAcqIterations: opts.maxAcqIterations, maxFitIterations: opts.maxFitIterations, lengthscalePrior: opts.lengthscalePrior,
+    };
+    this.single = gpStrategyFactory.create(gpStrategyFactory.options.parse(gpOpts));
+    this.many = paregoStrategyFactory.create(paregoStrategyFactory.options.parse({ gp: gpOpts }));
+  }
+
+  suggest(req: SuggestRequest): Suggestion {
+    const m = req.study.directions.length;
+    if (m < 2) return this.single.suggest(req);
+    if (m > 3) return this.many.suggest(req);
+    const dims: Dim[] = [];
+    const params: Params = {};
+    for (const [name, dist] of Object.entries(req.study.space)) {
+      if (isSingleValue(dist)) params[name] = sampleUniform(dist, req.rng);
+      else dims.push(classify(name, dist));
+    }
+    if (dims.length === 0) return { params };
+    const rows = req.trials.filter(
+      (t) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite) && hasAll(t, dims),
+    );
+    if (rows.length >= this.opts.nStartupTrials) {
+      try {
+        const choice = this.modelSuggest(req, dims, rows);
+        if (choice !== null) {
+          for (let k = 0; k < dims.length; k++) params[dims[k]!.name] = decodeDim(dims[k]!, choice.x[k]!);
+          const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas };
+          if (choice.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = choice.constraintTheta;
+          return { params, systemAttrs };
+        }
+      } catch (e) {
+        if (!(e instanceof NumericalError)) throw e;
+      }
+    }
+    for (const dim of dims) params[dim.name] = sampleUniform(dim.dist, req.rng);
+    return { params };
+  }
+
+  /** Define-by-run parameters are outside the models: uniform, like the `gp` strategy. */
+  suggestParam(req: ParamRequest): ParamValue {
+    return sampleUniform(req.distribution, req.rng);
+  }
+
+  private modelSuggest(req: SuggestRequest, dims: Dim[], rows: readonly Trial[]): Choice | null {
+    const { directions } = req.study;
+    const m = directions.length;
+    const d = dims.length;
+    const n = rows.length;
+    const isCat = Uint8Array.from(dims, (dim) => (dim.kind === "cat" ? 1 : 0));
+    const X = new Float64Array(n * d);
+    rows.forEach((t, i) => encodeRow(t, dims, X, i * d));
+    const inputs: GpInputs = { n, d, X, isCat };
+    const losses = rows.map((t) => minimisationForm(directions, t.values as number[]));
+    // Standardised columns, one per objective.
+    const ys = Array.from({ length: m }, (_, j) => {
+      const col = losses.map((v) => v[j]!);
+      const mean = col.reduce((a, b) => a + b, 0) / n;
+      const sd = Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
+      return Float64Array.from(col, (v) => (v - mean) / (sd > 1e-12 ? sd : 1));
+    });
+    const feasible = rows.map((t) => isFeasibleVector(t.constraints));
+    const ranks = nonDominatedRanks(
+      rows.map((_, i) => i),
+      (a, b) => (feasible[a] && !feasible[b]) || (feasible[a] === feasible[b] && dominates(losses[a]!, losses[b]!)),
+    );
+    const fitRows = n > this.opts.maxFitTrials ? modelSubset(ranks, this.opts.maxFitTrials, req.rng) : null;
+    const warm = latestThetas(req.trials, m, d);
+    const how = {
+      prior: this.opts.lengthscalePrior, fullFit: warm === null || n % this.opts.fullFitEvery === 0,
+      maxIter: this.opts.maxFitIterations, maxWarmIter: this.opts.maxWarmFitIterations,
+    };
+    const gps: GpPosterior[] = [];
+    const thetas: number[][] = [];
+    for (let j = 0; j < m; j++) {
+      const fitted = fitColumn(inputs, ys[j]!, fitRows, warm?.[j] ?? null, how);
+      if (fitted === null) return null;
+      gps.push(fitted.gp);
+      thetas.push(Array.from(fitted.theta));
+    }
+    const columns = constraintColumns(rows);
+    let constraints: ConstraintModel[] = [];
+    let constraintTheta: (number[] | null)[] | null = null;
+    if (columns !== null) {
+      const fitted = fitConstraintModels(inputs, columns, fitRows, { ...how, warm: latestConstraintTheta(req.trials, columns.length, d) });
+      if (fitted === null) return null;
+      [constraints, constraintTheta] = [fitted.models, fitted.thetas];
+    }
+
+    // Front and reference point in standardised units (header, step 3).
+    const point = (i: number) => ys.map((y) => y[i]!);
+    const anyFeasible = feasible.some(Boolean);
+    const base = rows.map((_, i) => i).filter((i) => !anyFeasible || feasible[i]);
+    const ref = ys.map((y) => {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const i of base) [lo, hi] = [Math.min(lo, y[i]!), Math.max(hi, y[i]!)];
+      return hi + this.opts.referenceMargin * (hi > lo ? hi - lo : 1);
+    });
+    const front: number[][] = anyFeasible ? base.map(point) : [];
+
+    // Kriging believer (step 4).
+    const pending = req.trials.filter((t) => (t.state === "RUNNING" || t.state === "WAITING") && hasAll(t, dims));
+    if (pending.length > 0) {
+      const np = n + pending.length;
+      const Xa = new Float64Array(np * d);
+      Xa.set(X);
+      pending.forEach((t, k) => encodeRow(t, dims, Xa, (n + k) * d));
+      const believed = pending.map(() => new Array<number>(m));
+      for (let j = 0; j < m; j++) {
+        const ya = new Float64Array(np);
+        ya.set(ys[j]!);
+        for (let k = 0; k < pending.length; k++) {
+          gps[j]!.predict(Xa, (n + k) * d);
+          ya[n + k] = believed[k]![j] = gps[j]!.mean;
+        }
+        const aug: GpInputs = { n: np, d, X: Xa, isCat };
+        const obj = new GpObjective(aug, ya, this.opts.lengthscalePrior);
+        if (!obj.factor(thetas[j]!)) return null;
+        gps[j] = new GpPosterior(aug, Float64Array.from(thetas[j]!), obj.L, obj.alpha, obj.jitter);
+      }
+      if (anyFeasible) front.push(...believed);
+    }
+
+    const boxes = nonDominatedBoxes(nonDominated(front), ref);
+    // The local search also starts from the best-balanced feasible row (or the least violating one).
+    let start = -1;
+    let bestKey = Infinity;
+    for (let i = 0; i < n; i++) {
+      const key = anyFeasible ? (feasible[i] ? point(i).reduce((a, b) => a + b, 0) : Infinity) : violation(rows[i]!.constraints);
+      if (key < bestKey) [bestKey, start] = [key, i];
+    }
+    if (start < 0) start = 0;
+    const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
+    const search = new EhviSearch(gps, new LogEhvi(boxes), dims, this.opts, null, constraints);
+    const x = search.run(req.rng, X.subarray(start * d, start * d + d), exclude);
+    if (x === null || !x.every(Number.isFinite)) return null;
+    return { x, thetas, constraintTheta };
+  }
+}
+
+/** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2. */
+function latestThetas(trials: readonly Trial[], m: number, d: number): Float64Array[] | null {
+  for (let i = trials.length - 1; i >= 0; i--) {
+    const t = trials[i]!.systemAttrs[EHVI_THETA_ATTR];
+    if (!Array.isArray(t) || t.length !== m) continue;
+    const ok = (v: unknown) => Array.isArray(v) && v.length === d + 2 && v.every((x) => typeof x === "number" && Number.isFinite(x));
+    if (t.every(ok)) return t.map((v) => Float64Array.from(v as number[]));
+  }
+  return null;
+}
+
+export const ehviStrategyFactory: StrategyFactory<EhviOptions> = {
+  name: "ehvi",
+  description:
+    "LogEHVI: Gaussian-process BO of 2 or 3 objectives by expected hypervolume improvement (one GP per objective, " +
+    "probability of feasibility for constraints); 4+ objectives go to parego. For expensive multi-objective studies.",
+  options: options as unknown as z.ZodType<EhviOptions>,
+  multiObjective: true,
+  offload: true,
+  create: (o) => new EhviStrategy(options.parse(o)),
+};
