@@ -43,31 +43,19 @@ import { NumericalError } from "../../math/linalg.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitColumn, fitConstraintModels, latestConstraintTheta } from "../gp/gp-constraints.js";
 import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll } from "../gp/gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
-import { gpStrategyFactory } from "../gp/gp-strategy.js";
+import { gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
 import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
 
-const options = z
-  .object({
-    /** COMPLETE trials before the models are used (uniform random before). Optuna: 10. */
-    nStartupTrials: z.number().int().min(1).default(10),
-    /** Sobol candidates scored before local search. Optuna: 2048. */
-    nCandidates: z.number().int().min(1).max(1_000_000).default(2048),
-    /** Local searches (the front's balanced point + best candidates). */
-    nLocalSearches: z.number().int().min(0).max(1000).default(10),
-    /** L-BFGS iteration cap of each local acquisition search. */
-    maxAcqIterations: z.number().int().min(1).default(30),
-    /** L-BFGS iteration cap of a full hyperparameter fit. */
-    maxFitIterations: z.number().int().min(1).default(50),
-    /** Cap of a warm-started fit (gp-strategy.ts); every `fullFitEvery`-th suggestion fits fully. */
-    maxWarmFitIterations: z.number().int().min(0).default(1),
-    fullFitEvery: z.number().int().min(1).default(10),
-    /** Rows the hyperparameters are fitted on, at most (the posterior uses every row). */
-    maxFitTrials: z.number().int().min(10).default(100),
-    /** Lengthscale prior (../gp/gp-model.ts). */
-    lengthscalePrior: z.enum(["dim-scaled", "optuna"]).default("optuna"),
+/** The GP settings are the `gp` strategy's (same defaults), plus the reference point's margin. */
+const options = gpOptions
+  .pick({
+    nStartupTrials: true, nCandidates: true, nLocalSearches: true, maxAcqIterations: true, maxFitIterations: true,
+    maxWarmFitIterations: true, fullFitEvery: true, maxFitTrials: true, lengthscalePrior: true,
+  })
+  .extend({
     /** The reference point's distance beyond the feasible nadir, as a share of each objective's range. */
     referenceMargin: z.number().min(0).max(10).default(0.1),
   })

@@ -84,7 +84,8 @@ import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 
-const options = z
+/** The `gp` strategy's options (the `ehvi` strategy picks its GP settings from these). */
+export const gpOptions = z
   .object({
     /** COMPLETE trials before the model is used (uniform random before). Optuna: 10. */
     nStartupTrials: z.number().int().min(1).default(10),
@@ -140,7 +141,7 @@ const options = z
   })
   .strict();
 
-export type GpOptions = z.infer<typeof options>;
+export type GpOptions = z.infer<typeof gpOptions>;
 
 /** What the model chose: the point in unit coordinates and the θ to store for warm starts. */
 interface ModelChoice {
@@ -335,7 +336,7 @@ export const gpStrategyFactory: StrategyFactory<GpOptions> = {
   description:
     "Gaussian-process Bayesian optimisation (Matérn-5/2 ARD, LogEI, MAP hyperparameters). Sample-efficient for " +
     "expensive objectives up to a few hundred trials; suggestions cost tens of milliseconds or more.",
-  options,
+  options: gpOptions,
   offload: true,
-  create: (o) => new GpStrategy(options.parse(o)),
+  create: (o) => new GpStrategy(gpOptions.parse(o)),
 };
