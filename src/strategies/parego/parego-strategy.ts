@@ -1,6 +1,7 @@
 /**
  * ParEGO: Gaussian-process optimisation of several objectives through random scalarisations, the
- * first GP-based multi-objective strategy of issue 15 (a documented first step before LogEHVI).
+ * first GP-based multi-objective strategy of issue 15, and `auto`'s choice for several objectives: LogEHVI
+ * (../ehvi) came later and lost to it on the suite (docs/BENCHMARKS.md, "Multi-objective", run 6).
  *
  * Sources: Knowles, "ParEGO: A Hybrid Algorithm With On-Line Landscape Approximation for
  * Expensive Multiobjective Optimization Problems", IEEE TEC 10(1), 2006, §III-A (each iteration
