@@ -46,6 +46,7 @@ import { z } from "zod";
 import { isSingleValue } from "../../domain/distributions.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
 import { nsga2StrategyFactory } from "../nsga2/nsga2-strategy.js";
+import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
@@ -79,9 +80,11 @@ const options = z
      */
     mo_nsga2_from: z.number().int().min(0).max(1_000_000_000).default(MO_NSGA2_FROM),
     /** Multi-objective studies: the model-based strategy before NSGA-II (see the header for the evidence). */
-    mo_model: z.enum(["parego", "tpe"]).default("parego"),
+    mo_model: z.enum(["parego", "tpe", "ehvi", "parego-ehvi"]).default("parego"),
     /** Options passed to the `parego` phase of a multi-objective study. */
     parego: z.record(z.string(), z.unknown()).default({}),
+    /** Options passed to the `ehvi` phase of a multi-objective study. */
+    ehvi: z.record(z.string(), z.unknown()).default({}),
     /** Options passed to the NSGA-II phase of a multi-objective study (see the `nsga2` strategy). */
     nsga2: z.record(z.string(), z.unknown()).default({}),
   })
@@ -93,12 +96,14 @@ export class AutoStrategy implements Strategy {
   private readonly tpe: Strategy;
   private readonly nsga2: Strategy;
   private readonly parego: Strategy;
+  private readonly ehvi: Strategy;
 
   constructor(private readonly opts: AutoOptions) {
     this.gp = gpStrategyFactory.create(gpStrategyFactory.options.parse(opts.gp));
     this.tpe = tpeStrategyFactory.create(tpeStrategyFactory.options.parse(opts.tpe));
     this.nsga2 = nsga2StrategyFactory.create(nsga2StrategyFactory.options.parse(opts.nsga2));
     this.parego = paregoStrategyFactory.create(paregoStrategyFactory.options.parse(opts.parego));
+    this.ehvi = ehviStrategyFactory.create(ehviStrategyFactory.options.parse(opts.ehvi));
   }
 
   /**
@@ -106,11 +111,14 @@ export class AutoStrategy implements Strategy {
    * scheduler `with_scheduler: "tpe"` sends every request to TPE, and PRUNED trials count towards
    * `gp_until`: the GP models them (../fidelity.ts), so its cost grows with them.
    */
-  phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" | "nsga2" | "parego" {
+  phase(req: Pick<SuggestRequest, "study" | "trials">): "gp" | "tpe" | "nsga2" | "parego" | "ehvi" {
     if (req.study.directions.length > 1) {
       let complete = 0;
       for (const t of req.trials) if (t.state === "COMPLETE") complete++;
-      return complete < this.opts.mo_nsga2_from ? this.opts.mo_model : "nsga2";
+      if (complete >= this.opts.mo_nsga2_from) return "nsga2";
+      // "parego-ehvi": the two alternate by trial number (a function of the history).
+      if (this.opts.mo_model === "parego-ehvi") return req.trials.length % 2 === 0 ? "parego" : "ehvi";
+      return this.opts.mo_model;
     }
     const dists = Object.values(req.study.space).filter((d) => !isSingleValue(d));
     if (dists.length === 0) return "tpe";
@@ -126,7 +134,7 @@ export class AutoStrategy implements Strategy {
 
   suggest(req: SuggestRequest): Suggestion {
     const phase = this.phase(req);
-    const s = { gp: this.gp, tpe: this.tpe, nsga2: this.nsga2, parego: this.parego }[phase].suggest(req);
+    const s = { gp: this.gp, tpe: this.tpe, nsga2: this.nsga2, parego: this.parego, ehvi: this.ehvi }[phase].suggest(req);
     return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: phase } };
   }
 
