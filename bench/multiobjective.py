@@ -217,7 +217,6 @@ Result = tuple[float, float, list[list[float]]]
 VARIANTS: dict[str, Any] = {
     "ehvi:dim": {"name": "ehvi", "options": {"lengthscalePrior": "dim-scaled"}},
     "parego:dim": {"name": "parego", "options": {"gp": {"lengthscalePrior": "dim-scaled"}}},
-    "auto:mix": {"name": "auto", "options": {"mo_model": "parego-ehvi"}},
 }
 
 

@@ -5,6 +5,7 @@ import { strategyConformance } from "../../testing/strategy.case.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { GENERATION_ATTR } from "../nsga2/nsga2-strategy.js";
+import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
@@ -41,6 +42,17 @@ describe("auto strategy", () => {
     const cat = { type: "categorical", choices: ["a", "b", "c"] } as const;
     expect(auto.phase({ study: makeStudy({ ...floats(3), c0: cat, c1: cat }), trials: [] })).toBe("gp");
     expect(auto.phase({ study: makeStudy({ ...floats(2), c0: cat, c1: cat }), trials: [] })).toBe("tpe");
+  });
+
+  it("multi-objective: mo_model ehvi is LogEHVI's own suggestion", () => {
+    const mo = makeStudy(floats(3), { directions: ["minimize", "minimize"] });
+    const history = Array.from({ length: 12 }, (_, i) =>
+      makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
+    );
+    const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({})).suggest(suggestRequest(mo, history));
+    const viaAuto = new AutoStrategy({ ...defaults, mo_model: "ehvi" }).suggest(suggestRequest(mo, history));
+    expect(viaAuto.params).toEqual(direct.params);
+    expect(viaAuto.systemAttrs?.auto_phase).toBe("ehvi");
   });
 
   it("multi-objective: ParEGO by default; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
