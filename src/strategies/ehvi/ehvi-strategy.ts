@@ -33,15 +33,14 @@
  * the front. A single-objective study is handed to `gp`.
  */
 import { z } from "zod";
-import { type ParamValue, type Params, isSingleValue } from "../../domain/distributions.js";
+import type { ParamValue } from "../../domain/distributions.js";
 import { isFeasibleVector, minimisationForm, nonDominatedRanks, dominates, violation } from "../../domain/objectives.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { Trial } from "../../domain/trial.js";
 import { nonDominated } from "../../math/hypervolume.js";
-import { NumericalError } from "../../math/linalg.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitColumn, fitConstraintModels, latestConstraintTheta } from "../gp/gp-constraints.js";
-import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll } from "../gp/gp-dims.js";
+import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims } from "../gp/gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
 import { gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
@@ -89,31 +88,18 @@ export class EhviStrategy implements Strategy {
     const m = req.study.directions.length;
     if (m < 2) return this.single.suggest(req);
     if (m > 3) return this.many.suggest(req);
-    const dims: Dim[] = [];
-    const params: Params = {};
-    for (const [name, dist] of Object.entries(req.study.space)) {
-      if (isSingleValue(dist)) params[name] = sampleUniform(dist, req.rng);
-      else dims.push(classify(name, dist));
-    }
+    const { dims, params } = modelledDims(req.study.space, req.rng);
     if (dims.length === 0) return { params };
     const rows = req.trials.filter(
       (t) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite) && hasAll(t, dims),
     );
-    if (rows.length >= this.opts.nStartupTrials) {
-      try {
-        const choice = this.modelSuggest(req, dims, rows);
-        if (choice !== null) {
-          for (let k = 0; k < dims.length; k++) params[dims[k]!.name] = decodeDim(dims[k]!, choice.x[k]!);
-          const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas };
-          if (choice.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = choice.constraintTheta;
-          return { params, systemAttrs };
-        }
-      } catch (e) {
-        if (!(e instanceof NumericalError)) throw e;
-      }
-    }
-    for (const dim of dims) params[dim.name] = sampleUniform(dim.dist, req.rng);
-    return { params };
+    return modelOrUniform(dims, params, req.rng, () => {
+      const choice = rows.length >= this.opts.nStartupTrials ? this.modelSuggest(req, dims, rows) : null;
+      if (choice === null) return null;
+      const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas };
+      if (choice.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = choice.constraintTheta;
+      return { x: choice.x, systemAttrs };
+    });
   }
 
   /** Define-by-run parameters are outside the models: uniform, like the `gp` strategy. */

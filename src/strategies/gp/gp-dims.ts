@@ -4,9 +4,14 @@
  * keeps the GP from proposing an earlier trial's configuration (gp-strategy.ts, step 6).
  */
 import {
-  type Distribution, type NumericDistribution, type ParamValue, cardinality, choiceIndex, contains, fromUnit, toUnit,
+  type Distribution, type NumericDistribution, type ParamValue, type Params, type SearchSpace, cardinality, choiceIndex, contains, fromUnit,
+  isSingleValue, toUnit,
 } from "../../domain/distributions.js";
+import type { Suggestion } from "../../domain/plugin.js";
+import { sampleUniform } from "../../domain/sampling.js";
 import type { Trial } from "../../domain/trial.js";
+import { NumericalError } from "../../math/linalg.js";
+import type { Rng } from "../../math/rng.js";
 
 /** A discrete dimension with at most this many values is searched exhaustively. */
 export const EXHAUSTIVE_MAX = 32;
@@ -80,4 +85,39 @@ export function encodeRow(t: Trial, dims: Dim[], out: Float64Array, offset: numb
 export function decodeDim(dim: Dim, u: number): ParamValue {
   if (dim.dist.type === "categorical") return dim.dist.choices[Math.min(dim.card - 1, Math.max(0, Math.round(u)))] as ParamValue;
   return fromUnit(dim.dist, u);
+}
+
+/** The modelled (non-constant) dimensions of a space, and the single-valued parameters, drawn as they are. */
+export function modelledDims(space: SearchSpace, rng: Rng): { dims: Dim[]; params: Params } {
+  const dims: Dim[] = [];
+  const params: Params = {};
+  for (const [name, dist] of Object.entries(space)) {
+    if (isSingleValue(dist)) params[name] = sampleUniform(dist, rng);
+    else dims.push(classify(name, dist));
+  }
+  return { dims, params };
+}
+
+/**
+ * The GP strategies' last step: the model's point (unit coordinates) decoded into `params` with
+ * its system attributes, or uniform random values for `dims` when the model declines (null) or
+ * its numerics fail (a `NumericalError`), so that a suggestion is never NaN.
+ */
+export function modelOrUniform(
+  dims: readonly Dim[],
+  params: Params,
+  rng: Rng,
+  model: () => { x: Float64Array; systemAttrs: Record<string, unknown> } | null,
+): Suggestion {
+  try {
+    const choice = model();
+    if (choice !== null) {
+      for (let m = 0; m < dims.length; m++) params[dims[m]!.name] = decodeDim(dims[m]!, choice.x[m]!);
+      return { params, systemAttrs: choice.systemAttrs };
+    }
+  } catch (e) {
+    if (!(e instanceof NumericalError)) throw e;
+  }
+  for (const dim of dims) params[dim.name] = sampleUniform(dim.dist, rng);
+  return { params };
 }

@@ -70,17 +70,16 @@
  *    uniform random point: the strategy never hands out NaN.
  */
 import { z } from "zod";
-import { type ParamValue, type Params, isSingleValue } from "../../domain/distributions.js";
+import type { ParamValue } from "../../domain/distributions.js";
 import { violation } from "../../domain/objectives.js";
 import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
-import { NumericalError } from "../../math/linalg.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type FidelityData, fidelityData } from "../fidelity.js";
 import { AcquisitionSearch, type SearchBox } from "./gp-acquisition.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitConstraintModels, latestConstraintTheta } from "./gp-constraints.js";
-import { type Dim, classify, decodeDim, earlierConfigurations, encodeRow, hasAll } from "./gp-dims.js";
+import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims } from "./gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 
@@ -154,31 +153,16 @@ export class GpStrategy implements Strategy {
   constructor(private readonly opts: GpOptions) {}
 
   suggest(req: SuggestRequest): Suggestion {
-    const space = req.study.space;
-    const dims: Dim[] = [];
-    const params: Params = {};
-    for (const [name, dist] of Object.entries(space)) {
-      if (isSingleValue(dist)) params[name] = sampleUniform(dist, req.rng);
-      else dims.push(classify(name, dist));
-    }
+    const { dims, params } = modelledDims(req.study.space, req.rng);
     if (dims.length === 0) return { params };
-
     const data = fidelityData(req.trials, req.study.direction, this.opts.nStartupTrials, (t) => hasAll(t, dims), this.opts.fidelity);
-    if (data !== null) {
-      try {
-        const result = this.modelSuggest(req, dims, data);
-        if (result !== null) {
-          for (let m = 0; m < dims.length; m++) params[dims[m]!.name] = decodeDim(dims[m]!, result.x[m]!);
-          const systemAttrs: Record<string, unknown> = { gp_theta: Array.from(result.theta) };
-          if (result.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = result.constraintTheta;
-          return { params, systemAttrs };
-        }
-      } catch (e) {
-        if (!(e instanceof NumericalError)) throw e;
-      }
-    }
-    for (const dim of dims) params[dim.name] = sampleUniform(dim.dist, req.rng);
-    return { params };
+    return modelOrUniform(dims, params, req.rng, () => {
+      const result = data === null ? null : this.modelSuggest(req, dims, data);
+      if (result === null) return null;
+      const systemAttrs: Record<string, unknown> = { gp_theta: Array.from(result.theta) };
+      if (result.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = result.constraintTheta;
+      return { x: result.x, systemAttrs };
+    });
   }
 
   /** Define-by-run parameters are outside the model: uniform, like Optuna's independent fallback. */
