@@ -94,7 +94,6 @@ _digits_data: Any = None
 
 def digits_mlp(x: list[float]) -> tuple[list[float], list[float] | None]:
     import torch  # only this problem needs torch
-    from torch import nn
 
     global _digits_data
     torch.set_num_threads(1)
@@ -104,16 +103,11 @@ def digits_mlp(x: list[float]) -> tuple[list[float], list[float] | None]:
 
         _digits_data = load_digits_tensors()
     from _digits import train_epoch
+    from multiobjective_digits import build_model  # the example's network: the same task
 
     layers, width, lr = int(x[0]), int(x[1]), float(x[2])
     torch.manual_seed(0)
-    mods: list[nn.Module] = []
-    d_in = 64
-    for _ in range(layers):
-        mods += [nn.Linear(d_in, width), nn.ReLU()]
-        d_in = width
-    mods.append(nn.Linear(d_in, 10))
-    model = nn.Sequential(*mods)
+    model = build_model(layers, width)
     size = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(0)

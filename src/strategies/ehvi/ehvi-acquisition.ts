@@ -19,6 +19,8 @@ export class EhviSearch extends MixedSearch {
   private readonly sigma: Float64Array;
   private readonly dMean: Float64Array[];
   private readonly dVar: Float64Array[];
+  /** Per objective: whether its variance was floored at the last `negAt` (its σ then has no gradient). */
+  private readonly floored: Uint8Array;
 
   constructor(
     private readonly objectives: readonly GpPosterior[],
@@ -33,6 +35,7 @@ export class EhviSearch extends MixedSearch {
     this.sigma = new Float64Array(objectives.length);
     this.dMean = objectives.map(() => new Float64Array(dims.length));
     this.dVar = objectives.map(() => new Float64Array(dims.length));
+    this.floored = new Uint8Array(objectives.length);
   }
 
   value(x: Float64Array): number {
@@ -45,11 +48,10 @@ export class EhviSearch extends MixedSearch {
   }
 
   protected negAt(g: Float64Array): number {
-    const { full, contMask, contIdx } = this;
-    const floored: boolean[] = [];
+    const { full, contMask, contIdx, floored } = this;
     this.objectives.forEach((gp, j) => {
       gp.predictWithGradient(full, contMask, this.dMean[j]!, this.dVar[j]!);
-      floored.push(!(gp.variance > VAR_FLOOR));
+      floored[j] = gp.variance > VAR_FLOOR ? 0 : 1;
       this.mu[j] = gp.mean;
       this.sigma[j] = Math.sqrt(floored[j] ? VAR_FLOOR : gp.variance);
     });
