@@ -12,7 +12,11 @@
 //   logging    pino
 //   gc / other (garbage collector), (program), node internals
 //
-//   node bench/server-cpu.mjs [--trials 3000] [--reports 0] [--out DIR] [--cli dist/cli/main.js]
+//   node bench/server-cpu.mjs [--trials 3000] [--reports 0] [--out DIR] [--cli dist/cli/main.js] [--prof 0]
+//
+// `--prof 0` runs the server without --cpu-prof (V8's sampling thread costs CPU too): the CPU
+// figures without the breakdown. Either way `threads_us_per_request` splits the process's CPU by
+// thread name (/proc/PID/task/*/comm: the JS thread, ZeroMQ's I/O thread, V8's GC workers...).
 //
 // Prints a JSON line with the figures and keeps the .cpuprofile in --out (open it in Chrome
 // DevTools or speedscope).
@@ -31,6 +35,7 @@ const args = Object.fromEntries(
 );
 const TRIALS = Number(args.trials ?? 3000);
 const REPORTS = Number(args.reports ?? 0);
+const PROFILE = (args.prof ?? "1") !== "0";
 const CLI = resolve(args.cli ?? join(ROOT, "dist", "cli", "main.js"));
 mkdirSync(args.out ?? tmpdir(), { recursive: true });
 const OUT = mkdtempSync(join(args.out ?? tmpdir(), "tuneport-cpuprof-"));
@@ -53,10 +58,26 @@ function cpuMs(pid, thread = false) {
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime + stime, 100 ticks/s
 }
 
+/** CPU ms of each of the process's threads, by thread id, with the thread's name. */
+function threadCpu(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = f.slice(f.indexOf("(") + 1, f.lastIndexOf(")"));
+      const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, { name, ms: ((Number(rest[11]) + Number(rest[12])) * 1000) / 100 });
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return out;
+}
+
 const port = await freePort();
 const endpoint = `tcp://127.0.0.1:${port}`;
 const db = join(mkdtempSync(join(tmpdir(), "tuneport-cpu-")), "cpu.db");
-const proc = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir", OUT, CLI, "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
+const proc = spawn(process.execPath, [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", OUT] : []), CLI, "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 proc.stdout.resume(); // the log goes to a pipe, as under a supervisor; read and dropped
@@ -94,6 +115,7 @@ await loop(Math.min(300, TRIALS)); // warm-up (JIT)
 const requests = TRIALS * (2 + REPORTS);
 const c0 = cpuMs(proc.pid);
 const m0 = cpuMs(proc.pid, true);
+const th0 = threadCpu(proc.pid);
 const t0 = performance.now();
 const client0 = process.cpuUsage();
 // V8 stamps profile samples with the monotonic clock in µs, as process.hrtime here: the window of the loop.
@@ -104,9 +126,38 @@ const wall = performance.now() - t0;
 const clientCpu = process.cpuUsage(client0);
 const cpu = cpuMs(proc.pid) - c0;
 const cpuMain = cpuMs(proc.pid, true) - m0;
+const byThread = {};
+for (const [tid, { name, ms }] of threadCpu(proc.pid)) {
+  const key = tid === String(proc.pid) ? "main (JS)" : name;
+  byThread[key] = (byThread[key] ?? 0) + ms - (th0.get(tid)?.ms ?? 0);
+}
+const threadsUs = Object.fromEntries(
+  Object.entries(byThread)
+    .filter(([, ms]) => ms > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, ms]) => [k, Math.round((ms * 1000) / requests)]),
+);
 sock.close();
 proc.kill("SIGTERM");
 await new Promise((r) => proc.once("exit", r));
+
+const figures = {
+  trials: TRIALS,
+  reports_per_trial: REPORTS,
+  requests,
+  profiled: PROFILE,
+  wall_us_per_request: Math.round((wall * 1000) / requests),
+  server_cpu_us_per_request: Math.round((cpu * 1000) / requests),
+  main_thread_cpu_us_per_request: Math.round((cpuMain * 1000) / requests),
+  threads_us_per_request: threadsUs,
+  // This one Dealer client (zeromq.js, as bench/load-client.mjs): what each of the load bench's clients spends per request.
+  client_cpu_us_per_request: Math.round((clientCpu.user + clientCpu.system) / requests),
+  load_avg_1m: Math.round(loadavg()[0] * 10) / 10,
+};
+if (!PROFILE) {
+  console.log(JSON.stringify(figures, null, 1));
+  process.exit(0);
+}
 
 // ------------------------------------------------------------------ the profile
 // One profile per thread (the plot and suggest workers too); the main thread's is the ".0." one.
@@ -162,19 +213,4 @@ const usPerRequest = (cpu * 1000) / requests;
 const usMain = (cpuMain * 1000) / requests;
 const breakdown = Object.fromEntries(Object.entries(share).map(([k, s]) => [k, Math.round(s * usMain * 10) / 10]));
 const top = [...leafSelf.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => ({ frame: k, share: Math.round((v / total) * 1000) / 10 }));
-console.log(
-  JSON.stringify({
-    trials: TRIALS,
-    reports_per_trial: REPORTS,
-    requests,
-    wall_us_per_request: Math.round((wall * 1000) / requests),
-    server_cpu_us_per_request: Math.round(usPerRequest),
-    main_thread_cpu_us_per_request: Math.round((cpuMain * 1000) / requests),
-    // This one Dealer client (zeromq.js, as bench/load-client.mjs): what each of the load bench's clients spends per request.
-    client_cpu_us_per_request: Math.round((clientCpu.user + clientCpu.system) / requests),
-    load_avg_1m: Math.round(loadavg()[0] * 10) / 10,
-    breakdown_us: breakdown,
-    top_self_frames_pct: top,
-    profile: join(OUT, file),
-  }, null, 1),
-);
+console.log(JSON.stringify({ ...figures, breakdown_us: breakdown, top_self_frames_pct: top, profile: join(OUT, file) }, null, 1));
