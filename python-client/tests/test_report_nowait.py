@@ -224,3 +224,58 @@ def test_many_threads_report_without_blocking_each_other(client: tp.Client, name
     assert not errors
     for trial in trials:
         assert [s for s, _ in study.trial(trial.number).intermediate] == [float(s) for s in range(25)]
+
+
+def test_reports_queued_while_the_thread_polls_are_sent_without_waking_it(client: tp.Client, name: str) -> None:
+    # After a report was sent the background thread looks at its queue every REPORT_POLL_S for
+    # REPORT_LINGER_S: a report queued then must not wake it (that wake-up was most of the call's
+    # cost after a training step), and must still be sent.
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    background = client._background
+    assert background is not None
+    with study.ask() as trial:
+        trial.report(0.5, 0, wait=False)
+        assert trial.flush_reports() is not None
+        end = time.monotonic() + HANG_S
+        while not background._polling:
+            assert time.monotonic() < end, "the background thread never polled after a report"
+            time.sleep(0.001)
+        caller = threading.current_thread()
+        woken_by_caller: list[int] = []
+        notify_all = background._cond.notify_all
+
+        def counting_notify_all() -> None:
+            if threading.current_thread() is caller:
+                woken_by_caller.append(1)
+            notify_all()
+
+        background._cond.notify_all = counting_notify_all  # type: ignore[method-assign]
+        try:
+            trial.report(0.25, 1, wait=False)
+            assert woken_by_caller == []
+            decision = trial.flush_reports()  # answered although nobody woke the thread
+        finally:
+            background._cond.notify_all = notify_all  # type: ignore[method-assign]
+        assert decision is not None and decision.action == "continue"
+        trial.complete(0.25)
+    assert [s for s, _ in study.trial(trial.number).intermediate] == [0.0, 1.0]
+
+
+def test_request_ids_are_unique_and_fresh_in_a_forked_child() -> None:
+    import os
+
+    from tuneport._protocol import new_request_id
+
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids must not repeat the parent's (another prefix)
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    parent = new_request_id()
+    assert len(child) == 32 and child[:20] != parent[:20]

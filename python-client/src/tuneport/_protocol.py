@@ -17,6 +17,7 @@ endpoints before any socket exists.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -61,10 +62,33 @@ def decode(frame: bytes) -> Any:
         raise MalformedMessageError(f"reply is not valid MessagePack: {exc}") from exc
 
 
+class _RequestIds:
+    """Request ids: 32 hex characters, a 80-bit random prefix drawn once per process (again in a
+    forked child) followed by a 48-bit counter. As unique as ``uuid4().hex`` across processes
+    and unguessable without the prefix, but without a ``getrandom`` system call per request:
+    right after a training step (cold caches, an idle CPU) that call alone cost about 40 µs of
+    the non-blocking report's time (docs/BENCHMARKS.md, "The non-blocking report call itself")."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = os.urandom(10).hex()
+        self._count = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def next(self) -> str:
+        # next() on itertools.count is atomic under the GIL: safe from several threads.
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+
+
+_request_ids = _RequestIds()
+
+
 def new_request_id() -> str:
-    """A fresh request id: 128 random bits as 32 hex characters (what ``uuid4().hex`` gives, at a
-    third of its cost: this runs once per request)."""
-    return os.urandom(16).hex()
+    """A fresh request id (32 hex characters, unique per process and request; see ``_RequestIds``)."""
+    return _request_ids.next()
 
 
 class _Nil:
