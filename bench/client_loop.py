@@ -19,6 +19,12 @@ reporting runs right before each measured loop (paired), `--reps` times:
 
     python bench/client_loop.py [--quick] [--reps N]
     python bench/client_loop.py --call-cost      # only the cost of the non-blocking call itself
+    python bench/client_loop.py --hypergradient  # the hypergradient example's epochs, blocking vs not
+
+--hypergradient trains examples/hypergradient_digits.py's MLP (one trial of ``--epochs`` epochs,
+implicit hypergradient with 10 Neumann terms after each epoch, sent with the report) with
+blocking and with non-blocking reports, alternating, ``--reps`` times each, and records the wall
+time of every epoch (bench/results/client-hypergradient.json, section `client-hypergradient`).
 
 Writes bench/results/client-loop.json and the `client-loop` section of docs/BENCHMARKS.md
 (--call-cost: bench/results/client-call.json and the `client-call` section): 3,000
@@ -201,22 +207,101 @@ def call_cost() -> None:
         "|---|---|---|---|---|---|",
         *[f"| {r['mode']} | {r['wall_us_p50']:.1f} | {r['wall_us_p99']:.1f} | {r['cpu_us_p50']:.1f} | {r['cpu_us_p99']:.1f} | {r['load_1m']:.1f} |" for r in runs],
         "",
-        "Spaced calls cost more CPU in the caller itself, not only wall time: on this overloaded machine any code run "
-        "right after a 2 ms sleep is slow (cold caches: building the same request dict, a uuid and a deque append under "
-        "a lock cost 4.6 us back to back and 48 us after a 2 ms sleep, measured the same way; waking the idle background "
-        "thread adds 6-18 us). Back to back the call is well under the goal; spaced, it is not, on this machine.",
+        "Spaced calls cost more CPU in the caller itself, not only wall time: any code run right after a sleep or a "
+        "training step finds cold caches and an idle second CPU (in-process, after 10 ms of torch compute: building "
+        "the request dict 19 us, `os.urandom(16)` for its id 40 us more, waking the idle background thread 40 us more; "
+        "back to back 1-6 us each). The call therefore takes no request id from the kernel (a per-process random prefix "
+        "and a counter) and wakes nobody while reports keep coming: the background thread, once it sent a report, "
+        "looks at its queue every 5 ms for 0.5 s (`REPORT_POLL_S`, `REPORT_LINGER_S` in _client.py).",
     ]
     update_benchmarks_md("client-call", "\n".join(lines))
 
 
+def hypergradient(reps: int, epochs: int) -> None:
+    """Per-epoch wall time of the hypergradient example, blocking against non-blocking reports."""
+    import importlib.util
+
+    import torch
+
+    import tuneport as tp
+
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "hypergradient_digits.py")
+    spec = importlib.util.spec_from_file_location("hypergradient_digits", path)
+    assert spec is not None and spec.loader is not None
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    torch.set_num_threads(1)
+    data = ex.load_data(0)
+    runs: list[dict[str, Any]] = []
+    with Server() as server, tp.connect(server.endpoint) as client:
+        for rep in range(reps):
+            for wait in (True, False) if rep % 2 == 0 else (False, True):
+                study = client.create_study(f"hg-{uuid.uuid4().hex[:8]}", direction="minimize", strategy="hypergradient",
+                                            space=ex.space(), seed=rep)
+                trial = study.ask()
+                stamps = [time.perf_counter()]
+                with trial:
+                    val, _ = ex.train(trial, data, epochs, hypergradients=True, seed=rep, wait=wait,
+                                      on_epoch=lambda _e: stamps.append(time.perf_counter()))
+                    trial.complete(val)
+                moved = len(study.trajectory(trial.number)) - 1
+                epoch_ms = [1000 * (b - a) for a, b in zip(stamps, stamps[1:])]
+                row = {"rep": rep, "wait": wait, "epochs": epochs, "epoch_ms": epoch_ms, "val_loss": val,
+                       "reports_applied": moved, "load_1m": os.getloadavg()[0]}
+                runs.append(row)
+                print(f"rep {rep} {'blocking    ' if wait else 'non-blocking'} epoch p50 {statistics.median(epoch_ms):8.2f} ms  "
+                      f"val {val:.4f}  reports on the trajectory {moved}", flush=True)
+    meta = {"machine": machine(), "reps": reps, "epochs": epochs}
+    write_results("client-hypergradient", runs, meta)
+    update_benchmarks_md("client-hypergradient", render_hypergradient(runs, meta))
+
+
+def render_hypergradient(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    def side(wait: bool) -> tuple[list[float], list[float], list[float]]:
+        rows = [r for r in runs if r["wait"] is wait]
+        epochs = [ms for r in rows for ms in r["epoch_ms"][1:]]  # the first epoch also warms up
+        return epochs, [statistics.median(r["epoch_ms"][1:]) for r in rows], [r["val_loss"] for r in rows]
+
+    lines = [
+        "## The hypergradient example's epochs with blocking and non-blocking reports (`bench/client_loop.py --hypergradient`, issue 19 item 4)",
+        "",
+        f"{meta['machine']}; examples/hypergradient_digits.py's MLP on one CPU thread, one trial of {meta['epochs']} epochs "
+        "per run (training, then the implicit hypergradient of 11 decays with 10 Neumann terms, then the report that "
+        f"carries it), {meta['reps']} runs each way, alternating. Epoch wall time over every epoch but each run's first. "
+        "Command: `nice -n 19 .venv/bin/python bench/client_loop.py --hypergradient`.",
+        "",
+        "| report | epochs | epoch p50 ms [IQR] | per-run median epoch ms | final val loss (each run) |",
+        "|---|---|---|---|---|",
+    ]
+    for wait in (True, False):
+        ep, med, vals = side(wait)
+        lines.append(
+            f"| {'blocking' if wait else 'non-blocking (`wait=False`)'} | {len(ep)} | {statistics.median(ep):.2f} "
+            f"[{percentile(ep, 0.25):.2f}, {percentile(ep, 0.75):.2f}] | {', '.join(f'{m:.2f}' for m in med)} | "
+            f"{', '.join(f'{v:.4f}' for v in vals)} |"
+        )
+    b, nb = statistics.median(side(True)[0]), statistics.median(side(False)[0])
+    # Paired by run: both ways of a rep start from the same seed (same decays, same weights).
+    by_rep = {(r["rep"], r["wait"]): statistics.median(r["epoch_ms"][1:]) for r in runs}
+    ratios = [by_rep[(k, False)] / by_rep[(k, True)] for k, w in by_rep if w and (k, False) in by_rep]
+    lines += ["", f"Non-blocking ÷ blocking epoch p50: {nb / b:.4f} pooled; per rep (same seed both ways) median "
+              f"{statistics.median(ratios):.4f} [{percentile(ratios, 0.25):.4f}, {percentile(ratios, 0.75):.4f}] over {len(ratios)} reps."]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--call-cost", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="shorter loops, 1 and 10 ms steps only")
+    ap.add_argument("--reps", type=int, default=3, help="paired repetitions per row (--hypergradient: runs each way)")
+    ap.add_argument("--call-cost", action="store_true", help="only the cost of the non-blocking call itself")
+    ap.add_argument("--hypergradient", action="store_true", help="the hypergradient example's epoch time, blocking vs non-blocking")
+    ap.add_argument("--epochs", type=int, default=20, help="epochs per run with --hypergradient")
     args = ap.parse_args()
     if args.call_cost:
         call_cost()
+        return
+    if args.hypergradient:
+        hypergradient(args.reps, args.epochs)
         return
     import tuneport as tp
 

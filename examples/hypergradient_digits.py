@@ -12,12 +12,17 @@ which the next epoch trains with. Starting points come from the strategy's base 
     python examples/hypergradient_digits.py --endpoint tcp://127.0.0.1:5555 --trials 3
 
 ``--strategy tpe`` (or random) runs the same loop with fixed decays, for comparison.
+``--no-wait`` sends each report from the client's background thread (``report(..., wait=False)``):
+the epoch loop no longer waits for the round trip, and the server's updated decays are applied at
+the next report, so each epoch trains with the decays of two reports back instead of one
+(``bench/client_loop.py --hypergradient`` measures both).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,10 +88,14 @@ def train(
     seed: int = 0,
     neumann_steps: int = 10,
     alpha: float = 0.05,
+    wait: bool = True,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> tuple[float, float]:
     """Trains one trial for ``epochs`` epochs (Adam, lr 3e-3, batches of 50), reporting the
     validation loss after each; with ``hypergradients`` the report carries dL_val/d(decay) and
-    the server's update sets the decays of the next epoch. Returns (val loss, test loss)."""
+    the server's update sets the decays of the next epoch (with ``wait=False`` the report is
+    queued and its update applied at the next report). ``on_epoch(epoch)`` is called after each
+    epoch's report. Returns (val loss, test loss)."""
     torch.manual_seed(seed * 1000 + trial.number)
     model = Mlp()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -109,16 +118,18 @@ def train(
                 lambda: ce(model(x_va), y_va),
                 list(model.parameters()), wd, neumann_steps=neumann_steps, alpha=alpha,
             )
-            trial.report(val, epoch, hypergradients={k: g.item() for k, g in hg.items()})
+            trial.report(val, epoch, hypergradients={k: g.item() for k, g in hg.items()}, wait=wait)
         else:
-            trial.report(val, epoch)
+            trial.report(val, epoch, wait=wait)
+        if on_epoch is not None:
+            on_epoch(epoch)
     with torch.no_grad():
         test = ce(model(data["x_te"]), data["y_te"]).item()
     return val, test
 
 
 def run_study(client: tp.Client, name: str, strategy: Any, trials: int, epochs: int, data: dict[str, torch.Tensor], seed: int,
-              log: bool = True) -> list[tuple[float, float]]:
+              log: bool = True, wait: bool = True) -> list[tuple[float, float]]:
     """Runs ``trials`` trials of ``epochs`` epochs each; returns each trial's (val, test) loss."""
     hyper = (strategy if isinstance(strategy, str) else strategy["name"]) == "hypergradient"
     study = client.create_study(name, direction="minimize", strategy=strategy, space=space(), seed=seed)
@@ -126,7 +137,7 @@ def run_study(client: tp.Client, name: str, strategy: Any, trials: int, epochs: 
     for trial in study.ask_many(trials):
         t0 = time.perf_counter()
         with trial:
-            val, test = train(trial, data, epochs, hypergradients=hyper, seed=seed)
+            val, test = train(trial, data, epochs, hypergradients=hyper, seed=seed, wait=wait)
             trial.complete(val)
         out.append((val, test))
         if log:
@@ -142,13 +153,14 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-wait", action="store_true", help="non-blocking reports (report(..., wait=False)); see the module doc")
     args = ap.parse_args()
     torch.set_num_threads(1)  # a tiny model: threads cost more than they save
 
     data = load_data(args.seed)
     with tp.connect(args.endpoint) as client:
         print(f"{args.study}: {len(WD_NAMES)} weight decays, strategy {args.strategy}, {args.trials} × {args.epochs} epochs", flush=True)
-        run_study(client, args.study, args.strategy, args.trials, args.epochs, data, args.seed)
+        run_study(client, args.study, args.strategy, args.trials, args.epochs, data, args.seed, wait=not args.no_wait)
         study = client.load_study(args.study)
         best = study.best_trial
         assert best is not None, "no trial completed"

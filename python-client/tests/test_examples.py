@@ -51,6 +51,15 @@ def test_hypergradient_digits_against_a_running_server(server: ServerProcess) ->
     assert out.count("val_loss=") >= 2
     assert "moved over 6 reports" in out  # the trajectory read back from the server
 
+
+def test_hypergradient_digits_with_non_blocking_reports(server: ServerProcess) -> None:
+    # Every queued report reaches the server before the trial completes (complete waits for
+    # them), and the updates they get back are applied: the trajectory has one point per report.
+    out = run(["examples/hypergradient_digits.py", "--endpoint", server.endpoint, "--trials", "1", "--epochs", "4",
+               "--study", "hypergradient-example-no-wait", "--no-wait"])
+    assert out.count("val_loss=") >= 1
+    assert "moved over 4 reports" in out
+
 def test_pruning_digits_asha_promotion_resumes_from_checkpoints(server: ServerProcess) -> None:
     out = run(["examples/pruning_digits.py", "--endpoint", server.endpoint, "--trials", "10", "--max-epochs", "9",
                "--study", "digits-asha-promotion", "--mode", "promotion"])
