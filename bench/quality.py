@@ -68,6 +68,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "turbo8": {"trustRegionFromDim": 8},
     "kb-observed-best": {"believerIncumbent": False},  # the kriging believer before issue 17
     "xi01": {"eiXi": 0.01},  # EI's improvement threshold ξ = 0.01 sd (skopt's and GPyOpt's default)
+    "no-inc": {"incumbentStart": False},  # issue 17: Optuna's L-BFGS-B never moves from the best observed point
+    "roulette": {"startSelection": "roulette"},  # issue 17: Optuna's start selection (best + draws ∝ EI)
+    "optuna-starts": {"incumbentStart": False, "startSelection": "roulette"},  # both: Optuna's effective starts
+    "full-fit": {"maxWarmFitIterations": 50},  # issue 17: every fit to convergence from the warm start, as Optuna
 }
 DURATION_SIGMA = 0.6
 

@@ -25,6 +25,39 @@ export interface AcquisitionOptions {
   readonly nCandidates: number;
   readonly nLocalSearches: number;
   readonly maxAcqIterations: number;
+  /** Whether the best observed point starts a local search (default true; see gp-strategy.ts `incumbentStart`). */
+  readonly incumbentStart?: boolean;
+  /** How the candidates that start local searches are picked (default "top"; see gp-strategy.ts `startSelection`). */
+  readonly startSelection?: "top" | "roulette";
+}
+
+/**
+ * Optuna 5.0's start selection (optim_mixed.optimize_acqf_mixed): the best candidate, then k − 1 more
+ * drawn without replacement with probability ∝ exp(a_c − a_max) (a: the log acquisition), i.e. in
+ * proportion to the acquisition itself. `ranked` holds every scored candidate, best first.
+ */
+export function rouletteStarts(ranked: readonly number[], score: Float64Array, k: number, rng: Rng): number[] {
+  if (ranked.length === 0) return [];
+  const top = score[ranked[0]!]!;
+  const pool = ranked.slice(1);
+  const w = pool.map((c) => Math.exp(score[c]! - top));
+  const out = [ranked[0]!];
+  while (out.length < k) {
+    let total = 0;
+    for (const v of w) total += v;
+    if (!(total > 0)) break;
+    let r = rng.random() * total;
+    let j = -1;
+    // The first positive weight at which the running sum reaches r (the last positive one against rounding).
+    for (let i = 0; i < w.length; i++) {
+      if (!(w[i]! > 0)) continue;
+      j = i;
+      if ((r -= w[i]!) <= 0) break;
+    }
+    out.push(pool[j]!);
+    w[j] = 0;
+  }
+  return out;
 }
 
 /** Bounds of the acquisition search in unit coordinates (categorical dimensions ignore them). */
@@ -147,7 +180,8 @@ export abstract class MixedSearch {
           : snapUnit(dim.dist as NumericDistribution, u[m]!);
       }
     }
-    const order = this.topCandidates(cands, nc, Math.max(1, opts.nLocalSearches - 1));
+    const k = Math.max(1, opts.nLocalSearches - 1);
+    const order = opts.startSelection === "roulette" ? rouletteStarts(this.topCandidates(cands, nc, nc), this.exact, k, rng) : this.topCandidates(cands, nc, k);
     if (order.length === 0) return null;
     const scores = this.exact;
 
@@ -161,7 +195,7 @@ export abstract class MixedSearch {
       break;
     }
     const starts: Float64Array[] = [];
-    if (opts.nLocalSearches > 0) starts.push(Float64Array.from(incumbent));
+    if (opts.nLocalSearches > 0 && opts.incumbentStart !== false) starts.push(Float64Array.from(incumbent));
     for (let k = 0; k < Math.min(opts.nLocalSearches - 1, order.length); k++) {
       const c = order[k]!;
       starts.push(cands.slice(c * d, c * d + d));

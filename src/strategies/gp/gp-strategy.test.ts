@@ -23,7 +23,7 @@ describe("gp strategy", () => {
   it("parses options strictly with Optuna-like defaults", () => {
     expect(defaults).toEqual({
       nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, eiXi: 0,
-      maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
+      incumbentStart: true, startSelection: "top", maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
       maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "level",
     });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();

@@ -43,7 +43,10 @@
  *    dimensions snapped to their grid, categoricals by cell) ranked by LogEI — exactly, but
  *    most candidates are ruled out by a cheap upper bound on their variance before the O(n²)
  *    exact one is computed (see `topCandidates`). The best observed point plus the best
- *    `nLocalSearches − 1` (9) candidates start a local search that alternates L-BFGS on
+ *    `nLocalSearches − 1` (9) candidates start a local search (options `incumbentStart` and
+ *    `startSelection: "roulette"` give Optuna's effective starts instead: its L-BFGS-B never moves
+ *    from the best observed point, and it draws the other starts ∝ EI; neither changed the suite,
+ *    docs/BENCHMARKS.md issue 17 "fidelity") that alternates L-BFGS on
  *    continuous dimensions (at most `maxAcqIterations`, default 30) with an exhaustive
  *    search over each categorical and each discrete dimension of ≤ 32 values; discrete
  *    dimensions with more values are relaxed to continuous during L-BFGS, rounded onto
@@ -105,6 +108,13 @@ export const gpOptions = z
     fullFitEvery: z.number().int().min(1).default(10),
     /** EI's improvement threshold ξ in standard deviations of the modelled losses (see the header). */
     eiXi: z.number().min(0).max(10).default(0),
+    /** Whether the best observed point starts one of the local acquisition searches (issue 17 ablation). */
+    incumbentStart: z.boolean().default(true),
+    /**
+     * The candidates that start local searches: the best `nLocalSearches − 1` ("top"), or Optuna's roulette
+     * (the best, then draws ∝ EI; gp-acquisition.ts `rouletteStarts`).
+     */
+    startSelection: z.enum(["top", "roulette"]).default("top"),
     /** L-BFGS iteration cap of each local acquisition search. */
     maxAcqIterations: z.number().int().min(1).default(30),
     /** Prior on the lengthscales (gp-model.ts): Hvarfner et al.'s dimension-scaled one, or Optuna 5.0's. */
