@@ -1,6 +1,8 @@
 """Multi-objective benchmark (issue 15): tuneport's multi-objective strategies against Optuna 5.0's
 samplers in the same run, on ZDT1-3 (d = 10), DTLZ2 (3 objectives, d = 7), Binh-Korn (two
-constraints) and a real task, `digits_mlp` (a PyTorch MLP on scikit-learn's digits: validation
+constraints), four more classic problems with known fronts (Chankong-Haimes and Tanaka: d = 2,
+two constraints each; Fonseca-Fleming: d = 3; Osyczka-Kravanis: d = 6, six constraints; see their
+functions) and a real task, `digits_mlp` (a PyTorch MLP on scikit-learn's digits: validation
 error against log10 of the parameter count). Writes rows {problem, optimizer, seed, budget,
 hypervolume, hv_max} to bench/results/multiobjective.json (plus `ask_s`: the median time of the
 run's last 10 asks, the suggestion time per trial at n = budget), each run's feasible front to
@@ -19,7 +21,12 @@ the median-hypervolume seed of each optimizer, one PNG per problem and budget.
 
 The hypervolume of every run is measured at one fixed reference point per problem (below), on the
 feasible trials' front; hv_max is the hypervolume of the true front at that point (dense sampling
-of the analytic front), null where it is not computed (Binh-Korn, digits_mlp). Optuna's samplers
+of the analytic front: Tanaka's is the non-dominated part of its two constraint boundaries,
+Osyczka-Kravanis' Deb's five segments), null where it is not computed (Binh-Korn, digits_mlp).
+`--check-fronts N` compares each two-objective analytic front with N uniformly random feasible
+points (none may add hypervolume). Reference points of the added problems: just beyond each
+front's nadir (Chankong-Haimes [230, 0], Tanaka [1.2, 1.2], Fonseca-Fleming [1.1, 1.1],
+Osyczka-Kravanis [-30, 80]). Optuna's samplers
 run as their users run them: NSGAIISampler() defaults, TPESampler(multivariate=True),
 RandomSampler(), and GPSampler() with --gp (slow on 2 cores: --gp-seeds and --gp-max-budget cap
 its runs).
@@ -87,6 +94,42 @@ def binh_korn(x: list[float]) -> tuple[list[float], list[float] | None]:
     return f, c
 
 
+def chankong_haimes(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """Chankong & Haimes 1983 (SRN in Deb 2001, §14.1.1): x, y in [-20, 20]; Pareto set x = -2.5,
+    y in [2.5, 14.79], extended at both ends along the constraint boundaries (true_front)."""
+    a, b = x
+    return [2 + (a - 2) ** 2 + (b - 1) ** 2, 9 * a - (b - 1) ** 2], [a * a + b * b - 225, a - 3 * b + 10]
+
+
+def tanaka(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """Tanaka et al. 1995 (TNK in Deb 2001, §14.1.1): f = x in [0, pi]^2, feasible outside the wavy
+    circle x1^2 + x2^2 = 1 + 0.1 cos(16 atan(x1 / x2)) and inside the disc of radius sqrt(0.5) at
+    (0.5, 0.5); the front is that circle's non-dominated, disconnected arcs."""
+    a, b = x
+    return [a, b], [1 + 0.1 * math.cos(16 * math.atan2(a, b)) - a * a - b * b, (a - 0.5) ** 2 + (b - 0.5) ** 2 - 0.5]
+
+
+def fonseca_fleming(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """Fonseca & Fleming 1995, n = 3, x in [-4, 4]^3; Pareto set x1 = x2 = x3 in [-1/sqrt(3), 1/sqrt(3)]."""
+    s = 1 / math.sqrt(len(x))
+    return [1 - math.exp(-sum((xi - s) ** 2 for xi in x)), 1 - math.exp(-sum((xi + s) ** 2 for xi in x))], None
+
+
+def osyczka_kravanis(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """Osyczka & Kravanis 1995 (OSY in Deb 2001, §14.1.1): 6 variables, 6 constraints; the Pareto set is
+    five line segments (true_front)."""
+    x1, x2, x3, x4, x5, x6 = x
+    f1 = -(25 * (x1 - 2) ** 2 + (x2 - 2) ** 2 + (x3 - 1) ** 2 + (x4 - 4) ** 2 + (x5 - 1) ** 2)
+    f2 = x1 * x1 + x2 * x2 + x3 * x3 + x4 * x4 + x5 * x5 + x6 * x6
+    c = [2 - x1 - x2, x1 + x2 - 6, x2 - x1 - 2, x1 - 3 * x2 - 2, (x3 - 3) ** 2 + x4 - 4, 4 - (x5 - 3) ** 2 - x6]
+    return [f1, f2], c
+
+
+def osy_point(x1: float, x2: float, x3: float, x5: float) -> list[float]:
+    """OSY's objectives at x4 = x6 = 0, where its Pareto set lies."""
+    return osyczka_kravanis([x1, x2, x3, 0.0, x5, 0.0])[0]
+
+
 #: digits_mlp's training set-up (see the module docstring).
 DIGITS_EPOCHS = 4
 _digits_data: Any = None
@@ -123,6 +166,11 @@ def digits_mlp(x: list[float]) -> tuple[list[float], list[float] | None]:
 Param = tuple[str, float, float, bool]
 SPACES: dict[str, list[Param]] = {
     "digits_mlp": [("int", 1, 3, False), ("int", 4, 256, True), ("float", 1e-3, 3e-2, True)],
+    "chankong_haimes": [("float", -20.0, 20.0, False)] * 2,
+    "tanaka": [("float", 0.0, math.pi, False)] * 2,
+    "fonseca_fleming": [("float", -4.0, 4.0, False)] * 3,
+    "osyczka_kravanis": [("float", 0.0, 10.0, False), ("float", 0.0, 10.0, False), ("float", 1.0, 5.0, False),
+                         ("float", 0.0, 6.0, False), ("float", 1.0, 5.0, False), ("float", 0.0, 10.0, False)],
 }
 
 
@@ -137,6 +185,10 @@ PROBLEMS: dict[str, tuple[Evaluate, int, list[float]]] = {
     "dtlz2": (dtlz2, 7, [2.2, 2.2, 2.2]),
     "binh_korn": (binh_korn, 2, [140.0, 55.0]),
     "digits_mlp": (digits_mlp, 3, [1.0, 5.2]),
+    "chankong_haimes": (chankong_haimes, 2, [230.0, 0.0]),
+    "tanaka": (tanaka, 2, [1.2, 1.2]),
+    "fonseca_fleming": (fonseca_fleming, 3, [1.1, 1.1]),
+    "osyczka_kravanis": (osyczka_kravanis, 6, [-30.0, 80.0]),
 }
 #: Problems a bare run includes: all of them.
 DEFAULT_PROBLEMS = list(PROBLEMS)
@@ -193,7 +245,62 @@ def true_front(problem: str, n: int = 2000) -> list[list[float]] | None:
                 a, b = i / m * math.pi / 2, j / m * math.pi / 2
                 pts.append([math.cos(a) * math.cos(b), math.cos(a) * math.sin(b), math.sin(a)])
         return pts
+    if problem == "chankong_haimes":
+        # Interior Pareto points satisfy grad f1 = -grad f2, i.e. x = -2.5; the rest of the front lies
+        # on the two constraint boundaries (the line x = 3y - 10 and the circle of radius 15).
+        curves = [[-2.5, float(y)] for y in np.linspace(-15, 15, 20 * n)]
+        curves += [[3 * float(y) - 10, float(y)] for y in np.linspace(-15, 15, 20 * n)]
+        curves += [[15 * math.cos(float(a)), 15 * math.sin(float(a))] for a in np.linspace(0, 2 * math.pi, 20 * n)]
+        feasible = [chankong_haimes(x)[0] for x in curves if all(c <= 1e-9 for c in chankong_haimes(x)[1] or [])]
+        return nondominated_sweep(feasible)
+    if problem == "tanaka":
+        arcs = []
+        for t in np.linspace(0, math.pi / 2, 20 * n):  # the wavy circle's boundary, by angle atan2(x1, x2)
+            r = math.sqrt(1 + 0.1 * math.cos(16 * t))
+            arcs.append([r * math.sin(t), r * math.cos(t)])
+        for t in np.linspace(0, 2 * math.pi, 20 * n):  # the disc's boundary
+            arcs.append([0.5 + math.sqrt(0.5) * math.cos(t), 0.5 + math.sqrt(0.5) * math.sin(t)])
+        return nondominated_sweep([p for p in arcs if all(c <= 1e-12 for c in tanaka(p)[1] or [])])
+    if problem == "fonseca_fleming":
+        s = 1 / math.sqrt(3)
+        return [fonseca_fleming([float(t)] * 3)[0] for t in np.linspace(-s, s, n)]
+    if problem == "osyczka_kravanis":
+        # Deb 2001, §14.1.1 (OSY): x4 = x6 = 0 and five segments; true_front_check samples the feasible set.
+        segs = [osy_point(5, 1, float(a), 5) for a in np.linspace(1, 5, n)]
+        segs += [osy_point(5, 1, float(a), 1) for a in np.linspace(1, 5, n)]
+        segs += [osy_point(float(a), (float(a) - 2) / 3, 1, 1) for a in np.linspace(4.056, 5, n)]
+        segs += [osy_point(0, 2, float(a), 1) for a in np.linspace(1, 3.732, n)]
+        segs += [osy_point(float(a), 2 - float(a), 1, 1) for a in np.linspace(0, 1, n)]
+        return nondominated_sweep(segs)
     return None
+
+
+def nondominated_sweep(points: Sequence[Sequence[float]]) -> list[list[float]]:
+    """The non-dominated subset of two-objective points (sort by f1, keep strict new minima of f2)."""
+    out: list[list[float]] = []
+    best = math.inf
+    for p in sorted((list(p) for p in points), key=lambda p: (p[0], p[1])):
+        if p[1] < best:
+            out.append(p)
+            best = p[1]
+    return out
+
+
+def check_front(problem: str, samples: int, seed: int = 0) -> tuple[float, float]:
+    """(hv_max, the hypervolume of the true front together with `samples` uniformly random feasible
+    points): equal when no sampled point dominates part of the analytic front (`--check-fronts`)."""
+    evaluate, _, ref = PROBLEMS[problem]
+    truth = true_front(problem)
+    assert truth is not None
+    rng = np.random.default_rng(seed)
+    lows = np.array([lo for _, lo, _, _ in space_of(problem)])
+    highs = np.array([hi for _, _, hi, _ in space_of(problem)])
+    found = []
+    for x in lows + (highs - lows) * rng.random((samples, len(lows))):
+        values, cons = evaluate([float(v) for v in x])
+        if cons is None or all(c <= 0 for c in cons):
+            found.append(values)
+    return hypervolume(truth, ref), hypervolume(nondominated_sweep(truth + found) if len(ref) == 2 else truth + found, ref)
 
 
 def feasible_front(results: list[tuple[list[float], list[float] | None]]) -> list[list[float]]:
@@ -211,6 +318,11 @@ Result = tuple[float, float, list[list[float]]]
 VARIANTS: dict[str, Any] = {
     "ehvi:dim": {"name": "ehvi", "options": {"lengthscalePrior": "dim-scaled"}},
     "parego:dim": {"name": "parego", "options": {"gp": {"lengthscalePrior": "dim-scaled"}}},
+    "parego:sobol": {"name": "parego", "options": {"weights": "sobol"}},
+    "parego:hv": {"name": "parego", "options": {"scalarization": "hypervolume"}},
+    "parego:hv-sobol": {"name": "parego", "options": {"scalarization": "hypervolume", "weights": "sobol"}},
+    "ehvi:cheb": {"name": "ehvi", "options": {"acquisition": "chebyshev"}},
+    "ehvi:cheb-sobol": {"name": "ehvi", "options": {"acquisition": "chebyshev", "weights": "sobol"}},
 }
 
 
@@ -322,7 +434,15 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "multiobjective.json"))
     ap.add_argument("--speed-at", type=int, default=0, metavar="N",
                     help="only time Optuna's --optuna samplers' asks at N trials on prefilled random studies (optuna_ask_s_at)")
+    ap.add_argument("--check-fronts", type=int, default=0, metavar="N",
+                    help="only check each problem's analytic front against N uniformly random feasible points (check_front)")
     a = ap.parse_args()
+    if a.check_fronts:
+        for problem in a.problems.split(","):
+            if true_front(problem) is not None and len(PROBLEMS[problem][2]) == 2:
+                hv, with_samples = check_front(problem, a.check_fronts)
+                print(f"{problem}: hv_max {hv:.6g}, with {a.check_fronts} random points {with_samples:.6g}", flush=True)
+        return
     if a.plot_only:
         plot_fronts(json.loads(Path(a.out).read_text()), json.loads(Path(a.fronts).read_text()), Path(a.plot))
         return

@@ -55,12 +55,32 @@ describe("auto strategy", () => {
     expect(viaAuto.systemAttrs?.auto_phase).toBe("ehvi");
   });
 
-  it("multi-objective: ParEGO by default; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
-    const mo = makeStudy(floats(3), { directions: ["minimize", "minimize"] });
+  it("multi-objective: below mo_objectives_below_dim (8) modelled dimensions, ParEGO's scalarisation of per-objective GPs (ehvi, chebyshev, sobol weights)", () => {
+    expect(defaults.mo_objectives_below_dim).toBe(8);
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const auto = new AutoStrategy(defaults);
+    expect(auto.phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("parego-objectives");
+    expect(auto.phase({ study: makeStudy(floats(8), { directions: dirs }), trials: [] })).toBe("parego");
+    expect(new AutoStrategy({ ...defaults, mo_objectives_below_dim: 0 }).phase({ study: makeStudy(floats(2), { directions: dirs }), trials: [] })).toBe("parego");
+    expect(new AutoStrategy({ ...defaults, mo_model: "tpe" }).phase({ study: makeStudy(floats(2), { directions: dirs }), trials: [] })).toBe("tpe");
+    const mo = makeStudy(floats(3), { directions: dirs });
+    const history = Array.from({ length: 12 }, (_, i) =>
+      makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
+    );
+    const viaAuto = auto.suggest(suggestRequest(mo, history));
+    const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition: "chebyshev", weights: "sobol" })).suggest(suggestRequest(mo, history));
+    expect(viaAuto.params).toEqual(direct.params);
+    expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: "parego-objectives", parego_weights: direct.systemAttrs?.parego_weights });
+    expect(viaAuto.systemAttrs?.ehvi_theta).toHaveLength(2);
+  });
+
+  it("multi-objective: ParEGO by default from 8 modelled dimensions; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
+    const mo = makeStudy(floats(8), { directions: ["minimize", "minimize"] });
     expect(new AutoStrategy(defaults).phase({ study: mo, trials: [] })).toBe("parego");
     expect(defaults).toMatchObject({ mo_model: "parego", mo_nsga2_from: 1_000_000_000 });
     const history = Array.from({ length: 12 }, (_, i) =>
-      makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
+      makeTrial(i, { ...Object.fromEntries(Array.from({ length: 8 }, (_, k) => [`x${k}`, 0.5])), x0: i / 12, x1: (i * 5) % 12 / 12 }, mo.space,
+        { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
     );
     const viaAuto = new AutoStrategy(defaults).suggest(suggestRequest(mo, history));
     const direct = paregoStrategyFactory.create(paregoStrategyFactory.options.parse({})).suggest(suggestRequest(mo, history));

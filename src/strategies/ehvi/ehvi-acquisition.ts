@@ -9,7 +9,14 @@ import { type AcquisitionOptions, MixedSearch, type SearchBox, VAR_FLOOR } from 
 import type { ConstraintModel } from "../gp/gp-constraints.js";
 import type { Dim } from "../gp/gp-dims.js";
 import type { GpPosterior } from "../gp/gp-model.js";
-import type { LogEhvi } from "./ehvi.js";
+
+/** What the search maximises from the objectives' posteriors: LogEhvi (ehvi.ts) or LogChebyshevEi (chebyshev-ei.ts). */
+export interface ObjectivesAcquisition {
+  /** The acquisition at posterior means and standard deviations; with `gradient`, fills dMu/dSigma. */
+  evaluate(mu: ArrayLike<number>, sigma: ArrayLike<number>, gradient?: boolean): number;
+  readonly dMu: Float64Array;
+  readonly dSigma: Float64Array;
+}
 
 /** Candidates predicted per `predictBatch` call. */
 const BLOCK = 64;
@@ -24,7 +31,7 @@ export class EhviSearch extends MixedSearch {
 
   constructor(
     private readonly objectives: readonly GpPosterior[],
-    private readonly ehvi: LogEhvi,
+    private readonly ehvi: ObjectivesAcquisition,
     dims: Dim[],
     opts: AcquisitionOptions,
     box: SearchBox | null = null,

@@ -28,6 +28,12 @@
  *    the smallest sum of standardised objectives), never an earlier configuration on a space with
  *    a continuous dimension. Numerical failure falls back to a uniform random point.
  *
+ * With `acquisition: "chebyshev"` step 6 maximises instead log EI of ParEGO's augmented Chebyshev
+ * scalarisation of the same models (chebyshev-ei.ts: weights per suggestion, random or Sobol, recorded
+ * as `parego_weights`; the objectives normalised by the feasible trials' ranges from an ideal point
+ * `referenceMargin` of the range below their minimum; incumbent the best scalarised feasible value).
+ * `auto` uses it below 8 modelled dimensions (auto-strategy.ts, docs/BENCHMARKS.md run 8).
+ *
  * Two objectives give |front| + 1 boxes, three give (|front| + 1)²; four or more objectives are
  * handed to `parego` (random Chebyshev scalarisations of one GP), whose cost does not grow with
  * the front. A single-objective study is handed to `gp`.
@@ -44,8 +50,9 @@ import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, mod
 import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
 import { gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
-import { paregoStrategyFactory } from "../parego/parego-strategy.js";
-import { EhviSearch } from "./ehvi-acquisition.js";
+import { WEIGHTS_ATTR, paregoStrategyFactory, simplexWeights, sobolWeights } from "../parego/parego-strategy.js";
+import { LogChebyshevEi } from "./chebyshev-ei.js";
+import { EhviSearch, type ObjectivesAcquisition } from "./ehvi-acquisition.js";
 import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
 
 /** The GP settings are the `gp` strategy's (same defaults), plus the reference point's margin. */
@@ -57,6 +64,16 @@ const options = gpOptions
   .extend({
     /** The reference point's distance beyond the feasible nadir, as a share of each objective's range. */
     referenceMargin: z.number().min(0).max(10).default(0.1),
+    /**
+     * "ehvi" (log EHVI, the header) or "chebyshev": log EI of ParEGO's augmented Chebyshev
+     * scalarisation (weights drawn uniformly from the simplex per suggestion, recorded as
+     * `parego_weights`) of the same per-objective models, moment-matched (chebyshev-ei.ts).
+     */
+    acquisition: z.enum(["ehvi", "chebyshev"]).default("ehvi"),
+    /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
+    weights: z.enum(["random", "sobol"]).default("random"),
+    /** ρ of the "chebyshev" acquisition (Knowles 2006: 0.05). */
+    rho: z.number().min(0).max(1).default(0.05),
   })
   .strict();
 export type EhviOptions = z.output<typeof options>;
@@ -69,6 +86,8 @@ interface Choice {
   readonly x: Float64Array;
   readonly thetas: number[][];
   readonly constraintTheta: (number[] | null)[] | null;
+  /** The "chebyshev" acquisition's weights (null under "ehvi"). */
+  readonly weights: number[] | null;
 }
 
 export class EhviStrategy implements Strategy {
@@ -98,6 +117,7 @@ export class EhviStrategy implements Strategy {
       if (choice === null) return null;
       const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas };
       if (choice.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = choice.constraintTheta;
+      if (choice.weights !== null) systemAttrs[WEIGHTS_ATTR] = choice.weights;
       return { x: choice.x, systemAttrs };
     });
   }
@@ -117,6 +137,7 @@ export class EhviStrategy implements Strategy {
     rows.forEach((t, i) => encodeRow(t, dims, X, i * d));
     const inputs: GpInputs = { n, d, X, isCat };
     const losses = rows.map((t) => minimisationForm(directions, t.values as number[]));
+    const weights = this.opts.acquisition === "ehvi" ? null : this.opts.weights === "random" ? simplexWeights(m, req.rng) : sobolWeights(req, "simplex");
     // Standardised columns, one per objective.
     const ys = Array.from({ length: m }, (_, j) => {
       const col = losses.map((v) => v[j]!);
@@ -156,12 +177,13 @@ export class EhviStrategy implements Strategy {
     const point = (i: number) => ys.map((y) => y[i]!);
     const anyFeasible = feasible.some(Boolean);
     const base = rows.map((_, i) => i).filter((i) => !anyFeasible || feasible[i]);
-    const ref = ys.map((y) => {
+    const ranges = ys.map((y) => {
       let lo = Infinity;
       let hi = -Infinity;
       for (const i of base) [lo, hi] = [Math.min(lo, y[i]!), Math.max(hi, y[i]!)];
-      return hi + this.opts.referenceMargin * (hi > lo ? hi - lo : 1);
+      return [lo, hi] as const;
     });
+    const ref = ranges.map(([lo, hi]) => hi + this.opts.referenceMargin * (hi > lo ? hi - lo : 1));
     const front: number[][] = anyFeasible ? base.map(point) : [];
 
     // Kriging believer (step 4).
@@ -187,7 +209,20 @@ export class EhviStrategy implements Strategy {
       if (anyFeasible) front.push(...believed);
     }
 
-    const boxes = nonDominatedBoxes(nonDominated(front), ref);
+    let acquisition: ObjectivesAcquisition;
+    if (weights === null) acquisition = new LogEhvi(nonDominatedBoxes(nonDominated(front), ref));
+    else {
+      // w_j = λ_j (y_j − z_j)/(hi_j − lo_j): ParEGO's normalisation, in the models' units, from an
+      // ideal point z pushed below the feasible minimum by `referenceMargin` of the range (as the
+      // reference point is pushed beyond the nadir). From z = lo itself a point beyond the front's
+      // extreme (y_j < lo_j) barely scores, and the front's ends are never extended.
+      const c = ranges.map(([lo, hi], j) => weights[j]! / (hi > lo ? hi - lo : 1));
+      const e = ranges.map(([lo, hi], j) => -c[j]! * (lo - this.opts.referenceMargin * (hi > lo ? hi - lo : 1)));
+      const values = (anyFeasible ? front : rows.map((_, i) => point(i))).map((y) => LogChebyshevEi.scalarise(y, c, e, this.opts.rho));
+      // While nothing is feasible every point may improve: the worst scalarised value is the incumbent.
+      const best = anyFeasible ? Math.min(...values) : Math.max(...values);
+      acquisition = new LogChebyshevEi(c, e, this.opts.rho, best);
+    }
     // The local search also starts from the best-balanced feasible row (or the least violating one).
     let start = -1;
     let bestKey = Infinity;
@@ -197,10 +232,10 @@ export class EhviStrategy implements Strategy {
     }
     if (start < 0) start = 0;
     const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
-    const search = new EhviSearch(gps, new LogEhvi(boxes), dims, this.opts, null, constraints);
+    const search = new EhviSearch(gps, acquisition, dims, this.opts, null, constraints);
     const x = search.run(req.rng, X.subarray(start * d, start * d + d), exclude);
     if (x === null || !x.every(Number.isFinite)) return null;
-    return { x, thetas, constraintTheta };
+    return { x, thetas, constraintTheta, weights };
   }
 }
 

@@ -7,14 +7,14 @@ import { Rng } from "../../math/rng.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { strategyConformance } from "../../testing/strategy.case.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import { WEIGHTS_ATTR, paregoStrategyFactory, scalarise, simplexWeights } from "./parego-strategy.js";
+import { HV_REFERENCE_MARGIN, WEIGHTS_ATTR, paregoStrategyFactory, scalarise, simplexWeights, weightsFromUnit } from "./parego-strategy.js";
 
 const defaults = paregoStrategyFactory.options.parse({});
 strategyConformance(paregoStrategyFactory, { options: defaults, n: 20, objectives: 2 });
 
 describe("parego", () => {
   it("has Knowles' ρ = 0.05 and refuses unknown options", () => {
-    expect(defaults).toEqual({ rho: 0.05, gp: {} });
+    expect(defaults).toEqual({ rho: 0.05, weights: "random", scalarization: "chebyshev", gp: {} });
     expect(paregoStrategyFactory.options.safeParse({ rh: 1 }).success).toBe(false);
   });
 
@@ -30,6 +30,54 @@ describe("parego", () => {
       }
       for (const x of mean) expect(x).toBeCloseTo(1 / m, 1);
     }
+  });
+
+  it("maps the unit cube onto the simplex and the sphere's positive orthant uniformly (4000 draws)", () => {
+    const rng = new Rng(9, "weights-map");
+    for (const m of [2, 3, 4]) {
+      const simplexMean = new Array<number>(m).fill(0);
+      const sphereMean = new Array<number>(m).fill(0);
+      for (let i = 0; i < 4000; i++) {
+        const u = Array.from({ length: m - 1 }, () => rng.random());
+        const w = weightsFromUnit(u, m, "simplex", () => rng.random());
+        const v = weightsFromUnit(u, m, "sphere", () => rng.random());
+        expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+        expect(Math.hypot(...v)).toBeCloseTo(1, 12);
+        expect([...w, ...v].every((x) => x >= 0)).toBe(true);
+        w.forEach((x, j) => (simplexMean[j]! += x / 4000));
+        v.forEach((x, j) => (sphereMean[j]! += x / 4000));
+      }
+      // Uniform on the simplex: each weight averages 1/m. Uniform on the sphere's orthant: every
+      // coordinate has the same mean (2/π for m = 2, 1/2 for m = 3).
+      for (const x of simplexMean) expect(x).toBeCloseTo(1 / m, 1);
+      for (const x of sphereMean) expect(x).toBeCloseTo(sphereMean[0]!, 1);
+      if (m === 2) expect(sphereMean[0]).toBeCloseTo(2 / Math.PI, 1);
+      if (m === 3) expect(sphereMean[2]).toBeCloseTo(0.5, 1);
+    }
+  });
+
+  it("with weights: sobol, the first 16 suggestions' weights fall one in each sixteenth of [0, 1]; random ones do not (10 seeds)", () => {
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const strata = (options: typeof defaults, seed: number) => {
+      const strategy = paregoStrategyFactory.create(options);
+      const study = makeStudy(space, { seed, directions: dirs, strategy: { name: "parego", options: {} } });
+      const trials: Trial[] = [];
+      for (let i = 0; i < 16; i++) {
+        const s = strategy.suggest(suggestRequest(study, trials));
+        const x = s.params.x as number;
+        trials.push(makeTrial(i, s.params, space, { values: [x, 1 - x], systemAttrs: s.systemAttrs ?? {} }));
+      }
+      return new Set(trials.map((t) => Math.floor(16 * (t.systemAttrs[WEIGHTS_ATTR] as number[])[0]!))).size;
+    };
+    const sobol = paregoStrategyFactory.options.parse({ weights: "sobol" });
+    let randomFull = 0;
+    for (let seed = 0; seed < 10; seed++) {
+      expect(strata(sobol, seed)).toBe(16);
+      if (strata(defaults, seed) === 16) randomFull++;
+    }
+    // 16 i.i.d. draws hit 16 distinct sixteenths with probability 16!/16^16 ≈ 1e-6.
+    expect(randomFull).toBe(0);
   });
 
   it("scalarises by the augmented Chebyshev function of objectives normalised over the feasible trials; constraints pass through", () => {
@@ -55,6 +103,20 @@ describe("parego", () => {
     // No feasible trial: normalised over all COMPLETE trials.
     const none = [makeTrial(0, p, space, { values: [0, 0], constraints: [1] }), makeTrial(1, p, space, { values: [10, 4], constraints: [2] })];
     expect(scalarise(none, dirs, [0.5, 0.5], 0).map((t) => t.value)).toEqual([0.5, 0.5]);
+  });
+
+  it("scalarises by the hypervolume scalarisation: minus the length of the ray from the reference along −λ", () => {
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const p: Params = { x: 0.5 };
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const trials = [makeTrial(0, p, space, { values: [0, 10] }), makeTrial(1, p, space, { values: [4, 0] }), makeTrial(2, p, space, { values: [1, 5] })];
+    const r = 1 + HV_REFERENCE_MARGIN;
+    const v = [0.6, 0.8];
+    const s = scalarise(trials, dirs, v, 0.05, "hypervolume").map((t) => t.value);
+    // Normalised (0, 1), (1, 0), (0.25, 0.5): value max_j (u_j − r) / v_j.
+    expect(s[0]).toBeCloseTo(Math.max(-r / 0.6, (1 - r) / 0.8), 12);
+    expect(s[1]).toBeCloseTo(Math.max((1 - r) / 0.6, -r / 0.8), 12);
+    expect(s[2]).toBeCloseTo(Math.max((0.25 - r) / 0.6, (0.5 - r) / 0.8), 12);
   });
 
   it("uses the constraints (GP × probability of feasibility): beats ParEGO told no constraints on feasible hypervolume (>= 4 of 5 seeds)", () => {

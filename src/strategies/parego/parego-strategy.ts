@@ -1,7 +1,8 @@
 /**
  * ParEGO: Gaussian-process optimisation of several objectives through random scalarisations, the
- * first GP-based multi-objective strategy of issue 15, and `auto`'s choice for several objectives: LogEHVI
- * (../ehvi) came later and lost to it on the suite (docs/BENCHMARKS.md, "Multi-objective", run 6).
+ * first GP-based multi-objective strategy of issue 15, and `auto`'s choice for several objectives from 8
+ * modelled dimensions: LogEHVI (../ehvi) came later and lost to it on the suite (docs/BENCHMARKS.md,
+ * "Multi-objective", run 6).
  *
  * Sources: Knowles, "ParEGO: A Hybrid Algorithm With On-Line Landscape Approximation for
  * Expensive Multiobjective Optimization Problems", IEEE TEC 10(1), 2006, §III-A (each iteration
@@ -19,6 +20,16 @@
  * LogEI, its defaults; `gp` passes options) on it. Normalisation: per objective in minimisation
  * form, (v − min) / (max − min) over the feasible COMPLETE trials (range 0 → 1).
  *
+ * Options tried in docs/BENCHMARKS.md run 8 and kept off by default: `weights: "sobol"` (point
+ * `trialNumber` of a scrambled Sobol sequence, mapped to the simplex by stick breaking, instead of
+ * i.i.d. draws; level with "random" on Binh–Korn, 5/10 seeds) and `scalarization: "hypervolume"`
+ * (Zhang & Golovin, "Random Hypervolume Scalarizations for Provable Multi-Objective Black Box
+ * Optimization", ICML 2020, §3: minus the length of the ray from a reference point, the feasible
+ * nadir plus 10 % of each range, along a direction uniform on the unit sphere; worse on Binh–Korn,
+ * 1/10). What held ParEGO back there was the model, not the weights: one GP on the scalarised
+ * values smooths the Chebyshev kink, and `auto` computes the same scalarisation from per-objective
+ * GPs below 8 dimensions (../ehvi, `acquisition: "chebyshev"`).
+ *
  * Constraints (c ≤ 0 feasible): ParEGO has none; tuneport passes each COMPLETE trial's constraint
  * vector through to the inner `gp` strategy, which multiplies EI by the probability of
  * feasibility of one GP per constraint with the best FEASIBLE f_λ as incumbent (Gardner et al.
@@ -31,13 +42,27 @@ import { z } from "zod";
 import { isFeasibleVector, minimisationForm } from "../../domain/objectives.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import type { Direction, Trial } from "../../domain/trial.js";
-import type { Rng } from "../../math/rng.js";
+import { Rng } from "../../math/rng.js";
+import { sobolPoint } from "../../math/sobol.js";
+import { normalPpf } from "../../math/special.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
 
 const options = z
   .object({
     /** Augmentation weight ρ of the Chebyshev scalarisation (Knowles 2006: 0.05). */
     rho: z.number().min(0).max(1).default(0.05),
+    /**
+     * How a suggestion's weight vector is drawn: "random" (i.i.d. uniform, qParEGO) or "sobol" (point
+     * `trialNumber` of a Sobol sequence scrambled from the study's seed, mapped to the same
+     * distribution; see `weightsFromUnit`).
+     */
+    weights: z.enum(["random", "sobol"]).default("random"),
+    /**
+     * "chebyshev" (Knowles' augmented Chebyshev function from the ideal point, weights on the simplex)
+     * or "hypervolume" (Zhang & Golovin's hypervolume scalarisation from a reference point,
+     * directions on the unit sphere; see `scalarise`).
+     */
+    scalarization: z.enum(["chebyshev", "hypervolume"]).default("chebyshev"),
     /** Options passed to the inner `gp` strategy. */
     gp: z.record(z.string(), z.unknown()).default({}),
   })
@@ -54,12 +79,64 @@ export function simplexWeights(m: number, rng: Rng): number[] {
   return e.map((x) => x / s);
 }
 
+/** The reference point of the hypervolume scalarisation: the feasible nadir pushed out by this share of each range (as `ehvi`'s `referenceMargin`). */
+export const HV_REFERENCE_MARGIN = 0.1;
+
+/**
+ * A weight vector from a point u of [0, 1)^(m−1) by a measure-preserving map, so that a
+ * low-discrepancy u gives evenly spread weights:
+ * - "simplex": uniform on the unit simplex, by stick breaking with the inverse CDF of each
+ *   Beta(1, m − 1 − j) share, λ_j = (1 − Σ_{i<j} λ_i)(1 − (1 − u_j)^{1/(m−1−j)});
+ * - "sphere": uniform on the unit sphere's positive orthant, by the angle (π/2)u₀ for m = 2 and
+ *   Archimedes' map (z = u₀ uniform, azimuth (π/2)u₁) for m = 3; for m ≥ 4 the (m−1) coordinates
+ *   and one more from `extra` are made half-normal and normalised.
+ */
+export function weightsFromUnit(u: ArrayLike<number>, m: number, kind: "simplex" | "sphere", extra: () => number): number[] {
+  if (kind === "simplex") {
+    const w: number[] = [];
+    let rest = 1;
+    for (let j = 0; j < m - 1; j++) {
+      const share = rest * (1 - Math.pow(1 - (u[j] as number), 1 / (m - 1 - j)));
+      w.push(share);
+      rest -= share;
+    }
+    w.push(Math.max(rest, 0));
+    return w;
+  }
+  if (m === 2) {
+    const a = ((u[0] as number) * Math.PI) / 2;
+    return [Math.cos(a), Math.sin(a)];
+  }
+  if (m === 3) {
+    const z = u[0] as number;
+    const a = ((u[1] as number) * Math.PI) / 2;
+    const r = Math.sqrt(Math.max(1 - z * z, 0));
+    return [r * Math.cos(a), r * Math.sin(a), z];
+  }
+  const g = Array.from({ length: m }, (_, j) => Math.abs(normalPpf((1 + (j < m - 1 ? (u[j] as number) : extra())) / 2)));
+  const norm = Math.hypot(...g);
+  return g.map((x) => x / norm);
+}
+
+/** The weights of point `trialNumber` of a Sobol sequence scrambled from the study's seed (`weightsFromUnit`). */
+export function sobolWeights(req: SuggestRequest, kind: "simplex" | "sphere"): number[] {
+  const m = req.study.directions.length;
+  const u = sobolPoint(req.trialNumber % 2 ** 32, m - 1, new Rng(req.study.seed, "parego-weights").int(2 ** 31));
+  return weightsFromUnit(u, m, kind, () => req.rng.random());
+}
+
 /**
  * The scalarised history: COMPLETE trials with a value per objective become one-objective
  * trials whose value is f_λ, keeping their constraints (file header); other trials are passed
  * through without values.
  */
-export function scalarise(trials: readonly Trial[], directions: readonly Direction[], lambda: readonly number[], rho: number): Trial[] {
+export function scalarise(
+  trials: readonly Trial[],
+  directions: readonly Direction[],
+  lambda: readonly number[],
+  rho: number,
+  scalarization: "chebyshev" | "hypervolume" = "chebyshev",
+): Trial[] {
   const m = directions.length;
   const lo = new Array<number>(m).fill(Infinity);
   const hi = new Array<number>(m).fill(-Infinity);
@@ -80,11 +157,13 @@ export function scalarise(trials: readonly Trial[], directions: readonly Directi
     v.forEach((x, j) => {
       const r = (hi[j] as number) - (lo[j] as number);
       const u = r > 0 ? (x - (lo[j] as number)) / r : 0;
-      const w = (lambda[j] as number) * u;
+      // Hypervolume: the ray from the reference 1 + margin along −λ leaves the region u dominates
+      // after min_j (1 + margin − u_j)/λ_j; minimise its negative.
+      const w = scalarization === "chebyshev" ? (lambda[j] as number) * u : (u - 1 - HV_REFERENCE_MARGIN) / Math.max(lambda[j] as number, 1e-12);
       max = Math.max(max, w);
       sum += w;
     });
-    const f = max + rho * sum;
+    const f = scalarization === "chebyshev" ? max + rho * sum : max;
     return { ...t, values: [f], value: f };
   });
 }
@@ -96,10 +175,20 @@ export class ParegoStrategy implements Strategy {
     this.gp = gpStrategyFactory.create(gpStrategyFactory.options.parse(opts.gp));
   }
 
+  /** The weight vector (Chebyshev) or direction (hypervolume) of a suggestion (see the options). */
+  weightsFor(req: SuggestRequest): number[] {
+    const m = req.study.directions.length;
+    const { weights, scalarization } = this.opts;
+    if (weights === "random" && scalarization === "chebyshev") return simplexWeights(m, req.rng);
+    const kind = scalarization === "chebyshev" ? "simplex" : "sphere";
+    if (weights === "sobol") return sobolWeights(req, kind);
+    return weightsFromUnit(Array.from({ length: m - 1 }, () => req.rng.random()), m, kind, () => req.rng.random());
+  }
+
   suggest(req: SuggestRequest): Suggestion {
     const { directions } = req.study;
-    const lambda = simplexWeights(directions.length, req.rng);
-    const trials = scalarise(req.trials, directions, lambda, this.opts.rho);
+    const lambda = this.weightsFor(req);
+    const trials = scalarise(req.trials, directions, lambda, this.opts.rho, this.opts.scalarization);
     const study = { ...req.study, directions: ["minimize"] as Direction[], direction: "minimize" as Direction };
     const s = this.gp.suggest({ ...req, study, trials });
     return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), [WEIGHTS_ATTR]: lambda } };
