@@ -132,21 +132,18 @@ export class LogChebyshevEi {
     const { m } = this;
     const mus = Float64Array.from(mu as ArrayLike<number>);
     const sig = Float64Array.from(sigma as ArrayLike<number>);
-    for (let j = 0; j < m; j++) {
-      const hm = 1e-6 * Math.max(1, Math.abs(mus[j]!));
-      mus[j] = mus[j]! + hm;
+    // Central differences in one coordinate of `at` (mus or sig), stepped back afterwards.
+    const central = (at: Float64Array, j: number, h: number): number => {
+      at[j] = at[j]! + h;
       const up = this.logEiAt(mus, sig);
-      mus[j] = mus[j]! - 2 * hm;
+      at[j] = at[j]! - 2 * h;
       const down = this.logEiAt(mus, sig);
-      mus[j] = mus[j]! + hm;
-      this.dMu[j] = (up - down) / (2 * hm);
-      const hs = 1e-6 * sig[j]!;
-      sig[j] = sig[j]! + hs;
-      const upS = this.logEiAt(mus, sig);
-      sig[j] = sig[j]! - 2 * hs;
-      const downS = this.logEiAt(mus, sig);
-      sig[j] = sig[j]! + hs;
-      this.dSigma[j] = (upS - downS) / (2 * hs);
+      at[j] = at[j]! + h;
+      return (up - down) / (2 * h);
+    };
+    for (let j = 0; j < m; j++) {
+      this.dMu[j] = central(mus, j, 1e-6 * Math.max(1, Math.abs(mus[j]!)));
+      this.dSigma[j] = central(sig, j, 1e-6 * sig[j]!);
     }
     return v;
   }
