@@ -52,8 +52,8 @@ function freePort() {
   });
 }
 
-function cpuMs(pid, thread = false) {
-  const f = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
   const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime + stime, 100 ticks/s
 }
@@ -114,7 +114,6 @@ const loop = async (count) => {
 await loop(Math.min(300, TRIALS)); // warm-up (JIT)
 const requests = TRIALS * (2 + REPORTS);
 const c0 = cpuMs(proc.pid);
-const m0 = cpuMs(proc.pid, true);
 const th0 = threadCpu(proc.pid);
 const t0 = performance.now();
 const client0 = process.cpuUsage();
@@ -125,12 +124,12 @@ const w1 = Number(process.hrtime.bigint() / 1000n);
 const wall = performance.now() - t0;
 const clientCpu = process.cpuUsage(client0);
 const cpu = cpuMs(proc.pid) - c0;
-const cpuMain = cpuMs(proc.pid, true) - m0;
 const byThread = {};
 for (const [tid, { name, ms }] of threadCpu(proc.pid)) {
   const key = tid === String(proc.pid) ? "main (JS)" : name;
   byThread[key] = (byThread[key] ?? 0) + ms - (th0.get(tid)?.ms ?? 0);
 }
+const cpuMain = byThread["main (JS)"];
 const threadsUs = Object.fromEntries(
   Object.entries(byThread)
     .filter(([, ms]) => ms > 0)
@@ -209,7 +208,6 @@ for (let i = 0; i < prof.samples.length; i++) {
 // The shares of the loop's samples are applied to the CPU the process used during the loop.
 const share = Object.fromEntries(Object.entries(perLayer).map(([k, v]) => [k, v / total]));
 // Charged to the main thread's CPU (the profile samples the JS thread; the ZeroMQ I/O thread is the rest).
-const usPerRequest = (cpu * 1000) / requests;
 const usMain = (cpuMain * 1000) / requests;
 const breakdown = Object.fromEntries(Object.entries(share).map(([k, s]) => [k, Math.round(s * usMain * 10) / 10]));
 const top = [...leafSelf.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => ({ frame: k, share: Math.round((v / total) * 1000) / 10 }));

@@ -32,11 +32,12 @@ export class LogChebyshevEi {
   readonly dMu: Float64Array;
   readonly dSigma: Float64Array;
   private readonly m: number;
-  private readonly mean: Float64Array;
+  // Scratch of `moments`: m_j, s_j², E Z_k, Cov(Z_k, Z_l) and the running Cov(max so far, Z_l).
+  private readonly wMean: Float64Array;
+  private readonly wVar: Float64Array;
+  private readonly zMean: Float64Array;
   private readonly cov: Float64Array;
-  /** E Z_k, then (sigma2) s_j², reused by `moments`. */
-  private readonly mu2: Float64Array;
-  private readonly sigma2: Float64Array;
+  private readonly cx: Float64Array;
 
   /**
    * @param c multipliers and `e` offsets taking model units to λ-weighted normalised objectives
@@ -54,10 +55,11 @@ export class LogChebyshevEi {
     this.m = m;
     this.dMu = new Float64Array(m);
     this.dSigma = new Float64Array(m);
-    this.mean = new Float64Array(m);
+    this.wMean = new Float64Array(m);
+    this.wVar = new Float64Array(m);
+    this.zMean = new Float64Array(m);
     this.cov = new Float64Array(m * m);
-    this.mu2 = new Float64Array(m);
-    this.sigma2 = new Float64Array(m);
+    this.cx = new Float64Array(m);
   }
 
   /** The scalarisation S of a point in model units (for the incumbent). */
@@ -74,10 +76,9 @@ export class LogChebyshevEi {
 
   /** Clark's moments of S at posterior means `mu` and standard deviations `sigma`: [mean, variance]. */
   moments(mu: ArrayLike<number>, sigma: ArrayLike<number>): [number, number] {
-    const { m, c, e, rho, mean, cov } = this;
+    const { m, c, e, rho, wMean: mean, wVar: s2, zMean, cov, cx } = this;
     let sumM = 0;
     let sumS2 = 0;
-    const s2 = this.sigma2;
     for (let j = 0; j < m; j++) {
       const mj = (c[j] as number) * (mu[j] as number) + (e[j] as number);
       const sj = (c[j] as number) * (sigma[j] as number);
@@ -88,14 +89,14 @@ export class LogChebyshevEi {
     }
     for (let k = 0; k < m; k++) {
       for (let l = 0; l < m; l++) cov[k * m + l] = (k === l ? s2[k]! : 0) + rho * (s2[k]! + s2[l]!) + rho * rho * sumS2;
-      this.mu2[k] = mean[k]! + rho * sumM;
+      zMean[k] = mean[k]! + rho * sumM;
     }
     // Fold Z_1 … Z_{m−1} into X = Z_0, keeping Cov(X, Z_l) for the terms still to come in row 0.
-    let a = this.mu2[0]!;
+    let a = zMean[0]!;
     let va = cov[0]!;
-    const cx = cov.subarray(0, m).slice();
+    cx.set(cov.subarray(0, m));
     for (let k = 1; k < m; k++) {
-      const b = this.mu2[k]!;
+      const b = zMean[k]!;
       const vb = cov[k * m + k]!;
       const theta2 = va + vb - 2 * cx[k]!;
       if (!(theta2 > 1e-300)) {
