@@ -55,7 +55,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import ROOT, Server, machine, update_benchmarks_md  # noqa: E402
-from suite import PROBLEMS, Params, Problem  # noqa: E402
+from suite import HOLDOUT, PROBLEMS, Params, Problem  # noqa: E402
+
+KNOWN = PROBLEMS + HOLDOUT
 
 TUNEPORT = ["random", "grid", "qmc", "tpe", "cmaes", "gp", "auto"]
 PEERS = ["optuna-random", "optuna-tpe", "optuna-cmaes", "optuna-gp"]
@@ -73,6 +75,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "optuna-starts": {"incumbentStart": False, "startSelection": "roulette"},  # both: Optuna's effective starts
     "full-fit": {"maxWarmFitIterations": 50},  # issue 17: every fit to convergence from the warm start, as Optuna
 }
+# Variants of `auto` (issue 17: the default on problems it was not chosen on): label -> options.
+AUTO_VARIANTS: dict[str, dict[str, Any]] = {
+    "hedge": {"portfolio": "hedge"},  # GP and TPE share the suggestions by how well their proposals ranked
+    "gp": {"portfolio": "off"},  # auto without the portfolio (GP throughout)
+}
 DURATION_SIGMA = 0.6
 
 
@@ -80,12 +87,13 @@ def strategy_of(opt: str) -> tuple[str, dict[str, Any]]:
     name = opt.removeprefix("tuneport-")
     if ":" in name:
         base, label = name.split(":", 1)
-        return base, dict(VARIANTS[label])
+        return base, dict((AUTO_VARIANTS if base == "auto" else VARIANTS)[label])
     return name, {}
 
 
 def known(opt: str) -> bool:
-    return opt in FIELD or (opt.startswith("tuneport-gp:") and opt.split(":", 1)[1] in VARIANTS)
+    return (opt in FIELD or (opt.startswith("tuneport-gp:") and opt.split(":", 1)[1] in VARIANTS)
+            or (opt.startswith("tuneport-auto:") and opt.split(":", 1)[1] in AUTO_VARIANTS))
 
 
 # ---------------------------------------------------------------- optimizers behind one ask/tell shape
@@ -223,7 +231,7 @@ def simulate(asker: Asker, f: Callable[[Params], tuple[float, float]], n: int, w
 
 def run_one(task: tuple[str, str, int, int, int, str]) -> tuple[str, str, int, int, list[float], list[float], float]:
     prob_name, opt, seed, n, workers, endpoint = task
-    prob = next(p for p in PROBLEMS if p.name == prob_name)
+    prob = next(p for p in KNOWN if p.name == prob_name)
     t0 = time.perf_counter()
     asker: Asker = TuneportAsker(endpoint, opt, prob, seed, n) if opt.startswith("tuneport-") else OptunaAsker(opt, prob, seed)
     obs, true = simulate(asker, prob.make(seed), n, workers, seed)
@@ -250,13 +258,13 @@ def bests_of(obs: Sequence[float], true: Sequence[float], budgets: list[int]) ->
 def analyse(bests: dict[Key, dict[int, float]], budgets: list[int]) -> dict[str, Any]:
     from scipy.stats import mannwhitneyu, rankdata, wilcoxon
 
-    order = [p.name for p in PROBLEMS]
+    order = [p.name for p in KNOWN]
     problems = sorted({k[0] for k in bests}, key=order.index)
     optimizers = sorted({k[1] for k in bests}, key=lambda o: (FIELD.index(o) if o in FIELD else len(FIELD), o))
     modes = sorted({k[3] for k in bests})
     f_star: dict[str, float] = {}
     for p in problems:
-        prob = next(q for q in PROBLEMS if q.name == p)
+        prob = next(q for q in KNOWN if q.name == p)
         f_star[p] = prob.f_star if prob.f_star is not None else min(min(v.values()) for k, v in bests.items() if k[0] == p and v)
     runs: list[dict[str, Any]] = []
     regret: dict[tuple[str, str, int, int], dict[int, float]] = {}  # (p, o, w, b) -> seed -> regret
@@ -333,7 +341,7 @@ def analyse(bests: dict[Key, dict[int, float]], budgets: list[int]) -> dict[str,
 
 def markdown(res: dict[str, Any], budgets: list[int], meta: dict[str, Any]) -> str:
     lines = [f"Machine: {meta['machine']}. Command: `{meta['command']}` ({meta['wall_s']:.0f} s wall). {meta['reduced']}", ""]
-    unknown = [p for p in res["problems"] if next(q for q in PROBLEMS if q.name == p).f_star is None]
+    unknown = [p for p in res["problems"] if next(q for q in KNOWN if q.name == p).f_star is None]
     if unknown:
         lines.append("f* of the real tasks is the best value any run found: "
                      + ", ".join(f"`{p}` {res['f_star'][p]:.6g}" for p in unknown) + ".")
@@ -414,7 +422,7 @@ def ablation_md(res: dict[str, Any], budgets: list[int]) -> list[str]:
             cells = {o: res["table"].get(f"{p}|{o}|{w}|{b}") for o in trio}
             if not all(cells.values()):
                 continue
-            meta = next(q for q in PROBLEMS if q.name == p)
+            meta = next(q for q in KNOWN if q.name == p)
             win = min(trio, key=lambda o: cells[o]["median_regret"])  # type: ignore[index]
             rows.append(f"| {p} | {meta.family} | {meta.dim} | {meta.cat_share:.2f} | "
                         + " | ".join(("**%.3g**" if o == win else "%.3g") % cells[o]["median"] for o in trio) + f" | {win} |")  # type: ignore[index]
@@ -437,6 +445,7 @@ def main() -> None:
     ap.add_argument("--cap", action="append", default=[], help="OPT=N: largest budget of optimizer OPT (repeatable)")
     ap.add_argument("--par-cap", type=int, default=0, help="largest budget of every optimizer in the parallel modes (0: none)")
     ap.add_argument("--problems", help="comma-separated subset of problems")
+    ap.add_argument("--holdout", action="store_true", help="run the held-out problems (suite.HOLDOUT) instead of the suite")
     ap.add_argument("--optimizers", help="comma-separated optimizers (default: the whole field)")
     ap.add_argument("--merge", action="store_true", help="keep the run sets of --out that this invocation does not run")
     ap.add_argument("--merge-from", action="append", default=[],
@@ -460,9 +469,9 @@ def main() -> None:
         seeds = list(range(args.seed_from, args.seed_from + args.seeds))
         par_seeds = list(range(args.seed_from, args.seed_from + args.par_seeds))
         modes = [int(w) for w in args.workers.split(",")]
-        problems = args.problems.split(",") if args.problems else [p.name for p in PROBLEMS]
+        problems = args.problems.split(",") if args.problems else [p.name for p in (HOLDOUT if args.holdout else PROBLEMS)]
         optimizers = args.optimizers.split(",") if args.optimizers else FIELD
-        bad = [o for o in optimizers if not known(o)] + [p for p in problems if p not in {q.name for q in PROBLEMS}]
+        bad = [o for o in optimizers if not known(o)] + [p for p in problems if p not in {q.name for q in KNOWN}]
         if bad:
             ap.error(f"unknown optimizers or problems {bad}")
         caps = {k: int(v) for k, v in (c.split("=") for c in args.cap)}
@@ -488,7 +497,7 @@ def main() -> None:
     for w in modes:
         for p in problems:
             for o in optimizers:
-                prob = next(q for q in PROBLEMS if q.name == p)
+                prob = next(q for q in KNOWN if q.name == p)
                 n = min(max(budgets), caps.get(o, max(budgets)), prob.max_budget)
                 if w > 1 and args.par_cap:
                     n = min(n, args.par_cap)
@@ -497,7 +506,7 @@ def main() -> None:
     # Seed-major order: every seed is finished for the whole field before the next starts, so a run
     # stopped early (2 shared cores) still holds complete, comparable seeds; slow runs first within one.
     slow = lambda o: o.endswith("-gp") or ":" in o or o.endswith("-auto")  # noqa: E731
-    tasks.sort(key=lambda t: (t[4], t[2], not slow(t[1]), -len(next(q for q in PROBLEMS if q.name == t[0]).space), t[0]))
+    tasks.sort(key=lambda t: (t[4], t[2], not slow(t[1]), -len(next(q for q in KNOWN if q.name == t[0]).space), t[0]))
     curves: dict[Key, tuple[list[float], list[float]]] = {}
     secs: dict[str, float] = {}
     if not args.quick:
@@ -543,7 +552,7 @@ def main() -> None:
             cut.append(f"budgets {budgets}")
         for o, c in sorted(caps.items()):
             cut.append(f"{o} ran {c} trials per run")
-        for q in PROBLEMS:
+        for q in KNOWN:
             if q.name in problems and q.max_budget < max(budgets):
                 cut.append(f"{q.name} ran {q.max_budget} trials per run (an evaluation costs ≈ 0.2 s CPU)")
         if args.par_cap:
@@ -576,7 +585,7 @@ def main() -> None:
     meta = {"machine": machine(), "budgets": budgets, "seeds": seeds, "par_seeds": par_seeds, "workers": modes, "wall_s": wall,
             "quick": args.quick, "command": cmd, "reduced": reduced.strip(), "f_star": res["f_star"], "mean_rank": res["ranks"],
             "optimizer_seconds": secs, "versus": res["versus"], "wilcoxon": res["tests"], "normalised_regret": res["table"],
-            "problems": {p.name: {"family": p.family, "dim": p.dim, "cat_share": p.cat_share} for p in PROBLEMS}}
+            "problems": {p.name: {"family": p.family, "dim": p.dim, "cat_share": p.cat_share} for p in KNOWN}}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump({"meta": meta, "runs": res["runs"]}, fh, indent=1)

@@ -12,6 +12,8 @@ import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});
 strategyConformance(autoStrategyFactory, { options: { ...defaults, gp_until: 15 }, n: 25 });
+// The hedge portfolio: GP and TPE arms from trial 10 on.
+strategyConformance(autoStrategyFactory, { options: { ...defaults, portfolio: "hedge" }, n: 25 });
 // Multi-objective: MOTPE, then NSGA-II from trial 20 (both phases inside the simulated budget);
 // ParEGO (the default model) is in the conformance suite of its own (parego-strategy.test.ts).
 strategyConformance(autoStrategyFactory, { options: { ...defaults, mo_model: "tpe", mo_nsga2_from: 20 }, n: 30, objectives: 2 });
@@ -111,5 +113,62 @@ describe("auto strategy", () => {
   it("is the default and refuses unknown options", () => {
     expect(defaults).toMatchObject({ gp_until: 1_000_000_000 });
     expect(() => autoStrategyFactory.options.parse({ nope: 1 })).toThrow();
+  });
+
+  describe("hedge portfolio", () => {
+    const hedge = { ...defaults, portfolio: "hedge" as const };
+    const study = makeStudy(floats(2));
+    // Ten random-start trials valued 10..19, then proposals by arm with the given values.
+    const history = (proposals: readonly (readonly ["gp" | "tpe", number, (readonly number[])?])[]): Trial[] => {
+      const start = Array.from({ length: 10 }, (_, i) => makeTrial(i, { x0: i / 10, x1: 0.5 }, study.space, { value: 10 + i }));
+      return start.concat(
+        proposals.map(([arm, value, constraints], k) =>
+          makeTrial(10 + k, { x0: 0.05 + k / 40, x1: 0.3 }, study.space, { value, constraints: constraints ?? null, systemAttrs: { auto_arm: arm } }),
+        ),
+      );
+    };
+
+    it("gives the arm whose proposals rank better the larger share, never beyond the floor; ranks, not values", () => {
+      const auto = new AutoStrategy(hedge);
+      expect(auto.hedgeShare({ study, trials: history([]) })).toBe(0.5);
+      const gpAhead = history([["gp", 1], ["tpe", 30], ["gp", 2], ["tpe", 40], ["gp", 0.5], ["tpe", 50]]);
+      expect(auto.hedgeShare({ study, trials: gpAhead })).toBe(1 - defaults.portfolio_floor);
+      const tpeAhead = history([["gp", 30], ["tpe", 1], ["gp", 40], ["tpe", 2], ["gp", 50], ["tpe", 0.5]]);
+      expect(auto.hedgeShare({ study, trials: tpeAhead })).toBe(defaults.portfolio_floor);
+      // Scaling the objective changes nothing; maximising mirrors it.
+      const scaled = history([["gp", 1e6], ["tpe", 3e7], ["gp", 2e6]]).map((t, i) => (i < 10 ? { ...t, value: (t.value as number) * 1e6, values: [(t.value as number) * 1e6] } : t));
+      const plain = history([["gp", 1], ["tpe", 30], ["gp", 2]]);
+      expect(auto.hedgeShare({ study, trials: scaled })).toBeCloseTo(auto.hedgeShare({ study, trials: plain }), 12);
+      const max = makeStudy(floats(2), { direction: "maximize" });
+      expect(auto.hedgeShare({ study: max, trials: gpAhead })).toBe(defaults.portfolio_floor);
+    });
+
+    it("scores only the latest portfolio_window proposals of each arm, and an infeasible proposal as beating nothing", () => {
+      const auto = new AutoStrategy({ ...hedge, portfolio_window: 2 });
+      // GP's early proposals were good, its last two bad; TPE's were middling throughout.
+      const turned = history([["gp", 0], ["gp", 0.1], ["tpe", 14.5], ["tpe", 14.5], ["gp", 99], ["gp", 98]]);
+      expect(auto.hedgeShare({ study, trials: turned })).toBeLessThan(0.5);
+      const infeasible = history([["gp", 0, [1]], ["tpe", 14.5, [-1]], ["gp", 0, [2]], ["tpe", 14.5, [-1]]]);
+      expect(auto.hedgeShare({ study, trials: infeasible })).toBeLessThan(0.5);
+    });
+
+    it("marks each model-based suggestion with its arm; off by default, before the random start ends and under a scheduler", () => {
+      const withArms = (opts: typeof hedge, s = study, n = 30) => {
+        const trials: Trial[] = [];
+        for (let i = 0; i < n; i++) {
+          const sug = new AutoStrategy(opts).suggest(suggestRequest(s, trials));
+          const x = sug.params as { x0: number; x1: number };
+          trials.push(makeTrial(i, sug.params, s.space, { value: (x.x0 - 0.3) ** 2 + (x.x1 - 0.7) ** 2, systemAttrs: sug.systemAttrs ?? {} }));
+        }
+        return trials.map((t) => t.systemAttrs.auto_arm);
+      };
+      const arms = withArms(hedge);
+      expect(arms.slice(0, 10).every((a) => a === undefined)).toBe(true);
+      expect(arms.slice(10).every((a) => a === "gp" || a === "tpe")).toBe(true);
+      expect(new Set(arms.slice(10)).size).toBe(2);
+      expect(withArms(defaults, study, 12).every((a) => a === undefined)).toBe(true);
+      const scheduled = makeStudy(floats(2), { scheduler: { name: "median", options: {} } });
+      expect(withArms(hedge, scheduled, 12).every((a) => a === undefined)).toBe(true);
+    });
   });
 });

@@ -54,6 +54,7 @@
  */
 import { z } from "zod";
 import { isSingleValue } from "../../domain/distributions.js";
+import { isFeasibleVector } from "../../domain/objectives.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
 import { nsga2StrategyFactory } from "../nsga2/nsga2-strategy.js";
 import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
@@ -65,6 +66,14 @@ import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 const MO_NSGA2_FROM = 1_000_000_000;
 /** Default of `mo_objectives_below_dim` (see the header): per-objective models on DTLZ2 (d = 7), not on ZDT (d = 10). */
 const MO_OBJECTIVES_BELOW_DIM = 8;
+/** Defaults of the hedge portfolio (see `hedgeShare`). */
+const PORTFOLIO_WINDOW = 8;
+const PORTFOLIO_FLOOR = 0.2;
+const PORTFOLIO_TEMPERATURE = 0.1;
+/** Trials that must have a result before the hedge starts (the GP's and TPE's random start). */
+const PORTFOLIO_START = 10;
+/** System attribute naming the arm that proposed a trial while the hedge ran. */
+export const PORTFOLIO_ARM_ATTR = "auto_arm";
 /** The `ehvi` options of the "parego-objectives" phase. */
 const PAREGO_OBJECTIVES = { acquisition: "chebyshev", weights: "sobol" } as const;
 
@@ -84,6 +93,18 @@ const options = z
      * "tpe" (TPE throughout). Chosen on bench/multifidelity.py (see the header).
      */
     with_scheduler: z.enum(["gp", "tpe"]).default("gp"),
+    /**
+     * Single-objective studies without a scheduler, once the GP phase is model-based: "hedge" gives
+     * each suggestion to GP or TPE by how well each one's recent proposals ranked (see `hedgeShare`);
+     * "off" keeps GP. See the header for the evidence behind the default.
+     */
+    portfolio: z.enum(["off", "hedge"]).default("off"),
+    /** The hedge: how many of each arm's latest COMPLETE proposals score it. */
+    portfolio_window: z.number().int().min(1).default(PORTFOLIO_WINDOW),
+    /** The hedge: the smallest share either arm keeps, so a lagging arm can come back. */
+    portfolio_floor: z.number().min(0).max(0.5).default(PORTFOLIO_FLOOR),
+    /** The hedge: temperature of the logistic map from the score difference to GP's share. */
+    portfolio_temperature: z.number().positive().default(PORTFOLIO_TEMPERATURE),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: z.record(z.string(), z.unknown()).default({}),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
@@ -154,8 +175,74 @@ export class AutoStrategy implements Strategy {
     return n < this.opts.gp_until ? "gp" : "tpe";
   }
 
+  /**
+   * GP's share of the next suggestion under the hedge, or null when the hedge does not apply. Each
+   * arm's score is the mean, over its latest `portfolio_window` COMPLETE proposals (trials whose
+   * `auto_arm` names it), of the share of earlier-numbered COMPLETE trials that proposal beat (an
+   * infeasible proposal beats none, and is beaten by every feasible one), with a prior of one
+   * proposal at ½. GP's share is the logistic of the score difference over `portfolio_temperature`,
+   * kept within [floor, 1 − floor]. Both arms model every trial, so a proposal's rank measures the
+   * arm, not its data. A rank, not a value: invariant to the objective's scale.
+   */
+  hedgeShare(req: Pick<SuggestRequest, "study" | "trials">): number {
+    const sign = req.study.direction === "minimize" ? 1 : -1;
+    const w = this.opts.portfolio_window;
+    const picked: Record<string, number[]> = { gp: [], tpe: [] };
+    for (let i = req.trials.length - 1; i >= 0 && (picked.gp!.length < w || picked.tpe!.length < w); i--) {
+      const t = req.trials[i]!;
+      const arm = t.systemAttrs[PORTFOLIO_ARM_ATTR];
+      if (t.state !== "COMPLETE" || (arm !== "gp" && arm !== "tpe") || picked[arm]!.length >= w) continue;
+      picked[arm]!.push(i);
+    }
+    const beat = (i: number): number | null => {
+      const t = req.trials[i]!;
+      const ok = isFeasibleVector(t.constraints);
+      const v = sign * (t.value ?? Infinity);
+      let earlier = 0;
+      let beaten = 0;
+      for (let j = 0; j < i; j++) {
+        const o = req.trials[j]!;
+        if (o.state !== "COMPLETE" || o.value === null) continue;
+        earlier++;
+        const oOk = isFeasibleVector(o.constraints);
+        if (!ok) continue;
+        if (!oOk) beaten++;
+        else {
+          const ov = sign * o.value;
+          beaten += ov > v ? 1 : ov === v ? 0.5 : 0;
+        }
+      }
+      return earlier === 0 ? null : beaten / earlier;
+    };
+    const score = (idx: number[]): number => {
+      let sum = 0.5;
+      let n = 1;
+      for (const i of idx) {
+        const u = beat(i);
+        if (u !== null) (sum += u), n++;
+      }
+      return sum / n;
+    };
+    const share = 1 / (1 + Math.exp(-(score(picked.gp!) - score(picked.tpe!)) / this.opts.portfolio_temperature));
+    const floor = this.opts.portfolio_floor;
+    return Math.min(1 - floor, Math.max(floor, share));
+  }
+
+  /** Whether the hedge decides this GP-phase request (single objective, no scheduler, past the random start). */
+  private hedging(req: Pick<SuggestRequest, "study" | "trials">): boolean {
+    if (this.opts.portfolio === "off" || req.study.scheduler !== null) return false;
+    let finished = 0;
+    for (const t of req.trials) if (t.state === "COMPLETE" || t.state === "PRUNED") finished++;
+    return finished >= PORTFOLIO_START;
+  }
+
   suggest(req: SuggestRequest): Suggestion {
     const phase = this.phase(req);
+    if (phase === "gp" && this.hedging(req)) {
+      const arm = req.rng.random() < this.hedgeShare(req) ? "gp" : "tpe";
+      const s = (arm === "gp" ? this.gp : this.tpe).suggest(req);
+      return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: arm, [PORTFOLIO_ARM_ATTR]: arm } };
+    }
     const strategies = { gp: this.gp, tpe: this.tpe, nsga2: this.nsga2, parego: this.parego, "parego-objectives": this.paregoObjectives, ehvi: this.ehvi };
     const s = strategies[phase].suggest(req);
     return { params: s.params, systemAttrs: { ...(s.systemAttrs ?? {}), auto_phase: phase } };
