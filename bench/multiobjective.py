@@ -323,6 +323,7 @@ VARIANTS: dict[str, Any] = {
     "parego:hv-sobol": {"name": "parego", "options": {"scalarization": "hypervolume", "weights": "sobol"}},
     "ehvi:cheb": {"name": "ehvi", "options": {"acquisition": "chebyshev"}},
     "ehvi:cheb-sobol": {"name": "ehvi", "options": {"acquisition": "chebyshev", "weights": "sobol"}},
+    "ehvi:alt-sobol": {"name": "ehvi", "options": {"acquisition": "alternate", "weights": "sobol"}},
 }
 
 

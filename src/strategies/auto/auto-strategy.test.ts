@@ -8,7 +8,7 @@ import { GENERATION_ATTR } from "../nsga2/nsga2-strategy.js";
 import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
-import { AutoStrategy, autoStrategyFactory } from "./auto-strategy.js";
+import { AutoStrategy, autoStrategyFactory, type AutoOptions } from "./auto-strategy.js";
 
 const defaults = autoStrategyFactory.options.parse({});
 strategyConformance(autoStrategyFactory, { options: { ...defaults, gp_until: 15 }, n: 25 });
@@ -57,23 +57,32 @@ describe("auto strategy", () => {
     expect(viaAuto.systemAttrs?.auto_phase).toBe("ehvi");
   });
 
-  it("multi-objective: below mo_objectives_below_dim (8) modelled dimensions, ParEGO's scalarisation of per-objective GPs (ehvi, chebyshev, sobol weights)", () => {
+  it("multi-objective: below mo_objectives_below_dim (8) modelled dimensions, per-objective GPs: two objectives alternate ParEGO's scalarisation (sobol weights) with EHVI, three use the scalarisation", () => {
     expect(defaults.mo_objectives_below_dim).toBe(8);
+    expect(defaults.mo_alternate_below_objectives).toBe(3);
     const dirs: Direction[] = ["minimize", "minimize"];
+    const three: Direction[] = ["minimize", "minimize", "minimize"];
     const auto = new AutoStrategy(defaults);
-    expect(auto.phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("parego-objectives");
+    expect(auto.phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("objectives-alternate");
+    expect(auto.phase({ study: makeStudy(floats(7), { directions: three }), trials: [] })).toBe("parego-objectives");
+    expect(new AutoStrategy({ ...defaults, mo_alternate_below_objectives: 0 }).phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("parego-objectives");
     expect(auto.phase({ study: makeStudy(floats(8), { directions: dirs }), trials: [] })).toBe("parego");
     expect(new AutoStrategy({ ...defaults, mo_objectives_below_dim: 0 }).phase({ study: makeStudy(floats(2), { directions: dirs }), trials: [] })).toBe("parego");
     expect(new AutoStrategy({ ...defaults, mo_model: "tpe" }).phase({ study: makeStudy(floats(2), { directions: dirs }), trials: [] })).toBe("tpe");
-    const mo = makeStudy(floats(3), { directions: dirs });
-    const history = Array.from({ length: 12 }, (_, i) =>
-      makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12] }),
-    );
-    const viaAuto = auto.suggest(suggestRequest(mo, history));
-    const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition: "chebyshev", weights: "sobol" })).suggest(suggestRequest(mo, history));
-    expect(viaAuto.params).toEqual(direct.params);
-    expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: "parego-objectives", parego_weights: direct.systemAttrs?.parego_weights });
-    expect(viaAuto.systemAttrs?.ehvi_theta).toHaveLength(2);
+    const history = (directions: Direction[]) => {
+      const mo = makeStudy(floats(3), { directions });
+      return { mo, trials: Array.from({ length: 12 }, (_, i) =>
+        makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12, 0.3].slice(0, directions.length) }),
+      ) };
+    };
+    for (const [directions, acquisition, phase] of [[dirs, "alternate", "objectives-alternate"], [three, "chebyshev", "parego-objectives"]] as const) {
+      const { mo, trials } = history([...directions]);
+      const viaAuto = auto.suggest(suggestRequest(mo, trials));
+      const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition, weights: "sobol" })).suggest(suggestRequest(mo, trials));
+      expect(viaAuto.params).toEqual(direct.params);
+      expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: phase, parego_weights: direct.systemAttrs?.parego_weights });
+      expect(viaAuto.systemAttrs?.ehvi_theta).toHaveLength(directions.length);
+    }
   });
 
   it("multi-objective: ParEGO by default from 8 modelled dimensions; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
@@ -153,7 +162,7 @@ describe("auto strategy", () => {
     });
 
     it("marks each model-based suggestion with its arm; off by default, before the random start ends and under a scheduler", () => {
-      const withArms = (opts: typeof hedge, s = study, n = 30) => {
+      const withArms = (opts: AutoOptions, s = study, n = 30) => {
         const trials: Trial[] = [];
         for (let i = 0; i < n; i++) {
           const sug = new AutoStrategy(opts).suggest(suggestRequest(s, trials));

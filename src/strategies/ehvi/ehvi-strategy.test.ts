@@ -112,6 +112,20 @@ describe("ehvi", () => {
     expect(wins).toBeGreaterThanOrEqual(4);
   });
 
+  it("acquisition alternate: the Chebyshev acquisition (Sobol weights by half the trial number) on even trials, EHVI's own suggestion on odd ones", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const alt = ehviStrategyFactory.options.parse({ acquisition: "alternate", weights: "sobol" });
+    const trials = run(ehviStrategyFactory, alt, 7, 3, dirs, 14, zdt1);
+    for (const t of trials.slice(10)) expect(t.systemAttrs.parego_weights === undefined).toBe(t.number % 2 === 1);
+    const study = makeStudy(cube(3), { seed: 7, directions: dirs, strategy: { name: "ehvi", options: {} } });
+    const odd = trials.slice(0, 11);
+    const plain = ehviStrategyFactory.create(defaults).suggest(suggestRequest(study, odd));
+    expect(ehviStrategyFactory.create(alt).suggest(suggestRequest(study, odd)).params).toEqual(plain.params);
+    const w12 = trials[12]!.systemAttrs.parego_weights as number[];
+    const w10 = trials[10]!.systemAttrs.parego_weights as number[];
+    expect(w12).not.toEqual(w10);
+  });
+
   it("hands one objective to gp and four to parego", () => {
     const one = run(ehviStrategyFactory, defaults, 1, 2, ["minimize"], 12, (x) => ({ values: [x[0]! + x[1]!] }));
     expect(one[11]!.systemAttrs.gp_theta).toBeDefined();

@@ -33,6 +33,9 @@
  * as `parego_weights`; the objectives normalised by the feasible trials' ranges from an ideal point
  * `referenceMargin` of the range below their minimum; incumbent the best scalarised feasible value).
  * `auto` uses it below 8 modelled dimensions (auto-strategy.ts, docs/BENCHMARKS.md run 8).
+ * `acquisition: "alternate"` uses the Chebyshev acquisition on even trial numbers (its Sobol weights
+ * then indexed by half the trial number, so they stay one low-discrepancy sequence) and log EHVI on
+ * odd ones: the scalarisation extends the front's ends, EHVI fills its gaps.
  *
  * Two objectives give |front| + 1 boxes, three give (|front| + 1)²; four or more objectives are
  * handed to `parego` (random Chebyshev scalarisations of one GP), whose cost does not grow with
@@ -69,7 +72,7 @@ const options = gpOptions
      * scalarisation (weights drawn uniformly from the simplex per suggestion, recorded as
      * `parego_weights`) of the same per-objective models, moment-matched (chebyshev-ei.ts).
      */
-    acquisition: z.enum(["ehvi", "chebyshev"]).default("ehvi"),
+    acquisition: z.enum(["ehvi", "chebyshev", "alternate"]).default("ehvi"),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
     weights: z.enum(["random", "sobol"]).default("random"),
     /** ρ of the "chebyshev" acquisition (Knowles 2006: 0.05). */
@@ -137,7 +140,10 @@ export class EhviStrategy implements Strategy {
     rows.forEach((t, i) => encodeRow(t, dims, X, i * d));
     const inputs: GpInputs = { n, d, X, isCat };
     const losses = rows.map((t) => minimisationForm(directions, t.values as number[]));
-    const weights = this.opts.acquisition === "ehvi" ? null : this.opts.weights === "random" ? simplexWeights(m, req.rng) : sobolWeights(req, "simplex");
+    const acq = this.opts.acquisition;
+    const chebyshev = acq === "chebyshev" || (acq === "alternate" && req.trialNumber % 2 === 0);
+    const index = acq === "alternate" ? Math.floor(req.trialNumber / 2) : req.trialNumber;
+    const weights = !chebyshev ? null : this.opts.weights === "random" ? simplexWeights(m, req.rng) : sobolWeights(req, "simplex", index);
     // Standardised columns, one per objective.
     const ys = Array.from({ length: m }, (_, j) => {
       const col = losses.map((v) => v[j]!);

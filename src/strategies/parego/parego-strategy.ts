@@ -118,10 +118,10 @@ export function weightsFromUnit(u: ArrayLike<number>, m: number, kind: "simplex"
   return g.map((x) => x / norm);
 }
 
-/** The weights of point `trialNumber` of a Sobol sequence scrambled from the study's seed (`weightsFromUnit`). */
-export function sobolWeights(req: SuggestRequest, kind: "simplex" | "sphere"): number[] {
+/** The weights of point `index` (default the trial number) of a Sobol sequence scrambled from the study's seed (`weightsFromUnit`). */
+export function sobolWeights(req: SuggestRequest, kind: "simplex" | "sphere", index = req.trialNumber): number[] {
   const m = req.study.directions.length;
-  const u = sobolPoint(req.trialNumber % 2 ** 32, m - 1, new Rng(req.study.seed, "parego-weights").int(2 ** 31));
+  const u = sobolPoint(index % 2 ** 32, m - 1, new Rng(req.study.seed, "parego-weights").int(2 ** 31));
   return weightsFromUnit(u, m, kind, () => req.rng.random());
 }
 
