@@ -187,11 +187,7 @@ def bbob(kind: str, d: int) -> Callable[[int], Objective]:
                 return float(t_osz(np.array([v]))[0] ** 2)
         else:
             raise ValueError(kind)
-
-        def obj(p: Params) -> tuple[float, float]:
-            v = f(vec(p, d))
-            return v, v
-        return obj
+        return exact(lambda p: f(vec(p, d)))
     return make
 
 
@@ -498,11 +494,7 @@ def holdout_fn(kind: str, d: int) -> Callable[[int], Objective]:
                 return float((np.mean(np.sqrt(s_) + np.sqrt(s_) * np.sin(50 * s_ ** 0.2) ** 2)) ** 2)
         else:
             raise ValueError(kind)
-
-        def obj(p: Params) -> tuple[float, float]:
-            v = f(vec(p, d))
-            return v, v
-        return obj
+        return exact(lambda p: f(vec(p, d)))
     return make
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,31 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "dist" / "cli" / "main.js"
+
+
+def test_holdout_functions_reach_zero_at_their_optimum_only() -> None:
+    """The held-out problems (suite.HOLDOUT) state f* = 0: it holds at each function's optimum, for
+    several seeds, and random points of the box are above it."""
+    np = pytest.importorskip("numpy")
+    sys.path.insert(0, str(ROOT / "bench"))
+    suite: Any = importlib.import_module("suite")
+
+    for seed in (0, 3):
+        for p in suite.HOLDOUT:
+            if p.f_star is None:
+                continue
+            d = len(p.space)
+            rng = np.random.default_rng([seed, 29, d])
+            xopt = rng.uniform(-3.5, 3.5, d)
+            suite.rotation(rng, d), suite.rotation(rng, d)  # R and Q: the draws between x_opt and the signs
+            signs = np.where(rng.uniform(size=d) < 0.5, -1.0, 1.0)
+            # Styblinski-Tang is not rotated: its optimum is z = -2.903534 per coordinate, shifted.
+            x = rng.uniform(-1.5, 1.5, d) + signs * -2.903534 if p.name.startswith("styblinski") else xopt
+            obj = p.make(seed)
+            at = obj({q.name: float(v) for q, v in zip(p.space, x)})[0]
+            assert abs(at) < 1e-9, (p.name, seed, at)
+            probe = np.random.default_rng(seed).uniform(-5, 5, (20, d))
+            assert min(obj({q.name: float(v) for q, v in zip(p.space, row)})[0] for row in probe) > 1e-3, p.name
 
 
 def test_quality_quick_writes_runs(tmp_path: Path) -> None:
