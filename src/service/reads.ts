@@ -18,23 +18,64 @@ export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): P
   return paretoFrontView(viewOf(s), trials, { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false });
 }
 
+type PlotResult = { png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind };
+
+/**
+ * Rendered plots of studies that have not changed since: a PNG depends only on the study's trials,
+ * config and the plot's arguments, all fixed while the study's `version` is, so a repeated read of
+ * an idle study (an agent asking again, a dashboard refreshing, a report) costs no rendering. Least
+ * recently used first out, at most `PLOT_CACHE_BYTES` of PNGs; an entry of an older version is
+ * never read again and ages out.
+ */
+export const PLOT_CACHE_BYTES = 32 * 1024 * 1024;
+const plotCache = new Map<string, PlotResult>();
+let plotCacheBytes = 0;
+const stateIds = new WeakMap<StudyState, number>();
+let nextStateId = 1;
+
+function cachedPlot(key: string): PlotResult | undefined {
+  const hit = plotCache.get(key);
+  if (hit) {
+    plotCache.delete(key);
+    plotCache.set(key, hit);
+  }
+  return hit;
+}
+
+function keepPlot(key: string, p: PlotResult): void {
+  if (p.png.byteLength > PLOT_CACHE_BYTES / 4 || plotCache.has(key)) return;
+  plotCache.set(key, p);
+  plotCacheBytes += p.png.byteLength;
+  for (const [k, old] of plotCache) {
+    if (plotCacheBytes <= PLOT_CACHE_BYTES) break;
+    plotCache.delete(k);
+    plotCacheBytes -= old.png.byteLength;
+  }
+}
+
 /**
  * A chart of the study, on `plots` (a worker thread) when given, else in process; a big study is
  * drawn from a bounded sample chosen before any view is built (plot-sample.ts, said in the caption).
+ * An unchanged study's repeated plot is served from the cache above.
  */
-export async function plotOf(
-  s: StudyState,
-  a: S.PlotArgs,
-  now: number,
-  plots: PlotRendering | null,
-): Promise<{ png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind }> {
+export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: PlotRendering | null): Promise<PlotResult> {
   const kind = parsePlotKind(a.kind);
+  let id = stateIds.get(s);
+  if (id === undefined) stateIds.set(s, (id = nextStateId++));
+  const args = `${kind}\u0000${JSON.stringify([a.params ?? null, a.log_y ?? null])}`;
+  const keyAt = (version: number) => `${id}\u0000${version}\u0000${args}`;
+  const hit = cachedPlot(keyAt(s.version));
+  if (hit) return hit;
+  const version = s.version;
   const study = viewOf(s);
   const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
   const trials = input.trials.map((t) => trialView(t, now));
   const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
   const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
-  return { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
+  const out = { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
+  // Kept under the version it was drawn from, even if the study changed while it rendered.
+  keepPlot(keyAt(version), out);
+  return out;
 }
 
 /**
