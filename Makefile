@@ -146,7 +146,7 @@ $(VENV)/.cmaes: $(VENV)/.stamp
 	$(PY) -c 'import cmaes'
 	@touch $@
 
-bench-quality: build venv $(VENV)/.cmaes ## issue 17's suite: tuneport strategies vs Optuna 5.0 (sequential, 4 and 8 workers) (QUICK=1: smoke mode)
+bench-quality: build venv $(VENV)/.cmaes ## issue 17's suite: tuneport strategies vs Optuna 5.0 (sequential, 4 and 8 workers) (QUICK=1: smoke mode; QUALITY_ARGS=--holdout: the held-out problems)
 	nice -n 10 $(PY) bench/quality.py $(if $(QUICK),--quick,) $(QUALITY_ARGS)
 	$(if $(QUICK),,$(PY) bench/goals.py)
 
