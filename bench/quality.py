@@ -445,7 +445,9 @@ def main() -> None:
     ap.add_argument("--cap", action="append", default=[], help="OPT=N: largest budget of optimizer OPT (repeatable)")
     ap.add_argument("--par-cap", type=int, default=0, help="largest budget of every optimizer in the parallel modes (0: none)")
     ap.add_argument("--problems", help="comma-separated subset of problems")
-    ap.add_argument("--holdout", action="store_true", help="run the held-out problems (suite.HOLDOUT) instead of the suite")
+    ap.add_argument("--holdout", action="store_true",
+                    help="run the held-out problems (suite.HOLDOUT) instead of the suite; writes bench/results/quality-holdout.json "
+                         "unless --out says otherwise, and never the suite's tables in docs/BENCHMARKS.md")
     ap.add_argument("--optimizers", help="comma-separated optimizers (default: the whole field)")
     ap.add_argument("--merge", action="store_true", help="keep the run sets of --out that this invocation does not run")
     ap.add_argument("--merge-from", action="append", default=[],
@@ -459,6 +461,8 @@ def main() -> None:
                     help="run nothing: analyse the finished runs in --curves (implies --resume), keeping only the "
                          "(problem, seed, workers) cells that every selected optimizer has finished")
     args = ap.parse_args()
+    if args.holdout and args.out == ap.get_default("out"):
+        args.out = str(ROOT / "bench" / "results" / "quality-holdout.json")
     if args.quick:
         budgets, seeds, par_seeds, modes = [20, 40], [0, 1], [0, 1], [1, 4]
         problems = ["rastrigin2", "mixed", "noisy-hartmann6"]
@@ -592,7 +596,7 @@ def main() -> None:
         fh.write("\n")
     md = markdown(res, budgets, meta)
     print(md)
-    if not args.quick and not args.no_docs:
+    if not args.quick and not args.no_docs and not args.holdout:
         update_benchmarks_md("quality", "## Optimisation quality (`make bench-quality`)\n\n" + md)
     print(f"wrote {args.out} in {wall:.0f} s")
 
