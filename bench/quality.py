@@ -58,6 +58,7 @@ from common import ROOT, Server, machine, update_benchmarks_md  # noqa: E402
 from suite import HOLDOUT, PROBLEMS, Params, Problem  # noqa: E402
 
 KNOWN = PROBLEMS + HOLDOUT
+BY_NAME = {p.name: p for p in KNOWN}
 
 TUNEPORT = ["random", "grid", "qmc", "tpe", "cmaes", "gp", "auto"]
 PEERS = ["optuna-random", "optuna-tpe", "optuna-cmaes", "optuna-gp"]
@@ -80,20 +81,18 @@ AUTO_VARIANTS: dict[str, dict[str, Any]] = {
     "hedge": {"portfolio": "hedge"},  # GP and TPE share the suggestions by how well their proposals ranked
     "gp": {"portfolio": "off"},  # auto without the portfolio (GP throughout)
 }
+VARIANTS_OF = {"gp": VARIANTS, "auto": AUTO_VARIANTS}
 DURATION_SIGMA = 0.6
 
 
 def strategy_of(opt: str) -> tuple[str, dict[str, Any]]:
-    name = opt.removeprefix("tuneport-")
-    if ":" in name:
-        base, label = name.split(":", 1)
-        return base, dict((AUTO_VARIANTS if base == "auto" else VARIANTS)[label])
-    return name, {}
+    base, _, label = opt.removeprefix("tuneport-").partition(":")
+    return base, dict(VARIANTS_OF[base][label]) if label else {}
 
 
 def known(opt: str) -> bool:
-    return (opt in FIELD or (opt.startswith("tuneport-gp:") and opt.split(":", 1)[1] in VARIANTS)
-            or (opt.startswith("tuneport-auto:") and opt.split(":", 1)[1] in AUTO_VARIANTS))
+    base, _, label = opt.removeprefix("tuneport-").partition(":")
+    return opt in FIELD or (opt.startswith("tuneport-") and label in VARIANTS_OF.get(base, {}))
 
 
 # ---------------------------------------------------------------- optimizers behind one ask/tell shape
@@ -231,7 +230,7 @@ def simulate(asker: Asker, f: Callable[[Params], tuple[float, float]], n: int, w
 
 def run_one(task: tuple[str, str, int, int, int, str]) -> tuple[str, str, int, int, list[float], list[float], float]:
     prob_name, opt, seed, n, workers, endpoint = task
-    prob = next(p for p in KNOWN if p.name == prob_name)
+    prob = BY_NAME[prob_name]
     t0 = time.perf_counter()
     asker: Asker = TuneportAsker(endpoint, opt, prob, seed, n) if opt.startswith("tuneport-") else OptunaAsker(opt, prob, seed)
     obs, true = simulate(asker, prob.make(seed), n, workers, seed)
@@ -264,7 +263,7 @@ def analyse(bests: dict[Key, dict[int, float]], budgets: list[int]) -> dict[str,
     modes = sorted({k[3] for k in bests})
     f_star: dict[str, float] = {}
     for p in problems:
-        prob = next(q for q in KNOWN if q.name == p)
+        prob = BY_NAME[p]
         f_star[p] = prob.f_star if prob.f_star is not None else min(min(v.values()) for k, v in bests.items() if k[0] == p and v)
     runs: list[dict[str, Any]] = []
     regret: dict[tuple[str, str, int, int], dict[int, float]] = {}  # (p, o, w, b) -> seed -> regret
@@ -341,7 +340,7 @@ def analyse(bests: dict[Key, dict[int, float]], budgets: list[int]) -> dict[str,
 
 def markdown(res: dict[str, Any], budgets: list[int], meta: dict[str, Any]) -> str:
     lines = [f"Machine: {meta['machine']}. Command: `{meta['command']}` ({meta['wall_s']:.0f} s wall). {meta['reduced']}", ""]
-    unknown = [p for p in res["problems"] if next(q for q in KNOWN if q.name == p).f_star is None]
+    unknown = [p for p in res["problems"] if BY_NAME[p].f_star is None]
     if unknown:
         lines.append("f* of the real tasks is the best value any run found: "
                      + ", ".join(f"`{p}` {res['f_star'][p]:.6g}" for p in unknown) + ".")
@@ -422,7 +421,7 @@ def ablation_md(res: dict[str, Any], budgets: list[int]) -> list[str]:
             cells = {o: res["table"].get(f"{p}|{o}|{w}|{b}") for o in trio}
             if not all(cells.values()):
                 continue
-            meta = next(q for q in KNOWN if q.name == p)
+            meta = BY_NAME[p]
             win = min(trio, key=lambda o: cells[o]["median_regret"])  # type: ignore[index]
             rows.append(f"| {p} | {meta.family} | {meta.dim} | {meta.cat_share:.2f} | "
                         + " | ".join(("**%.3g**" if o == win else "%.3g") % cells[o]["median"] for o in trio) + f" | {win} |")  # type: ignore[index]
@@ -475,7 +474,7 @@ def main() -> None:
         modes = [int(w) for w in args.workers.split(",")]
         problems = args.problems.split(",") if args.problems else [p.name for p in (HOLDOUT if args.holdout else PROBLEMS)]
         optimizers = args.optimizers.split(",") if args.optimizers else FIELD
-        bad = [o for o in optimizers if not known(o)] + [p for p in problems if p not in {q.name for q in KNOWN}]
+        bad = [o for o in optimizers if not known(o)] + [p for p in problems if p not in BY_NAME]
         if bad:
             ap.error(f"unknown optimizers or problems {bad}")
         caps = {k: int(v) for k, v in (c.split("=") for c in args.cap)}
@@ -501,7 +500,7 @@ def main() -> None:
     for w in modes:
         for p in problems:
             for o in optimizers:
-                prob = next(q for q in KNOWN if q.name == p)
+                prob = BY_NAME[p]
                 n = min(max(budgets), caps.get(o, max(budgets)), prob.max_budget)
                 if w > 1 and args.par_cap:
                     n = min(n, args.par_cap)
@@ -510,7 +509,7 @@ def main() -> None:
     # Seed-major order: every seed is finished for the whole field before the next starts, so a run
     # stopped early (2 shared cores) still holds complete, comparable seeds; slow runs first within one.
     slow = lambda o: o.endswith("-gp") or ":" in o or o.endswith("-auto")  # noqa: E731
-    tasks.sort(key=lambda t: (t[4], t[2], not slow(t[1]), -len(next(q for q in KNOWN if q.name == t[0]).space), t[0]))
+    tasks.sort(key=lambda t: (t[4], t[2], not slow(t[1]), -len(BY_NAME[t[0]].space), t[0]))
     curves: dict[Key, tuple[list[float], list[float]]] = {}
     secs: dict[str, float] = {}
     if not args.quick:

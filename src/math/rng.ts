@@ -108,16 +108,23 @@ export class Rng {
     }
   }
 
-  /** Index drawn with probability proportional to `weights` (non-negative, not all zero). */
+  /**
+   * Index drawn with probability proportional to `weights` (non-negative, not all zero); never an
+   * index of weight zero, even when rounding leaves the draw past the running sum's end.
+   */
   choiceWeighted(weights: ArrayLike<number>): number {
     let total = 0;
     for (let i = 0; i < weights.length; i++) total += weights[i] as number;
     let r = this.random() * total;
+    let last = weights.length - 1;
     for (let i = 0; i < weights.length; i++) {
-      r -= weights[i] as number;
+      const w = weights[i] as number;
+      if (!(w > 0)) continue;
+      last = i;
+      r -= w;
       if (r < 0) return i;
     }
-    return weights.length - 1;
+    return last;
   }
 
   /** In-place Fisher–Yates shuffle. */

@@ -38,6 +38,9 @@ export class LogChebyshevEi {
   private readonly zMean: Float64Array;
   private readonly cov: Float64Array;
   private readonly cx: Float64Array;
+  // Scratch of `evaluate`'s finite differences: the stepped μ and σ.
+  private readonly muStep: Float64Array;
+  private readonly sigmaStep: Float64Array;
 
   /**
    * @param c multipliers and `e` offsets taking model units to λ-weighted normalised objectives
@@ -60,6 +63,8 @@ export class LogChebyshevEi {
     this.zMean = new Float64Array(m);
     this.cov = new Float64Array(m * m);
     this.cx = new Float64Array(m);
+    this.muStep = new Float64Array(m);
+    this.sigmaStep = new Float64Array(m);
   }
 
   /** The scalarisation S of a point in model units (for the incumbent). */
@@ -130,9 +135,9 @@ export class LogChebyshevEi {
   evaluate(mu: ArrayLike<number>, sigma: ArrayLike<number>, gradient = false): number {
     const v = this.logEiAt(mu, sigma);
     if (!gradient) return v;
-    const { m } = this;
-    const mus = Float64Array.from(mu as ArrayLike<number>);
-    const sig = Float64Array.from(sigma as ArrayLike<number>);
+    const { m, muStep: mus, sigmaStep: sig } = this;
+    mus.set(mu);
+    sig.set(sigma);
     // Central differences in one coordinate of `at` (mus or sig), stepped back afterwards.
     const central = (at: Float64Array, j: number, h: number): number => {
       at[j] = at[j]! + h;

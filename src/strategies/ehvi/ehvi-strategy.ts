@@ -68,9 +68,10 @@ const options = gpOptions
     /** The reference point's distance beyond the feasible nadir, as a share of each objective's range. */
     referenceMargin: z.number().min(0).max(10).default(0.1),
     /**
-     * "ehvi" (log EHVI, the header) or "chebyshev": log EI of ParEGO's augmented Chebyshev
-     * scalarisation (weights drawn uniformly from the simplex per suggestion, recorded as
-     * `parego_weights`) of the same per-objective models, moment-matched (chebyshev-ei.ts).
+     * "ehvi" (log EHVI, the header), "chebyshev": log EI of ParEGO's augmented Chebyshev
+     * scalarisation (weights per suggestion as `weights` says, recorded as `parego_weights`) of the
+     * same per-objective models, moment-matched (chebyshev-ei.ts), or "alternate": "chebyshev" on
+     * even trial numbers, "ehvi" on odd ones (the header).
      */
     acquisition: z.enum(["ehvi", "chebyshev", "alternate"]).default("ehvi"),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */

@@ -42,18 +42,9 @@ export function rouletteStarts(ranked: readonly number[], score: Float64Array, k
   const pool = ranked.slice(1);
   const w = pool.map((c) => Math.exp(score[c]! - top));
   const out = [ranked[0]!];
-  while (out.length < k) {
-    let total = 0;
-    for (const v of w) total += v;
-    if (!(total > 0)) break;
-    let r = rng.random() * total;
-    let j = -1;
-    // The first positive weight at which the running sum reaches r (the last positive one against rounding).
-    for (let i = 0; i < w.length; i++) {
-      if (!(w[i]! > 0)) continue;
-      j = i;
-      if ((r -= w[i]!) <= 0) break;
-    }
+  let left = w.filter((v) => v > 0).length;
+  for (; out.length < k && left > 0; left--) {
+    const j = rng.choiceWeighted(w);
     out.push(pool[j]!);
     w[j] = 0;
   }
