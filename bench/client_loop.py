@@ -54,13 +54,17 @@ from common import Server, machine, percentile, update_benchmarks_md, write_resu
 EPOCH = 100  # steps per epoch
 
 
-def make_step(ms: float) -> Callable[[], float]:
-    """A step of real compute lasting about ``ms`` milliseconds (calibrated here)."""
+def make_step(ms: float, device: str = "cpu") -> Callable[[], float]:
+    """A step of real compute lasting about ``ms`` milliseconds (calibrated here).
+
+    On ``cuda`` the matmuls run on the GPU (2048 x 2048, float32) and each step ends by reading one
+    value back, as a loop that reports ``loss.item()`` does: the step returns once the GPU is done."""
     import torch
 
     torch.set_num_threads(1)
-    a = torch.randn(128, 128)
-    b = torch.randn(128, 128)
+    n_dim = 2048 if device == "cuda" else 128
+    a = torch.randn(n_dim, n_dim, device=device)
+    b = torch.randn(n_dim, n_dim, device=device) / n_dim**0.5
 
     def once(n: int) -> float:
         c = a
@@ -68,6 +72,8 @@ def make_step(ms: float) -> Callable[[], float]:
             c = torch.mm(c, b) * 0.01
         return float(c[0, 0])
 
+    once(1)  # the first call pays for kernel loading and, on a GPU, cuBLAS's start: not a step
+    once(1)
     n = 1
     while True:
         t0 = time.perf_counter()
@@ -79,6 +85,14 @@ def make_step(ms: float) -> Callable[[], float]:
     per = dt / n
     reps = max(1, round(ms / 1000 / per))
     return lambda: once(reps)
+
+
+def synchronize(device: str) -> None:
+    """CUDA-synchronised timing: the GPU's queued work is done before a clock is read."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
 
 
 class Reporter:
@@ -150,10 +164,12 @@ class Optuna(Reporter):
         self.study.tell(self.trial, 0.5)
 
 
-def loop(step: Callable[[], float], steps: int, every: int, rep: Reporter | None) -> tuple[float, list[float]]:
+def loop(step: Callable[[], float], steps: int, every: int, rep: Reporter | None,
+         device: str = "cpu") -> tuple[float, list[float]]:
     calls: list[float] = []
     if rep is not None:
         rep.open()
+    synchronize(device)
     t0 = time.perf_counter()
     for s in range(steps):
         step()
@@ -161,13 +177,23 @@ def loop(step: Callable[[], float], steps: int, every: int, rep: Reporter | None
             c0 = time.perf_counter()
             rep.report(0.5, s)
             calls.append(time.perf_counter() - c0)
+    synchronize(device)
     wall = time.perf_counter() - t0
     if rep is not None:
         rep.close()
     return wall, calls
 
 
-def call_cost() -> None:
+def where(device: str) -> str:
+    """The machine, and the GPU when the loop runs on one."""
+    if device != "cuda":
+        return machine()
+    import torch
+
+    return f"{machine()}, {torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+
+
+def call_cost(device: str = "cpu") -> None:
     import tuneport as tp
 
     def q(xs: list[float], p: float) -> float:
@@ -194,14 +220,16 @@ def call_cost() -> None:
                    "cpu_us_p50": q(cpu, 0.5), "cpu_us_p99": q(cpu, 0.99), "load_1m": os.getloadavg()[0]}
             runs.append(row)
             print(row, flush=True)
-    meta = {"machine": machine(), "calls": 3000}
-    write_results("client-call", runs, meta)
+    meta = {"machine": where(device), "calls": 3000, "device": device}
+    suffix = "-gpu" if device == "cuda" else ""
+    write_results(f"client-call{suffix}", runs, meta)
     lines = [
-        "## The non-blocking report call itself (`bench/client_loop.py --call-cost`, issue 19 item 2)",
+        f"## The non-blocking report call itself{' on the GPU machine' if suffix else ''} (`bench/client_loop.py --call-cost`, issue 19 item 2)",
         "",
         f"{meta['machine']}; 3,000 `trial.report(v, step, wait=False)` + `trial.should_prune()` calls against `tuneport serve`, "
         "timed in wall time and in the calling thread's CPU time. Goal: <= 50 us p50. "
-        "Command: `nice -n 19 .venv/bin/python bench/client_loop.py --call-cost`.",
+        + ("Command: `bench/gpu/run.sh` (`bench/client_loop.py --call-cost --device cuda` there)." if suffix else
+           "Command: `nice -n 19 .venv/bin/python bench/client_loop.py --call-cost`."),
         "",
         "| calls | wall p50 (us) | wall p99 (us) | caller CPU p50 (us) | caller CPU p99 (us) | load (1 min) |",
         "|---|---|---|---|---|---|",
@@ -214,7 +242,9 @@ def call_cost() -> None:
         "and a counter) and wakes nobody while reports keep coming: the background thread, once it sent a report, "
         "looks at its queue every 5 ms for 0.5 s (`REPORT_POLL_S`, `REPORT_LINGER_S` in _client.py).",
     ]
-    update_benchmarks_md("client-call", "\n".join(lines))
+    if suffix:
+        lines = lines[:-2]
+    update_benchmarks_md(f"client-call{suffix}", "\n".join(lines))
 
 
 def hypergradient(reps: int, epochs: int) -> None:
@@ -296,23 +326,32 @@ def main() -> None:
     ap.add_argument("--call-cost", action="store_true", help="only the cost of the non-blocking call itself")
     ap.add_argument("--hypergradient", action="store_true", help="the hypergradient example's epoch time, blocking vs non-blocking")
     ap.add_argument("--epochs", type=int, default=20, help="epochs per run with --hypergradient")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where the step's compute runs; cuda writes the -gpu results and sections")
+    ap.add_argument("--steps-ms", default=None, help="comma-separated step times in ms (default 1,10,100; --quick 1,10)")
     args = ap.parse_args()
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            ap.error("--device cuda: torch sees no CUDA device")
     if args.call_cost:
-        call_cost()
+        call_cost(args.device)
         return
     if args.hypergradient:
         hypergradient(args.reps, args.epochs)
         return
     import tuneport as tp
 
-    step_ms = [1.0, 10.0] if args.quick else [1.0, 10.0, 100.0]
+    step_ms = [float(x) for x in args.steps_ms.split(",")] if args.steps_ms else [1.0, 10.0] if args.quick else [1.0, 10.0, 100.0]
     everies = {"every step": 1, "every 10 steps": 10, "every epoch": EPOCH}
     runs: list[dict[str, Any]] = []
     tmp = tempfile.mkdtemp(prefix="tuneport-client-loop-")
     with Server() as server, tp.connect(server.endpoint) as client:
         for ms in step_ms:
-            step = make_step(ms)
-            steps = {1.0: 400, 10.0: 200, 100.0: 30}[ms] if not args.quick else {1.0: 200, 10.0: 60}[ms]
+            step = make_step(ms, args.device)
+            table = {1.0: 400, 10.0: 200, 100.0: 30} if not args.quick else {1.0: 200, 10.0: 60, 100.0: 20}
+            steps = table.get(ms, max(20, round(3000 / ms)))
             for label, every in everies.items():
                 if every > steps:
                     every = steps
@@ -325,13 +364,14 @@ def main() -> None:
                     in_call: list[float] = []
                     calls_all: list[float] = []
                     for _ in range(args.reps):
-                        base, _ = loop(step, steps, every, None)
-                        wall, calls = loop(step, steps, every, rep)
+                        base, _ = loop(step, steps, every, None, args.device)
+                        wall, calls = loop(step, steps, every, rep, args.device)
                         overheads.append(100 * (wall - base) / base)
                         in_call.append(100 * sum(calls) / base)
                         calls_all.extend(calls)
                     row = {
                         "step_ms": ms, "every": label, "reporter": rep.name, "steps": steps, "reps": args.reps,
+                        "step_ms_measured": 1000 * base / steps,
                         "overhead_pct_median": statistics.median(overheads),
                         "overhead_pct_q1": percentile(overheads, 0.25), "overhead_pct_q3": percentile(overheads, 0.75),
                         "in_call_pct_median": statistics.median(in_call),
@@ -341,26 +381,39 @@ def main() -> None:
                     print(f"{ms:>5g} ms  {label:<15} {rep.name:<21} overhead {row['overhead_pct_median']:7.2f}%  "
                           f"in-call {row['in_call_pct_median']:7.2f}%  call p50 {row['call_us_p50']:8.1f} us  p99 {row['call_us_p99']:8.1f} us",
                           flush=True)
-    meta = {"machine": machine(), "quick": args.quick, "reps": args.reps, "epoch_steps": EPOCH}
-    write_results("client-loop", runs, meta)
-    update_benchmarks_md("client-loop", render(runs, meta))
+    meta = {"machine": where(args.device), "quick": args.quick, "reps": args.reps, "epoch_steps": EPOCH, "device": args.device}
+    suffix = "-gpu" if args.device == "cuda" else ""
+    write_results(f"client-loop{suffix}", runs, meta)
+    update_benchmarks_md(f"client-loop{suffix}", render(runs, meta))
 
 
 def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    gpu = meta.get("device") == "cuda"
+    compute = ("each step is float32 2048x2048 matmuls on the GPU ending in a read-back of one value (as `loss.item()` "
+               "does), and the clock is read after `torch.cuda.synchronize()`. " if gpu else
+               "each step is real float32 matmul compute on one thread. ")
     lines = [
-        "## Training-loop overhead of reporting (`make bench-client`, issue 19)",
+        f"## Training-loop overhead of reporting{' on a GPU' if gpu else ''} (`make bench-client`, issue 19)",
         "",
         f"{meta['machine']}; {meta['reps']} paired reps per row (a loop without reports right before each measured loop); "
-        f"an epoch is {meta['epoch_steps']} steps; each step is real float32 matmul compute on one thread. "
+        f"an epoch is {meta['epoch_steps']} steps; " + compute +
         "Overhead = (wall - baseline wall) / baseline wall, median [IQR]; in-call = time inside report(+should_prune) "
         "as % of the baseline; call p50/p99 = the report call alone. Optuna 5 uses MedianPruner, tuneport the median "
         "scheduler; one earlier complete trial each. On a loaded shared machine the wall overhead is noisy (it can be "
-        "negative); the in-call column is the steadier figure. Command: `nice -n 19 make bench-client`"
-        + (" (QUICK=1: --quick)" if meta["quick"] else "") + ".",
+        "negative); the in-call column is the steadier figure. "
+        + ("Command: `bench/gpu/run.sh` on the GPU machine (`bench/client_loop.py --device cuda` there)." if gpu else
+           "Command: `nice -n 19 make bench-client`" + (" (QUICK=1: --quick)" if meta["quick"] else "") + "."),
         "",
         "| step | reports | reporter | overhead % median [IQR] | in-call % | call p50 (us) | call p99 (us) |",
         "|---|---|---|---|---|---|---|",
     ]
+    if meta.get("note"):
+        lines[2] += f" Rows: {meta['note']}."
+    measured = [r["step_ms_measured"] for r in runs if r.get("step_ms_measured")]
+    if measured:
+        lines[2] += (" Measured baseline step times: " + ", ".join(
+            f"{ms:g} ms steps {min(v):.2f}-{max(v):.2f} ms" for ms in sorted({r['step_ms'] for r in runs})
+            if (v := [r["step_ms_measured"] for r in runs if r["step_ms"] == ms and r.get("step_ms_measured")])) + ".")
     for r in runs:
         lines.append(
             f"| {r['step_ms']:g} ms | {r['every']} | {r['reporter']} | {r['overhead_pct_median']:.2f} "

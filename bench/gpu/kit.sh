@@ -1,0 +1,33 @@
+#!/bin/bash
+# Packs what the GPU machine lacks into .tmp/gpu-kit (carried there by the device tool; see run.sh):
+#   app.tar.xz  node (this machine's binary), the built server (dist/) and its production node_modules
+#   site.tar.xz pyzmq's files from our cp311 wheel (rebuilt there for its Python by build-pyzmq.sh),
+#               libzmq's zmq.h, and Optuna 5 with its pure-Python dependencies (SQLAlchemy without its
+#               compiled speed-ups) for the Optuna rows of the client benchmark.
+# The machine has Python 3.12 with CUDA torch, numpy, msgpack, but no node, pyzmq or optuna, and no network.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KIT=$ROOT/.tmp/gpu-kit
+WORK=$(mktemp -d)
+WHEELS=${WHEELS:-/opt/pypi/files}
+ZMQ_H=${ZMQ_H:?set ZMQ_H to libzmq 4.3s include/zmq.h}
+mkdir -p "$KIT" "$WORK/app" "$WORK/site/include"
+make -C "$ROOT" build >/dev/null
+cp "$ROOT/package.json" "$ROOT/package-lock.json" "$WORK/app/"
+(cd "$WORK/app" && npm ci --omit=dev --no-audit --no-fund >/dev/null)
+M=$WORK/app/node_modules
+rm -rf "$M"/zeromq/build/{darwin,win32} "$M"/zeromq/build/linux/arm* "$M"/zeromq/build/linux/x64/node/musl* \
+  "$M"/zeromq/src "$M"/better-sqlite3/{deps,src} "$M"/better-sqlite3/build/Release/{obj,obj.target,.deps,test_extension.node}
+cp "$(command -v node)" "$WORK/app/node"
+cp -r "$ROOT/dist" "$WORK/app/dist"
+tar -C "$WORK/app" -cf - . | xz -T2 -6 > "$KIT/app.tar.xz"
+for w in optuna-5.0.0-py3-none-any alembic-1.20.0-py3-none-any mako-1.4.3-py3-none-any colorlog-6.12.0-py3-none-any \
+         sqlalchemy-2.1.1-cp311 pyzmq-27.2.0-cp311; do
+  unzip -q -o "$(ls "$WHEELS"/$w*.whl | head -1)" -d "$WORK/site"
+done
+find "$WORK/site" -name '*.so' -path '*/site/zmq/*' -delete
+find "$WORK/site" -name '*.so' -path '*/sqlalchemy/*' -delete
+cp "$ZMQ_H" "$WORK/site/include/zmq.h"
+tar -C "$WORK/site" -cJf "$KIT/site.tar.xz" .
+rm -rf "$WORK"
+ls -la "$KIT"
