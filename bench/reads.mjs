@@ -11,6 +11,7 @@
 // through that build's server and CLI, in the same run, as a "before" column.
 //
 //   node bench/reads.mjs [--sizes 1000,10000,100000] [--reps 15] [--baseline /tmp/base/dist]
+//                        [--only LABEL-SUBSTRING] [--cpu-prof DIR]   (either: print only, write nothing)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -78,7 +79,7 @@ async function request(sock, op, a) {
     const reply = unpackr.unpack(raw);
     if (reply.id !== id) continue;
     if (!reply.ok) throw new Error(`${op}: ${reply.error.code} ${reply.error.message}`);
-    return { ms: performance.now() - t0, bytes: raw.length };
+    return { ms: performance.now() - t0, bytes: raw.length, reply: reply.result };
   }
 }
 
@@ -103,13 +104,18 @@ const READS = [
   ["trials (every trial, as mcp --connect read them)", { study: STUDY, limit: 100_000 }, "trials", 3],
   ["plot history", { study: STUDY, kind: "history" }, "plot"],
   ["plot parallel", { study: STUDY, kind: "parallel" }, "plot"],
+  // A live study: a trial finishes between two requests, so the cache never answers and every
+  // request renders (in the already started plot worker).
+  ["plot history (live: one tell before each request)", { study: STUDY, kind: "history" }, "plot", undefined, true],
+  ["plot parallel (live: one tell before each request)", { study: STUDY, kind: "parallel" }, "plot", undefined, true],
   ["plot_spec history", { study: STUDY, kind: "history" }, "plot_spec"],
 ];
 
 async function measure(path, n, cli, build) {
   const port = await freePort();
   const endpoint = `tcp://127.0.0.1:${port}`;
-  const proc = spawn("node", [cli, "serve", "--storage", path, "--bind", endpoint], { stdio: ["ignore", "pipe", "inherit"] });
+  const prof = args["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", args["cpu-prof"]] : [];
+  const proc = spawn("node", [...prof, cli, "serve", "--storage", path, "--bind", endpoint], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise((resolve, reject) => {
     let buf = "";
     proc.stdout.on("data", (d) => {
@@ -123,12 +129,17 @@ async function measure(path, n, cli, build) {
   const rows = [];
   try {
     await request(sock, "hello", { versions: [1] });
-    for (const [label, a, op, fixedReps] of READS) {
+    for (const [label, a, op, fixedReps, live] of READS) {
+      if (args.only && !label.includes(args.only)) continue;
       const times = [];
       let bytes = 0;
       const reps = fixedReps ?? (label.startsWith("plot") ? Math.max(3, Math.ceil(REPS / 3)) : REPS);
       try {
         for (let r = 0; r < reps; r++) {
+          if (live) {
+            const asked = await request(sock, "ask", { study: STUDY });
+            await request(sock, "tell", { study: STUDY, trial: asked.reply.trial.number, token: asked.reply.lease.token, state: "COMPLETE", value: Math.random() });
+          }
           const m = await request(sock, op ?? label, a);
           times.push(m.ms);
           bytes = m.bytes;
@@ -140,7 +151,7 @@ async function measure(path, n, cli, build) {
       }
       // A PNG plot of an unchanged study is rendered once and then served from the server's cache
       // (reads.ts): the first request and the repeats are different costs, so both are reported.
-      const parts = op === "plot" ? [[`${label} (first request)`, times.slice(0, 1)], [`${label} (repeated, unchanged study)`, times.slice(1)]] : [[label, times]];
+      const parts = op === "plot" && !live ? [[`${label} (first request)`, times.slice(0, 1)], [`${label} (repeated, unchanged study)`, times.slice(1)]] : [[label, times]];
       for (const [read, ts] of parts) {
         rows.push({ n, build, read, reps: ts.length, p50_ms: q(ts, 0.5), q1_ms: q(ts, 0.25), q3_ms: q(ts, 0.75), reply_bytes: bytes });
         console.log(`${build}\t${n}\t${read.padEnd(28)} p50 ${q(ts, 0.5).toFixed(2)} ms  [${q(ts, 0.25).toFixed(2)}, ${q(ts, 0.75).toFixed(2)}]  ${bytes} B`);
@@ -185,6 +196,10 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+if (args.only || args["cpu-prof"]) {
+  // A partial or profiled run: printed above, not written over the full tables.
+  process.exit(0);
+}
 const meta = { machine: `${cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, reps: REPS, sizes: SIZES };
 mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
 writeFileSync(join(ROOT, "bench", "results", "reads.json"), JSON.stringify({ meta, runs }, null, 1));

@@ -10,7 +10,7 @@ import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
 import { WorkerRunner } from "../service/worker-runner.js";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
-import { PostgresStorage, isPostgresUrl } from "../storage/postgres/postgres-storage.js";
+import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Durability, SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
 
@@ -44,6 +44,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
   let ownership: SharedOwnership | null = null;
   if (isPostgresUrl(opts.path)) {
     try {
+      const { PostgresStorage } = await import("../storage/postgres/postgres-storage.js");
       const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6 });
       storage = pg;
       ownership = new SharedOwnership({

@@ -9,7 +9,8 @@ import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
 import { parseStudyLines } from "../service/study-io.js";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
-import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Command, UsageError } from "./command.js";
 import { openStorage } from "./embedded.js";
 
@@ -120,8 +121,8 @@ Options:
     try {
       const logger = silentLogger();
       const ownership =
-        storage instanceof PostgresStorage
-          ? new SharedOwnership({ store: new PgOwnershipStore(storage), logger, serverId: `import-${randomUUID()}` })
+        isPostgresUrl(v.storage as string)
+          ? new SharedOwnership({ store: new PgOwnershipStore(storage as PostgresStorage), logger, serverId: `import-${randomUUID()}` })
           : undefined;
       const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, ...(ownership ? { ownership } : {}) });
       try {

@@ -3,12 +3,16 @@
  * service: `tuneport studies list` starts, reads summaries and exits, so what it imports is
  * most of what it costs (issue 19 item 5).
  */
-import { PostgresStorage, isPostgresUrl } from "../storage/postgres/postgres-storage.js";
+import { isPostgresUrl } from "../storage/postgres/url.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage, SummaryReader } from "../storage/storage.js";
 
 /** Opens SQLite (a file path) or PostgreSQL (a `postgresql://` URL); both read summaries. */
 export async function openStorage(path: string, opts: { readonly?: boolean } = {}): Promise<Storage & SummaryReader> {
-  if (isPostgresUrl(path)) return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2 });
+  // Imported only for a PostgreSQL URL: loading `pg` costs a SQLite command ~60 ms of its start.
+  if (isPostgresUrl(path)) {
+    const { PostgresStorage } = await import("../storage/postgres/postgres-storage.js");
+    return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2 });
+  }
   return new SqliteStorage({ path, readonly: opts.readonly });
 }

@@ -104,3 +104,45 @@ describe("plots of big studies read a bounded sample chosen on the server", () =
     expect(kept.length).toBe(4);
   });
 });
+
+/** bestAndSpaced as first written (Sets and a full sort): the reference the typed-array version must match. */
+function referenceBestAndSpaced(pool: readonly TrialRecord[], max: number, direction: "minimize" | "maximize", keep: readonly TrialRecord[]): TrialRecord[] {
+  if (pool.length <= max) return [...pool];
+  const sign = direction === "minimize" ? 1 : -1;
+  const valued = pool.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
+  const nBest = Math.min(valued.length, Math.ceil(max / 4));
+  const chosen = new Set<number>(keep.map((t) => t.number));
+  const sorted = valued.map((t) => sign * (t.value as number)).sort((a, b) => a - b);
+  if (nBest > 0) {
+    const cut = sorted[nBest - 1] as number;
+    let atCut = nBest - sorted.indexOf(cut);
+    for (const t of valued) {
+      const v = sign * (t.value as number);
+      if (v < cut) chosen.add(t.number);
+      else if (v === cut && atCut-- > 0) chosen.add(t.number);
+    }
+  }
+  const rest = pool.filter((t) => !chosen.has(t.number));
+  const m = Math.max(0, max - chosen.size);
+  const spaced = rest.length <= m ? rest : m <= 1 ? rest.slice(0, m) : Array.from({ length: m }, (_, i) => rest[Math.round((i * (rest.length - 1)) / (m - 1))] as TrialRecord);
+  for (const t of spaced) chosen.add(t.number);
+  return pool.filter((t) => chosen.has(t.number));
+}
+
+describe("bestAndSpaced", () => {
+  it("chooses exactly what the Set-and-sort reference chooses: ties at the cut, kept trials, both directions (300 random cases)", () => {
+    const r = new Rng(5);
+    let sampled = 0;
+    for (let c = 0; c < 300; c++) {
+      const n = 1 + Math.floor(r.random() * 2500);
+      const pool = records(n, c).map((t) => (t.value !== null && r.random() < 0.3 ? { ...t, value: Math.floor(t.value * 20) / 20 } : t)); // ties
+      const max = 1 + Math.floor(r.random() * 500);
+      const keep = pool.filter(() => r.random() < 0.02);
+      const dir = c % 2 === 0 ? "minimize" : "maximize";
+      const got = bestAndSpaced(pool, max, dir, keep).map((t) => t.number);
+      expect(got, `case ${c}`).toEqual(referenceBestAndSpaced(pool, max, dir, keep).map((t) => t.number));
+      if (n > max) sampled++;
+    }
+    expect(sampled).toBeGreaterThan(200); // most cases exercise the sampling, not the small-pool copy
+  });
+});

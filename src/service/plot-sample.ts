@@ -39,26 +39,90 @@ const hasValue = (t: TrialRecord) => t.state === "COMPLETE" && typeof t.value ==
  */
 export function bestAndSpaced(pool: readonly TrialRecord[], max: number, direction: Direction, keep: readonly TrialRecord[] = []): TrialRecord[] {
   if (pool.length <= max) return [...pool];
+  // Positions in `pool`, a mask and typed arrays rather than Sets of numbers and a full sort:
+  // 35 -> ~5 ms at 100,000 trials (issue 19: a live study's plot re-chooses on every request).
+  const n = pool.length;
+  const chosen = new Uint8Array(n);
+  let nChosen = 0;
+  const mark = (i: number) => {
+    if (chosen[i] === 0) {
+      chosen[i] = 1;
+      nChosen++;
+    }
+  };
+  for (const t of keep) {
+    // `pool` is in number order: a binary search finds each kept trial.
+    let lo = 0;
+    let hi = n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = (pool[mid] as TrialRecord).number;
+      if (m === t.number) {
+        mark(mid);
+        break;
+      }
+      if (m < t.number) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
   const sign = direction === "minimize" ? 1 : -1;
-  const valued = pool.filter(hasValue);
-  const nBest = Math.min(valued.length, Math.ceil(max / 4));
-  const chosen = new Set<number>(keep.map((t) => t.number));
+  // Plain loops into preallocated typed arrays (Float64Array.from with a map function took 10-20 ms here).
+  const valuedAt = new Int32Array(n);
+  let nValued = 0;
+  for (let i = 0; i < n; i++) if (hasValue(pool[i] as TrialRecord)) valuedAt[nValued++] = i;
+  const nBest = Math.min(nValued, Math.ceil(max / 4));
   if (nBest > 0) {
-    const sorted = Float64Array.from(valued, (t) => sign * (t.value as number)).sort();
-    const cut = sorted[nBest - 1] as number;
-    let atCut = nBest - sorted.findIndex((v) => v === cut); // how many at the cut value may join
-    for (const t of valued) {
-      const v = sign * (t.value as number);
-      if (v < cut) chosen.add(t.number);
-      else if (v === cut && atCut > 0) {
-        chosen.add(t.number);
+    const keys = new Float64Array(nValued);
+    for (let j = 0; j < nValued; j++) keys[j] = sign * ((pool[valuedAt[j] as number] as TrialRecord).value as number);
+    const cut = kthSmallest(keys.slice(), nBest - 1);
+    let below = 0;
+    for (let j = 0; j < nValued; j++) if ((keys[j] as number) < cut) below++;
+    let atCut = nBest - below; // how many at the cut value may join, the lower numbers first
+    for (let j = 0; j < nValued; j++) {
+      const k = keys[j] as number;
+      if (k < cut) mark(valuedAt[j] as number);
+      else if (k === cut && atCut > 0) {
+        mark(valuedAt[j] as number);
         atCut--;
       }
     }
   }
-  const rest = pool.filter((t) => !chosen.has(t.number));
-  for (const t of evenlySpaced(rest, Math.max(0, max - chosen.size))) chosen.add(t.number);
-  return pool.filter((t) => chosen.has(t.number));
+  // The rest evenly spaced (as evenlySpaced does) among the positions not chosen yet.
+  const rest = new Int32Array(n - nChosen);
+  for (let i = 0, r = 0; i < n; i++) if (chosen[i] === 0) rest[r++] = i;
+  const m = Math.min(rest.length, Math.max(0, max - nChosen));
+  if (m === rest.length) for (let j = 0; j < m; j++) chosen[rest[j] as number] = 1;
+  else if (m === 1) chosen[rest[0] as number] = 1;
+  else for (let j = 0; j < m; j++) chosen[rest[Math.round((j * (rest.length - 1)) / (m - 1))] as number] = 1;
+  const out: TrialRecord[] = [];
+  for (let i = 0; i < n; i++) if (chosen[i] === 1) out.push(pool[i] as TrialRecord);
+  return out;
+}
+
+/** The k-th smallest (0-based) of `a`, which it reorders (Hoare's selection, middle pivot). */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k] as number;
+  }
+  return a[k] as number;
 }
 
 /** Every trial, in number order, whose value is a new best among the COMPLETE trials before it. */

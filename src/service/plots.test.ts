@@ -295,6 +295,12 @@ describe("parallel coordinates", () => {
     expect(segs[0]?.gap).toBe("skips an unused parameter");
     expect(segs.some((s) => s.x === 1 || s.x2 === 1)).toBe(false);
     expect(caption).toMatch(/Dashed segments skip a parameter/);
+    // Solid segments carry no dash array at all (a "1,0" one made resvg draw them dash by dash,
+    // twice the render time), and only layers with segments exist (an empty one fails axe).
+    const lineLayers = (spec.layer as { transform: { filter: string }[]; mark: Record<string, unknown> }[]).filter((l) => l.transform[0]?.filter.includes("'line'"));
+    expect(lineLayers.map((l) => l.mark.strokeDash ?? null)).toEqual([null, [4, 3]]);
+    const solidOnly = plotSpec("parallel_coordinates", study, trials, { params: ["lr", "act", "layers"] }).spec;
+    expect((solidOnly.layer as { transform: { filter: string }[]; mark: Record<string, unknown> }[]).filter((l) => l.transform[0]?.filter.includes("'line'")).map((l) => l.mark.strokeDash ?? null)).toEqual([null]);
   });
 
   it("flags importances that rest on few trials, and only those", () => {

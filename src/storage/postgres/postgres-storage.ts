@@ -44,10 +44,7 @@ export class OwnershipLostError extends Error {
   override readonly name = "OwnershipLostError";
 }
 
-/** True for the storage URLs this backend takes. */
-export function isPostgresUrl(s: string): boolean {
-  return /^postgres(ql)?:\/\//.test(s);
-}
+export { isPostgresUrl } from "./url.js";
 
 /** Who writes, and which studies (by name, with the epoch taken) it holds; see service/ownership.ts. */
 export interface Fence {
