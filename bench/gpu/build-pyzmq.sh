@@ -11,6 +11,7 @@ cd "$DIR"
 INC=$($PY -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 SUF=$($PY -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 test -f "$INC/Python.h" || { echo "no Python.h under $INC" >&2; exit 3; }
+$PY -c "import Cython" 2>/dev/null || { echo "$PY has no Cython (the GPU machine's image has it; elsewhere: pip install cython)" >&2; exit 3; }
 LIB=$(ls pyzmq.libs/libzmq-*.so*)
 rm -f zmq/backend/cython/_zmq.cpython-*.so
 $PY -m cython -3 --module-name zmq.backend.cython._zmq -I . zmq/backend/cython/_zmq.py -o /tmp/_zmq.c

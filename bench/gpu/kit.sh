@@ -9,8 +9,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 KIT=$ROOT/.tmp/gpu-kit
 WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
 WHEELS=${WHEELS:-/opt/pypi/files}
-ZMQ_H=${ZMQ_H:?set ZMQ_H to libzmq 4.3s include/zmq.h}
+ZMQ_H=${ZMQ_H:?set ZMQ_H to the include/zmq.h of libzmq 4.3}
 mkdir -p "$KIT" "$WORK/app" "$WORK/site/include"
 make -C "$ROOT" build >/dev/null
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$WORK/app/"
@@ -23,11 +24,11 @@ cp -r "$ROOT/dist" "$WORK/app/dist"
 tar -C "$WORK/app" -cf - . | xz -T2 -6 > "$KIT/app.tar.xz"
 for w in optuna-5.0.0-py3-none-any alembic-1.20.0-py3-none-any mako-1.4.3-py3-none-any colorlog-6.12.0-py3-none-any \
          sqlalchemy-2.1.1-cp311 pyzmq-27.2.0-cp311; do
-  unzip -q -o "$(ls "$WHEELS"/$w*.whl | head -1)" -d "$WORK/site"
+  # x86-64 Linux wheels only (the GPU machine's); the pure-Python ones are py3-none-any.
+  unzip -q -o "$(ls "$WHEELS"/$w*.whl | grep -E 'none-any|manylinux.*x86_64' | head -1)" -d "$WORK/site"
 done
 find "$WORK/site" -name '*.so' -path '*/site/zmq/*' -delete
 find "$WORK/site" -name '*.so' -path '*/sqlalchemy/*' -delete
 cp "$ZMQ_H" "$WORK/site/include/zmq.h"
 tar -C "$WORK/site" -cJf "$KIT/site.tar.xz" .
-rm -rf "$WORK"
 ls -la "$KIT"

@@ -145,4 +145,10 @@ describe("bestAndSpaced", () => {
     }
     expect(sampled).toBeGreaterThan(200); // most cases exercise the sampling, not the small-pool copy
   });
+
+  it("matches the reference on values that rise to one peak and fall again (a shape that makes middle-pivot selections quadratic)", () => {
+    const pool = records(20_000, 9).map((t, i) => (t.value === null ? t : { ...t, value: Math.sin((Math.PI * i) / 20_000) }));
+    for (const dir of ["minimize", "maximize"] as const)
+      expect(bestAndSpaced(pool, 2000, dir).map((t) => t.number)).toEqual(referenceBestAndSpaced(pool, 2000, dir, []).map((t) => t.number));
+  });
 });

@@ -104,18 +104,23 @@ export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly Tria
 /** Renders a plot to PNG. @throws INVALID_ARGUMENT when there is nothing to draw (see `plotSpec`). */
 export async function renderPlot(kind: PlotKind, study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}): Promise<RenderedPlot> {
   const { spec, caption } = plotSpec(kind, study, trials, opts);
-  const rendered = await renderVegaLite(spec, pngDensity.get(kind));
-  pngDensity.set(kind, rendered.png.length / (rendered.width * rendered.height));
+  const key = `${study.name}\u0000${kind}`;
+  const rendered = await renderVegaLite(spec, pngDensity.get(key));
+  pngDensity.delete(key); // re-inserted last: the map drops its oldest entries
+  pngDensity.set(key, rendered.png.length / (rendered.width * rendered.height));
+  if (pngDensity.size > MAX_DENSITIES) pngDensity.delete(pngDensity.keys().next().value as string);
   return { ...rendered, caption };
 }
 
 /**
- * PNG bytes per pixel of the last rendering of each kind in this process. A kind whose PNG at
- * the default scale exceeds the byte cap (parallel coordinates: 200 translucent coloured lines
- * compress badly) would otherwise be rasterised twice on every request; with this, the next one
- * starts at the scale that fits.
+ * PNG bytes per pixel of the last rendering of each (study, kind) in this process. A plot whose
+ * PNG at the default scale exceeds the byte cap (parallel coordinates: 200 translucent coloured
+ * lines compress badly) would otherwise be rasterised twice on every request of a running study;
+ * with this, the next one starts at the scale that fits. Per study, so that one study's dense
+ * chart never shrinks another's.
  */
-const pngDensity = new Map<PlotKind, number>();
+const pngDensity = new Map<string, number>();
+const MAX_DENSITIES = 256;
 
 let fontFile: string | null | undefined;
 
@@ -160,8 +165,9 @@ export async function renderVegaLite(spec: VlSpec, density?: number): Promise<{ 
   const size = /<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"/.exec(svg);
   let zoom = size ? renderScale(Number(size[1]), Number(size[2])) : 1;
   if (size && density && density > 0) {
-    const fits = Math.sqrt((0.9 * MAX_PNG_BYTES) / (density * Number(size[1]) * Number(size[2])));
-    zoom = Math.max(0.5, Math.min(zoom, fits));
+    // Only when the last rendering predicts this one over the cap; never above the pixel cap's zoom.
+    const pixels = Number(size[1]) * Number(size[2]);
+    if (density * pixels * zoom * zoom > MAX_PNG_BYTES) zoom = Math.min(zoom, Math.max(0.5, Math.sqrt((0.9 * MAX_PNG_BYTES) / (density * pixels))));
   }
   const font = bundledFont();
   for (let attempt = 0; ; attempt++) {
