@@ -23,7 +23,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-fund --no-audit
 	@touch $@
 
-dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) $(WEB_SOURCES) tsconfig.json tsconfig.build.json
+dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) $(WEB_SOURCES) scripts/bundle-vega.mjs tsconfig.json tsconfig.build.json
 	rm -rf dist
 	npm run build
 	chmod +x dist/cli/main.js

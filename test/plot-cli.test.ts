@@ -109,3 +109,11 @@ describe("tuneport plot", { timeout: 300_000 }, () => {
     expect(study.stderr).toMatch(/NOT_FOUND/);
   });
 });
+
+describe("the build's Vega bundle (scripts/bundle-vega.mjs)", () => {
+  it("exists beside the built plots.js and exports what plots.ts uses from vega and vega-lite", async () => {
+    const bundle = join(CLI, "..", "..", "service", "vega-bundle.js");
+    const b = (await import(bundle)) as { vega: { View: unknown; parse: unknown; logger: unknown }; vl: { compile: unknown } };
+    expect([typeof b.vega.View, typeof b.vega.parse, typeof b.vega.logger, typeof b.vl.compile]).toEqual(["function", "function", "function", "function"]);
+  });
+});
