@@ -89,13 +89,10 @@ export function bestAndSpaced(pool: readonly TrialRecord[], max: number, directi
       }
     }
   }
-  // The rest evenly spaced (as evenlySpaced does) among the positions not chosen yet.
-  const rest = new Int32Array(n - nChosen);
-  for (let i = 0, r = 0; i < n; i++) if (chosen[i] === 0) rest[r++] = i;
-  const m = Math.min(rest.length, Math.max(0, max - nChosen));
-  if (m === rest.length) for (let j = 0; j < m; j++) chosen[rest[j] as number] = 1;
-  else if (m === 1) chosen[rest[0] as number] = 1;
-  else for (let j = 0; j < m; j++) chosen[rest[Math.round((j * (rest.length - 1)) / (m - 1))] as number] = 1;
+  // The rest evenly spaced among the positions not chosen yet.
+  const rest: number[] = [];
+  for (let i = 0; i < n; i++) if (chosen[i] === 0) rest.push(i);
+  for (const i of evenlySpaced(rest, Math.max(0, max - nChosen))) chosen[i] = 1;
   const out: TrialRecord[] = [];
   for (let i = 0; i < n; i++) if (chosen[i] === 1) out.push(pool[i] as TrialRecord);
   return out;

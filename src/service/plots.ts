@@ -132,13 +132,18 @@ const VEGA_BUNDLE = new URL("./vega-bundle.js", import.meta.url);
  * modules (a plot worker's first chart waits for it), or from the packages when running from
  * sources. The bundle, when present, is imported without a fallback: a broken build should fail.
  */
-async function loadVega(): Promise<[typeof import("vega"), typeof import("vega-lite")]> {
-  if (VEGA_BUNDLE.protocol === "file:" && existsSync(fileURLToPath(VEGA_BUNDLE))) {
-    const b = (await import(VEGA_BUNDLE.href)) as { vega: typeof import("vega"); vl: typeof import("vega-lite") };
-    return [b.vega, b.vl];
-  }
-  return Promise.all([import("vega"), import("vega-lite")]);
+function loadVega(): Promise<[typeof import("vega"), typeof import("vega-lite")]> {
+  vegaModules ??= (async () => {
+    if (VEGA_BUNDLE.protocol === "file:" && existsSync(fileURLToPath(VEGA_BUNDLE))) {
+      const b = (await import(VEGA_BUNDLE.href)) as { vega: typeof import("vega"); vl: typeof import("vega-lite") };
+      return [b.vega, b.vl] as [typeof import("vega"), typeof import("vega-lite")];
+    }
+    return Promise.all([import("vega"), import("vega-lite")]);
+  })();
+  return vegaModules;
 }
+/** Looked up once per process (the file check is not repeated on every rendering). */
+let vegaModules: Promise<[typeof import("vega"), typeof import("vega-lite")]> | undefined;
 
 let fontFile: string | null | undefined;
 

@@ -85,7 +85,7 @@ import { nsga2StrategyFactory } from "../nsga2/nsga2-strategy.js";
 import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
-import { tpeStrategyFactory } from "../tpe/tpe-strategy.js";
+import { finishedCount, tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 
 /** Default of `mo_nsga2_from` (see the header). */
 const MO_NSGA2_FROM = 1_000_000_000;
@@ -266,9 +266,7 @@ export class AutoStrategy implements Strategy {
   /** Whether the hedge decides this GP-phase request (single objective, no scheduler, past the random start). */
   private hedging(req: Pick<SuggestRequest, "study" | "trials">): boolean {
     if (this.opts.portfolio === "off" || req.study.scheduler !== null) return false;
-    let finished = 0;
-    for (const t of req.trials) if (t.state === "COMPLETE" || t.state === "PRUNED") finished++;
-    return finished >= PORTFOLIO_START;
+    return finishedCount(req.trials) >= PORTFOLIO_START;
   }
 
   suggest(req: SuggestRequest): Suggestion {

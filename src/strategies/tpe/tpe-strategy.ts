@@ -371,7 +371,8 @@ export class TpeStrategy implements Strategy {
   }
 }
 
-function finishedCount(trials: readonly Trial[]): number {
+/** COMPLETE and PRUNED trials: what TPE's (and `auto`'s hedge's) random start counts. */
+export function finishedCount(trials: readonly Trial[]): number {
   let n = 0;
   for (const t of trials) if (t.state === "COMPLETE" || t.state === "PRUNED") n++;
   return n;
