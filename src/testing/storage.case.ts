@@ -12,7 +12,7 @@
  */
 import { afterEach, beforeEach, describe, expect } from "vitest";
 import type { Study, StudyConfig } from "../domain/trial.js";
-import type { Change, Storage, StoredTrial } from "../storage/storage.js";
+import type { Change, Storage, StoredTrial, SummaryReader } from "../storage/storage.js";
 import { conformanceChecks } from "./skips.js";
 
 /** A storage under test and how to get at its database again. */
@@ -337,4 +337,36 @@ export function storageConformance(label: string, conf: StorageConformance): voi
     });
     for (const [name, title, fn] of CHECKS) check(name, title, () => fn(ctx));
   });
+}
+
+/**
+ * What `tuneport studies list` reads through `SummaryReader` (SQLite and PostgreSQL): counts by
+ * state, and the best feasible COMPLETE trial — the lowest (highest when maximising) value, the
+ * lowest trial number among equal values, infeasible trials (a constraint > 0) left out.
+ */
+export async function checkSummaryReader(storage: Storage & SummaryReader): Promise<void> {
+  const done = (id: number, number: number, value: number, constraints: number[] | null = null): StoredTrial =>
+    storedTrialOf(id, 1, number, { state: "COMPLETE", value, values: [value], constraints, finishedAt: 1_700_000_100_000 + number, lease: null });
+  await storage.commit([
+    { kind: "insert-study", study: studyOf(1, "summary") },
+    { kind: "insert-study", study: studyOf(2, "other") },
+    { kind: "insert-trial", trial: storedTrialOf(1, 1, 0) },
+    { kind: "insert-trial", trial: done(2, 1, 0.5) },
+    { kind: "insert-trial", trial: done(3, 2, 0.25, [0.5]) }, // infeasible: never the best
+    { kind: "insert-trial", trial: done(4, 3, 0.5) }, // ties trial 1: trial 1 stays the best
+    { kind: "insert-trial", trial: done(5, 4, 2, [-1, 0]) },
+    { kind: "insert-trial", trial: storedTrialOf(6, 1, 5, { state: "PRUNED", lease: null }) },
+    { kind: "insert-trial", trial: storedTrialOf(7, 1, 6, { state: "FAIL", lease: null }) },
+    { kind: "insert-trial", trial: { ...done(8, 0, -5), studyId: 2 } }, // another study's
+  ]);
+  const min = await storage.studySummary(1, "minimize");
+  expect(min.counts).toEqual({ WAITING: 0, RUNNING: 1, COMPLETE: 4, PRUNED: 1, FAIL: 1 });
+  expect(min.best?.number).toBe(1);
+  expect(min.best?.values).toEqual([0.5]);
+  const max = await storage.studySummary(1, "maximize");
+  expect(max.counts).toEqual(min.counts);
+  expect(max.best?.number).toBe(4);
+  expect(max.best?.constraints).toEqual([-1, 0]);
+  await storage.commit([{ kind: "insert-study", study: studyOf(3, "empty") }, { kind: "insert-trial", trial: storedTrialOf(9, 3, 0) }]);
+  expect(await storage.studySummary(3, "minimize")).toEqual({ counts: { WAITING: 0, RUNNING: 1, COMPLETE: 0, PRUNED: 0, FAIL: 0 }, best: null });
 }

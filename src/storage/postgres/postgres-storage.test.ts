@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { Study, StudyConfig } from "../../domain/trial.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
+import { checkSummaryReader } from "../../testing/storage.case.js";
 import type { Change, StoredTrial } from "../storage.js";
 import { PgOwnershipStore } from "./pg-ownership.js";
 import { ID_BLOCK, PG_SCHEMA_VERSION } from "./postgres-schema.js";
@@ -58,6 +59,10 @@ afterEach(async () => {
 
 describe("PostgresStorage", () => {
   const backend = postgresBackend(inject("pgUrl"));
+
+  it("answers tuneport studies list's summaries: counts by state, the best feasible trial, the lowest number on ties", async () => {
+    await checkSummaryReader(await open(backend.location()));
+  });
 
   it("round-trips studies, trials, intermediates (NaN, ±Infinity), leases and replies exactly, across a reopen", async () => {
     const url = backend.location();

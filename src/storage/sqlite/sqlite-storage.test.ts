@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { storageConformance } from "../../testing/storage.case.js";
+import { describe, it } from "vitest";
+import { checkSummaryReader, storageConformance } from "../../testing/storage.case.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 storageConformance("sqlite :memory:", {
@@ -24,4 +25,15 @@ storageConformance("sqlite file", {
       dispose: () => rmSync(dir, { recursive: true, force: true }),
     };
   },
+});
+
+describe("sqlite summaries (tuneport studies list)", () => {
+  it("counts by state and finds the best feasible trial in one pass, the lowest number on ties", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    try {
+      await checkSummaryReader(storage);
+    } finally {
+      await storage.close();
+    }
+  });
 });
