@@ -19,9 +19,9 @@ MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tunep
         "optuna-sha", "optuna-hyperband", "optuna-median", "random-full"]
 ABLATION_GROUPS = [
     ("ASHA (stopping)", ["tuneport-asha", "tuneport-asha-tpe", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common",
-                         "tuneport-asha-gp-observed", "tuneport-asha-eta4"]),
-    ("median", ["tuneport-median", "tuneport-median-tpe", "tuneport-median-gp"]),
-    ("ASHA (promotion)", ["tuneport-asha-promotion", "tuneport-promotion-tpe", "tuneport-promotion-gp"]),
+                         "tuneport-asha-gp-observed", "tuneport-asha-eta4", "tuneport-asha-hedge"]),
+    ("median", ["tuneport-median", "tuneport-median-tpe", "tuneport-median-gp", "tuneport-median-hedge"]),
+    ("ASHA (promotion)", ["tuneport-asha-promotion", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-promotion-hedge"]),
 ]
 ASYNC = ["tuneport-asha", "tuneport-hyperband", "hyperband-sync", "random-full"]
 PAIRS = [("tuneport-asha", "optuna-sha"), ("tuneport-hyperband", "optuna-hyperband"), ("tuneport-median", "optuna-median"),

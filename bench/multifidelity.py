@@ -17,7 +17,7 @@ default — and gives its budget as the study's `max_resource` = R; schedulers k
   tuneport-sha                 successive-halving (min_resource 1, η = 3)
   tuneport-median              median (Optuna's defaults)
   tuneport-bohb                bohb (chooses configurations itself; the default strategy is random there)
-  ablations (strategy named):  tuneport-asha-tpe, tuneport-asha-gp-*, tuneport-median-tpe, tuneport-median-gp,
+  ablations (strategy named):  tuneport-asha-tpe, tuneport-asha-gp-*, tuneport-median-tpe, tuneport-median-gp, tuneport-*-hedge,
                                tuneport-asha-eta4 (η = 4, Ray's default)
   optuna-sha                   Optuna 5.0 TPESampler(seed) + SuccessiveHalvingPruner() (its defaults)
   optuna-hyperband             TPESampler(seed) + HyperbandPruner(min_resource=1, max_resource=R)
@@ -102,12 +102,17 @@ TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
     "tuneport-promotion-tpe": ({"name": "tpe", "options": {}}, "asha", {"mode": "promotion"}),
     "tuneport-promotion-gp": ({"name": "auto", "options": {"with_scheduler": "gp"}}, "asha", {"mode": "promotion"}),
     "tuneport-asha-eta4": (None, "asha", {"reduction_factor": 4}),
+    # The hedge portfolio (GP or TPE per suggestion by their proposals' ranks) under a scheduler.
+    "tuneport-asha-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {}),
+    "tuneport-median-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "median", {}),
+    "tuneport-promotion-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"mode": "promotion"}),
 }
 OPTUNA = ["optuna-sha", "optuna-hyperband", "optuna-median"]
 MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-sha", "tuneport-median", "tuneport-bohb",
         *OPTUNA, "random-full"]
 ABLATIONS = ["tuneport-asha-tpe", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common", "tuneport-asha-gp-observed",
-             "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-asha-eta4"]
+             "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-asha-eta4",
+             "tuneport-asha-hedge", "tuneport-median-hedge", "tuneport-promotion-hedge"]
 QUICK = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-sha", "random-full"]
 DIGITS = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-median", "tuneport-bohb", *OPTUNA, "random-full"]
 ORDER = [*MAIN, *ABLATIONS, "hyperband-sync"]

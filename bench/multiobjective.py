@@ -324,6 +324,7 @@ VARIANTS: dict[str, Any] = {
     "ehvi:cheb": {"name": "ehvi", "options": {"acquisition": "chebyshev"}},
     "ehvi:cheb-sobol": {"name": "ehvi", "options": {"acquisition": "chebyshev", "weights": "sobol"}},
     "ehvi:alt-sobol": {"name": "ehvi", "options": {"acquisition": "alternate", "weights": "sobol"}},
+    "ehvi:hedge-sobol": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol"}},
 }
 
 

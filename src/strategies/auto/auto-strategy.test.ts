@@ -57,13 +57,15 @@ describe("auto strategy", () => {
     expect(viaAuto.systemAttrs?.auto_phase).toBe("ehvi");
   });
 
-  it("multi-objective: below mo_objectives_below_dim (8) modelled dimensions, per-objective GPs: two objectives alternate ParEGO's scalarisation (sobol weights) with EHVI, three use the scalarisation", () => {
+  it("multi-objective: below mo_objectives_below_dim (8) modelled dimensions, per-objective GPs: two objectives hedge ParEGO's scalarisation (sobol weights) with EHVI, three use the scalarisation", () => {
     expect(defaults.mo_objectives_below_dim).toBe(8);
     expect(defaults.mo_alternate_below_objectives).toBe(3);
+    expect(defaults.mo_mix).toBe("hedge");
     const dirs: Direction[] = ["minimize", "minimize"];
     const three: Direction[] = ["minimize", "minimize", "minimize"];
     const auto = new AutoStrategy(defaults);
-    expect(auto.phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("objectives-alternate");
+    expect(auto.phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("objectives-hedge");
+    expect(new AutoStrategy({ ...defaults, mo_mix: "alternate" }).phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("objectives-alternate");
     expect(auto.phase({ study: makeStudy(floats(7), { directions: three }), trials: [] })).toBe("parego-objectives");
     expect(new AutoStrategy({ ...defaults, mo_alternate_below_objectives: 0 }).phase({ study: makeStudy(floats(7), { directions: dirs }), trials: [] })).toBe("parego-objectives");
     expect(auto.phase({ study: makeStudy(floats(8), { directions: dirs }), trials: [] })).toBe("parego");
@@ -75,12 +77,13 @@ describe("auto strategy", () => {
         makeTrial(i, { x0: i / 12, x1: (i * 5) % 12 / 12, x2: 0.5 }, mo.space, { values: [i / 12, 1 - Math.sqrt(i / 12) + ((i * 5) % 12) / 12, 0.3].slice(0, directions.length) }),
       ) };
     };
-    for (const [directions, acquisition, phase] of [[dirs, "alternate", "objectives-alternate"], [three, "chebyshev", "parego-objectives"]] as const) {
+    for (const [directions, acquisition, phase] of [[dirs, "hedge", "objectives-hedge"], [three, "chebyshev", "parego-objectives"]] as const) {
       const { mo, trials } = history([...directions]);
       const viaAuto = auto.suggest(suggestRequest(mo, trials));
       const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition, weights: "sobol" })).suggest(suggestRequest(mo, trials));
       expect(viaAuto.params).toEqual(direct.params);
       expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: phase, parego_weights: direct.systemAttrs?.parego_weights });
+      expect(viaAuto.systemAttrs?.ehvi_acquisition).toBe(direct.systemAttrs?.ehvi_acquisition);
       expect(viaAuto.systemAttrs?.ehvi_theta).toHaveLength(directions.length);
     }
   });
@@ -189,6 +192,47 @@ describe("auto strategy", () => {
       expect(withArms(off, study, 12).every((a) => a === undefined)).toBe(true);
       const scheduled = makeStudy(floats(2), { scheduler: { name: "median", options: {} } });
       expect(withArms(hedge, scheduled, 12).every((a) => a === undefined)).toBe(true);
+      const underScheduler = withArms({ ...hedge, portfolio_under_scheduler: "hedge" }, scheduled, 30);
+      expect(underScheduler.slice(10).every((a) => a === "gp" || a === "tpe")).toBe(true);
+    });
+
+    describe("under a scheduler", () => {
+      const scheduled = makeStudy(floats(2), { scheduler: { name: "asha", options: {} } });
+      const auto = new AutoStrategy({ ...hedge, portfolio_under_scheduler: "hedge" });
+      // A trial stopped after reporting `value` at `step` (PRUNED), or trained to the end (COMPLETE).
+      const stopped = (n: number, step: number, value: number, arm?: "gp" | "tpe", extra: Record<string, unknown> = {}) =>
+        makeTrial(n, { x0: (n % 37) / 37, x1: 0.5 }, scheduled.space, {
+          state: "PRUNED",
+          value: null,
+          intermediate: [{ step, value }],
+          systemAttrs: { ...(arm ? { auto_arm: arm } : {}), ...extra },
+        });
+      const start = Array.from({ length: 10 }, (_, i) => stopped(i, 1, 10 + i));
+
+      it("scores PRUNED proposals: deeper beats shallower whatever the values, then the value at the same depth", () => {
+        // GP's proposals survive to step 3 with poor values; TPE's stop at step 1 with good ones.
+        const deeper = start.concat([stopped(10, 3, 50, "gp"), stopped(11, 1, 0, "tpe"), stopped(12, 3, 60, "gp"), stopped(13, 1, 0.5, "tpe")]);
+        expect(auto.hedgeShare({ study: scheduled, trials: deeper })).toBeGreaterThan(0.5);
+        // Same depth: the better value wins.
+        const level = start.concat([stopped(10, 1, 50, "gp"), stopped(11, 1, 0, "tpe"), stopped(12, 1, 60, "gp"), stopped(13, 1, 0.5, "tpe")]);
+        expect(auto.hedgeShare({ study: scheduled, trials: level })).toBeLessThan(0.5);
+        // A COMPLETE trial (the full budget) beats any stopped one.
+        const complete = start.concat([
+          makeTrial(10, { x0: 0.1, x1: 0.2 }, scheduled.space, { value: 99, intermediate: [{ step: 9, value: 99 }], systemAttrs: { auto_arm: "tpe" } }),
+          stopped(11, 3, 0, "gp"),
+        ]);
+        expect(auto.hedgeShare({ study: scheduled, trials: complete })).toBeLessThan(0.5);
+        // Without the option the same history is not hedged, and a study without a scheduler ignores PRUNED proposals.
+        expect(new AutoStrategy(hedge).hedgeShare({ study, trials: deeper })).toBe(0.5);
+      });
+
+      it("credits a promoted proposal with its continuation's standing", () => {
+        // GP's proposal 10 stopped at step 1 with a poor value but was promoted: 12 continued it to step 9.
+        const base = start.concat([stopped(10, 1, 40, "gp"), stopped(11, 1, 5, "tpe")]);
+        const promoted = base.concat([stopped(12, 9, 30, undefined, { resume_from: 10 })]);
+        expect(auto.hedgeShare({ study: scheduled, trials: base })).toBeLessThan(0.5);
+        expect(auto.hedgeShare({ study: scheduled, trials: promoted })).toBeGreaterThan(0.5);
+      });
     });
   });
 });

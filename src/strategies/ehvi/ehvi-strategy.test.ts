@@ -7,7 +7,7 @@ import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js"
 import { strategyConformance } from "../../testing/strategy.case.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import { EHVI_THETA_ATTR, ehviStrategyFactory } from "./ehvi-strategy.js";
+import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory } from "./ehvi-strategy.js";
 
 const defaults = ehviStrategyFactory.options.parse({});
 strategyConformance(ehviStrategyFactory, { options: defaults, n: 20, objectives: 2 });
@@ -124,6 +124,40 @@ describe("ehvi", () => {
     const w12 = trials[12]!.systemAttrs.parego_weights as number[];
     const w10 = trials[10]!.systemAttrs.parego_weights as number[];
     expect(w12).not.toEqual(w10);
+  });
+
+  describe("acquisition hedge", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const space = cube(1);
+    // A front on f2 = 1 − f1 from ten random-start trials, then proposals by acquisition.
+    const history = (proposals: readonly (readonly ["ehvi" | "chebyshev", number, number])[], scale = 1): Trial[] => {
+      const start = Array.from({ length: 10 }, (_, i) => makeTrial(i, { x0: i / 10 }, space, { values: [scale * (i / 9), scale * (1.2 - i / 9)] }));
+      return start.concat(proposals.map(([arm, a, b], k) =>
+        makeTrial(10 + k, { x0: 0.05 + k / 40 }, space, { values: [scale * a, scale * b], systemAttrs: { [ACQUISITION_ATTR]: arm } })));
+    };
+    const share = (t: Trial[]) => ehviShare(dirs, t, 8, 0.2, 0.1);
+
+    it("gives the acquisition whose proposals added more hypervolume the larger share, whatever the objectives' scale", () => {
+      expect(share(history([]))).toBe(0.5);
+      // EHVI's proposals land below the front (they add area), Chebyshev's behind it (dominated: none).
+      const ehviAhead = history([["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9], ["ehvi", 0.6, 0.3], ["chebyshev", 0.8, 1.0]]);
+      expect(share(ehviAhead)).toBe(0.8);
+      const chebAhead = history([["chebyshev", 0.3, 0.5], ["ehvi", 0.9, 0.9], ["chebyshev", 0.6, 0.3], ["ehvi", 0.8, 1.0]]);
+      expect(share(chebAhead)).toBe(0.2);
+      const scaled = history([["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9]], 1e6);
+      expect(share(scaled)).toBeCloseTo(share(history([["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9]])), 12);
+      // Both dominated: a tie.
+      expect(share(history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.9]]))).toBeCloseTo(0.5, 12);
+    });
+
+    it("marks each model-based suggestion with its acquisition, Chebyshev weights only on Chebyshev's", () => {
+      const hedge = ehviStrategyFactory.options.parse({ acquisition: "hedge", weights: "sobol" });
+      const trials = run(ehviStrategyFactory, hedge, 3, 3, dirs, 22, zdt1);
+      const arms = trials.slice(10).map((t) => t.systemAttrs[ACQUISITION_ATTR]);
+      expect(trials.slice(0, 10).every((t) => t.systemAttrs[ACQUISITION_ATTR] === undefined)).toBe(true);
+      expect(new Set(arms)).toEqual(new Set(["ehvi", "chebyshev"]));
+      for (const t of trials.slice(10)) expect(t.systemAttrs.parego_weights !== undefined).toBe(t.systemAttrs[ACQUISITION_ATTR] === "chebyshev");
+    });
   });
 
   it("hands one objective to gp and four to parego", () => {

@@ -35,7 +35,9 @@
  * `auto` uses it below 8 modelled dimensions (auto-strategy.ts, docs/BENCHMARKS.md run 8).
  * `acquisition: "alternate"` uses the Chebyshev acquisition on even trial numbers (its Sobol weights
  * then indexed by half the trial number, so they stay one low-discrepancy sequence) and log EHVI on
- * odd ones: the scalarisation extends the front's ends, EHVI fills its gaps.
+ * odd ones: the scalarisation extends the front's ends, EHVI fills its gaps. `acquisition: "hedge"`
+ * gives each suggestion to one of the two at random, EHVI's share set by how much hypervolume each
+ * one's latest proposals added (`ehviShare`), as `auto`'s single-objective hedge does for GP and TPE.
  *
  * Two objectives give |front| + 1 boxes, three give (|front| + 1)²; four or more objectives are
  * handed to `parego` (random Chebyshev scalarisations of one GP), whose cost does not grow with
@@ -46,8 +48,8 @@ import type { ParamValue } from "../../domain/distributions.js";
 import { isFeasibleVector, minimisationForm, nonDominatedRanks, dominates, violation } from "../../domain/objectives.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { sampleUniform } from "../../domain/sampling.js";
-import type { Trial } from "../../domain/trial.js";
-import { nonDominated } from "../../math/hypervolume.js";
+import type { Direction, Trial } from "../../domain/trial.js";
+import { hypervolume, nonDominated } from "../../math/hypervolume.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitColumn, fitConstraintModels, latestConstraintTheta } from "../gp/gp-constraints.js";
 import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims } from "../gp/gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
@@ -70,10 +72,17 @@ const options = gpOptions
     /**
      * "ehvi" (log EHVI, the header), "chebyshev": log EI of ParEGO's augmented Chebyshev
      * scalarisation (weights per suggestion as `weights` says, recorded as `parego_weights`) of the
-     * same per-objective models, moment-matched (chebyshev-ei.ts), or "alternate": "chebyshev" on
-     * even trial numbers, "ehvi" on odd ones (the header).
+     * same per-objective models, moment-matched (chebyshev-ei.ts), "alternate": "chebyshev" on
+     * even trial numbers, "ehvi" on odd ones, or "hedge": each suggestion to one of the two by how
+     * much hypervolume each one's recent proposals added (`ehviShare`; the header).
      */
-    acquisition: z.enum(["ehvi", "chebyshev", "alternate"]).default("ehvi"),
+    acquisition: z.enum(["ehvi", "chebyshev", "alternate", "hedge"]).default("ehvi"),
+    /** The "hedge": how many of each acquisition's latest COMPLETE proposals score it. */
+    hedgeWindow: z.number().int().min(1).default(8),
+    /** The "hedge": the smallest share either acquisition keeps. */
+    hedgeFloor: z.number().min(0).max(0.5).default(0.2),
+    /** The "hedge": temperature of the logistic map from the score to EHVI's share. */
+    hedgeTemperature: z.number().positive().default(0.1),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
     weights: z.enum(["random", "sobol"]).default("random"),
     /** ρ of the "chebyshev" acquisition (Knowles 2006: 0.05). */
@@ -81,6 +90,9 @@ const options = gpOptions
   })
   .strict();
 export type EhviOptions = z.output<typeof options>;
+
+/** The system attribute naming the acquisition ("ehvi" or "chebyshev") that proposed a trial under "hedge". */
+export const ACQUISITION_ATTR = "ehvi_acquisition";
 
 /** The system attribute holding the objectives' fitted θ (one array per objective). */
 export const EHVI_THETA_ATTR = "ehvi_theta";
@@ -92,6 +104,8 @@ interface Choice {
   readonly constraintTheta: (number[] | null)[] | null;
   /** The "chebyshev" acquisition's weights (null under "ehvi"). */
   readonly weights: number[] | null;
+  /** Under "hedge", the acquisition used. */
+  readonly arm: "ehvi" | "chebyshev" | null;
 }
 
 export class EhviStrategy implements Strategy {
@@ -122,6 +136,7 @@ export class EhviStrategy implements Strategy {
       const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas };
       if (choice.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = choice.constraintTheta;
       if (choice.weights !== null) systemAttrs[WEIGHTS_ATTR] = choice.weights;
+      if (choice.arm !== null) systemAttrs[ACQUISITION_ATTR] = choice.arm;
       return { x: choice.x, systemAttrs };
     });
   }
@@ -142,8 +157,15 @@ export class EhviStrategy implements Strategy {
     const inputs: GpInputs = { n, d, X, isCat };
     const losses = rows.map((t) => minimisationForm(directions, t.values as number[]));
     const acq = this.opts.acquisition;
-    const chebyshev = acq === "chebyshev" || (acq === "alternate" && req.trialNumber % 2 === 0);
-    const index = acq === "alternate" ? Math.floor(req.trialNumber / 2) : req.trialNumber;
+    let chebyshev = acq === "chebyshev" || (acq === "alternate" && req.trialNumber % 2 === 0);
+    let index = acq === "alternate" ? Math.floor(req.trialNumber / 2) : req.trialNumber;
+    if (acq === "hedge") {
+      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, this.opts.hedgeFloor, this.opts.hedgeTemperature);
+      chebyshev = req.rng.random() >= share;
+      // The Chebyshev proposals' weights stay one low-discrepancy sequence: indexed by how many came before.
+      index = req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === "chebyshev" ? 1 : 0), 0);
+    }
+    const arm = acq === "hedge" ? (chebyshev ? "chebyshev" : "ehvi") : null;
     const weights = !chebyshev ? null : this.opts.weights === "random" ? simplexWeights(m, req.rng) : sobolWeights(req, "simplex", index);
     // Standardised columns, one per objective.
     const ys = Array.from({ length: m }, (_, j) => {
@@ -242,8 +264,51 @@ export class EhviStrategy implements Strategy {
     const search = new EhviSearch(gps, acquisition, dims, this.opts, null, constraints);
     const x = search.run(req.rng, X.subarray(start * d, start * d + d), exclude);
     if (x === null || !x.every(Number.isFinite)) return null;
-    return { x, thetas, constraintTheta, weights };
+    return { x, thetas, constraintTheta, weights, arm };
   }
+}
+
+/**
+ * EHVI's share of the next suggestion under `acquisition: "hedge"`. Each of the latest `window`
+ * COMPLETE proposals of each acquisition (trials whose `ehvi_acquisition` names it) is scored by the
+ * hypervolume it added to the feasible front of the COMPLETE trials numbered before it (0 when
+ * infeasible or dominated), in objectives normalised by the feasible COMPLETE trials' ranges with
+ * the reference point 10 % of the range beyond their nadir, so the score does not depend on the
+ * objectives' scales. The share is the logistic, at `temperature`, of how much the probability that
+ * an EHVI proposal added more than a Chebyshev one (ties count half, one prior pair at ½) exceeds
+ * ½, kept within [floor, 1 − floor]. Both acquisitions use the same models, so the score measures
+ * the acquisition. Exported for tests.
+ */
+export function ehviShare(directions: readonly Direction[], trials: readonly Trial[], window: number, floor: number, temperature: number): number {
+  const m = directions.length;
+  const scored = (t: Trial) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite);
+  const picked = { ehvi: [] as number[], chebyshev: [] as number[] };
+  for (let i = trials.length - 1; i >= 0 && (picked.ehvi.length < window || picked.chebyshev.length < window); i--) {
+    const arm = trials[i]!.systemAttrs[ACQUISITION_ATTR];
+    if ((arm === "ehvi" || arm === "chebyshev") && picked[arm].length < window && scored(trials[i]!)) picked[arm].push(i);
+  }
+  if (picked.ehvi.length === 0 && picked.chebyshev.length === 0) return 0.5;
+  const losses = trials.map((t) => (scored(t) && isFeasibleVector(t.constraints) ? minimisationForm(directions, t.values as number[]) : null));
+  const lo = new Array<number>(m).fill(Infinity);
+  const hi = new Array<number>(m).fill(-Infinity);
+  for (const v of losses) if (v !== null) for (let j = 0; j < m; j++) [lo[j], hi[j]] = [Math.min(lo[j]!, v[j]!), Math.max(hi[j]!, v[j]!)];
+  const norm = (v: readonly number[]) => v.map((x, j) => (x - lo[j]!) / (hi[j]! > lo[j]! ? hi[j]! - lo[j]! : 1));
+  const ref = new Array<number>(m).fill(1.1);
+  const added = (i: number): number => {
+    const p = losses[i];
+    if (p === null || p === undefined) return 0;
+    const before: number[][] = [];
+    for (let j = 0; j < i; j++) if (losses[j] !== null) before.push(norm(losses[j]!));
+    const front = nonDominated(before);
+    return hypervolume([...front, norm(p)], ref) - hypervolume(front, ref);
+  };
+  const e = picked.ehvi.map(added);
+  const c = picked.chebyshev.map(added);
+  let wins = 0.5;
+  for (const a of e) for (const b of c) wins += a > b ? 1 : a === b ? 0.5 : 0;
+  const auc = wins / (e.length * c.length + 1);
+  const share = 1 / (1 + Math.exp(-(auc - 0.5) / temperature));
+  return Math.min(1 - floor, Math.max(floor, share));
 }
 
 /** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2. */
