@@ -106,13 +106,19 @@ TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
     "tuneport-asha-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {}),
     "tuneport-median-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "median", {}),
     "tuneport-promotion-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"mode": "promotion"}),
+    # ASHA's first rung (grace period) under the hedge: min_resource 3 and 9 instead of 1.
+    "tuneport-asha-hedge-min3": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"min_resource": 3}),
+    "tuneport-asha-hedge-min9": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"min_resource": 9}),
+    "tuneport-promotion-hedge-min9": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"mode": "promotion", "min_resource": 9}),
+    "tuneport-asha-gp-min9": ({"name": "auto", "options": {"portfolio_under_scheduler": "off"}}, "asha", {"min_resource": 9}),
 }
 OPTUNA = ["optuna-sha", "optuna-hyperband", "optuna-median"]
 MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-sha", "tuneport-median", "tuneport-bohb",
         *OPTUNA, "random-full"]
 ABLATIONS = ["tuneport-asha-tpe", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common", "tuneport-asha-gp-observed",
              "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-asha-eta4",
-             "tuneport-asha-hedge", "tuneport-median-hedge", "tuneport-promotion-hedge"]
+             "tuneport-asha-hedge", "tuneport-median-hedge", "tuneport-promotion-hedge", "tuneport-asha-hedge-min3",
+             "tuneport-asha-hedge-min9", "tuneport-promotion-hedge-min9", "tuneport-asha-gp-min9"]
 QUICK = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-sha", "random-full"]
 DIGITS = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-median", "tuneport-bohb", *OPTUNA, "random-full"]
 ORDER = [*MAIN, *ABLATIONS, "hyperband-sync"]

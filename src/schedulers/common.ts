@@ -173,7 +173,8 @@ export function rungResources(minResource: number, eta: number, rate: number, li
   const out: number[] = [];
   for (let k = 0; k < 64; k++) {
     const r = rungResource(ladder, k);
-    if (!(r < limit)) break;
+    // Within rounding of the limit counts as the limit: 100/9 · 9 is 99.99999999999999, not a rung.
+    if (!(r < limit * (1 - 1e-12))) break;
     out.push(r);
   }
   return out;

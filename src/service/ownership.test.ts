@@ -38,11 +38,12 @@ interface Server {
 
 const servers: Server[] = [];
 
-async function server(location: string, name: string): Promise<Server> {
+/** A server on `location`; `ttlMs` is its ownership TTL (short by default, for the takeover tests). */
+async function server(location: string, name: string, ttlMs = TTL_MS): Promise<Server> {
   const storage = await PostgresStorage.open({ url: location, poolSize: 3 });
   const store = new PausableStore(storage);
   const fatal: unknown[] = [];
-  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs: TTL_MS });
+  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs });
   const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
   const s = { name, storage, store, svc, fatal, dead: false };
   servers.push(s);
@@ -186,8 +187,10 @@ describe("several servers on one PostgreSQL database", () => {
 
   it("hands out distinct ids and one creator per name to servers racing on the same names", async () => {
     const loc = backend.location();
-    const a = await server(loc, "a");
-    const b = await server(loc, "b");
+    // No takeover is wanted here: with the 400 ms TTL a loaded machine let a lease lapse mid-race
+    // and the server stopped on its fenced commit, which is the takeover tests' subject, not this one's.
+    const a = await server(loc, "a", 60_000);
+    const b = await server(loc, "b", 60_000);
     const names = Array.from({ length: 6 }, (_, i) => `n${i}`);
     const results = await Promise.allSettled(
       names.flatMap((name) => [a, b].map((s) => s.svc.execute("create_study", { name, space: SPACE, load_if_exists: true }))),

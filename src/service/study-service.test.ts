@@ -61,7 +61,7 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
   it("gives the study's budget (max_resource) to schedulers that take one, unless their options name one", async () => {
     const asha = await svc.createStudy({ name: "a", space: SPACE, scheduler: "asha", max_resource: 27 });
     expect(asha.study.max_resource).toBe(27);
-    expect(asha.study.scheduler).toEqual({ name: "asha", options: { mode: "stopping", min_resource: 1, max_resource: 27, reduction_factor: 3, min_early_stopping_rate: 0 } });
+    expect(asha.study.scheduler).toEqual({ name: "asha", options: { mode: "stopping", min_resource: 3, max_resource: 27, reduction_factor: 3, min_early_stopping_rate: 0 } }); // min_resource: R/η²
     const own = await svc.createStudy({ name: "h", space: SPACE, scheduler: { name: "hyperband", options: { max_resource: 9 } }, max_resource: 27 });
     expect(own.study.scheduler?.options.max_resource).toBe(9);
     const median = await svc.createStudy({ name: "m", space: SPACE, scheduler: "median", max_resource: 27 });

@@ -16,7 +16,7 @@ const make = (o: Record<string, unknown>) => ashaSchedulerFactory.create(ashaSch
 
 describe("asha, stopping mode", () => {
   it("small-rung rule (Ray's): maximise, η = 3, rung holds 0.9 and 0.5 → cut-off 0.7667, 0.6 is stopped", () => {
-    const s = make({ reduction_factor: 3, max_resource: 27 });
+    const s = make({ reduction_factor: 3, min_resource: 1, max_resource: 27 });
     const rung = [0.9, 0.5].map((v, i) => curveTrial(i, [[1, v]], "RUNNING", { [ashaRungKey(0)]: v }));
     // In loss space the cut-off is the 1/η quantile of −0.9, −0.5: −0.9 + (1/3)(0.4).
     expect(-(stoppingCutoff([-0.9, -0.5], 3) as number)).toBeCloseTo(0.5 + (2 / 3) * 0.4, 12);
@@ -32,7 +32,7 @@ describe("asha, stopping mode", () => {
   });
 
   it("lets the first trial of a rung through; with one earlier value a new one must be at least as good", () => {
-    const s = make({ reduction_factor: 3, max_resource: 27 });
+    const s = make({ reduction_factor: 3, min_resource: 1, max_resource: 27 });
     expect(s.onReport(reportOf(curveTrial(0, [[1, 100]], "RUNNING"), []))?.decision).toEqual({ action: "continue", budget: 27 });
     const one = [curveTrial(0, [[1, 2]], "RUNNING", { [ashaRungKey(0)]: 2 })];
     expect(s.onReport(reportOf(curveTrial(1, [[1, 2]], "RUNNING"), one))?.decision.action).toBe("continue");
@@ -40,7 +40,7 @@ describe("asha, stopping mode", () => {
   });
 
   it("judges each trial once per rung, at the highest rung a report reaches, and never at max_resource", () => {
-    const s = make({ reduction_factor: 3, max_resource: 27 }); // rungs 1, 3, 9
+    const s = make({ reduction_factor: 3, min_resource: 1, max_resource: 27 }); // rungs 1, 3, 9
     const jump = s.onReport(reportOf(curveTrial(0, [[0, 1], [5, 1]], "RUNNING"), []));
     expect(jump?.systemAttrs).toEqual({ [ashaRungKey(1)]: 1 });
     const done = curveTrial(0, [[5, 1], [6, 1]], "RUNNING", { [ashaRungKey(1)]: 1 });
@@ -49,14 +49,33 @@ describe("asha, stopping mode", () => {
     expect(s.onReport(reportOf(curveTrial(9, [[27, 1e9]], "RUNNING", { [ashaRungKey(2)]: 1e9 }), strong))?.decision.action).toBe("continue");
   });
 
+  it("defaults min_resource to max_resource / η² (at least 1) in stopping mode, to 1 in promotion mode or without max_resource", () => {
+    expect(make({ max_resource: 81 }).rungs).toEqual([9, 27]);
+    expect(make({ max_resource: 27 }).rungs).toEqual([3, 9]);
+    const near = (xs: number[], want: number[]) => {
+      expect(xs).toHaveLength(want.length);
+      xs.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 9));
+    };
+    near(make({ max_resource: 81, reduction_factor: 4 }).rungs, [81 / 16, 81 / 4]);
+    near(make({ max_resource: 100 }).rungs, [100 / 9, 100 / 3]); // no rung at 99.99999999999999
+    expect(make({ max_resource: 5 }).rungs).toEqual([1, 3]);
+    expect(ashaSchedulerFactory.options.parse({ max_resource: 81 }).min_resource).toBe(9);
+    expect(ashaSchedulerFactory.options.parse({ max_resource: 81, min_resource: 2 }).min_resource).toBe(2);
+    expect(ashaSchedulerFactory.options.parse({ mode: "promotion", max_resource: 81 }).min_resource).toBe(1);
+    expect(ashaSchedulerFactory.options.parse({}).min_resource).toBe(1);
+    // The study's budget fills max_resource first, so the default follows it.
+    const filled = ashaSchedulerFactory.withStudyBudget!({}, 27);
+    expect(ashaSchedulerFactory.options.parse(filled).min_resource).toBe(3);
+  });
+
   it("has no rung at max_resource when it is a power of η (9, 27, 81), also with trials already there", () => {
-    expect(make({ max_resource: 9 }).rungs).toEqual([1, 3]);
-    expect(make({ max_resource: 27 }).rungs).toEqual([1, 3, 9]);
-    expect(make({ max_resource: 81 }).rungs).toEqual([1, 3, 9, 27]);
+    expect(make({ min_resource: 1, max_resource: 9 }).rungs).toEqual([1, 3]);
+    expect(make({ min_resource: 1, max_resource: 27 }).rungs).toEqual([1, 3, 9]);
+    expect(make({ min_resource: 1, max_resource: 81 }).rungs).toEqual([1, 3, 9, 27]);
     expect(make({ mode: "promotion", max_resource: 27 }).ladder).toEqual([1, 3, 9, 27]);
     // Three trials sit at max_resource 27 with value 0 (recorded as if 27 were a rung); a new trial
     // passed rung 2 (step 9) and reports 100 at 27: nothing is judged at 27, it completes.
-    const s = make({ max_resource: 27 });
+    const s = make({ min_resource: 1, max_resource: 27 });
     const atMax = [0, 1, 2].map((i) =>
       curveTrial(i, [[27, 0]], "COMPLETE", { [ashaRungKey(0)]: 0, [ashaRungKey(1)]: 0, [ashaRungKey(2)]: 0, [ashaRungKey(3)]: 0 }),
     );
@@ -81,7 +100,7 @@ describe("asha, stopping mode", () => {
   });
 
   it("stops a NaN at a rung even when the rung is empty, and between rungs at once", () => {
-    const s = make({ max_resource: 81 });
+    const s = make({ min_resource: 1, max_resource: 81 });
     const atRung = s.onReport(reportOf(curveTrial(0, [[1, NaN]], "RUNNING"), []));
     expect(atRung?.decision.action).toBe("prune");
     expect(atRung?.systemAttrs).toEqual({ [ashaRungKey(0)]: "nan" });

@@ -44,10 +44,16 @@
  * min_resource (9, 27, 81 with η = 3) there is no rung at max_resource itself: R = 27 gives
  * rungs 1, 3, 9 (a trial that reached R is done, not judged).
  *
- * Defaults: min_resource = 1 (Ray's grace_period), reduction_factor = 3 (Ray and the paper's
- * experiments use 4; 3 is Hyperband's and BOHB's default here and in Optuna, and what
- * bench/multifidelity.py measured — see docs/BENCHMARKS.md for η = 4 beside it),
- * min_early_stopping_rate = 0.
+ * Defaults: min_resource = R/η² (at least 1) when max_resource R is known when the study is
+ * created (its budget or the option), else 1 (Ray's grace_period); reduction_factor = 3 (Ray and
+ * the paper's experiments use 4; 3 is Hyperband's and BOHB's default here and in Optuna, and what
+ * bench/multifidelity.py measured — see docs/BENCHMARKS.md for η = 4 beside it);
+ * min_early_stopping_rate = 0. With R/η² a trial is judged at R/η² and R/η only, not at 1, 3, ...:
+ * rankings after a step or two say little when curves cross, start slowly or diverge late. On
+ * bench/multifidelity.py's four learning-curve families (R = 81, 10 seeds, the default strategy),
+ * min_resource 9 against 1 had the better final value in 35 of 40 (problem, seed) pairs
+ * (learning-curve 6–4, crossing 10–0, slow-start 10–0, diverge 9–1), against 3 in 32 of 40, and
+ * promotion mode with 9 against 1 in 33 of 40 (docs/BENCHMARKS.md, "ASHA's first rung").
  *
  * NaN: a NaN value is the worst value. Both modes prune a trial on any NaN report, at a rung
  * (recorded there as "nan", even on an empty rung: Ray lets NaN through because NaN < cut-off is
@@ -78,8 +84,12 @@ const options = z
   .object({
     /** "stopping" (Ray's ASHA, default) or "promotion" (the paper's Algorithm 2). */
     mode: z.enum(["stopping", "promotion"]).default("stopping"),
-    /** Resource of rung 0 before η^s (Ray: grace_period = 1). */
-    min_resource: resource().default(1),
+    /**
+     * Resource of rung 0 before η^s (Ray's grace_period). Default: in stopping mode with a known
+     * max_resource R, R / η² (at least 1), so trials are judged at R/η² and R/η only; otherwise 1.
+     * See the header for the evidence.
+     */
+    min_resource: resource().optional(),
     /** Resource a trial trains to at most. Default: the study's max_resource (see the header). */
     max_resource: resource().optional(),
     /** η (Ray: 4; 3 here, see the header). */
@@ -88,12 +98,18 @@ const options = z
     min_early_stopping_rate: z.number().int().min(0).max(30).default(0),
   })
   .strict()
+  .transform((o) => ({ ...o, min_resource: o.min_resource ?? defaultMinResource(o.mode, o.max_resource, o.reduction_factor) }))
   .refine((o) => o.max_resource === undefined || o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
   .refine((o) => o.mode === "stopping" || o.max_resource !== undefined, {
     message: "promotion mode needs a budget: give the study a max_resource (create_study) or the scheduler one",
     path: ["max_resource"],
   });
 export type AshaOptions = z.output<typeof options>;
+
+/** `min_resource` when the options give none (see the option and the header). */
+export function defaultMinResource(mode: "stopping" | "promotion", maxResource: number | undefined, eta: number): number {
+  return mode === "stopping" && maxResource !== undefined ? Math.max(1, maxResource / (eta * eta)) : 1;
+}
 
 /** The attribute holding a trial's value at rung k (stopping mode). */
 export const ashaRungKey = (k: number): string => `asha_rung_${k}`;
@@ -236,7 +252,7 @@ export class AshaScheduler implements Scheduler {
 export const ashaSchedulerFactory: SchedulerFactory<AshaOptions> = {
   name: "asha",
   description:
-    "Asynchronous successive halving: stop trials below the top 1/η at each rung (mode 'stopping', Ray's ASHA) or promote the best configurations to larger budgets (mode 'promotion', Li et al. 2020). max_resource defaults to the study's.",
+    "Asynchronous successive halving: stop trials below the top 1/η at each rung (mode 'stopping', Ray's ASHA) or promote the best configurations to larger budgets (mode 'promotion', Li et al. 2020). max_resource defaults to the study's, min_resource to max_resource/η².",
   options,
   withStudyBudget: fillMaxResource,
   create: (o) => new AshaScheduler(o),

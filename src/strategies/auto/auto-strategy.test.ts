@@ -174,7 +174,7 @@ describe("auto strategy", () => {
       expect(wins).toBeGreaterThanOrEqual(3);
     });
 
-    it("is the default; marks each model-based suggestion with its arm; none when off, before the random start ends and under a scheduler", () => {
+    it("is the default; marks each model-based suggestion with its arm; none when off and before the random start ends", () => {
       expect(defaults.portfolio).toBe("hedge");
       const withArms = (opts: AutoOptions, s = study, n = 30) => {
         const trials: Trial[] = [];
@@ -190,10 +190,13 @@ describe("auto strategy", () => {
       expect(arms.slice(10).every((a) => a === "gp" || a === "tpe")).toBe(true);
       expect(new Set(arms.slice(10)).size).toBe(2);
       expect(withArms(off, study, 12).every((a) => a === undefined)).toBe(true);
+      // Under a scheduler too (portfolio_under_scheduler, default "hedge"); off, GP alone.
+      expect(defaults.portfolio_under_scheduler).toBe("hedge");
       const scheduled = makeStudy(floats(2), { scheduler: { name: "median", options: {} } });
-      expect(withArms(hedge, scheduled, 12).every((a) => a === undefined)).toBe(true);
-      const underScheduler = withArms({ ...hedge, portfolio_under_scheduler: "hedge" }, scheduled, 30);
+      const underScheduler = withArms(hedge, scheduled, 30);
+      expect(underScheduler.slice(0, 10).every((a) => a === undefined)).toBe(true);
       expect(underScheduler.slice(10).every((a) => a === "gp" || a === "tpe")).toBe(true);
+      expect(withArms({ ...hedge, portfolio_under_scheduler: "off" }, scheduled, 12).every((a) => a === undefined)).toBe(true);
     });
 
     describe("under a scheduler", () => {
