@@ -18,10 +18,12 @@ CURVES = ["learning-curve", "crossing", "slow-start", "diverge"]
 MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-sha", "tuneport-median", "tuneport-bohb",
         "optuna-sha", "optuna-hyperband", "optuna-median", "random-full"]
 ABLATION_GROUPS = [
-    ("ASHA (stopping)", ["tuneport-asha", "tuneport-asha-tpe", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common",
-                         "tuneport-asha-gp-observed", "tuneport-asha-eta4", "tuneport-asha-hedge"]),
-    ("median", ["tuneport-median", "tuneport-median-tpe", "tuneport-median-gp", "tuneport-median-hedge"]),
-    ("ASHA (promotion)", ["tuneport-asha-promotion", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-promotion-hedge"]),
+    ("ASHA (stopping)", ["tuneport-asha", "tuneport-asha-gp", "tuneport-asha-min3", "tuneport-asha-min1", "tuneport-asha-gp-min1",
+                         "tuneport-asha-tpe", "tuneport-asha-tpe-min1", "tuneport-asha-random", "tuneport-asha-gp-level",
+                         "tuneport-asha-gp-common", "tuneport-asha-gp-observed", "tuneport-asha-eta4"]),
+    ("median", ["tuneport-median", "tuneport-median-gp", "tuneport-median-tpe"]),
+    ("ASHA (promotion)", ["tuneport-asha-promotion", "tuneport-promotion-min1", "tuneport-promotion-gp-min1", "tuneport-promotion-gp",
+                          "tuneport-promotion-tpe"]),
 ]
 ASYNC = ["tuneport-asha", "tuneport-hyperband", "hyperband-sync", "random-full"]
 PAIRS = [("tuneport-asha", "optuna-sha"), ("tuneport-hyperband", "optuna-hyperband"), ("tuneport-median", "optuna-median"),
@@ -220,7 +222,7 @@ to R so far (digits: its validation cross-entropy at epoch R). A step is one uni
 steps it trained, a promoted one only its new steps. Cells: median [IQR] over seeds; "to reach": median over seeds of the
 first step at which the run's best is at most random-full's final median (never: ∞; in brackets the seeds that reached it).
 Every tuneport row except the ablations names **no strategy** (the server's default) and creates its study with the
-study's budget `max_resource = R`; schedulers keep their defaults (η = 3, min_resource 1; median: Optuna's). Optuna 5.0
+study's budget `max_resource = R`; schedulers keep their defaults (η = 3; min_resource R/η² for asha, 1 for Hyperband and BOHB; median: Optuna's). Optuna 5.0
 runs in process: `TPESampler(seed)` with `SuccessiveHalvingPruner()`, `HyperbandPruner(min_resource=1, max_resource=R)`
 or `MedianPruner()`. random-full samples uniformly and trains every configuration to R. "repeated configurations":
 trials whose params equal an earlier trial's (a promotion's continuation excepted)."""

@@ -10,14 +10,15 @@ of the best configuration trained to R so far (digits: its validation cross-entr
 Optimizers (a step is one unit of training; a stopped trial costs the steps it trained; a promoted one
 resumes its run and costs only the new steps). Every tuneport study names no strategy — it gets the
 default — and gives its budget as the study's `max_resource` = R; schedulers keep their defaults
-(η = 3, min_resource 1) unless a row says otherwise:
+(η = 3; min_resource R/η² for asha, 1 for the others) unless a row says otherwise:
   tuneport-asha                asha (stopping)
   tuneport-asha-promotion      asha mode promotion
   tuneport-hyperband           hyperband
   tuneport-sha                 successive-halving (min_resource 1, η = 3)
   tuneport-median              median (Optuna's defaults)
   tuneport-bohb                bohb (chooses configurations itself; the default strategy is random there)
-  ablations (strategy named):  tuneport-asha-tpe, tuneport-asha-gp-*, tuneport-median-tpe, tuneport-median-gp, tuneport-*-hedge,
+  ablations (strategy named):  tuneport-asha-gp (GP alone), tuneport-asha-min1/-min3 (ASHA's first rung), tuneport-asha-tpe,
+                               tuneport-asha-gp-*, tuneport-median-tpe, tuneport-median-gp, tuneport-promotion-*,
                                tuneport-asha-eta4 (η = 4, Ray's default)
   optuna-sha                   Optuna 5.0 TPESampler(seed) + SuccessiveHalvingPruner() (its defaults)
   optuna-hyperband             TPESampler(seed) + HyperbandPruner(min_resource=1, max_resource=R)
@@ -83,6 +84,9 @@ class Anytime:
 
 # ---------------------------------------------------------------- optimizers
 
+# auto with the GP alone under a scheduler (its GP/TPE hedge off): the default before 2026-12-01.
+GP_ALONE: dict[str, Any] = {"name": "auto", "options": {"with_scheduler": "gp", "portfolio_under_scheduler": "off"}}
+
 # name → (strategy: None for the server's default, or {name, options}; scheduler name; scheduler options)
 TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
     "tuneport-asha": (None, "asha", {}),
@@ -91,34 +95,33 @@ TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
     "tuneport-sha": (None, "successive-halving", {"min_resource": 1, "reduction_factor": 3}),
     "tuneport-median": (None, "median", {}),
     "tuneport-bohb": (None, "bohb", {}),
-    # Ablations that chose the default strategy under a scheduler (docs/BENCHMARKS.md).
+    # Ablations that chose the default strategy and ASHA's first rung (docs/BENCHMARKS.md). "gp": the
+    # GP alone (auto without its hedge); "-min1"/"-min3": ASHA's min_resource instead of R/eta^2.
+    "tuneport-asha-gp": (GP_ALONE, "asha", {}),
+    "tuneport-asha-min1": (None, "asha", {"min_resource": 1}),
+    "tuneport-asha-min3": (None, "asha", {"min_resource": 3}),
+    "tuneport-asha-gp-min1": (GP_ALONE, "asha", {"min_resource": 1}),
     "tuneport-asha-tpe": ({"name": "tpe", "options": {}}, "asha", {}),
+    "tuneport-asha-tpe-min1": ({"name": "tpe", "options": {}}, "asha", {"min_resource": 1}),
     "tuneport-asha-random": ({"name": "random", "options": {}}, "asha", {}),
-    "tuneport-asha-gp-level": ({"name": "auto", "options": {"with_scheduler": "gp", "gp": {"fidelity": "level"}}}, "asha", {}),
-    "tuneport-asha-gp-common": ({"name": "auto", "options": {"with_scheduler": "gp", "gp": {"fidelity": "common"}}}, "asha", {}),
-    "tuneport-asha-gp-observed": ({"name": "auto", "options": {"with_scheduler": "gp", "gp": {"fidelity": "observed"}}}, "asha", {}),
+    "tuneport-asha-gp-level": ({"name": "auto", "options": {**GP_ALONE["options"], "gp": {"fidelity": "level"}}}, "asha", {}),
+    "tuneport-asha-gp-common": ({"name": "auto", "options": {**GP_ALONE["options"], "gp": {"fidelity": "common"}}}, "asha", {}),
+    "tuneport-asha-gp-observed": ({"name": "auto", "options": {**GP_ALONE["options"], "gp": {"fidelity": "observed"}}}, "asha", {}),
     "tuneport-median-tpe": ({"name": "tpe", "options": {}}, "median", {}),
-    "tuneport-median-gp": ({"name": "auto", "options": {"with_scheduler": "gp"}}, "median", {}),
+    "tuneport-median-gp": (GP_ALONE, "median", {}),
     "tuneport-promotion-tpe": ({"name": "tpe", "options": {}}, "asha", {"mode": "promotion"}),
-    "tuneport-promotion-gp": ({"name": "auto", "options": {"with_scheduler": "gp"}}, "asha", {"mode": "promotion"}),
+    "tuneport-promotion-gp": (GP_ALONE, "asha", {"mode": "promotion"}),
+    "tuneport-promotion-min1": (None, "asha", {"mode": "promotion", "min_resource": 1}),
+    "tuneport-promotion-gp-min1": (GP_ALONE, "asha", {"mode": "promotion", "min_resource": 1}),
     "tuneport-asha-eta4": (None, "asha", {"reduction_factor": 4}),
-    # The hedge portfolio (GP or TPE per suggestion by their proposals' ranks) under a scheduler.
-    "tuneport-asha-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {}),
-    "tuneport-median-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "median", {}),
-    "tuneport-promotion-hedge": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"mode": "promotion"}),
-    # ASHA's first rung (grace period) under the hedge: min_resource 3 and 9 instead of 1.
-    "tuneport-asha-hedge-min3": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"min_resource": 3}),
-    "tuneport-asha-hedge-min9": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"min_resource": 9}),
-    "tuneport-promotion-hedge-min9": ({"name": "auto", "options": {"portfolio_under_scheduler": "hedge"}}, "asha", {"mode": "promotion", "min_resource": 9}),
-    "tuneport-asha-gp-min9": ({"name": "auto", "options": {"portfolio_under_scheduler": "off"}}, "asha", {"min_resource": 9}),
 }
 OPTUNA = ["optuna-sha", "optuna-hyperband", "optuna-median"]
 MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-sha", "tuneport-median", "tuneport-bohb",
         *OPTUNA, "random-full"]
-ABLATIONS = ["tuneport-asha-tpe", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common", "tuneport-asha-gp-observed",
-             "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp", "tuneport-asha-eta4",
-             "tuneport-asha-hedge", "tuneport-median-hedge", "tuneport-promotion-hedge", "tuneport-asha-hedge-min3",
-             "tuneport-asha-hedge-min9", "tuneport-promotion-hedge-min9", "tuneport-asha-gp-min9"]
+ABLATIONS = ["tuneport-asha-gp", "tuneport-asha-min1", "tuneport-asha-min3", "tuneport-asha-gp-min1", "tuneport-asha-tpe",
+             "tuneport-asha-tpe-min1", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common",
+             "tuneport-asha-gp-observed", "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp",
+             "tuneport-promotion-min1", "tuneport-promotion-gp-min1", "tuneport-asha-eta4"]
 QUICK = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-sha", "random-full"]
 DIGITS = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-median", "tuneport-bohb", *OPTUNA, "random-full"]
 ORDER = [*MAIN, *ABLATIONS, "hyperband-sync"]

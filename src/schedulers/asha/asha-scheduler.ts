@@ -53,7 +53,7 @@
  * bench/multifidelity.py's four learning-curve families (R = 81, 10 seeds, the default strategy),
  * min_resource 9 against 1 had the better final value in 35 of 40 (problem, seed) pairs
  * (learning-curve 6–4, crossing 10–0, slow-start 10–0, diverge 9–1), against 3 in 32 of 40, and
- * promotion mode with 9 against 1 in 33 of 40 (docs/BENCHMARKS.md, "ASHA's first rung").
+ * promotion mode with 9 against 1 in 33 of 40 (docs/BENCHMARKS.md, "Multi-fidelity and pruning", the reading of 2026-12-01).
  *
  * NaN: a NaN value is the worst value. Both modes prune a trial on any NaN report, at a rung
  * (recorded there as "nan", even on an empty rung: Ray lets NaN through because NaN < cut-off is

@@ -40,7 +40,8 @@
  * 9–1, diverge 8–2, slow-start 4–3; TPE won "crossing", whose early rankings invert, 9–1). An
  * earlier 5-seed run (the GP before bench17's options) also favoured the GP under median pruning
  * and promotion-mode ASHA on 3 of 4 problems; those were not rerun.
- * `portfolio_under_scheduler` ("hedge"; 2026-12-01, "The hedge under a scheduler"): the GP/TPE hedge
+ * `portfolio_under_scheduler` ("hedge"; docs/BENCHMARKS.md "Multi-fidelity and pruning", the reading
+ * of 2026-12-01): the GP/TPE hedge
  * runs under a scheduler too, each arm's proposals ranked as Optuna ranks pruned trials (deeper
  * first, then the value there), so stopped proposals count. Same four families, 10 seeds,
  * stopping-mode ASHA, against the GP alone: 22–15 pooled at min_resource 1 (crossing 10–0, p =
