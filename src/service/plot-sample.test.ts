@@ -3,7 +3,7 @@ import type { TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { MAX_LINES } from "./plot-params.js";
 import { MAX_HISTORY_POINTS } from "./plot-trials.js";
-import { bestAndSpaced, plotInput, recordSetters } from "./plot-sample.js";
+import { bestAndSpaced, kthSmallest, plotInput, recordSetters } from "./plot-sample.js";
 import { plotSpec } from "./plots.js";
 import type { TrialRecord } from "./study-state.js";
 import { type StudyView, trialView } from "./views.js";
@@ -144,6 +144,18 @@ describe("bestAndSpaced", () => {
       if (n > max) sampled++;
     }
     expect(sampled).toBeGreaterThan(200); // most cases exercise the sampling, not the small-pool copy
+  });
+
+  it("kthSmallest is the k-th value of the sorted array, for random, sorted, reversed and tied inputs", () => {
+    const r = new Rng(11);
+    for (let c = 0; c < 200; c++) {
+      const n = 1 + Math.floor(r.random() * 3000);
+      const shape = c % 4;
+      const xs = Float64Array.from({ length: n }, (_, i) =>
+        shape === 0 ? r.random() : shape === 1 ? i : shape === 2 ? -i : Math.floor(r.random() * 5) - (r.random() < 0.1 ? 0 : 0.5));
+      const k = 1 + Math.floor(r.random() * n);
+      expect(kthSmallest(xs, k), `case ${c}`).toBe(xs.slice().sort()[k - 1]);
+    }
   });
 
   it("matches the reference on values that rise to one peak and fall again (a shape that makes middle-pivot selections quadratic)", () => {

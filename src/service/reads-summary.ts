@@ -34,9 +34,9 @@ export interface SampledImportances extends Importances {
 }
 
 /** At most `max` of `xs` (in their order), evenly spaced, the first and last kept. */
-export function evenlySpaced<T>(xs: readonly T[], max: number): T[] {
-  if (xs.length <= max) return [...xs];
-  if (max <= 1) return xs.slice(0, max);
+export function evenlySpaced<T>(xs: ArrayLike<T>, max: number): T[] {
+  if (xs.length <= max) return Array.from(xs);
+  if (max <= 1) return Array.from({ length: Math.max(0, max) }, (_, i) => xs[i] as T);
   return Array.from({ length: max }, (_, i) => xs[Math.round((i * (xs.length - 1)) / (max - 1))] as T);
 }
 
