@@ -3,14 +3,9 @@
 //
 //   node bench/aggregates-load.mjs --before DIST --after DIST [--n 100000] [--steps 2] [--reps 5]
 import { join, resolve } from "node:path";
+import { abArgs, median } from "./ab-args.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
-if (!args.before || !args.after) {
-  console.error("usage: node bench/aggregates-load.mjs --before DIST --after DIST [--n 100000] [--steps 2] [--reps 5]");
-  process.exit(2);
-}
+const args = abArgs("node bench/aggregates-load.mjs --before DIST --after DIST [--n 100000] [--steps 2] [--reps 5]", ["before", "after"]);
 const n = Number(args.n ?? 100_000);
 const steps = Number(args.steps ?? 2);
 const reps = Number(args.reps ?? 5);
@@ -33,5 +28,4 @@ for (let r = 0; r < reps; r++) {
     times[k].push(performance.now() - t0);
   }
 }
-const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 for (const [k, v] of Object.entries(times)) console.log(`${k}\t${median(v).toFixed(1)} ms (median of ${reps}; ${n} trials, ${steps} reports each)`);

@@ -4,14 +4,9 @@
 //
 //   node bench/plot-input-ab.mjs --before DIST --after DIST [--n 100000] [--kind history] [--reps 15]
 import { join, resolve } from "node:path";
+import { abArgs, median } from "./ab-args.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
-if (!args.before || !args.after) {
-  console.error("usage: node bench/plot-input-ab.mjs --before DIST --after DIST [--n 100000] [--kind history] [--reps 15]");
-  process.exit(2);
-}
+const args = abArgs("node bench/plot-input-ab.mjs --before DIST --after DIST [--n 100000] [--kind history] [--reps 15]", ["before", "after"]);
 const n = Number(args.n ?? 100_000);
 const kind = args.kind ?? "history";
 const reps = Number(args.reps ?? 15);
@@ -33,7 +28,6 @@ for (let r = 0; r < reps; r++) {
     if (r >= 3) cpu[k].push((c.user + c.system) / 1000); // the first calls warm the code up
   }
 }
-const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 const chosen = builds.map(([, m]) => JSON.stringify(m.plotInput(kind, trials, "minimize", counts).trials.map((t) => t.number)));
 for (const [k, v] of Object.entries(cpu)) console.log(`${k}\tplotInput(${kind}) CPU ${median(v).toFixed(1)} ms (median of ${v.length}; ${n} trials)`);
 console.log(`same trials chosen: ${chosen[0] === chosen[1]}`);

@@ -6,14 +6,9 @@
 // A study file to read: bench/reads.mjs fills one (6 params, 2 reports per trial) in a temporary
 // directory; for a file that stays, fill one the same way through the service.
 import { join, resolve } from "node:path";
+import { abArgs, median } from "./ab-args.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
-if (!args.db || !args.before || !args.after) {
-  console.error("usage: node bench/summary-ab.mjs --db FILE --before DIST --after DIST [--study-id 1] [--reps 12]");
-  process.exit(2);
-}
+const args = abArgs("node bench/summary-ab.mjs --db FILE --before DIST --after DIST [--study-id 1] [--reps 12]", ["db", "before", "after"]);
 const reps = Number(args.reps ?? 12);
 const studyId = Number(args["study-id"] ?? 1);
 const open = async (dist) => {
@@ -22,7 +17,6 @@ const open = async (dist) => {
 };
 const builds = [["before", await open(args.before)], ["after", await open(args.after)]];
 const res = { before: { cpu: [], wall: [] }, after: { cpu: [], wall: [] } };
-const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 for (let r = 0; r < reps; r++) {
   for (const [k, storage] of builds) {
     const c0 = process.cpuUsage();
