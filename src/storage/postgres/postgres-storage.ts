@@ -44,8 +44,6 @@ export class OwnershipLostError extends Error {
   override readonly name = "OwnershipLostError";
 }
 
-export { isPostgresUrl } from "./url.js";
-
 /** Who writes, and which studies (by name, with the epoch taken) it holds; see service/ownership.ts. */
 export interface Fence {
   readonly owner: string;

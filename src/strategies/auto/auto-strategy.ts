@@ -100,6 +100,7 @@ import { isSingleValue } from "../../domain/distributions.js";
 import { isFeasibleVector } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { isPartial, stoppedRankKey, topBudget } from "../fidelity.js";
+import { HEDGE_FLOOR, HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "../hedge.js";
 import { gpStrategyFactory } from "../gp/gp-strategy.js";
 import { nsga2StrategyFactory } from "../nsga2/nsga2-strategy.js";
 import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
@@ -111,10 +112,6 @@ import { finishedCount, tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 const MO_NSGA2_FROM = 1_000_000_000;
 /** Default of `mo_objectives_below_dim` (see the header): per-objective models on DTLZ2 (d = 7), not on ZDT (d = 10). */
 const MO_OBJECTIVES_BELOW_DIM = 8;
-/** Defaults of the hedge portfolio (see `hedgeShare`). */
-const PORTFOLIO_WINDOW = 8;
-const PORTFOLIO_FLOOR = 0.2;
-const PORTFOLIO_TEMPERATURE = 0.1;
 /** Trials that must have a result before the hedge starts (the GP's and TPE's random start). */
 const PORTFOLIO_START = 10;
 /** System attribute naming the arm that proposed a trial while the hedge ran. */
@@ -156,11 +153,11 @@ const options = z
      */
     portfolio_under_scheduler: z.enum(["off", "hedge"]).default("hedge"),
     /** The hedge: how many of each arm's latest COMPLETE proposals score it. */
-    portfolio_window: z.number().int().min(1).default(PORTFOLIO_WINDOW),
+    portfolio_window: z.number().int().min(1).default(HEDGE_WINDOW),
     /** The hedge: the smallest share either arm keeps, so a lagging arm can come back. */
-    portfolio_floor: z.number().min(0).max(0.5).default(PORTFOLIO_FLOOR),
+    portfolio_floor: z.number().min(0).max(0.5).default(HEDGE_FLOOR),
     /** The hedge: temperature of the logistic map from the score difference to GP's share. */
-    portfolio_temperature: z.number().positive().default(PORTFOLIO_TEMPERATURE),
+    portfolio_temperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: z.record(z.string(), z.unknown()).default({}),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
@@ -264,13 +261,8 @@ export class AutoStrategy implements Strategy {
    */
   hedgeShare(req: Pick<SuggestRequest, "study" | "trials">): number {
     const key = req.study.scheduler === null ? completeKey(req.study.direction) : stoppedKey(req.study.direction, req.trials);
-    const w = this.opts.portfolio_window;
-    const picked = { gp: [] as number[], tpe: [] as number[] };
     const keys: (Key | null)[] = req.trials.map(key);
-    for (let i = req.trials.length - 1; i >= 0 && (picked.gp.length < w || picked.tpe.length < w); i--) {
-      const arm = req.trials[i]!.systemAttrs[PORTFOLIO_ARM_ATTR];
-      if (keys[i] !== null && (arm === "gp" || arm === "tpe") && picked[arm].length < w) picked[arm].push(i);
-    }
+    const picked = latestProposals(req.trials, PORTFOLIO_ARM_ATTR, ["gp", "tpe"], this.opts.portfolio_window, (i) => keys[i] !== null);
     // The share of the scored trials numbered before trial i that it beat; null when there are none.
     const beat = (i: number): number | null => {
       const k = keys[i]!;
@@ -295,9 +287,7 @@ export class AutoStrategy implements Strategy {
       }
       return sum / n;
     };
-    const share = 1 / (1 + Math.exp(-(score(picked.gp) - score(picked.tpe)) / this.opts.portfolio_temperature));
-    const floor = this.opts.portfolio_floor;
-    return Math.min(1 - floor, Math.max(floor, share));
+    return hedgeSplit(score(picked.gp) - score(picked.tpe), this.opts.portfolio_temperature, this.opts.portfolio_floor);
   }
 
   /** Whether the hedge decides this GP-phase request (single objective, its portfolio option on, past the random start). */

@@ -56,6 +56,7 @@ import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
 import { gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
 import { WEIGHTS_ATTR, paregoStrategyFactory, simplexWeights, sobolWeights } from "../parego/parego-strategy.js";
+import { HEDGE_FLOOR, HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "../hedge.js";
 import { LogChebyshevEi } from "./chebyshev-ei.js";
 import { EhviSearch, type ObjectivesAcquisition } from "./ehvi-acquisition.js";
 import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
@@ -78,11 +79,11 @@ const options = gpOptions
      */
     acquisition: z.enum(["ehvi", "chebyshev", "alternate", "hedge"]).default("ehvi"),
     /** The "hedge": how many of each acquisition's latest COMPLETE proposals score it. */
-    hedgeWindow: z.number().int().min(1).default(8),
+    hedgeWindow: z.number().int().min(1).default(HEDGE_WINDOW),
     /** The "hedge": the smallest share either acquisition keeps. */
-    hedgeFloor: z.number().min(0).max(0.5).default(0.2),
+    hedgeFloor: z.number().min(0).max(0.5).default(HEDGE_FLOOR),
     /** The "hedge": temperature of the logistic map from the score to EHVI's share. */
-    hedgeTemperature: z.number().positive().default(0.1),
+    hedgeTemperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
     weights: z.enum(["random", "sobol"]).default("random"),
     /** ρ of the "chebyshev" acquisition (Knowles 2006: 0.05). */
@@ -282,11 +283,7 @@ export class EhviStrategy implements Strategy {
 export function ehviShare(directions: readonly Direction[], trials: readonly Trial[], window: number, floor: number, temperature: number): number {
   const m = directions.length;
   const scored = (t: Trial) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite);
-  const picked = { ehvi: [] as number[], chebyshev: [] as number[] };
-  for (let i = trials.length - 1; i >= 0 && (picked.ehvi.length < window || picked.chebyshev.length < window); i--) {
-    const arm = trials[i]!.systemAttrs[ACQUISITION_ATTR];
-    if ((arm === "ehvi" || arm === "chebyshev") && picked[arm].length < window && scored(trials[i]!)) picked[arm].push(i);
-  }
+  const picked = latestProposals(trials, ACQUISITION_ATTR, ["ehvi", "chebyshev"], window, (i) => scored(trials[i]!));
   if (picked.ehvi.length === 0 && picked.chebyshev.length === 0) return 0.5;
   const losses = trials.map((t) => (scored(t) && isFeasibleVector(t.constraints) ? minimisationForm(directions, t.values as number[]) : null));
   const lo = new Array<number>(m).fill(Infinity);
@@ -306,9 +303,7 @@ export function ehviShare(directions: readonly Direction[], trials: readonly Tri
   const c = picked.chebyshev.map(added);
   let wins = 0.5;
   for (const a of e) for (const b of c) wins += a > b ? 1 : a === b ? 0.5 : 0;
-  const auc = wins / (e.length * c.length + 1);
-  const share = 1 / (1 + Math.exp(-(auc - 0.5) / temperature));
-  return Math.min(1 - floor, Math.max(floor, share));
+  return hedgeSplit(wins / (e.length * c.length + 1) - 0.5, temperature, floor);
 }
 
 /** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2. */
