@@ -165,6 +165,58 @@ describe("Parzen mixture", () => {
     expect(Array.from(lp).reduce((a, v) => a + Math.exp(v), 0) / N).toBeCloseTo(1, 5);
   });
 
+  it("a big mixed mixture with tied kernels matches the kernel-by-kernel formula", () => {
+    // Hundreds of observations on a few grid values: the discrete dimensions' kernels share (μ, σ)
+    // pairs and the categorical rows share their values, which logPdf computes once per pair.
+    const int: NumericDistribution = { type: "int", low: 1, high: 8 };
+    const logInt: NumericDistribution = { type: "int", low: 1, high: 64, log: true };
+    const dims = [
+      { kind: "continuous" } as const,
+      { kind: "discrete", d: int } as const,
+      { kind: "categorical", n: 3 } as const,
+      { kind: "discrete", d: logInt } as const,
+    ];
+    const rng = new Rng(17);
+    const n = 600;
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++)
+      rows.push(rng.random(), toUnit(int, 1 + Math.floor(rng.random() * 8)), Math.floor(rng.random() * 3), toUnit(logInt, 2 ** Math.floor(rng.random() * 7)));
+    const weights = tpeWeights(n);
+    const m = new ParzenMixture(dims, Float64Array.from(rows), n, weights, P);
+    const cats = categoricalKernels(rows.filter((_, i) => i % 4 === 2), 3, 1);
+    const logMass = (lo: number, hi: number, mu: number, sg: number) => Math.log(normalCdf((hi - mu) / sg) - normalCdf((lo - mu) / sg));
+    const cell = (d: NumericDistribution, u: number): [number, number] => {
+      const v = Math.round(d.log ? Math.exp(Math.log(0.5) + u * (Math.log(64.5) - Math.log(0.5))) : 0.5 + u * 8);
+      return d.log
+        ? [(Math.log(v - 0.5) - Math.log(0.5)) / (Math.log(64.5) - Math.log(0.5)), (Math.log(v + 0.5) - Math.log(0.5)) / (Math.log(64.5) - Math.log(0.5))]
+        : [(v - 0.5 - 0.5) / 8, (v + 0.5 - 0.5) / 8];
+    };
+    const candidates = [
+      [0.42, toUnit(int, 3), 1, toUnit(logInt, 8)],
+      [0.02, toUnit(int, 8), 0, toUnit(logInt, 1)],
+      [0.97, toUnit(int, 1), 2, toUnit(logInt, 64)],
+    ];
+    const lp = m.logPdf(Float64Array.from(candidates.flat()), candidates.length);
+    candidates.forEach((x, c) => {
+      let direct = 0;
+      for (let k = 0; k < m.size; k++) {
+        const mu0 = m.mus[0]?.[k] as number;
+        const s0 = m.sigmas[0]?.[k] as number;
+        const z = ((x[0] as number) - mu0) / s0;
+        let term = (Math.exp(-0.5 * z * z) / (s0 * Math.sqrt(2 * Math.PI))) / (normalCdf((1 - mu0) / s0) - normalCdf(-mu0 / s0));
+        for (const [j, d] of [[1, int], [3, logInt]] as const) {
+          const mu = m.mus[j]?.[k] as number;
+          const sg = m.sigmas[j]?.[k] as number;
+          const [lo, hi] = cell(d, x[j] as number);
+          term *= Math.exp(logMass(lo, hi, mu, sg) - logMass(0, 1, mu, sg));
+        }
+        term *= cats[k * 3 + (x[2] as number)] as number;
+        direct += (m.weights[k] as number) * term;
+      }
+      expect(lp[c]).toBeCloseTo(Math.log(direct), 9);
+    });
+  });
+
   it("sampling follows the mixture: categorical frequencies match the kernel probabilities", () => {
     const m = new ParzenMixture([{ kind: "categorical", n: 3 }], Float64Array.from([0, 0, 2]), 3, [1, 1, 1], P);
     const x = m.sample(new Rng(9), 20000);

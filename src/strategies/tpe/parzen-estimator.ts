@@ -223,9 +223,12 @@ export class ParzenMixture {
   readonly sigmas: (Float64Array | null)[];
   /** Per categorical dimension: kernel rows (size × n), else null. */
   readonly catProbs: (Float64Array | null)[];
-  private readonly logCatProbs: (Float64Array | null)[];
+  /** Per categorical dimension: per choice, the K kernels' log probabilities of it. */
+  private readonly catColumns: (Float64Array[] | null)[];
   /** Per continuous dimension: 1 / (2σ²) of each kernel. */
   private readonly halfPrecision: (Float64Array | null)[];
+  /** Per discrete dimension: its kernels' distinct (μ, σ) pairs (see `kernelPairs`), else null. */
+  private readonly pairs: (KernelPairs | null)[];
   /** log w_k plus the constant terms of every continuous dimension. */
   private readonly base: Float64Array;
   private scratch = new Float64Array(0);
@@ -259,8 +262,9 @@ export class ParzenMixture {
     this.mus = [];
     this.sigmas = [];
     this.catProbs = [];
-    this.logCatProbs = [];
+    this.catColumns = [];
     this.halfPrecision = [];
+    this.pairs = [];
     const col = new Float64Array(n);
     for (let j = 0; j < D; j++) {
       const dim = dims[j] as TpeDim;
@@ -268,10 +272,11 @@ export class ParzenMixture {
       if (dim.kind === "categorical") {
         const p = n === 0 ? new Float64Array(dim.n).fill(1 / dim.n) : categoricalKernels(col, dim.n, params.priorWeight);
         this.catProbs.push(p);
-        this.logCatProbs.push(p.map(Math.log));
+        this.catColumns.push(logColumns(p, col, n, dim.n));
         this.mus.push(null);
         this.sigmas.push(null);
         this.halfPrecision.push(null);
+        this.pairs.push(null);
         continue;
       }
       const mu = new Float64Array(K);
@@ -280,56 +285,63 @@ export class ParzenMixture {
       const sigma = new Float64Array(K);
       sigma.set(tpeBandwidths(col, params));
       sigma[n] = 1;
-      const lm = new Float64Array(K);
-      for (let k = 0; k < K; k++) lm[k] = logUnitMass(mu[k] as number, sigma[k] as number);
-      if (dim.kind === "continuous")
-        for (let k = 0; k < K; k++) (this.base[k] as number) -= Math.log(sigma[k] as number) + LOG_SQRT_2PI + (lm[k] as number);
-      else for (let k = 0; k < K; k++) (this.base[k] as number) -= lm[k] as number;
+      if (dim.kind === "continuous") {
+        // Most bandwidths are the clip's one value: take its logarithm once.
+        let lastSigma = Number.NaN;
+        let logSigma = Number.NaN;
+        for (let k = 0; k < K; k++) {
+          const sk = sigma[k] as number;
+          if (sk !== lastSigma) logSigma = Math.log((lastSigma = sk));
+          (this.base[k] as number) -= logSigma + LOG_SQRT_2PI + logUnitMass(mu[k] as number, sk);
+        }
+        this.pairs.push(null);
+      } else {
+        const pairs = kernelPairs(mu, sigma);
+        const lm = new Float64Array(pairs.mu.length);
+        for (let p = 0; p < lm.length; p++) lm[p] = logUnitMass(pairs.mu[p] as number, pairs.sigma[p] as number);
+        for (let k = 0; k < K; k++) (this.base[k] as number) -= lm[pairs.of[k] as number] as number;
+        this.pairs.push(pairs);
+      }
       this.mus.push(mu);
       this.sigmas.push(sigma);
       this.halfPrecision.push(sigma.map((sg) => 0.5 / (sg * sg)));
       this.catProbs.push(null);
-      this.logCatProbs.push(null);
+      this.catColumns.push(null);
     }
   }
 
   /**
    * log density of each of the `m` rows of `x` (row-major m × dims.length, same encoding
    * as the observations; discrete coordinates must sit on grid values), into `out`.
+   *
+   * One candidate at a time: its per-kernel terms accumulate in one K-long row (base, then each
+   * dimension in order, so the sums are the same as dimension by dimension over all candidates)
+   * that stays in cache, then a log-sum-exp.
    */
   logPdf(x: Float64Array, m: number, out: Float64Array = new Float64Array(m)): Float64Array {
     const D = this.dims.length;
     const K = this.size;
-    if (this.scratch.length < m * K) this.scratch = new Float64Array(m * K);
+    if (this.scratch.length < K) this.scratch = new Float64Array(K);
     const acc = this.scratch;
-    for (let c = 0; c < m; c++) acc.set(this.base, c * K);
+    // Per dimension and candidate, the column of per-kernel terms: a categorical choice's column of
+    // log kernel probabilities, or a discrete value's cell masses per (μ, σ) pair, computed once
+    // per distinct value. Continuous dimensions are computed inline.
+    const columns: (Float64Array[] | null)[] = [];
     for (let j = 0; j < D; j++) {
       const dim = this.dims[j] as TpeDim;
-      if (dim.kind === "categorical") {
-        const lp = this.logCatProbs[j] as Float64Array;
-        const nc = dim.n;
-        for (let c = 0; c < m; c++) {
-          const idx = x[c * D + j] as number;
-          const row = c * K;
-          for (let k = 0; k < K; k++) (acc[row + k] as number) += lp[k * nc + idx] as number;
-        }
-        continue;
-      }
-      const mu = this.mus[j] as Float64Array;
-      const sigma = this.sigmas[j] as Float64Array;
       if (dim.kind === "continuous") {
-        const inv = this.halfPrecision[j] as Float64Array;
-        for (let c = 0; c < m; c++) {
-          const xv = x[c * D + j] as number;
-          const row = c * K;
-          for (let k = 0; k < K; k++) {
-            const z = xv - (mu[k] as number);
-            (acc[row + k] as number) -= z * z * (inv[k] as number);
-          }
-        }
+        columns.push(null);
         continue;
       }
-      // Discrete: the cell mass, computed once per distinct candidate value.
+      const perCandidate: Float64Array[] = [];
+      if (dim.kind === "categorical") {
+        const cols = this.catColumns[j] as Float64Array[];
+        for (let c = 0; c < m; c++) perCandidate.push(cols[x[c * D + j] as number] as Float64Array);
+        columns.push(perCandidate);
+        continue;
+      }
+      const pairs = this.pairs[j] as KernelPairs;
+      const P = pairs.mu.length;
       const seen: number[] = [];
       const rows: Float64Array[] = [];
       for (let c = 0; c < m; c++) {
@@ -337,25 +349,43 @@ export class ParzenMixture {
         let r = seen.indexOf(xv);
         if (r < 0) {
           const [lo, hi] = unitCell(dim.d, xv);
-          const lm = new Float64Array(K);
-          for (let k = 0; k < K; k++) {
-            const mk = mu[k] as number;
-            const sk = sigma[k] as number;
-            lm[k] = logGaussMass((lo - mk) / sk, (hi - mk) / sk);
+          const lm = new Float64Array(P);
+          for (let p = 0; p < P; p++) {
+            const mp = pairs.mu[p] as number;
+            const sp = pairs.sigma[p] as number;
+            lm[p] = logGaussMass((lo - mp) / sp, (hi - mp) / sp);
           }
           seen.push(xv);
           rows.push(lm);
           r = seen.length - 1;
         }
-        const lm = rows[r] as Float64Array;
-        const row = c * K;
-        for (let k = 0; k < K; k++) (acc[row + k] as number) += lm[k] as number;
+        perCandidate.push(rows[r] as Float64Array);
       }
+      columns.push(perCandidate);
     }
     for (let c = 0; c < m; c++) {
-      const row = c * K;
+      acc.set(this.base);
+      for (let j = 0; j < D; j++) {
+        const dim = this.dims[j] as TpeDim;
+        if (dim.kind === "continuous") {
+          const mu = this.mus[j] as Float64Array;
+          const inv = this.halfPrecision[j] as Float64Array;
+          const xv = x[c * D + j] as number;
+          for (let k = 0; k < K; k++) {
+            const z = xv - (mu[k] as number);
+            (acc[k] as number) -= z * z * (inv[k] as number);
+          }
+        } else if (dim.kind === "categorical") {
+          const col = (columns[j] as Float64Array[])[c] as Float64Array;
+          for (let k = 0; k < K; k++) (acc[k] as number) += col[k] as number;
+        } else {
+          const lm = (columns[j] as Float64Array[])[c] as Float64Array;
+          const of = (this.pairs[j] as KernelPairs).of;
+          for (let k = 0; k < K; k++) (acc[k] as number) += lm[of[k] as number] as number;
+        }
+      }
       let max = -Infinity;
-      for (let k = 0; k < K; k++) if ((acc[row + k] as number) > max) max = acc[row + k] as number;
+      for (let k = 0; k < K; k++) if ((acc[k] as number) > max) max = acc[k] as number;
       if (max === -Infinity) {
         out[c] = -Infinity;
         continue;
@@ -364,7 +394,7 @@ export class ParzenMixture {
       // Terms more than e^-40 below the largest cannot change the sum in double precision.
       const cut = max - 40;
       for (let k = 0; k < K; k++) {
-        const a = acc[row + k] as number;
+        const a = acc[k] as number;
         if (a > cut) s += Math.exp(a - max);
       }
       out[c] = max + Math.log(s);
@@ -407,6 +437,63 @@ export class ParzenMixture {
     }
     return x;
   }
+}
+
+/**
+ * The log of a categorical dimension's kernel rows (`categoricalKernels`), transposed: one K-long
+ * column per choice. Every observed row holds the same two values (the observed choice's and the
+ * others'), so the n·k logarithms reduce to two plus the prior row's k.
+ */
+function logColumns(p: Float64Array, observed: ArrayLike<number>, n: number, k: number): Float64Array[] {
+  const K = n + 1;
+  const cols = Array.from({ length: k }, () => new Float64Array(K));
+  if (n > 0) {
+    const hit0 = observed[0] as number;
+    const logHit = Math.log(p[hit0] as number);
+    const logMiss = k > 1 ? Math.log(p[hit0 === 0 ? 1 : 0] as number) : 0;
+    for (let c = 0; c < k; c++) (cols[c] as Float64Array).fill(logMiss, 0, n);
+    for (let r = 0; r < n; r++) (cols[observed[r] as number] as Float64Array)[r] = logHit;
+  }
+  for (let c = 0; c < k; c++) (cols[c] as Float64Array)[n] = Math.log(p[n * k + c] as number);
+  return cols;
+}
+
+/** The distinct (μ, σ) pairs among a discrete dimension's kernels, and each kernel's pair. */
+interface KernelPairs {
+  readonly mu: Float64Array;
+  readonly sigma: Float64Array;
+  /** Kernel k's pair is `of[k]`. */
+  readonly of: Int32Array;
+}
+
+/**
+ * Groups the kernels of a discrete dimension by (μ, σ). Their centres sit on the few grid
+ * values and, with the magic clip, most bandwidths are the clip (a run of tied centres has gaps
+ * only at its ends), so a study of thousands of trials has a few dozen pairs: the truncation
+ * and cell masses, each a pair of log-CDFs, are computed per pair instead of per kernel, with
+ * the same arguments and so the same results.
+ */
+function kernelPairs(mu: Float64Array, sigma: Float64Array): KernelPairs {
+  const K = mu.length;
+  const of = new Int32Array(K);
+  const index = new Map<number, Map<number, number>>();
+  const pm: number[] = [];
+  const ps: number[] = [];
+  for (let k = 0; k < K; k++) {
+    const m = mu[k] as number;
+    const s = sigma[k] as number;
+    let bySigma = index.get(m);
+    if (bySigma === undefined) index.set(m, (bySigma = new Map()));
+    let p = bySigma.get(s);
+    if (p === undefined) {
+      p = pm.length;
+      bySigma.set(s, p);
+      pm.push(m);
+      ps.push(s);
+    }
+    of[k] = p;
+  }
+  return { mu: Float64Array.from(pm), sigma: Float64Array.from(ps), of };
 }
 
 /** Smallest k with cum[k] > r (binary search over a cumulative weight array). */
