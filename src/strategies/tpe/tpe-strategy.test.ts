@@ -43,6 +43,43 @@ describe("tpe strategy", () => {
     expect(tpeStrategyFactory.options.safeParse({ prior_weight: 0 }).success).toBe(false);
   });
 
+  it("reuses finished trials' encodings and proposes what a fresh strategy proposes", () => {
+    // A kept strategy caches the encoded rows of finished trials across suggestions. It must agree
+    // with a fresh strategy at every step while RUNNING trials gain parameters in place
+    // (define-by-run) and finish, and after the space redefines one parameter.
+    const first: SearchSpace = {
+      x: { type: "float", low: 0, high: 1 },
+      n: { type: "int", low: 1, high: 8 },
+      c: { type: "categorical", choices: ["a", "b", "c"] },
+    };
+    const second: SearchSpace = { ...first, n: { type: "int", low: 1, high: 16 } };
+    const kept = tpeStrategyFactory.create(defaults);
+    const trials: Trial[] = [];
+    const rng = new Rng(3);
+    const f = (p: Params) => ((p.x as number) - 0.3) ** 2 + 0.01 * (p.n as number) + (p.c === "b" ? 0 : 0.2);
+    for (let i = 0; i < 80; i++) {
+      const space = i < 40 ? first : second;
+      const study = makeStudy(space, { seed: 5, strategy: { name: "tpe", options: {} } });
+      const req = suggestRequest(study, trials);
+      const proposed = kept.suggest(req).params;
+      expect(proposed).toEqual(tpeStrategyFactory.create(defaults).suggest(suggestRequest(study, trials)).params);
+      // Every fourth trial starts without `c` and gets it two trials later, when it also finishes.
+      if (i % 4 === 0) {
+        const { c: _c, ...partial } = proposed;
+        trials.push(makeTrial(i, partial, space, { state: "RUNNING", value: null }));
+      } else trials.push(makeTrial(i, proposed, space, { value: f(proposed) + 0.01 * rng.random() }));
+      const late = trials[i - 2];
+      if (i >= 2 && late?.state === "RUNNING") {
+        const t = late as { -readonly [K in keyof Trial]: Trial[K] } & { params: Params; distributions: Record<string, unknown> };
+        t.params.c = "b";
+        t.distributions.c = space.c;
+        t.state = "COMPLETE";
+        t.values = [f(t.params)];
+        t.value = f(t.params);
+      }
+    }
+  });
+
   describe("split into good and bad sets", () => {
     const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
     const p: Params = { x: 0.5 };

@@ -215,23 +215,78 @@ function encoder(d: Distribution): (v: ParamValue | undefined) => number {
   };
 }
 
+/** Marks a cached trial that cannot be encoded (a parameter missing, or from another distribution). */
+const NOT_ENCODABLE: readonly number[] = [];
+
+/**
+ * Encoded rows of finished trials for one list of dimensions, kept across suggestions: a
+ * COMPLETE, PRUNED or FAIL trial's parameters no longer change, so each is encoded once
+ * instead of at every suggestion. Indexed by trial number and checked by identity (the
+ * service replaces a trial's object when it changes, and a trial list from elsewhere simply
+ * misses); a RUNNING trial, which define-by-run may still extend, is encoded afresh each time.
+ */
+class EncodingCache {
+  private readonly trials: (Trial | undefined)[] = [];
+  private readonly rows: (readonly number[] | undefined)[] = [];
+  constructor(readonly dims: readonly (readonly [string, Distribution])[]) {}
+
+  /** The cached row of this trial object (NOT_ENCODABLE when it has none), or undefined. */
+  get(t: Trial): readonly number[] | undefined {
+    return this.trials[t.number] === t ? this.rows[t.number] : undefined;
+  }
+
+  set(t: Trial, row: readonly number[]): void {
+    if (!Number.isInteger(t.number) || t.number < 0) return;
+    this.trials[t.number] = t;
+    this.rows[t.number] = row;
+  }
+
+  /** Whether this cache was built for exactly these dimensions (names and distributions). */
+  fits(dims: readonly (readonly [string, Distribution])[]): boolean {
+    if (dims.length !== this.dims.length) return false;
+    for (let j = 0; j < dims.length; j++) {
+      const [name, d] = dims[j] as readonly [string, Distribution];
+      const [cachedName, cached] = this.dims[j] as readonly [string, Distribution];
+      if (name !== cachedName || (d !== cached && !distributionsEqual(d, cached))) return false;
+    }
+    return true;
+  }
+}
+
+const isFinal = (t: Trial): boolean => t.state === "COMPLETE" || t.state === "PRUNED" || t.state === "FAIL";
+
 /**
  * Encodes the trials that carry every parameter of `dims` (same distribution, valid value)
- * as rows of unit-cube coordinates / choice indices.
+ * as rows of unit-cube coordinates / choice indices; `ok[i]` says whether trial i has a row.
+ * With a cache (built for these `dims`), finished trials' rows come from it and go into it.
  */
 function encodeTrials(
   trials: readonly Trial[],
   dims: readonly (readonly [string, Distribution])[],
+  cache: EncodingCache | null = null,
 ): { obs: Float64Array; n: number; ok: Uint8Array } {
   const D = dims.length;
   const T = trials.length;
   const raw = new Float64Array(T * D);
   const ok = new Uint8Array(T).fill(1);
+  // Trials to encode now: all of them without a cache, else those it does not hold.
+  let todo: number[] | null = null;
+  if (cache !== null) {
+    todo = [];
+    for (let i = 0; i < T; i++) {
+      const row = cache.get(trials[i] as Trial);
+      if (row === undefined) todo.push(i);
+      else if (row === NOT_ENCODABLE) ok[i] = 0;
+      else for (let j = 0; j < D; j++) raw[i * D + j] = row[j] as number;
+    }
+  }
+  const count = todo === null ? T : todo.length;
   // Dimension-major so each property lookup sees one key (monomorphic inline caches).
   for (let j = 0; j < D; j++) {
     const [name, d] = dims[j] as readonly [string, Distribution];
     const encode = encoder(d);
-    for (let i = 0; i < T; i++) {
+    for (let q = 0; q < count; q++) {
+      const i = todo === null ? q : (todo[q] as number);
       if (ok[i] === 0) continue;
       const t = trials[i] as Trial;
       const td = t.distributions[name];
@@ -240,6 +295,11 @@ function encodeTrials(
       else raw[i * D + j] = u;
     }
   }
+  if (cache !== null && todo !== null)
+    for (const i of todo) {
+      const t = trials[i] as Trial;
+      if (isFinal(t)) cache.set(t, ok[i] === 0 ? NOT_ENCODABLE : Array.from(raw.subarray(i * D, i * D + D)));
+    }
   let n = 0;
   for (let i = 0; i < T; i++) {
     if (ok[i] === 0) continue;
@@ -251,6 +311,8 @@ function encodeTrials(
 
 export class TpeStrategy implements Strategy {
   private readonly parzen: ParzenParams;
+  /** Finished trials' encodings, per list of modelled dimensions (names joined). */
+  private readonly encodings = new Map<string, EncodingCache>();
 
   constructor(private readonly opts: TpeOptions) {
     this.parzen = {
@@ -320,6 +382,14 @@ export class TpeStrategy implements Strategy {
     return motpeBelowWeights(below, directions, weighable(directions));
   }
 
+  /** The encoding cache of these dimensions, replaced when a name's distribution changed. */
+  private encodingCache(dims: readonly (readonly [string, Distribution])[]): EncodingCache {
+    const key = dims.map(([name]) => name).join("\u0000");
+    let cache = this.encodings.get(key);
+    if (cache === undefined || !cache.fits(dims)) this.encodings.set(key, (cache = new EncodingCache(dims)));
+    return cache;
+  }
+
   /**
    * One TPE proposal over `dims`: n_ei_candidates candidates from each term's l(x), keep the argmax
    * of Σ over terms of log l − log g (γ null) or c-TPE's factor (ctpe.ts). `belowWeights`
@@ -335,9 +405,10 @@ export class TpeStrategy implements Strategy {
     const kinds = dims.map(([, d]) => tpeDim(d));
     const D = dims.length;
     const m = this.opts.n_ei_candidates;
+    const cache = this.encodingCache(dims);
     const models = terms.map((term, i) => {
-      const b = encodeTrials(term.below, dims);
-      const a = encodeTrials(term.above, dims);
+      const b = encodeTrials(term.below, dims, cache);
+      const a = encodeTrials(term.above, dims, cache);
       const wl = i === 0 && belowWeights !== null ? belowWeights.filter((_, k) => b.ok[k] === 1) : tpeWeights(b.n);
       const l = new ParzenMixture(kinds, b.obs, b.n, wl, this.parzen);
       const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);

@@ -1,0 +1,59 @@
+// TPE's suggestion cost on a big study, two builds, one process, alternating: CPU per
+// `suggest` (median) at N finished trials plus RUNNING ones (constant liar), on the search
+// space of bench/load.mjs (log float, float, int, categorical), and whether both builds
+// propose exactly the same parameters for every seed tried.
+//
+// The history is TPE's own (the "after" build's strategy run sequentially on a cheap
+// objective), so its kernels cluster as a real study's do; trials share the space's
+// distribution objects, as the server's in-memory trials do.
+//
+//   node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15]
+import { join, resolve } from "node:path";
+import { abArgs, median } from "./ab-args.mjs";
+
+const args = abArgs("node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15]", ["before", "after"]);
+const n = Number(args.n ?? 3000);
+const running = Number(args.running ?? 32);
+const reps = Number(args.reps ?? 15);
+const load = async (dist) => {
+  const tpe = await import(join(resolve(dist), "strategies", "tpe", "tpe-strategy.js"));
+  const { Rng } = await import(join(resolve(dist), "math", "rng.js"));
+  return { strategy: tpe.tpeStrategyFactory.create(tpe.tpeStrategyFactory.options.parse({})), Rng };
+};
+const builds = [["before", await load(args.before)], ["after", await load(args.after)]];
+const space = {
+  lr: { type: "float", low: 1e-5, high: 1e-1, log: true },
+  dropout: { type: "float", low: 0, high: 0.5 },
+  layers: { type: "int", low: 1, high: 8 },
+  act: { type: "categorical", choices: ["relu", "gelu", "tanh"] },
+};
+const study = { name: "ab", space, seed: 1, strategy: { name: "tpe", options: {} }, scheduler: null, directions: ["minimize"], direction: "minimize" };
+const objective = (p) =>
+  (Math.log10(p.lr) + 3) ** 2 + 4 * (p.dropout - 0.2) ** 2 + 0.1 * Math.abs(p.layers - 3) + (p.act === "gelu" ? 0 : 0.3) + 0.05 * Math.sin(40 * p.dropout);
+const { strategy, Rng } = builds[1][1];
+const trials = [];
+const trial = (number, params, state, value) => ({
+  number, state, params, distributions: { ...space }, values: value === null ? null : [value], value, constraints: null,
+  intermediate: [], userAttrs: {}, systemAttrs: {}, createdAt: 0, startedAt: 0, finishedAt: null, lease: null,
+});
+const req = (number, seedTag = "suggest") => ({ study, trials, trialNumber: number, rng: Rng.derive(study.seed, number, seedTag) });
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < n + running; i++) {
+  const { params } = strategy.suggest(req(i));
+  trials.push(i < n ? trial(i, params, "COMPLETE", objective(params)) : trial(i, params, "RUNNING", null));
+  if (i % 500 === 499) process.stderr.write(`history: ${i + 1} trials (${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s)\n`);
+}
+const cpu = { before: [], after: [] };
+let same = 0;
+for (let r = 0; r < reps; r++) {
+  const out = [];
+  for (const [k, m] of builds) {
+    const c0 = process.cpuUsage();
+    out.push(JSON.stringify(m.strategy.suggest(req(n + running, `rep${r}`)).params));
+    const c = process.cpuUsage(c0);
+    if (r >= 3) cpu[k].push((c.user + c.system) / 1000); // the first calls warm the code up
+  }
+  if (out[0] === out[1]) same++;
+}
+for (const [k, v] of Object.entries(cpu)) console.log(`${k}\tTPE suggest CPU ${median(v).toFixed(2)} ms (median of ${v.length}; ${n} COMPLETE + ${running} RUNNING trials)`);
+console.log(`same parameters proposed: ${same} of ${reps} seeds`);
