@@ -101,6 +101,7 @@ def main() -> None:
     ap.add_argument("--strategies", default="random,tpe")
     ap.add_argument("--quick", action="store_true", help="5 s windows, 1 and 8 workers (a smoke run; results not written)")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--cli", help="tuneport's dist/cli/main.js to run (default: this checkout's; pass a copy to keep rebuilding while it runs)")
     a = ap.parse_args()
     if a.quick:
         a.seconds, a.workers = 5.0, "1,8"
@@ -112,7 +113,7 @@ def main() -> None:
     try:
         caps = ",".join(f"{s}=10000000" for s in strategies)
         common = ["--clients", ",".join(map(str, workers)), "--strategies", ",".join(strategies), "--trials", caps,
-                  "--seconds", str(a.seconds), "--out", str(raw_path)]
+                  "--seconds", str(a.seconds), "--out", str(raw_path), *(["--cli", a.cli] if a.cli else [])]
         run(["node", "bench/load.mjs", *common, "--storage-url", url, "--pg-pid", str(postmaster), "--label", "tuneport-pg"])
         run(["node", "bench/load.mjs", *common, "--label", "tuneport-sqlite"])
         # Like for like: PostgreSQL fsyncs every commit, SQLite's default ("process") does not.

@@ -3,7 +3,7 @@ import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { openStorage } from "./embedded.js";
-import { studySummaries } from "./studies.js";
+import { studyShow, studySummaries, trialsPageOf } from "./studies.js";
 
 describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads summaries on %s", (backend: StorageBackend) => {
   it("gives the views list_studies gives, without loading the trials (ties, every state, both directions, constraints)", async () => {
@@ -55,6 +55,69 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       expect(byName.failed?.best_trial).toBeNull();
       expect(byName.con?.best_trial?.number).toBe(2);
     } finally {
+      await reader.close();
+    }
+  });
+
+  it("shows a study and pages its trials as get_study and the trials op do, from SQL (define-by-run, filters, both orders)", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
+    let now = 5_000_000;
+    const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    const space = { x: { type: "float", low: 0, high: 1 } };
+    const extra = { type: "int", low: 1, high: 4 };
+    const other = { type: "categorical", choices: ["a", "b"] };
+    for (const direction of ["minimize", "maximize"] as const) {
+      const name = `s-${direction}`;
+      await svc.execute("create_study", { name, space, direction });
+      // Values with ties, every state, and define-by-run parameters first used at trials 2 and 5.
+      const plan: (number | "FAIL" | "PRUNED" | "RUNNING")[] = [0.5, 0.25, "PRUNED", 0.25, "FAIL", 0.75, 0.5, "RUNNING", 0.1];
+      for (const [i, v] of plan.entries()) {
+        const a = await svc.execute("ask", { study: name });
+        const token = a.lease.token;
+        if (i === 2 || i === 6) await svc.execute("suggest", { study: name, trial: a.trial.number, token, name: "layers", distribution: extra });
+        if (i === 5) await svc.execute("suggest", { study: name, trial: a.trial.number, token, name: "act", distribution: other });
+        now += 1000;
+        if (v === "RUNNING") continue;
+        await svc.execute("report", { study: name, trial: a.trial.number, token, step: 1, value: 2 });
+        await svc.execute("tell", {
+          study: name, trial: a.trial.number, token,
+          state: typeof v === "number" ? "COMPLETE" : v, value: typeof v === "number" ? v : undefined,
+        });
+      }
+    }
+    const expected: Record<string, unknown> = {};
+    const queries = [
+      { order_by: "number", limit: 100 },
+      { order_by: "number", limit: 3 },
+      { order_by: "value", limit: 100 },
+      { order_by: "value", limit: 2 },
+      { order_by: "number", limit: 2, states: ["COMPLETE", "PRUNED"] },
+      { order_by: "value", limit: 4, states: ["COMPLETE", "COMPLETE"] },
+      { order_by: "number", limit: 5, states: ["WAITING"] },
+    ] as const;
+    for (const name of ["s-minimize", "s-maximize"]) {
+      expected[name] = (await svc.execute("get_study", { study: name })).study;
+      for (const [i, q] of queries.entries()) expected[`${name}/${i}`] = await svc.execute("trials", { study: name, ...q, states: "states" in q ? [...q.states] : undefined });
+    }
+    await svc.close();
+    await storage.close();
+
+    const reader = await openStorage(path, { readonly: true });
+    const load = vi.spyOn(reader, "loadTrials");
+    const Date_now = vi.spyOn(Date, "now").mockReturnValue(now);
+    try {
+      for (const name of ["s-minimize", "s-maximize"]) {
+        const shown = await studyShow(reader, name);
+        expect(shown).toEqual(expected[name]);
+        expect(Object.keys(shown.define_by_run)).toEqual(["layers", "act"]);
+        for (const [i, q] of queries.entries()) expect(await trialsPageOf(reader, name, q)).toEqual(expected[`${name}/${i}`]);
+      }
+      expect(load).not.toHaveBeenCalled();
+      await expect(studyShow(reader, "nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(trialsPageOf(reader, "nope", { order_by: "number", limit: 1 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      Date_now.mockRestore();
       await reader.close();
     }
   });

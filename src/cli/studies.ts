@@ -1,7 +1,11 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
+import type { Distribution } from "../domain/distributions.js";
+import { notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
+import type { Study, TrialState } from "../domain/trial.js";
 import type { OpResult } from "../service/ops/ops.js";
-import { type LineageView, type StudyView, type TrialView, studyView } from "../service/views.js";
+import { trialCursor } from "../service/paging.js";
+import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { SummaryReader } from "../storage/storage.js";
 import { openStorage } from "./open-storage.js";
@@ -55,31 +59,42 @@ Options:
       }
       return 0;
     }
-    // Loaded here, not at the top: `studies list` never needs the service or a logger (pino: ~50 ms of start-up).
+    try {
+      // A one-objective study's view and a page of trials come from SQL too (no trial but the page's
+      // is loaded: a 100,000-trial study took seconds through the service).
+      if (sub === "show") {
+        const s = await studyShow(storage, name as string);
+        if (s.directions.length === 1) {
+          out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
+          return 0;
+        }
+      } else if (sub === "trials") {
+        const sort = v.sort as string;
+        if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
+        const limit = intOption("limit", v.limit, 1, 10_000_000);
+        const args = { states: v.state as TrialView["state"][] | undefined, order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
+        const page = await trialsPageOf(storage, name as string, args);
+        out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
+        return 0;
+      }
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+    // The Pareto front and the lineage are computed by the service from the whole study. Loaded
+    // here, not at the top: the other reads never need the service or a logger (pino: ~50 ms of start-up).
     const [{ StudyService }, { silentLogger }] = await Promise.all([import("../service/study-service.js"), import("../logger.js")]);
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     try {
       if (sub === "show") {
         const { study: s } = await service.execute("get_study", { study: name as string });
-        const front = s.directions.length > 1 ? await service.execute("best_trials", { study: name as string }) : null;
-        if (v.json) out(JSON.stringify(front ? { ...s, pareto_front: front } : s, null, 2));
-        else out(front ? `${formatStudy(s)}\n${formatFront(front)}` : formatStudy(s));
-      } else if (sub === "lineage") {
+        const front = await service.execute("best_trials", { study: name as string });
+        if (v.json) out(JSON.stringify({ ...s, pareto_front: front }, null, 2));
+        else out(`${formatStudy(s)}\n${formatFront(front)}`);
+      } else {
         const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
         if (v.json) out(JSON.stringify(l, null, 2));
         else out(formatLineage(l));
-      } else {
-        const sort = v.sort as string;
-        if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
-        const limit = intOption("limit", v.limit, 1, 10_000_000);
-        const page = await service.execute("trials", {
-          study: name as string,
-          states: v.state as TrialView["state"][] | undefined,
-          order_by: sort,
-          limit: Math.min(limit ?? 100_000, 100_000),
-        });
-        if (v.json) out(JSON.stringify(page, null, 2));
-        else out(formatTrialTable(page.trials as TrialView[])); // no projection asked: whole views
       }
     } finally {
       await service.close();
@@ -102,11 +117,44 @@ export function table(header: string[], rows: string[][]): string {
  */
 export async function studySummaries(storage: SummaryReader): Promise<StudyView[]> {
   const out: StudyView[] = [];
-  for (const study of await storage.listStudies()) {
-    const { counts, best } = await storage.studySummary(study.id, study.config.direction);
-    out.push(studyView(study, counts, best));
-  }
+  for (const study of await storage.listStudies()) out.push(await summaryView(storage, study));
   return out;
+}
+
+/** A study's view as `get_study` answers it, from SQL summaries. @throws NOT_FOUND. */
+export async function studyShow(storage: SummaryReader, name: string): Promise<StudyView> {
+  const study = (await storage.listStudies()).find((s) => s.name === name);
+  if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
+  return summaryView(storage, study);
+}
+
+async function summaryView(storage: SummaryReader, study: Study): Promise<StudyView> {
+  const { counts, best } = await storage.studySummary(study.id, study.config.direction);
+  // Define-by-run parameters, first use wins (as the service's paramDists).
+  const seen = new Map<string, Distribution>(Object.entries(study.config.space));
+  for (const list of await storage.distinctDistributions(study.id)) for (const [k, d] of Object.entries(list)) if (!seen.has(k)) seen.set(k, d);
+  return studyView(study, counts, best, seen);
+}
+
+/**
+ * The first page of a study's trials as the `trials` op answers it (same order, filter, total and
+ * next_cursor), from SQL: only the page's trials are read. @throws NOT_FOUND.
+ */
+export async function trialsPageOf(
+  storage: SummaryReader,
+  name: string,
+  a: { states?: readonly TrialState[]; order_by: "number" | "value"; limit: number },
+): Promise<{ trials: TrialView[]; total: number; next_cursor: string | null }> {
+  const study = (await storage.listStudies()).find((s) => s.name === name);
+  if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
+  const { trials, total } = await storage.trialPage(study.id, { states: a.states, orderBy: a.order_by, direction: study.config.direction, limit: a.limit });
+  const now = Date.now();
+  const last = trials[trials.length - 1];
+  return {
+    trials: trials.map((t) => trialView(t, now)),
+    total,
+    next_cursor: trials.length < total && last ? trialCursor({ order_by: a.order_by, states: a.states ? [...a.states] : undefined }, last) : null,
+  };
 }
 
 export function formatStudyTable(studies: StudyView[]): string {

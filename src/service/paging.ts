@@ -88,7 +88,7 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
   const dir = desc ? -1 : 1;
   const offset = a.offset ?? 0;
   const limit = a.limit ?? DEFAULT_TRIALS_LIMIT;
-  const cursorOf = (t: TrialRecord) => encode({ o: order, d: desc, s: filter, n: t.number, v: t.value } satisfies TrialCursor);
+  const cursorOf = (t: TrialRecord) => trialCursor(a, t);
   if (order === "value") {
     // First and later pages alike keep only the first offset + limit while scanning (O(n log k),
     // O(k) memory): no sort of every trial, however deep the cursor.
@@ -112,6 +112,12 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
   const lastShown = page[page.length - 1];
   const next_cursor = offset + page.length < list.length && lastShown ? cursorOf(lastShown) : null;
   return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
+}
+
+/** The `next_cursor` of a `trials` page whose last trial is `t` (also what `tuneport studies trials --json` prints). */
+export function trialCursor(a: Pick<S.TrialsArgs, "order_by" | "descending" | "states">, t: { number: number; value: number | null }): string {
+  const filter = [...new Set(a.states ?? [])].sort().join(",");
+  return encode({ o: a.order_by ?? "number", d: a.descending ?? false, s: filter, n: t.number, v: t.value } satisfies TrialCursor);
 }
 
 /** The last trial a `trials` cursor showed. @throws INVALID_ARGUMENT for a cursor of another order, direction or filter. */

@@ -84,6 +84,39 @@ export interface SummaryReader {
   listStudies(): Promise<Study[]>;
   /** Counts and best trial in one snapshot, reading O(states + 1) rows' worth of results. */
   studySummary(studyId: number, direction: "minimize" | "maximize"): Promise<StudySummaryRow>;
+  /**
+   * The first `limit` trials of a study in the order of the `trials` op's first page (service/paging.ts):
+   * by number, or by value best first then number with unvalued trials left out; only `states`
+   * when given. `total` counts every trial that matched. One snapshot; the page's rows only.
+   */
+  trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }>;
+  /**
+   * The distribution lists of a study's trials that differ from its first trial's, with the first
+   * trial's, in order of first use: what the service's `paramDists` (define-by-run parameters) is
+   * built from, without reading every row's lists into memory.
+   */
+  distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]>;
+}
+
+/** What `SummaryReader.trialPage` reads. */
+export interface TrialPageQuery {
+  readonly states?: readonly TrialState[];
+  readonly orderBy: "number" | "value";
+  readonly direction: "minimize" | "maximize";
+  readonly limit: number;
+}
+
+/** SQL of a `TrialPageQuery` after `WHERE study_id = <p>`: the filter and the ORDER BY (placeholders from `param`). */
+export function trialPageSql(q: TrialPageQuery, param: (i: number) => string): { where: string; order: string } {
+  const states = q.states ? [...new Set(q.states)] : [];
+  const where = [
+    ...(states.length > 0 ? [`state IN (${states.map((_, i) => param(i + 2)).join(", ")})`] : []),
+    ...(q.orderBy === "value" ? ["value IS NOT NULL"] : []),
+  ];
+  return {
+    where: where.map((w) => ` AND ${w}`).join(""),
+    order: q.orderBy === "value" ? `value ${q.direction === "minimize" ? "ASC" : "DESC"}, number` : "number",
+  };
 }
 
 /**

@@ -17,6 +17,7 @@
  * database can hold several independent tuneport installations (the tests use one per suite).
  */
 import pg from "pg";
+import type { Distribution } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
@@ -25,8 +26,10 @@ import {
   type StoredTrial,
   type StudySummaryRow,
   type SummaryReader,
+  type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
+  trialPageSql,
 } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
@@ -228,6 +231,42 @@ export class PostgresStorage implements Storage, SummaryReader {
     if (r.id === null) return { counts, best: null };
     const ivs = (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }));
     return { counts, best: storedTrialOfRow(r as PgTrialRow, ivs) };
+  }
+
+  async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }> {
+    const { where, order } = trialPageSql(q, (i) => `$${i}`);
+    const args: unknown[] = [studyId, ...new Set(q.states ?? [])];
+    // One statement, one snapshot: the page with its intermediates, and the count.
+    const { rows } = await this.pool.query<PgTrialRow & { total: string }>(
+      `WITH matched AS (SELECT * FROM trials WHERE study_id = $1${where})
+       SELECT p.*, (SELECT COUNT(*) FROM matched) AS total,
+         (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = p.id) AS iv
+       FROM (SELECT * FROM matched ORDER BY ${order} LIMIT $${args.length + 1}) p ORDER BY ${order}`,
+      [...args, q.limit],
+    );
+    if (rows.length === 0) {
+      const { rows: c } = await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM trials WHERE study_id = $1${where}`, args);
+      return { trials: [], total: Number(c[0]?.n ?? 0) };
+    }
+    return {
+      trials: rows.map((r) =>
+        storedTrialOfRow(r, (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }))),
+      ),
+      total: Number(rows[0]?.total ?? 0),
+    };
+  }
+
+  async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
+    const { rows } = await this.pool.query<{ distributions: string }>(
+      `WITH first AS (SELECT distributions AS d FROM trials WHERE study_id = $1 ORDER BY number LIMIT 1)
+       SELECT distributions FROM (
+         SELECT d AS distributions, -1 AS n FROM first
+         UNION ALL
+         SELECT distributions, MIN(number) AS n FROM trials WHERE study_id = $1 AND distributions <> (SELECT d FROM first) GROUP BY distributions
+       ) l ORDER BY n`,
+      [studyId],
+    );
+    return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
   }
 
   async maxTrialId(): Promise<number> {

@@ -23,6 +23,7 @@
  */
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
+import type { Distribution } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
@@ -31,8 +32,10 @@ import {
   type StoredTrial,
   type StudySummaryRow,
   type SummaryReader,
+  type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
+  trialPageSql,
 } from "../storage.js";
 
 export type Durability = "process" | "power";
@@ -189,6 +192,13 @@ export class SqliteStorage implements Storage, SummaryReader {
       summaryMin: db.prepare(summarySql("MIN")),
       summaryMax: db.prepare(summarySql("MAX")),
       trialById: db.prepare("SELECT * FROM trials WHERE id = ?"),
+      // The first trial's list, then every other list by first use: one pass comparing strings, so a
+      // study whose trials all share one list (no define-by-run) groups nothing.
+      distinctDistributions: db.prepare(`WITH first AS (SELECT distributions AS d FROM trials WHERE study_id = @s ORDER BY number LIMIT 1)
+        SELECT d AS distributions, -1 AS n FROM first
+        UNION ALL
+        SELECT distributions, MIN(number) AS n FROM trials WHERE study_id = @s AND distributions <> (SELECT d FROM first) GROUP BY distributions
+        ORDER BY n`),
       intermediatesOfTrial: db.prepare("SELECT step, value FROM intermediate_values WHERE trial_id = ? ORDER BY step"),
       insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values,
           constraint_values, user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
@@ -268,6 +278,25 @@ export class SqliteStorage implements Storage, SummaryReader {
       const ivs = this.stmts.intermediatesOfTrial.all(row.id) as { step: number; value: number | null }[];
       return { counts, best: storedTrialOfRow(row, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }))) };
     })();
+  }
+
+  async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }> {
+    const { where, order } = trialPageSql(q, () => "?");
+    const args = [studyId, ...new Set(q.states ?? [])];
+    const page = this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`);
+    const count = this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`);
+    return this.db.transaction(() => {
+      const rows = page.all(...args, q.limit) as TrialRow[];
+      const total = (count.get(...args) as { n: number }).n;
+      const ivs = (id: number) =>
+        (this.stmts.intermediatesOfTrial.all(id) as { step: number; value: number | null }[]).map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }));
+      return { trials: rows.map((r) => storedTrialOfRow(r, ivs(r.id))), total };
+    })();
+  }
+
+  async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
+    const rows = this.stmts.distinctDistributions.all({ s: studyId }) as { distributions: string }[];
+    return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
   }
 
   async maxTrialId(): Promise<number> {
