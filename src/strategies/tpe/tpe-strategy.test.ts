@@ -72,7 +72,7 @@ describe("tpe strategy", () => {
       if (i >= 2 && late?.state === "RUNNING") {
         const t = late as { -readonly [K in keyof Trial]: Trial[K] } & { params: Params; distributions: Record<string, unknown> };
         t.params.c = "b";
-        t.distributions.c = space.c;
+        (t.distributions as Record<string, unknown>).c = space.c;
         t.state = "COMPLETE";
         t.values = [f(t.params)];
         t.value = f(t.params);
