@@ -20,9 +20,16 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** SQL that turns a schema-5 file back into schema 4: the read-side counts, lists and index go. */
+const DROP_SCHEMA_5 = `
+  DROP TRIGGER trials_count_insert; DROP TRIGGER trials_count_update; DROP TRIGGER trials_count_delete;
+  DROP TRIGGER trials_distributions_insert; DROP TRIGGER trials_distributions_update;
+  DROP TABLE study_state_counts; DROP TABLE study_distributions; DROP INDEX trials_by_value;`;
+
 /** Turns a current file back into schema 3: request_log as schema 1 made it, same rows. */
 function downgradeToSchema3(path: string): void {
   const db = new Database(path);
+  db.exec(DROP_SCHEMA_5);
   db.exec(`
     CREATE TABLE request_log_v3 (request_id TEXT PRIMARY KEY, op TEXT NOT NULL, reply BLOB NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO request_log_v3 SELECT request_id, op, reply, at FROM request_log;
@@ -74,7 +81,7 @@ describe("schema 4 migration (stored replies in arrival order)", () => {
 
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(4);
+      expect(db.pragma("user_version", { simple: true })).toBe(5);
       const cols = (db.prepare("PRAGMA table_info(request_log)").all() as { name: string; pk: number }[]).map((c) => [c.name, c.pk]);
       expect(cols).toEqual([["seq", 1], ["request_id", 0], ["op", 0], ["reply", 0], ["at", 0]]);
       // 1 create + 5 asks + 5 tells before, 1 ask after; in the order they were stored.
@@ -107,5 +114,62 @@ describe("schema 4 migration (stored replies in arrival order)", () => {
     } finally {
       await reopened.close();
     }
+  });
+});
+
+describe("schema 5 migration (counts by state, distribution lists, the value index)", () => {
+  it("backfills what the triggers keep, and the triggers keep it through asks, tells, define-by-run and deletes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tp-mig5-"));
+    dirs.push(dir);
+    const path = join(dir, "old.db");
+    const dump = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return {
+          counts: db.prepare("SELECT study_id, state, n FROM study_state_counts WHERE n > 0 ORDER BY study_id, state").all(),
+          lists: db.prepare("SELECT study_id, distributions, first_number FROM study_distributions ORDER BY study_id, first_number").all(),
+          truth: db.prepare("SELECT study_id, state, COUNT(*) AS n FROM trials GROUP BY study_id, state ORDER BY study_id, state").all(),
+        };
+      } finally {
+        db.close();
+      }
+    };
+    const play = async (svc: StudyService, study: string, plan: string[]) => {
+      for (const step of plan) {
+        const a = await svc.execute("ask", { study });
+        const token = a.lease.token;
+        if (step === "dbr") await svc.execute("suggest", { study, trial: a.trial.number, token, name: "n", distribution: { type: "int", low: 1, high: 3 } });
+        if (step !== "RUNNING")
+          await svc.execute("tell", { study, trial: a.trial.number, token, state: step === "PRUNED" || step === "FAIL" ? step : "COMPLETE", value: step === "PRUNED" || step === "FAIL" ? undefined : 0.5 });
+      }
+    };
+    let storage = new SqliteStorage({ path });
+    let svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    for (const name of ["a", "b", "gone"]) await svc.execute("create_study", { name, space: SPACE, strategy: "random", seed: 3 });
+    await play(svc, "a", ["COMPLETE", "PRUNED", "dbr", "RUNNING", "FAIL", "dbr"]);
+    await play(svc, "b", ["RUNNING", "COMPLETE"]);
+    await play(svc, "gone", ["COMPLETE", "dbr"]);
+    await svc.execute("delete_study", { study: "gone" });
+    await svc.close();
+    await storage.close();
+    const kept = dump(path);
+    expect(kept.counts).toEqual(kept.truth);
+    expect(kept.lists.filter((r) => (r as { study_id: number }).study_id === 1).map((r) => (r as { first_number: number }).first_number)).toEqual([0, 2]);
+    expect(kept.lists.some((r) => (r as { study_id: number }).study_id === 3)).toBe(false);
+
+    // The same file at schema 4, migrated again: the backfill gives what the triggers kept.
+    const db = new Database(path);
+    db.exec(DROP_SCHEMA_5);
+    db.pragma("user_version = 4");
+    db.close();
+    storage = new SqliteStorage({ path });
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    expect(dump(path)).toEqual(kept);
+    await play(svc, "b", ["dbr", "PRUNED", "RUNNING"]);
+    await svc.close();
+    await storage.close();
+    const after = dump(path);
+    expect(after.counts).toEqual(after.truth);
+    expect(after.lists.filter((r) => (r as { study_id: number }).study_id === 2).map((r) => (r as { first_number: number }).first_number)).toEqual([0, 2]);
   });
 });

@@ -119,17 +119,54 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO request_log_v4 (request_id, op, reply, at) SELECT request_id, op, reply, at FROM request_log ORDER BY at, request_id;
   DROP TABLE request_log;
   ALTER TABLE request_log_v4 RENAME TO request_log;`,
+  // 5: what `tuneport studies list|show|trials` read, kept on write so that they read a few rows
+  // instead of every trial (issue 19: a 100,000-trial study's summary scanned 58 MB of rows):
+  // - each study's trial count per state, by triggers in the writer's transaction;
+  // - each distinct list of distributions a study's trials hold, with the first trial number that
+  //   held it (the define-by-run parameters; a trial's list only ever grows, so a list no trial
+  //   holds any more still names its parameters with the same distributions);
+  // - an index by (study, state, value, number) of the trials with a value (an ask writes no entry):
+  //   the best COMPLETE trial and pages by value walk it.
+  `CREATE TABLE study_state_counts (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    state    TEXT NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (study_id, state)
+  ) WITHOUT ROWID;
+  INSERT INTO study_state_counts (study_id, state, n) SELECT study_id, state, COUNT(*) FROM trials GROUP BY study_id, state;
+  CREATE TRIGGER trials_count_insert AFTER INSERT ON trials BEGIN
+    INSERT INTO study_state_counts (study_id, state, n) VALUES (new.study_id, new.state, 1)
+      ON CONFLICT (study_id, state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER trials_count_update AFTER UPDATE OF state ON trials WHEN old.state IS NOT new.state BEGIN
+    UPDATE study_state_counts SET n = n - 1 WHERE study_id = old.study_id AND state = old.state;
+    INSERT INTO study_state_counts (study_id, state, n) VALUES (new.study_id, new.state, 1)
+      ON CONFLICT (study_id, state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER trials_count_delete AFTER DELETE ON trials BEGIN
+    UPDATE study_state_counts SET n = n - 1 WHERE study_id = old.study_id AND state = old.state;
+  END;
+  CREATE TABLE study_distributions (
+    study_id      INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    distributions TEXT NOT NULL,
+    first_number  INTEGER NOT NULL,
+    PRIMARY KEY (study_id, distributions)
+  ) WITHOUT ROWID;
+  INSERT INTO study_distributions (study_id, distributions, first_number)
+    SELECT study_id, distributions, MIN(number) FROM trials GROUP BY study_id, distributions;
+  CREATE TRIGGER trials_distributions_insert AFTER INSERT ON trials BEGIN
+    INSERT INTO study_distributions (study_id, distributions, first_number) VALUES (new.study_id, new.distributions, new.number)
+      ON CONFLICT (study_id, distributions) DO UPDATE SET first_number = min(first_number, excluded.first_number);
+  END;
+  CREATE TRIGGER trials_distributions_update AFTER UPDATE OF distributions ON trials WHEN old.distributions IS NOT new.distributions BEGIN
+    INSERT INTO study_distributions (study_id, distributions, first_number) VALUES (new.study_id, new.distributions, new.number)
+      ON CONFLICT (study_id, distributions) DO UPDATE SET first_number = min(first_number, excluded.first_number);
+  END;
+  CREATE INDEX trials_by_value ON trials (study_id, state, value, number) WHERE value IS NOT NULL;`,
 ];
 
 /** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
 const FEASIBLE = "(constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(constraint_values) WHERE value > 0))";
-
-/** SQL: a study's trial counts by state, and the id and value of its best feasible COMPLETE trial (see `summaryMin`). */
-function summarySql(extreme: "MIN" | "MAX"): string {
-  const counts = TRIAL_STATES.map((st) => `COALESCE(SUM(state = '${st}'), 0) AS ${st}`).join(", ");
-  return `SELECT ${counts}, id AS best_id, ${extreme}(CASE WHEN state = 'COMPLETE' AND ${FEASIBLE} THEN value END) AS best
-    FROM trials WHERE study_id = ?`;
-}
 
 export class SqliteStorage implements Storage, SummaryReader {
   private readonly db: Database.Database;
@@ -152,6 +189,9 @@ export class SqliteStorage implements Storage, SummaryReader {
         throw new TuneportError("NOT_FOUND", `no tuneport database at ${opts.path}`);
       this.lockPath = null;
       this.db = new Database(opts.path, { readonly: true, fileMustExist: true, timeout: 5000 });
+      // Reads map the file instead of copying each page through read(2): the first scan of a big
+      // study's rows (a short-lived CLI process starts cold) took 2-3× longer through the page copies.
+      this.db.pragma("mmap_size = 1073741824");
       const version = this.db.pragma("user_version", { simple: true }) as number;
       if (version !== MIGRATIONS.length)
         throw new TuneportError(
@@ -184,21 +224,12 @@ export class SqliteStorage implements Storage, SummaryReader {
         "SELECT iv.trial_id, iv.step, iv.value FROM intermediate_values iv JOIN trials t ON t.id = iv.trial_id WHERE t.study_id = ? ORDER BY iv.trial_id, iv.step",
       ),
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
-      // One pass over the study's rows (in trial-number order, through the (study_id, number) index)
-      // for the counts and the best value: two passes cost twice at 100,000 trials (issue 19). With
-      // exactly one min()/max() aggregate, SQLite takes the bare column `best_id` from the row that
-      // holds the extreme, the first such row in scan order on ties (the lowest number, as the
-      // service's best); the test on ties checks it.
-      summaryMin: db.prepare(summarySql("MIN")),
-      summaryMax: db.prepare(summarySql("MAX")),
       trialById: db.prepare("SELECT * FROM trials WHERE id = ?"),
-      // The first trial's list, then every other list by first use: one pass comparing strings, so a
-      // study whose trials all share one list (no define-by-run) groups nothing.
-      distinctDistributions: db.prepare(`WITH first AS (SELECT distributions AS d FROM trials WHERE study_id = @s ORDER BY number LIMIT 1)
-        SELECT d AS distributions, -1 AS n FROM first
-        UNION ALL
-        SELECT distributions, MIN(number) AS n FROM trials WHERE study_id = @s AND distributions <> (SELECT d FROM first) GROUP BY distributions
-        ORDER BY n`),
+      distinctDistributions: db.prepare("SELECT distributions FROM study_distributions WHERE study_id = ? ORDER BY first_number"),
+      countsOf: db.prepare("SELECT state, n FROM study_state_counts WHERE study_id = ?"),
+      // The best feasible COMPLETE trial (ties: the lower number), walking the trials_by_value index.
+      bestMin: db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value ASC, number LIMIT 1`),
+      bestMax: db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value DESC, number LIMIT 1`),
       intermediatesOfTrial: db.prepare("SELECT step, value FROM intermediate_values WHERE trial_id = ? ORDER BY step"),
       insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values,
           constraint_values, user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
@@ -271,23 +302,37 @@ export class SqliteStorage implements Storage, SummaryReader {
    */
   async studySummary(studyId: number, direction: "minimize" | "maximize"): Promise<StudySummaryRow> {
     return this.db.transaction((): StudySummaryRow => {
-      const sums = (direction === "minimize" ? this.stmts.summaryMin : this.stmts.summaryMax).get(studyId) as Record<string, number | null>;
-      const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, sums[st] ?? 0])) as Record<TrialState, number>;
-      const row = sums.best === null ? undefined : (this.stmts.trialById.get(sums.best_id) as TrialRow | undefined);
+      const counts = this.countsOf(studyId);
+      const row = (direction === "minimize" ? this.stmts.bestMin : this.stmts.bestMax).get(studyId) as TrialRow | undefined;
       if (!row) return { counts, best: null };
       const ivs = this.stmts.intermediatesOfTrial.all(row.id) as { step: number; value: number | null }[];
       return { counts, best: storedTrialOfRow(row, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }))) };
     })();
   }
 
+  /** A study's trial counts by state (study_state_counts, kept by triggers). */
+  private countsOf(studyId: number): Record<TrialState, number> {
+    const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>;
+    for (const r of this.stmts.countsOf.all(studyId) as { state: TrialState; n: number }[]) counts[r.state] = r.n;
+    return counts;
+  }
+
   async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }> {
-    const { where, order } = trialPageSql(q, () => "?");
-    const args = [studyId, ...new Set(q.states ?? [])];
+    // By value, every state is named so that the (study, state, value, number) index serves the filter.
+    const query: TrialPageQuery = q.orderBy === "value" && !q.states?.length ? { ...q, states: TRIAL_STATES } : q;
+    const { where, order } = trialPageSql(query, () => "?");
+    const states: TrialState[] = [...new Set(query.states ?? [])];
+    const args = [studyId, ...states];
     const page = this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`);
     const count = this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`);
     return this.db.transaction(() => {
       const rows = page.all(...args, q.limit) as TrialRow[];
-      const total = (count.get(...args) as { n: number }).n;
+      // By number the counts table answers; by value, the index's entries with a value.
+      let total = 0;
+      if (q.orderBy === "number") {
+        const counts = this.countsOf(studyId);
+        for (const st of states.length > 0 ? states : TRIAL_STATES) total += counts[st];
+      } else total = (count.get(...args) as { n: number }).n;
       const ivs = (id: number) =>
         (this.stmts.intermediatesOfTrial.all(id) as { step: number; value: number | null }[]).map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }));
       return { trials: rows.map((r) => storedTrialOfRow(r, ivs(r.id))), total };
@@ -295,7 +340,7 @@ export class SqliteStorage implements Storage, SummaryReader {
   }
 
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
-    const rows = this.stmts.distinctDistributions.all({ s: studyId }) as { distributions: string }[];
+    const rows = this.stmts.distinctDistributions.all(studyId) as { distributions: string }[];
     return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
   }
 
