@@ -4,7 +4,7 @@
 // median scheduler, 2 reports per trial) a SQLite file is filled in process through the service
 // (ask, 5 reports, tell), then `tuneport serve` is started on it and each read op is timed over
 // ZeroMQ from a Dealer socket (REPS requests, median and IQR of the round trip), with the reply
-// size; the CLI's `tuneport studies list` is timed as a process (wall, max RSS). Writes
+// size; the CLI's `tuneport studies list|show|trials` are timed as processes (wall, max RSS). Writes
 // bench/results/reads.json and the `reads` section of docs/BENCHMARKS.md.
 //
 // With `--baseline DIR` (the dist/ of another build, e.g. main's) the same file is also read
@@ -164,20 +164,29 @@ async function measure(path, n, cli, build) {
     proc.kill("SIGTERM");
     await new Promise((r) => proc.once("exit", r));
   }
-  // The CLI, as a process: wall time (and max RSS where GNU time exists).
-  const times = [];
-  let maxRss = NaN;
+  // The CLI, as a process: wall time (and max RSS where GNU time exists), each read command.
   const gnuTime = spawnSync("sh", ["-c", "command -v /usr/bin/time"]).status === 0;
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    const cmd = ["node", cli, "studies", "list", "--storage", path];
-    const res = gnuTime ? spawnSync("/usr/bin/time", ["-f", "%M", ...cmd], { encoding: "utf8" }) : spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8" });
-    times.push(performance.now() - t0);
-    if (gnuTime) maxRss = Math.max(Number.isNaN(maxRss) ? 0 : maxRss, Number(res.stderr.trim().split("\n").pop()) / 1024);
+  const commands = [
+    ["studies list", ["studies", "list"]],
+    ["studies show", ["studies", "show", STUDY]],
+    ["studies trials --limit 10", ["studies", "trials", STUDY, "--limit", "10"]],
+    ["studies trials --limit 10 --sort value", ["studies", "trials", STUDY, "--limit", "10", "--sort", "value"]],
+  ];
+  for (const [label, argv] of commands) {
+    const times = [];
+    let maxRss = NaN;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      const cmd = ["node", cli, ...argv, "--storage", path];
+      const res = gnuTime ? spawnSync("/usr/bin/time", ["-f", "%M", ...cmd], { encoding: "utf8" }) : spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8" });
+      times.push(performance.now() - t0);
+      if (res.status !== 0) throw new Error(`tuneport ${argv.join(" ")} failed: ${res.stderr}`);
+      if (gnuTime) maxRss = Math.max(Number.isNaN(maxRss) ? 0 : maxRss, Number(res.stderr.trim().split("\n").pop()) / 1024);
+    }
+    rows.push({ n, build, read: `CLI ${label} max RSS (MiB)`, value: maxRss });
+    rows.push({ n, build, read: `CLI ${label} (process wall)`, reps: 3, p50_ms: q(times, 0.5), q1_ms: q(times, 0.25), q3_ms: q(times, 0.75) });
+    console.log(`${build}\t${n}\tCLI ${label.padEnd(24)} p50 ${q(times, 0.5).toFixed(0)} ms`);
   }
-  rows.push({ n, build, read: "CLI studies list max RSS (MiB)", value: maxRss });
-  rows.push({ n, build, read: "CLI studies list (process wall)", reps: 3, p50_ms: q(times, 0.5), q1_ms: q(times, 0.25), q3_ms: q(times, 0.75) });
-  console.log(`${build}\t${n}\tCLI studies list             p50 ${q(times, 0.5).toFixed(0)} ms`);
   return rows;
 }
 
@@ -216,7 +225,7 @@ const md = [
   "",
   `${meta.machine}. One study of 6 float params (random strategy, median scheduler, 2 reports per trial), filled in process, then read`,
   `over ZeroMQ from one Dealer socket against \`tuneport serve\`: round trip p50 [IQR] in ms over ${REPS} requests (plots: ${Math.max(3, Math.ceil(REPS / 3))}; every trial: 3), with the`,
-  "reply size; the CLI row is a whole `tuneport studies list` process. Command: `nice -n 19 make bench-reads`.",
+  "reply size; a CLI row is a whole `tuneport studies …` process (3 runs). Command: `nice -n 19 make bench-reads`.",
   "",
   ...(BASELINE ? ["", `Each cell: this build; below it, in the same run on the same file, the baseline build (\`--baseline ${args.baseline}\`).`] : []),
   "",
@@ -225,7 +234,7 @@ const md = [
   ...reads.map(
     (read) => `| ${read} | ${SIZES.map((n) => cell(n, read) + (BASELINE ? `<br>before: ${cell(n, read, "baseline")}` : "")).join(" | ")} |`,
   ),
-  ...["server RSS after the reads (MiB)", "CLI studies list max RSS (MiB)"].map(
+  ...["server RSS after the reads (MiB)", ...[...new Set(runs.filter((r) => r.read.startsWith("CLI ") && r.read.endsWith("max RSS (MiB)")).map((r) => r.read))]].map(
     (k) => `| ${k} | ${SIZES.map((n) => (runs.find((x) => x.n === n && x.read === k && x.build === "this")?.value.toFixed(0) ?? "–") + (BASELINE ? ` (before: ${runs.find((x) => x.n === n && x.read === k && x.build === "baseline")?.value.toFixed(0) ?? "–"})` : "")).join(" | ")} |`,
   ),
 ].join("\n");
