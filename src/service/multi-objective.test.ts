@@ -12,6 +12,7 @@ import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
+import { dropSchema5 } from "../testing/sqlite-downgrade.js";
 import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { StudyService } from "./study-service.js";
 
@@ -186,6 +187,7 @@ describe("schema 3 migration", () => {
       await svc.close();
       await storage.close();
       const db = new Database(path);
+      dropSchema5(db);
       db.exec("ALTER TABLE trials DROP COLUMN objective_values; ALTER TABLE trials DROP COLUMN constraint_values;");
       const row = db.prepare("SELECT id, config FROM studies").get() as { id: number; config: string };
       const cfg = JSON.parse(row.config) as Record<string, unknown>;
@@ -213,7 +215,7 @@ describe("schema 3 migration", () => {
         await storage.close();
       }
       const after = new Database(path, { readonly: true });
-      expect(after.pragma("user_version", { simple: true })).toBe(4);
+      expect(after.pragma("user_version", { simple: true })).toBe(5);
       const cols = (after.prepare("PRAGMA table_info(trials)").all() as { name: string }[]).map((c) => c.name);
       expect(cols).toEqual(expect.arrayContaining(["objective_values", "constraint_values"]));
       after.close();

@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
+import { dropSchema5 } from "../../testing/sqlite-downgrade.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } } as const;
@@ -20,16 +21,10 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** SQL that turns a schema-5 file back into schema 4: the read-side counts, lists and index go. */
-const DROP_SCHEMA_5 = `
-  DROP TRIGGER trials_count_insert; DROP TRIGGER trials_count_update; DROP TRIGGER trials_count_delete;
-  DROP TRIGGER trials_distributions_insert; DROP TRIGGER trials_distributions_update;
-  DROP TABLE study_state_counts; DROP TABLE study_distributions; DROP INDEX trials_by_value;`;
-
 /** Turns a current file back into schema 3: request_log as schema 1 made it, same rows. */
 function downgradeToSchema3(path: string): void {
   const db = new Database(path);
-  db.exec(DROP_SCHEMA_5);
+  dropSchema5(db);
   db.exec(`
     CREATE TABLE request_log_v3 (request_id TEXT PRIMARY KEY, op TEXT NOT NULL, reply BLOB NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO request_log_v3 SELECT request_id, op, reply, at FROM request_log;
@@ -159,7 +154,7 @@ describe("schema 5 migration (counts by state, distribution lists, the value ind
 
     // The same file at schema 4, migrated again: the backfill gives what the triggers kept.
     const db = new Database(path);
-    db.exec(DROP_SCHEMA_5);
+    dropSchema5(db);
     db.pragma("user_version = 4");
     db.close();
     storage = new SqliteStorage({ path });
