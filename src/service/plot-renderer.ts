@@ -15,6 +15,13 @@ import type { PlotOptions } from "./plot-scales.js";
 import { type PlotKind, type RenderedPlot, renderPlot } from "./plots.js";
 import type { StudyView, TrialView } from "./views.js";
 
+/**
+ * How long the plot worker outlives its last request. Its start (Vega's loading, cold code) adds
+ * ~0.3–0.4 s to the first chart, so an agent that checks a running study every few minutes would
+ * pay it at each look with a one-minute idle stop; ten minutes hold ~55 MiB of Vega heap that long.
+ */
+export const PLOT_WORKER_IDLE_MS = 10 * 60_000;
+
 /** What the worker is sent. */
 export interface PlotJob {
   id: number;
@@ -44,7 +51,7 @@ export class PlotRenderer {
     opts: { threaded?: boolean; idleMs?: number } = {},
   ) {
     this.threaded = (opts.threaded ?? true) && existsSync(WORKER_FILE);
-    this.idleMs = opts.idleMs ?? 60_000;
+    this.idleMs = opts.idleMs ?? PLOT_WORKER_IDLE_MS;
   }
 
   private readonly idleMs: number;
