@@ -87,6 +87,33 @@ describe("Pareto front", () => {
     expect(feasibility(t(8, null, null, "RUNNING"))).toBeNull();
   });
 
+  it("is every trial no other dominates, as the pairwise definition says, with ties, constraints and 1–4 objectives", () => {
+    // Coarse values make ties and duplicates common; near-front points make the front large.
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const m of [1, 2, 3, 4]) {
+      for (const shape of ["coarse", "near-front"] as const) {
+        const dirs: Direction[] = Array.from({ length: m }, (_, k) => (k % 2 === 0 ? "minimize" : "maximize"));
+        const trials = Array.from({ length: 300 }, (_, i) => {
+          const x = rand();
+          const values = dirs.map((d, k) => {
+            const v = shape === "coarse" ? Math.floor(rand() * 6) : k === 0 ? x : (1 - x) / m + 0.01 * Math.floor(rand() * 3);
+            return d === "maximize" ? -v : v;
+          });
+          return t(i, values, i % 7 === 0 ? [rand() - 0.5] : null, i % 11 === 0 ? "PRUNED" : "COMPLETE");
+        });
+        const min = (x: T) => (x.values as number[]).map((v, k) => (dirs[k] === "maximize" ? -v : v));
+        for (const n of [2, 3, 5, 8, 13, 300]) {
+          const some = trials.slice(0, n);
+          const candidates = some.filter((x) => x.state === "COMPLETE" && feasibility(x) === true);
+          const expected = candidates.filter((a) => !candidates.some((b) => b !== a && dominates(min(b), min(a)))).map((x) => x.number);
+          expect(paretoFront(dirs, some).map((x) => x.number)).toEqual(expected);
+          if (n === 300) expect(expected.length).toBeGreaterThan(shape === "near-front" && m > 1 ? 10 : 0);
+        }
+      }
+    }
+  });
+
   it("is the best trials of a one-objective study", () => {
     const front = paretoFront(["maximize"], [t(0, [1]), t(1, [3]), t(2, [3]), t(3, [9], [1])]);
     expect(front.map((x) => x.number)).toEqual([1, 2]);

@@ -156,17 +156,42 @@ function completeWithValues<T extends ObjectiveTrial>(directions: readonly Direc
   return out;
 }
 
-/** The Pareto front (see the file comment), in trial-number order. */
+/**
+ * The Pareto front (see the file comment), in trial-number order.
+ *
+ * The points are visited in lexicographic order (Kung, Luccio & Preparata 1975): a point can only be
+ * dominated by one before it, and a dominated point is dominated by a point of the front (dominance is
+ * transitive), so each is checked against the front found so far only: O(n log n + n·|front|). With
+ * two objectives the front so far has falling second values, so only its last point can dominate
+ * the next one: O(n log n) even when most points are on the front.
+ */
 export function paretoFront<T extends ObjectiveTrial>(directions: readonly Direction[], trials: Iterable<T>): T[] {
   const feasible = completeWithValues(directions, trials).filter((t) => isFeasibleVector(t.constraints));
   const points = feasible.map((t) => minimisationForm(directions, t.values as number[]));
-  const front: T[] = [];
-  for (let i = 0; i < feasible.length; i++) {
+  const order = Array.from({ length: points.length }, (_, i) => i).sort((a, b) => lexicographic(points[a] as number[], points[b] as number[]) || a - b);
+  const kept: number[] = [];
+  const two = directions.length === 2;
+  for (const i of order) {
+    const p = points[i] as number[];
     let dominated = false;
-    for (let j = 0; j < feasible.length && !dominated; j++) if (j !== i && dominates(points[j] as number[], points[i] as number[])) dominated = true;
-    if (!dominated) front.push(feasible[i] as T);
+    if (two) {
+      const last = kept[kept.length - 1];
+      dominated = last !== undefined && dominates(points[last] as number[], p);
+    } else for (let k = 0; k < kept.length && !dominated; k++) dominated = dominates(points[kept[k] as number] as number[], p);
+    if (!dominated) kept.push(i);
   }
-  return front.sort((a, b) => a.number - b.number);
+  return kept.map((i) => feasible[i] as T).sort((a, b) => a.number - b.number);
+}
+
+/** Lexicographic comparison of two points (negative: a first). */
+function lexicographic(a: readonly number[], b: readonly number[]): number {
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k] as number;
+    const y = b[k] as number;
+    if (x < y) return -1;
+    if (x > y) return 1;
+  }
+  return 0;
 }
 
 /** Where a study's hypervolume reference point came from. */
