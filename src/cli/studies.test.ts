@@ -3,7 +3,7 @@ import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { openStorage } from "./embedded.js";
-import { studyShow, studySummaries, trialsPageOf } from "./studies.js";
+import { paretoFrontOf, studyShow, studySummaries, trialsPageOf } from "./studies.js";
 
 describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads summaries on %s", (backend: StorageBackend) => {
   it("gives the views list_studies gives, without loading the trials (ties, every state, both directions, constraints)", async () => {
@@ -116,6 +116,50 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       expect(load).not.toHaveBeenCalled();
       await expect(studyShow(reader, "nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
       await expect(trialsPageOf(reader, "nope", { order_by: "number", limit: 1 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      Date_now.mockRestore();
+      await reader.close();
+    }
+  });
+
+  it("shows a multi-objective study's front as best_trials does, reading only the front's trials whole", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
+    let now = 7_000_000;
+    const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    const space = { x: { type: "float", low: 0, high: 1 } };
+    await svc.execute("create_study", { name: "mo", space, directions: ["minimize", "maximize"] });
+    // A trade-off front with a duplicate, dominated points, an infeasible point that would dominate,
+    // and trials that are not COMPLETE.
+    const plan: ([number, number, number] | "PRUNED" | "FAIL" | "RUNNING")[] = [
+      [1, 1, -1], [2, 3, -1], [1, 2, 0], [0, 9, 1], [3, 3, -1], [1, 2, -1], "PRUNED", [5, 5, -2], "FAIL", "RUNNING", [0.5, 0.5, -1],
+    ];
+    for (const p of plan) {
+      const a = await svc.execute("ask", { study: "mo" });
+      now += 1000;
+      if (p === "RUNNING") continue;
+      await svc.execute("tell", {
+        study: "mo", trial: a.trial.number, token: a.lease.token,
+        ...(typeof p === "string" ? { state: p } : { state: "COMPLETE", values: [p[0], p[1]], constraints: [p[2]] }),
+      });
+    }
+    const study = (await svc.execute("get_study", { study: "mo" })).study;
+    const front = await svc.execute("best_trials", { study: "mo" });
+    await svc.close();
+    await storage.close();
+
+    const reader = await openStorage(path, { readonly: true });
+    const load = vi.spyOn(reader, "loadTrials");
+    const whole = vi.spyOn(reader, "trialsByNumber");
+    const Date_now = vi.spyOn(Date, "now").mockReturnValue(now);
+    try {
+      const shown = await studyShow(reader, "mo");
+      expect(shown).toEqual(study);
+      const got = await paretoFrontOf(reader, shown);
+      expect(got).toEqual(front);
+      expect(got.trials.map((t) => t.number)).toEqual([1, 2, 5, 7, 10]);
+      expect(whole).toHaveBeenCalledWith(expect.any(Number), [1, 2, 5, 7, 10]);
+      expect(load).not.toHaveBeenCalled();
     } finally {
       Date_now.mockRestore();
       await reader.close();

@@ -3,8 +3,8 @@ import type { Distribution } from "../domain/distributions.js";
 import { notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
 import type { Study, TrialState } from "../domain/trial.js";
-import type { OpResult } from "../service/ops/ops.js";
 import { trialCursor } from "../service/paging.js";
+import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { SummaryReader } from "../storage/storage.js";
@@ -64,10 +64,12 @@ Options:
       // is loaded: a 100,000-trial study took seconds through the service).
       if (sub === "show") {
         const s = await studyShow(storage, name as string);
-        if (s.directions.length === 1) {
-          out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
-          return 0;
+        if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
+        else {
+          const front = await paretoFrontOf(storage, s);
+          out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
         }
+        return 0;
       } else if (sub === "trials") {
         const sort = v.sort as string;
         if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
@@ -81,21 +83,14 @@ Options:
       await storage.close();
       throw e;
     }
-    // The Pareto front and the lineage are computed by the service from the whole study. Loaded
-    // here, not at the top: the other reads never need the service or a logger (pino: ~50 ms of start-up).
+    // The lineage is computed by the service from the whole study. Loaded here, not at the top: the
+    // other reads never need the service or a logger (pino: ~50 ms of start-up).
     const [{ StudyService }, { silentLogger }] = await Promise.all([import("../service/study-service.js"), import("../logger.js")]);
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     try {
-      if (sub === "show") {
-        const { study: s } = await service.execute("get_study", { study: name as string });
-        const front = await service.execute("best_trials", { study: name as string });
-        if (v.json) out(JSON.stringify({ ...s, pareto_front: front }, null, 2));
-        else out(`${formatStudy(s)}\n${formatFront(front)}`);
-      } else {
-        const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
-        if (v.json) out(JSON.stringify(l, null, 2));
-        else out(formatLineage(l));
-      }
+      const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
+      if (v.json) out(JSON.stringify(l, null, 2));
+      else out(formatLineage(l));
     } finally {
       await service.close();
       await storage.close();
@@ -121,11 +116,28 @@ export async function studySummaries(storage: SummaryReader): Promise<StudyView[
   return out;
 }
 
-/** A study's view as `get_study` answers it, from SQL summaries. @throws NOT_FOUND. */
-export async function studyShow(storage: SummaryReader, name: string): Promise<StudyView> {
+/** The study of that name. @throws NOT_FOUND (the service's message). */
+async function studyNamed(storage: SummaryReader, name: string): Promise<Study> {
   const study = (await storage.listStudies()).find((s) => s.name === name);
   if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
-  return summaryView(storage, study);
+  return study;
+}
+
+/** A study's view as `get_study` answers it, from SQL summaries. @throws NOT_FOUND. */
+export async function studyShow(storage: SummaryReader, name: string): Promise<StudyView> {
+  return summaryView(storage, await studyNamed(storage, name));
+}
+
+/**
+ * The `best_trials` answer (pareto.ts) from SQL: the front is computed from the COMPLETE trials'
+ * objectives alone, then only the front's trials are read whole. @throws NOT_FOUND.
+ */
+export async function paretoFrontOf(storage: SummaryReader, s: StudyView): Promise<ParetoFrontView> {
+  const study = await studyNamed(storage, s.name);
+  const front = paretoFrontView(s, await storage.completeObjectives(study.id));
+  const now = Date.now();
+  const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
+  return { ...front, trials: trials.map((t) => trialView(t, now)) };
 }
 
 async function summaryView(storage: SummaryReader, study: Study): Promise<StudyView> {
@@ -145,8 +157,7 @@ export async function trialsPageOf(
   name: string,
   a: { states?: readonly TrialState[]; order_by: "number" | "value"; limit: number },
 ): Promise<{ trials: TrialView[]; total: number; next_cursor: string | null }> {
-  const study = (await storage.listStudies()).find((s) => s.name === name);
-  if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
+  const study = await studyNamed(storage, name);
   const { trials, total } = await storage.trialPage(study.id, { states: a.states, orderBy: a.order_by, direction: study.config.direction, limit: a.limit });
   const now = Date.now();
   const last = trials[trials.length - 1];
@@ -187,7 +198,7 @@ export function formatStudy(s: StudyView): string {
 }
 
 /** The Pareto front of `studies show` for a multi-objective study: its hypervolume and one row per trial. */
-export function formatFront(f: OpResult<"best_trials">): string {
+export function formatFront(f: ParetoFrontView): string {
   if (f.trials.length === 0) return `pareto front: no feasible COMPLETE trial yet (${f.n_complete} complete)`;
   const names = [...new Set(f.trials.flatMap((t) => Object.keys(t.params)))];
   const head =

@@ -6,6 +6,7 @@
  * hypervolume the distance from the best value to the reference point.
  */
 import {
+  type ObjectiveTrial,
   type ReferenceSource,
   checkReferencePoint,
   hypervolumeHistory,
@@ -37,11 +38,11 @@ export interface ParetoFrontView {
  * else the study's, else derived) and, with `history`, the hypervolume after each trial that
  * changed it. @throws INVALID_ARGUMENT for a reference point of the wrong length.
  */
-export function paretoFrontView(
+export function paretoFrontView<T extends ObjectiveTrial = TrialView>(
   study: Pick<StudyView, "name" | "directions" | "reference_point">,
-  trials: readonly TrialView[],
+  trials: readonly T[],
   opts: { referencePoint?: readonly number[]; history?: boolean } = {},
-): ParetoFrontView {
+): Omit<ParetoFrontView, "trials"> & { trials: T[] } {
   const directions = study.directions;
   checkReferencePoint(opts.referencePoint, directions);
   const front = paretoFront(directions, trials);

@@ -96,6 +96,18 @@ export interface SummaryReader {
    * built from, without reading every row's lists into memory.
    */
   distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]>;
+  /** Number, objective values and constraints of every COMPLETE trial (what a Pareto front is computed from), by number. */
+  completeObjectives(studyId: number): Promise<ObjectiveRow[]>;
+  /** The trials with these numbers, with intermediates, in number order. */
+  trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]>;
+}
+
+/** A COMPLETE trial's objectives as `SummaryReader.completeObjectives` reads them. */
+export interface ObjectiveRow {
+  readonly number: number;
+  readonly state: "COMPLETE";
+  readonly values: number[] | null;
+  readonly constraints: number[] | null;
 }
 
 /** What `SummaryReader.trialPage` reads. */

@@ -26,10 +26,12 @@ import {
   type StoredTrial,
   type StudySummaryRow,
   type SummaryReader,
+  type ObjectiveRow,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
   trialPageSql,
+  valuesOfRow,
 } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
@@ -254,6 +256,31 @@ export class PostgresStorage implements Storage, SummaryReader {
       ),
       total: Number(rows[0]?.total ?? 0),
     };
+  }
+
+  async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {
+    type Row = { number: number; value: number | null; objective_values: string | null; constraint_values: string | null };
+    const { rows } = await this.pool.query<Row>(
+      "SELECT number, value, objective_values, constraint_values FROM trials WHERE study_id = $1 AND state = 'COMPLETE' ORDER BY number",
+      [studyId],
+    );
+    return rows.map((r) => ({
+      number: r.number,
+      state: "COMPLETE",
+      values: valuesOfRow(r),
+      constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+    }));
+  }
+
+  async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {
+    const { rows } = await this.pool.query<PgTrialRow>(
+      `SELECT t.*, (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv
+         FROM trials t WHERE t.study_id = $1 AND t.number = ANY($2::int[]) ORDER BY t.number`,
+      [studyId, [...numbers]],
+    );
+    return rows.map((r) =>
+      storedTrialOfRow(r, (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }))),
+    );
   }
 
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {

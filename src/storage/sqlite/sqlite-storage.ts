@@ -32,10 +32,12 @@ import {
   type StoredTrial,
   type StudySummaryRow,
   type SummaryReader,
+  type ObjectiveRow,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
   trialPageSql,
+  valuesOfRow,
 } from "../storage.js";
 
 export type Durability = "process" | "power";
@@ -227,6 +229,10 @@ export class SqliteStorage implements Storage, SummaryReader {
       trialById: db.prepare("SELECT * FROM trials WHERE id = ?"),
       distinctDistributions: db.prepare("SELECT distributions FROM study_distributions WHERE study_id = ? ORDER BY first_number"),
       countsOf: db.prepare("SELECT state, n FROM study_state_counts WHERE study_id = ?"),
+      completeObjectives: db.prepare(
+        "SELECT number, value, objective_values, constraint_values FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number",
+      ),
+      trialByNumber: db.prepare("SELECT * FROM trials WHERE study_id = ? AND number = ?"),
       // The best feasible COMPLETE trial (ties: the lower number), walking the trials_by_value index.
       bestMin: db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value ASC, number LIMIT 1`),
       bestMax: db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value DESC, number LIMIT 1`),
@@ -342,6 +348,29 @@ export class SqliteStorage implements Storage, SummaryReader {
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
     const rows = this.stmts.distinctDistributions.all(studyId) as { distributions: string }[];
     return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
+  }
+
+  async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {
+    type Row = { number: number; value: number | null; objective_values: string | null; constraint_values: string | null };
+    return (this.stmts.completeObjectives.all(studyId) as Row[]).map((r) => ({
+      number: r.number,
+      state: "COMPLETE",
+      values: valuesOfRow(r),
+      constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+    }));
+  }
+
+  async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {
+    return this.db.transaction(() =>
+      [...numbers]
+        .sort((a, b) => a - b)
+        .flatMap((n) => {
+          const r = this.stmts.trialByNumber.get(studyId, n) as TrialRow | undefined;
+          if (!r) return [];
+          const ivs = this.stmts.intermediatesOfTrial.all(r.id) as { step: number; value: number | null }[];
+          return [storedTrialOfRow(r, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN })))];
+        }),
+    )();
   }
 
   async maxTrialId(): Promise<number> {
