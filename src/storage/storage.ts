@@ -110,6 +110,19 @@ export interface ObjectiveRow {
   readonly constraints: number[] | null;
 }
 
+/** SQL columns of `completeObjectives` (both storages). */
+export const OBJECTIVE_COLUMNS = "number, value, objective_values, constraint_values";
+
+/** An `ObjectiveRow` from those columns. */
+export function objectiveRowOf(r: Pick<TrialRow, "number" | "value" | "objective_values" | "constraint_values">): ObjectiveRow {
+  return {
+    number: r.number,
+    state: "COMPLETE",
+    values: valuesOfRow(r),
+    constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+  };
+}
+
 /** What `SummaryReader.trialPage` reads. */
 export interface TrialPageQuery {
   readonly states?: readonly TrialState[];

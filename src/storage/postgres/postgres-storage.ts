@@ -26,12 +26,13 @@ import {
   type StoredTrial,
   type StudySummaryRow,
   type SummaryReader,
+  OBJECTIVE_COLUMNS,
   type ObjectiveRow,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
+  objectiveRowOf,
   trialPageSql,
-  valuesOfRow,
 } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
@@ -259,17 +260,11 @@ export class PostgresStorage implements Storage, SummaryReader {
   }
 
   async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {
-    type Row = { number: number; value: number | null; objective_values: string | null; constraint_values: string | null };
-    const { rows } = await this.pool.query<Row>(
-      "SELECT number, value, objective_values, constraint_values FROM trials WHERE study_id = $1 AND state = 'COMPLETE' ORDER BY number",
+    const { rows } = await this.pool.query<TrialRow>(
+      `SELECT ${OBJECTIVE_COLUMNS} FROM trials WHERE study_id = $1 AND state = 'COMPLETE' ORDER BY number`,
       [studyId],
     );
-    return rows.map((r) => ({
-      number: r.number,
-      state: "COMPLETE",
-      values: valuesOfRow(r),
-      constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
-    }));
+    return rows.map(objectiveRowOf);
   }
 
   async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {

@@ -32,12 +32,13 @@ import {
   type StoredTrial,
   type StudySummaryRow,
   type SummaryReader,
+  OBJECTIVE_COLUMNS,
   type ObjectiveRow,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
+  objectiveRowOf,
   trialPageSql,
-  valuesOfRow,
 } from "../storage.js";
 
 export type Durability = "process" | "power";
@@ -230,7 +231,7 @@ export class SqliteStorage implements Storage, SummaryReader {
       distinctDistributions: db.prepare("SELECT distributions FROM study_distributions WHERE study_id = ? ORDER BY first_number"),
       countsOf: db.prepare("SELECT state, n FROM study_state_counts WHERE study_id = ?"),
       completeObjectives: db.prepare(
-        "SELECT number, value, objective_values, constraint_values FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number",
+        `SELECT ${OBJECTIVE_COLUMNS} FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number`,
       ),
       trialByNumber: db.prepare("SELECT * FROM trials WHERE study_id = ? AND number = ?"),
       // The best feasible COMPLETE trial (ties: the lower number), walking the trials_by_value index.
@@ -351,13 +352,7 @@ export class SqliteStorage implements Storage, SummaryReader {
   }
 
   async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {
-    type Row = { number: number; value: number | null; objective_values: string | null; constraint_values: string | null };
-    return (this.stmts.completeObjectives.all(studyId) as Row[]).map((r) => ({
-      number: r.number,
-      state: "COMPLETE",
-      values: valuesOfRow(r),
-      constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
-    }));
+    return (this.stmts.completeObjectives.all(studyId) as TrialRow[]).map(objectiveRowOf);
   }
 
   async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {
