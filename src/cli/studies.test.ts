@@ -3,7 +3,10 @@ import { silentLogger } from "../logger.js";
 import { StudyService } from "../service/study-service.js";
 import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
 import { openStorage } from "./embedded.js";
-import { paretoFrontOf, studyShow, studySummaries, trialsPageOf } from "./studies.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { runCommand } from "./command.js";
+import { paretoFrontOf, studiesCommand, studyShow, studySummaries, trialsPageOf } from "./studies.js";
 
 describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads summaries on %s", (backend: StorageBackend) => {
   it("gives the views list_studies gives, without loading the trials (ties, every state, both directions, constraints)", async () => {
@@ -163,6 +166,36 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     } finally {
       Date_now.mockRestore();
       await reader.close();
+    }
+  });
+
+  it("closes the storage after every command, so that an open PostgreSQL pool does not keep the process alive", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await svc.execute("create_study", { name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
+    await svc.execute("create_study", { name: "pbt", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "pbt" });
+    for (const name of ["s", "pbt"]) {
+      const a = await svc.execute("ask", { study: name });
+      await svc.execute("report", { study: name, trial: a.trial.number, token: a.lease.token, step: 1, value: 0.5 });
+      await svc.execute("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+    }
+    await svc.close();
+    await storage.close();
+    const closes = [vi.spyOn(SqliteStorage.prototype, "close"), vi.spyOn(PostgresStorage.prototype, "close")];
+    const written = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      const runs = [["list"], ["show", "s"], ["trials", "s", "--limit", "1"], ["trials", "s", "--sort", "value"], ["lineage", "pbt"], ["show", "nope"]];
+      for (const [i, argv] of runs.entries()) {
+        const run = runCommand(studiesCommand, [...argv, "--storage", path]);
+        if (argv[1] === "nope") await expect(run).rejects.toMatchObject({ code: "NOT_FOUND" });
+        else expect(await run).toBe(0);
+        expect(closes.reduce((n, c) => n + c.mock.calls.length, 0)).toBe(i + 1);
+      }
+      expect(written).toHaveBeenCalled();
+    } finally {
+      for (const c of closes) c.mockRestore();
+      written.mockRestore();
     }
   });
 });

@@ -48,40 +48,33 @@ Options:
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = await openStorage(v.storage as string, { readonly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
-    if (sub === "list") {
-      // Summaries only (counts and best trial per study, from SQL): no trial is loaded, on SQLite and PostgreSQL alike.
+    if (sub !== "lineage") {
+      // Read from SQL (storage.ts `SummaryReader`), on SQLite and PostgreSQL alike: summaries, a study's view,
+      // its front's trials or a page of trials, never the whole study (at 100,000 trials that took seconds).
+      // The storage is closed on every path: an open PostgreSQL pool would keep the process alive.
       try {
-        const studies = await studySummaries(storage);
-        if (v.json) out(JSON.stringify(studies, null, 2));
-        else out(formatStudyTable(studies));
+        if (sub === "list") {
+          const studies = await studySummaries(storage);
+          out(v.json ? JSON.stringify(studies, null, 2) : formatStudyTable(studies));
+        } else if (sub === "show") {
+          const s = await studyShow(storage, name as string);
+          if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
+          else {
+            const front = await paretoFrontOf(storage, s);
+            out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
+          }
+        } else {
+          const sort = v.sort as string;
+          if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
+          const limit = intOption("limit", v.limit, 1, 10_000_000);
+          const args = { states: v.state as TrialView["state"][] | undefined, order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
+          const page = await trialsPageOf(storage, name as string, args);
+          out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
+        }
       } finally {
         await storage.close();
       }
       return 0;
-    }
-    try {
-      // A one-objective study's view and a page of trials come from SQL too (no trial but the page's
-      // is loaded: a 100,000-trial study took seconds through the service).
-      if (sub === "show") {
-        const s = await studyShow(storage, name as string);
-        if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
-        else {
-          const front = await paretoFrontOf(storage, s);
-          out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
-        }
-        return 0;
-      } else if (sub === "trials") {
-        const sort = v.sort as string;
-        if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
-        const limit = intOption("limit", v.limit, 1, 10_000_000);
-        const args = { states: v.state as TrialView["state"][] | undefined, order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
-        const page = await trialsPageOf(storage, name as string, args);
-        out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
-        return 0;
-      }
-    } catch (e) {
-      await storage.close();
-      throw e;
     }
     // The lineage is computed by the service from the whole study. Loaded here, not at the top: the
     // other reads never need the service or a logger (pino: ~50 ms of start-up).
