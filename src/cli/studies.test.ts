@@ -6,7 +6,24 @@ import { openStorage } from "./embedded.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { runCommand } from "./command.js";
-import { paretoFrontOf, studiesCommand, studyShow, studySummaries, trialsPageOf } from "./studies.js";
+import { paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
+
+/**
+ * Opens the file (or schema) read-only as the CLI does, runs `read` with `Date.now()` at `now` when
+ * given, and checks that no study was loaded whole.
+ */
+async function readingSql(path: string, now: number | undefined, read: (reader: Awaited<ReturnType<typeof openStorage>>) => Promise<void>): Promise<void> {
+  const reader = await openStorage(path, { readonly: true });
+  const load = vi.spyOn(reader, "loadTrials");
+  const clock = now === undefined ? null : vi.spyOn(Date, "now").mockReturnValue(now);
+  try {
+    await read(reader);
+    expect(load).not.toHaveBeenCalled();
+  } finally {
+    clock?.mockRestore();
+    await reader.close();
+  }
+}
 
 describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads summaries on %s", (backend: StorageBackend) => {
   it("gives the views list_studies gives, without loading the trials (ties, every state, both directions, constraints)", async () => {
@@ -43,11 +60,8 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     await svc.close();
     await storage.close();
 
-    const reader = await openStorage(path, { readonly: true });
-    const load = vi.spyOn(reader, "loadTrials");
-    try {
+    await readingSql(path, undefined, async (reader) => {
       const got = await studySummaries(reader);
-      expect(load).not.toHaveBeenCalled();
       expect(got).toEqual(expected);
       const byName = Object.fromEntries(got.map((s) => [s.name, s]));
       expect(byName.lo?.best_trial?.number).toBe(1); // 0.25 at trials 1 and 3
@@ -57,9 +71,7 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       expect(byName.empty?.best_trial).toBeNull();
       expect(byName.failed?.best_trial).toBeNull();
       expect(byName.con?.best_trial?.number).toBe(2);
-    } finally {
-      await reader.close();
-    }
+    });
   });
 
   it("shows a study and pages its trials as get_study and the trials op do, from SQL (define-by-run, filters, both orders)", async () => {
@@ -106,23 +118,16 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     await svc.close();
     await storage.close();
 
-    const reader = await openStorage(path, { readonly: true });
-    const load = vi.spyOn(reader, "loadTrials");
-    const Date_now = vi.spyOn(Date, "now").mockReturnValue(now);
-    try {
+    await readingSql(path, now, async (reader) => {
       for (const name of ["s-minimize", "s-maximize"]) {
-        const shown = await studyShow(reader, name);
+        const shown = await summaryView(reader, await studyNamed(reader, name));
         expect(shown).toEqual(expected[name]);
         expect(Object.keys(shown.define_by_run)).toEqual(["layers", "act"]);
         for (const [i, q] of queries.entries()) expect(await trialsPageOf(reader, name, q)).toEqual(expected[`${name}/${i}`]);
       }
-      expect(load).not.toHaveBeenCalled();
-      await expect(studyShow(reader, "nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(studyNamed(reader, "nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
       await expect(trialsPageOf(reader, "nope", { order_by: "number", limit: 1 })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    } finally {
-      Date_now.mockRestore();
-      await reader.close();
-    }
+    });
   });
 
   it("shows a multi-objective study's front as best_trials does, reading only the front's trials whole", async () => {
@@ -151,22 +156,15 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     await svc.close();
     await storage.close();
 
-    const reader = await openStorage(path, { readonly: true });
-    const load = vi.spyOn(reader, "loadTrials");
-    const whole = vi.spyOn(reader, "trialsByNumber");
-    const Date_now = vi.spyOn(Date, "now").mockReturnValue(now);
-    try {
-      const shown = await studyShow(reader, "mo");
+    await readingSql(path, now, async (reader) => {
+      const whole = vi.spyOn(reader, "trialsByNumber");
+      const shown = await summaryView(reader, await studyNamed(reader, "mo"));
       expect(shown).toEqual(study);
-      const got = await paretoFrontOf(reader, shown);
+      const got = await paretoFrontOf(reader, await studyNamed(reader, "mo"), shown);
       expect(got).toEqual(front);
       expect(got.trials.map((t) => t.number)).toEqual([1, 2, 5, 7, 10]);
       expect(whole).toHaveBeenCalledWith(expect.any(Number), [1, 2, 5, 7, 10]);
-      expect(load).not.toHaveBeenCalled();
-    } finally {
-      Date_now.mockRestore();
-      await reader.close();
-    }
+    });
   });
 
   it("closes the storage after every command, so that an open PostgreSQL pool does not keep the process alive", async () => {

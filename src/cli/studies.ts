@@ -57,10 +57,11 @@ Options:
           const studies = await studySummaries(storage);
           out(v.json ? JSON.stringify(studies, null, 2) : formatStudyTable(studies));
         } else if (sub === "show") {
-          const s = await studyShow(storage, name as string);
+          const study = await studyNamed(storage, name as string);
+          const s = await summaryView(storage, study);
           if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
           else {
-            const front = await paretoFrontOf(storage, s);
+            const front = await paretoFrontOf(storage, study, s);
             out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
           }
         } else {
@@ -110,30 +111,25 @@ export async function studySummaries(storage: SummaryReader): Promise<StudyView[
 }
 
 /** The study of that name. @throws NOT_FOUND (the service's message). */
-async function studyNamed(storage: SummaryReader, name: string): Promise<Study> {
+export async function studyNamed(storage: SummaryReader, name: string): Promise<Study> {
   const study = (await storage.listStudies()).find((s) => s.name === name);
   if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
   return study;
 }
 
-/** A study's view as `get_study` answers it, from SQL summaries. @throws NOT_FOUND. */
-export async function studyShow(storage: SummaryReader, name: string): Promise<StudyView> {
-  return summaryView(storage, await studyNamed(storage, name));
-}
-
 /**
  * The `best_trials` answer (pareto.ts) from SQL: the front is computed from the COMPLETE trials'
- * objectives alone, then only the front's trials are read whole. @throws NOT_FOUND.
+ * objectives alone, then only the front's trials are read whole.
  */
-export async function paretoFrontOf(storage: SummaryReader, s: StudyView): Promise<ParetoFrontView> {
-  const study = await studyNamed(storage, s.name);
+export async function paretoFrontOf(storage: SummaryReader, study: Study, s: StudyView): Promise<ParetoFrontView> {
   const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const now = Date.now();
   const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
   return { ...front, trials: trials.map((t) => trialView(t, now)) };
 }
 
-async function summaryView(storage: SummaryReader, study: Study): Promise<StudyView> {
+/** A study's view as `get_study` answers it: summary, counts and define-by-run parameters from SQL. */
+export async function summaryView(storage: SummaryReader, study: Study): Promise<StudyView> {
   const { counts, best } = await storage.studySummary(study.id, study.config.direction);
   // Define-by-run parameters, first use wins (as the service's paramDists).
   const seen = new Map<string, Distribution>(Object.entries(study.config.space));

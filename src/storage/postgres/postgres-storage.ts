@@ -61,6 +61,11 @@ interface PgTrialRow extends TrialRow {
   iv: [number | string | null, number | string | null][] | null;
 }
 
+/** A row's intermediates from its json_agg pairs (numbers may come back as text, NaN as null). */
+function intermediatesOf(iv: PgTrialRow["iv"]): { step: number; value: number }[] {
+  return (iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }));
+}
+
 /** The best trial's row (all null when there is none), the counts by state and the best trial's intermediates. */
 interface PgSummaryRow extends Omit<PgTrialRow, "id"> {
   id: number | null;
@@ -218,7 +223,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       this.trialStudy.set(r.id, r.study_id);
       return storedTrialOfRow(
         r,
-        (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) })),
+        intermediatesOf(r.iv),
       );
     });
   }
@@ -232,7 +237,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     const r = rows[0] as PgSummaryRow;
     const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, Number(r.counts?.[st] ?? 0)])) as Record<TrialState, number>;
     if (r.id === null) return { counts, best: null };
-    const ivs = (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }));
+    const ivs = intermediatesOf(r.iv);
     return { counts, best: storedTrialOfRow(r as PgTrialRow, ivs) };
   }
 
@@ -253,7 +258,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     }
     return {
       trials: rows.map((r) =>
-        storedTrialOfRow(r, (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }))),
+        storedTrialOfRow(r, intermediatesOf(r.iv)),
       ),
       total: Number(rows[0]?.total ?? 0),
     };
@@ -274,7 +279,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       [studyId, [...numbers]],
     );
     return rows.map((r) =>
-      storedTrialOfRow(r, (r.iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }))),
+      storedTrialOfRow(r, intermediatesOf(r.iv)),
     );
   }
 

@@ -227,7 +227,6 @@ export class SqliteStorage implements Storage, SummaryReader {
         "SELECT iv.trial_id, iv.step, iv.value FROM intermediate_values iv JOIN trials t ON t.id = iv.trial_id WHERE t.study_id = ? ORDER BY iv.trial_id, iv.step",
       ),
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
-      trialById: db.prepare("SELECT * FROM trials WHERE id = ?"),
       distinctDistributions: db.prepare("SELECT distributions FROM study_distributions WHERE study_id = ? ORDER BY first_number"),
       countsOf: db.prepare("SELECT state, n FROM study_state_counts WHERE study_id = ?"),
       completeObjectives: db.prepare(
@@ -311,10 +310,14 @@ export class SqliteStorage implements Storage, SummaryReader {
     return this.db.transaction((): StudySummaryRow => {
       const counts = this.countsOf(studyId);
       const row = (direction === "minimize" ? this.stmts.bestMin : this.stmts.bestMax).get(studyId) as TrialRow | undefined;
-      if (!row) return { counts, best: null };
-      const ivs = this.stmts.intermediatesOfTrial.all(row.id) as { step: number; value: number | null }[];
-      return { counts, best: storedTrialOfRow(row, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }))) };
+      return { counts, best: row ? this.withIntermediates(row) : null };
     })();
+  }
+
+  /** A stored trial from its row and its intermediate values (read in the caller's transaction). */
+  private withIntermediates(r: TrialRow): StoredTrial {
+    const ivs = this.stmts.intermediatesOfTrial.all(r.id) as { step: number; value: number | null }[];
+    return storedTrialOfRow(r, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN })));
   }
 
   /** A study's trial counts by state (study_state_counts, kept by triggers). */
@@ -331,7 +334,6 @@ export class SqliteStorage implements Storage, SummaryReader {
     const states: TrialState[] = [...new Set(query.states ?? [])];
     const args = [studyId, ...states];
     const page = this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`);
-    const count = this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`);
     return this.db.transaction(() => {
       const rows = page.all(...args, q.limit) as TrialRow[];
       // By number the counts table answers; by value, the index's entries with a value.
@@ -339,10 +341,8 @@ export class SqliteStorage implements Storage, SummaryReader {
       if (q.orderBy === "number") {
         const counts = this.countsOf(studyId);
         for (const st of states.length > 0 ? states : TRIAL_STATES) total += counts[st];
-      } else total = (count.get(...args) as { n: number }).n;
-      const ivs = (id: number) =>
-        (this.stmts.intermediatesOfTrial.all(id) as { step: number; value: number | null }[]).map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN }));
-      return { trials: rows.map((r) => storedTrialOfRow(r, ivs(r.id))), total };
+      } else total = (this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`).get(...args) as { n: number }).n;
+      return { trials: rows.map((r) => this.withIntermediates(r)), total };
     })();
   }
 
@@ -361,9 +361,7 @@ export class SqliteStorage implements Storage, SummaryReader {
         .sort((a, b) => a - b)
         .flatMap((n) => {
           const r = this.stmts.trialByNumber.get(studyId, n) as TrialRow | undefined;
-          if (!r) return [];
-          const ivs = this.stmts.intermediatesOfTrial.all(r.id) as { step: number; value: number | null }[];
-          return [storedTrialOfRow(r, ivs.map((iv) => ({ step: iv.step, value: iv.value ?? Number.NaN })))];
+          return r ? [this.withIntermediates(r)] : [];
         }),
     )();
   }

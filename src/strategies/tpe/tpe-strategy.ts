@@ -258,35 +258,30 @@ const isFinal = (t: Trial): boolean => t.state === "COMPLETE" || t.state === "PR
 /**
  * Encodes the trials that carry every parameter of `dims` (same distribution, valid value)
  * as rows of unit-cube coordinates / choice indices; `ok[i]` says whether trial i has a row.
- * With a cache (built for these `dims`), finished trials' rows come from it and go into it.
+ * Finished trials' rows come from `cache` (built for these `dims`) and go into it.
  */
 function encodeTrials(
   trials: readonly Trial[],
   dims: readonly (readonly [string, Distribution])[],
-  cache: EncodingCache | null = null,
+  cache: EncodingCache,
 ): { obs: Float64Array; n: number; ok: Uint8Array } {
   const D = dims.length;
   const T = trials.length;
   const raw = new Float64Array(T * D);
   const ok = new Uint8Array(T).fill(1);
-  // Trials to encode now: all of them without a cache, else those it does not hold.
-  let todo: number[] | null = null;
-  if (cache !== null) {
-    todo = [];
-    for (let i = 0; i < T; i++) {
-      const row = cache.get(trials[i] as Trial);
-      if (row === undefined) todo.push(i);
-      else if (row === NOT_ENCODABLE) ok[i] = 0;
-      else for (let j = 0; j < D; j++) raw[i * D + j] = row[j] as number;
-    }
+  // Trials the cache does not hold: encoded below.
+  const todo: number[] = [];
+  for (let i = 0; i < T; i++) {
+    const row = cache.get(trials[i] as Trial);
+    if (row === undefined) todo.push(i);
+    else if (row === NOT_ENCODABLE) ok[i] = 0;
+    else for (let j = 0; j < D; j++) raw[i * D + j] = row[j] as number;
   }
-  const count = todo === null ? T : todo.length;
   // Dimension-major so each property lookup sees one key (monomorphic inline caches).
   for (let j = 0; j < D; j++) {
     const [name, d] = dims[j] as readonly [string, Distribution];
     const encode = encoder(d);
-    for (let q = 0; q < count; q++) {
-      const i = todo === null ? q : (todo[q] as number);
+    for (const i of todo) {
       if (ok[i] === 0) continue;
       const t = trials[i] as Trial;
       const td = t.distributions[name];
@@ -295,11 +290,10 @@ function encodeTrials(
       else raw[i * D + j] = u;
     }
   }
-  if (cache !== null && todo !== null)
-    for (const i of todo) {
-      const t = trials[i] as Trial;
-      if (isFinal(t)) cache.set(t, ok[i] === 0 ? NOT_ENCODABLE : Array.from(raw.subarray(i * D, i * D + D)));
-    }
+  for (const i of todo) {
+    const t = trials[i] as Trial;
+    if (isFinal(t)) cache.set(t, ok[i] === 0 ? NOT_ENCODABLE : Array.from(raw.subarray(i * D, i * D + D)));
+  }
   let n = 0;
   for (let i = 0; i < T; i++) {
     if (ok[i] === 0) continue;
