@@ -297,6 +297,18 @@ export abstract class MixedSearch {
  * term is dropped and the search maximises the log probability of feasibility alone (Gardner et
  * al. 2014, §3).
  */
+let rowScratch = new Float64Array(0);
+
+/**
+ * A buffer of at least `size` doubles for the candidates' kernel rows, reused from one
+ * suggestion to the next: a fresh multi-megabyte array costs more in page faults and zeroing
+ * than the kernel rows it saves recomputing. Single-threaded use only (as all strategies).
+ */
+function kernelRowScratch(size: number): Float64Array {
+  if (rowScratch.length < size) rowScratch = new Float64Array(size);
+  return rowScratch;
+}
+
 export class AcquisitionSearch extends MixedSearch {
   private readonly dMean: Float64Array;
   private readonly dVar: Float64Array;
@@ -361,23 +373,27 @@ export class AcquisitionSearch extends MixedSearch {
    * `meanAndVarianceBound` is below the k-th best exact score cannot be in the top k and
    * its exact variance is never computed. Candidates are scored exactly in decreasing order
    * of their bound, in blocks for `predictBatch`, until the next bound falls below the
-   * k-th best exact score.
+   * k-th best exact score; within a block, `predictBatch` gives up on a candidate as soon as a
+   * partial variance (an upper bound too) puts it below that score.
    */
   protected topCandidates(cands: Float64Array, nc: number, k: number): number[] {
     const { d, gp } = this;
     const means = new Float64Array(nc);
     const bounds = new Float64Array(nc);
-    gp.meanAndVarianceBound(cands, nc, means, bounds);
+    const n = gp.n;
+    const rows = kernelRowScratch(nc * n);
+    gp.meanAndVarianceBound(cands, nc, means, bounds, rows);
     const ub = new Float64Array(nc);
-    for (let c = 0; c < nc; c++) ub[c] = this.score(means[c]!, bounds[c]!);
-    // log PoF is at most 0, and for μ above the threshold it increases with σ: bounded by its
-    // value at the variance bound.
+    // The constraints' share of each bound: log PoF is at most 0, and for μ above the threshold
+    // it increases with σ, so it is bounded by its value at the variance bound.
+    const conUb = new Float64Array(nc);
     for (const con of this.constraints) {
       const cMean = new Float64Array(nc);
       const cBound = new Float64Array(nc);
       con.gp.meanAndVarianceBound(cands, nc, cMean, cBound);
-      for (let c = 0; c < nc; c++) if (cMean[c]! > con.threshold) ub[c] = ub[c]! + MixedSearch.pof(con, cMean[c]!, cBound[c]!);
+      for (let c = 0; c < nc; c++) if (cMean[c]! > con.threshold) conUb[c] = conUb[c]! + MixedSearch.pof(con, cMean[c]!, cBound[c]!);
     }
+    for (let c = 0; c < nc; c++) ub[c] = this.score(means[c]!, bounds[c]!) + conUb[c]!;
     const cm = new Float64Array(block0);
     const cv = new Float64Array(block0);
     const byBound = Array.from({ length: nc }, (_, c) => c)
@@ -389,18 +405,30 @@ export class AcquisitionSearch extends MixedSearch {
     const xs = new Float64Array(block * d);
     const m = new Float64Array(block);
     const v = new Float64Array(block);
+    const blockRows = new Float64Array(block * n);
     for (let start = 0; start < byBound.length; start += block) {
       // A margin so that rounding in the bound can only make us score more, never fewer.
       if (top.length >= k && ub[byBound[start]!]! < this.exact[top[k - 1]!]! - 1e-9) break;
       const count = Math.min(block, byBound.length - start);
-      for (let j = 0; j < count; j++) xs.set(cands.subarray(byBound[start + j]! * d, byBound[start + j]! * d + d), j * d);
-      gp.predictBatch(xs, count, m, v);
+      for (let j = 0; j < count; j++) {
+        const c = byBound[start + j]!;
+        xs.set(cands.subarray(c * d, c * d + d), j * d);
+        blockRows.set(rows.subarray(c * n, c * n + n), j * n);
+      }
+      // A candidate whose score is already below the k-th best at an upper bound of its
+      // variance (its constraint terms at their bounds, as in `ub`) cannot enter the top k.
+      const kth = top.length >= k ? this.exact[top[k - 1]!]! - 1e-9 : -Infinity;
+      gp.predictBatch(xs, count, m, v, kth === -Infinity ? undefined : (j, mean, varBound) => {
+        const c = byBound[start + j]!;
+        return this.score(mean, varBound) + conUb[c]! < kth;
+      }, blockRows);
       for (let j = 0; j < count; j++) m[j] = this.score(m[j]!, v[j]!);
       for (const con of this.constraints) {
         con.gp.predictBatch(xs, count, cm, cv);
         for (let j = 0; j < count; j++) m[j] = m[j]! + MixedSearch.pof(con, cm[j]!, cv[j]!);
       }
       for (let j = 0; j < count; j++) {
+        if (Number.isNaN(v[j]!)) continue; // pruned part-way: not in the top k, left unscored
         const c = byBound[start + j]!;
         const sc = m[j]!;
         this.exact[c] = sc;

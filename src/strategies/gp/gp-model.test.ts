@@ -127,6 +127,45 @@ describe("GP model", () => {
     expect(strictlyLooser).toBeGreaterThan(100);
   });
 
+  it("gives up on a batch's points part-way only on an upper bound of their variance, and reuses kernel rows", () => {
+    // 150 training points: the batch is offered to `prune` after 32, 64 and 128 rows.
+    const { inputs, y } = randomInputs(150, 11);
+    const theta = Float64Array.from([0.4, -0.3, 0.2, 0.5, -4]);
+    const obj = new GpObjective(inputs, y);
+    obj.factor(theta);
+    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
+    const rng = new Rng(12);
+    const count = 64;
+    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    const exactM = new Float64Array(count);
+    const exactV = new Float64Array(count);
+    post.predictBatch(xs, count, exactM, exactV);
+    const rows = new Float64Array(count * 150);
+    post.meanAndVarianceBound(xs, count, new Float64Array(count), new Float64Array(count), rows);
+    // Blocks 0, 3, 6, …: every point pruned at once; blocks 1, 4, …: two of four; the rest: none.
+    const wants = (j: number) => (j >> 2) % 3 === 0 || ((j >> 2) % 3 === 1 && j % 4 < 2);
+    const offered: number[][] = Array.from({ length: count }, () => []);
+    const means = new Float64Array(count);
+    const vars = new Float64Array(count);
+    post.predictBatch(xs, count, means, vars, (j, mean, bound) => {
+      expect(mean).toBe(exactM[j]);
+      offered[j]!.push(bound);
+      return wants(j);
+    }, rows);
+    for (let c = 0; c < count; c++) {
+      expect(means[c]).toBe(exactM[c]);
+      // Each bound offered is at least the exact variance, in floating point, and they tighten.
+      for (const b of offered[c]!) expect(b).toBeGreaterThanOrEqual(exactV[c]!);
+      for (let k = 1; k < offered[c]!.length; k++) expect(offered[c]![k]!).toBeLessThanOrEqual(offered[c]![k - 1]!);
+      // Offered after 32, 64 and 128 rows until pruned; NaN only where the whole block was.
+      expect(offered[c]!.length).toBe(wants(c) ? 1 : 3);
+      if ((c >> 2) % 3 === 0) expect(vars[c]).toBeNaN();
+      else expect(vars[c]).toBe(exactV[c]);
+    }
+    // The partial bound is a real bound, not the exact value: looser for most points.
+    expect(offered.filter((o, c) => o[0]! > exactV[c]! + 1e-9).length).toBeGreaterThan(count / 2);
+  });
+
   it("centres the dimension-scaled prior at a lengthscale that grows like √d (Hvarfner et al. 2024)", () => {
     for (const d of [2, 8, 32]) expect(Math.exp(-0.5 * dimScaledLogLambda(d).mean)).toBeCloseTo(Math.exp(Math.SQRT2) * Math.sqrt(d), 10);
     expect(Array.from(defaultTheta(3))).toEqual([0, 0, 0, 0, Math.log(1e-2)]);

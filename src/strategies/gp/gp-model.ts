@@ -259,6 +259,9 @@ function logPrior(theta: ArrayLike<number>, d: number, prior: LengthscalePrior):
  * pending points (their targets set to the posterior mean: the kriging believer).
  * `predict` and `predictWithGradient` allocate nothing.
  */
+/** Row counts at which `predictBatch` offers its points to `prune` (see there). */
+const PRUNE_ROWS = [32, 64, 128, 256, 512];
+
 export class GpPosterior {
   readonly n: number;
   readonly d: number;
@@ -321,7 +324,7 @@ export class GpPosterior {
    * Continuous coordinates are compared in the scaled space √λ·x (`Xs`, precomputed), so
    * the inner loop is a plain sum of squares; categorical ones add λ·[x ≠ x'].
    */
-  private kernelRow(x: ArrayLike<number>, xo: number, kx: Float64Array, dkx: Float64Array | null): void {
+  private kernelRow(x: ArrayLike<number>, xo: number, kx: Float64Array, ko: number, dkx: Float64Array | null): void {
     const { n, d, lambda, s2, Xs, xq, catIdx } = this;
     const X = this.inputs.X;
     for (let m = 0; m < d; m++) xq[m] = x[xo + m]! * this.sqrtLambda[m]!;
@@ -339,7 +342,7 @@ export class GpPosterior {
       }
       const t = SQRT5 * Math.sqrt(r2);
       const e = s2 * Math.exp(-t);
-      kx[i] = (1 + t + (t * t) / 3) * e;
+      kx[ko + i] = (1 + t + (t * t) / 3) * e;
       if (dkx) dkx[i] = (-5 / 6) * (1 + t) * e;
     }
   }
@@ -347,7 +350,7 @@ export class GpPosterior {
   /** Posterior mean and variance at x (sets `mean`, `variance`). */
   predict(x: ArrayLike<number>, offset = 0): void {
     const { n, kx, v } = this;
-    this.kernelRow(x, offset, kx, null);
+    this.kernelRow(x, offset, kx, 0, null);
     let mu = 0;
     for (let i = 0; i < n; i++) mu += this.alpha[i]! * kx[i]!;
     solveLower(this.L, n, kx, v);
@@ -361,12 +364,15 @@ export class GpPosterior {
    * Posterior means of `count` points (row-major in `xs`) and, instead of their variances,
    * the cheap upper bound s² − max_i k(x, x_i)²/K_ii: the variance given only the most
    * correlated training point, which conditioning on all of them can only lower.
-   * Costs n·d per point instead of the n²/2 of the exact variance.
+   * Costs n·d per point instead of the n²/2 of the exact variance. With `rows` (count × n), each
+   * point's kernel row k(x, X) is kept there, for `predictBatch`.
    */
-  meanAndVarianceBound(xs: Float64Array, count: number, means: Float64Array, bounds: Float64Array): void {
-    const { n, d, kx, alpha } = this;
+  meanAndVarianceBound(xs: Float64Array, count: number, means: Float64Array, bounds: Float64Array, rows?: Float64Array): void {
+    const { n, d, alpha } = this;
+    const kx = this.kx;
     for (let c = 0; c < count; c++) {
-      this.kernelRow(xs, c * d, kx, null);
+      this.kernelRow(xs, c * d, kx, 0, null);
+      if (rows !== undefined) rows.set(kx, c * n);
       let mu = 0;
       let kmax = 0;
       for (let i = 0; i < n; i++) {
@@ -382,17 +388,36 @@ export class GpPosterior {
   /**
    * Posterior means and variances of `count` points stored row-major in `xs`, four at a
    * time so that each row of L is read once per four right-hand sides.
+   *
+   * With `prune`, a point may be given up part-way: its variance is s² − ‖v‖² with v = L⁻¹k
+   * found row by row, so after the first r rows s² − ‖v₁..ᵣ‖² bounds it from above (the rest
+   * of the sum only adds non-negative terms, in floating point too). At a few row counts
+   * (`PRUNE_ROWS`) each point still open is offered `prune(index, mean, varianceBound)`; a
+   * block of four stops once all four are pruned, and then their variances are NaN. Means are
+   * always exact, and so is every variance that is not NaN. `rows` (count × n), when given,
+   * holds the points' kernel rows already computed (`meanAndVarianceBound`).
    */
-  predictBatch(xs: Float64Array, count: number, means: Float64Array, variances: Float64Array): void {
-    const { n, d, L, block, kx, alpha } = this;
+  predictBatch(
+    xs: Float64Array,
+    count: number,
+    means: Float64Array,
+    variances: Float64Array,
+    prune?: (index: number, mean: number, varianceBound: number) => boolean,
+    rows?: Float64Array,
+  ): void {
+    const { n, d, L, block, alpha } = this;
+    const s2v = this.s2;
     let c0 = 0;
     for (; c0 + 4 <= count; c0 += 4) {
       for (let c = 0; c < 4; c++) {
-        this.kernelRow(xs, (c0 + c) * d, kx, null);
+        const kx = rows ?? this.kx;
+        const ko = rows === undefined ? 0 : (c0 + c) * n;
+        if (rows === undefined) this.kernelRow(xs, (c0 + c) * d, kx, 0, null);
         let mu = 0;
         for (let i = 0; i < n; i++) {
-          mu += alpha[i]! * kx[i]!;
-          block[i * 4 + c] = kx[i]!;
+          const k = kx[ko + i]!;
+          mu += alpha[i]! * k;
+          block[i * 4 + c] = k;
         }
         means[c0 + c] = mu;
       }
@@ -400,7 +425,11 @@ export class GpPosterior {
       let q1 = 0;
       let q2 = 0;
       let q3 = 0;
-      for (let i = 0; i < n; i++) {
+      // Bit c set: point c0 + c was pruned.
+      let pruned = 0;
+      let stage = prune === undefined ? PRUNE_ROWS.length : 0;
+      let i = 0;
+      for (; i < n; i++) {
         const ri = i * n;
         let s0 = block[i * 4]!;
         let s1 = block[i * 4 + 1]!;
@@ -427,11 +456,21 @@ export class GpPosterior {
         q1 += s1 * s1;
         q2 += s2 * s2;
         q3 += s3 * s3;
+        if (stage < PRUNE_ROWS.length && i + 1 === PRUNE_ROWS[stage] && i + 1 < n) {
+          stage++;
+          if (!(pruned & 1) && prune!(c0, means[c0]!, s2v - q0)) pruned |= 1;
+          if (!(pruned & 2) && prune!(c0 + 1, means[c0 + 1]!, s2v - q1)) pruned |= 2;
+          if (!(pruned & 4) && prune!(c0 + 2, means[c0 + 2]!, s2v - q2)) pruned |= 4;
+          if (!(pruned & 8) && prune!(c0 + 3, means[c0 + 3]!, s2v - q3)) pruned |= 8;
+          if (pruned === 15) break;
+        }
       }
-      variances[c0] = this.s2 - q0;
-      variances[c0 + 1] = this.s2 - q1;
-      variances[c0 + 2] = this.s2 - q2;
-      variances[c0 + 3] = this.s2 - q3;
+      // Stopped early only when all four were pruned; otherwise every variance is exact.
+      const done = i >= n;
+      variances[c0] = done ? s2v - q0 : NaN;
+      variances[c0 + 1] = done ? s2v - q1 : NaN;
+      variances[c0 + 2] = done ? s2v - q2 : NaN;
+      variances[c0 + 3] = done ? s2v - q3 : NaN;
     }
     for (; c0 < count; c0++) {
       this.predict(xs, c0 * d);
@@ -448,7 +487,7 @@ export class GpPosterior {
   predictWithGradient(x: ArrayLike<number>, wrt: Uint8Array, dMean: Float64Array, dVar: Float64Array): void {
     const { n, d, kx, dkx, v, lambda, alpha } = this;
     const { X } = this.inputs;
-    this.kernelRow(x, 0, kx, dkx);
+    this.kernelRow(x, 0, kx, 0, dkx);
     let mu = 0;
     for (let i = 0; i < n; i++) mu += alpha[i]! * kx[i]!;
     solveLower(this.L, n, kx, v);
