@@ -200,6 +200,152 @@ export const PG_MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  // 3: what `tuneport studies list|show|trials` read, kept on write, as SQLite's migration 5 (issue 19:
+  // at 100,000 trials each of those reads scanned the study's rows, 0.43-0.48 s a command):
+  // - each study's trial count per state (and how many of them have a value), kept by tuneport_commit (every write goes through it), in
+  //   the committing transaction, summed over the batch (one server writes a study, so its counts
+  //   rows see no contention between servers); a study's rows go with it (ON DELETE CASCADE);
+  // - each distinct list of distributions a study's trials hold, with the first trial number that
+  //   held it, keyed by the list's SHA-256 (a b-tree entry is limited to ~2.7 kB; a list is not);
+  //   the update runs only when an earlier number holds the list, so asks write no row version;
+  // - an index by (study, state, value, number) of the trials with a value: the best COMPLETE trial
+  //   and pages by value walk it (an ask, with no value, adds no entry).
+  `
+  CREATE TABLE study_state_counts (
+    study_id BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    state    TEXT NOT NULL,
+    n        BIGINT NOT NULL,
+    -- of them, those with a value (what a page by value counts)
+    valued   BIGINT NOT NULL,
+    PRIMARY KEY (study_id, state)
+  );
+  INSERT INTO study_state_counts (study_id, state, n, valued)
+    SELECT study_id, state, COUNT(*), COUNT(value) FROM trials GROUP BY study_id, state;
+  CREATE OR REPLACE FUNCTION tuneport_commit(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS VOID
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    c JSON;
+    iv JSON;
+    n INTEGER;
+    -- Trial count changes by "study_id state", applied once at the end: one new row version per
+    -- (study, state) and batch, where a row trigger would chain one per trial (an import of 100,000
+    -- trials in one transaction went quadratic that way).
+    counts JSONB := '{}';
+    valued JSONB := '{}';
+    k TEXT;
+    old_state TEXT;
+    old_valued BOOLEAN;
+    sid BIGINT;
+  BEGIN
+    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
+      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
+      -- the new owner's load only after our writes are committed.
+      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
+        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n <> cardinality(p_names) THEN
+        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
+      END IF;
+    END IF;
+    FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
+      CASE c->>'k'
+      WHEN 'it' THEN
+        INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values, constraint_values,
+            user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
+          VALUES ((c->>'id')::BIGINT, (c->>'sid')::BIGINT, (c->>'n')::INTEGER, c->>'st', c->>'p', c->>'d',
+            (c->>'v')::DOUBLE PRECISION, c->>'ov', c->>'cv', c->>'ua', c->>'sa', (c->>'ca')::DOUBLE PRECISION, (c->>'sta')::DOUBLE PRECISION,
+            (c->>'fa')::DOUBLE PRECISION, c->>'lt', (c->>'le')::DOUBLE PRECISION);
+        k := (c->>'sid') || ' ' || (c->>'st');
+        counts := jsonb_set(counts, ARRAY[k], to_jsonb(COALESCE((counts->>k)::BIGINT, 0) + 1));
+        IF c->>'v' IS NOT NULL THEN
+          valued := jsonb_set(valued, ARRAY[k], to_jsonb(COALESCE((valued->>k)::BIGINT, 0) + 1));
+        END IF;
+        FOR iv IN SELECT * FROM json_array_elements(c->'iv') LOOP
+          INSERT INTO intermediate_values (trial_id, step, value)
+            VALUES ((c->>'id')::BIGINT, (iv->>0)::DOUBLE PRECISION, (iv->>1)::DOUBLE PRECISION);
+        END LOOP;
+      WHEN 'ut' THEN
+        -- The FROM row is read before the update: it gives the state being left.
+        UPDATE trials t SET state = c->>'st', params = c->>'p', distributions = c->>'d', value = (c->>'v')::DOUBLE PRECISION,
+            objective_values = c->>'ov', constraint_values = c->>'cv', user_attrs = c->>'ua', system_attrs = c->>'sa', started_at = (c->>'sta')::DOUBLE PRECISION,
+            finished_at = (c->>'fa')::DOUBLE PRECISION, lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION
+          FROM (SELECT id, state, value IS NOT NULL AS valued FROM trials WHERE id = (c->>'id')::BIGINT) o
+          WHERE t.id = o.id
+          RETURNING o.state, o.valued, t.study_id INTO old_state, old_valued, sid;
+        IF old_state IS NOT NULL THEN
+          IF old_state IS DISTINCT FROM c->>'st' THEN
+            k := sid || ' ' || old_state;
+            counts := jsonb_set(counts, ARRAY[k], to_jsonb(COALESCE((counts->>k)::BIGINT, 0) - 1));
+            k := sid || ' ' || (c->>'st');
+            counts := jsonb_set(counts, ARRAY[k], to_jsonb(COALESCE((counts->>k)::BIGINT, 0) + 1));
+          END IF;
+          IF old_state IS DISTINCT FROM c->>'st' OR old_valued IS DISTINCT FROM (c->>'v' IS NOT NULL) THEN
+            IF old_valued THEN
+              k := sid || ' ' || old_state;
+              valued := jsonb_set(valued, ARRAY[k], to_jsonb(COALESCE((valued->>k)::BIGINT, 0) - 1));
+            END IF;
+            IF c->>'v' IS NOT NULL THEN
+              k := sid || ' ' || (c->>'st');
+              valued := jsonb_set(valued, ARRAY[k], to_jsonb(COALESCE((valued->>k)::BIGINT, 0) + 1));
+            END IF;
+          END IF;
+        END IF;
+      WHEN 'ai' THEN
+        INSERT INTO intermediate_values (trial_id, step, value)
+          VALUES ((c->>'t')::BIGINT, (c->>'s')::DOUBLE PRECISION, (c->>'v')::DOUBLE PRECISION)
+          ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
+      WHEN 'sl' THEN
+        UPDATE trials SET lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION WHERE id = (c->>'t')::BIGINT;
+      WHEN 'is' THEN
+        INSERT INTO studies (id, name, config, user_attrs, created_at, stopped)
+          VALUES ((c->>'id')::BIGINT, c->>'name', c->>'cfg', c->>'ua', (c->>'ca')::DOUBLE PRECISION, (c->>'stp')::BOOLEAN);
+        UPDATE study_id_high_water SET id = (c->>'id')::BIGINT WHERE id < (c->>'id')::BIGINT;
+      WHEN 'us' THEN
+        UPDATE studies SET config = c->>'cfg', user_attrs = c->>'ua', stopped = (c->>'stp')::BOOLEAN WHERE id = (c->>'id')::BIGINT;
+      WHEN 'sa' THEN
+        UPDATE studies SET user_attrs = c->>'ua' WHERE id = (c->>'id')::BIGINT;
+      WHEN 'ds' THEN
+        DELETE FROM studies WHERE id = (c->>'id')::BIGINT;
+      WHEN 'pr' THEN
+        INSERT INTO request_log (request_id, op, reply, at) VALUES (c->>'id', c->>'op', decode(c->>'r', 'base64'), (c->>'at')::DOUBLE PRECISION)
+          ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, reply = EXCLUDED.reply, at = EXCLUDED.at;
+      ELSE
+        RAISE EXCEPTION 'tuneport: unknown change kind %', c->>'k';
+      END CASE;
+    END LOOP;
+    -- A study deleted later in the batch has no counts left to keep (its rows went with it).
+    INSERT INTO study_state_counts AS s (study_id, state, n, valued)
+      SELECT split_part(e.key, ' ', 1)::BIGINT, split_part(e.key, ' ', 2), COALESCE((counts->>e.key)::BIGINT, 0), COALESCE((valued->>e.key)::BIGINT, 0)
+        FROM (SELECT jsonb_object_keys(counts || valued) AS key) e
+       WHERE EXISTS (SELECT 1 FROM studies WHERE id = split_part(e.key, ' ', 1)::BIGINT)
+      ON CONFLICT (study_id, state) DO UPDATE SET n = s.n + EXCLUDED.n, valued = s.valued + EXCLUDED.valued;
+  END
+  $fn$;
+
+  CREATE TABLE study_distributions (
+    study_id      BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    digest        BYTEA NOT NULL,
+    distributions TEXT NOT NULL,
+    first_number  INTEGER NOT NULL,
+    PRIMARY KEY (study_id, digest)
+  );
+  INSERT INTO study_distributions (study_id, digest, distributions, first_number)
+    SELECT study_id, sha256(convert_to(distributions, 'UTF8')), distributions, MIN(number) FROM trials GROUP BY study_id, distributions;
+  CREATE FUNCTION tuneport_trial_distributions() RETURNS TRIGGER LANGUAGE plpgsql AS $fn$
+  BEGIN
+    INSERT INTO study_distributions AS s (study_id, digest, distributions, first_number)
+      VALUES (NEW.study_id, sha256(convert_to(NEW.distributions, 'UTF8')), NEW.distributions, NEW.number)
+      ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number
+      WHERE EXCLUDED.first_number < s.first_number;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER trials_distributions_insert AFTER INSERT ON trials FOR EACH ROW EXECUTE FUNCTION tuneport_trial_distributions();
+  CREATE TRIGGER trials_distributions_update AFTER UPDATE OF distributions ON trials FOR EACH ROW
+    WHEN (OLD.distributions IS DISTINCT FROM NEW.distributions) EXECUTE FUNCTION tuneport_trial_distributions();
+
+  CREATE INDEX trials_by_value ON trials (study_id, state, value, number) WHERE value IS NOT NULL;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -6,11 +6,13 @@
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { Study, StudyConfig } from "../../domain/trial.js";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
 import { checkSummaryReader } from "../../testing/storage.case.js";
 import type { Change, StoredTrial } from "../storage.js";
 import { PgOwnershipStore } from "./pg-ownership.js";
-import { ID_BLOCK, PG_SCHEMA_VERSION } from "./postgres-schema.js";
+import { ID_BLOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { OwnershipLostError, PostgresStorage } from "./postgres-storage.js";
 
 const CONFIG: StudyConfig = {
@@ -117,6 +119,81 @@ describe("PostgresStorage", () => {
     expect([a, b, again]).toEqual([new Uint8Array([1]), null, new Uint8Array([1])]);
     expect(await st.pruneReplies(2)).toBe(1);
     expect(await st.getReply("a")).toBeNull();
+  });
+
+  it("keeps counts by state and distribution lists on write (migration 3), and its backfill gives the same", async () => {
+    const url = backend.location();
+    const SPACE = { x: { type: "float", low: 0, high: 1 } };
+    const play = async (svc: StudyService, name: string, plan: string[]) => {
+      for (const step of plan) {
+        const a = await svc.execute("ask", { study: name });
+        const token = a.lease.token;
+        if (step === "dbr") await svc.execute("suggest", { study: name, trial: a.trial.number, token, name: "n", distribution: { type: "int", low: 1, high: 3 } });
+        if (step !== "RUNNING")
+          await svc.execute("tell", { study: name, trial: a.trial.number, token, state: step === "PRUNED" || step === "FAIL" ? step : "COMPLETE", value: step === "PRUNED" || step === "FAIL" ? undefined : 0.5 });
+      }
+    };
+    const dump = async (st: PostgresStorage) => {
+      const q = async (sql: string) => (await st.pool.query(sql)).rows;
+      return {
+        counts: await q("SELECT study_id, state, n::INTEGER AS n, valued::INTEGER AS valued FROM study_state_counts WHERE n > 0 ORDER BY study_id, state"),
+        lists: await q("SELECT study_id, distributions, first_number FROM study_distributions ORDER BY study_id, first_number"),
+        truth: await q(
+          "SELECT study_id, state, COUNT(*)::INTEGER AS n, COUNT(value)::INTEGER AS valued FROM trials GROUP BY study_id, state ORDER BY study_id, state",
+        ),
+      };
+    };
+    let storage = await open(url);
+    let svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    for (const name of ["a", "b", "gone"]) await svc.execute("create_study", { name, space: SPACE, strategy: "random", seed: 3 });
+    await play(svc, "a", ["COMPLETE", "PRUNED", "dbr", "RUNNING", "FAIL", "dbr"]);
+    await play(svc, "b", ["RUNNING", "COMPLETE"]);
+    await play(svc, "gone", ["COMPLETE", "dbr"]);
+    const goneId = (await storage.findStudy("gone"))!.id;
+    await svc.execute("delete_study", { study: "gone" });
+    await svc.close();
+    const kept = await dump(storage);
+    expect(kept.counts).toEqual(kept.truth);
+    const aId = (await storage.findStudy("a"))!.id;
+    expect(kept.lists.filter((r) => Number(r.study_id) === aId).map((r) => r.first_number)).toEqual([0, 2]);
+    expect(kept.lists.some((r) => Number(r.study_id) === goneId)).toBe(false);
+    expect(kept.counts.some((r) => Number(r.study_id) === goneId)).toBe(false);
+
+    // The same schema back at version 2, opened again: the backfill gives what the triggers kept.
+    const v2Commit = PG_MIGRATIONS[1]!.slice(PG_MIGRATIONS[1]!.indexOf("CREATE OR REPLACE FUNCTION tuneport_commit"));
+    await storage.pool.query(`DROP TABLE study_state_counts, study_distributions; DROP INDEX trials_by_value;
+      DROP TRIGGER trials_distributions_insert ON trials; DROP TRIGGER trials_distributions_update ON trials;
+      DROP FUNCTION tuneport_trial_distributions(); ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
+    storage = await open(url);
+    expect(await dump(storage)).toEqual(kept);
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await play(svc, "b", ["dbr", "PRUNED", "RUNNING"]);
+    await svc.close();
+    const after = await dump(storage);
+    expect(after.counts).toEqual(after.truth);
+    const bId = (await storage.findStudy("b"))!.id;
+    expect(after.lists.filter((r) => Number(r.study_id) === bId).map((r) => r.first_number)).toEqual([0, 2]);
+
+    // A trial that leaves a valued state (not a service transition, but storage allows it).
+    const valuedTrial = trial(90_003, bId, 50, { state: "COMPLETE", value: 1, values: [1] });
+    await storage.commit([{ kind: "insert-trial", trial: valuedTrial }]);
+    await storage.commit([{ kind: "update-trial", trial: { ...valuedTrial, state: "FAIL", value: null, values: null } }]);
+    const moved = await dump(storage);
+    expect(moved.counts).toEqual(moved.truth);
+
+    // A list far longer than a b-tree entry may be (~2.7 kB) is kept by its digest.
+    const big = { c: { type: "categorical" as const, choices: Array.from({ length: 2000 }, (_, i) => `choice-${i}`) } };
+    await storage.commit([{ kind: "insert-study", study: study(900, "big") }, { kind: "insert-trial", trial: trial(90_001, 900, 0, { distributions: big, params: { c: "choice-7" } }) }]);
+    expect(await storage.distinctDistributions(900)).toEqual([big]);
+
+    // Counts are applied at the end of a batch: a study created, given a trial and deleted in one
+    // batch leaves none (and does not fail the batch).
+    await storage.commit([
+      { kind: "insert-study", study: study(901, "brief") },
+      { kind: "insert-trial", trial: trial(90_002, 901, 0) },
+      { kind: "delete-study", studyId: 901 },
+    ]);
+    expect((await storage.pool.query("SELECT * FROM study_state_counts WHERE study_id = 901")).rows).toEqual([]);
   });
 
   it("migrates once when several servers open a new database together, and refuses a newer schema", async () => {

@@ -76,9 +76,12 @@ interface PgSummaryRow extends Omit<PgTrialRow, "id"> {
 const PG_FEASIBLE =
   "(t.constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(t.constraint_values::json) e WHERE e::DOUBLE PRECISION > 0))";
 
-/** Counts by state and the best feasible COMPLETE trial (ties: the lower number) in one statement, one snapshot. */
+/**
+ * Counts by state (kept by triggers) and the best feasible COMPLETE trial (ties: the lower number,
+ * walking the `trials_by_value` index) in one statement, one snapshot.
+ */
 const summarySql = (order: "ASC" | "DESC") => `
-  SELECT (SELECT json_object_agg(c.state, c.n) FROM (SELECT state, COUNT(*)::INTEGER AS n FROM trials WHERE study_id = $1 GROUP BY state) c) AS counts,
+  SELECT (SELECT json_object_agg(c.state, c.n) FROM study_state_counts c WHERE c.study_id = $1) AS counts,
          b.*,
          (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = b.id) AS iv
     FROM (SELECT 1) one
@@ -242,18 +245,35 @@ export class PostgresStorage implements Storage, SummaryReader {
   }
 
   async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }> {
-    const { where, order } = trialPageSql(q, (i) => `$${i}`);
-    const args: unknown[] = [studyId, ...new Set(q.states ?? [])];
-    // One statement, one snapshot: the page with its intermediates, and the count.
+    // By value, every state is named so that the (study, state, value, number) index serves the filter.
+    const query: TrialPageQuery = q.orderBy === "value" && !q.states?.length ? { ...q, states: TRIAL_STATES } : q;
+    const { where, order } = trialPageSql(query, (i) => `$${i}`);
+    const states = [...new Set(query.states ?? [])];
+    const args: unknown[] = [studyId, ...states];
+    // The counts table answers the total: trials by state, or by value those of them with a value.
+    const total = `(SELECT COALESCE(SUM(${q.orderBy === "number" ? "n" : "valued"}), 0) FROM study_state_counts WHERE study_id = $1${
+      states.length > 0 ? ` AND state IN (${states.map((_, i) => `$${i + 2}`).join(", ")})` : ""
+    })`;
+    const limit = `$${args.length + 1}`;
+    // By value over several states, one walk of the (study, state, value, number) index per state,
+    // merged: the index is ordered by value within a state only, and a single scan of them all
+    // would read and sort every row.
+    const page =
+      q.orderBy === "value" && states.length > 1
+        ? `SELECT * FROM (${states
+            .map((_, i) => `(SELECT * FROM trials WHERE study_id = $1 AND state = $${i + 2} AND value IS NOT NULL ORDER BY ${order} LIMIT ${limit})`)
+            .join(" UNION ALL ")}) u ORDER BY ${order} LIMIT ${limit}`
+        : `SELECT * FROM trials WHERE study_id = $1${where} ORDER BY ${order} LIMIT ${limit}`;
+    // One statement, one snapshot: the page with its intermediates, and the count. (Not a CTE
+    // read twice: PostgreSQL would materialise it, scanning every row instead of walking an index.)
     const { rows } = await this.pool.query<PgTrialRow & { total: string }>(
-      `WITH matched AS (SELECT * FROM trials WHERE study_id = $1${where})
-       SELECT p.*, (SELECT COUNT(*) FROM matched) AS total,
+      `SELECT p.*, ${total} AS total,
          (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = p.id) AS iv
-       FROM (SELECT * FROM matched ORDER BY ${order} LIMIT $${args.length + 1}) p ORDER BY ${order}`,
+       FROM (${page}) p ORDER BY ${order}`,
       [...args, q.limit],
     );
     if (rows.length === 0) {
-      const { rows: c } = await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM trials WHERE study_id = $1${where}`, args);
+      const { rows: c } = await this.pool.query<{ n: string }>(`SELECT ${total} AS n`, args);
       return { trials: [], total: Number(c[0]?.n ?? 0) };
     }
     return {
@@ -285,12 +305,7 @@ export class PostgresStorage implements Storage, SummaryReader {
 
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
     const { rows } = await this.pool.query<{ distributions: string }>(
-      `WITH first AS (SELECT distributions AS d FROM trials WHERE study_id = $1 ORDER BY number LIMIT 1)
-       SELECT distributions FROM (
-         SELECT d AS distributions, -1 AS n FROM first
-         UNION ALL
-         SELECT distributions, MIN(number) AS n FROM trials WHERE study_id = $1 AND distributions <> (SELECT d FROM first) GROUP BY distributions
-       ) l ORDER BY n`,
+      "SELECT distributions FROM study_distributions WHERE study_id = $1 ORDER BY first_number",
       [studyId],
     );
     return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
