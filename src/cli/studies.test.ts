@@ -183,13 +183,26 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     const closes = [vi.spyOn(SqliteStorage.prototype, "close"), vi.spyOn(PostgresStorage.prototype, "close")];
     const written = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     try {
-      const runs = [["list"], ["show", "s"], ["trials", "s", "--limit", "1"], ["trials", "s", "--sort", "value"], ["lineage", "pbt"], ["show", "nope"]];
+      const runs = [
+        ["list"], ["show", "s"], ["trials", "s", "--limit", "1"], ["trials", "s", "--sort", "value"], ["trials", "s", "--state", "complete"],
+        ["lineage", "pbt"], ["show", "nope"], ["trials", "s", "--state", "finished"], ["lineage", "pbt", "--broken-open"],
+      ];
       for (const [i, argv] of runs.entries()) {
-        const run = runCommand(studiesCommand, [...argv, "--storage", path]);
+        const broken = argv.includes("--broken-open");
+        // A service that fails to open (a lineage read) still closes the storage.
+        const open = broken ? vi.spyOn(StudyService, "open").mockRejectedValueOnce(new Error("cannot open")) : null;
+        const run = runCommand(studiesCommand, [...argv.filter((a) => a !== "--broken-open"), "--storage", path]);
         if (argv[1] === "nope") await expect(run).rejects.toMatchObject({ code: "NOT_FOUND" });
+        else if (argv.includes("finished")) await expect(run).rejects.toThrow(/--state "finished": expected one of WAITING, RUNNING, COMPLETE, PRUNED, FAIL/);
+        else if (broken) await expect(run).rejects.toThrow("cannot open");
         else expect(await run).toBe(0);
+        open?.mockRestore();
         expect(closes.reduce((n, c) => n + c.mock.calls.length, 0)).toBe(i + 1);
       }
+      // `--state complete` is COMPLETE: the one trial, not an empty page.
+      written.mockClear();
+      expect(await runCommand(studiesCommand, ["trials", "s", "--state", "complete", "--json", "--storage", path])).toBe(0);
+      expect(JSON.parse(String(written.mock.calls[0]?.[0])).total).toBe(1);
       expect(written).toHaveBeenCalled();
     } finally {
       for (const c of closes) c.mockRestore();

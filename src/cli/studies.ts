@@ -2,7 +2,7 @@
 import type { Distribution } from "../domain/distributions.js";
 import { notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
-import type { Study, TrialState } from "../domain/trial.js";
+import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
@@ -68,7 +68,7 @@ Options:
           const sort = v.sort as string;
           if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
           const limit = intOption("limit", v.limit, 1, 10_000_000);
-          const args = { states: v.state as TrialView["state"][] | undefined, order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
+          const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
           const page = await trialsPageOf(storage, name as string, args);
           out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
         }
@@ -79,19 +79,32 @@ Options:
     }
     // The lineage is computed by the service from the whole study. Loaded here, not at the top: the
     // other reads never need the service or a logger (pino: ~50 ms of start-up).
-    const [{ StudyService }, { silentLogger }] = await Promise.all([import("../service/study-service.js"), import("../logger.js")]);
-    const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     try {
-      const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
-      if (v.json) out(JSON.stringify(l, null, 2));
-      else out(formatLineage(l));
+      const [{ StudyService }, { silentLogger }] = await Promise.all([import("../service/study-service.js"), import("../logger.js")]);
+      const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
+      try {
+        const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
+        if (v.json) out(JSON.stringify(l, null, 2));
+        else out(formatLineage(l));
+      } finally {
+        await service.close();
+      }
     } finally {
-      await service.close();
       await storage.close();
     }
     return 0;
   },
 };
+
+/** `--state` values, upper-cased (`complete` means COMPLETE). @throws UsageError naming the states. */
+export function statesOption(values: readonly string[] | undefined): TrialState[] | undefined {
+  if (values === undefined) return undefined;
+  return values.map((raw) => {
+    const st = raw.toUpperCase();
+    if (!(TRIAL_STATES as readonly string[]).includes(st)) throw new UsageError(`--state ${JSON.stringify(raw)}: expected one of ${TRIAL_STATES.join(", ")}`);
+    return st as TrialState;
+  });
+}
 
 /** Left-aligned text table. */
 export function table(header: string[], rows: string[][]): string {

@@ -340,7 +340,7 @@ export class SqliteStorage implements Storage, SummaryReader {
       let total = 0;
       if (q.orderBy === "number") {
         const counts = this.countsOf(studyId);
-        for (const st of states.length > 0 ? states : TRIAL_STATES) total += counts[st];
+        for (const st of states.length > 0 ? states : TRIAL_STATES) total += counts[st] ?? 0;
       } else total = (this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`).get(...args) as { n: number }).n;
       return { trials: rows.map((r) => this.withIntermediates(r)), total };
     })();

@@ -74,6 +74,16 @@ describe("topCandidates", () => {
     expect(probe.scored().filter((v) => !Number.isNaN(v)).length).toBeLessThan(nc);
   });
 
+  it("is the brute-force top k when there are too many candidates to keep their kernel rows", () => {
+    // 30,000 candidates × 150 rows: above the 4 Mi doubles kept, so the rows are recomputed.
+    const gp = posterior(150, 9);
+    const probe = new Probe(gp, dims, -0.9, opts);
+    const rng = new Rng(10, "cands");
+    const nc = 30_000;
+    const cands = Float64Array.from({ length: nc * d }, () => rng.random());
+    expect(probe.top(cands, nc, 9)).toEqual(bruteForce(probe, cands, nc, 9).order);
+  });
+
   it("is the brute-force top k with a constraint's probability of feasibility", () => {
     const gp = posterior(150, 5);
     const con = { gp: posterior(150, 6, (X, i) => X[i * d]! + X[i * d + 1]! - 1), threshold: 0 };

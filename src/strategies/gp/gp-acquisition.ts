@@ -297,17 +297,26 @@ export abstract class MixedSearch {
  * term is dropped and the search maximises the log probability of feasibility alone (Gardner et
  * al. 2014, §3).
  */
+/**
+ * The most doubles kept for kernel rows (32 MiB; the defaults need 2,048 × ~200 ≈ 3.3 MiB): beyond,
+ * as with a million candidates allowed by the options, the rows are recomputed instead.
+ */
+const ROW_SCRATCH_MAX = 4 * 1024 * 1024;
+
 let rowScratch = new Float64Array(0);
 
 /**
  * A buffer of at least `size` doubles for the candidates' kernel rows, reused from one
  * suggestion to the next: a fresh multi-megabyte array costs more in page faults and zeroing
- * than the kernel rows it saves recomputing. Single-threaded use only (as all strategies).
+ * than the kernel rows it saves recomputing. Single-threaded use only (as all strategies);
+ * undefined above `ROW_SCRATCH_MAX`.
  */
-function kernelRowScratch(size: number): Float64Array {
+function kernelRowScratch(size: number): Float64Array | undefined {
+  if (size > ROW_SCRATCH_MAX) return undefined;
   if (rowScratch.length < size) rowScratch = new Float64Array(size);
   return rowScratch;
 }
+
 
 export class AcquisitionSearch extends MixedSearch {
   private readonly dMean: Float64Array;
@@ -405,7 +414,7 @@ export class AcquisitionSearch extends MixedSearch {
     const xs = new Float64Array(block * d);
     const m = new Float64Array(block);
     const v = new Float64Array(block);
-    const blockRows = new Float64Array(block * n);
+    const blockRows = rows === undefined ? undefined : new Float64Array(block * n);
     for (let start = 0; start < byBound.length; start += block) {
       // A margin so that rounding in the bound can only make us score more, never fewer.
       if (top.length >= k && ub[byBound[start]!]! < this.exact[top[k - 1]!]! - 1e-9) break;
@@ -413,7 +422,7 @@ export class AcquisitionSearch extends MixedSearch {
       for (let j = 0; j < count; j++) {
         const c = byBound[start + j]!;
         xs.set(cands.subarray(c * d, c * d + d), j * d);
-        blockRows.set(rows.subarray(c * n, c * n + n), j * n);
+        if (rows !== undefined) blockRows!.set(rows.subarray(c * n, c * n + n), j * n);
       }
       // A candidate whose score is already below the k-th best at an upper bound of its
       // variance (its constraint terms at their bounds, as in `ub`) cannot enter the top k.
