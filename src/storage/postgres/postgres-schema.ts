@@ -210,7 +210,19 @@ export const PG_MIGRATIONS: readonly string[] = [
   //   the update runs only when an earlier number holds the list, so asks write no row version;
   // - an index by (study, state, value, number) of the trials with a value: the best COMPLETE trial
   //   and pages by value walk it (an ask, with no value, adds no entry).
+  // Servers of the previous version may still be writing: the lock makes the backfill see their
+  // finished batches, but a batch already inside the old tuneport_commit when this commits runs
+  // the old body to its end and counts nothing. So the migration leaves a pending repair that the
+  // migrating server (or the next to open the database) runs once those transactions are over:
+  // the counts and lists recomputed from the trials under a lock (postgres-storage.ts `repair`).
+  // The lock wait is short, below PostgreSQL's deadlock check (1 s): an older batch that holds one
+  // table and wants the other makes this migration give up and start again (migrate() retries),
+  // never that batch fail.
   `
+  SET LOCAL lock_timeout = '500ms';
+  LOCK TABLE studies, trials IN SHARE ROW EXCLUSIVE MODE;
+  CREATE TABLE tuneport_pending_repair (what TEXT PRIMARY KEY);
+  INSERT INTO tuneport_pending_repair VALUES ('counts');
   CREATE TABLE study_state_counts (
     study_id BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
     state    TEXT NOT NULL,

@@ -4,6 +4,7 @@
  * (versioned migrations shared by several servers, fencing, id blocks). The service suite runs on
  * this storage too (src/service/*.test.ts, "on postgres").
  */
+import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { Study, StudyConfig } from "../../domain/trial.js";
 import { silentLogger } from "../../logger.js";
@@ -163,7 +164,7 @@ describe("PostgresStorage", () => {
     const v2Commit = PG_MIGRATIONS[1]!.slice(PG_MIGRATIONS[1]!.indexOf("CREATE OR REPLACE FUNCTION tuneport_commit"));
     await storage.pool.query(`DROP TABLE study_state_counts, study_distributions; DROP INDEX trials_by_value;
       DROP TRIGGER trials_distributions_insert ON trials; DROP TRIGGER trials_distributions_update ON trials;
-      DROP FUNCTION tuneport_trial_distributions(); ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
+      DROP FUNCTION tuneport_trial_distributions(); DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
     storage = await open(url);
     expect(await dump(storage)).toEqual(kept);
     svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
@@ -194,6 +195,91 @@ describe("PostgresStorage", () => {
       { kind: "delete-study", studyId: 901 },
     ]);
     expect((await storage.pool.query("SELECT * FROM study_state_counts WHERE study_id = 901")).rows).toEqual([]);
+  });
+
+  it("migrates to 3 while an older server's batch is inside the old commit function, and repairs the counts after it", async () => {
+    // A schema at version 2, as the previous release left it, and the connections of an "older server".
+    const url = backend.location();
+    const [, schema] = /[?&]schema=([a-z0-9_]+)$/.exec(url)!; // postgresBackend appends the schema last
+    const connect = async () => {
+      const c = new pg.Client({ connectionString: url.replace(/[?&]schema=[a-z0-9_]+$/, ""), options: `-c search_path=${schema}` });
+      await c.connect();
+      return c;
+    };
+    const [oldServer, blocker, watcher] = [await connect(), await connect(), await connect()];
+    try {
+      await oldServer.query(`CREATE SCHEMA ${schema}; CREATE TABLE tuneport_schema (version INTEGER NOT NULL); INSERT INTO tuneport_schema VALUES (2)`);
+      await oldServer.query(PG_MIGRATIONS[0]!);
+      await oldServer.query(PG_MIGRATIONS[1]!);
+      await oldServer.query("INSERT INTO study_owners VALUES ('a', 'old', 'tcp://old', 1, now() + interval '1 hour')");
+      const row = (id: number, n: number) => ({
+        k: "it", id, sid: 1, n, st: "COMPLETE", p: "{}", d: '{"x":{"type":"float","low":0,"high":1}}', v: 0.5, ov: null, cv: null,
+        ua: "{}", sa: "{}", ca: 1, sta: 1, fa: null, lt: null, le: null, iv: [],
+      });
+      const commit = (changes: unknown[]) => oldServer.query("SELECT tuneport_commit('old', '{a}', '{1}', $1)", [JSON.stringify(changes)]);
+      await commit([{ k: "is", id: 1, name: "a", cfg: "{}", ua: "{}", ca: 1, stp: false }, row(1, 0)]);
+      // The older server's next batch enters the old function and waits at its ownership check
+      // (the blocker holds the owner row) before it writes a trial.
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT 1 FROM study_owners WHERE name = 'a' FOR UPDATE");
+      const inFlight = commit([row(2, 1), row(3, 2)]);
+      const order: string[] = [];
+      const opening = open(url).then((s) => (order.push("opened"), s));
+      // Once the migration has committed, the old batch goes on, with the old body: nothing counted.
+      for (let v = 2; v < 3; await new Promise((r) => setTimeout(r, 5))) v = (await watcher.query<{ version: number }>("SELECT version FROM tuneport_schema")).rows[0]!.version;
+      await blocker.query("COMMIT");
+      await inFlight;
+      order.push("old batch committed");
+      const st = await opening;
+      expect(order).toEqual(["old batch committed", "opened"]);
+      const { rows } = await st.pool.query("SELECT state, n::INTEGER AS n, valued::INTEGER AS valued FROM study_state_counts");
+      expect(rows).toEqual([{ state: "COMPLETE", n: 3, valued: 3 }]);
+      expect((await st.pool.query("SELECT * FROM tuneport_pending_repair")).rows).toEqual([]);
+    } finally {
+      await blocker.query("ROLLBACK").catch(() => undefined);
+      for (const c of [oldServer, blocker, watcher]) await c.end();
+    }
+  });
+
+  it("repairs the counts after migration 3 once older writers are done (an older server's batch counts nothing)", async () => {
+    const url = backend.location();
+    const st = await open(url);
+    await st.commit([
+      { kind: "insert-study", study: study(5, "r") },
+      { kind: "insert-trial", trial: trial(51, 5, 0) },
+      { kind: "insert-trial", trial: trial(52, 5, 1, { state: "COMPLETE", value: 2, values: [2], lease: null }) },
+    ]);
+    // As a migration leaves it: a pending repair, and counts that miss a batch of the old body.
+    await st.pool.query("UPDATE study_state_counts SET n = 0, valued = 0; INSERT INTO tuneport_pending_repair VALUES ('counts')");
+    // An older server's transaction, open before the next server starts, writing without counting.
+    const old = await st.pool.connect();
+    const order: string[] = [];
+    try {
+      await old.query("BEGIN");
+      await old.query("SELECT 1");
+      const reopening = open(url).then((s) => {
+        order.push("opened");
+        return s;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      await old.query(
+        `INSERT INTO trials (id, study_id, number, state, params, distributions, value, created_at)
+         VALUES (53, 5, 2, 'COMPLETE', '{}', '{"y":{"type":"float","low":0,"high":1}}', 1, 0)`,
+      );
+      order.push("old batch committed");
+      await old.query("COMMIT");
+      const again = await reopening;
+      expect(order).toEqual(["old batch committed", "opened"]);
+      const counts = (await again.pool.query("SELECT state, n::INTEGER AS n, valued::INTEGER AS valued FROM study_state_counts WHERE study_id = 5 ORDER BY state")).rows;
+      expect(counts).toEqual([
+        { state: "COMPLETE", n: 2, valued: 2 },
+        { state: "RUNNING", n: 1, valued: 0 },
+      ]);
+      expect((await again.distinctDistributions(5)).map((d) => Object.keys(d))).toEqual([["lr", "act"], ["y"]]);
+      expect((await again.pool.query("SELECT * FROM tuneport_pending_repair")).rows).toEqual([]);
+    } finally {
+      old.release();
+    }
   });
 
   it("migrates once when several servers open a new database together, and refuses a newer schema", async () => {

@@ -100,6 +100,12 @@ interface StudyRow {
   stopped: boolean;
 }
 
+/** Attempts at a migration that meets a deadlock or a lock timeout (an older server's batch). */
+const MIGRATION_ATTEMPTS = 20;
+/** How long the repair after migration 3 waits for older transactions: polls × ms (then repairs anyway). */
+const REPAIR_WAIT_POLLS = 600;
+const REPAIR_WAIT_MS = 50;
+
 /** Splits `schema=` off a URL (pg does not know it). */
 function parseUrl(url: string): { connectionString: string; schema: string | null } {
   // Not `new URL`: a socket URL has no host (`postgresql://user@/db?host=/run/postgresql`).
@@ -155,7 +161,7 @@ export class PostgresStorage implements Storage, SummaryReader {
   private async migrate(readonly: boolean): Promise<void> {
     const client = await this.pool.connect();
     try {
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
         await client.query("BEGIN");
         try {
           await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
@@ -177,6 +183,7 @@ export class PostgresStorage implements Storage, SummaryReader {
                 "FAILED_PRECONDITION",
                 `database schema version ${version} differs from this tuneport's ${PG_MIGRATIONS.length}; open it with 'tuneport serve' once to migrate`,
               );
+            if (!readonly) await this.repair(client);
             return;
           }
           await client.query(PG_MIGRATIONS[version] as string);
@@ -184,11 +191,53 @@ export class PostgresStorage implements Storage, SummaryReader {
           await client.query("COMMIT");
         } catch (err) {
           await client.query("ROLLBACK").catch(() => undefined);
+          // A migration's locks can meet an older server's batch in the other order: start again.
+          const code = (err as { code?: string }).code;
+          if ((code === "40P01" || code === "55P03") && attempt < MIGRATION_ATTEMPTS) continue;
           throw err;
         }
       }
     } finally {
       client.release();
+    }
+  }
+
+  /**
+   * The pending repair of migration 3 (postgres-schema.ts): once every transaction that began
+   * before it had been recorded is over (a batch of an older server running the old
+   * tuneport_commit, which counts nothing), recomputes the counts and distribution lists from the
+   * trials, with writers held off, and clears the mark in the same transaction.
+   */
+  private async repair(client: pg.PoolClient): Promise<void> {
+    const pending = await client.query("SELECT 1 FROM tuneport_pending_repair WHERE what = 'counts'");
+    if (pending.rows.length === 0) return;
+    // Every transaction open now may be running the old body; later ones run the new one.
+    const since = (await client.query<{ t: string }>("SELECT clock_timestamp()::TEXT AS t")).rows[0]!.t;
+    for (let i = 0; i < REPAIR_WAIT_POLLS; i++) {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT COUNT(*)::INTEGER AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND xact_start < $1::TIMESTAMPTZ`,
+        [since],
+      );
+      if ((rows[0]?.n ?? 0) === 0) break;
+      await new Promise((r) => setTimeout(r, REPAIR_WAIT_MS));
+    }
+    await client.query("BEGIN");
+    try {
+      await client.query("LOCK TABLE trials IN SHARE ROW EXCLUSIVE MODE");
+      const still = await client.query("DELETE FROM tuneport_pending_repair WHERE what = 'counts' RETURNING 1");
+      if (still.rows.length > 0)
+        await client.query(`
+          DELETE FROM study_state_counts;
+          INSERT INTO study_state_counts (study_id, state, n, valued)
+            SELECT study_id, state, COUNT(*), COUNT(value) FROM trials GROUP BY study_id, state;
+          DELETE FROM study_distributions;
+          INSERT INTO study_distributions (study_id, digest, distributions, first_number)
+            SELECT study_id, sha256(convert_to(distributions, 'UTF8')), distributions, MIN(number) FROM trials GROUP BY study_id, distributions;`);
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
     }
   }
 
