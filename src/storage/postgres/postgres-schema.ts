@@ -236,8 +236,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE OR REPLACE FUNCTION tuneport_commit(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS VOID
   LANGUAGE plpgsql AS $fn$
   DECLARE
-    c JSON;
-    iv JSON;
+    -- Every change as one typed row, the batch's JSON parsed once (c->>'f' on a JSON value parses
+    -- its text again for each field). 'id' is a trial or study id, or a request id ('pr').
+    c RECORD;
     n INTEGER;
     -- Trial count changes by "study_id state", applied once at the end: one new row version per
     -- (study, state) and batch, where a row trigger would chain one per trial (an import of 100,000
@@ -259,70 +260,69 @@ export const PG_MIGRATIONS: readonly string[] = [
         RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
       END IF;
     END IF;
-    FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
-      CASE c->>'k'
+    FOR c IN SELECT * FROM json_to_recordset(p_changes) AS x(
+        k TEXT, id TEXT, sid BIGINT, n INTEGER, st TEXT, p TEXT, d TEXT, v DOUBLE PRECISION, ov TEXT, cv TEXT, ua TEXT, sa TEXT,
+        ca DOUBLE PRECISION, sta DOUBLE PRECISION, fa DOUBLE PRECISION, lt TEXT, le DOUBLE PRECISION, iv JSON, t BIGINT,
+        s DOUBLE PRECISION, name TEXT, cfg TEXT, stp BOOLEAN, op TEXT, r TEXT, at DOUBLE PRECISION) LOOP
+      CASE c.k
       WHEN 'it' THEN
         INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values, constraint_values,
             user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
-          VALUES ((c->>'id')::BIGINT, (c->>'sid')::BIGINT, (c->>'n')::INTEGER, c->>'st', c->>'p', c->>'d',
-            (c->>'v')::DOUBLE PRECISION, c->>'ov', c->>'cv', c->>'ua', c->>'sa', (c->>'ca')::DOUBLE PRECISION, (c->>'sta')::DOUBLE PRECISION,
-            (c->>'fa')::DOUBLE PRECISION, c->>'lt', (c->>'le')::DOUBLE PRECISION);
-        k := (c->>'sid') || ' ' || (c->>'st');
+          VALUES (c.id::BIGINT, c.sid, c.n, c.st, c.p, c.d, c.v, c.ov, c.cv, c.ua, c.sa, c.ca, c.sta, c.fa, c.lt, c.le);
+        k := c.sid || ' ' || c.st;
         counts := jsonb_set(counts, ARRAY[k], to_jsonb(COALESCE((counts->>k)::BIGINT, 0) + 1));
-        IF c->>'v' IS NOT NULL THEN
+        IF c.v IS NOT NULL THEN
           valued := jsonb_set(valued, ARRAY[k], to_jsonb(COALESCE((valued->>k)::BIGINT, 0) + 1));
         END IF;
-        FOR iv IN SELECT * FROM json_array_elements(c->'iv') LOOP
+        IF json_array_length(c.iv) > 0 THEN
           INSERT INTO intermediate_values (trial_id, step, value)
-            VALUES ((c->>'id')::BIGINT, (iv->>0)::DOUBLE PRECISION, (iv->>1)::DOUBLE PRECISION);
-        END LOOP;
+            SELECT c.id::BIGINT, (e->>0)::DOUBLE PRECISION, (e->>1)::DOUBLE PRECISION FROM json_array_elements(c.iv) e;
+        END IF;
       WHEN 'ut' THEN
         -- The FROM row is read before the update: it gives the state being left.
-        UPDATE trials t SET state = c->>'st', params = c->>'p', distributions = c->>'d', value = (c->>'v')::DOUBLE PRECISION,
-            objective_values = c->>'ov', constraint_values = c->>'cv', user_attrs = c->>'ua', system_attrs = c->>'sa', started_at = (c->>'sta')::DOUBLE PRECISION,
-            finished_at = (c->>'fa')::DOUBLE PRECISION, lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION
-          FROM (SELECT id, state, value IS NOT NULL AS valued FROM trials WHERE id = (c->>'id')::BIGINT) o
+        UPDATE trials t SET state = c.st, params = c.p, distributions = c.d, value = c.v, objective_values = c.ov,
+            constraint_values = c.cv, user_attrs = c.ua, system_attrs = c.sa, started_at = c.sta, finished_at = c.fa,
+            lease_token = c.lt, lease_expires = c.le
+          FROM (SELECT id, state, value IS NOT NULL AS valued FROM trials WHERE id = c.id::BIGINT) o
           WHERE t.id = o.id
           RETURNING o.state, o.valued, t.study_id INTO old_state, old_valued, sid;
         IF old_state IS NOT NULL THEN
-          IF old_state IS DISTINCT FROM c->>'st' THEN
+          IF old_state IS DISTINCT FROM c.st THEN
             k := sid || ' ' || old_state;
             counts := jsonb_set(counts, ARRAY[k], to_jsonb(COALESCE((counts->>k)::BIGINT, 0) - 1));
-            k := sid || ' ' || (c->>'st');
+            k := sid || ' ' || c.st;
             counts := jsonb_set(counts, ARRAY[k], to_jsonb(COALESCE((counts->>k)::BIGINT, 0) + 1));
           END IF;
-          IF old_state IS DISTINCT FROM c->>'st' OR old_valued IS DISTINCT FROM (c->>'v' IS NOT NULL) THEN
+          IF old_state IS DISTINCT FROM c.st OR old_valued IS DISTINCT FROM (c.v IS NOT NULL) THEN
             IF old_valued THEN
               k := sid || ' ' || old_state;
               valued := jsonb_set(valued, ARRAY[k], to_jsonb(COALESCE((valued->>k)::BIGINT, 0) - 1));
             END IF;
-            IF c->>'v' IS NOT NULL THEN
-              k := sid || ' ' || (c->>'st');
+            IF c.v IS NOT NULL THEN
+              k := sid || ' ' || c.st;
               valued := jsonb_set(valued, ARRAY[k], to_jsonb(COALESCE((valued->>k)::BIGINT, 0) + 1));
             END IF;
           END IF;
         END IF;
       WHEN 'ai' THEN
-        INSERT INTO intermediate_values (trial_id, step, value)
-          VALUES ((c->>'t')::BIGINT, (c->>'s')::DOUBLE PRECISION, (c->>'v')::DOUBLE PRECISION)
+        INSERT INTO intermediate_values (trial_id, step, value) VALUES (c.t, c.s, c.v)
           ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
       WHEN 'sl' THEN
-        UPDATE trials SET lease_token = c->>'lt', lease_expires = (c->>'le')::DOUBLE PRECISION WHERE id = (c->>'t')::BIGINT;
+        UPDATE trials SET lease_token = c.lt, lease_expires = c.le WHERE id = c.t;
       WHEN 'is' THEN
-        INSERT INTO studies (id, name, config, user_attrs, created_at, stopped)
-          VALUES ((c->>'id')::BIGINT, c->>'name', c->>'cfg', c->>'ua', (c->>'ca')::DOUBLE PRECISION, (c->>'stp')::BOOLEAN);
-        UPDATE study_id_high_water SET id = (c->>'id')::BIGINT WHERE id < (c->>'id')::BIGINT;
+        INSERT INTO studies (id, name, config, user_attrs, created_at, stopped) VALUES (c.id::BIGINT, c.name, c.cfg, c.ua, c.ca, c.stp);
+        UPDATE study_id_high_water SET id = c.id::BIGINT WHERE id < c.id::BIGINT;
       WHEN 'us' THEN
-        UPDATE studies SET config = c->>'cfg', user_attrs = c->>'ua', stopped = (c->>'stp')::BOOLEAN WHERE id = (c->>'id')::BIGINT;
+        UPDATE studies SET config = c.cfg, user_attrs = c.ua, stopped = c.stp WHERE id = c.id::BIGINT;
       WHEN 'sa' THEN
-        UPDATE studies SET user_attrs = c->>'ua' WHERE id = (c->>'id')::BIGINT;
+        UPDATE studies SET user_attrs = c.ua WHERE id = c.id::BIGINT;
       WHEN 'ds' THEN
-        DELETE FROM studies WHERE id = (c->>'id')::BIGINT;
+        DELETE FROM studies WHERE id = c.id::BIGINT;
       WHEN 'pr' THEN
-        INSERT INTO request_log (request_id, op, reply, at) VALUES (c->>'id', c->>'op', decode(c->>'r', 'base64'), (c->>'at')::DOUBLE PRECISION)
+        INSERT INTO request_log (request_id, op, reply, at) VALUES (c.id, c.op, decode(c.r, 'base64'), c.at)
           ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, reply = EXCLUDED.reply, at = EXCLUDED.at;
       ELSE
-        RAISE EXCEPTION 'tuneport: unknown change kind %', c->>'k';
+        RAISE EXCEPTION 'tuneport: unknown change kind %', c.k;
       END CASE;
     END LOOP;
     -- A study deleted later in the batch has no counts left to keep (its rows went with it).
