@@ -451,6 +451,10 @@ def main() -> None:
     ap.add_argument("--merge", action="store_true", help="keep the run sets of --out that this invocation does not run")
     ap.add_argument("--merge-from", action="append", default=[],
                     help="with --merge: also keep the run sets of this quality.json (repeatable; later files win)")
+    ap.add_argument("--merge-seeds", action="store_true",
+                    help="with --merge: keep every seed of the earlier runs, the runs in --curves replacing the same "
+                         "seeds (e.g. seeds 5-9 run now beside seeds 0-4 of an earlier run); only (problem, seed, workers) "
+                         "cells that every optimizer has are analysed")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--curves", default=str(ROOT / "bench" / "results" / "tmp" / "quality-curves.jsonl"),
@@ -489,12 +493,17 @@ def main() -> None:
         fresh: dict[Key, dict[int, float]] = {}
         for r in old["runs"]:
             w = int(r.get("workers", 1))
-            if (r["problem"], r["optimizer"], w) not in running:
+            # With --merge-seeds every earlier seed is kept; the runs of this invocation replace the same seeds.
+            if (r["problem"], r["optimizer"], w) not in running or args.merge_seeds:
                 fresh.setdefault((r["problem"], r["optimizer"], r["seed"], w), {})[r["budget"]] = r["best"]
-        # A later file replaces whole run sets (problem, optimizer, workers) of an earlier one.
-        sets = {(k[0], k[1], k[3]) for k in fresh}
-        kept = {k: v for k, v in kept.items() if (k[0], k[1], k[3]) not in sets}
-        kept.update(fresh)
+        # A later file replaces whole run sets (problem, optimizer, workers) of an earlier one
+        # (with --merge-seeds, single seeds).
+        if args.merge_seeds:
+            kept.update(fresh)
+        else:
+            sets = {(k[0], k[1], k[3]) for k in fresh}
+            kept = {k: v for k, v in kept.items() if (k[0], k[1], k[3]) not in sets}
+            kept.update(fresh)
     t0 = time.perf_counter()
     tasks = []
     for w in modes:
@@ -548,6 +557,15 @@ def main() -> None:
     for k, (obs, true) in curves.items():
         if k in wanted:
             bests[k] = bests_of(obs, true, budgets)
+    if args.merge_seeds:
+        # Old seeds beside new ones: keep the (problem, seed, workers) cells every optimizer has.
+        field = {k[1] for k in bests}
+        have: dict[tuple[str, int, int], set[str]] = {}
+        for k in bests:
+            have.setdefault((k[0], k[2], k[3]), set()).add(k[1])
+        bests = {k: v for k, v in bests.items() if have[(k[0], k[2], k[3])] == field}
+        seeds = sorted({k[2] for k in bests if k[3] == 1})
+        par_seeds = sorted({k[2] for k in bests if k[3] > 1})
     res = analyse(bests, budgets)
     cut = []
     if not args.quick:
@@ -564,8 +582,9 @@ def main() -> None:
             cut.append(f"{len(seeds)} seeds sequentially")
         if any(w > 1 for w in modes) and len(par_seeds) != 10:
             cut.append(f"{len(par_seeds)} seeds with workers > 1")
-    if args.analyse_only:
-        per_mode = {w: sorted({(t[0], t[2]) for t in tasks if t[4] == w}) for w in modes}
+    if args.analyse_only or args.merge_seeds:
+        per_mode = ({w: sorted({(k[0], k[2]) for k in bests if k[3] == w}) for w in sorted({k[3] for k in bests})} if args.merge_seeds
+                    else {w: sorted({(t[0], t[2]) for t in tasks if t[4] == w}) for w in modes})
         cut.append("a partial run, analysed where every optimizer finished: " + ", ".join(
             f"{len(c)} (problem, seed) cells with {w} worker{'s' if w > 1 else ''} (seeds per problem: "
             f"{min((sum(1 for q in c if q[0] == p) for p in {q[0] for q in c}), default=0)}–"
@@ -581,7 +600,9 @@ def main() -> None:
                                    ("--problems", args.problems, None), ("--optimizers", args.optimizers, None)]:
             if val != default:
                 cmd += f" {flag} {val}"
-        cmd += "".join(f" --cap {c}" for c in args.cap) + (" --merge" if args.merge else "")
+        cmd += f" --seed-from {args.seed_from}" if args.seed_from else ""
+        cmd += "".join(f" --cap {c}" for c in args.cap) + (" --merge" if args.merge else "") + (" --merge-seeds" if args.merge_seeds else "")
+        cmd += "".join(f" --merge-from {m}" for m in args.merge_from)
     if merged_meta is not None and kept:
         reduced += (f" Run sets not in this command are kept from earlier runs ({merged_meta['command']}; "
                     f"{merged_meta.get('reduced', '')}).")
