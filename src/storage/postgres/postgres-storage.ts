@@ -77,7 +77,7 @@ const PG_FEASIBLE =
   "(t.constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(t.constraint_values::json) e WHERE e::DOUBLE PRECISION > 0))";
 
 /**
- * Counts by state (kept by triggers) and the best feasible COMPLETE trial (ties: the lower number,
+ * Counts by state (kept by tuneport_commit) and the best feasible COMPLETE trial (ties: the lower number,
  * walking the `trials_by_value` index) in one statement, one snapshot.
  */
 const summarySql = (order: "ASC" | "DESC") => `
@@ -216,7 +216,8 @@ export class PostgresStorage implements Storage, SummaryReader {
     for (let i = 0; i < REPAIR_WAIT_POLLS; i++) {
       const { rows } = await client.query<{ n: number }>(
         `SELECT COUNT(*)::INTEGER AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND xact_start < $1::TIMESTAMPTZ`,
+          WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+            AND xact_start IS NOT NULL AND xact_start < $1::TIMESTAMPTZ`,
         [since],
       );
       if ((rows[0]?.n ?? 0) === 0) break;
