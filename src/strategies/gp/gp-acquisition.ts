@@ -292,12 +292,6 @@ export abstract class MixedSearch {
 }
 
 /**
- * The `gp` strategy's acquisition: log EI(x) + Σ_k log Φ((t_k − μ_k(x))/σ_k(x)) over the
- * constraint models (none: plain LogEI); with `best` = +∞ (no feasible observation yet) the EI
- * term is dropped and the search maximises the log probability of feasibility alone (Gardner et
- * al. 2014, §3).
- */
-/**
  * The most doubles kept for kernel rows (32 MiB; the defaults need 2,048 × ~200 ≈ 3.3 MiB): beyond,
  * as with a million candidates allowed by the options, the rows are recomputed instead.
  */
@@ -317,7 +311,12 @@ function kernelRowScratch(size: number): Float64Array | undefined {
   return rowScratch;
 }
 
-
+/**
+ * The `gp` strategy's acquisition: log EI(x) + Σ_k log Φ((t_k − μ_k(x))/σ_k(x)) over the
+ * constraint models (none: plain LogEI); with `best` = +∞ (no feasible observation yet) the EI
+ * term is dropped and the search maximises the log probability of feasibility alone (Gardner et
+ * al. 2014, §3).
+ */
 export class AcquisitionSearch extends MixedSearch {
   private readonly dMean: Float64Array;
   private readonly dVar: Float64Array;
