@@ -207,7 +207,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   //   rows see no contention between servers); a study's rows go with it (ON DELETE CASCADE);
   // - each distinct list of distributions a study's trials hold, with the first trial number that
   //   held it, keyed by the list's SHA-256 (a b-tree entry is limited to ~2.7 kB; a list is not);
-  //   the update runs only when an earlier number holds the list, so asks write no row version;
+  //   the upsert runs only when no earlier number holds the list (a probe first), so asks write nothing;
   // - an index by (study, state, value, number) of the trials with a value: the best COMPLETE trial
   //   and pages by value walk it (an ask, with no value, adds no entry).
   // Servers of the previous version may still be writing: the lock makes the backfill see their
@@ -344,11 +344,17 @@ export const PG_MIGRATIONS: readonly string[] = [
   INSERT INTO study_distributions (study_id, digest, distributions, first_number)
     SELECT study_id, sha256(convert_to(distributions, 'UTF8')), distributions, MIN(number) FROM trials GROUP BY study_id, distributions;
   CREATE FUNCTION tuneport_trial_distributions() RETURNS TRIGGER LANGUAGE plpgsql AS $fn$
+  DECLARE
+    h BYTEA := sha256(convert_to(NEW.distributions, 'UTF8'));
   BEGIN
-    INSERT INTO study_distributions AS s (study_id, digest, distributions, first_number)
-      VALUES (NEW.study_id, sha256(convert_to(NEW.distributions, 'UTF8')), NEW.distributions, NEW.number)
-      ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number
-      WHERE EXCLUDED.first_number < s.first_number;
+    -- Almost every ask holds a list already kept with an earlier number: a plain index probe then,
+    -- since the upsert would lock (and so write) the row even when it changes nothing.
+    IF NOT EXISTS (SELECT 1 FROM study_distributions WHERE study_id = NEW.study_id AND digest = h AND first_number <= NEW.number) THEN
+      INSERT INTO study_distributions AS s (study_id, digest, distributions, first_number)
+        VALUES (NEW.study_id, h, NEW.distributions, NEW.number)
+        ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number
+        WHERE EXCLUDED.first_number < s.first_number;
+    END IF;
     RETURN NULL;
   END
   $fn$;
