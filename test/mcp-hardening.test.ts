@@ -11,7 +11,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI, Procs, call, exited, freePort, requireBuild, tempDir, waitForOutput } from "./mcp-helpers.js";
+import { CLI, Procs, call, exited, readyMcpPort, requireBuild, tempDir, waitForOutput } from "./mcp-helpers.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 const procs = new Procs();
@@ -28,13 +28,11 @@ afterEach(async () => {
 async function startServer(extra: string[] = []): Promise<{ port: number; proc: ReturnType<Procs["spawn"]> }> {
   const tmp = tempDir();
   cleanups.push(tmp.cleanup);
-  const [zport, port] = [await freePort(), await freePort()];
-  const proc = procs.spawn(
-    [CLI, "serve", "--storage", join(tmp.dir, "h.db"), "--bind", `tcp://127.0.0.1:${zport}`, "--mcp-http", String(port), ...extra],
-    { TUNEPORT_MCP_TOKEN: TOKEN },
-  );
-  await waitForOutput(proc.out, (s) => s.includes("tuneport ready"));
-  return { port, proc };
+  // Ports bound by the server itself (0, *): no window for another socket to take them.
+  const proc = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "h.db"), "--bind", "tcp://127.0.0.1:*", "--mcp-http", "0", ...extra], {
+    TUNEPORT_MCP_TOKEN: TOKEN,
+  });
+  return { port: readyMcpPort(await waitForOutput(proc.out, (s) => s.includes("tuneport ready"))), proc };
 }
 
 const INITIALIZE = JSON.stringify({

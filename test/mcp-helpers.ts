@@ -33,6 +33,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The MCP-over-HTTP port a `serve --mcp-http 0` process bound, from its "tuneport ready" log line:
+ * binding port 0 in the server itself leaves no window in which another socket can take the port
+ * (`freePort` closes its probe before the child binds, and the kernel may hand the port out again).
+ */
+export function readyMcpPort(out: string): number {
+  const line = out.split("\n").find((l) => l.includes("tuneport ready"));
+  const url = line === undefined ? null : (JSON.parse(line) as { mcp_http?: string | null }).mcp_http;
+  if (!url) throw new Error(`no MCP-over-HTTP URL in the ready line; got:\n${out}`);
+  return Number(new URL(url).port);
+}
+
 /** Spawns `tuneport mcp ARGS` and connects the SDK client to it over stdio. */
 export async function connectStdio(args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
   requireBuild();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI, Procs, call, exited, freePort, requireBuild, sc, tempDir, waitForOutput } from "./mcp-helpers.js";
+import { CLI, Procs, call, exited, readyMcpPort, requireBuild, sc, tempDir, waitForOutput } from "./mcp-helpers.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 const procs = new Procs();
@@ -18,12 +18,11 @@ afterEach(async () => {
 async function startServer(): Promise<string> {
   const tmp = tempDir();
   cleanups.push(tmp.cleanup);
-  const [zport, hport] = [await freePort(), await freePort()];
-  const p = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "h.db"), "--bind", `tcp://127.0.0.1:${zport}`, "--mcp-http", String(hport)], {
+  // Ports bound by the server itself (0, *): no window for another socket to take them.
+  const p = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "h.db"), "--bind", "tcp://127.0.0.1:*", "--mcp-http", "0"], {
     TUNEPORT_MCP_TOKEN: TOKEN,
   });
-  await waitForOutput(p.out, (s) => s.includes("tuneport ready"));
-  return `http://127.0.0.1:${hport}/mcp`;
+  return `http://127.0.0.1:${readyMcpPort(await waitForOutput(p.out, (s) => s.includes("tuneport ready")))}/mcp`;
 }
 
 function httpClient(url: string, token?: string) {
@@ -63,7 +62,7 @@ describe("MCP over Streamable HTTP", () => {
   it("refuses to start without a token", async () => {
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
-    const p = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "n.db"), "--mcp-http", String(await freePort())], { TUNEPORT_MCP_TOKEN: "" });
+    const p = procs.spawn([CLI, "serve", "--storage", join(tmp.dir, "n.db"), "--mcp-http", "0"], { TUNEPORT_MCP_TOKEN: "" });
     expect(await exited(p)).toBe(2);
     expect(p.out()).toContain("TUNEPORT_MCP_TOKEN");
   });
