@@ -1,7 +1,7 @@
 /** Real processes and real sockets for cross-process tests. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dealer, context } from "zeromq";
@@ -164,15 +164,41 @@ export interface Reply {
   error?: { code: string; message: string; data?: Record<string, unknown> };
 }
 
-/** A loopback TCP port that was free a moment ago (bind 0, read the number, release it). */
+/**
+ * A loopback TCP port that was free a moment ago, below the kernel's ephemeral range. It is released
+ * before the caller's process binds it: a port of the ephemeral range could meanwhile be handed to
+ * any outgoing connection (a clean-clone run once failed so, EADDRINUSE), one below it only to
+ * another explicit bind of that number. Falls back to a port the kernel picks when the range leaves
+ * no room below it.
+ */
 export async function freePort(): Promise<number> {
   const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+  const probe = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(null));
+      srv.listen(port, "127.0.0.1", () => {
+        const bound = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(bound));
+      });
     });
-  });
+  const low = ephemeralLow();
+  const first = 20_000;
+  for (let attempt = 0; low - first >= 1000 && attempt < 100; attempt++) {
+    const port = await probe(first + Math.floor(Math.random() * (low - first)));
+    if (port !== null) return port;
+  }
+  const port = await probe(0);
+  if (port === null) throw new Error("no free loopback port");
+  return port;
+}
+
+/** The first port of the kernel's ephemeral range (Linux; 32768 where it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
 }

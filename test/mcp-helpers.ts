@@ -1,7 +1,6 @@
 /** Shared plumbing for the MCP integration tests: the built CLI, free ports, temp dirs, clean-up. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,17 +20,8 @@ export function tempDir(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A port that was free a moment ago (loopback only). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** See helpers.ts: a loopback port below the ephemeral range. */
+export { freePort } from "./helpers.js";
 
 /**
  * The MCP-over-HTTP port a `serve --mcp-http 0` process bound, from its "tuneport ready" log line:

@@ -23,11 +23,32 @@ REPO = Path(__file__).resolve().parents[2]
 SERVER_MAIN = REPO / "dist" / "cli" / "main.js"
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 where it cannot be read)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port that was free a moment ago, below the kernel's ephemeral range: it is released
+    before the server binds it, and a port of the ephemeral range could meanwhile be handed to any
+    outgoing connection (EADDRINUSE); one below it only to another explicit bind of that number."""
+    import random
+
+    low, first = _ephemeral_low(), 20000
+    candidates = [random.randrange(first, low) for _ in range(100)] if low - first >= 1000 else []
+    for candidate in [*candidates, 0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = s.getsockname()[1]
+            return port
+    raise RuntimeError("no free loopback port")
 
 
 def _ensure_built() -> None:
