@@ -22,6 +22,22 @@ export const ID_BLOCK = 1000;
 /** The advisory lock key that serialises migrations ("tuneport" in ASCII, truncated). */
 export const MIGRATION_LOCK = 0x74756e65706f7274n;
 
+/**
+ * The fencing check every version of `tuneport_commit` opens with (text shared so that the versions
+ * cannot drift apart; released migrations keep their exact text): with an owner, every study named
+ * by the batch must still be this server's at the epoch it took, else the batch fails as a whole.
+ */
+const FENCE_CHECK = `    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
+      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
+      -- the new owner's load only after our writes are committed.
+      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
+        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n <> cardinality(p_names) THEN
+        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
+      END IF;
+    END IF;`;
+
 export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE studies (
@@ -81,16 +97,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     iv JSON;
     n INTEGER;
   BEGIN
-    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
-      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
-      -- the new owner's load only after our writes are committed.
-      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
-        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
-      GET DIAGNOSTICS n = ROW_COUNT;
-      IF n <> cardinality(p_names) THEN
-        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
-      END IF;
-    END IF;
+${FENCE_CHECK}
     FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
       CASE c->>'k'
       WHEN 'it' THEN
@@ -147,16 +154,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     iv JSON;
     n INTEGER;
   BEGIN
-    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
-      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
-      -- the new owner's load only after our writes are committed.
-      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
-        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
-      GET DIAGNOSTICS n = ROW_COUNT;
-      IF n <> cardinality(p_names) THEN
-        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
-      END IF;
-    END IF;
+${FENCE_CHECK}
     FOR c IN SELECT * FROM json_array_elements(p_changes) LOOP
       CASE c->>'k'
       WHEN 'it' THEN
@@ -250,16 +248,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     old_valued BOOLEAN;
     sid BIGINT;
   BEGIN
-    IF p_owner IS NOT NULL AND cardinality(p_names) > 0 THEN
-      -- FOR SHARE: a takeover (UPDATE of these rows) waits until this transaction ends, and sees
-      -- the new owner's load only after our writes are committed.
-      PERFORM 1 FROM study_owners o JOIN unnest(p_names, p_epochs) AS h(name, epoch) ON h.name = o.name
-        WHERE o.owner = p_owner AND o.epoch = h.epoch FOR SHARE OF o;
-      GET DIAGNOSTICS n = ROW_COUNT;
-      IF n <> cardinality(p_names) THEN
-        RAISE EXCEPTION 'tuneport: this server no longer owns every study of the batch' USING ERRCODE = 'TP001';
-      END IF;
-    END IF;
+${FENCE_CHECK}
     FOR c IN SELECT * FROM json_to_recordset(p_changes) AS x(
         k TEXT, id TEXT, sid BIGINT, n INTEGER, st TEXT, p TEXT, d TEXT, v DOUBLE PRECISION, ov TEXT, cv TEXT, ua TEXT, sa TEXT,
         ca DOUBLE PRECISION, sta DOUBLE PRECISION, fa DOUBLE PRECISION, lt TEXT, le DOUBLE PRECISION, iv JSON, t BIGINT,

@@ -16,6 +16,17 @@ function randomInputs(n: number, seed: number): { inputs: GpInputs; y: Float64Ar
   return { inputs: { n, d, X, isCat }, y };
 }
 
+/** A posterior at `theta` over `randomInputs(n, seed)`, and `count` query points of the same kind (Rng(`pointSeed`)). */
+function fittedWithPoints(n: number, seed: number, theta: number[], count: number, pointSeed: number): { inputs: GpInputs; post: GpPosterior; xs: Float64Array } {
+  const { inputs, y } = randomInputs(n, seed);
+  const t = Float64Array.from(theta);
+  const obj = new GpObjective(inputs, y);
+  obj.factor(t);
+  const rng = new Rng(pointSeed);
+  const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+  return { inputs, post: new GpPosterior(inputs, t, obj.L, obj.alpha, obj.jitter), xs };
+}
+
 describe("GP model", () => {
   it("Matérn-5/2 is 1 at r = 0, decreasing, and its r² derivative matches finite differences", () => {
     expect(matern52(0)).toBe(1);
@@ -82,14 +93,8 @@ describe("GP model", () => {
   });
 
   it("predicts a batch exactly as point by point (blocked solve, odd count)", () => {
-    const { inputs, y } = randomInputs(20, 3);
-    const theta = Float64Array.from([0.5, -0.2, 0.1, 0.3, -4]);
-    const obj = new GpObjective(inputs, y);
-    obj.factor(theta);
-    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
-    const rng = new Rng(9);
     const count = 11;
-    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    const { post, xs } = fittedWithPoints(20, 3, [0.5, -0.2, 0.1, 0.3, -4], count, 9);
     const means = new Float64Array(count);
     const vars = new Float64Array(count);
     post.predictBatch(xs, count, means, vars);
@@ -101,14 +106,8 @@ describe("GP model", () => {
   });
 
   it("bounds the variance from above cheaply (the pruning of candidate scoring relies on it) and is tight at data", () => {
-    const { inputs, y } = randomInputs(40, 4);
-    const theta = Float64Array.from([1.5, 0.2, 2, 0.1, -5]);
-    const obj = new GpObjective(inputs, y);
-    obj.factor(theta);
-    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
-    const rng = new Rng(5);
     const count = 200;
-    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    const { inputs, post, xs } = fittedWithPoints(40, 4, [1.5, 0.2, 2, 0.1, -5], count, 5);
     xs.set(inputs.X.subarray(0, 3), 0); // a training point: the bound is s²·noise/(s² + noise)
     const means = new Float64Array(count);
     const bounds = new Float64Array(count);
@@ -129,14 +128,8 @@ describe("GP model", () => {
 
   it("gives up on a batch's points part-way only on an upper bound of their variance, and reuses kernel rows", () => {
     // 150 training points: the batch is offered to `prune` after 32, 64 and 128 rows.
-    const { inputs, y } = randomInputs(150, 11);
-    const theta = Float64Array.from([0.4, -0.3, 0.2, 0.5, -4]);
-    const obj = new GpObjective(inputs, y);
-    obj.factor(theta);
-    const post = new GpPosterior(inputs, theta, obj.L, obj.alpha, obj.jitter);
-    const rng = new Rng(12);
     const count = 64;
-    const xs = Float64Array.from({ length: count * 3 }, (_, i) => (i % 3 === 1 ? rng.int(3) : rng.random()));
+    const { post, xs } = fittedWithPoints(150, 11, [0.4, -0.3, 0.2, 0.5, -4], count, 12);
     const exactM = new Float64Array(count);
     const exactV = new Float64Array(count);
     post.predictBatch(xs, count, exactM, exactV);
