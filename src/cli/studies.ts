@@ -131,12 +131,20 @@ export async function studyNamed(storage: SummaryReader, name: string): Promise<
 }
 
 /**
- * The `best_trials` answer (pareto.ts) from SQL: the front is computed from the COMPLETE trials'
- * objectives alone, then only the front's trials are read whole.
+ * The `best_trials` answer (pareto.ts) from SQL. Where the storage keeps the front on write
+ * (SQLite), only its trials are read, and the counts come from the kept counts (the front of the
+ * front is itself, so the view's hypervolume and reference point are the same); otherwise the front
+ * is computed from the COMPLETE trials' objectives alone, then only its trials are read whole.
  */
 export async function paretoFrontOf(storage: SummaryReader, study: Study, s: StudyView): Promise<ParetoFrontView> {
-  const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const now = Date.now();
+  const kept = await storage.keptFront(study.id);
+  if (kept !== null) {
+    const front = paretoFrontView(s, kept.trials.map((t) => trialView(t, now)));
+    const nComplete = s.counts.COMPLETE;
+    return { ...front, n_complete: nComplete, n_feasible: nComplete - kept.infeasible };
+  }
+  const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
   return { ...front, trials: trials.map((t) => trialView(t, now)) };
 }

@@ -100,6 +100,18 @@ export interface SummaryReader {
   completeObjectives(studyId: number): Promise<ObjectiveRow[]>;
   /** The trials with these numbers, with intermediates, in number order. */
   trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]>;
+  /**
+   * A multi-objective study's Pareto front as the storage keeps it on write (front-keeper.ts), in
+   * one snapshot with the count of infeasible COMPLETE trials; null when this storage keeps none
+   * (then the front is computed from `completeObjectives`).
+   */
+  keptFront(studyId: number): Promise<KeptFront | null>;
+}
+
+/** What `SummaryReader.keptFront` reads: the front's trials in number order, and how many COMPLETE trials are infeasible. */
+export interface KeptFront {
+  readonly trials: StoredTrial[];
+  readonly infeasible: number;
 }
 
 /** A COMPLETE trial's objectives as `SummaryReader.completeObjectives` reads them. */

@@ -342,6 +342,11 @@ export class PostgresStorage implements Storage, SummaryReader {
     return rows.map(objectiveRowOf);
   }
 
+  /** PostgreSQL keeps no front yet (a reader computes it from `completeObjectives`). */
+  async keptFront(): Promise<null> {
+    return null;
+  }
+
   async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {
     const { rows } = await this.pool.query<PgTrialRow>(
       `SELECT t.*, (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv

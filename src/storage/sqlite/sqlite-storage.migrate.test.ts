@@ -12,7 +12,10 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
-import { dropSchema5 } from "../../testing/sqlite-downgrade.js";
+import { paretoFront } from "../../domain/objectives.js";
+import type { Direction } from "../../domain/trial.js";
+import { Rng } from "../../math/rng.js";
+import { dropSchema5, dropSchema6 } from "../../testing/sqlite-downgrade.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } } as const;
@@ -76,7 +79,7 @@ describe("schema 4 migration (stored replies in arrival order)", () => {
 
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(5);
+      expect(db.pragma("user_version", { simple: true })).toBe(6);
       const cols = (db.prepare("PRAGMA table_info(request_log)").all() as { name: string; pk: number }[]).map((c) => [c.name, c.pk]);
       expect(cols).toEqual([["seq", 1], ["request_id", 0], ["op", 0], ["reply", 0], ["at", 0]]);
       // 1 create + 5 asks + 5 tells before, 1 ask after; in the order they were stored.
@@ -166,5 +169,109 @@ describe("schema 5 migration (counts by state, distribution lists, the value ind
     const after = dump(path);
     expect(after.counts).toEqual(after.truth);
     expect(after.lists.filter((r) => (r as { study_id: number }).study_id === 2).map((r) => (r as { first_number: number }).first_number)).toEqual([0, 2]);
+  });
+});
+
+describe("schema 6 migration (the Pareto fronts and infeasible counts kept on write)", () => {
+  /** What the file keeps against what its trials say: front members and infeasible counts per study. */
+  const kept = (file: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      const studies = db.prepare("SELECT id, config FROM studies ORDER BY id").all() as { id: number; config: string }[];
+      return studies.map(({ id, config }) => {
+        const directions = (JSON.parse(config) as { directions: Direction[] }).directions;
+        const rows = db.prepare("SELECT number, state, objective_values, constraint_values FROM trials WHERE study_id = ? ORDER BY number").all(id) as
+          { number: number; state: string; objective_values: string | null; constraint_values: string | null }[];
+        const trials = rows.map((r) => ({
+          number: r.number,
+          state: r.state as "COMPLETE",
+          values: r.objective_values === null ? null : (JSON.parse(r.objective_values) as number[]),
+          constraints: r.constraint_values === null ? null : (JSON.parse(r.constraint_values) as number[]),
+        }));
+        return {
+          id,
+          front: db.prepare("SELECT number FROM pareto_front WHERE study_id = ? ORDER BY number").pluck().all(id),
+          truthFront: directions.length > 1 ? paretoFront(directions, trials).map((t) => t.number) : [],
+          infeasible: (db.prepare("SELECT n FROM study_infeasible WHERE study_id = ?").pluck().get(id) as number | undefined) ?? 0,
+          truthInfeasible: trials.filter((t) => t.state === "COMPLETE" && (t.constraints ?? []).some((c) => c > 0)).length,
+        };
+      });
+    } finally {
+      db.close();
+    }
+  };
+  /** `n` trials on a random trade-off (values on a coarse grid, so that equal points occur), some infeasible, pruned or left running. */
+  const play = async (svc: StudyService, study: string, directions: Direction[], n: number, rng: Rng) => {
+    const m = directions.length;
+    for (let i = 0; i < n; i++) {
+      const a = await svc.execute("ask", { study });
+      const token = a.lease.token;
+      const u = rng.random();
+      if (u < 0.1) continue;
+      if (u < 0.2) {
+        await svc.execute("tell", { study, trial: a.trial.number, token, state: "PRUNED" });
+        continue;
+      }
+      const x = Array.from({ length: m }, () => Math.round(rng.random() * 8) / 8);
+      // In minimisation form the last objective trades off against the mean of the others.
+      const mf = x.map((v, k) => (k === m - 1 ? 1 - x.slice(0, -1).reduce((s, y) => s + y, 0) / (m - 1) + v / 4 : v));
+      const values = mf.map((v, k) => (directions[k] === "maximize" ? -v : v));
+      await svc.execute("tell", { study, trial: a.trial.number, token, state: "COMPLETE", values, constraints: [rng.random() < 0.2 ? 1 : -1] });
+    }
+  };
+
+  it("keeps each multi-objective study's front and infeasible count as its trials say, and backfills the same", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tp-mig6-"));
+    dirs.push(dir);
+    const path = join(dir, "old.db");
+    const rng = new Rng(6);
+    let storage = new SqliteStorage({ path });
+    let svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    const TWO: Direction[] = ["minimize", "maximize"];
+    const THREE: Direction[] = ["maximize", "minimize", "minimize"];
+    await svc.execute("create_study", { name: "two", space: SPACE, strategy: "random", directions: TWO });
+    await svc.execute("create_study", { name: "three", space: SPACE, strategy: "random", directions: THREE });
+    await svc.execute("create_study", { name: "gone", space: SPACE, strategy: "random", directions: ["minimize", "minimize"] });
+    await svc.execute("create_study", { name: "one", space: SPACE, strategy: "random" });
+    await play(svc, "two", TWO, 120, rng);
+    await play(svc, "three", THREE, 120, rng);
+    await play(svc, "gone", ["minimize", "minimize"], 20, rng);
+    for (let i = 0; i < 5; i++) {
+      const a = await svc.execute("ask", { study: "one" });
+      await svc.execute("tell", { study: "one", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i, constraints: [i % 2 ? 1 : 0] });
+    }
+    await svc.execute("delete_study", { study: "gone" });
+    await svc.close();
+    await storage.close();
+    const before = kept(path);
+    for (const k of before) {
+      expect(k.front).toEqual(k.truthFront);
+      expect(k.infeasible).toBe(k.truthInfeasible);
+    }
+    // Not vacuous: fronts of several trials, in both studies, and infeasible trials in each.
+    expect(before.map((k) => k.front.length)).toEqual([expect.any(Number), expect.any(Number), 0]);
+    expect(Math.min(before[0]?.front.length ?? 0, before[1]?.front.length ?? 0)).toBeGreaterThan(3);
+    expect(before.every((k) => k.infeasible > 0)).toBe(true);
+    expect(before.map((k) => k.id)).not.toContain(3);
+
+    // The same file at schema 5, migrated again: the backfill gives what was kept on write, and
+    // writing goes on from there.
+    const db = new Database(path);
+    dropSchema6(db);
+    db.pragma("user_version = 5");
+    db.close();
+    storage = new SqliteStorage({ path });
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    expect(kept(path)).toEqual(before);
+    await play(svc, "two", TWO, 60, rng);
+    await play(svc, "three", THREE, 60, rng);
+    await svc.close();
+    await storage.close();
+    const after = kept(path);
+    for (const k of after) {
+      expect(k.front).toEqual(k.truthFront);
+      expect(k.infeasible).toBe(k.truthInfeasible);
+    }
+    expect(after).not.toEqual(before);
   });
 });

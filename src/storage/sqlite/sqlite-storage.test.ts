@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "vitest";
-import { checkSummaryReader, storageConformance } from "../../testing/storage.case.js";
+import { describe, expect, it } from "vitest";
+import { paretoFront } from "../../domain/objectives.js";
+import { checkSummaryReader, storageConformance, storedTrialOf, studyOf } from "../../testing/storage.case.js";
+import type { StoredTrial } from "../storage.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 storageConformance("sqlite :memory:", {
@@ -32,6 +34,60 @@ describe("sqlite summaries (tuneport studies list)", () => {
     const storage = new SqliteStorage({ path: ":memory:" });
     try {
       await checkSummaryReader(storage);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () => {
+  const DIRS = ["minimize", "maximize"] as const;
+  const done = (id: number, number: number, values: number[] | null, over: Partial<StoredTrial> = {}): StoredTrial =>
+    storedTrialOf(id, 1, number, { state: values === null ? "FAIL" : "COMPLETE", values, lease: null, finishedAt: 1, ...over });
+  /** The kept front's numbers, after checking them against the front of every stored trial. */
+  const keptNumbers = async (storage: SqliteStorage): Promise<number[]> => {
+    const kept = await storage.keptFront(1);
+    const truth = paretoFront([...DIRS], await storage.loadTrials(1)).map((t) => t.number);
+    expect(kept.trials.map((t) => t.number)).toEqual(truth);
+    return truth;
+  };
+
+  it("follows members that leave the front or change, equal points, and batches that roll back", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    try {
+      await storage.commit([{ kind: "insert-study", study: studyOf(1, "mo", { config: { ...studyOf(1, "mo").config, directions: [...DIRS] } }) }]);
+      await storage.commit([
+        { kind: "insert-trial", trial: done(1, 0, [1, 1]) },
+        { kind: "insert-trial", trial: done(2, 1, [2, 3]) },
+        { kind: "insert-trial", trial: done(3, 2, [1, 1]) }, // equal to trial 0: both on the front
+        { kind: "insert-trial", trial: done(4, 3, [3, 2]) }, // dominated by trial 1
+        { kind: "insert-trial", trial: done(5, 4, [0.5, 0.5], { constraints: [1] }) }, // infeasible
+      ]);
+      expect(await keptNumbers(storage)).toEqual([0, 1, 2]);
+      // An attribute changes on a member: nothing moves.
+      await storage.commit([{ kind: "update-trial", trial: done(2, 1, [2, 3], { userAttrs: { seen: true } }) }]);
+      expect(await keptNumbers(storage)).toEqual([0, 1, 2]);
+      // A member leaves COMPLETE: what it dominated comes back.
+      await storage.commit([{ kind: "update-trial", trial: done(2, 1, null) }]);
+      expect(await keptNumbers(storage)).toEqual([0, 2, 3]);
+      // A member's values change, or it turns infeasible.
+      await storage.commit([{ kind: "update-trial", trial: done(4, 3, [0, 0]) }]);
+      expect(await keptNumbers(storage)).toEqual([0, 2, 3]);
+      await storage.commit([{ kind: "update-trial", trial: done(4, 3, [0, 0], { constraints: [2] }) }]);
+      expect(await keptNumbers(storage)).toEqual([0, 2]);
+      expect((await storage.keptFront(1)).infeasible).toBe(2);
+      await storage.commit([{ kind: "update-trial", trial: done(5, 4, [0.5, 0.5], { constraints: [-1] }) }]); // feasible now
+      expect(await keptNumbers(storage)).toEqual([0, 2, 4]);
+      expect((await storage.keptFront(1)).infeasible).toBe(1);
+      // A batch that dominates the whole front and then fails rolls back with its front rows; the
+      // next batch starts from the stored front, not from the rolled-back one kept in memory.
+      await expect(
+        storage.commit([{ kind: "insert-trial", trial: done(6, 6, [0, 9]) }, { kind: "insert-trial", trial: done(6, 7, [5, 5]) }]),
+      ).rejects.toThrow();
+      expect(await keptNumbers(storage)).toEqual([0, 2, 4]);
+      await storage.commit([{ kind: "insert-trial", trial: done(7, 5, [1, 1]) }]);
+      expect(await keptNumbers(storage)).toEqual([0, 2, 4, 5]);
+      expect((await storage.keptFront(1)).infeasible).toBe(1);
     } finally {
       await storage.close();
     }

@@ -24,6 +24,7 @@
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Distribution } from "../../domain/distributions.js";
+import { FrontKeeper, type FrontRows } from "../front-keeper.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
@@ -33,6 +34,7 @@ import {
   type StudySummaryRow,
   type SummaryReader,
   OBJECTIVE_COLUMNS,
+  type KeptFront,
   type ObjectiveRow,
   type TrialPageQuery,
   type TrialRow,
@@ -166,10 +168,81 @@ const MIGRATIONS: readonly string[] = [
       ON CONFLICT (study_id, distributions) DO UPDATE SET first_number = min(first_number, excluded.first_number);
   END;
   CREATE INDEX trials_by_value ON trials (study_id, state, value, number) WHERE value IS NOT NULL;`,
+  // 6: what a multi-objective `tuneport studies show` reads, kept on write (issue 19: it read and
+  // parsed every COMPLETE trial's objectives, 1.1 s at 100,000 trials):
+  // - the Pareto front's members, written by the storage's `FrontKeeper` (front-keeper.ts) in the
+  //   writer's transaction, and filled for existing studies by this migration's backfill
+  //   (`BACKFILLS`): dominance over JSON vectors is not something a trigger does well;
+  // - each study's count of infeasible COMPLETE trials (some constraint > 0), by triggers.
+  `CREATE TABLE pareto_front (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number   INTEGER NOT NULL,
+    PRIMARY KEY (study_id, number)
+  ) WITHOUT ROWID;
+  CREATE TABLE study_infeasible (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
+    n        INTEGER NOT NULL
+  );
+  INSERT INTO study_infeasible (study_id, n)
+    SELECT study_id, COUNT(*) FROM trials WHERE state = 'COMPLETE' AND ${infeasible("trials")} GROUP BY study_id;
+  CREATE TRIGGER trials_infeasible_insert AFTER INSERT ON trials WHEN new.state = 'COMPLETE' AND ${infeasible("new")} BEGIN
+    INSERT INTO study_infeasible (study_id, n) VALUES (new.study_id, 1) ON CONFLICT (study_id) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER trials_infeasible_update AFTER UPDATE OF state, constraint_values ON trials
+    WHEN (old.state = 'COMPLETE' AND ${infeasible("old")}) IS NOT (new.state = 'COMPLETE' AND ${infeasible("new")}) BEGIN
+    INSERT INTO study_infeasible (study_id, n) VALUES (new.study_id, CASE WHEN new.state = 'COMPLETE' AND ${infeasible("new")} THEN 1 ELSE -1 END)
+      ON CONFLICT (study_id) DO UPDATE SET n = n + excluded.n;
+  END;
+  CREATE TRIGGER trials_infeasible_delete AFTER DELETE ON trials WHEN old.state = 'COMPLETE' AND ${infeasible("old")} BEGIN
+    UPDATE study_infeasible SET n = n - 1 WHERE study_id = old.study_id;
+  END;`,
 ];
+
+/**
+ * Work a migration does in JavaScript after its SQL, in the same transaction, by the version it
+ * upgrades to.
+ */
+const BACKFILLS: Readonly<Record<number, (db: Database.Database) => void>> = {
+  6: (db) => {
+    const keeper = new FrontKeeper(frontRows(db));
+    for (const r of db.prepare("SELECT id, config FROM studies").all() as { id: number; config: string }[]) {
+      const { directions } = upgradeStudyConfig(JSON.parse(r.config) as StudyConfig);
+      if (directions.length > 1) keeper.recompute(r.id, directions);
+    }
+  },
+};
 
 /** SQL: the row's constraints all hold (c <= 0), or it has none (domain/objectives.ts's feasibility). */
 const FEASIBLE = "(constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(constraint_values) WHERE value > 0))";
+
+/** The front keeper's statements on `db` (they run in the caller's transaction). */
+function frontRows(db: Database.Database): FrontRows {
+  const config = db.prepare("SELECT config FROM studies WHERE id = ?").pluck();
+  const members = db.prepare(
+    `SELECT t.${OBJECTIVE_COLUMNS.split(", ").join(", t.")} FROM pareto_front f CROSS JOIN trials t ON t.study_id = f.study_id AND t.number = f.number
+      WHERE f.study_id = ? ORDER BY f.number`,
+  );
+  const complete = db.prepare(`SELECT ${OBJECTIVE_COLUMNS} FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number`);
+  const add = db.prepare("INSERT INTO pareto_front (study_id, number) VALUES (?, ?)");
+  const remove = db.prepare("DELETE FROM pareto_front WHERE study_id = ? AND number = ?");
+  const clear = db.prepare("DELETE FROM pareto_front WHERE study_id = ?");
+  return {
+    directions: (id) => {
+      const c = config.get(id) as string | undefined;
+      return c === undefined ? null : upgradeStudyConfig(JSON.parse(c) as StudyConfig).directions;
+    },
+    members: (id) => (members.all(id) as TrialRow[]).map(objectiveRowOf),
+    complete: (id) => (complete.all(id) as TrialRow[]).map(objectiveRowOf),
+    add: (id, n) => void add.run(id, n),
+    remove: (id, n) => void remove.run(id, n),
+    clear: (id) => void clear.run(id),
+  };
+}
+
+/** SQL: `row`'s constraints do not all hold (the negation of `FEASIBLE`, for a trigger's old/new row). */
+function infeasible(row: string): string {
+  return `(${row}.constraint_values IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(${row}.constraint_values) WHERE value > 0))`;
+}
 
 export class SqliteStorage implements Storage, SummaryReader {
   private readonly db: Database.Database;
@@ -184,6 +257,8 @@ export class SqliteStorage implements Storage, SummaryReader {
   private replyIds: Map<string, number> | null = null;
   /** Files that existed with group/other permissions and were set to 0600 on open (for the caller to log). */
   readonly tightenedFiles: string[] = [];
+  /** Keeps the multi-objective studies' Pareto fronts (writers only). */
+  private readonly fronts: FrontKeeper | null;
 
   constructor(opts: SqliteStorageOptions) {
     const file = opts.path !== ":memory:";
@@ -252,7 +327,11 @@ export class SqliteStorage implements Storage, SummaryReader {
       findReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1"),
       replyIds: db.prepare("SELECT request_id, seq FROM request_log ORDER BY seq").raw(),
       pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ? RETURNING request_id, seq").raw(),
+      // CROSS JOIN: the front's few rows drive the join (without statistics the planner would scan the trials).
+      frontOf: db.prepare("SELECT t.* FROM pareto_front f CROSS JOIN trials t ON t.study_id = f.study_id AND t.number = f.number WHERE f.study_id = ? ORDER BY f.number"),
+      infeasibleOf: db.prepare("SELECT n FROM study_infeasible WHERE study_id = ?").pluck(),
     };
+    this.fronts = db.readonly ? null : new FrontKeeper(frontRows(db));
   }
 
   private migrate(): void {
@@ -265,6 +344,7 @@ export class SqliteStorage implements Storage, SummaryReader {
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v] as string);
+        BACKFILLS[v + 1]?.(this.db);
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
@@ -355,6 +435,13 @@ export class SqliteStorage implements Storage, SummaryReader {
     return (this.stmts.completeObjectives.all(studyId) as TrialRow[]).map(objectiveRowOf);
   }
 
+  async keptFront(studyId: number): Promise<KeptFront> {
+    return this.db.transaction((): KeptFront => {
+      const rows = this.stmts.frontOf.all(studyId) as TrialRow[];
+      return { trials: rows.map((r) => this.withIntermediates(r)), infeasible: (this.stmts.infeasibleOf.get(studyId) as number | undefined) ?? 0 };
+    })();
+  }
+
   async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {
     return this.db.transaction(() =>
       [...numbers]
@@ -382,10 +469,12 @@ export class SqliteStorage implements Storage, SummaryReader {
         case "insert-trial":
           this.stmts.insertTrial.run(trialRow(c.trial));
           for (const iv of c.trial.intermediate) this.stmts.addIntermediate.run(c.trial.id, iv.step, nanToNull(iv.value));
+          this.fronts?.onTrial(c.trial);
           break;
         case "update-trial": {
           const { study_id: _s, number: _n, created_at: _c, ...row } = trialRow(c.trial);
           this.stmts.updateTrial.run(row);
+          this.fronts?.onTrial(c.trial);
           break;
         }
         case "add-intermediate":
@@ -400,6 +489,7 @@ export class SqliteStorage implements Storage, SummaryReader {
             created_at: c.study.createdAt,
             stopped: c.study.stopped ? 1 : 0,
           });
+          this.fronts?.onStudy(c.study.id, c.study.config.directions);
           break;
         case "update-study":
           this.stmts.updateStudy.run({
@@ -411,6 +501,7 @@ export class SqliteStorage implements Storage, SummaryReader {
           break;
         case "delete-study":
           this.stmts.deleteStudy.run(c.studyId);
+          this.fronts?.forget(c.studyId);
           break;
         case "set-lease":
           this.stmts.setLease.run(c.lease.token, c.lease.expiresAt, c.trialId);
@@ -439,7 +530,13 @@ export class SqliteStorage implements Storage, SummaryReader {
   async commit(changes: readonly Change[]): Promise<void> {
     if (changes.length === 0) return;
     this.pendingIds = new Map();
-    this.tx(changes);
+    try {
+      this.tx(changes);
+    } catch (err) {
+      // The rows rolled back; the fronts kept in memory may have moved with them.
+      this.fronts?.reset();
+      throw err;
+    }
     // Only after the transaction committed: a rolled-back reply must stay unknown.
     const stored = this.storedReplies();
     for (const [id, seq] of this.pendingIds) stored.set(id, seq);
