@@ -1,8 +1,9 @@
 // `make bench-reads`: read ops on big studies (issue 19, item 5).
 //
 // For each size (1,000 / 10,000 / 100,000 trials; one study, 6 float params, random strategy,
-// median scheduler, 2 reports per trial) a SQLite file is filled in process through the service
-// (ask, 5 reports, tell), then `tuneport serve` is started on it and each read op is timed over
+// median scheduler, 2 reports per trial, and beside it a two-objective study of as many trials,
+// random search on a trade-off) a SQLite file is filled in process through the service
+// (ask, 2 reports, tell), then `tuneport serve` is started on it and each read op is timed over
 // ZeroMQ from a Dealer socket (REPS requests, median and IQR of the round trip), with the reply
 // size; the CLI's `tuneport studies list|show|trials` are timed as processes (wall, max RSS). Writes
 // bench/results/reads.json and the `reads` section of docs/BENCHMARKS.md.
@@ -31,6 +32,8 @@ const args = Object.fromEntries(
 const SIZES = (args.sizes ?? "1000,10000,100000").split(",").map(Number);
 const REPS = Number(args.reps ?? 15);
 const STUDY = "big";
+/** A two-objective study of the same size beside it (random search on a trade-off). */
+const MO = "mo";
 const BASELINE = args.baseline ? join(args.baseline, "cli", "main.js") : null;
 
 async function fill(path, n) {
@@ -48,6 +51,17 @@ async function fill(path, n) {
         for (let step = 0; step < 2; step++)
           await service.execute("report", { study: STUDY, trial: a.trial.number, token: a.lease.token, step, value: x * (1 + 1 / (step + 1)) });
         await service.execute("tell", { study: STUDY, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: x });
+      }),
+    );
+  }
+  await service.execute("create_study", { name: MO, space, strategy: "random", directions: ["minimize", "minimize"], seed: 1 });
+  for (let done = 0; done < n; done += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, n - done) }, async () => {
+        const a = await service.execute("ask", { study: MO });
+        const p = a.trial.params;
+        const values = [p.x0, (1 - p.x0) * (1 + p.x1 + p.x2)];
+        await service.execute("tell", { study: MO, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values });
       }),
     );
   }
@@ -109,6 +123,9 @@ const READS = [
   ["plot history (live: one tell before each request)", { study: STUDY, kind: "history" }, "plot", undefined, true],
   ["plot parallel (live: one tell before each request)", { study: STUDY, kind: "parallel" }, "plot", undefined, true],
   ["plot_spec history", { study: STUDY, kind: "history" }, "plot_spec"],
+  ["best_trials (two objectives)", { study: MO }, "best_trials"],
+  ["best_trials with history (two objectives)", { study: MO, history: true }, "best_trials"],
+  ["study_summary (two objectives)", { study: MO }, "study_summary"],
 ];
 
 async function measure(path, n, cli, build) {
@@ -169,6 +186,7 @@ async function measure(path, n, cli, build) {
   const commands = [
     ["studies list", ["studies", "list"]],
     ["studies show", ["studies", "show", STUDY]],
+    ["studies show (two objectives)", ["studies", "show", MO]],
     ["studies trials --limit 10", ["studies", "trials", STUDY, "--limit", "10"]],
     ["studies trials --limit 10 --sort value", ["studies", "trials", STUDY, "--limit", "10", "--sort", "value"]],
   ];
@@ -223,7 +241,7 @@ const cell = (n, read, build = "this") => {
 const md = [
   "## Reads on big studies (`make bench-reads`, issue 19 item 5)",
   "",
-  `${meta.machine}. One study of 6 float params (random strategy, median scheduler, 2 reports per trial), filled in process, then read`,
+  `${meta.machine}. One study of 6 float params (random strategy, median scheduler, 2 reports per trial) and beside it a two-objective study of as many trials (random search on a trade-off; the rows that say "two objectives"), filled in process, then read`,
   `over ZeroMQ from one Dealer socket against \`tuneport serve\`: round trip p50 [IQR] in ms over ${REPS} requests (plots: ${Math.max(3, Math.ceil(REPS / 3))}; every trial: 3), with the`,
   "reply size; a CLI row is a whole `tuneport studies …` process (3 runs). Command: `nice -n 19 make bench-reads`.",
   "",

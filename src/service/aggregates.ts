@@ -6,7 +6,11 @@
  *   multi-objective study;
  * - `stepLosses`: per step, the values COMPLETE trials reported at exactly that step, as losses
  *   (`lossOf`: sign-flipped for maximize, NaN as +Infinity) sorted ascending — what the
- *   percentile/median schedulers compare a report with (see `StudyStats` in domain/plugin.ts).
+ *   percentile/median schedulers compare a report with (see `StudyStats` in domain/plugin.ts);
+ * - `infeasible`: COMPLETE trials with a violated constraint;
+ * - `front`: the record trials (front-records.ts), from which the Pareto front (`best_trials`) and
+ *   its hypervolume history are read; built on the first read that needs them (`frontRecordsOf`),
+ *   then kept by `putTrial`.
  *
  * Contract: every change to a study's trial list goes through `putTrial` (replace or append a
  * record), which updates the aggregates in O(1) for counts and best, and O(steps · log m) for
@@ -16,14 +20,21 @@
 import { type Direction, TRIAL_STATES, type TrialState, isBetter } from "../domain/trial.js";
 import type { StudyStats } from "../domain/plugin.js";
 import { isFeasibleVector } from "../domain/objectives.js";
+import { type FrontRecords, buildRecords, updateRecords } from "./front-records.js";
 import type { TrialRecord } from "./study-state.js";
 
 export interface StudyAggregates {
   readonly direction: Direction;
+  /** Every objective's direction (one for a one-objective study). */
+  readonly directions: readonly Direction[];
   readonly counts: Record<TrialState, number>;
   best: TrialRecord | null;
   /** Per step: the losses of COMPLETE trials at that step, ascending. */
   readonly stepLosses: Map<number, number[]>;
+  /** COMPLETE trials with a constraint > 0. */
+  infeasible: number;
+  /** The record trials once a read asked for them (see the file comment). */
+  front: FrontRecords | null;
 }
 
 /** The loss of `v` for `direction` (as schedulers/common.ts `lossOf`: NaN is the worst). */
@@ -33,15 +44,19 @@ function lossOf(direction: Direction, v: number): number {
 }
 
 /** The aggregates of `trials` (in number order), from scratch. */
-export function buildAggregates(direction: Direction, trials: readonly TrialRecord[]): StudyAggregates {
+export function buildAggregates(direction: Direction, trials: readonly TrialRecord[], directions: readonly Direction[] = [direction]): StudyAggregates {
   const agg: StudyAggregates = {
     direction,
+    directions,
     counts: Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>,
     best: null,
     stepLosses: new Map(),
+    infeasible: 0,
+    front: null,
   };
   for (const t of trials) {
     agg.counts[t.state]++;
+    if (isInfeasible(t)) agg.infeasible++;
     if (isCandidate(t) && (agg.best === null || isBetter(direction, t.value as number, agg.best.value as number))) agg.best = t;
     if (t.state !== "COMPLETE") continue;
     for (const iv of t.intermediate) lossesAt(agg, iv.step).push(lossOf(direction, iv.value));
@@ -51,6 +66,25 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
   // stable, so equal losses keep the order `putTrial`'s insertions would give them.
   for (const xs of agg.stepLosses.values()) xs.sort((a, b) => a - b);
   return agg;
+}
+
+function isInfeasible(t: TrialRecord): boolean {
+  return t.state === "COMPLETE" && !isFeasibleVector(t.constraints);
+}
+
+/**
+ * A study's record trials (front-records.ts; with one objective, the trials that matched or beat
+ * the best before them), built from `trials` on the first call; null when the study has too many
+ * to keep (`overflow`).
+ */
+export function frontRecordsOf(agg: StudyAggregates, trials: readonly TrialRecord[]): FrontRecords | null {
+  agg.front ??= buildRecords(agg.directions, trials);
+  return agg.front.overflow ? null : agg.front;
+}
+
+/** The study's COMPLETE and feasible COMPLETE counts (what a front read from its records reports). */
+export function frontCountsOf(agg: StudyAggregates): { complete: number; feasible: number } {
+  return { complete: agg.counts.COMPLETE, feasible: agg.counts.COMPLETE - agg.infeasible };
 }
 
 /**
@@ -110,6 +144,9 @@ export function putTrial(agg: StudyAggregates, trials: TrialRecord[], next: Tria
   if (prev === undefined && next.number !== trials.length)
     throw new Error(`putTrial: trial ${next.number} is neither present nor next (${trials.length} trials)`);
   trials[next.number] = next;
+  if (agg.front !== null) updateRecords(agg.front, trials, prev, next);
+  if (prev && isInfeasible(prev)) agg.infeasible--;
+  if (isInfeasible(next)) agg.infeasible++;
   if (prev) {
     agg.counts[prev.state]--;
     if (prev.state === "COMPLETE" && (next.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) removeLosses(agg, prev);

@@ -33,27 +33,36 @@ export interface ParetoFrontView {
   n_feasible: number;
 }
 
+/** The study's COMPLETE and feasible COMPLETE counts, when `trials` are not all of its trials. */
+export interface FrontCounts {
+  readonly complete: number;
+  readonly feasible: number;
+}
+
 /**
  * The front of `study` from `trials`, its hypervolume at the reference point (`referencePoint`,
  * else the study's, else derived) and, with `history`, the hypervolume after each trial that
- * changed it. @throws INVALID_ARGUMENT for a reference point of the wrong length.
+ * changed it. `trials` may be the study's record trials alone (service/front-records.ts), which
+ * give the same front and history; `counts` then gives `n_complete` and `n_feasible`.
+ * @throws INVALID_ARGUMENT for a reference point of the wrong length.
  */
 export function paretoFrontView<T extends ObjectiveTrial = TrialView>(
   study: Pick<StudyView, "name" | "directions" | "reference_point">,
   trials: readonly T[],
-  opts: { referencePoint?: readonly number[]; history?: boolean } = {},
+  opts: { referencePoint?: readonly number[]; history?: boolean; counts?: FrontCounts } = {},
 ): Omit<ParetoFrontView, "trials"> & { trials: T[] } {
   const directions = study.directions;
   checkReferencePoint(opts.referencePoint, directions);
   const front = paretoFront(directions, trials);
   const ref = referencePointOf(directions, front, opts.referencePoint ?? study.reference_point);
-  let nComplete = 0;
-  let nFeasible = 0;
-  for (const t of trials)
-    if (t.state === "COMPLETE") {
-      nComplete++;
-      if (isFeasibleVector(t.constraints)) nFeasible++;
-    }
+  let nComplete = opts.counts?.complete ?? 0;
+  let nFeasible = opts.counts?.feasible ?? 0;
+  if (!opts.counts)
+    for (const t of trials)
+      if (t.state === "COMPLETE") {
+        nComplete++;
+        if (isFeasibleVector(t.constraints)) nFeasible++;
+      }
   return {
     study: study.name,
     directions: [...directions],
@@ -81,13 +90,21 @@ export interface FrontFacts {
   n_infeasible: number;
 }
 
-/** The front facts of a study (see `FrontFacts`). */
-export function frontFacts(study: Pick<StudyView, "name" | "directions" | "reference_point">, trials: readonly TrialView[]): FrontFacts {
-  const v = paretoFrontView(study, trials, { history: true });
+/**
+ * The front facts of a study (see `FrontFacts`) from its trials, or from its record trials with
+ * `all`: its counts and how many COMPLETE trials have a number above a given one.
+ */
+export function frontFacts<T extends ObjectiveTrial>(
+  study: Pick<StudyView, "name" | "directions" | "reference_point">,
+  trials: readonly T[],
+  all?: FrontCounts & { completeAfter(number: number): number },
+): FrontFacts {
+  const v = paretoFrontView(study, trials, { history: true, ...(all ? { counts: all } : {}) });
   const history = v.history ?? [];
   const lastChange = history.length > 0 ? (history[history.length - 1] as [number, number])[0] : -1;
   let since = 0;
-  for (const t of trials) if (t.state === "COMPLETE" && t.number > lastChange) since++;
+  if (all) since = all.completeAfter(lastChange);
+  else for (const t of trials) if (t.state === "COMPLETE" && t.number > lastChange) since++;
   return {
     size: v.trials.length,
     hypervolume: v.hypervolume,

@@ -16,11 +16,12 @@
  */
 import { feasibility } from "../domain/objectives.js";
 import { type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
-import { frontFacts } from "./pareto.js";
+import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
+import { type FrontFacts, frontFacts } from "./pareto.js";
 import type { PluginDescription } from "./plugins.js";
 import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
 import { type StudySummary, type SummaryTrial, summarizeFrom } from "./summary.js";
-import { trialView } from "./views.js";
+import { type StudyView, trialView } from "./views.js";
 
 /** Most COMPLETE trials importances are computed from; more are thinned evenly by trial number. */
 export const IMPORTANCE_SAMPLE = 5000;
@@ -87,6 +88,18 @@ function summaryTrial(t: TrialRecord): SummaryTrial {
   };
 }
 
+/** The front facts from the study's record trials (front-records.ts), or from every COMPLETE trial when it has too many to keep. */
+function studyFrontFacts(s: StudyState, study: StudyView): FrontFacts {
+  const fr = frontRecordsOf(s.agg, s.trials);
+  if (fr === null) return frontFacts(study, s.trials.filter((t) => t.state === "COMPLETE").map((t) => trialView(t)));
+  const completeAfter = (number: number) => {
+    let n = 0;
+    for (let i = number + 1; i < s.trials.length; i++) if ((s.trials[i] as TrialRecord).state === "COMPLETE") n++;
+    return n;
+  };
+  return frontFacts(study, fr.records, { ...frontCountsOf(s.agg), completeAfter });
+}
+
 /**
  * The study summary of summary.ts from the server's records, with importances on a bounded sample
  * (`importances_sampled` says when). `catalogue` supplies the plug-in descriptions.
@@ -94,13 +107,7 @@ function summaryTrial(t: TrialRecord): SummaryTrial {
 export function summaryOf(s: StudyState, catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[]): StudySummary & { importances_sampled: boolean } {
   const study = viewOf(s);
   const imp = studyImportances(s);
-  const front =
-    study.directions.length > 1
-      ? frontFacts(
-          study,
-          s.trials.filter((t) => t.state === "COMPLETE").map((t) => trialView(t)),
-        )
-      : null;
+  const front = study.directions.length > 1 ? studyFrontFacts(s, study) : null;
   const sum = summarizeFrom(study, s.trials.map(summaryTrial), catalogue, imp, front);
   const note = imp.sampled && sum.top_params.length > 0 ? `\n(Influence estimated from ${imp.n_trials} of ${imp.n_complete} complete trials, evenly spaced.)` : "";
   return { ...sum, text: sum.text + note, importances_sampled: imp.sampled };

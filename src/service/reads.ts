@@ -10,13 +10,20 @@ import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./s
 import { trialOf } from "./trial-ops.js";
 import { ttlOf } from "./leases.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
+import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type LineageView, type TrajectoryView, type TrialView, trialView } from "./views.js";
 
-/** The `best_trials` answer (pareto.ts) from the study's in-memory trials. @throws INVALID_ARGUMENT. */
+/**
+ * The `best_trials` answer (pareto.ts) from the study's record trials (front-records.ts), or from
+ * every trial when it has too many records to keep. @throws INVALID_ARGUMENT.
+ */
 export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): ParetoFrontView {
-  const trials = s.trials.map((t) => trialView(t, now));
-  return paretoFrontView(viewOf(s), trials, { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false });
+  const opts = { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false };
+  const fr = frontRecordsOf(s.agg, s.trials);
+  if (fr === null) return paretoFrontView(viewOf(s), s.trials.map((t) => trialView(t, now)), opts);
+  return paretoFrontView(viewOf(s), fr.records.map((t) => trialView(t, now)), { ...opts, counts: frontCountsOf(s.agg) });
 }
+
 
 type PlotResult = { png: Uint8Array; caption: string; width: number; height: number; kind: PlotKind };
 

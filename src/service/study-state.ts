@@ -113,7 +113,7 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
     deleted: false,
     version: 0,
     started,
-    agg: buildAggregates(study.config.direction, trials),
+    agg: buildAggregates(study.config.direction, trials, study.config.directions),
   };
 }
 
