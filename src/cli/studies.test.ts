@@ -6,7 +6,10 @@ import { openStorage } from "./embedded.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { runCommand } from "./command.js";
-import { paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
+import type { LineageView } from "../service/views.js";
+import { runPopulation } from "../testing/pbt-population.js";
+import { scheduleProblem } from "../testing/pbt-problems.js";
+import { lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
 
 /**
  * Opens the file (or schema) read-only as the CLI does, runs `read` with `Date.now()` at `now` when
@@ -172,6 +175,71 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     });
   });
 
+  it("shows lineages as the lineage op does, reading only the trials each follows (PBT donors, reports and completions)", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
+    let now = 9_000_000;
+    const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    const space = { x: { type: "float", low: 0, high: 1 } };
+    await svc.execute("create_study", { name: "pbt", space: scheduleProblem.space, direction: scheduleProblem.direction, strategy: { name: "pbt", options: { population_size: 8, perturbation_interval: 4 } }, seed: 3 });
+    const run = await runPopulation(svc, scheduleProblem, { study: "pbt", workers: 8, stepsPerMember: 24, seed: 3, advance: (sec) => (now += sec * 1000) });
+    expect(run.exploits).toBeGreaterThan(2);
+    // Without a lineage: reports with NaN and infinities (never the best), a tie (the lower trial
+    // wins), and a trial that never reported whose COMPLETE value is best (step null).
+    for (const dir of ["minimize", "maximize"] as const) {
+      const name = `plain-${dir}`;
+      await svc.execute("create_study", { name, space, direction: dir, scheduler: "median" });
+      const sign = dir === "minimize" ? 1 : -1;
+      const plan: [number[], number | null][] = [
+        [[3, 2, Number.NaN, -Infinity * sign, 2], 2],
+        [[5, 2, 2], 2],
+        [[], 4],
+        [[Number.NaN], dir === "minimize" ? 2 : 1.5],
+        [[Infinity * sign], null],
+        [[5, 3], 1], // its COMPLETE value does not count: it reported
+      ];
+      for (const [reports, value] of plan) {
+        const a = await svc.execute("ask", { study: name });
+        for (const [step, v] of reports.entries())
+          await svc.execute("report", { study: name, trial: a.trial.number, token: a.lease.token, step, value: sign * v });
+        if (value !== null) await svc.execute("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: sign * value });
+      }
+    }
+    await svc.execute("create_study", { name: "empty", space });
+    const asks: [string, number | undefined][] = [["pbt", undefined], ["plain-minimize", undefined], ["plain-maximize", undefined], ["plain-minimize", 1], ["plain-maximize", 4]];
+    const nPbt = (await svc.execute("get_study", { study: "pbt" })).study.n_trials;
+    for (let n = 0; n < nPbt; n++) asks.push(["pbt", n]);
+    const expected: LineageView[] = [];
+    for (const [study, trial] of asks) expected.push((await svc.execute("lineage", { study, trial })).lineage);
+    await svc.close();
+    await storage.close();
+
+    await readingSql(path, now, async (reader) => {
+      const read = vi.spyOn(reader, "trialsByNumber");
+      const pbtLoads: number[] = [];
+      for (const [i, [name, trial]] of asks.entries()) {
+        read.mockClear();
+        const got = await lineageFromSql(reader, await studyNamed(reader, name), trial);
+        expect(got, `${name} ${trial}`).toEqual(expected[i]);
+        // Only the trial and the donors its lineage names are read, each once.
+        const loaded = read.mock.calls.flatMap((c) => c[1]);
+        expect(new Set(loaded).size).toBe(loaded.length);
+        expect(loaded[0]).toBe(got.trial);
+        if (name === "pbt") pbtLoads.push(loaded.length);
+        else expect(loaded).toEqual([got.trial]);
+      }
+      expect(Math.min(...pbtLoads)).toBeLessThan(nPbt);
+      expect(Math.max(...pbtLoads)).toBeGreaterThan(1);
+      // Minimising, trials 0 and 1 reported 2 (trial 0 twice) and trial 3 (which reported only NaN)
+      // completed at 2: the lowest trial wins, at its first step with that value. Maximising, trial 3's COMPLETE
+      // value (-1.5) is better than every report, and counts at step null.
+      expect(expected.slice(1, 3).map((l) => [l.trial, l.step, l.value])).toEqual([[0, 1, 2], [3, null, -1.5]]);
+      expect(expected.some((l) => l.tracked && l.schedule.length > 1)).toBe(true);
+      await expect(lineageFromSql(reader, await studyNamed(reader, "empty"), undefined)).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(lineageFromSql(reader, await studyNamed(reader, "pbt"), nPbt)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    });
+  });
+
   it("closes the storage after every command, so that an open PostgreSQL pool does not keep the process alive", async () => {
     const path = backend.location();
     const storage = await backend.open(path);
@@ -194,8 +262,8 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       ];
       for (const [i, argv] of runs.entries()) {
         const broken = argv.includes("--broken-open");
-        // A service that fails to open (a lineage read) still closes the storage.
-        const open = broken ? vi.spyOn(StudyService, "open").mockRejectedValueOnce(new Error("cannot open")) : null;
+        // A read that fails (a lineage's) still closes the storage.
+        const open = broken ? vi.spyOn(backend.name === "sqlite" ? SqliteStorage.prototype : PostgresStorage.prototype, "bestReported").mockRejectedValueOnce(new Error("cannot open")) : null;
         const run = runCommand(studiesCommand, [...argv.filter((a) => a !== "--broken-open"), "--storage", path]);
         if (argv[1] === "nope") await expect(run).rejects.toMatchObject({ code: "NOT_FOUND" });
         else if (argv.includes("finished")) await expect(run).rejects.toThrow(/--state "finished": expected one of WAITING, RUNNING, COMPLETE, PRUNED, FAIL/);

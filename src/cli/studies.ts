@@ -7,7 +7,9 @@ import { trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
-import type { SummaryReader } from "../storage/storage.js";
+import type { StoredTrial, SummaryReader } from "../storage/storage.js";
+import { lineageAnswer, noFiniteResult, reportedAt } from "../service/lineage.js";
+import { LINEAGE_READ_MODELS } from "../strategies/lineage-models.js";
 import { openStorage } from "./open-storage.js";
 
 export const studiesCommand: Command = {
@@ -48,46 +50,32 @@ Options:
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = await openStorage(v.storage as string, { readonly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
-    if (sub !== "lineage") {
-      // Read from SQL (storage.ts `SummaryReader`), on SQLite and PostgreSQL alike: summaries, a study's view,
-      // its front's trials or a page of trials, never the whole study (at 100,000 trials that took seconds).
-      // The storage is closed on every path: an open PostgreSQL pool would keep the process alive.
-      try {
-        if (sub === "list") {
-          const studies = await studySummaries(storage);
-          out(v.json ? JSON.stringify(studies, null, 2) : formatStudyTable(studies));
-        } else if (sub === "show") {
-          const study = await studyNamed(storage, name as string);
-          const s = await summaryView(storage, study);
-          if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
-          else {
-            const front = await paretoFrontOf(storage, study, s);
-            out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
-          }
-        } else {
-          const sort = v.sort as string;
-          if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
-          const limit = intOption("limit", v.limit, 1, 10_000_000);
-          const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
-          const page = await trialsPageOf(storage, name as string, args);
-          out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
-        }
-      } finally {
-        await storage.close();
-      }
-      return 0;
-    }
-    // The lineage is computed by the service from the whole study. Loaded here, not at the top: the
-    // other reads never need the service or a logger (pino: ~50 ms of start-up).
+    // Read from SQL (storage.ts `SummaryReader`), on SQLite and PostgreSQL alike: summaries, a study's view,
+    // its front's trials, a page of trials or the trials a lineage follows, never the whole study (at
+    // 100,000 trials that took seconds). The storage is closed on every path: an open PostgreSQL pool
+    // would keep the process alive.
     try {
-      const [{ StudyService }, { silentLogger }] = await Promise.all([import("../service/study-service.js"), import("../logger.js")]);
-      const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
-      try {
-        const { lineage: l } = await service.execute("lineage", { study: name as string, trial: trialNo });
-        if (v.json) out(JSON.stringify(l, null, 2));
-        else out(formatLineage(l));
-      } finally {
-        await service.close();
+      if (sub === "list") {
+        const studies = await studySummaries(storage);
+        out(v.json ? JSON.stringify(studies, null, 2) : formatStudyTable(studies));
+      } else if (sub === "show") {
+        const study = await studyNamed(storage, name as string);
+        const s = await summaryView(storage, study);
+        if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
+        else {
+          const front = await paretoFrontOf(storage, study, s);
+          out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
+        }
+      } else if (sub === "lineage") {
+        const l = await lineageFromSql(storage, await studyNamed(storage, name as string), trialNo);
+        out(v.json ? JSON.stringify(l, null, 2) : formatLineage(l));
+      } else {
+        const sort = v.sort as string;
+        if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
+        const limit = intOption("limit", v.limit, 1, 10_000_000);
+        const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
+        const page = await trialsPageOf(storage, name as string, args);
+        out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
       }
     } finally {
       await storage.close();
@@ -147,6 +135,43 @@ export async function paretoFrontOf(storage: SummaryReader, study: Study, s: Stu
   const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
   return { ...front, trials: trials.map((t) => trialView(t, now)) };
+}
+
+/**
+ * The `lineage` answer (service/lineage.ts `lineageAnswer`) from SQL: the study's best report from
+ * `bestReported` (or the trial asked for), then only the trials the lineage follows — the trial and,
+ * for a strategy that moves models between trials (PBT), its donors back to fresh starts, one query
+ * per generation of donors. @throws NOT_FOUND.
+ */
+export async function lineageFromSql(storage: SummaryReader, study: Study, trial: number | undefined): Promise<LineageView> {
+  const direction = study.config.direction;
+  const models = LINEAGE_READ_MODELS[study.config.strategy.name];
+  const trials: StoredTrial[] = [];
+  const load = async (numbers: number[]) => {
+    if (numbers.length > 0) for (const t of await storage.trialsByNumber(study.id, numbers)) trials[t.number] = t;
+  };
+  let at: { step: number | null; value: number | null };
+  let number: number;
+  if (trial === undefined) {
+    const b = await storage.bestReported(study.id, direction);
+    if (b === null) throw noFiniteResult(study.name);
+    ({ number } = b);
+    at = { step: b.step, value: b.value };
+    await load([number]);
+  } else {
+    number = trial;
+    await load([number]);
+    const t = trials[number];
+    if (t === undefined) throw notFound(`study '${study.name}' has no trial ${number}`, { study: study.name, trial: number });
+    at = reportedAt(direction, t);
+  }
+  for (let next = [number]; next.length > 0; ) {
+    const named = new Set(next.flatMap((n) => (trials[n] ? (models?.lineageDonors?.(trials[n] as StoredTrial) ?? []) : [])));
+    next = [...named].filter((n) => trials[n] === undefined);
+    await load(next);
+    next = next.filter((n) => trials[n] !== undefined);
+  }
+  return lineageAnswer(study.name, models, trials, trials[number] as StoredTrial, at);
 }
 
 /** A study's view as `get_study` answers it: summary, counts and define-by-run parameters from SQL. */

@@ -205,6 +205,11 @@ export interface StrategyReadModels {
    * (default: its latest report). @throws Error when the bookkeeping is inconsistent.
    */
   lineage?(trials: readonly Trial[], number: number, uptoStep?: number): LineageSchedule;
+  /**
+   * The other trials `lineage` reads when it follows `trial` (its donors), so that a reader that
+   * fetches trials by number (the CLI, from SQL) can give `lineage` every trial it needs.
+   */
+  lineageDonors?(trial: Trial): number[];
   /** The whole population's lineage (PBT): what the dashboard draws as a tree. */
   lineageGraph?(trials: readonly Trial[]): LineageGraph;
 }

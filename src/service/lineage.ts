@@ -3,8 +3,52 @@
  * (`bestReport`, `bestReported`), and the lineage of a trial whose strategy records none. Strategies
  * that move models between trials (PBT) provide their own through `StrategyFactory.readModels.lineage`.
  */
+import { TuneportError, notFound } from "../domain/errors.js";
 import type { Direction, Trial } from "../domain/trial.js";
-import type { LineageSchedule } from "../domain/plugin.js";
+import type { LineageSchedule, StrategyReadModels } from "../domain/plugin.js";
+import type { LineageView } from "./views.js";
+
+/** NOT_FOUND: a study without a finite report or COMPLETE value has no lineage to show. */
+export function noFiniteResult(study: string): TuneportError {
+  return notFound(`study '${study}' has no trial with a finite result yet`, { study });
+}
+
+/** Where a lineage of trial `t` ends: its best finite report, or its COMPLETE value when it reported none. */
+export function reportedAt(direction: Direction, t: Trial): { step: number | null; value: number | null } {
+  return bestReport(direction, t) ?? { step: null, value: t.value };
+}
+
+/**
+ * The `lineage` answer for trial `t` up to `at` (`reportedAt`, or the study's `bestReported`): the
+ * schedule from the strategy's read model, or one segment (`defaultLineage`) when it keeps none.
+ * `trials` is indexed by number and holds `t` and every trial the model follows from it
+ * (`StrategyReadModels.lineageDonors`): the whole study in the service, those alone in the CLI.
+ * @throws INTERNAL when the recorded lineage is inconsistent.
+ */
+export function lineageAnswer(
+  study: string,
+  models: StrategyReadModels | undefined,
+  trials: readonly Trial[],
+  t: Trial,
+  at: { step: number | null; value: number | null },
+): LineageView {
+  let out: LineageSchedule;
+  try {
+    out = (models?.lineage ?? defaultLineage)(trials, t.number, at.step ?? undefined);
+  } catch (err) {
+    throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
+  }
+  return {
+    study,
+    trial: t.number,
+    state: t.state,
+    value: at.value,
+    step: at.step,
+    until_step: out.until_step,
+    schedule: out.schedule,
+    tracked: models?.lineage !== undefined,
+  };
+}
 
 /**
  * The lineage of a trial whose strategy records none: one segment, the trial's own params from

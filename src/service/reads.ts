@@ -1,8 +1,7 @@
 /** Read models computed from a study's in-memory state: trial pages, lineage, chart specs, the studies overview. */
-import { TuneportError, notFound } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
-import { bestReport, bestReported, defaultLineage } from "./lineage.js";
+import { bestReported, lineageAnswer, noFiniteResult, reportedAt } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
@@ -94,34 +93,13 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
  * trial's params from step 0). @throws NOT_FOUND.
  */
 export function lineageView(s: StudyState, trial: number | undefined): LineageView {
-  const dir = s.study.config.direction;
-  let t: TrialRecord;
-  let at: { step: number | null; value: number | null };
-  if (trial === undefined) {
-    const b = bestReported(dir, s.trials);
-    if (!b) throw notFound(`study '${s.study.name}' has no trial with a finite result yet`, { study: s.study.name });
-    t = b.trial as TrialRecord;
-    at = { step: b.step, value: b.value };
-  } else {
-    t = trialOf(s, trial);
-    at = bestReport(dir, t) ?? { step: null, value: t.value };
+  if (trial !== undefined) {
+    const t = trialOf(s, trial);
+    return lineageAnswer(s.study.name, s.factory.readModels, s.trials, t, reportedAt(s.study.config.direction, t));
   }
-  let out: ReturnType<typeof defaultLineage>;
-  try {
-    out = (s.factory.readModels?.lineage ?? defaultLineage)(s.trials, t.number, at.step ?? undefined);
-  } catch (err) {
-    throw new TuneportError("INTERNAL", `lineage of trial ${t.number} is inconsistent: ${(err as Error).message}`);
-  }
-  return {
-    study: s.study.name,
-    trial: t.number,
-    state: t.state,
-    value: at.value,
-    step: at.step,
-    until_step: out.until_step,
-    schedule: out.schedule,
-    tracked: s.factory.readModels?.lineage !== undefined,
-  };
+  const b = bestReported(s.study.config.direction, s.trials);
+  if (!b) throw noFiniteResult(s.study.name);
+  return lineageAnswer(s.study.name, s.factory.readModels, s.trials, b.trial, b);
 }
 
 /** The best COMPLETE trial, or null when none completed yet. */

@@ -106,6 +106,27 @@ export interface SummaryReader {
    * (then the front is computed from `completeObjectives`).
    */
   keptFront(studyId: number): Promise<KeptFront | null>;
+  /**
+   * The study's best finite reported value as service/lineage.ts `bestReported` finds it, from SQL:
+   * the best report (ties: the lower trial number, then the earlier step), or the best COMPLETE value
+   * of a trial that reported nothing finite (step null) when that is better or equal with a lower
+   * number. Null when neither exists.
+   */
+  bestReported(studyId: number, direction: "minimize" | "maximize"): Promise<BestReportRow | null>;
+}
+
+/** What `SummaryReader.bestReported` finds. */
+export interface BestReportRow {
+  readonly number: number;
+  readonly step: number | null;
+  readonly value: number;
+}
+
+/** The better of a best report and a best unreported COMPLETE value (`SummaryReader.bestReported`'s rule). */
+export function betterReport(direction: "minimize" | "maximize", a: BestReportRow | null, b: BestReportRow | null): BestReportRow | null {
+  if (a === null || b === null) return a ?? b;
+  if (a.value !== b.value) return (direction === "minimize" ? a.value < b.value : a.value > b.value) ? a : b;
+  return a.number <= b.number ? a : b;
 }
 
 /** What `SummaryReader.keptFront` reads: the front's trials in number order, and how many COMPLETE trials are infeasible. */

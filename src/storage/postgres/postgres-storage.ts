@@ -27,12 +27,14 @@ import {
   type StudySummaryRow,
   type SummaryReader,
   OBJECTIVE_COLUMNS,
+  type BestReportRow,
   type ObjectiveRow,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
   objectiveRowOf,
   trialPageSql,
+  betterReport,
 } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
 
@@ -340,6 +342,30 @@ export class PostgresStorage implements Storage, SummaryReader {
       [studyId],
     );
     return rows.map(objectiveRowOf);
+  }
+
+  async bestReported(studyId: number, direction: "minimize" | "maximize"): Promise<BestReportRow | null> {
+    const [ord, cmp, worst] = direction === "minimize" ? ["ASC", "<=", "Infinity"] : ["DESC", ">=", "-Infinity"];
+    // Finite: NaN sorts above 'Infinity' in PostgreSQL, so the upper bound excludes it too.
+    const finite = (c: string) => `${c} > '-Infinity'::float8 AND ${c} < 'Infinity'::float8`;
+    // One statement, one snapshot: the best report, and the best COMPLETE value of a trial that
+    // reported nothing finite among those at least as good (the value index walked that far).
+    const { rows } = await this.pool.query<BestReportRow & { k: "r" | "c" }>(
+      `WITH r AS (SELECT t.number, i.step, i.value FROM trials t JOIN intermediate_values i ON i.trial_id = t.id
+                   WHERE t.study_id = $1 AND ${finite("i.value")} ORDER BY i.value ${ord}, t.number, i.step LIMIT 1)
+       SELECT number, step, value, 'r' AS k FROM r
+       UNION ALL
+       (SELECT number, NULL::float8, value, 'c' FROM trials t WHERE study_id = $1 AND state = 'COMPLETE' AND ${finite("value")}
+          AND value ${cmp} COALESCE((SELECT value FROM r), '${worst}'::float8)
+          AND NOT EXISTS (SELECT 1 FROM intermediate_values i WHERE i.trial_id = t.id AND ${finite("i.value")})
+          ORDER BY value ${ord}, number LIMIT 1)`,
+      [studyId],
+    );
+    const pick = (k: "r" | "c") => {
+      const r = rows.find((x) => x.k === k);
+      return r ? { number: r.number, step: r.step, value: r.value } : null;
+    };
+    return betterReport(direction, pick("r"), pick("c"));
   }
 
   /** PostgreSQL keeps no front yet (a reader computes it from `completeObjectives`). */

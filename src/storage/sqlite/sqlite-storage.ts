@@ -34,8 +34,10 @@ import {
   type StudySummaryRow,
   type SummaryReader,
   OBJECTIVE_COLUMNS,
+  type BestReportRow,
   type KeptFront,
   type ObjectiveRow,
+  betterReport,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
@@ -433,6 +435,27 @@ export class SqliteStorage implements Storage, SummaryReader {
 
   async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {
     return (this.stmts.completeObjectives.all(studyId) as TrialRow[]).map(objectiveRowOf);
+  }
+
+  async bestReported(studyId: number, direction: "minimize" | "maximize"): Promise<BestReportRow | null> {
+    const ord = direction === "minimize" ? "ASC" : "DESC";
+    // Finite: SQLite stores NaN as NULL, and 9e999 reads as infinity.
+    const finite = (c: string) => `${c} IS NOT NULL AND ${c} > -9e999 AND ${c} < 9e999`;
+    return this.db.transaction((): BestReportRow | null => {
+      const reported = this.db
+        .prepare(`SELECT t.number, iv.step, iv.value FROM trials t JOIN intermediate_values iv ON iv.trial_id = t.id
+          WHERE t.study_id = ? AND ${finite("iv.value")} ORDER BY iv.value ${ord}, t.number, iv.step LIMIT 1`)
+        .get(studyId) as BestReportRow | undefined;
+      // A trial that reported nothing finite counts with its COMPLETE value; only values at least as
+      // good as the best report can win, so the value index is walked from the best end that far.
+      const completed = this.db
+        .prepare(`SELECT number, NULL AS step, value FROM trials t WHERE study_id = ? AND state = 'COMPLETE' AND ${finite("value")}
+          ${reported ? `AND value ${direction === "minimize" ? "<=" : ">="} ?` : ""}
+          AND NOT EXISTS (SELECT 1 FROM intermediate_values iv WHERE iv.trial_id = t.id AND ${finite("iv.value")})
+          ORDER BY value ${ord}, number LIMIT 1`)
+        .get(...(reported ? [studyId, reported.value] : [studyId])) as BestReportRow | undefined;
+      return betterReport(direction, reported ?? null, completed ?? null);
+    })();
   }
 
   async keptFront(studyId: number): Promise<KeptFront> {

@@ -68,9 +68,8 @@ import {
   pinnedCheckpoints,
   releasableCheckpoints,
   releasedPaths,
-  lineageGraph,
-  scheduleOf,
 } from "./lineage.js";
+import { PBT_READ_MODELS } from "./read-models.js";
 
 const options = z
   .object({
@@ -372,7 +371,6 @@ export class PbtStrategy implements Strategy {
 }
 
 /** PBT's and PB2's lineage read models: the schedule recorded in `pbt_lineage` up to a report, and the population's graph (lineage.ts). */
-const pbtReadModels = { lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep), lineageGraph };
 
 /**
  * PB2 (Parker-Holder et al., NeurIPS 2020): PBT whose explore step is a time-varying GP-UCB
@@ -388,7 +386,7 @@ export const pb2StrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PB2 decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
-  readModels: pbtReadModels,
+  readModels: PBT_READ_MODELS,
   create: (o) => new PbtStrategy(o, "pb2"),
 };
 
@@ -399,6 +397,6 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   options: options as unknown as z.ZodType<PbtOptions>,
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
-  readModels: pbtReadModels,
+  readModels: PBT_READ_MODELS,
   create: (o) => new PbtStrategy(o),
 };
