@@ -10,7 +10,7 @@
  */
 import { invalidArgument } from "../domain/errors.js";
 import { hypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
-import { HEIGHT, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
+import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
 
 const KINDS = ["Pareto front", "dominated", "infeasible"] as const;
@@ -30,7 +30,7 @@ export const MATRIX_OBJECTIVES = 4;
  * matrix of the first MATRIX_OBJECTIVES (`matrixSpec`). @throws INVALID_ARGUMENT for a
  * one-objective study, or before any trial completed.
  */
-export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[]): PlotSpec {
+export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[], opts: Pick<PlotOptions, "sampled"> = {}): PlotSpec {
   const m = study.directions.length;
   if (m < 2) throw invalidArgument(`study '${study.name}' has one objective: a Pareto front plot needs two or more; plot history instead`);
   const done = withValues(study, trials);
@@ -42,7 +42,7 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[]):
     v1: (t.values as number[])[1],
     kind: t.feasible === false ? "infeasible" : front.has(t.number) ? "Pareto front" : "dominated",
   }));
-  if (m > 2) return matrixSpec(study, done, front);
+  if (m > 2) return withNote(matrixSpec(study, done, front), opts);
   const present = KINDS.filter((k) => rows.some((r) => r.kind === k));
   const axis = (i: number) => ({ field: `v${i}`, type: "quantitative", title: `objective ${i} (${study.directions[i]})`, scale: { zero: false, nice: true } });
   const frontRows = rows.filter((r) => r.kind === "Pareto front").sort((a, b) => (a.v0 as number) - (b.v0 as number));
@@ -76,7 +76,12 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[]):
   const caption =
     `Pareto front of '${study.name}' (${study.directions.join(", ")}): ${front.size} of ${rows.length} complete trials are on the front (red), ` +
     `${rows.length - front.size - nInfeasible} dominated (blue), ${nInfeasible} infeasible (grey: a constraint c > 0).`;
-  return { spec, caption };
+  return withNote({ spec, caption }, opts);
+}
+
+/** The caption with the sample's note (plot-sample.ts) when the trials were sampled. */
+function withNote(p: PlotSpec, opts: Pick<PlotOptions, "sampled">): PlotSpec {
+  return opts.sampled?.note ? { ...p, caption: p.caption + opts.sampled.note } : p;
 }
 
 /**
@@ -126,7 +131,7 @@ function matrixSpec(study: StudyView, done: readonly TrialView[], front: Readonl
  * reference point (the study's, else derived from today's front). @throws INVALID_ARGUMENT
  * before any feasible trial completed.
  */
-export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialView[]): PlotSpec {
+export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialView[], opts: Pick<PlotOptions, "sampled"> = {}): PlotSpec {
   const done = withValues(study, trials);
   const ref = referencePointOf(study.directions, paretoFront(study.directions, done), study.reference_point);
   if (ref === null) throw invalidArgument(`study '${study.name}' has no feasible COMPLETE trial yet: no hypervolume to plot`);
@@ -147,7 +152,7 @@ export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialV
     ],
   };
   const caption =
-    `Hypervolume of '${study.name}' (${study.directions.join(", ")}) after each trial that enlarged the front (${history.length} of ${done.length} complete trials), ` +
+    `Hypervolume of '${study.name}' (${study.directions.join(", ")}) after each trial that enlarged the front (${history.length} of ${opts.sampled?.counts?.COMPLETE ?? done.length} complete trials), ` +
     `at the ${ref.source} reference point [${ref.point.map((x) => Number(x.toPrecision(6))).join(", ")}]` +
     (ref.source === "derived" ? " (derived from today's front, so earlier levels are measured against it too)." : ".");
   return { spec, caption };

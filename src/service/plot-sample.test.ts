@@ -3,7 +3,9 @@ import type { TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { MAX_LINES } from "./plot-params.js";
 import { MAX_HISTORY_POINTS } from "./plot-trials.js";
-import { bestAndSpaced, kthSmallest, plotInput, recordSetters } from "./plot-sample.js";
+import { paretoFront } from "../domain/objectives.js";
+import { buildAggregates, frontRecordsOf } from "./aggregates.js";
+import { MAX_PARETO_POINTS, bestAndSpaced, kthSmallest, plotInput, recordSetters } from "./plot-sample.js";
 import { plotSpec } from "./plots.js";
 import type { TrialRecord } from "./study-state.js";
 import { type StudyView, trialView } from "./views.js";
@@ -162,5 +164,60 @@ describe("bestAndSpaced", () => {
     const pool = records(20_000, 9).map((t, i) => (t.value === null ? t : { ...t, value: Math.sin((Math.PI * i) / 20_000) }));
     for (const dir of ["minimize", "maximize"] as const)
       expect(bestAndSpaced(pool, 2000, dir).map((t) => t.number)).toEqual(referenceBestAndSpaced(pool, 2000, dir, []).map((t) => t.number));
+  });
+});
+
+describe("multi-objective plots of big studies", () => {
+  const DIRS = ["minimize", "maximize"] as const;
+  /** `n` COMPLETE two-objective records on a noisy trade-off, one in ten infeasible, some FAIL. */
+  function moRecords(n: number, seed: number): TrialRecord[] {
+    const r = new Rng(seed, "mo");
+    return Array.from({ length: n }, (_, number) => {
+      const failed = r.random() < 0.05;
+      const x = r.random();
+      const values = failed ? null : [x, -(1 - x) * (1 + r.random())]; // maximised: the second is negated
+      return {
+        id: number + 1, studyId: 1, number, state: failed ? "FAIL" : "COMPLETE", params: { x, y: r.random() }, distributions: { x: DIST, y: DIST },
+        values, value: null, constraints: failed ? null : [r.random() < 0.1 ? 1 : -1],
+        intermediate: [], userAttrs: {}, systemAttrs: {}, createdAt: number, startedAt: number, finishedAt: number + 1, lease: null,
+      } satisfies TrialRecord;
+    });
+  }
+  const moStudy = (n: number, counts: Record<TrialState, number>) => ({ ...study(n, counts), name: "mo", direction: "minimize", directions: [...DIRS] }) as unknown as StudyView;
+
+  for (const seed of [1, 2, 3]) {
+    it(`Pareto front: every front trial and an even sample of the rest; the same front as the whole study (seed ${seed})`, () => {
+      const all = moRecords(3 * MAX_PARETO_POINTS, seed);
+      const counts = countsOf(all);
+      const agg = buildAggregates("minimize", all, [...DIRS]);
+      const src = { directions: [...DIRS], records: () => frontRecordsOf(agg, all)?.records ?? null };
+      const input = plotInput("pareto_front", all, "minimize", counts, src);
+      const front = paretoFront([...DIRS], all).map((t) => t.number);
+      expect(input.trials.length).toBeLessThanOrEqual(MAX_PARETO_POINTS);
+      expect(input.trials.length).toBeGreaterThan(MAX_PARETO_POINTS - 10);
+      const drawn = plotSpec("pareto_front", moStudy(all.length, counts), input.trials.map((t) => trialView(t)), input.opts);
+      const full = plotSpec("pareto_front", moStudy(all.length, counts), all.map((t) => trialView(t)));
+      const onFront = (spec: Record<string, unknown>) =>
+        ((spec.data as { values: { trial: number; kind: string }[] }).values).filter((v) => v.kind === "Pareto front").map((v) => v.trial).sort((a, b) => a - b);
+      expect(onFront(drawn.spec)).toEqual(front);
+      expect(onFront(full.spec)).toEqual(front);
+      expect(drawn.caption).toContain(`Drawn from ${input.trials.length} of the study's ${counts.COMPLETE} complete trials: the ${front.length} on the Pareto front`);
+      // Infeasible trials are drawn too (grey), from the even sample.
+      expect(input.trials.some((t) => (t.constraints?.[0] ?? 0) > 0)).toBe(true);
+    });
+  }
+
+  it("hypervolume history: drawn from the record trials and the last complete one, the same chart and caption as from every trial", () => {
+    for (const seed of [4, 5]) {
+      const all = moRecords(5000, seed);
+      const counts = countsOf(all);
+      const agg = buildAggregates("minimize", all, [...DIRS]);
+      const src = { directions: [...DIRS], records: () => frontRecordsOf(agg, all)?.records ?? null };
+      const input = plotInput("hypervolume_history", all, "minimize", counts, src);
+      expect(input.trials.length).toBeLessThan(all.length / 10);
+      const drawn = plotSpec("hypervolume_history", moStudy(all.length, counts), input.trials.map((t) => trialView(t)), input.opts);
+      const full = plotSpec("hypervolume_history", moStudy(all.length, counts), all.map((t) => trialView(t)));
+      expect(drawn).toEqual(full);
+    }
   });
 });

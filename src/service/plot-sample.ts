@@ -14,8 +14,15 @@
  *   default parameters come from the study's importances (reads-summary.ts, a bounded sample),
  *   not from the drawn trials only.
  * - importances: computed on the server (reads-summary.ts); no trial is sent.
- * Other kinds (intermediate values, EDF, Pareto front, hypervolume history) read every trial.
+ * - Pareto front: past `MAX_PARETO_POINTS` complete trials, every trial on the front and the rest
+ *   evenly spaced by trial number (the front of the sample is the study's: a dropped trial's
+ *   dominators end at a front trial, which is kept).
+ * - hypervolume history: the study's record trials (front-records.ts) and its last COMPLETE trial,
+ *   which give the same history (a trial that is not a record never changes it) and plateau; the
+ *   caption's count is the study's.
+ * Other kinds (intermediate values, EDF) read every trial.
  */
+import { paretoFront } from "../domain/objectives.js";
 import type { Direction, TrialState } from "../domain/trial.js";
 import { MAX_LINES, MAX_SLICE_POINTS } from "./plot-params.js";
 import type { PlotOptions } from "./plot-scales.js";
@@ -28,6 +35,16 @@ import type { TrialRecord } from "./study-state.js";
 export interface PlotInput {
   readonly trials: readonly TrialRecord[];
   readonly opts: Pick<PlotOptions, "sampled" | "importances">;
+}
+
+/** Most complete trials the Pareto-front plot draws; more are sampled (see the file comment). */
+export const MAX_PARETO_POINTS = 2000;
+
+/** What the multi-objective plots read besides the trials: the directions and, when kept, the record trials. */
+export interface FrontSource {
+  readonly directions: readonly Direction[];
+  /** The study's record trials (aggregates.ts `frontRecordsOf`), or null when it keeps none. */
+  records(): readonly TrialRecord[] | null;
 }
 
 const isFinished = (t: TrialRecord) => t.state === "COMPLETE" || t.state === "PRUNED" || t.state === "FAIL";
@@ -159,7 +176,14 @@ export function recordSetters(trials: readonly TrialRecord[], direction: Directi
  * The trials and options a plot of `kind` reads from a study's records (in number order), with
  * `counts` its counts by state. Small studies, and kinds not listed above, give every trial.
  */
-export function plotInput(kind: PlotKind, trials: readonly TrialRecord[], direction: Direction, counts: Readonly<Record<TrialState, number>>): PlotInput {
+export function plotInput(
+  kind: PlotKind,
+  trials: readonly TrialRecord[],
+  direction: Direction,
+  counts: Readonly<Record<TrialState, number>>,
+  front?: FrontSource,
+): PlotInput {
+  if (front && (kind === "pareto_front" || kind === "hypervolume_history")) return frontPlotInput(kind, trials, counts, front);
   const limit = kind === "history" ? MAX_HISTORY_POINTS : kind === "parallel_coordinates" ? MAX_LINES : kind === "slice" || kind === "contour" ? MAX_SLICE_POINTS : null;
   if (kind === "importances") return { trials: [], opts: { importances: importancesOf(trials) } };
   if (limit === null) return { trials, opts: {} };
@@ -181,4 +205,24 @@ export function plotInput(kind: PlotKind, trials: readonly TrialRecord[], direct
   const chosen = bestAndSpaced(done, limit, direction);
   const note = ` Drawn from ${chosen.length} of the study's ${done.length} complete trials: the ${Math.ceil(limit / 4)} best and the rest evenly spaced by trial number.`;
   return { trials: chosen, opts: { sampled: { note }, importances } };
+}
+
+/** `plotInput` of the two multi-objective kinds (see the file comment). */
+function frontPlotInput(kind: "pareto_front" | "hypervolume_history", trials: readonly TrialRecord[], counts: Readonly<Record<TrialState, number>>, src: FrontSource): PlotInput {
+  const m = src.directions.length;
+  const withValues = (t: TrialRecord) => t.state === "COMPLETE" && t.values !== null && t.values.length === m;
+  const records = src.records();
+  if (kind === "hypervolume_history") {
+    if (records === null) return { trials, opts: {} };
+    let last: TrialRecord | undefined;
+    for (let i = trials.length - 1; i >= 0 && last === undefined; i--) if (withValues(trials[i] as TrialRecord)) last = trials[i];
+    const chosen = last !== undefined && !records.includes(last) ? [...records, last] : [...records];
+    return { trials: chosen, opts: { sampled: { note: "", counts } } };
+  }
+  const done = trials.filter(withValues);
+  if (done.length <= MAX_PARETO_POINTS) return { trials, opts: {} };
+  const onFront = paretoFront(src.directions, records ?? done);
+  const chosen = bestAndSpaced(done, MAX_PARETO_POINTS, src.directions[0] as Direction, onFront);
+  const note = ` Drawn from ${chosen.length} of the study's ${done.length} complete trials: the ${onFront.length} on the Pareto front and the rest evenly spaced by trial number.`;
+  return { trials: chosen, opts: { sampled: { note, counts } } };
 }

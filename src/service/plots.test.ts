@@ -200,6 +200,16 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     expect(() => plotSpec("pareto_front", mixedStudy().study, mixedStudy().trials)).toThrow(/one objective/);
   });
 
+  it("refuses, on a study with several objectives, the kinds that draw one value per trial, naming those that do draw it", () => {
+    const mo = moStudy(2);
+    for (const kind of PLOT_KINDS) {
+      const draw = () => plotSpec(kind, mo.study, mo.trials, { readModels: READ_MODELS });
+      if (["history", "parallel_coordinates", "slice", "contour", "edf", "importances"].includes(kind))
+        expect(draw, kind).toThrow(/has 2 objectives \(.*\): a .* plot draws one value per trial; plot pareto_front, hypervolume_history or intermediate_values/);
+      else if (kind === "pareto_front" || kind === "hypervolume_history") expect(draw().caption, kind).toContain("mo");
+    }
+  });
+
   it("accepts the short kind names and refuses unknown ones", () => {
     expect(parsePlotKind("parallel")).toBe("parallel_coordinates");
     expect(parsePlotKind("intermediate")).toBe("intermediate_values");

@@ -68,6 +68,22 @@ export function parsePlotKind(name: string): PlotKind {
   throw invalidArgument(`unknown plot kind ${JSON.stringify(name)}; valid kinds: ${PLOT_KIND_NAMES.join(", ")}`);
 }
 
+/** Kinds that draw one value per trial: a study with several objectives has none to give them. */
+const ONE_VALUE_KINDS: ReadonlySet<PlotKind> = new Set(["history", "parallel_coordinates", "slice", "contour", "edf", "importances"]);
+
+/**
+ * Refuses a kind that draws one value per trial on a study with several objectives (Optuna asks
+ * for a `target` there; the dashboard draws the front, the hypervolume and the learning curves).
+ * @throws INVALID_ARGUMENT naming the kinds that do draw it.
+ */
+export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "directions">): void {
+  if (study.directions.length > 1 && ONE_VALUE_KINDS.has(kind))
+    throw invalidArgument(
+      `study '${study.name}' has ${study.directions.length} objectives (${study.directions.join(", ")}): a ${kind} plot draws one value per trial; ` +
+        "plot pareto_front, hypervolume_history or intermediate_values",
+    );
+}
+
 /**
  * Builds the Vega-Lite spec of a plot. Pure. `importances` may be passed when the caller has
  * them (else computed when needed). @throws INVALID_ARGUMENT for an unknown kind, an unknown
@@ -75,6 +91,7 @@ export function parsePlotKind(name: string): PlotKind {
  * says what is missing).
  */
 export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}, importances?: Importances): PlotSpec {
+  checkKindFor(kind, study);
   switch (kind) {
     case "history":
       return historySpec(study, trials, opts);
@@ -91,9 +108,9 @@ export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly Tria
     case "edf":
       return edfSpec(study, trials, opts);
     case "pareto_front":
-      return paretoFrontSpec(study, trials);
+      return paretoFrontSpec(study, trials, opts);
     case "hypervolume_history":
-      return hypervolumeHistorySpec(study, trials);
+      return hypervolumeHistorySpec(study, trials, opts);
     case "lineage":
       return lineageSpec(study, opts.readModels?.lineage);
     case "trajectories":

@@ -3,8 +3,8 @@ import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import { plotInput } from "./plot-sample.js";
-import { type PlotKind, type PlotOptions, type PlotRendering, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import { type FrontSource, plotInput } from "./plot-sample.js";
+import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 import { ttlOf } from "./leases.js";
@@ -74,7 +74,8 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
   if (hit) return hit;
   const version = s.version;
   const study = viewOf(s);
-  const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
+  checkKindFor(kind, study);
+  const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s));
   const trials = input.trials.map((t) => trialView(t, now));
   const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
   const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
@@ -82,6 +83,11 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
   // Kept under the version it was drawn from, even if the study changed while it rendered.
   keepPlot(keyAt(version), out);
   return out;
+}
+
+/** What the multi-objective plots read of a study besides its trials (plot-sample.ts). */
+function frontSourceOf(s: StudyState): FrontSource {
+  return { directions: s.study.config.directions, records: () => frontRecordsOf(s.agg, s.trials)?.records ?? null };
 }
 
 /**
@@ -144,8 +150,9 @@ function readModelsFor(s: StudyState, kind: PlotKind, trials: readonly TrialReco
  */
 export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kind: PlotKind; spec: Record<string, unknown>; caption: string } {
   const kind = parsePlotKind(a.kind);
+  checkKindFor(kind, viewOf(s));
   const want = a.trials ? new Set(a.trials) : null;
-  const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s));
+  const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s));
   const trials = input.trials.map((t) => trialView(t, now));
   const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) });
   return { kind, spec, caption };
