@@ -15,6 +15,11 @@
  *
  * The keeper caches each study's front in memory, loaded on first use. When a transaction rolls
  * back, the storage calls `reset` and the caches are loaded again from the rolled-back rows.
+ *
+ * A front of more than `FRONT_MAX` members (a study whose trials nearly all trade off exactly, or
+ * with many objectives) is dropped for good: its rows go, the study is marked (`FrontRows.drop`),
+ * and its readers compute its front from the trials as before. Each COMPLETE trial then costs at
+ * most `FRONT_MAX` dominance checks, and an import or backfill at most `FRONT_MAX`² / 2 in all.
  */
 import { type Direction } from "../domain/trial.js";
 import { dominates, isFeasibleVector, minimisationForm, paretoFront } from "../domain/objectives.js";
@@ -31,7 +36,17 @@ export interface FrontRows {
   add(studyId: number, number: number): void;
   remove(studyId: number, number: number): void;
   clear(studyId: number): void;
+  /** Whether the study's front was dropped (see the file comment). */
+  dropped(studyId: number): boolean;
+  /** Drops the study's front: its rows go and it is marked as not kept. */
+  drop(studyId: number): void;
 }
+
+/** Most members a kept front has; a bigger one is dropped (see the file comment). */
+export const FRONT_MAX = 5000;
+
+/** A dropped front's cache entry. */
+const DROPPED: Member[] = [];
 
 interface Member {
   readonly number: number;
@@ -52,6 +67,7 @@ export class FrontKeeper {
     const directions = this.directionsOf(t.studyId);
     if (directions === null || directions.length < 2) return;
     const front = this.frontOf(t.studyId, directions);
+    if (front === DROPPED) return;
     const candidate = t.state === "COMPLETE" && t.values !== null && t.values.length === directions.length && isFeasibleVector(t.constraints);
     const at = front.findIndex((m) => m.number === t.number);
     if (at >= 0) {
@@ -70,6 +86,7 @@ export class FrontKeeper {
     front.length = kept;
     front.push({ number: t.number, values: [...(t.values as number[])], point });
     this.rows.add(t.studyId, t.number);
+    if (front.length > FRONT_MAX) this.drop(t.studyId);
   }
 
   /** A study was created (its directions are known before any trial row). */
@@ -93,8 +110,14 @@ export class FrontKeeper {
   recompute(studyId: number, directions: readonly Direction[]): void {
     this.rows.clear(studyId);
     const members = paretoFront(directions, this.rows.complete(studyId));
+    if (members.length > FRONT_MAX) return this.drop(studyId);
     for (const m of members) this.rows.add(studyId, m.number);
     this.fronts.set(studyId, members.map((m) => memberOf(directions, m)));
+  }
+
+  private drop(studyId: number): void {
+    this.rows.drop(studyId);
+    this.fronts.set(studyId, DROPPED);
   }
 
   private directionsOf(studyId: number): readonly Direction[] | null {
@@ -105,7 +128,8 @@ export class FrontKeeper {
 
   private frontOf(studyId: number, directions: readonly Direction[]): Member[] {
     let front = this.fronts.get(studyId);
-    if (front === undefined) this.fronts.set(studyId, (front = this.rows.members(studyId).map((m) => memberOf(directions, m))));
+    if (front === undefined)
+      this.fronts.set(studyId, (front = this.rows.dropped(studyId) ? DROPPED : this.rows.members(studyId).map((m) => memberOf(directions, m))));
     return front;
   }
 }

@@ -102,8 +102,9 @@ export interface SummaryReader {
   trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]>;
   /**
    * A multi-objective study's Pareto front as the storage keeps it on write (front-keeper.ts), in
-   * one snapshot with the count of infeasible COMPLETE trials; null when this storage keeps none
-   * (then the front is computed from `completeObjectives`).
+   * one snapshot with the count of infeasible COMPLETE trials; null when this storage keeps none, or
+   * not for this study (a front it dropped as too big): then the front is computed from
+   * `completeObjectives`.
    */
   keptFront(studyId: number): Promise<KeptFront | null>;
   /**

@@ -9,7 +9,7 @@ import type Database from "better-sqlite3";
 export function dropSchema6(db: Database.Database): void {
   db.exec(`
     DROP TRIGGER trials_infeasible_insert; DROP TRIGGER trials_infeasible_update; DROP TRIGGER trials_infeasible_delete;
-    DROP TABLE pareto_front; DROP TABLE study_infeasible;`);
+    DROP TABLE pareto_front; DROP TABLE pareto_front_dropped; DROP TABLE study_infeasible;`);
 }
 
 export function dropSchema5(db: Database.Database): void {

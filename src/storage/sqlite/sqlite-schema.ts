@@ -126,13 +126,18 @@ export const MIGRATIONS: readonly string[] = [
   // parsed every COMPLETE trial's objectives, 1.1 s at 100,000 trials):
   // - the Pareto front's members, written by the storage's `FrontKeeper` (front-keeper.ts) in the
   //   writer's transaction, and filled for existing studies by this migration's backfill
-  //   (`BACKFILLS`): dominance over JSON vectors is not something a trigger does well;
+  //   (`BACKFILLS`): dominance over JSON vectors is not something a trigger does well; a study
+  //   whose front outgrew `FRONT_MAX` members is listed in pareto_front_dropped instead, and its
+  //   readers compute its front;
   // - each study's count of infeasible COMPLETE trials (some constraint > 0), by triggers.
   `CREATE TABLE pareto_front (
     study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
     number   INTEGER NOT NULL,
     PRIMARY KEY (study_id, number)
   ) WITHOUT ROWID;
+  CREATE TABLE pareto_front_dropped (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE
+  );
   CREATE TABLE study_infeasible (
     study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
     n        INTEGER NOT NULL
@@ -180,6 +185,8 @@ export function frontRows(db: Database.Database): FrontRows {
   const add = db.prepare("INSERT INTO pareto_front (study_id, number) VALUES (?, ?)");
   const remove = db.prepare("DELETE FROM pareto_front WHERE study_id = ? AND number = ?");
   const clear = db.prepare("DELETE FROM pareto_front WHERE study_id = ?");
+  const isDropped = db.prepare("SELECT 1 FROM pareto_front_dropped WHERE study_id = ?").pluck();
+  const drop = db.prepare("INSERT OR IGNORE INTO pareto_front_dropped (study_id) VALUES (?)");
   return {
     directions: (id) => {
       const c = config.get(id) as string | undefined;
@@ -190,6 +197,11 @@ export function frontRows(db: Database.Database): FrontRows {
     add: (id, n) => void add.run(id, n),
     remove: (id, n) => void remove.run(id, n),
     clear: (id) => void clear.run(id),
+    dropped: (id) => isDropped.get(id) !== undefined,
+    drop: (id) => {
+      clear.run(id);
+      drop.run(id);
+    },
   };
 }
 

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { paretoFront } from "../../domain/objectives.js";
 import { checkSummaryReader, storageConformance, storedTrialOf, studyOf } from "../../testing/storage.case.js";
+import { FRONT_MAX } from "../front-keeper.js";
 import type { StoredTrial } from "../storage.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
@@ -48,7 +50,7 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
   const keptNumbers = async (storage: SqliteStorage): Promise<number[]> => {
     const kept = await storage.keptFront(1);
     const truth = paretoFront([...DIRS], await storage.loadTrials(1)).map((t) => t.number);
-    expect(kept.trials.map((t) => t.number)).toEqual(truth);
+    expect(kept?.trials.map((t) => t.number)).toEqual(truth);
     return truth;
   };
 
@@ -75,10 +77,10 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
       expect(await keptNumbers(storage)).toEqual([0, 2, 3]);
       await storage.commit([{ kind: "update-trial", trial: done(4, 3, [0, 0], { constraints: [2] }) }]);
       expect(await keptNumbers(storage)).toEqual([0, 2]);
-      expect((await storage.keptFront(1)).infeasible).toBe(2);
+      expect((await storage.keptFront(1))?.infeasible).toBe(2);
       await storage.commit([{ kind: "update-trial", trial: done(5, 4, [0.5, 0.5], { constraints: [-1] }) }]); // feasible now
       expect(await keptNumbers(storage)).toEqual([0, 2, 4]);
-      expect((await storage.keptFront(1)).infeasible).toBe(1);
+      expect((await storage.keptFront(1))?.infeasible).toBe(1);
       // A batch that dominates the whole front and then fails rolls back with its front rows; the
       // next batch starts from the stored front, not from the rolled-back one kept in memory.
       await expect(
@@ -87,9 +89,38 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
       expect(await keptNumbers(storage)).toEqual([0, 2, 4]);
       await storage.commit([{ kind: "insert-trial", trial: done(7, 5, [1, 1]) }]);
       expect(await keptNumbers(storage)).toEqual([0, 2, 4, 5]);
-      expect((await storage.keptFront(1)).infeasible).toBe(1);
+      expect((await storage.keptFront(1))?.infeasible).toBe(1);
     } finally {
       await storage.close();
+    }
+  });
+
+  it("drops a front of more than FRONT_MAX members for good; its readers compute it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tuneport-front-"));
+    const path = join(dir, "studies.db");
+    let storage = new SqliteStorage({ path });
+    try {
+      await storage.commit([{ kind: "insert-study", study: studyOf(1, "mo", { config: { ...studyOf(1, "mo").config, directions: [...DIRS] } }) }]);
+      // Every trial on one exact trade-off (minimise x, maximise x): all on the front.
+      const line = (from: number, n: number) =>
+        Array.from({ length: n }, (_, i) => ({ kind: "insert-trial" as const, trial: done(from + i + 1, from + i, [from + i, from + i]) }));
+      await storage.commit(line(0, FRONT_MAX));
+      expect((await keptNumbers(storage)).length).toBe(FRONT_MAX);
+      await storage.commit(line(FRONT_MAX, 1));
+      expect(await storage.keptFront(1)).toBeNull();
+      // Later trials leave no rows, even one that dominates the whole line, also after a reopen.
+      await storage.close();
+      storage = new SqliteStorage({ path });
+      await storage.commit([{ kind: "insert-trial", trial: done(FRONT_MAX + 2, FRONT_MAX + 1, [-1, 1e9]) }]);
+      expect(await storage.keptFront(1)).toBeNull();
+      await storage.close();
+      const raw = new Database(path, { readonly: true });
+      expect(raw.prepare("SELECT COUNT(*) FROM pareto_front").pluck().get()).toBe(0);
+      raw.close();
+      storage = new SqliteStorage({ path });
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

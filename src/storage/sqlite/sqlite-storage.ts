@@ -142,6 +142,7 @@ export class SqliteStorage implements Storage, SummaryReader {
       // CROSS JOIN: the front's few rows drive the join (without statistics the planner would scan the trials).
       frontOf: db.prepare("SELECT t.* FROM pareto_front f CROSS JOIN trials t ON t.study_id = f.study_id AND t.number = f.number WHERE f.study_id = ? ORDER BY f.number"),
       infeasibleOf: db.prepare("SELECT n FROM study_infeasible WHERE study_id = ?").pluck(),
+      frontDropped: db.prepare("SELECT 1 FROM pareto_front_dropped WHERE study_id = ?").pluck(),
     };
     this.fronts = db.readonly ? null : new FrontKeeper(frontRows(db));
   }
@@ -268,8 +269,9 @@ export class SqliteStorage implements Storage, SummaryReader {
     })();
   }
 
-  async keptFront(studyId: number): Promise<KeptFront> {
-    return this.db.transaction((): KeptFront => {
+  async keptFront(studyId: number): Promise<KeptFront | null> {
+    return this.db.transaction((): KeptFront | null => {
+      if (this.stmts.frontDropped.get(studyId) !== undefined) return null;
       const rows = this.stmts.frontOf.all(studyId) as TrialRow[];
       return { trials: rows.map((r) => this.withIntermediates(r)), infeasible: (this.stmts.infeasibleOf.get(studyId) as number | undefined) ?? 0 };
     })();
