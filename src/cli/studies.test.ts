@@ -139,39 +139,48 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     let now = 7_000_000;
     const svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
     const space = { x: { type: "float", low: 0, high: 1 } };
-    await svc.execute("create_study", { name: "mo", space, directions: ["minimize", "maximize"] });
     // A trade-off front with a duplicate, dominated points, an infeasible point that would dominate,
-    // and trials that are not COMPLETE.
+    // and trials that are not COMPLETE; with two objectives and with three (the third constant:
+    // the same front), whose front PostgreSQL computes from every COMPLETE trial's objectives.
     const plan: ([number, number, number] | "PRUNED" | "FAIL" | "RUNNING")[] = [
       [1, 1, -1], [2, 3, -1], [1, 2, 0], [0, 9, 1], [3, 3, -1], [1, 2, -1], "PRUNED", [5, 5, -2], "FAIL", "RUNNING", [0.5, 0.5, -1],
     ];
-    for (const p of plan) {
-      const a = await svc.execute("ask", { study: "mo" });
-      now += 1000;
-      if (p === "RUNNING") continue;
-      await svc.execute("tell", {
-        study: "mo", trial: a.trial.number, token: a.lease.token,
-        ...(typeof p === "string" ? { state: p } : { state: "COMPLETE", values: [p[0], p[1]], constraints: [p[2]] }),
-      });
+    const expected: Record<string, unknown> = {};
+    for (const [name, directions] of [["mo", ["minimize", "maximize"]], ["mo3", ["minimize", "maximize", "minimize"]]] as const) {
+      await svc.execute("create_study", { name, space, directions: [...directions] });
+      for (const p of plan) {
+        const a = await svc.execute("ask", { study: name });
+        now += 1000;
+        if (p === "RUNNING") continue;
+        await svc.execute("tell", {
+          study: name, trial: a.trial.number, token: a.lease.token,
+          ...(typeof p === "string" ? { state: p } : { state: "COMPLETE", values: [p[0], p[1], 7].slice(0, directions.length), constraints: [p[2]] }),
+        });
+      }
+      expected[name] = (await svc.execute("get_study", { study: name })).study;
+      expected[`${name}/front`] = await svc.execute("best_trials", { study: name });
     }
-    const study = (await svc.execute("get_study", { study: "mo" })).study;
-    const front = await svc.execute("best_trials", { study: "mo" });
     await svc.close();
     await storage.close();
 
     await readingSql(path, now, async (reader) => {
-      const whole = vi.spyOn(reader, "trialsByNumber");
-      const objectives = vi.spyOn(reader, "completeObjectives");
-      const shown = await summaryView(reader, await studyNamed(reader, "mo"));
-      expect(shown).toEqual(study);
-      const got = await paretoFrontOf(reader, await studyNamed(reader, "mo"), shown);
-      expect(got).toEqual(front);
-      expect(got.trials.map((t) => t.number)).toEqual([1, 2, 5, 7, 10]);
-      if (backend.name === "sqlite") {
-        // SQLite keeps the front on write: no COMPLETE trial's objectives are read.
-        expect(objectives).not.toHaveBeenCalled();
-        expect(whole).not.toHaveBeenCalled();
-      } else expect(whole).toHaveBeenCalledWith(expect.any(Number), [1, 2, 5, 7, 10]);
+      for (const name of ["mo", "mo3"]) {
+        const whole = vi.spyOn(reader, "trialsByNumber");
+        const objectives = vi.spyOn(reader, "completeObjectives");
+        const shown = await summaryView(reader, await studyNamed(reader, name));
+        expect(shown).toEqual(expected[name]);
+        const got = await paretoFrontOf(reader, await studyNamed(reader, name), shown);
+        expect(got).toEqual(expected[`${name}/front`]);
+        expect(got.trials.map((t) => t.number)).toEqual([1, 2, 5, 7, 10]);
+        if (backend.name === "sqlite" || name === "mo") {
+          // SQLite keeps the front on write, PostgreSQL computes a two-objective one in SQL: no
+          // COMPLETE trial's objectives reach the reader.
+          expect(objectives).not.toHaveBeenCalled();
+          expect(whole).not.toHaveBeenCalled();
+        } else expect(whole).toHaveBeenCalledWith(expect.any(Number), [1, 2, 5, 7, 10]);
+        whole.mockRestore();
+        objectives.mockRestore();
+      }
     });
   });
 

@@ -126,7 +126,7 @@ export async function studyNamed(storage: SummaryReader, name: string): Promise<
  */
 export async function paretoFrontOf(storage: SummaryReader, study: Study, s: StudyView): Promise<ParetoFrontView> {
   const now = Date.now();
-  const kept = await storage.keptFront(study.id);
+  const kept = await storage.quickFront(study.id, study.config.directions);
   if (kept !== null) {
     const front = paretoFrontView(s, kept.trials.map((t) => trialView(t, now)));
     const nComplete = s.counts.COMPLETE;

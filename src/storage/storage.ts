@@ -9,7 +9,7 @@
  * the embedded SQLite implementation completes synchronously underneath.
  */
 import type { Distribution, Params } from "../domain/distributions.js";
-import type { Study, Trial, TrialState } from "../domain/trial.js";
+import type { Direction, Study, Trial, TrialState } from "../domain/trial.js";
 
 /** A trial as stored: the domain trial plus its lease. */
 export interface StoredTrial extends Trial {
@@ -101,12 +101,13 @@ export interface SummaryReader {
   /** The trials with these numbers, with intermediates, in number order. */
   trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]>;
   /**
-   * A multi-objective study's Pareto front as the storage keeps it on write (front-keeper.ts), in
-   * one snapshot with the count of infeasible COMPLETE trials; null when this storage keeps none, or
-   * not for this study (a front it dropped as too big): then the front is computed from
-   * `completeObjectives`.
+   * A multi-objective study's Pareto front (its trials in number order, with intermediates) and its
+   * count of infeasible COMPLETE trials, in one snapshot, read without every COMPLETE trial's
+   * objectives where the storage can: SQLite keeps the front on write (front-keeper.ts; unless it
+   * dropped a study's front as too big), PostgreSQL computes a two-objective front in SQL. Null
+   * otherwise: the front is then computed from `completeObjectives`.
    */
-  keptFront(studyId: number): Promise<KeptFront | null>;
+  quickFront(studyId: number, directions: readonly Direction[]): Promise<QuickFront | null>;
   /**
    * The study's best finite reported value as service/lineage.ts `bestReported` finds it, from SQL:
    * the best report (ties: the lower trial number, then the earlier step), or the best COMPLETE value
@@ -130,8 +131,8 @@ export function betterReport(direction: "minimize" | "maximize", a: BestReportRo
   return a.number <= b.number ? a : b;
 }
 
-/** What `SummaryReader.keptFront` reads: the front's trials in number order, and how many COMPLETE trials are infeasible. */
-export interface KeptFront {
+/** What `SummaryReader.quickFront` reads: the front's trials in number order, and how many COMPLETE trials are infeasible. */
+export interface QuickFront {
   readonly trials: StoredTrial[];
   readonly infeasible: number;
 }

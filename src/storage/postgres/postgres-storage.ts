@@ -19,7 +19,7 @@
 import pg from "pg";
 import type { Distribution } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
-import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
   type Change,
   type Storage,
@@ -29,6 +29,7 @@ import {
   OBJECTIVE_COLUMNS,
   type BestReportRow,
   type ObjectiveRow,
+  type QuickFront,
   type TrialPageQuery,
   type TrialRow,
   storedTrialOfRow,
@@ -368,9 +369,31 @@ export class PostgresStorage implements Storage, SummaryReader {
     return betterReport(direction, pick("r"), pick("c"));
   }
 
-  /** PostgreSQL keeps no front yet (a reader computes it from `completeObjectives`). */
-  async keptFront(): Promise<null> {
-    return null;
+  /**
+   * PostgreSQL keeps no front on write; a two-objective front is computed in one statement: in
+   * minimisation form and lexicographic order, a point is dominated exactly when some point before
+   * it (equal points excluded, `EXCLUDE GROUP`) has a second value at most its own (domain/objectives.ts
+   * `paretoFront`, the same rule). Three or more objectives: null (computed from `completeObjectives`).
+   */
+  async quickFront(studyId: number, directions: readonly Direction[]): Promise<QuickFront | null> {
+    if (directions.length !== 2) return null;
+    const sign = (d: Direction) => (d === "minimize" ? 1 : -1);
+    const { rows } = await this.pool.query<{ infeasible: string; front: number[] } & PgTrialRow>(
+      `WITH c AS (
+         SELECT number, objective_values::json AS ov,
+                constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(constraint_values::json) e WHERE e::float8 > 0) AS feasible
+           FROM trials WHERE study_id = $1 AND state = 'COMPLETE'),
+       f AS (SELECT number, (ov->>0)::float8 * $2 AS a, (ov->>1)::float8 * $3 AS b FROM c WHERE feasible AND json_array_length(ov) = 2),
+       w AS (SELECT number, b, min(b) OVER (ORDER BY a, b RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS m FROM f),
+       front AS (SELECT number FROM w WHERE m IS NULL OR b < m)
+       SELECT (SELECT count(*) FROM c WHERE NOT feasible) AS infeasible, t.*,
+              (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv
+         FROM (SELECT 1) one LEFT JOIN trials t ON t.study_id = $1 AND t.number IN (SELECT number FROM front)
+        ORDER BY t.number`,
+      [studyId, sign(directions[0] as Direction), sign(directions[1] as Direction)],
+    );
+    const infeasible = Number(rows[0]?.infeasible ?? 0);
+    return { trials: rows.filter((r) => r.id !== null).map((r) => storedTrialOfRow(r, intermediatesOf(r.iv))), infeasible };
   }
 
   async trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]> {

@@ -48,7 +48,7 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
     storedTrialOf(id, 1, number, { state: values === null ? "FAIL" : "COMPLETE", values, lease: null, finishedAt: 1, ...over });
   /** The kept front's numbers, after checking them against the front of every stored trial. */
   const keptNumbers = async (storage: SqliteStorage): Promise<number[]> => {
-    const kept = await storage.keptFront(1);
+    const kept = await storage.quickFront(1, [...DIRS]);
     const truth = paretoFront([...DIRS], await storage.loadTrials(1)).map((t) => t.number);
     expect(kept?.trials.map((t) => t.number)).toEqual(truth);
     return truth;
@@ -77,10 +77,10 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
       expect(await keptNumbers(storage)).toEqual([0, 2, 3]);
       await storage.commit([{ kind: "update-trial", trial: done(4, 3, [0, 0], { constraints: [2] }) }]);
       expect(await keptNumbers(storage)).toEqual([0, 2]);
-      expect((await storage.keptFront(1))?.infeasible).toBe(2);
+      expect((await storage.quickFront(1, [...DIRS]))?.infeasible).toBe(2);
       await storage.commit([{ kind: "update-trial", trial: done(5, 4, [0.5, 0.5], { constraints: [-1] }) }]); // feasible now
       expect(await keptNumbers(storage)).toEqual([0, 2, 4]);
-      expect((await storage.keptFront(1))?.infeasible).toBe(1);
+      expect((await storage.quickFront(1, [...DIRS]))?.infeasible).toBe(1);
       // A batch that dominates the whole front and then fails rolls back with its front rows; the
       // next batch starts from the stored front, not from the rolled-back one kept in memory.
       await expect(
@@ -89,7 +89,7 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
       expect(await keptNumbers(storage)).toEqual([0, 2, 4]);
       await storage.commit([{ kind: "insert-trial", trial: done(7, 5, [1, 1]) }]);
       expect(await keptNumbers(storage)).toEqual([0, 2, 4, 5]);
-      expect((await storage.keptFront(1))?.infeasible).toBe(1);
+      expect((await storage.quickFront(1, [...DIRS]))?.infeasible).toBe(1);
     } finally {
       await storage.close();
     }
@@ -107,12 +107,12 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
       await storage.commit(line(0, FRONT_MAX));
       expect((await keptNumbers(storage)).length).toBe(FRONT_MAX);
       await storage.commit(line(FRONT_MAX, 1));
-      expect(await storage.keptFront(1)).toBeNull();
+      expect(await storage.quickFront(1, [...DIRS])).toBeNull();
       // Later trials leave no rows, even one that dominates the whole line, also after a reopen.
       await storage.close();
       storage = new SqliteStorage({ path });
       await storage.commit([{ kind: "insert-trial", trial: done(FRONT_MAX + 2, FRONT_MAX + 1, [-1, 1e9]) }]);
-      expect(await storage.keptFront(1)).toBeNull();
+      expect(await storage.quickFront(1, [...DIRS])).toBeNull();
       await storage.close();
       const raw = new Database(path, { readonly: true });
       expect(raw.prepare("SELECT COUNT(*) FROM pareto_front").pluck().get()).toBe(0);

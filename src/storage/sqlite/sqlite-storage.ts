@@ -27,7 +27,7 @@ import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
 import { BACKFILLS, FEASIBLE, MIGRATIONS, frontRows } from "./sqlite-schema.js";
 import { TuneportError } from "../../domain/errors.js";
-import { type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
+import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
   type Change,
   type Storage,
@@ -36,7 +36,7 @@ import {
   type SummaryReader,
   OBJECTIVE_COLUMNS,
   type BestReportRow,
-  type KeptFront,
+  type QuickFront,
   type ObjectiveRow,
   betterReport,
   type TrialPageQuery,
@@ -269,8 +269,9 @@ export class SqliteStorage implements Storage, SummaryReader {
     })();
   }
 
-  async keptFront(studyId: number): Promise<KeptFront | null> {
-    return this.db.transaction((): KeptFront | null => {
+  async quickFront(studyId: number, directions: readonly Direction[]): Promise<QuickFront | null> {
+    if (directions.length < 2) return null;
+    return this.db.transaction((): QuickFront | null => {
       if (this.stmts.frontDropped.get(studyId) !== undefined) return null;
       const rows = this.stmts.frontOf.all(studyId) as TrialRow[];
       return { trials: rows.map((r) => this.withIntermediates(r)), infeasible: (this.stmts.infeasibleOf.get(studyId) as number | undefined) ?? 0 };
