@@ -129,8 +129,7 @@ export async function paretoFrontOf(storage: SummaryReader, study: Study, s: Stu
   const kept = await storage.quickFront(study.id, study.config.directions);
   if (kept !== null) {
     const front = paretoFrontView(s, kept.trials.map((t) => trialView(t, now)));
-    const nComplete = s.counts.COMPLETE;
-    return { ...front, n_complete: nComplete, n_feasible: nComplete - kept.infeasible };
+    return { ...front, n_complete: kept.complete, n_feasible: kept.complete - kept.infeasible };
   }
   const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
@@ -140,8 +139,8 @@ export async function paretoFrontOf(storage: SummaryReader, study: Study, s: Stu
 /**
  * The `lineage` answer (service/lineage.ts `lineageAnswer`) from SQL: the study's best report from
  * `bestReported` (or the trial asked for), then only the trials the lineage follows — the trial and,
- * for a strategy that moves models between trials (PBT), its donors back to fresh starts, one query
- * per generation of donors. @throws NOT_FOUND.
+ * for a strategy that moves models between trials (PBT), the chain of donors its model came from,
+ * one query per hop (`StrategyReadModels.lineageNext`). @throws NOT_FOUND.
  */
 export async function lineageFromSql(storage: SummaryReader, study: Study, trial: number | undefined): Promise<LineageView> {
   const direction = study.config.direction;
@@ -165,13 +164,21 @@ export async function lineageFromSql(storage: SummaryReader, study: Study, trial
     if (t === undefined) throw notFound(`study '${study.name}' has no trial ${number}`, { study: study.name, trial: number });
     at = reportedAt(direction, t);
   }
-  for (let next = [number]; next.length > 0; ) {
-    const named = new Set(next.flatMap((n) => (trials[n] ? (models?.lineageDonors?.(trials[n] as StoredTrial) ?? []) : [])));
-    next = [...named].filter((n) => trials[n] === undefined);
-    await load(next);
-    next = next.filter((n) => trials[n] !== undefined);
+  const start = trials[number];
+  // The study was deleted between the two reads.
+  if (start === undefined) throw noFiniteResult(study.name);
+  // The chain `lineage` follows, one trial per hop (a donor already read is not read again; a missing
+  // one ends the walk, and `lineage` then reports the inconsistency as the service does).
+  let t: StoredTrial | undefined = start;
+  let hop: { uptoStep?: number } | { donorStep: number } = at.step === null ? {} : { uptoStep: at.step };
+  for (let hops = 0; t !== undefined && hops < 100_000; hops++) {
+    const next: { trial: number; donorStep: number } | null = models?.lineageNext?.(t, hop) ?? null;
+    if (next === null) break;
+    if (trials[next.trial] === undefined) await load([next.trial]);
+    t = trials[next.trial];
+    hop = { donorStep: next.donorStep };
   }
-  return lineageAnswer(study.name, models, trials, trials[number] as StoredTrial, at);
+  return lineageAnswer(study.name, models, trials, start, at);
 }
 
 /** A study's view as `get_study` answers it: summary, counts and define-by-run parameters from SQL. */

@@ -12,6 +12,7 @@ import {
   hypervolumeOf,
   nonDominatedRanks,
   paretoFront,
+  paretoFrontWithin,
   referencePointOf,
 } from "./objectives.js";
 import type { Direction, Trial } from "./trial.js";
@@ -108,6 +109,9 @@ describe("Pareto front", () => {
           const candidates = some.filter((x) => x.state === "COMPLETE" && feasibility(x) === true);
           const expected = candidates.filter((a) => !candidates.some((b) => b !== a && dominates(min(b), min(a)))).map((x) => x.number);
           expect(paretoFront(dirs, some).map((x) => x.number)).toEqual(expected);
+          // Bounded: the same front within the limit, null past it.
+          expect(paretoFrontWithin(dirs, some, expected.length)?.map((x) => x.number)).toEqual(expected);
+          if (expected.length > 0) expect(paretoFrontWithin(dirs, some, expected.length - 1)).toBeNull();
           if (n === 300) expect(expected.length).toBeGreaterThan(shape === "near-front" && m > 1 ? 10 : 0);
         }
       }

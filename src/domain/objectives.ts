@@ -166,6 +166,15 @@ function completeWithValues<T extends ObjectiveTrial>(directions: readonly Direc
  * the next one: O(n log n) even when most points are on the front.
  */
 export function paretoFront<T extends ObjectiveTrial>(directions: readonly Direction[], trials: Iterable<T>): T[] {
+  return paretoFrontWithin(directions, trials, Infinity) as T[];
+}
+
+/**
+ * `paretoFront`, or null as soon as the front is known to have more than `limit` trials: in
+ * lexicographic order every point kept is on the final front, so the scan stops there, and a big
+ * front of three or more objectives costs O(n · limit) instead of O(n · |front|).
+ */
+export function paretoFrontWithin<T extends ObjectiveTrial>(directions: readonly Direction[], trials: Iterable<T>, limit: number): T[] | null {
   const feasible = completeWithValues(directions, trials).filter((t) => isFeasibleVector(t.constraints));
   const points = feasible.map((t) => minimisationForm(directions, t.values as number[]));
   const order = Array.from({ length: points.length }, (_, i) => i).sort((a, b) => lexicographic(points[a] as number[], points[b] as number[]) || a - b);
@@ -179,6 +188,7 @@ export function paretoFront<T extends ObjectiveTrial>(directions: readonly Direc
       dominated = last !== undefined && dominates(points[last] as number[], p);
     } else for (let k = 0; k < kept.length && !dominated; k++) dominated = dominates(points[kept[k] as number] as number[], p);
     if (!dominated) kept.push(i);
+    if (kept.length > limit) return null;
   }
   return kept.map((i) => feasible[i] as T).sort((a, b) => a.number - b.number);
 }

@@ -206,10 +206,12 @@ export interface StrategyReadModels {
    */
   lineage?(trials: readonly Trial[], number: number, uptoStep?: number): LineageSchedule;
   /**
-   * The other trials `lineage` reads when it follows `trial` (its donors), so that a reader that
-   * fetches trials by number (the CLI, from SQL) can give `lineage` every trial it needs.
+   * The trial `lineage` reads after `trial`, and the step there: for the trial asked about at its
+   * `uptoStep` (as `lineage`'s), for a later one at the `donorStep` it was reached at; null where the
+   * chain ends. A reader that fetches trials by number (the CLI, from SQL) reads the chain one trial
+   * per hop and gives `lineage` exactly the trials it follows.
    */
-  lineageDonors?(trial: Trial): number[];
+  lineageNext?(trial: Trial, at: { uptoStep?: number } | { donorStep: number }): { trial: number; donorStep: number } | null;
   /** The whole population's lineage (PBT): what the dashboard draws as a tree. */
   lineageGraph?(trials: readonly Trial[]): LineageGraph;
 }

@@ -22,7 +22,7 @@ export function reportedAt(direction: Direction, t: Trial): { step: number | nul
  * The `lineage` answer for trial `t` up to `at` (`reportedAt`, or the study's `bestReported`): the
  * schedule from the strategy's read model, or one segment (`defaultLineage`) when it keeps none.
  * `trials` is indexed by number and holds `t` and every trial the model follows from it
- * (`StrategyReadModels.lineageDonors`): the whole study in the service, those alone in the CLI.
+ * (`StrategyReadModels.lineageNext`): the whole study in the service, those alone in the CLI.
  * @throws INTERNAL when the recorded lineage is inconsistent.
  */
 export function lineageAnswer(

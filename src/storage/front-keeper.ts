@@ -3,8 +3,8 @@
  * (`tuneport studies show`) reads the front's few rows instead of every COMPLETE trial's
  * objectives (issue 19: 1.1 s at 100,000 trials, a third of it parsing rows, a quarter the front).
  *
- * The storage calls `onTrial` for every trial row it writes, inside the write's transaction and
- * after the row itself is written, and `forget` when a study is deleted; the keeper writes the
+ * The storage calls `prepare` before it writes a trial row and `onTrial` after, inside the write's
+ * transaction, and `forget` when a study is deleted; the keeper writes the
  * membership changes through `FrontRows`. The rules are domain/objectives.ts's (`paretoFront`):
  * the front is the set of COMPLETE feasible trials no other one dominates, equal points all on it.
  *
@@ -19,10 +19,11 @@
  * A front of more than `FRONT_MAX` members (a study whose trials nearly all trade off exactly, or
  * with many objectives) is dropped for good: its rows go, the study is marked (`FrontRows.drop`),
  * and its readers compute its front from the trials as before. Each COMPLETE trial then costs at
- * most `FRONT_MAX` dominance checks, and an import or backfill at most `FRONT_MAX`² / 2 in all.
+ * most `FRONT_MAX` dominance checks, an import at most `FRONT_MAX`² / 2 in all, and a recomputation
+ * (a backfill, a member that left) O(n · FRONT_MAX) at worst (`paretoFrontWithin` stops past it).
  */
 import { type Direction } from "../domain/trial.js";
-import { dominates, isFeasibleVector, minimisationForm, paretoFront } from "../domain/objectives.js";
+import { dominates, isFeasibleVector, minimisationForm, paretoFrontWithin } from "../domain/objectives.js";
 import type { ObjectiveRow, StoredTrial } from "./storage.js";
 
 /** What the keeper reads and writes (the storage's statements, in its open transaction). */
@@ -89,6 +90,15 @@ export class FrontKeeper {
     if (front.length > FRONT_MAX) this.drop(t.studyId);
   }
 
+  /**
+   * Loads the study's front before a row of it is written, so that `onTrial` compares the row
+   * with the front as it was (loaded after the write, the front would hold the new row's values).
+   */
+  prepare(studyId: number): void {
+    const directions = this.directionsOf(studyId);
+    if (directions !== null && directions.length >= 2) this.frontOf(studyId, directions);
+  }
+
   /** A study was created (its directions are known before any trial row). */
   onStudy(studyId: number, directions: readonly Direction[]): void {
     this.directions.set(studyId, [...directions]);
@@ -109,8 +119,8 @@ export class FrontKeeper {
   /** Writes the study's front from its COMPLETE rows (a migration's backfill, or a member that left). */
   recompute(studyId: number, directions: readonly Direction[]): void {
     this.rows.clear(studyId);
-    const members = paretoFront(directions, this.rows.complete(studyId));
-    if (members.length > FRONT_MAX) return this.drop(studyId);
+    const members = paretoFrontWithin(directions, this.rows.complete(studyId), FRONT_MAX);
+    if (members === null) return this.drop(studyId);
     for (const m of members) this.rows.add(studyId, m.number);
     this.fronts.set(studyId, members.map((m) => memberOf(directions, m)));
   }

@@ -102,7 +102,7 @@ export interface SummaryReader {
   trialsByNumber(studyId: number, numbers: readonly number[]): Promise<StoredTrial[]>;
   /**
    * A multi-objective study's Pareto front (its trials in number order, with intermediates) and its
-   * count of infeasible COMPLETE trials, in one snapshot, read without every COMPLETE trial's
+   * counts of COMPLETE and infeasible COMPLETE trials, in one snapshot, read without every COMPLETE trial's
    * objectives where the storage can: SQLite keeps the front on write (front-keeper.ts; unless it
    * dropped a study's front as too big), PostgreSQL computes a two-objective front in SQL. Null
    * otherwise: the front is then computed from `completeObjectives`.
@@ -131,9 +131,10 @@ export function betterReport(direction: "minimize" | "maximize", a: BestReportRo
   return a.number <= b.number ? a : b;
 }
 
-/** What `SummaryReader.quickFront` reads: the front's trials in number order, and how many COMPLETE trials are infeasible. */
+/** What `SummaryReader.quickFront` reads, in one snapshot: the front's trials in number order, and how many COMPLETE trials there are and are infeasible. */
 export interface QuickFront {
   readonly trials: StoredTrial[];
+  readonly complete: number;
   readonly infeasible: number;
 }
 

@@ -90,6 +90,11 @@ describe("sqlite keeps multi-objective fronts on write (front-keeper.ts)", () =>
       await storage.commit([{ kind: "insert-trial", trial: done(7, 5, [1, 1]) }]);
       expect(await keptNumbers(storage)).toEqual([0, 2, 4, 5]);
       expect((await storage.quickFront(1, [...DIRS]))?.infeasible).toBe(1);
+      // The first write after a rollback (the caches dropped) changes a member: the front is
+      // compared with the row as it was, not loaded with the new values.
+      await expect(storage.commit([{ kind: "insert-trial", trial: done(7, 9, [0, 0]) }])).rejects.toThrow();
+      await storage.commit([{ kind: "update-trial", trial: done(5, 4, [5, -5], { constraints: [-1] }) }]);
+      expect(await keptNumbers(storage)).toEqual([0, 2, 5]);
     } finally {
       await storage.close();
     }

@@ -274,7 +274,11 @@ export class SqliteStorage implements Storage, SummaryReader {
     return this.db.transaction((): QuickFront | null => {
       if (this.stmts.frontDropped.get(studyId) !== undefined) return null;
       const rows = this.stmts.frontOf.all(studyId) as TrialRow[];
-      return { trials: rows.map((r) => this.withIntermediates(r)), infeasible: (this.stmts.infeasibleOf.get(studyId) as number | undefined) ?? 0 };
+      return {
+        trials: rows.map((r) => this.withIntermediates(r)),
+        complete: this.countsOf(studyId).COMPLETE,
+        infeasible: (this.stmts.infeasibleOf.get(studyId) as number | undefined) ?? 0,
+      };
     })();
   }
 
@@ -303,12 +307,14 @@ export class SqliteStorage implements Storage, SummaryReader {
     for (const c of changes) {
       switch (c.kind) {
         case "insert-trial":
+          this.fronts?.prepare(c.trial.studyId);
           this.stmts.insertTrial.run(trialRow(c.trial));
           for (const iv of c.trial.intermediate) this.stmts.addIntermediate.run(c.trial.id, iv.step, nanToNull(iv.value));
           this.fronts?.onTrial(c.trial);
           break;
         case "update-trial": {
           const { study_id: _s, number: _n, created_at: _c, ...row } = trialRow(c.trial);
+          this.fronts?.prepare(c.trial.studyId);
           this.stmts.updateTrial.run(row);
           this.fronts?.onTrial(c.trial);
           break;

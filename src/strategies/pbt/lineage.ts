@@ -168,21 +168,11 @@ export function scheduleOf(trials: readonly Trial[], number: number, step?: numb
   // Each hop goes to a donor checkpoint saved strictly earlier in wall time; the guard only
   // protects against corrupt attributes.
   for (let hops = 0; hops < 100_000; hops++) {
-    const lin = lineageOf(t);
-    if (lin.length === 0) {
+    if (lineageOf(t).length === 0) {
       segments.push({ from_step: 0, params: { ...t.params }, trial: t.number, trial_step: 0 });
       break;
     }
-    // Entries in force at `upTo`: for the starting trial every change up to its latest step
-    // counts; for donors, only those before the checkpoint's step (see entryForCheckpoint).
-    const own: LineageEntry[] = [];
-    for (let i = lin.length - 1; i >= 0; i--) {
-      const e = lin[i] as LineageEntry;
-      const applies = i === 0 || (t === start && step === undefined ? e.step <= upTo : e.step < upTo);
-      if (!applies) continue;
-      own.push(e);
-      if (e.donor !== null || i === 0) break;
-    }
+    const own = entriesInForce(t, upTo, t === start && step === undefined);
     for (const e of own) segments.push({ from_step: e.age, params: { ...e.params }, trial: t.number, trial_step: e.step });
     const root = own[own.length - 1] as LineageEntry;
     if (root.donor === null || root.donor_step === null) break;
@@ -201,6 +191,37 @@ export function scheduleOf(trials: readonly Trial[], number: number, step?: numb
     out.push(s);
   }
   return { schedule: out, until_step: untilStep };
+}
+
+/**
+ * The entries of `t`'s lineage in force at its step `upTo`, newest first, down to the one that
+ * started its model (a donor load, or its origin): for the starting trial of a schedule every change
+ * up to its latest step counts (`inclusive`); for donors, only those before the checkpoint's step
+ * (see entryForCheckpoint). Empty when `t` has no lineage.
+ */
+function entriesInForce(t: Trial, upTo: number, inclusive: boolean): LineageEntry[] {
+  const lin = lineageOf(t);
+  const own: LineageEntry[] = [];
+  for (let i = lin.length - 1; i >= 0; i--) {
+    const e = lin[i] as LineageEntry;
+    if (!(i === 0 || (inclusive ? e.step <= upTo : e.step < upTo))) continue;
+    own.push(e);
+    if (e.donor !== null || i === 0) break;
+  }
+  return own;
+}
+
+/**
+ * The donor `scheduleOf` goes to after `t`, and the checkpoint step it reads there: for the trial
+ * asked about at its `uptoStep` (as `scheduleOf`'s `step`), for a donor at the `donorStep` its
+ * checkpoint was loaded from; null where the model started fresh.
+ */
+export function nextDonor(t: Trial, at: { uptoStep?: number } | { donorStep: number }): { trial: number; donorStep: number } | null {
+  const first = !("donorStep" in at);
+  const upTo = "donorStep" in at ? at.donorStep : (at.uptoStep ?? lastStep(t) ?? lineageOf(t)[0]?.step ?? 0);
+  const own = entriesInForce(t, upTo, first && (at as { uptoStep?: number }).uptoStep === undefined);
+  const root = own[own.length - 1];
+  return root && root.donor !== null && root.donor_step !== null ? { trial: root.donor, donorStep: root.donor_step } : null;
 }
 
 /** Index in `t`'s lineage of the entry in force at its checkpoint of `step` (see entryForCheckpoint). */

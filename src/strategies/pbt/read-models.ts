@@ -5,10 +5,10 @@
  */
 import type { StrategyReadModels } from "../../domain/plugin.js";
 import type { Trial } from "../../domain/trial.js";
-import { lineageGraph, lineageOf, scheduleOf } from "./lineage.js";
+import { lineageGraph, nextDonor, scheduleOf } from "./lineage.js";
 
 export const PBT_READ_MODELS: StrategyReadModels = {
   lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep),
   lineageGraph,
-  lineageDonors: (t: Trial) => lineageOf(t).flatMap((e) => (e.donor === null ? [] : [e.donor])),
+  lineageNext: nextDonor,
 };
