@@ -24,9 +24,15 @@
  * 5. Constraints (c ≤ 0 feasible): one GP per constraint and log EHVI + Σ_k log PoF
  *    (../gp/gp-constraints.ts; Gardner et al. 2014), as Optuna's GPSampler.
  * 6. Acquisition search: ../gp/gp-acquisition.ts's `MixedSearch` (2048 Sobol candidates, every
- *    one scored exactly, 10 local searches from the best candidates and the front's point with
- *    the smallest sum of standardised objectives), never an earlier configuration on a space with
- *    a continuous dimension. Numerical failure falls back to a uniform random point.
+ *    one scored exactly, 10 local searches: `frontStarts` (5) from points of the feasible front —
+ *    the one with the smallest sum of standardised objectives and random others, as Optuna's
+ *    GPSampler starts half its searches from random Pareto-optimal trials — and the rest from the
+ *    best candidates; a Chebyshev proposal starts only the first from the front), never an
+ *    earlier configuration on a space with a continuous dimension. Numerical failure falls back to
+ *    a uniform random point. EHVI's maxima lie next to the Pareto set; where that set is a small
+ *    part of the space (Fonseca–Fleming: a short diagonal segment of [−4, 4]³) few candidates come
+ *    near it, and with a single start from the front a quarter fewer trials ended on the final
+ *    front (docs/BENCHMARKS.md run 11).
  *
  * With `acquisition: "chebyshev"` step 6 maximises instead log EI of ParEGO's augmented Chebyshev
  * scalarisation of the same models (chebyshev-ei.ts: weights per suggestion, random or Sobol, recorded
@@ -48,6 +54,7 @@ import type { ParamValue } from "../../domain/distributions.js";
 import { isFeasibleVector, minimisationForm, nonDominatedRanks, dominates, violation } from "../../domain/objectives.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { sampleUniform } from "../../domain/sampling.js";
+import type { Rng } from "../../math/rng.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { hypervolume, nonDominated } from "../../math/hypervolume.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitColumn, fitConstraintModels, latestConstraintTheta } from "../gp/gp-constraints.js";
@@ -86,6 +93,14 @@ const options = gpOptions
     hedgeTemperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
     weights: z.enum(["random", "sobol"]).default("random"),
+    /**
+     * How many points of the feasible front start the local searches of a log EHVI proposal (the
+     * header, step 6): the best-balanced one and up to `frontStarts − 1` others drawn at random; the
+     * rest of the `nLocalSearches` start from the best candidates. Chebyshev proposals start from
+     * the best-balanced point only. Optuna 5.0's GPSampler starts half its local
+     * searches from random Pareto-optimal trials (docs/BENCHMARKS.md run 11).
+     */
+    frontStarts: z.number().int().min(1).default(5),
     /** ρ of the "chebyshev" acquisition (Knowles 2006: 0.05). */
     rho: z.number().min(0).max(1).default(0.05),
   })
@@ -261,12 +276,31 @@ export class EhviStrategy implements Strategy {
       if (key < bestKey) [bestKey, start] = [key, i];
     }
     if (start < 0) start = 0;
+    // EHVI's maxima lie in the gaps all along the front, so its searches also start from random front
+    // points; a Chebyshev EI's lie near the one front point its weights favour (run 11: random
+    // front starts lost DTLZ2's Chebyshev-only acquisition).
+    const startRows = anyFeasible && weights === null ? frontStarts(start, base.filter((i) => ranks[i] === 0), this.opts.frontStarts, req.rng) : [start];
     const exclude = dims.some((dim) => dim.kind === "cont") ? earlierConfigurations(req.trials, dims) : undefined;
     const search = new EhviSearch(gps, acquisition, dims, this.opts, null, constraints);
-    const x = search.run(req.rng, X.subarray(start * d, start * d + d), exclude);
+    const x = search.run(req.rng, startRows.map((i) => X.subarray(i * d, i * d + d)), exclude);
     if (x === null || !x.every(Number.isFinite)) return null;
     return { x, thetas, constraintTheta, weights, arm };
   }
+}
+
+/**
+ * The rows whose configurations start local acquisition searches: `first` (the best-balanced front
+ * point), then up to k − 1 others of `front` (row indices of the feasible front) drawn without
+ * replacement. EHVI's maxima lie in the gaps and at the ends of the front, i.e. next to the Pareto
+ * set, which on a problem whose Pareto set is a small part of the space (Fonseca–Fleming: a segment
+ * of the diagonal) few Sobol candidates come near; a search started on the set finds them (run 11).
+ * Exported for tests.
+ */
+export function frontStarts(first: number, front: readonly number[], k: number, rng: Rng): number[] {
+  const rest = front.filter((i) => i !== first);
+  const out = [first];
+  while (out.length < k && rest.length > 0) out.push(rest.splice(Math.floor(rng.random() * rest.length), 1)[0]!);
+  return out;
 }
 
 /**

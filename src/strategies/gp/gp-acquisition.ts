@@ -146,10 +146,13 @@ export abstract class MixedSearch {
   };
 
   /**
-   * The best point found: the best of the local searches' end points and the top candidate.
+   * The best point found: the best of the local searches' end points and the top candidate. Local
+   * searches start from each incumbent and from the best `nLocalSearches − #incumbents` candidates.
    * `exclude` (when given) refuses points that repeat an earlier trial's configuration.
    */
-  run(rng: Rng, incumbent: Float64Array, exclude?: (x: Float64Array) => boolean): Float64Array | null {
+  run(rng: Rng, incumbent: Float64Array | readonly Float64Array[], exclude?: (x: Float64Array) => boolean): Float64Array | null {
+    // Each incumbent (the `ehvi` strategy passes several front points) starts a local search, at most `nLocalSearches`.
+    const incumbents = (incumbent instanceof Float64Array ? [incumbent] : incumbent).slice(0, Math.max(1, this.opts.nLocalSearches));
     const { d, dims, opts } = this;
     const nc = opts.nCandidates;
     const cands = new Float64Array(nc * d);
@@ -171,7 +174,7 @@ export abstract class MixedSearch {
           : snapUnit(dim.dist as NumericDistribution, u[m]!);
       }
     }
-    const k = Math.max(1, opts.nLocalSearches - 1);
+    const k = Math.max(1, opts.nLocalSearches - incumbents.length);
     const order = opts.startSelection === "roulette" ? rouletteStarts(this.topCandidates(cands, nc, nc), this.exact, k, rng) : this.topCandidates(cands, nc, k);
     if (order.length === 0) return null;
     const scores = this.exact;
@@ -186,8 +189,8 @@ export abstract class MixedSearch {
       break;
     }
     const starts: Float64Array[] = [];
-    if (opts.nLocalSearches > 0 && opts.incumbentStart !== false) starts.push(Float64Array.from(incumbent));
-    for (let k = 0; k < Math.min(opts.nLocalSearches - 1, order.length); k++) {
+    if (opts.nLocalSearches > 0 && opts.incumbentStart !== false) for (const inc of incumbents) starts.push(Float64Array.from(inc));
+    for (let k = 0; k < Math.min(opts.nLocalSearches - incumbents.length, order.length); k++) {
       const c = order[k]!;
       starts.push(cands.slice(c * d, c * d + d));
     }
