@@ -38,6 +38,7 @@ import {
   betterReport,
 } from "../storage.js";
 import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
+import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
 
 export interface PostgresStorageOptions {
   /** A `postgresql://` or `postgres://` URL, optionally with `schema=NAME`. */
@@ -74,25 +75,6 @@ interface PgSummaryRow extends Omit<PgTrialRow, "id"> {
   id: number | null;
   counts: Record<string, number> | null;
 }
-
-/** A feasible trial (as SQLite's FEASIBLE and domain/objectives.ts): no constraint value above 0. */
-const PG_FEASIBLE =
-  "(t.constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(t.constraint_values::json) e WHERE e::DOUBLE PRECISION > 0))";
-
-/**
- * Counts by state (kept by tuneport_commit) and the best feasible COMPLETE trial (ties: the lower number,
- * walking the `trials_by_value` index) in one statement, one snapshot.
- */
-const summarySql = (order: "ASC" | "DESC") => `
-  SELECT (SELECT json_object_agg(c.state, c.n) FROM study_state_counts c WHERE c.study_id = $1) AS counts,
-         b.*,
-         (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = b.id) AS iv
-    FROM (SELECT 1) one
-    LEFT JOIN LATERAL (
-      SELECT t.* FROM trials t
-       WHERE t.study_id = $1 AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
-       ORDER BY t.value ${order}, t.number ASC LIMIT 1) b ON TRUE`;
-const SUMMARY_SQL = { minimize: summarySql("ASC"), maximize: summarySql("DESC") };
 
 interface StudyRow {
   id: number;
@@ -346,22 +328,7 @@ export class PostgresStorage implements Storage, SummaryReader {
   }
 
   async bestReported(studyId: number, direction: "minimize" | "maximize"): Promise<BestReportRow | null> {
-    const [ord, cmp, worst] = direction === "minimize" ? ["ASC", "<=", "Infinity"] : ["DESC", ">=", "-Infinity"];
-    // Finite: NaN sorts above 'Infinity' in PostgreSQL, so the upper bound excludes it too.
-    const finite = (c: string) => `${c} > '-Infinity'::float8 AND ${c} < 'Infinity'::float8`;
-    // One statement, one snapshot: the best report, and the best COMPLETE value of a trial that
-    // reported nothing finite among those at least as good (the value index walked that far).
-    const { rows } = await this.pool.query<BestReportRow & { k: "r" | "c" }>(
-      `WITH r AS (SELECT t.number, i.step, i.value FROM trials t JOIN intermediate_values i ON i.trial_id = t.id
-                   WHERE t.study_id = $1 AND ${finite("i.value")} ORDER BY i.value ${ord}, t.number, i.step LIMIT 1)
-       SELECT number, step, value, 'r' AS k FROM r
-       UNION ALL
-       (SELECT number, NULL::float8, value, 'c' FROM trials t WHERE study_id = $1 AND state = 'COMPLETE' AND ${finite("value")}
-          AND value ${cmp} COALESCE((SELECT value FROM r), '${worst}'::float8)
-          AND NOT EXISTS (SELECT 1 FROM intermediate_values i WHERE i.trial_id = t.id AND ${finite("i.value")})
-          ORDER BY value ${ord}, number LIMIT 1)`,
-      [studyId],
-    );
+    const { rows } = await this.pool.query<BestReportRow & { k: "r" | "c" }>(BEST_REPORT_SQL[direction], [studyId]);
     const pick = (k: "r" | "c") => {
       const r = rows.find((x) => x.k === k);
       return r ? { number: r.number, step: r.step, value: r.value } : null;
@@ -369,30 +336,12 @@ export class PostgresStorage implements Storage, SummaryReader {
     return betterReport(direction, pick("r"), pick("c"));
   }
 
-  /**
-   * PostgreSQL keeps no front on write; a two-objective front is computed in one statement: in
-   * minimisation form and lexicographic order, a point is dominated exactly when a distinct point
-   * before it has a second value at most its own (domain/objectives.ts `paretoFront`, the same rule;
-   * equal points share their fate). The running minimum is taken over the distinct points with a
-   * frame that only grows (`ROWS … 1 PRECEDING`), which PostgreSQL aggregates incrementally — a
-   * frame with `EXCLUDE GROUP` is aggregated afresh for every row, O(n²): minutes at 100,000 trials.
-   * Three or more objectives: null (computed from `completeObjectives`).
-   */
+  /** PostgreSQL keeps no front on write: a two-objective one is computed in one statement (`QUICK_FRONT_SQL`), others on read. */
   async quickFront(studyId: number, directions: readonly Direction[]): Promise<QuickFront | null> {
     if (directions.length !== 2) return null;
     const sign = (d: Direction) => (d === "minimize" ? 1 : -1);
     const { rows } = await this.pool.query<{ infeasible: string; complete: string } & PgTrialRow>(
-      `WITH c AS MATERIALIZED (
-         SELECT number, objective_values::json AS ov,
-                constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(constraint_values::json) e WHERE e::float8 > 0) AS feasible
-           FROM trials WHERE study_id = $1 AND state = 'COMPLETE'),
-       f AS MATERIALIZED (SELECT number, (ov->>0)::float8 * $2 AS a, (ov->>1)::float8 * $3 AS b FROM c WHERE feasible AND json_array_length(ov) = 2),
-       g AS (SELECT a, b, min(b) OVER (ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m FROM (SELECT DISTINCT a, b FROM f) d),
-       front AS (SELECT f.number FROM f JOIN g USING (a, b) WHERE g.m IS NULL OR g.b < g.m)
-       SELECT (SELECT count(*) FROM c WHERE NOT feasible) AS infeasible, (SELECT count(*) FROM c) AS complete, t.*,
-              (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv
-         FROM (SELECT 1) one LEFT JOIN trials t ON t.study_id = $1 AND t.number IN (SELECT number FROM front)
-        ORDER BY t.number`,
+      QUICK_FRONT_SQL,
       [studyId, sign(directions[0] as Direction), sign(directions[1] as Direction)],
     );
     const first = rows[0];
