@@ -249,6 +249,9 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       expect(expected.slice(1, 3).map((l) => [l.trial, l.step, l.value])).toEqual([[0, 1, 2], [3, null, -1.5]]);
       expect(expected.some((l) => l.tracked && l.schedule.length > 1)).toBe(true);
       await expect(lineageFromSql(reader, await studyNamed(reader, "empty"), undefined)).rejects.toMatchObject({ code: "NOT_FOUND" });
+      // The study deleted between the best report and the trial's read: NOT_FOUND, not a TypeError.
+      read.mockResolvedValueOnce([]);
+      await expect(lineageFromSql(reader, await studyNamed(reader, "plain-minimize"), undefined)).rejects.toMatchObject({ code: "NOT_FOUND" });
       await expect(lineageFromSql(reader, await studyNamed(reader, "pbt"), nPbt)).rejects.toMatchObject({ code: "NOT_FOUND" });
     });
   });
