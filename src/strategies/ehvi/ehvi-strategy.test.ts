@@ -8,6 +8,7 @@ import { strategyConformance } from "../../testing/strategy.case.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
 import { Rng } from "../../math/rng.js";
+import { HEDGE_FLOOR } from "../hedge.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
 import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, frontStarts } from "./ehvi-strategy.js";
 
@@ -180,6 +181,15 @@ describe("ehvi", () => {
       expect(ehviShare(dirs, t, 8, 0.2, 0.1, "mean-gain")).toBeGreaterThan(0.5);
       expect(ehviShare(dirs, history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.95]]), 8, 0.2, 0.1, "mean-gain")).toBe(0.5);
       expect(ehviShare(dirs, history([["ehvi", 0.3, 0.5]]), 8, 0.2, 0.1, "mean-gain")).toBe(0.5);
+    });
+
+    it("by default leaves the lagging acquisition 10 % of the suggestions, half the single-objective hedge's floor", () => {
+      const o = ehviStrategyFactory.options.parse({ acquisition: "hedge" });
+      const ehviAhead = history([["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9], ["ehvi", 0.6, 0.3], ["chebyshev", 0.8, 1.0]]);
+      const chebAhead = history([["chebyshev", 0.3, 0.5], ["ehvi", 0.9, 0.9], ["chebyshev", 0.6, 0.3], ["ehvi", 0.8, 1.0]]);
+      expect(ehviShare(dirs, ehviAhead, o.hedgeWindow, o.hedgeFloor, o.hedgeTemperature, o.hedgeScore)).toBeCloseTo(0.9, 12);
+      expect(ehviShare(dirs, chebAhead, o.hedgeWindow, o.hedgeFloor, o.hedgeTemperature, o.hedgeScore)).toBeCloseTo(0.1, 12);
+      expect(HEDGE_FLOOR).toBe(0.2);
     });
 
     it("marks each model-based suggestion with its acquisition, Chebyshev weights only on Chebyshev's", () => {

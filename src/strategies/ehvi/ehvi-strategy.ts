@@ -63,10 +63,22 @@ import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
 import { gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
 import { WEIGHTS_ATTR, paregoStrategyFactory, simplexWeights, sobolWeights } from "../parego/parego-strategy.js";
-import { HEDGE_FLOOR, HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "../hedge.js";
+import { HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "../hedge.js";
 import { LogChebyshevEi } from "./chebyshev-ei.js";
 import { EhviSearch, type ObjectivesAcquisition } from "./ehvi-acquisition.js";
 import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
+
+/**
+ * The smallest share either acquisition keeps under "hedge": half the single-objective hedge's
+ * `HEDGE_FLOOR`. At the old 0.2 the two-objective hedge sat at its ceiling (EHVI 0.8) for a third to
+ * a half of a traced Fonseca–Fleming run's suggestions, so a fifth or more of the trials went to the Chebyshev acquisition late in
+ * the run, when it added nothing in most of them; a lagging acquisition still gets about 9 of 90
+ * model-based trials, enough to renew its window of 8 once and come back. The one value tried (not
+ * searched): 10 seeds, paired with 0.2, ahead on Binh–Korn, Chankong–Haimes, Osyczka–Kravanis,
+ * Tanaka (p ≤ 0.05) and Fonseca–Fleming (7/10, p = 0.08), level on the digits MLP (5 seeds)
+ * (docs/BENCHMARKS.md run 12).
+ */
+export const EHVI_HEDGE_FLOOR = 0.1;
 
 /** The GP settings are the `gp` strategy's (same defaults), plus the reference point's margin. */
 const options = gpOptions
@@ -87,8 +99,8 @@ const options = gpOptions
     acquisition: z.enum(["ehvi", "chebyshev", "alternate", "hedge"]).default("ehvi"),
     /** The "hedge": how many of each acquisition's latest COMPLETE proposals score it. */
     hedgeWindow: z.number().int().min(1).default(HEDGE_WINDOW),
-    /** The "hedge": the smallest share either acquisition keeps. */
-    hedgeFloor: z.number().min(0).max(0.5).default(HEDGE_FLOOR),
+    /** The "hedge": the smallest share either acquisition keeps (`EHVI_HEDGE_FLOOR`). */
+    hedgeFloor: z.number().min(0).max(0.5).default(EHVI_HEDGE_FLOOR),
     /** The "hedge": temperature of the logistic map from the score to EHVI's share. */
     hedgeTemperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /**
