@@ -325,6 +325,9 @@ VARIANTS: dict[str, Any] = {
     "ehvi:cheb-sobol": {"name": "ehvi", "options": {"acquisition": "chebyshev", "weights": "sobol"}},
     "ehvi:alt-sobol": {"name": "ehvi", "options": {"acquisition": "alternate", "weights": "sobol"}},
     "ehvi:hedge-sobol": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol"}},
+    "ehvi:hedge-gain-pairs": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "hedgeScore": "gain-pairs"}},
+    "ehvi:hedge-mean-gain": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "hedgeScore": "mean-gain"}},
+    "ehvi:hedge-floor-0.1": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "hedgeFloor": 0.1}},
 }
 
 

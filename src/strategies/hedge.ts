@@ -3,7 +3,8 @@
  * `ehvi`'s Chebyshev/EHVI acquisition (ehvi/ehvi-strategy.ts `ehviShare`): each scores the latest
  * proposals of two arms, recorded in a system attribute, and turns the difference of their scores
  * into the first arm's share of the next suggestion. The constants were set once for the
- * single-objective hedge before its first run, and reused unchanged for the second.
+ * single-objective hedge before its first run, and reused for the second, whose floor is half
+ * `HEDGE_FLOOR` since run 12 (ehvi/ehvi-strategy.ts `EHVI_HEDGE_FLOOR`).
  */
 import type { Trial } from "../domain/trial.js";
 

@@ -8,6 +8,7 @@ import { strategyConformance } from "../../testing/strategy.case.js";
 import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
 import { Rng } from "../../math/rng.js";
+import { HEDGE_FLOOR } from "../hedge.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
 import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, frontStarts } from "./ehvi-strategy.js";
 
@@ -150,6 +151,45 @@ describe("ehvi", () => {
       expect(share(scaled)).toBeCloseTo(share(history([["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9]])), 12);
       // Both dominated: a tie.
       expect(share(history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.9]]))).toBeCloseTo(0.5, 12);
+    });
+
+    it("gain-pairs: pairs in which neither proposal added hypervolume do not pull the score to a tie", () => {
+      // One EHVI proposal added area, every other proposal of both was dominated.
+      const mostlyNothing = history([
+        ["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9], ["ehvi", 0.9, 0.95], ["chebyshev", 0.95, 0.9],
+        ["ehvi", 0.8, 1.0], ["chebyshev", 1.0, 0.8], ["ehvi", 0.85, 0.85], ["chebyshev", 0.9, 1.0],
+      ]);
+      // All 16 pairs: 4 EHVI wins, 12 ties at zero → (4 + 6 + ½) / 17, a share of about 0.76.
+      expect(share(mostlyNothing)).toBeCloseTo(1 / (1 + Math.exp(-(10.5 / 17 - 0.5) / 0.1)), 12);
+      // The 4 pairs with a gain: EHVI wins all → (4 + ½) / 5, the ceiling.
+      expect(ehviShare(dirs, mostlyNothing, 8, 0.2, 0.1, "gain-pairs")).toBe(0.8);
+      // Where every pair has a gain the two scores agree; where none has, both are ½.
+      const allGain = history([["ehvi", 0.3, 0.5], ["chebyshev", 0.5, 0.65], ["ehvi", 0.7, 0.4], ["chebyshev", 0.05, 1.0]]);
+      expect(ehviShare(dirs, allGain, 8, 0.2, 0.1, "gain-pairs")).toBeCloseTo(share(allGain), 12);
+      const none = history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.95]]);
+      expect(ehviShare(dirs, none, 8, 0.2, 0.1, "gain-pairs")).toBe(0.5);
+    });
+
+    it("mean-gain: one large gain outweighs several small ones, which the pairwise scores rank the other way", () => {
+      // EHVI: one proposal far below the front, three dominated; Chebyshev: four just below it.
+      const t = history([
+        ["chebyshev", 0.6, 0.58], ["ehvi", 0.9, 0.95], ["chebyshev", 0.8, 0.39], ["ehvi", 0.95, 0.9],
+        ["chebyshev", 0.4, 0.79], ["ehvi", 0.9, 0.9], ["chebyshev", 0.2, 0.99], ["ehvi", 0.1, 0.2],
+      ]);
+      expect(share(t)).toBeLessThan(0.5);
+      expect(ehviShare(dirs, t, 8, 0.2, 0.1, "gain-pairs")).toBeLessThan(0.5);
+      expect(ehviShare(dirs, t, 8, 0.2, 0.1, "mean-gain")).toBeGreaterThan(0.5);
+      expect(ehviShare(dirs, history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.95]]), 8, 0.2, 0.1, "mean-gain")).toBe(0.5);
+      expect(ehviShare(dirs, history([["ehvi", 0.3, 0.5]]), 8, 0.2, 0.1, "mean-gain")).toBe(0.5);
+    });
+
+    it("by default leaves the lagging acquisition 10 % of the suggestions, half the single-objective hedge's floor", () => {
+      const o = ehviStrategyFactory.options.parse({ acquisition: "hedge" });
+      const ehviAhead = history([["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9], ["ehvi", 0.6, 0.3], ["chebyshev", 0.8, 1.0]]);
+      const chebAhead = history([["chebyshev", 0.3, 0.5], ["ehvi", 0.9, 0.9], ["chebyshev", 0.6, 0.3], ["ehvi", 0.8, 1.0]]);
+      expect(ehviShare(dirs, ehviAhead, o.hedgeWindow, o.hedgeFloor, o.hedgeTemperature, o.hedgeScore)).toBeCloseTo(0.9, 12);
+      expect(ehviShare(dirs, chebAhead, o.hedgeWindow, o.hedgeFloor, o.hedgeTemperature, o.hedgeScore)).toBeCloseTo(0.1, 12);
+      expect(HEDGE_FLOOR).toBe(0.2);
     });
 
     it("marks each model-based suggestion with its acquisition, Chebyshev weights only on Chebyshev's", () => {

@@ -63,10 +63,22 @@ import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
 import { gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
 import { WEIGHTS_ATTR, paregoStrategyFactory, simplexWeights, sobolWeights } from "../parego/parego-strategy.js";
-import { HEDGE_FLOOR, HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "../hedge.js";
+import { HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "../hedge.js";
 import { LogChebyshevEi } from "./chebyshev-ei.js";
 import { EhviSearch, type ObjectivesAcquisition } from "./ehvi-acquisition.js";
 import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
+
+/**
+ * The smallest share either acquisition keeps under "hedge": half the single-objective hedge's
+ * `HEDGE_FLOOR`. At the old 0.2 the two-objective hedge sat at its ceiling (EHVI 0.8) for a third to
+ * a half of a traced Fonseca–Fleming run's suggestions, so a fifth or more of the trials went to the Chebyshev acquisition late in
+ * the run, when it added nothing in most of them; a lagging acquisition still gets about 9 of 90
+ * model-based trials, enough to renew its window of 8 once and come back. The one value tried (not
+ * searched): 10 seeds, paired with 0.2, ahead on Binh–Korn, Chankong–Haimes, Osyczka–Kravanis,
+ * Tanaka (p ≤ 0.05) and Fonseca–Fleming (7/10, p = 0.08), level on the digits MLP (5 seeds)
+ * (docs/BENCHMARKS.md run 12).
+ */
+export const EHVI_HEDGE_FLOOR = 0.1;
 
 /** The GP settings are the `gp` strategy's (same defaults), plus the reference point's margin. */
 const options = gpOptions
@@ -87,10 +99,17 @@ const options = gpOptions
     acquisition: z.enum(["ehvi", "chebyshev", "alternate", "hedge"]).default("ehvi"),
     /** The "hedge": how many of each acquisition's latest COMPLETE proposals score it. */
     hedgeWindow: z.number().int().min(1).default(HEDGE_WINDOW),
-    /** The "hedge": the smallest share either acquisition keeps. */
-    hedgeFloor: z.number().min(0).max(0.5).default(HEDGE_FLOOR),
+    /** The "hedge": the smallest share either acquisition keeps (`EHVI_HEDGE_FLOOR`). */
+    hedgeFloor: z.number().min(0).max(0.5).default(EHVI_HEDGE_FLOOR),
     /** The "hedge": temperature of the logistic map from the score to EHVI's share. */
     hedgeTemperature: z.number().positive().default(HEDGE_TEMPERATURE),
+    /**
+     * The "hedge": how the proposals' added hypervolumes score the two acquisitions (`ehviShare`):
+     * "pairs" (every pair of an EHVI and a Chebyshev proposal, ties half), "gain-pairs" (only the
+     * pairs in which at least one proposal added hypervolume) or "mean-gain" (EHVI's share of the
+     * two acquisitions' mean hypervolume added per proposal). docs/BENCHMARKS.md run 12.
+     */
+    hedgeScore: z.enum(["pairs", "gain-pairs", "mean-gain"]).default("pairs"),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
     weights: z.enum(["random", "sobol"]).default("random"),
     /**
@@ -176,7 +195,7 @@ export class EhviStrategy implements Strategy {
     let chebyshev = acq === "chebyshev" || (acq === "alternate" && req.trialNumber % 2 === 0);
     let index = acq === "alternate" ? Math.floor(req.trialNumber / 2) : req.trialNumber;
     if (acq === "hedge") {
-      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, this.opts.hedgeFloor, this.opts.hedgeTemperature);
+      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, this.opts.hedgeFloor, this.opts.hedgeTemperature, this.opts.hedgeScore);
       chebyshev = req.rng.random() >= share;
       // The Chebyshev proposals' weights stay one low-discrepancy sequence: indexed by how many came before.
       index = req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === "chebyshev" ? 1 : 0), 0);
@@ -303,18 +322,35 @@ export function frontStarts(first: number, front: readonly number[], k: number, 
   return out;
 }
 
+/** An added hypervolume (normalised objectives, total at most 1.21) at or below this is none. */
+const NO_GAIN = 1e-12;
+
 /**
  * EHVI's share of the next suggestion under `acquisition: "hedge"`. Each of the latest `window`
  * COMPLETE proposals of each acquisition (trials whose `ehvi_acquisition` names it) is scored by the
  * hypervolume it added to the feasible front of the COMPLETE trials numbered before it (0 when
  * infeasible or dominated), in objectives normalised by the feasible COMPLETE trials' ranges with
  * the reference point 10 % of the range beyond their nadir, so the score does not depend on the
- * objectives' scales. The share is the logistic, at `temperature`, of how much the probability that
- * an EHVI proposal added more than a Chebyshev one (ties count half, one prior pair at ½) exceeds
- * ½, kept within [floor, 1 − floor]. Both acquisitions use the same models, so the score measures
- * the acquisition. Exported for tests.
+ * objectives' scales. The share is the logistic, at `temperature`, of how much EHVI's score exceeds
+ * ½, kept within [floor, 1 − floor]; the score (`how`):
+ * - "pairs": the probability that an EHVI proposal added more than a Chebyshev one (ties count
+ *   half, one prior pair at ½);
+ * - "gain-pairs": the same over the pairs in which at least one of the two added hypervolume. A
+ *   pair of proposals that both added nothing says only that both wasted their trial, not which
+ *   acquisition adds more; counted as a tie it pulls the score towards ½. Still by ranks, so the
+ *   decline of the gains over a run weighs no more than under "pairs" when the two windows reach
+ *   back unequally;
+ * - "mean-gain": EHVI's mean added hypervolume over the sum of the two means (½ when both are 0).
+ * Neither alternative beat "pairs" (docs/BENCHMARKS.md run 12: "gain-pairs" level on all five
+ * two-objective problems, identical on Binh–Korn and Chankong–Haimes; "mean-gain" lost Binh–Korn):
+ * on Fonseca–Fleming the zero-gain ties moved EHVI's mean share by under 0.02, while the share sat
+ * at its ceiling 1 − floor for much of the run. Both acquisitions use the same models, so the score
+ * measures the acquisition. Exported for tests.
  */
-export function ehviShare(directions: readonly Direction[], trials: readonly Trial[], window: number, floor: number, temperature: number): number {
+export function ehviShare(
+  directions: readonly Direction[], trials: readonly Trial[], window: number, floor: number, temperature: number,
+  how: "pairs" | "gain-pairs" | "mean-gain" = "pairs",
+): number {
   const m = directions.length;
   const scored = (t: Trial) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite);
   const picked = latestProposals(trials, ACQUISITION_ATTR, ["ehvi", "chebyshev"], window, (i) => scored(trials[i]!));
@@ -335,9 +371,21 @@ export function ehviShare(directions: readonly Direction[], trials: readonly Tri
   };
   const e = picked.ehvi.map(added);
   const c = picked.chebyshev.map(added);
+  if (how === "mean-gain") {
+    const mean = (v: readonly number[]) => v.reduce((a, b) => a + Math.max(0, b), 0) / Math.max(1, v.length);
+    const [me, mc] = [mean(e), mean(c)];
+    return hedgeSplit(e.length === 0 || c.length === 0 || me + mc <= NO_GAIN ? 0 : me / (me + mc) - 0.5, temperature, floor);
+  }
   let wins = 0.5;
-  for (const a of e) for (const b of c) wins += a > b ? 1 : a === b ? 0.5 : 0;
-  return hedgeSplit(wins / (e.length * c.length + 1) - 0.5, temperature, floor);
+  let pairs = 1;
+  for (const a of e) {
+    for (const b of c) {
+      if (how === "gain-pairs" && a <= NO_GAIN && b <= NO_GAIN) continue;
+      wins += a > b ? 1 : a === b ? 0.5 : 0;
+      pairs++;
+    }
+  }
+  return hedgeSplit(wins / pairs - 0.5, temperature, floor);
 }
 
 /** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2. */
