@@ -7,7 +7,7 @@ import { trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
-import type { StoredTrial, SummaryReader } from "../storage/storage.js";
+import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/storage.js";
 import { lineageAnswer, noFiniteResult, reportedAt } from "../service/lineage.js";
 import { LINEAGE_READ_MODELS } from "../strategies/lineage-models.js";
 import { openStorage } from "./open-storage.js";
@@ -119,18 +119,17 @@ export async function studyNamed(storage: SummaryReader, name: string): Promise<
 }
 
 /**
- * The `best_trials` answer (pareto.ts) from SQL. Where the storage keeps the front on write
- * (SQLite), only its trials are read, and the counts come from the kept counts (the front of the
- * front is itself, so the view's hypervolume and reference point are the same); otherwise the front
- * is computed from the COMPLETE trials' objectives alone, then only its trials are read whole.
+ * The `best_trials` answer (pareto.ts) from SQL. Where the storage reads the front cheaply
+ * (`quickFront`: SQLite keeps it on write, PostgreSQL computes a two-objective one in SQL), only its
+ * trials are read, with the study's counts (the front of the front is itself, so the view's
+ * hypervolume and reference point are the same); otherwise the front is computed from the COMPLETE
+ * trials' objectives alone, then only its trials are read whole.
  */
 export async function paretoFrontOf(storage: SummaryReader, study: Study, s: StudyView): Promise<ParetoFrontView> {
   const now = Date.now();
-  const kept = await storage.quickFront(study.id, study.config.directions);
-  if (kept !== null) {
-    const front = paretoFrontView(s, kept.trials.map((t) => trialView(t, now)));
-    return { ...front, n_complete: kept.complete, n_feasible: kept.complete - kept.infeasible };
-  }
+  const quick = await storage.quickFront(study.id, study.config.directions);
+  if (quick !== null)
+    return paretoFrontView(s, quick.trials.map((t) => trialView(t, now)), { counts: { complete: quick.complete, feasible: quick.complete - quick.infeasible } });
   const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
   return { ...front, trials: trials.map((t) => trialView(t, now)) };
@@ -149,24 +148,15 @@ export async function lineageFromSql(storage: SummaryReader, study: Study, trial
   const load = async (numbers: number[]) => {
     if (numbers.length > 0) for (const t of await storage.trialsByNumber(study.id, numbers)) trials[t.number] = t;
   };
-  let at: { step: number | null; value: number | null };
-  let number: number;
-  if (trial === undefined) {
-    const b = await storage.bestReported(study.id, direction);
-    if (b === null) throw noFiniteResult(study.name);
-    ({ number } = b);
-    at = { step: b.step, value: b.value };
-    await load([number]);
-  } else {
-    number = trial;
-    await load([number]);
-    const t = trials[number];
-    if (t === undefined) throw notFound(`study '${study.name}' has no trial ${number}`, { study: study.name, trial: number });
-    at = reportedAt(direction, t);
-  }
+  const best = trial === undefined ? await storage.bestReported(study.id, direction) : null;
+  if (trial === undefined && best === null) throw noFiniteResult(study.name);
+  const number = trial ?? (best as BestReportRow).number;
+  await load([number]);
   const start = trials[number];
-  // The study was deleted between the two reads.
-  if (start === undefined) throw noFiniteResult(study.name);
+  if (start === undefined)
+    // Without `trial`: the study was deleted between the two reads.
+    throw trial === undefined ? noFiniteResult(study.name) : notFound(`study '${study.name}' has no trial ${number}`, { study: study.name, trial: number });
+  const at = best === null ? reportedAt(direction, start) : { step: best.step, value: best.value };
   // The chain `lineage` follows, one trial per hop (a donor already read is not read again; a missing
   // one ends the walk, and `lineage` then reports the inconsistency as the service does).
   let t: StoredTrial | undefined = start;

@@ -42,6 +42,11 @@ export function minimisationForm(directions: readonly Direction[], values: reado
   return values.map((v, i) => (directions[i] === "maximize" ? -v : v));
 }
 
+/** Whether two value vectors are the same, element by element (`Object.is`: NaN equals NaN, −0 differs from 0). */
+export function sameValues(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+}
+
 /** Whether a dominates b (both in minimisation form, equal lengths). */
 export function dominates(a: readonly number[], b: readonly number[]): boolean {
   let strict = false;

@@ -19,7 +19,7 @@
  * study where most trials trade off exactly can have as many as trials, so past `MAX_RECORDS` the set
  * is dropped (`overflow`) and the reads visit every trial, as before.
  */
-import { dominates, isFeasibleVector, minimisationForm } from "../domain/objectives.js";
+import { dominates, isFeasibleVector, minimisationForm, sameValues } from "../domain/objectives.js";
 import type { Direction } from "../domain/trial.js";
 import type { TrialRecord } from "./study-state.js";
 
@@ -113,8 +113,4 @@ function lowerBound(records: readonly TrialRecord[], number: number): number {
 function indexOf(records: readonly TrialRecord[], number: number): number {
   const i = lowerBound(records, number);
   return i < records.length && (records[i] as TrialRecord).number === number ? i : -1;
-}
-
-function sameValues(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }

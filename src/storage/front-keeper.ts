@@ -23,7 +23,7 @@
  * (a backfill, a member that left) O(n · FRONT_MAX) at worst (`paretoFrontWithin` stops past it).
  */
 import { type Direction } from "../domain/trial.js";
-import { dominates, isFeasibleVector, minimisationForm, paretoFrontWithin } from "../domain/objectives.js";
+import { dominates, isFeasibleVector, minimisationForm, paretoFrontWithin, sameValues } from "../domain/objectives.js";
 import type { ObjectiveRow, StoredTrial } from "./storage.js";
 
 /** What the keeper reads and writes (the storage's statements, in its open transaction). */
@@ -147,8 +147,4 @@ export class FrontKeeper {
 function memberOf(directions: readonly Direction[], r: ObjectiveRow): Member {
   const values = r.values as number[];
   return { number: r.number, values, point: minimisationForm(directions, values) };
-}
-
-function sameValues(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }
