@@ -9,7 +9,7 @@ import { runCommand } from "./command.js";
 import type { LineageView } from "../service/views.js";
 import { runPopulation } from "../testing/pbt-population.js";
 import { scheduleProblem } from "../testing/pbt-problems.js";
-import { lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
+import { formatStudyTable, lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
 
 /**
  * Opens the file (or schema) read-only as the CLI does, runs `read` with `Date.now()` at `now` when
@@ -181,6 +181,10 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
         whole.mockRestore();
         objectives.mockRestore();
       }
+      // The list names every direction of a multi-objective study (and no single best).
+      const listed = formatStudyTable(await studySummaries(reader));
+      expect(listed).toMatch(/^mo +minimize,maximize +auto +- +11 +8 +1 +-$/m);
+      expect(listed).toMatch(/^mo3 +minimize,maximize,minimize /m);
     });
   });
 

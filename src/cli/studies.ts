@@ -200,12 +200,13 @@ export async function trialsPageOf(
   };
 }
 
+/** `tuneport studies list`: one row per study; a multi-objective study lists its directions and no best (see `studies show`). */
 export function formatStudyTable(studies: StudyView[]): string {
   if (studies.length === 0) return "no studies";
   return table(
     ["name", "direction", "strategy", "scheduler", "trials", "complete", "running", "best"],
     studies.map((s) => [
-      s.name, s.direction, s.strategy.name, s.scheduler?.name ?? "-", String(s.n_trials), String(s.counts.COMPLETE),
+      s.name, s.directions.join(","), s.strategy.name, s.scheduler?.name ?? "-", String(s.n_trials), String(s.counts.COMPLETE),
       String(s.counts.RUNNING), formatNumber(s.best_trial?.value),
     ]),
   );
