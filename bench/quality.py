@@ -80,6 +80,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 AUTO_VARIANTS: dict[str, dict[str, Any]] = {
     "hedge": {"portfolio": "hedge"},  # GP and TPE share the suggestions by how well their proposals ranked
     "gp": {"portfolio": "off"},  # auto without the portfolio (GP throughout)
+    "floor-0.1": {"portfolio_floor": 0.1},  # the hedge with a lagging arm kept at 10 % of the suggestions, not 20 %
 }
 VARIANTS_OF = {"gp": VARIANTS, "auto": AUTO_VARIANTS}
 DURATION_SIGMA = 0.6
