@@ -74,7 +74,7 @@ def test_pytorch_loop_reports_accuracies_and_prunes(server: ServerProcess, tmp_p
     with tp.connect(server.endpoint) as client:
         trials = client.load_study("digits-pruning").trials
     assert len(trials) == 12
-    states = [t.state for t in trials]
+    states: list[str] = [t.state for t in trials]
     assert set(states) <= {"COMPLETE", "PRUNED"} and states.count("PRUNED") >= 1, states
     assert f"{states.count('PRUNED')} pruned; best accuracy" in out
     for t in trials:

@@ -12,11 +12,12 @@ EXPECTED = {
     "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError", "Plot",
-    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "ParetoFront", "Study", "StudyStopped", "StudySummary",
-    "TimeoutError",
+    "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "ParetoFront", "Study", "StudyDirection",
+    "StudyStopped", "StudySummary", "TimeoutError",
     "TrajectoryPoint", "Trial",
-    "TrialPruned", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
-    "UnsupportedVersionError", "__version__", "connect", "create_study", "load_study",
+    "TrialPruned", "TrialState", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
+    "UnsupportedVersionError", "__version__", "connect", "create_study", "delete_study", "get_all_study_names",
+    "get_all_study_summaries", "load_study",
 }  # fmt: skip
 
 

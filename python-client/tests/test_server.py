@@ -236,7 +236,7 @@ def test_bad_values_are_refused(client: tp.Client, name: str) -> None:
     with pytest.raises(tp.InvalidArgumentError):
         trial.complete(math.nan)
     with pytest.raises(tp.InvalidArgumentError):
-        study.tell(trial, math.inf)
+        trial.complete([math.inf])  # (study.tell fails the trial instead, as Optuna: test_optuna_compat.py)
     with pytest.raises(tp.InvalidArgumentError):
         trial.suggest_float("p", 2.0, 1.0)  # refused locally
     assert trial.state == "RUNNING"

@@ -15,7 +15,17 @@ and ``study.optimize(objective, n_trials=20)``.
 See README.md for the whole API, errors, retries and leases.
 """
 
-from ._client import Client, __version__, connect, create_study, load_study
+from ._client import (
+    Client,
+    __version__,
+    connect,
+    create_study,
+    delete_study,
+    get_all_study_names,
+    get_all_study_summaries,
+    load_study,
+)
+from ._enums import StudyDirection, TrialState
 from ._distributions import Categorical, Distribution, Float, Int
 from ._protocol import CurveKeys
 from ._errors import (
@@ -70,11 +80,13 @@ __all__ = [
     "Study",
     "StudyStopped",
     "ParetoFront",
+    "StudyDirection",
     "StudySummary",
     "TimeoutError",
     "TrajectoryPoint",
     "Trial",
     "TrialPruned",
+    "TrialState",
     "TuneportError",
     "UnauthenticatedError",
     "UnavailableError",
@@ -83,7 +95,15 @@ __all__ = [
     "__version__",
     "connect",
     "create_study",
+    "delete_study",
+    "get_all_study_names",
+    "get_all_study_summaries",
     "load_study",
 ]
 
 configure_default_logging()
+
+# Optuna's submodules, for scripts moved with ``import tuneport as optuna``
+# (``optuna.logging.set_verbosity``, ``optuna.trial.TrialState``, ``optuna.exceptions.TrialPruned``).
+from . import exceptions, logging, study, trial  # noqa: E402
+

@@ -18,9 +18,11 @@ from typing import Any
 
 import zmq
 
-from ._distributions import DistributionLike, distribution_to_wire
+from ._distributions import DistributionLike, distribution_to_wire, remember_categorical
+from ._enums import direction_name
 from ._errors import (
     ClientClosedError,
+    InvalidArgumentError,
     LeaseLostError,
     MessageTooLargeError,
     TuneportError,
@@ -205,8 +207,8 @@ class Client:
             "create_study",
             {
                 "name": name,
-                "direction": direction,
-                "directions": list(directions) if directions is not None else None,
+                "direction": direction_name(direction),
+                "directions": [direction_name(d) for d in directions] if directions is not None else None,
                 "reference_point": [float(x) for x in reference_point] if reference_point is not None else None,
                 "strategy": dict(strategy) if isinstance(strategy, Mapping) else strategy,
                 "scheduler": dict(scheduler) if isinstance(scheduler, Mapping) else scheduler,
@@ -220,6 +222,8 @@ class Client:
                 "max_resource": max_resource,
             },
         )
+        for k, d in (space or {}).items():
+            remember_categorical(name, k, d)  # typed as declared when read back (1.0 is not 1)
         return Study(self, result["study"])
 
     def load_study(self, name: str) -> Study:
@@ -598,13 +602,47 @@ def _close_shared_clients() -> None:
         _shared_clients.clear()
 
 
+_STRATEGY_OF_SAMPLER = {
+    "RandomSampler": "random", "TPESampler": "tpe", "GPSampler": "gp", "CmaEsSampler": "cmaes",
+    "QMCSampler": "qmc", "NSGAIISampler": "nsga2", "GridSampler": "grid", "BruteForceSampler": "grid",
+}
+_SCHEDULER_OF_PRUNER = {
+    "MedianPruner": "median", "PercentilePruner": "percentile", "SuccessiveHalvingPruner": "successive-halving",
+    "HyperbandPruner": "hyperband", "ThresholdPruner": "threshold", "PatientPruner": "patient", "NopPruner": None,
+}
+
+
+def _refuse_optuna_objects(sampler: Any, pruner: Any) -> None:
+    """``sampler=``/``pruner=`` (Optuna objects that run in the caller's process) have no meaning
+    here: the server runs the strategy and scheduler. Refused with the argument to use instead."""
+    if sampler is not None:
+        kind = _STRATEGY_OF_SAMPLER.get(type(sampler).__name__)
+        hint = f"strategy={kind!r}" if kind else "strategy='<name>' (see Client.catalogue())"
+        raise InvalidArgumentError(
+            f"sampler={type(sampler).__name__}(...): tuneport's strategies run on the server; pass {hint} "
+            "(with seed=... for a reproducible one, options as strategy={'name': ..., 'options': {...}})"
+        )
+    if pruner is not None:
+        name = type(pruner).__name__
+        if name in _SCHEDULER_OF_PRUNER and _SCHEDULER_OF_PRUNER[name] is None:
+            raise InvalidArgumentError("pruner=NopPruner(): leave scheduler= out (a study without a scheduler never prunes)")
+        kind = _SCHEDULER_OF_PRUNER.get(name)
+        hint = f"scheduler={kind!r}" if kind else "scheduler='<name>' (see Client.catalogue())"
+        raise InvalidArgumentError(
+            f"pruner={name}(...): tuneport's schedulers run on the server; pass {hint} "
+            "(options as scheduler={'name': ..., 'options': {...}})"
+        )
+
+
 def create_study(
     *,
     storage: str | Client | None = None,
+    sampler: Any = None,
+    pruner: Any = None,
     study_name: str | None = None,
     direction: Direction | None = None,
-    directions: Sequence[Direction] | None = None,
     load_if_exists: bool = False,
+    directions: Sequence[Direction] | None = None,
     strategy: str | Mapping[str, Any] | None = None,
     scheduler: str | Mapping[str, Any] | None = None,
     space: Mapping[str, DistributionLike] | None = None,
@@ -612,10 +650,14 @@ def create_study(
     max_trials: int | None = None,
     user_attrs: Mapping[str, Any] | None = None,
 ) -> Study:
-    """Optuna's ``optuna.create_study``, against a tuneport server: ``storage`` is the server's
-    endpoint (default: ``$TUNEPORT_ENDPOINT``, else tcp://127.0.0.1:5555) or a ``Client``.
-    Without ``study_name`` a unique name is made up (as Optuna does). One client per endpoint is
-    opened on first use and closed at exit. The rest is ``Client.create_study``."""
+    """Optuna's ``optuna.create_study`` (same argument order), against a tuneport server:
+    ``storage`` is the server's endpoint (default: ``$TUNEPORT_ENDPOINT``, else
+    tcp://127.0.0.1:5555) or a ``Client``. Without ``study_name`` a unique name is made up (as
+    Optuna does). One client per endpoint is opened on first use and closed at exit. The rest is
+    ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
+    ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
+    @raises InvalidArgumentError, AlreadyExistsError."""
+    _refuse_optuna_objects(sampler, pruner)
     client = _shared_client(storage)
     return client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
@@ -631,10 +673,27 @@ def create_study(
     )
 
 
-def load_study(*, study_name: str, storage: str | Client | None = None) -> Study:
+def load_study(*, study_name: str, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
     ``storage`` (as in ``create_study``). @raises NotFoundError."""
+    _refuse_optuna_objects(sampler, pruner)
     return _shared_client(storage).load_study(study_name)
 
 
-__all__ = ["Client", "connect", "create_study", "load_study"]
+def delete_study(*, study_name: str, storage: str | Client | None = None) -> None:
+    """Optuna's ``optuna.delete_study``: deletes the study and its trials. @raises NotFoundError."""
+    _shared_client(storage).delete_study(study_name)
+
+
+def get_all_study_names(storage: str | Client | None = None) -> list[str]:
+    """Optuna's ``optuna.get_all_study_names``: every study's name on the server."""
+    return [s.name for s in _shared_client(storage).list_studies()]
+
+
+def get_all_study_summaries(storage: str | Client | None = None) -> list[StudySummary]:
+    """Optuna's ``optuna.get_all_study_summaries``: a ``StudySummary`` per study (counts per state,
+    best trial, configuration)."""
+    return _shared_client(storage).list_studies()
+
+
+__all__ = ["Client", "connect", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]

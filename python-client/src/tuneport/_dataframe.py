@@ -31,7 +31,7 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
         # Optuna's multi-objective columns: values_0, values_1, ...
         return dict(enumerate(trial.values or []))
     if attr == "state":
-        return trial.state
+        return str(trial.state)  # the name, as in Optuna's frame
     if attr == "datetime_start":
         return _timestamp(trial.started_at)
     if attr == "datetime_complete":

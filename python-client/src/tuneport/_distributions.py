@@ -9,6 +9,8 @@ a bad space fails before anything is sent (``InvalidArgumentError``).
 from __future__ import annotations
 
 import math
+import operator
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -21,6 +23,45 @@ Scalar = Union[str, int, float, bool, None]
 
 def _is_number(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _as_float(x: Any) -> Any:
+    """A real number of another type (numpy's float32, int64...) as a float; anything else as is."""
+    if type(x) in (int, float) or isinstance(x, (bool, str, bytes)) or x is None:
+        return x
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return x
+
+
+def _as_int(x: Any) -> Any:
+    """A whole number of another type (numpy's int64, the float 8.0 of a YAML config) as an int;
+    anything else as is, for the check to refuse."""
+    if isinstance(x, bool) or x is None or isinstance(x, int):
+        return x
+    try:
+        return operator.index(x)
+    except TypeError:
+        pass
+    f = _as_float(x)
+    return int(f) if isinstance(f, float) and f.is_integer() else x
+
+
+def _scalar(c: Any) -> Any:
+    """A numpy scalar choice (``np.int64(3)``, ``np.str_``) as the plain Python value."""
+    if c is None or isinstance(c, (str, int, float, bool)):
+        return c if type(c) in (str, int, float, bool) or c is None else _plain(c)
+    item = getattr(c, "item", None)
+    return item() if callable(item) else c
+
+
+def _plain(c: Any) -> Any:
+    """A subclass of str/int/float/bool (numpy's str_, float64) as its base type."""
+    for base in (bool, str, int, float):
+        if isinstance(c, base):
+            return base(c)
+    return c
 
 
 def _check_numeric(kind: str, low: float, high: float, log: bool, step: float | None) -> None:
@@ -55,6 +96,8 @@ class Float(Distribution):
     step: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("low", "high", "step"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
         _check_numeric("Float", self.low, self.high, self.log, self.step)
         if self.log and self.step is not None:
             raise InvalidArgumentError("Float: step cannot be combined with log scale")
@@ -78,6 +121,8 @@ class Int(Distribution):
     step: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("low", "high", "step"):
+            object.__setattr__(self, name, _as_int(getattr(self, name)))
         for field, v in (("low", self.low), ("high", self.high), ("step", self.step)):
             if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                 raise InvalidArgumentError(f"Int: {field} must be an int (got {v!r})")
@@ -103,7 +148,7 @@ class Categorical(Distribution):
     def __init__(self, choices: Sequence[Scalar]) -> None:
         if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence):
             raise InvalidArgumentError(f"Categorical: choices must be a sequence (got {choices!r})")
-        values = tuple(choices)
+        values = tuple(_scalar(c) for c in choices)
         if not values:
             raise InvalidArgumentError("Categorical: needs at least one choice")
         seen: set[tuple[str, str]] = set()
@@ -145,3 +190,37 @@ def distribution_from_wire(raw: Mapping[str, Any]) -> Distribution:
     if kind == "categorical":
         return Categorical(list(raw["choices"]))
     raise InvalidArgumentError(f"unknown distribution type {kind!r}")
+
+
+# The categorical choices as the user wrote them, per study name, for this process: MessagePack
+# (and the server's JavaScript numbers) carry a whole float such as 1.0 as the integer 1, so a
+# choice list read back from the server has lost that type. Params of a study this process declared
+# or suggested are typed by these (``1.0`` stays ``1.0``); in another process they keep the wire's.
+_declared: dict[str, dict[str, Categorical]] = {}
+_declared_lock = threading.Lock()
+
+
+def remember_categorical(study: str, name: str, dist: object) -> None:
+    """Records the choices of categorical parameter ``name`` of ``study`` as this process declared them."""
+    if isinstance(dist, Categorical):
+        with _declared_lock:
+            _declared.setdefault(study, {})[name] = dist
+
+
+def as_declared(study: str | None, distributions: dict[str, Distribution]) -> dict[str, Distribution]:
+    """``distributions`` (read from the server) with each categorical replaced by the one this
+    process declared for ``study``, when their choices are equal value for value."""
+    if study is None:
+        return distributions
+    with _declared_lock:
+        known = _declared.get(study)
+        if not known:
+            return distributions
+        known = dict(known)
+    out = dict(distributions)
+    for k, d in distributions.items():
+        mine = known.get(k)
+        if isinstance(d, Categorical) and mine is not None and len(mine.choices) == len(d.choices):
+            if all(a == b and isinstance(a, bool) == isinstance(b, bool) for a, b in zip(mine.choices, d.choices)):
+                out[k] = mine
+    return out

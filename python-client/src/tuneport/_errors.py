@@ -9,12 +9,12 @@ Exception tree::
 
     Exception
     ├── TuneportError(code, message, data)
-    │   ├── InvalidArgumentError           INVALID_ARGUMENT          fix-input
+    │   ├── InvalidArgumentError           INVALID_ARGUMENT          fix-input   (also a ValueError)
     │   ├── MalformedMessageError          MALFORMED_MESSAGE         fix-input
     │   ├── MessageTooLargeError           MESSAGE_TOO_LARGE         fix-input
     │   ├── UnknownOpError                 UNKNOWN_OP                fix-input
     │   ├── UnsupportedVersionError        UNSUPPORTED_VERSION       fix-input
-    │   ├── NotFoundError                  NOT_FOUND                 fix-input
+    │   ├── NotFoundError                  NOT_FOUND                 fix-input   (also a KeyError)
     │   ├── AlreadyExistsError             ALREADY_EXISTS            fix-input
     │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
     │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
@@ -88,8 +88,9 @@ class _CodedError(TuneportError):
         super().__init__(code or self.code_name, message, data)
 
 
-class InvalidArgumentError(_CodedError):
-    """The request's fields are missing, mistyped or out of range. Fix the request."""
+class InvalidArgumentError(_CodedError, ValueError):
+    """The request's fields are missing, mistyped or out of range. Fix the request. Also a
+    ``ValueError``, which Optuna raises for the same mistakes (``except ValueError`` keeps working)."""
 
     code_name = "INVALID_ARGUMENT"
     retry = "fix-input"
@@ -123,8 +124,9 @@ class UnsupportedVersionError(_CodedError):
     retry = "fix-input"
 
 
-class NotFoundError(_CodedError):
-    """The named study or trial does not exist."""
+class NotFoundError(_CodedError, KeyError):
+    """The named study or trial does not exist. Also a ``KeyError``, which Optuna's
+    ``load_study`` raises for a missing study."""
 
     code_name = "NOT_FOUND"
     retry = "fix-input"

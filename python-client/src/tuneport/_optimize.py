@@ -159,8 +159,11 @@ def _run_trial(
 
 
 def _as_values(value: Any, n_objectives: int) -> list[float] | None:
-    """The objective's return as one finite float per objective, or None (the trial fails)."""
+    """The objective's return as one finite float per objective, or None (the trial fails). As in
+    Optuna, one objective may return a one-element list or tuple, and a bool counts as 0 or 1."""
     if n_objectives == 1:
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
         number = _as_float(value)
         return [number] if number is not None and math.isfinite(number) else None
     if not isinstance(value, (list, tuple)) and getattr(value, "ndim", 0) < 1:
@@ -172,7 +175,7 @@ def _as_values(value: Any, n_objectives: int) -> list[float] | None:
 
 
 def _as_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, (str, bytes)):
         return None
     try:
         return float(value)

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
 from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
 from ._plot import Plot, PlotKind
 from ._protocol import NIL
-from ._trial import FrozenTrial, TrajectoryPoint, Trial, TrialState
+from ._enums import StudyDirection, TrialState, trial_state
+from ._trial import FrozenTrial, TrajectoryPoint, Trial
 
 if TYPE_CHECKING:
     from ._client import Client
 
 log = logging.getLogger("tuneport")
 
-Direction = Literal["minimize", "maximize"]
+Direction = Union[Literal["minimize", "maximize"], Enum]
+"""A direction: ``"minimize"``/``"maximize"``, or a ``StudyDirection`` member (tuneport's or Optuna's)."""
 
 _UNSET: Any = object()
 """An argument left out (where None means something: no scheduler, no budget)."""
@@ -32,7 +36,7 @@ class StudySummary:
     """A snapshot of a study (``StudyView`` on the wire)."""
 
     name: str
-    direction: Direction
+    direction: StudyDirection
     space: dict[str, Distribution]
     strategy: dict[str, Any]
     """``{"name": ..., "options": {...}}`` with the server's defaults filled in."""
@@ -43,7 +47,8 @@ class StudySummary:
     user_attrs: dict[str, Any]
     created_at: float
     n_trials: int
-    counts: dict[TrialState, int]
+    counts: dict[str, int]
+    """Trials per state name (``counts["COMPLETE"]``; a ``TrialState`` member works as a key too)."""
     best_trial: FrozenTrial | None
     max_trials: int | None = None
     """The study-wide trial budget (``create_study(max_trials=...)``), or None."""
@@ -51,7 +56,7 @@ class StudySummary:
     """True while the study is stopped for every worker (``Study.stop(all_workers=True)``)."""
     max_resource: float | None = None
     """The study's budget: how far one trial trains at most (``create_study(max_resource=...)``)."""
-    directions: list[Direction] | None = None
+    directions: list[StudyDirection] | None = None
     """One direction per objective (``[direction]`` for a one-objective study)."""
     reference_point: list[float] | None = None
     """The hypervolume reference point given at creation, or None (derived from the front)."""
@@ -61,7 +66,7 @@ class StudySummary:
         best = raw.get("best_trial")
         return cls(
             name=str(raw["name"]),
-            direction=raw["direction"],
+            direction=StudyDirection(raw["direction"]),
             space={k: distribution_from_wire(d) for k, d in (raw.get("space") or {}).items()},
             strategy=dict(raw.get("strategy") or {}),
             scheduler=dict(raw["scheduler"]) if raw.get("scheduler") else None,
@@ -72,10 +77,10 @@ class StudySummary:
             created_at=float(raw.get("created_at") or 0),
             n_trials=int(raw.get("n_trials") or 0),
             counts=dict(raw.get("counts") or {}),
-            best_trial=FrozenTrial.from_wire(best) if best else None,
+            best_trial=FrozenTrial.from_wire(best, str(raw["name"])) if best else None,
             max_trials=int(raw["max_trials"]) if raw.get("max_trials") is not None else None,
             stopped=bool(raw.get("stopped")),
-            directions=list(raw.get("directions") or [raw["direction"]]),
+            directions=[StudyDirection(d) for d in raw.get("directions") or [raw["direction"]]],
             reference_point=[float(x) for x in raw["reference_point"]] if raw.get("reference_point") else None,
             max_resource=float(raw["max_resource"]) if raw.get("max_resource") is not None else None,
         )
@@ -98,11 +103,11 @@ class ParetoFront:
     n_feasible: int
 
     @classmethod
-    def from_wire(cls, raw: Mapping[str, Any]) -> ParetoFront:
+    def from_wire(cls, raw: Mapping[str, Any], study: str | None = None) -> ParetoFront:
         ref = raw.get("reference_point")
         history = raw.get("history")
         return cls(
-            trials=[FrozenTrial.from_wire(t) for t in raw.get("trials") or []],
+            trials=[FrozenTrial.from_wire(t, study) for t in raw.get("trials") or []],
             hypervolume=None if raw.get("hypervolume") is None else float(raw["hypervolume"]),
             reference_point=None if ref is None else [float(x) for x in ref],
             reference_point_source=raw.get("reference_point_source"),
@@ -122,18 +127,24 @@ class Study:
         self._loop_lock = threading.Lock()
         self._loops = 0
         self._stop_requested = False
+        self._warned_no_scheduler = False
 
     @property
     def name(self) -> str:
         return self._summary.name
 
     @property
-    def direction(self) -> Direction:
+    def study_name(self) -> str:
+        """The study's name (Optuna's attribute name for ``name``)."""
+        return self._summary.name
+
+    @property
+    def direction(self) -> StudyDirection:
         """The first objective's direction (Optuna's name; see ``directions``)."""
         return self._summary.direction
 
     @property
-    def directions(self) -> list[Direction]:
+    def directions(self) -> list[StudyDirection]:
         """One direction per objective (Optuna's name); one element for a one-objective study."""
         return list(self._summary.directions or [self._summary.direction])
 
@@ -167,7 +178,9 @@ class Study:
 
     @property
     def user_attrs(self) -> dict[str, Any]:
-        return dict(self._summary.user_attrs)
+        """The study's user attributes, fetched from the server on each access (as Optuna reads its
+        storage), so attributes another worker set are seen."""
+        return dict(self.summary().user_attrs)
 
     @property
     def max_trials(self) -> int | None:
@@ -175,7 +188,17 @@ class Study:
         return self._summary.max_trials
 
     def __repr__(self) -> str:
-        return f"Study(name={self.name!r}, direction={self.direction!r}, strategy={self.strategy.get('name')!r})"
+        return f"Study(name={self.name!r}, direction={str(self.direction)!r}, strategy={self.strategy.get('name')!r})"
+
+    def _warn_no_scheduler(self) -> None:
+        """Once per study object: ``should_prune()`` in a study without a scheduler is always False."""
+        if not self._warned_no_scheduler:
+            self._warned_no_scheduler = True
+            log.warning(
+                "study '%s' has no scheduler, so should_prune() is always False: pass scheduler='median' to "
+                "create_study for Optuna's default MedianPruner (or 'asha', 'hyperband', ...)",
+                self.name,
+            )
 
     def summary(self) -> StudySummary:
         """A fresh snapshot: counts per state, best trial, configuration."""
@@ -184,10 +207,18 @@ class Study:
 
     # ------------------------------------------------------------------ ask / tell
 
-    def ask(self, *, lease_ttl_s: float | None = None, max_retries: int | None = None) -> Trial:
+    def ask(
+        self,
+        fixed_distributions: Mapping[str, Any] | None = None,
+        *,
+        lease_ttl_s: float | None = None,
+        max_retries: int | None = None,
+    ) -> Trial:
         """Starts a trial: enqueued ones first, then the strategy's. The client renews its lease
-        until it is told. ``lease_ttl_s`` and ``max_retries`` override the study's for this trial
-        (a long evaluation between heartbeats wants a longer lease).
+        until it is told. ``fixed_distributions`` (Optuna's argument: name → tuneport or Optuna
+        distribution) suggests those parameters at once, as ``trial.suggest_*`` would.
+        ``lease_ttl_s`` and ``max_retries`` override the study's for this trial (a long
+        evaluation between heartbeats wants a longer lease).
         @raises SearchSpaceExhaustedError, NotFoundError."""
         args: dict[str, Any] = {"study": self.name}
         if lease_ttl_s is not None:
@@ -196,6 +227,8 @@ class Study:
             args["max_retries"] = max_retries
         trial = Trial(self, self.client._call("ask", args))
         self.client._track(trial)
+        for name, dist in (fixed_distributions or {}).items():
+            trial._suggest(name, dist if isinstance(dist, Distribution) else distribution_from_wire(_distribution_wire(dist)))
         return trial
 
     def ask_many(self, n: int | None = None) -> Iterator[Trial]:
@@ -263,28 +296,47 @@ class Study:
         trial: Trial | int,
         value: float | Sequence[float] | None = None,
         *,
-        values: Sequence[float] | None = None,
-        state: Literal["COMPLETE", "FAIL", "PRUNED"] | None = None,
+        values: float | Sequence[float] | None = None,
+        state: Literal["COMPLETE", "FAIL", "PRUNED"] | Enum | None = None,
         constraints: Sequence[float] | None = None,
         reason: str | None = None,
         user_attrs: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Finishes a trial this client asked for. ``value`` is a number, or one per objective in
+        skip_if_finished: bool = False,
+    ) -> FrozenTrial:
+        """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``). ``value`` is a number, or one per objective in
         a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
-        with a COMPLETE result (``c <= 0`` satisfied). ``state`` defaults to COMPLETE when a value
-        is given and FAIL otherwise. @raises InvalidArgumentError, LeaseLostError, FailedPreconditionError."""
+        with a COMPLETE result (``c <= 0`` satisfied). ``state`` (a name, or a ``TrialState`` of
+        tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise.
+        ``skip_if_finished`` (Optuna's): a trial already finished is returned as it is instead of
+        raising. As in Optuna, a NaN or infinite value that the study's strategy does not accept fails the trial
+        with a warning instead of raising (``Trial.complete`` raises).
+        @raises InvalidArgumentError, LeaseLostError, FailedPreconditionError."""
         if values is not None:
             if value is not None:
                 raise InvalidArgumentError("give value or values, not both")
-            value = list(values)
+            value = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes)) else values
         t = trial if isinstance(trial, Trial) else self.client._open_trial(self.name, trial)
+        if skip_if_finished and (t is None or t.finished):
+            done = self.trial(trial.number if isinstance(trial, Trial) else trial)
+            if done.state.is_finished():
+                log.info("trial %d of '%s' is already %s; skipped", done.number, self.name, done.state)
+                return done
         if t is None:
             raise InvalidArgumentError(f"trial {trial} of '{self.name}' was not asked by this client (no lease token)")
-        final = state or ("COMPLETE" if value is not None else "FAIL")
+        try:
+            final = trial_state(state) if state is not None else ("COMPLETE" if value is not None else "FAIL")
+        except ValueError as err:
+            raise InvalidArgumentError(f"state must be COMPLETE, FAIL or PRUNED: {err}") from None
         if final == "COMPLETE":
             if value is None:
                 raise InvalidArgumentError("a COMPLETE trial needs a value")
-            t.complete(value, constraints=constraints, user_attrs=user_attrs)
+            try:
+                t.complete(value, constraints=constraints, user_attrs=user_attrs)
+            except InvalidArgumentError:
+                if not _non_finite(value):
+                    raise
+                log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
+                t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
         elif final == "PRUNED":
             if not isinstance(value, (int, float)) and value is not None:
                 raise InvalidArgumentError("a PRUNED trial takes at most one value")
@@ -292,7 +344,8 @@ class Study:
         elif final == "FAIL":
             t.fail(reason, user_attrs=user_attrs)
         else:
-            raise InvalidArgumentError(f"state must be COMPLETE, FAIL or PRUNED (got {final!r})")
+            raise InvalidArgumentError(f"state must be COMPLETE, FAIL or PRUNED (got {str(final)!r})")
+        return t.frozen()
 
     def enqueue(
         self,
@@ -314,7 +367,7 @@ class Study:
                 "rationale": rationale,
             },
         )
-        return FrozenTrial.from_wire(result["trial"])
+        return FrozenTrial.from_wire(result["trial"], self.name)
 
     def enqueue_trial(
         self, params: Mapping[str, Scalar], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
@@ -329,7 +382,7 @@ class Study:
         args: dict[str, Any] = {"study": self.name, "trial": number}
         if reason is not None:
             args["reason"] = reason
-        return FrozenTrial.from_wire(self.client._call("cancel_trial", args)["trial"])
+        return FrozenTrial.from_wire(self.client._call("cancel_trial", args)["trial"], self.name)
 
     def add_trial(
         self,
@@ -388,7 +441,7 @@ class Study:
             args["user_attrs"] = dict(user_attrs)
         if rationale is not None:
             args["rationale"] = rationale
-        return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"])
+        return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"], self.name)
 
     def update(
         self,
@@ -485,7 +538,7 @@ class Study:
                     "limit": page,
                 },
             )
-            batch = [FrozenTrial.from_wire(t) for t in result["trials"]]
+            batch = [FrozenTrial.from_wire(t, self.name) for t in result["trials"]]
             out.extend(batch)
             start += len(batch)
             if limit is not None or not batch or start >= int(result["total"]):
@@ -493,7 +546,7 @@ class Study:
 
     def trial(self, number: int) -> FrozenTrial:
         """One trial by number. @raises NotFoundError."""
-        return FrozenTrial.from_wire(self.client._call("trial", {"study": self.name, "trial": number})["trial"])
+        return FrozenTrial.from_wire(self.client._call("trial", {"study": self.name, "trial": number})["trial"], self.name)
 
     def trajectory(self, number: int) -> list[TrajectoryPoint]:
         """Trial ``number``'s hyperparameter trajectory, recorded by strategies that change params
@@ -509,7 +562,7 @@ class Study:
         if self._is_multi_objective():
             raise RuntimeError("a multi-objective study has no single best trial: use study.best_trials")
         raw = self.client._call("best", {"study": self.name})["trial"]
-        return FrozenTrial.from_wire(raw) if raw else None
+        return FrozenTrial.from_wire(raw, self.name) if raw else None
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
@@ -527,7 +580,7 @@ class Study:
             args["reference_point"] = [float(x) for x in reference_point]
         if history:
             args["history"] = True
-        return ParetoFront.from_wire(self.client._call("best_trials", args))
+        return ParetoFront.from_wire(self.client._call("best_trials", args), self.name)
 
     def _best_or_raise(self) -> FrozenTrial:
         best = self.best_trial
@@ -694,6 +747,15 @@ def _distribution_wire(d: Any) -> dict[str, Any]:
             out["step"] = d.step
         return out
     raise InvalidArgumentError(f"not a distribution: {d!r}")
+
+
+def _non_finite(value: Any) -> bool:
+    """True when ``value`` (a number or a sequence of them) holds a NaN or an infinity."""
+    items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    try:
+        return any(not math.isfinite(float(v)) for v in items)
+    except (TypeError, ValueError):
+        return False
 
 
 def _state_name(state: Any) -> str:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._distributions import Categorical, Distribution, Float, Int, Scalar, distribution_from_wire
+from ._enums import TrialState, trial_state
+from ._distributions import Categorical, Distribution, Float, Int, Scalar, as_declared, distribution_from_wire, remember_categorical
 from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
 from ._protocol import make_request
 
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tuneport")
 
-TrialState = Literal["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"]
-TRIAL_STATES: tuple[TrialState, ...] = ("WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL")
+TRIAL_STATES: tuple[TrialState, ...] = tuple(TrialState)
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,13 @@ class FrozenTrial:
     """COMPLETE trials: whether every constraint holds (True without constraints); else None."""
 
     @classmethod
-    def from_wire(cls, raw: Mapping[str, Any]) -> FrozenTrial:
-        distributions = {k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()}
+    def from_wire(cls, raw: Mapping[str, Any], study: str | None = None) -> FrozenTrial:
+        """The trial of a wire ``TrialView``; ``study`` (its study's name) types its categorical
+        params by the choices this process declared (see ``as_declared``)."""
+        distributions = as_declared(study, {k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()})
         return cls(
             number=int(raw["number"]),
-            state=raw["state"],
+            state=trial_state(raw["state"]),
             params=_typed_params(raw.get("params"), distributions),
             distributions=distributions,
             value=_float_or_none(raw.get("value")),
@@ -145,6 +147,38 @@ class FrozenTrial:
     def duration(self) -> timedelta | None:
         """How long it ran, or None while it runs."""
         return None if self.duration_s is None else timedelta(seconds=self.duration_s)
+
+    @property
+    def last_step(self) -> int | float | None:
+        """The step of the last report (Optuna's name), or None without reports."""
+        return max(self.intermediate_values) if self.intermediate else None
+
+    # Optuna's FrozenTrial answers suggest_* with its stored params, so that
+    # ``objective(study.best_trial)`` re-runs the best configuration.
+    def _stored(self, name: str) -> Any:
+        if name not in self.params:
+            raise InvalidArgumentError(f"trial {self.number} has no parameter '{name}' (it has {sorted(self.params)})")
+        return self.params[name]
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
+        """The stored value of ``name`` (the range is not checked). @raises InvalidArgumentError when absent."""
+        return float(self._stored(name))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        """The stored value of ``name``. @raises InvalidArgumentError when absent."""
+        return int(self._stored(name))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Scalar]) -> Scalar:
+        """The stored value of ``name``. @raises InvalidArgumentError when absent."""
+        value: Scalar = self._stored(name)
+        return value
+
+    def report(self, value: float, step: float) -> None:
+        """Does nothing, as Optuna's ``FrozenTrial.report`` (a re-run has nobody to report to)."""
+
+    def should_prune(self) -> bool:
+        """False, as Optuna's ``FrozenTrial.should_prune``."""
+        return False
 
     def __repr__(self) -> str:
         parts = [f"number={self.number}", f"state={self.state}"]
@@ -214,13 +248,37 @@ def _float_or_none(x: Any) -> float | None:
 
 
 def _typed_params(raw: Any, distributions: Mapping[str, Distribution]) -> dict[str, Scalar]:
-    """Params with float parameters as floats (5.0, not the integer 5 MessagePack carried)."""
+    """Params as the user declared them: float parameters as floats (5.0, not the integer 5
+    MessagePack carried), a categorical's value as its own choice (``1.0``, not ``1``)."""
     params: dict[str, Scalar] = dict(raw or {})
     for k, d in distributions.items():
-        v = params.get(k)
-        if isinstance(d, Float) and isinstance(v, int) and not isinstance(v, bool):
-            params[k] = float(v)
+        if k in params:
+            params[k] = _typed_value(params[k], d)
     return params
+
+
+_MISSING: Any = object()
+
+
+def _typed_value(v: Any, d: Distribution) -> Any:
+    """One param value as declared: a float for ``Float``; for ``Categorical`` the choice itself,
+    of its own type, when the wire carried an equal value of another (a whole float comes back as
+    an int: ``max_features=1.0`` must not become ``1``, which scikit-learn reads differently)."""
+    if isinstance(d, Float):
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    if isinstance(d, Categorical) and not any(type(c) is type(v) and c == v for c in d.choices):
+        for c in d.choices:
+            if c == v and isinstance(c, bool) == isinstance(v, bool) and not isinstance(c, str):
+                return c
+    return v
+
+
+def is_trial_pruned(exc_type: type[BaseException]) -> bool:
+    """True for ``tp.TrialPruned`` and for Optuna's ``optuna.TrialPruned`` (raised by code moved
+    from Optuna or by its integrations' pruning callbacks), which tuneport treats alike."""
+    if issubclass(exc_type, TrialPruned):
+        return True
+    return any(c.__name__ == "TrialPruned" and c.__module__.split(".")[0] == "optuna" for c in exc_type.__mro__)
 
 
 def _number(x: Any, what: str) -> float:
@@ -248,11 +306,11 @@ class Trial:
         lease = result["lease"]
         self.study = study
         self.number: int = int(view["number"])
-        self.distributions: dict[str, Distribution] = {
-            k: distribution_from_wire(d) for k, d in (view.get("distributions") or {}).items()
-        }
+        self.distributions: dict[str, Distribution] = as_declared(
+            study.name, {k: distribution_from_wire(d) for k, d in (view.get("distributions") or {}).items()}
+        )
         self.params: dict[str, Scalar] = _typed_params(view.get("params"), self.distributions)
-        self.state: TrialState = view["state"]
+        self.state: TrialState = trial_state(view["state"])
         self.value: float | None = _float_or_none(view.get("value"))
         self.values: list[float] | None = _floats_or_none(view.get("values"))
         """One value per objective once told COMPLETE (``[value]`` for one objective)."""
@@ -280,6 +338,10 @@ class Trial:
         """Sequence number of this trial's last queued non-blocking report (0: none)."""
         self._delivered: list[Decision] = []
         self._deferred_error: TuneportError | None = None
+        self._scopes = 0
+        """Open ``with trial:`` blocks (``optimize`` runs the objective in one): inside one a prune
+        decision raises ``TrialPruned`` from ``report`` by default, outside it does not (Optuna's
+        ask-and-tell loop checks ``should_prune()`` and tells PRUNED itself)."""
 
     # ------------------------------------------------------------------ state
 
@@ -289,12 +351,16 @@ class Trial:
         return self.state in ("COMPLETE", "FAIL", "PRUNED") or self._lost is not None
 
     def should_prune(self) -> bool:
-        """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``). With the
-        default ``report(..., raise_on_prune=True)`` that report has already raised ``TrialPruned``,
-        so this matters with ``raise_on_prune=False``: check it and ``raise tp.TrialPruned()``.
-        It also applies the decisions that non-blocking reports received since the last call
-        (without waiting for those still in flight, and without raising their errors)."""
+        """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``). Inside
+        ``with trial:`` (and ``optimize``) that report has already raised ``TrialPruned`` by
+        default; outside, or with ``raise_on_prune=False``, check it and ``raise tp.TrialPruned()``
+        or tell PRUNED. It also applies the decisions that non-blocking reports received since the
+        last call (without waiting for those still in flight, and without raising their errors).
+        In a study without a scheduler nothing is ever pruned (Optuna's ``create_study`` defaults to
+        a MedianPruner; tuneport's to none): the first call then logs a warning naming ``scheduler=``."""
         self._apply_delivered(raise_on_prune=False, raise_error=False)
+        if self.study.scheduler is None:
+            self.study._warn_no_scheduler()
         return self._prune_requested
 
     def pending_reports(self) -> bool:
@@ -435,9 +501,14 @@ class Trial:
     # ------------------------------------------------------------------ define-by-run
 
     def _suggest(self, name: str, dist: Distribution) -> Any:
-        value = self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"]
-        if isinstance(dist, Float):
-            value = float(value)
+        remember_categorical(self.study.name, name, dist)
+        value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
+        fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
+        if fixed is not _MISSING and fixed != value:
+            log.warning(
+                "trial %d of '%s': the enqueued value %r of '%s' is outside %r; the strategy's value %r is used instead",
+                self.number, self.study.name, fixed, name, dist, value,
+            )
         self.params[name] = value
         self.distributions[name] = dist
         return value
@@ -449,7 +520,7 @@ class Trial:
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         """The value of int parameter ``name`` (``low`` and ``high`` included). See ``suggest_float``."""
-        return int(self._suggest(name, Int(low, high, log=log, step=None if log else step)))
+        return int(self._suggest(name, Int(low, high, log=log, step=None if log and step == 1 else step)))
 
     def suggest_categorical(self, name: str, choices: Sequence[Scalar]) -> Scalar:
         """One of ``choices`` for parameter ``name``. See ``suggest_float``."""
@@ -466,7 +537,7 @@ class Trial:
         data: Mapping[str, Any] | None = None,
         *,
         hypergradients: Mapping[str, Any] | None = None,
-        raise_on_prune: bool = True,
+        raise_on_prune: bool | None = None,
         wait: Literal[True] = True,
     ) -> Decision: ...
 
@@ -478,7 +549,7 @@ class Trial:
         data: Mapping[str, Any] | None = None,
         *,
         hypergradients: Mapping[str, Any] | None = None,
-        raise_on_prune: bool = True,
+        raise_on_prune: bool | None = None,
         wait: bool,
     ) -> Decision | None: ...
 
@@ -489,7 +560,7 @@ class Trial:
         data: Mapping[str, Any] | None = None,
         *,
         hypergradients: Mapping[str, Any] | None = None,
-        raise_on_prune: bool = True,
+        raise_on_prune: bool | None = None,
         wait: bool = True,
     ) -> Decision | None:
         """Records intermediate ``value`` at ``step`` (Optuna's order) and returns the scheduler's
@@ -503,8 +574,10 @@ class Trial:
 
         It updates ``budget`` when the decision carries one; on ``update`` it applies the new
         params to ``params`` and sets ``restore`` (None unless the decision carries one). On
-        ``prune`` it makes ``should_prune()`` True and raises ``TrialPruned`` (unless ``raise_on_prune``
-        is False: then the prune decision is returned and you stop the trial yourself).
+        ``prune`` it makes ``should_prune()`` True and, inside ``with trial:`` or ``optimize``,
+        raises ``TrialPruned`` (``raise_on_prune`` None, the default; True raises anywhere, False
+        never). Outside such a block it returns the prune decision, as Optuna's ``report`` does
+        not raise: check ``should_prune()`` and tell PRUNED (Optuna's ask-and-tell loop).
         ``hypergradients`` (name → dvalue/dparam, numbers or 0-d tensors) is sent as
         ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
         with the new values (see ``tuneport.hypergrad``).
@@ -518,12 +591,14 @@ class Trial:
         when queued, so a resend is never applied twice; anything else sent for this trial
         (a blocking report, ``complete``...) waits for them first. See ``flush_reports``.
 
-        @raises TrialPruned when the decision is prune (and ``raise_on_prune``).
+        @raises TrialPruned when the decision is prune (see ``raise_on_prune``).
         @raises FailedPreconditionError when the trial is finished (COMPLETE, PRUNED or FAIL),
         checked here before anything is sent when this object was told; the server says the
         same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
         s = _number(step, "step")
         v = _number(value, "value")
+        if raise_on_prune is None:
+            raise_on_prune = self._scopes > 0
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
             raise FailedPreconditionError(
                 f"trial {self.number} of '{self.study.name}' is {self.state}; report after the trial finished",
@@ -598,7 +673,7 @@ class Trial:
         result = self._call("tell", args)
         view = result["trial"]
         self._view = view
-        self.state = view["state"]
+        self.state = trial_state(view["state"])
         self.value = _float_or_none(view.get("value"))
         self.values = _floats_or_none(view.get("values"))
         self.user_attrs = dict(view.get("user_attrs") or {})
@@ -639,20 +714,23 @@ class Trial:
         """This trial as a ``FrozenTrial``: as the server answered the tell once it is told
         (what ``optimize`` hands to callbacks), else as it was asked plus the reports seen here."""
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
-            return FrozenTrial.from_wire(self._view)
+            return FrozenTrial.from_wire(self._view, self.study.name)
         return FrozenTrial.from_wire(
-            {**self._view, "params": self.params, "intermediate": self.intermediate, "user_attrs": self.user_attrs}
+            {**self._view, "params": self.params, "intermediate": self.intermediate, "user_attrs": self.user_attrs},
+            self.study.name,
         )
 
     # ------------------------------------------------------------------ context manager
 
     def __enter__(self) -> Trial:
+        self._scopes += 1
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        pruned = exc_type is not None and issubclass(exc_type, TrialPruned)
+        self._scopes -= 1
+        pruned = exc_type is not None and is_trial_pruned(exc_type)
         if self.finished:
             return pruned
         try:

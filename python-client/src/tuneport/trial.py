@@ -1,0 +1,7 @@
+"""``tuneport.trial``: the names of Optuna's ``optuna.trial`` module, for scripts moved with
+``import tuneport as optuna`` (``optuna.trial.TrialState``, ``optuna.trial.FrozenTrial``)."""
+
+from ._enums import TrialState
+from ._trial import FrozenTrial, Trial
+
+__all__ = ["FrozenTrial", "Trial", "TrialState"]
