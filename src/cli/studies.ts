@@ -235,7 +235,7 @@ export function formatFront(f: ParetoFrontView): string {
   if (f.trials.length === 0) return `pareto front: no feasible COMPLETE trial yet (${f.n_complete} complete)`;
   const names = [...new Set(f.trials.flatMap((t) => Object.keys(t.params)))];
   const head =
-    `pareto front: ${f.trials.length} trials (${f.n_feasible} feasible of ${f.n_complete} complete), hypervolume ${formatNumber(f.hypervolume)} ` +
+    `pareto front: ${f.trials.length} trials (${f.n_feasible} feasible of ${f.n_complete} complete), hypervolume ${formatNumber(f.hypervolume)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} ` +
     `at [${(f.reference_point ?? []).map((x) => formatNumber(x)).join(", ")}] (${f.reference_point_source})`;
   return `${head}\n${table(
     ["#", ...f.directions.map((d, i) => `values_${i} (${d.slice(0, 3)})`), ...names],

@@ -8,6 +8,8 @@ import {
   crowdingDistances,
   dominates,
   feasibility,
+  boundedHypervolumeHistory,
+  frontHypervolume,
   hypervolumeHistory,
   hypervolumeOf,
   nonDominatedRanks,
@@ -16,6 +18,7 @@ import {
   referencePointOf,
 } from "./objectives.js";
 import type { Direction, Trial } from "./trial.js";
+import { Rng } from "../math/rng.js";
 
 type T = Pick<Trial, "number" | "state" | "values" | "constraints">;
 const t = (number: number, values: number[] | null, constraints: number[] | null = null, state: Trial["state"] = "COMPLETE"): T => ({
@@ -148,6 +151,29 @@ describe("reference point and hypervolume", () => {
     const h = hypervolumeHistory(dirs, trials, [5, 5]);
     expect(h.map(([n]) => n)).toEqual([0, 2, 4, 5]);
     expect(h.map(([, v]) => v)).toEqual([4, 8, 12, 13]);
+  });
+
+  it("bounds a many-objective history's work: past it the whole history is one growing estimate", () => {
+    const dirs: Direction[] = ["minimize", "minimize", "maximize", "minimize"];
+    const rng = new Rng(3);
+    // Points on a sphere's orthant (the third objective maximised): every one enters the front.
+    const trials = Array.from({ length: 14 }, (_, i) => {
+      const v = [0, 1, 2, 3].map(() => Math.abs(rng.normal()) + 1e-9);
+      const n = Math.hypot(...v);
+      return t(i, v.map((x, k) => (k === 2 ? -x / n : x / n)));
+    });
+    const ref = [1.1, 1.1, -1.1, 1.1];
+    const exact = boundedHypervolumeHistory(dirs, trials, ref);
+    expect(exact.exact).toBe(true);
+    expect(exact.points).toEqual(hypervolumeHistory(dirs, trials, ref));
+    const est = boundedHypervolumeHistory(dirs, trials, ref, 0);
+    expect(est.exact).toBe(false);
+    expect(est.points.map(([n]) => n)).toEqual(exact.points.map(([n]) => n).slice(0, est.points.length));
+    for (let i = 1; i < est.points.length; i++) expect(est.points[i]![1]).toBeGreaterThan(est.points[i - 1]![1]);
+    const last = (h: [number, number][]) => h[h.length - 1]![1];
+    expect(Math.abs(last(est.points) - last(exact.points)) / last(exact.points)).toBeLessThan(0.04);
+    // The front's own value estimates the same way: frontHypervolume with the default bound is exact here.
+    expect(frontHypervolume(dirs, trials, ref)).toEqual({ value: last(exact.points), exact: true });
   });
 });
 

@@ -26,7 +26,7 @@
  * point (the history below uses the current one for every prefix).
  */
 import { invalidArgument } from "./errors.js";
-import { hypervolume } from "../math/hypervolume.js";
+import { DominatedSampler, HV_MAX_WORK, boundedHypervolume, hypervolume } from "../math/hypervolume.js";
 import type { Direction, Trial } from "./trial.js";
 
 /** What the functions below read of a trial (domain trials and wire views both have it). */
@@ -242,26 +242,76 @@ export function hypervolumeOf(directions: readonly Direction[], trials: readonly
 }
 
 /**
+ * The hypervolume of the front's points at `ref` for a read path: exact, except with 4 or more
+ * objectives past WFG's work bound, where it is a seeded Monte Carlo estimate (`exact` false;
+ * math/hypervolume.ts `boundedHypervolume`), so that no request holds the server for seconds.
+ */
+export function frontHypervolume(
+  directions: readonly Direction[],
+  trials: readonly Pick<Trial, "values">[],
+  ref: readonly number[],
+): { value: number; exact: boolean } {
+  return boundedHypervolume(
+    trials.map((t) => minimisationForm(directions, t.values as number[])),
+    minimisationForm(directions, ref),
+  );
+}
+
+/**
  * The hypervolume after each COMPLETE feasible trial, in trial-number order, at one reference
  * point: `[trial number, hypervolume]` for every trial that changed it (the first included).
  * Recomputed only when a trial enters the front.
  */
 export function hypervolumeHistory(directions: readonly Direction[], trials: readonly ObjectiveTrial[], ref: readonly number[]): [number, number][] {
+  return boundedHypervolumeHistory(directions, trials, ref, Infinity).points;
+}
+
+/**
+ * `hypervolumeHistory` within `maxWork` of exact computation in all (4+ objectives; see
+ * `frontHypervolume`): past it, the whole history is a Monte Carlo estimate from one set of
+ * samples that each new front point marks (`exact` false), so it still only grows.
+ */
+export function boundedHypervolumeHistory(
+  directions: readonly Direction[],
+  trials: readonly ObjectiveTrial[],
+  ref: readonly number[],
+  maxWork = HV_MAX_WORK,
+): { points: [number, number][]; exact: boolean } {
   const refMin = minimisationForm(directions, ref);
-  const ordered = completeWithValues(directions, trials)
-    .filter((t) => isFeasibleVector(t.constraints))
-    .sort((a, b) => a.number - b.number);
+  const entries: { number: number; p: number[] }[] = [];
+  for (const t of completeWithValues(directions, trials)) {
+    if (!isFeasibleVector(t.constraints)) continue;
+    const p = minimisationForm(directions, t.values as number[]);
+    if (p.every((x, i) => x < (refMin[i] as number))) entries.push({ number: t.number, p });
+  }
+  entries.sort((a, b) => a.number - b.number);
   let front: number[][] = [];
   let current = 0;
+  const work = { left: maxWork };
   const out: [number, number][] = [];
-  for (const t of ordered) {
-    const p = minimisationForm(directions, t.values as number[]);
-    if (!p.every((x, i) => x < (refMin[i] as number))) continue;
+  const sampler = directions.length >= 4 ? () => new DominatedSampler(entries.map((e) => e.p), refMin) : null;
+  for (const { number, p } of entries) {
     if (front.some((q) => dominates(q, p) || q.every((x, i) => x === p[i]))) continue;
     front = front.filter((q) => !dominates(p, q));
     front.push(p);
-    const hv = hypervolume(front, refMin);
-    if (out.length === 0 || hv !== current) out.push([t.number, hv]);
+    const r = sampler && Number.isFinite(maxWork) ? boundedHypervolume(front, refMin, work) : { value: hypervolume(front, refMin), exact: true };
+    // Out of work: start over with one estimate for the whole history (not a mix of the two).
+    if (!r.exact && sampler) return { points: estimatedHistory(entries, sampler()), exact: false };
+    const hv = r.value;
+    if (out.length === 0 || hv !== current) out.push([number, hv]);
+    current = hv;
+  }
+  return { points: out, exact: true };
+}
+
+/** The history from `estimate` alone (see `boundedHypervolumeHistory`). */
+function estimatedHistory(entries: readonly { number: number; p: number[] }[], estimate: DominatedSampler): [number, number][] {
+  const out: [number, number][] = [];
+  let current = 0;
+  for (const { number, p } of entries) {
+    estimate.add(p); // a dominated point marks nothing new: the value does not change
+    const hv = estimate.value();
+    if (out.length === 0 || hv !== current) out.push([number, hv]);
     current = hv;
   }
   return out;

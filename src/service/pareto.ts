@@ -8,9 +8,9 @@
 import {
   type ObjectiveTrial,
   type ReferenceSource,
+  boundedHypervolumeHistory,
   checkReferencePoint,
-  hypervolumeHistory,
-  hypervolumeOf,
+  frontHypervolume,
   isFeasibleVector,
   paretoFront,
   referencePointOf,
@@ -25,6 +25,11 @@ export interface ParetoFrontView {
   /** COMPLETE feasible trials no other one dominates, in number order. */
   trials: TrialView[];
   hypervolume: number | null;
+  /**
+   * False when `hypervolume` (and `history`) are Monte Carlo estimates: 4 or more objectives whose
+   * exact hypervolume would take longer than a request may (domain/objectives.ts `frontHypervolume`).
+   */
+  hypervolume_exact: boolean;
   reference_point: number[] | null;
   reference_point_source: ReferenceSource | null;
   /** `[trial number, hypervolume]` whenever a trial changed it (at `reference_point`), when asked for. */
@@ -63,14 +68,17 @@ export function paretoFrontView<T extends ObjectiveTrial = TrialView>(
         nComplete++;
         if (isFeasibleVector(t.constraints)) nFeasible++;
       }
+  const hv = ref === null ? null : frontHypervolume(directions, front, ref.point);
+  const history = opts.history && ref !== null ? boundedHypervolumeHistory(directions, trials, ref.point) : null;
   return {
     study: study.name,
     directions: [...directions],
     trials: front,
-    hypervolume: ref === null ? null : hypervolumeOf(directions, front, ref.point),
+    hypervolume: hv?.value ?? null,
+    hypervolume_exact: (hv?.exact ?? true) && (history?.exact ?? true),
     reference_point: ref?.point ?? null,
     reference_point_source: ref?.source ?? null,
-    history: opts.history && ref !== null ? hypervolumeHistory(directions, trials, ref.point) : null,
+    history: history?.points ?? null,
     n_complete: nComplete,
     n_feasible: nFeasible,
   };
@@ -80,6 +88,8 @@ export function paretoFrontView<T extends ObjectiveTrial = TrialView>(
 export interface FrontFacts {
   size: number;
   hypervolume: number | null;
+  /** False when the hypervolume and its history are estimates (see `ParetoFrontView`). */
+  hypervolume_exact: boolean;
   reference_point: number[] | null;
   reference_point_source: ReferenceSource | null;
   /** Hypervolume after each change, at most 20 points, evenly thinned. */
@@ -108,6 +118,7 @@ export function frontFacts<T extends ObjectiveTrial>(
   return {
     size: v.trials.length,
     hypervolume: v.hypervolume,
+    hypervolume_exact: v.hypervolume_exact,
     reference_point: v.reference_point,
     reference_point_source: v.reference_point_source,
     hypervolume_history: thin(history.map(([, hv]) => hv), 20),

@@ -9,7 +9,7 @@
  * are domain/objectives.ts's.
  */
 import { invalidArgument } from "../domain/errors.js";
-import { hypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
+import { boundedHypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
 import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
 
@@ -135,7 +135,7 @@ export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialV
   const done = withValues(study, trials);
   const ref = referencePointOf(study.directions, paretoFront(study.directions, done), study.reference_point);
   if (ref === null) throw invalidArgument(`study '${study.name}' has no feasible COMPLETE trial yet: no hypervolume to plot`);
-  const history = hypervolumeHistory(study.directions, done, ref.point);
+  const { points: history, exact } = boundedHypervolumeHistory(study.directions, done, ref.point);
   const last = done.length > 0 ? Math.max(...done.map((t) => t.number)) : 0;
   const rows = history.map(([trial, hv]) => ({ trial, hv }));
   // Extend the last level to the last trial, so the plateau shows.
@@ -154,6 +154,7 @@ export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialV
   const caption =
     `Hypervolume of '${study.name}' (${study.directions.join(", ")}) after each trial that enlarged the front (${history.length} of ${opts.sampled?.counts?.COMPLETE ?? done.length} complete trials), ` +
     `at the ${ref.source} reference point [${ref.point.map((x) => Number(x.toPrecision(6))).join(", ")}]` +
-    (ref.source === "derived" ? " (derived from today's front, so earlier levels are measured against it too)." : ".");
+    (ref.source === "derived" ? " (derived from today's front, so earlier levels are measured against it too)." : ".") +
+    (exact ? "" : " With this many objectives the levels are Monte Carlo estimates (about 1 %), not exact.");
   return { spec, caption };
 }

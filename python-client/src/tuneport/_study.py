@@ -101,6 +101,8 @@ class ParetoFront:
     """``(trial number, hypervolume)`` for each trial that changed it, when asked for."""
     n_complete: int
     n_feasible: int
+    hypervolume_exact: bool = True
+    """False when ``hypervolume`` and ``history`` are Monte Carlo estimates (4+ objectives, a large front)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any], study: str | None = None) -> ParetoFront:
@@ -113,6 +115,7 @@ class ParetoFront:
             reference_point_source=raw.get("reference_point_source"),
             history=None if history is None else [(int(n), float(v)) for n, v in history],
             n_complete=int(raw.get("n_complete") or 0),
+            hypervolume_exact=bool(raw.get("hypervolume_exact", True)),
             n_feasible=int(raw.get("n_feasible") or 0),
         )
 

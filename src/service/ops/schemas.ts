@@ -470,7 +470,10 @@ export const bestTrialsResult = z.object({
   study: studyName,
   directions: z.array(directionSchema),
   trials: z.array(trialViewSchema).describe("the Pareto front: COMPLETE feasible trials no other one dominates, in number order"),
-  hypervolume: nullableNumber.describe("exact hypervolume of the front at reference_point; null without a feasible COMPLETE trial"),
+  hypervolume: nullableNumber.describe("hypervolume of the front at reference_point (exact unless hypervolume_exact is false); null without a feasible COMPLETE trial"),
+  hypervolume_exact: z
+    .boolean()
+    .describe("false when hypervolume and history are seeded Monte Carlo estimates (about 1 %): 4+ objectives whose exact value would hold the server too long"),
   reference_point: z.array(z.number()).nullable(),
   reference_point_source: z.enum(["given", "derived"]).nullable().describe("given (request or study) or derived from the front (nadir + 10% of its range)"),
   history: z
@@ -563,6 +566,7 @@ export const studySummaryResult = z.object({
     .object({
       size: z.number().int(),
       hypervolume: nullableNumber,
+      hypervolume_exact: z.boolean().describe("false when hypervolume and its history are Monte Carlo estimates (4+ objectives)"),
       reference_point: z.array(z.number()).nullable(),
       reference_point_source: z.enum(["given", "derived"]).nullable(),
       hypervolume_history: z.array(z.number()).describe("hypervolume after each change, at most 20 points, evenly thinned"),

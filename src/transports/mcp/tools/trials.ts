@@ -197,7 +197,7 @@ export const trialTools: McpTool[] = [
       if (f.trials.length === 0) return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [] });
       const head =
         `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.trials.length} trials of ${f.n_feasible} feasible (${f.n_complete} complete); ` +
-        `hypervolume ${fmt(f.hypervolume ?? 0)} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
+        `hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
       const build = (k: number) => {
         const lines = [head, ...f.trials.slice(0, k).map(trialLine)];
         if (k < f.trials.length) lines.push(`… ${f.trials.length - k} more front trials: call pareto_front with a larger max_chars.`);
@@ -206,6 +206,7 @@ export const trialTools: McpTool[] = [
           front: f.trials.slice(0, k).map(compactTrial),
           front_size: f.trials.length,
           hypervolume: f.hypervolume,
+          hypervolume_exact: f.hypervolume_exact,
           reference_point: f.reference_point,
           reference_point_source: f.reference_point_source,
           history: f.history ? f.history.slice(-50) : null,
