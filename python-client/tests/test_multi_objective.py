@@ -123,3 +123,21 @@ def test_gp_models_the_constraints_it_is_told(client: tp.Client, name: str) -> N
     assert feasible_late >= 3  # of 5; the unconstrained optimum (0.8, 0.8) is infeasible
     best = study.best_trial
     assert best is not None and best.feasible
+
+
+def test_a_large_many_objective_front_reports_an_estimated_hypervolume(client: tp.Client, name: str) -> None:
+    """4+ objectives past WFG's work bound: the server estimates and says so (ParetoFront.hypervolume_exact)."""
+    d = 10
+    study = client.create_study(name, directions=["minimize"] * d, space={"x": tp.Float(0, 1)}, strategy="random")
+    for i in range(40):
+        v = [1 + math.sin(i * 1.7 + k * 2.3) for k in range(d)]
+        n = math.sqrt(sum(x * x for x in v))
+        with study.ask() as trial:
+            trial.complete([x / n for x in v])
+    front = study.pareto_front()
+    assert len(front.trials) == 40 and front.hypervolume is not None and front.hypervolume > 0
+    assert front.hypervolume_exact is False
+    small = client.create_study(name + "-2d", directions=["minimize", "minimize"], space={"x": tp.Float(0, 1)})
+    with small.ask() as trial:
+        trial.complete([1.0, 2.0])
+    assert small.pareto_front().hypervolume_exact is True
