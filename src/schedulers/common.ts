@@ -158,20 +158,27 @@ export interface RungLadder {
 }
 
 /**
+ * The most rungs a ladder has (and Hyperband brackets): η ≥ 2 makes 64 rungs span a factor of
+ * 2⁶⁴ in resource, more than any training run; a ladder of min_resource 5e-324 and max_resource
+ * 1.7e308 would otherwise have 2,098 (and a rung loop over a ladder without a top never ended).
+ */
+export const MAX_RUNGS = 64;
+
+/**
  * Resource of rung k, computed by repeated multiplication (integers stay exact, so R = 81,
- * η = 3 gives exactly 1, 3, 9, 27). May be ≥ maxResource: callers check.
+ * η = 3 gives exactly 1, 3, 9, 27). May be ≥ maxResource: callers check. k < MAX_RUNGS.
  */
 export function rungResource(ladder: RungLadder, k: number): number {
   let r = ladder.minResource * ladder.eta ** ladder.rate;
-  for (let i = 0; i < k && i < 64; i++) r *= ladder.eta;
+  for (let i = 0; i < k && i < MAX_RUNGS; i++) r *= ladder.eta;
   return r;
 }
 
-/** Resources of the rungs strictly below `limit`, in order (at most 64). */
+/** Resources of the rungs strictly below `limit`, in order (at most MAX_RUNGS). */
 export function rungResources(minResource: number, eta: number, rate: number, limit: number): number[] {
   const ladder = { minResource, eta, rate, maxResource: limit };
   const out: number[] = [];
-  for (let k = 0; k < 64; k++) {
+  for (let k = 0; k < MAX_RUNGS; k++) {
     const r = rungResource(ladder, k);
     // Within rounding of the limit counts as the limit: 100/9 · 9 is 99.99999999999999, not a rung.
     if (!(r < limit * (1 - 1e-12))) break;
@@ -184,6 +191,16 @@ export function rungResources(minResource: number, eta: number, rate: number, li
 export function rungsWithTop(ladder: RungLadder): number[] {
   return [...rungResources(ladder.minResource, ladder.eta, ladder.rate, ladder.maxResource), ladder.maxResource];
 }
+
+/**
+ * zod refine: the ladder from min_resource up to max_resource at η fits in MAX_RUNGS rungs (true
+ * while either is not known yet). Used as `.refine(ladderFits, LADDER_FITS)`.
+ */
+export function ladderFits(o: { min_resource?: number | "auto"; max_resource?: number; reduction_factor: number }): boolean {
+  if (typeof o.min_resource !== "number" || o.max_resource === undefined) return true;
+  return Math.log(o.max_resource / o.min_resource) / Math.log(o.reduction_factor) < MAX_RUNGS - 1e-9;
+}
+export const LADDER_FITS = `max_resource / min_resource spans more than ${MAX_RUNGS} rungs of the reduction factor: raise min_resource or reduction_factor`;
 
 /** zod: a reduction factor η, an integer ≥ 2 as in Optuna and Ray. */
 export const reductionFactor = (dflt: number) => z.number().int().min(2).max(1000).default(dflt);

@@ -69,6 +69,8 @@ import {
   fillMaxResource,
   firstCompletedLastStep,
   fmt,
+  LADDER_FITS,
+  ladderFits,
   lossOf,
   numberAttr,
   prune,
@@ -100,6 +102,7 @@ const options = z
   .strict()
   .transform((o) => ({ ...o, min_resource: o.min_resource ?? defaultMinResource(o.mode, o.max_resource, o.reduction_factor) }))
   .refine((o) => o.max_resource === undefined || o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
+  .refine(ladderFits, LADDER_FITS)
   .refine((o) => o.mode === "stopping" || o.max_resource !== undefined, {
     message: "promotion mode needs a budget: give the study a max_resource (create_study) or the scheduler one",
     path: ["max_resource"],

@@ -36,7 +36,7 @@ import type { Direction, PluginConfig, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
-import { fillMaxResource, firstReportAtOrAfter, lossOf, rungsWithTop } from "../common.js";
+import { LADDER_FITS, fillMaxResource, firstReportAtOrAfter, ladderFits, lossOf, rungsWithTop } from "../common.js";
 import { HyperbandBrackets, hyperbandShape } from "../hyperband/hyperband-scheduler.js";
 import { type KdeDim, ProductKde } from "./kde.js";
 
@@ -57,7 +57,8 @@ const options = z
     num_samples: z.number().int().min(1).max(10_000).default(64),
   })
   .strict()
-  .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource");
+  .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
+  .refine(ladderFits, LADDER_FITS);
 export type BohbOptions = z.output<typeof options>;
 
 /** Encodes params on the unit cube (categoricals by index), or null if a value is missing or foreign. */

@@ -3,6 +3,9 @@ import { curveTrial, makeStudy, reportOf } from "../../testing/fixtures.js";
 import { Rng } from "../../math/rng.js";
 import { schedulerConformance } from "../../testing/scheduler.case.js";
 import { rungKey } from "../successive-halving/successive-halving-scheduler.js";
+import { ashaSchedulerFactory } from "../asha/asha-scheduler.js";
+import { bohbSchedulerFactory } from "../bohb/bohb-scheduler.js";
+import { MAX_RUNGS } from "../common.js";
 import {
   bracketBudgets,
   bracketOf,
@@ -25,6 +28,19 @@ describe("hyperband", () => {
       [1, [[8, 27], [2, 81]]],
       [0, [[5, 81]]],
     ]);
+  });
+
+  it("refuses ladders of more than MAX_RUNGS rungs, in Hyperband, BOHB and ASHA, and bounds the bracket count", () => {
+    const extreme = { min_resource: 5e-324, max_resource: 1.7e308, reduction_factor: 2 };
+    for (const f of [hyperbandSchedulerFactory, bohbSchedulerFactory, ashaSchedulerFactory]) {
+      const r = f.options.safeParse(extreme);
+      expect(r.success, f.name).toBe(false);
+      expect(JSON.stringify(r.error?.issues)).toMatch(/more than 64 rungs/);
+      // 2^63 at η 2 still fits (63 rungs); the issue's R = 81 at η 3 of course too.
+      expect(f.options.safeParse({ min_resource: 1, max_resource: 2 ** 63, reduction_factor: 2 }).success, f.name).toBe(true);
+    }
+    expect(maxBracketIndex(1.7e308, 2, 5e-324)).toBe(MAX_RUNGS - 1); // the table's own bound
+    expect(bracketBudgets(2 ** 63, 2, 1)).toHaveLength(64);
   });
 
   it("counts brackets without log rounding errors", () => {

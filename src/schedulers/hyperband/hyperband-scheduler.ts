@@ -26,7 +26,7 @@ import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
-import { fillMaxResource, numberAttr, reductionFactor, resource } from "../common.js";
+import { LADDER_FITS, MAX_RUNGS, fillMaxResource, ladderFits, numberAttr, reductionFactor, resource } from "../common.js";
 import { halvingDecision } from "../successive-halving/successive-halving-scheduler.js";
 
 /** One round of a bracket: n configurations at resource r. */
@@ -40,11 +40,14 @@ export interface HyperbandBracket {
   readonly rounds: readonly HyperbandRound[];
 }
 
-/** s_max = ⌊log_η(R / r_min)⌋, by integer powers to avoid log rounding (log(243)/log(3) < 5). */
+/**
+ * s_max = ⌊log_η(R / r_min)⌋, by integer powers to avoid log rounding (log(243)/log(3) < 5); at
+ * most MAX_RUNGS − 1 (the options refuse more).
+ */
 export function maxBracketIndex(maxResource: number, eta: number, minResource = 1): number {
   let s = 0;
   let p = minResource * eta;
-  while (p <= maxResource * (1 + 1e-12)) {
+  while (p <= maxResource * (1 + 1e-12) && s < MAX_RUNGS - 1) {
     s++;
     p *= eta;
   }
@@ -97,7 +100,8 @@ export const hyperbandShape = {
 const options = z
   .object(hyperbandShape)
   .strict()
-  .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource");
+  .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
+  .refine(ladderFits, LADDER_FITS);
 export type HyperbandOptions = z.output<typeof options>;
 
 /** Bracket bookkeeping shared with BOHB. */

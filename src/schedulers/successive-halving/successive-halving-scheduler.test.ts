@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Trial } from "../../domain/trial.js";
 import { schedulerConformance } from "../../testing/scheduler.case.js";
 import { curveTrial, reportOf } from "../../testing/fixtures.js";
+import { MAX_RUNGS } from "../common.js";
 import { autoMinResource, rungKey, successiveHalvingSchedulerFactory } from "./successive-halving-scheduler.js";
 
 // auto: nothing before the first completion; the case curves run 27 steps → min_resource 1.
@@ -53,6 +54,16 @@ describe("successive halving", () => {
     const better = [0, 0, 0, 0].map((v, i) => curveTrial(i + 1, [[1, v]], "COMPLETE", { [rungKey(0)]: v }));
     const t = curveTrial(9, [[1, 5], [1.5, 5]], "RUNNING", { [rungKey(0)]: 5 });
     expect(s.onReport(reportOf(t, better))).toBeNull();
+  });
+
+  it("passes at most MAX_RUNGS rungs, however small min_resource is (one report never loops for ever)", () => {
+    // min_resource 5e-324 at η 2 has no top rung: step 1 passed over 1,000 rungs before the bound
+    // (rung resources stopped growing after 64 doublings and the loop never ended).
+    const s = make({ min_resource: 5e-324, reduction_factor: 2, min_early_stopping_rate: 30 });
+    const res = s.onReport(reportOf(curveTrial(0, [[1, 1]], "RUNNING"), []));
+    expect(Object.keys(res?.systemAttrs ?? {})).toHaveLength(MAX_RUNGS);
+    const done = curveTrial(0, [[1, 1], [2 ** 53, 1]], "RUNNING", res?.systemAttrs);
+    expect(s.onReport(reportOf(done, []))).toBeNull(); // every rung passed: nothing left to judge
   });
 
   it("competes only with recorded values, of trials in any state", () => {

@@ -30,6 +30,7 @@ import {
   type RungLadder,
   decodeNumber,
   encodeNumber,
+  MAX_RUNGS,
   firstCompletedLastStep,
   fmt,
   lossOf,
@@ -72,7 +73,9 @@ export function halvingDecision(
   let rung = 0;
   while (rungKey(rung) in trial.systemAttrs) rung++;
   const attrs: Record<string, unknown> = {};
-  for (;;) {
+  // At most MAX_RUNGS rungs: a ladder without a top (successive halving) and a tiny min_resource
+  // would otherwise pass rungs for ever in one report.
+  for (; rung < MAX_RUNGS; ) {
     const r = rungResource(ladder, rung);
     if (!(r < ladder.maxResource) || step < r) break;
     const key = rungKey(rung);
