@@ -3,7 +3,7 @@ import type { SearchSpace } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
 import { simulate, strategyConformance } from "../../testing/strategy.case.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
-import { GridStrategy, gridStrategyFactory } from "./grid-strategy.js";
+import { GridStrategy, MAX_GRID_DIM_VALUES, gridSpaceProblem, gridStrategyFactory } from "./grid-strategy.js";
 
 const space: SearchSpace = {
   lr: { type: "float", low: 0.1, high: 0.3, step: 0.1 },
@@ -44,6 +44,28 @@ describe("grid strategy", () => {
     const strategy = new GridStrategy({ ordered: true });
     const study = makeStudy({ x: { type: "float", low: 0, high: 1 } });
     expect(() => strategy.suggest(suggestRequest(study, []))).toThrow(/points_per_dim/);
+  });
+
+  it("refuses a dimension of more than MAX_GRID_DIM_VALUES values before building it (typed, not a RangeError)", () => {
+    // An int range of 2^53 and a float step of 1e-300 were arrays of that length: INTERNAL errors.
+    const huge: SearchSpace[] = [
+      { x: { type: "int", low: 0, high: 2 ** 53 } },
+      { x: { type: "float", low: 0, high: 1, step: 1e-300 } },
+      { x: { type: "int", low: 0, high: 1_000_000 } },
+    ];
+    for (const space of huge) {
+      expect(gridSpaceProblem(space, { ordered: true })).toMatch(/more than the 1000000 one grid dimension may have/);
+      const strategy = new GridStrategy({ ordered: true });
+      let err: unknown;
+      try {
+        strategy.suggest(suggestRequest(makeStudy(space), []));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(TuneportError);
+      expect((err as TuneportError).code).toBe("INVALID_ARGUMENT");
+    }
+    expect(gridSpaceProblem({ x: { type: "int", low: 1, high: MAX_GRID_DIM_VALUES } }, {})).toBeNull();
   });
 
   it("spaces log floats geometrically with points_per_dim", () => {

@@ -31,6 +31,22 @@ export type GridOptions = z.infer<typeof options>;
 
 /** Largest grid tuneport will enumerate. */
 export const MAX_GRID_POINTS = 1e15;
+/**
+ * Most values one dimension of a grid may have: each dimension's values are held in memory (an
+ * int range of 2^53, or a float step of 1e-300, would otherwise be an array of that length).
+ */
+export const MAX_GRID_DIM_VALUES = 1_000_000;
+
+/** How many values `gridValues` gives a dimension, without building them. @throws INVALID_ARGUMENT as it. */
+export function gridCount(name: string, d: Distribution, opts: GridOptions): number {
+  const explicit = opts.values?.[name];
+  if (explicit) return explicit.length;
+  const n = cardinality(d);
+  if (Number.isFinite(n)) return n;
+  if (opts.points_per_dim === undefined)
+    throw invalidArgument(`grid: parameter '${name}' is a continuous float; give it a step or set the grid option points_per_dim`);
+  return opts.points_per_dim;
+}
 
 /** The values of one dimension of the grid. @throws INVALID_ARGUMENT for a continuous float without a grid. */
 export function gridValues(name: string, d: Distribution, opts: GridOptions): ParamValue[] {
@@ -47,11 +63,7 @@ export function gridValues(name: string, d: Distribution, opts: GridOptions): Pa
     const step = d.step ?? 1;
     return Array.from({ length: n }, (_, i) => snap(d, d.low + i * step));
   }
-  const k = opts.points_per_dim;
-  if (k === undefined)
-    throw invalidArgument(
-      `grid: parameter '${name}' is a continuous float; give it a step or set the grid option points_per_dim`,
-    );
+  const k = gridCount(name, d, opts); // points_per_dim, or INVALID_ARGUMENT
   const out: number[] = [];
   for (let i = 0; i < k; i++) {
     const t = i / (k - 1);
@@ -74,7 +86,8 @@ export class GridStrategy implements Strategy {
     const spaceKey = JSON.stringify(req.study.space) + req.study.seed;
     if (this.cache?.space === spaceKey) return this.cache;
     const names = Object.keys(req.study.space);
-    if (names.length === 0) throw invalidArgument("grid: the study declares no search space");
+    const problem = gridSpaceProblem(req.study.space, this.opts); // never build an axis it refuses
+    if (problem !== null) throw invalidArgument(problem);
     const axes = names.map((n) => gridValues(n, req.study.space[n] as Distribution, this.opts));
     const total = axes.reduce((p, a) => p * a.length, 1);
     if (total > MAX_GRID_POINTS)
@@ -148,7 +161,10 @@ export function gridSpaceProblem(space: SearchSpace, opts: GridOptions): string 
   let total = 1;
   for (const name of names) {
     try {
-      total *= gridValues(name, space[name] as Distribution, opts).length;
+      const n = gridCount(name, space[name] as Distribution, opts);
+      if (!(n <= MAX_GRID_DIM_VALUES))
+        return `grid: parameter '${name}' has ${n} values, more than the ${MAX_GRID_DIM_VALUES} one grid dimension may have: give it a coarser step, or values`;
+      total *= n;
     } catch (err) {
       if (err instanceof TuneportError) return err.message;
       throw err;
