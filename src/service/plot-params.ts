@@ -173,15 +173,23 @@ function checkLog(log: boolean, values: readonly number[]): void {
  */
 export const FEW_IMPORTANCE_TRIALS = 30;
 
+/**
+ * Most bars of the importances chart: the most important parameters, the rest named in the caption
+ * (a study of 20,000 parameters overflowed the renderer's stack, and its bars were unreadable).
+ */
+export const MAX_IMPORTANCE_BARS = 40;
+
 /** Bar chart of parameter importances, flagged when they rest on few trials. @throws INVALID_ARGUMENT while there are too few trials. */
 export function importancesSpec(study: StudyView, trials: readonly TrialView[], imp: Importances = paramImportances(trials)): PlotSpec {
   if (imp.importances.length === 0) throw invalidArgument(`no importances for '${study.name}' yet: ${imp.note ?? "not enough complete trials"}`);
-  const rows = imp.importances.map((i) => ({ param: truncate(i.param, 40), importance: i.importance }));
+  const shown = imp.importances.slice(0, MAX_IMPORTANCE_BARS); // most important first (importance.ts)
+  const rows = shown.map((i) => ({ param: truncate(i.param, 40), importance: i.importance }));
   const order = rows.map((r) => r.param);
   const few = imp.n_trials < FEW_IMPORTANCE_TRIALS;
   const flag = few ? ` Few trials (under ${FEW_IMPORTANCE_TRIALS}): these shares are unstable and may change much as the study grows.` : "";
+  const cut = shown.length < imp.importances.length ? ` The ${shown.length} most important of ${imp.importances.length} parameters are shown.` : "";
   return {
-    caption: `Parameter importances of '${study.name}' from ${imp.n_trials} complete trials (${imp.method}).${flag}`,
+    caption: `Parameter importances of '${study.name}' from ${imp.n_trials} complete trials (${imp.method}).${cut}${flag}`,
     spec: {
       ...baseSpec(`Parameter importances — ${study.name}${few ? ` (only ${imp.n_trials} trials)` : ""}`),
       width: WIDTH,

@@ -10,7 +10,8 @@ import type { Distribution, Params } from "../domain/distributions.js";
 import type { TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { decodePng, inkShare, pngSize } from "../testing/png.js";
-import { chooseParams, paramAxis } from "./plot-params.js";
+import { MAX_IMPORTANCE_BARS, chooseParams, paramAxis } from "./plot-params.js";
+import { paramImportances } from "./importance.js";
 import { robustRange, sampleTrials } from "./plot-scales.js";
 import { MAX_CURVES } from "./plot-trials.js";
 import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
@@ -320,6 +321,20 @@ describe("parallel coordinates", () => {
     expect(JSON.stringify(fewSpec.spec)).toMatch(/only \d+ trials/);
     const many = mixedStudy(80);
     expect(plotSpec("importances", many.study, many.trials).caption).not.toMatch(/Few trials/);
+  });
+
+  it("draws the most important parameters only, and says how many there are", () => {
+    const many = mixedStudy(80);
+    const n = MAX_IMPORTANCE_BARS + 25;
+    const imp = {
+      ...paramImportances(many.trials),
+      importances: Array.from({ length: n }, (_, i) => ({ param: `p${i}`, importance: (n - i) / (n * n) })),
+    };
+    const { spec, caption } = plotSpec("importances", many.study, many.trials, {}, imp);
+    const rows = (spec.data as { values: { param: string }[] }).values;
+    expect(rows.map((r) => r.param)).toEqual(imp.importances.slice(0, MAX_IMPORTANCE_BARS).map((i) => i.param));
+    expect(caption).toMatch(new RegExp(`The ${MAX_IMPORTANCE_BARS} most important of ${n} parameters are shown`));
+    expect(plotSpec("importances", many.study, many.trials).caption).not.toMatch(/most important of/);
   });
 
   it("refuses unknown parameters, naming the known ones", () => {

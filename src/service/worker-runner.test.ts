@@ -10,6 +10,7 @@ import type { StrategyFactory } from "../domain/plugin.js";
 import { silentLogger } from "../logger.js";
 import { gpStrategyFactory } from "../strategies/gp/gp-strategy.js";
 import { gridStrategyFactory } from "../strategies/grid/grid-strategy.js";
+import { tpeStrategyFactory } from "../strategies/tpe/tpe-strategy.js";
 import { randomStrategyFactory } from "../strategies/random/random-strategy.js";
 import { makeStudy, makeTrial, suggestRequest } from "../testing/fixtures.js";
 import { sourceWorkerRunner } from "../testing/source-workers.js";
@@ -29,6 +30,14 @@ describe("WorkerRunner", () => {
     expect(runner.offloads(randomStrategyFactory as StrategyFactory<unknown>, {})).toBe(false);
     // A custom factory under a built-in's name: the worker would build the built-in instead.
     expect(runner.offloads({ ...gp }, {})).toBe(false);
+    // TPE: in process at its defaults, in a worker when candidates × declared dimensions are many.
+    const tpe = tpeStrategyFactory as StrategyFactory<unknown>;
+    const floats = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x${i}`, { type: "float" as const, low: 0, high: 1 }]));
+    const defaults = tpeStrategyFactory.options.parse({});
+    expect(runner.offloads(tpe, defaults, floats(6))).toBe(false);
+    expect(runner.offloads(tpe, defaults, floats(200))).toBe(false);
+    expect(runner.offloads(tpe, defaults, floats(201))).toBe(true);
+    expect(runner.offloads(tpe, tpeStrategyFactory.options.parse({ n_ei_candidates: 100_000 }), floats(1))).toBe(true);
   });
 
   it("runs a suggestion in a thread and brings back a TuneportError with its code", async () => {

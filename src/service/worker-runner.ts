@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { TuneportError, type ErrorCode } from "../domain/errors.js";
+import type { SearchSpace } from "../domain/distributions.js";
 import type { Strategy, StrategyFactory, Suggestion, SuggestRequest } from "../domain/plugin.js";
 import { BUILTIN_PLUGINS } from "./plugins.js";
 import type { SuggestRunner } from "./study-service.js";
@@ -98,14 +99,14 @@ export class WorkerRunner implements SuggestRunner {
   }
 
   /** Whether this study's suggestions go to a worker (see the file comment). */
-  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>): boolean {
+  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>, space?: SearchSpace): boolean {
     if (this.workers.length === 0) return false;
-    const wanted = this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options) : factory.offload === true);
+    const wanted = this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options, space) : factory.offload === true);
     return wanted && (this.opts.catalogue !== undefined || BUILTIN_PLUGINS.strategy(factory.name) === factory);
   }
 
   async suggest(factory: StrategyFactory<unknown>, strategy: Strategy, req: SuggestRequest): Promise<Suggestion> {
-    if (!this.offloads(factory, req.study.strategy.options)) return strategy.suggest(req);
+    if (!this.offloads(factory, req.study.strategy.options, req.study.space)) return strategy.suggest(req);
     const id = this.nextId++;
     const { rng: _rng, ...plain } = req;
     const worker = this.workers[this.rr++ % this.workers.length] as Worker;

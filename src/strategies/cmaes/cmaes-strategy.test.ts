@@ -6,7 +6,7 @@ import { randomStrategyFactory } from "../random/random-strategy.js";
 import { strategyConformance } from "../../testing/strategy.case.js";
 import type { StrategyFactory } from "../../domain/plugin.js";
 import { bestValue, makeStudy, makeTrial, runOnProblem, suggestRequest } from "../../testing/fixtures.js";
-import { cmaesStrategyFactory } from "./cmaes-strategy.js";
+import { CMAES_MAX_DIMS, cmaesStrategyFactory } from "./cmaes-strategy.js";
 
 const defaults = cmaesStrategyFactory.options.parse({});
 
@@ -28,6 +28,17 @@ function winsOverRandom(problem: BenchmarkProblem, n: number): number {
 }
 
 describe("cmaes strategy", () => {
+  it("refuses more numeric parameters than it can model without holding the server (categoricals do not count)", () => {
+    const space = (n: number, cats = 0): SearchSpace =>
+      Object.fromEntries([
+        ...Array.from({ length: n }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }] as const),
+        ...Array.from({ length: cats }, (_, i) => [`c${i}`, { type: "categorical", choices: ["a", "b"] }] as const),
+      ]);
+    const o = cmaesStrategyFactory.options.parse({});
+    expect(cmaesStrategyFactory.spaceProblem?.(space(CMAES_MAX_DIMS, 50), o)).toBeNull();
+    expect(cmaesStrategyFactory.spaceProblem?.(space(CMAES_MAX_DIMS + 1), o)).toMatch(/at most 300 numeric parameters.*has 301: use tpe or random/);
+  });
+
   it("parses options strictly", () => {
     expect(defaults).toEqual({ sigma0: 1 / 6, restart: true });
     expect(() => cmaesStrategyFactory.options.parse({ sigma: 1 })).toThrow();
