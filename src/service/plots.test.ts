@@ -328,7 +328,7 @@ describe("parallel coordinates", () => {
     const n = MAX_IMPORTANCE_BARS + 25;
     const imp = {
       ...paramImportances(many.trials),
-      importances: Array.from({ length: n }, (_, i) => ({ param: `p${i}`, importance: (n - i) / (n * n) })),
+      importances: Array.from({ length: n }, (_, i) => ({ param: `p${i}`, importance: (n - i) / (n * n), score: (n - i) / (n * n), n: 80 })),
     };
     const { spec, caption } = plotSpec("importances", many.study, many.trials, {}, imp);
     const rows = (spec.data as { values: { param: string }[] }).values;

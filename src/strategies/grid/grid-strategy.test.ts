@@ -65,7 +65,7 @@ describe("grid strategy", () => {
       expect(err).toBeInstanceOf(TuneportError);
       expect((err as TuneportError).code).toBe("INVALID_ARGUMENT");
     }
-    expect(gridSpaceProblem({ x: { type: "int", low: 1, high: MAX_GRID_DIM_VALUES } }, {})).toBeNull();
+    expect(gridSpaceProblem({ x: { type: "int", low: 1, high: MAX_GRID_DIM_VALUES } }, { ordered: true })).toBeNull();
   });
 
   it("spaces log floats geometrically with points_per_dim", () => {
