@@ -161,16 +161,30 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     expect(dup.created).toBe(false);
   });
 
-  it("supports define-by-run and refuses a changed distribution", async () => {
+  it("supports define-by-run with Optuna's dynamic ranges; a declared parameter keeps its distribution", async () => {
     await svc.createStudy({ name: "s" });
     const a = await svc.ask({ study: "s" });
     const { value } = await svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 1 } });
     expect(value).toBeGreaterThanOrEqual(0);
     expect((await svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 1 } })).value).toBe(value);
-    await expectCode(svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 2 } }), "INVALID_ARGUMENT");
+    // A repeat in the same trial with another range: the first value (Optuna's rule).
+    expect((await svc.suggest({ study: "s", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 2 } })).value).toBe(value);
     await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
-    const b = await svc.ask({ study: "s" });
-    await expectCode(svc.suggest({ study: "s", trial: b.trial.number, token: b.lease.token, name: "x", distribution: { type: "int", low: 0, high: 2 } }), "INVALID_ARGUMENT");
+    // Another trial may draw it from another distribution (suggest_int("skip", 0, n_layers)), and keeps that one.
+    for (const high of [2, 5, 2]) {
+      const b = await svc.ask({ study: "s" });
+      const dist = { type: "int" as const, low: 0, high };
+      const got = (await svc.suggest({ study: "s", trial: b.trial.number, token: b.lease.token, name: "x", distribution: dist })).value as number;
+      expect(Number.isInteger(got) && got >= 0 && got <= high).toBe(true);
+      await svc.tell({ study: "s", trial: b.trial.number, token: b.lease.token, state: "COMPLETE", value: got });
+      expect((await svc.execute("trial", { study: "s", trial: b.trial.number })).trial.distributions.x).toMatchObject(dist);
+    }
+    expect((await svc.execute("get_study", { study: "s" })).study.define_by_run?.x).toEqual({ type: "float", low: 0, high: 1 }); // first seen
+    // A declared parameter's distribution is the study's.
+    await svc.createStudy({ name: "d", space: { y: { type: "float", low: 0, high: 1 } } });
+    const c = await svc.ask({ study: "d" });
+    const e = await expectCode(svc.suggest({ study: "d", trial: c.trial.number, token: c.lease.token, name: "y", distribution: { type: "float", low: 0, high: 2 } }), "INVALID_ARGUMENT");
+    expect(e.message).toMatch(/is declared in study 'd'/);
   });
 
   it("checks report steps and values", async () => {

@@ -205,7 +205,12 @@ function drawParam(core: ServiceCore, s: StudyState, t: TrialRecord, name: strin
 
 /**
  * Define-by-run: the value of one parameter of a running trial. Returns the existing value when the
- * trial already has it. @throws INVALID_ARGUMENT when the name was used with another distribution.
+ * trial already has it (the first call's, whatever distribution a repeat names: Optuna's rule). A
+ * parameter the study does not declare may take another distribution in another trial (Optuna's
+ * dynamic search space, e.g. `suggest_int("skip", 0, n_layers)`): each trial keeps its own, and
+ * models learn a parameter only from trials that drew it from the same distribution (TPE's
+ * encoder skips the others). @throws INVALID_ARGUMENT for a declared parameter with another
+ * distribution than the declared one.
  */
 export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: string): Promise<{ value: ParamValue }> {
   const s = core.state(a.study);
@@ -216,10 +221,11 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
       const t = trialOf(s, a.trial);
       checkLease(s, t, a.token);
       const known = s.paramDists.get(a.name);
-      if (known && !distributionsEqual(known, dist))
+      const declared = s.study.config.space[a.name];
+      if (declared && !distributionsEqual(declared, dist))
         throw invalidArgument(
-          `parameter '${a.name}' was already used in study '${s.study.name}' with ${JSON.stringify(known)}; it cannot change to ${JSON.stringify(dist)}`,
-          { param: a.name, existing: known as unknown as Record<string, unknown> },
+          `parameter '${a.name}' is declared in study '${s.study.name}' as ${JSON.stringify(declared)}; it cannot be suggested as ${JSON.stringify(dist)}`,
+          { param: a.name, existing: declared as unknown as Record<string, unknown> },
         );
       if (a.name in t.distributions) return { value: t.params[a.name] as ParamValue };
       const fixed = t.params[a.name];

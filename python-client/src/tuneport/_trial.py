@@ -501,6 +501,12 @@ class Trial:
     # ------------------------------------------------------------------ define-by-run
 
     def _suggest(self, name: str, dist: Distribution) -> Any:
+        prev = self.distributions.get(name)
+        if prev is not None and prev.to_wire() != dist.to_wire():
+            log.warning(
+                "trial %d of '%s': '%s' was already suggested from %r; its first value is returned for %r (as Optuna)",
+                self.number, self.study.name, name, prev, dist,
+            )
         remember_categorical(self.study.name, name, dist)
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
         fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
@@ -515,7 +521,9 @@ class Trial:
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
         """The value of float parameter ``name`` for this trial (drawn by the study's strategy on first use).
-        @raises InvalidArgumentError when ``name`` was used with another distribution in this study."""
+        A parameter the study does not declare may take another range in another trial (Optuna's
+        dynamic search space); in the same trial a repeat returns the first value, with a warning when
+        the range differs. @raises InvalidArgumentError when ``name`` is declared with another distribution."""
         return float(self._suggest(name, Float(low, high, log=log, step=step)))
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
