@@ -180,11 +180,15 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
       expect((await svc.execute("trial", { study: "s", trial: b.trial.number })).trial.distributions.x).toMatchObject(dist);
     }
     expect((await svc.execute("get_study", { study: "s" })).study.define_by_run?.x).toEqual({ type: "float", low: 0, high: 1 }); // first seen
+    // add_trial follows the same rule: a define-by-run value with its own distribution.
+    const added = await svc.execute("add_trial", { study: "s", params: { x: 7 }, distributions: { x: { type: "int", low: 0, high: 9 } }, value: 3 });
+    expect(added.trial.distributions.x).toMatchObject({ type: "int", low: 0, high: 9 });
     // A declared parameter's distribution is the study's.
     await svc.createStudy({ name: "d", space: { y: { type: "float", low: 0, high: 1 } } });
     const c = await svc.ask({ study: "d" });
     const e = await expectCode(svc.suggest({ study: "d", trial: c.trial.number, token: c.lease.token, name: "y", distribution: { type: "float", low: 0, high: 2 } }), "INVALID_ARGUMENT");
     expect(e.message).toMatch(/is declared in study 'd'/);
+    await expectCode(svc.execute("add_trial", { study: "d", params: { y: 1.5 }, distributions: { y: { type: "float", low: 0, high: 2 } }, value: 1 }), "INVALID_ARGUMENT");
   });
 
   it("checks report steps and values", async () => {
