@@ -92,6 +92,9 @@ export function validateDistribution(name: string, d: Distribution): Distributio
     return { type: "categorical", choices: [...d.choices] };
   }
   if (!(d.low <= d.high)) throw invalidArgument(`${where}: low (${d.low}) must be <= high (${d.high})`);
+  // A range wider than the largest double (-1.7e308 to 1.7e308) overflows every computation on it:
+  // a stepped one stored high = Infinity and handed out inf and NaN, lost on the next restart.
+  if (!Number.isFinite(d.high - d.low)) throw invalidArgument(`${where}: high − low must be a finite number (got ${d.low} to ${d.high})`);
   if (d.log) {
     if (d.low <= 0) throw invalidArgument(`${where}: log scale needs low > 0 (got ${d.low})`);
     if (d.step !== undefined && !(d.type === "int" && d.step === 1))
@@ -107,6 +110,7 @@ export function validateDistribution(name: string, d: Distribution): Distributio
     return d.log ? { type: "int", low: d.low, high, log: true } : { type: "int", low: d.low, high, step };
   }
   if (d.step !== undefined) {
+    if (!Number.isFinite((d.high - d.low) / d.step)) throw invalidArgument(`${where}: (high − low) / step must be finite (step ${d.step})`);
     const n = Math.floor((d.high - d.low) / d.step + 1e-9);
     const high = roundToStep(d.low + n * d.step, d.low, d.step);
     return { type: "float", low: d.low, high, step: d.step };

@@ -52,6 +52,10 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     [{ x: { type: "categorical", choices: [] } }, /at least one choice/],
     [{ x: { type: "float", low: 0, high: Number.POSITIVE_INFINITY } }, /x.high.*Infinity/],
     [{ x: { type: "uniform", low: 0, high: 1 } }, /invalid search space/],
+    // Ranges wider than the largest double: stored high = Infinity, inf and NaN params, lost after a restart.
+    [{ x: { type: "float", low: -1.7e308, high: 1.7e308, step: 1 } }, /high − low must be a finite number/],
+    [{ x: { type: "float", low: -1.7e308, high: 1.7e308 } }, /high − low must be a finite number/],
+    [{ x: { type: "float", low: 0, high: 1e308, step: 1e-300 } }, /\(high − low\) \/ step must be finite/],
   ])("refuses a bad space %j with a clear message", async (space, msg) => {
     const err = await expectCode(svc.createStudy({ name: "bad", space }), "INVALID_ARGUMENT");
     expect(err.message).toMatch(msg);

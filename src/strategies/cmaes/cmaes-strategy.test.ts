@@ -37,6 +37,9 @@ describe("cmaes strategy", () => {
     const o = cmaesStrategyFactory.options.parse({});
     expect(cmaesStrategyFactory.spaceProblem?.(space(CMAES_MAX_DIMS, 50), o)).toBeNull();
     expect(cmaesStrategyFactory.spaceProblem?.(space(CMAES_MAX_DIMS + 1), o)).toMatch(/at most 300 numeric parameters.*has 301: use tpe or random/);
+    // A population is bounded too (its generation state is rebuilt on the event loop).
+    expect(cmaesStrategyFactory.options.safeParse({ popsize: 10_000 }).success).toBe(true);
+    expect(cmaesStrategyFactory.options.safeParse({ popsize: 5e7 }).success).toBe(false);
   });
 
   it("parses options strictly", () => {
