@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../src/logger.js";
 import { StudyService } from "../src/service/study-service.js";
+import { MAX_USER_ATTRS_BYTES } from "../src/service/trial-ops.js";
 import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.js";
 import { CLI, tempDir } from "./helpers.js";
 
@@ -59,6 +60,16 @@ describe("tuneport import refuses input instead of rewriting it", () => {
   it("refuses lone-surrogate escapes and nesting beyond 32 levels", async () => {
     expect(await refusal(`${header}\n${withAttrs('{"n":"\\ud800"}')}\n`, "sur")).toMatch(/line 2: .*user_attrs.*not well-formed Unicode/);
     expect(await refusal(`${header}\n${withAttrs(`{"d":${"[".repeat(40)}${"]".repeat(40)}}`)}\n`, "deep")).toMatch(/line 2: nests deeper than 32 levels/);
+  });
+
+  it("refuses user attributes over the ops' 64 KiB, on a trial and on the study, and imports nothing", async () => {
+    // A 200 MB attribute used to import, and every later read of the study carried it.
+    const big = JSON.stringify({ blob: "x".repeat(MAX_USER_ATTRS_BYTES) });
+    expect(await refusal(`${header}\n${withAttrs(big)}\n`, "big-trial")).toMatch(/line 2: .*user attributes are limited to 65536 bytes/);
+    expect(await refusal(`${header.replace('"user_attrs":{}', `"user_attrs":${big}`)}\n${trial}\n`, "big-study")).toMatch(/line 1: .*user attributes are limited/);
+    expect((await service.importStudy(`${header}\n${withAttrs(JSON.stringify({ blob: "x".repeat(1000) }))}\n`, "small")).name).toBe("small");
+    expect((await service.listStudies()).map((s) => s.name)).not.toContain("big-trial");
+    await service.execute("delete_study", { study: "small" });
   });
 
   it("applies the study-name grammar to the file's name and to the new name", async () => {

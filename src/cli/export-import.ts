@@ -140,7 +140,14 @@ Options:
 
 /** The file's text; @throws INVALID_ARGUMENT naming the first line that is not UTF-8 (decoding would silently rewrite it). */
 function utf8Text(bytes: Buffer, file: string): string {
-  if (isUtf8(bytes)) return bytes.toString("utf8");
+  if (isUtf8(bytes)) {
+    try {
+      return bytes.toString("utf8");
+    } catch {
+      // V8's longest string is about 512 MiB (a RangeError with a stack trace before).
+      throw invalidArgument(`${file === "-" ? "stdin" : file}: ${bytes.length} bytes is more than one import reads (about 512 MiB of text); nothing was imported`);
+    }
+  }
   let line = 1;
   for (let start = 0; start <= bytes.length; line++) {
     const nl = bytes.indexOf(0x0a, start);

@@ -21,6 +21,7 @@ import { z } from "zod";
 import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
+import { MAX_USER_ATTRS_BYTES } from "./trial-ops.js";
 import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
@@ -49,6 +50,19 @@ function numOut(v: number): number | string {
 const jsonNumber = z.union([z.number(), z.enum(["NaN", "Infinity", "-Infinity"]).transform((s) => Number(s))]);
 const epochMs = z.number().int();
 const attrs = z.record(z.string(), z.unknown());
+/**
+ * User attributes as the ops take them: at most MAX_USER_ATTRS_BYTES of JSON. An import used to
+ * accept a 200 MB one, which every later read of the study then carried (29 s on the event loop).
+ */
+const userAttrs = attrs.refine((a) => jsonLength(a) <= MAX_USER_ATTRS_BYTES, `user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
+
+function jsonLength(v: unknown): number {
+  try {
+    return JSON.stringify(v).length;
+  } catch {
+    return Infinity;
+  }
+}
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const headerSchema = z
@@ -75,7 +89,7 @@ const headerSchema = z
         notes: z.string().max(20_000).optional(),
       })
       .strict(),
-    user_attrs: attrs,
+    user_attrs: userAttrs,
     created_at_ms: epochMs,
     stopped: z.literal(true).optional(),
   })
@@ -91,7 +105,7 @@ const trialSchema = z
     values: z.array(z.number()).min(2).max(MAX_OBJECTIVES).optional(),
     constraints: z.array(z.number()).min(1).max(MAX_CONSTRAINTS).optional(),
     intermediate: z.array(z.tuple([z.number(), jsonNumber])),
-    user_attrs: attrs,
+    user_attrs: userAttrs,
     system_attrs: attrs,
     created_at_ms: epochMs,
     started_at_ms: epochMs.nullable(),
