@@ -272,7 +272,7 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
         const key = canonical(params);
         // An enqueued trial is compared by the params it was enqueued with (Optuna's fixed_params),
         // not by those the strategy filled in when it was asked.
-        const same = s.trials.find((t) => canonical((t.systemAttrs.fixed_params as Params | undefined) ?? t.params) === key);
+        const same = s.trials.find((t) => enqueueKey(t) === key);
         if (same) return { trial: trialView(same, core.now()), created: false };
       }
       const now = core.now();
@@ -339,6 +339,19 @@ export async function setTrialUserAttrs(
     }),
   );
 }
+
+/**
+ * The params a trial is compared by for `skip_if_exists` (its enqueued ones, else its own), as a
+ * canonical string, computed once per trial record (records are replaced, not changed, on update):
+ * recomputing it for every trial on every enqueue made a flood of them quadratic (0.9 s per
+ * enqueue at 3,000 trials of 200 params in a probe).
+ */
+function enqueueKey(t: TrialRecord): string {
+  let key = enqueueKeys.get(t);
+  if (key === undefined) enqueueKeys.set(t, (key = canonical((t.systemAttrs.fixed_params as Params | undefined) ?? t.params)));
+  return key;
+}
+const enqueueKeys = new WeakMap<TrialRecord, string>();
 
 function canonical(p: Params): string {
   return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
