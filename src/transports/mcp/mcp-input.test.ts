@@ -15,6 +15,7 @@ import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { serviceBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { MAX_CONCURRENT_WAITS } from "./tools/insights.js";
 
 let storage: SqliteStorage;
 let service: StudyService;
@@ -109,6 +110,23 @@ describe("MCP tool input limits", () => {
       expect(e, JSON.stringify(name)).toMatch(/name/);
     }
     expect(await service.listStudies()).toEqual([]);
+  });
+});
+
+describe("MCP wait_for_progress", () => {
+  it(`runs at most ${MAX_CONCURRENT_WAITS} at once and refuses more with UNAVAILABLE; a finished one makes room`, async () => {
+    await call("create_study", { name: "w", space: SPACE });
+    const pending = Array.from({ length: MAX_CONCURRENT_WAITS }, () => call("wait_for_progress", { study: "w", timeout_s: 50 }));
+    await waitStarted;
+    const extra = await call("wait_for_progress", { study: "w", timeout_s: 50 });
+    expect(extra.isError).toBe(true);
+    expect(JSON.stringify(extra.content)).toMatch(/Error UNAVAILABLE: 32 wait_for_progress calls are already waiting/);
+    // One finished trial ends every wait; then there is room again.
+    const a = await service.ask({ study: "w" });
+    await service.tell({ study: "w", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    const done = await Promise.all(pending);
+    expect(done.filter((r) => !r.isError && (r.structuredContent as { finished?: number }).finished === 1)).toHaveLength(MAX_CONCURRENT_WAITS);
+    expect((await call("wait_for_progress", { study: "w", timeout_s: 0 })).isError).toBeFalsy();
   });
 });
 

@@ -1,5 +1,6 @@
 /** MCP tools that analyse a study: importances, a summary, waiting for progress, plots. */
 import { z } from "zod";
+import { TuneportError } from "../../../domain/errors.js";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt } from "../../../service/summary.js";
@@ -85,8 +86,16 @@ export function insightTools(maxWaitS: number): McpTool[] {
   return [importancesTool, summaryTool, waitTool(maxWaitS), plotTool];
 }
 
+/**
+ * Most `wait_for_progress` calls one MCP server runs at once. Each change wakes every waiter to
+ * read the study, and each finishing one reads up to 1,000 trials: a probe's 1,000 concurrent
+ * waits stalled the server 27 s when they ended together. More are refused (UNAVAILABLE, retry).
+ */
+export const MAX_CONCURRENT_WAITS = 32;
+
 /** `wait_for_progress`: blocks until trials finish, for at most `maxWaitS` seconds. */
 function waitTool(maxWaitS: number): McpTool {
+  let waiting = 0;
   return defineTool({
     name: "wait_for_progress",
     meta: {
@@ -107,83 +116,98 @@ function waitTool(maxWaitS: number): McpTool {
       deleted: z.boolean().optional(),
     }),
     ops: ["get_study", "trials", "best_trials"],
-    async run(a, { backend, extra, calls, log, budget }) {
-      const started = Date.now();
-      const deadline = started + a.timeout_s * 1000;
-      const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
-      const { study: first } = await backend.call("get_study", { study: a.study });
-      const startFinished = finishedCount(first);
-      let version = await backend.version(a.study);
-      let current = first;
-      let deleted = false;
-      const progressToken = extra._meta?.progressToken;
-      let reported = 0;
-      log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
-      while (!extra.signal.aborted) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) break;
-        // The wait ends early when the server stops, so the caller still gets an answer.
-        version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
-        if (calls.stopping) return stoppingResult();
-        try {
-          current = (await backend.call("get_study", { study: a.study })).study;
-        } catch (err) {
-          if (isTuneportError(err) && err.code === "NOT_FOUND") {
-            deleted = true;
-            break;
-          }
-          throw err;
-        }
-        const done = finishedCount(current) - startFinished;
-        // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
-        if (progressToken !== undefined && done > reported) {
-          reported = done;
-          const message = `${done} of ${a.min_finished} trial(s) finished; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
-          await extra
-            .sendNotification({ method: "notifications/progress", params: { progressToken, progress: done, total: a.min_finished, message } })
-            .catch(() => undefined);
-        }
-        if (done >= a.min_finished) break;
+    async run(a, ctx) {
+      if (waiting >= MAX_CONCURRENT_WAITS)
+        throw new TuneportError("UNAVAILABLE", `${MAX_CONCURRENT_WAITS} wait_for_progress calls are already waiting on this server; retry when one returns`);
+      waiting++;
+      try {
+        return await waitRun(a, ctx);
+      } finally {
+        waiting--;
       }
-      if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
-      const n = finishedCount(current) - startFinished;
-      // Only the trials that can be shown are read (not the whole study: through --connect that
-      // would ship every trial): the highest-numbered finished ones, which include the newly
-      // finished trials unless older trials finished in between; those are counted, not listed.
-      const page = await backend.call("trials", {
-        study: a.study, states: ["COMPLETE", "PRUNED", "FAIL"], order_by: "number", descending: true, limit: Math.min(1000, Math.max(50, 2 * n)),
-      });
-      const newly = (page.trials as TrialView[])
-        .filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1)
-        .sort((x, y) => x.number - y.number);
-      const timedOut = n < a.min_finished;
-      const waited = (Date.now() - started) / 1000;
-      const head = timedOut
-        ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
-        : `${n} trial(s) finished in ${fmt(waited)}s.`;
-      const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
-      // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
-      const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
-      const build = (k: number) => {
-        const shown = newly.slice(newly.length - k);
-        const lines = [head, ...shown.map(trialLine)];
-        if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
-        lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
-        if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
-        return text(lines.join("\n"), {
-          timed_out: timedOut,
-          waited_s: waited,
-          finished: n,
-          new_trials: shown.map(compactTrial),
-          counts: current.counts,
-          best_value: current.best_trial?.value ?? null,
-          best_trial: current.best_trial?.number ?? null,
-          ...(front ? { front_size: front.trials.length, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
-        });
-      };
-      return fitPrefix(Math.min(20, newly.length), build, budget).result;
     },
   });
+}
+
+/** One wait (see `waitTool`). */
+async function waitRun(
+  a: { study: string; timeout_s: number; min_finished: number },
+  { backend, extra, calls, log, budget }: Parameters<McpTool["run"]>[1],
+): Promise<ReturnType<typeof text>> {
+  const started = Date.now();
+  const deadline = started + a.timeout_s * 1000;
+  const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
+  const { study: first } = await backend.call("get_study", { study: a.study });
+  const startFinished = finishedCount(first);
+  let version = await backend.version(a.study);
+  let current = first;
+  let deleted = false;
+  const progressToken = extra._meta?.progressToken;
+  let reported = 0;
+  log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
+  while (!extra.signal.aborted) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    // The wait ends early when the server stops, so the caller still gets an answer.
+    version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
+    if (calls.stopping) return stoppingResult();
+    try {
+      current = (await backend.call("get_study", { study: a.study })).study;
+    } catch (err) {
+      if (isTuneportError(err) && err.code === "NOT_FOUND") {
+        deleted = true;
+        break;
+      }
+      throw err;
+    }
+    const done = finishedCount(current) - startFinished;
+    // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
+    if (progressToken !== undefined && done > reported) {
+      reported = done;
+      const message = `${done} of ${a.min_finished} trial(s) finished; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
+      await extra
+        .sendNotification({ method: "notifications/progress", params: { progressToken, progress: done, total: a.min_finished, message } })
+        .catch(() => undefined);
+    }
+    if (done >= a.min_finished) break;
+  }
+  if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
+  const n = finishedCount(current) - startFinished;
+  // Only the trials that can be shown are read (not the whole study: through --connect that
+  // would ship every trial): the highest-numbered finished ones, which include the newly
+  // finished trials unless older trials finished in between; those are counted, not listed.
+  const page = await backend.call("trials", {
+    study: a.study, states: ["COMPLETE", "PRUNED", "FAIL"], order_by: "number", descending: true, limit: Math.min(1000, Math.max(50, 2 * n)),
+  });
+  const newly = (page.trials as TrialView[])
+    .filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1)
+    .sort((x, y) => x.number - y.number);
+  const timedOut = n < a.min_finished;
+  const waited = (Date.now() - started) / 1000;
+  const head = timedOut
+    ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
+    : `${n} trial(s) finished in ${fmt(waited)}s.`;
+  const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
+  // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
+  const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
+  const build = (k: number) => {
+    const shown = newly.slice(newly.length - k);
+    const lines = [head, ...shown.map(trialLine)];
+    if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
+    lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
+    if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
+    return text(lines.join("\n"), {
+      timed_out: timedOut,
+      waited_s: waited,
+      finished: n,
+      new_trials: shown.map(compactTrial),
+      counts: current.counts,
+      best_value: current.best_trial?.value ?? null,
+      best_trial: current.best_trial?.number ?? null,
+      ...(front ? { front_size: front.trials.length, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
+    });
+  };
+  return fitPrefix(Math.min(20, newly.length), build, budget).result;
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */
