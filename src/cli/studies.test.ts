@@ -260,6 +260,31 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     });
   });
 
+  it("keeps define-by-run distributions as pairs: k suggests on a trial store k, not k maps of 1…k entries", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await svc.execute("create_study", { name: "dbr", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const k = 300;
+    for (const trial of [0, 1]) {
+      const a = await svc.execute("ask", { study: "dbr" });
+      for (let i = 0; i < k; i++)
+        await svc.execute("suggest", { study: "dbr", trial: a.trial.number, token: a.lease.token, name: `p${i}`, distribution: { type: "int", low: 0, high: trial === 0 ? 3 : 5 } });
+      await svc.execute("tell", { study: "dbr", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    }
+    await svc.close();
+    await storage.close();
+    await readingSql(path, undefined, async (reader) => {
+      const kept = await reader.distinctDistributions((await studyNamed(reader, "dbr")).id);
+      // x once, each p_i once per distribution (two trials drew them from two ranges): 1 + 2k entries.
+      expect(kept.reduce((n: number, m) => n + Object.keys(m).length, 0)).toBe(1 + 2 * k);
+      // First use wins, as the service's paramDists: the first trial's range.
+      const first = new Map<string, unknown>();
+      for (const m of kept) for (const [name, d] of Object.entries(m)) if (!first.has(name)) first.set(name, d);
+      expect(first.get("p7")).toMatchObject({ type: "int", low: 0, high: 3 });
+    });
+  });
+
   it("closes the storage after every command, so that an open PostgreSQL pool does not keep the process alive", async () => {
     const path = backend.location();
     const storage = await backend.open(path);

@@ -239,7 +239,7 @@ describe("schema 3 migration", () => {
         await storage.close();
       }
       const after = new Database(path, { readonly: true });
-      expect(after.pragma("user_version", { simple: true })).toBe(6);
+      expect(after.pragma("user_version", { simple: true })).toBe(7);
       const cols = (after.prepare("PRAGMA table_info(trials)").all() as { name: string }[]).map((c) => c.name);
       expect(cols).toEqual(expect.arrayContaining(["objective_values", "constraint_values"]));
       after.close();

@@ -91,9 +91,9 @@ export interface SummaryReader {
    */
   trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }>;
   /**
-   * The distinct distribution lists of a study's trials in order of first use (the trial number that
-   * first held each): what the service's `paramDists` (define-by-run parameters) is built from,
-   * without reading every row's lists into memory.
+   * The distinct (parameter, distribution) pairs of a study's trials in order of first use (the trial
+   * number that first held each), as one-entry maps: what the service's `paramDists` (define-by-run
+   * parameters, first use wins) is built from, without reading every row's lists into memory.
    */
   distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]>;
   /** Number, objective values and constraints of every COMPLETE trial (what a Pareto front is computed from), by number. */

@@ -353,6 +353,46 @@ ${FENCE_CHECK}
 
   CREATE INDEX trials_by_value ON trials (study_id, state, value, number) WHERE value IS NOT NULL;
   `,
+  // 4: define-by-run distributions kept as (parameter, distribution) pairs, as SQLite's migration 7:
+  // each `suggest` rewrites its trial's list, and migration 3 kept every distinct list a trial passed
+  // through (a trial of k suggests: lists of 1…k entries, quadratic in k). Keyed by a digest of the
+  // pair (a b-tree entry is limited to ~2.7 kB); the probe first, so that an ask whose pairs are all
+  // known writes nothing. study_distributions stays, no longer written, for servers of the previous
+  // version that still read it (their define-by-run lists then miss parameters first seen after this
+  // migration, which only affects what they list); a later migration drops it.
+  `
+  SET LOCAL lock_timeout = '500ms';
+  LOCK TABLE studies, trials IN SHARE ROW EXCLUSIVE MODE;
+  CREATE TABLE study_param_distributions (
+    study_id     BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    digest       BYTEA NOT NULL,
+    name         TEXT NOT NULL,
+    distribution TEXT NOT NULL,
+    first_number INTEGER NOT NULL,
+    PRIMARY KEY (study_id, digest)
+  );
+  INSERT INTO study_param_distributions (study_id, digest, name, distribution, first_number)
+    SELECT t.study_id, sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')), j.key, j.value::TEXT, MIN(t.number)
+      FROM trials t, json_each(t.distributions::JSON) j GROUP BY t.study_id, j.key, j.value::TEXT;
+  DROP TRIGGER IF EXISTS trials_distributions_insert ON trials;
+  DROP TRIGGER IF EXISTS trials_distributions_update ON trials;
+  DROP FUNCTION IF EXISTS tuneport_trial_distributions();
+  CREATE FUNCTION tuneport_trial_param_distributions() RETURNS TRIGGER LANGUAGE plpgsql AS $fn$
+  BEGIN
+    INSERT INTO study_param_distributions AS s (study_id, digest, name, distribution, first_number)
+      SELECT NEW.study_id, p.digest, p.key, p.dist, NEW.number
+        FROM (SELECT j.key, j.value::TEXT AS dist, sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')) AS digest
+                FROM json_each(NEW.distributions::JSON) j) p
+       WHERE NOT EXISTS (SELECT 1 FROM study_param_distributions k WHERE k.study_id = NEW.study_id AND k.digest = p.digest AND k.first_number <= NEW.number)
+      ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number
+      WHERE EXCLUDED.first_number < s.first_number;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER trials_param_distributions_insert AFTER INSERT ON trials FOR EACH ROW EXECUTE FUNCTION tuneport_trial_param_distributions();
+  CREATE TRIGGER trials_param_distributions_update AFTER UPDATE OF distributions ON trials FOR EACH ROW
+    WHEN (OLD.distributions IS DISTINCT FROM NEW.distributions) EXECUTE FUNCTION tuneport_trial_param_distributions();
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

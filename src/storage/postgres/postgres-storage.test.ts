@@ -138,7 +138,7 @@ describe("PostgresStorage", () => {
       const q = async (sql: string) => (await st.pool.query(sql)).rows;
       return {
         counts: await q("SELECT study_id, state, n::INTEGER AS n, valued::INTEGER AS valued FROM study_state_counts WHERE n > 0 ORDER BY study_id, state"),
-        lists: await q("SELECT study_id, distributions, first_number FROM study_distributions ORDER BY study_id, first_number"),
+        lists: await q("SELECT study_id, name, distribution, first_number FROM study_param_distributions ORDER BY study_id, first_number, name"),
         truth: await q(
           "SELECT study_id, state, COUNT(*)::INTEGER AS n, COUNT(value)::INTEGER AS valued FROM trials GROUP BY study_id, state ORDER BY study_id, state",
         ),
@@ -156,15 +156,16 @@ describe("PostgresStorage", () => {
     const kept = await dump(storage);
     expect(kept.counts).toEqual(kept.truth);
     const aId = (await storage.findStudy("a"))!.id;
-    expect(kept.lists.filter((r) => Number(r.study_id) === aId).map((r) => r.first_number)).toEqual([0, 2]);
+    const firsts = (d: typeof kept, id: number) => [...new Set(d.lists.filter((r) => Number(r.study_id) === id).map((r) => r.first_number))];
+    expect(firsts(kept, aId)).toEqual([0, 2]); // the declared parameters at 0, the define-by-run "n" at 2
     expect(kept.lists.some((r) => Number(r.study_id) === goneId)).toBe(false);
     expect(kept.counts.some((r) => Number(r.study_id) === goneId)).toBe(false);
 
     // The same schema back at version 2, opened again: the backfill gives what the triggers kept.
     const v2Commit = PG_MIGRATIONS[1]!.slice(PG_MIGRATIONS[1]!.indexOf("CREATE OR REPLACE FUNCTION tuneport_commit"));
-    await storage.pool.query(`DROP TABLE study_state_counts, study_distributions; DROP INDEX trials_by_value;
-      DROP TRIGGER trials_distributions_insert ON trials; DROP TRIGGER trials_distributions_update ON trials;
-      DROP FUNCTION tuneport_trial_distributions(); DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
+    await storage.pool.query(`DROP TABLE study_state_counts, study_distributions, study_param_distributions; DROP INDEX trials_by_value;
+      DROP TRIGGER trials_param_distributions_insert ON trials; DROP TRIGGER trials_param_distributions_update ON trials;
+      DROP FUNCTION tuneport_trial_param_distributions(); DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
     storage = await open(url);
     expect(await dump(storage)).toEqual(kept);
     svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
@@ -173,7 +174,7 @@ describe("PostgresStorage", () => {
     const after = await dump(storage);
     expect(after.counts).toEqual(after.truth);
     const bId = (await storage.findStudy("b"))!.id;
-    expect(after.lists.filter((r) => Number(r.study_id) === bId).map((r) => r.first_number)).toEqual([0, 2]);
+    expect(firsts(after, bId)).toEqual([0, 2]);
 
     // A trial that leaves a valued state (not a service transition, but storage allows it).
     const valuedTrial = trial(90_003, bId, 50, { state: "COMPLETE", value: 1, values: [1] });
@@ -275,7 +276,7 @@ describe("PostgresStorage", () => {
         { state: "COMPLETE", n: 2, valued: 2 },
         { state: "RUNNING", n: 1, valued: 0 },
       ]);
-      expect((await again.distinctDistributions(5)).map((d) => Object.keys(d))).toEqual([["lr", "act"], ["y"]]);
+      expect((await again.distinctDistributions(5)).map((d) => Object.keys(d))).toEqual([["act"], ["lr"], ["y"]]); // pairs, by first use then name
       expect((await again.pool.query("SELECT * FROM tuneport_pending_repair")).rows).toEqual([]);
     } finally {
       old.release();

@@ -217,9 +217,10 @@ export class PostgresStorage implements Storage, SummaryReader {
           DELETE FROM study_state_counts;
           INSERT INTO study_state_counts (study_id, state, n, valued)
             SELECT study_id, state, COUNT(*), COUNT(value) FROM trials GROUP BY study_id, state;
-          DELETE FROM study_distributions;
-          INSERT INTO study_distributions (study_id, digest, distributions, first_number)
-            SELECT study_id, sha256(convert_to(distributions, 'UTF8')), distributions, MIN(number) FROM trials GROUP BY study_id, distributions;`);
+          DELETE FROM study_param_distributions;
+          INSERT INTO study_param_distributions (study_id, digest, name, distribution, first_number)
+            SELECT t.study_id, sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')), j.key, j.value::TEXT, MIN(t.number)
+              FROM trials t, json_each(t.distributions::JSON) j GROUP BY t.study_id, j.key, j.value::TEXT;`);
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -364,11 +365,11 @@ export class PostgresStorage implements Storage, SummaryReader {
   }
 
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
-    const { rows } = await this.pool.query<{ distributions: string }>(
-      "SELECT distributions FROM study_distributions WHERE study_id = $1 ORDER BY first_number",
+    const { rows } = await this.pool.query<{ name: string; distribution: string }>(
+      "SELECT name, distribution FROM study_param_distributions WHERE study_id = $1 ORDER BY first_number, name",
       [studyId],
     );
-    return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
+    return rows.map((r) => ({ [r.name]: JSON.parse(r.distribution) as Distribution }));
   }
 
   async maxTrialId(): Promise<number> {

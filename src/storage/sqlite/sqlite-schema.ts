@@ -155,6 +155,32 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER trials_infeasible_delete AFTER DELETE ON trials WHEN old.state = 'COMPLETE' AND ${infeasible("old")} BEGIN
     UPDATE study_infeasible SET n = n - 1 WHERE study_id = old.study_id;
   END;`,
+  // 7: define-by-run distributions kept as (parameter, distribution) pairs, not whole maps. Each
+  // `suggest` rewrites its trial's map, and schema 5 kept every distinct map a trial passed
+  // through: a trial of k suggests stored maps of 1…k entries (10,000 names on one trial: 2.4 GB;
+  // 30 trials × 300 names: 231 MB). Readers merge the pairs in order of first use, as they did maps.
+  `CREATE TABLE study_param_distributions (
+    study_id     INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    distribution TEXT NOT NULL,
+    first_number INTEGER NOT NULL,
+    PRIMARY KEY (study_id, name, distribution)
+  ) WITHOUT ROWID;
+  INSERT INTO study_param_distributions (study_id, name, distribution, first_number)
+    SELECT t.study_id, j.key, j.value, MIN(t.number) FROM trials t, json_each(t.distributions) j GROUP BY t.study_id, j.key, j.value;
+  DROP TRIGGER IF EXISTS trials_distributions_insert;
+  DROP TRIGGER IF EXISTS trials_distributions_update;
+  DROP TABLE IF EXISTS study_distributions;
+  CREATE TRIGGER trials_param_distributions_insert AFTER INSERT ON trials BEGIN
+    INSERT INTO study_param_distributions (study_id, name, distribution, first_number)
+      SELECT new.study_id, key, value, new.number FROM json_each(new.distributions) WHERE true
+      ON CONFLICT (study_id, name, distribution) DO UPDATE SET first_number = excluded.first_number WHERE excluded.first_number < first_number;
+  END;
+  CREATE TRIGGER trials_param_distributions_update AFTER UPDATE OF distributions ON trials WHEN old.distributions IS NOT new.distributions BEGIN
+    INSERT INTO study_param_distributions (study_id, name, distribution, first_number)
+      SELECT new.study_id, key, value, new.number FROM json_each(new.distributions) WHERE true
+      ON CONFLICT (study_id, name, distribution) DO UPDATE SET first_number = excluded.first_number WHERE excluded.first_number < first_number;
+  END;`,
 ];
 
 /**

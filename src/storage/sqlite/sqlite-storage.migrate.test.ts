@@ -79,7 +79,7 @@ describe("schema 4 migration (stored replies in arrival order)", () => {
 
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(6);
+      expect(db.pragma("user_version", { simple: true })).toBe(7);
       const cols = (db.prepare("PRAGMA table_info(request_log)").all() as { name: string; pk: number }[]).map((c) => [c.name, c.pk]);
       expect(cols).toEqual([["seq", 1], ["request_id", 0], ["op", 0], ["reply", 0], ["at", 0]]);
       // 1 create + 5 asks + 5 tells before, 1 ask after; in the order they were stored.
@@ -125,7 +125,7 @@ describe("schema 5 migration (counts by state, distribution lists, the value ind
       try {
         return {
           counts: db.prepare("SELECT study_id, state, n FROM study_state_counts WHERE n > 0 ORDER BY study_id, state").all(),
-          lists: db.prepare("SELECT study_id, distributions, first_number FROM study_distributions ORDER BY study_id, first_number").all(),
+          lists: db.prepare("SELECT study_id, name, distribution, first_number FROM study_param_distributions ORDER BY study_id, first_number, name").all(),
           truth: db.prepare("SELECT study_id, state, COUNT(*) AS n FROM trials GROUP BY study_id, state ORDER BY study_id, state").all(),
         };
       } finally {
@@ -152,7 +152,8 @@ describe("schema 5 migration (counts by state, distribution lists, the value ind
     await storage.close();
     const kept = dump(path);
     expect(kept.counts).toEqual(kept.truth);
-    expect(kept.lists.filter((r) => (r as { study_id: number }).study_id === 1).map((r) => (r as { first_number: number }).first_number)).toEqual([0, 2]);
+    const firsts = (d: typeof kept, study: number) => [...new Set(d.lists.filter((r) => (r as { study_id: number }).study_id === study).map((r) => (r as { first_number: number }).first_number))];
+    expect(firsts(kept, 1)).toEqual([0, 2]); // the declared parameters at 0, the define-by-run "n" at 2
     expect(kept.lists.some((r) => (r as { study_id: number }).study_id === 3)).toBe(false);
 
     // The same file at schema 4, migrated again: the backfill gives what the triggers kept.
@@ -168,7 +169,7 @@ describe("schema 5 migration (counts by state, distribution lists, the value ind
     await storage.close();
     const after = dump(path);
     expect(after.counts).toEqual(after.truth);
-    expect(after.lists.filter((r) => (r as { study_id: number }).study_id === 2).map((r) => (r as { first_number: number }).first_number)).toEqual([0, 2]);
+    expect(firsts(after, 2)).toEqual([0, 2]);
   });
 });
 

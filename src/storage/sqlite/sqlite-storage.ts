@@ -114,7 +114,7 @@ export class SqliteStorage implements Storage, SummaryReader {
         "SELECT iv.trial_id, iv.step, iv.value FROM intermediate_values iv JOIN trials t ON t.id = iv.trial_id WHERE t.study_id = ? ORDER BY iv.trial_id, iv.step",
       ),
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
-      distinctDistributions: db.prepare("SELECT distributions FROM study_distributions WHERE study_id = ? ORDER BY first_number"),
+      distinctDistributions: db.prepare("SELECT name, distribution FROM study_param_distributions WHERE study_id = ? ORDER BY first_number, name"),
       countsOf: db.prepare("SELECT state, n FROM study_state_counts WHERE study_id = ?"),
       completeObjectives: db.prepare(
         `SELECT ${OBJECTIVE_COLUMNS} FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number`,
@@ -240,8 +240,8 @@ export class SqliteStorage implements Storage, SummaryReader {
   }
 
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
-    const rows = this.stmts.distinctDistributions.all(studyId) as { distributions: string }[];
-    return rows.map((r) => JSON.parse(r.distributions) as Record<string, Distribution>);
+    const rows = this.stmts.distinctDistributions.all(studyId) as { name: string; distribution: string }[];
+    return rows.map((r) => ({ [r.name]: JSON.parse(r.distribution) as Distribution }));
   }
 
   async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {
