@@ -287,16 +287,15 @@ export function boundedHypervolumeHistory(
   entries.sort((a, b) => a.number - b.number);
   let front: number[][] = [];
   let current = 0;
-  const work = { left: maxWork };
+  const work = { left: maxWork }; // shared by every step; 2 and 3 objectives never spend it
   const out: [number, number][] = [];
-  const sampler = directions.length >= 4 ? () => new DominatedSampler(entries.map((e) => e.p), refMin) : null;
   for (const { number, p } of entries) {
     if (front.some((q) => dominates(q, p) || q.every((x, i) => x === p[i]))) continue;
     front = front.filter((q) => !dominates(p, q));
     front.push(p);
-    const r = sampler && Number.isFinite(maxWork) ? boundedHypervolume(front, refMin, work) : { value: hypervolume(front, refMin), exact: true };
+    const r = boundedHypervolume(front, refMin, work);
     // Out of work: start over with one estimate for the whole history (not a mix of the two).
-    if (!r.exact && sampler) return { points: estimatedHistory(entries, sampler()), exact: false };
+    if (!r.exact) return { points: estimatedHistory(entries, new DominatedSampler(entries.map((e) => e.p), refMin)), exact: false };
     const hv = r.value;
     if (out.length === 0 || hv !== current) out.push([number, hv]);
     current = hv;

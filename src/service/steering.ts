@@ -74,15 +74,14 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         // A declared parameter keeps its distribution; a define-by-run one may take another per
         // trial (as `suggest` allows), else the one it was first seen with.
         const declaredDist = s.study.config.space[k];
-        const known = declaredDist ?? s.paramDists.get(k);
-        const d = declaredDist ?? given[k] ?? known;
+        const d = declaredDist ?? given[k] ?? s.paramDists.get(k);
         if (!d)
           throw invalidArgument(`parameter '${k}' is neither declared nor seen in '${s.study.name}': pass its distribution in distributions`, {
             param: k,
             declared,
           });
         if (declaredDist && given[k] && !distributionsEqual(declaredDist, given[k] as Distribution))
-          throw invalidArgument(`parameter '${k}' has the distribution ${JSON.stringify(known)} in this study`, { param: k });
+          throw invalidArgument(`parameter '${k}' has the distribution ${JSON.stringify(declaredDist)} in this study`, { param: k });
         if (!contains(d, v as ParamValue)) throw invalidArgument(`value ${JSON.stringify(v)} of '${k}' is outside ${JSON.stringify(d)}`, { param: k });
         distributions[k] = d;
       }

@@ -21,7 +21,7 @@ import { z } from "zod";
 import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
-import { MAX_USER_ATTRS_BYTES } from "./trial-ops.js";
+import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
 import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
@@ -54,15 +54,7 @@ const attrs = z.record(z.string(), z.unknown());
  * User attributes as the ops take them: at most MAX_USER_ATTRS_BYTES of JSON. An import used to
  * accept a 200 MB one, which every later read of the study then carried (29 s on the event loop).
  */
-const userAttrs = attrs.refine((a) => jsonLength(a) <= MAX_USER_ATTRS_BYTES, `user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
-
-function jsonLength(v: unknown): number {
-  try {
-    return JSON.stringify(v).length;
-  } catch {
-    return Infinity;
-  }
-}
+const userAttrs = attrs.refine((a) => (attrsJsonLength(a) ?? Infinity) <= MAX_USER_ATTRS_BYTES, `user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const headerSchema = z

@@ -33,13 +33,18 @@ export function trialOf(s: StudyState, number: unknown): TrialRecord {
   return t;
 }
 
-export function checkAttrsSize(attrs: Record<string, unknown>): void {
-  let size: number;
+/** The length of user attributes' JSON, or null when they are not JSON-serialisable. */
+export function attrsJsonLength(attrs: Record<string, unknown>): number | null {
   try {
-    size = JSON.stringify(attrs).length;
+    return JSON.stringify(attrs).length;
   } catch {
-    throw invalidArgument("user attributes must be JSON-serialisable");
+    return null;
   }
+}
+
+export function checkAttrsSize(attrs: Record<string, unknown>): void {
+  const size = attrsJsonLength(attrs);
+  if (size === null) throw invalidArgument("user attributes must be JSON-serialisable");
   if (size > MAX_USER_ATTRS_BYTES) throw invalidArgument(`user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
 }
 

@@ -23,6 +23,15 @@ export const ID_BLOCK = 1000;
 export const MIGRATION_LOCK = 0x74756e65706f7274n;
 
 /**
+ * A study's (parameter, distribution) pairs from its trials, with the first trial number that held
+ * each (migration 4's backfill and the pending repair's recount): one row per pair, keyed by a digest
+ * of the pair (`tuneport_param_digest`). Part of migration 4's text, like FENCE_CHECK: once released,
+ * it changes only through a new migration.
+ */
+export const PARAM_PAIRS_FROM_TRIALS = `SELECT t.study_id, tuneport_param_digest(j.key, j.value::TEXT), j.key, j.value::TEXT, MIN(t.number)
+      FROM trials t, json_each(t.distributions::JSON) j GROUP BY t.study_id, j.key, j.value::TEXT`;
+
+/**
  * The fencing check every version of `tuneport_commit` opens with (text shared so that the versions
  * cannot drift apart; released migrations keep their exact text): with an owner, every study named
  * by the batch must still be this server's at the epoch it took, else the batch fails as a whole.
@@ -371,9 +380,10 @@ ${FENCE_CHECK}
     first_number INTEGER NOT NULL,
     PRIMARY KEY (study_id, digest)
   );
+  CREATE FUNCTION tuneport_param_digest(k TEXT, v TEXT) RETURNS BYTEA IMMUTABLE LANGUAGE sql
+    AS $$ SELECT sha256(convert_to(length(k) || ':' || k || v, 'UTF8')) $$;
   INSERT INTO study_param_distributions (study_id, digest, name, distribution, first_number)
-    SELECT t.study_id, sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')), j.key, j.value::TEXT, MIN(t.number)
-      FROM trials t, json_each(t.distributions::JSON) j GROUP BY t.study_id, j.key, j.value::TEXT;
+    ${PARAM_PAIRS_FROM_TRIALS};
   DROP TRIGGER IF EXISTS trials_distributions_insert ON trials;
   DROP TRIGGER IF EXISTS trials_distributions_update ON trials;
   DROP FUNCTION IF EXISTS tuneport_trial_distributions();
@@ -381,7 +391,7 @@ ${FENCE_CHECK}
   BEGIN
     INSERT INTO study_param_distributions AS s (study_id, digest, name, distribution, first_number)
       SELECT NEW.study_id, p.digest, p.key, p.dist, NEW.number
-        FROM (SELECT j.key, j.value::TEXT AS dist, sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')) AS digest
+        FROM (SELECT j.key, j.value::TEXT AS dist, tuneport_param_digest(j.key, j.value::TEXT) AS digest
                 FROM json_each(NEW.distributions::JSON) j) p
        WHERE NOT EXISTS (SELECT 1 FROM study_param_distributions k WHERE k.study_id = NEW.study_id AND k.digest = p.digest AND k.first_number <= NEW.number)
       ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number

@@ -165,7 +165,7 @@ describe("PostgresStorage", () => {
     const v2Commit = PG_MIGRATIONS[1]!.slice(PG_MIGRATIONS[1]!.indexOf("CREATE OR REPLACE FUNCTION tuneport_commit"));
     await storage.pool.query(`DROP TABLE study_state_counts, study_distributions, study_param_distributions; DROP INDEX trials_by_value;
       DROP TRIGGER trials_param_distributions_insert ON trials; DROP TRIGGER trials_param_distributions_update ON trials;
-      DROP FUNCTION tuneport_trial_param_distributions(); DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
+      DROP FUNCTION tuneport_trial_param_distributions(); DROP FUNCTION tuneport_param_digest(TEXT, TEXT); DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
     storage = await open(url);
     expect(await dump(storage)).toEqual(kept);
     svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });

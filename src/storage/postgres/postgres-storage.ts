@@ -37,7 +37,7 @@ import {
   trialPageSql,
   betterReport,
 } from "../storage.js";
-import { ID_BLOCK, MIGRATION_LOCK, PG_MIGRATIONS } from "./postgres-schema.js";
+import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
 import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
 
 export interface PostgresStorageOptions {
@@ -219,8 +219,7 @@ export class PostgresStorage implements Storage, SummaryReader {
             SELECT study_id, state, COUNT(*), COUNT(value) FROM trials GROUP BY study_id, state;
           DELETE FROM study_param_distributions;
           INSERT INTO study_param_distributions (study_id, digest, name, distribution, first_number)
-            SELECT t.study_id, sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')), j.key, j.value::TEXT, MIN(t.number)
-              FROM trials t, json_each(t.distributions::JSON) j GROUP BY t.study_id, j.key, j.value::TEXT;`);
+            ${PARAM_PAIRS_FROM_TRIALS};`);
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
