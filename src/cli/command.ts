@@ -3,7 +3,6 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   /** Full help: usage line, description, options. */
   readonly help: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;

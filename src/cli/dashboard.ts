@@ -4,10 +4,8 @@
  * see transports/http/polled-source.ts). Also the option parsing `serve --dashboard` shares.
  */
 import { existsSync } from "node:fs";
-import { type LogFormat, type LogLevel, createLogger } from "../logger.js";
-import { DashboardServer } from "../transports/http/dashboard.js";
+import type { LogFormat, LogLevel } from "../logger.js";
 import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
-import { PolledSource } from "../transports/http/polled-source.js";
 import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
 
 /** The dashboard's listening options, checked. */
@@ -39,7 +37,6 @@ export function dashboardOptions(v: Record<string, unknown>, portOption = "dashb
 
 export const dashboardCommand: Command = {
   name: "dashboard",
-  summary: "serve the dashboard read-only from a database file, beside a running server",
   help: `
 Usage: tuneport dashboard [--storage FILE] [--port PORT] [--dashboard-host HOST]
 
@@ -74,6 +71,11 @@ Options:
     if (/^postgres(ql)?:\/\//.test(path))
       throw new UsageError("tuneport dashboard reads a SQLite file; with PostgreSQL run the dashboard in a server: tuneport serve --dashboard PORT");
     if (!existsSync(path)) throw new UsageError(`no database file at ${path}`);
+    const [{ createLogger }, { DashboardServer }, { PolledSource }] = await Promise.all([
+      import("../logger.js"),
+      import("../transports/http/dashboard.js"),
+      import("../transports/http/polled-source.js"),
+    ]);
     const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: v["log-format"] as LogFormat | undefined });
     const stopRequested = new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

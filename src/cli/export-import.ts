@@ -3,20 +3,17 @@ import { isUtf8 } from "node:buffer";
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
-import { silentLogger } from "../logger.js";
-import { optunaJournal } from "../service/optuna-journal.js";
-import { SharedOwnership } from "../service/ownership.js";
-import { StudyService } from "../service/study-service.js";
-import { parseStudyLines } from "../service/study-io.js";
-import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Command, UsageError } from "./command.js";
-import { openStorage } from "./embedded.js";
+
+/** The service's modules, imported when a command runs: `--help` and usage errors answer without them. */
+const serviceModules = () =>
+  Promise.all([import("../logger.js"), import("../service/study-service.js"), import("./embedded.js")]);
 
 export const exportCommand: Command = {
   name: "export",
-  summary: "write a study with every trial as JSON Lines (backup, transfer) or as an Optuna journal",
   help: `
 Usage: tuneport export NAME [--storage PATH] [--out FILE] [--format tuneport|optuna]
 
@@ -54,6 +51,7 @@ Options:
     if (!name || extra.length > 0) throw new UsageError("expected exactly one study NAME; see --help");
     const format = v.format as string;
     if (format !== "tuneport" && format !== "optuna") throw new UsageError("--format must be tuneport or optuna");
+    const [{ silentLogger }, { StudyService }, { openStorage }] = await serviceModules();
     const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = v.out as string | undefined;
@@ -61,7 +59,7 @@ Options:
     const fd = tmp ? openSync(tmp, "w", 0o600) : 1;
     try {
       let chunk = "";
-      for (const line of format === "optuna" ? optunaLines(service, name) : service.exportStudy(name)) {
+      for (const line of format === "optuna" ? await optunaLines(service, name) : service.exportStudy(name)) {
         chunk += `${line}\n`;
         if (chunk.length > 1 << 20) {
           writeSync(fd, chunk);
@@ -82,7 +80,8 @@ Options:
 };
 
 /** The study's Optuna journal lines; reports on stderr what Optuna cannot hold exactly. */
-function optunaLines(service: StudyService, name: string): string[] {
+async function optunaLines(service: StudyService, name: string): Promise<string[]> {
+  const [{ optunaJournal }, { parseStudyLines }] = await Promise.all([import("../service/optuna-journal.js"), import("../service/study-io.js")]);
   const { lines, notes } = optunaJournal(parseStudyLines([...service.exportStudy(name)].join("\n")));
   if (notes.nonIntegerSteps > 0)
     process.stderr.write(`tuneport: ${notes.nonIntegerSteps} intermediate values at non-integer steps are kept only in system_attrs['tuneport:intermediate'] (Optuna's steps are integers)\n`);
@@ -92,7 +91,6 @@ function optunaLines(service: StudyService, name: string): string[] {
 
 export const importCommand: Command = {
   name: "import",
-  summary: "recreate a study from a 'tuneport export' file",
   help: `
 Usage: tuneport import FILE [--storage PATH] [--name NEW]
 
@@ -117,6 +115,11 @@ Options:
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
     const text = utf8Text(readFileSync(file === "-" ? 0 : file), file);
+    const [[{ silentLogger }, { StudyService }, { openStorage }], { SharedOwnership }, { PgOwnershipStore }] = await Promise.all([
+      serviceModules(),
+      import("../service/ownership.js"),
+      import("../storage/postgres/pg-ownership.js"),
+    ]);
     const storage = await openStorage(v.storage as string);
     try {
       const logger = silentLogger();

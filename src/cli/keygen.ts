@@ -5,7 +5,6 @@ import { type Command, UsageError } from "./command.js";
 
 export const keygenCommand: Command = {
   name: "keygen",
-  summary: "generate a CURVE key pair (server or client) for encrypted ZeroMQ",
   help: `
 Usage: tuneport keygen [NAME] [--out DIR]
 

@@ -5,29 +5,28 @@ import { VERSION } from "../version.js";
 import { type Command, UsageError, runCommand } from "./command.js";
 
 /**
- * The commands, each loaded only when run (or listed): a short command such as `studies list`
- * does not pay for importing the server, MCP and the plots.
+ * The commands, each loaded only when run: a short command such as `studies list` does not pay
+ * for importing the server, MCP and the plots, and the command list needs none of them.
  */
-const COMMANDS: readonly (readonly [string, () => Promise<Command>])[] = [
-  ["serve", async () => (await import("./serve.js")).serveCommand],
-  ["mcp", async () => (await import("./mcp.js")).mcpCommand],
-  ["studies", async () => (await import("./studies.js")).studiesCommand],
-  ["plot", async () => (await import("./plot.js")).plotCommand],
-  ["dashboard", async () => (await import("./dashboard.js")).dashboardCommand],
-  ["export", async () => (await import("./export-import.js")).exportCommand],
-  ["import", async () => (await import("./export-import.js")).importCommand],
-  ["keygen", async () => (await import("./keygen.js")).keygenCommand],
+const COMMANDS: readonly (readonly [name: string, summary: string, load: () => Promise<Command>])[] = [
+  ["serve", "run the server (ZeroMQ for workers) on a SQLite file or a PostgreSQL database", async () => (await import("./serve.js")).serveCommand],
+  ["mcp", "serve MCP (for LLM agents) over stdio", async () => (await import("./mcp.js")).mcpCommand],
+  ["studies", "list studies, show one, list its trials, or show a trial's PBT lineage", async () => (await import("./studies.js")).studiesCommand],
+  ["plot", "render a study's chart (history, parallel, importances, intermediate, slice, contour, edf) as PNG", async () => (await import("./plot.js")).plotCommand],
+  ["dashboard", "serve the dashboard read-only from a database file, beside a running server", async () => (await import("./dashboard.js")).dashboardCommand],
+  ["export", "write a study with every trial as JSON Lines (backup, transfer) or as an Optuna journal", async () => (await import("./export-import.js")).exportCommand],
+  ["import", "recreate a study from a 'tuneport export' file", async () => (await import("./export-import.js")).importCommand],
+  ["keygen", "generate a CURVE key pair (server or client) for encrypted ZeroMQ", async () => (await import("./keygen.js")).keygenCommand],
 ];
 
-async function usage(): Promise<string> {
-  const all = await Promise.all(COMMANDS.map(([, load]) => load()));
-  const width = Math.max(...all.map((c) => c.name.length));
+function usage(): string {
+  const width = Math.max(...COMMANDS.map(([name]) => name.length));
   return `Usage: tuneport <command> [options]
 
 Hyperparameter optimization as a service: ZeroMQ for training workers, MCP for agents.
 
 Commands:
-${all.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+${COMMANDS.map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`).join("\n")}
 
 Run 'tuneport <command> --help' for a command's options. tuneport ${VERSION}
 `;
@@ -36,16 +35,16 @@ Run 'tuneport <command> --help' for a command's options. tuneport ${VERSION}
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(await usage());
+    process.stdout.write(usage());
     return name ? 0 : 2;
   }
   if (name === "--version" || name === "-v") {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const load = COMMANDS.find(([n]) => n === name)?.[1];
+  const load = COMMANDS.find(([n]) => n === name)?.[2];
   if (!load) {
-    process.stderr.write(`tuneport: unknown command '${name}'\n\n${await usage()}`);
+    process.stderr.write(`tuneport: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
   return runCommand(await load(), rest);

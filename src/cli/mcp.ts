@@ -1,19 +1,12 @@
 /** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { type LogLevel, createLogger } from "../logger.js";
-import { type McpBackend, RemoteBackend, serviceBackend } from "../transports/mcp/backend.js";
-import { createTuneportMcp } from "../transports/mcp/mcp-server.js";
-import { ZmqClient } from "../transports/zmq/zmq-client.js";
-import { ZmqServer } from "../transports/zmq/zmq-server.js";
+import type { LogLevel } from "../logger.js";
+import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
-import { Utf8LineGuard } from "../transports/mcp/strict-json.js";
 import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
-import { openEmbedded } from "./embedded.js";
 import { isLoopback } from "./serve.js";
 
 export const mcpCommand: Command = {
   name: "mcp",
-  summary: "serve MCP (for LLM agents) over stdio",
   help: `
 Usage: tuneport mcp [--storage PATH] [--bind ENDPOINT]...
        tuneport mcp --connect ENDPOINT
@@ -45,6 +38,18 @@ Options:
     "log-level": { type: "string" },
   },
   async run(v) {
+    // Imported here, not at the top: `--help` answers without loading the server and the MCP SDK.
+    const [{ StdioServerTransport }, { createLogger }, { RemoteBackend, serviceBackend }, { createTuneportMcp }, { ZmqClient }, { ZmqServer }, { Utf8LineGuard }, { openEmbedded }] =
+      await Promise.all([
+        import("@modelcontextprotocol/sdk/server/stdio.js"),
+        import("../logger.js"),
+        import("../transports/mcp/backend.js"),
+        import("../transports/mcp/mcp-server.js"),
+        import("../transports/zmq/zmq-client.js"),
+        import("../transports/zmq/zmq-server.js"),
+        import("../transports/mcp/strict-json.js"),
+        import("./embedded.js"),
+      ]);
     const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, toStderr: true });
     const connect = v.connect as string | undefined;
     const binds = (v.bind as string[] | undefined) ?? [];

@@ -1,15 +1,10 @@
 /** `tuneport plot`: a study's chart as a PNG file, from a database file or a running server. */
 import { closeSync, openSync, renameSync, writeSync } from "node:fs";
-import { silentLogger } from "../logger.js";
 import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
-import { StudyService } from "../service/study-service.js";
-import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
-import { ZmqClient } from "../transports/zmq/zmq-client.js";
 import { type Command, UsageError } from "./command.js";
 
 export const plotCommand: Command = {
   name: "plot",
-  summary: "render a study's chart (history, parallel, importances, intermediate, slice, contour, edf) as PNG",
   help: `
 Usage: tuneport plot NAME [--kind KIND] [--out FILE.png] [--params A,B,...] [--log-y]
                           [--storage PATH | --connect ENDPOINT]
@@ -86,6 +81,11 @@ Options:
 type Rendered = { png: Uint8Array; caption: string; width: number; height: number };
 
 async function localPlot(path: string, name: string, kind: PlotKind, opts: { params?: string[]; logY: boolean }): Promise<Rendered> {
+  const [{ silentLogger }, { StudyService }, { SqliteStorage }] = await Promise.all([
+    import("../logger.js"),
+    import("../service/study-service.js"),
+    import("../storage/sqlite/sqlite-storage.js"),
+  ]);
   const storage = new SqliteStorage({ path, readonly: true });
   try {
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
@@ -100,6 +100,7 @@ async function localPlot(path: string, name: string, kind: PlotKind, opts: { par
 }
 
 async function remotePlot(endpoint: string, timeoutMs: number, name: string, kind: PlotKind, opts: { params?: string[]; logY: boolean }): Promise<Rendered> {
+  const { ZmqClient } = await import("../transports/zmq/zmq-client.js");
   const client = new ZmqClient(endpoint, { timeoutMs });
   try {
     await client.connect();

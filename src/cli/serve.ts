@@ -1,20 +1,27 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { isIP } from "node:net";
-import { createLogger, type LogFormat, type LogLevel } from "../logger.js";
-import { serviceBackend } from "../transports/mcp/backend.js";
-import { McpHttpServer } from "../transports/mcp/http.js";
-import { DashboardServer } from "../transports/http/dashboard.js";
+import type { LogFormat, LogLevel } from "../logger.js";
+import type { McpHttpServer } from "../transports/mcp/http.js";
+import type { DashboardServer } from "../transports/http/dashboard.js";
 import { dashboardOptions } from "./dashboard.js";
-import { readAllowList, readServerKeys } from "../transports/zmq/curve.js";
-import { ZmqServer } from "../transports/zmq/zmq-server.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
-import { openEmbedded } from "./embedded.js";
+
+/** The server's modules, imported once the arguments are checked: `--help` and usage errors answer without them. */
+const serverModules = () =>
+  Promise.all([
+    import("../logger.js"),
+    import("../transports/mcp/backend.js"),
+    import("../transports/mcp/http.js"),
+    import("../transports/http/dashboard.js"),
+    import("../transports/zmq/curve.js"),
+    import("../transports/zmq/zmq-server.js"),
+    import("./embedded.js"),
+  ]);
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "run the server (ZeroMQ for workers) on a SQLite file or a PostgreSQL database",
   help: `
 Usage: tuneport serve [options]
 
@@ -124,6 +131,8 @@ Options:
     const curveAllowPath = v["curve-allow"] as string | undefined;
     if ((curveSecret === undefined) !== (curveAllowPath === undefined))
       throw new UsageError("--curve-secret and --curve-allow go together (encryption without an allow-list would let any key in)");
+    const [{ createLogger }, { serviceBackend }, { McpHttpServer }, { DashboardServer }, { readAllowList, readServerKeys }, { ZmqServer }, { openEmbedded }] =
+      await serverModules();
     let curve: { publicKey: string; secretKey: string } | undefined;
     let curveAllow: Set<string> | undefined;
     if (curveSecret && curveAllowPath) {

@@ -14,7 +14,6 @@ import { openStorage } from "./open-storage.js";
 
 export const studiesCommand: Command = {
   name: "studies",
-  summary: "list studies, show one, list its trials, or show a trial's PBT lineage",
   help: `
 Usage: tuneport studies list [--storage PATH] [--json]
        tuneport studies show NAME [--storage PATH] [--json]
