@@ -81,6 +81,55 @@ def zdt(kind: int, d: int = 10) -> Evaluate:
     return f
 
 
+def zdt4(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """ZDT4 (Zitzler, Deb & Thiele 2000), d = 10: x1 in [0, 1], the rest in [-5, 5]; g is Rastrigin's
+    function, 21^9 local fronts; the Pareto front is ZDT1's (g = 1 at x2.. = 0)."""
+    f1 = x[0]
+    g = 1 + 10 * (len(x) - 1) + sum(xi * xi - 10 * math.cos(4 * math.pi * xi) for xi in x[1:])
+    return [f1, g * (1 - math.sqrt(f1 / g))], None
+
+
+def zdt6(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """ZDT6, d = 10 on [0, 1]^d: a non-uniform front (f1 = 1 - exp(-4 x1) sin^6(6 pi x1)) whose solutions
+    are sparse near f1 = 1; the front is f2 = 1 - f1^2 for f1 in [0.2808, 1]."""
+    f1 = 1 - math.exp(-4 * x[0]) * math.sin(6 * math.pi * x[0]) ** 6
+    g = 1 + 9 * (sum(x[1:]) / (len(x) - 1)) ** 0.25
+    return [f1, g * (1 - (f1 / g) ** 2)], None
+
+
+def dtlz1(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """DTLZ1 (Deb et al. 2005), 3 objectives, d = 7 on [0, 1]^d: a linear front (sum f = 0.5) behind
+    11^5 - 1 local fronts (a Rastrigin-like g)."""
+    g = 100 * (len(x) - 2 + sum((xi - 0.5) ** 2 - math.cos(20 * math.pi * (xi - 0.5)) for xi in x[2:]))
+    h = 0.5 * (1 + g)
+    return [h * x[0] * x[1], h * x[0] * (1 - x[1]), h * (1 - x[0])], None
+
+
+def dtlz7(x: list[float]) -> tuple[list[float], list[float] | None]:
+    """DTLZ7, 3 objectives, d = 7 on [0, 1]^d: four disconnected front regions."""
+    g = 1 + 9 * sum(x[2:]) / (len(x) - 2)
+    h = 3 - sum(xi / (1 + g) * (1 + math.sin(3 * math.pi * xi)) for xi in x[:2])
+    return [x[0], x[1], (1 + g) * h], None
+
+
+def dtlz2_m(m: int) -> Evaluate:
+    """DTLZ2 with m objectives, d = m + 4 on [0, 1]^d: the front is the unit sphere's positive orthant."""
+
+    def f(x: list[float]) -> tuple[list[float], list[float] | None]:
+        g = sum((xi - 0.5) ** 2 for xi in x[m - 1:])
+        out = []
+        for i in range(m):
+            v = 1 + g
+            for xj in x[: m - 1 - i]:
+                v *= math.cos(xj * math.pi / 2)
+            if i > 0:
+                v *= math.sin(x[m - 1 - i] * math.pi / 2)
+            out.append(v)
+        return out, None
+
+    return f
+
+
 def dtlz2(x: list[float]) -> tuple[list[float], list[float] | None]:
     g = sum((xi - 0.5) ** 2 for xi in x[2:])
     a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
@@ -169,6 +218,7 @@ SPACES: dict[str, list[Param]] = {
     "chankong_haimes": [("float", -20.0, 20.0, False)] * 2,
     "tanaka": [("float", 0.0, math.pi, False)] * 2,
     "fonseca_fleming": [("float", -4.0, 4.0, False)] * 3,
+    "zdt4": [("float", 0.0, 1.0, False)] + [("float", -5.0, 5.0, False)] * 9,
     "osyczka_kravanis": [("float", 0.0, 10.0, False), ("float", 0.0, 10.0, False), ("float", 1.0, 5.0, False),
                          ("float", 0.0, 6.0, False), ("float", 1.0, 5.0, False), ("float", 0.0, 10.0, False)],
 }
@@ -190,8 +240,19 @@ PROBLEMS: dict[str, tuple[Evaluate, int, list[float]]] = {
     "fonseca_fleming": (fonseca_fleming, 3, [1.1, 1.1]),
     "osyczka_kravanis": (osyczka_kravanis, 6, [-30.0, 80.0]),
 }
-#: Problems a bare run includes: all of them.
+#: Problems a bare run includes: all of the above.
 DEFAULT_PROBLEMS = list(PROBLEMS)
+#: Held out: never used to choose or tune a default, only to check one (`--problems held-out`).
+HELD_OUT: dict[str, tuple[Evaluate, int, list[float]]] = {
+    "zdt4": (zdt4, 10, [1.1, 250.0]),
+    "zdt6": (zdt6, 10, [1.1, 11.0]),
+    "zdt1_d30": (zdt(1, 30), 30, [1.1, 11.0]),
+    "dtlz1": (dtlz1, 7, [400.0, 400.0, 400.0]),
+    "dtlz7": (dtlz7, 7, [1.1, 1.1, 31.0]),
+    "dtlz2_m4": (dtlz2_m(4), 8, [2.2] * 4),
+    "dtlz2_m5": (dtlz2_m(5), 9, [2.2] * 5),
+}
+PROBLEMS.update(HELD_OUT)
 
 
 def nondominated(points: Sequence[Sequence[float]]) -> list[list[float]]:
@@ -214,12 +275,16 @@ def hv2(points: Sequence[Sequence[float]], ref: Sequence[float]) -> float:
 
 
 def hypervolume(points: Sequence[Sequence[float]], ref: Sequence[float]) -> float:
-    """Exact for 2 objectives (sweep) and 3 (slices in the third objective)."""
+    """Exact for 2 objectives (sweep) and 3 (slices in the third objective); more: Optuna's WFG."""
     inside = [list(p) for p in points if all(p[i] < ref[i] for i in range(len(ref)))]
     if not inside:
         return 0.0
     if len(ref) == 2:
         return hv2(inside, ref)
+    if len(ref) > 3:
+        from optuna._hypervolume import compute_hypervolume
+
+        return float(compute_hypervolume(np.array(nondominated(inside)), np.array(ref, dtype=float)))
     pts = sorted(nondominated(inside), key=lambda p: p[2])
     vol = 0.0
     for i, p in enumerate(pts):
@@ -229,10 +294,29 @@ def hypervolume(points: Sequence[Sequence[float]], ref: Sequence[float]) -> floa
     return vol
 
 
+def hv_max_of(problem: str) -> float | None:
+    """The true front's hypervolume: DTLZ2 with m > 3 objectives analytically (every point of the
+    orthant outside the unit ball is dominated by its projection onto the sphere: r^m - V_m / 2^m),
+    the others from `true_front`."""
+    ref = PROBLEMS[problem][2]
+    if problem.startswith("dtlz2_m"):
+        m = len(ref)
+        ball = math.pi ** (m / 2) / math.gamma(m / 2 + 1)
+        return math.prod(ref) - ball / 2**m
+    front = true_front(problem)
+    return hypervolume(front, ref) if front is not None else None
+
+
 def true_front(problem: str, n: int = 2000) -> list[list[float]] | None:
     f1 = [float(a) for a in np.linspace(0, 1, n)]
-    if problem == "zdt1":
+    if problem in ("zdt1", "zdt1_d30", "zdt4"):
         return [[a, 1 - math.sqrt(a)] for a in f1]
+    if problem == "zdt6":
+        lo = min(zdt6([float(t)] + [0.0] * 9)[0][0] for t in np.linspace(0, 1, 20001))
+        return [[a, 1 - a * a] for a in (float(t) for t in np.linspace(lo, 1, n))]
+    if problem == "dtlz1":
+        m = 30
+        return [[0.5 * i / m * j / m, 0.5 * i / m * (1 - j / m), 0.5 * (1 - i / m)] for i in range(m + 1) for j in range(m + 1)]
     if problem == "zdt2":
         return [[a, 1 - a * a] for a in f1]
     if problem == "zdt3":
@@ -424,7 +508,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budgets", default="100")
-    ap.add_argument("--problems", default=",".join(DEFAULT_PROBLEMS), help=f"of {','.join(PROBLEMS)}")
+    ap.add_argument("--problems", default=",".join(DEFAULT_PROBLEMS), help=f"of {','.join(PROBLEMS)}; 'held-out' names {','.join(HELD_OUT)}")
     ap.add_argument("--gp", action="store_true", help="also Optuna's GPSampler (slow)")
     ap.add_argument("--gp-seeds", type=int, default=0, help="GPSampler on the first N seeds only (0: all)")
     ap.add_argument("--gp-max-budget", type=int, default=0, help="GPSampler at budgets up to N only (0: all)")
@@ -442,6 +526,7 @@ def main() -> None:
     ap.add_argument("--check-fronts", type=int, default=0, metavar="N",
                     help="only check each problem's analytic front against N uniformly random feasible points (check_front)")
     a = ap.parse_args()
+    a.problems = ",".join(",".join(HELD_OUT) if p == "held-out" else p for p in a.problems.split(","))
     if a.check_fronts:
         for problem in a.problems.split(","):
             if true_front(problem) is not None and len(PROBLEMS[problem][2]) == 2:
@@ -461,7 +546,7 @@ def main() -> None:
         return
     budgets = [int(b) for b in a.budgets.split(",")]
     problems = a.problems.split(",")
-    hv_max = {p: (hypervolume(f, PROBLEMS[p][2]) if (f := true_front(p)) is not None else None) for p in problems}
+    hv_max = {p: hv_max_of(p) for p in problems}
     rows: list[dict[str, Any]] = []
     fronts: dict[str, list[list[float]]] = {}
     optuna_samplers = [x for x in a.optuna.split(",") if x] + (["gp"] if a.gp else [])

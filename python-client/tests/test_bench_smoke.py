@@ -100,6 +100,43 @@ def test_multiobjective_bench_writes_the_issue_rows(tmp_path: Path) -> None:
     assert sorted(f.name for f in plots.iterdir()) == [f"multiobjective-{p}-12.png" for p in ("binh_korn", "digits_mlp", "zdt1")]
 
 
+def test_multiobjective_held_out_problems_have_their_published_fronts() -> None:
+    """The held-out problems' definitions: a Pareto-optimal x (distance variables at their optimum)
+    lands on the front `true_front`/`hv_max_of` assume, no sampled point beats that front, and the
+    analytic DTLZ2 volume agrees with the sampled three-objective front the suite uses."""
+    import math
+    import random
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import multiobjective as mo
+
+    rng = random.Random(0)
+    for _ in range(50):
+        t, u = rng.random(), rng.random()
+        f = mo.zdt4([t] + [0.0] * 9)[0]
+        assert f == pytest.approx([t, 1 - math.sqrt(t)])
+        f = mo.zdt6([t] + [0.0] * 9)[0]
+        assert f[1] == pytest.approx(1 - f[0] ** 2)
+        assert sum(mo.dtlz1([t, u] + [0.5] * 5)[0]) == pytest.approx(0.5)
+        for m in (4, 5):
+            x = [rng.random() for _ in range(m - 1)] + [0.5] * 5
+            assert sum(v * v for v in mo.dtlz2_m(m)(x)[0]) == pytest.approx(1.0)  # on the unit sphere
+    assert mo.dtlz2_m(3)([0.3, 0.6] + [0.2] * 5)[0] == pytest.approx(mo.dtlz2([0.3, 0.6] + [0.2] * 5)[0])
+    # rᵐ − Vₘ/2ᵐ: for three objectives it must match the dense sampling of the front (from below).
+    assert mo.hv_max_of("dtlz2_m4") == pytest.approx(2.2**4 - math.pi**2 / 2 / 16)
+    sampled = mo.hypervolume(mo.true_front("dtlz2"), [2.2] * 3)
+    assert sampled <= 2.2**3 - 4 / 3 * math.pi / 8 <= sampled * 1.002
+    # Random points never dominate more than the true front does.
+    for p in ("zdt4", "zdt6", "dtlz1", "dtlz2_m4"):
+        evaluate, d, ref = mo.PROBLEMS[p]
+        lows = [lo for _, lo, _, _ in mo.space_of(p)]
+        highs = [hi for _, _, hi, _ in mo.space_of(p)]
+        pts = [evaluate([lo + (hi - lo) * rng.random() for lo, hi in zip(lows, highs)])[0] for _ in range(200)]
+        hv_max = mo.hv_max_of(p)
+        assert hv_max is not None and 0 < mo.hypervolume(mo.nondominated(pts), ref) < hv_max, p
+    assert set(mo.HELD_OUT) <= set(mo.PROBLEMS) and not set(mo.HELD_OUT) & set(mo.DEFAULT_PROBLEMS)
+
+
 def _pbt_report() -> Any:  # bench/ is not a package: load the module by path, with bench/ importable for `common`
     import importlib.util
 
