@@ -107,9 +107,7 @@ def test_multiobjective_held_out_problems_have_their_published_fronts() -> None:
     import math
     import random
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    import multiobjective as mo
-
+    mo = _bench_module("multiobjective")
     rng = random.Random(0)
     for _ in range(50):
         t, u = rng.random(), rng.random()
@@ -137,15 +135,19 @@ def test_multiobjective_held_out_problems_have_their_published_fronts() -> None:
     assert set(mo.HELD_OUT) <= set(mo.PROBLEMS) and not set(mo.HELD_OUT) & set(mo.DEFAULT_PROBLEMS)
 
 
-def _pbt_report() -> Any:  # bench/ is not a package: load the module by path, with bench/ importable for `common`
+def _bench_module(name: str) -> Any:  # bench/ is not a package: load the module by path, with bench/ importable for `common`
     import importlib.util
 
     sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("pbt_report", ROOT / "bench" / "pbt_report.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _pbt_report() -> Any:
+    return _bench_module("pbt_report")
 
 
 def test_pbt_report_statistics() -> None:
