@@ -425,8 +425,10 @@ class Study:
                 intermediate_values = dict(iv) if iv is not None else None
             if user_attrs is None:
                 user_attrs = getattr(trial, "user_attrs", None) or None
-            if constraints is None:
-                constraints = getattr(trial, "constraints", None)
+            if constraints is None and _state_name(state) == "COMPLETE":
+                # Optuna's FrozenTrial has constraints [] when none were set, and keeps them on
+                # FAIL/PRUNED trials too; the server takes them with a COMPLETE result only.
+                constraints = getattr(trial, "constraints", None) or None
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}

@@ -1,0 +1,37 @@
+"""Optuna scripts moved over unchanged, second audit (optimize, best_*, trials_dataframe, trial
+listings, add_trial/create_trial, metric names, copy_study): each case is a divergence found by
+running the same snippet against Optuna 5.0 in memory and against a real tuneport server."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState as OptunaTrialState
+
+import tuneport as tp
+from conftest import ServerProcess
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _study(server: ServerProcess, name: str, **kwargs: object) -> tp.Study:
+    return tp.create_study(storage=server.endpoint, study_name=name, **kwargs)  # type: ignore[arg-type]
+
+
+def test_add_trial_takes_optunas_create_trial_in_every_finished_state(server: ServerProcess, name: str) -> None:
+    # Optuna's FrozenTrial has constraints [] when none were set: that must not be sent with a
+    # FAIL or PRUNED trial (the server takes constraints with a COMPLETE result only).
+    dist = {"x": FloatDistribution(0, 1)}
+    made = [
+        optuna.trial.create_trial(params={"x": 0.3}, distributions=dist, value=0.3),
+        optuna.trial.create_trial(params={"x": 0.1}, distributions=dist, state=OptunaTrialState.FAIL),
+        optuna.trial.create_trial(params={"x": 0.2}, distributions=dist, state=OptunaTrialState.PRUNED, intermediate_values={0: 0.7}),
+    ]
+    ref = optuna.create_study()
+    study = _study(server, name)
+    for t in made:
+        ref.add_trial(t)
+        study.add_trial(t)
+    expected = [(t.state.name, t.value, t.params, t.intermediate_values) for t in ref.trials]
+    assert [(t.state.name, t.value, t.params, t.intermediate_values) for t in study.trials] == expected
