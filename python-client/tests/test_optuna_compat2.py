@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.trial import TrialState as OptunaTrialState
 
 import tuneport as tp
@@ -22,7 +22,7 @@ def _study(server: ServerProcess, name: str, **kwargs: object) -> tp.Study:
 def test_add_trial_takes_optunas_create_trial_in_every_finished_state(server: ServerProcess, name: str) -> None:
     # Optuna's FrozenTrial has constraints [] when none were set: that must not be sent with a
     # FAIL or PRUNED trial (the server takes constraints with a COMPLETE result only).
-    dist = {"x": FloatDistribution(0, 1)}
+    dist: dict[str, BaseDistribution] = {"x": FloatDistribution(0, 1)}
     made = [
         optuna.trial.create_trial(params={"x": 0.3}, distributions=dist, value=0.3),
         optuna.trial.create_trial(params={"x": 0.1}, distributions=dist, state=OptunaTrialState.FAIL),
@@ -35,3 +35,28 @@ def test_add_trial_takes_optunas_create_trial_in_every_finished_state(server: Se
         study.add_trial(t)
     expected = [(t.state.name, t.value, t.params, t.intermediate_values) for t in ref.trials]
     assert [(t.state.name, t.value, t.params, t.intermediate_values) for t in study.trials] == expected
+
+
+def test_create_trial_and_add_trials_warm_start_a_study_as_in_optuna(server: ServerProcess, name: str) -> None:
+    def warm_start(lib: object, study: object) -> None:
+        dist = {"x": FloatDistribution(0, 1)}
+        study.add_trial(lib.trial.create_trial(params={"x": 0.3}, distributions=dist, value=0.3, user_attrs={"src": "old"}))  # type: ignore[attr-defined]
+        study.add_trials(  # type: ignore[attr-defined]
+            [
+                lib.create_trial(params={"x": 0.1}, distributions=dist, state=lib.trial.TrialState.FAIL),  # type: ignore[attr-defined]
+                lib.create_trial(params={"x": 0.2}, distributions=dist, value=0.2, intermediate_values={0: 0.5}),  # type: ignore[attr-defined]
+            ]
+        )
+
+    ref = optuna.create_study()
+    warm_start(optuna, ref)
+    study = _study(server, name)
+    warm_start(tp, study)
+    def rows(s: object) -> list[tuple[object, ...]]:
+        return [(t.number, t.state.name, t.value, t.params, t.user_attrs, t.intermediate_values) for t in s.trials]  # type: ignore[attr-defined]
+    assert rows(study) == rows(ref)
+    assert study.best_trial is not None and study.best_trial.number == ref.best_trial.number == 2
+    with pytest.raises(ValueError, match="values should be set for a complete trial"):
+        tp.trial.create_trial(params={"x": 0.5})
+    with pytest.raises(ValueError, match="Inconsistent parameters"):
+        tp.create_trial(params={"x": 0.5}, distributions={"y": FloatDistribution(0, 1)}, value=1.0)

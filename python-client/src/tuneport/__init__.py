@@ -50,7 +50,7 @@ from ._errors import (
 )
 from ._logging import configure_default_logging
 from ._plot import Plot
-from ._study import Lineage, ParetoFront, ScheduleSegment, Study, StudySummary
+from ._study import Lineage, ParetoFront, ScheduleSegment, Study, StudySummary, create_trial
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "__version__",
     "connect",
     "create_study",
+    "create_trial",
     "delete_study",
     "get_all_study_names",
     "get_all_study_summaries",

@@ -448,6 +448,11 @@ class Study:
             args["rationale"] = rationale
         return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"], self.name)
 
+    def add_trials(self, trials: Iterable[Any]) -> list[FrozenTrial]:
+        """``add_trial`` for each of ``trials``, in order (Optuna's ``study.add_trials``, e.g. the
+        trials of another study). Returns the recorded trials."""
+        return [self.add_trial(t) for t in trials]
+
     def update(
         self,
         *,
@@ -736,6 +741,52 @@ class Study:
         return trials_dataframe(self.get_trials(), attrs, multi_index)
 
 
+def create_trial(
+    *,
+    state: Any = TrialState.COMPLETE,
+    value: float | None = None,
+    values: Sequence[float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    distributions: Mapping[str, Any] | None = None,
+    user_attrs: Mapping[str, Any] | None = None,
+    system_attrs: Mapping[str, Any] | None = None,
+    intermediate_values: Mapping[float, float] | None = None,
+) -> FrozenTrial:
+    """Optuna's ``optuna.trial.create_trial``: a finished trial built by hand, to record with
+    ``study.add_trial`` (warm-starting a study with results obtained elsewhere). ``distributions``
+    are tuneport's or Optuna's; unlike Optuna they may be left out for parameters the study
+    declares. Its ``number`` is -1 until it is added. @raises ValueError as Optuna's does (value
+    and values both given, a COMPLETE trial without one, a value on a FAIL trial, params and
+    distributions naming different parameters)."""
+    final = trial_state(state)
+    if value is not None and values is not None:
+        raise ValueError("Specify only one of `value` and `values`.")
+    told = [float(value)] if value is not None else None if values is None else [float(v) for v in values]
+    if final == TrialState.COMPLETE and told is None:
+        raise ValueError("values should be set for a complete trial.")
+    if final in (TrialState.FAIL, TrialState.WAITING, TrialState.RUNNING) and told is not None:
+        raise ValueError(f"values should be None for a {'failed' if final == TrialState.FAIL else final.name.lower()} trial, but got {told}.")
+    params = dict(params or {})
+    dists = {k: d if isinstance(d, Distribution) else distribution_from_wire(_distribution_wire(d)) for k, d in (distributions or {}).items()}
+    if distributions is not None and set(params) != set(dists):
+        raise ValueError(f"Inconsistent parameters {set(params)} and distributions {set(dists)}.")
+    return FrozenTrial(
+        number=-1,
+        state=final,
+        params=params,
+        distributions=dists,
+        value=told[0] if told is not None and len(told) == 1 else None,
+        intermediate=sorted((float(k), float(v)) for k, v in (intermediate_values or {}).items()),
+        user_attrs=dict(user_attrs or {}),
+        system_attrs=dict(system_attrs or {}),
+        created_at=0.0,
+        started_at=None,
+        finished_at=None,
+        duration_s=None,
+        values=told,
+    )
+
+
 def _distribution_wire(d: Any) -> dict[str, Any]:
     """A distribution's wire map: one of this client's, a wire map, or an Optuna distribution
     (``FloatDistribution``, ``IntDistribution``, ``CategoricalDistribution``, read by attributes)."""
@@ -771,7 +822,7 @@ def _state_name(state: Any) -> str:
     return name
 
 
-__all__ = ["Direction", "ParetoFront", "Study", "StudySummary"]
+__all__ = ["Direction", "ParetoFront", "Study", "StudySummary", "create_trial"]
 
 
 @dataclass(frozen=True)
