@@ -60,3 +60,17 @@ def test_create_trial_and_add_trials_warm_start_a_study_as_in_optuna(server: Ser
         tp.trial.create_trial(params={"x": 0.5})
     with pytest.raises(ValueError, match="Inconsistent parameters"):
         tp.create_trial(params={"x": 0.5}, distributions={"y": FloatDistribution(0, 1)}, value=1.0)
+
+
+def test_a_running_trial_has_no_duration_as_in_optuna(server: ServerProcess, name: str) -> None:
+    ref = optuna.create_study()
+    ref.ask()
+    study = _study(server, name)
+    trial = study.ask()
+    for s in (ref, study):
+        running = s.trials[0]
+        assert (running.state.name, running.datetime_complete, running.duration) == ("RUNNING", None, None)
+        assert s.trials_dataframe()["duration"].tolist() == [None]
+    study.tell(trial, 1.0)
+    assert study.trials[0].duration is not None
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ._trial import FrozenTrial
@@ -37,7 +37,7 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
     if attr == "datetime_complete":
         return _timestamp(trial.finished_at)
     if attr == "duration":
-        return None if trial.duration_s is None else timedelta(seconds=trial.duration_s)
+        return trial.duration  # None while it runs, as in Optuna
     if attr == "params":
         return trial.params
     if attr == "user_attrs":

@@ -145,8 +145,8 @@ class FrozenTrial:
 
     @property
     def duration(self) -> timedelta | None:
-        """How long it ran, or None while it runs."""
-        return None if self.duration_s is None else timedelta(seconds=self.duration_s)
+        """How long it ran, or None while it runs (as Optuna's; ``duration_s`` is the time so far)."""
+        return None if self.duration_s is None or self.finished_at is None else timedelta(seconds=self.duration_s)
 
     @property
     def last_step(self) -> int | float | None:
