@@ -74,3 +74,10 @@ def test_a_running_trial_has_no_duration_as_in_optuna(server: ServerProcess, nam
     study.tell(trial, 1.0)
     assert study.trials[0].duration is not None
 
+
+def test_frozen_trials_sort_by_number_as_in_optuna(server: ServerProcess, name: str) -> None:
+    study = _study(server, name)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    trials = study.trials
+    assert sorted(reversed(trials)) == trials
+    assert max(trials).number == 2 and trials[0] < trials[1] and trials[1] <= trials[1]

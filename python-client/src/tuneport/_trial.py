@@ -148,6 +148,17 @@ class FrozenTrial:
         """How long it ran, or None while it runs (as Optuna's; ``duration_s`` is the time so far)."""
         return None if self.duration_s is None or self.finished_at is None else timedelta(seconds=self.duration_s)
 
+    # Optuna's FrozenTrial orders by number, so ``sorted(trials)`` and ``max(trials)`` work.
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return self.number < other.number
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return self.number <= other.number
+
     @property
     def last_step(self) -> int | float | None:
         """The step of the last report (Optuna's name), or None without reports."""
