@@ -81,3 +81,14 @@ def test_frozen_trials_sort_by_number_as_in_optuna(server: ServerProcess, name: 
     trials = study.trials
     assert sorted(reversed(trials)) == trials
     assert max(trials).number == 2 and trials[0] < trials[1] and trials[1] <= trials[1]
+
+
+def test_get_trials_with_no_states_is_empty_and_catch_none_is_no_catch(server: ServerProcess, name: str) -> None:
+    ref = optuna.create_study()
+    study = _study(server, name)
+    for s in (ref, study):
+        s.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2, catch=None)  # type: ignore[arg-type]
+        assert s.get_trials(states=()) == []
+        assert len(s.get_trials(False, [OptunaTrialState.COMPLETE])) == 2
+    with pytest.raises(ZeroDivisionError):  # Optuna 5.0 raises TypeError from its except clause
+        study.optimize(lambda t: 1 / 0, n_trials=1, catch=None)

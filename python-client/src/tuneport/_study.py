@@ -536,6 +536,8 @@ class Study:
         out: list[FrozenTrial] = []
         start = offset or 0
         names = [_state_name(x) for x in states] if states is not None else None
+        if names == []:
+            return []  # no state asked for: no trial (Optuna's get_trials(states=())), not every one
         while True:
             result = self.client._call(
                 "trials",
@@ -675,7 +677,7 @@ class Study:
         n_trials: int | None = None,
         timeout: float | None = None,
         n_jobs: int = 1,
-        catch: Iterable[type[Exception]] | type[Exception] = (),
+        catch: Iterable[type[Exception]] | type[Exception] | None = (),
         callbacks: Iterable[Callable[[Study, FrozenTrial], None]] | None = None,
         gc_after_trial: bool = False,
         show_progress_bar: bool = False,
@@ -705,7 +707,7 @@ class Study:
                 n_trials=n_trials,
                 timeout=timeout,
                 n_jobs=n_jobs,
-                catch=(catch,) if isinstance(catch, type) else tuple(catch),
+                catch=(catch,) if isinstance(catch, type) else tuple(catch or ()),
                 callbacks=list(callbacks or ()),
                 gc_after_trial=gc_after_trial,
                 show_progress_bar=show_progress_bar,
