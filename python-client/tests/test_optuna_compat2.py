@@ -92,3 +92,23 @@ def test_get_trials_with_no_states_is_empty_and_catch_none_is_no_catch(server: S
         assert len(s.get_trials(False, [OptunaTrialState.COMPLETE])) == 2
     with pytest.raises(ZeroDivisionError):  # Optuna 5.0 raises TypeError from its except clause
         study.optimize(lambda t: 1 / 0, n_trials=1, catch=None)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_set_metric_names_names_the_frames_objective_columns_as_in_optuna(server: ServerProcess, name: str) -> None:
+    ref = optuna.create_study(directions=["minimize", "maximize"])
+    study = _study(server, name, directions=["minimize", "maximize"])
+    for s in (ref, study):
+        assert s.metric_names is None
+        s.set_user_attr("owner", "me")
+        s.set_metric_names(["size", "accuracy"])
+        s.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.5), n_trials=2)
+        with pytest.raises(ValueError, match="number of objectives"):
+            s.set_metric_names(["size"])
+    assert study.metric_names == ref.metric_names == ["size", "accuracy"]
+    assert study.user_attrs == ref.user_attrs == {"owner": "me"}
+    attrs = ("number", "value", "params", "state")
+    assert list(study.trials_dataframe(attrs)) == list(ref.trials_dataframe(attrs)) == ["number", "values_size", "values_accuracy", "params_x", "state"]
+    assert list(study.trials_dataframe(attrs, multi_index=True)["values"]) == ["size", "accuracy"]
+    # Another process (here: another handle) sees the names: they live on the server.
+    assert tp.load_study(study_name=name, storage=server.endpoint).metric_names == ["size", "accuracy"]

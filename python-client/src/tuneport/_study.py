@@ -27,6 +27,9 @@ log = logging.getLogger("tuneport")
 Direction = Union[Literal["minimize", "maximize"], Enum]
 """A direction: ``"minimize"``/``"maximize"``, or a ``StudyDirection`` member (tuneport's or Optuna's)."""
 
+_METRIC_NAMES_ATTR = "tuneport:metric_names"
+"""The study user attribute that holds ``set_metric_names``' names."""
+
 _UNSET: Any = object()
 """An argument left out (where None means something: no scheduler, no budget)."""
 
@@ -183,7 +186,9 @@ class Study:
     def user_attrs(self) -> dict[str, Any]:
         """The study's user attributes, fetched from the server on each access (as Optuna reads its
         storage), so attributes another worker set are seen."""
-        return dict(self.summary().user_attrs)
+        attrs = dict(self.summary().user_attrs)
+        attrs.pop(_METRIC_NAMES_ATTR, None)  # set_metric_names' (Optuna keeps it in system attributes)
+        return attrs
 
     @property
     def max_trials(self) -> int | None:
@@ -740,7 +745,23 @@ class Study:
         if self._is_multi_objective():
             # Optuna's columns for several objectives: values_0, values_1, ...
             attrs = tuple("values" if a == "value" else a for a in attrs)
-        return trials_dataframe(self.get_trials(), attrs, multi_index)
+        return trials_dataframe(self.get_trials(), attrs, multi_index, self.metric_names)
+
+    def set_metric_names(self, metric_names: Sequence[str]) -> None:
+        """Names the objectives, one name per direction (Optuna's ``set_metric_names``): kept on the
+        server with the study (in its user attributes, under a key ``user_attrs`` does not show) and
+        used for ``trials_dataframe``'s columns (``values_<name>``). @raises ValueError when the
+        number of names is not the number of objectives."""
+        names = [str(n) for n in metric_names]
+        if len(names) != len(self.directions):
+            raise ValueError("The number of objectives must match the length of the metric names.")
+        self.set_user_attrs({_METRIC_NAMES_ATTR: names})
+
+    @property
+    def metric_names(self) -> list[str] | None:
+        """The objectives' names given to ``set_metric_names``, or None (fetched on each access)."""
+        names = self.summary().user_attrs.get(_METRIC_NAMES_ATTR)
+        return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def create_trial(
