@@ -73,7 +73,8 @@ def trials_dataframe(
         for a in attrs:
             v = _attr(t, a)
             if a == "values" and metric_names:
-                v = dict(zip(metric_names, t.values or [None] * len(metric_names)))
+                told: list[float | None] = list(t.values) if t.values else [None] * len(metric_names)
+                v = dict(zip(metric_names, told))
             elif a == "value" and metric_names:
                 row[(a, metric_names[0])] = v
                 continue
