@@ -112,3 +112,30 @@ def test_set_metric_names_names_the_frames_objective_columns_as_in_optuna(server
     assert list(study.trials_dataframe(attrs, multi_index=True)["values"]) == ["size", "accuracy"]
     # Another process (here: another handle) sees the names: they live on the server.
     assert tp.load_study(study_name=name, storage=server.endpoint).metric_names == ["size", "accuracy"]
+
+
+def test_copy_study_copies_settings_attributes_and_trials(server: ServerProcess, name: str) -> None:
+    study = _study(server, name, directions=["minimize", "maximize"], strategy="tpe", seed=3)
+    study.set_user_attr("owner", "me")
+
+    def objective(t: tp.Trial) -> tuple[float, float]:
+        x = t.suggest_float("x", 0, 1)
+        t.set_user_attr("n", t.number)
+        if t.number == 1:
+            raise tp.TrialPruned()
+        if t.number == 2:
+            raise ValueError("failed")
+        return x, 2 * x
+
+    study.optimize(objective, n_trials=4, catch=(ValueError,))
+    study.enqueue_trial({"x": 0.5})
+    tp.copy_study(from_study_name=name, from_storage=server.endpoint, to_storage=server.endpoint, to_study_name=name + "-copy")
+    copy = tp.load_study(study_name=name + "-copy", storage=server.endpoint)
+    assert (copy.directions, copy.strategy, copy.seed, copy.user_attrs) == (study.directions, study.strategy, 3, {"owner": "me"})
+    def rows(s: tp.Study) -> list[tuple[object, ...]]:
+        return [(t.number, t.state, t.values, t.params, t.user_attrs, t.intermediate_values) for t in s.trials]
+    assert rows(copy) == rows(study)
+    with pytest.raises(KeyError):  # Optuna raises KeyError for a missing source
+        tp.copy_study(from_study_name=name + "-missing", from_storage=server.endpoint, to_storage=server.endpoint)
+    with pytest.raises(tp.AlreadyExistsError):  # Optuna: DuplicatedStudyError
+        tp.copy_study(from_study_name=name, from_storage=server.endpoint, to_storage=server.endpoint)

@@ -696,4 +696,45 @@ def get_all_study_summaries(storage: str | Client | None = None) -> list[StudySu
     return _shared_client(storage).list_studies()
 
 
-__all__ = ["Client", "connect", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]
+def copy_study(
+    *, from_study_name: str, from_storage: str | Client | None, to_storage: str | Client | None, to_study_name: str | None = None
+) -> None:
+    """Optuna's ``optuna.copy_study``: a new study ``to_study_name`` (default: the same name) on
+    the server at ``to_storage`` with the settings (directions, declared space, strategy,
+    scheduler, seed, lease and retry policy, budget per trial), user attributes and trials of
+    ``from_study_name`` at ``from_storage``. Finished trials are recorded with ``add_trial``
+    (new numbers in the same order), WAITING ones enqueued; RUNNING ones are left out, with a
+    warning (a copy cannot hold a trial some worker is still running). ``max_trials`` is not
+    copied: recorded trials do not count against it.
+    @raises NotFoundError (a KeyError, as Optuna's) when the source is missing,
+    AlreadyExistsError when the destination exists."""
+    source = _shared_client(from_storage).load_study(from_study_name)
+    summary = source.summary()
+    retry = summary.retry
+    target = _shared_client(to_storage).create_study(
+        to_study_name if to_study_name is not None else from_study_name,
+        directions=list(summary.directions or [summary.direction]),
+        reference_point=summary.reference_point,
+        strategy=summary.strategy or None,
+        scheduler=summary.scheduler,
+        space=summary.space or None,
+        seed=summary.seed,
+        user_attrs=summary.user_attrs or None,
+        lease_ttl_s=summary.lease_ttl_s or None,
+        max_retries=retry.get("max_retries"),
+        retry_on_fail=retry.get("retry_on_fail"),
+        max_resource=summary.max_resource,
+    )
+    running = []
+    for trial in source.trials:
+        if trial.state.is_finished():
+            target.add_trial(trial)
+        elif trial.state == "WAITING":
+            target.enqueue(trial.params, user_attrs=trial.user_attrs or None)
+        else:
+            running.append(trial.number)
+    if running:
+        log.warning("copy_study: %d RUNNING trial(s) of '%s' not copied: %s", len(running), from_study_name, running)
+
+
+__all__ = ["Client", "connect", "copy_study", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]
