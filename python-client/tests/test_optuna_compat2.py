@@ -139,3 +139,14 @@ def test_copy_study_copies_settings_attributes_and_trials(server: ServerProcess,
         tp.copy_study(from_study_name=name + "-missing", from_storage=server.endpoint, to_storage=server.endpoint)
     with pytest.raises(tp.AlreadyExistsError):  # Optuna: DuplicatedStudyError
         tp.copy_study(from_study_name=name, from_storage=server.endpoint, to_storage=server.endpoint)
+
+
+def test_trial_datetime_start_and_summary_study_name_as_in_optuna(server: ServerProcess, name: str) -> None:
+    ref = optuna.create_study(study_name=name)
+    study = _study(server, name)
+    for s in (ref, study):
+        seen: list[object] = []
+        s.optimize(lambda t: seen.append(t.datetime_start) or 1.0, n_trials=1)  # type: ignore[func-returns-value]
+        assert seen == [s.trials[0].datetime_start] and seen[0] is not None
+    names = [summary.study_name for summary in tp.get_all_study_summaries(server.endpoint)]
+    assert name in names

@@ -64,6 +64,11 @@ class StudySummary:
     reference_point: list[float] | None = None
     """The hypervolume reference point given at creation, or None (derived from the front)."""
 
+    @property
+    def study_name(self) -> str:
+        """The study's name (Optuna's ``StudySummary.study_name``)."""
+        return self.name
+
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
         best = raw.get("best_trial")

@@ -357,6 +357,12 @@ class Trial:
     # ------------------------------------------------------------------ state
 
     @property
+    def datetime_start(self) -> datetime | None:
+        """When the trial started running (local time), as Optuna's ``trial.datetime_start``."""
+        started = self._view.get("started_at")
+        return None if started is None else datetime.fromtimestamp(float(started))
+
+    @property
     def finished(self) -> bool:
         """True once the trial was told (COMPLETE, FAIL or PRUNED) or its lease was lost."""
         return self.state in ("COMPLETE", "FAIL", "PRUNED") or self._lost is not None
