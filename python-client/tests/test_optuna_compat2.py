@@ -4,6 +4,7 @@ running the same snippet against Optuna 5.0 in memory and against a real tunepor
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import BaseDistribution, FloatDistribution
@@ -150,3 +151,25 @@ def test_trial_datetime_start_and_summary_study_name_as_in_optuna(server: Server
         assert seen == [s.trials[0].datetime_start] and seen[0] is not None
     names = [summary.study_name for summary in tp.get_all_study_summaries(server.endpoint)]
     assert name in names
+
+
+def test_numpy_values_as_user_attributes_and_enqueued_params(server: ServerProcess, name: str) -> None:
+    # Optuna keeps numpy values as they are; they used to raise TypeError (MessagePack) here, which
+    # failed the trial: np.argmax, np.arange and float32 metrics are everywhere in objectives.
+    study = _study(server, name)
+    study.set_user_attr("seed", np.int64(7))
+    for n in np.arange(2):
+        study.enqueue_trial({"n": n, "x": np.float32(0.5)})
+
+    def objective(t: tp.Trial) -> float:
+        t.set_user_attr("best_epoch", np.argmax([0.1, 0.3, 0.2]))
+        t.set_user_attr("scores", np.array([0.5, 0.25], dtype=np.float32))
+        t.set_user_attr("ok", np.bool_(True))
+        return t.suggest_int("n", 0, 5) + t.suggest_float("x", 0, 1)
+
+    study.optimize(objective, n_trials=2)
+    assert [(t.state, t.params) for t in study.trials] == [("COMPLETE", {"n": 0, "x": 0.5}), ("COMPLETE", {"n": 1, "x": 0.5})]
+    assert study.trials[0].user_attrs == {"best_epoch": 1, "scores": [0.5, 0.25], "ok": True}
+    assert study.user_attrs == {"seed": 7}
+    with pytest.raises(TypeError, match="must be numbers, strings"):
+        study.set_user_attr("bad", object())

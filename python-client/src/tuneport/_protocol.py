@@ -47,9 +47,24 @@ log = logging.getLogger("tuneport")
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
 
 
+def _plain(obj: Any) -> Any:
+    """What MessagePack cannot pack as is: numpy scalars and arrays and tensors (anything with
+    ``tolist``) as plain numbers and lists, as user attributes, enqueued params and the like
+    often are (``trial.set_user_attr("best_epoch", np.argmax(scores))``); Optuna's in-memory
+    storage keeps such values, so scripts moved over pass them."""
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(
+        f"can not serialize {type(obj).__name__!r} object: values sent to the server (user attributes, "
+        "params, report data) must be numbers, strings, bytes, None, lists or dicts of them"
+    )
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
-    """Packs one message in the standard MessagePack profile (str as str, bytes as bin, float64)."""
-    packed = msgpack.packb(message, use_bin_type=True)
+    """Packs one message in the standard MessagePack profile (str as str, bytes as bin, float64);
+    numpy values and tensors go as plain numbers and lists (see ``_plain``)."""
+    packed = msgpack.packb(message, use_bin_type=True, default=_plain)
     assert isinstance(packed, bytes)
     return packed
 

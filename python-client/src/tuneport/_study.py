@@ -362,7 +362,7 @@ class Study:
 
     def enqueue(
         self,
-        params: Mapping[str, Scalar],
+        params: Mapping[str, Any],
         *,
         user_attrs: Mapping[str, Any] | None = None,
         skip_if_exists: bool = False,
@@ -383,7 +383,7 @@ class Study:
         return FrozenTrial.from_wire(result["trial"], self.name)
 
     def enqueue_trial(
-        self, params: Mapping[str, Scalar], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
+        self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
     ) -> None:
         """Optuna's name for ``enqueue``: the next ``ask`` (of any worker) gets ``params``."""
         self.enqueue(params, user_attrs=user_attrs, skip_if_exists=skip_if_exists)
