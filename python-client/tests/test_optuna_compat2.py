@@ -173,3 +173,19 @@ def test_numpy_values_as_user_attributes_and_enqueued_params(server: ServerProce
     assert study.user_attrs == {"seed": 7}
     with pytest.raises(TypeError, match="must be numbers, strings"):
         study.set_user_attr("bad", object())
+
+
+@pytest.mark.parametrize(
+    ("storage", "hint"),
+    [
+        ("sqlite:///example.db", "`npx tuneport serve --storage example.db --bind tcp://127.0.0.1:5555`"),
+        ("postgresql+psycopg2://db-host/optuna", "--storage 'postgresql://db-host/optuna'"),
+        ("mysql+pymysql://db-host/optuna", "a tuneport server (storage: a SQLite file or PostgreSQL)"),
+    ],
+)
+def test_an_optuna_storage_url_is_refused_with_the_server_to_start(storage: str, hint: str) -> None:
+    # Every Optuna script with a database has storage="sqlite:///..." in its create_study line.
+    with pytest.raises(tp.InvalidArgumentError) as caught:
+        tp.create_study(study_name="x", storage=storage)
+    assert "Optuna storage URL" in caught.value.message and hint in caught.value.message
+    assert "storage='tcp://127.0.0.1:5555'" in caught.value.message

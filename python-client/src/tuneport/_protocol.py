@@ -214,6 +214,24 @@ def _endpoint_hint(endpoint: str) -> str:
         return f"add the server's port: 'tcp://{m.group(1)}:5555' (use the port `tuneport serve --bind` listens on)"
     if re.match(r"^tcp://(\*|0\.0\.0\.0|\[::\]):", endpoint):
         return "'*' and 0.0.0.0 are for binding; connect to the server's address, e.g. tcp://127.0.0.1:5555"
+    if m := re.match(r"^sqlite:///(?P<path>.+)$", endpoint):
+        return (
+            "that is an Optuna storage URL; a tuneport study lives on a server, which keeps it in such a file: "
+            f"start one (`npx tuneport serve --storage {m.group('path')} --bind tcp://127.0.0.1:5555`) and pass "
+            "storage='tcp://127.0.0.1:5555'"
+        )
+    if re.match(r"^postgres(ql)?(\+\w+)?://", endpoint):
+        url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", endpoint)
+        return (
+            "that is an Optuna storage URL; a tuneport study lives on a server, which can keep it in PostgreSQL: "
+            f"start one (`npx tuneport serve --storage '{url}' --bind tcp://127.0.0.1:5555`) and pass "
+            "storage='tcp://127.0.0.1:5555'"
+        )
+    if re.match(r"^(mysql|mariadb|oracle|mssql)(\+\w+)?://", endpoint):
+        return (
+            "that is an Optuna storage URL; a tuneport study lives on a tuneport server (storage: a SQLite file or "
+            "PostgreSQL): start one with `npx tuneport serve --bind tcp://127.0.0.1:5555` and pass storage='tcp://127.0.0.1:5555'"
+        )
     if "://" not in endpoint:
         return (
             "that looks like a file, not a server address; start a server on it "
