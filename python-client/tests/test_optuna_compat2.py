@@ -189,3 +189,15 @@ def test_an_optuna_storage_url_is_refused_with_the_server_to_start(storage: str,
         tp.create_study(study_name="x", storage=storage)
     assert "Optuna storage URL" in caught.value.message and hint in caught.value.message
     assert "storage='tcp://127.0.0.1:5555'" in caught.value.message
+
+
+def test_the_frames_objective_columns_exist_while_no_trial_has_values(server: ServerProcess, name: str) -> None:
+    # df["values_0"] after a run where every trial failed (or one still runs) must not be a KeyError.
+    ref = optuna.create_study(directions=["minimize", "maximize"])
+    study = _study(server, name, directions=["minimize", "maximize"])
+    for s in (ref, study):
+        s.optimize(lambda t: None, n_trials=2)  # type: ignore[arg-type, return-value]
+        s.ask()
+    frames = [s.trials_dataframe(("number", "value", "state")) for s in (ref, study)]
+    assert list(frames[1]) == list(frames[0]) == ["number", "values_0", "values_1", "state"]
+    assert frames[1]["values_0"].tolist() == frames[0]["values_0"].tolist() == [None] * 3

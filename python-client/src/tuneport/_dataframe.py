@@ -57,7 +57,11 @@ def _timestamp(epoch_s: float | None) -> datetime | None:
 
 
 def trials_dataframe(
-    trials: Sequence[FrozenTrial], attrs: Sequence[str], multi_index: bool, metric_names: Sequence[str] | None = None
+    trials: Sequence[FrozenTrial],
+    attrs: Sequence[str],
+    multi_index: bool,
+    metric_names: Sequence[str] | None = None,
+    n_objectives: int = 1,
 ) -> Any:
     """One row per trial, in ``attrs`` order; nested attributes spread over sorted key columns
     (none when no trial has a key). An empty study gives an empty DataFrame, as in Optuna. With
@@ -72,9 +76,11 @@ def trials_dataframe(
         row: dict[tuple[str, Any], Any] = {}
         for a in attrs:
             v = _attr(t, a)
-            if a == "values" and metric_names:
-                told: list[float | None] = list(t.values) if t.values else [None] * len(metric_names)
-                v = dict(zip(metric_names, told))
+            if a == "values":
+                # A trial without values has None in each objective's column, as in Optuna (so
+                # the columns are there while every trial failed or runs).
+                told: list[float | None] = list(t.values) if t.values else [None] * n_objectives
+                v = dict(zip(metric_names, told)) if metric_names else dict(enumerate(told))
             elif a == "value" and metric_names:
                 row[(a, metric_names[0])] = v
                 continue

@@ -750,7 +750,7 @@ class Study:
         if self._is_multi_objective():
             # Optuna's columns for several objectives: values_0, values_1, ...
             attrs = tuple("values" if a == "value" else a for a in attrs)
-        return trials_dataframe(self.get_trials(), attrs, multi_index, self.metric_names)
+        return trials_dataframe(self.get_trials(), attrs, multi_index, self.metric_names, len(self.directions))
 
     def set_metric_names(self, metric_names: Sequence[str]) -> None:
         """Names the objectives, one name per direction (Optuna's ``set_metric_names``): kept on the
