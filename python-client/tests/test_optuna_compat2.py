@@ -4,6 +4,8 @@ running the same snippet against Optuna 5.0 in memory and against a real tunepor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import optuna
 import pytest
@@ -201,3 +203,19 @@ def test_the_frames_objective_columns_exist_while_no_trial_has_values(server: Se
     frames = [s.trials_dataframe(("number", "value", "state")) for s in (ref, study)]
     assert list(frames[1]) == list(frames[0]) == ["number", "values_0", "values_1", "state"]
     assert frames[1]["values_0"].tolist() == frames[0]["values_0"].tolist() == [None] * 3
+
+
+def test_load_study_without_a_name_and_summaries_without_best_trial(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "one.db").start()
+    try:
+        with pytest.raises(ValueError, match="exactly 1 study"):
+            tp.load_study(study_name=None, storage=srv.endpoint)
+        tp.create_study(study_name="only", storage=srv.endpoint).optimize(lambda t: 1.0, n_trials=1)
+        assert tp.load_study(study_name=None, storage=srv.endpoint).study_name == "only"  # as Optuna
+        assert [s.best_trial is None for s in tp.get_all_study_summaries(srv.endpoint, include_best_trial=False)] == [True]
+        assert [s.best_trial is None for s in tp.get_all_study_summaries(srv.endpoint)] == [False]
+        tp.create_study(study_name="second", storage=srv.endpoint)
+        with pytest.raises(ValueError, match=r"exactly 1 study\. Specify `study_name` from \['only', 'second'\]"):
+            tp.load_study(study_name=None, storage=srv.endpoint)
+    finally:
+        srv.stop()

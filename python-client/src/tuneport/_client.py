@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import platform
@@ -673,11 +674,23 @@ def create_study(
     )
 
 
-def load_study(*, study_name: str, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
+def load_study(*, study_name: str | None, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
-    ``storage`` (as in ``create_study``). @raises NotFoundError."""
+    ``storage`` (as in ``create_study``); ``study_name=None`` loads the server's only study, as
+    Optuna does. @raises NotFoundError; ValueError when ``study_name`` is None and the server
+    does not hold exactly one study."""
     _refuse_optuna_objects(sampler, pruner)
-    return _shared_client(storage).load_study(study_name)
+    client = _shared_client(storage)
+    if study_name is None:
+        names = [s.name for s in client.list_studies()]
+        if len(names) != 1:
+            raise ValueError(
+                f"Could not determine the study name since the server at {client.endpoint} does not hold exactly "
+                f"1 study. Specify `study_name` from {names[:20]}{' ...' if len(names) > 20 else ''}."
+            )
+        study_name = names[0]
+        log.info("Study name was omitted: loading '%s', the only study on the server.", study_name)
+    return client.load_study(study_name)
 
 
 def delete_study(*, study_name: str, storage: str | Client | None = None) -> None:
@@ -690,10 +703,11 @@ def get_all_study_names(storage: str | Client | None = None) -> list[str]:
     return [s.name for s in _shared_client(storage).list_studies()]
 
 
-def get_all_study_summaries(storage: str | Client | None = None) -> list[StudySummary]:
+def get_all_study_summaries(storage: str | Client | None = None, include_best_trial: bool = True) -> list[StudySummary]:
     """Optuna's ``optuna.get_all_study_summaries``: a ``StudySummary`` per study (counts per state,
-    best trial, configuration)."""
-    return _shared_client(storage).list_studies()
+    best trial, configuration); ``include_best_trial=False`` leaves ``best_trial`` None, as Optuna."""
+    summaries = _shared_client(storage).list_studies()
+    return summaries if include_best_trial else [dataclasses.replace(s, best_trial=None) for s in summaries]
 
 
 def copy_study(
