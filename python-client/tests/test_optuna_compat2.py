@@ -219,3 +219,14 @@ def test_load_study_without_a_name_and_summaries_without_best_trial(tmp_path: Pa
             tp.load_study(study_name=None, storage=srv.endpoint)
     finally:
         srv.stop()
+
+
+def test_best_value_says_when_every_complete_trial_is_infeasible(server: ServerProcess, name: str) -> None:
+    study = _study(server, name)
+    with pytest.raises(ValueError, match="has no COMPLETE trial yet"):
+        study.best_value
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2, constraints_func=lambda ft: [1.0])
+    # Optuna: "No feasible trials are completed yet." (not "no COMPLETE trial": there are two)
+    for attr in ("best_value", "best_params"):
+        with pytest.raises(ValueError, match="no feasible COMPLETE trial yet"):
+            getattr(study, attr)

@@ -607,6 +607,9 @@ class Study:
     def _best_or_raise(self) -> FrozenTrial:
         best = self.best_trial
         if best is None:
+            if self.summary().counts.get("COMPLETE"):
+                # Optuna: "No feasible trials are completed yet."
+                raise ValueError(f"study '{self.name}' has no feasible COMPLETE trial yet: every one violates its constraints")
             raise ValueError(f"study '{self.name}' has no COMPLETE trial yet")
         return best
 
