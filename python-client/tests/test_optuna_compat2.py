@@ -59,6 +59,12 @@ def test_create_trial_and_add_trials_warm_start_a_study_as_in_optuna(server: Ser
         return [(t.number, t.state.name, t.value, t.params, t.user_attrs, t.intermediate_values) for t in s.trials]  # type: ignore[attr-defined]
     assert rows(study) == rows(ref)
     assert study.best_trial is not None and study.best_trial.number == ref.best_trial.number == 2
+    # Optuna's FrozenTrial.set_user_attr sets it on the object, e.g. before add_trial.
+    for lib, s in ((optuna, ref), (tp, study)):
+        made = lib.create_trial(params={"x": 0.9}, distributions={"x": FloatDistribution(0, 1)}, value=0.9)
+        made.set_user_attr("src", "late")
+        s.add_trial(made)
+    assert study.trials[-1].user_attrs == ref.trials[-1].user_attrs == {"src": "late"}
     with pytest.raises(ValueError, match="values should be set for a complete trial"):
         tp.trial.create_trial(params={"x": 0.5})
     with pytest.raises(ValueError, match="Inconsistent parameters"):

@@ -184,6 +184,11 @@ class FrozenTrial:
         value: Scalar = self._stored(name)
         return value
 
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Sets a user attribute on this snapshot only, as Optuna's ``FrozenTrial.set_user_attr``
+        (e.g. on a ``create_trial`` result before ``study.add_trial``); the server is not told."""
+        self.user_attrs[key] = value
+
     def report(self, value: float, step: float) -> None:
         """Does nothing, as Optuna's ``FrozenTrial.report`` (a re-run has nobody to report to)."""
 
