@@ -121,6 +121,11 @@ def test_set_metric_names_names_the_frames_objective_columns_as_in_optuna(server
     assert list(study.trials_dataframe(attrs, multi_index=True)["values"]) == ["size", "accuracy"]
     # Another process (here: another handle) sees the names: they live on the server.
     assert tp.load_study(study_name=name, storage=server.endpoint).metric_names == ["size", "accuracy"]
+    (summary,) = [s for s in tp.get_all_study_summaries(server.endpoint) if s.study_name == name]
+    assert (summary.user_attrs, summary.metric_names) == ({"owner": "me"}, ["size", "accuracy"])
+    tp.copy_study(from_study_name=name, from_storage=server.endpoint, to_storage=server.endpoint, to_study_name=name + "-copy")
+    copy = tp.load_study(study_name=name + "-copy", storage=server.endpoint)
+    assert (copy.user_attrs, copy.metric_names) == ({"owner": "me"}, ["size", "accuracy"])
 
 
 def test_copy_study_copies_settings_attributes_and_trials(server: ServerProcess, name: str) -> None:

@@ -40,7 +40,7 @@ from ._protocol import (
     make_request,
     parse_reply,
 )
-from ._study import Direction, Study, StudySummary
+from ._study import _METRIC_NAMES_ATTR, Direction, Study, StudySummary
 from ._trial import Trial
 
 log = logging.getLogger("tuneport")
@@ -733,7 +733,7 @@ def copy_study(
         scheduler=summary.scheduler,
         space=summary.space or None,
         seed=summary.seed,
-        user_attrs=summary.user_attrs or None,
+        user_attrs={**summary.user_attrs, **({_METRIC_NAMES_ATTR: summary.metric_names} if summary.metric_names else {})} or None,
         lease_ttl_s=summary.lease_ttl_s or None,
         max_retries=retry.get("max_retries"),
         retry_on_fail=retry.get("retry_on_fail"),

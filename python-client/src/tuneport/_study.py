@@ -63,6 +63,9 @@ class StudySummary:
     """One direction per objective (``[direction]`` for a one-objective study)."""
     reference_point: list[float] | None = None
     """The hypervolume reference point given at creation, or None (derived from the front)."""
+    metric_names: list[str] | None = None
+    """The objectives' names given to ``Study.set_metric_names``, or None. They are kept in a
+    study user attribute that ``user_attrs`` leaves out (Optuna keeps them in system attributes)."""
 
     @property
     def study_name(self) -> str:
@@ -72,6 +75,8 @@ class StudySummary:
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
         best = raw.get("best_trial")
+        user_attrs = dict(raw.get("user_attrs") or {})
+        names = user_attrs.pop(_METRIC_NAMES_ATTR, None)
         return cls(
             name=str(raw["name"]),
             direction=StudyDirection(raw["direction"]),
@@ -81,7 +86,8 @@ class StudySummary:
             seed=int(raw.get("seed") or 0),
             retry=dict(raw.get("retry") or {}),
             lease_ttl_s=float(raw.get("lease_ttl_s") or 0),
-            user_attrs=dict(raw.get("user_attrs") or {}),
+            user_attrs=user_attrs,
+            metric_names=[str(n) for n in names] if isinstance(names, list) else None,
             created_at=float(raw.get("created_at") or 0),
             n_trials=int(raw.get("n_trials") or 0),
             counts=dict(raw.get("counts") or {}),
@@ -191,9 +197,7 @@ class Study:
     def user_attrs(self) -> dict[str, Any]:
         """The study's user attributes, fetched from the server on each access (as Optuna reads its
         storage), so attributes another worker set are seen."""
-        attrs = dict(self.summary().user_attrs)
-        attrs.pop(_METRIC_NAMES_ATTR, None)  # set_metric_names' (Optuna keeps it in system attributes)
-        return attrs
+        return dict(self.summary().user_attrs)
 
     @property
     def max_trials(self) -> int | None:
@@ -768,8 +772,8 @@ class Study:
     @property
     def metric_names(self) -> list[str] | None:
         """The objectives' names given to ``set_metric_names``, or None (fetched on each access)."""
-        names = self.summary().user_attrs.get(_METRIC_NAMES_ATTR)
-        return [str(n) for n in names] if isinstance(names, list) else None
+        names = self.summary().metric_names
+        return None if names is None else list(names)
 
 
 def create_trial(
