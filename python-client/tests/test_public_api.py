@@ -16,7 +16,7 @@ EXPECTED = {
     "StudyStopped", "StudySummary", "TimeoutError",
     "TrajectoryPoint", "Trial",
     "TrialPruned", "TrialState", "TuneportError", "UnauthenticatedError", "UnavailableError", "UnknownOpError",
-    "UnsupportedVersionError", "__version__", "connect", "create_study", "delete_study", "get_all_study_names",
+    "UnsupportedVersionError", "__version__", "connect", "copy_study", "create_study", "create_trial", "delete_study", "get_all_study_names",
     "get_all_study_summaries", "load_study",
 }  # fmt: skip
 

@@ -19,6 +19,7 @@ from ._client import (
     Client,
     __version__,
     connect,
+    copy_study,
     create_study,
     delete_study,
     get_all_study_names,
@@ -50,7 +51,7 @@ from ._errors import (
 )
 from ._logging import configure_default_logging
 from ._plot import Plot
-from ._study import Lineage, ParetoFront, ScheduleSegment, Study, StudySummary
+from ._study import Lineage, ParetoFront, ScheduleSegment, Study, StudySummary, create_trial
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
 __all__ = [
@@ -94,7 +95,9 @@ __all__ = [
     "UnsupportedVersionError",
     "__version__",
     "connect",
+    "copy_study",
     "create_study",
+    "create_trial",
     "delete_study",
     "get_all_study_names",
     "get_all_study_summaries",

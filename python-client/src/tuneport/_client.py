@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import platform
@@ -39,7 +40,7 @@ from ._protocol import (
     make_request,
     parse_reply,
 )
-from ._study import Direction, Study, StudySummary
+from ._study import _METRIC_NAMES_ATTR, Direction, Study, StudySummary
 from ._trial import Trial
 
 log = logging.getLogger("tuneport")
@@ -673,11 +674,23 @@ def create_study(
     )
 
 
-def load_study(*, study_name: str, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
+def load_study(*, study_name: str | None, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
-    ``storage`` (as in ``create_study``). @raises NotFoundError."""
+    ``storage`` (as in ``create_study``); ``study_name=None`` loads the server's only study, as
+    Optuna does. @raises NotFoundError; ValueError when ``study_name`` is None and the server
+    does not hold exactly one study."""
     _refuse_optuna_objects(sampler, pruner)
-    return _shared_client(storage).load_study(study_name)
+    client = _shared_client(storage)
+    if study_name is None:
+        names = [s.name for s in client.list_studies()]
+        if len(names) != 1:
+            raise ValueError(
+                f"Could not determine the study name since the server at {client.endpoint} does not hold exactly "
+                f"1 study. Specify `study_name` from {names[:20]}{' ...' if len(names) > 20 else ''}."
+            )
+        study_name = names[0]
+        log.info("Study name was omitted: loading '%s', the only study on the server.", study_name)
+    return client.load_study(study_name)
 
 
 def delete_study(*, study_name: str, storage: str | Client | None = None) -> None:
@@ -690,10 +703,52 @@ def get_all_study_names(storage: str | Client | None = None) -> list[str]:
     return [s.name for s in _shared_client(storage).list_studies()]
 
 
-def get_all_study_summaries(storage: str | Client | None = None) -> list[StudySummary]:
+def get_all_study_summaries(storage: str | Client | None = None, include_best_trial: bool = True) -> list[StudySummary]:
     """Optuna's ``optuna.get_all_study_summaries``: a ``StudySummary`` per study (counts per state,
-    best trial, configuration)."""
-    return _shared_client(storage).list_studies()
+    best trial, configuration); ``include_best_trial=False`` leaves ``best_trial`` None, as Optuna."""
+    summaries = _shared_client(storage).list_studies()
+    return summaries if include_best_trial else [dataclasses.replace(s, best_trial=None) for s in summaries]
 
 
-__all__ = ["Client", "connect", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]
+def copy_study(
+    *, from_study_name: str, from_storage: str | Client | None, to_storage: str | Client | None, to_study_name: str | None = None
+) -> None:
+    """Optuna's ``optuna.copy_study``: a new study ``to_study_name`` (default: the same name) on
+    the server at ``to_storage`` with the settings (directions, declared space, strategy,
+    scheduler, seed, lease and retry policy, budget per trial), user attributes and trials of
+    ``from_study_name`` at ``from_storage``. Finished trials are recorded with ``add_trial``
+    (new numbers in the same order), WAITING ones enqueued; RUNNING ones are left out, with a
+    warning (a copy cannot hold a trial some worker is still running). ``max_trials`` is not
+    copied: recorded trials do not count against it.
+    @raises NotFoundError (a KeyError, as Optuna's) when the source is missing,
+    AlreadyExistsError when the destination exists."""
+    source = _shared_client(from_storage).load_study(from_study_name)
+    summary = source.summary()
+    retry = summary.retry
+    target = _shared_client(to_storage).create_study(
+        to_study_name if to_study_name is not None else from_study_name,
+        directions=list(summary.directions or [summary.direction]),
+        reference_point=summary.reference_point,
+        strategy=summary.strategy or None,
+        scheduler=summary.scheduler,
+        space=summary.space or None,
+        seed=summary.seed,
+        user_attrs={**summary.user_attrs, **({_METRIC_NAMES_ATTR: summary.metric_names} if summary.metric_names else {})} or None,
+        lease_ttl_s=summary.lease_ttl_s or None,
+        max_retries=retry.get("max_retries"),
+        retry_on_fail=retry.get("retry_on_fail"),
+        max_resource=summary.max_resource,
+    )
+    running = []
+    for trial in source.trials:
+        if trial.state.is_finished():
+            target.add_trial(trial)
+        elif trial.state == "WAITING":
+            target.enqueue(trial.params, user_attrs=trial.user_attrs or None)
+        else:
+            running.append(trial.number)
+    if running:
+        log.warning("copy_study: %d RUNNING trial(s) of '%s' not copied: %s", len(running), from_study_name, running)
+
+
+__all__ = ["Client", "connect", "copy_study", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ._trial import FrozenTrial
@@ -37,7 +37,7 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
     if attr == "datetime_complete":
         return _timestamp(trial.finished_at)
     if attr == "duration":
-        return None if trial.duration_s is None else timedelta(seconds=trial.duration_s)
+        return trial.duration  # None while it runs, as in Optuna
     if attr == "params":
         return trial.params
     if attr == "user_attrs":
@@ -56,9 +56,17 @@ def _timestamp(epoch_s: float | None) -> datetime | None:
     return None if epoch_s is None else datetime.fromtimestamp(epoch_s)
 
 
-def trials_dataframe(trials: Sequence[FrozenTrial], attrs: Sequence[str], multi_index: bool) -> Any:
+def trials_dataframe(
+    trials: Sequence[FrozenTrial],
+    attrs: Sequence[str],
+    multi_index: bool,
+    metric_names: Sequence[str] | None = None,
+    n_objectives: int = 1,
+) -> Any:
     """One row per trial, in ``attrs`` order; nested attributes spread over sorted key columns
-    (none when no trial has a key). An empty study gives an empty DataFrame, as in Optuna."""
+    (none when no trial has a key). An empty study gives an empty DataFrame, as in Optuna. With
+    ``metric_names`` (``Study.set_metric_names``) the objective columns are named by them, as in
+    Optuna: ``value_<name>`` for one objective, ``values_<name>`` in the names' order for several."""
     pd = _pandas()
     if not trials:
         return pd.DataFrame()
@@ -68,6 +76,14 @@ def trials_dataframe(trials: Sequence[FrozenTrial], attrs: Sequence[str], multi_
         row: dict[tuple[str, Any], Any] = {}
         for a in attrs:
             v = _attr(t, a)
+            if a == "values":
+                # A trial without values has None in each objective's column, as in Optuna (so
+                # the columns are there while every trial failed or runs).
+                told: list[float | None] = list(t.values) if t.values else [None] * n_objectives
+                v = dict(zip(metric_names, told)) if metric_names else dict(enumerate(told))
+            elif a == "value" and metric_names:
+                row[(a, metric_names[0])] = v
+                continue
             if a in _NESTED:
                 for k, x in v.items():
                     row[(a, k)] = x
@@ -77,7 +93,11 @@ def trials_dataframe(trials: Sequence[FrozenTrial], attrs: Sequence[str], multi_
         rows.append(row)
     columns: list[tuple[str, Any]] = []
     for a in attrs:
-        if a in _NESTED:
+        if a == "values" and metric_names:
+            columns.extend((a, k) for k in metric_names)
+        elif a == "value" and metric_names:
+            columns.append((a, metric_names[0]))
+        elif a in _NESTED:
             columns.extend((a, k) for k in sorted(keys[a], key=lambda k: (str(type(k)), k)))
         else:
             columns.append((a, ""))

@@ -47,9 +47,24 @@ log = logging.getLogger("tuneport")
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
 
 
+def _plain(obj: Any) -> Any:
+    """What MessagePack cannot pack as is: numpy scalars and arrays and tensors (anything with
+    ``tolist``) as plain numbers and lists, as user attributes, enqueued params and the like
+    often are (``trial.set_user_attr("best_epoch", np.argmax(scores))``); Optuna's in-memory
+    storage keeps such values, so scripts moved over pass them."""
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(
+        f"can not serialize {type(obj).__name__!r} object: values sent to the server (user attributes, "
+        "params, report data) must be numbers, strings, bytes, None, lists or dicts of them"
+    )
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
-    """Packs one message in the standard MessagePack profile (str as str, bytes as bin, float64)."""
-    packed = msgpack.packb(message, use_bin_type=True)
+    """Packs one message in the standard MessagePack profile (str as str, bytes as bin, float64);
+    numpy values and tensors go as plain numbers and lists (see ``_plain``)."""
+    packed = msgpack.packb(message, use_bin_type=True, default=_plain)
     assert isinstance(packed, bytes)
     return packed
 
@@ -199,6 +214,24 @@ def _endpoint_hint(endpoint: str) -> str:
         return f"add the server's port: 'tcp://{m.group(1)}:5555' (use the port `tuneport serve --bind` listens on)"
     if re.match(r"^tcp://(\*|0\.0\.0\.0|\[::\]):", endpoint):
         return "'*' and 0.0.0.0 are for binding; connect to the server's address, e.g. tcp://127.0.0.1:5555"
+    if m := re.match(r"^sqlite:///(?P<path>.+)$", endpoint):
+        return (
+            "that is an Optuna storage URL; a tuneport study lives on a server, which keeps it in such a file: "
+            f"start one (`npx tuneport serve --storage {m.group('path')} --bind tcp://127.0.0.1:5555`) and pass "
+            "storage='tcp://127.0.0.1:5555'"
+        )
+    if re.match(r"^postgres(ql)?(\+\w+)?://", endpoint):
+        url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", endpoint)
+        return (
+            "that is an Optuna storage URL; a tuneport study lives on a server, which can keep it in PostgreSQL: "
+            f"start one (`npx tuneport serve --storage '{url}' --bind tcp://127.0.0.1:5555`) and pass "
+            "storage='tcp://127.0.0.1:5555'"
+        )
+    if re.match(r"^(mysql|mariadb|oracle|mssql)(\+\w+)?://", endpoint):
+        return (
+            "that is an Optuna storage URL; a tuneport study lives on a tuneport server (storage: a SQLite file or "
+            "PostgreSQL): start one with `npx tuneport serve --bind tcp://127.0.0.1:5555` and pass storage='tcp://127.0.0.1:5555'"
+        )
     if "://" not in endpoint:
         return (
             "that looks like a file, not a server address; start a server on it "

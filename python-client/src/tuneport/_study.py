@@ -27,6 +27,9 @@ log = logging.getLogger("tuneport")
 Direction = Union[Literal["minimize", "maximize"], Enum]
 """A direction: ``"minimize"``/``"maximize"``, or a ``StudyDirection`` member (tuneport's or Optuna's)."""
 
+_METRIC_NAMES_ATTR = "tuneport:metric_names"
+"""The study user attribute that holds ``set_metric_names``' names."""
+
 _UNSET: Any = object()
 """An argument left out (where None means something: no scheduler, no budget)."""
 
@@ -60,10 +63,20 @@ class StudySummary:
     """One direction per objective (``[direction]`` for a one-objective study)."""
     reference_point: list[float] | None = None
     """The hypervolume reference point given at creation, or None (derived from the front)."""
+    metric_names: list[str] | None = None
+    """The objectives' names given to ``Study.set_metric_names``, or None. They are kept in a
+    study user attribute that ``user_attrs`` leaves out (Optuna keeps them in system attributes)."""
+
+    @property
+    def study_name(self) -> str:
+        """The study's name (Optuna's ``StudySummary.study_name``)."""
+        return self.name
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
         best = raw.get("best_trial")
+        user_attrs = dict(raw.get("user_attrs") or {})
+        names = user_attrs.pop(_METRIC_NAMES_ATTR, None)
         return cls(
             name=str(raw["name"]),
             direction=StudyDirection(raw["direction"]),
@@ -73,7 +86,8 @@ class StudySummary:
             seed=int(raw.get("seed") or 0),
             retry=dict(raw.get("retry") or {}),
             lease_ttl_s=float(raw.get("lease_ttl_s") or 0),
-            user_attrs=dict(raw.get("user_attrs") or {}),
+            user_attrs=user_attrs,
+            metric_names=[str(n) for n in names] if isinstance(names, list) else None,
             created_at=float(raw.get("created_at") or 0),
             n_trials=int(raw.get("n_trials") or 0),
             counts=dict(raw.get("counts") or {}),
@@ -352,7 +366,7 @@ class Study:
 
     def enqueue(
         self,
-        params: Mapping[str, Scalar],
+        params: Mapping[str, Any],
         *,
         user_attrs: Mapping[str, Any] | None = None,
         skip_if_exists: bool = False,
@@ -373,7 +387,7 @@ class Study:
         return FrozenTrial.from_wire(result["trial"], self.name)
 
     def enqueue_trial(
-        self, params: Mapping[str, Scalar], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
+        self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
     ) -> None:
         """Optuna's name for ``enqueue``: the next ``ask`` (of any worker) gets ``params``."""
         self.enqueue(params, user_attrs=user_attrs, skip_if_exists=skip_if_exists)
@@ -425,8 +439,10 @@ class Study:
                 intermediate_values = dict(iv) if iv is not None else None
             if user_attrs is None:
                 user_attrs = getattr(trial, "user_attrs", None) or None
-            if constraints is None:
-                constraints = getattr(trial, "constraints", None)
+            if constraints is None and _state_name(state) == "COMPLETE":
+                # Optuna's FrozenTrial has constraints [] when none were set, and keeps them on
+                # FAIL/PRUNED trials too; the server takes them with a COMPLETE result only.
+                constraints = getattr(trial, "constraints", None) or None
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
@@ -445,6 +461,11 @@ class Study:
         if rationale is not None:
             args["rationale"] = rationale
         return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"], self.name)
+
+    def add_trials(self, trials: Iterable[Any]) -> list[FrozenTrial]:
+        """``add_trial`` for each of ``trials``, in order (Optuna's ``study.add_trials``, e.g. the
+        trials of another study). Returns the recorded trials."""
+        return [self.add_trial(t) for t in trials]
 
     def update(
         self,
@@ -529,6 +550,8 @@ class Study:
         out: list[FrozenTrial] = []
         start = offset or 0
         names = [_state_name(x) for x in states] if states is not None else None
+        if names == []:
+            return []  # no state asked for: no trial (Optuna's get_trials(states=())), not every one
         while True:
             result = self.client._call(
                 "trials",
@@ -588,6 +611,9 @@ class Study:
     def _best_or_raise(self) -> FrozenTrial:
         best = self.best_trial
         if best is None:
+            if self.summary().counts.get("COMPLETE"):
+                # Optuna: "No feasible trials are completed yet."
+                raise ValueError(f"study '{self.name}' has no feasible COMPLETE trial yet: every one violates its constraints")
             raise ValueError(f"study '{self.name}' has no COMPLETE trial yet")
         return best
 
@@ -668,7 +694,7 @@ class Study:
         n_trials: int | None = None,
         timeout: float | None = None,
         n_jobs: int = 1,
-        catch: Iterable[type[Exception]] | type[Exception] = (),
+        catch: Iterable[type[Exception]] | type[Exception] | None = (),
         callbacks: Iterable[Callable[[Study, FrozenTrial], None]] | None = None,
         gc_after_trial: bool = False,
         show_progress_bar: bool = False,
@@ -698,7 +724,7 @@ class Study:
                 n_trials=n_trials,
                 timeout=timeout,
                 n_jobs=n_jobs,
-                catch=(catch,) if isinstance(catch, type) else tuple(catch),
+                catch=(catch,) if isinstance(catch, type) else tuple(catch or ()),
                 callbacks=list(callbacks or ()),
                 gc_after_trial=gc_after_trial,
                 show_progress_bar=show_progress_bar,
@@ -731,7 +757,69 @@ class Study:
         if self._is_multi_objective():
             # Optuna's columns for several objectives: values_0, values_1, ...
             attrs = tuple("values" if a == "value" else a for a in attrs)
-        return trials_dataframe(self.get_trials(), attrs, multi_index)
+        return trials_dataframe(self.get_trials(), attrs, multi_index, self.metric_names, len(self.directions))
+
+    def set_metric_names(self, metric_names: Sequence[str]) -> None:
+        """Names the objectives, one name per direction (Optuna's ``set_metric_names``): kept on the
+        server with the study (in its user attributes, under a key ``user_attrs`` does not show) and
+        used for ``trials_dataframe``'s columns (``values_<name>``). @raises ValueError when the
+        number of names is not the number of objectives."""
+        names = [str(n) for n in metric_names]
+        if len(names) != len(self.directions):
+            raise ValueError("The number of objectives must match the length of the metric names.")
+        self.set_user_attrs({_METRIC_NAMES_ATTR: names})
+
+    @property
+    def metric_names(self) -> list[str] | None:
+        """The objectives' names given to ``set_metric_names``, or None (fetched on each access)."""
+        names = self.summary().metric_names
+        return None if names is None else list(names)
+
+
+def create_trial(
+    *,
+    state: Any = TrialState.COMPLETE,
+    value: float | None = None,
+    values: Sequence[float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    distributions: Mapping[str, Any] | None = None,
+    user_attrs: Mapping[str, Any] | None = None,
+    system_attrs: Mapping[str, Any] | None = None,
+    intermediate_values: Mapping[float, float] | None = None,
+) -> FrozenTrial:
+    """Optuna's ``optuna.trial.create_trial``: a finished trial built by hand, to record with
+    ``study.add_trial`` (warm-starting a study with results obtained elsewhere). ``distributions``
+    are tuneport's or Optuna's; unlike Optuna they may be left out for parameters the study
+    declares. Its ``number`` is -1 until it is added. @raises ValueError as Optuna's does (value
+    and values both given, a COMPLETE trial without one, a value on a FAIL trial, params and
+    distributions naming different parameters)."""
+    final = trial_state(state)
+    if value is not None and values is not None:
+        raise ValueError("Specify only one of `value` and `values`.")
+    told = [float(value)] if value is not None else None if values is None else [float(v) for v in values]
+    if final == TrialState.COMPLETE and told is None:
+        raise ValueError("values should be set for a complete trial.")
+    if final in (TrialState.FAIL, TrialState.WAITING, TrialState.RUNNING) and told is not None:
+        raise ValueError(f"values should be None for a {'failed' if final == TrialState.FAIL else final.name.lower()} trial, but got {told}.")
+    params = dict(params or {})
+    dists = {k: d if isinstance(d, Distribution) else distribution_from_wire(_distribution_wire(d)) for k, d in (distributions or {}).items()}
+    if distributions is not None and set(params) != set(dists):
+        raise ValueError(f"Inconsistent parameters {set(params)} and distributions {set(dists)}.")
+    return FrozenTrial(
+        number=-1,
+        state=final,
+        params=params,
+        distributions=dists,
+        value=told[0] if told is not None and len(told) == 1 else None,
+        intermediate=sorted((float(k), float(v)) for k, v in (intermediate_values or {}).items()),
+        user_attrs=dict(user_attrs or {}),
+        system_attrs=dict(system_attrs or {}),
+        created_at=0.0,
+        started_at=None,
+        finished_at=None,
+        duration_s=None,
+        values=told,
+    )
 
 
 def _distribution_wire(d: Any) -> dict[str, Any]:
@@ -769,7 +857,7 @@ def _state_name(state: Any) -> str:
     return name
 
 
-__all__ = ["Direction", "ParetoFront", "Study", "StudySummary"]
+__all__ = ["Direction", "ParetoFront", "Study", "StudySummary", "create_trial"]
 
 
 @dataclass(frozen=True)

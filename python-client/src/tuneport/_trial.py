@@ -145,8 +145,19 @@ class FrozenTrial:
 
     @property
     def duration(self) -> timedelta | None:
-        """How long it ran, or None while it runs."""
-        return None if self.duration_s is None else timedelta(seconds=self.duration_s)
+        """How long it ran, or None while it runs (as Optuna's; ``duration_s`` is the time so far)."""
+        return None if self.duration_s is None or self.finished_at is None else timedelta(seconds=self.duration_s)
+
+    # Optuna's FrozenTrial orders by number, so ``sorted(trials)`` and ``max(trials)`` work.
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return self.number < other.number
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, FrozenTrial):
+            return NotImplemented
+        return self.number <= other.number
 
     @property
     def last_step(self) -> int | float | None:
@@ -172,6 +183,11 @@ class FrozenTrial:
         """The stored value of ``name``. @raises InvalidArgumentError when absent."""
         value: Scalar = self._stored(name)
         return value
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Sets a user attribute on this snapshot only, as Optuna's ``FrozenTrial.set_user_attr``
+        (e.g. on a ``create_trial`` result before ``study.add_trial``); the server is not told."""
+        self.user_attrs[key] = value
 
     def report(self, value: float, step: float) -> None:
         """Does nothing, as Optuna's ``FrozenTrial.report`` (a re-run has nobody to report to)."""
@@ -344,6 +360,12 @@ class Trial:
         ask-and-tell loop checks ``should_prune()`` and tells PRUNED itself)."""
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def datetime_start(self) -> datetime | None:
+        """When the trial started running (local time), as Optuna's ``trial.datetime_start``."""
+        started = self._view.get("started_at")
+        return None if started is None else datetime.fromtimestamp(float(started))
 
     @property
     def finished(self) -> bool:

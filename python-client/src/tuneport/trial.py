@@ -1,7 +1,8 @@
 """``tuneport.trial``: the names of Optuna's ``optuna.trial`` module, for scripts moved with
-``import tuneport as optuna`` (``optuna.trial.TrialState``, ``optuna.trial.FrozenTrial``)."""
+``import tuneport as optuna`` (``optuna.trial.TrialState``, ``optuna.trial.FrozenTrial``, ``optuna.trial.create_trial``)."""
 
 from ._enums import TrialState
+from ._study import create_trial
 from ._trial import FrozenTrial, Trial
 
-__all__ = ["FrozenTrial", "Trial", "TrialState"]
+__all__ = ["FrozenTrial", "Trial", "TrialState", "create_trial"]
