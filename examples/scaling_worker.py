@@ -56,7 +56,7 @@ def main() -> None:
             with trial:
                 trial.complete(objective(trial.params))
             done += 1
-        best = study.best_trial
+        best = study.summary().best_trial  # None while no trial is COMPLETE (study.best_trial raises then)
     print(f"worker {a.index}: {done} trials; study best so far: {best.value if best else None}")
 
 

@@ -161,7 +161,9 @@ def test_enqueued_trials_are_served_first(client: tp.Client, name: str) -> None:
 
 def test_listing_and_best_trial(client: tp.Client, name: str) -> None:
     study = client.create_study(name, direction="maximize", space=SPACE)
-    assert study.best_trial is None
+    with pytest.raises(ValueError, match="no COMPLETE trial yet"):
+        study.best_trial  # as Optuna's: ValueError while no trial is COMPLETE
+    assert study.summary().best_trial is None
     for value in (0.25, 0.75, 0.5):
         study.ask().complete(value)
     study.ask().fail("boom")

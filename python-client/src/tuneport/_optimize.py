@@ -190,7 +190,7 @@ def _report(run: _Run, frozen: FrozenTrial) -> None:
         return
     try:
         best = None if len(run.study.directions) > 1 else run.study.best_trial
-    except TuneportError:  # only for display: never end the loop over it
+    except (TuneportError, ValueError):  # only for display (ValueError: nothing feasible yet): never end the loop over it
         best = None
     if frozen.state == "COMPLETE" and frozen.value is None:
         log.info("Trial %d finished with values: %s and parameters: %s.", frozen.number, frozen.values, frozen.params)

@@ -582,13 +582,19 @@ class Study:
         return [TrajectoryPoint.from_wire(e) for e in raw.get("trajectory") or []]
 
     @property
-    def best_trial(self) -> FrozenTrial | None:
-        """The best feasible COMPLETE trial for the study's direction, or None (fetched on each
-        access). @raises RuntimeError in a multi-objective study (use ``best_trials``), as Optuna."""
+    def best_trial(self) -> FrozenTrial:
+        """The best feasible COMPLETE trial for the study's direction (fetched on each access).
+        @raises ValueError while there is none, and RuntimeError in a multi-objective study (use
+        ``best_trials``), as Optuna's."""
         if self._is_multi_objective():
             raise RuntimeError("a multi-objective study has no single best trial: use study.best_trials")
         raw = self.client._call("best", {"study": self.name})["trial"]
-        return FrozenTrial.from_wire(raw, self.name) if raw else None
+        if raw:
+            return FrozenTrial.from_wire(raw, self.name)
+        if self.summary().counts.get("COMPLETE"):
+            # Optuna: "No feasible trials are completed yet."
+            raise ValueError(f"study '{self.name}' has no feasible COMPLETE trial yet: every one violates its constraints")
+        raise ValueError(f"study '{self.name}' has no COMPLETE trial yet")
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
@@ -608,24 +614,15 @@ class Study:
             args["history"] = True
         return ParetoFront.from_wire(self.client._call("best_trials", args), self.name)
 
-    def _best_or_raise(self) -> FrozenTrial:
-        best = self.best_trial
-        if best is None:
-            if self.summary().counts.get("COMPLETE"):
-                # Optuna: "No feasible trials are completed yet."
-                raise ValueError(f"study '{self.name}' has no feasible COMPLETE trial yet: every one violates its constraints")
-            raise ValueError(f"study '{self.name}' has no COMPLETE trial yet")
-        return best
-
     @property
     def best_params(self) -> dict[str, Scalar]:
         """The params of the best COMPLETE trial (Optuna's name). @raises ValueError when there is none."""
-        return dict(self._best_or_raise().params)
+        return dict(self.best_trial.params)
 
     @property
     def best_value(self) -> float:
         """The value of the best COMPLETE trial (Optuna's name). @raises ValueError when there is none."""
-        value = self._best_or_raise().value
+        value = self.best_trial.value
         assert value is not None, "a COMPLETE trial has a value"
         return float(value)
 
