@@ -241,3 +241,25 @@ def test_best_value_says_when_every_complete_trial_is_infeasible(server: ServerP
     for attr in ("best_value", "best_params"):
         with pytest.raises(ValueError, match="no feasible COMPLETE trial yet"):
             getattr(study, attr)
+
+
+def test_optuna_2_suggest_names_answer_with_a_future_warning_as_in_optuna(server: ServerProcess, name: str) -> None:
+    # Optuna 5 still has suggest_uniform / suggest_loguniform / suggest_discrete_uniform (FutureWarning);
+    # old tutorials use them, so a moved script must not stop with an AttributeError.
+    study = _study(server, name)
+
+    def objective(trial: tp.Trial) -> float:
+        with pytest.warns(FutureWarning, match="suggest_uniform is deprecated"):
+            u = trial.suggest_uniform("u", -1.0, 1.0)
+        with pytest.warns(FutureWarning, match="suggest_float"):
+            lg = trial.suggest_loguniform("lg", 1e-5, 1e-1)
+        with pytest.warns(FutureWarning):
+            q = trial.suggest_discrete_uniform("q", 0.0, 1.0, 0.25)
+        assert -1 <= u <= 1 and 1e-5 <= lg <= 1e-1 and q in (0.0, 0.25, 0.5, 0.75, 1.0)
+        return u
+
+    study.optimize(objective, n_trials=3)
+    dists = study.trials[0].distributions
+    assert dists["lg"] == tp.Float(1e-5, 1e-1, log=True) and dists["q"] == tp.Float(0.0, 1.0, step=0.25)
+    with pytest.warns(FutureWarning):  # a FrozenTrial answers with its stored value, as Optuna's
+        assert study.best_trial.suggest_uniform("u", -1.0, 1.0) == study.best_trial.params["u"]

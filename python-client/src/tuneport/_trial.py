@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -78,8 +79,34 @@ class Decision:
         )
 
 
+class _OptunaV2Suggest:
+    """Optuna 2's ``suggest_uniform``/``suggest_loguniform``/``suggest_discrete_uniform``, which
+    Optuna 5 still answers with a FutureWarning (old tutorials use them): ``suggest_float``."""
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
+        raise NotImplementedError
+
+    def _deprecated(self, old: str, new: str) -> None:
+        warnings.warn(f"{old} is deprecated (as in Optuna since v3.0.0): use {new} instead.", FutureWarning, stacklevel=3)
+
+    def suggest_uniform(self, name: str, low: float, high: float) -> float:
+        """``suggest_float(name, low, high)``, with a FutureWarning."""
+        self._deprecated("suggest_uniform", "suggest_float(name, low, high)")
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
+        """``suggest_float(name, low, high, log=True)``, with a FutureWarning."""
+        self._deprecated("suggest_loguniform", "suggest_float(name, low, high, log=True)")
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
+        """``suggest_float(name, low, high, step=q)``, with a FutureWarning."""
+        self._deprecated("suggest_discrete_uniform", "suggest_float(name, low, high, step=q)")
+        return self.suggest_float(name, low, high, step=q)
+
+
 @dataclass(frozen=True, repr=False)
-class FrozenTrial:
+class FrozenTrial(_OptunaV2Suggest):
     """A snapshot of a trial as the server stores it (``TrialView`` on the wire). ``print``
     shows a one-line summary; ``intermediate_values``, ``datetime_start``,
     ``datetime_complete`` and ``duration`` are Optuna's names for the same data."""
@@ -309,7 +336,7 @@ def _number(x: Any, what: str) -> float:
         raise TypeError(f"{what} must be a number (got {x!r})") from exc
 
 
-class Trial:
+class Trial(_OptunaV2Suggest):
     """A running trial handed out by ``Study.ask``.
 
     Use it as a context manager: leaving the block without an outcome fails the trial,
