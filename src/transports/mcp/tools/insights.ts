@@ -4,7 +4,8 @@ import { TuneportError } from "../../../domain/errors.js";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt } from "../../../service/summary.js";
-import type { TrialView } from "../../../service/views.js";
+import type { StudyView, TrialView } from "../../../service/views.js";
+import type { McpBackend } from "../backend.js";
 import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
@@ -26,7 +27,7 @@ const importancesTool = defineTool({
     const imp = await backend.call("param_importances", { study: a.study });
     const t =
       imp.importances.length === 0
-        ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
+        ? `No importances for '${a.study}': ${imp.note ?? "no parameters"}.`
         : [
             `Importances from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
             ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
@@ -115,7 +116,7 @@ function waitTool(maxWaitS: number): McpTool {
       new_trials: z.array(z.looseObject({ number: z.number().int() })).optional(),
       deleted: z.boolean().optional(),
     }),
-    ops: ["get_study", "trials", "best_trials"],
+    ops: ["get_study", "trials", "best_trials", "study_summary"],
     async run(a, ctx) {
       if (waiting >= MAX_CONCURRENT_WAITS)
         throw new TuneportError("UNAVAILABLE", `${MAX_CONCURRENT_WAITS} wait_for_progress calls are already waiting on this server; retry when one returns`);
@@ -188,6 +189,7 @@ async function waitRun(
     ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
     : `${n} trial(s) finished in ${fmt(waited)}s.`;
   const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
+  const idleHint = idle ? await idleReason(backend, current) : "";
   // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
   const build = (k: number) => {
@@ -195,7 +197,7 @@ async function waitRun(
     const lines = [head, ...shown.map(trialLine)];
     if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
-    if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
+    if (idle) lines.push(idleHint);
     return text(lines.join("\n"), {
       timed_out: timedOut,
       waited_s: waited,
@@ -208,6 +210,20 @@ async function waitRun(
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
+}
+
+/**
+ * Why nothing runs on a study: stopped, its trial budget spent (both refuse every ask, so workers'
+ * loops have ended), or else no worker asking.
+ */
+async function idleReason(backend: McpBackend, s: StudyView): Promise<string> {
+  if (s.stopped) return "Nothing is running or queued because the study is stopped (stop_study): call resume_study to hand out trials again.";
+  if (s.max_trials !== null) {
+    const { budget } = await backend.call("study_summary", { study: s.name });
+    if (budget && budget.used >= budget.max_trials)
+      return `Nothing is running or queued because the study's budget is spent (${budget.used} of max_trials ${budget.max_trials} trials asked): raise it with update_study to go on.`;
+  }
+  return "Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.";
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */

@@ -117,7 +117,7 @@ export const studyTools: McpTool[] = [
         studyLine(s),
         `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
         `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "none"}`,
-        `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}`,
+        `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
         "search space:",
         spaceText(s),
       ];

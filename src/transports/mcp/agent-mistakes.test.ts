@@ -1,0 +1,147 @@
+/**
+ * What an agent gets back for the mistakes it makes and the states it cannot see otherwise
+ * (an agent session probe, mcp4): arguments a tool does not take (Optuna's names, another
+ * tool's names) are refused with the name to use instead of being dropped; a stopped study or a
+ * spent max_trials budget is said in the summary, the listing and the idle wait, with the step
+ * that lifts it; a multi-objective study's value listings and importances say why they are empty.
+ * Driven through the SDK's real Client over the in-memory transport.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "./backend.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let mcp: TuneportMcp;
+let client: Client;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "unit", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+
+/** Asks one trial of `study` and completes it with `value`. */
+async function evaluate(study: string, value: number): Promise<void> {
+  const asked = await call("ask_trial", { study });
+  const { trial, token } = asked.structuredContent as { trial: number; token: string };
+  expect((await call("tell_trial", { study, trial, token, value })).isError).toBeFalsy();
+}
+
+describe("arguments a tool does not take", () => {
+  it("are refused, not dropped: create_study with Optuna's n_trials and study_name names max_trials and name, and creates nothing", async () => {
+    const r = await call("create_study", { name: "s", n_trials: 30, study_name: "s", space: SPACE });
+    expect(r.isError).toBe(true);
+    const t = textOf(r);
+    expect(t).toMatch(/^Error INVALID_ARGUMENT: create_study takes no argument 'n_trials' \(did you mean max_trials\?\), 'study_name' \(did you mean name\?\)/);
+    expect(t).toContain("its arguments are name, direction,");
+    expect(t).toMatch(/\nNext step: .*tools\/list/);
+    expect((await call("list_studies", {})).structuredContent).toMatchObject({ shown: 0 });
+  });
+
+  it("name the argument of this tool: list_trials' state is states, wait_for_progress' timeout is timeout_s, describe_study's name is study", async () => {
+    await call("create_study", { name: "s", space: SPACE });
+    expect(textOf(await call("list_trials", { study: "s", state: ["COMPLETE"] }))).toContain("'state' (did you mean states?)");
+    expect(textOf(await call("wait_for_progress", { study: "s", timeout: 1 }))).toContain("'timeout' (did you mean timeout_s?)");
+    expect(textOf(await call("describe_study", { study: "s", name: "s" }))).toContain("'name' (did you mean study?)");
+    // An argument no alias explains is still named, with the tool's arguments.
+    expect(textOf(await call("update_study", { study: "s", direction: "maximize" }))).toMatch(
+      /update_study takes no argument 'direction'; its arguments are study, scheduler, strategy, space, max_trials, notes/,
+    );
+  });
+});
+
+describe("a study that hands out no trials says why", () => {
+  it("a spent max_trials budget: the ask's next step, study_summary, resume_study and an idle wait name update_study", async () => {
+    await call("create_study", { name: "b", space: SPACE, max_trials: 1, strategy: "random" });
+    const before = await call("study_summary", { study: "b" });
+    expect(before.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 0 } });
+    expect(textOf(before)).toContain("Budget: 0 of max_trials 1 trials asked.");
+    await evaluate("b", 0.5);
+
+    const refused = textOf(await call("ask_trial", { study: "b" }));
+    expect(refused).toMatch(/^Error STUDY_STOPPED: .*budget of 1 trials\nNext step: .*update_study/);
+    const summary = await call("study_summary", { study: "b" });
+    expect(summary.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 1 } });
+    expect(textOf(summary)).toContain("Budget spent: 1 of max_trials 1 trials asked; no trial is handed out until update_study raises max_trials");
+    expect(textOf(await call("resume_study", { study: "b" }))).toContain("Its budget of max_trials 1 still applies");
+    const idle = await call("wait_for_progress", { study: "b", timeout_s: 0 });
+    expect(textOf(idle)).toContain("because the study's budget is spent (1 of max_trials 1 trials asked): raise it with update_study");
+    expect(textOf(idle)).not.toContain("are workers connected");
+    expect(textOf(await call("describe_study", { study: "b" }))).toContain("max_trials 1");
+
+    // Raised, the study hands out trials again, and the idle wait goes back to asking about workers.
+    await call("update_study", { study: "b", max_trials: 3 });
+    expect(textOf(await call("wait_for_progress", { study: "b", timeout_s: 0 }))).toContain("are workers connected");
+    await evaluate("b", 0.4);
+    expect((await call("study_summary", { study: "b" })).structuredContent).toMatchObject({ budget: { max_trials: 3, used: 2 } });
+  });
+
+  it("a stopped study: study_summary, list_studies, describe_study and an idle wait say so and name resume_study", async () => {
+    await call("create_study", { name: "st", space: SPACE, strategy: "random" });
+    await evaluate("st", 0.5);
+    await call("stop_study", { study: "st" });
+    const summary = await call("study_summary", { study: "st" });
+    expect(summary.structuredContent).toMatchObject({ stopped: true, budget: null });
+    expect(textOf(summary)).toContain("Stopped (stop_study): no trial is handed out until resume_study");
+    expect(textOf(await call("list_studies", {}))).toContain("STOPPED (resume_study hands out trials again)");
+    expect(textOf(await call("describe_study", { study: "st" }))).toContain("STOPPED");
+    const idle = textOf(await call("wait_for_progress", { study: "st", timeout_s: 0 }));
+    expect(idle).toContain("because the study is stopped (stop_study): call resume_study");
+    await call("resume_study", { study: "st" });
+    const after = await call("study_summary", { study: "st" });
+    expect(after.structuredContent).toMatchObject({ stopped: false });
+    expect(textOf(after)).not.toContain("Stopped");
+  });
+});
+
+describe("a multi-objective study read with one-objective tools", () => {
+  it("best_trials and list_trials by value name pareto_front instead of saying nothing completed; importances and the summary name both directions", async () => {
+    await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
+    for (const [i, v] of [[0.1, 0.2], [0.2, 0.5], [0.3, 0.1], [0.4, 0.9]].entries()) {
+      const asked = await call("ask_trial", { study: "mo" });
+      const { trial, token } = asked.structuredContent as { trial: number; token: string };
+      expect(trial).toBe(i);
+      await call("tell_trial", { study: "mo", trial, token, values: v });
+    }
+    for (const [tool, args] of [["best_trials", {}], ["list_trials", { sort: "value" }]] as const) {
+      const r = await call(tool, { study: "mo", ...args });
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r)).toContain("study 'mo' has 2 objectives (minimize, maximize), so no trial has one value to rank by: call pareto_front");
+    }
+    // Listing by number still works.
+    expect((await call("list_trials", { study: "mo" })).structuredContent).toMatchObject({ total: 4 });
+    const imp = textOf(await call("param_importances", { study: "mo" }));
+    expect(imp).toContain("importances rank one objective and study 'mo' has 2 (minimize, maximize)");
+    expect(imp).not.toContain("has 0");
+    const summary = await call("study_summary", { study: "mo" });
+    expect(textOf(summary)).toMatch(/^Study 'mo' \(minimize\/maximize\): 4 trials/);
+    expect(summary.structuredContent).toMatchObject({ directions: ["minimize", "maximize"] });
+    // A one-objective study with no completed trial still gets the plain answer.
+    await call("create_study", { name: "one", space: SPACE });
+    const empty = await call("best_trials", { study: "one" });
+    expect(empty.isError).toBeFalsy();
+    expect(textOf(empty)).toContain("has completed yet");
+  });
+});
