@@ -116,6 +116,36 @@ describe("a study that hands out no trials says why", () => {
   });
 });
 
+describe("wait_for_progress on a study that can finish no more trials", () => {
+  it("returns when the last trial finishes under a spent budget, not at the timeout, and says why", async () => {
+    await call("create_study", { name: "w", space: SPACE, max_trials: 1, strategy: "random" });
+    const asked = await call("ask_trial", { study: "w" });
+    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    // Waits for 5 finishes over at most 50 s; only one trial can ever finish.
+    const waiting = call("wait_for_progress", { study: "w", min_finished: 5, timeout_s: 50 });
+    await call("tell_trial", { study: "w", trial, token, value: 0.3 });
+    const r = await waiting;
+    expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
+    expect(textOf(r)).toMatch(/^No further progress possible \(waited [0-9.]+s\): 1 trial\(s\) finished \(wanted 5\)/);
+    expect(textOf(r)).toContain("because the study's budget is spent (1 of max_trials 1 trials asked)");
+  });
+
+  it("returns at once on a stopped study with nothing running, and waits while a trial still runs", async () => {
+    await call("create_study", { name: "s", space: SPACE, strategy: "random" });
+    const asked = await call("ask_trial", { study: "s" });
+    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    await call("stop_study", { study: "s" });
+    // The running trial can still finish: the wait waits for it.
+    const waiting = call("wait_for_progress", { study: "s", min_finished: 2, timeout_s: 50 });
+    await call("tell_trial", { study: "s", trial, token, value: 0.3 });
+    const r = await waiting;
+    expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
+    expect(textOf(r)).toContain("because the study is stopped (stop_study): call resume_study");
+    const again = await call("wait_for_progress", { study: "s", timeout_s: 50 });
+    expect(again.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 0 });
+  });
+});
+
 describe("a multi-objective study read with one-objective tools", () => {
   it("best_trials and list_trials by value name pareto_front instead of saying nothing completed; importances and the summary name both directions", async () => {
     await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
