@@ -175,3 +175,18 @@ describe("a multi-objective study read with one-objective tools", () => {
     expect(textOf(empty)).toContain("has completed yet");
   });
 });
+
+describe("list_strategies", () => {
+  it("lists every strategy and scheduler within the default budget, one sentence each; a name gives the whole description and a schema without ±2^53 bounds", async () => {
+    const all = await call("list_strategies", {});
+    const t = textOf(all);
+    const { plugins } = (await service.execute("catalogue", {})) as { plugins: { kind: string; name: string }[] };
+    for (const p of plugins) expect(t).toContain(`- ${p.kind} ${p.name}: `);
+    expect(t).not.toContain("more: call with a larger max_chars");
+    expect((all.structuredContent as { plugins: unknown[] }).plugins).toHaveLength(plugins.length);
+    const gp = await call("list_strategies", { name: "gp" });
+    expect(textOf(gp)).toContain("nStartupTrials");
+    expect(textOf(gp)).toContain("Sample-efficient"); // the second sentence: the whole description
+    expect(JSON.stringify(gp)).not.toContain("9007199254740991");
+  });
+});

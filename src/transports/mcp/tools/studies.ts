@@ -13,6 +13,13 @@ export const studyArg = studyRefSchema;
 /** A strategy or scheduler: a name, or {name, options} (the service checks both). */
 const pluginArg = z.unknown();
 
+/** The first sentence of a description (ending at a full stop before a capital), at most 120 characters. */
+export function firstSentence(d: string): string {
+  const end = d.search(/\.(\s+[A-Z]|\s*$)/);
+  const first = end < 0 ? d : d.slice(0, end + 1);
+  return first.length <= 120 ? first : `${first.slice(0, 119)}…`;
+}
+
 export const studyTools: McpTool[] = [
   defineTool({
     name: "list_studies",
@@ -176,13 +183,18 @@ export const studyTools: McpTool[] = [
       if (a.name !== undefined) {
         const one = plugins.filter((p) => p.name === a.name);
         if (one.length === 0) throw invalidArgument(`no strategy or scheduler named '${a.name}'; known: ${plugins.map((p) => p.name).join(", ")}`);
-        return text(one.map((p) => `${p.kind} ${p.name}: ${p.description}\noptions (JSON Schema): ${JSON.stringify(props(p))}`).join("\n"), { plugins: one });
+        // Without JavaScript's ±9007199254740991 integer bounds, which say nothing (as in tools/list).
+        const clean = one.map((p) => JSON.parse(JSON.stringify(p, (k, v) => ((k === "maximum" || k === "minimum") && Math.abs(v) === Number.MAX_SAFE_INTEGER ? undefined : v))) as typeof p);
+        return text(clean.map((p) => `${p.kind} ${p.name}: ${p.description}\noptions (JSON Schema): ${JSON.stringify(props(p))}`).join("\n"), { plugins: clean });
       }
-      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, description: p.description, options: Object.keys(props(p)) }));
+      // The catalogue: each plug-in's first sentence, so that every strategy and scheduler fits the
+      // default budget (whole descriptions and option lists cut it off before the schedulers);
+      // list_strategies with a name has the whole description and the option schema.
+      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, summary: firstSentence(p.description), n_options: Object.keys(props(p)).length }));
       const build = (k: number) => {
         const shown = rows.slice(0, k);
-        const lines = shown.map((p) => `- ${p.kind} ${p.name}: ${p.description} Options: ${p.options.join(", ") || "none"}.`);
-        lines.push(`${k < rows.length ? `${rows.length - k} more: call with a larger max_chars. ` : ""}Call list_strategies with name for an option schema.`);
+        const lines = shown.map((p) => `- ${p.kind} ${p.name}: ${p.summary}${p.n_options === 0 ? " No options." : ""}`);
+        lines.push(`${k < rows.length ? `${rows.length - k} more: call with a larger max_chars. ` : ""}Call list_strategies with a name for its whole description and option schema.`);
         return text(lines.join("\n"), { plugins: shown });
       };
       return fitPrefix(rows.length, build, budget).result;
