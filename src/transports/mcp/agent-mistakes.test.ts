@@ -190,3 +190,28 @@ describe("list_strategies", () => {
     expect(JSON.stringify(gp)).not.toContain("9007199254740991");
   });
 });
+
+describe("a proposed value the space does not hold", () => {
+  it("says what is wrong with it: a string for a number, a fraction for an int, a value past a bound, a missing choice", async () => {
+    await call("create_study", {
+      name: "v",
+      space: {
+        lr: { type: "float", low: 1e-4, high: 0.1, log: true },
+        hidden: { type: "int", low: 8, high: 64 },
+        act: { type: "categorical", choices: ["relu", "tanh"] },
+      },
+    });
+    const ok = { lr: 0.001, hidden: 32, act: "relu" };
+    const refused = async (params: Record<string, unknown>) => {
+      const r = await call("enqueue_trial", { study: "v", params: { ...ok, ...params }, rationale: "probe" });
+      expect(r.isError).toBe(true);
+      return textOf(r);
+    };
+    expect(await refused({ lr: "0.001" })).toContain(`enqueued value "0.001" for 'lr' is a string, not a number (float parameter)`);
+    expect(await refused({ hidden: 32.5 })).toContain("enqueued value 32.5 for 'hidden' is not an integer (int parameter)");
+    expect(await refused({ lr: 5 })).toContain("enqueued value 5 for 'lr' is outside [0.0001, 0.1]");
+    expect(await refused({ act: "gelu" })).toContain(`enqueued value "gelu" for 'act' is not one of the choices ["relu","tanh"]`);
+    const added = await call("add_trial", { study: "v", params: { ...ok, hidden: "32" }, value: 0.1 });
+    expect(textOf(added)).toContain(`value "32" of 'hidden' is a string, not a number (int parameter)`);
+  });
+});
