@@ -72,6 +72,22 @@ describe("arguments a tool does not take", () => {
   });
 });
 
+describe("a strategy or scheduler given as an object", () => {
+  it("with its options beside the name instead of under options is refused, naming options, and creates nothing", async () => {
+    const r = await call("create_study", { name: "p", space: SPACE, strategy: { name: "tpe", n_startup_trials: 5 } });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("a strategy is a name or {name, options}: put 'n_startup_trials' under options");
+    expect(textOf(r)).toMatch(/\nNext step: Call list_strategies/);
+    const s = await call("create_study", { name: "p", space: SPACE, scheduler: { name: "median", n_warmup_steps: 3 } });
+    expect(textOf(s)).toContain("a scheduler is a name or {name, options}: put 'n_warmup_steps' under options");
+    expect(textOf(await call("create_study", { name: "p", space: SPACE, strategy: 42 }))).toContain("a strategy is a name or {name, options}");
+    expect((await call("list_studies", {})).structuredContent).toMatchObject({ shown: 0 });
+    // Under options they are used.
+    const ok = await call("create_study", { name: "p", space: SPACE, strategy: { name: "tpe", options: { n_startup_trials: 5 } } });
+    expect((ok.structuredContent as { study: { strategy: { options: { n_startup_trials: number } } } }).study.strategy.options.n_startup_trials).toBe(5);
+  });
+});
+
 describe("a study that hands out no trials says why", () => {
   it("a spent max_trials budget: the ask's next step, study_summary, resume_study and an idle wait name update_study", async () => {
     await call("create_study", { name: "b", space: SPACE, max_trials: 1, strategy: "random" });
