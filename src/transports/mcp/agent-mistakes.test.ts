@@ -72,6 +72,19 @@ describe("arguments a tool does not take", () => {
   });
 });
 
+describe("create_study's direction", () => {
+  it("is left to the stored study by load_if_exists without one, and refused when it disagrees with directions", async () => {
+    await call("create_study", { name: "max", direction: "maximize", space: SPACE });
+    const loaded = await call("create_study", { name: "max", load_if_exists: true });
+    expect(loaded.isError, textOf(loaded)).toBeFalsy();
+    expect(loaded.structuredContent).toMatchObject({ created: false, study: { direction: "maximize" } });
+    const clash = await call("create_study", { name: "clash", direction: "maximize", directions: ["minimize"], space: SPACE });
+    expect(clash.isError).toBe(true);
+    expect(textOf(clash)).toContain(`direction 'maximize' disagrees with directions ["minimize"]`);
+    expect((await call("create_study", { name: "min", space: SPACE })).structuredContent).toMatchObject({ study: { direction: "minimize" } });
+  });
+});
+
 describe("a strategy or scheduler given as an object", () => {
   it("with its options beside the name instead of under options is refused, naming options, and creates nothing", async () => {
     const r = await call("create_study", { name: "p", space: SPACE, strategy: { name: "tpe", n_startup_trials: 5 } });

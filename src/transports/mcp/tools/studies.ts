@@ -92,7 +92,10 @@ export const studyTools: McpTool[] = [
     async run(a, { backend }) {
       const { study, created } = await backend.call("create_study", {
         name: a.name,
-        ...(a.directions ? { directions: a.directions } : { direction: a.direction ?? "minimize" }),
+        // Both as given: the service defaults to minimize, refuses a direction that disagrees with
+        // directions, and with load_if_exists accepts the stored direction when none is given.
+        direction: a.direction,
+        directions: a.directions,
         reference_point: a.reference_point,
         space: a.space as Record<string, unknown>,
         strategy: a.strategy,
