@@ -188,6 +188,21 @@ export function contains(d: Distribution, v: ParamValue): boolean {
   return true;
 }
 
+/**
+ * Why `v` is not a value of `d` ("a string, not a number", "not an integer", "outside [low, high]",
+ * "not on the step grid"), for an error message; null when it is one (`contains`).
+ */
+export function whyNotContained(d: Distribution, v: ParamValue): string | null {
+  if (contains(d, v)) return null;
+  if (d.type === "categorical") return `not one of the choices ${JSON.stringify(d.choices)}`;
+  if (typeof v !== "number") return `${v === null ? "null" : `a ${typeof v}`}, not a number (${d.type} parameter)`;
+  if (!Number.isFinite(v)) return "not a finite number";
+  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
+  if (v < d.low - eps || v > d.high + eps) return `outside [${d.low}, ${d.high}]`;
+  if (d.type === "int" && !Number.isInteger(v)) return "not an integer (int parameter)";
+  return `not on the grid low + k·step (low ${d.low}, step ${d.step ?? 1})`;
+}
+
 /** Number of distinct values, or Infinity for a continuous float. */
 export function cardinality(d: Distribution): number {
   if (d.type === "categorical") return d.choices.length;

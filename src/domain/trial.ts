@@ -11,6 +11,15 @@ export type TrialState = (typeof TRIAL_STATES)[number];
 export const FINISHED_STATES: ReadonlySet<TrialState> = new Set(["COMPLETE", "PRUNED", "FAIL"]);
 export const isFinished = (s: TrialState): boolean => FINISHED_STATES.has(s);
 
+/**
+ * Whether a trial counts against its study's trial budget (`max_trials`): every asked trial, but
+ * not a queued one, a cancelled proposal or a result recorded with add_trial (never asked), nor a
+ * failed trial whose retry was queued (the retry counts when it is asked).
+ */
+export function countsAgainstBudget(state: TrialState, systemAttrs: Readonly<Record<string, unknown>>): boolean {
+  return state !== "WAITING" && systemAttrs.retried_as === undefined && systemAttrs.cancelled === undefined && systemAttrs.added === undefined;
+}
+
 export type Direction = "minimize" | "maximize";
 
 /** One intermediate result reported during training. */

@@ -61,8 +61,23 @@ function byName<F extends { readonly name: string }>(list: FactoryList<F>): Map<
   return out;
 }
 
-function normalise(ref: PluginRef): { name: string; options: Record<string, unknown> } {
-  return typeof ref === "string" ? { name: ref, options: {} } : { name: ref.name, options: ref.options ?? {} };
+/**
+ * A plug-in reference checked against `pluginRefSchema` (create_study's arguments take any value
+ * there): `{name: "tpe", n_startup_trials: 5}` is refused, naming `options`, instead of creating
+ * the study with the defaults. @throws INVALID_ARGUMENT.
+ */
+function normalise(kind: string, ref: unknown): { name: string; options: Record<string, unknown> } {
+  const parsed = pluginRefSchema.safeParse(ref);
+  if (!parsed.success) {
+    const stray = ref && typeof ref === "object" && !Array.isArray(ref) ? Object.keys(ref).filter((k) => k !== "name" && k !== "options") : [];
+    throw invalidArgument(
+      stray.length > 0
+        ? `a ${kind} is a name or {name, options}: put ${stray.map((k) => `'${k}'`).join(", ")} under options, e.g. {name: ${JSON.stringify((ref as { name?: unknown }).name ?? "…")}, options: {${stray.map((k) => `${k}: …`).join(", ")}}}`
+        : `a ${kind} is a name or {name, options}, e.g. "tpe" or {name: "tpe", options: {n_startup_trials: 5}}; got ${JSON.stringify(ref)?.slice(0, 100)}`,
+    );
+  }
+  const r = parsed.data;
+  return typeof r === "string" ? { name: r, options: {} } : { name: r.name, options: r.options ?? {} };
 }
 
 function jsonSchemaOf(schema: z.ZodType<unknown>): Record<string, unknown> {
@@ -132,7 +147,7 @@ export class PluginCatalogue {
 
   /** Validates a strategy reference and fills in option defaults. @throws INVALID_ARGUMENT listing valid names. */
   resolveStrategyConfig(ref: PluginRef): PluginConfig {
-    const { name, options } = normalise(ref);
+    const { name, options } = normalise("strategy", ref);
     const factory = this.strategies.get(name);
     if (!factory)
       throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${this.strategyNames().join(", ")}`, {
@@ -147,7 +162,7 @@ export class PluginCatalogue {
    * (`SchedulerFactory.withStudyBudget`). @throws INVALID_ARGUMENT listing valid names.
    */
   resolveSchedulerConfig(ref: PluginRef, maxResource?: number): PluginConfig {
-    const { name, options } = normalise(ref);
+    const { name, options } = normalise("scheduler", ref);
     const factory = this.schedulers.get(name);
     if (!factory)
       throw invalidArgument(`unknown scheduler '${name}'; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`, {

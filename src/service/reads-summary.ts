@@ -15,7 +15,7 @@
  *   needs views); that part is still O(complete trials).
  */
 import { feasibility } from "../domain/objectives.js";
-import { type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
+import { IMPORTANCE_METHOD, type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
 import type { PluginDescription } from "./plugins.js";
@@ -53,6 +53,26 @@ export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTAN
       `computed on ${sample.length} of ${done.length} COMPLETE trials, evenly spaced by trial number (a bounded sample keeps this read fast on big studies)`,
     );
   return { ...imp, n_complete: done.length, sampled };
+}
+
+/**
+ * The importances a study's `param_importances` op answers: `studyImportances`, or for a study with
+ * several objectives a note that says why there are none (no trial has the one value they rank;
+ * "needs 4 COMPLETE trials (has 0)" would send an agent waiting for trials that already exist).
+ */
+export function importancesFor(s: StudyState): SampledImportances {
+  const dirs = s.study.config.directions;
+  if (dirs.length > 1)
+    return {
+      importances: [],
+      n_trials: 0,
+      method: IMPORTANCE_METHOD,
+      note: `importances rank one objective and study '${s.study.name}' has ${dirs.length} (${dirs.join(", ")}); compare the trials of its Pareto front instead`,
+      caveats: [],
+      n_complete: countsOf(s).COMPLETE,
+      sampled: false,
+    };
+  return studyImportances(s);
 }
 
 /** COMPLETE-count growth after which a sampled importances result is computed again. */

@@ -4,7 +4,7 @@
  * study's write lock, re-validates the study there, and commits through the service's pipeline.
  * Neither counts against the study's trial budget (`countsAgainstBudget`): only asks do.
  */
-import { type Distribution, type ParamValue, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, distributionsEqual, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
 import { valueFields } from "../domain/trial.js";
 import type { ServiceCore } from "./core.js";
@@ -82,7 +82,8 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
           });
         if (declaredDist && given[k] && !distributionsEqual(declaredDist, given[k] as Distribution))
           throw invalidArgument(`parameter '${k}' has the distribution ${JSON.stringify(declaredDist)} in this study`, { param: k });
-        if (!contains(d, v as ParamValue)) throw invalidArgument(`value ${JSON.stringify(v)} of '${k}' is outside ${JSON.stringify(d)}`, { param: k });
+        const why = whyNotContained(d, v as ParamValue);
+        if (why !== null) throw invalidArgument(`value ${JSON.stringify(v)} of '${k}' is ${why}: '${k}' is ${JSON.stringify(d)}`, { param: k });
         distributions[k] = d;
       }
       const now = core.now();

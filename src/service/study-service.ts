@@ -42,7 +42,7 @@ import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
-import { type SampledImportances, studyImportances, summaryOf } from "./reads-summary.js";
+import { type SampledImportances, importancesFor, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
 import { setStudyAttrs, updateStudy } from "./study-update.js";
@@ -531,9 +531,9 @@ export class StudyService {
     return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.descriptions()));
   }
 
-  /** See reads-summary.ts `studyImportances` (at most IMPORTANCE_SAMPLE COMPLETE trials). @throws NOT_FOUND. */
+  /** See reads-summary.ts `importancesFor` (at most IMPORTANCE_SAMPLE COMPLETE trials; none with several objectives). @throws NOT_FOUND. */
   async paramImportances(a: S.StudyArgs): Promise<SampledImportances> {
-    return this.pipeline.visible(studyImportances(this.getState(a.study)));
+    return this.pipeline.visible(importancesFor(this.getState(a.study)));
   }
 
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */

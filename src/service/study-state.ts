@@ -3,7 +3,7 @@
  * hot paths need, its plug-ins and its locks. Handed out read-only to everything else.
  */
 import type { Distribution, Params } from "../domain/distributions.js";
-import type { Study, TrialState } from "../domain/trial.js";
+import { type Study, type TrialState, countsAgainstBudget as trialCountsAgainstBudget } from "../domain/trial.js";
 import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
 import type { Lease } from "../storage/storage.js";
 import { type StudyAggregates, buildAggregates, putTrial } from "./aggregates.js";
@@ -74,7 +74,7 @@ export function setTrial(s: StudyState, t: TrialRecord): void {
 /** Whether a trial counts against the study's trial budget (see `StudyState.started`). */
 export function countsAgainstBudget(t: TrialRecord): boolean {
   // Cancelled proposals and trials recorded with add_trial were never asked (steering.ts).
-  return t.state !== "WAITING" && t.systemAttrs.retried_as === undefined && t.systemAttrs.cancelled === undefined && t.systemAttrs.added === undefined;
+  return trialCountsAgainstBudget(t.state, t.systemAttrs);
 }
 
 /** Builds the state of a study from its stored trials (in number order). */

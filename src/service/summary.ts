@@ -4,7 +4,7 @@
  * embedded service and a remote (ZeroMQ) reader compute the same thing.
  */
 import { formatNumber } from "../domain/format.js";
-import { isBetter } from "../domain/trial.js";
+import { countsAgainstBudget, isBetter } from "../domain/trial.js";
 import { type Importances, paramImportances } from "./importance.js";
 import type { PluginDescription } from "./plugins.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
@@ -22,6 +22,12 @@ export const SUMMARY_NOTE_CHARS = 200;
 export interface StudySummary {
   study: string;
   direction: "minimize" | "maximize";
+  /** One direction per objective. */
+  directions: ("minimize" | "maximize")[];
+  /** True after stop_study, until resume_study: no trial is handed out. */
+  stopped: boolean;
+  /** The study-wide trial budget and how much of it asks have used; null without one. */
+  budget: { max_trials: number; used: number } | null;
   counts: StudyView["counts"];
   n_trials: number;
   best: { trial: number; value: number; params: Record<string, unknown> } | null;
@@ -107,9 +113,14 @@ export function summarizeFrom(
   const nFinished = study.counts.COMPLETE + study.counts.PRUNED + study.counts.FAIL;
   const prunedShare = study.scheduler && nFinished > 0 ? study.counts.PRUNED / nFinished : null;
 
+  let used = 0;
+  if (study.max_trials !== null) for (const t of trials) if (countsAgainstBudget(t.state, t.system_attrs)) used++;
   const s: Omit<StudySummary, "text"> = {
     study: study.name,
     direction: study.direction,
+    directions: [...study.directions],
+    stopped: study.stopped,
+    budget: study.max_trials === null ? null : { max_trials: study.max_trials, used },
     counts: study.counts,
     n_trials: study.n_trials,
     best: best ? { trial: best.number, value: best.value as number, params: best.params } : null,
@@ -149,8 +160,16 @@ function summaryText(s: Omit<StudySummary, "text">): string {
   const c = s.counts;
   const lines: string[] = [];
   lines.push(
-    `Study '${s.study}' (${s.direction}): ${s.n_trials} trials — ${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued, ${c.PRUNED} pruned, ${c.FAIL} failed.`,
+    `Study '${s.study}' (${s.directions.join("/")}): ${s.n_trials} trials — ${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued, ${c.PRUNED} pruned, ${c.FAIL} failed.`,
   );
+  // Why no trial is handed out, when none is: workers' loops have ended and ask_trial is refused.
+  if (s.stopped) lines.push("Stopped (stop_study): no trial is handed out until resume_study; running trials may still finish.");
+  if (s.budget)
+    lines.push(
+      s.budget.used >= s.budget.max_trials
+        ? `Budget spent: ${s.budget.used} of max_trials ${s.budget.max_trials} trials asked; no trial is handed out until update_study raises max_trials (or sets it to null).`
+        : `Budget: ${s.budget.used} of max_trials ${s.budget.max_trials} trials asked.`,
+    );
   if (s.front) {
     const f = s.front;
     lines.push(

@@ -5,7 +5,7 @@
  */
 import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision } from "../domain/decision.js";
-import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
 import { startOf } from "../domain/start.js";
@@ -265,7 +265,8 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
     });
   for (const [k, v] of Object.entries(params)) {
     const d = s.paramDists.get(k);
-    if (d && !contains(d, v)) throw invalidArgument(`enqueued value ${JSON.stringify(v)} for '${k}' is outside ${JSON.stringify(d)}`, { param: k });
+    const why = d ? whyNotContained(d, v) : null;
+    if (d && why !== null) throw invalidArgument(`enqueued value ${JSON.stringify(v)} for '${k}' is ${why}: '${k}' is ${JSON.stringify(d)}`, { param: k });
   }
   if (a.user_attrs) checkAttrsSize(a.user_attrs);
   return core.mutate(requestId, "enqueue", (rc) =>

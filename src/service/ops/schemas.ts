@@ -543,6 +543,12 @@ const summaryPlugin = pluginConfigSchema.extend({ description: z.string().nullab
 export const studySummaryResult = z.object({
   study: z.string(),
   direction: directionSchema,
+  directions: z.array(directionSchema),
+  stopped: z.boolean().describe("true after stop_study, until resume_study"),
+  budget: z
+    .object({ max_trials: z.number().int(), used: z.number().int().describe("trials asked so far that count against max_trials") })
+    .nullable()
+    .describe("the study-wide trial budget; null without one"),
   counts: z.record(trialStateSchema, z.number().int()),
   n_trials: z.number().int(),
   best: z.object({ trial: trialNumber, value: anyNumber, params: attrs }).nullable(),

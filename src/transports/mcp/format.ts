@@ -98,7 +98,7 @@ export function studyLine(s: StudyView): string {
   const c = s.counts;
   const multi = s.directions.length > 1;
   const best = multi ? "Pareto front: see pareto_front" : s.best_trial ? `best ${fmt(s.best_trial.value)} (trial ${s.best_trial.number})` : "no result yet";
-  return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}`;
+  return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}${s.stopped ? "; STOPPED (resume_study hands out trials again)" : ""}`;
 }
 
 /** The declared space, one line per parameter, then the define-by-run parameters seen so far. */
@@ -124,7 +124,9 @@ function nextStep(err: TuneportError): string {
     case "ALREADY_EXISTS":
       return "Pass load_if_exists: true to reuse that study, or choose another name.";
     case "INVALID_ARGUMENT":
-      return /strateg|scheduler/.test(err.message)
+      return "tool" in d
+        ? "Fix the argument named above and call again (tools/list shows each tool's arguments)."
+        : /strateg|scheduler/.test(err.message)
         ? "Call list_strategies for valid names and their options, then call again."
         : "Fix the argument named above and call again; describe_study shows the study's search space.";
     case "FAILED_PRECONDITION":
@@ -137,7 +139,7 @@ function nextStep(err: TuneportError): string {
       return "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
     case "STUDY_STOPPED":
       return d.reason === "max_trials"
-        ? "The study used its trial budget (max_trials); read the results (study_summary, best_trials) or create a new study to go on."
+        ? "The study used its trial budget (max_trials): raise it with update_study (max_trials: a larger number, or null for none) to go on, or read the results (study_summary, best_trials)."
         : "The study was stopped (stop_study); call resume_study to hand out trials again.";
     case "SEARCH_SPACE_EXHAUSTED":
       return "Every point of the search space was handed out; create a new study with a wider space, or stop.";

@@ -104,7 +104,10 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
       if (isTuneportError(err)) return errorResult(err);
       throw err;
     }
-    const parsed = (inputs.get(t.name) as McpTool["input"]).safeParse(raw);
+    const input = inputs.get(t.name) as McpTool["input"];
+    const unknown = unknownArguments(t.name, input, raw);
+    if (unknown) return errorResult(unknown);
+    const parsed = input.safeParse(raw);
     if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}`, { tool: t.name }));
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
@@ -117,6 +120,51 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     stop: () => calls.stop(),
     dispose: stopResources,
   };
+}
+
+/**
+ * Names an agent brings from Optuna or from another tool, and what each tool calls them: the
+ * first of the candidates that the tool takes is suggested.
+ */
+const ARGUMENT_ALIASES: Record<string, readonly string[]> = {
+  study_name: ["study", "name"],
+  name: ["study"],
+  study: ["name"],
+  n_trials: ["max_trials", "min_finished", "k", "limit"],
+  sampler: ["strategy"],
+  pruner: ["scheduler"],
+  search_space: ["space"],
+  param_distributions: ["space"],
+  distributions: ["space", "distribution"],
+  timeout: ["timeout_s"],
+  trial_id: ["trial"],
+  trial_number: ["trial"],
+  number: ["trial"],
+  objective: ["value"],
+  objective_value: ["value"],
+  order_by: ["sort"],
+  state: ["states"],
+  n: ["k", "limit"],
+  top_k: ["k"],
+  page_size: ["limit"],
+  reason: ["rationale"],
+  rationale: ["reason"],
+};
+
+/**
+ * The arguments a tool does not take, refused rather than dropped: a silently ignored
+ * `n_trials` on create_study leaves the study without the budget the agent meant to set (the
+ * ops of the op table are strict the same way). Null when every argument is known.
+ */
+function unknownArguments(tool: string, input: McpTool["input"], raw: Record<string, unknown>) {
+  const known = Object.keys(input.shape);
+  const extra = Object.keys(raw).filter((k) => !known.includes(k));
+  if (extra.length === 0) return null;
+  const hints = extra.map((k) => {
+    const alias = ARGUMENT_ALIASES[k]?.find((c) => known.includes(c));
+    return alias ? `'${k}' (did you mean ${alias}?)` : `'${k}'`;
+  });
+  return invalidArgument(`${tool} takes no argument ${hints.join(", ")}; its arguments are ${known.join(", ")}`, { tool, unknown: extra });
 }
 
 /** Every tool, in the order `tools/list` shows them. */

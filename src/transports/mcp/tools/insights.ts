@@ -4,7 +4,8 @@ import { TuneportError } from "../../../domain/errors.js";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt } from "../../../service/summary.js";
-import type { TrialView } from "../../../service/views.js";
+import type { StudyView, TrialView } from "../../../service/views.js";
+import type { McpBackend } from "../backend.js";
 import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, trialLine } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
@@ -26,7 +27,7 @@ const importancesTool = defineTool({
     const imp = await backend.call("param_importances", { study: a.study });
     const t =
       imp.importances.length === 0
-        ? `No importances for '${a.study}' yet: ${imp.note ?? "no parameters"}.`
+        ? `No importances for '${a.study}': ${imp.note ?? "no parameters"}.`
         : [
             `Importances from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
             ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
@@ -115,7 +116,7 @@ function waitTool(maxWaitS: number): McpTool {
       new_trials: z.array(z.looseObject({ number: z.number().int() })).optional(),
       deleted: z.boolean().optional(),
     }),
-    ops: ["get_study", "trials", "best_trials"],
+    ops: ["get_study", "trials", "best_trials", "study_summary"],
     async run(a, ctx) {
       if (waiting >= MAX_CONCURRENT_WAITS)
         throw new TuneportError("UNAVAILABLE", `${MAX_CONCURRENT_WAITS} wait_for_progress calls are already waiting on this server; retry when one returns`);
@@ -137,15 +138,20 @@ async function waitRun(
   const started = Date.now();
   const deadline = started + a.timeout_s * 1000;
   const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
+  // The version first: a change between the two reads then wakes the wait at once (read the
+  // other way round, a trial finishing in between went unseen until the next change or timeout).
+  let version = await backend.version(a.study);
   const { study: first } = await backend.call("get_study", { study: a.study });
   const startFinished = finishedCount(first);
-  let version = await backend.version(a.study);
   let current = first;
+  // A study that can finish no more trials (nothing running or queued, and every ask refused)
+  // ends the wait at once instead of holding the agent's turn until the timeout.
+  let stuck = await stuckCause(backend, current);
   let deleted = false;
   const progressToken = extra._meta?.progressToken;
   let reported = 0;
   log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
-  while (!extra.signal.aborted) {
+  while (!extra.signal.aborted && stuck === null) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     // The wait ends early when the server stops, so the caller still gets an answer.
@@ -170,6 +176,7 @@ async function waitRun(
         .catch(() => undefined);
     }
     if (done >= a.min_finished) break;
+    stuck = await stuckCause(backend, current);
   }
   if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
   const n = finishedCount(current) - startFinished;
@@ -185,9 +192,10 @@ async function waitRun(
   const timedOut = n < a.min_finished;
   const waited = (Date.now() - started) / 1000;
   const head = timedOut
-    ? `No ${n === 0 ? "" : "further "}progress within ${fmt(waited)}s: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
+    ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
     : `${n} trial(s) finished in ${fmt(waited)}s.`;
   const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
+  const idleHint = idle ? idleReason(stuck ?? (await stuckCause(backend, current))) : "";
   // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
   const build = (k: number) => {
@@ -195,9 +203,11 @@ async function waitRun(
     const lines = [head, ...shown.map(trialLine)];
     if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
-    if (idle) lines.push("Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.");
+    if (idle) lines.push(idleHint);
     return text(lines.join("\n"), {
-      timed_out: timedOut,
+      // Ended early because no trial can finish (stuck): not a timeout.
+      timed_out: timedOut && stuck === null,
+      ...(stuck !== null ? { stuck: true } : {}),
       waited_s: waited,
       finished: n,
       new_trials: shown.map(compactTrial),
@@ -208,6 +218,27 @@ async function waitRun(
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
+}
+
+/**
+ * Why a study can finish no more trials: nothing is running or queued, and it is stopped or its
+ * trial budget is spent (both refuse every ask, so workers' loops have ended). Null otherwise.
+ */
+async function stuckCause(backend: McpBackend, s: StudyView): Promise<string | null> {
+  if (s.counts.RUNNING > 0 || s.counts.WAITING > 0) return null;
+  if (s.stopped) return "because the study is stopped (stop_study): call resume_study to hand out trials again";
+  if (s.max_trials === null) return null;
+  const { budget } = await backend.call("study_summary", { study: s.name });
+  return budget && budget.used >= budget.max_trials
+    ? `because the study's budget is spent (${budget.used} of max_trials ${budget.max_trials} trials asked): raise it with update_study to go on`
+    : null;
+}
+
+/** The idle line of wait_for_progress: the stuck cause, else no worker asking. */
+function idleReason(stuck: string | null): string {
+  return stuck !== null
+    ? `Nothing is running or queued ${stuck}.`
+    : "Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.";
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */

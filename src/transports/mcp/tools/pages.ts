@@ -80,7 +80,18 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
       params: r.params,
     });
   let page = await ask(r.limit);
-  if (page.trials.length === 0 && page.total === 0) return text(r.empty, { total: 0, shown: 0, next_cursor: null, trials: [] });
+  if (page.trials.length === 0 && page.total === 0) {
+    // In a multi-objective study no trial has the one value a value order ranks by: say so
+    // rather than "no trial has completed".
+    if (r.order_by === "value") {
+      const { study } = await backend.call("get_study", { study: r.study });
+      if (study.directions.length > 1)
+        throw invalidArgument(
+          `study '${r.study}' has ${study.directions.length} objectives (${study.directions.join(", ")}), so no trial has one value to rank by: call pareto_front for the best trials, or list_trials with sort "number"`,
+        );
+    }
+    return text(r.empty, { total: 0, shown: 0, next_cursor: null, trials: [] });
+  }
   // The trials after this page (and before the cursor) are not counted; `total` is the whole listing.
   const build = (k: number, cursor: string | null): CallToolResult => {
     const shown = page.trials.slice(0, k);

@@ -37,7 +37,8 @@ export const steeringTools: McpTool[] = [
     ops: ["resume_study"],
     async run(a, { backend }) {
       const { study: s } = await backend.call("resume_study", { study: a.study });
-      return text(`Study '${s.name}' hands out trials again; workers whose loops ended must be started again.`, {
+      const budget = s.max_trials !== null ? ` Its budget of max_trials ${s.max_trials} still applies: once it is spent asks are refused until update_study raises it (study_summary says how much is used).` : "";
+      return text(`Study '${s.name}' hands out trials again; workers whose loops ended must be started again.${budget}`, {
         study: s.name,
         stopped: s.stopped,
         counts: s.counts,

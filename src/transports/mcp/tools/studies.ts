@@ -13,6 +13,13 @@ export const studyArg = studyRefSchema;
 /** A strategy or scheduler: a name, or {name, options} (the service checks both). */
 const pluginArg = z.unknown();
 
+/** The first sentence of a description (ending at a full stop before a capital), at most 120 characters. */
+export function firstSentence(d: string): string {
+  const end = d.search(/\.(\s+[A-Z]|\s*$)/);
+  const first = end < 0 ? d : d.slice(0, end + 1);
+  return first.length <= 120 ? first : `${first.slice(0, 119)}…`;
+}
+
 export const studyTools: McpTool[] = [
   defineTool({
     name: "list_studies",
@@ -85,7 +92,10 @@ export const studyTools: McpTool[] = [
     async run(a, { backend }) {
       const { study, created } = await backend.call("create_study", {
         name: a.name,
-        ...(a.directions ? { directions: a.directions } : { direction: a.direction ?? "minimize" }),
+        // Both as given: the service defaults to minimize, refuses a direction that disagrees with
+        // directions, and with load_if_exists accepts the stored direction when none is given.
+        direction: a.direction,
+        directions: a.directions,
         reference_point: a.reference_point,
         space: a.space as Record<string, unknown>,
         strategy: a.strategy,
@@ -117,7 +127,7 @@ export const studyTools: McpTool[] = [
         studyLine(s),
         `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
         `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "none"}`,
-        `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}`,
+        `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
         "search space:",
         spaceText(s),
       ];
@@ -176,13 +186,18 @@ export const studyTools: McpTool[] = [
       if (a.name !== undefined) {
         const one = plugins.filter((p) => p.name === a.name);
         if (one.length === 0) throw invalidArgument(`no strategy or scheduler named '${a.name}'; known: ${plugins.map((p) => p.name).join(", ")}`);
-        return text(one.map((p) => `${p.kind} ${p.name}: ${p.description}\noptions (JSON Schema): ${JSON.stringify(props(p))}`).join("\n"), { plugins: one });
+        // Without JavaScript's ±9007199254740991 integer bounds, which say nothing (as in tools/list).
+        const clean = one.map((p) => JSON.parse(JSON.stringify(p, (k, v) => ((k === "maximum" || k === "minimum") && Math.abs(v) === Number.MAX_SAFE_INTEGER ? undefined : v))) as typeof p);
+        return text(clean.map((p) => `${p.kind} ${p.name}: ${p.description}\noptions (JSON Schema): ${JSON.stringify(props(p))}`).join("\n"), { plugins: clean });
       }
-      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, description: p.description, options: Object.keys(props(p)) }));
+      // The catalogue: each plug-in's first sentence, so that every strategy and scheduler fits the
+      // default budget (whole descriptions and option lists cut it off before the schedulers);
+      // list_strategies with a name has the whole description and the option schema.
+      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, summary: firstSentence(p.description), n_options: Object.keys(props(p)).length }));
       const build = (k: number) => {
         const shown = rows.slice(0, k);
-        const lines = shown.map((p) => `- ${p.kind} ${p.name}: ${p.description} Options: ${p.options.join(", ") || "none"}.`);
-        lines.push(`${k < rows.length ? `${rows.length - k} more: call with a larger max_chars. ` : ""}Call list_strategies with name for an option schema.`);
+        const lines = shown.map((p) => `- ${p.kind} ${p.name}: ${p.summary}${p.n_options === 0 ? " No options." : ""}`);
+        lines.push(`${k < rows.length ? `${rows.length - k} more: call with a larger max_chars. ` : ""}Call list_strategies with a name for its whole description and option schema.`);
         return text(lines.join("\n"), { plugins: shown });
       };
       return fitPrefix(rows.length, build, budget).result;

@@ -155,7 +155,7 @@ export const trialTools: McpTool[] = [
     meta: { title: "Best trials", description: "The k (default 5) best complete trials; page with next_cursor.", readOnly: true, sized: true },
     input: z.object({ study: studyArg, k: z.number().int().min(1).max(200).default(5), ...projectionArgs }),
     output: listingOutput,
-    ops: ["trials"],
+    ops: ["trials", "get_study"],
     async run(a, { backend, budget }) {
       return trialListing(
         backend,
@@ -233,7 +233,7 @@ export const trialTools: McpTool[] = [
       ...projectionArgs,
     }),
     output: listingOutput,
-    ops: ["trials"],
+    ops: ["trials", "get_study"],
     async run(a, { backend, budget }) {
       return trialListing(
         backend,

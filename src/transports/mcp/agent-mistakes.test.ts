@@ -1,0 +1,246 @@
+/**
+ * What an agent gets back for the mistakes it makes and the states it cannot see otherwise
+ * (an agent session probe, mcp4): arguments a tool does not take (Optuna's names, another
+ * tool's names) are refused with the name to use instead of being dropped; a stopped study or a
+ * spent max_trials budget is said in the summary, the listing and the idle wait, with the step
+ * that lifts it; a multi-objective study's value listings and importances say why they are empty.
+ * Driven through the SDK's real Client over the in-memory transport.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "./backend.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let mcp: TuneportMcp;
+let client: Client;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "unit", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+
+/** Asks one trial of `study` and completes it with `value`. */
+async function evaluate(study: string, value: number): Promise<void> {
+  const asked = await call("ask_trial", { study });
+  const { trial, token } = asked.structuredContent as { trial: number; token: string };
+  expect((await call("tell_trial", { study, trial, token, value })).isError).toBeFalsy();
+}
+
+describe("arguments a tool does not take", () => {
+  it("are refused, not dropped: create_study with Optuna's n_trials and study_name names max_trials and name, and creates nothing", async () => {
+    const r = await call("create_study", { name: "s", n_trials: 30, study_name: "s", space: SPACE });
+    expect(r.isError).toBe(true);
+    const t = textOf(r);
+    expect(t).toMatch(/^Error INVALID_ARGUMENT: create_study takes no argument 'n_trials' \(did you mean max_trials\?\), 'study_name' \(did you mean name\?\)/);
+    expect(t).toContain("its arguments are name, direction,");
+    expect(t).toMatch(/\nNext step: .*tools\/list/);
+    expect((await call("list_studies", {})).structuredContent).toMatchObject({ shown: 0 });
+  });
+
+  it("name the argument of this tool: list_trials' state is states, wait_for_progress' timeout is timeout_s, describe_study's name is study", async () => {
+    await call("create_study", { name: "s", space: SPACE });
+    expect(textOf(await call("list_trials", { study: "s", state: ["COMPLETE"] }))).toContain("'state' (did you mean states?)");
+    expect(textOf(await call("wait_for_progress", { study: "s", timeout: 1 }))).toContain("'timeout' (did you mean timeout_s?)");
+    expect(textOf(await call("describe_study", { study: "s", name: "s" }))).toContain("'name' (did you mean study?)");
+    // An argument no alias explains is still named, with the tool's arguments.
+    expect(textOf(await call("update_study", { study: "s", direction: "maximize" }))).toMatch(
+      /update_study takes no argument 'direction'; its arguments are study, scheduler, strategy, space, max_trials, notes/,
+    );
+  });
+});
+
+describe("create_study's direction", () => {
+  it("is left to the stored study by load_if_exists without one, and refused when it disagrees with directions", async () => {
+    await call("create_study", { name: "max", direction: "maximize", space: SPACE });
+    const loaded = await call("create_study", { name: "max", load_if_exists: true });
+    expect(loaded.isError, textOf(loaded)).toBeFalsy();
+    expect(loaded.structuredContent).toMatchObject({ created: false, study: { direction: "maximize" } });
+    const clash = await call("create_study", { name: "clash", direction: "maximize", directions: ["minimize"], space: SPACE });
+    expect(clash.isError).toBe(true);
+    expect(textOf(clash)).toContain(`direction 'maximize' disagrees with directions ["minimize"]`);
+    expect((await call("create_study", { name: "min", space: SPACE })).structuredContent).toMatchObject({ study: { direction: "minimize" } });
+  });
+});
+
+describe("a strategy or scheduler given as an object", () => {
+  it("with its options beside the name instead of under options is refused, naming options, and creates nothing", async () => {
+    const r = await call("create_study", { name: "p", space: SPACE, strategy: { name: "tpe", n_startup_trials: 5 } });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("a strategy is a name or {name, options}: put 'n_startup_trials' under options");
+    expect(textOf(r)).toMatch(/\nNext step: Call list_strategies/);
+    const s = await call("create_study", { name: "p", space: SPACE, scheduler: { name: "median", n_warmup_steps: 3 } });
+    expect(textOf(s)).toContain("a scheduler is a name or {name, options}: put 'n_warmup_steps' under options");
+    expect(textOf(await call("create_study", { name: "p", space: SPACE, strategy: 42 }))).toContain("a strategy is a name or {name, options}");
+    expect((await call("list_studies", {})).structuredContent).toMatchObject({ shown: 0 });
+    // Under options they are used.
+    const ok = await call("create_study", { name: "p", space: SPACE, strategy: { name: "tpe", options: { n_startup_trials: 5 } } });
+    expect((ok.structuredContent as { study: { strategy: { options: { n_startup_trials: number } } } }).study.strategy.options.n_startup_trials).toBe(5);
+  });
+});
+
+describe("a study that hands out no trials says why", () => {
+  it("a spent max_trials budget: the ask's next step, study_summary, resume_study and an idle wait name update_study", async () => {
+    await call("create_study", { name: "b", space: SPACE, max_trials: 1, strategy: "random" });
+    const before = await call("study_summary", { study: "b" });
+    expect(before.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 0 } });
+    expect(textOf(before)).toContain("Budget: 0 of max_trials 1 trials asked.");
+    await evaluate("b", 0.5);
+
+    const refused = textOf(await call("ask_trial", { study: "b" }));
+    expect(refused).toMatch(/^Error STUDY_STOPPED: .*budget of 1 trials\nNext step: .*update_study/);
+    const summary = await call("study_summary", { study: "b" });
+    expect(summary.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 1 } });
+    expect(textOf(summary)).toContain("Budget spent: 1 of max_trials 1 trials asked; no trial is handed out until update_study raises max_trials");
+    expect(textOf(await call("resume_study", { study: "b" }))).toContain("Its budget of max_trials 1 still applies");
+    const idle = await call("wait_for_progress", { study: "b", timeout_s: 0 });
+    expect(textOf(idle)).toContain("because the study's budget is spent (1 of max_trials 1 trials asked): raise it with update_study");
+    expect(textOf(idle)).not.toContain("are workers connected");
+    expect(textOf(await call("describe_study", { study: "b" }))).toContain("max_trials 1");
+
+    // Raised, the study hands out trials again, and the idle wait goes back to asking about workers.
+    await call("update_study", { study: "b", max_trials: 3 });
+    expect(textOf(await call("wait_for_progress", { study: "b", timeout_s: 0 }))).toContain("are workers connected");
+    await evaluate("b", 0.4);
+    expect((await call("study_summary", { study: "b" })).structuredContent).toMatchObject({ budget: { max_trials: 3, used: 2 } });
+  });
+
+  it("a stopped study: study_summary, list_studies, describe_study and an idle wait say so and name resume_study", async () => {
+    await call("create_study", { name: "st", space: SPACE, strategy: "random" });
+    await evaluate("st", 0.5);
+    await call("stop_study", { study: "st" });
+    const summary = await call("study_summary", { study: "st" });
+    expect(summary.structuredContent).toMatchObject({ stopped: true, budget: null });
+    expect(textOf(summary)).toContain("Stopped (stop_study): no trial is handed out until resume_study");
+    expect(textOf(await call("list_studies", {}))).toContain("STOPPED (resume_study hands out trials again)");
+    expect(textOf(await call("describe_study", { study: "st" }))).toContain("STOPPED");
+    const idle = textOf(await call("wait_for_progress", { study: "st", timeout_s: 0 }));
+    expect(idle).toContain("because the study is stopped (stop_study): call resume_study");
+    await call("resume_study", { study: "st" });
+    const after = await call("study_summary", { study: "st" });
+    expect(after.structuredContent).toMatchObject({ stopped: false });
+    expect(textOf(after)).not.toContain("Stopped");
+  });
+});
+
+describe("wait_for_progress on a study that can finish no more trials", () => {
+  it("returns when the last trial finishes under a spent budget, not at the timeout, and says why", async () => {
+    await call("create_study", { name: "w", space: SPACE, max_trials: 1, strategy: "random" });
+    const asked = await call("ask_trial", { study: "w" });
+    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    // Waits for 5 finishes over at most 50 s; only one trial can ever finish.
+    const waiting = call("wait_for_progress", { study: "w", min_finished: 5, timeout_s: 50 });
+    await call("tell_trial", { study: "w", trial, token, value: 0.3 });
+    const r = await waiting;
+    expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
+    expect(textOf(r)).toMatch(/^No further progress possible \(waited [0-9.]+s\): 1 trial\(s\) finished \(wanted 5\)/);
+    expect(textOf(r)).toContain("because the study's budget is spent (1 of max_trials 1 trials asked)");
+  });
+
+  it("returns at once on a stopped study with nothing running, and waits while a trial still runs", async () => {
+    await call("create_study", { name: "s", space: SPACE, strategy: "random" });
+    const asked = await call("ask_trial", { study: "s" });
+    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    await call("stop_study", { study: "s" });
+    // The running trial can still finish: the wait waits for it.
+    const waiting = call("wait_for_progress", { study: "s", min_finished: 2, timeout_s: 50 });
+    await call("tell_trial", { study: "s", trial, token, value: 0.3 });
+    const r = await waiting;
+    expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
+    expect(textOf(r)).toContain("because the study is stopped (stop_study): call resume_study");
+    const again = await call("wait_for_progress", { study: "s", timeout_s: 50 });
+    expect(again.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 0 });
+  });
+});
+
+describe("a multi-objective study read with one-objective tools", () => {
+  it("best_trials and list_trials by value name pareto_front instead of saying nothing completed; importances and the summary name both directions", async () => {
+    await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
+    for (const [i, v] of [[0.1, 0.2], [0.2, 0.5], [0.3, 0.1], [0.4, 0.9]].entries()) {
+      const asked = await call("ask_trial", { study: "mo" });
+      const { trial, token } = asked.structuredContent as { trial: number; token: string };
+      expect(trial).toBe(i);
+      await call("tell_trial", { study: "mo", trial, token, values: v });
+    }
+    for (const [tool, args] of [["best_trials", {}], ["list_trials", { sort: "value" }]] as const) {
+      const r = await call(tool, { study: "mo", ...args });
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r)).toContain("study 'mo' has 2 objectives (minimize, maximize), so no trial has one value to rank by: call pareto_front");
+    }
+    // Listing by number still works.
+    expect((await call("list_trials", { study: "mo" })).structuredContent).toMatchObject({ total: 4 });
+    const imp = textOf(await call("param_importances", { study: "mo" }));
+    expect(imp).toContain("importances rank one objective and study 'mo' has 2 (minimize, maximize)");
+    expect(imp).not.toContain("has 0");
+    const summary = await call("study_summary", { study: "mo" });
+    expect(textOf(summary)).toMatch(/^Study 'mo' \(minimize\/maximize\): 4 trials/);
+    expect(summary.structuredContent).toMatchObject({ directions: ["minimize", "maximize"] });
+    // A one-objective study with no completed trial still gets the plain answer.
+    await call("create_study", { name: "one", space: SPACE });
+    const empty = await call("best_trials", { study: "one" });
+    expect(empty.isError).toBeFalsy();
+    expect(textOf(empty)).toContain("has completed yet");
+  });
+});
+
+describe("list_strategies", () => {
+  it("lists every strategy and scheduler within the default budget, one sentence each; a name gives the whole description and a schema without ±2^53 bounds", async () => {
+    const all = await call("list_strategies", {});
+    const t = textOf(all);
+    const { plugins } = (await service.execute("catalogue", {})) as { plugins: { kind: string; name: string }[] };
+    for (const p of plugins) expect(t).toContain(`- ${p.kind} ${p.name}: `);
+    expect(t).not.toContain("more: call with a larger max_chars");
+    expect((all.structuredContent as { plugins: unknown[] }).plugins).toHaveLength(plugins.length);
+    const gp = await call("list_strategies", { name: "gp" });
+    expect(textOf(gp)).toContain("nStartupTrials");
+    expect(textOf(gp)).toContain("Sample-efficient"); // the second sentence: the whole description
+    expect(JSON.stringify(gp)).not.toContain("9007199254740991");
+  });
+});
+
+describe("a proposed value the space does not hold", () => {
+  it("says what is wrong with it: a string for a number, a fraction for an int, a value past a bound, a missing choice", async () => {
+    await call("create_study", {
+      name: "v",
+      space: {
+        lr: { type: "float", low: 1e-4, high: 0.1, log: true },
+        hidden: { type: "int", low: 8, high: 64 },
+        act: { type: "categorical", choices: ["relu", "tanh"] },
+      },
+    });
+    const ok = { lr: 0.001, hidden: 32, act: "relu" };
+    const refused = async (params: Record<string, unknown>) => {
+      const r = await call("enqueue_trial", { study: "v", params: { ...ok, ...params }, rationale: "probe" });
+      expect(r.isError).toBe(true);
+      return textOf(r);
+    };
+    expect(await refused({ lr: "0.001" })).toContain(`enqueued value "0.001" for 'lr' is a string, not a number (float parameter)`);
+    expect(await refused({ hidden: 32.5 })).toContain("enqueued value 32.5 for 'hidden' is not an integer (int parameter)");
+    expect(await refused({ lr: 5 })).toContain("enqueued value 5 for 'lr' is outside [0.0001, 0.1]");
+    expect(await refused({ act: "gelu" })).toContain(`enqueued value "gelu" for 'act' is not one of the choices ["relu","tanh"]`);
+    const added = await call("add_trial", { study: "v", params: { ...ok, hidden: "32" }, value: 0.1 });
+    expect(textOf(added)).toContain(`value "32" of 'hidden' is a string, not a number (int parameter)`);
+  });
+});
