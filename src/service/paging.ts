@@ -7,6 +7,7 @@
  * A cursor also records the order and filter it was made for; another order is refused.
  */
 import { invalidArgument } from "../domain/errors.js";
+import { feasibility } from "../domain/objectives.js";
 import type { TrialState } from "../domain/trial.js";
 import type * as S from "./ops/schemas.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
@@ -66,7 +67,7 @@ export function projectTrial(t: TrialView, fields?: readonly TrialField[], param
 }
 
 /**
- * A page of trials, filtered by state and ordered by number or value (best first; trials without a
+ * A page of trials, filtered by state (and feasibility) and ordered by number or value (best first; trials without a
  * value are left out), after `cursor` and then `offset`, at most `limit`, projected by `fields` and
  * `params`. `next_cursor` continues after the page's last trial; null when nothing follows.
  * @throws INVALID_ARGUMENT for a cursor of another order or filter.
@@ -74,12 +75,13 @@ export function projectTrial(t: TrialView, fields?: readonly TrialField[], param
 export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialRow[]; total: number; next_cursor: string | null } {
   const order = a.order_by ?? "number";
   const desc = a.descending ?? false;
-  const filter = [...new Set(a.states ?? [])].sort().join(",");
+  const filter = filterKey(a);
   let list: TrialRecord[] = s.trials;
-  if (filter !== "") {
+  if (a.states?.length) {
     const want = new Set<TrialState>(a.states);
     list = list.filter((t) => want.has(t.state));
   }
+  if (a.feasible !== undefined) list = list.filter((t) => feasibility(t) === a.feasible);
   const sign = s.study.config.direction === "minimize" ? 1 : -1;
   // Ascending sort key comparison; `descending` reverses it.
   const cmp = (x: { n: number; v: number | null }, y: { n: number; v: number | null }) =>
@@ -115,16 +117,21 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
 }
 
 /** The `next_cursor` of a `trials` page whose last trial is `t` (also what `tuneport studies trials --json` prints). */
-export function trialCursor(a: Pick<S.TrialsArgs, "order_by" | "descending" | "states">, t: { number: number; value: number | null }): string {
-  const filter = [...new Set(a.states ?? [])].sort().join(",");
-  return encode({ o: a.order_by ?? "number", d: a.descending ?? false, s: filter, n: t.number, v: t.value } satisfies TrialCursor);
+export function trialCursor(a: Pick<S.TrialsArgs, "order_by" | "descending" | "states" | "feasible">, t: { number: number; value: number | null }): string {
+  return encode({ o: a.order_by ?? "number", d: a.descending ?? false, s: filterKey(a), n: t.number, v: t.value } satisfies TrialCursor);
+}
+
+/** What a cursor records of the listing's filter: the states, sorted, and the feasibility asked for. */
+function filterKey(a: Pick<S.TrialsArgs, "states" | "feasible">): string {
+  const states = [...new Set(a.states ?? [])].sort().join(",");
+  return a.feasible === undefined ? states : `${states};feasible=${a.feasible}`;
 }
 
 /** The last trial a `trials` cursor showed. @throws INVALID_ARGUMENT for a cursor of another order, direction or filter. */
 function cursorPosition(cursor: string, order: string, desc: boolean, filter: string): { n: number; v: number | null } {
   const c = decode(cursor, "trials");
   if (c.o !== order || c.d !== desc || c.s !== filter || typeof c.n !== "number")
-    throw invalidArgument("cursor was made for another order_by, descending or states: pass them as on the first page", {
+    throw invalidArgument("cursor was made for another order_by, descending, states or feasible: pass them as on the first page", {
       cursor_order_by: c.o ?? null,
     });
   return { n: c.n, v: typeof c.v === "number" ? c.v : null };

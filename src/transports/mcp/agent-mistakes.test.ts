@@ -244,3 +244,36 @@ describe("a proposed value the space does not hold", () => {
     expect(textOf(added)).toContain(`value "32" of 'hidden' is a string, not a number (int parameter)`);
   });
 });
+
+describe("best_trials in a constrained study", () => {
+  it("ranks only the trials that satisfy their constraints (as the study's best trial), and says so when none does", async () => {
+    await call("create_study", { name: "c", space: SPACE, strategy: "random" });
+    for (const [value, c] of [[0.1, 1], [0.5, -1], [0.3, -0.5], [0.05, 0.2]] as const) {
+      const asked = await call("ask_trial", { study: "c" });
+      const { trial, token } = asked.structuredContent as { trial: number; token: string };
+      expect((await call("tell_trial", { study: "c", trial, token, value, constraints: [c] })).isError).toBeFalsy();
+    }
+    const best = await call("best_trials", { study: "c", k: 5 });
+    expect((best.structuredContent as { trials: { number: number }[] }).trials.map((t) => t.number)).toEqual([2, 1]);
+    expect(textOf(best)).toMatch(/^The 2 best trials of 2 feasible complete:/);
+    expect((await service.execute("best", { study: "c" })) as { trial: { number: number } }).toMatchObject({ trial: { number: 2 } });
+    // list_trials by value still lists every trial, each marked.
+    const all = await call("list_trials", { study: "c", sort: "value" });
+    expect((all.structuredContent as { trials: { number: number }[] }).trials.map((t) => t.number)).toEqual([3, 0, 2, 1]);
+    expect(textOf(all)).toContain("(infeasible)");
+    // The op's filter, both ways; a cursor keeps its filter.
+    const bad = (await service.execute("trials", { study: "c", feasible: false, order_by: "value", limit: 1 })) as { trials: { number: number }[]; total: number; next_cursor: string };
+    expect([bad.trials.map((t) => t.number), bad.total]).toEqual([[3], 2]);
+    await expect(service.execute("trials", { study: "c", order_by: "value", cursor: bad.next_cursor })).rejects.toThrow(/feasible: pass them as on the first page/);
+    const next = (await service.execute("trials", { study: "c", feasible: false, order_by: "value", cursor: bad.next_cursor })) as { trials: { number: number }[] };
+    expect(next.trials.map((t) => t.number)).toEqual([0]);
+
+    await call("create_study", { name: "none", space: SPACE, strategy: "random" });
+    const asked = await call("ask_trial", { study: "none" });
+    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    await call("tell_trial", { study: "none", trial, token, value: 0.2, constraints: [3] });
+    const r = await call("best_trials", { study: "none" });
+    expect(r.isError).toBeFalsy();
+    expect(textOf(r)).toBe("No trial of 'none' is feasible yet: its COMPLETE trial violates a constraint (list_trials shows them).");
+  });
+});

@@ -49,6 +49,7 @@ const OP_FIELDS: Record<ListingField, TrialField[]> = {
 export interface ListingRequest {
   study: string;
   states?: OpArgs<"trials">["states"];
+  feasible?: boolean;
   order_by: "number" | "value";
   descending?: boolean;
   limit: number;
@@ -72,6 +73,7 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     backend.call("trials", {
       study: r.study,
       states: r.states,
+      feasible: r.feasible,
       order_by: r.order_by,
       descending: r.descending,
       limit,
@@ -82,13 +84,21 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
   let page = await ask(r.limit);
   if (page.trials.length === 0 && page.total === 0) {
     // In a multi-objective study no trial has the one value a value order ranks by: say so
-    // rather than "no trial has completed".
-    if (r.order_by === "value") {
+    // rather than "no trial has completed"; likewise when every COMPLETE trial is infeasible.
+    if (r.order_by === "value" || r.feasible) {
       const { study } = await backend.call("get_study", { study: r.study });
-      if (study.directions.length > 1)
+      if (study.directions.length > 1 && r.order_by === "value")
         throw invalidArgument(
           `study '${r.study}' has ${study.directions.length} objectives (${study.directions.join(", ")}), so no trial has one value to rank by: call pareto_front for the best trials, or list_trials with sort "number"`,
         );
+      const complete = study.counts.COMPLETE ?? 0;
+      if (r.feasible && complete > 0)
+        return text(`No trial of '${r.study}' is feasible yet: ${complete === 1 ? "its COMPLETE trial violates" : `all ${complete} COMPLETE trials violate`} a constraint (list_trials shows them).`, {
+          total: 0,
+          shown: 0,
+          next_cursor: null,
+          trials: [],
+        });
     }
     return text(r.empty, { total: 0, shown: 0, next_cursor: null, trials: [] });
   }

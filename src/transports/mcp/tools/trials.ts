@@ -152,7 +152,12 @@ export const trialTools: McpTool[] = [
 
   defineTool({
     name: "best_trials",
-    meta: { title: "Best trials", description: "The k (default 5) best complete trials; page with next_cursor.", readOnly: true, sized: true },
+    meta: {
+      title: "Best trials",
+      description: "The k (default 5) best complete trials that satisfy their constraints; page with next_cursor.",
+      readOnly: true,
+      sized: true,
+    },
     input: z.object({ study: studyArg, k: z.number().int().min(1).max(200).default(5), ...projectionArgs }),
     output: listingOutput,
     ops: ["trials", "get_study"],
@@ -162,12 +167,14 @@ export const trialTools: McpTool[] = [
         {
           study: a.study,
           states: ["COMPLETE"],
+          // The best are feasible ones (as the study's best trial): an infeasible trial's value ranks nothing.
+          feasible: true,
           order_by: "value",
           limit: a.k,
           cursor: a.cursor,
           fields: a.fields,
           params: a.params,
-          head: (n, total) => `The ${n === 1 ? "best trial" : `${n} best trials`}${a.cursor ? " after the cursor" : ""} of ${total} complete:`,
+          head: (n, total) => `The ${n === 1 ? "best trial" : `${n} best trials`}${a.cursor ? " after the cursor" : ""} of ${total} feasible complete:`,
           more: "best_trials",
           empty: `No trial of '${a.study}' has completed yet. wait_for_progress waits for results.`,
         },
