@@ -21,6 +21,9 @@ export const pluginRefSchema = z.union([
 ]);
 export type PluginRef = z.infer<typeof pluginRefSchema>;
 
+/** One entry of `PluginCatalogue.descriptions()`: `defaults` are the options a study gets when it gives none (null when some are required). */
+export type PluginSummary = Pick<PluginDescription, "kind" | "name" | "description"> & { defaults: Record<string, unknown> | null };
+
 /** One entry of `PluginCatalogue.describe()`. */
 export interface PluginDescription {
   kind: "strategy" | "scheduler";
@@ -260,12 +263,28 @@ export class PluginCatalogue {
     return out;
   }
 
-  /** Kind, name and description of every plug-in, without the option schemas `describe` converts (cheap: read on every summary). */
-  descriptions(): Pick<PluginDescription, "kind" | "name" | "description">[] {
+  /**
+   * Kind, name, description and option defaults of every plug-in, without the option schemas
+   * `describe` converts (cheap: read on every summary).
+   */
+  descriptions(): PluginSummary[] {
     return [
-      ...[...this.strategies.values()].map((f) => ({ kind: "strategy" as const, name: f.name, description: f.description })),
-      ...[...this.schedulers.values()].map((f) => ({ kind: "scheduler" as const, name: f.name, description: f.description })),
+      ...[...this.strategies.values()].map((f) => ({ kind: "strategy" as const, name: f.name, description: f.description, defaults: this.defaultsOf(f) })),
+      ...[...this.schedulers.values()].map((f) => ({ kind: "scheduler" as const, name: f.name, description: f.description, defaults: this.defaultsOf(f) })),
     ];
+  }
+
+  private readonly defaults = new Map<object, Record<string, unknown> | null>();
+
+  /** A plug-in's options when none is given (its schema's defaults), once per factory; null when it needs some. */
+  private defaultsOf(f: { options: z.ZodType<unknown> }): Record<string, unknown> | null {
+    let d = this.defaults.get(f);
+    if (d === undefined) {
+      const r = f.options.safeParse({});
+      d = r.success && typeof r.data === "object" && r.data !== null ? (r.data as Record<string, unknown>) : null;
+      this.defaults.set(f, d);
+    }
+    return d;
   }
 
   private requireStrategy(name: string): StrategyFactory<unknown> {

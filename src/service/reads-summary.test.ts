@@ -58,7 +58,7 @@ describe("study_summary and param_importances, computed by the server", () => {
 
     const got = await svc.execute("study_summary", { study: "s" });
     const { study } = await svc.execute("get_study", { study: "s" });
-    const expected = summarizeStudy(study, await allViews("s"), svc.plugins.describe());
+    const expected = summarizeStudy(study, await allViews("s"), svc.plugins.descriptions());
     expect(got).toEqual({ ...expected, importances_sampled: false });
     expect(got.best?.trial).toBe(late.trial);
     expect(got.trend.best_so_far.length).toBeGreaterThan(1);
@@ -80,7 +80,7 @@ describe("study_summary and param_importances, computed by the server", () => {
     await svc.execute("ask", { study: "mo" }); // one left RUNNING
     const got = await svc.execute("study_summary", { study: "mo" });
     const { study } = await svc.execute("get_study", { study: "mo" });
-    expect(got).toEqual({ ...summarizeStudy(study, await allViews("mo"), svc.plugins.describe()), importances_sampled: false });
+    expect(got).toEqual({ ...summarizeStudy(study, await allViews("mo"), svc.plugins.descriptions()), importances_sampled: false });
     expect(got.front?.size).toBeGreaterThan(0);
   });
 

@@ -18,9 +18,8 @@ import { feasibility } from "../domain/objectives.js";
 import { IMPORTANCE_METHOD, type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
-import type { PluginDescription } from "./plugins.js";
 import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
-import { type StudySummary, type SummaryTrial, summarizeFrom } from "./summary.js";
+import { type CatalogueEntry, type StudySummary, type SummaryTrial, summarizeFrom } from "./summary.js";
 import { type StudyView, trialView } from "./views.js";
 
 /** Most COMPLETE trials importances are computed from; more are thinned evenly by trial number. */
@@ -124,7 +123,7 @@ function studyFrontFacts(s: StudyState, study: StudyView): FrontFacts {
  * The study summary of summary.ts from the server's records, with importances on a bounded sample
  * (`importances_sampled` says when). `catalogue` supplies the plug-in descriptions.
  */
-export function summaryOf(s: StudyState, catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[]): StudySummary & { importances_sampled: boolean } {
+export function summaryOf(s: StudyState, catalogue: readonly CatalogueEntry[]): StudySummary & { importances_sampled: boolean } {
   const study = viewOf(s);
   const imp = studyImportances(s);
   const front = study.directions.length > 1 ? studyFrontFacts(s, study) : null;

@@ -64,7 +64,7 @@ export interface StudySummary {
 export type SummaryTrial = Pick<TrialView, "number" | "state" | "value" | "feasible" | "finished_at" | "params" | "system_attrs">;
 
 /** Summarises a study from its view and every trial. `catalogue` supplies plug-in descriptions. */
-export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly PluginDescription[] = []): StudySummary {
+export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly CatalogueEntry[] = []): StudySummary {
   return summarizeFrom(study, trials, catalogue, paramImportances(trials), study.directions.length > 1 ? frontFacts(study, trials) : null);
 }
 
@@ -75,7 +75,7 @@ export function summarizeStudy(study: StudyView, trials: readonly TrialView[], c
 export function summarizeFrom(
   study: StudyView,
   trials: readonly SummaryTrial[],
-  catalogue: readonly Pick<PluginDescription, "kind" | "name" | "description">[],
+  catalogue: readonly CatalogueEntry[],
   imp: Importances,
   front: FrontFacts | null,
 ): StudySummary {
@@ -136,7 +136,24 @@ export function summarizeFrom(
     pruned_share: prunedShare,
     front,
   };
-  return { ...s, text: summaryText(s) };
+  const defaults = (kind: "strategy" | "scheduler", name: string) => catalogue.find((p) => p.kind === kind && p.name === name)?.defaults ?? null;
+  return { ...s, text: summaryText(s, defaults) };
+}
+
+/** What a summary reads of the plug-in catalogue: descriptions, and the options a plug-in gets by default where known. */
+export type CatalogueEntry = Pick<PluginDescription, "kind" | "name" | "description"> & { defaults?: Record<string, unknown> | null };
+
+/**
+ * A plug-in in the summary's text: its name, the options that differ from its defaults (all of
+ * them when the defaults are unknown) and the first sentence of its description — the whole
+ * description and every option are in the structured result and `catalogue`, not repeated on
+ * every read of a study.
+ */
+function pluginLine(p: { name: string; options: Record<string, unknown>; description: string | null }, defaults: Record<string, unknown> | null): string {
+  const changed = Object.entries(p.options).filter(([k, v]) => defaults === null || JSON.stringify(v) !== JSON.stringify(defaults[k]));
+  const opts = changed.length > 0 ? ` ${JSON.stringify(Object.fromEntries(changed))}` : "";
+  const sentence = p.description?.match(/^[\s\S]*?[.!?](?=\s+[A-Z]|\s*$)/)?.[0] ?? p.description;
+  return `${p.name}${opts}${sentence ? ` — ${sentence}` : ""}`;
 }
 
 /** The `k` latest finish times, ascending, in one pass (no sort of every trial). */
@@ -156,7 +173,7 @@ function latest(trials: readonly SummaryTrial[], k: number): number[] {
   return top;
 }
 
-function summaryText(s: Omit<StudySummary, "text">): string {
+function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" | "scheduler", name: string) => Record<string, unknown> | null): string {
   const c = s.counts;
   const lines: string[] = [];
   lines.push(
@@ -187,11 +204,10 @@ function summaryText(s: Omit<StudySummary, "text">): string {
     else lines.push(`Trend: ${s.trend.completions_since_best} completed trials since the last new best.`);
   } else lines.push("No trial has completed yet, so there is no best value.");
   if (s.throughput_per_min !== null) lines.push(`Throughput: about ${fmt(s.throughput_per_min)} finished trials per minute recently.`);
-  const opts = Object.keys(s.strategy.options).length > 0 ? ` ${JSON.stringify(s.strategy.options)}` : "";
-  lines.push(`Strategy: ${s.strategy.name}${opts}${s.strategy.description ? ` — ${s.strategy.description}` : ""}`);
+  lines.push(`Strategy: ${pluginLine(s.strategy, defaults("strategy", s.strategy.name))}`);
   if (s.scheduler)
     lines.push(
-      `Scheduler: ${s.scheduler.name}${s.scheduler.description ? ` — ${s.scheduler.description}` : ""}${s.pruned_share !== null ? ` (${Math.round(s.pruned_share * 100)}% of finished trials pruned)` : ""}`,
+      `Scheduler: ${pluginLine(s.scheduler, defaults("scheduler", s.scheduler.name))}${s.pruned_share !== null ? ` (${Math.round(s.pruned_share * 100)}% of finished trials pruned)` : ""}`,
     );
   if (s.queued_total > 0) {
     lines.push(`Queued proposals (served before the strategy's own suggestions): ${s.queued_total}`);

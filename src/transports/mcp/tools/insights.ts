@@ -51,7 +51,9 @@ const summaryTool = defineTool({
   async run(a, { backend }) {
     // Computed by the server: a big study's trials never travel to this process.
     const { text: t, ...facts } = await backend.call("study_summary", { study: a.study });
-    return text(t, facts as unknown as Record<string, unknown>);
+    // The plug-ins' descriptions are list_strategies' (the text keeps their first sentence): not repeated on every look at a study.
+    const plugin = (p: { name: string; options: Record<string, unknown> } | null) => p && { name: p.name, options: p.options };
+    return text(t, { ...facts, strategy: plugin(facts.strategy), scheduler: plugin(facts.scheduler) } as unknown as Record<string, unknown>);
   },
 });
 
