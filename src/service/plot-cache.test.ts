@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { type PlotRendering, renderPlot } from "./plots.js";
+import { MAX_PLOTS_DRAWING } from "./reads.js";
 import { StudyService } from "./study-service.js";
 
 describe("plot cache", () => {
@@ -63,5 +64,44 @@ describe("plot cache", () => {
     const recreated = await svc.execute("plot", { study: "s", kind: "history" });
     expect(renders).toBe(2);
     expect(Buffer.from(recreated.png).equals(Buffer.from(before.png))).toBe(false);
+  });
+
+  it(`draws at most ${MAX_PLOTS_DRAWING} plots at once; more are refused UNAVAILABLE, cached ones are still served`, async () => {
+    // A renderer held until the test lets it go: every plot asked meanwhile is being drawn.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let gated = 0;
+    const held: PlotRendering = { render: async (...a) => (gated++, await gate, renderPlot(...a)) };
+    const cached = await svc.execute("plot", { study: "s", kind: "history" });
+    const storage2 = new SqliteStorage({ path: ":memory:" });
+    const svc2 = await StudyService.open({ storage: storage2, logger: silentLogger(), reapIntervalMs: 0, plots: held });
+    try {
+      await svc2.execute("create_study", { name: "t", space, strategy: "random", seed: 5 });
+      for (let i = 0; i < 4; i++) {
+        const q = await svc2.execute("ask", { study: "t" });
+        await svc2.execute("tell", { study: "t", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i });
+      }
+      // 40 plot calls at once (one MCP batch holds up to 100): each used to queue its own copy of the trials.
+      const asked = Array.from({ length: 40 }, () =>
+        svc2.execute("plot", { study: "t", kind: "history" }).then(
+          () => "drawn",
+          (err: { code?: string }) => err.code ?? "other",
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 0));
+      expect(gated).toBe(MAX_PLOTS_DRAWING);
+      // The other service's cached plot needs no drawing: served while the renderer is full.
+      expect((await svc.execute("plot", { study: "s", kind: "history" })).caption).toBe(cached.caption);
+      release();
+      const outcomes = await Promise.all(asked);
+      expect(outcomes.filter((o) => o === "drawn")).toHaveLength(MAX_PLOTS_DRAWING);
+      expect(outcomes.filter((o) => o === "UNAVAILABLE")).toHaveLength(40 - MAX_PLOTS_DRAWING);
+      // Once they are drawn, plots are drawn again.
+      expect((await svc2.execute("plot", { study: "t", kind: "slice" })).kind).toBe("slice");
+    } finally {
+      release();
+      await svc2.close();
+      await storage2.close();
+    }
   });
 });

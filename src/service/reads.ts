@@ -1,4 +1,5 @@
 /** Read models computed from a study's in-memory state: trial pages, lineage, chart specs, the studies overview. */
+import { TuneportError } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt } from "./lineage.js";
@@ -60,9 +61,19 @@ function keepPlot(key: string, p: PlotResult): void {
 }
 
 /**
+ * Plots being drawn at once (in this process); more are refused (UNAVAILABLE). Each holds its own
+ * copy of the study's trial views until its PNG is drawn, and the renderer draws one at a time:
+ * without a bound, a burst of plot calls (100 in one MCP batch) queued gigabytes behind minutes of
+ * rendering. Served from the cache, a plot is not counted.
+ */
+export const MAX_PLOTS_DRAWING = 16;
+let plotsDrawing = 0;
+
+/**
  * A chart of the study, on `plots` (a worker thread) when given, else in process; a big study is
  * drawn from a bounded sample chosen before any view is built (plot-sample.ts, said in the caption).
  * An unchanged study's repeated plot is served from the cache above.
+ * @throws UNAVAILABLE when `MAX_PLOTS_DRAWING` plots are being drawn.
  */
 export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: PlotRendering | null): Promise<PlotResult> {
   const kind = parsePlotKind(a.kind);
@@ -75,14 +86,21 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
   const version = s.version;
   const study = viewOf(s);
   checkKindFor(kind, study);
-  const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s));
-  const trials = input.trials.map((t) => trialView(t, now));
-  const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
-  const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
-  const out = { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
-  // Kept under the version it was drawn from, even if the study changed while it rendered.
-  keepPlot(keyAt(version), out);
-  return out;
+  if (plotsDrawing >= MAX_PLOTS_DRAWING)
+    throw new TuneportError("UNAVAILABLE", `${MAX_PLOTS_DRAWING} plots are being drawn; retry once they are done`, { max_plots_drawing: MAX_PLOTS_DRAWING });
+  plotsDrawing++;
+  try {
+    const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s));
+    const trials = input.trials.map((t) => trialView(t, now));
+    const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
+    const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
+    const out = { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
+    // Kept under the version it was drawn from, even if the study changed while it rendered.
+    keepPlot(keyAt(version), out);
+    return out;
+  } finally {
+    plotsDrawing--;
+  }
 }
 
 /** What the multi-objective plots read of a study besides its trials (plot-sample.ts). */

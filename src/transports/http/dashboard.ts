@@ -9,6 +9,8 @@
  *   the op's result as JSON, or `{error: {code, message}}` with an HTTP status for the code.
  * - `GET /api/events`: Server-Sent Events, one `change` event per committed change of the
  *   service's change feed (`{study, kind, version}`), the feed that drives MCP notifications.
+ *   At most `MAX_LIVE_STREAMS` at once; a stream whose client leaves `MAX_STREAM_BACKLOG` bytes
+ *   unread is ended (the browser reconnects), so a client that never reads costs bounded memory.
  *
  * Auth: when the door asks for a token (off loopback, or given one), a request carries it as
  * `Authorization: Bearer`, or as the cookie set when the page is opened once with
@@ -53,6 +55,14 @@ export interface DashboardOptions {
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
+/** Live streams (SSE) open at once; more are answered 503. One per open page. */
+export const MAX_LIVE_STREAMS = 256;
+/**
+ * Bytes a live stream may have waiting for its client (beyond what the kernel holds) before the
+ * server ends it: a client that does not read would otherwise make the server buffer every
+ * change for it. EventSource reconnects on its own (`retry: 1000`).
+ */
+export const MAX_STREAM_BACKLOG = 1024 * 1024;
 const COOKIE = "tuneport_dashboard";
 const ASSET_TYPES: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
 /** esbuild's chunk names (web/dashboard/build.mjs `chunkNames`): no path, no dots but the extension. */
@@ -217,12 +227,23 @@ export class DashboardServer {
   }
 
   private events(req: IncomingMessage, res: ServerResponse): void {
+    if (this.streams.size >= MAX_LIVE_STREAMS) {
+      req.resume();
+      return this.json(res, 503, { error: { code: "UNAVAILABLE", message: `${MAX_LIVE_STREAMS} live streams are open on this dashboard; close a page and reload` } });
+    }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", ...SECURITY_HEADERS });
     res.write("retry: 1000\n\n");
     this.streams.add(res);
-    const off = this.opts.source.onChange((c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
+    const send = (text: string) => {
+      if (res.writableLength <= MAX_STREAM_BACKLOG) res.write(text);
+      else if (!res.destroyed) {
+        this.log.warn({ backlog: res.writableLength }, "dashboard live stream not read by its client: ended");
+        res.destroy();
+      }
+    };
+    const off = this.opts.source.onChange((c) => send(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
     // A comment now and then keeps proxies from closing an idle stream.
-    const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+    const keepAlive = setInterval(() => send(": keep-alive\n\n"), 15_000);
     keepAlive.unref();
     const done = () => {
       off();

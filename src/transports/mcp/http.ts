@@ -147,6 +147,9 @@ export class McpHttpServer {
         const session = this.newSession();
         await session.mcp.server.connect(session.transport);
         await session.transport.handleRequest(req, res, body);
+        // The SDK refused the initialize (wrong Accept or Content-Type, an invalid message):
+        // no session began, so nothing would ever close this one and its change-feed listener.
+        if (session.transport.sessionId === undefined) await this.discard(session);
         return;
       }
       res
@@ -190,6 +193,11 @@ export class McpHttpServer {
       if (id && this.sessions.delete(id)) this.log.info({ session: id }, "mcp session closed");
     };
     return session;
+  }
+
+  private async discard(s: Session): Promise<void> {
+    s.mcp.dispose();
+    await s.mcp.server.close().catch(() => undefined);
   }
 
   private async endSession(id: string): Promise<void> {

@@ -1,0 +1,90 @@
+/**
+ * MCP over Streamable HTTP against requests that must not cost the server memory for good:
+ * a real McpHttpServer on a loopback port, real sockets, the SDK's own client.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { type McpBackend, serviceBackend } from "./backend.js";
+import { McpHttpServer } from "./http.js";
+
+const TOKEN = "limits-token-0123456789abcdef";
+let storage: SqliteStorage;
+let service: StudyService;
+let server: McpHttpServer;
+let url: string;
+/** Change-feed listeners the MCP sessions hold: one per live session. */
+let listeners = 0;
+
+/** The service's backend, counting the change-feed listeners its sessions hold. */
+function countingBackend(inner: McpBackend): McpBackend {
+  return {
+    ...inner,
+    as: (who) => countingBackend(inner.as?.(who) ?? inner),
+    onChange: (l) => {
+      listeners++;
+      const off = inner.onChange(l);
+      let done = false;
+      return () => {
+        if (!done) listeners--;
+        done = true;
+        off();
+      };
+    },
+  };
+}
+
+beforeEach(async () => {
+  listeners = 0;
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  server = new McpHttpServer({ backend: countingBackend(serviceBackend(service)), logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxSessions: 4 });
+  url = `http://127.0.0.1:${await server.start()}/mcp`;
+});
+
+afterEach(async () => {
+  await server.close();
+  await service.close();
+  await storage.close();
+});
+
+const INITIALIZE = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+});
+
+describe("MCP over HTTP: refused initializations", () => {
+  it("keeps nothing of an initialize the SDK refuses (Accept, Content-Type)", async () => {
+    const refusals: { accept: string; type: string; status: number }[] = [
+      { accept: "application/json", type: "application/json", status: 406 },
+      { accept: "text/event-stream", type: "application/json", status: 406 },
+      { accept: "application/json, text/event-stream", type: "text/plain", status: 415 },
+    ];
+    for (let i = 0; i < 20; i++)
+      for (const r of refusals) {
+        const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, accept: r.accept, "content-type": r.type }, body: INITIALIZE });
+        expect(res.status).toBe(r.status);
+        expect(res.headers.get("mcp-session-id")).toBeNull();
+        await res.text();
+      }
+    // Each refused initialize used to leave its McpServer subscribed to the change feed for good.
+    expect(listeners).toBe(0);
+
+    // Real sessions still open up to the cap, and hold one listener each until they close.
+    const clients: Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const client = new Client({ name: `c${i}`, version: "1" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+      clients.push(client);
+    }
+    expect(listeners).toBe(4);
+    const listed = await clients[0]?.listTools();
+    expect(listed?.tools.length).toBeGreaterThan(0);
+    for (const c of clients) await c.close();
+  });
+});
