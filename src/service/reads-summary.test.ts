@@ -166,3 +166,21 @@ describe("study_summary and param_importances, computed by the server", () => {
     expect(evenlySpaced(xs, 1)).toEqual([0]);
   });
 });
+
+describe("the summary's strategy and scheduler lines", () => {
+  it("name only the options that differ from the plug-in's defaults, and the first sentence of its description", async () => {
+    await svc.execute("create_study", { name: "d", space });
+    await svc.execute("create_study", { name: "t", space, strategy: { name: "tpe", options: { n_startup_trials: 5 } }, scheduler: { name: "asha", options: { reduction_factor: 4 } } });
+    const line = async (study: string, kind: string) =>
+      ((await svc.execute("study_summary", { study })).text as string).split("\n").find((l) => l.startsWith(`${kind}: `)) as string;
+    const auto = await line("d", "Strategy");
+    const { plugins } = (await svc.execute("catalogue", {})) as { plugins: { name: string; description: string }[] };
+    const full = (name: string) => plugins.find((p) => p.name === name)?.description as string;
+    expect(auto).toMatch(/^Strategy: auto — The default: /);
+    expect(auto).not.toContain("{");
+    expect(full("auto").startsWith(auto.slice("Strategy: auto — ".length))).toBe(true);
+    expect(auto.length).toBeLessThan(`Strategy: auto — ${full("auto")}`.length);
+    expect(await line("t", "Strategy")).toMatch(/^Strategy: tpe \{"n_startup_trials":5\} — \S/);
+    expect(await line("t", "Scheduler")).toMatch(/^Scheduler: asha \{"reduction_factor":4\} — Asynchronous successive halving/);
+  });
+});
