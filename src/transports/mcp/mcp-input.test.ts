@@ -15,6 +15,7 @@ import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { serviceBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { MAX_TOOL_CALLS_IN_FLIGHT } from "./tool-calls.js";
 import { MAX_CONCURRENT_WAITS } from "./tools/insights.js";
 
 let storage: SqliteStorage;
@@ -127,6 +128,46 @@ describe("MCP wait_for_progress", () => {
     const done = await Promise.all(pending);
     expect(done.filter((r) => !r.isError && (r.structuredContent as { finished?: number }).finished === 1)).toHaveLength(MAX_CONCURRENT_WAITS);
     expect((await call("wait_for_progress", { study: "w", timeout_s: 0 })).isError).toBeFalsy();
+  });
+});
+
+describe("MCP tool calls in flight", () => {
+  it(`runs at most ${MAX_TOOL_CALLS_IN_FLIGHT} on one session and answers more with UNAVAILABLE; finished ones make room`, async () => {
+    await call("create_study", { name: "f", space: SPACE });
+    // A fresh server whose get_study is held until released: its describe_study calls stay in flight.
+    const backend = serviceBackend(service);
+    const call0 = backend.call.bind(backend);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    backend.call = (async (op: string, args: unknown) => {
+      if (op === "get_study") {
+        held++;
+        await gate;
+      }
+      return call0(op as never, args as never);
+    }) as typeof backend.call;
+    const busy = createTuneportMcp(backend, { logger: silentLogger(), version: "test" });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    const c = new Client({ name: "unit", version: "1" });
+    await busy.server.connect(a);
+    await c.connect(b);
+    try {
+      const describe = () => c.callTool({ name: "describe_study", arguments: { study: "f" } }) as Promise<CallToolResult>;
+      const pending = Array.from({ length: MAX_TOOL_CALLS_IN_FLIGHT }, describe);
+      while (held < MAX_TOOL_CALLS_IN_FLIGHT) await new Promise((r) => setImmediate(r));
+      const extra = await describe();
+      expect(extra.isError).toBe(true);
+      expect(JSON.stringify(extra.content)).toMatch(/Error UNAVAILABLE: 64 tool calls are already in flight on this MCP session/);
+      release();
+      const done = await Promise.all(pending);
+      expect(done.filter((r) => !r.isError)).toHaveLength(MAX_TOOL_CALLS_IN_FLIGHT);
+      expect((await describe()).isError).toBeFalsy();
+    } finally {
+      release();
+      await c.close();
+      busy.dispose();
+    }
   });
 });
 

@@ -30,6 +30,26 @@ export function stoppingResult(): CallToolResult {
 }
 
 /**
+ * Tool calls one MCP server (a stdio process, or one HTTP session) runs at once; more are answered
+ * UNAVAILABLE. An agent runs a few calls in parallel; without a bound one session could queue
+ * thousands (20,000 `describe_study` held 350 MB), and answers that become ready together are
+ * written in one run of the event loop (100 cached plots held the server's other clients 1–2 s).
+ * Room for the 32 `wait_for_progress` one server lets wait at once, and as many other calls.
+ */
+export const MAX_TOOL_CALLS_IN_FLIGHT = 64;
+
+/** The answer to a call beyond `MAX_TOOL_CALLS_IN_FLIGHT`. */
+function busyResult(): CallToolResult {
+  return errorResult(
+    new TuneportError(
+      "UNAVAILABLE",
+      `${MAX_TOOL_CALLS_IN_FLIGHT} tool calls are already in flight on this MCP session: wait for some of their results, then call again`,
+      { max_in_flight: MAX_TOOL_CALLS_IN_FLIGHT },
+    ),
+  );
+}
+
+/**
  * Tool calls in flight on one MCP server, and its stop signal. Long calls (wait_for_progress)
  * race their waits against `stopped`; `stop` resolves once every call has its result.
  */
@@ -47,9 +67,10 @@ export class ToolCalls {
     return this.controller.signal.aborted;
   }
 
-  /** Runs one call, or answers `stoppingResult` at once when the server is stopping. */
+  /** Runs one call, or answers `stoppingResult` at once when the server is stopping (`busyResult` when too many are in flight). */
   run(call: () => Promise<CallToolResult>): Promise<CallToolResult> {
     if (this.stopping) return Promise.resolve(stoppingResult());
+    if (this.inflight.size >= MAX_TOOL_CALLS_IN_FLIGHT) return Promise.resolve(busyResult());
     const p = call();
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
