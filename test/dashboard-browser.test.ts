@@ -26,6 +26,9 @@ const HANG = 90_000;
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(ROOT, "docs", "img") : null;
 
 const procs = new Procs();
+/** The server the pages talk to, and how it was started (a test restarts it). */
+let server: ReturnType<Procs["spawn"]>;
+let serverArgs: string[];
 const tmp = tempDir();
 const db = join(tmp.dir, "dash.db");
 let browser: Browser;
@@ -111,7 +114,7 @@ async function populatePbt(): Promise<void> {
 }
 
 /** Runs a Python worker: asks one trial of `study`, tells `value`, prints the trial as JSON. */
-async function pythonWorker(study: string, value: number): Promise<{ number: number; params: Record<string, unknown>; host: string; pid: number }> {
+async function pythonWorker(study: string, value: number, at = endpoint): Promise<{ number: number; params: Record<string, unknown>; host: string; pid: number }> {
   const code = [
     "import json, os, socket, sys, tuneport",
     "c = tuneport.connect(sys.argv[1])",
@@ -121,7 +124,7 @@ async function pythonWorker(study: string, value: number): Promise<{ number: num
     "s.tell(t, float(sys.argv[3]))",
     "c.close()",
   ].join("\n");
-  const p = spawn(PY, ["-c", code, endpoint, study, String(value)], { stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(PY, ["-c", code, at, study, String(value)], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   p.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -159,8 +162,9 @@ beforeAll(async () => {
   await populate();
   const [zport, dport] = [await freePort(), await freePort()];
   endpoint = `tcp://127.0.0.1:${zport}`;
-  const p = procs.spawn([CLI, "serve", "--storage", db, "--bind", endpoint, "--dashboard", String(dport), "--log-format", "json"]);
-  await waitForOutput(p.out, (s) => s.includes("tuneport ready"));
+  serverArgs = [CLI, "serve", "--storage", db, "--bind", endpoint, "--dashboard", String(dport), "--log-format", "json"];
+  server = procs.spawn(serverArgs);
+  await waitForOutput(server.out, (s) => s.includes("tuneport ready"));
   base = `http://127.0.0.1:${dport}`;
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -262,6 +266,32 @@ describe("the dashboard in chromium", () => {
     expect(await row.locator("td.worker").innerText()).toBe(`${told.host}:${told.pid} (tuneport-python)`);
     await page.goto(`${base}/#/study/live/trial/${told.number}`);
     await expect.poll(() => page.locator("main").innerText(), { timeout: HANG }).toContain(`host ${told.host}, pid ${told.pid}, tuneport-python`);
+    await page.close();
+  });
+
+  it("reads again when its live stream comes back, so a change made while it was lost is shown", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/`);
+    const conn = page.locator("#conn");
+    await expect.poll(() => conn.getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    const row = page.locator('tr[data-study="live"]');
+    const complete = async () => Number(/complete (\d+)/.exec(await row.innerText())?.[1] ?? 0);
+    const before = await complete();
+    // The page's server stops; a trial finishes meanwhile through another server on the same file,
+    // so no change event for it ever reaches this page; then its server comes back.
+    server.kill("SIGTERM");
+    await exited(server);
+    await expect.poll(() => conn.getAttribute("data-live"), { timeout: HANG }).toBe("false");
+    const elsewhere = `tcp://127.0.0.1:${await freePort()}`;
+    const other = procs.spawn([CLI, "serve", "--storage", db, "--bind", elsewhere, "--log-format", "json"]);
+    await waitForOutput(other.out, (s) => s.includes("tuneport ready"));
+    await pythonWorker("live", 0.625, elsewhere);
+    other.kill("SIGTERM");
+    await exited(other);
+    server = procs.spawn(serverArgs);
+    await waitForOutput(server.out, (s) => s.includes("tuneport ready"));
+    await expect.poll(() => conn.getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    await expect.poll(complete, { timeout: HANG }).toBe(before + 1);
     await page.close();
   });
 

@@ -25,11 +25,23 @@ export interface Change {
   version: number;
 }
 
-/** Subscribes to the change feed over SSE; `status` hears connected/reconnecting. */
-export function liveChanges(onChange: (c: Change) => void, status: (connected: boolean) => void): EventSource {
+/**
+ * Subscribes to the change feed over SSE; `status` hears connected/reconnecting, and `resync`
+ * runs when the stream comes back after it was lost (the server restarted, or ended a stream its
+ * client did not read): the changes of the gap were never sent, so the page must read again.
+ */
+export function liveChanges(onChange: (c: Change) => void, status: (connected: boolean) => void, resync: () => void): EventSource {
   const es = new EventSource("/api/events");
-  es.addEventListener("open", () => status(true));
-  es.addEventListener("error", () => status(false));
+  let lost = false;
+  es.addEventListener("open", () => {
+    status(true);
+    if (lost) resync();
+    lost = false;
+  });
+  es.addEventListener("error", () => {
+    lost = true;
+    status(false);
+  });
   es.addEventListener("change", (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as Change));
   return es;
 }

@@ -143,6 +143,11 @@ liveChanges(
     conn.textContent = ok ? "live" : "reconnecting…";
     conn.dataset.live = String(ok);
   },
+  () => {
+    // As if the current view's study changed (the studies list reads on any change).
+    const [kind, name] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    current.onChange({ study: kind === "study" && name ? name : "", kind: "updated", version: -1 });
+  },
 );
 window.addEventListener("hashchange", () => void route());
 void route();
