@@ -9,7 +9,7 @@ import { runCommand } from "./command.js";
 import type { LineageView } from "../service/views.js";
 import { runPopulation } from "../testing/pbt-population.js";
 import { scheduleProblem } from "../testing/pbt-problems.js";
-import { formatStudyTable, lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
+import { formatStudy, formatStudyTable, lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
 
 /**
  * Opens the file (or schema) read-only as the CLI does, runs `read` with `Date.now()` at `now` when
@@ -114,6 +114,9 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       { order_by: "value", limit: 4, states: ["COMPLETE", "COMPLETE"] },
       { order_by: "number", limit: 5, states: ["WAITING"] },
     ] as const;
+    // A budget and a stop, which `studies show` prints.
+    await svc.execute("update_study", { study: "s-maximize", max_trials: 20 });
+    await svc.execute("stop_study", { study: "s-maximize" });
     for (const name of ["s-minimize", "s-maximize"]) {
       expected[name] = (await svc.execute("get_study", { study: name })).study;
       for (const [i, q] of queries.entries()) expected[`${name}/${i}`] = await svc.execute("trials", { study: name, ...q, states: "states" in q ? [...q.states] : undefined });
@@ -127,6 +130,9 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
         expect(shown).toEqual(expected[name]);
         expect(Object.keys(shown.define_by_run)).toEqual(["layers", "act"]);
         for (const [i, q] of queries.entries()) expect(await trialsPageOf(reader, name, q)).toEqual(expected[`${name}/${i}`]);
+        const text = formatStudy(shown);
+        if (name === "s-maximize") expect(text).toMatch(/^max_trials 20\nstatus     stopped: hands out no trials until resumed$/m);
+        else expect(text).not.toMatch(/max_trials|stopped/);
       }
       await expect(studyNamed(reader, "nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
       await expect(trialsPageOf(reader, "nope", { order_by: "number", limit: 1 })).rejects.toMatchObject({ code: "NOT_FOUND" });
@@ -181,6 +187,9 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
         whole.mockRestore();
         objectives.mockRestore();
       }
+      // No single value to sort a multi-objective study's trials by: refused, naming the front.
+      await expect(trialsPageOf(reader, "mo", { order_by: "value", limit: 10 })).rejects.toThrow(/has 2 objectives \(minimize, maximize\), so no trial has one value to sort by: 'tuneport studies show mo'/);
+      expect((await trialsPageOf(reader, "mo", { order_by: "number", limit: 100 })).total).toBe(11);
       // The list names every direction of a multi-objective study (and no single best).
       const listed = formatStudyTable(await studySummaries(reader));
       expect(listed).toMatch(/^mo +minimize,maximize +auto +- +11 +8 +1 +-$/m);

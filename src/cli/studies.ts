@@ -1,6 +1,6 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
 import type { Distribution } from "../domain/distributions.js";
-import { notFound } from "../domain/errors.js";
+import { invalidArgument, notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { trialCursor } from "../service/paging.js";
@@ -189,6 +189,11 @@ export async function trialsPageOf(
   a: { states?: readonly TrialState[]; order_by: "number" | "value"; limit: number },
 ): Promise<{ trials: TrialView[]; total: number; next_cursor: string | null }> {
   const study = await studyNamed(storage, name);
+  const dirs = study.config.directions;
+  if (a.order_by === "value" && dirs.length > 1)
+    throw invalidArgument(
+      `study '${name}' has ${dirs.length} objectives (${dirs.join(", ")}), so no trial has one value to sort by: 'tuneport studies show ${name}' prints its Pareto front; sort by number to list its trials`,
+    );
   const { trials, total } = await storage.trialPage(study.id, { states: a.states, orderBy: a.order_by, direction: study.config.direction, limit: a.limit });
   const now = Date.now();
   const last = trials[trials.length - 1];
@@ -219,6 +224,8 @@ export function formatStudy(s: StudyView): string {
     `scheduler  ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "-"}`,
     `seed       ${s.seed}`,
     `trials     ${s.n_trials} (${Object.entries(s.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ") || "none"})`,
+    ...(s.max_trials !== null ? [`max_trials ${s.max_trials}`] : []),
+    ...(s.stopped ? ["status     stopped: hands out no trials until resumed"] : []),
     "space:",
     ...Object.entries(s.space).map(([k, d]) => `  ${k}: ${JSON.stringify(d)}`),
   ];
