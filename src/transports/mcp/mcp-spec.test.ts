@@ -73,6 +73,31 @@ describe("MCP 2025-11-25 rules", () => {
     }
   });
 
+  it("never sends progress past its total when several trials finish between two looks", async () => {
+    await service.execute("create_study", { name: "q", space: SPACE, strategy: "random" });
+    const t1 = await service.execute("ask", { study: "q" });
+    const t2 = await service.execute("ask", { study: "q" });
+    const wait = backend.waitForChange.bind(backend);
+    let once = true;
+    backend.waitForChange = (...args) => {
+      const waiting = wait(...args);
+      if (once) {
+        once = false;
+        // Both tells in one turn: one commit, seen together.
+        void service.execute("tell", { study: "q", trial: t1.trial.number, token: t1.lease.token, state: "COMPLETE", value: 0.4 });
+        void service.execute("tell", { study: "q", trial: t2.trial.number, token: t2.lease.token, state: "COMPLETE", value: 0.3 });
+      }
+      return waiting;
+    };
+    const seen: Progress[] = [];
+    const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "q", timeout_s: 50, min_finished: 1 } }, undefined, {
+      onprogress: (p) => void seen.push(p),
+    })) as CallToolResult;
+    expect(r.isError).toBeFalsy();
+    expect(seen.map((p) => [p.progress, p.total])).toEqual([[1, 1]]);
+    expect(seen[0]?.message).toMatch(/^2 trial\(s\) finished \(waited for 1\); best 0\.3/);
+  });
+
   it("gives every tool an outputSchema", async () => {
     const { tools } = await client.listTools();
     for (const t of tools) expect(t.outputSchema?.type, t.name).toBe("object");

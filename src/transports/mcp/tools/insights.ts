@@ -172,9 +172,11 @@ async function waitRun(
     // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
     if (progressToken !== undefined && done > reported) {
       reported = done;
-      const message = `${done} of ${a.min_finished} trial(s) finished; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
+      // Several trials can finish between two looks: progress never passes its total.
+      const count = done > a.min_finished ? `${done} trial(s) finished (waited for ${a.min_finished})` : `${done} of ${a.min_finished} trial(s) finished`;
+      const message = `${count}; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
       await extra
-        .sendNotification({ method: "notifications/progress", params: { progressToken, progress: done, total: a.min_finished, message } })
+        .sendNotification({ method: "notifications/progress", params: { progressToken, progress: Math.min(done, a.min_finished), total: a.min_finished, message } })
         .catch(() => undefined);
     }
     if (done >= a.min_finished) break;
