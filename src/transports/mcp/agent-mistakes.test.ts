@@ -6,37 +6,22 @@
  * that lifts it; a multi-objective study's value listings and importances say why they are empty.
  * Driven through the SDK's real Client over the in-memory transport.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
-import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
-import { serviceBackend } from "./backend.js";
-import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import type { StudyService } from "../../service/study-service.js";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
 
-let storage: SqliteStorage;
+let rig: MemoryMcp;
 let service: StudyService;
-let mcp: TuneportMcp;
 let client: Client;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: "unit", version: "1" });
-  await mcp.server.connect(a);
-  await client.connect(b);
+  rig = await memoryMcp();
+  ({ service, client } = rig);
 });
 
-afterEach(async () => {
-  await client.close();
-  mcp.dispose();
-  await service.close();
-  await storage.close();
-});
+afterEach(() => rig.close());
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;

@@ -5,20 +5,17 @@
  * Driven through the SDK's real Client over the in-memory transport, which passes JS
  * values as they are (lone surrogates included).
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_NESTING } from "../../domain/input-limits.js";
-import { silentLogger } from "../../logger.js";
-import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
-import { serviceBackend } from "./backend.js";
-import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import type { StudyService } from "../../service/study-service.js";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import type { TuneportMcp } from "./mcp-server.js";
 import { MAX_TOOL_CALLS_IN_FLIGHT } from "./tool-calls.js";
 import { MAX_CONCURRENT_WAITS } from "./tools/insights.js";
 
-let storage: SqliteStorage;
+let rig: MemoryMcp;
 let service: StudyService;
 let mcp: TuneportMcp;
 let client: Client;
@@ -26,29 +23,21 @@ let client: Client;
 let waitStarted: Promise<void>;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  const backend = serviceBackend(service);
-  const wait = backend.waitForChange;
-  waitStarted = new Promise((resolve) => {
-    backend.waitForChange = (...a) => {
-      resolve();
-      return wait(...a);
-    };
+  rig = await memoryMcp({
+    prepare: (backend) => {
+      const wait = backend.waitForChange;
+      waitStarted = new Promise((resolve) => {
+        backend.waitForChange = (...a) => {
+          resolve();
+          return wait(...a);
+        };
+      });
+    },
   });
-  mcp = createTuneportMcp(backend, { logger: silentLogger(), version: "test" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: "unit", version: "1" });
-  await mcp.server.connect(a);
-  await client.connect(b);
+  ({ service, mcp, client } = rig);
 });
 
-afterEach(async () => {
-  await client.close();
-  mcp.dispose();
-  await service.close();
-  await storage.close();
-});
+afterEach(() => rig.close());
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -134,24 +123,25 @@ describe("MCP wait_for_progress", () => {
 describe("MCP tool calls in flight", () => {
   it(`runs at most ${MAX_TOOL_CALLS_IN_FLIGHT} on one session and answers more with UNAVAILABLE; finished ones make room`, async () => {
     await call("create_study", { name: "f", space: SPACE });
-    // A fresh server whose get_study is held until released: its describe_study calls stay in flight.
-    const backend = serviceBackend(service);
-    const call0 = backend.call.bind(backend);
+    // A second server on the same service whose get_study is held until released: its
+    // describe_study calls stay in flight.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let held = 0;
-    backend.call = (async (op: string, args: unknown) => {
-      if (op === "get_study") {
-        held++;
-        await gate;
-      }
-      return call0(op as never, args as never);
-    }) as typeof backend.call;
-    const busy = createTuneportMcp(backend, { logger: silentLogger(), version: "test" });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    const c = new Client({ name: "unit", version: "1" });
-    await busy.server.connect(a);
-    await c.connect(b);
+    const busy = await memoryMcp({
+      service,
+      prepare: (backend) => {
+        const call0 = backend.call.bind(backend);
+        backend.call = (async (op: string, args: unknown) => {
+          if (op === "get_study") {
+            held++;
+            await gate;
+          }
+          return call0(op as never, args as never);
+        }) as typeof backend.call;
+      },
+    });
+    const c = busy.client;
     try {
       const describe = () => c.callTool({ name: "describe_study", arguments: { study: "f" } }) as Promise<CallToolResult>;
       const pending = Array.from({ length: MAX_TOOL_CALLS_IN_FLIGHT }, describe);
@@ -165,8 +155,7 @@ describe("MCP tool calls in flight", () => {
       expect((await describe()).isError).toBeFalsy();
     } finally {
       release();
-      await c.close();
-      busy.dispose();
+      await busy.close();
     }
   });
 });

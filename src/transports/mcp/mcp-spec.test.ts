@@ -5,40 +5,25 @@
  * an unknown URI is an error; resources/list pages with nextCursor; the "tune a training script"
  * prompt.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { type CallToolResult, McpError, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
-import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
-import { type McpBackend, serviceBackend } from "./backend.js";
-import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import type { StudyService } from "../../service/study-service.js";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import type { McpBackend } from "./backend.js";
 import { RESOURCES_PAGE } from "./resources.js";
 
-let storage: SqliteStorage;
+let rig: MemoryMcp;
 let service: StudyService;
 let backend: McpBackend;
-let mcp: TuneportMcp;
 let client: Client;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  backend = serviceBackend(service);
-  mcp = createTuneportMcp(backend, { logger: silentLogger(), version: "test" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: "spec", version: "1" });
-  await mcp.server.connect(a);
-  await client.connect(b);
+  rig = await memoryMcp();
+  ({ service, backend, client } = rig);
 });
 
-afterEach(async () => {
-  await client.close();
-  mcp.dispose();
-  await service.close();
-  await storage.close();
-});
+afterEach(() => rig.close());
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 
