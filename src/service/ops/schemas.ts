@@ -202,10 +202,7 @@ export const trialsArgs = z
     states: z.array(trialStateSchema).optional(),
     order_by: z.enum(["number", "value"]).optional(),
     descending: z.boolean().optional(),
-    feasible: z
-      .boolean()
-      .optional()
-      .describe("only COMPLETE trials that satisfy every constraint (true; a trial without constraints does) or that violate one (false)"),
+    feasible: z.boolean().optional().describe("only COMPLETE trials that satisfy every constraint (true; one without constraints does) or violate one (false)"),
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(100_000).optional(),
     cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page: continues after its last trial (same order_by, descending, states, feasible)"),
