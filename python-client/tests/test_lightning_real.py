@@ -89,6 +89,20 @@ def test_callback_reports_each_epoch_and_completes(client: tp.Client, name: str,
     assert [s for s, _ in frozen.intermediate] == [0.0, 1.0, 2.0]
 
 
+def test_optuna_integrations_name_and_positional_arguments_train_the_same(client: tp.Client, name: str) -> None:
+    # optuna.integration.PyTorchLightningPruningCallback(trial, "val_loss"), with only the import changed.
+    from tuneport.lightning import PyTorchLightningPruningCallback
+
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler={"name": "median"})
+    train, val = loaders()
+    with study.ask() as trial:
+        cb = PyTorchLightningPruningCallback(trial, "val_loss")
+        t = trainer(cb, epochs=2)
+        t.fit(Tiny(lr_of(trial)), train, val)
+        trial.complete(float(t.callback_metrics["val_loss"]))
+    assert [s for s, _ in study.trial(trial.number).intermediate] == [0.0, 1.0]
+
+
 def test_the_callback_reports_without_blocking_by_default(client: tp.Client, name: str) -> None:
     from tuneport.lightning import TuneportPruningCallback
 

@@ -19,7 +19,7 @@ from ._extras import LIGHTNING_HINT
 from ._errors import TrialPruned
 from ._trial import Decision, Trial
 
-__all__ = ["TuneportPruningCallback"]
+__all__ = ["PyTorchLightningPruningCallback", "TuneportPruningCallback"]
 
 log = logging.getLogger("tuneport")
 
@@ -89,3 +89,8 @@ class TuneportPruningCallback(_Callback):
             log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
             return
         self._note(self.trial.report(float(value), trainer.current_epoch, wait=self.wait))
+
+
+PyTorchLightningPruningCallback = TuneportPruningCallback
+"""optuna-integration's name, same arguments ``(trial, monitor)``: code moved over from
+``optuna.integration.PyTorchLightningPruningCallback`` changes only its import."""
