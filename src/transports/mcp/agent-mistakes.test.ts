@@ -262,3 +262,14 @@ describe("best_trials in a constrained study", () => {
     expect(textOf(r)).toBe("No trial of 'none' is feasible yet: its COMPLETE trial violates a constraint (list_trials shows them).");
   });
 });
+
+describe("a refusal of the service", () => {
+  it("names the tool the agent called, not the op behind it", async () => {
+    await call("create_study", { name: "l", space: SPACE });
+    const r = await call("ask_trial", { study: "l", lease_ttl_s: 0.5 });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: ask_trial: lease_ttl_s/);
+    // Through the op directly, the op's name.
+    await expect(service.execute("ask", { study: "l", lease_ttl_s: 0.5 })).rejects.toThrow(/^ask: lease_ttl_s/);
+  });
+});

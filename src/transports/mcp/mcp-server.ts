@@ -18,7 +18,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { formatZodError } from "../../domain/distributions.js";
-import { invalidArgument } from "../../domain/errors.js";
+import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, overBudgetResult, resultChars } from "./budget.js";
 import type { McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
@@ -84,7 +84,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
       log.warn({ tool: t.name, size, budget }, "tool result over its budget");
       return overBudgetResult(t.name, size, budget);
     } catch (err) {
-      if (isTuneportError(err)) return errorResult(err);
+      if (isTuneportError(err)) return errorResult(asToolError(t, err));
       log.error({ err, tool: t.name }, "tool failed");
       return { isError: true, content: [{ type: "text", text: "Error INTERNAL: the server failed (details are in its log); retrying may not help." }] };
     }
@@ -170,4 +170,14 @@ function unknownArguments(tool: string, input: McpTool["input"], raw: Record<str
 /** Every tool, in the order `tools/list` shows them. */
 export function toolTable(maxWaitS = 50): McpTool[] {
   return [...studyTools, ...steeringTools, ...trialTools, ...insightTools(maxWaitS)];
+}
+
+/**
+ * The service names the op whose arguments it refused ("ask: lease_ttl_s …"); an agent called a
+ * tool (ask_trial), so the refusal names the tool it can call again.
+ */
+function asToolError(t: McpTool, err: TuneportError): TuneportError {
+  const op = t.ops.find((o) => err.message.startsWith(`${o}: `));
+  if (err.code !== "INVALID_ARGUMENT" || op === undefined || op === t.name) return err;
+  return new TuneportError(err.code, `${t.name}: ${err.message.slice(op.length + 2)}`, err.data);
 }
