@@ -161,3 +161,18 @@ export function errorResult(err: TuneportError): CallToolResult {
 export function isTuneportError(err: unknown): err is TuneportError {
   return err instanceof TuneportError;
 }
+
+/**
+ * A study summary without its plug-ins' descriptions, which are `list_strategies`' (the summary's
+ * text keeps their first sentence): not repeated on every look at a study.
+ */
+export function withoutDescriptions<T extends { strategy: PluginBrief; scheduler: PluginBrief | null }>(
+  s: T,
+): Omit<T, "strategy" | "scheduler"> & { strategy: PluginBrief; scheduler: PluginBrief | null } {
+  return { ...s, strategy: { name: s.strategy.name, options: s.strategy.options }, scheduler: s.scheduler && { name: s.scheduler.name, options: s.scheduler.options } };
+}
+/** A plug-in as a summary names it, without its description. */
+interface PluginBrief {
+  name: string;
+  options: Record<string, unknown>;
+}

@@ -228,6 +228,11 @@ describe("tuneport MCP resources", () => {
     const body = JSON.parse((read.contents[0] as { text: string }).text);
     expect(body.study.name).toBe("r one");
     expect(body.summary.text).toContain("Study 'r one'");
+    // Compact, and the strategy's description left to list_strategies (its first sentence is in the text).
+    const text = (read.contents[0] as { text: string }).text;
+    expect(text).not.toContain("\n  ");
+    expect(body.summary.strategy).toEqual({ name: "auto", options: body.study.strategy.options });
+    expect(body.summary.text).toMatch(/Strategy: auto — The default: /);
     await expect(client.readResource({ uri: "tuneport://studies/missing" })).rejects.toBeInstanceOf(McpError);
   });
 

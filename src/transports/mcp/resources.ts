@@ -9,7 +9,7 @@ import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/serv
 import { ListResourcesRequestSchema, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
-import { isTuneportError, studyLine } from "./format.js";
+import { isTuneportError, studyLine, withoutDescriptions } from "./format.js";
 import { STUDY_URI_PREFIX, studyUri } from "./uris.js";
 
 /** Studies per `resources/list` page. */
@@ -56,7 +56,8 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
       }
       // Computed by the server (embedded or --connect): the trials never travel here.
       const summary = await backend.call("study_summary", { study: name });
-      return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ study, summary }, null, 2) }] };
+      // Compact, and without the plug-in descriptions list_strategies gives: read on every look.
+      return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ study, summary: withoutDescriptions(summary) }) }] };
     },
   );
 

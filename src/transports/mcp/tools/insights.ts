@@ -7,7 +7,7 @@ import { fmt } from "../../../service/summary.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import type { McpBackend } from "../backend.js";
 import { fitPrefix } from "../budget.js";
-import { compactTrial, isTuneportError, trialLine } from "../format.js";
+import { compactTrial, isTuneportError, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
@@ -51,9 +51,7 @@ const summaryTool = defineTool({
   async run(a, { backend }) {
     // Computed by the server: a big study's trials never travel to this process.
     const { text: t, ...facts } = await backend.call("study_summary", { study: a.study });
-    // The plug-ins' descriptions are list_strategies' (the text keeps their first sentence): not repeated on every look at a study.
-    const plugin = (p: { name: string; options: Record<string, unknown> } | null) => p && { name: p.name, options: p.options };
-    return text(t, { ...facts, strategy: plugin(facts.strategy), scheduler: plugin(facts.scheduler) } as unknown as Record<string, unknown>);
+    return text(t, withoutDescriptions(facts) as unknown as Record<string, unknown>);
   },
 });
 
