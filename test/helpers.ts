@@ -1,10 +1,10 @@
 /** Real processes and real sockets for cross-process tests. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Dealer, context } from "zeromq";
+import { exitTempDir } from "../src/testing/temp-dirs.js";
 import { decode, encode } from "../src/transports/zmq/codec.js";
 
 // A failing test must not hang the run on lingering sockets.
@@ -12,8 +12,9 @@ context.blocky = false;
 
 export const CLI = join(import.meta.dirname, "..", "dist", "cli", "main.js");
 
+/** A fresh temporary directory, removed when the test file's process exits. */
 export function tempDir(prefix = "tuneport-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return exitTempDir(prefix);
 }
 
 export interface ServerProcess {

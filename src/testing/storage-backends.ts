@@ -5,12 +5,11 @@
  * called again on it to reopen what was written (restart tests).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
+import { exitTempDir } from "./temp-dirs.js";
 
 export interface StorageBackend {
   readonly name: "sqlite" | "postgres";
@@ -23,7 +22,7 @@ export interface StorageBackend {
 
 export const sqliteBackend: StorageBackend = {
   name: "sqlite",
-  location: () => join(mkdtempSync(join(tmpdir(), "tuneport-test-")), "db.sqlite"),
+  location: () => join(exitTempDir(), "db.sqlite"),
   open: async (location) => new SqliteStorage({ path: location }),
   toString: () => "sqlite",
 };
