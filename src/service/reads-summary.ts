@@ -127,7 +127,7 @@ export function summaryOf(s: StudyState, catalogue: readonly CatalogueEntry[]): 
   const study = viewOf(s);
   const imp = studyImportances(s);
   const front = study.directions.length > 1 ? studyFrontFacts(s, study) : null;
-  const sum = summarizeFrom(study, s.trials.map(summaryTrial), catalogue, imp, front);
+  const sum = summarizeFrom(study, s.trials.map(summaryTrial), catalogue, imp, front, s.started);
   const note = imp.sampled && sum.top_params.length > 0 ? `\n(Influence estimated from ${imp.n_trials} of ${imp.n_complete} complete trials, evenly spaced.)` : "";
   return { ...sum, text: sum.text + note, importances_sampled: imp.sampled };
 }

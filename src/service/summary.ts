@@ -65,12 +65,15 @@ export type SummaryTrial = Pick<TrialView, "number" | "state" | "value" | "feasi
 
 /** Summarises a study from its view and every trial. `catalogue` supplies plug-in descriptions. */
 export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly CatalogueEntry[] = []): StudySummary {
-  return summarizeFrom(study, trials, catalogue, paramImportances(trials), study.directions.length > 1 ? frontFacts(study, trials) : null);
+  let used = 0;
+  for (const t of trials) if (countsAgainstBudget(t.state, t.system_attrs)) used++;
+  return summarizeFrom(study, trials, catalogue, paramImportances(trials), study.directions.length > 1 ? frontFacts(study, trials) : null, used);
 }
 
 /**
- * `summarizeStudy` with the importances and the Pareto-front facts computed by the caller (the
- * server computes importances on a bounded sample, and the front from its COMPLETE trials only).
+ * `summarizeStudy` with the importances, the Pareto-front facts and the trials counted against
+ * the budget computed by the caller (the server computes importances on a bounded sample, the
+ * front from its COMPLETE trials only, and keeps the count: `StudyState.started`).
  */
 export function summarizeFrom(
   study: StudyView,
@@ -78,6 +81,7 @@ export function summarizeFrom(
   catalogue: readonly CatalogueEntry[],
   imp: Importances,
   front: FrontFacts | null,
+  used: number,
 ): StudySummary {
   const complete = trials
     .filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && t.feasible !== false)
@@ -113,8 +117,6 @@ export function summarizeFrom(
   const nFinished = study.counts.COMPLETE + study.counts.PRUNED + study.counts.FAIL;
   const prunedShare = study.scheduler && nFinished > 0 ? study.counts.PRUNED / nFinished : null;
 
-  let used = 0;
-  if (study.max_trials !== null) for (const t of trials) if (countsAgainstBudget(t.state, t.system_attrs)) used++;
   const s: Omit<StudySummary, "text"> = {
     study: study.name,
     direction: study.direction,
@@ -152,8 +154,12 @@ export type CatalogueEntry = Pick<PluginDescription, "kind" | "name" | "descript
 function pluginLine(p: { name: string; options: Record<string, unknown>; description: string | null }, defaults: Record<string, unknown> | null): string {
   const changed = Object.entries(p.options).filter(([k, v]) => defaults === null || JSON.stringify(v) !== JSON.stringify(defaults[k]));
   const opts = changed.length > 0 ? ` ${JSON.stringify(Object.fromEntries(changed))}` : "";
-  const sentence = p.description?.match(/^[\s\S]*?[.!?](?=\s+[A-Z]|\s*$)/)?.[0] ?? p.description;
-  return `${p.name}${opts}${sentence ? ` — ${sentence}` : ""}`;
+  return `${p.name}${opts}${p.description ? ` — ${firstSentence(p.description)}` : ""}`;
+}
+
+/** The first sentence of a plug-in's description: up to the first full stop before a capital or the end. */
+export function firstSentence(d: string): string {
+  return d.match(/^[\s\S]*?[.!?](?=\s+[A-Z]|\s*$)/)?.[0] ?? d;
 }
 
 /** The `k` latest finish times, ascending, in one pass (no sort of every trial). */

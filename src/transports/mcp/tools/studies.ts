@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { invalidArgument } from "../../../domain/errors.js";
 import { studyRefSchema } from "../../../domain/study-name.js";
+import { firstSentence } from "../../../service/summary.js";
 import { boundedStudy, spaceText, studyLine, trialLine } from "../format.js";
 import { studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -13,10 +14,9 @@ export const studyArg = studyRefSchema;
 /** A strategy or scheduler: a name, or {name, options} (the service checks both). */
 const pluginArg = z.unknown();
 
-/** The first sentence of a description (ending at a full stop before a capital), at most 120 characters. */
-export function firstSentence(d: string): string {
-  const end = d.search(/\.(\s+[A-Z]|\s*$)/);
-  const first = end < 0 ? d : d.slice(0, end + 1);
+/** A plug-in's description in the catalogue listing: its first sentence, at most 120 characters. */
+function catalogueLine(d: string): string {
+  const first = firstSentence(d);
   return first.length <= 120 ? first : `${first.slice(0, 119)}…`;
 }
 
@@ -193,7 +193,7 @@ export const studyTools: McpTool[] = [
       // The catalogue: each plug-in's first sentence, so that every strategy and scheduler fits the
       // default budget (whole descriptions and option lists cut it off before the schedulers);
       // list_strategies with a name has the whole description and the option schema.
-      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, summary: firstSentence(p.description), n_options: Object.keys(props(p)).length }));
+      const rows = plugins.map((p) => ({ kind: p.kind, name: p.name, summary: catalogueLine(p.description), n_options: Object.keys(props(p)).length }));
       const build = (k: number) => {
         const shown = rows.slice(0, k);
         const lines = shown.map((p) => `- ${p.kind} ${p.name}: ${p.summary}${p.n_options === 0 ? " No options." : ""}`);
