@@ -57,6 +57,9 @@ Options:
   --curve-allow PATH      client public keys allowed to connect: a *.pub file, a file
                           of keys, or a directory of *.pub files; others are refused
                           at the handshake (see docs/SECURITY.md)
+  --stop-with-stdin       also stop cleanly when standard input closes: for a server that
+                          a program starts for itself (the Python client's private
+                          server), which then stops when that program ends, even killed
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent [info]
   --log-format FORMAT     pretty (one readable line per record) or json (pino JSON
                           lines) [pretty on a terminal, else json]
@@ -89,6 +92,7 @@ Options:
     "max-inflight": { type: "string" },
     "curve-secret": { type: "string" },
     "curve-allow": { type: "string" },
+    "stop-with-stdin": { type: "boolean", default: false },
     "log-level": { type: "string" },
     "log-format": { type: "string" },
     "mcp-http": { type: "string" },
@@ -162,6 +166,12 @@ Options:
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
+      if (v["stop-with-stdin"]) {
+        // The starting program's end closes our stdin, however it ended (a SIGKILL included).
+        process.stdin.once("end", () => stop("stdin closed"));
+        process.stdin.once("error", () => stop("stdin closed"));
+        process.stdin.resume();
+      }
     });
     const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs });
     if (!embedded) return 1;
@@ -227,6 +237,7 @@ Options:
       "tuneport ready",
     );
     await stopRequested;
+    if (v["stop-with-stdin"]) process.stdin.destroy(); // else an open stdin keeps the process alive
     await dashboard?.close();
     await mcpHttp?.close();
     await zmq.close();

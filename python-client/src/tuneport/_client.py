@@ -19,6 +19,7 @@ from typing import Any
 
 import zmq
 
+from . import _private
 from ._distributions import DistributionLike, distribution_to_wire, remember_categorical
 from ._enums import direction_name
 from ._errors import (
@@ -582,10 +583,17 @@ _shared_lock = threading.Lock()
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
 
-def _shared_client(storage: str | Client | None) -> Client:
+def _shared_client(storage: str | Client | None, *, may_start_private: bool = False) -> Client:
+    """The client for ``storage``; with none given, the default endpoint's, or this process's
+    private server's once one runs. ``may_start_private`` (``create_study``): when no storage,
+    no ``$TUNEPORT_ENDPOINT`` and nothing listens at the default endpoint, starts the private
+    server (``_private.py``: Optuna's in-memory storage, as a server for this process)."""
     if isinstance(storage, Client):
         return storage
-    endpoint = check_endpoint(storage if storage is not None else os.environ.get("TUNEPORT_ENDPOINT", DEFAULT_ENDPOINT))
+    if storage is None and "TUNEPORT_ENDPOINT" not in os.environ:
+        endpoint = _default_or_private_endpoint(may_start_private)
+    else:
+        endpoint = check_endpoint(storage if storage is not None else os.environ["TUNEPORT_ENDPOINT"])
     with _shared_lock:
         client = _shared_clients.get(endpoint)
         if client is None or client.closed:
@@ -594,6 +602,35 @@ def _shared_client(storage: str | Client | None) -> Client:
                 atexit.register(_close_shared_clients)
             _shared_clients[endpoint] = client
         return client
+
+
+def _default_or_private_endpoint(may_start_private: bool) -> str:
+    running = _private.private_server()
+    if running is not None:
+        return running.endpoint
+    if not (may_start_private and _private.nothing_listens(DEFAULT_ENDPOINT)):
+        return DEFAULT_ENDPOINT
+    server = _private.start_private_server()
+    atexit.register(_stop_private_server)
+    log.warning(
+        "No tuneport server at %s: started a private one for this process (%s), as Optuna keeps a study in memory "
+        "without storage. Its studies end when this process exits. To keep them or share them between processes, "
+        "run `npx tuneport serve` and pass storage=%r (or set TUNEPORT_ENDPOINT).",
+        DEFAULT_ENDPOINT, server.endpoint, DEFAULT_ENDPOINT,
+    )  # fmt: skip
+    return server.endpoint
+
+
+def _stop_private_server() -> None:
+    """At exit: closes the private server's client (its queued reports go first), then the server."""
+    running = _private.private_server()
+    if running is None:
+        return
+    with _shared_lock:
+        client = _shared_clients.pop(running.endpoint, None)
+    if client is not None:
+        client.close()
+    _private.stop_private_server()
 
 
 def _close_shared_clients() -> None:
@@ -653,13 +690,17 @@ def create_study(
 ) -> Study:
     """Optuna's ``optuna.create_study`` (same argument order), against a tuneport server:
     ``storage`` is the server's endpoint (default: ``$TUNEPORT_ENDPOINT``, else
-    tcp://127.0.0.1:5555) or a ``Client``. Without ``study_name`` a unique name is made up (as
-    Optuna does). One client per endpoint is opened on first use and closed at exit. The rest is
+    tcp://127.0.0.1:5555) or a ``Client``. With neither ``storage`` nor ``$TUNEPORT_ENDPOINT``
+    and no server at the default endpoint, a private server is started for this process (with a
+    warning): like Optuna's in-memory storage, its studies end with the process, and the
+    ``load_study``/``get_all_study_names`` calls without ``storage`` that follow use it. Without
+    ``study_name`` a unique name is made up (as Optuna does). One client per endpoint is opened
+    on first use and closed at exit. The rest is
     ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
     ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
     @raises InvalidArgumentError, AlreadyExistsError."""
     _refuse_optuna_objects(sampler, pruner)
-    client = _shared_client(storage)
+    client = _shared_client(storage, may_start_private=True)
     return client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
         direction=direction,
