@@ -7,6 +7,7 @@
  * built-ins (`BUILTIN_PLUGINS`) are the default. docs/PLUGINS.md shows how to add a strategy.
  */
 import { z } from "zod";
+import { canonicalOptionNames } from "../domain/plugin-options.js";
 import { type SearchSpace, formatZodError } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory } from "../domain/plugin.js";
@@ -156,7 +157,7 @@ export class PluginCatalogue {
       throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${this.strategyNames().join(", ")}`, {
         valid: this.strategyNames(),
       });
-    return { name, options: parseOptions("strategy", factory, options) };
+    return { name, options: parseOptions("strategy", factory, canonicalOptionNames(factory.options, options)) };
   }
 
   /**
@@ -171,7 +172,8 @@ export class PluginCatalogue {
       throw invalidArgument(`unknown scheduler '${name}'; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`, {
         valid: this.schedulerNames(),
       });
-    const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(options, maxResource) : options;
+    const given = canonicalOptionNames(factory.options, options);
+    const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(given, maxResource) : given;
     return { name, options: parseOptions("scheduler", factory, raw) };
   }
 

@@ -100,6 +100,7 @@
  */
 import { z } from "zod";
 import { isSingleValue } from "../../domain/distributions.js";
+import { innerOptions } from "../../domain/plugin-options.js";
 import { isFeasibleVector } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { isPartial, stoppedRankKey, topBudget } from "../fidelity.js";
@@ -162,9 +163,9 @@ const options = z
     /** The hedge: temperature of the logistic map from the score difference to GP's share. */
     portfolio_temperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /** Options passed to the GP phase (see the `gp` strategy). */
-    gp: z.record(z.string(), z.unknown()).default({}),
+    gp: innerOptions(gpStrategyFactory.options),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
-    tpe: z.record(z.string(), z.unknown()).default({}),
+    tpe: innerOptions(tpeStrategyFactory.options),
     /**
      * Multi-objective studies: COMPLETE trials from which NSGA-II takes over from `mo_model` (see the
      * header for the evidence behind the default).
@@ -194,11 +195,11 @@ const options = z
      */
     mo_mix: z.enum(["hedge", "alternate"]).default("hedge"),
     /** Options passed to the `parego` phase of a multi-objective study. */
-    parego: z.record(z.string(), z.unknown()).default({}),
+    parego: innerOptions(paregoStrategyFactory.options),
     /** Options passed to the `ehvi` phase of a multi-objective study. */
-    ehvi: z.record(z.string(), z.unknown()).default({}),
+    ehvi: innerOptions(ehviStrategyFactory.options),
     /** Options passed to the NSGA-II phase of a multi-objective study (see the `nsga2` strategy). */
-    nsga2: z.record(z.string(), z.unknown()).default({}),
+    nsga2: innerOptions(nsga2StrategyFactory.options),
   })
   .strict();
 export type AutoOptions = z.output<typeof options>;

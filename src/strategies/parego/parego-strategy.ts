@@ -40,6 +40,7 @@
  */
 import { z } from "zod";
 import { isFeasibleVector, minimisationForm } from "../../domain/objectives.js";
+import { innerOptions } from "../../domain/plugin-options.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
@@ -64,7 +65,7 @@ const options = z
      */
     scalarization: z.enum(["chebyshev", "hypervolume"]).default("chebyshev"),
     /** Options passed to the inner `gp` strategy. */
-    gp: z.record(z.string(), z.unknown()).default({}),
+    gp: innerOptions(gpStrategyFactory.options),
   })
   .strict();
 export type ParegoOptions = z.output<typeof options>;

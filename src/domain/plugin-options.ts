@@ -1,0 +1,60 @@
+/**
+ * Plug-in option names as users write them. Optuna's are snake_case (`n_startup_trials`) and most
+ * plug-ins' are too, but some are camelCase (`gp`'s `nStartupTrials`): a name written in the other
+ * case is renamed to the plug-in's before its schema checks it, here and in the options one
+ * strategy passes to another (`auto`'s `gp`, `tpe`, ...).
+ */
+import { z } from "zod";
+
+/** Each schema's option names by folded name, looked up once per schema. */
+const namesOf = new WeakMap<z.ZodType<unknown>, ReadonlyMap<string, string>>();
+
+/** `nStartupTrials`, `n_startup_trials` and `n-startup-trials` fold to the same key. */
+const fold = (name: string) => name.toLowerCase().replace(/[_-]/g, "");
+
+function optionNames(schema: z.ZodType<unknown>): ReadonlyMap<string, string> {
+  let names = namesOf.get(schema);
+  if (!names) {
+    const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, unknown> };
+    names = new Map(Object.keys(json.properties ?? {}).map((k) => [fold(k), k]));
+    namesOf.set(schema, names);
+  }
+  return names;
+}
+
+/**
+ * `raw` with every option name that differs from one of `schema`'s only by case, `_` or `-`
+ * renamed to the schema's. A name given in both spellings is left for the schema to refuse.
+ */
+export function canonicalOptionNames(schema: z.ZodType<unknown>, raw: Record<string, unknown>): Record<string, unknown> {
+  const names = optionNames(schema);
+  let out = raw;
+  for (const key of Object.keys(raw)) {
+    const canonical = names.get(fold(key));
+    if (canonical === undefined || canonical === key || canonical in raw) continue;
+    if (out === raw) out = { ...raw };
+    out[canonical] = raw[key];
+    delete out[key];
+  }
+  return out;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The options one strategy passes to another (`auto`'s `gp: {...}`): kept as given, with names
+ * made canonical, and checked against the inner strategy's `schema` when the outer one's options
+ * are, so that a bad inner option is refused at create_study like any other (it was a crash when
+ * the strategy was built).
+ */
+export function innerOptions(schema: z.ZodType<unknown>) {
+  return z
+    .preprocess((v) => (isRecord(v) ? canonicalOptionNames(schema, v) : v), z.record(z.string(), z.unknown()))
+    .superRefine((v, ctx) => {
+      const r = schema.safeParse(v);
+      if (r.success) return;
+      for (const issue of r.error.issues)
+        ctx.addIssue({ code: "custom", message: issue.message, path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)) });
+    })
+    .default({});
+}
