@@ -48,6 +48,10 @@ describe("the options one strategy passes to another", () => {
     const auto = strategy({ name: "auto", options: { gp: { n_startup_trials: 3 }, tpe: { nStartupTrials: 4 } } });
     expect(auto.options).toMatchObject({ gp: { nStartupTrials: 3 }, tpe: { n_startup_trials: 4 } });
     expect(strategy({ name: "parego", options: { gp: { n_candidates: 64 } } }).options).toMatchObject({ gp: { nCandidates: 64 } });
+    // patient's wrapped scheduler: its options in either case too (median's n_startup_trials).
+    const patient = { name: "patient", options: { patience: 2, wrapped: { name: "median", options: { nStartupTrials: 3 } } } };
+    const config = BUILTIN_PLUGINS.resolveSchedulerConfig(patient as never);
+    expect(() => BUILTIN_PLUGINS.scheduler("patient")!.create(config.options)).not.toThrow();
   });
 
   it("over the service: the study is refused and nothing is stored, or created and asks work", async () => {

@@ -18,6 +18,7 @@
  * run that turns NaN stops improving). Defaults: min_delta = 0 (Optuna); patience required.
  */
 import { z } from "zod";
+import { canonicalOptionNames } from "../../domain/plugin-options.js";
 import type { PluginConfig } from "../../domain/trial.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import { lossOf, prune } from "../common.js";
@@ -46,7 +47,7 @@ function optionsSchema(lookup: Lookup) {
         ctx.addIssue({ code: "custom", path: ["wrapped", "name"], message: `unknown scheduler '${o.wrapped.name}'` });
         return;
       }
-      const r = f.options.safeParse(o.wrapped.options);
+      const r = f.options.safeParse(canonicalOptionNames(f.options, o.wrapped.options));
       if (!r.success)
         for (const i of r.error.issues)
           ctx.addIssue({ code: "custom", path: ["wrapped", "options", ...i.path.map(String)], message: i.message });
@@ -95,7 +96,7 @@ export function makePatientSchedulerFactory(lookup: Lookup): SchedulerFactory<Pa
     if (o.wrapped === null) return null;
     const f = lookup(o.wrapped.name);
     if (!f) throw new Error(`patient: unknown wrapped scheduler '${o.wrapped.name}'`);
-    return { f, opts: f.options.parse(o.wrapped.options) };
+    return { f, opts: f.options.parse(canonicalOptionNames(f.options, o.wrapped.options)) };
   };
   return {
     name: "patient",
