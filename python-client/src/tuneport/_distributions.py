@@ -85,6 +85,10 @@ class Distribution:
     def to_wire(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def single(self) -> bool:
+        """True when the distribution has one value only (Optuna's ``BaseDistribution.single``)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Float(Distribution):
@@ -102,6 +106,9 @@ class Float(Distribution):
         if self.log and self.step is not None:
             raise InvalidArgumentError("Float: step cannot be combined with log scale")
 
+    def single(self) -> bool:
+        return self.low == self.high or (self.step is not None and self.high - self.low < self.step)
+
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
         if self.log:
@@ -113,7 +120,8 @@ class Float(Distribution):
 
 @dataclass(frozen=True)
 class Int(Distribution):
-    """An integer in ``[low, high]`` (both included); ``step`` defaults to 1 on the server."""
+    """An integer in ``[low, high]`` (both included) on a grid of ``step`` (1 when None, as in
+    Optuna's ``IntDistribution``, so ``Int(1, 4) == Int(1, 4, step=1)``)."""
 
     low: int
     high: int
@@ -123,6 +131,8 @@ class Int(Distribution):
     def __post_init__(self) -> None:
         for name in ("low", "high", "step"):
             object.__setattr__(self, name, _as_int(getattr(self, name)))
+        if self.step is None:
+            object.__setattr__(self, "step", 1)
         for field, v in (("low", self.low), ("high", self.high), ("step", self.step)):
             if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                 raise InvalidArgumentError(f"Int: {field} must be an int (got {v!r})")
@@ -130,11 +140,14 @@ class Int(Distribution):
         if self.log and self.step not in (None, 1):
             raise InvalidArgumentError("Int: step cannot be combined with log scale")
 
+    def single(self) -> bool:
+        return self.low == self.high or self.high - self.low < (self.step or 1)
+
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
         if self.log:
             d["log"] = True
-        if self.step is not None:
+        if self.step not in (None, 1):
             d["step"] = self.step
         return d
 
@@ -162,6 +175,9 @@ class Categorical(Distribution):
                 raise InvalidArgumentError(f"Categorical: duplicate choice {c!r}")
             seen.add(key)
         object.__setattr__(self, "choices", values)
+
+    def single(self) -> bool:
+        return len(self.choices) == 1
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}
