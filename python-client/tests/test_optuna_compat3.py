@@ -41,3 +41,18 @@ def test_optuna_distributions_module_names_work_under_import_tuneport_as_optuna(
         ]
 
     assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
+def test_reporting_a_step_again_is_ignored_with_optunas_warning(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        trial = study.ask()
+        trial.report(1.0, 0)
+        trial.report(2.0, 1)
+        with pytest.warns(UserWarning, match=r"ignored because this `step=1` is already reported"):
+            trial.report(3.0, 1)  # same step, another value
+        with pytest.warns(UserWarning, match=r"ignored because this `step=0` is already reported"):
+            trial.report(4.0, 0)  # an earlier step
+        study.tell(trial, 0.5)
+        return [dict(study.trials[0].intermediate_values), study.trials[0].state.name]
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -625,7 +626,8 @@ class Trial(_OptunaV2Suggest):
 
         ``step`` is in your units (epoch, iteration, seconds…): finite, >= 0 and increasing.
         Repeating the last step with the same value is harmless (returns a fresh decision, stores
-        nothing); a lower step, or the same step with another value, is ``InvalidArgumentError``.
+        nothing); a step already reported with another value is ignored with a ``UserWarning``, as
+        in Optuna (the value stays the first one); a lower step not reported yet is ``InvalidArgumentError``.
         ``value`` may be NaN (a diverged run): it is stored, and schedulers treat it as the worst
         value, so such a trial is usually pruned at its next rung. Infinity is stored as is.
 
@@ -654,6 +656,8 @@ class Trial(_OptunaV2Suggest):
         same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
         s = _number(step, "step")
         v = _number(value, "value")
+        if any(ps == s for ps, _ in self.intermediate):
+            s, v = self._repeated_step(s, v)
         if raise_on_prune is None:
             raise_on_prune = self._scopes > 0
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
@@ -680,6 +684,16 @@ class Trial(_OptunaV2Suggest):
         if decision.action == "prune" and raise_on_prune:
             raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return decision
+
+    def _repeated_step(self, step: float, value: float) -> tuple[float, float]:
+        """A report at a step already reported: as in Optuna, the value is ignored with a warning
+        (a repeat of the last step with the same value is a plain repeat, without one), and the
+        last report is sent again for a fresh decision (the server takes increasing steps only)."""
+        last_step, last_value = self.intermediate[-1]
+        if step != last_step or not (value == last_value or (math.isnan(value) and math.isnan(last_value))):
+            shown = int(step) if float(step).is_integer() else step
+            warnings.warn(f"The reported value is ignored because this `step={shown}` is already reported.", UserWarning, stacklevel=3)
+        return last_step, last_value
 
     def _report_later(self, step: float, value: float, payload: dict[str, Any] | None, raise_on_prune: bool) -> Decision | None:
         """``report(..., wait=False)``: applies what arrived, then queues this report."""
