@@ -56,3 +56,40 @@ def test_reporting_a_step_again_is_ignored_with_optunas_warning(server: ServerPr
         return [dict(study.trials[0].intermediate_values), study.trials[0].state.name]
 
     assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
+def _recorded(fn: Any) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def test_tell_without_a_usable_value_fails_the_trial_with_optunas_warning(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        out = []
+        for value in (None, ["a"], [1.0, 2.0]):
+            trial = study.ask()
+            told, caught = _recorded(lambda: study.tell(trial, value))
+            out.append((told.state.name, told.value, caught))
+        return out
+
+    ours = script(tp, _study(server, name))
+    assert ours == script(optuna, optuna.create_study())
+    assert ours[0] == ("FAIL", None, ["UserWarning: The value None could not be cast to float."])
+
+
+def test_tell_on_a_finished_trial_is_a_value_error_as_in_optuna(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> str:
+        trial = study.ask()
+        study.tell(trial, 1.0)
+        with pytest.raises(ValueError, match="Cannot tell a COMPLETE trial") as info:
+            study.tell(trial, 2.0)
+        return str(study.trials[0].value)
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+    study = _study(server, name + "-b")
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    with pytest.raises(tp.FailedPreconditionError):  # still the tuneport class it was
+        study.tell(trial, 2.0)

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
-from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
+from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
 from ._plot import Plot, PlotKind
 from ._protocol import NIL
 from ._enums import StudyDirection, TrialState, trial_state
@@ -340,6 +341,19 @@ class Study:
                 return done
         if t is None:
             raise InvalidArgumentError(f"trial {trial} of '{self.name}' was not asked by this client (no lease token)")
+        if t.state in ("COMPLETE", "FAIL", "PRUNED"):
+            raise TrialFinishedError(
+                f"Cannot tell a {t.state} trial (trial {t.number} of '{self.name}'); skip_if_finished=True returns it instead",
+                {"study": self.name, "trial": t.number, "state": str(t.state)},
+            )
+        if state is None and reason is None:
+            # Optuna's tell without a state fails the trial with a warning, instead of raising,
+            # when the value is missing, not a number or not one per objective.
+            unusable = _unusable_value(value, len(self.directions))
+            if unusable is not None:
+                warnings.warn(unusable, UserWarning, stacklevel=2)
+                t.fail(unusable, user_attrs=user_attrs)
+                return t.frozen()
         try:
             final = trial_state(state) if state is not None else ("COMPLETE" if value is not None else "FAIL")
         except ValueError as err:
@@ -835,6 +849,25 @@ def _distribution_wire(d: Any) -> dict[str, Any]:
             out["step"] = d.step
         return out
     raise InvalidArgumentError(f"not a distribution: {d!r}")
+
+
+def _unusable_value(value: Any, objectives: int) -> str | None:
+    """Why ``value`` cannot complete a trial of a study with ``objectives`` objectives (Optuna's
+    wording), or None when it can (a NaN or infinity is left to the strategy's rule)."""
+    if value is None:
+        return "The value None could not be cast to float."
+    items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    bad = []
+    for v in items:
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            bad.append(f"The value {v!r} could not be cast to float")
+    if bad:
+        return "; ".join(bad)
+    if len(items) != objectives:
+        return f"The number of the values {len(items)} did not match the number of the objectives {objectives}"
+    return None
 
 
 def _non_finite(value: Any) -> bool:
