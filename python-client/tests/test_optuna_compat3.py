@@ -93,3 +93,23 @@ def test_tell_on_a_finished_trial_is_a_value_error_as_in_optuna(server: ServerPr
     study.tell(trial, 1.0)
     with pytest.raises(tp.FailedPreconditionError):  # still the tuneport class it was
         study.tell(trial, 2.0)
+
+
+def test_suggesting_a_parameter_again_as_another_kind_is_a_value_error_as_in_optuna(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[str]:
+        trial = study.ask()
+        trial.suggest_float("a", 0.1, 1.0)
+        trial.suggest_categorical("c", ["x", "y"])
+        out = []
+        for again in (
+            lambda: trial.suggest_int("a", 0, 10),
+            lambda: trial.suggest_float("a", 0.1, 1.0, log=True),
+            lambda: trial.suggest_categorical("c", ["x", "z"]),
+        ):
+            with pytest.raises(ValueError) as info:
+                again()
+            out.append(str(info.value).removeprefix("INVALID_ARGUMENT: ").split(" ('")[0])  # then tuneport names the parameter
+        study.tell(trial, 1.0)
+        return out
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
