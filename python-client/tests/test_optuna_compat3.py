@@ -113,3 +113,14 @@ def test_suggesting_a_parameter_again_as_another_kind_is_a_value_error_as_in_opt
         return out
 
     assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
+def test_enqueue_trial_as_in_optuna_unused_values_dropped_and_close_floats_skipped(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        study.enqueue_trial({"x": 0.3, "unused": 7}, user_attrs={"src": "manual"})
+        study.enqueue_trial({"x": 0.1 + 0.2, "unused": 7}, skip_if_exists=True)  # within Optuna's tolerance: skipped
+        study.enqueue_trial({"x": 0.31, "unused": 7}, skip_if_exists=True)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+        return [(t.params, t.user_attrs, t.system_attrs["fixed_params"]) for t in study.trials]
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())

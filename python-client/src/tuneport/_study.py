@@ -387,7 +387,9 @@ class Study:
         rationale: str | None = None,
     ) -> FrozenTrial:
         """Queues a trial with fixed params; ``ask`` serves queued trials before new suggestions.
-        With ``skip_if_exists``, params equal to an existing trial's return that trial instead."""
+        With ``skip_if_exists``, params equal to an existing trial's (the same names, numbers within
+        a relative 1e-5 as in Optuna) return that trial instead. As in Optuna, once the trial is told
+        COMPLETE or PRUNED, a value it never suggested is only in ``system_attrs["fixed_params"]``."""
         result = self.client._call(
             "enqueue",
             {
