@@ -5,6 +5,7 @@ same snippet with ``import optuna`` (Optuna 5.0, in memory) and with ``import tu
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -101,11 +102,12 @@ def test_suggesting_a_parameter_again_as_another_kind_is_a_value_error_as_in_opt
         trial.suggest_float("a", 0.1, 1.0)
         trial.suggest_categorical("c", ["x", "y"])
         out = []
-        for again in (
+        agains: list[Callable[[], object]] = [
             lambda: trial.suggest_int("a", 0, 10),
             lambda: trial.suggest_float("a", 0.1, 1.0, log=True),
             lambda: trial.suggest_categorical("c", ["x", "z"]),
-        ):
+        ]
+        for again in agains:
             with pytest.raises(ValueError) as info:
                 again()
             out.append(str(info.value).removeprefix("INVALID_ARGUMENT: ").split(" ('")[0])  # then tuneport names the parameter
@@ -124,3 +126,24 @@ def test_enqueue_trial_as_in_optuna_unused_values_dropped_and_close_floats_skipp
         return [(t.params, t.user_attrs, t.system_attrs["fixed_params"]) for t in study.trials]
 
     assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
+def test_max_trials_callback_from_optuna_study_stops_the_loop(server: ServerProcess, name: str) -> None:
+    # The tutorial's callback page: optimize(callbacks=[MaxTrialsCallback(n, states=...)]).
+    def script(lib: Any, study: Any) -> list[list[str]]:
+        def objective(trial: Any) -> float:
+            x: float = trial.suggest_float("x", -1, 1)
+            if trial.number == 1:
+                raise ValueError("boom")
+            return x
+
+        out = []
+        for states in ((lib.trial.TrialState.COMPLETE,), None, (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE)):
+            callback = lib.study.MaxTrialsCallback(3 + len(study.trials), states=states)
+            study.optimize(objective, n_trials=10, callbacks=[callback], catch=(ValueError,))
+            out.append([t.state.name for t in study.trials])
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's log of the failed trial
+        assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
