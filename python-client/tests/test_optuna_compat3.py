@@ -147,3 +147,30 @@ def test_max_trials_callback_from_optuna_study_stops_the_loop(server: ServerProc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna's log of the failed trial
         assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
+def test_fixed_trial_and_optunas_exception_names(server: ServerProcess, name: str) -> None:
+    # Optuna's FAQ: run an objective on fixed values (optuna.trial.FixedTrial(study.best_params)).
+    def objective(trial: Any) -> float:
+        x: float = trial.suggest_float("x", -10, 10)
+        n: int = trial.suggest_int("n", 1, 3)
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        trial.report(x, 0)
+        assert not trial.should_prune()
+        return float(x + n + (kind == "b"))
+
+    def script(lib: Any) -> list[Any]:
+        out: list[Any] = [objective(lib.trial.FixedTrial({"x": 1.5, "n": 2, "kind": "b"}))]
+        fixed = lib.trial.FixedTrial({"x": 20.0, "n": 2, "kind": "a"}, number=3)
+        value, caught = _recorded(lambda: objective(fixed))
+        out.append((value, [w.split(" the distribution ")[0] for w in caught]))  # the distribution's repr differs
+        out.append((fixed.number, fixed.params, sorted(fixed.distributions)))
+        with pytest.raises(ValueError, match="The value of the parameter 'x' is not found"):
+            objective(lib.trial.FixedTrial({"n": 2, "kind": "a"}))
+        return out
+
+    assert script(tp) == script(optuna)
+    _study(server, name)
+    with pytest.raises(tp.exceptions.DuplicatedStudyError):
+        _study(server, name)
+    assert issubclass(tp.exceptions.DuplicatedStudyError, tp.exceptions.OptunaError)
