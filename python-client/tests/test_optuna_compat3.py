@@ -4,6 +4,7 @@ same snippet with ``import optuna`` (Optuna 5.0, in memory) and with ``import tu
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -174,3 +175,43 @@ def test_fixed_trial_and_optunas_exception_names(server: ServerProcess, name: st
     with pytest.raises(tp.exceptions.DuplicatedStudyError):
         _study(server, name)
     assert issubclass(tp.exceptions.DuplicatedStudyError, tp.exceptions.OptunaError)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().replace("float..", "float.")  # Optuna's doubled period
+        self.lines.append(f"{message} traceback={record.exc_info is not None}")
+
+
+def test_a_failed_trial_is_logged_with_optunas_two_lines(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any, logger: str) -> list[str]:
+        outcomes: list[Any] = [None, [1.0, 2.0], ValueError("caught"), RuntimeError("not caught")]
+
+        def objective(trial: Any) -> Any:
+            outcome = outcomes[trial.number]
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        handler = _Lines()
+        logging.getLogger(logger).addHandler(handler)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                study.optimize(objective, n_trials=3, catch=(ValueError,))
+                with pytest.raises(RuntimeError, match="not caught"):
+                    study.optimize(objective, n_trials=1)
+        finally:
+            logging.getLogger(logger).removeHandler(handler)
+        return handler.lines
+
+    ours = script(tp, _study(server, name), "tuneport")
+    assert ours == script(optuna, optuna.create_study(), "optuna")
+    assert ours[-2:] == [
+        "Trial 3 failed with parameters: {} because of the following error: RuntimeError('not caught'). traceback=True",
+        "Trial 3 failed with value None. traceback=False",
+    ]
