@@ -215,3 +215,14 @@ def test_a_failed_trial_is_logged_with_optunas_two_lines(server: ServerProcess, 
         "Trial 3 failed with parameters: {} because of the following error: RuntimeError('not caught'). traceback=True",
         "Trial 3 failed with value None. traceback=False",
     ]
+
+
+def test_tell_fail_with_a_value_is_a_value_error_as_in_optuna(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[str]:
+        trial = study.ask()
+        with pytest.raises(ValueError, match="Values cannot be specified when state is"):
+            study.tell(trial, 1.0, state=lib.trial.TrialState.FAIL)
+        study.tell(trial, state=lib.trial.TrialState.FAIL)
+        return [t.state.name for t in study.trials]
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())

@@ -373,6 +373,8 @@ class Study:
                 raise InvalidArgumentError("a PRUNED trial takes at most one value")
             t.prune(value, user_attrs=user_attrs)
         elif final == "FAIL":
+            if value is not None:  # Optuna's check: a value would be dropped without a word
+                raise InvalidArgumentError("Values were told. Values cannot be specified when state is TrialState.FAIL.")
             t.fail(reason, user_attrs=user_attrs)
         else:
             raise InvalidArgumentError(f"state must be COMPLETE, FAIL or PRUNED (got {str(final)!r})")
