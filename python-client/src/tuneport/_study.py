@@ -324,7 +324,10 @@ class Study:
         """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``). ``value`` is a number, or one per objective in
         a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
         with a COMPLETE result (``c <= 0`` satisfied). ``state`` (a name, or a ``TrialState`` of
-        tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise.
+        tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise; as in
+        Optuna, without a state (and without ``reason``) a missing value, one that is not a number or
+        not one per objective fails the trial with a UserWarning, and a finished trial raises
+        ``TrialFinishedError`` (a ``ValueError``).
         ``skip_if_finished`` (Optuna's): a trial already finished is returned as it is instead of
         raising. As in Optuna, a NaN or infinite value that the study's strategy does not accept fails the trial
         with a warning instead of raising (``Trial.complete`` raises).
