@@ -226,3 +226,13 @@ def test_tell_fail_with_a_value_is_a_value_error_as_in_optuna(server: ServerProc
         return [t.state.name for t in study.trials]
 
     assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
+def test_create_study_logs_optunas_info_line(server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="tuneport"):
+        _study(server, name)
+        _study(server, name, load_if_exists=True)
+    assert [r.getMessage() for r in caplog.records if "study" in r.getMessage()] == [
+        f"A new study created on {server.endpoint} with name: {name}",  # Optuna: "... created in memory with name: ..."
+        f"Using an existing study with name '{name}' instead of creating a new one.",
+    ]

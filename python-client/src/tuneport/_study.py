@@ -146,6 +146,8 @@ class Study:
         self._loops = 0
         self._stop_requested = False
         self._warned_no_scheduler = False
+        self._created = False
+        """True when ``create_study`` made it (not loaded with ``load_if_exists``)."""
 
     @property
     def name(self) -> str:
