@@ -236,3 +236,18 @@ def test_create_study_logs_optunas_info_line(server: ServerProcess, name: str, c
         f"A new study created on {server.endpoint} with name: {name}",  # Optuna: "... created in memory with name: ..."
         f"Using an existing study with name '{name}' instead of creating a new one.",
     ]
+
+
+def test_a_range_off_the_step_grid_warns_as_in_optuna(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        trial = study.ask()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trial.suggest_int("a", 1, 10, step=4)
+            trial.suggest_float("b", 0.0, 1.0, step=0.3)
+            trial.suggest_float("c", 0.0, 1.0, step=0.25)  # on the grid: no warning
+        study.tell(trial, 1.0)
+        dists = study.trials[0].distributions
+        return [[str(w.message) for w in caught], dists["a"].high, dists["b"].high]
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())

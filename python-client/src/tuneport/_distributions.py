@@ -8,9 +8,11 @@ a bad space fails before anything is sent (``InvalidArgumentError``).
 
 from __future__ import annotations
 
+import decimal
 import math
 import operator
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -64,6 +66,25 @@ def _plain(c: Any) -> Any:
     return c
 
 
+def _warn_off_grid(low: Any, high: Any, step: Any) -> None:
+    """Optuna's UserWarning for a range that is not a whole number of steps: the server (like
+    Optuna) shrinks ``high`` onto the grid, and the trial's distribution says so."""
+    try:
+        d_low, d_high, d_step = (decimal.Decimal(str(x)) for x in (low, high, step))
+        off = (d_high - d_low) % d_step != 0
+    except (decimal.InvalidOperation, ValueError):
+        return
+    if off:
+        grid_high = (d_high - d_low) // d_step * d_step + d_low
+        shown = int(grid_high) if isinstance(high, int) else float(grid_high)
+        warnings.warn(
+            f"The distribution is specified by [{low}, {high}] and step={step}, but the range is not divisible by `step`. "
+            f"It will be replaced with [{low}, {shown}].",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _check_numeric(kind: str, low: float, high: float, log: bool, step: float | None) -> None:
     if not (_is_number(low) and _is_number(high)):
         raise InvalidArgumentError(f"{kind}: low and high must be numbers (got {low!r}, {high!r})")
@@ -105,6 +126,8 @@ class Float(Distribution):
         _check_numeric("Float", self.low, self.high, self.log, self.step)
         if self.log and self.step is not None:
             raise InvalidArgumentError("Float: step cannot be combined with log scale")
+        if self.step is not None:
+            _warn_off_grid(self.low, self.high, self.step)
 
     def single(self) -> bool:
         return self.low == self.high or (self.step is not None and self.high - self.low < self.step)
@@ -139,6 +162,8 @@ class Int(Distribution):
         _check_numeric("Int", self.low, self.high, self.log, self.step)
         if self.log and self.step not in (None, 1):
             raise InvalidArgumentError("Int: step cannot be combined with log scale")
+        if self.step != 1:
+            _warn_off_grid(self.low, self.high, self.step)
 
     def single(self) -> bool:
         return self.low == self.high or self.high - self.low < (self.step or 1)
