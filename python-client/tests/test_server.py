@@ -132,8 +132,11 @@ def test_report_rules(client: tp.Client, name: str) -> None:
     with study.ask() as trial:
         trial.report(1.25, 0)
         trial.report(1.25, 0)  # repeating the last step with the same value is fine
+        with pytest.warns(UserWarning, match="already reported"):
+            trial.report(2.5, 0)  # another value at a reported step is ignored, as in Optuna
+        assert trial.intermediate == [(0.0, 1.25)]
         with pytest.raises(tp.InvalidArgumentError):
-            trial.report(2.5, 0)
+            client.call("report", study=name, trial=trial.number, token=trial.lease.token, step=0, value=2.5)  # the server's rule
         trial.complete(0.5)
 
 

@@ -36,6 +36,32 @@ describe("enqueue", () => {
     expect([partialAgain.created, partialAgain.trial.number]).toEqual([false, partial.trial.number]);
   });
 
+  it("treats numbers within Optuna's relative tolerance as the same value, other values exactly", async () => {
+    await svc.execute("create_study", { name: "d", strategy: "random" });
+    const a = await svc.execute("enqueue", { study: "d", params: { lr: 0.3, act: "relu" }, skip_if_exists: true });
+    const close = await svc.execute("enqueue", { study: "d", params: { lr: 0.1 + 0.2, act: "relu" }, skip_if_exists: true });
+    expect([close.created, close.trial.number]).toEqual([false, a.trial.number]);
+    const far = await svc.execute("enqueue", { study: "d", params: { lr: 0.30001, act: "relu" }, skip_if_exists: true });
+    const otherChoice = await svc.execute("enqueue", { study: "d", params: { lr: 0.3, act: "tanh" }, skip_if_exists: true });
+    expect([far.created, otherChoice.created]).toEqual([true, true]);
+  });
+
+  it("drops from a finished trial's params an enqueued value it never suggested, keeping it in fixed_params", async () => {
+    await svc.execute("create_study", { name: "d", strategy: "random" });
+    await svc.execute("enqueue", { study: "d", params: { x: 0.5, unused: 7 } });
+    await svc.execute("enqueue", { study: "d", params: { x: 0.25, unused: 8 } });
+    const dist = { type: "float", low: 0, high: 1 };
+    const told = [];
+    for (const state of ["COMPLETE", "FAIL"] as const) {
+      const a = await svc.execute("ask", { study: "d" });
+      await svc.execute("suggest", { study: "d", trial: a.trial.number, token: a.lease.token, name: "x", distribution: dist });
+      told.push((await svc.execute("tell", { study: "d", trial: a.trial.number, token: a.lease.token, state, ...(state === "COMPLETE" ? { value: 1 } : {}) })).trial);
+    }
+    expect(told[0]?.params).toEqual({ x: 0.5 });
+    expect(told[0]?.system_attrs.fixed_params).toEqual({ x: 0.5, unused: 7 });
+    expect(told[1]?.params).toEqual({ x: 0.25, unused: 8 }); // a FAIL keeps them for its retry
+  });
+
   it("refuses a name the declared space does not know, listing the known ones; accepts a define-by-run name once seen", async () => {
     const err = await svc.execute("enqueue", { study: "e", params: { x: 1, typo_param: 3 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TuneportError);

@@ -17,6 +17,7 @@ import type { Change, Lease } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import type { ReplyCtx } from "./idempotency.js";
+import { findEnqueued } from "./enqueue-match.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
@@ -248,8 +249,8 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
 /**
  * Queues a trial with fixed params, served by `ask` before the strategy's own suggestions.
  * Declared parameters must fit their distributions; others are checked when suggested.
- * With `skip_if_exists`, params equal to an existing trial's (the same names and values) return that
- * trial instead. @throws INVALID_ARGUMENT for a name a declared space does not know, or a value outside.
+ * With `skip_if_exists`, params equal to an existing trial's (the same names and values, numbers
+ * within a relative 1e-5 as in Optuna) return that trial instead. @throws INVALID_ARGUMENT for a name a declared space does not know, or a value outside.
  */
 export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: string): Promise<{ trial: TrialView; created: boolean }> {
   const s = core.state(a.study);
@@ -273,12 +274,7 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
     s.writeLock.run(async () => {
       core.live(s);
       if (a.skip_if_exists) {
-        // Only the same parameter names with the same values are a duplicate (as in Optuna): {x: 1}
-        // is not a duplicate of {x: 1, c: "a"}, which the strategy would complete differently.
-        const key = canonical(params);
-        // An enqueued trial is compared by the params it was enqueued with (Optuna's fixed_params),
-        // not by those the strategy filled in when it was asked.
-        const same = s.trials.find((t) => enqueueKey(t) === key);
+        const same = findEnqueued(s.trials, params);
         if (same) return { trial: trialView(same, core.now()), created: false };
       }
       const now = core.now();
@@ -344,23 +340,6 @@ export async function setTrialUserAttrs(
       }, rc);
     }),
   );
-}
-
-/**
- * The params a trial is compared by for `skip_if_exists` (its enqueued ones, else its own), as a
- * canonical string, computed once per trial record (records are replaced, not changed, on update):
- * recomputing it for every trial on every enqueue made a flood of them quadratic (0.9 s per
- * enqueue at 3,000 trials of 200 params in a probe).
- */
-function enqueueKey(t: TrialRecord): string {
-  let key = enqueueKeys.get(t);
-  if (key === undefined) enqueueKeys.set(t, (key = canonical((t.systemAttrs.fixed_params as Params | undefined) ?? t.params)));
-  return key;
-}
-const enqueueKeys = new WeakMap<TrialRecord, string>();
-
-function canonical(p: Params): string {
-  return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
 }
 
 // ------------------------------------------------------------------ report and tell
@@ -500,6 +479,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
       }
       const next: TrialRecord = {
         ...t,
+        params: state === "FAIL" ? t.params : suggestedParams(t),
         state,
         ...valueFields(directions.length, values),
         constraints,
@@ -532,6 +512,17 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
       }, rc);
     }),
   );
+}
+
+/**
+ * A finished trial's params are those it drew (Optuna's rule): an enqueued value the objective
+ * never suggested is dropped, and stays in `system_attrs.fixed_params`. A FAIL keeps them all,
+ * for its retry to run the same enqueued values.
+ */
+function suggestedParams(t: TrialRecord): Params {
+  const entries = Object.entries(t.params);
+  if (entries.every(([k]) => k in t.distributions)) return t.params;
+  return Object.fromEntries(entries.filter(([k]) => k in t.distributions));
 }
 
 /**

@@ -107,6 +107,7 @@ __all__ = [
 configure_default_logging()
 
 # Optuna's submodules, for scripts moved with ``import tuneport as optuna``
-# (``optuna.logging.set_verbosity``, ``optuna.trial.TrialState``, ``optuna.exceptions.TrialPruned``).
-from . import exceptions, logging, study, trial  # noqa: E402
+# (``optuna.logging.set_verbosity``, ``optuna.trial.TrialState``, ``optuna.exceptions.TrialPruned``,
+# ``optuna.distributions.FloatDistribution``).
+from . import distributions, exceptions, logging, study, trial  # noqa: E402
 

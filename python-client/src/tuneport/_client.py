@@ -226,7 +226,9 @@ class Client:
         )
         for k, d in (space or {}).items():
             remember_categorical(name, k, d)  # typed as declared when read back (1.0 is not 1)
-        return Study(self, result["study"])
+        study = Study(self, result["study"])
+        study._created = bool(result.get("created", True))
+        return study
 
     def load_study(self, name: str) -> Study:
         """The existing study ``name``. @raises NotFoundError."""
@@ -701,7 +703,7 @@ def create_study(
     @raises InvalidArgumentError, AlreadyExistsError."""
     _refuse_optuna_objects(sampler, pruner)
     client = _shared_client(storage, may_start_private=True)
-    return client.create_study(
+    study = client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
         direction=direction,
         directions=directions,
@@ -713,6 +715,11 @@ def create_study(
         max_trials=max_trials,
         user_attrs=user_attrs,
     )
+    if study._created:  # Optuna's INFO lines
+        log.info("A new study created on %s with name: %s", client.endpoint, study.name)
+    else:
+        log.info("Using an existing study with name '%s' instead of creating a new one.", study.name)
+    return study
 
 
 def load_study(*, study_name: str | None, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:

@@ -8,9 +8,11 @@ a bad space fails before anything is sent (``InvalidArgumentError``).
 
 from __future__ import annotations
 
+import decimal
 import math
 import operator
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -64,6 +66,25 @@ def _plain(c: Any) -> Any:
     return c
 
 
+def _warn_off_grid(low: Any, high: Any, step: Any) -> None:
+    """Optuna's UserWarning for a range that is not a whole number of steps: the server (like
+    Optuna) shrinks ``high`` onto the grid, and the trial's distribution says so."""
+    try:
+        d_low, d_high, d_step = (decimal.Decimal(str(x)) for x in (low, high, step))
+        off = (d_high - d_low) % d_step != 0
+    except (decimal.InvalidOperation, ValueError):
+        return
+    if off:
+        grid_high = (d_high - d_low) // d_step * d_step + d_low
+        shown = int(grid_high) if isinstance(high, int) else float(grid_high)
+        warnings.warn(
+            f"The distribution is specified by [{low}, {high}] and step={step}, but the range is not divisible by `step`. "
+            f"It will be replaced with [{low}, {shown}].",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _check_numeric(kind: str, low: float, high: float, log: bool, step: float | None) -> None:
     if not (_is_number(low) and _is_number(high)):
         raise InvalidArgumentError(f"{kind}: low and high must be numbers (got {low!r}, {high!r})")
@@ -85,6 +106,10 @@ class Distribution:
     def to_wire(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def single(self) -> bool:
+        """True when the distribution has one value only (Optuna's ``BaseDistribution.single``)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Float(Distribution):
@@ -101,6 +126,11 @@ class Float(Distribution):
         _check_numeric("Float", self.low, self.high, self.log, self.step)
         if self.log and self.step is not None:
             raise InvalidArgumentError("Float: step cannot be combined with log scale")
+        if self.step is not None:
+            _warn_off_grid(self.low, self.high, self.step)
+
+    def single(self) -> bool:
+        return self.low == self.high or (self.step is not None and self.high - self.low < self.step)
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
@@ -113,7 +143,8 @@ class Float(Distribution):
 
 @dataclass(frozen=True)
 class Int(Distribution):
-    """An integer in ``[low, high]`` (both included); ``step`` defaults to 1 on the server."""
+    """An integer in ``[low, high]`` (both included) on a grid of ``step`` (1 when None, as in
+    Optuna's ``IntDistribution``, so ``Int(1, 4) == Int(1, 4, step=1)``)."""
 
     low: int
     high: int
@@ -123,18 +154,25 @@ class Int(Distribution):
     def __post_init__(self) -> None:
         for name in ("low", "high", "step"):
             object.__setattr__(self, name, _as_int(getattr(self, name)))
+        if self.step is None:
+            object.__setattr__(self, "step", 1)
         for field, v in (("low", self.low), ("high", self.high), ("step", self.step)):
             if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                 raise InvalidArgumentError(f"Int: {field} must be an int (got {v!r})")
         _check_numeric("Int", self.low, self.high, self.log, self.step)
         if self.log and self.step not in (None, 1):
             raise InvalidArgumentError("Int: step cannot be combined with log scale")
+        if self.step != 1:
+            _warn_off_grid(self.low, self.high, self.step)
+
+    def single(self) -> bool:
+        return self.low == self.high or self.high - self.low < (self.step or 1)
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
         if self.log:
             d["log"] = True
-        if self.step is not None:
+        if self.step not in (None, 1):
             d["step"] = self.step
         return d
 
@@ -162,6 +200,9 @@ class Categorical(Distribution):
                 raise InvalidArgumentError(f"Categorical: duplicate choice {c!r}")
             seen.add(key)
         object.__setattr__(self, "choices", values)
+
+    def single(self) -> bool:
+        return len(self.choices) == 1
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}

@@ -17,6 +17,7 @@ Exception tree::
     │   ├── NotFoundError                  NOT_FOUND                 fix-input   (also a KeyError)
     │   ├── AlreadyExistsError             ALREADY_EXISTS            fix-input
     │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
+    │   │   └── TrialFinishedError         study.tell on a finished trial (also a ValueError)
     │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
     │   ├── SearchSpaceExhaustedError      SEARCH_SPACE_EXHAUSTED    give-up
     │   ├── StudyStopped                   STUDY_STOPPED             give-up
@@ -144,6 +145,11 @@ class FailedPreconditionError(_CodedError):
 
     code_name = "FAILED_PRECONDITION"
     retry = "give-up-trial"
+
+
+class TrialFinishedError(FailedPreconditionError, ValueError):
+    """``study.tell`` on a trial already finished. Also a ``ValueError``, which Optuna's ``tell``
+    raises for it (``except ValueError`` keeps working)."""
 
 
 class LeaseLostError(_CodedError):

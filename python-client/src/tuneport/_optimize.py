@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import FailedPreconditionError, LeaseLostError, TuneportError
+from ._study import _unusable_value
 from ._trial import FrozenTrial, Trial
 
 if TYPE_CHECKING:
@@ -148,14 +149,23 @@ def _run_trial(
                     constraints = [float(c) for c in constraints_func(done)]
                 trial.complete(result[0] if len(result) == 1 else list(result), constraints=constraints)
             else:
-                log.warning("Trial %d failed, because the objective returned %r (not a finite number).", trial.number, value)
+                why = _unusable_value(value, len(study.directions)) or f"The value {value!r} is not a finite number"
+                _log_failed(trial, why.rstrip("."), value)
                 trial.fail(f"objective returned {value!r}")
     except (LeaseLostError, FailedPreconditionError) as err:
         log.warning("trial %d of '%s' given up: %s", trial.number, study.name, err)
     except catch as err:
-        log.warning(
-            "Trial %d failed with parameters: %s because of the following error: %r.", trial.number, trial.params, err
-        )
+        _log_failed(trial, repr(err), None, err)
+    except BaseException as err:
+        if not isinstance(err, (TuneportError, GeneratorExit, SystemExit)):  # the objective's own error (optimize re-raises it)
+            _log_failed(trial, repr(err), None, err)
+        raise
+
+
+def _log_failed(trial: Trial, why: str, value: Any, err: BaseException | None = None) -> None:
+    """Optuna's two lines for a failed trial (with the traceback of the objective's error)."""
+    log.warning("Trial %d failed with parameters: %s because of the following error: %s.", trial.number, trial.params, why, exc_info=err)
+    log.warning("Trial %d failed with value %r.", trial.number, value)
 
 
 def _as_values(value: Any, n_objectives: int) -> list[float] | None:

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
-from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped
+from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
 from ._plot import Plot, PlotKind
 from ._protocol import NIL
 from ._enums import StudyDirection, TrialState, trial_state
@@ -145,6 +146,8 @@ class Study:
         self._loops = 0
         self._stop_requested = False
         self._warned_no_scheduler = False
+        self._created = False
+        """True when ``create_study`` made it (not loaded with ``load_if_exists``)."""
 
     @property
     def name(self) -> str:
@@ -323,7 +326,10 @@ class Study:
         """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``). ``value`` is a number, or one per objective in
         a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
         with a COMPLETE result (``c <= 0`` satisfied). ``state`` (a name, or a ``TrialState`` of
-        tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise.
+        tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise; as in
+        Optuna, without a state (and without ``reason``) a missing value, one that is not a number or
+        not one per objective fails the trial with a UserWarning, and a finished trial raises
+        ``TrialFinishedError`` (a ``ValueError``).
         ``skip_if_finished`` (Optuna's): a trial already finished is returned as it is instead of
         raising. As in Optuna, a NaN or infinite value that the study's strategy does not accept fails the trial
         with a warning instead of raising (``Trial.complete`` raises).
@@ -340,6 +346,19 @@ class Study:
                 return done
         if t is None:
             raise InvalidArgumentError(f"trial {trial} of '{self.name}' was not asked by this client (no lease token)")
+        if t.state in ("COMPLETE", "FAIL", "PRUNED"):
+            raise TrialFinishedError(
+                f"Cannot tell a {t.state} trial (trial {t.number} of '{self.name}'); skip_if_finished=True returns it instead",
+                {"study": self.name, "trial": t.number, "state": str(t.state)},
+            )
+        if state is None and reason is None:
+            # Optuna's tell without a state fails the trial with a warning, instead of raising,
+            # when the value is missing, not a number or not one per objective.
+            unusable = _unusable_value(value, len(self.directions))
+            if unusable is not None:
+                warnings.warn(unusable, UserWarning, stacklevel=2)
+                t.fail(unusable, user_attrs=user_attrs)
+                return t.frozen()
         try:
             final = trial_state(state) if state is not None else ("COMPLETE" if value is not None else "FAIL")
         except ValueError as err:
@@ -359,6 +378,8 @@ class Study:
                 raise InvalidArgumentError("a PRUNED trial takes at most one value")
             t.prune(value, user_attrs=user_attrs)
         elif final == "FAIL":
+            if value is not None:  # Optuna's check: a value would be dropped without a word
+                raise InvalidArgumentError("Values were told. Values cannot be specified when state is TrialState.FAIL.")
             t.fail(reason, user_attrs=user_attrs)
         else:
             raise InvalidArgumentError(f"state must be COMPLETE, FAIL or PRUNED (got {str(final)!r})")
@@ -373,7 +394,9 @@ class Study:
         rationale: str | None = None,
     ) -> FrozenTrial:
         """Queues a trial with fixed params; ``ask`` serves queued trials before new suggestions.
-        With ``skip_if_exists``, params equal to an existing trial's return that trial instead."""
+        With ``skip_if_exists``, params equal to an existing trial's (the same names, numbers within
+        a relative 1e-5 as in Optuna) return that trial instead. As in Optuna, once the trial is told
+        COMPLETE or PRUNED, a value it never suggested is only in ``system_attrs["fixed_params"]``."""
         result = self.client._call(
             "enqueue",
             {
@@ -835,6 +858,25 @@ def _distribution_wire(d: Any) -> dict[str, Any]:
             out["step"] = d.step
         return out
     raise InvalidArgumentError(f"not a distribution: {d!r}")
+
+
+def _unusable_value(value: Any, objectives: int) -> str | None:
+    """Why ``value`` cannot complete a trial of a study with ``objectives`` objectives (Optuna's
+    wording), or None when it can (a NaN or infinity is left to the strategy's rule)."""
+    if value is None:
+        return "The value None could not be cast to float."
+    items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    bad = []
+    for v in items:
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            bad.append(f"The value {v!r} could not be cast to float")
+    if bad:
+        return "; ".join(bad)
+    if len(items) != objectives:
+        return f"The number of the values {len(items)} did not match the number of the objectives {objectives}"
+    return None
 
 
 def _non_finite(value: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -324,6 +325,21 @@ def is_trial_pruned(exc_type: type[BaseException]) -> bool:
     return any(c.__name__ == "TrialPruned" and c.__module__.split(".")[0] == "optuna" for c in exc_type.__mro__)
 
 
+def _check_compatible(name: str, old: Distribution, new: Distribution) -> None:
+    """Optuna's rule for suggesting a parameter again in the same trial: the same kind, the same
+    log scale, the same categorical choices (another range is allowed: the first value is returned).
+    @raises InvalidArgumentError (a ``ValueError``, as Optuna's) with Optuna's message, then the name."""
+    why = None
+    if type(old) is not type(new):
+        why = "Cannot set different distribution kind to the same parameter name."
+    elif isinstance(old, (Float, Int)) and isinstance(new, (Float, Int)) and old.log != new.log:
+        why = "Cannot set different log configuration to the same parameter name."
+    elif isinstance(old, Categorical) and old.to_wire() != new.to_wire():
+        why = "CategoricalDistribution does not support dynamic value space."
+    if why is not None:
+        raise InvalidArgumentError(f"{why} ('{name}' was suggested from {old!r} in this trial, now from {new!r})", {"param": name})
+
+
 def _number(x: Any, what: str) -> float:
     """A plain Python number from ints, floats, numpy scalars or 0-d tensors."""
     if isinstance(x, bool):
@@ -382,6 +398,8 @@ class Trial(_OptunaV2Suggest):
         self._delivered: list[Decision] = []
         self._deferred_error: TuneportError | None = None
         self._scopes = 0
+        self._suggested: dict[str, Distribution] = {}
+        """The distribution each parameter was first suggested from in this process (Optuna's checks)."""
         """Open ``with trial:`` blocks (``optimize`` runs the objective in one): inside one a prune
         decision raises ``TrialPruned`` from ``report`` by default, outside it does not (Optuna's
         ask-and-tell loop checks ``should_prune()`` and tells PRUNED itself)."""
@@ -550,6 +568,9 @@ class Trial(_OptunaV2Suggest):
     # ------------------------------------------------------------------ define-by-run
 
     def _suggest(self, name: str, dist: Distribution) -> Any:
+        first = self._suggested.get(name)
+        if first is not None:
+            _check_compatible(name, first, dist)
         prev = self.distributions.get(name)
         if prev is not None and prev.to_wire() != dist.to_wire():
             log.warning(
@@ -566,13 +587,15 @@ class Trial(_OptunaV2Suggest):
             )
         self.params[name] = value
         self.distributions[name] = dist
+        self._suggested.setdefault(name, dist)
         return value
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
         """The value of float parameter ``name`` for this trial (drawn by the study's strategy on first use).
         A parameter the study does not declare may take another range in another trial (Optuna's
         dynamic search space); in the same trial a repeat returns the first value, with a warning when
-        the range differs. @raises InvalidArgumentError when ``name`` is declared with another distribution."""
+        the range differs (another kind, log scale or choice list is ``InvalidArgumentError``, as in
+        Optuna). @raises InvalidArgumentError when ``name`` is declared with another distribution."""
         return float(self._suggest(name, Float(low, high, log=log, step=step)))
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
@@ -625,7 +648,8 @@ class Trial(_OptunaV2Suggest):
 
         ``step`` is in your units (epoch, iteration, seconds…): finite, >= 0 and increasing.
         Repeating the last step with the same value is harmless (returns a fresh decision, stores
-        nothing); a lower step, or the same step with another value, is ``InvalidArgumentError``.
+        nothing); a step already reported with another value is ignored with a ``UserWarning``, as
+        in Optuna (the value stays the first one); a lower step not reported yet is ``InvalidArgumentError``.
         ``value`` may be NaN (a diverged run): it is stored, and schedulers treat it as the worst
         value, so such a trial is usually pruned at its next rung. Infinity is stored as is.
 
@@ -654,6 +678,8 @@ class Trial(_OptunaV2Suggest):
         same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
         s = _number(step, "step")
         v = _number(value, "value")
+        if any(ps == s for ps, _ in self.intermediate):
+            s, v = self._repeated_step(s, v)
         if raise_on_prune is None:
             raise_on_prune = self._scopes > 0
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
@@ -680,6 +706,16 @@ class Trial(_OptunaV2Suggest):
         if decision.action == "prune" and raise_on_prune:
             raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return decision
+
+    def _repeated_step(self, step: float, value: float) -> tuple[float, float]:
+        """A report at a step already reported: as in Optuna, the value is ignored with a warning
+        (a repeat of the last step with the same value is a plain repeat, without one), and the
+        last report is sent again for a fresh decision (the server takes increasing steps only)."""
+        last_step, last_value = self.intermediate[-1]
+        if step != last_step or not (value == last_value or (math.isnan(value) and math.isnan(last_value))):
+            shown = int(step) if float(step).is_integer() else step
+            warnings.warn(f"The reported value is ignored because this `step={shown}` is already reported.", UserWarning, stacklevel=3)
+        return last_step, last_value
 
     def _report_later(self, step: float, value: float, payload: dict[str, Any] | None, raise_on_prune: bool) -> Decision | None:
         """``report(..., wait=False)``: applies what arrived, then queues this report."""

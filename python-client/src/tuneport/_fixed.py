@@ -1,0 +1,75 @@
+"""Optuna's ``FixedTrial``: runs an objective on given parameter values, without a study or a
+server (Optuna's FAQ: test an objective, or re-run it on ``study.best_params``)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ._distributions import Categorical, Distribution, Float, Int, Scalar
+from ._trial import _check_compatible, _OptunaV2Suggest
+
+
+def _contains(d: Distribution, value: Any) -> bool:
+    if isinstance(d, Categorical):
+        return any(value == c and isinstance(value, bool) == isinstance(c, bool) for c in d.choices)
+    if isinstance(d, (Float, Int)):
+        try:
+            return bool(d.low <= value <= d.high)
+        except TypeError:
+            return False
+    return False
+
+
+class FixedTrial(_OptunaV2Suggest):
+    """A trial whose ``suggest_*`` return ``params[name]`` (a name not in ``params`` is
+    ``ValueError``; a value outside the suggested distribution is returned with a UserWarning), as
+    Optuna's ``optuna.trial.FixedTrial(params, number=0)``. ``report`` records nothing and
+    ``should_prune()`` is False. ``params`` holds the values suggested so far."""
+
+    def __init__(self, params: Mapping[str, Any], number: int = 0) -> None:
+        self._fixed = dict(params)
+        self.number = number
+        self.params: dict[str, Any] = {}
+        self.distributions: dict[str, Distribution] = {}
+        self.user_attrs: dict[str, Any] = {}
+        self.system_attrs: dict[str, Any] = {}
+        self.datetime_start: datetime | None = datetime.now()
+
+    def _suggest(self, name: str, dist: Distribution) -> Any:
+        if name not in self._fixed:
+            raise ValueError(f"The value of the parameter '{name}' is not found. Please set it at the construction of the FixedTrial object.")
+        value = self._fixed[name]
+        if not _contains(dist, value):
+            warnings.warn(f"The value {value} of the parameter '{name}' is out of the range of the distribution {dist}.", UserWarning, stacklevel=3)
+        first = self.distributions.get(name)
+        if first is not None:
+            _check_compatible(name, first, dist)
+        self.params[name] = value
+        self.distributions.setdefault(name, dist)
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
+        value: float = self._suggest(name, Float(low, high, log=log, step=step))
+        return value
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        return int(self._suggest(name, Int(low, high, log=log, step=None if log and step == 1 else step)))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Scalar]) -> Scalar:
+        value: Scalar = self._suggest(name, Categorical(choices))
+        return value
+
+    def report(self, value: float, step: int) -> None:
+        """Does nothing, as Optuna's ``FixedTrial.report``."""
+
+    def should_prune(self) -> bool:
+        return False
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+
+
+__all__ = ["FixedTrial"]
