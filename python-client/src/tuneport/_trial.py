@@ -678,7 +678,9 @@ class Trial(_OptunaV2Suggest):
         same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
         s = _number(step, "step")
         v = _number(value, "value")
-        if any(ps == s for ps, _ in self.intermediate):
+        # Steps are reported in increasing order: only one not past the last can be a repeat (the
+        # scan is off the hot path, which a report every step of a long run is).
+        if self.intermediate and s <= self.intermediate[-1][0] and any(ps == s for ps, _ in self.intermediate):
             s, v = self._repeated_step(s, v)
         if raise_on_prune is None:
             raise_on_prune = self._scopes > 0
