@@ -398,11 +398,11 @@ class Trial(_OptunaV2Suggest):
         self._delivered: list[Decision] = []
         self._deferred_error: TuneportError | None = None
         self._scopes = 0
-        self._suggested: dict[str, Distribution] = {}
-        """The distribution each parameter was first suggested from in this process (Optuna's checks)."""
         """Open ``with trial:`` blocks (``optimize`` runs the objective in one): inside one a prune
         decision raises ``TrialPruned`` from ``report`` by default, outside it does not (Optuna's
         ask-and-tell loop checks ``should_prune()`` and tells PRUNED itself)."""
+        self._suggested: dict[str, Distribution] = {}
+        """The distribution each parameter was first suggested from in this process (Optuna's checks)."""
 
     # ------------------------------------------------------------------ state
 
