@@ -1,4 +1,6 @@
 /** A tiny sub-command framework on node:util parseArgs: every command has help text. */
+import { closeSync, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 
 export interface Command {
@@ -41,4 +43,54 @@ export function intOption(name: string, v: unknown, min: number, max: number): n
  */
 export function exitWhenIdle(): void {
   setImmediate(() => process.exit()).unref();
+}
+
+/** What a file-system error code means, in words (for `fileProblem`). */
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "no such file or folder",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "it is a directory",
+  ENOTDIR: "a part of the path is not a folder",
+  EEXIST: "it already exists",
+  ENOSPC: "no space left on the device",
+  EROFS: "the file system is read-only",
+  EMFILE: "too many open files",
+};
+
+/**
+ * A Node file-system error (`ENOENT` and the like, from `open`, `rename`, `mkdir`...) as one line naming
+ * the path and the reason, or null for any other error: a command that meets one prints this instead
+ * of a stack trace.
+ */
+export function fileProblem(err: unknown): string | null {
+  const e = err as (NodeJS.ErrnoException & { dest?: string }) | null;
+  if (!e || typeof e.code !== "string" || typeof e.syscall !== "string" || !/^E[A-Z]+$/.test(e.code)) return null;
+  const reason = FS_REASONS[e.code] ?? e.code;
+  const path = e.path ?? "";
+  return `cannot ${e.syscall} ${path}${e.dest ? ` -> ${e.dest}` : ""}: ${reason} (${e.code})`.replace(/ {2,}/g, " ");
+}
+
+/**
+ * Writes `out` atomically (a temporary file beside it, renamed at the end) with `write`, which gets the
+ * open descriptor. A FILE that is a directory or in a folder that does not exist is refused before
+ * anything is written (UsageError), and the temporary file is removed whatever fails.
+ */
+export async function writeFileAtomically(out: string, mode: number, write: (fd: number) => void | Promise<void>): Promise<void> {
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a directory; name a file in it`);
+  const dir = dirname(out);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: there is no folder ${dir}; create it first or write elsewhere`);
+  const tmp = `${out}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w", mode);
+  try {
+    try {
+      await write(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, out);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 /** `tuneport plot`: a study's chart as a PNG file, from a database file or a running server. */
-import { closeSync, openSync, renameSync, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
-import { type Command, UsageError } from "./command.js";
+import { type Command, UsageError, writeFileAtomically } from "./command.js";
 
 export const plotCommand: Command = {
   name: "plot",
@@ -63,16 +63,7 @@ Options:
     const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
     const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
     if (out === "-") writeSync(1, plot.png);
-    else {
-      const tmp = `${out}.tmp-${process.pid}`;
-      const fd = openSync(tmp, "w", 0o644);
-      try {
-        writeSync(fd, plot.png);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, out);
-    }
+    else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png));
     process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${plot.caption}\n`);
     return 0;
   },

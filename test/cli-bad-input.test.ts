@@ -1,0 +1,116 @@
+/**
+ * The command line given bad input, as a user who mistypes things meets it: one line saying what is
+ * wrong and how to fix it, a non-zero exit status, never a stack trace, never a hang, and nothing
+ * changed by a refused command.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CLI, tempDir } from "./helpers.js";
+
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" }); // the timeout only catches a hang
+
+/** Exits with `status`, says `message` on one `tuneport:` line, and prints no stack trace. */
+function expectRefusal(r: ReturnType<typeof run>, status: number, message: RegExp): void {
+  expect(r.signal, "the command hung").toBeNull();
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.status).toBe(status);
+}
+
+const DIST = { lr: { type: "float", low: 0.0001, high: 1, log: true } };
+const STUDY = [
+  { format: "tuneport-study", version: 1, name: "s1", config: { direction: "minimize", space: DIST, strategy: { name: "random", options: {} }, scheduler: null, seed: 1, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30 }, user_attrs: {}, created_at_ms: 1 },
+  ...[0.5, 0.25].map((value, number) => ({
+    number, state: "COMPLETE", params: { lr: 0.01 * (number + 1) }, distributions: DIST, value, intermediate: [], user_attrs: {}, system_attrs: {},
+    created_at_ms: 2, started_at_ms: 2, finished_at_ms: 3, lease: null,
+  })),
+].map((l) => JSON.stringify(l)).join("\n");
+
+describe("tuneport given bad input", () => {
+  let dir: string;
+  let db: string;
+  let studyFile: string;
+
+  beforeAll(() => {
+    dir = tempDir();
+    db = join(dir, "good.db");
+    studyFile = join(dir, "s1.jsonl");
+    writeFileSync(studyFile, `${STUDY}\n`);
+    const r = run("import", studyFile, "--storage", db);
+    expect(r.stderr).toMatch(/imported study 's1' with 2 trials/);
+  });
+
+  describe("a --storage path that is not a tuneport database", () => {
+    const cases: [string, () => string, RegExp][] = [
+      ["a directory", () => { const d = join(dir, "a-dir"); mkdirSync(d, { recursive: true }); return d; }, /is a directory, not a database file/],
+      ["a text file", () => { const f = join(dir, "notes.txt"); writeFileSync(f, "hello, not a database\n"); return f; }, /is not a SQLite database file/],
+      ["another program's SQLite database", () => foreignDb(join(dir, "foreign.db")), /SQLite database of another program/],
+    ];
+    it.each(cases)("is refused, unchanged, by every command: %s", (_what, make, message) => {
+      const path = make();
+      const before = snapshot(path);
+      for (const args of [["studies", "list"], ["export", "s1"], ["plot", "s1", "--out", join(dir, "x.png")], ["import", studyFile]]) {
+        expectRefusal(run(...args, "--storage", path), 1, message);
+        expect(snapshot(path), `${args[0]} changed ${path}`).toEqual(before);
+        expect(existsSync(`${path}.lock`), `${args[0]} left a lock file`).toBe(false);
+      }
+    });
+
+    it("an empty file is no database to read", () => {
+      const f = join(dir, "empty.db");
+      writeFileSync(f, "");
+      expectRefusal(run("studies", "list", "--storage", f), 1, /is an empty file, not a tuneport database/);
+    });
+
+    it("a database in a folder that does not exist names the folder", () => {
+      expectRefusal(run("import", studyFile, "--storage", join(dir, "no-such-folder", "x.db")), 1, /there is no folder .*no-such-folder; create it first/);
+    });
+  });
+
+  it("export and plot --out: a missing folder or a directory is refused and leaves no temporary file", () => {
+    for (const args of [["export", "s1"], ["plot", "s1"]]) {
+      expectRefusal(run(...args, "--storage", db, "--out", join(dir, "nowhere", "out.png")), 2, /there is no folder .*nowhere/);
+      const outDir = join(dir, `out-${args[0]}`);
+      mkdirSync(outDir);
+      expectRefusal(run(...args, "--storage", db, "--out", outDir), 2, /is a directory; name a file/);
+    }
+    expectRefusal(run("export", "nope", "--storage", db, "--out", join(dir, "nope.jsonl")), 1, /no study named 'nope'/);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("import of a FILE that is missing or a directory", () => {
+    expectRefusal(run("import", join(dir, "absent.jsonl"), "--storage", db), 1, /cannot open .*absent\.jsonl: no such file or folder/);
+    expectRefusal(run("import", dir, "--storage", db), 2, /is a directory; name the file 'tuneport export' wrote/);
+  });
+
+  it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
+    const f = join(dir, "a-file");
+    writeFileSync(f, "x");
+    expectRefusal(run("keygen", "--out", f), 2, /is a file, not a folder/);
+    // Node's recursive mkdir loops forever where /proc answers ENOENT.
+    if (existsSync("/proc/self")) expectRefusal(run("keygen", "--out", "/proc/tuneport-no-such-dir"), 2, /cannot create the folder/);
+  });
+});
+
+/** A SQLite database with a table of its own and no tuneport schema (made with the CLI's own driver). */
+function foreignDb(path: string): string {
+  if (!existsSync(path)) {
+    const r = spawnSync(process.execPath, ["-e", `const D = require("better-sqlite3"); const d = new D(${JSON.stringify(path)}); d.exec("CREATE TABLE notes (x)"); d.close();`], {
+      cwd: join(import.meta.dirname, ".."),
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    chmodSync(path, 0o644);
+  }
+  return path;
+}
+
+/** A file's bytes and mode, or a directory's entries. */
+function snapshot(path: string): unknown {
+  const st = statSync(path);
+  return st.isDirectory() ? readdirSync(path) : { bytes: readFileSync(path).toString("base64"), mode: st.mode };
+}
