@@ -3,14 +3,30 @@
  * wrong and how to fix it, a non-zero exit status, never a stack trace, never a hang, and nothing
  * changed by a refused command.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, tempDir } from "./helpers.js";
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" }); // the timeout only catches a hang
+
+/** `run` without blocking this process (its servers keep answering). */
+const runAsync = (...args: string[]) =>
+  new Promise<ReturnType<typeof run>>((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const hang = setTimeout(() => p.kill("SIGKILL"), 120_000); // only catches a hang
+    p.on("close", (status, signal) => {
+      clearTimeout(hang);
+      resolve({ status, signal, stdout, stderr, pid: p.pid ?? 0, output: [null, stdout, stderr] });
+    });
+  });
 
 /** Exits with `status`, says `message` on one `tuneport:` line, and prints no stack trace. */
 function expectRefusal(r: ReturnType<typeof run>, status: number, message: RegExp): void {
@@ -85,6 +101,36 @@ describe("tuneport given bad input", () => {
   it("import of a FILE that is missing or a directory", () => {
     expectRefusal(run("import", join(dir, "absent.jsonl"), "--storage", db), 1, /cannot open .*absent\.jsonl: no such file or folder/);
     expectRefusal(run("import", dir, "--storage", db), 2, /is a directory; name the file 'tuneport export' wrote/);
+  });
+
+  describe("a PostgreSQL URL that cannot be reached", () => {
+    // Accepts connections and never answers (a wrong port, a stuck proxy): the commands waited forever.
+    let silent: Server;
+    const sockets = new Set<Socket>();
+    const listen = async () => {
+      silent = createServer((s) => sockets.add(s));
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    };
+    beforeAll(listen);
+    afterAll(() => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    });
+
+    it("a refused connection is one line naming the server, not the password", () => {
+      const port = (silent.address() as AddressInfo).port;
+      silent.close(); // nothing listens there now... until the next test reopens
+      const r = run("studies", "list", "--storage", `postgresql://u:secret-pw@127.0.0.1:${port}/db`);
+      expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ \(database db\): .*ECONNREFUSED.*check that it runs/);
+      expect(r.stderr).not.toMatch(/secret-pw/);
+    });
+
+    it("a server that never answers fails the command instead of hanging it", async () => {
+      await listen();
+      const port = (silent.address() as AddressInfo).port;
+      const r = await runAsync("export", "s1", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`);
+      expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*(timeout|terminated)/i);
+    });
   });
 
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
