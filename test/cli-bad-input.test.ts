@@ -133,6 +133,27 @@ describe("tuneport given bad input", () => {
     });
   });
 
+  it("studies: a word too many is refused (it was ignored and another study shown); TRIAL must be a number", () => {
+    expectRefusal(run("studies", "show", "s1", "extra", "--storage", db), 2, /'studies show' takes one NAME; unexpected "extra" \(quote a name with spaces\)/);
+    expectRefusal(run("studies", "list", "s1", "--storage", db), 2, /'studies list' takes no NAME/);
+    expectRefusal(run("studies", "lineage", "s1", "0", "x", "--storage", db), 2, /unexpected "x"/);
+    expectRefusal(run("studies", "lineage", "s1", "abc", "--storage", db), 2, /^tuneport: TRIAL must be a trial number/);
+  });
+
+  it("plot: an --out that is not .png, a PostgreSQL --storage, a --timeout past a day", () => {
+    const txt = join(dir, "chart.txt");
+    expectRefusal(run("plot", "s1", "--storage", db, "--out", txt), 2, /FILE must end in \.png/);
+    expect(existsSync(txt)).toBe(false);
+    expectRefusal(run("plot", "s1", "--storage", "postgresql://u@127.0.0.1:1/db"), 2, /plot reads a SQLite file; with PostgreSQL ask a server .*--connect/);
+    // 1e12 s overflowed Node's timer: a warning, and a 1 ms timeout.
+    expectRefusal(run("plot", "s1", "--connect", "tcp://127.0.0.1:1", "--timeout", "1e12"), 2, /--timeout must be a number of seconds in \(0, 86400\]/);
+  });
+
+  it.each([["plot", "s1"], ["mcp"]])("%s --connect to an endpoint that is no address is refused with the form to use", (...cmd) => {
+    expectRefusal(run(...cmd, "--connect", "foo"), 2, /--connect foo: expected the server's address as tcp:\/\/HOST:PORT/);
+    expectRefusal(run(...cmd, "--connect", "127.0.0.1:5555"), 2, /add the scheme: --connect tcp:\/\/127\.0\.0\.1:5555/);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");

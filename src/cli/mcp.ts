@@ -2,7 +2,7 @@
 import type { LogLevel } from "../logger.js";
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint } from "./command.js";
 import { isLoopback } from "./serve.js";
 
 export const mcpCommand: Command = {
@@ -55,6 +55,7 @@ Options:
     const binds = (v.bind as string[] | undefined) ?? [];
     if (connect && (binds.length > 0 || v.storage !== undefined))
       throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
+    if (connect) checkConnectEndpoint(connect);
     const durability = v.durability as string;
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);

@@ -45,6 +45,11 @@ Options:
     const [sub, name, trialArg] = pos;
     if (!sub || !["list", "show", "trials", "lineage"].includes(sub))
       throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
+    // A word too many (a name with a space not quoted, say) was ignored and another study shown.
+    const most = sub === "list" ? 1 : sub === "lineage" ? 3 : 2;
+    if (pos.length > most)
+      throw new UsageError(`'studies ${sub}' takes ${sub === "list" ? "no NAME" : sub === "lineage" ? "a NAME and a TRIAL number" : "one NAME"}; unexpected ${pos.slice(most).map((p) => JSON.stringify(p)).join(" ")} (quote a name with spaces)`);
+    if (sub === "lineage" && trialArg !== undefined && !/^\d+$/.test(trialArg)) throw new UsageError(`TRIAL must be a trial number (0, 1, ...), got ${JSON.stringify(trialArg)}`);
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = await openStorage(v.storage as string, { readonly: true });
