@@ -154,6 +154,11 @@ describe("tuneport given bad input", () => {
     expectRefusal(run(...cmd, "--connect", "127.0.0.1:5555"), 2, /add the scheme: --connect tcp:\/\/127\.0\.0\.1:5555/);
   });
 
+  it.each([["studies show"], ["studies trials"], ["export"], ["plot"]])("'%s' of a study that does not exist lists the ones that do", (cmd) => {
+    const out = cmd === "plot" ? ["--out", join(dir, "s2.png")] : [];
+    expectRefusal(run(...cmd.split(" "), "s2", "--storage", db, ...out), 1, /no study named 's2' \(the studies: "s1"\)/);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");

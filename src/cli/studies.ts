@@ -1,6 +1,6 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
 import type { Distribution } from "../domain/distributions.js";
-import { invalidArgument, notFound } from "../domain/errors.js";
+import { invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { trialCursor } from "../service/paging.js";
@@ -117,8 +117,9 @@ export async function studySummaries(storage: SummaryReader): Promise<StudyView[
 
 /** The study of that name. @throws NOT_FOUND (the service's message). */
 export async function studyNamed(storage: SummaryReader, name: string): Promise<Study> {
-  const study = (await storage.listStudies()).find((s) => s.name === name);
-  if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
+  const studies = await storage.listStudies();
+  const study = studies.find((s) => s.name === name);
+  if (study === undefined) throw noSuchStudy(name, studies.map((s) => s.name));
   return study;
 }
 
