@@ -65,7 +65,12 @@ export function openError(err: unknown, path: string): TuneportError {
   if (err instanceof TuneportError) return err;
   const e = err as { code?: string; message?: string };
   const code = e.code ?? "";
-  if (code === "EACCES" || code === "EPERM" || code === "SQLITE_READONLY" || code === "EROFS")
+  if (code === "SQLITE_READONLY_DIRECTORY" || code === "SQLITE_READONLY_CANTINIT")
+    return new TuneportError(
+      "FAILED_PRECONDITION",
+      `cannot read the database ${path}: SQLite needs its shared-memory file ${path}-shm (WAL mode), which this user may not create in that folder; run as the database's owner, or make the folder writable (${code})`,
+    );
+  if (code === "EACCES" || code === "EPERM" || code.startsWith("SQLITE_READONLY") || code === "EROFS" || code === "SQLITE_PERM")
     return new TuneportError("FAILED_PRECONDITION", `cannot open the database ${path}: permission denied (${code}); check the file's and its folder's permissions`);
   if (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_"))
     return new TuneportError("UNAVAILABLE", `the database ${path} is locked by another process; try again`);
