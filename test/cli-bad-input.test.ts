@@ -159,6 +159,14 @@ describe("tuneport given bad input", () => {
     expectRefusal(run(...cmd.split(" "), "s2", "--storage", db, ...out), 1, /no study named 's2' \(the studies: "s1"\)/);
   });
 
+  it("import of an Optuna journal says which format import reads, and changes nothing", () => {
+    const journal = join(dir, "s1.optuna");
+    expect(run("export", "s1", "--storage", db, "--format", "optuna", "--out", journal).status).toBe(0);
+    const target = join(dir, "target.db");
+    expectRefusal(run("import", journal, "--storage", target, "--name", "j"), 1, /line 1: this is an Optuna journal .*export the study again without --format optuna/);
+    expect(run("studies", "show", "j", "--storage", target).stderr).toMatch(/no study named 'j'/);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");
