@@ -164,7 +164,12 @@ describe("tuneport given bad input", () => {
     expect(run("export", "s1", "--storage", db, "--format", "optuna", "--out", journal).status).toBe(0);
     const target = join(dir, "target.db");
     expectRefusal(run("import", journal, "--storage", target, "--name", "j"), 1, /line 1: this is an Optuna journal .*export the study again without --format optuna/);
-    expect(run("studies", "show", "j", "--storage", target).stderr).toMatch(/no study named 'j'/);
+    // A refused import leaves no new (empty) database behind.
+    expect(existsSync(target)).toBe(false);
+    // Into an existing database: the database is unchanged (no study 'j').
+    expectRefusal(run("import", journal, "--storage", db, "--name", "j"), 1, /this is an Optuna journal/);
+    expect(run("studies", "show", "j", "--storage", db).stderr).toMatch(/no study named 'j'/);
+    expect(existsSync(db)).toBe(true);
   });
 
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {

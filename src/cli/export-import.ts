@@ -1,6 +1,6 @@
 /** `tuneport export` / `tuneport import`: a study as JSON Lines (format in service/study-io.ts). */
 import { isUtf8 } from "node:buffer";
-import { existsSync, readFileSync, statSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
@@ -119,7 +119,11 @@ Options:
       import("../service/ownership.js"),
       import("../storage/postgres/pg-ownership.js"),
     ]);
-    const storage = await openStorage(v.storage as string);
+    const path = v.storage as string;
+    // A refused import must not leave behind a database it created (an empty one, for the next typo).
+    const creates = !isPostgresUrl(path) && !existsSync(path);
+    const storage = await openStorage(path);
+    let imported = false;
     try {
       const logger = silentLogger();
       const ownership =
@@ -130,11 +134,13 @@ Options:
       try {
         const s = await service.importStudy(text, v.name as string | undefined);
         process.stderr.write(`imported study '${s.name}' with ${s.n_trials} trials\n`);
+        imported = true;
       } finally {
         await service.close();
       }
     } finally {
       await storage.close();
+      if (creates && !imported) for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
     }
     return 0;
   },
