@@ -172,6 +172,17 @@ describe("tuneport given bad input", () => {
     expect(existsSync(db)).toBe(true);
   });
 
+  it.each([
+    ["serve", "--bind", "tcp://127.0.0.1:0"],
+    ["dashboard", "--port", "0"],
+    ["mcp"],
+  ])("'%s' refuses a positional word (serve my.db served ./tuneport.db) and an unknown --log-level", (cmd, ...listen) => {
+    // Every other option is valid and points into the temporary folder: the word alone is wrong.
+    expectRefusal(run(cmd, join(dir, "my.db"), "--storage", db, ...listen), 2, new RegExp(`'tuneport ${cmd}' takes no argument ".*my\\.db": the database is --storage`));
+    expect(existsSync(join(dir, "my.db"))).toBe(false);
+    expectRefusal(run(cmd, "--storage", db, ...listen, "--log-level", "loud"), 2, /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");

@@ -2,6 +2,7 @@
 import { closeSync, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { LogFormat, LogLevel } from "../logger.js";
 
 export interface Command {
   readonly name: string;
@@ -106,4 +107,23 @@ export function checkConnectEndpoint(endpoint: string): void {
   if (m) throw new UsageError(`--connect ${endpoint}: port ${m[2]} is out of range (1-65535)`);
   if (/^(\[[^\]]+\]|[\w.-]+):\d+$/.test(endpoint)) throw new UsageError(`--connect ${endpoint}: add the scheme: --connect tcp://${endpoint}`);
   throw new UsageError(`--connect ${endpoint}: expected the server's address as tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc://PATH`);
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `--log-level` and `--log-format`, checked (pino threw a stack trace for an unknown level). @throws UsageError */
+export function logOptions(v: Record<string, unknown>): { level: LogLevel | undefined; format: LogFormat | undefined } {
+  const level = v["log-level"] as string | undefined;
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  const format = v["log-format"] as string | undefined;
+  if (format !== undefined && format !== "pretty" && format !== "json") throw new UsageError("--log-format must be 'pretty' or 'json'");
+  return { level: level as LogLevel | undefined, format: format as LogFormat | undefined };
+}
+
+/**
+ * Refuses positional words for a command that takes none: `tuneport serve my.db` served ./tuneport.db,
+ * the default, and said nothing. @throws UsageError naming the option meant
+ */
+export function noPositionals(command: string, pos: readonly string[], hint: string): void {
+  if (pos.length > 0) throw new UsageError(`'tuneport ${command}' takes no argument ${JSON.stringify(pos[0])}: ${hint}`);
 }
