@@ -183,6 +183,14 @@ describe("tuneport given bad input", () => {
     expectRefusal(run(cmd, "--storage", db, ...listen, "--log-level", "loud"), 2, /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
   });
 
+  it("serve --curve-secret / --curve-allow naming a missing file says which option and where the keys come from", () => {
+    const keys = join(dir, "keys");
+    expect(run("keygen", "--out", keys).status).toBe(0);
+    const serve = ["serve", "--storage", db, "--bind", "tcp://127.0.0.1:0"];
+    expectRefusal(run(...serve, "--curve-secret", join(keys, "server.key"), "--curve-allow", join(dir, "no-clients")), 2, /^tuneport: --curve-allow .*no-clients: cannot stat .*no such file or folder \(ENOENT\); see 'tuneport keygen'/);
+    expectRefusal(run(...serve, "--curve-secret", join(dir, "none.key"), "--curve-allow", keys), 2, /^tuneport: --curve-secret .*none\.key: cannot open/);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");

@@ -5,7 +5,7 @@ import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { dashboardOptions } from "./dashboard.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, exitWhenIdle, intOption, logOptions, noPositionals } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption, logOptions, noPositionals, fileProblem } from "./command.js";
 
 /** The server's modules, imported once the arguments are checked: `--help` and usage errors answer without them. */
 const serverModules = () =>
@@ -138,12 +138,17 @@ Options:
     let curve: { publicKey: string; secretKey: string } | undefined;
     let curveAllow: Set<string> | undefined;
     if (curveSecret && curveAllowPath) {
-      try {
-        curve = readServerKeys(curveSecret);
-        curveAllow = readAllowList(curveAllowPath);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
+      // A file that cannot be read is named with its option: "ENOENT: ..., stat '/x'" said neither which nor the fix.
+      const keyFile = <T>(option: string, path: string, read: (p: string) => T): T => {
+        try {
+          return read(path);
+        } catch (err) {
+          const problem = fileProblem(err);
+          throw new UsageError(problem ? `--${option} ${path}: ${problem}; see 'tuneport keygen' and docs/SECURITY.md` : (err as Error).message);
+        }
+      };
+      curve = keyFile("curve-secret", curveSecret, readServerKeys);
+      curveAllow = keyFile("curve-allow", curveAllowPath, readAllowList);
     }
     const logger = createLogger(log);
     for (const ep of binds) {
