@@ -90,7 +90,7 @@ describe("tuneport given bad input", () => {
   it("export and plot --out: a missing folder or a directory is refused and leaves no temporary file", () => {
     for (const args of [["export", "s1"], ["plot", "s1"]]) {
       expectRefusal(run(...args, "--storage", db, "--out", join(dir, "nowhere", "out.png")), 2, /there is no folder .*nowhere/);
-      const outDir = join(dir, `out-${args[0]}`);
+      const outDir = join(dir, `out-${args[0]}.png`); // a folder named like the file plot wants
       mkdirSync(outDir);
       expectRefusal(run(...args, "--storage", db, "--out", outDir), 2, /is a directory; name a file/);
     }
