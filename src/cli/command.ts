@@ -1,5 +1,8 @@
 /** A tiny sub-command framework on node:util parseArgs: every command has help text. */
+import { closeSync, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { LogFormat, LogLevel } from "../logger.js";
 
 export interface Command {
   readonly name: string;
@@ -41,4 +44,86 @@ export function intOption(name: string, v: unknown, min: number, max: number): n
  */
 export function exitWhenIdle(): void {
   setImmediate(() => process.exit()).unref();
+}
+
+/** What a file-system error code means, in words (for `fileProblem`). */
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "no such file or folder",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "it is a directory",
+  ENOTDIR: "a part of the path is not a folder",
+  EEXIST: "it already exists",
+  ENOSPC: "no space left on the device",
+  EROFS: "the file system is read-only",
+  EMFILE: "too many open files",
+};
+
+/**
+ * A Node file-system error (`ENOENT` and the like, from `open`, `rename`, `mkdir`...) as one line naming
+ * the path and the reason, or null for any other error: a command that meets one prints this instead
+ * of a stack trace.
+ */
+export function fileProblem(err: unknown): string | null {
+  const e = err as (NodeJS.ErrnoException & { dest?: string }) | null;
+  if (!e || typeof e.code !== "string" || typeof e.syscall !== "string" || !/^E[A-Z]+$/.test(e.code)) return null;
+  const reason = FS_REASONS[e.code] ?? e.code;
+  const path = e.path ?? "";
+  return `cannot ${e.syscall} ${path}${e.dest ? ` -> ${e.dest}` : ""}: ${reason} (${e.code})`.replace(/ {2,}/g, " ");
+}
+
+/**
+ * Writes `out` atomically (a temporary file beside it, renamed at the end) with `write`, which gets the
+ * open descriptor. A FILE that is a directory or in a folder that does not exist is refused before
+ * anything is written (UsageError), and the temporary file is removed whatever fails.
+ */
+export async function writeFileAtomically(out: string, mode: number, write: (fd: number) => void | Promise<void>): Promise<void> {
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a directory; name a file in it`);
+  const dir = dirname(out);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: there is no folder ${dir}; create it first or write elsewhere`);
+  const tmp = `${out}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w", mode);
+  try {
+    try {
+      await write(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, out);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Refuses a `--connect` endpoint a client cannot dial (ZeroMQ itself says only "Invalid argument",
+ * with a stack trace): tcp://HOST:PORT with a port in 1-65535, ipc://PATH or inproc://NAME. @throws UsageError
+ */
+export function checkConnectEndpoint(endpoint: string): void {
+  if (/^(ipc|inproc):\/\/.+/.test(endpoint)) return;
+  const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]*]+):(\d+)$/.exec(endpoint);
+  if (m && Number(m[2]) >= 1 && Number(m[2]) <= 65535) return;
+  if (m) throw new UsageError(`--connect ${endpoint}: port ${m[2]} is out of range (1-65535)`);
+  if (/^(\[[^\]]+\]|[\w.-]+):\d+$/.test(endpoint)) throw new UsageError(`--connect ${endpoint}: add the scheme: --connect tcp://${endpoint}`);
+  throw new UsageError(`--connect ${endpoint}: expected the server's address as tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc://PATH`);
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `--log-level` and `--log-format`, checked (pino threw a stack trace for an unknown level). @throws UsageError */
+export function logOptions(v: Record<string, unknown>): { level: LogLevel | undefined; format: LogFormat | undefined } {
+  const level = v["log-level"] as string | undefined;
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  const format = v["log-format"] as string | undefined;
+  if (format !== undefined && format !== "pretty" && format !== "json") throw new UsageError("--log-format must be 'pretty' or 'json'");
+  return { level: level as LogLevel | undefined, format: format as LogFormat | undefined };
+}
+
+/**
+ * Refuses positional words for a command that takes none: `tuneport serve my.db` served ./tuneport.db,
+ * the default, and said nothing. @throws UsageError naming the option meant
+ */
+export function noPositionals(command: string, pos: readonly string[], hint: string): void {
+  if (pos.length > 0) throw new UsageError(`'tuneport ${command}' takes no argument ${JSON.stringify(pos[0])}: ${hint}`);
 }

@@ -4,9 +4,8 @@
  * see transports/http/polled-source.ts). Also the option parsing `serve --dashboard` shares.
  */
 import { existsSync } from "node:fs";
-import type { LogFormat, LogLevel } from "../logger.js";
 import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
-import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption, logOptions, noPositionals } from "./command.js";
 
 /** The dashboard's listening options, checked. */
 export interface DashboardCliOptions {
@@ -65,7 +64,9 @@ Options:
     "log-level": { type: "string" },
     "log-format": { type: "string" },
   },
-  async run(v) {
+  async run(v, pos) {
+    noPositionals("dashboard", pos, "the database is --storage FILE");
+    const log = logOptions(v);
     const opts = dashboardOptions(v, "port") as DashboardCliOptions;
     const path = v.storage as string;
     if (/^postgres(ql)?:\/\//.test(path))
@@ -76,7 +77,7 @@ Options:
       import("../transports/http/dashboard.js"),
       import("../transports/http/polled-source.js"),
     ]);
-    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: v["log-format"] as LogFormat | undefined });
+    const logger = createLogger(log);
     const stopRequested = new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());

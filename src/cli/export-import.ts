@@ -1,12 +1,12 @@
 /** `tuneport export` / `tuneport import`: a study as JSON Lines (format in service/study-io.ts). */
 import { isUtf8 } from "node:buffer";
-import { closeSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
-import { type Command, UsageError } from "./command.js";
+import { type Command, UsageError, writeFileAtomically } from "./command.js";
 
 /** The service's modules, imported when a command runs: `--help` and usage errors answer without them. */
 const serviceModules = () =>
@@ -55,22 +55,20 @@ Options:
     const storage = await openStorage(v.storage as string, { readonly: true });
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = v.out as string | undefined;
-    const tmp = out ? `${out}.tmp-${process.pid}` : null;
-    const fd = tmp ? openSync(tmp, "w", 0o600) : 1;
     try {
-      let chunk = "";
-      for (const line of format === "optuna" ? await optunaLines(service, name) : service.exportStudy(name)) {
-        chunk += `${line}\n`;
-        if (chunk.length > 1 << 20) {
-          writeSync(fd, chunk);
-          chunk = "";
+      const write = async (fd: number) => {
+        let chunk = "";
+        for (const line of format === "optuna" ? await optunaLines(service, name) : service.exportStudy(name)) {
+          chunk += `${line}\n`;
+          if (chunk.length > 1 << 20) {
+            writeSync(fd, chunk);
+            chunk = "";
+          }
         }
-      }
-      writeSync(fd, chunk);
-      if (tmp && out) {
-        closeSync(fd);
-        renameSync(tmp, out);
-      }
+        writeSync(fd, chunk);
+      };
+      if (out) await writeFileAtomically(out, 0o600, write);
+      else await write(1);
     } finally {
       await service.close();
       await storage.close();
@@ -114,13 +112,18 @@ Options:
   async run(v, pos) {
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
+    if (file !== "-" && existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name the file 'tuneport export' wrote`);
     const text = utf8Text(readFileSync(file === "-" ? 0 : file), file);
     const [[{ silentLogger }, { StudyService }, { openStorage }], { SharedOwnership }, { PgOwnershipStore }] = await Promise.all([
       serviceModules(),
       import("../service/ownership.js"),
       import("../storage/postgres/pg-ownership.js"),
     ]);
-    const storage = await openStorage(v.storage as string);
+    const path = v.storage as string;
+    // A refused import must not leave behind a database it created (an empty one, for the next typo).
+    const creates = !isPostgresUrl(path) && !existsSync(path);
+    const storage = await openStorage(path);
+    let imported = false;
     try {
       const logger = silentLogger();
       const ownership =
@@ -131,11 +134,13 @@ Options:
       try {
         const s = await service.importStudy(text, v.name as string | undefined);
         process.stderr.write(`imported study '${s.name}' with ${s.n_trials} trials\n`);
+        imported = true;
       } finally {
         await service.close();
       }
     } finally {
       await storage.close();
+      if (creates && !imported) for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
     }
     return 0;
   },

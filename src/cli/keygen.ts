@@ -1,5 +1,6 @@
 /** `tuneport keygen`: CURVE key pairs for encrypted, authenticated ZeroMQ (docs/SECURITY.md). */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { writeKeyPair } from "../transports/zmq/curve.js";
 import { type Command, UsageError } from "./command.js";
 
@@ -24,7 +25,7 @@ Options:
     const [name = "server", ...extra] = pos;
     if (extra.length > 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError("NAME must be one word of letters, digits, '.', '_' or '-'");
     const dir = v.out as string;
-    mkdirSync(dir, { recursive: true });
+    makeDir(dir);
     try {
       const { publicFile, secretFile, publicKey } = writeKeyPair(dir, name);
       process.stdout.write(`public key  ${publicKey}\nwrote       ${publicFile}\n            ${secretFile} (secret, mode 0600)\n`);
@@ -35,3 +36,30 @@ Options:
     return 0;
   },
 };
+
+/**
+ * `mkdir -p DIR`, refusing a path that exists and is not a folder. Not `mkdirSync(dir, { recursive: true })`:
+ * on a file system that answers ENOENT for a folder whose parent exists (/proc) Node's loops forever.
+ * @throws UsageError
+ */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") {
+      if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file, not a folder; name a folder for the keys`);
+      return;
+    }
+    const parent = dirname(dir);
+    let parentIsDir = false;
+    try {
+      parentIsDir = statSync(parent).isDirectory();
+    } catch {
+      // missing: made below
+    }
+    if (code !== "ENOENT" || parentIsDir || parent === dir) throw new UsageError(`--out ${dir}: cannot create the folder (${code})`);
+    makeDir(parent);
+    mkdirSync(dir);
+  }
+}

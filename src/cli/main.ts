@@ -2,7 +2,7 @@
 /** The `tuneport` command. */
 import { TuneportError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, runCommand } from "./command.js";
+import { type Command, UsageError, fileProblem, runCommand } from "./command.js";
 
 /**
  * The commands, each loaded only when run: a short command such as `studies list` does not pay
@@ -60,6 +60,10 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
     } else if (err instanceof TuneportError) {
       process.stderr.write(`tuneport: ${err.message} (${err.code})\n`);
+      process.exitCode = 1;
+    } else if (fileProblem(err) !== null) {
+      // A file that cannot be read or written (a missing input, an unwritable folder): one line, no stack.
+      process.stderr.write(`tuneport: ${fileProblem(err)}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(`tuneport: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -1,8 +1,7 @@
 /** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
-import type { LogLevel } from "../logger.js";
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint, logOptions, noPositionals } from "./command.js";
 import { isLoopback } from "./serve.js";
 
 export const mcpCommand: Command = {
@@ -37,7 +36,9 @@ Options:
     "lease-ttl": { type: "string" },
     "log-level": { type: "string" },
   },
-  async run(v) {
+  async run(v, pos) {
+    noPositionals("mcp", pos, "the database is --storage PATH, a running server --connect ENDPOINT");
+    const log = logOptions(v);
     // Imported here, not at the top: `--help` answers without loading the server and the MCP SDK.
     const [{ StdioServerTransport }, { createLogger }, { RemoteBackend, serviceBackend }, { createTuneportMcp }, { ZmqClient }, { ZmqServer }, { Utf8LineGuard }, { openEmbedded }] =
       await Promise.all([
@@ -50,11 +51,12 @@ Options:
         import("../transports/mcp/strict-json.js"),
         import("./embedded.js"),
       ]);
-    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, toStderr: true });
+    const logger = createLogger({ level: log.level, toStderr: true });
     const connect = v.connect as string | undefined;
     const binds = (v.bind as string[] | undefined) ?? [];
     if (connect && (binds.length > 0 || v.storage !== undefined))
       throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
+    if (connect) checkConnectEndpoint(connect);
     const durability = v.durability as string;
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);

@@ -7,12 +7,15 @@ import { isPostgresUrl } from "../storage/postgres/url.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage, SummaryReader } from "../storage/storage.js";
 
+/** How long a one-off command waits for PostgreSQL to answer before it gives up (UNAVAILABLE). */
+export const PG_CONNECT_TIMEOUT_MS = 20_000;
+
 /** Opens SQLite (a file path) or PostgreSQL (a `postgresql://` URL); both read summaries. */
 export async function openStorage(path: string, opts: { readonly?: boolean } = {}): Promise<Storage & SummaryReader> {
   // Imported only for a PostgreSQL URL: loading `pg` costs a SQLite command ~60 ms of its start.
   if (isPostgresUrl(path)) {
     const { PostgresStorage } = await import("../storage/postgres/postgres-storage.js");
-    return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2 });
+    return PostgresStorage.open({ url: path, readonly: opts.readonly, poolSize: 2, connectTimeoutMs: PG_CONNECT_TIMEOUT_MS });
   }
   return new SqliteStorage({ path, readonly: opts.readonly });
 }

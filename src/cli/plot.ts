@@ -1,7 +1,8 @@
 /** `tuneport plot`: a study's chart as a PNG file, from a database file or a running server. */
-import { closeSync, openSync, renameSync, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
-import { type Command, UsageError } from "./command.js";
+import { isPostgresUrl } from "../storage/postgres/url.js";
+import { type Command, UsageError, checkConnectEndpoint, writeFileAtomically } from "./command.js";
 
 export const plotCommand: Command = {
   name: "plot",
@@ -56,23 +57,22 @@ Options:
     }
     const connect = v.connect as string | undefined;
     if (connect && v.storage !== undefined) throw new UsageError("--connect asks a running server: it cannot be combined with --storage");
+    if (connect) checkConnectEndpoint(connect);
+    const storage = v.storage as string | undefined;
+    if (storage !== undefined && isPostgresUrl(storage))
+      throw new UsageError("tuneport plot reads a SQLite file; with PostgreSQL ask a server that runs on it: --connect tcp://HOST:PORT");
     const timeout = Number(v.timeout);
-    if (!(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+    // At most a day: a longer one overflowed Node's timer and became 1 ms.
+    if (!(timeout > 0 && timeout <= 86_400)) throw new UsageError(`--timeout must be a number of seconds in (0, 86400], got ${String(v.timeout)}`);
+    const outOption = v.out as string | undefined;
+    if (outOption !== undefined && outOption !== "-" && !/\.png$/i.test(outOption))
+      throw new UsageError(`--out ${outOption}: the chart is a PNG, so FILE must end in .png (or be '-' for stdout)`);
     const params = (v.params as string | undefined)?.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
     const opts = { params, logY: v["log-y"] === true };
     const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
     const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
     if (out === "-") writeSync(1, plot.png);
-    else {
-      const tmp = `${out}.tmp-${process.pid}`;
-      const fd = openSync(tmp, "w", 0o644);
-      try {
-        writeSync(fd, plot.png);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, out);
-    }
+    else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png));
     process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${plot.caption}\n`);
     return 0;
   },

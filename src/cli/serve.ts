@@ -1,12 +1,11 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { isIP } from "node:net";
-import type { LogFormat, LogLevel } from "../logger.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { dashboardOptions } from "./dashboard.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, exitWhenIdle, intOption } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption, logOptions, noPositionals, fileProblem } from "./command.js";
 
 /** The server's modules, imported once the arguments are checked: `--help` and usage errors answer without them. */
 const serverModules = () =>
@@ -104,7 +103,8 @@ Options:
     "dashboard-token": { type: "string" },
     "dashboard-allow-host": { type: "string", multiple: true },
   },
-  async run(v) {
+  async run(v, pos) {
+    noPositionals("serve", pos, "the database is --storage PATH, the address --bind ENDPOINT");
     const durability = v.durability as string;
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
@@ -112,9 +112,7 @@ Options:
       const problem = bindProblem(ep);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
-    const logFormat = v["log-format"] as string | undefined;
-    if (logFormat !== undefined && logFormat !== "pretty" && logFormat !== "json")
-      throw new UsageError("--log-format must be 'pretty' or 'json'");
+    const log = logOptions(v);
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
     const ownershipTtl = v["ownership-ttl"] === undefined ? undefined : Number(v["ownership-ttl"]);
     if (ownershipTtl !== undefined && !(ownershipTtl >= 0.2 && ownershipTtl <= 3600))
@@ -140,14 +138,19 @@ Options:
     let curve: { publicKey: string; secretKey: string } | undefined;
     let curveAllow: Set<string> | undefined;
     if (curveSecret && curveAllowPath) {
-      try {
-        curve = readServerKeys(curveSecret);
-        curveAllow = readAllowList(curveAllowPath);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
+      // A file that cannot be read is named with its option: "ENOENT: ..., stat '/x'" said neither which nor the fix.
+      const keyFile = <T>(option: string, path: string, read: (p: string) => T): T => {
+        try {
+          return read(path);
+        } catch (err) {
+          const problem = fileProblem(err);
+          throw new UsageError(problem ? `--${option} ${path}: ${problem}; see 'tuneport keygen' and docs/SECURITY.md` : (err as Error).message);
+        }
+      };
+      curve = keyFile("curve-secret", curveSecret, readServerKeys);
+      curveAllow = keyFile("curve-allow", curveAllowPath, readAllowList);
     }
-    const logger = createLogger({ level: v["log-level"] as LogLevel | undefined, format: logFormat as LogFormat | undefined });
+    const logger = createLogger(log);
     for (const ep of binds) {
       if (!curve && !isLoopback(ep)) {
         const msg =

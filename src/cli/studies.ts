@@ -1,6 +1,6 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
 import type { Distribution } from "../domain/distributions.js";
-import { invalidArgument, notFound } from "../domain/errors.js";
+import { invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { trialCursor } from "../service/paging.js";
@@ -45,6 +45,11 @@ Options:
     const [sub, name, trialArg] = pos;
     if (!sub || !["list", "show", "trials", "lineage"].includes(sub))
       throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
+    // A word too many (a name with a space not quoted, say) was ignored and another study shown.
+    const most = sub === "list" ? 1 : sub === "lineage" ? 3 : 2;
+    if (pos.length > most)
+      throw new UsageError(`'studies ${sub}' takes ${sub === "list" ? "no NAME" : sub === "lineage" ? "a NAME and a TRIAL number" : "one NAME"}; unexpected ${pos.slice(most).map((p) => JSON.stringify(p)).join(" ")} (quote a name with spaces)`);
+    if (sub === "lineage" && trialArg !== undefined && !/^\d+$/.test(trialArg)) throw new UsageError(`TRIAL must be a trial number (0, 1, ...), got ${JSON.stringify(trialArg)}`);
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
     const storage = await openStorage(v.storage as string, { readonly: true });
@@ -112,8 +117,9 @@ export async function studySummaries(storage: SummaryReader): Promise<StudyView[
 
 /** The study of that name. @throws NOT_FOUND (the service's message). */
 export async function studyNamed(storage: SummaryReader, name: string): Promise<Study> {
-  const study = (await storage.listStudies()).find((s) => s.name === name);
-  if (study === undefined) throw notFound(`no study named '${name}'`, { study: name });
+  const studies = await storage.listStudies();
+  const study = studies.find((s) => s.name === name);
+  if (study === undefined) throw noSuchStudy(name, studies.map((s) => s.name));
   return study;
 }
 

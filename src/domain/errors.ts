@@ -78,3 +78,13 @@ export const notFound = (message: string, data?: Record<string, unknown>): Tunep
 
 export const failedPrecondition = (message: string, data?: Record<string, unknown>): TuneportError =>
   new TuneportError("FAILED_PRECONDITION", message, data);
+
+/**
+ * NOT_FOUND for a study name that does not exist, listing the names that do (the first 20), so a
+ * mistyped name shows the right one: "no study named 'mnist' (the studies: 'mnist-v2', 'cifar')".
+ */
+export function noSuchStudy(name: string, known: readonly string[]): TuneportError {
+  const shown = known.slice(0, 20).map((n) => JSON.stringify(n)).join(", ");
+  const more = known.length > 20 ? ` and ${known.length - 20} more` : "";
+  return notFound(`no study named '${name}' (${known.length === 0 ? "there are no studies" : `the studies: ${shown}${more}`})`, { study: name });
+}

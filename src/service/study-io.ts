@@ -170,6 +170,8 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const illFormed = findIllFormedString(json, "the line");
     if (illFormed !== null) fail(`${illFormed.replace(/^the line\./, "field ")} is not well-formed Unicode (a lone surrogate escape); strings are refused, never repaired`);
     if (header === null) {
+      if (typeof json === "object" && json !== null && "op_code" in json)
+        fail("this is an Optuna journal (export --format optuna), which Optuna reads; import reads the default format: export the study again without --format optuna");
       const h = headerSchema.safeParse(json);
       if (!h.success) fail(`not a ${EXPORT_FORMAT} v${EXPORT_VERSION} header: ${formatZodError(h.error)}`);
       header = (h as { data: z.infer<typeof headerSchema> }).data;

@@ -23,7 +23,7 @@ import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { checkDirections, checkReferencePoint } from "../domain/objectives.js";
-import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
+import { TuneportError, invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
@@ -268,7 +268,7 @@ export class StudyService {
 
   private getState(name: string): StudyState {
     const s = this.studies.get(name);
-    if (!s || s.deleted) throw notFound(`no study named '${name}'`, { study: name });
+    if (!s || s.deleted) throw noSuchStudy(name, [...this.studies.values()].filter((x) => !x.deleted).map((x) => x.study.name));
     return s;
   }
 

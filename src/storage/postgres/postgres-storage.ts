@@ -47,6 +47,11 @@ export interface PostgresStorageOptions {
   readonly poolSize?: number;
   /** Open for reading only (no migrations); the schema must be current. */
   readonly readonly?: boolean;
+  /**
+   * How long to wait for a connection (pg's connectionTimeoutMillis: also for a free one in the pool)
+   * before failing [no limit]. The one-off commands set it: a server that accepts and never answers hung them.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Thrown by `commit` when this server no longer owns a study the batch touches (fencing). */
@@ -104,6 +109,23 @@ function parseUrl(url: string): { connectionString: string; schema: string | nul
   return { connectionString: (q < 0 ? url : url.slice(0, q)) + (rest ? `?${rest}` : ""), schema };
 }
 
+/**
+ * A failure to connect or migrate as one line naming the server (never the password) and the fix;
+ * TuneportErrors pass through. UNAVAILABLE: the server could not be reached or answered nothing.
+ */
+function openFailure(err: unknown, url: string): TuneportError {
+  if (err instanceof TuneportError) return err;
+  let where = "the PostgreSQL server";
+  try {
+    const u = new URL(url);
+    where = `the PostgreSQL server at ${u.host || "localhost"}${u.pathname.length > 1 ? ` (database ${u.pathname.slice(1)})` : ""}`;
+  } catch {
+    // keep the plain words
+  }
+  const message = (err as Error)?.message ?? String(err);
+  return new TuneportError("UNAVAILABLE", `cannot open ${where}: ${message}; check that it runs and the URL's host, port, user, password and database`);
+}
+
 /** BIGINT as number: ids and epoch milliseconds stay far below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
@@ -129,6 +151,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       connectionString,
       max: opts.poolSize ?? 4,
       types,
+      ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
@@ -138,7 +161,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       await storage.migrate(opts.readonly ?? false);
     } catch (err) {
       await pool.end();
-      throw err;
+      throw openFailure(err, opts.url);
     }
     return storage;
   }

@@ -21,11 +21,12 @@
  * Schema migrations are versioned through `PRAGMA user_version`; each migration runs in
  * its own transaction, and a database newer than this build is refused.
  */
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
 import { BACKFILLS, FEASIBLE, MIGRATIONS, frontRows } from "./sqlite-schema.js";
+import { checkDatabaseFile, openError } from "./open-checks.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
@@ -74,29 +75,40 @@ export class SqliteStorage implements Storage, SummaryReader {
 
   constructor(opts: SqliteStorageOptions) {
     const file = opts.path !== ":memory:";
-    if (opts.readonly) {
-      if (!file || !existsSync(opts.path))
-        throw new TuneportError("NOT_FOUND", `no tuneport database at ${opts.path}`);
-      this.lockPath = null;
-      this.db = new Database(opts.path, { readonly: true, fileMustExist: true, timeout: 5000 });
-      // Reads map the file instead of copying each page through read(2): the first scan of a big
-      // study's rows (a short-lived CLI process starts cold) took 2-3× longer through the page copies.
-      this.db.pragma("mmap_size = 1073741824");
-      const version = this.db.pragma("user_version", { simple: true }) as number;
-      if (version !== MIGRATIONS.length)
-        throw new TuneportError(
-          "FAILED_PRECONDITION",
-          `database schema version ${version} differs from this tuneport's ${MIGRATIONS.length}; open it with 'tuneport serve' once to migrate`,
-        );
-    } else {
-      this.lockPath = file ? acquireLock(`${opts.path}.lock`) : null;
-      if (file) this.tightenedFiles.push(...makePrivate(opts.path));
-      this.db = new Database(opts.path, { timeout: 5000 });
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma(`synchronous = ${opts.durability === "power" ? "FULL" : "NORMAL"}`);
-      this.db.pragma("foreign_keys = ON");
-      this.migrate();
+    let lock: string | null = null;
+    let opened: Database.Database | null = null;
+    // A path that is not a tuneport database is refused before anything is changed (open-checks.ts), and
+    // a failure past that point closes what was opened and gives the lock back.
+    try {
+      if (file) checkDatabaseFile(opts.path, opts.readonly === true);
+      if (opts.readonly) {
+        opened = new Database(opts.path, { readonly: true, fileMustExist: true, timeout: 5000 });
+        // Reads map the file instead of copying each page through read(2): the first scan of a big
+        // study's rows (a short-lived CLI process starts cold) took 2-3× longer through the page copies.
+        opened.pragma("mmap_size = 1073741824");
+        const version = opened.pragma("user_version", { simple: true }) as number;
+        if (version !== MIGRATIONS.length)
+          throw new TuneportError(
+            "FAILED_PRECONDITION",
+            `database schema version ${version} differs from this tuneport's ${MIGRATIONS.length}; open it with 'tuneport serve' once to migrate`,
+          );
+      } else {
+        lock = file ? acquireLock(`${opts.path}.lock`) : null;
+        if (file) this.tightenedFiles.push(...makePrivate(opts.path));
+        opened = new Database(opts.path, { timeout: 5000 });
+        opened.pragma("journal_mode = WAL");
+        opened.pragma(`synchronous = ${opts.durability === "power" ? "FULL" : "NORMAL"}`);
+        opened.pragma("foreign_keys = ON");
+        this.db = opened;
+        this.migrate();
+      }
+    } catch (err) {
+      if (opened?.open) opened.close();
+      if (lock) rmSync(lock, { force: true });
+      throw openError(err, opts.path);
     }
+    this.db = opened;
+    this.lockPath = lock;
     const db = this.db;
     this.stmts = {
       insertStudy: db.prepare(

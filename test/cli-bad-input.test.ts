@@ -1,0 +1,220 @@
+/**
+ * The command line given bad input, as a user who mistypes things meets it: one line saying what is
+ * wrong and how to fix it, a non-zero exit status, never a stack trace, never a hang, and nothing
+ * changed by a refused command.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, tempDir } from "./helpers.js";
+
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" }); // the timeout only catches a hang
+
+/** `run` without blocking this process (its servers keep answering). */
+const runAsync = (...args: string[]) =>
+  new Promise<ReturnType<typeof run>>((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const hang = setTimeout(() => p.kill("SIGKILL"), 120_000); // only catches a hang
+    p.on("close", (status, signal) => {
+      clearTimeout(hang);
+      resolve({ status, signal, stdout, stderr, pid: p.pid ?? 0, output: [null, stdout, stderr] });
+    });
+  });
+
+/** Exits with `status`, says `message` on one `tuneport:` line, and prints no stack trace. */
+function expectRefusal(r: ReturnType<typeof run>, status: number, message: RegExp): void {
+  expect(r.signal, "the command hung").toBeNull();
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.status).toBe(status);
+}
+
+const DIST = { lr: { type: "float", low: 0.0001, high: 1, log: true } };
+const STUDY = [
+  { format: "tuneport-study", version: 1, name: "s1", config: { direction: "minimize", space: DIST, strategy: { name: "random", options: {} }, scheduler: null, seed: 1, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30 }, user_attrs: {}, created_at_ms: 1 },
+  ...[0.5, 0.25].map((value, number) => ({
+    number, state: "COMPLETE", params: { lr: 0.01 * (number + 1) }, distributions: DIST, value, intermediate: [], user_attrs: {}, system_attrs: {},
+    created_at_ms: 2, started_at_ms: 2, finished_at_ms: 3, lease: null,
+  })),
+].map((l) => JSON.stringify(l)).join("\n");
+
+describe("tuneport given bad input", () => {
+  let dir: string;
+  let db: string;
+  let studyFile: string;
+
+  beforeAll(() => {
+    dir = tempDir();
+    db = join(dir, "good.db");
+    studyFile = join(dir, "s1.jsonl");
+    writeFileSync(studyFile, `${STUDY}\n`);
+    const r = run("import", studyFile, "--storage", db);
+    expect(r.stderr).toMatch(/imported study 's1' with 2 trials/);
+  });
+
+  describe("a --storage path that is not a tuneport database", () => {
+    const cases: [string, () => string, RegExp][] = [
+      ["a directory", () => { const d = join(dir, "a-dir"); mkdirSync(d, { recursive: true }); return d; }, /is a directory, not a database file/],
+      ["a text file", () => { const f = join(dir, "notes.txt"); writeFileSync(f, "hello, not a database\n"); return f; }, /is not a SQLite database file/],
+      ["another program's SQLite database", () => foreignDb(join(dir, "foreign.db")), /SQLite database of another program/],
+    ];
+    it.each(cases)("is refused, unchanged, by every command: %s", (_what, make, message) => {
+      const path = make();
+      const before = snapshot(path);
+      for (const args of [["studies", "list"], ["export", "s1"], ["plot", "s1", "--out", join(dir, "x.png")], ["import", studyFile]]) {
+        expectRefusal(run(...args, "--storage", path), 1, message);
+        expect(snapshot(path), `${args[0]} changed ${path}`).toEqual(before);
+        expect(existsSync(`${path}.lock`), `${args[0]} left a lock file`).toBe(false);
+      }
+    });
+
+    it("an empty file is no database to read", () => {
+      const f = join(dir, "empty.db");
+      writeFileSync(f, "");
+      expectRefusal(run("studies", "list", "--storage", f), 1, /is an empty file, not a tuneport database/);
+    });
+
+    it("a database in a folder that does not exist names the folder", () => {
+      expectRefusal(run("import", studyFile, "--storage", join(dir, "no-such-folder", "x.db")), 1, /there is no folder .*no-such-folder; create it first/);
+    });
+  });
+
+  it("export and plot --out: a missing folder or a directory is refused and leaves no temporary file", () => {
+    for (const args of [["export", "s1"], ["plot", "s1"]]) {
+      expectRefusal(run(...args, "--storage", db, "--out", join(dir, "nowhere", "out.png")), 2, /there is no folder .*nowhere/);
+      const outDir = join(dir, `out-${args[0]}.png`); // a folder named like the file plot wants
+      mkdirSync(outDir);
+      expectRefusal(run(...args, "--storage", db, "--out", outDir), 2, /is a directory; name a file/);
+    }
+    expectRefusal(run("export", "nope", "--storage", db, "--out", join(dir, "nope.jsonl")), 1, /no study named 'nope'/);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("import of a FILE that is missing or a directory", () => {
+    expectRefusal(run("import", join(dir, "absent.jsonl"), "--storage", db), 1, /cannot open .*absent\.jsonl: no such file or folder/);
+    expectRefusal(run("import", dir, "--storage", db), 2, /is a directory; name the file 'tuneport export' wrote/);
+  });
+
+  describe("a PostgreSQL URL that cannot be reached", () => {
+    // Accepts connections and never answers (a wrong port, a stuck proxy): the commands waited forever.
+    let silent: Server;
+    const sockets = new Set<Socket>();
+    const listen = async () => {
+      silent = createServer((s) => sockets.add(s));
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    };
+    beforeAll(listen);
+    afterAll(() => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    });
+
+    it("a refused connection is one line naming the server, not the password", () => {
+      const port = (silent.address() as AddressInfo).port;
+      silent.close(); // nothing listens there now... until the next test reopens
+      const r = run("studies", "list", "--storage", `postgresql://u:secret-pw@127.0.0.1:${port}/db`);
+      expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ \(database db\): .*ECONNREFUSED.*check that it runs/);
+      expect(r.stderr).not.toMatch(/secret-pw/);
+    });
+
+    it("a server that never answers fails the command instead of hanging it", async () => {
+      await listen();
+      const port = (silent.address() as AddressInfo).port;
+      const r = await runAsync("export", "s1", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`);
+      expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*(timeout|terminated)/i);
+    });
+  });
+
+  it("studies: a word too many is refused (it was ignored and another study shown); TRIAL must be a number", () => {
+    expectRefusal(run("studies", "show", "s1", "extra", "--storage", db), 2, /'studies show' takes one NAME; unexpected "extra" \(quote a name with spaces\)/);
+    expectRefusal(run("studies", "list", "s1", "--storage", db), 2, /'studies list' takes no NAME/);
+    expectRefusal(run("studies", "lineage", "s1", "0", "x", "--storage", db), 2, /unexpected "x"/);
+    expectRefusal(run("studies", "lineage", "s1", "abc", "--storage", db), 2, /^tuneport: TRIAL must be a trial number/);
+  });
+
+  it("plot: an --out that is not .png, a PostgreSQL --storage, a --timeout past a day", () => {
+    const txt = join(dir, "chart.txt");
+    expectRefusal(run("plot", "s1", "--storage", db, "--out", txt), 2, /FILE must end in \.png/);
+    expect(existsSync(txt)).toBe(false);
+    expectRefusal(run("plot", "s1", "--storage", "postgresql://u@127.0.0.1:1/db"), 2, /plot reads a SQLite file; with PostgreSQL ask a server .*--connect/);
+    // 1e12 s overflowed Node's timer: a warning, and a 1 ms timeout.
+    expectRefusal(run("plot", "s1", "--connect", "tcp://127.0.0.1:1", "--timeout", "1e12"), 2, /--timeout must be a number of seconds in \(0, 86400\]/);
+  });
+
+  it.each([["plot", "s1"], ["mcp"]])("%s --connect to an endpoint that is no address is refused with the form to use", (...cmd) => {
+    expectRefusal(run(...cmd, "--connect", "foo"), 2, /--connect foo: expected the server's address as tcp:\/\/HOST:PORT/);
+    expectRefusal(run(...cmd, "--connect", "127.0.0.1:5555"), 2, /add the scheme: --connect tcp:\/\/127\.0\.0\.1:5555/);
+  });
+
+  it.each([["studies show"], ["studies trials"], ["export"], ["plot"]])("'%s' of a study that does not exist lists the ones that do", (cmd) => {
+    const out = cmd === "plot" ? ["--out", join(dir, "s2.png")] : [];
+    expectRefusal(run(...cmd.split(" "), "s2", "--storage", db, ...out), 1, /no study named 's2' \(the studies: "s1"\)/);
+  });
+
+  it("import of an Optuna journal says which format import reads, and changes nothing", () => {
+    const journal = join(dir, "s1.optuna");
+    expect(run("export", "s1", "--storage", db, "--format", "optuna", "--out", journal).status).toBe(0);
+    const target = join(dir, "target.db");
+    expectRefusal(run("import", journal, "--storage", target, "--name", "j"), 1, /line 1: this is an Optuna journal .*export the study again without --format optuna/);
+    // A refused import leaves no new (empty) database behind.
+    expect(existsSync(target)).toBe(false);
+    // Into an existing database: the database is unchanged (no study 'j').
+    expectRefusal(run("import", journal, "--storage", db, "--name", "j"), 1, /this is an Optuna journal/);
+    expect(run("studies", "show", "j", "--storage", db).stderr).toMatch(/no study named 'j'/);
+    expect(existsSync(db)).toBe(true);
+  });
+
+  it.each([
+    ["serve", "--bind", "tcp://127.0.0.1:0"],
+    ["dashboard", "--port", "0"],
+    ["mcp"],
+  ])("'%s' refuses a positional word (serve my.db served ./tuneport.db) and an unknown --log-level", (cmd, ...listen) => {
+    // Every other option is valid and points into the temporary folder: the word alone is wrong.
+    expectRefusal(run(cmd, join(dir, "my.db"), "--storage", db, ...listen), 2, new RegExp(`'tuneport ${cmd}' takes no argument ".*my\\.db": the database is --storage`));
+    expect(existsSync(join(dir, "my.db"))).toBe(false);
+    expectRefusal(run(cmd, "--storage", db, ...listen, "--log-level", "loud"), 2, /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
+  });
+
+  it("serve --curve-secret / --curve-allow naming a missing file says which option and where the keys come from", () => {
+    const keys = join(dir, "keys");
+    expect(run("keygen", "--out", keys).status).toBe(0);
+    const serve = ["serve", "--storage", db, "--bind", "tcp://127.0.0.1:0"];
+    expectRefusal(run(...serve, "--curve-secret", join(keys, "server.key"), "--curve-allow", join(dir, "no-clients")), 2, /^tuneport: --curve-allow .*no-clients: cannot stat .*no such file or folder \(ENOENT\); see 'tuneport keygen'/);
+    expectRefusal(run(...serve, "--curve-secret", join(dir, "none.key"), "--curve-allow", keys), 2, /^tuneport: --curve-secret .*none\.key: cannot open/);
+  });
+
+  it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
+    const f = join(dir, "a-file");
+    writeFileSync(f, "x");
+    expectRefusal(run("keygen", "--out", f), 2, /is a file, not a folder/);
+    // Node's recursive mkdir loops forever where /proc answers ENOENT.
+    if (existsSync("/proc/self")) expectRefusal(run("keygen", "--out", "/proc/tuneport-no-such-dir"), 2, /cannot create the folder/);
+  });
+});
+
+/** A SQLite database with a table of its own and no tuneport schema (made with the CLI's own driver). */
+function foreignDb(path: string): string {
+  if (!existsSync(path)) {
+    const r = spawnSync(process.execPath, ["-e", `const D = require("better-sqlite3"); const d = new D(${JSON.stringify(path)}); d.exec("CREATE TABLE notes (x)"); d.close();`], {
+      cwd: join(import.meta.dirname, ".."),
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    chmodSync(path, 0o644);
+  }
+  return path;
+}
+
+/** A file's bytes and mode, or a directory's entries. */
+function snapshot(path: string): unknown {
+  const st = statSync(path);
+  return st.isDirectory() ? readdirSync(path) : { bytes: readFileSync(path).toString("base64"), mode: st.mode };
+}
