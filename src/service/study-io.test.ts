@@ -109,6 +109,22 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect((await svc.listStudies()).map((s) => s.name)).toEqual(["src"]);
   });
 
+  it("refuses a file cut short at a line's end; reads one written before the header counted its trials", async () => {
+    const svc = await service();
+    await busyStudy(svc);
+    const lines = [...svc.exportStudy("src")];
+    expect(JSON.parse(lines[0] as string).trials).toBe(lines.length - 1);
+    const cut = await code(svc.importStudy(lines.slice(0, 3).join("\n"), "cut"));
+    expect(cut.code).toBe("INVALID_ARGUMENT");
+    expect(cut.message).toMatch(/ends after 2 of the 5 trials its header announces/);
+    expect(cut.data).toEqual({ trials: 2, announced: 5 });
+    expect((await svc.listStudies()).map((s) => s.name)).toEqual(["src"]);
+    // An older export (no count in its header) is read as it was, cut or not.
+    const { trials: _, ...older } = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    const view = await svc.importStudy([JSON.stringify(older), ...lines.slice(1, 3)].join("\n"), "old");
+    expect(view.counts.COMPLETE + view.counts.PRUNED).toBe(2);
+  });
+
   it.each([
     ["", 1, /empty/],
     ["{not json", 1, /line 1: not valid JSON/],

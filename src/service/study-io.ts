@@ -3,7 +3,9 @@
  * (`tuneport export` / `tuneport import`).
  *
  * Line 1 is the study header `{"format": "tuneport-study", "version": 1, "name", "config",
- * "user_attrs", "created_at_ms"}`; every further line is one trial in number order with
+ * "user_attrs", "created_at_ms", "trials"}`, where `trials` counts the trial lines that follow, so
+ * that a file cut short at a line's end is refused instead of imported in part (files written
+ * before it existed have none, and are read as they were); every further line is one trial in number order with
  * every stored field: params, distributions, value (or `values`, one per objective, in a
  * multi-objective study), `constraints` when told, intermediate values, user and system
  * attributes, timestamps (epoch milliseconds, exactly as stored) and the lease token of a
@@ -84,6 +86,8 @@ const headerSchema = z
     user_attrs: userAttrs,
     created_at_ms: epochMs,
     stopped: z.literal(true).optional(),
+    // The number of trial lines written after the header; absent in exports made before it existed.
+    trials: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -106,8 +110,8 @@ const trialSchema = z
   })
   .strict();
 
-/** The header line (no newline) of a study's export. */
-export function studyHeaderLine(study: Study, name: string = study.name): string {
+/** The header line (no newline) of a study's export, announcing `trials` trial lines after it. */
+export function studyHeaderLine(study: Study, trials: number, name: string = study.name): string {
   return JSON.stringify({
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -116,6 +120,7 @@ export function studyHeaderLine(study: Study, name: string = study.name): string
     user_attrs: study.userAttrs,
     created_at_ms: study.createdAt,
     ...(study.stopped ? { stopped: true } : {}),
+    trials,
   });
 }
 
@@ -241,6 +246,12 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     });
   }
   if (header === null || config === null) throw invalidArgument("line 1: the file is empty; expected a study header", { line: 1 });
+  // More lines than announced is an export of a study that gained trials between its pages.
+  if (header.trials !== undefined && trials.length < header.trials)
+    throw invalidArgument(
+      `the file ends after ${trials.length} of the ${header.trials} trials its header announces: it was cut short (an interrupted copy?); nothing was imported`,
+      { trials: trials.length, announced: header.trials },
+    );
   return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, stopped: header.stopped === true, trials };
 }
 
@@ -268,7 +279,7 @@ export function exportPage(study: Study, trials: readonly StoredTrial[], a: { cu
   const lines: string[] = [];
   let chars = 0;
   for (let i = from; i < total; i++) {
-    const line = i === 0 ? studyHeaderLine(study) : trialLine(trials[i - 1] as StoredTrial);
+    const line = i === 0 ? studyHeaderLine(study, trials.length) : trialLine(trials[i - 1] as StoredTrial);
     if (lines.length > 0 && chars + line.length > max) break;
     lines.push(line);
     chars += line.length;

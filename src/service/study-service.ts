@@ -403,7 +403,7 @@ export class StudyService {
   *exportStudy(name: string): Generator<string> {
     const s = this.getState(name);
     const trials = s.trials.slice();
-    yield studyHeaderLine(s.study);
+    yield studyHeaderLine(s.study, trials.length);
     for (const t of trials) yield trialLine(t);
   }
 
