@@ -183,6 +183,24 @@ describe("tuneport given bad input", () => {
     expectRefusal(run(cmd, "--storage", db, ...listen, "--log-level", "loud"), 2, /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
   });
 
+  it("serve refused for a port in use leaves no database it created, and keeps one that was there", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    try {
+      const bind = `tcp://127.0.0.1:${(holder.address() as AddressInfo).port}`;
+      const fresh = join(dir, "fresh.db");
+      const r = await runAsync("serve", "--storage", fresh, "--bind", bind, "--log-format", "json");
+      expect([r.signal, r.status]).toEqual([null, 1]);
+      expect(r.stdout).toMatch(/could not bind/);
+      expect(readdirSync(dir).filter((f) => f.startsWith("fresh.db"))).toEqual([]);
+      const before = snapshot(db);
+      expect((await runAsync("serve", "--storage", db, "--bind", bind, "--log-format", "json")).status).toBe(1);
+      expect(snapshot(db)).toEqual(before);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it("serve --curve-secret / --curve-allow naming a missing file says which option and where the keys come from", () => {
     const keys = join(dir, "keys");
     expect(run("keygen", "--out", keys).status).toBe(0);

@@ -1,5 +1,6 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
+import { existsSync, rmSync } from "node:fs";
 import { isIP } from "node:net";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
@@ -162,22 +163,16 @@ Options:
     }
     // Listen for stop signals before anything is bound: a signal during start-up then shuts
     // down cleanly once start-up is done, instead of killing the process mid-way.
-    const stopRequested = new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info({ signal }, "shutting down");
-        resolve();
-      };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      if (v["stop-with-stdin"]) {
-        // The starting program's end closes our stdin, however it ended (a SIGKILL included).
-        process.stdin.once("end", () => stop("stdin closed"));
-        process.stdin.once("error", () => stop("stdin closed"));
-        process.stdin.resume();
-      }
-    });
-    const embedded = await openEmbedded(logger, { path: v.storage as string, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs });
+    const stopRequested = stopSignal(logger, v["stop-with-stdin"] === true);
+    const storagePath = v.storage as string;
+    const created = !storagePath.includes("://") && !existsSync(storagePath);
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs });
     if (!embedded) return 1;
+    // A start refused after the storage opened (a port in use) leaves no database it created.
+    const abandon = async () => {
+      await embedded.close();
+      if (created) for (const f of [storagePath, `${storagePath}-wal`, `${storagePath}-shm`]) rmSync(f, { force: true });
+    };
     const { service } = embedded;
     // Clients also shorten this to a third of any study's own lease TTL.
     const heartbeatIntervalS = Math.min(10, (leaseTtl ?? 30) / 3);
@@ -195,7 +190,7 @@ Options:
       await zmq.start();
     } catch (err) {
       logger.fatal({ err }, "could not bind");
-      await embedded.close();
+      await abandon();
       return 1;
     }
     embedded.ownership?.setEndpoint((v.advertise as string | undefined) ?? (zmq.endpoints[0] as string));
@@ -217,7 +212,7 @@ Options:
       } catch (err) {
         logger.fatal({ err }, "could not listen for MCP over HTTP");
         await zmq.close();
-        await embedded.close();
+        await abandon();
         return 1;
       }
     }
@@ -230,7 +225,7 @@ Options:
         logger.fatal({ err }, "could not listen for the dashboard");
         await mcpHttp?.close();
         await zmq.close();
-        await embedded.close();
+        await abandon();
         return 1;
       }
     }
@@ -250,6 +245,24 @@ Options:
     return 0;
   },
 };
+
+/** Resolves on SIGINT or SIGTERM, or when stdin closes with `withStdin` (`--stop-with-stdin`), logging which. */
+function stopSignal(logger: { info(obj: object, msg: string): void }, withStdin: boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    if (withStdin) {
+      // The starting program's end closes our stdin, however it ended (a SIGKILL included).
+      process.stdin.once("end", () => stop("stdin closed"));
+      process.stdin.once("error", () => stop("stdin closed"));
+      process.stdin.resume();
+    }
+  });
+}
 
 /**
  * Why `endpoint` cannot be bound, with the fix (e.g. a missing `tcp://`), or null when it
