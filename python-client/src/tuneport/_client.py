@@ -80,6 +80,8 @@ class Client:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
         self._closed = False
+        self._pid = os.getpid()
+        """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         try:
@@ -140,6 +142,13 @@ class Client:
         """Sends a made request (``_call``) on ``channel`` (default: the client's), with the client's
         timeout, retries and outage budget. Every resend carries the message's id."""
         op = message["op"]
+        if self._pid != os.getpid():
+            raise ClientClosedError(
+                f"this client was opened by process {self._pid} and cannot be used in process {os.getpid()} "
+                "(a forked child): ZeroMQ sockets do not survive a fork; call tp.connect, tp.load_study or "
+                "tp.create_study in the child",
+                {"pid": self._pid},
+            )
         main = self._channel
         chan = channel or main
         limit = self.limits.get("max_message_bytes")
@@ -294,6 +303,11 @@ class Client:
         background thread and closes the sockets. Open trials are not told: their leases run out
         on the server. Idempotent."""
         if self._closed:
+            return
+        if self._pid != os.getpid():
+            # A forked child's copy: its sockets and threads are the parent's; touching them
+            # (term() waits for them) would hang the child's exit.
+            self._closed = True
             return
         if self._background is not None:
             self._background.stop(drain_s=self._channel.timeout)
@@ -598,7 +612,7 @@ def _shared_client(storage: str | Client | None, *, may_start_private: bool = Fa
         endpoint = check_endpoint(storage if storage is not None else os.environ["TUNEPORT_ENDPOINT"])
     with _shared_lock:
         client = _shared_clients.get(endpoint)
-        if client is None or client.closed:
+        if client is None or client.closed or client._pid != os.getpid():  # a forked child connects anew
             client = connect(endpoint)
             if not _shared_clients:
                 atexit.register(_close_shared_clients)
