@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -141,3 +142,49 @@ def test_a_forked_child_leaves_the_private_server_to_its_parent(tmp_path: Path) 
     assert "parent trials 4" in done.stdout, done.stdout + done.stderr
     assert "directory kept True" in done.stdout, done.stdout + done.stderr
     assert done.returncode == 0, done.stderr
+
+
+CTRL_C_THREADS = """
+    import sys, threading, time
+    import tuneport as tp
+    client = tp.connect(sys.argv[1])
+    study = client.load_study(sys.argv[2])
+    started, lock = [], threading.Lock()
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        with lock:
+            started.append(trial.number)
+            if len(started) == 4:
+                print("all running", flush=True)
+        for step in range(1_000_000):
+            trial.report(x, step)
+            time.sleep(0.01)
+        return x
+
+    study.optimize(objective, n_trials=100, n_jobs=4)
+"""
+
+
+def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: ServerProcess) -> None:
+    """Ctrl-C during optimize(n_jobs=4) reaches the calling thread only: the three other trials
+    stayed RUNNING until their leases ran out, then counted as a lost worker's (and were retried)."""
+    name = f"ctrl-c-{free_port()}"
+    with tp.connect(server.endpoint) as client:
+        client.create_study(name, lease_ttl_s=3600)
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(CTRL_C_THREADS))
+    proc = subprocess.Popen([sys.executable, str(script), server.endpoint, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "all running"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=HANG)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    with tp.connect(server.endpoint) as client:
+        trials = client.load_study(name).trials
+    assert len(trials) == 4
+    assert [(t.state, t.system_attrs.get("fail_reason")) for t in trials] == [("FAIL", "KeyboardInterrupt: ")] * 4
