@@ -4,6 +4,7 @@ test process would hit pytest). Timeouts only catch hangs."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +190,68 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: S
         trials = client.load_study(name).trials
     assert len(trials) == 4
     assert [(t.state, t.system_attrs.get("fail_reason")) for t in trials] == [("FAIL", "KeyboardInterrupt: ")] * 4
+
+
+CTRL_C_SERVER_GONE = """
+    import math, sys, time
+    import tuneport as tp
+    client = tp.connect(sys.argv[1], outage_budget_s=math.inf)  # ride out any restart
+    study = client.load_study(sys.argv[2])
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(1_000_000):
+            trial.report(x, step, wait=step % 2 == 1)
+            if step == 5:
+                print("running", flush=True)
+            time.sleep(0.01)
+        return x
+
+    with client:
+        study.optimize(objective, n_trials=1)
+"""
+
+
+def test_ctrl_c_while_the_server_is_down_does_not_wait_out_the_outage(tmp_path: Path) -> None:
+    """Ctrl-C while the server was away: telling FAIL waited the whole outage budget (forever
+    with math.inf), and so did closing the client for the background thread's queued report."""
+    srv = ServerProcess(tmp_path / "gone.db", port=free_port()).start()
+    try:
+        with tp.connect(srv.endpoint) as client:
+            client.create_study("gone")
+        script = tmp_path / "worker.py"
+        script.write_text(textwrap.dedent(CTRL_C_SERVER_GONE))
+        proc = subprocess.Popen([sys.executable, str(script), srv.endpoint, "gone"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "running"
+            srv.kill()
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=HANG)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+        assert "could not tell trial 0 of 'gone'" in err, err
+    finally:
+        srv.kill()
+
+
+def test_an_infinite_outage_budget_rides_out_a_restart(tmp_path: Path) -> None:
+    """outage_budget_s=math.inf (documented: wait forever) raised OverflowError as soon as the
+    server went away: the wait was turned into integer milliseconds."""
+    srv = ServerProcess(tmp_path / "inf.db", port=free_port()).start()
+    try:
+        with tp.connect(srv.endpoint, outage_budget_s=math.inf) as client:
+            study = client.create_study("inf")
+            study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+            srv.kill()
+            restart = threading.Timer(1.0, srv.start)
+            restart.start()
+            try:
+                study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+            finally:
+                restart.join()
+            assert [t.state for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    finally:
+        srv.kill()

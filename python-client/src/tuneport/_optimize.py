@@ -70,7 +70,7 @@ class _Run:
             if trial.finished:
                 continue
             try:
-                trial.fail(f"{type(exc).__name__}: {exc}")
+                trial._tell("FAIL", None, f"{type(exc).__name__}: {exc}"[:2000], None, hurry=True)
             except TuneportError as err:  # told by its thread meanwhile, or the server is gone
                 log.warning("could not tell trial %d of '%s': %s", trial.number, self.study.name, err)
 
