@@ -80,6 +80,8 @@ class Client:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
         self._closed = False
+        self._pid = os.getpid()
+        """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         try:
@@ -131,15 +133,25 @@ class Client:
 
     # ------------------------------------------------------------------ requests
 
-    def _call(self, op: str, args: Mapping[str, Any]) -> Any:
+    def _call(self, op: str, args: Mapping[str, Any], *, outage_budget_s: float | None = None) -> Any:
         """One request; returns its ``result``. UNAVAILABLE is retried with the same id (backing off),
         silence by the channel's Lazy Pirate loop. @raises TuneportError subclasses."""
-        return self._request(make_request(op, args, version=self._version))
+        return self._request(make_request(op, args, version=self._version), outage_budget_s=outage_budget_s)
 
-    def _request(self, message: dict[str, Any], *, channel: FailoverChannel | None = None) -> Any:
+    def _request(
+        self, message: dict[str, Any], *, channel: FailoverChannel | None = None, outage_budget_s: float | None = None
+    ) -> Any:
         """Sends a made request (``_call``) on ``channel`` (default: the client's), with the client's
-        timeout, retries and outage budget. Every resend carries the message's id."""
+        timeout, retries and outage budget (``outage_budget_s``: a shorter one for this request).
+        Every resend carries the message's id."""
         op = message["op"]
+        if self._pid != os.getpid():
+            raise ClientClosedError(
+                f"this client was opened by process {self._pid} and cannot be used in process {os.getpid()} "
+                "(a forked child): ZeroMQ sockets do not survive a fork; call tp.connect, tp.load_study or "
+                "tp.create_study in the child",
+                {"pid": self._pid},
+            )
         main = self._channel
         chan = channel or main
         limit = self.limits.get("max_message_bytes")
@@ -154,7 +166,8 @@ class Client:
             try:
                 return parse_reply(
                     chan.request(
-                        message, timeout=main.timeout, retries=main.retries, outage_budget_s=main.outage_budget_s, payload=payload
+                        message, timeout=main.timeout, retries=main.retries, outage_budget_s=main.outage_budget_s if outage_budget_s is None else outage_budget_s,
+                        payload=payload,
                     )
                 )
             except UnavailableError:
@@ -284,10 +297,12 @@ class Client:
         """True while the report with sequence number ``seq`` is queued or in flight."""
         return self._background is not None and self._background.answered() < seq
 
-    def _wait_reports(self, seq: int) -> None:
-        """Waits until the background thread answered every report up to ``seq``."""
+    def _wait_reports(self, seq: int, timeout: float | None = None) -> bool:
+        """Waits (up to ``timeout``) until the background thread answered every report up to
+        ``seq``; False when ``timeout`` ran out first."""
         if self._background is not None and seq:
-            self._background.wait_for(seq)
+            return self._background.wait_for(seq, timeout)
+        return True
 
     def close(self) -> None:
         """Sends the non-blocking reports still queued (waiting up to ``timeout`` for them), stops the
@@ -295,11 +310,16 @@ class Client:
         on the server. Idempotent."""
         if self._closed:
             return
-        if self._background is not None:
-            self._background.stop(drain_s=self._channel.timeout)
+        if self._pid != os.getpid():
+            # A forked child's copy: its sockets and threads are the parent's; touching them
+            # (term() waits for them) would hang the child's exit.
+            self._closed = True
+            return
+        ended = self._background.stop(drain_s=self._channel.timeout) if self._background is not None else True
         self._closed = True
         self._channel.close()
-        self._context.term()
+        if ended or self._background is None or not self._background.term_context_when_done():
+            self._context.term()
 
     def __enter__(self) -> Client:
         return self
@@ -367,6 +387,8 @@ class _Background:
         self._thread = threading.Thread(target=self._run, name="tuneport-background", daemon=True)
         self._started = False
         self._planned_period = interval
+        self._exited = False
+        self._term_context = False
 
     def start(self) -> None:
         with self._cond:
@@ -420,8 +442,11 @@ class _Background:
         with self._cond:
             return self._queued - self._done
 
-    def stop(self, drain_s: float = 0.0) -> None:
-        """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent."""
+    def stop(self, drain_s: float = 0.0) -> bool:
+        """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent.
+        False when the thread is still in a request after that (a report waiting out an outage of
+        the server, up to its outage budget): it ends when that request does, and closing the
+        client does not wait for it (a Ctrl-C'd script exits instead of waiting out the outage)."""
         if self._started and drain_s > 0:
             left = self.pending()
             if left and not self.wait_for(self._queued, drain_s):
@@ -430,7 +455,19 @@ class _Background:
         with self._cond:
             self._cond.notify_all()
         if self._started:
-            self._thread.join()
+            self._thread.join(self._timeout + 1.0)
+            return not self._thread.is_alive()
+        return True
+
+    def term_context_when_done(self) -> bool:
+        """The client closed while the thread is still in a request: the thread terminates the
+        client's ZeroMQ context when it ends (``term`` waits for its socket). False when it has
+        ended already (the caller terminates it)."""
+        with self._cond:
+            if self._exited:
+                return False
+            self._term_context = True
+            return True
 
     # ------------------------------------------------------------------ the thread
 
@@ -488,6 +525,11 @@ class _Background:
                 self._queue.clear()
                 self._cond.notify_all()
             channel.close()
+            with self._cond:
+                self._exited = True
+                term = self._term_context
+            if term:
+                client._context.term()
 
     def _send_report(self, channel: FailoverChannel, job: _PendingReport) -> None:
         """Sends one queued report (resends carry the same request id: applied once) and hands
@@ -598,7 +640,7 @@ def _shared_client(storage: str | Client | None, *, may_start_private: bool = Fa
         endpoint = check_endpoint(storage if storage is not None else os.environ["TUNEPORT_ENDPOINT"])
     with _shared_lock:
         client = _shared_clients.get(endpoint)
-        if client is None or client.closed:
+        if client is None or client.closed or client._pid != os.getpid():  # a forked child connects anew
             client = connect(endpoint)
             if not _shared_clients:
                 atexit.register(_close_shared_clients)

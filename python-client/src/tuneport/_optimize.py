@@ -40,6 +40,8 @@ class _Run:
         self.started = 0
         self.ended = False
         self.lock = threading.Lock()
+        self.open: set[Trial] = set()
+        """Trials the loop's threads are running now."""
 
     def take_slot(self) -> bool:
         """True when one more trial may start (counted at once, so threads never overshoot)."""
@@ -56,6 +58,21 @@ class _Run:
     def end(self) -> None:
         with self.lock:
             self.ended = True
+
+    def fail_open(self, exc: BaseException) -> None:
+        """Tells FAIL for the trials still running in the loop's threads, which ``exc`` (a Ctrl-C
+        in the calling thread) cannot interrupt: as one thread's trial fails on Ctrl-C, instead of
+        staying RUNNING until its lease runs out (and being retried as a lost worker's). Their
+        threads stop at their next request (the trial is finished)."""
+        with self.lock:
+            trials = list(self.open)
+        for trial in trials:
+            if trial.finished:
+                continue
+            try:
+                trial._tell("FAIL", None, f"{type(exc).__name__}: {exc}"[:2000], None, hurry=True)
+            except TuneportError as err:  # told by its thread meanwhile, or the server is gone
+                log.warning("could not tell trial %d of '%s': %s", trial.number, self.study.name, err)
 
 
 def run_optimize(
@@ -97,8 +114,13 @@ def run_optimize(
         threads = [threading.Thread(target=job, name=f"tuneport-optimize-{i}", daemon=True) for i in range(jobs)]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException as exc:  # Ctrl-C: only the calling thread gets it
+            run.end()
+            run.fail_open(exc)
+            raise
         if errors:
             raise errors[0]
     finally:
@@ -120,9 +142,13 @@ def _worker(
         if trial is None:
             run.end()
             return
+        with run.lock:
+            run.open.add(trial)
         try:
             _run_trial(trial, func, catch, constraints_func)
         finally:
+            with run.lock:
+                run.open.discard(trial)
             if gc_after_trial:
                 gc.collect()
         frozen = trial.frozen()

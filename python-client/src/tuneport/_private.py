@@ -81,6 +81,7 @@ class PrivateServer:
                 args, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
             )
         self._stopped = False
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         try:
             self._wait_until_bound()
@@ -105,11 +106,14 @@ class PrivateServer:
             return "(no output)"
 
     def stop(self) -> None:
-        """Stops the server cleanly (closing its stdin; SIGKILL after 20 s) and removes its directory."""
+        """Stops the server cleanly (closing its stdin; SIGKILL after 20 s) and removes its directory.
+        Does nothing in a forked child of the process that started it."""
         with self._lock:
             if self._stopped:
                 return
             self._stopped = True
+        if self._pid != os.getpid():
+            return  # a forked child's exit: the server (and its studies) are the parent's
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()

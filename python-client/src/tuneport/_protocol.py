@@ -395,7 +395,9 @@ class Channel:
                         self._unreachable_since = start
                     until = deadline if self._connected else (self._unreachable_since or now) + budget
                     remaining = until - now
-                    ready = dict(self._poller.poll(max(0, math.ceil(remaining * 1000)))) if remaining > 0 else {}
+                    # At most a minute per poll: the loop looks again, and an infinite outage budget
+                    # (math.inf, documented) has no milliseconds.
+                    ready = dict(self._poller.poll(max(0, math.ceil(min(remaining, 60.0) * 1000)))) if remaining > 0 else {}
                     now = time.monotonic()
                     if self._monitor in ready:
                         was_connected = self._connected

@@ -728,7 +728,9 @@ class Study:
         quietly. ``n_jobs`` threads (-1: one per CPU) run trials at once over this client.
         ``TrialPruned`` prunes a trial; a non-finite or missing value, or an exception in
         ``catch``, fails it and the loop goes on; any other exception fails it and propagates.
-        A trial whose lease was lost is skipped with a warning. ``callbacks`` get
+        Ctrl-C (KeyboardInterrupt) fails the running trial and propagates; with ``n_jobs`` > 1
+        it reaches the calling thread only, which tells FAIL for every trial still running (their
+        threads stop at their next request) before it propagates. A trial whose lease was lost is skipped with a warning. ``callbacks`` get
         ``(study, frozen_trial)`` after each trial; ``gc_after_trial`` runs ``gc.collect()``.
         Each finished trial is logged at INFO (logger ``"tuneport"``, as Optuna's lines);
         ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise.

@@ -24,6 +24,11 @@ log = logging.getLogger("tuneport")
 
 TRIAL_STATES: tuple[TrialState, ...] = tuple(TrialState)
 
+#: When Ctrl-C (or another exception that is not an ``Exception``) ends a trial, how long telling
+#: FAIL waits for a server that is away, and for the queued non-blocking reports, before giving up
+#: (the lease then runs out on the server): the user asked to stop, not to wait out an outage.
+INTERRUPTED_WAIT_S = 1.0
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -544,16 +549,22 @@ class Trial(_OptunaV2Suggest):
                 self._lost = err
         self.study.client._forget(self)
 
-    def _call(self, op: str, args: dict[str, Any]) -> Any:
+    def _call(self, op: str, args: dict[str, Any], *, hurry: bool = False) -> Any:
+        """Sends ``op`` for this trial. ``hurry`` (the last word of a trial that Ctrl-C ends): waits
+        at most INTERRUPTED_WAIT_S for the queued reports and for a server that is away; if it does
+        not come back in that time, the lease runs out on the server and finishes the trial."""
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
         full = {"study": self.study.name, "trial": self.number, "token": self.lease.token, **args}
         if self._report_seq:
             # Whatever is sent on this trial goes after its queued non-blocking reports.
-            self._wait_reports()
+            if not hurry:
+                self._wait_reports()
+            elif self.study.client._wait_reports(self._report_seq, INTERRUPTED_WAIT_S):
+                self._report_seq = 0
         try:
-            return self.study.client._call(op, full)
+            return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else None)
         except LeaseLostError as err:
             self._mark_lost(err)
             raise
@@ -761,11 +772,13 @@ class Trial(_OptunaV2Suggest):
         reason: str | None,
         user_attrs: Mapping[str, Any] | None,
         extra: Mapping[str, Any] | None = None,
+        *,
+        hurry: bool = False,
     ) -> None:
         args: dict[str, Any] = {"state": state, "value": value, "reason": reason, **(extra or {})}
         if user_attrs is not None:
             args["user_attrs"] = dict(user_attrs)
-        result = self._call("tell", args)
+        result = self._call("tell", args, hurry=hurry)
         view = result["trial"]
         self._view = view
         self.state = trial_state(view["state"])
@@ -834,8 +847,10 @@ class Trial(_OptunaV2Suggest):
             elif exc_type is None:
                 self.fail("the trial's with-block ended without complete(), fail() or prune()")
                 log.warning("trial %d of '%s' ended without an outcome; told FAIL", self.number, self.study.name)
-            else:
+            elif issubclass(exc_type, Exception):
                 self.fail(f"{exc_type.__name__}: {exc}")
+            else:  # Ctrl-C: tell FAIL without waiting out an outage
+                self._tell("FAIL", None, f"{exc_type.__name__}: {exc}"[:2000], None, hurry=True)
         except TuneportError as err:
             # Never hide the user's exception behind a failed tell; the lease reaper finishes the trial.
             log.warning("could not tell trial %d of '%s': %s", self.number, self.study.name, err)

@@ -1,0 +1,257 @@
+"""The training-worker side under the accidents of real runs: forks, Ctrl-C, threads. Real
+server processes throughout; worker scripts run as subprocesses (a fork or a signal inside the
+test process would hit pytest). Timeouts only catch hangs."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+HANG = 90.0  # only catches a hang
+
+
+def free_port() -> int:
+    """A free loopback port in 23000-23999 (the range this suite's machines leave to it)."""
+    for candidate in random.sample(range(23000, 24000), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    raise RuntimeError("no free port in 23000-23999")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path_factory.mktemp("robust") / "tuneport.db", port=free_port()).start()
+    yield srv
+    srv.stop()
+
+
+def run_script(tmp_path: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(code))
+    env = {k: v for k, v in os.environ.items() if k != "TUNEPORT_ENDPOINT"}
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=3 * HANG, check=False
+    )
+
+
+FORK_CHILDREN = """
+    import faulthandler, multiprocessing as mp, sys
+    import tuneport as tp
+    EP, NAME = sys.argv[1], sys.argv[2]
+
+    def child():
+        faulthandler.dump_traceback_later(60, exit=True)  # a hang ends the child (exit code 1)
+        study = tp.load_study(study_name=NAME, storage=EP)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+
+    if __name__ == "__main__":
+        study = tp.create_study(storage=EP, study_name=NAME)  # the shared client, opened before the fork
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+        children = [mp.get_context("fork").Process(target=child) for _ in range(2)]
+        for c in children:
+            c.start()
+        for c in children:
+            c.join(90)
+        print("exitcodes", [c.exitcode for c in children], flush=True)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+"""
+
+
+def test_forked_children_that_load_the_study_get_their_own_connection(tmp_path: Path, server: ServerProcess) -> None:
+    """multiprocessing's fork: each child's tp.load_study used the parent's client, whose ZeroMQ
+    sockets do not survive a fork: the children hung. Now a child connects anew."""
+    name = f"fork-{free_port()}"
+    done = run_script(tmp_path, FORK_CHILDREN, server.endpoint, name)
+    assert "exitcodes [0, 0]" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    with tp.connect(server.endpoint) as client:
+        states = [t.state for t in client.load_study(name).trials]
+    assert states == ["COMPLETE"] * 6
+
+
+INHERITED_CLIENT = """
+    import faulthandler, os, sys
+    import tuneport as tp
+    client = tp.connect(sys.argv[1])
+    study = client.create_study(sys.argv[2])
+    pid = os.fork()
+    if pid == 0:
+        faulthandler.dump_traceback_later(60, exit=True)
+        try:
+            study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+        except tp.ClientClosedError as err:
+            print("child:", err, flush=True)
+            os._exit(0)
+        os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    print("parent trials", len(study.trials), flush=True)
+    client.close()
+"""
+
+
+def test_a_client_used_in_a_forked_child_says_so_instead_of_hanging(tmp_path: Path, server: ServerProcess) -> None:
+    done = run_script(tmp_path, INHERITED_CLIENT, server.endpoint, f"inherit-{free_port()}")
+    assert "child exit 0" in done.stdout, done.stdout + done.stderr
+    assert "forked child" in done.stdout and "tp.connect" in done.stdout
+    assert "parent trials 1" in done.stdout, done.stdout + done.stderr
+
+
+PRIVATE_FORK = """
+    import faulthandler, os, sys
+    import tuneport as tp
+    from tuneport import _client, _private
+    _client.DEFAULT_ENDPOINT = "tcp://127.0.0.1:" + sys.argv[1]  # nothing listens there
+    study = tp.create_study(study_name="mine")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    pid = os.fork()
+    if pid == 0:
+        faulthandler.dump_traceback_later(60, exit=True)
+        tp.load_study(study_name="mine").optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+        sys.exit(0)  # a normal exit: the exit handlers run in the child too
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    print("parent trials", len(study.trials), flush=True)
+    print("directory kept", (_private.private_server().directory / "studies.db").exists(), flush=True)
+"""
+
+
+def test_a_forked_child_leaves_the_private_server_to_its_parent(tmp_path: Path) -> None:
+    """A child forked from a script on a private server (no storage) used the parent's client (a
+    hang) and, at its exit, stopped the private server and removed its directory, studies included."""
+    done = run_script(tmp_path, PRIVATE_FORK, str(free_port()))
+    assert "child exit 0" in done.stdout, done.stdout + done.stderr
+    assert "parent trials 4" in done.stdout, done.stdout + done.stderr
+    assert "directory kept True" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+CTRL_C_THREADS = """
+    import sys, threading, time
+    import tuneport as tp
+    client = tp.connect(sys.argv[1])
+    study = client.load_study(sys.argv[2])
+    started, lock = [], threading.Lock()
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        with lock:
+            started.append(trial.number)
+            if len(started) == 4:
+                print("all running", flush=True)
+        for step in range(1_000_000):
+            trial.report(x, step)
+            time.sleep(0.01)
+        return x
+
+    study.optimize(objective, n_trials=100, n_jobs=4)
+"""
+
+
+def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: ServerProcess) -> None:
+    """Ctrl-C during optimize(n_jobs=4) reaches the calling thread only: the three other trials
+    stayed RUNNING until their leases ran out, then counted as a lost worker's (and were retried)."""
+    name = f"ctrl-c-{free_port()}"
+    with tp.connect(server.endpoint) as client:
+        client.create_study(name, lease_ttl_s=3600)
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(CTRL_C_THREADS))
+    proc = subprocess.Popen([sys.executable, str(script), server.endpoint, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "all running"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=HANG)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    with tp.connect(server.endpoint) as client:
+        trials = client.load_study(name).trials
+    assert len(trials) == 4
+    assert [(t.state, t.system_attrs.get("fail_reason")) for t in trials] == [("FAIL", "KeyboardInterrupt: ")] * 4
+
+
+CTRL_C_SERVER_GONE = """
+    import math, sys, time
+    import tuneport as tp
+    client = tp.connect(sys.argv[1], outage_budget_s=math.inf)  # ride out any restart
+    study = client.load_study(sys.argv[2])
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(1_000_000):
+            trial.report(x, step, wait=step % 2 == 1)
+            if step == 5:
+                print("running", flush=True)
+            time.sleep(0.01)
+        return x
+
+    with client:
+        study.optimize(objective, n_trials=1)
+"""
+
+
+def test_ctrl_c_while_the_server_is_down_does_not_wait_out_the_outage(tmp_path: Path) -> None:
+    """Ctrl-C while the server was away: telling FAIL waited the whole outage budget (forever
+    with math.inf), and so did closing the client for the background thread's queued report."""
+    srv = ServerProcess(tmp_path / "gone.db", port=free_port()).start()
+    try:
+        with tp.connect(srv.endpoint) as client:
+            client.create_study("gone")
+        script = tmp_path / "worker.py"
+        script.write_text(textwrap.dedent(CTRL_C_SERVER_GONE))
+        proc = subprocess.Popen([sys.executable, str(script), srv.endpoint, "gone"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "running"
+            srv.kill()
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=HANG)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+        assert "could not tell trial 0 of 'gone'" in err, err
+    finally:
+        srv.kill()
+
+
+def test_an_infinite_outage_budget_rides_out_a_restart(tmp_path: Path) -> None:
+    """outage_budget_s=math.inf (documented: wait forever) raised OverflowError as soon as the
+    server went away: the wait was turned into integer milliseconds."""
+    srv = ServerProcess(tmp_path / "inf.db", port=free_port()).start()
+    try:
+        with tp.connect(srv.endpoint, outage_budget_s=math.inf) as client:
+            study = client.create_study("inf")
+            study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+            srv.kill()
+            restart = threading.Timer(1.0, srv.start)
+            restart.start()
+            try:
+                study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+            finally:
+                restart.join()
+            assert [t.state for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    finally:
+        srv.kill()
