@@ -147,8 +147,11 @@ def test_a_forked_child_leaves_the_private_server_to_its_parent(tmp_path: Path) 
 
 
 CTRL_C_THREADS = """
-    import sys, threading, time
+    import signal, sys, threading, time
     import tuneport as tp
+    # A shell that starts a job in the background (a CI runner) leaves SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: put back the one a terminal's Ctrl-C meets.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     client = tp.connect(sys.argv[1])
     study = client.load_study(sys.argv[2])
     started, lock = [], threading.Lock()
@@ -193,8 +196,9 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: S
 
 
 CTRL_C_SERVER_GONE = """
-    import math, sys, time
+    import math, signal, sys, time
     import tuneport as tp
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in CTRL_C_THREADS
     client = tp.connect(sys.argv[1], outage_budget_s=math.inf)  # ride out any restart
     study = client.load_study(sys.argv[2])
 
