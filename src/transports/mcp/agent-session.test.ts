@@ -1,0 +1,47 @@
+/**
+ * What an agent gets back in a whole tuning session (an agent session probe, mcp5; round 1 is
+ * agent-mistakes.test.ts): an option name a plug-in does not take is refused with the names it
+ * does take, at every level (a strategy's, one `auto` or `parego` passes on, a wrapped
+ * scheduler's). Driven through the SDK's real Client over the in-memory transport.
+ */
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+
+let rig: MemoryMcp;
+let client: Client;
+
+beforeEach(async () => {
+  rig = await memoryMcp();
+  ({ client } = rig);
+});
+
+afterEach(() => rig.close());
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+
+describe("an option name a plug-in does not take", () => {
+  it("is refused with the options it takes: parego's start-up count is under its gp", async () => {
+    const r = await call("create_study", { name: "p", directions: ["minimize", "maximize"], space: SPACE, strategy: { name: "parego", options: { n_startup_trials: 4 } } });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain(`Unrecognized key: "n_startup_trials"; its options are rho, weights, scalarization, gp`);
+  });
+
+  it("names the inner strategy's options for one auto passes on, the wrapped scheduler's, and none for random", async () => {
+    const auto = await call("create_study", { name: "a", space: SPACE, strategy: { name: "auto", options: { gp: { startup: 3 } } } });
+    expect(textOf(auto)).toMatch(/gp: Unrecognized key: "startup"; its options are nStartupTrials, nCandidates, /);
+    const patient = await call("create_study", {
+      name: "b",
+      space: SPACE,
+      scheduler: { name: "patient", options: { patience: 2, wrapped: { name: "median", options: { warmup: 1 } } } },
+    });
+    expect(textOf(patient)).toContain(`wrapped.options: Unrecognized key: "warmup"; its options are n_startup_trials, n_warmup_steps, interval_steps, n_min_trials`);
+    expect(textOf(await call("create_study", { name: "c", space: SPACE, strategy: { name: "random", options: { seed: 1 } } }))).toContain(
+      `Unrecognized key: "seed"; it takes no options`,
+    );
+    expect((await call("list_studies", {})).structuredContent).toMatchObject({ shown: 0 });
+  });
+});
