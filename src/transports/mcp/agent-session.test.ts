@@ -2,7 +2,8 @@
  * What an agent gets back in a whole tuning session (an agent session probe, mcp5; round 1 is
  * agent-mistakes.test.ts): an option name a plug-in does not take is refused with the names it
  * does take, at every level (a strategy's, one `auto` or `parego` passes on, a wrapped
- * scheduler's). Driven through the SDK's real Client over the in-memory transport.
+ * scheduler's); a refusal to cancel a running trial says what ends it instead of calling it
+ * finished. Driven through the SDK's real Client over the in-memory transport.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -43,5 +44,18 @@ describe("an option name a plug-in does not take", () => {
       `Unrecognized key: "seed"; it takes no options`,
     );
     expect((await call("list_studies", {})).structuredContent).toMatchObject({ shown: 0 });
+  });
+});
+
+describe("cancel_trial on a trial that is not queued", () => {
+  it("says a running trial is being evaluated and how it ends, and a finished one is finished", async () => {
+    await call("create_study", { name: "s", space: SPACE, strategy: "random" });
+    const { trial, token } = (await call("ask_trial", { study: "s" })).structuredContent as { trial: number; token: string };
+    const running = textOf(await call("cancel_trial", { study: "s", trial }));
+    expect(running).toContain("is RUNNING: only a queued (WAITING) trial can be cancelled");
+    expect(running).not.toContain("already finished");
+    expect(running).toMatch(/Next step: That trial is being evaluated: whoever holds its token ends it with tell_trial/);
+    await call("tell_trial", { study: "s", trial, token, value: 1 });
+    expect(textOf(await call("cancel_trial", { study: "s", trial }))).toContain("Next step: That trial is already finished");
   });
 });
