@@ -59,3 +59,19 @@ describe("cancel_trial on a trial that is not queued", () => {
     expect(textOf(await call("cancel_trial", { study: "s", trial }))).toContain("Next step: That trial is already finished");
   });
 });
+
+describe("list_trials' fields on a multi-objective, constrained study", () => {
+  it("value brings the trial's values and constraints (its value is null), values is taken for value, and number is no error", async () => {
+    await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
+    const { trial, token } = (await call("ask_trial", { study: "mo" })).structuredContent as { trial: number; token: string };
+    await call("tell_trial", { study: "mo", trial, token, values: [1, 2], constraints: [0.5] });
+    for (const fields of [["value"], ["values"], ["number", "value"]]) {
+      const r = await call("list_trials", { study: "mo", fields });
+      expect(r.isError).toBeFalsy();
+      expect((r.structuredContent as { trials: unknown[] }).trials).toEqual([{ number: 0, value: null, values: [1, 2], constraints: [0.5], feasible: false }]);
+      expect(textOf(r)).toContain("#0  values=[1, 2]  constraints=[0.5] (infeasible)");
+    }
+    expect((await call("list_trials", { study: "mo", fields: ["number"] })).structuredContent).toMatchObject({ trials: [{ number: 0 }] });
+    expect(textOf(await call("list_trials", { study: "mo", fields: ["numbr"] }))).toContain("(number is always shown; value brings values and constraints)");
+  });
+});
