@@ -75,3 +75,24 @@ describe("list_trials' fields on a multi-objective, constrained study", () => {
     expect(textOf(await call("list_trials", { study: "mo", fields: ["numbr"] }))).toContain("(number is always shown; value brings values and constraints)");
   });
 });
+
+describe("ask_trial under a multi-fidelity scheduler", () => {
+  it("says what the budget means and, for a promotion, which trial's run it continues", async () => {
+    await call("create_study", { name: "p", space: SPACE, strategy: "random", seed: 1, scheduler: { name: "asha", options: { mode: "promotion" } }, max_resource: 9 });
+    const first: { trial: number; x: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await call("ask_trial", { study: "p" });
+      const a = r.structuredContent as { trial: number; token: string; params: { x: number }; budget: number };
+      expect(a.budget).toBe(1);
+      expect(textOf(r)).toContain("budget: 1 (train up to step 1 in your step units, with report_intermediate along the way)");
+      expect(r.structuredContent).not.toHaveProperty("resume_from");
+      await call("report_intermediate", { study: "p", trial: a.trial, token: a.token, step: 1, value: a.params.x });
+      await call("tell_trial", { study: "p", trial: a.trial, token: a.token, value: a.params.x });
+      first.push({ trial: a.trial, x: a.params.x });
+    }
+    const best = first.reduce((a, b) => (b.x < a.x ? b : a));
+    const promoted = await call("ask_trial", { study: "p" });
+    expect(promoted.structuredContent).toMatchObject({ budget: 3, params: { x: best.x }, resume_from: { trial: best.trial, budget: 1 } });
+    expect(textOf(promoted)).toContain(`resume_from: trial ${best.trial} (trained to step 1): this promotes its configuration; continue that run`);
+  });
+});
