@@ -174,6 +174,15 @@ export class PluginCatalogue {
       });
     const given = canonicalOptionNames(factory.options, options);
     const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(given, maxResource) : given;
+    if (factory.withStudyBudget && raw.max_resource === undefined) {
+      const parsed = factory.options.safeParse(raw);
+      if (!parsed.success && parsed.error.issues.some((i) => i.path[0] === "max_resource"))
+        throw invalidArgument(
+          `scheduler '${name}' needs a max_resource: how far one trial trains at most, in your step units (epochs, say); ` +
+            `give the study's (create_study max_resource: 27, say) or the scheduler's (options: {max_resource: 27})`,
+          { options_schema: jsonSchemaOf(factory.options) },
+        );
+    }
     return { name, options: parseOptions("scheduler", factory, raw) };
   }
 

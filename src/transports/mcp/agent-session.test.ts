@@ -96,3 +96,17 @@ describe("ask_trial under a multi-fidelity scheduler", () => {
     expect(textOf(promoted)).toContain(`resume_from: trial ${best.trial} (trained to step 1): this promotes its configuration; continue that run`);
   });
 });
+
+describe("a scheduler that needs a max_resource", () => {
+  it("is refused with what max_resource is and the two places to give it, at create_study and update_study", async () => {
+    const r = await call("create_study", { name: "h", space: SPACE, scheduler: "hyperband" });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("scheduler 'hyperband' needs a max_resource: how far one trial trains at most, in your step units");
+    expect(textOf(r)).toContain("create_study max_resource: 27, say) or the scheduler's (options: {max_resource: 27})");
+    await call("create_study", { name: "s", space: SPACE });
+    expect(textOf(await call("update_study", { study: "s", scheduler: "bohb" }))).toContain("scheduler 'bohb' needs a max_resource");
+    // Given either way, it is taken.
+    expect((await call("create_study", { name: "a", space: SPACE, scheduler: "hyperband", max_resource: 27 })).isError).toBeFalsy();
+    expect((await call("update_study", { study: "s", scheduler: { name: "hyperband", options: { max_resource: 9 } } })).isError).toBeFalsy();
+  });
+});
