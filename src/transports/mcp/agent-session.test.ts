@@ -110,3 +110,15 @@ describe("a scheduler that needs a max_resource", () => {
     expect((await call("update_study", { study: "s", scheduler: { name: "hyperband", options: { max_resource: 9 } } })).isError).toBeFalsy();
   });
 });
+
+describe("tell_trial on a multi-objective study given one value", () => {
+  it("says to pass values, one per objective in the directions' order", async () => {
+    await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
+    const { trial, token } = (await call("ask_trial", { study: "mo" })).structuredContent as { trial: number; token: string };
+    const r = await call("tell_trial", { study: "mo", trial, token, value: 0.5 });
+    expect(textOf(r)).toContain(
+      "the study has 2 objectives (minimize, maximize); got 1 value: pass values, one number per objective in that order (values: [value to minimize, value to maximize])",
+    );
+    expect((await call("tell_trial", { study: "mo", trial, token, values: [0.5, 0.7] })).isError).toBeFalsy();
+  });
+});
