@@ -122,3 +122,20 @@ describe("tell_trial on a multi-objective study given one value", () => {
     expect((await call("tell_trial", { study: "mo", trial, token, values: [0.5, 0.7] })).isError).toBeFalsy();
   });
 });
+
+describe("list_trials' order", () => {
+  it("is said in the first line: descending on values is worst first, also when maximising", async () => {
+    await call("create_study", { name: "mx", direction: "maximize", space: SPACE, strategy: "random" });
+    for (const value of [0.2, 0.9, -0.5]) {
+      const { trial, token } = (await call("ask_trial", { study: "mx" })).structuredContent as { trial: number; token: string };
+      await call("tell_trial", { study: "mx", trial, token, value });
+    }
+    const best = await call("list_trials", { study: "mx", sort: "value", fields: ["value"] });
+    expect(textOf(best)).toMatch(/^3 of 3 trials, best first:\n#1 {2}value=0.9\n/);
+    const worst = await call("list_trials", { study: "mx", sort: "value", descending: true, fields: ["value"] });
+    expect(textOf(worst)).toMatch(/^3 of 3 trials, worst first \(descending reverses best-first\):\n#2 {2}value=-0.5\n/);
+    expect(textOf(await call("list_trials", { study: "mx", descending: true }))).toMatch(/^3 of 3 trials, newest first:\n#2 /);
+    const { tools } = await client.listTools();
+    expect(tools.find((t) => t.name === "list_trials")?.inputSchema.properties?.descending).toMatchObject({ description: "reverse: newest first, or with sort value worst first" });
+  });
+});

@@ -34,6 +34,10 @@ function startLines(budget: number | null, resume: TrialStart["resume_from"], re
   return lines.map((l) => `${l}\n`).join("");
 }
 
+/** The order a listing is in, said in its first line: `descending` on values is worst first, whatever the direction. */
+const listOrder = (sort: "number" | "value", descending: boolean): string =>
+  sort === "value" ? (descending ? "worst first (descending reverses best-first)" : "best first") : descending ? "newest first" : "oldest first";
+
 export const trialTools: McpTool[] = [
   defineTool({
     name: "ask_trial",
@@ -258,7 +262,7 @@ export const trialTools: McpTool[] = [
       study: studyArg,
       states: stateFilter,
       sort: z.enum(["number", "value"]).default("number"),
-      descending: z.boolean().default(false),
+      descending: z.boolean().default(false).describe("reverse: newest first, or with sort value worst first"),
       limit: z.number().int().min(1).max(200).default(20),
       ...projectionArgs,
     }),
@@ -276,7 +280,7 @@ export const trialTools: McpTool[] = [
           cursor: a.cursor,
           fields: a.fields,
           params: a.params,
-          head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}:`,
+          head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}, ${listOrder(a.sort, a.descending)}:`,
           more: "list_trials with the same study, states and sort",
           empty: `No trials${a.states ? ` in ${a.states.join("/")}` : ""} in '${a.study}' yet.`,
         },
