@@ -139,3 +139,17 @@ describe("list_trials' order", () => {
     expect(tools.find((t) => t.name === "list_trials")?.inputSchema.properties?.descending).toMatchObject({ description: "reverse: newest first, or with sort value worst first" });
   });
 });
+
+describe("wait_for_progress while the agent holds a trial", () => {
+  it("at the timeout names the running trials asked with ask_trial, which only tell_trial finishes; not a worker's", async () => {
+    await call("create_study", { name: "w", space: SPACE, strategy: "random" });
+    await rig.service.execute("ask", { study: "w" }); // a worker's (no MCP identity)
+    const quiet = await call("wait_for_progress", { study: "w", timeout_s: 0.2 });
+    expect(quiet.structuredContent).toMatchObject({ timed_out: true, counts: { RUNNING: 1 } });
+    expect(textOf(quiet)).not.toContain("were asked with ask_trial");
+    const { trial } = (await call("ask_trial", { study: "w", lease_ttl_s: 600 })).structuredContent as { trial: number };
+    const r = await call("wait_for_progress", { study: "w", timeout_s: 0.2 });
+    expect(r.structuredContent).toMatchObject({ timed_out: true, counts: { RUNNING: 2 } });
+    expect(textOf(r)).toContain(`Running trial(s) ${trial} were asked with ask_trial: they finish only when tell_trial reports them (waiting does not renew their lease).`);
+  });
+});
