@@ -354,10 +354,11 @@ export function checkCompleteValues(directions: readonly Direction[], value: num
   } else if (value !== undefined && value !== null) vs = [value];
   else throw invalidArgument(`a COMPLETE trial needs ${m === 1 ? "a value" : `values for its ${m} objectives`}`);
   if (vs.length !== m)
-    throw invalidArgument(`the study has ${m} objective${m === 1 ? "" : "s"} (${directions.join(", ")}); got ${vs.length} value${vs.length === 1 ? "" : "s"}`, {
-      expected: m,
-      got: vs.length,
-    });
+    throw invalidArgument(
+      `the study has ${m} objective${m === 1 ? "" : "s"} (${directions.join(", ")}); got ${vs.length} value${vs.length === 1 ? "" : "s"}` +
+        (m > 1 ? `: pass values, one number per objective in that order (values: [${directions.map((d) => `value to ${d}`).join(", ")}])` : ""),
+      { expected: m, got: vs.length },
+    );
   const bad = vs.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
   if (bad >= 0)
     throw invalidArgument(

@@ -39,6 +39,17 @@ export function canonicalOptionNames(schema: z.ZodType<unknown>, raw: Record<str
   return out;
 }
 
+/**
+ * An issue of `schema`'s with the options it takes named when the issue is an option name it
+ * does not know ("Unrecognized key: \"n_startup_trials\"" alone leaves the caller guessing: parego's
+ * start-up count is under its `gp`).
+ */
+export function withOptionNames(schema: z.ZodType<unknown>, issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "unrecognized_keys" || issue.path.length > 0) return issue;
+  const names = [...optionNames(schema).values()];
+  return { ...issue, message: `${issue.message}; ${names.length > 0 ? `its options are ${names.join(", ")}` : "it takes no options"}` };
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
@@ -53,7 +64,7 @@ export function innerOptions(schema: z.ZodType<unknown>) {
     .superRefine((v, ctx) => {
       const r = schema.safeParse(v);
       if (r.success) return;
-      for (const issue of r.error.issues)
+      for (const issue of r.error.issues.map((i) => withOptionNames(schema, i)))
         ctx.addIssue({ code: "custom", message: issue.message, path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)) });
     })
     .default({});

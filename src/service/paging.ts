@@ -63,6 +63,12 @@ export function projectTrial(t: TrialView, fields?: readonly TrialField[], param
   if (!fields) return full;
   const out: Record<string, unknown> = { number: t.number };
   for (const f of fields) out[f] = full[f];
+  if (fields.includes("value")) {
+    // A multi-objective trial's value is null: its result is `values`, and a constrained one's
+    // `constraints`; "value" names the result, so they come with it.
+    if (t.values !== null && t.values.length > 1) out.values = t.values;
+    if (t.constraints !== null) Object.assign(out, { constraints: t.constraints, feasible: t.feasible });
+  }
   return out as TrialRow;
 }
 

@@ -7,7 +7,7 @@
  * built-ins (`BUILTIN_PLUGINS`) are the default. docs/PLUGINS.md shows how to add a strategy.
  */
 import { z } from "zod";
-import { canonicalOptionNames } from "../domain/plugin-options.js";
+import { canonicalOptionNames, withOptionNames } from "../domain/plugin-options.js";
 import { type SearchSpace, formatZodError } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory } from "../domain/plugin.js";
@@ -91,7 +91,7 @@ function jsonSchemaOf(schema: z.ZodType<unknown>): Record<string, unknown> {
 function parseOptions(kind: string, factory: { name: string; options: z.ZodType<unknown> }, raw: Record<string, unknown>) {
   const parsed = factory.options.safeParse(raw);
   if (!parsed.success)
-    throw invalidArgument(`bad options for ${kind} '${factory.name}': ${formatZodError(parsed.error)}`, {
+    throw invalidArgument(`bad options for ${kind} '${factory.name}': ${formatZodError(new z.ZodError(parsed.error.issues.map((i) => withOptionNames(factory.options, i))))}`, {
       options_schema: jsonSchemaOf(factory.options),
     });
   return parsed.data as Record<string, unknown>;
@@ -174,6 +174,15 @@ export class PluginCatalogue {
       });
     const given = canonicalOptionNames(factory.options, options);
     const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(given, maxResource) : given;
+    if (factory.withStudyBudget && raw.max_resource === undefined) {
+      const parsed = factory.options.safeParse(raw);
+      if (!parsed.success && parsed.error.issues.some((i) => i.path[0] === "max_resource"))
+        throw invalidArgument(
+          `scheduler '${name}' needs a max_resource: how far one trial trains at most, in your step units (epochs, say); ` +
+            `give the study's (create_study max_resource: 27, say) or the scheduler's (options: {max_resource: 27})`,
+          { options_schema: jsonSchemaOf(factory.options) },
+        );
+    }
     return { name, options: parseOptions("scheduler", factory, raw) };
   }
 

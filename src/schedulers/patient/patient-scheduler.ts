@@ -18,7 +18,7 @@
  * run that turns NaN stops improving). Defaults: min_delta = 0 (Optuna); patience required.
  */
 import { z } from "zod";
-import { canonicalOptionNames } from "../../domain/plugin-options.js";
+import { canonicalOptionNames, withOptionNames } from "../../domain/plugin-options.js";
 import type { PluginConfig } from "../../domain/trial.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import { lossOf, prune } from "../common.js";
@@ -49,7 +49,7 @@ function optionsSchema(lookup: Lookup) {
       }
       const r = f.options.safeParse(canonicalOptionNames(f.options, o.wrapped.options));
       if (!r.success)
-        for (const i of r.error.issues)
+        for (const i of r.error.issues.map((i) => withOptionNames(f.options, i)))
           ctx.addIssue({ code: "custom", path: ["wrapped", "options", ...i.path.map(String)], message: i.message });
     });
 }

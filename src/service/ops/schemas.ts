@@ -206,7 +206,7 @@ export const trialsArgs = z
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(100_000).optional(),
     cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page: continues after its last trial (same order_by, descending, states, feasible)"),
-    fields: z.array(z.enum(TRIAL_FIELDS)).max(TRIAL_FIELDS.length).optional().describe("only these fields of each trial (number is always kept)"),
+    fields: z.array(z.enum(TRIAL_FIELDS)).max(TRIAL_FIELDS.length).optional().describe("only these fields of each trial (number is always kept; value brings values and constraints where the trial has several objectives or constraints)"),
     params: z.array(z.string().min(1).max(256)).max(1000).optional().describe("only these parameters in params and distributions"),
   })
   .strict();

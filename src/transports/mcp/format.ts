@@ -134,7 +134,11 @@ function nextStep(err: TuneportError): string {
         ? "Do what the message says the study needs first, then call update_study again."
         : "lineage" in d
           ? "get_trial shows the trial's params, which held for its whole run."
-          : "That trial is already finished and cannot change; call ask_trial to get a new one.";
+          : d.state === "RUNNING"
+            ? "That trial is being evaluated: whoever holds its token ends it with tell_trial (state FAIL or PRUNED to drop it); stop_study keeps new trials from starting."
+            : d.state === "WAITING"
+              ? "That trial is queued, not started: ask_trial hands it out (queued trials come first), then tell_trial with the token it gives."
+              : "That trial is already finished and cannot change; call ask_trial to get a new one.";
     case "LEASE_LOST":
       return "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
     case "STUDY_STOPPED":

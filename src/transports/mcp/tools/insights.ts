@@ -197,7 +197,7 @@ async function waitRun(
     ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
     : `${n} trial(s) finished in ${fmt(waited)}s.`;
   const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
-  const idleHint = idle ? idleReason(stuck ?? (await stuckCause(backend, current))) : "";
+  const idleHint = idle ? idleReason(stuck ?? (await stuckCause(backend, current))) : timedOut && current.counts.RUNNING > 0 ? await heldOverMcp(backend, a.study) : "";
   // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
   const build = (k: number) => {
@@ -205,7 +205,7 @@ async function waitRun(
     const lines = [head, ...shown.map(trialLine)];
     if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
-    if (idle) lines.push(idleHint);
+    if (idleHint) lines.push(idleHint);
     return text(lines.join("\n"), {
       // Ended early because no trial can finish (stuck): not a timeout.
       timed_out: timedOut && stuck === null,
@@ -234,6 +234,17 @@ async function stuckCause(backend: McpBackend, s: StudyView): Promise<string | n
   return budget && budget.used >= budget.max_trials
     ? `because the study's budget is spent (${budget.used} of max_trials ${budget.max_trials} trials asked): raise it with update_study to go on`
     : null;
+}
+
+/**
+ * wait_for_progress's line when it timed out with trials running that were asked over MCP: an
+ * agent's own trial finishes only when it tells it, and waiting does not renew its lease.
+ */
+async function heldOverMcp(backend: McpBackend, study: string): Promise<string> {
+  const page = await backend.call("trials", { study, states: ["RUNNING"], fields: ["system_attrs"], limit: 20 });
+  const mine = page.trials.filter((t) => (t.system_attrs?.worker as { transport?: unknown } | undefined)?.transport === "mcp").map((t) => t.number);
+  if (mine.length === 0) return "";
+  return `Running trial(s) ${mine.join(", ")} were asked with ask_trial: they finish only when tell_trial reports them (waiting does not renew their lease).`;
 }
 
 /** The idle line of wait_for_progress: the stuck cause, else no worker asking. */

@@ -36,6 +36,9 @@ export const listingOutput = z.looseObject({
 
 export const stateFilter = z.array(z.enum(TRIAL_STATES)).optional();
 
+/** Names of a trial's result that `value` brings. */
+const RESULT_FIELDS = new Set(["values", "constraints", "feasible"]);
+
 const OP_FIELDS: Record<ListingField, TrialField[]> = {
   state: ["state"],
   value: ["value"],
@@ -66,9 +69,12 @@ export interface ListingRequest {
 
 /** One page of trials as a result that fits `budget`. */
 export async function trialListing(backend: McpBackend, r: ListingRequest, budget: number, tool: string): Promise<CallToolResult> {
-  const unknown = r.fields?.filter((f) => !(LISTING_FIELDS as readonly string[]).includes(f)) ?? [];
-  if (unknown.length > 0) throw invalidArgument(`unknown fields ${unknown.join(", ")}; fields are ${LISTING_FIELDS.join(", ")}`);
-  const fields = r.fields ? [...new Set(r.fields.flatMap((f) => OP_FIELDS[f as ListingField]))] : undefined;
+  // number is always there; a multi-objective or constrained result comes with value.
+  const named = r.fields?.filter((f) => f !== "number").map((f) => (RESULT_FIELDS.has(f) ? "value" : f));
+  const unknown = named?.filter((f) => !(LISTING_FIELDS as readonly string[]).includes(f)) ?? [];
+  if (unknown.length > 0)
+    throw invalidArgument(`unknown fields ${unknown.join(", ")}; fields are ${LISTING_FIELDS.join(", ")} (number is always shown; value brings values and constraints)`);
+  const fields = named && named.length > 0 ? [...new Set(named.flatMap((f) => OP_FIELDS[f as ListingField]))] : r.fields && ["number" as const];
   const ask = (limit: number) =>
     backend.call("trials", {
       study: r.study,

@@ -15,6 +15,29 @@ const paramValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const trialArg = z.number().int().min(0);
 const tokenArg = z.string().min(1).max(200);
 
+type TrialStart = { resume_from: { trial: number; budget: number | null } | null; restore: { trial: number; checkpoint: string; step: number | null } | null };
+
+/**
+ * How to start a trial from ask: how far to train (a multi-fidelity scheduler's budget), and the
+ * run it continues (promotion-mode ASHA) or the checkpoint it loads first (PBT), which a worker
+ * gets from the ask too and an agent would otherwise never see.
+ */
+function startLines(budget: number | null, resume: TrialStart["resume_from"], restore: TrialStart["restore"]): string {
+  const lines: string[] = [];
+  if (budget !== null) lines.push(`budget: ${fmt(budget)} (train up to step ${fmt(budget)} in your step units, with report_intermediate along the way)`);
+  if (resume)
+    lines.push(
+      `resume_from: trial ${resume.trial}${resume.budget !== null ? ` (trained to step ${fmt(resume.budget)})` : ""}: this promotes its configuration; continue that run from its last step if you kept its state, else train from the start.`,
+    );
+  if (restore)
+    lines.push(`restore: load checkpoint ${JSON.stringify(restore.checkpoint)} of trial ${restore.trial}${restore.step !== null ? ` (step ${fmt(restore.step)})` : ""} before training.`);
+  return lines.map((l) => `${l}\n`).join("");
+}
+
+/** The order a listing is in, said in its first line: `descending` on values is worst first, whatever the direction. */
+const listOrder = (sort: "number" | "value", descending: boolean): string =>
+  sort === "value" ? (descending ? "worst first (descending reverses best-first)" : "best first") : descending ? "newest first" : "oldest first";
+
 export const trialTools: McpTool[] = [
   defineTool({
     name: "ask_trial",
@@ -27,9 +50,11 @@ export const trialTools: McpTool[] = [
     ops: ["ask"],
     async run(a, { backend }) {
       const r = await backend.call("ask", { study: a.study, lease_ttl_s: a.lease_ttl_s, max_retries: a.max_retries });
+      const { resume_from, restore } = r.start;
       return text(
         `Trial ${r.trial.number} of '${r.study}' is yours: ${fmtParams(r.trial.params)}\n` +
-          `token: ${r.lease.token} (lease ${r.lease.ttl_s}s)${r.budget !== null ? `\nbudget: ${r.budget}` : ""}\n` +
+          `token: ${r.lease.token} (lease ${r.lease.ttl_s}s)\n` +
+          startLines(r.budget, resume_from, restore) +
           `Evaluate these parameters, then call tell_trial with study, trial ${r.trial.number}, this token and the objective value.`,
         {
           study: r.study,
@@ -39,6 +64,8 @@ export const trialTools: McpTool[] = [
           lease_expires_at: r.lease.expires_at,
           lease_ttl_s: r.lease.ttl_s,
           budget: r.budget,
+          ...(resume_from ? { resume_from } : {}),
+          ...(restore ? { restore } : {}),
         },
       );
     },
@@ -235,7 +262,7 @@ export const trialTools: McpTool[] = [
       study: studyArg,
       states: stateFilter,
       sort: z.enum(["number", "value"]).default("number"),
-      descending: z.boolean().default(false),
+      descending: z.boolean().default(false).describe("reverse: newest first, or with sort value worst first"),
       limit: z.number().int().min(1).max(200).default(20),
       ...projectionArgs,
     }),
@@ -253,7 +280,7 @@ export const trialTools: McpTool[] = [
           cursor: a.cursor,
           fields: a.fields,
           params: a.params,
-          head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}:`,
+          head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}, ${listOrder(a.sort, a.descending)}:`,
           more: "list_trials with the same study, states and sort",
           empty: `No trials${a.states ? ` in ${a.states.join("/")}` : ""} in '${a.study}' yet.`,
         },
