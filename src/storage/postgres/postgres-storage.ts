@@ -126,6 +126,26 @@ function openFailure(err: unknown, url: string): TuneportError {
   return new TuneportError("UNAVAILABLE", `cannot open ${where}: ${message}; check that it runs and the URL's host, port, user, password and database`);
 }
 
+/**
+ * A failure to reach the database (PostgreSQL restarting or shutting down, a connection refused or
+ * cut) as UNAVAILABLE, which clients retry with the same request id, instead of INTERNAL, which
+ * ends a worker; null for any other error. Only for work that has not written anything yet (the
+ * reply lookup before a request runs): a failed commit still stops the server.
+ */
+export function databaseUnreachable(err: unknown): TuneportError | null {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = typeof e?.message === "string" ? e.message : String(err);
+  const unreachable =
+    code.startsWith("08") || // connection exceptions
+    code === "57P01" || // admin_shutdown
+    code === "57P02" || // crash_shutdown
+    code === "57P03" || // cannot_connect_now (starting up or shutting down)
+    ["ECONNREFUSED", "ECONNRESET", "ENOENT", "EPIPE", "ETIMEDOUT"].includes(code) ||
+    /Connection terminated|timeout exceeded when trying to connect/.test(message);
+  return unreachable ? new TuneportError("UNAVAILABLE", `the database is unreachable (${message}); retry`, { reason: "database" }) : null;
+}
+
 /** BIGINT as number: ids and epoch milliseconds stay far below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
@@ -527,7 +547,8 @@ export class PostgresStorage implements Storage, SummaryReader {
         setImmediate(() => {
           this.lookups = null;
           this.lookupBatch(b).catch((err: unknown) => {
-            for (const waiters of b.values()) for (const w of waiters) w.reject(err);
+            const e = databaseUnreachable(err) ?? err;
+            for (const waiters of b.values()) for (const w of waiters) w.reject(e);
           });
         });
       }

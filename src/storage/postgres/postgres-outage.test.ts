@@ -1,0 +1,36 @@
+/**
+ * PostgreSQL going away under a running service, and a server that asks for a password nobody
+ * gave: each on a private PostgreSQL server (stopped, or its pg_hba.conf changed), never the shared
+ * one the other suites use.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { startPostgres } from "../../testing/postgres-server.js";
+import { PostgresStorage } from "./postgres-storage.js";
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+
+describe("PostgreSQL unreachable", () => {
+  it("a request while the database is down is answered UNAVAILABLE (clients retry it), not INTERNAL", async () => {
+    const server = startPostgres();
+    let stopped = false;
+    const storage = await PostgresStorage.open({ url: server.createDatabase("outage") });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    try {
+      await svc.execute("create_study", { name: "s", space: SPACE, strategy: "random", seed: 1 });
+      const a = await svc.execute("ask", { study: "s" }, { requestId: "ask-1" });
+      server.stop(); // as `pg_ctl restart` does for a moment: every connection is cut, new ones refused
+      stopped = true;
+      const told = svc.execute("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 }, { requestId: "tell-1" });
+      await expect(told).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    } finally {
+      await svc.close().catch(() => undefined);
+      await storage.close().catch(() => undefined);
+      if (!stopped) server.stop();
+    }
+  });
+});
