@@ -8,8 +8,10 @@ import { join } from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
+import { SharedOwnership } from "../../service/ownership.js";
 import { StudyService } from "../../service/study-service.js";
 import { startPostgres } from "../../testing/postgres-server.js";
+import { PgOwnershipStore } from "./pg-ownership.js";
 import { PostgresStorage } from "./postgres-storage.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
@@ -27,6 +29,25 @@ describe("PostgreSQL unreachable", () => {
       stopped = true;
       const told = svc.execute("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 }, { requestId: "tell-1" });
       await expect(told).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    } finally {
+      await svc.close().catch(() => undefined);
+      await storage.close().catch(() => undefined);
+      if (!stopped) server.stop();
+    }
+  });
+
+  it("a server sharing the database answers UNAVAILABLE, not INTERNAL, when it cannot claim a study while the database is down", async () => {
+    const server = startPostgres();
+    let stopped = false;
+    const storage = await PostgresStorage.open({ url: server.createDatabase("outage") });
+    const logger = silentLogger();
+    const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger, serverId: "a", ttlMs: 60_000 });
+    const svc = await StudyService.open({ storage, logger, reapIntervalMs: 0, ownership });
+    try {
+      server.stop();
+      stopped = true;
+      const created = svc.execute("create_study", { name: "s", space: SPACE, strategy: "random", seed: 1 }, { requestId: "c-1" });
+      await expect(created).rejects.toMatchObject({ code: "UNAVAILABLE" });
     } finally {
       await svc.close().catch(() => undefined);
       await storage.close().catch(() => undefined);
