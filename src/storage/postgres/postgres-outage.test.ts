@@ -3,7 +3,7 @@
  * gave: each on a private PostgreSQL server (stopped, or its pg_hba.conf changed), never the shared
  * one the other suites use.
  */
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -52,6 +52,36 @@ describe("PostgreSQL unreachable", () => {
       await svc.close().catch(() => undefined);
       await storage.close().catch(() => undefined);
       if (!stopped) server.stop();
+    }
+  });
+});
+
+describe("PostgreSQL asks for a password that was not given", () => {
+  it("open fails with a message naming ~/.pgpass and PGPASSWORD, and leaves no connection open behind it", async () => {
+    const server = startPostgres();
+    const saved = { PGPASSWORD: process.env.PGPASSWORD, PGPASSFILE: process.env.PGPASSFILE };
+    try {
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      await admin.query("CREATE ROLE tp_pw LOGIN PASSWORD 'secret'");
+      const hba = join(server.dir, "data", "pg_hba.conf");
+      writeFileSync(hba, `local all tp_pw scram-sha-256\n${readFileSync(hba, "utf8")}`);
+      await admin.query("SELECT pg_reload_conf()");
+      await admin.end();
+      delete process.env.PGPASSWORD;
+      process.env.PGPASSFILE = join(server.dir, "no-such-pgpass");
+      const sockets = () => process.getActiveResourcesInfo().filter((r) => r === "PipeWrap" || r === "TCPSocketWrap").length;
+      const before = sockets();
+      const url = server.url.replace("postgres@", "tp_pw@");
+      await expect(PostgresStorage.open({ url })).rejects.toThrow(/asks for a password and none was given \(put it in ~\/\.pgpass or PGPASSWORD\)/);
+      // pg used to leave the socket open until the server's authentication_timeout (60 s): the CLI hung.
+      for (let i = 0; sockets() > before; i++) {
+        if (i > 200) throw new Error(`a connection is still open after the failed open (${sockets()} sockets, ${before} before)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      server.stop();
     }
   });
 });

@@ -122,7 +122,9 @@ function openFailure(err: unknown, url: string): TuneportError {
   } catch {
     // keep the plain words
   }
-  const message = (err as Error)?.message ?? String(err);
+  let message = (err as Error)?.message ?? String(err);
+  if (/client password must be a string/.test(message))
+    message = "the server asks for a password and none was given (put it in ~/.pgpass or PGPASSWORD)";
   return new TuneportError("UNAVAILABLE", `cannot open ${where}: ${message}; check that it runs and the URL's host, port, user, password and database`);
 }
 
@@ -144,6 +146,29 @@ export function databaseUnreachable(err: unknown): TuneportError | null {
     ["ECONNREFUSED", "ECONNRESET", "ENOENT", "EPIPE", "ETIMEDOUT"].includes(code) ||
     /Connection terminated|timeout exceeded when trying to connect/.test(message);
   return unreachable ? new TuneportError("UNAVAILABLE", `the database is unreachable (${message}); retry`, { reason: "database" }) : null;
+}
+
+/**
+ * pg's Client, except that a connection that fails while authenticating is closed. pg leaves the
+ * socket open when it gives up on its own side (no password to answer the server's SCRAM challenge),
+ * so the process lived on until the server's authentication_timeout (60 s) closed it: a CLI command
+ * printed its error and then hung for a minute.
+ */
+class ClosingClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: (...args: any[]) => void): Promise<pg.Client> | void {
+    const close = () => (this as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    if (callback)
+      return super.connect((...args: unknown[]) => {
+        if (args[0]) close();
+        callback(...args);
+      });
+    return super.connect().catch((err: unknown) => {
+      close();
+      throw err;
+    });
+  }
 }
 
 /** BIGINT as number: ids and epoch milliseconds stay far below 2^53. */
@@ -169,6 +194,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     const { connectionString, schema } = parseUrl(opts.url);
     const pool = new pg.Pool({
       connectionString,
+      Client: ClosingClient,
       max: opts.poolSize ?? 4,
       types,
       ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
