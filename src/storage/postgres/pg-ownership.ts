@@ -7,7 +7,8 @@ import type { Study } from "../../domain/trial.js";
 import type { Claim, OwnershipStore } from "../../service/ownership.js";
 import type { StoredTrial } from "../storage.js";
 import { ID_BLOCK } from "./postgres-schema.js";
-import { type PostgresStorage, databaseUnreachable } from "./postgres-storage.js";
+import { databaseUnreachable } from "./connection.js";
+import type { PostgresStorage } from "./postgres-storage.js";
 
 /** `OwnershipStore` on the tables of a `PostgresStorage`. */
 export class PgOwnershipStore implements OwnershipStore {
