@@ -81,6 +81,10 @@ describe("tuneport on PostgreSQL, from the command line", () => {
     const pc = new TestClient(pgServer.endpoint);
     try {
       expect((await pc.call("get_study", { study: "mv" })).study.counts).toMatchObject({ COMPLETE: 11, RUNNING: 1 });
+      // Imported again while that server owns it: refused as a name that exists, not as a redirect.
+      const again = cli(["import", file, "--storage", url]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/a study named 'mv' already exists; import it under another --name/);
     } finally {
       await pc.close();
       expect(await pgServer.stop()).toBe(0);

@@ -418,11 +418,14 @@ export class StudyService {
     const imp = parseStudyLines(text, rename, this.plugins);
     if (rename !== undefined && !OPS.create_study.args.shape.name.safeParse(rename).success)
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
-    await this.ownership.ensure(imp.name);
+    const exists = () => new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
+    // Served by another server (a redirect): say that the study exists, not "resend the request there".
+    await this.ownership.ensure(imp.name).catch(async (err: unknown) => {
+      throw err instanceof TuneportError && err.data?.reason === "moved" && (await this.storage.listStudies()).some((s) => s.name === imp.name) ? exists() : err;
+    });
     await this.ownership.reserve(imp.trials.length + 1);
     const existing = this.studies.get(imp.name);
-    if (existing && !existing.deleted)
-      throw new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
+    if (existing && !existing.deleted) throw exists();
     const study: Study = {
       id: this.ownership.nextStudyId(),
       name: imp.name,

@@ -7,6 +7,7 @@ import type { Study } from "../../domain/trial.js";
 import type { Claim, OwnershipStore } from "../../service/ownership.js";
 import type { StoredTrial } from "../storage.js";
 import { ID_BLOCK } from "./postgres-schema.js";
+import { databaseUnreachable } from "./connection.js";
 import type { PostgresStorage } from "./postgres-storage.js";
 
 /** `OwnershipStore` on the tables of a `PostgresStorage`. */
@@ -15,7 +16,16 @@ export class PgOwnershipStore implements OwnershipStore {
 
   constructor(private readonly storage: PostgresStorage) {}
 
+  /** @throws UNAVAILABLE (retried by clients) when the database cannot be reached (restarting). */
   async claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
+    try {
+      return await this.claimOnce(name, owner, endpoint, ttlMs);
+    } catch (err) {
+      throw databaseUnreachable(err) ?? err;
+    }
+  }
+
+  private async claimOnce(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
     // One statement: insert a free name, take an expired one (epoch + 1; the UPDATE waits for the old
     // owner's commits in flight, which hold the row FOR SHARE), or keep our own. The row comes back
     // only when we hold it afterwards.

@@ -37,6 +37,7 @@ import {
   trialPageSql,
   betterReport,
 } from "../storage.js";
+import { ClosingClient, databaseUnreachable } from "./connection.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
 import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
 
@@ -122,7 +123,9 @@ function openFailure(err: unknown, url: string): TuneportError {
   } catch {
     // keep the plain words
   }
-  const message = (err as Error)?.message ?? String(err);
+  let message = (err as Error)?.message ?? String(err);
+  if (/client password must be a string/.test(message))
+    message = "the server asks for a password and none was given (put it in ~/.pgpass or PGPASSWORD)";
   return new TuneportError("UNAVAILABLE", `cannot open ${where}: ${message}; check that it runs and the URL's host, port, user, password and database`);
 }
 
@@ -149,6 +152,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     const { connectionString, schema } = parseUrl(opts.url);
     const pool = new pg.Pool({
       connectionString,
+      Client: ClosingClient,
       max: opts.poolSize ?? 4,
       types,
       ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
@@ -527,7 +531,8 @@ export class PostgresStorage implements Storage, SummaryReader {
         setImmediate(() => {
           this.lookups = null;
           this.lookupBatch(b).catch((err: unknown) => {
-            for (const waiters of b.values()) for (const w of waiters) w.reject(err);
+            const e = databaseUnreachable(err) ?? err;
+            for (const waiters of b.values()) for (const w of waiters) w.reject(e);
           });
         });
       }
