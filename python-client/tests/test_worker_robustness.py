@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -146,6 +146,25 @@ def test_a_forked_child_leaves_the_private_server_to_its_parent(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
 
 
+def interrupted(tmp_path: Path, script_text: str, args: list[str], ready: str, before: Callable[[], None] = lambda: None) -> str:
+    """Runs ``script_text`` until it prints ``ready``, calls ``before``, sends SIGINT (Ctrl-C) and
+    returns what the script wrote on stderr, once it has exited with an error and a KeyboardInterrupt."""
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(script_text))
+    proc = subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == ready
+        before()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=HANG)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    return err
+
+
 CTRL_C_THREADS = """
     import signal, sys, threading, time
     import tuneport as tp
@@ -177,18 +196,7 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: S
     name = f"ctrl-c-{free_port()}"
     with tp.connect(server.endpoint) as client:
         client.create_study(name, lease_ttl_s=3600)
-    script = tmp_path / "worker.py"
-    script.write_text(textwrap.dedent(CTRL_C_THREADS))
-    proc = subprocess.Popen([sys.executable, str(script), server.endpoint, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "all running"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=HANG)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    err = interrupted(tmp_path, CTRL_C_THREADS, [server.endpoint, name], "all running")
     with tp.connect(server.endpoint) as client:
         trials = client.load_study(name).trials
     assert len(trials) == 4
@@ -223,19 +231,7 @@ def test_ctrl_c_while_the_server_is_down_does_not_wait_out_the_outage(tmp_path: 
     try:
         with tp.connect(srv.endpoint) as client:
             client.create_study("gone")
-        script = tmp_path / "worker.py"
-        script.write_text(textwrap.dedent(CTRL_C_SERVER_GONE))
-        proc = subprocess.Popen([sys.executable, str(script), srv.endpoint, "gone"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "running"
-            srv.kill()
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=HANG)
-        finally:
-            proc.kill()
-            proc.wait()
-        assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+        err = interrupted(tmp_path, CTRL_C_SERVER_GONE, [srv.endpoint, "gone"], "running", before=srv.kill)
         assert "could not tell trial 0 of 'gone'" in err, err
     finally:
         srv.kill()
