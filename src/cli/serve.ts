@@ -2,6 +2,7 @@
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { existsSync, rmSync } from "node:fs";
 import { isIP } from "node:net";
+import { isPostgresUrl } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { dashboardOptions } from "./dashboard.js";
@@ -165,7 +166,7 @@ Options:
     // down cleanly once start-up is done, instead of killing the process mid-way.
     const stopRequested = stopSignal(logger, v["stop-with-stdin"] === true);
     const storagePath = v.storage as string;
-    const created = !storagePath.includes("://") && !existsSync(storagePath);
+    const created = !isPostgresUrl(storagePath) && !existsSync(storagePath);
     const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.

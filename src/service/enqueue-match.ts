@@ -11,36 +11,31 @@ import type { TrialRecord } from "./study-state.js";
 /** The existing trial `params` duplicates, or undefined; an exact match is looked for first. */
 export function findEnqueued(trials: readonly TrialRecord[], params: Params): TrialRecord | undefined {
   const key = canonical(params);
-  const exact = trials.find((t) => enqueueKey(t) === key);
+  const exact = trials.find((t) => enqueueKeys(t).key === key);
   if (exact) return exact;
   const names = namesKey(params);
-  return trials.find((t) => enqueueNames(t) === names && closeEnough(enqueueParams(t), params));
+  return trials.find((t) => enqueueKeys(t).names === names && closeEnough(enqueueParams(t), params));
 }
 
 /**
- * The params a trial is compared by for `skip_if_exists` (its enqueued ones, else its own), as a
- * canonical string, computed once per trial record (records are replaced, not changed, on update):
- * recomputing it for every trial on every enqueue made a flood of them quadratic (0.9 s per
- * enqueue at 3,000 trials of 200 params in a probe).
+ * The params a trial is compared by for `skip_if_exists` (its enqueued ones, else its own) as a
+ * canonical string, and their sorted names, computed once per trial record (records are replaced,
+ * not changed, on update): recomputing them for every trial on every enqueue made a flood of them
+ * quadratic (0.9 s per enqueue at 3,000 trials of 200 params in a probe).
  */
-function enqueueKey(t: TrialRecord): string {
-  let key = enqueueKeys.get(t);
-  if (key === undefined) enqueueKeys.set(t, (key = canonical(enqueueParams(t))));
-  return key;
+function enqueueKeys(t: TrialRecord): { key: string; names: string } {
+  let keys = keysOf.get(t);
+  if (keys === undefined) {
+    const p = enqueueParams(t);
+    keysOf.set(t, (keys = { key: canonical(p), names: namesKey(p) }));
+  }
+  return keys;
 }
-const enqueueKeys = new WeakMap<TrialRecord, string>();
+const keysOf = new WeakMap<TrialRecord, { key: string; names: string }>();
 
 function enqueueParams(t: TrialRecord): Params {
   return (t.systemAttrs.fixed_params as Params | undefined) ?? t.params;
 }
-
-/** The sorted names of the params a trial is compared by, cached as `enqueueKey` is. */
-function enqueueNames(t: TrialRecord): string {
-  let names = enqueueNameKeys.get(t);
-  if (names === undefined) enqueueNameKeys.set(t, (names = namesKey(enqueueParams(t))));
-  return names;
-}
-const enqueueNameKeys = new WeakMap<TrialRecord, string>();
 
 function namesKey(p: Params): string {
   return JSON.stringify(Object.keys(p).sort());

@@ -88,8 +88,19 @@ function jsonSchemaOf(schema: z.ZodType<unknown>): Record<string, unknown> {
   return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 }
 
-function parseOptions(kind: string, factory: { name: string; options: z.ZodType<unknown> }, raw: Record<string, unknown>) {
+function parseOptions(
+  kind: string,
+  factory: { name: string; options: z.ZodType<unknown>; withStudyBudget?: unknown },
+  raw: Record<string, unknown>,
+) {
   const parsed = factory.options.safeParse(raw);
+  // A scheduler that takes the study's budget, given none: say what it is and both places to give it.
+  if (!parsed.success && factory.withStudyBudget && raw.max_resource === undefined && parsed.error.issues.some((i) => i.path[0] === "max_resource"))
+    throw invalidArgument(
+      `scheduler '${factory.name}' needs a max_resource: how far one trial trains at most, in your step units (epochs, say); ` +
+        `give the study's (create_study max_resource: 27, say) or the scheduler's (options: {max_resource: 27})`,
+      { options_schema: jsonSchemaOf(factory.options) },
+    );
   if (!parsed.success)
     throw invalidArgument(`bad options for ${kind} '${factory.name}': ${formatZodError(new z.ZodError(parsed.error.issues.map((i) => withOptionNames(factory.options, i))))}`, {
       options_schema: jsonSchemaOf(factory.options),
@@ -174,15 +185,6 @@ export class PluginCatalogue {
       });
     const given = canonicalOptionNames(factory.options, options);
     const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(given, maxResource) : given;
-    if (factory.withStudyBudget && raw.max_resource === undefined) {
-      const parsed = factory.options.safeParse(raw);
-      if (!parsed.success && parsed.error.issues.some((i) => i.path[0] === "max_resource"))
-        throw invalidArgument(
-          `scheduler '${name}' needs a max_resource: how far one trial trains at most, in your step units (epochs, say); ` +
-            `give the study's (create_study max_resource: 27, say) or the scheduler's (options: {max_resource: 27})`,
-          { options_schema: jsonSchemaOf(factory.options) },
-        );
-    }
     return { name, options: parseOptions("scheduler", factory, raw) };
   }
 
