@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
@@ -46,6 +46,11 @@ describe("tuneport export / import", () => {
     const second = cli(["export", "renamed", "--storage", db2]);
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(readFileSync(first, "utf8").replace('"name":"exp"', '"name":"renamed"'));
+    // '-' is stdout, as for import and plot (it wrote a file named '-' before)
+    const dashed = spawnSync(process.execPath, [CLI, "export", "renamed", "--storage", db2, "--out", "-"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    expect(dashed.status, dashed.stderr).toBe(0);
+    expect(dashed.stdout).toBe(second.stdout);
+    expect(existsSync(join(dir, "-"))).toBe(false);
 
     // the name exists now: refused, nothing changes
     const again = cli(["import", first, "--storage", db2, "--name", "renamed"]);

@@ -37,7 +37,7 @@ RUNNING. --out replaces FILE: the journal holds this one study.
 
 Options:
   --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
-  --out FILE       write here (atomically: a temporary file renamed at the end) [stdout]
+  --out FILE       write here (atomically: a temporary file renamed at the end); '-' is stdout [stdout]
   --format FORMAT  tuneport (JSON Lines for 'tuneport import') or optuna [tuneport]
   -h, --help       show this help
 `,
@@ -67,7 +67,7 @@ Options:
         }
         writeSync(fd, chunk);
       };
-      if (out) await writeFileAtomically(out, 0o600, write);
+      if (out && out !== "-") await writeFileAtomically(out, 0o600, write);
       else await write(1);
     } finally {
       await service.close();
