@@ -167,6 +167,7 @@ describe("a multi-objective study read with one-objective tools", () => {
       const asked = await call("ask_trial", { study: "mo" });
       const { trial, token } = asked.structuredContent as { trial: number; token: string };
       expect(trial).toBe(i);
+      expect(textOf(asked)).toContain("this token and values: a list of 2 numbers, one per objective in this order (minimize, maximize).");
       await call("tell_trial", { study: "mo", trial, token, values: v });
     }
     for (const [tool, args] of [["best_trials", {}], ["list_trials", { sort: "value" }]] as const) {

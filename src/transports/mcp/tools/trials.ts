@@ -47,15 +47,19 @@ export const trialTools: McpTool[] = [
     },
     input: z.object({ study: studyArg, lease_ttl_s: z.number().optional(), max_retries: z.number().int().optional() }),
     output: z.looseObject({ study: z.string(), trial: z.number().int(), params: z.looseObject({}), token: z.string(), lease_ttl_s: z.number() }),
-    ops: ["ask"],
+    ops: ["ask", "get_study"],
     async run(a, { backend }) {
       const r = await backend.call("ask", { study: a.study, lease_ttl_s: a.lease_ttl_s, max_retries: a.max_retries });
       const { resume_from, restore } = r.start;
+      const { directions } = (await backend.call("get_study", { study: r.study })).study;
+      const result = directions.length > 1
+        ? `values: a list of ${directions.length} numbers, one per objective in this order (${directions.join(", ")})`
+        : "the objective value";
       return text(
         `Trial ${r.trial.number} of '${r.study}' is yours: ${fmtParams(r.trial.params)}\n` +
           `token: ${r.lease.token} (lease ${r.lease.ttl_s}s)\n` +
           startLines(r.budget, resume_from, restore) +
-          `Evaluate these parameters, then call tell_trial with study, trial ${r.trial.number}, this token and the objective value.`,
+          `Evaluate these parameters, then call tell_trial with study, trial ${r.trial.number}, this token and ${result}.`,
         {
           study: r.study,
           trial: r.trial.number,
