@@ -131,6 +131,16 @@ describe("tuneport given bad input", () => {
       const r = await runAsync("export", "s1", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`);
       expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*(timeout|terminated)/i);
     });
+
+    it("serve on a database that never answers exits with the reason instead of hanging", async () => {
+      await listen();
+      const port = (silent.address() as AddressInfo).port;
+      const r = await runAsync("serve", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`, "--bind", "tcp://127.0.0.1:0");
+      expect(r.signal, "killed by the hang guard").toBeNull();
+      expect(r.status, r.stderr).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/could not open the PostgreSQL storage/);
+      expect(r.stdout + r.stderr).toMatch(/cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*(timeout|terminated)/i);
+    });
   });
 
   it("studies: a word too many is refused (it was ignored and another study shown); TRIAL must be a number", () => {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { PG_CONNECT_TIMEOUT_MS } from "./open-storage.js";
 import { PlotRenderer } from "../service/plot-renderer.js";
 import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
@@ -45,7 +46,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
   if (isPostgresUrl(opts.path)) {
     try {
       const { PostgresStorage } = await import("../storage/postgres/postgres-storage.js");
-      const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6 });
+      const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6, connectTimeoutMs: PG_CONNECT_TIMEOUT_MS });
       storage = pg;
       ownership = new SharedOwnership({
         store: new PgOwnershipStore(pg),

@@ -7,7 +7,11 @@ import { isPostgresUrl } from "../storage/postgres/url.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage, SummaryReader } from "../storage/storage.js";
 
-/** How long a one-off command waits for PostgreSQL to answer before it gives up (UNAVAILABLE). */
+/**
+ * How long a one-off command, or a server (`serve`, `mcp`) for each connection it opens or takes
+ * from its pool, waits for PostgreSQL before it gives up (UNAVAILABLE): a database that accepts
+ * and never answers hung them.
+ */
 export const PG_CONNECT_TIMEOUT_MS = 20_000;
 
 /** Opens SQLite (a file path) or PostgreSQL (a `postgresql://` URL); both read summaries. */
