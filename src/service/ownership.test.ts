@@ -164,6 +164,29 @@ describe("several servers on one PostgreSQL database", () => {
     expect(trials.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it("a takeover whose load meets a restarting database answers UNAVAILABLE and loads the study on a later request", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 5 });
+    for (let i = 0; i < 3; i++) {
+      const q = await a.svc.execute("ask", { study: "s" });
+      await a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i });
+    }
+    // B's first loads fail as PostgreSQL fails them while it starts up (SQLSTATE 57P03).
+    const load = b.storage.loadTrials.bind(b.storage);
+    let calls = 0;
+    b.storage.loadTrials = (id: number) =>
+      ++calls <= 2 ? Promise.reject(Object.assign(new Error("the database system is starting up"), { code: "57P03" })) : load(id);
+    await expect(b.store.loadTrials(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await kill(a);
+    // Before the fix the failed load left the name held and the study missing (NOT_FOUND from then
+    // on), and the driver's error reached the client as INTERNAL; untilServed accepts only UNAVAILABLE.
+    await untilServed(b, "s", 50 * TTL_MS);
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect((await b.svc.execute("trials", { study: "s" })).trials.map((t) => t.state)).toEqual(["COMPLETE", "COMPLETE", "COMPLETE"]);
+  });
+
   it("fences a stalled owner: once another server took its study, its writes fail and it stops", async () => {
     const loc = backend.location();
     const a = await server(loc, "a");

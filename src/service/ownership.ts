@@ -210,12 +210,19 @@ export class SharedOwnership implements Ownership {
       });
     // Fence first: nothing of this study commits before the name is ours at this epoch.
     this.held.set(name, claim.epoch);
-    const study = await store.findStudy(name);
-    if (study) {
-      const t0 = Date.now();
-      const trials = await store.loadTrials(study.id);
-      this.host?.adopt(study, trials);
-      this.log.info({ study: name, epoch: claim.epoch, trials: trials.length, load_ms: Date.now() - t0 }, "study taken over");
+    try {
+      const study = await store.findStudy(name);
+      if (study) {
+        const t0 = Date.now();
+        const trials = await store.loadTrials(study.id);
+        this.host?.adopt(study, trials);
+        this.log.info({ study: name, epoch: claim.epoch, trials: trials.length, load_ms: Date.now() - t0 }, "study taken over");
+      }
+    } catch (err) {
+      // Not loaded (the database restarting, say): not ours in memory either, or the next request
+      // would find the name held and the study missing. The row stays ours; the next request loads it.
+      this.held.delete(name);
+      throw err;
     }
   }
 

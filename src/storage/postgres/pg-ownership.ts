@@ -17,12 +17,8 @@ export class PgOwnershipStore implements OwnershipStore {
   constructor(private readonly storage: PostgresStorage) {}
 
   /** @throws UNAVAILABLE (retried by clients) when the database cannot be reached (restarting). */
-  async claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
-    try {
-      return await this.claimOnce(name, owner, endpoint, ttlMs);
-    } catch (err) {
-      throw databaseUnreachable(err) ?? err;
-    }
+  claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
+    return unreachableAsUnavailable(this.claimOnce(name, owner, endpoint, ttlMs));
   }
 
   private async claimOnce(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
@@ -74,19 +70,31 @@ export class PgOwnershipStore implements OwnershipStore {
     return this.storage.reserveIds(kind);
   }
 
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
   findStudy(name: string): Promise<Study | null> {
-    return this.storage.findStudy(name);
+    return unreachableAsUnavailable(this.storage.findStudy(name));
   }
 
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
   loadTrials(studyId: number): Promise<StoredTrial[]> {
-    return this.storage.loadTrials(studyId);
+    return unreachableAsUnavailable(this.storage.loadTrials(studyId));
   }
 
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
   listStudies(): Promise<Study[]> {
-    return this.storage.listStudies();
+    return unreachableAsUnavailable(this.storage.listStudies());
   }
 
   setFence(owner: string, held: ReadonlyMap<string, number>): void {
     this.storage.fence = { owner, held };
+  }
+}
+
+/** `p`, failing UNAVAILABLE (which clients retry) instead of with the driver's error when the database is unreachable. */
+async function unreachableAsUnavailable<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw databaseUnreachable(err) ?? err;
   }
 }
