@@ -162,18 +162,38 @@ function loadVega(): Promise<[typeof import("vega"), typeof import("vega-lite")]
 /** Looked up once per process (the file check is not repeated on every rendering). */
 let vegaModules: Promise<[typeof import("vega"), typeof import("vega-lite")]> | undefined;
 
-let fontFile: string | null | undefined;
+/**
+ * The characters `assets/fonts/DejaVuSans-plots.ttf` has (the ranges its README's command kept).
+ * Text made only of these renders with that file, which resvg parses in a fraction of the whole
+ * font's time; anything else (or a character reference, which could be anything) gets the whole font.
+ */
+const SUBSET_TEXT = /^[\u0000-\u007e\u00a0-\u024f\u0370-\u03ff\u2000-\u206f\u20ac\u2190-\u21ff\u2200-\u22ff\u25a0-\u25ff]*$/;
 
-/** The bundled DejaVu Sans, or null when the package is missing (resvg then uses system fonts). */
-function bundledFont(): string | null {
-  if (fontFile === undefined) {
+/** Looked up once per process: [the subset, the whole DejaVu Sans], each null when missing. */
+let fontFiles: { subset: string | null; whole: string | null } | undefined;
+
+function bundledFonts(): { subset: string | null; whole: string | null } {
+  if (fontFiles === undefined) {
+    let whole: string | null = null;
     try {
-      fontFile = createRequire(import.meta.url).resolve("dejavu-fonts-ttf/ttf/DejaVuSans.ttf");
+      whole = createRequire(import.meta.url).resolve("dejavu-fonts-ttf/ttf/DejaVuSans.ttf");
     } catch {
-      fontFile = null;
+      whole = null;
     }
+    const subset = fileURLToPath(new URL("../../assets/fonts/DejaVuSans-plots.ttf", import.meta.url));
+    fontFiles = { subset: existsSync(subset) ? subset : null, whole };
   }
-  return fontFile;
+  return fontFiles;
+}
+
+/**
+ * The font file to render `svg` with: the subset when its text fits it, else the whole DejaVu Sans,
+ * or null when neither is installed (resvg then uses the system's fonts).
+ */
+export function plotFont(svg: string): string | null {
+  const { subset, whole } = bundledFonts();
+  if (subset && SUBSET_TEXT.test(svg) && !svg.includes("&#")) return subset;
+  return whole;
 }
 
 /** The zoom that renders an SVG of `w` × `h` CSS pixels at 1.5× or, if larger, fits it in the PNG cap. */
@@ -209,7 +229,7 @@ export async function renderVegaLite(spec: VlSpec, density?: number): Promise<{ 
     const pixels = Number(size[1]) * Number(size[2]);
     if (density * pixels * zoom * zoom > MAX_PNG_BYTES) zoom = Math.min(zoom, Math.max(0.5, Math.sqrt((0.9 * MAX_PNG_BYTES) / (density * pixels))));
   }
-  const font = bundledFont();
+  const font = plotFont(svg);
   for (let attempt = 0; ; attempt++) {
     const resvg = new Resvg(svg, {
       background: "white",
