@@ -183,7 +183,9 @@ async function measure(path, n, cli, build) {
   }
   // The CLI, as a process: wall time (and max RSS where GNU time exists), each read command.
   const gnuTime = spawnSync("sh", ["-c", "command -v /usr/bin/time"]).status === 0;
+  // The floor of every CLI row: Node starting and exiting with nothing to run.
   const commands = [
+    ["node -e 0 (Node's own start and exit, no tuneport)", null],
     ["studies list", ["studies", "list"]],
     ["studies show", ["studies", "show", STUDY]],
     ["studies show (two objectives)", ["studies", "show", MO]],
@@ -195,10 +197,10 @@ async function measure(path, n, cli, build) {
     let maxRss = NaN;
     for (let r = 0; r < 3; r++) {
       const t0 = performance.now();
-      const cmd = ["node", cli, ...argv, "--storage", path];
+      const cmd = argv ? ["node", cli, ...argv, "--storage", path] : ["node", "-e", "0"];
       const res = gnuTime ? spawnSync("/usr/bin/time", ["-f", "%M", ...cmd], { encoding: "utf8" }) : spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8" });
       times.push(performance.now() - t0);
-      if (res.status !== 0) throw new Error(`tuneport ${argv.join(" ")} failed: ${res.stderr}`);
+      if (res.status !== 0) throw new Error(`${cmd.slice(1).join(" ")} failed: ${res.stderr}`);
       if (gnuTime) maxRss = Math.max(Number.isNaN(maxRss) ? 0 : maxRss, Number(res.stderr.trim().split("\n").pop()) / 1024);
     }
     rows.push({ n, build, read: `CLI ${label} max RSS (MiB)`, value: maxRss });
