@@ -57,7 +57,7 @@ it("npm pack gives a tarball that installs globally and serves outside the check
   expect(existsSync(join(REPO, "npm-shrinkwrap.json"))).toBe(false); // postpack cleaned up
   const tgz = readdirSync(tmp).find((f) => /^tuneport-.*\.tgz$/.test(f)) as string;
   const listing = sh("tar", ["tzf", join(tmp, tgz)], tmp).split("\n");
-  for (const f of ["package/dist/cli/main.js", "package/dist/service/plot-worker.js", "package/npm-shrinkwrap.json", "package/protocol/PROTOCOL.md", "package/README.md"])
+  for (const f of ["package/dist/cli/main.js", "package/dist/service/plot-worker.js", "package/npm-shrinkwrap.json", "package/protocol/PROTOCOL.md", "package/README.md", "package/assets/fonts/DejaVuSans-plots.ttf"])
     expect(listing, f).toContain(f);
   expect(listing.filter((f) => /\.test\.|\.stamp$|^package\/src\//.test(f))).toEqual([]);
 
