@@ -1,0 +1,158 @@
+"""Optuna scripts with several objectives and constraints, moved over unchanged: each case runs
+the same snippet with ``import optuna`` (Optuna 5.0, in memory) and with ``import tuneport as
+optuna`` against a real server, and compares what a script would see. Where the two differ on
+purpose (docs/MIGRATING-FROM-OPTUNA.md says so) the test pins both behaviours."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import optuna
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _study(server: ServerProcess, name: str, **kwargs: Any) -> tp.Study:
+    return tp.create_study(storage=server.endpoint, study_name=name, **kwargs)
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[Any, ...]:
+    """``("ok", result, warnings)`` or ``("raise", exception class's Optuna-facing base, message)``."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = fn()
+        return ("ok", out, [f"{w.category.__name__}: {w.message}" for w in caught if w.category is not FutureWarning])
+    except Exception as err:  # noqa: BLE001 - the point is to compare what each library raises
+        return ("raise", next(c.__name__ for c in type(err).__mro__ if c.__module__ == "builtins"), str(err).removeprefix("INVALID_ARGUMENT: "))
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Optuna's FutureWarning for constraints_func (deprecated in 5.0) and the failed-trial warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def test_directions_tuple_objective_and_the_single_best_raise_runtime_error(server: ServerProcess, name: str) -> None:
+    # The multi-objective tutorial: directions=[...], an objective returning a tuple, best_trials.
+    def script(lib: Any, study: Any) -> list[Any]:
+        def objective(trial: Any) -> tuple[float, float]:
+            x = trial.suggest_float("x", 0, 5)
+            y = trial.suggest_float("y", 0, 3)
+            return 4 * x**2 + 4 * y**2, (x - 5) ** 2 + (y - 5) ** 2
+
+        study.optimize(objective, n_trials=6)
+        first = study.trials[0]
+        front = study.best_trials
+        return [
+            [d == lib.study.StudyDirection.MINIMIZE for d in study.directions],
+            len(study.trials),
+            (len(first.values), [type(v) for v in first.values]),
+            first.values == [4 * first.params["x"] ** 2 + 4 * first.params["y"] ** 2, (first.params["x"] - 5) ** 2 + (first.params["y"] - 5) ** 2],
+            isinstance(front, list) and len(front) >= 1,
+            all(not any(all(a <= b for a, b in zip(o.values, t.values)) and o.values != t.values for o in study.trials) for t in front),
+            _outcome(lambda: study.best_trial)[:2],
+            _outcome(lambda: study.best_value)[:2],
+            _outcome(lambda: study.best_params)[:2],
+        ]
+
+    ours = script(tp, _study(server, name, directions=["minimize", "minimize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "minimize"]))
+    assert ours[-1] == ("raise", "RuntimeError")
+
+
+def test_an_objective_returning_the_wrong_number_of_values_fails_the_trial(server: ServerProcess, name: str) -> None:
+    returns: list[Any] = [[1.0, 2.0], (3.0, 4.0), [1.0], [1.0, 2.0, 3.0], 5.0, [1.0, math.nan], None, [2, True]]
+
+    def script(lib: Any, study: Any) -> list[Any]:
+        def objective(trial: Any) -> Any:
+            trial.suggest_float("x", 0, 1)
+            return returns[trial.number]
+
+        with _quiet():
+            study.optimize(objective, n_trials=len(returns))
+        return [(t.state.name, t.values) for t in study.trials]
+
+    ours = script(tp, _study(server, name, directions=["minimize", "maximize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
+    assert [s for s, _ in ours] == ["COMPLETE", "COMPLETE", "FAIL", "FAIL", "FAIL", "FAIL", "FAIL", "COMPLETE"]
+
+
+def test_an_infinite_objective_value_fails_the_trial_where_optuna_completes_it(server: ServerProcess, name: str) -> None:
+    # A documented difference (MIGRATING: "Non-finite results"), one objective of several included.
+    def script(lib: Any, study: Any) -> list[Any]:
+        with _quiet():
+            study.optimize(lambda t: (t.suggest_float("x", 0, 1), math.inf), n_trials=1)
+        trial = study.ask()
+        study.tell(trial, [-math.inf, 1.0])
+        return [(t.state.name, t.values) for t in study.trials]
+
+    assert script(optuna, optuna.create_study(directions=["minimize", "maximize"]))[0][0] == "COMPLETE"
+    assert script(tp, _study(server, name, directions=["minimize", "maximize"])) == [("FAIL", None), ("FAIL", None)]
+
+
+def test_set_metric_names_and_the_dataframe_columns(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        out: list[Any] = [study.metric_names]
+        out.append(_outcome(lambda: study.set_metric_names(["loss"]))[:3])
+        with _quiet():
+            study.set_metric_names(["loss", "accuracy"])  # Optuna: ExperimentalWarning
+        out.append(study.metric_names)
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.5), n_trials=2)
+        plain = study.trials_dataframe(attrs=("number", "value", "params", "state"))
+        out.append(sorted(plain.columns))
+        out.append(list(plain["values_loss"]) == [t.values[0] for t in study.trials])
+        indexed = study.trials_dataframe(multi_index=True)
+        out.append(sorted(c for c in map(tuple, indexed.columns) if c[0] != "system_attrs"))
+        return out
+
+    ours = script(tp, _study(server, name, directions=["minimize", "maximize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
+    assert ours[3] == ["number", "params_x", "state", "values_accuracy", "values_loss"]
+
+
+def test_load_if_exists_with_other_directions_is_refused_where_optuna_loads_the_stored_ones(server: ServerProcess, name: str, tmp_path: Any) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="s", storage=storage, directions=["minimize", "maximize"])
+    loaded = optuna.create_study(study_name="s", storage=storage, directions=["maximize", "minimize"], load_if_exists=True)
+    assert [d.name for d in loaded.directions] == ["MINIMIZE", "MAXIMIZE"]  # Optuna: the given ones ignored
+
+    _study(server, name, directions=["minimize", "maximize"])
+    for given in ({"directions": ["maximize", "minimize"]}, {"directions": ["minimize"]}, {"direction": "minimize"}):
+        with pytest.raises(tp.InvalidArgumentError, match=r"directions: stored \["):
+            _study(server, name, load_if_exists=True, **given)
+    assert _study(server, name, load_if_exists=True).directions == ["minimize", "maximize"]
+    assert tp.load_study(study_name=name, storage=server.endpoint).directions == [optuna.study.StudyDirection.MINIMIZE, optuna.study.StudyDirection.MAXIMIZE]
+
+
+def test_enqueue_trial_get_trials_and_summaries_on_a_multi_objective_study(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        study.enqueue_trial({"x": 0.25, "y": 0.5})
+        study.enqueue_trial({"x": 0.75}, user_attrs={"source": "queue"})
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=3)
+        study.tell(study.ask(), state=lib.trial.TrialState.PRUNED)
+        study.tell(study.ask(), state=lib.trial.TrialState.FAIL)
+        study.ask()
+        states = lib.trial.TrialState
+        return [
+            [(t.params["x"], t.values == [t.params["x"], t.params["y"]], t.user_attrs) for t in study.trials[:2]],
+            len(study.get_trials(states=(states.COMPLETE,))),
+            [t.state.name for t in study.get_trials(states=[states.PRUNED, states.FAIL])],
+            [t.values for t in study.get_trials(states=(states.RUNNING, states.PRUNED))],
+            study.get_trials(states=()),
+        ]
+
+    ours = script(tp, _study(server, name, directions=["minimize", "maximize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
+    summary = next(s for s in tp.get_all_study_summaries(storage=server.endpoint) if s.study_name == name)
+    assert summary.best_trial is None and summary.directions == ["minimize", "maximize"]
