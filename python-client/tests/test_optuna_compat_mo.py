@@ -156,3 +156,22 @@ def test_enqueue_trial_get_trials_and_summaries_on_a_multi_objective_study(serve
     assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
     summary = next(s for s in tp.get_all_study_summaries(storage=server.endpoint) if s.study_name == name)
     assert summary.best_trial is None and summary.directions == ["minimize", "maximize"]
+
+
+def test_optunas_modules_without_a_counterpart_say_what_to_use_instead(server: ServerProcess, name: str) -> None:
+    # import tuneport as optuna: optuna.samplers.NSGAIISampler(...) and optuna.visualization.plot_pareto_front
+    # were bare "module 'tuneport' has no attribute" errors.
+    with pytest.raises(AttributeError, match=r"optuna\.samplers.*strategy='tpe', 'nsga2'.*constraints_func=") as info:
+        tp.samplers.NSGAIISampler(constraints_func=lambda t: [0.0])  # type: ignore[attr-defined]
+    assert "no attribute 'samplers'" in str(info.value)
+    with pytest.raises(AttributeError, match=r"study\.plot\('pareto_front'\)"):
+        tp.visualization.plot_pareto_front  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^module 'tuneport' has no attribute 'no_such_thing'$"):
+        tp.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(tp, "pruners")
+    study = _study(server, name, directions=["minimize", "maximize"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=3)
+    plot = study.plot("pareto_front")
+    assert plot.kind == "pareto_front" and plot.png.startswith(b"\x89PNG")
+    with pytest.raises(tp.InvalidArgumentError, match="pareto_front"):
+        study.plot("history")  # one value per trial: Optuna's plot_optimization_history needs target= here

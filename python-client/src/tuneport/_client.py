@@ -694,15 +694,24 @@ _SCHEDULER_OF_PRUNER = {
 }
 
 
-def _refuse_optuna_objects(sampler: Any, pruner: Any) -> None:
+def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = False) -> None:
     """``sampler=``/``pruner=`` (Optuna objects that run in the caller's process) have no meaning
     here: the server runs the strategy and scheduler. Refused with the argument to use instead."""
     if sampler is not None:
-        kind = _STRATEGY_OF_SAMPLER.get(type(sampler).__name__)
+        name = type(sampler).__name__
+        kind = _STRATEGY_OF_SAMPLER.get(name)
+        if name == "GPSampler" and multi_objective:
+            kind = "ehvi"  # Optuna's GPSampler optimises several objectives with (log) EHVI; tuneport's gp one
         hint = f"strategy={kind!r}" if kind else "strategy='<name>' (see Client.catalogue())"
+        constraints = (
+            "; its constraints_func goes to study.optimize(objective, constraints_func=...) "
+            "(or trial.complete(values, constraints=[...]))"
+            if getattr(sampler, "_constraints_func", None) is not None
+            else ""
+        )
         raise InvalidArgumentError(
-            f"sampler={type(sampler).__name__}(...): tuneport's strategies run on the server; pass {hint} "
-            "(with seed=... for a reproducible one, options as strategy={'name': ..., 'options': {...}})"
+            f"sampler={name}(...): tuneport's strategies run on the server; pass {hint} "
+            f"(with seed=... for a reproducible one, options as strategy={{'name': ..., 'options': {{...}}}}){constraints}"
         )
     if pruner is not None:
         name = type(pruner).__name__
@@ -743,7 +752,7 @@ def create_study(
     ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
     ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
     @raises InvalidArgumentError, AlreadyExistsError."""
-    _refuse_optuna_objects(sampler, pruner)
+    _refuse_optuna_objects(sampler, pruner, multi_objective=directions is not None and len(directions) > 1)
     client = _shared_client(storage, may_start_private=True)
     study = client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
