@@ -121,6 +121,56 @@ def test_set_metric_names_and_the_dataframe_columns(server: ServerProcess, name:
     assert ours[3] == ["number", "params_x", "state", "values_accuracy", "values_loss"]
 
 
+SAMPLERS = {"NSGAIISampler": "nsga2", "TPESampler": "tpe", "GPSampler": "ehvi"}
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_constraints_func_of_a_sampler_moves_to_optimize_and_lands_where_optuna_keeps_it(server: ServerProcess, name: str, sampler: str) -> None:
+    # Optuna: XSampler(constraints_func=...); tuneport: strategy= and optimize(constraints_func=...).
+    # Either way the values are in system_attrs["constraints"] (a tuple) and best_trials are feasible.
+    def constraints(frozen: Any) -> list[float]:
+        return [frozen.params["x"] - 0.5, -1.0]
+
+    def objective(trial: Any) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        return x, (1 - x) ** 2
+
+    def script(lib: Any, study: Any, **optimize: Any) -> list[Any]:
+        study.optimize(objective, n_trials=6, **optimize)
+        trials = study.trials
+        df = study.trials_dataframe()
+        return [
+            all(t.system_attrs["constraints"] == (t.params["x"] - 0.5, -1.0) for t in trials),
+            all(t.params["x"] <= 0.5 for t in study.best_trials),
+            list(df["system_attrs_constraints"]) == [t.system_attrs["constraints"] for t in trials],
+        ]
+
+    with _quiet():
+        theirs = script(optuna, optuna.create_study(directions=["minimize", "minimize"], sampler=getattr(optuna.samplers, sampler)(constraints_func=constraints, seed=1)))
+    ours = script(tp, _study(server, name, directions=["minimize", "minimize"], strategy=SAMPLERS[sampler], seed=1), constraints_func=constraints)
+    assert ours == theirs == [True, True, True]
+    # The sampler object itself is refused with what to write instead.
+    with _quiet():
+        kept = getattr(optuna.samplers, sampler)(constraints_func=constraints)
+    with pytest.raises(tp.InvalidArgumentError, match=rf"strategy='{SAMPLERS[sampler]}'.*constraints_func goes to study.optimize"):
+        _study(server, name + "-2", directions=["minimize", "minimize"], sampler=kept)
+
+
+def test_constraints_in_a_one_objective_study_pick_the_best_feasible_trial(server: ServerProcess, name: str) -> None:
+    def constraints(frozen: Any) -> tuple[float]:
+        return (frozen.params["x"] - 0.5,)
+
+    def script(lib: Any, study: Any, **optimize: Any) -> list[Any]:
+        study.enqueue_trial({"x": 0.9})  # the best value, infeasible
+        study.enqueue_trial({"x": 0.4})
+        study.optimize(lambda t: -t.suggest_float("x", 0, 1), n_trials=2, **optimize)
+        return [study.best_trial.number, study.best_value, [t.number for t in study.best_trials], study.trials[0].system_attrs["constraints"]]
+
+    with _quiet():
+        theirs = script(optuna, optuna.create_study(sampler=optuna.samplers.TPESampler(constraints_func=constraints)))
+    assert script(tp, _study(server, name), constraints_func=constraints) == theirs == [1, -0.4, [1], (pytest.approx(0.4),)]
+
+
 def test_load_if_exists_with_other_directions_is_refused_where_optuna_loads_the_stored_ones(server: ServerProcess, name: str, tmp_path: Any) -> None:
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     optuna.create_study(study_name="s", storage=storage, directions=["minimize", "maximize"])
@@ -156,6 +206,38 @@ def test_enqueue_trial_get_trials_and_summaries_on_a_multi_objective_study(serve
     assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
     summary = next(s for s in tp.get_all_study_summaries(storage=server.endpoint) if s.study_name == name)
     assert summary.best_trial is None and summary.directions == ["minimize", "maximize"]
+
+
+def test_copy_study_and_delete_study_keep_directions_names_and_constraints(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, storage: Any, source_name: str, copy_name: str) -> list[Any]:
+        source = lib.create_study(study_name=source_name, storage=storage, directions=["minimize", "maximize"])
+        with _quiet():
+            source.set_metric_names(["loss", "accuracy"])
+        for x, c in ((0.1, -1.0), (0.9, 2.0), (0.5, 0.0)):
+            trial = source.ask()
+            trial.suggest_float("x", 0, 1)
+            if lib is tp:
+                source.tell(trial, [x, x], constraints=[c])
+            else:  # where Optuna's constraints_func puts them
+                trial.storage.set_trial_system_attr(trial._trial_id, "constraints", (c,))
+                source.tell(trial, [x, x])
+        lib.copy_study(from_study_name=source_name, from_storage=storage, to_storage=storage, to_study_name=copy_name)
+        copy = lib.load_study(study_name=copy_name, storage=storage)
+        out = [
+            [d.name for d in copy.directions],
+            copy.metric_names,
+            [(t.values, tuple(t.system_attrs["constraints"])) for t in copy.trials],
+            [t.number for t in copy.best_trials],
+        ]
+        lib.delete_study(study_name=copy_name, storage=storage)
+        out.append(_outcome(lambda: lib.load_study(study_name=copy_name, storage=storage))[:2])
+        out.append(_outcome(lambda: lib.delete_study(study_name=copy_name, storage=storage))[:2])
+        return out
+
+    ours = script(tp, server.endpoint, name, name + "-copy")
+    theirs = script(optuna, optuna.storages.InMemoryStorage(), "source", "copy")
+    assert ours == theirs
+    assert theirs[2:] == [[([0.1, 0.1], (-1.0,)), ([0.9, 0.9], (2.0,)), ([0.5, 0.5], (0.0,))], [0, 2], ("raise", "KeyError"), ("raise", "KeyError")]
 
 
 def test_optunas_modules_without_a_counterpart_say_what_to_use_instead(server: ServerProcess, name: str) -> None:

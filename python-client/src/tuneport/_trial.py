@@ -134,7 +134,8 @@ class FrozenTrial(_OptunaV2Suggest):
     """One value per objective (the study's ``directions``), or None without a result; in a
     one-objective study ``[value]``."""
     constraints: list[float] | None = None
-    """The constraint values told with the result (``c <= 0`` satisfied), or None."""
+    """The constraint values told with the result (``c <= 0`` satisfied), or None; also in
+    ``system_attrs["constraints"]`` (a tuple), where Optuna stores them."""
     feasible: bool | None = None
     """COMPLETE trials: whether every constraint holds (True without constraints); else None."""
 
@@ -143,6 +144,12 @@ class FrozenTrial(_OptunaV2Suggest):
         """The trial of a wire ``TrialView``; ``study`` (its study's name) types its categorical
         params by the choices this process declared (see ``as_declared``)."""
         distributions = as_declared(study, {k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()})
+        constraints = _floats_or_none(raw.get("constraints"))
+        system_attrs = dict(raw.get("system_attrs") or {})
+        if constraints is not None:
+            # Where Optuna keeps what constraints_func returned (a tuple), so code that reads
+            # system_attrs["constraints"], and trials_dataframe's system_attrs_constraints column, work.
+            system_attrs.setdefault("constraints", tuple(constraints))
         return cls(
             number=int(raw["number"]),
             state=trial_state(raw["state"]),
@@ -151,13 +158,13 @@ class FrozenTrial(_OptunaV2Suggest):
             value=_float_or_none(raw.get("value")),
             intermediate=[(float(s), float(v)) for s, v in raw.get("intermediate") or []],
             user_attrs=dict(raw.get("user_attrs") or {}),
-            system_attrs=dict(raw.get("system_attrs") or {}),
+            system_attrs=system_attrs,
             created_at=float(raw.get("created_at") or 0.0),
             started_at=raw.get("started_at"),
             finished_at=raw.get("finished_at"),
             duration_s=raw.get("duration_s"),
             values=_floats_or_none(raw.get("values")),
-            constraints=_floats_or_none(raw.get("constraints")),
+            constraints=constraints,
             feasible=raw.get("feasible"),
         )
 
