@@ -171,6 +171,30 @@ def test_constraints_in_a_one_objective_study_pick_the_best_feasible_trial(serve
     assert script(tp, _study(server, name), constraints_func=constraints) == theirs == [1, -0.4, [1], (pytest.approx(0.4),)]
 
 
+def test_add_trial_of_optunas_constrained_trials_keeps_their_constraints(server: ServerProcess, name: str) -> None:
+    # Optuna 5's FrozenTrial.constraints is a {name: value} dict: adding one recorded its keys as
+    # the values ("0" -> 0.0: an infeasible trial turned feasible) or crashed on a name.
+    def script(lib: Any, study: Any) -> list[Any]:
+        d = lib.distributions.FloatDistribution(0, 1)
+        study.add_trial(lib.trial.create_trial(params={"x": 0.5}, distributions={"x": d}, values=[1.0, 2.0], system_attrs={"constraints": (1.5,)}))
+        study.add_trial(lib.trial.create_trial(params={"x": 0.25}, distributions={"x": d}, values=[3.0, 4.0], constraints={"size": -2.5}))
+        # FrozenTrial.constraints: Optuna 5's a {name: value} dict, tuneport's a list (documented)
+        constraints = [list(c.values()) if isinstance(c, dict) else c for c in (t.constraints for t in study.trials)]
+        return [constraints, study.trials[0].system_attrs["constraints"], [t.number for t in study.best_trials]]
+
+    ours = script(tp, _study(server, name, directions=["minimize", "maximize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
+    assert ours == [[[1.5], [-2.5]], (1.5,), [1]]
+    # An Optuna trial handed to tuneport's add_trial (the warm-start recipe), and a tuneport copy of it.
+    target = _study(server, name + "-2", directions=["minimize", "maximize"])
+    theirs = optuna.trial.create_trial(params={"x": 0.5}, distributions={"x": optuna.distributions.FloatDistribution(0, 1)}, values=[1.0, 2.0], constraints={"a": 2.0, "b": -1.0})
+    added = target.add_trial(theirs)
+    assert added.constraints == [2.0, -1.0] and added.feasible is False
+    made = tp.create_trial(params={"x": 0.1}, values=[1.0, 2.0], constraints=[-1.0, -2.0])
+    assert made.constraints == [-1.0, -2.0] and made.feasible is True
+    assert target.add_trial(made).feasible is True
+
+
 def test_load_if_exists_with_other_directions_is_refused_where_optuna_loads_the_stored_ones(server: ServerProcess, name: str, tmp_path: Any) -> None:
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     optuna.create_study(study_name="s", storage=storage, directions=["minimize", "maximize"])

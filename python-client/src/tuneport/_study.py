@@ -463,9 +463,12 @@ class Study:
             if user_attrs is None:
                 user_attrs = getattr(trial, "user_attrs", None) or None
             if constraints is None and _state_name(state) == "COMPLETE":
-                # Optuna's FrozenTrial has constraints [] when none were set, and keeps them on
+                # Optuna 5's FrozenTrial.constraints is a dict ({} when none were set; its
+                # system_attrs["constraints"] the tuple constraints_func returned), kept on
                 # FAIL/PRUNED trials too; the server takes them with a COMPLETE result only.
-                constraints = getattr(trial, "constraints", None) or None
+                constraints = _constraint_values(getattr(trial, "constraints", None))
+                if constraints is None:
+                    constraints = _constraint_values((getattr(trial, "system_attrs", None) or {}).get("constraints"))
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
@@ -476,7 +479,7 @@ class Study:
         elif value is not None:
             args["value"] = float(value)
         if constraints is not None:
-            args["constraints"] = [float(c) for c in constraints]
+            args["constraints"] = _constraint_values(constraints) or []
         if intermediate_values:
             args["intermediate"] = [[float(k), float(v)] for k, v in sorted(intermediate_values.items())]
         if user_attrs:
@@ -808,13 +811,16 @@ def create_trial(
     user_attrs: Mapping[str, Any] | None = None,
     system_attrs: Mapping[str, Any] | None = None,
     intermediate_values: Mapping[float, float] | None = None,
+    constraints: Mapping[str, float] | Sequence[float] | None = None,
 ) -> FrozenTrial:
     """Optuna's ``optuna.trial.create_trial``: a finished trial built by hand, to record with
     ``study.add_trial`` (warm-starting a study with results obtained elsewhere). ``distributions``
     are tuneport's or Optuna's; unlike Optuna they may be left out for parameters the study
     declares. Its ``number`` is -1 until it is added. @raises ValueError as Optuna's does (value
     and values both given, a COMPLETE trial without one, a value on a FAIL trial, params and
-    distributions naming different parameters)."""
+    distributions naming different parameters). ``constraints`` (Optuna 5's name → value, or a
+    list; ``c <= 0`` satisfied) become the trial's ``constraints`` list, in order; without them a
+    ``system_attrs["constraints"]`` sequence (where Optuna's ``constraints_func`` puts them) is used."""
     final = trial_state(state)
     if value is not None and values is not None:
         raise ValueError("Specify only one of `value` and `values`.")
@@ -827,6 +833,10 @@ def create_trial(
     dists = {k: d if isinstance(d, Distribution) else distribution_from_wire(_distribution_wire(d)) for k, d in (distributions or {}).items()}
     if distributions is not None and set(params) != set(dists):
         raise ValueError(f"Inconsistent parameters {set(params)} and distributions {set(dists)}.")
+    system = dict(system_attrs or {})
+    told_constraints = _constraint_values(constraints) if constraints is not None else _constraint_values(system.get("constraints"))
+    if told_constraints is not None:
+        system["constraints"] = tuple(told_constraints)
     return FrozenTrial(
         number=-1,
         state=final,
@@ -835,13 +845,34 @@ def create_trial(
         value=told[0] if told is not None and len(told) == 1 else None,
         intermediate=sorted((float(k), float(v)) for k, v in (intermediate_values or {}).items()),
         user_attrs=dict(user_attrs or {}),
-        system_attrs=dict(system_attrs or {}),
+        system_attrs=system,
         created_at=0.0,
         started_at=None,
         finished_at=None,
         duration_s=None,
         values=told,
+        constraints=told_constraints,
+        feasible=all(c <= 0 for c in told_constraints or []) if final == TrialState.COMPLETE else None,
     )
+
+
+def _constraint_values(constraints: Any) -> list[float] | None:
+    """Constraint values as a list: from a sequence, or from Optuna 5's ``{name: value}`` dict (its
+    values, in order: a dict's keys are names, not values). None for None or an empty one.
+    @raises InvalidArgumentError for anything else (a number, a string)."""
+    if constraints is None:
+        return None
+    if isinstance(constraints, Mapping):
+        items: list[Any] = list(constraints.values())
+    elif isinstance(constraints, (str, bytes)) or not isinstance(constraints, Iterable):
+        raise InvalidArgumentError(f"constraints must be a sequence of numbers or a {{name: number}} dict (got {constraints!r})")
+    else:
+        items = list(constraints)
+    try:
+        values = [float(c) for c in items]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"constraint values must be numbers (got {items!r})") from None
+    return values or None
 
 
 def _distribution_wire(d: Any) -> dict[str, Any]:
