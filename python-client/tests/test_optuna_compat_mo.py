@@ -88,6 +88,35 @@ def test_an_objective_returning_the_wrong_number_of_values_fails_the_trial(serve
     assert [s for s, _ in ours] == ["COMPLETE", "COMPLETE", "FAIL", "FAIL", "FAIL", "FAIL", "FAIL", "COMPLETE"]
 
 
+def test_tell_with_several_values_fails_a_wrong_length_or_nan_with_optunas_warning(server: ServerProcess, name: str) -> None:
+    # Ask-and-tell with two objectives: tell(trial, [v1, v2]); what Optuna cannot use fails the trial
+    # with a UserWarning (NaN included: tuneport logged it instead of warning).
+    def script(lib: Any, study: Any) -> list[Any]:
+        out: list[Any] = []
+        for told in ([1.0, 2.0], (1.0, 2.0), [1.0], [1.0, 2.0, 3.0], 1.0, [1.0, math.nan], None):
+            trial = study.ask()
+            trial.suggest_float("x", 0, 1)
+            result = _outcome(lambda: study.tell(trial, told))
+            out.append((result[0], result[1].state.name, result[1].values, result[2]))
+        trial = study.ask()
+        out.append(study.tell(trial, values=[0.5, 0.25]).values)
+        out.append([(t.state.name, t.values) for t in study.trials])
+        return out
+
+    ours = script(tp, _study(server, name, directions=["minimize", "maximize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "maximize"]))
+    assert ours[5][-1] == ["UserWarning: The value nan is not acceptable"]
+
+
+def test_a_nan_value_in_one_objective_study_warns_as_in_optuna(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> tuple[Any, ...]:
+        trial = study.ask()
+        result = _outcome(lambda: study.tell(trial, float("nan")))
+        return result[0], result[1].state.name, result[2]
+
+    assert script(tp, _study(server, name)) == script(optuna, optuna.create_study())
+
+
 def test_an_infinite_objective_value_fails_the_trial_where_optuna_completes_it(server: ServerProcess, name: str) -> None:
     # A documented difference (MIGRATING: "Non-finite results"), one objective of several included.
     def script(lib: Any, study: Any) -> list[Any]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import FailedPreconditionError, LeaseLostError, TuneportError
-from ._study import _unusable_value
+from ._study import _nan_message, _unusable_value
 from ._trial import FrozenTrial, Trial
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def _run_trial(
                     constraints = [float(c) for c in constraints_func(done)]
                 trial.complete(result[0] if len(result) == 1 else list(result), constraints=constraints)
             else:
-                why = _unusable_value(value, len(study.directions)) or f"The value {value!r} is not a finite number"
+                why = _unusable_value(value, len(study.directions)) or _nan_message(value) or f"The value {value!r} is not a finite number"
                 _log_failed(trial, why.rstrip("."), value)
                 trial.fail(f"objective returned {value!r}")
     except (LeaseLostError, FailedPreconditionError) as err:

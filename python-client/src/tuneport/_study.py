@@ -371,7 +371,11 @@ class Study:
             except InvalidArgumentError:
                 if not _non_finite(value):
                     raise
-                log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
+                nan = _nan_message(value)
+                if nan is not None:  # Optuna's check and words (it completes a trial with an infinity)
+                    warnings.warn(nan, UserWarning, stacklevel=2)
+                else:
+                    log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
                 t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
         elif final == "PRUNED":
             if not isinstance(value, (int, float)) and value is not None:
@@ -910,6 +914,16 @@ def _unusable_value(value: Any, objectives: int) -> str | None:
     if len(items) != objectives:
         return f"The number of the values {len(items)} did not match the number of the objectives {objectives}"
     return None
+
+
+def _nan_message(value: Any) -> str | None:
+    """Optuna's words for the NaNs in ``value`` (a number or a sequence of them), or None without one."""
+    items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    try:
+        nans = [float(v) for v in items if math.isnan(float(v))]
+    except (TypeError, ValueError):
+        return None
+    return "; ".join(f"The value {v} is not acceptable" for v in nans) or None
 
 
 def _non_finite(value: Any) -> bool:
