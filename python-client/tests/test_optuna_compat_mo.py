@@ -200,6 +200,46 @@ def test_constraints_in_a_one_objective_study_pick_the_best_feasible_trial(serve
     assert script(tp, _study(server, name), constraints_func=constraints) == theirs == [1, -0.4, [1], (pytest.approx(0.4),)]
 
 
+def test_constraints_func_errors_propagate_and_the_objective_values_are_kept(server: ServerProcess, name: str) -> None:
+    # Optuna completes the trial without constraints and raises; tuneport cannot complete it without
+    # them (the server takes them with the result), so it fails it, with the values in the reason.
+    outcomes: list[Any] = [ZeroDivisionError("boom"), [math.nan], 0.3]
+
+    def constraints(frozen: Any) -> Any:
+        outcome = outcomes[frozen.number]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def script(lib: Any, study: Any, **optimize: Any) -> list[Any]:
+        out = []
+        for _ in outcomes:
+            with _quiet():
+                out.append(_outcome(lambda: study.optimize(lambda t: (t.suggest_float("x", 0, 1), 2.0), n_trials=1, **optimize))[:3])
+        return out
+
+    with _quiet():
+        theirs = script(optuna, optuna.create_study(directions=["minimize", "minimize"], sampler=optuna.samplers.NSGAIISampler(constraints_func=constraints)))
+    study = _study(server, name, directions=["minimize", "minimize"])
+    assert script(tp, study, constraints_func=constraints) == theirs
+    assert theirs[1] == ("raise", "ValueError", "Constraint values cannot be NaN.")
+    for t in study.trials:
+        assert t.state == "FAIL" and t.values is None
+        assert t.system_attrs["fail_reason"].endswith(f"; the objective returned [{t.params['x']!r}, 2.0]")
+    assert study.trials[0].system_attrs["fail_reason"].startswith("constraints_func raised ZeroDivisionError('boom')")
+
+
+def test_a_constraint_vector_of_another_length_is_refused_and_the_values_kept(server: ServerProcess, name: str) -> None:
+    # A documented difference: Optuna takes any number of constraints per trial.
+    study = _study(server, name, directions=["minimize", "minimize"], strategy="nsga2", seed=1)
+    lengths = iter([1, 2])
+    with pytest.raises(tp.InvalidArgumentError, match="constraint vector's length cannot change"), _quiet():
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=2, constraints_func=lambda t: [0.0] * next(lengths))
+    first, second = study.trials
+    assert first.state == "COMPLETE" and first.system_attrs["constraints"] == (0.0,)
+    assert second.state == "FAIL" and "the objective returned [" in second.system_attrs["fail_reason"]
+
+
 def test_add_trial_of_optunas_constrained_trials_keeps_their_constraints(server: ServerProcess, name: str) -> None:
     # Optuna 5's FrozenTrial.constraints is a {name: value} dict: adding one recorded its keys as
     # the values ("0" -> 0.0: an infeasible trial turned feasible) or crashed on a name.
@@ -310,3 +350,4 @@ def test_optunas_modules_without_a_counterpart_say_what_to_use_instead(server: S
     assert plot.kind == "pareto_front" and plot.png.startswith(b"\x89PNG")
     with pytest.raises(tp.InvalidArgumentError, match="pareto_front"):
         study.plot("history")  # one value per trial: Optuna's plot_optimization_history needs target= here
+
