@@ -351,3 +351,26 @@ def test_optunas_modules_without_a_counterpart_say_what_to_use_instead(server: S
     with pytest.raises(tp.InvalidArgumentError, match="pareto_front"):
         study.plot("history")  # one value per trial: Optuna's plot_optimization_history needs target= here
 
+
+
+def test_report_in_a_multi_objective_study_is_kept_and_never_prunes(server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    # A documented difference: Optuna raises NotImplementedError for report and should_prune here.
+    theirs = optuna.create_study(directions=["minimize", "maximize"]).ask()
+    for call in (lambda: theirs.report(0.5, 0), theirs.should_prune):
+        with pytest.raises(NotImplementedError):
+            call()
+    study = _study(server, name, directions=["minimize", "maximize"])
+    trial = study.ask()
+    trial.report(0.5, 0)
+    with caplog.at_level("WARNING", logger="tuneport"):
+        assert trial.should_prune() is False
+    # It said "pass scheduler='median'", which a multi-objective study refuses.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"study '{name}' has 2 objectives, so should_prune() is always False: pruning compares one objective's "
+        "reports, and a multi-objective study takes no scheduler (Optuna raises NotImplementedError here)"
+    ]
+    study.tell(trial, [1.0, 2.0])
+    assert study.trials[0].intermediate_values == {0: 0.5}
+    with pytest.raises(tp.InvalidArgumentError, match="one objective"):
+        _study(server, name + "-2", directions=["minimize", "maximize"], scheduler="median")
+

@@ -214,6 +214,14 @@ class Study:
         """Once per study object: ``should_prune()`` in a study without a scheduler is always False."""
         if not self._warned_no_scheduler:
             self._warned_no_scheduler = True
+            if self._is_multi_objective():  # schedulers are refused there: naming one would mislead
+                log.warning(
+                    "study '%s' has %d objectives, so should_prune() is always False: pruning compares one "
+                    "objective's reports, and a multi-objective study takes no scheduler (Optuna raises "
+                    "NotImplementedError here)",
+                    self.name, len(self.directions),
+                )  # fmt: skip
+                return
             log.warning(
                 "study '%s' has no scheduler, so should_prune() is always False: pass scheduler='median' to "
                 "create_study for Optuna's default MedianPruner (or 'asha', 'hyperband', ...)",
