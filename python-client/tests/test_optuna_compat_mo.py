@@ -374,3 +374,12 @@ def test_report_in_a_multi_objective_study_is_kept_and_never_prunes(server: Serv
     with pytest.raises(tp.InvalidArgumentError, match="one objective"):
         _study(server, name + "-2", directions=["minimize", "maximize"], scheduler="median")
 
+
+def test_directions_given_as_one_string_is_refused_with_the_argument_to_use(server: ServerProcess, name: str) -> None:
+    # Optuna iterates the string ("got ['m', 'i', 'n', ...]"); so did tuneport, and the server's error listed each letter.
+    with pytest.raises(ValueError, match="directions"):
+        optuna.create_study(directions="minimize")  # type: ignore[arg-type]
+    for given in ("minimize", tp.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MAXIMIZE):
+        with pytest.raises(tp.InvalidArgumentError, match=r"^INVALID_ARGUMENT: directions is a list with one direction per objective \(got '(minimize|maximize)'\); for one objective pass direction="):
+            _study(server, name, directions=given)
+    assert name not in tp.get_all_study_names(storage=server.endpoint)

@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from enum import Enum
 from typing import Any
 
 import zmq
@@ -213,6 +214,11 @@ class Client:
         ``max_resource`` is the study's budget: how far one trial trains at most (epochs, steps);
         ``asha``, ``hyperband`` and ``bohb`` use it as their ``max_resource``.
         @raises AlreadyExistsError, InvalidArgumentError."""
+        if isinstance(directions, (str, Enum)):
+            raise InvalidArgumentError(
+                f"directions is a list with one direction per objective (got {direction_name(directions)!r}); "
+                f"for one objective pass direction={direction_name(directions)!r}"
+            )
         retry: dict[str, Any] = {}
         if max_retries is not None:
             retry["max_retries"] = max_retries
@@ -752,7 +758,7 @@ def create_study(
     ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
     ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
     @raises InvalidArgumentError, AlreadyExistsError."""
-    _refuse_optuna_objects(sampler, pruner, multi_objective=directions is not None and len(directions) > 1)
+    _refuse_optuna_objects(sampler, pruner, multi_objective=isinstance(directions, (list, tuple)) and len(directions) > 1)
     client = _shared_client(storage, may_start_private=True)
     study = client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
