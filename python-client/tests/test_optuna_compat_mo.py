@@ -383,3 +383,61 @@ def test_directions_given_as_one_string_is_refused_with_the_argument_to_use(serv
         with pytest.raises(tp.InvalidArgumentError, match=r"^INVALID_ARGUMENT: directions is a list with one direction per objective \(got '(minimize|maximize)'\); for one objective pass direction="):
             _study(server, name, directions=given)
     assert name not in tp.get_all_study_names(storage=server.endpoint)
+
+
+def test_set_constraint_as_optuna_5_recommends_instead_of_constraints_func(server: ServerProcess, name: str) -> None:
+    # Optuna 5 deprecates constraints_func for trial.set_constraint(key, value); a ported script
+    # raised AttributeError: 'Trial' object has no attribute 'set_constraint'.
+    def objective(trial: Any) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        trial.set_constraint("size", x - 0.5)  # set in another order than the names sort
+        trial.set_constraint("cost", -1.0)
+        return x, (1 - x) ** 2
+
+    def script(lib: Any, study: Any) -> list[Any]:
+        study.enqueue_trial({"x": 0.25})
+        study.enqueue_trial({"x": 0.75})
+        study.optimize(objective, n_trials=2)
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        out: list[Any] = [_outcome(lambda: trial.set_constraint("cost", "much"))[:3], _outcome(lambda: trial.set_constraint("cost", math.nan))[:3]]
+        trial.set_constraint("size", 0.5)
+        out.append(_outcome(lambda: trial.set_constraint("size", -9.0))[::2])  # ignored, with a warning
+        trial.set_constraint("cost", 0.0)
+        study.tell(trial, [0.9, 0.1])
+        out.append(_outcome(lambda: trial.set_constraint("late", 1.0))[0])  # after the tell: raises
+        trials = study.trials
+        out.append([sorted(t.constraints.values()) if isinstance(t.constraints, dict) else sorted(t.constraints) for t in trials])
+        out.append([t.number for t in study.best_trials])
+        fixed = lib.trial.FixedTrial({"x": 0.1})
+        objective(fixed)
+        out.append({k: v for k, v in fixed.system_attrs.items() if k.startswith("constraints")})
+        made = lib.trial.create_trial(params={"x": 0.5}, distributions={"x": lib.distributions.FloatDistribution(0, 1)}, values=[0.0, 0.0])
+        made.set_constraint("cost", 3.0)
+        made.set_constraint("size", -1.0)
+        study.add_trial(made)
+        added = study.trials[-1]
+        out.append(sorted(added.constraints.values()) if isinstance(added.constraints, dict) else sorted(added.constraints))
+        return out
+
+    ours = script(tp, _study(server, name, directions=["minimize", "minimize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["minimize", "minimize"]))
+    assert ours[2] == ("ok", ["UserWarning: The constraint value is ignored because this constraint `key='size'` is already set."])
+    assert ours[4:6] == [[[-1.0, -0.25], [-1.0, 0.25], [0.0, 0.5]], [0]]
+    # tuneport tells the values in the names' order (cost, size), whatever order they were set in.
+    study = tp.load_study(study_name=name, storage=server.endpoint)
+    assert [t.constraints for t in study.trials] == [[-1.0, -0.25], [-1.0, 0.25], [0.0, 0.5], [3.0, -1.0]]
+    trial = study.ask()
+    trial.complete([1.0, 1.0], constraints=[0.0, 0.0])
+    with pytest.raises(tp.FailedPreconditionError, match="set_constraint before it is told"):  # Optuna: a RuntimeError
+        trial.set_constraint("cost", 0.0)
+    trial = study.ask()
+    trial.set_constraint("cost", 0.0)
+    with pytest.raises(tp.InvalidArgumentError, match="give them one way"):
+        trial.complete([1.0, 1.0], constraints=[0.0, 0.0])
+    trial.set_constraint("size", 0.5)
+    trial.complete([1.0, 1.0])
+    assert study.trial(trial.number).constraints == [0.0, 0.5]
+    with pytest.raises(tp.InvalidArgumentError, match="give them one way"), _quiet():
+        study.optimize(objective, n_trials=1, constraints_func=lambda t: [0.0, 0.0])
+    assert "the objective returned [" in study.trials[-1].system_attrs["fail_reason"]

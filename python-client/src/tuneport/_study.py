@@ -18,7 +18,7 @@ from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopp
 from ._plot import Plot, PlotKind
 from ._protocol import NIL
 from ._enums import StudyDirection, TrialState, trial_state
-from ._trial import FrozenTrial, TrajectoryPoint, Trial
+from ._trial import FrozenTrial, TrajectoryPoint, Trial, constraint_order
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -480,7 +480,7 @@ class Study:
                 # FAIL/PRUNED trials too; the server takes them with a COMPLETE result only.
                 constraints = _constraint_values(getattr(trial, "constraints", None))
                 if constraints is None:
-                    constraints = _constraint_values((getattr(trial, "system_attrs", None) or {}).get("constraints"))
+                    constraints = _constraint_values(_stored_constraints(getattr(trial, "system_attrs", None) or {}))
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
@@ -846,7 +846,7 @@ def create_trial(
     if distributions is not None and set(params) != set(dists):
         raise ValueError(f"Inconsistent parameters {set(params)} and distributions {set(dists)}.")
     system = dict(system_attrs or {})
-    told_constraints = _constraint_values(constraints) if constraints is not None else _constraint_values(system.get("constraints"))
+    told_constraints = _constraint_values(constraints if constraints is not None else _stored_constraints(system))
     if told_constraints is not None:
         system["constraints"] = tuple(told_constraints)
     return FrozenTrial(
@@ -868,14 +868,23 @@ def create_trial(
     )
 
 
+def _stored_constraints(system_attrs: Mapping[str, Any]) -> Any:
+    """The constraints in a trial's system attributes, where Optuna keeps them: a list under
+    ``"constraints"`` (``constraints_func``'s) or ``{name: value}`` from ``"constraints:<name>"`` keys
+    (``set_constraint``'s); None without."""
+    named = {k[len("constraints:") :]: v for k, v in system_attrs.items() if k.startswith("constraints:")}
+    return named or system_attrs.get("constraints")
+
+
 def _constraint_values(constraints: Any) -> list[float] | None:
     """Constraint values as a list: from a sequence, or from Optuna 5's ``{name: value}`` dict (its
-    values, in order: a dict's keys are names, not values). None for None or an empty one.
+    values in ``set_constraint``'s order: names of digits as numbers, then alphabetically; a dict's
+    keys are names, not values). None for None or an empty one.
     @raises InvalidArgumentError for anything else (a number, a string)."""
     if constraints is None:
         return None
     if isinstance(constraints, Mapping):
-        items: list[Any] = list(constraints.values())
+        items: list[Any] = [constraints[k] for k in sorted(constraints, key=lambda k: constraint_order(str(k)))]
     elif isinstance(constraints, (str, bytes)) or not isinstance(constraints, Iterable):
         raise InvalidArgumentError(f"constraints must be a sequence of numbers or a {{name: number}} dict (got {constraints!r})")
     else:
