@@ -115,7 +115,7 @@ from . import distributions, exceptions, logging, study, trial  # noqa: E402
 
 _OPTUNA_ONLY = {
     "samplers": "the server runs the sampler: pass strategy='tpe', 'nsga2', 'gp', 'ehvi', ... to create_study "
-    "(a constraints_func goes to study.optimize(objective, constraints_func=...))",
+    "(constraints: trial.set_constraint(key, value) in the objective, or study.optimize(objective, constraints_func=...))",
     "pruners": "the server runs the pruner: pass scheduler='median', 'hyperband', ... to create_study",
     "visualization": "the server draws the plots: study.plot('pareto_front'), 'history', 'parallel', 'slice', "
     "'contour', 'importances', 'edf', 'intermediate', 'hypervolume_history' (a PNG; .save(path))",

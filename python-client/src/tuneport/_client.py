@@ -711,7 +711,7 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
         hint = f"strategy={kind!r}" if kind else "strategy='<name>' (see Client.catalogue())"
         constraints = (
             "; its constraints_func goes to study.optimize(objective, constraints_func=...) "
-            "(or trial.complete(values, constraints=[...]))"
+            "(or trial.set_constraint(key, value) in the objective, as Optuna 5 recommends)"
             if getattr(sampler, "_constraints_func", None) is not None
             else ""
         )
