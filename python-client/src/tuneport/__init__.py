@@ -15,6 +15,8 @@ and ``study.optimize(objective, n_trials=20)``.
 See README.md for the whole API, errors, retries and leases.
 """
 
+from typing import TYPE_CHECKING
+
 from ._client import (
     Client,
     __version__,
@@ -111,3 +113,24 @@ configure_default_logging()
 # ``optuna.distributions.FloatDistribution``).
 from . import distributions, exceptions, logging, study, trial  # noqa: E402
 
+_OPTUNA_ONLY = {
+    "samplers": "the server runs the sampler: pass strategy='tpe', 'nsga2', 'gp', 'ehvi', ... to create_study "
+    "(constraints: trial.set_constraint(key, value) in the objective, or study.optimize(objective, constraints_func=...))",
+    "pruners": "the server runs the pruner: pass scheduler='median', 'hyperband', ... to create_study",
+    "visualization": "the server draws the plots: study.plot('pareto_front'), 'history', 'parallel', 'slice', "
+    "'contour', 'importances', 'edf', 'intermediate', 'hypervolume_history' (a PNG; .save(path))",
+    "importance": "the server computes parameter importances: study.plot('importances')",
+    "storages": "a study lives on a tuneport server: pass storage='tcp://host:port' (or a Client) to create_study",
+    "integration": "tuneport.lightning.PyTorchLightningPruningCallback is the Lightning one",
+}
+
+
+if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
+
+    def __getattr__(name: str) -> object:
+        """Optuna's modules that tuneport has no counterpart of (``optuna.samplers``, ``optuna.visualization``
+        in a script moved with ``import tuneport as optuna``): an AttributeError that says what to use."""
+        hint = _OPTUNA_ONLY.get(name)
+        if hint is None:
+            raise AttributeError(f"module 'tuneport' has no attribute {name!r}")
+        raise AttributeError(f"module 'tuneport' has no attribute {name!r} (Optuna's optuna.{name}): {hint}")

@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from enum import Enum
 from typing import Any
 
 import zmq
@@ -213,6 +214,11 @@ class Client:
         ``max_resource`` is the study's budget: how far one trial trains at most (epochs, steps);
         ``asha``, ``hyperband`` and ``bohb`` use it as their ``max_resource``.
         @raises AlreadyExistsError, InvalidArgumentError."""
+        if isinstance(directions, (str, Enum)):
+            raise InvalidArgumentError(
+                f"directions is a list with one direction per objective (got {direction_name(directions)!r}); "
+                f"for one objective pass direction={direction_name(directions)!r}"
+            )
         retry: dict[str, Any] = {}
         if max_retries is not None:
             retry["max_retries"] = max_retries
@@ -694,15 +700,24 @@ _SCHEDULER_OF_PRUNER = {
 }
 
 
-def _refuse_optuna_objects(sampler: Any, pruner: Any) -> None:
+def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = False) -> None:
     """``sampler=``/``pruner=`` (Optuna objects that run in the caller's process) have no meaning
     here: the server runs the strategy and scheduler. Refused with the argument to use instead."""
     if sampler is not None:
-        kind = _STRATEGY_OF_SAMPLER.get(type(sampler).__name__)
+        name = type(sampler).__name__
+        kind = _STRATEGY_OF_SAMPLER.get(name)
+        if name == "GPSampler" and multi_objective:
+            kind = "ehvi"  # Optuna's GPSampler optimises several objectives with (log) EHVI; tuneport's gp one
         hint = f"strategy={kind!r}" if kind else "strategy='<name>' (see Client.catalogue())"
+        constraints = (
+            "; its constraints_func goes to study.optimize(objective, constraints_func=...) "
+            "(or trial.set_constraint(key, value) in the objective, as Optuna 5 recommends)"
+            if getattr(sampler, "_constraints_func", None) is not None
+            else ""
+        )
         raise InvalidArgumentError(
-            f"sampler={type(sampler).__name__}(...): tuneport's strategies run on the server; pass {hint} "
-            "(with seed=... for a reproducible one, options as strategy={'name': ..., 'options': {...}})"
+            f"sampler={name}(...): tuneport's strategies run on the server; pass {hint} "
+            f"(with seed=... for a reproducible one, options as strategy={{'name': ..., 'options': {{...}}}}){constraints}"
         )
     if pruner is not None:
         name = type(pruner).__name__
@@ -743,7 +758,7 @@ def create_study(
     ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
     ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
     @raises InvalidArgumentError, AlreadyExistsError."""
-    _refuse_optuna_objects(sampler, pruner)
+    _refuse_optuna_objects(sampler, pruner, multi_objective=isinstance(directions, (list, tuple)) and len(directions) > 1)
     client = _shared_client(storage, may_start_private=True)
     study = client.create_study(
         study_name if study_name is not None else f"no-name-{uuid.uuid4()}",

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ._distributions import Categorical, Distribution, Float, Int, Scalar
-from ._trial import _check_compatible, _OptunaV2Suggest
+from ._trial import _check_compatible, _OptunaV2Suggest, _set_named_constraint
 
 
 def _contains(d: Distribution, value: Any) -> bool:
@@ -70,6 +70,11 @@ class FixedTrial(_OptunaV2Suggest):
 
     def set_user_attr(self, key: str, value: Any) -> None:
         self.user_attrs[key] = value
+
+    def set_constraint(self, key: str, value: float) -> None:
+        """Kept in ``system_attrs["constraints:<key>"]``, as Optuna's ``FixedTrial.set_constraint``.
+        @raises TypeError, ValueError (NaN)."""
+        _set_named_constraint(self.system_attrs, key, value, "constraints:")
 
 
 __all__ = ["FixedTrial"]

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import FailedPreconditionError, LeaseLostError, TuneportError
-from ._study import _unusable_value
+from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, TuneportError
+from ._study import _nan_message, _unusable_value
 from ._trial import FrozenTrial, Trial
 
 if TYPE_CHECKING:
@@ -172,10 +172,20 @@ def _run_trial(
                     done = dataclasses.replace(
                         frozen, values=list(result), value=result[0] if len(result) == 1 else None
                     )
-                    constraints = [float(c) for c in constraints_func(done)]
-                trial.complete(result[0] if len(result) == 1 else list(result), constraints=constraints)
+                    try:
+                        constraints = _constraints_of(constraints_func, done)
+                    except Exception as err:
+                        _fail_keeping_values(trial, result, f"constraints_func raised {err!r}")
+                        raise
+                try:
+                    trial.complete(result[0] if len(result) == 1 else list(result), constraints=constraints)
+                except InvalidArgumentError as err:
+                    if constraints is None:
+                        raise
+                    _fail_keeping_values(trial, result, f"its constraints {constraints} were refused: {err}")
+                    raise
             else:
-                why = _unusable_value(value, len(study.directions)) or f"The value {value!r} is not a finite number"
+                why = _unusable_value(value, len(study.directions)) or _nan_message(value) or f"The value {value!r} is not a finite number"
                 _log_failed(trial, why.rstrip("."), value)
                 trial.fail(f"objective returned {value!r}")
     except (LeaseLostError, FailedPreconditionError) as err:
@@ -186,6 +196,22 @@ def _run_trial(
         if not isinstance(err, (TuneportError, GeneratorExit, SystemExit)):  # the objective's own error (optimize re-raises it)
             _log_failed(trial, repr(err), None, err)
         raise
+
+
+def _constraints_of(constraints_func: ConstraintsFunc, trial: FrozenTrial) -> list[float]:
+    """What ``constraints_func`` returns for ``trial``, as floats. @raises ValueError for a NaN
+    (Optuna's words), TypeError or ValueError for what is not a sequence of numbers."""
+    values = [float(c) for c in constraints_func(trial)]
+    if any(math.isnan(c) for c in values):
+        raise ValueError("Constraint values cannot be NaN.")
+    return values
+
+
+def _fail_keeping_values(trial: Trial, values: list[float], why: str) -> None:
+    """Fails a trial whose objective returned ``values`` but whose constraints could not be told
+    (the server takes them with the result): the values go in the fail reason, not lost."""
+    told = values[0] if len(values) == 1 else values
+    trial.fail(f"{why}; the objective returned {told!r}")
 
 
 def _log_failed(trial: Trial, why: str, value: Any, err: BaseException | None = None) -> None:

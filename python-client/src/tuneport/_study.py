@@ -18,7 +18,7 @@ from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopp
 from ._plot import Plot, PlotKind
 from ._protocol import NIL
 from ._enums import StudyDirection, TrialState, trial_state
-from ._trial import FrozenTrial, TrajectoryPoint, Trial
+from ._trial import FrozenTrial, TrajectoryPoint, Trial, constraint_order
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -214,6 +214,14 @@ class Study:
         """Once per study object: ``should_prune()`` in a study without a scheduler is always False."""
         if not self._warned_no_scheduler:
             self._warned_no_scheduler = True
+            if self._is_multi_objective():  # schedulers are refused there: naming one would mislead
+                log.warning(
+                    "study '%s' has %d objectives, so should_prune() is always False: pruning compares one "
+                    "objective's reports, and a multi-objective study takes no scheduler (Optuna raises "
+                    "NotImplementedError here)",
+                    self.name, len(self.directions),
+                )  # fmt: skip
+                return
             log.warning(
                 "study '%s' has no scheduler, so should_prune() is always False: pass scheduler='median' to "
                 "create_study for Optuna's default MedianPruner (or 'asha', 'hyperband', ...)",
@@ -371,7 +379,11 @@ class Study:
             except InvalidArgumentError:
                 if not _non_finite(value):
                     raise
-                log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
+                nan = _nan_message(value)
+                if nan is not None:  # Optuna's check and words (it completes a trial with an infinity)
+                    warnings.warn(nan, UserWarning, stacklevel=2)
+                else:
+                    log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
                 t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
         elif final == "PRUNED":
             if not isinstance(value, (int, float)) and value is not None:
@@ -463,9 +475,12 @@ class Study:
             if user_attrs is None:
                 user_attrs = getattr(trial, "user_attrs", None) or None
             if constraints is None and _state_name(state) == "COMPLETE":
-                # Optuna's FrozenTrial has constraints [] when none were set, and keeps them on
+                # Optuna 5's FrozenTrial.constraints is a dict ({} when none were set; its
+                # system_attrs["constraints"] the tuple constraints_func returned), kept on
                 # FAIL/PRUNED trials too; the server takes them with a COMPLETE result only.
-                constraints = getattr(trial, "constraints", None) or None
+                constraints = _constraint_values(getattr(trial, "constraints", None))
+                if constraints is None:
+                    constraints = _constraint_values(_stored_constraints(getattr(trial, "system_attrs", None) or {}))
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
@@ -476,7 +491,7 @@ class Study:
         elif value is not None:
             args["value"] = float(value)
         if constraints is not None:
-            args["constraints"] = [float(c) for c in constraints]
+            args["constraints"] = _constraint_values(constraints) or []
         if intermediate_values:
             args["intermediate"] = [[float(k), float(v)] for k, v in sorted(intermediate_values.items())]
         if user_attrs:
@@ -808,13 +823,16 @@ def create_trial(
     user_attrs: Mapping[str, Any] | None = None,
     system_attrs: Mapping[str, Any] | None = None,
     intermediate_values: Mapping[float, float] | None = None,
+    constraints: Mapping[str, float] | Sequence[float] | None = None,
 ) -> FrozenTrial:
     """Optuna's ``optuna.trial.create_trial``: a finished trial built by hand, to record with
     ``study.add_trial`` (warm-starting a study with results obtained elsewhere). ``distributions``
     are tuneport's or Optuna's; unlike Optuna they may be left out for parameters the study
     declares. Its ``number`` is -1 until it is added. @raises ValueError as Optuna's does (value
     and values both given, a COMPLETE trial without one, a value on a FAIL trial, params and
-    distributions naming different parameters)."""
+    distributions naming different parameters). ``constraints`` (Optuna 5's name → value, or a
+    list; ``c <= 0`` satisfied) become the trial's ``constraints`` list, in order; without them a
+    ``system_attrs["constraints"]`` sequence (where Optuna's ``constraints_func`` puts them) is used."""
     final = trial_state(state)
     if value is not None and values is not None:
         raise ValueError("Specify only one of `value` and `values`.")
@@ -827,6 +845,10 @@ def create_trial(
     dists = {k: d if isinstance(d, Distribution) else distribution_from_wire(_distribution_wire(d)) for k, d in (distributions or {}).items()}
     if distributions is not None and set(params) != set(dists):
         raise ValueError(f"Inconsistent parameters {set(params)} and distributions {set(dists)}.")
+    system = dict(system_attrs or {})
+    told_constraints = _constraint_values(constraints if constraints is not None else _stored_constraints(system))
+    if told_constraints is not None:
+        system["constraints"] = tuple(told_constraints)
     return FrozenTrial(
         number=-1,
         state=final,
@@ -835,13 +857,43 @@ def create_trial(
         value=told[0] if told is not None and len(told) == 1 else None,
         intermediate=sorted((float(k), float(v)) for k, v in (intermediate_values or {}).items()),
         user_attrs=dict(user_attrs or {}),
-        system_attrs=dict(system_attrs or {}),
+        system_attrs=system,
         created_at=0.0,
         started_at=None,
         finished_at=None,
         duration_s=None,
         values=told,
+        constraints=told_constraints,
+        feasible=all(c <= 0 for c in told_constraints or []) if final == TrialState.COMPLETE else None,
     )
+
+
+def _stored_constraints(system_attrs: Mapping[str, Any]) -> Any:
+    """The constraints in a trial's system attributes, where Optuna keeps them: a list under
+    ``"constraints"`` (``constraints_func``'s) or ``{name: value}`` from ``"constraints:<name>"`` keys
+    (``set_constraint``'s); None without."""
+    named = {k[len("constraints:") :]: v for k, v in system_attrs.items() if k.startswith("constraints:")}
+    return named or system_attrs.get("constraints")
+
+
+def _constraint_values(constraints: Any) -> list[float] | None:
+    """Constraint values as a list: from a sequence, or from Optuna 5's ``{name: value}`` dict (its
+    values in ``set_constraint``'s order: names of digits as numbers, then alphabetically; a dict's
+    keys are names, not values). None for None or an empty one.
+    @raises InvalidArgumentError for anything else (a number, a string)."""
+    if constraints is None:
+        return None
+    if isinstance(constraints, Mapping):
+        items: list[Any] = [constraints[k] for k in sorted(constraints, key=lambda k: constraint_order(str(k)))]
+    elif isinstance(constraints, (str, bytes)) or not isinstance(constraints, Iterable):
+        raise InvalidArgumentError(f"constraints must be a sequence of numbers or a {{name: number}} dict (got {constraints!r})")
+    else:
+        items = list(constraints)
+    try:
+        values = [float(c) for c in items]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"constraint values must be numbers (got {items!r})") from None
+    return values or None
 
 
 def _distribution_wire(d: Any) -> dict[str, Any]:
@@ -879,6 +931,16 @@ def _unusable_value(value: Any, objectives: int) -> str | None:
     if len(items) != objectives:
         return f"The number of the values {len(items)} did not match the number of the objectives {objectives}"
     return None
+
+
+def _nan_message(value: Any) -> str | None:
+    """Optuna's words for the NaNs in ``value`` (a number or a sequence of them), or None without one."""
+    items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    try:
+        nans = [float(v) for v in items if math.isnan(float(v))]
+    except (TypeError, ValueError):
+        return None
+    return "; ".join(f"The value {v} is not acceptable" for v in nans) or None
 
 
 def _non_finite(value: Any) -> bool:

@@ -85,6 +85,34 @@ class Decision:
         )
 
 
+def constraint_order(key: str) -> tuple[int, int, str]:
+    """The order in which named constraints are told (the server keeps a list): names of digits
+    as numbers ("0", "1", ..., "10": Optuna's names for a ``constraints_func``'s list), then the
+    others alphabetically, so that every trial tells the same name at the same place whatever the
+    order it set them in."""
+    return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+def checked_constraint(key: str, value: Any) -> float:
+    """A ``set_constraint`` value as a float, with Optuna's errors. @raises TypeError, ValueError (NaN)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"The `value` argument is of type '{type(value)}' but supposed to be a float.") from None
+    if math.isnan(number):
+        raise ValueError(f"Attempted to set a constraint for {key!r}, but NaN is not allowed.")
+    return number
+
+
+def _set_named_constraint(named: dict[str, Any], key: str, value: float, prefix: str = "") -> None:
+    """Optuna's ``set_constraint`` bookkeeping: the first value of a name stays (a warning otherwise)."""
+    number = checked_constraint(key, value)
+    if f"{prefix}{key}" in named:
+        warnings.warn(f"The constraint value is ignored because this constraint `key={key!r}` is already set.", UserWarning, stacklevel=3)
+        return
+    named[f"{prefix}{key}"] = number
+
+
 class _OptunaV2Suggest:
     """Optuna 2's ``suggest_uniform``/``suggest_loguniform``/``suggest_discrete_uniform``, which
     Optuna 5 still answers with a FutureWarning (old tutorials use them): ``suggest_float``."""
@@ -134,7 +162,8 @@ class FrozenTrial(_OptunaV2Suggest):
     """One value per objective (the study's ``directions``), or None without a result; in a
     one-objective study ``[value]``."""
     constraints: list[float] | None = None
-    """The constraint values told with the result (``c <= 0`` satisfied), or None."""
+    """The constraint values told with the result (``c <= 0`` satisfied), or None; also in
+    ``system_attrs["constraints"]`` (a tuple), where Optuna stores them."""
     feasible: bool | None = None
     """COMPLETE trials: whether every constraint holds (True without constraints); else None."""
 
@@ -143,6 +172,12 @@ class FrozenTrial(_OptunaV2Suggest):
         """The trial of a wire ``TrialView``; ``study`` (its study's name) types its categorical
         params by the choices this process declared (see ``as_declared``)."""
         distributions = as_declared(study, {k: distribution_from_wire(d) for k, d in (raw.get("distributions") or {}).items()})
+        constraints = _floats_or_none(raw.get("constraints"))
+        system_attrs = dict(raw.get("system_attrs") or {})
+        if constraints is not None:
+            # Where Optuna keeps what constraints_func returned (a tuple), so code that reads
+            # system_attrs["constraints"], and trials_dataframe's system_attrs_constraints column, work.
+            system_attrs.setdefault("constraints", tuple(constraints))
         return cls(
             number=int(raw["number"]),
             state=trial_state(raw["state"]),
@@ -151,13 +186,13 @@ class FrozenTrial(_OptunaV2Suggest):
             value=_float_or_none(raw.get("value")),
             intermediate=[(float(s), float(v)) for s, v in raw.get("intermediate") or []],
             user_attrs=dict(raw.get("user_attrs") or {}),
-            system_attrs=dict(raw.get("system_attrs") or {}),
+            system_attrs=system_attrs,
             created_at=float(raw.get("created_at") or 0.0),
             started_at=raw.get("started_at"),
             finished_at=raw.get("finished_at"),
             duration_s=raw.get("duration_s"),
             values=_floats_or_none(raw.get("values")),
-            constraints=_floats_or_none(raw.get("constraints")),
+            constraints=constraints,
             feasible=raw.get("feasible"),
         )
 
@@ -221,6 +256,12 @@ class FrozenTrial(_OptunaV2Suggest):
         """Sets a user attribute on this snapshot only, as Optuna's ``FrozenTrial.set_user_attr``
         (e.g. on a ``create_trial`` result before ``study.add_trial``); the server is not told."""
         self.user_attrs[key] = value
+
+    def set_constraint(self, key: str, value: float) -> None:
+        """Optuna 5's ``FrozenTrial.set_constraint`` (on a ``create_trial`` result before
+        ``study.add_trial``): kept in ``system_attrs["constraints:<key>"]`` of this snapshot, as
+        Optuna does; ``add_trial`` tells them. @raises TypeError, ValueError (NaN)."""
+        _set_named_constraint(self.system_attrs, key, value, "constraints:")
 
     def report(self, value: float, step: float) -> None:
         """Does nothing, as Optuna's ``FrozenTrial.report`` (a re-run has nobody to report to)."""
@@ -391,6 +432,8 @@ class Trial(_OptunaV2Suggest):
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
         trial refills a lost member, and by ``report`` when the decision is an exploit."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
+        self._named_constraints: dict[str, float] = {}
+        """``set_constraint``'s values, told with the COMPLETE result."""
         """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._lock = threading.Lock()
         self._lost: LeaseLostError | None = None
@@ -788,6 +831,20 @@ class Trial(_OptunaV2Suggest):
         self.system_attrs = dict(view.get("system_attrs") or {})
         self.study.client._forget(self)
 
+    def set_constraint(self, key: str, value: float) -> None:
+        """Optuna 5's ``trial.set_constraint``: a constraint value, ``c <= 0`` satisfied, told with
+        the trial's COMPLETE result (``complete``, ``study.tell``, the end of an ``optimize``
+        objective) as its ``constraints`` list: the names are not stored, their values are told in
+        the names' order (names of digits as numbers, then alphabetically), so give every trial
+        the same names. A name set again is ignored with Optuna's warning.
+        @raises TypeError (not a number), ValueError (NaN), FailedPreconditionError (finished)."""
+        if self.finished:
+            raise FailedPreconditionError(
+                f"trial {self.number} of '{self.study.name}' is {self.state}; set_constraint before it is told",
+                {"study": self.study.name, "trial": self.number},
+            )
+        _set_named_constraint(self._named_constraints, str(key), value)
+
     def complete(
         self,
         value: float | Sequence[float],
@@ -798,7 +855,8 @@ class Trial(_OptunaV2Suggest):
         """Finishes the trial with its objective ``value``, or in a multi-objective study with one
         finite value per objective in the order of the study's ``directions``
         (``trial.complete([accuracy, size])``). ``constraints`` are Optuna's constraint values:
-        ``c <= 0`` is satisfied, and the study's first COMPLETE trial fixes how many there are. A
+        ``c <= 0`` is satisfied, and the study's first COMPLETE trial fixes how many there are
+        (without them, those given to ``set_constraint``). A
         NaN or infinite one-objective value (a diverged run) is accepted by strategies that complete
         diverged runs (``pbt``, ``pb2``): the trial is COMPLETE with ``value`` None, ranks below every
         finite value, and ``system_attrs["diverged"]`` says what was told. After ``tell`` the reply's
@@ -807,6 +865,13 @@ class Trial(_OptunaV2Suggest):
         @raises InvalidArgumentError for NaN or infinity under other strategies (tell a diverged run
         with ``fail``), the wrong number of values or of constraints; nothing is stored then.
         @raises LeaseLostError."""
+        if self._named_constraints:
+            if constraints is not None:
+                raise InvalidArgumentError(
+                    f"trial {self.number} has constraints from set_constraint ({sorted(self._named_constraints)}) "
+                    "and constraints= (or optimize's constraints_func): give them one way"
+                )
+            constraints = [self._named_constraints[k] for k in sorted(self._named_constraints, key=constraint_order)]
         args = {**_values_args(value), **_constraints_arg(constraints)}
         self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
 
