@@ -9,6 +9,7 @@ import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
 import { Rng } from "../../math/rng.js";
 import { HEDGE_FLOOR } from "../hedge.js";
+import { GpObjective, type GpInputs } from "../gp/gp-model.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
 import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, frontStarts } from "./ehvi-strategy.js";
 
@@ -249,6 +250,37 @@ describe("ehvi", () => {
       expect(starts({ acquisition: "chebyshev", weights: "sobol" })).toBe(1);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it("maxWarmFitIterations 50 (auto's two-objective hedge) refits to the MAP: from a stale stored θ between full fits, the stored θ's posterior is a full fit's", () => {
+    // docs/BENCHMARKS.md run 13: with one warm iteration (the default, as the `gp` strategy's) the θ
+    // between full fits stayed near the stale start on Fonseca–Fleming; Optuna's GPSampler refits on every trial.
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const s = 1 / Math.sqrt(3);
+    const ff = (x: number[]) => {
+      const u = x.map((v) => 8 * v - 4);
+      return { values: [1 - Math.exp(-u.reduce((a, v) => a + (v - s) ** 2, 0)), 1 - Math.exp(-u.reduce((a, v) => a + (v + s) ** 2, 0))] };
+    };
+    const history = run(ehviStrategyFactory, defaults, 2, 3, dirs, 25, ff);
+    // The latest θ as if fitted long ago: lengthscales 2.7, signal variance e, noise 0.05.
+    const stale = [-2, -2, -2, 1, Math.log(0.05)];
+    history[24] = { ...history[24]!, systemAttrs: { ...history[24]!.systemAttrs, [EHVI_THETA_ATTR]: [stale, stale] } };
+    const study = makeStudy(cube(3), { seed: 2, directions: dirs, strategy: { name: "ehvi", options: {} } });
+    // 25 COMPLETE rows: not a multiple of fullFitEvery (10), so this is a warm fit.
+    const stored = (options: unknown) =>
+      ehviStrategyFactory.create(ehviStrategyFactory.options.parse(options)).suggest(suggestRequest(study, history)).systemAttrs![EHVI_THETA_ATTR] as number[][];
+    const inputs: GpInputs = { n: 25, d: 3, X: Float64Array.from(history.flatMap((t) => xs(t.params, 3))), isCat: new Uint8Array(3) };
+    const logPosterior = (j: number, theta: number[]) => {
+      const col = history.map((t) => t.values![j]!);
+      const mean = col.reduce((a, b) => a + b, 0) / col.length;
+      const sd = Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / col.length);
+      return new GpObjective(inputs, Float64Array.from(col, (v) => (v - mean) / sd)).value(Float64Array.from(theta));
+    };
+    const [refit, full, once] = [stored({ maxWarmFitIterations: 50 }), stored({ fullFitEvery: 1 }), stored({})];
+    for (let j = 0; j < 2; j++) {
+      expect(logPosterior(j, refit[j]!)).toBeLessThan(logPosterior(j, full[j]!) + 0.5);
+      expect(logPosterior(j, once[j]!)).toBeGreaterThan(logPosterior(j, full[j]!) + 5);
     }
   });
 

@@ -13,6 +13,9 @@
  *    standardised); θ fitted on at most `maxFitTrials` rows (the best half by non-dominated rank
  *    plus a random draw of the rest) and warm-started from the θ stored in the latest trial's
  *    `systemAttrs.ehvi_theta`, with a full fit every `fullFitEvery` trials (gp-strategy.ts step 3).
+ *    `auto`'s two-objective hedge sets `maxWarmFitIterations` to 50, so that every fit runs to the
+ *    MAP from the stored θ, as Optuna's GPSampler refits on every trial (auto-strategy.ts
+ *    `OBJECTIVES_HEDGE`; docs/BENCHMARKS.md run 13).
  * 3. The front: the non-dominated FEASIBLE trials in the standardised units. The reference point
  *    is the worst feasible value per objective plus `referenceMargin` (0.1) times that objective's
  *    range over them (the nadir pushed out by 10 %, so the extreme points of the front still earn
