@@ -418,6 +418,11 @@ VARIANTS: dict[str, Any] = {
     "ehvi:hedge-full-fit": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "fullFitEvery": 1}},
     "ehvi:warm-fit": {"name": "ehvi", "options": {"maxWarmFitIterations": 50}},
     "ehvi:cheb-sobol-warm-fit": {"name": "ehvi", "options": {"acquisition": "chebyshev", "weights": "sobol", "maxWarmFitIterations": 50}},
+    "ehvi:hedge-warm-fit-gain-pairs": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeScore": "gain-pairs"}},
+    "ehvi:hedge-warm-fit-falling-floor": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeFloorDecay": "sqrt"}},
+    "ehvi:hedge-warm-fit-search-to-end": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "nearFound": 0}},
+    "ehvi:warm-fit-search-to-end": {"name": "ehvi", "options": {"maxWarmFitIterations": 50, "nearFound": 0}},
+    "ehvi:hedge-warm-fit-weighted-start": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "chebyshevStart": "weighted"}},
 }
 
 

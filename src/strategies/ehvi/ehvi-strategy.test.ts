@@ -11,7 +11,7 @@ import { Rng } from "../../math/rng.js";
 import { HEDGE_FLOOR } from "../hedge.js";
 import { GpObjective, type GpInputs } from "../gp/gp-model.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
-import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, frontStarts } from "./ehvi-strategy.js";
+import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, fallingFloor, frontStarts } from "./ehvi-strategy.js";
 
 const defaults = ehviStrategyFactory.options.parse({});
 strategyConformance(ehviStrategyFactory, { options: defaults, n: 20, objectives: 2 });
@@ -281,6 +281,40 @@ describe("ehvi", () => {
     for (let j = 0; j < 2; j++) {
       expect(logPosterior(j, refit[j]!)).toBeLessThan(logPosterior(j, full[j]!) + 0.5);
       expect(logPosterior(j, once[j]!)).toBeGreaterThan(logPosterior(j, full[j]!) + 5);
+    }
+  });
+
+  it("fallingFloor: the floor for the first 10 proposals, then floor·√(10/k)", () => {
+    expect(fallingFloor(0.1, 0)).toBe(0.1);
+    expect(fallingFloor(0.1, 10)).toBe(0.1);
+    expect(fallingFloor(0.1, 40)).toBeCloseTo(0.05, 12);
+  });
+
+  it("chebyshevStart weighted: a Chebyshev proposal's search starts from the front row its weights favour, not the best-balanced one", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const history = run(ehviStrategyFactory, defaults, 5, 3, dirs, 14, (x) => ({ values: [x[0]!, 1 - x[0]!] }));
+    const study = makeStudy(cube(3), { seed: 5, directions: dirs, strategy: { name: "ehvi", options: {} } });
+    const spy = vi.spyOn(EhviSearch.prototype, "run");
+    try {
+      const start = (chebyshevStart: string) => {
+        spy.mockClear();
+        const s = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition: "chebyshev", chebyshevStart })).suggest(suggestRequest(study, history));
+        const starts = spy.mock.calls[0]![1] as readonly Float64Array[];
+        return { x0: starts[0]![0]!, w: s.systemAttrs!.parego_weights as number[] };
+      };
+      const f1s = history.map((t) => t.values![0]!);
+      const balanced = start("balanced");
+      const weighted = start("weighted");
+      expect(weighted.w).toEqual(balanced.w);
+      // On f2 = 1 − f1 the scalarisation max_j w_j·(f_j − z_j)/range_j is smallest where the two terms meet.
+      const [lo, hi] = [Math.min(...f1s), Math.max(...f1s)];
+      const z = lo - 0.1 * (hi - lo);
+      const key = (f1: number) => Math.max(weighted.w[0]! * (f1 - z), weighted.w[1]! * (1 - f1 - (1 - hi - 0.1 * (hi - lo))));
+      const best = f1s.reduce((a, b) => (key(b) < key(a) ? b : a));
+      expect(weighted.x0).toBeCloseTo(best, 12);
+      expect(balanced.x0).not.toBeCloseTo(best, 6);
+    } finally {
+      spy.mockRestore();
     }
   });
 
