@@ -423,6 +423,7 @@ VARIANTS: dict[str, Any] = {
     "ehvi:hedge-warm-fit-search-to-end": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "nearFound": 0}},
     "ehvi:warm-fit-search-to-end": {"name": "ehvi", "options": {"maxWarmFitIterations": 50, "nearFound": 0}},
     "ehvi:hedge-warm-fit-weighted-start": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "chebyshevStart": "weighted"}},
+    "ehvi:hedge-warm-fit-floor-0.05": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeFloor": 0.05}},
 }
 
 
