@@ -132,8 +132,8 @@ const OBJECTIVES_ALTERNATE = { acquisition: "alternate", weights: "sobol" } as c
  * many as a full fit (50), started from the previous suggestion's θ, as Optuna's GPSampler refits on
  * every trial (the `ehvi` default, the `gp` strategy's, is one iteration with a full fit every 10
  * trials). In a traced Fonseca–Fleming run the one-iteration θ between full fits had a negative log
- * posterior up to 250 above the MAP's in trials 11–49 (lengthscales off by a factor of up to 10); the
- * refitted θ matched GPSampler's fit of the same trials to within 0.4. docs/BENCHMARKS.md run 13.
+ * posterior up to about 250 above GPSampler's fit of the same trials in trials 11–59 (lengthscales
+ * off by a factor of up to 10); the refitted θ stayed within 0.4 of it. docs/BENCHMARKS.md run 13.
  */
 const OBJECTIVES_HEDGE = { acquisition: "hedge", weights: "sobol", maxWarmFitIterations: 50 } as const;
 /** Default of `mo_alternate_below_objectives` (see the header): two objectives alternate, three do not. */
