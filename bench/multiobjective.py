@@ -412,6 +412,18 @@ VARIANTS: dict[str, Any] = {
     "ehvi:hedge-gain-pairs": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "hedgeScore": "gain-pairs"}},
     "ehvi:hedge-mean-gain": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "hedgeScore": "mean-gain"}},
     "ehvi:hedge-floor-0.1": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "hedgeFloor": 0.1}},
+    # Run 13: GPSampler refits its GPs to convergence on every trial (warm-started from the last fit);
+    # tuneport's warm fits take one L-BFGS iteration, with a full fit every 10 trials.
+    "ehvi:hedge-warm-fit": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50}},
+    "ehvi:hedge-full-fit": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "fullFitEvery": 1}},
+    "ehvi:warm-fit": {"name": "ehvi", "options": {"maxWarmFitIterations": 50}},
+    "ehvi:cheb-sobol-warm-fit": {"name": "ehvi", "options": {"acquisition": "chebyshev", "weights": "sobol", "maxWarmFitIterations": 50}},
+    "ehvi:hedge-warm-fit-gain-pairs": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeScore": "gain-pairs"}},
+    "ehvi:hedge-warm-fit-falling-floor": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeFloorDecay": "sqrt"}},
+    "ehvi:hedge-warm-fit-search-to-end": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "nearFound": 0}},
+    "ehvi:warm-fit-search-to-end": {"name": "ehvi", "options": {"maxWarmFitIterations": 50, "nearFound": 0}},
+    "ehvi:hedge-warm-fit-weighted-start": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "chebyshevStart": "weighted"}},
+    "ehvi:hedge-warm-fit-floor-0.05": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeFloor": 0.05}},
 }
 
 

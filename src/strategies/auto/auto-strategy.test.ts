@@ -80,12 +80,31 @@ describe("auto strategy", () => {
     for (const [directions, acquisition, phase] of [[dirs, "hedge", "objectives-hedge"], [three, "chebyshev", "parego-objectives"]] as const) {
       const { mo, trials } = history([...directions]);
       const viaAuto = auto.suggest(suggestRequest(mo, trials));
-      const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition, weights: "sobol" })).suggest(suggestRequest(mo, trials));
+      const refit = acquisition === "hedge" ? { maxWarmFitIterations: 50 } : {};
+      const direct = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition, weights: "sobol", ...refit })).suggest(suggestRequest(mo, trials));
       expect(viaAuto.params).toEqual(direct.params);
       expect(viaAuto.systemAttrs).toMatchObject({ auto_phase: phase, parego_weights: direct.systemAttrs?.parego_weights });
       expect(viaAuto.systemAttrs?.ehvi_acquisition).toBe(direct.systemAttrs?.ehvi_acquisition);
       expect(viaAuto.systemAttrs?.ehvi_theta).toHaveLength(directions.length);
     }
+  });
+
+  it("multi-objective: the two-objective hedge refits its GPs from the stored θ with up to 50 L-BFGS iterations, not 1 (docs/BENCHMARKS.md run 13)", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const mo = makeStudy(floats(3), { seed: 2, directions: dirs });
+    // 25 COMPLETE trials (no full fit: not a multiple of fullFitEvery) whose latest θ is stale.
+    const stale = [-2, -2, -2, 1, Math.log(0.05)];
+    const trials = Array.from({ length: 25 }, (_, i) => {
+      const x = [(i * 7) % 25 / 25, (i * 11) % 25 / 25, (i * 3) % 25 / 25];
+      const attrs = i === 24 ? { ehvi_theta: [stale, stale] } : {};
+      return makeTrial(i, { x0: x[0]!, x1: x[1]!, x2: x[2]! }, mo.space, { values: [(x[0]! - 0.3) ** 2 + x[1]!, (x[0]! - 0.7) ** 2 + x[2]!], systemAttrs: attrs });
+    });
+    const theta = (s: { systemAttrs?: Record<string, unknown> }) => s.systemAttrs?.ehvi_theta;
+    const viaAuto = new AutoStrategy(defaults).suggest(suggestRequest(mo, trials));
+    const hedge = (o: object) => ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition: "hedge", weights: "sobol", ...o })).suggest(suggestRequest(mo, trials));
+    expect(viaAuto.systemAttrs?.auto_phase).toBe("objectives-hedge");
+    expect(theta(viaAuto)).toEqual(theta(hedge({ maxWarmFitIterations: 50 })));
+    expect(theta(viaAuto)).not.toEqual(theta(hedge({})));
   });
 
   it("multi-objective: ParEGO by default from 8 modelled dimensions; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {

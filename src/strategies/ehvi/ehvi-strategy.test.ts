@@ -9,8 +9,9 @@ import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
 import { Rng } from "../../math/rng.js";
 import { HEDGE_FLOOR } from "../hedge.js";
+import { GpObjective, type GpInputs } from "../gp/gp-model.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
-import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, frontStarts } from "./ehvi-strategy.js";
+import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, fallingFloor, frontStarts } from "./ehvi-strategy.js";
 
 const defaults = ehviStrategyFactory.options.parse({});
 strategyConformance(ehviStrategyFactory, { options: defaults, n: 20, objectives: 2 });
@@ -247,6 +248,71 @@ describe("ehvi", () => {
       expect(starts({})).toBe(5);
       expect(starts({ frontStarts: 1 })).toBe(1);
       expect(starts({ acquisition: "chebyshev", weights: "sobol" })).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("maxWarmFitIterations 50 (auto's two-objective hedge) refits to the MAP: from a stale stored θ between full fits, the stored θ's posterior is a full fit's", () => {
+    // docs/BENCHMARKS.md run 13: with one warm iteration (the default, as the `gp` strategy's) the θ
+    // between full fits stayed near the stale start on Fonseca–Fleming; Optuna's GPSampler refits on every trial.
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const s = 1 / Math.sqrt(3);
+    const ff = (x: number[]) => {
+      const u = x.map((v) => 8 * v - 4);
+      return { values: [1 - Math.exp(-u.reduce((a, v) => a + (v - s) ** 2, 0)), 1 - Math.exp(-u.reduce((a, v) => a + (v + s) ** 2, 0))] };
+    };
+    const history = run(ehviStrategyFactory, defaults, 2, 3, dirs, 25, ff);
+    // The latest θ as if fitted long ago: lengthscales 2.7, signal variance e, noise 0.05.
+    const stale = [-2, -2, -2, 1, Math.log(0.05)];
+    history[24] = { ...history[24]!, systemAttrs: { ...history[24]!.systemAttrs, [EHVI_THETA_ATTR]: [stale, stale] } };
+    const study = makeStudy(cube(3), { seed: 2, directions: dirs, strategy: { name: "ehvi", options: {} } });
+    // 25 COMPLETE rows: not a multiple of fullFitEvery (10), so this is a warm fit.
+    const stored = (options: unknown) =>
+      ehviStrategyFactory.create(ehviStrategyFactory.options.parse(options)).suggest(suggestRequest(study, history)).systemAttrs![EHVI_THETA_ATTR] as number[][];
+    const inputs: GpInputs = { n: 25, d: 3, X: Float64Array.from(history.flatMap((t) => xs(t.params, 3))), isCat: new Uint8Array(3) };
+    const logPosterior = (j: number, theta: number[]) => {
+      const col = history.map((t) => t.values![j]!);
+      const mean = col.reduce((a, b) => a + b, 0) / col.length;
+      const sd = Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / col.length);
+      return new GpObjective(inputs, Float64Array.from(col, (v) => (v - mean) / sd)).value(Float64Array.from(theta));
+    };
+    const [refit, full, once] = [stored({ maxWarmFitIterations: 50 }), stored({ fullFitEvery: 1 }), stored({})];
+    for (let j = 0; j < 2; j++) {
+      expect(logPosterior(j, refit[j]!)).toBeLessThan(logPosterior(j, full[j]!) + 0.5);
+      expect(logPosterior(j, once[j]!)).toBeGreaterThan(logPosterior(j, full[j]!) + 5);
+    }
+  });
+
+  it("fallingFloor: the floor for the first 10 proposals, then floor·√(10/k)", () => {
+    expect(fallingFloor(0.1, 0)).toBe(0.1);
+    expect(fallingFloor(0.1, 10)).toBe(0.1);
+    expect(fallingFloor(0.1, 40)).toBeCloseTo(0.05, 12);
+  });
+
+  it("chebyshevStart weighted: a Chebyshev proposal's search starts from the front row its weights favour, not the best-balanced one", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    const history = run(ehviStrategyFactory, defaults, 5, 3, dirs, 14, (x) => ({ values: [x[0]!, 1 - x[0]!] }));
+    const study = makeStudy(cube(3), { seed: 5, directions: dirs, strategy: { name: "ehvi", options: {} } });
+    const spy = vi.spyOn(EhviSearch.prototype, "run");
+    try {
+      const start = (chebyshevStart: string) => {
+        spy.mockClear();
+        const s = ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition: "chebyshev", chebyshevStart })).suggest(suggestRequest(study, history));
+        const starts = spy.mock.calls[0]![1] as readonly Float64Array[];
+        return { x0: starts[0]![0]!, w: s.systemAttrs!.parego_weights as number[] };
+      };
+      const f1s = history.map((t) => t.values![0]!);
+      const balanced = start("balanced");
+      const weighted = start("weighted");
+      expect(weighted.w).toEqual(balanced.w);
+      // On f2 = 1 − f1 the scalarisation max_j w_j·(f_j − z_j)/range_j is smallest where the two terms meet.
+      const [lo, hi] = [Math.min(...f1s), Math.max(...f1s)];
+      const z = lo - 0.1 * (hi - lo);
+      const key = (f1: number) => Math.max(weighted.w[0]! * (f1 - z), weighted.w[1]! * (1 - f1 - (1 - hi - 0.1 * (hi - lo))));
+      const best = f1s.reduce((a, b) => (key(b) < key(a) ? b : a));
+      expect(weighted.x0).toBeCloseTo(best, 12);
+      expect(balanced.x0).not.toBeCloseTo(best, 6);
     } finally {
       spy.mockRestore();
     }

@@ -13,6 +13,9 @@
  *    standardised); θ fitted on at most `maxFitTrials` rows (the best half by non-dominated rank
  *    plus a random draw of the rest) and warm-started from the θ stored in the latest trial's
  *    `systemAttrs.ehvi_theta`, with a full fit every `fullFitEvery` trials (gp-strategy.ts step 3).
+ *    `auto`'s two-objective hedge sets `maxWarmFitIterations` to 50, so that every fit runs to the
+ *    MAP from the stored θ, as Optuna's GPSampler refits on every trial (auto-strategy.ts
+ *    `OBJECTIVES_HEDGE`; docs/BENCHMARKS.md run 13).
  * 3. The front: the non-dominated FEASIBLE trials in the standardised units. The reference point
  *    is the worst feasible value per objective plus `referenceMargin` (0.1) times that objective's
  *    range over them (the nadir pushed out by 10 %, so the extreme points of the front still earn
@@ -101,6 +104,11 @@ const options = gpOptions
     hedgeWindow: z.number().int().min(1).default(HEDGE_WINDOW),
     /** The "hedge": the smallest share either acquisition keeps (`EHVI_HEDGE_FLOOR`). */
     hedgeFloor: z.number().min(0).max(0.5).default(EHVI_HEDGE_FLOOR),
+    /**
+     * The "hedge": whether the floor falls with the number k of earlier hedge proposals, to
+     * `hedgeFloor`·√(10 / max(10, k)) ("sqrt"; `fallingFloor`), or stays ("none"). docs/BENCHMARKS.md run 13.
+     */
+    hedgeFloorDecay: z.enum(["none", "sqrt"]).default("none"),
     /** The "hedge": temperature of the logistic map from the score to EHVI's share. */
     hedgeTemperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /**
@@ -120,6 +128,18 @@ const options = gpOptions
      * searches from random Pareto-optimal trials (docs/BENCHMARKS.md run 11).
      */
     frontStarts: z.number().int().min(1).default(5),
+    /**
+     * A local acquisition search stops once within this ∞-norm distance (unit cube) of an earlier
+     * one's end point (../gp/gp-acquisition.ts `NEAR_FOUND`, 0.01); 0 runs every search to its end,
+     * as Optuna's GPSampler. docs/BENCHMARKS.md run 13.
+     */
+    nearFound: z.number().min(0).max(1).default(0.01),
+    /**
+     * The feasible row that starts a Chebyshev proposal's local search: the best-balanced one
+     * ("balanced", the smallest sum of standardised objectives) or the best under that proposal's
+     * scalarisation ("weighted"). docs/BENCHMARKS.md run 13.
+     */
+    chebyshevStart: z.enum(["balanced", "weighted"]).default("balanced"),
     /** ρ of the "chebyshev" acquisition (Knowles 2006: 0.05). */
     rho: z.number().min(0).max(1).default(0.05),
   })
@@ -195,7 +215,9 @@ export class EhviStrategy implements Strategy {
     let chebyshev = acq === "chebyshev" || (acq === "alternate" && req.trialNumber % 2 === 0);
     let index = acq === "alternate" ? Math.floor(req.trialNumber / 2) : req.trialNumber;
     if (acq === "hedge") {
-      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, this.opts.hedgeFloor, this.opts.hedgeTemperature, this.opts.hedgeScore);
+      let floor = this.opts.hedgeFloor;
+      if (this.opts.hedgeFloorDecay === "sqrt") floor = fallingFloor(floor, req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === undefined ? 0 : 1), 0));
+      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, floor, this.opts.hedgeTemperature, this.opts.hedgeScore);
       chebyshev = req.rng.random() >= share;
       // The Chebyshev proposals' weights stay one low-discrepancy sequence: indexed by how many came before.
       index = req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === "chebyshev" ? 1 : 0), 0);
@@ -274,6 +296,7 @@ export class EhviStrategy implements Strategy {
     }
 
     let acquisition: ObjectivesAcquisition;
+    let scalarised: ((y: number[]) => number) | null = null;
     if (weights === null) acquisition = new LogEhvi(nonDominatedBoxes(nonDominated(front), ref));
     else {
       // w_j = λ_j (y_j − z_j)/(hi_j − lo_j): ParEGO's normalisation, in the models' units, from an
@@ -282,7 +305,8 @@ export class EhviStrategy implements Strategy {
       // extreme (y_j < lo_j) barely scores, and the front's ends are never extended.
       const c = ranges.map(([lo, hi], j) => weights[j]! / (hi > lo ? hi - lo : 1));
       const e = ranges.map(([lo, hi], j) => -c[j]! * (lo - this.opts.referenceMargin * (hi > lo ? hi - lo : 1)));
-      const values = (anyFeasible ? front : rows.map((_, i) => point(i))).map((y) => LogChebyshevEi.scalarise(y, c, e, this.opts.rho));
+      scalarised = (y) => LogChebyshevEi.scalarise(y, c, e, this.opts.rho);
+      const values = (anyFeasible ? front : rows.map((_, i) => point(i))).map(scalarised);
       // While nothing is feasible every point may improve: the worst scalarised value is the incumbent.
       const best = anyFeasible ? Math.min(...values) : Math.max(...values);
       acquisition = new LogChebyshevEi(c, e, this.opts.rho, best);
@@ -291,7 +315,8 @@ export class EhviStrategy implements Strategy {
     let start = -1;
     let bestKey = Infinity;
     for (let i = 0; i < n; i++) {
-      const key = anyFeasible ? (feasible[i] ? point(i).reduce((a, b) => a + b, 0) : Infinity) : violation(rows[i]!.constraints);
+      const weighted = scalarised !== null && this.opts.chebyshevStart === "weighted" ? scalarised : null;
+      const key = !anyFeasible ? violation(rows[i]!.constraints) : !feasible[i] ? Infinity : weighted !== null ? weighted(point(i)) : point(i).reduce((a, b) => a + b, 0);
       if (key < bestKey) [bestKey, start] = [key, i];
     }
     if (start < 0) start = 0;
@@ -320,6 +345,15 @@ export function frontStarts(first: number, front: readonly number[], k: number, 
   const out = [first];
   while (out.length < k && rest.length > 0) out.push(rest.splice(Math.floor(rng.random() * rest.length), 1)[0]!);
   return out;
+}
+
+/**
+ * The hedge's floor after k earlier proposals under `hedgeFloorDecay: "sqrt"`: `floor` for the first
+ * 10, then floor·√(10 / k) (0.1 → 0.05 at k = 40, 0.033 at k = 90), so a lagging acquisition's
+ * share falls as the run goes on, as an ε-greedy ε_t ∝ 1/√t. Exported for tests.
+ */
+export function fallingFloor(floor: number, k: number): number {
+  return floor * Math.sqrt(10 / Math.max(10, k));
 }
 
 /** An added hypervolume (normalised objectives, total at most 1.21) at or below this is none. */

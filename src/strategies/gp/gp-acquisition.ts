@@ -29,6 +29,8 @@ export interface AcquisitionOptions {
   readonly incumbentStart?: boolean;
   /** How the candidates that start local searches are picked (default "top"; see gp-strategy.ts `startSelection`). */
   readonly startSelection?: "top" | "roulette";
+  /** A local search stops within this ∞-norm distance of an earlier one's end point (default `NEAR_FOUND`). */
+  readonly nearFound?: number;
 }
 
 /**
@@ -221,7 +223,7 @@ export abstract class MixedSearch {
     const { contIdx, full, found, d } = this;
     outer: for (const f of found) {
       for (let m = 0; m < d; m++) if (this.contMask[m] === 0 && f[m] !== full[m]) continue outer;
-      for (let k = 0; k < contIdx.length; k++) if (Math.abs(f[contIdx[k]!]! - z[k]!) > NEAR_FOUND) continue outer;
+      for (let k = 0; k < contIdx.length; k++) if (Math.abs(f[contIdx[k]!]! - z[k]!) > (this.opts.nearFound ?? NEAR_FOUND)) continue outer;
       return true;
     }
     return false;
