@@ -441,3 +441,25 @@ def test_set_constraint_as_optuna_5_recommends_instead_of_constraints_func(serve
     with pytest.raises(tp.InvalidArgumentError, match="give them one way"), _quiet():
         study.optimize(objective, n_trials=1, constraints_func=lambda t: [0.0, 0.0])
     assert "the objective returned [" in study.trials[-1].system_attrs["fail_reason"]
+
+
+def test_set_constraint_with_other_names_than_an_earlier_trial_is_refused(server: ServerProcess, name: str) -> None:
+    # The server keeps a list of values, not names: a trial naming other constraints than the
+    # first ("cost", "size" against "cost", "mem") would have its "mem" stored as "size".
+    study = _study(server, name, directions=["minimize", "minimize"])
+    first = study.ask()
+    first.set_constraint("cost", 0.0)
+    first.set_constraint("size", 1.0)
+    first.complete([1.0, 1.0])
+    other = study.ask()
+    other.set_constraint("mem", -1.0)
+    other.set_constraint("cost", 0.0)
+    with pytest.raises(tp.InvalidArgumentError, match=r"set constraints \['cost', 'mem'\], but an earlier trial in this process set \['cost', 'size'\]"):
+        other.complete([0.5, 0.5])
+    assert other.state == "RUNNING"  # nothing was told: the trial can still be finished
+    other.fail("constraints named differently")
+    same = study.ask()
+    same.set_constraint("size", -2.0)
+    same.set_constraint("cost", 0.5)
+    same.complete([0.2, 0.2])
+    assert [t.constraints for t in study.trials] == [[0.0, 1.0], None, [0.5, -2.0]]

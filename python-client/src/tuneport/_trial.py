@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,6 +84,11 @@ class Decision:
             restore=Restore.from_wire(restore),
             delete_checkpoints=[str(p) for p in raw.get("delete_checkpoints") or []],
         )
+
+
+_TOLD_CONSTRAINT_NAMES: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+"""Per client and study, the ``set_constraint`` names the first trial told in this process: a later
+trial that sets other names would have its values stored under the wrong ones, so it is refused."""
 
 
 def constraint_order(key: str) -> tuple[int, int, str]:
@@ -836,7 +842,8 @@ class Trial(_OptunaV2Suggest):
         the trial's COMPLETE result (``complete``, ``study.tell``, the end of an ``optimize``
         objective) as its ``constraints`` list: the names are not stored, their values are told in
         the names' order (names of digits as numbers, then alphabetically), so give every trial
-        the same names. A name set again is ignored with Optuna's warning.
+        the same names (a trial whose names differ from an earlier one's in this process is
+        refused at its tell). A name set again is ignored with Optuna's warning.
         @raises TypeError (not a number), ValueError (NaN), FailedPreconditionError (finished)."""
         if self.finished:
             raise FailedPreconditionError(
@@ -871,7 +878,16 @@ class Trial(_OptunaV2Suggest):
                     f"trial {self.number} has constraints from set_constraint ({sorted(self._named_constraints)}) "
                     "and constraints= (or optimize's constraints_func): give them one way"
                 )
-            constraints = [self._named_constraints[k] for k in sorted(self._named_constraints, key=constraint_order)]
+            names = tuple(sorted(self._named_constraints, key=constraint_order))
+            first = _TOLD_CONSTRAINT_NAMES.setdefault(self.study.client, {}).setdefault(self.study.name, names)
+            if names != first:
+                raise InvalidArgumentError(
+                    f"trial {self.number} of '{self.study.name}' set constraints {list(names)}, but an earlier trial "
+                    f"in this process set {list(first)}: the server keeps each trial's constraint values as a list "
+                    "in the names' order, so every trial must set the same names (set an unused one to 0.0 or less)",
+                    {"study": self.study.name, "trial": self.number},
+                )
+            constraints = [self._named_constraints[k] for k in names]
         args = {**_values_args(value), **_constraints_arg(constraints)}
         self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
 
