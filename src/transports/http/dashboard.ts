@@ -161,7 +161,10 @@ export class DashboardServer {
       if (!this.door.token.matches(given)) return this.json(res, 401, { error: { code: "UNAUTHENTICATED", message: "wrong token" } });
       url.searchParams.delete("token");
       const cookie = `${COOKIE}=${this.cookie}; Path=/; HttpOnly; SameSite=Strict`;
-      res.writeHead(303, { location: url.pathname + url.search, "set-cookie": cookie, ...SECURITY_HEADERS }).end();
+      // One leading slash: a path such as `/.//evil.example/` (pathname `//evil.example/`) would
+      // otherwise send the browser to another host, the cookie just set in hand.
+      const location = `/${url.pathname.replace(/^\/+/, "")}${url.search}`;
+      res.writeHead(303, { location, "set-cookie": cookie, ...SECURITY_HEADERS }).end();
       return;
     }
     if (!this.authorized(req)) {
