@@ -96,7 +96,7 @@ async function watchedPage(): Promise<{ page: Page; ran: string[] }> {
   return { page, ran };
 }
 
-const pwned = (page: Page) => page.evaluate(() => (window as { __pwned?: unknown }).__pwned ?? null);
+const pwned = (page: Page) => page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned ?? null);
 
 describe("the dashboard with hostile names and text", () => {
   it("runs none of it on the studies list, the study pages with every chart, and the trial pages", async () => {
@@ -172,7 +172,7 @@ describe("a page of another origin", () => {
       if (r.url() === target) answered.push(r.status());
     });
     await page.goto(`${origin}/`);
-    const tried = await page.evaluate(() => (window as unknown as { tried: Promise<string[]> }).tried);
+    const tried = await page.evaluate(() => (globalThis as unknown as { tried: Promise<string[]> }).tried);
     expect(tried).toContain("cors json: TypeError"); // the preflight is never granted
     // Everything that reached the server was refused; then the study is still running.
     await expect.poll(() => answered.length, { timeout: HANG }).toBeGreaterThanOrEqual(3);
