@@ -8,7 +8,10 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_NESTING } from "../../domain/input-limits.js";
 import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { DashboardServer } from "./dashboard.js";
 
 const TOKEN = "dashboard-token-0123456789";
@@ -59,6 +62,39 @@ describe("the dashboard's token link", () => {
       expect(location, path).toMatch(/^\/(?![/\\])/);
       expect(new URL(location, `http://127.0.0.1:${port}/`).host, path).toBe(`127.0.0.1:${port}`);
       expect(location, path).not.toContain(TOKEN);
+    }
+  });
+});
+
+describe("the dashboard's ops apply the input limits of every door", () => {
+  it("refuses a lone surrogate and nesting past the limit, as ZeroMQ and MCP do, and stores nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tuneport-dash-sec-db-"));
+    const storage = new SqliteStorage({ path: join(dir, "t.db") });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    const dash = new DashboardServer({ source: svc, logger: silentLogger(), port: 0, assetsDir: dir });
+    const port = await dash.start();
+    const op = (name: string, body: string) => raw(port, "POST", `/api/op/${name}`, { "content-type": "application/json" }, body);
+    try {
+      await svc.execute("create_study", { name: "s", space: { x: { type: "float", low: 0, high: 1 } }, user_attrs: { notes: "kept" } });
+      // A JSON \uD800 escape: SQLite would store U+FFFD, another string than the one answered.
+      const lone = await op("set_user_attrs", '{"study":"s","attrs":{"notes":"a\\uD800b"}}');
+      expect(lone.status, lone.body).toBe(400);
+      expect(JSON.parse(lone.body).error).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("lone surrogate") });
+      const loneKey = await op("set_user_attrs", '{"study":"s","attrs":{"\\uDC00":1}}');
+      expect(loneKey.status, loneKey.body).toBe(400);
+      // The body's object is level 1, attrs level 2: MAX_NESTING - 2 more maps fit, one more does not.
+      const nested = (levels: number) => `{"study":"s","attrs":{"deep":${"{\"a\":".repeat(levels)}1${"}".repeat(levels)}}}`;
+      const deep = await op("set_user_attrs", nested(MAX_NESTING - 1));
+      expect(deep.status, deep.body).toBe(400);
+      expect(JSON.parse(deep.body).error).toMatchObject({ code: "INVALID_ARGUMENT", data: { max_nesting: MAX_NESTING } });
+      expect((await svc.execute("get_study", { study: "s" })).study.user_attrs).toEqual({ notes: "kept" });
+      const fits = await op("set_user_attrs", nested(MAX_NESTING - 2));
+      expect(fits.status, fits.body).toBe(200);
+    } finally {
+      await dash.close();
+      await svc.close();
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
