@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_NESTING } from "../../domain/input-limits.js";
 import { silentLogger } from "../../logger.js";
@@ -96,5 +97,19 @@ describe("the dashboard's ops apply the input limits of every door", () => {
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("refusals of a foreign Host or Origin", () => {
+  it("are logged once per Host/Origin pair, not once per request", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    assets = mkdtempSync(join(tmpdir(), "tuneport-dash-sec-"));
+    server = new DashboardServer({ source: { execute: async () => ({}), onChange: () => () => undefined }, logger, port: 0, assetsDir: assets });
+    const port = await server.start();
+    for (let i = 0; i < 200; i++) expect((await raw(port, "GET", "/", { host: "evil.example" })).status).toBe(403);
+    for (let i = 0; i < 5; i++) expect((await raw(port, "GET", "/", { origin: `http://evil${i}.example` })).status).toBe(403);
+    const refusals = lines.map((l) => JSON.parse(l) as { msg: string; request: { host: string; origin: string | null } }).filter((r) => r.msg.includes("foreign Host/Origin"));
+    expect(refusals.map((r) => r.request.host === "evil.example" ? "host" : r.request.origin)).toEqual(["host", ...[0, 1, 2, 3, 4].map((i) => `http://evil${i}.example`)]);
   });
 });
