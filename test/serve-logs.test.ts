@@ -1,7 +1,7 @@
 /** `tuneport serve` as an operator sees it: a hint for a malformed --bind, readable logs, one line per finished trial. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
 
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 });
@@ -87,4 +87,45 @@ describe("tuneport serve: bind hints and logs", () => {
     expect(lines).toContainEqual(expect.stringMatching(/ INFO  service: trial finished {2}study=logs trial=1 state=PRUNED value=0\.75$/));
     expect(lines).toContainEqual(expect.stringMatching(/ DEBUG service: trial started {2}study=logs trial=0 params=\{"x":0\.\d+\}$/));
   });
+});
+
+describe("the PostgreSQL password never reaches the logs", () => {
+  const procs: ChildProcess[] = [];
+  afterEach(() => {
+    for (const p of procs.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
+  });
+
+  /** Starts `tuneport ARGS` and resolves with its output once a line matches `ready`. */
+  function untilReady(args: string[], ready: RegExp): Promise<string> {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, TUNEPORT_LOG_FORMAT: "json" } });
+    procs.push(p);
+    let out = "";
+    return new Promise((resolve, reject) => {
+      const seen = (d: Buffer) => {
+        out += d.toString();
+        if (ready.test(out)) resolve(out);
+      };
+      p.stdout?.on("data", seen);
+      p.stderr?.on("data", seen);
+      p.once("exit", (code) => reject(new Error(`exited ${code} before ready:\n${out}`)));
+    });
+  }
+
+  it("redacts it in the ready lines of serve and mcp: in the user part (an '@' in it too) and as a query parameter", async () => {
+    // The test server trusts local connections, so any password connects; what matters is where it shows.
+    const pg = inject("pgUrl");
+    const query = pg.slice(pg.indexOf("?")); // ?host=SOCKET_DIR&port=PORT
+    const base = `postgresql://postgres:PW1p@ss-word@/postgres${query}`;
+    const withQuery = `postgresql://postgres@/postgres${query}&password=PW2-secret&sslpassword=PW3-secret`;
+    const outs = [
+      await untilReady(["serve", "--storage", base, "--bind", "tcp://127.0.0.1:0"], /tuneport ready/),
+      await untilReady(["serve", "--storage", withQuery, "--bind", "tcp://127.0.0.1:0"], /tuneport ready/),
+      await untilReady(["mcp", "--storage", base], /embedded service ready/),
+    ];
+    for (const out of outs) {
+      expect(out).not.toMatch(/PW[123]|ss-word/);
+      expect(out).toMatch(/postgresql:\/\/postgres(:\*\*\*)?@\/postgres/);
+    }
+    expect(outs[1]).toMatch(/&password=\*\*\*&sslpassword=\*\*\*/);
+  }, 120_000);
 });

@@ -97,3 +97,16 @@ def test_the_readme_curve_steps_fit_together(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def test_the_secret_key_stays_out_of_repr_and_tracebacks(tmp_path: Path) -> None:
+    # repr() is what logging, debuggers, pytest's `-l` and error reporters that capture a frame's
+    # locals print: a CurveKeys in scope there must not print the client's secret key.
+    keygen("server", tmp_path)
+    keygen("worker", tmp_path)
+    keys = tp.CurveKeys.from_files(tmp_path / "server.pub", tmp_path / "worker.key")
+    secret = re.search(r'secret-key = "(.{40})"', (tmp_path / "worker.key").read_text())
+    assert secret is not None and keys.secret_key == secret.group(1)
+    for shown in (repr(keys), str(keys), f"{keys}", f"{keys!r}"):
+        assert secret.group(1) not in shown
+        assert keys.public_key in shown  # the rest still identifies the key pair

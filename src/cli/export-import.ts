@@ -7,6 +7,7 @@ import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Command, UsageError, writeFileAtomically } from "./command.js";
+import { terminalSafe } from "./terminal.js";
 
 /** The service's modules, imported when a command runs: `--help` and usage errors answer without them. */
 const serviceModules = () =>
@@ -133,7 +134,7 @@ Options:
       const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, ...(ownership ? { ownership } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined);
-        process.stderr.write(`imported study '${s.name}' with ${s.n_trials} trials\n`);
+        process.stderr.write(`imported study '${terminalSafe(s.name)}' with ${s.n_trials} trials\n`);
         imported = true;
       } finally {
         await service.close();

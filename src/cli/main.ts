@@ -3,6 +3,7 @@
 import { TuneportError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, fileProblem, runCommand } from "./command.js";
+import { terminalSafe } from "./terminal.js";
 
 /**
  * The commands, each loaded only when run: a short command such as `studies list` does not pay
@@ -56,17 +57,17 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`tuneport: ${err.message}\n`);
+      process.stderr.write(`tuneport: ${terminalSafe(err.message, true)}\n`);
       process.exitCode = 2;
     } else if (err instanceof TuneportError) {
-      process.stderr.write(`tuneport: ${err.message} (${err.code})\n`);
+      process.stderr.write(`tuneport: ${terminalSafe(err.message, true)} (${err.code})\n`);
       process.exitCode = 1;
     } else if (fileProblem(err) !== null) {
       // A file that cannot be read or written (a missing input, an unwritable folder): one line, no stack.
-      process.stderr.write(`tuneport: ${fileProblem(err)}\n`);
+      process.stderr.write(`tuneport: ${terminalSafe(fileProblem(err) as string, true)}\n`);
       process.exitCode = 1;
     } else {
-      process.stderr.write(`tuneport: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.stderr.write(`tuneport: ${terminalSafe((err as Error)?.stack ?? String(err), true)}\n`);
       process.exitCode = 1;
     }
   },

@@ -3,6 +3,7 @@ import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint, logOptions, noPositionals } from "./command.js";
 import { isLoopback } from "./serve.js";
+import { redactStorageLocation } from "../storage/postgres/url.js";
 
 export const mcpCommand: Command = {
   name: "mcp",
@@ -97,7 +98,7 @@ Options:
           await zmq.start();
         }
         backend = serviceBackend(service);
-        logger.info({ storage: path, zmq: binds }, "embedded service ready");
+        logger.info({ storage: redactStorageLocation(path), zmq: binds }, "embedded service ready");
       }
     } catch (err) {
       await cleanup();

@@ -3,6 +3,7 @@ import { writeSync } from "node:fs";
 import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Command, UsageError, checkConnectEndpoint, writeFileAtomically } from "./command.js";
+import { terminalSafe } from "./terminal.js";
 
 export const plotCommand: Command = {
   name: "plot",
@@ -73,7 +74,7 @@ Options:
     const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
     if (out === "-") writeSync(1, plot.png);
     else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png));
-    process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${plot.caption}\n`);
+    process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${terminalSafe(plot.caption)}\n`);
     return 0;
   },
 };

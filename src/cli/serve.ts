@@ -2,7 +2,7 @@
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { existsSync, rmSync } from "node:fs";
 import { isIP } from "node:net";
-import { isPostgresUrl } from "../storage/postgres/url.js";
+import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { dashboardOptions } from "./dashboard.js";
@@ -232,7 +232,7 @@ Options:
     }
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
     logger.info(
-      { storage: redactUrl(v.storage as string), durability, report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
+      { storage: redactStorageLocation(v.storage as string), durability, report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
       "tuneport ready",
     );
     await stopRequested;
@@ -292,7 +292,3 @@ export function isLoopback(endpoint: string): boolean {
   return host === "::1";
 }
 
-/** A storage location for logs: a URL's password replaced by `***`. */
-export function redactUrl(location: string): string {
-  return location.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@]*@/, "$1***@");
-}

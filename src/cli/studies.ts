@@ -11,6 +11,7 @@ import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/stora
 import { lineageAnswer, noFiniteResult, reportedAt } from "../service/lineage.js";
 import { LINEAGE_READ_MODELS } from "../strategies/lineage-models.js";
 import { openStorage } from "./open-storage.js";
+import { terminalSafe } from "./terminal.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -100,6 +101,9 @@ export function statesOption(values: readonly string[] | undefined): TrialState[
 
 /** Left-aligned text table. */
 export function table(header: string[], rows: string[][]): string {
+  // Cells hold names and values from the database: no control characters reach the terminal.
+  header = header.map((c) => terminalSafe(c));
+  rows = rows.map((r) => r.map((c) => terminalSafe(c)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
@@ -239,7 +243,8 @@ export function formatStudy(s: StudyView): string {
     lines.push(`best       trial ${s.best_trial.number}, value ${formatNumber(s.best_trial.value)}`);
     for (const [k, v] of Object.entries(s.best_trial.params)) lines.push(`  ${k} = ${formatNumber(v)}`);
   }
-  return lines.join("\n");
+  // Names, choices and options come from the database: no control characters reach the terminal.
+  return lines.map((l) => terminalSafe(l)).join("\n");
 }
 
 /** The Pareto front of `studies show` for a multi-objective study: its hypervolume and one row per trial. */

@@ -63,3 +63,35 @@ export function findIllFormedString(value: unknown, root = "$"): string | null {
   }
   return null;
 }
+
+/**
+ * The map key no door accepts. A JavaScript object cannot hold `__proto__` as an ordinary key, so
+ * the decoders rewrite it: msgpackr decodes it as `__proto_` (two different keys become one) and
+ * schema validation drops it. It is refused instead, like any input that cannot be kept as sent.
+ */
+export const FORBIDDEN_KEY = "__proto__";
+
+/**
+ * Where the first key `__proto__` is in `value` (JSON.parse keeps it as an own property), as a
+ * path from `root`; null when there is none. Iterative; call it on input already known to nest
+ * at most `MAX_NESTING` levels.
+ */
+export function findForbiddenKey(value: unknown, root = "$"): string | null {
+  const stack: [unknown, string][] = [[value, root]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop() as [unknown, string];
+    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
+    if (Array.isArray(v)) {
+      v.forEach((child, i) => stack.push([child, `${path}[${i}]`]));
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(v, FORBIDDEN_KEY)) return path;
+    for (const [k, child] of Object.entries(v)) stack.push([child, `${path}.${k}`]);
+  }
+  return null;
+}
+
+/** The refusal of a key `__proto__` found at `path`. */
+export function forbiddenKeyMessage(path: string): string {
+  return `${path} has a key '${FORBIDDEN_KEY}', which no decoder keeps as sent (it would be renamed or dropped); rename it`;
+}

@@ -24,7 +24,7 @@ import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace 
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
-import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../domain/input-limits.js";
+import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, nestingExceeds } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
@@ -174,6 +174,8 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     if (nestingExceeds(json, MAX_NESTING)) fail(`nests deeper than ${MAX_NESTING} levels`);
     const illFormed = findIllFormedString(json, "the line");
     if (illFormed !== null) fail(`${illFormed.replace(/^the line\./, "field ")} is not well-formed Unicode (a lone surrogate escape); strings are refused, never repaired`);
+    const forbidden = findForbiddenKey(json, "the line");
+    if (forbidden !== null) fail(forbiddenKeyMessage(forbidden));
     if (header === null) {
       if (typeof json === "object" && json !== null && "op_code" in json)
         fail("this is an Optuna journal (export --format optuna), which Optuna reads; import reads the default format: export the study again without --format optuna");

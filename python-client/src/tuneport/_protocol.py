@@ -26,7 +26,7 @@ import struct
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -148,7 +148,9 @@ class CurveKeys:
 
     server_public_key: str
     public_key: str
-    secret_key: str
+    #: Left out of ``repr``: logs, debuggers and error reporters that print a frame's locals show
+    #: the keys, and anyone holding this one can pass for the client.
+    secret_key: str = field(repr=False)
 
     @classmethod
     def from_files(cls, server_public: str | os.PathLike[str], client_secret: str | os.PathLike[str]) -> CurveKeys:

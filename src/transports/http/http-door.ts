@@ -8,7 +8,8 @@
  * 3. The surface's handler, which routes, and asks the door whether the request carries the
  *    token (`authorized`) where the surface needs it: MCP always, the dashboard off loopback.
  *
- * Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
+ * The first refusal of each Host/Origin pair is logged (at most MAX_REFUSALS_LOGGED pairs), so
+ * repeated requests do not grow the log. Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
  * dashboard), so each client reads errors in the format it expects. A handler that throws gets
  * 500. `close` stops taking requests, waits for the surface to drain, and closes the listener.
  */
@@ -16,6 +17,9 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type Serve
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
+
+/** Distinct Host/Origin pairs whose refusal is logged; later ones are only counted (`refused`). */
+export const MAX_REFUSALS_LOGGED = 1000;
 
 /** Writes a refusal in the surface's own format. */
 export type Refuse = (res: ServerResponse, status: number, message: string, headers?: OutgoingHttpHeaders) => void;
@@ -48,6 +52,10 @@ export class HttpDoor {
   /** The token to check, or null when this door asks for none (loopback without one). */
   readonly token: Token | null;
   private stoppingFlag = false;
+  /** Host/Origin pairs whose refusal was logged (the first of each, at most MAX_REFUSALS_LOGGED). */
+  private readonly refusedLogged = new Set<string>();
+  /** Requests refused for a foreign Host/Origin since start. */
+  refused = 0;
   /** The bound port, after `start`. */
   port = 0;
 
@@ -110,7 +118,14 @@ export class HttpDoor {
     const foreign = this.guard.refusal(req);
     if (foreign !== null) {
       req.resume();
-      this.log.warn({ request: { host: req.headers.host ?? null, origin: req.headers.origin ?? null } }, "http request refused: foreign Host/Origin");
+      this.refused++;
+      // The first refusal of each Host/Origin pair, as CURVE logs each refused key once: a peer
+      // repeating a request would otherwise write a log line per request.
+      const pair = JSON.stringify([req.headers.host ?? null, req.headers.origin ?? null]);
+      if (this.refusedLogged.size < MAX_REFUSALS_LOGGED && !this.refusedLogged.has(pair)) {
+        this.refusedLogged.add(pair);
+        this.log.warn({ request: { host: req.headers.host ?? null, origin: req.headers.origin ?? null }, refused: this.refused }, "http request refused: foreign Host/Origin");
+      }
       this.opts.refuse(res, 403, `forbidden: ${foreign} (DNS rebinding protection); allow the name with ${this.opts.allowHostOption}`);
       return;
     }

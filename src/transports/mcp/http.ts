@@ -24,7 +24,8 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
-import { invalidUtf8Reply } from "./strict-json.js";
+import { findForbiddenKey } from "../../domain/input-limits.js";
+import { forbiddenKeyReply, invalidUtf8Reply } from "./strict-json.js";
 import { HttpDoor } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
 
@@ -131,6 +132,12 @@ export class McpHttpServer {
       const body = parseJson(read.text);
       if (body === undefined) {
         res.writeHead(400, { "content-type": "application/json" }).end(jsonRpcError(-32700, "parse error: the body must be JSON (at most 4 MiB)"));
+        return;
+      }
+      // A key `__proto__` would be dropped by the SDK's schemas before any tool saw it.
+      const forbidden = findForbiddenKey(body, "message");
+      if (forbidden !== null) {
+        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(forbiddenKeyReply(body, forbidden)));
         return;
       }
       const existing = sessionId ? this.sessions.get(sessionId) : undefined;

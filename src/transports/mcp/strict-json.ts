@@ -3,10 +3,13 @@
  * between systems to be UTF-8; decoding other bytes would turn them into U+FFFD and let two
  * different inputs become one value. The HTTP transport checks each body, and `Utf8LineGuard`
  * checks each line of the stdio transport, before the SDK decodes anything; what fails gets a
- * JSON-RPC parse error (-32700) with `data.code` INVALID_ARGUMENT.
+ * JSON-RPC parse error (-32700) with `data.code` INVALID_ARGUMENT. A message with a key
+ * `__proto__`, which the SDK's schemas would drop, gets an invalid-request error (-32600) the
+ * same way.
  */
 import { isUtf8 } from "node:buffer";
 import { Transform, type TransformCallback } from "node:stream";
+import { findForbiddenKey, forbiddenKeyMessage } from "../../domain/input-limits.js";
 
 /** Largest stdio message accepted (the HTTP transport's body limit). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
@@ -40,6 +43,31 @@ export function invalidUtf8Reply(bytes: Uint8Array): JsonRpcErrorReply {
       data: { code: "INVALID_ARGUMENT" },
     },
   };
+}
+
+/**
+ * The reply to a message with a key `__proto__` at `path` (domain/input-limits.ts): the SDK's
+ * schemas would drop it before any tool saw it. Echoes a string or number id.
+ */
+export function forbiddenKeyReply(message: unknown, path: string): JsonRpcErrorReply {
+  const raw = typeof message === "object" && message !== null && !Array.isArray(message) ? (message as { id?: unknown }).id : undefined;
+  return {
+    jsonrpc: "2.0",
+    id: typeof raw === "number" || typeof raw === "string" ? raw : null,
+    error: { code: -32600, message: `INVALID_ARGUMENT: ${forbiddenKeyMessage(path)}`, data: { code: "INVALID_ARGUMENT" } },
+  };
+}
+
+/** The refusal of a message that holds a key `__proto__`, or null. `text` must be UTF-8 JSON to be looked at. */
+export function forbiddenKeyIn(text: string): JsonRpcErrorReply | null {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return null; // not JSON: the SDK answers that
+  }
+  const path = findForbiddenKey(message, "message");
+  return path === null ? null : forbiddenKeyReply(message, path);
 }
 
 /** The reply to a stdio message over `MAX_LINE_BYTES` (its id is never read). */
@@ -102,8 +130,14 @@ export class Utf8LineGuard extends Transform {
     this.partial = [];
     this.partialBytes = 0;
     if (line.length > MAX_LINE_BYTES) this.refuse(tooLargeReply());
-    else if (isUtf8(line)) this.push(Buffer.concat([line, NEWLINE]));
-    else this.refuse(invalidUtf8Reply(line));
+    else if (!isUtf8(line)) this.refuse(invalidUtf8Reply(line));
+    else {
+      // Only a line that spells `proto`, or escapes a character, can hold the key `__proto__`:
+      // the others are not parsed twice.
+      const forbidden = line.includes("proto") || line.includes("\\u") ? forbiddenKeyIn(line.toString("utf8")) : null;
+      if (forbidden !== null) this.refuse(forbidden);
+      else this.push(Buffer.concat([line, NEWLINE]));
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { nestingExceeds } from "../../domain/input-limits.js";
+import { findForbiddenKey, nestingExceeds } from "../../domain/input-limits.js";
 import { decode, encode } from "./codec.js";
 import { peekRequestId, scanFrame } from "./msgpack-scan.js";
 
@@ -15,11 +15,32 @@ describe("scanFrame", () => {
       fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), (value, limit) => {
         const frame = encode(value);
         const problem = scanFrame(frame, limit);
+        // fast-check generates `__proto__` keys, which msgpackr would decode as `__proto_`.
+        if (problem === "forbidden-key") return void expect(findForbiddenKey(value)).not.toBeNull();
         expect(problem === "too-deep").toBe(nestingExceeds(decode(frame), limit));
-        if (problem !== "too-deep") expect(problem).toBeNull();
+        if (problem !== "too-deep") {
+          expect(problem).toBeNull();
+          expect(findForbiddenKey(value)).toBeNull();
+        }
       }),
       { numRuns: 500, seed: 11 },
     );
+  });
+
+  it("refuses a map key __proto__ (fixstr or str8, at any depth) and nothing else spelled so", () => {
+    const proto = [...Buffer.from("__proto__")];
+    const fix = Buffer.from([0xa9, ...proto]);
+    expect(scanFrame(map1(fix, Buffer.from([0x01])), 32)).toBe("forbidden-key");
+    expect(scanFrame(map1(str8(proto), Buffer.from([0x01])), 32)).toBe("forbidden-key");
+    expect(scanFrame(map1(str8([0x61]), map1(fix, Buffer.from([0x01]))), 32)).toBe("forbidden-key");
+    // A map whose first value is a map: the outer map's second key is still a key.
+    expect(scanFrame(Buffer.concat([Buffer.from([0x82]), str8([0x61]), map1(str8([0x62]), Buffer.from([0x01])), fix, Buffer.from([0x01])]), 32)).toBe("forbidden-key");
+    // As a value, an array element, or a longer or shorter key: accepted.
+    expect(scanFrame(map1(str8([0x61]), fix), 32)).toBeNull();
+    expect(scanFrame(Buffer.concat([Buffer.from([0x91]), fix]), 32)).toBeNull();
+    expect(scanFrame(map1(str8(proto.slice(0, 8)), Buffer.from([0x01])), 32)).toBeNull();
+    expect(scanFrame(map1(str8([...proto, 0x5f]), Buffer.from([0x01])), 32)).toBeNull();
+    expect(scanFrame(encode({ a: { b: "__proto__" }, c: ["__proto__"] }), 32)).toBeNull();
   });
 
   it("calls every strict prefix of a frame malformed", () => {

@@ -7,7 +7,8 @@
  * frame once, iteratively, and reports the first of:
  *  - `malformed`: a reserved byte (0xc1), a length that runs past the end, trailing bytes;
  *  - `too-deep`: maps/arrays nested deeper than the limit (the top-level value is level 1);
- *  - `invalid-utf8`: a `str` (map keys included) whose bytes are not UTF-8.
+ *  - `invalid-utf8`: a `str` (map keys included) whose bytes are not UTF-8;
+ *  - `forbidden-key`: a map key `__proto__`, which msgpackr would decode as `__proto_`.
  * ASCII strings are checked in the loop; others by `buffer.isUtf8` (native, no copy).
  *
  * `peekRequestId` reads the `id` of a request map without decoding the rest, for replies to
@@ -15,7 +16,16 @@
  */
 import { isUtf8 } from "node:buffer";
 
-export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8";
+export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key";
+
+/** The map key `__proto__` (domain/input-limits.ts FORBIDDEN_KEY), which msgpackr decodes as `__proto_`. */
+const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+
+function isProto(buf: Uint8Array, start: number, length: number): boolean {
+  if (length !== 9) return false;
+  for (let i = 0; i < 9; i++) if (buf[start + i] !== PROTO[i]) return false;
+  return true;
+}
 
 /** Bytes of the length (or value) that follows a first byte, for the fixed-size formats. */
 function fixedSize(b: number): number {
@@ -156,10 +166,15 @@ function utf8Ok(buf: Uint8Array, start: number, length: number): boolean {
 
 /** Element counts still to read per open container, reused across calls (grown on demand). */
 let remaining = new Float64Array(64);
+/** 1 where the open container is a map: its values at an even count still to read are keys. */
+let isMap = new Uint8Array(64);
 
 /** The first problem of `frame` (see the file comment), or null when it is one well-formed value. */
 export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | null {
-  if (remaining.length < maxNesting + 1) remaining = new Float64Array(maxNesting + 1);
+  if (remaining.length < maxNesting + 1) {
+    remaining = new Float64Array(maxNesting + 1);
+    isMap = new Uint8Array(maxNesting + 1);
+  }
   const end = frame.byteLength;
   let open = 0; // containers open; remaining[open - 1] is the innermost one's count
   let pos = 0;
@@ -170,17 +185,20 @@ export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | 
     } else if (pos < end && b >= 0xa0 && b <= 0xbf) {
       const len = b & 0x1f; // fixstr
       if (pos + 1 + len > end || !utf8Ok(frame, pos + 1, len)) return pos + 1 + len > end ? "malformed" : "invalid-utf8";
+      if (len === 9 && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0 && isProto(frame, pos + 1, len)) return "forbidden-key";
       pos += 1 + len;
     } else {
       if (!readHead(frame, pos)) return "malformed";
       pos = hNext;
       if (hKind === STR && !utf8Ok(frame, hStart, hLength)) return "invalid-utf8";
+      if (hKind === STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0 && isProto(frame, hStart, hLength)) return "forbidden-key";
       if (hKind === ARRAY || hKind === MAP) {
         if (open >= maxNesting) return "too-deep";
         if (hLength > 0) {
           // Every element takes at least one byte: a count beyond the bytes left is a lie.
           const values = hKind === MAP ? hLength * 2 : hLength;
           if (values > end - pos) return "malformed";
+          isMap[open] = hKind === MAP ? 1 : 0;
           remaining[open++] = values;
           continue;
         }

@@ -10,7 +10,7 @@ import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
 import type { Logger } from "pino";
 import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
-import { MAX_NESTING } from "../../domain/input-limits.js";
+import { MAX_NESTING, forbiddenKeyMessage } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
 import { decode, encode } from "./codec.js";
 import { ZapAuthenticator } from "./curve.js";
@@ -174,12 +174,13 @@ export class ZmqServer {
           max_message_bytes: this.maxBytes,
         });
       }
-      // Before decoding: msgpackr would rewrite bad UTF-8 to U+FFFD and recurse on nesting.
+      // Before decoding: msgpackr would rewrite bad UTF-8 to U+FFFD, a key `__proto__` to `__proto_`, and recurse on nesting.
       const problem = scanFrame(payload, MAX_NESTING);
       if (problem === "malformed") throw new TuneportError("MALFORMED_MESSAGE", "frame is not valid MessagePack");
       if (problem !== null) {
         id = peekRequestId(payload);
         if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
+        if (problem === "forbidden-key") throw new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
         throw problem === "too-deep"
           ? new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING })
           : new TuneportError("INVALID_ARGUMENT", "request holds a string that is not valid UTF-8 (strings are refused, never repaired)");
