@@ -8,6 +8,9 @@
  * 3. The surface's handler, which routes, and asks the door whether the request carries the
  *    token (`authorized`) where the surface needs it: MCP always, the dashboard off loopback.
  *
+ * A door keeps at most MAX_CONNECTIONS connections and closes one that has not sent its headers
+ * within HEADERS_TIMEOUT_MS (slow or idle peers would otherwise hold sockets and memory).
+ *
  * The first refusal of each Host/Origin pair is logged (at most MAX_REFUSALS_LOGGED pairs), so
  * repeated requests do not grow the log. Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
  * dashboard), so each client reads errors in the format it expects. A handler that throws gets
@@ -20,6 +23,14 @@ import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js
 
 /** Distinct Host/Origin pairs whose refusal is logged; later ones are only counted (`refused`). */
 export const MAX_REFUSALS_LOGGED = 1000;
+/**
+ * Open connections a door keeps; a connection beyond them is closed at once. Browsers hold a few
+ * per page and MCP clients one or two per session (at most `maxSessions`, 100), so only a peer opening
+ * connections it does not use reaches it (2,000 that never sent their headers were all held).
+ */
+export const MAX_CONNECTIONS = 1000;
+/** A connection that has not sent its request's headers within this many ms is closed (Node: 60 s). */
+export const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Writes a refusal in the surface's own format. */
 export type Refuse = (res: ServerResponse, status: number, message: string, headers?: OutgoingHttpHeaders) => void;
@@ -43,6 +54,10 @@ export interface HttpDoorOptions {
   readonly refuse: Refuse;
   /** Answers a request that passed the Host/Origin check. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** [MAX_CONNECTIONS] */
+  readonly maxConnections?: number;
+  /** [HEADERS_TIMEOUT_MS] */
+  readonly headersTimeoutMs?: number;
 }
 
 export class HttpDoor {
@@ -67,13 +82,17 @@ export class HttpDoor {
     if (needed && opts.token === undefined) throw new Error(`${opts.component} on ${host} (not loopback) needs a token`);
     this.token = needed ? new Token(opts.token as string, `${opts.component} token`) : null;
     this.guard = new HostGuard(host, opts.allowedHosts);
-    this.http = createServer((req, res) => {
+    const headersTimeout = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    // Node checks the headers timeout every `connectionsCheckingInterval` (30 s by default).
+    const timeouts = { headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) };
+    this.http = createServer(timeouts, (req, res) => {
       this.dispatch(req, res).catch((err: unknown) => {
         this.log.error({ err }, "http request failed");
         if (!res.headersSent) opts.refuse(res, 500, "internal server error");
         else res.end();
       });
     });
+    this.http.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
   }
 
   /** The address listened on. */
