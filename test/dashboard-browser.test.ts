@@ -10,7 +10,8 @@ import { spawn } from "node:child_process";
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../src/logger.js";
 import { StudyService } from "../src/service/study-service.js";
@@ -166,12 +167,7 @@ beforeAll(async () => {
   server = procs.spawn(serverArgs);
   await waitForOutput(server.out, (s) => s.includes("tuneport ready"));
   base = `http://127.0.0.1:${dport}`;
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    // playwright-core passes its own fresh --user-data-dir; headless from `headless: true`.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    headless: true,
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

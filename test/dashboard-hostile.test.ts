@@ -16,7 +16,8 @@
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
@@ -66,11 +67,7 @@ beforeAll(async () => {
   base = ready.dashboard.replace(/\/$/, "");
   client = new TestClient(server.endpoint);
   await populate();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    headless: true,
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
