@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -45,8 +46,10 @@ class Server:
         return int(m.group(1)) / 1024 if m else float("nan")
 
     def stop(self) -> None:
+        """Stops the server and removes its temporary directory (database included)."""
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "Server":
         return self

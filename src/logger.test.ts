@@ -1,8 +1,8 @@
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { batchedDestination, formatPretty } from "./logger.js";
+import { exitTempDir } from "./testing/temp-dirs.js";
 
 describe("formatPretty (serve --log-format pretty)", () => {
   const time = new Date(2026, 0, 2, 3, 4, 5, 67).getTime();
@@ -26,7 +26,7 @@ describe("formatPretty (serve --log-format pretty)", () => {
 
 describe("batchedDestination (serve's JSON log)", () => {
   const turn = () => new Promise((r) => setImmediate(r));
-  const tempLog = () => join(mkdtempSync(join(tmpdir(), "tuneport-log-")), "log.jsonl");
+  const tempLog = () => join(exitTempDir("tuneport-log-"), "log.jsonl");
 
   it("holds records across turns until the window closes, then writes them together, in order", async () => {
     const file = tempLog();
