@@ -14,6 +14,7 @@
  */
 
 /** Deepest nesting of maps and arrays accepted in a request (the request's own map is level 1). */
+import { invalidArgument } from "./errors.js";
 export const MAX_NESTING = 32;
 
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -94,4 +95,18 @@ export function findForbiddenKey(value: unknown, root = "$"): string | null {
 /** The refusal of a key `__proto__` found at `path`. */
 export function forbiddenKeyMessage(path: string): string {
   return `${path} has a key '${FORBIDDEN_KEY}', which no decoder keeps as sent (it would be renamed or dropped); rename it`;
+}
+
+/**
+ * Refuses the arguments of `subject` (an op or tool, named in the message) that break the limits
+ * above: nesting beyond MAX_NESTING, a lone surrogate, a key `__proto__`. The doors that decode
+ * JSON themselves (MCP tool calls, the dashboard) call it before any schema walks the arguments.
+ * @throws TuneportError INVALID_ARGUMENT (`data.max_nesting` for nesting).
+ */
+export function checkArgumentLimits(subject: string, args: unknown): void {
+  if (nestingExceeds(args, MAX_NESTING)) throw invalidArgument(`${subject}: the arguments nest deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING });
+  const illFormed = findIllFormedString(args, "arguments");
+  if (illFormed !== null) throw invalidArgument(`${subject}: ${illFormed} is not well-formed Unicode (a lone surrogate); strings are refused, never repaired`);
+  const forbidden = findForbiddenKey(args, "arguments");
+  if (forbidden !== null) throw invalidArgument(`${subject}: ${forbiddenKeyMessage(forbidden)}`);
 }

@@ -23,8 +23,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
-import { type ErrorCode, TuneportError, invalidArgument } from "../../domain/errors.js";
-import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, nestingExceeds } from "../../domain/input-limits.js";
+import { type ErrorCode, TuneportError } from "../../domain/errors.js";
+import { checkArgumentLimits } from "../../domain/input-limits.js";
 import type { StudyChange } from "../../service/change-feed.js";
 import type { OpName } from "../../service/ops/ops.js";
 import { HttpDoor } from "./http-door.js";
@@ -76,21 +76,6 @@ const SECURITY_HEADERS = {
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
 };
-
-/**
- * The input limits every door applies (domain/input-limits.ts): the body's object is level 1 of
- * at most MAX_NESTING, and no string or key holds a lone surrogate (a JSON `\uD800` escape, which
- * SQLite would store as U+FFFD: refused, never repaired), and no key is `__proto__` (which the
- * op's schema would drop). The dashboard took all three before, so a request ZeroMQ and MCP
- * refuse was accepted here. @throws TuneportError INVALID_ARGUMENT
- */
-function checkArguments(op: string, args: unknown): void {
-  if (nestingExceeds(args, MAX_NESTING)) throw invalidArgument(`${op}: the arguments nest deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING });
-  const illFormed = findIllFormedString(args, "arguments");
-  if (illFormed !== null) throw invalidArgument(`${op}: ${illFormed} is not well-formed Unicode (a lone surrogate); strings are refused, never repaired`);
-  const forbidden = findForbiddenKey(args, "arguments");
-  if (forbidden !== null) throw invalidArgument(`${op}: ${forbiddenKeyMessage(forbidden)}`);
-}
 
 /** The default assets folder: dist/web, found from dist/transports/http or from src/transports/http. */
 function defaultAssets(): string {
@@ -238,7 +223,7 @@ export class DashboardServer {
       return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message: "the body is not JSON" } });
     }
     try {
-      checkArguments(op, args);
+      checkArgumentLimits(op, args);
       this.json(res, 200, await this.opts.source.execute(op, args));
     } catch (err) {
       if (!(err instanceof TuneportError)) throw err;

@@ -4,22 +4,18 @@
  * it has in flight instead of dropping them.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { TuneportError, invalidArgument } from "../../domain/errors.js";
-import { MAX_NESTING, findIllFormedString, nestingExceeds } from "../../domain/input-limits.js";
+import { TuneportError } from "../../domain/errors.js";
+import { checkArgumentLimits } from "../../domain/input-limits.js";
 import { errorResult } from "./format.js";
 
 /**
  * Refuses tool arguments that break the limits of `domain/input-limits.ts` (nesting, lone
- * surrogates) before any schema walks them. The server answers the error as an `isError` tool
+ * surrogates, a key `__proto__`: `checkArgumentLimits`) before any schema walks them. The server answers the error as an `isError` tool
  * result with a next step (SEP-1303: input validation is the tool's, not the protocol's).
  * @throws TuneportError INVALID_ARGUMENT (`data.max_nesting` for nesting).
  */
 export function checkToolArguments(tool: string, args: unknown): void {
-  if (nestingExceeds(args, MAX_NESTING))
-    throw invalidArgument(`the arguments of '${tool}' nest deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING });
-  const illFormed = findIllFormedString(args, "arguments");
-  if (illFormed !== null)
-    throw invalidArgument(`${illFormed} of '${tool}' is not well-formed Unicode (a lone surrogate); strings are refused, never repaired`);
+  checkArgumentLimits(`'${tool}'`, args);
 }
 
 /** The answer to a call that the server's shutdown ended or refused. */
