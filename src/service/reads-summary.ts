@@ -19,7 +19,7 @@ import { IMPORTANCE_METHOD, type ImportanceTrial, type Importances, paramImporta
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
 import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
-import { type CatalogueEntry, type StudySummary, type SummaryTrial, summarizeFrom } from "./summary.js";
+import { type CatalogueEntry, type StudySummary, type SummaryAccess, summarizeFrom } from "./summary.js";
 import { type StudyView, trialView } from "./views.js";
 
 /** Most COMPLETE trials importances are computed from; more are thinned evenly by trial number. */
@@ -94,18 +94,16 @@ export function studyImportances(s: StudyState): SampledImportances {
   return imp;
 }
 
-/** What the summary reads of a record, without copying its params or attributes. */
-function summaryTrial(t: TrialRecord): SummaryTrial {
-  return {
-    number: t.number,
-    state: t.state,
-    value: t.value,
-    feasible: feasibility(t),
-    finished_at: t.finishedAt === null ? null : t.finishedAt / 1000,
-    params: t.params,
-    system_attrs: t.systemAttrs,
-  };
-}
+/** How the summary reads the server's records: in place, no copy per trial (at 100,000 trials the copies and their collection were most of the read). */
+const RECORD_ACCESS: SummaryAccess<TrialRecord> = {
+  number: (t) => t.number,
+  state: (t) => t.state,
+  value: (t) => t.value,
+  feasible: feasibility,
+  finishedAt: (t) => (t.finishedAt === null ? null : t.finishedAt / 1000),
+  params: (t) => t.params,
+  systemAttrs: (t) => t.systemAttrs,
+};
 
 /** The front facts from the study's record trials (front-records.ts), or from every COMPLETE trial when it has too many to keep. */
 function studyFrontFacts(s: StudyState, study: StudyView): FrontFacts {
@@ -127,7 +125,7 @@ export function summaryOf(s: StudyState, catalogue: readonly CatalogueEntry[]): 
   const study = viewOf(s);
   const imp = studyImportances(s);
   const front = study.directions.length > 1 ? studyFrontFacts(s, study) : null;
-  const sum = summarizeFrom(study, s.trials.map(summaryTrial), catalogue, imp, front, s.started);
+  const sum = summarizeFrom(study, s.trials, RECORD_ACCESS, catalogue, imp, front, s.started);
   const note = imp.sampled && sum.top_params.length > 0 ? `\n(Influence estimated from ${imp.n_trials} of ${imp.n_complete} complete trials, evenly spaced.)` : "";
   return { ...sum, text: sum.text + note, importances_sampled: imp.sampled };
 }
