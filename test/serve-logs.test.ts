@@ -34,6 +34,35 @@ describe("tuneport serve: bind hints and logs", () => {
     expect(r.stderr).toMatch(/--bind 127\.0\.0\.1:5555: add the scheme: --bind tcp:\/\/127\.0\.0\.1:5555/);
   });
 
+  it("refuses a --plot-warmup that is not a whole number of seconds", () => {
+    const r = run("serve", "--storage", join(tempDir(), "x.db"), "--plot-warmup", "soon");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--plot-warmup must be an integer in \[0, 86400\]/);
+  });
+
+  it("warms the plot worker up --plot-warmup seconds after the start, and charts render after it", async () => {
+    const server = await startServer(join(tempDir(), "warm.db"), ["--plot-warmup", "1", "--log-level", "debug"]);
+    try {
+      for (let waited = 0; !server.lines.some((l) => l.includes('"plot worker ready"')); waited += 100) {
+        if (waited > 120_000) throw new Error(`no 'plot worker ready' line:\n${server.lines.join("\n")}`); // a hang guard
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await twoTrials(server.endpoint);
+      const c = new TestClient(server.endpoint);
+      try {
+        const plot = (await c.call("plot", { study: "logs", kind: "history" })) as { png: Uint8Array };
+        expect(Buffer.from(plot.png).subarray(1, 4).toString()).toBe("PNG");
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await server.stop();
+    }
+    const ready = server.lines.filter((l) => l.includes('"plot worker ready"'));
+    expect(ready).toHaveLength(1);
+    expect(server.lines.some((l) => l.includes("warm-up failed"))).toBe(false);
+  });
+
   it("refuses an unknown --log-format", () => {
     const r = run("serve", "--storage", join(tempDir(), "x.db"), "--log-format", "xml");
     expect(r.status).toBe(2);

@@ -35,7 +35,15 @@ export interface EmbeddedOptions {
   readonly ownershipTtlS?: number;
   /** How long a `continue` report may wait for its commit after its reply (ms); see StudyServiceOptions.lazyCommitMs. */
   readonly reportCommitMs?: number;
+  /** Seconds after the start at which the plot worker is warmed up (`PlotRenderer.warm`); 0: never [PLOT_WARMUP_S]. */
+  readonly plotWarmupS?: number;
 }
+
+/**
+ * When a server warms its plot worker up by default: soon enough that an agent's first chart finds it
+ * ready, late enough that a short-lived server (a script's private one, a test's) never pays for it.
+ */
+export const PLOT_WARMUP_S = 5;
 
 export { openStorage } from "./open-storage.js";
 
@@ -86,11 +94,22 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     // acknowledged.
     onFatal: () => process.exit(EXIT_STORAGE_FAILURE),
   });
+  const warmS = opts.plotWarmupS ?? PLOT_WARMUP_S;
+  const warmTimer =
+    warmS > 0
+      ? setTimeout(() => {
+          const t0 = performance.now();
+          void plots.warm().then((warmed) => {
+            if (warmed) logger.debug({ ms: Math.round(performance.now() - t0) }, "plot worker ready");
+          });
+        }, warmS * 1000).unref()
+      : null;
   return {
     storage,
     service,
     ownership,
     close: async () => {
+      if (warmTimer) clearTimeout(warmTimer);
       await service.close();
       await plots.close();
       await storage.close();

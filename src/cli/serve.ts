@@ -50,6 +50,9 @@ Options:
                           its commit, which follows within MS; a crash may lose the last
                           MS of such intermediate values, never a tell or a decision
                           (docs/DURABILITY.md); 0 commits every report before its reply [20]
+  --plot-warmup SECONDS   load the chart renderer this long after the start, so that the
+                          first chart an agent or the dashboard asks for does not wait
+                          for it (~0.5 s); 0: load it at the first chart [5]
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
@@ -90,6 +93,7 @@ Options:
     "lease-ttl": { type: "string" },
     "report-commit-ms": { type: "string" },
     "max-message-bytes": { type: "string" },
+    "plot-warmup": { type: "string" },
     "max-inflight": { type: "string" },
     "curve-secret": { type: "string" },
     "curve-allow": { type: "string" },
@@ -120,6 +124,7 @@ Options:
     if (ownershipTtl !== undefined && !(ownershipTtl >= 0.2 && ownershipTtl <= 3600))
       throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
+    const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
     const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
@@ -167,7 +172,7 @@ Options:
     const stopRequested = stopSignal(logger, v["stop-with-stdin"] === true);
     const storagePath = v.storage as string;
     const created = !isPostgresUrl(storagePath) && !existsSync(storagePath);
-    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs });
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.
     const abandon = async () => {

@@ -1,9 +1,16 @@
-/** Worker-thread side of `PlotRenderer`: renders one plot per message. */
+/** Worker-thread side of `PlotRenderer`: renders one plot per message (or warms up, see `PlotRenderer.warm`). */
 import { parentPort } from "node:worker_threads";
-import type { PlotJob, PlotJobResult } from "./plot-renderer.js";
-import { renderPlot } from "./plots.js";
+import type { PlotJob, PlotJobResult, WarmJob } from "./plot-renderer.js";
+import { renderPlot, warmUpRendering } from "./plots.js";
 
-parentPort?.on("message", (job: PlotJob) => {
+parentPort?.on("message", (job: PlotJob | WarmJob) => {
+  if ("warm" in job) {
+    void warmUpRendering().then(
+      () => parentPort?.postMessage({ id: job.id, ok: true, warmed: true }),
+      (err: unknown) => parentPort?.postMessage({ id: job.id, ok: false, error: { name: "Error", message: String((err as Error)?.message ?? err) } }),
+    );
+    return;
+  }
   renderPlot(job.kind, job.study, job.trials, job.opts).then(
     (p) => {
       const png = new Uint8Array(p.png.buffer, p.png.byteOffset, p.png.byteLength);

@@ -26,7 +26,7 @@ import { type Importances, paramImportances } from "./importance.js";
 import { contourSpec, importancesSpec, parallelSpec, sliceSpec } from "./plot-params.js";
 import { hypervolumeHistorySpec, paretoFrontSpec } from "./plot-front.js";
 import { lineageSpec, trajectoriesSpec } from "./plot-read-models.js";
-import { FONT, type PlotOptions, type PlotSpec, type VlSpec } from "./plot-scales.js";
+import { FONT, type PlotOptions, baseSpec, type PlotSpec, type VlSpec } from "./plot-scales.js";
 import { edfSpec, historySpec, intermediateSpec } from "./plot-trials.js";
 import type { StudyView, TrialView } from "./views.js";
 
@@ -140,6 +140,22 @@ export async function renderPlot(kind: PlotKind, study: StudyView, trials: reado
  */
 const pngDensity = new Map<string, number>();
 const MAX_DENSITIES = 256;
+
+/**
+ * Loads Vega, Vega-Lite and resvg and renders a small chart with the plot font, so that the code a
+ * rendering runs is loaded and compiled before the first real chart (plot-renderer.ts `warm`).
+ */
+export async function warmUpRendering(): Promise<void> {
+  const values = Array.from({ length: 20 }, (_, i) => ({ trial: i, value: Math.sin(i) }));
+  await renderVegaLite({
+    ...baseSpec("warm-up 0.5"),
+    data: { values },
+    layer: [
+      { mark: { type: "point", filled: true }, encoding: { x: { field: "trial", type: "quantitative" }, y: { field: "value", type: "quantitative" } } },
+      { mark: "line", encoding: { x: { field: "trial", type: "quantitative" }, y: { field: "value", type: "quantitative" } } },
+    ],
+  });
+}
 
 /** Where the build puts vega and vega-lite as one file (scripts/bundle-vega.mjs). */
 const VEGA_BUNDLE = new URL("./vega-bundle.js", import.meta.url);
