@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { TrialState } from "../domain/trial.js";
+import type { Direction, TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { MAX_LINES } from "./plot-params.js";
 import { MAX_HISTORY_POINTS } from "./plot-trials.js";
 import { paretoFront } from "../domain/objectives.js";
 import { buildAggregates, frontRecordsOf } from "./aggregates.js";
-import { MAX_PARETO_POINTS, bestAndSpaced, kthSmallest, plotInput, recordSetters } from "./plot-sample.js";
+import { MAX_PARETO_POINTS, bestAndSpaced, kthSmallest, plotInput } from "./plot-sample.js";
 import { plotSpec } from "./plots.js";
 import type { TrialRecord } from "./study-state.js";
 import { type StudyView, trialView } from "./views.js";
@@ -42,6 +42,21 @@ const study = (n: number, counts: Record<TrialState, number>) =>
     strategy: { name: "random", options: {} }, scheduler: null, seed: 1, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false },
     lease_ttl_s: 60, max_trials: null, max_resource: null, stopped: false, user_attrs: {}, created_at: 0, n_trials: n, counts, best_trial: null,
   }) as unknown as StudyView;
+
+/** Every trial, in number order, whose value is a new best among the COMPLETE trials before it (the reference the history sample must keep). */
+function recordSetters(trials: readonly TrialRecord[], direction: Direction): TrialRecord[] {
+  const out: TrialRecord[] = [];
+  let best: number | null = null;
+  for (const t of trials) {
+    if (t.state !== "COMPLETE" || typeof t.value !== "number" || !Number.isFinite(t.value)) continue;
+    const v = t.value as number;
+    if (best === null || (direction === "minimize" ? v < best : v > best)) {
+      best = v;
+      out.push(t);
+    }
+  }
+  return out;
+}
 
 describe("plots of big studies read a bounded sample chosen on the server", () => {
   it("history: at most MAX_HISTORY_POINTS trials, every new best kept, so the best-so-far line is the full study's (3 seeds)", () => {

@@ -8,6 +8,7 @@ import { type FrontSource, plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
+import { studyImportances } from "./reads-summary.js";
 import { ttlOf } from "./leases.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
@@ -90,7 +91,8 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
     throw new TuneportError("UNAVAILABLE", `${MAX_PLOTS_DRAWING} plots are being drawn; retry once they are done`, { max_plots_drawing: MAX_PLOTS_DRAWING });
   plotsDrawing++;
   try {
-    const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s));
+    // Importances (the default axes) as the param_importances op reads them: a big study's are reused.
+    const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s), () => studyImportances(s));
     const trials = input.trials.map((t) => trialView(t, now));
     const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
     const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
@@ -170,7 +172,7 @@ export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kin
   const kind = parsePlotKind(a.kind);
   checkKindFor(kind, viewOf(s));
   const want = a.trials ? new Set(a.trials) : null;
-  const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s));
+  const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s), () => studyImportances(s));
   const trials = input.trials.map((t) => trialView(t, now));
   const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) });
   return { kind, spec, caption };
