@@ -14,7 +14,7 @@ BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 # The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
 WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-ctpe bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-server-cpu clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-ctpe bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-reads-cpu bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ bench-client: build venv ## training-loop overhead of report (blocking, non-bloc
 
 bench-reads: build ## read ops, MCP-free, at 1k/10k/100k trials over ZeroMQ + the CLI list (BASELINE=dist dir of another build: before/after)
 	nice -n 19 node bench/reads.mjs $(if $(BASELINE),--baseline $(BASELINE),) $(if $(SIZES),--sizes $(SIZES),)
+
+bench-reads-cpu: build ## server CPU per read on a 100k-trial study, in process (BASELINE=dist dir of another build: alternated)
+	nice -n 19 node bench/reads-cpu.mjs $(if $(BASELINE),--baseline $(BASELINE),) $(if $(TRIALS),--trials $(TRIALS),)
 
 bench-server-cpu: build ## server CPU per random ask+tell request, with a --cpu-prof breakdown (docs/BENCHMARKS.md)
 	nice -n 19 node bench/server-cpu.mjs --trials $(or $(TRIALS),2000)

@@ -20,55 +20,17 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer } from "zeromq";
+import { MO, STUDY, fill } from "./reads-fill.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
-const { StudyService, SqliteStorage } = await import(join(ROOT, "dist", "index.js"));
-const { silentLogger } = await import(join(ROOT, "dist", "logger.js"));
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
 const SIZES = (args.sizes ?? "1000,10000,100000").split(",").map(Number);
 const REPS = Number(args.reps ?? 15);
-const STUDY = "big";
-/** A two-objective study of the same size beside it (random search on a trade-off). */
-const MO = "mo";
 const BASELINE = args.baseline ? join(args.baseline, "cli", "main.js") : null;
-
-async function fill(path, n) {
-  const storage = new SqliteStorage({ path, durability: "process" });
-  const service = await StudyService.open({ storage, logger: silentLogger() });
-  const space = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
-  await service.execute("create_study", { name: STUDY, space, strategy: "random", scheduler: "median", seed: 1 });
-  const t0 = performance.now();
-  const batch = 256;
-  for (let done = 0; done < n; done += batch) {
-    await Promise.all(
-      Array.from({ length: Math.min(batch, n - done) }, async () => {
-        const a = await service.execute("ask", { study: STUDY });
-        const x = Object.values(a.trial.params).reduce((s, v) => s + (v - 0.3) ** 2, 0);
-        for (let step = 0; step < 2; step++)
-          await service.execute("report", { study: STUDY, trial: a.trial.number, token: a.lease.token, step, value: x * (1 + 1 / (step + 1)) });
-        await service.execute("tell", { study: STUDY, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: x });
-      }),
-    );
-  }
-  await service.execute("create_study", { name: MO, space, strategy: "random", directions: ["minimize", "minimize"], seed: 1 });
-  for (let done = 0; done < n; done += batch) {
-    await Promise.all(
-      Array.from({ length: Math.min(batch, n - done) }, async () => {
-        const a = await service.execute("ask", { study: MO });
-        const p = a.trial.params;
-        const values = [p.x0, (1 - p.x0) * (1 + p.x1 + p.x2)];
-        await service.execute("tell", { study: MO, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values });
-      }),
-    );
-  }
-  await service.close();
-  await storage.close();
-  return (performance.now() - t0) / 1000;
-}
 
 function freePort() {
   return new Promise((resolve) => {
