@@ -14,7 +14,10 @@
  *   PRUNED), the hedge portfolio (`portfolio` and, under a scheduler, `portfolio_under_scheduler`:
  *   "hedge", the defaults; `hedgeShare`): each suggestion
  *   goes to GP or TPE, GP's share the logistic of how much better its latest 8 proposals ranked
- *   than TPE's (temperature 0.1), kept within [0.2, 0.8]. Both arms model every trial.
+ *   than TPE's (temperature 0.1), kept within [0.2, 0.8]. Both arms model every trial. A proposal
+ *   is ranked against every earlier trial (`portfolio_credit: "earlier"`); ranking it against the
+ *   recent trials, the other arm's proposals or the best trials was tried and not kept (the option's
+ *   doc).
  *
  * Why a hedge (docs/BENCHMARKS.md "The hedge portfolio"): GP leads TPE on the public suite (107
  * to 47 pairs), but on issue 17's problems kept outside the repository tuneport's TPE was ahead of
@@ -179,8 +182,12 @@ const options = z
      * current front. "other-arm": the other arm's latest `portfolio_window` scored proposals (a pairwise
      * contest of the arms). "elite": the best `portfolio_window` earlier-numbered scored trials, so
      * that only a proposal near or past the incumbent earns credit (an extreme-value credit, as in
-     * Fialho et al., "Extreme value based adaptive operator selection", PPSN 2008). Tried in
-     * docs/BENCHMARKS.md, issue 17, "The hedge's credit".
+     * Fialho et al., "Extreme value based adaptive operator selection", PPSN 2008). Tried and not
+     * kept (docs/BENCHMARKS.md, issue 17, "The hedge's credit", 10 seeds, paired with the default):
+     * "elite" led on the suite at 100 trials (141–103 pairs; significantly worse than the best Optuna
+     * sampler on 2 of 26, the default on 4) but not on the held-out problems (25–31, and 2 of 6
+     * significantly worse against none) nor with 4 workers (5 of 26 against 2); "other-arm" and
+     * "recent" were level in pairs and worse on the count at 50 trials (4 and 7 of 26 against 2).
      */
     portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite"]).default("earlier"),
     /** Options passed to the GP phase (see the `gp` strategy). */
@@ -275,9 +282,10 @@ export class AutoStrategy implements Strategy {
 
   /**
    * GP's share of the next suggestion under the hedge. Each arm's score is the mean, over its latest
-   * `portfolio_window` scored proposals (trials whose `auto_arm` names it), of the share of
-   * earlier-numbered scored trials that proposal beat (an infeasible proposal beats none; a
-   * feasible one beats every infeasible one), with a prior of one proposal at ½. Scored: COMPLETE
+   * `portfolio_window` scored proposals (trials whose `auto_arm` names it), of the share of its
+   * rivals that proposal beat: by default the earlier-numbered scored trials, otherwise those
+   * `portfolio_credit` names (an infeasible proposal beats none; a feasible one beats every
+   * infeasible one), with a prior of one proposal at ½. Scored: COMPLETE
    * trials by value without a scheduler; under one, COMPLETE and PRUNED trials by Optuna's
    * pruned-trial rank (`stoppedKey`), so that the many stopped proposals count. GP's share is the
    * logistic of the score difference over `portfolio_temperature`, kept within [floor, 1 − floor].
