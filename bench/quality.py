@@ -81,6 +81,10 @@ AUTO_VARIANTS: dict[str, dict[str, Any]] = {
     "hedge": {"portfolio": "hedge"},  # GP and TPE share the suggestions by how well their proposals ranked
     "gp": {"portfolio": "off"},  # auto without the portfolio (GP throughout)
     "floor-0.1": {"portfolio_floor": 0.1},  # the hedge with a lagging arm kept at 10 % of the suggestions, not 20 %
+    # What a proposal is ranked against to score its arm (`portfolio_credit`; docs/BENCHMARKS.md "The hedge's credit"):
+    "credit-recent": {"portfolio_credit": "recent"},  # the latest 16 scored trials before it
+    "credit-arms": {"portfolio_credit": "other-arm"},  # the other arm's latest 8 proposals
+    "credit-elite": {"portfolio_credit": "elite"},  # the best 8 scored trials before it
 }
 VARIANTS_OF = {"gp": VARIANTS, "auto": AUTO_VARIANTS}
 DURATION_SIGMA = 0.6

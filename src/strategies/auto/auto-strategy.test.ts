@@ -184,6 +184,40 @@ describe("auto strategy", () => {
       expect(auto.hedgeShare({ study, trials: infeasible })).toBeLessThan(0.5);
     });
 
+    describe("portfolio_credit", () => {
+      const credit = (c: AutoOptions["portfolio_credit"], extra: Partial<AutoOptions> = {}) => new AutoStrategy({ ...hedge, ...extra, portfolio_credit: c });
+
+      it("is 'earlier' by default", () => {
+        expect(defaults.portfolio_credit).toBe("earlier");
+      });
+
+      it("'elite' credits the arm whose proposals pass the best trials, not the one whose proposals are merely better than most", () => {
+        // GP explores: three new bests among poor proposals; TPE stays near the good region without passing it.
+        const trials = history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
+        expect(credit("earlier").hedgeShare({ study, trials })).toBeLessThan(0.5);
+        expect(credit("elite").hedgeShare({ study, trials })).toBeGreaterThan(0.5);
+      });
+
+      it("'recent' ranks a proposal against the latest 2 × portfolio_window scored trials only", () => {
+        // Ten lucky early trials (0..9), twenty poor ones (50), then two proposals of each arm that pass every poor one.
+        const start = Array.from({ length: 30 }, (_, i) => makeTrial(i, { x0: i / 30, x1: 0.5 }, study.space, { value: i < 10 ? i : 50 }));
+        const arms = ([["gp", 20], ["gp", 20], ["tpe", 5.5], ["tpe", 5.5]] as const).map(([arm, value], k) =>
+          makeTrial(30 + k, { x0: 0.1 + k / 40, x1: 0.3 }, study.space, { value, systemAttrs: { auto_arm: arm } }),
+        );
+        const trials = start.concat(arms);
+        // Against every earlier trial TPE's proposals, better than some lucky ones, rank higher; against the latest four both pass all.
+        expect(credit("earlier", { portfolio_window: 2 }).hedgeShare({ study, trials })).toBeLessThan(0.5);
+        expect(credit("recent", { portfolio_window: 2 }).hedgeShare({ study, trials })).toBe(0.5);
+      });
+
+      it("'other-arm' ranks each arm's proposals against the other's", () => {
+        // Every proposal is worse than every trial before it; GP's are mostly better than TPE's.
+        const trials = history([["gp", 30], ["tpe", 32], ["gp", 34], ["tpe", 36]]);
+        expect(credit("earlier").hedgeShare({ study, trials })).toBe(0.5);
+        expect(credit("other-arm").hedgeShare({ study, trials })).toBe(1 - defaults.portfolio_floor);
+      });
+    });
+
     it("beats GP alone on a shifted 5-D Rosenbrock, where TPE leads the GP (50 trials, at least 3 of 5 seeds; 4 of 5 when written)", () => {
       let wins = 0;
       for (const seed of [1, 2, 3, 4, 5]) {

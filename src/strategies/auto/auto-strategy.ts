@@ -14,7 +14,10 @@
  *   PRUNED), the hedge portfolio (`portfolio` and, under a scheduler, `portfolio_under_scheduler`:
  *   "hedge", the defaults; `hedgeShare`): each suggestion
  *   goes to GP or TPE, GP's share the logistic of how much better its latest 8 proposals ranked
- *   than TPE's (temperature 0.1), kept within [0.2, 0.8]. Both arms model every trial.
+ *   than TPE's (temperature 0.1), kept within [0.2, 0.8]. Both arms model every trial. A proposal
+ *   is ranked against every earlier trial (`portfolio_credit: "earlier"`); ranking it against the
+ *   recent trials, the other arm's proposals or the best trials was tried and not kept (the option's
+ *   doc).
  *
  * Why a hedge (docs/BENCHMARKS.md "The hedge portfolio"): GP leads TPE on the public suite (107
  * to 47 pairs), but on issue 17's problems kept outside the repository tuneport's TPE was ahead of
@@ -173,6 +176,20 @@ const options = z
     portfolio_floor: z.number().min(0).max(0.5).default(HEDGE_FLOOR),
     /** The hedge: temperature of the logistic map from the score difference to GP's share. */
     portfolio_temperature: z.number().positive().default(HEDGE_TEMPERATURE),
+    /**
+     * The hedge: what a proposal is ranked against (see `hedgeShare`). "earlier": every earlier-numbered
+     * scored trial (the default). "recent": the latest 2 × `portfolio_window` of them, the search's
+     * current front. "other-arm": the other arm's latest `portfolio_window` scored proposals (a pairwise
+     * contest of the arms). "elite": the best `portfolio_window` earlier-numbered scored trials, so
+     * that only a proposal near or past the incumbent earns credit (an extreme-value credit, as in
+     * Fialho et al., "Extreme value based adaptive operator selection", PPSN 2008). Tried and not
+     * kept (docs/BENCHMARKS.md, issue 17, "The hedge's credit", 10 seeds, paired with the default):
+     * "elite" led on the suite at 100 trials (141–103 pairs; significantly worse than the best Optuna
+     * sampler on 2 of 26, the default on 4) but not on the held-out problems (25–31, and 2 of 6
+     * significantly worse against none) nor with 4 workers (5 of 26 against 2); "other-arm" and
+     * "recent" were level in pairs and worse on the count at 50 trials (4 and 7 of 26 against 2).
+     */
+    portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite"]).default("earlier"),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: innerOptions(gpStrategyFactory.options),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
@@ -265,9 +282,10 @@ export class AutoStrategy implements Strategy {
 
   /**
    * GP's share of the next suggestion under the hedge. Each arm's score is the mean, over its latest
-   * `portfolio_window` scored proposals (trials whose `auto_arm` names it), of the share of
-   * earlier-numbered scored trials that proposal beat (an infeasible proposal beats none; a
-   * feasible one beats every infeasible one), with a prior of one proposal at ½. Scored: COMPLETE
+   * `portfolio_window` scored proposals (trials whose `auto_arm` names it), of the share of its
+   * rivals that proposal beat: by default the earlier-numbered scored trials, otherwise those
+   * `portfolio_credit` names (an infeasible proposal beats none; a feasible one beats every
+   * infeasible one), with a prior of one proposal at ½. Scored: COMPLETE
    * trials by value without a scheduler; under one, COMPLETE and PRUNED trials by Optuna's
    * pruned-trial rank (`stoppedKey`), so that the many stopped proposals count. GP's share is the
    * logistic of the score difference over `portfolio_temperature`, kept within [floor, 1 − floor].
@@ -278,31 +296,41 @@ export class AutoStrategy implements Strategy {
     const key = req.study.scheduler === null ? completeKey(req.study.direction) : stoppedKey(req.study.direction, req.trials);
     const keys: (Key | null)[] = req.trials.map(key);
     const picked = latestProposals(req.trials, PORTFOLIO_ARM_ATTR, ["gp", "tpe"], this.opts.portfolio_window, (i) => keys[i] !== null);
-    // The share of the scored trials numbered before trial i that it beat; null when there are none.
-    const beat = (i: number): number | null => {
-      const k = keys[i]!;
-      let earlier = 0;
-      let beaten = 0;
-      for (let j = 0; j < i; j++) {
+    const window = this.opts.portfolio_window;
+    // The trials proposal i of `arm` is ranked against (`portfolio_credit`).
+    const rivals = (i: number, arm: "gp" | "tpe"): Key[] => {
+      const credit = this.opts.portfolio_credit;
+      if (credit === "other-arm") return picked[arm === "gp" ? "tpe" : "gp"].map((j) => keys[j]!);
+      const earlier: Key[] = [];
+      for (let j = i - 1; j >= 0 && (credit !== "recent" || earlier.length < 2 * window); j--) {
         const o = keys[j];
-        if (o === null || o === undefined) continue;
-        earlier++;
-        if (k[0] === 1) continue; // an infeasible proposal beats none, not even another infeasible one
+        if (o !== null && o !== undefined) earlier.push(o);
+      }
+      return credit === "elite" ? earlier.sort(compareKeys).slice(0, window) : earlier;
+    };
+    // The share of its rivals that proposal i beat; null when it has none.
+    const beat = (i: number, arm: "gp" | "tpe"): number | null => {
+      const k = keys[i]!;
+      const against = rivals(i, arm);
+      if (against.length === 0) return null;
+      if (k[0] === 1) return 0; // an infeasible proposal beats none, not even another infeasible one
+      let beaten = 0;
+      for (const o of against) {
         const c = compareKeys(k, o);
         beaten += c < 0 ? 1 : c === 0 ? 0.5 : 0;
       }
-      return earlier === 0 ? null : beaten / earlier;
+      return beaten / against.length;
     };
-    const score = (idx: number[]): number => {
+    const score = (arm: "gp" | "tpe"): number => {
       let sum = 0.5;
       let n = 1;
-      for (const i of idx) {
-        const u = beat(i);
+      for (const i of picked[arm]) {
+        const u = beat(i, arm);
         if (u !== null) (sum += u), n++;
       }
       return sum / n;
     };
-    return hedgeSplit(score(picked.gp) - score(picked.tpe), this.opts.portfolio_temperature, this.opts.portfolio_floor);
+    return hedgeSplit(score("gp") - score("tpe"), this.opts.portfolio_temperature, this.opts.portfolio_floor);
   }
 
   /** Whether the hedge decides this GP-phase request (single objective, its portfolio option on, past the random start). */
