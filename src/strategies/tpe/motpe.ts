@@ -118,7 +118,8 @@ export function motpeBest<T extends Pick<Trial, "values">>(complete: readonly T[
   if (k <= 0) return [];
   if (k >= complete.length) return [...complete];
   const points = complete.map((t) => minimisationForm(directions, t.values as number[]));
-  const ranks = nonDominatedRanks(points, dominates);
+  // Only the ranks up to the k-th point matter: the rest are never in the good set.
+  const ranks = nonDominatedRanks(points, dominates, k);
   const count = new Map<number, number>();
   for (const r of ranks) count.set(r, (count.get(r) ?? 0) + 1);
   // The last rank that fits whole.
