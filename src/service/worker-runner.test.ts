@@ -10,6 +10,7 @@ import type { StrategyFactory } from "../domain/plugin.js";
 import { silentLogger } from "../logger.js";
 import { gpStrategyFactory } from "../strategies/gp/gp-strategy.js";
 import { gridStrategyFactory } from "../strategies/grid/grid-strategy.js";
+import { nsga2StrategyFactory } from "../strategies/nsga2/nsga2-strategy.js";
 import { tpeStrategyFactory } from "../strategies/tpe/tpe-strategy.js";
 import { randomStrategyFactory } from "../strategies/random/random-strategy.js";
 import { makeStudy, makeTrial, suggestRequest } from "../testing/fixtures.js";
@@ -38,6 +39,11 @@ describe("WorkerRunner", () => {
     expect(runner.offloads(tpe, defaults, floats(200))).toBe(false);
     expect(runner.offloads(tpe, defaults, floats(201))).toBe(true);
     expect(runner.offloads(tpe, tpeStrategyFactory.options.parse({ n_ei_candidates: 100_000 }), floats(1))).toBe(true);
+    // Several objectives: MOTPE's split and NSGA-II's parents sort the history by non-domination,
+    // O(n²) at worst (seconds per ask at 15,000 trials on one front), so never on the event loop.
+    expect(runner.offloads(tpe, defaults, floats(6), 1)).toBe(false);
+    expect(runner.offloads(tpe, defaults, floats(6), 2)).toBe(true);
+    expect(runner.offloads(nsga2StrategyFactory as StrategyFactory<unknown>, nsga2StrategyFactory.options.parse({}), floats(2), 2)).toBe(true);
   });
 
   it("runs a suggestion in a thread and brings back a TuneportError with its code", async () => {

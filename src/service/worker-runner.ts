@@ -99,14 +99,15 @@ export class WorkerRunner implements SuggestRunner {
   }
 
   /** Whether this study's suggestions go to a worker (see the file comment). */
-  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>, space?: SearchSpace): boolean {
+  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>, space?: SearchSpace, objectives = 1): boolean {
     if (this.workers.length === 0) return false;
-    const wanted = this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options, space) : factory.offload === true);
+    const wanted =
+      this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options, space, objectives) : factory.offload === true);
     return wanted && (this.opts.catalogue !== undefined || BUILTIN_PLUGINS.strategy(factory.name) === factory);
   }
 
   async suggest(factory: StrategyFactory<unknown>, strategy: Strategy, req: SuggestRequest): Promise<Suggestion> {
-    if (!this.offloads(factory, req.study.strategy.options, req.study.space)) return strategy.suggest(req);
+    if (!this.offloads(factory, req.study.strategy.options, req.study.space, req.study.directions.length)) return strategy.suggest(req);
     const id = this.nextId++;
     const { rng: _rng, ...plain } = req;
     const worker = this.workers[this.rr++ % this.workers.length] as Worker;
