@@ -43,6 +43,10 @@ describe("WorkerRunner", () => {
     // O(n²) at worst (seconds per ask at 15,000 trials on one front), so never on the event loop.
     expect(runner.offloads(tpe, defaults, floats(6), 1)).toBe(false);
     expect(runner.offloads(tpe, defaults, floats(6), 2)).toBe(true);
+    // Many categorical choices: each kernel weighs every choice (trials × choices per suggestion).
+    const cat = (n: number) => ({ c: { type: "categorical" as const, choices: Array.from({ length: n }, (_, i) => i) } });
+    expect(runner.offloads(tpe, defaults, cat(1000))).toBe(false);
+    expect(runner.offloads(tpe, defaults, cat(1001))).toBe(true);
     expect(runner.offloads(nsga2StrategyFactory as StrategyFactory<unknown>, nsga2StrategyFactory.options.parse({}), floats(2), 2)).toBe(true);
   });
 
