@@ -36,6 +36,11 @@ export interface PlotOptions {
    * sentence saying so and, for the history, the study's counts by state.
    */
   readonly sampled?: { readonly note: string; readonly counts?: Readonly<Record<TrialState, number>> };
+  /**
+   * Set when the server already dropped the non-finite intermediate values and thinned the curves
+   * (plot-sample.ts): how many values it dropped and how many curves it thinned, for the caption.
+   */
+  readonly curves?: { readonly nonFinite: number; readonly thinned: number };
   /** The study's importances (default parameters, the importances chart), when the caller has them. */
   readonly importances?: Importances;
 }
