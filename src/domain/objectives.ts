@@ -28,6 +28,7 @@
 import { invalidArgument } from "./errors.js";
 import { DominatedSampler, HV_MAX_WORK, boundedHypervolume, hypervolume } from "../math/hypervolume.js";
 import type { Direction, Trial } from "./trial.js";
+import { maxOf, minOf } from "../math/extremes.js";
 
 /** What the functions below read of a trial (domain trials and wire views both have it). */
 export type ObjectiveTrial = Pick<Trial, "number" | "state" | "values" | "constraints">;
@@ -230,8 +231,8 @@ export function referencePointOf(
   if (front.length === 0) return null;
   const point = directions.map((dir, i) => {
     const vs = front.map((t) => (dir === "maximize" ? -1 : 1) * (t.values as number[])[i]!);
-    const worst = Math.max(...vs);
-    const best = Math.min(...vs);
+    const worst = maxOf(vs);
+    const best = minOf(vs);
     const r = worst + 0.1 * (worst > best ? worst - best : Math.max(Math.abs(worst), 1));
     return dir === "maximize" ? -r : r;
   });

@@ -70,6 +70,7 @@ import { HEDGE_TEMPERATURE, HEDGE_WINDOW, hedgeSplit, latestProposals } from "..
 import { LogChebyshevEi } from "./chebyshev-ei.js";
 import { EhviSearch, type ObjectivesAcquisition } from "./ehvi-acquisition.js";
 import { LogEhvi, nonDominatedBoxes } from "./ehvi.js";
+import { maxOf, minOf } from "../../math/extremes.js";
 
 /**
  * The smallest share either acquisition keeps under "hedge": half the single-objective hedge's
@@ -330,7 +331,7 @@ export class EhviStrategy implements Strategy {
       scalarised = (y) => LogChebyshevEi.scalarise(y, c, e, this.opts.rho);
       const values = (anyFeasible ? front : rows.map((_, i) => point(i))).map(scalarised);
       // While nothing is feasible every point may improve: the worst scalarised value is the incumbent.
-      const best = anyFeasible ? Math.min(...values) : Math.max(...values);
+      const best = anyFeasible ? minOf(values) : maxOf(values);
       acquisition = new LogChebyshevEi(c, e, this.opts.rho, best);
     }
     // The local search also starts from the best-balanced feasible row (or the least violating one).

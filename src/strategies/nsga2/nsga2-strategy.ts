@@ -34,6 +34,7 @@ import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestio
 import { sampleUniform } from "../../domain/sampling.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
+import { maxOf } from "../../math/extremes.js";
 
 const options = z
   .object({
@@ -79,7 +80,7 @@ function completeByGeneration(trials: readonly Trial[], directions: readonly Dir
 /** The generation of the next trial (see the file comment). */
 export function nextGeneration(byGen: ReadonlyMap<number, readonly Member[]>, populationSize: number): number {
   if (byGen.size === 0) return 0;
-  const g = Math.max(...byGen.keys());
+  const g = maxOf(byGen.keys());
   return (byGen.get(g)?.length ?? 0) >= populationSize ? g + 1 : g;
 }
 

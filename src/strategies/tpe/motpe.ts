@@ -36,6 +36,7 @@
 import { dominates, minimisationForm, nonDominatedRanks } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { hypervolume, nonDominated } from "../../math/hypervolume.js";
+import { maxOf } from "../../math/extremes.js";
 
 /** Optuna's `EPS` for weights and reference points. */
 const EPS = 1e-12;
@@ -158,7 +159,7 @@ export function motpeBelowWeights(below: readonly Trial[], directions: readonly 
     const rest = front.filter((q) => q !== p);
     return total - hypervolume(rest, ref);
   });
-  const max = Math.max(EPS, ...contribs);
+  const max = Math.max(EPS, maxOf(contribs));
   idx.forEach((i, j) => (w[i] = Math.max((contribs[j] as number) / max, EPS)));
   return w;
 }
