@@ -66,6 +66,23 @@ describe("WorkerRunner", () => {
     expect((err as TuneportError).code).toBe("SEARCH_SPACE_EXHAUSTED");
   });
 
+  it("abandons a suggestion past its deadline, replaces its thread and answers the requests queued behind it", { timeout: 120_000 }, async () => {
+    // Every offloaded study shares the threads: one suggestion that never returned held them all for good.
+    const catalogue = new URL("../../test/fixtures/spin-catalogue.ts", import.meta.url).href;
+    runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue, deadlineMs: 10_000 });
+    const random = randomStrategyFactory as StrategyFactory<unknown>;
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const plain = makeStudy(space, { strategy: { name: "random", options: {} } });
+    const ask = () => (runner as WorkerRunner).suggest(random, random.create({}), suggestRequest(plain, []));
+    expect(typeof (await ask()).params.x).toBe("number");
+    const spin = makeStudy(space, { strategy: { name: "spin", options: {} } });
+    const stuck = runner.suggest(random, random.create({}), suggestRequest(spin, [])).catch((e: unknown) => e);
+    const behind = ask();
+    expect(((await stuck) as Error).message).toMatch(/took longer than 10 s \(its thread was stopped\)/);
+    expect(typeof (await behind).params.x).toBe("number");
+    expect(typeof (await ask()).params.x).toBe("number");
+  });
+
   it("reports a catalogue module without a 'plugins' export on each request", async () => {
     runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue: new URL("../testing/fixtures.ts", import.meta.url).href });
     const random = randomStrategyFactory as StrategyFactory<unknown>;
