@@ -4,6 +4,7 @@ import { TuneportError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, fileProblem, runCommand } from "./command.js";
 import { terminalSafe } from "./terminal.js";
+import { maxOf } from "../math/extremes.js";
 
 /**
  * The commands, each loaded only when run: a short command such as `studies list` does not pay
@@ -21,7 +22,7 @@ const COMMANDS: readonly (readonly [name: string, summary: string, load: () => P
 ];
 
 function usage(): string {
-  const width = Math.max(...COMMANDS.map(([name]) => name.length));
+  const width = maxOf(COMMANDS.map(([name]) => name.length));
   return `Usage: tuneport <command> [options]
 
 Hyperparameter optimization as a service: ZeroMQ for training workers, MCP for agents.

@@ -12,6 +12,7 @@ import { lineageAnswer, noFiniteResult, reportedAt } from "../service/lineage.js
 import { LINEAGE_READ_MODELS } from "../strategies/lineage-models.js";
 import { openStorage } from "./open-storage.js";
 import { terminalSafe } from "./terminal.js";
+import { maxOf } from "../math/extremes.js";
 
 export const studiesCommand: Command = {
   name: "studies",
@@ -104,7 +105,7 @@ export function table(header: string[], rows: string[][]): string {
   // Cells hold names and values from the database: no control characters reach the terminal.
   header = header.map((c) => terminalSafe(c));
   rows = rows.map((r) => r.map((c) => terminalSafe(c)));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const widths = header.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => (r[i] ?? "").length))));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

@@ -28,6 +28,7 @@
 import { invalidArgument } from "./errors.js";
 import { DominatedSampler, HV_MAX_WORK, boundedHypervolume, hypervolume } from "../math/hypervolume.js";
 import type { Direction, Trial } from "./trial.js";
+import { maxOf, minOf } from "../math/extremes.js";
 
 /** What the functions below read of a trial (domain trials and wire views both have it). */
 export type ObjectiveTrial = Pick<Trial, "number" | "state" | "values" | "constraints">;
@@ -97,36 +98,41 @@ export function rankedPoint(directions: readonly Direction[], t: Pick<Trial, "va
 }
 
 /**
- * Fast non-dominated sorting (Deb et al. 2002, §III-A): the front index of every point, 0 for
- * the non-dominated ones. `dom(a, b)` says whether a dominates b. O(n²) comparisons.
+ * Non-dominated sorting: the front index of every point, 0 for the non-dominated ones. `dom(a, b)`
+ * says whether a dominates b and must be a strict partial order (irreflexive, transitive), as
+ * Pareto and constrained domination are. Fronts are peeled one at a time, each found with a list of
+ * candidates (Kung, Luccio & Preparata 1975): a point is compared with the front so far only, so
+ * memory is O(n) and a front F costs O(|rest| · |F|) comparisons, O(n²) in all at worst. Deb et al.'s
+ * fast sort (2002, §III-A), used before, kept every dominated point of every point: n²/2 entries
+ * on a chain of trials, 1.1 GB of heap and 10 s on the event loop at 15,000 trials of a
+ * multi-objective TPE study.
+ *
+ * With `enough`, peeling stops once at least that many points are ranked (the callers keep the best
+ * k); the others all get the next rank, after every computed front.
  */
-export function nonDominatedRanks<P>(points: readonly P[], dom: (a: P, b: P) => boolean): number[] {
-  const n = points.length;
-  const dominatedBy = new Array<number>(n).fill(0);
-  const dominating: number[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; i < n; i++)
-    for (let j = i + 1; j < n; j++) {
-      if (dom(points[i] as P, points[j] as P)) {
-        (dominating[i] as number[]).push(j);
-        dominatedBy[j]!++;
-      } else if (dom(points[j] as P, points[i] as P)) {
-        (dominating[j] as number[]).push(i);
-        dominatedBy[i]!++;
-      }
-    }
-  const rank = new Array<number>(n).fill(-1);
-  let current: number[] = [];
-  for (let i = 0; i < n; i++) if (dominatedBy[i] === 0) current.push(i);
+export function nonDominatedRanks<P>(points: readonly P[], dom: (a: P, b: P) => boolean, enough = points.length): number[] {
+  const rank = new Array<number>(points.length).fill(-1);
+  let rest = Array.from({ length: points.length }, (_, i) => i);
   let r = 0;
-  while (current.length > 0) {
-    const next: number[] = [];
-    for (const i of current) {
-      rank[i] = r;
-      for (const j of dominating[i] as number[]) if (--dominatedBy[j]! === 0) next.push(j);
+  let ranked = 0;
+  while (rest.length > 0 && ranked < enough) {
+    const front: number[] = [];
+    for (const i of rest) {
+      const p = points[i] as P;
+      if (front.some((f) => dom(points[f] as P, p))) continue;
+      // Nothing in the front dominates p, so (transitivity) p dominates no point a member dominates:
+      // dropping the members p dominates keeps the front exactly the non-dominated points seen.
+      let w = 0;
+      for (const f of front) if (!dom(p, points[f] as P)) front[w++] = f;
+      front.length = w;
+      front.push(i);
     }
-    current = next;
+    for (const i of front) rank[i] = r;
+    ranked += front.length;
+    rest = rest.filter((i) => rank[i] === -1);
     r++;
   }
+  for (const i of rest) rank[i] = r;
   return rank;
 }
 
@@ -225,8 +231,8 @@ export function referencePointOf(
   if (front.length === 0) return null;
   const point = directions.map((dir, i) => {
     const vs = front.map((t) => (dir === "maximize" ? -1 : 1) * (t.values as number[])[i]!);
-    const worst = Math.max(...vs);
-    const best = Math.min(...vs);
+    const worst = maxOf(vs);
+    const best = minOf(vs);
     const r = worst + 0.1 * (worst > best ? worst - best : Math.max(Math.abs(worst), 1));
     return dir === "maximize" ? -r : r;
   });

@@ -226,11 +226,11 @@ export interface StrategyFactory<O = unknown> {
   /** Run `suggest` in a worker thread (heavy model fitting). */
   readonly offload?: boolean;
   /**
-   * Per-study override of `offload` from the validated options and the study's declared space (a
-   * strategy that delegates to another offloads when that one does; TPE when its options or space
-   * make a suggestion expensive).
+   * Per-study override of `offload` from the validated options, the study's declared space and its
+   * number of objectives (a strategy that delegates to another offloads when that one does; TPE when
+   * its options or space make a suggestion expensive, or the study has several objectives).
    */
-  offloadFor?(options: O, space?: SearchSpace): boolean;
+  offloadFor?(options: O, space?: SearchSpace, objectives?: number): boolean;
   /**
    * Handles studies with several objectives (reads `values` and `directions`). Absent or false:
    * multi-objective studies cannot name it (refused at creation with the reason). Constraints

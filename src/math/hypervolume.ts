@@ -30,6 +30,7 @@
  * d ≤ 3 is always exact: its sweeps are polynomial.
  */
 import { Rng } from "./rng.js";
+import { minOf } from "./extremes.js";
 
 /** WFG's work bound in `boundedHypervolume` (see the file comment). */
 export const HV_MAX_WORK = 2_000_000;
@@ -101,7 +102,7 @@ export class DominatedSampler {
 
   constructor(span: readonly (readonly number[])[], ref: readonly number[], private readonly samples = HV_SAMPLES) {
     const d = (this.d = ref.length);
-    const lo = ref.map((_, i) => Math.min(...span.map((p) => p[i] as number)));
+    const lo = ref.map((_, i) => minOf(span.map((p) => p[i] as number)));
     this.volume = ref.reduce((v, r, i) => v * (r - (lo[i] as number)), 1);
     this.xs = new Float64Array(samples * d);
     this.covered = new Uint8Array(samples);
@@ -142,7 +143,7 @@ function frontInside(points: readonly (readonly number[])[], ref: readonly numbe
 function hv(ps: number[][], ref: readonly number[], work?: HypervolumeWork): number {
   const d = ref.length;
   if (ps.length === 1) return inclhv(ps[0] as number[], ref);
-  if (d === 1) return (ref[0] as number) - Math.min(...ps.map((p) => p[0] as number));
+  if (d === 1) return (ref[0] as number) - minOf(ps.map((p) => p[0] as number));
   if (d === 2) return hv2(ps, ref);
   if (d === 3) return hv3(ps, ref);
   return wfg(ps, ref, work);

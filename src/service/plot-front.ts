@@ -12,6 +12,7 @@ import { invalidArgument } from "../domain/errors.js";
 import { boundedHypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
 import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
+import { maxOf } from "../math/extremes.js";
 
 const KINDS = ["Pareto front", "dominated", "infeasible"] as const;
 const COLOURS: Record<(typeof KINDS)[number], string> = { "Pareto front": "#e45756", dominated: "#4c78a8", infeasible: "#bab0ac" };
@@ -136,7 +137,7 @@ export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialV
   const ref = referencePointOf(study.directions, paretoFront(study.directions, done), study.reference_point);
   if (ref === null) throw invalidArgument(`study '${study.name}' has no feasible COMPLETE trial yet: no hypervolume to plot`);
   const { points: history, exact } = boundedHypervolumeHistory(study.directions, done, ref.point);
-  const last = done.length > 0 ? Math.max(...done.map((t) => t.number)) : 0;
+  const last = done.length > 0 ? maxOf(done.map((t) => t.number)) : 0;
   const rows = history.map(([trial, hv]) => ({ trial, hv }));
   // Extend the last level to the last trial, so the plateau shows.
   if (rows.length > 0 && (rows[rows.length - 1] as { trial: number }).trial < last) rows.push({ trial: last, hv: (rows[rows.length - 1] as { hv: number }).hv });

@@ -42,6 +42,7 @@ import {
   truncate,
 } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
+import { maxOf, minOf } from "../math/extremes.js";
 
 /** Most lines in parallel coordinates and most points in a slice plot; more are sampled. */
 export const MAX_LINES = 200;
@@ -158,7 +159,7 @@ function objectiveColour(study: StudyView, range: ValueRange, log: boolean, titl
 }
 
 function bestValue(study: StudyView, values: readonly number[]): number {
-  return study.direction === "minimize" ? Math.min(...values) : Math.max(...values);
+  return study.direction === "minimize" ? minOf(values) : maxOf(values);
 }
 
 function checkLog(log: boolean, values: readonly number[]): void {

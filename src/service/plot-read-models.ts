@@ -17,6 +17,7 @@ import { invalidArgument } from "../domain/errors.js";
 import type { LineageGraph, TrajectoryEntry } from "../domain/plugin.js";
 import { HEIGHT, type PlotSpec, WIDTH, baseSpec, shortNumber } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
+import { maxOf } from "../math/extremes.js";
 
 /** Trials drawn at most in a trajectories chart (the most recent by number); the caption says how many were left out. */
 export const MAX_TRAJECTORY_TRIALS = 200;
@@ -73,7 +74,7 @@ export function lineageSpec(study: StudyView, graph: LineageGraph | undefined): 
     const b = at.get(e.to);
     return a && b ? [{ x: a.x, y: a.y, x2: b.x, y2: b.y, kind: e.kind, from: e.from, to: e.to }] : [];
   });
-  const maxGen = Math.max(...rows.map((r) => r.generation));
+  const maxGen = maxOf(rows.map((r) => r.generation));
   const members = new Set(rows.map((r) => r.member)).size;
   const x = { field: "x", type: "quantitative", title: "generation (exploits and refills since a fresh start)", scale: { domain: [-0.5, maxGen + 0.5], nice: false }, axis: { tickMinStep: 1, format: "d" } };
   const y = { field: "y", type: "quantitative", title: "population slot (member)", scale: { nice: false, padding: 8 }, axis: { tickMinStep: 1, format: "d" } };

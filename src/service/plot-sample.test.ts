@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Direction, TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { MAX_LINES } from "./plot-params.js";
-import { MAX_HISTORY_POINTS } from "./plot-trials.js";
+import { MAX_CURVES, MAX_HISTORY_POINTS, MAX_POINTS_PER_CURVE } from "./plot-trials.js";
 import { paretoFront } from "../domain/objectives.js";
 import { buildAggregates, frontRecordsOf } from "./aggregates.js";
 import { MAX_PARETO_POINTS, bestAndSpaced, kthSmallest, plotInput } from "./plot-sample.js";
@@ -119,6 +119,26 @@ describe("plots of big studies read a bounded sample chosen on the server", () =
     const kept = bestAndSpaced(pool, 4, "minimize", [pool[6] as TrialRecord]).map((t) => t.number);
     expect(kept).toContain(6);
     expect(kept.length).toBe(4);
+  });
+
+  it("intermediate values: at most MAX_CURVES curves of at most MAX_POINTS_PER_CURVE points reach the renderer, and the chart is the full study's", () => {
+    // 100 trials of 50,000 reports were all made views and copied to the plot worker: 10 s on the event loop.
+    const r = new Rng(5);
+    const all = records(3 * MAX_CURVES, 4).map((t, i) => {
+      const n = i % 7 === 0 ? 0 : i % 3 === 0 ? 40 : 2 * MAX_POINTS_PER_CURVE + i;
+      const intermediate = Array.from({ length: n }, (_, step) => ({ step, value: step % 97 === 5 ? NaN : 1 / (1 + step) + r.random() }));
+      return { ...t, intermediate };
+    });
+    const counts = countsOf(all);
+    const input = plotInput("intermediate_values", all, "minimize", counts);
+    expect(input.trials.length).toBe(MAX_CURVES);
+    for (const t of input.trials) expect(t.intermediate.length).toBeLessThanOrEqual(MAX_POINTS_PER_CURVE);
+    const spec = (ts: readonly TrialRecord[], opts = {}) => plotSpec("intermediate_values", study(all.length, counts), ts.map((t) => trialView(t, 0)), opts);
+    const full = spec(all);
+    const sampled = spec(input.trials, input.opts);
+    expect(sampled.caption).toBe(full.caption);
+    expect(full.caption).toMatch(/Showing 200 of \d+ trials.*curves longer than 300 points are thinned.*non-finite values/);
+    expect(sampled.spec).toEqual(full.spec);
   });
 });
 

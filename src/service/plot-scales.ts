@@ -12,6 +12,7 @@ import type { LineageGraph, TrajectoryEntry } from "../domain/plugin.js";
 import type { Direction, TrialState } from "../domain/trial.js";
 import type { Importances } from "./importance.js";
 import type { TrialView } from "./views.js";
+import { maxOf, minOf } from "../math/extremes.js";
 
 /** A Vega-Lite spec (kept loose: vega-lite's own types would leak into every caller). */
 export type VlSpec = Record<string, unknown>;
@@ -36,6 +37,11 @@ export interface PlotOptions {
    * sentence saying so and, for the history, the study's counts by state.
    */
   readonly sampled?: { readonly note: string; readonly counts?: Readonly<Record<TrialState, number>> };
+  /**
+   * Set when the server already dropped the non-finite intermediate values and thinned the curves
+   * (plot-sample.ts): how many values it dropped and how many curves it thinned, for the caption.
+   */
+  readonly curves?: { readonly nonFinite: number; readonly thinned: number };
   /** The study's importances (default parameters, the importances chart), when the caller has them. */
   readonly importances?: Importances;
 }
@@ -105,8 +111,8 @@ export function robustRange(values: readonly number[], opts: { log?: boolean; ke
     if (iqr > 0) inside = xs.filter((x) => x >= q1 - FENCE_IQR * iqr && x <= q3 + FENCE_IQR * iqr);
   }
   const span = [...inside, ...keep];
-  let lo = Math.min(...span);
-  let hi = Math.max(...span);
+  let lo = minOf(span);
+  let hi = maxOf(span);
   if (hi - lo <= 0) {
     const half = log ? 0.1 : Math.abs(lo) * 0.05 || 0.5;
     lo -= half;

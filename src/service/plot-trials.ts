@@ -141,7 +141,8 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
   };
 }
 
-function thin<T>(xs: readonly T[], max: number): T[] {
+/** At most `max` of `xs`, evenly spaced, the first and last kept. */
+export function thin<T>(xs: readonly T[], max: number): T[] {
   if (xs.length <= max) return [...xs];
   return Array.from({ length: max }, (_, i) => xs[Math.round((i * (xs.length - 1)) / (max - 1))] as T);
 }
@@ -156,8 +157,8 @@ export function intermediateSpec(study: StudyView, trials: readonly TrialView[],
   if (withCurves.length === 0)
     throw invalidArgument(`study '${study.name}' has no intermediate values; they appear once trials report(value, step) during training`);
   const sample = sampleTrials(withCurves, MAX_CURVES, study.direction);
-  let nonFinite = 0;
-  let thinned = 0;
+  let nonFinite = opts.curves?.nonFinite ?? 0;
+  let thinned = opts.curves?.thinned ?? 0;
   const rows: { trial: number; step: number; value: number; y: number; state: string }[] = [];
   for (const t of sample.trials) {
     const finite = t.intermediate.filter(([, v]) => Number.isFinite(v));
@@ -172,7 +173,7 @@ export function intermediateSpec(study: StudyView, trials: readonly TrialView[],
   const present = STATE_ORDER.filter((s) => sample.trials.some((t) => t.state === s));
   const caption =
     `Learning curves of '${study.name}': intermediate values by step for ${sample.trials.length} trials; colour = the trial's state` +
-    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}` +
+    `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${opts.sampled?.note ?? ""}` +
     `${thinned > 0 ? ` ${thinned} curves longer than ${MAX_POINTS_PER_CURVE} points are thinned evenly.` : ""}` +
     `${nonFinite > 0 ? ` ${nonFinite} non-finite values (NaN, ±Infinity) are not drawn.` : ""}${outsideNote(range, "values")}`;
   return {

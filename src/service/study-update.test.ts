@@ -146,6 +146,9 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     expect(xs.some((t) => t.params.c === "z")).toBe(true);
     await refused(svc.updateStudy({ study: "w", space: { x: { type: "float", low: 0, high: 2 } } }), "INVALID_ARGUMENT", /only be widened, never narrowed/);
     await refused(svc.updateStudy({ study: "w", space: { y: { type: "float", low: 0, high: 2 } } }), "INVALID_ARGUMENT", /'y' is not declared.*suggest/);
+    // Appending choices past the limit of one categorical (MAX_CHOICES) is refused like creating it.
+    const many = ["a", "b", ...Array.from({ length: 9_999 }, (_, i) => `n${i}`)];
+    await refused(svc.updateStudy({ study: "w", space: { c: { type: "categorical", choices: many } } }), "INVALID_ARGUMENT", /at most 10,000 choices \(this one has 10,001\)/);
     await restart();
     expect((await svc.getStudy({ study: "w" })).space.x).toEqual({ type: "float", low: 0, high: 3 });
 

@@ -3,7 +3,7 @@
  * `studies_overview` and `plot_spec`, on a real in-memory SQLite service. Expected pages are
  * computed independently from `trials` (every trial), so a wrong filter or order fails.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { StudyService } from "./study-service.js";
@@ -67,6 +67,22 @@ describe("dashboard reads", () => {
     }
     const gelu = await svc.execute("query_trials", { study: "q", choices: { act: ["gelu"] }, limit: 1000 });
     expect(gelu.rows.map((r) => r.number)).toEqual(everything.filter((t) => t.params.act === "gelu").map((t) => t.number));
+  });
+
+  it("reads each filter's allowed choices once per query, not once per trial", async () => {
+    // Scanning 1,000 allowed values per parameter per trial held the event loop 0.9 s at 5,000 trials of 200 parameters.
+    const everything = await all();
+    const allowed = [...Array.from({ length: 998 }, (_, i) => `other${i}`), "relu", "gelu"];
+    const some = vi.spyOn(Array.prototype, "some");
+    const includes = vi.spyOn(Array.prototype, "includes");
+    try {
+      const page = await svc.execute("query_trials", { study: "q", choices: { act: allowed }, limit: 1000 });
+      expect(page.rows.map((r) => r.number)).toEqual(everything.filter((t) => t.params.act !== "tanh").map((t) => t.number));
+      expect(some.mock.calls.length + includes.mock.calls.length).toBeLessThan(everything.length / 2);
+    } finally {
+      some.mockRestore();
+      includes.mockRestore();
+    }
   });
 
   it("gives multi-objective rows their values vector and sorts by one objective", async () => {

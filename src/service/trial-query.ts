@@ -87,20 +87,25 @@ function keyOf(sort: string): Key {
   };
 }
 
-function passes(t: TrialRecord, a: S.QueryTrialsArgs, states: ReadonlySet<string> | null): boolean {
-  if (states !== null && !states.has(t.state)) return false;
-  if (a.ranges)
-    for (const [name, r] of Object.entries(a.ranges)) {
-      const v = t.params[name];
-      if (typeof v !== "number") return false;
-      if (r.min !== undefined && v < r.min) return false;
-      if (r.max !== undefined && v > r.max) return false;
-    }
-  if (a.choices)
-    for (const [name, allowed] of Object.entries(a.choices)) {
-      const v = t.params[name];
-      if (v === undefined || !allowed.some((c) => c === v)) return false;
-    }
+/** A query's filters, built once: the choices as sets (a scan of 1,000 allowed values per parameter per trial held the event loop 0.9 s at 5,000 trials of 200 parameters). */
+interface Filters {
+  readonly states: ReadonlySet<string> | null;
+  readonly ranges: readonly (readonly [string, { readonly min?: number; readonly max?: number }])[];
+  readonly choices: readonly (readonly [string, ReadonlySet<unknown>])[];
+}
+
+function passes(t: TrialRecord, f: Filters): boolean {
+  if (f.states !== null && !f.states.has(t.state)) return false;
+  for (const [name, r] of f.ranges) {
+    const v = t.params[name];
+    if (typeof v !== "number") return false;
+    if (r.min !== undefined && v < r.min) return false;
+    if (r.max !== undefined && v > r.max) return false;
+  }
+  for (const [name, allowed] of f.choices) {
+    const v = t.params[name];
+    if (v === undefined || !allowed.has(v)) return false;
+  }
   return true;
 }
 
@@ -130,7 +135,12 @@ export function queryTrials(s: StudyState, a: S.QueryTrialsArgs, now: number): T
   const key = keyOf(sort);
   const states = a.states && a.states.length > 0 ? new Set<string>(a.states) : null;
   const filtering = states !== null || a.ranges !== undefined || a.choices !== undefined;
-  const matched = filtering ? s.trials.filter((t) => passes(t, a, states)) : s.trials;
+  const filters: Filters = {
+    states,
+    ranges: Object.entries(a.ranges ?? {}),
+    choices: Object.entries(a.choices ?? {}).map(([name, allowed]) => [name, new Set(allowed)] as const),
+  };
+  const matched = filtering ? s.trials.filter((t) => passes(t, filters)) : s.trials;
   const offset = a.offset ?? 0;
   const limit = a.limit ?? 50;
   let page: TrialRecord[];

@@ -10,6 +10,7 @@ import type { StrategyFactory } from "../domain/plugin.js";
 import { silentLogger } from "../logger.js";
 import { gpStrategyFactory } from "../strategies/gp/gp-strategy.js";
 import { gridStrategyFactory } from "../strategies/grid/grid-strategy.js";
+import { nsga2StrategyFactory } from "../strategies/nsga2/nsga2-strategy.js";
 import { tpeStrategyFactory } from "../strategies/tpe/tpe-strategy.js";
 import { randomStrategyFactory } from "../strategies/random/random-strategy.js";
 import { makeStudy, makeTrial, suggestRequest } from "../testing/fixtures.js";
@@ -38,6 +39,15 @@ describe("WorkerRunner", () => {
     expect(runner.offloads(tpe, defaults, floats(200))).toBe(false);
     expect(runner.offloads(tpe, defaults, floats(201))).toBe(true);
     expect(runner.offloads(tpe, tpeStrategyFactory.options.parse({ n_ei_candidates: 100_000 }), floats(1))).toBe(true);
+    // Several objectives: MOTPE's split and NSGA-II's parents sort the history by non-domination,
+    // O(n²) at worst (seconds per ask at 15,000 trials on one front), so never on the event loop.
+    expect(runner.offloads(tpe, defaults, floats(6), 1)).toBe(false);
+    expect(runner.offloads(tpe, defaults, floats(6), 2)).toBe(true);
+    // Many categorical choices: each kernel weighs every choice (trials × choices per suggestion).
+    const cat = (n: number) => ({ c: { type: "categorical" as const, choices: Array.from({ length: n }, (_, i) => i) } });
+    expect(runner.offloads(tpe, defaults, cat(1000))).toBe(false);
+    expect(runner.offloads(tpe, defaults, cat(1001))).toBe(true);
+    expect(runner.offloads(nsga2StrategyFactory as StrategyFactory<unknown>, nsga2StrategyFactory.options.parse({}), floats(2), 2)).toBe(true);
   });
 
   it("runs a suggestion in a thread and brings back a TuneportError with its code", async () => {
@@ -54,6 +64,23 @@ describe("WorkerRunner", () => {
     const err = await runner.suggest(grid, strategy, suggestRequest(study, done)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TuneportError);
     expect((err as TuneportError).code).toBe("SEARCH_SPACE_EXHAUSTED");
+  });
+
+  it("abandons a suggestion past its deadline, replaces its thread and answers the requests queued behind it", { timeout: 120_000 }, async () => {
+    // Every offloaded study shares the threads: one suggestion that never returned held them all for good.
+    const catalogue = new URL("../../test/fixtures/spin-catalogue.ts", import.meta.url).href;
+    runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue, deadlineMs: 10_000 });
+    const random = randomStrategyFactory as StrategyFactory<unknown>;
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const plain = makeStudy(space, { strategy: { name: "random", options: {} } });
+    const ask = () => (runner as WorkerRunner).suggest(random, random.create({}), suggestRequest(plain, []));
+    expect(typeof (await ask()).params.x).toBe("number");
+    const spin = makeStudy(space, { strategy: { name: "spin", options: {} } });
+    const stuck = runner.suggest(random, random.create({}), suggestRequest(spin, [])).catch((e: unknown) => e);
+    const behind = ask();
+    expect(((await stuck) as Error).message).toMatch(/took longer than 10 s \(its thread was stopped\)/);
+    expect(typeof (await behind).params.x).toBe("number");
+    expect(typeof (await ask()).params.x).toBe("number");
   });
 
   it("reports a catalogue module without a 'plugins' export on each request", async () => {

@@ -47,13 +47,34 @@ export interface WorkerRunnerOptions {
   readonly execArgv?: readonly string[];
   /** Offload every strategy the workers can build, whatever its factory says (tests). */
   readonly offloadAll?: boolean;
+  /** How long one suggestion may hold a thread (ms) [`SUGGEST_DEADLINE_MS`]. */
+  readonly deadlineMs?: number;
 }
 
 const WORKER_FILE = new URL("./suggest-worker.js", import.meta.url);
 
+/**
+ * How long one suggestion may hold its thread. Every offloaded study shares the threads, so a
+ * suggestion that runs longer (legal options at their maxima, a custom strategy that never returns)
+ * is abandoned: its thread is terminated and replaced, the requests queued behind it go to the new
+ * one, and the ask falls back to random parameters (trial-ops.ts, logged). The slowest built-in
+ * suggestion measured, GP at every option maximum on 3,000 trials, took 13 s.
+ */
+export const SUGGEST_DEADLINE_MS = 120_000;
+
+interface Pending {
+  readonly resolve: (s: Suggestion) => void;
+  readonly reject: (e: Error) => void;
+  readonly msg: WorkerRequest;
+}
+
 export class WorkerRunner implements SuggestRunner {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (s: Suggestion) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, Pending>();
+  /** Each thread's requests in the order posted: it answers them in that order, so the first is the one it works on. */
+  private readonly queues = new Map<Worker, number[]>();
+  /** The deadline of each thread's first request. */
+  private readonly watchdogs = new Map<Worker, NodeJS.Timeout>();
   private nextId = 1;
   private rr = 0;
   private readonly log: Logger;
@@ -76,7 +97,14 @@ export class WorkerRunner implements SuggestRunner {
       workerData: { catalogue: this.opts.catalogue },
       ...(this.opts.execArgv ? { execArgv: [...this.opts.execArgv] } : {}),
     });
+    this.queues.set(w, []);
     w.on("message", (m: WorkerResponse) => {
+      const queue = this.queues.get(w);
+      if (queue) {
+        const at = queue.indexOf(m.id);
+        if (at >= 0) queue.splice(at, 1);
+        this.arm(w);
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -87,6 +115,8 @@ export class WorkerRunner implements SuggestRunner {
     });
     w.on("error", (err) => {
       this.log.error({ err }, "suggest worker crashed; restarting it");
+      clearTimeout(this.watchdogs.get(w));
+      this.queues.delete(w);
       for (const [id, p] of this.pending) {
         p.reject(err);
         this.pending.delete(id);
@@ -99,24 +129,67 @@ export class WorkerRunner implements SuggestRunner {
   }
 
   /** Whether this study's suggestions go to a worker (see the file comment). */
-  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>, space?: SearchSpace): boolean {
+  offloads(factory: StrategyFactory<unknown>, options: Record<string, unknown>, space?: SearchSpace, objectives = 1): boolean {
     if (this.workers.length === 0) return false;
-    const wanted = this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options, space) : factory.offload === true);
+    const wanted =
+      this.opts.offloadAll === true || (factory.offloadFor ? factory.offloadFor(options, space, objectives) : factory.offload === true);
     return wanted && (this.opts.catalogue !== undefined || BUILTIN_PLUGINS.strategy(factory.name) === factory);
   }
 
   async suggest(factory: StrategyFactory<unknown>, strategy: Strategy, req: SuggestRequest): Promise<Suggestion> {
-    if (!this.offloads(factory, req.study.strategy.options, req.study.space)) return strategy.suggest(req);
+    if (!this.offloads(factory, req.study.strategy.options, req.study.space, req.study.directions.length)) return strategy.suggest(req);
     const id = this.nextId++;
     const { rng: _rng, ...plain } = req;
     const worker = this.workers[this.rr++ % this.workers.length] as Worker;
     return new Promise<Suggestion>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, req: plain } satisfies WorkerRequest);
+      const msg: WorkerRequest = { id, req: plain };
+      this.pending.set(id, { resolve, reject, msg });
+      this.post(worker, msg);
     });
   }
 
+  private post(w: Worker, msg: WorkerRequest): void {
+    const queue = this.queues.get(w) as number[];
+    queue.push(msg.id);
+    w.postMessage(msg);
+    if (queue.length === 1) this.arm(w);
+  }
+
+  /** Starts the deadline of the thread's first request (none when it is idle). */
+  private arm(w: Worker): void {
+    clearTimeout(this.watchdogs.get(w));
+    this.watchdogs.delete(w);
+    if ((this.queues.get(w)?.length ?? 0) === 0) return;
+    const timer = setTimeout(() => this.expire(w), this.opts.deadlineMs ?? SUGGEST_DEADLINE_MS);
+    timer.unref();
+    this.watchdogs.set(w, timer);
+  }
+
+  /** The thread's first request ran past its deadline: abandon it and move the rest to a new thread. */
+  private expire(w: Worker): void {
+    const [late, ...rest] = this.queues.get(w) ?? [];
+    this.queues.delete(w);
+    this.watchdogs.delete(w);
+    void w.terminate();
+    const replacement = this.spawn();
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers[i] = replacement;
+    const s = (this.opts.deadlineMs ?? SUGGEST_DEADLINE_MS) / 1000;
+    this.log.warn({ deadline_s: s, waiting: rest.length }, "a suggestion ran past its deadline; its thread was replaced");
+    if (late !== undefined) {
+      const p = this.pending.get(late);
+      this.pending.delete(late);
+      p?.reject(new Error(`the suggestion took longer than ${s} s (its thread was stopped)`));
+    }
+    for (const id of rest) {
+      const p = this.pending.get(id);
+      if (p) this.post(replacement, p.msg);
+    }
+  }
+
   async close(): Promise<void> {
+    for (const timer of this.watchdogs.values()) clearTimeout(timer);
+    this.watchdogs.clear();
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
   }

@@ -7,6 +7,7 @@ import type { ReportRequest, StrategyFactory, StudyContext, SuggestRequest } fro
 import type { Direction, IntermediateValue, Trial, TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type { BenchmarkProblem } from "./benchmark-functions.js";
+import { minOf } from "../math/extremes.js";
 
 /**
  * A study context over `space` (seed 42, strategy random, no scheduler, one objective to
@@ -88,7 +89,7 @@ export function runOnProblem<O>(factory: StrategyFactory<O>, options: O, problem
 }
 
 /** The lowest value among trials (every benchmark problem is minimised). */
-export const bestValue = (trials: readonly Trial[]): number => Math.min(...trials.map((t) => t.value as number));
+export const bestValue = (trials: readonly Trial[]): number => minOf(trials.map((t) => t.value as number));
 
 // ---------------------------------------------------------------- scheduler histories
 

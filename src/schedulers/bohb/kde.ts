@@ -11,6 +11,7 @@
  * are drawn from the truncated one (HpBandSter's `truncnorm`).
  */
 import type { Rng } from "../../math/rng.js";
+import { maxOf } from "../../math/extremes.js";
 
 /** A dimension: numeric on [0, 1], or categorical with `size` choices. */
 export type KdeDim = { readonly kind: "numeric" } | { readonly kind: "categorical"; readonly size: number };
@@ -64,7 +65,7 @@ export class ProductKde {
       });
       return s;
     });
-    const m = Math.max(...logs);
+    const m = maxOf(logs);
     if (m === -Infinity) return -Infinity;
     return m + Math.log(logs.reduce((a, l) => a + Math.exp(l - m), 0) / logs.length);
   }

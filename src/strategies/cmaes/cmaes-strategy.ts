@@ -52,6 +52,7 @@ import { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { stoppedRankKey } from "../fidelity.js";
+import { maxOf, minOf } from "../../math/extremes.js";
 
 const options = z
   .object({
@@ -221,8 +222,8 @@ class CmaState {
     const hist = 10 + Math.ceil((30 * n) / this.lambda);
     const recent = this.bestHistory.slice(-hist);
     const all = [...finite, ...(recent.length >= hist ? recent : [])];
-    const range = all.length > 1 ? Math.max(...all) - Math.min(...all) : Infinity;
-    const scale = Math.max(1, ...all.map(Math.abs));
+    const range = all.length > 1 ? maxOf(all) - minOf(all) : Infinity;
+    const scale = Math.max(1, maxOf(all.map(Math.abs)));
     let maxSd = 0;
     let contDims = 0;
     for (let i = 0; i < n; i++) {

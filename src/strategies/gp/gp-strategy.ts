@@ -86,6 +86,17 @@ import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, mod
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 
+/**
+ * Upper bounds of the options that size the model (a suggestion costs O(n³) in the modelled and
+ * pending trials, times the fit's iterations): a client's options must not hold the one suggestion
+ * thread, which every offloaded study shares, for hours. maxModelTrials 10⁹ and maxFitTrials 10⁹
+ * made one ask at 3,000 trials take 182 s of it (and +400 MB), growing with the cube; at these
+ * bounds one ask costs minutes at worst, not hours, and its matrices tens of MB.
+ */
+export const MAX_MODEL_TRIALS = 2000;
+export const MAX_FIT_TRIALS = 500;
+export const MAX_ITERATIONS = 500;
+
 /** The `gp` strategy's options (the `ehvi` strategy picks its GP settings from these). */
 export const gpOptions = z
   .object({
@@ -96,14 +107,14 @@ export const gpOptions = z
     /** Local searches (best observed point + best candidates). Optuna: up to 10. */
     nLocalSearches: z.number().int().min(0).max(1000).default(10),
     /** L-BFGS iteration cap of the hyperparameter fit. */
-    maxFitIterations: z.number().int().min(1).default(50),
+    maxFitIterations: z.number().int().min(1).max(MAX_ITERATIONS).default(50),
     /**
      * L-BFGS iteration cap of a fit warm-started from the previous suggestion's θ, which
      * moves little when one observation is added; 0 reuses it as stored. Every
      * `fullFitEvery`-th suggestion (by count of modelled rows: COMPLETE trials in a plain study) and every fit without a
      * stored θ gets `maxFitIterations` and also tries the default θ as its start.
      */
-    maxWarmFitIterations: z.number().int().min(0).default(1),
+    maxWarmFitIterations: z.number().int().min(0).max(MAX_ITERATIONS).default(1),
     /** See `maxWarmFitIterations`. */
     fullFitEvery: z.number().int().min(1).default(10),
     /** EI's improvement threshold ξ in standard deviations of the modelled losses (see the header). */
@@ -116,7 +127,7 @@ export const gpOptions = z
      */
     startSelection: z.enum(["top", "roulette"]).default("top"),
     /** L-BFGS iteration cap of each local acquisition search. */
-    maxAcqIterations: z.number().int().min(1).default(30),
+    maxAcqIterations: z.number().int().min(1).max(MAX_ITERATIONS).default(30),
     /** Prior on the lengthscales (gp-model.ts): Hvarfner et al.'s dimension-scaled one, or Optuna 5.0's. */
     lengthscalePrior: z.enum(["dim-scaled", "optuna"]).default("optuna"),
     /** Target transform before the fit (gp-targets.ts). */
@@ -130,13 +141,15 @@ export const gpOptions = z
      * At most this many trials are modelled (COMPLETE ones; under a scheduler the stopped ones
      * too, ../fidelity.ts): beyond it the best half plus a random draw of the rest (gp-targets.ts
      * `modelSubset`, imputed losses ranking as the worst), so a suggestion's cost stops growing.
+     * The kriging believer likewise conditions on the latest this many pending trials only: 2,000
+     * trials asked and not yet told made every ask take 3.4 s, growing with the cube.
      */
-    maxModelTrials: z.number().int().min(10).default(200),
+    maxModelTrials: z.number().int().min(10).max(MAX_MODEL_TRIALS).default(200),
     /**
      * At most this many of the modelled trials enter the hyperparameter fit (each of its
      * gradients inverts K: O(n³)); the posterior then conditions on all of them at the fitted θ.
      */
-    maxFitTrials: z.number().int().min(10).default(100),
+    maxFitTrials: z.number().int().min(10).max(MAX_FIT_TRIALS).default(100),
     /**
      * Kriging believer: also lower EI's incumbent to a pending trial's believed value when that
      * is better than the best observed (the textbook believer); false keeps the observed best.
@@ -267,7 +280,7 @@ export class GpStrategy implements Strategy {
     }
 
     // Kriging believer for trials still being evaluated.
-    const pending = data.pending;
+    const pending = data.pending.slice(-this.opts.maxModelTrials);
     if (pending.length > 0) {
       const np = n + pending.length;
       const Xa = new Float64Array(np * d);

@@ -364,10 +364,10 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
     description:
       "Gradient-based HPO: takes bounded steps (log-aware, in the unit cube: a trust region by default, Adam, or the multiplicative HD-M rule for normalised learning-rate hypergradients) on continuous hyperparameters from hypergradients sent with report; starting points and other parameters come from a base strategy (default qmc).",
     options: options as unknown as z.ZodType<HypergradientOptions>,
-    offloadFor(o: HypergradientOptions, space?: SearchSpace): boolean {
+    offloadFor(o: HypergradientOptions, space?: SearchSpace, objectives?: number): boolean {
       const base = catalogue().get(o.base.name);
       if (!base) return false;
-      return base.offloadFor ? base.offloadFor(o.base.options, space) : base.offload === true;
+      return base.offloadFor ? base.offloadFor(o.base.options, space, objectives) : base.offload === true;
     },
     readModels: {
       trajectory: (t) => ({ entries: readTrajectory(t.systemAttrs), thinned: t.systemAttrs.hg_trajectory_thinned === true }),

@@ -34,6 +34,7 @@ import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestio
 import { sampleUniform } from "../../domain/sampling.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
+import { maxOf } from "../../math/extremes.js";
 
 const options = z
   .object({
@@ -79,7 +80,7 @@ function completeByGeneration(trials: readonly Trial[], directions: readonly Dir
 /** The generation of the next trial (see the file comment). */
 export function nextGeneration(byGen: ReadonlyMap<number, readonly Member[]>, populationSize: number): number {
   if (byGen.size === 0) return 0;
-  const g = Math.max(...byGen.keys());
+  const g = maxOf(byGen.keys());
   return (byGen.get(g)?.length ?? 0) >= populationSize ? g + 1 : g;
 }
 
@@ -89,13 +90,15 @@ export function nextGeneration(byGen: ReadonlyMap<number, readonly Member[]>, po
  */
 export function selectElite(pool: readonly Member[], size: number, rng: Rng): Member[] {
   if (pool.length <= size) return [...pool];
-  const ranks = nonDominatedRanks(pool, (a, b) => constrainedDominates(a.point, b.point));
+  // Fronts past the one that fills the elite are never used: stop ranking there.
+  const ranks = nonDominatedRanks(pool, (a, b) => constrainedDominates(a.point, b.point), size);
   const fronts: Member[][] = [];
   ranks.forEach((r, i) => (fronts[r] ??= []).push(pool[i] as Member));
   const elite: Member[] = [];
   for (const front of fronts) {
+    if (elite.length === size) break;
     if (elite.length + front.length <= size) {
-      elite.push(...front);
+      for (const m of front) elite.push(m);
       continue;
     }
     const shuffled = [...front];
@@ -105,7 +108,7 @@ export function selectElite(pool: readonly Member[], size: number, rng: Rng): Me
     }
     const dist = crowdingDistances(shuffled.map((m) => m.point.values));
     const order = shuffled.map((m, i) => ({ m, d: dist[i] as number })).sort((a, b) => (a.d === b.d ? 0 : b.d > a.d ? 1 : -1));
-    elite.push(...order.slice(0, size - elite.length).map((x) => x.m));
+    for (const x of order.slice(0, size - elite.length)) elite.push(x.m);
     break;
   }
   return elite;
@@ -184,5 +187,8 @@ export const nsga2StrategyFactory: StrategyFactory<Nsga2Options> = {
     "studies, with Optuna's NSGAIISampler defaults (population 50, uniform crossover 0.9/0.5, mutation 1/#params).",
   options: options as unknown as z.ZodType<Nsga2Options>,
   multiObjective: true,
+  // Each ask rebuilds the parents by non-dominated sorting of every generation, O(pool²) at worst
+  // (a population of 10,000 on one Pareto front: 5 s per ask): off the event loop.
+  offload: true,
   create: (o) => new Nsga2Strategy(options.parse(o)),
 };

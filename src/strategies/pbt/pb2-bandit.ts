@@ -39,6 +39,7 @@
  */
 import { NumericalError, cholesky, choleskySolve, logDetFromCholesky, solveLower } from "../../math/linalg.js";
 import type { Rng } from "../../math/rng.js";
+import { maxOf, minOf } from "../../math/extremes.js";
 
 /** One observed interval of one member. */
 export interface BanditPoint {
@@ -170,12 +171,12 @@ export function pb2Select(
   if (dim === 0) return null;
   const pts = data.filter((p) => Number.isFinite(p.t) && Number.isFinite(p.r) && p.x.length === dim).slice(-MAX_POINTS);
   const finiteY = pts.filter((p) => Number.isFinite(p.y)).map((p) => p.y);
-  if (pts.length < 3 || finiteY.length < 2 || Math.max(...finiteY) - Math.min(...finiteY) <= 0) return null;
+  if (pts.length < 3 || finiteY.length < 2 || maxOf(finiteY) - minOf(finiteY) <= 0) return null;
 
   // Scale time and value to [0, 1] over the data and the query.
   const ts = [...pts.map((p) => p.t), query.t];
   const rs = [...pts.map((p) => p.r), query.r];
-  const [t0, t1, r0, r1] = [Math.min(...ts), Math.max(...ts), Math.min(...rs), Math.max(...rs)];
+  const [t0, t1, r0, r1] = [minOf(ts), maxOf(ts), minOf(rs), maxOf(rs)];
   const st = (t: number) => (t1 > t0 ? (t - t0) / (t1 - t0) : 0);
   const sr = (r: number) => (r1 > r0 ? (r - r0) / (r1 - r0) : 0);
   const w = dim + 2;

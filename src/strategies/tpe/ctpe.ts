@@ -46,6 +46,7 @@ import { violation } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { isPartial, supersededTrials, topBudget } from "../fidelity.js";
 import { tpeGamma } from "./parzen-estimator.js";
+import { maxOf } from "../../math/extremes.js";
 
 /** One density ratio of the acquisition: good and bad trials (number order) and the quantile γ (null: plain TPE, log l − log g). */
 export interface DensityTerm {
@@ -109,7 +110,7 @@ function objectiveTerm(complete: readonly Trial[], rest: readonly Trial[], direc
 function constraintTerms(complete: readonly Trial[], minGood: number): DensityTerm[] {
   const withC = complete.filter((t) => t.constraints !== null && t.constraints.length > 0);
   if (withC.length === 0) return [];
-  const k = Math.max(...withC.map((t) => (t.constraints as number[]).length));
+  const k = maxOf(withC.map((t) => (t.constraints as number[]).length));
   const terms: DensityTerm[] = [];
   for (let j = 0; j < k; j++) {
     const below: Trial[] = [];

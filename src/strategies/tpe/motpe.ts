@@ -36,6 +36,7 @@
 import { dominates, minimisationForm, nonDominatedRanks } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { hypervolume, nonDominated } from "../../math/hypervolume.js";
+import { maxOf } from "../../math/extremes.js";
 
 /** Optuna's `EPS` for weights and reference points. */
 const EPS = 1e-12;
@@ -118,7 +119,8 @@ export function motpeBest<T extends Pick<Trial, "values">>(complete: readonly T[
   if (k <= 0) return [];
   if (k >= complete.length) return [...complete];
   const points = complete.map((t) => minimisationForm(directions, t.values as number[]));
-  const ranks = nonDominatedRanks(points, dominates);
+  // Only the ranks up to the k-th point matter: the rest are never in the good set.
+  const ranks = nonDominatedRanks(points, dominates, k);
   const count = new Map<number, number>();
   for (const r of ranks) count.set(r, (count.get(r) ?? 0) + 1);
   // The last rank that fits whole.
@@ -157,7 +159,7 @@ export function motpeBelowWeights(below: readonly Trial[], directions: readonly 
     const rest = front.filter((q) => q !== p);
     return total - hypervolume(rest, ref);
   });
-  const max = Math.max(EPS, ...contribs);
+  const max = Math.max(EPS, maxOf(contribs));
   idx.forEach((i, j) => (w[i] = Math.max((contribs[j] as number) / max, EPS)));
   return w;
 }

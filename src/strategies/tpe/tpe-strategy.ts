@@ -445,6 +445,8 @@ export function finishedCount(trials: readonly Trial[]): number {
 
 /** Candidates × declared dimensions above which TPE suggests in a worker thread (see `offloadFor`). */
 export const TPE_INLINE_WORK = 24 * 200;
+/** Categorical choices (summed over the declared space) above which TPE suggests in a worker thread. */
+export const TPE_INLINE_CHOICES = 1000;
 
 export const tpeStrategyFactory: StrategyFactory<TpeOptions> = {
   name: "tpe",
@@ -459,7 +461,15 @@ export const tpeStrategyFactory: StrategyFactory<TpeOptions> = {
    * worker), but in a worker when its options or space make one expensive: its cost grows with
    * candidates × dimensions × trials, and a probe's n_ei_candidates 100,000 over 100 parameters held
    * the event loop 18 s per ask. The bound is the defaults' 24 candidates at 200 dimensions.
+   * Multi-objective studies always: MOTPE's split ranks the history by non-domination and cuts a rank
+   * by greedy hypervolume subset selection, O(n²) in the trials at worst (15,000 trials all on one
+   * Pareto front: 11 s per ask, motpe.ts). And when the space's categoricals have over
+   * `TPE_INLINE_CHOICES` choices in all: each kernel weighs every choice, so a suggestion costs
+   * trials × choices (10,000 choices at 1,000 trials: 0.5–1.7 s per ask).
    */
-  offloadFor: (o, space) => o.n_ei_candidates * Math.max(1, Object.keys(space ?? {}).length) > TPE_INLINE_WORK,
+  offloadFor: (o, space, objectives = 1) =>
+    objectives > 1 ||
+    o.n_ei_candidates * Math.max(1, Object.keys(space ?? {}).length) > TPE_INLINE_WORK ||
+    Object.values(space ?? {}).reduce((k, d) => k + (d.type === "categorical" ? d.choices.length : 0), 0) > TPE_INLINE_CHOICES,
   create: (o) => new TpeStrategy(o),
 };

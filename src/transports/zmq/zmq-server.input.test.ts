@@ -50,6 +50,16 @@ describe("ZeroMQ input refused, never rewritten", () => {
 
   const names = async () => (await service.listStudies()).map((s) => s.name).sort();
 
+  it("answers a hello that lists 200,000 versions (Math.max(...versions) threw RangeError: INTERNAL)", async () => {
+    const roomy = new ZmqServer(service, { bind: [], logger: silentLogger() });
+    try {
+      const r = await roomy.process(encode({ v: 1, id: "h-many", op: "hello", versions: new Array(200_000).fill(1) }));
+      expect(r).toMatchObject({ id: "h-many", ok: true, result: { version: 1 } });
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it("refuses study names that are not UTF-8, so different bytes never become one name", async () => {
     for (const [i, bad] of [[0xed, 0xa0, 0x80], [0xff, 0xfe], [0x61, 0xc3]].entries()) {
       const r = await server.process(rawRequest([...head(`u${i}`, "create_study"), ["name", str8(bad)], ["space", encode(SPACE)]]));

@@ -17,6 +17,7 @@ import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 import { peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { maxOf } from "../../math/extremes.js";
 
 export interface CurveServerKeys {
   readonly publicKey: string;
@@ -231,7 +232,7 @@ export class ZmqServer {
         supported: [...PROTOCOL_VERSIONS],
       });
     return {
-      version: Math.max(...common),
+      version: maxOf(common),
       server: { name: "tuneport", version: this.opts.serverVersion ?? "0.0.0" },
       limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10, max_inflight: this.maxPerClient },
       ops: OP_NAMES,
