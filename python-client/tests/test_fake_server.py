@@ -132,3 +132,25 @@ def test_a_failed_tell_does_not_hide_the_users_exception() -> None:
         with pytest.raises(RuntimeError, match="user bug"):
             with study.ask():
                 raise RuntimeError("user bug")
+
+
+def test_get_trials_asks_again_when_a_page_holds_fewer_trials_than_asked() -> None:
+    # The server ends a page early once its intermediate values pass a budget (paging.ts), so a
+    # page may hold fewer trials than `limit` asked for: the client asks again from there.
+    finished = [dict(TRIAL_VIEW, number=n, state="COMPLETE", value=float(n), finished_at=2.0) for n in range(7)]
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        if msg["op"] == "get_study":
+            return ok(msg, {"study": STUDY_VIEW})
+        if msg["op"] == "trials":
+            start = msg.get("offset") or 0
+            page = finished[start : start + min(2, msg["limit"])]
+            return ok(msg, {"trials": page, "total": len(finished), "next_cursor": "c" if start + len(page) < len(finished) else None})
+        return err(msg, "UNKNOWN_OP", msg["op"])
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
+        study = client.load_study("s")
+        assert [t.number for t in study.get_trials(limit=5)] == [0, 1, 2, 3, 4]
+        assert [t.number for t in study.trials] == list(range(7))
+        asked = [m["limit"] for m in fake.received if m["op"] == "trials"]
+        assert asked[:3] == [5, 3, 1]

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type * as S from "./ops/schemas.js";
-import { firstK, trialsPage } from "./paging.js";
+import { MAX_PAGE_INTERMEDIATES, firstK, trialsPage } from "./paging.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 
 function study(seed: number, n: number, direction: "minimize" | "maximize"): StudyState {
@@ -32,6 +32,31 @@ function naive(s: StudyState, a: S.TrialsArgs): { numbers: number[]; total: numb
 }
 
 describe("trial pages (the trials op)", () => {
+  it("end before the trial that would pass MAX_PAGE_INTERMEDIATES intermediate values, one trial at least, and cursors walk every trial", () => {
+    const s = study(5, 40, "minimize");
+    const each = Math.floor(MAX_PAGE_INTERMEDIATES / 3) + 1; // three trials pass the budget
+    const heavy = (s.trials.filter((t) => t.value !== null)[3] as TrialRecord).number; // listed in both orders
+    for (const t of s.trials) t.intermediate = Array.from({ length: t.number === heavy ? 2 * MAX_PAGE_INTERMEDIATES : each }, (_, step) => ({ step, value: step }));
+    for (const order_by of ["number", "value"] as const) {
+      const seen: number[] = [];
+      const sizes: number[] = [];
+      let cursor: string | undefined;
+      for (let guard = 0; guard < 100; guard++) {
+        const page = trialsPage(s, { study: "s", order_by, limit: 20, ...(cursor ? { cursor } : {}) }, 0);
+        sizes.push(page.trials.length);
+        for (const t of page.trials) expect(t.intermediate?.length).toBe(t.number === heavy ? 2 * MAX_PAGE_INTERMEDIATES : each);
+        seen.push(...page.trials.map((t) => t.number));
+        if (page.next_cursor === null) break;
+        cursor = page.next_cursor;
+      }
+      expect(seen).toEqual(naive(s, { study: "s", order_by, limit: 1000 }).numbers);
+      expect(Math.max(...sizes)).toBe(2);
+      expect(sizes).toContain(1); // the heavy trial alone
+    }
+    // A projection without the values is not cut.
+    expect(trialsPage(s, { study: "s", limit: 20, fields: ["value"] }, 0).trials).toHaveLength(20);
+  });
+
   it("equal the filter-sort-slice definition on random studies (4 seeds x 2 directions x 40 pages)", () => {
     for (const seed of [1, 2, 3, 4]) {
       for (const direction of ["minimize", "maximize"] as const) {

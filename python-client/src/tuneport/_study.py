@@ -599,13 +599,15 @@ class Study:
                     "order_by": order_by,
                     "descending": descending or None,
                     "offset": start or None,
-                    "limit": page,
+                    "limit": page if limit is None else limit - len(out),
                 },
             )
             batch = [FrozenTrial.from_wire(t, self.name) for t in result["trials"]]
             out.extend(batch)
             start += len(batch)
-            if limit is not None or not batch or start >= int(result["total"]):
+            # A page may hold fewer trials than asked (the server ends one before its intermediate
+            # values pass 100,000), so a limit is met by asking again, as "all" is.
+            if not batch or start >= int(result["total"]) or (limit is not None and len(out) >= limit):
                 return out
 
     def trial(self, number: int) -> FrozenTrial:
