@@ -50,9 +50,9 @@ Options:
                           its commit, which follows within MS; a crash may lose the last
                           MS of such intermediate values, never a tell or a decision
                           (docs/DURABILITY.md); 0 commits every report before its reply [20]
-  --plot-warmup SECONDS   load the chart renderer this long after the start, so that the
-                          first chart an agent or the dashboard asks for does not wait
-                          for it (~0.5 s); 0: load it at the first chart [5]
+  --plot-warmup SECONDS   load the PNG chart renderer this long after the start, so that
+                          the first chart an agent asks for (MCP's plot tool, the plot op)
+                          does not wait for it (~0.5 s); 0: load it at the first chart [5]
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
