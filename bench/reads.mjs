@@ -77,7 +77,8 @@ const READS = [
   ["study_summary", { study: STUDY }],
   ["param_importances", { study: STUDY }],
   // What `mcp --connect` fetched to compute study_summary / param_importances before they were ops.
-  ["trials (every trial, as mcp --connect read them)", { study: STUDY, limit: 100_000 }, "trials", 3],
+  // Every page, following next_cursor (a page ends before its intermediate values pass 100,000).
+  ["trials (every trial, as mcp --connect read them)", { study: STUDY, limit: 100_000 }, "trials", 3, false, true],
   ["plot history", { study: STUDY, kind: "history" }, "plot"],
   ["plot parallel", { study: STUDY, kind: "parallel" }, "plot"],
   // A live study: a trial finishes between two requests, so the cache never answers and every
@@ -108,7 +109,7 @@ async function measure(path, n, cli, build) {
   const rows = [];
   try {
     await request(sock, "hello", { versions: [1] });
-    for (const [label, a, op, fixedReps, live] of READS) {
+    for (const [label, a, op, fixedReps, live, allPages] of READS) {
       if (args.only && !label.includes(args.only)) continue;
       const times = [];
       let bytes = 0;
@@ -120,6 +121,12 @@ async function measure(path, n, cli, build) {
             await request(sock, "tell", { study: STUDY, trial: asked.reply.trial.number, token: asked.reply.lease.token, state: "COMPLETE", value: Math.random() });
           }
           const m = await request(sock, op ?? label, a);
+          for (let cursor = allPages ? m.reply.next_cursor : null; cursor; ) {
+            const next = await request(sock, op ?? label, { ...a, cursor });
+            m.ms += next.ms;
+            m.bytes += next.bytes;
+            cursor = next.reply.next_cursor;
+          }
           times.push(m.ms);
           bytes = m.bytes;
         }
