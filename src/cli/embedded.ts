@@ -95,21 +95,12 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     onFatal: () => process.exit(EXIT_STORAGE_FAILURE),
   });
   const warmS = opts.plotWarmupS ?? PLOT_WARMUP_S;
-  const warmTimer =
-    warmS > 0
-      ? setTimeout(() => {
-          const t0 = performance.now();
-          void plots.warm().then((warmed) => {
-            if (warmed) logger.debug({ ms: Math.round(performance.now() - t0) }, "plot worker ready");
-          });
-        }, warmS * 1000).unref()
-      : null;
+  if (warmS > 0) plots.warmAfter(warmS * 1000);
   return {
     storage,
     service,
     ownership,
     close: async () => {
-      if (warmTimer) clearTimeout(warmTimer);
       await service.close();
       await plots.close();
       await storage.close();

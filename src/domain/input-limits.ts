@@ -12,9 +12,9 @@
  *   JSON `\uD800` escape yields a lone surrogate, which SQLite would store as U+FFFD, so it is
  *   refused here. Refused, never rewritten: two different inputs must not become one value.
  */
+import { invalidArgument } from "./errors.js";
 
 /** Deepest nesting of maps and arrays accepted in a request (the request's own map is level 1). */
-import { invalidArgument } from "./errors.js";
 export const MAX_NESTING = 32;
 
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -52,6 +52,7 @@ export class PlotRenderer {
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly threaded: boolean;
   private closed = false;
+  private warmTimer: NodeJS.Timeout | null = null;
 
   /** `threaded: false` renders in process (the CLI, which has nothing else to serve). */
   constructor(
@@ -71,11 +72,11 @@ export class PlotRenderer {
   }
 
   /**
-   * Starts the worker, if it is not running, and has it load Vega and resvg and render a small
-   * chart, so that the first chart a reader asks for does not wait for that: ~0.4 s on 2 cores,
-   * and 0.8–1.2 s through \`tuneport mcp --connect\` on a study of 100,000 trials (issue 19). The
-   * worker then stops after \`idleMs\` without a request, as after any. Resolves once done (true)
-   * or when there is nothing to warm (false); never rejects.
+   * Starts the worker, if it is not running, and has it load Vega and resvg and render a chart of
+   * a history plot's size (plots.ts \`warmUpRendering\`), so that the first chart a reader asks for
+   * does not wait for that: ~0.4 s on 2 cores, and 0.8–1.2 s through \`tuneport mcp --connect\` on
+   * a study of 100,000 trials (issue 19). The worker then stops after \`idleMs\` without a request,
+   * as after any. Resolves once done (true) or when there is nothing to warm (false); never rejects.
    */
   async warm(): Promise<boolean> {
     if (!this.threaded || this.worker) return false;
@@ -86,6 +87,18 @@ export class PlotRenderer {
       if (!this.closed) this.log.warn({ err }, "the plot worker's warm-up failed; charts render when asked");
       return false;
     }
+  }
+
+  /** `warm` in `ms` (unless closed first), logging at debug how long it took. */
+  warmAfter(ms: number): void {
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = setTimeout(() => {
+      this.warmTimer = null;
+      const t0 = performance.now();
+      void this.warm().then((warmed) => {
+        if (warmed) this.log.debug({ ms: Math.round(performance.now() - t0) }, "plot worker ready");
+      });
+    }, ms).unref();
   }
 
   /** Sends the worker a job and waits for its answer, holding the idle stop off meanwhile. */
@@ -148,6 +161,7 @@ export class PlotRenderer {
   /** Stops the worker; requests in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.warmTimer) clearTimeout(this.warmTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.stopWorker();
   }

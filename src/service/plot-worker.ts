@@ -3,23 +3,28 @@ import { parentPort } from "node:worker_threads";
 import type { PlotJob, PlotJobResult, WarmJob } from "./plot-renderer.js";
 import { renderPlot, warmUpRendering } from "./plots.js";
 
-parentPort?.on("message", (job: PlotJob | WarmJob) => {
-  if ("warm" in job) {
-    void warmUpRendering().then(
-      () => parentPort?.postMessage({ id: job.id, ok: true, warmed: true }),
-      (err: unknown) => parentPort?.postMessage({ id: job.id, ok: false, error: { name: "Error", message: String((err as Error)?.message ?? err) } }),
-    );
-    return;
-  }
-  renderPlot(job.kind, job.study, job.trials, job.opts).then(
-    (p) => {
-      const png = new Uint8Array(p.png.buffer, p.png.byteOffset, p.png.byteLength);
-      parentPort?.postMessage({ id: job.id, ok: true, png, caption: p.caption, width: p.width, height: p.height } satisfies PlotJobResult);
-    },
+/** Answers job `id` with what `work` resolves to, or with its error (name, code, message, data). */
+function reply(id: number, work: Promise<PlotJobResult>): void {
+  work.then(
+    (result) => parentPort?.postMessage(result),
     (err: unknown) => {
       const e = err as { code?: string; message?: string; data?: Record<string, unknown> };
       const error = { name: (err as Error)?.name ?? "Error", code: e.code, message: e.message ?? String(err), data: e.data };
-      parentPort?.postMessage({ id: job.id, ok: false, error } satisfies PlotJobResult);
+      parentPort?.postMessage({ id, ok: false, error } satisfies PlotJobResult);
     },
+  );
+}
+
+parentPort?.on("message", (job: PlotJob | WarmJob) => {
+  if ("warm" in job) {
+    reply(job.id, warmUpRendering().then(() => ({ id: job.id, ok: true, warmed: true })));
+    return;
+  }
+  reply(
+    job.id,
+    renderPlot(job.kind, job.study, job.trials, job.opts).then((p) => {
+      const png = new Uint8Array(p.png.buffer, p.png.byteOffset, p.png.byteLength);
+      return { id: job.id, ok: true, png, caption: p.caption, width: p.width, height: p.height };
+    }),
   );
 });

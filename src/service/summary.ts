@@ -60,7 +60,7 @@ export interface StudySummary {
   text: string;
 }
 
-/** What a summary reads of a trial: a view, or a light copy of the server's record (reads-summary.ts). */
+/** What a summary reads of a trial view (the server reads its records in place instead: `SummaryAccess`). */
 export type SummaryTrial = Pick<TrialView, "number" | "state" | "value" | "feasible" | "finished_at" | "params" | "system_attrs">;
 
 /** How a summary reads a trial: a view's fields, or the server's record without a copy (reads-summary.ts). */
@@ -122,10 +122,7 @@ export function summarizeFrom<T>(
     if (f !== null) recent.add(f);
   }
   const finish = (t: T) => access.finishedAt(t) ?? 0;
-  const inOrder = (a: T, b: T) => finish(a) - finish(b) || access.number(a) - access.number(b);
-  let sorted = true;
-  for (let i = 1; i < complete.length && sorted; i++) sorted = inOrder(complete[i - 1] as T, complete[i] as T) <= 0;
-  if (!sorted) complete.sort(inOrder);
+  complete.sort((a, b) => finish(a) - finish(b) || access.number(a) - access.number(b));
   const bestSeq: number[] = [];
   let best: T | null = null;
   let bestValue = 0;
