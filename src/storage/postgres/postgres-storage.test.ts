@@ -122,6 +122,43 @@ describe("PostgresStorage", () => {
     expect(await st.getReply("a")).toBeNull();
   });
 
+  it("looks reply ids up by the index however much request_log grew after the first lookups", async () => {
+    // A prepared lookup settles on one plan after five runs; made while the table was small, that plan scanned
+    // every stored reply for ever after, and PostgreSQL's CPU per request grew with the study.
+    const st = await PostgresStorage.open({ url: backend.location(), poolSize: 1 });
+    opened.push(st);
+    const grow = (chunk: number, n = 2000) =>
+      st.commit(
+        Array.from({ length: n }, (_, i): Change => ({ kind: "put-reply", requestId: `r-${chunk}-${i}`, op: "ask", reply: new Uint8Array([i % 256]), at: 1 })),
+      );
+    // As a server with many workers starts: the first lookups find a small table, just analysed
+    // (autovacuum does that within its first minute), many ids each.
+    await grow(0, 50);
+    await st.pool.query("ANALYZE request_log");
+    const ids = Array.from({ length: 30 }, (_, j) => j);
+    for (let i = 0; i < 8; i++) expect(new Set(await Promise.all(ids.map((j) => st.getReply(`none-${i}-${j}`))))).toEqual(new Set([null]));
+    for (let chunk = 1; chunk < 10; chunk++) await grow(chunk);
+    const scans = async () => {
+      const { rows } = await st.pool.query<{ seq: number; idx: number }>(
+        "SELECT seq_scan::INTEGER AS seq, COALESCE(idx_scan, 0)::INTEGER AS idx FROM pg_stat_user_tables WHERE relid = 'request_log'::regclass",
+      );
+      return rows[0]!;
+    };
+    // A backend's statistics reach pg_stat_user_tables when it goes idle (forced here); each lookup is one scan.
+    const settled = async (atLeast: number) => {
+      for (;;) {
+        await st.pool.query("SELECT pg_stat_force_next_flush()");
+        const s = await scans();
+        if (s.seq + s.idx >= atLeast) return s;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const before = await settled(0);
+    for (let i = 0; i < 20; i++) expect(await st.getReply(`r-3-${i}`)).toEqual(new Uint8Array([i]));
+    const after = await settled(before.seq + before.idx + 20);
+    expect(after.seq).toBe(before.seq);
+  });
+
   it("keeps counts by state and distribution lists on write (migration 3), and its backfill gives the same", async () => {
     const url = backend.location();
     const SPACE = { x: { type: "float", low: 0, high: 1 } };
@@ -155,6 +192,9 @@ describe("PostgresStorage", () => {
     await svc.close();
     const kept = await dump(storage);
     expect(kept.counts).toEqual(kept.truth);
+    // The trigger keys each pair as the backfill and the repair do, or a repaired study would list a pair twice.
+    const misKeyed = await storage.pool.query("SELECT name FROM study_param_distributions WHERE digest <> tuneport_param_digest(name, distribution)");
+    expect(misKeyed.rows).toEqual([]);
     const aId = (await storage.findStudy("a"))!.id;
     const firsts = (d: typeof kept, id: number) => [...new Set(d.lists.filter((r) => Number(r.study_id) === id).map((r) => r.first_number))];
     expect(firsts(kept, aId)).toEqual([0, 2]); // the declared parameters at 0, the define-by-run "n" at 2

@@ -545,11 +545,13 @@ export class PostgresStorage implements Storage, SummaryReader {
   private lookups: Map<string, { resolve(r: Uint8Array | null): void; reject(e: unknown): void }[]> | null = null;
 
   private async lookupBatch(batch: NonNullable<typeof this.lookups>): Promise<void> {
-    const { rows } = await this.pool.query<{ request_id: string; reply: Buffer }>({
-      name: "tuneport_get_replies",
-      text: "SELECT request_id, reply FROM request_log WHERE request_id = ANY($1)",
-      values: [[...batch.keys()]],
-    });
+    // Unnamed, so planned with its values each time (parsing it costs little). A named statement
+    // settles on a generic plan after five runs, and one made while request_log was still small
+    // scanned the whole table: PostgreSQL's CPU per trial grew with the study (issue 18's profile).
+    const { rows } = await this.pool.query<{ request_id: string; reply: Buffer }>(
+      "SELECT request_id, reply FROM request_log WHERE request_id = ANY($1)",
+      [[...batch.keys()]],
+    );
     const found = new Map(rows.map((r) => [r.request_id, new Uint8Array(r.reply)]));
     for (const [id, waiters] of batch) for (const w of waiters) w.resolve(found.get(id) ?? null);
   }
