@@ -21,11 +21,16 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 const sock = new Dealer({ linger: 0 });
 sock.connect(endpoint);
 
+/** The envelope's attempt, once hello says the server reads it. */
+let attempt = {};
+
 async function call(op, args) {
   // As the Python client (_protocol.py new_request_id): 128 random bits in hex; their order
   // decides where the server's stored replies land in SQLite.
   const id = randomBytes(16).toString("hex");
-  await sock.send(packr.pack({ v: 1, id, op, ...args }));
+  // attempt 0: the first (and, here, only) send of this id, as the Python client says it to a server
+  // that reads it (hello's envelope; PROTOCOL.md).
+  await sock.send(packr.pack({ v: 1, id, op, ...args, ...attempt }));
   for (;;) {
     const [f] = await sock.receive();
     const r = unpackr.unpack(f);
@@ -36,7 +41,7 @@ async function call(op, args) {
 }
 
 const lat = { ask: new Float64Array(trials), report: new Float64Array(trials), tell: new Float64Array(trials) };
-await call("hello", {});
+if ((await call("hello", {})).envelope?.includes("attempt")) attempt = { attempt: 0 };
 if (goAtArg === "stdin") {
   process.stdout.write("ready\n");
   const line = await new Promise((resolve) => {

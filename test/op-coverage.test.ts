@@ -150,8 +150,9 @@ describe("protocol/vectors", () => {
     expect(req.length, `${op}-request.json`).toBe(1);
     expect(rep.length, `${op}-reply*.json`).toBeGreaterThan(0);
     for (const v of req) {
-      const { v: ver, id, op: name, ...args } = v.message;
+      const { v: ver, id, op: name, attempt, ...args } = v.message;
       expect([ver, typeof id, name]).toEqual([1, "string", op]);
+      expect(attempt === undefined || (Number.isSafeInteger(attempt) && (attempt as number) >= 0), `${v.file}: attempt`).toBe(true);
       const parsed = OPS[op].args.safeParse(args);
       expect(parsed.success, `${v.file}: ${parsed.success ? "" : parsed.error.message}`).toBe(true);
     }

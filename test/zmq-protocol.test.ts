@@ -28,6 +28,7 @@ describe("ZeroMQ protocol v1 against a real server process", () => {
     const ok = await client.call("hello", { versions: [1, 2] });
     expect(ok.version).toBe(1);
     expect(ok.limits.max_message_bytes).toBe(65536);
+    expect(ok.envelope).toContain("attempt");
     const bad = await client.request("hello", { versions: [7] });
     expect(bad.error?.code).toBe("UNSUPPORTED_VERSION");
     const badEnvelope = await client.raw(encode({ v: 9, id: "v9", op: "hello" }), "v9");
@@ -43,6 +44,9 @@ describe("ZeroMQ protocol v1 against a real server process", () => {
     ["a missing field", encode({ v: 1, id: "m1", op: "ask" }), "m1", "INVALID_ARGUMENT"],
     ["a wrongly typed field", encode({ v: 1, id: "w1", op: "ask", study: 7 }), "w1", "INVALID_ARGUMENT"],
     ["an extra field", encode({ v: 1, id: "e1", op: "ask", study: "s", bogus: true }), "e1", "INVALID_ARGUMENT"],
+    ["a negative attempt", encode({ v: 1, id: "a1", op: "ask", study: "s", attempt: -1 }), "a1", "INVALID_ARGUMENT"],
+    ["a fractional attempt", encode({ v: 1, id: "a2", op: "ask", study: "s", attempt: 0.5 }), "a2", "INVALID_ARGUMENT"],
+    ["a text attempt", encode({ v: 1, id: "a3", op: "ask", study: "s", attempt: "0" }), "a3", "INVALID_ARGUMENT"],
     ["an oversized message", encode({ v: 1, id: "big", op: "ask", study: "s", pad: "x".repeat(70_000) }), "big", "MESSAGE_TOO_LARGE"],
     ["an unknown study", encode({ v: 1, id: "n1", op: "ask", study: "nope" }), "n1", "NOT_FOUND"],
     ["a NaN result", encode({ v: 1, id: "nan", op: "tell", study: "s", trial: 0, token: "x", state: "COMPLETE", value: Number.NaN }), "nan", "INVALID_ARGUMENT"],
@@ -66,6 +70,10 @@ describe("ZeroMQ protocol v1 against a real server process", () => {
     const a = await client.call("ask", { study: "s" }, "same-id");
     const b = await client.call("ask", { study: "s" }, "same-id");
     expect(b).toEqual(a);
+    // With the envelope's attempt: a first send (0), then its resend (1).
+    const first = await client.raw(encode({ v: 1, id: "att-id", op: "ask", study: "s", attempt: 0 }), "att-id");
+    expect(first.ok).toBe(true);
+    expect(await client.raw(encode({ v: 1, id: "att-id", op: "ask", study: "s", attempt: 1 }), "att-id")).toEqual(first);
     await client.call("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0 }, "tell-id");
     const again = await client.call("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0 }, "tell-id");
     expect(again.trial.state).toBe("COMPLETE");

@@ -164,8 +164,9 @@ class FakeServer:
     """A ROUTER socket on a thread that answers with ``handler(request)`` (None: drop it).
     ``hello`` is answered automatically; every request is recorded in ``received``."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, hello: dict[str, Any] | None = None) -> None:
         self.handler = handler
+        self.hello = HELLO_RESULT if hello is None else hello
         self.received: list[dict[str, Any]] = []
         self.port = free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
@@ -186,7 +187,7 @@ class FakeServer:
                 frames = sock.recv_multipart()
                 msg = _protocol.decode(frames[-1])
                 if msg.get("op") == "hello":
-                    reply: dict[str, Any] | None = ok(msg, HELLO_RESULT)
+                    reply: dict[str, Any] | None = ok(msg, self.hello)
                 else:
                     self.received.append(msg)
                     reply = self.handler(msg)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import FakeServer, err, ok
+from conftest import HELLO_RESULT, FakeServer, err, ok
 
 STUDY_VIEW = {
     "name": "s", "direction": "minimize", "space": {"lr": {"type": "float", "low": 0.001, "high": 0.5}},
@@ -55,6 +55,33 @@ def test_timeout_resends_the_same_request_id_on_a_fresh_socket() -> None:
         assert {m["id"] for m in attempts} == {dropped[0]}
         client.list_studies()
         assert fake.received[-1]["id"] != dropped[0]  # a new request gets a new id
+
+
+def test_attempt_counts_the_sends_of_one_id_when_the_server_reads_it() -> None:
+    """``attempt: 0`` on an id's first send spares the server a storage lookup; every resend (after
+    silence, or after UNAVAILABLE) counts up. A server whose hello does not list it never sees it."""
+    seen: list[str] = []
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        seen.append(msg["id"])
+        if seen.count(msg["id"]) == 1:
+            return None  # lose the first send
+        if seen.count(msg["id"]) == 2:
+            return err(msg, "UNAVAILABLE", "starting")
+        return ok(msg, {"studies": []})
+
+    hello = {**HELLO_RESULT, "envelope": ["v", "id", "op", "attempt"]}
+    with FakeServer(handler, hello) as fake, tp.connect(fake.endpoint, timeout=0.3, retries=5, heartbeat=False) as client:
+        assert client.list_studies() == []
+        sends = [m for m in fake.received if m["op"] == "list_studies"]
+        assert len({m["id"] for m in sends}) == 1
+        assert [m["attempt"] for m in sends] == list(range(len(sends)))
+        client.list_studies()
+        again = [m for m in fake.received if m["id"] != sends[0]["id"]]
+        assert [m["attempt"] for m in again] == list(range(len(again)))  # a new request starts again at 0
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=0.3, retries=5, heartbeat=False) as client:
+        assert client.list_studies() == []
+        assert all("attempt" not in m for m in fake.received)
 
 
 def test_silence_after_every_attempt_raises_timeout_error() -> None:

@@ -8,6 +8,10 @@
  * - A request id names one request: reusing it for another op is refused, whether the first use
  *   was a mutation (checked against the stored reply, durable) or a read (remembered in memory for
  *   the last RECENT_IDS ids).
+ * - A client may say that a request is the first send of its id (the envelope's `attempt: 0`): then
+ *   no reply can be stored for it, and the lookup in storage is skipped (on PostgreSQL a database
+ *   round trip per mutation, since another server may have stored the reply). An id already seen
+ *   by this process is looked up all the same: the claim was wrong.
  */
 import { pack, unpack } from "msgpackr";
 import { invalidArgument } from "../domain/errors.js";
@@ -26,6 +30,8 @@ export class Idempotency {
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** The op each recent request id named, reads included (bounded, memory only). */
   private readonly recentIds = new Map<string, string>();
+  /** Ids whose request says it is their first send (`markFresh`), until `once` takes them. */
+  private readonly fresh = new Set<string>();
 
   constructor(
     private readonly storage: Storage,
@@ -52,17 +58,32 @@ export class Idempotency {
   }
 
   /**
+   * The request `requestId` says it is the id's first send. Ignored for an id this process has seen;
+   * two requests that both say so (or one that says so beside a resend) leave neither marked.
+   */
+  markFresh(requestId: string): void {
+    if (this.recentIds.has(requestId) || this.fresh.has(requestId)) this.fresh.delete(requestId);
+    else this.fresh.add(requestId);
+  }
+
+  /** Drops a `markFresh`: another request with that id arrived, or none took it (it failed before it ran). */
+  unmarkFresh(requestId: string): void {
+    this.fresh.delete(requestId);
+  }
+
+  /**
    * Runs a mutating operation at most once per request id: returns the stored reply of an earlier
    * run, joins a run in flight, or runs `body`, which must queue its effect together with
    * `replyChange(rc, result)` and resolve only once that batch committed.
    */
   async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
     if (requestId === undefined) return body(null);
+    const fresh = this.fresh.delete(requestId);
     this.claim(requestId, op);
     const pending = this.inflight.get(requestId);
     if (pending) return pending as Promise<T>;
     const p = (async () => {
-      const stored = await this.storage.getReply(requestId);
+      const stored = fresh ? null : await this.storage.getReply(requestId);
       if (stored) {
         const r = unpack(stored) as { op: string; result: T };
         if (r.op !== op) throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);

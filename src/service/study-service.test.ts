@@ -164,6 +164,26 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     await st2.close();
   });
 
+  it("skips the stored-reply lookup for a first send (attempt 0), and answers a repeated id with its first reply all the same", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const lookups = vi.spyOn(storage, "getReply");
+    const a = await svc.execute("ask", { study: "s" }, { requestId: "first-1", attempt: 0 });
+    expect(lookups).not.toHaveBeenCalled();
+    // The same id again, wrongly claiming a first send, then as a resend: the first reply, applied once.
+    expect(await svc.execute("ask", { study: "s" }, { requestId: "first-1", attempt: 0 })).toEqual(a);
+    expect(await svc.execute("ask", { study: "s" }, { requestId: "first-1", attempt: 1 })).toEqual(a);
+    // Two first sends of one id at once: one execution.
+    const [d1, d2] = await Promise.all([0, 0].map((attempt) => svc.execute("ask", { study: "s" }, { requestId: "dup-1", attempt })));
+    expect(d2).toEqual(d1);
+    // A first send and a resend at once: one execution.
+    const [r1, r2] = await Promise.all([0, 1].map((attempt) => svc.execute("ask", { study: "s" }, { requestId: "dup-2", attempt })));
+    expect(r2).toEqual(r1);
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(3);
+    // Without the claim, the id is looked up as before.
+    await svc.execute("ask", { study: "s" }, { requestId: "plain-1" });
+    expect(lookups.mock.calls.map(([id]) => id)).toContain("plain-1");
+  });
+
   it("serves enqueued trials first, filling missing params", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
     await expectCode(svc.enqueue({ study: "s", params: { lr: 5 } }), "INVALID_ARGUMENT");

@@ -239,7 +239,16 @@ export class StudyService {
     const study = op === "create_study" ? args.name : args.study;
     if (typeof study === "string") await this.ownership.ensure(study);
     const run = spec.run as (svc: StudyService, a: unknown, c: OpContext) => Promise<unknown>;
-    return (await run(this, parsed.data, ctx)) as OpResult<K>;
+    const id = spec.mutating ? ctx.requestId : undefined;
+    if (id !== undefined && ctx.attempt !== 0) this.idem.unmarkFresh(id); // a resend: any first send in flight is looked up too
+    const fresh = id !== undefined && ctx.attempt === 0 ? id : undefined;
+    if (fresh === undefined) return (await run(this, parsed.data, ctx)) as OpResult<K>;
+    this.idem.markFresh(fresh);
+    try {
+      return (await run(this, parsed.data, ctx)) as OpResult<K>;
+    } finally {
+      this.idem.unmarkFresh(fresh);
+    }
   }
 
   // ---------------------------------------------------------------- mutation plumbing

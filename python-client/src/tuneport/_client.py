@@ -107,6 +107,9 @@ class Client:
         self.server: dict[str, Any] = dict(hello.get("server") or {})
         self.limits = dict(hello.get("limits") or {})
         self.ops: list[str] = list(hello.get("ops") or [])
+        # The server reads the envelope's ``attempt``: each request says whether it is its id's first
+        # send, which spares the server a storage lookup (PROTOCOL.md, "Envelope").
+        self._attempts = "attempt" in (hello.get("envelope") or [])
         interval = heartbeat_interval_s or float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
         self._background = _Background(self, interval, timeout=min(timeout, 5.0), heartbeat=heartbeat)
         if heartbeat:
@@ -156,7 +159,9 @@ class Client:
         main = self._channel
         chan = channel or main
         limit = self.limits.get("max_message_bytes")
-        payload = encode(message)  # once: the channel sends these bytes on every attempt
+        if self._attempts and "attempt" not in message:
+            message["attempt"] = 0  # the channel counts the resends (Channel.request)
+        payload = encode(message)  # once: the channel sends these bytes on the first attempt
         if isinstance(limit, int) and len(payload) > limit:
             raise MessageTooLargeError(
                 f"{op} request of {len(payload)} bytes exceeds the server's limit of {limit}",

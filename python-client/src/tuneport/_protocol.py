@@ -375,8 +375,23 @@ class Channel:
         @raises TimeoutError after ``1 + retries`` silent attempts or a spent outage budget;
         UnauthenticatedError when the server refuses the ZeroMQ handshake (CURVE keys)."""
         request_id = message["id"]
-        if payload is None:
+        # With the envelope's ``attempt`` (the client sets 0 when the server reads it), every send
+        # after the first counts up, so the server knows a resend from a first send; a caller's
+        # ``payload`` holds the first send's bytes.
+        counted = message if isinstance(message, dict) and "attempt" in message else None
+        if payload is None or (counted is not None and counted["attempt"] != 0):
             payload = encode(message)
+
+        def wire() -> bytes:
+            nonlocal payload
+            if payload is None:
+                payload = encode(message)
+            out = payload
+            if counted is not None:
+                counted["attempt"] += 1
+                payload = None
+            return out
+
         wait = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         budget = self.outage_budget_s if outage_budget_s is None else outage_budget_s
@@ -388,7 +403,7 @@ class Channel:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
                 sock = self._socket if self._socket is not None else self._open()
-                sock.send(payload)
+                sock.send(wire())
                 now = time.monotonic()
                 deadline = now + wait
                 start = now
@@ -404,7 +419,7 @@ class Channel:
                     if self._monitor in ready:
                         was_connected = self._connected
                         if self._drain_events(now):
-                            sock.send(payload)  # lost with the old connection; same id, so applied once
+                            sock.send(wire())  # lost with the old connection; same id, so applied once
                             deadline = now + wait
                             continue
                         if self._connected and not was_connected:

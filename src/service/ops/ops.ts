@@ -24,6 +24,11 @@ export interface OpContext {
   readonly requestId?: string;
   /** Who sent the request, as its transport knows it (domain/worker.ts); `ask` records it with the trial. */
   readonly worker?: WorkerIdentity;
+  /**
+   * The envelope's `attempt`: 0 when the client says this is the first send of `requestId`, so no
+   * earlier reply can be stored for it (a mutation then skips looking for one); n on its n-th resend.
+   */
+  readonly attempt?: number;
 }
 
 /** `T` with every array and object read-only, so views with read-only fields satisfy a result schema. */

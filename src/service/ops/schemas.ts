@@ -424,6 +424,7 @@ export const helloResultSchema = z.object({
   limits: z.object({ max_message_bytes: z.number().int(), heartbeat_interval_s: z.number(), max_inflight: z.number().int() }),
   ops: z.array(z.string()),
   idempotent_ops: z.array(z.string()),
+  envelope: z.array(z.string()).describe("the envelope fields this server reads: v, id, op and attempt"),
 });
 
 // ------------------------------------------------------------------ op results

@@ -519,7 +519,8 @@ export class PostgresStorage implements Storage, SummaryReader {
   }
 
   /**
-   * Every mutating request looks its id up before it runs, and another server may have stored the
+   * A mutating request looks its id up before it runs (unless it says it is the id's first send:
+   * the envelope's `attempt: 0`, see service/idempotency.ts), and another server may have stored the
    * reply (a retry after a takeover), so the lookup cannot be answered from memory: lookups made in
    * the same turn of the event loop share one query.
    */

@@ -54,6 +54,8 @@ const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 const MAX_IDENTITIES = 10_000;
 /** The holder of a trial asked by a client that sent no `hello` (or whose hello was forgotten). */
 const ZMQ_ANONYMOUS = workerIdentity("zmq");
+/** The envelope fields this server reads (hello's `envelope`): a client sends `attempt` only to a server that lists it. */
+const ENVELOPE_FIELDS = ["v", "id", "op", "attempt"];
 
 export class ZmqServer {
   private readonly router: Router;
@@ -194,7 +196,7 @@ export class ZmqServer {
       }
       if (typeof msg !== "object" || msg === null || Array.isArray(msg) || msg instanceof Uint8Array)
         throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...}");
-      const { v, id: rid, op, ...args } = msg as Record<string, unknown>;
+      const { v, id: rid, op, attempt, ...args } = msg as Record<string, unknown>;
       if (typeof rid === "string" && rid.length > 0 && rid.length <= 128) id = rid;
       else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters");
       if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
@@ -203,10 +205,16 @@ export class ZmqServer {
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
         throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
+      if (attempt !== undefined && !(Number.isSafeInteger(attempt) && (attempt as number) >= 0))
+        throw new TuneportError("INVALID_ARGUMENT", `attempt must be a non-negative integer (0 on an id's first send), not ${typeof attempt === "number" ? attempt : `a ${attempt === null ? "nil" : typeof attempt}`}`);
       const result =
         op === "hello"
           ? this.hello(args, client)
-          : await this.service.execute(op as OpName, args, { requestId: id as string, worker: (client !== undefined ? this.identities.get(client) : undefined) ?? ZMQ_ANONYMOUS });
+          : await this.service.execute(op as OpName, args, {
+              requestId: id as string,
+              worker: (client !== undefined ? this.identities.get(client) : undefined) ?? ZMQ_ANONYMOUS,
+              ...(attempt === undefined ? {} : { attempt: attempt as number }),
+            });
       return { v: 1, id, ok: true, result };
     } catch (err) {
       if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
@@ -237,6 +245,7 @@ export class ZmqServer {
       limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10, max_inflight: this.maxPerClient },
       ops: OP_NAMES,
       idempotent_ops: [...MUTATING_OPS],
+      envelope: ENVELOPE_FIELDS,
     };
   }
 
