@@ -14,7 +14,7 @@ import { MAX_IMPORTANCE_BARS, chooseParams, paramAxis } from "./plot-params.js";
 import { paramImportances } from "./importance.js";
 import { robustRange, sampleTrials } from "./plot-scales.js";
 import { MAX_CURVES } from "./plot-trials.js";
-import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
+import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot, withoutTooltips } from "./plots.js";
 import type { StudyView, TrialView } from "./views.js";
 
 type Rows = Record<string, unknown>[];
@@ -215,6 +215,30 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     expect(parsePlotKind("parallel")).toBe("parallel_coordinates");
     expect(parsePlotKind("intermediate")).toBe("intermediate_values");
     expect(() => parsePlotKind("pie")).toThrow(/valid kinds: history/);
+  });
+});
+
+describe("withoutTooltips", () => {
+  it("drops every tooltip of a spec for a PNG and leaves its data alone", () => {
+    const rows = [{ trial: 1, tooltip: "a field of the data" }];
+    const spec = {
+      data: { values: rows },
+      mark: { type: "point", tooltip: true },
+      encoding: { x: { field: "trial" }, tooltip: [{ field: "trial" }] },
+      layer: [{ encoding: { y: { field: "v" }, tooltip: { field: "v" } } }],
+      config: { mark: { tooltip: true } },
+    };
+    const png = withoutTooltips(spec);
+    expect(JSON.stringify(png)).not.toMatch(/"tooltip":(true|\[|\{)/);
+    expect(png).toEqual({
+      data: { values: rows },
+      mark: { type: "point" },
+      encoding: { x: { field: "trial" } },
+      layer: [{ encoding: { y: { field: "v" } } }],
+      config: { mark: {} },
+    });
+    expect((png.data as { values: unknown }).values).toBe(rows);
+    expect(spec.encoding.tooltip).toHaveLength(1); // the spec given is not changed
   });
 });
 
