@@ -251,7 +251,8 @@ export async function renderVegaLite(spec: VlSpec, density?: number): Promise<{ 
   // No ARIA attributes: a PNG has no use for them, and they were half of the SVG's bytes (a
   // label per point), which Vega writes and resvg parses: 5,000 points 263 -> 190 ms. The
   // specs served to browsers (plot_spec, the dashboard) keep them.
-  const pngSpec = { ...withoutTooltips(spec), config: { ...(spec.config as object | undefined), aria: false } } as VlSpec;
+  const stripped = withoutTooltips(spec);
+  const pngSpec = { ...stripped, config: { ...(stripped.config as object | undefined), aria: false } };
   const compiled = vl.compile(pngSpec as unknown as Parameters<typeof vl.compile>[0], { logger }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none", logger });
   let svg: string;
