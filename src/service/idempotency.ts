@@ -30,7 +30,7 @@ export class Idempotency {
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** The op each recent request id named, reads included (bounded, memory only). */
   private readonly recentIds = new Map<string, string>();
-  /** Ids whose request says it is their first send (`markFresh`), until `once` takes them. */
+  /** Ids whose request says it is their first send (`sending`), until `once` takes them. */
   private readonly fresh = new Set<string>();
 
   constructor(
@@ -58,17 +58,23 @@ export class Idempotency {
   }
 
   /**
-   * The request `requestId` says it is the id's first send. Ignored for an id this process has seen;
-   * two requests that both say so (or one that says so beside a resend) leave neither marked.
+   * Runs a mutating request's op (`run` reaches `once`) knowing which send of its id it is: with
+   * `attempt` 0 the id is marked fresh until `once` takes the mark. The mark is ignored for an id
+   * this process has seen, and two requests with one id that both say so, or one that says so
+   * beside a resend, leave it unmarked: then both are looked up.
    */
-  markFresh(requestId: string): void {
-    if (this.recentIds.has(requestId) || this.fresh.has(requestId)) this.fresh.delete(requestId);
-    else this.fresh.add(requestId);
-  }
-
-  /** Drops a `markFresh`: another request with that id arrived, or none took it (it failed before it ran). */
-  unmarkFresh(requestId: string): void {
-    this.fresh.delete(requestId);
+  async sending<T>(requestId: string | undefined, attempt: number | undefined, run: () => Promise<T>): Promise<T> {
+    if (requestId === undefined) return run();
+    if (attempt !== 0 || this.recentIds.has(requestId) || this.fresh.has(requestId)) {
+      this.fresh.delete(requestId);
+      return run();
+    }
+    this.fresh.add(requestId);
+    try {
+      return await run();
+    } finally {
+      this.fresh.delete(requestId); // none took it: the op failed before it ran
+    }
   }
 
   /**

@@ -240,15 +240,7 @@ export class StudyService {
     if (typeof study === "string") await this.ownership.ensure(study);
     const run = spec.run as (svc: StudyService, a: unknown, c: OpContext) => Promise<unknown>;
     const id = spec.mutating ? ctx.requestId : undefined;
-    if (id !== undefined && ctx.attempt !== 0) this.idem.unmarkFresh(id); // a resend: any first send in flight is looked up too
-    const fresh = id !== undefined && ctx.attempt === 0 ? id : undefined;
-    if (fresh === undefined) return (await run(this, parsed.data, ctx)) as OpResult<K>;
-    this.idem.markFresh(fresh);
-    try {
-      return (await run(this, parsed.data, ctx)) as OpResult<K>;
-    } finally {
-      this.idem.unmarkFresh(fresh);
-    }
+    return (await this.idem.sending(id, ctx.attempt, () => run(this, parsed.data, ctx))) as OpResult<K>;
   }
 
   // ---------------------------------------------------------------- mutation plumbing

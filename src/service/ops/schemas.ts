@@ -14,6 +14,7 @@ import { TRIAL_STATES } from "../../domain/trial.js";
 import { TRIAL_FIELDS } from "../paging.js";
 import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
 import type { DeepReadonly } from "./ops.js";
+export { helloArgs, helloResultSchema } from "./hello-schema.js";
 import type { AskResult, LeaseView, LineageView, StudyView, TrajectoryView, TrialStart, TrialView } from "../views.js";
 
 // ------------------------------------------------------------------ shared pieces
@@ -39,8 +40,6 @@ export const pluginRefSchema = z.union([
 ]);
 
 // ------------------------------------------------------------------ arguments
-
-export const helloArgs = z.object({ versions: z.array(z.number().int()).min(1).optional(), client: attrs.optional() }).strict();
 
 export const createStudyArgs = z
   .object({
@@ -416,15 +415,6 @@ export const heartbeatEntrySchema = z.object({
   code: z.string().optional(),
   message: z.string().optional(),
   data: z.record(z.string(), z.unknown()).optional().describe("with UNAVAILABLE: the redirect {reason: 'moved', endpoint} of a study served elsewhere"),
-});
-
-export const helloResultSchema = z.object({
-  version: z.number().int(),
-  server: z.object({ name: z.string(), version: z.string() }),
-  limits: z.object({ max_message_bytes: z.number().int(), heartbeat_interval_s: z.number(), max_inflight: z.number().int() }),
-  ops: z.array(z.string()),
-  idempotent_ops: z.array(z.string()),
-  envelope: z.array(z.string()).describe("the envelope fields this server reads: v, id, op and attempt"),
 });
 
 // ------------------------------------------------------------------ op results
