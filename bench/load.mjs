@@ -13,11 +13,11 @@
 // so process start-up is not timed. RSS is the server's VmRSS from /proc, sampled every 100 ms.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";
+import { freePort, listening } from "./serve-process.mjs";
 
 context.blocky = false;
 const HERE = import.meta.dirname;
@@ -40,17 +40,6 @@ const SPACE = {
   layers: { type: "int", low: 1, high: 8 },
   act: { type: "categorical", choices: ["relu", "gelu", "tanh"] },
 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMiB(pid) {
   try {
@@ -97,21 +86,7 @@ async function startServer(db, port, cpuProf) {
   const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${port}`, "--lease-ttl", "600", ...durability], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  await new Promise((resolve, reject) => {
-    let buf = "";
-    const watch = (d) => {
-      buf += d;
-      if (!buf.includes('"zmq listening"')) return;
-      // From here the log (a line per tell) is only drained: keeping and searching it all made this
-      // process's CPU grow with the run (1.7 s of 20 s at 32 workers), taken from the cores under test.
-      proc.stdout.off("data", watch);
-      proc.stdout.resume();
-      buf = "";
-      resolve();
-    };
-    proc.stdout.on("data", watch);
-    proc.once("exit", (c) => reject(new Error(`server exited ${c}`)));
-  });
+  await listening(proc);
   return proc;
 }
 

@@ -15,12 +15,12 @@
 //                        [--only LABEL-SUBSTRING] [--cpu-prof DIR]   (either: print only, write nothing)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer } from "zeromq";
 import { MO, STUDY, fill } from "./reads-fill.mjs";
+import { freePort, listening } from "./serve-process.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -31,15 +31,6 @@ const args = Object.fromEntries(
 const SIZES = (args.sizes ?? "1000,10000,100000").split(",").map(Number);
 const REPS = Number(args.reps ?? 15);
 const BASELINE = args.baseline ? join(args.baseline, "cli", "main.js") : null;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -96,14 +87,7 @@ async function measure(path, n, cli, build) {
   const endpoint = `tcp://127.0.0.1:${port}`;
   const prof = args["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", args["cpu-prof"]] : [];
   const proc = spawn("node", [...prof, cli, "serve", "--storage", path, "--bind", endpoint], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise((resolve, reject) => {
-    let buf = "";
-    proc.stdout.on("data", (d) => {
-      buf += d;
-      if (buf.includes('"zmq listening"')) resolve();
-    });
-    proc.once("exit", (c) => reject(new Error(`server exited ${c}`)));
-  });
+  await listening(proc);
   const sock = new Dealer({ linger: 0 });
   sock.connect(endpoint);
   const rows = [];
