@@ -12,12 +12,12 @@
 // Usage: npm run build && make venv && nice -n 19 node bench/mcp_campaign.mjs [OUT.txt]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { freePort } from "./serve-process.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli/main.js");
@@ -89,17 +89,6 @@ function evaluate(params, epochs) {
     let text = "";
     p.stdout.on("data", (d) => (text += d));
     p.once("exit", (code) => (code === 0 ? resolve(Number(text.trim())) : reject(new Error(`evaluation exited ${code}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
   });
 }
 

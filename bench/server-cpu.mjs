@@ -23,11 +23,11 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer } from "zeromq";
+import { freePort } from "./serve-process.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const args = Object.fromEntries(
@@ -42,15 +42,6 @@ const OUT = mkdtempSync(join(args.out ?? tmpdir(), "tuneport-cpuprof-"));
 
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
-
-function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 function cpuMs(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8");
