@@ -5,12 +5,10 @@ import { normalCdf } from "../../math/special.js";
 import {
   ParzenMixture,
   type ParzenParams,
-  type TpeDim,
   categoricalKernels,
   logGaussMass,
   snapUnit,
   stableArgsort,
-  thinKernels,
   tpeBandwidths,
   tpeGamma,
   tpeWeights,
@@ -232,50 +230,5 @@ describe("Parzen mixture", () => {
     const d: NumericDistribution = { type: "int", low: 0, high: 3 };
     expect(snapUnit(d, 0.01)).toBeCloseTo(0.125, 15);
     expect(snapUnit(d, 0.99)).toBeCloseTo(0.875, 15);
-  });
-});
-
-describe("thinKernels (TPE's max_above_trials)", () => {
-  // 1-D rows 0..n-1 (the row's value is its index), TPE's ramp weights.
-  const rows = (n: number) => Float64Array.from({ length: n }, (_, i) => i);
-
-  it("leaves a history at or under the cap as it is", () => {
-    const w = tpeWeights(50);
-    const out = thinKernels(rows(50), 50, 1, w, new Uint8Array(50), 50);
-    expect(out.n).toBe(50);
-    expect(Array.from(out.obs)).toEqual(Array.from(rows(50)));
-    expect(Array.from(out.weights)).toEqual(Array.from(w));
-  });
-
-  it("keeps the total weight, the kept rows, the order, and every stretch's weight to within one stride", () => {
-    const n = 5000;
-    const cap = 1000;
-    const w = tpeWeights(n);
-    const keep = new Uint8Array(n);
-    for (const i of [3, 700, 2500, ...Array.from({ length: 25 }, (_, k) => n - 1 - k)]) keep[i] = 1;
-    const out = thinKernels(rows(n), n, 1, w, keep, cap);
-    expect(out.n).toBeLessThanOrEqual(cap);
-    expect(out.n).toBeGreaterThan(cap * 0.9);
-    const total = Array.from(w).reduce((s, x) => s + x, 0);
-    expect(Array.from(out.weights).reduce((s, x) => s + x, 0)).toBeCloseTo(total, 8);
-    const picked = Array.from(out.obs);
-    for (let i = 1; i < picked.length; i++) expect(picked[i]).toBeGreaterThan(picked[i - 1] as number);
-    for (const i of [3, 700, 2500, n - 1, n - 25]) {
-      const at = picked.indexOf(i);
-      expect(at).toBeGreaterThanOrEqual(0);
-      expect(out.weights[at]).toBe(w[i]);
-    }
-    let rest = 0;
-    for (let i = 0; i < n; i++) if (keep[i] === 0) rest += w[i] as number;
-    const stride = rest / (cap - 28);
-    // Prefix sums of the full and the thinned weights never differ by more than one stride.
-    let full = 0;
-    let thin = 0;
-    let j = 0;
-    for (let i = 0; i < n; i++) {
-      full += w[i] as number;
-      while (j < picked.length && (picked[j] as number) <= i) thin += out.weights[j++] as number;
-      expect(Math.abs(full - thin)).toBeLessThanOrEqual(stride + 1e-9);
-    }
   });
 });

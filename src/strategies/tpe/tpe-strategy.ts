@@ -72,7 +72,7 @@ import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type DensityTerm, ctpeLogFactor, ctpeTerms, hasConstraints } from "./ctpe.js";
 import { motpeBelowWeights, motpeBest, motpeGamma } from "./motpe.js";
-import { ParzenMixture, type ParzenParams, type TpeDim, thinKernels, tpeGamma, tpeWeights } from "./parzen-estimator.js";
+import { ParzenMixture, type ParzenParams, type TpeDim, tpeGamma, tpeWeights } from "./parzen-estimator.js";
 
 const options = z
   .object({
@@ -88,14 +88,6 @@ const options = z
     mo_below_weights: z.enum(["uniform", "hypervolume"]).default("uniform"),
     /** Constrained one-objective studies: c-TPE's per-constraint densities or Optuna's feasible-first split (ctpe.ts). */
     constraints_model: z.enum(["ctpe", "optuna"]).default("ctpe"),
-    /**
-     * g(x) is built from at most this many trials of the bad set (null: all of them, as Optuna):
-     * RUNNING trials and the newest 25 always, the older ones thinned by weight (parzen-estimator.ts
-     * `thinKernels`). Keeps a suggestion O(1) in the history beyond it; studies that never have
-     * more bad trials are unchanged. An experiment: 1,000 lost to the full g(x) on 20 of 27
-     * decided (problem, seed) pairs at 3,000 trials (bench/tpe-cap.mjs), so it is off by default.
-     */
-    max_above_trials: z.number().int().min(100).nullable().default(null),
   })
   .strict();
 export type TpeOptions = z.infer<typeof options>;
@@ -413,7 +405,7 @@ export class TpeStrategy implements Strategy {
       const a = encodeTrials(term.above, dims, cache);
       const wl = i === 0 && belowWeights !== null ? belowWeights.filter((_, k) => b.ok[k] === 1) : tpeWeights(b.n);
       const l = new ParzenMixture(kinds, b.obs, b.n, wl, this.parzen);
-      const g = badSetMixture(kinds, a, term.above, this.opts.max_above_trials, this.parzen);
+      const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);
       return { l, g, gamma: term.gamma };
     });
     // Candidates from the first term's l(x) and every informative (γ < 1) further term's (ctpe.ts).
@@ -442,31 +434,6 @@ export class TpeStrategy implements Strategy {
       return d.type === "categorical" ? (d.choices[u] as ParamValue) : fromUnit(d, u);
     });
   }
-}
-
-/**
- * g(x) of the encoded bad set `a` (rows of the trials of `above` that have one, `encodeTrials`),
- * thinned to `cap` kernels when it has more (`max_above_trials`); RUNNING trials (the constant
- * liar's) and the newest 25 (weight 1) are always kept.
- */
-export function badSetMixture(
-  kinds: readonly TpeDim[],
-  a: { obs: Float64Array; n: number; ok: Uint8Array },
-  above: readonly Trial[],
-  cap: number | null,
-  parzen: ParzenParams,
-): ParzenMixture {
-  const w = tpeWeights(a.n);
-  if (cap === null || a.n <= cap) return new ParzenMixture(kinds, a.obs, a.n, w, parzen);
-  const keep = new Uint8Array(a.n);
-  let row = 0;
-  above.forEach((t, i) => {
-    if (a.ok[i] !== 1) return;
-    if (t.state === "RUNNING" || row >= a.n - 25) keep[row] = 1;
-    row++;
-  });
-  const thin = thinKernels(a.obs, a.n, kinds.length, w, keep, cap);
-  return new ParzenMixture(kinds, thin.obs, thin.n, thin.weights, parzen);
 }
 
 /** COMPLETE and PRUNED trials: what TPE's (and `auto`'s hedge's) random start counts. */
