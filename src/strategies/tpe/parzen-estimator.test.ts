@@ -232,3 +232,43 @@ describe("Parzen mixture", () => {
     expect(snapUnit(d, 0.99)).toBeCloseTo(0.875, 15);
   });
 });
+
+describe("logPdf on a big clustered mixture (kernels that cannot reach the sum are skipped)", () => {
+  it("matches the log of the kernel-by-kernel sum near, between and far from the clusters", () => {
+    // Three tight clusters in 3 continuous dimensions plus a categorical one: most kernels are far
+    // from any one candidate, which is what logPdf's per-candidate bound drops.
+    const rng = new Rng(23);
+    const centres = [[0.2, 0.3, 0.7], [0.6, 0.6, 0.2], [0.85, 0.1, 0.5]];
+    const n = 2000;
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = centres[i % 3] as number[];
+      for (const v of c) rows.push(Math.min(1, Math.max(0, v + 0.02 * rng.normal())));
+      rows.push(i % 3 === 2 ? 1 : Math.floor(rng.random() * 3));
+    }
+    const dims = [{ kind: "continuous" } as const, { kind: "continuous" } as const, { kind: "continuous" } as const, { kind: "categorical", n: 3 } as const];
+    const m = new ParzenMixture(dims, Float64Array.from(rows), n, tpeWeights(n), P);
+    const cats = categoricalKernels(rows.filter((_, i) => i % 4 === 3), 3, 1);
+    const candidates = [
+      [0.2, 0.3, 0.7, 0], [0.61, 0.59, 0.21, 2], [0.85, 0.1, 0.5, 1], [0.4, 0.45, 0.45, 1],
+      [0.2, 0.6, 0.5, 0], [0.0, 1.0, 0.0, 2], [0.86, 0.12, 0.9, 1], [0.21, 0.3, 0.2, 0],
+    ];
+    const lp = m.logPdf(Float64Array.from(candidates.flat()), candidates.length);
+    candidates.forEach((x, c) => {
+      const terms: number[] = [];
+      for (let k = 0; k < m.size; k++) {
+        let t = Math.log(m.weights[k] as number) + Math.log(cats[k * 3 + (x[3] as number)] as number);
+        for (let j = 0; j < 3; j++) {
+          const mu = m.mus[j]?.[k] as number;
+          const sg = m.sigmas[j]?.[k] as number;
+          const z = ((x[j] as number) - mu) / sg;
+          t += -0.5 * z * z - Math.log(sg * Math.sqrt(2 * Math.PI)) - Math.log(normalCdf((1 - mu) / sg) - normalCdf(-mu / sg));
+        }
+        terms.push(t);
+      }
+      const max = Math.max(...terms);
+      const direct = max + Math.log(terms.reduce((s, t) => s + Math.exp(t - max), 0));
+      expect(lp[c]).toBeCloseTo(direct, 9);
+    });
+  });
+});

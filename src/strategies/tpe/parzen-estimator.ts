@@ -24,6 +24,10 @@ import type { Rng } from "../../math/rng.js";
 import { logNormalCdf, normalCdf, normalPpf } from "../../math/special.js";
 
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+/** A mixture term more than this far (in log) below the largest one is left out of the log-sum-exp. */
+const LOG_SUM_CUT = 40;
+/** Mixtures with at least this many kernels drop, per candidate, the kernels that cannot reach the sum (`logPdf`). */
+const PRUNE_FROM = 64;
 /** Beyond this many sigmas Φ is 1 to double precision, so the truncation mass needs no erfc. */
 const FAR_Z = 8.5;
 
@@ -232,6 +236,7 @@ export class ParzenMixture {
   /** log w_k plus the constant terms of every continuous dimension. */
   private readonly base: Float64Array;
   private scratch = new Float64Array(0);
+  private live = new Int32Array(0);
 
   /**
    * @param obs observations, row-major n × dims.length: unit coordinates for numeric
@@ -363,43 +368,118 @@ export class ParzenMixture {
       }
       columns.push(perCandidate);
     }
+    const live = this.liveScratch(K);
+    const prune = K >= PRUNE_FROM && D > 1;
     for (let c = 0; c < m; c++) {
       acc.set(this.base);
+      let n = K; // kernels still live: all of them, or the first n of `live` (increasing)
+      let all = true;
+      let threshold = -Infinity;
       for (let j = 0; j < D; j++) {
-        const dim = this.dims[j] as TpeDim;
-        if (dim.kind === "continuous") {
-          const mu = this.mus[j] as Float64Array;
-          const inv = this.halfPrecision[j] as Float64Array;
-          const xv = x[c * D + j] as number;
-          for (let k = 0; k < K; k++) {
-            const z = xv - (mu[k] as number);
-            (acc[k] as number) -= z * z * (inv[k] as number);
-          }
-        } else if (dim.kind === "categorical") {
-          const col = (columns[j] as Float64Array[])[c] as Float64Array;
-          for (let k = 0; k < K; k++) (acc[k] as number) += col[k] as number;
+        this.addTerms(j, c, x, columns, acc, all ? null : live, n);
+        if (!prune || j === D - 1) continue;
+        if (all) threshold = this.kernelBound(c, x, columns, acc, j) - LOG_SUM_CUT;
+        // Every later term is ≤ 0, so a kernel already below the bound minus the cut stays below
+        // the final maximum minus the cut, where the sum below drops it anyway: same result.
+        let kept = 0;
+        if (all) {
+          for (let k = 0; k < K; k++) if ((acc[k] as number) >= threshold) live[kept++] = k;
         } else {
-          const lm = (columns[j] as Float64Array[])[c] as Float64Array;
-          const of = (this.pairs[j] as KernelPairs).of;
-          for (let k = 0; k < K; k++) (acc[k] as number) += lm[of[k] as number] as number;
+          for (let i = 0; i < n; i++) {
+            const k = live[i] as number;
+            if ((acc[k] as number) >= threshold) live[kept++] = k;
+          }
         }
+        all = false;
+        n = kept;
       }
       let max = -Infinity;
-      for (let k = 0; k < K; k++) if ((acc[k] as number) > max) max = acc[k] as number;
+      for (let i = 0; i < n; i++) {
+        const a = acc[all ? i : (live[i] as number)] as number;
+        if (a > max) max = a;
+      }
       if (max === -Infinity) {
         out[c] = -Infinity;
         continue;
       }
       let s = 0;
       // Terms more than e^-40 below the largest cannot change the sum in double precision.
-      const cut = max - 40;
-      for (let k = 0; k < K; k++) {
-        const a = acc[k] as number;
+      const cut = max - LOG_SUM_CUT;
+      for (let i = 0; i < n; i++) {
+        const a = acc[all ? i : (live[i] as number)] as number;
         if (a > cut) s += Math.exp(a - max);
       }
       out[c] = max + Math.log(s);
     }
     return out;
+  }
+
+  /** Adds dimension j's terms of candidate c to `acc`: every kernel (`live` null) or the first n of `live`. */
+  private addTerms(j: number, c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array, live: Int32Array | null, n: number): void {
+    const D = this.dims.length;
+    const dim = this.dims[j] as TpeDim;
+    if (dim.kind === "continuous") {
+      const mu = this.mus[j] as Float64Array;
+      const inv = this.halfPrecision[j] as Float64Array;
+      const xv = x[c * D + j] as number;
+      if (live === null) {
+        for (let k = 0; k < n; k++) {
+          const z = xv - (mu[k] as number);
+          (acc[k] as number) -= z * z * (inv[k] as number);
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const k = live[i] as number;
+          const z = xv - (mu[k] as number);
+          (acc[k] as number) -= z * z * (inv[k] as number);
+        }
+      }
+    } else if (dim.kind === "categorical") {
+      const col = (columns[j] as Float64Array[])[c] as Float64Array;
+      if (live === null) for (let k = 0; k < n; k++) (acc[k] as number) += col[k] as number;
+      else for (let i = 0; i < n; i++) (acc[live[i] as number] as number) += col[live[i] as number] as number;
+    } else {
+      const lm = (columns[j] as Float64Array[])[c] as Float64Array;
+      const of = (this.pairs[j] as KernelPairs).of;
+      if (live === null) for (let k = 0; k < n; k++) (acc[k] as number) += lm[of[k] as number] as number;
+      else
+        for (let i = 0; i < n; i++) {
+          const k = live[i] as number;
+          (acc[k] as number) += lm[of[k] as number] as number;
+        }
+    }
+  }
+
+  /**
+   * A lower bound on candidate c's largest kernel term, once dimensions 0..j are in `acc`: the
+   * larger complete term of two kernels, the one that leads so far and the prior (the last kernel,
+   * broad, so never far below the maximum). Each kernel's remaining dimensions are added in the
+   * same order as in `logPdf`, so each bound is exactly that kernel's final term.
+   */
+  private kernelBound(c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array, j: number): number {
+    let lead = 0;
+    for (let k = 1; k < this.size; k++) if ((acc[k] as number) > (acc[lead] as number)) lead = k;
+    return Math.max(this.completeTerm(lead, c, x, columns, acc, j), this.completeTerm(this.size - 1, c, x, columns, acc, j));
+  }
+
+  /** Kernel k's term for candidate c: `acc[k]` (dimensions 0..j) plus dimensions j+1.. in order. */
+  private completeTerm(k: number, c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array, j: number): number {
+    const D = this.dims.length;
+    let t = acc[k] as number;
+    for (let r = j + 1; r < D; r++) {
+      const dim = this.dims[r] as TpeDim;
+      if (dim.kind === "continuous") {
+        const z = (x[c * D + r] as number) - ((this.mus[r] as Float64Array)[k] as number);
+        t -= z * z * ((this.halfPrecision[r] as Float64Array)[k] as number);
+      } else if (dim.kind === "categorical") t += ((columns[r] as Float64Array[])[c] as Float64Array)[k] as number;
+      else t += ((columns[r] as Float64Array[])[c] as Float64Array)[(this.pairs[r] as KernelPairs).of[k] as number] as number;
+    }
+    return t;
+  }
+
+  private liveScratch(K: number): Int32Array {
+    if (this.live.length < K) this.live = new Int32Array(K);
+    return this.live;
   }
 
   /** `m` draws (row-major m × dims.length) from the mixture, discrete coordinates on grid values. */
