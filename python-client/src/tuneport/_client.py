@@ -720,6 +720,14 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
             if getattr(sampler, "_constraints_func", None) is not None
             else ""
         )
+        if kind == "grid":
+            grid = getattr(sampler, "_search_space", None)
+            points = (
+                ", ".join(f"{k!r}: tp.Categorical({list(v)!r})" for k, v in list(grid.items())[:4]) + (", ..." if len(grid) > 4 else "")
+                if isinstance(grid, Mapping) and grid
+                else "'x': tp.Categorical([...]), ..."
+            )
+            hint = f"strategy='grid' and declare the grid as the study's space: space={{{points}}}"
         raise InvalidArgumentError(
             f"sampler={name}(...): tuneport's strategies run on the server; pass {hint} "
             f"(with seed=... for a reproducible one, options as strategy={{'name': ..., 'options': {{...}}}}){constraints}"
@@ -730,6 +738,8 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
             raise InvalidArgumentError("pruner=NopPruner(): leave scheduler= out (a study without a scheduler never prunes)")
         kind = _SCHEDULER_OF_PRUNER.get(name)
         hint = f"scheduler={kind!r}" if kind else "scheduler='<name>' (see Client.catalogue())"
+        if kind == "hyperband":
+            hint += " and the study's budget, max_resource=<how far one trial trains: epochs, steps>"
         raise InvalidArgumentError(
             f"pruner={name}(...): tuneport's schedulers run on the server; pass {hint} "
             "(options as scheduler={'name': ..., 'options': {...}})"
@@ -751,6 +761,7 @@ def create_study(
     seed: int | None = None,
     max_trials: int | None = None,
     user_attrs: Mapping[str, Any] | None = None,
+    max_resource: float | None = None,
 ) -> Study:
     """Optuna's ``optuna.create_study`` (same argument order), against a tuneport server:
     ``storage`` is the server's endpoint (default: ``$TUNEPORT_ENDPOINT``, else
@@ -776,6 +787,7 @@ def create_study(
         seed=seed,
         max_trials=max_trials,
         user_attrs=user_attrs,
+        max_resource=max_resource,
     )
     if study._created:  # Optuna's INFO lines
         log.info("A new study created on %s with name: %s", client.endpoint, study.name)

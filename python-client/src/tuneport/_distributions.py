@@ -110,6 +110,28 @@ class Distribution:
         """True when the distribution has one value only (Optuna's ``BaseDistribution.single``)."""
         raise NotImplementedError
 
+    def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
+        """Optuna's internal representation: the number itself, a categorical choice's index.
+        @raises ValueError for a choice that is not one of ``choices``."""
+        return float(param_value_in_external_repr)
+
+    def to_external_repr(self, param_value_in_internal_repr: float) -> Any:
+        """The parameter value of an internal representation (Optuna's ``to_external_repr``)."""
+        return param_value_in_internal_repr
+
+    def _contains(self, param_value_in_internal_repr: float) -> bool:
+        """Whether the internal representation is a value of this distribution (Optuna's ``_contains``)."""
+        raise NotImplementedError
+
+
+def _on_grid(v: float, low: float, high: float, step: float | None) -> bool:
+    if not low <= v <= high:
+        return False
+    if step is None:
+        return True
+    k = round((v - low) / step)
+    return abs(v - (low + k * step)) <= 1e-8 * max(1.0, abs(step))
+
 
 @dataclass(frozen=True)
 class Float(Distribution):
@@ -131,6 +153,10 @@ class Float(Distribution):
 
     def single(self) -> bool:
         return self.low == self.high or (self.step is not None and self.high - self.low < self.step)
+
+    def _contains(self, param_value_in_internal_repr: float) -> bool:
+        v = float(param_value_in_internal_repr)
+        return not math.isnan(v) and _on_grid(v, self.low, self.high, self.step)
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
@@ -168,6 +194,13 @@ class Int(Distribution):
     def single(self) -> bool:
         return self.low == self.high or self.high - self.low < (self.step or 1)
 
+    def to_external_repr(self, param_value_in_internal_repr: float) -> int:
+        return int(param_value_in_internal_repr)
+
+    def _contains(self, param_value_in_internal_repr: float) -> bool:
+        v = float(param_value_in_internal_repr)
+        return not math.isnan(v) and v == round(v) and _on_grid(v, self.low, self.high, self.step or 1)
+
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
         if self.log:
@@ -203,6 +236,22 @@ class Categorical(Distribution):
 
     def single(self) -> bool:
         return len(self.choices) == 1
+
+    def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
+        for i, c in enumerate(self.choices):
+            if type(c) is type(param_value_in_external_repr) and c == param_value_in_external_repr:
+                return float(i)
+        for i, c in enumerate(self.choices):
+            if c == param_value_in_external_repr:
+                return float(i)
+        raise ValueError(f"'{param_value_in_external_repr!r}' not in {self.choices}.")
+
+    def to_external_repr(self, param_value_in_internal_repr: float) -> Scalar:
+        return self.choices[int(param_value_in_internal_repr)]
+
+    def _contains(self, param_value_in_internal_repr: float) -> bool:
+        i = float(param_value_in_internal_repr)
+        return i == int(i) and 0 <= i < len(self.choices)
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}

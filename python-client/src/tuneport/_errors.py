@@ -17,7 +17,8 @@ Exception tree::
     │   ├── NotFoundError                  NOT_FOUND                 fix-input   (also a KeyError)
     │   ├── AlreadyExistsError             ALREADY_EXISTS            fix-input
     │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
-    │   │   └── TrialFinishedError         study.tell on a finished trial (also a ValueError)
+    │   │   ├── TrialFinishedError         study.tell on a finished trial (also a ValueError)
+    │   │   └── UpdateFinishedTrialError   suggest/report/set_user_attr on a finished trial (also a RuntimeError, as Optuna's)
     │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
     │   ├── SearchSpaceExhaustedError      SEARCH_SPACE_EXHAUSTED    give-up
     │   ├── StudyStopped                   STUDY_STOPPED             give-up
@@ -150,6 +151,11 @@ class FailedPreconditionError(_CodedError):
 class TrialFinishedError(FailedPreconditionError, ValueError):
     """``study.tell`` on a trial already finished. Also a ``ValueError``, which Optuna's ``tell``
     raises for it (``except ValueError`` keeps working)."""
+
+
+class UpdateFinishedTrialError(FailedPreconditionError, RuntimeError):
+    """``suggest_*``, ``report`` or ``set_user_attr`` on a trial that is already finished: Optuna's
+    ``optuna.exceptions.UpdateFinishedTrialError``, also a ``RuntimeError`` as Optuna's is."""
 
 
 class LeaseLostError(_CodedError):

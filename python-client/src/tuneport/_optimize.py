@@ -75,6 +75,18 @@ class _Run:
                 log.warning("could not tell trial %d of '%s': %s", trial.number, self.study.name, err)
 
 
+#: Per thread, the ids of the Study objects whose optimize loop runs an objective in it (Optuna's
+#: nested-optimize check: an objective that calls ``optimize`` on its own study is a bug).
+_IN_LOOP = threading.local()
+
+
+def _running_in_this_thread(study: Study) -> set[int]:
+    ids: set[int] | None = getattr(_IN_LOOP, "studies", None)
+    if ids is None:
+        ids = _IN_LOOP.studies = set()
+    return ids
+
+
 def run_optimize(
     study: Study,
     func: Callable[[Trial], Any],
@@ -88,7 +100,13 @@ def run_optimize(
     show_progress_bar: bool,
     constraints_func: ConstraintsFunc | None = None,
 ) -> None:
-    """The body of ``Study.optimize`` (see there). @raises the first exception outside ``catch``."""
+    """The body of ``Study.optimize`` (see there). @raises the first exception outside ``catch``;
+    RuntimeError when called from an objective that this study's ``optimize`` runs (as Optuna)."""
+    if id(study) in _running_in_this_thread(study):
+        raise RuntimeError(
+            f"Nested optimize detected: an objective of study '{study.name}' called its optimize(); "
+            "run a separate study, or call the objective directly"
+        )
     if n_trials is not None and n_trials < 0:
         raise ValueError("n_trials must be >= 0 or None")
     if timeout is not None and not timeout >= 0:
@@ -136,6 +154,24 @@ def _worker(
     gc_after_trial: bool,
     constraints_func: ConstraintsFunc | None = None,
 ) -> None:
+    study = run.study
+    running = _running_in_this_thread(study)
+    running.add(id(study))
+    try:
+        _trials(run, func, catch, callbacks, gc_after_trial, constraints_func)
+    finally:
+        running.discard(id(study))
+
+
+def _trials(
+    run: _Run,
+    func: Callable[[Trial], Any],
+    catch: tuple[type[Exception], ...],
+    callbacks: list[Callback],
+    gc_after_trial: bool,
+    constraints_func: ConstraintsFunc | None,
+) -> None:
+    """``_worker``'s loop: trial after trial until the run ends."""
     study = run.study
     while run.take_slot():
         trial = study._ask_or_none()

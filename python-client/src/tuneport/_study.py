@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -72,6 +73,16 @@ class StudySummary:
     def study_name(self) -> str:
         """The study's name (Optuna's ``StudySummary.study_name``)."""
         return self.name
+
+    @property
+    def datetime_start(self) -> datetime | None:
+        """When the study was created (local time; Optuna's ``StudySummary.datetime_start``)."""
+        return datetime.fromtimestamp(self.created_at) if self.created_at else None
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """Empty: tuneport keeps a study's settings in fields of their own (Optuna's ``system_attrs``)."""
+        return {}
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -323,15 +334,16 @@ class Study:
         self,
         trial: Trial | int,
         value: float | Sequence[float] | None = None,
+        state: Literal["COMPLETE", "FAIL", "PRUNED"] | Enum | None = None,
+        skip_if_finished: bool = False,
         *,
         values: float | Sequence[float] | None = None,
-        state: Literal["COMPLETE", "FAIL", "PRUNED"] | Enum | None = None,
         constraints: Sequence[float] | None = None,
         reason: str | None = None,
         user_attrs: Mapping[str, Any] | None = None,
-        skip_if_finished: bool = False,
     ) -> FrozenTrial:
-        """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``). ``value`` is a number, or one per objective in
+        """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``, same
+        order of arguments: ``tell(trial, values, state, skip_if_finished)``). ``value`` is a number, or one per objective in
         a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
         with a COMPLETE result (``c <= 0`` satisfied). ``state`` (a name, or a ``TrialState`` of
         tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise; as in
@@ -832,7 +844,7 @@ def create_trial(
     are tuneport's or Optuna's; unlike Optuna they may be left out for parameters the study
     declares. Its ``number`` is -1 until it is added. @raises ValueError as Optuna's does (value
     and values both given, a COMPLETE trial without one, a value on a FAIL trial, params and
-    distributions naming different parameters). ``constraints`` (Optuna 5's name → value, or a
+    distributions naming different parameters, a value outside its distribution). ``constraints`` (Optuna 5's name → value, or a
     list; ``c <= 0`` satisfied) become the trial's ``constraints`` list, in order; without them a
     ``system_attrs["constraints"]`` sequence (where Optuna's ``constraints_func`` puts them) is used."""
     final = trial_state(state)
@@ -847,6 +859,9 @@ def create_trial(
     dists = {k: d if isinstance(d, Distribution) else distribution_from_wire(_distribution_wire(d)) for k, d in (distributions or {}).items()}
     if distributions is not None and set(params) != set(dists):
         raise ValueError(f"Inconsistent parameters {set(params)} and distributions {set(dists)}.")
+    for name, dist in dists.items():
+        if name in params and not dist._contains(dist.to_internal_repr(params[name])):
+            raise ValueError(f"The value {params[name]!r} of parameter '{name}' isn't contained in the distribution {dist!r}.")
     system = dict(system_attrs or {})
     told_constraints = _constraint_values(constraints if constraints is not None else _stored_constraints(system))
     if told_constraints is not None:

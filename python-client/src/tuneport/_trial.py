@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._enums import TrialState, trial_state
 from ._distributions import Categorical, Distribution, Float, Int, Scalar, as_declared, distribution_from_wire, remember_categorical
-from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, NotFoundError, TrialPruned, TuneportError
+from ._errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    LeaseLostError,
+    NotFoundError,
+    TrialPruned,
+    TuneportError,
+    UpdateFinishedTrialError,
+)
 from ._protocol import make_request
 
 if TYPE_CHECKING:
@@ -479,6 +487,8 @@ class Trial(_OptunaV2Suggest):
         last call (without waiting for those still in flight, and without raising their errors).
         In a study without a scheduler nothing is ever pruned (Optuna's ``create_study`` defaults to
         a MedianPruner; tuneport's to none): the first call then logs a warning naming ``scheduler=``."""
+        if self.state in ("COMPLETE", "FAIL"):
+            return False  # told otherwise than PRUNED: a prune decision it got no longer applies (Optuna: False)
         self._apply_delivered(raise_on_prune=False, raise_error=False)
         if self.study.scheduler is None:
             self.study._warn_no_scheduler()
@@ -617,8 +627,15 @@ class Trial(_OptunaV2Suggest):
         except LeaseLostError as err:
             self._mark_lost(err)
             raise
-        except (FailedPreconditionError, NotFoundError):
-            # Finished elsewhere or deleted: no point renewing it any more.
+        except FailedPreconditionError as err:
+            # Finished elsewhere: no point renewing it any more. Anything but a tell on a finished
+            # trial is Optuna's UpdateFinishedTrialError (a RuntimeError); tell keeps its own errors.
+            self.study.client._forget(self)
+            if op != "tell" and not isinstance(err, UpdateFinishedTrialError):
+                raise UpdateFinishedTrialError(err.message, err.data) from err
+            raise
+        except NotFoundError:
+            # Deleted: no point renewing it any more.
             self.study.client._forget(self)
             raise
 
@@ -646,7 +663,8 @@ class Trial(_OptunaV2Suggest):
                 self.number, self.study.name, fixed, name, dist, value,
             )
         self.params[name] = value
-        self.distributions[name] = dist
+        # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
+        self.distributions.setdefault(name, dist)
         self._suggested.setdefault(name, dist)
         return value
 
@@ -733,7 +751,7 @@ class Trial(_OptunaV2Suggest):
         (a blocking report, ``complete``...) waits for them first. See ``flush_reports``.
 
         @raises TrialPruned when the decision is prune (see ``raise_on_prune``).
-        @raises FailedPreconditionError when the trial is finished (COMPLETE, PRUNED or FAIL),
+        @raises UpdateFinishedTrialError (a FailedPreconditionError) when the trial is finished (COMPLETE, PRUNED or FAIL),
         checked here before anything is sent when this object was told; the server says the
         same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
         s = _number(step, "step")
@@ -745,7 +763,7 @@ class Trial(_OptunaV2Suggest):
         if raise_on_prune is None:
             raise_on_prune = self._scopes > 0
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
-            raise FailedPreconditionError(
+            raise UpdateFinishedTrialError(
                 f"trial {self.number} of '{self.study.name}' is {self.state}; report after the trial finished",
                 {"study": self.study.name, "trial": self.number, "state": self.state},
             )
@@ -801,7 +819,15 @@ class Trial(_OptunaV2Suggest):
         return self.study.lineage(self.number)
 
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
-        """Merges ``attrs`` into the trial's user attributes on the server."""
+        """Merges ``attrs`` into the trial's user attributes on the server.
+        @raises UpdateFinishedTrialError once this trial was told, as Optuna's ``set_user_attr``
+        (the server itself still accepts it: an agent may annotate a finished trial through MCP's
+        ``set_user_attrs``)."""
+        if self.state in ("COMPLETE", "FAIL", "PRUNED"):
+            raise UpdateFinishedTrialError(
+                f"trial {self.number} of '{self.study.name}' is {self.state}; set its user attributes before it is told",
+                {"study": self.study.name, "trial": self.number, "state": str(self.state)},
+            )
         result = self.study.client._call(
             "set_user_attrs", {"study": self.study.name, "trial": self.number, "attrs": dict(attrs)}
         )
@@ -837,6 +863,12 @@ class Trial(_OptunaV2Suggest):
         self.system_attrs = dict(view.get("system_attrs") or {})
         self.study.client._forget(self)
 
+    @property
+    def constraints(self) -> dict[str, float]:
+        """The constraint values given with ``set_constraint`` so far, by name (Optuna 5's
+        ``Trial.constraints``)."""
+        return dict(self._named_constraints)
+
     def set_constraint(self, key: str, value: float) -> None:
         """Optuna 5's ``trial.set_constraint``: a constraint value, ``c <= 0`` satisfied, told with
         the trial's COMPLETE result (``complete``, ``study.tell``, the end of an ``optimize``
@@ -844,9 +876,10 @@ class Trial(_OptunaV2Suggest):
         the names' order (names of digits as numbers, then alphabetically), so give every trial
         the same names (a trial whose names differ from an earlier one's in this process is
         refused at its tell). A name set again is ignored with Optuna's warning.
-        @raises TypeError (not a number), ValueError (NaN), FailedPreconditionError (finished)."""
+        @raises TypeError (not a number), ValueError (NaN), UpdateFinishedTrialError (finished; a
+        ``FailedPreconditionError`` and, as Optuna's, a ``RuntimeError``)."""
         if self.finished:
-            raise FailedPreconditionError(
+            raise UpdateFinishedTrialError(
                 f"trial {self.number} of '{self.study.name}' is {self.state}; set_constraint before it is told",
                 {"study": self.study.name, "trial": self.number},
             )

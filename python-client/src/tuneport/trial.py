@@ -1,10 +1,13 @@
 """``tuneport.trial``: the names of Optuna's ``optuna.trial`` module, for scripts moved with
 ``import tuneport as optuna`` (``optuna.trial.TrialState``, ``optuna.trial.FrozenTrial``,
-``optuna.trial.create_trial``, ``optuna.trial.FixedTrial``)."""
+``optuna.trial.create_trial``, ``optuna.trial.FixedTrial``, and ``optuna.trial.BaseTrial`` for type
+hints and ``isinstance``: the base of ``Trial``, ``FrozenTrial`` and ``FixedTrial``)."""
 
 from ._enums import TrialState
 from ._fixed import FixedTrial
 from ._study import create_trial
-from ._trial import FrozenTrial, Trial
+from ._trial import FrozenTrial, Trial, _OptunaV2Suggest
 
-__all__ = ["FixedTrial", "FrozenTrial", "Trial", "TrialState", "create_trial"]
+BaseTrial = _OptunaV2Suggest
+
+__all__ = ["BaseTrial", "FixedTrial", "FrozenTrial", "Trial", "TrialState", "create_trial"]
