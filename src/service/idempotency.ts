@@ -84,7 +84,9 @@ export class Idempotency {
    */
   async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
     if (requestId === undefined) return body(null);
-    const fresh = this.fresh.delete(requestId);
+    // A first send skips the lookup, unless the storage knows the id from memory (a client that
+    // reused an id after a restart says attempt 0 for an id that has a reply).
+    const fresh = this.fresh.delete(requestId) && !(this.storage.knowsReply?.(requestId) ?? false);
     this.claim(requestId, op);
     const pending = this.inflight.get(requestId);
     if (pending) return pending as Promise<T>;
@@ -92,7 +94,10 @@ export class Idempotency {
       const stored = fresh ? null : await this.storage.getReply(requestId);
       if (stored) {
         const r = unpack(stored) as { op: string; result: T };
-        if (r.op !== op) throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);
+        if (r.op !== op) {
+          this.recentIds.set(requestId, r.op); // the stored op is the id's, not this request's
+          throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);
+        }
         return r.result;
       }
       return body({ requestId, op });

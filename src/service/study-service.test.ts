@@ -164,6 +164,38 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     await st2.close();
   });
 
+  it("keeps an id's first reply when a client reuses the id after a restart, and on SQLite answers with it", async () => {
+    const path = backend.location();
+    const st1 = await backend.open(path);
+    const s1 = await StudyService.open({ storage: st1, logger: silentLogger(), reapIntervalMs: 0 });
+    await s1.execute("create_study", { name: "s", space: SPACE }, { requestId: "create-r", attempt: 0 });
+    const a = await s1.execute("ask", { study: "s" }, { requestId: "ask-r", attempt: 0 });
+    await s1.close();
+    await st1.close();
+    const st2 = await backend.open(path);
+    const s2 = await StudyService.open({ storage: st2, logger: silentLogger(), reapIntervalMs: 0 });
+    // The same ids again, each wrongly claiming a first send (a client that reused them).
+    const again = await s2.execute("ask", { study: "s" }, { requestId: "ask-r", attempt: 0 });
+    // Either way the retry of the first request still gets its first reply...
+    expect(await s2.execute("ask", { study: "s" }, { requestId: "ask-r", attempt: 1 })).toEqual(a);
+    const reused = s2.execute("delete_study", { study: "s" }, { requestId: "create-r", attempt: 0 });
+    if (st2.knowsReply) {
+      // ...and SQLite, which knows its stored ids in memory, applies nothing twice.
+      expect(again).toEqual(a);
+      await expectCode(reused, "INVALID_ARGUMENT");
+      expect((await s2.getStudy({ study: "s" })).n_trials).toBe(1);
+      const created = await s2.execute("create_study", { name: "s", space: SPACE }, { requestId: "create-r", attempt: 1 });
+      expect((created as { study: { name: string } }).study.name).toBe("s");
+    } else {
+      // PostgreSQL takes attempt 0 at its word (no query per first send): the reused id runs, and
+      // the first request's retry then gets an error naming the clash, never another reply.
+      await reused;
+      await expectCode(s2.execute("create_study", { name: "s", space: SPACE }, { requestId: "create-r", attempt: 1 }), "INVALID_ARGUMENT");
+    }
+    await s2.close();
+    await st2.close();
+  });
+
   it("skips the stored-reply lookup for a first send (attempt 0), and answers a repeated id with its first reply all the same", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
     const lookups = vi.spyOn(storage, "getReply");

@@ -40,7 +40,11 @@ export type Change =
    * lags the one in memory by half a TTL or more (see service/leases.ts), not on every heartbeat.
    */
   | { readonly kind: "set-lease"; readonly trialId: number; readonly lease: Lease }
-  /** Remembers the reply to a request id so a retry is answered without re-applying it. */
+  /**
+   * Remembers the reply to a request id so a retry is answered without re-applying it. The first
+   * reply stored for an id stays (until pruned): a later put for the same id is ignored, so a
+   * client that reuses an id cannot replace the reply that a retry of the first request gets.
+   */
   | { readonly kind: "put-reply"; readonly requestId: string; readonly op: string; readonly reply: Uint8Array; readonly at: number };
 
 /**
@@ -62,6 +66,12 @@ export interface Storage {
   commit(changes: readonly Change[]): Promise<void>;
   /** A stored reply for a request id, or null. */
   getReply(requestId: string): Promise<Uint8Array | null>;
+  /**
+   * Whether a reply is stored for this id, answered from memory without a query; a storage that
+   * cannot answer so leaves it out. The service then looks up even a request that says it is its
+   * id's first send (`attempt: 0`), which a client reusing an id after a restart could misstate.
+   */
+  knowsReply?(requestId: string): boolean;
   /** Forgets replies older than the cut-off (epoch ms). Returns how many were dropped. */
   pruneReplies(olderThan: number): Promise<number>;
   /** Verifies the database's integrity; resolves to a list of problems (empty when sound). */

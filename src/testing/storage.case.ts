@@ -248,7 +248,7 @@ const checkOrdered: Check = async (c) => {
   expect(await c.trialsOf(2)).toEqual([storedTrialOf(2, 2, 0)]);
 };
 
-/** Remembers replies byte for byte, replaces them, and prunes them by age. */
+/** Remembers replies byte for byte, keeps an id's first one, and prunes them by age. */
 const checkReplies: Check = async (c) => {
   const big = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 256);
   await c.commit(
@@ -262,9 +262,19 @@ const checkReplies: Check = async (c) => {
   // Buffer comparison: a deep equality over 70,000 elements is slow.
   expect(gotBig !== null && Buffer.from(gotBig).equals(Buffer.from(big)), "70,000-byte reply").toBe(true);
   expect(await c.storage.getReply("never")).toBeNull();
-  await c.commit({ kind: "put-reply", requestId: "old", op: "ask", reply: bytes(7), at: 150 });
-  expect(await c.storage.getReply("old")).toEqual(bytes(7));
-  expect(await c.storage.pruneReplies(200)).toBe(1); // strictly older than the cut-off
+  // The first reply of an id stays: a reused id cannot replace what a retry of the first request gets.
+  await c.commit({ kind: "put-reply", requestId: "old", op: "delete_study", reply: bytes(7), at: 150 });
+  expect(await c.storage.getReply("old")).toEqual(bytes(0, 255, 0));
+  await c.commit(
+    { kind: "put-reply", requestId: "twice", op: "ask", reply: bytes(1), at: 150 },
+    { kind: "put-reply", requestId: "twice", op: "ask", reply: bytes(2), at: 150 },
+  );
+  expect(await c.storage.getReply("twice")).toEqual(bytes(1));
+  if (c.storage.knowsReply) {
+    expect(c.storage.knowsReply("old")).toBe(true);
+    expect(c.storage.knowsReply("never")).toBe(false);
+  }
+  expect(await c.storage.pruneReplies(151)).toBe(2); // strictly older than the cut-off
   expect(await c.storage.getReply("old")).toBeNull();
   expect(await c.storage.getReply("edge")).toEqual(bytes());
   expect(await c.storage.pruneReplies(200)).toBe(0);

@@ -429,6 +429,20 @@ ${FENCE_CHECK}
   END
   $fn$;
   `,
+  // 6: the first reply stored for a request id stays (storage.ts, "put-reply"). tuneport_apply's
+  // upsert of a reply (migration 3) replaced it, so a client that reused an id replaced the reply
+  // that a retry of the first request gets. A row trigger that skips every update of request_log
+  // keeps the released function's text: the upsert then changes nothing, and nothing else updates
+  // the table (pruning deletes).
+  `
+  CREATE OR REPLACE FUNCTION tuneport_keep_first_reply() RETURNS TRIGGER LANGUAGE plpgsql AS $fn$
+  BEGIN
+    RETURN NULL;
+  END
+  $fn$;
+  DROP TRIGGER IF EXISTS request_log_keep_first_reply ON request_log;
+  CREATE TRIGGER request_log_keep_first_reply BEFORE UPDATE ON request_log FOR EACH ROW EXECUTE FUNCTION tuneport_keep_first_reply();
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -146,7 +146,6 @@ export class SqliteStorage implements Storage, SummaryReader {
         WHERE id = @id`),
       addIntermediate: db.prepare("INSERT OR REPLACE INTO intermediate_values (trial_id, step, value) VALUES (?, ?, ?)"),
       putReply: db.prepare("INSERT INTO request_log (request_id, op, reply, at) VALUES (?, ?, ?, ?)"),
-      dropReply: db.prepare("DELETE FROM request_log WHERE seq = ?"),
       getReply: db.prepare("SELECT reply FROM request_log WHERE seq = ?"),
       findReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1"),
       replyIds: db.prepare("SELECT request_id, seq FROM request_log ORDER BY seq").raw(),
@@ -364,8 +363,8 @@ export class SqliteStorage implements Storage, SummaryReader {
           this.stmts.setStudyAttrs.run(JSON.stringify(c.userAttrs), c.studyId);
           break;
         case "put-reply": {
-          const earlier = this.pendingIds.get(c.requestId) ?? this.storedReplies().get(c.requestId);
-          if (earlier !== undefined) this.stmts.dropReply.run(earlier);
+          // The first reply of an id stays (storage.ts, "put-reply").
+          if (this.pendingIds.has(c.requestId) || this.storedReplies().has(c.requestId)) break;
           const { lastInsertRowid } = this.stmts.putReply.run(c.requestId, c.op, Buffer.from(c.reply.buffer, c.reply.byteOffset, c.reply.byteLength), c.at);
           this.pendingIds.set(c.requestId, Number(lastInsertRowid));
           break;
@@ -399,6 +398,10 @@ export class SqliteStorage implements Storage, SummaryReader {
   /** `replyIds`, built from the table when missing (writers only). */
   private storedReplies(): Map<string, number> {
     return (this.replyIds ??= new Map(this.stmts.replyIds.all() as [string, number][]));
+  }
+
+  knowsReply(requestId: string): boolean {
+    return !this.db.readonly && this.storedReplies().has(requestId);
   }
 
   async getReply(requestId: string): Promise<Uint8Array | null> {
