@@ -81,7 +81,16 @@ describe("scanFrame", () => {
     expect(scanFrame(Buffer.from([0x01, 0x01]), 32)).toBe("malformed");
     expect(scanFrame(Buffer.from([0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01]), 32)).toBe("malformed");
     expect(scanFrame(Buffer.from([0xdb, 0x7f, 0xff, 0xff, 0xff]), 32)).toBe("malformed");
-    expect(scanFrame(Buffer.from([0xd6, 0xff, 1, 2, 3, 4]), 32)).toBeNull(); // a timestamp extension is well-formed
+  });
+
+  it("refuses extension values (fixext, ext 8/16/32, the timestamp) and map keys that are not strings", () => {
+    for (const ext of [[0xd4, 0x01, 0x00], [0xd6, 0xff, 1, 2, 3, 4], [0xd8, 0x05, ...new Array(16).fill(0)], [0xc7, 1, 0x05, 0x00], [0xc8, 0, 1, 0x05, 0x00], [0xc9, 0, 0, 0, 1, 0x05, 0x00]])
+      expect(scanFrame(map1(str8([0x61]), Buffer.from(ext)), 32), String(ext[0])).toBe("extension");
+    for (const key of [[0x01], [0x7f], [0xff], [0xc0], [0xc2], [0xcc, 200], [0xca, 0, 0, 0, 0], [0xc4, 1, 0x61], [0x90], [0x80]])
+      expect(scanFrame(map1(Buffer.from(key), Buffer.from([0x01])), 32), String(key)).toBe("non-string-key");
+    // Deeper, and as the second key of a map; strings and numbers as values and array elements pass.
+    expect(scanFrame(map1(str8([0x61]), Buffer.concat([Buffer.from([0x82, 0xa1, 0x62, 0x01, 0x05, 0x01])])), 32)).toBe("non-string-key");
+    expect(scanFrame(Buffer.from([0x82, 0xa1, 0x61, 0x01, 0xa1, 0x62, 0x92, 0x01, 0x80]), 32)).toBeNull();
   });
 });
 

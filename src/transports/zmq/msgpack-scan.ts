@@ -8,7 +8,10 @@
  *  - `malformed`: a reserved byte (0xc1), a length that runs past the end, trailing bytes;
  *  - `too-deep`: maps/arrays nested deeper than the limit (the top-level value is level 1);
  *  - `invalid-utf8`: a `str` (map keys included) whose bytes are not UTF-8;
- *  - `forbidden-key`: a map key `__proto__`, which msgpackr would decode as `__proto_`.
+ *  - `forbidden-key`: a map key `__proto__`, which msgpackr would decode as `__proto_`;
+ *  - `non-string-key`: a map key that is not a `str` (msgpackr would turn 1 and "1" into one key);
+ *  - `extension`: an ext value (timestamps included), which the protocol has no use for and
+ *    msgpackr would decode to objects such as a Date that no reply may carry.
  * ASCII strings are checked in the loop; others by `buffer.isUtf8` (native, no copy).
  *
  * `peekRequestId` reads the `id` of a request map without decoding the rest, for replies to
@@ -16,7 +19,7 @@
  */
 import { isUtf8 } from "node:buffer";
 
-export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key";
+export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "extension";
 
 /** The map key `__proto__` (domain/input-limits.ts FORBIDDEN_KEY), which msgpackr decodes as `__proto_`. */
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
@@ -71,6 +74,7 @@ const STR: number = 1;
 const BIN: number = 2;
 const ARRAY: number = 3;
 const MAP: number = 4;
+const EXT: number = 5;
 /** What the value is (SCALAR … MAP). */
 let hKind = SCALAR;
 /** str/bin/ext: payload start. */
@@ -131,11 +135,11 @@ function readHead(buf: Uint8Array, pos: number): boolean {
     case 0xc6:
       return sized(buf, at, BIN, 4, 0);
     case 0xc7:
-      return sized(buf, at, SCALAR, 1, 1); // ext 8: length, type, data
+      return sized(buf, at, EXT, 1, 1); // ext 8: length, type, data
     case 0xc8:
-      return sized(buf, at, SCALAR, 2, 1);
+      return sized(buf, at, EXT, 2, 1);
     case 0xc9:
-      return sized(buf, at, SCALAR, 4, 1);
+      return sized(buf, at, EXT, 4, 1);
     case 0xd9:
       return sized(buf, at, STR, 1, 0);
     case 0xda:
@@ -153,7 +157,7 @@ function readHead(buf: Uint8Array, pos: number): boolean {
   }
   const n = fixedSize(b);
   if (n < 0 || at + n > buf.byteLength) return false; // 0xc1 is never used
-  hKind = SCALAR;
+  hKind = b >= 0xd4 && b <= 0xd8 ? EXT : SCALAR; // fixext 1..16
   hNext = at + n;
   return true;
 }
@@ -181,6 +185,7 @@ export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | 
   for (;;) {
     const b = frame[pos] as number;
     if (pos < end && b <= 0x7f) {
+      if (open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0) return "non-string-key";
       pos++; // positive fixint, the commonest value: no head to read
     } else if (pos < end && b >= 0xa0 && b <= 0xbf) {
       const len = b & 0x1f; // fixstr
@@ -189,6 +194,8 @@ export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | 
       pos += 1 + len;
     } else {
       if (!readHead(frame, pos)) return "malformed";
+      if (hKind === EXT) return "extension";
+      if (hKind !== STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0) return "non-string-key";
       pos = hNext;
       if (hKind === STR && !utf8Ok(frame, hStart, hLength)) return "invalid-utf8";
       if (hKind === STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0 && isProto(frame, hStart, hLength)) return "forbidden-key";

@@ -90,6 +90,26 @@ describe("ZeroMQ input refused, never rewritten", () => {
     expect((await service.getStudy({ study: "s" })).user_attrs).toEqual({});
   });
 
+  it("refuses map keys that are not strings and extension values (timestamps), storing nothing", async () => {
+    const attrs = (entries: [string | Buffer, Buffer][]) => rawRequest([...head("k1", "set_user_attrs"), ["study", encode("s")], ["attrs", rawRequest(entries)]]);
+    const timestamp = Buffer.from([0xd6, 0xff, 0, 0, 0, 100]); // fixext 4, type -1: 100 s after the epoch
+    const cases: [string, Buffer][] = [
+      ["int key beside its string twin", attrs([[encode(1), encode("int")], ["1", encode("str")]])],
+      ["nil key", attrs([[Buffer.from([0xc0]), encode("nil")]])],
+      ["bool key", attrs([[Buffer.from([0xc3]), encode("bool")]])],
+      ["float key", attrs([[Buffer.from([0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]), encode("one")]])],
+      ["bin key", attrs([[Buffer.from([0xc4, 1, 0x61]), encode("bin")]])],
+      ["timestamp", attrs([["at", timestamp]])],
+      ["bad timestamp", attrs([["at", Buffer.from([0xc7, 3, 0xff, 1, 2, 3])]])],
+      ["other ext", attrs([["x", Buffer.from([0xd4, 0x00, 0x01])]])],
+    ];
+    for (const [what, frame] of cases) {
+      const r = await server.process(frame);
+      expect(r, what).toMatchObject({ id: "k1", ok: false, error: { code: "INVALID_ARGUMENT" } });
+    }
+    expect((await service.getStudy({ study: "s" })).user_attrs).toEqual({});
+  });
+
   it("refuses names outside the grammar and still finds studies by any name", async () => {
     for (const [i, name] of ["evil\u202Egnp", " padded", "trailing ", "../up", "a/b", "tab\there", "..", "e\u0301"].entries()) {
       const r = await server.process(encode({ v: 1, id: `g${i}`, op: "create_study", name, space: SPACE }));

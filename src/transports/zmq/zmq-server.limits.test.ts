@@ -4,7 +4,7 @@ import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { decode, encode } from "./codec.js";
-import { ZmqServer } from "./zmq-server.js";
+import { REPLY_QUEUE, ZmqServer } from "./zmq-server.js";
 
 context.blocky = false;
 
@@ -60,4 +60,49 @@ describe("per-client in-flight limit", () => {
     await greedy.send(encode({ v: 1, id: "again", op: "ask", study: "s" }));
     expect(decode((await greedy.receive())[0] as Buffer)).toMatchObject({ id: "again", ok: true });
   });
+
+  it("keeps a bounded queue of replies for a client that never reads them, and serves others", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    // ~70 KB replies: a get_study of a study that declares 1,500 parameters.
+    const space = Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`parameter_${i}`, { type: "float", low: 0, high: 1 }]));
+    await service.createStudy({ name: "wide", space });
+    let answered = 0;
+    const getStudy = service.getStudy.bind(service);
+    vi.spyOn(service, "getStudy").mockImplementation(async (...a) => {
+      const r = await getStudy(...a);
+      answered++;
+      return r;
+    });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const flood = new Dealer({ linger: 0, receiveHighWaterMark: 1 });
+    const polite = new Dealer({ linger: 0 });
+    cleanup.push(() => flood.close(), () => polite.close());
+    flood.connect(endpoint as string);
+    polite.connect(endpoint as string);
+
+    const N = 600; // under max_inflight (1,000): each one is processed and answered
+    for (let i = 0; i < N; i++) await flood.send(encode({ v: 1, id: `f${i}`, op: "get_study", study: "wide" }));
+    await vi.waitFor(() => expect(answered).toBe(N), { timeout: 60_000, interval: 50 });
+    await polite.send(encode({ v: 1, id: "p0", op: "list_studies" }));
+    expect(decode((await polite.receive())[0] as Buffer)).toMatchObject({ id: "p0", ok: true });
+
+    // Every reply was sent before this read: what arrives is what the server kept (at most
+    // REPLY_QUEUE), what the socket buffers hold, and the client's own one-message queue.
+    flood.receiveTimeout = 2000;
+    let got = 0;
+    try {
+      for (;;) {
+        expect(decode((await flood.receive())[0] as Buffer)).toMatchObject({ ok: true });
+        got++;
+      }
+    } catch {
+      // timed out: nothing more is coming
+    }
+    expect(got).toBeGreaterThanOrEqual(REPLY_QUEUE);
+    expect(got).toBeLessThan(N); // with ZeroMQ's default queue (100,000) all of them waited in the server's memory
+  }, 120_000);
 });

@@ -47,6 +47,15 @@ export interface ZmqServerOptions {
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_INFLIGHT_PER_CLIENT = 1000;
+/**
+ * Replies kept for one client that does not read them (ZeroMQ's send high-water mark per peer);
+ * newer ones are dropped (PROTOCOL.md). `max_inflight` bounds the requests being processed, not
+ * the replies waiting to go out: with ZeroMQ's 100,000 a client that sent small requests for big
+ * replies and never read them held the server's memory (870 KB replies: 1 GB in 30 s). A client's
+ * own socket reads replies into its queue (1,000 by default) whatever its program does, so a
+ * reading client never comes near this.
+ */
+export const REPLY_QUEUE = 100;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
@@ -91,7 +100,7 @@ export class ZmqServer {
       ...(context ? { context, zapDomain: "tuneport" } : {}),
       linger: 0,
       maxMessageSize: Math.max(HARD_MESSAGE_LIMIT, this.maxBytes * 2),
-      sendHighWaterMark: 100_000,
+      sendHighWaterMark: REPLY_QUEUE,
       // A ROUTER never blocks a send (a peer over its high-water mark loses the message, as
       // before): with a zero timeout zeromq.js sends at once and settles the promise before
       // returning, skipping its writability check (a getsockopt(ZMQ_EVENTS) and a poll(2) per
@@ -184,6 +193,9 @@ export class ZmqServer {
         id = peekRequestId(payload);
         if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
         if (problem === "forbidden-key") throw new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
+        if (problem === "non-string-key") throw new TuneportError("INVALID_ARGUMENT", "request holds a map key that is not a string (every map key must be a MessagePack str)");
+        if (problem === "extension")
+          throw new TuneportError("INVALID_ARGUMENT", "request holds a MessagePack extension value (a timestamp, say): the protocol uses none; send times as epoch seconds");
         throw problem === "too-deep"
           ? new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING })
           : new TuneportError("INVALID_ARGUMENT", "request holds a string that is not valid UTF-8 (strings are refused, never repaired)");
