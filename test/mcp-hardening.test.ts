@@ -147,8 +147,44 @@ describe("MCP over stdio: bytes that are not UTF-8", () => {
   });
 });
 
-/** JSON-RPC messages from a process's stdout, by id. */
-function lines(proc: ChildProcess) {
+describe("MCP over stdio: lines that are not JSON-RPC messages", () => {
+  it("answers each with a JSON-RPC error (id null) instead of dropping it, and goes on serving", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const proc = spawn(process.execPath, [CLI, "mcp", "--storage", join(tmp.dir, "s.db"), "--log-level", "warn"], { stdio: ["pipe", "pipe", "pipe"] });
+    cleanups.push(() => void proc.kill("SIGKILL"));
+    const all: { id?: unknown; error?: { code: number; data?: { code: string } }; result?: unknown }[] = [];
+    const replies = lines(proc, (m) => all.push(m as (typeof all)[number]));
+    const send = (b: string) => proc.stdin?.write(`${b}\n`);
+    send(INITIALIZE);
+    expect(await replies.next(1)).toMatchObject({ id: 1, result: { serverInfo: { name: "tuneport" } } });
+    send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    const bad: [string, number][] = [
+      ["not json", -32700],
+      ['{"jsonrpc":"2.0","id":3,"method":"ping"', -32700],
+      ["NaN", -32700],
+      ["null", -32600],
+      ['{"jsonrpc":"2.0","id":4}', -32600],
+      ['{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', -32600],
+      ['{"jsonrpc":"2.0","id":1.5,"method":"ping"}', -32600],
+      ['{"jsonrpc":"1.0","id":5,"method":"ping"}', -32600],
+      ['{"jsonrpc":"2.0","id":6,"method":7}', -32600],
+      ['[{"jsonrpc":"2.0","id":8,"method":"ping"}]', -32600],
+    ];
+    for (const [line] of bad) send(line);
+    send('{"jsonrpc":"2.0","id":99,"method":"ping"}');
+    expect(await replies.next(99)).toMatchObject({ id: 99, result: {} });
+    // Refusals are written as each line is read, before the ping after them is answered.
+    const refusals = all.filter((m) => m.id === null);
+    expect(refusals.map((m) => m.error?.code)).toEqual(bad.map(([, code]) => code));
+    for (const r of refusals) expect(r.error?.data?.code).toBe("INVALID_ARGUMENT");
+    proc.stdin?.end();
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  });
+});
+
+/** JSON-RPC messages from a process's stdout, by id (`each` sees every one, in order). */
+function lines(proc: ChildProcess, each?: (m: unknown) => void) {
   const got = new Map<unknown, unknown>();
   const waiters = new Map<unknown, (m: unknown) => void>();
   let buf = "";
@@ -157,6 +193,7 @@ function lines(proc: ChildProcess) {
     for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
       const m = JSON.parse(buf.slice(0, nl)) as { id?: unknown };
       buf = buf.slice(nl + 1);
+      each?.(m);
       const w = waiters.get(m.id);
       if (w) w(m);
       else got.set(m.id, m);

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -111,5 +112,35 @@ describe("refusals of a foreign Host or Origin", () => {
     for (let i = 0; i < 5; i++) expect((await raw(port, "GET", "/", { origin: `http://evil${i}.example` })).status).toBe(403);
     const refusals = lines.map((l) => JSON.parse(l) as { msg: string; request: { host: string; origin: string | null } }).filter((r) => r.msg.includes("foreign Host/Origin"));
     expect(refusals.map((r) => r.request.host === "evil.example" ? "host" : r.request.origin)).toEqual(["host", ...[0, 1, 2, 3, 4].map((i) => `http://evil${i}.example`)]);
+  });
+});
+
+/** Bytes sent as they are over a fresh connection; resolves to what came back when it closed. */
+function rawBytes(port: number, text: string, end = true): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, "127.0.0.1", () => (end ? sock.end(text) : sock.write(text, () => setTimeout(() => sock.destroy(), 100))));
+    let got = "";
+    sock.on("data", (d: Buffer) => (got += d.toString()));
+    sock.on("close", () => resolve(got));
+    sock.on("error", () => undefined);
+  });
+}
+
+describe("requests a client breaks", () => {
+  it("answers a target that is not a URL with 400 INVALID_ARGUMENT, and logs neither it nor an aborted body as an error", async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    assets = mkdtempSync(join(tmpdir(), "tuneport-dash-sec-"));
+    const source = { execute: async () => ({ studies: [] }), onChange: () => () => undefined };
+    server = new DashboardServer({ source: source as never, logger, port: 0, assetsDir: assets });
+    const port = await server.start();
+    const host = `Host: 127.0.0.1:${port}`;
+    const bad = await rawBytes(port, `GET http://[::1/ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`);
+    expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bad).toContain('"code":"INVALID_ARGUMENT"');
+    // A body shorter than its Content-Length, then the client hangs up.
+    await rawBytes(port, `POST /api/op/set_user_attrs HTTP/1.1\r\n${host}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"study":`, false);
+    expect((await raw(port, "GET", "/api/studies", {})).status).toBeLessThan(500); // still serving
+    expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
   });
 });

@@ -117,7 +117,7 @@ export class DashboardServer {
       allowHostOption: "--dashboard-allow-host",
       token: opts.token,
       refuse: (res, status, message, headers) =>
-        res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ error: { code: status === 403 ? "FORBIDDEN" : "UNAVAILABLE", message } })),
+        res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ error: { code: status === 403 ? "FORBIDDEN" : status === 400 ? "INVALID_ARGUMENT" : status === 500 ? "INTERNAL" : "UNAVAILABLE", message } })),
       handle: (req, res) => this.handle(req, res),
     });
     this.cookie = this.door.token ? this.door.token.cookieValue("dashboard") : null;

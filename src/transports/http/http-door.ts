@@ -87,6 +87,20 @@ export class HttpDoor {
     const timeouts = { headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) };
     this.http = createServer(timeouts, (req, res) => {
       this.dispatch(req, res).catch((err: unknown) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        if (code === "ERR_INVALID_URL") {
+          // A request target `new URL` cannot read (`GET http://[::1/`): the client's mistake.
+          if (!res.headersSent) opts.refuse(res, 400, "the request target is not a valid URL");
+          else res.end();
+          return;
+        }
+        if (req.destroyed || code === "ECONNRESET" || code === "ECONNABORTED" || code === "ERR_STREAM_PREMATURE_CLOSE") {
+          // The client went away mid-request (a short body, an abort): nothing to answer, and at
+          // error level any client could fill the log.
+          this.log.debug({ err }, "http client went away mid-request");
+          res.destroy();
+          return;
+        }
         this.log.error({ err }, "http request failed");
         if (!res.headersSent) opts.refuse(res, 500, "internal server error");
         else res.end();

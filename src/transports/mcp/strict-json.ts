@@ -70,6 +70,42 @@ export function forbiddenKeyIn(text: string): JsonRpcErrorReply | null {
   return path === null ? null : forbiddenKeyReply(message, path);
 }
 
+const invalidRequest = (message: string): JsonRpcErrorReply => ({
+  jsonrpc: "2.0",
+  id: null,
+  error: { code: -32600, message: `INVALID_ARGUMENT: ${message}`, data: { code: "INVALID_ARGUMENT" } },
+});
+
+/**
+ * The refusal of a stdio line that is not one JSON-RPC 2.0 message as MCP uses them, or null:
+ * not JSON (-32700), or not a request, notification or response (-32600; a batch too, which MCP
+ * 2025-06-18 dropped). The SDK's stdio transport drops such lines without a word, so a client
+ * waiting for the answer would wait for ever; JSON-RPC 2.0 §5 says to answer them with id null.
+ */
+export function stdioEnvelopeProblem(text: string): JsonRpcErrorReply | null {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return { jsonrpc: "2.0", id: null, error: { code: -32700, message: "INVALID_ARGUMENT: the message is not JSON", data: { code: "INVALID_ARGUMENT" } } };
+  }
+  if (Array.isArray(m)) return invalidRequest("batches are not supported: send one JSON-RPC message per line");
+  if (typeof m !== "object" || m === null) return invalidRequest("a JSON-RPC message is an object");
+  const msg = m as Record<string, unknown>;
+  if (msg.jsonrpc !== "2.0") return invalidRequest('"jsonrpc" must be "2.0"');
+  const id = msg.id;
+  const idOk = typeof id === "string" || (typeof id === "number" && Number.isSafeInteger(id));
+  if ("method" in msg) {
+    if (typeof msg.method !== "string") return invalidRequest('"method" must be a string');
+    if ("id" in msg && !idOk) return invalidRequest('a request id is a string or an integer');
+    return null;
+  }
+  // A response to a request of the server's (sampling, elicitation, roots).
+  if (!idOk) return invalidRequest('a message without "method" is a response, with the string or integer id of the request it answers');
+  if (!("result" in msg) && !("error" in msg)) return invalidRequest('a response holds "result" or "error"');
+  return null;
+}
+
 /** The reply to a stdio message over `MAX_LINE_BYTES` (its id is never read). */
 export function tooLargeReply(): JsonRpcErrorReply {
   return {
@@ -131,11 +167,12 @@ export class Utf8LineGuard extends Transform {
     this.partialBytes = 0;
     if (line.length > MAX_LINE_BYTES) this.refuse(tooLargeReply());
     else if (!isUtf8(line)) this.refuse(invalidUtf8Reply(line));
+    else if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return; // a blank line (the SDK skips it too)
     else {
-      // Only a line that spells `proto`, or escapes a character, can hold the key `__proto__`:
-      // the others are not parsed twice.
-      const forbidden = line.includes("proto") || line.includes("\\u") ? forbiddenKeyIn(line.toString("utf8")) : null;
-      if (forbidden !== null) this.refuse(forbidden);
+      const text = line.toString("utf8");
+      // Only a line that spells `proto`, or escapes a character, can hold the key `__proto__`.
+      const refused = stdioEnvelopeProblem(text) ?? (line.includes("proto") || line.includes("\\u") ? forbiddenKeyIn(text) : null);
+      if (refused !== null) this.refuse(refused);
       else this.push(Buffer.concat([line, NEWLINE]));
     }
   }

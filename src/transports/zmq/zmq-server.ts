@@ -218,7 +218,7 @@ export class ZmqServer {
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
         throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
       if (attempt !== undefined && !(Number.isSafeInteger(attempt) && (attempt as number) >= 0))
-        throw new TuneportError("INVALID_ARGUMENT", `attempt must be a non-negative integer (0 on an id's first send), not ${typeof attempt === "number" ? attempt : `a ${attempt === null ? "nil" : typeof attempt}`}`);
+        throw new TuneportError("INVALID_ARGUMENT", `attempt must be a non-negative integer (0 on an id's first send), not ${typeof attempt === "number" ? attempt : attempt === null ? "nil" : Array.isArray(attempt) ? "an array" : typeof attempt === "object" ? "a map" : `a ${typeof attempt}`}`);
       const result =
         op === "hello"
           ? this.hello(args, client)
