@@ -51,11 +51,12 @@ export const DEFAULT_MAX_INFLIGHT_PER_CLIENT = 1000;
  * Replies kept for one client that does not read them (ZeroMQ's send high-water mark per peer);
  * newer ones are dropped (PROTOCOL.md). `max_inflight` bounds the requests being processed, not
  * the replies waiting to go out: with ZeroMQ's 100,000 a client that sent small requests for big
- * replies and never read them held the server's memory (870 KB replies: 1 GB in 30 s). A client's
- * own socket reads replies into its queue (1,000 by default) whatever its program does, so a
- * reading client never comes near this.
+ * replies and never read them held the server's memory (870 KB replies: 1 GB in 30 s). As many as
+ * a client may have requests in flight: a group commit answers a pipelining client's requests in
+ * one burst, faster than ZeroMQ's I/O thread moves them out, and a smaller queue dropped replies
+ * of a client that reads them (src/transports/zmq/zmq-server.send.test.ts).
  */
-export const REPLY_QUEUE = 100;
+export const REPLY_QUEUE = DEFAULT_MAX_INFLIGHT_PER_CLIENT;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
