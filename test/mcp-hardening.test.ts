@@ -122,10 +122,7 @@ describe("MCP over HTTP: SIGTERM", () => {
 
 describe("MCP over stdio: bytes that are not UTF-8", () => {
   it("answers such a line with a parse error carrying its id, and goes on serving", async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = spawn(process.execPath, [CLI, "mcp", "--storage", join(tmp.dir, "s.db"), "--log-level", "warn"], { stdio: ["pipe", "pipe", "pipe"] });
-    cleanups.push(() => void proc.kill("SIGKILL"));
+    const proc = stdioServer();
     const replies = lines(proc);
     const send = (b: Buffer | string) => proc.stdin?.write(Buffer.concat([Buffer.from(b), Buffer.from("\n")]));
     send(INITIALIZE);
@@ -149,10 +146,7 @@ describe("MCP over stdio: bytes that are not UTF-8", () => {
 
 describe("MCP over stdio: lines that are not JSON-RPC messages", () => {
   it("answers each with a JSON-RPC error (id null) instead of dropping it, and goes on serving", async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = spawn(process.execPath, [CLI, "mcp", "--storage", join(tmp.dir, "s.db"), "--log-level", "warn"], { stdio: ["pipe", "pipe", "pipe"] });
-    cleanups.push(() => void proc.kill("SIGKILL"));
+    const proc = stdioServer();
     const all: { id?: unknown; error?: { code: number; data?: { code: string } }; result?: unknown }[] = [];
     const replies = lines(proc, (m) => all.push(m as (typeof all)[number]));
     const send = (b: string) => proc.stdin?.write(`${b}\n`);
@@ -182,6 +176,15 @@ describe("MCP over stdio: lines that are not JSON-RPC messages", () => {
     expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
   });
 });
+
+/** `tuneport mcp` on stdio over a temporary SQLite file, killed and removed after the test. */
+function stdioServer(): ChildProcess {
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const proc = spawn(process.execPath, [CLI, "mcp", "--storage", join(tmp.dir, "s.db"), "--log-level", "warn"], { stdio: ["pipe", "pipe", "pipe"] });
+  cleanups.push(() => void proc.kill("SIGKILL"));
+  return proc;
+}
 
 /** JSON-RPC messages from a process's stdout, by id (`each` sees every one, in order). */
 function lines(proc: ChildProcess, each?: (m: unknown) => void) {

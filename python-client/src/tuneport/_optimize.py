@@ -158,39 +158,26 @@ def _worker(
     running = _running_in_this_thread(study)
     running.add(id(study))
     try:
-        _trials(run, func, catch, callbacks, gc_after_trial, constraints_func)
+        while run.take_slot():
+            trial = study._ask_or_none()
+            if trial is None:
+                run.end()
+                return
+            with run.lock:
+                run.open.add(trial)
+            try:
+                _run_trial(trial, func, catch, constraints_func)
+            finally:
+                with run.lock:
+                    run.open.discard(trial)
+                if gc_after_trial:
+                    gc.collect()
+            frozen = trial.frozen()
+            _report(run, frozen)
+            for cb in callbacks:
+                cb(study, frozen)
     finally:
         running.discard(id(study))
-
-
-def _trials(
-    run: _Run,
-    func: Callable[[Trial], Any],
-    catch: tuple[type[Exception], ...],
-    callbacks: list[Callback],
-    gc_after_trial: bool,
-    constraints_func: ConstraintsFunc | None,
-) -> None:
-    """``_worker``'s loop: trial after trial until the run ends."""
-    study = run.study
-    while run.take_slot():
-        trial = study._ask_or_none()
-        if trial is None:
-            run.end()
-            return
-        with run.lock:
-            run.open.add(trial)
-        try:
-            _run_trial(trial, func, catch, constraints_func)
-        finally:
-            with run.lock:
-                run.open.discard(trial)
-            if gc_after_trial:
-                gc.collect()
-        frozen = trial.frozen()
-        _report(run, frozen)
-        for cb in callbacks:
-            cb(study, frozen)
 
 
 def _run_trial(
