@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import optuna
 import pytest
@@ -56,7 +57,8 @@ def test_a_finished_trial_refuses_changes_with_update_finished_trial_error(serve
         t.report(0.5, 0)
         study.tell(t, 1.0)
         outcome = []
-        for act in (lambda: t.set_user_attr("k", 1), lambda: t.report(0.4, 1), lambda: t.suggest_float("y", 0, 1)):
+        acts: list[Callable[[], Any]] = [lambda: t.set_user_attr("k", 1), lambda: t.report(0.4, 1), lambda: t.suggest_float("y", 0, 1)]
+        for act in acts:
             try:
                 act()
                 outcome.append("accepted")
@@ -109,7 +111,11 @@ def test_nested_optimize_is_a_runtime_error(server: ServerProcess, name: str) ->
     assert script(tp, _study(server, name)) == script(optuna, optuna.create_study()) == "nested"
     # And a study's optimize may still run in another study's objective.
     outer, inner = _study(server, name + "-outer"), _study(server, name + "-inner")
-    outer.optimize(lambda t: (inner.optimize(lambda u: u.suggest_float("y", 0, 1), n_trials=1), 0.0)[1], n_trials=2)
+    def outer_objective(t: tp.Trial) -> float:
+        inner.optimize(lambda u: u.suggest_float("y", 0, 1), n_trials=1)
+        return 0.0
+
+    outer.optimize(outer_objective, n_trials=2)
     assert len(inner.trials) == 2
 
 
@@ -155,8 +161,8 @@ def test_refusal_hints_lead_to_a_study_that_works(server: ServerProcess, name: s
     assert "scheduler='hyperband'" in str(hb.value) and "max_resource=" in str(hb.value)
     # Doing what they say works.
     s = _study(server, name, strategy="grid", space={"x": tp.Categorical([0, 1])})
-    s.optimize(lambda t: t.suggest_categorical("x", [0, 1]), n_trials=5)
-    assert sorted(t.params["x"] for t in s.trials) == [0, 1]
+    s.optimize(lambda t: float(cast(int, t.suggest_categorical("x", [0, 1]))), n_trials=5)
+    assert sorted(cast(int, t.params["x"]) for t in s.trials) == [0, 1]
     h = _study(server, name + "-hb", scheduler="hyperband", max_resource=27)
     assert h.max_resource == 27 and h.scheduler is not None and h.scheduler["name"] == "hyperband"
 
