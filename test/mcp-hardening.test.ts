@@ -98,6 +98,14 @@ describe("MCP over HTTP: Host and Origin (DNS rebinding)", () => {
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: "2.0", id: 7, error: { code: -32700, data: { code: "INVALID_ARGUMENT" } } });
   });
+
+  it("answers a tool call whose arguments are not an object with invalid params (-32602) and its id", async () => {
+    const { port } = await startServer();
+    const body = Buffer.from('{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"list_studies","arguments":null}}');
+    const r = await post(port, { host: `127.0.0.1:${port}` }, body);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ jsonrpc: "2.0", id: "a", error: { code: -32602, data: { code: "INVALID_ARGUMENT" } } });
+  });
 });
 
 describe("MCP over HTTP: SIGTERM", () => {
@@ -166,8 +174,12 @@ describe("MCP over stdio: lines that are not JSON-RPC messages", () => {
       ['[{"jsonrpc":"2.0","id":8,"method":"ping"}]', -32600],
     ];
     for (const [line] of bad) send(line);
+    // A tool call whose arguments are not an object: invalid params, with its id.
+    send('{"jsonrpc":"2.0","id":"args","method":"tools/call","params":{"name":"list_studies","arguments":[1]}}');
+    send('{"jsonrpc":"2.0","id":"params","method":"tools/call","params":null}');
     send('{"jsonrpc":"2.0","id":99,"method":"ping"}');
     expect(await replies.next(99)).toMatchObject({ id: 99, result: {} });
+    for (const id of ["args", "params"]) expect(await replies.next(id)).toMatchObject({ error: { code: -32602, data: { code: "INVALID_ARGUMENT" } } });
     // Refusals are written as each line is read, before the ping after them is answered.
     const refusals = all.filter((m) => m.id === null);
     expect(refusals.map((m) => m.error?.code)).toEqual(bad.map(([, code]) => code));

@@ -25,7 +25,7 @@ import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
-import { forbiddenKeyReply, invalidUtf8Reply } from "./strict-json.js";
+import { forbiddenKeyReply, invalidUtf8Reply, toolArgumentsProblem } from "./strict-json.js";
 import { HttpDoor } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
 
@@ -138,6 +138,11 @@ export class McpHttpServer {
       const forbidden = findForbiddenKey(body, "message");
       if (forbidden !== null) {
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(forbiddenKeyReply(body, forbidden)));
+        return;
+      }
+      const badArguments = toolArgumentsProblem(body);
+      if (badArguments !== null) {
+        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(badArguments));
         return;
       }
       const existing = sessionId ? this.sessions.get(sessionId) : undefined;

@@ -98,12 +98,29 @@ export function stdioEnvelopeProblem(text: string): JsonRpcErrorReply | null {
   if ("method" in msg) {
     if (typeof msg.method !== "string") return invalidRequest('"method" must be a string');
     if ("id" in msg && !idOk) return invalidRequest('a request id is a string or an integer');
-    return null;
+    return toolArgumentsProblem(msg);
   }
   // A response to a request of the server's (sampling, elicitation, roots).
   if (!idOk) return invalidRequest('a message without "method" is a response, with the string or integer id of the request it answers');
   if (!("result" in msg) && !("error" in msg)) return invalidRequest('a response holds "result" or "error"');
   return null;
+}
+
+/**
+ * The refusal of a `tools/call` whose `params` is not an object or whose `arguments` is there but
+ * not an object (-32602, invalid params, with the request's id), or null. The SDK answered such a
+ * call with -32603 (internal error) and a dump of its schema's complaint.
+ */
+export function toolArgumentsProblem(message: unknown): JsonRpcErrorReply | null {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return null;
+  const m = message as { id?: unknown; method?: unknown; params?: unknown };
+  if (m.method !== "tools/call") return null;
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const args = isObject(m.params) ? (m.params as { arguments?: unknown }).arguments : undefined;
+  const problem = !isObject(m.params) ? '"params" must be an object {name, arguments}' : args !== undefined && !isObject(args) ? '"arguments" must be an object of the tool\'s arguments' : null;
+  if (problem === null) return null;
+  const id = typeof m.id === "string" || typeof m.id === "number" ? m.id : null;
+  return { jsonrpc: "2.0", id, error: { code: -32602, message: `INVALID_ARGUMENT: ${problem}`, data: { code: "INVALID_ARGUMENT" } } };
 }
 
 /** The reply to a stdio message over `MAX_LINE_BYTES` (its id is never read). */
