@@ -138,7 +138,11 @@ export function optunaJournal(imp: ImportedStudy): { lines: string[]; notes: Jou
     }
     const waiting = t.state === "WAITING";
     if (waiting) systemAttrs.fixed_params = t.params;
-    const value = t.value === null || t.state === "FAIL" || waiting || t.state === "RUNNING" ? null : new PyFloat(t.value);
+    // A diverged PBT member is COMPLETE without a value (trial-ops.ts): Optuna's COMPLETE needs one,
+    // so it gets the NaN or infinity it was told with (`system_attrs.diverged`).
+    const diverged = t.state === "COMPLETE" && t.value === null && typeof t.systemAttrs.diverged === "string" ? Number(t.systemAttrs.diverged) : null;
+    const value =
+      diverged !== null ? new PyFloat(diverged) : t.value === null || t.state === "FAIL" || waiting || t.state === "RUNNING" ? null : new PyFloat(t.value);
     lines.push(
       pyJson({
         ...head,

@@ -3,6 +3,8 @@ import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import type { Storage } from "../storage/storage.js";
 import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
+import { optunaJournal } from "./optuna-journal.js";
+import { parseStudyLines } from "./study-io.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -99,6 +101,22 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(waiting.trial.number).toBe(4);
     const fresh = await two.ask({ study: "copy" });
     expect(fresh.trial.number).toBe(5);
+  });
+
+  it("round-trips a PBT member that diverged (COMPLETE without a value), and gives Optuna's journal its NaN", async () => {
+    const one = await service();
+    await one.createStudy({ name: "pbt", space: { lr: SPACE.lr }, strategy: "pbt" });
+    const a = await one.ask({ study: "pbt" });
+    await one.tell({ study: "pbt", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: Number.NaN });
+    const exported = [...one.exportStudy("pbt")];
+    expect(exported[1]).toContain('"diverged":"NaN"');
+    const two = await service();
+    await two.importStudy(exported.join("\n"), "pbt");
+    expect([...two.exportStudy("pbt")]).toEqual(exported);
+    // COMPLETE (state 1) with the value it was told, as Python's json writes it.
+    const created = optunaJournal(parseStudyLines(exported.join("\n"))).lines.filter((l) => /"state": ?1\b/.test(l));
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatch(/"value": ?NaN\b/);
   });
 
   it("refuses a name that exists and leaves the database unchanged", async () => {

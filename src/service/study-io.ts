@@ -224,7 +224,9 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     if (t.values !== undefined && (m === 1 || t.values.length !== m || t.value !== null))
       fail(`values must hold one number per objective (${m}) in a multi-objective study, with value null`);
     const values = t.values ?? (t.value === null ? null : [t.value]);
-    if (t.state === "COMPLETE" && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
+    // A diverged member of a PBT study is COMPLETE without values (trial-ops.ts, `system_attrs.diverged`).
+    const diverged = values === null && typeof t.system_attrs.diverged === "string";
+    if (t.state === "COMPLETE" && !diverged && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
     const steps = t.intermediate.map(([s]) => s);
     if (steps.some((s, k) => k > 0 && s <= (steps[k - 1] as number))) fail("intermediate steps must increase");
     trials.push({
