@@ -164,6 +164,20 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     await st2.close();
   });
 
+  it("refuses user attributes JSON cannot keep as given (NaN, infinities), at any depth and on every path", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a = await svc.ask({ study: "s" });
+    for (const attrs of [{ x: Number.NaN }, { deep: [1, { y: Number.POSITIVE_INFINITY }] }, { z: Number.NEGATIVE_INFINITY }]) {
+      await expectCode(svc.execute("set_user_attrs", { study: "s", trial: a.trial.number, attrs }), "INVALID_ARGUMENT");
+      await expectCode(svc.execute("set_user_attrs", { study: "s", attrs }), "INVALID_ARGUMENT");
+      await expectCode(svc.createStudy({ name: "t", space: SPACE, user_attrs: attrs }), "INVALID_ARGUMENT");
+      await expectCode(svc.addTrial({ study: "s", params: { lr: 0.01, layers: 2, act: "relu" }, value: 1, user_attrs: attrs }), "INVALID_ARGUMENT");
+    }
+    expect((await svc.getStudy({ study: "s" })).user_attrs).toEqual({});
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(1);
+    await svc.execute("set_user_attrs", { study: "s", trial: a.trial.number, attrs: { ok: 1e308, tiny: 5e-324, s: "NaN" } });
+  });
+
   it("keeps an id's first reply when a client reuses the id after a restart, and on SQLite answers with it", async () => {
     const path = backend.location();
     const st1 = await backend.open(path);

@@ -43,9 +43,27 @@ export function attrsJsonLength(attrs: Record<string, unknown>): number | null {
   }
 }
 
+/**
+ * Refuses user attributes that JSON cannot keep as given: not serialisable (a BigInt), a NaN or an
+ * infinity (JSON.stringify writes null, so the reply and the stored attribute would differ), or
+ * larger than MAX_USER_ATTRS_BYTES. @throws INVALID_ARGUMENT.
+ */
 export function checkAttrsSize(attrs: Record<string, unknown>): void {
-  const size = attrsJsonLength(attrs);
+  let nonFinite: [string, number] | null = null;
+  let size: number | null;
+  try {
+    size = JSON.stringify(attrs, (key, v: unknown) => {
+      if (nonFinite === null && typeof v === "number" && !Number.isFinite(v)) nonFinite = [key, v];
+      return v;
+    }).length;
+  } catch {
+    size = null;
+  }
   if (size === null) throw invalidArgument("user attributes must be JSON-serialisable");
+  if (nonFinite !== null) {
+    const [key, v] = nonFinite as [string, number];
+    throw invalidArgument(`user attribute '${key}' is ${String(v)}: attributes are stored as JSON, which has no NaN or infinity (store it as a string, or null)`);
+  }
   if (size > MAX_USER_ATTRS_BYTES) throw invalidArgument(`user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
 }
 

@@ -83,6 +83,16 @@ describe("scanFrame", () => {
     expect(scanFrame(Buffer.from([0xdb, 0x7f, 0xff, 0xff, 0xff]), 32)).toBe("malformed");
   });
 
+  it("refuses 64-bit integers beyond ±(2^53 − 1), and passes those within", () => {
+    const u64 = (v: bigint) => Buffer.concat([Buffer.from([0xcf]), Buffer.from(BigInt.asUintN(64, v).toString(16).padStart(16, "0"), "hex")]);
+    const i64 = (v: bigint) => Buffer.concat([Buffer.from([0xd3]), Buffer.from(BigInt.asUintN(64, v).toString(16).padStart(16, "0"), "hex")]);
+    const safe = 2n ** 53n - 1n;
+    for (const ok of [u64(safe), u64(0n), i64(safe), i64(-safe), i64(-1n), i64(0n)]) expect(scanFrame(map1(str8([0x61]), ok), 32)).toBeNull();
+    for (const bad of [u64(safe + 1n), u64(2n ** 64n - 1n), i64(safe + 1n), i64(-safe - 1n), i64(-(2n ** 63n))])
+      expect(scanFrame(map1(str8([0x61]), bad), 32)).toBe("unsafe-integer");
+    expect(decode(encode({ a: Number(safe) }))).toEqual({ a: Number(safe) });
+  });
+
   it("refuses extension values (fixext, ext 8/16/32, the timestamp) and map keys that are not strings", () => {
     for (const ext of [[0xd4, 0x01, 0x00], [0xd6, 0xff, 1, 2, 3, 4], [0xd8, 0x05, ...new Array(16).fill(0)], [0xc7, 1, 0x05, 0x00], [0xc8, 0, 1, 0x05, 0x00], [0xc9, 0, 0, 0, 1, 0x05, 0x00]])
       expect(scanFrame(map1(str8([0x61]), Buffer.from(ext)), 32), String(ext[0])).toBe("extension");

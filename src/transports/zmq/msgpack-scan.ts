@@ -11,7 +11,9 @@
  *  - `forbidden-key`: a map key `__proto__`, which msgpackr would decode as `__proto_`;
  *  - `non-string-key`: a map key that is not a `str` (msgpackr would turn 1 and "1" into one key);
  *  - `extension`: an ext value (timestamps included), which the protocol has no use for and
- *    msgpackr would decode to objects such as a Date that no reply may carry.
+ *    msgpackr would decode to objects such as a Date that no reply may carry;
+ *  - `unsafe-integer`: an int 64 or uint 64 beyond ±(2^53 − 1), which msgpackr would round to the
+ *    nearest double.
  * ASCII strings are checked in the loop; others by `buffer.isUtf8` (native, no copy).
  *
  * `peekRequestId` reads the `id` of a request map without decoding the rest, for replies to
@@ -19,7 +21,7 @@
  */
 import { isUtf8 } from "node:buffer";
 
-export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "extension";
+export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "extension" | "unsafe-integer";
 
 /** The map key `__proto__` (domain/input-limits.ts FORBIDDEN_KEY), which msgpackr decodes as `__proto_`. */
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
@@ -162,6 +164,14 @@ function readHead(buf: Uint8Array, pos: number): boolean {
   return true;
 }
 
+/** Whether the 8-byte integer at `at` (uint 64, or int 64 when `signed`) is a safe JavaScript integer. */
+function safeInt64(buf: Uint8Array, at: number, signed: boolean): boolean {
+  const high = readUint(buf, at, 4);
+  if (!signed || high < 0x80000000) return high <= 0x1fffff; // 2^53 − 1 = 0x1fffff_ffffffff
+  // Negative: raw = 2^64 + v, and v ≥ −(2^53 − 1) when raw ≥ 0xffe00000_00000001.
+  return high > 0xffe00000 || (high === 0xffe00000 && readUint(buf, at + 4, 4) >= 1);
+}
+
 function utf8Ok(buf: Uint8Array, start: number, length: number): boolean {
   const stop = start + length;
   for (let i = start; i < stop; i++) if ((buf[i] as number) >= 0x80) return isUtf8(buf.subarray(i, stop));
@@ -195,6 +205,7 @@ export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | 
     } else {
       if (!readHead(frame, pos)) return "malformed";
       if (hKind === EXT) return "extension";
+      if ((b === 0xcf || b === 0xd3) && !safeInt64(frame, pos + 1, b === 0xd3)) return "unsafe-integer";
       if (hKind !== STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0) return "non-string-key";
       pos = hNext;
       if (hKind === STR && !utf8Ok(frame, hStart, hLength)) return "invalid-utf8";

@@ -195,6 +195,8 @@ export class ZmqServer {
         if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
         if (problem === "forbidden-key") throw new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
         if (problem === "non-string-key") throw new TuneportError("INVALID_ARGUMENT", "request holds a map key that is not a string (every map key must be a MessagePack str)");
+        if (problem === "unsafe-integer")
+          throw new TuneportError("INVALID_ARGUMENT", "request holds an integer beyond ±(2^53 − 1), which the server cannot keep exactly (its numbers are doubles); send it as a string");
         if (problem === "extension")
           throw new TuneportError("INVALID_ARGUMENT", "request holds a MessagePack extension value (a timestamp, say): the protocol uses none; send times as epoch seconds");
         throw problem === "too-deep"
