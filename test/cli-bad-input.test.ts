@@ -4,7 +4,7 @@
  * changed by a refused command.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +96,28 @@ describe("tuneport given bad input", () => {
     }
     expectRefusal(run("export", "nope", "--storage", db, "--out", join(dir, "nope.jsonl")), 1, /no study named 'nope'/);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("export --out a FIFO writes into it, and --out a symbolic link replaces the file it names, not the link", async () => {
+    const fifo = join(dir, "pipe.jsonl");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    // A reader on the FIFO (cat), as `tuneport export s1 --out pipe | ...` would have.
+    const reader = spawn("cat", [fifo], { stdio: ["ignore", "pipe", "ignore"] });
+    let got = "";
+    reader.stdout.on("data", (d: Buffer) => (got += d.toString()));
+    const readerDone = new Promise((r) => reader.on("close", r));
+    const r = await runAsync("export", "s1", "--storage", db, "--out", fifo);
+    expect(r.status, r.stderr).toBe(0);
+    await readerDone;
+    expect(got.split("\n")[0]).toContain('"name":"s1"');
+    expect(statSync(fifo).isFIFO()).toBe(true); // a rename had replaced it with a regular file
+    const target = join(dir, "real.jsonl");
+    writeFileSync(target, "old\n");
+    const link = join(dir, "link.jsonl");
+    symlinkSync(target, link);
+    expect(run("export", "s1", "--storage", db, "--out", link).status).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, "utf8")).toContain('"name":"s1"');
   });
 
   it("import of a FILE that is missing or a directory", () => {
@@ -209,6 +231,20 @@ describe("tuneport given bad input", () => {
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
+  });
+
+  it("serve and mcp refuse an ipc:// --bind on a file (ZeroMQ would delete it), and mcp checks --bind as serve does", () => {
+    const victim = join(dir, "victim.jsonl");
+    writeFileSync(victim, "keep me\n");
+    for (const cmd of ["serve", "mcp"]) {
+      expectRefusal(run(cmd, "--storage", join(dir, `${cmd}-new.db`), "--bind", `ipc://${victim}`), 2, /not a socket: binding would delete it/);
+      expectRefusal(run(cmd, "--storage", db, "--bind", `ipc://${db}`), 2, /that is the --storage database/);
+      expect(existsSync(join(dir, `${cmd}-new.db`))).toBe(false);
+    }
+    expect(readFileSync(victim, "utf8")).toBe("keep me\n");
+    expect(statSync(db).isFile()).toBe(true);
+    expectRefusal(run("mcp", "--storage", join(dir, "m.db"), "--bind", "tcp://127.0.0.1:99999"), 2, /port 99999 is out of range/);
+    expectRefusal(run("mcp", "--storage", join(dir, "m.db"), "--bind", "127.0.0.1:49581"), 2, /add the scheme/);
   });
 
   it("serve --curve-secret / --curve-allow naming a missing file says which option and where the keys come from", () => {

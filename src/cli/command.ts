@@ -1,5 +1,5 @@
 /** A tiny sub-command framework on node:util parseArgs: every command has help text. */
-import { closeSync, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { LogFormat, LogLevel } from "../logger.js";
@@ -74,11 +74,24 @@ export function fileProblem(err: unknown): string | null {
 
 /**
  * Writes `out` atomically (a temporary file beside it, renamed at the end) with `write`, which gets the
- * open descriptor. A FILE that is a directory or in a folder that does not exist is refused before
+ * open descriptor; a device or FIFO is written to in place. A FILE that is a directory or in a folder that does not exist is refused before
  * anything is written (UsageError), and the temporary file is removed whatever fails.
  */
 export async function writeFileAtomically(out: string, mode: number, write: (fd: number) => void | Promise<void>): Promise<void> {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a directory; name a file in it`);
+  if (existsSync(out) && !statSync(out).isFile()) {
+    // A device (/dev/null), a FIFO or a socket: written to in place, as a shell's `>` does. A
+    // rename over it replaced it with a regular file (as root, /dev/null itself).
+    const fd = openSync(out, "w");
+    try {
+      await write(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return;
+  }
+  // A symbolic link keeps pointing where it did: the file it names is the one replaced.
+  if (existsSync(out) && lstatSync(out).isSymbolicLink()) out = realpathSync(out);
   const dir = dirname(out);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: there is no folder ${dir}; create it first or write elsewhere`);
   const tmp = `${out}.tmp-${process.pid}`;

@@ -2,7 +2,7 @@
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint, logOptions, noPositionals } from "./command.js";
-import { isLoopback } from "./serve.js";
+import { bindProblem, isLoopback } from "./serve.js";
 import { redactStorageLocation } from "../storage/postgres/url.js";
 
 export const mcpCommand: Command = {
@@ -58,6 +58,10 @@ Options:
     if (connect && (binds.length > 0 || v.storage !== undefined))
       throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
     if (connect) checkConnectEndpoint(connect);
+    for (const ep of binds) {
+      const problem = bindProblem(ep, (v.storage as string | undefined) ?? "./tuneport.db");
+      if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
+    }
     const durability = v.durability as string;
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);

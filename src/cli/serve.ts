@@ -1,6 +1,7 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
-import { existsSync, rmSync } from "node:fs";
+import { type Stats, existsSync, lstatSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { isIP } from "node:net";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
@@ -115,7 +116,7 @@ Options:
     if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
     for (const ep of binds) {
-      const problem = bindProblem(ep);
+      const problem = bindProblem(ep, v.storage as string);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
     const log = logOptions(v);
@@ -275,8 +276,10 @@ function stopSignal(logger: { info(obj: object, msg: string): void }, withStdin:
  * looks bindable: `tcp://HOST:PORT` (HOST an address, a name, an interface or `*`; PORT a
  * number or `*`), `ipc://PATH`, `inproc://NAME`. ZeroMQ itself says only "Invalid argument".
  */
-export function bindProblem(endpoint: string): string | null {
-  if (/^(ipc|inproc):\/\/.+/.test(endpoint)) return null;
+export function bindProblem(endpoint: string, storage?: string): string | null {
+  const ipc = /^ipc:\/\/(.+)$/.exec(endpoint);
+  if (ipc) return ipcPathProblem(ipc[1] as string, storage);
+  if (/^inproc:\/\/.+/.test(endpoint)) return null;
   const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]]+):(\d+|\*)$/.exec(endpoint);
   if (m) return m[2] === "*" || Number(m[2]) <= 65535 ? null : `port ${m[2]} is out of range (0-65535)`;
   if (/^(\[[^\]]+\]|[\w.*-]+):(\d+|\*)$/.test(endpoint)) return `add the scheme: --bind tcp://${endpoint}`;
@@ -285,6 +288,25 @@ export function bindProblem(endpoint: string): string | null {
   const host = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)\/?$/.exec(endpoint);
   if (host) return `add a port: --bind tcp://${host[1]}:5555`;
   return "expected tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555), ipc://PATH or inproc://NAME";
+}
+
+/**
+ * Why an ipc:// path cannot be bound, or null. ZeroMQ unlinks whatever is at the path before it
+ * binds there, so an ipc endpoint on an existing file (the database itself, an export) deleted it.
+ * Only an old socket (a server's before it stopped) may be replaced.
+ */
+function ipcPathProblem(path: string, storage?: string): string | null {
+  if (path.startsWith("@")) return null; // Linux's abstract namespace: no file
+  if (storage !== undefined && !isPostgresUrl(storage) && resolve(path) === resolve(storage))
+    return "that is the --storage database; pick another path for the socket";
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return null; // nothing there
+  }
+  if (st.isSocket()) return null;
+  return `${path} is ${st.isDirectory() ? "a folder" : st.isSymbolicLink() ? "a symbolic link" : "a file"}, not a socket: binding would delete it; pick a path where nothing is`;
 }
 
 /** True for tcp endpoints on 127.0.0.0/8, ::1 or localhost, and for ipc/inproc. */
