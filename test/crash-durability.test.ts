@@ -1,3 +1,4 @@
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
@@ -33,6 +34,10 @@ describe("durability under SIGKILL", () => {
     const db = join(tempDir(), "lock.sqlite");
     const first = await startServer(db);
     await expect(startServer(db)).rejects.toThrow(/in use by another tuneport process/);
+    // Through a symbolic link it is the same file, and the same lock (it had one of its own).
+    const link = `${db}-link.sqlite`;
+    symlinkSync(db, link);
+    await expect(startServer(link)).rejects.toThrow(/in use by another tuneport process/);
     first.proc.kill("SIGKILL");
     await first.stop();
     const second = await startServer(db);

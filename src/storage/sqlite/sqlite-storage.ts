@@ -21,7 +21,7 @@
  * Schema migrations are versioned through `PRAGMA user_version`; each migration runs in
  * its own transaction, and a database newer than this build is refused.
  */
-import { chmodSync, closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
@@ -93,7 +93,9 @@ export class SqliteStorage implements Storage, SummaryReader {
             `database schema version ${version} differs from this tuneport's ${MIGRATIONS.length}; open it with 'tuneport serve' once to migrate`,
           );
       } else {
-        lock = file ? acquireLock(`${opts.path}.lock`) : null;
+        // Beside the file a symbolic link names, so that the link and the file share one lock (a
+        // hard link still has a lock of its own: it cannot be told from another file by its path).
+        lock = file ? acquireLock(`${existsSync(opts.path) ? realpathSync(opts.path) : opts.path}.lock`) : null;
         if (file) this.tightenedFiles.push(...makePrivate(opts.path));
         opened = new Database(opts.path, { timeout: 5000 });
         opened.pragma("journal_mode = WAL");
