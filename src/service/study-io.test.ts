@@ -119,6 +119,22 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(created[0]).toMatch(/"value": ?NaN\b/);
   });
 
+  it("refuses a trial whose parameter its distribution cannot produce (an edited file), naming the line", async () => {
+    const one = await service();
+    await busyStudy(one);
+    const lines = [...one.exportStudy("src")];
+    const complete = lines.findIndex((l) => l.includes('"state":"COMPLETE"'));
+    for (const edit of [/"lr":[0-9.e-]+/, /"layers":[0-9]+/]) {
+      for (const bad of edit.source.includes("lr") ? ['"lr":50', '"lr":"notanumber"'] : ['"layers":4', '"layers":11']) {
+        const edited = lines.map((l, k) => (k === complete ? l.replace(edit, bad) : l));
+        expect(edited[complete], bad).not.toBe(lines[complete]);
+        const err = await code(() => parseStudyLines(edited.join("\n")));
+        expect(err.message, bad).toMatch(new RegExp(`line ${complete + 1}: parameter '(lr|layers)' is .* cannot produce`));
+      }
+    }
+    expect(parseStudyLines(lines.join("\n")).trials).toHaveLength(5); // the file as exported still reads
+  });
+
   it("refuses a name that exists and leaves the database unchanged", async () => {
     const svc = await service();
     await busyStudy(svc);

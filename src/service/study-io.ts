@@ -20,7 +20,7 @@
  * part of it.
  */
 import { z } from "zod";
-import { type SearchSpace, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
+import { type SearchSpace, contains, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
@@ -227,6 +227,11 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     // A diverged member of a PBT study is COMPLETE without values (trial-ops.ts, `system_attrs.diverged`).
     const diverged = values === null && typeof t.system_attrs.diverged === "string";
     if (t.state === "COMPLETE" && !diverged && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
+    // A value its distribution cannot produce (an edited file) would reach the strategies and plots.
+    for (const [name, v] of Object.entries(t.params)) {
+      const d = t.distributions[name] ?? (config as StudyConfig).space[name];
+      if (d !== undefined && !contains(d, v)) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
+    }
     const steps = t.intermediate.map(([s]) => s);
     if (steps.some((s, k) => k > 0 && s <= (steps[k - 1] as number))) fail("intermediate steps must increase");
     trials.push({
