@@ -120,6 +120,12 @@ describe("tuneport given bad input", () => {
     expect(readFileSync(target, "utf8")).toContain('"name":"s1"');
   });
 
+  it("import of a stream that never ends stops at the limit instead of reading it whole", () => {
+    const r = run("import", "/dev/zero", "--storage", join(dir, "zero.db"));
+    expectRefusal(r, 1, /\/dev\/zero: more than \d+ bytes, more than one import reads/);
+    expect(existsSync(join(dir, "zero.db"))).toBe(false);
+  });
+
   it("import of a FILE that is missing or a directory", () => {
     expectRefusal(run("import", join(dir, "absent.jsonl"), "--storage", db), 1, /cannot open .*absent\.jsonl: no such file or folder/);
     expectRefusal(run("import", dir, "--storage", db), 2, /is a directory; name the file 'tuneport export' wrote/);

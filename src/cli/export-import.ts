@@ -1,6 +1,6 @@
 /** `tuneport export` / `tuneport import`: a study as JSON Lines (format in service/study-io.ts). */
 import { isUtf8 } from "node:buffer";
-import { existsSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
@@ -114,7 +114,7 @@ Options:
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
     if (file !== "-" && existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name the file 'tuneport export' wrote`);
-    const text = utf8Text(readFileSync(file === "-" ? 0 : file), file);
+    const text = utf8Text(readBounded(file), file);
     const [[{ silentLogger }, { StudyService }, { openStorage }], { SharedOwnership }, { PgOwnershipStore }] = await Promise.all([
       serviceModules(),
       import("../service/ownership.js"),
@@ -146,6 +146,45 @@ Options:
     return 0;
   },
 };
+
+/** The most one import reads: about V8's longest string (a larger file could not be parsed anyway). */
+const MAX_IMPORT_BYTES = 512 * 1024 * 1024;
+
+/**
+ * FILE's bytes ('-': stdin), read a MiB at a time and refused once past MAX_IMPORT_BYTES: a stream
+ * that never ends (`/dev/zero`, `yes | tuneport import -`) was read whole first, 9.5 GB in 25 s.
+ * @throws INVALID_ARGUMENT past the limit, a file-system error for a file that cannot be read.
+ */
+function readBounded(file: string): Buffer {
+  const fd = file === "-" ? 0 : openSync(file, "r");
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EAGAIN") {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // stdin not ready yet
+          continue;
+        }
+        if (code === "EOF") break;
+        throw err;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_IMPORT_BYTES)
+        throw invalidArgument(`${file === "-" ? "stdin" : file}: more than ${MAX_IMPORT_BYTES} bytes, more than one import reads (about 512 MiB of text); nothing was imported`);
+      chunks.push(n === buf.length ? buf : buf.subarray(0, n));
+    }
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
+  return Buffer.concat(chunks, total);
+}
 
 /** The file's text; @throws INVALID_ARGUMENT naming the first line that is not UTF-8 (decoding would silently rewrite it). */
 function utf8Text(bytes: Buffer, file: string): string {
