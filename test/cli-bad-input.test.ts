@@ -4,7 +4,7 @@
  * changed by a refused command.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +118,26 @@ describe("tuneport given bad input", () => {
     expect(run("export", "s1", "--storage", db, "--out", link).status).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readFileSync(target, "utf8")).toContain('"name":"s1"');
+  });
+
+  it("a database with a damaged page: serve refuses without a stack trace or a stale lock, export says it in one line", async () => {
+    const many = [
+      JSON.parse(STUDY.split("\n")[0] as string),
+      ...Array.from({ length: 300 }, (_, number) => ({ ...JSON.parse(STUDY.split("\n")[1] as string), number })),
+    ].map((l) => JSON.stringify(l)).join("\n");
+    const src = join(dir, "many.jsonl");
+    writeFileSync(src, `${many}\n`);
+    const damaged = join(dir, "damaged.db");
+    expect(run("import", src, "--storage", damaged).status).toBe(0);
+    const fd = openSync(damaged, "r+");
+    writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 3 * 4096); // one page past the header and schema
+    closeSync(fd);
+    const served = await runAsync("serve", "--storage", damaged, "--bind", "tcp://127.0.0.1:0", "--log-format", "json");
+    expect(served.status).toBe(1);
+    expect(served.stdout).toMatch(/integrity check failed; refusing to start/);
+    expect(served.stdout + served.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(`${damaged}.lock`)).toBe(false);
+    expectRefusal(run("export", "s1", "--storage", damaged, "--out", join(dir, "d.jsonl")), 1, /database disk image is malformed \(SQLITE_CORRUPT\); the database file is damaged/);
   });
 
   it("import of a stream that never ends stops at the limit instead of reading it whole", () => {

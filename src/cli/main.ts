@@ -67,6 +67,12 @@ main(process.argv.slice(2)).then(
       // A file that cannot be read or written (a missing input, an unwritable folder): one line, no stack.
       process.stderr.write(`tuneport: ${terminalSafe(fileProblem(err) as string, true)}\n`);
       process.exitCode = 1;
+    } else if (typeof (err as { code?: unknown } | null)?.code === "string" && /^SQLITE_/.test((err as { code: string }).code)) {
+      // SQLite failing mid-command (a damaged page past the header check): one line, no stack.
+      const e = err as { code: string; message: string };
+      const hint = /CORRUPT|NOTADB/.test(e.code) ? "; the database file is damaged: restore a backup (or try sqlite3's .recover)" : "";
+      process.stderr.write(`tuneport: the SQLite database failed: ${terminalSafe(e.message, true)} (${e.code})${hint}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`tuneport: ${terminalSafe((err as Error)?.stack ?? String(err), true)}\n`);
       process.exitCode = 1;

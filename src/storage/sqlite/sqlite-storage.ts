@@ -425,11 +425,17 @@ export class SqliteStorage implements Storage, SummaryReader {
   }
 
   async checkIntegrity(): Promise<string[]> {
-    const rows = this.db.pragma("quick_check") as { quick_check: string }[];
-    const problems = rows.map((r) => r.quick_check).filter((m) => m !== "ok");
-    const fk = this.db.pragma("foreign_key_check") as unknown[];
-    if (fk.length > 0) problems.push(`${fk.length} rows violate foreign keys`);
-    return problems;
+    try {
+      const rows = this.db.pragma("quick_check") as { quick_check: string }[];
+      const problems = rows.map((r) => r.quick_check).filter((m) => m !== "ok");
+      const fk = this.db.pragma("foreign_key_check") as unknown[];
+      if (fk.length > 0) problems.push(`${fk.length} rows violate foreign keys`);
+      return problems;
+    } catch (err) {
+      // A damaged page makes the check itself fail (SQLITE_CORRUPT): that is its finding.
+      const e = err as { code?: string; message?: string };
+      return [`${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`];
+    }
   }
 
   async close(): Promise<void> {
