@@ -239,6 +239,11 @@ describe("tuneport given bad input", () => {
     expectRefusal(run(cmd, join(dir, "my.db"), "--storage", db, ...listen), 2, new RegExp(`'tuneport ${cmd}' takes no argument ".*my\\.db": the database is --storage`));
     expect(existsSync(join(dir, "my.db"))).toBe(false);
     expectRefusal(run(cmd, "--storage", db, ...listen, "--log-level", "loud"), 2, /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
+    // The environment's defaults are checked alike (pino threw with a stack trace; a bad format was ignored).
+    const withEnv = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, cmd, "--storage", db, ...listen], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL", env: { ...process.env, ...env } });
+    expectRefusal(withEnv({ TUNEPORT_LOG_LEVEL: "loud" }), 2, /\$TUNEPORT_LOG_LEVEL must be one of fatal, .*got "loud"/);
+    expectRefusal(withEnv({ TUNEPORT_LOG_FORMAT: "xml" }), 2, /\$TUNEPORT_LOG_FORMAT must be 'pretty' or 'json', got "xml"/);
   });
 
   it("serve refused for a port in use leaves no database it created, and keeps one that was there", async () => {

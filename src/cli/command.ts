@@ -126,10 +126,15 @@ const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debu
 
 /** `--log-level` and `--log-format`, checked (pino threw a stack trace for an unknown level). @throws UsageError */
 export function logOptions(v: Record<string, unknown>): { level: LogLevel | undefined; format: LogFormat | undefined } {
-  const level = v["log-level"] as string | undefined;
-  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
-  const format = v["log-format"] as string | undefined;
-  if (format !== undefined && format !== "pretty" && format !== "json") throw new UsageError("--log-format must be 'pretty' or 'json'");
+  // The options, else the environment's defaults (logger.ts), checked alike: pino threw on a bad
+  // $TUNEPORT_LOG_LEVEL with a stack trace, and a bad $TUNEPORT_LOG_FORMAT was ignored.
+  const env = (name: string) => (process.env[name] === "" ? undefined : process.env[name]);
+  const level = (v["log-level"] as string | undefined) ?? env("TUNEPORT_LOG_LEVEL");
+  const levelFrom = v["log-level"] !== undefined ? "--log-level" : "$TUNEPORT_LOG_LEVEL";
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`${levelFrom} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  const format = (v["log-format"] as string | undefined) ?? env("TUNEPORT_LOG_FORMAT");
+  const formatFrom = v["log-format"] !== undefined ? "--log-format" : "$TUNEPORT_LOG_FORMAT";
+  if (format !== undefined && format !== "pretty" && format !== "json") throw new UsageError(`${formatFrom} must be 'pretty' or 'json', got ${JSON.stringify(format)}`);
   return { level: level as LogLevel | undefined, format: format as LogFormat | undefined };
 }
 
