@@ -140,6 +140,31 @@ describe("tuneport given bad input", () => {
     expectRefusal(run("export", "s1", "--storage", damaged, "--out", join(dir, "d.jsonl")), 1, /database disk image is malformed \(SQLITE_CORRUPT\); the database file is damaged/);
   });
 
+  it("a one-shot command whose stdout fails says so in one line (a full disk), or ends quietly (a closed pipe)", async () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      for (const args of [["studies", "trials", "s1", "--storage", db], ["serve", "--help"], ["--help"]]) {
+        const r = spawnSync(process.execPath, [CLI, ...args], { stdio: ["ignore", full, "pipe"], encoding: "utf8", timeout: 120_000 });
+        expectRefusal({ ...r, stdout: "" } as ReturnType<typeof run>, 1, /cannot write to stdout: .*\(ENOSPC\)/);
+      }
+    } finally {
+      closeSync(full);
+    }
+    // `| head -1`: the reader leaves after the first line, long before the 5,000 rows are written.
+    const rows = [JSON.parse(STUDY.split("\n")[0] as string), ...Array.from({ length: 5000 }, (_, number) => ({ ...JSON.parse(STUDY.split("\n")[1] as string), number }))];
+    const src = join(dir, "rows.jsonl");
+    writeFileSync(src, `${rows.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const big = join(dir, "rows.db");
+    expect(run("import", src, "--storage", big).status).toBe(0);
+    const p = spawn(process.execPath, [CLI, "studies", "trials", "s1", "--storage", big, "--limit", "5000"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    p.stdout.once("data", () => p.stdout.destroy());
+    const status = await new Promise((r) => p.on("close", (code) => r(code)));
+    expect(stderr).toBe("");
+    expect(status).toBe(0);
+  });
+
   it("import of a stream that never ends stops at the limit instead of reading it whole", () => {
     const r = run("import", "/dev/zero", "--storage", join(dir, "zero.db"));
     expectRefusal(r, 1, /\/dev\/zero: more than \d+ bytes, more than one import reads/);

@@ -34,8 +34,25 @@ Run 'tuneport <command> --help' for a command's options. tuneport ${VERSION}
 `;
 }
 
+/** Commands that run to an end and write their answer to stdout (servers keep serving if it closes). */
+const ONE_SHOT = new Set(["studies", "plot", "export", "import", "keygen"]);
+
+/**
+ * A one-shot command's stdout failing: a reader that went away (`| head -1`, EPIPE) ends the
+ * command quietly, as it would a shell tool; anything else (a full disk, ENOSPC) is one line. An
+ * unhandled stream error printed a stack trace.
+ */
+function guardStdout(): void {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+    process.stderr.write(`tuneport: cannot write to stdout: ${terminalSafe(err.message, true)}${err.code ? ` (${err.code})` : ""}\n`);
+    process.exit(1);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === undefined || ONE_SHOT.has(name) || !COMMANDS.some(([n]) => n === name) || rest.includes("--help") || rest.includes("-h")) guardStdout();
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());
     return name ? 0 : 2;
