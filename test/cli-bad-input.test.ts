@@ -317,6 +317,15 @@ describe("tuneport given bad input", () => {
     expectRefusal(run("keygen", "--out", f), 2, /is a file, not a folder/);
     // Node's recursive mkdir loops forever where /proc answers ENOENT.
     if (existsSync("/proc/self")) expectRefusal(run("keygen", "--out", "/proc/tuneport-no-such-dir"), 2, /cannot create the folder/);
+    // Half a pair already there (either half): refused, and nothing written beside it.
+    for (const [have, missing] of [["z.key", "z.pub"], ["y.pub", "y.key"]]) {
+      const keys = join(dir, `keys-${have}`);
+      mkdirSync(keys);
+      writeFileSync(join(keys, have), "old\n");
+      expectRefusal(run("keygen", have.split(".")[0] as string, "--out", keys), 2, /exists; not overwriting a key/);
+      expect(readdirSync(keys)).toEqual([have]);
+      expect(existsSync(join(keys, missing))).toBe(false);
+    }
   });
 });
 
