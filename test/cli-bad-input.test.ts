@@ -311,6 +311,13 @@ describe("tuneport given bad input", () => {
     expectRefusal(run(...serve, "--curve-secret", join(dir, "none.key"), "--curve-allow", keys), 2, /^tuneport: --curve-secret .*none\.key: cannot open/);
   });
 
+  it("serve --advertise: an endpoint clients cannot dial is refused, and with SQLite it has no use", () => {
+    expectRefusal(run("serve", "--storage", "postgresql://u@127.0.0.1:1/db", "--advertise", "junk!"), 2, /--advertise junk!: expected the server's address as tcp:\/\/HOST:PORT/);
+    expectRefusal(run("serve", "--storage", "postgresql://u@127.0.0.1:1/db", "--advertise", "tcp://10.0.0.1:99999"), 2, /--advertise .*port 99999 is out of range/);
+    expectRefusal(run("serve", "--storage", join(dir, "adv.db"), "--advertise", "tcp://127.0.0.1:5555"), 2, /--advertise is for PostgreSQL storage/);
+    expect(existsSync(join(dir, "adv.db"))).toBe(false);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");
@@ -318,7 +325,7 @@ describe("tuneport given bad input", () => {
     // Node's recursive mkdir loops forever where /proc answers ENOENT.
     if (existsSync("/proc/self")) expectRefusal(run("keygen", "--out", "/proc/tuneport-no-such-dir"), 2, /cannot create the folder/);
     // Half a pair already there (either half): refused, and nothing written beside it.
-    for (const [have, missing] of [["z.key", "z.pub"], ["y.pub", "y.key"]]) {
+    for (const [have, missing] of [["z.key", "z.pub"], ["y.pub", "y.key"]] as const) {
       const keys = join(dir, `keys-${have}`);
       mkdirSync(keys);
       writeFileSync(join(keys, have), "old\n");

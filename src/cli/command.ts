@@ -113,13 +113,13 @@ export async function writeFileAtomically(out: string, mode: number, write: (fd:
  * Refuses a `--connect` endpoint a client cannot dial (ZeroMQ itself says only "Invalid argument",
  * with a stack trace): tcp://HOST:PORT with a port in 1-65535, ipc://PATH or inproc://NAME. @throws UsageError
  */
-export function checkConnectEndpoint(endpoint: string): void {
+export function checkConnectEndpoint(endpoint: string, option = "--connect"): void {
   if (/^(ipc|inproc):\/\/.+/.test(endpoint)) return;
   const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]*]+):(\d+)$/.exec(endpoint);
   if (m && Number(m[2]) >= 1 && Number(m[2]) <= 65535) return;
-  if (m) throw new UsageError(`--connect ${endpoint}: port ${m[2]} is out of range (1-65535)`);
-  if (/^(\[[^\]]+\]|[\w.-]+):\d+$/.test(endpoint)) throw new UsageError(`--connect ${endpoint}: add the scheme: --connect tcp://${endpoint}`);
-  throw new UsageError(`--connect ${endpoint}: expected the server's address as tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc://PATH`);
+  if (m) throw new UsageError(`${option} ${endpoint}: port ${m[2]} is out of range (1-65535)`);
+  if (/^(\[[^\]]+\]|[\w.-]+):\d+$/.test(endpoint)) throw new UsageError(`${option} ${endpoint}: add the scheme: ${option} tcp://${endpoint}`);
+  throw new UsageError(`${option} ${endpoint}: expected the server's address as tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc://PATH`);
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];

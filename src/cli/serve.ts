@@ -8,7 +8,7 @@ import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { dashboardOptions } from "./dashboard.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, exitWhenIdle, intOption, logOptions, noPositionals, fileProblem } from "./command.js";
+import { type Command, UsageError, checkConnectEndpoint, exitWhenIdle, intOption, logOptions, noPositionals, fileProblem } from "./command.js";
 
 /** The server's modules, imported once the arguments are checked: `--help` and usage errors answer without them. */
 const serverModules = () =>
@@ -118,6 +118,12 @@ Options:
     for (const ep of binds) {
       const problem = bindProblem(ep, v.storage as string);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
+    }
+    const advertise = v.advertise as string | undefined;
+    if (advertise !== undefined) {
+      // Clients dial it: tcp://HOST:PORT with a real port (checkConnectEndpoint's rule), never `*`.
+      if (!isPostgresUrl(v.storage as string)) throw new UsageError("--advertise is for PostgreSQL storage (several servers); with SQLite there is one server and nothing to advertise");
+      checkConnectEndpoint(advertise, "--advertise");
     }
     const log = logOptions(v);
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
