@@ -318,6 +318,14 @@ describe("tuneport given bad input", () => {
     expect(existsSync(join(dir, "adv.db"))).toBe(false);
   });
 
+  it("a bearer token no request could match (spaces, a newline) is refused at start", () => {
+    const env = (e: Record<string, string>, ...args: string[]) =>
+      spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL", env: { ...process.env, ...e } });
+    expectRefusal(env({ TUNEPORT_MCP_TOKEN: " ".repeat(20) }, "serve", "--storage", join(dir, "tok.db"), "--mcp-http", "0"), 2, /MCP token must be printable ASCII without spaces/);
+    expectRefusal(run("dashboard", "--storage", db, "--dashboard-token", "abcdefghijklmnop\nq"), 2, /dashboard token must be printable ASCII without spaces/);
+    expect(existsSync(join(dir, "tok.db"))).toBe(false);
+  });
+
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {
     const f = join(dir, "a-file");
     writeFileSync(f, "x");

@@ -20,12 +20,18 @@ export interface DashboardCliOptions {
  * `--dashboard-token` / TUNEPORT_DASHBOARD_TOKEN and `--dashboard-allow-host`, checked; null
  * when no dashboard was asked for. @throws UsageError
  */
+/** What a bearer token may hold: visible ASCII, no spaces or control characters (a newline, say). */
+export const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+export const TOKEN_HINT = "make one with: openssl rand -hex 24";
+
 export function dashboardOptions(v: Record<string, unknown>, portOption = "dashboard"): DashboardCliOptions | null {
   const port = intOption(portOption, v[portOption], 0, 65535);
   if (port === undefined) return null;
   const host = (v["dashboard-host"] as string | undefined) ?? "127.0.0.1";
   const token = (v["dashboard-token"] as string | undefined) ?? (process.env.TUNEPORT_DASHBOARD_TOKEN || undefined);
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) throw new UsageError(`the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  if (token !== undefined && !TOKEN_CHARS.test(token))
+    throw new UsageError(`the dashboard token must be printable ASCII without spaces (HTTP trims header values, so no request could match): ${TOKEN_HINT}`);
   if (token === undefined && !isLoopbackHost(host))
     throw new UsageError(`the dashboard on ${host} (not loopback) needs a token of at least ${MIN_TOKEN_LENGTH} characters: set TUNEPORT_DASHBOARD_TOKEN`);
   const allowedHosts = (v["dashboard-allow-host"] as string[] | undefined) ?? [];

@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
-import { dashboardOptions } from "./dashboard.js";
+import { TOKEN_CHARS, TOKEN_HINT, dashboardOptions } from "./dashboard.js";
 import { VERSION } from "../version.js";
 import { type Command, UsageError, checkConnectEndpoint, exitWhenIdle, intOption, logOptions, noPositionals, fileProblem } from "./command.js";
 
@@ -138,6 +138,8 @@ Options:
     const mcpToken = (v["mcp-token"] as string | undefined) ?? process.env.TUNEPORT_MCP_TOKEN;
     if (mcpPort !== undefined && (!mcpToken || mcpToken.length < 16))
       throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
+    if (mcpToken !== undefined && !TOKEN_CHARS.test(mcpToken))
+      throw new UsageError(`the MCP token must be printable ASCII without spaces (HTTP trims header values, so no request could match): ${TOKEN_HINT}`);
     const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
     const mcpAllowHosts = (v["mcp-allow-host"] as string[] | undefined) ?? [];
     for (const h of mcpAllowHosts)
