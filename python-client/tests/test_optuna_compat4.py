@@ -172,3 +172,12 @@ def test_a_study_summary_has_optunas_datetime_start_and_system_attrs(server: Ser
     summary = next(s for s in tp.get_all_study_summaries(storage=server.endpoint) if s.study_name == name)
     assert summary.datetime_start is not None and summary.datetime_start.year >= 2024
     assert summary.system_attrs == {}
+
+
+def test_int_parameters_past_2_to_the_32_stay_ints(server: ServerProcess, name: str) -> None:
+    # The server's MessagePack writes integers past 2^32 as float64; the client types them back.
+    study = _study(server, name, space={"n": tp.Int(2**33, 2**40)})
+    trial = study.ask()
+    assert type(trial.params["n"]) is int and type(trial.suggest_int("n", 2**33, 2**40)) is int
+    study.tell(trial, 1.0)
+    assert type(study.trials[0].params["n"]) is int and study.trials[0].params["n"] >= 2**33

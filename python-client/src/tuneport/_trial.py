@@ -370,6 +370,8 @@ def _typed_value(v: Any, d: Distribution) -> Any:
     an int: ``max_features=1.0`` must not become ``1``, which scikit-learn reads differently)."""
     if isinstance(d, Float):
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    if isinstance(d, Int) and isinstance(v, float) and v.is_integer():
+        return int(v)  # the server's MessagePack sends integers past 2^32 as float64
     if isinstance(d, Categorical) and not any(type(c) is type(v) and c == v for c in d.choices):
         for c in d.choices:
             if c == v and isinstance(c, bool) == isinstance(v, bool) and not isinstance(c, str):
