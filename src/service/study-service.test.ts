@@ -164,6 +164,15 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     await st2.close();
   });
 
+  it("says why a study with COMPLETE trials has no best value (all infeasible), instead of 'none completed'", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a = await svc.ask({ study: "s" });
+    await svc.tell({ study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1, constraints: [1] });
+    const prose = JSON.stringify(await svc.execute("study_summary", { study: "s" }));
+    expect(prose).toContain("No COMPLETE trial has a usable value yet (each of the 1 violates its constraints or diverged)");
+    expect(prose).not.toContain("No trial has completed yet");
+  });
+
   it("refuses user attributes JSON cannot keep as given (NaN, infinities), at any depth and on every path", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
     const a = await svc.ask({ study: "s" });

@@ -244,7 +244,12 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
     else if (s.trend.best_at_half !== null && s.trend.best_at_half !== s.best.value)
       lines.push(`Trend: improving — best was ${fmt(s.trend.best_at_half)} halfway through the completed trials, now ${fmt(s.best.value)} (${s.trend.completions_since_best} completions since the last new best).`);
     else lines.push(`Trend: ${s.trend.completions_since_best} completed trials since the last new best.`);
-  } else lines.push("No trial has completed yet, so there is no best value.");
+  } else
+    lines.push(
+      s.counts.COMPLETE > 0
+        ? `No COMPLETE trial has a usable value yet (each of the ${s.counts.COMPLETE} violates its constraints or diverged), so there is no best value.`
+        : "No trial has completed yet, so there is no best value.",
+    );
   if (s.throughput_per_min !== null) lines.push(`Throughput: about ${fmt(s.throughput_per_min)} finished trials per minute recently.`);
   lines.push(`Strategy: ${pluginLine(s.strategy, defaults("strategy", s.strategy.name))}`);
   if (s.scheduler)

@@ -644,8 +644,12 @@ class Study:
         if raw:
             return FrozenTrial.from_wire(raw, self.name)
         if self.summary().counts.get("COMPLETE"):
-            # Optuna: "No feasible trials are completed yet."
-            raise ValueError(f"study '{self.name}' has no feasible COMPLETE trial yet: every one violates its constraints")
+            # Optuna: "No feasible trials are completed yet." Either every COMPLETE trial violates its
+            # constraints, or (a PBT study) every one diverged and was completed without a value.
+            raise ValueError(
+                f"study '{self.name}' has no feasible COMPLETE trial yet: each one violates its constraints "
+                "or diverged (a PBT member completed with NaN or infinity has no value)"
+            )
         raise ValueError(f"study '{self.name}' has no COMPLETE trial yet")
 
     @property
