@@ -58,8 +58,9 @@ Options:
     if (connect && (binds.length > 0 || v.storage !== undefined))
       throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
     if (connect) checkConnectEndpoint(connect);
+    const storagePath = (v.storage as string | undefined) ?? "./tuneport.db";
     for (const ep of binds) {
-      const problem = bindProblem(ep, (v.storage as string | undefined) ?? "./tuneport.db");
+      const problem = bindProblem(ep, storagePath);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
     const durability = v.durability as string;
@@ -81,7 +82,7 @@ Options:
         logger.info({ endpoint: connect, server: hello.server }, "connected to tuneport server");
         backend = remote;
       } else {
-        const path = (v.storage as string | undefined) ?? "./tuneport.db";
+        const path = storagePath;
         const embedded = await openEmbedded(logger, { path, durability, leaseTtlS: leaseTtl });
         if (!embedded) {
           await cleanup();

@@ -60,12 +60,13 @@ export class Idempotency {
   /**
    * Runs a mutating request's op (`run` reaches `once`) knowing which send of its id it is: with
    * `attempt` 0 the id is marked fresh until `once` takes the mark. The mark is ignored for an id
-   * this process has seen, and two requests with one id that both say so, or one that says so
-   * beside a resend, leave it unmarked: then both are looked up.
+   * this process has seen or the storage knows from memory (a client that reused an id after a
+   * restart says attempt 0 for an id that has a reply), and two requests with one id that both say
+   * so, or one that says so beside a resend, leave it unmarked: then both are looked up.
    */
   async sending<T>(requestId: string | undefined, attempt: number | undefined, run: () => Promise<T>): Promise<T> {
     if (requestId === undefined) return run();
-    if (attempt !== 0 || this.recentIds.has(requestId) || this.fresh.has(requestId)) {
+    if (attempt !== 0 || this.recentIds.has(requestId) || this.fresh.has(requestId) || this.storage.knowsReply?.(requestId) === true) {
       this.fresh.delete(requestId);
       return run();
     }
@@ -84,9 +85,7 @@ export class Idempotency {
    */
   async once<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
     if (requestId === undefined) return body(null);
-    // A first send skips the lookup, unless the storage knows the id from memory (a client that
-    // reused an id after a restart says attempt 0 for an id that has a reply).
-    const fresh = this.fresh.delete(requestId) && !(this.storage.knowsReply?.(requestId) ?? false);
+    const fresh = this.fresh.delete(requestId);
     this.claim(requestId, op);
     const pending = this.inflight.get(requestId);
     if (pending) return pending as Promise<T>;

@@ -34,36 +34,41 @@ export function trialOf(s: StudyState, number: unknown): TrialRecord {
   return t;
 }
 
-/** The length of user attributes' JSON, or null when they are not JSON-serialisable. */
-export function attrsJsonLength(attrs: Record<string, unknown>): number | null {
+/**
+ * The length of user attributes' JSON and the first number in them that JSON cannot hold (NaN or an
+ * infinity, which JSON.stringify writes as null), or null when they are not JSON-serialisable.
+ */
+function attrsJson(attrs: Record<string, unknown>): { length: number; nonFinite: [string, number] | null } | null {
+  let nonFinite: [string, number] | null = null;
   try {
-    return JSON.stringify(attrs).length;
+    const { length } = JSON.stringify(attrs, (key, v: unknown) => {
+      if (nonFinite === null && typeof v === "number" && !Number.isFinite(v)) nonFinite = [key, v];
+      return v;
+    });
+    return { length, nonFinite };
   } catch {
     return null;
   }
 }
 
+/** The length of user attributes' JSON, or null when they are not JSON-serialisable. */
+export function attrsJsonLength(attrs: Record<string, unknown>): number | null {
+  return attrsJson(attrs)?.length ?? null;
+}
+
 /**
  * Refuses user attributes that JSON cannot keep as given: not serialisable (a BigInt), a NaN or an
- * infinity (JSON.stringify writes null, so the reply and the stored attribute would differ), or
- * larger than MAX_USER_ATTRS_BYTES. @throws INVALID_ARGUMENT.
+ * infinity (the reply and the stored attribute would differ), or larger than MAX_USER_ATTRS_BYTES.
+ * @throws INVALID_ARGUMENT.
  */
 export function checkAttrsSize(attrs: Record<string, unknown>): void {
-  let nonFinite: [string, number] | null = null;
-  let size: number | null;
-  try {
-    size = JSON.stringify(attrs, (key, v: unknown) => {
-      if (nonFinite === null && typeof v === "number" && !Number.isFinite(v)) nonFinite = [key, v];
-      return v;
-    }).length;
-  } catch {
-    size = null;
-  }
-  if (size === null) throw invalidArgument("user attributes must be JSON-serialisable");
-  if (nonFinite !== null) {
-    const [key, v] = nonFinite as [string, number];
+  const json = attrsJson(attrs);
+  if (json === null) throw invalidArgument("user attributes must be JSON-serialisable");
+  if (json.nonFinite !== null) {
+    const [key, v] = json.nonFinite;
     throw invalidArgument(`user attribute '${key}' is ${String(v)}: attributes are stored as JSON, which has no NaN or infinity (store it as a string, or null)`);
   }
+  const size = json.length;
   if (size > MAX_USER_ATTRS_BYTES) throw invalidArgument(`user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
 }
 

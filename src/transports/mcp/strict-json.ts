@@ -58,37 +58,31 @@ export function forbiddenKeyReply(message: unknown, path: string): JsonRpcErrorR
   };
 }
 
-/** The refusal of a message that holds a key `__proto__`, or null. `text` must be UTF-8 JSON to be looked at. */
-export function forbiddenKeyIn(text: string): JsonRpcErrorReply | null {
-  let message: unknown;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    return null; // not JSON: the SDK answers that
-  }
-  const path = findForbiddenKey(message, "message");
-  return path === null ? null : forbiddenKeyReply(message, path);
+/** A JSON-RPC error reply refusing a message with INVALID_ARGUMENT (`code`: -32700, -32600 or -32602). */
+function refusal(id: string | number | null, code: number, message: string): JsonRpcErrorReply {
+  return { jsonrpc: "2.0", id, error: { code, message: `INVALID_ARGUMENT: ${message}`, data: { code: "INVALID_ARGUMENT" } } };
 }
 
-const invalidRequest = (message: string): JsonRpcErrorReply => ({
-  jsonrpc: "2.0",
-  id: null,
-  error: { code: -32600, message: `INVALID_ARGUMENT: ${message}`, data: { code: "INVALID_ARGUMENT" } },
-});
+const invalidRequest = (message: string): JsonRpcErrorReply => refusal(null, -32600, message);
 
 /**
  * The refusal of a stdio line that is not one JSON-RPC 2.0 message as MCP uses them, or null:
  * not JSON (-32700), or not a request, notification or response (-32600; a batch too, which MCP
- * 2025-06-18 dropped). The SDK's stdio transport drops such lines without a word, so a client
- * waiting for the answer would wait for ever; JSON-RPC 2.0 §5 says to answer them with id null.
+ * 2025-06-18 dropped), a key `__proto__` (-32600, which the SDK's schemas would drop), or a tool
+ * call's arguments that are no object (-32602). The SDK's stdio transport drops the first kinds
+ * without a word, so a client waiting for the answer would wait for ever; JSON-RPC 2.0 §5 says to
+ * answer them with id null. The line is parsed once here, and again by the SDK.
  */
-export function stdioEnvelopeProblem(text: string): JsonRpcErrorReply | null {
+export function stdioLineProblem(text: string): JsonRpcErrorReply | null {
   let m: unknown;
   try {
     m = JSON.parse(text);
   } catch {
-    return { jsonrpc: "2.0", id: null, error: { code: -32700, message: "INVALID_ARGUMENT: the message is not JSON", data: { code: "INVALID_ARGUMENT" } } };
+    return refusal(null, -32700, "the message is not JSON");
   }
+  // Only a line that spells `proto`, or escapes a character, can hold the key `__proto__`.
+  const forbidden = text.includes("proto") || text.includes("\\u") ? findForbiddenKey(m, "message") : null;
+  if (forbidden !== null) return forbiddenKeyReply(m, forbidden);
   if (Array.isArray(m)) return invalidRequest("batches are not supported: send one JSON-RPC message per line");
   if (typeof m !== "object" || m === null) return invalidRequest("a JSON-RPC message is an object");
   const msg = m as Record<string, unknown>;
@@ -119,8 +113,7 @@ export function toolArgumentsProblem(message: unknown): JsonRpcErrorReply | null
   const args = isObject(m.params) ? (m.params as { arguments?: unknown }).arguments : undefined;
   const problem = !isObject(m.params) ? '"params" must be an object {name, arguments}' : args !== undefined && !isObject(args) ? '"arguments" must be an object of the tool\'s arguments' : null;
   if (problem === null) return null;
-  const id = typeof m.id === "string" || typeof m.id === "number" ? m.id : null;
-  return { jsonrpc: "2.0", id, error: { code: -32602, message: `INVALID_ARGUMENT: ${problem}`, data: { code: "INVALID_ARGUMENT" } } };
+  return refusal(typeof m.id === "string" || typeof m.id === "number" ? m.id : null, -32602, problem);
 }
 
 /** The reply to a stdio message over `MAX_LINE_BYTES` (its id is never read). */
@@ -186,9 +179,7 @@ export class Utf8LineGuard extends Transform {
     else if (!isUtf8(line)) this.refuse(invalidUtf8Reply(line));
     else if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return; // a blank line (the SDK skips it too)
     else {
-      const text = line.toString("utf8");
-      // Only a line that spells `proto`, or escapes a character, can hold the key `__proto__`.
-      const refused = stdioEnvelopeProblem(text) ?? (line.includes("proto") || line.includes("\\u") ? forbiddenKeyIn(text) : null);
+      const refused = stdioLineProblem(line.toString("utf8"));
       if (refused !== null) this.refuse(refused);
       else this.push(Buffer.concat([line, NEWLINE]));
     }
