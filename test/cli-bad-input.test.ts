@@ -140,6 +140,16 @@ describe("tuneport given bad input", () => {
     expectRefusal(run("export", "s1", "--storage", damaged, "--out", join(dir, "d.jsonl")), 1, /database disk image is malformed \(SQLITE_CORRUPT\); the database file is damaged/);
   });
 
+  it("serve on a PostgreSQL server nobody answers at: one line on stderr with the URL's password hidden, no stack trace", async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const served = await runAsync("serve", "--storage", "postgresql://tp:hunter2@127.0.0.1:1/tp", "--bind", "tcp://127.0.0.1:0", "--log-format", "json");
+    expect(served.status).toBe(1);
+    expect(served.stderr).toMatch(/^tuneport: cannot open the PostgreSQL server at 127\.0\.0\.1:1 \(database tp\): connect ECONNREFUSED.*check that it runs/);
+    expect(served.stderr.trim().split("\n")).toHaveLength(1);
+    expect(served.stdout).toMatch(/could not open the PostgreSQL storage/);
+    expect(served.stdout + served.stderr).not.toMatch(/^\s+at |hunter2/m);
+  });
+
   it("a one-shot command whose stdout fails says so in one line (a full disk), or ends quietly (a closed pipe)", async () => {
     const full = openSync("/dev/full", "w");
     try {

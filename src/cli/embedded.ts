@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { PG_CONNECT_TIMEOUT_MS } from "./open-storage.js";
+import { terminalSafe } from "./terminal.js";
+import { TuneportError } from "../domain/errors.js";
 import { PlotRenderer } from "../service/plot-renderer.js";
 import { SharedOwnership } from "../service/ownership.js";
 import { StudyService } from "../service/study-service.js";
@@ -63,7 +65,12 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
         ttlMs: (opts.ownershipTtlS ?? 10) * 1000,
       });
     } catch (err) {
-      logger.fatal({ err }, "could not open the PostgreSQL storage");
+      // An expected refusal (server down, wrong password) is one line on the terminal too, where
+      // the JSON log may be piped away; its stack says nothing. Anything else keeps its stack.
+      if (err instanceof TuneportError) {
+        logger.fatal({ reason: err.message }, "could not open the PostgreSQL storage");
+        process.stderr.write(`tuneport: ${terminalSafe(err.message, true)}\n`);
+      } else logger.fatal({ err }, "could not open the PostgreSQL storage");
       return null;
     }
   } else {
@@ -95,7 +102,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     onFatal: () => process.exit(EXIT_STORAGE_FAILURE),
   });
   const warmS = opts.plotWarmupS ?? PLOT_WARMUP_S;
-  if (warmS > 0) plots.warmAfter(warmS * 1000);
+  if (warmS > 0) plots.warmAfter(warmS * 1000, () => warmStudyPlots(service, logger));
   return {
     storage,
     service,
@@ -106,4 +113,35 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
       await storage.close();
     },
   };
+}
+
+/**
+ * The charts `warmStudyPlots` draws: the two an agent or the dashboard asks for first, by the
+ * study's number of objectives (a one-value chart of a multi-objective study is refused).
+ */
+const WARM_KINDS = { one: ["history", "parallel_coordinates"], several: ["pareto_front", "hypervolume_history"] } as const;
+
+/**
+ * Draws the two first charts (`WARM_KINDS`) of the study with the most trials (of those with a
+ * COMPLETE one), through the `plot` op, once the plot worker is warm: the first chart after a
+ * start otherwise runs cold code on both threads over real data (sampling, views, Vega's scales
+ * and marks at full size), which at 100,000 trials cost ~150 ms more than the same chart drawn
+ * later (docs/BENCHMARKS.md, reads). The charts stay in the plot cache until the study changes.
+ * Refusals and failures are only logged at debug: this is an optimisation.
+ */
+export async function warmStudyPlots(service: StudyService, logger: Logger): Promise<void> {
+  const studies = (await service.studiesOverview()).filter((s) => s.counts.COMPLETE > 0);
+  const biggest = studies.reduce<(typeof studies)[number] | null>((b, s) => (b === null || s.n_trials > b.n_trials ? s : b), null);
+  if (biggest === null) return;
+  const study = biggest.name;
+  try {
+    const { directions } = await service.getStudy({ study });
+    for (const kind of directions.length > 1 ? WARM_KINDS.several : WARM_KINDS.one) {
+      const t0 = performance.now();
+      await service.plot({ study, kind });
+      logger.debug({ study, kind, ms: Math.round(performance.now() - t0) }, "chart warmed up");
+    }
+  } catch (err) {
+    logger.debug({ study, reason: (err as Error).message }, "charts not warmed up");
+  }
 }

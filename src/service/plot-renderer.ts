@@ -89,14 +89,18 @@ export class PlotRenderer {
     }
   }
 
-  /** `warm` in `ms` (unless closed first), logging at debug how long it took. */
-  warmAfter(ms: number): void {
+  /**
+   * `warm` in `ms` (unless closed first), logging at debug how long it took; then, if this warmed
+   * the worker up, `andThen` (embedded.ts `warmStudyPlots`: a real study's charts) unless closed.
+   */
+  warmAfter(ms: number, andThen?: () => Promise<void>): void {
     if (this.warmTimer) clearTimeout(this.warmTimer);
     this.warmTimer = setTimeout(() => {
       this.warmTimer = null;
       const t0 = performance.now();
-      void this.warm().then((warmed) => {
+      void this.warm().then(async (warmed) => {
         if (warmed) this.log.debug({ ms: Math.round(performance.now() - t0) }, "plot worker ready");
+        if (warmed && andThen && !this.closed) await andThen().catch((err: unknown) => this.log.debug({ err }, "warming the charts up failed"));
       });
     }, ms).unref();
   }
