@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dealer, curveKeyPair } from "zeromq";
@@ -91,6 +91,22 @@ describe("CURVE encryption and client allow-list", () => {
 });
 
 describe("serve's CURVE options", () => {
+  it("refuses a secret key file whose public key is another pair's, naming the file", () => {
+    const other = tempDir("tuneport-curve-mixed-");
+    expect(keygen("a", other).code).toBe(0);
+    expect(keygen("b", other).code).toBe(0);
+    const a = readFileSync(join(other, "a.key"), "utf8");
+    const bPublic = /public-key = "([^"]+)"/.exec(readFileSync(join(other, "b.pub"), "utf8"))?.[1] as string;
+    writeFileSync(join(other, "mixed.key"), a.replace(/public-key = "[^"]+"/, `public-key = "${bPublic}"`));
+    const r = spawnSync(process.execPath, [CLI, "serve", "--storage", join(other, "db.sqlite"), "--bind", "tcp://127.0.0.1:0", "--curve-secret", join(other, "mixed.key"), "--curve-allow", join(other, "b.pub")], {
+      encoding: "utf8",
+      timeout: 120_000,
+      killSignal: "SIGKILL",
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/mixed\.key: its public-key is not the public key of its secret-key/);
+  });
+
   it("refuses half a CURVE configuration", async () => {
     const r = spawnSync(process.execPath, [CLI, "serve", "--storage", join(tempDir(), "db.sqlite"), "--bind", "tcp://127.0.0.1:0", "--curve-allow", "x"], {
       encoding: "utf8",

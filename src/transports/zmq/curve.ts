@@ -12,6 +12,7 @@
  * `zmq.auth.load_certificate` reads): `NAME.pub` holds the public key only, `NAME.key`
  * holds both keys and is written with mode 0600.
  */
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { chmodSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -34,6 +35,36 @@ export function z85Encode(bytes: Uint8Array): string {
     out += chunk;
   }
   return out;
+}
+
+/** Decodes Z85 text whose length is a multiple of 5 (a CURVE key: 40 chars → 32 bytes). */
+export function z85Decode(text: string): Uint8Array {
+  if (text.length % 5 !== 0) throw new Error("z85 needs a multiple of 5 characters");
+  const out = new Uint8Array((text.length / 5) * 4);
+  for (let i = 0, o = 0; i < text.length; i += 5, o += 4) {
+    let v = 0;
+    for (let k = 0; k < 5; k++) {
+      const d = Z85.indexOf(text[i + k] as string);
+      if (d < 0) throw new Error(`not a Z85 character: ${JSON.stringify(text[i + k])}`);
+      v = v * 85 + d;
+    }
+    if (v > 0xffffffff) throw new Error("Z85 group out of range");
+    out[o] = v >>> 24;
+    out[o + 1] = (v >>> 16) & 0xff;
+    out[o + 2] = (v >>> 8) & 0xff;
+    out[o + 3] = v & 0xff;
+  }
+  return out;
+}
+
+/** PKCS #8 DER header of an X25519 private key (RFC 8410); the 32 key bytes follow. */
+const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
+
+/** The CURVE public key (Z85) of a CURVE secret key (Z85): X25519 of the base point. */
+export function curvePublicOf(secretKey: string): string {
+  const priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8, z85Decode(secretKey)]), format: "der", type: "pkcs8" });
+  const spki = createPublicKey(priv).export({ format: "der", type: "spki" });
+  return z85Encode(spki.subarray(spki.length - 32));
 }
 
 export function isZ85Key(s: string): boolean {
@@ -87,10 +118,15 @@ export function readKeys(file: string): { publicKeys: string[]; secretKey: strin
 export function readServerKeys(file: string): { publicKey: string; secretKey: string } {
   const { publicKeys, secretKey } = readKeys(file);
   if (!secretKey || publicKeys.length !== 1) throw new Error(`${file} is not a CURVE secret key file (expected public-key and secret-key)`);
-  return { publicKey: publicKeys[0] as string, secretKey };
+  // A public key that is not the secret's (a hand-edited file, two pairs mixed up) would be what
+  // clients are told to trust, while every handshake fails: "cannot connect", and no reason.
+  const publicKey = publicKeys[0] as string;
+  if (curvePublicOf(secretKey) !== publicKey)
+    throw new Error(`${file}: its public-key is not the public key of its secret-key (two key pairs mixed up?); generate a pair with 'tuneport keygen'`);
+  return { publicKey, secretKey };
 }
 
-/** Client public keys from a file, or from every `*.pub` file of a directory. @throws Error when none is found. */
+/** Client public keys from a file, or from every `*.pub` file of a directory. @throws Error when a file holds none. */
 export function readAllowList(path: string): Set<string> {
   const files = statSync(path).isDirectory()
     ? readdirSync(path)
@@ -99,7 +135,13 @@ export function readAllowList(path: string): Set<string> {
         .map((f) => join(path, f))
     : [path];
   const keys = new Set<string>();
-  for (const f of files) for (const k of readKeys(f).publicKeys) keys.add(k);
+  for (const f of files) {
+    const { publicKeys } = readKeys(f);
+    // A key file whose key line is mangled used to be skipped without a word: that client was
+    // then refused at every handshake, with nothing on the server's side saying why.
+    if (publicKeys.length === 0) throw new Error(`${f} holds no CURVE public key (a 'public-key = "..."' line or a bare 40-character Z85 key)`);
+    for (const k of publicKeys) keys.add(k);
+  }
   if (keys.size === 0) throw new Error(`no client public keys in ${path}`);
   return keys;
 }
