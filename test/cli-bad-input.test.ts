@@ -233,6 +233,18 @@ describe("tuneport given bad input", () => {
     expectRefusal(run("studies", "lineage", "s1", "abc", "--storage", db), 2, /^tuneport: TRIAL must be a trial number/);
   });
 
+  it("an option given twice with different values is refused (the last one used to win silently); the same value twice is kept", () => {
+    const twice = run("studies", "list", "--storage", db, "--storage", join(dir, "other.db"));
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/^tuneport: --storage was given twice \(".*good\.db" and ".*other\.db"\); give it once\nRun 'tuneport studies --help' for usage\.\n$/);
+    expect(existsSync(join(dir, "other.db"))).toBe(false);
+    const same = run("studies", "list", "--storage", db, "--storage", db, "--json", "--json");
+    expect(same.stderr).toBe("");
+    expect(same.status).toBe(0);
+    // Options that take several values (--bind, --state) still do.
+    expect(run("studies", "trials", "s1", "--storage", db, "--state", "COMPLETE", "--state", "FAIL").status).toBe(0);
+  });
+
   it("plot: an --out that is not .png, a PostgreSQL --storage, a --timeout past a day", () => {
     const txt = join(dir, "chart.txt");
     expectRefusal(run("plot", "s1", "--storage", db, "--out", txt), 2, /FILE must end in \.png/);

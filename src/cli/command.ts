@@ -22,11 +22,28 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: cmd.options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: cmd.options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nRun 'tuneport ${cmd.name} --help' for usage.`);
   }
+  refuseConflictingRepeats(cmd, parsed.tokens);
   return cmd.run(parsed.values as Record<string, unknown>, parsed.positionals);
+}
+
+/**
+ * parseArgs keeps the last of a repeated option without a word: `serve --storage a.db ... --storage
+ * b.db` served b.db, and a script that appended its own `--bind` silently replaced the user's. An
+ * option that takes one value and is given two different ones is refused; the same value twice
+ * is harmless and kept. @throws UsageError
+ */
+function refuseConflictingRepeats(cmd: Command, tokens: ReturnType<typeof parseArgs>["tokens"]): void {
+  const seen = new Map<string, string | undefined>();
+  for (const t of tokens ?? []) {
+    if (t.kind !== "option" || cmd.options[t.name]?.multiple === true) continue;
+    if (seen.has(t.name) && seen.get(t.name) !== t.value)
+      throw new UsageError(`--${t.name} was given twice (${JSON.stringify(seen.get(t.name))} and ${JSON.stringify(t.value)}); give it once\nRun 'tuneport ${cmd.name} --help' for usage.`);
+    seen.set(t.name, t.value);
+  }
 }
 
 /** Parses an integer option. @throws UsageError */
