@@ -228,6 +228,12 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       }
     }
     await svc.execute("create_study", { name: "empty", space });
+    // Two objectives: no single best to follow without a trial; with one, its lineage.
+    await svc.execute("create_study", { name: "two", space, directions: ["minimize", "maximize"] });
+    const two = await svc.execute("ask", { study: "two" });
+    await svc.execute("tell", { study: "two", trial: two.trial.number, token: two.lease.token, state: "COMPLETE", values: [1, 2] });
+    await expect(svc.execute("lineage", { study: "two" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/has 2 objectives \(minimize, maximize\).*name the trial/) });
+    expect((await svc.execute("lineage", { study: "two", trial: 0 })).lineage.trial).toBe(0);
     const asks: [string, number | undefined][] = [["pbt", undefined], ["plain-minimize", undefined], ["plain-maximize", undefined], ["plain-minimize", 1], ["plain-maximize", 4]];
     const nPbt = (await svc.execute("get_study", { study: "pbt" })).study.n_trials;
     for (let n = 0; n < nPbt; n++) asks.push(["pbt", n]);
@@ -262,6 +268,8 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       expect(expected.slice(1, 3).map((l) => [l.trial, l.step, l.value])).toEqual([[0, 1, 2], [3, null, -1.5]]);
       expect(expected.some((l) => l.tracked && l.schedule.length > 1)).toBe(true);
       await expect(lineageFromSql(reader, await studyNamed(reader, "empty"), undefined)).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(lineageFromSql(reader, await studyNamed(reader, "two"), undefined)).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/has 2 objectives/) });
+      expect((await lineageFromSql(reader, await studyNamed(reader, "two"), 0)).trial).toBe(0);
       // The study deleted between the best report and the trial's read: NOT_FOUND, not a TypeError.
       read.mockResolvedValueOnce([]);
       await expect(lineageFromSql(reader, await studyNamed(reader, "plain-minimize"), undefined)).rejects.toMatchObject({ code: "NOT_FOUND" });

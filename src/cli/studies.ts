@@ -8,7 +8,7 @@ import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/storage.js";
-import { lineageAnswer, noFiniteResult, reportedAt } from "../service/lineage.js";
+import { lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "../service/lineage.js";
 import { LINEAGE_READ_MODELS } from "../strategies/lineage-models.js";
 import { openStorage } from "./open-storage.js";
 import { terminalSafe } from "./terminal.js";
@@ -158,6 +158,8 @@ export async function lineageFromSql(storage: SummaryReader, study: Study, trial
   const load = async (numbers: number[]) => {
     if (numbers.length > 0) for (const t of await storage.trialsByNumber(study.id, numbers)) trials[t.number] = t;
   };
+  const several = trial === undefined ? trialNeededFor(study.name, study.config.directions) : null;
+  if (several) throw several;
   const best = trial === undefined ? await storage.bestReported(study.id, direction) : null;
   if (trial === undefined && best === null) throw noFiniteResult(study.name);
   const number = trial ?? (best as BestReportRow).number;

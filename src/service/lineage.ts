@@ -3,7 +3,7 @@
  * (`bestReport`, `bestReported`), and the lineage of a trial whose strategy records none. Strategies
  * that move models between trials (PBT) provide their own through `StrategyFactory.readModels.lineage`.
  */
-import { TuneportError, notFound } from "../domain/errors.js";
+import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import type { Direction, Trial } from "../domain/trial.js";
 import type { LineageSchedule, StrategyReadModels } from "../domain/plugin.js";
 import type { LineageView } from "./views.js";
@@ -11,6 +11,19 @@ import type { LineageView } from "./views.js";
 /** NOT_FOUND: a study without a finite report or COMPLETE value has no lineage to show. */
 export function noFiniteResult(study: string): TuneportError {
   return notFound(`study '${study}' has no trial with a finite result yet`, { study });
+}
+
+/**
+ * INVALID_ARGUMENT for a lineage asked without a trial of a study with several objectives: the
+ * study's best report is one value's best, which such a study has not ("no trial with a finite
+ * result" said the opposite of the truth). Null when the study has one objective.
+ */
+export function trialNeededFor(study: string, directions: readonly Direction[]): TuneportError | null {
+  if (directions.length < 2) return null;
+  return invalidArgument(
+    `study '${study}' has ${directions.length} objectives (${directions.join(", ")}): no single best trial to follow; name the trial whose lineage you want (e.g. one of best_trials)`,
+    { study },
+  );
 }
 
 /** Where a lineage of trial `t` ends: its best finite report, or its COMPLETE value when it reported none. */

@@ -2,7 +2,7 @@
 import { TuneportError } from "../domain/errors.js";
 import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
-import { bestReported, lineageAnswer, noFiniteResult, reportedAt } from "./lineage.js";
+import { bestReported, lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { type FrontSource, plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
@@ -116,13 +116,16 @@ function frontSourceOf(s: StudyState): FrontSource {
  * with the best finite *reported* value (see `bestReported`), scheduled up to that report; with
  * `trial`, that trial up to its best report. `value` is that report's value (the COMPLETE value of
  * a trial that never reported). A strategy without a `readModels.lineage` gives one segment (the
- * trial's params from step 0). @throws NOT_FOUND.
+ * trial's params from step 0). @throws NOT_FOUND; INVALID_ARGUMENT without `trial` on a study of
+ * several objectives.
  */
 export function lineageView(s: StudyState, trial: number | undefined): LineageView {
   if (trial !== undefined) {
     const t = trialOf(s, trial);
     return lineageAnswer(s.study.name, s.factory.readModels, s.trials, t, reportedAt(s.study.config.direction, t));
   }
+  const several = trialNeededFor(s.study.name, s.study.config.directions);
+  if (several) throw several;
   const b = bestReported(s.study.config.direction, s.trials);
   if (!b) throw noFiniteResult(s.study.name);
   return lineageAnswer(s.study.name, s.factory.readModels, s.trials, b.trial, b);
