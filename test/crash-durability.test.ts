@@ -1,4 +1,4 @@
-import { symlinkSync } from "node:fs";
+import { linkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
@@ -30,7 +30,7 @@ describe("durability under SIGKILL", () => {
     }
   });
 
-  it("lets a restarted server take over the lock of a killed one, and refuses a second live server", async () => {
+  it("lets a restarted server take over the lock of a killed one, and refuses a second live server by any path to the file", async () => {
     const db = join(tempDir(), "lock.sqlite");
     const first = await startServer(db);
     await expect(startServer(db)).rejects.toThrow(/in use by another tuneport process/);
@@ -38,9 +38,17 @@ describe("durability under SIGKILL", () => {
     const link = `${db}-link.sqlite`;
     symlinkSync(db, link);
     await expect(startServer(link)).rejects.toThrow(/in use by another tuneport process/);
+    // A hard link is the same file under another name, with no lock beside it: the writer row in
+    // the database refuses it.
+    const hard = `${db}-hard.sqlite`;
+    linkSync(db, hard);
+    await expect(startServer(hard)).rejects.toThrow(/in use by another tuneport process \(pid \d+\), which opened it by another name \(a hard link\?\)/);
     first.proc.kill("SIGKILL");
     await first.stop();
-    const second = await startServer(db);
+    // The killed server's row and lock name a dead process: taken over, by either name.
+    const second = await startServer(hard);
     expect(await second.stop("SIGINT")).toBe(0);
+    const third = await startServer(db);
+    expect(await third.stop("SIGINT")).toBe(0);
   });
 });

@@ -181,6 +181,15 @@ export const MIGRATIONS: readonly string[] = [
       SELECT new.study_id, key, value, new.number FROM json_each(new.distributions) WHERE true
       ON CONFLICT (study_id, name, distribution) DO UPDATE SET first_number = excluded.first_number WHERE excluded.first_number < first_number;
   END;`,
+  // 8: the writer holding the database, inside it (sqlite-storage.ts \`claimWriter\`). The \`.lock\`
+  // file beside a path cannot see a second writer that opens the same file through a hard link
+  // (another name, or another folder): that server ran until a UNIQUE constraint stopped it, its
+  // memory and the database apart meanwhile. A row in the file itself is seen by every path to it.
+  `CREATE TABLE writer (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    pid        INTEGER NOT NULL,
+    started_at REAL NOT NULL
+  );`,
 ];
 
 /**

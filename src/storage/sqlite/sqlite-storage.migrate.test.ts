@@ -79,7 +79,7 @@ describe("schema 4 migration (stored replies in arrival order)", () => {
 
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(7);
+      expect(db.pragma("user_version", { simple: true })).toBe(8);
       const cols = (db.prepare("PRAGMA table_info(request_log)").all() as { name: string; pk: number }[]).map((c) => [c.name, c.pk]);
       expect(cols).toEqual([["seq", 1], ["request_id", 0], ["op", 0], ["reply", 0], ["at", 0]]);
       // 1 create + 5 asks + 5 tells before, 1 ask after; in the order they were stored.

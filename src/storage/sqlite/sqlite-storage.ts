@@ -8,8 +8,9 @@
  *  - "power": `synchronous=FULL`. Every commit is fsynced before the reply: survives
  *    power loss, at a few hundred commits per second on ordinary disks.
  *
- * Single writer: a writer holds `<path>.lock` (its pid inside; a lock left by a dead
- * process is taken over), so a second tuneport server on the same file fails fast with a
+ * Single writer: a writer holds `<path>.lock` and the database's `writer` row (its pid in both; a
+ * lock or row left by a dead process is taken over; the row is what a second path to the same
+ * file, a hard link, meets), so a second tuneport server on the same file fails fast with a
  * clear error instead of interleaving writes. Readers (`tuneport studies ...`) open the
  * file read-only and may run beside the server: WAL lets them see committed data.
  *
@@ -103,6 +104,7 @@ export class SqliteStorage implements Storage, SummaryReader {
         opened.pragma("foreign_keys = ON");
         this.db = opened;
         this.migrate();
+        claimWriter(opened, opts.path);
       }
     } catch (err) {
       if (opened?.open) opened.close();
@@ -447,9 +449,39 @@ export class SqliteStorage implements Storage, SummaryReader {
         /* a checkpoint is an optimisation; closing still commits nothing new */
       }
     }
+    if (this.db.open && !this.db.readonly) {
+      try {
+        this.db.prepare("DELETE FROM writer WHERE id = 1 AND pid = ?").run(process.pid);
+      } catch {
+        /* a row left behind names a dead process: the next writer takes it over */
+      }
+    }
     if (this.db.open) this.db.close();
     if (this.lockPath) rmSync(this.lockPath, { force: true });
   }
+}
+
+/**
+ * Records this process as the database's writer (schema 8's \`writer\` row), or throws UNAVAILABLE
+ * when a live process other than this one holds it: a server that opened the same file through a
+ * hard link, whose \`.lock\` sits beside another name. A row naming a dead process (a crash) is
+ * taken over, as a stale \`.lock\` is. One immediate transaction: two writers starting at once
+ * cannot both see it free.
+ */
+function claimWriter(db: Database.Database, path: string): void {
+  db.transaction(() => {
+    const row = db.prepare("SELECT pid FROM writer WHERE id = 1").get() as { pid: number } | undefined;
+    if (row && row.pid !== process.pid && isAlive(row.pid))
+      throw new TuneportError(
+        "UNAVAILABLE",
+        `storage ${path} is in use by another tuneport process (pid ${row.pid}), which opened it by another name (a hard link?); one server per database file`,
+        { pid: row.pid },
+      );
+    db.prepare("INSERT OR REPLACE INTO writer (id, pid, started_at) VALUES (1, ?, ?)").run(process.pid, Date.now() / 1000);
+  }).immediate();
+  // Into the main file: SQLite names the WAL after the path opened, so a server opening the file
+  // by another name reads another (empty) WAL and would not see a row left in this one.
+  db.pragma("wal_checkpoint(TRUNCATE)");
 }
 
 /**
