@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type * as S from "./ops/schemas.js";
-import { MAX_PAGE_INTERMEDIATES, firstK, trialsPage } from "./paging.js";
+import { MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, trialsPage } from "./paging.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 
 function study(seed: number, n: number, direction: "minimize" | "maximize"): StudyState {
@@ -55,6 +55,31 @@ describe("trial pages (the trials op)", () => {
     }
     // A projection without the values is not cut.
     expect(trialsPage(s, { study: "s", limit: 20, fields: ["value"] }, 0).trials).toHaveLength(20);
+  });
+
+  it("end at MAX_PAGE_TRIALS whatever the limit, and cursors walk every trial in both orders", () => {
+    const n = 2 * MAX_PAGE_TRIALS + 7;
+    const s = study(6, n, "maximize");
+    for (const order_by of ["number", "value"] as const) {
+      const seen: number[] = [];
+      const sizes: number[] = [];
+      let cursor: string | undefined;
+      for (let guard = 0; guard < 10; guard++) {
+        const page = trialsPage(s, { study: "s", order_by, limit: 100_000, ...(cursor ? { cursor } : {}) }, 0);
+        sizes.push(page.trials.length);
+        seen.push(...page.trials.map((t) => t.number));
+        if (page.next_cursor === null) break;
+        cursor = page.next_cursor;
+      }
+      const all = naive(s, { study: "s", order_by, limit: n });
+      expect(seen).toEqual(all.numbers);
+      expect(sizes.slice(0, -1).every((k) => k === MAX_PAGE_TRIALS)).toBe(true);
+      expect(sizes.length).toBe(Math.ceil(all.total / MAX_PAGE_TRIALS));
+    }
+    // An offset page is cut too, and says where to go on.
+    const page = trialsPage(s, { study: "s", offset: 3, limit: 100_000 }, 0);
+    expect(page.trials.map((t) => t.number)).toEqual(naive(s, { study: "s", offset: 3, limit: MAX_PAGE_TRIALS }).numbers);
+    expect(page.next_cursor).not.toBeNull();
   });
 
   it("equal the filter-sort-slice definition on random studies (4 seeds x 2 directions x 40 pages)", () => {
