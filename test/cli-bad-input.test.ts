@@ -98,6 +98,32 @@ describe("tuneport given bad input", () => {
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
 
+  it("export --out interrupted by Ctrl-C leaves no temporary file and no half-written FILE", async () => {
+    // A study whose export takes a while: 30,000 trials with 30 reports each (~40 MB of JSON Lines).
+    const [head, trial] = STUDY.split("\n").map((l) => JSON.parse(l)) as [Record<string, unknown>, Record<string, unknown>];
+    const intermediate = Array.from({ length: 30 }, (_, step) => [step, 1 / (step + 1)]);
+    const lines = [JSON.stringify({ ...head, name: "long" })];
+    for (let number = 0; number < 30_000; number++) lines.push(JSON.stringify({ ...trial, number, intermediate }));
+    const src = join(dir, "long.jsonl");
+    writeFileSync(src, `${lines.join("\n")}\n`);
+    const longDb = join(dir, "long.db");
+    expect(run("import", src, "--storage", longDb).status).toBe(0);
+    const outDir = join(dir, "interrupted");
+    mkdirSync(outDir);
+    const out = join(outDir, "long.jsonl");
+    const p = spawn(process.execPath, [CLI, "export", "long", "--storage", longDb, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on("close", (status) => resolve(status)));
+    // Once the temporary file holds something, interrupt.
+    for (let i = 0; i < 6000 && !readdirSync(outDir).some((f) => f.startsWith("long.jsonl.tmp-") && statSync(join(outDir, f)).size > 0); i++)
+      await new Promise((r) => setTimeout(r, 5));
+    p.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
   it("export --out a FIFO writes into it, and --out a symbolic link replaces the file it names, not the link", async () => {
     const fifo = join(dir, "pipe.jsonl");
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);

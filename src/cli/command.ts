@@ -1,5 +1,6 @@
 /** A tiny sub-command framework on node:util parseArgs: every command has help text. */
 import { closeSync, existsSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { dirname } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { LogFormat, LogLevel } from "../logger.js";
@@ -113,6 +114,9 @@ export async function writeFileAtomically(out: string, mode: number, write: (fd:
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: there is no folder ${dir}; create it first or write elsewhere`);
   const tmp = `${out}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w", mode);
+  // Ctrl-C (or a kill) while writing left the half-written temporary file behind. `write` must
+  // yield now and then (exportCommand's does, once per MiB) for the handler to run.
+  const release = cleanUpOnStop(() => rmSync(tmp, { force: true }));
   try {
     try {
       await write(fd);
@@ -123,7 +127,32 @@ export async function writeFileAtomically(out: string, mode: number, write: (fd:
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  } finally {
+    release();
   }
+}
+
+/** The signals that stop a one-shot command. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Until the returned function is called, a stop signal (SIGINT, SIGTERM, SIGHUP) runs `cleanUp`
+ * (synchronous) and exits as the signal would have (128 + its number), instead of killing the
+ * process with its half-done work on disk. The handler runs between turns of the event loop, so
+ * long synchronous work must yield for it.
+ */
+function cleanUpOnStop(cleanUp: () => void): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    try {
+      cleanUp();
+    } finally {
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    }
+  };
+  for (const s of STOP_SIGNALS) process.once(s, onSignal);
+  return () => {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  };
 }
 
 /**

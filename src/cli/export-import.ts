@@ -64,6 +64,8 @@ Options:
           if (chunk.length > 1 << 20) {
             writeSync(fd, chunk);
             chunk = "";
+            // A turn of the event loop per MiB: a stop signal is handled (writeFileAtomically).
+            await new Promise((resolve) => setImmediate(resolve));
           }
         }
         writeSync(fd, chunk);
