@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
+import { MIGRATIONS } from "../storage/sqlite/sqlite-schema.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { dropSchema5 } from "../testing/sqlite-downgrade.js";
@@ -239,7 +240,7 @@ describe("schema 3 migration", () => {
         await storage.close();
       }
       const after = new Database(path, { readonly: true });
-      expect(after.pragma("user_version", { simple: true })).toBe(7);
+      expect(after.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
       const cols = (after.prepare("PRAGMA table_info(trials)").all() as { name: string }[]).map((c) => c.name);
       expect(cols).toEqual(expect.arrayContaining(["objective_values", "constraint_values"]));
       after.close();
