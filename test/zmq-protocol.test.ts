@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encode } from "../src/transports/zmq/codec.js";
-import { type ServerProcess, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
+import { Dealer } from "zeromq";
+import { decode, encode } from "../src/transports/zmq/codec.js";
+import { type Reply, type ServerProcess, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
 
 // A failed assertion or hook must not leave a server running.
 afterAll(stopServers);
@@ -64,6 +65,33 @@ describe("ZeroMQ protocol v1 against a real server process", () => {
     expect(typeof r.error?.message).toBe("string");
     const after = await client.call("get_study", { study: "s" });
     expect(after).toEqual(before);
+  });
+
+  it("echoes a routing prefix (REQ's delimiter, a proxy's id) but refuses junk frames before the payload without echoing them", async () => {
+    const sock = new Dealer({ linger: 0 });
+    sock.connect(server.endpoint);
+    try {
+      const ask = async (prefix: Buffer[], id: string) => {
+        await sock.send([...prefix, encode({ v: 1, id, op: "get_study", study: "s" })]);
+        const frames = await sock.receive();
+        return { prefix: frames.slice(0, -1).map((f) => f.toString("hex")), reply: decode(frames[frames.length - 1] as Buffer) as Reply };
+      };
+      const routed = await ask([Buffer.alloc(0), Buffer.from("proxy-7")], "routed");
+      expect(routed.prefix).toEqual(["", Buffer.from("proxy-7").toString("hex")]);
+      expect(routed.reply.ok).toBe(true);
+      // A 4 KiB frame before the payload (it used to be echoed, and held with every unread reply).
+      const big = await ask([Buffer.alloc(4096, 1)], "big");
+      expect(big.prefix).toEqual([]);
+      expect(big.reply).toMatchObject({ id: "big", ok: false, error: { code: "MALFORMED_MESSAGE" } });
+      expect(big.reply.error?.message).toMatch(/at most 256 bytes; frame 1 had 4096/);
+      const many = await ask(Array.from({ length: 20 }, () => Buffer.alloc(0)), "many");
+      expect(many.prefix).toEqual([]);
+      expect(many.reply.error?.message).toMatch(/at most 15 frames before its payload.*it had 20/);
+      // The socket is still served as before.
+      expect((await ask([], "after")).reply.ok).toBe(true);
+    } finally {
+      sock.close();
+    }
   });
 
   it("answers a retried ask with the same trial", async () => {

@@ -67,6 +67,26 @@ const ZMQ_ANONYMOUS = workerIdentity("zmq");
 /** The envelope fields this server reads (hello's `envelope`): a client sends `attempt` only to a server that lists it. */
 const ENVELOPE_FIELDS = ["v", "id", "op", "attempt"];
 
+/**
+ * The frames a request may carry before its payload (the routing id included), and their size: a
+ * REQ socket adds an empty delimiter, each proxy on the way a routing id (libzmq's are at most
+ * 255 bytes). Every prefix frame is echoed on the reply, so without a bound a client's junk frames
+ * (any number, up to the 64 MiB frame limit each, never counted against --max-message-bytes)
+ * were held with every reply it did not read: 40 requests of [32 MiB, get_study] grew the server
+ * by 1.2 GB.
+ */
+export const MAX_PREFIX_FRAMES = 16;
+export const MAX_PREFIX_FRAME_BYTES = 256;
+
+/** Why a request's routing prefix is refused, or null. */
+function prefixProblem(prefix: readonly Buffer[]): string | null {
+  if (prefix.length > MAX_PREFIX_FRAMES) return `a request may have at most ${MAX_PREFIX_FRAMES - 1} frames before its payload (routing ids, REQ's empty delimiter); it had ${prefix.length - 1}`;
+  for (let i = 1; i < prefix.length; i++)
+    if ((prefix[i] as Buffer).byteLength > MAX_PREFIX_FRAME_BYTES)
+      return `a frame before a request's payload (a routing id, REQ's empty delimiter) may be at most ${MAX_PREFIX_FRAME_BYTES} bytes; frame ${i} had ${(prefix[i] as Buffer).byteLength}: send one frame, the MessagePack request`;
+  return null;
+}
+
 export class ZmqServer {
   private readonly router: Router;
   private readonly log: Logger;
@@ -143,6 +163,13 @@ export class ZmqServer {
     if (frames.length < 2) return;
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
+    const tooLong = prefixProblem(prefix);
+    if (tooLong !== null) {
+      // Not echoed: the reply goes to the sender's own routing id, and the frames are dropped now.
+      const error = { code: "MALFORMED_MESSAGE", message: tooLong, data: { max_prefix_frames: MAX_PREFIX_FRAMES, max_prefix_frame_bytes: MAX_PREFIX_FRAME_BYTES } };
+      this.send([frames[0] as Buffer, encode({ v: 1, id: peekRequestId(payload), ok: false, error })]);
+      return;
+    }
     // A client that floods the server without reading replies must not starve the others.
     const client = (frames[0] as Buffer).toString("hex");
     const n = this.perClient.get(client) ?? 0;
