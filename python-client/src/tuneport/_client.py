@@ -6,12 +6,14 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import multiprocessing.util
 import os
 import platform
 import socket
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -28,6 +30,7 @@ from ._errors import (
     InvalidArgumentError,
     LeaseLostError,
     MessageTooLargeError,
+    TimeoutError,
     TuneportError,
     UnavailableError,
     UnsupportedVersionError,
@@ -114,6 +117,7 @@ class Client:
         self._background = _Background(self, interval, timeout=min(timeout, 5.0), heartbeat=heartbeat)
         if heartbeat:
             self._background.start()
+        _close_at_exit(self)
 
     def _hello(self, versions: tuple[int, ...], client_info: Mapping[str, Any] | None, wait: float) -> dict[str, Any]:
         info = {
@@ -137,16 +141,18 @@ class Client:
 
     # ------------------------------------------------------------------ requests
 
-    def _call(self, op: str, args: Mapping[str, Any], *, outage_budget_s: float | None = None) -> Any:
+    def _call(self, op: str, args: Mapping[str, Any], *, outage_budget_s: float | None = None, hurry: bool = False) -> Any:
         """One request; returns its ``result``. UNAVAILABLE is retried with the same id (backing off),
-        silence by the channel's Lazy Pirate loop. @raises TuneportError subclasses."""
-        return self._request(make_request(op, args, version=self._version), outage_budget_s=outage_budget_s)
+        silence by the channel's Lazy Pirate loop. ``hurry`` (a trial's last word after Ctrl-C):
+        one attempt, waiting at most ``outage_budget_s`` for the reply too. @raises TuneportError subclasses."""
+        return self._request(make_request(op, args, version=self._version), outage_budget_s=outage_budget_s, hurry=hurry)
 
     def _request(
-        self, message: dict[str, Any], *, channel: FailoverChannel | None = None, outage_budget_s: float | None = None
+        self, message: dict[str, Any], *, channel: FailoverChannel | None = None, outage_budget_s: float | None = None, hurry: bool = False
     ) -> Any:
         """Sends a made request (``_call``) on ``channel`` (default: the client's), with the client's
-        timeout, retries and outage budget (``outage_budget_s``: a shorter one for this request).
+        timeout, retries and outage budget (``outage_budget_s``: a shorter one for this request;
+        ``hurry``: no retries, and the reply waited for no longer than that budget).
         Every resend carries the message's id."""
         op = message["op"]
         if self._pid != os.getpid():
@@ -168,16 +174,14 @@ class Client:
                 {"max_message_bytes": limit},
             )
         delay = 0.1
-        for attempt in range(main.retries + 1):
+        budget = main.outage_budget_s if outage_budget_s is None else outage_budget_s
+        # A hung server (connected, silent) held a Ctrl-C'd script for the whole timeout (10 s).
+        timeout, retries = (min(main.timeout, budget), 0) if hurry else (main.timeout, main.retries)
+        for attempt in range(retries + 1):
             try:
-                return parse_reply(
-                    chan.request(
-                        message, timeout=main.timeout, retries=main.retries, outage_budget_s=main.outage_budget_s if outage_budget_s is None else outage_budget_s,
-                        payload=payload,
-                    )
-                )
+                return parse_reply(chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload))
             except UnavailableError:
-                if attempt == main.retries:
+                if attempt == retries:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -400,6 +404,10 @@ class _Background:
         self._planned_period = interval
         self._exited = False
         self._term_context = False
+        self._dropped_through = 0
+        """Reports queued up to this sequence number when one timed out waiting out an outage of the
+        server: each is failed with ``_drop_error`` at once instead of waiting out the outage again."""
+        self._drop_error: TuneportError | None = None
 
     def start(self) -> None:
         with self._cond:
@@ -458,15 +466,19 @@ class _Background:
         False when the thread is still in a request after that (a report waiting out an outage of
         the server, up to its outage budget): it ends when that request does, and closing the
         client does not wait for it (a Ctrl-C'd script exits instead of waiting out the outage)."""
+        drained = True
         if self._started and drain_s > 0:
             left = self.pending()
             if left and not self.wait_for(self._queued, drain_s):
+                drained = False
                 log.warning("client closed with %d non-blocking report(s) not sent", self.pending())
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
         if self._started:
-            self._thread.join(self._timeout + 1.0)
+            # After a drain that ran out, the thread is waiting out an outage: do not wait for it
+            # again (a script's exit took 17.6 s with a 10 s timeout).
+            self._thread.join(self._timeout + 1.0 if drained else 0.1)
             return not self._thread.is_alive()
         return True
 
@@ -546,6 +558,9 @@ class _Background:
         """Sends one queued report (resends carry the same request id: applied once) and hands
         its decision or error to the trial, which delivers it at its next report/should_prune()."""
         client = self._client
+        if job.seq <= self._dropped_through and self._drop_error is not None:
+            job.trial._deliver_error(self._drop_error, quiet=True)
+            return
         try:
             if job.trial.lease_lost:
                 raise LeaseLostError(
@@ -554,6 +569,16 @@ class _Background:
             result = client._request(job.message, channel=channel)
         except TuneportError as err:
             job.trial._deliver_error(err)
+            if isinstance(err, TimeoutError):
+                # The server stayed away for the whole outage budget: the reports queued behind
+                # this one fail now, with one warning, instead of each waiting out the outage (40
+                # queued reports took 47 s with a 2 s budget). Reports queued from now on are sent.
+                with self._cond:
+                    self._dropped_through = self._queued
+                    self._drop_error = err
+                    behind = self._queued - job.seq
+                if behind:
+                    log.warning("the server is unreachable: %d queued non-blocking report(s) dropped", behind)
             return
         job.trial._deliver(result)
 
@@ -686,6 +711,42 @@ def _stop_private_server() -> None:
     if client is not None:
         client.close()
     _private.stop_private_server()
+
+
+def _rebuild_study(endpoints: list[str], name: str) -> Study:
+    """A pickled Study in this process (``Study.__reduce__``): loaded through the shared client of
+    its endpoint (one per process, closed at exit), or a client of its own for several endpoints."""
+    client = _shared_client(endpoints[0]) if len(endpoints) == 1 else connect(endpoints)
+    return client.load_study(name)
+
+
+#: Every client of this process, so that one still open at exit is closed then (``_close_at_exit``).
+_live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_live_lock = threading.Lock()
+_exit_hook_pid: int | None = None
+
+
+def _close_at_exit(client: Client) -> None:
+    """Closes ``client`` at exit if it is still open, so that its queued non-blocking reports are
+    sent first (up to its timeout), as the clients ``create_study``/``load_study`` open are: a
+    ``tp.connect()`` client left open lost them all (its background thread is a daemon). Hooked on
+    ``atexit`` and on multiprocessing's exit function, which a fork ``Pool`` worker runs before
+    ``os._exit`` (atexit hooks do not run there)."""
+    global _exit_hook_pid
+    with _live_lock:  # not _shared_lock: _shared_client holds it while it connects
+        _live_clients.add(client)
+        if _exit_hook_pid != os.getpid():
+            _exit_hook_pid = os.getpid()
+            atexit.register(_close_live_clients)
+            multiprocessing.util.Finalize(None, _close_live_clients, exitpriority=100)
+
+
+def _close_live_clients() -> None:
+    with _live_lock:
+        clients = list(_live_clients)
+    for client in clients:
+        if client._pid == os.getpid() and not client.closed:
+            client.close()
 
 
 def _close_shared_clients() -> None:

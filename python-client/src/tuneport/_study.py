@@ -160,6 +160,20 @@ class Study:
         self._created = False
         """True when ``create_study`` made it (not loaded with ``load_if_exists``)."""
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickles as (the server's endpoints, the study's name): unpickled in another process
+        (spawn-started workers, joblib/loky, dask), it is loaded again there through that process's
+        shared client, as Optuna's Study reopens its storage. A Study of a CURVE client is refused:
+        its keys are not pickled."""
+        if self.client._curve is not None:
+            raise TypeError(
+                f"study '{self.name}' is reached over CURVE, whose keys are not pickled: in the other process, "
+                "connect with tp.connect(..., curve=...) and call load_study"
+            )
+        from ._client import _rebuild_study
+
+        return _rebuild_study, (list(self.client._endpoints.all), self.name)
+
     @property
     def name(self) -> str:
         return self._summary.name

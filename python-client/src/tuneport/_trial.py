@@ -422,6 +422,15 @@ class Trial(_OptunaV2Suggest):
     While it is open the client's heartbeat thread renews its lease.
     """
 
+    def __reduce__(self) -> Any:
+        """A running trial holds its lease for this process's client (heartbeats, queued reports), so
+        it is not pickled; Optuna's pickles by its storage. Send the study and let the other process
+        ``ask``, or tell this trial here."""
+        raise TypeError(
+            f"trial {self.number} of '{self.study.name}' cannot be pickled: its lease belongs to this process's client; "
+            "pickle the study instead (it is reloaded in the other process) and ask there"
+        )
+
     def __init__(self, study: Study, result: Mapping[str, Any]) -> None:
         view = result["trial"]
         lease = result["lease"]
@@ -523,13 +532,15 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             self._delivered.append(decision)
 
-    def _deliver_error(self, err: TuneportError) -> None:
-        """Background thread: a non-blocking report failed; the next ``report`` raises ``err``."""
+    def _deliver_error(self, err: TuneportError, *, quiet: bool = False) -> None:
+        """Background thread: a non-blocking report failed; the next ``report`` raises ``err``.
+        ``quiet``: the background thread already warned (a report dropped behind an outage)."""
         if isinstance(err, LeaseLostError):
             self._mark_lost(err)
         elif isinstance(err, (FailedPreconditionError, NotFoundError)):
             self.study.client._forget(self)
-        log.warning("non-blocking report of trial %d of '%s' failed: %s", self.number, self.study.name, err)
+        if not quiet:
+            log.warning("non-blocking report of trial %d of '%s' failed: %s", self.number, self.study.name, err)
         with self._lock:
             if self._deferred_error is None:
                 self._deferred_error = err
@@ -625,7 +636,7 @@ class Trial(_OptunaV2Suggest):
             elif self.study.client._wait_reports(self._report_seq, INTERRUPTED_WAIT_S):
                 self._report_seq = 0
         try:
-            return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else None)
+            return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else None, hurry=hurry)
         except LeaseLostError as err:
             self._mark_lost(err)
             raise

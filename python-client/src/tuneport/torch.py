@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import logging
 import os
 import queue
 import tempfile
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ._extras import TORCH_HINT
+
+log = logging.getLogger("tuneport")
 
 if TYPE_CHECKING:
     from ._trial import Decision, Trial
@@ -203,8 +206,16 @@ class CheckpointWriter:
     def __enter__(self) -> CheckpointWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        # Leaving on the training's own error: that error is the one to see (a trial's fail
+        # reason, optimize's ``catch``), not a failed background write, which is logged instead.
+        try:
+            self.close()
+        except Exception as write_error:  # noqa: BLE001 - logged, the training's error propagates
+            log.warning("a checkpoint write failed while leaving on %s: %s", exc_type.__name__, write_error)
 
 
 def load_checkpoint(
