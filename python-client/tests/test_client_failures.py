@@ -116,3 +116,19 @@ def test_a_checkpoint_writer_leaving_on_the_training_error_keeps_that_error(tmp_
     with pytest.raises(OSError):
         with CheckpointWriter() as w:
             w.save(blocker / "ckpt.pt", torch.nn.Linear(2, 2))
+
+
+def test_list_studies_follows_the_pages_the_server_cuts_by_size(tmp_path: Path) -> None:
+    """The server ends a list_studies page before about 8 MiB of search spaces; the client asks on."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        choices = [f"option-{i}-" + "o" * 90 for i in range(5_000)]  # ~0.5 MB a space
+        with tp.connect(srv.endpoint) as c:
+            for i in range(20):
+                c.create_study(f"s{i:02d}", space={"x": tp.Categorical(choices)})
+            first = c.call("list_studies")
+            assert first["next_cursor"] is not None and 0 < len(first["studies"]) < 20
+            assert [s.name for s in c.list_studies()] == [f"s{i:02d}" for i in range(20)]
+            assert sorted(tp.get_all_study_names(storage=c)) == [f"s{i:02d}" for i in range(20)]
+    finally:
+        srv.stop()

@@ -32,15 +32,62 @@ export const MAX_PAGE_INTERMEDIATES = 100_000;
  */
 export const MAX_PAGE_TRIALS = 5_000;
 
-/** The longest prefix of `page` (one trial at least) whose intermediate values stay within `MAX_PAGE_INTERMEDIATES`. */
+/**
+ * About the most bytes one page of trials or studies carries: a page ends (with a `next_cursor`)
+ * before the item that would pass it, one item at least. The counts above do not bound bytes: 2,000
+ * trials with 60 KB of user attributes each (legal) made one 120 MB reply, and every trial's
+ * `distributions` repeats a categorical's choices (10,000 choices of ~100 characters: 1 MB per
+ * trial); list_studies sent every study's space in one reply (200 such studies: 5 s, +350 MB). The
+ * size is estimated (`approxBytes`) from the fields the page carries.
+ */
+export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The longest prefix of `page` (one trial at least) whose intermediate values stay within
+ * `MAX_PAGE_INTERMEDIATES` and whose estimated size stays within `MAX_PAGE_BYTES`.
+ */
 function withinValueBudget(page: TrialRecord[], fields?: readonly TrialField[]): TrialRecord[] {
-  if (fields && !fields.includes("intermediate")) return page;
-  let values = 0;
+  const has = (f: TrialField) => !fields || fields.includes(f);
+  const values = has("intermediate");
+  let count = 0;
+  let bytes = 0;
   for (let i = 0; i < page.length; i++) {
-    values += (page[i] as TrialRecord).intermediate.length;
-    if (values > MAX_PAGE_INTERMEDIATES && i > 0) return page.slice(0, i);
+    const t = page[i] as TrialRecord;
+    if (values) count += t.intermediate.length;
+    bytes += trialBytes(t, has);
+    if ((count > MAX_PAGE_INTERMEDIATES || bytes > MAX_PAGE_BYTES) && i > 0) return page.slice(0, i);
   }
   return page;
+}
+
+/** A trial view's estimated size in a reply, counting only the fields `has` keeps. */
+function trialBytes(t: TrialRecord, has: (f: TrialField) => boolean): number {
+  let n = 64;
+  if (has("params")) n += approxBytes(t.params);
+  if (has("distributions")) for (const [k, d] of Object.entries(t.distributions)) n += k.length + distributionBytes(d);
+  if (has("intermediate")) n += 18 * t.intermediate.length;
+  if (has("user_attrs")) n += approxBytes(t.userAttrs);
+  if (has("system_attrs")) n += approxBytes(t.systemAttrs);
+  return n;
+}
+
+/** Distributions never change once made (a suggest sets a new one), so their sizes are kept. */
+const distributionSizes = new WeakMap<object, number>();
+
+function distributionBytes(d: object): number {
+  let n = distributionSizes.get(d);
+  if (n === undefined) distributionSizes.set(d, (n = approxBytes(d)));
+  return n;
+}
+
+/** A JSON-like value's size in MessagePack, roughly (strings by their length). */
+export function approxBytes(v: unknown): number {
+  if (typeof v === "string") return v.length + 2;
+  if (typeof v !== "object" || v === null) return 9;
+  let n = 3;
+  if (Array.isArray(v)) for (const x of v) n += approxBytes(x);
+  else for (const [k, x] of Object.entries(v)) n += k.length + 2 + approxBytes(x);
+  return n;
 }
 
 /** The fields of a trial view a projection may name (`number` is always kept). */
@@ -181,9 +228,21 @@ export function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: 
     const last: [number, string] = [c.c, c.n];
     list = list.filter((s) => cmp(key(s), last) > 0);
   }
-  const page = a.limit === undefined ? list : list.slice(0, a.limit);
+  const page = withinStudyBudget(a.limit === undefined ? list : list.slice(0, a.limit));
   const lastShown = page[page.length - 1];
   return { studies: page, next_cursor: page.length < list.length && lastShown ? encode({ c: lastShown.created_at, n: lastShown.name }) : null };
+}
+
+/** The longest prefix of `page` (one study at least) whose estimated size stays within `MAX_PAGE_BYTES`. */
+function withinStudyBudget(page: StudyView[]): StudyView[] {
+  let bytes = 0;
+  for (let i = 0; i < page.length; i++) {
+    const v = page[i] as StudyView;
+    bytes += 1024 + approxBytes(v.user_attrs) + (v.notes?.length ?? 0);
+    for (const space of [v.space, v.define_by_run]) for (const [k, d] of Object.entries(space)) bytes += k.length + distributionBytes(d);
+    if (bytes > MAX_PAGE_BYTES && i > 0) return page.slice(0, i);
+  }
+  return page;
 }
 
 /** The first `k` items of `items` that pass `keep`, in `cmp` order, and how many passed. */

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type * as S from "./ops/schemas.js";
-import { MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, trialsPage } from "./paging.js";
+import { MAX_PAGE_BYTES, MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, studiesPage, trialsPage } from "./paging.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
+import type { StudyView } from "./views.js";
 
 function study(seed: number, n: number, direction: "minimize" | "maximize"): StudyState {
   const rng = new Rng(seed, "reads");
@@ -80,6 +81,59 @@ describe("trial pages (the trials op)", () => {
     const page = trialsPage(s, { study: "s", offset: 3, limit: 100_000 }, 0);
     expect(page.trials.map((t) => t.number)).toEqual(naive(s, { study: "s", offset: 3, limit: MAX_PAGE_TRIALS }).numbers);
     expect(page.next_cursor).not.toBeNull();
+  });
+
+  it("end before MAX_PAGE_BYTES of user attributes or distributions, and cursors walk every trial", () => {
+    const s = study(8, 600, "minimize");
+    const blob = "u".repeat(60_000);
+    const choices = Array.from({ length: 2_000 }, (_, i) => `choice-${i}-${"c".repeat(40)}`);
+    const dist = { type: "categorical", choices } as const; // one object shared by every trial, as the space's is
+    for (const t of s.trials) {
+      if (t.number % 2 === 0) t.userAttrs = { blob };
+      else t.distributions = { c: dist } as unknown as TrialRecord["distributions"];
+    }
+    const walk = (a: Omit<S.TrialsArgs, "study">) => {
+      const sizes: number[] = [];
+      const seen: number[] = [];
+      let cursor: string | undefined;
+      for (let guard = 0; guard < 100; guard++) {
+        const page = trialsPage(s, { study: "s", ...a, ...(cursor ? { cursor } : {}) }, 0);
+        sizes.push(page.trials.length);
+        seen.push(...page.trials.map((t) => t.number));
+        const bytes = page.trials.reduce((n, t) => n + JSON.stringify(t).length, 0);
+        if (page.trials.length > 1) expect(bytes).toBeLessThan(1.2 * MAX_PAGE_BYTES);
+        if (page.next_cursor === null) break;
+        cursor = page.next_cursor;
+      }
+      return { sizes, seen };
+    };
+    const all = walk({ limit: 5_000 });
+    expect(all.seen).toEqual(s.trials.map((t) => t.number));
+    expect(all.sizes.length).toBeGreaterThan(5); // 600 trials of ~60-100 KB: several pages
+    // Projected to fields that leave the heavy ones out, nothing is cut.
+    expect(walk({ limit: 5_000, fields: ["value", "state"] }).sizes).toEqual([600]);
+  });
+
+  it("of studies end before MAX_PAGE_BYTES of search spaces, and cursors walk every study", () => {
+    const choices = Array.from({ length: 5_000 }, (_, i) => `option-${i}-${"o".repeat(90)}`);
+    const views = Array.from({ length: 40 }, (_, i) => ({
+      name: `s${String(i).padStart(2, "0")}`, created_at: i, user_attrs: {}, notes: null, define_by_run: {},
+      space: { x: { type: "categorical", choices } },
+    })) as unknown as StudyView[];
+    const names: string[] = [];
+    let pages = 0;
+    let cursor: string | undefined;
+    for (let guard = 0; guard < 100; guard++) {
+      const page = studiesPage(views, cursor ? { cursor } : {});
+      pages++;
+      names.push(...page.studies.map((v) => v.name));
+      if (page.studies.length > 1) expect(JSON.stringify(page.studies).length).toBeLessThan(1.2 * MAX_PAGE_BYTES);
+      if (page.next_cursor === null) break;
+      cursor = page.next_cursor;
+    }
+    expect(names).toEqual(views.map((v) => v.name));
+    expect(pages).toBe(3); // 40 spaces of ~0.5 MB, 16 to a page
+    expect(studiesPage(views.slice(0, 3), {}).next_cursor).toBeNull();
   });
 
   it("equal the filter-sort-slice definition on random studies (4 seeds x 2 directions x 40 pages)", () => {

@@ -263,7 +263,15 @@ class Client:
         return Study(self, self._call("get_study", {"study": name})["study"])
 
     def list_studies(self) -> list[StudySummary]:
-        return [StudySummary.from_wire(s) for s in self._call("list_studies", {})["studies"]]
+        """Every study, page by page (the server ends a page before about 8 MiB of search spaces)."""
+        out: list[StudySummary] = []
+        cursor: str | None = None
+        while True:
+            page = self._call("list_studies", {} if cursor is None else {"cursor": cursor})
+            out.extend(StudySummary.from_wire(s) for s in page["studies"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return out
 
     def catalogue(self) -> list[dict[str, Any]]:
         """The server's strategies and schedulers: ``{kind, name, description, options}`` each,

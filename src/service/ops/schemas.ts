@@ -203,7 +203,7 @@ export const trialsArgs = z
     descending: z.boolean().optional(),
     feasible: z.boolean().optional().describe("only COMPLETE trials that satisfy every constraint (true; one without constraints does) or violate one (false)"),
     offset: z.number().int().min(0).optional(),
-    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many trials [1000]; a page also ends at 5,000 trials, and before the trial that would take its intermediate values past 100,000 (next_cursor continues)"),
+    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many trials [1000]; a page also ends at 5,000 trials, and before the trial that would take its intermediate values past 100,000 or the reply past about 8 MiB (next_cursor continues)"),
     cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page: continues after its last trial (same order_by, descending, states, feasible)"),
     fields: z.array(z.enum(TRIAL_FIELDS)).max(TRIAL_FIELDS.length).optional().describe("only these fields of each trial (number is always kept; value brings values and constraints where the trial has several objectives or constraints)"),
     params: z.array(z.string().min(1).max(256)).max(1000).optional().describe("only these parameters in params and distributions"),
@@ -212,7 +212,7 @@ export const trialsArgs = z
 
 export const listStudiesArgs = z
   .object({
-    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many studies (default: all), in creation order"),
+    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many studies (default: all), in creation order; a page also ends before the reply would pass about 8 MiB (next_cursor continues)"),
     cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page"),
   })
   .strict();
