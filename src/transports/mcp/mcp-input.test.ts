@@ -120,6 +120,35 @@ describe("MCP wait_for_progress", () => {
   });
 });
 
+describe("MCP wait_for_progress across sessions", () => {
+  it(`counts the waits of every MCP server of the process against one ${MAX_CONCURRENT_WAITS} (over HTTP each session has its own)`, async () => {
+    const second = await memoryMcp({ service });
+    try {
+      await call("create_study", { name: "w2", space: SPACE });
+      const call2 = async (name: string, args: Record<string, unknown>) => (await second.client.callTool({ name, arguments: args })) as CallToolResult;
+      const half = MAX_CONCURRENT_WAITS / 2;
+      const pending = [
+        ...Array.from({ length: half }, () => call("wait_for_progress", { study: "w2", timeout_s: 50 })),
+        ...Array.from({ length: half }, () => call2("wait_for_progress", { study: "w2", timeout_s: 50 })),
+      ];
+      await waitStarted;
+      // Every wait has started once the next one is refused; give them the turns they need.
+      let refused: CallToolResult | null = null;
+      for (let i = 0; i < 200 && refused === null; i++) {
+        const r = await call2("wait_for_progress", { study: "w2", timeout_s: 0.01 });
+        if (r.isError) refused = r;
+      }
+      expect(JSON.stringify(refused?.content)).toMatch(/Error UNAVAILABLE: 32 wait_for_progress calls are already waiting/);
+      const a = await service.ask({ study: "w2" });
+      await service.tell({ study: "w2", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+      const done = await Promise.all(pending);
+      expect(done.filter((r) => !r.isError)).toHaveLength(MAX_CONCURRENT_WAITS);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe("MCP tool calls in flight", () => {
   it(`runs at most ${MAX_TOOL_CALLS_IN_FLIGHT} on one session and answers more with UNAVAILABLE; finished ones make room`, async () => {
     await call("create_study", { name: "f", space: SPACE });

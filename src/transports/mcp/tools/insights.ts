@@ -88,15 +88,17 @@ export function insightTools(maxWaitS: number): McpTool[] {
 }
 
 /**
- * Most `wait_for_progress` calls one MCP server runs at once. Each change wakes every waiter to
- * read the study, and each finishing one reads up to 1,000 trials: a probe's 1,000 concurrent
- * waits stalled the server 27 s when they ended together. More are refused (UNAVAILABLE, retry).
+ * Most `wait_for_progress` calls this process runs at once, over every MCP session. Each change
+ * wakes every waiter to read the study, and each finishing one reads up to 1,000 trials: a probe's
+ * 1,000 concurrent waits stalled the server 27 s when they ended together. More are refused
+ * (UNAVAILABLE, retry). Counted per process, not per MCP server: over HTTP each session has its
+ * own, and 100 sessions × 32 waits stalled another client 13.7 s and took 1.7 GB.
  */
 export const MAX_CONCURRENT_WAITS = 32;
+let waiting = 0;
 
 /** `wait_for_progress`: blocks until trials finish, for at most `maxWaitS` seconds. */
 function waitTool(maxWaitS: number): McpTool {
-  let waiting = 0;
   return defineTool({
     name: "wait_for_progress",
     meta: {
