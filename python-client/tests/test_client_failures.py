@@ -132,3 +132,21 @@ def test_list_studies_follows_the_pages_the_server_cuts_by_size(tmp_path: Path) 
             assert sorted(tp.get_all_study_names(storage=c)) == [f"s{i:02d}" for i in range(20)]
     finally:
         srv.stop()
+
+
+def test_best_trials_follows_the_pages_of_a_big_front(tmp_path: Path) -> None:
+    """A front past about 8 MiB comes in pages; ``best_trials`` asks for them all."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        blob = "u" * 60_000
+        with tp.connect(srv.endpoint) as c:
+            study = c.create_study("tied", directions=["minimize", "minimize"])
+            for i in range(200):  # all tied: the whole study is the front, 12 MB of attributes
+                c.call("add_trial", study="tied", params={}, state="COMPLETE", values=[1.0, 1.0], user_attrs={"blob": blob})
+            first = c.call("best_trials", study="tied")
+            assert first["n_front"] == 200 and first["next_cursor"] is not None and len(first["trials"]) < 200
+            front = study.best_trials
+            assert [t.number for t in front] == list(range(200))
+            assert all(t.user_attrs["blob"] == blob for t in front)
+    finally:
+        srv.stop()

@@ -266,3 +266,28 @@ export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolea
   }
   return { first, total };
 }
+
+/**
+ * One page of a Pareto front (`best_trials`, trials in number order): those after `cursor`, ending
+ * before about `MAX_PAGE_BYTES` (one trial at least). A front of 2,000 tied trials with 60 KB of
+ * user attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op.
+ */
+export function frontPage(front: TrialView[], cursor: string | undefined): { trials: TrialView[]; n_front: number; next_cursor: string | null } {
+  let from = 0;
+  if (cursor !== undefined) {
+    const c = decode(cursor, "best_trials");
+    if (c.f !== "front" || typeof c.n !== "number") throw invalidArgument("cursor is not a best_trials cursor: pass the next_cursor of the previous answer unchanged");
+    const after = c.n;
+    from = front.findIndex((t) => t.number > after);
+    if (from < 0) from = front.length;
+  }
+  let bytes = 0;
+  let end = from;
+  while (end < front.length) {
+    bytes += approxBytes(front[end]);
+    if (bytes > MAX_PAGE_BYTES && end > from) break;
+    end++;
+  }
+  const last = front[end - 1];
+  return { trials: front.slice(from, end), n_front: front.length, next_cursor: end < front.length && last ? encode({ f: "front", n: last.number }) : null };
+}

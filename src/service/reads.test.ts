@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type * as S from "./ops/schemas.js";
-import { MAX_PAGE_BYTES, MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, studiesPage, trialsPage } from "./paging.js";
+import { MAX_PAGE_BYTES, MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, frontPage, studiesPage, trialsPage } from "./paging.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
-import type { StudyView } from "./views.js";
+import type { StudyView, TrialView } from "./views.js";
 
 function study(seed: number, n: number, direction: "minimize" | "maximize"): StudyState {
   const rng = new Rng(seed, "reads");
@@ -112,6 +112,27 @@ describe("trial pages (the trials op)", () => {
     expect(all.sizes.length).toBeGreaterThan(5); // 600 trials of ~60-100 KB: several pages
     // Projected to fields that leave the heavy ones out, nothing is cut.
     expect(walk({ limit: 5_000, fields: ["value", "state"] }).sizes).toEqual([600]);
+  });
+
+  it("of a Pareto front end before MAX_PAGE_BYTES, and cursors walk the whole front", () => {
+    const blob = "u".repeat(60_000);
+    const front = Array.from({ length: 600 }, (_, number) => ({ number, user_attrs: number % 3 === 0 ? { blob } : {} })) as unknown as TrialView[];
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    for (let guard = 0; guard < 100; guard++) {
+      const page = frontPage(front, cursor);
+      pages++;
+      expect(page.n_front).toBe(600);
+      if (page.trials.length > 1) expect(JSON.stringify(page.trials).length).toBeLessThan(1.2 * MAX_PAGE_BYTES);
+      seen.push(...page.trials.map((t) => t.number));
+      if (page.next_cursor === null) break;
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual(front.map((t) => t.number));
+    expect(pages).toBe(2); // 200 blobs of 60 KB: 12 MB
+    expect(frontPage(front.slice(0, 10), undefined).next_cursor).toBeNull();
+    expect(() => frontPage(front, studiesPage([{ name: "a", created_at: 1, space: {}, define_by_run: {}, user_attrs: {}, notes: null } as unknown as StudyView, { name: "b", created_at: 2 } as unknown as StudyView], { limit: 1 }).next_cursor as string)).toThrow(/not a best_trials cursor/);
   });
 
   it("of studies end before MAX_PAGE_BYTES of search spaces, and cursors walk every study", () => {

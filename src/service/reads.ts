@@ -4,6 +4,7 @@ import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
+import { frontPage } from "./paging.js";
 import { type FrontSource, plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
@@ -18,11 +19,14 @@ import { type LineageView, type TrajectoryView, type TrialView, trialView } from
  * The `best_trials` answer (pareto.ts) from the study's record trials (front-records.ts), or from
  * every trial when it has too many records to keep. @throws INVALID_ARGUMENT.
  */
-export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): ParetoFrontView {
+export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): ParetoFrontView & { n_front: number; next_cursor: string | null } {
   const opts = { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false };
   const fr = frontRecordsOf(s.agg, s.trials);
-  if (fr === null) return paretoFrontView(viewOf(s), s.trials.map((t) => trialView(t, now)), opts);
-  return paretoFrontView(viewOf(s), fr.records.map((t) => trialView(t, now)), { ...opts, counts: frontCountsOf(s.agg) });
+  const view =
+    fr === null
+      ? paretoFrontView(viewOf(s), s.trials.map((t) => trialView(t, now)), opts)
+      : paretoFrontView(viewOf(s), fr.records.map((t) => trialView(t, now)), { ...opts, counts: frontCountsOf(s.agg) });
+  return { ...view, ...frontPage(view.trials, a.cursor) };
 }
 
 

@@ -38,7 +38,6 @@ import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
 import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
 import { type ExportPage, exportPage, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
-import type { ParetoFrontView } from "./pareto.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
@@ -526,7 +525,7 @@ export class StudyService {
   }
 
   /** The Pareto front with its hypervolume (reads.ts `bestTrialsOf`). @throws NOT_FOUND, INVALID_ARGUMENT. */
-  async bestTrials(a: S.BestTrialsArgs): Promise<ParetoFrontView> {
+  async bestTrials(a: S.BestTrialsArgs): Promise<ReturnType<typeof reads.bestTrialsOf>> {
     return this.pipeline.visible(reads.bestTrialsOf(this.getState(a.study), a, this.now()));
   }
 

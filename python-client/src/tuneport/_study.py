@@ -682,7 +682,16 @@ class Study:
             args["reference_point"] = [float(x) for x in reference_point]
         if history:
             args["history"] = True
-        return ParetoFront.from_wire(self.client._call("best_trials", args), self.name)
+        raw = dict(self.client._call("best_trials", args))
+        # A front past about 8 MiB comes in pages (next_cursor): the rest of its trials are asked for.
+        trials = list(raw.get("trials") or [])
+        while raw.get("next_cursor"):
+            rest = {k: v for k, v in args.items() if k != "history"}  # the history came with the first page
+            page = self.client._call("best_trials", {**rest, "cursor": raw["next_cursor"]})
+            trials.extend(page.get("trials") or [])
+            raw["next_cursor"] = page.get("next_cursor")
+        raw["trials"] = trials
+        return ParetoFront.from_wire(raw, self.name)
 
     @property
     def best_params(self) -> dict[str, Scalar]:

@@ -237,6 +237,7 @@ export const bestTrialsArgs = z
       .optional()
       .describe("hypervolume reference point for this answer; default: the study's, else derived from the front"),
     history: z.boolean().optional().describe("also return the hypervolume after each trial that changed it"),
+    cursor: z.string().max(1000).optional().describe("next_cursor of the previous answer: the front's next trials (a page ends before about 8 MiB)"),
   })
   .strict();
 export type BestTrialsArgs = z.output<typeof bestTrialsArgs>;
@@ -474,6 +475,8 @@ export const bestTrialsResult = z.object({
     .describe("[trial number, hypervolume] for each trial that changed it, at reference_point; null unless asked for"),
   n_complete: z.number().int(),
   n_feasible: z.number().int(),
+  n_front: z.number().int().describe("trials on the whole front (trials holds this page of them)"),
+  next_cursor: z.string().nullable().describe("pass as cursor for the front's next trials; null on its last page"),
 });
 
 export const plotSpecResult = z.object({
