@@ -135,14 +135,16 @@ export async function studyNamed(storage: SummaryReader, name: string): Promise<
  * hypervolume and reference point are the same); otherwise the front is computed from the COMPLETE
  * trials' objectives alone, then only its trials are read whole.
  */
-export async function paretoFrontOf(storage: SummaryReader, study: Study, s: StudyView): Promise<ParetoFrontView> {
+export async function paretoFrontOf(storage: SummaryReader, study: Study, s: StudyView): Promise<ParetoFrontView & { n_front: number; next_cursor: null }> {
   const now = Date.now();
   const quick = await storage.quickFront(study.id, study.config.directions);
+  // The whole front on one page (a local read: no server thread to hold), as best_trials' fields say.
+  const whole = <V extends ParetoFrontView>(v: V) => ({ ...v, n_front: v.trials.length, next_cursor: null });
   if (quick !== null)
-    return paretoFrontView(s, quick.trials.map((t) => trialView(t, now)), { counts: { complete: quick.complete, feasible: quick.complete - quick.infeasible } });
+    return whole(paretoFrontView(s, quick.trials.map((t) => trialView(t, now)), { counts: { complete: quick.complete, feasible: quick.complete - quick.infeasible } }));
   const front = paretoFrontView(s, await storage.completeObjectives(study.id));
   const trials = await storage.trialsByNumber(study.id, front.trials.map((t) => t.number));
-  return { ...front, trials: trials.map((t) => trialView(t, now)) };
+  return whole({ ...front, trials: trials.map((t) => trialView(t, now)) });
 }
 
 /**

@@ -218,7 +218,7 @@ async function waitRun(
       counts: current.counts,
       best_value: current.best_trial?.value ?? null,
       best_trial: current.best_trial?.number ?? null,
-      ...(front ? { front_size: front.trials.length, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
+      ...(front ? { front_size: front.n_front, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
@@ -257,6 +257,6 @@ function idleReason(stuck: string | null): string {
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */
-function frontLine(f: { trials: readonly unknown[]; hypervolume: number | null; reference_point_source: string | null }): string {
-  return `Pareto front: ${f.trials.length} trials, hypervolume ${fmt(f.hypervolume ?? 0)} (${f.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`;
+function frontLine(f: { n_front: number; hypervolume: number | null; reference_point_source: string | null }): string {
+  return `Pareto front: ${f.n_front} trials, hypervolume ${fmt(f.hypervolume ?? 0)} (${f.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`;
 }
