@@ -27,7 +27,7 @@ export const MAX_PAGE_INTERMEDIATES = 100_000;
 /**
  * Most trials one page carries, whatever `limit` says (a page then ends with a `next_cursor`): a
  * page is built and encoded on the server's one thread, which answers nobody meanwhile, at ~15 µs
- * a trial here. `limit: 100000` on a study of 100,000 trials held it 1.2–1.5 s per page, so every
+ * a trial here. `limit: 100000` on a study of 100,000 trials held it 1.1–1.4 s per page, so every
  * ask and tell of every worker waited that long; a page of 5,000 takes ~75 ms.
  */
 export const MAX_PAGE_TRIALS = 5_000;
