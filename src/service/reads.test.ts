@@ -32,6 +32,22 @@ function naive(s: StudyState, a: S.TrialsArgs): { numbers: number[]; total: numb
   return { numbers: list.slice(offset, offset + (a.limit ?? 1000)).map((t) => t.number), total: list.length };
 }
 
+/** Every page of `trials` with `a`, following next_cursor: the numbers seen and each page's size (`check` sees each page). */
+function walkPages(s: StudyState, a: Omit<S.TrialsArgs, "study">, check: (page: ReturnType<typeof trialsPage>) => void = () => {}): { seen: number[]; sizes: number[] } {
+  const seen: number[] = [];
+  const sizes: number[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const page = trialsPage(s, { study: "s", ...a, ...(cursor ? { cursor } : {}) }, 0);
+    check(page);
+    sizes.push(page.trials.length);
+    seen.push(...page.trials.map((t) => t.number));
+    if (page.next_cursor === null) break;
+    cursor = page.next_cursor;
+  }
+  return { seen, sizes };
+}
+
 describe("trial pages (the trials op)", () => {
   it("end before the trial that would pass MAX_PAGE_INTERMEDIATES intermediate values, one trial at least, and cursors walk every trial", () => {
     const s = study(5, 40, "minimize");
@@ -39,17 +55,9 @@ describe("trial pages (the trials op)", () => {
     const heavy = (s.trials.filter((t) => t.value !== null)[3] as TrialRecord).number; // listed in both orders
     for (const t of s.trials) t.intermediate = Array.from({ length: t.number === heavy ? 2 * MAX_PAGE_INTERMEDIATES : each }, (_, step) => ({ step, value: step }));
     for (const order_by of ["number", "value"] as const) {
-      const seen: number[] = [];
-      const sizes: number[] = [];
-      let cursor: string | undefined;
-      for (let guard = 0; guard < 100; guard++) {
-        const page = trialsPage(s, { study: "s", order_by, limit: 20, ...(cursor ? { cursor } : {}) }, 0);
-        sizes.push(page.trials.length);
+      const { seen, sizes } = walkPages(s, { order_by, limit: 20 }, (page) => {
         for (const t of page.trials) expect(t.intermediate?.length).toBe(t.number === heavy ? 2 * MAX_PAGE_INTERMEDIATES : each);
-        seen.push(...page.trials.map((t) => t.number));
-        if (page.next_cursor === null) break;
-        cursor = page.next_cursor;
-      }
+      });
       expect(seen).toEqual(naive(s, { study: "s", order_by, limit: 1000 }).numbers);
       expect(Math.max(...sizes)).toBe(2);
       expect(sizes).toContain(1); // the heavy trial alone
@@ -62,16 +70,7 @@ describe("trial pages (the trials op)", () => {
     const n = 2 * MAX_PAGE_TRIALS + 7;
     const s = study(6, n, "maximize");
     for (const order_by of ["number", "value"] as const) {
-      const seen: number[] = [];
-      const sizes: number[] = [];
-      let cursor: string | undefined;
-      for (let guard = 0; guard < 10; guard++) {
-        const page = trialsPage(s, { study: "s", order_by, limit: 100_000, ...(cursor ? { cursor } : {}) }, 0);
-        sizes.push(page.trials.length);
-        seen.push(...page.trials.map((t) => t.number));
-        if (page.next_cursor === null) break;
-        cursor = page.next_cursor;
-      }
+      const { seen, sizes } = walkPages(s, { order_by, limit: 100_000 });
       const all = naive(s, { study: "s", order_by, limit: n });
       expect(seen).toEqual(all.numbers);
       expect(sizes.slice(0, -1).every((k) => k === MAX_PAGE_TRIALS)).toBe(true);
@@ -92,21 +91,11 @@ describe("trial pages (the trials op)", () => {
       if (t.number % 2 === 0) t.userAttrs = { blob };
       else t.distributions = { c: dist } as unknown as TrialRecord["distributions"];
     }
-    const walk = (a: Omit<S.TrialsArgs, "study">) => {
-      const sizes: number[] = [];
-      const seen: number[] = [];
-      let cursor: string | undefined;
-      for (let guard = 0; guard < 100; guard++) {
-        const page = trialsPage(s, { study: "s", ...a, ...(cursor ? { cursor } : {}) }, 0);
-        sizes.push(page.trials.length);
-        seen.push(...page.trials.map((t) => t.number));
+    const walk = (a: Omit<S.TrialsArgs, "study">) =>
+      walkPages(s, a, (page) => {
         const bytes = page.trials.reduce((n, t) => n + JSON.stringify(t).length, 0);
         if (page.trials.length > 1) expect(bytes).toBeLessThan(1.2 * MAX_PAGE_BYTES);
-        if (page.next_cursor === null) break;
-        cursor = page.next_cursor;
-      }
-      return { sizes, seen };
-    };
+      });
     const all = walk({ limit: 5_000 });
     expect(all.seen).toEqual(s.trials.map((t) => t.number));
     expect(all.sizes.length).toBeGreaterThan(5); // 600 trials of ~60-100 KB: several pages
