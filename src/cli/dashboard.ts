@@ -15,15 +15,15 @@ export interface DashboardCliOptions {
   allowedHosts: string[];
 }
 
+/** What a bearer token may hold: visible ASCII, no spaces or control characters (a newline, say). */
+export const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+export const TOKEN_HINT = "make one with: openssl rand -hex 24";
+
 /**
  * `--dashboard PORT` (or `--port` for `tuneport dashboard`), `--dashboard-host`,
  * `--dashboard-token` / TUNEPORT_DASHBOARD_TOKEN and `--dashboard-allow-host`, checked; null
  * when no dashboard was asked for. @throws UsageError
  */
-/** What a bearer token may hold: visible ASCII, no spaces or control characters (a newline, say). */
-export const TOKEN_CHARS = /^[\x21-\x7e]+$/;
-export const TOKEN_HINT = "make one with: openssl rand -hex 24";
-
 export function dashboardOptions(v: Record<string, unknown>, portOption = "dashboard"): DashboardCliOptions | null {
   const port = intOption(portOption, v[portOption], 0, 65535);
   if (port === undefined) return null;

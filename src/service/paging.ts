@@ -81,7 +81,7 @@ function distributionBytes(d: object): number {
 }
 
 /** A JSON-like value's size in MessagePack, roughly (strings by their length). */
-export function approxBytes(v: unknown): number {
+function approxBytes(v: unknown): number {
   if (typeof v === "string") return v.length + 2;
   if (typeof v !== "object" || v === null) return 9;
   let n = 3;
@@ -268,11 +268,11 @@ export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolea
 }
 
 /**
- * One page of a Pareto front (`best_trials`, trials in number order): those after `cursor`, ending
- * before about `MAX_PAGE_BYTES` (one trial at least). A front of 2,000 tied trials with 60 KB of
- * user attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op.
+ * One page of a Pareto front (`best_trials`, trials in number order): those after `cursor`, cut as
+ * a page of `trials` is (`withinValueBudget`). A front of 2,000 tied trials with 60 KB of user
+ * attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op.
  */
-export function frontPage(front: TrialView[], cursor: string | undefined): { trials: TrialView[]; n_front: number; next_cursor: string | null } {
+export function frontPage(front: TrialRecord[], cursor: string | undefined): { trials: TrialRecord[]; n_front: number; next_cursor: string | null } {
   let from = 0;
   if (cursor !== undefined) {
     const c = decode(cursor, "best_trials");
@@ -281,13 +281,8 @@ export function frontPage(front: TrialView[], cursor: string | undefined): { tri
     from = front.findIndex((t) => t.number > after);
     if (from < 0) from = front.length;
   }
-  let bytes = 0;
-  let end = from;
-  while (end < front.length) {
-    bytes += approxBytes(front[end]);
-    if (bytes > MAX_PAGE_BYTES && end > from) break;
-    end++;
-  }
-  const last = front[end - 1];
-  return { trials: front.slice(from, end), n_front: front.length, next_cursor: end < front.length && last ? encode({ f: "front", n: last.number }) : null };
+  const page = withinValueBudget(front.slice(from));
+  const last = page[page.length - 1];
+  const more = from + page.length < front.length;
+  return { trials: page, n_front: front.length, next_cursor: more && last ? encode({ f: "front", n: last.number }) : null };
 }

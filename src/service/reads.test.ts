@@ -4,7 +4,7 @@ import { Rng } from "../math/rng.js";
 import type * as S from "./ops/schemas.js";
 import { MAX_PAGE_BYTES, MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, frontPage, studiesPage, trialsPage } from "./paging.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
-import type { StudyView, TrialView } from "./views.js";
+import type { StudyView } from "./views.js";
 
 function study(seed: number, n: number, direction: "minimize" | "maximize"): StudyState {
   const rng = new Rng(seed, "reads");
@@ -105,7 +105,8 @@ describe("trial pages (the trials op)", () => {
 
   it("of a Pareto front end before MAX_PAGE_BYTES, and cursors walk the whole front", () => {
     const blob = "u".repeat(60_000);
-    const front = Array.from({ length: 600 }, (_, number) => ({ number, user_attrs: number % 3 === 0 ? { blob } : {} })) as unknown as TrialView[];
+    const front = study(9, 600, "minimize").trials;
+    for (const t of front) if (t.number % 3 === 0) t.userAttrs = { blob };
     const seen: number[] = [];
     let cursor: string | undefined;
     let pages = 0;

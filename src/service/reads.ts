@@ -22,11 +22,10 @@ import { type LineageView, type TrajectoryView, type TrialView, trialView } from
 export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): ParetoFrontView & { n_front: number; next_cursor: string | null } {
   const opts = { ...(a.reference_point ? { referencePoint: a.reference_point } : {}), history: a.history ?? false };
   const fr = frontRecordsOf(s.agg, s.trials);
-  const view =
-    fr === null
-      ? paretoFrontView(viewOf(s), s.trials.map((t) => trialView(t, now)), opts)
-      : paretoFrontView(viewOf(s), fr.records.map((t) => trialView(t, now)), { ...opts, counts: frontCountsOf(s.agg) });
-  return { ...view, ...frontPage(view.trials, a.cursor) };
+  // The front is found among the records themselves; only the page's trials become views.
+  const view = fr === null ? paretoFrontView(viewOf(s), s.trials, opts) : paretoFrontView(viewOf(s), fr.records, { ...opts, counts: frontCountsOf(s.agg) });
+  const page = frontPage(view.trials, a.cursor);
+  return { ...view, ...page, trials: page.trials.map((t) => trialView(t, now)) };
 }
 
 

@@ -399,7 +399,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
       const intermediate = t.intermediate;
       if (!repeat) intermediate.push({ step, value });
       try {
-        return decideReport(core, s, t, a, rc, { ...t, intermediate, lease: { token: (t.lease as Lease).token, expiresAt: core.now() + ttlOf(s, t) * 1000 } }, repeat);
+        return decideReport(core, s, a, rc, { ...t, intermediate, lease: { token: (t.lease as Lease).token, expiresAt: core.now() + ttlOf(s, t) * 1000 } }, repeat);
       } catch (err) {
         if (!repeat) intermediate.pop();
         throw err;
@@ -412,7 +412,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
  * The rest of `report` once `next` holds its value: the scheduler's and the strategy's decision,
  * then the commit (queued before this returns; lazy for a decision that decides nothing).
  */
-function decideReport(core: ServiceCore, s: StudyState, t: TrialRecord, a: S.ReportArgs, rc: ReplyCtx | null, next: TrialRecord, repeat: boolean): { decision: Decision } {
+function decideReport(core: ServiceCore, s: StudyState, a: S.ReportArgs, rc: ReplyCtx | null, next: TrialRecord, repeat: boolean): { decision: Decision } {
   const { step, value } = a;
   const data = a.data ?? {};
   // The trial list with this report applied is O(n) to build, and the seeded generator costs a
@@ -422,14 +422,14 @@ function decideReport(core: ServiceCore, s: StudyState, t: TrialRecord, a: S.Rep
   const rreq = {
     study: s.ctx,
     get trials(): TrialRecord[] {
-      return (withReport ??= s.trials.map((x) => (x.number === t.number ? next : x)));
+      return (withReport ??= s.trials.map((x) => (x.number === next.number ? next : x)));
     },
     trial: next,
     step,
     value,
     data,
     get rng(): Rng {
-      return (rng ??= Rng.derive(s.study.config.seed, t.number, "report", step));
+      return (rng ??= Rng.derive(s.study.config.seed, next.number, "report", step));
     },
     stats: statsOf(s.agg),
   };
@@ -462,7 +462,7 @@ function decideReport(core: ServiceCore, s: StudyState, t: TrialRecord, a: S.Rep
   if (decision.action === "prune") attrs = { ...attrs, pruned_at_step: step };
   if (Object.keys(attrs).length > 0) next.systemAttrs = { ...next.systemAttrs, ...attrs };
   const changes: Change[] = [];
-  if (!repeat) changes.push({ kind: "add-intermediate", trialId: t.id, step, value });
+  if (!repeat) changes.push({ kind: "add-intermediate", trialId: next.id, step, value });
   if (Object.keys(attrs).length > 0 || decision.action === "update") changes.push({ kind: "update-trial", trial: next });
   else {
     const lease = leaseChange(s, next);

@@ -663,7 +663,7 @@ def connect(
     )
 
 
-#: Clients that ``create_study``/``load_study`` opened, one per endpoint, closed at exit.
+#: Clients that ``create_study``/``load_study`` opened, one per endpoint (closed at exit as every client is).
 _shared_clients: dict[str, Client] = {}
 _shared_lock = threading.Lock()
 
@@ -685,9 +685,7 @@ def _shared_client(storage: str | Client | None, *, may_start_private: bool = Fa
     with _shared_lock:
         client = _shared_clients.get(endpoint)
         if client is None or client.closed or client._pid != os.getpid():  # a forked child connects anew
-            client = connect(endpoint)
-            if not _shared_clients:
-                atexit.register(_close_shared_clients)
+            client = connect(endpoint)  # closed at exit with every other client (_close_at_exit)
             _shared_clients[endpoint] = client
         return client
 
@@ -755,13 +753,6 @@ def _close_live_clients() -> None:
     for client in clients:
         if client._pid == os.getpid() and not client.closed:
             client.close()
-
-
-def _close_shared_clients() -> None:
-    with _shared_lock:
-        for client in _shared_clients.values():
-            client.close()
-        _shared_clients.clear()
 
 
 _STRATEGY_OF_SAMPLER = {

@@ -442,18 +442,17 @@ export class SqliteStorage implements Storage, SummaryReader {
 
   async close(): Promise<void> {
     if (this.db.open && !this.db.readonly) {
+      // The writer record goes first, so that the checkpoint below folds its removal in too.
+      try {
+        this.db.prepare("DELETE FROM writer WHERE id = 1 AND pid = ?").run(process.pid);
+      } catch {
+        /* a row left behind names a dead process: the next writer takes it over */
+      }
       // Fold the WAL into the main file so the database is one self-contained file at rest.
       try {
         this.db.pragma("wal_checkpoint(TRUNCATE)");
       } catch {
         /* a checkpoint is an optimisation; closing still commits nothing new */
-      }
-    }
-    if (this.db.open && !this.db.readonly) {
-      try {
-        this.db.prepare("DELETE FROM writer WHERE id = 1 AND pid = ?").run(process.pid);
-      } catch {
-        /* a row left behind names a dead process: the next writer takes it over */
       }
     }
     if (this.db.open) this.db.close();
