@@ -57,6 +57,10 @@ Options:
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
+  --max-reply-mib N       memory the server's buffers (replies not yet sent) may hold
+                          before replies over 64 KiB (pages of trials, exports, plots)
+                          are answered UNAVAILABLE instead, so clients that do not read
+                          their replies cannot exhaust memory [1024]
   --curve-secret FILE     enable CURVE: encrypt every connection with this server key
                           file (from 'tuneport keygen'); needs --curve-allow
   --curve-allow PATH      client public keys allowed to connect: a *.pub file, a file
@@ -96,6 +100,7 @@ Options:
     "max-message-bytes": { type: "string" },
     "plot-warmup": { type: "string" },
     "max-inflight": { type: "string" },
+    "max-reply-mib": { type: "string" },
     "curve-secret": { type: "string" },
     "curve-allow": { type: "string" },
     "stop-with-stdin": { type: "boolean", default: false },
@@ -141,6 +146,7 @@ Options:
     if (mcpToken !== undefined && !TOKEN_CHARS.test(mcpToken))
       throw new UsageError(`the MCP token must be printable ASCII without spaces (HTTP trims header values, so no request could match): ${TOKEN_HINT}`);
     const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
+    const maxReplyMib = intOption("max-reply-mib", v["max-reply-mib"], 64, 1024 * 1024 * 1024);
     const mcpAllowHosts = (v["mcp-allow-host"] as string[] | undefined) ?? [];
     for (const h of mcpAllowHosts)
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(h)) throw new UsageError(`--mcp-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
@@ -196,6 +202,7 @@ Options:
       logger,
       maxMessageBytes: maxBytes,
       maxInflightPerClient: maxInflight,
+      ...(maxReplyMib === undefined ? {} : { maxReplyBytes: maxReplyMib * 1024 * 1024 }),
       serverVersion: VERSION,
       heartbeatIntervalS,
       curve,

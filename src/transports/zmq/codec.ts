@@ -7,8 +7,35 @@ import { Packr, Unpackr } from "msgpackr";
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 
+/**
+ * msgpackr writes each message after the previous one in a shared chunk, grows the chunk to four
+ * times a message that does not fit, and keeps it (up to 1 GiB). ZeroMQ sends without copying, so
+ * a reply waiting for its client holds the whole chunk it sits in: after one 8 MiB page every
+ * small reply pinned a 32 MiB chunk, and 400 pages a client did not read held 3.8 GB. A message
+ * over this size is copied out to a buffer of its own, and msgpackr starts a fresh chunk of this
+ * size, so a small message never holds more than one small chunk (nor a big one refused and
+ * dropped, zmq-server.ts `withinMemory`).
+ */
+const CHUNK = 64 * 1024;
+/** The chunk msgpackr starts after a big message (its own first chunk's size). */
+const FRESH_CHUNK = 8 * 1024;
+
 export function encode(value: unknown): Buffer {
-  return packr.pack(value);
+  const out = packr.pack(value);
+  if (out.byteLength <= CHUNK && out.buffer.byteLength <= 4 * CHUNK) return out;
+  packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
+  return own(out);
+}
+
+/** A message in a buffer of its own, for one that may wait long in a queue whatever its size. */
+export function encodeAlone(value: unknown): Buffer {
+  return own(packr.pack(value));
+}
+
+function own(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(copy);
+  return copy;
 }
 
 /** @throws on malformed input (the caller maps it to MALFORMED_MESSAGE). */

@@ -4,7 +4,9 @@ import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { decode, encode } from "./codec.js";
-import { REPLY_QUEUE, ZmqServer } from "./zmq-server.js";
+import { BIG_REPLY_BYTES, REPLY_QUEUE, ZmqServer } from "./zmq-server.js";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 context.blocky = false;
 
@@ -112,5 +114,84 @@ describe("per-client in-flight limit", () => {
     }
     expect(got).toBeGreaterThanOrEqual(REPLY_QUEUE);
     expect(got).toBeLessThan(N); // with ZeroMQ's default queue (100,000) all of them waited in the server's memory
+  }, 120_000);
+
+  it("refuses big replies while unsent replies hold more than max_reply_bytes, small ones still go, and recovers", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    // ~0.75 MB replies: a get_study of a study that declares 20,000 parameters.
+    const space = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`parameter_${i}`, { type: "float", low: 0, high: 1 }]));
+    await service.createStudy({ name: "wide", space });
+    await service.createStudy({ name: "narrow", space: { x: { type: "float", low: 0, high: 1 } } });
+    let answered = 0;
+    const getStudy = service.getStudy.bind(service);
+    vi.spyOn(service, "getStudy").mockImplementation(async (...a) => {
+      const r = await getStudy(...a);
+      answered++;
+      return r;
+    });
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const ceiling = process.memoryUsage().arrayBuffers + 4 * 1024 * 1024;
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxReplyBytes: ceiling });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const flood = new Dealer({ linger: 0, receiveHighWaterMark: 1, receiveBufferSize: 4096 });
+    const polite = new Dealer({ linger: 0 });
+    cleanup.push(() => flood.close(), () => polite.close());
+    flood.connect(endpoint as string);
+    polite.connect(endpoint as string);
+    const ask = async (id: string, op: string, args: Record<string, unknown> = {}) => {
+      await polite.send(encode({ v: 1, id, op, ...args }));
+      return decode((await polite.receive())[0] as Buffer) as { ok: boolean; error?: { code: string; message: string; data?: Record<string, unknown> } };
+    };
+    const first = await ask("size", "get_study", { study: "wide" });
+    expect(first.ok).toBe(true);
+    const replyBytes = encode(first).byteLength;
+    expect(replyBytes).toBeGreaterThan(BIG_REPLY_BYTES);
+
+    // 110 MB of replies against a ceiling 4 MiB above what the process held; the kernel's socket
+    // buffers on loopback take up to a few tens of MB of them off the server whatever it does.
+    const N = 150;
+    answered = 0;
+    for (let i = 0; i < N; i++) await flood.send(encode({ v: 1, id: `f${i}`, op: "get_study", study: "wide" }));
+    let last = -1;
+    let still = 0;
+    while (answered < N && still < 10) {
+      await new Promise((r) => setTimeout(r, 200));
+      still = answered === last ? still + 1 : 0;
+      last = answered;
+    }
+    // A reply goes out only while what is held (itself included) is under the ceiling.
+    gc();
+    expect(process.memoryUsage().arrayBuffers).toBeLessThan(ceiling + replyBytes);
+    expect(await ask("small", "get_study", { study: "narrow" })).toMatchObject({ ok: true });
+
+    flood.receiveTimeout = 2000;
+    const refusals: { code: string; message: string; data?: Record<string, unknown> }[] = [];
+    let sent = 0;
+    try {
+      for (;;) {
+        const r = decode((await flood.receive())[0] as Buffer) as { ok: boolean; error?: (typeof refusals)[number] };
+        if (r.ok) sent++;
+        else refusals.push(r.error as (typeof refusals)[number]);
+      }
+    } catch {
+      // timed out: nothing more is coming
+    }
+    expect(sent + refusals.length).toBe(N);
+    expect(sent * replyBytes).toBeLessThan(60 * 1024 * 1024); // with no ceiling, all 150 (110 MB) went
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const e of refusals) {
+      expect(e.code).toBe("UNAVAILABLE");
+      expect(e.data).toMatchObject({ reason: "memory", max_reply_bytes: ceiling });
+      expect(e.message).toMatch(/retry with the same id later/);
+    }
+
+    // Once the client has read them (or left), the memory is free and big replies go out again.
+    gc();
+    expect(await ask("again", "get_study", { study: "wide" })).toMatchObject({ ok: true });
   }, 120_000);
 });

@@ -12,7 +12,7 @@ import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
 import { MAX_NESTING, forbiddenKeyMessage } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
-import { decode, encode } from "./codec.js";
+import { decode, encode, encodeAlone } from "./codec.js";
 import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
@@ -33,6 +33,8 @@ export interface ZmqServerOptions {
   readonly heartbeatIntervalS?: number;
   /** Requests one client (ROUTER identity) may have in flight; more get UNAVAILABLE. */
   readonly maxInflightPerClient?: number;
+  /** Bytes the process's buffers may hold before replies over `BIG_REPLY_BYTES` are refused. */
+  readonly maxReplyBytes?: number;
   readonly serverVersion?: string;
   /**
    * CURVE keys; with them the socket only accepts encrypted connections from clients whose
@@ -57,6 +59,16 @@ export const DEFAULT_MAX_INFLIGHT_PER_CLIENT = 1000;
  * of a client that reads them (src/transports/zmq/zmq-server.send.test.ts).
  */
 export const REPLY_QUEUE = DEFAULT_MAX_INFLIGHT_PER_CLIENT;
+/**
+ * Replies above this size are sent only while the process's buffers (replies ZeroMQ has not sent
+ * yet among them) hold less than `maxReplyBytes`. The reply queue counts replies, not bytes, and
+ * a reply may be ~8 MiB (a page of trials), so one client that asked for 400 pages without reading
+ * them grew the server by 3.9 GB in 5 s, and a few such clients would have had it killed for
+ * memory. Over the ceiling such a reply is answered UNAVAILABLE (retry later, same id) instead;
+ * small replies (ask, tell, report) always go out, so workers carry on.
+ */
+export const BIG_REPLY_BYTES = 64 * 1024;
+export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
@@ -97,6 +109,7 @@ export class ZmqServer {
   /** What each client (routing id, hex) said about itself in `hello`: who holds the trials it asks for. */
   private readonly identities = new Map<string, WorkerIdentity>();
   private readonly maxPerClient: number;
+  private readonly maxReplyBytes: number;
   private loop: Promise<void> | null = null;
   private closing = false;
   private readonly zap: ZapAuthenticator | null = null;
@@ -110,6 +123,7 @@ export class ZmqServer {
     this.log = opts.logger.child({ component: "zmq" });
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxPerClient = opts.maxInflightPerClient ?? DEFAULT_MAX_INFLIGHT_PER_CLIENT;
+    this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     let context: Context | undefined;
     if (opts.curve) {
       if (!opts.curveAllow || opts.curveAllow.size === 0) throw new Error("CURVE needs an allow-list of client public keys");
@@ -198,7 +212,32 @@ export class ZmqServer {
       this.log.error({ err }, "reply could not be encoded");
       bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
     }
+    if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id);
     this.send([...prefix, bytes]);
+  }
+
+  /** A big reply, or UNAVAILABLE in its place while the process's buffers hold more than `maxReplyBytes`. */
+  private withinMemory(bytes: Buffer, id: unknown): Buffer {
+    // Replies are Buffers, and ZeroMQ holds them (it sends without copying) until they leave.
+    // V8 counts them as soon as they are freed, where the RSS stays up after the allocator keeps
+    // the pages. memoryUsage() costs microseconds: small beside building a reply this size.
+    const held = process.memoryUsage().arrayBuffers;
+    if (held <= this.maxReplyBytes) return bytes;
+    const mib = (n: number) => Math.round(n / 1024 ** 2);
+    this.log.warn({ held_mib: mib(held), max_reply_mib: mib(this.maxReplyBytes), reply_bytes: bytes.byteLength }, "big reply refused: replies not yet sent hold too much memory");
+    // Alone: in msgpackr's chunk, each refusal waiting for a client that does not read held the chunk.
+    return encodeAlone({
+      v: 1,
+      id: id ?? null,
+      ok: false,
+      error: {
+        code: "UNAVAILABLE",
+        message:
+          `the server's buffers hold ${mib(held)} MiB, over its ceiling of ${mib(this.maxReplyBytes)} MiB (--max-reply-mib), mostly replies ` +
+          `that clients asked for and have not read; this reply of ${bytes.byteLength} bytes was not sent: retry with the same id later`,
+        data: { reason: "memory", held_bytes: held, max_reply_bytes: this.maxReplyBytes, reply_bytes: bytes.byteLength },
+      },
+    });
   }
 
   /**
