@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH } from "../src/service/plots.js";
+import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, PLOT_KIND_ALIASES } from "../src/service/plots.js";
+import { plotCommand } from "../src/cli/plot.js";
 import { decodePng, inkShare } from "../src/testing/png.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
 import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
@@ -98,6 +99,12 @@ describe("tuneport plot", { timeout: 300_000 }, () => {
     expect(r.status, r.stderr).toBe(0);
     checkPng(r.stdout, "slice to stdout");
     expect(r.stderr).toMatch(/against each of 2 parameters/);
+  });
+
+  it("lists every kind in its help", () => {
+    const listed = new Set([...plotCommand.help.matchAll(/^ {2}([a-z_]+) /gm)].map((m) => m[1] as string));
+    const short = Object.fromEntries(Object.entries(PLOT_KIND_ALIASES).map(([alias, kind]) => [kind, alias]));
+    for (const kind of PLOT_KINDS) expect(listed.has(short[kind] ?? kind), kind).toBe(true);
   });
 
   it("says what is wrong: an unknown kind or study", async () => {

@@ -23,6 +23,12 @@ Kinds:
   slice          objective against each parameter
   contour        objective over two parameters (smoothed), trials on top
   edf            empirical distribution of the objective over complete trials
+  pareto_front   several objectives: the feasible Pareto front among every trial (2-D, or a
+                 scatter matrix for 3 and more), infeasible trials in grey
+  hypervolume_history  several objectives: the front's hypervolume by trial number
+  lineage        population-based training: the population's lineage tree (which member's
+                 checkpoint each one loaded, generation by generation)
+  trajectories   hypergradient studies: each hyperparameter of each trial by step
 (parallel_coordinates and intermediate_values are accepted too.)
 
 By default the database file is read read-only, which is safe beside a running server. With
