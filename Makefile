@@ -105,8 +105,8 @@ bench-hypergradient: build venv ## hypergradient strategy vs TPE and random on 5
 	$(PY) bench/hypergradient.py --merge wd,lr
 	nice -n 10 $(PY) bench/neumann_steps.py
 
-bench-multiobjective: build venv ## issue 15: tuneport's multi-objective strategies vs Optuna 5.0 on ZDT1-3, DTLZ2, Binh-Korn and the digits MLP (reduced: 3 seeds, budget 100; MO_ARGS="--seeds 10 --budgets 100,200 --gp --plot docs/img" for the full size)
-	nice -n 19 $(PY) bench/multiobjective.py $(MO_ARGS)
+bench-multiobjective: build venv ## issue 15: tuneport's multi-objective strategies vs Optuna 5.0 on ZDT1-3, DTLZ2, Binh-Korn and the digits MLP (reduced: 3 seeds, budget 100; MO_ARGS="--seeds 10 --budgets 100,200 --gp --plot docs/img" for the full size); merged into the recorded rows, never replacing the file
+	nice -n 19 $(PY) bench/multiobjective.py --merge $(MO_ARGS)
 
 bench-ctpe: dist-bench/.stamp ## issue 15: c-TPE vs Optuna's feasible-first split in tpe on constrained problems, 20 seeds (about 25 s) -> bench/results/ctpe.json
 	nice -n 19 node dist-bench/bench/ctpe-compare.js 20 50,100,200 bench/results/ctpe.json

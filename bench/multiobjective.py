@@ -22,7 +22,7 @@ the median-hypervolume seed of each optimizer, one PNG per problem and budget.
 The hypervolume of every run is measured at one fixed reference point per problem (below), on the
 feasible trials' front; hv_max is the hypervolume of the true front at that point (dense sampling
 of the analytic front: Tanaka's is the non-dominated part of its two constraint boundaries,
-Osyczka-Kravanis' Deb's five segments), null where it is not computed (Binh-Korn, digits_mlp).
+Osyczka-Kravanis' Deb's five segments), null where it is not computed (digits_mlp).
 `--check-fronts N` compares each two-objective analytic front with N uniformly random feasible
 points (none may add hypervolume). Reference points of the added problems: just beyond each
 front's nadir (Chankong-Haimes [230, 0], Tanaka [1.2, 1.2], Fonseca-Fleming [1.1, 1.1],
@@ -345,6 +345,12 @@ def true_front(problem: str, n: int = 2000) -> list[list[float]] | None:
         for t in np.linspace(0, 2 * math.pi, 20 * n):  # the disc's boundary
             arcs.append([0.5 + math.sqrt(0.5) * math.cos(t), 0.5 + math.sqrt(0.5) * math.sin(t)])
         return nondominated_sweep([p for p in arcs if all(c <= 1e-12 for c in tanaka(p)[1] or [])])
+    if problem == "binh_korn":
+        # Deb 2001, §14.1.1 (BNH): u = v on [0, 3], then v = 3 with u on [3, 5]; both constraints hold there.
+        arcs = [[float(t), float(t)] for t in np.linspace(0, 3, 20 * n)]  # (u, v)
+        arcs += [[float(u), 3.0] for u in np.linspace(3, 5, 20 * n)]
+        pts = [[u / 5, v / 3] for u, v in arcs]
+        return nondominated_sweep([binh_korn(x)[0] for x in pts if all(c <= 1e-12 for c in binh_korn(x)[1] or [])])
     if problem == "fonseca_fleming":
         s = 1 / math.sqrt(3)
         return [fonseca_fleming([float(t)] * 3)[0] for t in np.linspace(-s, s, n)]

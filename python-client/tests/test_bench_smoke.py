@@ -83,7 +83,7 @@ def test_multiobjective_bench_writes_the_issue_rows(tmp_path: Path) -> None:
     assert {r["optimizer"] for r in rows} == {"tuneport-auto", "tuneport-tpe", "tuneport-nsga2", "tuneport-random", "optuna-nsgaii", "optuna-tpe", "optuna-random"}
     for r in rows:
         assert r["hypervolume"] >= 0
-        if r["problem"] == "zdt1":
+        if r["problem"] in ("zdt1", "binh_korn"):
             assert 0 < r["hypervolume"] <= r["hv_max"]  # no run beats the true front
         else:
             assert r["hv_max"] is None
@@ -133,6 +133,22 @@ def test_multiobjective_held_out_problems_have_their_published_fronts() -> None:
         hv_max = mo.hv_max_of(p)
         assert hv_max is not None and 0 < mo.hypervolume(mo.nondominated(pts), ref) < hv_max, p
     assert set(mo.HELD_OUT) <= set(mo.PROBLEMS) and not set(mo.HELD_OUT) & set(mo.DEFAULT_PROBLEMS)
+
+
+def test_binh_korn_front_holds_against_feasible_points() -> None:
+    """Binh–Korn's analytic front (u = v on [0, 3], then v = 3): its points are feasible and
+    non-dominated, and no feasible random point adds hypervolume beyond the sampling's resolution."""
+    import random
+
+    mo = _bench_module("multiobjective")
+    front = mo.true_front("binh_korn")
+    assert front and mo.nondominated_sweep(front) == front
+    rng = random.Random(1)
+    evaluate, _, ref = mo.PROBLEMS["binh_korn"]
+    feasible = [f for f, c in (evaluate([rng.random(), rng.random()]) for _ in range(20_000)) if all(v <= 0 for v in c)]
+    hv_max = mo.hv_max_of("binh_korn")
+    assert mo.hypervolume(mo.nondominated_sweep(feasible), ref) < hv_max
+    assert mo.hypervolume(mo.nondominated_sweep(front + feasible), ref) < hv_max * (1 + 1e-6)
 
 
 def _bench_module(name: str) -> Any:  # bench/ is not a package: load the module by path, with bench/ importable for `common`
