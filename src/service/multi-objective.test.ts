@@ -95,6 +95,40 @@ describe.each(storageBackends(inject("pgUrl")))("multi-objective studies on %s",
     await expectCode(svc.bestTrials({ study: "mo", reference_point: [4] }), "INVALID_ARGUMENT", /2 objectives/);
   });
 
+  it.each([
+    ["random", {}],
+    ["qmc", {}],
+    ["grid", { values: { x: [0, 0.25, 0.5, 0.75, 1], y: [0, 0.5, 1] } }],
+  ] as const)("runs the %s strategy unchanged on a constrained two-objective study", async (name, options) => {
+    const study = `mo-${name}`;
+    await svc.createStudy({ name: study, directions: ["minimize", "minimize"], space: SPACE, strategy: { name, options }, seed: 5 });
+    const seen = new Set<string>();
+    const told: { n: number; f: number[]; feasible: boolean }[] = [];
+    for (let i = 0; i < 15; i++) {
+      const a = await svc.ask({ study: study });
+      const { x, y } = a.trial.params as { x: number; y: number };
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(y).toBeLessThanOrEqual(1);
+      seen.add(`${x},${y}`);
+      const f = [x, 1 - x + y];
+      const c = [0.25 - x]; // feasible when x >= 0.25
+      await svc.tell({ study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: f, constraints: c });
+      told.push({ n: a.trial.number, f, feasible: c[0] <= 0 });
+    }
+    expect(seen.size).toBe(15); // no point twice (the grid's 15 all handed out)
+    // best_trials: exactly the non-dominated feasible trials.
+    const feasible = told.filter((t) => t.feasible);
+    const expected = feasible
+      .filter((t) => !feasible.some((u) => u !== t && u.f.every((v, k) => v <= (t.f[k] as number)) && u.f.some((v, k) => v < (t.f[k] as number))))
+      .map((t) => t.n)
+      .sort((a, b) => a - b);
+    expect(expected.length).toBeGreaterThan(0);
+    const front = await svc.bestTrials({ study });
+    expect(front.trials.map((t) => t.number).sort((a, b) => a - b)).toEqual(expected);
+    expect(front.n_feasible).toBe(feasible.length);
+    if (name === "grid") await expectCode(svc.ask({ study }), "SEARCH_SPACE_EXHAUSTED");
+  });
+
   it("refuses bad tells with a typed error and stores nothing", async () => {
     await svc.createStudy({ name: "mo", directions: ["minimize", "minimize"], space: SPACE, seed: 1 });
     await run("mo", [1, 1], [0.5, -1]);
