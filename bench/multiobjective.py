@@ -535,7 +535,7 @@ def main() -> None:
                     help="merge into --out and --fronts (rows with the same problem, optimizer, seed and budget are replaced)")
     ap.add_argument("--fronts", default=str(RESULTS / "multiobjective-fronts.json"))
     ap.add_argument("--plot", default="", metavar="DIR", help="after the run, draw the median-seed fronts of --fronts into DIR")
-    ap.add_argument("--plot-only", action="store_true", help="only draw the plots from --out and --fronts")
+    ap.add_argument("--plot-only", action="store_true", help="only draw the plots of --problems from --out and --fronts (variants' rows left out)")
     ap.add_argument("--summary", action="store_true",
                     help="only print the default (tuneport-auto) against each Optuna sampler, per problem and budget, from --out")
     ap.add_argument("--tuneport", default="auto,tpe,nsga2,random", help="tuneport strategies (auto = the study's default)")
@@ -556,8 +556,10 @@ def main() -> None:
     if a.summary:
         summary(json.loads(Path(a.out).read_text()), [p for p in a.problems.split(",") if p in PROBLEMS])
         return
-    if a.plot_only:
-        plot_fronts(json.loads(Path(a.out).read_text()), json.loads(Path(a.fronts).read_text()), Path(a.plot))
+    if a.plot_only:  # the --problems' fronts, without variants' (labels with a ':', e.g. tuneport-auto:run12)
+        chosen = set(a.problems.split(","))
+        rows = [r for r in json.loads(Path(a.out).read_text()) if r["problem"] in chosen and ":" not in r["optimizer"]]
+        plot_fronts(rows, json.loads(Path(a.fronts).read_text()), Path(a.plot))
         return
     if a.speed_at:
         print("| problem | sampler | seed | median ask ms at n = %d |" % a.speed_at)

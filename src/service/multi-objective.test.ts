@@ -113,7 +113,7 @@ describe.each(storageBackends(inject("pgUrl")))("multi-objective studies on %s",
       const f = [x, 1 - x + y];
       const c = [0.25 - x]; // feasible when x >= 0.25
       await svc.tell({ study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: f, constraints: c });
-      told.push({ n: a.trial.number, f, feasible: c[0] <= 0 });
+      told.push({ n: a.trial.number, f, feasible: (c[0] as number) <= 0 });
     }
     expect(seen.size).toBe(15); // no point twice (the grid's 15 all handed out)
     // best_trials: exactly the non-dominated feasible trials.

@@ -10,6 +10,44 @@ import { runInNewContext } from "node:vm";
 
 context.blocky = false;
 
+/**
+ * A service with a study "wide" of `params` parameters (its get_study reply grows by ~40 bytes
+ * each) and "narrow" of one, and a count of the get_study requests it has answered.
+ */
+async function wideStudies(params: number, cleanup: (() => Promise<void> | void)[]) {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  cleanup.push(() => storage.close(), () => service.close());
+  const space = Object.fromEntries(Array.from({ length: params }, (_, i) => [`parameter_${i}`, { type: "float", low: 0, high: 1 }]));
+  await service.createStudy({ name: "wide", space });
+  await service.createStudy({ name: "narrow", space: { x: { type: "float", low: 0, high: 1 } } });
+  const counter = { answered: 0 };
+  const getStudy = service.getStudy.bind(service);
+  vi.spyOn(service, "getStudy").mockImplementation(async (...a) => {
+    const r = await getStudy(...a);
+    counter.answered++;
+    return r;
+  });
+  return { service, counter };
+}
+
+/**
+ * Sends `n` get_study requests for "wide" from `flood`, then waits until the server is done with
+ * them: each one is answered, or refused when max_inflight requests were in flight at once (on a
+ * busy machine); either way it has a reply.
+ */
+async function floodWide(flood: Dealer, n: number, counter: { answered: number }): Promise<void> {
+  counter.answered = 0;
+  for (let i = 0; i < n; i++) await flood.send(encode({ v: 1, id: `f${i}`, op: "get_study", study: "wide" }));
+  let last = -1;
+  let still = 0;
+  while (counter.answered < n && still < 10) {
+    await new Promise((r) => setTimeout(r, 200));
+    still = counter.answered === last ? still + 1 : 0;
+    last = counter.answered;
+  }
+}
+
 describe("per-client in-flight limit", () => {
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
@@ -64,19 +102,8 @@ describe("per-client in-flight limit", () => {
   });
 
   it("keeps a bounded queue of replies for a client that never reads them, and serves others", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    cleanup.push(() => storage.close(), () => service.close());
     // ~23 KB replies: a get_study of a study that declares 500 parameters.
-    const space = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`parameter_${i}`, { type: "float", low: 0, high: 1 }]));
-    await service.createStudy({ name: "wide", space });
-    let answered = 0;
-    const getStudy = service.getStudy.bind(service);
-    vi.spyOn(service, "getStudy").mockImplementation(async (...a) => {
-      const r = await getStudy(...a);
-      answered++;
-      return r;
-    });
+    const { service, counter } = await wideStudies(500, cleanup);
     const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
     const [endpoint] = await server.start();
     cleanup.push(() => server.close());
@@ -87,16 +114,7 @@ describe("per-client in-flight limit", () => {
     polite.connect(endpoint as string);
 
     const N = 3000; // three times REPLY_QUEUE
-    for (let i = 0; i < N; i++) await flood.send(encode({ v: 1, id: `f${i}`, op: "get_study", study: "wide" }));
-    // Until the server is done with them: each one is answered, or refused when max_inflight
-    // requests were in flight at once (on a busy machine); either way it has a reply.
-    let last = -1;
-    let still = 0;
-    while (answered < N && still < 10) {
-      await new Promise((r) => setTimeout(r, 200));
-      still = answered === last ? still + 1 : 0;
-      last = answered;
-    }
+    await floodWide(flood, N, counter);
     await polite.send(encode({ v: 1, id: "p0", op: "list_studies" }));
     expect(decode((await polite.receive())[0] as Buffer)).toMatchObject({ id: "p0", ok: true });
 
@@ -117,20 +135,8 @@ describe("per-client in-flight limit", () => {
   }, 120_000);
 
   it("refuses big replies while unsent replies hold more than max_reply_bytes, small ones still go, and recovers", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    cleanup.push(() => storage.close(), () => service.close());
     // ~0.75 MB replies: a get_study of a study that declares 20,000 parameters.
-    const space = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`parameter_${i}`, { type: "float", low: 0, high: 1 }]));
-    await service.createStudy({ name: "wide", space });
-    await service.createStudy({ name: "narrow", space: { x: { type: "float", low: 0, high: 1 } } });
-    let answered = 0;
-    const getStudy = service.getStudy.bind(service);
-    vi.spyOn(service, "getStudy").mockImplementation(async (...a) => {
-      const r = await getStudy(...a);
-      answered++;
-      return r;
-    });
+    const { service, counter } = await wideStudies(20_000, cleanup);
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
     gc();
@@ -155,15 +161,7 @@ describe("per-client in-flight limit", () => {
     // 110 MB of replies against a ceiling 4 MiB above what the process held; the kernel's socket
     // buffers on loopback take up to a few tens of MB of them off the server whatever it does.
     const N = 150;
-    answered = 0;
-    for (let i = 0; i < N; i++) await flood.send(encode({ v: 1, id: `f${i}`, op: "get_study", study: "wide" }));
-    let last = -1;
-    let still = 0;
-    while (answered < N && still < 10) {
-      await new Promise((r) => setTimeout(r, 200));
-      still = answered === last ? still + 1 : 0;
-      last = answered;
-    }
+    await floodWide(flood, N, counter);
     // A reply goes out only while what is held (itself included) is under the ceiling.
     gc();
     expect(process.memoryUsage().arrayBuffers).toBeLessThan(ceiling + replyBytes);
