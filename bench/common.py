@@ -34,11 +34,15 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="tuneport-bench-")
         self.db = os.path.join(self.dir, "bench.db")
         self.endpoint = f"tcp://127.0.0.1:{free_port()}"
-        self.proc = subprocess.Popen(
-            ["node", str(CLI), "serve", "--storage", self.db, "--bind", self.endpoint, "--log-level", "warn", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        wait_for_port(self.endpoint, self.proc)
+        # Its log goes to a file: a pipe nobody reads fills at 64 KiB (lease warnings of a long run),
+        # and the server's next log line then blocks it.
+        self.log = os.path.join(self.dir, "server.log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                ["node", str(CLI), "serve", "--storage", self.db, "--bind", self.endpoint, "--log-level", "warn", *extra],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.endpoint, self.proc, log=self.log)
 
     def rss_mib(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -58,12 +62,14 @@ class Server:
         self.stop()
 
 
-def wait_for_port(endpoint: str, proc: subprocess.Popen[Any], timeout: float = 120) -> None:
+def wait_for_port(endpoint: str, proc: subprocess.Popen[Any], timeout: float = 120, log: str | None = None) -> None:
+    """Waits until `endpoint` accepts connections; `log`: the file the process writes its output to."""
     host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"process exited early: {proc.stdout.read() if proc.stdout else ''}")
+            said = open(log).read() if log else proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"process exited early: {said}")
         try:
             with socket.create_connection((host, int(port)), timeout=0.2):
                 return

@@ -47,11 +47,13 @@ class Serve:
     def __init__(self, cli: Path) -> None:
         self.dir = tempfile.mkdtemp(prefix="tuneport-ab-")
         self.endpoint = f"tcp://127.0.0.1:{free_port()}"
-        self.proc = subprocess.Popen(
-            ["node", str(cli), "serve", "--storage", os.path.join(self.dir, "ab.db"), "--bind", self.endpoint, "--log-level", "warn"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        wait_for_port(self.endpoint, self.proc)
+        log = os.path.join(self.dir, "server.log")  # not a pipe: one nobody reads blocks the server once full
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen(
+                ["node", str(cli), "serve", "--storage", os.path.join(self.dir, "ab.db"), "--bind", self.endpoint, "--log-level", "warn"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.endpoint, self.proc, log=log)
 
     def stop(self) -> None:
         self.proc.terminate()
