@@ -12,9 +12,9 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
  * times a message that does not fit, and keeps it (up to 1 GiB). ZeroMQ sends without copying, so
  * a reply waiting for its client holds the whole chunk it sits in: after one 8 MiB page every
  * small reply pinned a 32 MiB chunk, and 400 pages a client did not read held 3.8 GB. A message
- * over this size is copied out to a buffer of its own, and msgpackr starts a fresh chunk of this
- * size, so a small message never holds more than one small chunk (nor a big one refused and
- * dropped, zmq-server.ts `withinMemory`).
+ * over this size (or in a chunk grown past four times it) is copied out to a buffer of its own, and
+ * msgpackr starts a fresh small chunk, so a small message never holds a big chunk (nor a big
+ * message refused and dropped, zmq-server.ts `withinMemory`).
  */
 const CHUNK = 64 * 1024;
 /** The chunk msgpackr starts after a big message (its own first chunk's size). */
