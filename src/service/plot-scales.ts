@@ -122,6 +122,9 @@ export function robustRange(values: readonly number[], opts: { log?: boolean; ke
     lo -= pad;
     hi += pad;
   }
+  // Values near ±1.8e308 overflow the band or the padding: the axis ends at the largest double.
+  lo = Math.max(lo, -Number.MAX_VALUE);
+  hi = Math.min(hi, Number.MAX_VALUE);
   const outside = xs.filter((x) => x < lo || x > hi).length;
   return { lo: back(lo), hi: back(hi), outside };
 }
@@ -131,22 +134,43 @@ export function clampTo(r: ValueRange, v: number): number {
   return Math.min(r.hi, Math.max(r.lo, v));
 }
 
-/** "Nice" tick values (1, 2, 5 × 10^k steps) inside [lo, hi], about `count` of them. */
+/**
+ * Ticks at most: a step below the spacing of doubles near the range (a float parameter on
+ * [2^53, 2^53 + 4]) never advanced the loop, which grew its array until V8 killed the server.
+ */
+const MAX_TICKS = 50;
+
+/**
+ * "Nice" tick values (1, 2, 5 × 10^k steps) inside [lo, hi], about `count` of them; just the
+ * finite ends when no nice step fits (a range too wide for doubles, or too narrow for them).
+ */
 export function niceTicks(lo: number, hi: number, count = 5, integer = false): number[] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [lo, hi].filter(Number.isFinite);
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
+  if (!Number.isFinite(raw) || raw <= 0) return [lo, hi];
   const mag = 10 ** Math.floor(Math.log10(raw));
   let step = ([1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) as number | undefined) ?? 10 * mag;
   if (integer) step = Math.max(1, Math.round(step));
+  const start = Math.ceil(lo / step - 1e-9) * step;
+  const end = Math.min(hi + step * 1e-9, Number.MAX_VALUE); // hi + a little overflowed at the top
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
+  for (let i = 0; i < MAX_TICKS; i++) {
+    const v = start + i * step;
+    if (!(v <= end)) break;
+    const tick = Number(v.toPrecision(12));
+    if (Number.isFinite(tick) && (out.length === 0 || tick > (out[out.length - 1] as number))) out.push(tick);
+  }
+  return out.length >= 2 ? out : [lo, hi];
 }
 
 /** Ticks for a log axis: the powers of ten inside [lo, hi], or nice linear ticks when fewer than two fit. */
 export function logTicks(lo: number, hi: number): number[] {
+  if (!(lo > 0) || !(hi > lo) || !Number.isFinite(hi)) return niceTicks(lo, hi, 4);
   const out: number[] = [];
-  for (let k = Math.ceil(Math.log10(lo) - 1e-9); 10 ** k <= hi * (1 + 1e-9); k++) out.push(10 ** k);
+  // From 10^-324 to 10^308 at most: a bounded loop whatever the range.
+  const last = Math.floor(Math.log10(hi) + 1e-9);
+  for (let k = Math.ceil(Math.log10(lo) - 1e-9); k <= last; k++) out.push(10 ** k);
   if (out.length >= 2) return out.length > 8 ? out.filter((_, i) => i % Math.ceil(out.length / 8) === 0) : out;
   return niceTicks(lo, hi, 4);
 }

@@ -7,12 +7,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Distribution, Params } from "../domain/distributions.js";
+import { TuneportError } from "../domain/errors.js";
 import type { TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { decodePng, inkShare, pngSize } from "../testing/png.js";
 import { MAX_IMPORTANCE_BARS, chooseParams, paramAxis } from "./plot-params.js";
 import { paramImportances } from "./importance.js";
-import { robustRange, sampleTrials } from "./plot-scales.js";
+import { logTicks, niceTicks, robustRange, sampleTrials } from "./plot-scales.js";
 import { MAX_CURVES } from "./plot-trials.js";
 import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot, withoutTooltips } from "./plots.js";
 import type { StudyView, TrialView } from "./views.js";
@@ -411,6 +412,42 @@ describe("helpers", () => {
     expect(r.lo).toBeLessThan(0.5);
     expect(r.hi).toBeLessThan(2);
     expect(r.outside).toBe(2);
+  });
+
+  it("ticks and ranges stay finite and few at the ends of the doubles", () => {
+    const M = Number.MAX_VALUE;
+    const cases: [number, number][] = [[2 ** 53, 2 ** 53 + 4], [0.95 * M, M], [-M, M], [5e-324, 123.456], [1, 1 + 2 ** -52], [0, 5e-324]];
+    for (const [lo, hi] of cases) {
+      for (const ticks of [niceTicks(lo, hi), niceTicks(lo, hi, 5, true), logTicks(Math.max(lo, 5e-324), hi)]) {
+        expect(ticks.length, `${lo}..${hi}`).toBeGreaterThan(0);
+        expect(ticks.length, `${lo}..${hi}`).toBeLessThanOrEqual(50);
+        for (const t of ticks) expect(Number.isFinite(t), `${lo}..${hi}: ${t}`).toBe(true);
+      }
+    }
+    expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]); // the usual case unchanged
+    expect(logTicks(1e-5, 1e-1).map((t) => Math.round(Math.log10(t)))).toEqual([-5, -4, -3, -2, -1]);
+    for (const values of [[M], [M, -M], [-M, 1, 2, 3, 4]]) {
+      const r = robustRange(values);
+      expect(Number.isFinite(r.lo) && Number.isFinite(r.hi) && r.hi > r.lo, String(values)).toBe(true);
+    }
+  });
+
+  it("builds every kind's spec for studies of extreme values", () => {
+    const M = Number.MAX_VALUE;
+    const space: Record<string, Distribution> = { x: { type: "float", low: 2 ** 53, high: 2 ** 53 + 4 }, y: { type: "float", low: -M / 2, high: M / 2 } };
+    for (const values of [[M], [M, -M], [5e-324, 123.456, 1], [1e308, -1e308, 0], [1, 1 + 2 ** -52, 1]]) {
+      const trials = values.map((v, i) => trial(i, "COMPLETE", { x: 2 ** 53 + (i % 3), y: i * 1e300 }, space, v, [[1, v]]));
+      for (const kind of PLOT_KINDS.filter((k) => !["pareto_front", "hypervolume_history", "lineage", "trajectories"].includes(k)))
+        for (const logY of [false, true]) {
+          // A TuneportError (too few trials for importances, no positive value on a log axis) is an
+          // answer; anything else would reach the client as INTERNAL.
+          try {
+            JSON.stringify(plotSpec(kind, studyView("extreme", space), trials, { logY }));
+          } catch (e) {
+            expect(e, `${kind} ${values} logY=${logY}`).toBeInstanceOf(TuneportError);
+          }
+        }
+    }
   });
 
   it("sampleTrials keeps every trial while they fit", () => {
