@@ -177,6 +177,23 @@ describe("reference point and hypervolume", () => {
     expect(referencePointOf(["minimize", "minimize"], [], [1, 2])).toEqual({ point: [1, 2], source: "given" });
   });
 
+  it("derives a finite point for values at the ends of the doubles", () => {
+    const M = Number.MAX_VALUE;
+    for (const [dirs, fronts] of [
+      [["minimize", "maximize"], [[M, 0]]],
+      [["minimize", "maximize"], [[1e308, -1e308], [-1e308, -1.5e308]]],
+      [["minimize"], [[M]]],
+      [["maximize", "minimize"], [[-M, -M], [M, M]]],
+    ] as [Direction[], number[][]][]) {
+      const front = fronts.map((v, i) => t(i, v));
+      const r = referencePointOf(dirs, front);
+      for (const x of r?.point ?? [Number.NaN]) expect(Number.isFinite(x), `${dirs} ${JSON.stringify(fronts)}`).toBe(true);
+      // The front reads that used it threw "the reference point must be finite".
+      expect(() => frontHypervolume(dirs, front, r?.point as number[])).not.toThrow();
+      expect(() => hypervolumeHistory(dirs, front, r?.point as number[])).not.toThrow();
+    }
+  });
+
   it("measures maximised objectives by negation", () => {
     // max accuracy, min size: (0.9, 10) and (0.8, 5) against ref (0.5, 20).
     const hv = hypervolumeOf(["maximize", "minimize"], [t(0, [0.9, 10]), t(1, [0.8, 5])], [0.5, 20]);

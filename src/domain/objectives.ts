@@ -233,7 +233,10 @@ export function referencePointOf(
     const vs = front.map((t) => (dir === "maximize" ? -1 : 1) * (t.values as number[])[i]!);
     const worst = maxOf(vs);
     const best = minOf(vs);
-    const r = worst + 0.1 * (worst > best ? worst - best : Math.max(Math.abs(worst), 1));
+    // In tenths, so that a range of ±1.8e308 values does not overflow; a point beyond the largest
+    // double ends there (a told value of 1.8e308 made the point infinite, and every front read INTERNAL).
+    const margin = worst > best ? 0.1 * worst - 0.1 * best : 0.1 * Math.max(Math.abs(worst), 1);
+    const r = Math.min(worst + margin, Number.MAX_VALUE);
     return dir === "maximize" ? -r : r;
   });
   return { point, source: "derived" };
