@@ -301,7 +301,9 @@ export function parallelSpec(study: StudyView, trials: readonly TrialView[], opt
 function axisEncoding(a: ParamAxis, numericField: string, catField: string, extra: Record<string, unknown> = {}) {
   const d = a.dist;
   if (d.type === "categorical")
-    return { field: catField, type: "ordinal", title: truncate(a.name, 30), sort: d.choices.map((c) => String(c)), scale: { domain: d.choices.map((c) => String(c)) }, axis: { labelLimit: 90 }, ...extra };
+    // The domain alone orders the slots: a `sort` array became an expression of every choice, whose
+    // parser recursed past the stack with 10,000 of them (the chart answered INTERNAL).
+    return { field: catField, type: "ordinal", title: truncate(a.name, 30), scale: { domain: d.choices.map((c) => String(c)) }, axis: { labelLimit: 90 }, ...extra };
   return {
     field: numericField,
     type: "quantitative",

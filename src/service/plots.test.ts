@@ -379,6 +379,16 @@ describe("slice and contour", { timeout: 240_000 }, () => {
     expect(rows.filter((r) => r.param === "lr").length).toBe(trials.filter((t) => t.state === "COMPLETE").length);
   });
 
+  it("renders slice and contour of a categorical parameter with 10,000 choices (the most a space may declare)", async () => {
+    const space: Record<string, Distribution> = { c: { type: "categorical", choices: Array.from({ length: 10_000 }, (_, i) => i) }, x: { type: "float", low: 0, high: 1 } };
+    const trials = [0, 1, 2, 3, 4].map((i) => trial(i, "COMPLETE", { c: i * 37, x: i / 5 }, space, i));
+    for (const kind of ["slice", "contour"] as const) {
+      // A `sort` of every choice compiled to an expression whose parser overflowed the stack.
+      const plot = await renderPlot(kind, studyView("wide-categorical", space), trials);
+      expect(pngSize(plot.png).width, kind).toBeGreaterThan(300);
+    }
+  });
+
   it("contour smooths toward the trials' values and leaves cells far from every trial blank", () => {
     const space: Record<string, Distribution> = { a: { type: "float", low: 0, high: 1 }, b: { type: "float", low: 0, high: 1 } };
     // Trials only in the left half, objective = b.
