@@ -34,6 +34,14 @@ describe("tuneport serve: bind hints and logs", () => {
     expect(r.stderr).toMatch(/--bind 127\.0\.0\.1:5555: add the scheme: --bind tcp:\/\/127\.0\.0\.1:5555/);
   });
 
+  it("refuses a --max-reply-mib below 64 MiB or not a number", () => {
+    for (const bad of ["1", "lots"]) {
+      const r = run("serve", "--storage", join(tempDir(), "x.db"), "--max-reply-mib", bad);
+      expect(r.status, bad).toBe(2);
+      expect(r.stderr, bad).toMatch(/--max-reply-mib must be an integer in \[64, /);
+    }
+  });
+
   it("refuses a --plot-warmup that is not a whole number of seconds", () => {
     const r = run("serve", "--storage", join(tempDir(), "x.db"), "--plot-warmup", "soon");
     expect(r.status).toBe(2);

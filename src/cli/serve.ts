@@ -22,6 +22,18 @@ const serverModules = () =>
     import("./embedded.js"),
   ]);
 
+/** The ZeroMQ door's limits from --max-message-bytes, --max-inflight and --max-reply-mib (defaults where absent). */
+function zmqLimits(v: Record<string, unknown>): { maxMessageBytes?: number; maxInflightPerClient?: number; maxReplyBytes?: number } {
+  const maxMessageBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
+  const maxInflightPerClient = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
+  const maxReplyMib = intOption("max-reply-mib", v["max-reply-mib"], 64, 1024 * 1024 * 1024);
+  return {
+    ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
+    ...(maxInflightPerClient === undefined ? {} : { maxInflightPerClient }),
+    ...(maxReplyMib === undefined ? {} : { maxReplyBytes: maxReplyMib * 1024 * 1024 }),
+  };
+}
+
 export const serveCommand: Command = {
   name: "serve",
   help: `
@@ -137,7 +149,7 @@ Options:
       throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
-    const maxBytes = intOption("max-message-bytes", v["max-message-bytes"], 1024, 256 * 1024 * 1024);
+    const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
     const mcpToken = (v["mcp-token"] as string | undefined) ?? process.env.TUNEPORT_MCP_TOKEN;
@@ -145,8 +157,6 @@ Options:
       throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
     if (mcpToken !== undefined && !TOKEN_CHARS.test(mcpToken))
       throw new UsageError(`the MCP token must be printable ASCII without spaces (HTTP trims header values, so no request could match): ${TOKEN_HINT}`);
-    const maxInflight = intOption("max-inflight", v["max-inflight"], 1, 1_000_000);
-    const maxReplyMib = intOption("max-reply-mib", v["max-reply-mib"], 64, 1024 * 1024 * 1024);
     const mcpAllowHosts = (v["mcp-allow-host"] as string[] | undefined) ?? [];
     for (const h of mcpAllowHosts)
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(h)) throw new UsageError(`--mcp-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
@@ -200,9 +210,7 @@ Options:
     const zmq = new ZmqServer(service, {
       bind: binds,
       logger,
-      maxMessageBytes: maxBytes,
-      maxInflightPerClient: maxInflight,
-      ...(maxReplyMib === undefined ? {} : { maxReplyBytes: maxReplyMib * 1024 * 1024 }),
+      ...limits,
       serverVersion: VERSION,
       heartbeatIntervalS,
       curve,
