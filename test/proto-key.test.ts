@@ -114,3 +114,29 @@ describe("a key __proto__", () => {
     expect(imported.stderr).toContain("__proto__");
   });
 });
+
+describe("parameter names every JavaScript object has (toString, constructor, ...)", () => {
+  // Lookups of a space or a trial's params by name found the member: an undeclared `toString`
+  // was stored with a null distribution, and a declared `constructor` refused its own value.
+  const refused = async (id: string, op: string, args: Record<string, unknown>) => {
+    const r = await client.raw(encode({ v: 1, id, op, ...args }), id);
+    expect(r, `${op} ${JSON.stringify(args)}`).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", message: expect.stringMatching(/may not be named after a member every JavaScript object has.*rename it/) } });
+  };
+  const F = { type: "float", low: 0, high: 1 };
+
+  it("are refused wherever a client names a parameter, and nothing is stored", async () => {
+    for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf"]) await refused(`c-${name}`, "create_study", { name: `p-${name}`, space: { [name]: F, x: F } });
+    await expect(client.call("create_study", { name: "plain", space: { x: F } })).resolves.toMatchObject({ created: true });
+    await refused("a1", "add_trial", { study: "plain", params: { x: 0.5, toString: 0.5 }, value: 1 });
+    await refused("a2", "add_trial", { study: "plain", params: { x: 0.5 }, distributions: { constructor: F }, value: 1 });
+    await refused("e1", "enqueue", { study: "plain", params: { x: 0.5, valueOf: 0.5 } });
+    const asked = (await client.call("ask", { study: "plain" })) as { trial: { number: number }; lease: { token: string } };
+    await refused("s1", "suggest", { study: "plain", trial: asked.trial.number, token: asked.lease.token, name: "isPrototypeOf", distribution: F });
+    const study = (await client.call("get_study", { study: "plain" })) as { study: { n_trials: number; define_by_run: Record<string, unknown> } };
+    expect(study.study.n_trials).toBe(1); // the ask's own trial only
+    expect(study.study.define_by_run).toEqual({});
+    for (const name of ["p-constructor", "p-toString"]) await expect(client.call("get_study", { study: name })).rejects.toThrow(/NOT_FOUND|not found/i);
+    // Ordinary names that merely look alike stay accepted.
+    await expect(client.call("create_study", { name: "alike", space: { to_string: F, Constructor: F } })).resolves.toMatchObject({ created: true });
+  });
+});

@@ -70,7 +70,23 @@ export const distributionSchema = z.discriminatedUnion("type", [
   intDistributionSchema,
   categoricalDistributionSchema,
 ]);
-export const searchSpaceSchema = z.record(z.string().min(1).max(256), distributionSchema);
+/**
+ * Names every JavaScript object already answers to (`({}).toString`, `constructor`, ...). As a
+ * parameter name each one was confused with the member in lookups of a space or a trial's params:
+ * an undeclared `toString` was stored with a null distribution, a declared `constructor` refused its
+ * own value. They are refused as parameter names, as `__proto__` is refused as any key.
+ */
+export const RESERVED_PARAM_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** A parameter name: 1 to 256 characters, not one of RESERVED_PARAM_NAMES. */
+export const paramNameSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((n) => !RESERVED_PARAM_NAMES.has(n), {
+    message: `a parameter may not be named after a member every JavaScript object has (${[...RESERVED_PARAM_NAMES].sort().join(", ")}); rename it`,
+  });
+export const searchSpaceSchema = z.record(paramNameSchema, distributionSchema);
 
 /**
  * Most choices one categorical may have. Every trial carries its distributions, so each trial read
@@ -153,7 +169,8 @@ export function parseDistribution(name: string, raw: unknown): Distribution {
 export function formatZodError(err: z.ZodError): string {
   return err.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    // A refused record key says why (zod's own message is "Invalid key in record").
+    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.code === "invalid_key" && i.issues[0] ? i.issues[0].message : i.message}`)
     .join("; ");
 }
 

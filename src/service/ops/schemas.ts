@@ -7,7 +7,7 @@
  * code passes around, and the assertions at the end of this file keep the two in step.
  */
 import { z } from "zod";
-import { distributionSchema, searchSpaceSchema } from "../../domain/distributions.js";
+import { distributionSchema, paramNameSchema, searchSpaceSchema } from "../../domain/distributions.js";
 import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../../domain/objectives.js";
 import { TRIAL_STATES } from "../../domain/trial.js";
@@ -104,8 +104,8 @@ export const cancelTrialArgs = z
 export const addTrialArgs = z
   .object({
     study: studyName,
-    params: z.record(z.string(), scalar).describe("a value for every declared parameter (others need a distribution in distributions)"),
-    distributions: z.record(z.string(), z.unknown()).optional().describe("distributions of parameters the study has not declared or seen"),
+    params: z.record(paramNameSchema, scalar).describe("a value for every declared parameter (others need a distribution in distributions)"),
+    distributions: z.record(paramNameSchema, z.unknown()).optional().describe("distributions of parameters the study has not declared or seen"),
     state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).optional().describe("default COMPLETE"),
     value: z.number().nullable().optional(),
     values: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional().describe("one value per objective (multi-objective studies)"),
@@ -142,7 +142,7 @@ export const noArgs = z.object({}).strict();
 export const trialArgs = z.object({ study: studyName, trial: trialNumber }).strict();
 
 export const suggestArgs = z
-  .object({ study: studyName, trial: trialNumber, token: leaseToken, name: z.string().min(1).max(256), distribution: z.unknown() })
+  .object({ study: studyName, trial: trialNumber, token: leaseToken, name: paramNameSchema, distribution: z.unknown() })
   .strict();
 
 export const reportArgs = z
@@ -188,7 +188,7 @@ export const heartbeatArgs = z
 export const enqueueArgs = z
   .object({
     study: studyName,
-    params: z.record(z.string(), scalar),
+    params: z.record(paramNameSchema, scalar),
     user_attrs: attrs.optional(),
     skip_if_exists: z.boolean().optional(),
     rationale: z.string().max(4000).optional(),
