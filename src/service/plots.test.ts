@@ -389,6 +389,17 @@ describe("slice and contour", { timeout: 240_000 }, () => {
     }
   });
 
+  it("contour of two 10,000-choice categoricals has a cell exactly where a trial sits", () => {
+    // Their kernels are exact matches: the cells are the trials' (c, d) pairs. Every choice pair
+    // was visited before (10^8 cells × the trials: over a minute on the server's thread).
+    const many = (prefix: string) => ({ type: "categorical" as const, choices: Array.from({ length: 10_000 }, (_, i) => `${prefix}${i}`) });
+    const space: Record<string, Distribution> = { c: many("c"), d: many("d") };
+    const trials = Array.from({ length: 30 }, (_, i) => trial(i, "COMPLETE", { c: `c${(i * 337) % 10_000}`, d: `d${(i * 7) % 5}` }, space, i));
+    const { spec } = plotSpec("contour", studyView("two-wide", space), trials);
+    const cellsDrawn = dataOf(spec).filter((r) => r.layer === "cell").map((r) => `${r.xc}|${r.yc}`);
+    expect(new Set(cellsDrawn)).toEqual(new Set(trials.map((t) => `${t.params.c}|${t.params.d}`)));
+  });
+
   it("contour smooths toward the trials' values and leaves cells far from every trial blank", () => {
     const space: Record<string, Distribution> = { a: { type: "float", low: 0, high: 1 }, b: { type: "float", low: 0, high: 1 } };
     // Trials only in the left half, objective = b.
