@@ -90,6 +90,9 @@ export function quantile(sorted: readonly number[], q: number): number {
   return a + (h - i) * (b - a);
 }
 
+/** The narrowest linear axis range drawn: far above the subnormal doubles (below 2.2e-308). */
+const MIN_SPAN = 1e-290;
+
 /**
  * The axis range for `values` (finite ones; on a log axis positive ones): Tukey's outer fences
  * from the quartiles, widened to keep every value of `keep` visible, padded by 5%. With fewer
@@ -113,8 +116,10 @@ export function robustRange(values: readonly number[], opts: { log?: boolean; ke
   const span = [...inside, ...keep];
   let lo = minOf(span);
   let hi = maxOf(span);
-  if (hi - lo <= 0) {
-    const half = log ? 0.1 : Math.abs(lo) * 0.05 || 0.5;
+  // A spread below ~1e-290 is drawn as one value: vega's tick code threw "Invalid array length" on
+  // subnormal steps (values k·5e-324) and logged its stack trace from the chart renderer.
+  if (hi - lo <= 0 || (!log && hi - lo < MIN_SPAN)) {
+    const half = log ? 0.1 : Math.max(Math.abs(lo) * 0.05 || 0.5, MIN_SPAN);
     lo -= half;
     hi += half;
   } else {

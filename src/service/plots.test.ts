@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Distribution, Params } from "../domain/distributions.js";
 import { TuneportError } from "../domain/errors.js";
 import type { TrialState } from "../domain/trial.js";
@@ -450,6 +450,22 @@ describe("helpers", () => {
     for (const values of [[M], [M, -M], [-M, 1, 2, 3, 4]]) {
       const r = robustRange(values);
       expect(Number.isFinite(r.lo) && Number.isFinite(r.hi) && r.hi > r.lo, String(values)).toBe(true);
+    }
+  });
+
+  it("draws a spread of subnormal values as one value, which vega's ticks can handle", async () => {
+    const r = robustRange(Array.from({ length: 2000 }, (_, k) => k * 5e-324));
+    expect(r.hi - r.lo).toBeGreaterThanOrEqual(1e-290);
+    // vega threw "Invalid array length" on such an axis and printed its stack trace.
+    const logged = [vi.spyOn(console, "error"), vi.spyOn(console, "warn"), vi.spyOn(console, "log")];
+    try {
+      const space: Record<string, Distribution> = { x: { type: "float", low: 0, high: 1 } };
+      const curve = Array.from({ length: 2000 }, (_, k) => [k, k * 5e-324] as [number, number]);
+      const plot = await renderPlot("intermediate_values", studyView("tiny", space), [trial(0, "COMPLETE", { x: 0.5 }, space, 1, curve)]);
+      expect(pngSize(plot.png).width).toBeGreaterThan(300);
+      for (const spy of logged) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of logged) spy.mockRestore();
     }
   });
 
