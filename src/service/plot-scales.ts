@@ -146,8 +146,9 @@ export function clampTo(r: ValueRange, v: number): number {
 const MAX_TICKS = 50;
 
 /**
- * "Nice" tick values (1, 2, 5 × 10^k steps) inside [lo, hi], about `count` of them; just the
- * finite ends when no nice step fits (a range too wide for doubles, or too narrow for them).
+ * "Nice" tick values (1, 2, 5 × 10^k steps) inside [lo, hi], about `count` of them (none when no
+ * integer lies inside an `integer` range); just the finite ends when no step fits (a range too wide
+ * for doubles, or too narrow for them).
  */
 export function niceTicks(lo: number, hi: number, count = 5, integer = false): number[] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [lo, hi].filter(Number.isFinite);
@@ -166,7 +167,7 @@ export function niceTicks(lo: number, hi: number, count = 5, integer = false): n
     const tick = Number(v.toPrecision(12));
     if (Number.isFinite(tick) && (out.length === 0 || tick > (out[out.length - 1] as number))) out.push(tick);
   }
-  return out.length >= 2 ? out : [lo, hi];
+  return out;
 }
 
 /** Ticks for a log axis: the powers of ten inside [lo, hi], or nice linear ticks when fewer than two fit. */
