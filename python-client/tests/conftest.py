@@ -17,7 +17,7 @@ import pytest
 import zmq
 
 import tuneport as tp
-from tuneport import _protocol
+from tuneport import _client, _protocol
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_MAIN = REPO / "dist" / "cli" / "main.js"
@@ -126,6 +126,12 @@ class ServerProcess:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     srv = ServerProcess(tmp_path_factory.mktemp("server") / "tuneport.db").start()
     yield srv
+    # The Optuna-style functions (tp.create_study(storage=...)) share one client per endpoint, kept
+    # until exit; close it while its server still answers, or the exit hook waits out a heartbeat.
+    with _client._shared_lock:
+        shared = _client._shared_clients.pop(srv.endpoint, None)
+    if shared is not None:
+        shared.close()
     srv.stop()
 
 
