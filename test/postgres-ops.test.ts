@@ -1,13 +1,15 @@
 /**
  * Operations on PostgreSQL through the real CLI (docs/SCALING.md, "Operations"): `serve` on a
  * postgresql:// URL with two servers and a redirect between them; a study moved from SQLite to
- * PostgreSQL with export/import; a pg_dump backup restored into another database.
+ * PostgreSQL with export/import; a pg_dump backup restored into another database; strings that
+ * PostgreSQL's text cannot hold (NUL) refused before they reach it.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { postgresBinDir } from "../src/testing/postgres-server.js";
 import { postgresBackend } from "../src/testing/storage-backends.js";
+import { encode } from "../src/transports/zmq/codec.js";
 import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
 
 function cli(args: string[]) {
@@ -106,5 +108,40 @@ describe("tuneport on PostgreSQL, from the command line", () => {
     const fromBackup = cli(["export", "mv", "--storage", restoredUrl]);
     expect(fromBackup.code, fromBackup.stderr).toBe(0);
     expect(fromBackup.stdout).toBe(back.stdout);
+  });
+
+  it("refuses NUL where PostgreSQL would have to hold it as text, and keeps serving", async () => {
+    // Each of these was accepted and failed the commit (or the lookup) on PostgreSQL, and a failed
+    // commit stops the server: PostgreSQL's text cannot hold U+0000, and it reads parameter names
+    // and choices out of each trial's distributions as text.
+    const server = await startServer(backend.location());
+    const c = new TestClient(server.endpoint);
+    try {
+      await c.call("create_study", { name: "nul", space: SPACE });
+      const a = await c.call("ask", { study: "nul" });
+      const refused = async (op: string, args: Record<string, unknown>, pattern: RegExp, id?: string) => {
+        const r = await c.request(op, args, id);
+        expect(r.ok, `${op} ${JSON.stringify(args)}`).toBe(false);
+        expect(r.error?.message).toMatch(pattern);
+        return r.error?.code;
+      };
+      const lease = { study: "nul", trial: a.trial.number, token: a.lease.token };
+      expect(await refused("suggest", { ...lease, name: "q\u0000", distribution: { type: "float", low: 0, high: 1 } }, /parameter name may not contain U\+0000/)).toBe("INVALID_ARGUMENT");
+      expect(await refused("suggest", { ...lease, name: "q", distribution: { type: "categorical", choices: ["a\u0000"] } }, /categorical choice may not contain U\+0000/)).toBe("INVALID_ARGUMENT");
+      await refused("create_study", { name: "nul2", space: { "x\u0000": { type: "float", low: 0, high: 1 } } }, /U\+0000/);
+      await refused("add_trial", { study: "nul", params: { "x\u0000": 0.5 }, value: 1 }, /U\+0000/);
+      await refused("enqueue", { study: "nul", params: { "x\u0000": 0.5 } }, /U\+0000/);
+      for (const op of ["get_study", "ask", "delete_study"]) await refused(op, { study: "n\u0000" }, /study name never contains U\+0000/);
+      await refused("heartbeat", { leases: [{ study: "n\u0000", trial: 0, token: "t" }] }, /U\+0000/);
+      const badId = await c.raw(encode({ v: 1, id: "id\u0000", op: "ask", study: "nul" }), "null");
+      expect(badId.error).toMatchObject({ code: "MALFORMED_MESSAGE", message: expect.stringMatching(/without U\+0000/) });
+      // NUL inside JSON the storage keeps as text (user attributes) stays accepted and reads back.
+      await c.call("tell", { ...lease, state: "COMPLETE", value: 1, user_attrs: { "k\u0000": "v\u0000" } });
+      expect((await c.call("trial", { study: "nul", trial: a.trial.number })).trial.user_attrs).toEqual({ "k\u0000": "v\u0000" });
+      expect((await c.call("get_study", { study: "nul" })).study.counts.COMPLETE).toBe(1);
+    } finally {
+      await c.close();
+      expect(await server.stop()).toBe(0);
+    }
   });
 });

@@ -78,14 +78,19 @@ export const distributionSchema = z.discriminatedUnion("type", [
  */
 export const RESERVED_PARAM_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
 
-/** A parameter name: 1 to 256 characters, not one of RESERVED_PARAM_NAMES. */
+/**
+ * A parameter name: 1 to 256 characters, not one of RESERVED_PARAM_NAMES, without U+0000 (NUL):
+ * PostgreSQL's text cannot hold NUL, and its storage reads every name out of the trial's
+ * distributions as text, so a NUL name failed the commit there and stopped the server.
+ */
 export const paramNameSchema = z
   .string()
   .min(1)
   .max(256)
   .refine((n) => !RESERVED_PARAM_NAMES.has(n), {
     message: `a parameter may not be named after a member every JavaScript object has (${[...RESERVED_PARAM_NAMES].sort().join(", ")}); rename it`,
-  });
+  })
+  .refine((n) => !n.includes("\u0000"), { message: "a parameter name may not contain U+0000 (NUL); rename it" });
 export const searchSpaceSchema = z.record(paramNameSchema, distributionSchema);
 
 /**
@@ -115,6 +120,9 @@ export function validateDistribution(name: string, d: Distribution): Distributio
     for (const c of d.choices) {
       if (typeof c === "number" && !Number.isFinite(c))
         throw invalidArgument(`${where}: categorical choices must be finite`);
+      // PostgreSQL's storage parses each trial's distributions, and its JSON text cannot hold NUL.
+      if (typeof c === "string" && c.includes("\u0000"))
+        throw invalidArgument(`${where}: a categorical choice may not contain U+0000 (NUL)`);
       const key = `${typeof c}:${String(c)}`;
       if (seen.has(key)) throw invalidArgument(`${where}: duplicate categorical choice ${JSON.stringify(c)}`);
       seen.add(key);

@@ -68,4 +68,6 @@ export const studyNameSchema = z
 export const studyRefSchema = z
   .string()
   .min(1)
-  .max(2 * STUDY_NAME_MAX_CODE_POINTS);
+  .max(2 * STUDY_NAME_MAX_CODE_POINTS)
+  // No study name holds NUL (the grammar refuses it), and PostgreSQL's text cannot carry one to a lookup.
+  .refine((n) => !n.includes("\u0000"), { message: "a study name never contains U+0000 (NUL)" });

@@ -252,7 +252,7 @@ export function peekRequestId(frame: Uint8Array, budget = 10_000): string | null
       if (!readHead(frame, pos) || hKind !== STR || hLength === 0) return null;
       try {
         const id = fatalUtf8.decode(frame.subarray(hStart, hStart + hLength));
-        return id.length <= 128 ? id : null;
+        return id.length <= 128 && !id.includes("\u0000") ? id : null;
       } catch {
         return null;
       }

@@ -279,8 +279,8 @@ export class ZmqServer {
       if (typeof msg !== "object" || msg === null || Array.isArray(msg) || msg instanceof Uint8Array)
         throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...}");
       const { v, id: rid, op, attempt, ...args } = msg as Record<string, unknown>;
-      if (typeof rid === "string" && rid.length > 0 && rid.length <= 128) id = rid;
-      else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters");
+      if (typeof rid === "string" && rid.length > 0 && rid.length <= 128 && !rid.includes("\u0000")) id = rid;
+      else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters without U+0000 (NUL)");
       if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
         throw new TuneportError("UNSUPPORTED_VERSION", `protocol version ${JSON.stringify(v)} is not supported`, {
           supported: [...PROTOCOL_VERSIONS],
