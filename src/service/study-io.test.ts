@@ -135,6 +135,26 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(parseStudyLines(lines.join("\n")).trials).toHaveLength(5); // the file as exported still reads
   });
 
+  it("refuses parameter names and distributions the ops refuse (an edited file), naming the line", async () => {
+    const one = await service();
+    await busyStudy(one);
+    const lines = [...one.exportStudy("src")];
+    const complete = lines.findIndex((l) => l.includes('"state":"COMPLETE"'));
+    const edits: [string, string, RegExp][] = [
+      ['"act":', '"toString":', /toString|member every JavaScript object has/], // params and distributions
+      ['"relu"', '"re\\u0000lu"', /categorical choice may not contain U\+0000/],
+      ['"lr":', '"l\\u0000r":', /parameter name may not contain U\+0000/],
+      ['"choices":["relu","gelu",null,3]', '"choices":[]', /at least one choice/],
+    ];
+    for (const [from, to, message] of edits) {
+      const edited = lines.map((l, k) => (k === complete ? l.replaceAll(from, to) : l));
+      expect(edited[complete], to).not.toBe(lines[complete]);
+      const err = await code(() => parseStudyLines(edited.join("\n")));
+      expect(err.message, to).toMatch(new RegExp(`line ${complete + 1}: `));
+      expect(err.message, to).toMatch(message);
+    }
+  });
+
   it("refuses a name that exists and leaves the database unchanged", async () => {
     const svc = await service();
     await busyStudy(svc);

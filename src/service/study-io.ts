@@ -20,7 +20,7 @@
  * part of it.
  */
 import { z } from "zod";
-import { type SearchSpace, contains, distributionSchema, formatZodError, parseSearchSpace } from "../domain/distributions.js";
+import { type Distribution, type SearchSpace, contains, distributionSchema, formatZodError, paramNameSchema, parseSearchSpace, validateDistribution } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
@@ -95,8 +95,8 @@ const trialSchema = z
   .object({
     number: z.number().int().min(0),
     state: z.enum(TRIAL_STATES),
-    params: z.record(z.string(), scalar),
-    distributions: z.record(z.string(), distributionSchema),
+    params: z.record(paramNameSchema, scalar),
+    distributions: z.record(paramNameSchema, distributionSchema),
     value: jsonNumber.nullable(),
     values: z.array(z.number()).min(2).max(MAX_OBJECTIVES).optional(),
     constraints: z.array(z.number()).min(1).max(MAX_CONSTRAINTS).optional(),
@@ -227,6 +227,14 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     // A diverged member of a PBT study is COMPLETE without values (trial-ops.ts, `system_attrs.diverged`).
     const diverged = values === null && typeof t.system_attrs.diverged === "string";
     if (t.state === "COMPLETE" && !diverged && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
+    // A distribution the ops would refuse (an edited file: no choice, NUL in a choice, ...) is refused here too.
+    for (const [name, d] of Object.entries(t.distributions)) {
+      try {
+        validateDistribution(name, d as Distribution);
+      } catch (err) {
+        fail((err as Error).message);
+      }
+    }
     // A value its distribution cannot produce (an edited file) would reach the strategies and plots.
     for (const [name, v] of Object.entries(t.params)) {
       const d = t.distributions[name] ?? (config as StudyConfig).space[name];
