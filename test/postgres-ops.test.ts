@@ -117,6 +117,8 @@ describe("tuneport on PostgreSQL, from the command line", () => {
     const server = await startServer(backend.location());
     const c = new TestClient(server.endpoint);
     try {
+      // Without --durability, PostgreSQL's own synchronous_commit decides, and the ready line says so.
+      expect(JSON.parse(server.lines.find((l) => l.includes("tuneport ready")) as string)).toMatchObject({ durability: "database" });
       await c.call("create_study", { name: "nul", space: SPACE });
       const a = await c.call("ask", { study: "nul" });
       const refused = async (op: string, args: Record<string, unknown>, pattern: RegExp, id?: string) => {

@@ -31,7 +31,11 @@ export const EXIT_STORAGE_FAILURE = 70;
 export interface EmbeddedOptions {
   /** A SQLite file, or a `postgresql://` URL. */
   readonly path: string;
-  readonly durability: Durability;
+  /**
+   * SQLite: its `synchronous` setting [process]. PostgreSQL: `synchronous_commit` of tuneport's
+   * sessions, "process" → off, "power" → on [the database's own setting].
+   */
+  readonly durability?: Durability;
   readonly leaseTtlS?: number;
   /** Study ownership lease on PostgreSQL, seconds [10]. */
   readonly ownershipTtlS?: number;
@@ -56,7 +60,8 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
   if (isPostgresUrl(opts.path)) {
     try {
       const { PostgresStorage } = await import("../storage/postgres/postgres-storage.js");
-      const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6, connectTimeoutMs: PG_CONNECT_TIMEOUT_MS });
+      const synchronousCommit = opts.durability === undefined ? undefined : opts.durability === "power" ? "on" : "off";
+      const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6, connectTimeoutMs: PG_CONNECT_TIMEOUT_MS, ...(synchronousCommit ? { synchronousCommit } : {}) });
       storage = pg;
       ownership = new SharedOwnership({
         store: new PgOwnershipStore(pg),
@@ -74,7 +79,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
       return null;
     }
   } else {
-    const sqlite = new SqliteStorage({ path: opts.path, durability: opts.durability });
+    const sqlite = new SqliteStorage({ path: opts.path, durability: opts.durability ?? "process" });
     if (sqlite.tightenedFiles.length > 0)
       logger.warn({ files: sqlite.tightenedFiles }, "storage files were readable by group or others; set to 0600 (they hold results and lease tokens)");
     storage = sqlite;

@@ -24,7 +24,7 @@ Options:
   --storage PATH        SQLite database file (created if missing) [./tuneport.db]
   --bind ENDPOINT       also serve ZeroMQ workers on this endpoint; repeatable
   --connect ENDPOINT    use the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
-  --durability MODE     process or power, as for 'tuneport serve' [process]
+  --durability MODE     process or power, as for 'tuneport serve' [as there]
   --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent [info]
   -h, --help            show this help
@@ -33,7 +33,7 @@ Options:
     storage: { type: "string" },
     bind: { type: "string", multiple: true },
     connect: { type: "string" },
-    durability: { type: "string", default: "process" },
+    durability: { type: "string" },
     "lease-ttl": { type: "string" },
     "log-level": { type: "string" },
   },
@@ -63,8 +63,8 @@ Options:
       const problem = bindProblem(ep, storagePath);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
-    const durability = v.durability as string;
-    if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
+    const durability = v.durability as "process" | "power" | undefined;
+    if (durability !== undefined && durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
 
     const cleanups: (() => Promise<void>)[] = [];

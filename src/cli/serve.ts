@@ -3,6 +3,7 @@ import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { type Stats, existsSync, lstatSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
+import type { Durability } from "../storage/sqlite/sqlite-storage.js";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
@@ -57,7 +58,8 @@ Options:
                           repeatable [tcp://127.0.0.1:5555]
   --durability MODE       process: a reply means the write survives the server being
                           killed; power: also survives power loss (fsync per commit,
-                          slower) [process]
+                          slower) [process; on PostgreSQL, the database's own
+                          synchronous_commit: process sets it off, power on]
   --lease-ttl SECONDS     default lease time-to-live of a new study's trials [30]
   --report-commit-ms MS   a report that decides nothing (continue) is answered before
                           its commit, which follows within MS; a crash may lose the last
@@ -106,7 +108,7 @@ Options:
     bind: { type: "string", multiple: true },
     advertise: { type: "string" },
     "ownership-ttl": { type: "string" },
-    durability: { type: "string", default: "process" },
+    durability: { type: "string" },
     "lease-ttl": { type: "string" },
     "report-commit-ms": { type: "string" },
     "max-message-bytes": { type: "string" },
@@ -129,8 +131,8 @@ Options:
   },
   async run(v, pos) {
     noPositionals("serve", pos, "the database is --storage PATH, the address --bind ENDPOINT");
-    const durability = v.durability as string;
-    if (durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
+    const durability = v.durability as Durability | undefined;
+    if (durability !== undefined && durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
     for (const ep of binds) {
       const problem = bindProblem(ep, v.storage as string);
@@ -261,7 +263,7 @@ Options:
     }
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
     logger.info(
-      { storage: redactStorageLocation(v.storage as string), durability, report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
+      { storage: redactStorageLocation(v.storage as string), durability: durability ?? (isPostgresUrl(v.storage as string) ? "database" : "process"), report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
       "tuneport ready",
     );
     await stopRequested;

@@ -99,6 +99,26 @@ describe("PostgresStorage", () => {
     }
   });
 
+  it("sets synchronous_commit of its sessions when --durability asks, and otherwise keeps the database's", async () => {
+    const url = backend.location();
+    const setting = async (st: PostgresStorage) =>
+      (await st.pool.query("SELECT setting, source, current_schema() AS schema FROM pg_settings WHERE name = 'synchronous_commit'")).rows[0] as {
+        setting: string;
+        source: string;
+        schema: string;
+      };
+    const schema = new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("schema");
+    const asIs = await open(url);
+    expect(await setting(asIs)).toMatchObject({ schema, source: expect.not.stringMatching(/^client$/) });
+    for (const synchronousCommit of ["on", "off"] as const) {
+      const st = await PostgresStorage.open({ url, poolSize: 1, synchronousCommit });
+      opened.push(st);
+      expect(await setting(st)).toEqual({ setting: synchronousCommit, source: "client", schema });
+      await st.commit([{ kind: "put-reply", requestId: `sc-${synchronousCommit}`, op: "ask", reply: new Uint8Array([1]), at: 1 }]);
+      expect(await asIs.getReply(`sc-${synchronousCommit}`)).toEqual(new Uint8Array([1]));
+    }
+  });
+
   it("applies a batch all or nothing, in order; answers concurrent reply lookups from one query each turn", async () => {
     const st = await open(backend.location());
     // create, delete, re-create one name in one batch: only order makes this valid.

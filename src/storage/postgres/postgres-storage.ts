@@ -53,6 +53,18 @@ export interface PostgresStorageOptions {
    * before failing [no limit]. The one-off commands set it: a server that accepts and never answers hung them.
    */
   readonly connectTimeoutMs?: number;
+  /**
+   * `synchronous_commit` of tuneport's sessions: "off" (`--durability process`) acknowledges a
+   * commit once PostgreSQL has it in memory, which survives any tuneport server being killed but
+   * not a crash of PostgreSQL itself within its WAL writer's delay (by default about 0.6 s);
+   * "on" (`--durability power`) waits for the WAL flush. Absent: the database's own setting.
+   */
+  readonly synchronousCommit?: "on" | "off";
+}
+
+/** The `options` (server settings) of each session: the schema to work in, and `synchronous_commit`. */
+function sessionOptions(schema: string | null, synchronousCommit: "on" | "off" | undefined): string {
+  return [schema ? `-c search_path=${schema}` : "", synchronousCommit ? `-c synchronous_commit=${synchronousCommit}` : ""].filter(Boolean).join(" ");
 }
 
 /** Thrown by `commit` when this server no longer owns a study the batch touches (fencing). */
@@ -156,7 +168,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       max: opts.poolSize ?? 4,
       types,
       ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      ...(sessionOptions(schema, opts.synchronousCommit) ? { options: sessionOptions(schema, opts.synchronousCommit) } : {}),
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     pool.on("error", () => undefined);
