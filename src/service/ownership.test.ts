@@ -15,12 +15,19 @@ import { StudyService } from "./study-service.js";
 const TTL_MS = 400;
 const SPACE = { x: { type: "float", low: -5, high: 5 }, y: { type: "float", low: -5, high: 5 } };
 
-/** The real store; `paused` makes renewals pretend success without writing (a stalled server). */
+/**
+ * The real store; `paused` makes renewals pretend success without writing (a stalled server);
+ * `gate`, when set, holds each renewal's answer back until it resolves (a slow renewal).
+ */
 class PausableStore extends PgOwnershipStore {
   paused = false;
+  gate: Promise<void> | null = null;
+  renewals = 0;
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
     if (this.paused) return new Map(this.held);
     const got = await super.renew(owner, ttlMs);
+    this.renewals++;
+    if (this.gate) await this.gate;
     this.held = got;
     return got;
   }
@@ -118,6 +125,23 @@ describe("several servers on one PostgreSQL database", () => {
     // Heartbeats name the redirect per entry.
     const hb = await b.svc.execute("heartbeat", { leases: [{ study: "s", trial: 0, token: "x" }] });
     expect(hb.leases[0]).toMatchObject({ ok: false, code: "UNAVAILABLE", data: { endpoint: "tcp://a:1" } });
+  });
+
+  it("keeps a name taken while a renewal is in flight: the renewal judges only the names held before it", async () => {
+    const a = await server(backend.location(), "a");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 1 });
+    let open = () => {};
+    a.store.gate = new Promise<void>((r) => (open = r));
+    const seen = a.store.renewals;
+    await waitFor(async () => a.store.renewals > seen, 10_000); // a renewal has its answer, and waits
+    // Taken after that renewal's statement: missing from its answer.
+    await a.svc.execute("create_study", { name: "t", space: SPACE, seed: 1 });
+    a.store.gate = null;
+    open();
+    const after = a.store.renewals;
+    await waitFor(async () => a.store.renewals > after + 1, 10_000); // the held one and a fresh one are judged
+    expect(a.fatal).toEqual([]);
+    expect((await a.svc.execute("ask", { study: "t" })).trial.number).toBe(0);
   });
 
   it("takes a dead owner's study over by itself, with its replies, leases and suggestions", async () => {

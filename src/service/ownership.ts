@@ -228,9 +228,13 @@ export class SharedOwnership implements Ownership {
 
   private async renew(): Promise<void> {
     if (this.closed) return;
+    // Only the names held when the renewal starts are judged by it: a name taken while its statement
+    // is in flight (its claim committed after the statement's snapshot) is missing from the answer,
+    // and judging it lost stopped a lone server under a burst of new names.
+    const before = new Map(this.held);
     const still = await this.opts.store.renew(this.opts.serverId, this.ttlMs);
-    for (const [name, epoch] of this.held) {
-      if (this.pending.has(name)) continue; // being taken right now: its row may postdate the renewal
+    for (const [name, epoch] of before) {
+      if (this.pending.has(name) || this.held.get(name) !== epoch) continue; // taken again (or dropped) meanwhile
       if (still.get(name) !== epoch) {
         const err = new Error(`this server lost study '${name}' to another server (its ownership lease ran out)`);
         this.log.fatal({ study: name }, err.message);
