@@ -9,7 +9,8 @@ import { runCommand } from "./command.js";
 import type { LineageView } from "../service/views.js";
 import { runPopulation } from "../testing/pbt-population.js";
 import { scheduleProblem } from "../testing/pbt-problems.js";
-import { formatStudy, formatStudyTable, lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, summaryView, trialsPageOf } from "./studies.js";
+import { formatStudy, formatStudyTable, lineageFromSql, paretoFrontOf, studiesCommand, studyNamed, studySummaries, trialsPageOf } from "./studies.js";
+import { summaryView } from "../service/views.js";
 
 /**
  * Opens the file (or schema) read-only as the CLI does, runs `read` with `Date.now()` at `now` when

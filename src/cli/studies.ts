@@ -1,11 +1,10 @@
 /** `tuneport studies list|show|trials`: read a database, also while a server runs on it. */
-import type { Distribution } from "../domain/distributions.js";
 import { invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
-import { type LineageView, type StudyView, type TrialView, studyView, trialView } from "../service/views.js";
+import { type LineageView, type StudyView, type TrialView, summaryView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/storage.js";
 import { lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "../service/lineage.js";
@@ -183,15 +182,6 @@ export async function lineageFromSql(storage: SummaryReader, study: Study, trial
     hop = { donorStep: next.donorStep };
   }
   return lineageAnswer(study.name, models, trials, start, at);
-}
-
-/** A study's view as `get_study` answers it: summary, counts and define-by-run parameters from SQL. */
-export async function summaryView(storage: SummaryReader, study: Study): Promise<StudyView> {
-  const { counts, best } = await storage.studySummary(study.id, study.config.direction);
-  // Define-by-run parameters, first use wins (as the service's paramDists).
-  const seen = new Map<string, Distribution>(Object.entries(study.config.space));
-  for (const list of await storage.distinctDistributions(study.id)) for (const [k, d] of Object.entries(list)) if (!seen.has(k)) seen.set(k, d);
-  return studyView(study, counts, best, seen);
 }
 
 /**

@@ -23,6 +23,12 @@ class PausableStore extends PgOwnershipStore {
   paused = false;
   gate: Promise<void> | null = null;
   renewals = 0;
+  /** Studies whose trials were loaded (takeovers). */
+  loads = 0;
+  override async loadTrials(studyId: number) {
+    this.loads++;
+    return super.loadTrials(studyId);
+  }
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
     if (this.paused) return new Map(this.held);
     const got = await super.renew(owner, ttlMs);
@@ -120,8 +126,21 @@ describe("several servers on one PostgreSQL database", () => {
     expect(moved.data).toMatchObject({ reason: "moved", study: "s", endpoint: "tcp://a:1" });
     // Creating a name another server holds is redirected too: no second study of that name.
     expect((await codeOf(b.svc.execute("create_study", { name: "s", load_if_exists: true }))).data?.endpoint).toBe("tcp://a:1");
-    // Listing shows every study, whichever server serves it.
-    expect((await b.svc.execute("list_studies", {})).studies.map((s) => s.name).sort()).toEqual(["s", "t"]);
+    // Listing shows every study, whichever server serves it; another server's as its owner shows it
+    // (from SQL summaries: counts, best trial, define-by-run parameters), without loading its trials.
+    for (let i = 0; i < 4; i++) {
+      const q = await a.svc.execute("ask", { study: "s" });
+      await a.svc.execute("suggest", { study: "s", trial: q.trial.number, token: q.lease.token, name: "extra", distribution: { type: "int", low: 0, high: 3 } });
+      if (i < 3) await a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 3 - i });
+    }
+    const listed = (await b.svc.execute("list_studies", {})).studies;
+    expect(listed.map((s) => s.name).sort()).toEqual(["s", "t"]);
+    const owners = await a.svc.execute("get_study", { study: "s" });
+    expect(owners.study.counts).toMatchObject({ COMPLETE: 3, RUNNING: 1 });
+    expect(listed.find((s) => s.name === "s")).toEqual(owners.study);
+    const loads = b.store.loads;
+    await b.svc.execute("list_studies", {});
+    expect(b.store.loads).toBe(loads);
     // Heartbeats name the redirect per entry.
     const hb = await b.svc.execute("heartbeat", { leases: [{ study: "s", trial: 0, token: "x" }] });
     expect(hb.leases[0]).toMatchObject({ ok: false, code: "UNAVAILABLE", data: { endpoint: "tcp://a:1" } });

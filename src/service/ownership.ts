@@ -20,6 +20,7 @@ import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
 import type { Storage, StoredTrial } from "../storage/storage.js";
+import { type StudyView, type SummarySource, summaryView } from "./views.js";
 
 /** What the service offers the ownership module. */
 export interface OwnershipHost {
@@ -44,8 +45,11 @@ export interface Ownership {
   reserve(n: number): Promise<void>;
   nextTrialId(): number;
   nextStudyId(): number;
-  /** Studies that exist in storage but are served elsewhere (listing across servers). */
-  foreignStudies(local: ReadonlySet<string>): Promise<{ study: Study; trials: StoredTrial[] }[]>;
+  /**
+   * Views of the studies that exist in storage but are served elsewhere (listing across servers),
+   * as last committed, from SQL summaries: no trial is loaded.
+   */
+  foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
 }
@@ -68,7 +72,7 @@ export class SoleOwner implements Ownership {
   nextStudyId(): number {
     return this.studyId++;
   }
-  async foreignStudies(): Promise<{ study: Study; trials: StoredTrial[] }[]> {
+  async foreignStudies(): Promise<StudyView[]> {
     return [];
   }
   async close(): Promise<void> {}
@@ -93,6 +97,8 @@ export interface OwnershipStore {
   findStudy(name: string): Promise<Study | null>;
   loadTrials(studyId: number): Promise<StoredTrial[]>;
   listStudies(): Promise<Study[]>;
+  /** Study summaries from SQL (a foreign study's view without its trials). */
+  readonly summaries: SummarySource;
   /** The fence storage commits check: this server's id and the names it holds with their epochs. */
   setFence(owner: string, held: ReadonlyMap<string, number>): void;
 }
@@ -267,11 +273,13 @@ export class SharedOwnership implements Ownership {
     return this.studyIds.next();
   }
 
-  async foreignStudies(local: ReadonlySet<string>): Promise<{ study: Study; trials: StoredTrial[] }[]> {
-    const out: { study: Study; trials: StoredTrial[] }[] = [];
+  async foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]> {
+    // Summaries, not trials: loading every trial of another server's 100,000-trial study took this
+    // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
+    const out: StudyView[] = [];
     for (const study of await this.opts.store.listStudies()) {
       if (local.has(study.name)) continue;
-      out.push({ study, trials: await this.opts.store.loadTrials(study.id) });
+      out.push(await summaryView(this.opts.store.summaries, study));
     }
     return out;
   }

@@ -340,7 +340,7 @@ export class StudyService {
     const foreign = await this.ownership.foreignStudies(new Set(local.map((s) => s.study.name)));
     const views = local.map((s) => viewOf(s));
     if (foreign.length > 0) {
-      for (const f of foreign) views.push(viewOf(makeState(f.study, f.trials as TrialRecord[], this.plugins)));
+      views.push(...foreign);
       views.sort((x, y) => x.created_at - y.created_at);
     }
     return this.pipeline.visible(views);

@@ -6,6 +6,7 @@
 import type { Distribution, Params, SearchSpace } from "../domain/distributions.js";
 import { feasibility } from "../domain/objectives.js";
 import type { TrialStart } from "../domain/start.js";
+import type { SummaryReader } from "../storage/storage.js";
 import type { Direction, PluginConfig, Study, StudyConfig, Trial, TrialState } from "../domain/trial.js";
 
 export interface TrialView {
@@ -181,4 +182,16 @@ export function studyView(
     counts,
     best_trial: best ? trialView(best) : null,
   };
+}
+
+/** What `summaryView` reads. */
+export type SummarySource = Pick<SummaryReader, "studySummary" | "distinctDistributions">;
+
+/** A study's view as `get_study` answers it, from SQL: summary, counts and define-by-run parameters, no trial loaded. */
+export async function summaryView(storage: SummarySource, study: Study): Promise<StudyView> {
+  const { counts, best } = await storage.studySummary(study.id, study.config.direction);
+  // Define-by-run parameters, first use wins (as the service's paramDists).
+  const seen = new Map<string, Distribution>(Object.entries(study.config.space));
+  for (const list of await storage.distinctDistributions(study.id)) for (const [k, d] of Object.entries(list)) if (!seen.has(k)) seen.set(k, d);
+  return studyView(study, counts, best, seen);
 }

@@ -5,6 +5,7 @@
  */
 import type { Study } from "../../domain/trial.js";
 import type { Claim, OwnershipStore } from "../../service/ownership.js";
+import type { SummarySource } from "../../service/views.js";
 import type { StoredTrial } from "../storage.js";
 import { ID_BLOCK } from "./postgres-schema.js";
 import { databaseUnreachable } from "./connection.js";
@@ -15,6 +16,12 @@ export class PgOwnershipStore implements OwnershipStore {
   readonly blockSize = ID_BLOCK;
 
   constructor(private readonly storage: PostgresStorage) {}
+
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
+  readonly summaries: SummarySource = {
+    studySummary: (studyId, direction) => unreachableAsUnavailable(this.storage.studySummary(studyId, direction)),
+    distinctDistributions: (studyId) => unreachableAsUnavailable(this.storage.distinctDistributions(studyId)),
+  };
 
   /** @throws UNAVAILABLE (retried by clients) when the database cannot be reached (restarting). */
   claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
