@@ -45,6 +45,7 @@ interface Server {
   storage: PostgresStorage;
   store: PausableStore;
   svc: StudyService;
+  ownership: SharedOwnership;
   fatal: unknown[];
   dead: boolean;
 }
@@ -58,7 +59,7 @@ async function server(location: string, name: string, ttlMs = TTL_MS): Promise<S
   const fatal: unknown[] = [];
   const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs });
   const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  const s = { name, storage, store, svc, fatal, dead: false };
+  const s = { name, storage, store, svc, ownership, fatal, dead: false };
   servers.push(s);
   return s;
 }
@@ -161,6 +162,25 @@ describe("several servers on one PostgreSQL database", () => {
     await waitFor(async () => a.store.renewals > after + 1, 10_000); // the held one and a fresh one are judged
     expect(a.fatal).toEqual([]);
     expect((await a.svc.execute("ask", { study: "t" })).trial.number).toBe(0);
+  });
+
+  it("claims no name for a read of a study that does not exist", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}`);
+    for (const g of ghosts.slice(0, 10)) expect((await codeOf(a.svc.execute("get_study", { study: g }))).code).toBe("NOT_FOUND");
+    const hb = await a.svc.execute("heartbeat", { leases: ghosts.map((study) => ({ study, trial: 0, token: "t" })) });
+    expect(hb.leases.map((l) => l.code)).toEqual(ghosts.map(() => "NOT_FOUND"));
+    const rows = async () => (await a.storage.pool.query<{ name: string }>("SELECT name FROM study_owners ORDER BY name")).rows.map((r) => r.name);
+    expect(a.ownership.heldNames()).toEqual([]);
+    expect(await rows()).toEqual([]);
+    // Creating a name claims it; a read of a study that exists goes to its owner.
+    await a.svc.execute("create_study", { name: "ghost-3", space: SPACE, seed: 1 });
+    expect(a.ownership.heldNames()).toEqual(["ghost-3"]);
+    expect((await codeOf(b.svc.execute("get_study", { study: "ghost-3" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    expect(await rows()).toEqual(["ghost-3"]);
+    expect(a.fatal).toEqual([]);
   });
 
   it("takes a dead owner's study over by itself, with its replies, leases and suggestions", async () => {

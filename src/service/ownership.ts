@@ -37,10 +37,11 @@ export interface Ownership {
   /** Starts (ids, timers). Called once by the service after it is built. */
   start(host: OwnershipHost, storage: Storage, readOnly: boolean): Promise<void>;
   /**
-   * Returns once `name` is served here: owned, and loaded when it exists.
+   * Returns once `name` is served here: owned, and loaded when it exists. A name no study has is
+   * claimed only to `create` it: a read of a missing study answers NOT_FOUND without a claim.
    * @throws UNAVAILABLE `{reason: "moved", study, endpoint}` when another live server owns it.
    */
-  ensure(name: string): Promise<void>;
+  ensure(name: string, create?: boolean): Promise<void>;
   /** Makes sure at least `n` ids of each kind can be taken without waiting. */
   reserve(n: number): Promise<void>;
   nextTrialId(): number;
@@ -190,12 +191,17 @@ export class SharedOwnership implements Ownership {
     every(Math.max(50, this.ttlMs / 2), () => this.scan(), "takeover scan");
   }
 
-  async ensure(name: string): Promise<void> {
+  async ensure(name: string, create = false): Promise<void> {
     // A name is held (fenced) before its study is loaded: wait for a takeover in progress.
     const loading = this.pending.get(name);
     if (loading) await loading;
     if (this.held.has(name)) return;
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
+    // A claim is a row, renewed for as long as this server runs: one heartbeat naming 10,000 missing
+    // studies made 10,000 of them. A read of a name no study has claims nothing (the op answers
+    // NOT_FOUND); a study created elsewhere meanwhile is found by the next request.
+    if (!create && !this.pending.has(name) && (await this.opts.store.findStudy(name)) === null) return;
+    if (this.held.has(name)) return;
     let p = this.pending.get(name);
     if (!p) {
       p = this.acquire(name).finally(() => this.pending.delete(name));

@@ -236,7 +236,7 @@ export class StudyService {
     if (!spec.mutating && ctx.requestId !== undefined) this.idem.claim(ctx.requestId, op);
     const args = parsed.data as { study?: unknown; name?: unknown };
     const study = op === "create_study" ? args.name : args.study;
-    if (typeof study === "string") await this.ownership.ensure(study);
+    if (typeof study === "string") await this.ownership.ensure(study, op === "create_study");
     const run = spec.run as (svc: StudyService, a: unknown, c: OpContext) => Promise<unknown>;
     const id = spec.mutating ? ctx.requestId : undefined;
     return (await this.idem.sending(id, ctx.attempt, () => run(this, parsed.data, ctx))) as OpResult<K>;
@@ -420,7 +420,7 @@ export class StudyService {
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
     const exists = () => new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
     // Served by another server (a redirect): say that the study exists, not "resend the request there".
-    await this.ownership.ensure(imp.name).catch(async (err: unknown) => {
+    await this.ownership.ensure(imp.name, true).catch(async (err: unknown) => {
       throw err instanceof TuneportError && err.data?.reason === "moved" && (await this.storage.listStudies()).some((s) => s.name === imp.name) ? exists() : err;
     });
     await this.ownership.reserve(imp.trials.length + 1);
