@@ -7,6 +7,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { TuneportError } from "../domain/errors.js";
 import { silentLogger } from "../logger.js";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { ID_BLOCK } from "../storage/postgres/postgres-schema.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { SharedOwnership } from "./ownership.js";
@@ -180,6 +181,17 @@ describe("several servers on one PostgreSQL database", () => {
     expect(a.ownership.heldNames()).toEqual(["ghost-3"]);
     expect((await codeOf(b.svc.execute("get_study", { study: "ghost-3" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
     expect(await rows()).toEqual(["ghost-3"]);
+    expect(a.fatal).toEqual([]);
+  });
+
+  it("reaps more expired leases than one block of ids holds, and re-queues every one", async () => {
+    const a = await server(backend.location(), "a", 60_000);
+    await a.svc.execute("create_study", { name: "r", space: SPACE, seed: 1, strategy: "random", lease_ttl_s: 1, retry: { max_retries: 1 } });
+    const n = Math.round(ID_BLOCK * 1.5);
+    for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: 100 }, () => a.svc.execute("ask", { study: "r" })));
+    await new Promise((r) => setTimeout(r, 1_200)); // every lease expires
+    expect(await a.svc.reap()).toBe(n);
+    expect((await a.svc.execute("get_study", { study: "r" })).study.counts).toMatchObject({ FAIL: n, WAITING: n, RUNNING: 0 });
     expect(a.fatal).toEqual([]);
   });
 

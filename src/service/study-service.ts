@@ -492,7 +492,8 @@ export class StudyService {
 
   /** See lease-ops.ts `reap`. */
   async reap(): Promise<number> {
-    await this.ownership.reserve(64);
+    // An id for every retry it may insert, and room for the asks meanwhile (lease-ops.ts `expiring`).
+    await this.ownership.reserve(leaseOps.expiring(this.core) + 64);
     return leaseOps.reap(this.core);
   }
 
