@@ -142,6 +142,23 @@ describe("PostgresStorage", () => {
     expect(await st.getReply("a")).toBeNull();
   });
 
+  it("cuts a batch longer than one call's JSON into calls of one transaction: all or nothing, in order", async () => {
+    const url = backend.location();
+    const st = await PostgresStorage.open({ url, poolSize: 2, commitChunkChars: 2_000 });
+    opened.push(st);
+    const many = Array.from({ length: 40 }, (_, i) => trial(100 + i, 3, i));
+    const batch: Change[] = [{ kind: "insert-study", study: study(3, "big") }, ...many.map((t): Change => ({ kind: "insert-trial", trial: t }))];
+    expect(JSON.stringify(batch).length).toBeGreaterThan(10 * 2_000); // a dozen calls or more
+    await st.commit(batch);
+    expect((await st.loadTrials(3)).map((t) => t.number)).toEqual(many.map((t) => t.number));
+    expect((await st.studySummary(3, "minimize")).counts.RUNNING).toBe(40);
+    // A change that fails in a later call rolls back the calls before it.
+    const more = Array.from({ length: 40 }, (_, i) => trial(200 + i, 3, 40 + i));
+    await expect(st.commit([...more.map((t): Change => ({ kind: "insert-trial", trial: t })), { kind: "insert-trial", trial: trial(100, 3, 99) }])).rejects.toThrow();
+    expect(await st.loadTrials(3)).toHaveLength(40);
+    expect((await st.studySummary(3, "minimize")).counts.RUNNING).toBe(40);
+  });
+
   it("looks reply ids up by the index however much request_log grew after the first lookups", async () => {
     // A prepared lookup settles on one plan after five runs; made while the table was small, that plan scanned
     // every stored reply for ever after, and PostgreSQL's CPU per request grew with the study.

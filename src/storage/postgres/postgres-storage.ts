@@ -37,6 +37,7 @@ import {
   trialPageSql,
   betterReport,
 } from "../storage.js";
+import { COMMIT_CHUNK_CHARS, commitChunks, runChunks } from "./commit-chunks.js";
 import { ClosingClient, databaseUnreachable } from "./connection.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
 import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
@@ -60,6 +61,8 @@ export interface PostgresStorageOptions {
    * "on" (`--durability power`) waits for the WAL flush. Absent: the database's own setting.
    */
   readonly synchronousCommit?: "on" | "off";
+  /** Longest JSON text of one `tuneport_commit` call (commit-chunks.ts) [COMMIT_CHUNK_CHARS]; tests cut batches small. */
+  readonly commitChunkChars?: number;
 }
 
 /** The `options` (server settings) of each session: the schema to work in, and `synchronous_commit`. */
@@ -157,6 +160,7 @@ export class PostgresStorage implements Storage, SummaryReader {
   private constructor(
     readonly pool: pg.Pool,
     readonly schema: string | null,
+    private readonly chunkChars = COMMIT_CHUNK_CHARS,
   ) {}
 
   /** Connects, migrates (unless read-only) and returns the storage. @throws FAILED_PRECONDITION on a newer schema. */
@@ -172,7 +176,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     pool.on("error", () => undefined);
-    const storage = new PostgresStorage(pool, schema);
+    const storage = new PostgresStorage(pool, schema, opts.commitChunkChars);
     try {
       await storage.migrate(opts.readonly ?? false);
     } catch (err) {
@@ -451,11 +455,9 @@ export class PostgresStorage implements Storage, SummaryReader {
       return e;
     });
     try {
-      await this.pool.query({
-        name: "tuneport_commit",
-        text: "SELECT tuneport_commit($1, $2, $3, $4)",
-        values: [fence?.owner ?? null, held, epochs, JSON.stringify(rows)],
-      });
+      await runChunks(this.pool, commitChunks(rows, this.chunkChars), (q, json) =>
+        q.query({ name: "tuneport_commit", text: "SELECT tuneport_commit($1, $2, $3, $4)", values: [fence?.owner ?? null, held, epochs, json] }),
+      );
     } catch (err) {
       if ((err as { code?: string }).code === "TP001") throw new OwnershipLostError((err as Error).message);
       throw err;
