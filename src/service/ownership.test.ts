@@ -195,6 +195,15 @@ describe("several servers on one PostgreSQL database", () => {
     expect(a.fatal).toEqual([]);
   });
 
+  it("answers a burst of asks larger than one block of ids, every one", async () => {
+    const a = await server(backend.location(), "a", 60_000);
+    await a.svc.execute("create_study", { name: "b", space: SPACE, seed: 1, strategy: "random" });
+    const n = Math.round(ID_BLOCK * 2.5);
+    const asked = await Promise.allSettled(Array.from({ length: n }, () => a.svc.execute("ask", { study: "b" })));
+    expect(asked.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason)).slice(0, 3)).toEqual([]);
+    expect(new Set(asked.map((r) => (r as PromiseFulfilledResult<{ trial: { number: number } }>).value.trial.number)).size).toBe(n);
+  });
+
   it("takes a dead owner's study over by itself, with its replies, leases and suggestions", async () => {
     // The same history on one server, as reference for the suggestions.
     const ref = await server(backend.location(), "ref");

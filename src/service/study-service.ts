@@ -239,7 +239,8 @@ export class StudyService {
     if (typeof study === "string") await this.ownership.ensure(study, op === "create_study");
     const run = spec.run as (svc: StudyService, a: unknown, c: OpContext) => Promise<unknown>;
     const id = spec.mutating ? ctx.requestId : undefined;
-    return (await this.idem.sending(id, ctx.attempt, () => run(this, parsed.data, ctx))) as OpResult<K>;
+    const go = () => run(this, parsed.data, ctx);
+    return (await this.idem.sending(id, ctx.attempt, spec.mutating ? () => this.ownership.withIds(go) : go)) as OpResult<K>;
   }
 
   // ---------------------------------------------------------------- mutation plumbing
