@@ -26,8 +26,21 @@ class PausableStore extends PgOwnershipStore {
   renewals = 0;
   /** Studies whose trials were loaded (takeovers). */
   loads = 0;
+  /** Held back: the next `findStudy`'s answer (taken by it), and every load's start. */
+  findGate: Promise<void> | null = null;
+  loadGate: Promise<void> | null = null;
+  finds = 0;
+  override async findStudy(name: string) {
+    const gate = this.findGate;
+    this.findGate = null;
+    this.finds++;
+    const found = await super.findStudy(name);
+    if (gate) await gate;
+    return found;
+  }
   override async loadTrials(studyId: number) {
     this.loads++;
+    if (this.loadGate) await this.loadGate;
     return super.loadTrials(studyId);
   }
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
@@ -193,6 +206,29 @@ describe("several servers on one PostgreSQL database", () => {
     expect(await a.svc.reap()).toBe(n);
     expect((await a.svc.execute("get_study", { study: "r" })).study.counts).toMatchObject({ FAIL: n, WAITING: n, RUNNING: 0 });
     expect(a.fatal).toEqual([]);
+  });
+
+  it("a request that looked a study up while another took it over waits for the takeover's load", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 1 });
+    await a.svc.execute("ask", { study: "s" });
+    await kill(a);
+    const b = await server(loc, "b", 60_000);
+    let openFind = () => {};
+    let openLoad = () => {};
+    b.store.findGate = new Promise<void>((r) => (openFind = r));
+    b.store.loadGate = new Promise<void>((r) => (openLoad = r));
+    const late = b.svc.execute("get_study", { study: "s" }).then((r) => r.study.counts, (e: TuneportError) => `${e.code} ${e.message}`);
+    await waitFor(async () => b.store.finds === 1, 10_000); // its lookup's answer is held back
+    // Another request for the name (a's lease has expired meanwhile) claims it and starts loading.
+    const first = untilServed(b, "s", 10_000);
+    await waitFor(async () => b.store.loads === 1, 10_000);
+    openFind(); // the held-back lookup finds the study, the name held, its load still running
+    openLoad();
+    await first;
+    expect(await late).toMatchObject({ RUNNING: 1 });
+    expect(b.fatal).toEqual([]);
   });
 
   it("answers a burst of asks larger than one block of ids, every one", async () => {

@@ -206,8 +206,10 @@ export class SharedOwnership implements Ownership {
     // studies made 10,000 of them. A read of a name no study has claims nothing (the op answers
     // NOT_FOUND); a study created elsewhere meanwhile is found by the next request.
     if (!create && !this.pending.has(name) && (await this.opts.store.findStudy(name)) === null) return;
-    if (this.held.has(name)) return;
+    // After that lookup another request may hold the name and still be loading its study (the name is
+    // held before the load): wait for that load, not only for the name.
     let p = this.pending.get(name);
+    if (!p && this.held.has(name)) return;
     if (!p) {
       p = this.acquire(name).finally(() => this.pending.delete(name));
       this.pending.set(name, p);
