@@ -44,8 +44,8 @@ export interface Ownership {
   ensure(name: string, create?: boolean): Promise<void>;
   /** Makes sure at least `n` ids of each kind can be taken without waiting. */
   reserve(n: number): Promise<void>;
-  /** Runs a request that may take one trial id, once an id is reserved for it and every other one in flight. */
-  withIds<T>(run: () => Promise<T>): Promise<T>;
+  /** Runs work that may take `n` trial ids [1], once they are reserved on top of those of all other such work in flight. */
+  withIds<T>(run: () => Promise<T>, n?: number): Promise<T>;
   nextTrialId(): number;
   nextStudyId(): number;
   /**
@@ -281,15 +281,15 @@ export class SharedOwnership implements Ownership {
   /** Requests in flight that may take a trial id (`withIds`). */
   private taking = 0;
 
-  async withIds<T>(run: () => Promise<T>): Promise<T> {
+  async withIds<T>(run: () => Promise<T>, n = 1): Promise<T> {
     // 7,200 asks in flight took the ids faster than blocks came (1,017 answered UNAVAILABLE "no ids
     // reserved yet", which a server on SQLite never says): each waits until there is one for all.
-    this.taking++;
+    this.taking += n;
     try {
       await this.trialIds.top(this.taking);
       return await run();
     } finally {
-      this.taking--;
+      this.taking -= n;
     }
   }
 

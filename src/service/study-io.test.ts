@@ -153,6 +153,10 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
       expect(err.message, to).toMatch(new RegExp(`line ${complete + 1}: `));
       expect(err.message, to).toMatch(message);
     }
+    const running = lines.findIndex((l) => l.includes('"token":'));
+    expect(running).toBeGreaterThan(0);
+    const badToken = lines.map((l, k) => (k === running ? l.replace(/"token":"/, '"token":"\\u0000') : l));
+    expect((await code(() => parseStudyLines(badToken.join("\n")))).message).toMatch(new RegExp(`line ${running + 1}: .*lease token may not contain U\\+0000`));
   });
 
   it("refuses a name that exists and leaves the database unchanged", async () => {

@@ -106,7 +106,8 @@ const trialSchema = z
     created_at_ms: epochMs,
     started_at_ms: epochMs.nullable(),
     finished_at_ms: epochMs.nullable(),
-    lease: z.object({ token: z.string().min(1).max(200) }).strict().nullable(),
+    // PostgreSQL's text cannot hold NUL (a commit that fails stops the server).
+    lease: z.object({ token: z.string().min(1).max(200).refine((t) => !t.includes("\u0000"), "a lease token may not contain U+0000 (NUL)") }).strict().nullable(),
   })
   .strict();
 

@@ -493,9 +493,8 @@ export class StudyService {
 
   /** See lease-ops.ts `reap`. */
   async reap(): Promise<number> {
-    // An id for every retry it may insert, and room for the asks meanwhile (lease-ops.ts `expiring`).
-    await this.ownership.reserve(leaseOps.expiring(this.core) + 64);
-    return leaseOps.reap(this.core);
+    // An id for every retry it may insert, beside the asks in flight (lease-ops.ts `expiring`).
+    return this.ownership.withIds(() => leaseOps.reap(this.core), leaseOps.expiring(this.core) + 64);
   }
 
   // ---------------------------------------------------------------- reads

@@ -39,14 +39,16 @@ export async function runChunks(pool: pg.Pool, chunks: readonly string[], call: 
     return;
   }
   const client = await pool.connect();
+  // A connection whose ROLLBACK failed may still be inside the failed transaction: destroyed, not pooled.
+  let broken: Error | undefined;
   try {
     await client.query("BEGIN");
     for (const json of chunks) await call(client, json);
     await client.query("COMMIT");
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

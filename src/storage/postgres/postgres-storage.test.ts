@@ -5,7 +5,7 @@
  * this storage too (src/service/*.test.ts, "on postgres").
  */
 import pg from "pg";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { Study, StudyConfig } from "../../domain/trial.js";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
@@ -149,7 +149,11 @@ describe("PostgresStorage", () => {
     const many = Array.from({ length: 40 }, (_, i) => trial(100 + i, 3, i));
     const batch: Change[] = [{ kind: "insert-study", study: study(3, "big") }, ...many.map((t): Change => ({ kind: "insert-trial", trial: t }))];
     expect(JSON.stringify(batch).length).toBeGreaterThan(10 * 2_000); // a dozen calls or more
+    const query = vi.spyOn(pg.Client.prototype, "query");
     await st.commit(batch);
+    const calls = query.mock.calls.filter(([q]) => (q as { name?: string }).name === "tuneport_commit").length;
+    query.mockRestore();
+    expect(calls).toBeGreaterThan(10);
     expect((await st.loadTrials(3)).map((t) => t.number)).toEqual(many.map((t) => t.number));
     expect((await st.studySummary(3, "minimize")).counts.RUNNING).toBe(40);
     // A change that fails in a later call rolls back the calls before it.
