@@ -73,8 +73,9 @@ export class PgOwnershipStore implements OwnershipStore {
     await this.storage.pool.query("UPDATE study_owners SET expires_at = now() - interval '1 second' WHERE owner = $1", [owner]);
   }
 
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim` (requests wait on it: SharedOwnership.withIds). */
   reserveIds(kind: "trial" | "study"): Promise<number> {
-    return this.storage.reserveIds(kind);
+    return unreachableAsUnavailable(this.storage.reserveIds(kind));
   }
 
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
