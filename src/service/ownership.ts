@@ -286,7 +286,8 @@ export class SharedOwnership implements Ownership {
     // reserved yet", which a server on SQLite never says): each waits until there is one for all.
     this.taking += n;
     try {
-      await this.trialIds.top(this.taking);
+      // Most requests find their ids there already: no await on the hot path then.
+      if (this.trialIds.available < this.taking) await this.trialIds.top(this.taking);
       return await run();
     } finally {
       this.taking -= n;
