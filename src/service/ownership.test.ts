@@ -197,6 +197,30 @@ describe("several servers on one PostgreSQL database", () => {
     expect(a.fatal).toEqual([]);
   });
 
+  it("hands back the name of a refused create_study, not that of a create beside it that succeeded", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a", 60_000);
+    const b = await server(loc, "b", 60_000);
+    const rows = async () => (await a.storage.pool.query<{ name: string }>("SELECT name FROM study_owners ORDER BY name")).rows.map((r) => r.name);
+    const BAD = { x: { type: "float", low: 5, high: -5 } }; // passes the schema, refused by the service
+    for (let i = 0; i < 5; i++) expect((await codeOf(a.svc.execute("create_study", { name: `bad-${i}`, space: BAD }))).code).toBe("INVALID_ARGUMENT");
+    expect(a.ownership.heldNames()).toEqual([]);
+    await waitFor(async () => (await rows()).length === 0, 10_000);
+    // Free again: another server creates it (a claim held by a would have redirected b to a).
+    await b.svc.execute("create_study", { name: "bad-0", space: SPACE, seed: 1 });
+    expect(b.ownership.heldNames()).toEqual(["bad-0"]);
+    // A refused create beside one that succeeds: the study's name stays claimed and served.
+    const [refused, created] = await Promise.allSettled([
+      a.svc.execute("create_study", { name: "c", space: BAD }),
+      a.svc.execute("create_study", { name: "c", space: SPACE, seed: 1 }),
+    ]);
+    expect([refused.status, created.status]).toEqual(["rejected", "fulfilled"]);
+    expect(a.ownership.heldNames()).toEqual(["c"]);
+    expect(await rows()).toEqual(["bad-0", "c"]);
+    expect((await a.svc.execute("ask", { study: "c" })).trial.number).toBe(0);
+    expect([...a.fatal, ...b.fatal]).toEqual([]);
+  });
+
   it("reaps more expired leases than one block of ids holds, and re-queues every one", async () => {
     const a = await server(backend.location(), "a", 60_000);
     await a.svc.execute("create_study", { name: "r", space: SPACE, seed: 1, strategy: "random", lease_ttl_s: 1, retry: { max_retries: 1 } });

@@ -28,6 +28,8 @@ export interface OwnershipHost {
   adopt(study: Study, trials: StoredTrial[]): void;
   /** Called once when this server finds it lost a study it served (the process should stop). */
   lost(err: Error): void;
+  /** Whether a study of that name is in this server's memory (created, loading's result, or deleted but kept). */
+  serves(name: string): boolean;
 }
 
 /** The ownership a service runs under (see the file comment). */
@@ -42,6 +44,13 @@ export interface Ownership {
    * @throws UNAVAILABLE `{reason: "moved", study, endpoint}` when another live server owns it.
    */
   ensure(name: string, create?: boolean): Promise<void>;
+  /**
+   * Runs `run` once `name` is served here (`ensure`), as one of the requests in flight on that name.
+   * When the last of them ends and no study of that name is here (a `create_study` refused after
+   * its name was claimed: `low > high`, say), the claim is handed back, so refused creates do not
+   * leave claims that this server renews for as long as it runs.
+   */
+  use<T>(name: string, create: boolean, run: () => Promise<T>): Promise<T>;
   /** Makes sure at least `n` ids of each kind can be taken without waiting. */
   reserve(n: number): Promise<void>;
   /** Runs work that may take `n` trial ids [1], once they are reserved on top of those of all other such work in flight. */
@@ -68,6 +77,9 @@ export class SoleOwner implements Ownership {
     this.studyId = (await storage.maxStudyId()) + 1;
   }
   async ensure(): Promise<void> {}
+  use<T>(_name: string, _create: boolean, run: () => Promise<T>): Promise<T> {
+    return run();
+  }
   async reserve(): Promise<void> {}
   withIds<T>(run: () => Promise<T>): Promise<T> {
     return run();
@@ -97,6 +109,8 @@ export interface OwnershipStore {
   expired(): Promise<string[]>;
   /** Lets the rows expire now (clean shutdown). */
   release(owner: string): Promise<void>;
+  /** Drops the row of `name` if `owner` holds it at `epoch` and no study of that name exists. */
+  unclaim(name: string, owner: string, epoch: number): Promise<void>;
   /** The first id of a fresh block of `ID_BLOCK` ids. */
   reserveIds(kind: "trial" | "study"): Promise<number>;
   readonly blockSize: number;
@@ -157,6 +171,8 @@ export class SharedOwnership implements Ownership {
   /** Names held with the epoch taken: the fence of every commit. */
   private readonly held = new Map<string, number>();
   private readonly pending = new Map<string, Promise<void>>();
+  /** Requests in flight per name (`use`). */
+  private readonly users = new Map<string, number>();
   private host: OwnershipHost | null = null;
   private timers: NodeJS.Timeout[] = [];
   private trialIds: IdBlocks;
@@ -215,6 +231,38 @@ export class SharedOwnership implements Ownership {
       this.pending.set(name, p);
     }
     await p;
+  }
+
+  async use<T>(name: string, create: boolean, run: () => Promise<T>): Promise<T> {
+    this.users.set(name, (this.users.get(name) ?? 0) + 1);
+    try {
+      await this.ensure(name, create);
+      return await run();
+    } finally {
+      const left = (this.users.get(name) ?? 1) - 1;
+      if (left > 0) this.users.set(name, left);
+      else {
+        this.users.delete(name);
+        this.unclaimIfUnused(name);
+      }
+    }
+  }
+
+  /**
+   * Hands back a name held with no study here and no request on it. Synchronously: the name leaves
+   * `held` now (the fence no longer lets a commit for it through, and there is none: no request is
+   * in flight), and the next request for it waits on `pending` until the row is gone, then claims it
+   * afresh. The statement itself keeps a name whose study exists in storage.
+   */
+  private unclaimIfUnused(name: string): void {
+    const epoch = this.held.get(name);
+    if (epoch === undefined || this.closed || this.pending.has(name) || this.host?.serves(name) !== false) return;
+    this.held.delete(name);
+    const p = this.opts.store
+      .unclaim(name, this.opts.serverId, epoch)
+      .catch((err: unknown) => this.log.warn({ err, study: name }, "could not hand back an unused study name (renewed until the server stops)"))
+      .finally(() => this.pending.delete(name));
+    this.pending.set(name, p);
   }
 
   private async acquire(name: string): Promise<void> {

@@ -164,6 +164,7 @@ export class StudyService {
           svc.closed = true;
           svc.onFatal(err);
         },
+        serves: (name) => svc.studies.has(name),
       },
       svc.storage,
       opts.readOnly ?? false,
@@ -236,11 +237,11 @@ export class StudyService {
     if (!spec.mutating && ctx.requestId !== undefined) this.idem.claim(ctx.requestId, op);
     const args = parsed.data as { study?: unknown; name?: unknown };
     const study = op === "create_study" ? args.name : args.study;
-    if (typeof study === "string") await this.ownership.ensure(study, op === "create_study");
     const run = spec.run as (svc: StudyService, a: unknown, c: OpContext) => Promise<unknown>;
     const id = spec.mutating ? ctx.requestId : undefined;
     const go = () => run(this, parsed.data, ctx);
-    return (await this.idem.sending(id, ctx.attempt, spec.mutating ? () => this.ownership.withIds(go) : go)) as OpResult<K>;
+    const answer = () => this.idem.sending(id, ctx.attempt, spec.mutating ? () => this.ownership.withIds(go) : go);
+    return (await (typeof study === "string" ? this.ownership.use(study, op === "create_study", answer) : answer())) as OpResult<K>;
   }
 
   // ---------------------------------------------------------------- mutation plumbing
@@ -421,20 +422,17 @@ export class StudyService {
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
     const exists = () => new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
     // Served by another server (a redirect): say that the study exists, not "resend the request there".
-    await this.ownership.ensure(imp.name, true).catch(async (err: unknown) => {
+    return this.ownership.use(imp.name, true, () => this.importAs(imp, exists)).catch(async (err: unknown) => {
       throw err instanceof TuneportError && err.data?.reason === "moved" && (await this.storage.listStudies()).some((s) => s.name === imp.name) ? exists() : err;
     });
+  }
+
+  private async importAs(imp: ReturnType<typeof parseStudyLines>, exists: () => TuneportError): Promise<StudyView> {
     await this.ownership.reserve(imp.trials.length + 1);
     const existing = this.studies.get(imp.name);
     if (existing && !existing.deleted) throw exists();
-    const study: Study = {
-      id: this.ownership.nextStudyId(),
-      name: imp.name,
-      config: imp.config,
-      userAttrs: imp.userAttrs,
-      createdAt: imp.createdAt,
-      ...(imp.stopped ? { stopped: true } : {}),
-    };
+    const { name, config, userAttrs, createdAt } = imp;
+    const study: Study = { id: this.ownership.nextStudyId(), name, config, userAttrs, createdAt, ...(imp.stopped ? { stopped: true } : {}) };
     // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
     const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
     const trials: TrialRecord[] = imp.trials.map((t) => ({

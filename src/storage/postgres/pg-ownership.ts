@@ -73,6 +73,13 @@ export class PgOwnershipStore implements OwnershipStore {
     await this.storage.pool.query("UPDATE study_owners SET expires_at = now() - interval '1 second' WHERE owner = $1", [owner]);
   }
 
+  async unclaim(name: string, owner: string, epoch: number): Promise<void> {
+    await this.storage.pool.query(
+      "DELETE FROM study_owners o WHERE o.name = $1 AND o.owner = $2 AND o.epoch = $3 AND NOT EXISTS (SELECT 1 FROM studies s WHERE s.name = $1)",
+      [name, owner, epoch],
+    );
+  }
+
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim` (requests wait on it: SharedOwnership.withIds). */
   reserveIds(kind: "trial" | "study"): Promise<number> {
     return unreachableAsUnavailable(this.storage.reserveIds(kind));
