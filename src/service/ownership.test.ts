@@ -184,8 +184,11 @@ describe("several servers on one PostgreSQL database", () => {
     const b = await server(loc, "b");
     const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}`);
     for (const g of ghosts.slice(0, 10)) expect((await codeOf(a.svc.execute("get_study", { study: g }))).code).toBe("NOT_FOUND");
-    const hb = await a.svc.execute("heartbeat", { leases: ghosts.map((study) => ({ study, trial: 0, token: "t" })) });
+    const leases = ghosts.map((study) => ({ study, trial: 0, token: "t" }));
+    const finds = a.store.finds;
+    const hb = await a.svc.execute("heartbeat", { leases });
     expect(hb.leases.map((l) => l.code)).toEqual(ghosts.map(() => "NOT_FOUND"));
+    expect(a.store.finds).toBe(finds); // one lookup for the batch, none per name
     const rows = async () => (await a.storage.pool.query<{ name: string }>("SELECT name FROM study_owners ORDER BY name")).rows.map((r) => r.name);
     expect(a.ownership.heldNames()).toEqual([]);
     expect(await rows()).toEqual([]);
@@ -194,6 +197,11 @@ describe("several servers on one PostgreSQL database", () => {
     expect(a.ownership.heldNames()).toEqual(["ghost-3"]);
     expect((await codeOf(b.svc.execute("get_study", { study: "ghost-3" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
     expect(await rows()).toEqual(["ghost-3"]);
+    // In a heartbeat, the one study that exists is looked up alone, and found served by a.
+    const bFinds = b.store.finds;
+    const seen = await b.svc.execute("heartbeat", { leases });
+    expect(seen.leases.map((l) => l.code)).toEqual(ghosts.map((g) => (g === "ghost-3" ? "UNAVAILABLE" : "NOT_FOUND")));
+    expect(b.store.finds - bFinds).toBe(1);
     expect(a.fatal).toEqual([]);
   });
 

@@ -480,12 +480,7 @@ export class StudyService {
   /** See lease-ops.ts `heartbeat`. */
   async heartbeat(a: S.HeartbeatArgs) {
     // Each study of the batch is taken over or found served elsewhere; its entries alone say so.
-    const elsewhere = new Map<string, TuneportError>();
-    for (const name of new Set(a.leases.map((l) => l.study)))
-      await this.ownership.ensure(name).catch((err: unknown) => {
-        if (!(err instanceof TuneportError)) throw err;
-        elsewhere.set(name, err);
-      });
+    const elsewhere = await this.ownership.ensureEach([...new Set(a.leases.map((l) => l.study))]);
     return leaseOps.heartbeat(this.core, a, elsewhere);
   }
 

@@ -73,6 +73,12 @@ export class PgOwnershipStore implements OwnershipStore {
     await this.storage.pool.query("UPDATE study_owners SET expires_at = now() - interval '1 second' WHERE owner = $1", [owner]);
   }
 
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
+  async existing(names: readonly string[]): Promise<Set<string>> {
+    const { rows } = await unreachableAsUnavailable(this.storage.pool.query<{ name: string }>("SELECT name FROM studies WHERE name = ANY($1::TEXT[])", [names]));
+    return new Set(rows.map((r) => r.name));
+  }
+
   async unclaim(name: string, owner: string, epoch: number): Promise<void> {
     await this.storage.pool.query(
       "DELETE FROM study_owners o WHERE o.name = $1 AND o.owner = $2 AND o.epoch = $3 AND NOT EXISTS (SELECT 1 FROM studies s WHERE s.name = $1)",
