@@ -165,7 +165,7 @@ def run_tuneport(client: tp.Client, task: Task, optimizer: str, seed: int, total
                     break
                 value = run.advance(t)
                 rec.steps += 1
-                trial.report(step=t, value=value)
+                trial.report(step=t, value=value, raise_on_prune=True)
         except tp.TrialPruned:
             trial.prune()
         if run.t == task.R:
@@ -273,7 +273,7 @@ def sim_server(client: tp.Client, task: Task, optimizer: str, seed: int, horizon
         value = run.advance(t)
         rec.steps += 1
         try:
-            trial.report(step=t, value=value)
+            trial.report(step=t, value=value, raise_on_prune=True)
         except tp.TrialPruned:
             trial.prune()
             begin(w, now)

@@ -145,7 +145,7 @@ def run_fixed(client: tp.Client, task: str, name: str, seed: int, data: T.Data, 
                 val, test = T.evaluate(net, data)
                 tr.epoch(val, test)
                 last = val
-                trial.report(val, epoch)
+                trial.report(val, epoch, raise_on_prune=True)  # outside `with trial:` report returns, as Optuna's
             if math.isfinite(last):
                 trial.complete(last)
             else:

@@ -91,7 +91,7 @@ def client_trial(study: Any, steps: int, lat: list[float]) -> None:
     for s in range(steps):
         t0 = time.perf_counter()
         try:
-            t.report(1.0 / (s + 1) - t.number * 1e-3, s)
+            t.report(1.0 / (s + 1) - t.number * 1e-3, s, raise_on_prune=True)
         except tp.TrialPruned:
             lat.append(time.perf_counter() - t0)
             t.prune()

@@ -43,3 +43,9 @@ def test_multifidelity_quick(tmp_path: Path) -> None:
     assert {(s["problem"], s["optimizer"]) for s in stats} == {(p, o) for p in ("learning-curve", "diverge", "digits")
                                                               for o in QUICK if o.startswith("tuneport")}
     assert all(s["trials"] > 0 and s["repeats"] == 0 for s in stats)
+    # The stopping schedulers stop trials: report() outside `with trial:` returns a prune decision
+    # instead of raising (Optuna's semantics), and a bench that waited for TrialPruned trained every
+    # trial to the end, as random search does, without a test noticing.
+    for s in stats:
+        if s["optimizer"] in ("tuneport-asha", "tuneport-median") and s["problem"] != "digits":
+            assert s["counts"].get("PRUNED", 0) > 0, s
