@@ -39,21 +39,18 @@ export interface Ownership {
   /** Starts (ids, timers). Called once by the service after it is built. */
   start(host: OwnershipHost, storage: Storage, readOnly: boolean): Promise<void>;
   /**
-   * Returns once `name` is served here: owned, and loaded when it exists. A name no study has is
+   * Runs `run` once `name` is served here: owned, and loaded when it exists. A name no study has is
    * claimed only to `create` it: a read of a missing study answers NOT_FOUND without a claim.
+   * `run` is one of the requests in flight on that name; when the last of them ends and no study of
+   * that name is here (a `create_study` refused after its name was claimed: `low > high`, say), the
+   * claim is handed back, so refused creates do not leave claims this server renews while it runs.
    * @throws UNAVAILABLE `{reason: "moved", study, endpoint}` when another live server owns it.
-   */
-  ensure(name: string, create?: boolean): Promise<void>;
-  /**
-   * Runs `run` once `name` is served here (`ensure`), as one of the requests in flight on that name.
-   * When the last of them ends and no study of that name is here (a `create_study` refused after
-   * its name was claimed: `low > high`, say), the claim is handed back, so refused creates do not
-   * leave claims that this server renews for as long as it runs.
    */
   use<T>(name: string, create: boolean, run: () => Promise<T>): Promise<T>;
   /**
-   * `ensure` for each name (a heartbeat's studies), the names that have no study found with one
-   * lookup for all of them; returns the names that could not be served here, with why (UNAVAILABLE).
+   * Makes each name served here as `use` does before it runs (a heartbeat's studies), the names that
+   * have no study found with one lookup for all of them; returns the names that could not be served
+   * here, with why (UNAVAILABLE).
    */
   ensureEach(names: readonly string[]): Promise<Map<string, TuneportError>>;
   /** Makes sure at least `n` ids of each kind can be taken without waiting. */
@@ -81,7 +78,6 @@ export class SoleOwner implements Ownership {
     this.trialId = (await storage.maxTrialId()) + 1;
     this.studyId = (await storage.maxStudyId()) + 1;
   }
-  async ensure(): Promise<void> {}
   use<T>(_name: string, _create: boolean, run: () => Promise<T>): Promise<T> {
     return run();
   }
@@ -222,7 +218,8 @@ export class SharedOwnership implements Ownership {
     every(Math.max(50, this.ttlMs / 2), () => this.scan(), "takeover scan");
   }
 
-  async ensure(name: string, create = false): Promise<void> {
+  /** Returns once `name` is served here (see `Ownership.use`). */
+  private async ensure(name: string, create = false): Promise<void> {
     // A name is held (fenced) before its study is loaded: wait for a takeover in progress.
     const loading = this.pending.get(name);
     if (loading) await loading;
