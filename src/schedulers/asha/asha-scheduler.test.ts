@@ -51,7 +51,7 @@ describe("asha, stopping mode", () => {
     expect(s.onReport(reportOf(curveTrial(9, [[27, 1e9]], "RUNNING", { [ashaRungKey(2)]: 1e9 }), strong))?.decision.action).toBe("continue");
   });
 
-  it("defaults min_resource to max_resource / η² (at least 1) in stopping mode, to 1 in promotion mode or without max_resource", () => {
+  it("defaults min_resource to max_resource / η² (at least 1) in both modes, to 1 without max_resource", () => {
     expect(make({ max_resource: 81 }).rungs).toEqual([9, 27]);
     expect(make({ max_resource: 27 }).rungs).toEqual([3, 9]);
     const near = (xs: number[], want: number[]) => {
@@ -63,7 +63,8 @@ describe("asha, stopping mode", () => {
     expect(make({ max_resource: 5 }).rungs).toEqual([1, 3]);
     expect(ashaSchedulerFactory.options.parse({ max_resource: 81 }).min_resource).toBe(9);
     expect(ashaSchedulerFactory.options.parse({ max_resource: 81, min_resource: 2 }).min_resource).toBe(2);
-    expect(ashaSchedulerFactory.options.parse({ mode: "promotion", max_resource: 81 }).min_resource).toBe(1);
+    expect(ashaSchedulerFactory.options.parse({ mode: "promotion", max_resource: 81 }).min_resource).toBe(9);
+    expect(make({ mode: "promotion", max_resource: 81 }).ladder).toEqual([9, 27, 81]);
     expect(ashaSchedulerFactory.options.parse({}).min_resource).toBe(1);
     // The study's budget fills max_resource first, so the default follows it.
     const filled = ashaSchedulerFactory.withStudyBudget!({}, 27);
@@ -99,7 +100,7 @@ describe("asha, stopping mode", () => {
     expect(make({ min_resource: 1, max_resource: 9 }).rungs).toEqual([1, 3]);
     expect(make({ min_resource: 1, max_resource: 27 }).rungs).toEqual([1, 3, 9]);
     expect(make({ min_resource: 1, max_resource: 81 }).rungs).toEqual([1, 3, 9, 27]);
-    expect(make({ mode: "promotion", max_resource: 27 }).ladder).toEqual([1, 3, 9, 27]);
+    expect(make({ mode: "promotion", min_resource: 1, max_resource: 27 }).ladder).toEqual([1, 3, 9, 27]);
     // Three trials sit at max_resource 27 with value 0 (recorded as if 27 were a rung); a new trial
     // passed rung 2 (step 9) and reports 100 at 27: nothing is judged at 27, it completes.
     const s = make({ min_resource: 1, max_resource: 27 });

@@ -87,8 +87,8 @@ const options = z
     /** "stopping" (Ray's ASHA, default) or "promotion" (the paper's Algorithm 2). */
     mode: z.enum(["stopping", "promotion"]).default("stopping"),
     /**
-     * Resource of rung 0 before η^s (Ray's grace_period). Default: in stopping mode with a known
-     * max_resource R, R / η² (at least 1), so trials are judged at R/η² and R/η only; otherwise 1.
+     * Resource of rung 0 before η^s (Ray's grace_period). Default: with a known max_resource R,
+     * R / η² (at least 1), so trials are judged at R/η² and R/η only, in both modes; otherwise 1.
      * See the header for the evidence.
      */
     min_resource: resource().optional(),
@@ -100,7 +100,7 @@ const options = z
     min_early_stopping_rate: z.number().int().min(0).max(30).default(0),
   })
   .strict()
-  .transform((o) => ({ ...o, min_resource: o.min_resource ?? defaultMinResource(o.mode, o.max_resource, o.reduction_factor) }))
+  .transform((o) => ({ ...o, min_resource: o.min_resource ?? defaultMinResource(o.max_resource, o.reduction_factor) }))
   .refine((o) => o.max_resource === undefined || o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
   .refine(ladderFits, LADDER_FITS)
   .refine((o) => o.mode === "stopping" || o.max_resource !== undefined, {
@@ -110,8 +110,8 @@ const options = z
 export type AshaOptions = z.output<typeof options>;
 
 /** `min_resource` when the options give none (see the option and the header). */
-export function defaultMinResource(mode: "stopping" | "promotion", maxResource: number | undefined, eta: number): number {
-  return mode === "stopping" && maxResource !== undefined ? Math.max(1, maxResource / (eta * eta)) : 1;
+export function defaultMinResource(maxResource: number | undefined, eta: number): number {
+  return maxResource !== undefined ? Math.max(1, maxResource / (eta * eta)) : 1;
 }
 
 /** The attribute holding a trial's value at rung k (stopping mode). */
