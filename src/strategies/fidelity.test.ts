@@ -68,7 +68,7 @@ describe("fidelityData (GP training data)", () => {
     expect(d.rows.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 9]);
   });
 
-  it("ranks imputed trials as Optuna ranks pruned ones: deeper first, then value, NaN and no reports last", () => {
+  it("ranks imputed trials as Optuna ranks pruned ones (deeper first, then value, no reports after), diverged runs last", () => {
     const trials = [
       ...Array.from({ length: 3 }, (_, i) => tr(i, "COMPLETE", [[9, i]], { budget: 9 })),
       tr(3, "PRUNED", [[1, 0.5]]),
@@ -76,13 +76,27 @@ describe("fidelityData (GP training data)", () => {
       tr(5, "PRUNED", [[1, NaN]]),
       tr(6, "PRUNED", []),
       tr(7, "PRUNED", [[1, 0.1]]),
+      // Diverged at step 5, deeper than every finite stopped trial: Optuna would rank it first of them.
+      tr(8, "PRUNED", [[1, 0.05], [5, NaN]]),
     ];
     const d = fidelityData(trials, "minimize", 3, all)!;
     expect(d.level).toBe(Infinity);
     const imputed = d.rows.map((t, i) => [t.number, d.losses[i]!] as const).filter(([n]) => n >= 3);
     const order = [...imputed].sort((a, b) => a[1] - b[1]).map(([n]) => n);
-    expect(order).toEqual([4, 7, 3, 5, 6]);
+    expect(order).toEqual([4, 7, 3, 6, 8, 5]);
     for (const [, l] of imputed) expect(l).toBeGreaterThan(2);
+  });
+
+  it("keeps diverged runs out of TPE's good set, however deep they diverged", () => {
+    // Nothing COMPLETE: the good set is the best stopped trials. Trials 0-2 diverged at step 27;
+    // the finite ones were stopped at step 9.
+    const trials = [
+      ...[0, 1, 2].map((n) => tr(n, "PRUNED", [[9, 0.1], [27, NaN]])),
+      ...Array.from({ length: 17 }, (_, i) => tr(3 + i, "PRUNED", [[9, 1 + i]])),
+    ];
+    const { below } = splitTrials(trials, "minimize", false);
+    expect(below.length).toBeGreaterThan(0);
+    expect(below.map((t) => t.number)).toEqual(Array.from({ length: below.length }, (_, i) => 3 + i));
   });
 
   it("promotion mode: a lower rung's COMPLETE trial is partial, a continued configuration counts once", () => {

@@ -23,7 +23,8 @@
  *
  * TPE (`splitTrials`) ranks partial COMPLETE trials with the PRUNED ones — deepest first, then by
  * the value at that depth — which is Optuna 5.0's rule for pruned trials
- * (`optuna/samplers/_tpe/sampler.py`, `_get_pruned_trial_score`), and skips superseded trials.
+ * (`optuna/samplers/_tpe/sampler.py`, `_get_pruned_trial_score`), except for diverged runs
+ * (`stoppedRankKey`) — and skips superseded trials.
  *
  * The GP (`fidelityData`) gets values at one fidelity level plus imputed losses, chosen on
  * bench/multifidelity.py (docs/BENCHMARKS.md, "Which training data for the GP"):
@@ -99,14 +100,19 @@ export function depthOf(t: Trial, top: number | undefined): number | null {
 }
 
 /**
- * Optuna's ranking key of a stopped trial (`_get_pruned_trial_score`): deeper first, then better
- * last value; NaN last within its depth; a trial without reports after every other. Smaller ranks first.
+ * The ranking key of a stopped trial, smaller first. Optuna's (`_get_pruned_trial_score`): deeper
+ * first, then better last value; a trial without reports after those. One departure: a trial whose
+ * last report is NaN (a run that diverged) ranks after every other trial, deeper divergences first;
+ * Optuna ranks it last within its depth only, so
+ * a run that blew up at step 20 outranked one that a scheduler stopped, finite, at step 9 — and a
+ * model put the diverging region among its good trials (docs/BENCHMARKS.md, "Diverged runs rank
+ * last").
  */
 export function stoppedRankKey(t: Trial, direction: Direction): [number, number] {
   const last = t.intermediate[t.intermediate.length - 1];
   if (last === undefined) return [1, 0];
   const l = lossOf(direction, last.value);
-  return [-last.step, Number.isNaN(l) ? Infinity : l];
+  return Number.isNaN(l) ? [Infinity, -last.step] : [-last.step, l];
 }
 
 /** The value of the first report at a step ≥ level, or undefined. */

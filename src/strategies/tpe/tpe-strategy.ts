@@ -16,8 +16,9 @@
  *   log l(x) − log g(x) wins.
  * - Split: the good set holds min(⌈0.1 n⌉, 25) trials, n = finished trials. COMPLETE trials
  *   rank by value; PRUNED trials rank after them, by how far they got (latest step first)
- *   then by their last intermediate value (a PRUNED trial without reports ranks last), as
- *   Optuna's `_get_pruned_trial_score`. Under promotion-mode ASHA a COMPLETE trial that stopped
+ *   then by their last intermediate value (a PRUNED trial without reports after those), as
+ *   Optuna's `_get_pruned_trial_score`, except that a run whose last report is NaN (diverged)
+ *   ranks last of all (../fidelity.ts `stoppedRankKey`). Under promotion-mode ASHA a COMPLETE trial that stopped
  *   at a lower rung's budget ranks with the PRUNED ones, and a configuration that a promotion
  *   continues counts once, through the continuation (../fidelity.ts; Optuna has no such
  *   scheduler). RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
