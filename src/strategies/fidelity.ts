@@ -102,11 +102,10 @@ export function depthOf(t: Trial, top: number | undefined): number | null {
 /**
  * The ranking key of a stopped trial, smaller first. Optuna's (`_get_pruned_trial_score`): deeper
  * first, then better last value; a trial without reports after those. One departure: a trial whose
- * last report is NaN (a run that diverged) ranks after every other trial, deeper divergences first;
- * Optuna ranks it last within its depth only, so
- * a run that blew up at step 20 outranked one that a scheduler stopped, finite, at step 9 — and a
- * model put the diverging region among its good trials (docs/BENCHMARKS.md, "Diverged runs rank
- * last").
+ * last report is NaN (a run that diverged) ranks after every other trial, deeper divergences first.
+ * Optuna ranks it last within its depth only, so a run that blew up at step 20 outranked one that a
+ * scheduler stopped, finite, at step 9, and a model put the diverging region among its good trials
+ * (docs/BENCHMARKS.md, "Multi-fidelity and pruning", "Diverged runs rank last").
  */
 export function stoppedRankKey(t: Trial, direction: Direction): [number, number] {
   const last = t.intermediate[t.intermediate.length - 1];
