@@ -142,4 +142,21 @@ describe("fidelityData (GP training data)", () => {
     expect(observed.rows.map((t) => t.number)).toEqual([0, 2]);
     expect(observed.losses).toEqual([2, 1]);
   });
+
+  it("'informed' imputes only stops from a ninth of the largest budget on, and every diverged run", () => {
+    const trials = [
+      ...Array.from({ length: 3 }, (_, i) => tr(i, "COMPLETE", [[81, i]], { budget: 81 })),
+      tr(3, "PRUNED", [[1, 0.5]], { budget: 81 }), // stopped after 1 of 81 steps: left out
+      tr(4, "PRUNED", [[1, 0.9], [3, 0.4]], { budget: 81 }), // after 3: left out
+      tr(5, "PRUNED", [[9, 0.7]], { budget: 81 }), // after 9 = 81/9: imputed
+      tr(6, "PRUNED", [[1, 0.5], [2, NaN]], { budget: 81 }), // diverged early: imputed
+    ];
+    const informed = fidelityData(trials, "minimize", 3, all, "informed")!;
+    expect(informed.rows.map((t) => t.number)).toEqual([0, 1, 2, 5, 6]);
+    expect(informed.imputed).toBe(2);
+    expect(fidelityData(trials, "minimize", 3, all, "level")!.imputed).toBe(4);
+    // Without scheduler budgets there is no largest budget to measure against: as "level".
+    const plain = trials.map((t) => ({ ...t, systemAttrs: {} }));
+    expect(fidelityData(plain, "minimize", 3, all, "informed")!.imputed).toBe(4);
+  });
 });

@@ -38,9 +38,16 @@
  *   one, ordered among themselves by Optuna's pruned-trial rank:
  *   loss = worst + IMPUTE_MARGIN · spread · (1 + rank / m), spread = worst − best observed loss.
  *   The model so learns where stopped configurations lie and does not propose them again.
+ *   Except (mode "informed", the GP's default): a trial stopped, finite, before a ninth of the
+ *   largest scheduler budget is left out, not imputed (`early`). Hyperband's aggressive brackets
+ *   stop after 1 or 3 of 81 steps, where rankings say little when curves cross or start slowly;
+ *   ASHA's first rung is at R/η² (a ninth at η = 3), so under ASHA nothing changes. On
+ *   bench/multifidelity.py under Hyperband, 30 seeds, against "level": slow-start 25–5,
+ *   diverge 19–10, crossing 17–13, learning-curve 13–17 (docs/BENCHMARKS.md, "Multi-fidelity").
  * - pending: RUNNING and WAITING trials that are not rows (the GP's kriging believers).
  *
- * Two alternatives stay selectable (`FidelityMode`) because the benchmark compares them:
+ * Three alternatives stay selectable (`FidelityMode`) because the benchmark compares them:
+ * "level" imputes every stopped trial;
  * "common" takes the values at the highest level every trial with reports reached (the lowest
  * depth: under ASHA the first rung), so nothing is imputed; "observed" is "level" without the
  * imputed rows (BOHB's model of one budget sees only that budget's observations).
@@ -114,6 +121,17 @@ export function stoppedRankKey(t: Trial, direction: Direction): [number, number]
   return Number.isNaN(l) ? [Infinity, -last.step] : [-last.step, l];
 }
 
+/**
+ * Whether "informed" leaves a stopped trial out: it stopped, finite, before INFORMED_STOP_SHARE of
+ * the largest scheduler budget (Hyperband's aggressive brackets stop after 1 or 3 of 81 steps, where
+ * rankings say little when curves cross or start slowly). A run that diverged stays imputed.
+ */
+function early(t: Trial, depth: number | null, top: number | undefined): boolean {
+  if (depth === null || top === undefined || depth >= top * INFORMED_STOP_SHARE) return false;
+  const last = t.intermediate[t.intermediate.length - 1];
+  return last !== undefined && !Number.isNaN(last.value);
+}
+
 /** The value of the first report at a step ≥ level, or undefined. */
 function valueAtLevel(t: Trial, level: number): number | undefined {
   for (const iv of t.intermediate) if (iv.step >= level) return iv.value;
@@ -121,7 +139,10 @@ function valueAtLevel(t: Trial, level: number): number | undefined {
 }
 
 /** How `fidelityData` picks the level and treats trials stopped below it (see the header). */
-export type FidelityMode = "level" | "common" | "observed";
+export type FidelityMode = "level" | "common" | "observed" | "informed";
+
+/** "informed": stops at or below this share of the largest scheduler budget are not imputed (see `fidelityData`). */
+export const INFORMED_STOP_SHARE = 1 / 9;
 
 /** GP training data from a history (see the header). */
 export interface FidelityData {
@@ -173,6 +194,7 @@ export function fidelityData(
     const running = t.state === "RUNNING" || t.state === "WAITING";
     if (depth === null || depth < level) {
       if (running) pending.push(t);
+      else if (mode === "informed" && early(t, depth, top)) continue;
       else if (mode !== "observed") {
         stopped.push({ index: rows.length, t });
         rows.push(t);

@@ -156,10 +156,10 @@ export const gpOptions = z
      */
     believerIncumbent: z.boolean().default(true),
     /**
-     * Training data under a pruner or multi-fidelity scheduler (../fidelity.ts): "level" (default,
-     * chosen on bench/multifidelity.py), or the alternatives it was compared with.
+     * Training data under a pruner or multi-fidelity scheduler (../fidelity.ts): "informed"
+     * (default, chosen on bench/multifidelity.py), or the alternatives it was compared with.
      */
-    fidelity: z.enum(["level", "common", "observed"]).default("level"),
+    fidelity: z.enum(["level", "common", "observed", "informed"]).default("informed"),
   })
   .strict();
 
