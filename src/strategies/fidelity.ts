@@ -141,7 +141,7 @@ function valueAtLevel(t: Trial, level: number): number | undefined {
 /** How `fidelityData` picks the level and treats trials stopped below it (see the header). */
 export type FidelityMode = "level" | "common" | "observed" | "informed";
 
-/** "informed": stops at or below this share of the largest scheduler budget are not imputed (see `fidelityData`). */
+/** "informed": finite stops below this share of the largest scheduler budget are not imputed (see `early`). */
 export const INFORMED_STOP_SHARE = 1 / 9;
 
 /** GP training data from a history (see the header). */
