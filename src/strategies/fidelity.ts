@@ -117,8 +117,13 @@ export function depthOf(t: Trial, top: number | undefined): number | null {
 export function stoppedRankKey(t: Trial, direction: Direction): [number, number] {
   const last = t.intermediate[t.intermediate.length - 1];
   if (last === undefined) return [1, 0];
-  const l = lossOf(direction, last.value);
-  return Number.isNaN(l) ? [Infinity, -last.step] : [-last.step, l];
+  return diverged(t) ? [Infinity, -last.step] : [-last.step, lossOf(direction, last.value)];
+}
+
+/** Whether a trial's last report is NaN: a run that diverged. */
+function diverged(t: Trial): boolean {
+  const last = t.intermediate[t.intermediate.length - 1];
+  return last !== undefined && Number.isNaN(last.value);
 }
 
 /**
@@ -127,9 +132,7 @@ export function stoppedRankKey(t: Trial, direction: Direction): [number, number]
  * rankings say little when curves cross or start slowly). A run that diverged stays imputed.
  */
 function early(t: Trial, depth: number | null, top: number | undefined): boolean {
-  if (depth === null || top === undefined || depth >= top * INFORMED_STOP_SHARE) return false;
-  const last = t.intermediate[t.intermediate.length - 1];
-  return last !== undefined && !Number.isNaN(last.value);
+  return depth !== null && top !== undefined && depth < top * INFORMED_STOP_SHARE && !diverged(t);
 }
 
 /** The value of the first report at a step ≥ level, or undefined. */
@@ -142,7 +145,7 @@ function valueAtLevel(t: Trial, level: number): number | undefined {
 export type FidelityMode = "level" | "common" | "observed" | "informed";
 
 /** "informed": finite stops below this share of the largest scheduler budget are not imputed (see `early`). */
-export const INFORMED_STOP_SHARE = 1 / 9;
+const INFORMED_STOP_SHARE = 1 / 9;
 
 /** GP training data from a history (see the header). */
 export interface FidelityData {

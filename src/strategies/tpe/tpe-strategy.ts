@@ -18,10 +18,10 @@
  *   rank by value; PRUNED trials rank after them, by how far they got (latest step first)
  *   then by their last intermediate value (a PRUNED trial without reports after those), as
  *   Optuna's `_get_pruned_trial_score`, except that a run whose last report is NaN (diverged)
- *   ranks last of all (../fidelity.ts `stoppedRankKey`). Under promotion-mode ASHA a COMPLETE trial that stopped
- *   at a lower rung's budget ranks with the PRUNED ones, and a configuration that a promotion
- *   continues counts once, through the continuation (../fidelity.ts; Optuna has no such
- *   scheduler). RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
+ *   ranks last of all (../fidelity.ts `stoppedRankKey`). Under promotion-mode ASHA a COMPLETE
+ *   trial that stopped at a lower rung's budget ranks with the PRUNED ones, and a configuration
+ *   that a promotion continues counts once, through the continuation (../fidelity.ts; Optuna
+ *   has no such scheduler). RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
  *   the 5.0 default) so parallel workers spread out. WAITING and FAIL trials are ignored.
  * - Constraints (a COMPLETE trial told with constraint values, c ≤ 0 satisfied), option
  *   `constraints_model`:
