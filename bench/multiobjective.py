@@ -430,6 +430,9 @@ VARIANTS: dict[str, Any] = {
     "ehvi:warm-fit-search-to-end": {"name": "ehvi", "options": {"maxWarmFitIterations": 50, "nearFound": 0}},
     "ehvi:hedge-warm-fit-weighted-start": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "chebyshevStart": "weighted"}},
     "ehvi:hedge-warm-fit-floor-0.05": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "hedgeFloor": 0.05}},
+    # Run 14: log EHVI alone once the latest proposals all (or three quarters of them) land on the front.
+    "ehvi:hedge-warm-fit-dense-1": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "denseFront": 1}},
+    "ehvi:hedge-warm-fit-dense-0.75": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "denseFront": 0.75}},
 }
 
 

@@ -107,6 +107,26 @@ describe("auto strategy", () => {
     expect(theta(viaAuto)).not.toEqual(theta(hedge({})));
   });
 
+  it("multi-objective: the two-objective hedge goes to log EHVI once its latest 8 proposals each added hypervolume, though the scalarisation leads (docs/BENCHMARKS.md run 14)", () => {
+    const dirs: Direction[] = ["minimize", "minimize"];
+    // Ten random-start trials on f1 + f2 = 1.2, then 8 EHVI proposals behind that front (dominated) and
+    // 8 Chebyshev proposals on f1 + f2 = 1 (each adds area): the hedge gives EHVI its floor.
+    const history = (seed: number) => {
+      const mo = makeStudy(floats(3), { seed, directions: dirs });
+      const at = (i: number, a: number, b: number, arm?: string) =>
+        makeTrial(i, { x0: ((i * 7) % 26) / 26, x1: ((i * 11) % 26) / 26, x2: a }, mo.space, { values: [a, b], systemAttrs: arm ? { ehvi_acquisition: arm } : {} });
+      const trials = Array.from({ length: 10 }, (_, i) => at(i, i / 9, 1.2 - i / 9));
+      for (let k = 0; k < 8; k++) trials.push(at(10 + k, 0.1 + k / 10, 1.3 - k / 10, "ehvi"));
+      for (let k = 0; k < 8; k++) trials.push(at(18 + k, 0.05 + k / 10, 0.95 - k / 10, "chebyshev"));
+      return suggestRequest(mo, trials);
+    };
+    const arms = (strategy: { suggest: AutoStrategy["suggest"] }) => [1, 2, 3, 4, 5].map((seed) => strategy.suggest(history(seed)).systemAttrs?.ehvi_acquisition);
+    expect(arms(new AutoStrategy(defaults))).toEqual(["ehvi", "ehvi", "ehvi", "ehvi", "ehvi"]);
+    // The same hedge without the rule gives most of them to the scalarisation.
+    const without = arms(ehviStrategyFactory.create(ehviStrategyFactory.options.parse({ acquisition: "hedge", weights: "sobol", maxWarmFitIterations: 50 })));
+    expect(without.filter((a) => a === "chebyshev").length).toBeGreaterThanOrEqual(3);
+  });
+
   it("multi-objective: ParEGO by default from 8 modelled dimensions; with mo_model tpe, MOTPE below mo_nsga2_from COMPLETE trials, NSGA-II from there", () => {
     const mo = makeStudy(floats(8), { directions: ["minimize", "minimize"] });
     expect(new AutoStrategy(defaults).phase({ study: mo, trials: [] })).toBe("parego");

@@ -11,7 +11,7 @@ import { Rng } from "../../math/rng.js";
 import { HEDGE_FLOOR } from "../hedge.js";
 import { GpObjective, type GpInputs } from "../gp/gp-model.js";
 import { EhviSearch } from "./ehvi-acquisition.js";
-import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, fallingFloor, frontStarts } from "./ehvi-strategy.js";
+import { ACQUISITION_ATTR, EHVI_THETA_ATTR, ehviShare, ehviStrategyFactory, fallingFloor, frontIsDense, frontStarts } from "./ehvi-strategy.js";
 
 const defaults = ehviStrategyFactory.options.parse({});
 strategyConformance(ehviStrategyFactory, { options: defaults, n: 20, objectives: 2 });
@@ -182,6 +182,23 @@ describe("ehvi", () => {
       expect(ehviShare(dirs, t, 8, 0.2, 0.1, "mean-gain")).toBeGreaterThan(0.5);
       expect(ehviShare(dirs, history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.95]]), 8, 0.2, 0.1, "mean-gain")).toBe(0.5);
       expect(ehviShare(dirs, history([["ehvi", 0.3, 0.5]]), 8, 0.2, 0.1, "mean-gain")).toBe(0.5);
+    });
+
+    it("frontIsDense: true once the given share of the latest window's proposals each added hypervolume", () => {
+      // Eight proposals on f1 + f2 = 1, below the start's front f1 + f2 = 1.2 and not dominating each other: each adds area.
+      const onFront = (k: number) => [k % 2 === 0 ? "ehvi" : "chebyshev", 0.05 + k / 10, 0.95 - k / 10] as const;
+      const all = history(Array.from({ length: 8 }, (_, k) => onFront(k)));
+      expect(frontIsDense(dirs, all, 8, 1)).toBe(true);
+      expect(frontIsDense(dirs, all, 8, 2)).toBe(false); // above 1: never
+      // Seven proposals are too few for a window of eight.
+      expect(frontIsDense(dirs, history(Array.from({ length: 7 }, (_, k) => onFront(k))), 8, 0.5)).toBe(false);
+      // One of the eight is dominated: not all of them added, but three quarters did.
+      const oneBehind = history([...Array.from({ length: 7 }, (_, k) => onFront(k)), ["ehvi", 0.9, 0.9]]);
+      expect(frontIsDense(dirs, oneBehind, 8, 1)).toBe(false);
+      expect(frontIsDense(dirs, oneBehind, 8, 0.75)).toBe(true);
+      // Only the latest eight count: a dominated proposal before them does not.
+      const earlierBehind = history([["ehvi", 0.9, 0.9], ...Array.from({ length: 8 }, (_, k) => onFront(k))]);
+      expect(frontIsDense(dirs, earlierBehind, 8, 1)).toBe(true);
     });
 
     it("by default leaves the lagging acquisition 10 % of the suggestions, half the single-objective hedge's floor", () => {

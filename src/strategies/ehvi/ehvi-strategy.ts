@@ -47,6 +47,9 @@
  * odd ones: the scalarisation extends the front's ends, EHVI fills its gaps. `acquisition: "hedge"`
  * gives each suggestion to one of the two at random, EHVI's share set by how much hypervolume each
  * one's latest proposals added (`ehviShare`), as `auto`'s single-objective hedge does for GP and TPE.
+ * With `denseFront` (`auto` sets 1) the hedge gives the suggestion to EHVI whenever that share of its
+ * latest proposals each added hypervolume (`frontIsDense`): the models then put their points on the
+ * front, and spacing them, which EHVI does and a scalarisation's weights do not, is what is left.
  *
  * Two objectives give |front| + 1 boxes, three give (|front| + 1)²; four or more objectives are
  * handed to `parego` (random Chebyshev scalarisations of one GP), whose cost does not grow with
@@ -127,6 +130,13 @@ const options = gpOptions
      * two acquisitions' mean hypervolume added per proposal). docs/BENCHMARKS.md run 12.
      */
     hedgeScore: z.enum(["pairs", "gain-pairs", "mean-gain"]).default("pairs"),
+    /**
+     * The "hedge": once at least this share of the latest `hedgeWindow` hedge proposals (either
+     * acquisition's) each added hypervolume to the front before it, the model is placing its points
+     * on the front and what is left is the gaps between them, which log EHVI fills: the suggestion
+     * goes to EHVI (`frontIsDense`). Above 1: never.
+     */
+    denseFront: z.number().min(0).max(2).default(2),
     /** How the "chebyshev" acquisition draws its weights (as the `parego` strategy's `weights`). */
     weights: z.enum(["random", "sobol"]).default("random"),
     /**
@@ -244,7 +254,7 @@ export class EhviStrategy implements Strategy {
       let floor = this.opts.hedgeFloor;
       if (this.opts.hedgeFloorDecay === "sqrt") floor = fallingFloor(floor, req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === undefined ? 0 : 1), 0));
       const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, floor, this.opts.hedgeTemperature, this.opts.hedgeScore);
-      chebyshev = req.rng.random() >= share;
+      chebyshev = req.rng.random() >= share && !frontIsDense(directions, req.trials, this.opts.hedgeWindow, this.opts.denseFront);
       // The Chebyshev proposals' weights stay one low-discrepancy sequence: indexed by how many came before.
       index = req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === "chebyshev" ? 1 : 0), 0);
     }
@@ -408,24 +418,10 @@ export function ehviShare(
   directions: readonly Direction[], trials: readonly Trial[], window: number, floor: number, temperature: number,
   how: "pairs" | "gain-pairs" | "mean-gain" = "pairs",
 ): number {
-  const m = directions.length;
-  const scored = (t: Trial) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite);
+  const scored = scoredBy(directions.length);
   const picked = latestProposals(trials, ACQUISITION_ATTR, ["ehvi", "chebyshev"], window, (i) => scored(trials[i]!));
   if (picked.ehvi.length === 0 && picked.chebyshev.length === 0) return 0.5;
-  const losses = trials.map((t) => (scored(t) && isFeasibleVector(t.constraints) ? minimisationForm(directions, t.values as number[]) : null));
-  const lo = new Array<number>(m).fill(Infinity);
-  const hi = new Array<number>(m).fill(-Infinity);
-  for (const v of losses) if (v !== null) for (let j = 0; j < m; j++) [lo[j], hi[j]] = [Math.min(lo[j]!, v[j]!), Math.max(hi[j]!, v[j]!)];
-  const norm = (v: readonly number[]) => v.map((x, j) => (x - lo[j]!) / (hi[j]! > lo[j]! ? hi[j]! - lo[j]! : 1));
-  const ref = new Array<number>(m).fill(1.1);
-  const added = (i: number): number => {
-    const p = losses[i];
-    if (p === null || p === undefined) return 0;
-    const before: number[][] = [];
-    for (let j = 0; j < i; j++) if (losses[j] !== null) before.push(norm(losses[j]!));
-    const front = nonDominated(before);
-    return hypervolume([...front, norm(p)], ref) - hypervolume(front, ref);
-  };
+  const added = hypervolumeGain(directions, trials, scored);
   const e = picked.ehvi.map(added);
   const c = picked.chebyshev.map(added);
   if (how === "mean-gain") {
@@ -443,6 +439,50 @@ export function ehviShare(
     }
   }
   return hedgeSplit(wins / pairs - 0.5, temperature, floor);
+}
+
+/** Whether the finished COMPLETE trial with all m values finite is scored by the hedge. */
+function scoredBy(m: number): (t: Trial) => boolean {
+  return (t) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite);
+}
+
+/**
+ * The hypervolume trial i added to the feasible front of the scored trials numbered before it (0 when
+ * infeasible or dominated), in objectives normalised by the feasible scored trials' ranges with the
+ * reference point 10 % of the range beyond their nadir, so that it does not depend on the objectives' scales.
+ */
+function hypervolumeGain(directions: readonly Direction[], trials: readonly Trial[], scored: (t: Trial) => boolean): (i: number) => number {
+  const m = directions.length;
+  const losses = trials.map((t) => (scored(t) && isFeasibleVector(t.constraints) ? minimisationForm(directions, t.values as number[]) : null));
+  const lo = new Array<number>(m).fill(Infinity);
+  const hi = new Array<number>(m).fill(-Infinity);
+  for (const v of losses) if (v !== null) for (let j = 0; j < m; j++) [lo[j], hi[j]] = [Math.min(lo[j]!, v[j]!), Math.max(hi[j]!, v[j]!)];
+  const norm = (v: readonly number[]) => v.map((x, j) => (x - lo[j]!) / (hi[j]! > lo[j]! ? hi[j]! - lo[j]! : 1));
+  const ref = new Array<number>(m).fill(1.1);
+  return (i: number): number => {
+    const p = losses[i];
+    if (p === null || p === undefined) return 0;
+    const before: number[][] = [];
+    for (let j = 0; j < i; j++) if (losses[j] !== null) before.push(norm(losses[j]!));
+    const front = nonDominated(before);
+    return hypervolume([...front, norm(p)], ref) - hypervolume(front, ref);
+  };
+}
+
+/**
+ * Whether at least `share` of the latest `window` hedge proposals (COMPLETE, either acquisition)
+ * each added hypervolume (`hypervolumeGain`); false while fewer than `window` are scored.
+ */
+export function frontIsDense(directions: readonly Direction[], trials: readonly Trial[], window: number, share: number): boolean {
+  if (share > 1) return false;
+  const scored = scoredBy(directions.length);
+  const latest: number[] = [];
+  for (let i = trials.length - 1; i >= 0 && latest.length < window; i--) {
+    if (trials[i]!.systemAttrs[ACQUISITION_ATTR] !== undefined && scored(trials[i]!)) latest.push(i);
+  }
+  if (latest.length < window) return false;
+  const added = hypervolumeGain(directions, trials, scored);
+  return latest.filter((i) => added(i) > NO_GAIN).length >= share * window;
 }
 
 /** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2. */
