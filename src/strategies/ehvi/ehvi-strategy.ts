@@ -441,7 +441,7 @@ export function ehviShare(
   return hedgeSplit(wins / pairs - 0.5, temperature, floor);
 }
 
-/** Whether the finished COMPLETE trial with all m values finite is scored by the hedge. */
+/** Which trials the hedge scores: COMPLETE ones with m finite values. */
 function scoredBy(m: number): (t: Trial) => boolean {
   return (t) => t.state === "COMPLETE" && t.values !== null && t.values.length === m && t.values.every(Number.isFinite);
 }
