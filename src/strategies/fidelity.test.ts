@@ -3,7 +3,7 @@ import type { SearchSpace } from "../domain/distributions.js";
 import type { Trial, TrialState } from "../domain/trial.js";
 import { IMPUTE_MARGIN, fidelityData } from "./fidelity.js";
 import { makeTrial } from "../testing/fixtures.js";
-import { splitTrials } from "./tpe/tpe-strategy.js";
+import { splitTrials, tpeStrategyFactory } from "./tpe/tpe-strategy.js";
 
 const SPACE: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
 const all = () => true;
@@ -158,5 +158,23 @@ describe("fidelityData (GP training data)", () => {
     // Without scheduler budgets there is no largest budget to measure against: as "level".
     const plain = trials.map((t) => ({ ...t, systemAttrs: {} }));
     expect(fidelityData(plain, "minimize", 3, all, "informed")!.imputed).toBe(4);
+  });
+
+  it("TPE's 'informed' split (its default) leaves out the same early stops; 'rank' ranks them all", () => {
+    const trials = [
+      ...Array.from({ length: 3 }, (_, i) => tr(i, "COMPLETE", [[81, i]], { budget: 81 })),
+      tr(3, "PRUNED", [[1, 0.5]], { budget: 81 }), // after 1 of 81 steps: left out
+      tr(4, "PRUNED", [[1, 0.9], [3, 0.4]], { budget: 81 }), // after 3: left out
+      tr(5, "COMPLETE", [[3, 0.2]], { budget: 3 }), // told at a bracket's budget of 3: left out
+      tr(6, "PRUNED", [[9, 0.7]], { budget: 81 }), // after 9 = 81/9: kept
+      tr(7, "PRUNED", [[1, 0.5], [2, NaN]], { budget: 81 }), // diverged early: kept, last
+    ];
+    const numbers = (s: { below: Trial[]; above: Trial[] }) => [...s.below, ...s.above].map((t) => t.number).sort((a, b) => a - b);
+    expect(numbers(splitTrials(trials, "minimize", false, -1, true))).toEqual([0, 1, 2, 6, 7]);
+    expect(numbers(splitTrials(trials, "minimize", false))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Without scheduler budgets nothing is early.
+    const plain = trials.map((t) => ({ ...t, systemAttrs: {} }));
+    expect(numbers(splitTrials(plain, "minimize", false, -1, true))).toHaveLength(8);
+    expect(tpeStrategyFactory.options.parse({}).fidelity).toBe("informed");
   });
 });

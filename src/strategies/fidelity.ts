@@ -24,7 +24,8 @@
  * TPE (`splitTrials`) ranks partial COMPLETE trials with the PRUNED ones — deepest first, then by
  * the value at that depth — which is Optuna 5.0's rule for pruned trials
  * (`optuna/samplers/_tpe/sampler.py`, `_get_pruned_trial_score`), except for diverged runs
- * (`stoppedRankKey`) — and skips superseded trials.
+ * (`stoppedRankKey`) — and skips superseded trials; by default it also leaves out the trials
+ * that "informed" leaves out of the GP's rows (`stoppedEarly`, below).
  *
  * The GP (`fidelityData`) gets values at one fidelity level plus imputed losses, chosen on
  * bench/multifidelity.py (docs/BENCHMARKS.md, "Which training data for the GP"):
@@ -133,6 +134,16 @@ function diverged(t: Trial): boolean {
  */
 function early(t: Trial, depth: number | null, top: number | undefined): boolean {
   return depth !== null && top !== undefined && depth < top * INFORMED_STOP_SHARE && !diverged(t);
+}
+
+/**
+ * Whether a finished trial stopped, finite, before INFORMED_STOP_SHARE of the largest scheduler
+ * budget: what "informed" leaves out of the GP's rows (`early`) and TPE's `fidelity: "informed"`
+ * out of its split.
+ */
+export function stoppedEarly(t: Trial, top: number | undefined): boolean {
+  if (t.state !== "PRUNED" && !(t.state === "COMPLETE" && isPartial(t, top))) return false;
+  return early(t, depthOf(t, top), top);
 }
 
 /** The value of the first report at a step ≥ level, or undefined. */

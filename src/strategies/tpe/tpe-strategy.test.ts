@@ -38,6 +38,7 @@ describe("tpe strategy", () => {
       consider_endpoints: false,
       mo_below_weights: "uniform",
       constraints_model: "ctpe",
+      fidelity: "informed",
     });
     expect(tpeStrategyFactory.options.safeParse({ n_ei_candidate: 3 }).success).toBe(false);
     expect(tpeStrategyFactory.options.safeParse({ prior_weight: 0 }).success).toBe(false);
