@@ -253,8 +253,10 @@ export class EhviStrategy implements Strategy {
     if (acq === "hedge") {
       let floor = this.opts.hedgeFloor;
       if (this.opts.hedgeFloorDecay === "sqrt") floor = fallingFloor(floor, req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === undefined ? 0 : 1), 0));
-      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, floor, this.opts.hedgeTemperature, this.opts.hedgeScore);
-      chebyshev = req.rng.random() >= share && !frontIsDense(directions, req.trials, this.opts.hedgeWindow, this.opts.denseFront);
+      // One memo of the proposals' gains: the dense check scores the same latest proposals again.
+      const gain = hypervolumeGain(directions, req.trials);
+      const share = ehviShare(directions, req.trials, this.opts.hedgeWindow, floor, this.opts.hedgeTemperature, this.opts.hedgeScore, gain);
+      chebyshev = req.rng.random() >= share && !frontIsDense(directions, req.trials, this.opts.hedgeWindow, this.opts.denseFront, gain);
       // The Chebyshev proposals' weights stay one low-discrepancy sequence: indexed by how many came before.
       index = req.trials.reduce((k, t) => k + (t.systemAttrs[ACQUISITION_ATTR] === "chebyshev" ? 1 : 0), 0);
     }
@@ -417,11 +419,11 @@ const NO_GAIN = 1e-12;
 export function ehviShare(
   directions: readonly Direction[], trials: readonly Trial[], window: number, floor: number, temperature: number,
   how: "pairs" | "gain-pairs" | "mean-gain" = "pairs",
+  added: (i: number) => number = hypervolumeGain(directions, trials),
 ): number {
   const scored = scoredBy(directions.length);
   const picked = latestProposals(trials, ACQUISITION_ATTR, ["ehvi", "chebyshev"], window, (i) => scored(trials[i]!));
   if (picked.ehvi.length === 0 && picked.chebyshev.length === 0) return 0.5;
-  const added = hypervolumeGain(directions, trials, scored);
   const e = picked.ehvi.map(added);
   const c = picked.chebyshev.map(added);
   if (how === "mean-gain") {
@@ -449,23 +451,30 @@ function scoredBy(m: number): (t: Trial) => boolean {
 /**
  * The hypervolume trial i added to the feasible front of the scored trials numbered before it (0 when
  * infeasible or dominated), in objectives normalised by the feasible scored trials' ranges with the
- * reference point 10 % of the range beyond their nadir, so that it does not depend on the objectives' scales.
+ * reference point 10 % of the range beyond their nadir, so that it does not depend on the objectives'
+ * scales. Each trial's gain is computed once per returned function.
  */
-function hypervolumeGain(directions: readonly Direction[], trials: readonly Trial[], scored: (t: Trial) => boolean): (i: number) => number {
+function hypervolumeGain(directions: readonly Direction[], trials: readonly Trial[]): (i: number) => number {
   const m = directions.length;
+  const scored = scoredBy(m);
   const losses = trials.map((t) => (scored(t) && isFeasibleVector(t.constraints) ? minimisationForm(directions, t.values as number[]) : null));
   const lo = new Array<number>(m).fill(Infinity);
   const hi = new Array<number>(m).fill(-Infinity);
   for (const v of losses) if (v !== null) for (let j = 0; j < m; j++) [lo[j], hi[j]] = [Math.min(lo[j]!, v[j]!), Math.max(hi[j]!, v[j]!)];
   const norm = (v: readonly number[]) => v.map((x, j) => (x - lo[j]!) / (hi[j]! > lo[j]! ? hi[j]! - lo[j]! : 1));
   const ref = new Array<number>(m).fill(1.1);
+  const memo = new Map<number, number>();
   return (i: number): number => {
     const p = losses[i];
     if (p === null || p === undefined) return 0;
-    const before: number[][] = [];
-    for (let j = 0; j < i; j++) if (losses[j] !== null) before.push(norm(losses[j]!));
-    const front = nonDominated(before);
-    return hypervolume([...front, norm(p)], ref) - hypervolume(front, ref);
+    let gain = memo.get(i);
+    if (gain === undefined) {
+      const before: number[][] = [];
+      for (let j = 0; j < i; j++) if (losses[j] !== null) before.push(norm(losses[j]!));
+      const front = nonDominated(before);
+      memo.set(i, (gain = hypervolume([...front, norm(p)], ref) - hypervolume(front, ref)));
+    }
+    return gain;
   };
 }
 
@@ -473,7 +482,10 @@ function hypervolumeGain(directions: readonly Direction[], trials: readonly Tria
  * Whether at least `share` of the latest `window` hedge proposals (COMPLETE, either acquisition)
  * each added hypervolume (`hypervolumeGain`); false while fewer than `window` are scored.
  */
-export function frontIsDense(directions: readonly Direction[], trials: readonly Trial[], window: number, share: number): boolean {
+export function frontIsDense(
+  directions: readonly Direction[], trials: readonly Trial[], window: number, share: number,
+  added: (i: number) => number = hypervolumeGain(directions, trials),
+): boolean {
   if (share > 1) return false;
   const scored = scoredBy(directions.length);
   const latest: number[] = [];
@@ -481,7 +493,6 @@ export function frontIsDense(directions: readonly Direction[], trials: readonly 
     if (trials[i]!.systemAttrs[ACQUISITION_ATTR] !== undefined && scored(trials[i]!)) latest.push(i);
   }
   if (latest.length < window) return false;
-  const added = hypervolumeGain(directions, trials, scored);
   return latest.filter((i) => added(i) > NO_GAIN).length >= share * window;
 }
 
