@@ -32,7 +32,7 @@ Writes bench/results/multifidelity.json ({"meta", "runs": [{problem, optimizer, 
 points; meta.run_stats holds per-run trial counts and repeated configurations), docs/multifidelity-*.svg and
 the multifidelity section of docs/BENCHMARKS.md.
 
-    python bench/multifidelity.py [--quick] [--seeds N] [--digits-seeds N] [--problems a,b] [--optimizers a,b]
+    python bench/multifidelity.py [--quick] [--seeds N] [--first-seed K] [--digits-seeds N] [--problems a,b] [--optimizers a,b]
                                   [--merge] [--no-async] [--no-write] [--out PATH] [--render JSON]
 """
 
@@ -360,6 +360,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a smoke test: tiny budgets, 2 seeds, nothing written to docs/")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="run seeds first-seed … first-seed + seeds − 1 (to add held-out seeds to a file with --merge or --out)")
     ap.add_argument("--digits-seeds", type=int, default=5)
     ap.add_argument("--problems", default=None, help=f"comma-separated subset of {', '.join([*CURVE_TASKS, 'digits'])}")
     ap.add_argument("--optimizers", default=None, help="comma-separated subset (default: every main row and ablation)")
@@ -438,7 +440,7 @@ def main() -> None:
                 if wanted is not None and opt not in wanted:
                     continue
                 t0 = time.perf_counter()
-                for seed in range(n_seeds):
+                for seed in range(args.first_seed, args.first_seed + n_seeds):
                     if opt in TUNEPORT:
                         points += run_tuneport(client, task, opt, seed, total, stats)
                     elif opt.startswith("optuna"):
@@ -452,7 +454,7 @@ def main() -> None:
         if not args.no_async and "learning-curve" in problems:
             curve = LearningCurve()
             t0 = time.perf_counter()
-            for seed in range(seeds):
+            for seed in range(args.first_seed, args.first_seed + seeds):
                 points += sim_server(client, curve, "tuneport-asha", seed, horizon, 8)
                 points += sim_server(client, curve, "tuneport-hyperband", seed, horizon, 8)
                 points += sim_sync_hyperband(curve, seed, horizon, 8)
