@@ -42,7 +42,7 @@
  * had the better final value in 22 of 37 decided (problem, seed) pairs against TPE (learning-curve
  * 9–1, diverge 8–2, slow-start 4–3; TPE won "crossing", whose early rankings invert, 9–1). An
  * earlier 5-seed run (the GP before bench17's options) also favoured the GP under median pruning
- * and promotion-mode ASHA on 3 of 4 problems; those were not rerun.
+ * and promotion-mode ASHA on 3 of 4 problems.
  * `portfolio_under_scheduler` ("hedge"; docs/BENCHMARKS.md "Multi-fidelity and pruning", the reading
  * of 2026-12-01): the GP/TPE hedge
  * runs under a scheduler too, each arm's proposals ranked as Optuna ranks pruned trials (deeper
@@ -52,6 +52,10 @@
  * learning-curve 3–7, slow-start 4–6, diverge 6–4, none significant); against Optuna's TPE +
  * SuccessiveHalvingPruner 34–6 (the GP alone: 32–8). It also costs a fraction of the GP's time
  * (half the suggestions are TPE's).
+ * Each arm alone against the hedge (docs/BENCHMARKS.md "Each arm alone under each scheduler",
+ * 2026-12-03; pooled over the four families): TPE alone 10–30 under stopping ASHA, 8–32 under
+ * promotion ASHA and 50–58 under median pruning (30 seeds); the GP alone 18–21 under promotion
+ * ASHA. No arm alone beats the hedge under any of them, so it runs under every scheduler.
  *
  * Several objectives (issue 15): GP and CMA-ES optimise one objective, so a multi-objective study
  * goes to `mo_model` — `parego` (default: the GP on a random Chebyshev scalarisation per
