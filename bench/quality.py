@@ -85,6 +85,8 @@ AUTO_VARIANTS: dict[str, dict[str, Any]] = {
     "credit-recent": {"portfolio_credit": "recent"},  # the latest 16 scored trials before it
     "credit-arms": {"portfolio_credit": "other-arm"},  # the other arm's latest 8 proposals
     "credit-elite": {"portfolio_credit": "elite"},  # the best 8 scored trials before it
+    "credit-blend": {"portfolio_credit": "blend"},  # the mean of the "earlier" and "elite" credits (the default since 2026-12-04)
+    "credit-earlier": {"portfolio_credit": "earlier"},  # every scored trial before it (the default until 2026-12-04)
 }
 VARIANTS_OF = {"gp": VARIANTS, "auto": AUTO_VARIANTS}
 DURATION_SIGMA = 0.6

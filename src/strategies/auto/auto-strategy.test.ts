@@ -207,8 +207,33 @@ describe("auto strategy", () => {
     describe("portfolio_credit", () => {
       const credit = (c: AutoOptions["portfolio_credit"], extra: Partial<AutoOptions> = {}) => new AutoStrategy({ ...hedge, ...extra, portfolio_credit: c });
 
-      it("is 'earlier' by default", () => {
-        expect(defaults.portfolio_credit).toBe("earlier");
+      it("is 'blend' by default, and 'earlier' under a scheduler", () => {
+        expect(defaults.portfolio_credit).toBe("blend");
+        expect(defaults.portfolio_credit_under_scheduler).toBe("earlier");
+      });
+
+      it("'blend' scores an arm by the mean of its 'earlier' and 'elite' credits", () => {
+        // The history of the 'elite' case below, where the two credits disagree; without a floor the
+        // share is the logistic of the score difference, so its logit is the mean of theirs.
+        const trials = history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
+        const logit = (c: AutoOptions["portfolio_credit"]) => {
+          const p = credit(c, { portfolio_floor: 0 }).hedgeShare({ study, trials });
+          return Math.log(p / (1 - p));
+        };
+        expect(logit("earlier")).toBeLessThan(0);
+        expect(logit("elite")).toBeGreaterThan(0);
+        expect(logit("blend")).toBeCloseTo((logit("earlier") + logit("elite")) / 2, 9);
+        expect(logit("blend")).not.toBeCloseTo(logit("earlier"), 3);
+      });
+
+      it("under a scheduler follows portfolio_credit_under_scheduler, not portfolio_credit", () => {
+        const scheduled = makeStudy(floats(2), { scheduler: { name: "median", options: {} } });
+        const trials = history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
+        const share = (o: Partial<AutoOptions>) => new AutoStrategy({ ...hedge, portfolio_floor: 0, ...o }).hedgeShare({ study: scheduled, trials });
+        expect(share({})).toBe(share({ portfolio_credit: "earlier", portfolio_credit_under_scheduler: "earlier" }));
+        expect(share({ portfolio_credit: "elite" })).toBe(share({}));
+        expect(share({ portfolio_credit_under_scheduler: "elite" })).not.toBe(share({}));
+        expect(share({})).toBeLessThan(0.5);
       });
 
       it("'elite' credits the arm whose proposals pass the best trials, not the one whose proposals are merely better than most", () => {

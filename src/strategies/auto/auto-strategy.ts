@@ -187,19 +187,30 @@ const options = z
     /** The hedge: temperature of the logistic map from the score difference to GP's share. */
     portfolio_temperature: z.number().positive().default(HEDGE_TEMPERATURE),
     /**
-     * The hedge: what a proposal is ranked against (see `hedgeShare`). "earlier": every earlier-numbered
-     * scored trial (the default). "recent": the latest 2 × `portfolio_window` of them, the search's
-     * current front. "other-arm": the other arm's latest `portfolio_window` scored proposals (a pairwise
-     * contest of the arms). "elite": the best `portfolio_window` earlier-numbered scored trials, so
-     * that only a proposal near or past the incumbent earns credit (an extreme-value credit, as in
-     * Fialho et al., "Extreme value based adaptive operator selection", PPSN 2008). Tried and not
-     * kept (docs/BENCHMARKS.md, issue 17, "The hedge's credit", 10 seeds, paired with the default):
-     * "elite" led on the suite at 100 trials (141–103 pairs; significantly worse than the best Optuna
-     * sampler on 2 of 26, the default on 4) but not on the held-out problems (25–31, and 2 of 6
-     * significantly worse against none) nor with 4 workers (5 of 26 against 2); "other-arm" and
-     * "recent" were level in pairs and worse on the count at 50 trials (4 and 7 of 26 against 2).
+     * The hedge, without a scheduler: what a proposal is ranked against (see `hedgeShare`).
+     * "earlier": every earlier-numbered scored trial (the default until 2026-12-04). "recent": the
+     * latest 2 × `portfolio_window` of them, the search's current front. "other-arm": the other arm's
+     * latest `portfolio_window` scored proposals (a pairwise contest of the arms). "elite": the best
+     * `portfolio_window` earlier-numbered scored trials, so that only a proposal near or past the
+     * incumbent earns credit (an extreme-value credit, as in Fialho et al., "Extreme value based
+     * adaptive operator selection", PPSN 2008). "blend" (the default): the mean of the "earlier" and
+     * "elite" credits, so an arm is paid both for how good its typical proposal is and for passing
+     * the incumbent.
+     * Evidence (docs/BENCHMARKS.md, issue 17, "The hedge's credit" and "The blended credit", 10 seeds,
+     * paired with the default of the time): "elite" led on the suite at 100 trials (141–103 pairs) but
+     * not on the held-out problems (25–31, 2 of 6 significantly worse against none) nor with 4
+     * workers (5 of 26 against 2); "other-arm" and "recent" were level in pairs and worse on the count
+     * at 50 trials. "blend" was ahead of "earlier" on the four problems where that lost to Optuna's
+     * GPSampler (29–6 pairs at 100 trials), level on the other 22 (100–99), held out (31–26) and with
+     * 4 workers (87–76), and significantly worse than the best Optuna sampler at 100 trials on none of
+     * the 26 sequentially (the default before: 4) and on 1 with 4 workers (before: 2).
      */
-    portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite"]).default("earlier"),
+    portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite", "blend"]).default("blend"),
+    /**
+     * The same under a scheduler, where proposals rank by Optuna's pruned-trial rank: "earlier", the
+     * rule the multi-fidelity benchmark measured the hedge with ("blend" was not run there).
+     */
+    portfolio_credit_under_scheduler: z.enum(["earlier", "recent", "other-arm", "elite", "blend"]).default("earlier"),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: innerOptions(gpStrategyFactory.options),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
@@ -307,9 +318,9 @@ export class AutoStrategy implements Strategy {
     const keys: (Key | null)[] = req.trials.map(key);
     const picked = latestProposals(req.trials, PORTFOLIO_ARM_ATTR, ["gp", "tpe"], this.opts.portfolio_window, (i) => keys[i] !== null);
     const window = this.opts.portfolio_window;
+    const defaultCredit = req.study.scheduler === null ? this.opts.portfolio_credit : this.opts.portfolio_credit_under_scheduler;
     // The trials proposal i of `arm` is ranked against (`portfolio_credit`).
-    const rivals = (i: number, arm: "gp" | "tpe"): Key[] => {
-      const credit = this.opts.portfolio_credit;
+    const rivals = (i: number, arm: "gp" | "tpe", credit: AutoOptions["portfolio_credit"]): Key[] => {
       if (credit === "other-arm") return picked[arm === "gp" ? "tpe" : "gp"].map((j) => keys[j]!);
       const earlier: Key[] = [];
       for (let j = i - 1; j >= 0 && (credit !== "recent" || earlier.length < 2 * window); j--) {
@@ -319,9 +330,14 @@ export class AutoStrategy implements Strategy {
       return credit === "elite" ? earlier.sort(compareKeys).slice(0, window) : earlier;
     };
     // The share of its rivals that proposal i beat; null when it has none.
-    const beat = (i: number, arm: "gp" | "tpe"): number | null => {
+    const beat = (i: number, arm: "gp" | "tpe", credit = defaultCredit): number | null => {
+      if (credit === "blend") {
+        const typical = beat(i, arm, "earlier");
+        const elite = beat(i, arm, "elite");
+        return typical === null || elite === null ? null : (typical + elite) / 2;
+      }
       const k = keys[i]!;
-      const against = rivals(i, arm);
+      const against = rivals(i, arm, credit);
       if (against.length === 0) return null;
       if (k[0] === 1) return 0; // an infeasible proposal beats none, not even another infeasible one
       let beaten = 0;
