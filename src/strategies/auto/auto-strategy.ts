@@ -14,10 +14,13 @@
  *   PRUNED), the hedge portfolio (`portfolio` and, under a scheduler, `portfolio_under_scheduler`:
  *   "hedge", the defaults; `hedgeShare`): each suggestion
  *   goes to GP or TPE, GP's share the logistic of how much better its latest 8 proposals ranked
- *   than TPE's (temperature 0.1), kept within [0.2, 0.8]. Both arms model every trial. A proposal
- *   is ranked against every earlier trial (`portfolio_credit: "earlier"`); ranking it against the
- *   recent trials, the other arm's proposals or the best trials was tried and not kept (the option's
- *   doc).
+ *   than TPE's (temperature 0.1), kept within [0.2, 0.8]. Both arms model every trial. A proposal's
+ *   credit is the mean of the share of every earlier trial it beat and the share of the best 8
+ *   earlier trials it beat (`portfolio_credit: "blend"`): the first alone paid the arm whose typical
+ *   proposal was good (TPE, exploiting near the incumbent) and starved the one that found the new
+ *   bests (the GP, exploring), the second alone lost where TPE leads (the option's doc, and
+ *   docs/BENCHMARKS.md "The blended credit"). Under a scheduler a proposal is ranked against every
+ *   earlier trial (`portfolio_credit_under_scheduler: "earlier"`, the rule measured there).
  *
  * Why a hedge (docs/BENCHMARKS.md "The hedge portfolio"): GP leads TPE on the public suite (107
  * to 47 pairs), but on issue 17's problems kept outside the repository tuneport's TPE was ahead of
@@ -201,9 +204,10 @@ const options = z
      * not on the held-out problems (25–31, 2 of 6 significantly worse against none) nor with 4
      * workers (5 of 26 against 2); "other-arm" and "recent" were level in pairs and worse on the count
      * at 50 trials. "blend" was ahead of "earlier" on the four problems where that lost to Optuna's
-     * GPSampler (29–6 pairs at 100 trials), level on the other 22 (100–99), held out (31–26) and with
-     * 4 workers (87–76), and significantly worse than the best Optuna sampler at 100 trials on none of
-     * the 26 sequentially (the default before: 4) and on 1 with 4 workers (before: 2).
+     * GPSampler (23–9 pairs at 100 trials, p = 0.02), level on the other 22 (97–101), held out (25–28)
+     * and with 4 workers (81–80), and at 100 trials first in mean rank sequentially and with 4 workers
+     * and significantly worse than the best Optuna sampler on 1 of the 26 sequentially (before: 4) and
+     * 2 with 4 workers (before: 2); at 50 trials it is second sequentially (before: first).
      */
     portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite", "blend"]).default("blend"),
     /**
