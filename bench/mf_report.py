@@ -20,10 +20,10 @@ MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tunep
 ABLATION_GROUPS = [
     ("ASHA (stopping)", ["tuneport-asha", "tuneport-asha-gp", "tuneport-asha-min3", "tuneport-asha-min1", "tuneport-asha-gp-min1",
                          "tuneport-asha-tpe", "tuneport-asha-tpe-min1", "tuneport-asha-random", "tuneport-asha-gp-level",
-                         "tuneport-asha-gp-common", "tuneport-asha-gp-observed", "tuneport-asha-eta4"]),
-    ("median", ["tuneport-median", "tuneport-median-gp", "tuneport-median-tpe"]),
+                         "tuneport-asha-gp-common", "tuneport-asha-gp-observed", "tuneport-asha-eta4", "tuneport-asha-blend"]),
+    ("median", ["tuneport-median", "tuneport-median-gp", "tuneport-median-tpe", "tuneport-median-blend"]),
     ("ASHA (promotion)", ["tuneport-asha-promotion", "tuneport-promotion-min1", "tuneport-promotion-gp-min1", "tuneport-promotion-gp",
-                          "tuneport-promotion-tpe"]),
+                          "tuneport-promotion-tpe", "tuneport-promotion-blend"]),
 ]
 ASYNC = ["tuneport-asha", "tuneport-hyperband", "hyperband-sync", "random-full"]
 PAIRS = [("tuneport-asha", "optuna-sha"), ("tuneport-hyperband", "optuna-hyperband"), ("tuneport-median", "optuna-median"),

@@ -87,6 +87,9 @@ class Anytime:
 # auto with the GP alone under a scheduler (its GP/TPE hedge off): the default before 2026-12-01.
 GP_ALONE: dict[str, Any] = {"name": "auto", "options": {"with_scheduler": "gp", "portfolio_under_scheduler": "off"}}
 
+# auto with the hedge's blended credit under a scheduler too (portfolio_credit_under_scheduler).
+BLEND: dict[str, Any] = {"name": "auto", "options": {"portfolio_credit_under_scheduler": "blend"}}
+
 # name → (strategy: None for the server's default, or {name, options}; scheduler name; scheduler options)
 TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
     "tuneport-asha": (None, "asha", {}),
@@ -114,6 +117,10 @@ TUNEPORT: dict[str, tuple[dict[str, Any] | None, str, dict[str, Any]]] = {
     "tuneport-promotion-min1": (None, "asha", {"mode": "promotion", "min_resource": 1}),
     "tuneport-promotion-gp-min1": (GP_ALONE, "asha", {"mode": "promotion", "min_resource": 1}),
     "tuneport-asha-eta4": (None, "asha", {"reduction_factor": 4}),
+    # The hedge's credit under a scheduler: "blend" (the default without one) instead of "earlier".
+    "tuneport-asha-blend": (BLEND, "asha", {}),
+    "tuneport-promotion-blend": (BLEND, "asha", {"mode": "promotion"}),
+    "tuneport-median-blend": (BLEND, "median", {}),
 }
 OPTUNA = ["optuna-sha", "optuna-hyperband", "optuna-median"]
 MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-sha", "tuneport-median", "tuneport-bohb",
@@ -121,7 +128,8 @@ MAIN = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tunep
 ABLATIONS = ["tuneport-asha-gp", "tuneport-asha-min1", "tuneport-asha-min3", "tuneport-asha-gp-min1", "tuneport-asha-tpe",
              "tuneport-asha-tpe-min1", "tuneport-asha-random", "tuneport-asha-gp-level", "tuneport-asha-gp-common",
              "tuneport-asha-gp-observed", "tuneport-median-tpe", "tuneport-median-gp", "tuneport-promotion-tpe", "tuneport-promotion-gp",
-             "tuneport-promotion-min1", "tuneport-promotion-gp-min1", "tuneport-asha-eta4"]
+             "tuneport-promotion-min1", "tuneport-promotion-gp-min1", "tuneport-asha-eta4", "tuneport-asha-blend",
+             "tuneport-promotion-blend", "tuneport-median-blend"]
 QUICK = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-median", "optuna-sha", "random-full"]
 DIGITS = ["tuneport-asha", "tuneport-asha-promotion", "tuneport-hyperband", "tuneport-median", "tuneport-bohb", *OPTUNA, "random-full"]
 ORDER = [*MAIN, *ABLATIONS, "hyperband-sync"]
