@@ -206,8 +206,8 @@ const options = z
      * at 50 trials. "blend" was ahead of "earlier" on the four problems where that lost to Optuna's
      * GPSampler (23–9 pairs at 100 trials, p = 0.02), level on the other 22 (97–101), held out (25–28)
      * and with 4 workers (81–80). With it the default is first in mean rank at 100 trials
-     * sequentially and with 4 and 8 workers (10, 10 and 5 seeds), significantly worse than the best
-     * Optuna sampler on 1, 2 and 1 of the 26 (sequentially before: 4); at 50 trials it is second
+     * sequentially and with 4 and 8 workers (10 seeds each), significantly worse than the best
+     * Optuna sampler on 1, 2 and 2 of the 26 (sequentially before: 4); at 50 trials it is second
      * sequentially (before: first).
      */
     portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite", "blend"]).default("blend"),
