@@ -206,6 +206,9 @@ describe("auto strategy", () => {
 
     describe("portfolio_credit", () => {
       const credit = (c: AutoOptions["portfolio_credit"], extra: Partial<AutoOptions> = {}) => new AutoStrategy({ ...hedge, ...extra, portfolio_credit: c });
+      // GP explores: three new bests among poor proposals; TPE stays near the good region without passing it.
+      const explorerHistory = () =>
+        history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
 
       it("is 'blend' by default, and 'earlier' under a scheduler", () => {
         expect(defaults.portfolio_credit).toBe("blend");
@@ -215,7 +218,7 @@ describe("auto strategy", () => {
       it("'blend' scores an arm by the mean of its 'earlier' and 'elite' credits", () => {
         // The history of the 'elite' case below, where the two credits disagree; without a floor the
         // share is the logistic of the score difference, so its logit is the mean of theirs.
-        const trials = history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
+        const trials = explorerHistory();
         const logit = (c: AutoOptions["portfolio_credit"]) => {
           const p = credit(c, { portfolio_floor: 0 }).hedgeShare({ study, trials });
           return Math.log(p / (1 - p));
@@ -228,7 +231,7 @@ describe("auto strategy", () => {
 
       it("under a scheduler follows portfolio_credit_under_scheduler, not portfolio_credit", () => {
         const scheduled = makeStudy(floats(2), { scheduler: { name: "median", options: {} } });
-        const trials = history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
+        const trials = explorerHistory();
         const share = (o: Partial<AutoOptions>) => new AutoStrategy({ ...hedge, portfolio_floor: 0, ...o }).hedgeShare({ study: scheduled, trials });
         expect(share({})).toBe(share({ portfolio_credit: "earlier", portfolio_credit_under_scheduler: "earlier" }));
         expect(share({ portfolio_credit: "elite" })).toBe(share({}));
@@ -237,8 +240,7 @@ describe("auto strategy", () => {
       });
 
       it("'elite' credits the arm whose proposals pass the best trials, not the one whose proposals are merely better than most", () => {
-        // GP explores: three new bests among poor proposals; TPE stays near the good region without passing it.
-        const trials = history([["gp", 5], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 4], ["tpe", 12], ["gp", 100], ["tpe", 12], ["gp", 3], ["tpe", 12]]);
+        const trials = explorerHistory();
         expect(credit("earlier").hedgeShare({ study, trials })).toBeLessThan(0.5);
         expect(credit("elite").hedgeShare({ study, trials })).toBeGreaterThan(0.5);
       });

@@ -131,6 +131,8 @@ import { paregoStrategyFactory } from "../parego/parego-strategy.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { finishedCount, tpeStrategyFactory } from "../tpe/tpe-strategy.js";
 
+/** What the hedge ranks a proposal against (`portfolio_credit`, `portfolio_credit_under_scheduler`). */
+const HEDGE_CREDIT = z.enum(["earlier", "recent", "other-arm", "elite", "blend"]);
 /** Default of `mo_nsga2_from` (see the header). */
 const MO_NSGA2_FROM = 1_000_000_000;
 /** Default of `mo_objectives_below_dim` (see the header): per-objective models on DTLZ2 (d = 7), not on ZDT (d = 10). */
@@ -210,7 +212,7 @@ const options = z
      * Optuna sampler on 1, 2 and 2 of the 26 (sequentially before: 4); at 50 trials it is second
      * sequentially (before: first).
      */
-    portfolio_credit: z.enum(["earlier", "recent", "other-arm", "elite", "blend"]).default("blend"),
+    portfolio_credit: HEDGE_CREDIT.default("blend"),
     /**
      * The same under a scheduler, where proposals rank by Optuna's pruned-trial rank: "earlier", the
      * rule the multi-fidelity benchmark measured the hedge with. "blend" there was level on final
@@ -218,7 +220,7 @@ const options = z
      * slower to reach random-full's median on diverge under ASHA (1294 steps against 994), so not
      * kept (docs/BENCHMARKS.md, "the blended credit under a scheduler").
      */
-    portfolio_credit_under_scheduler: z.enum(["earlier", "recent", "other-arm", "elite", "blend"]).default("earlier"),
+    portfolio_credit_under_scheduler: HEDGE_CREDIT.default("earlier"),
     /** Options passed to the GP phase (see the `gp` strategy). */
     gp: innerOptions(gpStrategyFactory.options),
     /** Options passed to the TPE phase (see the `tpe` strategy). */
