@@ -102,6 +102,29 @@ def known(opt: str) -> bool:
     return opt in FIELD or (opt.startswith("tuneport-") and label in VARIANTS_OF.get(base, {}))
 
 
+def grid_points_per_dim(prob: Problem, n: int) -> int:
+    """Points per float dimension for a grid of at least `n` points, where the space allows it.
+
+    The grid strategy takes every value of an integer or categorical dimension and `points_per_dim`
+    of a float one. ⌈n^(1/d)⌉ over all d dimensions (the rule until 2026-12-04) is kept where it
+    gives enough points; where the finite dimensions have fewer values than that (a 4-D space with
+    a 3-way categorical: 4³·3 = 192 < 200) it grows until the grid holds `n`, so that a run is not
+    cut short by an exhausted grid.
+    """
+    finite, floats = 1, 0
+    for q in prob.space:
+        if q.kind == "cat":
+            finite *= len(q.choices)
+        elif q.kind == "int":
+            finite *= int(q.high) - int(q.low) + 1
+        else:
+            floats += 1
+    k = max(2, math.ceil(n ** (1 / len(prob.space))))
+    while floats and k ** floats * finite < n:
+        k += 1
+    return k
+
+
 # ---------------------------------------------------------------- optimizers behind one ask/tell shape
 
 class Asker:
@@ -124,7 +147,7 @@ class TuneportAsker(Asker):
                              tp.Int(int(q.low), int(q.high), log=q.log) if q.kind == "int" else tp.Float(q.low, q.high, log=q.log))
         if strategy == "grid":
             # Enough grid points for the budget; shuffled (the default order).
-            options = {"points_per_dim": max(2, math.ceil(n ** (1 / len(prob.space))))}
+            options = {"points_per_dim": grid_points_per_dim(prob, n)}
         self.client = tp.connect(endpoint, timeout=300.0)
         self.study = self.client.create_study(f"q-{prob.name}-{strategy}-{seed}-{uuid.uuid4().hex[:8]}", direction="minimize",
                                               strategy={"name": strategy, "options": options}, space=space, seed=seed)

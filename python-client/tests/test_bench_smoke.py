@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,33 @@ def test_holdout_functions_reach_zero_at_their_optimum_only() -> None:
             assert abs(at) < 1e-9, (p.name, seed, at)
             probe = np.random.default_rng(seed).uniform(-5, 5, (20, d))
             assert min(obj({q.name: float(v) for q, v in zip(p.space, row)})[0] for row in probe) > 1e-3, p.name
+
+
+def test_quality_grid_holds_every_budget() -> None:
+    """bench/quality.py sizes tuneport-grid so that a run of any suite budget is never cut short by an
+    exhausted grid (a 4-D space with a 3-way categorical has 4³·3 = 192 points at 4 per float), and
+    keeps the earlier ⌈n^(1/d)⌉ where that was enough."""
+    pytest.importorskip("numpy")
+    sys.path.insert(0, str(ROOT / "bench"))
+    quality: Any = importlib.import_module("quality")
+    suite: Any = importlib.import_module("suite")
+    for p in suite.PROBLEMS + suite.HOLDOUT:
+        finite = 1
+        floats = 0
+        for q in p.space:
+            if q.kind == "cat":
+                finite *= len(q.choices)
+            elif q.kind == "int":
+                finite *= int(q.high) - int(q.low) + 1
+            else:
+                floats += 1
+        for n in (50, 100, 200):
+            k = quality.grid_points_per_dim(p, n)
+            before = max(2, math.ceil(n ** (1 / len(p.space))))
+            assert k**floats * finite >= n, (p.name, n, k)
+            assert k == before if before**floats * finite >= n else k > before, (p.name, n, k)
+    svm = next(p for p in suite.PROBLEMS if p.name == "svm-cancer")
+    assert quality.grid_points_per_dim(svm, 100) == 4 and quality.grid_points_per_dim(svm, 200) == 5
 
 
 def test_quality_quick_writes_runs(tmp_path: Path) -> None:
