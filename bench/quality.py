@@ -399,8 +399,11 @@ def markdown(res: dict[str, Any], budgets: list[int], meta: dict[str, Any]) -> s
                 better = [v for v in vs if v["p_better"] < 0.05]
                 lines.append(f"| {w} | {b} | {len(vs)} | {len(worse)} | {len(better)} | "
                              + (", ".join(f"{v['problem']} (vs {v['peer']}, p = {v['p_worse']:.3g})" for v in worse) or "–") + " |")
-    for w in res["modes"]:
-        b = 100 if 100 in budgets else budgets[-1]
+    main_b = 100 if 100 in budgets else budgets[-1]
+    # The main budget per mode, then the largest where a mode was run beyond it (200 trials sequentially).
+    per_problem = [(w, main_b) for w in res["modes"]] + [
+        (w, budgets[-1]) for w in res["modes"] if budgets[-1] > main_b and any(k.endswith(f"|{w}|{budgets[-1]}") for k in res["table"])]
+    for w, b in per_problem:
         present = [o for o in opts if any(f"{p}|{o}|{w}|{b}" in res["table"] for p in res["problems"])]
         lines += ["", f"### Normalised regret at {b} trials, {w} worker{'s' if w > 1 else ''}: median (divided by optuna-random's median)", ""]
         lines.append("| problem | " + " | ".join(present) + " |")
@@ -615,11 +618,22 @@ def main() -> None:
     if args.analyse_only or args.merge_seeds:
         per_mode = ({w: sorted({(k[0], k[2]) for k in bests if k[3] == w}) for w in sorted({k[3] for k in bests})} if args.merge_seeds
                     else {w: sorted({(t[0], t[2]) for t in tasks if t[4] == w}) for w in modes})
+        def cells_text(c: list[tuple[str, int]]) -> str:
+            per_problem = [sum(1 for q in c if q[0] == p) for p in {q[0] for q in c}]
+            return f"seeds per problem: {min(per_problem, default=0)}–{max(per_problem, default=0)}, {len({q[0] for q in c})} problems"
+
+        def budgets_text(w: int, c: list[tuple[str, int]]) -> str:
+            # Budgets that not every cell of the mode reached (a mode run to 100 beside one run to 200).
+            out = []
+            for b in budgets:
+                cb = sorted({(k[0], k[2]) for k, v in bests.items() if k[3] == w and b in v})
+                if cb != c:
+                    out.append(f"; {b} trials: " + (cells_text(cb) if cb else "not run"))
+            return "".join(out)
+
         cut.append("a partial run, analysed where every optimizer finished: " + ", ".join(
-            f"{len(c)} (problem, seed) cells with {w} worker{'s' if w > 1 else ''} (seeds per problem: "
-            f"{min((sum(1 for q in c if q[0] == p) for p in {q[0] for q in c}), default=0)}–"
-            f"{max((sum(1 for q in c if q[0] == p) for p in {q[0] for q in c}), default=0)}, "
-            f"{len({q[0] for q in c})} problems)" for w, c in per_mode.items()))
+            f"{len(c)} (problem, seed) cells with {w} worker{'s' if w > 1 else ''} ({cells_text(c)}{budgets_text(w, c)})"
+            for w, c in per_mode.items()))
     reduced = ("Reduced to fit 2 shared cores: " + "; ".join(cut) + ".") if cut else ""
     cmd = "python bench/quality.py" + (" --quick" if args.quick else "")
     if args.analyse_only:
