@@ -102,15 +102,10 @@ def known(opt: str) -> bool:
     return opt in FIELD or (opt.startswith("tuneport-") and label in VARIANTS_OF.get(base, {}))
 
 
-def grid_points_per_dim(prob: Problem, n: int) -> int:
-    """Points per float dimension for a grid of at least `n` points, where the space allows it.
-
-    The grid strategy takes every value of an integer or categorical dimension and `points_per_dim`
-    of a float one. ⌈n^(1/d)⌉ over all d dimensions (the rule until 2026-12-04) is kept where it
-    gives enough points; where the finite dimensions have fewer values than that (a 4-D space with
-    a 3-way categorical: 4³·3 = 192 < 200) it grows until the grid holds `n`, so that a run is not
-    cut short by an exhausted grid.
-    """
+def grid_shape(prob: Problem) -> tuple[int, int]:
+    """(points of the integer and categorical dimensions together, number of float dimensions): the
+    grid strategy takes every value of an integer or categorical dimension and `points_per_dim` of a
+    float one, so its grid has finite · points_per_dim^floats points."""
     finite, floats = 1, 0
     for q in prob.space:
         if q.kind == "cat":
@@ -119,6 +114,18 @@ def grid_points_per_dim(prob: Problem, n: int) -> int:
             finite *= int(q.high) - int(q.low) + 1
         else:
             floats += 1
+    return finite, floats
+
+
+def grid_points_per_dim(prob: Problem, n: int) -> int:
+    """Points per float dimension for a grid of at least `n` points, where the space allows it.
+
+    ⌈n^(1/d)⌉ over all d dimensions (the rule until 2026-12-04) is kept where it gives enough
+    points; where the finite dimensions have fewer values than that (a 4-D space with a 3-way
+    categorical: 4³·3 = 192 < 200) it grows until the grid holds `n`, so that a run is not cut
+    short by an exhausted grid.
+    """
+    finite, floats = grid_shape(prob)
     k = max(2, math.ceil(n ** (1 / len(prob.space))))
     while floats and k ** floats * finite < n:
         k += 1

@@ -50,21 +50,14 @@ def test_quality_grid_holds_every_budget() -> None:
     quality: Any = importlib.import_module("quality")
     suite: Any = importlib.import_module("suite")
     for p in suite.PROBLEMS + suite.HOLDOUT:
-        finite = 1
-        floats = 0
-        for q in p.space:
-            if q.kind == "cat":
-                finite *= len(q.choices)
-            elif q.kind == "int":
-                finite *= int(q.high) - int(q.low) + 1
-            else:
-                floats += 1
+        finite, floats = quality.grid_shape(p)
         for n in (50, 100, 200):
             k = quality.grid_points_per_dim(p, n)
             before = max(2, math.ceil(n ** (1 / len(p.space))))
             assert k**floats * finite >= n, (p.name, n, k)
             assert k == before if before**floats * finite >= n else k > before, (p.name, n, k)
     svm = next(p for p in suite.PROBLEMS if p.name == "svm-cancer")
+    assert quality.grid_shape(svm) == (3, 3)  # a 3-way categorical and three floats
     assert quality.grid_points_per_dim(svm, 100) == 4 and quality.grid_points_per_dim(svm, 200) == 5
 
 
