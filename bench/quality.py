@@ -42,6 +42,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import sys
 import time
 import uuid
@@ -289,6 +290,17 @@ def bests_of(obs: Sequence[float], true: Sequence[float], budgets: list[int]) ->
         if i + 1 in budgets:
             out[i + 1] = best_t
     return out
+
+
+def earlier_commands(merged_meta: dict[str, Any]) -> list[str]:
+    """The commands whose rows a --merge run keeps, oldest first: the merged file's own list plus its
+    command. Files written before the list existed nested each earlier run's text inside the next
+    one's `reduced`; their commands are read back out of it."""
+    if "earlier_commands" in merged_meta:
+        before = list(merged_meta["earlier_commands"])
+    else:
+        before = re.findall(r"python bench/quality\.py[^;()]*", merged_meta.get("reduced", ""))[::-1]
+    return [c.strip() for c in before] + [merged_meta["command"]]
 
 
 def analyse(bests: dict[Key, dict[int, float]], budgets: list[int]) -> dict[str, Any]:
@@ -654,11 +666,13 @@ def main() -> None:
         cmd += f" --seed-from {args.seed_from}" if args.seed_from else ""
         cmd += "".join(f" --cap {c}" for c in args.cap) + (" --merge" if args.merge else "") + (" --merge-seeds" if args.merge_seeds else "")
         cmd += "".join(f" --merge-from {m}" for m in args.merge_from)
-    if merged_meta is not None and kept:
-        reduced += (f" Run sets not in this command are kept from earlier runs ({merged_meta['command']}; "
-                    f"{merged_meta.get('reduced', '')}).")
+    earlier = earlier_commands(merged_meta) if merged_meta is not None and kept else []
+    if earlier:
+        reduced += (f" Run sets not in this command are kept from earlier runs ({len(earlier)} earlier "
+                    f"command{'s' if len(earlier) > 1 else ''}, in the results file's `meta.earlier_commands`; "
+                    f"the latest: `{earlier[-1]}`).")
     meta = {"machine": machine(), "budgets": budgets, "seeds": seeds, "par_seeds": par_seeds, "workers": modes, "wall_s": wall,
-            "quick": args.quick, "command": cmd, "reduced": reduced.strip(), "f_star": res["f_star"], "mean_rank": res["ranks"],
+            "quick": args.quick, "command": cmd, "earlier_commands": earlier, "reduced": reduced.strip(), "f_star": res["f_star"], "mean_rank": res["ranks"],
             "optimizer_seconds": secs, "versus": res["versus"], "wilcoxon": res["tests"], "normalised_regret": res["table"],
             "problems": {p.name: {"family": p.family, "dim": p.dim, "cat_share": p.cat_share} for p in KNOWN}}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

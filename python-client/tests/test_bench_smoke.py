@@ -61,6 +61,21 @@ def test_quality_grid_holds_every_budget() -> None:
     assert quality.grid_points_per_dim(svm, 100) == 4 and quality.grid_points_per_dim(svm, 200) == 5
 
 
+def test_quality_merge_keeps_a_flat_list_of_earlier_commands() -> None:
+    """Each --merge run used to nest the merged file's text inside its own, so the docs' one line grew
+    with every run; now the commands are a list, and an old nested text is read back into one."""
+    pytest.importorskip("numpy")
+    sys.path.insert(0, str(ROOT / "bench"))
+    quality: Any = importlib.import_module("quality")
+    a, b, c = ("python bench/quality.py --par-seeds 5", "python bench/quality.py --analyse-only --merge",
+               "python bench/quality.py --analyse-only --merge --merge-seeds --merge-from x.json")
+    nested = {"command": c, "reduced": f"Reduced: 5 seeds. Run sets not in this command are kept from earlier runs ({b}; "
+                                       f"Reduced: 4 seeds. Run sets not in this command are kept from earlier runs ({a}; Reduced: 3 seeds.).)."}
+    assert quality.earlier_commands(nested) == [a, b, c]
+    assert quality.earlier_commands({"command": c, "earlier_commands": [a, b], "reduced": "anything"}) == [a, b, c]
+    assert quality.earlier_commands({"command": a, "reduced": ""}) == [a]
+
+
 def test_quality_quick_writes_runs(tmp_path: Path) -> None:
     if not CLI.exists():
         pytest.fail("dist/ is missing: run `npm run build` (make test-py builds it)")
