@@ -219,16 +219,22 @@ describe("MCP tools and the op table", () => {
     }
     const inner = serviceBackend(service);
     const limits: (number | undefined)[] = [];
+    // The trials finish only once the wait has read its starting count (its first get_study), not
+    // after a fixed sleep that a busy machine could outlast.
+    let baselineRead!: () => void;
+    const baseline = new Promise<void>((r) => (baselineRead = r));
     const recording: McpBackend = {
       ...inner,
-      call: (op, args) => {
+      call: async (op, args) => {
         if (op === "trials") limits.push((args as { limit?: number }).limit);
-        return inner.call(op, args);
+        const out = await inner.call(op, args);
+        if (op === "get_study") baselineRead();
+        return out;
       },
     };
     const client = await connect(recording);
     const waiting = client.callTool({ name: "wait_for_progress", arguments: { study: "big", timeout_s: 50, min_finished: 3 } });
-    await new Promise((r) => setTimeout(r, 50));
+    await baseline;
     const late = [await service.execute("ask", { study: "big" }), await service.execute("ask", { study: "big" })];
     for (const t of [early, ...late]) await service.execute("tell", { study: "big", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", values: [-1] });
     const r = (await waiting) as CallToolResult;
