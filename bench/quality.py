@@ -15,7 +15,9 @@ simulation asks W trials, then repeatedly takes the earliest-finishing one, eval
 and asks the next, so W − 1 trials are always pending when a suggestion is made. Evaluation times
 are lognormal (σ = 0.6) and drawn per seed in ask order (numpy `default_rng([seed, 17, 555])`), the
 same stream for every optimizer. A run stops after `budget` tells; its curve is the values in the
-order they were told. Budgets 50/100/200 are prefixes of one run.
+order they were told. Budgets 50/100/200 are prefixes of one run. With W > 1 a prefix is not
+quite a shorter run: the first 100 tells of a run of 200 include trials asked after the 100th ask,
+which a run of 100 never makes, so the 100-trial bests of the two differ in some cells.
 
 Regret = best − f* (noisy problems: the noiseless value of the trial observed as best). f* of a
 real task is the best value any run of the set found. Normalised regret = regret / median
