@@ -212,10 +212,11 @@ const options = z
      * Optuna sampler on 1, 2 and 2 of the 26 (sequentially before: 4). A sequential rerun on
      * another machine (same code, GP runs diverging on float differences; "The suite at 200
      * trials") put it third at 100 trials (3.46 against 3.29 and 3.37) with 3 of 26 worse, first at
-     * 50, second at 200; with 4 workers (seeds 0–4 rerun) second at 100 (2.88 against 2.79) and
-     * first at 200 (2.22). Among the default and the two GPs the mean rank moves more between runs
-     * than it differs; paired per seed it is level with both GPs sequentially and ahead of
-     * Optuna's with 4 workers (149–107 at 100 trials).
+     * 50, second at 200; rerun to 200 with 4 and 8 workers (10 seeds each), first at 100 (2.62
+     * against 2.83; 2.46 against 2.85) and at 200 (2.38; 2.30). Among the default and the two GPs
+     * the mean rank moves more between runs than it differs; paired per seed it is level with GP
+     * alone on the suite in every mode at 100 trials, ahead of Optuna's GP with workers (153–103
+     * and 147–108 at 100 trials), and ahead of GP alone on the held-out problems (45–15).
      */
     portfolio_credit: HEDGE_CREDIT.default("blend"),
     /**
