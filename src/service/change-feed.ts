@@ -47,13 +47,14 @@ export class ChangeFeed {
     return () => this.listeners.delete(listener);
   }
 
-  /** Resolves when `changed()` turns true after a committed change, or after `timeoutMs`. */
-  async waitUntil(changed: () => boolean, timeoutMs: number): Promise<void> {
-    if (changed()) return;
+  /** Resolves when `changed()` turns true after a committed change, after `timeoutMs`, or when `signal` aborts. */
+  async waitUntil(changed: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (changed() || signal?.aborted) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.waiters.delete(check);
+        signal?.removeEventListener("abort", done);
         resolve();
       };
       const check = () => {
@@ -62,6 +63,7 @@ export class ChangeFeed {
       const timer = setTimeout(done, timeoutMs);
       timer.unref(); // a pending wait must not keep a stopping process alive
       this.waiters.add(check);
+      signal?.addEventListener("abort", done, { once: true });
     });
   }
 }

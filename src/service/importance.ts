@@ -54,6 +54,20 @@ export interface Importances {
   note?: string;
   /** What the figures rest on, when it is thin: few complete trials, conditional parameters. */
   caveats: string[];
+  /** Set when no parameter's score stands out from noise (NOISE_SPREADS): the shares may be chance. */
+  noise?: true;
+}
+
+/**
+ * A score stands out from noise above this many spreads of ε² under no effect. Under no effect
+ * η² is Beta((k−1)/2, (n−k)/2) distributed, so ε² has mean ≈ 0 and standard deviation ≈
+ * √(2(k−1))/n (`noiseSpread`); 3 keeps the largest of a few parameters' noise scores below it.
+ */
+export const NOISE_SPREADS = 3;
+
+/** The standard deviation of ε² for a parameter without effect: n trials in k bins. */
+export function noiseSpread(n: number, k: number): number {
+  return Math.sqrt(2 * Math.max(1, k - 1)) / n;
 }
 
 export const IMPORTANCE_METHOD =
@@ -72,6 +86,8 @@ export function paramImportances(trials: readonly ImportanceTrial[]): Importance
     };
   const names = [...new Set(done.flatMap((t) => Object.keys(t.params)))];
   const raw: ParamImportance[] = [];
+  // Whether some parameter's score stands out from what bins of pure noise give (see NOISE_SPREADS).
+  let standsOut = false;
   // The objective's ranks over every complete trial serve each parameter every trial has.
   const allRanks = ranks(done.map((t) => t.value as number));
   for (const name of names) {
@@ -81,7 +97,9 @@ export function paramImportances(trials: readonly ImportanceTrial[]): Importance
     const xs = rows.map((t) => t.params[name]);
     const numeric = xs.every((x) => typeof x === "number");
     const groups = numeric ? quantileBins(xs as number[]) : categoryBins(xs);
-    raw.push({ param: name, importance: 0, score: epsilonSquared(y, groups), n: rows.length });
+    const score = epsilonSquared(y, groups);
+    if (score > NOISE_SPREADS * noiseSpread(rows.length, new Set(groups).size)) standsOut = true;
+    raw.push({ param: name, importance: 0, score, n: rows.length });
   }
   const total = raw.reduce((a, r) => a + r.score, 0);
   for (const r of raw) r.importance = total > 0 ? r.score / total : 0;
@@ -91,7 +109,12 @@ export function paramImportances(trials: readonly ImportanceTrial[]): Importance
     caveats.push(`rests on only ${done.length} complete trials (of ${trials.length}): a hint, not a finding`);
   for (const r of raw)
     if (r.n < done.length) caveats.push(`'${r.param}' is conditional (set in ${r.n} of ${done.length} complete trials): its share compares those only`);
-  return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD, caveats };
+  const noise = raw.length > 0 && !standsOut;
+  if (noise)
+    caveats.push(
+      `no parameter's effect stands out from noise: together they explain ${(100 * total).toFixed(1)}% of the variance of the objective's ranks, and each score is within what a parameter without effect gives, so the shares above may be chance`,
+    );
+  return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD, caveats, ...(noise ? { noise: true } : {}) };
 }
 
 /** Ranks 1..n, ties get their average rank. One native sort and two binary searches per value. */

@@ -567,10 +567,13 @@ export class StudyService {
 
   // ---------------------------------------------------------------- the change feed
 
-  /** Resolves when the study changed since `sinceVersion` (or was deleted) or after `timeoutMs`. Returns the current version. */
-  async waitForChange(studyName: string, sinceVersion: number, timeoutMs: number): Promise<number> {
+  /**
+   * Resolves when the study changed since `sinceVersion` (or was deleted), after `timeoutMs`, or
+   * when `signal` aborts (a cancelled wait leaves nothing behind). Returns the current version.
+   */
+  async waitForChange(studyName: string, sinceVersion: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     const s = this.getState(studyName);
-    await this.feed.waitUntil(() => s.version !== sinceVersion || s.deleted, timeoutMs);
+    await this.feed.waitUntil(() => s.version !== sinceVersion || s.deleted, timeoutMs, signal);
     return s.version;
   }
 

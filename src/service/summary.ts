@@ -149,7 +149,8 @@ export function summarizeFrom<T>(
     return { trial: access.number(t), params: access.params(t), rationale: typeof rationale === "string" ? clipNote(rationale, access.number(t)) : null };
   });
   // A parameter that rounds to 0% influences nothing worth naming.
-  const top = imp.importances.filter((i) => i.importance >= 0.005).slice(0, 3).map((i) => ({ param: i.param, importance: i.importance }));
+  // Shares of noise name no parameter as influential (param_importances shows them, with the caveat).
+  const top = imp.noise ? [] : imp.importances.filter((i) => i.importance >= 0.005).slice(0, 3).map((i) => ({ param: i.param, importance: i.importance }));
   const nFinished = study.counts.COMPLETE + study.counts.PRUNED + study.counts.FAIL;
   const prunedShare = study.scheduler && nFinished > 0 ? study.counts.PRUNED / nFinished : null;
 

@@ -483,6 +483,7 @@ class Study:
         parameters the study declares or has seen may be left out. It does not count against
         ``max_trials``. @raises InvalidArgumentError (a value outside its distribution, a missing
         declared parameter), NotFoundError."""
+        given_result = value is not None or values is not None
         if trial is not None:
             params = getattr(trial, "params", None) if params is None else params
             if distributions is None:
@@ -509,6 +510,10 @@ class Study:
                     constraints = _constraint_values(_stored_constraints(getattr(trial, "system_attrs", None) or {}))
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
+        if not given_result and _state_name(state) == "FAIL":
+            # A failed trial has no result (the server refuses one, as Optuna's create_trial
+            # does); a value a copied FAIL trial still carries is dropped.
+            value = values = None
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
         if distributions:
             args["distributions"] = {k: _distribution_wire(d) for k, d in distributions.items()}

@@ -533,6 +533,7 @@ export const paramImportancesResult = z.object({
   method: z.string(),
   note: z.string().optional().describe("why there are no importances, when there are none"),
   caveats: z.array(z.string()),
+  noise: z.boolean().optional().describe("true when no parameter's score stands out from noise: the shares may be chance (a caveat says so)"),
 });
 const summaryPlugin = pluginConfigSchema.extend({ description: z.string().nullable() });
 export const studySummaryResult = z.object({

@@ -25,8 +25,11 @@ export interface McpBackend {
   call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
   version(study: string): Promise<number>;
-  /** Resolves with the new version once the study changed since `since`, or at the timeout with the current one. */
-  waitForChange(study: string, since: number, timeoutMs: number): Promise<number>;
+  /**
+   * Resolves with the new version once the study changed since `since`, or at the timeout or when
+   * `signal` aborts with the current one.
+   */
+  waitForChange(study: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<number>;
   /** Subscribes to changes of every study; returns the unsubscribe function. */
   onChange(listener: (change: StudyChange) => void): () => void;
   close(): Promise<void>;
@@ -44,7 +47,7 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
     call: (op, args) => service.execute(op, args, { worker: who() }),
     as: (other) => serviceBackend(service, other),
     version: async (s) => service.versionOf(s),
-    waitForChange: (s, since, ms) => service.waitForChange(s, since, ms),
+    waitForChange: (s, since, ms, signal) => service.waitForChange(s, since, ms, signal),
     onChange: (l) => service.onChange(l),
     close: async () => undefined,
   };
@@ -125,20 +128,21 @@ export class RemoteBackend implements McpBackend {
     return this.versions.get(s) ?? 0;
   }
 
-  async waitForChange(s: string, since: number, timeoutMs: number): Promise<number> {
+  async waitForChange(s: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     const now = this.versions.get(s) ?? 0;
-    if (now !== since) return now;
+    if (now !== since || signal?.aborted) return now;
     await new Promise<void>((resolve) => {
-      const off = this.onChange((c) => {
-        if (c.study !== s) return;
+      const done = () => {
         clearTimeout(timer);
         off();
+        signal?.removeEventListener("abort", done);
         resolve();
+      };
+      const off = this.onChange((c) => {
+        if (c.study === s) done();
       });
-      const timer = setTimeout(() => {
-        off();
-        resolve();
-      }, timeoutMs);
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener("abort", done, { once: true });
     });
     return this.versions.get(s) ?? 0;
   }

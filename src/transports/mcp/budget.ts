@@ -3,8 +3,9 @@
  * structured content together, which is what lands in a model's context — fits `max_chars`
  * characters, 8,000 unless a call asks for more, up to a hard cap. Tools build results that fit
  * (pages shortened to fit, with a cursor to the rest; long strings clipped with the tool that shows
- * them whole); the server checks every result and answers one that still does not fit with an
- * `isError` result naming the next step, never a silently cut one. Images are bounded by the plot
+ * them whole); the server checks every result of a read tool and answers one that still does not
+ * fit with an `isError` result naming the next step, never a silently cut one. A tool that changes
+ * state answers whole even over the budget: its change is committed by then (mcp-server.ts). Images are bounded by the plot
  * renderer's pixel and byte caps instead (plots.ts) and count here as their caption only.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -56,9 +57,17 @@ export function clip(s: string, max: number, whole: string): string {
   return `${s.slice(0, max)}… (${s.length - max} more characters, use ${whole})`;
 }
 
-/** The answer to a result that does not fit its budget even so. */
-export function overBudgetResult(tool: string, size: number, budget: number): CallToolResult {
-  const more = budget < HARD_MAX_CHARS ? ` or a larger max_chars (up to ${HARD_MAX_CHARS})` : "";
+/** Arguments that ask a tool for less output, in the order the over-budget answer names them. */
+const NARROWING_ARGS = ["fields", "params", "limit", "k"];
+
+/**
+ * The answer to a result that does not fit its budget even so; `args` are the tool's argument
+ * names, so that the next step names only arguments it takes.
+ */
+export function overBudgetResult(tool: string, size: number, budget: number, args: readonly string[]): CallToolResult {
+  const less = NARROWING_ARGS.filter((a) => args.includes(a));
+  const larger = args.includes("max_chars") && budget < HARD_MAX_CHARS ? `a larger max_chars (up to ${HARD_MAX_CHARS})` : "";
+  const ways = [less.length > 0 ? `asking for less (${less.join(", ")})` : "", larger].filter((w) => w !== "");
   return {
     isError: true,
     content: [
@@ -66,7 +75,9 @@ export function overBudgetResult(tool: string, size: number, budget: number): Ca
         type: "text",
         text:
           `Error RESULT_TOO_LARGE: the result of ${tool} has ${size} characters, over this call's budget of ${budget}.\n` +
-          `Next step: call it again asking for less (fields, params, a smaller limit or k)${more}.`,
+          (ways.length > 0
+            ? `Next step: call it again ${ways.join(" or with ")}.`
+            : "Next step: read the same data in parts with list_trials or get_trial."),
       },
     ],
   };

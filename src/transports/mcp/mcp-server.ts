@@ -11,7 +11,11 @@
  * - Arguments that break the input limits or the tool's schema, and business failures (a
  *   `TuneportError`: unknown study, bad space, finished trial, ...) are `isError: true` results
  *   whose text ends with a "Next step:" line (SEP-1303, MCP 2025-11-25).
- * - A result over its character budget (budget.ts) becomes an `isError` RESULT_TOO_LARGE result.
+ * - A read tool's result over its character budget (budget.ts) becomes an `isError`
+ *   RESULT_TOO_LARGE result naming the arguments that ask for less. A tool that changes state
+ *   answers whole even over the budget (and logs it): its change is committed by then, and an
+ *   error would hide it, so that an agent retrying would create the study, trial or proposal
+ *   twice, or strand the trial it was just handed.
  * - Anything else is logged and reported as an `isError` INTERNAL result without details.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -81,8 +85,12 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
       const result = await t.run(rest as never, { backend, extra, log, calls, budget });
       const size = resultChars(result);
       if (size <= budget) return result;
+      if (!t.meta.readOnly) {
+        log.warn({ tool: t.name, size, budget }, "a write tool's result is over its budget: answered whole, its change is committed");
+        return result;
+      }
       log.warn({ tool: t.name, size, budget }, "tool result over its budget");
-      return overBudgetResult(t.name, size, budget);
+      return overBudgetResult(t.name, size, budget, Object.keys(callInput(t).shape));
     } catch (err) {
       if (isTuneportError(err)) return errorResult(asToolError(t, err));
       log.error({ err, tool: t.name }, "tool failed");

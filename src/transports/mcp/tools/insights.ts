@@ -157,8 +157,11 @@ async function waitRun(
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     // The wait ends early when the server stops, so the caller still gets an answer.
-    version = await Promise.race([backend.waitForChange(a.study, version, remaining), calls.stopped.then(() => version)]);
+    version = await Promise.race([backend.waitForChange(a.study, version, remaining, extra.signal), calls.stopped.then(() => version)]);
     if (calls.stopping) return stoppingResult();
+    // Cancelled by the client (notifications/cancelled): its answer is never sent, so end here and
+    // free this call's place among the MAX_CONCURRENT_WAITS at once.
+    if (extra.signal.aborted) return text("Cancelled.", { cancelled: true });
     try {
       current = (await backend.call("get_study", { study: a.study })).study;
     } catch (err) {
@@ -198,8 +201,12 @@ async function waitRun(
   const head = timedOut
     ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
     : `${n} trial(s) finished in ${fmt(waited)}s.`;
-  const idle = timedOut && current.counts.RUNNING === 0 && current.counts.WAITING === 0;
-  const idleHint = idle ? idleReason(stuck ?? (await stuckCause(backend, current))) : timedOut && current.counts.RUNNING > 0 ? await heldOverMcp(backend, a.study) : "";
+  const idle = timedOut && current.counts.RUNNING === 0 && (current.counts.WAITING === 0 || stuck !== null);
+  const idleHint = idle
+    ? idleReason(stuck ?? (await stuckCause(backend, current)), current.counts.WAITING)
+    : timedOut && current.counts.RUNNING > 0
+    ? await heldOverMcp(backend, a.study)
+    : "";
   // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
   const build = (k: number) => {
@@ -225,11 +232,12 @@ async function waitRun(
 }
 
 /**
- * Why a study can finish no more trials: nothing is running or queued, and it is stopped or its
- * trial budget is spent (both refuse every ask, so workers' loops have ended). Null otherwise.
+ * Why a study can finish no more trials: nothing is running, and it is stopped or its trial
+ * budget is spent (both refuse every ask, queued trials included, so workers' loops have ended).
+ * Null otherwise.
  */
 async function stuckCause(backend: McpBackend, s: StudyView): Promise<string | null> {
-  if (s.counts.RUNNING > 0 || s.counts.WAITING > 0) return null;
+  if (s.counts.RUNNING > 0) return null;
   if (s.stopped) return "because the study is stopped (stop_study): call resume_study to hand out trials again";
   if (s.max_trials === null) return null;
   const { budget } = await backend.call("study_summary", { study: s.name });
@@ -250,9 +258,11 @@ async function heldOverMcp(backend: McpBackend, study: string): Promise<string> 
 }
 
 /** The idle line of wait_for_progress: the stuck cause, else no worker asking. */
-function idleReason(stuck: string | null): string {
+function idleReason(stuck: string | null, queued: number): string {
   return stuck !== null
-    ? `Nothing is running or queued ${stuck}.`
+    ? queued > 0
+      ? `Nothing is running, and the ${queued} queued trial(s) are not handed out ${stuck}.`
+      : `Nothing is running or queued ${stuck}.`
     : "Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.";
 }
 

@@ -88,6 +88,13 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
       params: r.params,
     });
   let page = await ask(r.limit);
+  // A value order ranks the trials that have a value; the others (RUNNING, FAIL, PRUNED without
+  // a report, ...) are counted, so that the listing does not read as the whole study.
+  const withoutValue =
+    r.order_by === "value"
+      ? (await backend.call("trials", { study: r.study, states: r.states, feasible: r.feasible, order_by: "number", limit: 1, fields: ["number"] })).total - page.total
+      : 0;
+  const unranked = `${withoutValue} trial(s)${r.states ? ` in ${r.states.join("/")}` : ""} without a value ${withoutValue === 1 ? "is" : "are"} not ranked by value: sort "number" lists ${withoutValue === 1 ? "it" : "them"}.`;
   if (page.trials.length === 0 && page.total === 0) {
     // In a multi-objective study no trial has the one value a value order ranks by: say so
     // rather than "no trial has completed"; likewise when every COMPLETE trial is infeasible.
@@ -106,6 +113,7 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
           trials: [],
         });
     }
+    if (withoutValue > 0) return text(`No trial to rank by value in '${r.study}': ${unranked}`, { total: 0, shown: 0, next_cursor: null, trials: [], without_value: withoutValue });
     return text(r.empty, { total: 0, shown: 0, next_cursor: null, trials: [] });
   }
   // The trials after this page (and before the cursor) are not counted; `total` is the whole listing.
@@ -114,12 +122,19 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     const rest = k < page.trials.length || cursor !== null;
     const lines = [r.head(shown.length, page.total), ...shown.map(trialLine)];
     if (rest) lines.push(`More trials follow: call ${r.more} with cursor "${cursor ?? "…"}".`);
-    return text(lines.join("\n"), { total: page.total, shown: shown.length, next_cursor: cursor, trials: shown.map(compactTrial) });
+    if (withoutValue > 0) lines.push(`(${unranked})`);
+    return text(lines.join("\n"), {
+      total: page.total,
+      shown: shown.length,
+      next_cursor: cursor,
+      trials: shown.map(compactTrial),
+      ...(withoutValue > 0 ? { without_value: withoutValue } : {}),
+    });
   };
   // A cursor is at most this long; fit with room for it, then rebuild with the real one.
   const placeholder = "x".repeat(Math.max(120, page.next_cursor?.length ?? 0));
   const { k } = fitPrefix(page.trials.length, (n) => build(n, placeholder), budget);
-  if (k === 0 && page.trials.length > 0) return overBudgetResult(tool, resultChars(build(1, placeholder)), budget);
+  if (k === 0 && page.trials.length > 0) return overBudgetResult(tool, resultChars(build(1, placeholder)), budget, ["fields", "params", "max_chars"]);
   if (k < page.trials.length) page = await ask(k);
   return build(page.trials.length, page.next_cursor);
 }

@@ -117,24 +117,30 @@ export const studyTools: McpTool[] = [
 
   defineTool({
     name: "describe_study",
-    meta: { title: "Describe a study", description: "A study's configuration, space, counts, best trial.", readOnly: true },
+    meta: { title: "Describe a study", description: "A study's configuration, space, counts, best trial.", readOnly: true, sized: true },
     input: z.object({ study: studyArg }),
     output: z.looseObject({ study: z.looseObject({ name: z.string(), space: z.looseObject({}) }) }),
     ops: ["get_study"],
-    async run(a, { backend }) {
+    async run(a, { backend, budget }) {
       const { study: s } = await backend.call("get_study", { study: a.study });
-      const lines = [
-        studyLine(s),
-        `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
-        `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "none"}`,
-        `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
-        "search space:",
-        spaceText(s),
-      ];
-      if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
-      if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
-      if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
-      return text(lines.join("\n"), { study: boundedStudy(s) });
+      const space = spaceText(s).split("\n");
+      // A wide space (hundreds of parameters) is listed as far as the budget allows; the
+      // structured content has it whole.
+      const build = (k: number) => {
+        const lines = [
+          studyLine(s),
+          `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
+          `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "none"}`,
+          `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
+          `search space${k < space.length ? ` (${k} of ${space.length} parameters listed; structuredContent.study.space has them all, or call again with a larger max_chars)` : ""}:`,
+          ...space.slice(0, k),
+        ];
+        if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
+        if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
+        if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
+        return text(lines.join("\n"), { study: boundedStudy(s) });
+      };
+      return fitPrefix(space.length, build, budget).result;
     },
   }),
 

@@ -3,7 +3,7 @@
  * (enqueue), and reading them (best, list, get, lineage, trajectory).
  */
 import { z } from "zod";
-import { type ErrorCode, TuneportError } from "../../../domain/errors.js";
+import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { clip, fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, trialLine } from "../format.js";
@@ -144,6 +144,10 @@ export const trialTools: McpTool[] = [
     output: z.looseObject({ trial: z.looseObject({ number: z.number().int() }), is_best: z.boolean() }),
     ops: ["tell", "get_study"],
     async run(a, { backend }) {
+      // The op ignores a FAIL tell's values (protocol v1, where workers send the diverged value);
+      // an agent that gives one expects it kept, so it is refused here, as Optuna's tell refuses it.
+      if (a.state === "FAIL" && (a.value !== undefined || a.values !== undefined))
+        throw invalidArgument("tell_trial: a FAIL trial has no value; leave value out (give the reason instead), or tell it COMPLETE with its value", { tool: "tell_trial" });
       const { trial } = await backend.call("tell", {
         study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, values: a.values, constraints: a.constraints, reason: a.reason,
       });

@@ -1,0 +1,201 @@
+/**
+ * Edge cases an agent author's review found (2026-12-04), each through the real SDK client:
+ * - a write tool whose result is over the budget still answers (its change is committed: an
+ *   error made agents retry into ALREADY_EXISTS, or strand the trial they were handed);
+ * - describe_study of a wide space fits its budget and takes max_chars;
+ * - wait_for_progress returns at once on a stopped or budget-spent study with queued trials;
+ * - a cancelled wait_for_progress frees its place at once;
+ * - list_trials sorted by value counts the trials without a value instead of hiding them;
+ * - a value on a FAIL trial is refused by tell_trial and add_trial, not dropped or ranked;
+ * - importances of an objective that no parameter affects say so.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "./backend.js";
+import { DEFAULT_MAX_CHARS, resultChars } from "./budget.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { MAX_CONCURRENT_WAITS } from "./tools/insights.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let mcp: TuneportMcp;
+let client: Client;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "edge", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
+
+/** A space of `n` parameters with long dotted names, as a transformer's per-block scales. */
+const wideSpace = (n: number) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`block${String(i).padStart(3, "0")}.attention.lr_scale`, { type: "float", low: 0.001, high: 10, log: true }]));
+
+describe("write tools over the budget", () => {
+  it("create_study, ask_trial and enqueue_trial of a 300-parameter space answer their result, once", async () => {
+    const created = await call("create_study", { name: "wide", space: wideSpace(300), strategy: "random" });
+    expect(created.isError, textOf(created)).toBeFalsy();
+    expect(resultChars(created)).toBeGreaterThan(DEFAULT_MAX_CHARS);
+    expect(sc(created).created).toBe(true);
+
+    const asked = await call("ask_trial", { study: "wide" });
+    expect(asked.isError, textOf(asked)).toBeFalsy();
+    expect(Object.keys(sc(asked).params)).toHaveLength(300);
+    // The agent can finish the trial it was handed: the token came back.
+    const told = await call("tell_trial", { study: "wide", trial: sc(asked).trial, token: sc(asked).token, value: 1 });
+    expect(told.isError, textOf(told)).toBeFalsy();
+
+    const params = Object.fromEntries(Object.keys(wideSpace(300)).map((k) => [k, 1]));
+    const queued = await call("enqueue_trial", { study: "wide", params, rationale: "all scales at 1" });
+    expect(queued.isError, textOf(queued)).toBeFalsy();
+    const { study } = await service.execute("get_study", { study: "wide" });
+    expect(study.counts.WAITING).toBe(1);
+    expect(study.n_trials).toBe(2);
+  });
+
+  it("describe_study lists a wide space as far as its budget allows, and whole with a larger max_chars", async () => {
+    await service.execute("create_study", { name: "wide", space: wideSpace(60), strategy: "random" });
+    const short = await call("describe_study", { study: "wide" });
+    expect(short.isError, textOf(short)).toBeFalsy();
+    expect(resultChars(short)).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    expect(textOf(short)).toMatch(/search space \(\d+ of 60 parameters listed/);
+    expect(Object.keys(sc(short).study.space)).toHaveLength(60);
+
+    const whole = await call("describe_study", { study: "wide", max_chars: 60_000 });
+    expect(whole.isError, textOf(whole)).toBeFalsy();
+    expect(textOf(whole)).not.toMatch(/parameters listed/);
+    expect(textOf(whole)).toContain("block059.attention.lr_scale");
+  });
+
+  it("a read tool over its budget is refused with a next step that names only its own arguments", async () => {
+    await service.execute("create_study", { name: "wide", space: wideSpace(300), strategy: "random" });
+    const r = await call("describe_study", { study: "wide", max_chars: 2000 });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("RESULT_TOO_LARGE");
+    expect(textOf(r)).toContain("max_chars");
+    expect(textOf(r)).not.toMatch(/fields|smaller limit/);
+  });
+});
+
+describe("wait_for_progress", () => {
+  it("returns at once, as stuck, when the study is stopped or its budget spent with trials still queued", async () => {
+    await service.execute("create_study", { name: "q", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", max_trials: 1 });
+    const a = await service.execute("ask", { study: "q" });
+    await service.execute("tell", { study: "q", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    for (const x of [0.1, 0.2]) await service.execute("enqueue", { study: "q", params: { x } });
+    const spent = await call("wait_for_progress", { study: "q", timeout_s: 50 });
+    expect(sc(spent).stuck).toBe(true);
+    expect(sc(spent).timed_out).toBe(false);
+    expect(textOf(spent)).toMatch(/2 queued trial\(s\) are not handed out because the study's budget is spent/);
+
+    await service.execute("update_study", { study: "q", max_trials: null });
+    await service.execute("stop_study", { study: "q" });
+    const stopped = await call("wait_for_progress", { study: "q", timeout_s: 50 });
+    expect(sc(stopped).stuck).toBe(true);
+    expect(textOf(stopped)).toMatch(/not handed out because the study is stopped/);
+  }, 30_000);
+
+  it("a cancelled wait frees its place among the concurrent waits at once", async () => {
+    await service.execute("create_study", { name: "w", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const controllers = Array.from({ length: MAX_CONCURRENT_WAITS }, () => new AbortController());
+    const waits = controllers.map((c) =>
+      client.callTool({ name: "wait_for_progress", arguments: { study: "w", timeout_s: 50 } }, undefined, { signal: c.signal }).catch(() => "cancelled"),
+    );
+    // Every place is taken: a further wait is refused.
+    let full: CallToolResult | undefined;
+    for (let i = 0; i < 200 && !full?.isError; i++) full = await call("wait_for_progress", { study: "w", timeout_s: 0 });
+    expect(textOf(full as CallToolResult)).toContain("already waiting");
+    for (const c of controllers) c.abort();
+    expect(await Promise.all(waits)).toEqual(controllers.map(() => "cancelled"));
+    // The server ends the cancelled waits on its side; a new wait then gets a place, well before their 50 s.
+    let next: CallToolResult | undefined;
+    for (let i = 0; i < 200; i++) {
+      next = await call("wait_for_progress", { study: "w", timeout_s: 0 });
+      if (!next.isError) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(next?.isError, textOf(next as CallToolResult)).toBeFalsy();
+  }, 45_000);
+});
+
+describe("trials without a value", () => {
+  it("list_trials sorted by value counts the trials it cannot rank", async () => {
+    await service.execute("create_study", { name: "v", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    for (let i = 0; i < 5; i++) {
+      const a = await service.execute("ask", { study: "v" });
+      if (i < 3) await service.execute("tell", { study: "v", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i });
+      else await service.execute("tell", { study: "v", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "oom" });
+    }
+    const all = await call("list_trials", { study: "v", sort: "value" });
+    expect(sc(all).total).toBe(3);
+    expect(sc(all).without_value).toBe(2);
+    expect(textOf(all)).toMatch(/2 trial\(s\) without a value are not ranked by value: sort "number" lists them/);
+
+    const failed = await call("list_trials", { study: "v", sort: "value", states: ["FAIL"] });
+    expect(failed.isError).toBeFalsy();
+    expect(textOf(failed)).not.toMatch(/^No trials in FAIL/);
+    expect(textOf(failed)).toMatch(/2 trial\(s\) in FAIL without a value/);
+
+    const byNumber = await call("list_trials", { study: "v" });
+    expect(sc(byNumber).without_value).toBeUndefined();
+  });
+
+  it("tell_trial and add_trial refuse a value with state FAIL and store nothing", async () => {
+    await service.execute("create_study", { name: "f", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const asked = await call("ask_trial", { study: "f" });
+    const told = await call("tell_trial", { study: "f", trial: sc(asked).trial, token: sc(asked).token, state: "FAIL", value: -50 });
+    expect(told.isError).toBe(true);
+    expect(textOf(told)).toContain("a FAIL trial has no value");
+    const added = await call("add_trial", { study: "f", params: { x: 0.5 }, state: "FAIL", value: -100 });
+    expect(added.isError).toBe(true);
+    expect(textOf(added)).toContain("a FAIL trial has no value");
+    const { study } = await service.execute("get_study", { study: "f" });
+    expect(study.n_trials).toBe(1);
+    expect(study.counts.RUNNING).toBe(1);
+    // Without the value both are accepted.
+    expect((await call("tell_trial", { study: "f", trial: sc(asked).trial, token: sc(asked).token, state: "FAIL", reason: "oom" })).isError).toBeFalsy();
+    expect((await call("add_trial", { study: "f", params: { x: 0.5 }, state: "FAIL" })).isError).toBeFalsy();
+  });
+});
+
+describe("importances of noise", () => {
+  it("say that no parameter stands out, and the summary names none as influential", async () => {
+    await service.execute("create_study", {
+      name: "n",
+      space: { a: { type: "float", low: 0, high: 1 }, b: { type: "float", low: 0, high: 1 } },
+      strategy: "random",
+      seed: 3,
+    });
+    // The objective is a fixed pseudo-random sequence, independent of the parameters.
+    let s = 12345;
+    for (let i = 0; i < 400; i++) {
+      const a = await service.execute("ask", { study: "n" });
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      await service.execute("tell", { study: "n", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: s / 2 ** 31 });
+    }
+    const imp = await call("param_importances", { study: "n" });
+    expect(textOf(imp)).toContain("no parameter's effect stands out from noise");
+    const summary = await call("study_summary", { study: "n" });
+    expect(textOf(summary)).not.toContain("Most influential parameters");
+  }, 60_000);
+});
