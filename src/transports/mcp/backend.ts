@@ -10,9 +10,10 @@
  * trials, not the study).
  */
 import type { Logger } from "pino";
-import type { TuneportError } from "../../domain/errors.js";
+import { randomUUID } from "node:crypto";
+import { TuneportError } from "../../domain/errors.js";
 import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
-import type { OpArgs, OpName, OpResult } from "../../service/ops/ops.js";
+import { MUTATING_OPS, type OpArgs, type OpName, type OpResult } from "../../service/ops/ops.js";
 import type { StudyChange, StudyService } from "../../service/study-service.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import type { ZmqClient } from "../zmq/zmq-client.js";
@@ -59,6 +60,9 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
  * versions from a fingerprint of each study's counts and best value. Intermediate reports
  * that change neither are not seen as changes in this mode.
  */
+/** Sends of one change through `RemoteBackend` before its outcome is reported unknown. */
+export const REMOTE_SENDS = 3;
+
 export class RemoteBackend implements McpBackend {
   private readonly fingerprints = new Map<string, string>();
   private readonly versions = new Map<string, number>();
@@ -119,8 +123,31 @@ export class RemoteBackend implements McpBackend {
     }
   }
 
-  call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
-    return this.client.call(op, args);
+  /**
+   * Runs an op on the server. A change (a mutating op) that gets no reply in time is sent again
+   * with the same request id, up to `REMOTE_SENDS` sends: the server applies it once and answers a
+   * resend with the first reply, so a stalled or restarting server neither loses nor doubles it.
+   * When every send times out the outcome is unknown, and the error says so (`outcome_unknown`)
+   * instead of advising a retry that would apply it a second time.
+   */
+  async call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+    if (!MUTATING_OPS.has(op)) return this.client.call(op, args);
+    const id = randomUUID();
+    for (let send = 1; ; send++) {
+      try {
+        return await this.client.call(op, args, id);
+      } catch (err) {
+        const timedOut = err instanceof TuneportError && err.code === "UNAVAILABLE" && err.data?.timed_out === true;
+        if (!timedOut) throw err;
+        if (send >= REMOTE_SENDS)
+          throw new TuneportError(
+            "UNAVAILABLE",
+            `'${op}' got no reply from the server after ${send} sends: it may or may not have been applied`,
+            { outcome_unknown: true, op },
+          );
+        this.log.warn({ op, send }, "no reply to a change; sending it again with the same request id");
+      }
+    }
   }
 
   async version(s: string): Promise<number> {

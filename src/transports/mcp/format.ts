@@ -148,7 +148,9 @@ function nextStep(err: TuneportError): string {
     case "SEARCH_SPACE_EXHAUSTED":
       return "Every point of the search space was handed out; create a new study with a wider space, or stop.";
     case "UNAVAILABLE":
-      return "The server is busy, starting or unreachable; retry in a few seconds.";
+      return d.outcome_unknown
+        ? "The change may have been applied: check first (describe_study, list_trials or get_trial), and call again only if it is not there."
+        : "The server is busy, starting or unreachable; retry in a few seconds.";
     default:
       return "This is a server problem; retrying may not help.";
   }

@@ -87,7 +87,7 @@ export class ZmqClient {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(new TuneportError("UNAVAILABLE", `no reply to '${op}' from ${this.endpoint} within ${this.timeoutMs} ms; is the server running?`));
+        reject(new TuneportError("UNAVAILABLE", `no reply to '${op}' from ${this.endpoint} within ${this.timeoutMs} ms; is the server running?`, { timed_out: true }));
       }, this.timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
       const frame = encode({ v: 1, id: requestId, op, ...args });
