@@ -4,7 +4,7 @@
  * changed by a refused command.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +96,23 @@ describe("tuneport given bad input", () => {
     }
     expectRefusal(run("export", "nope", "--storage", db, "--out", join(dir, "nope.jsonl")), 1, /no study named 'nope'/);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("export and plot --out the database itself, its -wal file or a hard link to it are refused, and the database stays whole", () => {
+    const victim = join(dir, "victim.db");
+    expect(run("import", studyFile, "--storage", victim).status).toBe(0);
+    const before = run("export", "s1", "--storage", victim).stdout;
+    writeFileSync(`${victim}-wal`, ""); // as a server running on it leaves one
+    const link = join(dir, "victim-link.png");
+    linkSync(victim, link);
+    for (const out of [victim, join(dir, ".", "victim.db"), `${victim}-wal`, link])
+      expectRefusal(run("export", "s1", "--storage", victim, "--out", out), 2, /is the --storage database.*: writing there would replace the database/);
+    expectRefusal(run("plot", "s1", "--storage", victim, "--out", link), 2, /is the --storage database: writing there would replace/);
+    expect(run("export", "s1", "--storage", victim).stdout).toBe(before);
+  });
+
+  it("export --out a full device names the file it could not write", () => {
+    expectRefusal(run("export", "s1", "--storage", db, "--out", "/dev/full"), 1, /cannot write \/dev\/full: .*\(ENOSPC\)/);
   });
 
   it("export --out interrupted by Ctrl-C leaves no temporary file and no half-written FILE", async () => {

@@ -135,3 +135,26 @@ def test_optuna_carries_on_optimizing_the_export(server: ServerProcess, client: 
     # The trial left WAITING in tuneport is Optuna's enqueued trial: evaluated first, with its params.
     assert seen[0] == {"lr": 1e-2, "layers": 1, "act": None, "wd": 0.0}
     assert len(ostudy.trials) == 15
+
+
+def test_optuna_opens_a_multi_objective_constrained_export_with_its_values_and_front(
+    server: ServerProcess, client: tp.Client, name: str, tmp_path: Path
+) -> None:
+    # Two objectives and one constraint (c <= 0 feasible): Optuna needs both directions, each
+    # trial's values and its constraint to find the same front.
+    study = client.create_study(name, directions=["maximize", "minimize"], strategy="random", space={"x": tp.Float(0.0, 1.0)}, seed=3)
+    for trial in study.ask_many(10):
+        x = trial.params["x"]
+        assert isinstance(x, float)
+        trial.complete([x, (1 - x) ** 2 + 0.1], constraints=[x - 0.7])
+    _export(server, name, tmp_path / "journal.log")
+
+    ostudy = optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "journal.log"))))
+    assert ostudy.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+    ours = client.call("trials", study=name, limit=1000)["trials"]
+    for mine, other in zip(ours, ostudy.trials):
+        assert other.values == mine["values"]
+        assert other.constraints == {"0": mine["constraints"][0]}
+    front = sorted(t["number"] for t in client.call("best_trials", study=name)["trials"])
+    assert sorted(t.number for t in ostudy.best_trials) == front
+    assert all(t.params["x"] <= 0.7 for t in ostudy.best_trials)

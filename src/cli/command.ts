@@ -1,7 +1,7 @@
 /** A tiny sub-command framework on node:util parseArgs: every command has help text. */
 import { closeSync, existsSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { LogFormat, LogLevel } from "../logger.js";
 
@@ -91,18 +91,41 @@ export function fileProblem(err: unknown): string | null {
 }
 
 /**
+ * Which file of the SQLite database `storage` (the database, or its -wal, -shm or -journal file)
+ * `out` is, by path or, for an existing file, by device and inode (a hard link, another spelling of
+ * the path); null when none, or when `storage` is a PostgreSQL URL.
+ */
+export function storageFileAt(out: string, storage: string): string | null {
+  if (/^postgres(ql)?:\/\//.test(storage)) return null;
+  const target = existsSync(out) ? statSync(out) : null;
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    const f = `${storage}${suffix}`;
+    const what = suffix === "" ? "the --storage database" : `the --storage database's ${suffix.slice(1)} file`;
+    if (resolve(f) === resolve(out)) return what;
+    if (target && existsSync(f)) {
+      const st = statSync(f);
+      if (st.dev === target.dev && st.ino === target.ino) return what;
+    }
+  }
+  return null;
+}
+
+/**
  * Writes `out` atomically (a temporary file beside it, renamed at the end) with `write`, which gets the
  * open descriptor; a device or FIFO is written to in place. A FILE that is a directory or in a folder that does not exist is refused before
- * anything is written (UsageError), and the temporary file is removed whatever fails.
+ * anything is written (UsageError), and so is a FILE that is the `storage` database or one of its
+ * files (an export over the database replaced it); the temporary file is removed whatever fails.
  */
-export async function writeFileAtomically(out: string, mode: number, write: (fd: number) => void | Promise<void>): Promise<void> {
+export async function writeFileAtomically(out: string, mode: number, write: (fd: number) => void | Promise<void>, storage?: string): Promise<void> {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a directory; name a file in it`);
+  const db = storage !== undefined ? storageFileAt(out, storage) : null;
+  if (db !== null) throw new UsageError(`--out ${out} is ${db}: writing there would replace the database; pick another file`);
   if (existsSync(out) && !statSync(out).isFile()) {
     // A device (/dev/null), a FIFO or a socket: written to in place, as a shell's `>` does. A
     // rename over it replaced it with a regular file (as root, /dev/null itself).
     const fd = openSync(out, "w");
     try {
-      await write(fd);
+      await Promise.resolve().then(() => write(fd)).catch(naming(out));
     } finally {
       closeSync(fd);
     }
@@ -119,7 +142,7 @@ export async function writeFileAtomically(out: string, mode: number, write: (fd:
   const release = cleanUpOnStop(() => rmSync(tmp, { force: true }));
   try {
     try {
-      await write(fd);
+      await Promise.resolve().then(() => write(fd)).catch(naming(out));
     } finally {
       closeSync(fd);
     }
@@ -130,6 +153,18 @@ export async function writeFileAtomically(out: string, mode: number, write: (fd:
   } finally {
     release();
   }
+}
+
+/**
+ * Rethrows a write's file-system error with the file it was writing: `writeSync` errors name no
+ * path, so a full disk read "cannot write : no space left on device".
+ */
+function naming(path: string): (err: unknown) => never {
+  return (err) => {
+    const e = err as NodeJS.ErrnoException | null;
+    if (e && typeof e === "object" && typeof e.code === "string" && e.path === undefined) e.path = path;
+    throw err;
+  };
 }
 
 /** The signals that stop a one-shot command. */

@@ -70,7 +70,7 @@ Options:
         }
         writeSync(fd, chunk);
       };
-      if (out && out !== "-") await writeFileAtomically(out, 0o600, write);
+      if (out && out !== "-") await writeFileAtomically(out, 0o600, write, v.storage as string);
       else await write(1);
     } finally {
       await service.close();

@@ -79,7 +79,7 @@ Options:
     const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
     const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
     if (out === "-") writeSync(1, plot.png);
-    else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png));
+    else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png), connect ? undefined : ((v.storage as string | undefined) ?? "./tuneport.db"));
     process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${terminalSafe(plot.caption)}\n`);
     return 0;
   },

@@ -18,7 +18,9 @@
  *   A WAITING trial is written like Optuna's `enqueue_trial`: no params, its params in
  *   `system_attrs.fixed_params`, so Optuna evaluates it next if the study is continued.
  *   RUNNING trials stay RUNNING (Optuna has no lease to expire them).
- * - Directions: minimize 1, maximize 2 (`optuna.study.StudyDirection`).
+ * - Directions: minimize 1, maximize 2 (`optuna.study.StudyDirection`), one per objective; a
+ *   multi-objective trial's result is Optuna's `values`. Constraints go to the trial's system
+ *   attribute `constraints` (a list, which Optuna reads as its constraint values).
  * - Times: ISO 8601 in UTC with microseconds, as Optuna writes them.
  * - Non-finite numbers are written as Python's `json` writes them (`NaN`, `Infinity`), which
  *   Optuna's reader accepts; floats keep a decimal point so Python reads them as float.
@@ -107,7 +109,8 @@ function isoTime(ms: number): string {
 export function optunaJournal(imp: ImportedStudy): { lines: string[]; notes: JournalNotes } {
   const notes: JournalNotes = { nonIntegerSteps: 0, droppedParams: 0 };
   const head = { op_code: 0, worker_id: EXPORT_WORKER_ID };
-  const lines = [pyJson({ ...head, op_code: JOURNAL_OP.CREATE_STUDY, study_name: imp.name, directions: [imp.config.direction === "minimize" ? 1 : 2] })];
+  const directions = imp.config.directions.map((d) => (d === "minimize" ? 1 : 2));
+  const lines = [pyJson({ ...head, op_code: JOURNAL_OP.CREATE_STUDY, study_name: imp.name, directions })];
   for (const [k, v] of Object.entries(imp.userAttrs))
     lines.push(pyJson({ ...head, op_code: JOURNAL_OP.SET_STUDY_USER_ATTR, study_id: 0, user_attr: { [k]: v } }));
   lines.push(pyJson({ ...head, op_code: JOURNAL_OP.SET_STUDY_SYSTEM_ATTR, study_id: 0, system_attr: { "tuneport:config": configView(imp.config) } }));
@@ -138,11 +141,16 @@ export function optunaJournal(imp: ImportedStudy): { lines: string[]; notes: Jou
     }
     const waiting = t.state === "WAITING";
     if (waiting) systemAttrs.fixed_params = t.params;
+    // Optuna's constraints: a list under system_attrs["constraints"] (what constraints_func's
+    // values are stored as; Optuna 5 still reads it), c <= 0 feasible as in tuneport.
+    if (t.constraints !== null) systemAttrs.constraints = t.constraints.map((c) => new PyFloat(c));
     // A diverged PBT member is COMPLETE without a value (trial-ops.ts): Optuna's COMPLETE needs one,
     // so it gets the NaN or infinity it was told with (`system_attrs.diverged`).
     const diverged = t.state === "COMPLETE" && t.value === null && typeof t.systemAttrs.diverged === "string" ? Number(t.systemAttrs.diverged) : null;
-    const value =
-      diverged !== null ? new PyFloat(diverged) : t.value === null || t.state === "FAIL" || waiting || t.state === "RUNNING" ? null : new PyFloat(t.value);
+    const unfinished = t.state === "FAIL" || waiting || t.state === "RUNNING";
+    const value = diverged !== null ? new PyFloat(diverged) : t.value === null || unfinished ? null : new PyFloat(t.value);
+    // Several objectives: Optuna's `values`, with `value` null (a FrozenTrial takes one or the other).
+    const values = directions.length > 1 && t.values !== null && !unfinished ? t.values.map((v) => new PyFloat(v)) : null;
     lines.push(
       pyJson({
         ...head,
@@ -150,8 +158,8 @@ export function optunaJournal(imp: ImportedStudy): { lines: string[]; notes: Jou
         study_id: 0,
         datetime_start: t.startedAt === null ? null : isoTime(t.startedAt),
         state: OPTUNA_STATE[t.state],
-        value,
-        values: null,
+        value: values === null ? value : null,
+        values,
         ...(t.finishedAt !== null && !waiting && t.state !== "RUNNING" ? { datetime_complete: isoTime(t.finishedAt) } : {}),
         distributions: waiting ? {} : distributions,
         params: waiting ? {} : params,
