@@ -110,3 +110,13 @@ export function checkArgumentLimits(subject: string, args: unknown): void {
   const forbidden = findForbiddenKey(args, "arguments");
   if (forbidden !== null) throw invalidArgument(`${subject}: ${forbiddenKeyMessage(forbidden)}`);
 }
+
+/**
+ * `s` cut to `max` UTF-16 units, as a string of its own. V8's `slice` of a long string is a view
+ * that keeps the whole original alive, so a 1 MB field clipped to 200 characters and kept (a
+ * worker's identity, a fail reason) held its megabyte for as long as the clipped text lived.
+ */
+export function clipText(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return Buffer.from(s.slice(0, max), "utf16le").toString("utf16le");
+}

@@ -9,6 +9,7 @@
  * HTTP with its session id and the agent's `clientInfo` name. Every field is bounded so a client
  * cannot grow the trial row: strings to 200 characters, pid an integer.
  */
+import { clipText } from "./input-limits.js";
 
 /** The `worker` system attribute of a trial. */
 export interface WorkerIdentity {
@@ -26,7 +27,7 @@ export interface WorkerIdentity {
 const MAX_TEXT = 200;
 
 function text(v: unknown): string | undefined {
-  return typeof v === "string" && v.length > 0 ? v.slice(0, MAX_TEXT) : undefined;
+  return typeof v === "string" && v.length > 0 ? clipText(v, MAX_TEXT) : undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision } from "../domain/decision.js";
 import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
+import { clipText } from "../domain/input-limits.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
 import { startOf } from "../domain/start.js";
 import { type Direction, valueFields } from "../domain/trial.js";
@@ -318,7 +319,7 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
         constraints: null,
         intermediate: [],
         userAttrs: { ...(a.user_attrs ?? {}) },
-        systemAttrs: { enqueued: true, fixed_params: { ...params }, ...(a.rationale ? { rationale: a.rationale.slice(0, 4000) } : {}) },
+        systemAttrs: { enqueued: true, fixed_params: { ...params }, ...(a.rationale ? { rationale: clipText(a.rationale, 4000) } : {}) },
         createdAt: now,
         startedAt: null,
         finishedAt: null,
@@ -524,7 +525,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
         finishedAt: now,
         lease: null,
         userAttrs: a.user_attrs ? { ...t.userAttrs, ...a.user_attrs } : t.userAttrs,
-        systemAttrs: state === "FAIL" && a.reason ? { ...t.systemAttrs, fail_reason: String(a.reason).slice(0, 2000) } : t.systemAttrs,
+        systemAttrs: state === "FAIL" && a.reason ? { ...t.systemAttrs, fail_reason: clipText(String(a.reason), 2000) } : t.systemAttrs,
       };
       if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
       const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
