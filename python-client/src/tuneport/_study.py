@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
 from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
@@ -400,6 +400,9 @@ class Study:
         if final == "COMPLETE":
             if value is None:
                 raise InvalidArgumentError("a COMPLETE trial needs a value")
+            uncast = _uncastable(value)
+            if uncast is not None:  # Optuna's ValueError for state=COMPLETE; the trial stays RUNNING
+                raise InvalidArgumentError(uncast, {"study": self.name, "trial": t.number})
             try:
                 t.complete(value, constraints=constraints, user_attrs=user_attrs)
             except InvalidArgumentError:
@@ -412,9 +415,12 @@ class Study:
                     log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
                 t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
         elif final == "PRUNED":
-            if not isinstance(value, (int, float)) and value is not None:
+            if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1:
                 raise InvalidArgumentError("a PRUNED trial takes at most one value")
-            t.prune(value, user_attrs=user_attrs)
+            uncast = None if value is None else _uncastable(value)
+            if uncast is not None:
+                raise InvalidArgumentError(uncast, {"study": self.name, "trial": t.number})
+            t.prune(cast(Any, value), user_attrs=user_attrs)  # one number or None, checked above
         elif final == "FAIL":
             if value is not None:  # Optuna's check: a value would be dropped without a word
                 raise InvalidArgumentError("Values were told. Values cannot be specified when state is TrialState.FAIL.")
@@ -963,20 +969,30 @@ def _distribution_wire(d: Any) -> dict[str, Any]:
     raise InvalidArgumentError(f"not a distribution: {d!r}")
 
 
-def _unusable_value(value: Any, objectives: int) -> str | None:
-    """Why ``value`` cannot complete a trial of a study with ``objectives`` objectives (Optuna's
-    wording), or None when it can (a NaN or infinity is left to the strategy's rule)."""
-    if value is None:
-        return "The value None could not be cast to float."
+def _uncastable(value: Any) -> str | None:
+    """Optuna's words for the items of ``value`` (a number or a sequence of them) that cannot be
+    cast to float, or None when all can (ints of any size within the float range, bools, numpy
+    scalars: they are told as floats)."""
     items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
     bad = []
     for v in items:
         try:
             float(v)
-        except (TypeError, ValueError):
-            bad.append(f"The value {v!r} could not be cast to float")
-    if bad:
-        return "; ".join(bad)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int past the float range
+            shown = repr(v)
+            bad.append(f"The value {shown if len(shown) <= 80 else shown[:77] + '...'} could not be cast to float")
+    return "; ".join(bad) or None
+
+
+def _unusable_value(value: Any, objectives: int) -> str | None:
+    """Why ``value`` cannot complete a trial of a study with ``objectives`` objectives (Optuna's
+    wording), or None when it can (a NaN or infinity is left to the strategy's rule)."""
+    if value is None:
+        return "The value None could not be cast to float."
+    uncast = _uncastable(value)
+    if uncast is not None:
+        return uncast
+    items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
     if len(items) != objectives:
         return f"The number of the values {len(items)} did not match the number of the objectives {objectives}"
     return None
@@ -987,7 +1003,7 @@ def _nan_message(value: Any) -> str | None:
     items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
     try:
         nans = [float(v) for v in items if math.isnan(float(v))]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return "; ".join(f"The value {v} is not acceptable" for v in nans) or None
 
@@ -997,7 +1013,7 @@ def _non_finite(value: Any) -> bool:
     items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
     try:
         return any(not math.isfinite(float(v)) for v in items)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 

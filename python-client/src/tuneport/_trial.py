@@ -111,7 +111,7 @@ def checked_constraint(key: str, value: Any) -> float:
     """A ``set_constraint`` value as a float, with Optuna's errors. @raises TypeError, ValueError (NaN)."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(f"The `value` argument is of type '{type(value)}' but supposed to be a float.") from None
     if math.isnan(number):
         raise ValueError(f"Attempted to set a constraint for {key!r}, but NaN is not allowed.")
@@ -309,12 +309,11 @@ def _floats_or_none(raw: Any) -> list[float] | None:
 
 
 def _values_args(value: float | Sequence[float], what: str = "value") -> dict[str, Any]:
-    """``{"value": v}`` for one number, ``{"values": [...]}`` for a sequence (several objectives)."""
+    """``{"value": v}`` for one number, ``{"values": [...]}`` for a sequence (several objectives),
+    each cast to float as Optuna does (see ``_number``)."""
     if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1:
         seq: Sequence[Any] = value  # type: ignore[assignment]  # a list, tuple or 1-d array
         return {"values": [_number(v, f"{what}[{i}]") for i, v in enumerate(seq)]}
-    if isinstance(value, (str, bytes)):
-        raise InvalidArgumentError(f"{what} must be a number or a sequence of numbers (got {type(value).__name__})")
     return {"value": _number(value, what)}
 
 
@@ -323,7 +322,7 @@ def _constraints_arg(constraints: Sequence[float] | None) -> dict[str, Any]:
         return {}
     if isinstance(constraints, (str, bytes)) or not isinstance(constraints, Sequence):
         raise InvalidArgumentError("constraints must be a sequence of numbers (c <= 0 is feasible)")
-    return {"constraints": [float(_number(c, f"constraints[{i}]")) for i, c in enumerate(constraints)]}
+    return {"constraints": [_number(c, f"constraints[{i}]") for i, c in enumerate(constraints)]}
 
 
 def _short(mapping: Mapping[str, Any], limit: int = 400) -> str:
@@ -403,15 +402,23 @@ def _check_compatible(name: str, old: Distribution, new: Distribution) -> None:
 
 
 def _number(x: Any, what: str) -> float:
-    """A plain Python number from ints, floats, numpy scalars or 0-d tensors."""
-    if isinstance(x, bool):
-        raise TypeError(f"{what} must be a number, not a bool")
-    if isinstance(x, (int, float)):
+    """``x`` cast to a float, as Optuna casts the values it is told and reported: Python ints of any
+    size (``6 * 124e6 * 3e11`` FLOPs, ``2**60``: the server's numbers are doubles, and MessagePack
+    cannot carry an int past 2^64 at all), bools (``float(True)``), numpy scalars, 0-d tensors.
+    @raises TypeError (Optuna's report raises one) when it cannot be cast: not a number, or an int
+    too large for a float."""
+    if type(x) is float:
         return x
     try:
         return float(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must be a number (got {x!r})") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{what} must be a number that can be cast to float (got {_short_repr(x)}: {exc})") from None
+
+
+def _short_repr(x: Any, limit: int = 80) -> str:
+    """``repr(x)`` cut at ``limit`` characters (a 400-digit int should not fill the screen)."""
+    text = repr(x)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class Trial(_OptunaV2Suggest):
@@ -783,7 +790,7 @@ class Trial(_OptunaV2Suggest):
         payload = dict(data) if data is not None else None
         if hypergradients is not None:
             payload = payload or {}
-            payload["hypergradients"] = {str(k): float(_number(g, f"hypergradient of {k!r}")) for k, g in hypergradients.items()}
+            payload["hypergradients"] = {str(k): _number(g, f"hypergradient of {k!r}") for k, g in hypergradients.items()}
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:

@@ -1,0 +1,87 @@
+"""Optuna scripts moved over unchanged, fifth audit (values Optuna casts to float, off-grid steps,
+numpy choices, ``load_study``'s refusal hints, enqueued values between step points, telling a
+``FrozenTrial``): each case is a divergence found by running the same snippet with ``import optuna``
+(Optuna 5.0, in memory) and with ``import tuneport as optuna``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+FLOPS = 6 * 124_000_000 * 300_000_000_000  # 2.2e20: past 2^64, which MessagePack cannot carry as an int
+
+
+def _study(server: ServerProcess, name: str, **kwargs: Any) -> tp.Study:
+    return tp.create_study(storage=server.endpoint, study_name=name, **kwargs)
+
+
+# ---------------------------------------------------------------- 1. values are cast to float
+
+
+@pytest.mark.parametrize(
+    "told",
+    [[0.9, FLOPS], [0.9, 2**60], [True, 1.0], (np.float32(0.5), np.int64(3))],
+    ids=["int-past-2^64", "int-past-2^53", "bool", "numpy-scalars"],
+)
+def test_tell_casts_ints_bools_and_numpy_values_to_float_as_optuna(server: ServerProcess, name: str, told: Any) -> None:
+    def script(lib: Any, study: Any) -> tuple[str, list[float]]:
+        trial = study.ask()
+        study.tell(trial, told)
+        done = study.trials[0]
+        return done.state.name, done.values
+
+    ours = script(tp, _study(server, name, directions=["maximize", "minimize"]))
+    assert ours == script(optuna, optuna.create_study(directions=["maximize", "minimize"]))
+    assert all(type(v) is float for v in ours[1])
+
+
+def test_complete_and_report_cast_big_ints_and_bools_to_float(server: ServerProcess, name: str) -> None:
+    study = _study(server, name)
+    trial = study.ask()
+    trial.report(FLOPS, 0)
+    trial.report(2**60, 1)
+    trial.report(np.float32(0.5), np.int64(2))  # type: ignore[call-overload]  # numpy scalars, as Optuna takes them
+    trial.complete(True)
+    done = study.trials[0]
+    assert done.state == "COMPLETE" and done.value == 1.0
+    assert done.intermediate_values == {0: float(FLOPS), 1: float(2**60), 2: 0.5}
+    with study.ask() as second:
+        second.prune(FLOPS)
+    assert study.trials[1].state == "PRUNED" and study.trials[1].value == float(FLOPS)
+
+
+def test_a_value_that_cannot_be_cast_fails_the_trial_instead_of_leaving_it_running(server: ServerProcess, name: str) -> None:
+    study = _study(server, name)
+    too_big = 10**400  # float() raises OverflowError
+    trial = study.ask()
+    with pytest.warns(UserWarning, match="could not be cast to float"):
+        told = study.tell(trial, too_big)
+    assert told.state == "FAIL" and study.trials[0].state == "FAIL"
+    # With state=COMPLETE, Optuna raises a ValueError and the trial stays RUNNING to be told again.
+    trial = study.ask()
+    with pytest.raises(ValueError, match="could not be cast to float"):
+        study.tell(trial, too_big, state="COMPLETE")
+    assert study.tell(trial, 1.0).state == "COMPLETE"
+    with study.ask() as third:
+        with pytest.raises(TypeError, match="can be cast to float"):
+            third.report(too_big, 0)
+        with pytest.raises(TypeError, match="can be cast to float"):
+            third.complete(too_big)
+        third.complete(2.0)
+    assert [t.state for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+
+
+def test_optimize_fails_a_trial_whose_objective_returns_an_int_past_the_float_range(server: ServerProcess, name: str) -> None:
+    study = _study(server, name)
+    study.optimize(lambda t: 10**400, n_trials=1)
+    study.optimize(lambda t: FLOPS, n_trials=1)
+    assert [(t.state, t.value) for t in study.trials] == [("FAIL", None), ("COMPLETE", float(FLOPS))]
