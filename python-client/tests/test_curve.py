@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import tuneport as tp
-from conftest import REPO, SERVER_MAIN, free_port
+from conftest import REPO, SERVER_MAIN, ServerProcess, free_port
 
 
 def keygen(name: str, out: Path) -> None:
@@ -52,8 +52,17 @@ def test_allowed_key_works_and_refused_keys_say_so(tmp_path: Path) -> None:
         bad = tp.CurveKeys.from_files(keys / "server.pub", strangers / "intruder.key")
         with pytest.raises(tp.UnauthenticatedError, match="CURVE keys not accepted"):
             tp.connect(endpoint, curve=bad, connect_timeout=10)
-        with pytest.raises(tp.UnauthenticatedError, match="may require CURVE"):
-            tp.connect(endpoint, connect_timeout=10)  # plaintext
+        # Another server's public key: the server drops the connection without a word; its greeting
+        # (CURVE, as ours) says that this is the key, not a server that is down.
+        wrong_server = tp.CurveKeys.from_files(strangers / "intruder.pub", allowed / "worker.key")
+        with pytest.raises(tp.UnauthenticatedError, match="closed the CURVE handshake.*CURVE keys not accepted"):
+            tp.connect(endpoint, curve=wrong_server, connect_timeout=10)
+        # Plaintext: libzmq reports only "handshake failed, no detail", as for a dead port forward;
+        # the server's greeting (CURVE) is what says that it requires CURVE.
+        with pytest.raises(tp.UnauthenticatedError, match="the server uses CURVE, this client NULL.*it requires CURVE") as info:
+            tp.connect(endpoint, connect_timeout=10)
+        assert info.value.data["mechanism"] == "CURVE"
+        assert tp._protocol.probe_mechanism(endpoint) == "CURVE"
         with pytest.raises(ValueError, match="no secret key"):
             tp.CurveKeys.from_files(keys / "server.pub", allowed / "worker.pub")
     finally:
@@ -110,3 +119,16 @@ def test_the_secret_key_stays_out_of_repr_and_tracebacks(tmp_path: Path) -> None
     for shown in (repr(keys), str(keys), f"{keys}", f"{keys!r}"):
         assert secret.group(1) not in shown
         assert keys.public_key in shown  # the rest still identifies the key pair
+
+
+def test_keys_for_a_server_without_curve_say_that_it_does_not_use_curve(tmp_path: Path) -> None:
+    keygen("server", tmp_path)
+    keygen("worker", tmp_path)
+    keys = tp.CurveKeys.from_files(tmp_path / "server.pub", tmp_path / "worker.key")
+    srv = ServerProcess(tmp_path / "plain.db").start()
+    try:
+        assert tp._protocol.probe_mechanism(srv.endpoint) == "NULL"
+        with pytest.raises(tp.UnauthenticatedError, match="the server uses NULL, this client CURVE.*does not use CURVE"):
+            tp.connect(srv.endpoint, curve=keys, connect_timeout=10)
+    finally:
+        srv.stop()

@@ -90,7 +90,39 @@ def test_something_that_is_not_a_tuneport_server_is_named_as_such() -> None:
         endpoint = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
         # The budget must outlast the TCP connect's monitor event on a loaded machine (0.5 s did not).
         err = finishes(lambda: tp.connect(endpoint, connect_timeout=3.0))
-    assert isinstance(err, tp.TimeoutError) and "is it a tuneport server?" in err.message
+    assert isinstance(err, tp.TimeoutError) and "is it a tuneport server, and is it answering?" in err.message
+
+
+def test_an_endpoint_that_accepts_and_closes_is_an_outage_not_a_curve_refusal() -> None:
+    """A port forward (ssh -L, kubectl port-forward) whose server is down accepts each connection
+    and closes it: libzmq reports a handshake failure without detail, as it does for a plaintext
+    client of a CURVE server. Nothing there announces CURVE, so it is no CURVE refusal."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        stop = threading.Event()
+
+        def close_each() -> None:
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    listener.accept()[0].close()
+                except OSError:
+                    continue
+
+        closer = threading.Thread(target=close_each, daemon=True)
+        closer.start()
+        endpoint = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        try:
+            assert _protocol.probe_mechanism(endpoint) is None
+            err = finishes(lambda: tp.connect(endpoint, connect_timeout=1.0))
+        finally:
+            stop.set()
+            closer.join(HANG)
+    assert isinstance(err, tp.TimeoutError), err
+    assert f"is a tuneport server running at {endpoint}?" in err.message
+    assert "closed it before the ZeroMQ handshake" in err.message and "CURVE" not in err.message
 
 
 def test_a_server_that_dies_mid_run_is_reported_after_the_outage_budget_and_the_tell_does_not_wait_again(

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import re
+import socket
 import struct
 import threading
 import time
@@ -186,6 +187,75 @@ _HANDSHAKE_FAILED = (
 )
 
 
+#: How long ``probe_mechanism`` waits for a greeting; and how long its answer stands for an
+#: endpoint whose handshakes keep failing (ZeroMQ reconnects every 100 ms).
+PROBE_TIMEOUT_S = 1.0
+PROBE_REUSE_S = 5.0
+
+
+def _recv_upto(sock: socket.socket, n: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(n - len(data))
+        except OSError:  # a timeout or a reset
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def probe_mechanism(endpoint: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """The security mechanism (``"NULL"``, ``"CURVE"``, ``"PLAIN"``...) that the ZeroMQ peer at
+    ``endpoint`` announces in its ZMTP 3 greeting, or None when it announces none: it closes the
+    connection, stays silent for ``timeout`` seconds, or does not speak ZMTP. Opens one plain
+    connection, exchanges the greeting's first 11 bytes (signature and major version: the peer then
+    sends the rest, mechanism included, before reading ours) and closes it: no message is sent.
+
+    A failed ZeroMQ handshake says little by itself: a CURVE server drops a plaintext client with
+    the same "no detail" event as a port forward whose server is down; this tells them apart."""
+    deadline = time.monotonic() + timeout
+    try:
+        if endpoint.startswith("tcp://"):
+            m = _TCP.match(endpoint)
+            if m is None:
+                return None
+            sock = socket.create_connection((m.group("host").strip("[]"), int(m.group("port"))), timeout=timeout)
+        elif endpoint.startswith("ipc://") and hasattr(socket, "AF_UNIX"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(endpoint[len("ipc://"):])
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            return None
+    except OSError:
+        return None
+    with sock:
+        signature = _recv_upto(sock, 10, deadline)
+        if len(signature) < 10 or signature[0] != 0xFF or not signature[9] & 1:
+            return None
+        try:
+            sock.sendall(b"\xff" + bytes(8) + b"\x7f\x03")  # our signature and major version 3
+        except OSError:
+            return None
+        rest = _recv_upto(sock, 22, deadline)  # major, minor, then the 20-byte mechanism
+        if len(rest) < 22 or rest[0] < 3:
+            return None
+        mechanism = rest[2:22].rstrip(b"\x00")
+        try:
+            return mechanism.decode("ascii") or None
+        except UnicodeDecodeError:
+            return None
+
+
 def check_endpoint(endpoint: object) -> str:
     """``endpoint`` when a client can connect to it (``tcp://host:port``, ``ipc://path``,
     ``inproc://name``). @raises InvalidArgumentError at once, with a hint, for anything else
@@ -279,7 +349,12 @@ class Channel:
         self._connected = False
         self._ever_connected = False
         self._tcp_seen = False
-        self._handshake_error: str | None = None
+        self._closed_in_handshake = False
+        """A handshake failed without a sign of CURVE: the peer closed the connection (a port forward
+        or tunnel to a server that is down) or timed it out; an outage, not a refusal."""
+        self._handshake_error: tuple[str, str | None] | None = None
+        """Why the server refused the handshake, and the mechanism it announced (see ``_refusal``)."""
+        self._probed: tuple[float, str | None] | None = None
         self._unreachable_since: float | None = None
         self._outage_started: float | None = None
         self._lost = False
@@ -332,7 +407,7 @@ class Channel:
         came_back = False
         while self._monitor.poll(0, zmq.POLLIN):
             frames = self._monitor.recv_multipart()
-            event = struct.unpack("=hi", frames[0][:6])[0] if frames and len(frames[0]) >= 6 else 0
+            event, value = struct.unpack("=HI", frames[0][:6]) if frames and len(frames[0]) >= 6 else (0, 0)
             if event == zmq.EVENT_CONNECTED:
                 self._tcp_seen = True
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
@@ -342,8 +417,9 @@ class Channel:
                     self._outage_started = None
                 self._connected = self._ever_connected = True
                 self._unreachable_since = None
-                self._lost = self._gave_up = False
+                self._lost = self._gave_up = self._closed_in_handshake = False
                 self._handshake_error = None
+                self._probed = None
             elif event == zmq.EVENT_DISCONNECTED:
                 if self._connected:
                     self._lost = True
@@ -356,8 +432,37 @@ class Channel:
                     )
                 self._connected = False
             elif event in _HANDSHAKE_FAILED:
-                self._handshake_error = _HANDSHAKE_TEXT.get(int(event), "handshake failed")
+                refusal = self._refusal(int(event), int(value))
+                if refusal is None:
+                    self._closed_in_handshake = True
+                else:
+                    self._handshake_error = refusal
         return came_back
+
+    def _mechanism(self) -> str | None:
+        """The mechanism the server announces (``probe_mechanism``), probed again after PROBE_REUSE_S."""
+        now = time.monotonic()
+        if self._probed is None or now - self._probed[0] > PROBE_REUSE_S:
+            self._probed = (time.monotonic(), probe_mechanism(self._endpoint))
+        return self._probed[1]
+
+    def _refusal(self, event: int, value: int) -> tuple[str, str | None] | None:
+        """Why a failed handshake is a refusal of this client's security (the detail and the
+        server's mechanism), or None when nothing says so: then it is treated as an outage (the
+        request waits, and its timeout asks whether a tuneport server runs there). A refusal needs
+        evidence: the server denied the key (ZAP), or the mechanism it announces is not ours, or
+        it is CURVE as ours and closed our CURVE handshake (a wrong server key)."""
+        if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return (f"its authenticator refused this client, status {value}", "CURVE" if self._curve is not None else None)
+        ours = "NULL" if self._curve is None else "CURVE"
+        theirs = self._mechanism()
+        if theirs is None:
+            return None  # closed or silent before its greeting: no server speaks there
+        if theirs != ours:
+            return (f"security mechanism mismatch: the server uses {theirs}, this client {ours}", theirs)
+        if ours == "CURVE":
+            return ("the server closed the CURVE handshake", theirs)
+        return None
 
     def request(
         self,
@@ -462,10 +567,17 @@ class Channel:
                 f"within {budget:g}s ({'outage_budget_s' if budget == self.outage_budget_s else 'it was already unreachable'}); "
                 f"{op!r} was not answered. Is the server still running?"
             )
+        elif self._closed_in_handshake:
+            text = (
+                f"something at {self._endpoint} accepted the TCP connection but closed it before the ZeroMQ handshake "
+                f"completed, for {budget:g}s: is a tuneport server running at {self._endpoint}? (a port forward or "
+                "tunnel, such as ssh -L or kubectl port-forward, does this while the server behind it is down)"
+            )
         elif self._tcp_seen:
             text = (
                 f"something at {self._endpoint} accepted the connection but never completed the ZeroMQ handshake "
-                f"within {budget:g}s: is it a tuneport server?"
+                f"within {budget:g}s: is it a tuneport server, and is it answering? (a stopped or hung server still accepts "
+                "connections, as does a program that is not a tuneport server)"
             )
         else:
             text = (
@@ -475,30 +587,35 @@ class Channel:
         return TimeoutError(text, data)
 
     def _raise_handshake_error(self, message: Mapping[str, Any]) -> None:
-        detail = self._handshake_error
+        assert self._handshake_error is not None
+        detail, theirs = self._handshake_error
         self._drop_socket()
         self._handshake_error = None
-        if self._curve is not None:
-            text = f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): CURVE keys not accepted by the server?"
+        self._probed = None
+        if self._curve is None:
+            text = (
+                f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): it requires CURVE "
+                "(connect(..., curve=tp.CurveKeys.from_files(...)))"
+                if theirs == "CURVE"
+                else f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail})"
+            )
+        elif theirs is not None and theirs != "CURVE":
+            text = (
+                f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): it does not use CURVE; "
+                "connect without curve=, or start the server with --curve-secret and --curve-allow"
+            )
         else:
             text = (
-                f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): it may require CURVE "
-                "(connect(..., curve=tp.CurveKeys.from_files(...)))"
+                f"the server at {self._endpoint} refused the ZeroMQ handshake ({detail}): CURVE keys not accepted by the server? "
+                "(its public key must be that server's server.pub, and this client's public key in its --curve-allow)"
             )
-        raise UnauthenticatedError(text, {"op": message.get("op"), "endpoint": self._endpoint})
+        raise UnauthenticatedError(text, {"op": message.get("op"), "endpoint": self._endpoint, "mechanism": theirs})
 
     def close(self) -> None:
         """Closes the socket (LINGER 0); later requests raise ClientClosedError."""
         with self._lock:
             self._closed = True
             self._drop_socket()
-
-
-_HANDSHAKE_TEXT: dict[int, str] = {
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed",
-    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "security mechanism or protocol mismatch",
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication refused",
-}
 
 
 __all__ = [
@@ -511,4 +628,5 @@ __all__ = [
     "make_request",
     "new_request_id",
     "parse_reply",
+    "probe_mechanism",
 ]
