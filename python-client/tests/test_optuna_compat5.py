@@ -85,3 +85,27 @@ def test_optimize_fails_a_trial_whose_objective_returns_an_int_past_the_float_ra
     study.optimize(lambda t: 10**400, n_trials=1)
     study.optimize(lambda t: FLOPS, n_trials=1)
     assert [(t.state, t.value) for t in study.trials] == [("FAIL", None), ("COMPLETE", float(FLOPS))]
+
+
+# ---------------------------------------------------------------- 3. load_study's sampler= and pruner=
+
+
+def test_load_study_refuses_sampler_and_pruner_with_what_load_study_can_do(server: ServerProcess, name: str) -> None:
+    """Optuna's distributed recipe: each worker runs ``load_study(..., sampler=TPESampler(seed=rank))``.
+    load_study takes no strategy=, so the refusal must not tell to pass one."""
+    _study(server, name, strategy="tpe", scheduler="median")
+    load = tp.load_study
+    with pytest.raises(tp.InvalidArgumentError) as info:
+        load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.TPESampler(seed=1))
+    assert "pass strategy" not in info.value.message
+    assert "drop sampler=" in info.value.message and "it already runs 'tpe'" in info.value.message
+    with pytest.raises(tp.InvalidArgumentError, match=r"drop sampler=.*\('tpe'\).*study\.update\(strategy='random'\)"):
+        load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.RandomSampler())
+    with pytest.raises(tp.InvalidArgumentError, match=r"drop pruner=.*\('median'\).*study\.update\(scheduler='hyperband'\)") as info:
+        load(study_name=name, storage=server.endpoint, pruner=optuna.pruners.HyperbandPruner())
+    assert "pass scheduler" not in info.value.message
+    with pytest.raises(tp.InvalidArgumentError, match=r"drop pruner=.*study\.update\(scheduler=None\)"):
+        load(study_name=name, storage=server.endpoint, pruner=optuna.pruners.NopPruner())
+    # What the message offers works: the study changes for every worker.
+    study = load(study_name=name, storage=server.endpoint)
+    assert study.update(strategy="random") == ["strategy"] and study.strategy["name"] == "random"

@@ -765,21 +765,77 @@ _SCHEDULER_OF_PRUNER = {
 }
 
 
+def _sampler_kind(sampler: Any, multi_objective: bool) -> str | None:
+    """The strategy that runs an Optuna sampler's algorithm, or None for one tuneport does not know."""
+    name = type(sampler).__name__
+    if name == "GPSampler" and multi_objective:
+        return "ehvi"  # Optuna's GPSampler optimises several objectives with (log) EHVI; tuneport's gp one
+    return _STRATEGY_OF_SAMPLER.get(name)
+
+
+def _constraints_note(sampler: Any) -> str:
+    return (
+        "; its constraints_func goes to study.optimize(objective, constraints_func=...) "
+        "(or trial.set_constraint(key, value) in the objective, as Optuna 5 recommends)"
+        if getattr(sampler, "_constraints_func", None) is not None
+        else ""
+    )
+
+
+def _refuse_optuna_objects_on_load(sampler: Any, pruner: Any, current: Study | None) -> None:
+    """``load_study``'s ``sampler=``/``pruner=`` (Optuna's distributed recipe gives each worker
+    ``TPESampler(seed=rank)``): a tuneport study keeps the strategy and scheduler it was created
+    with, which the server runs for all its workers, so there is nothing to pass instead; the
+    refusal says that, names what the study runs (``current``, when it could be read) and how to
+    change it for every worker (``Study.update``)."""
+    if sampler is not None:
+        name = type(sampler).__name__
+        kind = _sampler_kind(sampler, current is not None and len(current.directions) > 1)
+        running = _plugin_name(current.strategy) if current is not None else None
+        runs = f" ({running!r})" if running else ""
+        if kind is not None and kind == running:
+            change = f"it already runs {kind!r}"
+        else:
+            change = f"to change it for every worker, study.update(strategy={kind or '<name>'!r})"
+        raise InvalidArgumentError(
+            f"load_study(sampler={name}(...)): drop sampler=: a loaded study keeps the strategy it was created with{runs}, "
+            "which the server runs for every worker (a per-worker seed has no use: the study's seed is set by "
+            f"create_study); {change}{_constraints_note(sampler)}",
+            {"strategy": running, "sampler": name},
+        )
+    if pruner is not None:
+        name = type(pruner).__name__
+        kind = _SCHEDULER_OF_PRUNER.get(name, "<name>")
+        running = _plugin_name(current.scheduler) if current is not None else None
+        runs = "" if current is None else f" ({running!r})" if running else " (none)"
+        if current is not None and kind == running:
+            change = f"it already runs {kind!r}" if kind else "it has none"
+        elif kind is None:
+            change = "to remove it for every worker, study.update(scheduler=None)"
+        else:
+            change = f"to change it for every worker, study.update(scheduler={kind!r})"
+        raise InvalidArgumentError(
+            f"load_study(pruner={name}(...)): drop pruner=: a loaded study keeps the scheduler it was created with{runs}, "
+            f"which the server runs for every worker; {change}",
+            {"scheduler": running, "pruner": name},
+        )
+
+
+def _plugin_name(plugin: Any) -> str | None:
+    """A strategy's or scheduler's name from a study's setting (a name or ``{"name", "options"}``)."""
+    if isinstance(plugin, Mapping):
+        plugin = plugin.get("name")
+    return plugin if isinstance(plugin, str) else None
+
+
 def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = False) -> None:
     """``sampler=``/``pruner=`` (Optuna objects that run in the caller's process) have no meaning
     here: the server runs the strategy and scheduler. Refused with the argument to use instead."""
     if sampler is not None:
         name = type(sampler).__name__
-        kind = _STRATEGY_OF_SAMPLER.get(name)
-        if name == "GPSampler" and multi_objective:
-            kind = "ehvi"  # Optuna's GPSampler optimises several objectives with (log) EHVI; tuneport's gp one
+        kind = _sampler_kind(sampler, multi_objective)
         hint = f"strategy={kind!r}" if kind else "strategy='<name>' (see Client.catalogue())"
-        constraints = (
-            "; its constraints_func goes to study.optimize(objective, constraints_func=...) "
-            "(or trial.set_constraint(key, value) in the objective, as Optuna 5 recommends)"
-            if getattr(sampler, "_constraints_func", None) is not None
-            else ""
-        )
+        constraints = _constraints_note(sampler)
         if kind == "grid":
             grid = getattr(sampler, "_search_space", None)
             points = (
@@ -860,8 +916,16 @@ def load_study(*, study_name: str | None, storage: str | Client | None = None, s
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
     ``storage`` (as in ``create_study``); ``study_name=None`` loads the server's only study, as
     Optuna does. @raises NotFoundError; ValueError when ``study_name`` is None and the server
-    does not hold exactly one study."""
-    _refuse_optuna_objects(sampler, pruner)
+    does not hold exactly one study. ``sampler``/``pruner`` (Optuna objects) are refused: a loaded
+    study keeps the strategy and scheduler it was created with (``Study.update`` changes them for
+    every worker); the error names the ones it runs."""
+    if sampler is not None or pruner is not None:
+        current: Study | None = None
+        try:  # best effort: the refusal names what the study runs
+            current = _shared_client(storage).load_study(study_name) if study_name is not None else None
+        except TuneportError:
+            pass
+        _refuse_optuna_objects_on_load(sampler, pruner, current)
     client = _shared_client(storage)
     if study_name is None:
         names = [s.name for s in client.list_studies()]
