@@ -109,3 +109,52 @@ def test_load_study_refuses_sampler_and_pruner_with_what_load_study_can_do(serve
     # What the message offers works: the study changes for every worker.
     study = load(study_name=name, storage=server.endpoint)
     assert study.update(strategy="random") == ["strategy"] and study.strategy["name"] == "random"
+
+
+# ---------------------------------------------------------------- 4. a range that is not a whole number of steps
+
+
+def _caught(fn: Any) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [str(w.message) for w in caught]
+
+
+def test_an_off_grid_high_is_shrunk_onto_the_grid_with_optunas_warning() -> None:
+    for lib in (optuna, tp):
+        f, f_warned = _caught(lambda: lib.distributions.FloatDistribution(0, 1, step=0.3))
+        i, i_warned = _caught(lambda: lib.distributions.IntDistribution(0, 10, step=3))
+        g, g_warned = _caught(lambda: lib.distributions.FloatDistribution(0.1, 1.0, step=0.2))
+        assert (f.low, f.high, f.step, type(f.low), type(f.high)) == (0.0, 0.9, 0.3, float, float), lib
+        assert (i.low, i.high, i.step) == (0, 9, 3), lib
+        assert g.high == 0.9, lib
+        assert f_warned == [
+            "The distribution is specified by [0, 1] and step=0.3, but the range is not divisible by `step`. It will be replaced with [0, 0.9]."
+        ], lib
+        assert i_warned == [
+            "The distribution is specified by [0, 10] and step=3, but the range is not divisible by `step`. It will be replaced with [0, 9]."
+        ], lib
+        assert g_warned == [
+            "The distribution is specified by [0.1, 1.0] and step=0.2, but the range is not divisible by `step`. It will be replaced with [0.1, 0.9]."
+        ], lib
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # on the grid: no warning, nothing changed
+        assert tp.Float(0, 0.9, step=0.3).high == 0.9 and tp.Int(0, 9, step=3).high == 9
+
+
+def test_a_trials_distributions_hold_the_shrunk_high_as_optunas_do(server: ServerProcess, name: str) -> None:
+    def script(lib: Any, study: Any) -> list[Any]:
+        trial = study.ask()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x = trial.suggest_float("x", 0, 1, step=0.3)
+            n = trial.suggest_int("n", 0, 10, step=3)
+        live = [(d.low, d.high, d.step) for d in (trial.distributions["x"], trial.distributions["n"])]
+        study.tell(trial, 0.0)
+        stored = study.trials[0].distributions
+        return [x <= 0.9, n <= 9, live, [(d.low, d.high, d.step) for d in (stored["x"], stored["n"])]]
+
+    ours = script(tp, _study(server, name, seed=1))
+    assert ours == script(optuna, optuna.create_study())
+    assert ours[2] == ours[3] == [(0.0, 0.9, 0.3), (0, 9, 3)]

@@ -66,23 +66,30 @@ def _plain(c: Any) -> Any:
     return c
 
 
-def _warn_off_grid(low: Any, high: Any, step: Any) -> None:
-    """Optuna's UserWarning for a range that is not a whole number of steps: the server (like
-    Optuna) shrinks ``high`` onto the grid, and the trial's distribution says so."""
-    try:
-        d_low, d_high, d_step = (decimal.Decimal(str(x)) for x in (low, high, step))
-        off = (d_high - d_low) % d_step != 0
-    except (decimal.InvalidOperation, ValueError):
-        return
-    if off:
-        grid_high = (d_high - d_low) // d_step * d_step + d_low
-        shown = int(grid_high) if isinstance(high, int) else float(grid_high)
-        warnings.warn(
-            f"The distribution is specified by [{low}, {high}] and step={step}, but the range is not divisible by `step`. "
-            f"It will be replaced with [{low}, {shown}].",
-            UserWarning,
-            stacklevel=4,
-        )
+def _grid_high(low: Any, high: Any, step: Any, *, whole: bool) -> Any:
+    """``high`` shrunk onto the grid ``low + k·step``, with Optuna's UserWarning when the range is
+    not a whole number of steps: Optuna's ``FloatDistribution(0, 1, step=0.3).high`` is 0.9 and
+    ``IntDistribution(0, 10, step=3).high`` 9, computed in decimal as Optuna does (the server
+    shrinks the same way, so the trial's stored distribution agrees). ``whole``: an ``Int``."""
+    if whole:
+        if (high - low) % step == 0:
+            return high
+        grid_high = (high - low) // step * step + low
+    else:
+        try:
+            d_low, d_high, d_step = (decimal.Decimal(str(x)) for x in (low, high, step))
+            if (d_high - d_low) % d_step == 0:
+                return high
+            grid_high = float((d_high - d_low) // d_step * d_step + d_low)
+        except (decimal.InvalidOperation, ValueError):
+            return high
+    warnings.warn(
+        f"The distribution is specified by [{low}, {high}] and step={step}, but the range is not divisible by `step`. "
+        f"It will be replaced with [{low}, {grid_high}].",
+        UserWarning,
+        stacklevel=4,
+    )
+    return grid_high
 
 
 def _check_numeric(kind: str, low: float, high: float, log: bool, step: float | None) -> None:
@@ -149,7 +156,11 @@ class Float(Distribution):
         if self.log and self.step is not None:
             raise InvalidArgumentError("Float: step cannot be combined with log scale")
         if self.step is not None:
-            _warn_off_grid(self.low, self.high, self.step)
+            object.__setattr__(self, "high", _grid_high(self.low, self.high, self.step, whole=False))
+        # Optuna's FloatDistribution holds floats (``FloatDistribution(0, 1).low`` is 0.0).
+        for name in ("low", "high", "step"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
 
     def single(self) -> bool:
         return self.low == self.high or (self.step is not None and self.high - self.low < self.step)
@@ -189,7 +200,7 @@ class Int(Distribution):
         if self.log and self.step not in (None, 1):
             raise InvalidArgumentError("Int: step cannot be combined with log scale")
         if self.step != 1:
-            _warn_off_grid(self.low, self.high, self.step)
+            object.__setattr__(self, "high", _grid_high(self.low, self.high, self.step, whole=True))
 
     def single(self) -> bool:
         return self.low == self.high or self.high - self.low < (self.step or 1)
