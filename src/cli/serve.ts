@@ -73,8 +73,9 @@ Options:
                           UNAVAILABLE [1000]
   --max-reply-mib N       memory the server's buffers (replies not yet sent) may hold
                           before replies over 64 KiB (pages of trials, exports, plots)
-                          are answered UNAVAILABLE instead, so clients that do not read
-                          their replies cannot exhaust memory [1024]
+                          are answered UNAVAILABLE instead (smaller ones a quarter
+                          above it), so clients that do not read their replies cannot
+                          exhaust memory [1024]
   --curve-secret FILE     enable CURVE: encrypt every connection with this server key
                           file (from 'tuneport keygen'); needs --curve-allow
   --curve-allow PATH      client public keys allowed to connect: a *.pub file, a file

@@ -212,4 +212,58 @@ describe("per-client in-flight limit", () => {
     await heldAfterGc(gc, ceiling);
     expect(await ask("again", "get_study", { study: "wide" })).toMatchObject({ ok: true });
   }, 120_000);
+
+  it("bounds what clients that never read can hold with small replies too: past the headroom they are refused, and recover", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
+    // A trial whose reply is just under BIG_REPLY_BYTES (a 63,000-character user attribute).
+    const { trial } = await service.execute("add_trial", { study: "s", params: { x: 0.5 }, value: 1, user_attrs: { blob: "u".repeat(63_000) } });
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const ceiling = process.memoryUsage().arrayBuffers + 4 * 1024 * 1024;
+    const headroom = 4 * 1024 * 1024;
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxReplyBytes: ceiling, smallReplyHeadroomBytes: headroom });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const polite = new Dealer({ linger: 0, receiveTimeout: 60_000 }); // a hang guard
+    cleanup.push(() => polite.close());
+    polite.connect(endpoint as string);
+    const ask = async (id: string, op = "get_study", args: Record<string, unknown> = { study: "s" }) => {
+      await polite.send(encode({ v: 1, id, op, ...args }));
+      return decode((await polite.receive())[0] as Buffer) as { ok: boolean; error?: { code: string; data?: Record<string, unknown> } };
+    };
+    const probe = encode(await ask("size", "trial", { study: "s", trial: trial.number })).byteLength;
+    expect(probe).toBeLessThan(BIG_REPLY_BYTES);
+    expect(probe).toBeGreaterThan(60_000);
+
+    // Ten clients that never read, each asking for REPLY_QUEUE such replies: ~630 MB without a bound.
+    const floods = Array.from({ length: 10 }, () => new Dealer({ linger: 0, receiveHighWaterMark: 1, receiveBufferSize: 4096 }));
+    for (const f of floods) {
+      f.connect(endpoint as string);
+      cleanup.push(() => f.close());
+    }
+    for (let i = 0; i < REPLY_QUEUE; i++)
+      for (const [k, f] of floods.entries()) await f.send(encode({ v: 1, id: `f${k}-${i}`, op: "trial", study: "s", trial: trial.number }));
+    // The server holds no more than the ceiling, the headroom and what passes between two looks;
+    // the first reply to a client that reads once it does is a refusal it can retry.
+    let refused: Awaited<ReturnType<typeof ask>> | undefined;
+    for (let i = 0; i < 600 && refused?.ok !== false; i++) {
+      refused = await ask(`while-full-${i}`);
+      if (refused.ok) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(refused).toMatchObject({ ok: false, error: { code: "UNAVAILABLE", data: { reason: "memory" } } });
+    expect(await heldAfterGc(gc, ceiling + headroom + 16 * 1024 * 1024)).toBeLessThan(ceiling + headroom + 16 * 1024 * 1024);
+
+    // Once they leave, the memory is freed and small replies go out again.
+    for (const f of floods) f.close();
+    let again = refused as Awaited<ReturnType<typeof ask>>;
+    for (let i = 0; i < 600 && !again.ok; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await ask(`again-${i}`);
+    }
+    expect(again.ok).toBe(true);
+  }, 180_000);
 });

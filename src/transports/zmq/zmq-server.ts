@@ -18,6 +18,8 @@ import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 import { peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { maxOf } from "../../math/extremes.js";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 export interface CurveServerKeys {
   readonly publicKey: string;
@@ -35,6 +37,11 @@ export interface ZmqServerOptions {
   readonly maxInflightPerClient?: number;
   /** Bytes the process's buffers may hold before replies over `BIG_REPLY_BYTES` are refused. */
   readonly maxReplyBytes?: number;
+  /**
+   * Bytes over `maxReplyBytes` the buffers may hold before small replies are refused too
+   * [maxReplyBytes / 4]: the hard bound on what clients that do not read can make the server hold.
+   */
+  readonly smallReplyHeadroomBytes?: number;
   readonly serverVersion?: string;
   /**
    * CURVE keys; with them the socket only accepts encrypted connections from clients whose
@@ -68,6 +75,15 @@ export const REPLY_QUEUE = DEFAULT_MAX_INFLIGHT_PER_CLIENT;
  * small replies (ask, tell, report) always go out, so workers carry on.
  */
 export const BIG_REPLY_BYTES = 64 * 1024;
+/**
+ * Small replies go out beyond that ceiling, up to `maxReplyBytes + smallReplyHeadroomBytes`; past
+ * that they are refused as well (UNAVAILABLE, retry with the same id). Without this bound each
+ * client that never reads kept up to REPLY_QUEUE small replies (1,000 of up to 64 KiB: 63 MB), so
+ * 30 such connections held 2 GB against a 64 MiB ceiling, and more would have had the server
+ * killed for memory, stopping every study. The buffers' size is read at most once per
+ * `HELD_CHECK_MS` for small replies (a read costs microseconds, a small reply's whole path ~100).
+ */
+export const HELD_CHECK_MS = 5;
 export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
@@ -99,6 +115,24 @@ function prefixProblem(prefix: readonly Buffer[]): string | null {
   return null;
 }
 
+let gcFn: (() => void) | null | undefined;
+
+/**
+ * V8's full garbage collection, or null where it cannot be had. `--expose-gc` set at run time
+ * exposes `gc` in contexts created afterwards (not in this one), so one new context fetches it.
+ */
+function fullGc(): (() => void) | null {
+  if (gcFn === undefined) {
+    try {
+      setFlagsFromString("--expose-gc");
+      gcFn = runInNewContext("gc") as () => void;
+    } catch {
+      gcFn = null;
+    }
+  }
+  return gcFn;
+}
+
 export class ZmqServer {
   private readonly router: Router;
   private readonly log: Logger;
@@ -110,6 +144,13 @@ export class ZmqServer {
   private readonly identities = new Map<string, WorkerIdentity>();
   private readonly maxPerClient: number;
   private readonly maxReplyBytes: number;
+  private readonly smallReplyLimit: number;
+  /** The buffers' size at the last look (`heldNow`), and when. */
+  private held = { bytes: 0, at: -Infinity };
+  /** When `heldNow` last ran a full collection. */
+  private collectedAt = -Infinity;
+  /** Replies refused for memory since the last warning, and when that was logged. */
+  private refused = { count: 0, loggedAt: -Infinity };
   private loop: Promise<void> | null = null;
   private closing = false;
   private readonly zap: ZapAuthenticator | null = null;
@@ -124,6 +165,7 @@ export class ZmqServer {
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxPerClient = opts.maxInflightPerClient ?? DEFAULT_MAX_INFLIGHT_PER_CLIENT;
     this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    this.smallReplyLimit = this.maxReplyBytes + (opts.smallReplyHeadroomBytes ?? Math.floor(this.maxReplyBytes / 4));
     let context: Context | undefined;
     if (opts.curve) {
       if (!opts.curveAllow || opts.curveAllow.size === 0) throw new Error("CURVE needs an allow-list of client public keys");
@@ -212,20 +254,47 @@ export class ZmqServer {
       this.log.error({ err }, "reply could not be encoded");
       bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
     }
-    if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id);
+    if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.maxReplyBytes);
+    else if (this.heldNow(HELD_CHECK_MS) > this.smallReplyLimit) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.smallReplyLimit);
     this.send([...prefix, bytes]);
   }
 
-  /** A big reply, or UNAVAILABLE in its place while the process's buffers hold more than `maxReplyBytes`. */
-  private withinMemory(bytes: Buffer, id: unknown): Buffer {
-    // Replies are Buffers, and ZeroMQ holds them (it sends without copying) until they leave.
-    // V8's count of ArrayBuffer bytes falls as soon as they are freed; the RSS stayed at 3.9 GB after
-    // the client left (the allocator keeps the pages), which would refuse big replies for good.
-    // memoryUsage() costs microseconds: small beside building a reply this size.
-    const held = process.memoryUsage().arrayBuffers;
-    if (held <= this.maxReplyBytes) return bytes;
+  /**
+   * The bytes the process's buffers hold, read again when the last look is older than `maxAgeMs`.
+   * Replies are Buffers, and ZeroMQ holds them (it sends without copying) until they leave. V8's
+   * count of ArrayBuffer bytes falls as soon as they are freed; the RSS stayed at 3.9 GB after the
+   * client left (the allocator keeps the pages), which would refuse replies for good.
+   */
+  private heldNow(maxAgeMs: number): number {
+    const now = performance.now();
+    if (now - this.held.at < maxAgeMs) return this.held.bytes;
+    let bytes = process.memoryUsage().arrayBuffers;
+    // Buffers ZeroMQ has sent (or dropped with a client that left) count until V8 collects them,
+    // and an idle server may not collect for minutes: replies stayed refused after the clients
+    // that held them had gone. Over the ceiling, a full collection first, once a second at most.
+    if (bytes > this.maxReplyBytes && now - this.collectedAt >= 1000) {
+      this.collectedAt = now;
+      fullGc()?.();
+      bytes = process.memoryUsage().arrayBuffers;
+    }
+    this.held = { bytes, at: performance.now() };
+    return bytes;
+  }
+
+  /** The reply, or UNAVAILABLE in its place while the process's buffers hold more than `limit`. */
+  private withinMemory(bytes: Buffer, id: unknown, held: number, limit: number): Buffer {
+    if (held <= limit) return bytes;
     const mib = (n: number) => Math.round(n / 1024 ** 2);
-    this.log.warn({ held_mib: mib(held), max_reply_mib: mib(this.maxReplyBytes), reply_bytes: bytes.byteLength }, "big reply refused: replies not yet sent hold too much memory");
+    // One line a second at most: a flood of refusals must not become a flood of log lines.
+    this.refused.count++;
+    const now = performance.now();
+    if (now - this.refused.loggedAt >= 1000) {
+      this.log.warn(
+        { held_mib: mib(held), limit_mib: mib(limit), max_reply_mib: mib(this.maxReplyBytes), reply_bytes: bytes.byteLength, refused: this.refused.count },
+        "replies refused: replies not yet sent hold too much memory",
+      );
+      this.refused = { count: 0, loggedAt: now };
+    }
     // Alone: in msgpackr's chunk, each refusal waiting for a client that does not read held the chunk.
     return encodeAlone({
       v: 1,
@@ -234,7 +303,7 @@ export class ZmqServer {
       error: {
         code: "UNAVAILABLE",
         message:
-          `the server's buffers hold ${mib(held)} MiB, over its ceiling of ${mib(this.maxReplyBytes)} MiB (--max-reply-mib), mostly replies ` +
+          `the server's buffers hold ${mib(held)} MiB, over its ceiling of ${mib(limit)} MiB (from --max-reply-mib), mostly replies ` +
           `that clients asked for and have not read; this reply of ${bytes.byteLength} bytes was not sent: retry with the same id later`,
         data: { reason: "memory", held_bytes: held, max_reply_bytes: this.maxReplyBytes, reply_bytes: bytes.byteLength },
       },
