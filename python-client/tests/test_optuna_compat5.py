@@ -158,3 +158,42 @@ def test_a_trials_distributions_hold_the_shrunk_high_as_optunas_do(server: Serve
     ours = script(tp, _study(server, name, seed=1))
     assert ours == script(optuna, optuna.create_study())
     assert ours[2] == ours[3] == [(0.0, 0.9, 0.3), (0, 9, 3)]
+
+
+# ---------------------------------------------------------------- 5. categorical choices
+
+
+def test_suggest_categorical_takes_numpy_arrays_and_tuples_and_returns_python_values(server: ServerProcess, name: str) -> None:
+    study = _study(server, name, seed=3)
+    trial = study.ask()
+    bs = trial.suggest_categorical("bs", np.array([16, 32, 64]))  # type: ignore[arg-type]  # typed Sequence, as Optuna's
+    opt = trial.suggest_categorical("opt", np.array(["adam", "sgd"]))  # type: ignore[arg-type]
+    wd = trial.suggest_categorical("wd", (0.0, 1e-4))
+    assert type(bs) is int and bs in (16, 32, 64)
+    assert type(opt) is str and opt in ("adam", "sgd")
+    assert type(wd) is float and wd in (0.0, 1e-4)
+    assert trial.distributions["bs"] == tp.Categorical([16, 32, 64])
+    study.tell(trial, 1.0)
+    assert study.trials[0].params == {"bs": bs, "opt": opt, "wd": wd}
+    # Optuna takes the same and returns one of the choices.
+    otrial = optuna.create_study().ask()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna warns that numpy choices do not persist
+        assert otrial.suggest_categorical("bs", np.array([16, 32, 64])) in (16, 32, 64)  # type: ignore[call-overload]
+
+
+def test_a_repeated_choice_is_refused_saying_why_and_what_to_pass(server: ServerProcess, name: str) -> None:
+    # Optuna 5.0 accepts a repeat without a word; the server keeps each choice once.
+    assert optuna.create_study().ask().suggest_categorical("opt", ["adam", "adam", "sgd"]) in ("adam", "sgd")
+    trial = _study(server, name).ask()
+    with pytest.raises(tp.InvalidArgumentError) as info:
+        trial.suggest_categorical("opt", ["adam", "adam", "sgd"])
+    assert "duplicate choice 'adam'" in info.value.message and "keeps each categorical choice once" in info.value.message
+    assert "['adam', 'sgd']" in info.value.message
+    # 1 and 1.0 are one number on the server: refused here with the reason, not by the server.
+    with pytest.raises(tp.InvalidArgumentError, match=r"duplicate choice 1\.0 \(the same number as 1 .*Pass the distinct choices, \[1, 2\]"):
+        tp.Categorical([1, 1.0, 2])
+    assert tp.Categorical([True, 1]).choices == (True, 1)  # a bool is not a number there
+    with pytest.raises(tp.InvalidArgumentError, match="a set has no order"):
+        tp.Categorical({1, 2})  # type: ignore[arg-type]
+    trial.suggest_categorical("opt", ["adam", "sgd"])

@@ -228,21 +228,29 @@ class Categorical(Distribution):
     choices: tuple[Scalar, ...]
 
     def __init__(self, choices: Sequence[Scalar]) -> None:
-        if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence):
-            raise InvalidArgumentError(f"Categorical: choices must be a sequence (got {choices!r})")
+        # Any ordered collection with a length, as Optuna takes: a list, a tuple, a numpy array
+        # (``np.array([16, 32, 64])``), a range; its numpy scalars become Python values (``_scalar``).
+        if (
+            isinstance(choices, (str, bytes, Mapping, set, frozenset))
+            or not hasattr(choices, "__iter__")
+            or not hasattr(choices, "__len__")
+        ):
+            why = " (a set has no order that every worker shares)" if isinstance(choices, (set, frozenset)) else ""
+            raise InvalidArgumentError(f"Categorical: choices must be a list, tuple or 1-d array of choices{why} (got {choices!r})")
         values = tuple(_scalar(c) for c in choices)
         if not values:
             raise InvalidArgumentError("Categorical: needs at least one choice")
-        seen: set[tuple[str, str]] = set()
+        seen: dict[tuple[str, Any], Any] = {}
         for c in values:
             if c is not None and not isinstance(c, (str, int, float, bool)):
                 raise InvalidArgumentError(f"Categorical: choices must be str, int, float, bool or None (got {c!r})")
             if isinstance(c, float) and not math.isfinite(c):
                 raise InvalidArgumentError("Categorical: choices must be finite")
-            key = (type(c).__name__, repr(c))
+            # The server's key: a choice's JSON type and value, so 1 and 1.0 (one number there) are one.
+            key = _choice_key(c)
             if key in seen:
-                raise InvalidArgumentError(f"Categorical: duplicate choice {c!r}")
-            seen.add(key)
+                raise InvalidArgumentError(_duplicate_choice(seen[key], c, values), {"choices": list(values)})
+            seen[key] = c
         object.__setattr__(self, "choices", values)
 
     def single(self) -> bool:
@@ -266,6 +274,30 @@ class Categorical(Distribution):
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}
+
+
+def _duplicate_choice(first: Any, again: Any, values: tuple[Any, ...]) -> str:
+    """Why a choice list with a repeat is refused, and the list to pass instead. Optuna accepts
+    repeats (its samplers then draw a repeated choice more often); the server keeps each choice
+    once, as a parameter's value must name one choice."""
+    same = f" (the same number as {first!r} to the server, whose numbers are doubles)" if repr(first) != repr(again) else ""
+    distinct: dict[tuple[str, Any], Any] = {}
+    for c in values:
+        distinct.setdefault(_choice_key(c), c)
+    return (
+        f"Categorical: duplicate choice {again!r}{same}: the server keeps each categorical choice once (a trial's value "
+        "names one), where Optuna accepts a repeat and draws it more often. Pass the distinct choices, "
+        f"{list(distinct.values())!r} (list(dict.fromkeys(choices)))"
+    )
+
+
+def _choice_key(c: Any) -> tuple[str, Any]:
+    """A choice as the server tells choices apart: by JSON type and value (1 and 1.0 are one number)."""
+    if isinstance(c, bool):
+        return ("bool", c)
+    if isinstance(c, (int, float)):
+        return ("number", c)
+    return (type(c).__name__, c)
 
 
 DistributionLike = Union[Distribution, Mapping[str, Any]]

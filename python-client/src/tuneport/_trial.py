@@ -701,7 +701,9 @@ class Trial(_OptunaV2Suggest):
         return int(self._suggest(name, Int(low, high, log=log, step=None if log and step == 1 else step)))
 
     def suggest_categorical(self, name: str, choices: Sequence[Scalar]) -> Scalar:
-        """One of ``choices`` for parameter ``name``. See ``suggest_float``."""
+        """One of ``choices`` (a list, tuple or 1-d numpy array; numpy scalars come back as Python
+        values) for parameter ``name``. Each choice once: the server cannot hold a repeat, which
+        Optuna accepts (``InvalidArgumentError`` names the distinct list). See ``suggest_float``."""
         value: Scalar = self._suggest(name, Categorical(choices))
         return value
 
