@@ -197,3 +197,34 @@ def test_a_repeated_choice_is_refused_saying_why_and_what_to_pass(server: Server
     with pytest.raises(tp.InvalidArgumentError, match="a set has no order"):
         tp.Categorical({1, 2})  # type: ignore[arg-type]
     trial.suggest_categorical("opt", ["adam", "sgd"])
+
+
+# ---------------------------------------------------------------- 6. an enqueued value between step points
+
+
+def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
+    server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Optuna evaluates ``0.33`` for ``suggest_float(..., step=0.1)`` as given (with a warning); the
+    server keeps a trial's values on their distribution's grid and draws another (PROTOCOL.md,
+    ``enqueue``), so the warning must say what happened and what to enqueue instead."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="tuneport")
+    study = _study(server, name, seed=0)
+    study.enqueue_trial({"dropout": 0.33, "layers": 4, "wd": 0.7})
+
+    def objective(trial: Any) -> float:
+        return trial.suggest_float("dropout", 0.0, 0.5, step=0.1) + trial.suggest_int("layers", 0, 9, step=3) + trial.suggest_float("wd", 0.0, 0.5)
+
+    study.optimize(objective, n_trials=1)
+    warned = [r.getMessage() for r in caplog.records if "enqueued value" in r.getMessage()]
+    dropout = next(m for m in warned if "'dropout'" in m)
+    layers = next(m for m in warned if "'layers'" in m)
+    wd = next(m for m in warned if "'wd'" in m)
+    assert "0.33 of 'dropout' is between the step points of" in dropout and "outside" not in dropout
+    assert "enqueue 0.3, the nearest step point" in dropout
+    assert "4 of 'layers' is between the step points of" in layers and "enqueue 3, the nearest step point" in layers
+    assert "0.7 of 'wd' is outside" in wd and "nearest" not in wd
+    params = study.trials[0].params
+    assert params["dropout"] in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5) and params["layers"] in (0, 3, 6, 9)
