@@ -215,7 +215,7 @@ def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
     study.enqueue_trial({"dropout": 0.33, "layers": 4, "wd": 0.7})
 
     def objective(trial: Any) -> float:
-        return trial.suggest_float("dropout", 0.0, 0.5, step=0.1) + trial.suggest_int("layers", 0, 9, step=3) + trial.suggest_float("wd", 0.0, 0.5)
+        return float(trial.suggest_float("dropout", 0.0, 0.5, step=0.1) + trial.suggest_int("layers", 0, 9, step=3) + trial.suggest_float("wd", 0.0, 0.5))
 
     study.optimize(objective, n_trials=1)
     warned = [r.getMessage() for r in caplog.records if "enqueued value" in r.getMessage()]

@@ -390,7 +390,7 @@ def _why_not_in(dist: Distribution, v: Any) -> tuple[str, str]:
     """Why ``v`` (an enqueued value the server did not use) is not a value of ``dist``, in the
     words of the server's rule (``contains`` in src/domain/distributions.ts), and what to enqueue
     instead when there is an obvious fix (the nearest grid point of a stepped range)."""
-    if isinstance(dist, Categorical):
+    if not isinstance(dist, (Float, Int)):
         return f"not one of the choices of {dist!r}", ""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return f"not a finite number, as {dist!r} needs", ""
