@@ -239,6 +239,21 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     expect(lookups.mock.calls.map(([id]) => id)).toContain("plain-1");
   });
 
+  it("stores no reply for a mutation that changes nothing, and a retry of it applies nothing twice", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    await svc.execute("resume_study", { study: "s" }, { requestId: "noop-resume" });
+    await svc.execute("update_study", { study: "s", max_trials: null }, { requestId: "noop-update" });
+    await svc.execute("create_study", { name: "s", space: SPACE, load_if_exists: true }, { requestId: "noop-load" });
+    const stop = await svc.execute("stop_study", { study: "s" }, { requestId: "real-stop" });
+    await svc.execute("stop_study", { study: "s" }, { requestId: "noop-stop" });
+    for (const id of ["noop-resume", "noop-update", "noop-load", "noop-stop"]) expect(await storage.getReply(id), id).toBeNull();
+    // A real change keeps its reply: its retry gets it back, and changes nothing.
+    expect(await storage.getReply("real-stop")).not.toBeNull();
+    await svc.execute("resume_study", { study: "s" }, { requestId: "real-resume" });
+    expect(await svc.execute("stop_study", { study: "s" }, { requestId: "real-stop" })).toEqual(stop);
+    expect((await svc.getStudy({ study: "s" })).stopped).toBe(false);
+  });
+
   it("serves enqueued trials first, filling missing params", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
     await expectCode(svc.enqueue({ study: "s", params: { lr: 5 } }), "INVALID_ARGUMENT");

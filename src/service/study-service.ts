@@ -312,7 +312,8 @@ export class StudyService {
         const given = a.max_resource === undefined && stored.maxResource !== undefined ? resolveScheduler(stored.maxResource) : scheduler;
         const differences = studyConfigDiff(stored, requestedConfig(a, space, strategy, given, directions), this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
-        return this.commit([], { study: viewOf(existing), created: false }, () => undefined, rc);
+        // A load changes nothing, so no reply is stored (NO_OP_REPLY).
+        return this.commit([], { study: viewOf(existing), created: false }, () => undefined, null);
       }
       this.plugins.checkSpaceFor(strategy, space);
       const config = newStudyConfig(a, { directions, space, strategy, scheduler }, {
@@ -387,7 +388,7 @@ export class StudyService {
         this.live(s);
         const next: Study = { ...s.study, stopped };
         const view = studyView(next, countsOf(s), bestOf(s), s.paramDists);
-        if ((s.study.stopped ?? false) === stopped) return this.commit([], view, () => undefined, rc);
+        if ((s.study.stopped ?? false) === stopped) return this.commit([], view, () => undefined, null); // NO_OP_REPLY
         return this.commit([{ kind: "update-study", study: next }], view, () => {
           s.study = next;
           this.bump(s);

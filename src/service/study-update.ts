@@ -48,7 +48,7 @@ export async function updateStudy(
         core.live(s);
         const { config, changed } = nextConfig(s, plugins, a);
         const next: Study = { ...s.study, config };
-        if (changed.length === 0) return core.commit([], { study: viewOf(s), changed }, () => undefined, rc);
+        if (changed.length === 0) return core.commit([], { study: viewOf(s), changed }, () => undefined, null); // NO_OP_REPLY
         const rebuilt = rebuild(s, plugins, next);
         return core.commit([{ kind: "update-study", study: next }], { study: viewOf({ ...s, ...rebuilt, study: next }), changed }, () => {
           Object.assign(s, rebuilt, { study: next });
