@@ -228,3 +228,27 @@ def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
     assert "0.7 of 'wd' is outside" in wd and "nearest" not in wd
     params = study.trials[0].params
     assert params["dropout"] in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5) and params["layers"] in (0, 3, 6, 9)
+
+
+# ---------------------------------------------------------------- 7. tell(frozen_trial, value)
+
+
+def test_tell_takes_a_frozen_trial_of_a_running_trial_and_refuses_other_objects_clearly(server: ServerProcess, name: str) -> None:
+    study = _study(server, name)
+    study.ask()
+    frozen = study.trials[0]
+    assert frozen.state == "RUNNING"
+    told = study.tell(frozen, 1.0)
+    assert told.state == "COMPLETE" and study.trials[0].value == 1.0
+    # A snapshot of a finished trial: Optuna's ValueError, also when this client no longer holds it.
+    with pytest.raises(ValueError, match="Cannot tell a COMPLETE trial"):
+        study.tell(frozen, 2.0)
+    assert study.tell(frozen, 2.0, skip_if_finished=True).value == 1.0
+    study.ask()
+    assert study.tell(np.int64(1), 3.0).state == "COMPLETE"  # type: ignore[arg-type]  # a numpy trial number
+    # Anything else: Optuna's TypeError, not "unhashable type".
+    for wrong in ({"number": 0}, "0", 1.0, None):
+        with pytest.raises(TypeError, match="Trial must be a trial object or trial number"):
+            study.tell(wrong, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Trial must be a trial object or trial number"):
+        optuna.create_study().tell({"number": 0}, 1.0)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import os
 import threading
 import warnings
@@ -346,7 +347,7 @@ class Study:
 
     def tell(
         self,
-        trial: Trial | int,
+        trial: Trial | FrozenTrial | int,
         value: float | Sequence[float] | None = None,
         state: Literal["COMPLETE", "FAIL", "PRUNED"] | Enum | None = None,
         skip_if_finished: bool = False,
@@ -357,7 +358,9 @@ class Study:
         user_attrs: Mapping[str, Any] | None = None,
     ) -> FrozenTrial:
         """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``, same
-        order of arguments: ``tell(trial, values, state, skip_if_finished)``). ``value`` is a number, or one per objective in
+        order of arguments: ``tell(trial, values, state, skip_if_finished)``). ``trial`` is the ``Trial``,
+        its number, or a ``FrozenTrial`` of it (from ``study.trials``); anything else is Optuna's
+        ``TypeError``. ``value`` is a number, or one per objective in
         a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
         with a COMPLETE result (``c <= 0`` satisfied). ``state`` (a name, or a ``TrialState`` of
         tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise; as in
@@ -372,14 +375,25 @@ class Study:
             if value is not None:
                 raise InvalidArgumentError("give value or values, not both")
             value = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes)) else values
-        t = trial if isinstance(trial, Trial) else self.client._open_trial(self.name, trial)
+        number = _trial_number(trial)
+        t = trial if isinstance(trial, Trial) else self.client._open_trial(self.name, number)
         if skip_if_finished and (t is None or t.finished):
-            done = self.trial(trial.number if isinstance(trial, Trial) else trial)
+            done = self.trial(number)
             if done.state.is_finished():
                 log.info("trial %d of '%s' is already %s; skipped", done.number, self.name, done.state)
                 return done
         if t is None:
-            raise InvalidArgumentError(f"trial {trial} of '{self.name}' was not asked by this client (no lease token)")
+            known = self.trial(number)  # NotFoundError when it does not exist
+            if known.state.is_finished():  # Optuna's ValueError; told elsewhere or before
+                raise TrialFinishedError(
+                    f"Cannot tell a {known.state} trial (trial {number} of '{self.name}'); skip_if_finished=True returns it instead",
+                    {"study": self.name, "trial": number, "state": str(known.state)},
+                )
+            raise InvalidArgumentError(
+                f"trial {number} of '{self.name}' ({known.state}) was not asked by this client (no lease token): "
+                "tell it from the process that asked for it",
+                {"study": self.name, "trial": number, "state": str(known.state)},
+            )
         if t.state in ("COMPLETE", "FAIL", "PRUNED"):
             raise TrialFinishedError(
                 f"Cannot tell a {t.state} trial (trial {t.number} of '{self.name}'); skip_if_finished=True returns it instead",
@@ -967,6 +981,21 @@ def _distribution_wire(d: Any) -> dict[str, Any]:
             out["step"] = d.step
         return out
     raise InvalidArgumentError(f"not a distribution: {d!r}")
+
+
+def _trial_number(trial: Any) -> int:
+    """The number of the trial ``tell`` is given: a ``Trial``, a ``FrozenTrial`` (the snapshot
+    ``study.trials`` or a callback holds: its number names the running trial this client asked
+    for), or a trial number (an int, numpy's too). @raises TypeError, in Optuna's words, for
+    anything else."""
+    if isinstance(trial, (Trial, FrozenTrial)):
+        return trial.number
+    if not isinstance(trial, bool):
+        try:
+            return operator.index(trial)
+        except TypeError:
+            pass
+    raise TypeError(f"Trial must be a trial object or trial number (got {type(trial).__name__}: {trial!r:.80}).")
 
 
 def _uncastable(value: Any) -> str | None:
