@@ -1,4 +1,4 @@
-import { linkSync, symlinkSync } from "node:fs";
+import { copyFileSync, linkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
@@ -43,6 +43,12 @@ describe("durability under SIGKILL", () => {
     const hard = `${db}-hard.sqlite`;
     linkSync(db, hard);
     await expect(startServer(hard)).rejects.toThrow(/in use by another tuneport process \(pid \d+\), which opened it by another name \(a hard link\?\)/);
+    // A copy (a backup taken while the server runs) carries the live server's writer row, but the
+    // server does not have the copy open: a server may run on it.
+    const copy = `${db}-copy.sqlite`;
+    copyFileSync(db, copy);
+    const onCopy = await startServer(copy);
+    expect(await onCopy.stop("SIGINT")).toBe(0);
     first.proc.kill("SIGKILL");
     await first.stop();
     // The killed server's row and lock name a dead process: taken over, by either name.

@@ -22,7 +22,7 @@
  * Schema migrations are versioned through `PRAGMA user_version`; each migration runs in
  * its own transaction, and a database newer than this build is refused.
  */
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
@@ -470,7 +470,7 @@ export class SqliteStorage implements Storage, SummaryReader {
 function claimWriter(db: Database.Database, path: string): void {
   db.transaction(() => {
     const row = db.prepare("SELECT pid FROM writer WHERE id = 1").get() as { pid: number } | undefined;
-    if (row && row.pid !== process.pid && isAlive(row.pid))
+    if (row && row.pid !== process.pid && isAlive(row.pid) && mayHoldFile(row.pid, path))
       throw new TuneportError(
         "UNAVAILABLE",
         `storage ${path} is in use by another tuneport process (pid ${row.pid}), which opened it by another name (a hard link?); one server per database file`,
@@ -534,6 +534,32 @@ function makePrivate(dbPath: string): string[] {
     }
   }
   return tightened;
+}
+
+/**
+ * Whether process `pid` may have the file at `path` open: false only when its open files can be
+ * read (Linux's /proc/PID/fd) and none of them is this file (same device and inode). A copy of a
+ * live server's database (a backup, `sqlite3 .backup`) carries that server's writer row; the
+ * server has the original open, not the copy, so the copy is no hard link and may be served.
+ */
+function mayHoldFile(pid: number, path: string): boolean {
+  let target: { dev: number; ino: number };
+  let fds: string[];
+  try {
+    target = statSync(path);
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return true; // not Linux, or not allowed to look: assume it may
+  }
+  for (const fd of fds) {
+    try {
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      if (st.dev === target.dev && st.ino === target.ino) return true;
+    } catch {
+      // closed meanwhile, or not a file
+    }
+  }
+  return false;
 }
 
 function isAlive(pid: number): boolean {
