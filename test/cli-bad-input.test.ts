@@ -336,6 +336,34 @@ describe("tuneport given bad input", () => {
     expectRefusal(withEnv({ TUNEPORT_LOG_FORMAT: "xml" }), 2, /\$TUNEPORT_LOG_FORMAT must be 'pretty' or 'json', got "xml"/);
   });
 
+  it("a port in use, for workers, MCP over HTTP or the dashboard, is one line on stderr naming it and the option, with no stack trace", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const port = String((holder.address() as AddressInfo).port);
+    try {
+      const token = ["--mcp-token", "t".repeat(24)];
+      const cases: [string[], RegExp][] = [
+        [["serve", "--storage", join(dir, "p1.db"), "--bind", `tcp://127.0.0.1:${port}`], new RegExp(`could not listen for workers: tcp://127.0.0.1:${port} is already in use .*--bind`)],
+        [["serve", "--storage", join(dir, "p2.db"), "--bind", "tcp://127.0.0.1:0", "--mcp-http", port, ...token], new RegExp(`could not listen for MCP over HTTP: 127.0.0.1:${port} is already in use .*--mcp-http`)],
+        [["serve", "--storage", join(dir, "p3.db"), "--bind", "tcp://127.0.0.1:0", "--dashboard", port], new RegExp(`could not listen for the dashboard: 127.0.0.1:${port} is already in use .*--dashboard`)],
+        [["dashboard", "--storage", db, "--port", port], new RegExp(`could not listen for the dashboard: 127.0.0.1:${port} is already in use .*--port`)],
+        [["mcp", "--storage", join(dir, "p4.db"), "--bind", `tcp://127.0.0.1:${port}`], new RegExp(`could not listen for workers: tcp://127.0.0.1:${port} is already in use .*--bind`)],
+      ];
+      for (const [args, message] of cases) {
+        // JSON logs: the reason used to reach stdout only (and with a stack trace).
+        const r = await runAsync(...args, ...(args[0] === "mcp" ? [] : ["--log-format", "json"]));
+        expect(r.signal, args.join(" ")).toBeNull();
+        expect(r.status, args.join(" ")).toBe(1);
+        expect(r.stderr, args.join(" ")).toMatch(message);
+        // (mcp logs to stderr, its stdout being the protocol: its JSON log lines are left aside.)
+        expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("{")), args.join(" ")).toHaveLength(1);
+        expect(`${r.stdout}${r.stderr}`, args.join(" ")).not.toMatch(/^\s+at /m);
+      }
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it("serve refused for a port in use leaves no database it created, and keeps one that was there", async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
@@ -387,12 +415,27 @@ describe("tuneport given bad input", () => {
     expect(existsSync(join(dir, "adv.db"))).toBe(false);
   });
 
-  it("a bearer token no request could match (spaces, a newline) is refused at start", () => {
+  it("a bearer token no request could match (spaces, a newline) is refused at start", async () => {
     const env = (e: Record<string, string>, ...args: string[]) =>
       spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL", env: { ...process.env, ...e } });
     expectRefusal(env({ TUNEPORT_MCP_TOKEN: " ".repeat(20) }, "serve", "--storage", join(dir, "tok.db"), "--mcp-http", "0"), 2, /MCP token must be printable ASCII without spaces/);
     expectRefusal(run("dashboard", "--storage", db, "--dashboard-token", "abcdefghijklmnop\nq"), 2, /dashboard token must be printable ASCII without spaces/);
     expect(existsSync(join(dir, "tok.db"))).toBe(false);
+    // An empty variable is no token: a serve without --mcp-http starts (and stops on SIGINT).
+    const p = spawn(process.execPath, [CLI, "serve", "--storage", join(dir, "tok2.db"), "--bind", "tcp://127.0.0.1:0", "--log-format", "json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, TUNEPORT_MCP_TOKEN: "" },
+    });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => {
+      const ready = /zmq listening/.test(out);
+      out += d.toString();
+      if (!ready && /zmq listening/.test(out)) p.kill("SIGINT"); // once: a second one forces the exit
+    });
+    const hang = setTimeout(() => p.kill("SIGKILL"), 120_000); // only catches a hang
+    expect(await new Promise((r) => p.on("close", (code) => r(code)))).toBe(0);
+    clearTimeout(hang);
+    expect(out).toMatch(/zmq listening/);
   });
 
   it("keygen --out a file, or a folder that cannot be made, is refused (not a hang)", () => {

@@ -226,3 +226,27 @@ export function logOptions(v: Record<string, unknown>): { level: LogLevel | unde
 export function noPositionals(command: string, pos: readonly string[], hint: string): void {
   if (pos.length > 0) throw new UsageError(`'tuneport ${command}' takes no argument ${JSON.stringify(pos[0])}: ${hint}`);
 }
+
+/**
+ * One line on why a server could not listen (a port in use, an address this machine does not
+ * have, a host that does not resolve), naming the option to change; null for other errors.
+ * Node's `listen` and ZeroMQ's `bind` errors both carry an errno `code` (ZeroMQ's say only "Address
+ * already in use" or "No such device", without the address, which was a stack trace or a bare
+ * message on stderr, and nothing at all with JSON logs).
+ */
+export function listenProblem(err: unknown, what: string, where: string, option: string): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return null;
+  const why: Record<string, string> = {
+    EADDRINUSE: `${where} is already in use (another server?); pick another port with ${option}`,
+    EADDRNOTAVAIL: `${where} is not an address of this machine; check the host of ${option}`,
+    ENODEV: `the host of ${where} is not an address or interface of this machine; check ${option}`,
+    ENOTFOUND: `the host of ${where} does not resolve; check ${option}`,
+    EAI_AGAIN: `the host of ${where} does not resolve (name service unreachable); check ${option}`,
+    EACCES: `${where} needs privileges (ports below 1024 need root); pick a port of 1024 or above with ${option}`,
+    EPERM: `${where} is not allowed here; check ${option}`,
+  };
+  const reason = why[code];
+  return reason === undefined ? null : `could not listen for ${what}: ${reason}`;
+}
+

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
-import { type Command, UsageError, exitWhenIdle, intOption, logOptions, noPositionals } from "./command.js";
+import { type Command, UsageError, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals } from "./command.js";
 
 /** The dashboard's listening options, checked. */
 export interface DashboardCliOptions {
@@ -93,8 +93,10 @@ Options:
     try {
       await server.start();
     } catch (err) {
-      logger.fatal({ err }, "could not listen for the dashboard");
+      const problem = listenProblem(err, "the dashboard", `${opts.host}:${opts.port}`, "--port/--host");
+      logger.fatal(problem ? { reason: problem } : { err }, "could not listen for the dashboard");
       await source.close();
+      if (problem !== null) process.stderr.write(`tuneport: ${problem}\n`);
       return 1;
     }
     logger.info({ storage: path, dashboard: `http://${opts.host}:${server.port}/`, read_only: true }, "tuneport dashboard ready");

@@ -1,7 +1,8 @@
 /** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint, logOptions, noPositionals } from "./command.js";
+import { TuneportError } from "../domain/errors.js";
+import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
 import { bindProblem, isLoopback } from "./serve.js";
 import { redactStorageLocation } from "../storage/postgres/url.js";
 
@@ -100,7 +101,11 @@ Options:
             heartbeatIntervalS: Math.min(10, (leaseTtl ?? 30) / 3),
           });
           cleanups.push(() => zmq.close());
-          await zmq.start();
+          await zmq.start().catch((err: unknown) => {
+            const address = (err as { address?: unknown }).address;
+            const problem = listenProblem(err, "workers", typeof address === "string" ? address : binds.join(", "), "--bind");
+            throw problem === null ? err : new TuneportError("UNAVAILABLE", problem);
+          });
         }
         backend = serviceBackend(service);
         logger.info({ storage: redactStorageLocation(path), zmq: binds }, "embedded service ready");

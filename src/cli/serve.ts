@@ -9,7 +9,7 @@ import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { TOKEN_CHARS, TOKEN_HINT, dashboardOptions } from "./dashboard.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, checkConnectEndpoint, exitWhenIdle, intOption, logOptions, noPositionals, fileProblem } from "./command.js";
+import { type Command, UsageError, checkConnectEndpoint, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals, fileProblem } from "./command.js";
 
 /** The server's modules, imported once the arguments are checked: `--help` and usage errors answer without them. */
 const serverModules = () =>
@@ -155,7 +155,9 @@ Options:
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
-    const mcpToken = (v["mcp-token"] as string | undefined) ?? process.env.TUNEPORT_MCP_TOKEN;
+    // An empty variable is unset (as for the dashboard's token): `export TUNEPORT_MCP_TOKEN=` stopped
+    // every serve, with or without --mcp-http.
+    const mcpToken = (v["mcp-token"] as string | undefined) ?? (process.env.TUNEPORT_MCP_TOKEN || undefined);
     if (mcpPort !== undefined && (!mcpToken || mcpToken.length < 16))
       throw new UsageError("--mcp-http needs a bearer token of at least 16 characters: set TUNEPORT_MCP_TOKEN (or --mcp-token)");
     if (mcpToken !== undefined && !TOKEN_CHARS.test(mcpToken))
@@ -222,9 +224,11 @@ Options:
     try {
       await zmq.start();
     } catch (err) {
-      logger.fatal({ err }, "could not bind");
+      const address = (err as { address?: unknown }).address;
+      const problem = listenProblem(err, "workers", typeof address === "string" ? address : binds.join(", "), "--bind");
+      logger.fatal(problem ? { reason: problem } : { err }, "could not bind");
       await abandon();
-      return 1;
+      return refusedToListen(problem);
     }
     embedded.ownership?.setEndpoint((v.advertise as string | undefined) ?? (zmq.endpoints[0] as string));
     let mcpHttp: McpHttpServer | null = null;
@@ -243,10 +247,11 @@ Options:
       try {
         await mcpHttp.start();
       } catch (err) {
-        logger.fatal({ err }, "could not listen for MCP over HTTP");
+        const problem = listenProblem(err, "MCP over HTTP", `${mcpHost}:${mcpPort}`, "--mcp-http/--mcp-host");
+        logger.fatal(problem ? { reason: problem } : { err }, "could not listen for MCP over HTTP");
         await zmq.close();
         await abandon();
-        return 1;
+        return refusedToListen(problem);
       }
     }
     let dashboard: DashboardServer | null = null;
@@ -255,11 +260,12 @@ Options:
       try {
         await dashboard.start();
       } catch (err) {
-        logger.fatal({ err }, "could not listen for the dashboard");
+        const problem = listenProblem(err, "the dashboard", `${dash.host}:${dash.port}`, "--dashboard/--dashboard-host");
+        logger.fatal(problem ? { reason: problem } : { err }, "could not listen for the dashboard");
         await mcpHttp?.close();
         await zmq.close();
         await abandon();
-        return 1;
+        return refusedToListen(problem);
       }
     }
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
@@ -345,3 +351,11 @@ export function isLoopback(endpoint: string): boolean {
   return host === "::1";
 }
 
+/**
+ * Exit status 1 for a server that could not listen, saying why on stderr in one line (with JSON
+ * logs the log line alone went to stdout, and nothing to stderr).
+ */
+export function refusedToListen(problem: string | null): number {
+  if (problem !== null) process.stderr.write(`tuneport: ${problem}\n`);
+  return 1;
+}
