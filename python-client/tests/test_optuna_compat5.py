@@ -246,6 +246,9 @@ def test_tell_takes_a_frozen_trial_of_a_running_trial_and_refuses_other_objects_
     assert study.tell(frozen, 2.0, skip_if_finished=True).value == 1.0
     study.ask()
     assert study.tell(np.int64(1), 3.0).state == "COMPLETE"  # type: ignore[arg-type]  # a numpy trial number
+    # A trial that does not exist: Optuna's ValueError.
+    with pytest.raises(ValueError, match="Cannot tell for trial with number 12345 since it has not been created"):
+        study.tell(12345, 1.0)
     # Anything else: Optuna's TypeError, not "unhashable type".
     for wrong in ({"number": 0}, "0", 1.0, None):
         with pytest.raises(TypeError, match="Trial must be a trial object or trial number"):

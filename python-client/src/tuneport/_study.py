@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
-from ._errors import InvalidArgumentError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
+from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
 from ._plot import Plot, PlotKind
 from ._protocol import NIL
 from ._enums import StudyDirection, TrialState, trial_state
@@ -383,7 +383,15 @@ class Study:
                 log.info("trial %d of '%s' is already %s; skipped", done.number, self.name, done.state)
                 return done
         if t is None:
-            known = self.trial(number)  # NotFoundError when it does not exist
+            try:
+                known = self.trial(number)
+            except NotFoundError as err:
+                if (err.data or {}).get("trial") is None:
+                    raise  # the study itself is gone
+                raise InvalidArgumentError(  # Optuna's ValueError and words
+                    f"Cannot tell for trial with number {number} since it has not been created (study '{self.name}').",
+                    {"study": self.name, "trial": number},
+                ) from None
             if known.state.is_finished():  # Optuna's ValueError; told elsewhere or before
                 raise TrialFinishedError(
                     f"Cannot tell a {known.state} trial (trial {number} of '{self.name}'); skip_if_finished=True returns it instead",
