@@ -187,7 +187,10 @@ export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kin
 /** One line of the studies overview (`studies_overview` op). */
 export interface StudyOverview {
   name: string;
+  /** `directions[0]`. */
   direction: "minimize" | "maximize";
+  /** One direction per objective. */
+  directions: ("minimize" | "maximize")[];
   strategy: string;
   scheduler: string | null;
   stopped: boolean;
@@ -228,6 +231,7 @@ export function overviewOf(s: StudyState, now: number): StudyOverview {
   return {
     name: s.study.name,
     direction: s.study.config.direction,
+    directions: [...s.study.config.directions],
     strategy: s.study.config.strategy.name,
     scheduler: s.study.config.scheduler?.name ?? null,
     stopped: s.study.stopped ?? false,

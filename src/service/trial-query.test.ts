@@ -105,6 +105,18 @@ describe("dashboard reads", () => {
     expect(byObj1.rows[0]!.value).toBeNull();
   });
 
+  it("says each row's feasibility and whether the study has constraints; the overview lists every direction", async () => {
+    expect((await svc.execute("query_trials", { study: "q" })).constrained).toBe(false);
+    await svc.execute("create_study", { name: "c", space: SPACE, directions: ["minimize", "maximize"], strategy: "random", seed: 1 });
+    for (const c of [-1, 0.5]) await svc.execute("add_trial", { study: "c", params: { lr: 0.1, act: "relu" }, values: [1, 2], constraints: [c] });
+    await svc.execute("add_trial", { study: "c", params: { lr: 0.1, act: "relu" }, state: "FAIL" });
+    const page = await svc.execute("query_trials", { study: "c", sort: "number" });
+    expect(page.constrained).toBe(true);
+    expect(page.rows.map((r) => [r.number, r.feasible])).toEqual([[0, true], [1, false], [2, null]]);
+    const lines = (await svc.execute("studies_overview", {})).studies;
+    expect(lines.map((o) => [o.name, o.direction, o.directions])).toEqual([["q", "minimize", ["minimize"]], ["c", "minimize", ["minimize", "maximize"]]]);
+  });
+
   it("refuses an unknown sort key", async () => {
     await expect(svc.execute("query_trials", { study: "q", sort: "colour" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });

@@ -10,6 +10,7 @@
  * Categorical and string keys sort by their text; states in lifecycle order.
  */
 import { invalidArgument } from "../domain/errors.js";
+import { feasibility } from "../domain/objectives.js";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
 import type * as S from "./ops/schemas.js";
@@ -22,6 +23,8 @@ export interface TrialRow {
   value: number | null;
   /** One value per objective (multi-objective studies: one table column each); null without a result. */
   values: number[] | null;
+  /** COMPLETE trials: whether every constraint holds (true without constraints); null otherwise. */
+  feasible: boolean | null;
   params: Record<string, string | number | boolean | null>;
   started_at: number | null;
   finished_at: number | null;
@@ -43,6 +46,8 @@ export interface TrialPage {
   matched: number;
   /** Every parameter name the study has used, in first-use order (the table's columns). */
   params: string[];
+  /** Whether any trial of the study was told constraints (the table then shows feasibility). */
+  constrained: boolean;
 }
 
 const STATE_RANK: Record<TrialState, number> = Object.fromEntries(TRIAL_STATES.map((s, i) => [s, i])) as Record<TrialState, number>;
@@ -115,6 +120,7 @@ function rowOf(t: TrialRecord, now: number): TrialRow {
     state: t.state,
     value: t.value,
     values: t.values === null ? null : [...t.values],
+    feasible: feasibility(t),
     params: { ...t.params },
     started_at: t.startedAt === null ? null : t.startedAt / 1000,
     finished_at: t.finishedAt === null ? null : t.finishedAt / 1000,
@@ -151,7 +157,8 @@ export function queryTrials(s: StudyState, a: S.QueryTrialsArgs, now: number): T
   } else {
     page = sortedPage(matched, key, a.descending === true, offset, limit, now);
   }
-  return { rows: page.map((t) => rowOf(t, now)), total: s.trials.length, matched: matched.length, params: [...s.paramDists.keys()] };
+  const constrained = s.trials.some((t) => t.constraints !== null && t.constraints.length > 0);
+  return { rows: page.map((t) => rowOf(t, now)), total: s.trials.length, matched: matched.length, params: [...s.paramDists.keys()], constrained };
 }
 
 function sortedPage(list: readonly TrialRecord[], key: Key, descending: boolean, offset: number, limit: number, now: number): TrialRecord[] {

@@ -489,6 +489,7 @@ export const trialRowSchema = z.object({
   state: trialStateSchema,
   value: nullableNumber,
   values: z.array(z.number()).nullable().describe("one value per objective; null without a result"),
+  feasible: z.boolean().nullable().describe("COMPLETE trials: whether every constraint holds (true without constraints); null otherwise"),
   params: z.record(z.string(), scalar),
   started_at: nullableNumber,
   finished_at: nullableNumber,
@@ -502,10 +503,12 @@ export const queryTrialsResult = z.object({
   total: z.number().int().describe("trials in the study"),
   matched: z.number().int().describe("trials that pass the filters"),
   params: z.array(z.string()).describe("every parameter name the study has used"),
+  constrained: z.boolean().describe("whether any trial of the study was told constraints"),
 });
 export const studyOverviewSchema = z.object({
   name: studyName,
-  direction: z.enum(["minimize", "maximize"]),
+  direction: z.enum(["minimize", "maximize"]).describe("the first objective's direction (directions[0])"),
+  directions: z.array(z.enum(["minimize", "maximize"])).describe("one direction per objective"),
   strategy: z.string(),
   scheduler: z.string().nullable(),
   stopped: z.boolean(),
