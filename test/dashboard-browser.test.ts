@@ -148,6 +148,16 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ status:
   });
 }
 
+/** Page errors (uncaught exceptions) and answers of 400 and more, from now on. */
+function problemsOf(page: Page): string[] {
+  const seen: string[] = [];
+  page.on("pageerror", (e) => seen.push(`pageerror: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) seen.push(`${r.status()} ${r.url()}`);
+  });
+  return seen;
+}
+
 async function newPage(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(HANG);
@@ -476,5 +486,22 @@ describe("the dashboard in chromium", () => {
     const res = await anon.goto(`${url}/`);
     expect(res?.status()).toBe(401);
     await other.close();
+  });
+
+  it("asks for no favicon (no 404 on every page load)", async () => {
+    const page = await newPage();
+    const problems = problemsOf(page);
+    const asked: string[] = [];
+    page.on("request", (r) => void asked.push(new URL(r.url()).pathname));
+    await page.goto(`${base}/`);
+    await page.locator('tr[data-study="big"]').waitFor();
+    await page.goto(`${base}/#/study/live`);
+    await page.locator("#trials").waitFor();
+    expect(await page.locator('head link[rel="icon"]').getAttribute("href")).toBe("data:,");
+    // A round trip after the load: a favicon request would have gone out with the page.
+    await page.evaluate(() => fetch("/api/op/studies_overview", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }));
+    expect(asked.filter((p) => p.includes("favicon"))).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
   });
 });

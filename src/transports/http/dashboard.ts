@@ -84,11 +84,11 @@ function defaultAssets(): string {
   return existsSync(join(beside, "dashboard.js")) ? beside : resolve(here, "../../../dist/web");
 }
 
-/** The page shell; the bundle draws everything from the ops. */
+/** The page shell; the bundle draws everything from the ops. An empty icon: browsers ask /favicon.ico (a 404) otherwise. */
 function shell(readOnly: boolean): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tuneport dashboard</title><link rel="stylesheet" href="/assets/dashboard.css"></head>
+<title>tuneport dashboard</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/dashboard.css"></head>
 <body data-read-only="${readOnly}"><a class="skip" href="#main">Skip to content</a>
 <header><a href="#/" class="brand">tuneport</a><span id="conn" role="status" aria-live="polite">connecting…</span></header>
 <main id="main" tabindex="-1"><p>Loading…</p></main>
