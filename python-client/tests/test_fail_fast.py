@@ -177,3 +177,24 @@ def test_a_restart_within_the_outage_budget_is_ridden_out(tmp_path: Path, caplog
         assert any("is back after" in r.getMessage() for r in caplog.records)
     finally:
         srv.stop()
+
+
+def test_a_closed_curve_handshake_is_a_refusal_only_until_the_keys_got_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libzmq's 'no detail' handshake failure, with the server announcing CURVE as ours: before
+    these keys ever got through it is a wrong server key (a refusal); after, a server going down or
+    restarting (an outage to wait out, not an UnauthenticatedError mid-run)."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        keys = tp.CurveKeys(*(k.decode("ascii") for k in (zmq.curve_keypair()[0], *zmq.curve_keypair())))
+        channel = _protocol.Channel(ctx, "tcp://127.0.0.1:5555", timeout=1.0, retries=0, curve=keys)
+        monkeypatch.setattr(_protocol, "probe_mechanism", lambda endpoint, timeout=1.0: "CURVE")
+        no_detail = int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        assert channel._refusal(no_detail, 32) == ("the server closed the CURVE handshake", "CURVE")
+        channel._ever_connected, channel._probed = True, None
+        assert channel._refusal(no_detail, 32) is None
+        monkeypatch.setattr(_protocol, "probe_mechanism", lambda endpoint, timeout=1.0: "NULL")
+        channel._probed = None  # a server restarted without CURVE: a refusal whatever came before
+        assert channel._refusal(no_detail, 32) == ("security mechanism mismatch: the server uses NULL, this client CURVE", "NULL")
+        channel.close()
+    finally:
+        ctx.term()

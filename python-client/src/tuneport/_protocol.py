@@ -460,7 +460,9 @@ class Channel:
             return None  # closed or silent before its greeting: no server speaks there
         if theirs != ours:
             return (f"security mechanism mismatch: the server uses {theirs}, this client {ours}", theirs)
-        if ours == "CURVE":
+        if ours == "CURVE" and not self._ever_connected:
+            # These keys never got through: a wrong server key (the server cannot read our HELLO).
+            # Once they did, a closed handshake is a server going down or restarting, not a refusal.
             return ("the server closed the CURVE handshake", theirs)
         return None
 
