@@ -303,6 +303,38 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     });
   });
 
+  it("prints every objective and feasibility in the trials table, says what a page leaves out, and refuses trials' options elsewhere", async () => {
+    const path = backend.location();
+    const storage = await backend.open(path);
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await svc.execute("create_study", { name: "mo", directions: ["maximize", "minimize"], space: { c: { type: "categorical", choices: [null, "a"] } } });
+    await svc.execute("create_study", { name: "so", space: { x: { type: "float", low: 0, high: 1 } } });
+    for (const [i, c] of [-1, 2].entries()) await svc.execute("add_trial", { study: "mo", params: { c: i === 0 ? null : "a" }, values: [i + 0.5, 7 - i], constraints: [c] });
+    for (const state of ["COMPLETE", "COMPLETE", "FAIL"] as const)
+      await svc.execute("add_trial", { study: "so", params: { x: 0.5 }, state, ...(state === "COMPLETE" ? { value: 1 } : {}) });
+    await svc.close();
+    await storage.close();
+    const written = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const printed = async (...argv: string[]) => {
+      written.mockClear();
+      expect(await runCommand(studiesCommand, [...argv, "--storage", path])).toBe(0);
+      return written.mock.calls.map(([c]) => String(c)).join("");
+    };
+    try {
+      const mo = (await printed("trials", "mo")).split("\n");
+      expect(mo[0]).toMatch(/^#\s+state\s+value_0\s+value_1\s+feasible\s+c\s+duration_s$/);
+      expect(mo[2]).toMatch(/^0\s+COMPLETE\s+0\.5\s+7\s+yes\s+null\s/);
+      expect(mo[3]).toMatch(/^1\s+COMPLETE\s+1\.5\s+6\s+no\s+a\s/);
+      expect(await printed("trials", "so", "--sort", "value")).toMatch(/\(1 trial\(s\) without a value are not listed when sorted by value; --sort number lists them\)/);
+      expect(await printed("trials", "so", "--limit", "1")).toMatch(/\(1 of 3 trials shown; --limit N shows more/);
+      expect(await printed("trials", "so")).not.toMatch(/shown|without a value/);
+      for (const argv of [["list", "--limit", "2"], ["show", "so", "--sort", "value"], ["show", "so", "--state", "complete"]])
+        await expect(runCommand(studiesCommand, [...argv, "--storage", path])).rejects.toThrow(/applies to 'studies trials' only/);
+    } finally {
+      written.mockRestore();
+    }
+  });
+
   it("closes the storage after every command, so that an open PostgreSQL pool does not keep the process alive", async () => {
     const path = backend.location();
     const storage = await backend.open(path);

@@ -31,7 +31,7 @@ Options:
   --storage PATH   SQLite database file [./tuneport.db], or a postgresql:// URL
   --json           machine-readable output (one JSON document)
   --state STATE    only trials in this state (WAITING, RUNNING, COMPLETE, PRUNED, FAIL); repeatable
-  --limit N        at most N trials, best or newest first as listed [all]
+  --limit N        at most N trials, the first in the --sort order [all, up to 100,000]
   --sort KEY       number or value (best first) [number]
   -h, --help       show this help
 `,
@@ -53,6 +53,11 @@ Options:
     if (sub === "lineage" && trialArg !== undefined && !/^\d+$/.test(trialArg)) throw new UsageError(`TRIAL must be a trial number (0, 1, ...), got ${JSON.stringify(trialArg)}`);
     const trialNo = sub === "lineage" ? intOption("TRIAL", trialArg, 0, Number.MAX_SAFE_INTEGER) : undefined;
     if (sub !== "list" && !name) throw new UsageError(`'studies ${sub}' needs a study NAME`);
+    // Options of 'trials' given to another subcommand were ignored silently.
+    if (sub !== "trials") {
+      const given = [v.state !== undefined ? "--state" : "", v.limit !== undefined ? "--limit" : "", v.sort !== "number" ? "--sort" : ""].filter((o) => o !== "");
+      if (given.length > 0) throw new UsageError(`${given.join(", ")} ${given.length === 1 ? "applies" : "apply"} to 'studies trials' only`);
+    }
     const storage = await openStorage(v.storage as string, { readonly: true });
     const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
     // Read from SQL (storage.ts `SummaryReader`), on SQLite and PostgreSQL alike: summaries, a study's view,
@@ -77,10 +82,12 @@ Options:
       } else {
         const sort = v.sort as string;
         if (sort !== "number" && sort !== "value") throw new UsageError("--sort must be number or value");
-        const limit = intOption("limit", v.limit, 1, 10_000_000);
-        const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: Math.min(limit ?? 100_000, 100_000) } as const;
+        const limit = intOption("limit", v.limit, 1, MAX_LISTED);
+        const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: limit ?? MAX_LISTED } as const;
         const page = await trialsPageOf(storage, name as string, args);
-        out(v.json ? JSON.stringify(page, null, 2) : formatTrialTable(page.trials));
+        // A value order lists the trials that have a value: the others are counted, not hidden.
+        const unranked = sort === "value" ? (await trialsPageOf(storage, name as string, { ...args, order_by: "number", limit: 1 })).total - page.total : 0;
+        out(v.json ? JSON.stringify({ ...page, ...(unranked > 0 ? { without_value: unranked } : {}) }, null, 2) : [formatTrialTable(page.trials), ...trialTableNotes(page, unranked)].join("\n"));
       }
     } finally {
       await storage.close();
@@ -255,14 +262,41 @@ export function formatFront(f: ParetoFrontView): string {
   )}`;
 }
 
+/**
+ * Trials as a table: one value column per objective (value_0, value_1, ... with several), a
+ * `feasible` column when any trial told constraints, a column per parameter ("-" where a trial does
+ * not use it, null for a categorical None).
+ */
 export function formatTrialTable(trials: TrialView[]): string {
   if (trials.length === 0) return "no trials";
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
+  const objectives = Math.max(1, ...trials.map((t) => t.values?.length ?? 0));
+  const valueHeads = objectives === 1 ? ["value"] : Array.from({ length: objectives }, (_, i) => `value_${i}`);
+  const constrained = trials.some((t) => t.constraints !== null);
+  const param = (t: TrialView, n: string) => (!(n in t.params) ? "-" : t.params[n] === null ? "null" : formatNumber(t.params[n]));
   return table(
-    ["#", "state", "value", ...names, "duration_s"],
-    trials.map((t) => [String(t.number), t.state, formatNumber(t.value), ...names.map((n) => formatNumber(t.params[n])), formatNumber(t.duration_s)]),
+    ["#", "state", ...valueHeads, ...(constrained ? ["feasible"] : []), ...names, "duration_s"],
+    trials.map((t) => [
+      String(t.number),
+      t.state,
+      ...(objectives === 1 ? [formatNumber(t.value)] : valueHeads.map((_, i) => formatNumber(t.values?.[i] ?? null))),
+      ...(constrained ? [t.feasible === null ? "-" : t.feasible ? "yes" : "no"] : []),
+      ...names.map((n) => param(t, n)),
+      formatNumber(t.duration_s),
+    ]),
   );
 }
+
+/** The lines under a trial table: how many it leaves out, and why. */
+export function trialTableNotes(page: { trials: readonly TrialView[]; total: number }, unranked: number): string[] {
+  const notes: string[] = [];
+  if (page.trials.length < page.total) notes.push(`(${page.trials.length} of ${page.total} trials shown; --limit N shows more, up to ${MAX_LISTED.toLocaleString("en")})`);
+  if (unranked > 0) notes.push(`(${unranked} trial(s) without a value are not listed when sorted by value; --sort number lists them)`);
+  return notes;
+}
+
+/** The most trials one `studies trials` lists. */
+export const MAX_LISTED = 100_000;
 
 export function formatLineage(l: LineageView): string {
   const names = [...new Set(l.schedule.flatMap((s) => Object.keys(s.params)))];
