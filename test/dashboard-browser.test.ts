@@ -488,6 +488,78 @@ describe("the dashboard in chromium", () => {
     await other.close();
   });
 
+  it("drops a page that answers after the user moved on to another (a slow study or trial, then another study)", async () => {
+    const page = await newPage();
+    const problems = problemsOf(page);
+    await page.goto(`${base}/#/`);
+    await page.locator('tr[data-study="big"]').waitFor();
+    // The slow study's reads wait at a gate until the other study is on screen.
+    let gate: Promise<void> = Promise.resolve();
+    let open = () => undefined as void;
+    let inFlight = 0;
+    const slow = (body: string | null) => (body ?? "").includes('"study":"big"');
+    page.on("request", (r) => void (slow(r.postData()) && inFlight++));
+    page.on("requestfinished", (r) => void (slow(r.postData()) && inFlight--));
+    page.on("requestfailed", (r) => void (slow(r.postData()) && inFlight--));
+    await page.route("**/api/op/*", async (route) => {
+      if (slow(route.request().postData())) await gate;
+      await route.continue();
+    });
+    for (const from of ["#/study/big", "#/study/big/trial/3"]) {
+      gate = new Promise<void>((r) => (open = r));
+      const asked = page.waitForRequest((r) => slow(r.postData()));
+      await page.evaluate((hash) => void ((globalThis as any).location.hash = hash), from);
+      await asked;
+      await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/live"));
+      await page.locator("#trials caption", { hasText: "in all" }).waitFor();
+      await expect(page.locator("h1").first().innerText()).resolves.toBe("live");
+      open();
+      // Until the slow page's reads are all answered, and the page has had a round trip to act on them
+      // (an answer can lead to the next read: the trial page reads one after another).
+      for (let quiet = 0; quiet < 2; ) {
+        await page.evaluate(() => fetch("/api/op/studies_overview", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).then((r) => r.json()));
+        quiet = inFlight === 0 ? quiet + 1 : 0;
+      }
+      expect(await page.evaluate(() => (globalThis as any).location.hash as string)).toBe("#/study/live");
+      await expect(page.locator("h1").first().innerText(), from).resolves.toBe("live");
+      await expect(page.title(), from).resolves.toBe("live — tuneport");
+      expect(await page.locator("main").innerText(), from).not.toMatch(/Trial 3|Not available/);
+      expect(await page.locator("#trials caption").innerText(), from).not.toContain("(1000 in all)");
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("says an address is not available instead of throwing on a malformed %-escape, also when the live stream comes back", async () => {
+    const page = await newPage();
+    const problems = problemsOf(page);
+    // The first live stream fails: when the next one opens, the page reads again (from the address).
+    let failures = 0;
+    await page.route("**/api/events", async (route) => (failures++ === 0 ? route.abort() : route.continue()));
+    await page.goto(`${base}/#/study/%E0%A4%A`);
+    await page.locator("h1", { hasText: "Not available" }).waitFor();
+    await expect(page.locator('main [role="alert"]').innerText()).resolves.toMatch(/not a valid address/);
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    expect(failures).toBeGreaterThan(1);
+    await page.evaluate(() => fetch("/api/op/studies_overview", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }));
+    expect(problems.filter((p) => !p.includes("/api/events"))).toEqual([]);
+    await page.close();
+  });
+
+  it("says which trial a study does not have for a trial address that is not a trial number", async () => {
+    const page = await newPage();
+    for (const bad of ["abc", "-1", "1.5", "1e3"]) {
+      await page.goto(`${base}/#/study/live/trial/${bad}`);
+      // Only the hash changes: the alert of the address before may still be on screen for a moment.
+      const alert = page.locator('main [role="alert"]');
+      await expect.poll(() => alert.innerText(), { timeout: HANG }).toBe(`no trial '${bad}' in study live`);
+      await expect(page.locator("h1").innerText()).resolves.toBe("Not available");
+    }
+    await page.goto(`${base}/#/study/live/trial/99999`);
+    await expect.poll(() => page.locator('main [role="alert"]').innerText(), { timeout: HANG }).toContain("no trial 99999");
+    await page.close();
+  });
+
   it("asks for no favicon (no 404 on every page load)", async () => {
     const page = await newPage();
     const problems = problemsOf(page);

@@ -8,15 +8,27 @@ import { ago, fmt, h, throttle, when } from "./dom.js";
 import { drawChart } from "./charts.js";
 import { fill } from "./dom.js";
 import { studyPage } from "./study.js";
+import { parseAddress } from "./text.js";
 
 /** What the current view does when a change arrives; replaced on navigation. */
 export type OnChange = (c: Change) => void;
-let current: { onChange: OnChange; dispose?: () => void } = { onChange: () => undefined };
+export interface View {
+  onChange: OnChange;
+  dispose?: () => void;
+}
+/**
+ * True while the navigation that built a view is still the page's: a view whose reads answer
+ * after the user moved on (a slow study, then another) must not draw over the page now on screen.
+ */
+export type Live = () => boolean;
+let current: View = { onChange: () => undefined };
+/** Counts navigations: a view's `live` compares its own number with it. */
+let generation = 0;
 
 const main = document.getElementById("main") as HTMLElement;
 const conn = document.getElementById("conn") as HTMLElement;
 
-async function studiesList(): Promise<void> {
+async function studiesList(live: Live): Promise<View> {
   document.title = "Studies — tuneport";
   const body = h("tbody");
   const table = h(
@@ -33,6 +45,7 @@ async function studiesList(): Promise<void> {
   main.replaceChildren(h("h1", {}, "Studies"), table);
   const refresh = async () => {
     const { studies } = await op<{ studies: any[] }>("studies_overview");
+    if (!live()) return;
     body.replaceChildren(
       ...studies.map((s) =>
         h(
@@ -52,7 +65,7 @@ async function studiesList(): Promise<void> {
   };
   await refresh();
   const again = throttle(() => void refresh(), 500);
-  current = { onChange: () => again() };
+  return { onChange: () => again() };
 }
 
 /** A trial's `worker` system attribute in words: where, which client, which transport or MCP session. */
@@ -73,17 +86,20 @@ function kv(rows: [string, unknown][]): HTMLElement {
   return h("dl", { class: "kv" }, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "string" ? v : fmt(v))]));
 }
 
-async function trialPage(study: string, number: number): Promise<void> {
-  document.title = `Trial ${number} of ${study} — tuneport`;
+async function trialPage(study: string, number: number, live: Live): Promise<View> {
   const render = async () => {
-    const { trial: t, lease } = await op<{ trial: any; lease: { expires_at: number; ttl_s: number } | null }>("trial", { study, trial: number });
+    const [{ trial: t, lease }, trajectory, lineage] = await Promise.all([
+      op<{ trial: any; lease: { expires_at: number; ttl_s: number } | null }>("trial", { study, trial: number }),
+      op<{ trajectory: { step: number | null; value: number | null; params: Record<string, unknown> }[] }>("trajectory", { study, trial: number }),
+      op<{ lineage: { schedule: { from_step: number; params: Record<string, unknown>; trial: number; trial_step: number }[] } }>("lineage", { study, trial: number }),
+    ]);
+    if (!live()) return; // the user moved on while it was read
+    document.title = `Trial ${number} of ${study} — tuneport`;
     const sys = t.system_attrs as Record<string, unknown>;
     const curve = h("div", { class: "chart", "aria-live": "off" });
     const caption = h("p", { class: "caption" });
     const trajBox = h("div", { class: "chart", "data-kind": "trajectories", "aria-live": "off" });
     const trajCaption = h("p", { class: "caption" });
-    const trajectory = await op<{ trajectory: { step: number | null; value: number | null; params: Record<string, unknown> }[] }>("trajectory", { study, trial: number });
-    const lineage = await op<{ lineage: { schedule: { from_step: number; params: Record<string, unknown>; trial: number; trial_step: number }[] } }>("lineage", { study, trial: number });
     fill(
       main,
       h("nav", { "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Studies"), " › ", h("a", { href: `#/study/${encodeURIComponent(study)}` }, study), ` › trial ${number}`),
@@ -120,18 +136,25 @@ async function trialPage(study: string, number: number): Promise<void> {
   };
   await render();
   const again = throttle(() => void render(), 1000);
-  current = { onChange: (c) => c.study === study && again() };
+  return { onChange: (c) => c.study === study && again() };
 }
 
 async function route(): Promise<void> {
+  const mine = ++generation;
+  const live: Live = () => mine === generation;
   current.dispose?.();
   current = { onChange: () => undefined };
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "study" && parts[1] && parts[2] === "trial" && parts[3] !== undefined) await trialPage(parts[1], Number(parts[3]));
-    else if (parts[0] === "study" && parts[1]) current = await studyPage(main, parts[1]);
-    else await studiesList();
+    const at = parseAddress(location.hash);
+    const view = at.kind === "trial" ? await trialPage(at.study, at.trial, live) : at.kind === "study" ? await studyPage(main, at.study, live) : await studiesList(live);
+    if (!live()) {
+      view.dispose?.();
+      return;
+    }
+    current = view;
   } catch (err) {
+    if (!live()) return; // a failure of a page the user has left: the page on screen stays
+    document.title = "Not available — tuneport";
     main.replaceChildren(h("h1", {}, "Not available"), h("p", { role: "alert" }, (err as Error).message), h("p", {}, h("a", { href: "#/" }, "Back to the studies")));
   }
   main.focus({ preventScroll: true });
@@ -145,8 +168,14 @@ liveChanges(
   },
   () => {
     // As if the current view's study changed (the studies list reads on any change).
-    const [kind, name] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-    current.onChange({ study: kind === "study" && name ? name : "", kind: "updated", version: -1 });
+    let study = "";
+    try {
+      const at = parseAddress(location.hash);
+      if (at.kind !== "studies") study = at.study;
+    } catch {
+      // An address that is not a page shows "Not available": nothing to read again.
+    }
+    current.onChange({ study, kind: "updated", version: -1 });
   },
 );
 window.addEventListener("hashchange", () => void route());

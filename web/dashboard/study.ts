@@ -7,6 +7,7 @@
 import { type Change, OpError, op } from "./api.js";
 import { chartsFor, drawChart } from "./charts.js";
 import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
+import type { Live, View } from "./main.js";
 
 const STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"];
 const PAGE = 50;
@@ -28,13 +29,16 @@ interface TableState {
   choices: Record<string, Set<string>>;
 }
 
-/** Builds the study page into `main`; returns what to do on changes. */
-export async function studyPage(main: HTMLElement, study: string): Promise<{ onChange: (c: Change) => void; dispose: () => void }> {
-  document.title = `${study} — tuneport`;
+/**
+ * Builds the study page into `main`; returns what to do on changes. When the user has moved on
+ * before the study was read (`live` false), `main` is left alone and the view does nothing.
+ */
+export async function studyPage(main: HTMLElement, study: string, live: Live): Promise<View> {
   // The first page of the table is asked at once, beside the study (it does not depend on it).
   const firstPage = op<TablePage>("query_trials", { study, sort: "number", descending: true, offset: 0, limit: PAGE });
   firstPage.catch(() => undefined); // a failure shows through refreshTable's own call
   const { study: s } = await op<{ study: any }>("get_study", { study });
+  if (!live()) return { onChange: () => undefined };
   const space = s.space as Record<string, { type: string; choices?: unknown[]; low?: number; high?: number }>;
   const header = h("div", { class: "study-head" });
   const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
@@ -220,6 +224,7 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
           h("button", { type: "submit" }, "Enqueue"))),
       );
 
+  document.title = `${study} — tuneport`;
   main.replaceChildren(
     h("nav", { "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Studies"), ` › ${study}`),
     header, status, actions,
@@ -234,6 +239,10 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   );
   renderHeader(s);
   await refreshTable();
+  if (!live()) {
+    seen.disconnect();
+    return { onChange: () => undefined };
+  }
   for (const c of charts) {
     stale.add(c.box);
     seen.observe(c.box);
@@ -247,7 +256,7 @@ export async function studyPage(main: HTMLElement, study: string): Promise<{ onC
   return {
     dispose: () => seen.disconnect(),
     onChange: (c) => {
-      if (c.study !== study) return;
+      if (c.study !== study || !live()) return;
       now();
       chartsLater();
     },
