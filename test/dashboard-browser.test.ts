@@ -148,6 +148,14 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ status:
   });
 }
 
+/** An op through the dashboard's own API (what the page calls). */
+async function apiOp(name: string, args: Record<string, unknown>): Promise<any> {
+  const res = await fetch(`${base}/api/op/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(args) });
+  const body = await res.json();
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return body;
+}
+
 /** Page errors (uncaught exceptions) and answers of 400 and more, from now on. */
 function problemsOf(page: Page): string[] {
   const seen: string[] = [];
@@ -319,7 +327,7 @@ describe("the dashboard in chromium", () => {
     await page.close();
   });
 
-  it("stops and resumes the study and saves its notes, through the ops", async () => {
+  it("stops and resumes the study through the ops", async () => {
     const page = await newPage();
     await page.goto(`${base}/#/study/live`);
     await page.getByRole("button", { name: "Stop study" }).click();
@@ -328,11 +336,23 @@ describe("the dashboard in chromium", () => {
     expect(stopped.study.stopped).toBe(true);
     await page.getByRole("button", { name: "Resume study" }).click();
     await page.getByRole("button", { name: "Stop study" }).waitFor();
+    await page.close();
+  });
+
+  it("shows and saves the study's own notes (those of Python's set_notes and MCP), not a user attribute", async () => {
+    // Set as an agent does (set_user_attrs with notes: the study's notes field, as update_study and set_notes).
+    await apiOp("set_user_attrs", { study: "live", notes: "set by an agent" });
+    const page = await newPage();
+    await page.goto(`${base}/#/study/live`);
+    await expect.poll(() => page.getByLabel("Study notes").inputValue(), { timeout: HANG }).toBe("set by an agent");
     await page.getByLabel("Study notes").fill("lr above 0.3 diverges");
     await page.getByRole("button", { name: "Save notes" }).click();
     await page.locator("p.status", { hasText: "Notes saved." }).waitFor();
+    const saved = (await apiOp("get_study", { study: "live" })).study;
+    expect(saved.notes).toBe("lr above 0.3 diverges");
+    expect(saved.user_attrs.notes).toBeUndefined();
     await page.reload();
-    await expect(page.getByLabel("Study notes").inputValue()).resolves.toBe("lr above 0.3 diverges");
+    await expect.poll(() => page.getByLabel("Study notes").inputValue(), { timeout: HANG }).toBe("lr above 0.3 diverges");
     await page.close();
   });
 
@@ -478,6 +498,8 @@ describe("the dashboard in chromium", () => {
     await page.goto(`${url}/#/study/live`);
     await page.locator("#trials").waitFor();
     expect(await page.getByRole("button", { name: "Stop study" }).count()).toBe(0);
+    // The notes are shown there too, as text (saved by the notes test above).
+    await expect.poll(() => page.locator("#study-notes").innerText(), { timeout: HANG }).toBe("lr above 0.3 diverges");
     const told = await pythonWorker("live", 0.4375);
     await expect.poll(() => page.locator(`#trials tr[data-trial="${told.number}"]`).count(), { timeout: HANG }).toBe(1);
     await page.close();

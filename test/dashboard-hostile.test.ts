@@ -40,7 +40,8 @@ async function populate(): Promise<void> {
     const space: Record<string, unknown> = {};
     for (const [j, p] of PARAMS.entries()) space[p] = j % 2 === 0 ? { type: "float", low: 0, high: 1 } : { type: "categorical", choices: CHOICES };
     const multi = i === 3;
-    await client.call("create_study", { name, space, strategy: "random", seed: 1, ...(multi ? { directions: ["minimize", "maximize"] } : {}), user_attrs: { notes: pwn("notes"), [pwn("attr-key")]: pwn("attr") } });
+    await client.call("create_study", { name, space, strategy: "random", seed: 1, ...(multi ? { directions: ["minimize", "maximize"] } : {}), user_attrs: { notes: pwn("notes-attr"), [pwn("attr-key")]: pwn("attr") } });
+    await client.call("set_user_attrs", { study: name, notes: pwn("notes") }); // the study's own notes
     for (let t = 0; t < 8; t++) {
       const a = await client.call("ask", { study: name });
       for (let step = 0; step < 3; step++) await client.call("report", { study: name, trial: a.trial.number, token: a.lease.token, step, value: t + step });

@@ -54,6 +54,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   const pairB = h("select", { id: "pair-b" }, ...Object.keys(space).map((k, i) => h("option", { value: k, selected: i === 1 }, k)));
 
   const renderHeader = (v: any) => {
+    showNotes(v.notes ?? null);
     const counts = Object.entries(v.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ");
     fill(
       header,
@@ -193,8 +194,18 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
     ),
   );
 
-  // Actions: notes and enqueue.
-  const notes = h("textarea", { id: "notes", rows: 3 }, typeof s.user_attrs?.notes === "string" ? s.user_attrs.notes : "");
+  // Notes: the study's own field (Python's set_notes, MCP's set_user_attrs/update_study with notes),
+  // as text on a read-only dashboard, else in the form that saves them.
+  const notes = h("textarea", { id: "notes", rows: 3 });
+  const notesText = h("p", { id: "study-notes", class: "notes" });
+  /** What the form last showed from the server: a newer server value replaces it unless the user has typed. */
+  let notesShown: string | null = null;
+  function showNotes(v: string | null) {
+    const text = v ?? "";
+    notesText.textContent = text === "" ? "No notes." : text;
+    if (notesShown === null || notes.value === notesShown) notes.value = text;
+    notesShown = text;
+  }
   const paramInputs = Object.entries(space).map(([name, d]) =>
     d.type === "categorical"
       ? h("select", { id: `enq-${name}`, name }, ...(d.choices ?? []).map((c) => h("option", { value: JSON.stringify(c) }, String(c))))
@@ -202,11 +213,14 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   );
   const note = h("textarea", { id: "enq-note", rows: 2 });
   const actions = READ_ONLY
-    ? h("p", { class: "read-only" }, "Read-only dashboard: actions need tuneport serve --dashboard.")
+    ? h("div", { class: "actions" },
+        h("section", { "aria-labelledby": "h-notes", class: "notes-box" }, h("h2", { id: "h-notes" }, "Study notes"), notesText),
+        h("p", { class: "read-only" }, "Read-only dashboard: actions need tuneport serve --dashboard."))
     : h("div", { class: "actions" },
         h("form", { id: "notes-form", onsubmit: (e: Event) => {
           e.preventDefault();
-          void act("set_user_attrs", { study, attrs: { notes: notes.value } }, "Notes saved.");
+          const text = notes.value;
+          void act("set_user_attrs", { study, notes: text }, "Notes saved.");
         } }, h("label", { for: "notes" }, "Study notes"), notes, h("button", { type: "submit" }, "Save notes")),
         h("form", { id: "enqueue-form", onsubmit: (e: Event) => {
           e.preventDefault();
