@@ -88,6 +88,26 @@ describe("CURVE encryption and client allow-list", () => {
     const r = await tryRequest(s, "get_study", { study: "secure" }, 5_000);
     expect(r.result.study.n_trials).toBe(1);
   });
+
+  it("plot and mcp --connect reach it with --curve-server and --curve-secret, and without keys say they may be needed", () => {
+    const keys = ["--curve-server", join(dir, "server.pub"), "--curve-secret", join(clients, "alice.key")];
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input: "", timeout: 120_000, killSignal: "SIGKILL" });
+    // The server answers: the study has no finished trial to draw yet.
+    const plot = cli("plot", "secure", "--connect", server.endpoint, "--out", join(dir, "p.png"), ...keys);
+    expect(plot.stderr).toMatch(/no finished trial/);
+    expect(plot.stderr).not.toMatch(/no reply/);
+    // An agent's MCP session over the encrypted connection: it starts, and ends when stdin closes.
+    const mcp = cli("mcp", "--connect", server.endpoint, "--log-level", "silent", ...keys);
+    expect([mcp.status, mcp.stderr]).toEqual([0, ""]);
+    const bare = cli("plot", "secure", "--connect", server.endpoint, "--timeout", "2", "--out", join(dir, "p.png"));
+    expect(bare.status).toBe(1);
+    expect(bare.stderr).toMatch(/no reply to 'hello'.*does it require CURVE keys\? pass --curve-server and --curve-secret/);
+    const half = cli("plot", "secure", "--connect", server.endpoint, "--curve-server", join(dir, "server.pub"));
+    expect(half.status).toBe(2);
+    expect(half.stderr).toMatch(/--curve-server and --curve-secret go together/);
+    const pubAsKey = cli("plot", "secure", "--connect", server.endpoint, "--curve-server", join(dir, "server.pub"), "--curve-secret", join(clients, "alice.pub"));
+    expect(pubAsKey.stderr).toMatch(/holds no secret key \(pass this client's \.key file/);
+  });
 });
 
 describe("serve's CURVE options", () => {

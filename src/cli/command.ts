@@ -250,3 +250,35 @@ export function listenProblem(err: unknown, what: string, where: string, option:
   return reason === undefined ? null : `could not listen for ${what}: ${reason}`;
 }
 
+/** The help lines of `curveOptions`' flags, for commands that connect to a server. */
+export const CURVE_CLIENT_HELP = `  --curve-server FILE  with --connect to a server started with --curve-secret: its
+                       public key file (server.pub from 'tuneport keygen')
+  --curve-secret FILE  and this client's own key file (NAME.key, whose public key is
+                       in the server's --curve-allow)`;
+
+/**
+ * The CURVE keys of a client command's `--curve-server` and `--curve-secret` (both or neither),
+ * read from `tuneport keygen`'s files; undefined without them. @throws UsageError naming the file.
+ */
+export async function curveOptions(v: Record<string, unknown>): Promise<{ serverPublicKey: string; publicKey: string; secretKey: string } | undefined> {
+  const server = v["curve-server"] as string | undefined;
+  const secret = v["curve-secret"] as string | undefined;
+  if (server === undefined && secret === undefined) return undefined;
+  if (server === undefined || secret === undefined) throw new UsageError("--curve-server and --curve-secret go together: the server's public key file and this client's key file");
+  const { readKeys } = await import("../transports/zmq/curve.js");
+  const read = (file: string, flag: string) => {
+    try {
+      return readKeys(file);
+    } catch (err) {
+      throw new UsageError(`${flag} ${file}: ${fileProblem(err) ?? (err as Error).message}`);
+    }
+  };
+  const serverKeys = read(server, "--curve-server");
+  const own = read(secret, "--curve-secret");
+  const serverPublicKey = serverKeys.publicKeys[0];
+  if (serverPublicKey === undefined) throw new UsageError(`--curve-server ${server} holds no public key (pass the server's .pub file)`);
+  if (own.secretKey === null || own.publicKeys[0] === undefined)
+    throw new UsageError(`--curve-secret ${secret} holds no secret key (pass this client's .key file, not its .pub)`);
+  return { serverPublicKey, publicKey: own.publicKeys[0], secretKey: own.secretKey };
+}
+

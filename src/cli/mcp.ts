@@ -2,7 +2,7 @@
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
 import { TuneportError } from "../domain/errors.js";
-import { type Command, UsageError, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
+import { type Command, CURVE_CLIENT_HELP, UsageError, curveOptions, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
 import { bindProblem, isLoopback } from "./serve.js";
 import { redactStorageLocation } from "../storage/postgres/url.js";
 
@@ -28,6 +28,7 @@ Options:
   --durability MODE     process or power, as for 'tuneport serve' [as there]
   --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent [info]
+${CURVE_CLIENT_HELP}
   -h, --help            show this help
 `,
   options: {
@@ -37,6 +38,8 @@ Options:
     durability: { type: "string" },
     "lease-ttl": { type: "string" },
     "log-level": { type: "string" },
+    "curve-server": { type: "string" },
+    "curve-secret": { type: "string" },
   },
   async run(v, pos) {
     noPositionals("mcp", pos, "the database is --storage PATH, a running server --connect ENDPOINT");
@@ -59,6 +62,8 @@ Options:
     if (connect && (binds.length > 0 || v.storage !== undefined))
       throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
     if (connect) checkConnectEndpoint(connect);
+    const curve = await curveOptions(v);
+    if (curve && !connect) throw new UsageError("--curve-server and --curve-secret go with --connect");
     const storagePath = (v.storage as string | undefined) ?? "./tuneport.db";
     for (const ep of binds) {
       const problem = bindProblem(ep, storagePath);
@@ -75,7 +80,7 @@ Options:
     let backend: McpBackend;
     try {
       if (connect) {
-        const client = new ZmqClient(connect, { timeoutMs: 10_000 });
+        const client = new ZmqClient(connect, { timeoutMs: 10_000, curve });
         const remote = new RemoteBackend(client, logger);
         cleanups.push(() => remote.close());
         const hello = await client.connect();

@@ -2,7 +2,7 @@
 import { writeSync } from "node:fs";
 import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
-import { type Command, UsageError, checkConnectEndpoint, writeFileAtomically } from "./command.js";
+import { type Command, CURVE_CLIENT_HELP, UsageError, curveOptions, checkConnectEndpoint, writeFileAtomically } from "./command.js";
 import { terminalSafe } from "./terminal.js";
 
 export const plotCommand: Command = {
@@ -42,6 +42,7 @@ Options:
   --storage PATH       SQLite database file [./tuneport.db]
   --connect ENDPOINT   ask the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
   --timeout SECONDS    with --connect: how long to wait for the server [60]
+${CURVE_CLIENT_HELP}
   -h, --help           show this help
 `,
   options: {
@@ -52,6 +53,8 @@ Options:
     storage: { type: "string" },
     connect: { type: "string" },
     timeout: { type: "string", default: "60" },
+    "curve-server": { type: "string" },
+    "curve-secret": { type: "string" },
   },
   async run(v, pos) {
     const [name, ...extra] = pos;
@@ -76,7 +79,9 @@ Options:
       throw new UsageError(`--out ${outOption}: the chart is a PNG, so FILE must end in .png (or be '-' for stdout)`);
     const params = (v.params as string | undefined)?.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
     const opts = { params, logY: v["log-y"] === true };
-    const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
+    const curve = await curveOptions(v);
+    if (curve && !connect) throw new UsageError("--curve-server and --curve-secret go with --connect");
+    const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts, curve) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
     const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
     if (out === "-") writeSync(1, plot.png);
     else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png), connect ? undefined : ((v.storage as string | undefined) ?? "./tuneport.db"));
@@ -106,9 +111,16 @@ async function localPlot(path: string, name: string, kind: PlotKind, opts: { par
   }
 }
 
-async function remotePlot(endpoint: string, timeoutMs: number, name: string, kind: PlotKind, opts: { params?: string[]; logY: boolean }): Promise<Rendered> {
+async function remotePlot(
+  endpoint: string,
+  timeoutMs: number,
+  name: string,
+  kind: PlotKind,
+  opts: { params?: string[]; logY: boolean },
+  curve: Awaited<ReturnType<typeof curveOptions>>,
+): Promise<Rendered> {
   const { ZmqClient } = await import("../transports/zmq/zmq-client.js");
-  const client = new ZmqClient(endpoint, { timeoutMs });
+  const client = new ZmqClient(endpoint, { timeoutMs, curve });
   try {
     await client.connect();
     return await client.call("plot", { study: name, kind, params: opts.params, log_y: opts.logY || undefined });

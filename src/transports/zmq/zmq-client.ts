@@ -18,6 +18,8 @@ import { decode, encode } from "./codec.js";
 export interface ZmqClientOptions {
   /** Per-request timeout in milliseconds [30000]. */
   readonly timeoutMs?: number;
+  /** CURVE keys (Z85) for a server started with --curve-secret: its public key and this client's pair. */
+  readonly curve?: { readonly serverPublicKey: string; readonly publicKey: string; readonly secretKey: string };
 }
 
 interface Pending {
@@ -33,13 +35,16 @@ export class ZmqClient {
   private sendChain: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
   private closed = false;
+  private readonly curve: boolean;
 
   constructor(
     readonly endpoint: string,
     opts: ZmqClientOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.dealer = new Dealer({ linger: 0 });
+    const c = opts.curve;
+    this.curve = c !== undefined;
+    this.dealer = new Dealer({ linger: 0, ...(c ? { curveServerKey: c.serverPublicKey, curvePublicKey: c.publicKey, curveSecretKey: c.secretKey } : {}) });
   }
 
   /** Connects and performs the `hello` handshake. @throws UNAVAILABLE when the server does not answer. */
@@ -47,10 +52,22 @@ export class ZmqClient {
     this.dealer.connect(this.endpoint);
     this.loop = this.receiveLoop();
     // Host and pid identify this client as the holder of the trials it asks (domain/worker.ts).
-    return (await this.request("hello", { versions: [1], client: { name: "tuneport-ts", host: hostname(), pid: process.pid } })) as {
-      version: number;
-      server: { name: string; version: string };
-    };
+    try {
+      return (await this.request("hello", { versions: [1], client: { name: "tuneport-ts", host: hostname(), pid: process.pid } })) as {
+        version: number;
+        server: { name: string; version: string };
+      };
+    } catch (err) {
+      // A server started with --curve-secret drops a handshake without keys (or with keys it does
+      // not allow) silently: the client only sees no reply.
+      if (err instanceof TuneportError && err.data?.timed_out === true)
+        throw new TuneportError(
+          "UNAVAILABLE",
+          `${err.message}${this.curve ? " (or does it not allow this client's key? it must be in the server's --curve-allow)" : " (or does it require CURVE keys? pass --curve-server and --curve-secret)"}`,
+          err.data,
+        );
+      throw err;
+    }
   }
 
   private async receiveLoop(): Promise<void> {
