@@ -78,6 +78,10 @@ async function populate(): Promise<void> {
       await svc.execute("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values });
       moValues.set(a.trial.number, values);
     }
+    // Two objectives with names and a constraint (c <= 0 holds): trials 0-5 COMPLETE (odd ones infeasible), one RUNNING.
+    await svc.execute("create_study", { name: "moc", space: { x: { type: "float", low: 0, high: 1 } }, directions: ["minimize", "maximize"], strategy: "random", seed: 5, user_attrs: { "tuneport:metric_names": ["loss", "accuracy"] } });
+    for (let i = 0; i < 6; i++) await svc.execute("add_trial", { study: "moc", params: { x: i / 10 }, values: [i + 0.25, 10 - i], constraints: [i % 2 === 1 ? 0.5 : -1] });
+    await svc.execute("ask", { study: "moc" });
     // Hypergradient: three trials whose lr and wd move at every report.
     const hgSpace = { lr: { type: "float", low: 1e-4, high: 1, log: true }, wd: { type: "float", low: 1e-6, high: 0.1, log: true } };
     await svc.execute("create_study", { name: "hg", space: hgSpace, seed: 3, strategy: { name: "hypergradient", options: { base: "random", lr: 0.1 } } });
@@ -596,6 +600,41 @@ describe("the dashboard in chromium", () => {
     await page.evaluate(() => fetch("/api/op/studies_overview", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }));
     expect(asked.filter((p) => p.includes("favicon"))).toEqual([]);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("shows every direction, a multi-objective trial's named values, its constraints and feasibility", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/`);
+    const row = page.locator('tr[data-study="moc"]');
+    await row.waitFor();
+    await expect(row.locator("td").first().innerText()).resolves.toBe("minimize, maximize");
+    await page.goto(`${base}/#/study/moc`);
+    await page.locator("#trials").waitFor();
+    const heads = await page.locator("#trials thead th").allInnerTexts();
+    expect(heads.slice(0, 5)).toEqual(["# ▼", "State", "loss (minimize)", "accuracy (maximize)", "Feasible"]);
+    const feasible = async (n: number) => page.locator(`#trials tr[data-trial="${n}"] td.feasible`).innerText();
+    await expect(feasible(0)).resolves.toBe("yes");
+    await expect(feasible(1)).resolves.toBe("no");
+    await expect(feasible(6)).resolves.toBe("—"); // RUNNING
+    const summary = async () => page.locator('section[aria-labelledby="t-sum"] dl').innerText();
+    await page.goto(`${base}/#/study/moc/trial/1`);
+    await page.locator("h1", { hasText: "Trial 1" }).waitFor();
+    const one = await summary();
+    expect(one).toMatch(/loss \(minimize\)\s+1\.25/);
+    expect(one).toMatch(/accuracy \(maximize\)\s+9/);
+    expect(one).toMatch(/Constraints\s+0\.5 \(violated\)/);
+    expect(one).toMatch(/Feasible\s+no/);
+    expect(one).not.toMatch(/Value\s+—/);
+    await page.goto(`${base}/#/study/moc/trial/2`);
+    await page.locator("h1", { hasText: "Trial 2" }).waitFor();
+    await expect(summary()).resolves.toMatch(/Constraints\s+-1 \(holds\)[\s\S]*Feasible\s+yes/);
+    // A study without names or constraints: Objective i, no constraint rows.
+    await page.goto(`${base}/#/study/mo/trial/0`);
+    await page.locator("h1", { hasText: "Trial 0" }).waitFor();
+    const plain = await summary();
+    expect(plain).toMatch(/Objective 0 \(minimize\)\s+[0-9.]+/);
+    expect(plain).not.toContain("Constraints");
     await page.close();
   });
 });

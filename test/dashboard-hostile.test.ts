@@ -40,7 +40,9 @@ async function populate(): Promise<void> {
     const space: Record<string, unknown> = {};
     for (const [j, p] of PARAMS.entries()) space[p] = j % 2 === 0 ? { type: "float", low: 0, high: 1 } : { type: "categorical", choices: CHOICES };
     const multi = i === 3;
-    await client.call("create_study", { name, space, strategy: "random", seed: 1, ...(multi ? { directions: ["minimize", "maximize"] } : {}), user_attrs: { notes: pwn("notes-attr"), [pwn("attr-key")]: pwn("attr") } });
+    // The multi-objective study's objectives are named (Python's set_metric_names keeps them in this attribute).
+    const names = multi ? { "tuneport:metric_names": [pwn("metric-0"), vegaBreak("metric-1")] } : {};
+    await client.call("create_study", { name, space, strategy: "random", seed: 1, ...(multi ? { directions: ["minimize", "maximize"] } : {}), user_attrs: { notes: pwn("notes-attr"), [pwn("attr-key")]: pwn("attr"), ...names } });
     await client.call("set_user_attrs", { study: name, notes: pwn("notes") }); // the study's own notes
     for (let t = 0; t < 8; t++) {
       const a = await client.call("ask", { study: name });
@@ -109,6 +111,7 @@ describe("the dashboard with hostile names and text", () => {
       await expect(page.locator("#notes").inputValue()).resolves.toBe(pwn("notes"));
       const headers = await page.locator("#trials thead th").allInnerTexts();
       for (const p of PARAMS) expect(headers.map((h) => h.trim())).toContain(p);
+      if (name === STUDIES[3]) expect(headers.slice(2, 4)).toEqual([`${pwn("metric-0")} (minimize)`, `${vegaBreak("metric-1")} (maximize)`]);
       for (const box of await page.locator(".chart").all()) {
         await box.scrollIntoViewIfNeeded();
         await box.and(page.locator('[data-state="drawn"]')).waitFor();
@@ -127,6 +130,7 @@ describe("the dashboard with hostile names and text", () => {
           expect(text).toContain(pwn("worker"));
         }
         if (t === "5") expect(text).toContain(JSON.stringify(pwn("reason")));
+        if (name === STUDIES[3] && t !== "8") expect(text).toContain(`${pwn("metric-0")} (minimize)\n`);
       }
       expect(await pwned(page), name).toBeNull();
     }

@@ -8,7 +8,7 @@ import { ago, fmt, h, throttle, when } from "./dom.js";
 import { drawChart } from "./charts.js";
 import { fill } from "./dom.js";
 import { studyPage } from "./study.js";
-import { parseAddress } from "./text.js";
+import { constraintsText, objectiveLabels, parseAddress } from "./text.js";
 
 /** What the current view does when a change arrives; replaced on navigation. */
 export type OnChange = (c: Change) => void;
@@ -52,7 +52,7 @@ async function studiesList(live: Live): Promise<View> {
           "tr",
           { "data-study": s.name },
           h("th", { scope: "row" }, h("a", { href: `#/study/${encodeURIComponent(s.name)}` }, s.name), s.stopped ? h("span", { class: "badge" }, "stopped") : null),
-          h("td", {}, s.direction),
+          h("td", {}, ((s.directions as string[] | undefined) ?? [s.direction]).join(", ")),
           h("td", {}, s.scheduler ? `${s.strategy} / ${s.scheduler}` : s.strategy),
           h("td", { class: "counts" }, Object.entries(s.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ") || "none"),
           h("td", { class: "num" }, s.best ? `${fmt(s.best.value)} (#${s.best.number})` : "—"),
@@ -88,8 +88,10 @@ function kv(rows: [string, unknown][]): HTMLElement {
 
 async function trialPage(study: string, number: number, live: Live): Promise<View> {
   const render = async () => {
-    const [{ trial: t, lease }, trajectory, lineage] = await Promise.all([
+    // One round trip for all four: the study for its objectives' names and directions.
+    const [{ trial: t, lease }, { study: st }, trajectory, lineage] = await Promise.all([
       op<{ trial: any; lease: { expires_at: number; ttl_s: number } | null }>("trial", { study, trial: number }),
+      op<{ study: any }>("get_study", { study }),
       op<{ trajectory: { step: number | null; value: number | null; params: Record<string, unknown> }[] }>("trajectory", { study, trial: number }),
       op<{ lineage: { schedule: { from_step: number; params: Record<string, unknown>; trial: number; trial_step: number }[] } }>("lineage", { study, trial: number }),
     ]);
@@ -100,13 +102,22 @@ async function trialPage(study: string, number: number, live: Live): Promise<Vie
     const caption = h("p", { class: "caption" });
     const trajBox = h("div", { class: "chart", "data-kind": "trajectories", "aria-live": "off" });
     const trajCaption = h("p", { class: "caption" });
+    // One row per objective (named when the study has names), then the constraints when told.
+    const directions = (st.directions as string[] | undefined) ?? [st.direction as string];
+    const labels = objectiveLabels(directions, st.user_attrs);
+    const values: [string, unknown][] = directions.length > 1 ? labels.map((l, i) => [l, t.values?.[i] ?? null]) : [[labels[0] as string, t.value]];
+    const constraints: [string, unknown][] =
+      Array.isArray(t.constraints) && t.constraints.length > 0
+        ? [["Constraints", constraintsText(t.constraints as number[])], ["Feasible", t.feasible === null ? "—" : t.feasible ? "yes" : "no"]]
+        : [];
     fill(
       main,
       h("nav", { "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Studies"), " › ", h("a", { href: `#/study/${encodeURIComponent(study)}` }, study), ` › trial ${number}`),
       h("h1", {}, `Trial ${number} `, h("span", { class: `state ${t.state}` }, t.state)),
       h("section", { "aria-labelledby": "t-sum" }, h("h2", { id: "t-sum" }, "Summary"),
         kv([
-          ["Value", t.value],
+          ...values,
+          ...constraints,
           ["Created", when(t.created_at)],
           ["Started", when(t.started_at)],
           ["Finished", when(t.finished_at)],

@@ -8,6 +8,7 @@ import { type Change, OpError, op } from "./api.js";
 import { chartsFor, drawChart } from "./charts.js";
 import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
 import type { Live, View } from "./main.js";
+import { objectiveLabels } from "./text.js";
 
 const STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"];
 const PAGE = 50;
@@ -17,6 +18,8 @@ interface TablePage {
   total: number;
   matched: number;
   params: string[];
+  /** Whether the study's trials carry constraints (then the table has a Feasible column). */
+  constrained?: boolean;
 }
 
 interface TableState {
@@ -47,6 +50,8 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   const pager = h("div", { class: "pager" });
   const directions = (s.directions as string[] | undefined) ?? [s.direction as string];
   const multi = directions.length > 1;
+  /** The objectives' column headings: `Value`, or one per objective, named by `set_metric_names` when it was called. */
+  let labels = objectiveLabels(directions, s.user_attrs);
   const charts = chartsFor(multi, s.strategy.name as string).map((c) => ({ ...c, box: h("div", { class: "chart", "data-kind": c.kind, tabindex: 0, role: "group", "aria-label": c.title }), caption: h("p", { class: "caption" }) }));
   const logY = h("input", { type: "checkbox", id: "log-y" });
   const numeric = Object.keys(space).filter((k) => space[k]?.type !== "categorical");
@@ -54,6 +59,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   const pairB = h("select", { id: "pair-b" }, ...Object.keys(space).map((k, i) => h("option", { value: k, selected: i === 1 }, k)));
 
   const renderHeader = (v: any) => {
+    labels = objectiveLabels(directions, v.user_attrs);
     showNotes(v.notes ?? null);
     const counts = Object.entries(v.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ");
     fill(
@@ -93,10 +99,13 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
     const early = pending;
     pending = null;
     const page = await (early ?? op<TablePage>("query_trials", args));
-    const objectives: [string, string][] = multi ? directions.map((d, i): [string, string] => [`values.${i}`, `Objective ${i} (${d})`]) : [["value", "Value"]];
+    const objectives: [string, string][] = multi ? labels.map((l, i): [string, string] => [`values.${i}`, l]) : [["value", labels[0] as string]];
     if (mine !== asked) return; // a later query is on its way: never show an older answer over it
-    const cols: [string, string][] = [["number", "#"], ["state", "State"], ...objectives, ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"], ["worker", "Worker"]];
+    const constrained = page.constrained === true;
+    const cols: [string, string][] = [["number", "#"], ["state", "State"], ...objectives, ...(constrained ? [["feasible", "Feasible"] as [string, string]] : []), ...page.params.map((p): [string, string] => [`params.${p}`, p]), ["duration", "Duration (s)"], ["finished_at", "Finished"], ["worker", "Worker"]];
     const head = h("tr", {}, ...cols.map(([key, label]) => {
+      // Feasibility is not a sort key of query_trials: a plain heading, not a sort button.
+      if (key === "feasible") return h("th", { scope: "col", title: "COMPLETE trials: every constraint c ≤ 0 holds (yes) or one is violated (no)" }, label);
       const sorted = table.sort === key;
       return h("th", { scope: "col", "aria-sort": sorted ? (table.descending ? "descending" : "ascending") : "none" },
         h("button", { type: "button", class: "sort", "data-sort": key, onclick: () => {
@@ -111,6 +120,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
         h("td", { class: "num" }, h("a", { href: `#/study/${encodeURIComponent(study)}/trial/${r.number}` }, r.number), r.enqueued ? h("span", { class: "badge", title: "enqueued" }, "q") : null),
         h("td", {}, h("span", { class: `state ${r.state}` }, r.state)),
         ...(multi ? directions.map((_, i) => h("td", { class: "num" }, fmt(r.values?.[i]))) : [h("td", { class: "num" }, fmt(r.value))]),
+        constrained ? h("td", { class: `feasible${r.feasible === false ? " infeasible" : ""}` }, r.feasible === true ? "yes" : r.feasible === false ? "no" : "—") : null,
         ...page.params.map((p) => h("td", { class: "num" }, fmt(r.params[p]))),
         h("td", { class: "num" }, fmt(r.duration_s)),
         h("td", {}, when(r.finished_at)),

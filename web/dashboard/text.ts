@@ -1,4 +1,24 @@
-/** How the page reads its address: the page a hash names, %-escapes that may be malformed. */
+/** How the page writes values that could be mistaken for others: objectives, addresses. */
+import { fmt } from "./dom.js";
+
+/** The user attribute Python's `Study.set_metric_names` keeps the objectives' names in. */
+export const METRIC_NAMES_ATTR = "tuneport:metric_names";
+
+/**
+ * Labels of a study's objectives: `NAME (direction)` with the names of `set_metric_names`, else
+ * `Objective i (direction)`; a one-objective study without a name is `Value`.
+ */
+export function objectiveLabels(directions: string[], userAttrs: Record<string, unknown> | undefined): string[] {
+  const raw = userAttrs?.[METRIC_NAMES_ATTR];
+  const names = Array.isArray(raw) && raw.length === directions.length && raw.every((n) => typeof n === "string") ? (raw as string[]) : null;
+  if (directions.length === 1 && names === null) return ["Value"];
+  return directions.map((d, i) => `${names?.[i] ?? `Objective ${i}`} (${d})`);
+}
+
+/** Constraint values in words: `c (holds)` for c ≤ 0, else `c (violated)`. */
+export function constraintsText(cs: number[]): string {
+  return cs.map((c) => `${fmt(c)} (${c <= 0 ? "holds" : "violated"})`).join(", ");
+}
 
 /** A part of the address decoded, or null when it is not valid %-encoding (`%E0%A4%A`). */
 export function decodePart(s: string): string | null {
