@@ -82,6 +82,10 @@ async function populate(): Promise<void> {
     await svc.execute("create_study", { name: "moc", space: { x: { type: "float", low: 0, high: 1 } }, directions: ["minimize", "maximize"], strategy: "random", seed: 5, user_attrs: { "tuneport:metric_names": ["loss", "accuracy"] } });
     for (let i = 0; i < 6; i++) await svc.execute("add_trial", { study: "moc", params: { x: i / 10 }, values: [i + 0.25, 10 - i], constraints: [i % 2 === 1 ? 0.5 : -1] });
     await svc.execute("ask", { study: "moc" });
+    // A categorical parameter whose choices mix 1, "1", null and a word; `extra` used by one trial only.
+    await svc.execute("create_study", { name: "cat", space: { c: { type: "categorical", choices: [1, "1", null, "relu"] } }, strategy: "random", seed: 6 });
+    for (const c of [1, "1", null]) await svc.execute("add_trial", { study: "cat", params: { c }, value: 1 });
+    await svc.execute("add_trial", { study: "cat", params: { c: "relu", extra: 0.5 }, distributions: { extra: { type: "float", low: 0, high: 1 } }, value: 2 });
     // Hypergradient: three trials whose lr and wd move at every report.
     const hgSpace = { lr: { type: "float", low: 1e-4, high: 1, log: true }, wd: { type: "float", low: 1e-6, high: 0.1, log: true } };
     await svc.execute("create_study", { name: "hg", space: hgSpace, seed: 3, strategy: { name: "hypergradient", options: { base: "random", lr: 0.1 } } });
@@ -635,6 +639,33 @@ describe("the dashboard in chromium", () => {
     const plain = await summary();
     expect(plain).toMatch(/Objective 0 \(minimize\)\s+[0-9.]+/);
     expect(plain).not.toContain("Constraints");
+    await page.close();
+  });
+
+  it("tells 1 from \"1\" and None from an unused parameter, in filters, the enqueue form, the table and the trial page", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/#/study/cat`);
+    await page.locator("#trials").waitFor();
+    const labels = await page.locator('fieldset.choices[data-param="c"] label').allInnerTexts();
+    expect(labels.map((l) => l.trim())).toEqual(["1", '"1"', "null", '"relu"']);
+    expect(await page.locator("#enq-c option").allInnerTexts()).toEqual(["1", '"1"', "null", '"relu"']);
+    const heads = await page.locator("#trials thead th").allInnerTexts();
+    const col = (name: string) => heads.findIndex((h) => h.startsWith(name));
+    const cell = async (n: number, name: string) => (await page.locator(`#trials tr[data-trial="${n}"] td`).allInnerTexts())[col(name)];
+    await expect(cell(0, "c")).resolves.toBe("1");
+    await expect(cell(1, "c")).resolves.toBe('"1"');
+    await expect(cell(2, "c")).resolves.toBe("null");
+    await expect(cell(2, "extra")).resolves.toBe("—");
+    await expect(cell(3, "extra")).resolves.toBe("0.5");
+    // Filtering by the string "1" keeps trial 1 only.
+    await page.locator('fieldset.choices[data-param="c"]').getByRole("checkbox", { name: '"1"', exact: true }).check();
+    await page.locator("#trials caption", { hasText: "of 1 matching" }).waitFor();
+    await expect(page.locator("#trials tbody tr").getAttribute("data-trial")).resolves.toBe("1");
+    for (const [n, shown] of [[1, '"1"'], [2, "null"]] as const) {
+      await page.goto(`${base}/#/study/cat/trial/${n}`);
+      await page.locator("h1", { hasText: `Trial ${n}` }).waitFor();
+      await expect(page.locator('section[aria-labelledby="t-params"] dd').first().innerText()).resolves.toBe(shown);
+    }
     await page.close();
   });
 });

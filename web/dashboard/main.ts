@@ -8,7 +8,7 @@ import { ago, fmt, h, throttle, when } from "./dom.js";
 import { drawChart } from "./charts.js";
 import { fill } from "./dom.js";
 import { studyPage } from "./study.js";
-import { constraintsText, objectiveLabels, parseAddress } from "./text.js";
+import { constraintsText, objectiveLabels, paramText, parseAddress } from "./text.js";
 
 /** What the current view does when a change arrives; replaced on navigation. */
 export type OnChange = (c: Change) => void;
@@ -129,7 +129,8 @@ async function trialPage(study: string, number: number, live: Live): Promise<Vie
           ["Retried as", sys.retried_as ?? "—"],
           ["Rationale", typeof sys.rationale === "string" ? sys.rationale : "—"],
         ])),
-      h("section", { "aria-labelledby": "t-params" }, h("h2", { id: "t-params" }, "Parameters"), kv(Object.entries(t.params))),
+      h("section", { "aria-labelledby": "t-params" }, h("h2", { id: "t-params" }, "Parameters"),
+        kv(Object.entries(t.params).map(([k, v]) => [k, paramText(t.distributions?.[k])(v)]))),
       h("section", { "aria-labelledby": "t-curve" }, h("h2", { id: "t-curve" }, "Intermediate values"), curve, caption),
       h("section", { "aria-labelledby": "t-ua" }, h("h2", { id: "t-ua" }, "User attributes"), h("pre", {}, JSON.stringify(t.user_attrs, null, 2))),
       h("section", { "aria-labelledby": "t-sa" }, h("h2", { id: "t-sa" }, "System attributes"), h("pre", {}, JSON.stringify(sys, null, 2))),

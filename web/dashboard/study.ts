@@ -8,7 +8,7 @@ import { type Change, OpError, op } from "./api.js";
 import { chartsFor, drawChart } from "./charts.js";
 import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
 import type { Live, View } from "./main.js";
-import { objectiveLabels } from "./text.js";
+import { type ParamDist, objectiveLabels, paramText } from "./text.js";
 
 const STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"];
 const PAGE = 50;
@@ -43,6 +43,14 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   const { study: s } = await op<{ study: any }>("get_study", { study });
   if (!live()) return { onChange: () => undefined };
   const space = s.space as Record<string, { type: string; choices?: unknown[]; low?: number; high?: number }>;
+  /** How each parameter's values are shown (declared and define-by-run; the latter grow). */
+  let shown: Record<string, (v: unknown) => string> = {};
+  const learn = (v: any) => {
+    const dists = { ...(v.define_by_run as Record<string, ParamDist> | undefined), ...(v.space as Record<string, ParamDist>) };
+    shown = Object.fromEntries(Object.entries(dists).map(([k, d]) => [k, paramText(d)]));
+  };
+  learn(s);
+  const show = (p: string, v: unknown) => (shown[p] ?? paramText(undefined))(v);
   const header = h("div", { class: "study-head" });
   const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
   const table: TableState = { sort: "number", descending: true, offset: 0, states: new Set(), ranges: {}, choices: {} };
@@ -59,6 +67,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   const pairB = h("select", { id: "pair-b" }, ...Object.keys(space).map((k, i) => h("option", { value: k, selected: i === 1 }, k)));
 
   const renderHeader = (v: any) => {
+    learn(v);
     labels = objectiveLabels(directions, v.user_attrs);
     showNotes(v.notes ?? null);
     const counts = Object.entries(v.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ");
@@ -121,7 +130,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
         h("td", {}, h("span", { class: `state ${r.state}` }, r.state)),
         ...(multi ? directions.map((_, i) => h("td", { class: "num" }, fmt(r.values?.[i]))) : [h("td", { class: "num" }, fmt(r.value))]),
         constrained ? h("td", { class: `feasible${r.feasible === false ? " infeasible" : ""}` }, r.feasible === true ? "yes" : r.feasible === false ? "no" : "—") : null,
-        ...page.params.map((p) => h("td", { class: "num" }, fmt(r.params[p]))),
+        ...page.params.map((p) => h("td", { class: "num" }, show(p, r.params[p]))),
         h("td", { class: "num" }, fmt(r.duration_s)),
         h("td", {}, when(r.finished_at)),
         h("td", { class: "worker" }, r.worker ?? "—"),
@@ -200,7 +209,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
           if (set.size === 0) delete table.choices[p];
           table.offset = 0;
           void refreshTable();
-        } }), ` ${String(c)}`))),
+        } }), ` ${show(p, c)}`))),
     ),
   );
 
@@ -218,7 +227,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   }
   const paramInputs = Object.entries(space).map(([name, d]) =>
     d.type === "categorical"
-      ? h("select", { id: `enq-${name}`, name }, ...(d.choices ?? []).map((c) => h("option", { value: JSON.stringify(c) }, String(c))))
+      ? h("select", { id: `enq-${name}`, name }, ...(d.choices ?? []).map((c) => h("option", { value: JSON.stringify(c) }, show(name, c))))
       : h("input", { id: `enq-${name}`, name, type: "number", step: "any", required: true, min: d.low, max: d.high }),
   );
   const note = h("textarea", { id: "enq-note", rows: 2 });

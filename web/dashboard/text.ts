@@ -1,5 +1,29 @@
-/** How the page writes values that could be mistaken for others: objectives, addresses. */
+/** How the page writes values that could be mistaken for others: parameter values, objectives, addresses. */
 import { fmt } from "./dom.js";
+
+/** A parameter's distribution, as far as showing its values needs it. */
+export interface ParamDist {
+  type: string;
+  choices?: unknown[];
+}
+
+/**
+ * How a parameter's values are shown: `null` for a categorical None (the em dash stays for a
+ * parameter the trial did not use), strings in quotes when the parameter's choices mix strings
+ * with other values (1 and "1" would look the same otherwise), categorical numbers exactly (two
+ * choices may differ past `fmt`'s 6 digits), other numbers as `fmt`.
+ */
+export function paramText(dist: ParamDist | undefined): (v: unknown) => string {
+  const choices = dist?.type === "categorical" ? (dist.choices ?? []) : [];
+  const mixed = choices.some((c) => typeof c === "string") && choices.some((c) => typeof c !== "string");
+  return (v) => {
+    if (v === undefined) return "—";
+    if (v === null) return "null";
+    if (typeof v === "string") return mixed ? JSON.stringify(v) : v;
+    if (typeof v === "number" && choices.length > 0) return String(v);
+    return fmt(v);
+  };
+}
 
 /** The user attribute Python's `Study.set_metric_names` keeps the objectives' names in. */
 export const METRIC_NAMES_ATTR = "tuneport:metric_names";
