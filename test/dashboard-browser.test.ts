@@ -668,4 +668,26 @@ describe("the dashboard in chromium", () => {
     }
     await page.close();
   });
+
+  it("says why a contour of one parameter twice and a range whose from is above its to draw or match nothing", async () => {
+    const page = await newPage();
+    await page.goto(`${base}/#/study/big`);
+    await page.locator("#trials").waitFor();
+    const contour = page.locator('.chart[data-kind="contour"]');
+    await contour.scrollIntoViewIfNeeded();
+    await contour.and(page.locator('[data-state="drawn"]')).waitFor();
+    await page.selectOption("#pair-a", "lr");
+    await page.selectOption("#pair-b", "lr");
+    await contour.and(page.locator('[data-state="empty"]')).waitFor();
+    await expect(contour.innerText()).resolves.toContain("choose two different parameters");
+    await page.selectOption("#pair-b", "layers");
+    await contour.and(page.locator('[data-state="drawn"]')).waitFor();
+    await page.locator("#range-lr-min").fill("0.5");
+    await page.locator("#range-lr-max").fill("0.1");
+    await page.locator("#trials caption", { hasText: "of 0 matching" }).waitFor();
+    await expect(page.locator("#filter-note").innerText()).resolves.toBe("No trial can match: lr from 0.5 is above its to 0.1.");
+    await page.locator("#range-lr-max").fill("");
+    await expect.poll(() => page.locator("#filter-note").innerText(), { timeout: HANG }).toBe("");
+    await page.close();
+  });
 });

@@ -64,6 +64,15 @@ const libs = () =>
     throw err;
   }));
 
+/** Shows `reason` in `box` instead of a chart (the one drawn there before is dropped). */
+export function noChart(box: HTMLElement, caption: HTMLElement, reason: string): void {
+  views.get(box)?.finalize();
+  views.delete(box);
+  box.replaceChildren(h("p", { class: "empty" }, reason));
+  box.dataset.state = "empty";
+  caption.textContent = "";
+}
+
 /**
  * Draws chart `kind` of `study` into `box` (replacing what was there) and its caption into
  * `caption`; a chart with nothing to draw yet shows the server's reason instead.
@@ -75,11 +84,7 @@ export async function drawChart(box: HTMLElement, caption: HTMLElement, args: Re
   try {
     spec = await op("plot_spec", args);
   } catch (err) {
-    views.get(box)?.finalize();
-    views.delete(box);
-    box.replaceChildren(h("p", { class: "empty" }, (err as Error).message));
-    box.dataset.state = "empty";
-    caption.textContent = "";
+    noChart(box, caption, (err as Error).message);
     return;
   }
   const [vega, vl] = await loading;

@@ -5,7 +5,7 @@
  * charts at most once a second.
  */
 import { type Change, OpError, op } from "./api.js";
-import { chartsFor, drawChart } from "./charts.js";
+import { chartsFor, drawChart, noChart } from "./charts.js";
 import { READ_ONLY, fill, fmt, h, throttle, when } from "./dom.js";
 import type { Live, View } from "./main.js";
 import { type ParamDist, objectiveLabels, paramText } from "./text.js";
@@ -105,6 +105,9 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
     // The checked choices as the parameter's own values (JSON in the option value keeps numbers numbers).
     const choices = Object.fromEntries(Object.entries(table.choices).map(([p, set]) => [p, [...set].map((v) => JSON.parse(v) as unknown)]));
     if (Object.keys(choices).length > 0) args.choices = choices;
+    // A range whose from is above its to matches nothing: say so, or "0 matching" is a puzzle.
+    const empty = Object.entries(ranges).filter(([, r]) => r.min !== undefined && r.max !== undefined && r.min > r.max);
+    filterNote.textContent = empty.length === 0 ? "" : `No trial can match: ${empty.map(([p, r]) => `${p} from ${fmt(r.min)} is above its to ${fmt(r.max)}`).join("; ")}.`;
     const early = pending;
     pending = null;
     const page = await (early ?? op<TablePage>("query_trials", args));
@@ -154,7 +157,11 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
     drawing = drawing.then(() => {
       const args: Record<string, unknown> = { study, kind: c.kind };
       if (c.kind === "history" && logY.checked) args.log_y = true;
-      if (c.kind === "contour" && pairA.value !== pairB.value) args.params = [pairA.value, pairB.value];
+      if (c.kind === "contour") {
+        // One parameter twice is no pair: say so rather than let the server pick another pair.
+        if (pairA.value === pairB.value) return noChart(c.box, c.caption, `The contour of ${pairA.value} against itself: choose two different parameters.`);
+        args.params = [pairA.value, pairB.value];
+      }
       return drawChart(c.box, c.caption, args);
     }).catch(() => undefined);
     return drawing;
@@ -179,6 +186,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   }, { rootMargin: "200px" });
 
   // Filters: states and numeric ranges.
+  const filterNote = h("p", { id: "filter-note", class: "filter-note", role: "status" });
   const filters = h("fieldset", { class: "filters" }, h("legend", {}, "Filter trials"),
     h("div", { class: "states" }, ...STATES.map((st) => h("label", {}, h("input", { type: "checkbox", value: st, onchange: (e: Event) => {
       const box = e.target as HTMLInputElement;
@@ -211,6 +219,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
           void refreshTable();
         } }), ` ${show(p, c)}`))),
     ),
+    filterNote,
   );
 
   // Notes: the study's own field (Python's set_notes, MCP's set_user_attrs/update_study with notes),
