@@ -199,3 +199,16 @@ describe("importances of noise", () => {
     expect(textOf(summary)).not.toContain("Most influential parameters");
   }, 60_000);
 });
+
+describe("add_trial", () => {
+  it("records a parameter the study has not seen when given its distribution, as the error says", async () => {
+    await service.execute("create_study", { name: "d", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const without = await call("add_trial", { study: "d", params: { x: 0.5, dropout: 0.1 }, value: 1 });
+    expect(without.isError).toBe(true);
+    expect(textOf(without)).toContain("pass its distribution in distributions");
+    const added = await call("add_trial", { study: "d", params: { x: 0.5, dropout: 0.1 }, value: 1, distributions: { dropout: { type: "float", low: 0, high: 0.5 } } });
+    expect(added.isError, textOf(added)).toBeFalsy();
+    expect(textOf(await call("describe_study", { study: "d" }))).toMatch(/dropout: float in \[0, 0\.5\] \(define-by-run\)/);
+  });
+});
+

@@ -126,8 +126,10 @@ function nextStep(err: TuneportError): string {
     case "INVALID_ARGUMENT":
       return "tool" in d
         ? "Fix the argument named above and call again (tools/list shows each tool's arguments)."
-        : /strateg|scheduler/.test(err.message)
+        : /unknown (strategy|scheduler)|bad options for (strategy|scheduler)|cannot be combined with scheduler|a (strategy|scheduler) is a name|Unrecognized key/.test(err.message)
         ? "Call list_strategies for valid names and their options, then call again."
+        : /cursor|lease_ttl|notes|max_trials|max_retries|max_resource|limit|token|timeout|request id|rationale|reference_point/.test(err.message)
+        ? "Fix the argument named above and call again."
         : "Fix the argument named above and call again; describe_study shows the study's search space.";
     case "FAILED_PRECONDITION":
       return "running" in d || "strategy" in d

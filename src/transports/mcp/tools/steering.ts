@@ -69,12 +69,21 @@ export const steeringTools: McpTool[] = [
       constraints: z.array(z.number()).optional(),
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
       rationale: z.string().max(4000).optional(),
+      // A parameter the study neither declares nor has seen needs its distribution, as a space entry.
+      distributions: z.record(z.string(), z.looseObject({})).optional().describe("for parameters not in the study's space: {name: space entry}"),
     }),
     output: trialOut,
     ops: ["add_trial"],
     async run(a, { backend }) {
       const { trial } = await backend.call("add_trial", {
-        study: a.study, params: a.params, value: a.value, values: a.values, constraints: a.constraints, state: a.state, rationale: a.rationale,
+        study: a.study,
+        params: a.params,
+        value: a.value,
+        values: a.values,
+        constraints: a.constraints,
+        state: a.state,
+        rationale: a.rationale,
+        distributions: a.distributions as Record<string, unknown> | undefined,
       });
       const result = trial.value !== null ? ` ${fmt(trial.value)}` : trial.values ? ` [${trial.values.map(fmt).join(", ")}]` : "";
       return text(`Recorded trial ${trial.number} of '${a.study}': ${trial.state}${result} at ${fmtParams(trial.params)}.`, { trial: compactTrial(trial) });
