@@ -1,4 +1,5 @@
 /** `tuneport serve`: the headless server on embedded storage. */
+import type { Logger } from "pino";
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { type Stats, existsSync, lstatSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
@@ -225,10 +226,7 @@ Options:
       await zmq.start();
     } catch (err) {
       const address = (err as { address?: unknown }).address;
-      const problem = listenProblem(err, "workers", typeof address === "string" ? address : binds.join(", "), "--bind");
-      logger.fatal(problem ? { reason: problem } : { err }, "could not bind");
-      await abandon();
-      return refusedToListen(problem);
+      return refusedToListen(logger, err, ["workers", typeof address === "string" ? address : binds.join(", "), "--bind"], "could not bind", abandon);
     }
     embedded.ownership?.setEndpoint((v.advertise as string | undefined) ?? (zmq.endpoints[0] as string));
     let mcpHttp: McpHttpServer | null = null;
@@ -247,11 +245,10 @@ Options:
       try {
         await mcpHttp.start();
       } catch (err) {
-        const problem = listenProblem(err, "MCP over HTTP", `${mcpHost}:${mcpPort}`, "--mcp-http/--mcp-host");
-        logger.fatal(problem ? { reason: problem } : { err }, "could not listen for MCP over HTTP");
-        await zmq.close();
-        await abandon();
-        return refusedToListen(problem);
+        return refusedToListen(logger, err, ["MCP over HTTP", `${mcpHost}:${mcpPort}`, "--mcp-http/--mcp-host"], "could not listen for MCP over HTTP", async () => {
+          await zmq.close();
+          await abandon();
+        });
       }
     }
     let dashboard: DashboardServer | null = null;
@@ -260,12 +257,11 @@ Options:
       try {
         await dashboard.start();
       } catch (err) {
-        const problem = listenProblem(err, "the dashboard", `${dash.host}:${dash.port}`, "--dashboard/--dashboard-host");
-        logger.fatal(problem ? { reason: problem } : { err }, "could not listen for the dashboard");
-        await mcpHttp?.close();
-        await zmq.close();
-        await abandon();
-        return refusedToListen(problem);
+        return refusedToListen(logger, err, ["the dashboard", `${dash.host}:${dash.port}`, "--dashboard/--dashboard-host"], "could not listen for the dashboard", async () => {
+          await mcpHttp?.close();
+          await zmq.close();
+          await abandon();
+        });
       }
     }
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
@@ -352,10 +348,14 @@ export function isLoopback(endpoint: string): boolean {
 }
 
 /**
- * Exit status 1 for a server that could not listen, saying why on stderr in one line (with JSON
- * logs the log line alone went to stdout, and nothing to stderr).
+ * Exit status 1 for a server that could not listen: logs it, stops what had started (`stop`), and
+ * says why on stderr in one line (with JSON logs the log line alone went to stdout, and nothing to
+ * stderr). `what` is `listenProblem`'s what, where and option.
  */
-export function refusedToListen(problem: string | null): number {
+async function refusedToListen(logger: Logger, err: unknown, what: [string, string, string], msg: string, stop: () => Promise<void>): Promise<number> {
+  const problem = listenProblem(err, ...what);
+  logger.fatal(problem ? { reason: problem } : { err }, msg);
+  await stop();
   if (problem !== null) process.stderr.write(`tuneport: ${problem}\n`);
   return 1;
 }

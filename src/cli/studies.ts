@@ -270,7 +270,7 @@ export function formatFront(f: ParetoFrontView): string {
 export function formatTrialTable(trials: TrialView[]): string {
   if (trials.length === 0) return "no trials";
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
-  const objectives = Math.max(1, ...trials.map((t) => t.values?.length ?? 0));
+  const objectives = Math.max(1, maxOf(trials.map((t) => t.values?.length ?? 0)));
   const valueHeads = objectives === 1 ? ["value"] : Array.from({ length: objectives }, (_, i) => `value_${i}`);
   const constrained = trials.some((t) => t.constraints !== null);
   const param = (t: TrialView, n: string) => (!(n in t.params) ? "-" : t.params[n] === null ? "null" : formatNumber(t.params[n]));
