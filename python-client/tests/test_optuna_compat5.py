@@ -223,11 +223,14 @@ def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
     layers = next(m for m in warned if "'layers'" in m)
     wd = next(m for m in warned if "'wd'" in m)
     assert "0.33 of 'dropout' is between the step points of" in dropout and "outside" not in dropout
-    assert "enqueue 0.3, the nearest step point" in dropout
-    assert "4 of 'layers' is between the step points of" in layers and "enqueue 3, the nearest step point" in layers
+    assert "so the nearest step point, 0.3, is used" in dropout
+    assert "4 of 'layers' is between the step points of" in layers and "so the nearest step point, 3, is used" in layers
     assert "0.7 of 'wd' is outside" in wd and "nearest" not in wd
+    # The server uses the nearest step point of a value between them, and draws one outside the range.
     params = study.trials[0].params
-    assert params["dropout"] in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5) and params["layers"] in (0, 3, 6, 9)
+    wd_value = params["wd"]
+    assert isinstance(wd_value, float) and 0.0 <= wd_value <= 0.5
+    assert params["dropout"] == pytest.approx(0.3) and params["layers"] == 3
 
 
 # ---------------------------------------------------------------- 7. tell(frozen_trial, value)

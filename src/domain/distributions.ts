@@ -228,6 +228,19 @@ export function contains(d: Distribution, v: ParamValue): boolean {
 }
 
 /**
+ * The grid point of a stepped or integer distribution nearest to `v`, when `v` is a number within
+ * its bounds but between grid points (an enqueued dropout 0.33 for a step of 0.1: 0.3); null
+ * otherwise (outside the bounds, not a number, a categorical, or already on the grid).
+ */
+export function nearestGridPoint(d: Distribution, v: ParamValue): number | null {
+  if (d.type === "categorical" || typeof v !== "number" || !Number.isFinite(v) || contains(d, v)) return null;
+  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
+  if (v < d.low - eps || v > d.high + eps) return null;
+  const snapped = snap(d, v);
+  return contains(d, snapped) ? snapped : null;
+}
+
+/**
  * Why `v` is not a value of `d` ("a string, not a number", "not an integer", "outside [low, high]",
  * "not on the step grid"), for an error message; null when it is one (`contains`).
  */

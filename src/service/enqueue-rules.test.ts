@@ -62,6 +62,19 @@ describe("enqueue", () => {
     expect(told[1]?.params).toEqual({ x: 0.25, unused: 8 }); // a FAIL keeps them for its retry
   });
 
+  it("uses an enqueued value between the step points as its nearest grid point, and draws one outside the range", async () => {
+    await svc.execute("create_study", { name: "d", strategy: "random", seed: 1 });
+    await svc.execute("enqueue", { study: "d", params: { dropout: 0.33, layers: 4, wd: 7 } });
+    const a = await svc.execute("ask", { study: "d" });
+    const got = async (name: string, distribution: Record<string, unknown>) =>
+      (await svc.execute("suggest", { study: "d", trial: a.trial.number, token: a.lease.token, name, distribution })).value;
+    expect(await got("dropout", { type: "float", low: 0, high: 0.5, step: 0.1 })).toBeCloseTo(0.3, 12);
+    expect(await got("layers", { type: "int", low: 1, high: 7, step: 2 })).toBe(5); // 4 is halfway between 3 and 5
+    const wd = await got("wd", { type: "float", low: 0, high: 1 }); // 7 is outside: drawn
+    expect(wd).toBeGreaterThanOrEqual(0);
+    expect(wd).toBeLessThanOrEqual(1);
+  });
+
   it("refuses a name the declared space does not know, listing the known ones; accepts a define-by-run name once seen", async () => {
     const err = await svc.execute("enqueue", { study: "e", params: { x: 1, typo_param: 3 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TuneportError);

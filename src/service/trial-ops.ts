@@ -5,7 +5,7 @@
  */
 import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision } from "../domain/decision.js";
-import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, parseDistribution, whyNotContained } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { clipText } from "../domain/input-limits.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
@@ -258,8 +258,12 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
           { param: a.name, existing: declared as unknown as Record<string, unknown> },
         );
       if (a.name in t.distributions) return { value: t.params[a.name] as ParamValue };
+      // An enqueued value: used as given when the distribution holds it, its nearest grid point when
+      // it falls between the step points (as close to what was asked as the stored values' rule on
+      // their distribution allows), else drawn.
       const fixed = t.params[a.name];
-      const value = fixed !== undefined && contains(dist, fixed) ? fixed : drawParam(core, s, t, a.name, dist);
+      const value =
+        fixed === undefined ? drawParam(core, s, t, a.name, dist) : contains(dist, fixed) ? fixed : (nearestGridPoint(dist, fixed) ?? drawParam(core, s, t, a.name, dist));
       const next: TrialRecord = { ...t, params: { ...t.params, [a.name]: value }, distributions: { ...t.distributions, [a.name]: dist } };
       return core.commit([{ kind: "update-trial", trial: next }], { value }, () => {
         setTrial(s, next);

@@ -386,27 +386,21 @@ def is_trial_pruned(exc_type: type[BaseException]) -> bool:
     return any(c.__name__ == "TrialPruned" and c.__module__.split(".")[0] == "optuna" for c in exc_type.__mro__)
 
 
-def _why_not_in(dist: Distribution, v: Any) -> tuple[str, str]:
+def _why_not_in(dist: Distribution, v: Any) -> tuple[str, bool]:
     """Why ``v`` (an enqueued value the server did not use) is not a value of ``dist``, in the
-    words of the server's rule (``contains`` in src/domain/distributions.ts), and what to enqueue
-    instead when there is an obvious fix (the nearest grid point of a stepped range)."""
+    words of the server's rule (``contains`` in src/domain/distributions.ts), and whether it lies
+    between the step points of a range (the server then used the nearest one instead of drawing)."""
     if not isinstance(dist, (Float, Int)):
-        return f"not one of the choices of {dist!r}", ""
+        return f"not one of the choices of {dist!r}", False
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return f"not a finite number, as {dist!r} needs", ""
+        return f"not a finite number, as {dist!r} needs", False
     eps = 1e-9 * max(1.0, abs(dist.high - dist.low))
     if v < dist.low - eps or v > dist.high + eps:
-        return f"outside {dist!r}", ""
-    if isinstance(dist, Int) and not float(v).is_integer():
-        return f"not a whole number, as {dist!r} needs", ""
+        return f"outside {dist!r}", False
     step = dist.step or 1
-    k = round((v - dist.low) / step)
-    nearest: float = dist.low + k * step
-    nearest = int(nearest) if isinstance(dist, Int) else float(f"{nearest:.12g}")
-    return (
-        f"between the step points of {dist!r} (low + k·{step:g})",
-        f"; enqueue {nearest!r}, the nearest step point, to evaluate that",
-    )
+    if isinstance(dist, Int) and not float(v).is_integer():
+        return f"between the whole numbers of {dist!r}", True
+    return f"between the step points of {dist!r} (low + k·{step:g})", True
 
 
 def _check_compatible(name: str, old: Distribution, new: Distribution) -> None:
@@ -701,12 +695,20 @@ class Trial(_OptunaV2Suggest):
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
         fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
         if fixed is not _MISSING and fixed != value:
-            why, instead = _why_not_in(dist, fixed)
-            log.warning(
-                "trial %d of '%s': the enqueued value %r of '%s' is %s; the server keeps a trial's values on their "
-                "distribution, so the strategy's value %r is used instead (Optuna evaluates an enqueued value as given)%s",
-                self.number, self.study.name, fixed, name, why, value, instead,
-            )
+            why, between = _why_not_in(dist, fixed)
+            if between:
+                # Between the step points: the server used the nearest one (trial-ops.ts `suggest`).
+                log.warning(
+                    "trial %d of '%s': the enqueued value %r of '%s' is %s; the server keeps a trial's values on their "
+                    "distribution, so the nearest step point, %r, is used (Optuna evaluates an enqueued value as given)",
+                    self.number, self.study.name, fixed, name, why, value,
+                )
+            else:
+                log.warning(
+                    "trial %d of '%s': the enqueued value %r of '%s' is %s; the server keeps a trial's values on their "
+                    "distribution, so the strategy's value %r is used instead (Optuna evaluates an enqueued value as given)",
+                    self.number, self.study.name, fixed, name, why, value,
+                )
         self.params[name] = value
         # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
         self.distributions.setdefault(name, dist)
