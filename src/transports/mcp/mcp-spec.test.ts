@@ -91,7 +91,12 @@ describe("MCP 2025-11-25 rules", () => {
   it("refuses a subscription to an unknown URI and accepts a study's", async () => {
     await service.execute("create_study", { name: "known one", space: SPACE });
     for (const uri of ["tuneport://studies/nope", "tuneport://studies/%E0%A4%A", "file:///etc/passwd"])
-      await expect(client.subscribeResource({ uri })).rejects.toSatisfy((e: unknown) => e instanceof McpError && e.code === -32002);
+      await expect(client.subscribeResource({ uri })).rejects.toSatisfy(
+        // The code once in the message, as the client's McpError adds it (the server's McpError had it twice).
+        (e: unknown) => e instanceof McpError && e.code === -32002 && e.message.split("-32002").length === 2 && /Resource not found/.test(e.message),
+      );
+    const read = await client.readResource({ uri: "tuneport://studies/nope" }).catch((e: unknown) => e);
+    expect((read as McpError).message).toBe("MCP error -32002: Resource not found: no study named 'nope'");
     await expect(client.subscribeResource({ uri: "tuneport://studies/known%20one" })).resolves.toEqual({});
   });
 

@@ -6,7 +6,7 @@
  * backend's change feed, which fires only after a change is committed.
  */
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ListResourcesRequestSchema, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ListResourcesRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
 import { isTuneportError, studyLine, withoutDescriptions } from "./format.js";
@@ -45,13 +45,13 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
       try {
         name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
       } catch {
-        throw new McpError(-32002, "Resource not found: the study name in the URI is not valid percent-encoded UTF-8", { uri: uri.href });
+        throw resourceNotFound("Resource not found: the study name in the URI is not valid percent-encoded UTF-8", uri.href);
       }
       let study;
       try {
         study = (await backend.call("get_study", { study: name })).study;
       } catch (err) {
-        if (isTuneportError(err) && err.code === "NOT_FOUND") throw new McpError(-32002, `Resource not found: no study named '${name}'`, { uri: uri.href });
+        if (isTuneportError(err) && err.code === "NOT_FOUND") throw resourceNotFound(`Resource not found: no study named '${name}'`, uri.href);
         throw err;
       }
       // Computed by the server (embedded or --connect): the trials never travel here.
@@ -89,7 +89,7 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
       } catch (err) {
         if (!(isTuneportError(err) && (err.code === "NOT_FOUND" || err.code === "INVALID_ARGUMENT"))) throw err;
       }
-    if (!known) throw new McpError(-32002, `Resource not found: ${uri} names no study (list them with resources/list)`, { uri });
+    if (!known) throw resourceNotFound(`Resource not found: ${uri} names no study (list them with resources/list)`, uri);
     subscribed.add(uri);
     return {};
   });
@@ -134,3 +134,14 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     cooldown.clear();
   };
 }
+
+/**
+ * MCP's "resource not found" (-32002). Not an `McpError`: its message carries an "MCP error -32002: "
+ * prefix, which the SDK sends as part of the message and the client's McpError adds again
+ * ("MCP error -32002: MCP error -32002: Resource not found ..."). The SDK answers any thrown error
+ * with its numeric `code`, `message` and `data`.
+ */
+function resourceNotFound(message: string, uri: string): Error {
+  return Object.assign(new Error(message), { code: -32002, data: { uri } });
+}
+
