@@ -50,7 +50,8 @@ function refuseConflictingRepeats(cmd: Command, tokens: ReturnType<typeof parseA
 /** Parses an integer option. @throws UsageError */
 export function intOption(name: string, v: unknown, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
+  // Number("") and Number(" ") are 0: `--port ""` (an unset shell variable) picked a random port.
+  const n = typeof v === "string" && v.trim() === "" ? Number.NaN : Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
   return n;
 }
