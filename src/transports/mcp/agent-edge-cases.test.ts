@@ -212,3 +212,16 @@ describe("add_trial", () => {
   });
 });
 
+describe("listings", () => {
+  it("refuse parameter names the study does not have, naming the ones it has", async () => {
+    await service.execute("create_study", { name: "p", space: { lr: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    await service.execute("add_trial", { study: "p", params: { lr: 0.5 }, value: 1 });
+    for (const tool of ["list_trials", "best_trials"]) {
+      const r = await call(tool, { study: "p", params: ["learning_rate"] });
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r)).toContain("unknown parameter(s) 'learning_rate' in params; the study's parameters are lr");
+      expect((await call(tool, { study: "p", params: ["lr"] })).isError, tool).toBeFalsy();
+    }
+  });
+});
+

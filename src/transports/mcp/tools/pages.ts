@@ -75,6 +75,14 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
   if (unknown.length > 0)
     throw invalidArgument(`unknown fields ${unknown.join(", ")}; fields are ${LISTING_FIELDS.join(", ")} (number is always shown; value brings values and constraints)`);
   const fields = named && named.length > 0 ? [...new Set(named.flatMap((f) => OP_FIELDS[f as ListingField]))] : r.fields && ["number" as const];
+  if (r.params !== undefined) {
+    // Names the study has never seen were projected to {} without a word (plot refuses them).
+    const { study } = await backend.call("get_study", { study: r.study });
+    const known = [...Object.keys(study.space), ...Object.keys(study.define_by_run ?? {})];
+    const unknownParams = r.params.filter((p) => !known.includes(p));
+    if (unknownParams.length > 0)
+      throw invalidArgument(`unknown parameter(s) ${unknownParams.map((p) => `'${p}'`).join(", ")} in params; the study's parameters are ${known.join(", ") || "(none yet)"}`);
+  }
   const ask = (limit: number) =>
     backend.call("trials", {
       study: r.study,
