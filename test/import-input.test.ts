@@ -72,6 +72,18 @@ describe("tuneport import refuses input instead of rewriting it", () => {
     await service.execute("delete_study", { study: "small" });
   });
 
+  it("refuses a result on a trial that has not run, and constraint vectors of different lengths", async () => {
+    const t = JSON.parse(trial) as Record<string, unknown>;
+    const line = (over: Record<string, unknown>) => JSON.stringify({ ...t, ...over });
+    const waiting = { state: "WAITING", value: 0.5, started_at_ms: null, finished_at_ms: null };
+    expect(await refusal(`${header}\n${line(waiting)}\n`, "w")).toMatch(/line 2: a WAITING trial has no result: it cannot have values or constraints/);
+    expect(await refusal(`${header}\n${line({ ...waiting, value: null, constraints: [1] })}\n`, "w2")).toMatch(/a WAITING trial has no result/);
+    const two = `${header}\n${line({ constraints: [1] })}\n${line({ number: 1, constraints: [1, 2] })}\n`;
+    expect(await refusal(two, "c")).toMatch(/line 3: constraints has 2 values; earlier trials have 1/);
+    expect((await service.importStudy(`${header}\n${line({ constraints: [1] })}\n${line({ number: 1, constraints: [-1] })}\n`, "c-ok")).name).toBe("c-ok");
+    await service.execute("delete_study", { study: "c-ok" });
+  });
+
   it("applies the study-name grammar to the file's name and to the new name", async () => {
     const rtl = `${header.replace('"name":"src"', `"name":${JSON.stringify("evil\u202Egnp")}`)}\n${trial}\n`;
     expect(await refusal(rtl)).toMatch(/line 1: .*U\+202E.*--name/);

@@ -228,6 +228,15 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     // A diverged member of a PBT study is COMPLETE without values (trial-ops.ts, `system_attrs.diverged`).
     const diverged = values === null && typeof t.system_attrs.diverged === "string";
     if (t.state === "COMPLETE" && !diverged && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
+    // What the live server never stores (an edited file): a result on a trial that has not run,
+    // or constraint vectors of different lengths (told ones must keep one length).
+    if ((t.state === "WAITING" || t.state === "RUNNING") && (values !== null || t.constraints !== undefined))
+      fail(`a ${t.state} trial has no result: it cannot have values or constraints`);
+    if (t.constraints !== undefined) {
+      const first = trials.find((u) => u.constraints !== null)?.constraints;
+      if (first && first.length !== t.constraints.length)
+        fail(`constraints has ${t.constraints.length} values; earlier trials have ${first.length} (a study's constraints keep one length)`);
+    }
     // A distribution the ops would refuse (an edited file: no choice, NUL in a choice, ...) is refused here too.
     for (const [name, d] of Object.entries(t.distributions)) {
       try {
