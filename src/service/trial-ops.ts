@@ -258,9 +258,8 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
           { param: a.name, existing: declared as unknown as Record<string, unknown> },
         );
       if (a.name in t.distributions) return { value: t.params[a.name] as ParamValue };
-      // An enqueued value: used as given when the distribution holds it, its nearest grid point when
-      // it falls between the step points (as close to what was asked as the stored values' rule on
-      // their distribution allows), else drawn.
+      // An enqueued value: as given when the distribution holds it, its nearest grid point when it falls
+      // between the step points (the closest a stored value's rule allows), else drawn.
       const fixed = t.params[a.name];
       const value =
         fixed === undefined ? drawParam(core, s, t, a.name, dist) : contains(dist, fixed) ? fixed : (nearestGridPoint(dist, fixed) ?? drawParam(core, s, t, a.name, dist));
