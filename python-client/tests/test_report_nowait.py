@@ -5,6 +5,7 @@ and reports take turns)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -279,3 +280,29 @@ def test_request_ids_are_unique_and_fresh_in_a_forked_child() -> None:
     os.waitpid(pid, 0)
     parent = new_request_id()
     assert len(child) == 32 and child[:20] != parent[:20]
+
+
+def test_a_non_blocking_report_in_a_forked_child_is_refused_as_a_blocking_one(client: tp.Client, name: str) -> None:
+    # The child's copy of the client has no background thread: the report was queued and lost.
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)})
+    trial = study.ask()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(r)
+        try:
+            trial.report(1.0, 7, wait=False)
+            outcome = b"queued"
+        except tp.ClientClosedError:
+            outcome = b"refused"
+        except BaseException:
+            outcome = b"other"
+        os.write(w, outcome)
+        os._exit(0)
+    os.close(w)
+    outcome = os.read(r, 100)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert outcome == b"refused"
+    trial.complete(0.5)
+

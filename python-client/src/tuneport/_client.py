@@ -155,13 +155,7 @@ class Client:
         ``hurry``: no retries, and the reply waited for no longer than that budget).
         Every resend carries the message's id."""
         op = message["op"]
-        if self._pid != os.getpid():
-            raise ClientClosedError(
-                f"this client was opened by process {self._pid} and cannot be used in process {os.getpid()} "
-                "(a forked child): ZeroMQ sockets do not survive a fork; call tp.connect, tp.load_study or "
-                "tp.create_study in the child",
-                {"pid": self._pid},
-            )
+        self._check_process()
         main = self._channel
         chan = channel or main
         limit = self.limits.get("max_message_bytes")
@@ -310,8 +304,20 @@ class Client:
     def closed(self) -> bool:
         return self._closed
 
+    def _check_process(self) -> None:
+        """@raises ClientClosedError in a forked child: the sockets and the background thread are the parent's."""
+        if self._pid != os.getpid():
+            raise ClientClosedError(
+                f"this client was opened by process {self._pid} and cannot be used in process {os.getpid()} "
+                "(a forked child): ZeroMQ sockets do not survive a fork; call tp.connect, tp.load_study or "
+                "tp.create_study in the child",
+                {"pid": self._pid},
+            )
+
     def _submit_report(self, trial: Trial, message: dict[str, Any]) -> int:
         """Queues a non-blocking report on the background thread; its sequence number."""
+        # In a forked child no thread serves the queue: the report was dropped without a word.
+        self._check_process()
         if self._closed or self._background is None:
             raise ClientClosedError("the client is closed")
         return self._background.submit(trial, message)
