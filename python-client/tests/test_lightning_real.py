@@ -146,3 +146,21 @@ def test_a_prune_decision_stops_fit_and_prunes_the_trial(client: tp.Client, name
     assert [s for s, _ in frozen.intermediate] == [0.0]
     # Stopped after the first epoch's 4 batches: the non-blocking decision is applied before epoch 2 trains.
     assert model.batches == 4
+
+
+def test_a_blocking_callback_stops_fit_outside_a_with_block_as_optunas_does(client: tp.Client, name: str) -> None:
+    # Optuna's ask-and-tell style: no `with trial:`, so report() returns the decision; the callback
+    # must still raise TrialPruned (it trained every batch of every epoch).
+    from tuneport.lightning import TuneportPruningCallback
+
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler={"name": "threshold", "options": {"upper": 1e-12}})
+    train, val = loaders()
+    model = Tiny(0.05)
+    trial = study.ask()
+    t = trainer(TuneportPruningCallback(trial, monitor="val_loss", wait=True), epochs=3)
+    with pytest.raises(tp.TrialPruned):
+        t.fit(model, train, val)
+    assert model.batches == 4  # the first epoch only
+    study.tell(trial, state="PRUNED")
+    assert study.trial(trial.number).state == "PRUNED"
+
