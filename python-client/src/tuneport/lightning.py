@@ -88,12 +88,12 @@ class TuneportPruningCallback(_Callback):
         if value is None:
             log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
             return
-        self._note(self.trial.report(float(value), trainer.current_epoch, wait=self.wait))
+        decision = self.trial.report(float(value), trainer.current_epoch, wait=self.wait)
+        self._note(decision)
         # Outside `with trial:` a blocking report returns the decision instead of raising; Optuna's
         # callback raises TrialPruned either way, so fit stops here (it trained on to the end).
-        if self.wait and self.trial.should_prune():
-            reason = self.last_decision.reason if self.last_decision is not None else None
-            raise TrialPruned(reason or f"trial {self.trial.number} pruned")
+        if self.wait and decision is not None and decision.action == "prune":
+            raise TrialPruned(decision.reason or f"trial {self.trial.number} pruned")
 
 
 PyTorchLightningPruningCallback = TuneportPruningCallback
