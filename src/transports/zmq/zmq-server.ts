@@ -255,7 +255,7 @@ export class ZmqServer {
       bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
     }
     if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.maxReplyBytes);
-    else if (this.heldNow(HELD_CHECK_MS) > this.smallReplyLimit) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.smallReplyLimit);
+    else bytes = this.withinMemory(bytes, reply.id, this.heldNow(HELD_CHECK_MS), this.smallReplyLimit);
     this.send([...prefix, bytes]);
   }
 
