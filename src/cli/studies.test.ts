@@ -325,7 +325,14 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       expect(mo[0]).toMatch(/^#\s+state\s+value_0\s+value_1\s+feasible\s+c\s+duration_s$/);
       expect(mo[2]).toMatch(/^0\s+COMPLETE\s+0\.5\s+7\s+yes\s+null\s/);
       expect(mo[3]).toMatch(/^1\s+COMPLETE\s+1\.5\s+6\s+no\s+a\s/);
+      // The count comes with the page, as the trials op's without_value: one page query, not a second to count.
+      const pages = vi.spyOn(backend.name === "sqlite" ? SqliteStorage.prototype : PostgresStorage.prototype, "trialPage");
       expect(await printed("trials", "so", "--sort", "value")).toMatch(/\(1 trial\(s\) without a value are not listed when sorted by value; --sort number lists them\)/);
+      expect(JSON.parse(await printed("trials", "so", "--sort", "value", "--json"))).toMatchObject({ total: 2, without_value: 1 });
+      expect(JSON.parse(await printed("trials", "so", "--sort", "value", "--state", "fail", "--json"))).toMatchObject({ total: 0, trials: [], without_value: 1 });
+      expect(JSON.parse(await printed("trials", "so", "--json")).without_value).toBeUndefined();
+      expect(pages).toHaveBeenCalledTimes(4);
+      pages.mockRestore();
       expect(await printed("trials", "so", "--limit", "1")).toMatch(/\(1 of 3 trials shown; --limit N shows more/);
       expect(await printed("trials", "so")).not.toMatch(/shown|without a value/);
       for (const argv of [["list", "--limit", "2"], ["show", "so", "--sort", "value"], ["show", "so", "--state", "complete"]])

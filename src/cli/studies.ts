@@ -2,7 +2,7 @@
 import { invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
 import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
-import { trialCursor } from "../service/paging.js";
+import { type TrialsPage, trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, summaryView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
@@ -85,9 +85,8 @@ Options:
         const limit = intOption("limit", v.limit, 1, MAX_LISTED);
         const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: limit ?? MAX_LISTED } as const;
         const page = await trialsPageOf(storage, name as string, args);
-        // A value order lists the trials that have a value: the others are counted, not hidden.
-        const unranked = sort === "value" ? (await trialsPageOf(storage, name as string, { ...args, order_by: "number", limit: 1 })).total - page.total : 0;
-        out(v.json ? JSON.stringify({ ...page, ...(unranked > 0 ? { without_value: unranked } : {}) }, null, 2) : [formatTrialTable(page.trials), ...trialTableNotes(page, unranked)].join("\n"));
+        // A value order lists the trials that have a value: the others are counted (by the page), not hidden.
+        out(v.json ? JSON.stringify(page, null, 2) : [formatTrialTable(page.trials), ...trialTableNotes(page, page.without_value ?? 0)].join("\n"));
       }
     } finally {
       await storage.close();
@@ -192,27 +191,28 @@ export async function lineageFromSql(storage: SummaryReader, study: Study, trial
 }
 
 /**
- * The first page of a study's trials as the `trials` op answers it (same order, filter, total and
- * next_cursor), from SQL: only the page's trials are read. @throws NOT_FOUND.
+ * The first page of a study's trials as the `trials` op answers it (same order, filter, total,
+ * next_cursor and, by value, without_value), from SQL: only the page's trials are read. @throws NOT_FOUND.
  */
 export async function trialsPageOf(
   storage: SummaryReader,
   name: string,
   a: { states?: readonly TrialState[]; order_by: "number" | "value"; limit: number },
-): Promise<{ trials: TrialView[]; total: number; next_cursor: string | null }> {
+): Promise<TrialsPage<TrialView>> {
   const study = await studyNamed(storage, name);
   const dirs = study.config.directions;
   if (a.order_by === "value" && dirs.length > 1)
     throw invalidArgument(
       `study '${name}' has ${dirs.length} objectives (${dirs.join(", ")}), so no trial has one value to sort by: 'tuneport studies show ${name}' prints its Pareto front; sort by number to list its trials`,
     );
-  const { trials, total } = await storage.trialPage(study.id, { states: a.states, orderBy: a.order_by, direction: study.config.direction, limit: a.limit });
+  const { trials, total, withoutValue } = await storage.trialPage(study.id, { states: a.states, orderBy: a.order_by, direction: study.config.direction, limit: a.limit });
   const now = Date.now();
   const last = trials[trials.length - 1];
   return {
     trials: trials.map((t) => trialView(t, now)),
     total,
     next_cursor: trials.length < total && last ? trialCursor({ order_by: a.order_by, states: a.states ? [...a.states] : undefined }, last) : null,
+    ...(withoutValue !== undefined ? { without_value: withoutValue } : {}),
   };
 }
 

@@ -110,6 +110,15 @@ export type TrialField = (typeof TRIAL_FIELDS)[number];
 /** A trial view reduced to some fields; `number` is always there. */
 export type TrialRow = Partial<TrialView> & { number: number };
 
+/** A page of the `trials` op (schemas.ts `trialsResult`). */
+export interface TrialsPage<T = TrialRow> {
+  trials: T[];
+  total: number;
+  next_cursor: string | null;
+  /** By value: the trials of the filter that have no value, which the page cannot rank. */
+  without_value?: number;
+}
+
 interface TrialCursor {
   o: "number" | "value";
   d: boolean;
@@ -150,9 +159,11 @@ export function projectTrial(t: TrialView, fields?: readonly TrialField[], param
  * A page of trials, filtered by state (and feasibility) and ordered by number or value (best first; trials without a
  * value are left out), after `cursor` and then `offset`, at most `limit` (fewer past
  * `MAX_PAGE_TRIALS`, or once they carry `MAX_PAGE_INTERMEDIATES` intermediate values), projected by `fields` and `params`. `next_cursor` continues after the page's last trial; null when nothing follows.
+ * By value, `without_value` counts the trials of the filter left out for having no value (from the
+ * same scan), so that a listing does not read as the whole study.
  * @throws INVALID_ARGUMENT for a cursor of another order or filter.
  */
-export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trials: TrialRow[]; total: number; next_cursor: string | null } {
+export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): TrialsPage {
   const order = a.order_by ?? "number";
   const desc = a.descending ?? false;
   const filter = filterKey(a);
@@ -185,7 +196,8 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): { trial
     const page = withinValueBudget(first.slice(offset), a.fields);
     const lastShown = page[page.length - 1];
     const next_cursor = offset + page.length < remaining && lastShown ? cursorOf(lastShown) : null;
-    return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
+    const trials = page.map((t) => projectTrial(trialView(t, now), a.fields, a.params));
+    return { trials, total, next_cursor, without_value: list.length - total };
   }
   if (desc) list = [...list].reverse();
   const total = list.length;

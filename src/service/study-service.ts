@@ -39,7 +39,7 @@ import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type Plu
 import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
 import { type ExportPage, exportPage, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
-import { type TrialRow, studiesPage, trialsPage } from "./paging.js";
+import { type TrialsPage, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type SampledImportances, importancesFor, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
@@ -508,9 +508,9 @@ export class StudyService {
   }
 
   /** See paging.ts `trialsPage` (whole views without a projection). @throws NOT_FOUND, INVALID_ARGUMENT (a cursor of another order). */
-  async listTrials(a: S.TrialsArgs & { fields?: undefined; params?: undefined }): Promise<{ trials: TrialView[]; total: number; next_cursor: string | null }>;
-  async listTrials(a: S.TrialsArgs): Promise<{ trials: TrialRow[]; total: number; next_cursor: string | null }>;
-  async listTrials(a: S.TrialsArgs): Promise<{ trials: TrialRow[]; total: number; next_cursor: string | null }> {
+  async listTrials(a: S.TrialsArgs & { fields?: undefined; params?: undefined }): Promise<TrialsPage<TrialView>>;
+  async listTrials(a: S.TrialsArgs): Promise<TrialsPage>;
+  async listTrials(a: S.TrialsArgs): Promise<TrialsPage> {
     return this.pipeline.visible(trialsPage(this.getState(a.study), a, this.now()));
   }
 

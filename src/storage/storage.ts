@@ -97,9 +97,10 @@ export interface SummaryReader {
   /**
    * The first `limit` trials of a study in the order of the `trials` op's first page (service/paging.ts):
    * by number, or by value best first then number with unvalued trials left out; only `states`
-   * when given. `total` counts every trial that matched. One snapshot; the page's rows only.
+   * when given. `total` counts every trial that matched; by value, `withoutValue` the trials of
+   * `states` that have no value (from the kept counts, not a scan). One snapshot; the page's rows only.
    */
-  trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }>;
+  trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number; withoutValue?: number }>;
   /**
    * The distinct (parameter, distribution) pairs of a study's trials in order of first use (the trial
    * number that first held each), as one-entry maps: what the service's `paramDists` (define-by-run

@@ -439,6 +439,7 @@ export const trialsResult = z.object({
   trials: z.array(projectedTrialSchema),
   total: z.number().int().describe("trials matching the filter, on every page"),
   next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
+  without_value: z.number().int().optional().describe("order_by value only: trials matching the states and feasible filter that have no value, so are not ranked or counted in total"),
 });
 export const trialResult = z.object({
   trial: trialViewSchema,

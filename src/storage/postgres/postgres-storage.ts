@@ -322,16 +322,18 @@ export class PostgresStorage implements Storage, SummaryReader {
     return { counts, best: storedTrialOfRow(r as PgTrialRow, ivs) };
   }
 
-  async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }> {
+  async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number; withoutValue?: number }> {
     // By value, every state is named so that the (study, state, value, number) index serves the filter.
     const query: TrialPageQuery = q.orderBy === "value" && !q.states?.length ? { ...q, states: TRIAL_STATES } : q;
     const { where, order } = trialPageSql(query, (i) => `$${i}`);
     const states = [...new Set(query.states ?? [])];
     const args: unknown[] = [studyId, ...states];
-    // The counts table answers the total: trials by state, or by value those of them with a value.
-    const total = `(SELECT COALESCE(SUM(${q.orderBy === "number" ? "n" : "valued"}), 0) FROM study_state_counts WHERE study_id = $1${
+    // The counts table answers the total: trials by state, or by value those of them with a value
+    // (and the others, without one).
+    const sum = (n: string) => `(SELECT COALESCE(SUM(${n}), 0) FROM study_state_counts WHERE study_id = $1${
       states.length > 0 ? ` AND state IN (${states.map((_, i) => `$${i + 2}`).join(", ")})` : ""
     })`;
+    const counts = `${sum(q.orderBy === "number" ? "n" : "valued")} AS total, ${q.orderBy === "value" ? sum("n - valued") : "NULL"} AS without_value`;
     const limit = `$${args.length + 1}`;
     // By value over several states, one walk of the (study, state, value, number) index per state,
     // merged: the index is ordered by value within a state only, and a single scan of them all
@@ -344,22 +346,16 @@ export class PostgresStorage implements Storage, SummaryReader {
         : `SELECT * FROM trials WHERE study_id = $1${where} ORDER BY ${order} LIMIT ${limit}`;
     // One statement, one snapshot: the page with its intermediates, and the count. (Not a CTE
     // read twice: PostgreSQL would materialise it, scanning every row instead of walking an index.)
-    const { rows } = await this.pool.query<PgTrialRow & { total: string }>(
-      `SELECT p.*, ${total} AS total,
+    const { rows } = await this.pool.query<PgTrialRow & { total: string; without_value: string | null }>(
+      `SELECT p.*, ${counts},
          (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = p.id) AS iv
        FROM (${page}) p ORDER BY ${order}`,
       [...args, q.limit],
     );
-    if (rows.length === 0) {
-      const { rows: c } = await this.pool.query<{ n: string }>(`SELECT ${total} AS n`, args);
-      return { trials: [], total: Number(c[0]?.n ?? 0) };
-    }
-    return {
-      trials: rows.map((r) =>
-        storedTrialOfRow(r, intermediatesOf(r.iv)),
-      ),
-      total: Number(rows[0]?.total ?? 0),
-    };
+    const counted = rows[0] ?? (await this.pool.query<{ total: string; without_value: string | null }>(`SELECT ${counts}`, args)).rows[0];
+    const trials = rows.map((r) => storedTrialOfRow(r, intermediatesOf(r.iv)));
+    const total = Number(counted?.total ?? 0);
+    return q.orderBy === "number" ? { trials, total } : { trials, total, withoutValue: Number(counted?.without_value ?? 0) };
   }
 
   async completeObjectives(studyId: number): Promise<ObjectiveRow[]> {

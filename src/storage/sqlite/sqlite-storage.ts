@@ -235,7 +235,7 @@ export class SqliteStorage implements Storage, SummaryReader {
     return counts;
   }
 
-  async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number }> {
+  async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number; withoutValue?: number }> {
     // By value, every state is named so that the (study, state, value, number) index serves the filter.
     const query: TrialPageQuery = q.orderBy === "value" && !q.states?.length ? { ...q, states: TRIAL_STATES } : q;
     const { where, order } = trialPageSql(query, () => "?");
@@ -244,13 +244,15 @@ export class SqliteStorage implements Storage, SummaryReader {
     const page = this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`);
     return this.db.transaction(() => {
       const rows = page.all(...args, q.limit) as TrialRow[];
-      // By number the counts table answers; by value, the index's entries with a value.
-      let total = 0;
-      if (q.orderBy === "number") {
-        const counts = this.countsOf(studyId);
-        for (const st of states.length > 0 ? states : TRIAL_STATES) total += counts[st] ?? 0;
-      } else total = (this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`).get(...args) as { n: number }).n;
-      return { trials: rows.map((r) => this.withIntermediates(r)), total };
+      // By number the counts table answers; by value, the index's entries with a value, and the
+      // states' other trials (their count less those) are the ones without one.
+      const counts = this.countsOf(studyId);
+      let matching = 0;
+      for (const st of states.length > 0 ? states : TRIAL_STATES) matching += counts[st] ?? 0;
+      const trials = rows.map((r) => this.withIntermediates(r));
+      if (q.orderBy === "number") return { trials, total: matching };
+      const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`).get(...args) as { n: number }).n;
+      return { trials, total, withoutValue: matching - total };
     })();
   }
 

@@ -12,7 +12,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
@@ -146,7 +146,17 @@ describe("trials without a value", () => {
       if (i < 3) await service.execute("tell", { study: "v", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i });
       else await service.execute("tell", { study: "v", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "oom" });
     }
+    // The trials op counts them in its page, by value only (its states filter and cursor kept)...
+    expect((await service.execute("trials", { study: "v", order_by: "value" })).without_value).toBe(2);
+    const second = await service.execute("trials", { study: "v", order_by: "value", limit: 1 });
+    expect((await service.execute("trials", { study: "v", order_by: "value", cursor: second.next_cursor as string })).without_value).toBe(2);
+    expect((await service.execute("trials", { study: "v", order_by: "value", states: ["COMPLETE"] })).without_value).toBe(0);
+    expect((await service.execute("trials", { study: "v", order_by: "number" })).without_value).toBeUndefined();
+    // ... and the listing reads that count: one trials call per page, not a second query to count.
+    const ops = vi.spyOn(service, "execute");
     const all = await call("list_trials", { study: "v", sort: "value" });
+    expect(ops.mock.calls.filter(([op]) => op === "trials")).toHaveLength(1);
+    ops.mockRestore();
     expect(sc(all).total).toBe(3);
     expect(sc(all).without_value).toBe(2);
     expect(textOf(all)).toMatch(/2 trial\(s\) without a value are not ranked by value: sort "number" lists them/);

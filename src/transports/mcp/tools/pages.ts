@@ -97,11 +97,8 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     });
   let page = await ask(r.limit);
   // A value order ranks the trials that have a value; the others (RUNNING, FAIL, PRUNED without
-  // a report, ...) are counted, so that the listing does not read as the whole study.
-  const withoutValue =
-    r.order_by === "value"
-      ? (await backend.call("trials", { study: r.study, states: r.states, feasible: r.feasible, order_by: "number", limit: 1, fields: ["number"] })).total - page.total
-      : 0;
+  // a report, ...) are counted by the page, so that the listing does not read as the whole study.
+  const withoutValue = page.without_value ?? 0;
   const unranked = `${withoutValue} trial(s)${r.states ? ` in ${r.states.join("/")}` : ""} without a value ${withoutValue === 1 ? "is" : "are"} not ranked by value: sort "number" lists ${withoutValue === 1 ? "it" : "them"}.`;
   if (page.trials.length === 0 && page.total === 0) {
     // In a multi-objective study no trial has the one value a value order ranks by: say so
