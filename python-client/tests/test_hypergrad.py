@@ -319,6 +319,45 @@ def test_nan_hypergradient_raises_a_typed_error_and_changes_nothing() -> None:
     assert isinstance(err.value, FloatingPointError)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality of two optimizer state dicts (tensors compared element-wise, NaN == NaN)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a.nan_to_num(), b.nan_to_num())
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("HypergradSGD", {"momentum": 0.5, "hypergrad_lr": 1e-2, "momentum_hypergrad_lr": 1e-2}), ("HypergradAdam", {"hypergrad_lr": 1e-2})],
+)
+def test_a_nan_in_one_param_group_changes_no_other_group(name: str, kwargs: dict[str, float]) -> None:
+    """The first group was stepped (weights, rate, state, hypergradient sums) before the second
+    group's NaN hypergradient raised: a half-applied step that no retry could undo."""
+    model, x, y = _tiny_problem(8)
+    opt = getattr(hypergrad, name)([{"params": model[0].parameters()}, {"params": model[2].parameters()}], lr=0.05, **kwargs)
+    for _ in range(3):
+        _step(model, opt, x, y)
+    weights = [p.detach().clone() for p in model.parameters()]
+    state = copy.deepcopy(opt.state_dict())
+    opt.zero_grad()
+    _loss(model, x, y).backward()
+    for p in model[2].parameters():  # the second group diverged; the first group's gradient is fine
+        assert p.grad is not None
+        p.grad.fill_(float("nan"))
+    with pytest.raises(hypergrad.HypergradientError):
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+    assert _same(opt.state_dict(), state)
+    opt.zero_grad()
+    _loss(model, x, y).backward()
+    opt.step()  # a finite step afterwards goes on from the state before the NaN
+    assert set(opt.pop_hypergradients(0)) == set(opt.pop_hypergradients(1)) == ({"lr", "momentum"} if "momentum" in kwargs else {"lr"})
+
+
 def test_multiplicative_rule_and_normalized_hypergradients() -> None:
     """HD-M: α_t = α_{t-1}(1 − β h̃_t) with h̃ = h / (‖g_t‖‖d_{t-1}‖) in [−1, 1]; pop(normalized=True) averages h̃."""
     model, x, y = _tiny_problem(7)

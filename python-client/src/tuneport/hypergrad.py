@@ -151,17 +151,19 @@ def _check_bounds(name: str, bounds: tuple[float, float], lowest: float, highest
     return lo, hi
 
 
+#: The hyperparameters the optimizers adapt: group key → (its hypergradient rate's key, its bounds' key).
+_ADAPTED = {"lr": ("hypergrad_lr", "lr_bounds"), "momentum": ("momentum_hypergrad_lr", "momentum_bounds")}
+
+
 def _build_classes() -> dict[str, type]:
     torch = _torch()
 
     class _HypergradBase(torch.optim.Optimizer):  # type: ignore[misc,name-defined]
-        """Shared bookkeeping: per-group hypergradient sums for ``pop_hypergradients``."""
+        """Shared bookkeeping: per-group hypergradient sums for ``pop_hypergradients``, and the
+        step, which measures every group's hypergradients before it changes anything."""
 
-        def _record(self, group: dict[str, Any], key: str, h: float, norm: float) -> None:
-            """Accumulates h (and h̃ = h / norm) for ``pop_hypergradients``.
-            @raises HypergradientError for a non-finite h, before anything is recorded."""
-            if not math.isfinite(h):
-                raise HypergradientError(key, h)
+        def _record(self, group: dict[str, Any], key: str, h: float, norm: float) -> float:
+            """Accumulates h (and h̃ = h / norm) for ``pop_hypergradients``; returns h̃."""
             hn = h / norm if norm > 0 else 0.0
             acc = group.setdefault("_hg_sum", {})
             accn = group.setdefault("_hg_sum_normalized", {})
@@ -171,6 +173,7 @@ def _build_classes() -> dict[str, type]:
             cnt[key] = cnt.get(key, 0) + 1
             group.setdefault("last_hypergradients", {})[key] = h
             group.setdefault("last_hypergradients_normalized", {})[key] = hn
+            return hn
 
         def pop_hypergradients(self, group: int | None = None, *, normalized: bool = False) -> dict[str, float]:
             """Mean hypergradient per hyperparameter (``"lr"``, ``"momentum"``) since the last call,
@@ -184,36 +187,46 @@ def _build_classes() -> dict[str, type]:
             g["_hg_sum"], g["_hg_sum_normalized"], g["_hg_count"] = {}, {}, {}
             return out
 
-        def _follow(self, group: dict[str, Any], key: str, h: float, hn: float, rate: float, bounds: tuple[float, float]) -> None:
-            """One hypergradient step on ``group[key]`` (additive, or HD-M), clipped to ``bounds``."""
+        def _follow(self, group: dict[str, Any], key: str, h: float, hn: float) -> None:
+            """One hypergradient step on ``group[key]`` (additive, or HD-M), clipped to its bounds."""
+            rate_key, bounds_key = _ADAPTED[key]
+            rate, bounds = group[rate_key], group[bounds_key]
             if rate <= 0:
                 return
             v = group[key] * (1.0 - rate * hn) if group["multiplicative"] else group[key] - rate * h
             group[key] = min(bounds[1], max(bounds[0], v))
 
-        def _lr_step(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> bool:
-            """Measures (and, with ``hypergrad_lr > 0``, follows) the learning rate's hypergradient
-            h_α = ∂f(θ_{t-1})/∂α_{t-1} = −g_t · d_{t-1}. Returns False before the first step.
-            @raises HypergradientError when it is not finite (nothing changed)."""
+        def _measure(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> dict[str, tuple[float, float]]:
+            """The hypergradients this step measures for ``group``, ``key → (h, norm)`` with
+            h̃ = h / norm; changes nothing. The learning rate's is
+            h_α = ∂f(θ_{t-1})/∂α_{t-1} = −g_t · d_{t-1}; none before the first step."""
             if not all("prev_dir" in s for s in states):
-                return False
+                return {}
             prev = [s["prev_dir"] for s in states]
-            h_lr = -_flat_dot(grads, prev)
-            norm = _flat_norm(grads) * _flat_norm(prev)
-            self._record(group, "lr", h_lr, norm)
-            hn = h_lr / norm if norm > 0 else 0.0
-            self._follow(group, "lr", h_lr, hn, group["hypergrad_lr"], group["lr_bounds"])
-            return True
+            return {"lr": (-_flat_dot(grads, prev), _flat_norm(grads) * _flat_norm(prev))}
 
         @torch.no_grad()  # type: ignore[untyped-decorator]
         def step(self, closure: Callable[[], Any] | None = None) -> Any:
+            """One step of every param group. @raises HypergradientError when a hypergradient of
+            any group is NaN or infinite: every group is measured before any is changed, so then
+            nothing changed (no weight, rate, momentum, state or ``pop_hypergradients`` sum)."""
             loss = None
             if closure is not None:
                 with torch.enable_grad():
                     loss = closure()
+            plans = []
             for group in self.param_groups:
                 states = [self.state[p] for p in group["params"]]
-                self._update_group(group, self._grads(group), states)
+                grads = self._grads(group)
+                plans.append((group, grads, states, self._measure(group, grads, states)))
+            for _, _, _, measured in plans:
+                for key, (h, _) in measured.items():
+                    if not math.isfinite(h):
+                        raise HypergradientError(key, h)
+            for group, grads, states, measured in plans:
+                for key, (h, norm) in measured.items():
+                    self._follow(group, key, h, self._record(group, key, h, norm))
+                self._update_group(group, grads, states)
             return loss
 
         def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
@@ -262,16 +275,16 @@ def _build_classes() -> dict[str, type]:
                             lr_bounds=lrb, momentum_bounds=mb)
             super().__init__(params, defaults)
 
+        def _measure(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> dict[str, tuple[float, float]]:
+            out = super()._measure(group, grads, states)
+            if out and all("prev_buf" in s for s in states):
+                # h_μ = ∂f(θ_{t-1})/∂μ = −α_{t-1} g_t · v_{t-2}
+                prev = [s["prev_buf"] for s in states]
+                lr_prev = states[0]["prev_lr"]
+                out["momentum"] = (-lr_prev * _flat_dot(grads, prev), lr_prev * _flat_norm(grads) * _flat_norm(prev))
+            return out
+
         def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
-            if self._lr_step(group, grads, states):
-                if all("prev_buf" in s for s in states):
-                    # h_μ = ∂f(θ_{t-1})/∂μ = −α_{t-1} g_t · v_{t-2}
-                    prev = [s["prev_buf"] for s in states]
-                    h_mu = -states[0]["prev_lr"] * _flat_dot(grads, prev)
-                    norm = states[0]["prev_lr"] * _flat_norm(grads) * _flat_norm(prev)
-                    self._record(group, "momentum", h_mu, norm)
-                    hn = h_mu / norm if norm > 0 else 0.0
-                    self._follow(group, "momentum", h_mu, hn, group["momentum_hypergrad_lr"], group["momentum_bounds"])
             lr, mu = group["lr"], group["momentum"]
             for p, g, s in zip(group["params"], grads, states):
                 if mu > 0 or "buf" in s or group["momentum_hypergrad_lr"] > 0:
@@ -316,7 +329,6 @@ def _build_classes() -> dict[str, type]:
             super().__init__(params, defaults)
 
         def _update_group(self, group: dict[str, Any], grads: list[Any], states: list[Any]) -> None:
-            self._lr_step(group, grads, states)
             b1, b2 = group["betas"]
             for p, g, s in zip(group["params"], grads, states):
                 t = s.get("t", 0) + 1
