@@ -788,7 +788,9 @@ class Trial(_OptunaV2Suggest):
         not raise: check ``should_prune()`` and tell PRUNED (Optuna's ask-and-tell loop).
         ``hypergradients`` (name → dvalue/dparam, numbers or 0-d tensors) is sent as
         ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
-        with the new values (see ``tuneport.hypergrad``).
+        with the new values (see ``tuneport.hypergrad``); each name must be a float parameter of
+        this trial that the strategy tunes (its ``params`` option, when set), or
+        ``InvalidArgumentError`` names those that are (the server would ignore it).
 
         ``wait=False`` (non-blocking) queues the report for the client's background thread and
         returns at once, without a round trip. The decision it gets is applied at this trial's next
@@ -818,6 +820,7 @@ class Trial(_OptunaV2Suggest):
             )
         payload = dict(data) if data is not None else None
         if hypergradients is not None:
+            self._check_hypergradient_names([str(k) for k in hypergradients])
             payload = payload or {}
             payload["hypergradients"] = {str(k): _number(g, f"hypergradient of {k!r}") for k, g in hypergradients.items()}
         if not wait:
@@ -835,6 +838,31 @@ class Trial(_OptunaV2Suggest):
         if decision.action == "prune" and raise_on_prune:
             raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return decision
+
+    def _check_hypergradient_names(self, names: Sequence[str]) -> None:
+        """Refuses a hypergradient the server's ``hypergradient`` strategy would ignore (it only
+        notes it in ``hg_warnings``, which nobody reads while training): a name that is not a float
+        parameter of this trial (a misspelling, a categorical), or one that the strategy's
+        ``params`` option leaves out (a misspelt entry there tunes nothing).
+        @raises InvalidArgumentError naming the valid choices; nothing is sent."""
+        floats = sorted(k for k, d in self.distributions.items() if isinstance(d, Float) and d.high > d.low)
+        strategy = self.study.strategy
+        options = strategy.get("options") if strategy.get("name") == "hypergradient" else None
+        listed = options.get("params") if isinstance(options, Mapping) else None
+        tuned = floats if not isinstance(listed, list) else [k for k in floats if k in listed]
+        wrong = [n for n in names if n not in tuned]
+        if not wrong:
+            return
+        why = f"the float parameters of this trial are {floats}"
+        if isinstance(listed, list):
+            missing = [k for k in listed if k not in floats]
+            why = f"the study's hypergradient option params is {listed}, so it tunes {tuned} ({why}"
+            why += f"; {missing} in params name no float parameter of this trial)" if missing else ")"
+        todo = f"pass hypergradients only for {tuned}" if tuned else "nothing is tuned: correct the names in the option"
+        raise InvalidArgumentError(
+            f"hypergradients for {wrong} of trial {self.number} of '{self.study.name}' would be ignored: {why}; {todo}",
+            {"study": self.study.name, "trial": self.number, "names": wrong, "valid": tuned},
+        )
 
     def _repeated_step(self, step: float, value: float) -> tuple[float, float]:
         """A report at a step already reported: as in Optuna, the value is ignored with a warning
