@@ -306,3 +306,47 @@ def test_a_non_blocking_report_in_a_forked_child_is_refused_as_a_blocking_one(cl
     assert outcome == b"refused"
     trial.complete(0.5)
 
+
+
+@pytest.mark.parametrize("heartbeat", [False, True])
+def test_a_lost_lease_is_warned_once_not_once_per_queued_report(
+    server: Any, name: str, caplog: pytest.LogCaptureFixture, heartbeat: bool
+) -> None:
+    """Every report queued behind the one that found the lease lost logged its own warning (a
+    training loop that reports each step filled the log with the same line); with heartbeats, the
+    heartbeat's warning came first and each report added its own."""
+    with tp.connect(server.endpoint, timeout=5.0, heartbeat=heartbeat, heartbeat_interval_s=0.05) as client:
+        study = client.create_study(name, space={"x": tp.Float(0, 1)})
+        trial = study.ask()
+        trial.report(1.0, 0, wait=False)
+        wait_answered(trial)
+        with caplog.at_level("WARNING", logger="tuneport"):
+            trial.lease = tp.Lease("not-the-token", trial.lease.expires_at, trial.lease.ttl_s)  # as if it expired
+            for step in range(1, 8):
+                trial.report(1.0, step, wait=False)
+            wait_answered(trial)
+            assert trial.lease_lost
+        lost = [r.getMessage() for r in caplog.records if "lease" in r.getMessage().lower()]
+        assert len(lost) == 1, lost
+        with pytest.raises(tp.LeaseLostError):
+            trial.flush_reports()
+
+
+def test_a_trial_finished_elsewhere_is_warned_once_not_once_per_queued_report(
+    client: tp.Client, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    trial = study.ask()
+    trial.report(1.0, 0, wait=False)
+    wait_answered(trial)
+    # Told by someone else holding the token (another thread of the worker, an agent): the
+    # reports queued after it are all refused the same way.
+    client.call("tell", study=name, trial=trial.number, token=trial.lease.token, state="FAIL", reason="elsewhere")
+    with caplog.at_level("WARNING", logger="tuneport"):
+        for step in range(1, 8):
+            trial.report(1.0, step, wait=False)
+        wait_answered(trial)
+    refused = [r.getMessage() for r in caplog.records if "non-blocking report" in r.getMessage()]
+    assert len(refused) == 1 and "FAILED_PRECONDITION" in refused[0], refused
+    with pytest.raises(tp.FailedPreconditionError):
+        trial.flush_reports()

@@ -620,8 +620,8 @@ class _Background:
             if code == "UNAVAILABLE":
                 continue  # its study is being taken over by another server: renew it there next time
             if code == "LEASE_LOST":
-                trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number}))
-                log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
+                if trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number})):
+                    log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
             else:
                 # NOT_FOUND / FAILED_PRECONDITION: finished or deleted elsewhere; stop renewing it.
                 self._client._forget(trial)

@@ -494,6 +494,8 @@ class Trial(_OptunaV2Suggest):
         """Sequence number of this trial's last queued non-blocking report (0: none)."""
         self._delivered: list[Decision] = []
         self._deferred_error: TuneportError | None = None
+        self._warned_codes: set[str] = set()
+        """Codes of the errors ending this trial that a non-blocking report already warned of."""
         self._scopes = 0
         """Open ``with trial:`` blocks (``optimize`` runs the objective in one): inside one a prune
         decision raises ``TrialPruned`` from ``report`` by default, outside it does not (Optuna's
@@ -558,11 +560,17 @@ class Trial(_OptunaV2Suggest):
 
     def _deliver_error(self, err: TuneportError, *, quiet: bool = False) -> None:
         """Background thread: a non-blocking report failed; the next ``report`` raises ``err``.
-        ``quiet``: the background thread already warned (a report dropped behind an outage)."""
+        ``quiet``: the background thread already warned (a report dropped behind an outage).
+        An error that ends the trial for this worker (lost lease, finished or deleted elsewhere)
+        is warned once per trial, not once per report queued behind it; a lost lease not at all
+        when a heartbeat already warned of it."""
         if isinstance(err, LeaseLostError):
-            self._mark_lost(err)
+            quiet = not self._mark_lost(err) or quiet
         elif isinstance(err, (FailedPreconditionError, NotFoundError)):
             self.study.client._forget(self)
+            with self._lock:
+                quiet = err.code in self._warned_codes or quiet
+                self._warned_codes.add(err.code)
         if not quiet:
             log.warning("non-blocking report of trial %d of '%s' failed: %s", self.number, self.study.name, err)
         with self._lock:
@@ -639,11 +647,14 @@ class Trial(_OptunaV2Suggest):
         """True once the server said the lease is gone; ``report`` and ``complete`` then raise LeaseLostError."""
         return self._lost is not None
 
-    def _mark_lost(self, err: LeaseLostError) -> None:
+    def _mark_lost(self, err: LeaseLostError) -> bool:
+        """Records the lost lease (the first error is kept); True when it was not lost before."""
         with self._lock:
-            if self._lost is None:
+            first = self._lost is None
+            if first:
                 self._lost = err
         self.study.client._forget(self)
+        return first
 
     def _call(self, op: str, args: dict[str, Any], *, hurry: bool = False) -> Any:
         """Sends ``op`` for this trial. ``hurry`` (the last word of a trial that Ctrl-C ends): waits
