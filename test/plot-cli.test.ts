@@ -3,14 +3,16 @@
  * the server's `plot` op (rendered in its plot worker thread) with --connect.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, PLOT_KIND_ALIASES } from "../src/service/plots.js";
 import { plotCommand } from "../src/cli/plot.js";
 import { decodePng, inkShare } from "../src/testing/png.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
 import { CLI, type ServerProcess, TestClient, startServer, tempDir } from "./helpers.js";
+import { connectStdio } from "./mcp-helpers.js";
 
 /** Runs the CLI without blocking the test process. */
 function run(...args: string[]): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
@@ -44,7 +46,7 @@ describe("tuneport plot", { timeout: 300_000 }, () => {
   beforeAll(async () => {
     dir = tempDir();
     db = join(dir, "plots.sqlite");
-    server = await startServer(db);
+    server = await startServer(db, ["--dashboard", "0"]);
     const c = new TestClient(server.endpoint);
     const space = { x: { type: "float", low: -5, high: 5 }, n: { type: "int", low: 1, high: 8 }, act: { type: "categorical", choices: ["relu", "gelu"] } };
     await c.call("create_study", { name: "p", strategy: "random", space, seed: 4 });
@@ -99,6 +101,36 @@ describe("tuneport plot", { timeout: 300_000 }, () => {
     expect(r.status, r.stderr).toBe(0);
     checkPng(r.stdout, "slice to stdout");
     expect(r.stderr).toMatch(/against each of 2 parameters/);
+  });
+
+  it("refuses a one-objective study's hypervolume history on every surface, pointing to the optimization history", async () => {
+    const why = /study 'p' has one objective \(minimize\): a hypervolume history needs two or more objectives \(as Optuna's plot_hypervolume_history\); with one, the hypervolume is only the best value so far: plot history \(the optimization history\) instead/;
+    // tuneport plot, from the file and through the server's plot op.
+    for (const from of [["--storage", db], ["--connect", server.endpoint]]) {
+      const out = join(dir, "hv.png");
+      const r = await run("plot", "p", "--kind", "hypervolume_history", ...from, "--out", out);
+      expect(r.status, from[0]).toBe(1);
+      expect(r.stderr, from[0]).toMatch(why);
+      expect(existsSync(out), from[0]).toBe(false);
+    }
+    // MCP's plot tool, a tuneport mcp process on the server.
+    const mcp = await connectStdio(["--connect", server.endpoint]);
+    try {
+      const r = (await mcp.client.callTool({ name: "plot", arguments: { study: "p", kind: "hypervolume_history" } })) as CallToolResult;
+      expect(r.isError).toBe(true);
+      expect(r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n")).toMatch(why);
+    } finally {
+      await mcp.client.close();
+    }
+    // The dashboard's chart spec (plot_spec), over its HTTP API.
+    let ready: { dashboard?: string } | undefined;
+    for (let i = 0; i < 600 && !ready; i++) {
+      ready = server.lines.map((l) => (l.includes("tuneport ready") ? (JSON.parse(l) as { dashboard?: string }) : undefined)).find((r) => r);
+      if (!ready) await new Promise((r) => setTimeout(r, 50));
+    }
+    const res = await fetch(new URL("api/op/plot_spec", ready?.dashboard), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ study: "p", kind: "hypervolume_history" }) });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toMatch(why);
   });
 
   it("lists every kind in its help", () => {

@@ -25,7 +25,8 @@ Kinds:
   edf            empirical distribution of the objective over complete trials
   pareto_front   several objectives: the feasible Pareto front among every trial (2-D, or a
                  scatter matrix for 3 and more), infeasible trials in grey
-  hypervolume_history  several objectives: the front's hypervolume by trial number
+  hypervolume_history  several objectives: the front's hypervolume by trial number (refused
+                 with one objective, as in Optuna: plot history instead)
   lineage        population-based training: the population's lineage tree (which member's
                  checkpoint each one loaded, generation by generation)
   trajectories   hypergradient studies: each hyperparameter of each trial by step

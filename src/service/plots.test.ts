@@ -124,8 +124,8 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     const { study, trials } = mixedStudy();
     const mo = moStudy(2);
     for (const kind of PLOT_KINDS) {
-      // The Pareto front needs two objectives; every other kind draws the one-objective study.
-      const plot = kind === "pareto_front" ? await renderPlot(kind, mo.study, mo.trials) : await renderPlot(kind, study, trials, { readModels: READ_MODELS });
+      // The Pareto front and the hypervolume history need two objectives; every other kind draws the one-objective study.
+      const plot = kind === "pareto_front" || kind === "hypervolume_history" ? await renderPlot(kind, mo.study, mo.trials) : await renderPlot(kind, study, trials, { readModels: READ_MODELS });
       await keep(kind, plot.png);
       const size = pngSize(plot.png);
       expect(size, kind).toEqual({ width: plot.width, height: plot.height });
@@ -200,6 +200,8 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     expect(inkShare(decodePng(plot.png))).toBeGreaterThan(0.01);
     expect(plot.width).toBeLessThanOrEqual(MAX_PNG_WIDTH);
     expect(() => plotSpec("pareto_front", mixedStudy().study, mixedStudy().trials)).toThrow(/one objective/);
+    // Optuna's plot_hypervolume_history refuses one objective: its "hypervolume" is the best value so far.
+    expect(() => plotSpec("hypervolume_history", mixedStudy().study, mixedStudy().trials)).toThrow(/has one objective \(\w+\): a hypervolume history needs two or more .* plot history \(the optimization history\) instead/);
   });
 
   it("refuses, on a study with several objectives, the kinds that draw one value per trial, naming those that do draw it", () => {

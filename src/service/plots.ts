@@ -73,7 +73,11 @@ const ONE_VALUE_KINDS: ReadonlySet<PlotKind> = new Set(["history", "parallel_coo
 
 /**
  * Refuses a kind that draws one value per trial on a study with several objectives (Optuna asks
- * for a `target` there; the dashboard draws the front, the hypervolume and the learning curves).
+ * for a `target` there; the dashboard draws the front, the hypervolume and the learning curves),
+ * and the hypervolume history of a study with one objective: Optuna's `plot_hypervolume_history`
+ * refuses a single-objective study too, since one objective's "hypervolume" is only the distance
+ * of the best value so far from a reference point, which the optimization history draws plainly.
+ * Every surface (ZeroMQ and CLI `plot`, MCP, the dashboard's `plot_spec`) calls this first.
  * @throws INVALID_ARGUMENT naming the kinds that do draw it.
  */
 export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "directions">): void {
@@ -81,6 +85,11 @@ export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "di
     throw invalidArgument(
       `study '${study.name}' has ${study.directions.length} objectives (${study.directions.join(", ")}): a ${kind} plot draws one value per trial; ` +
         "plot pareto_front, hypervolume_history or intermediate_values",
+    );
+  if (study.directions.length === 1 && kind === "hypervolume_history")
+    throw invalidArgument(
+      `study '${study.name}' has one objective (${study.directions[0]}): a hypervolume history needs two or more objectives (as Optuna's plot_hypervolume_history); ` +
+        "with one, the hypervolume is only the best value so far: plot history (the optimization history) instead",
     );
 }
 
