@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -234,6 +235,89 @@ def test_ctrl_c_while_the_server_is_down_does_not_wait_out_the_outage(tmp_path: 
         err = interrupted(tmp_path, CTRL_C_SERVER_GONE, [srv.endpoint, "gone"], "running", before=srv.kill)
         assert "could not tell trial 0 of 'gone'" in err, err
     finally:
+        srv.kill()
+
+
+CTRL_C_STALL = """
+    import signal, sys, time
+    import tuneport as tp
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in CTRL_C_THREADS
+    client = tp.connect(sys.argv[1], timeout=3600.0)  # a stalled server never times a request out
+    study = client.load_study(sys.argv[2])
+    with client, study.ask() as trial:
+        for step in range(6):
+            trial.report(float(step), step, wait=False)
+        trial.flush_reports()
+        print("answered", flush=True)
+        sys.stdin.readline()  # the server is stopped now
+        for step in range(6, 12):
+            trial.report(float(step), step, wait=False)
+        print("queued", flush=True)
+        while True:
+            time.sleep(0.05)
+"""
+
+
+def test_ctrl_c_during_a_server_stall_drops_the_queued_reports_instead_of_sending_them_after_the_tell(tmp_path: Path) -> None:
+    """Ctrl-C while the server stalled (connected, silent) with reports queued: the FAIL tell went
+    out after a 1 s wait for them, then closing the client sent the queued reports, which reached
+    the server after the tell and were refused one by one; with a long timeout, closing waited
+    that long for them. Now they are dropped (with one warning) and never sent."""
+    srv = ServerProcess(tmp_path / "stall.db", port=free_port()).start()
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(CTRL_C_STALL))
+    proc: subprocess.Popen[str] | None = None
+    try:
+        with tp.connect(srv.endpoint) as client:
+            client.create_study("stall", lease_ttl_s=3600)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), srv.endpoint, "stall"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        lines: list[str] = []
+        gave_up = threading.Event()
+
+        def read(stream: Iterator[str]) -> None:
+            for line in stream:
+                lines.append(line)
+                if "could not tell trial" in line:
+                    gave_up.set()
+
+        reader = threading.Thread(target=read, args=(proc.stderr,), daemon=True)
+        reader.start()
+        assert proc.stdout.readline().strip() == "answered"
+        assert srv.proc is not None
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        try:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "queued"
+            proc.send_signal(signal.SIGINT)
+            assert gave_up.wait(HANG), "".join(lines)  # the tell got no answer in time
+        finally:
+            os.kill(srv.proc.pid, signal.SIGCONT)  # the stall ends while the worker closes its client
+        proc.wait(HANG)
+        reader.join(HANG)
+        err = "".join(lines)
+        assert "report of trial 0 of 'stall' failed" not in err, err  # none was sent after the tell (and refused)
+        assert "KeyboardInterrupt" in err and "queued report(s) dropped unsent" in err, err
+        with tp.connect(srv.endpoint) as client:
+            study = client.load_study("stall")
+            deadline = time.monotonic() + HANG
+            while study.trial(0).state == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.05)  # the server reads the tell it was sent during the stall
+            trial = study.trial(0)
+        assert trial.state == "FAIL" and trial.system_attrs.get("fail_reason") == "KeyboardInterrupt: ", trial
+        # The report in flight at Ctrl-C may land before the tell; none of those queued behind it.
+        assert [s for s, _ in trial.intermediate] in ([float(s) for s in range(6)], [float(s) for s in range(7)])
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
         srv.kill()
 
 

@@ -326,6 +326,11 @@ class Client:
         """True while the report with sequence number ``seq`` is queued or in flight."""
         return self._background is not None and self._background.answered() < seq
 
+    def _abandon_reports(self, trial: Trial) -> int:
+        """Drops ``trial``'s queued non-blocking reports (see ``_Background.abandon``); how many
+        were never sent."""
+        return self._background.abandon(trial) if self._background is not None else 0
+
     def _wait_reports(self, seq: int, timeout: float | None = None) -> bool:
         """Waits (up to ``timeout``) until the background thread answered every report up to
         ``seq``; False when ``timeout`` ran out first."""
@@ -366,12 +371,14 @@ class _PendingReport:
     """A report queued by ``Trial.report(..., wait=False)``: its request (id fixed when queued,
     so every resend is the same request and the server applies it once) and its trial."""
 
-    __slots__ = ("message", "seq", "trial")
+    __slots__ = ("abandoned", "message", "seq", "trial")
 
     def __init__(self, trial: Trial, message: dict[str, Any], seq: int) -> None:
         self.trial = trial
         self.message = message
         self.seq = seq
+        self.abandoned = False
+        """Dropped by ``_Background.abandon``: not sent (or, in flight, neither awaited nor delivered)."""
 
 
 #: How many non-blocking reports may wait to be sent before ``report(..., wait=False)`` waits
@@ -406,6 +413,8 @@ class _Background:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._queue: deque[_PendingReport] = deque()
+        self._sending: _PendingReport | None = None
+        """The report the thread is sending now (it stays first in the queue until answered)."""
         self._queued = 0
         """Sequence number of the last report queued."""
         self._done = 0
@@ -471,9 +480,26 @@ class _Background:
             return self._done
 
     def pending(self) -> int:
-        """Reports queued and not yet answered."""
+        """Reports queued and not yet answered, those abandoned left out."""
         with self._cond:
-            return self._queued - self._done
+            return sum(1 for job in self._queue if not job.abandoned)
+
+    def abandon(self, trial: Trial) -> int:
+        """Drops every queued report of ``trial`` (a trial that Ctrl-C ends while the server does not
+        answer): those not sent yet never will be, the one in flight (if any) is neither waited
+        for by ``stop`` nor delivered. Returns how many were never sent."""
+        with self._cond:
+            jobs = [job for job in self._queue if job.trial is trial and not job.abandoned]
+            for job in jobs:
+                job.abandoned = True
+            unsent = sum(1 for job in jobs if job is not self._sending)
+            self._cond.notify_all()
+            return unsent
+
+    def _last_wanted(self) -> int:
+        """Sequence number of the last queued report that is not abandoned (0: none)."""
+        with self._cond:
+            return next((job.seq for job in reversed(self._queue) if not job.abandoned), 0)
 
     def stop(self, drain_s: float = 0.0) -> bool:
         """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent.
@@ -482,17 +508,20 @@ class _Background:
         client does not wait for it (a Ctrl-C'd script exits instead of waiting out the outage)."""
         drained = True
         if self._started and drain_s > 0:
-            left = self.pending()
-            if left and not self.wait_for(self._queued, drain_s):
+            wanted = self._last_wanted()
+            if wanted and not self.wait_for(wanted, drain_s):
                 drained = False
                 log.warning("client closed with %d non-blocking report(s) not sent", self.pending())
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+            sending = self._sending
         if self._started:
             # After a drain that ran out, the thread is waiting out an outage: do not wait for it
-            # again (a script's exit took 17.6 s with a 10 s timeout).
-            self._thread.join(self._timeout + 1.0 if drained else 0.1)
+            # again (a script's exit took 17.6 s with a 10 s timeout). Nor for an abandoned report
+            # still in flight (Ctrl-C while the server does not answer).
+            busy = not drained or (sending is not None and sending.abandoned)
+            self._thread.join(0.1 if busy else self._timeout + 1.0)
             return not self._thread.is_alive()
         return True
 
@@ -549,9 +578,12 @@ class _Background:
                     if trials:
                         self._beat(channel, trials)
                 if job is not None:
+                    with self._cond:
+                        self._sending = job
                     self._send_report(channel, job)
                     active_until = time.monotonic() + REPORT_LINGER_S
                     with self._cond:
+                        self._sending = None
                         self._queue.popleft()
                         self._done = job.seq
                         self._cond.notify_all()
@@ -572,6 +604,8 @@ class _Background:
         """Sends one queued report (resends carry the same request id: applied once) and hands
         its decision or error to the trial, which delivers it at its next report/should_prune()."""
         client = self._client
+        if job.abandoned:
+            return
         if job.seq <= self._dropped_through and self._drop_error is not None:
             job.trial._deliver_error(self._drop_error, quiet=True)
             return
@@ -582,7 +616,8 @@ class _Background:
                 )
             result = client._request(job.message, channel=channel)
         except TuneportError as err:
-            job.trial._deliver_error(err)
+            if not job.abandoned:
+                job.trial._deliver_error(err)
             if isinstance(err, TimeoutError):
                 # The server stayed away for the whole outage budget: the reports queued behind
                 # this one fail now, with one warning, instead of each waiting out the outage (40
@@ -590,11 +625,12 @@ class _Background:
                 with self._cond:
                     self._dropped_through = self._queued
                     self._drop_error = err
-                    behind = self._queued - job.seq
+                    behind = sum(1 for j in self._queue if j.seq > job.seq and not j.abandoned)
                 if behind:
                     log.warning("the server is unreachable: %d queued non-blocking report(s) dropped", behind)
             return
-        job.trial._deliver(result)
+        if not job.abandoned:
+            job.trial._deliver(result)
 
     def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}

@@ -659,7 +659,10 @@ class Trial(_OptunaV2Suggest):
     def _call(self, op: str, args: dict[str, Any], *, hurry: bool = False) -> Any:
         """Sends ``op`` for this trial. ``hurry`` (the last word of a trial that Ctrl-C ends): waits
         at most INTERRUPTED_WAIT_S for the queued reports and for a server that is away; if it does
-        not come back in that time, the lease runs out on the server and finishes the trial."""
+        not come back in that time, the lease runs out on the server and finishes the trial.
+        Queued reports still unanswered after that wait are dropped first (``_Background.abandon``):
+        sent after this request they would reach a finished trial and be refused, and closing the
+        client would wait for them while the server stays away."""
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
@@ -668,7 +671,14 @@ class Trial(_OptunaV2Suggest):
             # Whatever is sent on this trial goes after its queued non-blocking reports.
             if not hurry:
                 self._wait_reports()
-            elif self.study.client._wait_reports(self._report_seq, INTERRUPTED_WAIT_S):
+            else:
+                if not self.study.client._wait_reports(self._report_seq, INTERRUPTED_WAIT_S):
+                    unsent = self.study.client._abandon_reports(self)
+                    log.warning(
+                        "trial %d of '%s': the server did not answer its non-blocking reports within %gs of the "
+                        "interrupt: %d queued report(s) dropped unsent (one already sent may still be stored)",
+                        self.number, self.study.name, INTERRUPTED_WAIT_S, unsent,
+                    )  # fmt: skip
                 self._report_seq = 0
         try:
             return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else None, hurry=hurry)
