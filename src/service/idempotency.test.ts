@@ -1,0 +1,52 @@
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { Idempotency } from "./idempotency.js";
+
+// The bound of the ids remembered in memory (idempotency.ts RECENT_IDS).
+const RECENT = 100_000;
+
+describe("Idempotency.claim: request ids remembered in memory", () => {
+  let storage: SqliteStorage;
+  afterEach(() => storage?.close());
+
+  const fresh = () => {
+    storage = new SqliteStorage({ path: ":memory:" });
+    return new Idempotency(storage, () => 0);
+  };
+  const ids = (n: number) => Array.from({ length: n }, () => randomBytes(16).toString("hex"));
+
+  it("refuses an id reused for another op, and takes the same op again as a retry", () => {
+    const idem = fresh();
+    idem.claim("a", "ask");
+    expect(() => idem.claim("a", "ask")).not.toThrow();
+    expect(() => idem.claim("a", "tell")).toThrow(/already used for a 'ask' request/);
+  });
+
+  it("forgets exactly the oldest ids past the bound, in the order they came, over several laps", () => {
+    const idem = fresh();
+    const all = ids(RECENT * 2 + 123);
+    for (const id of all) idem.claim(id, "ask");
+    // The last RECENT are remembered (another op is refused) ...
+    for (const id of [all[all.length - RECENT], all[all.length - 1], all[all.length - RECENT + 7]])
+      expect(() => idem.claim(id, "tell"), id).toThrow(/already used/);
+    // ... and the one before them, and older ones, are forgotten (a retry of them is still safe:
+    // the stored reply decides, not this memory).
+    for (const id of [all[all.length - RECENT - 1], all[0], all[RECENT]]) expect(() => idem.claim(id, "tell"), id).not.toThrow();
+  });
+
+  it("a retry inside the window does not take a second place in it", () => {
+    const idem = fresh();
+    const first = ids(1)[0];
+    idem.claim(first, "ask");
+    const rest = ids(RECENT - 1);
+    for (const id of rest) {
+      idem.claim(id, "ask");
+      idem.claim(first, "ask"); // retries of `first`: it stays the oldest
+    }
+    expect(() => idem.claim(first, "tell")).toThrow(/already used/);
+    idem.claim(ids(1)[0], "ask"); // one more id: `first` is the one forgotten, not rest[0]
+    expect(() => idem.claim(rest[0], "tell")).toThrow(/already used/);
+    expect(() => idem.claim(first, "tell")).not.toThrow();
+  });
+});
