@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import torch
 
 import tuneport as tp
 from tuneport import Decision, Lineage, Restore
-from tuneport.torch import CheckpointWriter, load_checkpoint, pbt_complete, pbt_report
+from tuneport.torch import CheckpointWriter, checkpoint_path, load_checkpoint, pbt_complete, pbt_report
 
 
 def test_update_decision_carries_restore_and_released_checkpoints() -> None:
@@ -86,3 +88,72 @@ def test_checkpoint_writer_waits_deletes_in_order_and_reports_errors(tmp_path: P
             w.wait()
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "never.pt", fresh, map_location="cpu", wait_s=0.05)
+
+
+HANG_S = 60.0  # only catches a hang
+
+
+class Unsaveable(torch.nn.Linear):
+    """A model whose state ``torch.save`` cannot pickle: its background write fails."""
+
+    def get_extra_state(self) -> object:
+        return lambda: None
+
+    def set_extra_state(self, state: object) -> None:
+        pass
+
+
+def wait_written(writer: CheckpointWriter, path: Path) -> None:
+    """Waits (without raising) until ``path``'s background write is over, failed or not."""
+    end = time.monotonic() + HANG_S
+    while writer.pending(path):
+        assert time.monotonic() < end, "background write never finished"
+        time.sleep(0.005)
+
+
+def test_a_failed_background_write_is_raised_by_the_next_save_and_a_reader_stops_waiting(tmp_path: Path) -> None:
+    """A failed write was silent until close(), and a member told to load that checkpoint waited
+    wait_s (60 s by default) for a file that would never come."""
+    torch.manual_seed(0)
+    bad = tmp_path / "7" / "step-3.pt"
+    outcome: list[BaseException] = []
+
+    def member_loading_it() -> None:  # as a recipient in another process: it knows the path only
+        try:
+            load_checkpoint(bad, torch.nn.Linear(2, 1), map_location="cpu", wait_s=3600)
+        except BaseException as err:
+            outcome.append(err)
+
+    reader = threading.Thread(target=member_loading_it, daemon=True)
+    reader.start()
+    with CheckpointWriter() as w:
+        w.save(bad, Unsaveable(2, 1))
+        wait_written(w, bad)
+        reader.join(HANG_S)
+        assert not reader.is_alive(), "the reader waited for a checkpoint whose write had failed"
+        assert len(outcome) == 1 and isinstance(outcome[0], FileNotFoundError), outcome
+        assert "its writer failed (AttributeError: Can't pickle" in str(outcome[0])
+        with pytest.raises(AttributeError, match="pickle"):
+            w.save(tmp_path / "7" / "step-4.pt", torch.nn.Linear(2, 1))  # raised by the next save, once
+        good = w.save(tmp_path / "7" / "step-5.pt", torch.nn.Linear(2, 1))
+        w.wait(good)
+        with pytest.raises(AttributeError):
+            w.wait(bad)  # the failed path keeps its error
+        w.delete([bad])
+    assert not (tmp_path / "7" / "step-4.pt").exists() and good.exists()
+    assert [p.name for p in (tmp_path / "7").iterdir()] == ["step-5.pt"]  # the marker went with the delete
+
+
+def test_pbt_report_raises_a_failed_checkpoint_write_before_reporting_again(client: tp.Client, name: str, tmp_path: Path) -> None:
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=2, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 2}})
+    torch.manual_seed(0)
+    net = Unsaveable(3, 1)
+    with CheckpointWriter() as writer:
+        with pytest.raises(AttributeError, match="pickle"):
+            with study.ask() as trial:
+                pbt_report(trial, 1.0, 1, net, checkpoint_dir=tmp_path, writer=writer)
+                wait_written(writer, checkpoint_path(tmp_path, name, trial.number, 1))
+                pbt_report(trial, 0.5, 2, net, checkpoint_dir=tmp_path, writer=writer)
+    stored = study.trial(trial.number)
+    assert stored.state == "FAIL" and [s for s, _ in stored.intermediate] == [1.0]  # step 2 was not reported

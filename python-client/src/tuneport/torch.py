@@ -20,6 +20,13 @@ under a millisecond for small models) and writes them on one background thread, 
 goes on while the file is written; ``pbt_report(..., writer=w)`` reports as soon as the
 snapshot is taken. A recipient that is told to load a checkpoint still in flight waits for it
 (``load_checkpoint(..., wait_s=...)``; in the writing process, ``CheckpointWriter.wait``).
+
+**A write that fails** (disk full, a state that cannot be pickled) is not silent until ``close``:
+the writer's next ``save`` raises its error (so ``pbt_report`` raises before it reports again),
+and it leaves a marker file, ``<checkpoint>.failed``, next to where the checkpoint should be, so
+a recipient in any process that waits for that checkpoint raises ``FileNotFoundError`` at once
+instead of waiting ``wait_s`` for a file that will never come. (Where the directory itself cannot
+be written, no marker can be left either: other processes then wait as before.)
 """
 
 from __future__ import annotations
@@ -90,6 +97,18 @@ def _write_atomic(target: Path, state: Any, fsync: bool) -> None:
         raise
 
 
+def _failed_marker(target: Path) -> Path:
+    """The file a ``CheckpointWriter`` leaves when the write of ``target`` failed."""
+    return target.with_name(f"{target.name}.failed")
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _state(model: Any, optimizer: Any, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": model.state_dict(),
@@ -126,7 +145,12 @@ class CheckpointWriter:
     write; ``delete`` queues deletions behind the writes already queued (a path released by the
     server may still be in flight). ``wait`` blocks until a path (or everything) is on disk and
     re-raises a write's error. Use it as a context manager, or ``close()`` it: both wait for the
-    queue to drain. One writer per process is enough."""
+    queue to drain. One writer per process is enough.
+
+    A failed write is raised by the next ``save`` (or ``wait``/``close``, whichever comes first;
+    once), logged when it happens, and marked on disk (``<path>.failed``, see the module doc) so
+    that ``load_checkpoint`` of that path does not wait for it; ``wait(path)`` raises it for
+    that path every time."""
 
     def __init__(self, *, fsync: bool = False) -> None:
         self.fsync = fsync
@@ -134,6 +158,9 @@ class CheckpointWriter:
         self._pending: dict[Path, threading.Event] = {}
         self._lock = threading.Lock()
         self._error: BaseException | None = None
+        """The first failed write not raised yet (raised once, by the next save/wait/close)."""
+        self._failed: dict[Path, BaseException] = {}
+        """Each path whose last write failed, with the error (for ``wait(path)``)."""
         self._thread = threading.Thread(target=self._run, name="tuneport-checkpoints", daemon=True)
         self._thread.start()
 
@@ -147,14 +174,21 @@ class CheckpointWriter:
             try:
                 if kind == "save":
                     _write_atomic(path, state, self.fsync)
+                    with self._lock:
+                        self._failed.pop(path, None)
+                    _unlink(_failed_marker(path))  # an earlier write of this path failed
                 else:
-                    try:
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        pass
-            except BaseException as err:  # reported by wait()/close()
+                    _unlink(path)
+                    _unlink(_failed_marker(path))
+                    with self._lock:
+                        self._failed.pop(path, None)
+            except BaseException as err:  # raised by the next save()/wait()/close()
                 with self._lock:
                     self._error = self._error or err
+                    if kind == "save":
+                        self._failed[path] = err
+                if kind == "save":
+                    self._mark_failed(path, err)
             finally:
                 with self._lock:
                     ev = self._pending.pop(path, None) if kind == "save" else None
@@ -162,10 +196,32 @@ class CheckpointWriter:
                     ev.set()
                 self._queue.task_done()
 
+    @staticmethod
+    def _mark_failed(path: Path, err: BaseException) -> None:
+        """Says on disk that ``path`` will not come (``load_checkpoint`` stops waiting for it)."""
+        log.warning("checkpoint %s was not written: %s: %s", path, type(err).__name__, err)
+        try:
+            _failed_marker(path).write_text(f"{type(err).__name__}: {err}\n")
+        except OSError as marker_error:
+            log.warning("could not mark checkpoint %s as failed (readers wait for it): %s", path, marker_error)
+
+    def _raise_error(self) -> None:
+        """Raises the first failed write not raised yet (once)."""
+        with self._lock:
+            err, self._error = self._error, None
+        if err is not None:
+            raise err
+
     def save(self, path: PathLike, model: Any, optimizer: Any = None, **extra: Any) -> Path:
-        """Snapshots ``model``/``optimizer`` and queues an atomic write to ``path``; returns it at once."""
+        """Snapshots ``model``/``optimizer`` and queues an atomic write to ``path``; returns it at once.
+        @raises the error of an earlier background write that failed (once; nothing is queued then)."""
+        self._raise_error()
         target = Path(path)
         state = _snapshot(_state(model, optimizer, extra))
+        with self._lock:
+            retried = self._failed.pop(target, None) is not None
+        if retried:
+            _unlink(_failed_marker(target))  # written again: readers wait for this write
         with self._lock:
             self._pending[target] = threading.Event()
         self._queue.put(("save", target, state))
@@ -181,18 +237,25 @@ class CheckpointWriter:
         with self._lock:
             return Path(path) in self._pending
 
+    def failed(self, path: PathLike) -> BaseException | None:
+        """The error of the last write of ``path`` when it failed, else None."""
+        with self._lock:
+            return self._failed.get(Path(path))
+
     def wait(self, path: PathLike | None = None, timeout: float | None = None) -> None:
         """Blocks until ``path`` is written (default: until the queue is empty).
-        @raises the first error a background write hit; TimeoutError after ``timeout`` seconds."""
+        @raises the error of ``path``'s write when it failed (every time); without ``path``, the
+        first error a background write hit and no call raised yet; TimeoutError after ``timeout``
+        seconds."""
         if path is None:
             self._queue.join()
-        else:
-            with self._lock:
-                ev = self._pending.get(Path(path))
-            if ev is not None and not ev.wait(timeout):
-                raise TimeoutError(f"checkpoint {path} not written after {timeout} s")
+            self._raise_error()
+            return
         with self._lock:
-            err, self._error = self._error, None
+            ev = self._pending.get(Path(path))
+        if ev is not None and not ev.wait(timeout):
+            raise TimeoutError(f"checkpoint {path} not written after {timeout} s")
+        err = self.failed(path)
         if err is not None:
             raise err
 
@@ -230,11 +293,23 @@ def load_checkpoint(
     """Loads a checkpoint written by ``save_checkpoint`` (or a ``CheckpointWriter``) into ``model``
     (and ``optimizer`` when given and saved) and returns its ``extra`` dict. ``map_location``
     defaults to ``device()``. With ``wait_s`` > 0 a missing file is waited for that long (a donor's
-    background write may still be in flight). @raises FileNotFoundError when it does not appear."""
+    background write may still be in flight), unless its writer marked it failed
+    (``<path>.failed``, see the module doc). @raises FileNotFoundError when it does not appear, at
+    once when its write failed."""
     torch = _torch()
     target = Path(path)
     deadline = time.monotonic() + wait_s
-    while not target.exists() and time.monotonic() < deadline:
+    marker = _failed_marker(target)
+    while not target.exists():
+        if marker.exists():
+            try:
+                why = marker.read_text().strip()
+            except OSError:
+                why = "unknown error"
+            if not target.exists():  # written again meanwhile: load it
+                raise FileNotFoundError(f"checkpoint {target} was not written: its writer failed ({why})")
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.005)
     state = torch.load(target, map_location=map_location if map_location is not None else device(), weights_only=weights_only)
     model.load_state_dict(state["model"])
@@ -261,15 +336,13 @@ def delete_checkpoints(paths: Iterable[PathLike], writer: CheckpointWriter | Non
         writer.delete(paths)
         return
     for old in paths:
-        try:
-            os.unlink(old)
-        except FileNotFoundError:
-            pass
+        _unlink(Path(old))
+        _unlink(_failed_marker(Path(old)))
 
 
 def _load_restore(path: str, model: Any, optimizer: Any, writer: CheckpointWriter | None, map_location: Any, wait_s: float) -> None:
-    if writer is not None and writer.pending(path):
-        writer.wait(path)  # our own background write (several members in one process)
+    if writer is not None and (writer.pending(path) or writer.failed(path) is not None):
+        writer.wait(path)  # our own background write (several members in one process); raises its error
     load_checkpoint(path, model, optimizer, map_location=map_location, wait_s=wait_s)
 
 
@@ -316,7 +389,9 @@ def pbt_report(
     trial's own steps.
     The report blocks (``wait=True``): an exploit must be loaded before the next step trains and
     the released checkpoints must be known before they are deleted, which a non-blocking report
-    would deliver one report later. @raises TrialPruned, LeaseLostError as ``Trial.report``."""
+    would deliver one report later. @raises TrialPruned, LeaseLostError as ``Trial.report``; with
+    ``writer``, the error of an earlier checkpoint write that failed, before reporting (see the
+    module doc: a recipient of that checkpoint is not left waiting for it)."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
     if writer is not None:
         writer.save(path, model, optimizer, step=step)
