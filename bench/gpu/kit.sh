@@ -19,9 +19,17 @@ cp "$ROOT/package.json" "$ROOT/package-lock.json" "$WORK/app/"
 M=$WORK/app/node_modules
 rm -rf "$M"/zeromq/build/{darwin,win32} "$M"/zeromq/build/linux/arm* "$M"/zeromq/build/linux/x64/node/musl* \
   "$M"/zeromq/src "$M"/better-sqlite3/{deps,src} "$M"/better-sqlite3/build/Release/{obj,obj.target,.deps,test_extension.node}
+# What the GPU checks never load (plots: Vega, resvg, fonts; zeromq's musl and pre-glibc builds;
+# a static library; source maps), so that the kit and the tracked tree fit the device tool's 64 MiB.
+# (zeromq's loader picks among the glibc-* builds by the machine's C library: keep them all.)
+find "$M"/zeromq/build/linux/x64/node -mindepth 1 -maxdepth 1 -type d ! -name "glibc-*" -exec rm -rf {} +
+rm -rf "$M"/@resvg "$M"/vega* "$M"/dejavu-fonts-ttf "$M"/better-sqlite3/build/Release/sqlite3.a
+find "$M" -name '*.map' -delete
 cp "$(command -v node)" "$WORK/app/node"
 cp -r "$ROOT/dist" "$WORK/app/dist"
-tar -C "$WORK/app" -cf - . | xz -T2 -6 > "$KIT/app.tar.xz"
+rm -f "$WORK/app/dist/vega-bundle.js"
+find "$WORK/app/dist" -name '*.map' -delete
+tar -C "$WORK/app" -cf - . | xz -T2 -9 > "$KIT/app.tar.xz"
 for w in optuna-5.0.0-py3-none-any alembic-1.20.0-py3-none-any mako-1.4.3-py3-none-any colorlog-6.12.0-py3-none-any \
          sqlalchemy-2.1.1-cp311 pyzmq-27.2.0-cp311; do
   # x86-64 Linux wheels only (the GPU machine's); the pure-Python ones are py3-none-any.

@@ -19,9 +19,16 @@ python3 -c "import zmq, optuna, tuneport, torch; print('pyzmq', zmq.__version__,
 node --version
 failed=0
 step() { "$@" 2>&1 | tee -a "$OUT/run.log"; local rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || { echo "FAILED ($rc): $*" | tee -a "$OUT/run.log"; failed=1; }; }
+keep() { cp bench/results/client-loop*.json bench/results/client-call*.json docs/BENCHMARKS.md "$OUT/" 2>/dev/null; }
+echo "cores: $(nproc)" | tee -a "$OUT/run.log"
 [ -n "${SKIP_DEMO:-}" ] || step python3 examples/demo.py
-step python3 bench/client_loop.py --call-cost --device "${DEVICE:-cuda}"
-step python3 bench/client_loop.py --device "${DEVICE:-cuda}" --steps-ms "${STEPS_MS:-1,10,100}" --reps "${REPS:-3}"
-cp bench/results/client-loop*.json bench/results/client-call*.json docs/BENCHMARKS.md "$OUT/" 2>/dev/null
+step python3 bench/client_loop.py --call-cost --device "${DEVICE:-cuda}"; keep
+# The server-side figures of issue 19 item 3 on a machine whose cores can carry 32 clients (the
+# 2-core machine cannot): server CPU per request (one client, no profiler) and the load benchmark.
+if [ -n "${SERVER:-}" ]; then
+  for i in 1 2 3; do step node bench/server-cpu.mjs --trials 3000 --prof 0 --out "$OUT/server-cpu"; done
+  for i in 1 2; do step node bench/load.mjs --clients 32 --strategies random --trials random=400000 --seconds 20 --label "gpu-machine-$i" --out "$OUT/load-gpu.json"; done
+fi
+step python3 bench/client_loop.py --device "${DEVICE:-cuda}" --steps-ms "${STEPS_MS:-1,10,100}" --reps "${REPS:-3}"; keep
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader
 exit $failed
