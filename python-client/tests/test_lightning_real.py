@@ -52,11 +52,11 @@ def loaders() -> tuple[DataLoader[Any], DataLoader[Any]]:
     return DataLoader(ds, batch_size=16), DataLoader(ds, batch_size=64)
 
 
-def trainer(callback: Any, epochs: int) -> Any:
+def trainer(callback: Any, epochs: int, **options: Any) -> Any:
     return pl.Trainer(
         max_epochs=epochs, accelerator="cpu", devices=1, callbacks=[callback], logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0,
+        num_sanity_val_steps=0, **options,
     )
 
 
@@ -164,3 +164,27 @@ def test_a_blocking_callback_stops_fit_outside_a_with_block_as_optunas_does(clie
     study.tell(trial, state="PRUNED")
     assert study.trial(trial.number).state == "PRUNED"
 
+
+
+@pytest.mark.parametrize("wait", [True, False])
+# Several validations per epoch report the same step (the epoch, as Optuna's callback does): a
+# repeat is ignored with Optuna's warning, which only the run before the fix reached.
+@pytest.mark.filterwarnings("ignore:The reported value is ignored")
+def test_a_prune_at_a_mid_epoch_validation_trains_no_further_batch(client: tp.Client, name: str, wait: bool) -> None:
+    """val_check_interval < 1: with wait=False the prune decided at a validation inside an epoch was
+    applied at the next epoch's start (or at a later validation's report, when its answer had come
+    by then), so the trial trained the rest of the epoch; wait=True stops after that validation."""
+    from tuneport.lightning import TuneportPruningCallback
+
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler={"name": "threshold", "options": {"upper": 1e-12}})
+    train, val = loaders()  # 4 batches per epoch
+    torch.manual_seed(0)
+    model = Tiny(0.05)
+    with study.ask() as trial:
+        t = trainer(TuneportPruningCallback(trial, monitor="val_loss", wait=wait), epochs=2, val_check_interval=0.25)
+        model.lr = lr_of(trial)
+        t.fit(model, train, val)
+        raise AssertionError("fit should have raised TrialPruned")  # pragma: no cover
+    frozen = study.trial(trial.number)
+    assert frozen.state == "PRUNED" and [s for s, _ in frozen.intermediate] == [0.0]
+    assert model.batches == 1  # the validation after the first batch pruned it

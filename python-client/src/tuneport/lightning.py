@@ -48,12 +48,14 @@ class TuneportPruningCallback(_Callback):
     ``last_decision`` holds the latest decision (budget, PBT updates).
 
     By default (``wait=False``) the report is non-blocking: it is queued for the client's
-    background thread, and its round trip overlaps Lightning's epoch-end work (the other
-    callbacks, checkpointing, logging, the next epoch's data loader start). Its decision is
-    awaited and applied at the start of the next training epoch (``on_train_epoch_start`` raises
-    ``TrialPruned`` before any batch of that epoch runs) and at the end of training
-    (``on_train_end``), so a trial trains exactly the batches it would with ``wait=True``, which
-    blocks at each validation end for the round trip: that is why it is safe as the default."""
+    background thread, and its round trip overlaps Lightning's work after the validation (the
+    other callbacks, checkpointing, logging, the next epoch's data loader start). Its decision is
+    awaited and applied the next time training goes on: at the start of the next training batch
+    (``on_train_batch_start``, after a validation inside an epoch: ``val_check_interval`` < 1),
+    of the next training epoch (``on_train_epoch_start``) or at the end of training
+    (``on_train_end``), raising ``TrialPruned`` before any further batch runs. So a trial trains
+    exactly the batches it would with ``wait=True``, which blocks at each validation end for the
+    round trip: that is why it is safe as the default."""
 
     def __init__(self, trial: Trial, monitor: str, *, wait: bool = False) -> None:
         super().__init__()
@@ -61,6 +63,8 @@ class TuneportPruningCallback(_Callback):
         self.monitor = monitor
         self.wait = wait
         self.last_decision: Decision | None = None
+        self._unchecked = False
+        """A non-blocking report was made whose decision was not applied yet."""
 
     def _note(self, decision: Decision | None) -> None:
         if decision is not None:
@@ -70,6 +74,7 @@ class TuneportPruningCallback(_Callback):
         """Waits for the decisions of the non-blocking reports and applies them."""
         if self.wait:
             return
+        self._unchecked = False
         self._note(self.trial.flush_reports())
         if self.trial.should_prune():
             reason = self.last_decision.reason if self.last_decision is not None else None
@@ -77,6 +82,12 @@ class TuneportPruningCallback(_Callback):
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._check()
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        # After a validation inside an epoch (val_check_interval < 1) the next batch must not run
+        # before that validation's decision is known: wait=True would have stopped fit already.
+        if self._unchecked:
+            self._check()
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self._check()
@@ -89,6 +100,7 @@ class TuneportPruningCallback(_Callback):
             log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
             return
         decision = self.trial.report(float(value), trainer.current_epoch, wait=self.wait)
+        self._unchecked = not self.wait
         self._note(decision)
         # Outside `with trial:` a blocking report returns the decision instead of raising; Optuna's
         # callback raises TrialPruned either way, so fit stops here (it trained on to the end).
