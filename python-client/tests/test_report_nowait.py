@@ -350,3 +350,61 @@ def test_a_trial_finished_elsewhere_is_warned_once_not_once_per_queued_report(
     assert len(refused) == 1 and "FAILED_PRECONDITION" in refused[0], refused
     with pytest.raises(tp.FailedPreconditionError):
         trial.flush_reports()
+
+
+def last_report_prunes(client: tp.Client, name: str) -> tp.Study:
+    """A study whose scheduler prunes a report above 1.0 (threshold): report 0.1 at steps 0..3 and
+    5.0 at step 4, and only the last report's decision is prune."""
+    return client.create_study(name, space={"x": tp.Float(0, 1)}, scheduler={"name": "threshold", "options": {"upper": 1.0}})
+
+
+def report_to_the_end(trial: tp.Trial) -> float:
+    for step in range(4):
+        trial.report(0.1, step, wait=False)
+        if trial.should_prune():  # Optuna's check; the answer to the last report is not there yet
+            raise tp.TrialPruned()
+    trial.report(5.0, 4, wait=False)
+    return 5.0
+
+
+def test_complete_after_a_non_blocking_report_decided_prune_tells_pruned_and_raises_in_a_with_block(client: tp.Client, name: str) -> None:
+    """complete() waited for the queued reports but dropped their decisions: the trial ended
+    COMPLETE although the scheduler pruned it at its last report (Optuna's should_prune() check
+    there would have raised TrialPruned)."""
+    study = last_report_prunes(client, name)
+    after: list[str] = []
+    with study.ask() as trial:
+        value = report_to_the_end(trial)
+        trial.complete(value)  # raises TrialPruned, which the with-block records
+        after.append("ran on")
+    assert after == []
+    stored = study.trial(trial.number)
+    assert trial.state == stored.state == "PRUNED" and stored.system_attrs["pruned_at_step"] == 4
+    assert [s for s, _ in stored.intermediate] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_tell_after_a_non_blocking_report_decided_prune_tells_pruned_optuna_ask_and_tell(client: tp.Client, name: str) -> None:
+    study = last_report_prunes(client, name)
+    trial = study.ask()
+    value = report_to_the_end(trial)
+    frozen = study.tell(trial, value)  # outside a with-block: no exception, as Optuna's tell
+    assert frozen.state == trial.state == study.trial(trial.number).state == "PRUNED"
+    assert trial.should_prune()
+
+
+def test_optimize_records_a_prune_decided_on_the_last_non_blocking_report(client: tp.Client, name: str) -> None:
+    study = last_report_prunes(client, name)
+    study.optimize(report_to_the_end, n_trials=2)
+    assert [t.state for t in study.trials] == ["PRUNED", "PRUNED"]
+
+
+def test_a_prune_the_loop_saw_and_ignored_stays_its_choice(client: tp.Client, name: str) -> None:
+    # Only a decision nobody looked at is applied by complete(): after should_prune() said True,
+    # completing is the caller's choice (Optuna's tell(COMPLETE) of a trial it was told to prune).
+    study = last_report_prunes(client, name)
+    trial = study.ask()
+    trial.report(5.0, 0, wait=False)
+    wait_answered(trial)
+    assert trial.should_prune()
+    trial.complete(5.0)
+    assert study.trial(trial.number).state == "COMPLETE"

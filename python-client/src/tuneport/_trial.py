@@ -1000,9 +1000,19 @@ class Trial(_OptunaV2Suggest):
         finite value, and ``system_attrs["diverged"]`` says what was told. After ``tell`` the reply's
         system attributes are in ``system_attrs`` (PBT: ``pbt_released``, checkpoints that may now be
         deleted; see ``tuneport.torch.pbt_complete``).
+
+        It first waits for this trial's queued non-blocking reports and applies the decisions that
+        arrived since the last ``report``/``should_prune()``: when one of them is prune (typically
+        the answer to the last report, which a ``should_prune()`` right after it could not see
+        yet), the trial is told PRUNED instead (its value: the last finite report), as Optuna's
+        ``should_prune()`` check after that report would have raised ``TrialPruned``; inside
+        ``with trial:`` or ``optimize`` it then raises ``TrialPruned`` (the block records the
+        prune), outside it returns and ``state`` is PRUNED (``study.tell`` returns it so). A prune
+        the loop saw already (``should_prune()`` was True) is not applied again: completing then
+        is the caller's choice, as in Optuna.
         @raises InvalidArgumentError for NaN or infinity under other strategies (tell a diverged run
         with ``fail``), the wrong number of values or of constraints; nothing is stored then.
-        @raises LeaseLostError."""
+        @raises TrialPruned (see above). @raises LeaseLostError."""
         if self._named_constraints:
             if constraints is not None:
                 raise InvalidArgumentError(
@@ -1020,7 +1030,26 @@ class Trial(_OptunaV2Suggest):
                 )
             constraints = [self._named_constraints[k] for k in names]
         args = {**_values_args(value), **_constraints_arg(constraints)}
+        if self._report_seq or self._delivered:
+            self._wait_reports()
+            latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
+            if latest is not None and latest.action == "prune":
+                self._prune_decided_late(latest, user_attrs)
+                return
         self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
+
+    def _prune_decided_late(self, decision: Decision, user_attrs: Mapping[str, Any] | None) -> None:
+        """``complete`` found a prune decision that no ``report``/``should_prune()`` had applied:
+        tells PRUNED, and raises ``TrialPruned`` inside ``with trial:`` (see ``complete``)."""
+        why = decision.reason or "a non-blocking report's decision"
+        log.info(
+            "trial %d of '%s' pruned (%s) when it was completed: a non-blocking report's prune decision "
+            "arrived after the last should_prune(); told PRUNED instead of COMPLETE",
+            self.number, self.study.name, why,
+        )  # fmt: skip
+        self._tell("PRUNED", None, None, user_attrs)
+        if self._scopes > 0:
+            raise TrialPruned(decision.reason or f"trial {self.number} pruned (decided on a non-blocking report)")
 
     def fail(self, reason: str | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
         """Finishes the trial as FAIL (re-queued when the study's retry policy says so)."""
