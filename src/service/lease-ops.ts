@@ -5,7 +5,7 @@
 import { TuneportError } from "../domain/errors.js";
 import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
-import { addWaiting, checkLease, expiredTrials, leaseChange, reapedRecord, retryOf, ttlOf } from "./leases.js";
+import { addWaiting, checkLease, expiredTrials, expiryAfterStall, leaseChange, reapedRecord, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { type TrialRecord, setTrial } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
@@ -51,7 +51,56 @@ export async function heartbeat(core: ServiceCore, a: S.HeartbeatArgs, elsewhere
   return core.visible(out);
 }
 
-/** Fails every trial whose lease expired, re-queueing params per the retry policy. Returns how many were reaped. */
+/**
+ * How often the reaper's timer looks at the clock, in ms: the resolution to which a stall of the
+ * server is measured. A worker heartbeats every TTL/3 (`hello`), so a stall measured short by this
+ * much still leaves a lease of the shortest TTL (1 s) more than 0.4 s to be renewed after it.
+ */
+export const STALL_PROBE_MS = 250;
+/** A tick later than this means the server did not run meanwhile (timers are late by a few ms). */
+const STALL_MIN_MS = 100;
+
+/**
+ * Starts the reaper: `reap` every `everyMs`, on a timer that ticks every `STALL_PROBE_MS` (at most
+ * `everyMs`) and measures how late it comes. A late tick means the server did not run (SIGSTOP, a
+ * long GC pause, a paused VM, a blocked event loop): the heartbeats of that time are still queued
+ * behind this tick, so the lateness is given back to every running lease (`forgiveStall`) before the
+ * reaper looks. Only the lateness, not the whole time since the last tick: under a sustained overload
+ * every tick is late, and leases that grew by a whole period each tick would never expire. Returns
+ * the function that stops it.
+ */
+export function startReaper(core: ServiceCore, everyMs: number, reap: () => Promise<unknown>): () => void {
+  const probeMs = Math.min(STALL_PROBE_MS, everyMs);
+  let last = core.now();
+  let reapedAt = last;
+  const timer = setInterval(() => {
+    const now = core.now();
+    const late = now - last - probeMs;
+    last = now;
+    if (late >= STALL_MIN_MS) forgiveStall(core, late, now);
+    if (now - reapedAt < everyMs - probeMs / 2) return;
+    reapedAt = now;
+    reap().catch((err: unknown) => core.log.error({ err }, "reaper failed"));
+  }, probeMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Gives `stalledMs` in which the server did not run back to every running lease (leases.ts `expiryAfterStall`). */
+export function forgiveStall(core: ServiceCore, stalledMs: number, now: number): void {
+  let extended = 0;
+  for (const s of core.studies())
+    for (const n of s.running) {
+      const t = s.trials[n];
+      if (!t?.lease) continue;
+      t.lease = { token: t.lease.token, expiresAt: expiryAfterStall(t.lease.expiresAt, stalledMs, now, ttlOf(s, t) * 1000) };
+      extended++;
+    }
+  const log = { stalled_ms: Math.round(stalledMs), leases_extended: extended };
+  if (stalledMs >= 1000) core.log.warn(log, "the server did not run for a while: running leases were extended by that time");
+  else core.log.debug(log, "the server did not run for a while: running leases were extended by that time");
+}
+
 /**
  * Leases expired now, over every study: the ids `reap` may need for retries are reserved before it
  * runs. With ids in blocks (PostgreSQL), 3,000 leases expiring together ran out of them mid-loop,
@@ -63,6 +112,7 @@ export function expiring(core: ServiceCore): number {
   return n;
 }
 
+/** Fails every trial whose lease expired, re-queueing params per the retry policy. Returns how many were reaped. */
 export async function reap(core: ServiceCore): Promise<number> {
   let reaped = 0;
   for (const s of core.studies()) {

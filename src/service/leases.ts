@@ -9,6 +9,9 @@
  *   the worker's last heartbeat, however often the server restarts.
  * - The reaper fails trials whose lease expired (a pruned-but-not-told trial becomes PRUNED) and
  *   re-queues their params as a WAITING trial under the study's retry policy (`retryOf`).
+ * - A stall of the server itself (stopped, a long GC pause, a paused VM) is given back to every
+ *   running lease (`expiryAfterStall`) before the reaper looks: the heartbeats sent meanwhile are
+ *   still queued behind the reaper's overdue tick, and the server's absence is not the workers'.
  */
 import { randomFillSync } from "node:crypto";
 import { TuneportError, failedPrecondition } from "../domain/errors.js";
@@ -99,6 +102,16 @@ export function leaseChange(s: StudyState, t: TrialRecord): Change | null {
  */
 export function expiryAfterRestart(stored: number, now: number, ttlMs: number): number {
   return Math.min(stored + ttlMs, Math.max(stored + ttlMs / 2, now + ttlMs / 2));
+}
+
+/**
+ * A running lease's expiry once the server is back from a stall of `stalledMs` in which it read no
+ * heartbeat: the stall is added, but never past a full TTL from `now` (what a heartbeat now would
+ * give), and the lease is never shortened. Only the time the server was running counts against a
+ * worker, so a worker that heartbeats every TTL/3 keeps its trial through any stall.
+ */
+export function expiryAfterStall(expiresAt: number, stalledMs: number, now: number, ttlMs: number): number {
+  return Math.max(expiresAt, Math.min(expiresAt + stalledMs, now + ttlMs));
 }
 
 /**

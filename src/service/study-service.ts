@@ -111,7 +111,7 @@ export class StudyService {
   /** Also the source of storage-wide ids, taken when a record is built (commits interleave; a failed one leaves a gap). */
   private readonly ownership: Ownership;
   private readonly onFatal: (err: unknown) => void;
-  private reapTimer: NodeJS.Timeout | null = null;
+  private stopReaper: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly feed: ChangeFeed;
   private closed = false;
@@ -172,10 +172,8 @@ export class StudyService {
     if (svc.ownership.everything) await svc.load(opts.readOnly ?? false);
     const every = opts.readOnly ? 0 : (opts.reapIntervalMs ?? 1000);
     if (every > 0) {
-      svc.reapTimer = setInterval(() => {
-        svc.reap().catch((err: unknown) => svc.log.error({ err }, "reaper failed"));
-      }, every);
-      svc.reapTimer.unref();
+      // A stall of the server itself is given back to the leases before the reaper looks (lease-ops.ts).
+      svc.stopReaper = leaseOps.startReaper(svc.core, every, () => svc.reap());
       svc.pruneTimer = setInterval(() => {
         svc.storage.pruneReplies(svc.now() - svc.replyRetentionMs).catch((err: unknown) => svc.log.error({ err }, "reply pruning failed"));
       }, 3600_000);
@@ -213,7 +211,7 @@ export class StudyService {
   /** Stops the reaper and waits for in-flight operations; storage is left for the caller to close. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.reapTimer) clearInterval(this.reapTimer);
+    this.stopReaper?.();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await Promise.allSettled(this.idem.pending());
     for (const s of this.studies.values()) await s.writeLock.run(() => undefined);
