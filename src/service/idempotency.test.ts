@@ -15,6 +15,11 @@ describe("Idempotency.claim: request ids remembered in memory", () => {
     return new Idempotency(storage, () => 0);
   };
   const ids = (n: number) => Array.from({ length: n }, () => randomBytes(16).toString("hex"));
+  const at = (a: readonly string[], i: number): string => {
+    const v = a[i];
+    if (v === undefined) throw new RangeError(`no id at ${i}`);
+    return v;
+  };
 
   it("refuses an id reused for another op, and takes the same op again as a retry", () => {
     const idem = fresh();
@@ -28,16 +33,16 @@ describe("Idempotency.claim: request ids remembered in memory", () => {
     const all = ids(RECENT * 2 + 123);
     for (const id of all) idem.claim(id, "ask");
     // The last RECENT are remembered (another op is refused) ...
-    for (const id of [all[all.length - RECENT], all[all.length - 1], all[all.length - RECENT + 7]])
+    for (const id of [at(all, all.length - RECENT), at(all, all.length - 1), at(all, all.length - RECENT + 7)])
       expect(() => idem.claim(id, "tell"), id).toThrow(/already used/);
     // ... and the one before them, and older ones, are forgotten (a retry of them is still safe:
     // the stored reply decides, not this memory).
-    for (const id of [all[all.length - RECENT - 1], all[0], all[RECENT]]) expect(() => idem.claim(id, "tell"), id).not.toThrow();
+    for (const id of [at(all, all.length - RECENT - 1), at(all, 0), at(all, RECENT)]) expect(() => idem.claim(id, "tell"), id).not.toThrow();
   });
 
   it("a retry inside the window does not take a second place in it", () => {
     const idem = fresh();
-    const first = ids(1)[0];
+    const first = at(ids(1), 0);
     idem.claim(first, "ask");
     const rest = ids(RECENT - 1);
     for (const id of rest) {
@@ -45,8 +50,8 @@ describe("Idempotency.claim: request ids remembered in memory", () => {
       idem.claim(first, "ask"); // retries of `first`: it stays the oldest
     }
     expect(() => idem.claim(first, "tell")).toThrow(/already used/);
-    idem.claim(ids(1)[0], "ask"); // one more id: `first` is the one forgotten, not rest[0]
-    expect(() => idem.claim(rest[0], "tell")).toThrow(/already used/);
+    idem.claim(at(ids(1), 0), "ask"); // one more id: `first` is the one forgotten, not rest[0]
+    expect(() => idem.claim(at(rest, 0), "tell")).toThrow(/already used/);
     expect(() => idem.claim(first, "tell")).not.toThrow();
   });
 });
