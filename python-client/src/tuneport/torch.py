@@ -200,9 +200,17 @@ class CheckpointWriter:
     def _mark_failed(path: Path, err: BaseException) -> None:
         """Says on disk that ``path`` will not come (``load_checkpoint`` stops waiting for it)."""
         log.warning("checkpoint %s was not written: %s: %s", path, type(err).__name__, err)
+        marker = _failed_marker(path)
+        tmp: str | None = None
         try:
-            _failed_marker(path).write_text(f"{type(err).__name__}: {err}\n")
+            # Whole or not at all, as a checkpoint: a reader may look at it while it is written.
+            fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=f".{marker.name}.", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{type(err).__name__}: {err}\n")
+            os.replace(tmp, marker)
         except OSError as marker_error:
+            if tmp is not None:
+                _unlink(Path(tmp))
             log.warning("could not mark checkpoint %s as failed (readers wait for it): %s", path, marker_error)
 
     def _raise_error(self) -> None:
