@@ -383,13 +383,18 @@ def test_complete_after_a_non_blocking_report_decided_prune_tells_pruned_and_rai
     assert [s for s, _ in stored.intermediate] == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
-def test_tell_after_a_non_blocking_report_decided_prune_tells_pruned_optuna_ask_and_tell(client: tp.Client, name: str) -> None:
+def test_tell_after_a_non_blocking_report_decided_prune_tells_pruned_optuna_ask_and_tell(
+    client: tp.Client, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     study = last_report_prunes(client, name)
     trial = study.ask()
     value = report_to_the_end(trial)
-    frozen = study.tell(trial, value)  # outside a with-block: no exception, as Optuna's tell
+    with caplog.at_level("WARNING", logger="tuneport"):
+        frozen = study.tell(trial, value)  # outside a with-block: no exception, as Optuna's tell
     assert frozen.state == trial.state == study.trial(trial.number).state == "PRUNED"
     assert trial.should_prune()
+    # Nothing else tells this caller that its value was not stored: a warning does.
+    assert [r for r in caplog.records if r.levelname == "WARNING" and "told PRUNED instead of COMPLETE" in r.getMessage()]
 
 
 def test_optimize_records_a_prune_decided_on_the_last_non_blocking_report(client: tp.Client, name: str) -> None:

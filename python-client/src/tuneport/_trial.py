@@ -1042,7 +1042,9 @@ class Trial(_OptunaV2Suggest):
         """``complete`` found a prune decision that no ``report``/``should_prune()`` had applied:
         tells PRUNED, and raises ``TrialPruned`` inside ``with trial:`` (see ``complete``)."""
         why = decision.reason or "a non-blocking report's decision"
-        log.info(
+        # A warning outside a block: there nothing else tells the caller that the value it passed to
+        # complete() was not stored (a PRUNED trial's value is its last report, as in Optuna).
+        (log.info if self._scopes > 0 else log.warning)(
             "trial %d of '%s' pruned (%s) when it was completed: a non-blocking report's prune decision "
             "arrived after the last should_prune(); told PRUNED instead of COMPLETE",
             self.number, self.study.name, why,
