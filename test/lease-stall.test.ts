@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
 import { startServer, stopServers, tempDir } from "./helpers.js";
 
-const TTL_S = 2;
+// Long enough that a heartbeat loop slowed by a busy machine still renews in time; the stall is 1.5 TTL.
+const TTL_S = 4;
 let client: ZmqClient | null = null;
 
 afterEach(async () => {
