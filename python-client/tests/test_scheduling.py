@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -76,6 +77,34 @@ def test_nan_reports_are_the_worst_value(client: tp.Client, name: str) -> None:
     frozen = study.trial(diverged.number)
     assert frozen.state == "PRUNED" and frozen.value is None  # no finite value to record
     assert len(frozen.intermediate) == 1 and math.isnan(frozen.intermediate[0][1])
+
+
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        "median",
+        {"name": "percentile", "options": {"percentile": 25}},
+        {"name": "threshold", "options": {"upper": 10.0}},
+        {"name": "patient", "options": {"patience": 2}},
+        {"name": "patient", "options": {"patience": 2, "wrapped": {"name": "median"}}},
+        "successive-halving",  # min_resource "auto": no ladder before the first completion
+        "hyperband",
+        "asha",
+        "bohb",
+    ],
+    ids=lambda s: s if isinstance(s, str) else f"{s['name']}-{len(s['options'])}",
+)
+def test_a_nan_report_stops_the_first_trial_under_every_scheduler(client: tp.Client, name: str, scheduler: str | dict[str, Any]) -> None:
+    """README: "A NaN report stops a trial at once under every scheduler" -- also in a fresh study,
+    before any trial completed, and under ``patient`` whatever its patience."""
+    study = client.create_study(name, space=BOX, strategy="random", scheduler=scheduler, max_resource=27, seed=1)
+    with study.ask() as trial:
+        assert trial.report(1.0, 1).action == "continue"
+        decision = trial.report(math.nan, 2, raise_on_prune=False)
+        assert decision.action == "prune" and decision.reason, decision
+        raise tp.TrialPruned(decision.reason)
+    frozen = study.trial(trial.number)
+    assert frozen.state == "PRUNED" and frozen.system_attrs["pruned_at_step"] == 2
 
 
 def test_step_rules_and_reports_after_the_end(client: tp.Client, name: str) -> None:

@@ -6,8 +6,9 @@
  * than every number, ±Infinity included, for both directions. A report whose value is NaN
  * stops the trial at once, between rungs too (median, percentile, threshold, successive
  * halving, Hyperband, BOHB, ASHA in both modes): a diverged run does not recover, and letting
- * it train to the next rung only spends steps (issue 17). `patient` passes its wrapped
- * scheduler's decision on.
+ * it train to the next rung only spends steps (issue 17). `patient` prunes on NaN without
+ * waiting out its patience, and successive halving with "auto" resources before its first
+ * completion; `src/testing/scheduler.case.ts` checks the rule for every scheduler.
  */
 import { z } from "zod";
 import type { Decision } from "../domain/decision.js";

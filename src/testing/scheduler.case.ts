@@ -83,6 +83,8 @@ export function caseCurve(p: Record<string, unknown>, t: number, seed: number, t
 }
 
 function badValue(trial: number, step: number): number | null {
+  // Trial 1 runs in the first wave: a NaN before any trial completed (auto resources unknown).
+  if (trial === 1 && step === 2) return NaN;
   if (trial % 5 === 3 && step >= 2) return NaN;
   if (trial % 7 === 4 && step === 1) return Infinity;
   if (trial % 11 === 6 && step === 3) return -Infinity;
@@ -247,6 +249,13 @@ export function schedulerConformance<O>(factory: SchedulerFactory<O>, conf: Sche
           }
           for (const t of trials)
             for (const [name, d] of Object.entries(CASE_SPACE)) expect(contains(d, t.params[name] ?? null)).toBe(true);
+          // A NaN report stops the trial at once, under every scheduler (common.ts): it is the last report.
+          for (const t of trials) {
+            const first = t.intermediate.findIndex((iv) => Number.isNaN(iv.value));
+            if (first < 0) continue;
+            expect(first, `trial ${t.number} went on after its NaN report at step ${t.intermediate[first]?.step}`).toBe(t.intermediate.length - 1);
+            expect(t.state).toBe("PRUNED");
+          }
         }
       }
     });

@@ -46,6 +46,14 @@ describe("patient scheduler", () => {
     expect(make({ patience: 1, min_delta: 0.2 }).onReport(reportOf(run([10, 10.3, 10.4]), []))?.decision.action).toBe("prune");
   });
 
+  it("prunes a NaN report at once, before its patience and before the wrapped median's start-up", () => {
+    const nan = run([3, 2, NaN]); // still improving, and only 3 reports: patience 2 would hold a prune back
+    for (const o of [{ patience: 2 }, { patience: 2, wrapped: { name: "median", options: {} } }]) {
+      expect(make(o).onReport(reportOf(nan, []))?.decision).toMatchObject({ action: "prune", reason: expect.stringMatching(/NaN/) });
+      expect(make(o).onReport(reportOf(nan, [], "maximize"))?.decision.action).toBe("prune");
+    }
+  });
+
   it("without a wrapped scheduler prunes on patience alone; mirrors for maximisation", () => {
     const s = make({ patience: 2 });
     expect(s.onReport(reportOf(run([3, 4, 5]), []))).toBeNull(); // only patience + 1 reports

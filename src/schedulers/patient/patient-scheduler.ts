@@ -14,8 +14,12 @@
  * consistent; its `prune` is turned into "continue" while the trial is still improving, its
  * other decisions and attributes pass through, and so does its `beforeSuggest`.
  *
- * "Steps" of patience are reports, as in Optuna. NaN values count as the worst value (so a
- * run that turns NaN stops improving). Defaults: min_delta = 0 (Optuna); patience required.
+ * "Steps" of patience are reports, as in Optuna. NaN: a NaN report prunes at once, patience or
+ * not (the rule of every scheduler here, `../common.ts`: a diverged run does not recover, so
+ * waiting `patience` reports only spends steps; Optuna's PatientPruner would hold it back while
+ * the earlier reports still count as improving). The wrapped scheduler's attributes go with that
+ * prune. Earlier NaN values count as the worst value. Defaults: min_delta = 0 (Optuna); patience
+ * required.
  */
 import { z } from "zod";
 import { canonicalOptionNames, withOptionNames } from "../../domain/plugin-options.js";
@@ -80,6 +84,10 @@ export class PatientScheduler implements Scheduler {
 
   onReport(req: ReportRequest): DecisionResult | null {
     const inner = this.inner ? this.inner.onReport(req) : { decision: prune("") };
+    if (Number.isNaN(req.value)) {
+      const why = inner?.decision.action === "prune" && inner.decision.reason ? inner.decision.reason : `patient: value at step ${req.step} is NaN`;
+      return { ...(inner?.systemAttrs ? { systemAttrs: inner.systemAttrs } : {}), decision: prune(why) };
+    }
     const stalled = this.stalled(req);
     if (inner === null) return null;
     if (inner.decision.action !== "prune") return inner;

@@ -20,8 +20,8 @@
  * number) that reported something, which every restart sees the same. Until a trial
  * completes nothing is pruned. Optuna's `bootstrap_count` is not offered.
  *
- * NaN: a NaN report prunes at once, at a rung or between rungs; recorded NaN (from servers before
- * that rule) counts as the worst value.
+ * NaN: a NaN report prunes at once, at a rung or between rungs, and also while "auto" still waits
+ * for the first completion; recorded NaN (from servers before that rule) counts as the worst value.
  */
 import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
@@ -125,6 +125,8 @@ export class SuccessiveHalvingScheduler implements Scheduler {
 
   onReport(req: ReportRequest): DecisionResult | null {
     const o = this.opts;
+    // Before the ladder exists too ("auto" waits for a completion): a NaN stops the trial at once.
+    if (Number.isNaN(req.value)) return { decision: prune(`successive-halving: value at step ${fmt(req.step)} is NaN`) };
     const min = o.min_resource === "auto" ? autoMinResource(req.trials) : o.min_resource;
     if (min === null) return null;
     const ladder = { minResource: min, eta: o.reduction_factor, rate: o.min_early_stopping_rate, maxResource: Infinity };
