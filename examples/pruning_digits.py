@@ -12,12 +12,16 @@ Each trial trains to ``trial.budget`` epochs and reports the validation loss aft
   each trial trains to its rung's budget and completes. A later ``ask`` may promote the best of
   a rung: the trial then has ``resume_from`` (the trial whose checkpoint it loads) and
   ``resume_budget`` (the epoch it resumes at), and trains on to its new ``budget``.
+
+Checkpoints go to ``--checkpoint-dir`` (default ``./checkpoints``), one file per trial under the
+study's name, and stay there: the study outlives this process (``load_if_exists``), so running
+the script again continues it, and its first asks may promote a trial of the earlier run, whose
+checkpoint must still be there. With several machines, point it at a shared filesystem.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,12 +71,15 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=27)
     ap.add_argument("--mode", choices=["promotion", "stopping"], default="promotion")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint-dir", default="./checkpoints", help="kept between runs: a rerun may promote an earlier run's trial")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     data = load_digits_tensors()
     sched = {"name": "asha", "options": {"mode": args.mode, "min_resource": 1, "max_resource": args.max_epochs, "reduction_factor": 3}}
-    with tp.connect(args.endpoint) as client, tempfile.TemporaryDirectory(prefix="digits-ckpt-") as ckpt:
+    ckpt = Path(args.checkpoint_dir) / args.study
+    ckpt.mkdir(parents=True, exist_ok=True)
+    with tp.connect(args.endpoint) as client:
         study = client.create_study(
             args.study,
             strategy="tpe",
@@ -93,7 +100,7 @@ def main() -> None:
             t0 = time.perf_counter()
             loss = float("nan")
             with trial:
-                loss = train(trial, data, Path(ckpt), args.max_epochs)
+                loss = train(trial, data, ckpt, args.max_epochs)
                 trial.complete(loss)
             if trial.intermediate:  # epochs this trial trained (a promoted one starts at resume_budget)
                 epochs += int(trial.intermediate[-1][0] - (trial.resume_budget or 0))

@@ -60,17 +60,24 @@ def test_hypergradient_digits_with_non_blocking_reports(server: ServerProcess) -
     assert out.count("val_loss=") >= 1
     assert "moved over 4 reports" in out
 
-def test_pruning_digits_asha_promotion_resumes_from_checkpoints(server: ServerProcess) -> None:
-    out = run(["examples/pruning_digits.py", "--endpoint", server.endpoint, "--trials", "10", "--max-epochs", "9",
-               "--study", "digits-asha-promotion", "--mode", "promotion"])
+def test_pruning_digits_asha_promotion_resumes_from_checkpoints(server: ServerProcess, tmp_path: os.PathLike[str]) -> None:
+    args = ["examples/pruning_digits.py", "--endpoint", server.endpoint, "--trials", "10", "--max-epochs", "9",
+            "--study", "digits-asha-promotion", "--mode", "promotion", "--checkpoint-dir", os.path.join(tmp_path, "ckpt")]
+    out = run(args)
     assert out.count("COMPLETE") == 10  # promotion mode stops nothing
     assert " resumes " in out  # at least one promotion loaded a checkpoint
     assert "best trial" in out
+    # Run again: the study is loaded (load_if_exists) and the first asks promote trials of the
+    # first run, whose checkpoints must have outlived it.
+    again = run(args)
+    resumed = [int(n) for n in re.findall(r" resumes (\d+)", again)]
+    assert any(n < 10 for n in resumed), again
+    assert again.count("COMPLETE") == 10
 
 
-def test_pruning_digits_asha_stopping_prunes(server: ServerProcess) -> None:
+def test_pruning_digits_asha_stopping_prunes(server: ServerProcess, tmp_path: os.PathLike[str]) -> None:
     out = run(["examples/pruning_digits.py", "--endpoint", server.endpoint, "--trials", "8", "--max-epochs", "9",
-               "--study", "digits-asha-stopping", "--mode", "stopping"])
+               "--study", "digits-asha-stopping", "--mode", "stopping", "--checkpoint-dir", os.path.join(tmp_path, "ckpt")])
     assert "PRUNED" in out and "best trial" in out
 
 
