@@ -99,3 +99,18 @@ def test_notes_on_the_study_and_a_trial(client: tp.Client, name: str) -> None:
     assert study.trial(t.number).system_attrs["notes"] == "the loss spiked at epoch 3"
     study.set_notes("")
     assert client.call("get_study", study=name)["study"]["notes"] is None
+
+
+def test_update_derives_ashas_default_min_resource_again_from_a_new_budget(client: tp.Client, name: str) -> None:
+    """min_resource defaults to max_resource/eta**2: merging a new max_resource or eta derives it
+    again (it was never the user's choice); one the user gave is kept."""
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="random", scheduler="asha", max_resource=27)
+    options = lambda: client.call("get_study", study=name)["study"]["scheduler"]["options"]  # noqa: E731
+    assert options()["min_resource"] == 3
+    assert study.update(scheduler={"name": "asha", "options": {"max_resource": 81}}) == ["scheduler"]
+    assert (options()["max_resource"], options()["min_resource"]) == (81, 9)
+    study.update(scheduler={"name": "asha", "options": {"reduction_factor": 9}})
+    assert (options()["reduction_factor"], options()["min_resource"]) == (9, 1)
+    study.update(scheduler={"name": "asha", "options": {"min_resource": 2, "reduction_factor": 3}})
+    study.update(scheduler={"name": "asha", "options": {"max_resource": 243}})
+    assert (options()["max_resource"], options()["min_resource"]) == (243, 2)  # the user's own stays

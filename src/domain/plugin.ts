@@ -284,5 +284,12 @@ export interface SchedulerFactory<O = unknown> {
    * (`fillMaxResource` in schedulers/common.ts). Pure; called once, when the study is created.
    */
   withStudyBudget?(options: Record<string, unknown>, maxResource: number): Record<string, unknown>;
+  /**
+   * The names among stored (parsed) options whose value is a default derived from other options
+   * (ASHA's min_resource = max_resource/η²). `update_study` merging new options over the stored
+   * ones drops these unless given, so the default is derived again from the new values instead
+   * of keeping the old one as if the user had chosen it. Pure.
+   */
+  derivedOptions?(options: Record<string, unknown>): readonly string[];
   create(options: O): Scheduler;
 }

@@ -72,7 +72,9 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
   }
   let scheduler = old.scheduler;
   if (a.scheduler !== undefined) {
-    scheduler = a.scheduler === null ? null : plugins.resolveSchedulerConfig(mergeRef(a.scheduler as PluginRef, old.scheduler), old.maxResource);
+    const derived = old.scheduler ? plugins.scheduler(old.scheduler.name)?.derivedOptions : undefined;
+    scheduler =
+      a.scheduler === null ? null : plugins.resolveSchedulerConfig(mergeRef(a.scheduler as PluginRef, old.scheduler, derived), old.maxResource);
     if (!same(scheduler, old.scheduler)) changed.push("scheduler");
   }
   plugins.checkCompatible(strategy, scheduler);
@@ -128,10 +130,15 @@ export function withNotes(config: StudyConfig, notes: string): StudyConfig {
 /**
  * A reference naming the plug-in in place keeps its current options, the given ones merged over
  * them (relax a median pruner by giving only `n_warmup_steps`); another name starts from defaults.
+ * Options that `derived` names (defaults computed from other options) are dropped unless given,
+ * so the new options derive them again (ASHA's min_resource after a new max_resource or η).
  */
-function mergeRef(ref: PluginRef, current: PluginConfig | null): PluginRef {
+function mergeRef(ref: PluginRef, current: PluginConfig | null, derived?: (o: Record<string, unknown>) => readonly string[]): PluginRef {
   if (typeof ref === "string" || current === null || ref.name !== current.name) return ref;
-  return { name: ref.name, options: { ...current.options, ...(ref.options ?? {}) } };
+  const given = ref.options ?? {};
+  const kept: Record<string, unknown> = { ...current.options };
+  for (const k of derived?.(current.options) ?? []) if (!(k in given)) delete kept[k];
+  return { name: ref.name, options: { ...kept, ...given } };
 }
 
 /** Refuses a strategy switch the running trials cannot survive (see the module comment). */

@@ -205,3 +205,14 @@ describe("asha, promotion mode", () => {
     expect(s.onReport(reportOf(curveTrial(0, [[0, NaN]], "RUNNING", { rung: 0, budget: 1 }), []))?.decision.action).toBe("prune");
   });
 });
+
+describe("asha derivedOptions (update_study's merge)", () => {
+  const stored = (o: Record<string, unknown>) => ashaSchedulerFactory.options.parse(o) as unknown as Record<string, unknown>;
+  it("names min_resource only while it is the default for the stored max_resource and η", () => {
+    const derived = ashaSchedulerFactory.derivedOptions!;
+    expect(derived(stored({ max_resource: 27 }))).toEqual(["min_resource"]); // 27/9 = 3
+    expect(derived(stored({}))).toEqual(["min_resource"]); // no budget: 1
+    expect(derived(stored({ max_resource: 27, min_resource: 1 }))).toEqual([]);
+    expect(derived(stored({ max_resource: 27, reduction_factor: 4 }))).toEqual(["min_resource"]);
+  });
+});

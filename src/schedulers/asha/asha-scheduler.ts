@@ -258,5 +258,11 @@ export const ashaSchedulerFactory: SchedulerFactory<AshaOptions> = {
     "Asynchronous successive halving: stop trials below the top 1/η at each rung (mode 'stopping', Ray's ASHA) or promote the best configurations to larger budgets (mode 'promotion', Li et al. 2020). max_resource defaults to the study's, min_resource to max_resource/η².",
   options,
   withStudyBudget: fillMaxResource,
+  /** min_resource when it is the default for the stored max_resource and η (see `defaultMinResource`). */
+  derivedOptions: (o) =>
+    typeof o.reduction_factor === "number" &&
+    o.min_resource === defaultMinResource(typeof o.max_resource === "number" ? o.max_resource : undefined, o.reduction_factor)
+      ? ["min_resource"]
+      : [],
   create: (o) => new AshaScheduler(o),
 };
