@@ -76,6 +76,32 @@ describe("tuneport given bad input", () => {
       }
     });
 
+    it("a newer tuneport's database is refused by readers and writers with the fix (upgrade), and left without -wal or -shm", () => {
+      const path = newerDb(join(dir, "newer.db"), db);
+      const before = snapshot(path);
+      for (const args of [["studies", "list"], ["export", "s1"], ["import", studyFile], ["serve", "--bind", "tcp://127.0.0.1:0"]]) {
+        // Readers were told to "open it with 'tuneport serve' once to migrate", which refuses it; serve left -wal and -shm.
+        expectRefusal(run(...args, "--storage", path), 1, /schema version 99 is newer than this tuneport \(\d+\); upgrade tuneport/);
+        expect(snapshot(path), `${args[0]} changed ${path}`).toEqual(before);
+        for (const f of [`${path}-wal`, `${path}-shm`, `${path}.lock`]) expect(existsSync(f), `${args[0]} left ${f}`).toBe(false);
+      }
+    });
+
+    it("a named pipe (FIFO) or a device is refused by serve and import, instead of a hang no signal could stop", async () => {
+      const fifo = join(dir, "a.fifo");
+      expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+      for (const path of [fifo, "/dev/null"]) {
+        const message = path === fifo ? /is a named pipe \(FIFO\), not a database file/ : /is a device, not a database file/;
+        for (const args of [["serve", "--bind", "tcp://127.0.0.1:0"], ["import", studyFile]]) {
+          // Short guard: SQLite's open of a FIFO blocked, and SIGINT/SIGTERM could not end it.
+          const r = spawnSync(process.execPath, [CLI, ...args, "--storage", path], { encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL" });
+          expectRefusal(r, 1, message);
+          if (path === fifo) expect(existsSync(`${path}.lock`), `${args[0]} left a lock file`).toBe(false);
+        }
+      }
+      expect(lstatSync(fifo).isFIFO()).toBe(true);
+    });
+
     it("an empty file is no database to read", () => {
       const f = join(dir, "empty.db");
       writeFileSync(f, "");
@@ -466,6 +492,18 @@ function foreignDb(path: string): string {
     expect(r.status, r.stderr).toBe(0);
     chmodSync(path, 0o644);
   }
+  return path;
+}
+
+/** A copy of the tuneport database `from` at `path` whose schema version is 99, as a newer tuneport's would be. */
+function newerDb(path: string, from: string): string {
+  writeFileSync(path, readFileSync(from));
+  const r = spawnSync(process.execPath, ["-e", `const D = require("better-sqlite3"); const d = new D(${JSON.stringify(path)}); d.pragma("journal_mode = DELETE"); d.pragma("user_version = 99"); d.close();`], {
+    cwd: join(import.meta.dirname, ".."),
+    encoding: "utf8",
+  });
+  expect(r.status, r.stderr).toBe(0);
+  chmodSync(path, 0o600);
   return path;
 }
 

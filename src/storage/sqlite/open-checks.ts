@@ -4,7 +4,7 @@
  * another program's SQLite database) is refused with a one-line error before anything is changed —
  * no lock file left behind, no file mode tightened, no tables added, no journal mode switched.
  */
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { type Stats, closeSync, openSync, readSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { TuneportError, notFound } from "../../domain/errors.js";
 
@@ -13,10 +13,11 @@ const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
 
 /**
  * Refuses `path` unless it is (or, for a writer, may become) a SQLite database file.
- * @throws NOT_FOUND (no file for a reader, no folder for a writer), FAILED_PRECONDITION (a directory, an
- * empty file for a reader, a file that is not SQLite)
+ * `schemaVersion` (this tuneport's) refuses a newer tuneport's database by its header.
+ * @throws NOT_FOUND (no file for a reader, no folder for a writer), FAILED_PRECONDITION (a directory, a
+ * FIFO or device, an empty file for a reader, a file that is not SQLite, a newer schema)
  */
-export function checkDatabaseFile(path: string, readonly: boolean): void {
+export function checkDatabaseFile(path: string, readonly: boolean, schemaVersion?: number): void {
   let st;
   try {
     st = statSync(path);
@@ -34,6 +35,9 @@ export function checkDatabaseFile(path: string, readonly: boolean): void {
     return;
   }
   if (st.isDirectory()) throw new TuneportError("FAILED_PRECONDITION", `${path} is a directory, not a database file; name a file in it, e.g. ${path}/tuneport.db`);
+  // A FIFO blocked SQLite's open for ever (a signal could not stop it: only SIGKILL did) and a device
+  // failed with "disk I/O error"; each has size 0, so it passed for an empty file.
+  if (!st.isFile()) throw new TuneportError("FAILED_PRECONDITION", `${path} is ${kindOf(st)}, not a database file; name a regular file; nothing was changed`);
   // A new server's database may be all in its -wal still: then the main file's header says nothing yet.
   const walPending = (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0;
   if (st.size === 0) {
@@ -58,6 +62,24 @@ export function checkDatabaseFile(path: string, readonly: boolean): void {
   // schema version (user_version, offset 60). A writer would otherwise migrate it, adding tuneport's tables.
   if (!walPending && head.readUInt32BE(60) === 0 && head.readUInt32BE(40) !== 0)
     throw new TuneportError("FAILED_PRECONDITION", `${path} is a SQLite database of another program (it has tables but no tuneport schema); nothing was changed`);
+  // A newer tuneport's database: refused before a writer switches it to WAL (which left -wal and -shm
+  // files beside it) and with the fix for a reader (which was told to migrate it with 'serve').
+  const version = head.readUInt32BE(60);
+  if (!walPending && schemaVersion !== undefined && version > schemaVersion)
+    throw newerSchema(version, schemaVersion);
+}
+
+/** FAILED_PRECONDITION for a database whose schema `version` is newer than this tuneport's `schemaVersion`. */
+export function newerSchema(version: number, schemaVersion: number): TuneportError {
+  return new TuneportError("FAILED_PRECONDITION", `database schema version ${version} is newer than this tuneport (${schemaVersion}); upgrade tuneport`);
+}
+
+/** What a path that is not a regular file or a directory is, in words. */
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return "a named pipe (FIFO)";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  return "not a regular file";
 }
 
 /** A failure to open `path` as one line naming the path (TuneportErrors pass through). */

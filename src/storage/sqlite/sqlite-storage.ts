@@ -27,7 +27,7 @@ import Database from "better-sqlite3";
 import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
 import { BACKFILLS, FEASIBLE, MIGRATIONS, frontRows } from "./sqlite-schema.js";
-import { checkDatabaseFile, openError } from "./open-checks.js";
+import { checkDatabaseFile, newerSchema, openError } from "./open-checks.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
@@ -81,13 +81,14 @@ export class SqliteStorage implements Storage, SummaryReader {
     // A path that is not a tuneport database is refused before anything is changed (open-checks.ts), and
     // a failure past that point closes what was opened and gives the lock back.
     try {
-      if (file) checkDatabaseFile(opts.path, opts.readonly === true);
+      if (file) checkDatabaseFile(opts.path, opts.readonly === true, MIGRATIONS.length);
       if (opts.readonly) {
         opened = new Database(opts.path, { readonly: true, fileMustExist: true, timeout: 5000 });
         // Reads map the file instead of copying each page through read(2): the first scan of a big
         // study's rows (a short-lived CLI process starts cold) took 2-3× longer through the page copies.
         opened.pragma("mmap_size = 1073741824");
         const version = opened.pragma("user_version", { simple: true }) as number;
+        if (version > MIGRATIONS.length) throw newerSchema(version, MIGRATIONS.length);
         if (version !== MIGRATIONS.length)
           throw new TuneportError(
             "FAILED_PRECONDITION",
@@ -164,11 +165,7 @@ export class SqliteStorage implements Storage, SummaryReader {
 
   private migrate(): void {
     const current = this.db.pragma("user_version", { simple: true }) as number;
-    if (current > MIGRATIONS.length)
-      throw new TuneportError(
-        "FAILED_PRECONDITION",
-        `database schema version ${current} is newer than this tuneport (${MIGRATIONS.length}); upgrade tuneport`,
-      );
+    if (current > MIGRATIONS.length) throw newerSchema(current, MIGRATIONS.length);
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v] as string);
