@@ -4,6 +4,7 @@ import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { type Stats, existsSync, lstatSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
+import { constants as osConstants } from "node:os";
 import type { Durability } from "../storage/sqlite/sqlite-storage.js";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
@@ -45,7 +46,8 @@ Runs the tuneport server: training workers connect over ZeroMQ (protocol v1, see
 protocol/PROTOCOL.md). Logs go to stdout: readable lines on a terminal, JSON lines (pino)
 otherwise; one line per finished trial at info, one per started trial at debug.
 SIGINT/SIGTERM stop it cleanly: requests in flight are answered and their writes
-committed first.
+committed first; a second SIGINT/SIGTERM exits at once (status 130/143) without
+answering them (clients retry with the same request id).
 
 Options:
   --storage PATH|URL      SQLite database file (created if missing) [./tuneport.db], or
@@ -281,15 +283,27 @@ Options:
   },
 };
 
-/** Resolves on SIGINT or SIGTERM, or when stdin closes with `withStdin` (`--stop-with-stdin`), logging which. */
-function stopSignal(logger: { info(obj: object, msg: string): void }, withStdin: boolean): Promise<void> {
+/**
+ * Resolves on SIGINT or SIGTERM, or when stdin closes with `withStdin` (`--stop-with-stdin`), logging which.
+ * A second SIGINT or SIGTERM while the first stop waits (for a slow ask, up to the suggestion deadline)
+ * exits at once with 128 + its number, after a `warn` line: before, Node's default action killed the
+ * process without a word, so the operator could not tell a forced stop from a crash.
+ */
+function stopSignal(logger: Pick<Logger, "info" | "warn">, withStdin: boolean): Promise<void> {
   return new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping && signal !== "stdin closed") {
+        logger.warn({ signal }, "second stop signal: exiting now; requests in flight are not answered (clients retry them with the same id)");
+        process.exit(128 + (osConstants.signals[signal as NodeJS.Signals] ?? 0));
+      }
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, "shutting down");
       resolve();
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
     if (withStdin) {
       // The starting program's end closes our stdin, however it ended (a SIGKILL included).
       process.stdin.once("end", () => stop("stdin closed"));

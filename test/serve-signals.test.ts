@@ -1,0 +1,72 @@
+/**
+ * `tuneport serve` and stop signals, on a real server process: the first SIGTERM answers the
+ * requests in flight before it exits; a second one, while the first waits for a slow ask, exits at
+ * once and says so.
+ */
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+
+const DIMS = 200;
+
+/** A study whose next ask takes seconds of the suggestion thread: TPE with 100,000 candidates over 200 parameters. */
+async function slowAskStudy(client: TestClient): Promise<void> {
+  const space = Object.fromEntries(Array.from({ length: DIMS }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
+  await client.call("create_study", { name: "slow", direction: "minimize", strategy: { name: "tpe", options: { n_startup_trials: 5, n_ei_candidates: 100_000 } }, space, seed: 1 });
+  for (let k = 0; k < 20; k++) {
+    const params = Object.fromEntries(Array.from({ length: DIMS }, (_, i) => [`x${i}`, ((k * 31 + i * 17) % 97) / 97]));
+    await client.call("add_trial", { study: "slow", params, value: (k * 13) % 7 });
+  }
+}
+
+/** Resolves once a stdout line of `server` has `msg`. */
+async function logged(server: ServerProcess, msg: string): Promise<void> {
+  while (!server.lines.some((l) => l.includes(`"msg":"${msg}"`))) await new Promise((r) => setTimeout(r, 20));
+}
+
+const exited = (server: ServerProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (server.proc.exitCode !== null || server.proc.signalCode !== null) return resolve({ code: server.proc.exitCode, signal: server.proc.signalCode });
+    server.proc.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+
+describe("tuneport serve and stop signals", () => {
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await stopServers();
+  });
+
+  it("a second SIGTERM while the first waits for a slow ask exits at once with 143 and a warn line, not silently", async () => {
+    const server = await startServer(join(tempDir(), "t.db"), ["--log-format", "json"]);
+    const client = new TestClient(server.endpoint);
+    clients.push(client);
+    await slowAskStudy(client);
+    // Never answered: the second signal ends the server first.
+    void client.request("ask", { study: "slow", attempt: 0 }, "slow-ask").catch(() => null);
+    // Replies come in the order of requests on one socket: once this one is answered, the ask is in flight.
+    await client.call("get_study", { study: "slow" });
+    const exit = exited(server);
+    server.proc.kill("SIGTERM");
+    await logged(server, "shutting down");
+    server.proc.kill("SIGTERM");
+    // Before: Node's default action for the second SIGTERM, a death by signal with no line logged.
+    expect(await exit).toEqual({ code: 143, signal: null });
+    const warn = server.lines.map((l) => JSON.parse(l) as { level: number; msg: string; signal?: string }).find((r) => r.msg.startsWith("second stop signal"));
+    expect(warn).toMatchObject({ level: 40, signal: "SIGTERM" });
+  }, 120_000);
+
+  it("one SIGTERM answers the slow ask in flight, then exits 0", async () => {
+    const server = await startServer(join(tempDir(), "t.db"), ["--log-format", "json"]);
+    const client = new TestClient(server.endpoint);
+    clients.push(client);
+    await slowAskStudy(client);
+    const ask = client.request("ask", { study: "slow", attempt: 0 }, "slow-ask");
+    await client.call("get_study", { study: "slow" });
+    const exit = exited(server);
+    server.proc.kill("SIGTERM");
+    expect((await ask).ok).toBe(true);
+    expect(await exit).toEqual({ code: 0, signal: null });
+    expect(server.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+  }, 120_000);
+});
