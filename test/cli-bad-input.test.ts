@@ -432,6 +432,10 @@ describe("tuneport given bad input", () => {
     const serve = ["serve", "--storage", db, "--bind", "tcp://127.0.0.1:0"];
     expectRefusal(run(...serve, "--curve-secret", join(keys, "server.key"), "--curve-allow", join(dir, "no-clients")), 2, /^tuneport: --curve-allow .*no-clients: cannot stat .*no such file or folder \(ENOENT\); see 'tuneport keygen'/);
     expectRefusal(run(...serve, "--curve-secret", join(dir, "none.key"), "--curve-allow", keys), 2, /^tuneport: --curve-secret .*none\.key: cannot open/);
+    // A file that holds the wrong thing names the option too (it named the file only).
+    expectRefusal(run(...serve, "--curve-secret", join(keys, "server.pub"), "--curve-allow", keys), 2, /^tuneport: --curve-secret .*server\.pub: it is not a CURVE secret key file/);
+    writeFileSync(join(dir, "short.key"), 'public-key = "abc"\nsecret-key = "abc"\n');
+    expectRefusal(run(...serve, "--curve-secret", join(dir, "short.key"), "--curve-allow", keys), 2, /^tuneport: --curve-secret .*short\.key: 'public-key' is not a 40-character Z85 CURVE key/);
   });
 
   it("serve --advertise: an endpoint clients cannot dial is refused, and with SQLite it has no use", () => {

@@ -183,8 +183,9 @@ Options:
         try {
           return read(path);
         } catch (err) {
-          const problem = fileProblem(err);
-          throw new UsageError(problem ? `--${option} ${path}: ${problem}; see 'tuneport keygen' and docs/SECURITY.md` : (err as Error).message);
+          // So is a file that holds the wrong thing (a .pub given as --curve-secret): its message named the file only.
+          const problem = fileProblem(err) ?? (err as Error).message.replace(`${path}: `, "").replace(`${path} `, "it ");
+          throw new UsageError(`--${option} ${path}: ${problem}; see 'tuneport keygen' and docs/SECURITY.md`);
         }
       };
       curve = keyFile("curve-secret", curveSecret, readServerKeys);
