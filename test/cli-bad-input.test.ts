@@ -445,6 +445,21 @@ describe("tuneport given bad input", () => {
     expect(existsSync(join(dir, "adv.db"))).toBe(false);
   });
 
+  it("serve: an option whose feature is off is refused (it was ignored: no MCP, no dashboard, no ownership, and no word)", () => {
+    const cases: [string[], string][] = [
+      [["--mcp-host", "0.0.0.0", "--mcp-token", "t".repeat(24)], "--mcp-token has no effect without --mcp-http PORT"],
+      [["--mcp-host", "0.0.0.0"], "--mcp-host has no effect without --mcp-http PORT"],
+      [["--mcp-allow-host", "proxy.internal"], "--mcp-allow-host has no effect without --mcp-http PORT"],
+      [["--dashboard-host", "0.0.0.0", "--dashboard-token", "d".repeat(24)], "--dashboard-token has no effect without --dashboard PORT"],
+      [["--dashboard-allow-host", "proxy.internal"], "--dashboard-allow-host has no effect without --dashboard PORT"],
+      [["--ownership-ttl", "5"], "--ownership-ttl has no effect without PostgreSQL storage"],
+    ];
+    for (const [args, message] of cases) {
+      expectRefusal(run("serve", "--storage", join(dir, "idle.db"), "--bind", "tcp://127.0.0.1:0", ...args), 2, new RegExp(message));
+      expect(existsSync(join(dir, "idle.db")), args.join(" ")).toBe(false);
+    }
+  });
+
   it("a bearer token no request could match (spaces, a newline) is refused at start", async () => {
     const env = (e: Record<string, string>, ...args: string[]) =>
       spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL", env: { ...process.env, ...e } });

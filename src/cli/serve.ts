@@ -56,7 +56,9 @@ Options:
   --advertise ENDPOINT    PostgreSQL: the endpoint other servers send clients to for the
                           studies this one serves [the first --bind, port resolved]
   --ownership-ttl SECONDS PostgreSQL: a study's ownership lease; a dead server's studies
-                          are taken over within twice this [10]
+                          are taken over within twice this [10]. The --mcp-* and
+                          --dashboard-* options below are refused without --mcp-http
+                          and --dashboard, this one without PostgreSQL: they would do nothing
   --bind ENDPOINT         ZeroMQ endpoint to bind, tcp://HOST:PORT (or ipc://PATH);
                           repeatable [tcp://127.0.0.1:5555]
   --durability MODE       process: a reply means the write survives the server being
@@ -148,6 +150,7 @@ Options:
       if (!isPostgresUrl(v.storage as string)) throw new UsageError("--advertise is for PostgreSQL storage (several servers); with SQLite there is one server and nothing to advertise");
       checkConnectEndpoint(advertise, "--advertise");
     }
+    refuseIdleOptions(v);
     const log = logOptions(v);
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
     const ownershipTtl = v["ownership-ttl"] === undefined ? undefined : Number(v["ownership-ttl"]);
@@ -283,6 +286,27 @@ Options:
     return 0;
   },
 };
+
+/**
+ * Refuses an option whose feature is off, which was ignored without a word: `--mcp-host 0.0.0.0
+ * --mcp-token T` without `--mcp-http` served no MCP, and `--ownership-ttl` on SQLite did nothing (as
+ * `--advertise`, already refused there). Tokens from the environment stay allowed. @throws UsageError
+ */
+function refuseIdleOptions(v: Record<string, unknown>): void {
+  // The two host options default to 127.0.0.1: only another value counts as given.
+  const given = (o: string) => v[o] !== undefined && !(o.endsWith("-host") && v[o] === "127.0.0.1");
+  const idle: [option: string, off: boolean, needs: string][] = [
+    ["mcp-token", v["mcp-http"] === undefined, "--mcp-http PORT"],
+    ["mcp-host", v["mcp-http"] === undefined, "--mcp-http PORT"],
+    ["mcp-allow-host", v["mcp-http"] === undefined, "--mcp-http PORT"],
+    ["dashboard-token", v.dashboard === undefined, "--dashboard PORT"],
+    ["dashboard-host", v.dashboard === undefined, "--dashboard PORT"],
+    ["dashboard-allow-host", v.dashboard === undefined, "--dashboard PORT"],
+    ["ownership-ttl", !isPostgresUrl(v.storage as string), "PostgreSQL storage (with SQLite there is one server and no ownership)"],
+  ];
+  for (const [option, off, needs] of idle)
+    if (off && given(option)) throw new UsageError(`--${option} has no effect without ${needs}; add it or drop --${option}`);
+}
 
 /**
  * Resolves on SIGINT or SIGTERM, or when stdin closes with `withStdin` (`--stop-with-stdin`), logging which.
