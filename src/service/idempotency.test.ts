@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { pack } from "msgpackr";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import type { Storage } from "../storage/storage.js";
 import { Idempotency } from "./idempotency.js";
 
 // The bound of the ids remembered in memory (idempotency.ts RECENT_IDS).
@@ -53,5 +55,21 @@ describe("Idempotency.claim: request ids remembered in memory", () => {
     idem.claim(at(ids(1), 0), "ask"); // one more id: `first` is the one forgotten, not rest[0]
     expect(() => idem.claim(at(rest, 0), "tell")).toThrow(/already used/);
     expect(() => idem.claim(first, "tell")).not.toThrow();
+  });
+
+  it("an id whose stored reply names another op, learnt after it was forgotten, still leaves the memory in time", async () => {
+    // The stored reply is read after claim; meanwhile a full window of other ids evicts the id.
+    let answer: (reply: Buffer) => void = () => undefined;
+    const stub = { getReply: () => new Promise<Buffer>((r) => (answer = r)) } as unknown as Storage;
+    const idem = new Idempotency(stub, () => 0);
+    const reused = at(ids(1), 0);
+    const refused = idem.once(reused, "tell", async () => "ran");
+    for (const id of ids(RECENT)) idem.claim(id, "ask");
+    answer(pack({ op: "ask", result: null }));
+    await expect(refused).rejects.toThrow(/already used for a 'ask' request/);
+    expect(() => idem.claim(reused, "tell")).toThrow(/already used/); // remembered from the stored reply
+    // ... inside the ring, so a full window later it is forgotten like any other (the memory stays bounded).
+    for (const id of ids(RECENT)) idem.claim(id, "ask");
+    expect(() => idem.claim(reused, "tell")).not.toThrow();
   });
 });

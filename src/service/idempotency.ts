@@ -111,7 +111,10 @@ export class Idempotency {
       if (stored) {
         const r = unpack(stored) as { op: string; result: T };
         if (r.op !== op) {
-          this.recentIds.set(requestId, r.op); // the stored op is the id's, not this request's
+          // The stored op is the id's, not this request's. The id may have left the ring while the
+          // reply was read: then claim it again, so that it takes a slot and leaves in its turn.
+          if (this.recentIds.has(requestId)) this.recentIds.set(requestId, r.op);
+          else this.claim(requestId, r.op);
           throw invalidArgument(`request id ${requestId} was already used for a '${r.op}' request`);
         }
         return r.result;
