@@ -5,6 +5,7 @@ real server."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import optuna
 import pytest
@@ -105,7 +106,10 @@ def test_update_derives_ashas_default_min_resource_again_from_a_new_budget(clien
     """min_resource defaults to max_resource/eta**2: merging a new max_resource or eta derives it
     again (it was never the user's choice); one the user gave is kept."""
     study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="random", scheduler="asha", max_resource=27)
-    options = lambda: client.call("get_study", study=name)["study"]["scheduler"]["options"]  # noqa: E731
+
+    def options() -> dict[str, Any]:
+        return dict(client.call("get_study", study=name)["study"]["scheduler"]["options"])
+
     assert options()["min_resource"] == 3
     assert study.update(scheduler={"name": "asha", "options": {"max_resource": 81}}) == ["scheduler"]
     assert (options()["max_resource"], options()["min_resource"]) == (81, 9)
