@@ -144,6 +144,23 @@ def test_a_failed_background_write_is_raised_by_the_next_save_and_a_reader_stops
     assert [p.name for p in (tmp_path / "7").iterdir()] == ["step-5.pt"]  # the marker went with the delete
 
 
+def test_a_failed_write_raised_by_wait_is_not_raised_again_by_the_next_save(tmp_path: Path) -> None:
+    """One failure, one raise: the member that waited for the path saw it; another save in the
+    same process (another member's checkpoint) must not fail for it."""
+    torch.manual_seed(0)
+    bad = tmp_path / "8" / "step-1.pt"
+    with CheckpointWriter() as w:
+        w.save(bad, Unsaveable(2, 1))
+        wait_written(w, bad)
+        with pytest.raises(AttributeError, match="pickle"):
+            w.wait(bad)
+        good = w.save(tmp_path / "9" / "step-1.pt", torch.nn.Linear(2, 1))
+        w.wait(good)
+        with pytest.raises(AttributeError):
+            w.wait(bad)  # the failed path keeps its error
+    assert good.exists()
+
+
 def test_pbt_report_raises_a_failed_checkpoint_write_before_reporting_again(client: tp.Client, name: str, tmp_path: Path) -> None:
     study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=2, strategy={
         "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 2}})

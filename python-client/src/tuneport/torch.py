@@ -252,8 +252,9 @@ class CheckpointWriter:
 
     def wait(self, path: PathLike | None = None, timeout: float | None = None) -> None:
         """Blocks until ``path`` is written (default: until the queue is empty).
-        @raises the error of ``path``'s write when it failed (every time); without ``path``, the
-        first error a background write hit and no call raised yet; TimeoutError after ``timeout``
+        @raises the error of ``path``'s write when it failed (every time; a ``save`` after it does
+        not raise it again); without ``path``, the first error a background write hit and no call
+        raised yet; TimeoutError after ``timeout``
         seconds."""
         if path is None:
             self._queue.join()
@@ -265,6 +266,9 @@ class CheckpointWriter:
             raise TimeoutError(f"checkpoint {path} not written after {timeout} s")
         err = self.failed(path)
         if err is not None:
+            with self._lock:
+                if self._error is err:
+                    self._error = None  # raised here: the next save() does not raise it again
             raise err
 
     def close(self) -> None:
