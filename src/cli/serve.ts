@@ -45,8 +45,8 @@ Usage: tuneport serve [options]
 Runs the tuneport server: training workers connect over ZeroMQ (protocol v1, see
 protocol/PROTOCOL.md). Logs go to stdout: readable lines on a terminal, JSON lines (pino)
 otherwise; one line per finished trial at info, one per started trial at debug.
-SIGINT/SIGTERM stop it cleanly: requests in flight are answered and their writes
-committed first; a second SIGINT/SIGTERM exits at once (status 130/143) without
+SIGINT/SIGTERM/SIGHUP stop it cleanly: requests in flight are answered and their
+writes committed first; a second one exits at once (status 130/143/129) without
 answering them (clients retry with the same request id).
 
 Options:
@@ -309,7 +309,8 @@ function refuseIdleOptions(v: Record<string, unknown>): void {
 }
 
 /**
- * Resolves on SIGINT or SIGTERM, or when stdin closes with `withStdin` (`--stop-with-stdin`), logging which.
+ * Resolves on SIGINT, SIGTERM or SIGHUP (a closed terminal, or a supervisor's stop: Node's default
+ * for it was a death with no clean stop and no line logged), or when stdin closes with `withStdin` (`--stop-with-stdin`), logging which.
  * A second SIGINT or SIGTERM while the first stop waits (for a slow ask, up to the suggestion deadline)
  * exits at once with 128 + its number, after a `warn` line: before, Node's default action killed the
  * process without a word, so the operator could not tell a forced stop from a crash.
@@ -329,6 +330,7 @@ function stopSignal(logger: Pick<Logger, "info" | "warn">, withStdin: boolean): 
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGHUP", () => stop("SIGHUP"));
     if (withStdin) {
       // The starting program's end closes our stdin, however it ended (a SIGKILL included).
       process.stdin.once("end", () => stop("stdin closed"));
