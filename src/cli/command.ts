@@ -51,7 +51,8 @@ function refuseConflictingRepeats(cmd: Command, tokens: ReturnType<typeof parseA
 export function intOption(name: string, v: unknown, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   // Number("") and Number(" ") are 0: `--port ""` (an unset shell variable) picked a random port.
-  const n = typeof v === "string" && v.trim() === "" ? Number.NaN : Number(v);
+  // Decimal digits only: Number() also read "0x10" as 16 and "1e3" as 1000.
+  const n = typeof v === "string" && !/^\s*[+-]?\d+\s*$/.test(v) ? Number.NaN : Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
   return n;
 }
