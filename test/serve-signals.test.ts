@@ -56,7 +56,8 @@ describe("tuneport serve and stop signals", () => {
     expect(warn).toMatchObject({ level: 40, signal: "SIGTERM" });
   }, 120_000);
 
-  it("one SIGTERM answers the slow ask in flight, then exits 0", async () => {
+  // SIGHUP (a closed terminal): before, Node's default action, a death without a stop or a line.
+  it.each(["SIGTERM", "SIGHUP"] as const)("one %s answers the slow ask in flight, then exits 0", async (signal) => {
     const server = await startServer(join(tempDir(), "t.db"), ["--log-format", "json"]);
     const client = new TestClient(server.endpoint);
     clients.push(client);
@@ -64,24 +65,10 @@ describe("tuneport serve and stop signals", () => {
     const ask = client.request("ask", { study: "slow", attempt: 0 }, "slow-ask");
     await client.call("get_study", { study: "slow" });
     const exit = exited(server);
-    server.proc.kill("SIGTERM");
+    server.proc.kill(signal);
     expect((await ask).ok).toBe(true);
     expect(await exit).toEqual({ code: 0, signal: null });
+    expect(server.lines.some((l) => l.includes(`"signal":"${signal}"`) && l.includes('"msg":"shutting down"'))).toBe(true);
     expect(server.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
-  }, 120_000);
-
-  it("SIGHUP (a closed terminal) stops it cleanly too, answering the ask in flight", async () => {
-    const server = await startServer(join(tempDir(), "t.db"), ["--log-format", "json"]);
-    const client = new TestClient(server.endpoint);
-    clients.push(client);
-    await slowAskStudy(client);
-    const ask = client.request("ask", { study: "slow", attempt: 0 }, "slow-ask");
-    await client.call("get_study", { study: "slow" });
-    const exit = exited(server);
-    // Before: Node's default action, a death by SIGHUP without a stop or a line.
-    server.proc.kill("SIGHUP");
-    expect((await ask).ok).toBe(true);
-    expect(await exit).toEqual({ code: 0, signal: null });
-    expect(server.lines.some((l) => l.includes('"signal":"SIGHUP"') && l.includes('"msg":"shutting down"'))).toBe(true);
   }, 120_000);
 });
