@@ -14,9 +14,12 @@ const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" }); // the timeout only catches a hang
 
 /** `run` without blocking this process (its servers keep answering). */
-const runAsync = (...args: string[]) =>
+const runAsync = (...args: string[]) => runAsyncWith({}, ...args);
+
+/** `runAsync` with variables added to the environment. */
+const runAsyncWith = (env: Record<string, string>, ...args: string[]) =>
   new Promise<ReturnType<typeof run>>((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -277,21 +280,38 @@ describe("tuneport given bad input", () => {
       expect(r.stderr).not.toMatch(/secret-pw/);
     });
 
-    it("a server that never answers fails the command instead of hanging it", async () => {
+    it("a connect_timeout that is no whole number of seconds, or 0 (libpq's wait forever), is refused before connecting", async () => {
       await listen();
       const port = (silent.address() as AddressInfo).port;
-      const r = await runAsync("export", "s1", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`);
-      expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*(timeout|terminated)/i);
+      for (const v of ["0", "1.5", "abc", "-3"]) {
+        const r = run("studies", "list", "--storage", `postgresql://u:secret-pw@127.0.0.1:${port}/db?connect_timeout=${v}`);
+        expectRefusal(r, 1, new RegExp(`connect_timeout must be a whole number of seconds from 1 to 999999, not "${v.replace(".", "\\.")}"`));
+        expect(r.stderr).not.toMatch(/secret-pw/);
+      }
+      const env = spawnSync(process.execPath, [CLI, "studies", "list", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`], {
+        encoding: "utf8",
+        timeout: 120_000,
+        env: { ...process.env, PGCONNECT_TIMEOUT: "soon" },
+      });
+      expectRefusal(env, 1, /PGCONNECT_TIMEOUT must be a whole number of seconds/);
     });
 
-    it("serve on a database that never answers exits with the reason instead of hanging", async () => {
+    // libpq's connect_timeout (seconds) in the URL bounds the wait instead of the 20 s default (pg ignores it).
+    it("a server that never answers fails the command instead of hanging it, after the URL's connect_timeout", async () => {
       await listen();
       const port = (silent.address() as AddressInfo).port;
-      const r = await runAsync("serve", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`, "--bind", "tcp://127.0.0.1:0");
+      const r = await runAsync("export", "s1", "--storage", `postgresql://u:p@127.0.0.1:${port}/db?connect_timeout=2`);
+      expectRefusal(r, 1, /cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*timeout \(no answer within 2 s; the URL's connect_timeout=SECONDS or PGCONNECT_TIMEOUT sets the wait\)/i);
+    });
+
+    it("serve on a database that never answers exits with the reason instead of hanging (PGCONNECT_TIMEOUT bounds it too)", async () => {
+      await listen();
+      const port = (silent.address() as AddressInfo).port;
+      const r = await runAsyncWith({ PGCONNECT_TIMEOUT: "2" }, "serve", "--storage", `postgresql://u:p@127.0.0.1:${port}/db`, "--bind", "tcp://127.0.0.1:0");
       expect(r.signal, "killed by the hang guard").toBeNull();
       expect(r.status, r.stderr).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/could not open the PostgreSQL storage/);
-      expect(r.stdout + r.stderr).toMatch(/cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*(timeout|terminated)/i);
+      expect(r.stdout + r.stderr).toMatch(/cannot open the PostgreSQL server at 127\.0\.0\.1:\d+ .*timeout \(no answer within 2 s;/i);
     });
   });
 
