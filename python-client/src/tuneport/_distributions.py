@@ -119,8 +119,18 @@ class Distribution:
 
     def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
         """Optuna's internal representation: the number itself, a categorical choice's index.
-        @raises ValueError for a choice that is not one of ``choices``."""
-        return float(param_value_in_external_repr)
+        @raises ValueError, with Optuna's messages, for a value that cannot be cast to float, NaN,
+        a value <= 0 on a log scale, or a choice that is not one of ``choices``."""
+        v = param_value_in_external_repr
+        try:
+            internal = float(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"'{v}' is not a valid type. float-castable value is expected.") from exc
+        if math.isnan(internal):
+            raise ValueError(f"`{v}` is invalid value.")
+        if getattr(self, "log", False) and internal <= 0.0:
+            raise ValueError(f"`{v}` is invalid value for the case log=True.")
+        return internal
 
     def to_external_repr(self, param_value_in_internal_repr: float) -> Any:
         """The parameter value of an internal representation (Optuna's ``to_external_repr``)."""
@@ -263,7 +273,7 @@ class Categorical(Distribution):
         for i, c in enumerate(self.choices):
             if c == param_value_in_external_repr:
                 return float(i)
-        raise ValueError(f"'{param_value_in_external_repr!r}' not in {self.choices}.")
+        raise ValueError(f"'{param_value_in_external_repr}' not in {self.choices}.")
 
     def to_external_repr(self, param_value_in_internal_repr: float) -> Scalar:
         return self.choices[int(param_value_in_internal_repr)]

@@ -12,20 +12,10 @@ from ._distributions import Categorical, Distribution, Float, Int, Scalar
 from ._trial import _check_compatible, _OptunaV2Suggest, _set_named_constraint
 
 
-def _contains(d: Distribution, value: Any) -> bool:
-    if isinstance(d, Categorical):
-        return any(value == c and isinstance(value, bool) == isinstance(c, bool) for c in d.choices)
-    if isinstance(d, (Float, Int)):
-        try:
-            return bool(d.low <= value <= d.high)
-        except TypeError:
-            return False
-    return False
-
-
 class FixedTrial(_OptunaV2Suggest):
     """A trial whose ``suggest_*`` return ``params[name]`` (a name not in ``params`` is
-    ``ValueError``; a value outside the suggested distribution is returned with a UserWarning), as
+    ``ValueError``, and so is a value the distribution cannot hold: a choice not among the choices, a
+    value that is no number or NaN for a range; one outside the range is returned with a UserWarning), as
     Optuna's ``optuna.trial.FixedTrial(params, number=0)``. ``report`` records nothing and
     ``should_prune()`` is False. ``params`` holds the values suggested so far."""
 
@@ -42,7 +32,9 @@ class FixedTrial(_OptunaV2Suggest):
         if name not in self._fixed:
             raise ValueError(f"The value of the parameter '{name}' is not found. Please set it at the construction of the FixedTrial object.")
         value = self._fixed[name]
-        if not _contains(dist, value):
+        # Optuna's order: a value the distribution cannot hold at all (a choice not among the
+        # choices, a string for a float, NaN) is a ValueError; one outside the range only warns.
+        if not dist._contains(dist.to_internal_repr(value)):
             warnings.warn(f"The value {value} of the parameter '{name}' is out of the range of the distribution {dist}.", UserWarning, stacklevel=3)
         first = self.distributions.get(name)
         if first is not None:

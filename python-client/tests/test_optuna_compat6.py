@@ -1,0 +1,49 @@
+"""Optuna scripts moved over unchanged, sixth audit: each case is a divergence found by running the
+same script with ``import optuna`` (Optuna 5.0, in memory) and with ``import tuneport as optuna``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import optuna
+import pytest
+
+import tuneport as tp
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _outcome(lib: Any, params: dict[str, Any], suggest: str, *args: Any, **kwargs: Any) -> tuple[str, str]:
+    """What ``FixedTrial(params).suggest_<suggest>("p", *args)`` does: the error's class and
+    message, or the returned value and whether it warned."""
+    trial = lib.trial.FixedTrial(params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = getattr(trial, f"suggest_{suggest}")("p", *args, **kwargs)
+        except ValueError as exc:
+            return "ValueError", str(exc)
+    return repr(value), f"warned={bool(caught)}"
+
+
+@pytest.mark.parametrize(
+    "params, suggest, args, kwargs",
+    [
+        ({"p": "z"}, "categorical", (["a", "b"],), {}),
+        ({"p": 1}, "categorical", ([True, False],), {}),
+        ({"p": "abc"}, "float", (0, 1), {}),
+        ({"p": "0.5"}, "float", (0, 1), {}),
+        ({"p": float("nan")}, "float", (0, 1), {}),
+        ({"p": -1.0}, "float", (1e-3, 1), {"log": True}),
+        ({"p": 2.0}, "float", (0, 1), {}),
+        ({"p": None}, "int", (0, 10), {}),
+    ],
+    ids=["choice-not-among-choices", "1-for-True", "string", "numeric-string", "nan", "log-negative", "outside", "none-for-int"],
+)
+def test_fixed_trial_refuses_a_value_its_distribution_cannot_hold_as_optuna(
+    params: dict[str, Any], suggest: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    # Testing an objective with FixedTrial: a typo'd choice ({"optimizer": "adamw"} for ["adam",
+    # "sgd"]) must fail the test, not run the objective on a value it never sees in a study.
+    assert _outcome(tp, params, suggest, *args, **kwargs) == _outcome(optuna, params, suggest, *args, **kwargs)
