@@ -3,6 +3,7 @@ same script with ``import optuna`` (Optuna 5.0, in memory) and with ``import tun
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -10,8 +11,14 @@ import optuna
 import pytest
 
 import tuneport as tp
+from conftest import ServerProcess
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _x(trial: Any) -> float:
+    x: float = trial.suggest_float("x", 0, 1)
+    return x
 
 
 def _outcome(lib: Any, params: dict[str, Any], suggest: str, *args: Any, **kwargs: Any) -> tuple[str, str]:
@@ -47,3 +54,21 @@ def test_fixed_trial_refuses_a_value_its_distribution_cannot_hold_as_optuna(
     # Testing an objective with FixedTrial: a typo'd choice ({"optimizer": "adamw"} for ["adam",
     # "sgd"]) must fail the test, not run the objective on a value it never sees in a study.
     assert _outcome(tp, params, suggest, *args, **kwargs) == _outcome(optuna, params, suggest, *args, **kwargs)
+
+
+def test_disable_propagation_prints_the_trial_lines_to_stderr_as_optuna(
+    server: ServerProcess, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A script that configures its own logging and turns propagation off (Optuna's default) still
+    # sees each trial's line on stderr; the lines went nowhere: not to the application's handlers,
+    # and the default handler stayed quiet because the root logger had handlers (pytest's here).
+    assert logging.getLogger().handlers
+    study = tp.create_study(storage=server.endpoint, study_name=name)
+    try:
+        tp.logging.set_verbosity(tp.logging.INFO)
+        tp.logging.disable_propagation()
+        study.optimize(_x, n_trials=1)
+    finally:
+        tp.logging.enable_propagation()
+        tp.logging.set_verbosity(tp.logging.WARNING)
+    assert "Trial 0 finished with value" in capsys.readouterr().err

@@ -51,7 +51,8 @@ def enable_default_handler() -> None:
 
 
 def disable_propagation() -> None:
-    """Stops records reaching the root logger's handlers."""
+    """Stops records reaching the root logger's handlers; the default handler (unless disabled)
+    then writes them to stderr, as Optuna's does."""
     _std.getLogger(_LOGGER).propagate = False
 
 
