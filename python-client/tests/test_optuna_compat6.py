@@ -72,3 +72,17 @@ def test_disable_propagation_prints_the_trial_lines_to_stderr_as_optuna(
         tp.logging.enable_propagation()
         tp.logging.set_verbosity(tp.logging.WARNING)
     assert "Trial 0 finished with value" in capsys.readouterr().err
+
+
+def test_create_study_takes_what_optunas_heartbeat_and_retry_callback_set_up(server: ServerProcess, name: str) -> None:
+    # Optuna's fault-tolerance recipe: RDBStorage(url, heartbeat_interval=60, grace_period=120,
+    # failed_trial_callback=RetryFailedTrialCallback(max_retry=3)). optuna.storages points here.
+    with pytest.raises(AttributeError, match=r"create_study\(lease_ttl_s=\.\.\., max_retries=n\)"):
+        getattr(tp, "storages")
+    study = tp.create_study(storage=server.endpoint, study_name=name, lease_ttl_s=120, max_retries=3, retry_on_fail=True)
+    assert (study.lease_ttl_s, study.summary().retry["max_retries"]) == (120, 3)
+    failed = study.ask()
+    x = failed.suggest_float("x", 0, 1)
+    study.tell(failed, state=tp.TrialState.FAIL)
+    retried = study.ask()  # RetryFailedTrialCallback.retried_trial_number(trial) is system_attrs["retry_of"]
+    assert (retried.system_attrs["retry_of"], retried.suggest_float("x", 0, 1)) == (failed.number, x)

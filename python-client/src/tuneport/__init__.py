@@ -120,7 +120,9 @@ _OPTUNA_ONLY = {
     "visualization": "the server draws the plots: study.plot('pareto_front'), 'history', 'parallel', 'slice', "
     "'contour', 'importances', 'edf', 'intermediate', 'hypervolume_history' (a PNG; .save(path))",
     "importance": "the server computes parameter importances: study.plot('importances')",
-    "storages": "a study lives on a tuneport server: pass storage='tcp://host:port' (or a Client) to create_study",
+    "storages": "a study lives on a tuneport server: pass storage='tcp://host:port' (or a Client) to create_study; "
+    "heartbeats are built in (RDBStorage's heartbeat_interval and RetryFailedTrialCallback(max_retry=n): "
+    "create_study(lease_ttl_s=..., max_retries=n); a retried trial's system_attrs['retry_of'] is the failed one's number)",
     "integration": "tuneport.lightning.PyTorchLightningPruningCallback is the Lightning one",
 }
 

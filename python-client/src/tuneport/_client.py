@@ -920,6 +920,9 @@ def create_study(
     max_trials: int | None = None,
     user_attrs: Mapping[str, Any] | None = None,
     max_resource: float | None = None,
+    lease_ttl_s: float | None = None,
+    max_retries: int | None = None,
+    retry_on_fail: bool | None = None,
 ) -> Study:
     """Optuna's ``optuna.create_study`` (same argument order), against a tuneport server:
     ``storage`` is the server's endpoint (default: ``$TUNEPORT_ENDPOINT``, else
@@ -931,6 +934,10 @@ def create_study(
     on first use and closed at exit. The rest is
     ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
     ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
+    ``lease_ttl_s``, ``max_retries`` and ``retry_on_fail`` are what Optuna's
+    ``RDBStorage(heartbeat_interval=..., failed_trial_callback=RetryFailedTrialCallback(max_retry=n))``
+    sets up: a trial whose worker stops renewing its lease is failed after ``lease_ttl_s`` and its
+    params re-queued at most ``max_retries`` times (``retry_on_fail``: also after a FAIL).
     @raises InvalidArgumentError, AlreadyExistsError."""
     _refuse_optuna_objects(sampler, pruner, multi_objective=isinstance(directions, (list, tuple)) and len(directions) > 1)
     client = _shared_client(storage, may_start_private=True)
@@ -946,6 +953,9 @@ def create_study(
         max_trials=max_trials,
         user_attrs=user_attrs,
         max_resource=max_resource,
+        lease_ttl_s=lease_ttl_s,
+        max_retries=max_retries,
+        retry_on_fail=retry_on_fail,
     )
     if study._created:  # Optuna's INFO lines
         log.info("A new study created on %s with name: %s", client.endpoint, study.name)
