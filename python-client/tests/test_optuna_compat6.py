@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pytest
+from optuna.storages.journal import JournalFileBackend
 
 import tuneport as tp
 from conftest import ServerProcess
@@ -86,3 +87,22 @@ def test_create_study_takes_what_optunas_heartbeat_and_retry_callback_set_up(ser
     study.tell(failed, state=tp.TrialState.FAIL)
     retried = study.ask()  # RetryFailedTrialCallback.retried_trial_number(trial) is system_attrs["retry_of"]
     assert (retried.system_attrs["retry_of"], retried.suggest_float("x", 0, 1)) == (failed.number, x)
+
+
+def test_an_optuna_storage_object_is_refused_with_what_to_pass_instead(tmp_path: Any) -> None:
+    # storage=optuna.storages.RDBStorage(url, heartbeat_interval=60) (Optuna's fault-tolerance
+    # recipe), InMemoryStorage() or JournalStorage(...) was refused as "endpoint must be a string".
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # RDBStorage's heartbeat is experimental in Optuna
+        rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp_path}/optuna.db", heartbeat_interval=60)
+    journal = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
+    expected: list[tuple[Any, str]] = [
+        (optuna.storages.InMemoryStorage(), r"InMemoryStorage\(\.\.\.\) is an Optuna storage: leave storage out"),
+        (rdb, rf"RDBStorage\(\.\.\.\) .*serve --storage {tmp_path}/optuna.db .*create_study's lease_ttl_s=\.\.\. and max_retries"),
+        (journal, r"JournalStorage\(\.\.\.\) .*start one \(`npx tuneport serve"),
+    ]
+    for storage, message in expected:
+        with pytest.raises(tp.InvalidArgumentError, match=message):
+            tp.create_study(storage=storage)
+        with pytest.raises(tp.InvalidArgumentError, match=message):
+            tp.load_study(study_name="x", storage=storage)

@@ -40,6 +40,7 @@ from ._protocol import (
     DEFAULT_OUTAGE_BUDGET_S,
     PROTOCOL_VERSIONS,
     CurveKeys,
+    _endpoint_hint,
     check_endpoint,
     encode,
     make_request,
@@ -720,6 +721,7 @@ def _shared_client(storage: str | Client | None, *, may_start_private: bool = Fa
     server (``_private.py``: Optuna's in-memory storage, as a server for this process)."""
     if isinstance(storage, Client):
         return storage
+    _refuse_optuna_storage(storage)
     if storage is None and "TUNEPORT_ENDPOINT" not in os.environ:
         endpoint = _default_or_private_endpoint(may_start_private)
     else:
@@ -730,6 +732,36 @@ def _shared_client(storage: str | Client | None, *, may_start_private: bool = Fa
             client = connect(endpoint)  # closed at exit with every other client (_close_at_exit)
             _shared_clients[endpoint] = client
         return client
+
+
+def _refuse_optuna_storage(storage: object) -> None:
+    """An Optuna storage object (``InMemoryStorage()``, ``RDBStorage(url, heartbeat_interval=...)``,
+    ``JournalStorage(...)``) is refused with what to pass instead, not as "not a string".
+    @raises InvalidArgumentError."""
+    cls = type(storage)
+    if not cls.__module__.startswith("optuna.storages"):
+        return
+    # optuna.storages.get_storage(url) wraps an RDBStorage in a _CachedStorage
+    backend = getattr(storage, "_backend", storage) if cls.__name__ == "_CachedStorage" else storage
+    url = getattr(backend, "url", None)
+    if cls.__name__ == "InMemoryStorage":
+        hint = (
+            "leave storage out: without one, create_study uses a private server for this process (or the one at "
+            "$TUNEPORT_ENDPOINT), as Optuna keeps the study in memory"
+        )
+    elif isinstance(url, str):
+        hint = (
+            f"{_endpoint_hint(url).removeprefix('that is an Optuna storage URL; ')} (for its url {url!r}); the heartbeat "
+            "and RetryFailedTrialCallback settings are create_study's "
+            "lease_ttl_s=... and max_retries=..."
+        )
+    else:
+        hint = (
+            "a tuneport study lives on a server, which any number of processes share: start one "
+            "(`npx tuneport serve --storage tuneport.db --bind tcp://127.0.0.1:5555`) and pass storage='tcp://127.0.0.1:5555'"
+        )
+    name = type(backend).__name__
+    raise InvalidArgumentError(f"storage={name}(...) is an Optuna storage: {hint}", {"storage": name})
 
 
 def _default_or_private_endpoint(may_start_private: bool) -> str:
