@@ -46,6 +46,15 @@ describe("study name grammar", () => {
     expect(studyNameSchema.safeParse(name).success).toBe(false);
   });
 
+  it.each([
+    ["", "a study name must not be empty"],
+    ["x".repeat(STUDY_NAME_MAX_CODE_POINTS + 1), "a study name has at most 200 characters (code points), not 201"],
+    ["x".repeat(3 * STUDY_NAME_MAX_CODE_POINTS), "a study name has at most 200 characters (code points)"],
+  ])("refuses case %# with the grammar's one message", (name, message) => {
+    const result = studyNameSchema.safeParse(name);
+    expect(result.success ? [] : result.error.issues.map((i) => i.message)).toEqual([message]);
+  });
+
   it("keeps lookups open to names stored before the grammar", () => {
     for (const legacy of [" padded ", "a/b", "tab\there"]) expect(studyRefSchema.safeParse(legacy).success).toBe(true);
     expect(studyRefSchema.safeParse("").success).toBe(false);

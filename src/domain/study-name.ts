@@ -54,8 +54,11 @@ export function studyNameProblem(name: string): string | null {
 /** A name for a new study: a string that follows the grammar above. */
 export const studyNameSchema = z
   .string()
-  .min(1)
-  .max(2 * STUDY_NAME_MAX_CODE_POINTS)
+  // The grammar's own words, and only them: zod's "expected string to have <=400 characters" next
+  // to "at most 200 characters (code points)" contradicted it. The bound in UTF-16 units spares
+  // the refinement a huge string; `abort` skips the refinement once it failed.
+  .min(1, { message: "a study name must not be empty", abort: true })
+  .max(2 * STUDY_NAME_MAX_CODE_POINTS, { message: `a study name has at most ${STUDY_NAME_MAX_CODE_POINTS} characters (code points)`, abort: true })
   .superRefine((name, ctx) => {
     const problem = studyNameProblem(name);
     if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
