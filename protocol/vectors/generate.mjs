@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Fills `msgpack_hex` of every protocol/vectors/*.json from its `message`, with the same
- * msgpackr options as src/transports/zmq/codec.ts, so the TypeScript and Python test suites
- * check their codecs against bytes the server really writes.
+ * Fills `msgpack_hex` of every protocol/vectors/*.json from its `message`, with the server's own
+ * encoder (src/transports/zmq/codec.ts, built into dist/: `npx tsc -p tsconfig.build.json`), so
+ * the TypeScript and Python test suites check their codecs against bytes the server really writes.
  *
  *   node protocol/vectors/generate.mjs          rewrite stale files
  *   node protocol/vectors/generate.mjs check    exit 1 when a file is stale (CI)
@@ -12,13 +12,17 @@
  * JSON has one number type: a float whose value is integral (1.0) is an integer here and is
  * packed as one, so vectors use non-integral floats (0.25, 1795768615.705) where a float is meant.
  */
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Packr } from "msgpackr";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const dir = dirname(fileURLToPath(import.meta.url));
+const codec = join(dir, "..", "..", "dist", "transports", "zmq", "codec.js");
+if (!existsSync(codec)) {
+  process.stderr.write(`missing ${codec}: build the server first (npx tsc -p tsconfig.build.json)\n`);
+  process.exit(2);
+}
+const { encode } = await import(pathToFileURL(codec).href);
 const check = process.argv[2] === "check";
 if (process.argv[2] !== undefined && !check) {
   process.stderr.write("usage: generate.mjs [check]\n");
@@ -48,7 +52,7 @@ for (const file of files) {
   const vector = JSON.parse(text);
   for (const key of ["name", "description", "message"])
     if (!(key in vector)) throw new Error(`${file}: missing "${key}"`);
-  const hex = packr.pack(withBytes(vector.message)).toString("hex");
+  const hex = encode(withBytes(vector.message)).toString("hex");
   const next = `${JSON.stringify({ ...vector, msgpack_hex: hex }, null, 2)}\n`;
   if (next === text) continue;
   stale++;

@@ -329,6 +329,38 @@ def test_study_user_attrs(client: tp.Client, name: str) -> None:
     assert client.load_study(name).user_attrs == {"a": 1, "b": 2}
 
 
+BIG_INTS = {"p40": 2**40, "n40": -(2**40), "p32": 2**32, "n31": -(2**31) - 1, "max": 2**53 - 1, "min": -(2**53 - 1)}
+
+
+def test_ints_beyond_32_bits_come_back_as_ints(server: ServerProcess, client: tp.Client, name: str) -> None:
+    """The server sent a safe integer beyond 32 bits as a float 64: 2**40 came back as 1099511627776.0."""
+    study = tp.create_study(storage=server.endpoint, study_name=name)
+    study.set_user_attr("big", 2**40)
+    study.enqueue_trial({"n": 2**45})
+    trial = study.ask()
+    assert trial.suggest_int("n", 0, 2**50) == 2**45
+    for key, value in BIG_INTS.items():
+        trial.set_user_attr(key, value)
+    trial.set_user_attr("nested", [2**40, {"x": -(2**45)}])
+    study.tell(trial, 2.0**40)
+    frozen = study.trials[0]
+    for key, value in BIG_INTS.items():
+        assert type(frozen.user_attrs[key]) is int and frozen.user_attrs[key] == value, key
+    assert frozen.user_attrs["nested"] == [2**40, {"x": -(2**45)}] and type(frozen.user_attrs["nested"][0]) is int
+    assert type(frozen.params["n"]) is int and frozen.params["n"] == 2**45
+    assert frozen.value == 2.0**40
+    assert type(client.load_study(name).user_attrs["big"]) is int
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), 2**64, -(2**70)])
+def test_ints_beyond_53_bits_are_refused_not_rounded(server: ServerProcess, name: str, value: int) -> None:
+    study = tp.create_study(storage=server.endpoint, study_name=name)
+    trial = study.ask()
+    with pytest.raises(tp.InvalidArgumentError, match=r"beyond ±\(2\^53 − 1\).*send it as a string"):
+        trial.set_user_attr("big", value)
+    assert "big" not in study.trials[0].user_attrs
+
+
 def test_a_resent_tell_gets_the_first_answer(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space=SPACE)
     trial = study.ask()

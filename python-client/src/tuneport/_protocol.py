@@ -52,10 +52,17 @@ def _plain(obj: Any) -> Any:
     """What MessagePack cannot pack as is: numpy scalars and arrays and tensors (anything with
     ``tolist``) as plain numbers and lists, as user attributes, enqueued params and the like
     often are (``trial.set_user_attr("best_epoch", np.argmax(scores))``); Optuna's in-memory
-    storage keeps such values, so scripts moved over pass them."""
+    storage keeps such values, so scripts moved over pass them. An int beyond 64 bits raises
+    InvalidArgumentError, as the server answers one beyond ±(2^53 − 1)."""
     tolist = getattr(obj, "tolist", None)
     if callable(tolist):
         return tolist()
+    if isinstance(obj, int):
+        # MessagePack holds 64 bits; the server refuses more than 53 with the same words.
+        raise InvalidArgumentError(
+            f"integer {obj} is beyond ±(2^53 − 1), which the server cannot keep exactly (its numbers "
+            "are doubles); send it as a string"
+        )
     raise TypeError(
         f"can not serialize {type(obj).__name__!r} object: values sent to the server (user attributes, "
         "params, report data) must be numbers, strings, bytes, None, lists or dicts of them"

@@ -30,3 +30,39 @@ describe("encode", () => {
     expect(encode({ id: "s" }).buffer.byteLength).toBeGreaterThan(alone.byteLength); // a shared chunk, for contrast
   });
 });
+
+describe("integers", () => {
+  const hex = (value: unknown): string => encode(value).toString("hex");
+
+  it("sends a safe integer beyond 32 bits as an int 64, not a float 64 (Python read 2**40 back as a float)", () => {
+    expect(hex(2 ** 40)).toBe("cf0000010000000000");
+    expect(hex(-(2 ** 40))).toBe("d3ffffff0000000000");
+    expect(hex(2 ** 32)).toBe("cf0000000100000000");
+    expect(hex(-(2 ** 31) - 1)).toBe("d3ffffffff7fffffff");
+    expect(hex(Number.MAX_SAFE_INTEGER)).toBe("cf001fffffffffffff");
+    expect(hex(Number.MIN_SAFE_INTEGER)).toBe("d3ffe0000000000001");
+    expect(encodeAlone(2 ** 40).toString("hex")).toBe("cf0000010000000000");
+  });
+
+  it("keeps fractions, unsafe integers and -0 as float 64, and skips the payload of a str or bin", () => {
+    expect(hex(1.5)).toBe("cb3ff8000000000000");
+    expect(hex(2 ** 53)).toBe("cb4340000000000000");
+    expect(hex(-0)).toBe("00");
+    const bin = Buffer.from([0xcb, 0x42, 0x70, 0, 0, 0, 0, 0, 0]); // the bytes of the double 2^40
+    const message = { id: "a", bin, nested: [{ n: 2 ** 45, f: 0.25 }, -(2 ** 50), "ˋ"], big: 1e300 };
+    const bytes = encode(message);
+    expect(bytes.includes(bin)).toBe(true);
+    expect(decode(bytes)).toEqual(message);
+  });
+
+  it("does the same in a large frame, which it walks without searching it first", () => {
+    const decoy = Buffer.from([0xcb, 0x43, 0x30, 0, 0, 0, 0, 0, 0]); // the double 2^52 + 2^48
+    const message = { pad: "p".repeat(2000), decoy, text: "ˋC0", values: [0.5, 2 ** 40, 1795768615.705, -(2 ** 52)] };
+    const bytes = encode(message);
+    expect(bytes.byteLength).toBeGreaterThan(2000);
+    expect(bytes.includes(decoy)).toBe(true);
+    expect(bytes.includes(Buffer.from("cf0000010000000000", "hex"))).toBe(true);
+    expect(bytes.includes(Buffer.from("d3fff0000000000000", "hex"))).toBe(true);
+    expect(decode(bytes)).toEqual(message);
+  });
+});

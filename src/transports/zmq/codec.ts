@@ -3,6 +3,7 @@
  * so Python's `msgpack` reads every byte we write and vice versa.
  */
 import { Packr, Unpackr } from "msgpackr";
+import { integralDoublesAsInts } from "./msgpack-scan.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
@@ -20,8 +21,12 @@ const CHUNK = 64 * 1024;
 /** The chunk msgpackr starts after a big message (its own first chunk's size). */
 const FRESH_CHUNK = 8 * 1024;
 
+/**
+ * Packs `value`; a number that is a safe integer goes as a MessagePack int whatever its size (see
+ * `integralDoublesAsInts`), so `2**40` comes back to Python as an int, as `2**31` does.
+ */
 export function encode(value: unknown): Buffer {
-  const out = packr.pack(value);
+  const out = integralDoublesAsInts(packr.pack(value));
   if (out.byteLength <= CHUNK && out.buffer.byteLength <= 4 * CHUNK) return out;
   packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
   return own(out);
@@ -29,7 +34,7 @@ export function encode(value: unknown): Buffer {
 
 /** A message in a buffer of its own, for one that may wait long in a queue whatever its size. */
 export function encodeAlone(value: unknown): Buffer {
-  return own(packr.pack(value));
+  return own(integralDoublesAsInts(packr.pack(value)));
 }
 
 function own(bytes: Buffer): Buffer {
