@@ -26,6 +26,8 @@ const FRAMES = {
     scheduler: "asha",
   }),
   "enqueue-64KiB-non-ascii": encode({ v: 1, id: "8a1c2d0e9a7b4c3d8e6f5a4b3c2d1e0f", op: "enqueue", study: "mlp-digits", params: { lr: 0.01 }, rationale: "é".repeat(2000), user_attrs: { note: "学習率".repeat(10_000) } }),
+  // A map over 16 keys: its keys are checked for duplicates through a hash table, not pairwise.
+  "attrs-1000-keys": encode({ v: 1, id: "9a1c2d0e9a7b4c3d8e6f5a4b3c2d1e0f", op: "set_user_attrs", study: "mlp-digits", attrs: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key_${i}`, i])) }),
 };
 
 const q = (xs, p) => {
@@ -37,7 +39,7 @@ const q = (xs, p) => {
 
 const out = {};
 for (const [name, frame] of Object.entries(FRAMES)) {
-  const n = name.includes("64KiB") ? Math.max(200, N / 100) : N;
+  const n = frame.length > 4096 ? Math.max(200, N / 100) : N;
   const scan = (f) => scanFrame(f, 32);
   const peek = (f) => peekRequestId(f);
   const dec = (f) => decode(f);

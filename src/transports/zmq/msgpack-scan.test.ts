@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { findForbiddenKey, nestingExceeds } from "../../domain/input-limits.js";
 import { decode, encode } from "./codec.js";
-import { peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
 
 /** A str8 value holding exactly these bytes. */
 const str8 = (bytes: number[]) => Buffer.from([0xd9, bytes.length, ...bytes]);
@@ -41,6 +41,36 @@ describe("scanFrame", () => {
     expect(scanFrame(map1(str8(proto.slice(0, 8)), Buffer.from([0x01])), 32)).toBeNull();
     expect(scanFrame(map1(str8([...proto, 0x5f]), Buffer.from([0x01])), 32)).toBeNull();
     expect(scanFrame(encode({ a: { b: "__proto__" }, c: ["__proto__"] }), 32)).toBeNull();
+  });
+
+  it("refuses a map holding a key twice, in small and large maps, and keeps each map's keys apart", () => {
+    const fix = (k: string) => encode(k);
+    const map = (entries: [Buffer, Buffer][]) => Buffer.concat([Buffer.from([0xde, entries.length >> 8, entries.length & 0xff]), ...entries.flat()]);
+    const one = Buffer.from([0x01]);
+    expect(scanFrame(map([[fix("a"), one], [fix("a"), one]]), 32)).toBe("duplicate-key");
+    expect(lastDuplicateKey()).toBe("a");
+    expect(scanFrame(map([[fix("value"), one], [str8([...Buffer.from("value")]), one]]), 32)).toBe("duplicate-key");
+    // Large maps keep their keys in a Set: the 40th key repeats the 3rd.
+    const many = Array.from({ length: 40 }, (_, i): [Buffer, Buffer] => [fix(`k${i === 39 ? 2 : i}`), one]);
+    expect(scanFrame(map(many), 32)).toBe("duplicate-key");
+    expect(lastDuplicateKey()).toBe("k2");
+    expect(scanFrame(map(many.slice(0, 39)), 32)).toBeNull();
+    // The outer map's key again after an inner map (small and large) that used it too.
+    for (const inner of [map([[fix("a"), one]]), map(many.slice(0, 39).concat([[fix("a"), one]]))]) {
+      expect(scanFrame(map([[fix("a"), inner], [fix("b"), inner]]), 32)).toBeNull();
+      expect(scanFrame(map([[fix("a"), inner], [fix("b"), one], [fix("a"), one]]), 32)).toBe("duplicate-key");
+      expect(scanFrame(Buffer.concat([Buffer.from([0x92]), map([[fix("a"), inner]]), map([[fix("a"), inner]])]), 32)).toBeNull();
+    }
+    // "k32728" and "k261234" share their 32-bit hash: told apart, and each found again.
+    const twins = many.slice(0, 30).concat([[fix("k32728"), one], [fix("k261234"), one]]);
+    expect(scanFrame(map(twins), 32)).toBeNull();
+    expect(scanFrame(map(twins.concat([[fix("k261234"), one]])), 32)).toBe("duplicate-key");
+    expect(lastDuplicateKey()).toBe("k261234");
+    expect(scanFrame(map(twins.concat([[str8([...Buffer.from("k32728")]), one]])), 32)).toBe("duplicate-key");
+    expect(lastDuplicateKey()).toBe("k32728");
+    // Keys of the same length that differ, a prefix, the empty key once.
+    expect(scanFrame(map([[fix("ab"), one], [fix("ba"), one], [fix("a"), one], [fix(""), one]]), 32)).toBeNull();
+    expect(scanFrame(map([[fix(""), one], [fix(""), one]]), 32)).toBe("duplicate-key");
   });
 
   it("calls every strict prefix of a frame malformed", () => {

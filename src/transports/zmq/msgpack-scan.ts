@@ -10,6 +10,9 @@
  *  - `invalid-utf8`: a `str` (map keys included) whose bytes are not UTF-8;
  *  - `forbidden-key`: a map key `__proto__`, which msgpackr would decode as `__proto_`;
  *  - `non-string-key`: a map key that is not a `str` (msgpackr would turn 1 and "1" into one key);
+ *  - `duplicate-key`: a map holding one key twice (same bytes), which msgpackr would decode as
+ *    the last of them, so a request `{value: 1, value: 2}` told 2 and dropped 1 without a word
+ *    (`lastDuplicateKey` then gives the key);
  *  - `extension`: an ext value (timestamps included), which the protocol has no use for and
  *    msgpackr would decode to objects such as a Date that no reply may carry;
  *  - `unsafe-integer`: an int 64 or uint 64 beyond ±(2^53 − 1), which msgpackr would round to the
@@ -23,7 +26,7 @@
  */
 import { isUtf8 } from "node:buffer";
 
-export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "extension" | "unsafe-integer";
+export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "duplicate-key" | "extension" | "unsafe-integer";
 
 /** The map key `__proto__` (domain/input-limits.ts FORBIDDEN_KEY), which msgpackr decodes as `__proto_`. */
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
@@ -185,12 +188,111 @@ let remaining = new Float64Array(64);
 /** 1 where the open container is a map: its values at an even count still to read are keys. */
 let isMap = new Uint8Array(64);
 
+/**
+ * The keys read so far of each open map, to find one read twice. A map of up to SMALL_MAP entries
+ * (every request envelope, most params and attrs) keeps its keys' offsets and lengths on a stack
+ * shared by the open maps (an inner map's keys sit above its outer map's and are dropped when it
+ * closes) and compares bytes with each of them. A larger one keeps a table from a hash of each key
+ * (FNV-1a, 32 bits) to the first key with that hash, so that a map of 100,000 keys costs 100,000
+ * look-ups, not 5·10^9 comparisons; keys that share a hash but differ go to a Set of strings.
+ */
+const SMALL_MAP = 16;
+let keyStart = new Int32Array(64 * SMALL_MAP);
+let keyLength = new Int32Array(64 * SMALL_MAP);
+/** Keys on the stack (the top). */
+let keyTop = 0;
+/** Per open map: where its keys start on the stack, or -1 for a map over SMALL_MAP entries. */
+let keyBase = new Int32Array(64);
+/** Per open map over SMALL_MAP entries: key hash → the first such key's str head offset. */
+let keyTables: (Map<number, number> | undefined)[] = [];
+/** Per open map over SMALL_MAP entries: keys whose hash an other key had first. */
+let keyCollisions: (Set<string> | undefined)[] = [];
+/** Whether this scan made a table (dropped after it: a large map's keys may be megabytes). */
+let keyTablesMade = false;
+/** The key of the last `duplicate-key`. */
+let duplicate = "";
+const utf8 = new TextDecoder();
+
+/** The key a `duplicate-key` problem found twice (of the last scan that found one). */
+export function lastDuplicateKey(): string {
+  return duplicate;
+}
+
+function sameBytes(buf: Uint8Array, a: number, b: number, length: number): boolean {
+  let i = 0;
+  while (i < length && buf[a + i] === buf[b + i]) i++;
+  return i === length;
+}
+
+/**
+ * Whether the key whose str head is at `head` (payload at `start`, valid UTF-8) was already read in
+ * the map open at `level`; records it otherwise, and sets `duplicate` when it was.
+ */
+function seenKey(buf: Uint8Array, head: number, start: number, length: number, level: number): boolean {
+  const base = keyBase[level] as number;
+  if (base < 0) return seenKeyHashed(buf, head, start, length, level);
+  for (let k = base; k < keyTop; k++) {
+    if (keyLength[k] === length && sameBytes(buf, keyStart[k] as number, start, length)) {
+      duplicate = utf8.decode(buf.subarray(start, start + length));
+      return true;
+    }
+  }
+  keyStart[keyTop] = start;
+  keyLength[keyTop++] = length;
+  return false;
+}
+
+/** `seenKey` for a map over SMALL_MAP entries. */
+function seenKeyHashed(buf: Uint8Array, head: number, start: number, length: number, level: number): boolean {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
+  const table = keyTables[level] as Map<number, number>;
+  const first = table.get(hash);
+  if (first === undefined) return void table.set(hash, head), false;
+  if (strLength(buf, first) === length && sameBytes(buf, strPayload(buf, first), start, length)) {
+    duplicate = utf8.decode(buf.subarray(start, start + length));
+    return true;
+  }
+  const key = utf8.decode(buf.subarray(start, start + length)); // UTF-8 is checked: one string per byte sequence
+  let others = keyCollisions[level];
+  if (others === undefined) keyCollisions[level] = others = new Set();
+  if (!others.has(key)) return void others.add(key), false;
+  duplicate = key;
+  return true;
+}
+
+/** The offset of the payload of the str whose head is at `at`, in a frame already checked. */
+function strPayload(buf: Uint8Array, at: number): number {
+  const b = buf[at] as number;
+  return b <= 0xbf ? at + 1 : b === 0xd9 ? at + 2 : b === 0xda ? at + 3 : at + 5;
+}
+
+/** The length of the str whose head is at `at`, in a frame already checked. */
+function strLength(buf: Uint8Array, at: number): number {
+  const b = buf[at] as number;
+  return b <= 0xbf ? b & 0x1f : readUint(buf, at + 1, b === 0xd9 ? 1 : b === 0xda ? 2 : 4);
+}
+
 /** The first problem of `frame` (see the file comment), or null when it is one well-formed value. */
 export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | null {
+  const problem = scan(frame, maxNesting);
+  if (keyTablesMade) {
+    keyTables = [];
+    keyCollisions = [];
+    keyTablesMade = false;
+  }
+  return problem;
+}
+
+function scan(frame: Uint8Array, maxNesting: number): ScanProblem | null {
   if (remaining.length < maxNesting + 1) {
     remaining = new Float64Array(maxNesting + 1);
     isMap = new Uint8Array(maxNesting + 1);
+    keyBase = new Int32Array(maxNesting + 1);
+    keyStart = new Int32Array((maxNesting + 1) * SMALL_MAP);
+    keyLength = new Int32Array((maxNesting + 1) * SMALL_MAP);
   }
+  keyTop = 0;
   const end = frame.byteLength;
   let open = 0; // containers open; remaining[open - 1] is the innermost one's count
   let pos = 0;
@@ -202,16 +304,23 @@ export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | 
     } else if (pos < end && b >= 0xa0 && b <= 0xbf) {
       const len = b & 0x1f; // fixstr
       if (pos + 1 + len > end || !utf8Ok(frame, pos + 1, len)) return pos + 1 + len > end ? "malformed" : "invalid-utf8";
-      if (len === 9 && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0 && isProto(frame, pos + 1, len)) return "forbidden-key";
+      if (open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0) {
+        if (len === 9 && isProto(frame, pos + 1, len)) return "forbidden-key";
+        if (seenKey(frame, pos, pos + 1, len, open - 1)) return "duplicate-key";
+      }
       pos += 1 + len;
     } else {
+      const head = pos;
       if (!readHead(frame, pos)) return "malformed";
       if (hKind === EXT) return "extension";
       if ((b === 0xcf || b === 0xd3) && !safeInt64(frame, pos + 1, b === 0xd3)) return "unsafe-integer";
       if (hKind !== STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0) return "non-string-key";
       pos = hNext;
       if (hKind === STR && !utf8Ok(frame, hStart, hLength)) return "invalid-utf8";
-      if (hKind === STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0 && isProto(frame, hStart, hLength)) return "forbidden-key";
+      if (hKind === STR && open > 0 && isMap[open - 1] === 1 && (remaining[open - 1] as number) % 2 === 0) {
+        if (isProto(frame, hStart, hLength)) return "forbidden-key";
+        if (seenKey(frame, head, hStart, hLength, open - 1)) return "duplicate-key";
+      }
       if (hKind === ARRAY || hKind === MAP) {
         if (open >= maxNesting) return "too-deep";
         if (hLength > 0) {
@@ -219,13 +328,25 @@ export function scanFrame(frame: Uint8Array, maxNesting: number): ScanProblem | 
           const values = hKind === MAP ? hLength * 2 : hLength;
           if (values > end - pos) return "malformed";
           isMap[open] = hKind === MAP ? 1 : 0;
+          if (hKind === MAP) {
+            if (hLength <= SMALL_MAP) keyBase[open] = keyTop;
+            else {
+              keyBase[open] = -1;
+              keyTables[open] = new Map();
+              keyCollisions[open] = undefined;
+              keyTablesMade = true;
+            }
+          }
           remaining[open++] = values;
           continue;
         }
       }
     }
-    // One value finished: close every container it completes.
-    while (open > 0 && remaining[open - 1] === 1) open--;
+    // One value finished: close every container it completes (a map drops its keys).
+    while (open > 0 && remaining[open - 1] === 1) {
+      open--;
+      if (isMap[open] === 1 && (keyBase[open] as number) >= 0) keyTop = keyBase[open] as number;
+    }
     if (open === 0) break;
     remaining[open - 1] = (remaining[open - 1] as number) - 1;
   }

@@ -110,6 +110,29 @@ describe("ZeroMQ input refused, never rewritten", () => {
     expect((await service.getStudy({ study: "s" })).user_attrs).toEqual({});
   });
 
+  it("refuses a map holding a key twice, at any depth, applying nothing (msgpackr kept the last: a tell of 1 and 2 told 2)", async () => {
+    const trial = await service.ask({ study: "s" });
+    const tell = (id: string, extra: [string | Buffer, Buffer][]) =>
+      rawRequest([...head(id, "tell"), ["study", encode("s")], ["trial", encode(trial.trial.number)], ["token", encode(trial.lease.token)], ["state", encode("COMPLETE")], ...extra]);
+    const long = "k".repeat(70);
+    const cases: [string, Buffer, string][] = [
+      ["top level", tell("d1", [["value", encode(1)], ["value", encode(2)]]), "value"],
+      ["str8 twin of a fixstr", tell("d2", [["value", encode(1)], [str8([...Buffer.from("value")]), encode(2)]]), "value"],
+      ["in user_attrs", tell("d3", [["value", encode(1)], ["user_attrs", rawRequest([["a", encode(1)], ["b", encode(2)], ["a", encode(3)]])]]), "a"],
+      ["after a nested map", tell("d4", [["user_attrs", rawRequest([["x", encode(1)]])], ["value", encode(1)], ["user_attrs", encode({})]]), "user_attrs"],
+      ["a long key", tell("d5", [["value", encode(1)], ["user_attrs", rawRequest([[long, encode(1)], [long, encode(2)]])]]), `${"k".repeat(64)}…`],
+    ];
+    for (const [what, frame, key] of cases) {
+      const r = await server.process(frame);
+      expect(r, what).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT", data: { duplicate_key: key } } });
+      expect((r.error as { message: string }).message, what).toContain(`the key ${JSON.stringify(key)} twice`);
+    }
+    expect((await service.getTrial({ study: "s", trial: trial.trial.number })).state).toBe("RUNNING");
+    // The same key in two different maps, and keys that differ only in length, are fine.
+    const ok = await server.process(tell("d6", [["value", encode(1)], ["user_attrs", rawRequest([["value", encode(1)], ["valu", rawRequest([["value", encode(2)]])]])]]));
+    expect(ok).toMatchObject({ ok: true, result: { trial: { state: "COMPLETE", user_attrs: { value: 1, valu: { value: 2 } } } } });
+  });
+
   it("refuses names outside the grammar and still finds studies by any name", async () => {
     for (const [i, name] of ["evil\u202Egnp", " padded", "trailing ", "../up", "a/b", "tab\there", "..", "e\u0301"].entries()) {
       const r = await server.process(encode({ v: 1, id: `g${i}`, op: "create_study", name, space: SPACE }));

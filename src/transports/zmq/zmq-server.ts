@@ -16,7 +16,7 @@ import { decode, encode, encodeAlone } from "./codec.js";
 import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
-import { peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { maxOf } from "../../math/extremes.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -331,6 +331,15 @@ export class ZmqServer {
         if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
         if (problem === "forbidden-key") throw new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
         if (problem === "non-string-key") throw new TuneportError("INVALID_ARGUMENT", "request holds a map key that is not a string (every map key must be a MessagePack str)");
+        if (problem === "duplicate-key") {
+          const key = lastDuplicateKey();
+          const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+          throw new TuneportError(
+            "INVALID_ARGUMENT",
+            `request holds a map with the key ${JSON.stringify(shown)} twice: the keys of a map must be unique (neither value is picked)`,
+            { duplicate_key: shown },
+          );
+        }
         if (problem === "unsafe-integer")
           throw new TuneportError("INVALID_ARGUMENT", "request holds an integer beyond ±(2^53 − 1), which the server cannot keep exactly (its numbers are doubles); send it as a string");
         if (problem === "extension")
