@@ -313,6 +313,22 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     await expectCode(svc.report({ study: "s", trial: a.trial.number, token: a.lease.token, step: 3, value: 0.4 }), "FAILED_PRECONDITION");
   });
 
+  it("refuses a bad report step naming the field and what is allowed, through the op table and directly", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const a = await svc.ask({ study: "s" });
+    const args = { study: "s", trial: a.trial.number, token: a.lease.token, value: 0.5 };
+    const allowed = "a finite number >= 0, the trial's progress in your units (epochs, iterations, seconds; fractions allowed)";
+    // zod's own words were "step: Invalid input: expected number, received NaN".
+    for (const [step, shown] of [[Number.NaN, "NaN"], [Infinity, "Infinity"], [-1, "-1"], [-0.5, "-0.5"], ["3", "a string"], [true, "a boolean"], [null, "nil"], [[1], "an array"]] as const) {
+      const e = await expectCode(svc.execute("report", { ...args, step }), "INVALID_ARGUMENT");
+      expect(e.message, String(step)).toBe(`report: step: must be ${allowed}, not ${shown}`);
+    }
+    expect((await expectCode(svc.execute("report", args), "INVALID_ARGUMENT")).message).toBe(`report: step: is required: ${allowed}`);
+    expect((await expectCode(svc.report({ ...args, step: Number.NaN }), "INVALID_ARGUMENT")).message).toBe(`report: step: must be ${allowed}, not NaN`);
+    // A fraction is a step in the client's units (seconds, say), as the protocol says.
+    expect(await svc.execute("report", { ...args, step: 1.5 })).toMatchObject({ decision: { action: "continue" } });
+  });
+
   it("reaps expired leases, re-queues params, and refuses the late tell", async () => {
     await svc.createStudy({ name: "s", space: SPACE, lease_ttl_s: 10, retry: { max_retries: 1 } });
     const a = await svc.ask({ study: "s" });

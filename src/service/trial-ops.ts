@@ -21,6 +21,7 @@ import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued } from "./enqueue-match.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
+import { stepRefusal } from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 
@@ -379,7 +380,7 @@ export async function setTrialUserAttrs(
 export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: string): Promise<{ decision: Decision }> {
   const s = core.state(a.study);
   const { step, value } = a;
-  if (!Number.isFinite(step) || step < 0) throw invalidArgument("step must be a finite number >= 0");
+  if (!Number.isFinite(step) || step < 0) throw invalidArgument(`report: step: ${stepRefusal(step)}`);
   return core.mutate(requestId, "report", (rc) =>
     s.writeLock.run(async () => {
       core.live(s);

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
+import { reportStepNumber } from "../../../service/ops/schemas.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { clip, fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, trialLine } from "../format.js";
@@ -96,7 +97,7 @@ export const trialTools: McpTool[] = [
       title: "Report an intermediate value",
       description: "Report a step's value (renews the lease); says continue or prune.",
     },
-    input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, step: z.number().min(0), value: z.number() }),
+    input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, step: reportStepNumber, value: z.number() }),
     output: z.looseObject({ decision: z.looseObject({ action: z.string() }) }),
     ops: ["report"],
     async run(a, { backend }) {
