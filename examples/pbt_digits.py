@@ -17,6 +17,11 @@ nobody needs any more, so none are left at the end. The script then prints the s
 produced the best reported model (``study.lineage()``), which replays as a fixed schedule for
 a final training run. ``--strategy pb2`` picks the explored hyperparameters with PB2's
 GP bandit instead of random perturbation.
+
+The study outlives this process. A finished member is never trained again, so running the script
+again on the same study grows its population by ``--population`` members (``update_study``) and
+trains those beside the earlier run's records: the lineage then names the best model of every
+run. Checkpoints go to ``--checkpoint-dir``, one folder per study; none is left after a run.
 """
 
 from __future__ import annotations
@@ -74,13 +79,25 @@ def main() -> None:
         torch.set_num_threads(1)  # a tiny model: more threads cost more than they save, badly so on a busy machine
     data = load_digits_tensors(device)
     with tp.connect(args.endpoint) as client, CheckpointWriter() as writer:
-        study = client.create_study(
-            args.study,
-            direction="minimize",
-            strategy={"name": args.strategy, "options": {"population_size": args.population, "perturbation_interval": args.interval}},
-            seed=args.seed,
-            space={"lr": tp.Float(1e-3, 1.0, log=True), "weight_decay": tp.Float(1e-6, 1e-2, log=True)},
-        )
+        try:
+            study = client.load_study(args.study)
+        except tp.NotFoundError:
+            study = client.create_study(
+                args.study,
+                direction="minimize",
+                strategy={"name": args.strategy, "options": {"population_size": args.population, "perturbation_interval": args.interval}},
+                seed=args.seed,
+                space={"lr": tp.Float(1e-3, 1.0, log=True), "weight_decay": tp.Float(1e-6, 1e-2, log=True)},
+            )
+        else:
+            # A rerun: the earlier members are finished, and PBT hands out no further trial once
+            # every slot is taken, so make room for a new population beside their records.
+            stored = study.strategy
+            options = dict(stored.get("options", {})) if stored["name"] == args.strategy else {}
+            options["population_size"] = stored.get("options", {}).get("population_size", 0) + args.population
+            options["perturbation_interval"] = args.interval
+            study.update(strategy={"name": args.strategy, "options": options})
+            print(f"study {args.study} has {len(study.trials)} trials already: {args.population} more members", flush=True)
         print(f"PBT on {device}: {args.population} members x {args.epochs} epochs", flush=True)
         members = [start(study.ask(), device, writer) for _ in range(args.population)]
         t0 = time.perf_counter()

@@ -36,11 +36,22 @@ def test_pytorch_digits_against_a_running_server(server: ServerProcess) -> None:
 
 def test_pbt_digits_against_a_running_server(server: ServerProcess, tmp_path: os.PathLike[str]) -> None:
     ckpt = os.path.join(tmp_path, "ckpt")
-    out = run(["examples/pbt_digits.py", "--endpoint", server.endpoint, "--epochs", "6", "--interval", "1",
-               "--study", "pbt-example", "--checkpoint-dir", ckpt])
+    args = ["examples/pbt_digits.py", "--endpoint", server.endpoint, "--epochs", "6", "--interval", "1",
+            "--study", "pbt-example", "--checkpoint-dir", ckpt]
+    out = run(args)
     assert "<- trial" in out  # at least one exploit loaded a donor's checkpoint
     assert "schedule that produced it" in out and "from epoch   0" in out
     # Retention: the server released every checkpoint once the members finished; none is left.
+    files = [f for _, _, fs in os.walk(ckpt) for f in fs]
+    assert files == [], files
+    # Run again on the same study (it raised AlreadyExistsError): a new population of 4 members
+    # grows beside the finished one and exploits only among itself.
+    again = run(args)
+    assert "study pbt-example has 4 trials already: 4 more members" in again
+    assert sorted(int(n) for n in re.findall(r"trial (\d+)  val_loss=", again)) == [4, 5, 6, 7], again
+    donors = [int(n) for n in re.findall(r"<- trial (\d+)", again)]
+    assert donors and min(donors) >= 4, again
+    assert "schedule that produced it" in again
     files = [f for _, _, fs in os.walk(ckpt) for f in fs]
     assert files == [], files
 
