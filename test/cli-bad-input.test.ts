@@ -63,6 +63,16 @@ describe("tuneport given bad input", () => {
     expect(r.stderr).toMatch(/imported study 's1' with 2 trials/);
   });
 
+  it("an empty --storage (an unset shell variable) is refused naming the option and what it takes", () => {
+    // It said "cannot open the database : ENOENT: no such file or directory, open ''".
+    const cases: [string[], RegExp][] = [
+      [["serve", "--storage", "", "--bind", "tcp://127.0.0.1:1"], /^tuneport: --storage is empty; it takes PATH\|URL: SQLite database file .*postgresql:\/\//],
+      [["studies", "list", "--storage", ""], /^tuneport: --storage is empty; it takes PATH: SQLite database file/],
+      [["serve", "--storage", db, "--lease-ttl", " "], /^tuneport: --lease-ttl is empty; it takes SECONDS: default lease time-to-live/],
+    ];
+    for (const [args, message] of cases) expectRefusal(run(...args), 2, message);
+  });
+
   describe("a --storage path that is not a tuneport database", () => {
     const cases: [string, () => string, RegExp][] = [
       ["a directory", () => { const d = join(dir, "a-dir"); mkdirSync(d, { recursive: true }); return d; }, /is a directory, not a database file/],

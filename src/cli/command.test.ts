@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { UsageError, intOption } from "./command.js";
+import { type Command, UsageError, intOption, optionHelp, runCommand } from "./command.js";
+import { dashboardCommand } from "./dashboard.js";
+import { exportCommand, importCommand } from "./export-import.js";
+import { keygenCommand } from "./keygen.js";
+import { mcpCommand } from "./mcp.js";
+import { plotCommand } from "./plot.js";
+import { serveCommand } from "./serve.js";
+import { studiesCommand } from "./studies.js";
 
 describe("intOption", () => {
   it("reads integers within the range and leaves an absent option undefined", () => {
@@ -11,5 +18,37 @@ describe("intOption", () => {
   it.each(["", " ", "1.5", "x", "70000", "-1", "0x10", "1e3", "0b11", "Infinity"])("refuses %j, naming the option (an empty value was read as 0, hex and exponents as numbers)", (v) => {
     expect(() => intOption("port", v, 0, 65535)).toThrow(UsageError);
     expect(() => intOption("port", v, 0, 65535)).toThrow(/--port must be an integer in \[0, 65535\]/);
+  });
+});
+
+describe("an empty option value", () => {
+  const commands: Command[] = [serveCommand, mcpCommand, studiesCommand, plotCommand, dashboardCommand, exportCommand, importCommand, keygenCommand];
+  const cases = commands.flatMap((cmd) =>
+    Object.entries(cmd.options)
+      .filter(([, o]) => o.type === "string")
+      .map(([name]) => [cmd.name, name, cmd] as const),
+  );
+
+  it.each(cases)("%s --%s '' is refused naming the option and what it takes, before the command runs", async (_, name, cmd) => {
+    // serve --storage '' said "cannot open the database : ENOENT", --lease-ttl '' "…, got ".
+    for (const argv of [[`--${name}`, ""], [`--${name}= `]]) {
+      const refused = runCommand({ ...cmd, run: async () => 0 }, argv);
+      await expect(refused).rejects.toThrow(UsageError);
+      await expect(refused).rejects.toThrow(new RegExp(`^--${name} is empty; it takes \\S+: \\S`));
+    }
+  });
+
+  it("reads what an option takes from its help line, continuation lines and all, up to its first sentence", () => {
+    const help = `Options:
+  --storage PATH|URL      SQLite database file [./tuneport.db], or
+                          postgresql://user@host/db
+  --ownership-ttl SECONDS PostgreSQL: a lease [10]. The --mcp-* options are
+                          refused without --mcp-http
+  --json                  machine-readable
+`;
+    expect(optionHelp(help, "storage")).toBe("PATH|URL: SQLite database file [./tuneport.db], or postgresql://user@host/db");
+    expect(optionHelp(help, "ownership-ttl")).toBe("SECONDS: PostgreSQL: a lease [10]");
+    expect(optionHelp(help, "json")).toBeNull();
+    expect(optionHelp(help, "missing")).toBeNull();
   });
 });

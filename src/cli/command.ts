@@ -28,6 +28,7 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
     throw new UsageError(`${(err as Error).message}\nRun 'tuneport ${cmd.name} --help' for usage.`);
   }
   refuseConflictingRepeats(cmd, parsed.tokens);
+  refuseEmptyValues(cmd, parsed.tokens);
   return cmd.run(parsed.values as Record<string, unknown>, parsed.positionals);
 }
 
@@ -45,6 +46,39 @@ function refuseConflictingRepeats(cmd: Command, tokens: ReturnType<typeof parseA
       throw new UsageError(`--${t.name} was given twice (${JSON.stringify(seen.get(t.name))} and ${JSON.stringify(t.value)}); give it once\nRun 'tuneport ${cmd.name} --help' for usage.`);
     seen.set(t.name, t.value);
   }
+}
+
+/**
+ * An option given an empty (or blank) value, most often an unset shell variable (`--storage
+ * "$DB"`), is refused naming the option and what it takes, as its help says: `serve --storage ''`
+ * got as far as "cannot open the database : ENOENT", `--lease-ttl ''` "must be an integer …, got "
+ * and `--bind ''` "--bind : expected …". No option of any command means anything by an empty
+ * value. @throws UsageError
+ */
+function refuseEmptyValues(cmd: Command, tokens: ReturnType<typeof parseArgs>["tokens"]): void {
+  for (const t of tokens ?? []) {
+    if (t.kind !== "option" || t.value === undefined || t.value.trim() !== "") continue;
+    const wanted = optionHelp(cmd.help, t.name);
+    throw new UsageError(`--${t.name} is empty${wanted ? `; it takes ${wanted}` : ""}`);
+  }
+}
+
+/**
+ * What option `--name` takes, from its line in `help` (`  --storage PATH   SQLite database …`, the
+ * description's continuation lines included, up to its first sentence): `PATH: SQLite database …`;
+ * null when the help has no such line.
+ */
+export function optionHelp(help: string, name: string): string | null {
+  const lines = help.split("\n");
+  const at = lines.findIndex((l) => l.startsWith(`  --${name} `) || l.startsWith(`  --${name}=`));
+  if (at < 0) return null;
+  const first = /^ {2}--[\w-]+[ =](\S+)\s+(.*)$/.exec(lines[at] as string);
+  if (!first) return null;
+  let text = first[2] as string;
+  // Continuation lines are indented past the option column (the next option starts at two spaces).
+  for (let i = at + 1; i < lines.length && /^ {4,}\S/.test(lines[i] as string); i++) text += ` ${(lines[i] as string).trim()}`;
+  const sentence = /^(.*?[.;])\s+[A-Z]/.exec(text);
+  return `${first[1]}: ${(sentence ? (sentence[1] as string) : text).replace(/[.;]$/, "")}`;
 }
 
 /** Parses an integer option. @throws UsageError */
