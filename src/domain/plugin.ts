@@ -278,6 +278,12 @@ export interface SchedulerFactory<O = unknown> {
   /** Reason the combination with a strategy makes no sense, or null. */
   incompatibleWith?(strategy: PluginConfig, options: O): string | null;
   /**
+   * Reason the scheduler cannot work with a study's declared space, or null when it can: checked
+   * when a study is created with it and when `update_study` switches to it (a study stored
+   * before keeps loading). Define-by-run parameters are not known then.
+   */
+  spaceProblem?(space: SearchSpace, options: O): string | null;
+  /**
    * The study's budget (create_study `max_resource`: how far one trial trains at most, in the
    * client's step units) applied to raw options before they are validated: schedulers that race
    * trials over resources take it as their `max_resource` when their options leave it out

@@ -254,6 +254,16 @@ export class PluginCatalogue {
     if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot search this space: ${reason}`);
   }
 
+  /**
+   * Refuses a declared space the scheduler cannot work with (`bohb` with none), when a study is
+   * created with it or switched to it. @throws INVALID_ARGUMENT with the scheduler's reason.
+   */
+  checkSchedulerSpace(scheduler: PluginConfig | null, space: SearchSpace): void {
+    if (scheduler === null) return;
+    const reason = this.schedulers.get(scheduler.name)?.spaceProblem?.(space, scheduler.options) ?? null;
+    if (reason) throw invalidArgument(`scheduler '${scheduler.name}' ${reason}`);
+  }
+
   /** A strategy instance for a resolved config, with its factory. @throws INVALID_ARGUMENT for an unknown name. */
   createStrategy(cfg: PluginConfig): { strategy: Strategy; factory: StrategyFactory<unknown> } {
     const factory = this.requireStrategy(cfg.name);

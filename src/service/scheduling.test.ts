@@ -86,4 +86,31 @@ describe.each(storageBackends(inject("pgUrl")))("schedulers through the service 
     }
     await close();
   });
+
+  it("refuses bohb on a study that declares no space (it ran as Hyperband with random search without a word), keeping such a stored study working", async () => {
+    const { svc, close } = await open(backend);
+    const refused = async (p: Promise<unknown>, pattern: RegExp) => {
+      const e = await p.then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(TuneportError);
+      expect((e as TuneportError).code).toBe("INVALID_ARGUMENT");
+      expect((e as TuneportError).message).toMatch(pattern);
+    };
+    const noSpace = /needs a declared space: .*declares none.*use scheduler 'hyperband' with strategy 'tpe'/;
+    await refused(svc.createStudy({ name: "b0", scheduler: "bohb", max_resource: 9 }), new RegExp(`^scheduler 'bohb' ${noSpace.source}`));
+    await refused(svc.createStudy({ name: "b1", scheduler: { name: "patient", options: { patience: 2, wrapped: { name: "bohb" } } }, max_resource: 9 }), /^scheduler 'patient' wrapping 'bohb': needs a declared space/);
+    expect((await svc.listStudies()).map((st) => st.name)).toEqual([]);
+    // What it points to is accepted, and so is bohb with a declared space.
+    await svc.createStudy({ name: "hb-tpe", scheduler: "hyperband", strategy: "tpe", max_resource: 9 });
+    await svc.createStudy({ name: "b2", space: SPACE, scheduler: "bohb", max_resource: 9 });
+    // A switch to bohb is refused the same way; a study stored with it before (an import) still updates.
+    await svc.createStudy({ name: "hb", strategy: "random", scheduler: "hyperband", max_resource: 9 });
+    await refused(svc.execute("update_study", { study: "hb", scheduler: "bohb" }), noSpace);
+    const legacy = { format: "tuneport-study", version: 1, name: "legacy", config: { direction: "minimize", space: {}, strategy: { name: "random", options: {} }, scheduler: { name: "bohb", options: { max_resource: 9 } }, seed: 1, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30 }, user_attrs: {}, created_at_ms: 1 };
+    await svc.importStudy(`${JSON.stringify(legacy)}\n`);
+    expect(await svc.execute("update_study", { study: "legacy", notes: "kept" })).toMatchObject({ changed: ["notes"] });
+    await close();
+  });
 });

@@ -314,6 +314,7 @@ export class StudyService {
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, null);
       }
       this.plugins.checkSpaceFor(strategy, space);
+      this.plugins.checkSchedulerSpace(scheduler, space);
       const config = newStudyConfig(a, { directions, space, strategy, scheduler }, {
         seed: randomInt(0, 2 ** 32 - 1), leaseTtlS: this.defaultLeaseTtlS, retry: DEFAULT_RETRY,
       });

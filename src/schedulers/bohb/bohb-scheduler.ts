@@ -20,6 +20,11 @@
  *   reduction_factor η = 3, min_resource = 1; max_resource: the study's, required without one.
  * - The KDE lives in `./kde.ts` on the unit cube (`toUnit`/`fromUnit`). Parameters outside the
  *   declared space (define-by-run) are left to the strategy. NaN values are the worst loss.
+ * - A study that declares no space is refused (`spaceProblem`), at creation and on a switch to
+ *   bohb: the model has nothing to model, every parameter would be drawn at random, and the
+ *   study would be Hyperband with random search under another name, forever (`update_study`
+ *   widens a space, it adds no names). Optuna's "BOHB" for define-by-run code is TPE with the
+ *   Hyperband pruner, which the message points to.
  */
 import { z } from "zod";
 import {
@@ -181,9 +186,17 @@ export class BohbScheduler implements Scheduler {
 export const bohbSchedulerFactory: SchedulerFactory<BohbOptions> = {
   name: "bohb",
   description:
-    "BOHB: Hyperband brackets with configurations from a per-budget kernel density model (Falkner et al. 2018). Chooses the params itself.",
+    "BOHB: Hyperband brackets with configurations from a per-budget kernel density model (Falkner et al. 2018). Chooses the params of the declared space itself (a study must declare one).",
   options,
   withStudyBudget: fillMaxResource,
+  spaceProblem(space: SearchSpace) {
+    if (Object.keys(space).length > 0) return null;
+    return (
+      "needs a declared space: it proposes configurations from a density model over the declared parameters, and this study declares none, " +
+      "so every parameter would be drawn at random (Hyperband with random search). Declare the parameters in create_study's space, or, for " +
+      "define-by-run parameters, use scheduler 'hyperband' with strategy 'tpe' (Optuna's BOHB: TPESampler with HyperbandPruner)"
+    );
+  },
   incompatibleWith(strategy: PluginConfig) {
     if (strategy.name === "random") return null;
     if (strategy.name === "grid")

@@ -23,6 +23,7 @@
  */
 import { z } from "zod";
 import { canonicalOptionNames, withOptionNames } from "../../domain/plugin-options.js";
+import type { SearchSpace } from "../../domain/distributions.js";
 import type { PluginConfig } from "../../domain/trial.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
 import { lossOf, prune } from "../common.js";
@@ -123,6 +124,11 @@ export function makePatientSchedulerFactory(lookup: Lookup): SchedulerFactory<Pa
     incompatibleWith(strategy: PluginConfig, o: PatientOptions) {
       const w = wrappedFactory(o);
       return w?.f.incompatibleWith ? w.f.incompatibleWith(strategy, w.opts) : null;
+    },
+    spaceProblem(space: SearchSpace, o: PatientOptions) {
+      const w = wrappedFactory(o);
+      const reason = w?.f.spaceProblem ? w.f.spaceProblem(space, w.opts) : null;
+      return reason === null ? null : `wrapping '${w?.f.name}': ${reason}`;
     },
     create(o) {
       const w = wrappedFactory(o);
