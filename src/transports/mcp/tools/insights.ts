@@ -18,22 +18,32 @@ const importancesTool = defineTool({
     title: "Parameter importances",
     description: "Parameter importances (shares of 1).",
     readOnly: true,
+    sized: true,
   },
   input: z.object({ study: studyArg }),
-  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
+  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })), params_total: z.number().int().optional() }),
   ops: ["param_importances"],
-  async run(a, { backend }) {
+  async run(a, { backend, budget }) {
     // Computed by the server (embedded or --connect alike), on a bounded sample of a big study.
     const imp = await backend.call("param_importances", { study: a.study });
-    const t =
-      imp.importances.length === 0
-        ? `No importances for '${a.study}': ${imp.note ?? "no parameters"}.`
-        : [
-            `Importances from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
-            ...imp.importances.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
-            ...imp.caveats.map((c) => `Caveat: ${c}.`),
-          ].join("\n");
-    return text(t, imp as unknown as Record<string, unknown>);
+    if (imp.importances.length === 0) return text(`No importances for '${a.study}': ${imp.note ?? "no parameters"}.`, imp as unknown as Record<string, unknown>);
+    // A wide study's list (one line and one entry per parameter) outgrows the budget: the most
+    // important come first, so the first k are the answer, and the rest are counted, not dropped.
+    const build = (k: number) => {
+      const shown = imp.importances.slice(0, k);
+      const rest = imp.importances.slice(k);
+      const restShare = rest.reduce((s, i) => s + i.importance, 0);
+      const lines = [
+        `Importances from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
+        ...shown.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
+        ...(rest.length > 0
+          ? [`… ${rest.length} less important parameters not shown (${Math.round(restShare * 100)}% together, at most ${Math.round((rest[0]?.importance ?? 0) * 100)}% each): call param_importances with a larger max_chars for them all.`]
+          : []),
+        ...imp.caveats.map((c) => `Caveat: ${c}.`),
+      ];
+      return text(lines.join("\n"), { ...imp, importances: shown, params_total: imp.importances.length } as unknown as Record<string, unknown>);
+    };
+    return fitPrefix(imp.importances.length, build, budget).result;
   },
 });
 

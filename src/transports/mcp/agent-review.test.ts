@@ -1,0 +1,69 @@
+/**
+ * An agent's review of the MCP surface (2026-12-04, second pass), each through the real SDK client:
+ * - param_importances of a wide study fits its budget (a prefix, the rest counted) and takes
+ *   max_chars (it answered RESULT_TOO_LARGE and pointed at list_trials, which has no importances);
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "./backend.js";
+import { DEFAULT_MAX_CHARS, resultChars } from "./budget.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let mcp: TuneportMcp;
+let client: Client;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "review", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
+
+/** A space of `n` parameters with long dotted names, as a transformer's per-block scales. */
+const wideSpace = (n: number) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`block${String(i).padStart(3, "0")}.attention.lr_scale`, { type: "float", low: 0.001, high: 10, log: true }]));
+
+describe("wide studies within the budget", () => {
+  it("param_importances lists the most important parameters that fit, counts the rest, and takes max_chars", async () => {
+    const n = 150;
+    await service.execute("create_study", { name: "wide", space: wideSpace(n), strategy: "random", seed: 3 });
+    for (let i = 0; i < 12; i++) {
+      const { trial, lease } = await service.execute("ask", { study: "wide" });
+      const p = trial.params as Record<string, number>;
+      await service.execute("tell", { study: "wide", trial: trial.number, token: lease.token, state: "COMPLETE", value: p["block000.attention.lr_scale"] ?? 0 });
+    }
+    const r = await call("param_importances", { study: "wide" });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect(resultChars(r)).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    expect(sc(r).params_total).toBe(n);
+    expect(sc(r).importances.length).toBeGreaterThan(0);
+    expect(sc(r).importances.length).toBeLessThan(n);
+    expect(textOf(r)).toMatch(new RegExp(`${n - sc(r).importances.length} less important parameters not shown .*larger max_chars`));
+
+    const all = await call("param_importances", { study: "wide", max_chars: 60_000 });
+    expect(all.isError, textOf(all)).toBeFalsy();
+    expect(sc(all).importances).toHaveLength(n);
+    expect(textOf(all)).not.toMatch(/not shown/);
+  });
+});
