@@ -2,6 +2,8 @@
  * An agent's review of the MCP surface (2026-12-04, second pass), each through the real SDK client:
  * - param_importances of a wide study fits its budget (a prefix, the rest counted) and takes
  *   max_chars (it answered RESULT_TOO_LARGE and pointed at list_trials, which has no importances);
+ * - update_study of a wide study answers within the budget (it echoed the whole space for a notes
+ *   change: 14,000 characters) and says "trials asked from now on use it" only of what shapes them;
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -65,5 +67,21 @@ describe("wide studies within the budget", () => {
     expect(all.isError, textOf(all)).toBeFalsy();
     expect(sc(all).importances).toHaveLength(n);
     expect(textOf(all)).not.toMatch(/not shown/);
+  });
+
+  it("update_study of a wide study answers within the budget and echoes the space only when it changed", async () => {
+    await service.execute("create_study", { name: "wide", space: wideSpace(300), strategy: "random" });
+    const notes = await call("update_study", { study: "wide", notes: "relaxed the pruner", max_trials: 50 });
+    expect(notes.isError, textOf(notes)).toBeFalsy();
+    expect(resultChars(notes)).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    expect(sc(notes).study.space).toBeUndefined();
+    expect(sc(notes).changed).toEqual(expect.arrayContaining(["notes", "max_trials"]));
+    expect(textOf(notes)).not.toContain("trials asked from now on");
+
+    const sched = await call("update_study", { study: "wide", scheduler: "median" });
+    expect(textOf(sched)).toContain("trials asked from now on use it");
+    const wider = await call("update_study", { study: "wide", space: { "block000.attention.lr_scale": { type: "float", low: 0.0001, high: 10, log: true } } });
+    expect(wider.isError, textOf(wider)).toBeFalsy();
+    expect(sc(wider).study.space["block000.attention.lr_scale"].low).toBe(0.0001);
   });
 });

@@ -117,14 +117,18 @@ export const steeringTools: McpTool[] = [
         notes: a.notes,
       });
       const plug = (p: { name: string; options: Record<string, unknown> } | null) => (p ? `${p.name} ${JSON.stringify(p.options)}` : "none");
-      const lines = [changed.length === 0 ? `Nothing changed in '${s.name}'.` : `Updated ${changed.join(", ")} of '${s.name}'; trials asked from now on use it.`];
+      // Notes and max_trials take effect as they are; the plug-ins and the space shape the trials asked next.
+      const shaping = changed.some((c) => c === "strategy" || c === "scheduler" || c === "space");
+      const lines = [changed.length === 0 ? `Nothing changed in '${s.name}'.` : `Updated ${changed.join(", ")} of '${s.name}'${shaping ? "; trials asked from now on use it" : ""}.`];
       if (changed.includes("strategy")) lines.push(`strategy: ${plug(s.strategy)} (learns from all ${s.n_trials} trials)`);
       if (changed.includes("scheduler")) lines.push(`scheduler: ${plug(s.scheduler)}`);
       if (changed.includes("space")) lines.push(`search space:\n${spaceText({ ...s, define_by_run: {} })}`);
       if (changed.includes("max_trials")) lines.push(`max_trials: ${s.max_trials ?? "none"}`);
       return text(lines.join("\n"), {
         changed,
-        study: { name: s.name, strategy: s.strategy, scheduler: s.scheduler, space: s.space, max_trials: s.max_trials, notes: boundedStudy(s).notes },
+        // The space only when it changed: a wide study's space is larger than the budget of a
+        // result, and describe_study shows it whole.
+        study: { name: s.name, strategy: s.strategy, scheduler: s.scheduler, ...(changed.includes("space") ? { space: s.space } : {}), max_trials: s.max_trials, notes: boundedStudy(s).notes },
       });
     },
   }),
