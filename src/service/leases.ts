@@ -58,10 +58,22 @@ export function leaseView(s: StudyState, lease: Lease, t: { systemAttrs: Record<
   return { token: lease.token, expires_at: lease.expiresAt / 1000, ttl_s: ttlOf(s, t) };
 }
 
-/** Checks that the caller holds the trial's live lease. @throws LEASE_LOST, FAILED_PRECONDITION. */
+/**
+ * Checks that the caller holds the trial's live lease.
+ * @throws LEASE_LOST (with `data.token_trial` when the token is another running trial's lease), FAILED_PRECONDITION.
+ */
 export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void {
   if (t.state === "RUNNING") {
     if (t.lease && typeof token === "string" && token === t.lease.token) return;
+    // The caller's token leases another running trial: the trial number is the mistake (an agent
+    // mixing up two trials it holds), and the trial it holds is alive; say which one it is.
+    const own = typeof token === "string" && token !== "" ? tokenHolder(s, token) : null;
+    if (own !== null)
+      throw new TuneportError(
+        "LEASE_LOST",
+        `trial ${t.number} of '${s.study.name}' is leased to another worker; the token given is the lease of trial ${own}: call again with trial ${own}`,
+        { study: s.study.name, trial: t.number, token_trial: own },
+      );
     throw new TuneportError("LEASE_LOST", `trial ${t.number} of '${s.study.name}' is leased to another worker (stale or missing token)`, {
       study: s.study.name,
       trial: t.number,
@@ -78,6 +90,12 @@ export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void 
     trial: t.number,
     state: t.state,
   });
+}
+
+/** The number of the running trial of `s` whose live lease is `token`, else null. */
+function tokenHolder(s: StudyState, token: string): number | null {
+  for (const n of s.running) if (s.trials[n]?.lease?.token === token) return n;
+  return null;
 }
 
 /**

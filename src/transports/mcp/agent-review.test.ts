@@ -4,6 +4,8 @@
  *   max_chars (it answered RESULT_TOO_LARGE and pointed at list_trials, which has no importances);
  * - update_study of a wide study answers within the budget (it echoed the whole space for a notes
  *   change: 14,000 characters) and says "trials asked from now on use it" only of what shapes them;
+ * - tell_trial with the token of another trial the agent holds names that trial, instead of telling
+ *   it to give up and ask a new one (which stranded the live one);
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -83,5 +85,29 @@ describe("wide studies within the budget", () => {
     const wider = await call("update_study", { study: "wide", space: { "block000.attention.lr_scale": { type: "float", low: 0.0001, high: 10, log: true } } });
     expect(wider.isError, textOf(wider)).toBeFalsy();
     expect(sc(wider).study.space["block000.attention.lr_scale"].low).toBe(0.0001);
+  });
+});
+
+describe("an agent holding two trials", () => {
+  it("tell_trial with the other trial's token names the trial the token leases, and that trial lives on", async () => {
+    await service.execute("create_study", { name: "two", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const a = sc(await call("ask_trial", { study: "two" }));
+    const b = sc(await call("ask_trial", { study: "two" }));
+    const wrong = await call("tell_trial", { study: "two", trial: a.trial, token: b.token, value: 1 });
+    expect(wrong.isError).toBe(true);
+    expect(textOf(wrong)).toContain("LEASE_LOST");
+    expect(textOf(wrong)).toContain(`the lease of trial ${b.trial}`);
+    expect(textOf(wrong)).toMatch(new RegExp(`Next step: .*call again with trial ${b.trial}`));
+    expect(textOf(wrong)).not.toContain("call ask_trial for a new trial");
+
+    // A token that leases nothing: still LEASE_LOST, and the next step does not tell the agent to drop its trials.
+    const typo = await call("tell_trial", { study: "two", trial: a.trial, token: "not-a-token", value: 1 });
+    expect(textOf(typo)).toContain("LEASE_LOST");
+    expect(textOf(typo)).toMatch(/Next step: Nothing was recorded: .*Pass the trial number and token that ask_trial returned together/);
+
+    for (const t of [a, b]) {
+      const told = await call("tell_trial", { study: "two", trial: t.trial, token: t.token, value: 1 });
+      expect(told.isError, textOf(told)).toBeFalsy();
+    }
   });
 });

@@ -142,7 +142,13 @@ function nextStep(err: TuneportError): string {
               ? "That trial is queued, not started: ask_trial hands it out (queued trials come first), then tell_trial with the token it gives."
               : "That trial is already finished and cannot change; call ask_trial to get a new one.";
     case "LEASE_LOST":
-      return "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
+      // A trial running under another lease: the trial number or the token is wrong, and the
+      // caller's own trial (if any) is still running; only an expired lease loses the caller's.
+      return typeof d.token_trial === "number"
+        ? `Nothing was recorded; your trial ${d.token_trial} is still running: call again with trial ${d.token_trial}.`
+        : /leased to another worker/.test(err.message)
+          ? "Nothing was recorded: that trial is running under another lease. Pass the trial number and token that ask_trial returned together (a trial you hold keeps running); if you hold none, call ask_trial."
+          : "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
     case "STUDY_STOPPED":
       return d.reason === "max_trials"
         ? "The study used its trial budget (max_trials): raise it with update_study (max_trials: a larger number, or null for none) to go on, or read the results (study_summary, best_trials)."
