@@ -6,6 +6,7 @@
  *   change: 14,000 characters) and says "trials asked from now on use it" only of what shapes them;
  * - tell_trial with the token of another trial the agent holds names that trial, instead of telling
  *   it to give up and ask a new one (which stranded the live one);
+ * - tell_trial refuses a reason on COMPLETE/PRUNED (the op drops it) instead of dropping it;
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -109,5 +110,17 @@ describe("an agent holding two trials", () => {
       const told = await call("tell_trial", { study: "two", trial: t.trial, token: t.token, value: 1 });
       expect(told.isError, textOf(told)).toBeFalsy();
     }
+  });
+
+  it("tell_trial refuses a reason with COMPLETE or PRUNED instead of dropping it", async () => {
+    await service.execute("create_study", { name: "r", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const t = sc(await call("ask_trial", { study: "r" }));
+    for (const state of ["COMPLETE", "PRUNED"]) {
+      const r = await call("tell_trial", { study: "r", trial: t.trial, token: t.token, state, value: 1, reason: "converged" });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(new RegExp(`INVALID_ARGUMENT: tell_trial: reason is kept only with state FAIL .*not ${state}`));
+    }
+    const { trial } = await service.execute("trial", { study: "r", trial: t.trial });
+    expect(trial.state).toBe("RUNNING");
   });
 });

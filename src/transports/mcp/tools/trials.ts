@@ -149,6 +149,12 @@ export const trialTools: McpTool[] = [
       // an agent that gives one expects it kept, so it is refused here, as Optuna's tell refuses it.
       if (a.state === "FAIL" && (a.value !== undefined || a.values !== undefined))
         throw invalidArgument("tell_trial: a FAIL trial has no value; leave value out (give the reason instead), or tell it COMPLETE with its value", { tool: "tell_trial" });
+      // Only a FAIL keeps its reason (as fail_reason): the op drops one given with another state.
+      if (a.state !== "FAIL" && a.reason !== undefined)
+        throw invalidArgument(
+          `tell_trial: reason is kept only with state FAIL (as the fail reason), not ${a.state}; leave it out, and note why with set_user_attrs (trial, notes) after the tell`,
+          { tool: "tell_trial" },
+        );
       const { trial } = await backend.call("tell", {
         study: a.study, trial: a.trial, token: a.token, state: a.state, value: a.value, values: a.values, constraints: a.constraints, reason: a.reason,
       });
