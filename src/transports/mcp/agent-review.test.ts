@@ -7,6 +7,8 @@
  * - tell_trial with the token of another trial the agent holds names that trial, instead of telling
  *   it to give up and ask a new one (which stranded the live one);
  * - tell_trial refuses a reason on COMPLETE/PRUNED (the op drops it) instead of dropping it;
+ * - the next step of a refusal about the study's state points at waiting, not at the arguments or
+ *   at list_studies (plot without results, get_lineage without results, an unknown plug-in name).
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -122,5 +124,21 @@ describe("an agent holding two trials", () => {
     }
     const { trial } = await service.execute("trial", { study: "r", trial: t.trial });
     expect(trial.state).toBe("RUNNING");
+  });
+});
+
+describe("next steps of refusals about the study's state", () => {
+  it("plot and get_lineage without results say to wait; an unknown plug-in name points at list_strategies", async () => {
+    await service.execute("create_study", { name: "empty", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "pbt" });
+    const plot = textOf(await call("plot", { study: "empty" }));
+    expect(plot).toMatch(/Next step: .*wait_for_progress/);
+    expect(plot).not.toContain("search space");
+    const lineage = textOf(await call("get_lineage", { study: "empty" }));
+    expect(lineage).toContain("NOT_FOUND");
+    expect(lineage).toMatch(/Next step: .*wait_for_progress/);
+    expect(lineage).not.toContain("list_studies");
+    const plugin = textOf(await call("list_strategies", { name: "tpee" }));
+    expect(plugin).toMatch(/Next step: Call list_strategies/);
+    expect(plugin).not.toContain("search space");
   });
 });

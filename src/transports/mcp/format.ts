@@ -120,7 +120,9 @@ function nextStep(err: TuneportError): string {
     case "NOT_FOUND":
       return "trial" in d
         ? "Call list_trials to see this study's trial numbers."
-        : "Call list_studies to see the existing study names (they are case-sensitive), or create_study to make it.";
+        : /no trial with a finite result/.test(err.message)
+          ? "The study exists but no trial has a result yet: wait_for_progress, then call again."
+          : "Call list_studies to see the existing study names (they are case-sensitive), or create_study to make it.";
     case "ALREADY_EXISTS":
       return "Pass load_if_exists: true to reuse that study, or choose another name.";
     case "INVALID_ARGUMENT":
@@ -128,6 +130,10 @@ function nextStep(err: TuneportError): string {
         ? "Fix the argument named above and call again (tools/list shows each tool's arguments)."
         : /unknown (strategy|scheduler)|bad options for (strategy|scheduler)|cannot be combined with scheduler|a (strategy|scheduler) is a name|Unrecognized key/.test(err.message)
         ? "Call list_strategies for valid names and their options, then call again."
+        : /to plot yet/.test(err.message)
+        ? "The arguments are fine: the study has no result to draw yet; wait_for_progress, then plot again."
+        : /no strategy or scheduler named/.test(err.message)
+        ? "Call list_strategies with one of the names listed above, or without a name for the whole catalogue."
         : /cursor|lease_ttl|notes|max_trials|max_retries|max_resource|limit|token|timeout|request id|rationale|reference_point/.test(err.message)
         ? "Fix the argument named above and call again."
         : "Fix the argument named above and call again; describe_study shows the study's search space.";
