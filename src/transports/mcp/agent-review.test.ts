@@ -8,7 +8,9 @@
  *   it to give up and ask a new one (which stranded the live one);
  * - tell_trial refuses a reason on COMPLETE/PRUNED (the op drops it) instead of dropping it;
  * - the next step of a refusal about the study's state points at waiting, not at the arguments or
- *   at list_studies (plot without results, get_lineage without results, an unknown plug-in name).
+ *   at list_studies (plot without results, get_lineage without results, an unknown plug-in name);
+ * - a refusal that is not about parameters does not send the agent to the search space (one value
+ *   told to a two-objective study, best_trials of one).
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -140,5 +142,20 @@ describe("next steps of refusals about the study's state", () => {
     const plugin = textOf(await call("list_strategies", { name: "tpee" }));
     expect(plugin).toMatch(/Next step: Call list_strategies/);
     expect(plugin).not.toContain("search space");
+  });
+});
+
+describe("next steps of refused arguments", () => {
+  it("point at the search space only when the refusal is about parameters", async () => {
+    await service.execute("create_study", { name: "mo", space: { x: { type: "float", low: 0, high: 1 } }, directions: ["minimize", "maximize"], strategy: "random" });
+    const t = sc(await call("ask_trial", { study: "mo" }));
+    const one = textOf(await call("tell_trial", { study: "mo", trial: t.trial, token: t.token, value: 1 }));
+    expect(one).toContain("INVALID_ARGUMENT");
+    expect(one).not.toContain("search space");
+    const best = textOf(await call("best_trials", { study: "mo" }));
+    expect(best).toContain("pareto_front");
+    expect(best).not.toContain("search space");
+    const outside = textOf(await call("enqueue_trial", { study: "mo", params: { x: 2 }, rationale: "r" }));
+    expect(outside).toMatch(/Next step: .*describe_study shows the study's search space/);
   });
 });

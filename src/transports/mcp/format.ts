@@ -136,7 +136,9 @@ function nextStep(err: TuneportError): string {
         ? "Call list_strategies with one of the names listed above, or without a name for the whole catalogue."
         : /cursor|lease_ttl|notes|max_trials|max_retries|max_resource|limit|token|timeout|request id|rationale|reference_point/.test(err.message)
         ? "Fix the argument named above and call again."
-        : "Fix the argument named above and call again; describe_study shows the study's search space.";
+        : /param|space|distribution|choice|enqueued/.test(err.message)
+        ? "Fix the argument named above and call again; describe_study shows the study's search space."
+        : "Fix the argument named above and call again.";
     case "FAILED_PRECONDITION":
       return "running" in d || "strategy" in d
         ? "Do what the message says the study needs first, then call update_study again."
