@@ -22,6 +22,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { invalidArgument } from "../domain/errors.js";
+import { clipText } from "../domain/input-limits.js";
 import { type Importances, paramImportances } from "./importance.js";
 import { contourSpec, importancesSpec, parallelSpec, sliceSpec } from "./plot-params.js";
 import { hypervolumeHistorySpec, paretoFrontSpec } from "./plot-front.js";
@@ -255,8 +256,10 @@ export function renderScale(w: number, h: number): number {
  */
 export async function renderVegaLite(spec: VlSpec, density?: number): Promise<{ png: Buffer; width: number; height: number }> {
   const [[vega, vl], { Resvg }] = await Promise.all([loadVega(), import("@resvg/resvg-js")]);
-  // Warnings would go to the console (stdout of a server whose stdout is its JSON log).
-  const logger = vega.logger(vega.Error);
+  // Warnings would go to the console (stdout of a server whose stdout is its JSON log). Errors are
+  // kept: Vega logs a failed step of its dataflow and goes on to write an SVG anyway.
+  const errors: unknown[] = [];
+  const logger = vega.logger(vega.Error, undefined, (_method: string, _level: string, input: readonly unknown[]) => errors.push(...input));
   // No ARIA attributes: a PNG has no use for them, and they were half of the SVG's bytes (a
   // label per point), which Vega writes and resvg parses: 5,000 points 263 -> 190 ms. The
   // specs served to browsers (plot_spec, the dashboard) keep them.
@@ -269,6 +272,16 @@ export async function renderVegaLite(spec: VlSpec, density?: number): Promise<{ 
     svg = await view.toSVG();
   } finally {
     view.finalize();
+  }
+  // That SVG is broken (a range too narrow to tick, 5e-324 to 1e-323, threw "Invalid array length"
+  // and left a 16 × 16 chart with its marks outside), and resvg panicked on it: a Rust panic
+  // aborts the whole server, not just the plot worker. Refused, never rasterised.
+  if (errors.length > 0) {
+    const first = errors[0];
+    const why = first instanceof Error ? first.message : String(first);
+    throw invalidArgument(
+      `this chart cannot be drawn: laying it out failed (${clipText(why, 200)}); values too close together or too far apart to put on an axis (a range like 5e-324 to 1e-323) do this. plot_spec still returns its data`,
+    );
   }
   const size = /<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"/.exec(svg);
   let zoom = size ? renderScale(Number(size[1]), Number(size[2])) : 1;

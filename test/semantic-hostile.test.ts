@@ -1,0 +1,52 @@
+/**
+ * Hostile input that is well-formed on the wire but extreme in meaning — search spaces with degenerate
+ * bounds, values at the edges of a double — sent to a real `tuneport serve`: each is refused with a
+ * typed error or stored so that every later read of the study still works, and the server stays up.
+ * (Raw frames, bad UTF-8, nesting: raw-frame-fuzz; the HTTP doors: dashboard-hostile, mcp-hardening.)
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+
+let server: ServerProcess;
+let client: TestClient;
+
+beforeAll(async () => {
+  server = await startServer(join(tempDir(), "hostile.db"));
+  client = new TestClient(server.endpoint);
+  await client.call("hello", { versions: [1] });
+}, 120_000);
+afterAll(async () => {
+  await client?.close();
+  await stopServers();
+});
+
+/** The server still answers, and has not exited. */
+async function stillServing(): Promise<void> {
+  const r = await client.request("hello", { versions: [1] });
+  expect(r.ok).toBe(true);
+  expect(server.proc.exitCode).toBeNull();
+  expect(server.proc.signalCode).toBeNull();
+}
+
+describe("plots of extreme but valid data", () => {
+  it("refuses a chart whose axis Vega cannot lay out instead of rasterising it (resvg aborted the server)", async () => {
+    const space = { x: { type: "float", low: 5e-324, high: 1e-323 }, y: { type: "float", low: 0, high: 1 } };
+    // These trials made Vega write an SVG on which resvg panicked, and a Rust panic aborts the process.
+    await client.call("create_study", { name: "subnormal-plot", space, strategy: "random", seed: 1 });
+    for (let k = 0; k < 25; k++) {
+      const a = await client.call("ask", { study: "subnormal-plot" });
+      await client.call("tell", { study: "subnormal-plot", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k % 7 });
+    }
+    for (const kind of ["slice", "contour"]) {
+      const r = await client.request("plot", { study: "subnormal-plot", kind });
+      expect(r.ok, kind).toBe(false);
+      expect(r.error?.code).toBe("INVALID_ARGUMENT");
+      expect(r.error?.message).toMatch(/cannot be drawn/);
+    }
+    // The charts whose axes do not hold the parameter still render; the spec is still served.
+    expect((await client.request("plot", { study: "subnormal-plot", kind: "history" })).ok).toBe(true);
+    expect((await client.request("plot_spec", { study: "subnormal-plot", kind: "slice" })).ok).toBe(true);
+    await stillServing();
+  }, 120_000);
+});
