@@ -4,6 +4,8 @@
  *   max_chars (it answered RESULT_TOO_LARGE and pointed at list_trials, which has no importances);
  * - update_study of a wide study answers within the budget (it echoed the whole space for a notes
  *   change: 14,000 characters) and says "trials asked from now on use it" only of what shapes them;
+ * - get_trial of a wide study of categoricals leaves out the distributions (describe_study has them)
+ *   rather than answering RESULT_TOO_LARGE;
  * - tell_trial with the token of another trial the agent holds names that trial, instead of telling
  *   it to give up and ask a new one (which stranded the live one);
  * - tell_trial refuses a reason on COMPLETE/PRUNED (the op drops it) instead of dropping it;
@@ -90,6 +92,29 @@ describe("wide studies within the budget", () => {
     const wider = await call("update_study", { study: "wide", space: { "block000.attention.lr_scale": { type: "float", low: 0.0001, high: 10, log: true } } });
     expect(wider.isError, textOf(wider)).toBeFalsy();
     expect(sc(wider).study.space["block000.attention.lr_scale"].low).toBe(0.0001);
+  });
+});
+
+describe("get_trial of a wide study", () => {
+  it("leaves out the distributions when they do not fit, and shows them with a larger max_chars", async () => {
+    const choices = Array.from({ length: 25 }, (_, j) => `activation_variant_${j}`);
+    const space = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`layer${i}.act`, { type: "categorical", choices }]));
+    await service.execute("create_study", { name: "cats", space, strategy: "random" });
+    const { trial, lease } = await service.execute("ask", { study: "cats" });
+    for (let step = 0; step < 50; step++) await service.execute("report", { study: "cats", trial: trial.number, token: lease.token, step, value: 1 / (step + 1) });
+    await service.execute("tell", { study: "cats", trial: trial.number, token: lease.token, state: "COMPLETE", value: 0.02 });
+
+    const r = await call("get_trial", { study: "cats", trial: trial.number });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect(resultChars(r)).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    expect(sc(r).trial.distributions).toBeUndefined();
+    expect(sc(r).distributions_left_out).toBe(30);
+    expect(sc(r).intermediate_shown).toBe(50);
+    expect(textOf(r)).toContain("distributions: left out to fit this call's budget");
+
+    const whole = await call("get_trial", { study: "cats", trial: trial.number, max_chars: 60_000 });
+    expect(Object.keys(sc(whole).trial.distributions)).toHaveLength(30);
+    expect(textOf(whole)).not.toContain("left out");
   });
 });
 

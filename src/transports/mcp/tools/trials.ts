@@ -2,10 +2,11 @@
  * MCP tools about trials: an agent evaluating trials itself (ask, report, tell), proposing them
  * (enqueue), and reading them (best, list, get, lineage, trajectory).
  */
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
-import { reportStepNumber } from "../../../service/ops/schemas.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
+import { reportStepNumber } from "../../../domain/trial.js";
 import { clip, fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, trialLine } from "../format.js";
 import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
@@ -319,9 +320,12 @@ export const trialTools: McpTool[] = [
     async run(a, { backend, budget }) {
       const { trial: t } = await backend.call("trial", { study: a.study, trial: a.trial });
       // The notes are whole in structuredContent (system_attrs); the text quotes them up to `notes` characters.
-      const build = (k: number, notes = Infinity) => {
+      // `dists` false leaves out the distributions: a wide space of categoricals is most of a trial,
+      // and describe_study has the declared ones (a larger max_chars shows them here).
+      const build = (k: number, notes = Infinity, dists = true) => {
         const curve = k === 0 ? [] : t.intermediate.slice(-k);
         const lines = [trialLine({ ...t, system_attrs: {} })];
+        if (!dists) lines.push(`distributions: left out to fit this call's budget (describe_study lists the study's space; a larger max_chars shows them here)`);
         for (const key of ["rationale", "fail_reason", "notes"] as const)
           if (typeof t.system_attrs[key] === "string") lines.push(`${key}: ${clip(t.system_attrs[key] as string, notes, `structuredContent.trial.system_attrs.${key}`)}`);
         if (curve.length > 0)
@@ -329,10 +333,20 @@ export const trialTools: McpTool[] = [
             `intermediate (step=value)${curve.length < t.intermediate.length ? `, the last ${curve.length} of ${t.intermediate.length}` : ""}: ${curve.map(([s, v]) => `${fmt(s)}=${fmt(v)}`).join(", ")}`,
           );
         if (Object.keys(t.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(t.user_attrs)}`);
-        return text(lines.join("\n"), { trial: { ...t, intermediate: curve }, intermediate_shown: curve.length, intermediate_total: t.intermediate.length });
+        const { distributions, ...rest } = t;
+        const trial = dists ? { ...t, intermediate: curve } : { ...rest, intermediate: curve };
+        return text(lines.join("\n"), {
+          trial, intermediate_shown: curve.length, intermediate_total: t.intermediate.length, ...(dists ? {} : { distributions_left_out: Object.keys(distributions).length }),
+        });
       };
-      const whole = fitPrefix(t.intermediate.length, (k) => build(k), budget);
-      return whole.k > 0 || resultChars(whole.result) <= budget ? whole.result : fitPrefix(t.intermediate.length, (k) => build(k, 300), budget).result;
+      // The whole trial with as much of its curve as fits; else without the distributions; else with
+      // the notes clipped too. A form counts when it fits and shows some of the curve (if any).
+      const n = t.intermediate.length;
+      const ok = (r: { k: number; result: CallToolResult }) => (n === 0 || r.k > 0) && resultChars(r.result) <= budget;
+      const whole = fitPrefix(n, (k) => build(k), budget);
+      if (ok(whole)) return whole.result;
+      const lean = fitPrefix(n, (k) => build(k, Infinity, false), budget);
+      return ok(lean) ? lean.result : fitPrefix(n, (k) => build(k, 300, false), budget).result;
     },
   }),
 
