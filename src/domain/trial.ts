@@ -2,6 +2,7 @@
  * Trials and studies as plain, immutable-by-convention data. The service owns the only
  * mutable copies; everything handed to strategies, schedulers and transports is read-only.
  */
+import { z } from "zod";
 import type { Distribution, Params, SearchSpace } from "./distributions.js";
 
 export const TRIAL_STATES = ["WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAIL"] as const;
@@ -164,3 +165,21 @@ export function bestTrial(directions: readonly Direction[], trials: Iterable<Tri
   }
   return best;
 }
+
+/** A value as a refusal names it: the number itself, else its kind (`a string`, `nil`). */
+function shownValue(v: unknown): string {
+  if (typeof v === "number") return String(v);
+  if (v === null) return "nil";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "a map" : `a ${typeof v}`;
+}
+/**
+ * Why a report's `step` is refused, naming what is allowed (zod's own words were "expected number,
+ * received NaN"). Fractions are allowed: steps are in the client's units, seconds included.
+ */
+export function stepRefusal(step: unknown): string {
+  const allowed = "a finite number >= 0, the trial's progress in your units (epochs, iterations, seconds; fractions allowed)";
+  return step === undefined ? `is required: ${allowed}` : `must be ${allowed}, not ${shownValue(step)}`;
+}
+/** A report's step (see `stepRefusal`), without a description (MCP's tool list has a size budget). */
+export const reportStepNumber = z.number({ error: (issue) => stepRefusal(issue.input) }).min(0, { error: (issue) => stepRefusal(issue.input) });

@@ -10,7 +10,7 @@ import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { clipText } from "../domain/input-limits.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
 import { startOf } from "../domain/start.js";
-import { type Direction, valueFields } from "../domain/trial.js";
+import { type Direction, stepRefusal, valueFields } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import { sampleUniform } from "../domain/sampling.js";
 import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
@@ -21,7 +21,6 @@ import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued } from "./enqueue-match.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
-import { stepRefusal } from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { distributionSchema, paramNameSchema, searchSpaceSchema } from "../../domain/distributions.js";
 import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../../domain/objectives.js";
-import { TRIAL_STATES } from "../../domain/trial.js";
+import { TRIAL_STATES, reportStepNumber } from "../../domain/trial.js";
 import { TRIAL_FIELDS } from "../paging.js";
 import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
 import type { DeepReadonly } from "./ops.js";
@@ -33,24 +33,6 @@ const numberOrNaN = z.union([z.number(), z.nan()]);
 export const anyNumber = z
   .union([z.number(), z.nan(), z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number")])
   .describe("a double; NaN and ±Infinity (MessagePack floats) mark a diverged run");
-/** A value as a refusal names it: the number itself, else its kind (`a string`, `nil`). */
-function shownValue(v: unknown): string {
-  if (typeof v === "number") return String(v);
-  if (v === null) return "nil";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "a map" : `a ${typeof v}`;
-}
-/**
- * Why a report's `step` is refused, naming what is allowed (zod's own words were "expected number,
- * received NaN"). Fractions are allowed: steps are in the client's units, seconds included.
- */
-export function stepRefusal(step: unknown): string {
-  const allowed = "a finite number >= 0, the trial's progress in your units (epochs, iterations, seconds; fractions allowed)";
-  return step === undefined ? `is required: ${allowed}` : `must be ${allowed}, not ${shownValue(step)}`;
-}
-/** A report's step (see `stepRefusal`), without a description (MCP's tool list has a size budget). */
-export const reportStepNumber = z.number({ error: (issue) => stepRefusal(issue.input) }).min(0, { error: (issue) => stepRefusal(issue.input) });
-const reportStep = reportStepNumber.describe("the trial's progress in the client's units (epoch, iteration, seconds…): finite, >= 0, increasing");
 /** A plug-in named on the wire: a bare name or `{name, options}`. */
 export const pluginRefSchema = z.union([
   z.string().min(1),
@@ -168,7 +150,7 @@ export const reportArgs = z
     study: studyName,
     trial: trialNumber,
     token: leaseToken,
-    step: reportStep,
+    step: reportStepNumber.describe("the trial's progress in the client's units (epoch, iteration, seconds…): finite, >= 0, increasing"),
     // NaN and infinity are allowed: they mark a diverged run, and schedulers treat NaN as the worst value.
     value: anyNumber,
     data: attrs.optional(),
