@@ -30,7 +30,7 @@ async function stillServing(): Promise<void> {
 }
 
 describe("plots of extreme but valid data", () => {
-  it("refuses a chart whose axis Vega cannot lay out instead of rasterising it (resvg aborted the server)", async () => {
+  it("draws a parameter declared over a subnormal span (its chart aborted the server in resvg)", async () => {
     const space = { x: { type: "float", low: 5e-324, high: 1e-323 }, y: { type: "float", low: 0, high: 1 } };
     // These trials made Vega write an SVG on which resvg panicked, and a Rust panic aborts the process.
     await client.call("create_study", { name: "subnormal-plot", space, strategy: "random", seed: 1 });
@@ -40,13 +40,9 @@ describe("plots of extreme but valid data", () => {
     }
     for (const kind of ["slice", "contour"]) {
       const r = await client.request("plot", { study: "subnormal-plot", kind });
-      expect(r.ok, kind).toBe(false);
-      expect(r.error?.code).toBe("INVALID_ARGUMENT");
-      expect(r.error?.message).toMatch(/cannot be drawn/);
+      expect(r.ok, `${kind}: ${r.error?.message}`).toBe(true);
+      expect(r.result.width, kind).toBeGreaterThan(300);
     }
-    // The charts whose axes do not hold the parameter still render; the spec is still served.
-    expect((await client.request("plot", { study: "subnormal-plot", kind: "history" })).ok).toBe(true);
-    expect((await client.request("plot_spec", { study: "subnormal-plot", kind: "slice" })).ok).toBe(true);
     await stillServing();
   }, 120_000);
 });

@@ -33,6 +33,7 @@ import {
   WIDTH,
   baseSpec,
   clampTo,
+  drawableDomain,
   logTicks,
   niceTicks,
   robustRange,
@@ -308,7 +309,7 @@ function axisEncoding(a: ParamAxis, numericField: string, catField: string, extr
     field: numericField,
     type: "quantitative",
     title: truncate(a.name, 30),
-    scale: { type: d.log ? "log" : "linear", domain: [d.low, d.high], nice: false },
+    scale: { type: d.log ? "log" : "linear", domain: drawableDomain(d.low, d.high, d.log === true), nice: false },
     ...(d.type === "int" ? { axis: { tickMinStep: 1, format: "d" } } : {}),
     ...extra,
   };

@@ -94,6 +94,18 @@ export function quantile(sorted: readonly number[], q: number): number {
 const MIN_SPAN = 1e-290;
 
 /**
+ * The domain of a linear axis from `lo` to `hi` (a parameter's declared bounds) that Vega can tick:
+ * a span below MIN_SPAN is widened as `robustRange` widens one. Vega's tick code threw "Invalid array
+ * length" on a float parameter declared from 5e-324 to 1e-323 and wrote a broken chart. A log axis,
+ * an empty span and a wider one are returned as they are.
+ */
+export function drawableDomain(lo: number, hi: number, log = false): [number, number] {
+  if (log || !(hi - lo > 0) || hi - lo >= MIN_SPAN) return [lo, hi];
+  const half = Math.max(Math.abs(lo) * 0.05 || 0.5, MIN_SPAN);
+  return [lo - half, hi + half];
+}
+
+/**
  * The axis range for `values` (finite ones; on a log axis positive ones): Tukey's outer fences
  * from the quartiles, widened to keep every value of `keep` visible, padded by 5%. With fewer
  * than 4 values the range spans them all. Never empty: a single value gets a small band.

@@ -15,7 +15,7 @@ import { MAX_IMPORTANCE_BARS, chooseParams, paramAxis } from "./plot-params.js";
 import { paramImportances } from "./importance.js";
 import { logTicks, niceTicks, robustRange, sampleTrials } from "./plot-scales.js";
 import { MAX_CURVES } from "./plot-trials.js";
-import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot, withoutTooltips } from "./plots.js";
+import { MAX_PNG_HEIGHT, MAX_PNG_WIDTH, PLOT_KINDS, type PlotKind, parsePlotKind, plotSpec, renderPlot, renderVegaLite, withoutTooltips } from "./plots.js";
 import type { StudyView, TrialView } from "./views.js";
 
 type Rows = Record<string, unknown>[];
@@ -469,6 +469,29 @@ describe("helpers", () => {
     } finally {
       for (const spy of logged) spy.mockRestore();
     }
+  });
+
+  it("draws slice and contour charts of a parameter declared over a subnormal span", async () => {
+    const space: Record<string, Distribution> = { x: { type: "float", low: 5e-324, high: 1e-323 }, y: { type: "float", low: 0, high: 1 } };
+    const trials = Array.from({ length: 12 }, (_, i) => trial(i, "COMPLETE", { x: i % 2 ? 5e-324 : 1e-323, y: (i * 0.37) % 1 }, space, i % 7));
+    for (const kind of ["slice", "contour"] as const) {
+      const plot = await renderPlot(kind, studyView("subnormal", space), trials);
+      expect(pngSize(plot.png).width, kind).toBeGreaterThan(300);
+    }
+  });
+
+  it("refuses to rasterise a chart Vega failed to lay out", async () => {
+    // Vega logs the failed step and writes an SVG anyway; resvg panicked on one (an abort of the
+    // whole process). A domain this narrow, given explicitly, still makes Vega fail.
+    const spec = {
+      data: { values: [{ x: 5e-324, y: 1 }, { x: 1e-323, y: 2 }] },
+      mark: "point",
+      encoding: { x: { field: "x", type: "quantitative", scale: { domain: [5e-324, 1e-323], nice: false } }, y: { field: "y", type: "quantitative" } },
+    };
+    const err = await renderVegaLite(spec).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TuneportError);
+    expect((err as TuneportError).code).toBe("INVALID_ARGUMENT");
+    expect((err as TuneportError).message).toMatch(/cannot be drawn.*Invalid array length/);
   });
 
   it("builds every kind's spec for studies of extreme values", () => {
