@@ -1,4 +1,6 @@
-/** True for the storage URLs the PostgreSQL backend takes. Apart from it so that choosing a backend does not load `pg`. */
+import { TuneportError } from "../../domain/errors.js";
+
+/** True for the storage URLs the PostgreSQL backend takes. Apart from it (as is all of this file) so that choosing a backend does not load `pg`. */
 export function isPostgresUrl(s: string): boolean {
   return /^postgres(ql)?:\/\//.test(s);
 }
@@ -14,4 +16,62 @@ export function redactStorageLocation(location: string): string {
   return location
     .replace(/^(postgres(?:ql)?:\/\/[^:@/?#]*:)[^/?#]*@/, "$1***@")
     .replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1***");
+}
+
+/** Splits `schema=` and `connect_timeout` off a URL (pg does not know the one and ignores the other). */
+export function parseUrl(url: string): { connectionString: string; schema: string | null; connectTimeoutMs: number | null } {
+  // Not `new URL`: a socket URL has no host (`postgresql://user@/db?host=/run/postgresql`).
+  const q = url.indexOf("?");
+  const params = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+  const schema = params.get("schema");
+  params.delete("schema");
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new TuneportError("INVALID_ARGUMENT", `schema name ${JSON.stringify(schema)} must be lower-case letters, digits and _`);
+  // libpq's parameter, which pg reads and then ignores: taken here, so a URL that works with psql bounds the wait here too.
+  const timeout = params.get("connect_timeout");
+  params.delete("connect_timeout");
+  const connectTimeoutMs = timeout === null ? secondsFromEnv() : connectTimeoutSeconds(timeout, "the URL's connect_timeout") * 1000;
+  const rest = params.toString();
+  return { connectionString: (q < 0 ? url : url.slice(0, q)) + (rest ? `?${rest}` : ""), schema, connectTimeoutMs };
+}
+
+/** `PGCONNECT_TIMEOUT` (libpq's variable for the same setting), or null when unset or empty. */
+function secondsFromEnv(): number | null {
+  const v = process.env.PGCONNECT_TIMEOUT;
+  return v === undefined || v === "" ? null : connectTimeoutSeconds(v, "PGCONNECT_TIMEOUT") * 1000;
+}
+
+/**
+ * Whole seconds, as libpq takes them, 1 included (libpq waits 2 s at least). libpq reads 0 as
+ * "wait forever": refused here, since a database that accepts and never answers would then hang
+ * the command or the server's requests (the reason tuneport bounds the wait at all).
+ */
+function connectTimeoutSeconds(v: string, where: string): number {
+  if (!/^[0-9]{1,6}$/.test(v) || Number(v) < 1)
+    throw new TuneportError(
+      "INVALID_ARGUMENT",
+      `${where} must be a whole number of seconds from 1 to 999999, not ${JSON.stringify(v)} (tuneport always bounds the wait for PostgreSQL; leave it out for the default)`,
+    );
+  return Number(v);
+}
+
+/**
+ * A failure to connect or migrate as one line naming the server (never the password) and the fix;
+ * TuneportErrors pass through. UNAVAILABLE: the server could not be reached or answered nothing.
+ */
+export function openFailure(err: unknown, url: string, connectTimeoutMs: number | undefined): TuneportError {
+  if (err instanceof TuneportError) return err;
+  let where = "the PostgreSQL server";
+  try {
+    const u = new URL(url);
+    where = `the PostgreSQL server at ${u.host || "localhost"}${u.pathname.length > 1 ? ` (database ${u.pathname.slice(1)})` : ""}`;
+  } catch {
+    // keep the plain words
+  }
+  let message = (err as Error)?.message ?? String(err);
+  if (/client password must be a string/.test(message))
+    message = "the server asks for a password and none was given (put it in ~/.pgpass or PGPASSWORD)";
+  if (connectTimeoutMs && /timeout/i.test(message))
+    message += ` (no answer within ${connectTimeoutMs / 1000} s; the URL's connect_timeout=SECONDS or PGCONNECT_TIMEOUT sets the wait)`;
+  return new TuneportError("UNAVAILABLE", `cannot open ${where}: ${message}; check that it runs and the URL's host, port, user, password and database`);
 }
