@@ -142,6 +142,11 @@ export function validateDistribution(name: string, d: Distribution): Distributio
   if (d.type === "int") {
     if (!Number.isSafeInteger(d.low) || !Number.isSafeInteger(d.high))
       throw invalidArgument(`${where}: int bounds must be safe integers`);
+    // Beyond 2^53 − 1 the grid arithmetic rounds: -(2^53 − 1) to 2^53 − 1 by 3 was stored with
+    // high = 2^53 (above the high given, not a safe integer), its own export could not be imported,
+    // and strategies' values fell off the grid.
+    if (!Number.isSafeInteger(d.high - d.low))
+      throw invalidArgument(`${where}: an int range may span at most 2^53 − 1 (${Number.MAX_SAFE_INTEGER}); got ${d.low} to ${d.high}`);
     const step = d.step ?? 1;
     // Like Optuna, shrink high onto the grid rather than refusing a range that is not a multiple.
     const high = d.low + Math.floor((d.high - d.low) / step) * step;

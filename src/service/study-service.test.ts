@@ -56,6 +56,9 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     [{ x: { type: "float", low: -1.7e308, high: 1.7e308, step: 1 } }, /high − low must be a finite number/],
     [{ x: { type: "float", low: -1.7e308, high: 1.7e308 } }, /high − low must be a finite number/],
     [{ x: { type: "float", low: 0, high: 1e308, step: 1e-300 } }, /\(high − low\) \/ step must be finite/],
+    // An int span past 2^53 − 1 rounded its grid: stored high 2^53, above the high given.
+    [{ x: { type: "int", low: -(2 ** 53 - 1), high: 2 ** 53 - 1, step: 3 } }, /an int range may span at most 2\^53 − 1/],
+    [{ x: { type: "int", low: -1, high: 2 ** 53 - 1 } }, /an int range may span at most 2\^53 − 1/],
   ])("refuses a bad space %j with a clear message", async (space, msg) => {
     const err = await expectCode(svc.createStudy({ name: "bad", space }), "INVALID_ARGUMENT");
     expect(err.message).toMatch(msg);
