@@ -119,6 +119,46 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(created[0]).toMatch(/"value": ?NaN\b/);
   });
 
+  it("refuses a non-finite value on a COMPLETE trial (an edited file), which tell never stores", async () => {
+    const one = await service();
+    await busyStudy(one);
+    const lines = [...one.exportStudy("src")];
+    const complete = lines.findIndex((l) => l.includes('"state":"COMPLETE"'));
+    for (const bad of ['"NaN"', '"Infinity"', '"-Infinity"']) {
+      const edited = lines.map((l, k) => (k === complete ? l.replace(/"value":[0-9.e-]+/, `"value":${bad}`) : l));
+      expect(edited[complete], bad).not.toBe(lines[complete]);
+      // Imported, it made best_trials INTERNAL ("hypervolume needs finite coordinates").
+      const err = await code(() => parseStudyLines(edited.join("\n")));
+      expect(err.message, bad).toMatch(new RegExp(`line ${complete + 1}: a COMPLETE trial's values must be finite`));
+    }
+  });
+
+  it("refuses PBT bookkeeping in system_attrs of the wrong shape or naming a trial the file lacks", async () => {
+    const one = await service();
+    await one.createStudy({ name: "pbt", space: { lr: SPACE.lr }, strategy: { name: "pbt", options: { population_size: 4, perturbation_interval: 1 } } });
+    for (let k = 0; k < 3; k++) {
+      const a = await one.ask({ study: "pbt" });
+      await one.report({ study: "pbt", trial: a.trial.number, token: a.lease.token, step: 1, value: k, data: { checkpoint: `/ck/${k}` } });
+      await one.tell({ study: "pbt", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k });
+    }
+    const lines = [...one.exportStudy("pbt")];
+    expect(lines[1]).toContain('"pbt_checkpoints":[{');
+    expect(parseStudyLines(lines.join("\n")).trials).toHaveLength(3); // as exported, it reads
+    const edits: [RegExp, string, RegExp][] = [
+      // Imported, these made every later report and tell (checkpoints) or lineage read INTERNAL.
+      [/"pbt_checkpoints":\[[^\]]*\]/, '"pbt_checkpoints":[null]', /system_attrs: pbt_checkpoints\.0/],
+      [/"pbt_lineage":\[.*?\}\]/, '"pbt_lineage":[null]', /system_attrs: pbt_lineage\.0/],
+      [/"donor":null/, '"donor":999', /system_attrs name trial 999, which the file does not hold/],
+    ];
+    for (const [edit, bad, msg] of edits) {
+      const edited = lines.map((l, k) => (k === 1 ? l.replace(edit, bad) : l));
+      expect(edited[1], bad).not.toBe(lines[1]);
+      const err = await code(() => parseStudyLines(edited.join("\n")));
+      expect(err.message, bad).toMatch(msg);
+      expect(err.message, bad).toMatch(/^line 2: /);
+    }
+  });
+
   it("refuses a trial whose parameter its distribution cannot produce (an edited file), naming the line", async () => {
     const one = await service();
     await busyStudy(one);

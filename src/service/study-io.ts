@@ -10,7 +10,8 @@
  * multi-objective study), `constraints` when told, intermediate values, user and system
  * attributes, timestamps (epoch milliseconds, exactly as stored) and the lease token of a
  * RUNNING trial (its worker can carry on after an import, as after a restart). Non-finite numbers, which JSON cannot hold, are written as the strings "NaN",
- * "Infinity" and "-Infinity" in `value` and in intermediate values.
+ * "Infinity" and "-Infinity" in intermediate values (a trial's result is finite, as tell keeps it:
+ * an import refuses another).
  *
  * A one-objective study's lines are those of version 1 before studies had several objectives:
  * `directions`, `reference_point`, `values` and `constraints` appear only when they say more.
@@ -29,6 +30,7 @@ import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
+import { pbtSystemAttrsSchema, pbtTrialRefs } from "../strategies/pbt/lineage.js";
 import { configView } from "./views.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
@@ -159,6 +161,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
   let header: z.infer<typeof headerSchema> | null = null;
   let config: StudyConfig | null = null;
   const trials: StoredTrial[] = [];
+  const pbtRefs: { line: number; trial: number }[] = [];
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] as string).trim();
     if (raw === "") continue;
@@ -228,6 +231,10 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     // A diverged member of a PBT study is COMPLETE without values (trial-ops.ts, `system_attrs.diverged`).
     const diverged = values === null && typeof t.system_attrs.diverged === "string";
     if (t.state === "COMPLETE" && !diverged && (values === null || values.length !== m)) fail(`a COMPLETE trial needs ${m} value${m === 1 ? "" : "s"}`);
+    // tell stores finite values only (a diverged run: value null and system_attrs.diverged); a
+    // COMPLETE "Infinity" made best_trials INTERNAL ("hypervolume needs finite coordinates").
+    if (values !== null && !values.every(Number.isFinite))
+      fail(`a ${t.state} trial's values must be finite (got ${values.map(String).join(", ")}); a diverged run is stored with value null and system_attrs.diverged`);
     // What the live server never stores (an edited file): a result on a trial that has not run,
     // or constraint vectors of different lengths (told ones must keep one length).
     if ((t.state === "WAITING" || t.state === "RUNNING") && (values !== null || t.constraints !== undefined))
@@ -250,6 +257,10 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       const d = t.distributions[name] ?? (config as StudyConfig).space[name];
       if (d !== undefined && !contains(d, v)) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
     }
+    // Bookkeeping that plug-ins read back without checking it (they wrote it themselves).
+    const pbt = pbtSystemAttrsSchema.safeParse(t.system_attrs);
+    if (!pbt.success) fail(`system_attrs: ${formatZodError(pbt.error)} (PBT's bookkeeping, which the server writes)`);
+    for (const r of pbtTrialRefs(t.system_attrs)) pbtRefs.push({ line: lineNo, trial: r });
     const steps = t.intermediate.map(([s]) => s);
     if (steps.some((s, k) => k > 0 && s <= (steps[k - 1] as number))) fail("intermediate steps must increase");
     trials.push({
@@ -279,6 +290,9 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       `the file ends after ${trials.length} of the ${header.trials} trials its header announces: it was cut short (an interrupted copy?); nothing was imported`,
       { trials: trials.length, announced: header.trials },
     );
+  const dangling = pbtRefs.find((r) => r.trial >= trials.length);
+  if (dangling)
+    throw invalidArgument(`line ${dangling.line}: system_attrs name trial ${dangling.trial}, which the file does not hold (PBT's bookkeeping, which the server writes)`, { line: dangling.line });
   return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, stopped: header.stopped === true, trials };
 }
 

@@ -19,6 +19,7 @@
  *   whichever trial reported or finished first after nobody needed it any more.
  * - `diverged`: set by the service when a member was completed with a NaN/infinite value.
  */
+import { z } from "zod";
 import type { Params } from "../../domain/distributions.js";
 import type { LineageGraph, LineageNode } from "../../domain/plugin.js";
 import type { Trial } from "../../domain/trial.js";
@@ -44,6 +45,37 @@ export interface ScheduleSegment {
   /** The trial that trained the model during this segment, and its own step when it began. */
   trial: number;
   trial_step: number;
+}
+
+const finite = z.number();
+const trialNo = z.number().int().min(0);
+/**
+ * The shapes of the bookkeeping above, for system attributes the server did not write itself (an
+ * imported study). The readers below trust them: an imported `pbt_checkpoints: [null]` made every
+ * later report and tell of the study INTERNAL, `pbt_lineage: [null]` every lineage read. Other keys
+ * pass. The trial numbers named (`donor`, `pbt_restore.trial`, `pbt_refill_of`) must exist: see
+ * `pbtTrialRefs`.
+ */
+export const pbtSystemAttrsSchema = z.object({
+  pbt_member: trialNo.optional(),
+  pbt_generation: trialNo.optional(),
+  pbt_lineage: z
+    .array(z.object({ step: finite, donor: trialNo.nullable(), donor_step: finite.nullable(), age: finite, params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])), checkpoint: z.string().nullable() }))
+    .optional(),
+  pbt_checkpoints: z.array(z.object({ path: z.string(), step: finite })).optional(),
+  pbt_restore: z.object({ trial: trialNo, checkpoint: z.string(), step: finite.nullable().optional() }).optional(),
+  pbt_ready_step: finite.optional(),
+  pbt_released: z.array(z.string()).optional(),
+  pbt_refill_of: trialNo.optional(),
+});
+
+/** The trial numbers PBT bookkeeping (already of `pbtSystemAttrsSchema`'s shapes) names. */
+export function pbtTrialRefs(systemAttrs: Record<string, unknown>): number[] {
+  const a = systemAttrs as z.infer<typeof pbtSystemAttrsSchema>;
+  const refs = (a.pbt_lineage ?? []).flatMap((e) => (e.donor === null ? [] : [e.donor]));
+  if (a.pbt_restore) refs.push(a.pbt_restore.trial);
+  if (a.pbt_refill_of !== undefined) refs.push(a.pbt_refill_of);
+  return refs;
 }
 
 export function memberOf(t: Trial): number | null {
