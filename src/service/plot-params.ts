@@ -33,7 +33,7 @@ import {
   WIDTH,
   baseSpec,
   clampTo,
-  drawableDomain,
+  drawableScale,
   logTicks,
   niceTicks,
   robustRange,
@@ -309,7 +309,7 @@ function axisEncoding(a: ParamAxis, numericField: string, catField: string, extr
     field: numericField,
     type: "quantitative",
     title: truncate(a.name, 30),
-    scale: { type: d.log ? "log" : "linear", domain: drawableDomain(d.low, d.high, d.log === true), nice: false },
+    scale: { ...drawableScale(d.low, d.high, d.log === true), nice: false },
     ...(d.type === "int" ? { axis: { tickMinStep: 1, format: "d" } } : {}),
     ...extra,
   };

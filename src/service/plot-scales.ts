@@ -94,15 +94,15 @@ export function quantile(sorted: readonly number[], q: number): number {
 const MIN_SPAN = 1e-290;
 
 /**
- * The domain of a linear axis from `lo` to `hi` (a parameter's declared bounds) that Vega can tick:
- * a span below MIN_SPAN is widened as `robustRange` widens one. Vega's tick code threw "Invalid array
- * length" on a float parameter declared from 5e-324 to 1e-323 and wrote a broken chart. A log axis,
- * an empty span and a wider one are returned as they are.
+ * The scale of an axis from `lo` to `hi` (a parameter's declared bounds) that Vega can tick: a span
+ * below MIN_SPAN is drawn on a linear scale widened as `robustRange` widens one. Vega's tick code
+ * threw "Invalid array length" on a float parameter declared from 5e-324 to 1e-323 (log or not) and
+ * wrote a broken chart. Any other span keeps its scale and bounds.
  */
-export function drawableDomain(lo: number, hi: number, log = false): [number, number] {
-  if (log || !(hi - lo > 0) || hi - lo >= MIN_SPAN) return [lo, hi];
+export function drawableScale(lo: number, hi: number, log = false): { type: "log" | "linear"; domain: [number, number] } {
+  if (!(hi - lo > 0) || hi - lo >= MIN_SPAN) return { type: log ? "log" : "linear", domain: [lo, hi] };
   const half = Math.max(Math.abs(lo) * 0.05 || 0.5, MIN_SPAN);
-  return [lo - half, hi + half];
+  return { type: "linear", domain: [lo - half, hi + half] };
 }
 
 /**

@@ -471,12 +471,14 @@ describe("helpers", () => {
     }
   });
 
-  it("draws slice and contour charts of a parameter declared over a subnormal span", async () => {
-    const space: Record<string, Distribution> = { x: { type: "float", low: 5e-324, high: 1e-323 }, y: { type: "float", low: 0, high: 1 } };
-    const trials = Array.from({ length: 12 }, (_, i) => trial(i, "COMPLETE", { x: i % 2 ? 5e-324 : 1e-323, y: (i * 0.37) % 1 }, space, i % 7));
-    for (const kind of ["slice", "contour"] as const) {
-      const plot = await renderPlot(kind, studyView("subnormal", space), trials);
-      expect(pngSize(plot.png).width, kind).toBeGreaterThan(300);
+  it("draws slice and contour charts of a parameter declared over a subnormal span, log or not", async () => {
+    for (const log of [false, true]) {
+      const space: Record<string, Distribution> = { x: { type: "float", low: 5e-324, high: 1e-323, log }, y: { type: "float", low: 0, high: 1 } };
+      const trials = Array.from({ length: 12 }, (_, i) => trial(i, "COMPLETE", { x: i % 2 ? 5e-324 : 1e-323, y: (i * 0.37) % 1 }, space, i % 7));
+      for (const kind of ["slice", "contour"] as const) {
+        const plot = await renderPlot(kind, studyView("subnormal", space), trials);
+        expect(pngSize(plot.png).width, `${kind} log=${log}`).toBeGreaterThan(300);
+      }
     }
   });
 
