@@ -4,6 +4,7 @@
  * typed error or stored so that every later read of the study still works, and the server stays up.
  * (Raw frames, bad UTF-8, nesting: raw-frame-fuzz; the HTTP doors: dashboard-hostile, mcp-hardening.)
  */
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
@@ -43,6 +44,42 @@ describe("plots of extreme but valid data", () => {
       expect(r.ok, `${kind}: ${r.error?.message}`).toBe(true);
       expect(r.result.width, kind).toBeGreaterThan(300);
     }
+    await stillServing();
+  }, 120_000);
+});
+
+describe("a chart renderer that dies", () => {
+  /** The plot renderer's process: the server's child running plot-worker.js. */
+  function rendererPids(): number[] {
+    const out: number[] = [];
+    for (const tid of readdirSync(`/proc/${server.proc.pid}/task`)) {
+      const children = readFileSync(`/proc/${server.proc.pid}/task/${tid}/children`, "utf8").trim();
+      for (const pid of children ? children.split(" ").map(Number) : []) {
+        try {
+          if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("plot-worker")) out.push(pid);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
+  it("takes the charts it was drawing with it, not the server (resvg's native panics abort their process)", async () => {
+    await client.call("create_study", { name: "renderer-dies", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 2 });
+    for (let k = 0; k < 5; k++) {
+      const a = await client.call("ask", { study: "renderer-dies" });
+      await client.call("tell", { study: "renderer-dies", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k });
+    }
+    expect((await client.request("plot", { study: "renderer-dies", kind: "history" })).ok).toBe(true);
+    const [pid] = rendererPids();
+    expect(pid, "the renderer runs in its own process").toBeGreaterThan(0);
+    process.kill(pid as number, "SIGABRT"); // what a Rust panic does to the process it runs in
+    while (rendererPids().includes(pid as number)) await new Promise((r) => setTimeout(r, 20));
+    await stillServing();
+    const again = await client.request("plot", { study: "renderer-dies", kind: "slice" }); // not a cached chart: drawn again
+    expect(again.ok, again.error?.message).toBe(true);
+    expect(rendererPids()).toHaveLength(1);
     await stillServing();
   }, 120_000);
 });

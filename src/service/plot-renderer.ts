@@ -1,14 +1,18 @@
 /**
  * Renders plots off the event loop. Vega and resvg take from a few hundred milliseconds to
  * seconds for a large study; in the server's thread that would delay every heartbeat, report
- * and tell behind a plot. `PlotRenderer` starts one worker thread on first use
+ * and tell behind a plot. `PlotRenderer` starts one worker process on first use
  * (`plot-worker.ts`), sends it the study and its trials, and stops it after `idleMs` without
- * a request so that an idle server holds no Vega heap. When the compiled worker is absent
- * (running from TypeScript sources, as the unit tests do) it renders in process.
+ * a request so that an idle server holds no Vega heap. A process rather than a thread: resvg is
+ * native (Rust) code, and a panic there aborts the whole process it runs in — with a thread,
+ * the server (a chart of a subnormal range did that, docs/SECURITY.md). A worker that dies fails
+ * the charts it was drawing (INTERNAL, "the chart renderer stopped") and the next chart starts
+ * another. When the compiled worker is absent (running from TypeScript sources, as the unit tests
+ * do) it renders in process.
  */
+import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { type ErrorCode, TuneportError } from "../domain/errors.js";
 import type { PlotOptions } from "./plot-scales.js";
@@ -45,9 +49,18 @@ export type PlotJobResult =
 
 const WORKER_FILE = fileURLToPath(new URL("./plot-worker.js", import.meta.url));
 
+interface Pending {
+  message: PlotJob | WarmJob;
+  resolve: (p: RenderedPlot | null) => void;
+  reject: (e: Error) => void;
+  worker: ChildProcess | null;
+  resent: boolean;
+}
+
 export class PlotRenderer {
-  private worker: Worker | null = null;
-  private readonly pending = new Map<number, { resolve: (p: RenderedPlot | null) => void; reject: (e: Error) => void }>();
+  private worker: ChildProcess | null = null;
+  /** Jobs sent and not answered: the worker each went to, and whether it was sent again after one died. */
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly threaded: boolean;
@@ -109,12 +122,11 @@ export class PlotRenderer {
   private async post(job: (id: number) => PlotJob | WarmJob): Promise<RenderedPlot | null> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
+    const message = job(id);
     try {
       return await new Promise<RenderedPlot | null>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        worker.postMessage(job(id));
+        this.dispatch(id, { message, resolve, reject, worker: null, resent: false });
       });
     } finally {
       if (this.pending.size === 0 && this.worker) {
@@ -124,8 +136,24 @@ export class PlotRenderer {
     }
   }
 
-  private spawn(): Worker {
-    const w = new Worker(WORKER_FILE);
+  /** Sends a job to the running worker, or a new one when there is none or it has gone. */
+  private dispatch(id: number, p: Pending): void {
+    const worker = this.worker?.connected ? this.worker : this.spawn();
+    p.worker = worker;
+    this.pending.set(id, p);
+    // A worker found dead only at the write (it died between two charts) fails nothing: the exit handler resends.
+    try {
+      worker.send(p.message, () => undefined);
+    } catch (err) {
+      this.pending.delete(id); // a job that cannot be serialised: the caller's promise rejects with it
+      throw err;
+    }
+  }
+
+  private spawn(): ChildProcess {
+    // No flags of the server's (--cpu-prof, --inspect) in the child; stdout stays the server's log alone.
+    // Its own process group: a Ctrl-C at the terminal is the server's to handle (the child goes when the server does).
+    const w = fork(WORKER_FILE, [], { serialization: "advanced", execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"], detached: true });
     w.on("message", (m: PlotJobResult) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -136,30 +164,47 @@ export class PlotRenderer {
       else p.reject(new Error(m.error.message));
     });
     w.on("error", (err) => {
-      this.log.error({ err }, "plot worker crashed");
-      this.failAll(err);
-      if (this.worker === w) this.worker = null;
+      this.log.error({ err }, "the chart renderer could not be started or reached");
+      this.workerGone(w, `the chart renderer stopped: ${(err as Error).message}`);
     });
-    w.on("exit", () => {
-      if (this.worker === w) this.worker = null;
-      this.failAll(new TuneportError("INTERNAL", "the plot worker stopped"));
+    w.on("exit", (code, signal) => {
+      const lost = [...this.pending.values()].filter((p) => p.worker === w).length;
+      if (!this.closed && (lost > 0 || (code !== 0 && signal !== "SIGTERM")))
+        this.log.error({ code, signal, charts_in_flight: lost }, "the chart renderer stopped; its charts go to another");
+      this.workerGone(w, "the chart renderer stopped twice while drawing this chart (logged on the server)");
     });
+    // Neither the process nor its channel keeps the server's event loop alive.
     w.unref();
+    w.channel?.unref();
     this.worker = w;
     return w;
   }
 
-  private failAll(err: Error): void {
+  /**
+   * The jobs a worker that has gone took with it: each is sent once more, to a new worker (the job
+   * may only have been written to a worker that was already dying); one that a second worker also
+   * died on fails with `message`. Once closed, they fail.
+   */
+  private workerGone(w: ChildProcess, message: string): void {
+    if (this.worker === w) this.worker = null;
     for (const [id, p] of this.pending) {
+      if (p.worker !== w) continue;
       this.pending.delete(id);
-      p.reject(err);
+      if (p.resent || this.closed) p.reject(new TuneportError("INTERNAL", this.closed ? "the server is stopping" : message));
+      else this.dispatch(id, { ...p, resent: true });
     }
   }
 
   private async stopWorker(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    if (w) await w.terminate();
+    if (!w || w.exitCode !== null || w.signalCode !== null) return;
+    // Held until it has gone: unreferenced, the wait alone would let the event loop end mid-shutdown.
+    w.ref();
+    await new Promise<void>((resolve) => {
+      w.once("exit", () => resolve());
+      w.kill("SIGTERM");
+    });
   }
 
   /** Stops the worker; requests in flight fail. */
