@@ -14,40 +14,25 @@
  * - a refusal that is not about parameters does not send the agent to the search space (one value
  *   told to a two-objective study, best_trials of one).
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
-import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
-import { serviceBackend } from "./backend.js";
+import type { StudyService } from "../../service/study-service.js";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
 import { DEFAULT_MAX_CHARS, resultChars } from "./budget.js";
-import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 
-let storage: SqliteStorage;
+let rig: MemoryMcp;
 let service: StudyService;
-let mcp: TuneportMcp;
-let client: Client;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: "review", version: "1" });
-  await mcp.server.connect(a);
-  await client.connect(b);
+  rig = await memoryMcp();
+  service = rig.service;
 });
 
 afterEach(async () => {
-  await client.close();
-  mcp.dispose();
-  await service.close();
-  await storage.close();
+  await rig.close();
 });
 
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const call = async (name: string, args: Record<string, unknown>) => (await rig.client.callTool({ name, arguments: args })) as CallToolResult;
 const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
 
