@@ -44,7 +44,7 @@ describe("integers", () => {
     expect(encodeAlone(2 ** 40).toString("hex")).toBe("cf0000010000000000");
   });
 
-  it("keeps fractions, unsafe integers and -0 as float 64, and skips the payload of a str or bin", () => {
+  it("keeps fractions and unsafe integers as float 64, leaves -0 as msgpackr writes it (the int 0), and skips the payload of a str or bin", () => {
     expect(hex(1.5)).toBe("cb3ff8000000000000");
     expect(hex(2 ** 53)).toBe("cb4340000000000000");
     expect(hex(-0)).toBe("00");
