@@ -370,7 +370,7 @@ def _typed_value(v: Any, d: Distribution) -> Any:
     if isinstance(d, Float):
         return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
     if isinstance(d, Int) and isinstance(v, float) and v.is_integer():
-        return int(v)  # the server's MessagePack sends integers past 2^32 as float64
+        return int(v)  # servers before 9c3e21c sent integers past 2^32 as float64
     if isinstance(d, Categorical) and not any(type(c) is type(v) and c == v for c in d.choices):
         for c in d.choices:
             if c == v and isinstance(c, bool) == isinstance(v, bool) and not isinstance(c, str):

@@ -30,7 +30,7 @@ export function parseUrl(url: string): { connectionString: string; schema: strin
   // libpq's parameter, which pg reads and then ignores: taken here, so a URL that works with psql bounds the wait here too.
   const timeout = params.get("connect_timeout");
   params.delete("connect_timeout");
-  const connectTimeoutMs = timeout === null ? secondsFromEnv() : connectTimeoutSeconds(timeout, "the URL's connect_timeout") * 1000;
+  const connectTimeoutMs = timeout === null ? secondsFromEnv() : connectTimeoutMsOf(timeout, "the URL's connect_timeout");
   const rest = params.toString();
   return { connectionString: (q < 0 ? url : url.slice(0, q)) + (rest ? `?${rest}` : ""), schema, connectTimeoutMs };
 }
@@ -38,21 +38,22 @@ export function parseUrl(url: string): { connectionString: string; schema: strin
 /** `PGCONNECT_TIMEOUT` (libpq's variable for the same setting), or null when unset or empty. */
 function secondsFromEnv(): number | null {
   const v = process.env.PGCONNECT_TIMEOUT;
-  return v === undefined || v === "" ? null : connectTimeoutSeconds(v, "PGCONNECT_TIMEOUT") * 1000;
+  return v === undefined || v === "" ? null : connectTimeoutMsOf(v, "PGCONNECT_TIMEOUT");
 }
 
 /**
- * Whole seconds, as libpq takes them, 1 included (libpq waits 2 s at least). libpq reads 0 as
- * "wait forever": refused here, since a database that accepts and never answers would then hang
- * the command or the server's requests (the reason tuneport bounds the wait at all).
+ * Whole seconds, as libpq takes them, 1 included (libpq waits 2 s at least), in ms; null for 0.
+ * libpq reads 0 as "wait forever", which tuneport never does (a database that accepts and never
+ * answers would hang the command or the server's requests): 0 keeps the default bound, so a
+ * set-up that has it (often an environment's PGCONNECT_TIMEOUT=0) keeps working.
  */
-function connectTimeoutSeconds(v: string, where: string): number {
-  if (!/^[0-9]{1,6}$/.test(v) || Number(v) < 1)
+function connectTimeoutMsOf(v: string, where: string): number | null {
+  if (!/^[0-9]{1,6}$/.test(v))
     throw new TuneportError(
       "INVALID_ARGUMENT",
-      `${where} must be a whole number of seconds from 1 to 999999, not ${JSON.stringify(v)} (tuneport always bounds the wait for PostgreSQL; leave it out for the default)`,
+      `${where} must be a whole number of seconds from 0 (the default wait) to 999999, not ${JSON.stringify(v)}`,
     );
-  return Number(v);
+  return Number(v) === 0 ? null : Number(v) * 1000;
 }
 
 /**
