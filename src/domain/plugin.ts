@@ -214,6 +214,12 @@ export interface StrategyReadModels {
   lineageNext?(trial: Trial, at: { uptoStep?: number } | { donorStep: number }): { trial: number; donorStep: number } | null;
   /** The whole population's lineage (PBT): what the dashboard draws as a tree. */
   lineageGraph?(trials: readonly Trial[]): LineageGraph;
+  /**
+   * A trial's `systemAttrs` that the server did not write (an imported study), checked where the
+   * readers above trust them: why the plug-in's bookkeeping there cannot be read (null when it can),
+   * and the trial numbers it names, which the study must hold.
+   */
+  importedAttrs?(systemAttrs: Record<string, unknown>): { readonly problem: string | null; readonly trials: readonly number[] };
 }
 
 /** A named strategy with its options schema; what a catalogue holds and a study names. */

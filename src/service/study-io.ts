@@ -30,7 +30,6 @@ import { studyNameProblem } from "../domain/study-name.js";
 import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
-import { pbtSystemAttrsSchema, pbtTrialRefs } from "../strategies/pbt/lineage.js";
 import { configView } from "./views.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
@@ -161,7 +160,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
   let header: z.infer<typeof headerSchema> | null = null;
   let config: StudyConfig | null = null;
   const trials: StoredTrial[] = [];
-  const pbtRefs: { line: number; trial: number }[] = [];
+  const attrRefs: { line: number; trial: number }[] = [];
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] as string).trim();
     if (raw === "") continue;
@@ -257,10 +256,10 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       const d = t.distributions[name] ?? (config as StudyConfig).space[name];
       if (d !== undefined && !contains(d, v)) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
     }
-    // Bookkeeping that plug-ins read back without checking it (they wrote it themselves).
-    const pbt = pbtSystemAttrsSchema.safeParse(t.system_attrs);
-    if (!pbt.success) fail(`system_attrs: ${formatZodError(pbt.error)} (PBT's bookkeeping, which the server writes)`);
-    for (const r of pbtTrialRefs(t.system_attrs)) pbtRefs.push({ line: lineNo, trial: r });
+    // Bookkeeping that the study's strategy reads back without checking it (it wrote it itself).
+    const imported = plugins.strategy((config as StudyConfig).strategy.name)?.readModels?.importedAttrs?.(t.system_attrs);
+    if (imported?.problem) fail(`system_attrs: ${imported.problem} (the ${(config as StudyConfig).strategy.name} strategy's bookkeeping, which the server writes)`);
+    for (const r of imported?.trials ?? []) attrRefs.push({ line: lineNo, trial: r });
     const steps = t.intermediate.map(([s]) => s);
     if (steps.some((s, k) => k > 0 && s <= (steps[k - 1] as number))) fail("intermediate steps must increase");
     trials.push({
@@ -290,9 +289,9 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       `the file ends after ${trials.length} of the ${header.trials} trials its header announces: it was cut short (an interrupted copy?); nothing was imported`,
       { trials: trials.length, announced: header.trials },
     );
-  const dangling = pbtRefs.find((r) => r.trial >= trials.length);
+  const dangling = attrRefs.find((r) => r.trial >= trials.length);
   if (dangling)
-    throw invalidArgument(`line ${dangling.line}: system_attrs name trial ${dangling.trial}, which the file does not hold (PBT's bookkeeping, which the server writes)`, { line: dangling.line });
+    throw invalidArgument(`line ${dangling.line}: system_attrs name trial ${dangling.trial}, which the file does not hold (the strategy's bookkeeping, which the server writes)`, { line: dangling.line });
   return { name: rename ?? header.name, config, userAttrs: header.user_attrs, createdAt: header.created_at_ms, stopped: header.stopped === true, trials };
 }
 

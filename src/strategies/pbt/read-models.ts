@@ -5,10 +5,15 @@
  */
 import type { StrategyReadModels } from "../../domain/plugin.js";
 import type { Trial } from "../../domain/trial.js";
-import { lineageGraph, nextDonor, scheduleOf } from "./lineage.js";
+import { formatZodError } from "../../domain/distributions.js";
+import { lineageGraph, nextDonor, pbtSystemAttrsSchema, pbtTrialRefs, scheduleOf } from "./lineage.js";
 
 export const PBT_READ_MODELS: StrategyReadModels = {
   lineage: (trials: readonly Trial[], number: number, uptoStep?: number) => scheduleOf(trials, number, uptoStep),
   lineageGraph,
   lineageNext: nextDonor,
+  importedAttrs(systemAttrs) {
+    const parsed = pbtSystemAttrsSchema.safeParse(systemAttrs);
+    return parsed.success ? { problem: null, trials: pbtTrialRefs(systemAttrs) } : { problem: formatZodError(parsed.error), trials: [] };
+  },
 };
