@@ -222,6 +222,21 @@ describe("add_trial", () => {
   });
 });
 
+describe("enqueue_trial", () => {
+  it("enqueue_trial names the declared parameters a proposal leaves to the strategy", async () => {
+    const space = { lr: { type: "float", low: 1e-4, high: 1, log: true }, layers: { type: "int", low: 1, high: 4 }, act: { type: "categorical", choices: ["relu", "tanh"] } };
+    await service.execute("create_study", { name: "q", space, strategy: "random" });
+    const partial = await call("enqueue_trial", { study: "q", params: { lr: 0.01 }, rationale: "only the rate matters here" });
+    expect(textOf(partial)).toContain("layers, act are not given: the strategy draws them when a worker asks for the trial.");
+    const whole = await call("enqueue_trial", { study: "q", params: { lr: 0.02, layers: 2, act: "relu" }, rationale: "a full configuration" });
+    expect(whole.isError, textOf(whole)).toBeFalsy();
+    expect(textOf(whole)).not.toContain("not given");
+    const asked = await service.execute("ask", { study: "q" });
+    expect(asked.trial.params.lr).toBe(0.01);
+    expect(Object.keys(asked.trial.params).sort()).toEqual(["act", "layers", "lr"]);
+  });
+});
+
 describe("listings", () => {
   it("refuse parameter names the study does not have, naming the ones it has", async () => {
     await service.execute("create_study", { name: "p", space: { lr: { type: "float", low: 0, high: 1 } }, strategy: "random" });

@@ -172,7 +172,7 @@ export const trialTools: McpTool[] = [
     name: "enqueue_trial",
     meta: {
       title: "Propose a trial",
-      description: "Propose params with a rationale; served first.",
+      description: "Propose params (omitted ones are drawn) with a rationale; served first.",
     },
     input: z.object({
       study: studyArg,
@@ -181,12 +181,17 @@ export const trialTools: McpTool[] = [
       skip_if_exists: z.boolean().default(true),
     }),
     output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
-    ops: ["enqueue"],
+    ops: ["enqueue", "get_study"],
     async run(a, { backend }) {
       const { trial, created } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
+      // Declared parameters the proposal leaves out are drawn when a worker asks for the trial:
+      // say which, so that an agent does not take the proposal for the whole configuration.
+      const { space } = (await backend.call("get_study", { study: a.study })).study;
+      const drawn = Object.keys(space).filter((k) => !(k in a.params));
+      const rest = drawn.length === 0 ? "" : ` ${drawn.length > 8 ? `${drawn.length} declared parameters` : drawn.join(", ")} ${drawn.length === 1 ? "is" : "are"} not given: the strategy draws ${drawn.length === 1 ? "it" : "them"} when a worker asks for the trial.`;
       return text(
         created
-          ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.`
+          ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}`
           : `Not queued: trial ${trial.number} already has these values (${trial.state}${trial.value !== null ? `, value ${fmt(trial.value)}` : ""}).`,
         { created, trial: compactTrial(trial) as unknown as Record<string, unknown> },
       );
@@ -197,7 +202,7 @@ export const trialTools: McpTool[] = [
     name: "best_trials",
     meta: {
       title: "Best trials",
-      description: "The k (default 5) best complete trials that satisfy their constraints; page with next_cursor.",
+      description: "The k (default 5) best feasible complete trials; page with next_cursor.",
       readOnly: true,
       sized: true,
     },
