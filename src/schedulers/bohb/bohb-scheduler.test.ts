@@ -4,7 +4,7 @@ import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { makeStudy, makeTrial } from "../../testing/fixtures.js";
 import { schedulerConformance } from "../../testing/scheduler.case.js";
-import { BohbScheduler, bohbSchedulerFactory } from "./bohb-scheduler.js";
+import { BOHB_MAX_KERNEL_TERMS, BohbScheduler, bohbSchedulerFactory, candidateCount } from "./bohb-scheduler.js";
 import { ProductKde } from "./kde.js";
 
 schedulerConformance(bohbSchedulerFactory, { options: { max_resource: 27 }, warmupSteps: 1 });
@@ -72,6 +72,33 @@ describe("bohb", () => {
     expect(random).toBeGreaterThan(70);
     expect(random).toBeLessThan(130);
     expect(s.beforeSuggest({ study, trials: [], trialNumber: 0, rng: new Rng(1) }).systemAttrs?.bohb).toBe("random");
+  });
+});
+
+describe("bohb proposal work", () => {
+  it("draws at most BOHB_MAX_KERNEL_TERMS / (model points · d) candidates: num_samples 10,000 at 50 parameters held the event loop seconds", () => {
+    const wide: SearchSpace = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`p${i}`, { type: "float", low: 0, high: 1 }]));
+    const rng = new Rng(3, "bohb-wide");
+    const trials = Array.from({ length: 400 }, (_, i) => {
+      const p = Object.fromEntries(Object.keys(wide).map((k) => [k, rng.random()]));
+      return makeTrial(i, p, wide, { state: "COMPLETE", value: rng.random(), intermediate: [{ step: 1, value: rng.random() }] });
+    });
+    const s = make({ max_resource: 1, num_samples: 10_000, random_fraction: 0 });
+    const model = s.fit(wide, "minimize", trials);
+    expect(model).not.toBeNull();
+    let draws = 0;
+    const sample = model!.good.sample.bind(model!.good);
+    model!.good.sample = (r, f) => (draws++, sample(r, f));
+    s.propose(model!, new Rng(5));
+    const points = model!.good.points.length + model!.bad.points.length;
+    expect(draws).toBe(Math.floor(BOHB_MAX_KERNEL_TERMS / (points * 50)));
+    expect(draws).toBeLessThan(10_000);
+  });
+
+  it("keeps num_samples on a small model, and one candidate at least on any", () => {
+    expect(candidateCount(64, 100, 5)).toBe(64);
+    expect(candidateCount(10_000, 10, 2)).toBe(10_000);
+    expect(candidateCount(64, 1e6, 1e3)).toBe(1);
   });
 });
 
