@@ -29,3 +29,21 @@ export type Decision =
     };
 
 export const CONTINUE: Decision = Object.freeze({ action: "continue" });
+
+/**
+ * The decision of a report that both the scheduler (`a`) and the strategy (`b`) answered: the
+ * strategy's, except that its `continue` keeps the scheduler's prune or update, and the
+ * scheduler's budget carries over to a strategy decision that sets none.
+ */
+export function mergeDecisions(a: Decision, b: Decision): Decision {
+  if (b.action === "continue") {
+    if (a.action !== "continue") return a;
+    return {
+      action: "continue",
+      ...((b.budget ?? a.budget) !== undefined ? { budget: b.budget ?? a.budget } : {}),
+      ...(b.delete_checkpoints ? { delete_checkpoints: b.delete_checkpoints } : {}),
+    };
+  }
+  if (b.action === "update" && a.action === "continue" && a.budget !== undefined && b.budget === undefined) return { ...b, budget: a.budget };
+  return b;
+}

@@ -23,6 +23,14 @@ const brokenFrom3: SchedulerFactory<Record<string, never>> = {
   }),
 };
 
+/** Answers every report with an update whose `x` is NaN (a plug-in's overflowed step) and whose `y` is valid. */
+const nanUpdate: SchedulerFactory<Record<string, never>> = {
+  name: "nan-update",
+  description: "Proposes an invalid value for x (a plug-in bug).",
+  options: z.object({}).strict(),
+  create: () => ({ onReport: () => ({ decision: { action: "update", params: { x: Number.NaN, y: 0.25 } } }) }),
+};
+
 describe("report", () => {
   it("keeps a refused report's value out of memory, as out of storage, and appends the others in order", async () => {
     const storage = new SqliteStorage({ path: ":memory:" });
@@ -39,6 +47,23 @@ describe("report", () => {
       expect(trial.intermediate).toEqual([[0, 0], [1, 0.1], [2, 0.2]]);
       const stored = await storage.loadTrials((await storage.listStudies())[0]!.id);
       expect(stored[0]?.intermediate).toEqual([{ step: 0, value: 0 }, { step: 1, value: 0.1 }, { step: 2, value: 0.2 }]);
+    } finally {
+      await svc.close();
+      await storage.close();
+    }
+  });
+
+  it("answers an update with what it stored: a value the plug-in got wrong is the trial's current one, not sent as proposed", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, schedulers: [...SCHEDULERS.values(), nanUpdate] });
+    try {
+      const space = { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } };
+      await svc.execute("create_study", { name: "s", space, scheduler: "nan-update" });
+      const q = await svc.execute("ask", { study: "s" });
+      const r = await svc.execute("report", { study: "s", trial: q.trial.number, token: q.lease.token, step: 1, value: 0.5 });
+      expect(r.decision).toEqual({ action: "update", params: { x: q.trial.params.x, y: 0.25 } });
+      const { trial } = await svc.execute("trial", { study: "s", trial: q.trial.number });
+      expect(trial.params).toEqual({ x: q.trial.params.x, y: 0.25 });
     } finally {
       await svc.close();
       await storage.close();

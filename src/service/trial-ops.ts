@@ -4,7 +4,7 @@
  * fitted), re-validates the study there (`live`), and commits through the service's pipeline.
  */
 import type { WorkerIdentity } from "../domain/worker.js";
-import { CONTINUE, type Decision } from "../domain/decision.js";
+import { CONTINUE, type Decision, mergeDecisions } from "../domain/decision.js";
 import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { clipText } from "../domain/input-limits.js";
@@ -452,16 +452,22 @@ function decideReport(core: ServiceCore, s: StudyState, a: S.ReportArgs, rc: Rep
     }
   }
   if (decision.action === "update") {
+    // The reply says what is stored: a value the plug-in got wrong (a NaN step) is neither kept
+    // nor sent; the client goes on with the trial's current value of that parameter.
     const params = { ...next.params };
+    const sent: Params = {};
     for (const [k, v] of Object.entries(decision.params)) {
       const d = next.distributions[k] ?? s.paramDists.get(k);
       if (!d || !contains(d, v)) {
         core.log.error({ study: s.study.name, param: k }, "plug-in proposed an invalid update; ignored");
+        if (Object.hasOwn(next.params, k)) sent[k] = next.params[k] as ParamValue;
         continue;
       }
       params[k] = v;
+      sent[k] = v;
     }
     next.params = params;
+    decision = { ...decision, params: sent };
   }
   if (decision.action === "prune") attrs = { ...attrs, pruned_at_step: step };
   if (Object.keys(attrs).length > 0) next.systemAttrs = { ...next.systemAttrs, ...attrs };
@@ -584,17 +590,4 @@ function toldValues(directions: readonly Direction[], a: S.TellArgs): number[] |
     }
   }
   return null; // a FAIL tell's values are ignored, as in protocol v1
-}
-
-function mergeDecisions(a: Decision, b: Decision): Decision {
-  if (b.action === "continue") {
-    if (a.action !== "continue") return a;
-    return {
-      action: "continue",
-      ...((b.budget ?? a.budget) !== undefined ? { budget: b.budget ?? a.budget } : {}),
-      ...(b.delete_checkpoints ? { delete_checkpoints: b.delete_checkpoints } : {}),
-    };
-  }
-  if (b.action === "update" && a.action === "continue" && a.budget !== undefined && b.budget === undefined) return { ...b, budget: a.budget };
-  return b;
 }
