@@ -246,3 +246,31 @@ describe("hypergradient strategy: updates", () => {
     expect(Math.log(c.trial.params.lr as number)).toBeCloseTo(Math.log(0.01) + 0.05 * Math.log(1e4), 8);
   });
 });
+
+describe("hypergradient strategy: extreme ranges and hypergradients", () => {
+  const EXTREME: SearchSpace = {
+    big: { type: "float", low: -8e307, high: 8e307 },
+    lr: { type: "float", low: 1e-5, high: 1, log: true },
+    flat: { type: "float", low: 1e308, high: 1.00000000000001e308, log: true }, // ln high === ln low
+  };
+  const report = (rule: string, hypergradients: Record<string, number>) => {
+    const o = factory.options.parse({ step_rule: rule });
+    const study = makeStudy(EXTREME, { strategy: { name: "hypergradient", options: o as unknown as Record<string, unknown> } });
+    const trial = makeTrial(0, { big: 1e307, lr: 0.01, flat: 1e308 }, EXTREME, { state: "RUNNING", value: null, intermediate: [{ step: 1, value: 1 }] });
+    return factory.create(o).onReport!({ study, trials: [trial], trial, step: 1, value: 1, data: { hypergradients }, rng: new Rng(1) })!;
+  };
+
+  it.each(["trust-region", "adam"])("%s: a hypergradient whose unit-cube step overflows is ignored with a warning, never a NaN param", (rule) => {
+    // 1e300 · (high − low) = 1.6e607: its moments were Infinity, the step NaN, the update sent nil.
+    const res = report(rule, { big: 1e300, lr: 1, flat: 1 });
+    const params = (res.decision as { params: Params }).params;
+    for (const [k, v] of Object.entries(params)) expect(contains(EXTREME[k]!, v), `${k}=${String(v)}`).toBe(true);
+    expect(params.lr).toBeLessThan(0.01);
+    expect(params.big).toBe(1e307);
+    expect(res.systemAttrs?.hg_warnings).toEqual([
+      expect.stringMatching(/'big' is 1e\+300, too large/),
+      "step 1: 'flat' is not a tuned continuous parameter of this trial; ignored",
+    ]);
+    for (const key of ["hg_m", "hg_v"]) for (const v of Object.values(res.systemAttrs?.[key] as Record<string, number>)) expect(Number.isFinite(v)).toBe(true);
+  });
+});

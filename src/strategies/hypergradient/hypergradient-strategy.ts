@@ -54,8 +54,10 @@
  *   to `hg_trajectory` (the first entry, step null, holds the starting point); once it
  *   exceeds `trajectory_limit` entries every other interior entry is dropped, so the record
  *   spans the whole run at a coarser grain (`hg_trajectory_thinned: true`).
- * - Gradients that are NaN/infinite, non-numeric, or name parameters that are not tuned are
- *   ignored and explained in `hg_warnings` (the latest 20); training goes on.
+ * - Gradients that are NaN/infinite, non-numeric, so large that their square in the unit cube
+ *   overflows (Adam's second moment; |dL/du| above ~1e154), or name parameters that are not tuned
+ *   (a log range whose ends share one logarithm has no unit cube) are ignored and explained in
+ *   `hg_warnings` (the latest 20); training goes on.
  * - Starting points, non-differentiable parameters (int, categorical) and define-by-run
  *   parameters come from the `base` strategy (default qmc), which therefore sees each
  *   finished trial with its final hyperparameters. `suggest` runs in a worker thread exactly
@@ -141,9 +143,15 @@ function numberMap(x: unknown): Record<string, number> {
   return out;
 }
 
-/** A float distribution with a non-empty range, or null when the parameter cannot be tuned by gradient. */
+/**
+ * A float distribution with a non-empty range, or null when the parameter cannot be tuned by
+ * gradient. A log range whose ends have the same logarithm (1e308..1.00000000000001e308) has no
+ * unit cube to step in: every coordinate would be 0/0.
+ */
 function tunable(d: Distribution | undefined): FloatDistribution | null {
-  return d && d.type === "float" && d.high > d.low ? d : null;
+  if (!d || d.type !== "float" || !(d.high > d.low)) return null;
+  const [lo, hi] = internalBounds(d);
+  return hi > lo ? d : null;
 }
 
 /** Derivative of the parameter with respect to its unit-cube coordinate, at value p. */
@@ -200,6 +208,9 @@ export class HypergradientStrategy implements Strategy {
           warn(`hypergradient of '${name}' is not a number; ignored`);
         } else if (!Number.isFinite(g)) {
           warn(`hypergradient of '${name}' is ${String(g)}; ignored`);
+        } else if (this.opts.step_rule !== "hd-m" && !Number.isFinite((g * unitJacobian(tuned.get(name)!, t.params[name] as number)) ** 2)) {
+          // Its moments (m, and v = its square) would overflow to Infinity and every step become NaN.
+          warn(`hypergradient of '${name}' is ${String(g)}, too large for the moments of a step in the unit cube; ignored`);
         } else {
           grads[name] = g;
         }
@@ -287,7 +298,7 @@ export class HypergradientStrategy implements Strategy {
       if (step_rule === "adam") out[name] = (lr * (mhat[name] as number)) / (Math.sqrt(vk / (1 - beta2 ** k)) + eps);
     }
     if (step_rule === "trust-region") {
-      const norm = Math.sqrt(Object.values(mhat).reduce((a, x) => a + x * x, 0));
+      const norm = Math.hypot(...Object.values(mhat)); // no overflow of the squares' sum
       for (const [name, x] of Object.entries(mhat)) out[name] = norm > 0 ? (lr * x) / norm : 0;
     }
     return out;
