@@ -239,7 +239,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
             `${f.completions_since_improvement} completions since it last grew${f.completions_since_improvement >= PLATEAU_AFTER ? " (plateau)" : ""}. Read it with pareto_front.`,
     );
   } else if (s.best) {
-    lines.push(`Best so far: trial ${s.best.trial} with value ${fmt(s.best.value)} at ${fmtParams(s.best.params)}.`);
+    lines.push(`Best so far: trial ${s.best.trial} with value ${fmt(s.best.value)} at ${fmtParamsWithin(s.best.params, `get_trial ${s.best.trial} shows them all`)}.`);
     if (s.trend.status === "plateau")
       lines.push(`Trend: plateau — no improvement in the last ${s.trend.completions_since_best} completed trials; consider proposing trials in unexplored regions or stopping.`);
     else if (s.trend.best_at_half !== null && s.trend.best_at_half !== s.best.value)
@@ -259,7 +259,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
     );
   if (s.queued_total > 0) {
     lines.push(`Queued proposals (served before the strategy's own suggestions): ${s.queued_total}`);
-    for (const q of s.queued) lines.push(`  - trial ${q.trial}: ${fmtParams(q.params)}${q.rationale ? ` — "${q.rationale}"` : ""}`);
+    for (const q of s.queued) lines.push(`  - trial ${q.trial}: ${fmtParamsWithin(q.params, `get_trial ${q.trial} shows them all`)}${q.rationale ? ` — "${q.rationale}"` : ""}`);
     if (s.queued_total > s.queued.length) lines.push(`  … and ${s.queued_total - s.queued.length} more, use list_trials with states ["WAITING"]`);
   }
   if (s.running_total > 0) {
@@ -288,6 +288,36 @@ function thin(v: readonly number[], max: number): number[] {
 /** `formatNumber` (domain/format.ts) under its older name, for the MCP transport's imports. */
 export const fmt = (v: unknown): string => formatNumber(v);
 
+const paramText = ([k, v]: [string, unknown]): string => `${k}=${typeof v === "string" ? JSON.stringify(v) : fmt(v)}`;
+
 export function fmtParams(p: Record<string, unknown>): string {
-  return `{${Object.entries(p).map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : fmt(v)}`).join(", ")}}`;
+  return `{${Object.entries(p).map(paramText).join(", ")}}`;
+}
+
+/**
+ * How much of a trial's params a briefing shows: 70 parameters with a transformer's dotted names
+ * are ~4,000 characters a trial, so that one trial filled an agent's default result budget.
+ */
+export const PARAMS_CHARS = 600;
+
+/**
+ * The first of `p`'s params (in their order) whose `fmtParams` text fits `maxChars` (at least
+ * one), and how many are left out.
+ */
+export function paramsWithin<T>(p: Record<string, T>, maxChars = PARAMS_CHARS): { shown: Record<string, T>; left_out: number } {
+  const entries = Object.entries(p);
+  let used = 2;
+  let k = 0;
+  for (const e of entries) {
+    used += paramText(e).length + (k > 0 ? 2 : 0);
+    if (used > maxChars && k > 0) break;
+    k++;
+  }
+  return k === entries.length ? { shown: p, left_out: 0 } : { shown: Object.fromEntries(entries.slice(0, k)), left_out: entries.length - k };
+}
+
+/** `fmtParams` of the params that fit `maxChars`, then how many more there are and where to read them (`whole`). */
+export function fmtParamsWithin(p: Record<string, unknown>, whole: string, maxChars = PARAMS_CHARS): string {
+  const { shown, left_out } = paramsWithin(p, maxChars);
+  return left_out === 0 ? fmtParams(p) : `${fmtParams(shown).slice(0, -1)}, …} (${left_out} more parameters: ${whole})`;
 }

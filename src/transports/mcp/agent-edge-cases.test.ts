@@ -78,8 +78,11 @@ describe("write tools over the budget", () => {
     const short = await call("describe_study", { study: "wide" });
     expect(short.isError, textOf(short)).toBeFalsy();
     expect(resultChars(short)).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
-    expect(textOf(short)).toMatch(/search space \(\d+ of 60 parameters listed/);
-    expect(Object.keys(sc(short).study.space)).toHaveLength(60);
+    const listed = Number(/search space \((\d+) of 60 parameters listed/.exec(textOf(short))?.[1]);
+    expect(listed).toBeGreaterThan(0);
+    // The structured content holds the same parameters as the text, and counts the rest.
+    expect(Object.keys(sc(short).study.space)).toHaveLength(listed);
+    expect(sc(short).space_left_out).toBe(60 - listed);
 
     const whole = await call("describe_study", { study: "wide", max_chars: 60_000 });
     expect(whole.isError, textOf(whole)).toBeFalsy();
@@ -88,8 +91,9 @@ describe("write tools over the budget", () => {
   });
 
   it("a read tool over its budget is refused with a next step that names only its own arguments", async () => {
-    await service.execute("create_study", { name: "wide", space: wideSpace(300), strategy: "random" });
-    const r = await call("describe_study", { study: "wide", max_chars: 2000 });
+    await service.execute("create_study", { name: "wide", space: wideSpace(3), strategy: "random" });
+    const added = await service.execute("add_trial", { study: "wide", params: { "block000.attention.lr_scale": 1, "block001.attention.lr_scale": 1, "block002.attention.lr_scale": 1 }, value: 1, user_attrs: { log: "x".repeat(5000) } });
+    const r = await call("get_trial", { study: "wide", trial: added.trial.number, max_chars: 2000 });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toContain("RESULT_TOO_LARGE");
     expect(textOf(r)).toContain("max_chars");
@@ -250,3 +254,46 @@ describe("listings", () => {
   });
 });
 
+
+describe("a wide study (70 parameters with a transformer's dotted names)", () => {
+  const longSpace = (n: number) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`model.encoder.layer_${String(i).padStart(3, "0")}.attention.dropout_rate`, { type: "float", low: 1e-4, high: 0.5, log: true }]));
+
+  it("every read tool answers within the default budget, saying which params it left out and where they are whole", async () => {
+    await service.execute("create_study", { name: "t", space: longSpace(70), strategy: "random", seed: 3 });
+    for (let i = 0; i < 30; i++) {
+      const r = await service.execute("ask", { study: "t" });
+      await service.execute("tell", { study: "t", trial: r.trial.number, token: r.lease.token, state: "COMPLETE", value: (i * 7919) % 31 });
+    }
+    await service.execute("enqueue", { study: "t", params: Object.fromEntries(Object.keys(longSpace(70)).map((k) => [k, 0.01])) });
+    const reads: [string, Record<string, unknown>][] = [
+      ["describe_study", {}], ["study_summary", {}], ["list_trials", {}], ["best_trials", {}], ["get_trial", { trial: 4 }], ["wait_for_progress", { timeout_s: 0.05 }],
+    ];
+    for (const [tool, args] of reads) {
+      const r = await call(tool, { study: "t", ...args });
+      expect(r.isError, `${tool}: ${textOf(r).slice(0, 200)}`).toBeFalsy();
+      expect(resultChars(r), tool).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    }
+    const listed = await call("list_trials", { study: "t" });
+    expect(sc(listed).shown).toBeGreaterThan(1);
+    expect(sc(listed).trials[0].params_left_out).toBeGreaterThan(0);
+    expect(Object.keys(sc(listed).trials[0].params).length + sc(listed).trials[0].params_left_out).toBe(70);
+    expect(textOf(listed)).toContain("more parameters: get_trial");
+    // Named params are shown whole.
+    const named = await call("list_trials", { study: "t", params: ["model.encoder.layer_069.attention.dropout_rate"], limit: 3 });
+    expect(Object.keys(sc(named).trials[0].params)).toEqual(["model.encoder.layer_069.attention.dropout_rate"]);
+    expect(sc(named).trials[0].params_left_out).toBeUndefined();
+
+    const summary = await call("study_summary", { study: "t" });
+    expect(textOf(summary)).toMatch(/more parameters: get_trial \d+ shows them all/);
+    expect(Object.keys(sc(summary).best.params).length + sc(summary).best.params_left_out).toBe(70);
+    expect(Object.keys(sc(summary).queued[0].params).length + sc(summary).queued[0].params_left_out).toBe(70);
+
+    const one = await call("get_trial", { study: "t", trial: 4 });
+    expect(textOf(one)).toMatch(/params: the first \d+ of 70, to fit this call's budget/);
+    expect(Object.keys(sc(one).trial.params).length + sc(one).params_left_out).toBe(70);
+    const whole = await call("get_trial", { study: "t", trial: 4, max_chars: 60_000 });
+    expect(Object.keys(sc(whole).trial.params)).toHaveLength(70);
+    expect(sc(whole).params_left_out).toBeUndefined();
+  }, 60_000);
+});

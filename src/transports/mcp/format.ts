@@ -4,7 +4,7 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { TuneportError } from "../../domain/errors.js";
-import { fmt, fmtParams } from "../../service/summary.js";
+import { PARAMS_CHARS, fmt, fmtParamsWithin, paramsWithin } from "../../service/summary.js";
 import type { TrialRow } from "../../service/paging.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import { clip } from "./budget.js";
@@ -24,6 +24,8 @@ export interface CompactTrial {
   constraints?: number[] | null;
   feasible?: boolean | null;
   params?: TrialView["params"];
+  /** Params not shown in `params` (a wide space's trial is cut at PARAMS_CHARS; get_trial has them all). */
+  params_left_out?: number;
   rationale?: string | null;
   fail_reason?: string | null;
   n_intermediate?: number;
@@ -38,15 +40,22 @@ const note = (t: TrialRow, key: string): string | null | undefined => {
   return typeof v === "string" ? clip(v, MAX_NOTE_CHARS, `get_trial ${t.number}`) : null;
 };
 
-/** The compact form of a trial (or of the fields of it that a projection kept); long notes clipped. */
-export function compactTrial(t: TrialRow): CompactTrial {
+/**
+ * The compact form of a trial (or of the fields of it that a projection kept); long notes clipped,
+ * and params cut after `paramChars` characters (Infinity: whole, as when a caller named them).
+ */
+export function compactTrial(t: TrialRow, paramChars = PARAMS_CHARS): CompactTrial {
   const c: CompactTrial = { number: t.number };
   if (t.state !== undefined) c.state = t.state;
   if (t.value !== undefined) c.value = t.value;
   if (t.values !== undefined) c.values = t.values;
   if (t.constraints !== undefined) c.constraints = t.constraints;
   if (t.feasible !== undefined) c.feasible = t.feasible;
-  if (t.params !== undefined) c.params = t.params;
+  if (t.params !== undefined) {
+    const { shown, left_out } = paramsWithin(t.params, paramChars);
+    c.params = shown;
+    if (left_out > 0) c.params_left_out = left_out;
+  }
   const rationale = note(t, "rationale");
   if (rationale !== undefined) c.rationale = rationale;
   const fail = note(t, "fail_reason");
@@ -60,13 +69,13 @@ export function compactTrial(t: TrialRow): CompactTrial {
   return c;
 }
 
-/** One line per trial; long rationales and fail reasons are clipped (get_trial shows them whole). */
-export function trialLine(t: TrialRow): string {
+/** One line per trial; long rationales, fail reasons and params are clipped (get_trial shows them whole). */
+export function trialLine(t: TrialRow, paramChars = PARAMS_CHARS): string {
   const parts = [`#${t.number}${t.state !== undefined ? ` ${t.state}` : ""}`];
   if (t.value !== undefined && t.value !== null) parts.push(`value=${fmt(t.value)}`);
   else if (t.values) parts.push(`values=[${t.values.map(fmt).join(", ")}]`);
   if (t.constraints) parts.push(`constraints=[${t.constraints.map(fmt).join(", ")}] (${t.feasible ? "feasible" : "infeasible"})`);
-  if (t.params !== undefined) parts.push(fmtParams(t.params));
+  if (t.params !== undefined) parts.push(fmtParamsWithin(t.params, `get_trial ${t.number} shows them all`, paramChars));
   if (t.duration_s !== undefined && t.duration_s !== null) parts.push(`${fmt(t.duration_s)}s`);
   const last = t.intermediate?.[t.intermediate.length - 1];
   if (last && t.intermediate) parts.push(`${t.intermediate.length} reports, last step ${fmt(last[0])}=${fmt(last[1])}`);

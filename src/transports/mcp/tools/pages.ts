@@ -9,6 +9,7 @@ import { invalidArgument } from "../../../domain/errors.js";
 import { TRIAL_STATES } from "../../../domain/trial.js";
 import type { OpArgs } from "../../../service/ops/ops.js";
 import type { TrialField } from "../../../service/paging.js";
+import { PARAMS_CHARS, paramsWithin } from "../../../service/summary.js";
 import { fitPrefix, overBudgetResult, resultChars } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
@@ -121,18 +122,22 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     if (withoutValue > 0) return text(`No trial to rank by value in '${r.study}': ${unranked}`, { total: 0, shown: 0, next_cursor: null, trials: [], without_value: withoutValue });
     return text(r.empty, { total: 0, shown: 0, next_cursor: null, trials: [] });
   }
+  // Params the caller named are shown whole; otherwise a wide space's are cut per trial (get_trial has them all).
+  const paramChars = r.params !== undefined ? Infinity : PARAMS_CHARS;
+  const leftOut = page.trials.some((t) => t.params !== undefined && paramsWithin(t.params).left_out > 0);
   // The trials after this page (and before the cursor) are not counted; `total` is the whole listing.
   const build = (k: number, cursor: string | null): CallToolResult => {
     const shown = page.trials.slice(0, k);
     const rest = k < page.trials.length || cursor !== null;
-    const lines = [r.head(shown.length, page.total), ...shown.map(trialLine)];
+    const lines = [r.head(shown.length, page.total), ...shown.map((t) => trialLine(t, paramChars))];
     if (rest) lines.push(`More trials follow: call ${r.more} with cursor "${cursor ?? "…"}".`);
     if (withoutValue > 0) lines.push(`(${unranked})`);
+    if (leftOut && paramChars !== Infinity) lines.push("(Params cut to fit: pass params with the names you want to see them whole, or call get_trial for one trial.)");
     return text(lines.join("\n"), {
       total: page.total,
       shown: shown.length,
       next_cursor: cursor,
-      trials: shown.map(compactTrial),
+      trials: shown.map((t) => compactTrial(t, paramChars)),
       ...(withoutValue > 0 ? { without_value: withoutValue } : {}),
     });
   };

@@ -124,21 +124,27 @@ export const studyTools: McpTool[] = [
     async run(a, { backend, budget }) {
       const { study: s } = await backend.call("get_study", { study: a.study });
       const space = spaceText(s).split("\n");
-      // A wide space (hundreds of parameters) is listed as far as the budget allows; the
-      // structured content has it whole.
+      // A wide space (hundreds of parameters) is listed as far as the budget allows, in the text
+      // and the structured content alike (define-by-run parameters after the declared ones).
+      const declared = Object.entries(s.space);
+      const seen = Object.entries(s.define_by_run ?? {});
       const build = (k: number) => {
         const lines = [
           studyLine(s),
           `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
           `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "none"}`,
           `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
-          `search space${k < space.length ? ` (${k} of ${space.length} parameters listed; structuredContent.study.space has them all, or call again with a larger max_chars)` : ""}:`,
+          `search space${k < space.length ? ` (${k} of ${space.length} parameters listed to fit this call's budget; call again with a larger max_chars for them all)` : ""}:`,
           ...space.slice(0, k),
         ];
         if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
         if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
         if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
-        return text(lines.join("\n"), { study: boundedStudy(s) });
+        const study =
+          k < space.length
+            ? { ...boundedStudy(s), space: Object.fromEntries(declared.slice(0, k)), define_by_run: Object.fromEntries(seen.slice(0, Math.max(0, k - declared.length))) }
+            : boundedStudy(s);
+        return text(lines.join("\n"), { study, ...(k < space.length ? { space_left_out: space.length - k } : {}) });
       };
       return fitPrefix(space.length, build, budget).result;
     },

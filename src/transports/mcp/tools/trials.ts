@@ -6,8 +6,9 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
+import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
-import { clip, fitPrefix, resultChars } from "../budget.js";
+import { HARD_MAX_CHARS, clip, fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, trialLine } from "../format.js";
 import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
 import { studyArg } from "./studies.js";
@@ -327,9 +328,13 @@ export const trialTools: McpTool[] = [
       // The notes are whole in structuredContent (system_attrs); the text quotes them up to `notes` characters.
       // `dists` false leaves out the distributions: a wide space of categoricals is most of a trial,
       // and describe_study has the declared ones (a larger max_chars shows them here).
-      const build = (k: number, notes = Infinity, dists = true) => {
+      // `m` < all: only the first m params (a space of hundreds of long names is over any budget).
+      const names = Object.keys(t.params);
+      const build = (k: number, notes = Infinity, dists = true, m = names.length) => {
         const curve = k === 0 ? [] : t.intermediate.slice(-k);
-        const lines = [trialLine({ ...t, system_attrs: {} })];
+        const params = m < names.length ? Object.fromEntries(names.slice(0, m).map((p) => [p, t.params[p] as Scalar])) : t.params;
+        const lines = [trialLine({ ...t, params, system_attrs: {} }, Infinity)];
+        if (m < names.length) lines.push(`params: the first ${m} of ${names.length}, to fit this call's budget; a larger max_chars (up to ${HARD_MAX_CHARS}) shows them all`);
         if (!dists) lines.push(`distributions: left out to fit this call's budget (describe_study lists the study's space; a larger max_chars shows them here)`);
         for (const key of ["rationale", "fail_reason", "notes"] as const)
           if (typeof t.system_attrs[key] === "string") lines.push(`${key}: ${clip(t.system_attrs[key] as string, notes, `structuredContent.trial.system_attrs.${key}`)}`);
@@ -339,19 +344,23 @@ export const trialTools: McpTool[] = [
           );
         if (Object.keys(t.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(t.user_attrs)}`);
         const { distributions, ...rest } = t;
-        const trial = dists ? { ...t, intermediate: curve } : { ...rest, intermediate: curve };
+        const trial = dists ? { ...t, params, intermediate: curve } : { ...rest, params, intermediate: curve };
         return text(lines.join("\n"), {
           trial, intermediate_shown: curve.length, intermediate_total: t.intermediate.length, ...(dists ? {} : { distributions_left_out: Object.keys(distributions).length }),
+          ...(m < names.length ? { params_left_out: names.length - m } : {}),
         });
       };
       // The whole trial with as much of its curve as fits; else without the distributions; else with
-      // the notes clipped too. A form counts when it fits and shows some of the curve (if any).
+      // the notes clipped too; else the last 3 reports and as many params as fit. A form counts when
+      // it fits and shows some of the curve (if any).
       const n = t.intermediate.length;
       const ok = (r: { k: number; result: CallToolResult }) => (n === 0 || r.k > 0) && resultChars(r.result) <= budget;
       const whole = fitPrefix(n, (k) => build(k), budget);
       if (ok(whole)) return whole.result;
       const lean = fitPrefix(n, (k) => build(k, Infinity, false), budget);
-      return ok(lean) ? lean.result : fitPrefix(n, (k) => build(k, 300, false), budget).result;
+      if (ok(lean)) return lean.result;
+      const clipped = fitPrefix(n, (k) => build(k, 300, false), budget);
+      return ok(clipped) ? clipped.result : fitPrefix(names.length, (m) => build(Math.min(n, 3), 300, false, m), budget).result;
     },
   }),
 
