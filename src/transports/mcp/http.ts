@@ -11,6 +11,9 @@
  * - The door (transports/http/http-door.ts, shared with the dashboard) binds 127.0.0.1 unless
  *   told otherwise (the caller warns about other interfaces) and refuses a foreign Host/Origin
  *   (403, DNS rebinding) before the token is looked at; MCP asks for the token even on loopback.
+ * - The GET stream (server notifications): the SDK queues every notification for it in memory at
+ *   whatever pace the client reads, so a stream whose client leaves more than `MAX_STREAM_BACKLOG`
+ *   bytes unread is ended (the client opens it again with GET), as the dashboard's live stream is.
  * - Bodies: at most 4 MiB of UTF-8; bytes that are not UTF-8 get a JSON-RPC parse error
  *   (`data.code` INVALID_ARGUMENT) instead of being rewritten to U+FFFD.
  * - Shutdown (`close`): new requests get 503 "server stopping"; calls in flight (a pending
@@ -45,16 +48,36 @@ export interface McpHttpOptions {
   readonly allowedHosts?: readonly string[];
   /** Longest wait for calls in flight to be answered on `close` [5000]. */
   readonly drainTimeoutMs?: number;
+  /** Minimum interval between `resources/updated` notifications for one study [1000]. */
+  readonly updateThrottleMs?: number;
+}
+
+/** A session's GET stream and the notifications queued for it that its response has not yet taken. */
+interface GetStream {
+  readonly res: ServerResponse;
+  /** Sizes of the queued notifications, oldest first. */
+  readonly queued: number[];
+  /** Their sum. */
+  bytes: number;
 }
 
 interface Session {
   transport: StreamableHTTPServerTransport;
   mcp: TuneportMcp;
   lastSeen: number;
+  stream: GetStream | null;
 }
 
 export const MCP_PATH = "/mcp";
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes of notifications a GET stream may hold for its client (beyond what the kernel holds)
+ * before the server ends it: a client that does not read would otherwise make the server queue
+ * every notification for it, without bound.
+ */
+export const MAX_STREAM_BACKLOG = 1024 * 1024;
+/** The SDK's keep-alive comment on SSE streams: written to the response, never queued by `send`. */
+const KEEP_ALIVE = ": keepalive\n\n";
 
 export class McpHttpServer {
   private readonly door: HttpDoor;
@@ -176,6 +199,7 @@ export class McpHttpServer {
         return;
       }
       s.lastSeen = Date.now();
+      if (req.method === "GET") this.watchStream(s, res);
       await s.transport.handleRequest(req, res);
       return;
     }
@@ -187,10 +211,11 @@ export class McpHttpServer {
     // Trials this session's agent asks record it as their holder (domain/worker.ts).
     const who = () => workerIdentity("mcp", { session: sessionId, ...(mcp.server.server.getClientVersion() ?? {}) });
     const backend = this.opts.backend.as?.(who) ?? this.opts.backend;
-    const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version });
+    const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version, updateThrottleMs: this.opts.updateThrottleMs });
     const session: Session = {
       mcp,
       lastSeen: Date.now(),
+      stream: null,
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => sessionId,
         onsessioninitialized: (id) => {
@@ -199,12 +224,56 @@ export class McpHttpServer {
         },
       }),
     };
+    const send = session.transport.send.bind(session.transport);
+    // A request or notification not tied to a client request goes to the GET stream (the SDK's rule).
+    session.transport.send = async (message, options) => {
+      const stream = session.stream;
+      if (stream === null || options?.relatedRequestId !== undefined || !("method" in message)) return send(message, options);
+      const size = Buffer.byteLength(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+      if (stream.bytes + size + stream.res.writableLength > MAX_STREAM_BACKLOG) {
+        this.log.warn({ session: sessionId, backlog: stream.bytes + stream.res.writableLength }, "mcp GET stream not read by its client: ended");
+        session.stream = null;
+        // Destroyed, not ended: an end would still hold the queue until the client read it.
+        stream.res.destroy();
+        return;
+      }
+      stream.queued.push(size);
+      stream.bytes += size;
+      return send(message, options);
+    };
     session.transport.onclose = () => {
       const id = session.transport.sessionId;
       mcp.dispose();
       if (id && this.sessions.delete(id)) this.log.info({ session: id }, "mcp session closed");
     };
     return session;
+  }
+
+  /** Open GET streams (server notifications), one at most per session. */
+  get liveStreams(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.stream !== null) n++;
+    return n;
+  }
+
+  /**
+   * Counts what the SDK's queue hands to `res` (one write per queued notification, besides its
+   * keep-alive comments), so that `send` knows how much the stream holds for a slow client.
+   * A second GET of the session is the SDK's to refuse (409): the first stays watched.
+   */
+  private watchStream(s: Session, res: ServerResponse): void {
+    if (s.stream !== null) return;
+    const stream: GetStream = { res, queued: [], bytes: 0 };
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      const keepAlive = chunk instanceof Uint8Array && chunk.length === KEEP_ALIVE.length && Buffer.from(chunk).toString("latin1") === KEEP_ALIVE;
+      if (!keepAlive && stream.queued.length > 0) stream.bytes -= stream.queued.shift() as number;
+      return write(chunk, ...rest);
+    }) as ServerResponse["write"];
+    s.stream = stream;
+    res.once("close", () => {
+      if (s.stream === stream) s.stream = null;
+    });
   }
 
   private async discard(s: Session): Promise<void> {

@@ -1,0 +1,132 @@
+/**
+ * MCP over Streamable HTTP: the GET stream (server notifications) of a client that never reads
+ * it. A real McpHttpServer on a loopback port, raw sockets, a change feed the test drives.
+ */
+import { type Socket, connect } from "node:net";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { silentLogger } from "../../logger.js";
+import type { StudyChange } from "../../service/change-feed.js";
+import type { McpBackend } from "./backend.js";
+import { McpHttpServer } from "./http.js";
+import { studyUri } from "./uris.js";
+
+const TOKEN = "stream-token-0123456789abcdef";
+/** A study name of 64 KiB: each notification about it is that big. */
+const BIG = "x".repeat(64 * 1024);
+const listeners = new Set<(c: StudyChange) => void>();
+const sockets: Socket[] = [];
+let server: McpHttpServer;
+let port: number;
+
+/** Every study exists (subscriptions need one); changes come from `announce`. */
+const backend = {
+  call: async (op: string) => {
+    if (op === "get_study") return { study: {} };
+    throw new Error(`op ${op} is not used here`);
+  },
+  version: async () => 0,
+  waitForChange: async () => 0,
+  onChange: (l: (c: StudyChange) => void) => {
+    listeners.add(l);
+    return () => listeners.delete(l);
+  },
+  close: async () => undefined,
+} as unknown as McpBackend;
+
+const announce = (c: StudyChange) => {
+  for (const l of [...listeners]) l(c);
+};
+
+beforeEach(async () => {
+  server = new McpHttpServer({ backend, logger: silentLogger(), version: "test", token: TOKEN, port: 0, updateThrottleMs: 0 });
+  port = await server.start();
+});
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await server.close();
+  listeners.clear();
+});
+
+const headers = (sid?: string) => ({
+  authorization: `Bearer ${TOKEN}`,
+  accept: "application/json, text/event-stream",
+  "content-type": "application/json",
+  "mcp-protocol-version": "2025-06-18",
+  ...(sid ? { "mcp-session-id": sid } : {}),
+});
+
+async function post(sid: string | undefined, body: unknown): Promise<Response> {
+  const res = await fetch(`http://127.0.0.1:${port}/mcp`, { method: "POST", headers: headers(sid), body: JSON.stringify(body) });
+  await res.text();
+  return res;
+}
+
+/** A session subscribed to the big study; resolves with its id. */
+async function subscribedSession(): Promise<string> {
+  const init = await post(undefined, {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
+  const sid = init.headers.get("mcp-session-id") as string;
+  expect(sid).toBeTruthy();
+  await post(sid, { jsonrpc: "2.0", method: "notifications/initialized" });
+  expect((await post(sid, { jsonrpc: "2.0", id: 2, method: "resources/subscribe", params: { uri: studyUri(BIG) } })).status).toBe(200);
+  return sid;
+}
+
+/** Opens the session's GET stream on a raw socket; resolves once its headers came. */
+function openStream(sid: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    sockets.push(socket);
+    socket.once("error", reject);
+    socket.once("data", (d) => {
+      expect(d.toString("latin1")).toMatch(/^HTTP\/1\.1 200/);
+      resolve(socket);
+    });
+    const h = { ...headers(sid), accept: "text/event-stream", host: `127.0.0.1:${port}` };
+    socket.write(`GET /mcp HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n`);
+  });
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 1));
+
+describe("MCP over HTTP: a GET stream its client does not read", () => {
+  it("is ended once its backlog passes the limit, and the stream of a client that reads goes on", async () => {
+    const stalled = await openStream(await subscribedSession());
+    stalled.pause();
+    let stalledClosed = false;
+    stalled.once("close", () => void (stalledClosed = true));
+    const reader = await openStream(await subscribedSession());
+    let received = 0;
+    let tail = "";
+    reader.on("data", (d: Buffer) => {
+      received += d.length;
+      tail = (tail + d.toString("latin1")).slice(-256);
+    });
+    await vi.waitFor(() => expect(server.liveStreams).toBe(2));
+
+    // Up to 96 MiB of notifications, far past what the kernel holds for a paused socket.
+    let rounds = 0;
+    for (; rounds < 1536 && server.liveStreams === 2; rounds++) {
+      announce({ study: BIG, kind: "updated", version: rounds });
+      await tick();
+    }
+    // The SDK queued every notification for the stalled stream, for as long as the session lived.
+    await vi.waitFor(() => expect(server.liveStreams).toBe(1));
+    stalled.resume();
+    await vi.waitFor(() => expect(stalledClosed).toBe(true), { timeout: 30_000 });
+    expect(reader.destroyed).toBe(false);
+
+    // The reading client got the notifications and still gets them.
+    await vi.waitFor(() => expect(received).toBeGreaterThan(rounds * 0.9 * BIG.length));
+    const before = received;
+    tail = "";
+    announce({ study: BIG, kind: "updated", version: rounds + 1 });
+    await vi.waitFor(() => expect(received).toBeGreaterThan(before + BIG.length));
+    expect(tail).toContain(`x"},"jsonrpc":"2.0"}\n\n`);
+  }, 60_000);
+});
