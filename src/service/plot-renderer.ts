@@ -49,12 +49,22 @@ export type PlotJobResult =
 
 const WORKER_FILE = fileURLToPath(new URL("./plot-worker.js", import.meta.url));
 
+/**
+ * How long a chart may take before it is abandoned and its renderer killed. A chart of 100,000
+ * trials draws in ~0.3 s (docs/BENCHMARKS.md, "Reads on big studies"); one that runs for minutes
+ * is stuck in Vega or resvg, and without a bound its caller (an agent's plot call, a dashboard
+ * page) waited forever, with every later chart queued behind it.
+ */
+export const PLOT_RENDER_TIMEOUT_MS = 120_000;
+
 interface Pending {
   message: PlotJob | WarmJob;
   resolve: (p: RenderedPlot | null) => void;
   reject: (e: Error) => void;
   worker: ChildProcess | null;
   resent: boolean;
+  /** A chart's deadline (`renderTimeoutMs` from its first dispatch; a resend keeps it). */
+  deadline: NodeJS.Timeout | null;
 }
 
 export class PlotRenderer {
@@ -67,16 +77,23 @@ export class PlotRenderer {
   private closed = false;
   private warmTimer: NodeJS.Timeout | null = null;
 
-  /** `threaded: false` renders in process (the CLI, which has nothing else to serve). */
+  /**
+   * `threaded: false` renders in process (the CLI, which has nothing else to serve); `workerFile`
+   * replaces the worker's script (tests: one that never answers).
+   */
   constructor(
     private readonly log: Logger,
-    opts: { threaded?: boolean; idleMs?: number } = {},
+    opts: { threaded?: boolean; idleMs?: number; renderTimeoutMs?: number; workerFile?: string } = {},
   ) {
-    this.threaded = (opts.threaded ?? true) && existsSync(WORKER_FILE);
+    this.workerFile = opts.workerFile ?? WORKER_FILE;
+    this.threaded = (opts.threaded ?? true) && existsSync(this.workerFile);
     this.idleMs = opts.idleMs ?? PLOT_WORKER_IDLE_MS;
+    this.renderTimeoutMs = opts.renderTimeoutMs ?? PLOT_RENDER_TIMEOUT_MS;
   }
 
   private readonly idleMs: number;
+  private readonly renderTimeoutMs: number;
+  private readonly workerFile: string;
 
   /** Renders a plot (see `renderPlot`). @throws INVALID_ARGUMENT when there is nothing to draw. */
   async render(kind: PlotKind, study: StudyView, trials: TrialView[], opts: PlotOptions = {}): Promise<RenderedPlot> {
@@ -126,7 +143,7 @@ export class PlotRenderer {
     const message = job(id);
     try {
       return await new Promise<RenderedPlot | null>((resolve, reject) => {
-        this.dispatch(id, { message, resolve, reject, worker: null, resent: false });
+        this.dispatch(id, { message, resolve, reject, worker: null, resent: false, deadline: null });
       });
     } finally {
       if (this.pending.size === 0 && this.worker) {
@@ -141,23 +158,46 @@ export class PlotRenderer {
     const worker = this.worker?.connected ? this.worker : this.spawn();
     p.worker = worker;
     this.pending.set(id, p);
+    // A chart's deadline; a warm-up has none (it loads the code, which a busy machine may take long to).
+    if (p.deadline === null && !("warm" in p.message)) {
+      p.deadline = setTimeout(() => this.abandon(id), this.renderTimeoutMs);
+      p.deadline.unref();
+    }
     // A worker found dead only at the write (it died between two charts) fails nothing: the exit handler resends.
     try {
       worker.send(p.message, () => undefined);
     } catch (err) {
       this.pending.delete(id); // a job that cannot be serialised: the caller's promise rejects with it
+      if (p.deadline) clearTimeout(p.deadline);
       throw err;
     }
+  }
+
+  /**
+   * A job past its deadline: it fails, and its worker, busy with it, is killed; the worker's other
+   * jobs go to a new one (`workerGone`), as when a renderer dies.
+   */
+  private abandon(id: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    const s = Math.round(this.renderTimeoutMs / 1000);
+    this.log.error({ chart: id, timeout_s: s }, "a chart took too long to draw; its renderer is killed and the next chart starts another");
+    p.reject(new TuneportError("INTERNAL", `the chart was not drawn within ${s} s and was abandoned (logged on the server); other charts are drawn by a new renderer`));
+    const w = p.worker;
+    if (w && this.worker === w) this.worker = null; // the next chart starts a new one at once
+    if (w && w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
   }
 
   private spawn(): ChildProcess {
     // No flags of the server's (--cpu-prof, --inspect) in the child; stdout stays the server's log alone.
     // Its own process group: a Ctrl-C at the terminal is the server's to handle (the child goes when the server does).
-    const w = fork(WORKER_FILE, [], { serialization: "advanced", execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"], detached: true });
+    const w = fork(this.workerFile, [], { serialization: "advanced", execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"], detached: true });
     w.on("message", (m: PlotJobResult) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (p.deadline) clearTimeout(p.deadline);
       if (m.ok && "warmed" in m) p.resolve(null);
       else if (m.ok) p.resolve({ png: Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength), caption: m.caption, width: m.width, height: m.height });
       else if (m.error.name === "TuneportError" && m.error.code) p.reject(new TuneportError(m.error.code as ErrorCode, m.error.message, m.error.data));
@@ -190,8 +230,10 @@ export class PlotRenderer {
     for (const [id, p] of this.pending) {
       if (p.worker !== w) continue;
       this.pending.delete(id);
-      if (p.resent || this.closed) p.reject(new TuneportError("INTERNAL", this.closed ? "the server is stopping" : message));
-      else this.dispatch(id, { ...p, resent: true });
+      if (p.resent || this.closed) {
+        if (p.deadline) clearTimeout(p.deadline);
+        p.reject(new TuneportError("INTERNAL", this.closed ? "the server is stopping" : message));
+      } else this.dispatch(id, { ...p, resent: true });
     }
   }
 

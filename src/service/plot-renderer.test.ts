@@ -1,0 +1,71 @@
+/**
+ * The chart renderer's deadline: a renderer that never answers (stuck in Vega or resvg) fails its
+ * chart with a clear error instead of holding the caller forever, and is killed, so that the next
+ * chart gets a new renderer. A stand-in worker script that never answers a chart plays the stuck
+ * renderer; each is warmed up first, so that the short deadline here counts from a running one
+ * (a busy machine may take longer than it to start Node). Nothing asserts on how long anything took.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../logger.js";
+import { PlotRenderer } from "./plot-renderer.js";
+import type { StudyView } from "./views.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A worker that records its pid, answers a warm-up (so that a test knows it has started) and never draws a chart. */
+function stuckWorker(): { file: string; pids: () => number[] } {
+  const dir = mkdtempSync(join(tmpdir(), "tuneport-stuck-renderer-"));
+  dirs.push(dir);
+  const pidFile = join(dir, "pids");
+  writeFileSync(pidFile, "");
+  const file = join(dir, "stuck-worker.mjs");
+  writeFileSync(
+    file,
+    `import { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(pidFile)}, process.pid + "\\n");\nprocess.on("message", (m) => { if (m.warm) process.send({ id: m.id, ok: true, warmed: true }); });\nprocess.on("disconnect", () => process.exit(0));\n`,
+  );
+  return { file, pids: () => readFileSync(pidFile, "utf8").split("\n").filter(Boolean).map(Number) };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe("PlotRenderer's deadline", () => {
+  it("fails a chart its renderer never answers, kills that renderer and starts another for the next chart", async () => {
+    const worker = stuckWorker();
+    const renderer = new PlotRenderer(silentLogger(), { renderTimeoutMs: 400, workerFile: worker.file });
+    const study = { name: "s" } as unknown as StudyView;
+    try {
+      expect(await renderer.warm()).toBe(true);
+      await expect(renderer.render("history", study, [])).rejects.toMatchObject({ code: "INTERNAL", message: expect.stringContaining("was not drawn within") });
+      const [first] = worker.pids();
+      expect(first).toBeGreaterThan(0);
+      await until(() => !alive(first as number));
+
+      // The next chart goes to a new renderer (this one is stuck too, so it fails the same way).
+      expect(await renderer.warm()).toBe(true);
+      await expect(renderer.render("history", study, [])).rejects.toMatchObject({ code: "INTERNAL" });
+      const pids = worker.pids();
+      expect(pids).toHaveLength(2);
+      expect(pids[1]).not.toBe(first);
+      await until(() => !alive(pids[1] as number));
+    } finally {
+      await renderer.close();
+    }
+  }, 60_000);
+});
