@@ -55,11 +55,17 @@ describe("write tools over the budget", () => {
   it("create_study, ask_trial and enqueue_trial of a 300-parameter space answer their result, once", async () => {
     const created = await call("create_study", { name: "wide", space: wideSpace(300), strategy: "random" });
     expect(created.isError, textOf(created)).toBeFalsy();
-    expect(resultChars(created)).toBeGreaterThan(DEFAULT_MAX_CHARS);
     expect(sc(created).created).toBe(true);
+    // create_study echoes as much of the space as fits, and says where the rest is.
+    expect(resultChars(created)).toBeLessThanOrEqual(DEFAULT_MAX_CHARS);
+    const listed = Number(/Search space \((\d+) of 300 parameters listed; describe_study/.exec(textOf(created))?.[1]);
+    expect(listed).toBeGreaterThan(0);
+    expect(Object.keys(sc(created).study.space).length + sc(created).space_left_out).toBe(300);
 
+    // ask_trial hands out every param, over the budget or not: the agent evaluates them all.
     const asked = await call("ask_trial", { study: "wide" });
     expect(asked.isError, textOf(asked)).toBeFalsy();
+    expect(resultChars(asked)).toBeGreaterThan(DEFAULT_MAX_CHARS);
     expect(Object.keys(sc(asked).params)).toHaveLength(300);
     // The agent can finish the trial it was handed: the token came back.
     const told = await call("tell_trial", { study: "wide", trial: sc(asked).trial, token: sc(asked).token, value: 1 });

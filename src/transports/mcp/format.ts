@@ -110,6 +110,20 @@ export function studyLine(s: StudyView): string {
   return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}${s.stopped ? "; STOPPED (resume_study hands out trials again)" : ""}`;
 }
 
+/**
+ * A study for a result that lists only the first `k` of its parameters (declared, then
+ * define-by-run; `spaceText`'s lines): its structured space cut the same way, with the count of
+ * the rest (`space_left_out`), so that a wide space fits a result's budget in both forms.
+ */
+export function studyWithSpacePrefix(s: StudyView, k: number): { study: Record<string, unknown>; space_left_out?: number } {
+  const declared = Object.entries(s.space);
+  const seen = Object.entries(s.define_by_run ?? {});
+  const all = declared.length + seen.length;
+  if (k >= all) return { study: boundedStudy(s) };
+  const study = { ...boundedStudy(s), space: Object.fromEntries(declared.slice(0, k)), define_by_run: Object.fromEntries(seen.slice(0, Math.max(0, k - declared.length))) };
+  return { study, space_left_out: all - k };
+}
+
 /** The declared space, one line per parameter, then the define-by-run parameters seen so far. */
 export function spaceText(s: StudyView): string {
   const line = ([k, d]: [string, StudyView["space"][string]], tag = "") =>

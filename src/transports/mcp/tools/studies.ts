@@ -3,7 +3,7 @@ import { z } from "zod";
 import { invalidArgument } from "../../../domain/errors.js";
 import { studyRefSchema } from "../../../domain/study-name.js";
 import { firstSentence } from "../../../service/summary.js";
-import { boundedStudy, spaceText, studyLine, trialLine } from "../format.js";
+import { boundedStudy, spaceText, studyLine, studyWithSpacePrefix, trialLine } from "../format.js";
 import { studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { clip, fitPrefix } from "../budget.js";
@@ -89,7 +89,7 @@ export const studyTools: McpTool[] = [
     }),
     output: z.looseObject({ created: z.boolean(), study: z.looseObject({ name: z.string() }) }),
     ops: ["create_study"],
-    async run(a, { backend }) {
+    async run(a, { backend, budget }) {
       const { study, created } = await backend.call("create_study", {
         name: a.name,
         // Both as given: the service defaults to minimize, refuses a direction that disagrees with
@@ -108,10 +108,17 @@ export const studyTools: McpTool[] = [
         max_trials: a.max_trials,
         max_resource: a.max_resource,
       });
-      return text(
-        `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\nSearch space:\n${spaceText(study)}\nResource: ${studyUri(study.name)}`,
-        { created, study: boundedStudy(study) },
-      );
+      // The space is echoed as far as the budget allows (a 300-parameter one was 70,000 characters
+      // of what the agent had just sent); describe_study lists it whole with a larger max_chars.
+      const space = spaceText(study).split("\n");
+      const build = (k: number) =>
+        text(
+          `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\n` +
+            `Search space${k < space.length ? ` (${k} of ${space.length} parameters listed; describe_study with a larger max_chars lists them all)` : ""}:\n${space.slice(0, k).join("\n")}\nResource: ${studyUri(study.name)}`,
+          { created, ...studyWithSpacePrefix(study, k) },
+        );
+      // Never an error: the study exists now (a write answers even when nothing fits).
+      return fitPrefix(space.length, build, budget).result;
     },
   }),
 
@@ -126,8 +133,6 @@ export const studyTools: McpTool[] = [
       const space = spaceText(s).split("\n");
       // A wide space (hundreds of parameters) is listed as far as the budget allows, in the text
       // and the structured content alike (define-by-run parameters after the declared ones).
-      const declared = Object.entries(s.space);
-      const seen = Object.entries(s.define_by_run ?? {});
       const build = (k: number) => {
         const lines = [
           studyLine(s),
@@ -140,11 +145,7 @@ export const studyTools: McpTool[] = [
         if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
         if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
         if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
-        const study =
-          k < space.length
-            ? { ...boundedStudy(s), space: Object.fromEntries(declared.slice(0, k)), define_by_run: Object.fromEntries(seen.slice(0, Math.max(0, k - declared.length))) }
-            : boundedStudy(s);
-        return text(lines.join("\n"), { study, ...(k < space.length ? { space_left_out: space.length - k } : {}) });
+        return text(lines.join("\n"), studyWithSpacePrefix(s, k));
       };
       return fitPrefix(space.length, build, budget).result;
     },
