@@ -22,7 +22,12 @@ _LOGGER = "tuneport"
 
 
 def get_logger(name: str = _LOGGER) -> _std.Logger:
-    """The ``"tuneport"`` logger (or a child of it)."""
+    """The logger named ``name``; ``"optuna"`` (or ``"optuna.<child>"``) is the ``"tuneport"``
+    logger (or its child), so that a script moved with ``import tuneport as optuna`` and Optuna's
+    ``optuna.logging.get_logger("optuna").addHandler(...)`` (its tutorials' way to print the
+    trial lines on stdout) gets this library's records, as it got Optuna's."""
+    if name == "optuna" or name.startswith("optuna."):
+        name = _LOGGER + name[len("optuna") :]
     return _std.getLogger(name)
 
 
