@@ -50,3 +50,59 @@ def test_get_logger_optuna_is_the_librarys_logger(server: ServerProcess, name: s
         assert any(m.startswith("Trial 0 finished with value: ") for m in messages), messages
     assert tp.logging.get_logger("optuna.study") is logging.getLogger("tuneport.study")
     assert tp.logging.get_logger("optunaX") is logging.getLogger("optunaX")  # only that name and its children
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
+    """``("ok", value, warned)`` or ``("raise", ValueError or TypeError)``."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = call()
+        return ("ok", value, [w.category for w in caught])
+    except (ValueError, TypeError) as exc:
+        return ("raise", ValueError if isinstance(exc, ValueError) else TypeError)
+
+
+def test_frozen_trial_suggest_checks_the_distribution_as_optuna_does() -> None:
+    # The "re-use the best trial" recipe: detailed_objective(study.best_trial). tuneport returned
+    # the stored value whatever the call asked, so an objective whose space had changed since
+    # (log dropped, other choices, int for float) silently re-ran another configuration.
+    def calls(lib: Any) -> list[tuple[Any, ...]]:
+        d = lib.distributions
+        best = lib.trial.create_trial(
+            params={"C": 0.5, "k": "b", "n": 3},
+            distributions={"C": d.FloatDistribution(1e-3, 10.0, log=True), "k": d.CategoricalDistribution(["a", "b"]), "n": d.IntDistribution(1, 9, step=2)},
+            value=1.0,
+        )
+        return [
+            _outcome(lambda: best.suggest_float("C", 1e-3, 10.0, log=True)),
+            _outcome(lambda: best.suggest_float("C", 1e-3, 10.0)),  # log dropped
+            _outcome(lambda: best.suggest_int("C", 1, 10, log=True)),  # another kind
+            _outcome(lambda: best.suggest_float("C", 1.0, 10.0, log=True)),  # a range without the value: warns
+            _outcome(lambda: best.suggest_categorical("k", ["a", "b"])),
+            _outcome(lambda: best.suggest_categorical("k", ["a", "b", "c"])),  # other choices
+            _outcome(lambda: best.suggest_categorical("k", ["a"])),  # the value is no choice
+            _outcome(lambda: best.suggest_int("n", 1, 9)),  # another step is allowed
+            _outcome(lambda: best.suggest_float("missing", 0, 1)),
+        ]
+
+    assert calls(tp) == calls(optuna) == [
+        ("ok", 0.5, []),
+        ("raise", ValueError),
+        ("raise", ValueError),
+        ("ok", 0.5, [UserWarning]),
+        ("ok", "b", []),
+        ("raise", ValueError),
+        ("raise", ValueError),
+        ("ok", 3, []),
+        ("raise", ValueError),
+    ]
+
+
+def test_best_trial_from_the_server_checks_the_distribution(server: ServerProcess, name: str) -> None:
+    study = tp.create_study(storage=server.endpoint, study_name=name)
+    study.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-1, log=True), n_trials=1)
+    best = study.best_trial
+    assert best.suggest_float("lr", 1e-4, 1e-1, log=True) == best.params["lr"]
+    with pytest.raises(ValueError, match="log configuration.*'lr' of trial 0 is stored with"):
+        best.suggest_float("lr", 1e-4, 1e-1)

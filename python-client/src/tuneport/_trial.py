@@ -247,23 +247,34 @@ class FrozenTrial(_OptunaV2Suggest):
         return max(self.intermediate_values) if self.intermediate else None
 
     # Optuna's FrozenTrial answers suggest_* with its stored params, so that
-    # ``objective(study.best_trial)`` re-runs the best configuration.
-    def _stored(self, name: str) -> Any:
+    # ``objective(study.best_trial)`` re-runs the best configuration; with Optuna's checks, so that
+    # an objective whose space changed since says so instead of re-running something else.
+    def _stored(self, name: str, dist: Distribution) -> Any:
+        """Optuna's ``FrozenTrial._suggest``: the stored value, with a UserWarning when ``dist``
+        does not hold it. @raises InvalidArgumentError (a ValueError, as Optuna's) when the trial has
+        no such parameter, or when ``dist`` is of another kind, log scale or choices than the
+        stored distribution (Optuna's rule for a parameter suggested again)."""
         if name not in self.params:
             raise InvalidArgumentError(f"trial {self.number} has no parameter '{name}' (it has {sorted(self.params)})")
-        return self.params[name]
+        value = self.params[name]
+        if not dist._contains(dist.to_internal_repr(value)):
+            warnings.warn(f"The value {value} of the parameter '{name}' is out of the range of the distribution {dist}.", UserWarning, stacklevel=3)
+        stored = self.distributions.get(name)
+        if stored is not None:
+            _check_compatible(name, stored, dist, whence=f"of trial {self.number} is stored with {{old}}")
+        return value
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
-        """The stored value of ``name`` (the range is not checked). @raises InvalidArgumentError when absent."""
-        return float(self._stored(name))
+        """The stored value of ``name`` (see ``_stored``). @raises InvalidArgumentError."""
+        return float(self._stored(name, Float(low, high, log=log, step=step)))
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        """The stored value of ``name``. @raises InvalidArgumentError when absent."""
-        return int(self._stored(name))
+        """The stored value of ``name`` (see ``_stored``). @raises InvalidArgumentError."""
+        return int(self._stored(name, Int(low, high, log=log, step=None if log and step == 1 else step)))
 
     def suggest_categorical(self, name: str, choices: Sequence[Scalar]) -> Scalar:
-        """The stored value of ``name``. @raises InvalidArgumentError when absent."""
-        value: Scalar = self._stored(name)
+        """The stored value of ``name`` (see ``_stored``). @raises InvalidArgumentError."""
+        value: Scalar = self._stored(name, Categorical(choices))
         return value
 
     def set_user_attr(self, key: str, value: Any) -> None:
@@ -403,10 +414,12 @@ def _why_not_in(dist: Distribution, v: Any) -> tuple[str, bool]:
     return f"between the step points of {dist!r} (low + k·{step:g})", True
 
 
-def _check_compatible(name: str, old: Distribution, new: Distribution) -> None:
+def _check_compatible(name: str, old: Distribution, new: Distribution, *, whence: str = "was suggested from {old} in this trial") -> None:
     """Optuna's rule for suggesting a parameter again in the same trial: the same kind, the same
     log scale, the same categorical choices (another range is allowed: the first value is returned).
-    @raises InvalidArgumentError (a ``ValueError``, as Optuna's) with Optuna's message, then the name."""
+    ``whence`` says where ``old`` came from (``{old}`` is its repr); a ``FrozenTrial`` re-run names its
+    stored distribution. @raises InvalidArgumentError (a ``ValueError``, as Optuna's) with Optuna's
+    message, then the name."""
     why = None
     if type(old) is not type(new):
         why = "Cannot set different distribution kind to the same parameter name."
@@ -415,7 +428,7 @@ def _check_compatible(name: str, old: Distribution, new: Distribution) -> None:
     elif isinstance(old, Categorical) and old.to_wire() != new.to_wire():
         why = "CategoricalDistribution does not support dynamic value space."
     if why is not None:
-        raise InvalidArgumentError(f"{why} ('{name}' was suggested from {old!r} in this trial, now from {new!r})", {"param": name})
+        raise InvalidArgumentError(f"{why} ('{name}' {whence.format(old=repr(old))}, now from {new!r})", {"param": name})
 
 
 def _number(x: Any, what: str) -> float:
