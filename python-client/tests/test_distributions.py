@@ -17,7 +17,7 @@ from tuneport._distributions import distribution_from_wire
         lambda: tp.Float(1e-3, 1.0, log=True, step=0.1),
         lambda: tp.Int(3, 1),
         lambda: tp.Int(0, 8, log=True),
-        lambda: tp.Int(0, 1.5),  # type: ignore[arg-type]
+        lambda: tp.Int(0, float("nan")),  # type: ignore[arg-type]
         lambda: tp.Categorical([]),
         lambda: tp.Categorical(["a", "a"]),
         lambda: tp.Categorical("ab"),

@@ -106,3 +106,23 @@ def test_best_trial_from_the_server_checks_the_distribution(server: ServerProces
     assert best.suggest_float("lr", 1e-4, 1e-1, log=True) == best.params["lr"]
     with pytest.raises(ValueError, match="log configuration.*'lr' of trial 0 is stored with"):
         best.suggest_float("lr", 1e-4, 1e-1)
+
+
+def test_suggest_int_truncates_a_fractional_bound_as_optuna_does(server: ServerProcess, name: str) -> None:
+    # suggest_int("k", 1, n / 2) with an odd n: Optuna's IntDistribution takes int(high); tuneport
+    # refused it ("Int: high must be an int"), failing the script at its first trial.
+    made: dict[str, tuple[Any, ...]] = {}
+    studies: list[tuple[Any, Any]] = [(optuna, optuna.create_study()), (tp, tp.create_study(storage=server.endpoint, study_name=name))]
+    for lib, study in studies:
+        trial = study.ask()
+        k = trial.suggest_int("k", 1, 10.5)
+        j = trial.suggest_int("j", 0.9, 3.7, step=1.9)
+        dist = trial.distributions["k"]
+        assert 1 <= k <= 10 and type(k) is int and j in (0, 1, 2, 3)
+        fixed = lib.trial.FixedTrial({"k": 10}).suggest_int("k", 1, 10.5)
+        made[lib.__name__] = (dist.low, dist.high, trial.distributions["j"].high, trial.distributions["j"].step, fixed)
+        study.tell(trial, 0.0)
+    assert made["tuneport"] == made["optuna"] == (1, 10, 3, 1, 10)
+    assert tp.Int(0.5, 7.9) == tp.Int(0, 7)  # type: ignore[arg-type]
+    with pytest.raises(tp.InvalidArgumentError, match="must be an int"):
+        tp.Int(0, float("nan"))  # type: ignore[arg-type]

@@ -38,8 +38,10 @@ def _as_float(x: Any) -> Any:
 
 
 def _as_int(x: Any) -> Any:
-    """A whole number of another type (numpy's int64, the float 8.0 of a YAML config) as an int;
-    anything else as is, for the check to refuse."""
+    """A finite real number of another type as an int: numpy's int64, the float 8.0 of a YAML
+    config, and a fraction truncated toward zero as Optuna's ``IntDistribution`` does with
+    ``int(high)`` (``suggest_int("k", 1, n / 2)`` draws from 1..n // 2 there); anything else (a
+    string, NaN, an infinity) as is, for the check to refuse."""
     if isinstance(x, bool) or x is None or isinstance(x, int):
         return x
     try:
@@ -47,7 +49,7 @@ def _as_int(x: Any) -> Any:
     except TypeError:
         pass
     f = _as_float(x)
-    return int(f) if isinstance(f, float) and f.is_integer() else x
+    return int(f) if isinstance(f, float) and math.isfinite(f) else x
 
 
 def _scalar(c: Any) -> Any:
@@ -191,7 +193,8 @@ class Float(Distribution):
 @dataclass(frozen=True)
 class Int(Distribution):
     """An integer in ``[low, high]`` (both included) on a grid of ``step`` (1 when None, as in
-    Optuna's ``IntDistribution``, so ``Int(1, 4) == Int(1, 4, step=1)``)."""
+    Optuna's ``IntDistribution``, so ``Int(1, 4) == Int(1, 4, step=1)``). A fractional bound or
+    step is truncated toward zero, as Optuna's ``int(high)`` (``Int(1, 10.5) == Int(1, 10)``)."""
 
     low: int
     high: int
