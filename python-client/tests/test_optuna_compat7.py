@@ -126,3 +126,25 @@ def test_suggest_int_truncates_a_fractional_bound_as_optuna_does(server: ServerP
     assert tp.Int(0.5, 7.9) == tp.Int(0, 7)  # type: ignore[arg-type]
     with pytest.raises(tp.InvalidArgumentError, match="must be an int"):
         tp.Int(0, float("nan"))  # type: ignore[arg-type]
+
+
+def test_user_attribute_map_keys_read_back_as_json_strings(server: ServerProcess, name: str, tmp_path: Path) -> None:
+    # The attributes recipe with per-class scores ({0: 0.91, 1: 0.87}): Optuna's RDB and journal
+    # storages keep attributes as JSON, which makes the keys strings; tuneport's server refused the
+    # attribute ("request holds a map key that is not a string").
+    value = {0: 0.91, 1.5: "x", True: [{2: 3}], None: (1, 2)}
+    read: dict[str, tuple[Any, ...]] = {}
+    journal = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
+    for lib, storage in ((optuna, journal), (tp, server.endpoint)):
+        study = lib.create_study(storage=storage, study_name=name)
+        study.set_user_attr("per_class", value)
+        study.enqueue_trial({"x": 0.5}, user_attrs={"enqueued": value})
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        trial.set_user_attr("per_class", value)
+        with pytest.raises(TypeError, match="keys must be str, int, float, bool or None, not tuple"):
+            trial.set_user_attr("bad", {(1, 2): 3})
+        study.tell(trial, 1.0)
+        read[lib.__name__] = (study.user_attrs, study.trials[0].user_attrs)
+    expected = {"0": 0.91, "1.5": "x", "true": [{"2": 3}], "null": [1, 2]}
+    assert read["tuneport"] == read["optuna"] == ({"per_class": expected}, {"enqueued": expected, "per_class": expected})

@@ -43,6 +43,7 @@ from ._protocol import (
     _endpoint_hint,
     check_endpoint,
     encode,
+    json_attrs,
     make_request,
     parse_reply,
 )
@@ -240,7 +241,7 @@ class Client:
                 "space": {k: distribution_to_wire(d) for k, d in space.items()} if space is not None else None,
                 "load_if_exists": load_if_exists or None,
                 "seed": seed,
-                "user_attrs": dict(user_attrs) if user_attrs is not None else None,
+                "user_attrs": json_attrs(user_attrs) if user_attrs is not None else None,
                 "lease_ttl_s": lease_ttl_s,
                 "retry": retry or None,
                 "max_trials": max_trials,

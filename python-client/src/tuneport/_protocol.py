@@ -69,6 +69,40 @@ def _plain(obj: Any) -> Any:
     )
 
 
+def json_attrs(attrs: Mapping[Any, Any], what: str = "user attribute") -> dict[str, Any]:
+    """User attributes with every map key, at any depth, a string as JSON writes it (``1`` ->
+    ``"1"``, ``1.5`` -> ``"1.5"``, ``True`` -> ``"true"``, ``None`` -> ``"null"``): Optuna's RDB and
+    journal storages keep attributes as JSON, so ``trial.set_user_attr("per_class", {0: 0.9})``
+    reads back ``{"0": 0.9}`` there, and the server takes string keys only. Tuples become lists
+    (as JSON makes them). @raises TypeError with JSON's words for another key (a tuple)."""
+    return {_json_key(k, what): _json_keys(v, what) for k, v in attrs.items()}
+
+
+def _json_keys(value: Any, what: str) -> Any:
+    if isinstance(value, Mapping):
+        return json_attrs(value, what)
+    if isinstance(value, (list, tuple)):
+        return [_json_keys(v, what) for v in value]
+    return value
+
+
+def _json_key(key: Any, what: str) -> str:
+    if isinstance(key, str):
+        return str(key)
+    if key is None or isinstance(key, bool):
+        return {None: "null", True: "true", False: "false"}[key]
+    if isinstance(key, int):
+        return str(int(key))
+    if isinstance(key, float):
+        return "NaN" if math.isnan(key) else "Infinity" if key == math.inf else "-Infinity" if key == -math.inf else repr(float(key))
+    item = getattr(key, "item", None)  # a numpy scalar (np.int64(3), np.bool_): its Python value
+    if callable(item):
+        plain = item()
+        if plain is None or isinstance(plain, (str, int, float, bool)):
+            return _json_key(plain, what)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__} (in a {what}: values are kept as JSON)")
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
     """Packs one message in the standard MessagePack profile (str as str, bytes as bin, float64);
     numpy values and tensors go as plain numbers and lists (see ``_plain``)."""

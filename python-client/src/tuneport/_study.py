@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, cast
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
 from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
 from ._plot import Plot, PlotKind
-from ._protocol import NIL
+from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, constraint_order
 
@@ -468,7 +468,7 @@ class Study:
             {
                 "study": self.name,
                 "params": dict(params),
-                "user_attrs": dict(user_attrs) if user_attrs is not None else None,
+                "user_attrs": json_attrs(user_attrs) if user_attrs is not None else None,
                 "skip_if_exists": skip_if_exists or None,
                 "rationale": rationale,
             },
@@ -554,7 +554,7 @@ class Study:
         if intermediate_values:
             args["intermediate"] = [[float(k), float(v)] for k, v in sorted(intermediate_values.items())]
         if user_attrs:
-            args["user_attrs"] = dict(user_attrs)
+            args["user_attrs"] = json_attrs(user_attrs)
         if rationale is not None:
             args["rationale"] = rationale
         return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"], self.name)
@@ -755,7 +755,7 @@ class Study:
 
     def set_user_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Merges ``attrs`` into the study's user attributes."""
-        view = self.client._call("set_user_attrs", {"study": self.name, "attrs": dict(attrs)}).get("study")
+        view = self.client._call("set_user_attrs", {"study": self.name, "attrs": json_attrs(attrs)}).get("study")
         if view is None:
             # A de-duplicated retry of this op answers {study: null} (server bug); read it back instead.
             self.summary()

@@ -24,7 +24,7 @@ from ._errors import (
     TuneportError,
     UpdateFinishedTrialError,
 )
-from ._protocol import make_request
+from ._protocol import json_attrs, make_request
 
 if TYPE_CHECKING:
     from ._study import Lineage, Study
@@ -940,7 +940,7 @@ class Trial(_OptunaV2Suggest):
                 {"study": self.study.name, "trial": self.number, "state": str(self.state)},
             )
         result = self.study.client._call(
-            "set_user_attrs", {"study": self.study.name, "trial": self.number, "attrs": dict(attrs)}
+            "set_user_attrs", {"study": self.study.name, "trial": self.number, "attrs": json_attrs(attrs)}
         )
         self.user_attrs = dict(result["trial"].get("user_attrs") or {})
 
@@ -963,7 +963,7 @@ class Trial(_OptunaV2Suggest):
     ) -> None:
         args: dict[str, Any] = {"state": state, "value": value, "reason": reason, **(extra or {})}
         if user_attrs is not None:
-            args["user_attrs"] = dict(user_attrs)
+            args["user_attrs"] = json_attrs(user_attrs)
         result = self._call("tell", args, hurry=hurry)
         view = result["trial"]
         self._view = view
