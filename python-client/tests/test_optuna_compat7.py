@@ -148,3 +148,29 @@ def test_user_attribute_map_keys_read_back_as_json_strings(server: ServerProcess
         read[lib.__name__] = (study.user_attrs, study.trials[0].user_attrs)
     expected = {"0": 0.91, "1.5": "x", "true": [{"2": 3}], "null": [1, 2]}
     assert read["tuneport"] == read["optuna"] == ({"per_class": expected}, {"enqueued": expected, "per_class": expected})
+
+
+def test_a_sampler_or_pruner_without_counterpart_is_refused_with_what_to_do(server: ServerProcess, name: str) -> None:
+    # The user-defined sampler recipe (a BaseSampler subclass) and the WilcoxonPruner recipe: the
+    # refusal said only "pass strategy='<name>'", as if the object had a counterpart to name.
+    class SimulatedAnnealingSampler(optuna.samplers.BaseSampler):  # the recipe's, reduced to its class
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
+            return None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        wilcoxon = optuna.pruners.WilcoxonPruner()
+    refusals: tuple[tuple[str, Any, str], ...] = (
+        ("sampler", SimulatedAnnealingSampler(), "no counterpart of SimulatedAnnealingSampler, and a sampler of your own"),
+        ("pruner", wilcoxon, "leave scheduler= out .*no counterpart of WilcoxonPruner, and a pruner of your own"),
+    )
+    for argument, obj, words in refusals:
+        with pytest.raises(tp.InvalidArgumentError, match=words + r".*docs/PLUGINS\.md"):
+            tp.create_study(storage=server.endpoint, study_name=name, **{argument: obj})
+    assert name not in tp.get_all_study_names(storage=server.endpoint)

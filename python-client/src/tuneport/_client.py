@@ -909,7 +909,12 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
     if sampler is not None:
         name = type(sampler).__name__
         kind = _sampler_kind(sampler, multi_objective)
-        hint = f"strategy={kind!r}" if kind else "strategy='<name>' (see Client.catalogue())"
+        hint = (
+            f"strategy={kind!r}"
+            if kind
+            else f"strategy='<name>' of one it has instead (Client.catalogue() lists them; it has no counterpart of {name}, and a "
+            "sampler of your own is written as a server plug-in: docs/PLUGINS.md)"
+        )
         constraints = _constraints_note(sampler)
         if kind == "grid":
             grid = getattr(sampler, "_search_space", None)
@@ -928,7 +933,12 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
         if name in _SCHEDULER_OF_PRUNER and _SCHEDULER_OF_PRUNER[name] is None:
             raise InvalidArgumentError("pruner=NopPruner(): leave scheduler= out (a study without a scheduler never prunes)")
         kind = _SCHEDULER_OF_PRUNER.get(name)
-        hint = f"scheduler={kind!r}" if kind else "scheduler='<name>' (see Client.catalogue())"
+        hint = (
+            f"scheduler={kind!r}"
+            if kind
+            else f"scheduler='<name>' of one it has instead, or leave scheduler= out (Client.catalogue() lists them; it has no "
+            f"counterpart of {name}, and a pruner of your own is written as a server plug-in: docs/PLUGINS.md)"
+        )
         if kind == "hyperband":
             hint += " and the study's budget, max_resource=<how far one trial trains: epochs, steps>"
         raise InvalidArgumentError(
