@@ -174,3 +174,18 @@ def test_a_sampler_or_pruner_without_counterpart_is_refused_with_what_to_do(serv
         with pytest.raises(tp.InvalidArgumentError, match=words + r".*docs/PLUGINS\.md"):
             tp.create_study(storage=server.endpoint, study_name=name, **{argument: obj})
     assert name not in tp.get_all_study_names(storage=server.endpoint)
+
+
+def test_get_trials_with_one_state_not_a_collection_is_a_type_error(server: ServerProcess, name: str) -> None:
+    # get_trials(states=TrialState.COMPLETE): Optuna raises TypeError; a tuneport TrialState is a
+    # str, whose letters went to the server as states ("states.0: Invalid option ...").
+    studies: list[Any] = [optuna.create_study(), tp.create_study(storage=server.endpoint, study_name=name)]
+    for study in studies:
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+        with pytest.raises(TypeError):
+            study.get_trials(states=optuna.trial.TrialState.COMPLETE)
+        assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 1
+    with pytest.raises(TypeError, match=r"pass \(TrialState.COMPLETE,\), not TrialState.COMPLETE alone"):
+        studies[1].get_trials(states=tp.TrialState.COMPLETE)
+    with pytest.raises(TypeError, match=r"pass \('COMPLETE',\)"):
+        studies[1].get_trials(states="COMPLETE")

@@ -646,6 +646,10 @@ class Study:
         page = limit if limit is not None else 1000
         out: list[FrozenTrial] = []
         start = offset or 0
+        if isinstance(states, str) or (hasattr(states, "name") and not hasattr(states, "__iter__")):
+            # One state (a TrialState is a str too, whose letters would be sent as states).
+            shown = f"TrialState.{getattr(states, 'name')}" if hasattr(states, "name") else repr(states)
+            raise TypeError(f"states must be a collection of states, as in Optuna: pass ({shown},), not {shown} alone")
         names = [_state_name(x) for x in states] if states is not None else None
         if names == []:
             return []  # no state asked for: no trial (Optuna's get_trials(states=())), not every one
