@@ -36,6 +36,7 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._failover import Endpoints, FailoverChannel
+from ._optuna_options import changed_options, plugin_hint
 from ._protocol import (
     DEFAULT_OUTAGE_BUDGET_S,
     PROTOCOL_VERSIONS,
@@ -910,7 +911,7 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
         name = type(sampler).__name__
         kind = _sampler_kind(sampler, multi_objective)
         hint = (
-            f"strategy={kind!r}"
+            plugin_hint("strategy", kind, sampler)
             if kind
             else f"strategy='<name>' of one it has instead (Client.catalogue() lists them; it has no counterpart of {name}, and a "
             "sampler of your own is written as a server plug-in: docs/PLUGINS.md)"
@@ -924,9 +925,15 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
                 else "'x': tp.Categorical([...]), ..."
             )
             hint = f"strategy='grid' and declare the grid as the study's space: space={{{points}}}"
+        carried = kind is not None and kind != "grid" and bool(changed_options(sampler))
+        options = (
+            "the options it set away from Optuna's defaults; the rest are tuneport's, Client.catalogue() lists them"
+            if carried
+            else "options as strategy={'name': ..., 'options': {...}}"
+        )
         raise InvalidArgumentError(
             f"sampler={name}(...): tuneport's strategies run on the server; pass {hint} "
-            f"(with seed=... for a reproducible one, options as strategy={{'name': ..., 'options': {{...}}}}){constraints}"
+            f"(with seed=... for a reproducible one; {options}){constraints}"
         )
     if pruner is not None:
         name = type(pruner).__name__
@@ -934,17 +941,23 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
             raise InvalidArgumentError("pruner=NopPruner(): leave scheduler= out (a study without a scheduler never prunes)")
         kind = _SCHEDULER_OF_PRUNER.get(name)
         hint = (
-            f"scheduler={kind!r}"
+            plugin_hint("scheduler", kind, pruner)
             if kind
             else f"scheduler='<name>' of one it has instead, or leave scheduler= out (Client.catalogue() lists them; it has no "
             f"counterpart of {name}, and a pruner of your own is written as a server plug-in: docs/PLUGINS.md)"
         )
         if kind == "hyperband":
-            hint += " and the study's budget, max_resource=<how far one trial trains: epochs, steps>"
-        raise InvalidArgumentError(
-            f"pruner={name}(...): tuneport's schedulers run on the server; pass {hint} "
-            "(options as scheduler={'name': ..., 'options': {...}})"
+            # Its max_resource is the study's budget here (create_study's max_resource), not an option.
+            options_given = changed_options(pruner)
+            budget = options_given.pop("max_resource", "<how far one trial trains: epochs, steps>")
+            hint = f"scheduler={{'name': 'hyperband', 'options': {options_given!r}}}" if options_given else "scheduler='hyperband'"
+            hint += f" and the study's budget, max_resource={budget}"
+        options = (
+            "the options it set away from Optuna's defaults; the rest are tuneport's, Client.catalogue() lists them"
+            if kind is not None and changed_options(pruner)
+            else "options as scheduler={'name': ..., 'options': {...}}"
         )
+        raise InvalidArgumentError(f"pruner={name}(...): tuneport's schedulers run on the server; pass {hint} ({options})")
 
 
 def create_study(
