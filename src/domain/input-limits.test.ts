@@ -2,7 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { workerIdentity } from "./worker.js";
-import { clipText } from "./input-limits.js";
+import { MAX_NESTING, checkArgumentLimits, clipText, findForbiddenKey, findIllFormedString, jsonTextNestingExceeds, nestingExceeds } from "./input-limits.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -30,5 +30,32 @@ describe("clipText", () => {
     expect(kept).toHaveLength(100);
     // Retained parents would be 100 MB; the identities themselves are a few kB.
     expect(grown).toBeLessThan(10 << 20);
+  });
+});
+
+describe("jsonTextNestingExceeds", () => {
+  it("counts the brackets of arrays and objects, not those inside strings or escaped quotes", () => {
+    expect(jsonTextNestingExceeds("[[1]]", 2)).toBe(false);
+    expect(jsonTextNestingExceeds("[[[1]]]", 2)).toBe(true);
+    expect(jsonTextNestingExceeds('{"a":{"b":[]}}', 3)).toBe(false);
+    expect(jsonTextNestingExceeds('{"a":{"b":[{}]}}', 3)).toBe(true);
+    expect(jsonTextNestingExceeds('["[[[[", "\\"", "\\\\", {"k[[[": "x\\"[["}]', 2)).toBe(false);
+    expect(jsonTextNestingExceeds('[[],[],[],[]]', 2)).toBe(false);
+    // What JSON.parse took a second over is read at once, and refused.
+    expect(jsonTextNestingExceeds("[".repeat(1_000_000) + "]".repeat(1_000_000), MAX_NESTING)).toBe(true);
+  });
+});
+
+describe("the walks over untrusted values", () => {
+  it("name the path of what they refuse, at any depth and position", () => {
+    const v = JSON.parse('{"a":[1,{"b":{"__proto__":1}}],"c":["\\ud800"],"d":{"\\udc00":1}}');
+    expect(findForbiddenKey(v, "$")).toBe("$.a[1].b");
+    expect(findIllFormedString({ c: v.c }, "$")).toBe("$.c[0]");
+    expect(findIllFormedString({ d: v.d }, "$")).toBe("a key in $.d");
+    expect(findIllFormedString("\ud800", "r")).toBe("r");
+    expect(nestingExceeds([[[]]], 3)).toBe(false);
+    expect(nestingExceeds([[[[]]]], 3)).toBe(true);
+    expect(() => checkArgumentLimits("op", { a: [], c: v.c })).toThrow(/op: arguments\.c\[0\] is not well-formed Unicode/);
+    expect(() => checkArgumentLimits("op", { a: v.a })).toThrow(/op: arguments\.a\[1\]\.b has a key '__proto__'/);
   });
 });

@@ -24,17 +24,74 @@ export function hasLoneSurrogate(s: string): boolean {
   return LONE_SURROGATE.test(s);
 }
 
+/** A container met by a walk, and how to name it: its path is built only for the one reported. */
+interface Visit {
+  readonly value: object;
+  readonly parent: Visit | null;
+  /** Its index in the parent array, or its key in the parent map (the root's name at the root). */
+  readonly key: string | number;
+}
+
+const isContainer = (v: unknown): v is object => typeof v === "object" && v !== null && !(v instanceof Uint8Array);
+
+/** `root[0].key…`, the path of `visit`, and of its child `child` when given. */
+function pathOf(visit: Visit, child?: string | number): string {
+  const parts: (string | number)[] = child === undefined ? [] : [child];
+  for (let v: Visit | null = visit; v !== null; v = v.parent) parts.push(v.key);
+  let path = String(parts.pop());
+  for (let i = parts.length - 1; i >= 0; i--) path += typeof parts[i] === "number" ? `[${parts[i]}]` : `.${parts[i] as string}`;
+  return path;
+}
+
+/**
+ * Calls `visit` on each container in `value` (maps and arrays, byte arrays excepted), depth first;
+ * stops at the first for which it returns a non-null answer, and returns that answer. Only containers
+ * are kept on the stack, and paths are made only for the answer: a request of a million numbers
+ * cost seconds of the event loop when each element was pushed with its path.
+ */
+function walk<T>(value: unknown, root: string, visit: (v: Visit, level: number) => T | null): T | null {
+  if (!isContainer(value)) return null;
+  const stack: [Visit, number][] = [[{ value, parent: null, key: root }, 1]];
+  while (stack.length > 0) {
+    const [v, level] = stack.pop() as [Visit, number];
+    const answer = visit(v, level);
+    if (answer !== null) return answer;
+    if (Array.isArray(v.value)) {
+      const a = v.value as unknown[];
+      for (let i = 0; i < a.length; i++) if (isContainer(a[i])) stack.push([{ value: a[i] as object, parent: v, key: i }, level + 1]);
+    } else for (const k in v.value) {
+      const child = (v.value as Record<string, unknown>)[k];
+      if (Object.prototype.hasOwnProperty.call(v.value, k) && isContainer(child)) stack.push([{ value: child, parent: v, key: k }, level + 1]);
+    }
+  }
+  return null;
+}
+
 /**
  * True when `value` nests maps/arrays deeper than `max` levels (`value` itself, when a
  * container, is level 1). Iterative: safe on input of any depth. Byte arrays are leaves.
  */
 export function nestingExceeds(value: unknown, max: number = MAX_NESTING): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, level] = stack.pop() as [unknown, number];
-    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
-    if (level > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, level + 1]);
+  return walk(value, "", (_v, level) => (level > max ? true : null)) === true;
+}
+
+/**
+ * True when JSON `text` nests arrays/objects deeper than `max` levels (the top-level value is level
+ * 1), found by reading its characters, before any parser: `JSON.parse` of a megabyte of `[[[[…`
+ * blocks the event loop for a second. Text that is not JSON may answer either way; parse it after.
+ */
+export function jsonTextNestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
 }
@@ -45,22 +102,22 @@ export function nestingExceeds(value: unknown, max: number = MAX_NESTING): boole
  * on input already known to nest at most `MAX_NESTING` levels.
  */
 export function findIllFormedString(value: unknown, root = "$"): string | null {
-  const stack: [unknown, string][] = [[value, root]];
-  while (stack.length > 0) {
-    const [v, path] = stack.pop() as [unknown, string];
-    if (typeof v === "string") {
-      if (hasLoneSurrogate(v)) return path;
-      continue;
-    }
-    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
-    if (Array.isArray(v)) {
-      v.forEach((child, i) => stack.push([child, `${path}[${i}]`]));
-      continue;
-    }
-    for (const [k, child] of Object.entries(v)) {
-      if (hasLoneSurrogate(k)) return `a key in ${path}`;
-      stack.push([child, `${path}.${k}`]);
-    }
+  if (typeof value === "string") return hasLoneSurrogate(value) ? root : null;
+  return walk(value, root, illFormedIn);
+}
+
+/** The path of the first string of `v` itself (its keys and values, not deeper) that is not well-formed, or null. */
+function illFormedIn(v: Visit): string | null {
+  if (Array.isArray(v.value)) {
+    const a = v.value as unknown[];
+    for (let i = 0; i < a.length; i++) if (typeof a[i] === "string" && hasLoneSurrogate(a[i] as string)) return pathOf(v, i);
+    return null;
+  }
+  for (const k in v.value) {
+    if (!Object.prototype.hasOwnProperty.call(v.value, k)) continue;
+    if (hasLoneSurrogate(k)) return `a key in ${pathOf(v)}`;
+    const child = (v.value as Record<string, unknown>)[k];
+    if (typeof child === "string" && hasLoneSurrogate(child)) return pathOf(v, k);
   }
   return null;
 }
@@ -78,19 +135,10 @@ export const FORBIDDEN_KEY = "__proto__";
  * at most `MAX_NESTING` levels.
  */
 export function findForbiddenKey(value: unknown, root = "$"): string | null {
-  const stack: [unknown, string][] = [[value, root]];
-  while (stack.length > 0) {
-    const [v, path] = stack.pop() as [unknown, string];
-    if (typeof v !== "object" || v === null || v instanceof Uint8Array) continue;
-    if (Array.isArray(v)) {
-      v.forEach((child, i) => stack.push([child, `${path}[${i}]`]));
-      continue;
-    }
-    if (Object.prototype.hasOwnProperty.call(v, FORBIDDEN_KEY)) return path;
-    for (const [k, child] of Object.entries(v)) stack.push([child, `${path}.${k}`]);
-  }
-  return null;
+  return walk(value, root, (v) => (hasForbiddenKey(v) ? pathOf(v) : null));
 }
+
+const hasForbiddenKey = (v: Visit): boolean => !Array.isArray(v.value) && Object.prototype.hasOwnProperty.call(v.value, FORBIDDEN_KEY);
 
 /** The refusal of a key `__proto__` found at `path`. */
 export function forbiddenKeyMessage(path: string): string {
@@ -104,10 +152,18 @@ export function forbiddenKeyMessage(path: string): string {
  * @throws TuneportError INVALID_ARGUMENT (`data.max_nesting` for nesting).
  */
 export function checkArgumentLimits(subject: string, args: unknown): void {
-  if (nestingExceeds(args, MAX_NESTING)) throw invalidArgument(`${subject}: the arguments nest deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING });
-  const illFormed = findIllFormedString(args, "arguments");
+  // One walk for the three limits (a request of a million values is walked once, not three times);
+  // nesting is refused first, as when each had its own walk.
+  let illFormed: string | null = typeof args === "string" && hasLoneSurrogate(args) ? "arguments" : null;
+  let forbidden: string | null = null;
+  const deep = walk(args, "arguments", (v, level) => {
+    if (level > MAX_NESTING) return true;
+    illFormed ??= illFormedIn(v);
+    if (forbidden === null && hasForbiddenKey(v)) forbidden = pathOf(v);
+    return null;
+  });
+  if (deep === true) throw invalidArgument(`${subject}: the arguments nest deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING });
   if (illFormed !== null) throw invalidArgument(`${subject}: ${illFormed} is not well-formed Unicode (a lone surrogate); strings are refused, never repaired`);
-  const forbidden = findForbiddenKey(args, "arguments");
   if (forbidden !== null) throw invalidArgument(`${subject}: ${forbiddenKeyMessage(forbidden)}`);
 }
 

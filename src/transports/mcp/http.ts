@@ -28,7 +28,7 @@ import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
-import { forbiddenKeyReply, invalidUtf8Reply, toolArgumentsProblem } from "./strict-json.js";
+import { forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
 import { HttpDoor } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
 
@@ -152,13 +152,18 @@ export class McpHttpServer {
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(invalidUtf8Reply(read.bytes)));
         return;
       }
+      const deep = tooDeepReply(read.text);
+      if (deep !== null) {
+        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(deep));
+        return;
+      }
       const body = parseJson(read.text);
       if (body === undefined) {
         res.writeHead(400, { "content-type": "application/json" }).end(jsonRpcError(-32700, "parse error: the body must be JSON (at most 4 MiB)"));
         return;
       }
       // A key `__proto__` would be dropped by the SDK's schemas before any tool saw it.
-      const forbidden = findForbiddenKey(body, "message");
+      const forbidden = mayHoldForbiddenKey(read.text) ? findForbiddenKey(body, "message") : null;
       if (forbidden !== null) {
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(forbiddenKeyReply(body, forbidden)));
         return;

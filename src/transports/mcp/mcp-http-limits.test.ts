@@ -88,3 +88,34 @@ describe("MCP over HTTP: refused initializations", () => {
     for (const c of clients) await c.close();
   });
 });
+
+describe("MCP over HTTP: bodies that cost more to look at than to send", () => {
+  async function session(): Promise<Record<string, string>> {
+    const headers = { authorization: `Bearer ${TOKEN}`, accept: "application/json, text/event-stream", "content-type": "application/json" };
+    const init = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+    await init.text();
+    const withSession = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id") as string, "mcp-protocol-version": "2025-06-18" };
+    await (await fetch(url, { method: "POST", headers: withSession, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
+    return withSession;
+  }
+  const toolCall = (args: string) => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_studies","arguments":{"a":${args}}}}`;
+
+  it("refuses a message nesting deeper than 40 levels from its text, before parsing it", async () => {
+    const headers = await session();
+    const res = await fetch(url, { method: "POST", headers, body: toolCall("[".repeat(1_000_000) + "]".repeat(1_000_000)) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ id: null, error: { code: -32600, message: expect.stringMatching(/nests deeper than 40 levels/), data: { code: "INVALID_ARGUMENT" } } });
+    // Within the limit, the tool itself refuses arguments past its 32 levels, with its own message.
+    const tool = await fetch(url, { method: "POST", headers, body: toolCall("[".repeat(35) + "]".repeat(35)) });
+    expect(await tool.text()).toMatch(/the arguments nest deeper than 32 levels/);
+  });
+
+  it("walks 2 million values once per check, without a path per value (each such call held the event loop ~24 s)", async () => {
+    const headers = await session();
+    const flat = toolCall(`[${"0,".repeat(2_000_000)}0]`);
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(url, { method: "POST", headers, body: flat });
+      expect(await res.text()).toMatch(/list_studies takes no argument 'a'/);
+    }
+  }, 60_000); // only catches the stall: the six calls took ~100 s
+});

@@ -9,10 +9,29 @@
  */
 import { isUtf8 } from "node:buffer";
 import { Transform, type TransformCallback } from "node:stream";
-import { findForbiddenKey, forbiddenKeyMessage } from "../../domain/input-limits.js";
+import { MAX_NESTING, findForbiddenKey, forbiddenKeyMessage, jsonTextNestingExceeds } from "../../domain/input-limits.js";
 
 /** Largest stdio message accepted (the HTTP transport's body limit). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Deepest nesting of a whole message, read from its text before it is parsed: a tool's arguments
+ * (32 levels, refused by the tool with its own message beyond) sit at level 3 of a message, one
+ * more in a batch; the rest is room. `JSON.parse` of 4 MiB of `[[[[…` held the event loop ~2 s.
+ */
+export const MAX_MESSAGE_NESTING = MAX_NESTING + 8;
+
+/**
+ * The refusal (-32600, id null: nothing was parsed) of message text nesting deeper than
+ * `MAX_MESSAGE_NESTING`, or null.
+ */
+export function tooDeepReply(text: string): JsonRpcErrorReply | null {
+  if (!jsonTextNestingExceeds(text, MAX_MESSAGE_NESTING)) return null;
+  return invalidRequest(`the message nests deeper than ${MAX_MESSAGE_NESTING} levels (a tool's arguments take at most ${MAX_NESTING})`);
+}
+
+/** Only text that spells `proto`, or escapes a character, can hold the key `__proto__`: the walk is skipped otherwise. */
+export const mayHoldForbiddenKey = (text: string): boolean => text.includes("proto") || text.includes("\\u");
 
 /** A JSON-RPC error reply. */
 export interface JsonRpcErrorReply {
@@ -74,14 +93,15 @@ const invalidRequest = (message: string): JsonRpcErrorReply => refusal(null, -32
  * answer them with id null. The line is parsed once here, and again by the SDK.
  */
 export function stdioLineProblem(text: string): JsonRpcErrorReply | null {
+  const deep = tooDeepReply(text);
+  if (deep !== null) return deep;
   let m: unknown;
   try {
     m = JSON.parse(text);
   } catch {
     return refusal(null, -32700, "the message is not JSON");
   }
-  // Only a line that spells `proto`, or escapes a character, can hold the key `__proto__`.
-  const forbidden = text.includes("proto") || text.includes("\\u") ? findForbiddenKey(m, "message") : null;
+  const forbidden = mayHoldForbiddenKey(text) ? findForbiddenKey(m, "message") : null;
   if (forbidden !== null) return forbiddenKeyReply(m, forbidden);
   if (Array.isArray(m)) return invalidRequest("batches are not supported: send one JSON-RPC message per line");
   if (typeof m !== "object" || m === null) return invalidRequest("a JSON-RPC message is an object");
