@@ -8,6 +8,7 @@ import type { SearchSpace } from "../domain/distributions.js";
 import { TuneportError } from "../domain/errors.js";
 import type { StrategyFactory } from "../domain/plugin.js";
 import { silentLogger } from "../logger.js";
+import { cmaesStrategyFactory } from "../strategies/cmaes/cmaes-strategy.js";
 import { gpStrategyFactory } from "../strategies/gp/gp-strategy.js";
 import { gridStrategyFactory } from "../strategies/grid/grid-strategy.js";
 import { nsga2StrategyFactory } from "../strategies/nsga2/nsga2-strategy.js";
@@ -48,6 +49,8 @@ describe("WorkerRunner", () => {
     expect(runner.offloads(tpe, defaults, cat(1000))).toBe(false);
     expect(runner.offloads(tpe, defaults, cat(1001))).toBe(true);
     expect(runner.offloads(nsga2StrategyFactory as StrategyFactory<unknown>, nsga2StrategyFactory.options.parse({}), floats(2), 2)).toBe(true);
+    // CMA-ES at any dimension: a fresh instance replays every generation, O(generations · n³).
+    expect(runner.offloads(cmaesStrategyFactory as StrategyFactory<unknown>, {}, floats(2))).toBe(true);
   });
 
   it("runs a suggestion in a thread and brings back a TuneportError with its code", async () => {

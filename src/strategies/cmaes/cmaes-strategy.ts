@@ -414,9 +414,8 @@ function isFinishedState(s: Trial["state"]): boolean {
 
 /**
  * Most numeric dimensions CMA-ES models. Its covariance is n×n (two such matrices per study) and
- * each generation decomposes it in O(n³) on the event loop: a probe's 3,000 parameters held the
- * server 512 s, 20,000 took 9 GiB. 300 costs about 0.1 s per generation here; TPE and random have
- * no such limit.
+ * each generation decomposes it in O(n³): a probe's 3,000 parameters held the server 512 s, 20,000
+ * took 9 GiB. 300 costs 0.1–1 s per generation (Jacobi sweeps); TPE and random have no such limit.
  */
 export const CMAES_MAX_DIMS = 300;
 
@@ -432,6 +431,14 @@ export const cmaesStrategyFactory: StrategyFactory<CmaesOptions> = {
     "CMA-ES with IPOP restarts on the numeric dimensions (categoricals drawn at random). Strong for continuous " +
     "problems with budgets of hundreds of trials and many parallel workers.",
   options,
+  /**
+   * In a worker thread, whatever the dimension: a generation costs O(n³) (1 s per ask at 300
+   * parameters and popsize 2), and a fresh instance (a restart, or a switch back to cmaes through
+   * update_study) replays every generation of the history on its first ask, O(generations · n³ +
+   * generations · trials): 300 trials at 120 parameters held the event loop 10 s, 2,000 at 20
+   * parameters 0.4 s, growing with the study. The worker keeps the instance, so the replay happens once.
+   */
+  offload: true,
   fixedSpace:
     "CMA-ES keeps its mean and step size in the unit cube of the declared bounds (system_attrs of each generation); new bounds would move them (switch the strategy, e.g. to tpe, first)",
   create: (o) => new CmaesStrategy(options.parse(o)),
