@@ -181,3 +181,26 @@ def test_get_trials_asks_again_when_a_page_holds_fewer_trials_than_asked() -> No
         assert [t.number for t in study.trials] == list(range(7))
         asked = [m["limit"] for m in fake.received if m["op"] == "trials"]
         assert asked[:3] == [5, 3, 1]
+
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [
+        ({"ok": True, "result": {}, "id": None}, "no request id"),
+        ({"ok": True}, "result is not a map: None"),
+        ({"ok": True, "result": [1]}, r"result is not a map: \[1\]"),
+        ({"ok": "yes", "result": {}}, "neither true nor false"),
+        ({"ok": False, "error": {"code": None, "message": None}}, "malformed error"),
+        ({"ok": False, "error": {"code": "NOT_FOUND", "message": 7}}, "malformed error"),
+        ({"ok": False, "error": "boom"}, "malformed error"),
+    ],
+)
+def test_a_reply_that_breaks_the_envelope_is_a_malformed_message_not_a_key_or_type_error(reply: dict[str, Any], says: str) -> None:
+    # Each reached the caller as KeyError('studies'), a TypeError, or a TuneportError coded None.
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        return {"v": 1, "id": msg["id"], **reply}
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=5, retries=0, heartbeat=False) as client:
+        with pytest.raises(tp.MalformedMessageError, match=says):
+            client.list_studies()

@@ -247,10 +247,11 @@ WIRE_ERRORS: dict[str, type[_CodedError]] = {
 
 def error_from_wire(error: Any) -> TuneportError:
     """Builds the exception for a reply's ``error`` map; an unknown code gives a plain TuneportError."""
-    if not isinstance(error, Mapping):
-        return MalformedMessageError(f"reply carries a malformed error: {error!r}")
-    code = str(error.get("code", "INTERNAL"))
-    message = str(error.get("message", ""))
+    code = error.get("code") if isinstance(error, Mapping) else None
+    message = error.get("message", "") if isinstance(error, Mapping) else None
+    if not isinstance(code, str) or code == "" or not isinstance(message, str):
+        # An error whose code is not a string could not be told apart from another (it read "None: None").
+        return MalformedMessageError(f"reply carries a malformed error (a string code and message expected): {error!r:.200}")
     raw = error.get("data")
     data = raw if isinstance(raw, Mapping) else None
     cls = WIRE_ERRORS.get(code)

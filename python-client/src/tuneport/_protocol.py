@@ -174,11 +174,22 @@ def make_request(op: str, args: Mapping[str, Any], *, version: int = 1, request_
 
 
 def parse_reply(reply: Any) -> Any:
-    """The ``result`` of a reply map. @raises the TuneportError subclass of its ``error``."""
+    """The ``result`` of a reply map. @raises the TuneportError subclass of its ``error``;
+    MalformedMessageError for a reply that breaks the envelope (PROTOCOL.md "Reply"): a result that
+    is no map, or one without the request's id (only an error may have a null id), or an ``ok``
+    that is neither true nor false. Each of those used to reach the caller as a KeyError or a
+    TypeError from the code that read the result."""
     if not isinstance(reply, dict) or "ok" not in reply:
         raise MalformedMessageError(f"reply is not an envelope map: {reply!r:.200}")
     if reply["ok"] is True:
-        return reply.get("result")
+        result = reply.get("result")
+        if reply.get("id") is None:
+            raise MalformedMessageError(f"reply has a result but no request id (only an error may have a null id): {reply!r:.200}")
+        if not isinstance(result, dict):
+            raise MalformedMessageError(f"reply's result is not a map: {result!r:.200}")
+        return result
+    if reply["ok"] is not False:
+        raise MalformedMessageError(f"reply's 'ok' is neither true nor false: {reply['ok']!r:.200}")
     raise error_from_wire(reply.get("error"))
 
 
