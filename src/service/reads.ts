@@ -5,6 +5,7 @@ import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { frontPage } from "./paging.js";
+import { shareDistributions } from "./plot-job.js";
 import { type FrontSource, plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, viewOf } from "./study-state.js";
@@ -96,7 +97,8 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
   try {
     // Importances (the default axes) as the param_importances op reads them: a big study's are reused.
     const input = plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s), () => studyImportances(s));
-    const trials = input.trials.map((t) => trialView(t, now));
+    // Equal distributions as one object: the renderer's IPC serialiser then sends them once (plot-job.ts).
+    const trials = shareDistributions(input.trials.map((t) => trialView(t, now)));
     const opts = { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) };
     const p = plots ? await plots.render(kind, study, trials, opts) : await renderPlot(kind, study, trials, opts);
     const out = { png: p.png, caption: p.caption, width: p.width, height: p.height, kind };
