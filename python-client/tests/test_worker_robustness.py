@@ -339,3 +339,45 @@ def test_an_infinite_outage_budget_rides_out_a_restart(tmp_path: Path) -> None:
             assert [t.state for t in study.trials] == ["COMPLETE", "COMPLETE"]
     finally:
         srv.kill()
+
+
+def test_n_jobs_beyond_the_trials_starts_one_thread_per_trial(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_jobs=10**9 for 2 trials built a billion Thread objects before starting one (memory until
+    the machine gave out); Optuna's pool starts its threads as it submits trials."""
+    name = f"jobs-{free_port()}"
+    made: list[str] = []
+    real = threading.Thread
+
+    def counting(*args: object, **kwargs: object) -> threading.Thread:
+        if str(kwargs.get("name")).startswith("tuneport-optimize-"):
+            made.append(str(kwargs.get("name")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("tuneport._optimize.threading.Thread", counting)
+    with tp.connect(server.endpoint) as client:
+        study = client.create_study(name, space={"x": tp.Float(0, 1)})
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2, n_jobs=1000)
+        assert len(study.trials) == 2
+    assert 1 <= len(made) <= 2
+
+
+def test_a_thread_the_system_refuses_ends_optimize_with_a_clear_error(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With n_jobs past what the system allows (no n_trials to cap it), the threads started finish
+    their trials and optimize raises one RuntimeError that says what to do."""
+    name = f"refused-{free_port()}"
+    started: list[int] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.startswith("tuneport-optimize-"):
+            if len(started) >= 3:
+                raise RuntimeError("can't start new thread")
+            started.append(1)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with tp.connect(server.endpoint) as client:
+        study = client.create_study(name, space={"x": tp.Float(0, 1)})
+        with pytest.raises(RuntimeError, match=r"n_jobs=100000: 3 threads started and the system refused the next .*ask for fewer"):
+            study.optimize(lambda t: t.suggest_float("x", 0, 1), timeout=HANG, n_jobs=100_000)
+        assert all(t.state.name == "COMPLETE" for t in study.trials)

@@ -114,6 +114,10 @@ def run_optimize(
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     if jobs < 1:
         raise ValueError("n_jobs must be >= 1, or -1 for one per CPU")
+    if n_trials is not None:
+        # No more threads than trials (Optuna's pool starts them as trials are submitted):
+        # n_jobs=10**9 for 2 trials built a billion Thread objects before starting any.
+        jobs = min(jobs, max(1, math.ceil(n_trials)))
     progress = _Progress(n_trials, timeout) if show_progress_bar else None
     run = _Run(study, n_trials, timeout, progress)
     try:
@@ -129,10 +133,17 @@ def run_optimize(
                 run.end()
                 errors.append(exc)
 
-        threads = [threading.Thread(target=job, name=f"tuneport-optimize-{i}", daemon=True) for i in range(jobs)]
-        for t in threads:
-            t.start()
+        threads: list[threading.Thread] = []
         try:
+            for i in range(jobs):
+                t = threading.Thread(target=job, name=f"tuneport-optimize-{i}", daemon=True)
+                try:
+                    t.start()
+                except RuntimeError as exc:  # the system refuses another thread
+                    run.end()
+                    errors.append(RuntimeError(f"n_jobs={n_jobs}: {len(threads)} threads started and the system refused the next ({exc}); ask for fewer"))
+                    break
+                threads.append(t)
             for t in threads:
                 t.join()
         except BaseException as exc:  # Ctrl-C: only the calling thread gets it
