@@ -18,16 +18,20 @@ afterEach(async () => {
   door = null;
 });
 
-async function open(maxConnections: number, headersTimeoutMs: number): Promise<number> {
+async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number): Promise<number> {
   door = new HttpDoor({
     logger: silentLogger(),
     component: "test",
     port: 0,
     allowHostOption: "--test-allow-host",
     refuse: (res, status, message) => res.writeHead(status).end(message),
-    handle: async (_req, res) => void res.writeHead(200, { "content-type": "text/plain" }).end("ok"),
+    handle: async (req, res) => {
+      for await (const _ of req); // the body, as the surfaces read it
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+    },
     maxConnections,
     headersTimeoutMs,
+    requestTimeoutMs,
   });
   return door.start();
 }
@@ -79,6 +83,24 @@ describe("an HTTP door's connection limits", () => {
     const port = await open(10, 500);
     const slow = await partial(port);
     await closed(slow);
+    expect(await get(port)).toBe("200 ok");
+  }, 20_000);
+
+  it("closes a connection whose body never ends (it was held for Node's 300 s)", async () => {
+    const port = await open(10, 500, 500);
+    const slow = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, "127.0.0.1", () => {
+        s.write("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n0123456789");
+        s.resume();
+        resolve(s);
+      });
+      s.on("error", reject);
+      sockets.push(s);
+    });
+    // A byte now and then does not keep it open: the whole request has its time.
+    const drip = setInterval(() => !slow.destroyed && slow.write("x"), 100);
+    await closed(slow);
+    clearInterval(drip);
     expect(await get(port)).toBe("200 ok");
   }, 20_000);
 });

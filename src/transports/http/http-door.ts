@@ -9,7 +9,8 @@
  *    token (`authorized`) where the surface needs it: MCP always, the dashboard off loopback.
  *
  * A door keeps at most MAX_CONNECTIONS connections and closes one that has not sent its headers
- * within HEADERS_TIMEOUT_MS (slow or idle peers would otherwise hold sockets and memory).
+ * within HEADERS_TIMEOUT_MS, or its whole request (the body) within REQUEST_TIMEOUT_MS (slow or
+ * idle peers would otherwise hold sockets and memory).
  *
  * The first refusal of each Host/Origin pair is logged (at most MAX_REFUSALS_LOGGED pairs), so
  * repeated requests do not grow the log. Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
@@ -31,6 +32,13 @@ export const MAX_REFUSALS_LOGGED = 1000;
 export const MAX_CONNECTIONS = 1000;
 /** A connection that has not sent its request's headers within this many ms is closed (Node: 60 s). */
 export const HEADERS_TIMEOUT_MS = 10_000;
+
+/**
+ * A connection that has not sent its whole request (headers and body) within this many ms is closed
+ * (Node: 300 s, for which a body trickled a byte at a time held its connection). Answers take as
+ * long as they take: the SSE streams and a pending `wait_for_progress` are not bounded by it.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Writes a refusal in the surface's own format. */
 export type Refuse = (res: ServerResponse, status: number, message: string, headers?: OutgoingHttpHeaders) => void;
@@ -58,6 +66,8 @@ export interface HttpDoorOptions {
   readonly maxConnections?: number;
   /** [HEADERS_TIMEOUT_MS] */
   readonly headersTimeoutMs?: number;
+  /** [REQUEST_TIMEOUT_MS]; never below the headers timeout (Node refuses that). */
+  readonly requestTimeoutMs?: number;
 }
 
 export class HttpDoor {
@@ -84,7 +94,8 @@ export class HttpDoor {
     this.guard = new HostGuard(host, opts.allowedHosts);
     const headersTimeout = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     // Node checks the headers timeout every `connectionsCheckingInterval` (30 s by default).
-    const timeouts = { headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) };
+    const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+    const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) };
     this.http = createServer(timeouts, (req, res) => {
       this.dispatch(req, res).catch((err: unknown) => {
         const code = (err as { code?: unknown } | null)?.code;
