@@ -9,6 +9,7 @@ or a hang. Each run takes a few seconds; the thread joins are hang guards only.
 from __future__ import annotations
 
 import threading
+import time
 from typing import cast
 from pathlib import Path
 
@@ -72,3 +73,36 @@ def test_delete_beside_live_workers(tmp_path: Path, strategy: str) -> None:
             trial.complete(0.5)
     finally:
         srv.stop()
+
+
+def test_a_loaded_study_is_not_followed_to_a_new_study_of_its_name(client: tp.Client, name: str) -> None:
+    """A study deleted and created again under its name (an agent starting over) is another study:
+    a worker's loop on the old one ends on NotFoundError at its next ask, instead of running the new
+    study's trials with its objective (it did, forever, once the name was taken again)."""
+    old = client.create_study(name, space=SPACE, strategy="random", seed=1)
+    seen: list[int] = []
+    outcome: list[BaseException | None] = [None]
+
+    def start_over(study: tp.Study, frozen: tp.FrozenTrial) -> None:  # mid-run, between two asks of the loop
+        seen.append(frozen.number)
+        if len(seen) == 3:
+            client.delete_study(name)
+            time.sleep(0.01)  # a new created_at
+            client.create_study(name, space=SPACE, strategy="random", seed=2)
+
+    def run() -> None:
+        try:
+            old.optimize(lambda trial: 0.5, n_trials=50, callbacks=[start_over])
+        except BaseException as err:  # noqa: BLE001 - the test inspects what the loop ended on
+            outcome[0] = err
+
+    loop = threading.Thread(target=run, daemon=True)
+    loop.start()
+    loop.join(HANG_GUARD_S)
+    assert not loop.is_alive(), "the loop hung"
+    assert isinstance(outcome[0], tp.NotFoundError) and "created again" in str(outcome[0]), outcome[0]
+    assert seen == [0, 1, 2]
+    assert client.load_study(name).trials == []  # the old loop ran none of the new study's trials
+    again = client.load_study(name).ask()  # loaded again, it works on the new one
+    assert again.number == 0
+    again.complete(0.1)

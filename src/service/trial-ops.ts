@@ -81,6 +81,9 @@ export function checkAttrsSize(attrs: Record<string, unknown>): void {
  */
 export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> {
   const s = core.state(a.study);
+  // A worker's loop outlives a delete: without this its next ask would run a re-created study's trials.
+  if (a.study_created_at !== undefined && Math.abs(a.study_created_at * 1000 - s.study.createdAt) >= 0.5)
+    throw new TuneportError("NOT_FOUND", `study '${a.study}' was deleted and created again since this worker loaded it: load it again to work on the new one`, { study: a.study });
   // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`,
   // `retryOf`), and who it is (domain/worker.ts; a re-asked queued trial records its new holder).
   const own: Record<string, unknown> = {

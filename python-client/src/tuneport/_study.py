@@ -154,6 +154,10 @@ class Study:
     def __init__(self, client: Client, view: Mapping[str, Any]) -> None:
         self.client = client
         self._summary = StudySummary.from_wire(view)
+        self._created_at = self._summary.created_at
+        """The study this object was loaded as (``summary()`` never changes it): once its name is
+        deleted and created again, ``ask`` raises NotFoundError instead of handing this process's
+        loops the new study's trials."""
         self._loop_lock = threading.Lock()
         self._loops = 0
         self._stop_requested = False
@@ -275,6 +279,8 @@ class Study:
         evaluation between heartbeats wants a longer lease).
         @raises SearchSpaceExhaustedError, NotFoundError."""
         args: dict[str, Any] = {"study": self.name}
+        if self._created_at:
+            args["study_created_at"] = self._created_at
         if lease_ttl_s is not None:
             args["lease_ttl_s"] = lease_ttl_s
         if max_retries is not None:

@@ -96,6 +96,7 @@ export const askArgs = z
     study: studyName,
     lease_ttl_s: z.number().min(1).max(7 * 24 * 3600).optional().describe("this trial's lease length (default: the study's); heartbeats and reports renew it"),
     max_retries: z.number().int().min(0).max(100).optional().describe("re-queue this trial's params at most this many times if its lease expires (default: the study's)"),
+    study_created_at: z.number().optional().describe("the created_at of the study as the worker loaded it: NOT_FOUND if the name now holds another study"),
   })
   .strict();
 export const cancelTrialArgs = z
