@@ -6,7 +6,7 @@ import { STRATEGIES } from "../index.js";
 import { MIXED_SPACE, simulate, strategyConformance } from "../../testing/strategy.case.js";
 import type { StrategyFactory } from "../../domain/plugin.js";
 import { makeStudy, makeTrial } from "../../testing/fixtures.js";
-import { type HypergradientOptions, readTrajectory, unitJacobian } from "./hypergradient-strategy.js";
+import { type HypergradientOptions, MAX_TRAJECTORY_VALUES, readTrajectory, trajectoryLimit, unitJacobian } from "./hypergradient-strategy.js";
 
 const factory = STRATEGIES.get("hypergradient") as StrategyFactory<HypergradientOptions>;
 const defaults = factory.options.parse({});
@@ -272,5 +272,31 @@ describe("hypergradient strategy: extreme ranges and hypergradients", () => {
       "step 1: 'flat' is not a tuned continuous parameter of this trial; ignored",
     ]);
     for (const key of ["hg_m", "hg_v"]) for (const v of Object.values(res.systemAttrs?.[key] as Record<string, number>)) expect(Number.isFinite(v)).toBe(true);
+  });
+});
+
+describe("hypergradient strategy: trajectory size", () => {
+  it("thins a trajectory of many tuned parameters at MAX_TRAJECTORY_VALUES values, whatever trajectory_limit says", () => {
+    // 200 tuned parameters with trajectory_limit 100,000: every report rewrote a record that grew without a bound.
+    const WIDE: SearchSpace = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`p${i}`, { type: "float", low: 0, high: 1 }]));
+    const o = factory.options.parse({ trajectory_limit: 100_000 });
+    const strategy = factory.create(o);
+    const study = makeStudy(WIDE, { strategy: { name: "hypergradient", options: o as unknown as Record<string, unknown> } });
+    const hypergradients = Object.fromEntries(Object.keys(WIDE).map((k) => [k, 1]));
+    let trial = makeTrial(0, Object.fromEntries(Object.keys(WIDE).map((k) => [k, 0.5])), WIDE, { state: "RUNNING", value: null });
+    const limit = trajectoryLimit(100_000, 200);
+    expect(limit).toBe(MAX_TRAJECTORY_VALUES / 200);
+    for (let step = 1; step <= limit + 1; step++) {
+      trial = { ...trial, intermediate: [...trial.intermediate, { step, value: 1 }] };
+      const res = strategy.onReport!({ study, trials: [trial], trial, step, value: 1, data: { hypergradients }, rng: new Rng(1) })!;
+      trial = { ...trial, systemAttrs: { ...trial.systemAttrs, ...res.systemAttrs } };
+    }
+    const entries = readTrajectory(trial.systemAttrs);
+    expect(entries.length).toBeLessThanOrEqual(limit);
+    expect(entries.length * 200).toBeLessThanOrEqual(MAX_TRAJECTORY_VALUES);
+    expect(trial.systemAttrs.hg_trajectory_thinned).toBe(true);
+    // Few parameters keep the option's own limit.
+    expect(trajectoryLimit(1000, 3)).toBe(1000);
+    expect(trajectoryLimit(100_000, 1_000_000)).toBe(4);
   });
 });

@@ -52,8 +52,9 @@
  * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`), so a restarted
  *   server continues where it stopped. Every applied report appends `{step, value, params}`
  *   to `hg_trajectory` (the first entry, step null, holds the starting point); once it
- *   exceeds `trajectory_limit` entries every other interior entry is dropped, so the record
- *   spans the whole run at a coarser grain (`hg_trajectory_thinned: true`).
+ *   exceeds `trajectory_limit` entries (fewer for many tuned parameters: `trajectoryLimit`) every
+ *   other interior entry is dropped, so the record spans the whole run at a coarser grain
+ *   (`hg_trajectory_thinned: true`).
  * - Gradients that are NaN/infinite, non-numeric, so large that their square in the unit cube
  *   overflows (Adam's second moment; |dL/du| above ~1e154), or name parameters that are not tuned
  *   (a log range whose ends share one logarithm has no unit cube) are ignored and explained in
@@ -105,7 +106,7 @@ const rawOptions = z
     max_step: z.number().positive().max(1).default(0.2),
     /** Parameters to tune; default: every float parameter the trial has. */
     params: z.array(z.string().min(1)).min(1).optional(),
-    /** Most entries kept in `hg_trajectory` before it is thinned. */
+    /** Most entries kept in `hg_trajectory` before it is thinned (fewer past `MAX_TRAJECTORY_VALUES` values). */
     trajectory_limit: z.number().int().min(4).max(100_000).default(1000),
   })
   .strict();
@@ -251,7 +252,7 @@ export class HypergradientStrategy implements Strategy {
     const after = { ...pickParams(t.params, tuned), ...params };
     if (trajectory.length === 0) trajectory.push({ step: null, value: null, params: pickParams(t.params, tuned) });
     trajectory.push({ step: req.step, value: Number.isFinite(req.value) ? req.value : null, params: after });
-    if (trajectory.length > this.opts.trajectory_limit) {
+    if (trajectory.length > trajectoryLimit(this.opts.trajectory_limit, tuned.size)) {
       out.hg_trajectory = thin(trajectory);
       out.hg_trajectory_thinned = true;
     } else {
@@ -338,6 +339,19 @@ function pickParams(p: Params, keys: Map<string, unknown>): Params {
   const out: Params = {};
   for (const k of keys.keys()) if (k in p) out[k] = p[k] ?? null;
   return out;
+}
+
+/**
+ * Parameter values `hg_trajectory` holds at most. Every report rewrites the trial's attributes, the
+ * whole trajectory included, on the event loop and into storage: a probe's 200 tuned parameters
+ * with trajectory_limit 100,000 made each report cost more than the one before (300 ms and 0.8 s of
+ * event loop at 2,000 reports, heading for 20 MB a report). 50,000 values is about 1 MB of JSON.
+ */
+export const MAX_TRAJECTORY_VALUES = 50_000;
+
+/** Entries a trajectory keeps before it is thinned: `trajectory_limit`, fewer when each entry holds many parameters (4 at least). */
+export function trajectoryLimit(limit: number, tunedParams: number): number {
+  return Math.max(4, Math.min(limit, Math.floor(MAX_TRAJECTORY_VALUES / Math.max(1, tunedParams))));
 }
 
 /** Keeps the first and last entries and every other one between. */
