@@ -118,3 +118,21 @@ def test_update_derives_ashas_default_min_resource_again_from_a_new_budget(clien
     study.update(scheduler={"name": "asha", "options": {"min_resource": 2, "reduction_factor": 3}})
     study.update(scheduler={"name": "asha", "options": {"max_resource": 243}})
     assert (options()["max_resource"], options()["min_resource"]) == (243, 2)  # the user's own stays
+
+
+def test_a_worker_started_after_the_study_was_steered_loads_it(client: tp.Client, name: str) -> None:
+    """Every worker runs the same script, create_study(..., load_if_exists=True) with the settings the
+    study was created with; a worker started after an agent widened the space, switched the strategy
+    or raised max_trials loads the steered study (it failed: "exists with other settings")."""
+
+    def script() -> tp.Study:
+        return client.create_study(
+            name, space={"x": tp.Float(0.0, 1.0)}, strategy="tpe", scheduler="median", max_trials=10, load_if_exists=True
+        )
+
+    script().update(space={"x": tp.Float(-1.0, 2.0)}, strategy="random", max_trials=40)
+    late = script()
+    assert (late.summary().strategy["name"], late.summary().max_trials) == ("random", 40)
+    assert late.ask().params["x"] is not None
+    with pytest.raises(tp.InvalidArgumentError, match="exists with other settings"):
+        client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="gp", load_if_exists=True)

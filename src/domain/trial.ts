@@ -115,6 +115,20 @@ export interface StudyConfig {
    * `update_study`; absent when none. Not configuration: `load_if_exists` never compares them.
    */
   readonly notes?: string;
+  /**
+   * The settings `update_study` has changed, as the study was created (the first change of each
+   * keeps it): every worker's script creates the study with `load_if_exists` and these values,
+   * and still loads it once an agent has steered it. Not configuration: never shown or exported.
+   */
+  readonly asCreated?: AsCreated;
+}
+
+/** See `StudyConfig.asCreated`: a key is present once update_study changed that setting. */
+export interface AsCreated {
+  readonly space?: SearchSpace;
+  readonly strategy?: PluginConfig;
+  readonly scheduler?: PluginConfig | null;
+  readonly maxTrials?: number | null;
 }
 
 export interface Study {

@@ -10,11 +10,13 @@
  * how it runs; both kinds are compared when given, because a loaded study keeps its stored values and
  * a differing request would otherwise believe it changed them. An empty space counts as "not
  * given" (define-by-run scripts and the MCP tool's default send `{}`). User attributes are
- * notes, not configuration: never compared (change them with `set_user_attrs`).
+ * notes, not configuration: never compared (change them with `set_user_attrs`). A setting that
+ * `update_study` changed also agrees when given as the study was created (`StudyConfig.asCreated`):
+ * the workers' script still names those values after an agent steered the study.
  */
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
-import type { Direction, PluginConfig, RetryPolicy, StudyConfig } from "../domain/trial.js";
+import type { AsCreated, Direction, PluginConfig, RetryPolicy, StudyConfig } from "../domain/trial.js";
 import type { z } from "zod";
 import type { createStudyArgs } from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
@@ -105,7 +107,22 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   differ("lease_ttl_s", stored.leaseTtlS, given.leaseTtlS);
   differ("max_trials", stored.maxTrials ?? null, given.maxTrials);
   differ("max_resource", stored.maxResource ?? null, given.maxResource);
-  return out;
+  // A setting update_study changed may also be given as the study was created: each worker's
+  // script creates the study with those values and loads it once an agent has steered it.
+  return out.filter((d) => !asCreatedAgrees(stored.asCreated, d.field, given, plugins));
+}
+
+/** Whether `given` names, for the setting `field`, the value the study had before update_study changed it. */
+function asCreatedAgrees(was: AsCreated | undefined, field: string, given: RequestedStudyConfig, plugins: PluginCatalogue): boolean {
+  const same = (a: unknown, b: unknown) => b !== undefined && canonical(a) === canonical(b);
+  if (was?.space !== undefined && given.space !== undefined && field.startsWith("space.")) {
+    const names = new Set([...Object.keys(was.space), ...Object.keys(given.space)]);
+    return [...names].every((n) => was.space?.[n] && given.space?.[n] && distributionsEqual(was.space[n], given.space[n]));
+  }
+  if (field === "strategy" && was?.strategy !== undefined) return same(withDefaults(was.strategy, (r) => plugins.resolveStrategyConfig(r)), given.strategy);
+  if (field === "scheduler" && was?.scheduler !== undefined)
+    return same(was.scheduler && withDefaults(was.scheduler, (r) => plugins.resolveSchedulerConfig(r)), given.scheduler);
+  return field === "max_trials" && was?.maxTrials !== undefined && same(was.maxTrials, given.maxTrials);
 }
 
 /** The INVALID_ARGUMENT a `load_if_exists` request with `differences` gets; `data.differences` lists them. */

@@ -217,3 +217,35 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     expect((await svc.lineage({ study: "c", trial: 1 })).tracked).toBe(false);
   });
 });
+
+describe.each(storageBackends(inject("pgUrl")))("load_if_exists after update_study on %s", (backend: StorageBackend) => {
+  it("loads a steered study for the script that created it, and still refuses settings it never had", async () => {
+    const storage = await backend.open(backend.location());
+    let svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    // Every worker starts with the same line; an agent steers the study between their starts.
+    const script = { name: "s", space: SPACE, strategy: "tpe", scheduler: "median", max_trials: 20, load_if_exists: true };
+    expect((await svc.createStudy(script)).created).toBe(true);
+    const update = {
+      study: "s",
+      space: { x: { type: "float", low: -1, high: 2 }, c: { type: "categorical", choices: ["a", "b", "c"] } },
+      strategy: "random",
+      scheduler: { name: "median", options: { n_warmup_steps: 3 } },
+      max_trials: 50,
+    };
+    await svc.updateStudy(update);
+    await svc.updateStudy({ study: "s", space: { x: { type: "float", low: -2, high: 2 } } });
+    // Before: "exists with other settings" for every worker started after the agent's change.
+    const loaded = await svc.createStudy(script);
+    expect(loaded.created).toBe(false);
+    expect([loaded.study.space.x, loaded.study.strategy.name, loaded.study.max_trials]).toEqual([{ type: "float", low: -2, high: 2 }, "random", 50]);
+    // A space the study neither was created with nor has now (an earlier step of the steering) is refused.
+    await refused(svc.createStudy({ ...script, space: update.space }), "INVALID_ARGUMENT", /exists with other settings.*space\.x/);
+    await refused(svc.createStudy({ ...script, strategy: "gp" }), "INVALID_ARGUMENT", /exists with other settings.*strategy/);
+    await refused(svc.createStudy({ ...script, max_trials: 30 }), "INVALID_ARGUMENT", /exists with other settings.*max_trials/);
+    await svc.close();
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    expect((await svc.createStudy(script)).created).toBe(false); // durable
+    await svc.close();
+    await storage.close();
+  });
+});

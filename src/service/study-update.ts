@@ -15,7 +15,7 @@
  */
 import { type Distribution, type ParamValue, type SearchSpace, parseDistribution } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
-import type { PluginConfig, Study, StudyConfig } from "../domain/trial.js";
+import type { AsCreated, PluginConfig, Study, StudyConfig } from "../domain/trial.js";
 import { wideningProblem } from "../domain/widen.js";
 import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
@@ -91,8 +91,17 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
     changed.push("max_trials");
   }
   if (a.notes !== undefined && (a.notes || undefined) !== old.notes) changed.push("notes");
-  const { maxTrials: _m, ...rest } = a.notes === undefined ? old : withNotes(old, a.notes);
-  const config: StudyConfig = { ...rest, strategy, scheduler, space, ...(maxTrials !== undefined ? { maxTrials } : {}) };
+  const { maxTrials: _m, asCreated: before, ...rest } = a.notes === undefined ? old : withNotes(old, a.notes);
+  // What the study was created with, for the workers' load_if_exists (study-config-diff.ts).
+  const asCreated: AsCreated = {
+    ...(changed.includes("space") ? { space: old.space } : {}),
+    ...(changed.includes("strategy") ? { strategy: old.strategy } : {}),
+    ...(changed.includes("scheduler") ? { scheduler: old.scheduler } : {}),
+    ...(changed.includes("max_trials") ? { maxTrials: old.maxTrials ?? null } : {}),
+    ...before,
+  };
+  const kept = Object.keys(asCreated).length > 0 ? { asCreated } : {};
+  const config: StudyConfig = { ...rest, strategy, scheduler, space, ...(maxTrials !== undefined ? { maxTrials } : {}), ...kept };
   return { config, changed };
 }
 
