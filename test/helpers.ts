@@ -140,8 +140,9 @@ export class TestClient {
     });
   }
 
-  request(op: string, args: Record<string, unknown> = {}, id: string = randomUUID()): Promise<Reply> {
-    return this.raw(encode({ v: 1, id, op, ...args }), id);
+  /** `timeoutMs` catches a hang (30 s); a request made slow on purpose gives a longer one. */
+  request(op: string, args: Record<string, unknown> = {}, id: string = randomUUID(), timeoutMs?: number): Promise<Reply> {
+    return this.raw(encode({ v: 1, id, op, ...args }), id, timeoutMs);
   }
 
   /** Like request, but throws unless ok, returning the result. */
