@@ -136,3 +136,17 @@ def test_a_worker_started_after_the_study_was_steered_loads_it(client: tp.Client
     assert late.ask().params["x"] is not None
     with pytest.raises(tp.InvalidArgumentError, match="exists with other settings"):
         client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="gp", load_if_exists=True)
+
+
+def test_a_running_trial_suggests_as_its_script_says_across_a_widen(client: tp.Client, name: str) -> None:
+    """The objective names the declared parameter as the script declared it; an agent widening the
+    space between a trial's ask and its suggest_float failed that trial (and every later one) with
+    "cannot be suggested as"."""
+    study = client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="random", seed=1)
+    before = study.ask()
+    study.update(space={"x": tp.Float(-5.0, 5.0)})
+    assert before.suggest_float("x", 0.0, 1.0) == before.params["x"]
+    before.complete(0.0)
+    after = study.ask()
+    assert after.suggest_float("x", 0.0, 1.0) == after.params["x"]  # the widened value, as the agent meant
+    after.complete(0.0)

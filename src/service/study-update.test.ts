@@ -249,3 +249,28 @@ describe.each(storageBackends(inject("pgUrl")))("load_if_exists after update_stu
     await storage.close();
   });
 });
+
+describe.each(storageBackends(inject("pgUrl")))("suggest after update_study widened the space on %s", (backend: StorageBackend) => {
+  it("a worker's suggest names the declared parameter as its script does: before and after the widen, and while its trial runs across it", async () => {
+    const storage = await backend.open(backend.location());
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await svc.createStudy({ name: "w", space: SPACE, strategy: "random", seed: 3 });
+    const asScript = { name: "x", distribution: { type: "float", low: 0, high: 1 } };
+    const before = await svc.ask({ study: "w" });
+    await svc.updateStudy({ study: "w", space: { x: { type: "float", low: -5, high: 5 } } });
+    // Its trial was asked from [0, 1]; the widen landed between its ask and its suggest.
+    const first = await svc.suggest({ study: "w", trial: 0, token: before.lease.token, ...asScript });
+    expect(first.value).toBe(before.trial.params.x);
+    // A trial asked after the widen: the script still names [0, 1] and gets the trial's value.
+    const after = await svc.ask({ study: "w" });
+    expect((await svc.suggest({ study: "w", trial: 1, token: after.lease.token, ...asScript })).value).toBe(after.trial.params.x);
+    expect((await svc.suggest({ study: "w", trial: 1, token: after.lease.token, name: "x", distribution: { type: "float", low: -5, high: 5 } })).value).toBe(after.trial.params.x);
+    await refused(
+      svc.suggest({ study: "w", trial: 1, token: after.lease.token, name: "x", distribution: { type: "float", low: 0, high: 2 } }),
+      "INVALID_ARGUMENT",
+      /declared in study 'w' as .*cannot be suggested/,
+    );
+    await svc.close();
+    await storage.close();
+  });
+});

@@ -243,7 +243,7 @@ function drawParam(core: ServiceCore, s: StudyState, t: TrialRecord, name: strin
  * dynamic search space, e.g. `suggest_int("skip", 0, n_layers)`): each trial keeps its own, and
  * models learn a parameter only from trials that drew it from the same distribution (TPE's
  * encoder skips the others). @throws INVALID_ARGUMENT for a declared parameter with another
- * distribution than the declared one.
+ * distribution than the declared one, the trial's or the one the study was created with.
  */
 export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: string): Promise<{ value: ParamValue }> {
   const s = core.state(a.study);
@@ -255,7 +255,9 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
       checkLease(s, t, a.token);
       const known = s.paramDists.get(a.name);
       const declared = s.study.config.space[a.name];
-      if (declared && !distributionsEqual(declared, dist))
+      // Also as the trial drew it (widened since its ask) or as the study was created (the worker's script; update_study widened it).
+      const agrees = (d: Distribution | undefined) => d !== undefined && distributionsEqual(d, dist);
+      if (declared && !agrees(declared) && !agrees(t.distributions[a.name]) && !agrees(s.study.config.asCreated?.space?.[a.name]))
         throw invalidArgument(
           `parameter '${a.name}' is declared in study '${s.study.name}' as ${JSON.stringify(declared)}; it cannot be suggested as ${JSON.stringify(dist)}`,
           { param: a.name, existing: declared as unknown as Record<string, unknown> },
