@@ -57,8 +57,8 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
 /**
  * A running server over ZeroMQ. The protocol has no change feed, so this polls
  * `list_studies` (every `pollMs`) and derives created/updated/deleted events and per-study
- * versions from a fingerprint of each study's counts and best value. Intermediate reports
- * that change neither are not seen as changes in this mode.
+ * versions from a fingerprint of each study's view (counts, best value, settings, stopped flag,
+ * notes). Intermediate reports, which change none of it, are not seen as changes in this mode.
  */
 /** Sends of one change through `RemoteBackend` before its outcome is reported unknown. */
 export const REMOTE_SENDS = 3;
@@ -96,7 +96,9 @@ export class RemoteBackend implements McpBackend {
     const seen = new Set<string>();
     for (const s of studies) {
       seen.add(s.name);
-      const fp = JSON.stringify([s.created_at, s.counts, s.best_trial?.number ?? null, s.user_attrs]);
+      // The whole view: stop_study and update_study change no count, yet a pending wait_for_progress
+      // must wake to find the study stuck, and subscribed clients hear of them.
+      const fp = JSON.stringify(s);
       const old = this.fingerprints.get(s.name);
       if (old === fp) continue;
       this.fingerprints.set(s.name, fp);
