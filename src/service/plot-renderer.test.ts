@@ -68,4 +68,26 @@ describe("PlotRenderer's deadline", () => {
       await renderer.close();
     }
   }, 60_000);
+
+  it("draws a chart that was queued behind the stuck one: it goes to the new renderer with a deadline of its own", async () => {
+    // This renderer draws "ok" charts at once and spins forever on a "stuck" one, holding the charts sent after it.
+    const dir = mkdtempSync(join(tmpdir(), "tuneport-stuck-renderer-"));
+    dirs.push(dir);
+    const file = join(dir, "spinning-worker.mjs");
+    writeFileSync(
+      file,
+      `process.on("message", (m) => {\n  if (m.warm) return process.send({ id: m.id, ok: true, warmed: true });\n  if (m.study.name === "stuck") for (;;);\n  process.send({ id: m.id, ok: true, png: new Uint8Array([1]), caption: m.study.name, width: 1, height: 1 });\n});\nprocess.on("disconnect", () => process.exit(0));\n`,
+    );
+    // Long enough for a loaded machine to start the second renderer within it.
+    const renderer = new PlotRenderer(silentLogger(), { renderTimeoutMs: 3_000, workerFile: file });
+    try {
+      expect(await renderer.warm()).toBe(true);
+      const stuck = renderer.render("history", { name: "stuck" } as unknown as StudyView, []);
+      const queued = renderer.render("history", { name: "ok" } as unknown as StudyView, []);
+      await expect(stuck).rejects.toMatchObject({ code: "INTERNAL", message: expect.stringContaining("was not drawn within") });
+      await expect(queued).resolves.toMatchObject({ caption: "ok" });
+    } finally {
+      await renderer.close();
+    }
+  }, 60_000);
 });

@@ -63,7 +63,7 @@ interface Pending {
   reject: (e: Error) => void;
   worker: ChildProcess | null;
   resent: boolean;
-  /** A chart's deadline (`renderTimeoutMs` from its first dispatch; a resend keeps it). */
+  /** A chart's deadline (`renderTimeoutMs` from its first dispatch; a resend after a crash keeps it, one after `abandon` starts anew). */
   deadline: NodeJS.Timeout | null;
 }
 
@@ -174,8 +174,10 @@ export class PlotRenderer {
   }
 
   /**
-   * A job past its deadline: it fails, and its worker, busy with it, is killed; the worker's other
-   * jobs go to a new one (`workerGone`), as when a renderer dies.
+   * A job past its deadline: it fails, and its worker, busy with it, is killed. The worker's other
+   * jobs were waiting behind it: they go to a new worker at once, each with a new deadline and its
+   * resend kept (their deadlines, set when they were queued, would otherwise fail them too, before
+   * the new worker had a chance to draw them).
    */
   private abandon(id: number): void {
     const p = this.pending.get(id);
@@ -185,8 +187,15 @@ export class PlotRenderer {
     this.log.error({ chart: id, timeout_s: s }, "a chart took too long to draw; its renderer is killed and the next chart starts another");
     p.reject(new TuneportError("INTERNAL", `the chart was not drawn within ${s} s and was abandoned (logged on the server); other charts are drawn by a new renderer`));
     const w = p.worker;
-    if (w && this.worker === w) this.worker = null; // the next chart starts a new one at once
-    if (w && w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
+    if (!w) return;
+    if (this.worker === w) this.worker = null; // the next chart starts a new one at once
+    if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
+    const queued = [...this.pending].filter(([, q]) => q.worker === w);
+    for (const [other, q] of queued) {
+      this.pending.delete(other);
+      if (q.deadline) clearTimeout(q.deadline);
+      this.dispatch(other, { ...q, deadline: null });
+    }
   }
 
   private spawn(): ChildProcess {
