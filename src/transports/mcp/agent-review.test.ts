@@ -169,3 +169,19 @@ describe("next steps of refused arguments", () => {
     expect(outside).toMatch(/Next step: .*describe_study shows the study's search space/);
   });
 });
+
+describe("update_study's max_trials beside workers", () => {
+  it("says when the new budget is already spent (workers' loops end) and that raising it does not restart ended loops", async () => {
+    await call("create_study", { name: "b", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", max_trials: 5 });
+    for (let i = 0; i < 3; i++) {
+      const a = await service.ask({ study: "b" });
+      await service.tell({ study: "b", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i });
+    }
+    // Before: "max_trials: 2", with nothing to say that no trial will be handed out any more.
+    const lowered = await call("update_study", { study: "b", max_trials: 2 });
+    expect(textOf(lowered)).toMatch(/max_trials: 2 \(already spent: 3 trials asked\)\. No trial is handed out; workers' loops end at their next ask/);
+    const raised = await call("update_study", { study: "b", max_trials: 10 });
+    expect(textOf(raised)).toMatch(/max_trials: 10 \(3 used\)\. Workers whose loops ended on a spent budget must be started again\./);
+    expect(textOf(await call("update_study", { study: "b", max_trials: null }))).toMatch(/max_trials: none\. Workers whose loops ended/);
+  });
+});

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { fitPrefix } from "../budget.js";
+import type { McpBackend } from "../backend.js";
 import { boundedStudy, compactTrial, spaceText } from "../format.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
@@ -106,7 +107,7 @@ export const steeringTools: McpTool[] = [
       notes: z.string().optional(),
     }),
     output: z.looseObject({ changed: z.array(z.string()), study: z.looseObject({ name: z.string() }) }),
-    ops: ["update_study"],
+    ops: ["update_study", "study_summary"],
     async run(a, { backend }) {
       const { study: s, changed } = await backend.call("update_study", {
         study: a.study,
@@ -123,7 +124,7 @@ export const steeringTools: McpTool[] = [
       if (changed.includes("strategy")) lines.push(`strategy: ${plug(s.strategy)} (learns from all ${s.n_trials} trials)`);
       if (changed.includes("scheduler")) lines.push(`scheduler: ${plug(s.scheduler)}`);
       if (changed.includes("space")) lines.push(`search space:\n${spaceText({ ...s, define_by_run: {} })}`);
-      if (changed.includes("max_trials")) lines.push(`max_trials: ${s.max_trials ?? "none"}`);
+      if (changed.includes("max_trials")) lines.push(`max_trials: ${s.max_trials ?? "none"}${await budgetNote(backend, s.name, s.max_trials)}`);
       return text(lines.join("\n"), {
         changed,
         // The space only when it changed: a wide study's space is larger than the budget of a
@@ -162,3 +163,14 @@ export const steeringTools: McpTool[] = [
     },
   }),
 ];
+
+/**
+ * What a new max_trials means for the workers: a budget already spent ends their loops at their next
+ * ask; a loop that ended on a spent budget does not come back when it is raised.
+ */
+async function budgetNote(backend: McpBackend, study: string, max: number | null): Promise<string> {
+  const used = max === null ? null : (await backend.call("study_summary", { study })).budget?.used;
+  if (max !== null && used !== undefined && used !== null && used >= max)
+    return ` (already spent: ${used} trials asked). No trial is handed out; workers' loops end at their next ask. Raise it (or null: none) to go on.`;
+  return `${used === undefined || used === null ? "" : ` (${used} used)`}. Workers whose loops ended on a spent budget must be started again.`;
+}
