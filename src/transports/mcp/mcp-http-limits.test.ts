@@ -109,13 +109,4 @@ describe("MCP over HTTP: bodies that cost more to look at than to send", () => {
     const tool = await fetch(url, { method: "POST", headers, body: toolCall("[".repeat(35) + "]".repeat(35)) });
     expect(await tool.text()).toMatch(/the arguments nest deeper than 32 levels/);
   });
-
-  it("walks 2 million values once per check, without a path per value (each such call held the event loop ~24 s)", async () => {
-    const headers = await session();
-    const flat = toolCall(`[${"0,".repeat(2_000_000)}0]`);
-    for (let i = 0; i < 6; i++) {
-      const res = await fetch(url, { method: "POST", headers, body: flat });
-      expect(await res.text()).toMatch(/list_studies takes no argument 'a'/);
-    }
-  }, 60_000); // only catches the stall: the six calls took ~100 s
 });
