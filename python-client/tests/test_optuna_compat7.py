@@ -126,6 +126,9 @@ def test_suggest_int_truncates_a_fractional_bound_as_optuna_does(server: ServerP
     assert tp.Int(0.5, 7.9) == tp.Int(0, 7)  # type: ignore[arg-type]
     with pytest.raises(tp.InvalidArgumentError, match="must be an int"):
         tp.Int(0, float("nan"))  # type: ignore[arg-type]
+    # A step under 1 truncates to 0 (Optuna then divides by it): refused naming the step given.
+    with pytest.raises(tp.InvalidArgumentError, match=r"step must be an int >= 1 \(got 0\.5, which truncates to 0\)"):
+        tp.Int(1, 10, step=0.5)  # type: ignore[arg-type]
 
 
 def test_user_attribute_map_keys_read_back_as_json_strings(server: ServerProcess, name: str, tmp_path: Path) -> None:

@@ -202,8 +202,12 @@ class Int(Distribution):
     step: int | None = None
 
     def __post_init__(self) -> None:
+        given_step = self.step
         for name in ("low", "high", "step"):
             object.__setattr__(self, name, _as_int(getattr(self, name)))
+        if self.step == 0 and given_step != 0:
+            # 0.5 truncates to 0: say what was given (Optuna divides by it: ZeroDivisionError).
+            raise InvalidArgumentError(f"Int: step must be an int >= 1 (got {given_step!r}, which truncates to 0)")
         if self.step is None:
             object.__setattr__(self, "step", 1)
         for field, v in (("low", self.low), ("high", self.high), ("step", self.step)):
