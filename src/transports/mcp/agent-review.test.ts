@@ -185,3 +185,19 @@ describe("update_study's max_trials beside workers", () => {
     expect(textOf(await call("update_study", { study: "b", max_trials: null }))).toMatch(/max_trials: none\. Workers whose loops ended/);
   });
 });
+
+describe("enqueue_trial on a study that hands out no trials", () => {
+  it("says the proposal waits for resume_study on a stopped study, and for a raised budget on a spent one", async () => {
+    await call("create_study", { name: "q", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", max_trials: 1 });
+    await call("stop_study", { study: "q" });
+    // Before: "It will be evaluated before the strategy's own suggestions." and nothing else.
+    expect(textOf(await call("enqueue_trial", { study: "q", params: { x: 0.1 }, rationale: "r" }))).toMatch(/The study is stopped: no worker gets it until resume_study\./);
+    await call("resume_study", { study: "q" });
+    const a = await service.ask({ study: "q" });
+    await service.tell({ study: "q", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    const spent = textOf(await call("enqueue_trial", { study: "q", params: { x: 0.2 }, rationale: "r" }));
+    expect(spent).toMatch(/max_trials budget is spent \(1 of 1\): no worker gets it until update_study raises max_trials\./);
+    await call("update_study", { study: "q", max_trials: 5 });
+    expect(textOf(await call("enqueue_trial", { study: "q", params: { x: 0.3 }, rationale: "r" }))).not.toMatch(/no worker gets it/);
+  });
+});

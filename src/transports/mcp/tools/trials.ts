@@ -182,17 +182,24 @@ export const trialTools: McpTool[] = [
       skip_if_exists: z.boolean().default(true),
     }),
     output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
-    ops: ["enqueue", "get_study"],
+    ops: ["enqueue", "get_study", "study_summary"],
     async run(a, { backend }) {
       const { trial, created } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
       // Declared parameters the proposal leaves out are drawn when a worker asks for the trial:
       // say which, so that an agent does not take the proposal for the whole configuration.
-      const { space } = (await backend.call("get_study", { study: a.study })).study;
+      const { space, stopped, max_trials } = (await backend.call("get_study", { study: a.study })).study;
+      // A study that hands out no trials holds the proposal until the agent lifts that.
+      const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study: a.study })).budget?.used ?? 0) : 0;
+      const held = stopped
+        ? " The study is stopped: no worker gets it until resume_study."
+        : max_trials !== null && used >= max_trials
+          ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
+          : "";
       const drawn = Object.keys(space).filter((k) => !(k in a.params));
       const rest = drawn.length === 0 ? "" : ` ${drawn.length > 8 ? `${drawn.length} declared parameters` : drawn.join(", ")} ${drawn.length === 1 ? "is" : "are"} not given: the strategy draws ${drawn.length === 1 ? "it" : "them"} when a worker asks for the trial.`;
       return text(
         created
-          ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}`
+          ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
           : `Not queued: trial ${trial.number} already has these values (${trial.state}${trial.value !== null ? `, value ${fmt(trial.value)}` : ""}).`,
         { created, trial: compactTrial(trial) as unknown as Record<string, unknown> },
       );
