@@ -84,6 +84,20 @@ def test_attempt_counts_the_sends_of_one_id_when_the_server_reads_it() -> None:
         assert all("attempt" not in m for m in fake.received)
 
 
+def test_study_created_at_goes_only_to_a_server_whose_hello_lists_it() -> None:
+    """``ask``'s ``study_created_at`` (a loop that outlives a delete ends instead of running a new
+    study of the name) is an argument an older server refuses as unknown, which would fail every
+    worker's first ask: it is sent only to a server whose hello lists ``ask.study_created_at``."""
+    handler = scripted([])
+    with FakeServer(handler, {**HELLO_RESULT, "optional_args": ["ask.study_created_at"]}) as fake, tp.connect(fake.endpoint, timeout=2.0, heartbeat=False) as client:
+        client.load_study("s").ask()
+        assert [m.get("study_created_at") for m in fake.received if m["op"] == "ask"] == [1.5]
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=2.0, heartbeat=False) as client:
+        client.load_study("s").ask()
+        asks = [m for m in fake.received if m["op"] == "ask"]
+        assert len(asks) == 1 and "study_created_at" not in asks[0]
+
+
 def test_silence_after_every_attempt_raises_timeout_error() -> None:
     with FakeServer(lambda msg: None) as fake, tp.connect(fake.endpoint, timeout=0.2, retries=2, heartbeat=False) as client:
         with pytest.raises(tp.TimeoutError) as caught:

@@ -116,6 +116,9 @@ class Client:
         # The server reads the envelope's ``attempt``: each request says whether it is its id's first
         # send, which spares the server a storage lookup (PROTOCOL.md, "Envelope").
         self._attempts = "attempt" in (hello.get("envelope") or [])
+        # Optional op arguments added after protocol 1 that this server reads ("ask.study_created_at"):
+        # an older server refuses an argument it does not know, so they go only to one that lists them.
+        self._optional_args: frozenset[str] = frozenset(hello.get("optional_args") or [])
         interval = heartbeat_interval_s or float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
         self._background = _Background(self, interval, timeout=min(timeout, 5.0), heartbeat=heartbeat)
         if heartbeat:

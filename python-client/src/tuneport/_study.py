@@ -279,7 +279,7 @@ class Study:
         evaluation between heartbeats wants a longer lease).
         @raises SearchSpaceExhaustedError, NotFoundError."""
         args: dict[str, Any] = {"study": self.name}
-        if self._created_at:
+        if self._created_at and "ask.study_created_at" in self.client._optional_args:
             args["study_created_at"] = self._created_at
         if lease_ttl_s is not None:
             args["lease_ttl_s"] = lease_ttl_s

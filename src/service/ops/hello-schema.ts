@@ -13,4 +13,7 @@ export const helloResultSchema = z.object({
   ops: z.array(z.string()),
   idempotent_ops: z.array(z.string()),
   envelope: z.array(z.string()).describe("the envelope fields this server reads: v, id, op and attempt"),
+  optional_args: z
+    .array(z.string())
+    .describe("optional arguments added to ops after protocol 1, as op.argument (e.g. ask.study_created_at): a client sends one only to a server that lists it"),
 });

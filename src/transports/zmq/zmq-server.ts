@@ -94,6 +94,11 @@ const MAX_IDENTITIES = 10_000;
 const ZMQ_ANONYMOUS = workerIdentity("zmq");
 /** The envelope fields this server reads (hello's `envelope`): a client sends `attempt` only to a server that lists it. */
 const ENVELOPE_FIELDS = ["v", "id", "op", "attempt"];
+/**
+ * Optional op arguments added after protocol 1 (hello's `optional_args`): an older server refuses an
+ * argument it does not know (strict schemas), so a client sends one only to a server that lists it.
+ */
+const OPTIONAL_ARGS = ["ask.study_created_at"];
 
 /**
  * The frames a request may carry before its payload (the routing id included), and their size: a
@@ -406,6 +411,7 @@ export class ZmqServer {
       ops: OP_NAMES,
       idempotent_ops: [...MUTATING_OPS],
       envelope: ENVELOPE_FIELDS,
+      optional_args: OPTIONAL_ARGS,
     };
   }
 
