@@ -16,7 +16,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
-import { serviceBackend } from "./backend.js";
+import { type McpBackend, serviceBackend } from "./backend.js";
+import { TuneportError } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, resultChars } from "./budget.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 import { MAX_CONCURRENT_WAITS } from "./tools/insights.js";
@@ -244,6 +245,30 @@ describe("enqueue_trial", () => {
     const asked = await service.execute("ask", { study: "q" });
     expect(asked.trial.params.lr).toBe(0.01);
     expect(Object.keys(asked.trial.params).sort()).toEqual(["act", "layers", "lr"]);
+  });
+
+  it("answers a committed proposal even when the reads for its notes fail (an error made agents queue it again)", async () => {
+    await service.execute("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const inner = serviceBackend(service);
+    // After the enqueue, every read fails, as on a --connect link that drops right then.
+    const flaky: McpBackend = { ...inner, as: undefined, call: (async (op: string, args: unknown) => {
+      if (op !== "enqueue") throw new TuneportError("UNAVAILABLE", "the link dropped", { outcome_unknown: false });
+      return (inner.call as (o: string, a: unknown) => Promise<unknown>)(op, args);
+    }) as McpBackend["call"] };
+    const m = createTuneportMcp(flaky, { logger: silentLogger(), version: "test" });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    const c = new Client({ name: "flaky", version: "1" });
+    await m.server.connect(a);
+    await c.connect(b);
+    try {
+      const r = (await c.callTool({ name: "enqueue_trial", arguments: { study: "g", params: { x: 0.5 }, rationale: "the middle" } })) as CallToolResult;
+      expect(r.isError, textOf(r)).toBeFalsy();
+      expect(textOf(r)).toMatch(/^Queued trial 0 of 'g'/);
+      expect((await service.execute("get_study", { study: "g" })).study.counts.WAITING).toBe(1);
+    } finally {
+      await c.close();
+      m.dispose();
+    }
   });
 });
 

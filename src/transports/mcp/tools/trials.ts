@@ -9,6 +9,7 @@ import { fmt, fmtParams } from "../../../service/summary.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
 import { HARD_MAX_CHARS, clip, fitPrefix, resultChars } from "../budget.js";
+import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
 import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
 import { studyArg } from "./studies.js";
@@ -40,6 +41,24 @@ function startLines(budget: number | null, resume: TrialStart["resume_from"], re
 /** The order a listing is in, said in its first line: `descending` on values is worst first, whatever the direction. */
 const listOrder = (sort: "number" | "value", descending: boolean): string =>
   sort === "value" ? (descending ? "worst first (descending reverses best-first)" : "best first") : descending ? "newest first" : "oldest first";
+
+/**
+ * What enqueue_trial adds to its answer: the declared parameters the proposal leaves to the
+ * strategy (an agent took a proposal for the whole configuration), and why no worker gets it yet
+ * when the study hands out no trials.
+ */
+async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>): Promise<{ rest: string; held: string }> {
+  const { space, stopped, max_trials } = (await backend.call("get_study", { study })).study;
+  const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study })).budget?.used ?? 0) : 0;
+  const held = stopped
+    ? " The study is stopped: no worker gets it until resume_study."
+    : max_trials !== null && used >= max_trials
+      ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
+      : "";
+  const drawn = Object.keys(space).filter((k) => !(k in params));
+  const rest = drawn.length === 0 ? "" : ` ${drawn.length > 8 ? `${drawn.length} declared parameters` : drawn.join(", ")} ${drawn.length === 1 ? "is" : "are"} not given: the strategy draws ${drawn.length === 1 ? "it" : "them"} when a worker asks for the trial.`;
+  return { rest, held };
+}
 
 export const trialTools: McpTool[] = [
   defineTool({
@@ -185,18 +204,10 @@ export const trialTools: McpTool[] = [
     ops: ["enqueue", "get_study", "study_summary"],
     async run(a, { backend }) {
       const { trial, created } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
-      // Declared parameters the proposal leaves out are drawn when a worker asks for the trial:
-      // say which, so that an agent does not take the proposal for the whole configuration.
-      const { space, stopped, max_trials } = (await backend.call("get_study", { study: a.study })).study;
-      // A study that hands out no trials holds the proposal until the agent lifts that.
-      const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study: a.study })).budget?.used ?? 0) : 0;
-      const held = stopped
-        ? " The study is stopped: no worker gets it until resume_study."
-        : max_trials !== null && used >= max_trials
-          ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
-          : "";
-      const drawn = Object.keys(space).filter((k) => !(k in a.params));
-      const rest = drawn.length === 0 ? "" : ` ${drawn.length > 8 ? `${drawn.length} declared parameters` : drawn.join(", ")} ${drawn.length === 1 ? "is" : "are"} not given: the strategy draws ${drawn.length === 1 ? "it" : "them"} when a worker asks for the trial.`;
+      // Notes read after the enqueue committed: when a read fails (the study deleted meanwhile, a
+      // --connect timeout) they are left out, never an error for a change that was made, which
+      // the agent would retry into a second proposal.
+      const { rest, held } = await enqueueNotes(backend, a.study, a.params).catch(() => ({ rest: "", held: "" }));
       return text(
         created
           ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
