@@ -127,12 +127,12 @@ describe.each(storageBackends(inject("pgUrl")))("on %s", (backend: StorageBacken
 
     it("an ask naming the created_at of the study a worker loaded is refused once that name was deleted and created again", async () => {
       storage = await backend.open(dir);
-      let now = 1_000_000;
+      const now = 1_000_000;
       svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, onFatal: (e) => fatal.push(e), clock: () => now });
       const loaded = (await svc.createStudy({ name: "again", space: SPACE, strategy: "random", seed: 1 })).study;
       expect((await svc.ask({ study: "again", study_created_at: loaded.created_at })).trial.number).toBe(0);
       await svc.deleteStudy({ study: "again" });
-      now += 5;
+      // Created again within the same millisecond (the clock does not move): still another study.
       const fresh = (await svc.createStudy({ name: "again", space: SPACE, strategy: "random", seed: 2 })).study;
       // The old worker's next ask would otherwise run the new study's trial 0 with its own objective.
       await expect(svc.ask({ study: "again", study_created_at: loaded.created_at })).rejects.toMatchObject({

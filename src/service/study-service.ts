@@ -99,6 +99,7 @@ export class StudyService {
   private readonly storage: Storage;
   private readonly log: Logger;
   private readonly now: () => number;
+  private lastCreatedAt = 0;
   private readonly runner: SuggestRunner;
   private readonly plots: PlotRendering | null;
   /** The strategies and schedulers this service offers. */
@@ -322,7 +323,9 @@ export class StudyService {
       // No await between the name check above and taking the name here: two concurrent creates of
       // one name cannot both pass. The insert is an ordinary queued change, ordered after a delete
       // of the same name that is still in the open batch.
-      const study: Study = { id: this.ownership.nextStudyId(), name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt: this.now() };
+      // Each later than the last: ask's study_created_at tells a re-created study from the deleted one of its name.
+      const createdAt = (this.lastCreatedAt = Math.max(this.now(), this.lastCreatedAt + 1));
+      const study: Study = { id: this.ownership.nextStudyId(), name: a.name, config, userAttrs: a.user_attrs ?? {}, createdAt };
       const state = makeState(study, [], this.plugins);
       return this.commit([{ kind: "insert-study", study }], { study: viewOf(state), created: true }, () => {
         this.studies.set(a.name, state);
