@@ -40,6 +40,12 @@ const note = (t: TrialRow, key: string): string | null | undefined => {
   return typeof v === "string" ? clip(v, MAX_NOTE_CHARS, `get_trial ${t.number}`) : null;
 };
 
+/** `params` cut after `paramChars` characters, with how many were left out (`params_left_out`) when any were. */
+export function paramsField<T>(params: Record<string, T>, paramChars = PARAMS_CHARS): { params: Record<string, T>; params_left_out?: number } {
+  const { shown, left_out } = paramsWithin(params, paramChars);
+  return left_out > 0 ? { params: shown, params_left_out: left_out } : { params };
+}
+
 /**
  * The compact form of a trial (or of the fields of it that a projection kept); long notes clipped,
  * and params cut after `paramChars` characters (Infinity: whole, as when a caller named them).
@@ -51,11 +57,7 @@ export function compactTrial(t: TrialRow, paramChars = PARAMS_CHARS): CompactTri
   if (t.values !== undefined) c.values = t.values;
   if (t.constraints !== undefined) c.constraints = t.constraints;
   if (t.feasible !== undefined) c.feasible = t.feasible;
-  if (t.params !== undefined) {
-    const { shown, left_out } = paramsWithin(t.params, paramChars);
-    c.params = shown;
-    if (left_out > 0) c.params_left_out = left_out;
-  }
+  if (t.params !== undefined) Object.assign(c, paramsField(t.params, paramChars));
   const rationale = note(t, "rationale");
   if (rationale !== undefined) c.rationale = rationale;
   const fail = note(t, "fail_reason");

@@ -3,11 +3,11 @@ import { z } from "zod";
 import { TuneportError } from "../../../domain/errors.js";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
-import { fmt, paramsWithin } from "../../../service/summary.js";
+import { fmt } from "../../../service/summary.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import type { McpBackend } from "../backend.js";
 import { fitPrefix } from "../budget.js";
-import { compactTrial, isTuneportError, trialLine, withoutDescriptions } from "../format.js";
+import { compactTrial, isTuneportError, paramsField, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
 import { type McpTool, defineTool, text } from "./tool.js";
@@ -62,10 +62,7 @@ const summaryTool = defineTool({
     // Computed by the server: a big study's trials never travel to this process.
     const { text: t, ...facts } = await backend.call("study_summary", { study: a.study });
     // Params cut as the text cuts them (a wide space's best trial alone filled the budget).
-    const within = <T extends { params: Record<string, unknown> }>(x: T) => {
-      const { shown, left_out } = paramsWithin(x.params);
-      return left_out === 0 ? x : { ...x, params: shown, params_left_out: left_out };
-    };
+    const within = <T extends { params: Record<string, unknown> }>(x: T) => ({ ...x, ...paramsField(x.params) });
     const bounded = { ...facts, best: facts.best && within(facts.best), queued: facts.queued.map(within) };
     return text(t, withoutDescriptions(bounded) as unknown as Record<string, unknown>);
   },
