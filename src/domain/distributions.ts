@@ -103,6 +103,36 @@ export const searchSpaceSchema = z.record(paramNameSchema, distributionSchema);
 export const MAX_CHOICES = 10_000;
 
 /**
+ * Most characters of JSON one trial's distributions take together. A trial's stored row carries all
+ * of them and define-by-run rewrites the row at each `suggest`, so a trial of k suggests writes its
+ * distributions k times over: 60 categoricals of 10,000 80-character choices (each a legal request)
+ * grew a 51 MB row, each suggest held the event loop ~2 s and another client's ask waited 4 s. At
+ * this size one suggest's commit stays near 0.15 s; 30 categoricals of 10,000 short choices fit.
+ */
+export const MAX_TRIAL_DISTRIBUTION_CHARS = 4 * 1024 * 1024;
+
+/** JSON length of a distribution, kept per object: a trial's map keeps its objects from suggest to suggest. */
+const jsonChars = new WeakMap<Distribution, number>();
+
+function distributionChars(d: Distribution): number {
+  let n = jsonChars.get(d);
+  if (n === undefined) jsonChars.set(d, (n = JSON.stringify(d).length));
+  return n;
+}
+
+/** @throws INVALID_ARGUMENT when adding `name`'s distribution takes a trial's over MAX_TRIAL_DISTRIBUTION_CHARS. */
+export function checkTrialDistributionsSize(name: string, existing: Readonly<Record<string, Distribution>>, added: Distribution): void {
+  let total = distributionChars(added);
+  for (const d of Object.values(existing)) total += distributionChars(d);
+  if (total > MAX_TRIAL_DISTRIBUTION_CHARS)
+    throw invalidArgument(
+      `parameter '${name}': a trial's distributions take at most ${MAX_TRIAL_DISTRIBUTION_CHARS.toLocaleString("en-US")} characters of JSON together ` +
+        `(with this one, this trial's would take ${total.toLocaleString("en-US")}); search a large categorical as an int parameter indexing its choices`,
+      { param: name, max_chars: MAX_TRIAL_DISTRIBUTION_CHARS, chars: total },
+    );
+}
+
+/**
  * Checks the semantic rules zod cannot express and returns a normalised copy
  * (`log`/`step` omitted when unset, int `step` defaulting to 1).
  * @throws TuneportError INVALID_ARGUMENT naming the parameter and the rule broken.

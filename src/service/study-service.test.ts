@@ -76,6 +76,20 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     await expectCode(svc.execute("suggest", { study: "dbr", trial: a.trial.number, token: a.lease.token, name: "y", distribution: dist }), "INVALID_ARGUMENT");
   });
 
+  it("refuses a suggest that takes a trial's distributions over 4 MiB of JSON, and stores none of it", async () => {
+    // Each suggest rewrites the trial's row with every distribution: 60 such categoricals grew a 51 MB row.
+    await svc.createStudy({ name: "wide", strategy: "random" });
+    const a = await svc.ask({ study: "wide" });
+    const big = (j: number) => ({ type: "categorical", choices: Array.from({ length: 10_000 }, (_, i) => `${j}${"x".repeat(90)}${i}`) });
+    const at = { study: "wide", trial: a.trial.number, token: a.lease.token };
+    for (let j = 0; j < 4; j++) await svc.suggest({ ...at, name: `p${j}`, distribution: big(j) });
+    const err = await expectCode(svc.suggest({ ...at, name: "p4", distribution: big(4) }), "INVALID_ARGUMENT");
+    expect(err.message).toMatch(/'p4': a trial's distributions take at most 4,194,304 characters of JSON together \(with this one, this trial's would take 4,894,620\)/);
+    await svc.suggest({ ...at, name: "small", distribution: { type: "float", low: 0, high: 1 } });
+    const t = await svc.getTrial({ study: "wide", trial: a.trial.number });
+    expect(Object.keys(t.params).sort()).toEqual(["p0", "p1", "p2", "p3", "small"]);
+  });
+
   it("gives the study's budget (max_resource) to schedulers that take one, unless their options name one", async () => {
     const asha = await svc.createStudy({ name: "a", space: SPACE, scheduler: "asha", max_resource: 27 });
     expect(asha.study.max_resource).toBe(27);

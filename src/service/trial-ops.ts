@@ -5,7 +5,7 @@
  */
 import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision, mergeDecisions } from "../domain/decision.js";
-import { type Distribution, type ParamValue, type Params, contains, distributionsEqual, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, checkTrialDistributionsSize, contains, distributionsEqual, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { clipText } from "../domain/input-limits.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
@@ -263,6 +263,7 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
           { param: a.name, existing: declared as unknown as Record<string, unknown> },
         );
       if (a.name in t.distributions) return { value: t.params[a.name] as ParamValue };
+      checkTrialDistributionsSize(a.name, t.distributions, dist);
       // An enqueued value: as given when the distribution holds it, its nearest grid point when it falls
       // between the step points (the closest a stored value's rule allows), else drawn.
       const fixed = t.params[a.name];
