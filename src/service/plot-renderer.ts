@@ -167,10 +167,18 @@ export class PlotRenderer {
     try {
       worker.send(p.message, () => undefined);
     } catch (err) {
-      this.pending.delete(id); // a job that cannot be serialised: the caller's promise rejects with it
-      if (p.deadline) clearTimeout(p.deadline);
+      this.take(id); // a job that cannot be serialised: the caller's promise rejects with it
       throw err;
     }
+  }
+
+  /** Removes a job from those pending, its deadline cleared. */
+  private take(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    this.pending.delete(id);
+    if (p.deadline) clearTimeout(p.deadline);
+    return p;
   }
 
   /**
@@ -180,9 +188,8 @@ export class PlotRenderer {
    * the new worker had a chance to draw them).
    */
   private abandon(id: number): void {
-    const p = this.pending.get(id);
+    const p = this.take(id);
     if (!p) return;
-    this.pending.delete(id);
     const s = Math.round(this.renderTimeoutMs / 1000);
     this.log.error({ chart: id, timeout_s: s }, "a chart took too long to draw; its renderer is killed and the next chart starts another");
     p.reject(new TuneportError("INTERNAL", `the chart was not drawn within ${s} s and was abandoned (logged on the server); other charts are drawn by a new renderer`));
@@ -192,8 +199,7 @@ export class PlotRenderer {
     if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
     const queued = [...this.pending].filter(([, q]) => q.worker === w);
     for (const [other, q] of queued) {
-      this.pending.delete(other);
-      if (q.deadline) clearTimeout(q.deadline);
+      this.take(other);
       this.dispatch(other, { ...q, deadline: null });
     }
   }
@@ -203,10 +209,8 @@ export class PlotRenderer {
     // Its own process group: a Ctrl-C at the terminal is the server's to handle (the child goes when the server does).
     const w = fork(this.workerFile, [], { serialization: "advanced", execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"], detached: true });
     w.on("message", (m: PlotJobResult) => {
-      const p = this.pending.get(m.id);
+      const p = this.take(m.id);
       if (!p) return;
-      this.pending.delete(m.id);
-      if (p.deadline) clearTimeout(p.deadline);
       if (m.ok && "warmed" in m) p.resolve(null);
       else if (m.ok) p.resolve({ png: Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength), caption: m.caption, width: m.width, height: m.height });
       else if (m.error.name === "TuneportError" && m.error.code) p.reject(new TuneportError(m.error.code as ErrorCode, m.error.message, m.error.data));
