@@ -18,7 +18,8 @@ export const exportCommand: Command = {
   help: `
 Usage: tuneport export NAME [--storage PATH] [--out FILE] [--format tuneport|optuna]
 
-Writes study NAME as JSON Lines: a header line (name, configuration, attributes), then
+Writes study NAME as JSON Lines: a header line (name, configuration, the settings as
+created that update_study changed, attributes), then
 one line per trial with every stored field (params, distributions, value, intermediate
 values, attributes, timestamps in epoch ms, lease). 'tuneport import' recreates it
 exactly. Reads the database read-only: safe beside a running server.

@@ -118,7 +118,8 @@ export interface StudyConfig {
   /**
    * The settings `update_study` has changed, as the study was created (the first change of each
    * keeps it): every worker's script creates the study with `load_if_exists` and these values,
-   * and still loads it once an agent has steered it. Not configuration: never shown or exported.
+   * and still loads it once an agent has steered it. Not configuration: never shown; exported (as
+   * `as_created`, service/study-io.ts) so that a moved study still loads for them.
    */
   readonly asCreated?: AsCreated;
 }

@@ -199,6 +199,44 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect((await code(() => parseStudyLines(badToken.join("\n")))).message).toMatch(new RegExp(`line ${running + 1}: .*lease token may not contain U\\+0000`));
   });
 
+  it("keeps the settings a steered study was created with, so that its workers' load_if_exists and suggest still agree after a move", async () => {
+    const one = await service();
+    const created = {
+      name: "steered",
+      space: { x: { type: "float", low: 0, high: 1 }, c: { type: "categorical", choices: ["a", "b"] } },
+      seed: 5,
+      strategy: { name: "random", options: {} },
+      scheduler: { name: "median", options: {} },
+      max_trials: 20,
+    } as const;
+    await one.createStudy(created);
+    await one.updateStudy({
+      study: "steered",
+      space: { x: { type: "float", low: -1, high: 2 }, c: { type: "categorical", choices: ["a", "b", "z"] } },
+      strategy: "tpe",
+      scheduler: null,
+      max_trials: 30,
+    });
+    const first = [...one.exportStudy("steered")];
+    expect(JSON.parse(first[0] as string).as_created).toMatchObject({
+      space: created.space,
+      strategy: { name: "random" },
+      scheduler: { name: "median" },
+      max_trials: 20,
+    });
+    const two = await service();
+    await two.importStudy(first.join("\n"));
+    expect([...two.exportStudy("steered")]).toEqual(first);
+    // The workers' script still names the settings as created.
+    expect((await two.createStudy({ ...created, load_if_exists: true })).study.strategy.name).toBe("tpe");
+    const a = await two.ask({ study: "steered" });
+    const s = await two.suggest({ study: "steered", trial: a.trial.number, token: a.lease.token, name: "x", distribution: created.space.x });
+    expect(typeof s.value).toBe("number");
+    // A study never steered writes no as_created (its export's bytes are as before).
+    await two.createStudy({ ...created, name: "plain" });
+    expect(JSON.parse([...two.exportStudy("plain")][0] as string)).not.toHaveProperty("as_created");
+  });
+
   it("refuses a name that exists and leaves the database unchanged", async () => {
     const svc = await service();
     await busyStudy(svc);
@@ -207,7 +245,7 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect((await svc.listStudies()).map((s) => s.name)).toEqual(["src"]);
   });
 
-  it("refuses a file cut short at a line's end; reads one written before the header counted its trials", async () => {
+  it("refuses a file cut short, at a line's end or inside a line; reads one written before the header counted its trials", async () => {
     const svc = await service();
     await busyStudy(svc);
     const lines = [...svc.exportStudy("src")];
@@ -216,6 +254,10 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(cut.code).toBe("INVALID_ARGUMENT");
     expect(cut.message).toMatch(/ends after 2 of the 5 trials its header announces/);
     expect(cut.data).toEqual({ trials: 2, announced: 5 });
+    expect((await svc.listStudies()).map((s) => s.name)).toEqual(["src"]);
+    // Cut inside a line: said so, not only "not valid JSON".
+    const inside = await code(svc.importStudy(`${lines.slice(0, 3).join("\n")}\n${(lines[3] as string).slice(0, 60)}`, "cut"));
+    expect(inside.message).toMatch(/^line 4: not valid JSON .*; the file ends inside this line: it was cut short/);
     expect((await svc.listStudies()).map((s) => s.name)).toEqual(["src"]);
     // An older export (no count in its header) is read as it was, cut or not.
     const { trials: _, ...older } = JSON.parse(lines[0] as string) as Record<string, unknown>;
@@ -227,6 +269,9 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     ["", 1, /empty/],
     ["{not json", 1, /line 1: not valid JSON/],
     ['{"format":"other","version":1}', 1, /line 1: not a tuneport-study v1 header/],
+    ['{"format":"tuneport-study","version":2}', 1, /line 1: the file is tuneport-study version 2; this tuneport reads version 1 \(a newer tuneport wrote it/],
+    // refused before JSON.parse, which took 18 s over a 50 MB line of these
+    [`HEADER\n{"number":0,"user_attrs":${"[".repeat(100_000)}`, 2, /line 2: nests deeper than 32 levels/],
     ["HEADER\n{}", 2, /line 2: not a trial/],
     ['HEADER\n\n{"number":1}', 3, /line 3: not a trial/],
     ["HEADER\nTRIAL0\nTRIAL0", 3, /line 3: trial number 0 out of order/],

@@ -3,8 +3,9 @@
  * (`tuneport export` / `tuneport import`).
  *
  * Line 1 is the study header `{"format": "tuneport-study", "version": 1, "name", "config",
- * "user_attrs", "created_at_ms", "trials"}`, where `trials` counts the trial lines that follow, so
- * that a file cut short at a line's end is refused instead of imported in part (files written
+ * "as_created"?, "user_attrs", "created_at_ms", "trials"}` (`as_created`: the settings update_study
+ * changed, as the study was created, which its workers' scripts still name), where `trials` counts
+ * the trial lines that follow, so that a file cut short at a line's end is refused instead of imported in part (files written
  * before it existed have none, and are read as they were); every further line is one trial in number order with
  * every stored field: params, distributions, value (or `values`, one per objective, in a
  * multi-objective study), `constraints` when told, intermediate values, user and system
@@ -25,9 +26,9 @@ import { type Distribution, type SearchSpace, contains, distributionSchema, form
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
-import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, nestingExceeds } from "../domain/input-limits.js";
+import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextNestingExceeds, nestingExceeds } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
-import { type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
+import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
@@ -60,6 +61,31 @@ const attrs = z.record(z.string(), z.unknown());
 const userAttrs = attrs.refine((a) => (attrsJsonLength(a) ?? Infinity) <= MAX_USER_ATTRS_BYTES, `user attributes are limited to ${MAX_USER_ATTRS_BYTES} bytes of JSON`);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+const pluginSchema = z.object({ name: z.string(), options: attrs }).strict();
+
+/**
+ * The settings update_study changed, as the study was created (`StudyConfig.asCreated`): present
+ * only when it changed some. Without them an imported study refused its workers' own
+ * `create_study(..., load_if_exists=True)` and `suggest_*` with the settings their script names.
+ */
+const asCreatedSchema = z
+  .object({
+    space: z.record(z.string(), z.unknown()).optional(),
+    strategy: pluginSchema.optional(),
+    scheduler: pluginSchema.nullable().optional(),
+    max_trials: z.number().int().min(1).nullable().optional(),
+  })
+  .strict();
+
+function asCreatedView(a: AsCreated): z.input<typeof asCreatedSchema> {
+  return {
+    ...(a.space !== undefined ? { space: a.space } : {}),
+    ...(a.strategy !== undefined ? { strategy: a.strategy } : {}),
+    ...(a.scheduler !== undefined ? { scheduler: a.scheduler } : {}),
+    ...(a.maxTrials !== undefined ? { max_trials: a.maxTrials } : {}),
+  };
+}
+
 const headerSchema = z
   .object({
     format: z.literal(EXPORT_FORMAT),
@@ -71,8 +97,8 @@ const headerSchema = z
         directions: z.array(z.enum(["minimize", "maximize"])).min(2).max(MAX_OBJECTIVES).optional(),
         reference_point: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional(),
         space: z.record(z.string(), z.unknown()),
-        strategy: z.object({ name: z.string(), options: attrs }).strict(),
-        scheduler: z.object({ name: z.string(), options: attrs }).strict().nullable(),
+        strategy: pluginSchema,
+        scheduler: pluginSchema.nullable(),
         seed: z.number().int().min(0).max(2 ** 32 - 1),
         retry: z
           .object({ max_retries: z.number().int().min(0).max(100), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() })
@@ -84,6 +110,8 @@ const headerSchema = z
         notes: z.string().max(20_000).optional(),
       })
       .strict(),
+    // Absent when update_study changed nothing, and in exports made before it was written.
+    as_created: asCreatedSchema.optional(),
     user_attrs: userAttrs,
     created_at_ms: epochMs,
     stopped: z.literal(true).optional(),
@@ -119,6 +147,7 @@ export function studyHeaderLine(study: Study, trials: number, name: string = stu
     version: EXPORT_VERSION,
     name,
     config: configView(study.config),
+    ...(study.config.asCreated !== undefined ? { as_created: asCreatedView(study.config.asCreated) } : {}),
     user_attrs: study.userAttrs,
     created_at_ms: study.createdAt,
     ...(study.stopped ? { stopped: true } : {}),
@@ -149,6 +178,67 @@ export function trialLine(t: StoredTrial): string {
   });
 }
 
+/** The header line's study (line 1 of an export): @throws through `fail` what it does not hold or the plug-ins refuse. */
+function parseHeader(
+  json: unknown,
+  rename: string | undefined,
+  plugins: PluginCatalogue,
+  fail: (msg: string) => never,
+): { header: z.infer<typeof headerSchema>; config: StudyConfig } {
+  if (typeof json === "object" && json !== null && "op_code" in json)
+    fail("this is an Optuna journal (export --format optuna), which Optuna reads; import reads the default format: export the study again without --format optuna");
+  const version = (json as { format?: unknown; version?: unknown } | null)?.version;
+  if ((json as { format?: unknown } | null)?.format === EXPORT_FORMAT && version !== EXPORT_VERSION)
+    fail(
+      `the file is ${EXPORT_FORMAT} version ${JSON.stringify(version)}; this tuneport reads version ${EXPORT_VERSION}${typeof version === "number" && version > EXPORT_VERSION ? " (a newer tuneport wrote it: import it with that one)" : ""}; nothing was imported`,
+    );
+  const h = headerSchema.safeParse(json);
+  if (!h.success) fail(`not a ${EXPORT_FORMAT} v${EXPORT_VERSION} header: ${formatZodError(h.error)}`);
+  const header = (h as { data: z.infer<typeof headerSchema> }).data;
+  // The grammar binds the name the study will get: the file's, unless renamed.
+  const problem = studyNameProblem(rename ?? header.name);
+  if (problem !== null && rename !== undefined) throw invalidArgument(`the new name ${JSON.stringify(rename)} is not valid: ${problem}`);
+  if (problem !== null) fail(`${problem}; import the study under another name (--name)`);
+  const c = header.config;
+  let space: SearchSpace = {};
+  let asCreated: AsCreated | undefined;
+  try {
+    space = parseSearchSpace(c.space);
+    const was = header.as_created;
+    if (was !== undefined)
+      asCreated = {
+        ...(was.space !== undefined ? { space: parseSearchSpace(was.space) } : {}),
+        ...(was.strategy !== undefined ? { strategy: was.strategy } : {}),
+        ...(was.scheduler !== undefined ? { scheduler: was.scheduler } : {}),
+        ...(was.max_trials !== undefined ? { maxTrials: was.max_trials } : {}),
+      };
+    plugins.resolveStrategyConfig(c.strategy);
+    if (c.scheduler) plugins.resolveSchedulerConfig(c.scheduler);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const directions = c.directions ?? [c.direction];
+  if (directions[0] !== c.direction) fail(`direction '${c.direction}' disagrees with directions ${JSON.stringify(c.directions)}`);
+  if (c.reference_point !== undefined && c.reference_point.length !== directions.length)
+    fail(`reference_point has ${c.reference_point.length} coordinates; the study has ${directions.length} objectives`);
+  const config: StudyConfig = {
+    directions,
+    direction: c.direction,
+    ...(c.reference_point !== undefined ? { referencePoint: c.reference_point } : {}),
+    space,
+    strategy: c.strategy,
+    scheduler: c.scheduler,
+    seed: c.seed,
+    retry: { maxRetries: c.retry.max_retries, retryOnFail: c.retry.retry_on_fail, keepIntermediate: c.retry.keep_intermediate },
+    leaseTtlS: c.lease_ttl_s,
+    ...(c.max_trials !== undefined ? { maxTrials: c.max_trials } : {}),
+    ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
+    ...(c.notes !== undefined ? { notes: c.notes } : {}),
+    ...(asCreated !== undefined && Object.keys(asCreated).length > 0 ? { asCreated } : {}),
+  };
+  return { header, config };
+}
+
 /**
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
@@ -168,11 +258,15 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const fail = (msg: string): never => {
       throw invalidArgument(`line ${lineNo}: ${msg}`, { line: lineNo });
     };
+    // Before the parser: JSON.parse of a 50 MB line of `[[[[…` took 18 s (and memory in proportion).
+    if (jsonTextNestingExceeds(raw, MAX_NESTING)) fail(`nests deeper than ${MAX_NESTING} levels`);
     let json: unknown;
     try {
       json = JSON.parse(raw);
     } catch (err) {
-      fail(`not valid JSON (${(err as Error).message})`);
+      // Every export ends with a newline: a last line without one is a copy cut off inside it.
+      const cut = i === lines.length - 1 && header?.trials !== undefined && trials.length < header.trials;
+      fail(`not valid JSON (${(err as Error).message})${cut ? "; the file ends inside this line: it was cut short (an interrupted copy?); nothing was imported" : ""}`);
     }
     if (nestingExceeds(json, MAX_NESTING)) fail(`nests deeper than ${MAX_NESTING} levels`);
     const illFormed = findIllFormedString(json, "the line");
@@ -180,42 +274,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const forbidden = findForbiddenKey(json, "the line");
     if (forbidden !== null) fail(forbiddenKeyMessage(forbidden));
     if (header === null) {
-      if (typeof json === "object" && json !== null && "op_code" in json)
-        fail("this is an Optuna journal (export --format optuna), which Optuna reads; import reads the default format: export the study again without --format optuna");
-      const h = headerSchema.safeParse(json);
-      if (!h.success) fail(`not a ${EXPORT_FORMAT} v${EXPORT_VERSION} header: ${formatZodError(h.error)}`);
-      header = (h as { data: z.infer<typeof headerSchema> }).data;
-      // The grammar binds the name the study will get: the file's, unless renamed.
-      const problem = studyNameProblem(rename ?? header.name);
-      if (problem !== null && rename !== undefined) throw invalidArgument(`the new name ${JSON.stringify(rename)} is not valid: ${problem}`);
-      if (problem !== null) fail(`${problem}; import the study under another name (--name)`);
-      const c = header.config;
-      let space: SearchSpace = {};
-      try {
-        space = parseSearchSpace(c.space);
-        plugins.resolveStrategyConfig(c.strategy);
-        if (c.scheduler) plugins.resolveSchedulerConfig(c.scheduler);
-      } catch (err) {
-        fail((err as Error).message);
-      }
-      const directions = c.directions ?? [c.direction];
-      if (directions[0] !== c.direction) fail(`direction '${c.direction}' disagrees with directions ${JSON.stringify(c.directions)}`);
-      if (c.reference_point !== undefined && c.reference_point.length !== directions.length)
-        fail(`reference_point has ${c.reference_point.length} coordinates; the study has ${directions.length} objectives`);
-      config = {
-        directions,
-        direction: c.direction,
-        ...(c.reference_point !== undefined ? { referencePoint: c.reference_point } : {}),
-        space,
-        strategy: c.strategy,
-        scheduler: c.scheduler,
-        seed: c.seed,
-        retry: { maxRetries: c.retry.max_retries, retryOnFail: c.retry.retry_on_fail, keepIntermediate: c.retry.keep_intermediate },
-        leaseTtlS: c.lease_ttl_s,
-        ...(c.max_trials !== undefined ? { maxTrials: c.max_trials } : {}),
-        ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
-        ...(c.notes !== undefined ? { notes: c.notes } : {}),
-      };
+      ({ header, config } = parseHeader(json, rename, plugins, fail));
       continue;
     }
     const p = trialSchema.safeParse(json);
