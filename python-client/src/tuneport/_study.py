@@ -602,8 +602,8 @@ class Study:
         return [str(c) for c in result["changed"]]
 
     def export(self) -> Iterator[str]:
-        """The study as JSON Lines (op ``export_study``, page by page): what ``tuneport studies
-        export`` writes and ``tuneport studies import`` reads, one line (no newline) at a time."""
+        """The study as JSON Lines (op ``export_study``, page by page): what
+        ``tuneport export`` writes and ``tuneport import`` reads, one line (no newline) at a time."""
         cursor: str | None = None
         while True:
             args: dict[str, Any] = {"study": self.name}

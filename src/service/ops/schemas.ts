@@ -456,7 +456,7 @@ export const lineageResult = z.object({ lineage: lineageViewSchema });
 export const updateStudyResult = z.object({ study: studyViewSchema, changed: z.array(z.string()).describe("the settings this request changed ([] when none)") });
 export const exportStudyResult = z.object({
   study: studyName,
-  format: z.literal("tuneport-study").describe("JSON Lines: a header, then one trial per line (tuneport studies export; tuneport studies import reads it)"),
+  format: z.literal("tuneport-study").describe("JSON Lines: a header, then one trial per line (tuneport export writes it; tuneport import reads it)"),
   lines: z.array(z.string()).describe("this page's lines, without newlines; the header is the first line of the first page"),
   total_lines: z.number().int(),
   next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
