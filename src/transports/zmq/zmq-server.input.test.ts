@@ -152,6 +152,19 @@ describe("ZeroMQ input refused, never rewritten", () => {
     expect(deep).toMatchObject({ id: "n-deep", ok: false, error: { code: "INVALID_ARGUMENT", data: { max_nesting: MAX_NESTING } } });
   });
 
+  it("names a missing v or op as missing, and a bin op as bin (the messages read 'version undefined', 'unknown op undefined')", async () => {
+    const noV = await server.process(encode({ id: "no-v", op: "hello" }));
+    expect(noV).toMatchObject({ id: "no-v", ok: false, error: { code: "UNSUPPORTED_VERSION", data: { supported: [1] } } });
+    expect((noV.error as { message: string }).message).toMatch(/no protocol version `v`/);
+    const noOp = await server.process(encode({ v: 1, id: "no-op" }));
+    expect(noOp).toMatchObject({ id: "no-op", ok: false, error: { code: "UNKNOWN_OP" } });
+    expect((noOp.error as { message: string }).message).toMatch(/has no `op`/);
+    // A client whose library writes strings as bin read 'unknown op {"type":"Buffer","data":[...]}'.
+    const binOp = await server.process(encode({ v: 1, id: "bin-op", op: Buffer.from("hello") }));
+    expect(binOp).toMatchObject({ id: "bin-op", ok: false, error: { code: "UNKNOWN_OP", message: "op must be a MessagePack str naming an operation, not bin" } });
+    for (const r of [noV, noOp]) expect((r.error as { message: string }).message).not.toMatch(/undefined/);
+  });
+
   it("echoes the request id on MESSAGE_TOO_LARGE whenever it can be read", async () => {
     const first = await server.process(encode({ v: 1, id: "big-1", op: "ask", study: "s", pad: "x".repeat(10_000) }));
     expect(first).toMatchObject({ id: "big-1", ok: false, error: { code: "MESSAGE_TOO_LARGE" } });

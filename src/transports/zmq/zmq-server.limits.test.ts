@@ -117,6 +117,27 @@ describe("per-client in-flight limit", () => {
     expect(decode((await greedy.receive())[0] as Buffer)).toMatchObject({ id: "again", ok: true });
   });
 
+  it("says in data how many frames a client may send before its payload, as its message does (16 counted the routing id)", async () => {
+    const { service } = await wideStudies(1, cleanup);
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const sock = new Dealer({ linger: 0, receiveTimeout: 10_000 });
+    cleanup.push(() => sock.close());
+    sock.connect(endpoint as string);
+    const send = async (prefix: number) => {
+      await sock.send([...Array.from({ length: prefix }, () => Buffer.alloc(0)), encode({ v: 1, id: `p${prefix}`, op: "list_studies" })]);
+      const frames = await sock.receive();
+      return decode(frames[frames.length - 1] as Buffer) as { ok: boolean; error?: { message: string; data: { max_prefix_frames: number } } };
+    };
+    const refused = await send(16);
+    expect(refused.ok).toBe(false);
+    const allowed = refused.error?.data.max_prefix_frames as number;
+    expect(refused.error?.message).toMatch(new RegExp(`at most ${allowed} frames before its payload`));
+    expect((await send(allowed)).ok).toBe(true);
+    expect((await send(allowed + 1)).ok).toBe(false);
+  });
+
   it("keeps a bounded queue of replies for a client that never reads them, and serves others", async () => {
     // ~23 KB replies: a get_study of a study that declares 500 parameters.
     const { service, counter } = await wideStudies(500, cleanup);

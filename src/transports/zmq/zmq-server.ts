@@ -120,6 +120,14 @@ function prefixProblem(prefix: readonly Buffer[]): string | null {
   return null;
 }
 
+/** What a decoded MessagePack value is, in the wire's words ("bin", "nil", "a map"), for error messages. */
+function wireKind(x: unknown): string {
+  if (x === null || x === undefined) return "nil";
+  if (x instanceof Uint8Array) return "bin";
+  if (Array.isArray(x)) return "an array";
+  return typeof x === "object" ? "a map" : `a ${typeof x}`;
+}
+
 let gcFn: (() => void) | null | undefined;
 
 /**
@@ -227,7 +235,8 @@ export class ZmqServer {
     const tooLong = prefixProblem(prefix);
     if (tooLong !== null) {
       // Not echoed: the reply goes to the sender's own routing id, and the frames are dropped now.
-      const error = { code: "MALFORMED_MESSAGE", message: tooLong, data: { max_prefix_frames: MAX_PREFIX_FRAMES, max_prefix_frame_bytes: MAX_PREFIX_FRAME_BYTES } };
+      // `data` counts the frames the client sends, as the message does (the routing id is not one).
+      const error = { code: "MALFORMED_MESSAGE", message: tooLong, data: { max_prefix_frames: MAX_PREFIX_FRAMES - 1, max_prefix_frame_bytes: MAX_PREFIX_FRAME_BYTES } };
       this.send([frames[0] as Buffer, encode({ v: 1, id: peekRequestId(payload), ok: false, error })]);
       return;
     }
@@ -365,13 +374,17 @@ export class ZmqServer {
       if (typeof rid === "string" && rid.length > 0 && rid.length <= 128 && !rid.includes("\u0000")) id = rid;
       else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters without U+0000 (NUL)");
       if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
-        throw new TuneportError("UNSUPPORTED_VERSION", `protocol version ${JSON.stringify(v)} is not supported`, {
+        throw new TuneportError("UNSUPPORTED_VERSION", v === undefined ? `request has no protocol version \`v\` (send v: ${PROTOCOL_VERSIONS[0]})` : `protocol version ${JSON.stringify(v)} is not supported`, {
           supported: [...PROTOCOL_VERSIONS],
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
-        throw new TuneportError("UNKNOWN_OP", `unknown op ${JSON.stringify(op)}`, { ops: OP_NAMES });
+        throw new TuneportError(
+          "UNKNOWN_OP",
+          typeof op === "string" ? `unknown op ${JSON.stringify(op)}` : op === undefined ? "request has no `op` (the operation's name)" : `op must be a MessagePack str naming an operation, not ${wireKind(op)}`,
+          { ops: OP_NAMES },
+        );
       if (attempt !== undefined && !(Number.isSafeInteger(attempt) && (attempt as number) >= 0))
-        throw new TuneportError("INVALID_ARGUMENT", `attempt must be a non-negative integer (0 on an id's first send), not ${typeof attempt === "number" ? attempt : attempt === null ? "nil" : Array.isArray(attempt) ? "an array" : typeof attempt === "object" ? "a map" : `a ${typeof attempt}`}`);
+        throw new TuneportError("INVALID_ARGUMENT", `attempt must be a non-negative integer (0 on an id's first send), not ${typeof attempt === "number" ? attempt : wireKind(attempt)}`);
       const result =
         op === "hello"
           ? this.hello(args, client)
