@@ -14,9 +14,27 @@ const PROTOCOL = join(import.meta.dirname, "..", "..", "..", "protocol");
 const DIR = join(PROTOCOL, "schema");
 const UPDATE = !!process.env.UPDATE_SCHEMAS;
 
-/** JSON Schema of a zod schema, as the wire sees it. NaN and ±Infinity are numbers to msgpack. */
+/**
+ * JSON Schema of a zod schema, as the wire sees it. NaN and ±Infinity are numbers to msgpack (float64),
+ * so a union of a number with them is `{"type": "number"}`: JSON Schema cannot express them, and the
+ * `{}` zod writes for each (`anyOf: [number, {}, {}]`, i.e. anything) made a type generator of
+ * another language type `value` as "any value".
+ */
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
-  return z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+  return z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+    target: "draft-2020-12",
+    override: ({ zodSchema, jsonSchema: out }) => {
+      const def = zodSchema._zod.def;
+      if (def.type !== "union") return;
+      const kinds = (def as { options: readonly { _zod: { def: { type: string } } }[] }).options.map((o) => o._zod.def.type);
+      if (!kinds.includes("nan") || !kinds.every((k) => k === "number" || k === "nan" || k === "custom")) return;
+      const { description } = out;
+      for (const key of Object.keys(out)) delete (out as Record<string, unknown>)[key];
+      Object.assign(out, { type: "number", ...(description === undefined ? {} : { description }) });
+    },
+  }) as Record<string, unknown>;
 }
 
 function schemaFiles(): Record<string, string> {
@@ -76,6 +94,19 @@ describe("artefacts derived from the op table", () => {
     expect(existsSync(DIR)).toBe(true);
     expect(readdirSync(DIR).filter((f) => f.endsWith(".json")).sort()).toEqual(Object.keys(files).sort());
     for (const [name, text] of Object.entries(files)) expect(readFileSync(join(DIR, name), "utf8"), name).toBe(text);
+  });
+
+  it("types every double as a number: no schema lets anything stand beside a number (NaN and ±Infinity wrote {})", () => {
+    const loose = (node: unknown, at: string): string[] => {
+      if (Array.isArray(node)) return node.flatMap((n, i) => loose(n, `${at}/${i}`));
+      if (node === null || typeof node !== "object") return [];
+      const o = node as Record<string, unknown>;
+      const any = Array.isArray(o.anyOf) ? (o.anyOf as Record<string, unknown>[]) : [];
+      const own = any.some((a) => a.type === "number") && any.some((a) => Object.keys(a).length === 0) ? [at] : [];
+      return [...own, ...Object.entries(o).flatMap(([k, v]) => loose(v, `${at}/${k}`))];
+    };
+    const files = schemaFiles();
+    expect(Object.entries(files).flatMap(([name, text]) => loose(JSON.parse(text), name))).toEqual([]);
   });
 
   it("protocol/ops.json lists the table", () => {
