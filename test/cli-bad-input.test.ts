@@ -402,7 +402,7 @@ describe("tuneport given bad input", () => {
         [["serve", "--storage", join(dir, "p1.db"), "--bind", `tcp://127.0.0.1:${port}`], new RegExp(`could not listen for workers: tcp://127.0.0.1:${port} is already in use .*--bind`)],
         [["serve", "--storage", join(dir, "p2.db"), "--bind", "tcp://127.0.0.1:0", "--mcp-http", port, ...token], new RegExp(`could not listen for MCP over HTTP: 127.0.0.1:${port} is already in use .*--mcp-http`)],
         [["serve", "--storage", join(dir, "p3.db"), "--bind", "tcp://127.0.0.1:0", "--dashboard", port], new RegExp(`could not listen for the dashboard: 127.0.0.1:${port} is already in use .*--dashboard`)],
-        [["dashboard", "--storage", db, "--port", port], new RegExp(`could not listen for the dashboard: 127.0.0.1:${port} is already in use .*--port`)],
+        [["dashboard", "--storage", db, "--port", port], new RegExp(`could not listen for the dashboard: 127.0.0.1:${port} is already in use .*--port/--dashboard-host\\n?$`)],
         [["mcp", "--storage", join(dir, "p4.db"), "--bind", `tcp://127.0.0.1:${port}`], new RegExp(`could not listen for workers: tcp://127.0.0.1:${port} is already in use .*--bind`)],
       ];
       for (const [args, message] of cases) {

@@ -10,7 +10,8 @@ import { decode, encode } from "../src/transports/zmq/codec.js";
 // A failing test must not hang the run on lingering sockets.
 context.blocky = false;
 
-export const CLI = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+/** The built CLI the tests start; TUNEPORT_CLI points them at another build (as python-client/tests/conftest.py does). */
+export const CLI = process.env.TUNEPORT_CLI ?? join(import.meta.dirname, "..", "dist", "cli", "main.js");
 
 /** A fresh temporary directory, removed when the test file's process exits. */
 export function tempDir(prefix = "tuneport-test-"): string {

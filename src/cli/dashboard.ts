@@ -93,7 +93,7 @@ Options:
     try {
       await server.start();
     } catch (err) {
-      const problem = listenProblem(err, "the dashboard", `${opts.host}:${opts.port}`, "--port/--host");
+      const problem = listenProblem(err, "the dashboard", `${opts.host}:${opts.port}`, "--port/--dashboard-host");
       logger.fatal(problem ? { reason: problem } : { err }, "could not listen for the dashboard");
       await source.close();
       if (problem !== null) process.stderr.write(`tuneport: ${problem}\n`);

@@ -151,14 +151,27 @@ async function trialPage(study: string, number: number, live: Live): Promise<Vie
   return { onChange: (c) => c.study === study && again() };
 }
 
+/** The study of the page on screen ("" on the studies list and on an address that is not a page). */
+function studyOnScreen(): string {
+  try {
+    const at = parseAddress(location.hash);
+    return at.kind === "studies" ? "" : at.study;
+  } catch {
+    return "";
+  }
+}
+
 async function route(): Promise<void> {
   const mine = ++generation;
   const live: Live = () => mine === generation;
+  const rebuild = () => {
+    if (live()) void route();
+  };
   current.dispose?.();
   current = { onChange: () => undefined };
   try {
     const at = parseAddress(location.hash);
-    const view = at.kind === "trial" ? await trialPage(at.study, at.trial, live) : at.kind === "study" ? await studyPage(main, at.study, live) : await studiesList(live);
+    const view = at.kind === "trial" ? await trialPage(at.study, at.trial, live) : at.kind === "study" ? await studyPage(main, at.study, live, rebuild) : await studiesList(live);
     if (!live()) {
       view.dispose?.();
       return;
@@ -168,27 +181,26 @@ async function route(): Promise<void> {
     if (!live()) return; // a failure of a page the user has left: the page on screen stays
     document.title = "Not available — tuneport";
     main.replaceChildren(h("h1", {}, "Not available"), h("p", { role: "alert" }, (err as Error).message), h("p", {}, h("a", { href: "#/" }, "Back to the studies")));
+    // A read that failed while the server was away, or a study deleted and created again in the
+    // gap: read again when the stream comes back (a study created while it is live: see liveChanges).
+    current = { onChange: (c) => c.version === -1 && rebuild() };
   }
   main.focus({ preventScroll: true });
 }
 
 liveChanges(
-  (c) => current.onChange(c),
+  (c) => {
+    // The study on screen deleted, or created again under its name (another space, other
+    // objectives): the page is built anew, and says "Not available" while the study is gone.
+    if ((c.kind === "deleted" || c.kind === "created") && c.study !== "" && c.study === studyOnScreen()) return void route();
+    current.onChange(c);
+  },
   (ok) => {
     conn.textContent = ok ? "live" : "reconnecting…";
     conn.dataset.live = String(ok);
   },
-  () => {
-    // As if the current view's study changed (the studies list reads on any change).
-    let study = "";
-    try {
-      const at = parseAddress(location.hash);
-      if (at.kind !== "studies") study = at.study;
-    } catch {
-      // An address that is not a page shows "Not available": nothing to read again.
-    }
-    current.onChange({ study, kind: "updated", version: -1 });
-  },
+  // As if the current view's study changed (the studies list reads on any change); version -1: a resync.
+  () => current.onChange({ study: studyOnScreen(), kind: "updated", version: -1 }),
 );
 window.addEventListener("hashchange", () => void route());
 void route();

@@ -35,8 +35,10 @@ interface TableState {
 /**
  * Builds the study page into `main`; returns what to do on changes. When the user has moved on
  * before the study was read (`live` false), `main` is left alone and the view does nothing.
+ * `replaced` runs when the study this page was built for is gone: deleted, or deleted and created
+ * again under its name (another space, other objectives: the page must be built anew).
  */
-export async function studyPage(main: HTMLElement, study: string, live: Live): Promise<View> {
+export async function studyPage(main: HTMLElement, study: string, live: Live, replaced: () => void = () => undefined): Promise<View> {
   // The first page of the table is asked at once, beside the study (it does not depend on it).
   const firstPage = op<TablePage>("query_trials", { study, sort: "number", descending: true, offset: 0, limit: PAGE });
   firstPage.catch(() => undefined); // a failure shows through refreshTable's own call
@@ -91,7 +93,17 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
     }
   };
 
-  const refreshHeader = async () => renderHeader((await op<{ study: any }>("get_study", { study })).study);
+  const refreshHeader = async () => {
+    const v = (await op<{ study: any }>("get_study", { study })).study;
+    // Created again (a change of the gap after a reconnect, or one this page missed): its space,
+    // objectives and charts may differ from the ones this page was built with.
+    if (v.created_at !== s.created_at) return replaced();
+    renderHeader(v);
+  };
+  /** A live refresh: a study that is gone rebuilds the page (which then says so) instead of failing unseen. */
+  const gone = (err: unknown) => {
+    if (err instanceof OpError && err.code === "NOT_FOUND" && live()) replaced();
+  };
 
   let asked = 0;
   /** The first page, asked before the study came back (the table's default query). */
@@ -204,7 +216,7 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
         table.offset = 0;
         void refreshTable();
       } });
-      return h("div", { class: "range-row" }, h("label", { for: `range-${p}-min` }, `${p} from`), bound("min"), h("label", { for: `range-${p}-max` }, "to"), bound("max"));
+      return h("div", { class: "range-row" }, h("label", { for: `range-${p}-min` }, h("bdi", {}, p), " from"), bound("min"), h("label", { for: `range-${p}-max` }, "to"), bound("max"));
     }),
     ...Object.keys(space).filter((k) => space[k]?.type === "categorical").map((p) =>
       // One checkbox per choice; none checked means no filter on p (as for the states).
@@ -292,8 +304,8 @@ export async function studyPage(main: HTMLElement, study: string, live: Live): P
   const chartsLater = throttle(() => void refreshCharts(), 1000);
   for (const el of [logY, pairA, pairB]) el.addEventListener("change", () => void refreshCharts());
   const now = throttle(() => {
-    void refreshHeader();
-    void refreshTable();
+    refreshHeader().catch(gone);
+    refreshTable().catch(() => undefined); // a study that is gone shows through the header's read
   }, 150);
   return {
     dispose: () => seen.disconnect(),

@@ -144,3 +144,17 @@ describe("requests a client breaks", () => {
     expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
   });
 });
+
+describe("an op called with another method than POST", () => {
+  it("answers 405 with Allow: POST, not that there is no such page, and calls nothing", async () => {
+    const port = await start();
+    for (const method of ["GET", "HEAD", "PUT", "DELETE"]) {
+      const r = await raw(port, method, "/api/op/studies_overview", {});
+      expect(r.status, method).toBe(405);
+      expect(r.headers.allow, method).toBe("POST");
+      if (method !== "HEAD") expect(JSON.parse(r.body).error.message, method).toContain("POST");
+    }
+    expect(calls).toEqual([]);
+  });
+});
+

@@ -173,7 +173,12 @@ export class DashboardServer {
       const message = "this dashboard needs its token: open it once as /?token=TOKEN (or send Authorization: Bearer TOKEN)";
       return this.json(res, 401, { error: { code: "UNAUTHENTICATED", message } }, { "www-authenticate": 'Bearer realm="tuneport"' });
     }
-    if (url.pathname.startsWith("/api/op/") && req.method === "POST") return this.op(req, res, url.pathname.slice(8));
+    if (url.pathname.startsWith("/api/op/")) {
+      if (req.method === "POST") return this.op(req, res, url.pathname.slice(8));
+      // Not "no page /api/op/NAME": the op is there, the method is wrong.
+      req.resume();
+      return this.json(res, 405, { error: { code: "INVALID_ARGUMENT", message: `ops are called with POST and their arguments as application/json, not ${req.method}` } }, { allow: "POST" });
+    }
     if (url.pathname === "/api/events" && req.method === "GET") return this.events(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") return this.json(res, 405, { error: { code: "INVALID_ARGUMENT", message: `${req.method} is not allowed here` } });
     if (url.pathname.startsWith("/assets/")) return this.asset(res, url.pathname.slice(8));

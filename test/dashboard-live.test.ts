@@ -1,0 +1,156 @@
+/**
+ * The dashboard's study page when its study goes away under it, in Debian's chromium
+ * (playwright-core) against real `tuneport serve --dashboard` processes:
+ *
+ * - deleted while the page is open: the page says so ("Not available") rather than keep showing
+ *   the gone study's trials; created again under the same name with another space and two
+ *   objectives: the page is built anew (objective columns, the new parameters in the filters and
+ *   the enqueue form, the multi-objective charts), not the old page with the new rows;
+ * - the same, deleted and created again while the dashboard was down (the changes of the gap are
+ *   never sent): when the stream comes back, the page is built for the new study;
+ * - the longest names the server takes (a 200-character study name, a 256-character parameter, a
+ *   500-character choice, none with a space) wrap or scroll in their own box: no page grows sideways.
+ */
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./browser.js";
+import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+
+const HANG = 90_000;
+let browser: Browser;
+const dir = tempDir();
+
+async function dashboardOf(server: ServerProcess): Promise<string> {
+  for (let i = 0; i < 900; i++) {
+    const line = server.lines.find((l) => l.includes("tuneport ready"));
+    if (line) return (JSON.parse(line) as { dashboard: string }).dashboard.replace(/\/$/, "");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ready line: ${server.lines.join("\n")}`);
+}
+
+async function tellOne(client: TestClient, study: string, result: Record<string, unknown>): Promise<void> {
+  const a = await client.call("ask", { study });
+  await client.call("tell", { study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", ...result });
+}
+
+const oneObjective = (name: string) => ({ name, space: { x: { type: "float", low: 0, high: 1 }, y: { type: "int", low: 1, high: 5 } }, strategy: "random", seed: 1 });
+const twoObjectives = (name: string) => ({ name, directions: ["minimize", "maximize"], space: { a: { type: "categorical", choices: ["p", "q"] }, b: { type: "float", low: -1, high: 1 } }, strategy: "random", seed: 2 });
+
+async function openStudy(base: string, name: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(HANG);
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${base}/#/study/${name}`);
+  await page.locator("#trials tbody tr").first().waitFor();
+  return { page, errors };
+}
+
+/** The page built for the two-objective study: its columns, filters, form and charts. */
+async function expectTwoObjectivePage(page: Page): Promise<void> {
+  const headers = () => page.locator("#trials thead th").allInnerTexts();
+  await expect.poll(headers, { timeout: HANG }).toEqual(expect.arrayContaining(["Objective 0 (minimize)", "Objective 1 (maximize)", "a", "b"]));
+  expect((await headers()).map((t) => t.replace(/ [▲▼]$/, ""))).not.toContain("Value");
+  expect(await page.locator("#enqueue-form select, #enqueue-form input").evaluateAll((els) => els.map((e) => e.getAttribute("name")))).toEqual(["a", "b"]);
+  expect(await page.locator(".range-row label").allInnerTexts()).toEqual(["b from", "to"]);
+  expect(await page.locator(".chart").evaluateAll((els) => els.map((e) => e.getAttribute("data-kind")))).toEqual(["pareto_front", "hypervolume_history", "intermediate_values"]);
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stopServers();
+});
+
+describe("a study page whose study is deleted or created again", () => {
+  it("says the study is gone, then builds the page of the new study of that name", async () => {
+    const server = await startServer(join(dir, "live.db"), ["--dashboard", "0", "--log-format", "json"]);
+    const base = await dashboardOf(server);
+    const client = new TestClient(server.endpoint);
+    await client.call("create_study", oneObjective("live"));
+    await tellOne(client, "live", { value: 1 });
+    const { page, errors } = await openStudy(base, "live");
+    await tellOne(client, "live", { value: 2 });
+    await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(2);
+
+    await client.call("delete_study", { study: "live" });
+    await page.locator("h1", { hasText: "Not available" }).waitFor();
+    expect(await page.locator("main").innerText()).toContain("no study named 'live'");
+
+    await client.call("create_study", twoObjectives("live"));
+    await tellOne(client, "live", { values: [0.5, 0.25] });
+    await expectTwoObjectivePage(page);
+    expect(await page.locator("#trials tbody tr").count()).toBe(1);
+    expect(errors).toEqual([]);
+    await page.close();
+    await client.close();
+    await server.stop();
+  }, 4 * HANG);
+
+  it("builds the page anew when the study was created again while the dashboard was down", async () => {
+    const db = join(dir, "gap.db");
+    const first = await startServer(db, ["--dashboard", "0", "--log-format", "json"]);
+    const base = await dashboardOf(first);
+    const port = new URL(base).port;
+    let client = new TestClient(first.endpoint);
+    await client.call("create_study", oneObjective("gap"));
+    await tellOne(client, "gap", { value: 1 });
+    const { page } = await openStudy(base, "gap");
+    await client.close();
+    await first.stop();
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("false");
+
+    // Another server, without a dashboard, deletes the study and creates another of that name.
+    const other = await startServer(db, ["--log-format", "json"]);
+    client = new TestClient(other.endpoint);
+    await client.call("delete_study", { study: "gap" });
+    await client.call("create_study", twoObjectives("gap"));
+    await tellOne(client, "gap", { values: [0.5, 0.25] });
+    await client.close();
+    await other.stop();
+
+    const back = await startServer(db, ["--dashboard", port, "--log-format", "json"]);
+    await dashboardOf(back);
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    await expectTwoObjectivePage(page);
+    await page.close();
+    await back.stop();
+  }, 4 * HANG);
+});
+
+describe("long names", () => {
+  it("wrap, and wide tables scroll in their own box: no page is wider than the window", async () => {
+    const server = await startServer(join(dir, "long.db"), ["--dashboard", "0", "--log-format", "json"]);
+    const base = await dashboardOf(server);
+    const client = new TestClient(server.endpoint);
+    const name = "L".repeat(200);
+    const param = "q".repeat(256);
+    await client.call("create_study", { name, strategy: "random", seed: 3, space: { x: { type: "float", low: 0, high: 1 }, [param]: { type: "categorical", choices: ["y".repeat(500), "z"] } } });
+    await client.call("set_user_attrs", { study: name, notes: "n".repeat(2000) });
+    for (let i = 0; i < 3; i++) await tellOne(client, name, { value: i });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(HANG);
+    const sideways = () => page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+    await page.goto(`${base}/`);
+    await page.locator("tr[data-study]").waitFor();
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    await page.goto(`${base}/#/study/${name}`);
+    await page.locator("#trials tbody tr").first().waitFor();
+    for (const box of await page.locator(".chart").all()) {
+      await box.scrollIntoViewIfNeeded();
+      await box.and(page.locator("[data-state]")).waitFor();
+    }
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    await page.goto(`${base}/#/study/${name}/trial/0`);
+    await page.locator("h1", { hasText: "Trial 0 " }).waitFor();
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    await page.close();
+    await client.close();
+    await server.stop();
+  }, 4 * HANG);
+});
