@@ -10,7 +10,9 @@
  * every stored field: params, distributions, value (or `values`, one per objective, in a
  * multi-objective study), `constraints` when told, intermediate values, user and system
  * attributes, timestamps (epoch milliseconds, exactly as stored) and the lease token of a
- * RUNNING trial (its worker can carry on after an import, as after a restart). Non-finite numbers, which JSON cannot hold, are written as the strings "NaN",
+ * RUNNING trial (its worker can carry on after an import, as after a restart; an `export_study` page,
+ * which agents read, writes `{"withheld": true}` instead, and its import gives the trial a token
+ * nobody holds, so that the lease runs out and the trial is retried as its study says). Non-finite numbers, which JSON cannot hold, are written as the strings "NaN",
  * "Infinity" and "-Infinity" in intermediate values (a trial's result is finite, as tell keeps it:
  * an import refuses another).
  *
@@ -32,6 +34,7 @@ import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../d
 import type { StoredTrial } from "../storage/storage.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
+import { leaseToken } from "./leases.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
 export const EXPORT_VERSION = 1;
@@ -136,7 +139,10 @@ const trialSchema = z
     started_at_ms: epochMs.nullable(),
     finished_at_ms: epochMs.nullable(),
     // PostgreSQL's text cannot hold NUL (a commit that fails stops the server).
-    lease: z.object({ token: z.string().min(1).max(200).refine((t) => !t.includes("\u0000"), "a lease token may not contain U+0000 (NUL)") }).strict().nullable(),
+    // `withheld`: an `export_study` page (the op, MCP) names no token; the import gives the trial one nobody holds.
+    lease: z
+      .union([z.object({ token: z.string().min(1).max(200).refine((t) => !t.includes("\u0000"), "a lease token may not contain U+0000 (NUL)") }).strict(), z.object({ withheld: z.literal(true) }).strict()])
+      .nullable(),
   })
   .strict();
 
@@ -156,7 +162,7 @@ export function studyHeaderLine(study: Study, trials: number, name: string = stu
 }
 
 /** One trial's line (no newline). */
-export function trialLine(t: StoredTrial): string {
+export function trialLine(t: StoredTrial, withholdToken = false): string {
   return JSON.stringify({
     number: t.number,
     state: t.state,
@@ -174,7 +180,7 @@ export function trialLine(t: StoredTrial): string {
     finished_at_ms: t.finishedAt,
     // The expiry is left out: it lives in memory (heartbeats) and an imported or restarted
     // RUNNING trial gets a fresh TTL anyway.
-    lease: t.lease ? { token: t.lease.token } : null,
+    lease: t.lease ? (withholdToken ? { withheld: true } : { token: t.lease.token }) : null,
   });
 }
 
@@ -338,7 +344,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       createdAt: t.created_at_ms,
       startedAt: t.started_at_ms,
       finishedAt: t.finished_at_ms,
-      lease: t.lease ? { token: t.lease.token, expiresAt: 0 } : null,
+      lease: t.lease ? { token: "token" in t.lease ? t.lease.token : leaseToken(), expiresAt: 0 } : null,
     });
   }
   if (header === null || config === null) throw invalidArgument("line 1: the file is empty; expected a study header", { line: 1 });
@@ -378,7 +384,8 @@ export function exportPage(study: Study, trials: readonly StoredTrial[], a: { cu
   const lines: string[] = [];
   let chars = 0;
   for (let i = from; i < total; i++) {
-    const line = i === 0 ? studyHeaderLine(study, trials.length) : trialLine(trials[i - 1] as StoredTrial);
+    // A running trial's lease token lets whoever holds it tell the trial: the op's readers (agents over MCP) get none.
+    const line = i === 0 ? studyHeaderLine(study, trials.length) : trialLine(trials[i - 1] as StoredTrial, true);
     if (lines.length > 0 && chars + line.length > max) break;
     lines.push(line);
     chars += line.length;

@@ -192,6 +192,20 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     await refused(svc.exportPage({ study: "e", cursor: "999" }), "INVALID_ARGUMENT", /not a cursor/);
   });
 
+  it("withholds a running trial's lease token from export_study pages, which agents read; their import gives a token nobody holds", async () => {
+    // The token lets whoever holds it tell the trial: an agent read it from the page and recorded a worker's trial as its own.
+    await svc.createStudy({ name: "held", space: SPACE, strategy: "random", seed: 1 });
+    const a = await svc.ask({ study: "held" });
+    const page = (await svc.exportPage({ study: "held" })).lines;
+    expect(page.join("\n")).not.toContain(a.lease.token);
+    expect(JSON.parse(page[1] as string).lease).toEqual({ withheld: true });
+    // The CLI's export keeps it: an operator moving a study keeps its workers going.
+    expect([...svc.exportStudy("held")].join("\n")).toContain(a.lease.token);
+    await svc.importStudy(page.join("\n"), "held-copy");
+    expect((await svc.getTrial({ study: "held-copy", trial: a.trial.number })).state).toBe("RUNNING");
+    await refused(svc.tell({ study: "held-copy", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 }), "LEASE_LOST", /./);
+  });
+
   it("records multi-objective results with add_trial, and counts them", async () => {
     await svc.createStudy({ name: "m", directions: ["minimize", "maximize"], space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
     const { trial } = await svc.addTrial({ study: "m", params: { x: 0.5 }, values: [1, 2], constraints: [-1] });

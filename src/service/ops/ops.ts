@@ -331,7 +331,7 @@ export const OPS = {
     run: (svc, a, ctx) => svc.updateStudy(a, ctx.requestId),
   }),
   export_study: op({
-    summary: "A page of the study's export (JSON Lines, as `tuneport export` writes it), bounded by max_chars.",
+    summary: "A page of the study's export (JSON Lines, as `tuneport export` writes it, but running trials' lease tokens withheld), bounded by max_chars.",
     args: S.exportStudyArgs,
     result: S.exportStudyResult,
     mutating: false,
