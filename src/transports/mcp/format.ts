@@ -8,7 +8,7 @@ import { PARAMS_CHARS, fmt, fmtParamsWithin, paramsWithin } from "../../service/
 import type { TrialRow } from "../../service/paging.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import { clip } from "./budget.js";
-import { studyUri } from "./uris.js";
+import { ERROR_META_KEY, studyUri } from "./uris.js";
 
 /** Longest rationale or fail reason shown in a listing; get_trial shows them whole. */
 export const MAX_NOTE_CHARS = 200;
@@ -153,6 +153,8 @@ function nextStep(err: TuneportError): string {
     case "INVALID_ARGUMENT":
       return "tool" in d
         ? "Fix the argument named above and call again (tools/list shows each tool's arguments)."
+        : /no trial has one value to rank by/.test(err.message)
+        ? "Nothing to fix in the arguments: call pareto_front for a multi-objective study's best trials."
         : /unknown (strategy|scheduler)|bad options for (strategy|scheduler)|cannot be combined with scheduler|a (strategy|scheduler) is a name|Unrecognized key/.test(err.message)
         ? "Call list_strategies for valid names and their options, then call again."
         : /to plot yet/.test(err.message)
@@ -198,11 +200,18 @@ function nextStep(err: TuneportError): string {
 }
 
 /**
- * A failed tool call the model can act on: "Error CODE: message" and a "Next step:" line. No
- * structured content: it would have to match the tool's outputSchema, which describes success.
+ * A failed tool call the model can act on: "Error CODE: message" and a "Next step:" line. The
+ * code, its retry meaning and the error's data are also in `_meta["tuneport/error"]` for programs,
+ * which need not parse the text. No structured content: it would have to match the tool's
+ * outputSchema, which describes success (the SDK client validates it on errors too).
  */
 export function errorResult(err: TuneportError): CallToolResult {
-  return { isError: true, content: [{ type: "text", text: `Error ${err.code}: ${err.message}\nNext step: ${nextStep(err)}` }] };
+  const meta = { code: err.code, retry: err.retry, ...(err.data !== undefined ? { data: err.data } : {}) };
+  return {
+    isError: true,
+    content: [{ type: "text", text: `Error ${err.code}: ${err.message}\nNext step: ${nextStep(err)}` }],
+    _meta: { [ERROR_META_KEY]: meta },
+  };
 }
 
 export function isTuneportError(err: unknown): err is TuneportError {

@@ -26,6 +26,7 @@ import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, overBudgetResult, resultChars } from "./budget.js";
 import type { McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
+import { ERROR_META_KEY } from "./uris.js";
 import { registerPrompts } from "./prompts.js";
 import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
@@ -94,7 +95,11 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     } catch (err) {
       if (isTuneportError(err)) return errorResult(asToolError(t, err));
       log.error({ err, tool: t.name }, "tool failed");
-      return { isError: true, content: [{ type: "text", text: "Error INTERNAL: the server failed (details are in its log); retrying may not help." }] };
+      return {
+        isError: true,
+        content: [{ type: "text", text: "Error INTERNAL: the server failed (details are in its log); retrying may not help." }],
+        _meta: { [ERROR_META_KEY]: { code: "INTERNAL", retry: "give-up" } },
+      };
     }
   };
 

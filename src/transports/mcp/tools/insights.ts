@@ -224,7 +224,7 @@ async function waitRun(
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
   const build = (k: number) => {
     const shown = newly.slice(newly.length - k);
-    const lines = [head, ...shown.map(trialLine)];
+    const lines = [head, ...shown.map((t) => trialLine(t))];
     if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
     if (idleHint) lines.push(idleHint);
@@ -234,11 +234,11 @@ async function waitRun(
       ...(stuck !== null ? { stuck: true } : {}),
       waited_s: waited,
       finished: n,
-      new_trials: shown.map(compactTrial),
+      new_trials: shown.map((t) => compactTrial(t)),
       counts: current.counts,
       best_value: current.best_trial?.value ?? null,
       best_trial: current.best_trial?.number ?? null,
-      ...(front ? { front_size: front.n_front, hypervolume: front.hypervolume, reference_point: front.reference_point } : {}),
+      ...(front ? { front_size: front.n_front, hypervolume: front.hypervolume, reference_point: front.reference_point, reference_point_source: front.reference_point_source } : {}),
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
@@ -280,6 +280,13 @@ function idleReason(stuck: string | null, queued: number): string {
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */
-function frontLine(f: { n_front: number; hypervolume: number | null; reference_point_source: string | null }): string {
-  return `Pareto front: ${f.n_front} trials, hypervolume ${fmt(f.hypervolume ?? 0)} (${f.reference_point_source ?? "no reference point yet"}); read it with pareto_front.`;
+function frontLine(f: { n_front: number; hypervolume: number | null; reference_point: number[] | null; reference_point_source: string | null }): string {
+  const at = f.reference_point ? ` at [${f.reference_point.map(fmt).join(", ")}]` : "";
+  // A derived point moves with the front: an earlier call's hypervolume was at another point
+  // (a front that grew read as a smaller number), so name the point and the comparable series.
+  const source =
+    f.reference_point_source === "derived"
+      ? "derived from the current front, so not comparable with earlier calls' values; pareto_front with history: true compares them"
+      : (f.reference_point_source ?? "no reference point yet");
+  return `Pareto front: ${f.n_front} trials, hypervolume ${fmt(f.hypervolume ?? 0)}${at} (${source}); read it with pareto_front.`;
 }

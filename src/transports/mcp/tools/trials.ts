@@ -273,11 +273,11 @@ export const trialTools: McpTool[] = [
         `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.n_front} trials of ${f.n_feasible} feasible (${f.n_complete} complete); ` +
         `hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
       const build = (k: number) => {
-        const lines = [head, ...f.trials.slice(0, k).map(trialLine)];
+        const lines = [head, ...f.trials.slice(0, k).map((t) => trialLine(t))];
         if (k < f.n_front) lines.push(`… ${f.n_front - k} more front trials: call pareto_front with a larger max_chars.`);
         if (f.history) lines.push(`hypervolume history: ${f.history.slice(-50).map(([n, hv]) => `#${n}:${fmt(hv)}`).join(" ")}`);
         return text(lines.join("\n"), {
-          front: f.trials.slice(0, k).map(compactTrial),
+          front: f.trials.slice(0, k).map((t) => compactTrial(t)),
           front_size: f.n_front,
           hypervolume: f.hypervolume,
           hypervolume_exact: f.hypervolume_exact,

@@ -1,0 +1,134 @@
+/**
+ * An agent on a multi-objective study with constraints, through the real SDK client (review of
+ * 2026-12-04): the trials that pareto_front and wait_for_progress list show their params whole
+ * (a small space), in the text and in structuredContent alike.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { serviceBackend } from "./backend.js";
+import { overBudgetResult } from "./budget.js";
+import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+
+let storage: SqliteStorage;
+let service: StudyService;
+let mcp: TuneportMcp;
+let client: Client;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  client = new Client({ name: "multi-objective", version: "1" });
+  await mcp.server.connect(a);
+  await client.connect(b);
+});
+
+afterEach(async () => {
+  await client.close();
+  mcp.dispose();
+  await service.close();
+  await storage.close();
+});
+
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
+
+/** A two-objective study with one constraint and three trials on its front (numbers 0, 1, 2). */
+async function frontOfThree(): Promise<void> {
+  const space = { x: { type: "float", low: 0, high: 2 }, y: { type: "float", low: 0, high: 2 }, z: { type: "int", low: 1, high: 9 } };
+  expect((await call("create_study", { name: "mo", directions: ["minimize", "minimize"], space, strategy: "random" })).isError).toBeFalsy();
+  const points: [number, number, number, number[]][] = [[0.5, 0.5, 3, [0.5, 0.5]], [0.1, 0.9, 4, [0.2, 1.6]], [0.9, 0.1, 5, [1.6, 0.2]]];
+  for (const [x, y, z, values] of points) {
+    const r = await call("add_trial", { study: "mo", params: { x, y, z }, values, constraints: [x + y - 1.5] });
+    expect(r.isError, textOf(r)).toBeFalsy();
+  }
+}
+
+describe("trials listed by pareto_front and wait_for_progress", () => {
+  it("pareto_front shows every trial's params whole, the first and the third alike", async () => {
+    await frontOfThree();
+    const r = await call("pareto_front", { study: "mo" });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect(sc(r).front.map((t: any) => t.number)).toEqual([0, 1, 2]);
+    for (const t of sc(r).front) {
+      expect(Object.keys(t.params)).toEqual(["x", "y", "z"]);
+      expect(t.params_left_out).toBeUndefined();
+    }
+    expect(textOf(r)).toContain("#0 COMPLETE  values=[0.5, 0.5]  constraints=[-0.5] (feasible)  {x=0.5, y=0.5, z=3}");
+    expect(textOf(r)).toContain("{x=0.9, y=0.1, z=5}");
+    expect(textOf(r)).not.toContain("more parameters");
+  });
+
+  it("wait_for_progress shows the new trials' params whole", async () => {
+    await frontOfThree();
+    // min_finished counts trials finished since the call; three finished before it, so ask for
+    // one more and record it while the call waits.
+    const waiting = call("wait_for_progress", { study: "mo", min_finished: 1, timeout_s: 30 });
+    const added = await call("add_trial", { study: "mo", params: { x: 0.3, y: 0.3, z: 7 }, values: [0.3, 0.3], constraints: [-0.9] });
+    expect(added.isError, textOf(added)).toBeFalsy();
+    const r = await waiting;
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const shown = sc(r).new_trials as any[];
+    expect(shown.length).toBeGreaterThan(0);
+    for (const t of shown) expect(Object.keys(t.params)).toEqual(["x", "y", "z"]);
+    expect(textOf(r)).toContain("{x=0.3, y=0.3, z=7}");
+    expect(textOf(r)).not.toContain("more parameters");
+  });
+});
+
+describe("a single-value read of a multi-objective study", () => {
+  it("best_trials names pareto_front as the next step, not an argument to fix", async () => {
+    await frontOfThree();
+    const r = await call("best_trials", { study: "mo" });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: /);
+    expect(textOf(r)).toContain("Next step: Nothing to fix in the arguments: call pareto_front");
+  });
+});
+
+describe("the code of an error, for programs", () => {
+  it("every isError result carries _meta['tuneport/error'] with its code and retry meaning, and no structuredContent", async () => {
+    await frontOfThree();
+    const cases: [string, Record<string, unknown>, string, string][] = [
+      ["add_trial", { study: "mo", params: { x: 0.2, y: 0.2, z: 2 }, values: [1, 2, 3] }, "INVALID_ARGUMENT", "fix-input"],
+      ["create_study", { name: "bad", direction: "min" }, "INVALID_ARGUMENT", "fix-input"],
+      ["get_trial", { study: "mo", trial: 9999 }, "NOT_FOUND", "fix-input"],
+      ["pareto_front", { study: "deleted" }, "NOT_FOUND", "fix-input"],
+    ];
+    for (const [tool, args, code, retry] of cases) {
+      const r = await call(tool, args);
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r)).toMatch(new RegExp(`^Error ${code}: `));
+      expect(r._meta?.["tuneport/error"], tool).toMatchObject({ code, retry });
+      expect(r.structuredContent, tool).toBeUndefined();
+    }
+    expect((await call("stop_study", { study: "mo" })).isError).toBeFalsy();
+    const stopped = await call("ask_trial", { study: "mo" });
+    expect(stopped._meta?.["tuneport/error"]).toMatchObject({ code: "STUDY_STOPPED", retry: "give-up", data: { reason: "stopped" } });
+    // The over-budget answer of a read (its code is the adapter's own, not a wire code).
+    expect(overBudgetResult("list_trials", 5000, 2000, ["limit", "max_chars"])._meta?.["tuneport/error"]).toMatchObject({ code: "RESULT_TOO_LARGE", retry: "fix-input" });
+  });
+});
+
+describe("the hypervolume that wait_for_progress reports", () => {
+  it("names its reference point, and says a derived one moves with the front", async () => {
+    await frontOfThree();
+    const first = await call("wait_for_progress", { study: "mo", timeout_s: 0 });
+    // Front values span [0.2, 1.6] on both objectives: the derived point is 1.6 + 0.14 each.
+    expect(textOf(first)).toContain("Pareto front: 3 trials, hypervolume ");
+    expect(textOf(first)).toContain(" at [1.74, 1.74] (derived from the current front, so not comparable with earlier calls' values; pareto_front with history: true compares them)");
+    expect(sc(first).reference_point).toEqual([1.74, 1.74].map((v) => expect.closeTo(v, 9)));
+    expect(sc(first).reference_point_source).toBe("derived");
+    // A trial that widens the front moves the derived point: the number alone would mislead.
+    expect((await call("add_trial", { study: "mo", params: { x: 0, y: 0, z: 1 }, values: [0, 3], constraints: [-1.5] })).isError).toBeFalsy();
+    const second = await call("wait_for_progress", { study: "mo", timeout_s: 0 });
+    expect(textOf(second)).toContain(" at [1.76, 3.28] (derived from the current front");
+  });
+});
