@@ -180,6 +180,12 @@ export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kin
   const kind = parsePlotKind(a.kind);
   checkKindFor(kind, viewOf(s));
   const want = a.trials ? new Set(a.trials) : null;
+  // Trials are numbered 0…n−1: a number past them would be left out silently, and a chart of none said "no finished trial yet".
+  const missing = a.trials?.filter((n) => n >= s.trials.length) ?? [];
+  if (missing.length > 0)
+    throw new TuneportError("NOT_FOUND", `study '${s.study.name}' has no trial ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""} (its trials are numbered 0 to ${s.trials.length - 1})`, {
+      missing: missing.slice(0, 100),
+    });
   const input = want ? { trials: s.trials.filter((t) => want.has(t.number)), opts: {} } : plotInput(kind, s.trials, s.study.config.direction, countsOf(s), frontSourceOf(s), () => studyImportances(s));
   const trials = input.trials.map((t) => trialView(t, now));
   const { spec, caption } = plotSpec(kind, viewOf(s), trials, { params: a.params, logY: a.log_y, ...input.opts, ...readModelsFor(s, kind, input.trials) });

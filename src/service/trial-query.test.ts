@@ -119,6 +119,11 @@ describe("dashboard reads", () => {
 
   it("refuses an unknown sort key", async () => {
     await expect(svc.execute("query_trials", { study: "q", sort: "colour" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    // Keys of the right form that name nothing in the study: rows came back in no stated order.
+    await expect(svc.execute("query_trials", { study: "q", sort: "params.__proto__" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/no parameter "__proto__"; its parameters are lr, act/) });
+    await expect(svc.execute("query_trials", { study: "q", sort: "values.1" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/has 1 objective\(s\), values.0 to values.0/) });
+    expect((await svc.execute("query_trials", { study: "q", sort: "values.0" })).rows.length).toBeGreaterThan(0);
+    expect((await svc.execute("query_trials", { study: "q", sort: "user_attrs.later" })).rows.length).toBeGreaterThan(0);
   });
 
   it("sums the study up in one overview line", async () => {
@@ -140,5 +145,10 @@ describe("dashboard reads", () => {
     expect(JSON.stringify(full.spec)).toContain("vega-lite");
     const one = await svc.execute("plot_spec", { study: "q", kind: "edf", trials: [0, 1, 2] });
     expect(one.caption).toMatch(/over [1-3] complete trials/);
+    // A trial number the study does not have: it said "no finished trial to plot yet" of a study with 30.
+    await expect(svc.execute("plot_spec", { study: "q", kind: "history", trials: [2, 1_000_000_000] })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: "study 'q' has no trial 1000000000 (its trials are numbered 0 to 39)",
+    });
   });
 });

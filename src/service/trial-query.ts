@@ -54,7 +54,7 @@ const STATE_RANK: Record<TrialState, number> = Object.fromEntries(TRIAL_STATES.m
 
 type Key = (t: TrialRecord, now: number) => number | string | null;
 
-function keyOf(sort: string): Key {
+function keyOf(sort: string, s: StudyState): Key {
   switch (sort) {
     case "number":
       return (t) => t.number;
@@ -74,6 +74,8 @@ function keyOf(sort: string): Key {
   const obj = /^values\.(\d+)$/.exec(sort);
   if (obj) {
     const i = Number(obj[1]);
+    const n = s.study.config.directions.length;
+    if (i >= n) throw invalidArgument(`sort ${JSON.stringify(sort)}: study '${s.study.name}' has ${n} objective(s), values.0 to values.${n - 1}`);
     return (t) => {
       const v = t.values?.[i];
       return v === undefined || Number.isNaN(v) ? null : v;
@@ -82,6 +84,9 @@ function keyOf(sort: string): Key {
   const m = /^(params|user_attrs)\.(.+)$/.exec(sort);
   if (!m) throw invalidArgument(`sort must be number, value, values.I, state, started_at, finished_at, duration, worker, params.NAME or user_attrs.NAME; got ${JSON.stringify(sort)}`);
   const name = m[2] as string;
+  // A parameter the study has never seen sorted nothing, in no stated order. (User attributes may be set on any trial at any time.)
+  if (m[1] === "params" && !s.paramDists.has(name))
+    throw invalidArgument(`sort ${JSON.stringify(sort)}: study '${s.study.name}' has no parameter ${JSON.stringify(name)}; its parameters are ${[...s.paramDists.keys()].join(", ")}`);
   const from = m[1] === "params" ? (t: TrialRecord) => t.params[name] : (t: TrialRecord) => t.userAttrs[name];
   return (t) => {
     const v = from(t);
@@ -138,7 +143,7 @@ function rowOf(t: TrialRecord, now: number): TrialRow {
  */
 export function queryTrials(s: StudyState, a: S.QueryTrialsArgs, now: number): TrialPage {
   const sort = a.sort ?? "number";
-  const key = keyOf(sort);
+  const key = keyOf(sort, s);
   const states = a.states && a.states.length > 0 ? new Set<string>(a.states) : null;
   const filtering = states !== null || a.ranges !== undefined || a.choices !== undefined;
   const filters: Filters = {
