@@ -6,6 +6,7 @@
  */
 import { type Distribution, type ParamValue, distributionsEqual, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
+import { checkConstraints, constraintCount } from "../domain/objectives.js";
 import { valueFields } from "../domain/trial.js";
 import type { ServiceCore } from "./core.js";
 import type * as S from "./ops/schemas.js";
@@ -86,6 +87,8 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         if (why !== null) throw invalidArgument(`value ${JSON.stringify(v)} of '${k}' is ${why}: '${k}' is ${JSON.stringify(d)}`, { param: k });
         distributions[k] = d;
       }
+      // As tell: the first COMPLETE trial fixes the length of every later one's constraint vector (under the lock).
+      const constraints = state === "COMPLETE" ? checkConstraints(a.constraints, constraintCount(s.trials)) : null;
       const now = core.now();
       const t: TrialRecord = {
         id: core.allocTrialId(),
@@ -95,7 +98,7 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         params: { ...a.params },
         distributions,
         ...valueFields(nObjectives, values),
-        constraints: a.constraints && state === "COMPLETE" ? [...a.constraints] : null,
+        constraints,
         intermediate,
         userAttrs: { ...(a.user_attrs ?? {}) },
         systemAttrs: { added: true, ...(a.rationale ? { rationale: a.rationale } : {}) },

@@ -212,6 +212,9 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     expect([trial.value, trial.values, trial.constraints, trial.feasible]).toEqual([null, [1, 2], [-1], true]);
     await refused(svc.addTrial({ study: "m", params: { x: 0.5 }, value: 1 }), "INVALID_ARGUMENT", /2 objective/);
     await refused(svc.addTrial({ study: "m", params: { x: 0.5 }, state: "FAIL", constraints: [1] }), "INVALID_ARGUMENT", /COMPLETE result only/);
+    // The constraint vector's length is the first COMPLETE trial's, as for tell (add_trial took any, and [] as feasible).
+    for (const constraints of [[1, 2], [], undefined])
+      await refused(svc.addTrial({ study: "m", params: { x: 0.5 }, values: [1, 2], constraints }), "INVALID_ARGUMENT", /carry 1 constraint value; got [02]/);
     expect((await svc.getStudy({ study: "m" })).counts.COMPLETE).toBe(1);
     expect((await svc.bestTrials({ study: "m" })).trials.map((t) => t.number)).toEqual([trial.number]);
   });
