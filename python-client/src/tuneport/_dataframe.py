@@ -12,7 +12,7 @@ from typing import Any
 from ._trial import FrozenTrial
 
 #: Attributes whose values are maps: one column per key, named ``<attr>_<key>``.
-_NESTED = ("params", "user_attrs", "system_attrs", "intermediate_values", "values")
+_NESTED = ("params", "user_attrs", "system_attrs", "intermediate_values", "values", "constraints")
 
 
 def _pandas() -> Any:
@@ -46,6 +46,10 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
         return trial.system_attrs
     if attr == "intermediate_values":
         return trial.intermediate_values
+    if attr == "constraints":
+        # Optuna 5's constraints_<name> columns; the study keeps the values, not their names, so
+        # they are numbered in the order they were told (constraints_0, constraints_1, ...).
+        return dict(enumerate(trial.constraints or []))
     raise ValueError(
         f"unknown attribute {attr!r} for trials_dataframe; known: number, value, state, datetime_start, "
         f"datetime_complete, duration, {', '.join(_NESTED)}"

@@ -68,5 +68,11 @@ class FixedTrial(_OptunaV2Suggest):
         @raises TypeError, ValueError (NaN)."""
         _set_named_constraint(self.system_attrs, key, value, "constraints:")
 
+    @property
+    def constraints(self) -> dict[str, float]:
+        """Optuna 5's ``FixedTrial.constraints``: the ``set_constraint`` values by name."""
+        prefix = "constraints:"
+        return {k[len(prefix) :]: v for k, v in self.system_attrs.items() if k.startswith(prefix)}
+
 
 __all__ = ["FixedTrial"]

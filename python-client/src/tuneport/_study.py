@@ -7,6 +7,7 @@ import math
 import operator
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -84,6 +85,18 @@ class StudySummary:
     def system_attrs(self) -> dict[str, Any]:
         """Empty: tuneport keeps a study's settings in fields of their own (Optuna's ``system_attrs``)."""
         return {}
+
+    def __lt__(self, other: object) -> bool:
+        """Creation order (then name), as Optuna's summaries sort by study id:
+        ``sorted(get_all_study_summaries(storage))`` works as in Optuna."""
+        if not isinstance(other, StudySummary):
+            return NotImplemented
+        return (self.created_at, self.name) < (other.created_at, other.name)
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, StudySummary):
+            return NotImplemented
+        return self == other or self < other
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> StudySummary:
@@ -164,6 +177,19 @@ class Study:
         self._warned_no_scheduler = False
         self._created = False
         """True when ``create_study`` made it (not loaded with ``load_if_exists``)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """Refused with what to do: Optuna's ``optuna.visualization`` (plotly and matplotlib) and
+        ``optuna.importance`` functions take an ``optuna.Study`` or a list of them, and iterate
+        anything else, which said only "'Study' object is not iterable"."""
+        raise TypeError(
+            f"a tuneport Study is not an optuna.Study, which Optuna's plot and importance functions need: "
+            f"draw it with study.plot(kind) ('history', 'importances', 'slice', 'contour', 'parallel', 'edf', "
+            f"'intermediate', 'pareto_front', 'hypervolume_history'), or export it for Optuna "
+            f"(tuneport export '{self.name}' --format optuna --out study.log) and open that with "
+            f"optuna.load_study(study_name='{self.name}', storage=optuna.storages.JournalStorage("
+            f"optuna.storages.journal.JournalFileBackend('study.log')))"
+        )
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickles as (the server's endpoints, the study's name): unpickled in another process
@@ -444,7 +470,12 @@ class Study:
                 t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
         elif final == "PRUNED":
             if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1:
-                raise InvalidArgumentError("a PRUNED trial takes at most one value")
+                told = list(cast(Any, value))  # ``values=[v]``, as a COMPLETE tell takes it, is the number v
+                if len(told) != 1:
+                    raise InvalidArgumentError(
+                        f"a PRUNED trial records at most one number (the value it was pruned at), not {len(told)} values: {told!r}"
+                    )
+                value = told[0]
             uncast = None if value is None else _uncastable(value)
             if uncast is not None:
                 raise InvalidArgumentError(uncast, {"study": self.name, "trial": t.number})
@@ -515,8 +546,9 @@ class Study:
         with Optuna's attributes: ``params``, ``distributions``, ``value``/``values``, ``state``,
         ``intermediate_values``, ``user_attrs``), or the same fields as keywords. Distributions of
         parameters the study declares or has seen may be left out. It does not count against
-        ``max_trials``. @raises InvalidArgumentError (a value outside its distribution, a missing
-        declared parameter), NotFoundError."""
+        ``max_trials``. A WAITING trial (Optuna's ``enqueue_trial`` adds one) is enqueued: its
+        ``params``, else its ``system_attrs["fixed_params"]``. @raises InvalidArgumentError (a value
+        outside its distribution, a missing declared parameter, a RUNNING trial), NotFoundError."""
         given_result = value is not None or values is not None
         if trial is not None:
             params = getattr(trial, "params", None) if params is None else params
@@ -542,6 +574,16 @@ class Study:
                 constraints = _constraint_values(getattr(trial, "constraints", None))
                 if constraints is None:
                     constraints = _constraint_values(_stored_constraints(getattr(trial, "system_attrs", None) or {}))
+        if _state_name(state) == "RUNNING":
+            raise InvalidArgumentError(_RUNNING_NOT_ADDED)
+        if _state_name(state) == "WAITING":
+            # Optuna's enqueue_trial is add_trial(create_trial(state=WAITING, system_attrs=
+            # {"fixed_params": params})): a WAITING trial is a queued proposal, here enqueue's.
+            if value is not None or values is not None:
+                raise ValueError("values should be None for a waiting trial.")
+            if not params and trial is not None:
+                params = (getattr(trial, "system_attrs", None) or {}).get("fixed_params")
+            return self.enqueue(dict(params or {}), user_attrs=user_attrs)
         if params is None:
             raise InvalidArgumentError("add_trial needs params (or a trial that has them)")
         if not given_result and _state_name(state) == "FAIL":
@@ -549,6 +591,14 @@ class Study:
             # does); a value a copied FAIL trial still carries is dropped.
             value = values = None
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
+        told = [values] if isinstance(values, (int, float)) else list(values) if values is not None else [value]
+        not_finite = [v for v in told if isinstance(v, (int, float)) and not math.isfinite(v)]
+        if not_finite:  # the server's schema said only "Invalid input: expected number, received Infinity"
+            raise InvalidArgumentError(
+                f"add_trial: the value {not_finite[0]!r} is not finite: a trial's values must be finite numbers "
+                "(Optuna's add_trial keeps an infinity, tuneport's tell fails such a trial); add it with "
+                "state=FAIL, or a large finite value"
+            )
         if distributions:
             args["distributions"] = {k: _distribution_wire(d) for k, d in distributions.items()}
         if values is not None:
@@ -567,7 +617,11 @@ class Study:
 
     def add_trials(self, trials: Iterable[Any]) -> list[FrozenTrial]:
         """``add_trial`` for each of ``trials``, in order (Optuna's ``study.add_trials``, e.g. the
-        trials of another study). Returns the recorded trials."""
+        trials of another study; its WAITING trials are enqueued). Returns the recorded trials.
+        @raises InvalidArgumentError before adding any when one is RUNNING."""
+        trials = list(trials)
+        if any(_state_name(getattr(t, "state", "COMPLETE")) == "RUNNING" for t in trials):
+            raise InvalidArgumentError(_RUNNING_NOT_ADDED + "; none of the trials was added")
         return [self.add_trial(t) for t in trials]
 
     def update(
@@ -936,6 +990,7 @@ def create_trial(
     told_constraints = _constraint_values(constraints if constraints is not None else _stored_constraints(system))
     if told_constraints is not None:
         system["constraints"] = tuple(told_constraints)
+    now = time.time()
     return FrozenTrial(
         number=-1,
         state=final,
@@ -945,10 +1000,11 @@ def create_trial(
         intermediate=sorted((float(k), float(v)) for k, v in (intermediate_values or {}).items()),
         user_attrs=dict(user_attrs or {}),
         system_attrs=system,
-        created_at=0.0,
-        started_at=None,
-        finished_at=None,
-        duration_s=None,
+        # Optuna's create_trial stamps now: the start unless WAITING, the end once finished.
+        created_at=now,
+        started_at=None if final == TrialState.WAITING else now,
+        finished_at=now if final.is_finished() else None,
+        duration_s=0.0 if final.is_finished() else None,
         values=told,
         constraints=told_constraints,
         feasible=all(c <= 0 for c in told_constraints or []) if final == TrialState.COMPLETE else None,
@@ -1062,6 +1118,12 @@ def _non_finite(value: Any) -> bool:
         return any(not math.isfinite(float(v)) for v in items)
     except (TypeError, ValueError, OverflowError):
         return False
+
+
+_RUNNING_NOT_ADDED = (
+    "a RUNNING trial cannot be added: a trial runs for the worker that asked for it (study.ask()); "
+    "add it once finished (COMPLETE, PRUNED or FAIL), or enqueue its params (study.enqueue_trial)"
+)
 
 
 def _state_name(state: Any) -> str:
