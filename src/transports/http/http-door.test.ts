@@ -18,7 +18,7 @@ afterEach(async () => {
   door = null;
 });
 
-async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number): Promise<number> {
+async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number, maxConnectionsPerAddress?: number): Promise<number> {
   door = new HttpDoor({
     logger: silentLogger(),
     component: "test",
@@ -32,14 +32,15 @@ async function open(maxConnections: number, headersTimeoutMs: number, requestTim
     maxConnections,
     headersTimeoutMs,
     requestTimeoutMs,
+    maxConnectionsPerAddress,
   });
   return door.start();
 }
 
 /** A socket that sends the start of a request and never its end. */
-function partial(port: number): Promise<Socket> {
+function partial(port: number, localAddress = "127.0.0.1"): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, "127.0.0.1", () => {
+    const s = connect({ port, host: "127.0.0.1", localAddress }, () => {
       s.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
       s.resume(); // read what the server sends (a 408), so its close is seen
       resolve(s);
@@ -77,6 +78,20 @@ describe("an HTTP door's connection limits", () => {
     let answer = "";
     for (let i = 0; i < 200 && answer === ""; i++) answer = await get(port).catch(() => "");
     expect(answer).toBe("200 ok");
+  }, 20_000);
+
+  it("closes a connection beyond one address's share, and keeps serving other addresses", async () => {
+    // One peer's idle connections filled every slot: nobody else was answered until they timed out.
+    const port = await open(10, 60_000, undefined, 2);
+    const held = [await partial(port), await partial(port)];
+    const extra = await partial(port);
+    await closed(extra);
+    expect(held.every((s) => !s.destroyed)).toBe(true);
+    expect(door?.refusedConnections).toBe(1);
+    const other = await partial(port, "127.0.0.2");
+    other.write("\r\n");
+    const answer = await new Promise<string>((resolve) => other.once("data", (d: Buffer) => resolve(d.toString())));
+    expect(answer).toMatch(/^HTTP\/1.1 200/);
   }, 20_000);
 
   it("closes a connection that never finishes its headers", async () => {

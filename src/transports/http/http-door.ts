@@ -8,7 +8,8 @@
  * 3. The surface's handler, which routes, and asks the door whether the request carries the
  *    token (`authorized`) where the surface needs it: MCP always, the dashboard off loopback.
  *
- * A door keeps at most MAX_CONNECTIONS connections and closes one that has not sent its headers
+ * A door keeps at most MAX_CONNECTIONS connections (MAX_CONNECTIONS_PER_ADDRESS from one remote
+ * address) and closes one that has not sent its headers
  * within HEADERS_TIMEOUT_MS, or its whole request (the body) within REQUEST_TIMEOUT_MS (slow or
  * idle peers would otherwise hold sockets and memory).
  *
@@ -30,6 +31,13 @@ export const MAX_REFUSALS_LOGGED = 1000;
  * connections it does not use reaches it (2,000 that never sent their headers were all held).
  */
 export const MAX_CONNECTIONS = 1000;
+/**
+ * Of them, what one remote address may hold: a single peer opening connections it does not use
+ * filled all 1,000 (before any token is looked at), and the door answered nobody else until its
+ * headers timeout freed them, again and again. Above the dashboard's 256 live streams and MCP's two
+ * connections per session (100 sessions), so one browser or one proxy in front of many agents fits.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 384;
 /** A connection that has not sent its request's headers within this many ms is closed (Node: 60 s). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 
@@ -64,6 +72,8 @@ export interface HttpDoorOptions {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** [MAX_CONNECTIONS] */
   readonly maxConnections?: number;
+  /** [MAX_CONNECTIONS_PER_ADDRESS] */
+  readonly maxConnectionsPerAddress?: number;
   /** [HEADERS_TIMEOUT_MS] */
   readonly headersTimeoutMs?: number;
   /** [REQUEST_TIMEOUT_MS]; never below the headers timeout (Node refuses that). */
@@ -81,6 +91,10 @@ export class HttpDoor {
   private readonly refusedLogged = new Set<string>();
   /** Requests refused for a foreign Host/Origin since start. */
   refused = 0;
+  /** Open connections by remote address. */
+  private readonly perAddress = new Map<string, number>();
+  /** Connections closed at once since start: their address held its share already. */
+  refusedConnections = 0;
   /** The bound port, after `start`. */
   port = 0;
 
@@ -118,6 +132,22 @@ export class HttpDoor {
       });
     });
     this.http.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
+    this.http.on("connection", (socket) => {
+      const address = socket.remoteAddress ?? "";
+      const open = this.perAddress.get(address) ?? 0;
+      if (open >= share) {
+        if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share }, "a client address holds its share of connections; more from it are closed (logged once)");
+        socket.destroy();
+        return;
+      }
+      this.perAddress.set(address, open + 1);
+      socket.once("close", () => {
+        const left = (this.perAddress.get(address) ?? 1) - 1;
+        if (left > 0) this.perAddress.set(address, left);
+        else this.perAddress.delete(address);
+      });
+    });
   }
 
   /** The address listened on. */
