@@ -7,7 +7,9 @@
  * - Stateful sessions: an `initialize` request without a session id creates a session (its
  *   own McpServer and transport, so notifications reach the right client over its GET
  *   stream); later requests carry `Mcp-Session-Id`. A session ends on DELETE, on transport
- *   close, or after `idleTimeoutMs` without requests. At most `maxSessions` live at once.
+ *   close, or after `idleTimeoutMs` without requests. At most `maxSessions` live at once; when
+ *   full, an initialize ends the longest-unused session that has no stream open and no request
+ *   being answered (`evictIdlest`).
  * - The door (transports/http/http-door.ts, shared with the dashboard) binds 127.0.0.1 unless
  *   told otherwise (the caller warns about other interfaces) and refuses a foreign Host/Origin
  *   (403, DNS rebinding) before the token is looked at; MCP asks for the token even on loopback.
@@ -66,6 +68,8 @@ interface Session {
   mcp: TuneportMcp;
   lastSeen: number;
   stream: GetStream | null;
+  /** Its POSTs being answered. */
+  inFlight: number;
 }
 
 export const MCP_PATH = "/mcp";
@@ -176,10 +180,16 @@ export class McpHttpServer {
       const existing = sessionId ? this.sessions.get(sessionId) : undefined;
       if (existing) {
         existing.lastSeen = Date.now();
-        await existing.transport.handleRequest(req, res, body);
+        existing.inFlight++;
+        try {
+          await existing.transport.handleRequest(req, res, body);
+        } finally {
+          existing.inFlight--;
+        }
         return;
       }
       if (!sessionId && isInitializeRequest(body)) {
+        if (this.sessions.size >= (this.opts.maxSessions ?? 100)) await this.evictIdlest();
         if (this.sessions.size >= (this.opts.maxSessions ?? 100)) {
           res.writeHead(503, { "content-type": "application/json" }).end(jsonRpcError(-32000, "too many MCP sessions; close one and retry"));
           return;
@@ -211,6 +221,20 @@ export class McpHttpServer {
     res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
   }
 
+  /**
+   * Makes room for a new session when every slot is taken: ends the session unused longest among
+   * those with no GET stream open and no request being answered. A client that dies or restarts
+   * without DELETE leaves its session behind (its stream closes with it): 100 of them locked every
+   * agent out until the idle timeout (30 min). Its client, if it comes back, gets 404 and starts anew.
+   */
+  private async evictIdlest(): Promise<void> {
+    let idlest: [string, Session] | null = null;
+    for (const entry of this.sessions) if (entry[1].stream === null && entry[1].inFlight === 0 && (idlest === null || entry[1].lastSeen < idlest[1].lastSeen)) idlest = entry;
+    if (idlest === null) return;
+    this.log.info({ session: idlest[0], idle_s: Math.round((Date.now() - idlest[1].lastSeen) / 1000) }, "mcp session ended to make room for a new one (no stream open, longest unused)");
+    await this.endSession(idlest[0]);
+  }
+
   private newSession(): Session {
     const sessionId = randomUUID();
     // Trials this session's agent asks record it as their holder (domain/worker.ts).
@@ -221,6 +245,7 @@ export class McpHttpServer {
       mcp,
       lastSeen: Date.now(),
       stream: null,
+      inFlight: 0,
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => sessionId,
         onsessioninitialized: (id) => {

@@ -110,3 +110,51 @@ describe("MCP over HTTP: bodies that cost more to look at than to send", () => {
     expect(await tool.text()).toMatch(/the arguments nest deeper than 32 levels/);
   });
 });
+
+describe("MCP over HTTP: every session slot taken", () => {
+  const headers = { authorization: `Bearer ${TOKEN}`, accept: "application/json, text/event-stream", "content-type": "application/json" };
+  const listTools = (id: string) =>
+    fetch(url, { method: "POST", headers: { ...headers, "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }) });
+
+  it("ends the longest-unused session without a stream to let a new client in; its client gets 404", async () => {
+    // Clients that died without DELETE left these behind: a fifth client got 503 for 30 minutes.
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+      await r.text();
+      ids.push(r.headers.get("mcp-session-id") as string);
+    }
+    await (await listTools(ids[0] as string)).text(); // used since: the second is now the longest unused
+    const fifth = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+    await fifth.text();
+    expect(fifth.status).toBe(200);
+    const statuses = [];
+    for (const id of ids) {
+      const r = await listTools(id);
+      await r.text();
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([200, 404, 200, 200]);
+  });
+
+  it("ends no session whose client keeps its stream open: a new client waits (503)", async () => {
+    const clients: Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const client = new Client({ name: `s${i}`, version: "1" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+      clients.push(client);
+    }
+    let fifth = 0;
+    // The SDK's clients open their GET streams just after connecting: a few tries until all four are open.
+    for (let i = 0; i < 100; i++) {
+      const r = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+      await r.text();
+      fifth = r.status;
+      if (fifth === 503) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(fifth).toBe(503);
+    for (const c of clients) expect((await c.listTools()).tools.length).toBeGreaterThan(0);
+    for (const c of clients) await c.close();
+  });
+});
