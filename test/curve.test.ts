@@ -137,4 +137,20 @@ describe("serve's CURVE options", () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--curve-secret and --curve-allow go together/);
   });
+
+  it("warns that a tokenless loopback dashboard takes actions while CURVE closes ZeroMQ, and not once it has a token", async () => {
+    const warning = /the dashboard takes actions .* without a token, while the other doors ask for credentials/;
+    const keys = tempDir("tuneport-curve-dash-");
+    expect([keygen("server", keys).code, keygen("bob", join(keys, "clients")).code]).toEqual([0, 0]);
+    const curveArgs = ["--curve-secret", join(keys, "server.key"), "--curve-allow", join(keys, "clients"), "--dashboard", "0"];
+    const open = await startServer(join(tempDir(), "db.sqlite"), curveArgs);
+    const closed = await startServer(join(tempDir(), "db.sqlite"), [...curveArgs, "--dashboard-token", "dashboard-token-0123456789"]);
+    try {
+      expect(open.lines.some((l) => warning.test(l))).toBe(true);
+      expect(closed.lines.some((l) => warning.test(l))).toBe(false);
+    } finally {
+      expect(await open.stop()).toBe(0);
+      expect(await closed.stop()).toBe(0);
+    }
+  });
 });

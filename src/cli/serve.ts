@@ -270,6 +270,12 @@ Options:
         });
       }
     }
+    // Loopback needs no dashboard token, but an operator who closed the other doors would not expect this one open.
+    if (dash && dash.token === undefined && (curve !== undefined || mcpHttp !== null))
+      logger.warn(
+        { dashboard: `${dash.host}:${dashboard?.port ?? dash.port}`, closed: [...(curve ? ["ZeroMQ (CURVE)"] : []), ...(mcpHttp ? ["MCP (token)"] : [])] },
+        "the dashboard takes actions (enqueue, stop, resume, notes) from any local user without a token, while the other doors ask for credentials: set TUNEPORT_DASHBOARD_TOKEN to close it too",
+      );
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
     logger.info(
       { storage: redactStorageLocation(v.storage as string), durability: durability ?? (isPostgresUrl(v.storage as string) ? "database" : "process"), report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
