@@ -424,6 +424,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     try {
       await runChunks(this.pool, commitChunks(rows, this.chunkChars), (q, json) =>
         q.query({ name: "tuneport_commit", text: "SELECT tuneport_commit($1, $2, $3, $4)", values: [fence?.owner ?? null, held, epochs, json] }),
+        rows.length,
       );
     } catch (err) {
       if ((err as { code?: string }).code === "TP001") throw new OwnershipLostError((err as Error).message);
