@@ -270,17 +270,9 @@ Options:
         });
       }
     }
-    // Loopback needs no dashboard token, but an operator who closed the other doors would not expect this one open.
-    if (dash && dash.token === undefined && (curve !== undefined || mcpHttp !== null))
-      logger.warn(
-        { dashboard: `${dash.host}:${dashboard?.port ?? dash.port}`, closed: [...(curve ? ["ZeroMQ (CURVE)"] : []), ...(mcpHttp ? ["MCP (token)"] : [])] },
-        "the dashboard takes actions (enqueue, stop, resume, notes) from any local user without a token, while the other doors ask for credentials: set TUNEPORT_DASHBOARD_TOKEN to close it too",
-      );
+    if (dash && dash.token === undefined) warnTokenlessDashboard(logger, `${dash.host}:${dashboard?.port ?? dash.port}`, curve !== undefined, mcpHttp !== null);
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
-    logger.info(
-      { storage: redactStorageLocation(v.storage as string), durability: durability ?? (isPostgresUrl(v.storage as string) ? "database" : "process"), report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl },
-      "tuneport ready",
-    );
+    logger.info({ storage: redactStorageLocation(v.storage as string), durability: durability ?? (isPostgresUrl(v.storage as string) ? "database" : "process"), report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl }, "tuneport ready");
     await stopRequested;
     if (v["stop-with-stdin"]) process.stdin.destroy(); // else an open stdin keeps the process alive
     await dashboard?.close();
@@ -405,4 +397,13 @@ async function refusedToListen(logger: Logger, err: unknown, what: [string, stri
   await stop();
   if (problem !== null) process.stderr.write(`tuneport: ${problem}\n`);
   return 1;
+}
+
+/** Loopback needs no dashboard token, but an operator who closed the other doors (CURVE, MCP's token) would not expect this one open. */
+function warnTokenlessDashboard(logger: Logger, at: string, curve: boolean, mcp: boolean): void {
+  if (!curve && !mcp) return;
+  logger.warn(
+    { dashboard: at, closed: [...(curve ? ["ZeroMQ (CURVE)"] : []), ...(mcp ? ["MCP (token)"] : [])] },
+    "the dashboard takes actions (enqueue, stop, resume, notes) from any local user without a token, while the other doors ask for credentials: set TUNEPORT_DASHBOARD_TOKEN to close it too",
+  );
 }
