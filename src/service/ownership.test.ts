@@ -43,7 +43,14 @@ class PausableStore extends PgOwnershipStore {
     if (this.loadGate) await this.loadGate;
     return super.loadTrials(studyId);
   }
+  /** The database unreachable from this server: renewals and scans fail. */
+  down = false;
+  override async expired(): Promise<string[]> {
+    if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
+    return super.expired();
+  }
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
+    if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
     if (this.paused) return new Map(this.held);
     const got = await super.renew(owner, ttlMs);
     this.renewals++;
@@ -358,6 +365,33 @@ describe("several servers on one PostgreSQL database", () => {
     // The same tell sent to the new owner is applied there, once.
     await b.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
     expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("COMPLETE");
+  });
+
+  it("after a database outage longer than the TTL, takes no live server's study before its owner renews", async () => {
+    const ttl = 1000;
+    const loc = backend.location();
+    const a = await server(loc, "a", ttl);
+    const b = await server(loc, "b", ttl);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    const before = a.store.renewals; // a renewal that returns the name (a paused renewal repeats the last one)
+    await waitFor(async () => a.store.renewals > before + 1, 50 * ttl);
+    // The outage: neither server renews (A's renewals write nothing, B's fail) until A's row expired.
+    a.store.paused = true;
+    b.store.down = true;
+    await new Promise((r) => setTimeout(r, 2.5 * ttl));
+    // The database is back for B first: once B renewed, a request for A's study reaches it.
+    b.store.down = false;
+    const renewed = b.store.renewals;
+    await waitFor(async () => b.store.renewals > renewed, 50 * ttl);
+    const err = await codeOf(b.svc.execute("get_study", { study: "s" }));
+    // Before the fix B took the study over here, and A stopped at its next renewal (fatal).
+    expect(err.code).toBe("UNAVAILABLE");
+    expect(err.data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    a.store.paused = false;
+    const aRenewed = a.store.renewals;
+    await waitFor(async () => a.store.renewals > aRenewed + 1, 50 * ttl);
+    expect(a.fatal).toEqual([]);
+    expect((await a.svc.execute("get_study", { study: "s" })).study.name).toBe("s");
   });
 
   it("hands out distinct ids and one creator per name to servers racing on the same names", async () => {

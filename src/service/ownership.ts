@@ -66,6 +66,12 @@ export interface Ownership {
   foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
+  /**
+   * The clock the service keeps leases and timestamps on, in ms since the epoch; absent: the
+   * server's own. Several servers read each other's lease expiries at a takeover, so theirs is the
+   * database's (`SharedOwnership.now`).
+   */
+  now?(): number;
 }
 
 /** One server owns everything (SQLite, readers). */
@@ -105,8 +111,8 @@ export type Claim = { readonly held: true; readonly epoch: number } | { readonly
 
 /** The ownership rows and id sequences in the shared database. */
 export interface OwnershipStore {
-  /** Takes `name` if free or expired (epoch + 1), keeps it if ours; else says who holds it. */
-  claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim>;
+  /** Takes `name` if free or (with `takeover`, the default) expired (epoch + 1), keeps it if ours; else says who holds it. */
+  claim(name: string, owner: string, endpoint: string, ttlMs: number, takeover?: boolean): Promise<Claim>;
   /** Extends every row `owner` holds; returns them with their epochs. */
   renew(owner: string, ttlMs: number): Promise<Map<string, number>>;
   /** Names of existing studies whose owner's lease ran out. */
@@ -117,6 +123,8 @@ export interface OwnershipStore {
   existing(names: readonly string[]): Promise<Set<string>>;
   /** Drops the row of `name` if `owner` holds it at `epoch` and no study of that name exists. */
   unclaim(name: string, owner: string, epoch: number): Promise<void>;
+  /** The database's clock, ms since the epoch. */
+  dbNowMs(): Promise<number>;
   /** The first id of a fresh block of `ID_BLOCK` ids. */
   reserveIds(kind: "trial" | "study"): Promise<number>;
   readonly blockSize: number;
@@ -185,6 +193,11 @@ export class SharedOwnership implements Ownership {
   private studyIds: IdBlocks;
   private closed = false;
   private endpoint: string;
+  /** Whether the last renewal failed (the database unreachable), and until when takeovers wait after one succeeded again. */
+  private renewFailed = false;
+  private noTakeoverUntil = 0;
+  /** The database's clock minus this server's (`now`), ms. */
+  private clockOffsetMs = 0;
 
   constructor(private readonly opts: SharedOwnershipOptions) {
     this.log = opts.logger.child({ component: "ownership", server: opts.serverId });
@@ -205,8 +218,29 @@ export class SharedOwnership implements Ownership {
     return [...this.held.keys()];
   }
 
+  /**
+   * The database's clock, as last measured (start, then each renewal). Lease expiries are stored as
+   * times and read by whichever server takes a study over: on each server's own clock, a takeover by
+   * a server whose clock ran an hour ahead failed every running trial of the study at its reaper's
+   * next tick (and one running behind kept a dead worker's trial RUNNING for that hour).
+   */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** Measures the database clock's offset; a change under a second is ignored (no jitter in lease times). */
+  private async syncClock(): Promise<void> {
+    const t0 = Date.now();
+    const db = await this.opts.store.dbNowMs();
+    const offset = Math.round(db - (t0 + Date.now()) / 2);
+    if (Math.abs(offset - this.clockOffsetMs) < 1000) return;
+    if (Math.abs(offset) >= 1000) this.log.warn({ offset_ms: offset }, "this server's clock differs from the database's: leases and timestamps follow the database's");
+    this.clockOffsetMs = offset;
+  }
+
   async start(host: OwnershipHost, _storage: Storage, readOnly: boolean): Promise<void> {
     this.host = host;
+    await this.syncClock();
     if (readOnly) return;
     await this.reserve(1);
     const every = (ms: number, f: () => Promise<void>, what: string) => {
@@ -215,6 +249,7 @@ export class SharedOwnership implements Ownership {
       this.timers.push(t);
     };
     every(Math.max(50, this.ttlMs / 3), () => this.renew(), "ownership renewal");
+    every(Math.max(1000, this.ttlMs), () => this.syncClock(), "clock check");
     every(Math.max(50, this.ttlMs / 2), () => this.scan(), "takeover scan");
   }
 
@@ -289,7 +324,7 @@ export class SharedOwnership implements Ownership {
 
   private async acquire(name: string): Promise<void> {
     const { store } = this.opts;
-    const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs);
+    const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver());
     if (!claim.held)
       throw new TuneportError("UNAVAILABLE", `study '${name}' is served by ${claim.endpoint}; resend the request there (same id)`, {
         reason: "moved",
@@ -315,8 +350,32 @@ export class SharedOwnership implements Ownership {
     }
   }
 
+  /**
+   * Whether an expired name of another server may be taken now. Not while the database is
+   * unreachable from here, nor for a TTL after it came back: an outage longer than the TTL lets every
+   * server's rows expire, and the first server back took the studies of live servers (which then
+   * found them lost and stopped, exit 70: one outage stopped every server but one). Their owners
+   * renew within TTL/3 of the database's return; a dead owner's studies wait a TTL longer.
+   */
+  private mayTakeOver(): boolean {
+    return !this.renewFailed && Date.now() >= this.noTakeoverUntil;
+  }
+
   private async renew(): Promise<void> {
     if (this.closed) return;
+    try {
+      await this.renewOnce();
+    } catch (err) {
+      this.renewFailed = true;
+      throw err;
+    }
+    if (this.renewFailed) {
+      this.renewFailed = false;
+      this.noTakeoverUntil = Date.now() + this.ttlMs;
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
     // Only the names held when the renewal starts are judged by it: a name taken while its statement
     // is in flight (its claim committed after the statement's snapshot) is missing from the answer,
     // and judging it lost stopped a lone server under a burst of new names.
@@ -335,7 +394,7 @@ export class SharedOwnership implements Ownership {
 
   private async scan(): Promise<void> {
     // Before its port is bound a server could take studies it cannot yet be redirected to.
-    if (this.closed || !this.endpoint) return;
+    if (this.closed || !this.endpoint || !this.mayTakeOver()) return;
     for (const name of await this.opts.store.expired()) {
       if (this.held.has(name) || this.pending.has(name)) continue;
       await this.ensure(name).catch((err: unknown) => {

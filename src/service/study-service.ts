@@ -122,7 +122,9 @@ export class StudyService {
   private constructor(opts: StudyServiceOptions) {
     this.storage = opts.storage;
     this.log = opts.logger.child({ component: "service" });
-    this.now = opts.clock ?? Date.now;
+    // Several servers keep lease times on the database's clock (ownership.ts `SharedOwnership.now`).
+    const own = opts.ownership;
+    this.now = opts.clock ?? (own?.now ? () => (own.now as () => number).call(own) : Date.now);
     this.runner = opts.runner ?? inProcessRunner;
     this.plots = opts.plots ?? null;
     this.plugins =

@@ -24,11 +24,11 @@ export class PgOwnershipStore implements OwnershipStore {
   };
 
   /** @throws UNAVAILABLE (retried by clients) when the database cannot be reached (restarting). */
-  claim(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
-    return unreachableAsUnavailable(this.claimOnce(name, owner, endpoint, ttlMs));
+  claim(name: string, owner: string, endpoint: string, ttlMs: number, takeover = true): Promise<Claim> {
+    return unreachableAsUnavailable(this.claimOnce(name, owner, endpoint, ttlMs, takeover));
   }
 
-  private async claimOnce(name: string, owner: string, endpoint: string, ttlMs: number): Promise<Claim> {
+  private async claimOnce(name: string, owner: string, endpoint: string, ttlMs: number, takeover: boolean): Promise<Claim> {
     // One statement: insert a free name, take an expired one (epoch + 1; the UPDATE waits for the old
     // owner's commits in flight, which hold the row FOR SHARE), or keep our own. The row comes back
     // only when we hold it afterwards.
@@ -39,9 +39,9 @@ export class PgOwnershipStore implements OwnershipStore {
          SET owner = EXCLUDED.owner, endpoint = EXCLUDED.endpoint,
              epoch = study_owners.epoch + CASE WHEN study_owners.owner = EXCLUDED.owner THEN 0 ELSE 1 END,
              expires_at = EXCLUDED.expires_at
-         WHERE study_owners.owner = EXCLUDED.owner OR study_owners.expires_at < now()
+         WHERE study_owners.owner = EXCLUDED.owner OR ($5 AND study_owners.expires_at < now())
        RETURNING epoch`,
-      [name, owner, endpoint, ttlMs],
+      [name, owner, endpoint, ttlMs, takeover],
     );
     if (rows[0]) return { held: true, epoch: rows[0].epoch };
     const other = await this.storage.pool.query<{ endpoint: string; ms: number }>(
@@ -84,6 +84,12 @@ export class PgOwnershipStore implements OwnershipStore {
       "DELETE FROM study_owners o WHERE o.name = $1 AND o.owner = $2 AND o.epoch = $3 AND NOT EXISTS (SELECT 1 FROM studies s WHERE s.name = $1)",
       [name, owner, epoch],
     );
+  }
+
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
+  async dbNowMs(): Promise<number> {
+    const { rows } = await unreachableAsUnavailable(this.storage.pool.query<{ ms: string }>("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS ms"));
+    return Number((rows[0] as { ms: string }).ms);
   }
 
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim` (requests wait on it: SharedOwnership.withIds). */
