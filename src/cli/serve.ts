@@ -141,7 +141,7 @@ Options:
     if (durability !== undefined && durability !== "process" && durability !== "power") throw new UsageError("--durability must be 'process' or 'power'");
     const binds = (v.bind as string[] | undefined) ?? ["tcp://127.0.0.1:5555"];
     for (const ep of binds) {
-      const problem = bindProblem(ep, v.storage as string);
+      const problem = bindProblem(ep, v.storage as string, ep === binds[0] && v.advertise === undefined);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
     const advertise = v.advertise as string | undefined;
@@ -343,11 +343,14 @@ function stopSignal(logger: Pick<Logger, "info" | "warn">, withStdin: boolean): 
  * looks bindable: `tcp://HOST:PORT` (HOST an address, a name, an interface or `*`; PORT a
  * number or `*`), `ipc://PATH`, `inproc://NAME`. ZeroMQ itself says only "Invalid argument".
  */
-export function bindProblem(endpoint: string, storage?: string): string | null {
+export function bindProblem(endpoint: string, storage?: string, advertised = false): string | null {
   const ipc = /^ipc:\/\/(.+)$/.exec(endpoint);
   if (ipc) return ipcPathProblem(ipc[1] as string, storage);
   if (/^inproc:\/\/.+/.test(endpoint)) return null;
   const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]]+):(\d+|\*)$/.exec(endpoint);
+  // Other servers sharing a PostgreSQL database send clients to this endpoint (see --advertise).
+  if (m && advertised && storage !== undefined && isPostgresUrl(storage) && /^(\*|0\.0\.0\.0|\[::0*\])$/.test(m[1] as string))
+    return `on PostgreSQL other servers send clients to the first --bind unless --advertise names another, and ${m[1]} is no address to connect to: add --advertise tcp://<this machine's name or address>:${m[2]}`;
   if (m) return m[2] === "*" || Number(m[2]) <= 65535 ? null : `port ${m[2]} is out of range (0-65535)`;
   if (/^(\[[^\]]+\]|[\w.*-]+):(\d+|\*)$/.test(endpoint)) return `add the scheme: --bind tcp://${endpoint}`;
   if (/^https?:\/\//.test(endpoint))
