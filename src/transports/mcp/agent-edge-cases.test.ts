@@ -12,41 +12,29 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type McpSession, openMcpSession, structuredOf, textOf } from "../../testing/mcp-session.js";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../logger.js";
-import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import type { StudyService } from "../../service/study-service.js";
 import { type McpBackend, serviceBackend } from "./backend.js";
 import { TuneportError } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, resultChars } from "./budget.js";
-import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { createTuneportMcp } from "./mcp-server.js";
 import { MAX_CONCURRENT_WAITS } from "./tools/insights.js";
 
-let storage: SqliteStorage;
+let session: McpSession;
 let service: StudyService;
-let mcp: TuneportMcp;
 let client: Client;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: "edge", version: "1" });
-  await mcp.server.connect(a);
-  await client.connect(b);
+  session = await openMcpSession("edge");
+  ({ service, client } = session);
 });
 
-afterEach(async () => {
-  await client.close();
-  mcp.dispose();
-  await service.close();
-  await storage.close();
-});
+afterEach(() => session.close());
 
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
-const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
+const call = (name: string, args: Record<string, unknown>) => session.call(name, args);
+const sc = structuredOf;
 
 /** A space of `n` parameters with long dotted names, as a transformer's per-block scales. */
 const wideSpace = (n: number) =>

@@ -3,42 +3,23 @@
  * 2026-12-04): the trials that pareto_front and wait_for_progress list show their params whole
  * (a small space), in the text and in structuredContent alike.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
-import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
-import { serviceBackend } from "./backend.js";
+import type { StudyService } from "../../service/study-service.js";
+import { type McpSession, openMcpSession, structuredOf, textOf } from "../../testing/mcp-session.js";
 import { overBudgetResult } from "./budget.js";
-import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 
-let storage: SqliteStorage;
+let session: McpSession;
 let service: StudyService;
-let mcp: TuneportMcp;
-let client: Client;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  mcp = createTuneportMcp(serviceBackend(service), { logger: silentLogger(), version: "test" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: "multi-objective", version: "1" });
-  await mcp.server.connect(a);
-  await client.connect(b);
+  session = await openMcpSession("multi-objective");
+  ({ service } = session);
 });
 
-afterEach(async () => {
-  await client.close();
-  mcp.dispose();
-  await service.close();
-  await storage.close();
-});
+afterEach(() => session.close());
 
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
-const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
+const call = (name: string, args: Record<string, unknown>) => session.call(name, args);
+const sc = structuredOf;
 
 /** A two-objective study with one constraint and three trials on its front (numbers 0, 1, 2). */
 async function frontOfThree(): Promise<void> {
