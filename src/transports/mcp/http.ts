@@ -46,6 +46,8 @@ export interface McpHttpOptions {
   readonly port: number;
   readonly maxSessions?: number;
   readonly idleTimeoutMs?: number;
+  /** A full house ends only a session unused this long [60 s]: a live agent's client may send no GET stream and think between calls. */
+  readonly evictAfterMs?: number;
   /** Host names accepted in `Host`/`Origin` besides loopback ones and the bound address (case-insensitive). */
   readonly allowedHosts?: readonly string[];
   /** Longest wait for calls in flight to be answered on `close` [5000]. */
@@ -107,6 +109,13 @@ export class McpHttpServer {
         res.writeHead(status, { "content-type": "application/json", ...headers }).end(jsonRpcError(status === 500 ? -32603 : -32000, message)),
       handle: (req, res) => this.handle(req, res),
     });
+  }
+
+  /** Sessions whose client holds its GET stream open. */
+  get openStreams(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.stream !== null) n++;
+    return n;
   }
 
   /** The bound port, after `start`. */
@@ -223,14 +232,14 @@ export class McpHttpServer {
 
   /**
    * Makes room for a new session when every slot is taken: ends the session unused longest among
-   * those with no GET stream open and no request being answered. A client that dies or restarts
+   * those with no GET stream open and no request being answered, once unused for `evictAfterMs`. A client that dies or restarts
    * without DELETE leaves its session behind (its stream closes with it): 100 of them locked every
    * agent out until the idle timeout (30 min). Its client, if it comes back, gets 404 and starts anew.
    */
   private async evictIdlest(): Promise<void> {
     let idlest: [string, Session] | null = null;
     for (const entry of this.sessions) if (entry[1].stream === null && entry[1].inFlight === 0 && (idlest === null || entry[1].lastSeen < idlest[1].lastSeen)) idlest = entry;
-    if (idlest === null) return;
+    if (idlest === null || Date.now() - idlest[1].lastSeen < (this.opts.evictAfterMs ?? 60_000)) return;
     this.log.info({ session: idlest[0], idle_s: Math.round((Date.now() - idlest[1].lastSeen) / 1000) }, "mcp session ended to make room for a new one (no stream open, longest unused)");
     await this.endSession(idlest[0]);
   }

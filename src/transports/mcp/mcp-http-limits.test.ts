@@ -113,10 +113,16 @@ describe("MCP over HTTP: bodies that cost more to look at than to send", () => {
 
 describe("MCP over HTTP: every session slot taken", () => {
   const headers = { authorization: `Bearer ${TOKEN}`, accept: "application/json, text/event-stream", "content-type": "application/json" };
+  /** The test server again, ending an unused session at once when full (not after 60 s). */
+  async function evictingAtOnce(): Promise<void> {
+    await server.close();
+    server = new McpHttpServer({ backend: serviceBackend(service), logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxSessions: 4, evictAfterMs: 0 });
+    url = `http://127.0.0.1:${await server.start()}/mcp`;
+  }
   const listTools = (id: string) =>
     fetch(url, { method: "POST", headers: { ...headers, "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }) });
 
-  it("ends the longest-unused session without a stream to let a new client in; its client gets 404", async () => {
+  it("ends the longest-unused session without a stream to let a new client in, once unused a while; its client gets 404", async () => {
     // Clients that died without DELETE left these behind: a fifth client got 503 for 30 minutes.
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -125,6 +131,18 @@ describe("MCP over HTTP: every session slot taken", () => {
       ids.push(r.headers.get("mcp-session-id") as string);
     }
     await (await listTools(ids[0] as string)).text(); // used since: the second is now the longest unused
+    // A live agent may think between calls without a stream: a session unused under evictAfterMs stays.
+    const early = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+    await early.text();
+    expect(early.status).toBe(503);
+    await evictingAtOnce();
+    ids.length = 0;
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+      await r.text();
+      ids.push(r.headers.get("mcp-session-id") as string);
+    }
+    await (await listTools(ids[0] as string)).text();
     const fifth = await fetch(url, { method: "POST", headers, body: INITIALIZE });
     await fifth.text();
     expect(fifth.status).toBe(200);
@@ -138,22 +156,19 @@ describe("MCP over HTTP: every session slot taken", () => {
   });
 
   it("ends no session whose client keeps its stream open: a new client waits (503)", async () => {
+    await evictingAtOnce();
     const clients: Client[] = [];
     for (let i = 0; i < 4; i++) {
       const client = new Client({ name: `s${i}`, version: "1" });
       await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
       clients.push(client);
     }
-    let fifth = 0;
-    // The SDK's clients open their GET streams just after connecting: a few tries until all four are open.
-    for (let i = 0; i < 100; i++) {
-      const r = await fetch(url, { method: "POST", headers, body: INITIALIZE });
-      await r.text();
-      fifth = r.status;
-      if (fifth === 503) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(fifth).toBe(503);
+    // The SDK's clients open their GET streams just after connecting: wait for all four.
+    for (let i = 0; i < 400 && server.openStreams < 4; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(server.openStreams).toBe(4);
+    const fifth = await fetch(url, { method: "POST", headers, body: INITIALIZE });
+    await fifth.text();
+    expect(fifth.status).toBe(503);
     for (const c of clients) expect((await c.listTools()).tools.length).toBeGreaterThan(0);
     for (const c of clients) await c.close();
   });
