@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any, cast
 from datetime import timedelta
 
 import optuna
@@ -141,4 +142,11 @@ def test_add_trial_of_an_infinite_value_says_what_to_do(client: tp.Client, name:
             study.add_trial(optuna.trial.create_trial(params={"x": 0.1}, distributions={"x": dist}, **kwargs))
     with pytest.raises(ValueError, match=r"the value inf is not finite"):
         study.add_trial(params={"x": 0.1}, value=float("inf"))
+    # numpy's scalars too (the check looked at Python's int and float only).
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"the value -?inf is not finite"):
+        study.add_trial(params={"x": 0.1}, value=cast(Any, np.float32("inf")))
+    with pytest.raises(ValueError, match=r"the value -?inf is not finite"):
+        study.add_trial(params={"x": 0.1}, values=cast(Any, np.array([-np.inf])))
     assert study.trials == []

@@ -591,11 +591,11 @@ class Study:
             # does); a value a copied FAIL trial still carries is dropped.
             value = values = None
         args: dict[str, Any] = {"study": self.name, "params": dict(params), "state": _state_name(state)}
-        told = [values] if isinstance(values, (int, float)) else list(values) if values is not None else [value]
-        not_finite = [v for v in told if isinstance(v, (int, float)) and not math.isfinite(v)]
+        told = [value] if values is None else list(values) if isinstance(values, (list, tuple)) or getattr(values, "ndim", 0) >= 1 else [values]
+        not_finite = [v for v in told if v is not None and _non_finite(v)]  # numpy scalars too
         if not_finite:  # the server's schema said only "Invalid input: expected number, received Infinity"
             raise InvalidArgumentError(
-                f"add_trial: the value {not_finite[0]!r} is not finite: a trial's values must be finite numbers "
+                f"add_trial: the value {float(cast(Any, not_finite[0]))!r} is not finite: a trial's values must be finite numbers "
                 "(Optuna's add_trial keeps an infinity, tuneport's tell fails such a trial); add it with "
                 "state=FAIL, or a large finite value"
             )
@@ -656,8 +656,10 @@ class Study:
         return [str(c) for c in result["changed"]]
 
     def export(self) -> Iterator[str]:
-        """The study as JSON Lines (op ``export_study``, page by page): what
-        ``tuneport export`` writes and ``tuneport import`` reads, one line (no newline) at a time."""
+        """The study as JSON Lines (op ``export_study``, page by page): what ``tuneport export``
+        writes and ``tuneport import`` reads, one line (no newline) at a time, except that a running
+        trial's lease token is withheld (a trial imported from it runs out its lease and is retried);
+        to move a study whose workers carry on, use ``tuneport export`` on the server's database."""
         cursor: str | None = None
         while True:
             args: dict[str, Any] = {"study": self.name}
