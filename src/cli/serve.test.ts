@@ -41,10 +41,11 @@ describe("bindProblem (a hint instead of ZeroMQ's bare 'Invalid argument')", () 
 
   it("refuses a wildcard first --bind on PostgreSQL without --advertise: it was sent to other servers' clients as tcp://0.0.0.0", () => {
     const pg = "postgresql://tuneport@db/tuneport";
-    for (const host of ["0.0.0.0", "*", "[::]"])
+    for (const host of ["0.0.0.0", "*", "[::]", "[0:0:0:0:0:0:0:0]"])
       expect(bindProblem(`tcp://${host}:5555`, pg, true)).toBe(
         `on PostgreSQL other servers send clients to the first --bind unless --advertise names another, and ${host} is no address to connect to: add --advertise tcp://<this machine's name or address>:5555`,
       );
+    expect(bindProblem("tcp://0.0.0.0:*", pg, true)).toMatch(/add --advertise tcp:\/\/<this machine's name or address>:<a fixed port, bound here too>$/);
     // Advertised otherwise (--advertise, or a later --bind), on SQLite, or an address clients can dial: fine.
     expect([bindProblem("tcp://0.0.0.0:5555", pg, false), bindProblem("tcp://0.0.0.0:5555", "x.db", true), bindProblem("tcp://10.0.0.5:5555", pg, true)]).toEqual([null, null, null]);
   });

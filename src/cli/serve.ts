@@ -349,8 +349,8 @@ export function bindProblem(endpoint: string, storage?: string, advertised = fal
   if (/^inproc:\/\/.+/.test(endpoint)) return null;
   const m = /^tcp:\/\/(\[[0-9A-Fa-f:.%\w]+\]|[^\s:/[\]]+):(\d+|\*)$/.exec(endpoint);
   // Other servers sharing a PostgreSQL database send clients to this endpoint (see --advertise).
-  if (m && advertised && storage !== undefined && isPostgresUrl(storage) && /^(\*|0\.0\.0\.0|\[::0*\])$/.test(m[1] as string))
-    return `on PostgreSQL other servers send clients to the first --bind unless --advertise names another, and ${m[1]} is no address to connect to: add --advertise tcp://<this machine's name or address>:${m[2]}`;
+  if (m && advertised && storage !== undefined && isPostgresUrl(storage) && /^(\*|0\.0\.0\.0|\[[0:]+\])$/.test(m[1] as string))
+    return `on PostgreSQL other servers send clients to the first --bind unless --advertise names another, and ${m[1]} is no address to connect to: add --advertise tcp://<this machine's name or address>:${m[2] === "*" ? "<a fixed port, bound here too>" : m[2]}`;
   if (m) return m[2] === "*" || Number(m[2]) <= 65535 ? null : `port ${m[2]} is out of range (0-65535)`;
   if (/^(\[[^\]]+\]|[\w.*-]+):(\d+|\*)$/.test(endpoint)) return `add the scheme: --bind tcp://${endpoint}`;
   if (/^https?:\/\//.test(endpoint))
