@@ -45,12 +45,15 @@ class PausableStore extends PgOwnershipStore {
   }
   /** The database unreachable from this server: renewals and scans fail. */
   down = false;
+  /** The database unreachable without refusing: renewals hang until this resolves (scans still answer). */
+  stall: Promise<void> | null = null;
   override async expired(): Promise<string[]> {
     if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
     return super.expired();
   }
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
     if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
+    if (this.stall) await this.stall;
     if (this.paused) return new Map(this.held);
     const got = await super.renew(owner, ttlMs);
     this.renewals++;
@@ -387,6 +390,33 @@ describe("several servers on one PostgreSQL database", () => {
     // Before the fix B took the study over here, and A stopped at its next renewal (fatal).
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    a.store.paused = false;
+    const aRenewed = a.store.renewals;
+    await waitFor(async () => a.store.renewals > aRenewed + 1, 50 * ttl);
+    expect(a.fatal).toEqual([]);
+    expect((await a.svc.execute("get_study", { study: "s" })).study.name).toBe("s");
+  });
+
+  it("takes no live server's study while its own renewals hang instead of failing, nor for a TTL after", async () => {
+    const ttl = 1000;
+    const loc = backend.location();
+    const a = await server(loc, "a", ttl);
+    const b = await server(loc, "b", ttl);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    const before = a.store.renewals;
+    await waitFor(async () => a.store.renewals > before + 1, 50 * ttl);
+    // A partition: neither renews; B's renewals hang (no error) while its scans still see A's row expire.
+    a.store.paused = true;
+    let release = () => {};
+    b.store.stall = new Promise<void>((r) => (release = r));
+    await new Promise((r) => setTimeout(r, 2.5 * ttl));
+    // Before the fix B took the study over during the stall (nothing had failed), and A stopped.
+    expect((await codeOf(b.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    b.store.stall = null;
+    release();
+    const renewed = b.store.renewals;
+    await waitFor(async () => b.store.renewals > renewed, 50 * ttl);
+    expect((await codeOf(b.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
     a.store.paused = false;
     const aRenewed = a.store.renewals;
     await waitFor(async () => a.store.renewals > aRenewed + 1, 50 * ttl);

@@ -196,6 +196,8 @@ export class SharedOwnership implements Ownership {
   /** Whether the last renewal failed (the database unreachable), and until when takeovers wait after one succeeded again. */
   private renewFailed = false;
   private noTakeoverUntil = 0;
+  /** When a renewal last succeeded (or the server started): one that hangs (a partition, not a refusal) fails nothing. */
+  private renewedAt = 0;
   /** The database's clock minus this server's (`now`), ms. */
   private clockOffsetMs = 0;
 
@@ -241,6 +243,7 @@ export class SharedOwnership implements Ownership {
   async start(host: OwnershipHost, _storage: Storage, readOnly: boolean): Promise<void> {
     this.host = host;
     await this.syncClock();
+    this.renewedAt = Date.now();
     if (readOnly) return;
     await this.reserve(1);
     const every = (ms: number, f: () => Promise<void>, what: string) => {
@@ -352,13 +355,15 @@ export class SharedOwnership implements Ownership {
 
   /**
    * Whether an expired name of another server may be taken now. Not while the database is
-   * unreachable from here, nor for a TTL after it came back: an outage longer than the TTL lets every
+   * unreachable from here (a renewal failed, or none succeeded for a TTL: one may hang rather than
+   * fail), nor for a TTL after it came back: an outage longer than the TTL lets every
    * server's rows expire, and the first server back took the studies of live servers (which then
    * found them lost and stopped, exit 70: one outage stopped every server but one). Their owners
    * renew within TTL/3 of the database's return; a dead owner's studies wait a TTL longer.
    */
   private mayTakeOver(): boolean {
-    return !this.renewFailed && Date.now() >= this.noTakeoverUntil;
+    const now = Date.now();
+    return !this.renewFailed && now >= this.noTakeoverUntil && now - this.renewedAt <= this.ttlMs;
   }
 
   private async renew(): Promise<void> {
@@ -369,10 +374,11 @@ export class SharedOwnership implements Ownership {
       this.renewFailed = true;
       throw err;
     }
-    if (this.renewFailed) {
-      this.renewFailed = false;
-      this.noTakeoverUntil = Date.now() + this.ttlMs;
-    }
+    // After a failure, or a gap of over a TTL (renewals that hung), live owners renew first.
+    const now = Date.now();
+    if (this.renewFailed || now - this.renewedAt > this.ttlMs) this.noTakeoverUntil = now + this.ttlMs;
+    this.renewFailed = false;
+    this.renewedAt = now;
   }
 
   private async renewOnce(): Promise<void> {
