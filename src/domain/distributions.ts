@@ -108,6 +108,8 @@ export const MAX_CHOICES = 10_000;
  * distributions k times over: 60 categoricals of 10,000 80-character choices (each a legal request)
  * grew a 51 MB row, each suggest held the event loop ~2 s and another client's ask waited 4 s. At
  * this size one suggest's commit stays near 0.15 s; 30 categoricals of 10,000 short choices fit.
+ * Checked by `suggest`, the only path that grows a trial's map one request at a time: a declared
+ * space or an added trial arrives whole, bounded by the request's size.
  */
 export const MAX_TRIAL_DISTRIBUTION_CHARS = 4 * 1024 * 1024;
 
