@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dealer, curveKeyPair } from "zeromq";
@@ -136,6 +136,23 @@ describe("serve's CURVE options", () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--curve-secret and --curve-allow go together/);
+  });
+
+  it("warns of a secret key file other users can read, and not of keygen's own (0600)", async () => {
+    const keys = tempDir("tuneport-curve-mode-");
+    expect([keygen("server", keys).code, keygen("carol", join(keys, "clients")).code]).toEqual([0, 0]);
+    const args = ["--curve-secret", join(keys, "server.key"), "--curve-allow", join(keys, "clients")];
+    const warning = /the CURVE secret key .*server\.key can be read by other users \(mode 644\): chmod 600 it/;
+    const kept = await startServer(join(tempDir(), "db.sqlite"), args);
+    chmodSync(join(keys, "server.key"), 0o644);
+    const open = await startServer(join(tempDir(), "db.sqlite"), args);
+    try {
+      expect(kept.lines.some((l) => warning.test(l))).toBe(false);
+      expect(open.lines.some((l) => warning.test(l))).toBe(true);
+    } finally {
+      expect(await kept.stop()).toBe(0);
+      expect(await open.stop()).toBe(0);
+    }
   });
 
   it("warns that a tokenless loopback dashboard takes actions while CURVE closes ZeroMQ, and not once it has a token", async () => {

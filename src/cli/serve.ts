@@ -1,7 +1,7 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import type { Logger } from "pino";
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
-import { type Stats, existsSync, lstatSync, rmSync } from "node:fs";
+import { type Stats, existsSync, lstatSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
 import { constants as osConstants } from "node:os";
@@ -195,15 +195,7 @@ Options:
       curveAllow = keyFile("curve-allow", curveAllowPath, readAllowList);
     }
     const logger = createLogger(log);
-    for (const ep of binds) {
-      if (!curve && !isLoopback(ep)) {
-        const msg =
-          "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies";
-        logger.warn({ endpoint: ep }, msg);
-        // Loud on the terminal too, where the JSON log may be piped away.
-        process.stderr.write(`\n*** WARNING: ${msg}.\n*** Use --curve-secret/--curve-allow (docs/SECURITY.md) or bind 127.0.0.1. (${ep})\n\n`);
-      }
-    }
+    warnOpenDoors(logger, binds, curve !== undefined, curveSecret);
     // Listen for stop signals before anything is bound: a signal during start-up then shuts
     // down cleanly once start-up is done, instead of killing the process mid-way.
     const stopRequested = stopSignal(logger, v["stop-with-stdin"] === true);
@@ -409,4 +401,26 @@ function warnTokenlessDashboard(logger: Logger, at: string, curve: boolean, mcp:
     { dashboard: at, closed: [...(curve ? ["ZeroMQ (CURVE)"] : []), ...(mcp ? ["MCP (token)"] : [])] },
     "the dashboard takes actions (enqueue, stop, resume, notes) from any local user without a token, while the other doors ask for credentials: set TUNEPORT_DASHBOARD_TOKEN to close it too",
   );
+}
+
+/**
+ * Warns, in the log and loudly on the terminal, of a non-loopback bind without CURVE; and of a
+ * CURVE secret key file that other users may read (any local user could then pose as the server).
+ */
+function warnOpenDoors(logger: Logger, binds: readonly string[], curve: boolean, secretFile: string | undefined): void {
+  for (const ep of binds) {
+    if (!curve && !isLoopback(ep)) {
+      const msg =
+        "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION: anyone who can reach this port can read and change your studies";
+      logger.warn({ endpoint: ep }, msg);
+      // Loud on the terminal too, where the JSON log may be piped away.
+      process.stderr.write(`\n*** WARNING: ${msg}.\n*** Use --curve-secret/--curve-allow (docs/SECURITY.md) or bind 127.0.0.1. (${ep})\n\n`);
+    }
+  }
+  if (secretFile === undefined) return;
+  const mode = statSync(secretFile).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  const msg = `the CURVE secret key ${secretFile} can be read by other users (mode ${mode.toString(8)}): chmod 600 it, as 'tuneport keygen' writes it`;
+  logger.warn({ file: secretFile }, msg);
+  process.stderr.write(`\n*** WARNING: ${msg}.\n\n`);
 }
