@@ -235,7 +235,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
     lines.push(
       f.size === 0
         ? `No feasible trial has completed yet, so there is no Pareto front (${f.n_infeasible} infeasible).`
-        : `Pareto front: ${f.size} trials (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (estimate)"} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}); ` +
+        : `Pareto front: ${f.size} trials (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (estimate)"} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source === "derived" ? "derived from the current front, which moves it: compare values over time with pareto_front's history" : f.reference_point_source}); ` +
             `${f.completions_since_improvement} completions since it last grew${f.completions_since_improvement >= PLATEAU_AFTER ? " (plateau)" : ""}. Read it with pareto_front.`,
     );
   } else if (s.best) {

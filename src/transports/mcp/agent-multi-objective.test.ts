@@ -111,5 +111,7 @@ describe("the hypervolume that wait_for_progress reports", () => {
     expect((await call("add_trial", { study: "mo", params: { x: 0, y: 0, z: 1 }, values: [0, 3], constraints: [-1.5] })).isError).toBeFalsy();
     const second = await call("wait_for_progress", { study: "mo", timeout_s: 0 });
     expect(textOf(second)).toContain(" at [1.76, 3.28] (derived from the current front");
+    // study_summary says the same of its hypervolume (it wrote only "(derived)").
+    expect(textOf(await call("study_summary", { study: "mo" }))).toMatch(/hypervolume \S+ at \[1\.76, 3\.28\] \(derived from the current front, which moves it: compare values over time with pareto_front's history\)/);
   });
 });
