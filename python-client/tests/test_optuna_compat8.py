@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import warnings
 from typing import Any, cast
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import optuna
 import pytest
@@ -150,3 +150,21 @@ def test_add_trial_of_an_infinite_value_says_what_to_do(client: tp.Client, name:
     with pytest.raises(ValueError, match=r"the value -?inf is not finite"):
         study.add_trial(params={"x": 0.1}, values=cast(Any, np.array([-np.inf])))
     assert study.trials == []
+
+
+def test_add_trial_and_copy_study_keep_a_trial_s_times_as_optuna(server: ServerProcess, name: str) -> None:
+    # add_trial stamped every trial "now": copy_study (and warm starts from Optuna) lost each
+    # trial's start, end and duration.
+    dist = optuna.distributions.FloatDistribution(0, 1)
+    start = datetime(2026, 1, 2, 3, 4, 5, 250000)
+    frozen = optuna.trial.FrozenTrial(
+        number=0, state=optuna.trial.TrialState.COMPLETE, value=1.0, values=None,
+        datetime_start=start, datetime_complete=start + timedelta(seconds=12.5),
+        params={"x": 0.5}, distributions={"x": dist}, user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=0,
+    )
+    study = tp.create_study(study_name=name, storage=server.endpoint)
+    added = study.add_trial(frozen)
+    assert (added.datetime_start, added.duration) == (start, timedelta(seconds=12.5))
+    tp.copy_study(from_study_name=name, from_storage=server.endpoint, to_storage=server.endpoint, to_study_name=name + "-copy")
+    copied = tp.load_study(study_name=name + "-copy", storage=server.endpoint).trials[0]
+    assert (copied.datetime_start, copied.datetime_complete) == (start, start + timedelta(seconds=12.5))

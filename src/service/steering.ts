@@ -90,6 +90,10 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
       // As tell: the first COMPLETE trial fixes the length of every later one's constraint vector (under the lock).
       const constraints = state === "COMPLETE" ? checkConstraints(a.constraints, constraintCount(s.trials)) : null;
       const now = core.now();
+      // A copied trial keeps its times (Optuna's add_trial and copy_study do); else it happened now.
+      const finishedAt = a.finished_at !== undefined ? Math.round(a.finished_at * 1000) : now;
+      const startedAt = a.started_at !== undefined ? Math.round(a.started_at * 1000) : Math.min(now, finishedAt);
+      if (startedAt > finishedAt) throw invalidArgument(`started_at (${a.started_at}) is after finished_at (${a.finished_at ?? "now"})`);
       const t: TrialRecord = {
         id: core.allocTrialId(),
         studyId: s.study.id,
@@ -102,9 +106,9 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         intermediate,
         userAttrs: { ...(a.user_attrs ?? {}) },
         systemAttrs: { added: true, ...(a.rationale ? { rationale: a.rationale } : {}) },
-        createdAt: now,
-        startedAt: now,
-        finishedAt: now,
+        createdAt: startedAt,
+        startedAt,
+        finishedAt,
         lease: null,
       };
       return core.commit([{ kind: "insert-trial", trial: t }], { trial: trialView(t, now) }, () => {

@@ -206,6 +206,16 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     await refused(svc.tell({ study: "held-copy", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 }), "LEASE_LOST", /./);
   });
 
+  it("keeps a copied trial's start and finish times given to add_trial (Optuna's copy_study keeps them)", async () => {
+    await svc.createStudy({ name: "copy", space: SPACE, strategy: "random", seed: 1 });
+    const { trial } = await svc.addTrial({ study: "copy", params: { x: 0.5, c: "a" }, value: 1, started_at: 1_700_000_000.25, finished_at: 1_700_000_012.5 });
+    expect([trial.started_at, trial.finished_at]).toEqual([1_700_000_000.25, 1_700_000_012.5]);
+    await restart();
+    const again = await svc.getTrial({ study: "copy", trial: trial.number });
+    expect([again.started_at, again.finished_at]).toEqual([1_700_000_000.25, 1_700_000_012.5]);
+    await refused(svc.addTrial({ study: "copy", params: { x: 0.5, c: "a" }, value: 1, started_at: 20, finished_at: 10 }), "INVALID_ARGUMENT", /started_at \(20\) is after finished_at \(10\)/);
+  });
+
   it("records multi-objective results with add_trial, and counts them", async () => {
     await svc.createStudy({ name: "m", directions: ["minimize", "maximize"], space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
     const { trial } = await svc.addTrial({ study: "m", params: { x: 0.5 }, values: [1, 2], constraints: [-1] });

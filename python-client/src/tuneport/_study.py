@@ -550,6 +550,15 @@ class Study:
         ``params``, else its ``system_attrs["fixed_params"]``. @raises InvalidArgumentError (a value
         outside its distribution, a missing declared parameter, a RUNNING trial), NotFoundError."""
         given_result = value is not None or values is not None
+        # A copied trial keeps its times (Optuna's add_trial and copy_study do), where the server takes them.
+        times: dict[str, float] = {}
+        if trial is not None and {"add_trial.started_at", "add_trial.finished_at"} <= self.client._optional_args:
+            for key, attr in (("started_at", "datetime_start"), ("finished_at", "datetime_complete")):
+                when = getattr(trial, attr, None)
+                if isinstance(when, datetime):
+                    times[key] = when.timestamp()
+            if "started_at" in times and "finished_at" in times and times["started_at"] > times["finished_at"]:
+                del times["started_at"]  # a clock stepped back: keep the finish, as it ended
         if trial is not None:
             params = getattr(trial, "params", None) if params is None else params
             if distributions is None:
@@ -613,6 +622,7 @@ class Study:
             args["user_attrs"] = json_attrs(user_attrs)
         if rationale is not None:
             args["rationale"] = rationale
+        args.update(times)
         return FrozenTrial.from_wire(self.client._call("add_trial", args)["trial"], self.name)
 
     def add_trials(self, trials: Iterable[Any]) -> list[FrozenTrial]:

@@ -79,12 +79,7 @@ export const createStudyArgs = z
       .max(1e9)
       .optional()
       .describe("study-wide trial budget: at most this many trials are started by ask, across all workers"),
-    max_resource: z
-      .number()
-      .positive()
-      .max(1e15)
-      .optional()
-      .describe(
+    max_resource: z.number().positive().max(1e15).optional().describe(
         "the study's budget: how far one trial trains at most, in the client's step units; asha, hyperband and bohb take it as their max_resource unless their options give one",
       ),
   })
@@ -114,6 +109,8 @@ export const addTrialArgs = z
     intermediate: z.array(z.tuple([z.number(), z.number()])).max(100_000).optional().describe("[step, value] pairs, steps increasing"),
     user_attrs: attrs.optional(),
     rationale: z.string().max(4000).optional(),
+    started_at: z.number().min(0).max(1e11).optional().describe("when it started, epoch seconds (a copied trial's; default: finished_at, or now)"),
+    finished_at: z.number().min(0).max(1e11).optional().describe("when it finished, epoch seconds (default: now)"),
   })
   .strict();
 export const updateStudyArgs = z
