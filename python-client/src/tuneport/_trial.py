@@ -911,6 +911,14 @@ class Trial(_OptunaV2Suggest):
     def _report_later(self, step: float, value: float, payload: dict[str, Any] | None, raise_on_prune: bool) -> Decision | None:
         """``report(..., wait=False)``: applies what arrived, then queues this report."""
         latest = self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
+        if self.intermediate and step < self.intermediate[-1][0]:
+            # Refused here, in the caller's thread: queued, the server refuses it later, and two
+            # threads reporting one trial out of order logged a warning per report.
+            last = self.intermediate[-1][0]
+            raise InvalidArgumentError(
+                f"trial {self.number} already reported step {last:g}; steps must increase (got {step:g})",
+                {"study": self.study.name, "trial": self.number, "step": step, "last_step": last},
+            )
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
