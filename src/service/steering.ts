@@ -132,7 +132,7 @@ function resultValues(a: S.AddTrialArgs, nObjectives: number, state: string): nu
     throw invalidArgument(`the study has ${nObjectives} objective(s); got ${values.length} value(s)${nObjectives > 1 ? " (pass values, one per direction)" : ""}`);
   if (values !== null && !values.every(Number.isFinite)) throw invalidArgument("values must be finite");
   // As Optuna's create_trial: a failed trial has no result (a stored one would rank it by value).
-  if (state === "FAIL" && values !== null) throw invalidArgument("a FAIL trial has no value: leave value out, or add it as COMPLETE");
+  if (state === "FAIL" && values !== null) throw invalidArgument(`a FAIL trial has no value: leave ${a.values !== undefined ? "values" : "value"} out, or add it as COMPLETE`);
   if (state === "COMPLETE" && values === null)
     throw invalidArgument(nObjectives > 1 ? `a COMPLETE trial needs values, one per objective (${nObjectives})` : "a COMPLETE trial needs a finite value");
   if (a.constraints !== undefined && state !== "COMPLETE") throw invalidArgument("constraints come with a COMPLETE result only");

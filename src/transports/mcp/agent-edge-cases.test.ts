@@ -177,7 +177,9 @@ describe("trials without a value", () => {
     expect(textOf(told)).toContain("a FAIL trial has no value");
     const added = await call("add_trial", { study: "f", params: { x: 0.5 }, state: "FAIL", value: -100 });
     expect(added.isError).toBe(true);
-    expect(textOf(added)).toContain("a FAIL trial has no value");
+    expect(textOf(added)).toContain("a FAIL trial has no value: leave value out");
+    // Named as the agent gave it (it said "leave value out" to an agent that passed values).
+    expect(textOf(await call("add_trial", { study: "f", params: { x: 0.5 }, state: "FAIL", values: [-100] }))).toContain("a FAIL trial has no value: leave values out");
     const { study } = await service.execute("get_study", { study: "f" });
     expect(study.n_trials).toBe(1);
     expect(study.counts.RUNNING).toBe(1);
