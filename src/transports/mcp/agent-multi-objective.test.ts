@@ -93,6 +93,9 @@ describe("the code of an error, for programs", () => {
     expect((await call("stop_study", { study: "mo" })).isError).toBeFalsy();
     const stopped = await call("ask_trial", { study: "mo" });
     expect(stopped._meta?.["tuneport/error"]).toMatchObject({ code: "STUDY_STOPPED", retry: "give-up", data: { reason: "stopped" } });
+    // delete_study without confirm (a refusal of the tool's own, with its structured answer).
+    const unconfirmed = await call("delete_study", { study: "mo" });
+    expect([unconfirmed.isError, unconfirmed._meta?.["tuneport/error"]]).toMatchObject([true, { code: "INVALID_ARGUMENT", retry: "fix-input" }]);
     // The over-budget answer of a read (its code is the adapter's own, not a wire code).
     expect(overBudgetResult("list_trials", 5000, 2000, ["limit", "max_chars"])._meta?.["tuneport/error"]).toMatchObject({ code: "RESULT_TOO_LARGE", retry: "fix-input" });
   });
