@@ -138,36 +138,35 @@ describe("serve's CURVE options", () => {
     expect(r.stderr).toMatch(/--curve-secret and --curve-allow go together/);
   });
 
-  it("warns of a secret key file other users can read, and not of keygen's own (0600)", async () => {
-    const keys = tempDir("tuneport-curve-mode-");
-    expect([keygen("server", keys).code, keygen("carol", join(keys, "clients")).code]).toEqual([0, 0]);
-    const args = ["--curve-secret", join(keys, "server.key"), "--curve-allow", join(keys, "clients")];
-    const warning = /the CURVE secret key .*server\.key can be read by other users \(mode 644\): chmod 600 it/;
-    const kept = await startServer(join(tempDir(), "db.sqlite"), args);
-    chmodSync(join(keys, "server.key"), 0o644);
-    const open = await startServer(join(tempDir(), "db.sqlite"), args);
+  /** A fresh CURVE key set: the server's pair and one client's public key in `clients/`. */
+  function curveKeys(client: string): { dir: string; args: string[] } {
+    const dir = tempDir("tuneport-curve-warn-");
+    expect([keygen("server", dir).code, keygen(client, join(dir, "clients")).code]).toEqual([0, 0]);
+    return { dir, args: ["--curve-secret", join(dir, "server.key"), "--curve-allow", join(dir, "clients")] };
+  }
+
+  /** Whether a server started with `args` logged a line matching `warning` while starting (it is stopped again). */
+  async function warns(args: string[], warning: RegExp): Promise<boolean> {
+    const server = await startServer(join(tempDir(), "db.sqlite"), args);
     try {
-      expect(kept.lines.some((l) => warning.test(l))).toBe(false);
-      expect(open.lines.some((l) => warning.test(l))).toBe(true);
+      return server.lines.some((l) => warning.test(l));
     } finally {
-      expect(await kept.stop()).toBe(0);
-      expect(await open.stop()).toBe(0);
+      expect(await server.stop()).toBe(0);
     }
+  }
+
+  it("warns of a secret key file other users can read, and not of keygen's own (0600)", async () => {
+    const { dir, args } = curveKeys("carol");
+    const warning = /the CURVE secret key .*server\.key can be read by other users \(mode 644\): chmod 600 it/;
+    expect(await warns(args, warning)).toBe(false);
+    chmodSync(join(dir, "server.key"), 0o644);
+    expect(await warns(args, warning)).toBe(true);
   });
 
   it("warns that a tokenless loopback dashboard takes actions while CURVE closes ZeroMQ, and not once it has a token", async () => {
     const warning = /the dashboard takes actions .* without a token, while the other doors ask for credentials/;
-    const keys = tempDir("tuneport-curve-dash-");
-    expect([keygen("server", keys).code, keygen("bob", join(keys, "clients")).code]).toEqual([0, 0]);
-    const curveArgs = ["--curve-secret", join(keys, "server.key"), "--curve-allow", join(keys, "clients"), "--dashboard", "0"];
-    const open = await startServer(join(tempDir(), "db.sqlite"), curveArgs);
-    const closed = await startServer(join(tempDir(), "db.sqlite"), [...curveArgs, "--dashboard-token", "dashboard-token-0123456789"]);
-    try {
-      expect(open.lines.some((l) => warning.test(l))).toBe(true);
-      expect(closed.lines.some((l) => warning.test(l))).toBe(false);
-    } finally {
-      expect(await open.stop()).toBe(0);
-      expect(await closed.stop()).toBe(0);
-    }
+    const curveArgs = [...curveKeys("bob").args, "--dashboard", "0"];
+    expect(await warns(curveArgs, warning)).toBe(true);
+    expect(await warns([...curveArgs, "--dashboard-token", "dashboard-token-0123456789"], warning)).toBe(false);
   });
 });

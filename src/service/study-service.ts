@@ -124,7 +124,7 @@ export class StudyService {
     this.log = opts.logger.child({ component: "service" });
     // Several servers keep lease times on the database's clock (ownership.ts `SharedOwnership.now`).
     const own = opts.ownership;
-    this.now = opts.clock ?? (own?.now ? () => (own.now as () => number).call(own) : Date.now);
+    this.now = opts.clock ?? own?.now?.bind(own) ?? Date.now;
     this.runner = opts.runner ?? inProcessRunner;
     this.plots = opts.plots ?? null;
     this.plugins =

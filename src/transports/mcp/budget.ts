@@ -10,7 +10,7 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { ERROR_META_KEY } from "./uris.js";
+import { errorMeta } from "./uris.js";
 
 /** The budget of a call that names none, in characters. */
 export const DEFAULT_MAX_CHARS = 8000;
@@ -81,6 +81,6 @@ export function overBudgetResult(tool: string, size: number, budget: number, arg
             : "Next step: read the same data in parts with list_trials or get_trial."),
       },
     ],
-    _meta: { [ERROR_META_KEY]: { code: "RESULT_TOO_LARGE", retry: "fix-input", data: { chars: size, max_chars: budget } } },
+    _meta: errorMeta("RESULT_TOO_LARGE", "fix-input", { chars: size, max_chars: budget }),
   };
 }

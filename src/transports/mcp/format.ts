@@ -8,7 +8,7 @@ import { PARAMS_CHARS, fmt, fmtParamsWithin, paramsWithin } from "../../service/
 import type { TrialRow } from "../../service/paging.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import { clip } from "./budget.js";
-import { ERROR_META_KEY, studyUri } from "./uris.js";
+import { errorMeta, studyUri } from "./uris.js";
 
 /** Longest rationale or fail reason shown in a listing; get_trial shows them whole. */
 export const MAX_NOTE_CHARS = 200;
@@ -206,11 +206,10 @@ function nextStep(err: TuneportError): string {
  * outputSchema, which describes success (the SDK client validates it on errors too).
  */
 export function errorResult(err: TuneportError): CallToolResult {
-  const meta = { code: err.code, retry: err.retry, ...(err.data !== undefined ? { data: err.data } : {}) };
   return {
     isError: true,
     content: [{ type: "text", text: `Error ${err.code}: ${err.message}\nNext step: ${nextStep(err)}` }],
-    _meta: { [ERROR_META_KEY]: meta },
+    _meta: errorMeta(err.code, err.retry, err.data),
   };
 }
 

@@ -22,11 +22,11 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { formatZodError } from "../../domain/distributions.js";
-import { TuneportError, invalidArgument } from "../../domain/errors.js";
+import { ERROR_CODES, TuneportError, invalidArgument } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, overBudgetResult, resultChars } from "./budget.js";
 import type { McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
-import { ERROR_META_KEY } from "./uris.js";
+import { errorMeta } from "./uris.js";
 import { registerPrompts } from "./prompts.js";
 import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
@@ -98,7 +98,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
       return {
         isError: true,
         content: [{ type: "text", text: "Error INTERNAL: the server failed (details are in its log); retrying may not help." }],
-        _meta: { [ERROR_META_KEY]: { code: "INTERNAL", retry: "give-up" } },
+        _meta: errorMeta("INTERNAL", ERROR_CODES.INTERNAL),
       };
     }
   };

@@ -1,4 +1,6 @@
-/** Resource URIs of the MCP adapter. */
+/** Resource URIs of the MCP adapter, and the `_meta` key of its errors. */
+import type { RetryMeaning } from "../../domain/errors.js";
+
 export const STUDY_URI_PREFIX = "tuneport://studies/";
 
 /** The resource URI of a study. */
@@ -9,3 +11,8 @@ export const studyUri = (name: string): string => `${STUDY_URI_PREFIX}${encodeUR
  * meaning, the error's data), so that programs need not parse "Error CODE:" from the text.
  */
 export const ERROR_META_KEY = "tuneport/error";
+
+/** The `_meta` of an `isError` tool result (`ERROR_META_KEY`). */
+export function errorMeta(code: string, retry: RetryMeaning, data?: Record<string, unknown>): Record<string, unknown> {
+  return { [ERROR_META_KEY]: { code, retry, ...(data !== undefined ? { data } : {}) } };
+}

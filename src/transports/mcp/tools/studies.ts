@@ -1,10 +1,10 @@
 /** MCP tools about studies: list, create, describe, delete, the plug-in catalogue, user attributes. */
 import { z } from "zod";
-import { invalidArgument } from "../../../domain/errors.js";
+import { ERROR_CODES, invalidArgument } from "../../../domain/errors.js";
 import { studyRefSchema } from "../../../domain/study-name.js";
 import { firstSentence } from "../../../service/summary.js";
 import { boundedStudy, spaceText, studyLine, studyWithSpacePrefix, trialLine } from "../format.js";
-import { ERROR_META_KEY, studyUri } from "../uris.js";
+import { errorMeta, studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { clip, fitPrefix } from "../budget.js";
 import { projectionArgs } from "./pages.js";
@@ -177,7 +177,7 @@ export const studyTools: McpTool[] = [
           ],
           structuredContent: { deleted: false, study: s.name, n_trials: s.n_trials },
           // As every refusal (format.ts errorResult): the code for programs.
-          _meta: { [ERROR_META_KEY]: { code: "INVALID_ARGUMENT", retry: "fix-input", data: { confirm: false } } },
+          _meta: errorMeta("INVALID_ARGUMENT", ERROR_CODES.INVALID_ARGUMENT, { confirm: false }),
         };
       await backend.call("delete_study", { study: a.study });
       return text(`Deleted study '${a.study}' and its ${s.n_trials} trials.`, { deleted: true, study: a.study, n_trials: s.n_trials });
