@@ -85,7 +85,8 @@ describe("a study page whose study is deleted or created again", () => {
     await client.call("create_study", twoObjectives("live"));
     await tellOne(client, "live", { values: [0.5, 0.25] });
     await expectTwoObjectivePage(page);
-    expect(await page.locator("#trials tbody tr").count()).toBe(1);
+    // The page may be built from the study's creation before the tell's change arrives.
+    await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
     await client.close();
