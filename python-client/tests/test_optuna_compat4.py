@@ -33,7 +33,10 @@ def test_the_exceptions_module_has_optunas_names() -> None:
         assert issubclass(e.UpdateFinishedTrialError, e.OptunaError)
         assert issubclass(e.StorageInternalError, e.OptunaError)
         assert issubclass(e.CLIUsageError, e.OptunaError)
+        assert issubclass(e.TrialPruned, e.OptunaError)  # `except OptunaError` catches a pruning too
     assert issubclass(tp.exceptions.UpdateFinishedTrialError, tp.FailedPreconditionError)
+    assert issubclass(tp.TuneportError, tp.exceptions.OptunaError)
+    assert not issubclass(tp.TrialPruned, tp.TuneportError)  # tuneport's failures only
     assert tp.trial.BaseTrial in tp.Trial.__mro__ and tp.trial.BaseTrial in tp.FrozenTrial.__mro__
     assert tp.trial.BaseTrial in tp.trial.FixedTrial.__mro__
 

@@ -8,26 +8,27 @@ server documents it: ``"retry"``, ``"fix-input"``, ``"give-up-trial"`` or ``"giv
 Exception tree::
 
     Exception
-    ├── TuneportError(code, message, data)
-    │   ├── InvalidArgumentError           INVALID_ARGUMENT          fix-input   (also a ValueError)
-    │   ├── MalformedMessageError          MALFORMED_MESSAGE         fix-input
-    │   ├── MessageTooLargeError           MESSAGE_TOO_LARGE         fix-input
-    │   ├── UnknownOpError                 UNKNOWN_OP                fix-input
-    │   ├── UnsupportedVersionError        UNSUPPORTED_VERSION       fix-input
-    │   ├── NotFoundError                  NOT_FOUND                 fix-input   (also a KeyError)
-    │   ├── AlreadyExistsError             ALREADY_EXISTS            fix-input
-    │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
-    │   │   ├── TrialFinishedError         study.tell on a finished trial (also a ValueError)
-    │   │   └── UpdateFinishedTrialError   suggest/report/set_user_attr on a finished trial (also a RuntimeError, as Optuna's)
-    │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
-    │   ├── SearchSpaceExhaustedError      SEARCH_SPACE_EXHAUSTED    give-up
-    │   ├── StudyStopped                   STUDY_STOPPED             give-up
-    │   ├── UnauthenticatedError           UNAUTHENTICATED           give-up
-    │   ├── UnavailableError               UNAVAILABLE               retry
-    │   ├── InternalError                  INTERNAL                  give-up
-    │   ├── TimeoutError                   TIMEOUT (client only)     retry
-    │   └── ClientClosedError              CLIENT_CLOSED (client only) give-up
-    └── TrialPruned                        control flow, not an error (as in Optuna)
+    └── OptunaError                        Optuna's base of its exceptions (``tuneport.exceptions``)
+        ├── TuneportError(code, message, data)
+        │   ├── InvalidArgumentError           INVALID_ARGUMENT          fix-input   (also a ValueError)
+        │   ├── MalformedMessageError          MALFORMED_MESSAGE         fix-input
+        │   ├── MessageTooLargeError           MESSAGE_TOO_LARGE         fix-input
+        │   ├── UnknownOpError                 UNKNOWN_OP                fix-input
+        │   ├── UnsupportedVersionError        UNSUPPORTED_VERSION       fix-input
+        │   ├── NotFoundError                  NOT_FOUND                 fix-input   (also a KeyError)
+        │   ├── AlreadyExistsError             ALREADY_EXISTS            fix-input
+        │   ├── FailedPreconditionError        FAILED_PRECONDITION       give-up-trial
+        │   │   ├── TrialFinishedError         study.tell on a finished trial (also a ValueError)
+        │   │   └── UpdateFinishedTrialError   suggest/report/set_user_attr on a finished trial (also a RuntimeError, as Optuna's)
+        │   ├── LeaseLostError                 LEASE_LOST                give-up-trial
+        │   ├── SearchSpaceExhaustedError      SEARCH_SPACE_EXHAUSTED    give-up
+        │   ├── StudyStopped                   STUDY_STOPPED             give-up
+        │   ├── UnauthenticatedError           UNAUTHENTICATED           give-up
+        │   ├── UnavailableError               UNAVAILABLE               retry
+        │   ├── InternalError                  INTERNAL                  give-up
+        │   ├── TimeoutError                   TIMEOUT (client only)     retry
+        │   └── ClientClosedError              CLIENT_CLOSED (client only) give-up
+        └── TrialPruned                    control flow, not an error (as in Optuna)
 
 The client raises some of these itself before anything is sent (a bad distribution is an
 ``InvalidArgumentError``, a request over the server's size limit a ``MessageTooLargeError``).
@@ -50,6 +51,7 @@ __all__ = [
     "MalformedMessageError",
     "MessageTooLargeError",
     "NotFoundError",
+    "OptunaError",
     "SearchSpaceExhaustedError",
     "StudyStopped",
     "TimeoutError",
@@ -64,7 +66,14 @@ __all__ = [
 ]
 
 
-class TuneportError(Exception):
+class OptunaError(Exception):
+    """The base of every exception the client raises, as ``optuna.exceptions.OptunaError`` is of
+    Optuna's: ``except optuna.exceptions.OptunaError`` in a script moved with ``import tuneport as
+    optuna`` catches a failure or a ``TrialPruned`` as it did. ``except TuneportError`` catches the
+    failures only."""
+
+
+class TuneportError(OptunaError):
     """A failure with a stable code. ``data`` holds the server's structured details (may be empty)."""
 
     code_name: ClassVar[str] = ""
@@ -217,7 +226,7 @@ class ClientClosedError(_CodedError):
     retry = "give-up"
 
 
-class TrialPruned(Exception):  # noqa: N818 - the name users know from Optuna
+class TrialPruned(OptunaError):  # noqa: N818 - the name users know from Optuna
     """Raised by ``Trial.report`` when the scheduler says stop. A ``with trial:`` block records
     the trial as PRUNED and swallows it; outside one, call ``trial.prune()`` yourself."""
 

@@ -1,15 +1,14 @@
 """``tuneport.exceptions``: the names of Optuna's ``optuna.exceptions`` module, for scripts moved with
 ``import tuneport as optuna`` (``optuna.exceptions.TrialPruned``, ``except
-optuna.exceptions.DuplicatedStudyError``: ``AlreadyExistsError``; ``OptunaError``: ``TuneportError``;
+optuna.exceptions.DuplicatedStudyError``: ``AlreadyExistsError``; ``OptunaError``: the base of ``TuneportError`` and of ``TrialPruned``, as in Optuna;
 ``UpdateFinishedTrialError``; ``StorageInternalError``: ``InternalError``, the server's own failure).
 ``ExperimentalWarning`` is never raised (no tuneport API is experimental); it exists so that
 ``warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)`` keeps working,
 and ``CLIUsageError`` likewise (tuneport's CLI is the server's, in Node)."""
 
-from ._errors import AlreadyExistsError, InternalError, TrialPruned, TuneportError, UpdateFinishedTrialError
+from ._errors import AlreadyExistsError, InternalError, OptunaError, TrialPruned, TuneportError, UpdateFinishedTrialError
 
 DuplicatedStudyError = AlreadyExistsError
-OptunaError = TuneportError
 StorageInternalError = InternalError
 
 
