@@ -20,7 +20,7 @@ import tuneport as tp
 from tuneport import _client, _protocol
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER_MAIN = REPO / "dist" / "cli" / "main.js"
+SERVER_MAIN = Path(os.environ["TUNEPORT_CLI"]) if os.environ.get("TUNEPORT_CLI") else REPO / "dist" / "cli" / "main.js"
 
 
 def _ephemeral_low() -> int:

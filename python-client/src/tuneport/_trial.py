@@ -38,6 +38,10 @@ TRIAL_STATES: tuple[TrialState, ...] = tuple(TrialState)
 #: (the lease then runs out on the server): the user asked to stop, not to wait out an outage.
 INTERRUPTED_WAIT_S = 1.0
 
+#: The built-in strategies that never read ``report``'s hypergradients (only ``hypergradient``
+#: does); a plug-in strategy's name is not here, as its ``onReport`` may read them.
+_IGNORE_HYPERGRADIENTS = frozenset({"auto", "random", "grid", "qmc", "tpe", "gp", "cmaes", "pbt", "pb2", "nsga2", "parego", "ehvi"})
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -878,9 +882,21 @@ class Trial(_OptunaV2Suggest):
         notes it in ``hg_warnings``, which nobody reads while training): a name that is not a float
         parameter of this trial (a misspelling, a categorical), or one that the strategy's
         ``params`` option leaves out (a misspelt entry there tunes nothing).
-        @raises InvalidArgumentError naming the valid choices; nothing is sent."""
+        A study whose strategy is a built-in other than ``hypergradient`` ignores them all (it
+        answers continue); a plug-in strategy may read them, so its name passes.
+        @raises InvalidArgumentError naming the valid choices, or the study's strategy; nothing is sent."""
         floats = sorted(k for k, d in self.distributions.items() if isinstance(d, Float) and d.high > d.low)
         strategy = self.study.strategy
+        if strategy.get("name") in _IGNORE_HYPERGRADIENTS:
+            strategy = self.study.summary().strategy  # an agent may have switched it since the study was loaded
+            name = strategy.get("name")
+            if name in _IGNORE_HYPERGRADIENTS:
+                raise InvalidArgumentError(
+                    f"hypergradients of trial {self.number} of '{self.study.name}' would be ignored: the study's strategy "
+                    f"'{name}' does not read them (only strategy='hypergradient' does); create the study with "
+                    "strategy='hypergradient', or report without hypergradients",
+                    {"study": self.study.name, "trial": self.number, "strategy": name},
+                )
         options = strategy.get("options") if strategy.get("name") == "hypergradient" else None
         listed = options.get("params") if isinstance(options, Mapping) else None
         tuned = floats if not isinstance(listed, list) else [k for k in floats if k in listed]
@@ -1116,8 +1132,10 @@ class Trial(_OptunaV2Suggest):
             else:  # Ctrl-C: tell FAIL without waiting out an outage
                 self._tell("FAIL", None, f"{exc_type.__name__}: {exc}"[:2000], None, hurry=True)
         except TuneportError as err:
-            # Never hide the user's exception behind a failed tell; the lease reaper finishes the trial.
-            log.warning("could not tell trial %d of '%s': %s", self.number, self.study.name, err)
+            # Never hide the user's exception behind a failed tell; the lease reaper finishes the
+            # trial, once this client stops renewing it (a worker's client outlives its trials).
+            self.study.client._forget(self)
+            log.warning("could not tell trial %d of '%s' (its lease is left to run out): %s", self.number, self.study.name, err)
         return pruned
 
 
