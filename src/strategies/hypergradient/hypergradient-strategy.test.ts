@@ -41,7 +41,7 @@ function harness(opts: Partial<Record<string, unknown>> = {}, params: Params = {
     }
     return res;
   };
-  return { report, get trial() { return trial; } };
+  return { report, get trial() { return trial; }, set trial(t: Trial) { trial = t; } };
 }
 
 describe("hypergradient strategy: options", () => {
@@ -141,6 +141,26 @@ describe("hypergradient strategy: updates", () => {
     const h = harness({ lr: 0.3, step_rule: "adam" });
     h.report(1, { q: 1 });
     expect(h.trial.params.q).toBe(0.25);
+  });
+
+  it("accumulates steps smaller than a stepped float's grid, so such a parameter still moves", () => {
+    // Each trust-region step (0.05 of the range) snapped back to q = 0.5 (grid 0.25): q never moved.
+    const h = harness();
+    const seen: number[] = [];
+    for (let s = 1; s <= 10; s++) {
+      h.report(s, { q: 1 });
+      seen.push(h.trial.params.q as number);
+    }
+    expect(seen.every((q, i) => i === 0 || q <= (seen[i - 1] as number))).toBe(true);
+    expect([...new Set(seen)]).toEqual([0.5, 0.25, 0]);
+    // A value that no longer matches the accumulated position (set by an agent) is the new start.
+    const moved = harness();
+    moved.report(1, { q: -1 });
+    moved.trial = { ...moved.trial, params: { ...moved.trial.params, q: 0 } };
+    moved.report(2, { q: -1 });
+    expect(moved.trial.params.q).toBe(0);
+    for (let s = 3; s <= 5; s++) moved.report(s, { q: -1 });
+    expect(moved.trial.params.q).toBe(0.25);
   });
 
   it("ignores NaN/inf gradients, non-numbers and unknown names with a recorded warning", () => {

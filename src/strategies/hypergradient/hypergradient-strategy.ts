@@ -49,7 +49,10 @@
  *   on its weight-decay tasks (docs/BENCHMARKS.md, "Hypergradient").
  * - The step descends for `minimize` studies and ascends for `maximize` ones: the
  *   hypergradients are derivatives of the value being reported.
- * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`), so a restarted
+ * - A stepped float keeps its unsnapped unit-cube position in `hg_u`: each step is taken from
+ *   there (while the parameter still holds that position's snap), so steps shorter than half
+ *   the grid add up instead of each snapping back to the same value (the parameter never moved).
+ * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`, `hg_u`), so a restarted
  *   server continues where it stopped. Every applied report appends `{step, value, params}`
  *   to `hg_trajectory` (the first entry, step null, holds the starting point); once it
  *   exceeds `trajectory_limit` entries (fewer for many tuned parameters: `trajectoryLimit`) every
@@ -228,6 +231,9 @@ export class HypergradientStrategy implements Strategy {
     const prev = t.intermediate[t.intermediate.length - 2]?.value;
     const worse = prev === undefined || !Number.isFinite(req.value) || (sign < 0 ? req.value > prev : req.value < prev);
     const params: Params = {};
+    // Stepped floats: the continuous position, so that steps smaller than half the grid add up.
+    const positions = numberMap(attrs.hg_u);
+    let positionsChanged = false;
     for (const [name, delta] of Object.entries(deltas)) {
       const d = tuned.get(name) as FloatDistribution;
       if (this.opts.confirm_decreases && sign * delta < 0 && !worse) {
@@ -239,7 +245,16 @@ export class HypergradientStrategy implements Strategy {
         continue;
       }
       const clipped = Math.max(-this.opts.max_step, Math.min(this.opts.max_step, delta));
-      params[name] = fromUnit(d, unitOf(d, t.params[name] as number) + sign * clipped);
+      const current = t.params[name] as number;
+      const kept = positions[name];
+      // The kept position counts while the value is still its snap (not set since, by an agent).
+      const from = d.step !== undefined && kept !== undefined && fromUnit(d, kept) === current ? kept : unitOf(d, current);
+      const u = Math.max(0, Math.min(1, from + sign * clipped));
+      params[name] = fromUnit(d, u);
+      if (d.step !== undefined) {
+        positions[name] = u;
+        positionsChanged = true;
+      }
     }
 
     const out: Record<string, unknown> = {};
@@ -248,6 +263,7 @@ export class HypergradientStrategy implements Strategy {
     out.hg_m = m;
     out.hg_v = v;
     out.hg_t = steps;
+    if (positionsChanged) out.hg_u = positions;
 
     const after = { ...pickParams(t.params, tuned), ...params };
     if (trajectory.length === 0) trajectory.push({ step: null, value: null, params: pickParams(t.params, tuned) });
