@@ -271,6 +271,17 @@ def test_implicit_hypergradient_refuses_bad_settings() -> None:
         hypergrad.implicit_hypergradient(lambda: (w**2).sum(), lambda: w.sum(), [w], [w], neumann_steps=-1)
 
 
+def test_implicit_hypergradient_names_a_hyperparameter_that_does_not_require_grad() -> None:
+    """torch.tensor(trial.params["wd"]) without requires_grad=True raised autograd's "One of the
+    differentiated Tensors does not require grad", naming neither the tensor nor the fix."""
+    w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    wd = {"wd1": torch.tensor(0.1, dtype=torch.float64, requires_grad=True), "wd2": torch.tensor(0.1, dtype=torch.float64)}
+    train = lambda: ((w - 1) ** 2).sum() + wd["wd1"] * (w**2).sum() + wd["wd2"] * w.sum()  # noqa: E731
+    with pytest.raises(ValueError, match=r"hparams\['wd2'\] does not require grad.*requires_grad=True"):
+        hypergrad.implicit_hypergradient(train, lambda: (w**2).sum(), [w], wd)
+    with pytest.raises(ValueError, match=r"hparams\[1\] does not require grad"):
+        hypergrad.implicit_hypergradient(train, lambda: (w**2).sum(), [w], [wd["wd1"], wd["wd2"]])
+
 def test_apply_updates_sets_param_groups() -> None:
     model, _, _ = _tiny_problem()
     opt = hypergrad.HypergradSGD([{"params": [model[0].weight]}, {"params": [model[2].weight]}], lr=0.1)
@@ -280,6 +291,18 @@ def test_apply_updates_sets_param_groups() -> None:
     with pytest.raises(ValueError):
         hypergrad.apply_updates(opt, {"lr": float("nan")}, {"lr": (0, "lr")})
 
+
+def test_apply_updates_refuses_a_key_the_param_group_does_not_hold() -> None:
+    """A misspelt key ('weight_decy') was set as a new entry of the group, which the optimizer never
+    reads, and the name was still returned as applied: the decay the server tuned never changed."""
+    model, _, _ = _tiny_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.0)
+    with pytest.raises(KeyError, match=r"'weight_decy'.*'weight_decay'"):
+        hypergrad.apply_updates(opt, {"lr": 0.2, "wd": 0.5}, {"lr": (0, "lr"), "wd": (0, "weight_decy")})
+    assert "weight_decy" not in opt.param_groups[0]
+    assert opt.param_groups[0]["lr"] == 0.1  # checked before anything is set
+    with pytest.raises(IndexError, match="param group 3.*1 param group"):
+        hypergrad.apply_updates(opt, {"lr": 0.2}, {"lr": (3, "lr")})
 
 def test_rate_stays_inside_its_bounds_and_never_reaches_zero() -> None:
     """A hypergradient rate far too large would drive α below 0 (the old ``max(0, ·)`` froze it at 0)

@@ -97,7 +97,8 @@ def implicit_hypergradient(
     weight-decay tasks, where K = 0, 3 and 10 gave the same losses and K = 3 costs 0.7× of K = 10). Nothing is modified: weights and ``.grad`` fields are left
     as they were. The result is exact (up to the series) only at a stationary point of the
     training loss; in practice it is used after some training, as in the paper.
-    @raises ValueError for a non-positive alpha or a negative number of steps."""
+    @raises ValueError for a non-positive alpha, a negative number of steps, or a hyperparameter
+    that does not require grad."""
     torch = _torch()
     if not alpha > 0:
         raise ValueError("alpha must be > 0")
@@ -109,6 +110,13 @@ def implicit_hypergradient(
         hp = [hparams[n] for n in names]
     else:
         hp = list(hparams)
+    for i, h in enumerate(hp):
+        if not getattr(h, "requires_grad", False):
+            where = repr(names[i]) if names is not None else i
+            raise ValueError(
+                f"hparams[{where}] does not require grad: make it with torch.tensor(value, requires_grad=True) "
+                "and use that tensor (not a detached copy) in train_loss_fn"
+            )
     ws = [w for w in params if w.requires_grad]
 
     # v1 = ∂L_V/∂w, and the direct term ∂L_V/∂λ (zero when L_V does not use λ).
@@ -359,14 +367,24 @@ def apply_updates(optimizer: Any, params: Mapping[str, Any], mapping: Mapping[st
     """Copies a server ``update`` into an optimizer: ``mapping`` names, for each tuned
     hyperparameter, the ``(param_group index, key)`` it sets (e.g. ``{"lr": (0, "lr"),
     "wd_fc1": (0, "weight_decay")}``). Values not in ``mapping`` are left alone (apply them
-    yourself). Returns the names applied. @raises ValueError for a non-finite value."""
-    applied = []
+    yourself). Returns the names applied. Everything is checked before anything is set.
+    @raises ValueError for a non-finite value; IndexError for a group the optimizer does not have;
+    KeyError for a key its group does not hold (a misspelling would be a new entry the optimizer
+    never reads)."""
+    updates = []
+    groups = optimizer.param_groups
     for name, (group, key) in mapping.items():
         if name not in params:
             continue
         value = float(params[name])
         if not math.isfinite(value):
             raise ValueError(f"non-finite value for {name!r}: {value}")
-        optimizer.param_groups[group][key] = value
-        applied.append(name)
-    return applied
+        if not -len(groups) <= group < len(groups):
+            raise IndexError(f"{name!r} maps to param group {group}; the optimizer has {len(groups)} param group(s)")
+        if key not in groups[group]:
+            held = sorted(k for k in groups[group] if k != "params")
+            raise KeyError(f"{name!r} maps to key {key!r}, which param group {group} does not hold; its keys: {held}")
+        updates.append((name, group, key, value))
+    for _, group, key, value in updates:
+        groups[group][key] = value
+    return [name for name, *_ in updates]
