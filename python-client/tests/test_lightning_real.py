@@ -188,3 +188,43 @@ def test_a_prune_at_a_mid_epoch_validation_trains_no_further_batch(client: tp.Cl
     frozen = study.trial(trial.number)
     assert frozen.state == "PRUNED" and [s for s, _ in frozen.intermediate] == [0.0]
     assert model.batches == 1  # the validation after the first batch pruned it
+
+
+def test_a_monitor_that_is_not_logged_is_warned_naming_the_metrics_that_are(client: tp.Client, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A misspelt ``monitor`` reports nothing, so the trial is never pruned: the warning said only
+    that the name was missing, not which names the module logs."""
+    from tuneport.lightning import TuneportPruningCallback
+
+    study = client.create_study(name, space={"lr": tp.Float(0.01, 0.1)}, scheduler="median")
+    with study.ask() as trial, caplog.at_level(logging.WARNING, logger="tuneport"):
+        trainer(TuneportPruningCallback(trial, monitor="val_los"), epochs=2).fit(Tiny(lr_of(trial)), *loaders())
+        trial.complete(1.0)
+    warned = [r.getMessage() for r in caplog.records if "'val_los'" in r.getMessage()]
+    assert warned and all("logged: ['val_loss']" in m for m in warned), warned
+    assert study.trial(trial.number).intermediate == []
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_an_objective_re_run_on_the_best_frozen_trial_trains_to_the_end(client: tp.Client, name: str, wait: bool) -> None:
+    """``objective(study.best_trial)`` (a FrozenTrial: suggest_* answers its params, report does
+    nothing) crashed in the callback: FrozenTrial had no ``flush_reports`` and its ``report`` took
+    no ``wait`` (nor ``hypergradients``) keyword."""
+    from tuneport.lightning import TuneportPruningCallback
+
+    def objective(trial: Any) -> float:
+        lr = trial.suggest_float("lr", 0.01, 0.1)
+        t = trainer(TuneportPruningCallback(trial, monitor="val_loss", wait=wait), epochs=2)
+        model = Tiny(lr)
+        t.fit(model, *loaders())
+        trial.report(1.0, 5, hypergradients={"lr": 0.5}, wait=wait)  # a hypergradient loop's call
+        trial.flush_reports()
+        if isinstance(trial, tp.FrozenTrial):
+            assert trial.flush_reports() is None and trial.pending_reports() is False
+        assert model.batches == 8  # 2 epochs of 4 batches: nothing stopped it
+        return float(t.callback_metrics["val_loss"])
+
+    study = client.create_study(name, strategy="hypergradient", scheduler="median")
+    study.optimize(objective, n_trials=1)
+    best = study.best_trial
+    assert isinstance(best, tp.FrozenTrial)
+    objective(best)

@@ -292,8 +292,26 @@ class FrozenTrial(_OptunaV2Suggest):
         Optuna does; ``add_trial`` tells them. @raises TypeError, ValueError (NaN)."""
         _set_named_constraint(self.system_attrs, key, value, "constraints:")
 
-    def report(self, value: float, step: float) -> None:
-        """Does nothing, as Optuna's ``FrozenTrial.report`` (a re-run has nobody to report to)."""
+    def report(
+        self,
+        value: float,
+        step: float,
+        data: Mapping[str, Any] | None = None,
+        *,
+        hypergradients: Mapping[str, Any] | None = None,
+        raise_on_prune: bool | None = None,
+        wait: bool = True,
+    ) -> None:
+        """Does nothing, as Optuna's ``FrozenTrial.report`` (a re-run has nobody to report to); it
+        takes ``Trial.report``'s arguments, so that a loop written for a ``Trial`` re-runs as is."""
+
+    def flush_reports(self) -> Decision | None:
+        """None: nothing was reported (``Trial.flush_reports``, e.g. in the Lightning callback)."""
+        return None
+
+    def pending_reports(self) -> bool:
+        """False: nothing was reported (``Trial.pending_reports``)."""
+        return False
 
     def should_prune(self) -> bool:
         """False, as Optuna's ``FrozenTrial.should_prune``."""

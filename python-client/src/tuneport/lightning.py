@@ -97,7 +97,9 @@ class TuneportPruningCallback(_Callback):
             return
         value = trainer.callback_metrics.get(self.monitor)
         if value is None:
-            log.warning("metric %r is not among the callback metrics; nothing reported", self.monitor)
+            logged = sorted(str(k) for k in trainer.callback_metrics)
+            log.warning("metric %r is not among the callback metrics (logged: %s); nothing reported: check the "
+                        "monitor name against the self.log calls", self.monitor, logged)
             return
         decision = self.trial.report(float(value), trainer.current_epoch, wait=self.wait)
         self._unchecked = not self.wait
