@@ -67,3 +67,12 @@ def test_hypergradients_follow_a_strategy_switched_since_the_study_was_loaded(cl
         assert trial.report(0.9, 0, hypergradients={"wd": 1.0}).action == "update"
         trial.complete(0.9)
 
+
+
+def test_the_strategies_said_to_ignore_hypergradients_are_the_servers_built_ins_but_hypergradient(client: tp.Client) -> None:
+    """The client keeps the built-in names (a plug-in's may read hypergradients, so it passes): a
+    strategy added to the server without its name here would take hypergradients unchecked."""
+    from tuneport._trial import _IGNORE_HYPERGRADIENTS
+
+    built_in = {p["name"] for p in client.catalogue() if p["kind"] == "strategy"}
+    assert _IGNORE_HYPERGRADIENTS == built_in - {"hypergradient"}
