@@ -96,12 +96,27 @@ export async function startServer(dbPath: string, extra: string[] = [], bind = "
     endpoint,
     lines,
     stop: (signal = "SIGTERM") =>
-      new Promise((resolve) => {
+      new Promise<number | null>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
         proc.once("exit", (code) => resolve(code));
         proc.kill(signal);
+      }).then(async (code) => {
+        await stdoutRead(proc);
+        return code;
       }),
   };
+}
+
+/**
+ * Resolves once `proc`'s stdout has been read to its end. A child's 'exit' can come before its last
+ * stdout lines are read (on a busy machine, often), so a test that reads the lines of a stopped
+ * process waits for this first. Only stdout: the plot worker the server forks inherits its stderr
+ * and may outlive it.
+ */
+export function stdoutRead(proc: ChildProcess): Promise<void> {
+  const out = proc.stdout;
+  if (!out || out.closed) return Promise.resolve();
+  return new Promise((resolve) => out.once("close", () => resolve()));
 }
 
 /** A minimal protocol client over a real DEALER socket. */

@@ -61,6 +61,7 @@ describe("leases when the server stalls", () => {
     expect(study.n_trials).toBe(1);
     expect(server.lines.filter((l) => l.includes("trial reaped"))).toEqual([]);
     // The server noticed that it had not run, and said so.
-    expect(server.lines.some((l) => l.includes('"leases_extended":1'))).toBe(true);
+    // (Its stdout is read apart from the replies: poll for the line.)
+    await expect.poll(() => server.lines.some((l) => l.includes('"leases_extended":1')), { timeout: 90_000 }).toBe(true);
   }, 120_000);
 });

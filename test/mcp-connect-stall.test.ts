@@ -12,7 +12,8 @@ import { errorResult } from "../src/transports/mcp/format.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
 import { type ServerProcess, startServer, stopServers, tempDir } from "./helpers.js";
 
-const TIMEOUT_MS = 2000;
+// Long enough that a server resumed after the first send, on a busy machine, answers before the last send times out.
+const TIMEOUT_MS = 5000;
 let client: ZmqClient | null = null;
 
 afterEach(async () => {

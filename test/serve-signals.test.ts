@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+import { type ServerProcess, TestClient, startServer, stdoutRead, stopServers, tempDir } from "./helpers.js";
 
 const DIMS = 200;
 
@@ -24,10 +24,14 @@ async function logged(server: ServerProcess, msg: string): Promise<void> {
   while (!server.lines.some((l) => l.includes(`"msg":"${msg}"`))) await new Promise((r) => setTimeout(r, 20));
 }
 
+/** Resolves with how `server` exited, once its stdout has been read to the end ('exit' can come before its last lines). */
 const exited = (server: ServerProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (server.proc.exitCode !== null || server.proc.signalCode !== null) return resolve({ code: server.proc.exitCode, signal: server.proc.signalCode });
     server.proc.once("exit", (code, signal) => resolve({ code, signal }));
+  }).then(async (how) => {
+    await stdoutRead(server.proc);
+    return how;
   });
 
 describe("tuneport serve and stop signals", () => {
