@@ -34,10 +34,19 @@ describe("tuneport CLI", () => {
     await server.stop();
   });
 
-  it.each(["serve", "mcp", "studies", "plot", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
+  it.each(["serve", "mcp", "studies", "plot", "dashboard", "export", "import", "keygen"])("'%s --help' prints usage and exits 0", (cmd) => {
     const r = run(cmd, "--help");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`Usage: tuneport ${cmd}`));
+    expect(r.stdout).toMatch(/^ {2}-h, --help +show this help$/m);
+    expect(r.stderr).toBe("");
+  });
+
+  it("without a command prints the usage on stderr and exits 2, as for an unknown one (stdout stays empty)", () => {
+    const none = run();
+    expect(none.status).toBe(2);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toMatch(/^Usage: tuneport <command>[\s\S]*Commands:/);
   });
 
   it("lists commands with --help and refuses an unknown one with exit 2", () => {

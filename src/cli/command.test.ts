@@ -52,3 +52,20 @@ describe("an empty option value", () => {
     expect(optionHelp(help, "missing")).toBeNull();
   });
 });
+
+describe("an unknown option", () => {
+  it("is one line naming it, with the closest option when one is near (Node's text ended in an unbalanced quote)", async () => {
+    const typo = runCommand({ ...serveCommand, run: async () => 0 }, ["--storag", "x.db"]);
+    await expect(typo).rejects.toThrow(UsageError);
+    await expect(typo).rejects.toThrow(/^unknown option '--storag'; did you mean --storage\?\nRun 'tuneport serve --help' for usage\.$/);
+    const far = runCommand({ ...studiesCommand, run: async () => 0 }, ["show", "-weird-name"]);
+    await expect(far).rejects.toThrow(/^unknown option '-weird-name'; an argument starting with '-' goes after '--' \(-- -weird-name\)\nRun 'tuneport studies --help' for usage\.$/);
+  });
+
+  it("missing its value is one line saying what it takes (Node's 'is ambiguous' answer took three)", async () => {
+    for (const argv of [["list", "--storage"], ["list", "--storage", "--json"]]) {
+      const p = runCommand({ ...studiesCommand, run: async () => 0 }, argv);
+      await expect(p).rejects.toThrow(/^--storage needs a value; it takes PATH: SQLite database file \[\.\/tuneport\.db\], or a postgresql:\/\/ URL( \(a value starting with '-' goes as --storage=-VALUE\))?\nRun 'tuneport studies --help' for usage\.$/);
+    }
+  });
+});

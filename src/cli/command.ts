@@ -25,11 +25,56 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
   try {
     parsed = parseArgs({ args: argv, options: cmd.options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nRun 'tuneport ${cmd.name} --help' for usage.`);
+    throw new UsageError(`${parseProblem(cmd, argv, err as Error & { code?: unknown })}\nRun 'tuneport ${cmd.name} --help' for usage.`);
   }
   refuseConflictingRepeats(cmd, parsed.tokens);
   refuseEmptyValues(cmd, parsed.tokens);
   return cmd.run(parsed.values as Record<string, unknown>, parsed.positionals);
+}
+
+/**
+ * parseArgs' error in one line. An unknown option is named as typed, with the command's closest
+ * option when one is near (Node's text, "To specify a positional argument … as in '-- \"-w\"", ended
+ * in an unbalanced quote and, for `-weird-name`, named `-w`); other errors are Node's.
+ */
+function parseProblem(cmd: Command, argv: readonly string[], err: Error & { code?: unknown }): string {
+  // A value missing, or one that starts with '-' (Node's three lines: "is ambiguous. Did you forget …").
+  const valueless = err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ? /^Option '--([\w-]+)(?: <value>)?' argument (missing|is ambiguous)/.exec(err.message) : null;
+  if (valueless) {
+    const wanted = optionHelp(cmd.help, valueless[1] as string);
+    const dash = valueless[2] === "missing" ? "" : ` (a value starting with '-' goes as --${valueless[1]}=-VALUE)`;
+    return `--${valueless[1]} needs a value${wanted ? `; it takes ${wanted}` : ""}${dash}`;
+  }
+  const m = err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /^Unknown option '([^']+)'/.exec(err.message) : null;
+  if (!m) return err.message;
+  const given = m[1] as string;
+  const end = argv.indexOf("--");
+  const token = argv.slice(0, end < 0 ? argv.length : end).find((a) => a === given || a.startsWith(given)) ?? given;
+  const word = given.startsWith("--") ? given : token;
+  const near = closestOption(Object.keys(cmd.options), word.replace(/^-+/, ""));
+  return near !== null ? `unknown option '${word}'; did you mean --${near}?` : `unknown option '${word}'; an argument starting with '-' goes after '--' (-- ${token})`;
+}
+
+/** The option name at edit distance at most 2 from `typed` (the nearest; null when none). */
+function closestOption(names: readonly string[], typed: string): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const name of names) {
+    const d = editDistance(name, typed);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length] as number;
 }
 
 /**

@@ -59,7 +59,8 @@ Options:
                                page once as http://HOST:PORT/?token=TOKEN
   --dashboard-allow-host NAME  also accept NAME in the Host and Origin headers; repeatable
   --log-level LEVEL            fatal|error|warn|info|debug|trace|silent [info]
-  --log-format FORMAT          pretty or json
+  --log-format FORMAT          pretty or json [pretty on a terminal, else json]
+  -h, --help                   show this help
 `,
   options: {
     storage: { type: "string", default: "./tuneport.db" },

@@ -53,9 +53,15 @@ function guardStdout(): void {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || ONE_SHOT.has(name) || !COMMANDS.some(([n]) => n === name) || rest.includes("--help") || rest.includes("-h")) guardStdout();
-  if (!name || name === "--help" || name === "-h" || name === "help") {
+  if (!name) {
+    // A missing command is an error: the usage goes to stderr, as for an unknown one, so that
+    // `tuneport > out` with a forgotten word leaves no usage text in the file.
+    process.stderr.write(usage());
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());
-    return name ? 0 : 2;
+    return 0;
   }
   if (name === "--version" || name === "-v") {
     process.stdout.write(`${VERSION}\n`);
