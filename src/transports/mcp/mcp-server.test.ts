@@ -104,6 +104,8 @@ describe("tuneport MCP tools", () => {
     await expect(client.callTool({ name: "no_such_tool", arguments: {} })).rejects.toSatisfy(
       (e: unknown) => e instanceof McpError && e.code === ErrorCode.InvalidParams,
     );
+    // The client adds "MCP error -32602: " itself: the wire message must not carry it too (docs/MCP.md).
+    await expect(client.callTool({ name: "no_such_tool", arguments: {} })).rejects.toThrow(/^MCP error -32602: Unknown tool 'no_such_tool'\. Tools: list_studies, /);
     for (const args of [{ study: 3 }, { study: "s", limit: 10_000 }]) {
       const r = await call("list_trials", args);
       expect(r.isError).toBe(true);

@@ -19,7 +19,7 @@
  * - Anything else is logged and reported as an `isError` INTERNAL result without details.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { type CallToolResult, CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, CallToolRequestSchema, ErrorCode, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { formatZodError } from "../../domain/distributions.js";
 import { ERROR_CODES, TuneportError, invalidArgument } from "../../domain/errors.js";
@@ -109,7 +109,9 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
   // schema are tool results with isError and a next step (SEP-1303), so the model can correct them.
   server.server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const t = tools.get(req.params.name);
-    if (!t) throw new McpError(ErrorCode.InvalidParams, `Unknown tool '${req.params.name}'. Tools: ${[...tools.keys()].join(", ")}`);
+    // A plain error with the code, not McpError: McpError's message already starts "MCP error -32602: ",
+    // which went on the wire, and the client adds its own ("MCP error -32602: MCP error -32602: …").
+    if (!t) throw Object.assign(new Error(`Unknown tool '${req.params.name}'. Tools: ${[...tools.keys()].join(", ")}`), { code: ErrorCode.InvalidParams });
     const raw = req.params.arguments ?? {};
     try {
       checkToolArguments(req.params.name, raw);
