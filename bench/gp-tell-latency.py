@@ -24,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import Server, machine, percentile, update_benchmarks_md, write_results  # noqa: E402
-from quality import A6, P6, hartmann  # noqa: E402
+from suite import hartmann6  # noqa: E402
 
 
 def h6(p: dict[str, Any]) -> float:
-    return hartmann(np.array([float(p[f"x{i}"]) for i in range(6)]), A6, P6)
+    return hartmann6(np.array([float(p[f"x{i}"]) for i in range(6)]))
 
 
 def gp_load(endpoint: str, stop: Any, counter: Any) -> None:
