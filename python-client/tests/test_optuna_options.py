@@ -88,3 +88,46 @@ def test_hyperbands_max_resource_becomes_the_studys_budget(server: ServerProcess
     assert "the study's budget, max_resource=30" in message
     study = tp.create_study(storage=server.endpoint, study_name=name, scheduler={"name": "hyperband", "options": {"reduction_factor": 2}}, max_resource=30)
     assert study.max_resource == 30
+
+
+def _balanced(message: str, arg: str) -> Any:
+    """The {...} value the refusal tells to pass as ``arg=``, nested dicts included."""
+    start = message.index(f"pass {arg}=") + len(f"pass {arg}=")
+    depth = 0
+    for i, ch in enumerate(message[start:], start):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return ast.literal_eval(message[start : i + 1])
+    raise AssertionError(message)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (
+            lambda: optuna.pruners.PatientPruner(optuna.pruners.MedianPruner(n_startup_trials=2), patience=3),
+            {"patience": 3, "wrapped": {"name": "median", "options": {"n_startup_trials": 2}}},
+        ),
+        (lambda: optuna.pruners.PatientPruner(optuna.pruners.SuccessiveHalvingPruner(), patience=1, min_delta=0.5),
+         {"patience": 1, "min_delta": 0.5, "wrapped": {"name": "successive-halving", "options": {}}}),
+        (lambda: optuna.pruners.PatientPruner(None, patience=2), {"patience": 2}),
+    ],
+)
+def test_a_refused_patient_pruner_keeps_the_pruner_it_wraps(server: ServerProcess, name: str, make: Any, expected: dict[str, Any]) -> None:
+    # The hint left the wrapped pruner out: `patient` without `wrapped` prunes on patience alone,
+    # where Optuna's PatientPruner(MedianPruner(), ...) prunes only when the median rule agrees.
+    with pytest.raises(tp.InvalidArgumentError) as err:
+        tp.create_study(storage=server.endpoint, study_name=name, pruner=make())
+    scheduler = _balanced(str(err.value), "scheduler")
+    assert scheduler == {"name": "patient", "options": expected}
+    study = tp.create_study(storage=server.endpoint, study_name=name, scheduler=scheduler)
+    got = (study.scheduler or {})["options"]
+    assert got["patience"] == expected["patience"]
+    assert (got.get("wrapped") or {}).get("name") == expected.get("wrapped", {}).get("name")
+
+
+def test_a_refused_successive_halving_pruner_says_bootstrap_count_has_no_counterpart(server: ServerProcess, name: str) -> None:
+    with pytest.raises(tp.InvalidArgumentError) as err:
+        tp.create_study(storage=server.endpoint, study_name=name, pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, bootstrap_count=2))
+    assert "bootstrap_count" in str(err.value)

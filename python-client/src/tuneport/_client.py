@@ -943,8 +943,9 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
         if name in _SCHEDULER_OF_PRUNER and _SCHEDULER_OF_PRUNER[name] is None:
             raise InvalidArgumentError("pruner=NopPruner(): leave scheduler= out (a study without a scheduler never prunes)")
         kind = _SCHEDULER_OF_PRUNER.get(name)
+        given = _pruner_options(pruner, kind)
         hint = (
-            plugin_hint("scheduler", kind, pruner)
+            plugin_hint("scheduler", kind, pruner, given)
             if kind
             else f"scheduler='<name>' of one it has instead, or leave scheduler= out (Client.catalogue() lists them; it has no "
             f"counterpart of {name}, and a pruner of your own is written as a server plug-in: docs/PLUGINS.md)"
@@ -957,10 +958,25 @@ def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = Fa
             hint += f" and the study's budget, max_resource={budget}"
         options = (
             "the options it set away from Optuna's defaults; the rest are tuneport's, Client.catalogue() lists them"
-            if kind is not None and changed_options(pruner)
+            if kind is not None and given
             else "options as scheduler={'name': ..., 'options': {...}}"
         )
+        if getattr(pruner, "_bootstrap_count", 0):
+            options += "; bootstrap_count has no counterpart: a rung decides from its first trial on"
         raise InvalidArgumentError(f"pruner={name}(...): tuneport's schedulers run on the server; pass {hint} ({options})")
+
+
+def _pruner_options(pruner: Any, kind: str | None) -> dict[str, Any]:
+    """The scheduler options an Optuna pruner set away from its defaults; a PatientPruner's
+    wrapped pruner becomes ``wrapped`` (``patient`` without it prunes on patience alone, where
+    Optuna's prunes only when the wrapped pruner agrees)."""
+    options = changed_options(pruner)
+    inner = getattr(pruner, "_wrapped_pruner", None)
+    if kind == "patient" and inner is not None:
+        inner_kind = _SCHEDULER_OF_PRUNER.get(type(inner).__name__, "<name>")
+        if inner_kind is not None:  # a wrapped NopPruner never prunes: nothing to wrap
+            options["wrapped"] = {"name": inner_kind, "options": _pruner_options(inner, inner_kind)}
+    return options
 
 
 def create_study(

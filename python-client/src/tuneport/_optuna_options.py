@@ -60,6 +60,10 @@ _OPTIONS: dict[str, dict[str, str]] = {
     "PatientPruner": {"_patience": "patience", "_min_delta": "min_delta"},
 }
 
+# Optuna's defaults of classes that cannot be built without arguments (PatientPruner needs its
+# wrapped pruner), so that an option left at its default is not named as set.
+_DEFAULTS: dict[str, dict[str, Any]] = {"PatientPruner": {"min_delta": 0.0}}
+
 _MISSING = object()
 
 
@@ -85,8 +89,9 @@ def changed_options(obj: Any) -> dict[str, Any]:
     if table is None:
         return {}
     try:
-        default = type(obj)()
-    except Exception:  # noqa: BLE001 - a class that needs arguments (PatientPruner's wrapped pruner)
+        # Not built when its defaults are listed: PatientPruner needs arguments and warns ExperimentalWarning.
+        default = None if type(obj).__name__ in _DEFAULTS else type(obj)()
+    except Exception:  # noqa: BLE001 - a class that needs arguments
         default = None
     out: dict[str, Any] = {}
     for path, option in table.items():
@@ -95,14 +100,17 @@ def changed_options(obj: Any) -> dict[str, Any]:
             continue
         if default is not None and _attr(default, path) == v:
             continue
+        if default is None and _DEFAULTS.get(type(obj).__name__, {}).get(option, _MISSING) == v:
+            continue
         out[option] = v
     return out
 
 
-def plugin_hint(arg: str, kind: str, obj: Any) -> str:
+def plugin_hint(arg: str, kind: str, obj: Any, options: dict[str, Any] | None = None) -> str:
     """``strategy='tpe'``, or with the options the object was given:
-    ``strategy={'name': 'tpe', 'options': {'n_startup_trials': 20}}``."""
-    options = changed_options(obj)
+    ``strategy={'name': 'tpe', 'options': {'n_startup_trials': 20}}`` (``options``: those to name
+    instead of ``changed_options(obj)``)."""
+    options = changed_options(obj) if options is None else options
     if not options:
         return f"{arg}={kind!r}"
     return f"{arg}={{'name': {kind!r}, 'options': {options!r}}}"
