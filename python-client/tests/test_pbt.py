@@ -174,3 +174,12 @@ def test_pbt_report_raises_a_failed_checkpoint_write_before_reporting_again(clie
                 pbt_report(trial, 0.5, 2, net, checkpoint_dir=tmp_path, writer=writer)
     stored = study.trial(trial.number)
     assert stored.state == "FAIL" and [s for s, _ in stored.intermediate] == [1.0]  # step 2 was not reported
+
+
+def test_a_missing_checkpoint_says_where_it_should_come_from(tmp_path: Path) -> None:
+    # torch.load's bare "[Errno 2] No such file or directory" left a worker on another machine (a
+    # checkpoint_dir that is not shared) guessing why every exploit and refill failed.
+    with pytest.raises(FileNotFoundError, match=r"never\.pt.*after waiting 0\.05 s.*filesystem every worker can read"):
+        load_checkpoint(tmp_path / "never.pt", torch.nn.Linear(2, 2), map_location="cpu", wait_s=0.05)
+    with pytest.raises(FileNotFoundError, match=r"never\.pt does not exist: .*filesystem every worker can read"):
+        load_checkpoint(tmp_path / "never.pt", torch.nn.Linear(2, 2), map_location="cpu")

@@ -323,6 +323,13 @@ def load_checkpoint(
         if time.monotonic() >= deadline:
             break
         time.sleep(0.005)
+    if not target.exists():
+        waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
+        raise FileNotFoundError(
+            f"checkpoint {target} does not exist{waited}: trials load each other's checkpoints (PBT exploits "
+            "and refills, ASHA promotions), so checkpoint_dir must be on a filesystem every worker can read, "
+            "and its files are deleted only when the server releases them"
+        )
     state = torch.load(target, map_location=map_location if map_location is not None else device(), weights_only=weights_only)
     model.load_state_dict(state["model"])
     if optimizer is not None and state.get("optimizer") is not None:
