@@ -86,6 +86,23 @@ describe("WorkerRunner", () => {
     expect(typeof (await ask()).params.x).toBe("number");
   });
 
+  it("keeps a thread's strategy copy per study state, and a bounded number of them", async () => {
+    // Keyed by study name and options, a deleted study's copy stayed for good (memory grew with every
+    // uniquely named study), and a study created again under the name got the old one's caches.
+    const catalogue = new URL("../../test/fixtures/spin-catalogue.ts", import.meta.url).href;
+    runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue, keptStrategies: 2 });
+    const random = randomStrategyFactory as StrategyFactory<unknown>;
+    const study = makeStudy({ x: { type: "float", low: 0, high: 1 } }, { strategy: { name: "count", options: {} } });
+    const ask = async (instance: object) => (await (runner as WorkerRunner).suggest(random, instance as never, suggestRequest(study, []))).params.x;
+    const [a, b, c] = [{}, {}, {}];
+    expect([await ask(a), await ask(a), await ask(a)]).toEqual([0, 1, 2]);
+    expect(await ask(b)).toBe(0); // the same study, created again: a fresh copy
+    expect(await ask(a)).toBe(3); // a is now the most recently asked
+    expect(await ask(c)).toBe(0); // a third copy drops the least recently asked (b)
+    expect(await ask(a)).toBe(4);
+    expect(await ask(b)).toBe(0); // rebuilt
+  });
+
   it("reports a catalogue module without a 'plugins' export on each request", async () => {
     runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue: new URL("../testing/fixtures.ts", import.meta.url).href });
     const random = randomStrategyFactory as StrategyFactory<unknown>;

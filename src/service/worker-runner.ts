@@ -25,6 +25,12 @@ import type { SuggestRunner } from "./study-service.js";
 
 export interface WorkerRequest {
   id: number;
+  /**
+   * Which main-thread strategy instance this is (one per study state: a study deleted and created
+   * again, or given another strategy, has a new one), so the worker's copy and its caches are
+   * never another study's.
+   */
+  strategy: number;
   req: Omit<SuggestRequest, "rng">;
 }
 
@@ -49,6 +55,8 @@ export interface WorkerRunnerOptions {
   readonly offloadAll?: boolean;
   /** How long one suggestion may hold a thread (ms) [`SUGGEST_DEADLINE_MS`]. */
   readonly deadlineMs?: number;
+  /** How many studies' strategy instances each thread keeps, least recently asked dropped first [`KEPT_STRATEGIES`]. */
+  readonly keptStrategies?: number;
 }
 
 const WORKER_FILE = new URL("./suggest-worker.js", import.meta.url);
@@ -61,6 +69,14 @@ const WORKER_FILE = new URL("./suggest-worker.js", import.meta.url);
  * suggestion measured, GP at every option maximum on 3,000 trials, took 13 s.
  */
 export const SUGGEST_DEADLINE_MS = 120_000;
+
+/**
+ * Strategy instances a thread keeps (its copies of studies' strategies, with their caches: a GP's
+ * warm-start hyperparameters). Beyond it the least recently asked is dropped and rebuilt from the
+ * trials when asked again, which costs the warm start only. Unbounded, a client that created, asked
+ * and deleted uniquely named GP studies grew the server's memory for as long as it ran.
+ */
+export const KEPT_STRATEGIES = 256;
 
 interface Pending {
   readonly resolve: (s: Suggestion) => void;
@@ -77,6 +93,9 @@ export class WorkerRunner implements SuggestRunner {
   private readonly watchdogs = new Map<Worker, NodeJS.Timeout>();
   private nextId = 1;
   private rr = 0;
+  /** The number each main-thread strategy instance goes by in the threads (`WorkerRequest.strategy`). */
+  private readonly instanceIds = new WeakMap<Strategy, number>();
+  private nextInstance = 1;
   private readonly log: Logger;
   private readonly opts: WorkerRunnerOptions;
 
@@ -94,7 +113,7 @@ export class WorkerRunner implements SuggestRunner {
 
   private spawn(): Worker {
     const w = new Worker(this.opts.entry ?? WORKER_FILE, {
-      workerData: { catalogue: this.opts.catalogue },
+      workerData: { catalogue: this.opts.catalogue, keep: this.opts.keptStrategies ?? KEPT_STRATEGIES },
       ...(this.opts.execArgv ? { execArgv: [...this.opts.execArgv] } : {}),
     });
     this.queues.set(w, []);
@@ -140,9 +159,11 @@ export class WorkerRunner implements SuggestRunner {
     if (!this.offloads(factory, req.study.strategy.options, req.study.space, req.study.directions.length)) return strategy.suggest(req);
     const id = this.nextId++;
     const { rng: _rng, ...plain } = req;
+    let instance = this.instanceIds.get(strategy);
+    if (instance === undefined) this.instanceIds.set(strategy, (instance = this.nextInstance++));
     const worker = this.workers[this.rr++ % this.workers.length] as Worker;
     return new Promise<Suggestion>((resolve, reject) => {
-      const msg: WorkerRequest = { id, req: plain };
+      const msg: WorkerRequest = { id, strategy: instance, req: plain };
       this.pending.set(id, { resolve, reject, msg });
       this.post(worker, msg);
     });
