@@ -137,6 +137,12 @@ export interface Strategy {
    */
   revise?(req: SuggestRequest, suggestion: Suggestion): Suggestion;
   /**
+   * Attributes for a trial asked from the queue with params of its own (enqueued), under the write
+   * lock: `req.trialNumber` is its number, `params` those it was enqueued with (declared ones it
+   * lacks are drawn after). The trial's own attributes win. PBT makes it a member of a free slot.
+   */
+  startAttrs?(req: SuggestRequest, params: Params): Record<string, unknown>;
+  /**
    * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided; the
    * returned attributes are merged into the finished trial's `systemAttrs` in the same commit
    * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more.
@@ -272,6 +278,13 @@ export interface Scheduler {
    * the strategy then fills the params). Return null to leave the trial to the strategy.
    */
   beforeSuggest?(req: SuggestRequest): Suggestion | null;
+  /**
+   * The attributes a new configuration gets (its budget, bracket; ASHA promotion's rung 0), for a
+   * trial asked from the queue with params of its own (enqueued): `req.trialNumber` is its number.
+   * The trial's own attributes win (a re-queued trial keeps its rung). Chooses no params, promotes
+   * nothing. Absent: such a trial gets its attributes from its first report, if at all.
+   */
+  startAttrs?(req: SuggestRequest): Record<string, unknown>;
 }
 
 /** A named scheduler with its options schema; what a catalogue holds and a study names. */

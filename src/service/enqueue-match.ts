@@ -6,7 +6,22 @@
  * not by those the strategy filled in when it was asked.
  */
 import type { Params } from "../domain/distributions.js";
-import type { TrialRecord } from "./study-state.js";
+import { Rng } from "../math/rng.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
+
+/**
+ * The attributes the study's scheduler gives a new configuration (budget, bracket, ASHA
+ * promotion's rung 0: `Scheduler.startAttrs`) and its strategy an enqueued trial (PBT: a member
+ * slot, `Strategy.startAttrs`), for trial `t` asked from the queue; the caller lays
+ * the trial's own over them. An enqueued trial had none at ask (`trial.budget` None), so a loop
+ * sized by it trained to its own fallback, in ASHA promotion past rung 0's budget.
+ */
+export function queuedStartAttrs(s: StudyState, t: TrialRecord): Record<string, unknown> {
+  const { scheduler, strategy } = s;
+  if (!scheduler?.startAttrs && !strategy.startAttrs) return {};
+  const req = { study: s.ctx, trials: s.trials, trialNumber: t.number, rng: Rng.derive(s.study.config.seed, t.number, "start") };
+  return { ...strategy.startAttrs?.(req, t.params), ...scheduler?.startAttrs?.(req) };
+}
 
 /** The existing trial `params` duplicates, or undefined; an exact match is looked for first. */
 export function findEnqueued(trials: readonly TrialRecord[], params: Params): TrialRecord | undefined {

@@ -75,6 +75,34 @@ describe.each(storageBackends(inject("pgUrl")))("schedulers through the service 
     await close();
   });
 
+  it("hands an enqueued trial the budget (and bracket, rung) a new configuration gets, at ask", async () => {
+    // It had none until its first report: a loop sized by trial.budget trained an enqueued trial to
+    // its fallback, in ASHA promotion mode past rung 0's budget, as a rung-0 member.
+    const { svc, close } = await open(backend);
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{ name: "asha", options: { mode: "promotion" } }, { rung: 0, budget: 3 }],
+      [{ name: "asha" }, { budget: 27 }],
+      [{ name: "hyperband" }, { budget: 27 }],
+      [{ name: "bohb" }, { budget: 27 }],
+    ];
+    for (const [i, [scheduler, expected]] of cases.entries()) {
+      const study = `enq${i}`;
+      await svc.createStudy({ name: study, space: SPACE, seed: 4, scheduler, max_resource: 27, strategy: scheduler.name === "bohb" ? "random" : "tpe" });
+      await svc.enqueue({ study, params: { x: 0.5 } });
+      const a = await svc.ask({ study });
+      expect(a.trial.params).toEqual({ x: 0.5 });
+      expect(a.budget, JSON.stringify(scheduler)).toBe(expected.budget);
+      expect(a.trial.system_attrs).toMatchObject(expected);
+      const { decision } = await svc.report({ study, trial: a.trial.number, token: a.lease.token, step: 1, value: 1 });
+      expect(decision.action).toBe("continue");
+      const [after] = (await svc.listTrials({ study })).trials;
+      // The bracket handed out is the one its reports are judged in.
+      if (scheduler.name !== "asha") expect(after?.system_attrs.bracket).toBe(a.trial.system_attrs.bracket);
+      expect(after?.system_attrs).toMatchObject(expected);
+    }
+    await close();
+  });
+
   it("refuses combinations that make no sense, saying why", async () => {
     const { svc, close } = await open(backend);
     try {

@@ -82,8 +82,8 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
   if (changed.includes("strategy")) checkSwitch(s, plugins, old.strategy, strategy);
   const space = a.space === undefined ? old.space : widen(s, plugins, strategy, a.space);
   if (!same(space, old.space)) changed.push("space");
-  plugins.checkSpaceFor(strategy, space);
-  // Only a switch: a study stored with a scheduler before its rule existed keeps its other updates.
+  // Only on a change: a study stored before its strategy's or scheduler's rule existed keeps its other updates.
+  if (changed.includes("strategy") || changed.includes("space")) plugins.checkSpaceFor(strategy, space);
   if (changed.includes("scheduler")) plugins.checkSchedulerSpace(scheduler, space);
   let maxTrials = old.maxTrials;
   if (a.max_trials !== undefined && (a.max_trials ?? undefined) !== old.maxTrials) {

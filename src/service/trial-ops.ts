@@ -18,7 +18,7 @@ import type { Change, Lease } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import type { ReplyCtx } from "./idempotency.js";
-import { findEnqueued } from "./enqueue-match.js";
+import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
@@ -119,7 +119,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
     const n = s.waiting[0];
     if (n === undefined) return null;
     const prev = s.trials[n] as TrialRecord;
-    const t: TrialRecord = { ...prev, params: { ...prev.params }, distributions: { ...prev.distributions }, systemAttrs: { ...prev.systemAttrs, ...own } };
+    const t: TrialRecord = { ...prev, params: { ...prev.params }, distributions: { ...prev.distributions }, systemAttrs: { ...queuedStartAttrs(s, prev), ...prev.systemAttrs, ...own } };
     t.state = "RUNNING";
     t.startedAt = core.now();
     t.lease = newLease(s, core.now(), t);

@@ -173,6 +173,13 @@ export class AshaScheduler implements Scheduler {
     };
   }
 
+  /** An enqueued trial is a new configuration: rung 0 (promotion), the budget when known. */
+  startAttrs(req: SuggestRequest): Record<string, unknown> {
+    if (this.opts.mode === "promotion") return { rung: 0, budget: this.ladder[0] };
+    const max = this.maxResource(req.trials);
+    return max === null ? {} : { budget: max };
+  }
+
   /** The promotion Algorithm 2 would make now, or null for "start a new configuration". */
   promotion(direction: "minimize" | "maximize", trials: readonly Trial[]): { trial: Trial; rung: number } | null {
     const promoted = new Set<number>();

@@ -194,6 +194,11 @@ export class BohbScheduler implements Scheduler {
     return { params: decodeParams(names, space, x), systemAttrs: { ...attrs, bohb: "model", bohb_budget: model.budget } };
   }
 
+  /** An enqueued trial's params are given: only its bracket and budget. */
+  startAttrs(req: SuggestRequest): Record<string, unknown> {
+    return this.brackets.newTrialAttrs(req);
+  }
+
   onReport(req: ReportRequest): DecisionResult | null {
     return this.brackets.decide(req, "bohb");
   }

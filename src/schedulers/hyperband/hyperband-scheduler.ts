@@ -149,6 +149,10 @@ export class HyperbandScheduler implements Scheduler {
     return { params: {}, systemAttrs: this.brackets.newTrialAttrs(req) };
   }
 
+  startAttrs(req: SuggestRequest): Record<string, unknown> {
+    return this.brackets.newTrialAttrs(req);
+  }
+
   onReport(req: ReportRequest): DecisionResult | null {
     return this.brackets.decide(req, "hyperband");
   }

@@ -63,9 +63,11 @@ export type PatientOptions = z.output<ReturnType<typeof optionsSchema>>;
 export class PatientScheduler implements Scheduler {
   constructor(private readonly opts: PatientOptions, private readonly inner: Scheduler | null) {
     if (inner?.beforeSuggest) this.beforeSuggest = (req) => inner.beforeSuggest!(req);
+    if (inner?.startAttrs) this.startAttrs = (req) => inner.startAttrs!(req);
   }
 
   beforeSuggest?: (req: SuggestRequest) => Suggestion | null;
+  startAttrs?: (req: SuggestRequest) => Record<string, unknown>;
 
   /** Whether the trial has gone `patience` reports without a `min_delta` improvement. */
   stalled(req: ReportRequest): boolean {

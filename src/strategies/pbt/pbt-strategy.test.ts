@@ -88,6 +88,45 @@ describe("pbt through the service", () => {
     );
   });
 
+  it("refuses a study without a declared space (define-by-run trials would never become members)", async () => {
+    for (const name of ["pbt", "pb2"])
+      await expect(svc.createStudy({ name: `dbr-${name}`, strategy: { name, options: { population_size: 3 } } })).rejects.toMatchObject({
+        code: "INVALID_ARGUMENT",
+        message: expect.stringMatching(/declared space/),
+      });
+    await svc.createStudy({ name: "later", space: scheduleProblem.space, strategy: "tpe" });
+    await expect(svc.updateStudy({ study: "later", strategy: "pbt" })).resolves.toBeDefined();
+    await svc.createStudy({ name: "dbr", strategy: "tpe" });
+    await expect(svc.updateStudy({ study: "dbr", strategy: "pbt" })).rejects.toThrow(/pbt needs a declared space/);
+    // A study stored so before the rule (an import) keeps its other updates.
+    const legacy = { format: "tuneport-study", version: 1, name: "legacy", config: { direction: "minimize", space: {}, strategy: { name: "pbt", options: {} }, scheduler: null, seed: 1, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false }, lease_ttl_s: 30 }, user_attrs: {}, created_at_ms: 1 };
+    await svc.importStudy(`${JSON.stringify(legacy)}\n`);
+    await expect(svc.updateStudy({ study: "legacy", notes: "kept" })).resolves.toMatchObject({ changed: ["notes"] });
+  });
+
+  it("makes an enqueued trial a member with its own params while a slot is free", async () => {
+    // It ran outside the population before: never exploited or explored, and one trial more.
+    await study("enq", { population_size: 2, perturbation_interval: 1 });
+    const space = Object.keys(scheduleProblem.space);
+    const given = Object.fromEntries(space.map((k) => [k, (scheduleProblem.space[k] as { low: number }).low]));
+    await svc.enqueue({ study: "enq", params: given });
+    const a = await svc.ask({ study: "enq" });
+    expect(a.trial.params).toEqual(given);
+    expect(a.trial.system_attrs).toMatchObject({ pbt_member: 0, pbt_generation: 0 });
+    expect((a.trial.system_attrs.pbt_lineage as { params: unknown }[])[0]?.params).toEqual(given);
+    const b = await svc.ask({ study: "enq" });
+    expect(b.trial.system_attrs.pbt_member).toBe(1);
+    await expect(svc.ask({ study: "enq" })).rejects.toMatchObject({ code: "SEARCH_SPACE_EXHAUSTED" });
+    // The worse member (the enqueued one) exploits the other.
+    const report = (x: typeof a, value: number) =>
+      svc.report({ study: "enq", trial: x.trial.number, token: x.lease.token, step: 1, value, data: { checkpoint: `/c/${x.trial.number}` } });
+    await report(b, 0.1);
+    expect((await report(a, 9)).decision).toMatchObject({ action: "update", restore: { trial: b.trial.number } });
+    // With every slot taken an enqueued trial runs outside the population, as before.
+    await svc.enqueue({ study: "enq", params: given });
+    expect((await svc.ask({ study: "enq" })).trial.system_attrs.pbt_member).toBeUndefined();
+  });
+
   it("creates population_size members, then refuses to over-fill", async () => {
     await study("p", { population_size: 3 });
     const asked = [await svc.ask({ study: "p" }), await svc.ask({ study: "p" }), await svc.ask({ study: "p" })];

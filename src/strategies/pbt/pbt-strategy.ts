@@ -47,7 +47,7 @@
  */
 import { z } from "zod";
 import type { Decision } from "../../domain/decision.js";
-import { type Distribution, type ParamValue, type Params, choiceIndex, snap } from "../../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, type SearchSpace, choiceIndex, snap } from "../../domain/distributions.js";
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
@@ -204,6 +204,21 @@ export class PbtStrategy implements Strategy {
       params,
       systemAttrs: { pbt_member: member, pbt_generation: 0, pbt_lineage: [origin], ...(refillOf !== null ? { pbt_refill_of: refillOf } : {}) },
     };
+  }
+
+  /**
+   * An enqueued trial becomes a fresh member with its own params, in a slot never filled or one
+   * whose member was lost (no donor: it starts from its own params); with none free it runs
+   * outside the population, as any trial without `pbt_member`.
+   */
+  startAttrs(req: SuggestRequest, params: Params): Record<string, unknown> {
+    const slots = this.slots(req.trials);
+    let member = slots.findIndex((t) => t === undefined);
+    if (member < 0) member = slots.findIndex((t) => t !== undefined && (t.state === "FAIL" || t.state === "PRUNED"));
+    if (member < 0) return {};
+    const lost = slots[member];
+    const origin: LineageEntry = { step: 0, donor: null, donor_step: null, age: 0, params: { ...params }, checkpoint: null };
+    return { pbt_member: member, pbt_generation: 0, pbt_lineage: [origin], ...(lost ? { pbt_refill_of: lost.number } : {}) };
   }
 
   /** A lost member's slot: explored params of the best member with a checkpoint, or a fresh start. */
@@ -370,6 +385,20 @@ export class PbtStrategy implements Strategy {
   }
 }
 
+/**
+ * PBT and PB2 need a declared space: members are made, explored and refilled in `suggest`, which
+ * the service calls only for declared parameters, so the trials of a pure define-by-run study
+ * were never members (no exploit, no population limit, nothing said).
+ */
+function needsDeclaredSpace(name: string): (space: SearchSpace) => string | null {
+  return (space) =>
+    Object.keys(space).length > 0
+      ? null
+      : `${name} needs a declared space: it makes population members and perturbs their params from the declared parameters, ` +
+        "and this study declares none (define-by-run parameters would be drawn at random and never exploited or explored). " +
+        "Declare the parameters in create_study's space";
+}
+
 /** PBT's and PB2's lineage read models: the schedule recorded in `pbt_lineage` up to a report, and the population's graph (lineage.ts). */
 
 /**
@@ -387,6 +416,7 @@ export const pb2StrategyFactory: StrategyFactory<PbtOptions> = {
   incompatibleWith: (scheduler) =>
     `PB2 decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
   readModels: PBT_READ_MODELS,
+  spaceProblem: needsDeclaredSpace("pb2"),
   create: (o) => new PbtStrategy(o, "pb2"),
 };
 
@@ -398,5 +428,6 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
   readModels: PBT_READ_MODELS,
+  spaceProblem: needsDeclaredSpace("pbt"),
   create: (o) => new PbtStrategy(o),
 };
