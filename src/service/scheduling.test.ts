@@ -67,6 +67,25 @@ describe.each(storageBackends(inject("pgUrl")))("schedulers through the service 
     expect([...first, ...second]).toEqual(expected);
   });
 
+  it("judges ASHA rungs by resource after update_study moves the ladder (its max_resource 27 → 81)", async () => {
+    const { svc, close } = await open(backend);
+    await svc.createStudy({ name: "moved", space: SPACE, seed: 3, scheduler: "asha", max_resource: 27, strategy: "random" }); // rungs 3, 9
+    const report = async (a: { trial: { number: number }; lease: { token: string } }, step: number, value: number) =>
+      (await svc.report({ study: "moved", trial: a.trial.number, token: a.lease.token, step, value })).decision.action;
+    const early = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await svc.ask({ study: "moved" });
+      expect(await report(a, 3, 1)).toBe("continue");
+      early.push(a);
+    }
+    await svc.updateStudy({ study: "moved", scheduler: { name: "asha", options: { max_resource: 81 } } }); // rungs 9, 27 (min_resource derived again)
+    expect((await svc.getStudy({ study: "moved" })).scheduler?.options).toMatchObject({ max_resource: 81, min_resource: 9 });
+    for (let i = 0; i < 3; i++) expect(await report(await svc.ask({ study: "moved" }), 9, 1)).toBe("continue");
+    // Judged at 3 before the update, it is judged again at 9 against the values recorded at 9.
+    expect(await report(early[0] as (typeof early)[number], 9, 4)).toBe("prune");
+    await close();
+  });
+
   it("hands the scheduler's budget out with the trial", async () => {
     const { svc, close } = await open(backend);
     await svc.createStudy({ name: "hb", space: SPACE, scheduler: { name: "hyperband", options: { min_resource: 1, max_resource: 9, reduction_factor: 3 } } });

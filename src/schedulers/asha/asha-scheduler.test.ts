@@ -5,7 +5,7 @@ import { curveTrial, makeStudy, makeTrial, reportOf } from "../../testing/fixtur
 import { runScheduledStudy } from "../../testing/scheduled-study.js";
 import { schedulerConformance } from "../../testing/scheduler.case.js";
 import { randomStrategyFactory } from "../../strategies/random/random-strategy.js";
-import { type AshaScheduler, ashaRungKey, ashaSchedulerFactory, stoppingCutoff } from "./asha-scheduler.js";
+import { type AshaScheduler, ashaRungKey, ashaRungResourceKey, ashaSchedulerFactory, stoppingCutoff } from "./asha-scheduler.js";
 
 schedulerConformance(ashaSchedulerFactory, { options: { max_resource: 27, reduction_factor: 3 }, warmupSteps: 1 }, "stopping");
 schedulerConformance(
@@ -25,7 +25,7 @@ describe("asha, stopping mode", () => {
     const r06 = s.onReport(reportOf(curveTrial(2, [[1, 0.6]], "RUNNING"), rung, "maximize"));
     expect(r06?.decision.action).toBe("prune");
     expect(r06?.decision.action === "prune" && r06.decision.reason).toContain("0.766667");
-    expect(r06?.systemAttrs).toEqual({ [ashaRungKey(0)]: 0.6 });
+    expect(r06?.systemAttrs).toEqual({ [ashaRungKey(0)]: 0.6, [ashaRungResourceKey(0)]: 1 });
     expect(s.onReport(reportOf(curveTrial(2, [[1, 0.77]], "RUNNING"), rung, "maximize"))?.decision.action).toBe("continue");
     // The same case minimised with negated values decides the same.
     const neg = [0.9, 0.5].map((v, i) => curveTrial(i, [[1, -v]], "RUNNING", { [ashaRungKey(0)]: -v }));
@@ -44,11 +44,32 @@ describe("asha, stopping mode", () => {
   it("judges each trial once per rung, at the highest rung a report reaches, and never at max_resource", () => {
     const s = make({ reduction_factor: 3, min_resource: 1, max_resource: 27 }); // rungs 1, 3, 9
     const jump = s.onReport(reportOf(curveTrial(0, [[0, 1], [5, 1]], "RUNNING"), []));
-    expect(jump?.systemAttrs).toEqual({ [ashaRungKey(1)]: 1 });
+    expect(jump?.systemAttrs).toEqual({ [ashaRungKey(1)]: 1, [ashaRungResourceKey(1)]: 3 });
     const done = curveTrial(0, [[5, 1], [6, 1]], "RUNNING", { [ashaRungKey(1)]: 1 });
     const strong = [1, 2, 3].map((i) => curveTrial(i, [[3, -5]], "COMPLETE", { [ashaRungKey(1)]: -5, [ashaRungKey(0)]: -5 }));
     expect(s.onReport(reportOf(done, strong))?.decision.action).toBe("continue");
     expect(s.onReport(reportOf(curveTrial(9, [[27, 1e9]], "RUNNING", { [ashaRungKey(2)]: 1e9 }), strong))?.decision.action).toBe("continue");
+  });
+
+  it("compares values recorded at the same resource only, when an update moved the ladder", () => {
+    // R = 27 had rungs 3 and 9; updated to R = 81 they are 9 and 27. Keyed by rung number alone, a
+    // value at resource 9 was judged against values recorded at 3, and a trial judged at 3 before the
+    // update was never judged at 9.
+    const before = make({ max_resource: 27 });
+    const after = make({ max_resource: 81 });
+    const at3 = [0, 1, 2].map((i) => curveTrial(i, [[3, 1]], "RUNNING", before.onReport(reportOf(curveTrial(i, [[3, 1]], "RUNNING"), []))?.systemAttrs));
+    expect(at3[0]?.systemAttrs).toEqual({ [ashaRungKey(0)]: 1, [ashaRungResourceKey(0)]: 3 });
+    // Worse at 9 than everything recorded at 3: an empty rung at 9 lets it through.
+    expect(after.onReport(reportOf(curveTrial(5, [[9, 4]], "RUNNING"), at3))?.decision.action).toBe("continue");
+    // Records without their resource (made before it was kept) count as at the current r_k.
+    const legacy = at3.map((t) => ({ ...t, systemAttrs: { [ashaRungKey(0)]: 1 } }));
+    expect(after.onReport(reportOf(curveTrial(5, [[9, 4]], "RUNNING"), legacy))?.decision.action).toBe("prune");
+    // A trial judged at 3 before the update is judged at 9 after it, against values at 9.
+    const at9 = [6, 7, 8].map((i) => curveTrial(i, [[9, 1]], "RUNNING", after.onReport(reportOf(curveTrial(i, [[9, 1]], "RUNNING"), []))?.systemAttrs));
+    const old = curveTrial(0, [[3, 1], [9, 4]], "RUNNING", at3[0]?.systemAttrs);
+    const judged = after.onReport(reportOf(old, at9));
+    expect(judged?.decision.action).toBe("prune");
+    expect(judged?.systemAttrs).toEqual({ [ashaRungKey(0)]: 4, [ashaRungResourceKey(0)]: 9 });
   });
 
   it("defaults min_resource to max_resource / η² (at least 1) in both modes, to 1 without max_resource", () => {
@@ -131,7 +152,7 @@ describe("asha, stopping mode", () => {
     const s = make({ min_resource: 1, max_resource: 81 });
     const atRung = s.onReport(reportOf(curveTrial(0, [[1, NaN]], "RUNNING"), []));
     expect(atRung?.decision.action).toBe("prune");
-    expect(atRung?.systemAttrs).toEqual({ [ashaRungKey(0)]: "nan" });
+    expect(atRung?.systemAttrs).toEqual({ [ashaRungKey(0)]: "nan", [ashaRungResourceKey(0)]: 1 });
     expect(s.onReport(reportOf(curveTrial(0, [[0.5, NaN]], "RUNNING"), []))?.decision.action).toBe("prune");
     // Judged at rung 3 already, diverged at step 30 (past the last rung, 27): stopped, not trained to 81.
     const past = curveTrial(0, [[27, 0.1], [30, NaN]], "RUNNING", { [ashaRungKey(3)]: 0.1 });

@@ -7,9 +7,13 @@
  * mode "stopping" (default; Ray Tune's `ASHAScheduler` / `AsyncHyperBandScheduler`):
  *   rungs are the r_k below max_resource. When a report's step first reaches a rung (the
  *   highest one reached, if a report jumps several), the trial's value is recorded in
- *   `systemAttrs.asha_rung_<k>` and the trial is stopped (`prune`) when its value is strictly
- *   worse than the cut-off: the (1 − 1/η) quantile, with numpy's linear interpolation, of
- *   the values *earlier* trials recorded at that rung (the better end for the direction).
+ *   `systemAttrs.asha_rung_<k>` (its resource in `asha_rung_<k>_resource`) and the trial is
+ *   stopped (`prune`) when its value is strictly worse than the cut-off: the (1 − 1/η) quantile,
+ *   with numpy's linear interpolation, of the values *earlier* trials recorded at that rung's
+ *   resource (the better end for the direction). The resource is compared because the ladder
+ *   moves when the study is updated (a new max_resource derives a new min_resource): rung 0 at
+ *   resource 3 before and at 9 after, and values from two resources are not comparable. A record
+ *   without its resource (made before it was kept) counts as at the current ladder's r_k.
  *   An empty rung never stops. Stopped trials' values stay in the rung, as in Ray.
  *
  *   SMALL-RUNG RULE: Ray's — the interpolated quantile even for one or two earlier values.
@@ -116,6 +120,8 @@ export function defaultMinResource(maxResource: number | undefined, eta: number)
 
 /** The attribute holding a trial's value at rung k (stopping mode). */
 export const ashaRungKey = (k: number): string => `asha_rung_${k}`;
+/** The attribute holding the resource that value was recorded at (see the header). */
+export const ashaRungResourceKey = (k: number): string => `asha_rung_${k}_resource`;
 
 /**
  * The stopping-mode cut-off in loss space: the 1/η quantile of earlier losses (the (1 − 1/η)
@@ -231,12 +237,15 @@ export class AshaScheduler implements Scheduler {
       const r = rungs[k] as number;
       if (step < r) continue;
       const key = ashaRungKey(k);
-      if (key in trial.systemAttrs) break; // judged at this rung already
-      const attrs = { [key]: encodeNumber(value) };
+      const at = ashaRungResourceKey(k);
+      // The resource a trial's record at rung k was made at (absent: the current r_k, see the header).
+      const recordedAt = (t: Trial) => (typeof t.systemAttrs[at] === "number" ? t.systemAttrs[at] : r);
+      if (key in trial.systemAttrs && recordedAt(trial) === r) break; // judged at this rung already
+      const attrs = { [key]: encodeNumber(value), [at]: r };
       if (Number.isNaN(value)) return { decision: prune(`asha: value is NaN at rung ${k} (resource ${fmt(r)})`), systemAttrs: attrs };
       const earlier: number[] = [];
       for (const t of req.trials) {
-        if (t.number === trial.number) continue;
+        if (t.number === trial.number || recordedAt(t) !== r) continue;
         const v = decodeNumber(t.systemAttrs[key]);
         if (v !== undefined) earlier.push(lossOf(dir, v));
       }
