@@ -69,10 +69,30 @@ def test_hypergradients_follow_a_strategy_switched_since_the_study_was_loaded(cl
 
 
 
-def test_the_strategies_said_to_ignore_hypergradients_are_the_servers_built_ins_but_hypergradient(client: tp.Client) -> None:
-    """The client keeps the built-in names (a plug-in's may read hypergradients, so it passes): a
-    strategy added to the server without its name here would take hypergradients unchecked."""
-    from tuneport._trial import _IGNORE_HYPERGRADIENTS
+def test_the_server_refuses_hypergradients_its_strategy_ignores_for_any_client(client: tp.Client, name: str) -> None:
+    """The refusal is the server's (it knows which strategies read them, plug-ins included): a raw
+    report, as another client sends it, is refused too, and nothing is stored. It used to be the
+    Python client's own list of built-in names, so other clients got continue and the rates they
+    meant to tune never moved."""
+    study = client.create_study(name, strategy="tpe", space={"wd": tp.Float(1e-5, 1e-1, log=True)})
+    trial = study.ask()
+    args = {"study": name, "trial": trial.number, "token": trial.lease.token, "step": 0, "value": 0.9}
+    with pytest.raises(tp.InvalidArgumentError, match=r"strategy 'tpe' does not read them.*strategy='hypergradient'") as err:
+        client.call("report", **args, data={"hypergradients": {"wd": 1.0}})
+    assert err.value.data["strategy"] == "tpe"
+    assert study.trial(trial.number).intermediate == []
+    assert client.call("report", **args)["decision"]["action"] == "continue"
+    trial.complete(0.9)
 
-    built_in = {p["name"] for p in client.catalogue() if p["kind"] == "strategy"}
-    assert _IGNORE_HYPERGRADIENTS == built_in - {"hypergradient"}
+
+def test_non_blocking_hypergradient_reports_wait_only_for_the_first_answer(client: tp.Client, name: str) -> None:
+    """The first report of a trial carrying hypergradients waits for the server's answer (its
+    strategy may refuse them); once taken, the later ones are queued as usual."""
+    study = client.create_study(name, strategy="hypergradient", space={"wd": tp.Float(1e-5, 1e-1, log=True)}, seed=1)
+    with study.ask() as trial:
+        first = trial.report(0.9, 0, hypergradients={"wd": 1.0}, wait=False)
+        assert first is not None and first.action == "update"  # answered in the call
+        trial.report(0.8, 1, hypergradients={"wd": 1.0}, wait=False)
+        assert trial.flush_reports() is not None  # that one was queued
+        trial.complete(0.8)
+    assert [s for s, _ in study.trial(trial.number).intermediate] == [0.0, 1.0]

@@ -249,6 +249,12 @@ export interface StrategyFactory<O = unknown> {
    * need nothing declared: a strategy that ignores them still works, it only searches blindly.
    */
   readonly multiObjective?: boolean;
+  /**
+   * The strategy's `onReport` reads `data.hypergradients` (the hypergradient strategy). Absent or
+   * false: the service refuses a report carrying them (INVALID_ARGUMENT naming the strategy), since
+   * they would be ignored and the hyperparameters the training loop means to tune would never move.
+   */
+  readonly readsHypergradients?: boolean;
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
   incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
   /**

@@ -1,9 +1,11 @@
 /** The hypergradient strategy through the service: report → update, stored params, trajectory read-back. */
 import { afterEach, beforeEach, describe, expect, it, inject } from "vitest";
 import { TuneportError } from "../domain/errors.js";
+import type { StrategyFactory } from "../domain/plugin.js";
 import { silentLogger } from "../logger.js";
 import type { Storage } from "../storage/storage.js";
 import { type StorageBackend, storageBackends } from "../testing/storage-backends.js";
+import { STRATEGIES } from "../strategies/index.js";
 import { StudyService } from "./study-service.js";
 
 const SPACE = {
@@ -28,6 +30,36 @@ describe.each(storageBackends(inject("pgUrl")))("hypergradient strategy in the s
   it("refuses an unknown base strategy at study creation", async () => {
     await expect(svc.createStudy({ name: "bad", space: SPACE, strategy: { name: "hypergradient", options: { base: "nope" } } }))
       .rejects.toSatisfy((e: unknown) => e instanceof TuneportError && e.code === "INVALID_ARGUMENT" && /unknown base strategy 'nope'/.test(e.message));
+  });
+
+  it.each(["tpe", undefined])("refuses hypergradients a study's strategy (%s) would ignore, storing nothing", async (strategy) => {
+    // Taken, they were ignored with a continue: the rates the loop meant to tune never moved, and
+    // only the Python client (with its own list of built-in names) said so.
+    await svc.createStudy({ name: "plain", space: SPACE, seed: 3, ...(strategy ? { strategy } : {}) });
+    const { trial, lease } = await svc.ask({ study: "plain" });
+    const named = strategy ?? "auto";
+    for (const hypergradients of [{ lr: 1.0 }, {}]) {
+      const err = await svc.report({ study: "plain", trial: trial.number, token: lease.token, step: 1, value: 0.7, data: { hypergradients } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TuneportError);
+      expect((err as TuneportError).code).toBe("INVALID_ARGUMENT");
+      expect((err as TuneportError).message).toMatch(new RegExp(`trial ${trial.number} of 'plain' would be ignored: the study's strategy '${named}' does not read them.*strategy='hypergradient'.*report without hypergradients`));
+      expect((err as TuneportError).data).toMatchObject({ study: "plain", trial: trial.number, strategy: named });
+    }
+    const view = await svc.getTrial({ study: "plain", trial: trial.number });
+    expect(view.state).toBe("RUNNING");
+    expect(view.intermediate).toEqual([]);
+    // The same step without them goes through; so does other data.
+    const r = await svc.report({ study: "plain", trial: trial.number, token: lease.token, step: 1, value: 0.7, data: { checkpoint: "c1", hypergradients: null } });
+    expect(r.decision.action).toBe("continue");
+    expect((await svc.getTrial({ study: "plain", trial: trial.number })).intermediate).toEqual([[1, 0.7]]);
+  });
+
+  it("takes hypergradients once the study switched to the hypergradient strategy", async () => {
+    await svc.createStudy({ name: "sw", space: SPACE, seed: 3, strategy: "tpe" });
+    await svc.updateStudy({ study: "sw", strategy: "hypergradient" });
+    const { trial, lease } = await svc.ask({ study: "sw" });
+    const r = await svc.report({ study: "sw", trial: trial.number, token: lease.token, step: 1, value: 0.7, data: { hypergradients: { lr: 1.0 } } });
+    expect(r.decision.action).toBe("update");
   });
 
   it("answers reports with updates, stores the new params and the trajectory", async () => {
@@ -63,5 +95,33 @@ describe.each(storageBackends(inject("pgUrl")))("hypergradient strategy in the s
     const next = await svc.ask({ study: "hg" });
     expect(Object.keys(next.trial.params).sort()).toEqual(["act", "lr", "wd"]);
     expect((await svc.trajectory({ study: "hg", trial: next.trial.number })).trajectory).toEqual([]);
+  });
+});
+
+describe("hypergradients and a plug-in strategy", () => {
+  // A plug-in's onReport may read them: it says so with readsHypergradients, else they are refused.
+  const plugin = (name: string, reads: boolean): StrategyFactory<unknown> => ({
+    ...(STRATEGIES.get("random") as StrategyFactory<unknown>),
+    name,
+    ...(reads ? { readsHypergradients: true } : {}),
+  });
+
+  it.each([
+    ["reader", true],
+    ["ignorer", false],
+  ])("a plug-in strategy %s gets them only when it declares it reads them", async (name, reads) => {
+    const backend = storageBackends(inject("pgUrl"))[0] as StorageBackend;
+    const storage = await backend.open(backend.location());
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, strategies: [...STRATEGIES.values(), plugin(name as string, reads as boolean)] });
+    try {
+      await svc.createStudy({ name: "p", space: SPACE, strategy: name as string });
+      const { trial, lease } = await svc.ask({ study: "p" });
+      const reply = svc.report({ study: "p", trial: trial.number, token: lease.token, step: 1, value: 0.5, data: { hypergradients: { lr: 1 } } });
+      if (reads) expect((await reply).decision.action).toBe("continue");
+      else await expect(reply).rejects.toSatisfy((e: unknown) => e instanceof TuneportError && e.code === "INVALID_ARGUMENT" && e.message.includes(`strategy '${name}'`));
+    } finally {
+      await svc.close();
+      await storage.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * hot paths need, its plug-ins and its locks. Handed out read-only to everything else.
  */
 import type { Distribution, Params } from "../domain/distributions.js";
+import { invalidArgument } from "../domain/errors.js";
 import { type Study, type TrialState, countsAgainstBudget as trialCountsAgainstBudget } from "../domain/trial.js";
 import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
 import type { Lease } from "../storage/storage.js";
@@ -75,6 +76,22 @@ export function setTrial(s: StudyState, t: TrialRecord): void {
 export function countsAgainstBudget(t: TrialRecord): boolean {
   // Cancelled proposals and trials recorded with add_trial were never asked (steering.ts).
   return trialCountsAgainstBudget(t.state, t.systemAttrs);
+}
+
+/**
+ * Refuses a report whose `data` carries `hypergradients` to a study whose strategy does not read
+ * them (`StrategyFactory.readsHypergradients`): taken, they would be ignored, and the
+ * hyperparameters the training loop means to tune would never move without a word. Called under
+ * the write lock (update_study may switch the strategy). @throws INVALID_ARGUMENT naming the strategy.
+ */
+export function refuseUnreadHypergradients(s: StudyState, trial: number, data: Record<string, unknown> | undefined): void {
+  if (data?.hypergradients == null || s.factory.readsHypergradients === true) return;
+  const strategy = s.study.config.strategy.name;
+  throw invalidArgument(
+    `hypergradients reported for trial ${trial} of '${s.study.name}' would be ignored: the study's strategy '${strategy}' ` +
+      "does not read them (strategy='hypergradient' does); create the study with strategy='hypergradient', or report without hypergradients",
+    { study: s.study.name, trial, strategy },
+  );
 }
 
 /** Builds the state of a study from its stored trials (in number order). */

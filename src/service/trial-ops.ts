@@ -21,7 +21,7 @@ import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
-import { type StudyState, type TrialRecord, setTrial } from "./study-state.js";
+import { type StudyState, type TrialRecord, refuseUnreadHypergradients, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
@@ -379,8 +379,8 @@ export async function setTrialUserAttrs(
 
 /**
  * Records an intermediate value and returns the scheduler's (and strategy's) decision. Steps must
- * increase; repeating the last step with the same value returns a fresh decision without storing
- * anything; NaN is stored and treated as the worst value by schedulers.
+ * increase (the last step again with the same value: a fresh decision, nothing stored); NaN is stored,
+ * the worst value for schedulers. @throws INVALID_ARGUMENT for hypergradients the strategy ignores.
  */
 export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: string): Promise<{ decision: Decision }> {
   const s = core.state(a.study);
@@ -391,6 +391,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
       core.live(s);
       const t = trialOf(s, a.trial);
       checkLease(s, t, a.token);
+      refuseUnreadHypergradients(s, t.number, a.data);
       const last = t.intermediate[t.intermediate.length - 1];
       let repeat = false;
       if (last && step <= last.step) {

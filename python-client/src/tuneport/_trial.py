@@ -38,10 +38,6 @@ TRIAL_STATES: tuple[TrialState, ...] = tuple(TrialState)
 #: (the lease then runs out on the server): the user asked to stop, not to wait out an outage.
 INTERRUPTED_WAIT_S = 1.0
 
-#: The built-in strategies that never read ``report``'s hypergradients (only ``hypergradient``
-#: does); a plug-in strategy's name is not here, as its ``onReport`` may read them.
-_IGNORE_HYPERGRADIENTS = frozenset({"auto", "random", "grid", "qmc", "tpe", "gp", "cmaes", "pbt", "pb2", "nsga2", "parego", "ehvi"})
-
 
 @dataclass(frozen=True)
 class Lease:
@@ -531,6 +527,9 @@ class Trial(_OptunaV2Suggest):
         self._deferred_error: TuneportError | None = None
         self._warned_codes: set[str] = set()
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
+        self._hypergradients_taken = False
+        """The server took a report of this trial carrying hypergradients: its strategy reads them
+        (one that does not refuses them, and a running trial's strategy is never switched)."""
         self._scopes = 0
         """Open ``with trial:`` blocks (``optimize`` runs the objective in one): inside one a prune
         decision raises ``TrialPruned`` from ``report`` by default, outside it does not (Optuna's
@@ -846,7 +845,10 @@ class Trial(_OptunaV2Suggest):
         ``data["hypergradients"]`` for the ``hypergradient`` strategy, whose reply is an ``update``
         with the new values (see ``tuneport.hypergrad``); each name must be a float parameter of
         this trial that the strategy tunes (its ``params`` option, when set), or
-        ``InvalidArgumentError`` names those that are (the server would ignore it).
+        ``InvalidArgumentError`` names those that are (the server would ignore it). The server
+        refuses them with ``InvalidArgumentError`` (storing nothing) when the study's strategy does
+        not read them; a trial's first report carrying them therefore waits for its reply even
+        with ``wait=False``, so that refusal is raised by that call.
 
         ``wait=False`` (non-blocking) queues the report for the client's background thread and
         returns at once, without a round trip. The decision it gets is applied at this trial's next
@@ -879,6 +881,9 @@ class Trial(_OptunaV2Suggest):
             self._check_hypergradient_names([str(k) for k in hypergradients])
             payload = payload or {}
             payload["hypergradients"] = {str(k): _number(g, f"hypergradient of {k!r}") for k, g in hypergradients.items()}
+            # The server refuses hypergradients the study's strategy does not read: the first of the
+            # trial waits for its answer, so that refusal is raised here, with nothing stored or queued.
+            wait = wait or not self._hypergradients_taken
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:
@@ -886,6 +891,7 @@ class Trial(_OptunaV2Suggest):
         if self._delivered or self._deferred_error is not None:
             self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
         result = self._call("report", {"step": s, "value": v, "data": payload})
+        self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
             self.intermediate.append((float(s), float(v)))
@@ -899,22 +905,11 @@ class Trial(_OptunaV2Suggest):
         """Refuses a hypergradient the server's ``hypergradient`` strategy would ignore (it only
         notes it in ``hg_warnings``, which nobody reads while training): a name that is not a float
         parameter of this trial (a misspelling, a categorical), or one that the strategy's
-        ``params`` option leaves out (a misspelt entry there tunes nothing).
-        A study whose strategy is a built-in other than ``hypergradient`` ignores them all (it
-        answers continue); a plug-in strategy may read them, so its name passes.
-        @raises InvalidArgumentError naming the valid choices, or the study's strategy; nothing is sent."""
+        ``params`` option leaves out (a misspelt entry there tunes nothing). A study whose strategy
+        does not read hypergradients at all is the server's to refuse (it knows its plug-ins).
+        @raises InvalidArgumentError naming the valid choices; nothing is sent."""
         floats = sorted(k for k, d in self.distributions.items() if isinstance(d, Float) and d.high > d.low)
         strategy = self.study.strategy
-        if strategy.get("name") in _IGNORE_HYPERGRADIENTS:
-            strategy = self.study.summary().strategy  # an agent may have switched it since the study was loaded
-            name = strategy.get("name")
-            if name in _IGNORE_HYPERGRADIENTS:
-                raise InvalidArgumentError(
-                    f"hypergradients of trial {self.number} of '{self.study.name}' would be ignored: the study's strategy "
-                    f"'{name}' does not read them (only strategy='hypergradient' does); create the study with "
-                    "strategy='hypergradient', or report without hypergradients",
-                    {"study": self.study.name, "trial": self.number, "strategy": name},
-                )
         options = strategy.get("options") if strategy.get("name") == "hypergradient" else None
         listed = options.get("params") if isinstance(options, Mapping) else None
         tuned = floats if not isinstance(listed, list) else [k for k in floats if k in listed]

@@ -151,7 +151,9 @@ export const reportArgs = z
     step: reportStepNumber.describe("the trial's progress in the client's units (epoch, iteration, seconds…): finite, >= 0, increasing"),
     // NaN and infinity are allowed: they mark a diverged run, and schedulers treat NaN as the worst value.
     value: anyNumber,
-    data: attrs.optional(),
+    data: attrs
+      .optional()
+      .describe("extra data for the plug-ins (a checkpoint location, ...); hypergradients only where the strategy reads them (hypergradient), else INVALID_ARGUMENT"),
   })
   .strict();
 

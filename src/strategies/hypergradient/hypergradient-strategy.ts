@@ -405,6 +405,7 @@ export function makeHypergradientFactory(catalogue: Catalogue): StrategyFactory<
     description:
       "Gradient-based HPO: takes bounded steps (log-aware, in the unit cube: a trust region by default, Adam, or the multiplicative HD-M rule for normalised learning-rate hypergradients) on continuous hyperparameters from hypergradients sent with report; starting points and other parameters come from a base strategy (default qmc).",
     options: options as unknown as z.ZodType<HypergradientOptions>,
+    readsHypergradients: true,
     offloadFor(o: HypergradientOptions, space?: SearchSpace, objectives?: number): boolean {
       const base = catalogue().get(o.base.name);
       if (!base) return false;
