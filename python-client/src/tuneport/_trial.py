@@ -512,9 +512,9 @@ class Trial(_OptunaV2Suggest):
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
         trial refills a lost member, and by ``report`` when the decision is an exploit."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
+        """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._named_constraints: dict[str, float] = {}
         """``set_constraint``'s values, told with the COMPLETE result."""
-        """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._lock = threading.Lock()
         self._lost: LeaseLostError | None = None
         self._prune_requested = False
