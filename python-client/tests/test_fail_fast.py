@@ -7,6 +7,7 @@ import inspect
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ import pytest
 import zmq
 
 import tuneport as tp
-from conftest import ServerProcess, free_port
-from tuneport import _protocol
+from conftest import FakeServer, ServerProcess, free_port, ok
+from tuneport import _client, _protocol
 
 HANG = 60.0  # generous: only there so that a regression fails instead of hanging the run
 
@@ -47,6 +48,10 @@ def finishes(fn: Callable[[], Any]) -> BaseException | None:
         ("tuneport.db", "that looks like a file"),
         ("tcp://*:5555", "'*' and 0.0.0.0 are for binding"),
         ("tcp://127.0.0.1:99999", "use tcp://host:port"),
+        ("tcp://127.0.0.1:5555\n", "remove the whitespace around it: 'tcp://127.0.0.1:5555'"),
+        (" tcp://127.0.0.1:5555", "remove the whitespace around it: 'tcp://127.0.0.1:5555'"),
+        ("TCP://127.0.0.1:5555", "write the scheme in lower case: 'tcp://127.0.0.1:5555'"),
+        ("tcp://localhost:5555/", "drop the path: 'tcp://localhost:5555'"),
     ],
 )
 def test_a_malformed_endpoint_raises_invalid_argument_with_a_hint(endpoint: str, hint: str) -> None:
@@ -74,13 +79,94 @@ def test_a_socket_whose_connect_fails_is_closed_so_the_context_terminates(monkey
     assert finishes(ctx.term) is None
 
 
-def test_no_server_fails_within_the_connect_timeout_asking_whether_one_runs() -> None:
+def test_no_server_fails_after_the_outage_budget_naming_the_endpoint_and_the_wait(caplog: pytest.LogCaptureFixture) -> None:
+    """A server that never comes up: connect waits the outage budget for it (it may be starting),
+    says so once after connect_timeout, then names the address, how long it waited and the knob."""
     assert inspect.signature(tp.connect).parameters["connect_timeout"].default == 3.0
     endpoint = f"tcp://127.0.0.1:{free_port()}"
-    err = finishes(lambda: tp.connect(endpoint, connect_timeout=0.5))
-    assert isinstance(err, tp.TimeoutError)
+    with caplog.at_level(logging.WARNING, logger="tuneport"):
+        err = finishes(lambda: tp.connect(endpoint, connect_timeout=0.5, outage_budget_s=1.5))
+    assert isinstance(err, tp.TimeoutError), err
+    assert f"no connection to {endpoint} within 1.5s (outage_budget_s)" in err.message
     assert f"is a tuneport server running at {endpoint}?" in err.message
     assert err.data["endpoint"] == endpoint and err.data["op"] == "hello"
+    assert f"no connection to {endpoint} yet; waiting up to 1.5s for a tuneport server there" in caplog.text
+
+
+def test_a_zero_outage_budget_still_lets_connect_form_its_connection(server: ServerProcess) -> None:
+    """outage_budget_s=0 (fail at once in an outage) is no reason to refuse a running server before
+    its TCP connection has formed: connect waits connect_timeout at least."""
+    with tp.connect(server.endpoint, outage_budget_s=0, heartbeat=False) as client:
+        assert client.protocol_version == 1
+
+
+def test_a_zero_outage_budget_still_resends_to_a_silent_server() -> None:
+    """A silent attempt reopens the socket (Lazy Pirate): with outage_budget_s=0 the fresh socket was
+    given no time to connect, and a live server's retry failed as 'lost the connection'."""
+    seen: list[str] = []
+
+    def drop_first(msg: dict[str, Any]) -> dict[str, Any] | None:
+        seen.append(msg["id"])
+        return None if len(seen) == 1 else ok(msg, {"studies": []})
+
+    with FakeServer(drop_first) as fake:
+        with tp.connect(fake.endpoint, timeout=0.5, retries=2, outage_budget_s=0, heartbeat=False) as client:
+            assert client.list_studies() == []
+    assert len(seen) == 2 and seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("first_contact", ["connect", "create_study"])
+def test_a_server_started_after_the_client_is_waited_for(tmp_path: Path, first_contact: str) -> None:
+    """A training script started before its server (containers in any order): connect (and
+    create_study(storage=...), which connects) waited only connect_timeout (3 s) for the first
+    contact, where every later request rides out an outage of up to outage_budget_s. The server
+    starts here once the client has been waiting past its connect_timeout."""
+    srv = ServerProcess(tmp_path / "late.db")
+    waiting = threading.Event()
+
+    class Told(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "yet; waiting" in record.getMessage():
+                waiting.set()
+
+    handler = Told()
+    logging.getLogger("tuneport").addHandler(handler)
+    got: list[Any] = []
+    failed: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            if first_contact == "connect":
+                got.append(tp.connect(srv.endpoint, connect_timeout=0.5, outage_budget_s=HANG))
+            else:
+                got.append(tp.create_study(storage=srv.endpoint, study_name="late", direction="minimize"))
+        except BaseException as exc:
+            failed.append(exc)
+
+    try:
+        connecting = threading.Thread(target=first, daemon=True)
+        connecting.start()
+        end = time.monotonic() + HANG
+        while not waiting.wait(0.05) and connecting.is_alive() and time.monotonic() < end:
+            pass
+        assert connecting.is_alive(), f"{first_contact} gave up before its outage budget: {failed}"
+        assert waiting.is_set(), f"{first_contact} did not say that it waits for the server"
+        srv.start()
+        connecting.join(HANG)
+        assert not connecting.is_alive(), f"{first_contact} hung"
+        assert got, f"{first_contact} raised {failed}"
+        if first_contact == "connect":
+            with got[0] as client:
+                assert client.list_studies() == []
+        else:
+            assert got[0].name == "late" and tp.get_all_study_names(storage=srv.endpoint) == ["late"]
+    finally:
+        logging.getLogger("tuneport").removeHandler(handler)
+        with _client._shared_lock:
+            shared = _client._shared_clients.pop(srv.endpoint, None)
+        if shared is not None:
+            shared.close()
+        srv.stop()
 
 
 def test_something_that_is_not_a_tuneport_server_is_named_as_such() -> None:
@@ -116,7 +202,7 @@ def test_an_endpoint_that_accepts_and_closes_is_an_outage_not_a_curve_refusal() 
         endpoint = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
         try:
             assert _protocol.probe_mechanism(endpoint) is None
-            err = finishes(lambda: tp.connect(endpoint, connect_timeout=1.0))
+            err = finishes(lambda: tp.connect(endpoint, connect_timeout=1.0, outage_budget_s=1.0))
         finally:
             stop.set()
             closer.join(HANG)

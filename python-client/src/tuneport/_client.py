@@ -134,11 +134,16 @@ class Client:
             "pid": os.getpid(),
             **(client_info or {}),
         }
-        # One attempt per endpoint, each bounded by ``wait`` whether nothing listens or something
-        # listens and stays silent.
+        # One server: a server not up yet (nothing accepts the connection, or a port forward closes it)
+        # is waited for up to the outage budget, as a lost one is later, so that a script started
+        # before its server (containers in any order, a restart) carries on; something that accepted
+        # the connection and is silent (no ZeroMQ handshake, or no reply to hello) is given ``wait``.
+        # Several: one attempt per endpoint, each bounded by ``wait``.
         message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
         tries = len(self._endpoints.all) - 1
-        result = parse_reply(self._channel.request(message, timeout=wait, retries=tries, outage_budget_s=wait))
+        # At least ``wait``: a budget of 0 ("fail at once in an outage") still lets the connection form.
+        budget = max(self._channel.outage_budget_s, wait) if tries == 0 else wait
+        result = parse_reply(self._channel.request(message, timeout=wait, retries=tries, outage_budget_s=budget, handshake_wait=wait))
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
@@ -687,8 +692,12 @@ def connect(
       InvalidArgumentError at once, with a hint. Several endpoints (``["tcp://a:5555",
       "tcp://b:5555"]``: servers sharing one PostgreSQL database) make the client fail over
       between them and follow redirects to each study's owner (docs/SCALING.md).
-    - ``connect_timeout``: the handshake gives up after this many seconds with a TimeoutError
-      asking whether a tuneport server runs there.
+    - ``connect_timeout``: how long the handshake waits for something that accepted the connection
+      (a ZeroMQ handshake, then the ``hello`` reply) before a TimeoutError asking whether a tuneport
+      server runs there. A server that is not up yet (nothing accepts the connection) is waited for
+      up to ``outage_budget_s``, as a lost one is later, with a warning after ``connect_timeout``;
+      then TimeoutError names the endpoint and the wait. With several endpoints, each is tried once
+      for ``connect_timeout``.
     - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its
       reply and is resent (same id) up to ``retries`` times on silence (Lazy Pirate).
     - ``outage_budget_s``: when the connection is lost (a restart, a crash), a request waits up

@@ -155,11 +155,13 @@ class FailoverChannel:
         retries: int | None = None,
         outage_budget_s: float | None = None,
         payload: bytes | None = None,
+        handshake_wait: float | None = None,
     ) -> Any:
         """Sends ``message`` (encoded once: ``payload`` when given; the same bytes, the same id, each time) until a server that serves its
         study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
         failover window ended. @raises TimeoutError after ``1 + retries`` silent attempts (with one
-        endpoint: as ``Channel.request``, outage budget included)."""
+        endpoint: as ``Channel.request``, outage budget and ``handshake_wait`` included; with several,
+        each attempt waits at most ``timeout`` for a connection too)."""
         wait = self.timeout if timeout is None else timeout
         silences_allowed = self.retries if retries is None else retries
         if payload is None:
@@ -175,7 +177,12 @@ class FailoverChannel:
                 if len(self.endpoints.all) == 1:
                     # One server known: its channel's own retries and outage budget, unchanged.
                     reply = self._channel(endpoint, wait).request(
-                        message, timeout=wait, retries=silences_allowed, outage_budget_s=outage_budget_s, payload=payload
+                        message,
+                        timeout=wait,
+                        retries=silences_allowed,
+                        outage_budget_s=outage_budget_s,
+                        payload=payload,
+                        handshake_wait=handshake_wait,
                     )
                     moved = redirect_of(reply)
                     target = moved.get("endpoint") if moved is not None else None

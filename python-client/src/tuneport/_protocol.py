@@ -317,7 +317,7 @@ def check_endpoint(endpoint: object) -> str:
     for scheme in ("ipc://", "inproc://"):
         if endpoint.startswith(scheme) and len(endpoint) > len(scheme):
             return endpoint
-    m = _TCP.match(endpoint)
+    m = _TCP.fullmatch(endpoint)  # not match: its $ lets a trailing newline through (to a bare EINVAL)
     if m and 1 <= int(m.group("port")) <= 65535:
         return endpoint
     raise InvalidArgumentError(
@@ -327,6 +327,14 @@ def check_endpoint(endpoint: object) -> str:
 
 
 def _endpoint_hint(endpoint: str) -> str:
+    stripped = endpoint.strip()
+    if stripped != endpoint and stripped:
+        # A value read from a file or a comma-separated list ("tcp://a:5555, tcp://b:5555").
+        return f"remove the whitespace around it: {stripped!r}"
+    if re.match(r"^(tcp|ipc)://", endpoint, re.IGNORECASE) and not re.match(r"^(tcp|ipc)://", endpoint):
+        return f"write the scheme in lower case: {endpoint[:3].lower() + endpoint[3:]!r}"
+    if m := re.match(r"^(tcp://(\[[^\]]+\]|[^:/\s]+):[0-9]{1,5})/", endpoint):
+        return f"drop the path: {m.group(1)!r} (a ZeroMQ endpoint has none)"
     if re.match(r"^(\[[^\]]+\]|[\w.-]+):[0-9]+$", endpoint):
         return f"add the scheme: 'tcp://{endpoint}'"
     if re.match(r"^https?://", endpoint):
@@ -401,6 +409,8 @@ class Channel:
         self._connected = False
         self._ever_connected = False
         self._tcp_seen = False
+        self._handshaking_since: float | None = None
+        """When the connection in its ZeroMQ handshake now was accepted (None: no such connection)."""
         self._closed_in_handshake = False
         """A handshake failed without a sign of CURVE: the peer closed the connection (a port forward
         or tunnel to a server that is down) or timed it out; an outage, not a refusal."""
@@ -452,6 +462,7 @@ class Channel:
             self._socket = None
             # A fresh socket delivers what is sent on it once connected: nothing to resend.
             self._connected = self._lost = False
+            self._handshaking_since = None
 
     def _drain_events(self, now: float) -> bool:
         """Reads the monitor's events; True when the connection came back after being lost."""
@@ -462,7 +473,11 @@ class Channel:
             event, value = struct.unpack("=HI", frames[0][:6]) if frames and len(frames[0]) >= 6 else (0, 0)
             if event == zmq.EVENT_CONNECTED:
                 self._tcp_seen = True
-            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                if self._handshaking_since is None:
+                    self._handshaking_since = now
+            else:
+                self._handshaking_since = None
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 came_back = self._lost
                 if self._outage_started is not None:
                     log.warning("the tuneport server at %s is back after %.1fs", self._endpoint, now - self._outage_started)
@@ -526,11 +541,15 @@ class Channel:
         retries: int | None = None,
         outage_budget_s: float | None = None,
         payload: bytes | None = None,
+        handshake_wait: float | None = None,
     ) -> Any:
         """Sends ``message`` (``payload``: its encoding, when the caller already made it) and returns the reply map whose ``id`` matches (or whose ``id`` is null:
         the server could not read ours). While connected, each attempt waits ``timeout`` seconds and
         silence resends the same bytes on a fresh socket. While the server is unreachable, the
         request waits up to ``outage_budget_s`` for it to come back and resends at once when it does.
+        ``handshake_wait`` (``connect``'s hello): give up after that long when something accepted
+        the TCP connection but neither completed nor refused the ZeroMQ handshake (not a ZeroMQ
+        peer, or a hung one), instead of waiting out the outage budget as for a server not up yet.
         @raises TimeoutError after ``1 + retries`` silent attempts or a spent outage budget;
         UnauthenticatedError when the server refuses the ZeroMQ handshake (CURVE keys)."""
         request_id = message["id"]
@@ -558,6 +577,10 @@ class Channel:
             if self._gave_up:
                 budget = min(budget, GAVE_UP_GRACE_S)
             silent = 0
+            # connect's hello (``handshake_wait``) to a server never reached, which may not be up yet
+            # (containers start in any order): after ``wait`` it says once that it waits for one, as a
+            # lost connection is told, so that a wrong address does not wait out the budget in silence.
+            to_tell = handshake_wait is not None and not self._ever_connected and budget > wait
             while True:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
@@ -569,7 +592,26 @@ class Channel:
                 while True:
                     if not self._connected and self._unreachable_since is None:
                         self._unreachable_since = start
-                    until = deadline if self._connected else (self._unreachable_since or now) + budget
+                    stalled = handshake_wait is not None and self._handshaking_since is not None
+                    limit = budget
+                    if handshake_wait is not None and self._handshaking_since is not None:
+                        limit = min(budget, self._handshaking_since + handshake_wait - (self._unreachable_since or now))
+                    if silent:
+                        # A socket reopened after a silent attempt (Lazy Pirate) gets ``wait`` to connect:
+                        # with a short budget (0: fail at once in an outage) a live server's retry was
+                        # reported as a lost connection before its TCP connection could form.
+                        limit = max(limit, wait)
+                    until = deadline if self._connected else (self._unreachable_since or now) + limit
+                    if to_tell and not self._connected and not stalled:
+                        if now - start < wait:
+                            until = min(until, start + wait)  # wake up then to say so
+                        else:
+                            to_tell = False
+                            log.warning(
+                                "no connection to %s yet; waiting %s for a tuneport server there (outage_budget_s)",
+                                self._endpoint,
+                                "forever" if math.isinf(budget) else f"up to {budget:g}s",
+                            )
                     remaining = until - now
                     # At most a minute per poll: the loop looks again, and an infinite outage budget
                     # (math.inf, documented) has no milliseconds.
@@ -595,8 +637,8 @@ class Channel:
                     if self._connected:
                         if now >= deadline:
                             break
-                    elif now >= (self._unreachable_since or now) + budget:
-                        error = self._unreachable_error(message, now, budget)
+                    elif now >= (self._unreachable_since or now) + limit:
+                        error = self._unreachable_error(message, now, budget, stalled_s=handshake_wait if limit < budget else None)
                         # The next request looks once more (GAVE_UP_GRACE_S) on a fresh socket.
                         self._gave_up = True
                         self._unreachable_since = None
@@ -612,10 +654,16 @@ class Channel:
                         {"op": message.get("op"), "id": request_id, "attempts": attempts, "endpoint": self._endpoint},
                     )
 
-    def _unreachable_error(self, message: Mapping[str, Any], now: float, budget: float) -> TimeoutError:
+    def _unreachable_error(self, message: Mapping[str, Any], now: float, budget: float, stalled_s: float | None = None) -> TimeoutError:
         op = message.get("op")
         data = {"op": op, "id": message["id"], "endpoint": self._endpoint, "unreachable_s": round(now - (self._unreachable_since or now), 3)}
-        if self._ever_connected:
+        if stalled_s is not None:
+            text = (
+                f"something at {self._endpoint} accepted the connection but never completed the ZeroMQ handshake "
+                f"within {stalled_s:g}s: is it a tuneport server, and is it answering? (a stopped or hung server still accepts "
+                "connections, as does a program that is not a tuneport server)"
+            )
+        elif self._ever_connected:
             text = (
                 f"lost the connection to the tuneport server at {self._endpoint} and it did not come back "
                 f"within {budget:g}s ({'outage_budget_s' if budget == self.outage_budget_s else 'it was already unreachable'}); "
@@ -634,8 +682,9 @@ class Channel:
                 "connections, as does a program that is not a tuneport server)"
             )
         else:
+            knob = " (outage_budget_s)" if budget == self.outage_budget_s else ""
             text = (
-                f"no connection to {self._endpoint} within {budget:g}s: is a tuneport server running at {self._endpoint}? "
+                f"no connection to {self._endpoint} within {budget:g}s{knob}: is a tuneport server running at {self._endpoint}? "
                 f"(start one with `npx tuneport serve --bind {self._endpoint}`)"
             )
         return TimeoutError(text, data)
