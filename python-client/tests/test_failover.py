@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 import tuneport as tp
 
-from conftest import FakeServer, err, ok
+from conftest import SERVER_MAIN, FakeServer, _ephemeral_low, err, free_port, ok
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +75,26 @@ def _soak() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
     spec.loader.exec_module(module)
+    setattr(module, "CLI", SERVER_MAIN)  # the server the other tests run ($TUNEPORT_CLI, else dist/)
     return module
+
+
+def free_port_run(n: int) -> int:
+    """The first of ``n`` consecutive loopback ports that were free a moment ago (the soak restarts
+    each server on ``base_port + i``), drawn like ``free_port`` below the kernel's ephemeral range,
+    so that two test runs at once do not collide and no outgoing connection holds one."""
+    for _ in range(100):
+        base = free_port()
+        if base + n > _ephemeral_low():
+            continue
+        try:
+            for port in range(base + 1, base + n):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {n} consecutive free loopback ports")
 
 
 def test_crash_soak_across_three_servers() -> None:
@@ -82,7 +102,7 @@ def test_crash_soak_across_three_servers() -> None:
     log = io.StringIO()
     result: dict[str, Any] = _soak().run(
         servers=3, workers=8, kills=3, ownership_ttl=1.0, interval_s=2.5, grid=120,
-        base_port=25560, timeout=0.5, log=log,
+        base_port=free_port_run(3), timeout=0.5, log=log,
     )
     assert result["kills"] == 3, log.getvalue()
     assert result["acknowledged_tells"] > 0
@@ -97,7 +117,7 @@ def test_the_scaling_recipe_worker_shares_one_budget_across_servers_and_workers(
     two servers on one PostgreSQL: the four workers finish exactly max_trials trials between them."""
     soak = _soak()
     pg, url = soak.start_postgres()
-    servers = [soak.Server(f"{url}&schema=recipe", 25580 + i, 2.0) for i in range(2)]
+    servers = [soak.Server(f"{url}&schema=recipe", free_port(), 2.0) for _ in range(2)]
     try:
         for s in servers:
             s.start()
