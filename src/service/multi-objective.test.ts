@@ -143,6 +143,16 @@ describe.each(storageBackends(inject("pgUrl")))("multi-objective studies on %s",
     await expectCode(tell({ values: [1, 2], constraints: [0] }), "INVALID_ARGUMENT", /got 1/);
     await expectCode(tell({ values: [1, 2], constraints: [0, Number.NaN] }), "INVALID_ARGUMENT", /constraint 1/);
     await expectCode(svc.tell({ study: "mo", trial: a.trial.number, token: a.lease.token, state: "FAIL", constraints: [0, 0] }), "INVALID_ARGUMENT");
+    // Through the op table (what ZeroMQ runs), ±infinity reaches the service's precise message
+    // (the schema refused it first with "tell: constraints.0: Invalid input").
+    const viaOps = (over: Record<string, unknown>) =>
+      svc.execute("tell", { study: "mo", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", ...over });
+    await expectCode(viaOps({ values: [1, 2], constraints: [0, Number.POSITIVE_INFINITY] }), "INVALID_ARGUMENT", /constraint 1 is not finite/);
+    await expectCode(viaOps({ values: [1, 2], constraints: [Number.NEGATIVE_INFINITY, 0] }), "INVALID_ARGUMENT", /constraint 0 is not finite/);
+    await expectCode(viaOps({ values: [1, Number.POSITIVE_INFINITY], constraints: [0, 0] }), "INVALID_ARGUMENT", /finite values.*objective 1/);
+    const added = (constraints: number[]) => svc.execute("add_trial", { study: "mo", params: { x: 0.5, y: 0.5 }, values: [1, 2], constraints });
+    await expectCode(added([0, Number.NaN]), "INVALID_ARGUMENT", /constraint 1 is NaN/);
+    await expectCode(added([Number.POSITIVE_INFINITY, 0]), "INVALID_ARGUMENT", /constraint 0 is not finite/);
     const still = async () => {
       const t = await svc.getTrial({ study: "mo", trial: a.trial.number });
       expect(t).toMatchObject({ state: "RUNNING", values: null, constraints: null, feasible: null });

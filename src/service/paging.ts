@@ -280,11 +280,15 @@ export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolea
 }
 
 /**
- * One page of a Pareto front (`best_trials`, trials in number order): those after `cursor`, cut as
- * a page of `trials` is (`withinValueBudget`). A front of 2,000 tied trials with 60 KB of user
- * attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op.
+ * One page of a Pareto front (`best_trials`, trials in number order): those after `cursor`, at most
+ * `limit` of them, cut as a page of `trials` is (`withinValueBudget`). A front of 2,000 tied trials
+ * with 60 KB of user attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op.
  */
-export function frontPage(front: TrialRecord[], cursor: string | undefined): { trials: TrialRecord[]; n_front: number; next_cursor: string | null } {
+export function frontPage(
+  front: TrialRecord[],
+  cursor: string | undefined,
+  limit = Infinity,
+): { trials: TrialRecord[]; n_front: number; next_cursor: string | null } {
   let from = 0;
   if (cursor !== undefined) {
     const c = decode(cursor, "best_trials");
@@ -293,7 +297,7 @@ export function frontPage(front: TrialRecord[], cursor: string | undefined): { t
     from = front.findIndex((t) => t.number > after);
     if (from < 0) from = front.length;
   }
-  const page = withinValueBudget(front.slice(from));
+  const page = withinValueBudget(front.slice(from, from + Math.min(limit, front.length)));
   const last = page[page.length - 1];
   const more = from + page.length < front.length;
   return { trials: page, n_front: front.length, next_cursor: more && last ? encode({ f: "front", n: last.number }) : null };

@@ -136,6 +136,5 @@ function resultValues(a: S.AddTrialArgs, nObjectives: number, state: string): nu
   if (state === "COMPLETE" && values === null)
     throw invalidArgument(nObjectives > 1 ? `a COMPLETE trial needs values, one per objective (${nObjectives})` : "a COMPLETE trial needs a finite value");
   if (a.constraints !== undefined && state !== "COMPLETE") throw invalidArgument("constraints come with a COMPLETE result only");
-  if (a.constraints !== undefined && !a.constraints.every(Number.isFinite)) throw invalidArgument("constraints must be finite");
   return values;
 }

@@ -27,12 +27,11 @@ export const attrs = z.record(z.string(), z.unknown());
 export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const trialStateSchema = z.enum(TRIAL_STATES);
 export const directionSchema = z.enum(["minimize", "maximize"]);
-/** A number that may be NaN on the wire, so the service can refuse it with a precise message. */
-const numberOrNaN = z.union([z.number(), z.nan()]);
+const infinity = z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number");
+/** A number that may be NaN or ±infinity on the wire, so the service refuses it with a precise message. */
+const numberOrNaN = z.union([z.number(), z.nan(), infinity]);
 /** Any double: NaN and ±infinity mark a diverged run (zod's number alone refuses them). */
-export const anyNumber = z
-  .union([z.number(), z.nan(), z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number")])
-  .describe("a double; NaN and ±Infinity (MessagePack floats) mark a diverged run");
+export const anyNumber = z.union([z.number(), z.nan(), infinity]).describe("a double; NaN and ±Infinity (MessagePack floats) mark a diverged run");
 /** A plug-in named on the wire: a bare name or `{name, options}`. */
 export const pluginRefSchema = z.union([
   z.string().min(1),
@@ -105,7 +104,7 @@ export const addTrialArgs = z
     state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).optional().describe("default COMPLETE"),
     value: z.number().nullable().optional(),
     values: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional().describe("one value per objective (multi-objective studies)"),
-    constraints: z.array(z.number()).max(MAX_CONSTRAINTS).optional().describe("constraint values, c <= 0 satisfied (COMPLETE only)"),
+    constraints: z.array(numberOrNaN).max(MAX_CONSTRAINTS).optional().describe("constraint values, c <= 0 satisfied (COMPLETE only)"),
     intermediate: z.array(z.tuple([z.number(), z.number()])).max(100_000).optional().describe("[step, value] pairs, steps increasing"),
     user_attrs: attrs.optional(),
     rationale: z.string().max(4000).optional(),
@@ -238,6 +237,7 @@ export const bestTrialsArgs = z
       .describe("hypervolume reference point for this answer; default: the study's, else derived from the front"),
     history: z.boolean().optional().describe("also return the hypervolume after each trial that changed it"),
     cursor: z.string().max(1000).optional().describe("next_cursor of the previous answer: the front's next trials (a page ends before about 8 MiB)"),
+    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many of the front's trials in this page (default: as many as fit)"),
   })
   .strict();
 export type BestTrialsArgs = z.output<typeof bestTrialsArgs>;

@@ -166,6 +166,28 @@ describe("MCP tools and the op table", () => {
     expect(waited.s.hypervolume).toBeGreaterThan(0);
   });
 
+  it("pages a Pareto front larger than the largest budget with cursors (the hint was 'a larger max_chars', which could not show it)", async () => {
+    const service = await openService();
+    const client = await connect(serviceBackend(service));
+    await service.createStudy({ name: "f", directions: ["minimize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+    const n = 600; // every trial trades off with every other: all are on the front
+    for (let i = 0; i < n; i++) await service.addTrial({ study: "f", params: { x: i / n }, values: [i, n - i] });
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (let calls = 0; calls < 50; calls++) {
+      const r = (await client.callTool({ name: "pareto_front", arguments: { study: "f", max_chars: 60_000, ...(cursor ? { cursor } : {}) } })) as CallToolResult;
+      expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+      const s = r.structuredContent as { front: { number: number }[]; next_cursor: string | null; front_size: number };
+      expect(s.front_size).toBe(n);
+      expect(s.front.length).toBeGreaterThan(0);
+      seen.push(...s.front.map((t) => t.number));
+      if (s.next_cursor === null) break;
+      expect(r.content.map((c) => (c.type === "text" ? c.text : "")).join("")).toContain(`call pareto_front with cursor "${s.next_cursor}"`);
+      cursor = s.next_cursor;
+    }
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
   it("pages export_study within the budget: the pages joined are the export, and a line over the budget names the way on", async () => {
     const service = await openService();
     const client = await connect(serviceBackend(service));

@@ -8,7 +8,7 @@ import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/
 import { fmt, fmtParams } from "../../../service/summary.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
-import { HARD_MAX_CHARS, clip, fitPrefix, resultChars } from "../budget.js";
+import { HARD_MAX_CHARS, clip, fitPrefix, overBudgetResult, resultChars } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
 import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
@@ -263,22 +263,29 @@ export const trialTools: McpTool[] = [
       study: studyArg,
       reference_point: z.array(z.number()).optional(),
       history: z.boolean().default(false),
+      cursor: projectionArgs.cursor,
     }),
     output: z.looseObject({ front: z.array(z.looseObject({})), hypervolume: z.number().nullable() }),
     ops: ["best_trials"],
     async run(a, { backend, budget }) {
-      const f = await backend.call("best_trials", { study: a.study, reference_point: a.reference_point, history: a.history });
-      if (f.trials.length === 0) return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [] });
+      const ask = (limit?: number) =>
+        backend.call("best_trials", { study: a.study, reference_point: a.reference_point, history: a.history, cursor: a.cursor, limit });
+      let f = await ask();
+      if (f.trials.length === 0 && a.cursor === undefined)
+        return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [], next_cursor: null });
       const head =
-        `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.n_front} trials of ${f.n_feasible} feasible (${f.n_complete} complete); ` +
+        `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.n_front} trials of ${f.n_feasible} feasible (${f.n_complete} complete)${a.cursor ? ", after the cursor" : ""}; ` +
         `hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
-      const build = (k: number) => {
+      // A front larger than any budget is read page by page: the cursor continues after the last trial shown
+      // (the hint was "a larger max_chars", which at the cap could never show the rest).
+      const build = (k: number, cursor: string | null) => {
         const lines = [head, ...f.trials.slice(0, k).map((t) => trialLine(t))];
-        if (k < f.n_front) lines.push(`… ${f.n_front - k} more front trials: call pareto_front with a larger max_chars.`);
+        if (cursor !== null) lines.push(`More front trials follow: call pareto_front with cursor "${cursor}".`);
         if (f.history) lines.push(`hypervolume history: ${f.history.slice(-50).map(([n, hv]) => `#${n}:${fmt(hv)}`).join(" ")}`);
         return text(lines.join("\n"), {
           front: f.trials.slice(0, k).map((t) => compactTrial(t)),
           front_size: f.n_front,
+          next_cursor: cursor,
           hypervolume: f.hypervolume,
           hypervolume_exact: f.hypervolume_exact,
           reference_point: f.reference_point,
@@ -286,7 +293,12 @@ export const trialTools: McpTool[] = [
           history: f.history ? f.history.slice(-50) : null,
         } as unknown as Record<string, unknown>);
       };
-      return fitPrefix(f.trials.length, build, budget).result;
+      // Fit with room for a cursor, then ask for exactly that page to get the real one.
+      const placeholder = "x".repeat(Math.max(120, f.next_cursor?.length ?? 0));
+      const { k } = fitPrefix(f.trials.length, (n) => build(n, placeholder), budget);
+      if (k === 0 && f.trials.length > 0) return overBudgetResult("pareto_front", resultChars(build(1, placeholder)), budget, ["max_chars"]);
+      if (k < f.trials.length) f = await ask(k);
+      return build(f.trials.length, f.next_cursor);
     },
   }),
 
