@@ -29,6 +29,16 @@ describe("Optuna journal", () => {
     expect(optunaDistributionJson({ type: "categorical", choices: ["a", null, 1] })).toBe('{"name":"CategoricalDistribution","attributes":{"choices":["a",null,1]}}');
   });
 
+  it("writes the Python client's metric names where Optuna reads them (they were only a user attribute)", () => {
+    const mo = { ...config, directions: ["minimize", "maximize"] as ImportedStudy["config"]["directions"] };
+    const { lines } = optunaJournal({ name: "m", config: mo, userAttrs: { "tuneport:metric_names": ["loss", "acc"] }, createdAt: 0, stopped: false, trials: [] });
+    const ops = lines.map((l) => JSON.parse(l) as Record<string, any>);
+    expect(ops.filter((o) => o.op_code === 3).map((o) => o.system_attr)).toContainEqual({ "study:metric_names": ["loss", "acc"] });
+    // Names that are not one string per objective are left as the user attribute only.
+    const odd = optunaJournal({ name: "m", config: mo, userAttrs: { "tuneport:metric_names": ["loss"] }, createdAt: 0, stopped: false, trials: [] });
+    expect(odd.lines.join("\n")).not.toContain("study:metric_names");
+  });
+
   it("writes one operation per line: the study, its attributes, then one CREATE_TRIAL per trial with its state", () => {
     const trials = [
       stored(0, "COMPLETE", { value: 1, finishedAt: 1_700_000_001_500, intermediate: [{ step: 0, value: 3 }], userAttrs: { u: 1 } }),

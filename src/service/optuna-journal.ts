@@ -36,6 +36,8 @@ import type { TrialState } from "../domain/trial.js";
 import type { ImportedStudy } from "./study-io.js";
 import { configView } from "./views.js";
 
+/** The study user attribute holding the Python client's `set_metric_names` names (python-client/src/tuneport/_study.py). */
+const METRIC_NAMES_ATTR = "tuneport:metric_names";
 /** Optuna's `JournalOperation` codes. */
 export const JOURNAL_OP = { CREATE_STUDY: 0, SET_STUDY_USER_ATTR: 2, SET_STUDY_SYSTEM_ATTR: 3, CREATE_TRIAL: 4 } as const;
 /** Optuna's `TrialState` values. */
@@ -114,6 +116,11 @@ export function optunaJournal(imp: ImportedStudy): { lines: string[]; notes: Jou
   for (const [k, v] of Object.entries(imp.userAttrs))
     lines.push(pyJson({ ...head, op_code: JOURNAL_OP.SET_STUDY_USER_ATTR, study_id: 0, user_attr: { [k]: v } }));
   lines.push(pyJson({ ...head, op_code: JOURNAL_OP.SET_STUDY_SYSTEM_ATTR, study_id: 0, system_attr: { "tuneport:config": configView(imp.config) } }));
+  // The Python client's set_metric_names keeps the names in this user attribute; Optuna reads them
+  // (plots, optuna-dashboard, trials_dataframe) from the study system attribute `study:metric_names`.
+  const names = imp.userAttrs[METRIC_NAMES_ATTR];
+  if (Array.isArray(names) && names.length === directions.length && names.every((n) => typeof n === "string"))
+    lines.push(pyJson({ ...head, op_code: JOURNAL_OP.SET_STUDY_SYSTEM_ATTR, study_id: 0, system_attr: { "study:metric_names": names } }));
   for (const t of imp.trials) {
     const distributions: Record<string, string> = {};
     const params: Record<string, PyFloat> = {};
