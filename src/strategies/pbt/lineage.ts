@@ -15,7 +15,7 @@
  * - `pbt_restore`: `{trial, checkpoint, step}` on a refill: load this before training.
  * - `pbt_ready_step`: the step of the trial's last perturbation decision.
  * - `pbt_released`: checkpoint paths of *finished* members (this one or others) that this
- *   trial's reports or its own finish released for deletion; a path is released once, by
+ *   trial's reports or its own completion released for deletion; a path is released once, by
  *   whichever trial reported or finished first after nobody needed it any more.
  * - `diverged`: set by the service when a member was completed with a NaN/infinite value.
  */
@@ -138,18 +138,34 @@ export function paramsAtCheckpoint(t: Trial, step: number): Params {
  * every refill that has not reported at all — while the recipient is WAITING or RUNNING.
  */
 export function pinnedCheckpoints(trials: readonly Trial[]): Set<string> {
-  const pinned = new Set<string>();
+  return unconfirmedLoads(trials, new Set(["RUNNING", "WAITING"]));
+}
+
+/**
+ * Donor checkpoints that a member was told to load and that it never confirmed loading (by a later
+ * report) before it was lost (FAIL or PRUNED: a load that raised, a torn file, a disk the worker
+ * cannot read, or a worker that died first). Refills and exploits avoid them: a refill pointed at
+ * one again failed the same way, and its slot was refilled from it again, for as long as the donor
+ * kept that checkpoint as its latest (forever with a checkpoint_dir not every worker can read).
+ */
+export function unloadableCheckpoints(trials: readonly Trial[]): Set<string> {
+  return unconfirmedLoads(trials, new Set(["FAIL", "PRUNED"]));
+}
+
+/** The checkpoints that trials in `states` were told to load and have not reported a step after. */
+function unconfirmedLoads(trials: readonly Trial[], states: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
   for (const t of trials) {
-    if (t.state !== "RUNNING" && t.state !== "WAITING") continue;
+    if (!states.has(t.state)) continue;
     const lin = lineageOf(t);
     const last = lastStep(t);
     lin.forEach((e, i) => {
       if (e.donor === null || e.checkpoint === null) return;
       const loaded = i === 0 ? last !== null : last !== null && last > e.step;
-      if (!loaded) pinned.add(e.checkpoint);
+      if (!loaded) out.add(e.checkpoint);
     });
   }
-  return pinned;
+  return out;
 }
 
 const FINISHED = new Set(["COMPLETE", "FAIL", "PRUNED"]);
@@ -165,7 +181,8 @@ export function releasedPaths(trials: readonly Trial[]): Set<string> {
 }
 
 /**
- * Checkpoints of finished members (COMPLETE, FAIL, PRUNED) that nobody will load any more and
+ * Checkpoints of finished members (COMPLETE, FAIL, PRUNED; also of trials outside the population,
+ * whose checkpoints nobody loads) that nobody will load any more and
  * that no trial has released yet: a finished member trains no further, is never a donor (exploit
  * and refill donors are RUNNING members), so only a pin (a recipient that has not loaded it yet)
  * keeps one of its checkpoints alive. Sorted for determinism.
@@ -175,7 +192,8 @@ export function releasableCheckpoints(trials: readonly Trial[]): string[] {
   const pinned = pinnedCheckpoints(trials);
   const out: string[] = [];
   for (const t of trials) {
-    if (!FINISHED.has(t.state) || memberOf(t) === null) continue;
+    // Also a finished trial outside the population (an enqueued one): nobody loads its checkpoints.
+    if (!FINISHED.has(t.state)) continue;
     for (const c of checkpointsOf(t)) if (!released.has(c.path) && !pinned.has(c.path)) out.push(c.path);
   }
   return out.sort();

@@ -10,7 +10,10 @@
  *   params (`pbt_member: k`, `pbt_generation: 0`). A member whose trial FAILs or is PRUNED
  *   (lease expired, crash) is refilled by a later ask: params explored from the best RUNNING
  *   member that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
- *   worker loads that checkpoint before it trains. A COMPLETE member is done; when every slot
+ *   worker loads that checkpoint before it trains. A checkpoint that a lost member was told to load
+ *   and never confirmed (it failed before its next report) is no donor checkpoint any more, for
+ *   refills and exploits: a torn or unreadable file would otherwise fail every refill of the slot.
+ *   A COMPLETE member is done; when every slot
  *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
  *   The service does not re-queue lost members (`refillsLostTrials`).
  * - Reports carry `data.checkpoint` (a path the worker saved before reporting). A member is
@@ -38,9 +41,12 @@
  *   recipient has been told to load and has not yet confirmed by reporting a later step
  *   (an exploit) or any step (a refill). Only the latest checkpoint of a RUNNING member can
  *   become a new donor checkpoint, and it is never released while the member runs, so no member
- *   is pointed at a deleted one. When a member finishes (`tell`, `onFinish`) its checkpoints are
- *   released too, except pinned ones, which the next report or finish after the recipient loaded
- *   them releases (`pbt_released`); so once every member has finished nothing is left.
+ *   is pointed at a deleted one. When a member completes (`tell`, `onFinish`) its checkpoints are
+ *   released too, except pinned ones, which the next report or completion after the recipient loaded
+ *   them releases (`pbt_released`); so once every member has completed nothing is left. A lost
+ *   member (FAIL or PRUNED, told or reaped) releases nothing itself: its client does not act on
+ *   `pbt_released`, so its checkpoints go to the next live member's report or completion (its
+ *   refill's, when it was the last one).
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
@@ -68,6 +74,7 @@ import {
   pinnedCheckpoints,
   releasableCheckpoints,
   releasedPaths,
+  unloadableCheckpoints,
 } from "./lineage.js";
 import { PBT_READ_MODELS } from "./read-models.js";
 
@@ -138,6 +145,25 @@ function valueAt(t: Trial, step: number): number {
 function releasedBy(t: Trial): string[] {
   const r = t.systemAttrs.pbt_released;
   return Array.isArray(r) ? r.filter((p): p is string => typeof p === "string") : [];
+}
+
+/**
+ * A report of a trial outside the population (enqueued with every slot taken; `pbt_report` still
+ * saves a checkpoint per report): nobody loads its checkpoints (donors are members), so all but the
+ * latest are released at once, and the latest when it completes (or, lost, at a member's report).
+ * Before, none ever was: one file per report stayed on disk.
+ */
+function outsiderReport(checkpoints: CheckpointRecord[], saved: boolean): DecisionResult | null {
+  if (!saved) return null;
+  const latest = checkpoints.slice(-1);
+  const release = checkpoints.slice(0, -1).map((c) => c.path);
+  const decision: Decision = release.length > 0 ? { action: "continue", delete_checkpoints: release } : { action: "continue" };
+  return { decision, systemAttrs: { pbt_checkpoints: latest } };
+}
+
+/** A donor's latest checkpoint can be pointed at: it exists and no lost member failed to load it. */
+function usable(ck: CheckpointRecord | null, unloadable: ReadonlySet<string>): boolean {
+  return ck !== null && !unloadable.has(ck.path);
 }
 
 /** How explored params are chosen: PBT's random perturbation or PB2's GP bandit. */
@@ -224,8 +250,10 @@ export class PbtStrategy implements Strategy {
   /** A lost member's slot: explored params of the best member with a checkpoint, or a fresh start. */
   private refill(req: SuggestRequest, member: number, previous: Trial): Suggestion {
     // Donors are RUNNING members: a finished member's checkpoints are released (see onFinish).
+    // A checkpoint a lost member failed to load is skipped (else its slot loops on it).
+    const bad = unloadableCheckpoints(req.trials);
     const candidates = this.slots(req.trials)
-      .filter((t): t is Trial => t !== undefined && t.state === "RUNNING" && latestCheckpoint(t) !== null)
+      .filter((t): t is Trial => t !== undefined && t.state === "RUNNING" && usable(latestCheckpoint(t), bad))
       .sort((a, b) => this.rankKey(req.study.direction, a) - this.rankKey(req.study.direction, b) || a.number - b.number);
     const donor = candidates[0];
     if (!donor) return this.fresh(req, member, previous.number);
@@ -260,7 +288,10 @@ export class PbtStrategy implements Strategy {
     const donor = restore ? req.trials[restore.trial] : undefined;
     const restoreStillThere =
       !restore ||
-      (donor !== undefined && checkpointsOf(donor).some((c) => c.path === restore.checkpoint) && !releasedPaths(req.trials).has(restore.checkpoint));
+      (donor !== undefined &&
+        checkpointsOf(donor).some((c) => c.path === restore.checkpoint) &&
+        !releasedPaths(req.trials).has(restore.checkpoint) &&
+        !unloadableCheckpoints(req.trials).has(restore.checkpoint));
     if (slotStillFree && restoreStillThere) return suggestion;
     return this.suggest(req);
   }
@@ -271,7 +302,6 @@ export class PbtStrategy implements Strategy {
 
   onReport(req: ReportRequest): DecisionResult | null {
     const t = req.trial;
-    if (memberOf(t) === null) return null;
     const attrs: Record<string, unknown> = {};
     let checkpoints = checkpointsOf(t);
     const path = req.data.checkpoint;
@@ -281,6 +311,7 @@ export class PbtStrategy implements Strategy {
       if (checkpoints[checkpoints.length - 1]?.path !== path)
         checkpoints = [...checkpoints.filter((c) => c.path !== path), { path, step: req.step }];
     }
+    if (memberOf(t) === null) return outsiderReport(checkpoints, path !== undefined && path !== null);
 
     let decision: Decision = { action: "continue" };
     const lin = lineageOf(t);
@@ -319,8 +350,16 @@ export class PbtStrategy implements Strategy {
    * to finish thus releases everything left).
    */
   onFinish(req: FinishRequest): { systemAttrs?: Record<string, unknown> } | null {
-    if (memberOf(req.trial) === null) return null;
-    const paths = releasableCheckpoints(req.trials);
+    // Only a COMPLETE member releases: the client of a FAIL (a raised training loop) or PRUNED one
+    // does not act on `pbt_released` (pbt_complete does), and a path is released once, so what it
+    // took was left on disk for good. A lost member's checkpoints go to the next live report or
+    // completion instead, as a reaped member's do.
+    if (req.trial.state !== "COMPLETE") return null;
+    // A trial outside the population (enqueued with every slot taken) releases its own only.
+    const outsider = memberOf(req.trial) === null;
+    if (outsider && checkpointsOf(req.trial).length === 0) return null;
+    const released = releasedPaths(req.trials);
+    const paths = outsider ? checkpointsOf(req.trial).map((c) => c.path).filter((p) => !released.has(p)) : releasableCheckpoints(req.trials);
     if (paths.length === 0) return null;
     return { systemAttrs: { pbt_released: [...releasedBy(req.trial), ...paths] } };
   }
@@ -371,7 +410,8 @@ export class PbtStrategy implements Strategy {
       const entry: LineageEntry = { step: req.step, donor: null, donor_step: null, age: ageAt(t, req.step), params, checkpoint: null };
       return { attrs, entry };
     }
-    const donors = ranked.slice(0, q).filter((x) => x.number !== t.number && latestCheckpoint(x) !== null);
+    const bad = unloadableCheckpoints(req.trials);
+    const donors = ranked.slice(0, q).filter((x) => x.number !== t.number && usable(latestCheckpoint(x), bad));
     if (donors.length === 0) return { attrs, entry: null };
     const donor = donors[req.rng.int(donors.length)] as Trial;
     const ck = latestCheckpoint(donor) as CheckpointRecord;

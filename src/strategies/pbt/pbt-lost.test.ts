@@ -1,0 +1,166 @@
+/**
+ * Lost PBT members through the service: where a lost member's checkpoints are released (to a
+ * client that acts on the notice), and a refill whose donor checkpoint could not be loaded.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SearchSpace } from "../../domain/distributions.js";
+import type { Trial } from "../../domain/trial.js";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
+import { type PbtOptions, pbtStrategyFactory } from "./pbt-strategy.js";
+
+describe("lost pbt members", () => {
+  let now = 1_000_000;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+
+  beforeEach(async () => {
+    now = 1_000_000;
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+    await svc.createStudy({
+      name: "p", space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1, lease_ttl_s: 5,
+      strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 100 } },
+    });
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  type Asked = Awaited<ReturnType<StudyService["ask"]>>;
+  const rep = (t: Asked, step: number, value: number) =>
+    svc.report({ study: "p", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
+  const deleted = (d: Awaited<ReturnType<typeof rep>>) => (d.decision.action !== "prune" && d.decision.delete_checkpoints) || [];
+
+  it("a member told FAIL does not take its checkpoints' release with it: the next live member's report releases them", async () => {
+    const a = await svc.ask({ study: "p" });
+    const b = await svc.ask({ study: "p" });
+    await rep(a, 1, 1);
+    await rep(b, 1, 2);
+    // b's training loop raised (the client tells FAIL and deletes nothing: only pbt_complete acts on pbt_released).
+    const tb = await svc.tell({ study: "p", trial: b.trial.number, token: b.lease.token, state: "FAIL", reason: "RuntimeError: boom" });
+    expect(tb.trial.system_attrs.pbt_released).toBeUndefined();
+    // a, alive, is told to delete them at its next report.
+    expect(deleted(await rep(a, 2, 0.5))).toEqual(["ck/0/1", "ck/1/1"]);
+    const ta = await svc.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+    expect(ta.trial.system_attrs.pbt_released).toEqual(["ck/1/1", "ck/0/2"]);
+  });
+
+  it("a reaped member's checkpoints go to the next live report, also when it was the last member running (its refill's)", async () => {
+    const a = await svc.ask({ study: "p" });
+    const b = await svc.ask({ study: "p" });
+    await rep(a, 1, 1);
+    await rep(b, 1, 2);
+    await svc.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    now += 60_000;
+    expect(await svc.reap()).toBe(1);
+    // No donor runs: the lost slot is refilled with a fresh start, whose first report releases b's checkpoint.
+    const r = await svc.ask({ study: "p" });
+    expect(r.trial.system_attrs.pbt_refill_of).toBe(b.trial.number);
+    expect(r.trial.system_attrs.pbt_restore).toBeUndefined();
+    expect(deleted(await rep(r, 1, 3))).toEqual(["ck/1/1"]);
+  });
+
+  it("a trial outside the population (enqueued with every slot taken) has its checkpoints released too", async () => {
+    const a = await svc.ask({ study: "p" });
+    await svc.ask({ study: "p" });
+    await svc.enqueue({ study: "p", params: { lr: 0.1 } });
+    const c = await svc.ask({ study: "p" });
+    expect(c.trial.system_attrs.pbt_member).toBeUndefined();
+    // Before: every report answered a bare continue and pbt_complete got nothing: one file per report stayed.
+    expect(deleted(await rep(c, 1, 1))).toEqual([]);
+    expect(deleted(await rep(c, 2, 1))).toEqual(["ck/2/1"]);
+    expect(deleted(await rep(c, 3, 1))).toEqual(["ck/2/2"]);
+    const tc = await svc.tell({ study: "p", trial: c.trial.number, token: c.lease.token, state: "COMPLETE", value: 1 });
+    expect(tc.trial.system_attrs.pbt_released).toEqual(["ck/2/3"]);
+    // Never a donor, and a lost one's latest goes to a member's next report.
+    const d = await svc.ask({ study: "p" }).catch(() => null);
+    expect(d).toBeNull();
+    expect(deleted(await rep(a, 1, 1))).toEqual([]);
+  });
+
+  it("a lost trial outside the population has its latest checkpoint released by a member's report", async () => {
+    const a = await svc.ask({ study: "p" });
+    await svc.ask({ study: "p" });
+    await svc.enqueue({ study: "p", params: { lr: 0.1 } });
+    const c = await svc.ask({ study: "p" });
+    await rep(c, 1, 1);
+    await svc.tell({ study: "p", trial: c.trial.number, token: c.lease.token, state: "FAIL" });
+    expect(deleted(await rep(a, 1, 1))).toEqual(["ck/2/1"]);
+  });
+
+  it("a refill whose donor checkpoint could not be loaded is not pointed at it again", async () => {
+    const a = await svc.ask({ study: "p" });
+    const b = await svc.ask({ study: "p" });
+    await rep(a, 1, 1);
+    await rep(b, 1, 2);
+    await svc.tell({ study: "p", trial: b.trial.number, token: b.lease.token, state: "FAIL" });
+    const r1 = await svc.ask({ study: "p" });
+    expect(r1.trial.system_attrs.pbt_restore).toEqual({ trial: a.trial.number, checkpoint: "ck/0/1", step: 1 });
+    // ck/0/1 is torn or on a disk this worker cannot read: the refill fails before it reports.
+    await svc.tell({ study: "p", trial: r1.trial.number, token: r1.lease.token, state: "FAIL", reason: "FileNotFoundError: ck/0/1" });
+    // Before: the next refill was pointed at ck/0/1 again, and so on for as long as a stays at step 1.
+    const r2 = await svc.ask({ study: "p" });
+    expect(r2.trial.system_attrs.pbt_refill_of).toBe(r1.trial.number);
+    expect(r2.trial.system_attrs.pbt_restore).toBeUndefined();
+    await svc.tell({ study: "p", trial: r2.trial.number, token: r2.lease.token, state: "FAIL" });
+    // A newer checkpoint of the same donor is fine again.
+    await rep(a, 2, 0.5);
+    const r3 = await svc.ask({ study: "p" });
+    expect(r3.trial.system_attrs.pbt_restore).toEqual({ trial: a.trial.number, checkpoint: "ck/0/2", step: 2 });
+  });
+
+  it("an exploit does not pick a donor checkpoint that a lost recipient could not load", async () => {
+    await svc.createStudy({
+      name: "q", space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1, lease_ttl_s: 5,
+      strategy: { name: "pbt", options: { population_size: 3, perturbation_interval: 2, quantile_fraction: 0.5 } },
+    });
+    const r = (t: Asked, step: number, value: number) =>
+      svc.report({ study: "q", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `q/${t.trial.number}/${step}` } });
+    const a = await svc.ask({ study: "q" });
+    const b = await svc.ask({ study: "q" });
+    const c = await svc.ask({ study: "q" });
+    await r(a, 1, 1); // best
+    await r(b, 1, 2);
+    await svc.tell({ study: "q", trial: c.trial.number, token: c.lease.token, state: "FAIL" });
+    const r1 = await svc.ask({ study: "q" });
+    expect(r1.trial.system_attrs.pbt_restore).toMatchObject({ checkpoint: "q/0/1" });
+    await svc.tell({ study: "q", trial: r1.trial.number, token: r1.lease.token, state: "FAIL" });
+    // b is the bottom of two ranked members, ready: its donor a's only checkpoint failed to load once.
+    const d = await r(b, 2, 3);
+    expect(d.decision.action === "update" && d.decision.restore).toBeFalsy();
+  });
+});
+
+describe("pbt revise and unloadable checkpoints", () => {
+  const SPACE: SearchSpace = { lr: { type: "float", low: 1e-4, high: 1, log: true } };
+  const study = makeStudy(SPACE, { strategy: { name: "pbt", options: {} } });
+  const strategy = pbtStrategyFactory.create(pbtStrategyFactory.options.parse({ population_size: 2 }) as PbtOptions);
+  const member = (number: number, slot: number, state: Trial["state"], steps: number, restore: string | null = null): Trial => {
+    const params = { lr: 0.01 };
+    const origin = { step: 0, donor: restore ? 0 : null, donor_step: restore ? 1 : null, age: 0, params, checkpoint: restore };
+    return makeTrial(number, params, SPACE, {
+      state,
+      intermediate: Array.from({ length: steps }, (_, i) => ({ step: i + 1, value: i + 1 })),
+      systemAttrs: {
+        pbt_member: slot, pbt_generation: 0, pbt_lineage: [origin],
+        pbt_checkpoints: steps > 0 ? [{ path: `ck/${number}/${steps}`, step: steps }] : [],
+        ...(restore ? { pbt_restore: { trial: 0, checkpoint: restore, step: 1 } } : {}),
+      },
+    });
+  };
+
+  it("re-points a refill computed before another refill failed to load the same checkpoint", () => {
+    const atSuggest = [member(0, 0, "RUNNING", 1), member(1, 1, "FAIL", 1)];
+    const s = strategy.suggest(suggestRequest(study, atSuggest));
+    expect(s.systemAttrs?.pbt_restore).toMatchObject({ checkpoint: "ck/0/1" });
+    // Meanwhile a refill of the slot was committed, pointed at ck/0/1, and failed before it reported.
+    const atCommit = [...atSuggest, member(2, 1, "FAIL", 0, "ck/0/1")];
+    const revised = strategy.revise!(suggestRequest(study, atCommit), s);
+    expect(revised.systemAttrs?.pbt_restore).toBeUndefined();
+    expect(revised.systemAttrs?.pbt_refill_of).toBe(2);
+  });
+});
