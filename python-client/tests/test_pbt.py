@@ -183,3 +183,12 @@ def test_a_missing_checkpoint_says_where_it_should_come_from(tmp_path: Path) -> 
         load_checkpoint(tmp_path / "never.pt", torch.nn.Linear(2, 2), map_location="cpu", wait_s=0.05)
     with pytest.raises(FileNotFoundError, match=r"never\.pt does not exist: .*filesystem every worker can read"):
         load_checkpoint(tmp_path / "never.pt", torch.nn.Linear(2, 2), map_location="cpu")
+
+
+def test_a_torn_checkpoint_is_named_in_the_error(tmp_path: Path) -> None:
+    # torch.load of a torn file said only "IndexError: pop from empty list" (no path, no cause).
+    torn = tmp_path / "torn.pt"
+    torn.write_bytes(b"torn")
+    with pytest.raises(RuntimeError, match=r"torn\.pt could not be read \(.*\): a torn or partial file") as info:
+        load_checkpoint(torn, torch.nn.Linear(2, 2), map_location="cpu")
+    assert info.value.__cause__ is not None

@@ -307,7 +307,8 @@ def load_checkpoint(
     defaults to ``device()``. With ``wait_s`` > 0 a missing file is waited for that long (a donor's
     background write may still be in flight), unless its writer marked it failed
     (``<path>.failed``, see the module doc). @raises FileNotFoundError when it does not appear, at
-    once when its write failed."""
+    once when its write failed; RuntimeError (naming the file, from torch's error) when it cannot be
+    read."""
     torch = _torch()
     target = Path(path)
     deadline = time.monotonic() + wait_s
@@ -330,7 +331,17 @@ def load_checkpoint(
             "and refills, ASHA promotions), so checkpoint_dir must be on a filesystem every worker can read, "
             "and its files are deleted only when the server releases them"
         )
-    state = torch.load(target, map_location=map_location if map_location is not None else device(), weights_only=weights_only)
+    try:
+        state = torch.load(target, map_location=map_location if map_location is not None else device(), weights_only=weights_only)
+    except Exception as err:
+        # torch's own words for a torn or foreign file ("pop from empty list", "invalid load key")
+        # name neither the file nor the cause; PBT then fails the trial that loaded it (and the server
+        # points no refill at that checkpoint again).
+        raise RuntimeError(
+            f"checkpoint {target} could not be read ({type(err).__name__}: {err}): a torn or partial file "
+            "(written without save_checkpoint's atomic replace, or a machine crash before it reached the disk) "
+            "or not a checkpoint"
+        ) from err
     model.load_state_dict(state["model"])
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
