@@ -141,3 +141,21 @@ def test_a_large_many_objective_front_reports_an_estimated_hypervolume(client: t
     with small.ask() as trial:
         trial.complete([1.0, 2.0])
     assert small.pareto_front().hypervolume_exact is True
+
+
+@pytest.mark.parametrize("strategy", ["nsga2", "parego", "ehvi"])
+def test_an_optuna_define_by_run_objective_is_modelled_not_drawn_at_random(client: tp.Client, name: str, strategy: str) -> None:
+    # An Optuna objective moved over unchanged (suggest_* calls, no space=): these strategies drew
+    # every such parameter uniformly, so ehvi and parego gave the same trials, a random search.
+    # They now model the parameters every complete trial has (Optuna's intersection search space).
+    def objective(trial: tp.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        y = trial.suggest_float("y", 0.0, 1.0)
+        return x, 1 - math.sqrt(x) + y
+
+    study = tp.create_study(storage=client, study_name=f"{name}-{strategy}", directions=["minimize", "minimize"], strategy=strategy, seed=5)
+    study.optimize(objective, n_trials=6)
+    trials = study.trials
+    assert "proposed_params" not in trials[0].system_attrs  # nothing complete yet to learn from
+    for t in trials[1:]:
+        assert t.system_attrs["proposed_params"] == t.params, t.number

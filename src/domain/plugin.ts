@@ -255,6 +255,13 @@ export interface StrategyFactory<O = unknown> {
    * they would be ignored and the hyperparameters the training loop means to tune would never move.
    */
   readonly readsHypergradients?: boolean;
+  /**
+   * The strategy models only `study.space` and has no define-by-run model of its own (its
+   * `suggestParam` is uniform): the service then widens the space it sees with the define-by-run
+   * parameters every COMPLETE trial drew from one distribution (Optuna's intersection search space)
+   * and offers its values for them to the trial's `suggest` calls (service/trial-params.ts).
+   */
+  readonly infersSpace?: boolean;
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
   incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
   /**

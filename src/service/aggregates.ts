@@ -17,6 +17,7 @@
  * the step losses when a trial enters or leaves COMPLETE. `buildAggregates` computes them from
  * scratch (at load, and in tests to check that `putTrial` never drifts).
  */
+import { type Distribution, distributionsEqual } from "../domain/distributions.js";
 import { type Direction, TRIAL_STATES, type TrialState, isBetter } from "../domain/trial.js";
 import type { StudyStats } from "../domain/plugin.js";
 import { isFeasibleVector } from "../domain/objectives.js";
@@ -35,6 +36,11 @@ export interface StudyAggregates {
   infeasible: number;
   /** The record trials once a read asked for them (see the file comment). */
   front: FrontRecords | null;
+  /**
+   * The parameters every COMPLETE trial has, each with the one distribution they all drew it from
+   * (Optuna's IntersectionSearchSpace); null before the first COMPLETE trial. See relative-space.ts.
+   */
+  intersection: Map<string, Distribution> | null;
 }
 
 /** The loss of `v` for `direction` (as schedulers/common.ts `lossOf`: NaN is the worst). */
@@ -53,12 +59,14 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
     stepLosses: new Map(),
     infeasible: 0,
     front: null,
+    intersection: null,
   };
   for (const t of trials) {
     agg.counts[t.state]++;
     if (isInfeasible(t)) agg.infeasible++;
     if (isCandidate(t) && (agg.best === null || isBetter(direction, t.value as number, agg.best.value as number))) agg.best = t;
     if (t.state !== "COMPLETE") continue;
+    intersect(agg, t);
     for (const iv of t.intermediate) lossesAt(agg, iv.step).push(lossOf(direction, iv.value));
   }
   // One sort per step, not an insertion per value: inserting 100,000 values one by one into a
@@ -66,6 +74,18 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
   // stable, so equal losses keep the order `putTrial`'s insertions would give them.
   for (const xs of agg.stepLosses.values()) xs.sort((a, b) => a - b);
   return agg;
+}
+
+/** Narrows `agg.intersection` to the parameters COMPLETE trial `t` drew with the same distribution. */
+function intersect(agg: StudyAggregates, t: TrialRecord): void {
+  if (agg.intersection === null) {
+    agg.intersection = new Map(Object.entries(t.distributions));
+    return;
+  }
+  for (const [k, d] of agg.intersection) {
+    const own = t.distributions[k];
+    if (own === undefined || !distributionsEqual(own, d)) agg.intersection.delete(k);
+  }
 }
 
 function isInfeasible(t: TrialRecord): boolean {
@@ -153,6 +173,12 @@ export function putTrial(agg: StudyAggregates, trials: TrialRecord[], next: Tria
   }
   agg.counts[next.state]++;
   if (next.state === "COMPLETE" && (!prev || prev.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) addLosses(agg, next);
+  if (next.state === "COMPLETE" && prev?.state !== "COMPLETE") intersect(agg, next);
+  else if (prev?.state === "COMPLETE" && next.state !== "COMPLETE") {
+    // A COMPLETE trial left that state (never through the ops today): the intersection can only widen, so rebuild it.
+    agg.intersection = null;
+    for (const t of trials) if (t.state === "COMPLETE") intersect(agg, t);
+  }
 
   const wasBest = agg.best !== null && agg.best.number === next.number;
   if (wasBest && (!isCandidate(next) || next.value !== (agg.best as TrialRecord).value)) {

@@ -12,13 +12,13 @@ import { checkCompleteValues, checkConstraints, constraintCount } from "../domai
 import { startOf } from "../domain/start.js";
 import { type Direction, stepRefusal, valueFields } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
-import { sampleUniform } from "../domain/sampling.js";
 import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
+import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, suggestContext } from "./trial-params.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, refuseUnreadHypergradients, setTrial } from "./study-state.js";
@@ -137,11 +137,12 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
 
   // 2. A new trial from the scheduler and the strategy, computed outside the write lock.
   const trialNumber = s.trials.length;
-  const req: SuggestRequest = { study: s.ctx, trials: s.trials, trialNumber, rng: Rng.derive(s.study.config.seed, trialNumber, "suggest") };
+  const ctx = suggestContext(s); // the declared space, with define-by-run parameters for some strategies (relative-space.ts)
+  const req: SuggestRequest = { study: ctx, trials: s.trials, trialNumber, rng: Rng.derive(s.study.config.seed, trialNumber, "suggest") };
   const fromScheduler = s.scheduler?.beforeSuggest?.(req) ?? null;
   let params: Params = { ...(fromScheduler?.params ?? {}) };
   let systemAttrs: Record<string, unknown> = { ...(fromScheduler?.systemAttrs ?? {}) };
-  const needsStrategy = Object.keys(s.study.config.space).some((k) => !(k in params));
+  const needsStrategy = Object.keys(ctx.space).some((k) => !(k in params));
   if (needsStrategy) {
     let suggestion: Suggestion;
     try {
@@ -161,7 +162,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
     checkOpen(s);
     const number = s.trials.length;
     if (needsStrategy && s.strategy.revise) {
-      const fresh: SuggestRequest = { study: s.ctx, trials: s.trials, trialNumber: number, rng: Rng.derive(s.study.config.seed, number, "revise") };
+      const fresh: SuggestRequest = { study: ctx, trials: s.trials, trialNumber: number, rng: Rng.derive(s.study.config.seed, number, "revise") };
       const revised = s.strategy.revise(fresh, { params, systemAttrs });
       params = { ...revised.params, ...(fromScheduler?.params ?? {}) };
       systemAttrs = { ...(revised.systemAttrs ?? {}), ...(fromScheduler?.systemAttrs ?? {}) };
@@ -187,6 +188,8 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
     };
     t.lease = newLease(s, now, t);
     for (const [k, v] of Object.entries(params)) if (k in s.study.config.space) t.params[k] = v;
+    const proposed = proposalsOf(s, ctx, params);
+    if (proposed) t.systemAttrs[PROPOSED_PARAMS] = proposed;
     fillDeclared(core, s, t);
     const result = askResult(core, s, t);
     return core.commit([{ kind: "insert-trial", trial: t }], result, () => {
@@ -208,30 +211,6 @@ function askResult(core: ServiceCore, s: StudyState, t: TrialRecord): AskResult 
     budget: start.budget,
     start,
   };
-}
-
-/** Fills declared parameters the trial lacks, through the strategy's define-by-run hook. */
-function fillDeclared(core: ServiceCore, s: StudyState, t: TrialRecord): void {
-  for (const [name, d] of Object.entries(s.study.config.space)) {
-    if (name in t.params && contains(d, t.params[name] as ParamValue)) {
-      t.distributions[name] = d;
-      continue;
-    }
-    t.params[name] = drawParam(core, s, t, name, d);
-    t.distributions[name] = d;
-  }
-}
-
-function drawParam(core: ServiceCore, s: StudyState, t: TrialRecord, name: string, d: Distribution): ParamValue {
-  const rng = Rng.derive(s.study.config.seed, t.number, "param", name);
-  const v = s.strategy.suggestParam
-    ? s.strategy.suggestParam({ study: s.ctx, trials: s.trials, trial: t, name, distribution: d, rng })
-    : sampleUniform(d, rng);
-  if (!contains(d, v)) {
-    core.log.error({ study: s.study.name, param: name, strategy: s.ctx.strategy.name }, "strategy produced an invalid value; sampling uniformly");
-    return sampleUniform(d, rng);
-  }
-  return v;
 }
 
 // ------------------------------------------------------------------ suggest, enqueue, attributes
@@ -268,7 +247,7 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
       // between the step points (the closest a stored value's rule allows), else drawn.
       const fixed = t.params[a.name];
       const value =
-        fixed === undefined ? drawParam(core, s, t, a.name, dist) : contains(dist, fixed) ? fixed : (nearestGridPoint(dist, fixed) ?? drawParam(core, s, t, a.name, dist));
+        fixed === undefined ? (proposedValue(t, a.name, dist) ?? drawParam(core, s, t, a.name, dist)) : contains(dist, fixed) ? fixed : (nearestGridPoint(dist, fixed) ?? drawParam(core, s, t, a.name, dist));
       const next: TrialRecord = { ...t, params: { ...t.params, [a.name]: value }, distributions: { ...t.distributions, [a.name]: dist } };
       return core.commit([{ kind: "update-trial", trial: next }], { value }, () => {
         setTrial(s, next);

@@ -421,6 +421,7 @@ export const CMAES_MAX_DIMS = 300;
 
 export const cmaesStrategyFactory: StrategyFactory<CmaesOptions> = {
   name: "cmaes",
+  infersSpace: true,
   spaceProblem: (space) => {
     const n = Object.values(space).filter((d) => d.type !== "categorical").length;
     return n > CMAES_MAX_DIMS

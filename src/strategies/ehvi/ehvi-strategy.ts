@@ -509,6 +509,7 @@ function latestThetas(trials: readonly Trial[], m: number, d: number): Float64Ar
 
 export const ehviStrategyFactory: StrategyFactory<EhviOptions> = {
   name: "ehvi",
+  infersSpace: true,
   description:
     "LogEHVI: Gaussian-process BO of 2 or 3 objectives by expected hypervolume improvement (one GP per objective, " +
     "probability of feasibility for constraints); 4+ objectives go to parego. For expensive multi-objective studies.",

@@ -340,6 +340,7 @@ function latestTheta(trials: readonly Trial[], d: number): Float64Array | null {
 
 export const gpStrategyFactory: StrategyFactory<GpOptions> = {
   name: "gp",
+  infersSpace: true,
   description:
     "Gaussian-process Bayesian optimisation (Matérn-5/2 ARD, LogEI, MAP hyperparameters). Sample-efficient for " +
     "expensive objectives up to a few hundred trials; suggestions cost tens of milliseconds or more.",

@@ -182,6 +182,7 @@ export class Nsga2Strategy implements Strategy {
 
 export const nsga2StrategyFactory: StrategyFactory<Nsga2Options> = {
   name: "nsga2",
+  infersSpace: true,
   description:
     "NSGA-II (Deb et al. 2002) with constrained domination: elitist genetic search for multi-objective (and constrained) " +
     "studies, with Optuna's NSGAIISampler defaults (population 50, uniform crossover 0.9/0.5, mutation 1/#params).",

@@ -205,6 +205,7 @@ export class ParegoStrategy implements Strategy {
 
 export const paregoStrategyFactory: StrategyFactory<ParegoOptions> = {
   name: "parego",
+  infersSpace: true,
   description:
     "ParEGO (Knowles 2006): Gaussian-process BO on a random augmented-Chebyshev scalarisation of the objectives, a new " +
     "weight vector per suggestion. For expensive multi-objective studies with small budgets; constraints by the GP's " +

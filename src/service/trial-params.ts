@@ -1,0 +1,87 @@
+/**
+ * How a new trial's parameters are filled, besides the strategy's `suggest`: declared ones it left
+ * out (`fillDeclared`), and define-by-run ones (`drawParam`, `suggest` op).
+ *
+ * Define-by-run parameters for strategies that model only `study.space` (GP, CMA-ES, NSGA-II,
+ * ParEGO, EHVI: `StrategyFactory.infersSpace`). Optuna's samplers sample "relative" parameters over
+ * the intersection search space (the parameters every COMPLETE trial drew from one distribution)
+ * and the rest independently; here those strategies drew every parameter outside the declared
+ * space uniformly, so an Optuna objective moved over unchanged (`trial.suggest_float(...)` with no
+ * `space=`) ran a random search under `strategy="gp"` or `"nsga2"`, without a word.
+ *
+ * Now `ask` hands such a strategy the declared space plus the intersection's other parameters
+ * (names sorted, so a restarted server, which rebuilds the intersection in number order, sees
+ * the same space), and keeps its values for them in the new trial's
+ * `system_attrs.proposed_params`. A `suggest` of one of those names with a distribution that
+ * holds the proposal returns it; any other is drawn as before. The trial's params hold only what
+ * its objective suggested, as in Optuna. TPE and `auto` have their own define-by-run model
+ * (Optuna's independent TPE) and keep it.
+ */
+import { type Distribution, type ParamValue, type Params, type SearchSpace, contains, isSingleValue } from "../domain/distributions.js";
+import { sampleUniform } from "../domain/sampling.js";
+import type { StudyContext } from "../domain/plugin.js";
+import { Rng } from "../math/rng.js";
+import type { ServiceCore } from "./core.js";
+import type { StudyState, TrialRecord } from "./study-state.js";
+
+/** Fills declared parameters the trial lacks, through the strategy's define-by-run hook. */
+export function fillDeclared(core: ServiceCore, s: StudyState, t: TrialRecord): void {
+  for (const [name, d] of Object.entries(s.study.config.space)) {
+    if (name in t.params && contains(d, t.params[name] as ParamValue)) {
+      t.distributions[name] = d;
+      continue;
+    }
+    t.params[name] = drawParam(core, s, t, name, d);
+    t.distributions[name] = d;
+  }
+}
+
+/** One define-by-run value: the strategy's `suggestParam`, uniform without one (or when it gives a value `d` does not hold). */
+export function drawParam(core: ServiceCore, s: StudyState, t: TrialRecord, name: string, d: Distribution): ParamValue {
+  const rng = Rng.derive(s.study.config.seed, t.number, "param", name);
+  const v = s.strategy.suggestParam
+    ? s.strategy.suggestParam({ study: s.ctx, trials: s.trials, trial: t, name, distribution: d, rng })
+    : sampleUniform(d, rng);
+  if (!contains(d, v)) {
+    core.log.error({ study: s.study.name, param: name, strategy: s.ctx.strategy.name }, "strategy produced an invalid value; sampling uniformly");
+    return sampleUniform(d, rng);
+  }
+  return v;
+}
+
+/** The system attribute holding a trial's proposals for define-by-run parameters. */
+export const PROPOSED_PARAMS = "proposed_params";
+
+/** The context a strategy's `suggest` sees: `s.ctx`, its space widened by the intersection for `infersSpace` strategies. */
+export function suggestContext(s: StudyState): StudyContext {
+  const inter = s.agg.intersection;
+  if (s.factory.infersSpace !== true || inter === null || inter.size === 0) return s.ctx;
+  const declared = s.study.config.space;
+  const extra: [string, Distribution][] = [];
+  for (const [k, d] of inter) if (!(k in declared) && !isSingleValue(d)) extra.push([k, d]);
+  if (extra.length === 0) return s.ctx;
+  extra.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const space: SearchSpace = { ...declared, ...Object.fromEntries(extra) };
+  return { ...s.ctx, space };
+}
+
+/** The values of `params` for the define-by-run parameters of `ctx`'s space (those its distribution holds), or null for none. */
+export function proposalsOf(s: StudyState, ctx: StudyContext, params: Params): Params | null {
+  if (ctx === s.ctx) return null;
+  let out: Record<string, ParamValue> | null = null;
+  for (const [k, d] of Object.entries(ctx.space)) {
+    const v = params[k];
+    if (k in s.study.config.space || v === undefined || !contains(d, v)) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+/** The trial's proposal for define-by-run parameter `name` when `dist` holds it, else undefined. */
+export function proposedValue(t: TrialRecord, name: string, dist: Distribution): ParamValue | undefined {
+  const proposed = t.systemAttrs[PROPOSED_PARAMS];
+  if (proposed === null || typeof proposed !== "object" || Array.isArray(proposed)) return undefined;
+  const v = (proposed as Record<string, unknown>)[name];
+  if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean" && v !== null) return undefined;
+  return contains(dist, v) ? v : undefined;
+}
