@@ -86,6 +86,30 @@ describe.each(storageBackends(inject("pgUrl")))("schedulers through the service 
     await close();
   });
 
+  it("promotes a define-by-run configuration with its own params (ASHA promotion mode)", async () => {
+    // The promoted trial's undeclared params were dropped at ask, so its objective drew new ones and
+    // trained another configuration from the promoted trial's checkpoint.
+    const { svc, close } = await open(backend);
+    await svc.createStudy({ name: "dbr", strategy: "random", seed: 1, scheduler: { name: "asha", options: { mode: "promotion", min_resource: 1, max_resource: 9 } } });
+    const xs: number[] = [];
+    let promoted = 0;
+    for (let i = 0; i < 12; i++) {
+      const a = await svc.ask({ study: "dbr" });
+      const x = (await svc.suggest({ study: "dbr", trial: a.trial.number, token: a.lease.token, name: "x", distribution: { type: "float", low: 0, high: 1 } }))
+        .value as number;
+      xs.push(x);
+      const from = a.trial.system_attrs.resume_from;
+      if (typeof from === "number") {
+        promoted++;
+        expect(x).toBe(xs[from]);
+      }
+      await svc.report({ study: "dbr", trial: a.trial.number, token: a.lease.token, step: a.budget ?? 1, value: x });
+      await svc.tell({ study: "dbr", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: [x] });
+    }
+    expect(promoted).toBeGreaterThan(2);
+    await close();
+  });
+
   it("hands the scheduler's budget out with the trial", async () => {
     const { svc, close } = await open(backend);
     await svc.createStudy({ name: "hb", space: SPACE, scheduler: { name: "hyperband", options: { min_resource: 1, max_resource: 9, reduction_factor: 3 } } });

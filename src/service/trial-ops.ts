@@ -187,7 +187,10 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
       lease: null,
     };
     t.lease = newLease(s, now, t);
-    for (const [k, v] of Object.entries(params)) if (k in s.study.config.space) t.params[k] = v;
+    // The scheduler's define-by-run params too (an ASHA promotion continues its trial's configuration): fixed
+    // as an enqueued trial's are, so its objective's suggest returns them. A strategy's are proposals (below).
+    const fixed = fromScheduler?.params ?? {};
+    for (const [k, v] of Object.entries(params)) if (k in s.study.config.space || k in fixed) t.params[k] = v;
     const proposed = proposalsOf(s, ctx, params);
     if (proposed) t.systemAttrs[PROPOSED_PARAMS] = proposed;
     fillDeclared(core, s, t);
