@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Distribution } from "../domain/distributions.js";
 import { silentLogger } from "../logger.js";
+import { CMAES_MAX_DIMS } from "../strategies/cmaes/cmaes-strategy.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { StudyService } from "./study-service.js";
 import { PROPOSED_PARAMS } from "./trial-params.js";
@@ -78,6 +79,18 @@ describe("define-by-run parameters under strategies without a define-by-run mode
     // TPE models define-by-run parameters itself (Optuna's independent TPE): no proposals.
     await s.createStudy({ name: "tpe", strategy: "tpe", seed: 3 });
     for (let i = 0; i < 3; i++) expect((await runTrial(s, "tpe", sphere)).asked.system_attrs[PROPOSED_PARAMS]).toBeUndefined();
+  });
+
+  it("leaves a widened space the strategy would refuse unwidened (CMA-ES past its dimensions)", async () => {
+    const s = await open();
+    await s.createStudy({ name: "wide", strategy: "cmaes", seed: 2 });
+    const names = Array.from({ length: CMAES_MAX_DIMS + 1 }, (_, i) => `p${i}`);
+    for (let i = 0; i < 2; i++) {
+      const a = await s.ask({ study: "wide" });
+      expect(a.trial.system_attrs[PROPOSED_PARAMS]).toBeUndefined();
+      for (const name of names) await s.suggest({ study: "wide", trial: a.trial.number, token: a.lease.token, name, distribution: X as never });
+      await s.tell({ study: "wide", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: [1] });
+    }
   });
 
   it("lets the GP search a define-by-run objective: better than random search in at least 4 of 5 seeds", { timeout: 300_000 }, async () => {

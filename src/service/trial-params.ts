@@ -62,6 +62,8 @@ export function suggestContext(s: StudyState): StudyContext {
   if (extra.length === 0) return s.ctx;
   extra.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const space: SearchSpace = { ...declared, ...Object.fromEntries(extra) };
+  // A widened space the strategy would refuse to be declared with (CMA-ES past its dimensions) stays unwidened.
+  if (s.factory.spaceProblem?.(space, s.study.config.strategy.options) != null) return s.ctx;
   return { ...s.ctx, space };
 }
 
