@@ -284,3 +284,141 @@ def test_a_closed_curve_handshake_is_a_refusal_only_until_the_keys_got_through(m
         channel.close()
     finally:
         ctx.term()
+
+
+def test_several_endpoints_none_up_fail_after_the_outage_budget_naming_every_endpoint(caplog: pytest.LogCaptureFixture) -> None:
+    """With several endpoints connect tried each once for connect_timeout and gave up (1 s here),
+    where one endpoint is waited for up to outage_budget_s: it now cycles over them for the budget."""
+    endpoints = [f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"]
+    with caplog.at_level(logging.WARNING, logger="tuneport"):
+        err = finishes(lambda: tp.connect(endpoints, connect_timeout=0.3, outage_budget_s=2.0))
+    assert isinstance(err, tp.TimeoutError), err
+    assert f"at any of {endpoints[0]}, {endpoints[1]} within" in err.message and "(outage_budget_s 2s" in err.message
+    assert err.data["endpoints"] == endpoints and set(err.data["errors"]) == set(endpoints) and err.data["op"] == "hello"
+    assert f"no connection to {endpoints[0]}, {endpoints[1]} yet; waiting up to 2s for a tuneport server at one of them" in caplog.text
+
+
+def test_several_endpoints_wait_for_a_server_started_late_past_a_peer_that_never_handshakes(tmp_path: Path) -> None:
+    """Servers sharing a database and their workers start in any order: connect to [a, b] waits for
+    one of them within the outage budget. The first endpoint accepts TCP connections and never
+    completes the ZeroMQ handshake: it fails after connect_timeout each time and the next is tried."""
+    srv = ServerProcess(tmp_path / "late-b.db")
+    waiting = threading.Event()
+
+    class Told(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "yet; waiting" in record.getMessage():
+                waiting.set()
+
+    handler = Told()
+    logging.getLogger("tuneport").addHandler(handler)
+    got: list[tp.Client] = []
+    failed: list[BaseException] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        stalled = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+        def first() -> None:
+            try:
+                got.append(tp.connect([stalled, srv.endpoint], connect_timeout=0.5, outage_budget_s=HANG, heartbeat=False))
+            except BaseException as exc:
+                failed.append(exc)
+
+        try:
+            connecting = threading.Thread(target=first, daemon=True)
+            connecting.start()
+            end = time.monotonic() + HANG
+            while not waiting.wait(0.05) and connecting.is_alive() and time.monotonic() < end:
+                pass
+            assert connecting.is_alive(), f"connect gave up before its outage budget: {failed}"
+            assert waiting.is_set(), "connect did not say that it waits for a server"
+            srv.start()
+            connecting.join(HANG)
+            assert not connecting.is_alive(), "connect hung"
+            assert got, f"connect raised {failed}"
+            with got[0] as client:
+                assert client._endpoints.current == srv.endpoint  # noqa: SLF001
+                assert client.list_studies() == []
+        finally:
+            logging.getLogger("tuneport").removeHandler(handler)
+            srv.stop()
+
+
+class _HelloServer:
+    """A ROUTER that answers each ``hello`` with the next of ``replies`` (error codes; None: the real
+    answer), then the real answer; other requests get an empty list of studies."""
+
+    def __init__(self, replies: list[str | None]) -> None:
+        self.replies = list(replies)
+        self.hellos: list[str] = []
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._stop = threading.Event()
+        self._sock = self._ctx.socket(zmq.ROUTER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.bind(self.endpoint)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from conftest import HELLO_RESULT
+
+        while not self._stop.is_set():
+            if not self._sock.poll(50, zmq.POLLIN):
+                continue
+            frames = self._sock.recv_multipart()
+            msg = _protocol.decode(frames[-1])
+            if msg.get("op") == "hello":
+                self.hellos.append(msg["id"])
+                code = self.replies.pop(0) if self.replies else None
+                reply = (
+                    ok(msg, HELLO_RESULT)
+                    if code is None
+                    else {"v": 1, "id": msg["id"], "ok": False, "error": {"code": code, "message": "over the memory ceiling", "data": {"reason": "memory"}}}
+                )
+            else:
+                reply = ok(msg, {"studies": []})
+            self._sock.send_multipart([*frames[:-1], _protocol.encode(reply)])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(HANG)
+        self._sock.close(linger=0)
+        self._ctx.term()
+
+
+def test_a_hello_answered_unavailable_is_retried_as_other_requests_are() -> None:
+    """A server over its memory ceiling answers UNAVAILABLE in place of any reply, hello's too:
+    connect raised UnavailableError at once, where every other request retries it with back-off."""
+    fake = _HelloServer(["UNAVAILABLE", "UNAVAILABLE"])
+    try:
+        got: list[tp.Client] = []
+        err = finishes(lambda: got.append(tp.connect(fake.endpoint, retries=3, heartbeat=False)))
+        assert err is None, err
+        with got[0] as client:
+            assert client.list_studies() == []
+        assert len(fake.hellos) == 3 and len(set(fake.hellos)) == 1  # the same request, resent
+    finally:
+        fake.close()
+    fake = _HelloServer(["UNAVAILABLE"] * 10)
+    try:  # within the client's retries, as other requests: then the server's error
+        err = finishes(lambda: tp.connect(fake.endpoint, retries=1, heartbeat=False))
+        assert isinstance(err, tp.UnavailableError) and "memory ceiling" in err.message, err
+        assert len(fake.hellos) == 2
+    finally:
+        fake.close()
+
+
+def test_a_hello_answered_unavailable_moves_on_to_the_next_endpoint() -> None:
+    busy, other = _HelloServer(["UNAVAILABLE"] * 10), _HelloServer([])
+    try:
+        got: list[tp.Client] = []
+        err = finishes(lambda: got.append(tp.connect([busy.endpoint, other.endpoint], retries=3, heartbeat=False)))
+        assert err is None, err
+        with got[0] as client:
+            assert client._endpoints.current == other.endpoint  # noqa: SLF001
+        assert len(busy.hellos) == 1 and len(other.hellos) == 1
+    finally:
+        busy.close()
+        other.close()

@@ -138,12 +138,23 @@ class Client:
         # is waited for up to the outage budget, as a lost one is later, so that a script started
         # before its server (containers in any order, a restart) carries on; something that accepted
         # the connection and is silent (no ZeroMQ handshake, or no reply to hello) is given ``wait``.
-        # Several: one attempt per endpoint, each bounded by ``wait``.
+        # Several: each is tried in turn for ``wait``, cycling until one answers or the outage budget
+        # is spent (FailoverChannel._first_contact). A hello answered UNAVAILABLE (a server over its
+        # memory ceiling, or busy) is retried with the same id and back-off, as ``_request`` retries.
         message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
-        tries = len(self._endpoints.all) - 1
         # At least ``wait``: a budget of 0 ("fail at once in an outage") still lets the connection form.
-        budget = max(self._channel.outage_budget_s, wait) if tries == 0 else wait
-        result = parse_reply(self._channel.request(message, timeout=wait, retries=tries, outage_budget_s=budget, handshake_wait=wait))
+        budget = max(self._channel.outage_budget_s, wait)
+        retries, delay = self._channel.retries, 0.1
+        for attempt in range(retries + 1):
+            try:
+                result = parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=budget, handshake_wait=wait))
+                break
+            except UnavailableError as err:
+                if attempt == retries:
+                    raise
+                log.info("hello answered UNAVAILABLE (%s); retrying in %gs", err.message, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
@@ -696,8 +707,10 @@ def connect(
       (a ZeroMQ handshake, then the ``hello`` reply) before a TimeoutError asking whether a tuneport
       server runs there. A server that is not up yet (nothing accepts the connection) is waited for
       up to ``outage_budget_s``, as a lost one is later, with a warning after ``connect_timeout``;
-      then TimeoutError names the endpoint and the wait. With several endpoints, each is tried once
-      for ``connect_timeout``.
+      then TimeoutError names the endpoint and the wait. With several endpoints, each is tried in
+      turn for ``connect_timeout``, cycling until one answers or ``outage_budget_s`` is spent (each
+      tried once at least); then TimeoutError names them all. A ``hello`` answered UNAVAILABLE
+      (a server over its memory ceiling) is resent with backoff up to ``retries`` times, as any request.
     - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its
       reply and is resent (same id) up to ``retries`` times on silence (Lazy Pirate).
     - ``outage_budget_s``: when the connection is lost (a restart, a crash), a request waits up
@@ -706,7 +719,7 @@ def connect(
     - ``curve`` (see ``CurveKeys.from_files``): every socket, the heartbeat's too, encrypts and
       authenticates with CURVE; a refused key raises UnauthenticatedError.
 
-    @raises InvalidArgumentError, TimeoutError, UnauthenticatedError, UnsupportedVersionError."""
+    @raises InvalidArgumentError, TimeoutError, UnauthenticatedError, UnavailableError, UnsupportedVersionError."""
     return Client(
         endpoint,
         timeout=timeout,

@@ -17,6 +17,8 @@ its outage budget for a restarting server); failover starts once a second endpoi
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +28,8 @@ import zmq
 
 from ._errors import ClientClosedError, TimeoutError
 from ._protocol import DEFAULT_OUTAGE_BUDGET_S, Channel, CurveKeys, check_endpoint, encode
+
+log = logging.getLogger("tuneport")
 
 #: Redirects followed in a row before a request waits (a stale owner row can point in a circle).
 MAX_HOPS = 8
@@ -108,6 +112,15 @@ def redirect_of(reply: Any) -> Mapping[str, Any] | None:
     return data if isinstance(data, dict) and data.get("reason") == "moved" else None
 
 
+def _code(reply: Any) -> str | None:
+    """The error code of an error reply, else None."""
+    if not isinstance(reply, dict) or reply.get("ok") is not False:
+        return None
+    error = reply.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
 class FailoverChannel:
     """Requests over several endpoints (see the module docstring), one at a time. ``timeout`` is per
     attempt; ``retries`` is the number of silent attempts tolerated (across endpoints) before
@@ -161,12 +174,15 @@ class FailoverChannel:
         study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
         failover window ended. @raises TimeoutError after ``1 + retries`` silent attempts (with one
         endpoint: as ``Channel.request``, outage budget and ``handshake_wait`` included; with several,
-        each attempt waits at most ``timeout`` for a connection too)."""
+        each attempt waits at most ``timeout`` for a connection too, and ``handshake_wait``
+        (``connect``'s hello) cycles over them within the outage budget: ``_first_contact``)."""
         wait = self.timeout if timeout is None else timeout
         silences_allowed = self.retries if retries is None else retries
         if payload is None:
             payload = encode(message)
         with self._lock:
+            if handshake_wait is not None and len(self.endpoints.all) > 1:
+                return self._first_contact(message, wait, self.outage_budget_s if outage_budget_s is None else outage_budget_s, payload)
             started = time.monotonic()
             silences = hops = 0
             delay = 0.05
@@ -224,6 +240,56 @@ class FailoverChannel:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 hops = 0
+
+    def _first_contact(self, message: Mapping[str, Any], wait: float, budget: float, payload: bytes) -> Any:
+        """``connect``'s hello to several endpoints (under the lock): tries each in turn, from the
+        current one, for ``wait`` (a server not up yet, one that accepts and never completes the
+        ZeroMQ handshake, one that does not answer), and cycles over them until one answers or
+        ``budget`` (the outage budget) is spent, every endpoint tried once at least; servers
+        sharing a database may start in any order, and after them their workers. Returns the
+        reply (an ``UNAVAILABLE`` one too: the next call starts at the next endpoint).
+        @raises TimeoutError naming every endpoint and why each failed last; UnauthenticatedError."""
+        ring = self.endpoints.all
+        first = ring.index(self.endpoints.current) if self.endpoints.current in ring else 0
+        started = time.monotonic()
+        failures: dict[str, str] = {}
+        told = False
+        tries = 0
+        while True:
+            if self._closed:
+                raise ClientClosedError("the client is closed")
+            endpoint = ring[(first + tries) % len(ring)]
+            tries += 1
+            try:
+                reply = self._channel(endpoint, wait).request(
+                    message, timeout=wait, retries=0, outage_budget_s=wait, payload=payload, handshake_wait=wait
+                )
+            except TimeoutError as err:
+                # A fresh channel next time: a spent one gives its next request a last look only.
+                self._channels.pop(endpoint).close()
+                self.endpoints.silent(endpoint)
+                failures[endpoint] = err.message
+                elapsed = time.monotonic() - started
+                if tries >= len(ring) and elapsed >= budget:
+                    detail = "; ".join(f"{e}: {m}" for e, m in failures.items())
+                    raise TimeoutError(
+                        f"no tuneport server answered 'hello' at any of {', '.join(ring)} within {elapsed:.3g}s "
+                        f"(outage_budget_s {budget:g}s, connect_timeout {wait:g}s each): is one running there? ({detail})",
+                        {"op": message.get("op"), "id": message.get("id"), "endpoints": ring, "errors": failures},
+                    ) from err
+                if tries == len(ring) and not told:
+                    told = True
+                    log.warning(
+                        "no connection to %s yet; waiting %s for a tuneport server at one of them (outage_budget_s)",
+                        ", ".join(ring),
+                        "forever" if math.isinf(budget) else f"up to {budget:g}s",
+                    )
+                continue
+            self.endpoints.moved(endpoint)
+            self.endpoints.answered(endpoint)
+            if _code(reply) == "UNAVAILABLE":
+                self.endpoints.rotate()  # busy or stopping: the caller's next try goes elsewhere
+            return reply
 
     def close(self) -> None:
         """Closes every socket (LINGER 0); later requests raise ClientClosedError."""
