@@ -463,3 +463,12 @@ def test_set_constraint_with_other_names_than_an_earlier_trial_is_refused(server
     same.set_constraint("cost", 0.5)
     same.complete([0.2, 0.2])
     assert [t.constraints for t in study.trials] == [[0.0, 1.0], None, [0.5, -2.0]]
+
+
+def test_module_create_study_takes_reference_point(server: ServerProcess, name: str) -> None:
+    # Client.create_study takes reference_point; tp.create_study (Optuna-style) did not (TypeError).
+    study = _study(server, name, directions=["minimize", "maximize"], reference_point=[10.0, -1.0])
+    assert study.summary().reference_point == [10.0, -1.0]
+    study.add_trial(tp.create_trial(state="COMPLETE", values=[2.0, 3.0], params={}, distributions={}))
+    front = study.pareto_front()
+    assert front.reference_point == [10.0, -1.0] and front.reference_point_source == "given"

@@ -309,6 +309,9 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
     await svc.execute("create_study", { name: "mo", directions: ["maximize", "minimize"], space: { c: { type: "categorical", choices: [null, "a"] } } });
     await svc.execute("create_study", { name: "so", space: { x: { type: "float", low: 0, high: 1 } } });
+    // The Python client's set_metric_names keeps the objectives' names in this user attribute.
+    await svc.execute("create_study", { name: "named", directions: ["maximize", "minimize"], space: {}, user_attrs: { "tuneport:metric_names": ["acc", "size"] } });
+    await svc.execute("add_trial", { study: "named", params: {}, values: [0.9, 3] });
     for (const [i, c] of [-1, 2].entries()) await svc.execute("add_trial", { study: "mo", params: { c: i === 0 ? null : "a" }, values: [i + 0.5, 7 - i], constraints: [c] });
     for (const state of ["COMPLETE", "COMPLETE", "FAIL"] as const)
       await svc.execute("add_trial", { study: "so", params: { x: 0.5 }, state, ...(state === "COMPLETE" ? { value: 1 } : {}) });
@@ -322,9 +325,14 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
     };
     try {
       const mo = (await printed("trials", "mo")).split("\n");
-      expect(mo[0]).toMatch(/^#\s+state\s+value_0\s+value_1\s+feasible\s+c\s+duration_s$/);
+      // values_I, as `studies show` and Optuna's trials_dataframe name them (it said value_I).
+      expect(mo[0]).toMatch(/^#\s+state\s+values_0\s+values_1\s+feasible\s+c\s+duration_s$/);
       expect(mo[2]).toMatch(/^0\s+COMPLETE\s+0\.5\s+7\s+yes\s+null\s/);
       expect(mo[3]).toMatch(/^1\s+COMPLETE\s+1\.5\s+6\s+no\s+a\s/);
+      expect(await printed("show", "mo")).toMatch(/^#\s+values_0 \(max\)\s+values_1 \(min\)\s+c$/m);
+      // With metric names (set_metric_names), both tables name the objectives: values_<name>.
+      expect((await printed("trials", "named")).split("\n")[0]).toMatch(/^#\s+state\s+values_acc\s+values_size\s+duration_s$/);
+      expect(await printed("show", "named")).toMatch(/^#\s+values_acc \(max\)\s+values_size \(min\)$/m);
       // The count comes with the page, as the trials op's without_value: one page query, not a second to count.
       const pages = vi.spyOn(backend.name === "sqlite" ? SqliteStorage.prototype : PostgresStorage.prototype, "trialPage");
       expect(await printed("trials", "so", "--sort", "value")).toMatch(/\(1 trial\(s\) without a value are not listed when sorted by value; --sort number lists them\)/);

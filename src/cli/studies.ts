@@ -4,7 +4,7 @@ import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { type TrialsPage, trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
-import { type LineageView, type StudyView, type TrialView, summaryView, trialView } from "../service/views.js";
+import { type LineageView, type StudyView, type TrialView, metricNamesOf, summaryView, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/storage.js";
 import { lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "../service/lineage.js";
@@ -74,7 +74,7 @@ Options:
         if (s.directions.length === 1) out(v.json ? JSON.stringify(s, null, 2) : formatStudy(s));
         else {
           const front = await paretoFrontOf(storage, study, s);
-          out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front)}`);
+          out(v.json ? JSON.stringify({ ...s, pareto_front: front }, null, 2) : `${formatStudy(s)}\n${formatFront(front, metricNamesOf(s.user_attrs, s.directions.length))}`);
         }
       } else if (sub === "lineage") {
         const l = await lineageFromSql(storage, await studyNamed(storage, name as string), trialNo);
@@ -85,8 +85,9 @@ Options:
         const limit = intOption("limit", v.limit, 1, MAX_LISTED);
         const args = { states: statesOption(v.state as string[] | undefined), order_by: sort, limit: limit ?? MAX_LISTED } as const;
         const page = await trialsPageOf(storage, name as string, args);
+        const study = await studyNamed(storage, name as string);
         // A value order lists the trials that have a value: the others are counted (by the page), not hidden.
-        out(v.json ? JSON.stringify(page, null, 2) : [formatTrialTable(page.trials), ...trialTableNotes(page, page.without_value ?? 0)].join("\n"));
+        out(v.json ? JSON.stringify(page, null, 2) : [formatTrialTable(page.trials, metricNamesOf(study.userAttrs, study.config.directions.length)), ...trialTableNotes(page, page.without_value ?? 0)].join("\n"));
       }
     } finally {
       await storage.close();
@@ -249,29 +250,36 @@ export function formatStudy(s: StudyView): string {
   return lines.map((l) => terminalSafe(l)).join("\n");
 }
 
-/** The Pareto front of `studies show` for a multi-objective study: its hypervolume and one row per trial. */
-export function formatFront(f: ParetoFrontView): string {
+/** A value column's head, as Optuna's trials_dataframe: `values_<metric name>`, else `values_<i>`. */
+const valuesHead = (names: readonly string[] | null, i: number) => `values_${names?.[i] ?? i}`;
+
+/**
+ * The Pareto front of `studies show` for a multi-objective study: its hypervolume and one row per
+ * trial, a column per objective named after its metric name (`set_metric_names`) where it has one.
+ */
+export function formatFront(f: ParetoFrontView, metricNames: readonly string[] | null = null): string {
   if (f.trials.length === 0) return `pareto front: no feasible COMPLETE trial yet (${f.n_complete} complete)`;
   const names = [...new Set(f.trials.flatMap((t) => Object.keys(t.params)))];
   const head =
     `pareto front: ${f.trials.length} trials (${f.n_feasible} feasible of ${f.n_complete} complete), hypervolume ${formatNumber(f.hypervolume)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} ` +
     `at [${(f.reference_point ?? []).map((x) => formatNumber(x)).join(", ")}] (${f.reference_point_source})`;
   return `${head}\n${table(
-    ["#", ...f.directions.map((d, i) => `values_${i} (${d.slice(0, 3)})`), ...names],
+    ["#", ...f.directions.map((d, i) => `${valuesHead(metricNames, i)} (${d.slice(0, 3)})`), ...names],
     f.trials.map((t) => [String(t.number), ...(t.values ?? []).map((x) => formatNumber(x)), ...names.map((n) => formatNumber(t.params[n]))]),
   )}`;
 }
 
 /**
- * Trials as a table: one value column per objective (value_0, value_1, ... with several), a
+ * Trials as a table: one value column per objective (values_0, values_1, ... with several, or
+ * values_<name> with metric names, as Optuna's trials_dataframe), a
  * `feasible` column when any trial told constraints, a column per parameter ("-" where a trial does
  * not use it, null for a categorical None).
  */
-export function formatTrialTable(trials: TrialView[]): string {
+export function formatTrialTable(trials: TrialView[], metricNames: readonly string[] | null = null): string {
   if (trials.length === 0) return "no trials";
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
   const objectives = Math.max(1, maxOf(trials.map((t) => t.values?.length ?? 0)));
-  const valueHeads = objectives === 1 ? ["value"] : Array.from({ length: objectives }, (_, i) => `value_${i}`);
+  const valueHeads = objectives === 1 ? ["value"] : Array.from({ length: objectives }, (_, i) => valuesHead(metricNames, i));
   const constrained = trials.some((t) => t.constraints !== null);
   const param = (t: TrialView, n: string) => (!(n in t.params) ? "-" : t.params[n] === null ? "null" : formatNumber(t.params[n]));
   return table(

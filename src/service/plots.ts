@@ -84,7 +84,7 @@ const ONE_VALUE_KINDS: ReadonlySet<PlotKind> = new Set(["history", "parallel_coo
 export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "directions">): void {
   if (study.directions.length > 1 && ONE_VALUE_KINDS.has(kind))
     throw invalidArgument(
-      `study '${study.name}' has ${study.directions.length} objectives (${study.directions.join(", ")}): a ${kind} plot draws one value per trial; ` +
+      `study '${study.name}' has ${study.directions.length} objectives (${study.directions.join(", ")}): ${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind} plot draws one value per trial; ` +
         "plot pareto_front, hypervolume_history or intermediate_values",
     );
   if (study.directions.length === 1 && kind === "hypervolume_history")

@@ -235,7 +235,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
     lines.push(
       f.size === 0
         ? `No feasible trial has completed yet, so there is no Pareto front (${f.n_infeasible} infeasible).`
-        : `Pareto front: ${f.size} trials (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (estimate)"} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source === "derived" ? "derived from the current front, which moves it: compare values over time with pareto_front's history" : f.reference_point_source}); ` +
+        : `Pareto front: ${f.size} trials (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmtHypervolume(f.hypervolume)}${f.hypervolume_exact ? "" : " (estimate)"} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source === "derived" ? "derived from the current front, which moves it: compare values over time with pareto_front's history" : f.reference_point_source}); ` +
             `${f.completions_since_improvement} completions since it last grew${f.completions_since_improvement >= PLATEAU_AFTER ? " (plateau)" : ""}. Read it with pareto_front.`,
     );
   } else if (s.best) {
@@ -287,6 +287,13 @@ function thin(v: readonly number[], max: number): number[] {
 
 /** `formatNumber` (domain/format.ts) under its older name, for the MCP transport's imports. */
 export const fmt = (v: unknown): string => formatNumber(v);
+
+/**
+ * A hypervolume for a reader. One past a float's range (objectives far from the reference point
+ * multiply to Infinity, which JSON carries as null) says it overflowed rather than "Infinity".
+ */
+export const fmtHypervolume = (hv: number | null): string =>
+  hv === null || Number.isFinite(hv) ? fmt(hv ?? 0) : "overflowed (too large for a 64-bit float: give a reference_point nearer the front, or rescale the objectives)";
 
 const paramText = ([k, v]: [string, unknown]): string => `${k}=${typeof v === "string" ? JSON.stringify(v) : fmt(v)}`;
 

@@ -195,3 +195,16 @@ export async function summaryView(storage: SummarySource, study: Study): Promise
   for (const list of await storage.distinctDistributions(study.id)) for (const [k, d] of Object.entries(list)) if (!seen.has(k)) seen.set(k, d);
   return studyView(study, counts, best, seen);
 }
+
+/** The study user attribute where the Python client's `set_metric_names` keeps the objectives' names. */
+export const METRIC_NAMES_ATTR = "tuneport:metric_names";
+
+/**
+ * The objectives' names given to `set_metric_names`: one distinct string per objective, else null
+ * (plots and tables then say `objective i` / `values_i`, as Optuna does without names).
+ */
+export function metricNamesOf(userAttrs: Readonly<Record<string, unknown>>, objectives: number): string[] | null {
+  const names = userAttrs[METRIC_NAMES_ATTR];
+  if (!Array.isArray(names) || names.length !== objectives || !names.every((n) => typeof n === "string" && n !== "")) return null;
+  return new Set(names).size === names.length ? (names as string[]) : null;
+}

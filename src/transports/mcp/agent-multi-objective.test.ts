@@ -118,3 +118,25 @@ describe("the hypervolume that wait_for_progress reports", () => {
     expect(textOf(await call("study_summary", { study: "mo" }))).toMatch(/hypervolume \S+ at \[1\.76, 3\.28\] \(derived from the current front, which moves it: compare values over time with pareto_front's history\)/);
   });
 });
+
+describe("pareto_front's refusals and overflow, as an agent reads them", () => {
+  it("names pareto_front (the tool called), not the best_trials op, when the cursor is not its own", async () => {
+    await frontOfThree();
+    const r = await call("pareto_front", { study: "mo", cursor: "not-a-cursor" });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("cursor is not a pareto_front cursor");
+    const listed = await call("list_trials", { study: "mo", cursor: "not-a-cursor" });
+    expect(textOf(listed)).toContain("cursor is not a list_trials cursor");
+  });
+
+  it("says an overflowing hypervolume overflowed, in the text and the structured content alike", async () => {
+    await frontOfThree();
+    const r = await call("pareto_front", { study: "mo", reference_point: [1e200, 1e200], history: true });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect(textOf(r)).toContain("hypervolume overflowed (too large for a 64-bit float");
+    expect(textOf(r)).not.toContain("Infinity");
+    expect(sc(r).hypervolume).toBeNull();
+    expect(sc(r).hypervolume_overflowed).toBe(true);
+    expect((sc(r).history as [number, number | null][]).every(([, hv]) => hv === null)).toBe(true);
+  });
+});

@@ -188,11 +188,16 @@ export function toolTable(maxWaitS = 50): McpTool[] {
 }
 
 /**
- * The service names the op whose arguments it refused ("ask: lease_ttl_s …"); an agent called a
- * tool (ask_trial), so the refusal names the tool it can call again.
+ * The service names the op whose arguments it refused ("ask: lease_ttl_s …", "cursor is not a
+ * best_trials cursor"); an agent called a tool (ask_trial, pareto_front), so the refusal names the
+ * tool it can call again.
  */
 function asToolError(t: McpTool, err: TuneportError): TuneportError {
+  if (err.code !== "INVALID_ARGUMENT") return err;
+  const cursorOp = t.ops.find((o) => err.message.startsWith(`cursor is not a ${o} cursor`));
+  if (cursorOp !== undefined && cursorOp !== t.name)
+    return new TuneportError(err.code, err.message.replace(`a ${cursorOp} cursor`, `a ${t.name} cursor`), err.data);
   const op = t.ops.find((o) => err.message.startsWith(`${o}: `));
-  if (err.code !== "INVALID_ARGUMENT" || op === undefined || op === t.name) return err;
+  if (op === undefined || op === t.name) return err;
   return new TuneportError(err.code, `${t.name}: ${err.message.slice(op.length + 2)}`, err.data);
 }

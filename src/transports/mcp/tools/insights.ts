@@ -3,14 +3,14 @@ import { z } from "zod";
 import { TuneportError } from "../../../domain/errors.js";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
-import { fmt } from "../../../service/summary.js";
+import { fmt, fmtHypervolume } from "../../../service/summary.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import type { McpBackend } from "../backend.js";
 import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, paramsField, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
-import { type McpTool, defineTool, text } from "./tool.js";
+import { type McpTool, defineTool, hypervolumeFields, text } from "./tool.js";
 
 const importancesTool = defineTool({
   name: "param_importances",
@@ -238,7 +238,7 @@ async function waitRun(
       counts: current.counts,
       best_value: current.best_trial?.value ?? null,
       best_trial: current.best_trial?.number ?? null,
-      ...(front ? { front_size: front.n_front, hypervolume: front.hypervolume, reference_point: front.reference_point, reference_point_source: front.reference_point_source } : {}),
+      ...(front ? { front_size: front.n_front, ...hypervolumeFields(front.hypervolume), reference_point: front.reference_point, reference_point_source: front.reference_point_source } : {}),
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
@@ -288,5 +288,5 @@ function frontLine(f: { n_front: number; hypervolume: number | null; reference_p
     f.reference_point_source === "derived"
       ? "derived from the current front, so not comparable with earlier calls' values; pareto_front with history: true compares them"
       : (f.reference_point_source ?? "no reference point yet");
-  return `Pareto front: ${f.n_front} trials, hypervolume ${fmt(f.hypervolume ?? 0)}${at} (${source}); read it with pareto_front.`;
+  return `Pareto front: ${f.n_front} trials, hypervolume ${fmtHypervolume(f.hypervolume)}${at} (${source}); read it with pareto_front.`;
 }

@@ -59,3 +59,10 @@ export const text = (t: string, structured?: Record<string, unknown>): CallToolR
   content: [{ type: "text", text: t }],
   ...(structured ? { structuredContent: structured } : {}),
 });
+
+/**
+ * A hypervolume in structured content: JSON has no Infinity, so one that overflowed a float is
+ * null and flagged `hypervolume_overflowed`, as the text (summary.ts `fmtHypervolume`) says.
+ */
+export const hypervolumeFields = (hv: number | null): { hypervolume: number | null; hypervolume_overflowed?: true } =>
+  hv !== null && !Number.isFinite(hv) ? { hypervolume: null, hypervolume_overflowed: true } : { hypervolume: hv };

@@ -5,7 +5,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
-import { fmt, fmtParams } from "../../../service/summary.js";
+import { fmt, fmtHypervolume, fmtParams } from "../../../service/summary.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
 import { HARD_MAX_CHARS, clip, fitPrefix, overBudgetResult, resultChars } from "../budget.js";
@@ -13,7 +13,7 @@ import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
 import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
 import { studyArg } from "./studies.js";
-import { type McpTool, defineTool, text } from "./tool.js";
+import { type McpTool, defineTool, hypervolumeFields, text } from "./tool.js";
 
 const paramValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const trialArg = z.number().int().min(0);
@@ -275,22 +275,22 @@ export const trialTools: McpTool[] = [
         return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [], next_cursor: null });
       const head =
         `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.n_front} trials of ${f.n_feasible} feasible (${f.n_complete} complete)${a.cursor ? ", after the cursor" : ""}; ` +
-        `hypervolume ${fmt(f.hypervolume ?? 0)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
+        `hypervolume ${fmtHypervolume(f.hypervolume)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
       // A front larger than any budget is read page by page: the cursor continues after the last trial shown
       // (the hint was "a larger max_chars", which at the cap could never show the rest).
       const build = (k: number, cursor: string | null) => {
         const lines = [head, ...f.trials.slice(0, k).map((t) => trialLine(t))];
         if (cursor !== null) lines.push(`More front trials follow: call pareto_front with cursor "${cursor}".`);
-        if (f.history) lines.push(`hypervolume history: ${f.history.slice(-50).map(([n, hv]) => `#${n}:${fmt(hv)}`).join(" ")}`);
+        if (f.history) lines.push(`hypervolume history: ${f.history.slice(-50).map(([n, hv]) => `#${n}:${Number.isFinite(hv) ? fmt(hv) : "overflowed"}`).join(" ")}`);
         return text(lines.join("\n"), {
           front: f.trials.slice(0, k).map((t) => compactTrial(t)),
           front_size: f.n_front,
           next_cursor: cursor,
-          hypervolume: f.hypervolume,
+          ...hypervolumeFields(f.hypervolume),
           hypervolume_exact: f.hypervolume_exact,
           reference_point: f.reference_point,
           reference_point_source: f.reference_point_source,
-          history: f.history ? f.history.slice(-50) : null,
+          history: f.history ? f.history.slice(-50).map(([n, hv]) => [n, Number.isFinite(hv) ? hv : null]) : null,
         } as unknown as Record<string, unknown>);
       };
       // Fit with room for a cursor, then ask for exactly that page to get the real one.
