@@ -115,13 +115,9 @@ def test_a_zero_outage_budget_still_resends_to_a_silent_server() -> None:
     assert len(seen) == 2 and seen[0] == seen[1]
 
 
-@pytest.mark.parametrize("first_contact", ["connect", "create_study"])
-def test_a_server_started_after_the_client_is_waited_for(tmp_path: Path, first_contact: str) -> None:
-    """A training script started before its server (containers in any order): connect (and
-    create_study(storage=...), which connects) waited only connect_timeout (3 s) for the first
-    contact, where every later request rides out an outage of up to outage_budget_s. The server
-    starts here once the client has been waiting past its connect_timeout."""
-    srv = ServerProcess(tmp_path / "late.db")
+def _waiting_told() -> tuple[threading.Event, logging.Handler]:
+    """An event set when the client logs that it waits for a server ("... yet; waiting ..."), and
+    the handler (added to the 'tuneport' logger) to remove afterwards."""
     waiting = threading.Event()
 
     class Told(logging.Handler):
@@ -131,6 +127,17 @@ def test_a_server_started_after_the_client_is_waited_for(tmp_path: Path, first_c
 
     handler = Told()
     logging.getLogger("tuneport").addHandler(handler)
+    return waiting, handler
+
+
+@pytest.mark.parametrize("first_contact", ["connect", "create_study"])
+def test_a_server_started_after_the_client_is_waited_for(tmp_path: Path, first_contact: str) -> None:
+    """A training script started before its server (containers in any order): connect (and
+    create_study(storage=...), which connects) waited only connect_timeout (3 s) for the first
+    contact, where every later request rides out an outage of up to outage_budget_s. The server
+    starts here once the client has been waiting past its connect_timeout."""
+    srv = ServerProcess(tmp_path / "late.db")
+    waiting, handler = _waiting_told()
     got: list[Any] = []
     failed: list[BaseException] = []
 
@@ -303,15 +310,7 @@ def test_several_endpoints_wait_for_a_server_started_late_past_a_peer_that_never
     one of them within the outage budget. The first endpoint accepts TCP connections and never
     completes the ZeroMQ handshake: it fails after connect_timeout each time and the next is tried."""
     srv = ServerProcess(tmp_path / "late-b.db")
-    waiting = threading.Event()
-
-    class Told(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if "yet; waiting" in record.getMessage():
-                waiting.set()
-
-    handler = Told()
-    logging.getLogger("tuneport").addHandler(handler)
+    waiting, handler = _waiting_told()
     got: list[tp.Client] = []
     failed: list[BaseException] = []
     with socket.socket() as listener:
