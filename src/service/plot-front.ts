@@ -11,7 +11,7 @@
 import { invalidArgument } from "../domain/errors.js";
 import { boundedHypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
 import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
-import { type StudyView, type TrialView, metricNamesOf } from "./views.js";
+import type { StudyView, TrialView } from "./views.js";
 import { maxOf } from "../math/extremes.js";
 
 const KINDS = ["Pareto front", "dominated", "infeasible"] as const;
@@ -21,14 +21,6 @@ const COLOURS: Record<(typeof KINDS)[number], string> = { "Pareto front": "#e457
 function withValues(study: StudyView, trials: readonly TrialView[]): TrialView[] {
   return trials.filter((t) => t.state === "COMPLETE" && t.values !== null && t.values.length === study.directions.length);
 }
-
-/** An objective's axis title: its `set_metric_names` name (as Optuna's plots), else `objective i`, with its direction. */
-function objectiveTitle(study: StudyView, i: number): string {
-  return `${metricNamesOf(study.user_attrs, study.directions.length)?.[i] ?? `objective ${i}`} (${study.directions[i]})`;
-}
-
-/** A field name for Vega-Lite, which reads `.`, `[` and `]` as a path into the datum: escaped. */
-const vegaField = (name: string) => name.replace(/[\\.[\]]/g, (c) => `\\${c}`);
 
 /** Objectives a scatter matrix shows (the first ones): more would shrink each cell below use. */
 export const MATRIX_OBJECTIVES = 4;
@@ -53,7 +45,7 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[], 
   }));
   if (m > 2) return withNote(matrixSpec(study, done, front), opts);
   const present = KINDS.filter((k) => rows.some((r) => r.kind === k));
-  const axis = (i: number) => ({ field: `v${i}`, type: "quantitative", title: objectiveTitle(study, i), scale: { zero: false, nice: true } });
+  const axis = (i: number) => ({ field: `v${i}`, type: "quantitative", title: `objective ${i} (${study.directions[i]})`, scale: { zero: false, nice: true } });
   const frontRows = rows.filter((r) => r.kind === "Pareto front").sort((a, b) => (a.v0 as number) - (b.v0 as number));
   const spec = {
     ...baseSpec(`Pareto front of ${study.name}`),
@@ -67,7 +59,7 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[], 
           x: axis(0),
           y: axis(1),
           color: { field: "kind", type: "nominal", title: "trial", scale: { domain: present, range: present.map((k) => COLOURS[k]) } },
-          tooltip: [{ field: "trial" }, { field: "v0", title: objectiveTitle(study, 0) }, { field: "v1", title: objectiveTitle(study, 1) }, { field: "kind" }],
+          tooltip: [{ field: "trial" }, { field: "v0" }, { field: "v1" }, { field: "kind" }],
         },
       },
       ...(m === 2 && frontRows.length > 1
@@ -101,7 +93,7 @@ function withNote(p: PlotSpec, opts: Pick<PlotOptions, "sampled">): PlotSpec {
 function matrixSpec(study: StudyView, done: readonly TrialView[], front: ReadonlySet<number>): PlotSpec {
   const m = study.directions.length;
   const k = Math.min(m, MATRIX_OBJECTIVES);
-  const names = Array.from({ length: k }, (_, i) => objectiveTitle(study, i));
+  const names = Array.from({ length: k }, (_, i) => `objective ${i} (${study.directions[i]})`);
   const rows = done.map((t) => {
     const row: Record<string, unknown> = { trial: t.number, kind: t.feasible === false ? "infeasible" : front.has(t.number) ? "Pareto front" : "dominated" };
     names.forEach((name, i) => (row[name] = (t.values as number[])[i]));
@@ -112,7 +104,7 @@ function matrixSpec(study: StudyView, done: readonly TrialView[], front: Readonl
   const spec = {
     ...baseSpec(`Pareto front of ${study.name}`),
     data: { values: rows },
-    repeat: { row: names.map(vegaField), column: names.map(vegaField) },
+    repeat: { row: names, column: names },
     spec: {
       width: cell,
       height: cell,
@@ -121,7 +113,7 @@ function matrixSpec(study: StudyView, done: readonly TrialView[], front: Readonl
         x: { field: { repeat: "column" }, type: "quantitative", scale: { zero: false, nice: true } },
         y: { field: { repeat: "row" }, type: "quantitative", scale: { zero: false, nice: true } },
         color: { field: "kind", type: "nominal", title: "trial", scale: { domain: present, range: present.map((kd) => COLOURS[kd]) } },
-        tooltip: [{ field: "trial" }, ...names.map((name) => ({ field: vegaField(name), title: name })), { field: "kind" }],
+        tooltip: [{ field: "trial" }, ...names.map((field) => ({ field })), { field: "kind" }],
       },
     },
   };

@@ -216,30 +216,6 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     }
   });
 
-  it("titles the objectives with their metric names (set_metric_names) where the study has them, as Optuna's plots do", async () => {
-    const named = (m: number, names: string[]) => {
-      const mo = moStudy(m);
-      return { study: { ...mo.study, user_attrs: { "tuneport:metric_names": names } }, trials: mo.trials };
-    };
-    const two = named(2, ["error", "acc"]);
-    const titles = (spec: Record<string, unknown>) => JSON.stringify(spec).match(/"title":"[^"]*"/g) ?? [];
-    expect(titles(plotSpec("pareto_front", two.study, two.trials).spec)).toEqual(expect.arrayContaining(['"title":"error (minimize)"', '"title":"acc (maximize)"']));
-    expect(JSON.stringify(plotSpec("pareto_front", two.study, two.trials).spec)).not.toContain("objective 0");
-    // A name with a dot is a path to Vega-Lite: its field is escaped, and the plot still draws the values.
-    const three = named(3, ["error", "acc.top1", "size [MB]"]);
-    const spec3 = plotSpec("pareto_front", three.study, three.trials).spec;
-    expect(spec3.repeat).toEqual({ row: ["error (minimize)", "acc\\.top1 (maximize)", "size \\[MB\\] (minimize)"], column: expect.any(Array) });
-    expect(dataOf(spec3)[5]?.["acc.top1 (maximize)"]).toBe(three.trials[5]?.values?.[1]);
-    const plot = await renderPlot("pareto_front", three.study, three.trials);
-    expect(inkShare(decodePng(plot.png))).toBeGreaterThan(0.01);
-    // Names that are not one distinct string per objective are not used.
-    for (const bad of [["a"], ["a", "a"], ["a", 1]]) {
-      const mo = moStudy(2);
-      const spec = plotSpec("pareto_front", { ...mo.study, user_attrs: { "tuneport:metric_names": bad } }, mo.trials).spec;
-      expect(JSON.stringify(spec), JSON.stringify(bad)).toContain("objective 0 (minimize)");
-    }
-  });
-
   it("accepts the short kind names and refuses unknown ones", () => {
     expect(parsePlotKind("parallel")).toBe("parallel_coordinates");
     expect(parsePlotKind("intermediate")).toBe("intermediate_values");
