@@ -82,20 +82,43 @@ describe("a study page whose study is deleted or created again", () => {
     await page.locator("h1", { hasText: "Not available" }).waitFor();
     expect(await page.locator("main").innerText()).toContain("no study named 'live'");
 
+    // The race the page must survive: its first read of the table answers before the trial is
+    // told, and the tell's change arrives while the page is still being built (its get_study is
+    // held here until the change has been sent). The change must not be lost.
+    let arrived = () => undefined as void;
+    const heldArrived = new Promise<void>((r) => (arrived = r));
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    await page.route("**/api/op/get_study", async (route) => {
+      arrived();
+      await released;
+      await route.continue();
+    });
+    const firstTable = page.waitForResponse((r) => r.url().endsWith("/api/op/query_trials"));
     await client.call("create_study", twoObjectives("live"));
+    await heldArrived;
+    expect((await (await firstTable).json()).total).toBe(0);
+    // A stream of the test's own, open before the tell, says when the tell's change has been sent.
+    await page.evaluate(`new Promise((opened) => {
+      const es = new EventSource("/api/events");
+      window.told = new Promise((resolve) => {
+        es.addEventListener("change", (e) => {
+          const c = JSON.parse(e.data);
+          if (c.study === "live" && c.kind === "updated") {
+            es.close();
+            resolve();
+          }
+        });
+      });
+      es.addEventListener("open", () => opened());
+    })`);
+    const updated = page.evaluate("window.told");
     await tellOne(client, "live", { values: [0.5, 0.25] });
+    await updated;
+    await new Promise((r) => setTimeout(r, 300)); // the page's own stream had it too
+    release(); // from here on every get_study passes at once
     await expectTwoObjectivePage(page);
-    // The page may be built from the study's creation before the tell's change arrives. Known defect
-    // (stop 57, failed twice in clean-clone CI, not reproduced locally): the live page of a study created
-    // again under its name can miss that first change; a reload must then show the trial.
-    const rows = () => page.locator("#trials tbody tr").count();
-    try {
-      await expect.poll(rows, { timeout: 20_000 }).toBe(1);
-    } catch {
-      await page.reload();
-      await expectTwoObjectivePage(page);
-      await expect.poll(rows, { timeout: HANG }).toBe(1);
-    }
+    await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
     await client.close();

@@ -168,7 +168,12 @@ async function route(): Promise<void> {
     if (live()) void route();
   };
   current.dispose?.();
-  current = { onChange: () => undefined };
+  // Changes that arrive while the view is read are kept (the last per study) and given to the view
+  // once it is built: a change committed after the view's first read would otherwise be dropped,
+  // and the page would show what it read until the next change (a study created again and told at
+  // once showed no trial).
+  const missed = new Map<string, Change>();
+  current = { onChange: (c) => void missed.set(c.study, c) };
   try {
     const at = parseAddress(location.hash);
     const view = at.kind === "trial" ? await trialPage(at.study, at.trial, live) : at.kind === "study" ? await studyPage(main, at.study, live, rebuild) : await studiesList(live);
@@ -177,6 +182,7 @@ async function route(): Promise<void> {
       return;
     }
     current = view;
+    for (const c of missed.values()) view.onChange(c);
   } catch (err) {
     if (!live()) return; // a failure of a page the user has left: the page on screen stays
     document.title = "Not available — tuneport";
@@ -184,6 +190,7 @@ async function route(): Promise<void> {
     // A read that failed while the server was away, or a study deleted and created again in the
     // gap: read again when the stream comes back (a study created while it is live: see liveChanges).
     current = { onChange: (c) => c.version === -1 && rebuild() };
+    if ([...missed.values()].some((c) => c.version === -1)) rebuild(); // the stream came back during the read
   }
   main.focus({ preventScroll: true });
 }
