@@ -15,7 +15,7 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from enum import Enum
 from typing import Any
@@ -61,6 +61,22 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 
 #: How long ``connect`` waits for a server to answer ``hello`` by default (seconds).
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
+
+
+def _backing_off_unavailable(send: Callable[[], Any], retries: int, op: str) -> Any:
+    """``send()`` again (the same request id) while the server answers UNAVAILABLE (over its memory
+    ceiling, or busy), at most ``retries`` more times, waiting 0.1 s, then twice as long, up to 2 s."""
+    delay = 0.1
+    for attempt in range(retries + 1):
+        try:
+            return send()
+        except UnavailableError as err:
+            if attempt == retries:
+                raise
+            log.info("%s answered UNAVAILABLE (%s); retrying in %gs", op, err.message, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
 
 
 class Client:
@@ -144,17 +160,11 @@ class Client:
         message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
         # At least ``wait``: a budget of 0 ("fail at once in an outage") still lets the connection form.
         budget = max(self._channel.outage_budget_s, wait)
-        retries, delay = self._channel.retries, 0.1
-        for attempt in range(retries + 1):
-            try:
-                result = parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=budget, handshake_wait=wait))
-                break
-            except UnavailableError as err:
-                if attempt == retries:
-                    raise
-                log.info("hello answered UNAVAILABLE (%s); retrying in %gs", err.message, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        result = _backing_off_unavailable(
+            lambda: parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=budget, handshake_wait=wait)),
+            self._channel.retries,
+            "hello",
+        )
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
@@ -189,19 +199,14 @@ class Client:
                 f"{op} request of {len(payload)} bytes exceeds the server's limit of {limit}",
                 {"max_message_bytes": limit},
             )
-        delay = 0.1
         budget = main.outage_budget_s if outage_budget_s is None else outage_budget_s
         # A hung server (connected, silent) held a Ctrl-C'd script for the whole timeout (10 s).
         timeout, retries = (min(main.timeout, budget), 0) if hurry else (main.timeout, main.retries)
-        for attempt in range(retries + 1):
-            try:
-                return parse_reply(chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload))
-            except UnavailableError:
-                if attempt == retries:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+        return _backing_off_unavailable(
+            lambda: parse_reply(chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload)),
+            retries,
+            op,
+        )
 
     def call(self, op: str, **args: Any) -> Any:
         """Sends any protocol op (arguments as keywords) and returns its raw ``result`` map.
