@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import zmq
@@ -18,6 +18,8 @@ import zmq
 import tuneport as tp
 from conftest import FakeServer, ServerProcess, free_port, ok
 from tuneport import _client, _protocol
+
+T = TypeVar("T")
 
 HANG = 60.0  # generous: only there so that a regression fails instead of hanging the run
 
@@ -115,9 +117,9 @@ def test_a_zero_outage_budget_still_resends_to_a_silent_server() -> None:
     assert len(seen) == 2 and seen[0] == seen[1]
 
 
-def _waiting_told() -> tuple[threading.Event, logging.Handler]:
-    """An event set when the client logs that it waits for a server ("... yet; waiting ..."), and
-    the handler (added to the 'tuneport' logger) to remove afterwards."""
+def _started_late(first_contact: Callable[[], T], srv: ServerProcess, what: str) -> T:
+    """Runs ``first_contact`` on a thread while no server is up, starts ``srv`` once the client has
+    logged that it waits for one ("... yet; waiting ..."), and returns what ``first_contact`` returned."""
     waiting = threading.Event()
 
     class Told(logging.Handler):
@@ -126,8 +128,31 @@ def _waiting_told() -> tuple[threading.Event, logging.Handler]:
                 waiting.set()
 
     handler = Told()
+    got: list[T] = []
+    failed: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            got.append(first_contact())
+        except BaseException as exc:
+            failed.append(exc)
+
     logging.getLogger("tuneport").addHandler(handler)
-    return waiting, handler
+    try:
+        connecting = threading.Thread(target=first, daemon=True)
+        connecting.start()
+        end = time.monotonic() + HANG
+        while not waiting.wait(0.05) and connecting.is_alive() and time.monotonic() < end:
+            pass
+        assert connecting.is_alive(), f"{what} gave up before its outage budget: {failed}"
+        assert waiting.is_set(), f"{what} did not say that it waits for a server"
+        srv.start()
+        connecting.join(HANG)
+        assert not connecting.is_alive(), f"{what} hung"
+        assert got, f"{what} raised {failed}"
+        return got[0]
+    finally:
+        logging.getLogger("tuneport").removeHandler(handler)
 
 
 @pytest.mark.parametrize("first_contact", ["connect", "create_study"])
@@ -137,38 +162,20 @@ def test_a_server_started_after_the_client_is_waited_for(tmp_path: Path, first_c
     contact, where every later request rides out an outage of up to outage_budget_s. The server
     starts here once the client has been waiting past its connect_timeout."""
     srv = ServerProcess(tmp_path / "late.db")
-    waiting, handler = _waiting_told()
-    got: list[Any] = []
-    failed: list[BaseException] = []
 
-    def first() -> None:
-        try:
-            if first_contact == "connect":
-                got.append(tp.connect(srv.endpoint, connect_timeout=0.5, outage_budget_s=HANG))
-            else:
-                got.append(tp.create_study(storage=srv.endpoint, study_name="late", direction="minimize"))
-        except BaseException as exc:
-            failed.append(exc)
+    def first() -> Any:
+        if first_contact == "connect":
+            return tp.connect(srv.endpoint, connect_timeout=0.5, outage_budget_s=HANG)
+        return tp.create_study(storage=srv.endpoint, study_name="late", direction="minimize")
 
     try:
-        connecting = threading.Thread(target=first, daemon=True)
-        connecting.start()
-        end = time.monotonic() + HANG
-        while not waiting.wait(0.05) and connecting.is_alive() and time.monotonic() < end:
-            pass
-        assert connecting.is_alive(), f"{first_contact} gave up before its outage budget: {failed}"
-        assert waiting.is_set(), f"{first_contact} did not say that it waits for the server"
-        srv.start()
-        connecting.join(HANG)
-        assert not connecting.is_alive(), f"{first_contact} hung"
-        assert got, f"{first_contact} raised {failed}"
+        got = _started_late(first, srv, first_contact)
         if first_contact == "connect":
-            with got[0] as client:
+            with got as client:
                 assert client.list_studies() == []
         else:
-            assert got[0].name == "late" and tp.get_all_study_names(storage=srv.endpoint) == ["late"]
+            assert got.name == "late" and tp.get_all_study_names(storage=srv.endpoint) == ["late"]
     finally:
-        logging.getLogger("tuneport").removeHandler(handler)
         with _client._shared_lock:
             shared = _client._shared_clients.pop(srv.endpoint, None)
         if shared is not None:
@@ -310,37 +317,16 @@ def test_several_endpoints_wait_for_a_server_started_late_past_a_peer_that_never
     one of them within the outage budget. The first endpoint accepts TCP connections and never
     completes the ZeroMQ handshake: it fails after connect_timeout each time and the next is tried."""
     srv = ServerProcess(tmp_path / "late-b.db")
-    waiting, handler = _waiting_told()
-    got: list[tp.Client] = []
-    failed: list[BaseException] = []
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(128)
         stalled = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
-
-        def first() -> None:
-            try:
-                got.append(tp.connect([stalled, srv.endpoint], connect_timeout=0.5, outage_budget_s=HANG, heartbeat=False))
-            except BaseException as exc:
-                failed.append(exc)
-
         try:
-            connecting = threading.Thread(target=first, daemon=True)
-            connecting.start()
-            end = time.monotonic() + HANG
-            while not waiting.wait(0.05) and connecting.is_alive() and time.monotonic() < end:
-                pass
-            assert connecting.is_alive(), f"connect gave up before its outage budget: {failed}"
-            assert waiting.is_set(), "connect did not say that it waits for a server"
-            srv.start()
-            connecting.join(HANG)
-            assert not connecting.is_alive(), "connect hung"
-            assert got, f"connect raised {failed}"
-            with got[0] as client:
+            client = _started_late(lambda: tp.connect([stalled, srv.endpoint], connect_timeout=0.5, outage_budget_s=HANG, heartbeat=False), srv, "connect")
+            with client:
                 assert client._endpoints.current == srv.endpoint  # noqa: SLF001
                 assert client.list_studies() == []
         finally:
-            logging.getLogger("tuneport").removeHandler(handler)
             srv.stop()
 
 
