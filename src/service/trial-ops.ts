@@ -191,7 +191,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
     // as an enqueued trial's are, so its objective's suggest returns them. A strategy's are proposals (below).
     const fixed = fromScheduler?.params ?? {};
     for (const [k, v] of Object.entries(params)) if (k in s.study.config.space || k in fixed) t.params[k] = v;
-    const proposed = proposalsOf(s, ctx, params);
+    const proposed = proposalsOf(s, ctx, params, fixed);
     if (proposed) t.systemAttrs[PROPOSED_PARAMS] = proposed;
     fillDeclared(core, s, t);
     const result = askResult(core, s, t);

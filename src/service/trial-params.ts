@@ -67,13 +67,16 @@ export function suggestContext(s: StudyState): StudyContext {
   return { ...s.ctx, space };
 }
 
-/** The values of `params` for the define-by-run parameters of `ctx`'s space (those its distribution holds), or null for none. */
-export function proposalsOf(s: StudyState, ctx: StudyContext, params: Params): Params | null {
+/**
+ * The values of `params` for the define-by-run parameters of `ctx`'s space (those its distribution
+ * holds), or null for none; `fixed` (a scheduler's, already the trial's params) are left out.
+ */
+export function proposalsOf(s: StudyState, ctx: StudyContext, params: Params, fixed: Params = {}): Params | null {
   if (ctx === s.ctx) return null;
   let out: Record<string, ParamValue> | null = null;
   for (const [k, d] of Object.entries(ctx.space)) {
     const v = params[k];
-    if (k in s.study.config.space || v === undefined || !contains(d, v)) continue;
+    if (k in s.study.config.space || k in fixed || v === undefined || !contains(d, v)) continue;
     (out ??= {})[k] = v;
   }
   return out;
