@@ -290,10 +290,11 @@ export const fmt = (v: unknown): string => formatNumber(v);
 
 /**
  * A hypervolume for a reader. One past a float's range (objectives far from the reference point
- * multiply to Infinity, which JSON carries as null) says it overflowed rather than "Infinity".
+ * multiply to Infinity, which JSON carries as null) says it overflowed rather than "Infinity"; null
+ * (no front, so no reference point) says so rather than 0.
  */
 export const fmtHypervolume = (hv: number | null): string =>
-  hv === null || Number.isFinite(hv) ? fmt(hv ?? 0) : "overflowed (too large for a 64-bit float: give a reference_point nearer the front, or rescale the objectives)";
+  hv === null ? "none (no Pareto front yet)" : Number.isFinite(hv) ? fmt(hv) : "overflowed (too large for a 64-bit float: give a reference_point nearer the front, or rescale the objectives)";
 
 const paramText = ([k, v]: [string, unknown]): string => `${k}=${typeof v === "string" ? JSON.stringify(v) : fmt(v)}`;
 

@@ -140,3 +140,28 @@ describe("pareto_front's refusals and overflow, as an agent reads them", () => {
     expect((sc(r).history as [number, number | null][]).every(([, hv]) => hv === null)).toBe(true);
   });
 });
+
+describe("a hypervolume that is not a number", () => {
+  it("study_summary flags one that overflowed in its structured content, as pareto_front does", async () => {
+    const space = { x: { type: "float", low: 0, high: 2 } };
+    expect((await call("create_study", { name: "far", directions: ["minimize", "minimize"], space, strategy: "random", reference_point: [1e200, 1e200] })).isError).toBeFalsy();
+    expect((await call("add_trial", { study: "far", params: { x: 1 }, values: [1, 1] })).isError).toBeFalsy();
+    const r = await call("study_summary", { study: "far" });
+    expect(textOf(r)).toContain("hypervolume overflowed (too large for a 64-bit float");
+    const front = sc(r).front as Record<string, unknown>;
+    expect(front.hypervolume).toBeNull();
+    expect(front.hypervolume_overflowed).toBe(true);
+  });
+
+  it("wait_for_progress says there is no front yet rather than a hypervolume of 0", async () => {
+    const space = { x: { type: "float", low: 0, high: 2 } };
+    expect((await call("create_study", { name: "none", directions: ["minimize", "maximize"], space, strategy: "random" })).isError).toBeFalsy();
+    // Complete but infeasible: no front.
+    expect((await call("add_trial", { study: "none", params: { x: 1 }, values: [1, 1], constraints: [1] })).isError).toBeFalsy();
+    const r = await call("wait_for_progress", { study: "none", timeout_s: 0 });
+    expect(textOf(r)).toContain("No feasible trial has completed yet, so there is no Pareto front (1 complete).");
+    expect(textOf(r)).not.toMatch(/hypervolume 0\b/);
+    expect(sc(r).front_size).toBe(0);
+    expect(sc(r).hypervolume).toBeNull();
+  });
+});

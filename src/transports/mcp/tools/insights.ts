@@ -63,7 +63,9 @@ const summaryTool = defineTool({
     const { text: t, ...facts } = await backend.call("study_summary", { study: a.study });
     // Params cut as the text cuts them (a wide space's best trial alone filled the budget).
     const within = <T extends { params: Record<string, unknown> }>(x: T) => ({ ...x, ...paramsField(x.params) });
-    const bounded = { ...facts, best: facts.best && within(facts.best), queued: facts.queued.map(within) };
+    // A hypervolume past a float's range is Infinity, which JSON carries as null: flag it (as pareto_front does).
+    const front = facts.front && { ...facts.front, ...hypervolumeFields(facts.front.hypervolume) };
+    const bounded = { ...facts, best: facts.best && within(facts.best), queued: facts.queued.map(within), front };
     return text(t, withoutDescriptions(bounded) as unknown as Record<string, unknown>);
   },
 });
@@ -280,7 +282,9 @@ function idleReason(stuck: string | null, queued: number): string {
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */
-function frontLine(f: { n_front: number; hypervolume: number | null; reference_point: number[] | null; reference_point_source: string | null }): string {
+function frontLine(f: { n_front: number; n_complete: number; hypervolume: number | null; reference_point: number[] | null; reference_point_source: string | null }): string {
+  // No front, no hypervolume (it was printed as 0, as if the front had no volume).
+  if (f.n_front === 0) return `No feasible trial has completed yet, so there is no Pareto front (${f.n_complete} complete).`;
   const at = f.reference_point ? ` at [${f.reference_point.map(fmt).join(", ")}]` : "";
   // A derived point moves with the front: an earlier call's hypervolume was at another point
   // (a front that grew read as a smaller number), so name the point and the comparable series.
