@@ -86,6 +86,53 @@ describe.each(storageBackends(inject("pgUrl")))("schedulers through the service 
     await close();
   });
 
+  it("judges successive-halving rungs by resource after update_study moves the ladder (its min_resource 1 → 3)", async () => {
+    const { svc, close } = await open(backend);
+    const scheduler = { name: "successive-halving", options: { min_resource: 1, reduction_factor: 3 } }; // rungs 1, 3, 9, …
+    await svc.createStudy({ name: "sha", space: SPACE, seed: 3, scheduler, strategy: "random" });
+    const report = async (a: { trial: { number: number }; lease: { token: string } }, step: number, value: number) =>
+      (await svc.report({ study: "sha", trial: a.trial.number, token: a.lease.token, step, value })).decision.action;
+    const early = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await svc.ask({ study: "sha" });
+      expect(await report(a, 1, 1)).toBe("continue");
+      early.push(a);
+    }
+    await svc.updateStudy({ study: "sha", scheduler: { name: "successive-halving", options: { min_resource: 3 } } }); // rungs 3, 9, 27, …
+    // Worse at 3 than every value recorded at 1: rung 0 at 3 is empty, so it goes on.
+    expect(await report(await svc.ask({ study: "sha" }), 3, 4)).toBe("continue");
+    for (let i = 0; i < 3; i++) expect(await report(await svc.ask({ study: "sha" }), 3, 1)).toBe("continue");
+    // Judged at 1 before the update, it is judged again at 3 against the values recorded at 3.
+    expect(await report(early[0] as (typeof early)[number], 3, 4)).toBe("prune");
+    await close();
+  });
+
+  it("judges Hyperband rungs by resource after update_study moves the ladder (min_resource 1 → 3, max_resource 27 → 81)", async () => {
+    // Both move together so the brackets (and each trial's) stay; bracket 0's rungs move from 1, 3, 9 to 3, 9, 27.
+    const { svc, close } = await open(backend);
+    await svc.createStudy({ name: "hbm", space: SPACE, seed: 3, scheduler: { name: "hyperband", options: { min_resource: 1, max_resource: 27 } } });
+    const report = async (a: { trial: { number: number }; lease: { token: string } }, step: number, value: number) =>
+      (await svc.report({ study: "hbm", trial: a.trial.number, token: a.lease.token, step, value })).decision.action;
+    const inBracket0 = async () => {
+      for (;;) {
+        const a = await svc.ask({ study: "hbm" });
+        if (a.trial.system_attrs.bracket === 0) return a;
+        await svc.tell({ study: "hbm", trial: a.trial.number, token: a.lease.token, state: "FAIL", value: undefined });
+      }
+    };
+    const early = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await inBracket0();
+      expect(await report(a, 1, 1)).toBe("continue");
+      early.push(a);
+    }
+    await svc.updateStudy({ study: "hbm", scheduler: { name: "hyperband", options: { min_resource: 3, max_resource: 81 } } });
+    expect(await report(await inBracket0(), 3, 4)).toBe("continue"); // rung 0 at 3 was empty
+    for (let i = 0; i < 3; i++) expect(await report(await inBracket0(), 3, 1)).toBe("continue");
+    expect(await report(early[0] as (typeof early)[number], 3, 4)).toBe("prune");
+    await close();
+  });
+
   it("promotes a define-by-run configuration with its own params (ASHA promotion mode)", async () => {
     // The promoted trial's undeclared params were dropped at ask, so its objective drew new ones and
     // trained another configuration from the promoted trial's checkpoint.

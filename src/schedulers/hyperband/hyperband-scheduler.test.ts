@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { curveTrial, makeStudy, reportOf } from "../../testing/fixtures.js";
 import { Rng } from "../../math/rng.js";
 import { schedulerConformance } from "../../testing/scheduler.case.js";
-import { rungKey } from "../successive-halving/successive-halving-scheduler.js";
+import { rungKey, rungResourceKey } from "../successive-halving/successive-halving-scheduler.js";
 import { ashaSchedulerFactory } from "../asha/asha-scheduler.js";
 import { bohbSchedulerFactory } from "../bohb/bohb-scheduler.js";
 import { MAX_RUNGS } from "../common.js";
@@ -90,6 +90,25 @@ describe("hyperband", () => {
     // Bracket 4 has its first rung at 81 = max_resource: it never prunes.
     const last = curveTrial(3, [[80, 1e9], [81, 1e9]], "RUNNING", { bracket: 4 });
     expect(s.onReport(reportOf(last, [b0, b1]))).toBeNull();
+  });
+
+  it("compares a bracket's values recorded at the same resource only, when an update moved the ladder", () => {
+    // min_resource 1 → 3 with max_resource 27 → 81 keeps the brackets; bracket 1's rungs 3, 9 become 9, 27.
+    const before = make({ min_resource: 1, max_resource: 27 });
+    const after = make({ min_resource: 3, max_resource: 81 });
+    const at3 = [0, 1, 2].map((i) => {
+      const t = curveTrial(i, [[3, 1]], "RUNNING", { bracket: 1 });
+      return { ...t, systemAttrs: { ...t.systemAttrs, ...before.onReport(reportOf(t, []))?.systemAttrs } };
+    });
+    expect(at3[0]?.systemAttrs).toEqual({ bracket: 1, [rungKey(0)]: 1, [rungResourceKey(0)]: 3 });
+    // Worse at 9 than everything recorded at 3: an empty rung at 9 lets it through.
+    expect(after.onReport(reportOf(curveTrial(5, [[9, 4]], "RUNNING", { bracket: 1 }), at3))?.decision.action).toBe("continue");
+    // Judged at 3 before the update, judged again at 9 against the bracket's values at 9.
+    const at9 = [6, 7, 8].map((i) => curveTrial(i, [[9, 1]], "RUNNING", { bracket: 1, [rungKey(0)]: 1, [rungResourceKey(0)]: 9 }));
+    const old = curveTrial(0, [[3, 1], [9, 4]], "RUNNING", at3[0]?.systemAttrs);
+    const judged = after.onReport(reportOf(old, [...at3.slice(1), ...at9]));
+    expect(judged?.decision.action).toBe("prune");
+    expect(judged?.systemAttrs).toEqual({ [rungKey(0)]: 4, [rungResourceKey(0)]: 9 });
   });
 
   it("derives the bracket of a trial created without one and records it", () => {

@@ -5,7 +5,9 @@
  *
  * - Brackets: ⌊log_η(max_resource / min_resource)⌋ + 1. Bracket b (0 = most aggressive) is
  *   successive halving with early-stopping rate s = b, i.e. rungs at min_resource · η^(b + k)
- *   below max_resource; trials compete only within their bracket.
+ *   below max_resource; trials compete only within their bracket, with the values recorded at
+ *   the rung's resource (`completed_rung_<k>` and `completed_rung_<k>_resource`, see
+ *   ../successive-halving: an update of min_resource or reduction_factor moves the rungs).
  * - Assignment: in `beforeSuggest`, trial number → bracket by a hash of the study's seed and
  *   the trial number modulo the total of the brackets' trial budgets, laid out in bracket
  *   order. Optuna hashes the study name (crc32 of `<name>_<number>`); the seed is used here so

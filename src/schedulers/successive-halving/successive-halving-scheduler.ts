@@ -4,8 +4,15 @@
  *
  * Rung k sits at resource `min_resource · η^(s + k)` (s = `min_early_stopping_rate`). When a
  * report's step reaches a rung the trial has not passed yet, its current value is recorded
- * in its `systemAttrs` under `completed_rung_<k>` and compared with the values every other
- * trial recorded at that rung (any state: running, pruned and complete trials all compete).
+ * in its `systemAttrs` under `completed_rung_<k>` (the rung's resource in
+ * `completed_rung_<k>_resource`) and compared with the values every other trial recorded at
+ * that rung's resource (any state: running, pruned and complete trials all compete). The
+ * resource is compared because the ladder moves when the study is updated (a new min_resource,
+ * reduction_factor or min_early_stopping_rate; Hyperband's brackets likewise): rung 0 at
+ * resource 1 before and at 3 after, and values from two resources are not comparable. A trial
+ * whose record at rung k was made at another resource has not passed the current rung k and is
+ * judged there again. A record without its resource (made before it was kept) counts as at the
+ * current ladder's resource.
  * The trial is promoted when it is in the top ⌊n/η⌋ of the n values (itself included), or,
  * while n < η, when it is the best so far (Optuna's rule: without pausing, the first η − 1
  * trials cannot wait for peers); otherwise it is pruned. One report may pass several rungs.
@@ -43,6 +50,14 @@ import {
 
 /** The attribute holding a trial's value at rung k. */
 export const rungKey = (k: number): string => `completed_rung_${k}`;
+/** The attribute holding the resource that value was recorded at (see the file header). */
+export const rungResourceKey = (k: number): string => `completed_rung_${k}_resource`;
+
+/** The resource trial t's record at rung k was made at; absent, the current ladder's `r` (see the file header). */
+function recordedAt(t: Trial, k: number, r: number): number {
+  const at = t.systemAttrs[rungResourceKey(k)];
+  return typeof at === "number" ? at : r;
+}
 
 /** The rung ladder of one successive-halving instance (the shared rung table). */
 export type HalvingLadder = RungLadder;
@@ -70,8 +85,10 @@ export function halvingDecision(
   const { trial, step, value } = req;
   const dir = req.study.direction;
   if (Number.isNaN(value)) return { decision: prune(`${label}: value at step ${fmt(step)} is NaN`) };
+  // The first rung not passed at its current resource: a record made at another (before an update moved the ladder) is judged again.
+  const passed = (k: number) => rungKey(k) in trial.systemAttrs && recordedAt(trial, k, rungResource(ladder, k)) === rungResource(ladder, k);
   let rung = 0;
-  while (rungKey(rung) in trial.systemAttrs) rung++;
+  while (rung < MAX_RUNGS && passed(rung)) rung++;
   const attrs: Record<string, unknown> = {};
   // At most MAX_RUNGS rungs: a ladder without a top (successive halving) and a tiny min_resource
   // would otherwise pass rungs for ever in one report.
@@ -82,11 +99,12 @@ export function halvingDecision(
     const own = lossOf(dir, value);
     const losses = [own];
     for (const t of req.trials) {
-      if (t.number === trial.number || !competes(t)) continue;
+      if (t.number === trial.number || !competes(t) || recordedAt(t, rung, r) !== r) continue;
       const v = decodeNumber(t.systemAttrs[key]);
       if (v !== undefined) losses.push(lossOf(dir, v));
     }
     attrs[key] = encodeNumber(value);
+    attrs[rungResourceKey(rung)] = r;
     if (!isPromotable(own, losses, ladder.eta))
       return {
         decision: prune(
