@@ -9,10 +9,15 @@ import { type ServerProcess, TestClient, startServer, stdoutRead, stopServers, t
 
 const DIMS = 200;
 
-/** A study whose next ask takes seconds of the suggestion thread: TPE with 100,000 candidates over 200 parameters. */
+/**
+ * A study whose next ask takes a second or two of the suggestion thread on a quiet machine: TPE with
+ * 10,000 candidates over 200 parameters (the signals below arrive within milliseconds of its start).
+ * It was 100,000 candidates, about 17 s of CPU: on a machine at load 18 the ask outlived the test's
+ * 240 s wait.
+ */
 async function slowAskStudy(client: TestClient): Promise<void> {
   const space = Object.fromEntries(Array.from({ length: DIMS }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
-  await client.call("create_study", { name: "slow", direction: "minimize", strategy: { name: "tpe", options: { n_startup_trials: 5, n_ei_candidates: 100_000 } }, space, seed: 1 });
+  await client.call("create_study", { name: "slow", direction: "minimize", strategy: { name: "tpe", options: { n_startup_trials: 5, n_ei_candidates: 10_000 } }, space, seed: 1 });
   for (let k = 0; k < 20; k++) {
     const params = Object.fromEntries(Array.from({ length: DIMS }, (_, i) => [`x${i}`, ((k * 31 + i * 17) % 97) / 97]));
     await client.call("add_trial", { study: "slow", params, value: (k * 13) % 7 });
@@ -66,7 +71,7 @@ describe("tuneport serve and stop signals", () => {
     const client = new TestClient(server.endpoint);
     clients.push(client);
     await slowAskStudy(client);
-    // Seconds on a quiet machine, over 30 on a busy one (CI beside other work): the wait only catches a hang.
+    // A second or two on a quiet machine, tens on a busy one (CI beside other work): the wait only catches a hang.
     const ask = client.request("ask", { study: "slow", attempt: 0 }, "slow-ask", 240_000);
     await client.call("get_study", { study: "slow" });
     const exit = exited(server);
