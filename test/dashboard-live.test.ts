@@ -156,6 +156,39 @@ describe("a study page whose study is deleted or created again", () => {
   }, 4 * HANG);
 });
 
+describe("a page whose live stream opens after its first read", () => {
+  it("shows a trial told between the read and the stream's open", async () => {
+    const server = await startServer(join(dir, "late.db"), ["--dashboard", "0", "--log-format", "json"]);
+    const base = await dashboardOf(server);
+    const client = new TestClient(server.endpoint);
+    await client.call("create_study", oneObjective("late"));
+    await tellOne(client, "late", { value: 1 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(HANG);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // The race: the page reads the table, a trial is told, and only then does the page's stream
+    // open (held here until the tell is committed): the tell's change is never sent to it.
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    await page.route("**/api/events", async (route) => {
+      await released;
+      await route.continue();
+    });
+    await page.goto(`${base}/#/study/late`);
+    await page.locator("#trials tbody tr").first().waitFor();
+    expect(await page.locator("#trials tbody tr").count()).toBe(1);
+    await tellOne(client, "late", { value: 2 });
+    release();
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(2);
+    expect(errors).toEqual([]);
+    await page.close();
+    await client.close();
+    await server.stop();
+  }, 4 * HANG);
+});
+
 describe("long names", () => {
   it("wrap, and wide tables scroll in their own box: no page is wider than the window", async () => {
     const server = await startServer(join(dir, "long.db"), ["--dashboard", "0", "--log-format", "json"]);

@@ -27,21 +27,19 @@ export interface Change {
 
 /**
  * Subscribes to the change feed over SSE; `status` hears connected/reconnecting, and `resync`
- * runs when the stream comes back after it was lost (the server restarted, or ended a stream its
- * client did not read): the changes of the gap were never sent, so the page must read again.
+ * runs each time the stream opens: the server sends only the changes committed after that, so
+ * the page must read again what it may have read before. That is the first open too (the page's
+ * first reads run beside the stream's connection and may answer before it is open: a change
+ * committed between the two was never sent), and every open after the stream was lost (the server
+ * restarted, or ended a stream its client did not read: the changes of the gap were never sent).
  */
 export function liveChanges(onChange: (c: Change) => void, status: (connected: boolean) => void, resync: () => void): EventSource {
   const es = new EventSource("/api/events");
-  let lost = false;
   es.addEventListener("open", () => {
     status(true);
-    if (lost) resync();
-    lost = false;
+    resync();
   });
-  es.addEventListener("error", () => {
-    lost = true;
-    status(false);
-  });
+  es.addEventListener("error", () => status(false));
   es.addEventListener("change", (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as Change));
   return es;
 }

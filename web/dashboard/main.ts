@@ -173,7 +173,13 @@ async function route(): Promise<void> {
   // and the page would show what it read until the next change (a study created again and told at
   // once showed no trial).
   const missed = new Map<string, Change>();
-  current = { onChange: (c) => void missed.set(c.study, c) };
+  let reopened = false; // kept apart: a later change of the same study replaces its resync in `missed`
+  current = {
+    onChange: (c) => {
+      if (c.version === -1) reopened = true;
+      missed.set(c.study, c);
+    },
+  };
   try {
     const at = parseAddress(location.hash);
     const view = at.kind === "trial" ? await trialPage(at.study, at.trial, live) : at.kind === "study" ? await studyPage(main, at.study, live, rebuild) : await studiesList(live);
@@ -190,7 +196,7 @@ async function route(): Promise<void> {
     // A read that failed while the server was away, or a study deleted and created again in the
     // gap: read again when the stream comes back (a study created while it is live: see liveChanges).
     current = { onChange: (c) => c.version === -1 && rebuild() };
-    if ([...missed.values()].some((c) => c.version === -1)) rebuild(); // the stream came back during the read
+    if (reopened) rebuild(); // the stream (re)opened during the read
   }
   main.focus({ preventScroll: true });
 }
@@ -206,7 +212,8 @@ liveChanges(
     conn.textContent = ok ? "live" : "reconnecting…";
     conn.dataset.live = String(ok);
   },
-  // As if the current view's study changed (the studies list reads on any change); version -1: a resync.
+  // Each time the stream opens (see liveChanges): as if the current view's study changed (the
+  // studies list reads on any change); version -1: a resync.
   () => current.onChange({ study: studyOnScreen(), kind: "updated", version: -1 }),
 );
 window.addEventListener("hashchange", () => void route());
