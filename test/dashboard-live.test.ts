@@ -189,6 +189,68 @@ describe("a page whose live stream opens after its first read", () => {
   }, 4 * HANG);
 });
 
+describe("a live page whose refreshes cross", () => {
+  it("never shows an older read over a newer one (the studies list)", async () => {
+    const server = await startServer(join(dir, "cross.db"), ["--dashboard", "0", "--log-format", "json"]);
+    const base = await dashboardOf(server);
+    const client = new TestClient(server.endpoint);
+    await client.call("create_study", oneObjective("cross"));
+    await tellOne(client, "cross", { value: 1 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(HANG);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const overview = (r: { url(): string }) => r.url().endsWith("/api/op/studies_overview");
+    let inFlight = 0;
+    page.on("request", (r) => void (overview(r) && inFlight++));
+    page.on("requestfinished", (r) => void (overview(r) && inFlight--));
+    page.on("requestfailed", (r) => void (overview(r) && inFlight--));
+    /** Until no read of the list is in flight over two round trips of the page. */
+    const quiet = async () => {
+      for (let n = 0; n < 2; ) {
+        await page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
+        n = inFlight === 0 ? n + 1 : 0;
+      }
+    };
+    // The race: a refresh reads the list (after the first tell), its answer is slow to come back,
+    // and the second tell's refresh reads and answers meanwhile. Here the first answer is held.
+    let hold = false;
+    let held = () => undefined as void;
+    const heldRead = new Promise<void>((r) => (held = r));
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    await page.route("**/api/op/studies_overview", async (route) => {
+      if (!hold) return route.continue();
+      hold = false;
+      const answer = await route.fetch();
+      held();
+      await released;
+      await route.fulfill({ response: answer });
+    });
+    await page.goto(`${base}/#/`);
+    const counts = page.locator('tr[data-study="cross"] td.counts');
+    await expect.poll(() => counts.innerText(), { timeout: HANG }).toBe("complete 1");
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    await quiet();
+
+    hold = true;
+    await tellOne(client, "cross", { value: 2 });
+    await heldRead;
+    const firstAnswered = page.waitForEvent("requestfinished", overview);
+    await tellOne(client, "cross", { value: 3 });
+    // A page that reads again at once has its newer answer by now (one that waits reads later).
+    await Promise.race([page.waitForResponse(overview), new Promise((r) => setTimeout(r, 3000))]);
+    release();
+    await firstAnswered;
+    await quiet();
+    expect(await counts.innerText()).toBe("complete 3");
+    expect(errors).toEqual([]);
+    await page.close();
+    await client.close();
+    await server.stop();
+  }, 4 * HANG);
+});
+
 describe("long names", () => {
   it("wrap, and wide tables scroll in their own box: no page is wider than the window", async () => {
     const server = await startServer(join(dir, "long.db"), ["--dashboard", "0", "--log-format", "json"]);

@@ -46,24 +46,45 @@ export function fill(el: HTMLElement, ...children: (Node | string | null | false
   el.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== false));
 }
 
-/** Calls `fn` at most once per `ms`, the last call winning (live refresh without storms). */
-export function throttle(fn: () => void, ms: number): () => void {
-  let timer: number | null = null;
+/**
+ * Calls `fn` at most once per `ms` and never while its last run is still going, the last call
+ * winning: a call made meanwhile runs once the window is over and the run has settled. So a live
+ * refresh always starts after the last change that asked for it, and two refreshes are never in
+ * flight together (their reads may answer out of order: the older answer, drawn last, would stay
+ * on screen until the next change). A run that fails is dropped; the next call runs again.
+ */
+export function throttle(fn: () => Promise<unknown> | void, ms: number): () => void {
+  let busy = false;
   let again = false;
-  return () => {
-    if (timer !== null) {
-      again = true;
-      return;
-    }
-    fn();
-    timer = window.setTimeout(function tick() {
-      timer = null;
+  const run = () => {
+    busy = true;
+    let windowOver = false;
+    let settled = false;
+    const next = () => {
+      if (!windowOver || !settled) return;
+      busy = false;
       if (again) {
         again = false;
-        fn();
-        timer = window.setTimeout(tick, ms);
+        run();
       }
+    };
+    window.setTimeout(() => {
+      windowOver = true;
+      next();
     }, ms);
+    let running: Promise<unknown>;
+    try {
+      running = Promise.resolve(fn());
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.catch(() => undefined).finally(() => {
+      settled = true;
+      next();
+    });
+  };
+  return () => {
+    if (busy) again = true;
+    else run();
   };
 }
-

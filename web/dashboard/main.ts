@@ -64,7 +64,7 @@ async function studiesList(live: Live): Promise<View> {
     if (studies.length === 0) body.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No studies yet.")));
   };
   await refresh();
-  const again = throttle(() => void refresh(), 500);
+  const again = throttle(refresh, 500);
   return { onChange: () => again() };
 }
 
@@ -147,7 +147,7 @@ async function trialPage(study: string, number: number, live: Live): Promise<Vie
     if (trajectory.trajectory.length > 0) await drawChart(trajBox, trajCaption, { study, kind: "trajectories", trials: [number] });
   };
   await render();
-  const again = throttle(() => void render(), 1000);
+  const again = throttle(render, 1000);
   return { onChange: (c) => c.study === study && again() };
 }
 

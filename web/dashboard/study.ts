@@ -301,12 +301,16 @@ export async function studyPage(main: HTMLElement, study: string, live: Live, re
     stale.add(c.box);
     seen.observe(c.box);
   }
-  const chartsLater = throttle(() => void refreshCharts(), 1000);
+  const chartsLater = throttle(refreshCharts, 1000);
   for (const el of [logY, pairA, pairB]) el.addEventListener("change", () => void refreshCharts());
-  const now = throttle(() => {
-    refreshHeader().catch(gone);
-    refreshTable().catch(() => undefined); // a study that is gone shows through the header's read
-  }, 150);
+  const now = throttle(
+    () =>
+      Promise.all([
+        refreshHeader().catch(gone),
+        refreshTable().catch(() => undefined), // a study that is gone shows through the header's read
+      ]),
+    150,
+  );
   return {
     dispose: () => seen.disconnect(),
     onChange: (c) => {
