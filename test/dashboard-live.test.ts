@@ -189,6 +189,33 @@ describe("a page whose live stream opens after its first read", () => {
   }, 4 * HANG);
 });
 
+describe("a page whose live stream is refused", () => {
+  it("opens it again later (browsers never retry a stream answered with an HTTP error)", async () => {
+    const server = await startServer(join(dir, "refused.db"), ["--dashboard", "0", "--log-format", "json"]);
+    const base = await dashboardOf(server);
+    const client = new TestClient(server.endpoint);
+    await client.call("create_study", oneObjective("refused"));
+    await tellOne(client, "refused", { value: 1 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(HANG);
+    // The first stream is answered as a server holding its most streams answers (503).
+    let refused = 0;
+    await page.route("**/api/events", async (route) => {
+      if (refused++ === 0) return route.fulfill({ status: 503, contentType: "application/json", body: '{"error":{"code":"UNAVAILABLE","message":"too many live streams"}}' });
+      await route.continue();
+    });
+    await page.goto(`${base}/#/study/refused`);
+    await page.locator("#trials tbody tr").first().waitFor();
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    expect(refused).toBeGreaterThanOrEqual(2);
+    await tellOne(client, "refused", { value: 2 });
+    await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(2);
+    await page.close();
+    await client.close();
+    await server.stop();
+  }, 4 * HANG);
+});
+
 describe("a live page whose refreshes cross", () => {
   it("never shows an older read over a newer one (the studies list)", async () => {
     const server = await startServer(join(dir, "cross.db"), ["--dashboard", "0", "--log-format", "json"]);

@@ -32,14 +32,27 @@ export interface Change {
  * first reads run beside the stream's connection and may answer before it is open: a change
  * committed between the two was never sent), and every open after the stream was lost (the server
  * restarted, or ended a stream its client did not read: the changes of the gap were never sent).
+ * A stream the server refused (an HTTP error, which browsers do not retry) is opened again after
+ * 1 s, then twice as long each time, up to 30 s.
  */
-export function liveChanges(onChange: (c: Change) => void, status: (connected: boolean) => void, resync: () => void): EventSource {
-  const es = new EventSource("/api/events");
-  es.addEventListener("open", () => {
-    status(true);
-    resync();
-  });
-  es.addEventListener("error", () => status(false));
-  es.addEventListener("change", (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as Change));
-  return es;
+export function liveChanges(onChange: (c: Change) => void, status: (connected: boolean) => void, resync: () => void): void {
+  let wait = 1000;
+  const connect = () => {
+    const es = new EventSource("/api/events");
+    es.addEventListener("open", () => {
+      wait = 1000;
+      status(true);
+      resync();
+    });
+    es.addEventListener("error", () => {
+      status(false);
+      // The browser retries a dropped stream itself, but gives up for good on an HTTP error (a
+      // 503 while the server holds its most streams, a 401 after a restart): open another, later.
+      if (es.readyState !== EventSource.CLOSED) return;
+      window.setTimeout(connect, wait);
+      wait = Math.min(wait * 2, 30_000);
+    });
+    es.addEventListener("change", (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as Change));
+  };
+  connect();
 }
