@@ -42,6 +42,36 @@ async function call(op, args) {
 
 const lat = { ask: new Float64Array(trials), report: new Float64Array(trials), tell: new Float64Array(trials) };
 if ((await call("hello", {})).envelope?.includes("attempt")) attempt = { attempt: 0 };
+
+/** One ask → report → tell on `name`: the three latencies (ms), or null once the space is exhausted. */
+async function oneTrial(name) {
+  let t = performance.now();
+  let a;
+  try {
+    a = await call("ask", { study: name });
+  } catch (err) {
+    if (String(err).includes("SEARCH_SPACE_EXHAUSTED")) return null;
+    throw err;
+  }
+  let u = performance.now();
+  const askMs = u - t;
+  const p = a.trial.params;
+  const value = Object.values(p).reduce((s, v) => s + (typeof v === "number" ? v * v : 0.5), 0);
+  t = u;
+  await call("report", { study: name, trial: a.trial.number, token: a.lease.token, step: 0, value: value + 1 });
+  u = performance.now();
+  const reportMs = u - t;
+  t = u;
+  await call("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value });
+  return [askMs, reportMs, performance.now() - t];
+}
+
+// Warm-up (TUNEPORT_LOAD_WARMUP=STUDY:N, set by bench/load.mjs): N trials on another study before
+// "ready", so that this process's JIT has compiled its loop before the window opens. Without it a
+// 32-worker window spent about a fifth of the workers' CPU in V8's compilers (perf, issue 18): a
+// start-up cost of a 20 s process, not of a worker that runs for hours.
+const [warmStudy, warmN] = (process.env.TUNEPORT_LOAD_WARMUP ?? "").split(":");
+if (warmStudy && Number(warmN) > 0) for (let i = 0; i < Number(warmN); i++) if ((await oneTrial(warmStudy)) === null) break;
 if (goAtArg === "stdin") {
   process.stdout.write("ready\n");
   const line = await new Promise((resolve) => {
@@ -59,25 +89,11 @@ if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 const t0 = Date.now();
 let done = 0;
 for (let i = 0; i < trials && Date.now() < stopAt; i++) {
-  let t = performance.now();
-  let a;
-  try {
-    a = await call("ask", { study });
-  } catch (err) {
-    if (String(err).includes("SEARCH_SPACE_EXHAUSTED")) break;
-    throw err;
-  }
-  let u = performance.now();
-  lat.ask[i] = u - t;
-  const p = a.trial.params;
-  const value = Object.values(p).reduce((s, v) => s + (typeof v === "number" ? v * v : 0.5), 0);
-  t = u;
-  await call("report", { study, trial: a.trial.number, token: a.lease.token, step: 0, value: value + 1 });
-  u = performance.now();
-  lat.report[i] = u - t;
-  t = u;
-  await call("tell", { study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value });
-  lat.tell[i] = performance.now() - t;
+  const ms = await oneTrial(study);
+  if (ms === null) break;
+  lat.ask[i] = ms[0];
+  lat.report[i] = ms[1];
+  lat.tell[i] = ms[2];
   done++;
 }
 const end = Date.now();

@@ -4,13 +4,15 @@
 //   npm run build && node bench/load.mjs [--clients 32,128] [--strategies random,tpe]
 //        [--trials random=100000,tpe=4000] [--out bench/results/load.json] [--cpu-prof DIR]
 //        [--seconds S] [--storage-url postgresql://...] [--pg-pid PID] [--durability process|power]
-//        [--cli PATH/TO/dist/cli/main.js] [--label NAME]
+//        [--cli PATH/TO/dist/cli/main.js] [--label NAME] [--warmup N]
 //
 // Each configuration gets a fresh server on a fresh SQLite file (default --durability
 // process), or with --storage-url on a fresh schema of that PostgreSQL database (--pg-pid: the
 // postmaster, whose CPU time — its backends' included — is then counted as server CPU too).
 // --seconds ends every client's loop after that window (the trial counts become caps). Clients start together at a common instant after connecting and saying hello,
-// so process start-up is not timed. RSS is the server's VmRSS from /proc, sampled every 100 ms.
+// so process start-up is not timed; before that, each client runs --warmup N trials [30] on a study of
+// its own strategy beside the measured one ("load-warmup"), so that its JIT has compiled the loop
+// before the window opens (0: none, as before 2026-12-05). RSS is the server's VmRSS from /proc, sampled every 100 ms.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -111,6 +113,8 @@ async function runOne(strategy, clients, totalTrials) {
   const killServer = () => server.kill("SIGKILL");
   process.once("exit", killServer);
   await admin(endpoint, "create_study", { name: "load", space: SPACE, strategy, seed: 1 });
+  const warmup = Number(args.warmup ?? 30);
+  if (warmup > 0) await admin(endpoint, "create_study", { name: "load-warmup", space: SPACE, strategy, seed: 2 });
   const per = Math.ceil(totalTrials / clients);
   const pgPid = args["pg-pid"] ? Number(args["pg-pid"]) : null;
   let cpu0 = null;
@@ -130,6 +134,7 @@ async function runOne(strategy, clients, totalTrials) {
         new Promise((resolve, reject) => {
           const p = spawn(process.execPath, [join(HERE, "load-client.mjs"), endpoint, "load", String(per), "stdin"], {
             stdio: ["pipe", "pipe", "inherit"],
+            env: { ...process.env, TUNEPORT_LOAD_WARMUP: warmup > 0 ? `load-warmup:${warmup}` : "" },
           });
           procs.push(p);
           let s = "";
