@@ -234,11 +234,13 @@ const checkOrdered: Check = async (c) => {
   await c.commit(
     { kind: "insert-study", study: studyOf(1, "x") },
     { kind: "insert-trial", trial: t },
-    { kind: "add-intermediate", trialId: 1, step: 1, value: 2 },
+    { kind: "add-intermediate", trialId: 1, step: 1, value: 9 },
+    { kind: "add-intermediate", trialId: 1, step: 1, value: 2 }, // the same step again in the batch: the last value stays
     { kind: "update-trial", trial: { ...t, state: "COMPLETE", value: 2, values: [2], lease: null, finishedAt: 5 } },
   );
   expect(await c.trialsOf(1)).toEqual([{ ...t, state: "COMPLETE", value: 2, values: [2], lease: null, finishedAt: 5, intermediate: [{ step: 1, value: 2 }] }]);
   await c.commit(
+    { kind: "add-intermediate", trialId: 1, step: 3, value: 1 }, // before its study's deletion in the same batch
     { kind: "delete-study", studyId: 1 },
     { kind: "insert-study", study: studyOf(2, "x") },
     { kind: "insert-trial", trial: storedTrialOf(2, 2, 0) },

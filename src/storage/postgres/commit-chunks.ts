@@ -32,6 +32,71 @@ export function commitChunks(rows: readonly unknown[], max = COMMIT_CHUNK_CHARS)
   return out;
 }
 
+/**
+ * One `tuneport_commit_rows` call (postgres-schema.ts, migration 7): the chunk's rows as JSON, but its
+ * stored replies (`k: "pr"`) and, when the chunk deletes no study, its intermediate values
+ * (`k: "ai"`) as arrays that one statement each writes after the rest. Replies keep the first of an
+ * id (as the table keeps it), intermediate values the last of a (trial, step), as the rows in order
+ * would have left them; an intermediate value cannot move past a study's deletion, whose cascade it
+ * would then miss, so a chunk with one keeps its values in the JSON.
+ */
+export interface CommitCall {
+  readonly json: string;
+  readonly replies: { ids: string[]; ops: string[]; replies: string[]; at: number[] };
+  readonly values: { trials: number[]; steps: number[]; values: (number | string | null)[] };
+}
+
+type Row = Record<string, unknown>;
+
+/** `rows` (encoded changes, in order) as the calls of one commit: `commitChunks`'s cut, each chunk split as `CommitCall` says. */
+export function commitCalls(rows: readonly Row[], max = COMMIT_CHUNK_CHARS): CommitCall[] {
+  const out: CommitCall[] = [];
+  let part: Row[] = [];
+  let size = 2;
+  const close = () => {
+    out.push(splitChunk(part));
+    part = [];
+    size = 2;
+  };
+  for (const row of rows) {
+    const n = JSON.stringify(row).length;
+    if (part.length > 0 && size + n + 1 > max) close();
+    part.push(row);
+    size += n + 1;
+  }
+  if (part.length > 0 || out.length === 0) close();
+  return out;
+}
+
+function splitChunk(rows: readonly Row[]): CommitCall {
+  const moveValues = !rows.some((r) => r.k === "ds");
+  const json: string[] = [];
+  const replies: CommitCall["replies"] = { ids: [], ops: [], replies: [], at: [] };
+  const seen = new Set<string>();
+  const last = new Map<string, Row>();
+  for (const r of rows) {
+    if (r.k === "pr") {
+      const id = r.id as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      replies.ids.push(id);
+      replies.ops.push(r.op as string);
+      replies.replies.push(r.r as string);
+      replies.at.push(r.at as number);
+    } else if (r.k === "ai" && moveValues) {
+      const key = `${r.t as number} ${r.s as number}`;
+      last.set(key, r);
+    } else json.push(JSON.stringify(r));
+  }
+  const values: CommitCall["values"] = { trials: [], steps: [], values: [] };
+  for (const r of last.values()) {
+    values.trials.push(r.t as number);
+    values.steps.push(r.s as number);
+    values.values.push(r.v as number | string | null);
+  }
+  return { json: `[${json.join(",")}]`, replies, values };
+}
+
 /** A batch of more rows than this (an import) plans each statement for the rows it sees: see `runChunks`. */
 export const CUSTOM_PLAN_ROWS = 2000;
 
@@ -39,14 +104,14 @@ export const CUSTOM_PLAN_ROWS = 2000;
  * Runs `call` on each chunk: alone on the pool for one chunk of at most CUSTOM_PLAN_ROWS `rows`,
  * else on one connection in one transaction.
  */
-export async function runChunks(
+export async function runChunks<C = string>(
   pool: pg.Pool,
-  chunks: readonly string[],
-  call: (q: pg.Pool | pg.PoolClient, json: string) => Promise<unknown>,
+  chunks: readonly C[],
+  call: (q: pg.Pool | pg.PoolClient, chunk: C) => Promise<unknown>,
   rows = 0,
 ): Promise<void> {
   if (chunks.length === 1 && rows <= CUSTOM_PLAN_ROWS) {
-    await call(pool, chunks[0] as string);
+    await call(pool, chunks[0] as C);
     return;
   }
   const client = await pool.connect();

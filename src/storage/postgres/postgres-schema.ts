@@ -443,6 +443,34 @@ ${FENCE_CHECK}
   DROP TRIGGER IF EXISTS request_log_keep_first_reply ON request_log;
   CREATE TRIGGER request_log_keep_first_reply BEFORE UPDATE ON request_log FOR EACH ROW EXECUTE FUNCTION tuneport_keep_first_reply();
   `,
+  // 7: a group commit's stored replies and intermediate values as arrays, each written by one
+  // statement (issue 18: at 32 workers a trial's batch rows were an ask, a report and a tell, each
+  // with its reply, and tuneport_commit ran one statement per row: three of the six per trial were
+  // replies, whose base64 text was also most of the JSON it parsed). The rest of the batch still
+  // goes through tuneport_commit, first (its fencing check included), in order; the replies touch
+  // nothing else and keep their first version (ON CONFLICT DO NOTHING: the trigger of migration 6
+  // already made the upsert a no-op), and the server sends intermediate values here only for a
+  // chunk that deletes no study, with one value per (trial, step), the last (postgres-storage.ts).
+  `
+  CREATE OR REPLACE FUNCTION tuneport_commit_rows(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON,
+      p_reply_ids TEXT[], p_reply_ops TEXT[], p_replies TEXT[], p_reply_at DOUBLE PRECISION[],
+      p_iv_trials BIGINT[], p_iv_steps DOUBLE PRECISION[], p_iv_values DOUBLE PRECISION[]) RETURNS VOID
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    PERFORM tuneport_commit(p_owner, p_names, p_epochs, p_changes);
+    IF cardinality(p_iv_trials) > 0 THEN
+      INSERT INTO intermediate_values (trial_id, step, value)
+        SELECT u.t, u.s, u.v FROM unnest(p_iv_trials, p_iv_steps, p_iv_values) AS u(t, s, v)
+        ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
+    END IF;
+    IF cardinality(p_reply_ids) > 0 THEN
+      INSERT INTO request_log (request_id, op, reply, at)
+        SELECT u.i, u.o, decode(u.r, 'base64'), u.a FROM unnest(p_reply_ids, p_reply_ops, p_replies, p_reply_at) AS u(i, o, r, a)
+        ON CONFLICT (request_id) DO NOTHING;
+    END IF;
+  END
+  $fn$;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

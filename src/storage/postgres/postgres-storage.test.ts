@@ -10,7 +10,7 @@ import type { Study, StudyConfig } from "../../domain/trial.js";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
-import { checkSummaryReader } from "../../testing/storage.case.js";
+import { checkSummaryReader, storageConformance } from "../../testing/storage.case.js";
 import type { Change, StoredTrial } from "../storage.js";
 import { PgOwnershipStore } from "./pg-ownership.js";
 import { ID_BLOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres-schema.js";
@@ -26,6 +26,22 @@ const CONFIG: StudyConfig = {
   retry: { maxRetries: 2, retryOnFail: true, keepIntermediate: false },
   leaseTtlS: 30,
 };
+
+// The storage contract every backend passes (src/testing/storage.case.ts), each check on a fresh schema.
+storageConformance("postgres", {
+  open: async () => {
+    const location = postgresBackend(inject("pgUrl")).location();
+    let current = await PostgresStorage.open({ url: location, poolSize: 3 });
+    return {
+      storage: current,
+      reopen: async () => {
+        await current.close();
+        current = await PostgresStorage.open({ url: location, poolSize: 3 });
+        return current;
+      },
+    };
+  },
+});
 
 const study = (id: number, name: string): Study => ({ id, name, config: CONFIG, userAttrs: { owner: "ana" }, createdAt: 1_700_000_000_000.5 + id });
 
@@ -151,7 +167,7 @@ describe("PostgresStorage", () => {
     expect(JSON.stringify(batch).length).toBeGreaterThan(10 * 2_000); // a dozen calls or more
     const query = vi.spyOn(pg.Client.prototype, "query");
     await st.commit(batch);
-    const calls = query.mock.calls.filter(([q]) => (q as { name?: string }).name === "tuneport_commit").length;
+    const calls = query.mock.calls.filter(([q]) => (q as { name?: string }).name === "tuneport_commit_rows").length;
     query.mockRestore();
     expect(calls).toBeGreaterThan(10);
     expect((await st.loadTrials(3)).map((t) => t.number)).toEqual(many.map((t) => t.number));

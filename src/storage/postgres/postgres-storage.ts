@@ -1,8 +1,8 @@
 /**
  * Storage on PostgreSQL (node-postgres, `pg`), for several tuneport servers on one database.
  *
- * - One group commit is one statement, `SELECT tuneport_commit(...)` (postgres-schema.ts): one round
- *   trip and one transaction whatever the batch holds, durable when it resolves (PostgreSQL's
+ * - One group commit is one statement, `SELECT tuneport_commit_rows(...)` (postgres-schema.ts): one round
+ *   trip and one transaction whatever the batch holds (its replies and intermediate values as arrays), durable when it resolves (PostgreSQL's
  *   `synchronous_commit` decides against what: the default survives a power loss).
  * - Fencing: when `fence` is set (several servers; service/ownership.ts), every commit first checks,
  *   in the same transaction, that this server still owns — at the epoch it took — each study the
@@ -37,7 +37,7 @@ import {
   trialPageSql,
   betterReport,
 } from "../storage.js";
-import { COMMIT_CHUNK_CHARS, commitChunks, runChunks } from "./commit-chunks.js";
+import { COMMIT_CHUNK_CHARS, commitCalls, runChunks } from "./commit-chunks.js";
 import { ClosingClient, databaseUnreachable } from "./connection.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
@@ -422,8 +422,13 @@ export class PostgresStorage implements Storage, SummaryReader {
       return e;
     });
     try {
-      await runChunks(this.pool, commitChunks(rows, this.chunkChars), (q, json) =>
-        q.query({ name: "tuneport_commit", text: "SELECT tuneport_commit($1, $2, $3, $4)", values: [fence?.owner ?? null, held, epochs, json] }),
+      // Replies and intermediate values as arrays, one statement each (commit-chunks.ts `commitCalls`).
+      await runChunks(this.pool, commitCalls(rows, this.chunkChars), (q, c) =>
+        q.query({
+          name: "tuneport_commit_rows",
+          text: "SELECT tuneport_commit_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+          values: [fence?.owner ?? null, held, epochs, c.json, c.replies.ids, c.replies.ops, c.replies.replies, c.replies.at, c.values.trials, c.values.steps, c.values.values],
+        }),
         rows.length,
       );
     } catch (err) {
