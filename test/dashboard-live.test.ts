@@ -48,6 +48,28 @@ async function openStudy(base: string, name: string): Promise<{ page: Page; erro
   return { page, errors };
 }
 
+/** A server with a dashboard, a client, a one-objective study `name` with one trial told, and a fresh page (not opened yet). */
+async function studyWithOneTrial(name: string): Promise<{ server: ServerProcess; base: string; client: TestClient; page: Page; errors: string[] }> {
+  const server = await startServer(join(dir, `${name}.db`), ["--dashboard", "0", "--log-format", "json"]);
+  const base = await dashboardOf(server);
+  const client = new TestClient(server.endpoint);
+  await client.call("create_study", oneObjective(name));
+  await tellOne(client, name, { value: 1 });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(HANG);
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { server, base, client, page, errors };
+}
+
+/** The end of a test of `studyWithOneTrial`: no page error, then everything closed. */
+async function finish(t: { server: ServerProcess; client: TestClient; page: Page; errors: string[] }): Promise<void> {
+  expect(t.errors).toEqual([]);
+  await t.page.close();
+  await t.client.close();
+  await t.server.stop();
+}
+
 /** The page built for the two-objective study: its columns, filters, form and charts. */
 async function expectTwoObjectivePage(page: Page): Promise<void> {
   const headers = () => page.locator("#trials thead th").allInnerTexts();
@@ -119,10 +141,7 @@ describe("a study page whose study is deleted or created again", () => {
     release(); // from here on every get_study passes at once
     await expectTwoObjectivePage(page);
     await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(1);
-    expect(errors).toEqual([]);
-    await page.close();
-    await client.close();
-    await server.stop();
+    await finish({ server, client, page, errors });
   }, 4 * HANG);
 
   it("builds the page anew when the study was created again while the dashboard was down", async () => {
@@ -158,15 +177,8 @@ describe("a study page whose study is deleted or created again", () => {
 
 describe("a page whose live stream opens after its first read", () => {
   it("shows a trial told between the read and the stream's open", async () => {
-    const server = await startServer(join(dir, "late.db"), ["--dashboard", "0", "--log-format", "json"]);
-    const base = await dashboardOf(server);
-    const client = new TestClient(server.endpoint);
-    await client.call("create_study", oneObjective("late"));
-    await tellOne(client, "late", { value: 1 });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(HANG);
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
+    const t = await studyWithOneTrial("late");
+    const { base, client, page } = t;
     // The race: the page reads the table, a trial is told, and only then does the page's stream
     // open (held here until the tell is committed): the tell's change is never sent to it.
     let release = () => undefined as void;
@@ -182,22 +194,14 @@ describe("a page whose live stream opens after its first read", () => {
     release();
     await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
     await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(2);
-    expect(errors).toEqual([]);
-    await page.close();
-    await client.close();
-    await server.stop();
+    await finish(t);
   }, 4 * HANG);
 });
 
 describe("a page whose live stream is refused", () => {
   it("opens it again later (browsers never retry a stream answered with an HTTP error)", async () => {
-    const server = await startServer(join(dir, "refused.db"), ["--dashboard", "0", "--log-format", "json"]);
-    const base = await dashboardOf(server);
-    const client = new TestClient(server.endpoint);
-    await client.call("create_study", oneObjective("refused"));
-    await tellOne(client, "refused", { value: 1 });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(HANG);
+    const t = await studyWithOneTrial("refused");
+    const { base, client, page } = t;
     // The first stream is answered as a server holding its most streams answers (503).
     let refused = 0;
     await page.route("**/api/events", async (route) => {
@@ -210,23 +214,14 @@ describe("a page whose live stream is refused", () => {
     expect(refused).toBeGreaterThanOrEqual(2);
     await tellOne(client, "refused", { value: 2 });
     await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(2);
-    await page.close();
-    await client.close();
-    await server.stop();
+    await finish(t);
   }, 4 * HANG);
 });
 
 describe("a live page whose refreshes cross", () => {
   it("never shows an older read over a newer one (the studies list)", async () => {
-    const server = await startServer(join(dir, "cross.db"), ["--dashboard", "0", "--log-format", "json"]);
-    const base = await dashboardOf(server);
-    const client = new TestClient(server.endpoint);
-    await client.call("create_study", oneObjective("cross"));
-    await tellOne(client, "cross", { value: 1 });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(HANG);
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
+    const t = await studyWithOneTrial("cross");
+    const { base, client, page } = t;
     const overview = (r: { url(): string }) => r.url().endsWith("/api/op/studies_overview");
     let inFlight = 0;
     page.on("request", (r) => void (overview(r) && inFlight++));
@@ -271,10 +266,7 @@ describe("a live page whose refreshes cross", () => {
     await firstAnswered;
     await quiet();
     expect(await counts.innerText()).toBe("complete 3");
-    expect(errors).toEqual([]);
-    await page.close();
-    await client.close();
-    await server.stop();
+    await finish(t);
   }, 4 * HANG);
 });
 
