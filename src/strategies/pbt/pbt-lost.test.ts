@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SearchSpace } from "../../domain/distributions.js";
+import { TuneportError } from "../../domain/errors.js";
 import type { Trial } from "../../domain/trial.js";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
@@ -162,5 +163,116 @@ describe("pbt revise and unloadable checkpoints", () => {
     const revised = strategy.revise!(suggestRequest(study, atCommit), s);
     expect(revised.systemAttrs?.pbt_restore).toBeUndefined();
     expect(revised.systemAttrs?.pbt_refill_of).toBe(2);
+  });
+
+  it("does not commit a refill of a slot given up meanwhile (another refill of it failed)", () => {
+    const once = pbtStrategyFactory.create(pbtStrategyFactory.options.parse({ population_size: 2, max_failures: 1 }) as PbtOptions);
+    const atSuggest = [member(0, 0, "RUNNING", 1), member(1, 1, "FAIL", 1)];
+    const s = once.suggest(suggestRequest(study, atSuggest));
+    expect(s.systemAttrs?.pbt_member).toBe(1);
+    const atCommit = [...atSuggest, member(2, 1, "FAIL", 0)];
+    expect(() => once.revise!(suggestRequest(study, atCommit), s)).toThrow(/max_failures \(1\)/);
+  });
+});
+
+describe("a pbt training script that always fails", () => {
+  let now = 1_000_000;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+
+  beforeEach(async () => {
+    now = 1_000_000;
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  const create = (name: string, options: Record<string, unknown>) =>
+    svc.createStudy({ name, space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1, lease_ttl_s: 5, strategy: { name: "pbt", options: { perturbation_interval: 100, ...options } } });
+  const exhausted = async (study: string) => {
+    const err = await svc.ask({ study }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TuneportError);
+    return err as TuneportError;
+  };
+
+  it("gives each slot up at its (max_failures + 1)th FAIL, also when every trial reported once first, and says why", async () => {
+    await create("p", { population_size: 2 });
+    // A typo after the first report: every trial, refills included, reports step 1 and raises.
+    const asked: number[] = [];
+    let err: unknown = null;
+    for (let i = 0; i < 40 && err === null; i++) {
+      try {
+        const t = await svc.ask({ study: "p" });
+        asked.push(t.trial.number);
+        await svc.report({ study: "p", trial: t.trial.number, token: t.lease.token, step: 1, value: 1, data: { checkpoint: `ck/${t.trial.number}/1` } });
+        await svc.tell({ study: "p", trial: t.trial.number, token: t.lease.token, state: "FAIL", reason: "NameError: name 'lss' is not defined" });
+      } catch (e) {
+        err = e;
+      }
+    }
+    // Before: 40 trials and counting (every ask refilled a slot).
+    expect(asked).toHaveLength(8); // 2 slots × (1 + max_failures 3)
+    expect(err).toBeInstanceOf(TuneportError);
+    const e = err as TuneportError;
+    expect(e.code).toBe("SEARCH_SPACE_EXHAUSTED");
+    expect(e.data).toMatchObject({ reason: "max_failures", max_failures: 3, given_up: [0, 1], running: 0, last_failed_trial: 7 });
+    expect(e.message).toMatch(/every one of the 2 PBT member slots was given up/);
+    expect(e.message).toMatch(/NameError: name 'lss' is not defined/);
+    // It stays so: the next ask says the same and creates nothing.
+    expect((await exhausted("p")).data?.reason).toBe("max_failures");
+    expect((await svc.listTrials({ study: "p" })).trials).toHaveLength(8);
+  });
+
+  it("counts only the script's failures: a lost lease and PRUNED are refilled without limit", async () => {
+    await create("q", { population_size: 2, max_failures: 0 });
+    const a = await svc.ask({ study: "q" });
+    const b = await svc.ask({ study: "q" });
+    await svc.report({ study: "q", trial: a.trial.number, token: a.lease.token, step: 1, value: 1, data: { checkpoint: "q/0/1" } });
+    // b's worker is killed (preempted): the reaper fails it; that is what refills are for.
+    now += 4_000;
+    await svc.heartbeat({ leases: [{ study: "q", trial: a.trial.number, token: a.lease.token }] });
+    now += 2_000;
+    expect(await svc.reap()).toBe(1);
+    const r1 = await svc.ask({ study: "q" });
+    expect(r1.trial.system_attrs.pbt_refill_of).toBe(b.trial.number);
+    await svc.tell({ study: "q", trial: r1.trial.number, token: r1.lease.token, state: "PRUNED" });
+    const r2 = await svc.ask({ study: "q" });
+    expect(r2.trial.system_attrs.pbt_refill_of).toBe(r1.trial.number);
+    // The script raises: with max_failures 0 the slot is not refilled; a still runs.
+    await svc.tell({ study: "q", trial: r2.trial.number, token: r2.lease.token, state: "FAIL", reason: "RuntimeError: boom" });
+    const e = await exhausted("q");
+    expect(e.code).toBe("SEARCH_SPACE_EXHAUSTED");
+    expect(e.data).toMatchObject({ reason: "max_failures", given_up: [1], running: 1, last_failed_trial: r2.trial.number, last_fail_reason: "RuntimeError: boom" });
+    expect(e.message).toMatch(/1 of the 2 PBT member slots \(1\) were given up/);
+  });
+
+  it("max_failures -1 refills for ever (the behaviour before the limit)", async () => {
+    await create("r", { population_size: 2, max_failures: -1 });
+    for (let i = 0; i < 12; i++) {
+      const t = await svc.ask({ study: "r" });
+      await svc.tell({ study: "r", trial: t.trial.number, token: t.lease.token, state: "FAIL" });
+    }
+    expect((await svc.ask({ study: "r" })).trial.number).toBe(12);
+  });
+
+  it("comes back once the script is fixed: update_study raises max_failures, or an enqueued trial takes a given-up slot", async () => {
+    await create("s", { population_size: 2, max_failures: 0 });
+    for (let i = 0; i < 2; i++) {
+      const t = await svc.ask({ study: "s" });
+      await svc.tell({ study: "s", trial: t.trial.number, token: t.lease.token, state: "FAIL" });
+    }
+    expect((await exhausted("s")).data).toMatchObject({ reason: "max_failures", given_up: [0, 1] });
+    await svc.enqueue({ study: "s", params: { lr: 0.01 } });
+    const e = await svc.ask({ study: "s" });
+    expect(e.trial.system_attrs).toMatchObject({ pbt_member: 0, pbt_refill_of: 0 });
+    expect((await exhausted("s")).data).toMatchObject({ reason: "max_failures", given_up: [1], running: 1 });
+    await svc.tell({ study: "s", trial: e.trial.number, token: e.lease.token, state: "COMPLETE", value: 1 });
+    // With no trial running the strategy's options can change (update_study refuses while PBT members run).
+    await svc.updateStudy({ study: "s", strategy: { name: "pbt", options: { max_failures: 1 } } });
+    const r = await svc.ask({ study: "s" });
+    expect(r.trial.system_attrs).toMatchObject({ pbt_member: 1, pbt_refill_of: 1 });
   });
 });

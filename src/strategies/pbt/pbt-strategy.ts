@@ -16,6 +16,16 @@
  *   A COMPLETE member is done; when every slot
  *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
  *   The service does not re-queue lost members (`refillsLostTrials`).
+ * - Failures (`max_failures`, default 3, as Ray Tune's per-trial `max_failures`): a slot whose
+ *   trials were told FAIL more than `max_failures` times in all is given up, not refilled: a
+ *   training script that always raises (before or after its first report) would otherwise be
+ *   refilled for ever. A lost lease does not count: the worker was killed, preempted or cut off,
+ *   which is what refills are for, and each such loss waits out a lease, so it cannot spin. PRUNED
+ *   does not count either. With slots given up and none left to refill, `ask` answers
+ *   SEARCH_SPACE_EXHAUSTED with `data.reason: "max_failures"`, naming the slots and the last
+ *   failure. The way back once the script is fixed: enqueued trials, which take given-up slots as
+ *   fresh members, or (once no trial runs: update_study refuses while PBT members run) `update_study`
+ *   with a larger `max_failures` (or -1, no limit).
  * - Reports carry `data.checkpoint` (a path the worker saved before reporting). A member is
  *   *ready* `perturbation_interval` steps after its last perturbation decision (Ray's default
  *   is 60 `training_iteration`s; tuneport's steps are usually epochs, so the default is 5).
@@ -88,6 +98,17 @@ const options = z
     mode: z.enum(["asynchronous", "synchronous"]).default("asynchronous"),
     exploit: z.boolean().default(true),
     explore: z.boolean().default(true),
+    max_failures: z
+      .number()
+      .int()
+      .min(-1)
+      .max(1_000_000)
+      .default(3)
+      .describe(
+        "How often a member slot is refilled after its trials failed (told FAIL: the training script raised), as Ray Tune's max_failures: " +
+          "the slot is given up at its (max_failures + 1)th FAIL. A lost lease (a killed or preempted worker) does not count. " +
+          "When no slot is left to refill, ask answers SEARCH_SPACE_EXHAUSTED with data.reason 'max_failures'. -1: no limit; 0: never refill a failed member",
+      ),
   })
   .strict()
   .refine((o) => o.exploit || o.explore, { message: "at least one of exploit and explore must be on" });
@@ -103,6 +124,20 @@ function key(direction: Direction, v: number | undefined): number {
 export function quantileCount(n: number, fraction: number): number {
   if (n < 2) return 0;
   return Math.min(Math.ceil(n * fraction), Math.floor(n / 2));
+}
+
+/**
+ * A FAIL that the training script caused: told FAIL by its client (a raised loop, `tell` FAIL).
+ * A lost lease is not (the reaper's `fail_reason: "lease_expired"`: a worker killed, preempted or
+ * cut off, which refills exist for), nor a cancelled queued trial.
+ */
+function scriptFailure(t: Trial): boolean {
+  return t.state === "FAIL" && t.systemAttrs.fail_reason !== "lease_expired" && t.systemAttrs.cancelled !== true;
+}
+
+/** A slot's latest trial was lost (FAIL or PRUNED): the slot is free for a refill, unless given up. */
+function lostMember(t: Trial | undefined): t is Trial {
+  return t !== undefined && (t.state === "FAIL" || t.state === "PRUNED");
 }
 
 /** Explores one value inside its distribution (see the file comment). */
@@ -210,15 +245,58 @@ export class PbtStrategy implements Strategy {
     return this.slots(trials).filter((t): t is Trial => t !== undefined && t.state === "RUNNING" && t.intermediate.length > 0);
   }
 
+  /**
+   * Slots whose latest trial was lost and that are not refilled any more: their trials failed
+   * (`scriptFailure`) more than `max_failures` times. Every failure counts, also one after reports
+   * (a script that breaks after its first report failed every refill just the same), as in Ray Tune,
+   * whose `max_failures` counts a trial's failures over its whole life.
+   */
+  private givenUp(trials: readonly Trial[], slots: readonly (Trial | undefined)[]): Set<number> {
+    const out = new Set<number>();
+    const max = this.opts.max_failures;
+    if (max < 0) return out;
+    const failures = new Array<number>(slots.length).fill(0);
+    for (const t of trials) {
+      const m = memberOf(t);
+      if (m !== null && m < slots.length && scriptFailure(t)) failures[m] = (failures[m] as number) + 1;
+    }
+    slots.forEach((t, m) => {
+      if (lostMember(t) && (failures[m] as number) > max) out.add(m);
+    });
+    return out;
+  }
+
   suggest(req: SuggestRequest): Suggestion {
     const slots = this.slots(req.trials);
     const empty = slots.findIndex((t) => t === undefined);
     if (empty >= 0) return this.fresh(req, empty, null);
-    const lost = slots.findIndex((t) => t !== undefined && (t.state === "FAIL" || t.state === "PRUNED"));
+    const givenUp = this.givenUp(req.trials, slots);
+    const lost = slots.findIndex((t, m) => lostMember(t) && !givenUp.has(m));
     if (lost >= 0) return this.refill(req, lost, slots[lost] as Trial);
-    throw new TuneportError(
+    if (givenUp.size === 0)
+      throw new TuneportError(
+        "SEARCH_SPACE_EXHAUSTED",
+        `every one of the ${this.opts.population_size} PBT members is running, waiting or complete; a lost member's slot is refilled on a later ask`,
+      );
+    throw this.givenUpError(slots, givenUp);
+  }
+
+  /** SEARCH_SPACE_EXHAUSTED naming the slots given up after `max_failures` and the last failure's reason. */
+  private givenUpError(slots: readonly (Trial | undefined)[], givenUp: ReadonlySet<number>): TuneportError {
+    const members = [...givenUp].sort((a, b) => a - b);
+    const last = members.map((m) => slots[m] as Trial).sort((a, b) => b.number - a.number)[0] as Trial;
+    const reason = typeof last.systemAttrs.fail_reason === "string" ? last.systemAttrs.fail_reason : null;
+    const running = slots.filter((t) => t !== undefined && (t.state === "RUNNING" || t.state === "WAITING")).length;
+    const all = members.length === slots.length;
+    const what = all
+      ? `every one of the ${slots.length} PBT member slots was given up`
+      : `${members.length} of the ${slots.length} PBT member slots (${members.join(", ")}) were given up and the others are running, waiting or complete`;
+    return new TuneportError(
       "SEARCH_SPACE_EXHAUSTED",
-      `every one of the ${this.opts.population_size} PBT members is running, waiting or complete; a lost member's slot is refilled on a later ask`,
+      `${what}: each slot's trials failed more than max_failures (${this.opts.max_failures}) times, so the training script fails ` +
+        `(last: trial ${last.number}${reason ? `, ${reason}` : ""}). Fix the script, then enqueue trials (each takes a given-up slot) ` +
+        `or, once no trial runs, raise max_failures with update_study (strategy {name: '${this.explorer === "pb2" ? "pb2" : "pbt"}', options: {max_failures}})`,
+      { reason: "max_failures", max_failures: this.opts.max_failures, given_up: members, running, last_failed_trial: last.number, last_fail_reason: reason },
     );
   }
 
@@ -240,7 +318,8 @@ export class PbtStrategy implements Strategy {
   startAttrs(req: SuggestRequest, params: Params): Record<string, unknown> {
     const slots = this.slots(req.trials);
     let member = slots.findIndex((t) => t === undefined);
-    if (member < 0) member = slots.findIndex((t) => t !== undefined && (t.state === "FAIL" || t.state === "PRUNED"));
+    // A given-up slot too (see givenUp): enqueuing is how a user whose script is fixed brings one back.
+    if (member < 0) member = slots.findIndex(lostMember);
     if (member < 0) return {};
     const lost = slots[member];
     const origin: LineageEntry = { step: 0, donor: null, donor_step: null, age: 0, params: { ...params }, checkpoint: null };
@@ -284,7 +363,8 @@ export class PbtStrategy implements Strategy {
     const member = suggestion.systemAttrs?.pbt_member;
     const slots = this.slots(req.trials);
     const slotStillFree =
-      typeof member === "number" && (slots[member] === undefined || ["FAIL", "PRUNED"].includes((slots[member] as Trial).state));
+      typeof member === "number" &&
+      (slots[member] === undefined || (lostMember(slots[member]) && !this.givenUp(req.trials, slots).has(member)));
     const donor = restore ? req.trials[restore.trial] : undefined;
     const restoreStillThere =
       !restore ||
