@@ -192,3 +192,27 @@ def test_a_torn_checkpoint_is_named_in_the_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"torn\.pt could not be read \(.*\): a torn or partial file") as info:
         load_checkpoint(torn, torch.nn.Linear(2, 2), map_location="cpu")
     assert info.value.__cause__ is not None
+
+
+def test_a_script_that_always_fails_ends_optimize_after_max_failures_per_slot(
+    client: tp.Client, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real server: a PBT objective that raises after its first report, caught by optimize, was
+    refilled for ever (n_trials was the only end). Each slot is given up at its fourth FAIL
+    (max_failures 3, the default); the loop ends with a warning naming the error, and ask says why."""
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=1, strategy={
+        "name": "pbt", "options": {"population_size": 2}})
+
+    def objective(trial: tp.Trial) -> float:
+        trial.report(1.0, 1)
+        raise RuntimeError("name 'lss' is not defined")
+
+    with caplog.at_level("WARNING", logger="tuneport"):
+        study.optimize(objective, n_trials=30, catch=(RuntimeError,))
+    assert len(study.trials) == 8
+    assert all(t.state == tp.TrialState.FAIL for t in study.trials)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "max_failures" in r.getMessage()]
+    assert len(warned) == 1 and "name 'lss' is not defined" in warned[0]
+    with pytest.raises(tp.SearchSpaceExhaustedError) as err:
+        study.ask()
+    assert err.value.data["reason"] == "max_failures" and err.value.data["given_up"] == [0, 1]

@@ -331,11 +331,15 @@ class Study:
                 yield trial
 
     def _ask_or_none(self) -> Trial | None:
-        """``ask``, or None (logged at INFO) when the study has no more trials to give."""
+        """``ask``, or None (logged at INFO) when the study has no more trials to give; at WARNING
+        when that is because trials kept failing (PBT's ``max_failures``: the script is broken)."""
         try:
             return self.ask()
-        except SearchSpaceExhaustedError:
-            log.info("study '%s': the search space is exhausted; no more trials", self.name)
+        except SearchSpaceExhaustedError as err:
+            if err.data.get("reason") == "max_failures":
+                log.warning("study '%s' hands out no more trials: %s", self.name, err.message)
+            else:
+                log.info("study '%s': the search space is exhausted; no more trials", self.name)
         except StudyStopped as err:
             why = "its max_trials budget is spent" if err.data.get("reason") == "max_trials" else "it was stopped"
             log.info("study '%s' hands out no more trials: %s", self.name, why)
@@ -890,7 +894,8 @@ class Study:
         Stops after ``n_trials`` trials (of this call), once ``timeout`` seconds have passed (no
         new trial starts after that), on ``stop()``, or when the study has no more trials to give
         (search space exhausted, ``max_trials`` spent, stopped on the server): those end the loop
-        quietly. ``n_jobs`` threads (-1: one per CPU) run trials at once over this client.
+        quietly (a PBT population whose slots failed more than ``max_failures`` times each, with
+        a warning naming the last failure). ``n_jobs`` threads (-1: one per CPU) run trials at once over this client.
         ``TrialPruned`` prunes a trial; a non-finite or missing value, or an exception in
         ``catch``, fails it and the loop goes on; any other exception fails it and propagates.
         Ctrl-C (KeyboardInterrupt) fails the running trial and propagates; with ``n_jobs`` > 1

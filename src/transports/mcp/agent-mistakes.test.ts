@@ -87,6 +87,18 @@ describe("a strategy or scheduler given as an object", () => {
 });
 
 describe("a study that hands out no trials says why", () => {
+  it("a PBT population whose script keeps failing: the ask names the error and the way back, not a wider space", async () => {
+    await call("create_study", { name: "f", space: SPACE, strategy: { name: "pbt", options: { population_size: 2, max_failures: 0 } } });
+    for (let i = 0; i < 2; i++) {
+      const { trial, token } = (await call("ask_trial", { study: "f" })).structuredContent as { trial: number; token: string };
+      await call("tell_trial", { study: "f", trial, token, state: "FAIL", reason: "ImportError: no module named torchh" });
+    }
+    const refused = textOf(await call("ask_trial", { study: "f" }));
+    expect(refused).toMatch(/^Error SEARCH_SPACE_EXHAUSTED: every one of the 2 PBT member slots was given up.*ImportError: no module named torchh/);
+    expect(refused).toMatch(/\nNext step: .*fix the training script.*enqueue_trial/);
+    expect(refused).not.toContain("wider space");
+  });
+
   it("a spent max_trials budget: the ask's next step, study_summary, resume_study and an idle wait name update_study", async () => {
     await call("create_study", { name: "b", space: SPACE, max_trials: 1, strategy: "random" });
     const before = await call("study_summary", { study: "b" });

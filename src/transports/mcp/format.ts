@@ -189,7 +189,10 @@ function nextStep(err: TuneportError): string {
         ? "The study used its trial budget (max_trials): raise it with update_study (max_trials: a larger number, or null for none) to go on, or read the results (study_summary, best_trials)."
         : "The study was stopped (stop_study); call resume_study to hand out trials again.";
     case "SEARCH_SPACE_EXHAUSTED":
-      return "Every point of the search space was handed out; create a new study with a wider space, or stop.";
+      // PBT/PB2 slots given up after max_failures: the training script fails, not the space.
+      return d.reason === "max_failures"
+        ? "The population's trials kept failing (the message names the last error), so their slots are not refilled: fix the training script, then enqueue_trial fills a given-up slot, or, once no trial runs, update_study raises the strategy's max_failures."
+        : "Every point of the search space was handed out; create a new study with a wider space, or stop.";
     case "UNAVAILABLE":
       return d.outcome_unknown
         ? "The change may have been applied: check first (describe_study, list_trials or get_trial), and call again only if it is not there."
