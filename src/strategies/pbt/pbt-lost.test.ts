@@ -249,6 +249,35 @@ describe("a pbt training script that always fails", () => {
     expect(e.message).toMatch(/1 of the 2 PBT member slots \(1\) were given up/);
   });
 
+  it("names the checkpoints a given-up member left when no member runs to release them (a member's report still does)", async () => {
+    await create("c", { population_size: 2, max_failures: 0 });
+    const a = await svc.ask({ study: "c" });
+    const b = await svc.ask({ study: "c" });
+    const rep = (t: Awaited<ReturnType<StudyService["ask"]>>, step: number) =>
+      svc.report({ study: "c", trial: t.trial.number, token: t.lease.token, step, value: 1, data: { checkpoint: `c/${t.trial.number}/${step}` } });
+    const deleted = (d: Awaited<ReturnType<typeof rep>>) => (d.decision.action !== "prune" && d.decision.delete_checkpoints) || [];
+    await rep(a, 1);
+    await rep(b, 1);
+    await svc.tell({ study: "c", trial: b.trial.number, token: b.lease.token, state: "FAIL", reason: "RuntimeError: boom" });
+    // a still runs: its next report or completion releases b's checkpoint, so nothing is said to be left.
+    expect((await exhausted("c")).data).not.toHaveProperty("checkpoints_left");
+    // An enqueued trial takes the given-up slot; a completes; then the enqueued one raises too, last.
+    await svc.enqueue({ study: "c", params: { lr: 0.01 } });
+    const n = await svc.ask({ study: "c" });
+    expect(n.trial.system_attrs.pbt_member).toBe(1);
+    expect(deleted(await rep(n, 1))).toEqual(["c/1/1"]);
+    await svc.tell({ study: "c", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+    await svc.tell({ study: "c", trial: n.trial.number, token: n.lease.token, state: "FAIL", reason: "RuntimeError: boom" });
+    // Nobody runs: n's client (it raised) deletes nothing, and no member reports again.
+    const e = await exhausted("c");
+    expect(e.data).toMatchObject({ running: 0, given_up: [1], checkpoints_left: [`c/${n.trial.number}/1`] });
+    expect(e.message).toMatch(/1 checkpoint\(s\) of lost members stay on disk until a member reports again/);
+    // A member that reports again (here the next enqueued one) is told to delete it.
+    await svc.enqueue({ study: "c", params: { lr: 0.02 } });
+    const m = await svc.ask({ study: "c" });
+    expect(deleted(await rep(m, 1))).toEqual([`c/${n.trial.number}/1`]);
+  });
+
   it("max_failures -1 refills for ever (the behaviour before the limit)", async () => {
     await create("r", { population_size: 2, max_failures: -1 });
     for (let i = 0; i < 12; i++) {

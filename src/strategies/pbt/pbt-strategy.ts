@@ -23,9 +23,10 @@
  *   which is what refills are for, and each such loss waits out a lease, so it cannot spin. PRUNED
  *   does not count either. With slots given up and none left to refill, `ask` answers
  *   SEARCH_SPACE_EXHAUSTED with `data.reason: "max_failures"`, naming the slots and the last
- *   failure. The way back once the script is fixed: enqueued trials, which take given-up slots as
- *   fresh members, or (once no trial runs: update_study refuses while PBT members run) `update_study`
- *   with a larger `max_failures` (or -1, no limit).
+ *   failure, and, with no member running, the lost members' checkpoints nobody released
+ *   (`checkpoints_left`: no report or completion will come to release them). The way back once
+ *   the script is fixed: enqueued trials, which take given-up slots as fresh members, or (once no
+ *   trial runs: update_study refuses while PBT members run) a larger `max_failures` (-1: none).
  * - Reports carry `data.checkpoint` (a path the worker saved before reporting). A member is
  *   *ready* `perturbation_interval` steps after its last perturbation decision (Ray's default
  *   is 60 `training_iteration`s; tuneport's steps are usually epochs, so the default is 5).
@@ -278,16 +279,20 @@ export class PbtStrategy implements Strategy {
         "SEARCH_SPACE_EXHAUSTED",
         `every one of the ${this.opts.population_size} PBT members is running, waiting or complete; a lost member's slot is refilled on a later ask`,
       );
-    throw this.givenUpError(slots, givenUp);
+    throw this.givenUpError(req.trials, slots, givenUp);
   }
 
   /** SEARCH_SPACE_EXHAUSTED naming the slots given up after `max_failures` and the last failure's reason. */
-  private givenUpError(slots: readonly (Trial | undefined)[], givenUp: ReadonlySet<number>): TuneportError {
+  private givenUpError(trials: readonly Trial[], slots: readonly (Trial | undefined)[], givenUp: ReadonlySet<number>): TuneportError {
     const members = [...givenUp].sort((a, b) => a - b);
     const last = members.map((m) => slots[m] as Trial).sort((a, b) => b.number - a.number)[0] as Trial;
     const reason = typeof last.systemAttrs.fail_reason === "string" ? last.systemAttrs.fail_reason : null;
     const running = slots.filter((t) => t !== undefined && (t.state === "RUNNING" || t.state === "WAITING")).length;
     const all = members.length === slots.length;
+    // With no member running, nobody reports or completes again to release what lost members left
+    // (their clients do not act on releases, see onFinish): name those files rather than keep quiet.
+    const left = running === 0 ? releasableCheckpoints(trials) : [];
+    const files = left.length > 0 ? `; ${left.length} checkpoint(s) of lost members stay on disk until a member reports again (data.checkpoints_left)` : "";
     const what = all
       ? `every one of the ${slots.length} PBT member slots was given up`
       : `${members.length} of the ${slots.length} PBT member slots (${members.join(", ")}) were given up and the others are running, waiting or complete`;
@@ -295,8 +300,11 @@ export class PbtStrategy implements Strategy {
       "SEARCH_SPACE_EXHAUSTED",
       `${what}: each slot's trials failed more than max_failures (${this.opts.max_failures}) times, so the training script fails ` +
         `(last: trial ${last.number}${reason ? `, ${reason}` : ""}). Fix the script, then enqueue trials (each takes a given-up slot) ` +
-        `or, once no trial runs, raise max_failures with update_study (strategy {name: '${this.explorer === "pb2" ? "pb2" : "pbt"}', options: {max_failures}})`,
-      { reason: "max_failures", max_failures: this.opts.max_failures, given_up: members, running, last_failed_trial: last.number, last_fail_reason: reason },
+        `or, once no trial runs, raise max_failures with update_study (strategy {name: '${this.explorer === "pb2" ? "pb2" : "pbt"}', options: {max_failures}})${files}`,
+      {
+        reason: "max_failures", max_failures: this.opts.max_failures, given_up: members, running, last_failed_trial: last.number, last_fail_reason: reason,
+        ...(left.length > 0 ? { checkpoints_left: left.slice(0, 100), ...(left.length > 100 ? { checkpoints_left_out: left.length - 100 } : {}) } : {}),
+      },
     );
   }
 
