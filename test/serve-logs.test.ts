@@ -42,6 +42,27 @@ describe("tuneport serve: bind hints and logs", () => {
     }
   });
 
+  it("refuses a --max-studies that is not a positive integer, and holds a server to the one given", async () => {
+    for (const bad of ["0", "many"]) {
+      const r = run("serve", "--storage", join(tempDir(), "x.db"), "--max-studies", bad);
+      expect(r.status, bad).toBe(2);
+      expect(r.stderr, bad).toMatch(/--max-studies must be an integer in \[1, /);
+    }
+    const server = await startServer(join(tempDir(), "cap.db"), ["--max-studies", "2"]);
+    const c = new TestClient(server.endpoint);
+    try {
+      const space = { x: { type: "float", low: 0, high: 1 } };
+      for (const name of ["one", "two"]) await c.call("create_study", { name, space });
+      const r = await c.request("create_study", { name: "three", space });
+      expect(r.error?.code).toBe("FAILED_PRECONDITION");
+      expect(r.error?.data).toMatchObject({ reason: "max_studies", max_studies: 2 });
+      expect((await c.call("list_studies")).studies.map((s: { name: string }) => s.name).sort()).toEqual(["one", "two"]);
+    } finally {
+      await c.close();
+      server.proc.kill("SIGTERM");
+    }
+  }, 120_000);
+
   it("refuses a --plot-warmup that is not a whole number of seconds", () => {
     const r = run("serve", "--storage", join(tempDir(), "x.db"), "--plot-warmup", "soon");
     expect(r.status).toBe(2);

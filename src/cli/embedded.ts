@@ -43,6 +43,8 @@ export interface EmbeddedOptions {
   readonly reportCommitMs?: number;
   /** Seconds after the start at which the plot worker is warmed up (`PlotRenderer.warm`); 0: never [PLOT_WARMUP_S]. */
   readonly plotWarmupS?: number;
+  /** Studies the server holds at most (StudyServiceOptions.maxStudies). */
+  readonly maxStudies?: number;
 }
 
 /**
@@ -98,6 +100,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     logger,
     defaultLeaseTtlS: opts.leaseTtlS,
     ...(opts.reportCommitMs !== undefined ? { lazyCommitMs: opts.reportCommitMs } : {}),
+    ...(opts.maxStudies !== undefined ? { maxStudies: opts.maxStudies } : {}),
     runner,
     plots,
     ...(ownership ? { ownership } : {}),

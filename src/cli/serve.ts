@@ -73,6 +73,9 @@ Options:
   --plot-warmup SECONDS   load the PNG chart renderer this long after the start, so that
                           the first chart an agent asks for (MCP's plot tool, the plot op)
                           does not wait for it (~0.5 s); 0: load it at the first chart [5]
+  --max-studies N         studies this server holds at most; creating or importing more
+                          is refused, so a client creating studies in a loop cannot
+                          exhaust memory (each is kept in memory) [10000]
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
@@ -117,6 +120,7 @@ Options:
     durability: { type: "string" },
     "lease-ttl": { type: "string" },
     "report-commit-ms": { type: "string" },
+    "max-studies": { type: "string" },
     "max-message-bytes": { type: "string" },
     "plot-warmup": { type: "string" },
     "max-inflight": { type: "string" },
@@ -158,6 +162,7 @@ Options:
       throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
+    const maxStudies = intOption("max-studies", v["max-studies"], 1, 10_000_000);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
@@ -201,7 +206,7 @@ Options:
     const stopRequested = stopSignal(logger, v["stop-with-stdin"] === true);
     const storagePath = v.storage as string;
     const created = !isPostgresUrl(storagePath) && !existsSync(storagePath);
-    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS });
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.
     const abandon = async () => {

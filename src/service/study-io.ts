@@ -32,6 +32,7 @@ import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage
 import { studyNameProblem } from "../domain/study-name.js";
 import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
+import type { TrialRecord } from "./study-state.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 import { leaseToken } from "./leases.js";
@@ -48,6 +49,18 @@ export interface ImportedStudy {
   readonly stopped: boolean;
   /** In number order, dense from 0; `id`, `studyId` and lease expiries are placeholders (0). */
   readonly trials: StoredTrial[];
+}
+
+/** An import's trials as the new study's: fresh ids, their own copies, RUNNING trials' leases expiring at `graceUntil`. */
+export function importedTrials(imp: ImportedStudy, studyId: number, graceUntil: number, nextTrialId: () => number): TrialRecord[] {
+  return imp.trials.map((t) => ({
+    ...t,
+    id: nextTrialId(),
+    studyId,
+    params: { ...t.params },
+    intermediate: [...t.intermediate],
+    lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
+  }));
 }
 
 function numOut(v: number): number | string {

@@ -37,13 +37,14 @@ import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
 import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
-import { type ExportPage, exportPage, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
+import { type ExportPage, exportPage, importedTrials, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialsPage, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type SampledImportances, importancesFor, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
+import { DEFAULT_MAX_STUDIES, checkRoomForStudy } from "./study-limits.js";
 import { setStudyAttrs, updateStudy } from "./study-update.js";
 import * as trialOps from "./trial-ops.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
@@ -85,6 +86,8 @@ export interface StudyServiceOptions {
   readonly ownership?: Ownership;
   /** How long a `continue` report may wait for its commit after its reply (ms) [20]; 0: none (docs/DURABILITY.md). */
   readonly lazyCommitMs?: number;
+  /** Studies this server holds at most; more are refused (study-limits.ts `DEFAULT_MAX_STUDIES`). */
+  readonly maxStudies?: number;
 }
 
 export type CreateStudyArgs = S.CreateStudyInput;
@@ -105,6 +108,7 @@ export class StudyService {
   /** The strategies and schedulers this service offers. */
   readonly plugins: PluginCatalogue;
   private readonly defaultLeaseTtlS: number;
+  private readonly maxStudies: number;
   private readonly replyRetentionMs: number;
   private readonly studies = new Map<string, StudyState>();
   private readonly pipeline: CommitPipeline;
@@ -132,6 +136,7 @@ export class StudyService {
         ? BUILTIN_PLUGINS
         : new PluginCatalogue({ strategies: opts.strategies, schedulers: opts.schedulers });
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
+    this.maxStudies = opts.maxStudies ?? DEFAULT_MAX_STUDIES;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
     this.ownership = opts.ownership ?? new SoleOwner();
     let fatal = false;
@@ -316,6 +321,7 @@ export class StudyService {
         // A load changes nothing, so no reply is stored (NO_OP_REPLY).
         return this.commit([], { study: viewOf(existing), created: false }, () => undefined, null);
       }
+      checkRoomForStudy(this.studies, this.maxStudies, a.name);
       this.plugins.checkSpaceFor(strategy, space);
       this.plugins.checkSchedulerSpace(scheduler, space);
       const config = newStudyConfig(a, { directions, space, strategy, scheduler }, {
@@ -436,18 +442,11 @@ export class StudyService {
     await this.ownership.reserve(imp.trials.length + 1);
     const existing = this.studies.get(imp.name);
     if (existing && !existing.deleted) throw exists();
+    checkRoomForStudy(this.studies, this.maxStudies, imp.name);
     const { name, config, userAttrs, createdAt } = imp;
     const study: Study = { id: this.ownership.nextStudyId(), name, config, userAttrs, createdAt, ...(imp.stopped ? { stopped: true } : {}) };
     // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
-    const graceUntil = this.now() + imp.config.leaseTtlS * 1000;
-    const trials: TrialRecord[] = imp.trials.map((t) => ({
-      ...t,
-      id: this.ownership.nextTrialId(),
-      studyId: study.id,
-      params: { ...t.params },
-      intermediate: [...t.intermediate],
-      lease: t.lease ? { token: t.lease.token, expiresAt: graceUntil } : null,
-    }));
+    const trials: TrialRecord[] = importedTrials(imp, study.id, this.now() + imp.config.leaseTtlS * 1000, () => this.ownership.nextTrialId());
     const state = makeState(study, trials, this.plugins);
     const changes: Change[] = [{ kind: "insert-study", study }, ...trials.map((trial) => ({ kind: "insert-trial" as const, trial }))];
     this.commit(changes, null, () => {
