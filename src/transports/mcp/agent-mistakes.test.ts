@@ -9,7 +9,9 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { StudyService } from "../../service/study-service.js";
+import { StudyService } from "../../service/study-service.js";
+import { silentLogger } from "../../logger.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
 
 let rig: MemoryMcp;
@@ -83,6 +85,26 @@ describe("a strategy or scheduler given as an object", () => {
     // Under options they are used.
     const ok = await call("create_study", { name: "p", space: SPACE, strategy: { name: "tpe", options: { n_startup_trials: 5 } } });
     expect((ok.structuredContent as { study: { strategy: { options: { n_startup_trials: number } } } }).study.strategy.options.n_startup_trials).toBe(5);
+  });
+});
+
+describe("a server at its --max-studies", () => {
+  it("create_study says so and how to make room, not that a trial is finished", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const capped = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, maxStudies: 1 });
+    const small = await memoryMcp({ service: capped });
+    try {
+      const create = async (name: string) => (await small.client.callTool({ name: "create_study", arguments: { name, space: SPACE } })) as CallToolResult;
+      expect((await create("one")).isError).toBeFalsy();
+      const refused = await create("two");
+      expect(refused.isError).toBe(true);
+      expect(textOf(refused)).toMatch(/^Error FAILED_PRECONDITION: this server already holds 1 studies.*\nNext step: .*delete_study.*--max-studies/s);
+      expect(textOf(refused)).not.toContain("already finished");
+    } finally {
+      await small.close();
+      await capped.close();
+      storage.close();
+    }
   });
 });
 

@@ -167,7 +167,9 @@ function nextStep(err: TuneportError): string {
         ? "Fix the argument named above and call again; describe_study shows the study's search space."
         : "Fix the argument named above and call again.";
     case "FAILED_PRECONDITION":
-      return "running" in d || "strategy" in d
+      return d.reason === "max_studies"
+        ? "The server holds as many studies as it allows: delete_study one that is no longer needed (list_studies shows them) and call again, or ask its operator to raise serve --max-studies."
+        : "running" in d || "strategy" in d
         ? "Do what the message says the study needs first, then call update_study again."
         : "lineage" in d
           ? "get_trial shows the trial's params, which held for its whole run."
