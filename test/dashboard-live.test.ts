@@ -8,6 +8,7 @@
  *   the enqueue form, the multi-objective charts), not the old page with the new rows;
  * - the same, deleted and created again while the dashboard was down (the changes of the gap are
  *   never sent): when the stream comes back, the page is built for the new study;
+ * - a button's header read and an older live read that answers after it: the newer one stays drawn;
  * - the longest names the server takes (a 200-character study name, a 256-character parameter, a
  *   500-character choice, none with a space) wrap or scroll in their own box: no page grows sideways.
  */
@@ -194,6 +195,50 @@ describe("a page whose live stream opens after its first read", () => {
     release();
     await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
     await expect.poll(() => page.locator("#trials tbody tr").count(), { timeout: HANG }).toBe(2);
+    await finish(t);
+  }, 4 * HANG);
+});
+
+describe("a study page whose header reads cross", () => {
+  it("draws the read a button made over an older live read that answers after it", async () => {
+    const t = await studyWithOneTrial("head");
+    const { base, client, page } = t;
+    await page.goto(`${base}/#/study/head`);
+    await page.getByRole("button", { name: "Stop study" }).waitFor();
+    await expect.poll(() => page.locator("#conn").getAttribute("data-live"), { timeout: HANG }).toBe("true");
+    // From here: the first get_study (a live refresh) is answered with the state it read, but only
+    // once released; the second (the button's, after stop_study) at once; later ones (the live
+    // refresh that the stop's own change asks for) are held to the end, so that what the page
+    // draws in between stays on screen to be seen.
+    let calls = 0;
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    let thirdArrived = () => undefined as void;
+    const third = new Promise<void>((r) => (thirdArrived = r));
+    let firstRead = () => undefined as void;
+    const firstWasRead = new Promise<void>((r) => (firstRead = r));
+    await page.route("**/api/op/get_study", async (route) => {
+      const n = ++calls;
+      if (n === 1) {
+        const answer = await route.fetch(); // the study as it is now: running
+        firstRead();
+        await released;
+        return route.fulfill({ response: answer });
+      }
+      if (n === 2) return route.continue();
+      thirdArrived();
+      await new Promise(() => undefined); // held: the page is closed at the end
+    });
+    await tellOne(client, "head", { value: 2 });
+    await firstWasRead;
+    await page.getByRole("button", { name: "Stop study" }).click();
+    await page.getByRole("button", { name: "Resume study" }).waitFor();
+    release();
+    // The live refresh runs again only once its header and table are drawn: the older answer has
+    // been handled by the time the next read arrives.
+    await third;
+    expect(await page.locator("#stop-resume").innerText()).toBe("Resume study");
+    await t.page.unrouteAll({ behavior: "ignoreErrors" });
     await finish(t);
   }, 4 * HANG);
 });

@@ -93,8 +93,13 @@ export async function studyPage(main: HTMLElement, study: string, live: Live, re
     }
   };
 
+  let headerAsked = 0;
   const refreshHeader = async () => {
+    // A button's refresh and a live one can cross: only the latest read is drawn (a later read
+    // never answers with an older state), as for the table below.
+    const mine = ++headerAsked;
     const v = (await op<{ study: any }>("get_study", { study })).study;
+    if (mine !== headerAsked) return;
     // Created again (a change of the gap after a reconnect, or one this page missed): its space,
     // objectives and charts may differ from the ones this page was built with.
     if (v.created_at !== s.created_at) return replaced();
