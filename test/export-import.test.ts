@@ -3,6 +3,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, TestClient, startServer, tempDir, stopServers } from "./helpers.js";
+import { silentLogger } from "../src/logger.js";
+import { DEFAULT_MAX_STUDIES } from "../src/service/study-limits.js";
+import { StudyService } from "../src/service/study-service.js";
+import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.js";
 
 // A failed assertion or hook must not leave a server running.
 afterAll(stopServers);
@@ -13,6 +17,27 @@ function cli(args: string[]) {
 }
 
 describe("tuneport export / import", () => {
+  it("imports into a database that holds a server's most studies: the cap is the server's, not the operator's", async () => {
+    const dir = tempDir();
+    const db = join(dir, "full.sqlite");
+    const storage = new SqliteStorage({ path: db });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    const space = { x: { type: "float", low: 0, high: 1 } };
+    try {
+      for (let i = 0; i < DEFAULT_MAX_STUDIES; i++) await service.createStudy({ name: `s${i}`, space });
+      const text = [...service.exportStudy("s0")].join("\n") + "\n";
+      writeFileSync(join(dir, "s0.jsonl"), text);
+      // A server on it would refuse one more.
+      expect((await service.createStudy({ name: "one-more", space }).catch((e: { data?: unknown }) => e.data)) as object).toMatchObject({ reason: "max_studies" });
+    } finally {
+      await service.close();
+      storage.close();
+    }
+    const imp = cli(["import", join(dir, "s0.jsonl"), "--storage", db, "--name", "copy"]);
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stderr).toMatch(/imported study 'copy'/);
+  }, 300_000);
+
   it("round-trips a study exactly through JSON Lines files", async () => {
     const dir = tempDir();
     const db = join(dir, "a.sqlite");

@@ -134,7 +134,9 @@ Options:
         isPostgresUrl(v.storage as string)
           ? new SharedOwnership({ store: new PgOwnershipStore(storage as PostgresStorage), logger, serverId: `import-${randomUUID()}` })
           : undefined;
-      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, ...(ownership ? { ownership } : {}) });
+      // The operator's own command on their own database: a server's cap on studies (against clients
+      // that create them in a loop) does not apply to it.
+      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, ...(ownership ? { ownership } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined);
         process.stderr.write(`imported study '${terminalSafe(s.name)}' with ${s.n_trials} trials\n`);
