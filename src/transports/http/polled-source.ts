@@ -7,7 +7,8 @@
  * reopened read-only (the file is read again, as `tuneport studies list` does) and each study
  * whose one-line overview changed is announced as a change. A study page therefore lags the
  * writer by at most one interval plus one reload. Reopening reads every trial: at 100,000
- * trials it costs about what opening the server does, and only when something changed.
+ * trials it costs about what opening the server does, and only when something changed. What a
+ * study's signature covers (`overviewMap`) is what a page shows.
  */
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
@@ -83,9 +84,31 @@ export class PolledSource implements DashboardSource {
     }
   }
 
+  /**
+   * Each study's signature: its overview line, its own view (config, notes and user attributes),
+   * and what its trials hold that the overview does not count (their reports and user
+   * attributes). The overview alone missed the changes a page shows but the line does not: a
+   * running trial's reports (the intermediate-values chart), notes, update_study's options, a
+   * trial's attributes and notes.
+   */
   private async overviewMap(service: StudyService): Promise<Map<string, string>> {
     const { studies } = await service.execute("studies_overview", {});
-    return new Map(studies.map((s) => [s.name, JSON.stringify(s)]));
+    const out = new Map<string, string>();
+    for (const s of studies) {
+      const view = await service.execute("get_study", { study: s.name }).catch(() => null);
+      let reports = 0;
+      let more = "";
+      for (const t of service.trialsOf(s.name)) {
+        reports += t.intermediate.length;
+        // A running trial's latest report, in case one replaced another at the same step.
+        const last = t.state === "RUNNING" ? t.intermediate[t.intermediate.length - 1] : undefined;
+        if (last) more += `${t.number}:${last.step}:${last.value};`;
+        if (Object.keys(t.userAttrs).length > 0) more += JSON.stringify([t.number, t.userAttrs]);
+        if (typeof t.systemAttrs.notes === "string") more += JSON.stringify([t.number, t.systemAttrs.notes]);
+      }
+      out.set(s.name, JSON.stringify([s, view, reports, more]));
+    }
+    return out;
   }
 
   private async poll(): Promise<void> {
