@@ -18,7 +18,7 @@ import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { maxOf } from "../../math/extremes.js";
-import { setFlagsFromString } from "node:v8";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 export interface CurveServerKeys {
@@ -126,6 +126,21 @@ function wireKind(x: unknown): string {
   if (x instanceof Uint8Array) return "bin";
   if (Array.isArray(x)) return "an array";
   return typeof x === "object" ? "a map" : `a ${typeof x}`;
+}
+
+/**
+ * The bytes ArrayBuffers hold (`process.memoryUsage().arrayBuffers`). That call also reads the RSS,
+ * which opens /proc/self/statm, so with every file descriptor taken (a flood of idle connections
+ * past `ulimit -n`) it threw EMFILE, and every request of every client already connected went
+ * unanswered until the flood ended (test/connection-flood.test.ts). V8's
+ * external memory (ArrayBuffers and a little more, so never less) needs no descriptor.
+ */
+function bufferBytes(): number {
+  try {
+    return process.memoryUsage().arrayBuffers;
+  } catch {
+    return getHeapStatistics().external_memory;
+  }
 }
 
 let gcFn: (() => void) | null | undefined;
@@ -282,14 +297,14 @@ export class ZmqServer {
   private heldNow(maxAgeMs: number): number {
     const now = performance.now();
     if (now - this.held.at < maxAgeMs) return this.held.bytes;
-    let bytes = process.memoryUsage().arrayBuffers;
+    let bytes = bufferBytes();
     // Buffers ZeroMQ has sent (or dropped with a client that left) count until V8 collects them,
     // and an idle server may not collect for minutes: replies stayed refused after the clients
     // that held them had gone. Over the ceiling, a full collection first, once a second at most.
     if (bytes > this.maxReplyBytes && now - this.collectedAt >= 1000) {
       this.collectedAt = now;
       fullGc()?.();
-      bytes = process.memoryUsage().arrayBuffers;
+      bytes = bufferBytes();
     }
     this.held = { bytes, at: performance.now() };
     return bytes;
