@@ -16,6 +16,8 @@ import { CLI, TestClient, tempDir } from "./helpers.js";
 
 const FD_LIMIT = 256;
 let server: ChildProcess | undefined;
+/** The server's log lines above info (pino JSON), shown when a step fails. */
+const problems: string[] = [];
 
 afterAll(() => {
   if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
@@ -35,6 +37,7 @@ function startLimited(dbPath: string): Promise<{ proc: ChildProcess; endpoint: s
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 90_000); // a hang guard
     proc.stdout?.on("data", (d: Buffer) => {
       out += d.toString();
+      for (const line of d.toString().split("\n")) if (/"level":[456]0/.test(line)) problems.push(line.slice(0, 400));
       const m = /"msg":"zmq listening"/.test(out) && /"endpoints":\["(tcp:\/\/[^"]+)"\]/.exec(out);
       if (m) {
         clearTimeout(timer);
@@ -48,8 +51,16 @@ function startLimited(dbPath: string): Promise<{ proc: ChildProcess; endpoint: s
   });
 }
 
-/** One ask and its tell through `c` on study "s". */
+/** One ask and its tell through `c` on study "s"; a failure carries the server's problems. */
 async function askTell(c: TestClient): Promise<void> {
+  try {
+    await askTellOnce(c);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; server log: ${problems.join("\n")}`);
+  }
+}
+
+async function askTellOnce(c: TestClient): Promise<void> {
   const a = await c.call<{ trial: { number: number }; lease: { token: string } }>("ask", { study: "s" });
   await c.call("tell", { study: "s", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
 }
