@@ -231,7 +231,8 @@ describe("a pbt training script that always fails", () => {
     const a = await svc.ask({ study: "q" });
     const b = await svc.ask({ study: "q" });
     await svc.report({ study: "q", trial: a.trial.number, token: a.lease.token, step: 1, value: 1, data: { checkpoint: "q/0/1" } });
-    // b's worker is killed (preempted): the reaper fails it; that is what refills are for.
+    await svc.report({ study: "q", trial: b.trial.number, token: b.lease.token, step: 1, value: 2, data: { checkpoint: "q/1/1" } });
+    // b's worker is killed (preempted) after training: the reaper fails it; that is what refills are for.
     now += 4_000;
     await svc.heartbeat({ leases: [{ study: "q", trial: a.trial.number, token: a.lease.token }] });
     now += 2_000;
@@ -276,6 +277,91 @@ describe("a pbt training script that always fails", () => {
     await svc.enqueue({ study: "c", params: { lr: 0.02 } });
     const m = await svc.ask({ study: "c" });
     expect(deleted(await rep(m, 1))).toEqual([`c/${n.trial.number}/1`]);
+  });
+
+  /** Lets `keep`'s lease live and every other running trial's lapse, then reaps. */
+  const expireAllBut = async (study: string, keep: Awaited<ReturnType<StudyService["ask"]>>) => {
+    now += 4_000;
+    await svc.heartbeat({ leases: [{ study, trial: keep.trial.number, token: keep.lease.token }] });
+    now += 2_000;
+    return svc.reap();
+  };
+
+  it("counts a lost lease without progress: a script that dies hard before its first report is given up at its (max_failures + 1)th loss", async () => {
+    await create("h", { population_size: 2 });
+    const a = await svc.ask({ study: "h" });
+    // Slot 1's worker segfaults (or is OOM-killed) at start every time: no report, no FAIL, only a lapsed lease.
+    const lostTrials: number[] = [];
+    let err: unknown = null;
+    for (let i = 0; i < 20 && err === null; i++) {
+      try {
+        const t = await svc.ask({ study: "h" });
+        expect(t.trial.system_attrs.pbt_member).toBe(1);
+        lostTrials.push(t.trial.number);
+        expect(await expireAllBut("h", a)).toBe(1);
+      } catch (e) {
+        err = e;
+      }
+    }
+    // Before: refilled for ever (20 trials here), a lease's wait at a time.
+    expect(lostTrials).toHaveLength(4); // 1 + max_failures 3
+    expect(err).toBeInstanceOf(TuneportError);
+    const e = err as TuneportError;
+    expect(e.code).toBe("SEARCH_SPACE_EXHAUSTED");
+    expect(e.data).toMatchObject({ reason: "max_failures", given_up: [1], running: 1, last_fail_reason: "lease_expired", lost_without_progress: 4 });
+    expect(e.message).toMatch(/its worker died without reporting: a crash, OOM or SIGKILL/);
+    expect(e.message).toMatch(/4 of those failures were lost leases without progress/);
+  });
+
+  it("counts a lost lease that never got past the slot's highest step (a crash at the same step every time)", async () => {
+    await create("g", { population_size: 2, max_failures: 1 });
+    const a = await svc.ask({ study: "g" });
+    const steps = async (t: Awaited<ReturnType<StudyService["ask"]>>, upTo: number) => {
+      for (let s = 1; s <= upTo; s++) await svc.report({ study: "g", trial: t.trial.number, token: t.lease.token, step: s, value: 1 });
+    };
+    // Each trial of slot 1 reaches step 3 and is OOM-killed there; the first one's steps were progress.
+    for (let i = 0; i < 3; i++) {
+      const t = await svc.ask({ study: "g" });
+      await steps(t, 3);
+      await expireAllBut("g", a);
+    }
+    expect((await exhausted("g")).data).toMatchObject({ reason: "max_failures", given_up: [1], lost_without_progress: 2 });
+  });
+
+  it("never counts a lost lease that trained further: a slot preempted after progress is refilled without limit", async () => {
+    await create("v", { population_size: 2, max_failures: 0 });
+    const a = await svc.ask({ study: "v" });
+    await svc.ask({ study: "v" });
+    // Slot 1's first member dies before its first report: no progress, it counts, and with max_failures 0 the slot is given up.
+    await expireAllBut("v", a);
+    expect((await exhausted("v")).data).toMatchObject({ given_up: [1], lost_without_progress: 1 });
+    // An enqueued trial takes the slot; from here on each trial reports further than the slot had been, then is preempted.
+    await svc.enqueue({ study: "v", params: { lr: 0.01 } });
+    let highest = 0;
+    for (let i = 0; i < 10; i++) {
+      const t = await svc.ask({ study: "v" });
+      expect(t.trial.system_attrs.pbt_member).toBe(1);
+      highest += 2;
+      await svc.report({ study: "v", trial: t.trial.number, token: t.lease.token, step: highest, value: 1 });
+      expect(await expireAllBut("v", a)).toBe(1);
+    }
+    // Ten preemptions with max_failures 0, and still refilled.
+    expect((await svc.ask({ study: "v" })).trial.system_attrs.pbt_member).toBe(1);
+  });
+
+  it("counts lost leases without progress consecutively: a trial that gets further ends the run", async () => {
+    await create("w", { population_size: 2, max_failures: 1 });
+    const a = await svc.ask({ study: "w" });
+    const lose = async (step: number | null) => {
+      const t = await svc.ask({ study: "w" });
+      if (step !== null) await svc.report({ study: "w", trial: t.trial.number, token: t.lease.token, step, value: 1 });
+      await expireAllBut("w", a);
+    };
+    await lose(null); // 1 (≤ max_failures 1)
+    await lose(5); // progress: the run ends
+    await lose(null); // 1 again
+    await lose(5); // step 5 again, no further: 2 > 1
+    expect((await exhausted("w")).data).toMatchObject({ given_up: [1], lost_without_progress: 2 });
   });
 
   it("max_failures -1 refills for ever (the behaviour before the limit)", async () => {

@@ -17,11 +17,13 @@
  *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
  *   The service does not re-queue lost members (`refillsLostTrials`).
  * - Failures (`max_failures`, default 3, as Ray Tune's per-trial `max_failures`): a slot whose
- *   trials were told FAIL more than `max_failures` times in all is given up, not refilled: a
- *   training script that always raises (before or after its first report) would otherwise be
- *   refilled for ever. A lost lease does not count: the worker was killed, preempted or cut off,
- *   which is what refills are for, and each such loss waits out a lease, so it cannot spin. PRUNED
- *   does not count either. With slots given up and none left to refill, `ask` answers
+ *   trials failed more than `max_failures` times is given up, not refilled: a training script
+ *   that always fails would otherwise be refilled for ever. What counts (`failureCounts`): every
+ *   FAIL its client told (the script raised, before or after its first report), and a lost lease
+ *   only when the lost trial made no progress (`noProgress`): a script that dies hard (segfault,
+ *   CUDA OOM, the OOM killer's SIGKILL) never tells FAIL, its lease lapses, and it was refilled for
+ *   ever, a lease's wait at a time. A preempted or killed worker that trained further than the slot
+ *   had been is what refills are for and never counts. PRUNED does not count. With slots given up and none left to refill, `ask` answers
  *   SEARCH_SPACE_EXHAUSTED with `data.reason: "max_failures"`, naming the slots and the last
  *   failure, and, with no member running, the lost members' checkpoints nobody released
  *   (`checkpoints_left`: no report or completion will come to release them). The way back once
@@ -87,6 +89,7 @@ import {
   releasedPaths,
   unloadableCheckpoints,
 } from "./lineage.js";
+import { failureCounts, leaseLost } from "./failures.js";
 import { PBT_READ_MODELS } from "./read-models.js";
 
 const options = z
@@ -107,7 +110,8 @@ const options = z
       .default(3)
       .describe(
         "How often a member slot is refilled after its trials failed (told FAIL: the training script raised), as Ray Tune's max_failures: " +
-          "the slot is given up at its (max_failures + 1)th FAIL. A lost lease (a killed or preempted worker) does not count. " +
+          "the slot is given up at its (max_failures + 1)th FAIL. A lost lease counts only when the lost trial reported no step beyond the slot's highest " +
+          "(a script that dies hard: segfault, CUDA OOM, SIGKILL), and only in a consecutive run; a preempted worker that trained further never counts. " +
           "When no slot is left to refill, ask answers SEARCH_SPACE_EXHAUSTED with data.reason 'max_failures'. -1: no limit; 0: never refill a failed member",
       ),
   })
@@ -125,15 +129,6 @@ function key(direction: Direction, v: number | undefined): number {
 export function quantileCount(n: number, fraction: number): number {
   if (n < 2) return 0;
   return Math.min(Math.ceil(n * fraction), Math.floor(n / 2));
-}
-
-/**
- * A FAIL that the training script caused: told FAIL by its client (a raised loop, `tell` FAIL).
- * A lost lease is not (the reaper's `fail_reason: "lease_expired"`: a worker killed, preempted or
- * cut off, which refills exist for), nor a cancelled queued trial.
- */
-function scriptFailure(t: Trial): boolean {
-  return t.state === "FAIL" && t.systemAttrs.fail_reason !== "lease_expired" && t.systemAttrs.cancelled !== true;
 }
 
 /** A slot's latest trial was lost (FAIL or PRUNED): the slot is free for a refill, unless given up. */
@@ -247,20 +242,16 @@ export class PbtStrategy implements Strategy {
   }
 
   /**
-   * Slots whose latest trial was lost and that are not refilled any more: their trials failed
-   * (`scriptFailure`) more than `max_failures` times. Every failure counts, also one after reports
+   * Slots whose latest trial was lost and that are not refilled any more: their trials failed more
+   * than `max_failures` times (`failureCounts`). Every told FAIL counts, also one after reports
    * (a script that breaks after its first report failed every refill just the same), as in Ray Tune,
-   * whose `max_failures` counts a trial's failures over its whole life.
+   * whose `max_failures` counts a trial's failures over its whole life; lost leases only without progress.
    */
   private givenUp(trials: readonly Trial[], slots: readonly (Trial | undefined)[]): Set<number> {
     const out = new Set<number>();
     const max = this.opts.max_failures;
     if (max < 0) return out;
-    const failures = new Array<number>(slots.length).fill(0);
-    for (const t of trials) {
-      const m = memberOf(t);
-      if (m !== null && m < slots.length && scriptFailure(t)) failures[m] = (failures[m] as number) + 1;
-    }
+    const { failures } = failureCounts(trials, slots.length);
     slots.forEach((t, m) => {
       if (lostMember(t) && (failures[m] as number) > max) out.add(m);
     });
@@ -287,6 +278,15 @@ export class PbtStrategy implements Strategy {
     const members = [...givenUp].sort((a, b) => a - b);
     const last = members.map((m) => slots[m] as Trial).sort((a, b) => b.number - a.number)[0] as Trial;
     const reason = typeof last.systemAttrs.fail_reason === "string" ? last.systemAttrs.fail_reason : null;
+    // Lost leases without progress among the counted failures: no error was ever told, so say what they mean.
+    const { lost } = failureCounts(trials, slots.length);
+    const died = members.reduce((n, m) => n + (lost[m] as number), 0);
+    const lastWhy = leaseLost(last) ? "its worker died without reporting: a crash, OOM or SIGKILL" : reason;
+    const deaths =
+      died > 0
+        ? ` ${died} of those failures were lost leases without progress: the worker died without reporting further (a crash, CUDA OOM or ` +
+          "SIGKILL by the OOM killer; no error reached the server, the workers' logs say why)."
+        : "";
     const running = slots.filter((t) => t !== undefined && (t.state === "RUNNING" || t.state === "WAITING")).length;
     const all = members.length === slots.length;
     // With no member running, nobody reports or completes again to release what lost members left
@@ -299,10 +299,11 @@ export class PbtStrategy implements Strategy {
     return new TuneportError(
       "SEARCH_SPACE_EXHAUSTED",
       `${what}: each slot's trials failed more than max_failures (${this.opts.max_failures}) times, so the training script fails ` +
-        `(last: trial ${last.number}${reason ? `, ${reason}` : ""}). Fix the script, then enqueue trials (each takes a given-up slot) ` +
+        `(last: trial ${last.number}${lastWhy ? `, ${lastWhy}` : ""}).${deaths} Fix the script, then enqueue trials (each takes a given-up slot) ` +
         `or, once no trial runs, raise max_failures with update_study (strategy {name: '${this.explorer === "pb2" ? "pb2" : "pbt"}', options: {max_failures}})${files}`,
       {
         reason: "max_failures", max_failures: this.opts.max_failures, given_up: members, running, last_failed_trial: last.number, last_fail_reason: reason,
+        lost_without_progress: died,
         ...(left.length > 0 ? { checkpoints_left: left.slice(0, 100), ...(left.length > 100 ? { checkpoints_left_out: left.length - 100 } : {}) } : {}),
       },
     );
