@@ -332,7 +332,8 @@ class Study:
 
     def _ask_or_none(self) -> Trial | None:
         """``ask``, or None (logged at INFO) when the study has no more trials to give; at WARNING
-        when that is because trials kept failing (PBT's ``max_failures``: the script is broken)."""
+        when that is because trials kept failing or their workers kept dying without reporting
+        (PBT's ``max_failures``: the script is broken; the server's message says which)."""
         try:
             return self.ask()
         except SearchSpaceExhaustedError as err:

@@ -9,6 +9,8 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TuneportError } from "../../domain/errors.js";
+import { errorResult } from "./format.js";
 import { StudyService } from "../../service/study-service.js";
 import { silentLogger } from "../../logger.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
@@ -119,6 +121,15 @@ describe("a study that hands out no trials says why", () => {
     expect(refused).toMatch(/^Error SEARCH_SPACE_EXHAUSTED: every one of the 2 PBT member slots was given up.*ImportError: no module named torchh/);
     expect(refused).toMatch(/\nNext step: .*fix the training script.*enqueue_trial/);
     expect(refused).not.toContain("wider space");
+  });
+
+  it("a PBT population whose workers die without reporting: the next step says so (no error reached the server)", () => {
+    const text = (lost: number) => {
+      const c = errorResult(new TuneportError("SEARCH_SPACE_EXHAUSTED", "given up", { reason: "max_failures", lost_without_progress: lost })).content[0];
+      return c && c.type === "text" ? c.text : "";
+    };
+    expect(text(4)).toMatch(/\nNext step: .*died without reporting further \(a crash, CUDA OOM or SIGKILL.*workers' logs.*fix the training script/);
+    expect(text(0)).toMatch(/\nNext step: The population's trials kept failing \(the message names the last error\)/);
   });
 
   it("a spent max_trials budget: the ask's next step, study_summary, resume_study and an idle wait name update_study", async () => {

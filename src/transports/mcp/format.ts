@@ -192,8 +192,12 @@ function nextStep(err: TuneportError): string {
         : "The study was stopped (stop_study); call resume_study to hand out trials again.";
     case "SEARCH_SPACE_EXHAUSTED":
       // PBT/PB2 slots given up after max_failures: the training script fails, not the space.
+      // data.lost_without_progress: workers that died without a word (no error to name).
       return d.reason === "max_failures"
-        ? "The population's trials kept failing (the message names the last error), so their slots are not refilled: fix the training script, then enqueue_trial fills a given-up slot, or, once no trial runs, update_study raises the strategy's max_failures."
+        ? (typeof d.lost_without_progress === "number" && d.lost_without_progress > 0
+            ? "The population's trials kept failing or their workers died without reporting further (a crash, CUDA OOM or SIGKILL: the server saw no error, so read the workers' logs), so their slots are not refilled: "
+            : "The population's trials kept failing (the message names the last error), so their slots are not refilled: ") +
+          "fix the training script, then enqueue_trial fills a given-up slot, or, once no trial runs, update_study raises the strategy's max_failures."
         : "Every point of the search space was handed out; create a new study with a wider space, or stop.";
     case "UNAVAILABLE":
       return d.outcome_unknown
