@@ -4,7 +4,7 @@
  * leave, each once, to the client that asked, and a reply to a client that is gone is dropped
  * without disturbing the others.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Dealer, context } from "zeromq";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
@@ -66,5 +66,31 @@ describe("reply path", () => {
     const [d] = clients as [Dealer];
     await d.send(encode({ v: 1, id: "after", op: "list_studies" }));
     expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "after", ok: true });
+  });
+
+  it("answers INTERNAL when handling a request throws after the op ran, and the retry with the same id gets the op's reply", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const d = new Dealer({ linger: 0 });
+    d.connect(endpoint as string);
+    cleanup.push(() => d.close());
+    // A fault of the server's own between the op and its reply (a system call failing in the
+    // memory check, as EMFILE did during a connection flood).
+    const spy = vi.spyOn(ZmqServer.prototype as unknown as { withinMemory: () => Buffer }, "withinMemory").mockImplementationOnce(() => {
+      throw new Error("EMFILE: too many open files");
+    });
+    cleanup.push(() => spy.mockRestore());
+    await d.send(encode({ v: 1, id: "a1", op: "ask", study: "s" }));
+    expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "a1", ok: false, error: { code: "INTERNAL" } });
+    await d.send(encode({ v: 1, id: "a1", op: "ask", study: "s", attempt: 1 }));
+    const retry = decode((await d.receive())[0] as Buffer) as Reply;
+    expect(retry).toMatchObject({ id: "a1", ok: true, result: { trial: { number: 0 } } });
+    await d.send(encode({ v: 1, id: "a2", op: "ask", study: "s" }));
+    expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "a2", ok: true, result: { trial: { number: 1 } } });
   });
 });

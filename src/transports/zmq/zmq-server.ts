@@ -233,12 +233,31 @@ export class ZmqServer {
     try {
       for await (const frames of this.router) {
         if (this.closing) break;
-        const p = this.handle(frames).catch((err: unknown) => this.log.error({ err }, "request handling failed"));
+        const p = this.handle(frames).catch((err: unknown) => this.handlingFailed(frames, err));
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
       }
     } catch (err) {
       if (!this.closing) this.log.error({ err }, "zmq receive loop ended");
+    }
+  }
+
+  /**
+   * The last resort when `handle` throws (a fault of the server's own, such as a system call that
+   * failed while checking memory): the client gets INTERNAL for its id instead of waiting out its
+   * timeout, and the fault is logged. Never throws.
+   */
+  private handlingFailed(frames: Buffer[], err: unknown): void {
+    this.log.error({ err }, "request handling failed");
+    try {
+      if (frames.length < 2) return;
+      const payload = frames[frames.length - 1] as Buffer;
+      const prefix = frames.slice(0, -1);
+      const to = prefixProblem(prefix) === null ? prefix : [frames[0] as Buffer];
+      const error = { code: "INTERNAL", message: "internal server error (logged on the server); retry with the same id" };
+      this.send([...to, encodeAlone({ v: 1, id: peekRequestId(payload), ok: false, error })]);
+    } catch (again) {
+      this.log.error({ err: again }, "request handling failed: no reply could be sent");
     }
   }
 
