@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +16,8 @@ import torch
 import tuneport as tp
 from tuneport import Decision, Lineage, Restore
 from tuneport.torch import CheckpointWriter, checkpoint_path, load_checkpoint, pbt_complete, pbt_report
+
+from conftest import ServerProcess
 
 
 def test_update_decision_carries_restore_and_released_checkpoints() -> None:
@@ -216,3 +222,41 @@ def test_a_script_that_always_fails_ends_optimize_after_max_failures_per_slot(
     with pytest.raises(tp.SearchSpaceExhaustedError) as err:
         study.ask()
     assert err.value.data["reason"] == "max_failures" and err.value.data["given_up"] == [0, 1]
+
+
+_DIES_BEFORE_REPORTING = """
+import os, signal, sys
+import tuneport as tp
+with tp.connect(sys.argv[1]) as c:
+    trial = c.load_study(sys.argv[2]).ask()
+    print(trial.number, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer or a segfault does: no FAIL is told
+"""
+
+
+def test_a_pbt_script_killed_before_its_first_report_is_given_up_after_max_failures(
+    server: ServerProcess, client: tp.Client, name: str
+) -> None:
+    """Real worker processes SIGKILLed after ask (a CUDA OOM, a segfault): no FAIL ever reaches the
+    server, the lease lapses and the reaper fails the trial. Such a slot was refilled for ever; the
+    lost leases now count towards max_failures (0 here: each slot is given up at its first loss), so
+    the third worker is refused and told why."""
+    client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=3, lease_ttl_s=1, strategy={
+        "name": "pbt", "options": {"population_size": 2, "max_failures": 0}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(tp.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    killed: list[int] = []
+    for _ in range(6):  # a bound on the loop only: both slots are given up after two losses
+        proc = subprocess.run([sys.executable, "-c", _DIES_BEFORE_REPORTING, server.endpoint, name],
+                              capture_output=True, text=True, env=env, timeout=120)
+        if proc.returncode != -signal.SIGKILL:
+            break
+        killed.append(int(proc.stdout))
+        deadline = time.monotonic() + 60  # only against a hang: the lease lasts 1 s
+        while client.load_study(name).trial(killed[-1]).state == tp.TrialState.RUNNING:
+            assert time.monotonic() < deadline, "the killed worker's trial was never reaped"
+            time.sleep(0.2)
+    assert killed == [0, 1], proc.stderr
+    assert proc.returncode == 1 and "SearchSpaceExhaustedError" in proc.stderr
+    assert "died without reporting" in proc.stderr
+    states = [t.state for t in client.load_study(name).trials]
+    assert states == [tp.TrialState.FAIL, tp.TrialState.FAIL]
