@@ -47,6 +47,7 @@ import * as steering from "./steering.js";
 import { DEFAULT_MAX_STUDIES, checkRoomForStudy } from "./study-limits.js";
 import { setStudyAttrs, updateStudy } from "./study-update.js";
 import * as trialOps from "./trial-ops.js";
+import { fastArgs } from "./ops/fast-args.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
 
@@ -238,7 +239,7 @@ export class StudyService {
   async execute<K extends OpName>(op: K, raw: unknown, ctx: OpContext = {}): Promise<OpResult<K>> {
     const spec = OPS[op];
     if (!spec.run) throw invalidArgument(`'${op}' is answered by the transport, not the service`);
-    const parsed = spec.args.safeParse(raw);
+    const parsed = fastArgs(op, raw) ?? spec.args.safeParse(raw); // common ask/tell/report shapes skip zod
     if (!parsed.success) throw invalidArgument(`${op}: ${formatZodError(parsed.error)}`);
     if (!spec.mutating && ctx.requestId !== undefined) this.idem.claim(ctx.requestId, op);
     const args = parsed.data as { study?: unknown; name?: unknown };
