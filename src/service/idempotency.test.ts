@@ -73,3 +73,38 @@ describe("Idempotency.claim: request ids remembered in memory", () => {
     expect(() => idem.claim(reused, "tell")).not.toThrow();
   });
 });
+
+describe("Idempotency.replyChange: the stored reply and the result's packed bytes", () => {
+  it("stores {op, result} that reads back as the result, and hands the transport the result's bytes", async () => {
+    const { unpack } = await import("msgpackr");
+    const { packedResult } = await import("./idempotency.js");
+    const storage = new SqliteStorage({ path: ":memory:" });
+    try {
+      const idem = new Idempotency(storage, () => 0);
+      const result = { trial: { number: 2, params: { x: 0.5, n: 2 ** 40 }, value: null, attrs: {} }, lease: { token: "t", ttl_s: 30 } };
+      const change = idem.replyChange({ requestId: "r1", op: "ask" }, result);
+      if (change.kind !== "put-reply") throw new Error(change.kind);
+      expect(unpack(change.reply)).toEqual({ op: "ask", result });
+      const bytes = packedResult(result);
+      expect(bytes).toBeDefined();
+      expect(unpack(bytes as Uint8Array)).toEqual(result);
+      // Only results whose reply was stored have bytes.
+      expect(packedResult({ ...result })).toBeUndefined();
+      expect(packedResult(null)).toBeUndefined();
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("reads a reply stored in the profile before (msgpackr's defaults) as it did", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    try {
+      const idem = new Idempotency(storage, () => 0);
+      const result = { trial: { number: 1, params: { x: 0.25 } } };
+      await storage.commit([{ kind: "put-reply", requestId: "old", op: "tell", reply: pack({ op: "tell", result }), at: 0 }]);
+      expect(await idem.once("old", "tell", async () => ({ ran: true }))).toEqual(result);
+    } finally {
+      await storage.close();
+    }
+  });
+});

@@ -19,7 +19,7 @@
  *   round trip per mutation, since another server may have stored the reply). An id already seen
  *   by this process is looked up all the same: the claim was wrong.
  */
-import { pack, unpack } from "msgpackr";
+import { Packr, unpack } from "msgpackr";
 import { invalidArgument } from "../domain/errors.js";
 import type { Change, Storage } from "../storage/storage.js";
 
@@ -27,6 +27,42 @@ import type { Change, Storage } from "../storage/storage.js";
 export interface ReplyCtx {
   readonly requestId: string;
   readonly op: string;
+}
+
+/**
+ * Packs stored replies in the wire's profile (transports/zmq/codec.ts: maps sized to their keys,
+ * undefined as nil, no records or extensions), so that the ZeroMQ transport can send a mutation's
+ * result in the bytes packed here instead of packing it a second time (`packedResult`). Replies
+ * stored before read back the same: `unpack` reads both profiles.
+ */
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+/** Per op, the bytes of `{op, result: ...}` before the result's own. */
+const replyHeads = new Map<string, Buffer>();
+/** The packed bytes of each result whose reply was stored (`replyChange`), for `packedResult`. */
+const packedResults = new WeakMap<object, Uint8Array>();
+
+/**
+ * The MessagePack bytes of `result` as its stored reply holds them, when `result` is a mutation's
+ * result whose reply this process stored; else undefined. A transport may send them in place of
+ * packing the result again (one pack of a ~600-byte ask or tell reply fewer per request).
+ */
+export function packedResult(result: unknown): Uint8Array | undefined {
+  return typeof result === "object" && result !== null ? packedResults.get(result) : undefined;
+}
+
+/** `{op, result}` packed: the head of `{op, result: null}` without its nil, then the result's bytes. */
+function packReply(op: string, result: unknown): { reply: Buffer; body: Uint8Array } {
+  let head = replyHeads.get(op);
+  if (head === undefined) {
+    const withNil = packr.pack({ op, result: null });
+    head = Buffer.from(withNil.subarray(0, withNil.byteLength - 1));
+    if (replyHeads.size < 256) replyHeads.set(op, head);
+  }
+  const body = packr.pack(result);
+  const reply = Buffer.allocUnsafe(head.byteLength + body.byteLength);
+  head.copy(reply, 0);
+  reply.set(body, head.byteLength);
+  return { reply, body: reply.subarray(head.byteLength) };
 }
 
 /** How many request ids `claim` remembers. */
@@ -136,7 +172,9 @@ export class Idempotency {
 
   /** The change that stores `result` as the reply to `rc`'s request. */
   replyChange(rc: ReplyCtx, result: unknown): Change {
-    return { kind: "put-reply", requestId: rc.requestId, op: rc.op, reply: pack({ op: rc.op, result }), at: this.now() };
+    const { reply, body } = packReply(rc.op, result);
+    if (typeof result === "object" && result !== null) packedResults.set(result, body);
+    return { kind: "put-reply", requestId: rc.requestId, op: rc.op, reply, at: this.now() };
   }
 
   /** Every request in flight (shutdown waits for them). */

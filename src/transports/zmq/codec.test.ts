@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decode, encode, encodeAlone } from "./codec.js";
+import { decode, encode, encodeAlone, encodeOkReply } from "./codec.js";
 
 describe("encode", () => {
   it("gives a big message a buffer of its own, and the messages after it a small chunk", () => {
@@ -64,5 +64,35 @@ describe("integers", () => {
     expect(bytes.includes(Buffer.from("cf0000010000000000", "hex"))).toBe(true);
     expect(bytes.includes(Buffer.from("d3fff0000000000000", "hex"))).toBe(true);
     expect(decode(bytes)).toEqual(message);
+  });
+});
+
+describe("encodeOkReply (a result packed once, for its stored reply and the wire)", () => {
+  const results: unknown[] = [
+    { trial: { number: 3, params: { x: 0.25, n: 2 ** 40, big: 2 ** 31, neg: -(2 ** 35) }, values: [0.5, 1e300], user_attrs: {}, gone: undefined } },
+    { lease: { token: "t", expires_at: 1796494486.157, ttl_s: 30 }, budget: null, start: { rung: null, restore: null } },
+    { wide: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i * 2 ** 33])) },
+    { blob: "x".repeat(100_000), n: 2 ** 45 },
+    [1, 2 ** 50, "s", null, true, { a: [] }],
+  ];
+
+  it("gives the bytes encode gives for {v, id, ok: true, result}", async () => {
+    const { Packr } = await import("msgpackr");
+    // The stored reply's profile (service/idempotency.ts): this codec's, without the integer pass.
+    const stored = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+    for (const [i, result] of results.entries()) {
+      const id = `req-${i}-${"z".repeat(i * 20)}`;
+      const want = encode({ v: 1, id, ok: true, result });
+      const got = encodeOkReply(1, id, Buffer.from(stored.pack(result)));
+      expect(got.toString("hex"), String(i)).toBe(want.toString("hex"));
+    }
+  });
+
+  it("never rewrites the packed result it was given (the stored reply)", async () => {
+    const { Packr } = await import("msgpackr");
+    const stored = Buffer.from(new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true }).pack({ n: 2 ** 40 }));
+    const copy = Buffer.from(stored);
+    encodeOkReply(1, "a", stored);
+    expect(stored.equals(copy)).toBe(true);
   });
 });

@@ -32,6 +32,21 @@ export function encode(value: unknown): Buffer {
   return own(out);
 }
 
+/**
+ * The reply `{v, id, ok: true, result}` whose result is already packed (`resultBytes`, in this
+ * codec's profile without the integer pass): the same bytes `encode` gives for it, without packing
+ * the result again. The envelope is packed with a nil result, the nil dropped and the result's
+ * bytes put in its place, in a buffer of its own; then the integer pass runs over the whole.
+ */
+export function encodeOkReply(v: unknown, id: unknown, resultBytes: Uint8Array): Buffer {
+  const withNil = packr.pack({ v, id, ok: true, result: null });
+  const head = withNil.byteLength - 1;
+  const out = resultBytes.byteLength + head > CHUNK ? Buffer.allocUnsafeSlow(head + resultBytes.byteLength) : Buffer.allocUnsafe(head + resultBytes.byteLength);
+  withNil.copy(out, 0, 0, head);
+  out.set(resultBytes, head);
+  return integralDoublesAsInts(out);
+}
+
 /** A message in a buffer of its own, for one that may wait long in a queue whatever its size. */
 export function encodeAlone(value: unknown): Buffer {
   return own(integralDoublesAsInts(packr.pack(value)));

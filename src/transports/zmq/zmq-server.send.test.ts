@@ -93,4 +93,33 @@ describe("reply path", () => {
     await d.send(encode({ v: 1, id: "a2", op: "ask", study: "s" }));
     expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "a2", ok: true, result: { trial: { number: 1 } } });
   });
+
+  it("sends a mutation's result in the bytes packed for its stored reply: what encode gives, and what a retry gets", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    // A huge integer step makes params the integer pass rewrites (2^40 and beyond go as int 64).
+    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 }, n: { type: "int", low: 2 ** 40, high: 2 ** 41 } }, strategy: "random" });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const d = new Dealer({ linger: 0 });
+    d.connect(endpoint as string);
+    cleanup.push(() => d.close());
+    const call = async (msg: Record<string, unknown>): Promise<Buffer> => {
+      await d.send(encode(msg));
+      return (await d.receive())[0] as Buffer;
+    };
+    const asked = await call({ v: 1, id: "p1", op: "ask", study: "s" });
+    const reply = decode(asked) as { ok: boolean; result: { trial: { number: number; params: { n: number } }; lease: { token: string } } };
+    expect(reply.ok).toBe(true);
+    expect(reply.result.trial.params.n).toBeGreaterThanOrEqual(2 ** 40);
+    expect(asked.toString("hex")).toBe(encode(reply).toString("hex"));
+    expect((await call({ v: 1, id: "p1", op: "ask", study: "s", attempt: 1 })).toString("hex")).toBe(asked.toString("hex"));
+    const tell = { v: 1, id: "p2", op: "tell", study: "s", trial: reply.result.trial.number, token: reply.result.lease.token, state: "COMPLETE", value: 2 ** 42 };
+    const told = await call(tell);
+    expect(decode(told)).toMatchObject({ ok: true, result: { trial: { value: 2 ** 42 } } });
+    expect(told.toString("hex")).toBe(encode(decode(told)).toString("hex"));
+    expect((await call({ ...tell, attempt: 1 })).toString("hex")).toBe(told.toString("hex"));
+  });
 });

@@ -12,7 +12,8 @@ import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
 import { MAX_NESTING, forbiddenKeyMessage } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
-import { decode, encode, encodeAlone } from "./codec.js";
+import { decode, encode, encodeAlone, encodeOkReply } from "./codec.js";
+import { packedResult } from "../../service/idempotency.js";
 import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
@@ -297,7 +298,9 @@ export class ZmqServer {
     }
     let bytes: Buffer;
     try {
-      bytes = encode(reply);
+      // A mutation's result was packed once already, for its stored reply: its bytes are sent.
+      const packed = reply.ok === true ? packedResult(reply.result) : undefined;
+      bytes = packed ? encodeOkReply(reply.v, reply.id, packed) : encode(reply);
     } catch (err) {
       this.log.error({ err }, "reply could not be encoded");
       bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
