@@ -1,0 +1,155 @@
+// Server CPU per request, two builds side by side (issue 19 item 3): an A/B that the machine's load
+// does not drown. Two servers run at once, one per build, each on its own SQLite file; one client
+// sends random-strategy ask → tell loops in batches, alternating between them (A, B, A, B, ...), so
+// both builds see the same background load at nearly the same moments. Each batch's server CPU is
+// read from /proc/PID/task/TID/schedstat (nanoseconds of run time, not 10 ms ticks): the main (JS)
+// thread's and the whole process's. Prints per-build medians and quartiles of µs per request over
+// the batches, their ratio, the two-sided Mann-Whitney p over batches (normal approximation), and
+// the paired view (batch i of A against batch i of B: median ratio, Wilcoxon signed-rank p).
+//
+//   node bench/server-cpu-ab.mjs --a OLD/dist --b dist [--batches 30] [--trials 150] [--warmup 400]
+//
+// --a / --b: a build's dist/ folder (its cli/main.js is started). --trials: ask → tell loops per batch.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Packr, Unpackr } from "msgpackr";
+import { Dealer } from "zeromq";
+import { freePort } from "./serve-process.mjs";
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const BATCHES = Number(args.batches ?? 30);
+const TRIALS = Number(args.trials ?? 150);
+const WARMUP = Number(args.warmup ?? 400);
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
+
+/** Run time (ns) of each of the process's threads, by thread id. */
+function runNs(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return out;
+}
+
+async function start(dist) {
+  const port = await freePort();
+  const endpoint = `tcp://127.0.0.1:${port}`;
+  const db = join(mkdtempSync(join(tmpdir(), "tuneport-cpu-ab-")), "cpu.db");
+  const proc = spawn(process.execPath, [join(resolve(dist), "cli", "main.js"), "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  proc.stdout.resume(); // the log goes to a pipe, as under a supervisor; read and dropped
+  const sock = new Dealer({ linger: 0 });
+  sock.connect(endpoint);
+  const call = async (op, a) => {
+    // Request ids as the Python client makes them: 128 random bits in hex.
+    const id = randomBytes(16).toString("hex");
+    await sock.send(packr.pack({ v: 1, id, op, ...a }));
+    for (;;) {
+      const [f] = await sock.receive();
+      const r = unpackr.unpack(f);
+      if (r.id !== id) continue;
+      if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
+      return r.result;
+    }
+  };
+  await call("hello", { versions: [1] });
+  const SPACE = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
+  await call("create_study", { name: "cpu", space: SPACE, strategy: "random", seed: 1 });
+  const loop = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const a = await call("ask", { study: "cpu" });
+      await call("tell", { study: "cpu", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+    }
+  };
+  return { dist, proc, sock, loop, main: [], whole: [] };
+}
+
+const sides = [await start(args.a ?? "dist"), await start(args.b ?? "dist")];
+for (const s of sides) await s.loop(WARMUP);
+const load0 = loadavg()[0];
+for (let b = 0; b < BATCHES; b++) {
+  for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {
+    const n0 = runNs(s.proc.pid);
+    await s.loop(TRIALS);
+    const n1 = runNs(s.proc.pid);
+    let whole = 0;
+    for (const [tid, ns] of n1) whole += ns - (n0.get(tid) ?? 0);
+    const main = (n1.get(String(s.proc.pid)) ?? 0) - (n0.get(String(s.proc.pid)) ?? 0);
+    s.main.push(main / 1000 / (2 * TRIALS));
+    s.whole.push(whole / 1000 / (2 * TRIALS));
+  }
+}
+for (const s of sides) {
+  s.sock.close();
+  s.proc.kill("SIGTERM");
+}
+await Promise.all(sides.map((s) => new Promise((r) => (s.proc.exitCode !== null ? r() : s.proc.once("exit", r)))));
+
+const q = (xs, p) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const i = (s.length - 1) * p;
+  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
+};
+/** Two-sided Mann-Whitney U p, normal approximation with ties averaged in the ranks (no tie correction of the variance). */
+function mannWhitney(a, b) {
+  const all = [...a.map((v) => [v, 0]), ...b.map((v) => [v, 1])].sort((x, y) => x[0] - y[0]);
+  const rank = new Array(all.length);
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1][0] === all[i][0]) j++;
+    for (let k = i; k <= j; k++) rank[k] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  let ra = 0;
+  all.forEach(([, side], i) => side === 0 && (ra += rank[i]));
+  const u = ra - (a.length * (a.length + 1)) / 2;
+  const mu = (a.length * b.length) / 2;
+  const sd = Math.sqrt((a.length * b.length * (a.length + b.length + 1)) / 12);
+  const z = Math.abs(u - mu) / sd;
+  // erfc via Abramowitz-Stegun 7.1.26
+  const t = 1 / (1 + 0.3275911 * (z / Math.SQRT2));
+  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-(z * z) / 2);
+  return erfc;
+}
+/**
+ * The pairs' view: batch i of A and batch i of B ran one after the other, so their ratio cancels the
+ * load's slow drift. Median of the ratios, and the two-sided Wilcoxon signed-rank p of their logs
+ * (normal approximation).
+ */
+function paired(a, b) {
+  const d = a.map((x, i) => Math.log(b[i] / x)).filter((x) => x !== 0);
+  const order = d.map((x, i) => [Math.abs(x), i]).sort((x, y) => x[0] - y[0]);
+  let w = 0;
+  order.forEach(([, i], r) => (w += d[i] > 0 ? r + 1 : 0));
+  const n = d.length;
+  const mu = (n * (n + 1)) / 4;
+  const sd = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24);
+  const z = Math.abs(w - mu) / sd;
+  const t = 1 / (1 + 0.3275911 * (z / Math.SQRT2));
+  const p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-(z * z) / 2);
+  return { median_ratio: Math.round(Math.exp(q(d.length ? d : [0], 0.5)) * 1000) / 1000, p: Number(p.toPrecision(2)) };
+}
+const summary = (xs) => ({ median: Math.round(q(xs, 0.5)), q1: Math.round(q(xs, 0.25)), q3: Math.round(q(xs, 0.75)) });
+const [A, B] = sides;
+console.log(
+  JSON.stringify({
+    a: A.dist,
+    b: B.dist,
+    batches: BATCHES,
+    requests_per_batch: 2 * TRIALS,
+    main_us_per_request: { a: summary(A.main), b: summary(B.main), b_over_a: Math.round((q(B.main, 0.5) / q(A.main, 0.5)) * 1000) / 1000, p: Number(mannWhitney(A.main, B.main).toPrecision(2)), paired: paired(A.main, B.main) },
+    whole_us_per_request: { a: summary(A.whole), b: summary(B.whole), b_over_a: Math.round((q(B.whole, 0.5) / q(A.whole, 0.5)) * 1000) / 1000, p: Number(mannWhitney(A.whole, B.whole).toPrecision(2)), paired: paired(A.whole, B.whole) },
+    load_avg_1m: [Math.round(load0 * 10) / 10, Math.round(loadavg()[0] * 10) / 10],
+  }),
+);
