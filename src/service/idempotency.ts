@@ -44,7 +44,9 @@ const packedResults = new WeakMap<object, Uint8Array>();
 /**
  * The MessagePack bytes of `result` as its stored reply holds them, when `result` is a mutation's
  * result whose reply this process stored; else undefined. A transport may send them in place of
- * packing the result again (one pack of a ~600-byte ask or tell reply fewer per request).
+ * packing the result again (one pack of a ~600-byte ask or tell reply fewer per request). Results are
+ * fresh objects, never changed once answered: a retry gets the stored bytes, so the first reply must
+ * be those bytes too.
  */
 export function packedResult(result: unknown): Uint8Array | undefined {
   return typeof result === "object" && result !== null ? packedResults.get(result) : undefined;
