@@ -11,7 +11,9 @@ import { CLI, TestClient, tempDir } from "./helpers.js";
  * libzmq cannot accept the excess, and the server must keep answering the clients it already has,
  * then accept new ones once the flood ends. `process.memoryUsage()` (the reply-memory check of
  * every request) opens /proc/self/statm: with no descriptor left it threw EMFILE, and every request
- * of every connected client went unanswered until the flood ended.
+ * of every connected client went unanswered until the flood ended. A chart asked for during the
+ * flood could not fork its renderer (`spawn EMFILE`) and failed INTERNAL; now UNAVAILABLE, and
+ * drawn after the flood.
  */
 
 const FD_LIMIT = 256;
@@ -99,6 +101,11 @@ describe.skipIf(process.platform !== "linux")("a connection flood past the serve
     await askTell(honest);
     await askTell(honest);
     expect(readdirSync(`/proc/${proc.pid}/fd`).length).toBeGreaterThanOrEqual(FD_LIMIT - 2);
+    // A chart's renderer (a child process) cannot be forked without descriptors: UNAVAILABLE (retry),
+    // never INTERNAL (a TypeError after `spawn EMFILE`, before 2026-12-05); drawn if a few were free.
+    const r = await honest.request("plot", { study: "s", kind: "history" });
+    const during = r.ok ? "drawn" : `${r.error?.code} ${(r.error?.data as { reason?: string } | undefined)?.reason}`;
+    expect(["drawn", "UNAVAILABLE renderer_unavailable"]).toContain(during);
 
     for (const s of raws) s.destroy();
     for (const d of dealers) d.close();
@@ -109,6 +116,7 @@ describe.skipIf(process.platform !== "linux")("a connection flood past the serve
     await late.call("hello", { versions: [1] });
     await askTell(late);
     await askTell(honest);
+    await expect(late.call("plot", { study: "s", kind: "history" })).resolves.toMatchObject({ kind: "history" });
     expect(proc.exitCode).toBeNull();
     await late.close();
     await honest.close();

@@ -5,9 +5,9 @@
  * renderer; each is warmed up first, so that the short deadline here counts from a running one
  * (a busy machine may take longer than it to start Node). Nothing asserts on how long anything took.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
 import { PlotRenderer } from "./plot-renderer.js";
@@ -86,6 +86,79 @@ describe("PlotRenderer's deadline", () => {
       const queued = renderer.render("history", { name: "ok" } as unknown as StudyView, []);
       await expect(stuck).rejects.toMatchObject({ code: "INTERNAL", message: expect.stringContaining("was not drawn within") });
       await expect(queued).resolves.toMatchObject({ caption: "ok" });
+    } finally {
+      await renderer.close();
+    }
+  }, 60_000);
+});
+
+/** A worker that answers a warm-up and draws every chart at once, and dies (exit 1) on a chart of study "crash". */
+function drawingWorker(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tuneport-renderer-"));
+  dirs.push(dir);
+  const file = join(dir, "drawing-worker.mjs");
+  writeFileSync(
+    file,
+    `process.on("message", (m) => {\n  if (m.warm) return process.send({ id: m.id, ok: true, warmed: true });\n  if (m.study.name === "crash") process.exit(1);\n  process.send({ id: m.id, ok: true, png: new Uint8Array([1]), caption: m.study.name, width: 1, height: 1 });\n});\nprocess.on("disconnect", () => process.exit(0));\n`,
+  );
+  return file;
+}
+
+/**
+ * A path for the renderer's Node executable that `point` turns into a link to another file: a real
+ * `fork` then meets the kernel's refusal (EACCES for a file without execute permission, ENOTDIR for
+ * a path through /dev/null), and works again once the link points at Node.
+ */
+function nodeLink(): { path: string; point: (to: string) => void } {
+  const dir = mkdtempSync(join(tmpdir(), "tuneport-renderer-node-"));
+  dirs.push(dir);
+  const path = join(dir, "node");
+  return {
+    path,
+    point: (to) => {
+      rmSync(path, { force: true });
+      symlinkSync(to, path);
+    },
+  };
+}
+
+const view = (name: string) => ({ name }) as unknown as StudyView;
+const notStarted = (errno: string) => ({
+  code: "UNAVAILABLE",
+  message: expect.stringContaining("the chart renderer could not be started"),
+  data: { reason: "renderer_unavailable", errno },
+});
+
+describe("PlotRenderer when its renderer cannot be started", () => {
+  it("refuses the chart UNAVAILABLE (EACCES: an 'error' event after fork), and starts a renderer for a later chart", async () => {
+    const node = nodeLink();
+    const noExec = join(dirname(node.path), "not-executable");
+    writeFileSync(noExec, "");
+    chmodSync(noExec, 0o644);
+    node.point(noExec);
+    const renderer = new PlotRenderer(silentLogger(), { workerFile: drawingWorker(), execPath: node.path });
+    try {
+      await expect(renderer.render("history", view("a"), [])).rejects.toMatchObject(notStarted("EACCES"));
+      expect(await renderer.warm()).toBe(false); // a warm-up that cannot start one says so, and throws nothing
+      node.point(process.execPath);
+      await expect(renderer.render("history", view("b"), [])).resolves.toMatchObject({ caption: "b" });
+    } finally {
+      await renderer.close();
+    }
+  }, 60_000);
+
+  it("refuses the chart UNAVAILABLE when its renderer dies and the resend's fork throws (ENOTDIR), without an uncaught exception", async () => {
+    const node = nodeLink();
+    node.point(process.execPath);
+    const renderer = new PlotRenderer(silentLogger(), { workerFile: drawingWorker(), execPath: node.path });
+    try {
+      expect(await renderer.warm()).toBe(true);
+      node.point("/dev/null/node");
+      // The worker exits on this chart; the exit handler resends it to a new worker, whose fork throws.
+      await expect(renderer.render("history", view("crash"), [])).rejects.toMatchObject(notStarted("ENOTDIR"));
+      await expect(renderer.render("history", view("c"), [])).rejects.toMatchObject(notStarted("ENOTDIR"));
+      node.point(process.execPath);
+      await expect(renderer.render("history", view("d"), [])).resolves.toMatchObject({ caption: "d" });
     } finally {
       await renderer.close();
     }

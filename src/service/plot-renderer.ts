@@ -7,8 +7,10 @@
  * native (Rust) code, and a panic there aborts the whole process it runs in — with a thread,
  * the server (a chart of a subnormal range did that, docs/SECURITY.md). A worker that dies fails
  * the charts it was drawing (INTERNAL, "the chart renderer stopped") and the next chart starts
- * another. When the compiled worker is absent (running from TypeScript sources, as the unit tests
- * do) it renders in process.
+ * another. A worker that cannot be started (no descriptor left in a connection flood: `spawn
+ * EMFILE`; no process or memory to fork) fails the charts sent to it with UNAVAILABLE (`data.reason:
+ * "renderer_unavailable"`, retry), and the next chart tries a new one. When the compiled worker is
+ * absent (running from TypeScript sources, as the unit tests do) it renders in process.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -49,6 +51,16 @@ export type PlotJobResult =
 
 const WORKER_FILE = fileURLToPath(new URL("./plot-worker.js", import.meta.url));
 
+/** Why a worker could not be started, in words, by the error code of the failed `fork`. */
+const SPAWN_REASONS: Record<string, string> = {
+  EMFILE: "too many open files in the server process",
+  ENFILE: "too many open files on the machine",
+  EAGAIN: "too many processes, or no memory to start one",
+  ENOMEM: "not enough memory",
+  EACCES: "the Node executable cannot be executed",
+  ENOENT: "the Node executable was not found",
+};
+
 /**
  * How long a chart may take before it is abandoned and its renderer killed. A chart of 100,000
  * trials draws in ~0.3 s (docs/BENCHMARKS.md, "Reads on big studies"); one that runs for minutes
@@ -79,13 +91,15 @@ export class PlotRenderer {
 
   /**
    * `threaded: false` renders in process (the CLI, which has nothing else to serve); `workerFile`
-   * replaces the worker's script (tests: one that never answers).
+   * replaces the worker's script (tests: one that never answers), `execPath` the Node executable
+   * that runs it (tests: one that cannot be executed).
    */
   constructor(
     private readonly log: Logger,
-    opts: { threaded?: boolean; idleMs?: number; renderTimeoutMs?: number; workerFile?: string } = {},
+    opts: { threaded?: boolean; idleMs?: number; renderTimeoutMs?: number; workerFile?: string; execPath?: string } = {},
   ) {
     this.workerFile = opts.workerFile ?? WORKER_FILE;
+    this.execPath = opts.execPath ?? process.execPath;
     this.threaded = (opts.threaded ?? true) && existsSync(this.workerFile);
     this.idleMs = opts.idleMs ?? PLOT_WORKER_IDLE_MS;
     this.renderTimeoutMs = opts.renderTimeoutMs ?? PLOT_RENDER_TIMEOUT_MS;
@@ -94,6 +108,7 @@ export class PlotRenderer {
   private readonly idleMs: number;
   private readonly renderTimeoutMs: number;
   private readonly workerFile: string;
+  private readonly execPath: string;
 
   /** Renders a plot (see `renderPlot`). @throws INVALID_ARGUMENT when there is nothing to draw. */
   async render(kind: PlotKind, study: StudyView, trials: TrialView[], opts: PlotOptions = {}): Promise<RenderedPlot> {
@@ -153,9 +168,19 @@ export class PlotRenderer {
     }
   }
 
-  /** Sends a job to the running worker, or a new one when there is none or it has gone. */
+  /**
+   * Sends a job to the running worker, or a new one when there is none or it has gone. Never throws
+   * (it runs in the workers' event handlers too): a job that cannot be sent is rejected.
+   */
   private dispatch(id: number, p: Pending): void {
-    const worker = this.worker?.connected ? this.worker : this.spawn();
+    let worker: ChildProcess;
+    try {
+      worker = this.worker?.connected ? this.worker : this.spawn();
+    } catch (err) {
+      if (p.deadline) clearTimeout(p.deadline);
+      p.reject(err as Error); // a worker that could not be started: UNAVAILABLE (`spawn`)
+      return;
+    }
     p.worker = worker;
     this.pending.set(id, p);
     // A chart's deadline; a warm-up has none (it loads the code, which a busy machine may take long to).
@@ -163,12 +188,14 @@ export class PlotRenderer {
       p.deadline = setTimeout(() => this.abandon(id), this.renderTimeoutMs);
       p.deadline.unref();
     }
+    // A worker that failed to start has no channel to write to: its 'error' event, on the next tick, fails the job (`notStarted`).
+    if (worker.pid === undefined) return;
     // A worker found dead only at the write (it died between two charts) fails nothing: the exit handler resends.
     try {
       worker.send(p.message, () => undefined);
     } catch (err) {
       this.take(id); // a job that cannot be serialised: the caller's promise rejects with it
-      throw err;
+      p.reject(err as Error);
     }
   }
 
@@ -204,10 +231,25 @@ export class PlotRenderer {
     }
   }
 
+  /**
+   * Starts a worker. A fork that fails throws (ENOMEM, ENOTDIR: UNAVAILABLE) or, for EMFILE, ENFILE,
+   * EAGAIN, EACCES and ENOENT, returns a process without a pid (and, for EMFILE, without `send`)
+   * whose 'error' event follows on the next tick: its jobs then fail UNAVAILABLE (`notStarted`),
+   * and it is not kept, so the next chart tries again.
+   */
   private spawn(): ChildProcess {
-    // No flags of the server's (--cpu-prof, --inspect) in the child; stdout stays the server's log alone.
-    // Its own process group: a Ctrl-C at the terminal is the server's to handle (the child goes when the server does).
-    const w = fork(this.workerFile, [], { serialization: "advanced", execArgv: [], stdio: ["ignore", "ignore", "inherit", "ipc"], detached: true });
+    let w: ChildProcess;
+    try {
+      // No flags of the server's (--cpu-prof, --inspect) in the child; stdout stays the server's log alone.
+      // Its own process group: a Ctrl-C at the terminal is the server's to handle (the child goes when the server does).
+      w = fork(this.workerFile, [], { serialization: "advanced", execArgv: [], execPath: this.execPath, stdio: ["ignore", "ignore", "inherit", "ipc"], detached: true });
+    } catch (err) {
+      throw this.startFailed(err);
+    }
+    if (w.pid === undefined) {
+      w.once("error", (err) => this.notStarted(w, err));
+      return w;
+    }
     w.on("message", (m: PlotJobResult) => {
       const p = this.take(m.id);
       if (!p) return;
@@ -231,6 +273,28 @@ export class PlotRenderer {
     w.channel?.unref();
     this.worker = w;
     return w;
+  }
+
+  /** The error a chart gets when its renderer could not be started (logged here): UNAVAILABLE, retry. */
+  private startFailed(err: unknown): TuneportError {
+    this.log.error({ err }, "the chart renderer could not be started; charts are refused (UNAVAILABLE) until one can");
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const why = typeof code === "string" ? `${code}: ${SPAWN_REASONS[code] ?? "a system error"}` : String((err as Error | null)?.message ?? err);
+    return new TuneportError("UNAVAILABLE", `the chart renderer could not be started (${why}); retry later (logged on the server)`, {
+      reason: "renderer_unavailable",
+      ...(typeof code === "string" ? { errno: code } : {}),
+    });
+  }
+
+  /** A worker that failed to start (its 'error' event): the jobs sent to it fail UNAVAILABLE, none is resent. */
+  private notStarted(w: ChildProcess, err: Error): void {
+    if (this.worker === w) this.worker = null;
+    const refusal = this.startFailed(err);
+    for (const [id, p] of this.pending) {
+      if (p.worker !== w) continue;
+      this.take(id);
+      p.reject(this.closed ? new TuneportError("INTERNAL", "the server is stopping") : refusal);
+    }
   }
 
   /**
