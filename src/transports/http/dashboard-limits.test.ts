@@ -95,4 +95,16 @@ describe("dashboard live stream limits", () => {
     await vi.waitFor(() => expect(server.liveStreams).toBe(MAX_LIVE_STREAMS - 1));
     expect((await openStream()).head).toMatch(/^HTTP\/1\.1 200/);
   });
+
+  it("takes a change that comes while it stops (streams ended, not yet closed) without writing to an ended stream", async () => {
+    // The write after end was an 'error' event without a listener: an uncaught exception that
+    // ended the server in the middle of its shutdown (vitest fails the run on it).
+    await openStream();
+    await openStream();
+    await vi.waitFor(() => expect(server.liveStreams).toBe(2));
+    const closing = server.close();
+    announce({ study: "late", kind: "updated", version: 1 });
+    await closing;
+    await new Promise((r) => setTimeout(r, 50)); // the error event came on the next tick
+  });
 });

@@ -15,6 +15,7 @@ import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { DashboardServer } from "./dashboard.js";
+import { PolledSource } from "./polled-source.js";
 
 const TOKEN = "dashboard-token-0123456789";
 let server: DashboardServer | null = null;
@@ -98,6 +99,41 @@ describe("the dashboard's ops apply the input limits of every door", () => {
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a fault of the server's own in a dashboard op", () => {
+  it("is answered 500 INTERNAL, not by dropping the connection (a read-only dashboard whose storage source is closed)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tuneport-dash-fault-"));
+    const path = join(dir, "t.db");
+    const storage = new SqliteStorage({ path });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    await svc.execute("create_study", { name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
+    await svc.close();
+    await storage.close();
+    const source = await PolledSource.open({ path, logger: silentLogger() });
+    const dash = new DashboardServer({ source, logger: silentLogger(), port: 0, assetsDir: dir, readOnly: true });
+    const port = await dash.start();
+    try {
+      await source.close(); // its execute now throws a plain Error ("the polled source is closed")
+      // Node destroys a request once its body is read: the door took the failure for a client gone and reset the connection.
+      const r = await raw(port, "POST", "/api/op/get_study", { "content-type": "application/json" }, '{"study":"s"}');
+      expect(r.status, r.body).toBe(500);
+      expect(JSON.parse(r.body)).toEqual({ error: { code: "INTERNAL", message: "internal server error" } });
+    } finally {
+      await dash.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("answers 500 INTERNAL for a result that cannot be written as JSON, not 200 with an empty body", async () => {
+    assets = mkdtempSync(join(tmpdir(), "tuneport-dash-sec-"));
+    const source = { execute: async () => ({ n: 1n }), onChange: () => () => undefined };
+    server = new DashboardServer({ source: source as never, logger: silentLogger(), port: 0, assetsDir: assets });
+    const port = await server.start();
+    const r = await raw(port, "POST", "/api/op/get_study", { "content-type": "application/json" }, '{"study":"s"}');
+    expect(r.status, r.body).toBe(500);
+    expect(JSON.parse(r.body).error).toMatchObject({ code: "INTERNAL" });
   });
 });
 

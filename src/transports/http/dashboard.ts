@@ -250,6 +250,9 @@ export class DashboardServer {
     res.write("retry: 1000\n\n");
     this.streams.add(res);
     const send = (text: string) => {
+      // Ended by `close` (a change can come before the stream's close event): a write now would be
+      // an 'error' event without a listener, an uncaught exception that ended the server mid-shutdown.
+      if (res.writableEnded || res.destroyed) return;
       if (res.writableLength <= MAX_STREAM_BACKLOG) res.write(text);
       else if (!res.destroyed) {
         this.log.warn({ backlog: res.writableLength }, "dashboard live stream not read by its client: ended");
@@ -269,7 +272,9 @@ export class DashboardServer {
     res.once("close", done);
   }
 
+  /** Writes `body` as JSON; one that cannot be written throws before the status is sent (the door answers 500). */
   private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS, ...headers }).end(JSON.stringify(body));
+    const text = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS, ...headers }).end(text);
   }
 }

@@ -118,4 +118,29 @@ describe("an HTTP door's connection limits", () => {
     clearInterval(drip);
     expect(await get(port)).toBe("200 ok");
   }, 20_000);
+
+  it("answers 500 when its handler throws after reading the body (Node has destroyed the request by then: it was taken for a client gone)", async () => {
+    door = new HttpDoor({
+      logger: silentLogger(),
+      component: "test",
+      port: 0,
+      allowHostOption: "--test-allow-host",
+      refuse: (res, status, message) => res.writeHead(status).end(message),
+      handle: async (req) => {
+        for await (const _ of req); // MCP and the dashboard read the body, then call what may fail
+        throw new Error("EMFILE: too many open files");
+      },
+    });
+    const port = await door.start();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", method: "POST", agent: false }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve(`${res.statusCode} ${body}`));
+      });
+      req.on("error", reject); // before the fix: socket hang up
+      req.end("{}");
+    });
+    expect(answer).toBe("500 internal server error");
+  });
 });

@@ -119,7 +119,10 @@ export class HttpDoor {
           else res.end();
           return;
         }
-        if (req.destroyed || code === "ECONNRESET" || code === "ECONNABORTED" || code === "ERR_STREAM_PREMATURE_CLOSE") {
+        // Not `req.destroyed` alone: Node destroys a request once its body has been read whole, and
+        // a handler that failed after reading it (a storage error) then left its client unanswered.
+        const gone = res.destroyed || req.socket?.destroyed === true || (req.destroyed && !req.complete);
+        if (gone || code === "ECONNRESET" || code === "ECONNABORTED" || code === "ERR_STREAM_PREMATURE_CLOSE") {
           // The client went away mid-request (a short body, an abort): nothing to answer, and at
           // error level any client could fill the log.
           this.log.debug({ err }, "http client went away mid-request");
