@@ -189,6 +189,21 @@ describe("MCP over stdio: lines that are not JSON-RPC messages", () => {
   });
 });
 
+describe("MCP over stdio: a client that stops reading", () => {
+  it("ends the session and exits 0 when its stdout is closed, instead of dying of an uncaught EPIPE", async () => {
+    const proc = stdioServer();
+    const replies = lines(proc);
+    const send = (b: string) => proc.stdin?.write(`${b}\n`);
+    send(INITIALIZE);
+    expect(await replies.next(1)).toMatchObject({ id: 1, result: { serverInfo: { name: "tuneport" } } });
+    send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    proc.stdout?.destroy(); // the client's end of the pipe closes: the next answer meets EPIPE
+    send('{"jsonrpc":"2.0","id":2,"method":"ping"}');
+    send(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "list_studies", arguments: {} } }));
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  });
+});
+
 /** `tuneport mcp` on stdio over a temporary SQLite file, killed and removed after the test. */
 function stdioServer(): ChildProcess {
   const tmp = tempDir();

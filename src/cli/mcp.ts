@@ -139,6 +139,13 @@ ${CURVE_CLIENT_HELP}
         resolve();
       };
       mcp.server.server.onclose = () => stop("transport closed");
+      // A client that stops reading (closes its end of stdout) made the next answer an EPIPE
+      // 'error' without a listener: an uncaught exception that ended the process, and with it the
+      // embedded server and its workers' --bind socket. The session ends instead, as at stdin's end.
+      process.stdout.on("error", (err) => {
+        if (!done) logger.warn({ err }, "stdout closed by the client: the session ends");
+        stop("stdout closed");
+      });
       process.stdin.once("end", () => stop("stdin closed"));
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
