@@ -1,8 +1,8 @@
 /**
  * MCP over HTTP and stdio as real processes (issue 11 §3, §6): DNS rebinding protection
  * (the `dns-rebinding-protection` scenario of @modelcontextprotocol/conformance, plus an
- * allow-list), bytes that are not UTF-8 refused, and SIGTERM answering a pending
- * `wait_for_progress` before the process exits.
+ * allow-list), bytes that are not UTF-8 refused, SIGTERM answering a pending
+ * `wait_for_progress` before the process exits, and a stdio client that closes stdout.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
