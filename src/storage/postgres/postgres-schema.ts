@@ -471,6 +471,113 @@ ${FENCE_CHECK}
   END
   $fn$;
   `,
+  // 8: a batch of trial inserts and updates only (the 32-worker load's every batch: asks and tells,
+  // its replies and intermediate values already arrays) written set-based (issue 18: measured with
+  // pg_stat_statements and bench/pg-commit-cpu.mjs, PostgreSQL spent about 0.5 ms of CPU per trial
+  // in tuneport_commit, most of it per-change overhead: one INSERT or UPDATE statement per change,
+  // and migration 5's row trigger on each insert — a plpgsql call per trial, 134 µs of it, that
+  // hashed and probed each parameter again although every trial of the batch held the same list).
+  //  - tuneport_commit_trials: when the batch holds only 'it' (without intermediate values) and 'ut'
+  //    rows, each naming a different trial, one statement inserts every new trial, updates every
+  //    told one and adds the count changes up (the same net counts as tuneport_commit's loop, rows
+  //    whose change nets to zero not written); else it returns false, writes nothing, and
+  //    tuneport_commit_rows runs tuneport_commit (migration 3's loop, in order) as before. The
+  //    fencing check is the same text, in the same transaction.
+  //  - the insert trigger is statement-level with a transition table: one query per statement
+  //    hashes each distinct (study, distributions) list of the statement's trials once, with its
+  //    lowest number, and probes the pairs as before. tuneport_commit's loop (and an older server's)
+  //    still inserts one trial per statement, which the trigger then handles as one. The update
+  //    trigger stays a row trigger: its WHEN skips the function unless distributions changed.
+  // Replacing the trigger takes trials' lock: the short lock_timeout makes the migration give up and
+  // retry (migrate()) rather than queue behind a batch and block the others.
+  `
+  SET LOCAL lock_timeout = '500ms';
+  CREATE FUNCTION tuneport_trial_param_distributions_stmt() RETURNS TRIGGER LANGUAGE plpgsql AS $fn$
+  BEGIN
+    INSERT INTO study_param_distributions AS s (study_id, digest, name, distribution, first_number)
+      SELECT p.study_id, p.digest, p.key, p.dist, p.number
+        FROM (SELECT DISTINCT ON (l.study_id, h.digest) l.study_id, h.digest, j.key, j.value::TEXT AS dist, l.number
+                FROM (SELECT study_id, distributions, MIN(number) AS number FROM new_trials GROUP BY study_id, distributions) l,
+                     json_each(l.distributions::JSON) j,
+                     LATERAL (SELECT sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')) AS digest) h
+               ORDER BY l.study_id, h.digest, l.number) p
+       WHERE NOT EXISTS (SELECT 1 FROM study_param_distributions k
+                          WHERE k.study_id = p.study_id AND k.digest = p.digest AND k.first_number <= p.number)
+      ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number
+      WHERE EXCLUDED.first_number < s.first_number;
+    RETURN NULL;
+  END
+  $fn$;
+  DROP TRIGGER trials_param_distributions_insert ON trials;
+  CREATE TRIGGER trials_param_distributions_insert AFTER INSERT ON trials REFERENCING NEW TABLE AS new_trials
+    FOR EACH STATEMENT EXECUTE FUNCTION tuneport_trial_param_distributions_stmt();
+
+  CREATE TYPE tuneport_trial_change AS (
+    k TEXT, id TEXT, sid BIGINT, n INTEGER, st TEXT, p TEXT, d TEXT, v DOUBLE PRECISION, ov TEXT, cv TEXT, ua TEXT, sa TEXT,
+    ca DOUBLE PRECISION, sta DOUBLE PRECISION, fa DOUBLE PRECISION, lt TEXT, le DOUBLE PRECISION, iv JSON);
+  CREATE FUNCTION tuneport_commit_trials(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS BOOLEAN
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    n INTEGER;
+    -- The batch's JSON parsed once (lexing it is most of the cost of reading it), then read as rows.
+    cs tuneport_trial_change[];
+    ok BOOLEAN;
+  BEGIN
+    SELECT array_agg(x), COALESCE(bool_and(x.k IN ('it', 'ut') AND (x.k = 'ut' OR COALESCE(json_array_length(x.iv), 0) = 0)), TRUE)
+           AND COUNT(DISTINCT x.id) = COUNT(*)
+      INTO cs, ok FROM json_populate_recordset(NULL::tuneport_trial_change, p_changes) x;
+    IF NOT ok THEN
+      RETURN FALSE;
+    END IF;
+${FENCE_CHECK}
+    WITH x AS MATERIALIZED (
+      SELECT u.k, u.id::BIGINT AS id, u.sid, u.n, u.st, u.p, u.d, u.v, u.ov, u.cv, u.ua, u.sa, u.ca, u.sta, u.fa, u.lt, u.le FROM unnest(cs) u
+    ), ins AS (
+      INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values, constraint_values,
+          user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
+        SELECT x.id, x.sid, x.n, x.st, x.p, x.d, x.v, x.ov, x.cv, x.ua, x.sa, x.ca, x.sta, x.fa, x.lt, x.le FROM x WHERE x.k = 'it'
+        RETURNING study_id, state, (value IS NOT NULL)::INTEGER AS valued
+    ), upd AS (
+      -- o is the row as it was (the statement's snapshot): the state and value being left.
+      UPDATE trials t SET state = x.st, params = x.p, distributions = x.d, value = x.v, objective_values = x.ov,
+          constraint_values = x.cv, user_attrs = x.ua, system_attrs = x.sa, started_at = x.sta, finished_at = x.fa,
+          lease_token = x.lt, lease_expires = x.le
+        FROM x JOIN trials o ON o.id = x.id
+       WHERE x.k = 'ut' AND t.id = o.id
+      RETURNING t.study_id, o.state AS old_state, (o.value IS NOT NULL)::INTEGER AS old_valued, t.state, (t.value IS NOT NULL)::INTEGER AS valued
+    ), d AS (
+      SELECT study_id, state, 1 AS dn, valued AS dv FROM ins
+      UNION ALL SELECT study_id, old_state, -1, -old_valued FROM upd
+      UNION ALL SELECT study_id, state, 1, valued FROM upd
+    )
+    INSERT INTO study_state_counts AS s (study_id, state, n, valued)
+      SELECT study_id, state, SUM(dn), SUM(dv) FROM d GROUP BY study_id, state HAVING SUM(dn) <> 0 OR SUM(dv) <> 0
+      ON CONFLICT (study_id, state) DO UPDATE SET n = s.n + EXCLUDED.n, valued = s.valued + EXCLUDED.valued;
+    RETURN TRUE;
+  END
+  $fn$;
+
+  CREATE OR REPLACE FUNCTION tuneport_commit_rows(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON,
+      p_reply_ids TEXT[], p_reply_ops TEXT[], p_replies TEXT[], p_reply_at DOUBLE PRECISION[],
+      p_iv_trials BIGINT[], p_iv_steps DOUBLE PRECISION[], p_iv_values DOUBLE PRECISION[]) RETURNS VOID
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    IF NOT tuneport_commit_trials(p_owner, p_names, p_epochs, p_changes) THEN
+      PERFORM tuneport_commit(p_owner, p_names, p_epochs, p_changes);
+    END IF;
+    IF cardinality(p_iv_trials) > 0 THEN
+      INSERT INTO intermediate_values (trial_id, step, value)
+        SELECT u.t, u.s, u.v FROM unnest(p_iv_trials, p_iv_steps, p_iv_values) AS u(t, s, v)
+        ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value;
+    END IF;
+    IF cardinality(p_reply_ids) > 0 THEN
+      INSERT INTO request_log (request_id, op, reply, at)
+        SELECT u.i, u.o, decode(u.r, 'base64'), u.a FROM unnest(p_reply_ids, p_reply_ops, p_replies, p_reply_at) AS u(i, o, r, a)
+        ON CONFLICT (request_id) DO NOTHING;
+    END IF;
+  END
+  $fn$;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -262,7 +262,8 @@ describe("PostgresStorage", () => {
     const v2Commit = PG_MIGRATIONS[1]!.slice(PG_MIGRATIONS[1]!.indexOf("CREATE OR REPLACE FUNCTION tuneport_commit"));
     await storage.pool.query(`DROP TABLE study_state_counts, study_distributions, study_param_distributions; DROP INDEX trials_by_value;
       DROP TRIGGER trials_param_distributions_insert ON trials; DROP TRIGGER trials_param_distributions_update ON trials;
-      DROP FUNCTION tuneport_trial_param_distributions(); DROP FUNCTION tuneport_param_digest(TEXT, TEXT); DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
+      DROP FUNCTION tuneport_trial_param_distributions(); DROP FUNCTION tuneport_trial_param_distributions_stmt(); DROP FUNCTION tuneport_param_digest(TEXT, TEXT);
+      DROP FUNCTION tuneport_commit_trials(TEXT, TEXT[], BIGINT[], JSON); DROP TYPE tuneport_trial_change; DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
     storage = await open(url);
     expect(await dump(storage)).toEqual(kept);
     svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
@@ -293,6 +294,75 @@ describe("PostgresStorage", () => {
       { kind: "delete-study", studyId: 901 },
     ]);
     expect((await storage.pool.query("SELECT * FROM study_state_counts WHERE study_id = 901")).rows).toEqual([]);
+  });
+
+  it("writes a batch of only trial inserts and updates set-based (migration 8), with the rows, counts and lists the loop gives", async () => {
+    const st = await open(backend.location());
+    const q = async (sql: string, v: unknown[] = []) => (await st.pool.query(sql, v)).rows;
+    const state = async () => ({
+      trials: await st.loadTrials(5),
+      counts: await q("SELECT state, n::INTEGER AS n, valued::INTEGER AS valued FROM study_state_counts WHERE study_id = 5 AND (n <> 0 OR valued <> 0) ORDER BY state"),
+      truth: await q("SELECT state, COUNT(*)::INTEGER AS n, COUNT(value)::INTEGER AS valued FROM trials WHERE study_id = 5 GROUP BY state ORDER BY state"),
+      lists: await q("SELECT name, distribution, first_number FROM study_param_distributions WHERE study_id = 5 ORDER BY first_number, name"),
+    });
+    // Which path a batch takes: the set-based function says whether it wrote the batch (true) or
+    // left it to tuneport_commit's loop (false), asked in a transaction that is rolled back.
+    const row = (c: Change) => {
+      if (c.kind !== "insert-trial" && c.kind !== "update-trial") return { k: "x" };
+      const t = c.trial;
+      return { k: c.kind === "insert-trial" ? "it" : "ut", id: t.id, sid: t.studyId, n: t.number, st: t.state, p: JSON.stringify(t.params),
+        d: JSON.stringify(t.distributions), v: t.value, ov: null, cv: null, ua: "{}", sa: "{}", ca: t.createdAt, sta: t.startedAt, fa: t.finishedAt, iv: [] };
+    };
+    const fast = async (changes: Change[]) => {
+      const client = await st.pool.connect();
+      try {
+        await client.query("BEGIN");
+        return (await client.query("SELECT tuneport_commit_trials(NULL, '{}', '{}', $1) AS f", [JSON.stringify(changes.map(row))])).rows[0].f as boolean;
+      } finally {
+        await client.query("ROLLBACK");
+        client.release();
+      }
+    };
+    await st.commit([{ kind: "insert-study", study: study(5, "set") }]);
+    const dbr = { ...trial(0, 5, 0).distributions, n: { type: "int" as const, low: 0, high: 9, step: 1 } };
+    const a = trial(101, 5, 0);
+    const b = trial(102, 5, 1, { state: "COMPLETE", value: 2, values: [2], finishedAt: 1_700_000_009_000, lease: null });
+    const c = trial(103, 5, 2, { params: { lr: 0.01, act: null, n: 3 }, distributions: dbr });
+    const first: Change[] = [{ kind: "insert-trial", trial: a }, { kind: "insert-trial", trial: b }, { kind: "insert-trial", trial: c }];
+    // Tells (RUNNING → COMPLETE with ±Infinity, COMPLETE → FAIL without a value), an unchanged trial and new asks, one batch.
+    const second: Change[] = [
+      { kind: "update-trial", trial: { ...a, state: "COMPLETE", value: Number.POSITIVE_INFINITY, values: [Number.POSITIVE_INFINITY], lease: null } },
+      { kind: "insert-trial", trial: trial(104, 5, 3, { params: { lr: 0.02, act: null, n: 4 }, distributions: dbr }) },
+      { kind: "update-trial", trial: { ...b, state: "FAIL", value: null, values: null } },
+      { kind: "update-trial", trial: { ...c, userAttrs: { seen: true } } },
+      { kind: "insert-trial", trial: trial(105, 5, 4) },
+    ];
+    // The same trial twice (asked and told in one batch) goes through the loop, in order.
+    const third: Change[] = [
+      { kind: "insert-trial", trial: trial(106, 5, 5) },
+      { kind: "update-trial", trial: trial(106, 5, 5, { state: "PRUNED", value: 1, values: [1], lease: null }) },
+    ];
+    for (const [batch, setBased] of [[first, true], [second, true], [third, false]] as const) {
+      expect(await fast(batch)).toBe(setBased);
+      await st.commit(batch);
+    }
+    const got = await state();
+    expect(got.counts).toEqual(got.truth);
+    expect(got.counts).toEqual([
+      { state: "COMPLETE", n: 1, valued: 1 },
+      { state: "FAIL", n: 1, valued: 0 },
+      { state: "PRUNED", n: 1, valued: 1 },
+      { state: "RUNNING", n: 3, valued: 0 },
+    ]);
+    expect(got.lists.map((r) => [r.name, r.first_number])).toEqual([["act", 0], ["lr", 0], ["n", 2]]);
+    expect(got.trials.map((t) => [t.id, t.state, t.value, t.userAttrs])).toEqual([
+      [101, "COMPLETE", Number.POSITIVE_INFINITY, a.userAttrs],
+      [102, "FAIL", null, b.userAttrs],
+      [103, "RUNNING", null, { seen: true }],
+      [104, "RUNNING", null, trial(104, 5, 3).userAttrs],
+      [105, "RUNNING", null, trial(105, 5, 4).userAttrs],
+      [106, "PRUNED", 1, trial(106, 5, 5).userAttrs],
+    ]);
   });
 
   it("migrates to 3 while an older server's batch is inside the old commit function, and repairs the counts after it", async () => {
