@@ -22,14 +22,20 @@ describe("reply path", () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  it("delivers every reply of pipelined requests from several clients once, to the client that asked", async () => {
+  /** A server on an in-memory database with one random-strategy study "s" over `space`: its endpoint. */
+  async function serve(space: Record<string, unknown>): Promise<string> {
     const storage = new SqliteStorage({ path: ":memory:" });
     const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
     cleanup.push(() => storage.close(), () => service.close());
-    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    await service.createStudy({ name: "s", space, strategy: "random" });
     const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
     const [endpoint] = await server.start();
     cleanup.push(() => server.close());
+    return endpoint as string;
+  }
+
+  it("delivers every reply of pipelined requests from several clients once, to the client that asked", async () => {
+    const endpoint = await serve({ x: { type: "float", low: 0, high: 1 } });
 
     const N = 400;
     const clients = [0, 1, 2].map(() => {
@@ -69,13 +75,7 @@ describe("reply path", () => {
   });
 
   it("answers INTERNAL when handling a request throws after the op ran, and the retry with the same id gets the op's reply", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    cleanup.push(() => storage.close(), () => service.close());
-    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
-    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
-    const [endpoint] = await server.start();
-    cleanup.push(() => server.close());
+    const endpoint = await serve({ x: { type: "float", low: 0, high: 1 } });
     const d = new Dealer({ linger: 0 });
     d.connect(endpoint as string);
     cleanup.push(() => d.close());
@@ -95,14 +95,8 @@ describe("reply path", () => {
   });
 
   it("sends a mutation's result in the bytes packed for its stored reply: what encode gives, and what a retry gets", async () => {
-    const storage = new SqliteStorage({ path: ":memory:" });
-    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-    cleanup.push(() => storage.close(), () => service.close());
     // A huge integer step makes params the integer pass rewrites (2^40 and beyond go as int 64).
-    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 }, n: { type: "int", low: 2 ** 40, high: 2 ** 41 } }, strategy: "random" });
-    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
-    const [endpoint] = await server.start();
-    cleanup.push(() => server.close());
+    const endpoint = await serve({ x: { type: "float", low: 0, high: 1 }, n: { type: "int", low: 2 ** 40, high: 2 ** 41 } });
     const d = new Dealer({ linger: 0 });
     d.connect(endpoint as string);
     cleanup.push(() => d.close());
