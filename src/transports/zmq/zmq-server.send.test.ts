@@ -74,7 +74,7 @@ describe("reply path", () => {
     expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "after", ok: true });
   });
 
-  it("answers INTERNAL when handling a request throws after the op ran, and the retry with the same id gets the op's reply", async () => {
+  it("answers UNAVAILABLE (retry) when handling a request throws after the op ran, and the retry with the same id gets the op's reply", async () => {
     const endpoint = await serve({ x: { type: "float", low: 0, high: 1 } });
     const d = new Dealer({ linger: 0 });
     d.connect(endpoint as string);
@@ -86,7 +86,7 @@ describe("reply path", () => {
     });
     cleanup.push(() => spy.mockRestore());
     await d.send(encode({ v: 1, id: "a1", op: "ask", study: "s" }));
-    expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "a1", ok: false, error: { code: "INTERNAL" } });
+    expect(decode((await d.receive())[0] as Buffer)).toMatchObject({ id: "a1", ok: false, error: { code: "UNAVAILABLE", data: { reason: "reply_failed" } } });
     await d.send(encode({ v: 1, id: "a1", op: "ask", study: "s", attempt: 1 }));
     const retry = decode((await d.receive())[0] as Buffer) as Reply;
     expect(retry).toMatchObject({ id: "a1", ok: true, result: { trial: { number: 0 } } });

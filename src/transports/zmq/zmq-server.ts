@@ -245,8 +245,10 @@ export class ZmqServer {
 
   /**
    * The last resort when `handle` throws (a fault of the server's own, such as a system call that
-   * failed while checking memory): the client gets INTERNAL for its id instead of waiting out its
-   * timeout, and the fault is logged. Never throws.
+   * failed while checking memory), which happens after the op ran: the client gets UNAVAILABLE
+   * (`data.reason: "reply_failed"`) for its id instead of waiting out its timeout. Clients resend
+   * UNAVAILABLE with the same id, and the resend gets the op's stored reply; INTERNAL is not resent,
+   * so a worker would have given up on an ask or tell that had been applied. Logged. Never throws.
    */
   private handlingFailed(frames: Buffer[], err: unknown): void {
     this.log.error({ err }, "request handling failed");
@@ -255,7 +257,11 @@ export class ZmqServer {
       const payload = frames[frames.length - 1] as Buffer;
       const prefix = frames.slice(0, -1);
       const to = prefixProblem(prefix) === null ? prefix : [frames[0] as Buffer];
-      const error = { code: "INTERNAL", message: "internal server error (logged on the server); retry with the same id" };
+      const error = {
+        code: "UNAVAILABLE",
+        message: "the server failed to send this reply (logged on the server); retry with the same id, which answers what the request did",
+        data: { reason: "reply_failed" },
+      };
       this.send([...to, encodeAlone({ v: 1, id: peekRequestId(payload), ok: false, error })]);
     } catch (again) {
       this.log.error({ err: again }, "request handling failed: no reply could be sent");
