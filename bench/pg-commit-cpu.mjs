@@ -8,7 +8,14 @@
  * each get their own schema on one throw-away server (fsync off: CPU, not the disk) and run in
  * alternating rounds, so a noisy machine hits them alike.
  *
- *   node bench/pg-commit-cpu.mjs [--dist dist,.tmp-dist-before] [--batches 300] [--k 7] [--rounds 3] [--url URL --data PGDATA]
+ * `--mix` adds rows that take tuneport_commit's one-row-per-statement loop on migration 8 (not only trial
+ * inserts and updates): `leases` a lease write ('sl', as a heartbeat or report writes one per half TTL
+ * of a running trial) for each of the K trials that end in the next batch; `add-trial` replaces the
+ * load with batches of K finished trials inserted with 10 intermediate values each (add_trial, a
+ * retry that keeps them); `import` does the same with each batch a new study (its insert-study row
+ * first: `tuneport import`, and a study's create before its first asks).
+ *
+ *   node bench/pg-commit-cpu.mjs [--dist dist,.tmp-dist-before] [--batches 300] [--k 7] [--rounds 3] [--mix leases|add-trial|import] [--url URL --data PGDATA]
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -22,6 +29,8 @@ const dists = (args.dist ?? "dist").split(",");
 const batches = Number(args.batches ?? 300);
 const K = Number(args.k ?? 7);
 const rounds = Number(args.rounds ?? 3);
+const mix = args.mix ?? "none";
+if (!["none", "leases", "add-trial", "import"].includes(mix)) throw new Error(`--mix ${mix}: leases, add-trial or import`);
 
 function cpuOf(pid, withChildren) {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -59,10 +68,10 @@ try {
     const storage = await PostgresStorage.open({ url: `${server.url}&schema=cpu_${i}_${process.pid}` });
     const now = Date.now();
     await storage.commit([{ kind: "insert-study", study: { id: 1, name: "load", config: {}, userAttrs: {}, createdAt: now, stopped: false } }]);
-    runs.push({ dist: d, storage, next: 1, open: [], cpuMs: [], wallMs: [] });
+    runs.push({ dist: d, storage, next: 1, study: 1, open: [], cpuMs: [], wallMs: [] });
   }
-  const trial = (r, id, number, state, value) => ({
-    id, studyId: 1, number, state,
+  const trial = (r, id, number, state, value, studyId = 1) => ({
+    id, studyId, number, state,
     params: { lr: Math.random() / 10, dropout: Math.random() / 2, layers: 3, act: "relu" },
     distributions: DISTS, values: value === null ? null : [value], value, constraints: null, intermediate: [],
     userAttrs: {}, systemAttrs: { worker: { transport: "zmq" } }, createdAt: Date.now(), startedAt: Date.now(),
@@ -70,6 +79,18 @@ try {
   });
   const batchOf = (r) => {
     const changes = [];
+    if (mix === "add-trial" || mix === "import") {
+      const sid = mix === "import" ? ++r.study : 1;
+      if (mix === "import")
+        changes.push({ kind: "insert-study", study: { id: sid, name: `import-${sid}`, config: {}, userAttrs: {}, createdAt: Date.now(), stopped: false } });
+      for (let j = 0; j < K; j++) {
+        const n = r.next++;
+        const v = Math.random();
+        const t = { ...trial(r, n, mix === "import" ? j : n - 1, "COMPLETE", v, sid), intermediate: Array.from({ length: 10 }, (_, s) => ({ step: s, value: v + s })) };
+        changes.push({ kind: "insert-trial", trial: t });
+      }
+      return changes;
+    }
     for (let j = 0; j < K; j++) {
       const n = r.next++;
       const t = trial(r, n, n - 1, "RUNNING", null);
@@ -84,6 +105,8 @@ try {
       changes.push({ kind: "update-trial", trial: { ...t, state: "COMPLETE", value: v, values: [v], finishedAt: Date.now(), lease: null } },
         { kind: "put-reply", requestId: `t${t.id}`, op: "tell", reply: reply(), at: Date.now() });
     }
+    if (mix === "leases")
+      for (const t of r.open.slice(0, K)) changes.push({ kind: "set-lease", trialId: t.id, lease: { token: `t${t.id}`, expiresAt: Date.now() + 6e5 } });
     return changes;
   };
   // warm-up: a few batches each
@@ -102,7 +125,7 @@ try {
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const r of runs) {
-    console.log(JSON.stringify({ dist: r.dist, k: K, batches, rounds, pg_cpu_ms_per_trial: r.cpuMs.map((x) => +x.toFixed(3)), median_cpu: +med(r.cpuMs).toFixed(3), wall_ms_per_trial: r.wallMs.map((x) => +x.toFixed(3)), median_wall: +med(r.wallMs).toFixed(3) }));
+    console.log(JSON.stringify({ dist: r.dist, mix, k: K, batches, rounds, pg_cpu_ms_per_trial: r.cpuMs.map((x) => +x.toFixed(3)), median_cpu: +med(r.cpuMs).toFixed(3), wall_ms_per_trial: r.wallMs.map((x) => +x.toFixed(3)), median_wall: +med(r.wallMs).toFixed(3) }));
     await r.storage.close();
   }
 } finally {
