@@ -501,8 +501,11 @@ ${FENCE_CHECK}
                      json_each(l.distributions::JSON) j,
                      LATERAL (SELECT sha256(convert_to(length(j.key) || ':' || j.key || j.value::TEXT, 'UTF8')) AS digest) h
                ORDER BY l.study_id, h.digest, l.number) p
-       WHERE NOT EXISTS (SELECT 1 FROM study_param_distributions k
-                          WHERE k.study_id = p.study_id AND k.digest = p.digest AND k.first_number <= p.number)
+        -- One index probe per pair (LIMIT keeps it a nested loop): as NOT EXISTS the planner took
+        -- json_each for 100 rows and hashed the whole table for an anti-join, every statement.
+        LEFT JOIN LATERAL (SELECT TRUE AS held FROM study_param_distributions k
+                            WHERE k.study_id = p.study_id AND k.digest = p.digest AND k.first_number <= p.number LIMIT 1) e ON TRUE
+       WHERE e.held IS NULL
       ON CONFLICT (study_id, digest) DO UPDATE SET first_number = EXCLUDED.first_number
       WHERE EXCLUDED.first_number < s.first_number;
     RETURN NULL;

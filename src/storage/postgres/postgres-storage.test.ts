@@ -365,6 +365,31 @@ describe("PostgresStorage", () => {
     ]);
   });
 
+  it("probes a study's known parameter pairs by index in the insert trigger, not by hashing the whole table each statement (migration 8)", async () => {
+    const st = await open(backend.location());
+    await st.commit([{ kind: "insert-study", study: study(6, "probe") }]);
+    const client = await st.pool.connect();
+    const notices: string[] = [];
+    client.on("notice", (n) => notices.push(n.message ?? ""));
+    try {
+      // A table of many pairs (many studies, or one wide space), its statistics known.
+      await client.query(`INSERT INTO study_param_distributions (study_id, digest, name, distribution, first_number)
+        SELECT 6, sha256(convert_to(i::TEXT, 'UTF8')), 'p' || i, '{}', 0 FROM generate_series(1, 5000) i; ANALYZE study_param_distributions`);
+      // The trigger's plan, sent to this session as a notice (auto_explain ships with PostgreSQL).
+      await client.query(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+        SET auto_explain.log_level = notice`);
+      await client.query(`INSERT INTO trials (id, study_id, number, state, params, distributions, created_at)
+        VALUES (601, 6, 0, 'RUNNING', '{"lr":0.1}', $1, 1)`, [JSON.stringify(trial(0, 6, 0).distributions)]);
+    } finally {
+      client.release(true); // auto_explain stays loaded in the session: not back to the pool
+    }
+    const plan = notices.find((n) => n.includes("Insert on study_param_distributions")) ?? "";
+    expect(plan).toContain("Index Scan using study_param_distributions_pkey");
+    expect(plan).not.toContain("Seq Scan on study_param_distributions");
+    expect((await st.pool.query("SELECT name, first_number FROM study_param_distributions WHERE study_id = 6 AND name IN ('lr', 'act') ORDER BY name")).rows)
+      .toEqual([{ name: "act", first_number: 0 }, { name: "lr", first_number: 0 }]);
+  });
+
   it("migrates to 3 while an older server's batch is inside the old commit function, and repairs the counts after it", async () => {
     // A schema at version 2, as the previous release left it, and the connections of an "older server".
     const url = backend.location();
