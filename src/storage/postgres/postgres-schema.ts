@@ -477,12 +477,17 @@ ${FENCE_CHECK}
   // in tuneport_commit, most of it per-change overhead: one INSERT or UPDATE statement per change,
   // and migration 5's row trigger on each insert — a plpgsql call per trial, 134 µs of it, that
   // hashed and probed each parameter again although every trial of the batch held the same list).
-  //  - tuneport_commit_trials: when the batch holds only 'it' (without intermediate values) and 'ut'
-  //    rows, each naming a different trial, one statement inserts every new trial, updates every
-  //    told one and adds the count changes up (the same net counts as tuneport_commit's loop, rows
-  //    whose change nets to zero not written); else it returns false, writes nothing, and
-  //    tuneport_commit_rows runs tuneport_commit (migration 3's loop, in order) as before. The
-  //    fencing check is the same text, in the same transaction.
+  //  - tuneport_commit_trials: when the batch holds only 'it', 'ut' and 'sl' rows, each naming a
+  //    different trial, one statement inserts every new trial (with its intermediate values: an
+  //    add_trial, a retry that keeps them), updates every told one, moves every lease written (a
+  //    heartbeat's or a report's) and adds the count changes up (the same net counts as
+  //    tuneport_commit's loop, rows whose change nets to zero not written); else it returns false,
+  //    writes nothing, and tuneport_commit_rows runs tuneport_commit (migration 3's loop, in order)
+  //    as before. The fencing check is the same text, in the same transaction. (The loop's one-row
+  //    inserts each fire the statement trigger below, which costs more than migration 5's row
+  //    trigger did: bench/pg-commit-cpu.mjs --mix leases/add-trial measured such batches 4-9% dearer
+  //    (docs/BENCHMARKS.md), hence the 'sl' and intermediate-value rows taken here; what still
+  //    takes the loop is a batch with a study row — an import, a create — or one trial twice.)
   //  - the insert trigger is statement-level with a transition table: one query per statement
   //    hashes each distinct (study, distributions) list of the statement's trials once, with its
   //    lowest number, and probes the pairs as before. tuneport_commit's loop (and an older server's)
@@ -517,7 +522,7 @@ ${FENCE_CHECK}
 
   CREATE TYPE tuneport_trial_change AS (
     k TEXT, id TEXT, sid BIGINT, n INTEGER, st TEXT, p TEXT, d TEXT, v DOUBLE PRECISION, ov TEXT, cv TEXT, ua TEXT, sa TEXT,
-    ca DOUBLE PRECISION, sta DOUBLE PRECISION, fa DOUBLE PRECISION, lt TEXT, le DOUBLE PRECISION, iv JSON);
+    ca DOUBLE PRECISION, sta DOUBLE PRECISION, fa DOUBLE PRECISION, lt TEXT, le DOUBLE PRECISION, iv JSON, t BIGINT);
   CREATE FUNCTION tuneport_commit_trials(p_owner TEXT, p_names TEXT[], p_epochs BIGINT[], p_changes JSON) RETURNS BOOLEAN
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -526,15 +531,23 @@ ${FENCE_CHECK}
     cs tuneport_trial_change[];
     ok BOOLEAN;
   BEGIN
-    SELECT array_agg(x), COALESCE(bool_and(x.k IN ('it', 'ut') AND (x.k = 'ut' OR COALESCE(json_array_length(x.iv), 0) = 0)), TRUE)
-           AND COUNT(DISTINCT x.id) = COUNT(*)
+    -- A trial is 'id' in an 'it'/'ut' row, 't' in an 'sl' row (both written in decimal).
+    SELECT array_agg(x), COALESCE(bool_and(x.k IN ('it', 'ut', 'sl')), TRUE)
+           AND COUNT(DISTINCT COALESCE(x.id, x.t::TEXT)) = COUNT(*)
       INTO cs, ok FROM json_populate_recordset(NULL::tuneport_trial_change, p_changes) x;
     IF NOT ok THEN
       RETURN FALSE;
     END IF;
 ${FENCE_CHECK}
     WITH x AS MATERIALIZED (
-      SELECT u.k, u.id::BIGINT AS id, u.sid, u.n, u.st, u.p, u.d, u.v, u.ov, u.cv, u.ua, u.sa, u.ca, u.sta, u.fa, u.lt, u.le FROM unnest(cs) u
+      SELECT u.k, u.id::BIGINT AS id, u.sid, u.n, u.st, u.p, u.d, u.v, u.ov, u.cv, u.ua, u.sa, u.ca, u.sta, u.fa, u.lt, u.le, u.iv, u.t FROM unnest(cs) u
+    ), ivs AS (
+      -- A new trial's intermediate values, as the loop writes them (the trial's foreign key is
+      -- checked at the end of the statement, once ins wrote it).
+      INSERT INTO intermediate_values (trial_id, step, value)
+        SELECT x.id, (e->>0)::DOUBLE PRECISION, (e->>1)::DOUBLE PRECISION FROM x, json_array_elements(x.iv) e WHERE x.k = 'it'
+    ), sl AS (
+      UPDATE trials t SET lease_token = x.lt, lease_expires = x.le FROM x WHERE x.k = 'sl' AND t.id = x.t
     ), ins AS (
       INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values, constraint_values,
           user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)

@@ -296,7 +296,7 @@ describe("PostgresStorage", () => {
     expect((await storage.pool.query("SELECT * FROM study_state_counts WHERE study_id = 901")).rows).toEqual([]);
   });
 
-  it("writes a batch of only trial inserts and updates set-based (migration 8), with the rows, counts and lists the loop gives", async () => {
+  it("writes a batch of only trial inserts (with intermediate values), updates and lease writes set-based (migration 8), with the rows, counts and lists the loop gives", async () => {
     const st = await open(backend.location());
     const q = async (sql: string, v: unknown[] = []) => (await st.pool.query(sql, v)).rows;
     const state = async () => ({
@@ -308,10 +308,12 @@ describe("PostgresStorage", () => {
     // Which path a batch takes: the set-based function says whether it wrote the batch (true) or
     // left it to tuneport_commit's loop (false), asked in a transaction that is rolled back.
     const row = (c: Change) => {
+      if (c.kind === "set-lease") return { k: "sl", t: c.trialId, lt: c.lease.token, le: c.lease.expiresAt };
       if (c.kind !== "insert-trial" && c.kind !== "update-trial") return { k: "x" };
       const t = c.trial;
       return { k: c.kind === "insert-trial" ? "it" : "ut", id: t.id, sid: t.studyId, n: t.number, st: t.state, p: JSON.stringify(t.params),
-        d: JSON.stringify(t.distributions), v: t.value, ov: null, cv: null, ua: "{}", sa: "{}", ca: t.createdAt, sta: t.startedAt, fa: t.finishedAt, iv: [] };
+        d: JSON.stringify(t.distributions), v: t.value, ov: null, cv: null, ua: "{}", sa: "{}", ca: t.createdAt, sta: t.startedAt, fa: t.finishedAt,
+        iv: c.kind === "insert-trial" ? t.intermediate.map((iv) => [iv.step, iv.value]) : [] };
     };
     const fast = async (changes: Change[]) => {
       const client = await st.pool.connect();
@@ -342,26 +344,40 @@ describe("PostgresStorage", () => {
       { kind: "insert-trial", trial: trial(106, 5, 5) },
       { kind: "update-trial", trial: trial(106, 5, 5, { state: "PRUNED", value: 1, values: [1], lease: null }) },
     ];
-    for (const [batch, setBased] of [[first, true], [second, true], [third, false]] as const) {
+    // Lease writes (a heartbeat's) and a finished trial added with its intermediate values, beside a tell.
+    const done = (n: number, v: number) => ({ state: "COMPLETE" as const, value: v, values: [v], finishedAt: 1_700_000_009_000 + n, lease: null });
+    const fourth: Change[] = [
+      { kind: "set-lease", trialId: 103, lease: { token: "tok-2", expiresAt: 1_800_000_000_000.5 } },
+      { kind: "insert-trial", trial: trial(107, 5, 6, { ...done(6, 3), intermediate: [{ step: 0, value: Number.NaN }, { step: 1.5, value: Number.NEGATIVE_INFINITY }, { step: 2, value: 3 }] }) },
+      { kind: "update-trial", trial: trial(105, 5, 4, done(4, 0.5)) },
+      { kind: "set-lease", trialId: 104, lease: { token: "tok-3", expiresAt: 1_800_000_000_001 } },
+    ];
+    // A lease write and a tell of the same trial: the loop, in order (the tell's null lease last).
+    const fifth: Change[] = [
+      { kind: "set-lease", trialId: 104, lease: { token: "tok-3", expiresAt: 1_800_000_000_002 } },
+      { kind: "update-trial", trial: trial(104, 5, 3, { ...done(3, 4), params: { lr: 0.02, act: null, n: 4 }, distributions: dbr }) },
+    ];
+    for (const [batch, setBased] of [[first, true], [second, true], [third, false], [fourth, true], [fifth, false]] as const) {
       expect(await fast(batch)).toBe(setBased);
       await st.commit(batch);
     }
     const got = await state();
     expect(got.counts).toEqual(got.truth);
     expect(got.counts).toEqual([
-      { state: "COMPLETE", n: 1, valued: 1 },
+      { state: "COMPLETE", n: 4, valued: 4 },
       { state: "FAIL", n: 1, valued: 0 },
       { state: "PRUNED", n: 1, valued: 1 },
-      { state: "RUNNING", n: 3, valued: 0 },
+      { state: "RUNNING", n: 1, valued: 0 },
     ]);
     expect(got.lists.map((r) => [r.name, r.first_number])).toEqual([["act", 0], ["lr", 0], ["n", 2]]);
-    expect(got.trials.map((t) => [t.id, t.state, t.value, t.userAttrs])).toEqual([
-      [101, "COMPLETE", Number.POSITIVE_INFINITY, a.userAttrs],
-      [102, "FAIL", null, b.userAttrs],
-      [103, "RUNNING", null, { seen: true }],
-      [104, "RUNNING", null, trial(104, 5, 3).userAttrs],
-      [105, "RUNNING", null, trial(105, 5, 4).userAttrs],
-      [106, "PRUNED", 1, trial(106, 5, 5).userAttrs],
+    expect(got.trials.map((t) => [t.id, t.state, t.value, t.userAttrs, t.lease, t.intermediate])).toEqual([
+      [101, "COMPLETE", Number.POSITIVE_INFINITY, a.userAttrs, null, []],
+      [102, "FAIL", null, b.userAttrs, null, []],
+      [103, "RUNNING", null, { seen: true }, { token: "tok-2", expiresAt: 1_800_000_000_000.5 }, []],
+      [104, "COMPLETE", 4, trial(104, 5, 3).userAttrs, null, []],
+      [105, "COMPLETE", 0.5, trial(105, 5, 4).userAttrs, null, []],
+      [106, "PRUNED", 1, trial(106, 5, 5).userAttrs, null, []],
+      [107, "COMPLETE", 3, trial(107, 5, 6).userAttrs, null, [{ step: 0, value: Number.NaN }, { step: 1.5, value: Number.NEGATIVE_INFINITY }, { step: 2, value: 3 }]],
     ]);
   });
 
