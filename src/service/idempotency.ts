@@ -21,6 +21,7 @@
  */
 import { Packr, unpack } from "msgpackr";
 import { invalidArgument } from "../domain/errors.js";
+import { WIRE_PACK_OPTIONS, withLastValue } from "../domain/wire-pack.js";
 import type { Change, Storage } from "../storage/storage.js";
 
 /** The request a commit answers, so its reply is stored in the same transaction. */
@@ -30,13 +31,12 @@ export interface ReplyCtx {
 }
 
 /**
- * Packs stored replies in the wire's profile (transports/zmq/codec.ts: maps sized to their keys,
- * undefined as nil, no records or extensions), so that the ZeroMQ transport can send a mutation's
- * result in the bytes packed here instead of packing it a second time (`packedResult`). Replies
- * stored before read back the same: `unpack` reads both profiles.
+ * Packs stored replies in the wire's profile (domain/wire-pack.ts), so that the ZeroMQ transport can
+ * send a mutation's result in the bytes packed here instead of packing it a second time
+ * (`packedResult`). Replies stored before read back the same: `unpack` reads both profiles.
  */
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
-/** Per op, the bytes of `{op, result: ...}` before the result's own. */
+const packr = new Packr(WIRE_PACK_OPTIONS);
+/** Per op, `{op, result: null}` packed. */
 const replyHeads = new Map<string, Buffer>();
 /** The packed bytes of each result whose reply was stored (`replyChange`), for `packedResult`. */
 const packedResults = new WeakMap<object, Uint8Array>();
@@ -52,19 +52,15 @@ export function packedResult(result: unknown): Uint8Array | undefined {
   return typeof result === "object" && result !== null ? packedResults.get(result) : undefined;
 }
 
-/** `{op, result}` packed: the head of `{op, result: null}` without its nil, then the result's bytes. */
+/** `{op, result}` packed, and the result's bytes within it. */
 function packReply(op: string, result: unknown): { reply: Buffer; body: Uint8Array } {
-  let head = replyHeads.get(op);
-  if (head === undefined) {
-    const withNil = packr.pack({ op, result: null });
-    head = Buffer.from(withNil.subarray(0, withNil.byteLength - 1));
-    if (replyHeads.size < 256) replyHeads.set(op, head);
+  let withNil = replyHeads.get(op);
+  if (withNil === undefined) {
+    withNil = Buffer.from(packr.pack({ op, result: null }));
+    if (replyHeads.size < 256) replyHeads.set(op, withNil);
   }
-  const body = packr.pack(result);
-  const reply = Buffer.allocUnsafe(head.byteLength + body.byteLength);
-  head.copy(reply, 0);
-  reply.set(body, head.byteLength);
-  return { reply, body: reply.subarray(head.byteLength) };
+  const reply = withLastValue(withNil, packr.pack(result));
+  return { reply, body: reply.subarray(withNil.byteLength - 1) };
 }
 
 /** How many request ids `claim` remembers. */

@@ -3,9 +3,10 @@
  * so Python's `msgpack` reads every byte we write and vice versa.
  */
 import { Packr, Unpackr } from "msgpackr";
+import { WIRE_PACK_OPTIONS, withLastValue } from "../../domain/wire-pack.js";
 import { integralDoublesAsInts } from "./msgpack-scan.js";
 
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const packr = new Packr(WIRE_PACK_OPTIONS);
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 
 /**
@@ -39,11 +40,7 @@ export function encode(value: unknown): Buffer {
  * bytes put in its place, in a buffer of its own; then the integer pass runs over the whole.
  */
 export function encodeOkReply(v: unknown, id: unknown, resultBytes: Uint8Array): Buffer {
-  const withNil = packr.pack({ v, id, ok: true, result: null });
-  const head = withNil.byteLength - 1;
-  const out = resultBytes.byteLength + head > CHUNK ? Buffer.allocUnsafeSlow(head + resultBytes.byteLength) : Buffer.allocUnsafe(head + resultBytes.byteLength);
-  withNil.copy(out, 0, 0, head);
-  out.set(resultBytes, head);
+  const out = withLastValue(packr.pack({ v, id, ok: true, result: null }), resultBytes, (n) => (n > CHUNK ? Buffer.allocUnsafeSlow(n) : Buffer.allocUnsafe(n)));
   return integralDoublesAsInts(out);
 }
 
