@@ -9,9 +9,10 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI, Procs, call, exited, readyMcpPort, requireBuild, tempDir, waitForOutput } from "./mcp-helpers.js";
+import { CLI, Procs, call, connectStdio, exited, readyMcpPort, requireBuild, tempDir, waitForOutput } from "./mcp-helpers.js";
+import { startServer as startZmqServer, stopServers } from "./helpers.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 const procs = new Procs();
@@ -23,6 +24,7 @@ beforeAll(requireBuild);
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   await procs.killAll();
+  await stopServers();
 });
 
 async function startServer(extra: string[] = []): Promise<{ port: number; proc: ReturnType<Procs["spawn"]> }> {
@@ -126,6 +128,59 @@ describe("MCP over HTTP: SIGTERM", () => {
     expect(JSON.stringify(reply.content)).toContain("server stopping");
     expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
   });
+});
+
+describe("MCP resources/read and subscribe: typed errors", () => {
+  const isRpcError = (e: unknown, code: number) => e instanceof McpError && e.code === code && e.message.split(`${code}`).length === 2;
+
+  it("answers a URI that names no study -32002, whatever its form, and one prefix in the message", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const { client, transport } = await connectStdio(["--storage", join(tmp.dir, "r.db"), "--log-level", "warn"]);
+    cleanups.push(() => transport.close());
+    const uris = [
+      "file:///etc/passwd", // another scheme: the SDK answered "MCP error -32602: MCP error -32602: Resource … not found"
+      "tuneport://studies/a/b", // a slash: not the template's, so the same
+      "tuneport://studies/", // no name
+      `tuneport://studies/${"n".repeat(5000)}`, // a name no study can have: INVALID_ARGUMENT as -32603
+      "tuneport://studies/%00", // a control character
+      "tuneport://studies/%E0%A4%A", // not percent-encoded UTF-8
+      "tuneport://studies/\ud800", // a lone surrogate
+      "tuneport://studies/missing",
+    ];
+    for (const uri of uris) {
+      const read = await client.readResource({ uri }).catch((e: unknown) => e);
+      expect(isRpcError(read, -32002), `${uri.slice(0, 40)}: ${String(read)}`).toBe(true);
+      const sub = await client.subscribeResource({ uri }).catch((e: unknown) => e);
+      expect(isRpcError(sub, -32002), `${uri.slice(0, 40)}: ${String(sub)}`).toBe(true);
+    }
+    // A bad cursor is input to fix: -32602 with the code, not the backend's bare text as -32603.
+    const listed = await client.listResources({ cursor: "not-a-cursor" }).catch((e: unknown) => e);
+    expect(isRpcError(listed, -32602), String(listed)).toBe(true);
+    expect((listed as McpError).data).toMatchObject({ code: "INVALID_ARGUMENT", retry: "fix-input" });
+  }, 60_000);
+
+  it("answers UNAVAILABLE with its code and retry meaning when the server behind mcp --connect went away", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const server = await startZmqServer(join(tmp.dir, "gone.db"));
+    const { client, transport } = await connectStdio(["--connect", server.endpoint, "--log-level", "warn"]);
+    cleanups.push(() => transport.close());
+    await call(client, "create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } } });
+    expect((await client.readResource({ uri: "tuneport://studies/g" })).contents).toHaveLength(1);
+    await server.stop("SIGKILL");
+    // One client timeout (10 s) for the three: they wait together.
+    const [read, listed, sub] = await Promise.all([
+      client.readResource({ uri: "tuneport://studies/g" }).catch((e: unknown) => e),
+      client.listResources().catch((e: unknown) => e),
+      client.subscribeResource({ uri: "tuneport://studies/g" }).catch((e: unknown) => e),
+    ]);
+    for (const e of [read, listed, sub]) {
+      expect(isRpcError(e, -32000), String(e)).toBe(true);
+      expect((e as McpError).data).toMatchObject({ code: "UNAVAILABLE", retry: "retry" });
+      expect((e as McpError).message).toMatch(/UNAVAILABLE: .*Next step: /);
+    }
+  }, 90_000);
 });
 
 describe("MCP over stdio: bytes that are not UTF-8", () => {

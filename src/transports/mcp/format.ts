@@ -3,12 +3,13 @@
  * `isError` tool results that say what to do next.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { TuneportError } from "../../domain/errors.js";
+import type { Logger } from "pino";
+import { ERROR_CODES, TuneportError } from "../../domain/errors.js";
 import { PARAMS_CHARS, fmt, fmtParamsWithin, paramsWithin } from "../../service/summary.js";
 import type { TrialRow } from "../../service/paging.js";
 import type { StudyView, TrialView } from "../../service/views.js";
 import { clip } from "./budget.js";
-import { errorMeta, studyUri } from "./uris.js";
+import { ERROR_META_KEY, errorMeta, studyUri } from "./uris.js";
 
 /** Longest rationale or fail reason shown in a listing; get_trial shows them whole. */
 export const MAX_NOTE_CHARS = 200;
@@ -220,6 +221,28 @@ export function errorResult(err: TuneportError): CallToolResult {
     content: [{ type: "text", text: `Error ${err.code}: ${err.message}\nNext step: ${nextStep(err)}` }],
     _meta: errorMeta(err.code, err.retry, err.data),
   };
+}
+
+/**
+ * The JSON-RPC error for a failed protocol request that has no `isError` result (`resources/read`,
+ * `resources/list`, `resources/subscribe`): message "CODE: message Next step: …", `data` the same
+ * object as a failed tool's `_meta["tuneport/error"]` (`{code, retry, data?}`), and a numeric
+ * code: -32602 for input to fix, -32603 for INTERNAL, -32000 for the rest (UNAVAILABLE, …).
+ * Anything but a TuneportError is logged and answered INTERNAL without its text. Thrown from a
+ * request handler, the SDK sends its `code`, `message` and `data` as they are; a TuneportError
+ * thrown as it is went out as -32603 with the backend's bare message and no code.
+ */
+export function rpcError(err: unknown, log: Logger, method: string): Error {
+  if (!isTuneportError(err)) {
+    log.error({ err, method }, "mcp request failed");
+    const message = "INTERNAL: the server failed (details are in its log); retrying may not help.";
+    return Object.assign(new Error(message), { code: -32603, data: errorMeta("INTERNAL", ERROR_CODES.INTERNAL)[ERROR_META_KEY] });
+  }
+  const code = err.code === "INTERNAL" ? -32603 : err.retry === "fix-input" ? -32602 : -32000;
+  return Object.assign(new Error(`${err.code}: ${err.message} Next step: ${nextStep(err)}`), {
+    code,
+    data: errorMeta(err.code, err.retry, err.data)[ERROR_META_KEY],
+  });
 }
 
 export function isTuneportError(err: unknown): err is TuneportError {

@@ -6,22 +6,29 @@
  * backend's change feed, which fires only after a change is committed.
  */
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ListResourcesRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ListResourcesRequestSchema, ReadResourceRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
+import { hasLoneSurrogate } from "../../domain/input-limits.js";
 import type { McpBackend } from "./backend.js";
-import { isTuneportError, studyLine, withoutDescriptions } from "./format.js";
+import { isTuneportError, rpcError, studyLine, withoutDescriptions } from "./format.js";
 import { STUDY_URI_PREFIX, studyUri } from "./uris.js";
 
 /** Studies per `resources/list` page. */
 export const RESOURCES_PAGE = 50;
 
-const safeDecode = (s: string): string | null => {
+/**
+ * The study name a URI names, or null when it is not a study URI, not percent-encoded UTF-8, or
+ * holds a lone surrogate (a JSON `\uD800` escape: SQLite would look it up as U+FFFD, another name).
+ */
+function studyNameOf(uri: string): string | null {
+  if (!uri.startsWith(STUDY_URI_PREFIX)) return null;
   try {
-    return decodeURIComponent(s);
+    const name = decodeURIComponent(uri.slice(STUDY_URI_PREFIX.length));
+    return hasLoneSurrogate(name) ? null : name;
   } catch {
     return null;
   }
-};
+}
 
 /** Registers the study resources on `server`; returns the function that stops their notifications. */
 export function registerStudyResources(server: McpServer, backend: McpBackend, log: Logger, throttleMs: number): () => void {
@@ -39,31 +46,36 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
       }),
     }),
     { title: "tuneport study", description: "A study's configuration, counts, best trial and summary (JSON).", mimeType: "application/json" },
-    async (uri, vars) => {
-      const raw = vars.name;
-      let name: string;
-      try {
-        name = decodeURIComponent(Array.isArray(raw) ? (raw[0] ?? "") : (raw ?? ""));
-      } catch {
-        throw resourceNotFound("Resource not found: the study name in the URI is not valid percent-encoded UTF-8", uri.href);
-      }
-      let study;
-      try {
-        study = (await backend.call("get_study", { study: name })).study;
-      } catch (err) {
-        if (isTuneportError(err) && err.code === "NOT_FOUND") throw resourceNotFound(`Resource not found: no study named '${name}'`, uri.href);
-        throw err;
-      }
+    // Never called: resources/read has its own handler below.
+    async (uri) => readStudy(uri.href),
+  );
+
+  /**
+   * A study's resource. Any URI is looked up (not only those the template matches: the SDK answered
+   * others with its own -32602 error); one that names no study, or a study deleted while it is read,
+   * is -32002. Any other failure (a backend that went away under `--connect`) is a typed JSON-RPC error.
+   */
+  const readStudy = async (uri: string) => {
+    const name = studyNameOf(uri);
+    if (name === null) throw resourceNotFound(`Resource not found: ${uri} names no study (list them with resources/list)`, uri);
+    try {
+      const study = (await backend.call("get_study", { study: name })).study;
       // Computed by the server (embedded or --connect): the trials never travel here.
       const summary = await backend.call("study_summary", { study: name });
       // Compact, and without the plug-in descriptions list_strategies gives: read on every look.
-      return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ study, summary: withoutDescriptions(summary) }) }] };
-    },
-  );
+      return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify({ study, summary: withoutDescriptions(summary) }) }] };
+    } catch (err) {
+      if (namesNoStudy(err)) throw resourceNotFound(`Resource not found: no study named '${name}'`, uri);
+      throw rpcError(err, log, "resources/read");
+    }
+  };
+  server.server.setRequestHandler(ReadResourceRequestSchema, (req) => readStudy(req.params.uri));
 
   // resources/list a page at a time (issue 14 §1): the SDK's template listing has no cursor.
   server.server.setRequestHandler(ListResourcesRequestSchema, async (req) => {
-    const page = await backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor });
+    const page = await backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor }).catch((err: unknown) => {
+      throw rpcError(err, log, "resources/list");
+    });
     return {
       resources: page.studies.map((s) => ({
         uri: studyUri(s.name),
@@ -80,14 +92,14 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
   // Subscribing to a URI that names no study is an error (-32002, as resources/read), not a no-op.
   server.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
     const uri = req.params.uri;
-    const name = uri.startsWith(STUDY_URI_PREFIX) ? safeDecode(uri.slice(STUDY_URI_PREFIX.length)) : null;
+    const name = studyNameOf(uri);
     let known = false;
     if (name !== null)
       try {
         await backend.call("get_study", { study: name });
         known = true;
       } catch (err) {
-        if (!(isTuneportError(err) && (err.code === "NOT_FOUND" || err.code === "INVALID_ARGUMENT"))) throw err;
+        if (!namesNoStudy(err)) throw rpcError(err, log, "resources/subscribe");
       }
     if (!known) throw resourceNotFound(`Resource not found: ${uri} names no study (list them with resources/list)`, uri);
     subscribed.add(uri);
@@ -133,6 +145,11 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     for (const c of cooldown.values()) clearTimeout(c.timer);
     cooldown.clear();
   };
+}
+
+/** A lookup's failure that means the URI names no study: none of that name, or a name no study can have. */
+function namesNoStudy(err: unknown): boolean {
+  return isTuneportError(err) && (err.code === "NOT_FOUND" || err.code === "INVALID_ARGUMENT");
 }
 
 /**
