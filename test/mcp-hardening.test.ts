@@ -130,6 +130,98 @@ describe("MCP over HTTP: SIGTERM", () => {
   });
 });
 
+/** A raw request to 127.0.0.1:port/mcp (the session's id, when given); resolves with the whole response. */
+function mcpRequest(port: number, method: string, body?: unknown, session?: string): Promise<{ status: number; session?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/mcp",
+        method,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          authorization: `Bearer ${TOKEN}`,
+          ...(session ? { "mcp-session-id": session } : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, session: res.headers["mcp-session-id"] as string | undefined, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** The JSON-RPC messages of an SSE response body. */
+const sseMessages = (body: string): { id?: unknown; result?: any; error?: { code: number; message: string; data?: any } }[] =>
+  body
+    .split("\n")
+    .filter((l) => l.startsWith("data: ") && l.length > "data: ".length)
+    .map((l) => JSON.parse(l.slice("data: ".length)));
+
+describe("MCP over HTTP: a session deleted while a call is in flight", () => {
+  it("answers the pending wait_for_progress with a JSON-RPC error, not a stream that ends empty", async () => {
+    const { port, proc } = await startServer(["--log-level", "debug"]);
+    const init = await mcpRequest(port, "POST", JSON.parse(INITIALIZE));
+    const session = init.session as string;
+    expect(init.status).toBe(200);
+    expect((await mcpRequest(port, "POST", { jsonrpc: "2.0", method: "notifications/initialized" }, session)).status).toBe(202);
+    const create = { name: "create_study", arguments: { name: "d", space: { x: { type: "float", low: 0, high: 1 } } } };
+    expect(sseMessages((await mcpRequest(port, "POST", { jsonrpc: "2.0", id: 2, method: "tools/call", params: create }, session)).body)[0]?.result?.isError).toBeFalsy();
+    const wait = mcpRequest(port, "POST", { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "wait_for_progress", arguments: { study: "d", timeout_s: 50 } } }, session);
+    await waitForOutput(proc.out, (s) => s.includes("wait_for_progress waiting"));
+    expect((await mcpRequest(port, "DELETE", undefined, session)).status).toBe(200);
+    const answered = await wait;
+    expect(answered.status).toBe(200);
+    const messages = sseMessages(answered.body);
+    expect(messages, answered.body).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ id: 3, error: { code: -32000, data: { code: "UNAVAILABLE", retry: "retry", data: { reason: "session_ended" } } } });
+    expect(messages[0]?.error?.message).toMatch(/^UNAVAILABLE: the MCP session ended before this request was answered/);
+    // The session is gone, and the server serves new ones.
+    expect((await mcpRequest(port, "POST", { jsonrpc: "2.0", id: 4, method: "ping" }, session)).status).toBe(404);
+    expect((await mcpRequest(port, "POST", JSON.parse(INITIALIZE))).status).toBe(200);
+    // The wait ended with its session: nothing of it holds the process up at SIGTERM.
+    proc.kill("SIGTERM");
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  }, 120_000);
+});
+
+describe("MCP over HTTP: a client that goes away with calls in flight", () => {
+  it("has its waits cancelled, so they do not hold the server's 32 places until their timeout", async () => {
+    const { port, proc } = await startServer(["--log-level", "debug"]);
+    const session = (await mcpRequest(port, "POST", JSON.parse(INITIALIZE))).session as string;
+    await mcpRequest(port, "POST", { jsonrpc: "2.0", method: "notifications/initialized" }, session);
+    const create = { name: "create_study", arguments: { name: "c", space: { x: { type: "float", low: 0, high: 1 } } } };
+    await mcpRequest(port, "POST", { jsonrpc: "2.0", id: 1, method: "tools/call", params: create }, session);
+    const count = (needle: string) => proc.out().split(needle).length - 1;
+    // Every place the server has for waits (MAX_CONCURRENT_WAITS), taken by requests whose client then leaves.
+    const left = Array.from({ length: 32 }, (_, k) => {
+      const req = request({
+        host: "127.0.0.1",
+        port,
+        path: "/mcp",
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${TOKEN}`, "mcp-session-id": session },
+      });
+      req.on("error", () => undefined);
+      req.end(JSON.stringify({ jsonrpc: "2.0", id: 100 + k, method: "tools/call", params: { name: "wait_for_progress", arguments: { study: "c", timeout_s: 50 } } }));
+      return req;
+    });
+    await waitForOutput(proc.out, () => count("wait_for_progress waiting") === 32);
+    for (const req of left) req.destroy();
+    // Well before the waits' own 50 s: they end because their client left, not by timing out.
+    await waitForOutput(proc.out, () => count("wait_for_progress cancelled") === 32, 40_000);
+    const again = sseMessages((await mcpRequest(port, "POST", { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "wait_for_progress", arguments: { study: "c", timeout_s: 1 } } }, session)).body);
+    expect(again[0]?.result?.isError, JSON.stringify(again)).toBeFalsy();
+    expect(again[0]?.result?.structuredContent).toMatchObject({ timed_out: true, finished: 0 });
+  }, 120_000);
+});
+
 describe("MCP resources/read and subscribe: typed errors", () => {
   const isRpcError = (e: unknown, code: number) => e instanceof McpError && e.code === code && e.message.split(`${code}`).length === 2;
 

@@ -21,6 +21,7 @@
  * - Shutdown (`close`): new requests get 503 "server stopping"; calls in flight (a pending
  *   `wait_for_progress` included) are answered first, then sessions and the listener close.
  */
+import { ERROR_CODES } from "../../domain/errors.js";
 import { workerIdentity } from "../../domain/worker.js";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -72,6 +73,8 @@ interface Session {
   stream: GetStream | null;
   /** Its POSTs being answered. */
   inFlight: number;
+  /** Ids of its JSON-RPC requests not answered yet. */
+  readonly unanswered: Set<string | number>;
 }
 
 export const MCP_PATH = "/mcp";
@@ -84,6 +87,9 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const MAX_STREAM_BACKLOG = 1024 * 1024;
 /** The SDK's keep-alive comment on SSE streams: written to the response, never queued by `send`. */
 const KEEP_ALIVE = ": keepalive\n\n";
+/** What a request still unanswered when its session ends gets (`answerUnanswered`). */
+const SESSION_ENDED =
+  "the MCP session ended before this request was answered (the client's DELETE, or the server ended the session); a change it asked for may have been applied: check before sending it again in a new session";
 
 export class McpHttpServer {
   private readonly door: HttpDoor;
@@ -190,6 +196,7 @@ export class McpHttpServer {
       if (existing) {
         existing.lastSeen = Date.now();
         existing.inFlight++;
+        res.once("close", () => this.cancelUnanswered(existing, body));
         try {
           await existing.transport.handleRequest(req, res, body);
         } finally {
@@ -255,17 +262,32 @@ export class McpHttpServer {
       lastSeen: Date.now(),
       stream: null,
       inFlight: 0,
+      unanswered: new Set(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => sessionId,
         onsessioninitialized: (id) => {
           this.sessions.set(id, session);
           this.log.info({ session: id }, "mcp session opened");
         },
+        // A DELETE, once the SDK has checked it and before it closes the transport: the SDK's close
+        // ends every response stream as it is, so a call in flight would end with no answer at all.
+        onsessionclosed: () => this.answerUnanswered(session, SESSION_ENDED),
       }),
+    };
+    // Called before the SDK's own handler (Protocol.connect wraps it): every request, by id. A request
+    // the client cancels gets no answer (the SDK drops it), so it leaves the set then.
+    session.transport.onmessage = (message) => {
+      if (!("method" in message)) return;
+      if ("id" in message) session.unanswered.add(message.id);
+      else if (message.method === "notifications/cancelled") {
+        const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
+        if (typeof id === "string" || typeof id === "number") session.unanswered.delete(id);
+      }
     };
     const send = session.transport.send.bind(session.transport);
     // A request or notification not tied to a client request goes to the GET stream (the SDK's rule).
     session.transport.send = async (message, options) => {
+      if (!("method" in message) && "id" in message && message.id !== undefined) session.unanswered.delete(message.id);
       const stream = session.stream;
       if (stream === null || options?.relatedRequestId !== undefined || !("method" in message)) return send(message, options);
       const size = Buffer.byteLength(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
@@ -320,10 +342,40 @@ export class McpHttpServer {
     await s.mcp.server.close().catch(() => undefined);
   }
 
-  private async endSession(id: string): Promise<void> {
+  /**
+   * Cancels the requests of a POST whose response closed before they were answered (the client went
+   * away), as a client's `notifications/cancelled` would: the SDK aborts their handlers, so a
+   * `wait_for_progress` ends at once instead of holding its timer, its change listener and one of
+   * the server's MAX_CONCURRENT_WAITS places until its timeout (a client that sent 32 and left
+   * refused every other agent's wait for up to 50 s, again and again).
+   */
+  private cancelUnanswered(s: Session, body: unknown): void {
+    for (const m of Array.isArray(body) ? body : [body]) {
+      const id = (m as { id?: unknown } | null)?.id;
+      if ((typeof id !== "string" && typeof id !== "number") || !s.unanswered.delete(id)) continue;
+      s.transport.onmessage?.({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the client closed the connection" } });
+    }
+  }
+
+  /**
+   * Answers each request of `s` that has no answer yet with a JSON-RPC error (-32000, `data.code`
+   * UNAVAILABLE, `data.data.reason` "session_ended") before its session closes. The SDK aborts the
+   * handlers at close (a `wait_for_progress` returns at once, its timer and change listener gone)
+   * and drops what they answer after.
+   */
+  private async answerUnanswered(s: Session, message: string): Promise<void> {
+    const ids = [...s.unanswered];
+    s.unanswered.clear();
+    const data = { code: "UNAVAILABLE", retry: ERROR_CODES.UNAVAILABLE, data: { reason: "session_ended" } };
+    // A request whose client went away has no stream left: the SDK's send throws, nothing to answer.
+    await Promise.all(ids.map((id) => s.transport.send({ jsonrpc: "2.0", id, error: { code: -32000, message: `UNAVAILABLE: ${message}`, data } }).catch(() => undefined)));
+  }
+
+  private async endSession(id: string, message = SESSION_ENDED): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
     this.sessions.delete(id);
+    await this.answerUnanswered(s, message);
     s.mcp.dispose();
     await s.mcp.server.close().catch(() => undefined);
   }
@@ -338,7 +390,7 @@ export class McpHttpServer {
       await Promise.all([...this.sessions.values()].map((s) => s.mcp.stop()));
       await waitUntil(() => this.pendingPosts.size === 0, this.opts.drainTimeoutMs ?? 5000);
       if (this.pendingPosts.size > 0) this.log.warn({ requests: this.pendingPosts.size }, "mcp http: calls still unanswered at shutdown");
-      await Promise.all([...this.sessions.keys()].map((id) => this.endSession(id)));
+      await Promise.all([...this.sessions.keys()].map((id) => this.endSession(id, "server stopping: the request was not answered before the server stopped; call it again once the server is back")));
     });
   }
 }

@@ -176,7 +176,10 @@ async function waitRun(
     if (calls.stopping) return stoppingResult();
     // Cancelled by the client (notifications/cancelled): its answer is never sent, so end here and
     // free this call's place among the MAX_CONCURRENT_WAITS at once.
-    if (extra.signal.aborted) return text("Cancelled.", { cancelled: true });
+    if (extra.signal.aborted) {
+      log.debug({ study: a.study }, "wait_for_progress cancelled");
+      return text("Cancelled.", { cancelled: true });
+    }
     try {
       current = (await backend.call("get_study", { study: a.study })).study;
     } catch (err) {
