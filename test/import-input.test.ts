@@ -84,6 +84,23 @@ describe("tuneport import refuses input instead of rewriting it", () => {
     await service.execute("delete_study", { study: "c-ok" });
   });
 
+  it("refuses times no server could have written (a JavaScript Date ends at 8.64e15 ms), and imports nothing", async () => {
+    const t = JSON.parse(trial) as Record<string, unknown>;
+    const line = (over: Record<string, unknown>) => JSON.stringify({ ...t, ...over });
+    // 9e15 was stored, and `export --format optuna-journal` of the study then failed (RangeError: Invalid time value).
+    for (const [over, name] of [
+      [{ started_at_ms: 9e15 }, "t1"],
+      [{ finished_at_ms: -1 }, "t2"],
+      [{ created_at_ms: 2 ** 53 - 1 }, "t3"],
+    ] as const)
+      expect(await refusal(`${header}\n${line(over)}\n`, name)).toMatch(/line 2: .*_at_ms/);
+    expect(await refusal(`${header.replace(/"created_at_ms":\d+/, '"created_at_ms":9000000000000000')}\n${trial}\n`, "t4")).toMatch(/line 1: .*created_at_ms/);
+    // add_trial's latest time (1e11 s) still imports.
+    expect((await service.importStudy(`${header}\n${line({ started_at_ms: 1e14, finished_at_ms: 1e14 })}\n`, "late")).name).toBe("late");
+    expect((await service.listStudies()).map((s) => s.name).sort()).toEqual(["late", "src"]);
+    await service.execute("delete_study", { study: "late" });
+  });
+
   it("applies the study-name grammar to the file's name and to the new name", async () => {
     const rtl = `${header.replace('"name":"src"', `"name":${JSON.stringify("evil\u202Egnp")}`)}\n${trial}\n`;
     expect(await refusal(rtl)).toMatch(/line 1: .*U\+202E.*--name/);

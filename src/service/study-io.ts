@@ -68,7 +68,13 @@ function numOut(v: number): number | string {
 }
 
 const jsonNumber = z.union([z.number(), z.enum(["NaN", "Infinity", "-Infinity"]).transform((s) => Number(s))]);
-const epochMs = z.number().int();
+/**
+ * A time the server itself could have written: now, or `add_trial`'s `started_at`/`finished_at`
+ * (epoch seconds in [0, 1e11]). Any integer used to pass: 9e15 is past what a JavaScript Date
+ * holds (8.64e15), so `export --format optuna-journal` of the study failed (RangeError), and past
+ * 2.5e14 Python's datetime could not hold the trial's time.
+ */
+const epochMs = z.number().int().min(0).max(1e14);
 const attrs = z.record(z.string(), z.unknown());
 /**
  * User attributes as the ops take them: at most MAX_USER_ATTRS_BYTES of JSON. An import used to
