@@ -15,7 +15,8 @@
  *   (403, DNS rebinding) before the token is looked at; MCP asks for the token even on loopback.
  * - The GET stream (server notifications): the SDK queues every notification for it in memory at
  *   whatever pace the client reads, so a stream whose client leaves more than `MAX_STREAM_BACKLOG`
- *   bytes unread is ended (the client opens it again with GET), as the dashboard's live stream is.
+ *   bytes unread is ended (the client opens it again with GET), as the dashboard's live stream is;
+ *   so is a POST's response stream when a further answer comes (`watchPost`).
  * - Bodies: at most 4 MiB of UTF-8; bytes that are not UTF-8 get a JSON-RPC parse error
  *   (`data.code` INVALID_ARGUMENT) instead of being rewritten to U+FFFD.
  * - Shutdown (`close`): new requests get 503 "server stopping"; calls in flight (a pending
@@ -26,7 +27,7 @@ import { workerIdentity } from "../../domain/worker.js";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { type JSONRPCMessage, isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
@@ -55,9 +56,11 @@ export interface McpHttpOptions {
   readonly drainTimeoutMs?: number;
   /** Minimum interval between `resources/updated` notifications for one study [1000]. */
   readonly updateThrottleMs?: number;
+  /** Unsent bytes past which answers over BIG_ANSWER_BYTES are refused [MAX_UNSENT_BYTES]. */
+  readonly maxUnsentBytes?: number;
 }
 
-/** A session's GET stream and the notifications queued for it that its response has not yet taken. */
+/** A response stream (a session's GET stream, or a POST's) and the messages queued for it that it has not yet taken. */
 interface GetStream {
   readonly res: ServerResponse;
   /** Sizes of the queued notifications, oldest first. */
@@ -75,6 +78,8 @@ interface Session {
   inFlight: number;
   /** Ids of its JSON-RPC requests not answered yet. */
   readonly unanswered: Set<string | number>;
+  /** The POST response each of its requests in flight is answered on. */
+  readonly posts: Map<string | number, GetStream>;
 }
 
 export const MCP_PATH = "/mcp";
@@ -85,6 +90,16 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
  * every notification for it, without bound.
  */
 export const MAX_STREAM_BACKLOG = 1024 * 1024;
+/**
+ * Bytes that answers not yet read by their clients may hold (`unsentBytes`) before an answer over
+ * BIG_ANSWER_BYTES is refused UNAVAILABLE (`data.reason` "memory"), as ZeroMQ's --max-reply-mib
+ * does. Tool results are budgeted (60,000 characters at most), but a study resource carries the
+ * study whole: one POST of 100 `resources/read` of a study whose space held 10,000 choices was an
+ * 85 MB answer, and ten such left unread grew the server by 750 MB and kept it.
+ */
+export const MAX_UNSENT_BYTES = 256 * 1024 * 1024;
+/** Answers at most this big go out whatever the unsent bytes: errors, tool results, small studies. */
+export const BIG_ANSWER_BYTES = 64 * 1024;
 /** The SDK's keep-alive comment on SSE streams: written to the response, never queued by `send`. */
 const KEEP_ALIVE = ": keepalive\n\n";
 /** What a request still unanswered when its session ends gets (`answerUnanswered`). */
@@ -98,10 +113,15 @@ export class McpHttpServer {
   private sweeper: NodeJS.Timeout | null = null;
   /** POST responses not yet finished: what `close` waits for. */
   private readonly pendingPosts = new Set<ServerResponse>();
+  /** Every open response whose queued messages are counted (`watched`). */
+  private readonly streams = new Set<GetStream>();
+  private readonly maxUnsentBytes: number;
+  private refusedLoggedAt = 0;
 
   /** @throws Error when the token is shorter than 16 characters. */
   constructor(private readonly opts: McpHttpOptions) {
     this.log = opts.logger.child({ component: "mcp-http" });
+    this.maxUnsentBytes = opts.maxUnsentBytes ?? MAX_UNSENT_BYTES;
     this.door = new HttpDoor({
       logger: opts.logger,
       component: "mcp-http",
@@ -197,6 +217,7 @@ export class McpHttpServer {
         existing.lastSeen = Date.now();
         existing.inFlight++;
         res.once("close", () => this.cancelUnanswered(existing, body));
+        this.watchPost(existing, res, body);
         try {
           await existing.transport.handleRequest(req, res, body);
         } finally {
@@ -263,6 +284,7 @@ export class McpHttpServer {
       stream: null,
       inFlight: 0,
       unanswered: new Set(),
+      posts: new Map(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => sessionId,
         onsessioninitialized: (id) => {
@@ -285,18 +307,25 @@ export class McpHttpServer {
       }
     };
     const send = session.transport.send.bind(session.transport);
-    // A request or notification not tied to a client request goes to the GET stream (the SDK's rule).
     session.transport.send = async (message, options) => {
-      if (!("method" in message) && "id" in message && message.id !== undefined) session.unanswered.delete(message.id);
-      const stream = session.stream;
-      if (stream === null || options?.relatedRequestId !== undefined || !("method" in message)) return send(message, options);
+      const answer = !("method" in message) && "id" in message && message.id !== undefined ? message.id : undefined;
+      if (answer !== undefined) session.unanswered.delete(answer);
+      // An answer, or a notification about a request (progress), goes to that request's POST
+      // response; any other request or notification to the GET stream (the SDK's rule).
+      const related = answer ?? options?.relatedRequestId;
+      const stream = related !== undefined ? session.posts.get(related) : session.stream;
+      if (stream === undefined || stream === null) return send(message, options);
       const size = Buffer.byteLength(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-      if (stream.bytes + size + stream.res.writableLength > MAX_STREAM_BACKLOG) {
+      if (related === undefined && stream.bytes + size + stream.res.writableLength > MAX_STREAM_BACKLOG) {
         this.log.warn({ session: sessionId, backlog: stream.bytes + stream.res.writableLength }, "mcp GET stream not read by its client: ended");
         session.stream = null;
         // Destroyed, not ended: an end would still hold the queue until the client read it.
         stream.res.destroy();
         return;
+      }
+      if (answer !== undefined && size > BIG_ANSWER_BYTES) {
+        const held = this.unsentBytes;
+        if (held > this.maxUnsentBytes) return send(this.memoryRefusal(answer, held, size), options);
       }
       stream.queued.push(size);
       stream.bytes += size;
@@ -324,6 +353,34 @@ export class McpHttpServer {
    */
   private watchStream(s: Session, res: ServerResponse): void {
     if (s.stream !== null) return;
+    const stream = this.watched(res);
+    s.stream = stream;
+    res.once("close", () => {
+      if (s.stream === stream) s.stream = null;
+    });
+  }
+
+  /**
+   * Watches a POST's response as the GET stream is, so that `unsentBytes` counts the answers queued
+   * for it that its client has not taken yet.
+   */
+  private watchPost(s: Session, res: ServerResponse, body: unknown): void {
+    const stream = this.watched(res);
+    const ids: (string | number)[] = [];
+    for (const m of Array.isArray(body) ? body : [body]) {
+      const id = (m as { id?: unknown } | null)?.id;
+      if ((typeof id === "string" || typeof id === "number") && (m as { method?: unknown }).method !== undefined) {
+        ids.push(id);
+        s.posts.set(id, stream);
+      }
+    }
+    res.once("close", () => {
+      for (const id of ids) if (s.posts.get(id) === stream) s.posts.delete(id);
+    });
+  }
+
+  /** A response whose unsent SSE messages are counted (see `GetStream`), in `unsentBytes` while it is open. */
+  private watched(res: ServerResponse): GetStream {
     const stream: GetStream = { res, queued: [], bytes: 0 };
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     res.write = ((chunk: unknown, ...rest: unknown[]) => {
@@ -331,10 +388,31 @@ export class McpHttpServer {
       if (!keepAlive && stream.queued.length > 0) stream.bytes -= stream.queued.shift() as number;
       return write(chunk, ...rest);
     }) as ServerResponse["write"];
-    s.stream = stream;
-    res.once("close", () => {
-      if (s.stream === stream) s.stream = null;
-    });
+    this.streams.add(stream);
+    res.once("close", () => this.streams.delete(stream));
+    return stream;
+  }
+
+  /**
+   * Bytes of answers and notifications queued for every open response, and written to them but not
+   * yet taken by the kernel: what clients that do not read make the server hold.
+   */
+  get unsentBytes(): number {
+    let n = 0;
+    for (const s of this.streams) n += s.bytes + s.res.writableLength;
+    return n;
+  }
+
+  /** The small answer sent instead of a big one while `unsentBytes` is over `maxUnsentBytes`. */
+  private memoryRefusal(id: string | number, held: number, size: number): JSONRPCMessage {
+    const now = Date.now();
+    if (now - this.refusedLoggedAt >= 10_000) {
+      this.refusedLoggedAt = now;
+      this.log.warn({ unsent_bytes: held, max_unsent_bytes: this.maxUnsentBytes, answer_bytes: size }, "mcp http: answers not read by their clients hold more than the ceiling; big answers refused UNAVAILABLE (logged at most every 10 s)");
+    }
+    const data = { code: "UNAVAILABLE", retry: ERROR_CODES.UNAVAILABLE, data: { reason: "memory", unsent_bytes: held, max_unsent_bytes: this.maxUnsentBytes, answer_bytes: size } };
+    const message = `UNAVAILABLE: answers not yet read by their clients hold ${held} bytes of the server's memory, more than its ceiling of ${this.maxUnsentBytes}; read the answers of the requests you sent, or retry in a few seconds`;
+    return { jsonrpc: "2.0", id, error: { code: -32000, message, data } };
   }
 
   private async discard(s: Session): Promise<void> {

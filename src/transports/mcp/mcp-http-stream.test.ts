@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../logger.js";
 import type { StudyChange } from "../../service/change-feed.js";
 import type { McpBackend } from "./backend.js";
-import { McpHttpServer } from "./http.js";
+import { BIG_ANSWER_BYTES, McpHttpServer } from "./http.js";
 import { studyUri } from "./uris.js";
 
 const TOKEN = "stream-token-0123456789abcdef";
@@ -19,9 +19,18 @@ let server: McpHttpServer;
 let port: number;
 
 /** Every study exists (subscriptions need one); changes come from `announce`. */
+/** A study resource of about 1 MB (`get_study` of HUGE), and a gate its summaries wait at (`summaries`). */
+const HUGE = "huge";
+const summaries = { entered: 0, left: 0, gate: Promise.resolve() };
 const backend = {
-  call: async (op: string) => {
-    if (op === "get_study") return { study: {} };
+  call: async (op: string, args: { study?: string }) => {
+    if (op === "get_study") return { study: args.study === HUGE ? { name: HUGE, blob: "x".repeat(1_000_000) } : {} };
+    if (op === "study_summary") {
+      summaries.entered++;
+      await summaries.gate;
+      summaries.left++;
+      return { strategy: { name: "random", options: {} }, scheduler: null };
+    }
     throw new Error(`op ${op} is not used here`);
   },
   version: async () => 0,
@@ -128,5 +137,50 @@ describe("MCP over HTTP: a GET stream its client does not read", () => {
     announce({ study: BIG, kind: "updated", version: rounds + 1 });
     await vi.waitFor(() => expect(received).toBeGreaterThan(before + BIG.length));
     expect(tail).toContain(`x"},"jsonrpc":"2.0"}\n\n`);
+  }, 60_000);
+});
+
+describe("MCP over HTTP: big answers their clients do not read", () => {
+  it("are refused UNAVAILABLE (reason memory) while unread answers hold more than the ceiling", async () => {
+    const ceiling = 1024 * 1024;
+    await server.close();
+    server = new McpHttpServer({ backend, logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxUnsentBytes: ceiling });
+    port = await server.start();
+    const init = await post(undefined, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+    const sid = init.headers.get("mcp-session-id") as string;
+    await post(sid, { jsonrpc: "2.0", method: "notifications/initialized" });
+    // One POST of 40 reads of a 1 MB resource, on a socket that reads nothing until all are answered.
+    const n = 40;
+    let release!: () => void;
+    summaries.gate = new Promise((r) => (release = r));
+    summaries.entered = summaries.left = 0;
+    const body = JSON.stringify(Array.from({ length: n }, (_, k) => ({ jsonrpc: "2.0", id: 10 + k, method: "resources/read", params: { uri: studyUri(HUGE) } })));
+    const socket = connect(port, "127.0.0.1");
+    sockets.push(socket);
+    socket.pause();
+    const h = { ...headers(sid), host: `127.0.0.1:${port}`, "content-length": String(Buffer.byteLength(body)) };
+    socket.write(`POST /mcp HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${body}`);
+    await vi.waitFor(() => expect(summaries.entered).toBe(n));
+    release(); // every answer becomes ready at once
+    await vi.waitFor(() => expect(summaries.left).toBe(n));
+    for (let k = 0; k < 50; k++) await new Promise((r) => setImmediate(r));
+    const held = server.unsentBytes;
+    let text = "";
+    socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+    socket.resume();
+    await vi.waitFor(() => expect(text).toContain("\r\n0\r\n\r\n"), { timeout: 30_000 });
+    const events = text.split("\n").filter((l) => l.startsWith("data: "));
+    const refused = events.filter((l) => l.includes('"reason":"memory"'));
+    const read = events.filter((l) => l.includes('"contents":['));
+    expect(refused.length + read.length).toBe(n);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(read.length).toBeGreaterThan(0);
+    // Before, all 40 MB were queued for the client (one POST of 100 such reads: 85 MB; ten of them unread: +750 MB RSS).
+    expect(held).toBeLessThan(ceiling + 2 * 1_100_000);
+    expect(JSON.parse(refused[0]?.slice("data: ".length) as string)).toMatchObject({ error: { code: -32000, data: { code: "UNAVAILABLE", retry: "retry", data: { reason: "memory" } } } });
+    // Answers of at most BIG_ANSWER_BYTES still go out (errors, tool results, small studies).
+    const small = await post(sid, { jsonrpc: "2.0", id: 99, method: "resources/read", params: { uri: studyUri("small") } });
+    expect(small.status).toBe(200);
+    expect(BIG_ANSWER_BYTES).toBeLessThan(1_000_000);
   }, 60_000);
 });

@@ -6,7 +6,7 @@
  * values as they are (lone surrogates included).
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_NESTING } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
@@ -182,6 +182,51 @@ describe("MCP tool calls in flight", () => {
       const done = await Promise.all(pending);
       expect(done.filter((r) => !r.isError)).toHaveLength(MAX_TOOL_CALLS_IN_FLIGHT);
       expect((await describe()).isError).toBeFalsy();
+    } finally {
+      release();
+      await busy.close();
+    }
+  });
+});
+
+describe("MCP resource requests in flight", () => {
+  it(`count against the session's ${MAX_TOOL_CALLS_IN_FLIGHT}: one more resources/read is answered UNAVAILABLE at once, not run`, async () => {
+    await call("create_study", { name: "r", space: SPACE });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    const busy = await memoryMcp({
+      service,
+      prepare: (backend) => {
+        const call0 = backend.call.bind(backend);
+        backend.call = (async (op: string, args: unknown) => {
+          if (op === "get_study") {
+            held++;
+            await gate;
+          }
+          return call0(op as never, args as never);
+        }) as typeof backend.call;
+      },
+    });
+    try {
+      const read = () => busy.client.readResource({ uri: "tuneport://studies/r" });
+      const pending = Array.from({ length: MAX_TOOL_CALLS_IN_FLIGHT }, read);
+      while (held < MAX_TOOL_CALLS_IN_FLIGHT) await new Promise((r) => setImmediate(r));
+      // Before, a read had no bound: this one ran too (held went past the limit), and 100 of one
+      // POST built an 85 MB answer.
+      let outcome: unknown = null;
+      void read().then(
+        () => (outcome = "read"),
+        (e: unknown) => (outcome = e),
+      );
+      while (outcome === null && held === MAX_TOOL_CALLS_IN_FLIGHT) await new Promise((r) => setImmediate(r));
+      expect(held).toBe(MAX_TOOL_CALLS_IN_FLIGHT);
+      expect(outcome).toBeInstanceOf(McpError);
+      expect((outcome as McpError).code).toBe(-32000);
+      expect((outcome as McpError).data).toMatchObject({ code: "UNAVAILABLE", retry: "retry", data: { max_in_flight: MAX_TOOL_CALLS_IN_FLIGHT } });
+      release();
+      expect((await Promise.all(pending)).every((r) => r.contents.length === 1)).toBe(true);
+      expect((await read()).contents).toHaveLength(1);
     } finally {
       release();
       await busy.close();

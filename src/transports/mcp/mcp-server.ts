@@ -128,7 +128,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
   });
 
   registerPrompts(server);
-  const stopResources = registerStudyResources(server, backend, log, opts.updateThrottleMs ?? 1000);
+  const stopResources = registerStudyResources(server, backend, log, opts.updateThrottleMs ?? 1000, calls);
 
   return {
     server,

@@ -10,6 +10,7 @@ import { ListResourcesRequestSchema, ReadResourceRequestSchema, SubscribeRequest
 import type { Logger } from "pino";
 import { hasLoneSurrogate } from "../../domain/input-limits.js";
 import type { McpBackend } from "./backend.js";
+import type { ToolCalls } from "./tool-calls.js";
 import { isTuneportError, rpcError, studyLine, withoutDescriptions } from "./format.js";
 import { STUDY_URI_PREFIX, studyUri } from "./uris.js";
 
@@ -31,7 +32,7 @@ function studyNameOf(uri: string): string | null {
 }
 
 /** Registers the study resources on `server`; returns the function that stops their notifications. */
-export function registerStudyResources(server: McpServer, backend: McpBackend, log: Logger, throttleMs: number): () => void {
+export function registerStudyResources(server: McpServer, backend: McpBackend, log: Logger, throttleMs: number, calls: Pick<ToolCalls, "admit">): () => void {
   server.registerResource(
     "study",
     new ResourceTemplate(`${STUDY_URI_PREFIX}{name}`, {
@@ -69,11 +70,14 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
       throw rpcError(err, log, "resources/read");
     }
   };
-  server.server.setRequestHandler(ReadResourceRequestSchema, (req) => readStudy(req.params.uri));
+  // Within the session's bound on calls in flight (tool-calls.ts), as tool calls are.
+  server.server.setRequestHandler(ReadResourceRequestSchema, (req) => calls.admit(() => readStudy(req.params.uri)).catch((err: unknown) => {
+    throw isTuneportError(err) ? rpcError(err, log, "resources/read") : err;
+  }));
 
   // resources/list a page at a time (issue 14 §1): the SDK's template listing has no cursor.
   server.server.setRequestHandler(ListResourcesRequestSchema, async (req) => {
-    const page = await backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor }).catch((err: unknown) => {
+    const page = await calls.admit(() => backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor })).catch((err: unknown) => {
       throw rpcError(err, log, "resources/list");
     });
     return {
@@ -96,7 +100,7 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     let known = false;
     if (name !== null)
       try {
-        await backend.call("get_study", { study: name });
+        await calls.admit(() => backend.call("get_study", { study: name }));
         known = true;
       } catch (err) {
         if (!namesNoStudy(err)) throw rpcError(err, log, "resources/subscribe");

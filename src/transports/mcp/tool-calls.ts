@@ -51,7 +51,7 @@ function busyResult(): CallToolResult {
  */
 export class ToolCalls {
   private readonly controller = new AbortController();
-  private readonly inflight = new Set<Promise<CallToolResult>>();
+  private readonly inflight = new Set<Promise<unknown>>();
   /** Resolves when `stop` is called. */
   readonly stopped: Promise<void>;
 
@@ -68,6 +68,30 @@ export class ToolCalls {
     if (this.stopping) return Promise.resolve(stoppingResult());
     if (this.inflight.size >= MAX_TOOL_CALLS_IN_FLIGHT) return Promise.resolve(busyResult());
     const p = call();
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Runs a protocol request that reaches the backend (`resources/read`, `resources/list`,
+   * `resources/subscribe`) within the same bound as the tool calls. Those had none: one POST of 100
+   * `resources/read` of a study whose space held 10,000 choices built an 85 MB answer, and ten such
+   * POSTs left unread grew the server by 750 MB.
+   * @throws TuneportError UNAVAILABLE when the server is stopping or the session has
+   *   MAX_TOOL_CALLS_IN_FLIGHT calls and requests in flight.
+   */
+  admit<T>(request: () => Promise<T>): Promise<T> {
+    if (this.stopping) return Promise.reject(new TuneportError("UNAVAILABLE", "server stopping: call again once the server is back"));
+    if (this.inflight.size >= MAX_TOOL_CALLS_IN_FLIGHT)
+      return Promise.reject(
+        new TuneportError(
+          "UNAVAILABLE",
+          `${MAX_TOOL_CALLS_IN_FLIGHT} tool calls and requests are already in flight on this MCP session: wait for some of their answers, then send it again`,
+          { max_in_flight: MAX_TOOL_CALLS_IN_FLIGHT },
+        ),
+      );
+    const p = request();
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
     return p;
