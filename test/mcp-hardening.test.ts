@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -349,6 +350,40 @@ describe("MCP over stdio: a client that stops reading", () => {
     send(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "list_studies", arguments: {} } }));
     expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
   });
+});
+
+describe("MCP over stdio: a client that sends requests and reads no answer", () => {
+  it("stops taking its requests once 16 MiB of answers wait, instead of holding every answer; all are answered once it reads", async () => {
+    const proc = stdioServer();
+    const replies = lines(proc);
+    const send = (m: unknown) => proc.stdin?.write(`${JSON.stringify(m)}\n`);
+    send(JSON.parse(INITIALIZE));
+    expect(await replies.next(1)).toMatchObject({ id: 1, result: { serverInfo: { name: "tuneport" } } });
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    // A study resource of about 850 KB.
+    const choices = Array.from({ length: 10_000 }, (_, i) => `choice-${String(i).padStart(6, "0")}-${"y".repeat(66)}`);
+    send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "create_study", arguments: { name: "wide", space: { c: { type: "categorical", choices } } } } });
+    expect(((await replies.next(2)) as { result: CallToolResult }).result.isError).toBeFalsy();
+    proc.stdout?.pause();
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1]) * 1024;
+    const before = rss();
+    // Rounds of 32 reads (half the calls a session runs at once), a pause after each for the server to answer them.
+    const rounds = 8;
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < 32; k++) send({ jsonrpc: "2.0", id: 1000 + r * 32 + k, method: "resources/read", params: { uri: "tuneport://studies/wide" } });
+      await new Promise((res) => setTimeout(res, 1500));
+    }
+    // Before, every answer was kept for the client: 640 such reads grew the process from 133 MB to 2.5 GB.
+    expect(rss() - before).toBeLessThan(400 * 1024 * 1024);
+    proc.stdout?.resume();
+    for (let id = 1000; id < 1000 + rounds * 32; id++) {
+      const m = (await replies.next(id)) as { result?: { contents: unknown[] }; error?: { data?: { code?: string } } };
+      // Read whole, or refused as one call too many in flight: never dropped.
+      expect(m.result?.contents.length === 1 || m.error?.data?.code === "UNAVAILABLE", JSON.stringify(m).slice(0, 200)).toBe(true);
+    }
+    proc.stdin?.end();
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  }, 120_000);
 });
 
 /** `tuneport mcp` on stdio over a temporary SQLite file, killed and removed after the test. */

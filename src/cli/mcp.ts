@@ -127,7 +127,7 @@ ${CURVE_CLIENT_HELP}
       new Utf8LineGuard((reply) => {
         logger.warn({ code: reply.error.data.code }, "mcp stdio message refused");
         process.stdout.write(`${JSON.stringify(reply)}\n`);
-      }),
+      }, process.stdout),
     );
     const transport = new StdioServerTransport(stdin, process.stdout);
     await new Promise<void>((resolve) => {
