@@ -20,7 +20,7 @@ function tr(n: number, state: TrialState, reports: [number, number][], attrs: Re
 }
 
 describe("fidelityData (GP training data)", () => {
-  it("is the COMPLETE values in a plain study: no level, nothing imputed, running trials pending", () => {
+  it("is the COMPLETE values in a plain study: no level, nothing imputed, failed evaluations and running trials pending", () => {
     const trials = [
       makeTrial(0, { x: 0.1 }, SPACE, { value: 3 }),
       makeTrial(1, { x: 0.2 }, SPACE, { state: "FAIL", value: null }),
@@ -33,7 +33,12 @@ describe("fidelityData (GP training data)", () => {
     expect(d.rows.map((t) => t.number)).toEqual([0, 2, 4]);
     expect(d.losses).toEqual([3, 1, 2]);
     expect(d.imputed).toBe(0);
-    expect(d.pending.map((t) => t.number)).toEqual([3]);
+    expect(d.pending.map((t) => t.number)).toEqual([1, 3]);
+    // A lost lease, a cancelled proposal and a trial whose retry was queued say nothing of their configuration.
+    for (const systemAttrs of [{ fail_reason: "lease_expired" }, { cancelled: true }, { retried_as: 5 }]) {
+      const lost = trials.map((t) => (t.number === 1 ? { ...t, systemAttrs } : t));
+      expect(fidelityData(lost, "minimize", 3, all)!.pending.map((t) => t.number)).toEqual([3]);
+    }
     expect(fidelityData(trials, "minimize", 4, all)).toBeNull();
     expect(fidelityData(trials, "maximize", 3, all)!.losses).toEqual([-3, -1, -2]);
   });

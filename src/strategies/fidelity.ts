@@ -6,7 +6,8 @@
  * COMPLETE final values then learns almost nothing (issue 17: a GP stayed in its random start
  * for 845 trials) and, worse, never learns that a configuration it proposed was stopped, so it
  * proposes it again. This module turns such a history into training data; plain studies
- * (no reports, no scheduler attributes) come out exactly as before.
+ * (no reports, no scheduler attributes) come out exactly as before, but for their failed
+ * evaluations (below).
  *
  * Terms
  * - depth of a trial: the step of its last report. A COMPLETE trial that trained to the study's
@@ -45,7 +46,17 @@
  *   ASHA's first rung is at R/η² (a ninth at η = 3), so under ASHA nothing changes. On
  *   bench/multifidelity.py under Hyperband, 30 seeds, against "level": slow-start 25–5,
  *   diverge 19–10, crossing 17–13, learning-curve 13–17 (docs/BENCHMARKS.md, "Multi-fidelity").
- * - pending: RUNNING and WAITING trials that are not rows (the GP's kriging believers).
+ * - pending: RUNNING and WAITING trials that are not rows (the GP's kriging believers), and failed
+ *   evaluations (`failedEvaluation`: FAIL trials whose objective raised or gave NaN/±∞), in plain
+ *   studies too. Left out, as Optuna's GPSampler leaves out FAIL trials, they taught the model
+ *   nothing: a region where the objective fails kept its prior variance, and EI proposed into it
+ *   again and again (a 4-D problem failing on 40% of its space: 89% of the GP's proposals went
+ *   there, random search's 38%; docs/BENCHMARKS.md, "Failed trials"). As believers they collapse
+ *   the variance where they lie, so the GP moves on (56%), without the cliff that imputing the
+ *   worst loss (SMAC's rule for crashed runs) puts into the model: imputed, they sent the GP's
+ *   proposals there 8% of the time but, where a quarter of all evaluations failed at random,
+ *   left its best value 1000× worse (2.5e-2 against 7e-6 ignored, 1.5e-5 as believers). TPE ranks
+ *   them worst (tpe-strategy.ts), where such noise costs little.
  *
  * Three alternatives stay selectable (`FidelityMode`) because the benchmark compares them:
  * "level" imputes every stopped trial;
@@ -121,6 +132,21 @@ export function stoppedRankKey(t: Trial, direction: Direction): [number, number]
   return diverged(t) ? [Infinity, -last.step] : [-last.step, lossOf(direction, last.value)];
 }
 
+/**
+ * Whether a trial is a failed evaluation: FAIL after its configuration was evaluated (the objective
+ * raised, or gave NaN or ±∞, or the worker told `fail`). Not one whose worker vanished (lease
+ * expired), a cancelled proposal, nor one whose retry was queued (the retry stands for it): those
+ * say nothing about their configuration.
+ */
+export function failedEvaluation(t: Trial): boolean {
+  return (
+    t.state === "FAIL" &&
+    t.systemAttrs.fail_reason !== "lease_expired" &&
+    t.systemAttrs.cancelled === undefined &&
+    t.systemAttrs.retried_as === undefined
+  );
+}
+
 /** Whether a trial's last report is NaN: a run that diverged. */
 function diverged(t: Trial): boolean {
   const last = t.intermediate[t.intermediate.length - 1];
@@ -168,7 +194,7 @@ export interface FidelityData {
   readonly imputed: number;
   /** The fidelity level of the observed rows (+∞: final values). */
   readonly level: number;
-  /** RUNNING/WAITING trials that are not rows. */
+  /** RUNNING/WAITING trials that are not rows, and failed evaluations (`failedEvaluation`), first. */
   readonly pending: readonly Trial[];
 }
 
@@ -187,9 +213,14 @@ export function fidelityData(
   const top = topBudget(trials);
   const superseded = supersededTrials(trials);
   const candidates: { t: Trial; depth: number | null }[] = [];
+  const failed: Trial[] = [];
   const depths: number[] = [];
   for (const t of trials) {
-    if (t.state === "FAIL" || superseded.has(t.number) || !usable(t)) continue;
+    if (t.state === "FAIL") {
+      if (failedEvaluation(t) && usable(t)) failed.push(t);
+      continue;
+    }
+    if (superseded.has(t.number) || !usable(t)) continue;
     const depth = t.state === "WAITING" ? null : depthOf(t, top);
     candidates.push({ t, depth });
     if (depth !== null) depths.push(depth);
@@ -201,7 +232,7 @@ export function fidelityData(
   const rows: Trial[] = [];
   const losses: number[] = [];
   const stopped: { index: number; t: Trial }[] = [];
-  const pending: Trial[] = [];
+  const pending: Trial[] = [...failed];
   let worst = -Infinity;
   let best = Infinity;
   for (const { t, depth } of candidates) {

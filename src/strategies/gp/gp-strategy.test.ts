@@ -30,15 +30,15 @@ describe("gp strategy", () => {
     expect(gpStrategyFactory.offload).toBe(true);
   });
 
-  it("never proposes an earlier trial's configuration on a continuous space (a FAIL trial is not modelled)", () => {
-    // A trial that failed at the GP's proposal tells the model nothing: asked again with the same
-    // randomness, the search ends at the same point, which must then be refused.
+  it("never proposes an earlier trial's configuration on a continuous space (a lost lease is not modelled)", () => {
+    // A trial whose worker vanished at the GP's proposal tells the model nothing: asked again with
+    // the same randomness, the search ends at the same point, which must then be refused.
     for (const k of [1, 2, 3]) {
       const history = run(gpStrategyFactory, defaults, branin, 14, 40 + k);
       const study = makeStudy(branin.space);
       const gp = gpStrategyFactory.create(defaults);
       const first = gp.suggest({ study, trials: history, trialNumber: history.length, rng: new Rng(k) });
-      const failed = makeTrial(history.length, first.params, branin.space, { state: "FAIL", value: null });
+      const failed = makeTrial(history.length, first.params, branin.space, { state: "FAIL", value: null, systemAttrs: { fail_reason: "lease_expired" } });
       const again = gp.suggest({ study, trials: [...history, failed], trialNumber: history.length + 1, rng: new Rng(k) });
       expect(again.systemAttrs?.gp_theta, "still a model-based suggestion").toBeDefined();
       expect(again.params).not.toEqual(first.params);
@@ -111,6 +111,30 @@ describe("gp strategy", () => {
       ((second.params.x1 as number) - (first.params.x1 as number)) / 15,
     );
     expect(dist).toBeGreaterThan(0.01);
+  });
+
+  it("steers away from a failed evaluation as from a pending trial; a lost lease changes nothing", () => {
+    // The objective raised (or gave NaN) at the GP's choice: the next choice must not be beside it.
+    let moved = 0;
+    for (const k of [1, 2, 3, 4, 5]) {
+      const history = run(gpStrategyFactory, defaults, branin, 15, 60 + k);
+      const study = makeStudy(branin.space, { seed: 60 + k });
+      const gp = gpStrategyFactory.create(defaults);
+      const at = (trials: Trial[]) => gp.suggest({ study, trials, trialNumber: 16, rng: new Rng(k) }).params;
+      const first = at(history);
+      const failed = makeTrial(15, first, branin.space, { state: "FAIL", value: null, systemAttrs: { fail_reason: "ValueError" } });
+      const lost = { ...failed, systemAttrs: { fail_reason: "lease_expired" } };
+      const cancelled = { ...failed, systemAttrs: { cancelled: true, fail_reason: "cancelled" } };
+      const retried = { ...failed, systemAttrs: { retried_as: 16 } };
+      // Those say nothing about the configuration: without the exclusion of earlier configurations
+      // (which a lost lease's configuration is still subject to), the same search.
+      const baseline = at([...history, makeTrial(15, first, branin.space, { state: "FAIL", value: null, systemAttrs: { cancelled: true } })]);
+      for (const t of [lost, cancelled, retried]) expect(at([...history, t])).toEqual(baseline);
+      const second = at([...history, failed]);
+      const dist = Math.hypot(((second.x0 as number) - (first.x0 as number)) / 15, ((second.x1 as number) - (first.x1 as number)) / 15);
+      if (dist > 0.01) moved++;
+    }
+    expect(moved).toBe(5);
   });
 
   it("never hands out NaN on pathological histories (huge, tied and duplicated values)", () => {

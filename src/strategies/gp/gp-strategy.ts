@@ -19,7 +19,10 @@
  *    gp-targets.ts). In a plain study these are the COMPLETE values; under a pruner or
  *    multi-fidelity scheduler, values at the highest fidelity level that `nStartupTrials`
  *    trials reached, with losses imputed for the trials stopped below it (../fidelity.ts;
- *    Optuna's GPSampler ignores PRUNED trials). FAIL trials are not modelled. Beyond
+ *    Optuna's GPSampler ignores PRUNED trials). FAIL trials are not modelled, but a failed
+ *    evaluation (its objective raised or gave NaN/±∞; not a lost lease or a cancelled proposal)
+ *    is a kriging believer (step 4), so the GP does not keep proposing where the objective fails
+ *    (../fidelity.ts). Beyond
  *    `maxModelTrials` (200) such rows only a subset is modelled (the best half plus a random
  *    draw of the rest), and beyond `maxFitTrials` (100) modelled points the hyperparameters are
  *    fitted on such a subset of them (subset of data for θ, Rasmussen & Williams §8.3.3), so
@@ -33,7 +36,7 @@
  *    new trial's `systemAttrs.gp_theta`, and the next fit starts from the latest stored θ
  *    or from the default θ, whichever has the lower objective. A restarted server
  *    therefore makes the same choices; no in-memory cache is involved.
- * 4. Pending trials (RUNNING or WAITING with every modelled parameter): kriging believer —
+ * 4. Pending trials (RUNNING or WAITING with every modelled parameter, and failed evaluations): kriging believer —
  *    each is added to the data with its posterior mean as target, and (`believerIncumbent`)
  *    a believed value below the best observed becomes EI's incumbent. The mean surface is then
  *    unchanged but the variance collapses around pending points, steering the next
@@ -294,7 +297,8 @@ export class GpStrategy implements Strategy {
         // The believer treats its fantasies as observations, the incumbent included
         // (Ginsbourger, Le Riche & Carraro 2010, §3.2): a pending point believed better than
         // the best observed raises the bar, so the next worker does not pile into its basin.
-        if (this.opts.believerIncumbent && Number.isFinite(best) && posterior.mean < best) best = posterior.mean;
+        // A failed evaluation (../fidelity.ts) is known not to have improved: it never raises the bar.
+        if (this.opts.believerIncumbent && t.state !== "FAIL" && Number.isFinite(best) && posterior.mean < best) best = posterior.mean;
       });
       const augmented: GpInputs = { n: np, d, X: Xa, isCat };
       const believer = new GpObjective(augmented, ya, prior);

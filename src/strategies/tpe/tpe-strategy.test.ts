@@ -85,7 +85,8 @@ describe("tpe strategy", () => {
     const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
     const p: Params = { x: 0.5 };
     const steps = (pairs: [number, number][]) => pairs.map(([step, value]) => ({ step, value }));
-    // One COMPLETE trial and ten PRUNED ones: n = 11 → gamma = 2, so the best pruned trial joins the good set.
+    // One COMPLETE trial, ten PRUNED ones and a failed evaluation (12, in the bad set): n = 12 → gamma = 2,
+    // so the best pruned trial joins the good set.
     const trials: Trial[] = [
       makeTrial(0, p, space, { value: 4 }),
       makeTrial(1, p, space, { state: "PRUNED", value: null, intermediate: steps([[1, 9], [5, 0.5]]) }),
@@ -102,13 +103,13 @@ describe("tpe strategy", () => {
     it("ranks COMPLETE first, then PRUNED by last step (further is better) then last value", () => {
       const { below, above } = splitTrials(trials, "minimize", true);
       expect(numbers(below)).toEqual([0, 3]);
-      expect(numbers(above)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(numbers(above)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     });
 
     it("flips the value order when maximising and leaves RUNNING out without constant liar", () => {
       const { below, above } = splitTrials(trials, "maximize", false);
       expect(numbers(below)).toEqual([0, 2]);
-      expect(numbers(above)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(numbers(above)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
     });
 
     it("never puts RUNNING trials in the good set and ranks COMPLETE by value", () => {
@@ -277,6 +278,43 @@ describe("agreement with Optuna 5.0.0's TPESampler on a fixed history", () => {
     const lg = g.logPdf(x, 4);
     const optuna = [2.7381829495565224, 1.5181223333445066, 1.7267682017880936, 2.970955600035105];
     optuna.forEach((v, i) => expect((ll[i] as number) - (lg[i] as number)).toBeCloseTo(v, 10));
+  });
+});
+
+describe("tpe with failed evaluations", () => {
+  const space: SearchSpace = { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } };
+  const fail = (t: Trial, systemAttrs: Record<string, unknown> = { fail_reason: "ValueError" }): Trial => ({ ...t, state: "FAIL", value: null, values: null, systemAttrs });
+
+  it("puts a failed evaluation in the bad set, never the good one; a lost lease, a cancelled proposal or a retried trial stays out", () => {
+    const trials = Array.from({ length: 20 }, (_, i) => makeTrial(i, { x: i / 20, y: 0 }, space, { value: i }));
+    const withFails = trials.map((t, i) => (i < 5 ? fail(t) : t));
+    const { below, above } = splitTrials(withFails, "minimize", true);
+    // gamma(20) = 2 good: the two best COMPLETE trials (5, 6); the failed ones rank after every finished one.
+    expect(below.map((t) => t.number)).toEqual([5, 6]);
+    expect(above.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, ...Array.from({ length: 13 }, (_, i) => 7 + i)]);
+    for (const attrs of [{ fail_reason: "lease_expired" }, { cancelled: true, fail_reason: "cancelled" }, { retried_as: 30 }]) {
+      const lost = trials.map((t, i) => (i < 5 ? fail(t, attrs) : t));
+      expect(splitTrials(lost, "minimize", true).above.map((t) => t.number), JSON.stringify(attrs)).toEqual(Array.from({ length: 13 }, (_, i) => 7 + i));
+    }
+  });
+
+  it("proposes less into a region where the objective fails than random search does (x > 0.6 fails; 8 seeds, 40 trials)", () => {
+    let inRegion = 0;
+    let proposals = 0;
+    for (const seed of SEEDS.slice(0, 8)) {
+      const tpe = tpeStrategyFactory.create(defaults);
+      const study = makeStudy(space, { seed });
+      const trials: Trial[] = [];
+      for (let i = 0; i < 40; i++) {
+        const s = tpe.suggest(suggestRequest(study, trials));
+        const [x, y] = [s.params.x as number, s.params.y as number];
+        const fails = x > 0.6;
+        if (i >= 10) (proposals++, (inRegion += fails ? 1 : 0));
+        trials.push(makeTrial(i, s.params, space, { state: fails ? "FAIL" : "COMPLETE", value: fails ? null : (x - 0.55) ** 2 + (y - 0.3) ** 2 }));
+      }
+    }
+    // Random search: 40% in expectation. Failed evaluations in the bad set: 32%; left out (Optuna's rule): 80%.
+    expect(inRegion / proposals).toBeLessThan(0.4);
   });
 });
 

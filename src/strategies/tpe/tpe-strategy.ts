@@ -29,7 +29,12 @@
  *   median pruning (no budget) are unchanged. docs/BENCHMARKS.md, "Multi-fidelity": under Hyperband,
  *   the default strategy, 30 seeds, four families: 78–42 against "rank", 89–31 against Optuna's
  *   TPE + HyperbandPruner. RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
- *   the 5.0 default) so parallel workers spread out. WAITING and FAIL trials are ignored.
+ *   the 5.0 default) so parallel workers spread out. WAITING trials are ignored, and so are FAIL
+ *   trials in Optuna; here a failed evaluation (../fidelity.ts `failedEvaluation`: the objective
+ *   raised or gave NaN/±∞; not a lost lease or a cancelled proposal) goes to the bad set and
+ *   counts among the finished trials, so that l(x)/g(x) steers away from where the objective
+ *   fails (a 2-D problem failing on 40% of its space, tpe-strategy.test.ts: Optuna's rule sent 80%
+ *   of the model-based proposals there, this one 32%; docs/BENCHMARKS.md, "Failed trials").
  * - Constraints (a COMPLETE trial told with constraint values, c ≤ 0 satisfied), option
  *   `constraints_model`:
  *   - `"ctpe"` (default on one objective, chosen by measurement: docs/BENCHMARKS.md
@@ -74,7 +79,7 @@ import {
 import { isFeasibleVector, violation } from "../../domain/objectives.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
-import { isPartial, stoppedEarly, stoppedRankKey, supersededTrials, topBudget } from "../fidelity.js";
+import { failedEvaluation, isPartial, stoppedEarly, stoppedRankKey, supersededTrials, topBudget } from "../fidelity.js";
 import { sobolParams } from "../qmc/qmc-strategy.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
@@ -131,6 +136,7 @@ export function splitTrials(
   const complete: Trial[] = [];
   const stopped: Trial[] = [];
   const infeasible: Trial[] = [];
+  let failed = 0;
   // Under a multi-fidelity scheduler (fidelity.ts): a COMPLETE trial that stopped at a lower
   // rung's budget ranks as a stopped trial, and a configuration continued by a later trial
   // counts once, through the continuation. Without scheduler attributes both sets are empty.
@@ -141,10 +147,11 @@ export function splitTrials(
     if (t.state === "COMPLETE" && violation(t.constraints) > 0) infeasible.push(t);
     else if (t.state === "COMPLETE") (isPartial(t, top) || !hasValues(t, dirs) ? stopped : complete).push(t);
     else if (t.state === "PRUNED") stopped.push(t);
+    else if (failedEvaluation(t)) failed++; // never good: ranks after every finished trial
     else if (!(t.state === "RUNNING" && constantLiar)) continue;
     used.push(t);
   }
-  const finished = complete.length + stopped.length + infeasible.length;
+  const finished = complete.length + stopped.length + infeasible.length + failed;
   let nBelow = dirs.length > 1 ? motpeGamma(finished) : tpeGamma(finished);
   const good = new Set<Trial>();
   if (dirs.length > 1) for (const t of motpeBest(complete, dirs, nBelow)) good.add(t);
