@@ -5,7 +5,7 @@
  * is unknown instead of advising a retry that would apply it twice.
  */
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { silentLogger } from "../src/logger.js";
 import { REMOTE_SENDS, RemoteBackend } from "../src/transports/mcp/backend.js";
 import { errorResult } from "../src/transports/mcp/format.js";
@@ -14,22 +14,24 @@ import { type ServerProcess, startServer, stopServers, tempDir } from "./helpers
 
 // Long enough that a server resumed after the first send, on a busy machine, answers before the last send times out.
 const TIMEOUT_MS = 5000;
-let client: ZmqClient | null = null;
+const clients: ZmqClient[] = [];
 
-afterEach(async () => {
-  await client?.close();
-  client = null;
+// The tests run concurrently (most of their time is spent waiting out timeouts), each on its own
+// server: the servers are stopped once both are done.
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
   await stopServers();
 });
 
 async function connected(server: ServerProcess): Promise<RemoteBackend> {
-  client = new ZmqClient(server.endpoint, { timeoutMs: TIMEOUT_MS });
+  const client = new ZmqClient(server.endpoint, { timeoutMs: TIMEOUT_MS });
+  clients.push(client);
   await client.connect();
   return new RemoteBackend(client, silentLogger());
 }
 
-describe("mcp --connect when the server stalls", () => {
-  it("a change sent while the server is stopped is applied once when it resumes", async () => {
+describe.concurrent("mcp --connect when the server stalls", () => {
+  it("a change sent while the server is stopped is applied once when it resumes", async ({ expect }) => {
     const server = await startServer(join(tempDir(), "s.db"));
     const backend = await connected(server);
     await backend.call("create_study", { name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
@@ -44,7 +46,7 @@ describe("mcp --connect when the server stalls", () => {
     expect(study.n_trials).toBe(1);
   }, 60_000);
 
-  it("a change that never gets a reply reports an unknown outcome, and says to check before calling again", async () => {
+  it("a change that never gets a reply reports an unknown outcome, and says to check before calling again", async ({ expect }) => {
     const server = await startServer(join(tempDir(), "s.db"));
     const backend = await connected(server);
     await backend.call("create_study", { name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
