@@ -78,6 +78,8 @@ interface Session {
   inFlight: number;
   /** Ids of its JSON-RPC requests not answered yet. */
   readonly unanswered: Set<string | number>;
+  /** The unanswered `resources/read` requests: the only answers the memory ceiling may replace (nothing was changed for them). */
+  readonly reads: Set<string | number>;
   /** The POST response each of its requests in flight is answered on. */
   readonly posts: Map<string | number, GetStream>;
 }
@@ -93,7 +95,8 @@ export const MAX_STREAM_BACKLOG = 1024 * 1024;
 /**
  * Bytes that answers not yet read by their clients may hold (`unsentBytes`) before an answer over
  * BIG_ANSWER_BYTES is refused UNAVAILABLE (`data.reason` "memory"), as ZeroMQ's --max-reply-mib
- * does. Tool results are budgeted (60,000 characters at most), but a study resource carries the
+ * does, for `resources/read` answers only (a tool call's answer may report a committed change, and
+ * a retry would make it twice; tool results are budgeted to about 60,000 characters), since a study resource carries the
  * study whole: one POST of 100 `resources/read` of a study whose space held 10,000 choices was an
  * 85 MB answer, and ten such left unread grew the server by 750 MB and kept it.
  */
@@ -284,6 +287,7 @@ export class McpHttpServer {
       stream: null,
       inFlight: 0,
       unanswered: new Set(),
+      reads: new Set(),
       posts: new Map(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => sessionId,
@@ -300,15 +304,21 @@ export class McpHttpServer {
     // the client cancels gets no answer (the SDK drops it), so it leaves the set then.
     session.transport.onmessage = (message) => {
       if (!("method" in message)) return;
-      if ("id" in message) session.unanswered.add(message.id);
-      else if (message.method === "notifications/cancelled") {
+      if ("id" in message) {
+        session.unanswered.add(message.id);
+        if (message.method === "resources/read") session.reads.add(message.id);
+      } else if (message.method === "notifications/cancelled") {
         const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof id === "string" || typeof id === "number") session.unanswered.delete(id);
+        if (typeof id === "string" || typeof id === "number") {
+          session.unanswered.delete(id);
+          session.reads.delete(id);
+        }
       }
     };
     const send = session.transport.send.bind(session.transport);
     session.transport.send = async (message, options) => {
       const answer = !("method" in message) && "id" in message && message.id !== undefined ? message.id : undefined;
+      const read = answer !== undefined && session.reads.delete(answer);
       if (answer !== undefined) session.unanswered.delete(answer);
       // An answer, or a notification about a request (progress), goes to that request's POST
       // response; any other request or notification to the GET stream (the SDK's rule).
@@ -323,7 +333,9 @@ export class McpHttpServer {
         stream.res.destroy();
         return;
       }
-      if (answer !== undefined && size > BIG_ANSWER_BYTES) {
+      // Only a read's answer is replaced: a tool call's result may report a change already
+      // committed, and a client that retried it would make the change twice.
+      if (read && answer !== undefined && size > BIG_ANSWER_BYTES) {
         const held = this.unsentBytes;
         if (held > this.maxUnsentBytes) return send(this.memoryRefusal(answer, held, size), options);
       }
@@ -429,7 +441,9 @@ export class McpHttpServer {
    */
   private cancelUnanswered(s: Session, body: unknown): void {
     for (const m of Array.isArray(body) ? body : [body]) {
-      const id = (m as { id?: unknown } | null)?.id;
+      // Requests only: a client's response to a request of the server's may carry the same id.
+      if (typeof (m as { method?: unknown } | null)?.method !== "string") continue;
+      const id = (m as { id?: unknown }).id;
       if ((typeof id !== "string" && typeof id !== "number") || !s.unanswered.delete(id)) continue;
       s.transport.onmessage?.({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the client closed the connection" } });
     }
