@@ -114,8 +114,9 @@
  *   (the other seeds identical). EHVI alone throughout lost Tanaka (2–8) and the digits MLP (3–7).
  *
  * Failed evaluations (a trial whose objective raised or gave NaN/±∞; ../fidelity.ts
- * `failedEvaluation`): both arms learn from them (the GP as kriging believers, TPE in its bad set)
- * and the hedge scores one as beating nothing. Before, both ignored them as Optuna does, and on a
+ * `failedEvaluation`): in one-objective studies without constraints both arms learn from them (the
+ * GP as kriging believers, TPE in its bad set; c-TPE and the multi-objective models other than
+ * ParEGO still leave them out) and the hedge scores one as beating nothing. Before, both ignored them as Optuna does, and on a
  * 4-D problem failing on 40% of its space 69% of `auto`'s model-based proposals went there (random
  * search: 37%); now 29%, with a better best value in 8 of 10 seeds (docs/BENCHMARKS.md, "Failed trials").
  *

@@ -31,9 +31,9 @@
  *   TPE + HyperbandPruner. RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
  *   the 5.0 default) so parallel workers spread out. WAITING trials are ignored, and so are FAIL
  *   trials in Optuna; here a failed evaluation (../fidelity.ts `failedEvaluation`: the objective
- *   raised or gave NaN/±∞; not a lost lease or a cancelled proposal) goes to the bad set and
- *   counts among the finished trials, so that l(x)/g(x) steers away from where the objective
- *   fails (a 2-D problem failing on 40% of its space, tpe-strategy.test.ts: Optuna's rule sent 80%
+ *   raised or gave NaN/±∞; not a lost lease or a cancelled proposal) goes to the bad set (γ counts
+ *   only the trials that could be good), so that l(x)/g(x) steers away from where the objective
+ *   fails; constrained one-objective studies on `constraints_model: "ctpe"` still leave them out (a 2-D problem failing on 40% of its space, tpe-strategy.test.ts: Optuna's rule sent 80%
  *   of the model-based proposals there, this one 32%; docs/BENCHMARKS.md, "Failed trials").
  * - Constraints (a COMPLETE trial told with constraint values, c ≤ 0 satisfied), option
  *   `constraints_model`:
@@ -136,7 +136,6 @@ export function splitTrials(
   const complete: Trial[] = [];
   const stopped: Trial[] = [];
   const infeasible: Trial[] = [];
-  let failed = 0;
   // Under a multi-fidelity scheduler (fidelity.ts): a COMPLETE trial that stopped at a lower
   // rung's budget ranks as a stopped trial, and a configuration continued by a later trial
   // counts once, through the continuation. Without scheduler attributes both sets are empty.
@@ -147,12 +146,17 @@ export function splitTrials(
     if (t.state === "COMPLETE" && violation(t.constraints) > 0) infeasible.push(t);
     else if (t.state === "COMPLETE") (isPartial(t, top) || !hasValues(t, dirs) ? stopped : complete).push(t);
     else if (t.state === "PRUNED") stopped.push(t);
-    else if (failedEvaluation(t)) failed++; // never good: ranks after every finished trial
+    else if (failedEvaluation(t)) {
+      // never good: in the bad set, outside γ's count
+    }
     else if (!(t.state === "RUNNING" && constantLiar)) continue;
     used.push(t);
   }
-  const finished = complete.length + stopped.length + infeasible.length + failed;
-  let nBelow = dirs.length > 1 ? motpeGamma(finished) : tpeGamma(finished);
+  // γ counts the trials that can be good: failed evaluations are only ever bad, and counting them
+  // would grow the good set with the failure rate until, at most trials failing, it held every
+  // success and l/g learned where the objective succeeds rather than where it is low.
+  const scored = complete.length + stopped.length + infeasible.length;
+  let nBelow = dirs.length > 1 ? motpeGamma(scored) : tpeGamma(scored);
   const good = new Set<Trial>();
   if (dirs.length > 1) for (const t of motpeBest(complete, dirs, nBelow)) good.add(t);
   else for (const i of bestIndices(complete, direction, nBelow)) good.add(complete[i] as Trial);
