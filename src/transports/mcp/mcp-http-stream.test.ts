@@ -31,6 +31,8 @@ const backend = {
       summaries.left++;
       return { strategy: { name: "random", options: {} }, scheduler: null };
     }
+    // 5,000 attribute names: a tool result over BIG_ANSWER_BYTES that reports a change.
+    if (op === "set_user_attrs") return { study: { user_attrs: Object.fromEntries(Array.from({ length: 5000 }, (_, k) => [`attribute-name-${k}-${"k".repeat(8)}`, 1])) } };
     throw new Error(`op ${op} is not used here`);
   },
   version: async () => 0,
@@ -182,5 +184,22 @@ describe("MCP over HTTP: big answers their clients do not read", () => {
     const small = await post(sid, { jsonrpc: "2.0", id: 99, method: "resources/read", params: { uri: studyUri("small") } });
     expect(small.status).toBe(200);
     expect(BIG_ANSWER_BYTES).toBeLessThan(1_000_000);
+  }, 60_000);
+
+  it("never replace a tool call's answer, which may report a change already made", async () => {
+    await server.close();
+    // A ceiling below zero: every big answer that may be replaced is.
+    server = new McpHttpServer({ backend, logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxUnsentBytes: -1 });
+    port = await server.start();
+    const init = await post(undefined, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+    const sid = init.headers.get("mcp-session-id") as string;
+    await post(sid, { jsonrpc: "2.0", method: "notifications/initialized" });
+    const answer = async (body: unknown) =>
+      (await fetch(`http://127.0.0.1:${port}/mcp`, { method: "POST", headers: headers(sid), body: JSON.stringify(body) })).text();
+    expect(await answer({ jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: studyUri(HUGE) } })).toContain('"reason":"memory"');
+    const change = await answer({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "set_user_attrs", arguments: { study: "s", attrs: { a: 1 } } } });
+    const line = change.split("\n").find((l) => l.startsWith("data: ")) as string;
+    expect(Buffer.byteLength(line)).toBeGreaterThan(BIG_ANSWER_BYTES);
+    expect(JSON.parse(line.slice("data: ".length))).toMatchObject({ id: 3, result: { structuredContent: { set: ["a"] } } });
   }, 60_000);
 });
