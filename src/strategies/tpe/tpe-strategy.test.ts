@@ -112,6 +112,14 @@ describe("tpe strategy", () => {
       expect(numbers(above)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
     });
 
+    it("sizes the good set by the trials that can be good: failed evaluations go to the bad set only", () => {
+      // 10 COMPLETE and 90 failed: gamma of 10, not of 100 (which would put every success in the good set).
+      const ts = Array.from({ length: 100 }, (_, i) => makeTrial(i, p, space, i < 10 ? { value: i } : { state: "FAIL", value: null }));
+      const { below, above } = splitTrials(ts, "minimize", true);
+      expect(numbers(below)).toEqual([0]);
+      expect(above).toHaveLength(99);
+    });
+
     it("never puts RUNNING trials in the good set and ranks COMPLETE by value", () => {
       const ts = Array.from({ length: 30 }, (_, i) =>
         makeTrial(i, p, space, i % 3 === 0 ? { state: "RUNNING", value: null } : { value: 100 - i }),
