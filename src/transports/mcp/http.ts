@@ -31,6 +31,7 @@ import { type JSONRPCMessage, isInitializeRequest } from "@modelcontextprotocol/
 import type { Logger } from "pino";
 import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { ERROR_META_KEY, errorMeta } from "./uris.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
 import { forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
 import { HttpDoor } from "../http/http-door.js";
@@ -422,7 +423,7 @@ export class McpHttpServer {
       this.refusedLoggedAt = now;
       this.log.warn({ unsent_bytes: held, max_unsent_bytes: this.maxUnsentBytes, answer_bytes: size }, "mcp http: answers not read by their clients hold more than the ceiling; big answers refused UNAVAILABLE (logged at most every 10 s)");
     }
-    const data = { code: "UNAVAILABLE", retry: ERROR_CODES.UNAVAILABLE, data: { reason: "memory", unsent_bytes: held, max_unsent_bytes: this.maxUnsentBytes, answer_bytes: size } };
+    const data = errorMeta("UNAVAILABLE", ERROR_CODES.UNAVAILABLE, { reason: "memory", unsent_bytes: held, max_unsent_bytes: this.maxUnsentBytes, answer_bytes: size })[ERROR_META_KEY];
     const message = `UNAVAILABLE: answers not yet read by their clients hold ${held} bytes of the server's memory, more than its ceiling of ${this.maxUnsentBytes}; read the answers of the requests you sent, or retry in a few seconds`;
     return { jsonrpc: "2.0", id, error: { code: -32000, message, data } };
   }
@@ -458,7 +459,7 @@ export class McpHttpServer {
   private async answerUnanswered(s: Session, message: string): Promise<void> {
     const ids = [...s.unanswered];
     s.unanswered.clear();
-    const data = { code: "UNAVAILABLE", retry: ERROR_CODES.UNAVAILABLE, data: { reason: "session_ended" } };
+    const data = errorMeta("UNAVAILABLE", ERROR_CODES.UNAVAILABLE, { reason: "session_ended" })[ERROR_META_KEY];
     // A request whose client went away has no stream left: the SDK's send throws, nothing to answer.
     await Promise.all(ids.map((id) => s.transport.send({ jsonrpc: "2.0", id, error: { code: -32000, message: `UNAVAILABLE: ${message}`, data } }).catch(() => undefined)));
   }

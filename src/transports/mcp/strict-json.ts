@@ -145,14 +145,14 @@ export function tooLargeReply(): JsonRpcErrorReply {
   };
 }
 
+/** Answers a stdio client may leave unread before the server stops reading its requests. */
+export const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024;
+
 /**
  * Passes through the newline-delimited messages of a stdio stream whose bytes are UTF-8; for
  * every other line, and every line over `MAX_LINE_BYTES`, it calls `refuse` with the error
  * reply to send instead. Never throws on input.
  */
-/** Answers a stdio client may leave unread before the server stops reading its requests. */
-export const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024;
-
 export class Utf8LineGuard extends Transform {
   private partial: Buffer[] = [];
   private partialBytes = 0;

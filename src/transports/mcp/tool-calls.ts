@@ -67,10 +67,7 @@ export class ToolCalls {
   run(call: () => Promise<CallToolResult>): Promise<CallToolResult> {
     if (this.stopping) return Promise.resolve(stoppingResult());
     if (this.inflight.size >= MAX_TOOL_CALLS_IN_FLIGHT) return Promise.resolve(busyResult());
-    const p = call();
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
-    return p;
+    return this.track(call());
   }
 
   /**
@@ -91,7 +88,11 @@ export class ToolCalls {
           { max_in_flight: MAX_TOOL_CALLS_IN_FLIGHT },
         ),
       );
-    const p = request();
+    return this.track(request());
+  }
+
+  /** Counts `p` in flight until it settles (what `stop` waits for). */
+  private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
     return p;
