@@ -177,7 +177,7 @@ describe("MCP tool calls in flight", () => {
       while (held < MAX_TOOL_CALLS_IN_FLIGHT) await new Promise((r) => setImmediate(r));
       const extra = await describe();
       expect(extra.isError).toBe(true);
-      expect(JSON.stringify(extra.content)).toMatch(/Error UNAVAILABLE: 64 tool calls are already in flight on this MCP session/);
+      expect(JSON.stringify(extra.content)).toMatch(/Error UNAVAILABLE: 64 tool calls and requests are already in flight on this MCP session/);
       release();
       const done = await Promise.all(pending);
       expect(done.filter((r) => !r.isError)).toHaveLength(MAX_TOOL_CALLS_IN_FLIGHT);

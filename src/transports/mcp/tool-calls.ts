@@ -39,7 +39,7 @@ function busyResult(): CallToolResult {
   return errorResult(
     new TuneportError(
       "UNAVAILABLE",
-      `${MAX_TOOL_CALLS_IN_FLIGHT} tool calls are already in flight on this MCP session: wait for some of their results, then call again`,
+      `${MAX_TOOL_CALLS_IN_FLIGHT} tool calls and requests are already in flight on this MCP session: wait for some of their results, then call again`,
       { max_in_flight: MAX_TOOL_CALLS_IN_FLIGHT },
     ),
   );
