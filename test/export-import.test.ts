@@ -55,7 +55,8 @@ describe("tuneport export / import", () => {
       for (let i = 0; i < 20; i++) {
         const a = await client.call("ask", { study: "exp" });
         await client.call("report", { study: "exp", trial: a.trial.number, token: a.lease.token, step: 1, value: i });
-        if (i % 5 === 4) await client.call("tell", { study: "exp", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "boom" });
+        if (i === 12) await client.call("tell", { study: "exp", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "KeyboardInterrupt: ", interrupted: true });
+        else if (i % 5 === 4) await client.call("tell", { study: "exp", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "boom" });
         else if (i !== 19) await client.call("tell", { study: "exp", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i / 7 });
       }
     } finally {
@@ -66,6 +67,8 @@ describe("tuneport export / import", () => {
     expect(cli(["export", "exp", "--storage", db, "--out", first]).code).toBe(0);
     const lines = readFileSync(first, "utf8").trimEnd().split("\n");
     expect(lines).toHaveLength(21);
+    // A Ctrl-C'd trial keeps its mark (the strategies leave it out after an import as before).
+    expect(JSON.parse(lines[13] as string).system_attrs).toMatchObject({ fail_reason: "KeyboardInterrupt: ", interrupted: true });
 
     const db2 = join(dir, "b.sqlite");
     const imp = cli(["import", first, "--storage", db2, "--name", "renamed"]);

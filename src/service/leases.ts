@@ -143,7 +143,7 @@ export function retryOf(s: StudyState, failed: TrialRecord, allocId: () => numbe
   // The ask's own max_retries (kept in system attributes, inherited by the retries) wins.
   const max = typeof failed.systemAttrs.max_retries === "number" ? failed.systemAttrs.max_retries : s.study.config.retry.maxRetries;
   if (count >= max) return null;
-  const { retried_as: _r, fail_reason: _f, pruned_at_step: _p, ...inherited } = failed.systemAttrs;
+  const { retried_as: _r, fail_reason: _f, pruned_at_step: _p, interrupted: _i, ...inherited } = failed.systemAttrs;
   return {
     id: allocId(),
     studyId: s.study.id,

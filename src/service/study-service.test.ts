@@ -372,6 +372,34 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
     expect((await svc.listTrials({ study: "s", states: ["WAITING"] })).total).toBe(0);
   });
 
+  it("stores a FAIL told interrupted (the client's Ctrl-C) as system_attrs.interrupted; a bad flag, or one on another state, is refused and stores nothing", async () => {
+    await svc.createStudy({ name: "i", space: SPACE, retry: { retry_on_fail: true } });
+    const a = await svc.ask({ study: "i" });
+    const ref = { study: "i", trial: a.trial.number, token: a.lease.token };
+    // Through the op table, as every transport sends it.
+    const typed = await expectCode(svc.execute("tell", { ...ref, state: "FAIL", reason: "KeyboardInterrupt: ", interrupted: "yes" }), "INVALID_ARGUMENT");
+    expect(typed.message).toMatch(/interrupted/);
+    const other = await expectCode(svc.execute("tell", { ...ref, state: "PRUNED", interrupted: true }), "INVALID_ARGUMENT");
+    expect(other.message).toMatch(/interrupted is told with a FAIL only/);
+    const still = await svc.getTrial(ref);
+    expect(still.state).toBe("RUNNING");
+    expect(still.system_attrs.interrupted).toBeUndefined();
+    const { trial } = await svc.execute("tell", { ...ref, state: "FAIL", reason: "KeyboardInterrupt: ", interrupted: true });
+    expect(trial.system_attrs).toMatchObject({ fail_reason: "KeyboardInterrupt: ", interrupted: true });
+    expect((await svc.getTrial(ref)).system_attrs.interrupted).toBe(true);
+    // Its retry (retry_on_fail) runs the same params afresh: it does not inherit the mark.
+    const b = await svc.ask({ study: "i" });
+    expect(b.trial.system_attrs.retry_of).toBe(a.trial.number);
+    expect(b.trial.system_attrs.interrupted).toBeUndefined();
+    // Without a reason the fail reason says it; interrupted: false is a plain FAIL.
+    const told = await svc.execute("tell", { study: "i", trial: b.trial.number, token: b.lease.token, state: "FAIL", interrupted: true });
+    expect(told.trial.system_attrs).toMatchObject({ fail_reason: "interrupted", interrupted: true });
+    const c = await svc.ask({ study: "i" });
+    const plain = await svc.execute("tell", { study: "i", trial: c.trial.number, token: c.lease.token, state: "FAIL", reason: "oom", interrupted: false });
+    expect(plain.trial.system_attrs.fail_reason).toBe("oom");
+    expect(plain.trial.system_attrs.interrupted).toBeUndefined();
+  });
+
   it.each([
     [true, [[0, 0.9], [1, 0.7]]],
     [false, []],

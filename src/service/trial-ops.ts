@@ -486,9 +486,9 @@ function decideReport(core: ServiceCore, s: StudyState, a: S.ReportArgs, rc: Rep
  * the study's first COMPLETE trial fixed; in a one-objective study a NaN/infinite `value` marks a
  * diverged run where the strategy has `completesDiverged` (values null, `system_attrs.diverged`).
  * PRUNED takes optional values (default in a one-objective study: the last finite intermediate);
- * FAIL takes an optional reason. The strategy's `onFinish` attributes are stored in the same
- * commit. Nothing is stored when a check fails. @throws LEASE_LOST, FAILED_PRECONDITION,
- * INVALID_ARGUMENT.
+ * FAIL takes an optional reason and `interrupted` (the run was stopped, not failed: `failAttrs`;
+ * refused with another state). The strategy's `onFinish` attributes are stored in the same commit.
+ * Nothing is stored when a check fails. @throws LEASE_LOST, FAILED_PRECONDITION, INVALID_ARGUMENT.
  */
 export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string): Promise<{ trial: TrialView }> {
   const s = core.state(a.study);
@@ -500,6 +500,8 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
   const told = diverged ? null : toldValues(directions, a);
   if (a.constraints !== undefined && state !== "COMPLETE")
     throw invalidArgument(`constraints are told with a COMPLETE result only (this tell is ${state})`);
+  if (a.interrupted === true && state !== "FAIL")
+    throw invalidArgument(`interrupted is told with a FAIL only (this tell is ${state}): a COMPLETE or PRUNED trial has its result`);
   if (a.user_attrs) checkAttrsSize(a.user_attrs);
   return core.mutate(requestId, "tell", (rc) =>
     s.writeLock.run(async () => {
@@ -523,7 +525,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
         finishedAt: now,
         lease: null,
         userAttrs: a.user_attrs ? { ...t.userAttrs, ...a.user_attrs } : t.userAttrs,
-        systemAttrs: state === "FAIL" && a.reason ? { ...t.systemAttrs, fail_reason: clipText(String(a.reason), 2000) } : t.systemAttrs,
+        systemAttrs: state === "FAIL" ? failAttrs(t.systemAttrs, a) : t.systemAttrs,
       };
       if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
       const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
@@ -549,6 +551,18 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
       }, rc);
     }),
   );
+}
+
+/**
+ * A FAIL trial's system attributes: the reason told as `fail_reason`, and an interrupted run (the
+ * client's Ctrl-C or stop signal, not its configuration) marked `interrupted: true`, with
+ * `fail_reason` "interrupted" when no reason came. The strategies do not learn from an interrupted
+ * trial (../strategies/fidelity.ts `failedEvaluation`), as from a lost lease.
+ */
+function failAttrs(attrs: Record<string, unknown>, a: S.TellArgs): Record<string, unknown> {
+  const reason = a.reason ? clipText(String(a.reason), 2000) : a.interrupted === true ? "interrupted" : undefined;
+  if (reason === undefined) return attrs;
+  return a.interrupted === true ? { ...attrs, fail_reason: reason, interrupted: true } : { ...attrs, fail_reason: reason };
 }
 
 /**

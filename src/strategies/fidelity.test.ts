@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../domain/distributions.js";
 import type { Trial, TrialState } from "../domain/trial.js";
-import { IMPUTE_MARGIN, fidelityData } from "./fidelity.js";
+import { IMPUTE_MARGIN, failedEvaluation, fidelityData } from "./fidelity.js";
+import { failureCounts } from "./pbt/failures.js";
 import { makeTrial } from "../testing/fixtures.js";
 import { splitTrials, tpeStrategyFactory } from "./tpe/tpe-strategy.js";
 
@@ -41,6 +42,24 @@ describe("fidelityData (GP training data)", () => {
     }
     expect(fidelityData(trials, "minimize", 4, all)).toBeNull();
     expect(fidelityData(trials, "maximize", 3, all)!.losses).toEqual([-3, -1, -2]);
+  });
+
+  it("leaves out a trial its client told interrupted (Ctrl-C): not a failed evaluation, not a believer, not in TPE's bad set, not a PBT failure", () => {
+    // What the Python client tells when Ctrl-C ends the objective: FAIL, its reason, and interrupted.
+    const interrupted = { fail_reason: "KeyboardInterrupt: ", interrupted: true };
+    const raised = { fail_reason: "ValueError: diverged" };
+    expect(failedEvaluation(tr(1, "FAIL", [], raised))).toBe(true);
+    expect(failedEvaluation(tr(1, "FAIL", [], interrupted))).toBe(false);
+    const trials = (attrs: Record<string, unknown>) => [tr(0, "COMPLETE", [[1, 3]]), tr(1, "FAIL", [], attrs), tr(2, "COMPLETE", [[1, 1]]), tr(3, "COMPLETE", [[1, 2]])];
+    expect(fidelityData(trials(raised), "minimize", 3, all)!.pending.map((t) => t.number)).toEqual([1]);
+    expect(fidelityData(trials(interrupted), "minimize", 3, all)!.pending).toEqual([]);
+    const above = (attrs: Record<string, unknown>) => splitTrials(trials(attrs), "minimize", true).above.map((t) => t.number);
+    expect(above(raised)).toContain(1);
+    expect(above(interrupted)).not.toContain(1);
+    // PBT's max_failures: a slot's Ctrl-C is not the training script failing.
+    const member = (attrs: Record<string, unknown>) => [tr(0, "FAIL", [], { ...attrs, pbt_member: 0 })];
+    expect(failureCounts(member(raised), 1).failures).toEqual([1]);
+    expect(failureCounts(member(interrupted), 1).failures).toEqual([0]);
   });
 
   it("under a scheduler: values at the deepest level enough trials reached, stopped trials imputed just above the worst", () => {

@@ -135,13 +135,15 @@ export function stoppedRankKey(t: Trial, direction: Direction): [number, number]
 /**
  * Whether a trial is a failed evaluation: FAIL after its configuration was evaluated (the objective
  * raised, or gave NaN or ±∞, or the worker told `fail`). Not one whose worker vanished (lease
- * expired), a cancelled proposal, nor one whose retry was queued (the retry stands for it): those
+ * expired), one its client told interrupted (`system_attrs.interrupted`: the user's Ctrl-C or a stop
+ * signal), a cancelled proposal, nor one whose retry was queued (the retry stands for it): those
  * say nothing about their configuration.
  */
 export function failedEvaluation(t: Trial): boolean {
   return (
     t.state === "FAIL" &&
     t.systemAttrs.fail_reason !== "lease_expired" &&
+    t.systemAttrs.interrupted !== true &&
     t.systemAttrs.cancelled === undefined &&
     t.systemAttrs.retried_as === undefined
   );

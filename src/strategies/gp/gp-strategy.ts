@@ -20,7 +20,7 @@
  *    multi-fidelity scheduler, values at the highest fidelity level that `nStartupTrials`
  *    trials reached, with losses imputed for the trials stopped below it (../fidelity.ts;
  *    Optuna's GPSampler ignores PRUNED trials). FAIL trials are not modelled, but a failed
- *    evaluation (its objective raised or gave NaN/±∞; not a lost lease or a cancelled proposal)
+ *    evaluation (its objective raised or gave NaN/±∞; not a lost lease, an interrupted run or a cancelled proposal)
  *    is a kriging believer (step 4), so the GP does not keep proposing where the objective fails
  *    (../fidelity.ts). Beyond
  *    `maxModelTrials` (200) such rows only a subset is modelled (the best half plus a random

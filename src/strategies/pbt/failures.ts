@@ -8,10 +8,11 @@ import { lineageOf, memberOf } from "./lineage.js";
 /**
  * A FAIL that the training script caused: told FAIL by its client (a raised loop, `tell` FAIL).
  * A lost lease is not (the reaper's `fail_reason: "lease_expired"`: counted apart, only without
- * progress, see `failureCounts`), nor a cancelled queued trial.
+ * progress, see `failureCounts`), nor a cancelled queued trial, nor a run its client told
+ * interrupted (`system_attrs.interrupted`: the user's Ctrl-C or a stop signal, not the script's fault).
  */
 export function scriptFailure(t: Trial): boolean {
-  return t.state === "FAIL" && t.systemAttrs.fail_reason !== "lease_expired" && t.systemAttrs.cancelled !== true;
+  return t.state === "FAIL" && t.systemAttrs.fail_reason !== "lease_expired" && t.systemAttrs.cancelled !== true && t.systemAttrs.interrupted !== true;
 }
 
 /** The reaper failed the trial: its worker stopped heartbeating (killed, preempted, crashed hard or cut off). */

@@ -31,7 +31,7 @@
  *   TPE + HyperbandPruner. RUNNING trials always go to the bad set (constant liar, `constant_liar = true`,
  *   the 5.0 default) so parallel workers spread out. WAITING trials are ignored, and so are FAIL
  *   trials in Optuna; here a failed evaluation (../fidelity.ts `failedEvaluation`: the objective
- *   raised or gave NaN/±∞; not a lost lease or a cancelled proposal) goes to the bad set (γ counts
+ *   raised or gave NaN/±∞; not a lost lease, an interrupted run or a cancelled proposal) goes to the bad set (γ counts
  *   only the trials that could be good), so that l(x)/g(x) steers away from where the objective
  *   fails; constrained one-objective studies on `constraints_model: "ctpe"` still leave them out (a 2-D problem failing on 40% of its space, tpe-strategy.test.ts: Optuna's rule sent 80%
  *   of the model-based proposals there, this one 32%; docs/BENCHMARKS.md, "Failed trials").

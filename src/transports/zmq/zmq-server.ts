@@ -99,7 +99,7 @@ const ENVELOPE_FIELDS = ["v", "id", "op", "attempt"];
  * Optional op arguments added after protocol 1 (hello's `optional_args`): an older server refuses an
  * argument it does not know (strict schemas), so a client sends one only to a server that lists it.
  */
-const OPTIONAL_ARGS = ["ask.study_created_at", "add_trial.started_at", "add_trial.finished_at"];
+const OPTIONAL_ARGS = ["ask.study_created_at", "add_trial.started_at", "add_trial.finished_at", "tell.interrupted"];
 
 /**
  * The frames a request may carry before its payload (the routing id included), and their size: a
