@@ -202,6 +202,40 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: S
         trials = client.load_study(name).trials
     assert len(trials) == 4
     assert [(t.state, t.system_attrs.get("fail_reason")) for t in trials] == [("FAIL", "KeyboardInterrupt: ")] * 4
+    # Told interrupted, the calling thread's trial and the three it failed for the others alike:
+    # the strategy does not learn that their configurations fail.
+    assert [t.system_attrs.get("interrupted") for t in trials] == [True] * 4
+
+
+def test_ctrl_c_in_the_objective_ends_optimize_and_records_the_trial_as_interrupted(server: ServerProcess) -> None:
+    """A KeyboardInterrupt in the objective (n_jobs=1) ends optimize and fails the trial, as in
+    Optuna; it was told as a plain FAIL, which the model-based strategies learn from as a region
+    where the objective fails. Now it is marked interrupted (hello lists tell.interrupted), and
+    a server that does not list it gets the plain FAIL it takes."""
+    name = f"ctrl-c-seq-{free_port()}"
+    with tp.connect(server.endpoint) as client:
+        study = client.create_study(name, strategy="gp")
+
+        def objective(trial: tp.Trial) -> float:
+            x = trial.suggest_float("x", 0, 1)
+            if trial.number == 2:
+                raise KeyboardInterrupt
+            return x
+
+        assert "tell.interrupted" in client._optional_args
+        with pytest.raises(KeyboardInterrupt):
+            study.optimize(objective, n_trials=10)
+        trials = study.trials
+        assert [t.state for t in trials] == ["COMPLETE", "COMPLETE", "FAIL"]
+        assert trials[2].system_attrs.get("fail_reason") == "KeyboardInterrupt: "
+        assert trials[2].system_attrs.get("interrupted") is True
+        # An older server refuses an argument it does not know: none is sent to one that does not list it.
+        client._optional_args = frozenset()
+        with pytest.raises(KeyboardInterrupt), study.ask() as trial:
+            raise KeyboardInterrupt
+        last = study.trial(trial.number)
+        assert last.state == "FAIL" and last.system_attrs.get("fail_reason") == "KeyboardInterrupt: "
+        assert "interrupted" not in last.system_attrs
 
 
 CTRL_C_SERVER_GONE = """

@@ -60,17 +60,17 @@ class _Run:
             self.ended = True
 
     def fail_open(self, exc: BaseException) -> None:
-        """Tells FAIL for the trials still running in the loop's threads, which ``exc`` (a Ctrl-C
-        in the calling thread) cannot interrupt: as one thread's trial fails on Ctrl-C, instead of
-        staying RUNNING until its lease runs out (and being retried as a lost worker's). Their
-        threads stop at their next request (the trial is finished)."""
+        """Tells FAIL, interrupted, for the trials still running in the loop's threads, which ``exc``
+        (a Ctrl-C in the calling thread) cannot interrupt: as one thread's trial fails on Ctrl-C,
+        instead of staying RUNNING until its lease runs out (and being retried as a lost worker's).
+        Their threads stop at their next request (the trial is finished)."""
         with self.lock:
             trials = list(self.open)
         for trial in trials:
             if trial.finished:
                 continue
             try:
-                trial._tell("FAIL", None, f"{type(exc).__name__}: {exc}"[:2000], None, hurry=True)
+                trial._tell_interrupted(type(exc), exc)
             except TuneportError as err:  # told by its thread meanwhile, or the server is gone
                 log.warning("could not tell trial %d of '%s': %s", trial.number, self.study.name, err)
 

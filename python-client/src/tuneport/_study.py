@@ -901,7 +901,9 @@ class Study:
         ``catch``, fails it and the loop goes on; any other exception fails it and propagates.
         Ctrl-C (KeyboardInterrupt) fails the running trial and propagates; with ``n_jobs`` > 1
         it reaches the calling thread only, which tells FAIL for every trial still running (their
-        threads stop at their next request) before it propagates. A trial whose lease was lost is skipped with a warning. ``callbacks`` get
+        threads stop at their next request) before it propagates. Such a trial is marked
+        ``system_attrs["interrupted"]`` (by servers that support it) and the strategy does not
+        learn from it. A trial whose lease was lost is skipped with a warning. ``callbacks`` get
         ``(study, frozen_trial)`` after each trial; ``gc_after_trial`` runs ``gc.collect()``.
         Each finished trial is logged at INFO (logger ``"tuneport"``, as Optuna's lines);
         ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise.

@@ -1107,6 +1107,16 @@ class Trial(_OptunaV2Suggest):
         """Finishes the trial as FAIL (re-queued when the study's retry policy says so)."""
         self._tell("FAIL", None, None if reason is None else str(reason)[:2000], user_attrs)
 
+    def _tell_interrupted(self, exc_type: type[BaseException], exc: BaseException | None) -> None:
+        """Tells FAIL for a trial that an interruption ended rather than its objective: Ctrl-C
+        (``KeyboardInterrupt``) or another ``BaseException`` that is not an ``Exception``
+        (``SystemExit`` from a stop signal's handler), with one short attempt (``hurry``). Marked
+        ``interrupted`` where the server takes it (hello's ``optional_args`` lists
+        ``tell.interrupted``): its strategy then does not learn from the trial, where a plain FAIL
+        tells the model-based ones that the configuration fails. An older server gets a plain FAIL."""
+        extra = {"interrupted": True} if "tell.interrupted" in self.study.client._optional_args else None
+        self._tell("FAIL", None, f"{exc_type.__name__}: {exc}"[:2000], None, extra, hurry=True)
+
     def prune(self, value: float | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
         """Finishes the trial as PRUNED; ``value`` defaults (on the server) to the last finite report."""
         self._tell("PRUNED", None if value is None else _number(value, "value"), None, user_attrs)
@@ -1142,8 +1152,8 @@ class Trial(_OptunaV2Suggest):
                 log.warning("trial %d of '%s' ended without an outcome; told FAIL", self.number, self.study.name)
             elif issubclass(exc_type, Exception):
                 self.fail(f"{exc_type.__name__}: {exc}")
-            else:  # Ctrl-C: tell FAIL without waiting out an outage
-                self._tell("FAIL", None, f"{exc_type.__name__}: {exc}"[:2000], None, hurry=True)
+            else:  # Ctrl-C: tell FAIL, interrupted, without waiting out an outage
+                self._tell_interrupted(exc_type, exc)
         except TuneportError as err:
             # Never hide the user's exception behind a failed tell; the lease reaper finishes the
             # trial, once this client stops renewing it (a worker's client outlives its trials).
