@@ -120,8 +120,10 @@ def test_unavailable_is_retried_with_the_same_id() -> None:
 def test_connect_to_nothing_times_out() -> None:
     from conftest import free_port
 
+    # A short outage budget: with the default 30 s one this test only waited out that budget; the wait
+    # itself and its message are test_fail_fast's test_no_server_fails_after_the_outage_budget_*.
     with pytest.raises(tp.TimeoutError):
-        tp.connect(f"tcp://127.0.0.1:{free_port()}", timeout=0.2, retries=1)
+        tp.connect(f"tcp://127.0.0.1:{free_port()}", timeout=0.2, retries=1, connect_timeout=0.5, outage_budget_s=0.5)
 
 
 def test_prune_decision_raises_trial_pruned_and_the_block_tells_pruned() -> None:
