@@ -31,7 +31,7 @@ dist/.stamp: node_modules/.stamp $(BUILD_SOURCES) $(WEB_SOURCES) scripts/bundle-
 
 $(VENV)/.stamp: python-client/pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm greenlet psycopg2-binary
+	$(PIP) install -q -e './python-client[torch]' pytest mypy scikit-learn optuna numpy scipy cma pytorch-lightning matplotlib pandas tqdm greenlet psycopg2-binary pytest-xdist
 	@touch $@
 
 # Debian's PostgreSQL server binaries (initdb, pg_ctl): the tests start a throw-away server with them.
@@ -60,9 +60,11 @@ chromium: ## install Debian's chromium for the dashboard's browser tests when it
 test-ts: build typecheck postgres chromium venv ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL; the dashboard in chromium)
 	npx vitest run
 
+# Two pytest workers (pytest-xdist): many tests wait on server processes and timeouts rather than the CPU.
+# Given here, not in pyproject's addopts, so that a hand-run `pytest tests/test_x.py` needs no xdist.
 test-py: build dist-bench/.stamp venv postgres ## Python client tests (real server processes) and examples
 	cd python-client && ../$(VENV)/bin/mypy
-	cd python-client && ../$(PY) -m pytest -q
+	cd python-client && ../$(PY) -m pytest -q -n 2
 
 test: test-ts test-py ## the whole suite (what CI runs)
 
