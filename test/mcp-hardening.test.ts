@@ -375,6 +375,9 @@ describe("MCP over stdio: a client that sends requests and reads no answer", () 
       for (let k = 0; k < 32; k++) send({ jsonrpc: "2.0", id: 1000 + r * 32 + k, method: "resources/read", params: { uri: "tuneport://studies/wide" } });
       await new Promise((res) => setTimeout(res, 1500));
     }
+    // Small answers, many of them, while nothing is read: the SDK waits for 'drain' once per message.
+    for (let k = 0; k < 2000; k++) send({ jsonrpc: "2.0", id: 5000 + k, method: "ping" });
+    await new Promise((res) => setTimeout(res, 1500));
     // Before, every answer was kept for the client: 640 such reads grew the process from 133 MB to 2.5 GB.
     expect(rss() - before).toBeLessThan(400 * 1024 * 1024);
     proc.stdout?.resume();
@@ -383,6 +386,7 @@ describe("MCP over stdio: a client that sends requests and reads no answer", () 
       // Read whole, or refused as one call too many in flight: never dropped.
       expect(m.result?.contents.length === 1 || m.error?.data?.code === "UNAVAILABLE", JSON.stringify(m).slice(0, 200)).toBe(true);
     }
+    for (let k = 0; k < 2000; k++) expect(await replies.next(5000 + k)).toMatchObject({ id: 5000 + k, result: {} });
     proc.stdin?.end();
     expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
     // The SDK waits for 'drain' once per answer written to a full stdout: a bounded number, not a leak.

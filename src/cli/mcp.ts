@@ -45,7 +45,7 @@ ${CURVE_CLIENT_HELP}
     noPositionals("mcp", pos, "the database is --storage PATH, a running server --connect ENDPOINT");
     const log = logOptions(v);
     // Imported here, not at the top: `--help` answers without loading the server and the MCP SDK.
-    const [{ StdioServerTransport }, { createLogger }, { RemoteBackend, serviceBackend }, { createTuneportMcp }, { ZmqClient }, { ZmqServer }, { Utf8LineGuard }, { openEmbedded }, { MAX_TOOL_CALLS_IN_FLIGHT }] =
+    const [{ StdioServerTransport }, { createLogger }, { RemoteBackend, serviceBackend }, { createTuneportMcp }, { ZmqClient }, { ZmqServer }, { Utf8LineGuard }, { openEmbedded }] =
       await Promise.all([
         import("@modelcontextprotocol/sdk/server/stdio.js"),
         import("../logger.js"),
@@ -55,7 +55,6 @@ ${CURVE_CLIENT_HELP}
         import("../transports/zmq/zmq-server.js"),
         import("../transports/mcp/strict-json.js"),
         import("./embedded.js"),
-        import("../transports/mcp/tool-calls.js"),
       ]);
     const logger = createLogger({ level: log.level, toStderr: true });
     const connect = v.connect as string | undefined;
@@ -130,10 +129,12 @@ ${CURVE_CLIENT_HELP}
         process.stdout.write(`${JSON.stringify(reply)}\n`);
       }, process.stdout),
     );
-    // The SDK waits for 'drain' with one listener per answer written while stdout is full: up to
-    // the calls a session may have in flight, and their notifications. Node warned of a leak
-    // (MaxListenersExceededWarning on stderr) past 10 when a client read slowly.
-    process.stdout.setMaxListeners(4 * MAX_TOOL_CALLS_IN_FLIGHT);
+    // The SDK waits for 'drain' with one listener per message written while stdout is full, each
+    // removed at the next drain. What bounds them is not the calls in flight (a call leaves that
+    // count before its answer is flushed) but the unread answers, at most MAX_UNREAD_ANSWER_BYTES
+    // before stdin stops being read (strict-json.ts). Node warned of a leak
+    // (MaxListenersExceededWarning on stderr) past 10 whenever a client read slowly.
+    process.stdout.setMaxListeners(0);
     const transport = new StdioServerTransport(stdin, process.stdout);
     await new Promise<void>((resolve) => {
       let done = false;
