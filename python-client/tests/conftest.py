@@ -32,13 +32,26 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def _port_band() -> tuple[int, int]:
+    """This process's share of [20000, ephemeral low): under pytest-xdist (`make test-py` runs two
+    workers) each worker draws from its own band, so one worker never takes a port that another has
+    just freed for its server to bind (or to restart on)."""
+    first, low = 20000, _ephemeral_low()
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1:
+        span = (low - first) // int(count)
+        first += int(worker[2:]) * span
+        low = first + span
+    return first, low
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago, below the kernel's ephemeral range: it is released
     before the server binds it, and a port of the ephemeral range could meanwhile be handed to any
     outgoing connection (EADDRINUSE); one below it only to another explicit bind of that number."""
     import random
 
-    low, first = _ephemeral_low(), 20000
+    first, low = _port_band()
     candidates = [random.randrange(first, low) for _ in range(100)] if low - first >= 1000 else []
     for candidate in [*candidates, 0]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,21 +18,11 @@ from pathlib import Path
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import ServerProcess, free_port
 
 HANG = 90.0  # only catches a hang
 
 
-def free_port() -> int:
-    """A free loopback port in 23000-23999 (the range this suite's machines leave to it)."""
-    for candidate in random.sample(range(23000, 24000), 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return candidate
-    raise RuntimeError("no free port in 23000-23999")
 
 
 @pytest.fixture(scope="module")
