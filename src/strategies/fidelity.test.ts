@@ -56,10 +56,12 @@ describe("fidelityData (GP training data)", () => {
     const above = (attrs: Record<string, unknown>) => splitTrials(trials(attrs), "minimize", true).above.map((t) => t.number);
     expect(above(raised)).toContain(1);
     expect(above(interrupted)).not.toContain(1);
-    // PBT's max_failures: a slot's Ctrl-C is not the training script failing.
-    const member = (attrs: Record<string, unknown>) => [tr(0, "FAIL", [], { ...attrs, pbt_member: 0 })];
-    expect(failureCounts(member(raised), 1).failures).toEqual([1]);
-    expect(failureCounts(member(interrupted), 1).failures).toEqual([0]);
+    // PBT's max_failures: a slot's Ctrl-C after progress is not the training script failing; a run of
+    // interrupts without progress (an exit loop under a restarting supervisor) counts as lost leases do.
+    const member = (attrs: Record<string, unknown>, ivs: [number, number][]) => [tr(0, "FAIL", ivs, { ...attrs, pbt_member: 0 })];
+    expect(failureCounts(member(raised, [[1, 3]]), 1).failures).toEqual([1]);
+    expect(failureCounts(member(interrupted, [[1, 3]]), 1).failures).toEqual([0]);
+    expect(failureCounts(member(interrupted, []), 1).failures).toEqual([1]);
   });
 
   it("under a scheduler: values at the deepest level enough trials reached, stopped trials imputed just above the worst", () => {

@@ -310,7 +310,7 @@ describe("a pbt training script that always fails", () => {
     expect(e.code).toBe("SEARCH_SPACE_EXHAUSTED");
     expect(e.data).toMatchObject({ reason: "max_failures", given_up: [1], running: 1, last_fail_reason: "lease_expired", lost_without_progress: 4 });
     expect(e.message).toMatch(/its worker died without reporting: a crash, OOM or SIGKILL/);
-    expect(e.message).toMatch(/4 of those failures were lost leases without progress/);
+    expect(e.message).toMatch(/4 of those failures were lost leases or interrupted runs without progress/);
   });
 
   it("counts a lost lease that never got past the slot's highest step (a crash at the same step every time)", async () => {

@@ -20,7 +20,7 @@
  *   trials failed more than `max_failures` times is given up, not refilled: a training script
  *   that always fails would otherwise be refilled for ever. What counts (`failureCounts`): every
  *   FAIL its client told (the script raised, before or after its first report), and a lost lease
- *   only when the lost trial made no progress (`noProgress`): a script that dies hard (segfault,
+ *   or an interrupted FAIL (`system_attrs.interrupted`) only when the trial made no progress (`noProgress`): a script that dies hard (segfault,
  *   CUDA OOM, the OOM killer's SIGKILL) never tells FAIL, its lease lapses, and it was refilled for
  *   ever, a lease's wait at a time. A preempted or killed worker that trained further than the slot
  *   had been is what refills are for and never counts. PRUNED does not count. With slots given up and none left to refill, `ask` answers
@@ -110,8 +110,8 @@ const options = z
       .default(3)
       .describe(
         "How often a member slot is refilled after its trials failed (told FAIL: the training script raised), as Ray Tune's max_failures: " +
-          "the slot is given up at its (max_failures + 1)th FAIL. A lost lease counts only when the lost trial reported no step beyond the slot's highest " +
-          "(a script that dies hard: segfault, CUDA OOM, SIGKILL), and only in a consecutive run; a preempted worker that trained further never counts. " +
+          "the slot is given up at its (max_failures + 1)th FAIL. A lost lease or an interrupted FAIL (Ctrl-C) counts only when the trial reported no step beyond the slot's highest " +
+          "(a script that dies hard: segfault, CUDA OOM, SIGKILL; one that exits at once), and only in a consecutive run; a preempted worker that trained further never counts. " +
           "When no slot is left to refill, ask answers SEARCH_SPACE_EXHAUSTED with data.reason 'max_failures'. -1: no limit; 0: never refill a failed member",
       ),
   })
@@ -284,8 +284,8 @@ export class PbtStrategy implements Strategy {
     const lastWhy = leaseLost(last) ? "its worker died without reporting: a crash, OOM or SIGKILL" : reason;
     const deaths =
       died > 0
-        ? ` ${died} of those failures were lost leases without progress: the worker died without reporting further (a crash, CUDA OOM or ` +
-          "SIGKILL by the OOM killer; no error reached the server, the workers' logs say why)."
+        ? ` ${died} of those failures were lost leases or interrupted runs without progress: the worker died or was stopped without reporting further ` +
+          "(a crash, CUDA OOM or SIGKILL by the OOM killer, a Ctrl-C or stop signal; no error reached the server, the workers' logs say why)."
         : "";
     const running = slots.filter((t) => t !== undefined && (t.state === "RUNNING" || t.state === "WAITING")).length;
     const all = members.length === slots.length;
