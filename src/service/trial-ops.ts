@@ -556,7 +556,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
 /**
  * A FAIL trial's system attributes: the reason told as `fail_reason`, and an interrupted run (the
  * client's Ctrl-C or stop signal, not its configuration) marked `interrupted: true`, with
- * `fail_reason` "interrupted" when no reason came. The strategies do not learn from an interrupted
+ * `fail_reason` "interrupted" when no reason came. GP, TPE and auto do not learn from an interrupted
  * trial (../strategies/fidelity.ts `failedEvaluation`), as from a lost lease.
  */
 function failAttrs(attrs: Record<string, unknown>, a: S.TellArgs): Record<string, unknown> {

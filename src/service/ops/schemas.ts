@@ -176,7 +176,7 @@ export const tellArgs = z
       .optional()
       .describe("constraint values with a COMPLETE result: c <= 0 is satisfied; the study's first COMPLETE trial fixes how many"),
     reason: z.string().max(2000).optional(),
-    interrupted: z.boolean().optional().describe("FAIL only: stopped from outside (Ctrl-C), not failed by its configuration: system_attrs.interrupted, which the strategies do not learn from"),
+    interrupted: z.boolean().optional().describe("FAIL only: stopped from outside (Ctrl-C), not failed by its configuration: system_attrs.interrupted, which GP, TPE and auto do not learn from"),
     user_attrs: attrs.optional(),
   })
   .strict();
