@@ -202,7 +202,7 @@ def test_ctrl_c_in_the_objective_ends_optimize_and_records_the_trial_as_interrup
     a server that does not list it gets the plain FAIL it takes."""
     name = f"ctrl-c-seq-{free_port()}"
     with tp.connect(server.endpoint) as client:
-        study = client.create_study(name, strategy="gp")
+        study = client.create_study(name, strategy="random")
 
         def objective(trial: tp.Trial) -> float:
             x = trial.suggest_float("x", 0, 1)
@@ -224,6 +224,25 @@ def test_ctrl_c_in_the_objective_ends_optimize_and_records_the_trial_as_interrup
         last = study.trial(trial.number)
         assert last.state == "FAIL" and last.system_attrs.get("fail_reason") == "KeyboardInterrupt: "
         assert "interrupted" not in last.system_attrs
+
+
+def test_a_second_ctrl_c_during_the_failing_tell_leaves_the_trial_to_its_lease(server: ServerProcess) -> None:
+    """The objective raised and its FAIL is being told (say the server is away and the client waits
+    out its outage budget) when the user presses Ctrl-C: the KeyboardInterrupt propagates, and the
+    client forgets the trial, so its heartbeat stops renewing the lease and the reaper finishes it.
+    Before, only a TuneportError did that: a REPL or notebook kept the trial RUNNING for ever."""
+    with tp.connect(server.endpoint) as client:
+        study = client.create_study(f"ctrl-c-in-tell-{free_port()}", strategy="random")
+        trial = study.ask()
+
+        def interrupted_tell(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        trial.fail = interrupted_tell  # type: ignore[method-assign]
+        assert (study.name, trial.number) in client._trials
+        with pytest.raises(KeyboardInterrupt), trial:
+            raise ValueError("the objective failed")
+        assert (study.name, trial.number) not in client._trials
 
 
 CTRL_C_SERVER_GONE = """

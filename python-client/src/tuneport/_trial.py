@@ -1159,6 +1159,11 @@ class Trial(_OptunaV2Suggest):
             # trial, once this client stops renewing it (a worker's client outlives its trials).
             self.study.client._forget(self)
             log.warning("could not tell trial %d of '%s' (its lease is left to run out): %s", self.number, self.study.name, err)
+        except BaseException:
+            # A second Ctrl-C while the outcome is told: the interrupt wins, and the trial is left to
+            # its lease (no longer renewed) rather than kept RUNNING by a client that outlives it.
+            self.study.client._forget(self)
+            raise
         return pruned
 
 
