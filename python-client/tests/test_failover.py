@@ -18,7 +18,7 @@ import pytest
 
 import tuneport as tp
 
-from conftest import SERVER_MAIN, FakeServer, _ephemeral_low, err, free_port, ok
+from conftest import SERVER_MAIN, FakeServer, _port_band, err, free_port, ok
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,11 +81,11 @@ def _soak() -> ModuleType:
 
 def free_port_run(n: int) -> int:
     """The first of ``n`` consecutive loopback ports that were free a moment ago (the soak restarts
-    each server on ``base_port + i``), drawn like ``free_port`` below the kernel's ephemeral range,
+    each server on ``base_port + i``), drawn like ``free_port`` within its band below the ephemeral range,
     so that two test runs at once do not collide and no outgoing connection holds one."""
     for _ in range(100):
         base = free_port()
-        if base + n > _ephemeral_low():
+        if base + n > _port_band()[1]:
             continue
         try:
             for port in range(base + 1, base + n):

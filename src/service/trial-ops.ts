@@ -562,7 +562,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
 function failAttrs(attrs: Record<string, unknown>, a: S.TellArgs): Record<string, unknown> {
   const reason = a.reason ? clipText(String(a.reason), 2000) : a.interrupted === true ? "interrupted" : undefined;
   if (reason === undefined) return attrs;
-  return a.interrupted === true ? { ...attrs, fail_reason: reason, interrupted: true } : { ...attrs, fail_reason: reason };
+  return { ...attrs, fail_reason: reason, ...(a.interrupted === true ? { interrupted: true } : {}) };
 }
 
 /**

@@ -14,7 +14,7 @@ import { lineageOf, memberOf } from "./lineage.js";
  * `failureCounts`); nor is a cancelled queued trial.
  */
 export function scriptFailure(t: Trial): boolean {
-  return t.state === "FAIL" && t.systemAttrs.fail_reason !== "lease_expired" && t.systemAttrs.cancelled !== true && t.systemAttrs.interrupted !== true;
+  return t.state === "FAIL" && !stoppedOutside(t) && t.systemAttrs.cancelled !== true;
 }
 
 /** The reaper failed the trial: its worker stopped heartbeating (killed, preempted, crashed hard or cut off). */

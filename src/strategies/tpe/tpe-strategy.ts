@@ -146,10 +146,8 @@ export function splitTrials(
     if (t.state === "COMPLETE" && violation(t.constraints) > 0) infeasible.push(t);
     else if (t.state === "COMPLETE") (isPartial(t, top) || !hasValues(t, dirs) ? stopped : complete).push(t);
     else if (t.state === "PRUNED") stopped.push(t);
-    else if (failedEvaluation(t)) {
-      // never good: in the bad set, outside γ's count
-    }
-    else if (!(t.state === "RUNNING" && constantLiar)) continue;
+    // A failed evaluation is never good: in the bad set, outside γ's count (below).
+    else if (!failedEvaluation(t) && !(t.state === "RUNNING" && constantLiar)) continue;
     used.push(t);
   }
   // γ counts the trials that can be good: failed evaluations are only ever bad, and counting them

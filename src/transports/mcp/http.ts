@@ -77,10 +77,11 @@ interface Session {
   stream: GetStream | null;
   /** Its POSTs being answered. */
   inFlight: number;
-  /** Ids of its JSON-RPC requests not answered yet. */
-  readonly unanswered: Set<string | number>;
-  /** The unanswered `resources/read` requests: the only answers the memory ceiling may replace (nothing was changed for them). */
-  readonly reads: Set<string | number>;
+  /**
+   * Its JSON-RPC requests not answered yet, id → method: a `resources/read` answer is the only one
+   * the memory ceiling may replace (nothing was changed for it).
+   */
+  readonly unanswered: Map<string | number, string>;
   /** The POST response each of its requests in flight is answered on. */
   readonly posts: Map<string | number, GetStream>;
 }
@@ -287,8 +288,7 @@ export class McpHttpServer {
       lastSeen: Date.now(),
       stream: null,
       inFlight: 0,
-      unanswered: new Set(),
-      reads: new Set(),
+      unanswered: new Map(),
       posts: new Map(),
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => sessionId,
@@ -305,21 +305,16 @@ export class McpHttpServer {
     // the client cancels gets no answer (the SDK drops it), so it leaves the set then.
     session.transport.onmessage = (message) => {
       if (!("method" in message)) return;
-      if ("id" in message) {
-        session.unanswered.add(message.id);
-        if (message.method === "resources/read") session.reads.add(message.id);
-      } else if (message.method === "notifications/cancelled") {
+      if ("id" in message) session.unanswered.set(message.id, message.method);
+      else if (message.method === "notifications/cancelled") {
         const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof id === "string" || typeof id === "number") {
-          session.unanswered.delete(id);
-          session.reads.delete(id);
-        }
+        if (typeof id === "string" || typeof id === "number") session.unanswered.delete(id);
       }
     };
     const send = session.transport.send.bind(session.transport);
     session.transport.send = async (message, options) => {
       const answer = !("method" in message) && "id" in message && message.id !== undefined ? message.id : undefined;
-      const read = answer !== undefined && session.reads.delete(answer);
+      const read = answer !== undefined && session.unanswered.get(answer) === "resources/read";
       if (answer !== undefined) session.unanswered.delete(answer);
       // An answer, or a notification about a request (progress), goes to that request's POST
       // response; any other request or notification to the GET stream (the SDK's rule).
@@ -457,7 +452,7 @@ export class McpHttpServer {
    * and drops what they answer after.
    */
   private async answerUnanswered(s: Session, message: string): Promise<void> {
-    const ids = [...s.unanswered];
+    const ids = [...s.unanswered.keys()];
     s.unanswered.clear();
     const data = errorMeta("UNAVAILABLE", ERROR_CODES.UNAVAILABLE, { reason: "session_ended" })[ERROR_META_KEY];
     // A request whose client went away has no stream left: the SDK's send throws, nothing to answer.
