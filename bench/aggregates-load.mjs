@@ -2,6 +2,7 @@
 // loads a study: N COMPLETE trials with STEPS reports each, random values; two builds compared.
 //
 //   node bench/aggregates-load.mjs --before DIST --after DIST [--n 100000] [--steps 2] [--reps 5]
+import "./help.mjs";
 import { join, resolve } from "node:path";
 import { abArgs, median } from "./ab-args.mjs";
 

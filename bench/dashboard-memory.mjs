@@ -6,6 +6,7 @@
 // heap used and RSS, with 0, N/2 and N connected; the per-dashboard cost is the growth from N/2
 // to N per dashboard (and the least-squares slope over all three). Prints one JSON object (also bench/results/dashboard-memory.json).
 // Usage: node --expose-gc bench/dashboard-memory.mjs [N]   (make bench-dashboard runs it)
+import "./help.mjs";
 import { request } from "node:http";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

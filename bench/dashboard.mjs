@@ -8,6 +8,7 @@
 //   4. tell latency p50/p99 at 16 workers (bench/load-client.mjs) with 0 and 20 open pages.
 //   With --load-only, only 1 (and the profile of what the load spent its time on).
 // Usage: node bench/dashboard.mjs [--quick] [--load-only]   (make bench-dashboard)
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";

@@ -7,6 +7,7 @@
 // process since f39f37b) spent per chart, their RSS (both from /proc), and the load average. Alternate builds to compare them:
 //   node bench/first-chart.mjs --db /tmp/rb.db --cli dist/cli/main.js [--wait 9] [--no-tell] [--live N]
 //   (a 100,000-trial DB: node -e 'import("./bench/reads-fill.mjs").then((m) => m.fill("/tmp/rb.db", 100000))')
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";

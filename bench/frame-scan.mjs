@@ -2,6 +2,7 @@
 // decode of the same frames: ns per frame, median and IQR of 15 repetitions.
 // Usage: node bench/frame-scan.mjs [--reps 15] [--n 20000]   (needs `make build`)
 // Prints one JSON object (bench/input_check.py embeds it in its results).
+import "./help.mjs";
 import { decode, encode } from "../dist/transports/zmq/codec.js";
 import { peekRequestId, scanFrame } from "../dist/transports/zmq/msgpack-scan.js";
 

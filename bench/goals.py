@@ -89,4 +89,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+    else:
+        main()

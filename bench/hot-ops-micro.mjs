@@ -5,6 +5,7 @@
 //   stored reply (`encodeOkReply`), and the stored reply's own pack, which stays.
 //
 //   node bench/hot-ops-micro.mjs [--dist dist]
+import "./help.mjs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Packr } from "msgpackr";

@@ -6,6 +6,7 @@
 // (with STOP_AT, the loop also ends at that instant: a fixed time window instead of a trial count).
 // GO_AT "stdin": after hello, print "ready" and read "GO_AT STOP_AT" from stdin (a start barrier
 // that waits for the slowest client to start, however loaded the machine is).
+import "./help.mjs";
 import { randomBytes } from "node:crypto";
 import { Packr, Unpackr } from "msgpackr";
 import { Dealer, context } from "zeromq";

@@ -13,6 +13,7 @@
 // so process start-up is not timed; before that, each client runs --warmup N trials [30] on a study of
 // its own strategy beside the measured one ("load-warmup"), so that its JIT has compiled the loop
 // before the window opens (0: none, as before 2026-12-05). RSS is the server's VmRSS from /proc, sampled every 100 ms.
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";

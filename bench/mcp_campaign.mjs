@@ -10,6 +10,7 @@
 // structuredContent, the characters that land in a model's context).
 //
 // Usage: npm run build && make venv && nice -n 19 node bench/mcp_campaign.mjs [OUT.txt]
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

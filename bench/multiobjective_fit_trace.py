@@ -41,6 +41,11 @@ def show(theta: np.ndarray, d: int) -> str:
 
 
 def main() -> None:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        return
+    if len(sys.argv) != 4:
+        sys.exit(f"expected 3 arguments (problem, strategy, seed), got {len(sys.argv) - 1}\n\n{__doc__}")
     problem, strategy, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
     _, d, _ = mo.PROBLEMS[problem]
     spec = mo.space_of(problem)

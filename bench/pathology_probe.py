@@ -237,9 +237,14 @@ def summary(paths):
 
 
 def main():
-    if sys.argv[1] == "--summary":
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        return
+    if sys.argv[1:2] == ["--summary"] and len(sys.argv) > 2:
         summary(sys.argv[2:])
         return
+    if len(sys.argv) != 7:
+        sys.exit(f"expected 6 arguments, got {len(sys.argv) - 1}\n\n{__doc__}")
     endpoint, out, shapes, strategies, seeds, n = sys.argv[1:7]
     seeds = [int(s) for s in seeds.split(",") if s]
     with tp.connect(endpoint, timeout=300.0) as client, open(out, "a") as f:

@@ -20,6 +20,7 @@
  * The real-task suite (PBT and PB2 on PyTorch tasks) is bench/pbt_tasks.py; both write their rows
  * into bench/results/pbt.json, each replacing only its own problems.
  */
+import "./help.mjs";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

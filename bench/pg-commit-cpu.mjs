@@ -17,6 +17,7 @@
  *
  *   node bench/pg-commit-cpu.mjs [--dist dist,.tmp-dist-before] [--batches 300] [--k 7] [--rounds 3] [--mix leases|add-trial|import] [--url URL --data PGDATA]
  */
+import "./help.mjs";
 import { readFileSync, readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";

@@ -7,6 +7,7 @@
  *
  *   node bench/pg-server.mjs [--durable] [--port N]
  */
+import "./help.mjs";
 import { startPostgres } from "../dist-bench/src/testing/postgres-server.js";
 
 const args = process.argv.slice(2);

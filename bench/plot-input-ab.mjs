@@ -3,6 +3,7 @@
 // builds choose the same trials.
 //
 //   node bench/plot-input-ab.mjs --before DIST --after DIST [--n 100000] [--kind history] [--reps 15]
+import "./help.mjs";
 import { join, resolve } from "node:path";
 import { abArgs, median } from "./ab-args.mjs";
 

@@ -4,6 +4,7 @@
 // Per job: round trip wall, the parent's CPU (serialising; process.cpuUsage) and the child's CPU (/proc, 10 ms ticks).
 //   node bench/plot-job-share.mjs --db /tmp/rb.db [--dist dist] [--blocks 8]
 // (DB: bench/reads-fill.mjs, study "big"; DIST: a build with service/plot-job.js, its child-process renderer and its sharing)
+import "./help.mjs";
 import { fork } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -9,6 +9,7 @@
 // Builds alternate `--rounds` times; the median over `--reps` requests is printed per row and build.
 //
 //   node bench/reads-cpu.mjs [--trials 100000] [--reps 25] [--rounds 3] [--baseline /tmp/base/dist]
+import "./help.mjs";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,10 +19,6 @@ const ROOT = join(import.meta.dirname, "..");
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
-if ("help" in args) {
-  process.stdout.write("node bench/reads-cpu.mjs [--trials N] [--reps N] [--rounds N] [--baseline DIST]\n");
-  process.exit(0);
-}
 const TRIALS = Number(args.trials ?? 100_000);
 const REPS = Number(args.reps ?? 25);
 const ROUNDS = Number(args.rounds ?? 3);

@@ -13,6 +13,7 @@
 //
 //   node bench/reads.mjs [--sizes 1000,10000,100000] [--reps 15] [--baseline /tmp/base/dist]
 //                        [--only LABEL-SUBSTRING] [--cpu-prof DIR]   (either: print only, write nothing)
+import "./help.mjs";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";

@@ -5,6 +5,7 @@
 // pattern on a bare Map is timed beside it for contrast.
 //
 //   npm run build && node bench/recent-ids.mjs [--ids 400000]
+import "./help.mjs";
 import { randomBytes } from "node:crypto";
 import { SqliteStorage } from "../dist/storage/sqlite/sqlite-storage.js";
 import { Idempotency } from "../dist/service/idempotency.js";

@@ -2,6 +2,7 @@
 // SQLite database, one trial, N reports one after another; prints how long each fifth of them took.
 // Each report used to copy the trial's list of intermediate values (O(n) a report, O(n²) in all).
 //   npx tsc -p tsconfig.build.json && node bench/report-append.mjs [--scheduler median] [--reports 100000] [--dist DIR]
+import "./help.mjs";
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";

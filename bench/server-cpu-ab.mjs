@@ -10,6 +10,7 @@
 //   node bench/server-cpu-ab.mjs --a OLD/dist --b dist [--batches 30] [--trials 150] [--warmup 400]
 //
 // --a / --b: a build's dist/ folder (its cli/main.js is started). --trials: ask → tell loops per batch.
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";

@@ -20,6 +20,7 @@
 //
 // Prints a JSON line with the figures and keeps the .cpuprofile in --out (open it in Chrome
 // DevTools or speedscope).
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from "node:fs";

@@ -8,6 +8,7 @@
 //
 // --dist: another build's dist/ (an A/B against an earlier build). The WAL is checkpointed before
 // the measured loop and not during it (wal_autocheckpoint 0), so its size is the frames written.
+import "./help.mjs";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -5,6 +5,7 @@
 // trade-off (one in ~10 on the front as it grows, as random search finds them).
 //
 //   node bench/storage-write-ab.mjs --before DIST --after DIST [--rounds 12] [--per-round 500] [--objectives 1]
+import "./help.mjs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

@@ -5,6 +5,7 @@
 //
 // A study file to read: bench/reads.mjs fills one (6 params, 2 reports per trial) in a temporary
 // directory; for a file that stays, fill one the same way through the service.
+import "./help.mjs";
 import { join, resolve } from "node:path";
 import { abArgs, median } from "./ab-args.mjs";
 

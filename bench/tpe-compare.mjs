@@ -3,6 +3,7 @@
 // internal space, i.e. log space for log dimensions and ±step/2-widened bounds for int ones;
 // categorical: the kernel rows), log l − log g at given points, samples of l(x) and the points
 // the full strategy chooses over many RNG streams. Needs `npm run build`.
+import "./help.mjs";
 import { readFileSync } from "node:fs";
 import { choiceIndex, internalBounds, toUnit } from "../dist/domain/distributions.js";
 import { Rng } from "../dist/math/rng.js";

@@ -8,6 +8,7 @@
 // distribution objects, as the server's in-memory trials do.
 //
 //   node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15]
+import "./help.mjs";
 import { join, resolve } from "node:path";
 import { abArgs, median } from "./ab-args.mjs";
 

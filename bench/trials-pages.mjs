@@ -2,6 +2,7 @@
 // with a second client polling get_study meanwhile: pages, per-page latency, and how long the other
 // client waited at worst (the server thread answers nobody while it builds a page). Issue 19 item 5.
 //   node bench/trials-pages.mjs BUILD/cli/main.js DB   (DB: a file of bench/reads-fill.mjs, study "big"; see bench/first-chart.mjs)
+import "./help.mjs";
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
