@@ -12,6 +12,10 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log("Usage: node examples/mcp_agent.mjs [STORAGE.db] [PLOT.png]\n\nA scripted agent session against `tuneport mcp` (run `npm run build` first).");
+  process.exit(0);
+}
 const storage = process.argv[2] ?? join(tmpdir(), `tuneport-example-${process.pid}.db`);
 const plotPath = process.argv[3] ?? join(tmpdir(), `tuneport-example-${process.pid}.png`);
 const cli = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));

@@ -23,3 +23,10 @@ it("examples/mcp_agent.mjs runs a scripted agent session and saves a plot", asyn
   expect(existsSync(png)).toBe(true);
   expect(readFileSync(png).subarray(1, 4).toString()).toBe("PNG");
 });
+
+it("examples/mcp_agent.mjs --help prints its usage and starts nothing", async () => {
+  // Before, "--help" was taken for the storage path, and the session failed.
+  const p = procs.spawn([join(ROOT, "examples/mcp_agent.mjs"), "--help"]);
+  expect(await exited(p), p.out()).toBe(0);
+  expect(p.out()).toMatch(/^Usage: node examples\/mcp_agent\.mjs/);
+});
