@@ -195,6 +195,80 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path: Path, server: S
     assert [t.system_attrs.get("interrupted") for t in trials] == [True] * 4
 
 
+CTRL_C_DURING_AN_ASK = """
+    import signal, sys, threading, time
+    import tuneport as tp
+    from tuneport import _optimize
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    client = tp.connect(sys.argv[1])
+    study = client.load_study(sys.argv[2])
+    # The second thread's ask is held until Ctrl-C has reached the calling thread and it has looked
+    # at the running trials: the ask's reply arrives just after that look.
+    looked, asks, lock = threading.Event(), [], threading.Lock()
+    fail_open, ask = _optimize._Run.fail_open, study._ask_or_none
+
+    def fail_open_then_release(run, exc):
+        fail_open(run, exc)
+        looked.set()
+
+    def held_ask():
+        with lock:
+            asks.append(1)
+            second = len(asks) == 2
+        if second:
+            looked.wait(60)
+        return ask()
+
+    _optimize._Run.fail_open = fail_open_then_release
+    study._ask_or_none = held_ask
+    ran = threading.Event()
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 0:
+            while len(asks) < 2:  # the second thread has started and waits in its ask
+                time.sleep(0.01)
+            print("running", flush=True)
+        else:
+            ran.set()
+        try:
+            for step in range(1_000_000):
+                trial.report(x, step)
+                time.sleep(0.01)
+        except tp.TuneportError:
+            pass  # told FAIL by the calling thread
+        return x
+
+    try:
+        study.optimize(objective, n_trials=2, n_jobs=2)
+    except KeyboardInterrupt:
+        # Until the second trial is finished or its objective runs (the threads are daemons).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not ran.is_set():
+            trials = study.trials
+            if len(trials) == 2 and trials[1].state != "RUNNING":
+                break
+            time.sleep(0.05)
+        print("second objective ran", ran.is_set(), flush=True)
+        raise
+"""
+
+
+def test_ctrl_c_while_a_thread_asks_does_not_run_that_trial(tmp_path: Path, server: ServerProcess) -> None:
+    """A trial whose ask was answered just after Ctrl-C reached the calling thread was not among
+    the open trials it failed: its daemon thread ran the objective on behind the user's back (a
+    REPL, a notebook), and at exit the trial stayed RUNNING until its lease ran out. It is told
+    FAIL, interrupted, without being run."""
+    name = f"ctrl-c-ask-{free_port()}"
+    with tp.connect(server.endpoint) as client:
+        client.create_study(name, strategy="random", lease_ttl_s=3600)
+    err = interrupted(tmp_path, CTRL_C_DURING_AN_ASK, [server.endpoint, name], "running")
+    with tp.connect(server.endpoint) as client:
+        trials = client.load_study(name).trials
+    assert len(trials) == 2, err
+    assert [(t.state, t.system_attrs.get("interrupted")) for t in trials] == [("FAIL", True)] * 2, err
+
+
 def test_ctrl_c_in_the_objective_ends_optimize_and_records_the_trial_as_interrupted(server: ServerProcess) -> None:
     """A KeyboardInterrupt in the objective (n_jobs=1) ends optimize and fails the trial, as in
     Optuna; it was told as a plain FAIL, which the model-based strategies learn from as a region

@@ -42,6 +42,8 @@ class _Run:
         self.lock = threading.Lock()
         self.open: set[Trial] = set()
         """Trials the loop's threads are running now."""
+        self.interrupt: BaseException | None = None
+        """What interrupted the calling thread (Ctrl-C), once it has: a trial asked after it is not run."""
 
     def take_slot(self) -> bool:
         """True when one more trial may start (counted at once, so threads never overshoot)."""
@@ -65,14 +67,18 @@ class _Run:
         instead of staying RUNNING until its lease runs out (and being retried as a lost worker's).
         Their threads stop at their next request (the trial is finished)."""
         with self.lock:
+            self.interrupt = exc
             trials = list(self.open)
         for trial in trials:
-            if trial.finished:
-                continue
-            try:
-                trial._tell_interrupted(type(exc), exc)
-            except TuneportError as err:  # told by its thread meanwhile, or the server is gone
-                log.warning("could not tell trial %d of '%s': %s", trial.number, self.study.name, err)
+            self.tell_interrupted(trial, exc)
+
+    def tell_interrupted(self, trial: Trial, exc: BaseException) -> None:
+        if trial.finished:
+            return
+        try:
+            trial._tell_interrupted(type(exc), exc)
+        except TuneportError as err:  # told by its thread meanwhile, or the server is gone
+            log.warning("could not tell trial %d of '%s': %s", trial.number, self.study.name, err)
 
 
 #: Per thread, the ids of the Study objects whose optimize loop runs an objective in it (Optuna's
@@ -175,7 +181,14 @@ def _worker(
                 run.end()
                 return
             with run.lock:
-                run.open.add(trial)
+                interrupt = run.interrupt
+                if interrupt is None:
+                    run.open.add(trial)
+            if interrupt is not None:
+                # Asked while Ctrl-C reached the calling thread (after its look at the open trials):
+                # not run, so a daemon thread does not train on behind the user's back.
+                run.tell_interrupted(trial, interrupt)
+                return
             try:
                 _run_trial(trial, func, catch, constraints_func)
             finally:
