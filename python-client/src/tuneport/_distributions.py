@@ -274,12 +274,13 @@ class Categorical(Distribution):
         return len(self.choices) == 1
 
     def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
+        """The index of the choice, an int as Optuna's (``choices[dist.to_internal_repr(v)]``)."""
         for i, c in enumerate(self.choices):
             if type(c) is type(param_value_in_external_repr) and c == param_value_in_external_repr:
-                return float(i)
+                return i
         for i, c in enumerate(self.choices):
             if c == param_value_in_external_repr:
-                return float(i)
+                return i
         raise ValueError(f"'{param_value_in_external_repr}' not in {self.choices}.")
 
     def to_external_repr(self, param_value_in_internal_repr: float) -> Scalar:

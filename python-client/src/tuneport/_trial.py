@@ -737,6 +737,10 @@ class Trial(_OptunaV2Suggest):
     # ------------------------------------------------------------------ define-by-run
 
     def _suggest(self, name: str, dist: Distribution) -> Any:
+        if type(dist) not in (Float, Int, Categorical):
+            # Optuna 2's classes (tuneport.distributions.UniformDistribution...), subclasses of
+            # Float and Int: a trial uses the Float or Int they stand for, as Optuna converts them.
+            dist = distribution_from_wire(dist.to_wire())
         first = self._suggested.get(name)
         if first is not None:
             _check_compatible(name, first, dist)

@@ -1,0 +1,75 @@
+"""Optuna scripts moved over unchanged, ninth audit (Optuna 5.0's distributions module and the
+corners of ``suggest_*``): each case is a divergence found by running the same code with
+``import optuna`` (Optuna 5.0) and with ``import tuneport as optuna``."""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_categorical_to_internal_repr_is_an_int_index_as_optunas() -> None:
+    # Optuna returns choices.index(value), an int, and code indexes choices with it
+    # (choices[dist.to_internal_repr(v)]); tuneport returned a float, which a list refuses.
+    for lib in (optuna, tp):
+        dist = lib.distributions.CategoricalDistribution(["a", None, 2, 2.5, True])
+        internal = [dist.to_internal_repr(c) for c in ("a", None, 2, 2.5, True)]
+        assert internal == [0, 1, 2, 3, 4] and all(type(i) is int for i in internal), lib.__name__
+        assert [dist.choices[i] for i in internal] == ["a", None, 2, 2.5, True]
+
+
+OLD = [
+    ("UniformDistribution", (0, 1), {"low": 0.0, "high": 1.0, "log": False, "step": None}),
+    ("LogUniformDistribution", (0.1, 1), {"low": 0.1, "high": 1.0, "log": True, "step": None}),
+    ("DiscreteUniformDistribution", (0, 1, 0.25), {"low": 0.0, "high": 1.0, "log": False, "step": 0.25}),
+    ("IntUniformDistribution", (0, 8, 2), {"low": 0, "high": 8, "log": False, "step": 2}),
+    ("IntLogUniformDistribution", (1, 8), {"low": 1, "high": 8, "log": True, "step": 1}),
+]
+
+
+@pytest.mark.parametrize(("cls", "args", "attrs"), OLD, ids=[c for c, _, _ in OLD])
+def test_optuna_2_distribution_classes_exist_with_a_future_warning(cls: str, args: tuple[float, ...], attrs: dict[str, object]) -> None:
+    # Optuna 5.0 still has Optuna 2's distribution classes (deprecated, with a FutureWarning), and
+    # old scripts pass them to ask(), create_trial() and json_to_distribution(); under
+    # `import tuneport as optuna` they were an AttributeError.
+    for lib in (optuna, tp):
+        with pytest.warns(FutureWarning, match=cls):
+            dist = getattr(lib.distributions, cls)(*args)
+        assert {k: getattr(dist, k) for k in attrs} == attrs, lib.__name__
+        new = lib.distributions.IntDistribution if cls.startswith("Int") else lib.distributions.FloatDistribution
+        assert isinstance(dist, new) and dist != new(**attrs), lib.__name__  # a subclass, unequal as Optuna's
+        if cls == "DiscreteUniformDistribution":
+            assert getattr(dist, "q") == 0.25
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            text = lib.distributions.distribution_to_json(dist)
+            back = lib.distributions.json_to_distribution(text)
+        assert type(back).__name__ == cls and back == dist, lib.__name__
+        assert dist in lib.distributions.DISTRIBUTION_CLASSES or type(dist) in lib.distributions.DISTRIBUTION_CLASSES
+
+
+def test_optuna_2_distributions_work_in_ask_and_create_trial(server: ServerProcess, name: str) -> None:
+    # Optuna converts them to the new classes when a trial uses them: a later suggest_float of the
+    # same parameter returns the same value.
+    study = tp.create_study(storage=server.endpoint, study_name=name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        uniform = tp.distributions.UniformDistribution(0, 1)
+        int_log = tp.distributions.IntLogUniformDistribution(1, 8)
+        trial = study.ask({"x": uniform, "n": int_log})
+        assert trial.suggest_float("x", 0, 1) == trial.params["x"]
+        assert trial.suggest_int("n", 1, 8, log=True) == trial.params["n"]
+        study.tell(trial, 1.0)
+        added = study.add_trial(
+            tp.create_trial(params={"x": 0.5}, distributions={"x": tp.distributions.LogUniformDistribution(0.1, 1)}, value=0.5)
+        )
+    assert study.trials[0].distributions == {"x": tp.Float(0, 1), "n": tp.Int(1, 8, log=True)}
+    assert added.distributions == {"x": tp.Float(0.1, 1, log=True)} and added.params == {"x": 0.5}
+
