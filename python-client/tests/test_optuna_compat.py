@@ -253,9 +253,7 @@ def test_import_tuneport_as_optuna_keeps_optunas_submodule_names() -> None:
     assert optuna_like.exceptions.TrialPruned is tp.TrialPruned
 
 
-def test_a_range_that_depends_on_another_parameter_works_as_in_optuna(
-    server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_range_that_depends_on_another_parameter_works_as_in_optuna(server: ServerProcess, name: str) -> None:
     """Optuna's dynamic search space: suggest_int("skip", 0, n_layers) used to stop optimize mid-run."""
     study = tp.create_study(storage=server.endpoint, study_name=name, strategy={"name": "tpe", "options": {"n_startup_trials": 5}})
 
@@ -273,8 +271,8 @@ def test_a_range_that_depends_on_another_parameter_works_as_in_optuna(
         assert t.distributions["skip"] == tp.Int(0, n_layers, step=1)
     assert len({t.params["n_layers"] for t in trials}) > 1  # the range really varied
     # In one trial a repeat with another range returns the first value, with a warning (as Optuna).
-    with caplog.at_level(logging.WARNING, logger="tuneport"), study.ask() as trial:
+    with study.ask() as trial:
         first = trial.suggest_int("skip", 0, 2)
-        assert trial.suggest_int("skip", 0, 9) == first
+        with pytest.warns(RuntimeWarning, match="already suggested 'skip' from"):
+            assert trial.suggest_int("skip", 0, 9) == first
         trial.complete(0.0)
-    assert any("was already suggested from" in r.getMessage() for r in caplog.records)

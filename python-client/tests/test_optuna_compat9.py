@@ -73,3 +73,17 @@ def test_optuna_2_distributions_work_in_ask_and_create_trial(server: ServerProce
     assert study.trials[0].distributions == {"x": tp.Float(0, 1), "n": tp.Int(1, 8, log=True)}
     assert added.distributions == {"x": tp.Float(0.1, 1, log=True)} and added.params == {"x": 0.5}
 
+
+def test_a_repeat_with_another_range_is_optunas_runtime_warning(server: ServerProcess, name: str) -> None:
+    # Optuna warns with warnings.warn(..., RuntimeWarning), which pytest.warns and
+    # warnings.filterwarnings("error") see; tuneport only logged it.
+    for lib, kwargs in ((optuna, {}), (tp, {"storage": server.endpoint, "study_name": name})):
+        study = lib.create_study(**kwargs)
+        trial = study.ask()
+        first = trial.suggest_int("skip", 0, 2)
+        with pytest.warns(RuntimeWarning, match='Inconsistent parameter values for distribution with name "skip"'):
+            assert trial.suggest_int("skip", 0, 9) == first
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert trial.suggest_int("skip", 0, 2) == first  # the same range again: no warning
+        study.tell(trial, 0.0)

@@ -746,9 +746,13 @@ class Trial(_OptunaV2Suggest):
             _check_compatible(name, first, dist)
         prev = self.distributions.get(name)
         if prev is not None and prev.to_wire() != dist.to_wire():
-            log.warning(
-                "trial %d of '%s': '%s' was already suggested from %r; its first value is returned for %r (as Optuna)",
-                self.number, self.study.name, name, prev, dist,
+            # Optuna's RuntimeWarning and words (pytest.warns and filterwarnings("error") see it).
+            warnings.warn(
+                f'Inconsistent parameter values for distribution with name "{name}"! This might be a configuration '
+                f"mistake: trial {self.number} of '{self.study.name}' already suggested '{name}' from {prev!r}; its "
+                f"first value is returned for {dist!r} (as Optuna)",
+                RuntimeWarning,
+                stacklevel=3,  # the suggest_* call
             )
         remember_categorical(self.study.name, name, dist)
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
