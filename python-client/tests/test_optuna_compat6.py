@@ -98,7 +98,8 @@ def test_an_optuna_storage_object_is_refused_with_what_to_pass_instead(tmp_path:
     journal = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
     expected: list[tuple[Any, str]] = [
         (optuna.storages.InMemoryStorage(), r"InMemoryStorage\(\.\.\.\) is an Optuna storage: leave storage out"),
-        (rdb, rf"RDBStorage\(\.\.\.\) .*serve --storage {tmp_path}/optuna.db .*create_study's lease_ttl_s=\.\.\. and max_retries"),
+        # RDBStorage made optuna.db an Optuna database, which a tuneport server refuses: another file is named.
+        (rdb, rf"RDBStorage\(\.\.\.\) .*serve --storage {tmp_path}/optuna-tuneport.db .*create_study's lease_ttl_s=\.\.\. and max_retries"),
         (journal, r"JournalStorage\(\.\.\.\) .*start one \(`npx tuneport serve"),
     ]
     for storage, message in expected:

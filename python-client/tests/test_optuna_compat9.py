@@ -4,13 +4,15 @@ corners of ``suggest_*``): each case is a divergence found by running the same c
 
 from __future__ import annotations
 
+import subprocess
 import warnings
+from pathlib import Path
 
 import optuna
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import SERVER_MAIN, ServerProcess
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -87,3 +89,32 @@ def test_a_repeat_with_another_range_is_optunas_runtime_warning(server: ServerPr
             warnings.simplefilter("error")
             assert trial.suggest_int("skip", 0, 2) == first  # the same range again: no warning
         study.tell(trial, 0.0)
+
+
+def test_an_optuna_sqlite_file_is_not_offered_to_tuneport_serve(server: ServerProcess, name: str, tmp_path: Path) -> None:
+    # A migrating script keeps storage="sqlite:///example.db", whose file already holds the Optuna
+    # study. The hint said `tuneport serve --storage example.db`, which refuses that file ("a SQLite
+    # database of another program"): it names a file of tuneport's own and how to bring the trials over.
+    path = tmp_path / "example.db"
+    url = f"sqlite:///{path}"
+    ref = optuna.create_study(study_name="old", storage=url, direction="maximize")
+    ref.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("n", 1, 3), n_trials=4)
+    refused = subprocess.run(
+        ["node", str(SERVER_MAIN), "serve", "--storage", str(path), "--bind", "tcp://127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "database of another program" in refused.stderr + refused.stdout
+    with pytest.raises(tp.InvalidArgumentError) as caught:
+        tp.create_study(study_name="old", storage=url, direction="maximize")
+    message = caught.value.message
+    assert f"--storage {path} " not in message
+    assert f"--storage {tmp_path / 'example-tuneport.db'} " in message
+    assert f"add_trials(optuna.load_study(study_name=..., storage={url!r}).trials)" in message
+    # The recipe it names works.
+    study = tp.create_study(study_name=name, storage=server.endpoint, direction="maximize")
+    study.add_trials(optuna.load_study(study_name="old", storage=url).trials)
+    assert [t.params for t in study.trials] == [t.params for t in ref.trials]
+    assert study.best_value == ref.best_value
+    # A file that does not exist yet (or a tuneport one) is still the one to serve.
+    with pytest.raises(tp.InvalidArgumentError, match=rf"serve --storage {tmp_path / 'new.db'} --bind"):
+        tp.create_study(storage=f"sqlite:///{tmp_path / 'new.db'}")

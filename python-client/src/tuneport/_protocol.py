@@ -326,6 +326,22 @@ def check_endpoint(endpoint: object) -> str:
     )
 
 
+def _other_programs_sqlite(path: str) -> bool:
+    """Whether ``path`` is a SQLite file that a tuneport server refuses as another program's (an
+    Optuna storage's): tables but no tuneport schema version, the server's rule (open-checks.ts).
+    False when it is not there or cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+        wal_pending = os.path.isfile(f"{path}-wal") and os.path.getsize(f"{path}-wal") > 0
+    except OSError:
+        return False
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00") or wal_pending:
+        return False
+    schema_cookie, user_version = int.from_bytes(head[40:44], "big"), int.from_bytes(head[60:64], "big")
+    return user_version == 0 and schema_cookie != 0
+
+
 def _endpoint_hint(endpoint: str) -> str:
     stripped = endpoint.strip()
     if stripped != endpoint and stripped:
@@ -347,6 +363,18 @@ def _endpoint_hint(endpoint: str) -> str:
     if re.match(r"^tcp://(\*|0\.0\.0\.0|\[::\]):", endpoint):
         return "'*' and 0.0.0.0 are for binding; connect to the server's address, e.g. tcp://127.0.0.1:5555"
     if m := re.match(r"^sqlite:///(?P<path>.+)$", endpoint):
+        path = m.group("path")
+        if _other_programs_sqlite(path):
+            # The migrating script's own database: a tuneport server refuses a file with another
+            # program's tables (open-checks.ts), so name one beside it and how to copy the trials.
+            root, ext = os.path.splitext(path)
+            return (
+                f"that is an Optuna storage URL; {path} holds an Optuna database, which a tuneport server does not open: "
+                f"start one on a file of its own (`npx tuneport serve --storage {root}-tuneport{ext or '.db'} --bind "
+                "tcp://127.0.0.1:5555`), pass storage='tcp://127.0.0.1:5555', and copy the Optuna study's trials into "
+                "the new study with Optuna itself (import optuna): "
+                f"study.add_trials(optuna.load_study(study_name=..., storage={endpoint!r}).trials)"
+            )
         return (
             "that is an Optuna storage URL; a tuneport study lives on a server, which keeps it in such a file: "
             f"start one (`npx tuneport serve --storage {m.group('path')} --bind tcp://127.0.0.1:5555`) and pass "
