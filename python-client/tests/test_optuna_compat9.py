@@ -118,3 +118,16 @@ def test_an_optuna_sqlite_file_is_not_offered_to_tuneport_serve(server: ServerPr
     # A file that does not exist yet (or a tuneport one) is still the one to serve.
     with pytest.raises(tp.InvalidArgumentError, match=rf"serve --storage {tmp_path / 'new.db'} --bind"):
         tp.create_study(storage=f"sqlite:///{tmp_path / 'new.db'}")
+
+
+def test_study_direction_has_optunas_not_set(server: ServerProcess, name: str) -> None:
+    # optuna.study.StudyDirection.NOT_SET (a study's direction before it is set, in Optuna's
+    # storages) was an AttributeError under `import tuneport as optuna`.
+    assert [d.name for d in tp.StudyDirection] == [d.name for d in optuna.study.StudyDirection]
+    assert tp.study.StudyDirection.NOT_SET == optuna.study.StudyDirection.NOT_SET
+    assert tp.StudyDirection.NOT_SET != optuna.study.StudyDirection.MINIMIZE
+    for lib, kwargs in ((optuna, {}), (tp, {"storage": server.endpoint, "study_name": name})):
+        for direction in (lib.study.StudyDirection.NOT_SET, optuna.study.StudyDirection.NOT_SET):
+            with pytest.raises(ValueError):
+                lib.create_study(direction=direction, **kwargs)
+    assert name not in tp.get_all_study_names(storage=server.endpoint)

@@ -48,8 +48,10 @@ class TrialState(_NameCompatible):
 
 class StudyDirection(_NameCompatible):
     """An objective's direction. Equal to ``"minimize"``/``"maximize"`` and to Optuna's
-    ``StudyDirection.MINIMIZE``/``MAXIMIZE``."""
+    ``StudyDirection.MINIMIZE``/``MAXIMIZE``. ``NOT_SET`` is Optuna's member for a direction not
+    set yet: no study has it (``create_study`` refuses it, as Optuna's)."""
 
+    NOT_SET = "not_set"
     MINIMIZE = "minimize"
     MAXIMIZE = "maximize"
 
