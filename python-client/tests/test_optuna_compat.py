@@ -149,14 +149,13 @@ def test_numpy_and_whole_float_bounds_are_numbers(server: ServerProcess, name: s
     assert type(c) in (int, str)
 
 
-def test_sampler_and_pruner_objects_are_refused_with_the_argument_to_use(server: ServerProcess, name: str) -> None:
-    with pytest.raises(tp.InvalidArgumentError, match=r"strategy='tpe'"):
-        tp.create_study(storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=1))
-    with pytest.raises(tp.InvalidArgumentError, match=r"scheduler='median'"):
-        tp.create_study(storage=server.endpoint, study_name=name, pruner=optuna.pruners.MedianPruner())
-    with pytest.raises(tp.InvalidArgumentError, match="leave scheduler= out"):
-        tp.create_study(storage=server.endpoint, study_name=name, pruner=optuna.pruners.NopPruner())
-    assert name not in tp.get_all_study_names(storage=server.endpoint)  # nothing was created
+def test_sampler_and_pruner_objects_run_as_the_strategy_and_scheduler_of_their_algorithm(server: ServerProcess, name: str) -> None:
+    study = tp.create_study(
+        storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=1), pruner=optuna.pruners.MedianPruner()
+    )
+    assert study.strategy["name"] == "tpe" and study.scheduler is not None and study.scheduler["name"] == "median"
+    none = tp.create_study(storage=server.endpoint, study_name=name + "-nop", pruner=optuna.pruners.NopPruner())
+    assert none.scheduler is None
 
 
 def test_module_functions_study_name_and_fresh_user_attrs(server: ServerProcess, name: str) -> None:

@@ -90,25 +90,29 @@ def test_optimize_fails_a_trial_whose_objective_returns_an_int_past_the_float_ra
 # ---------------------------------------------------------------- 3. load_study's sampler= and pruner=
 
 
-def test_load_study_refuses_sampler_and_pruner_with_what_load_study_can_do(server: ServerProcess, name: str) -> None:
+def test_load_study_takes_sampler_and_pruner_and_warns_where_the_study_runs_another(server: ServerProcess, name: str) -> None:
     """Optuna's distributed recipe: each worker runs ``load_study(..., sampler=TPESampler(seed=rank))``.
-    load_study takes no strategy=, so the refusal must not tell to pass one."""
+    The study keeps what it was created with (the server runs it for every worker): the same
+    algorithm loads quietly (filterwarnings=error would raise on a warning), another warns with
+    what the study runs and how to change it for every worker, and loads the study."""
     _study(server, name, strategy="tpe", scheduler="median")
     load = tp.load_study
-    with pytest.raises(tp.InvalidArgumentError) as info:
-        load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.TPESampler(seed=1))
-    assert "pass strategy" not in info.value.message
-    assert "drop sampler=" in info.value.message and "it already runs 'tpe'" in info.value.message
-    with pytest.raises(tp.InvalidArgumentError, match=r"drop sampler=.*\('tpe'\).*study\.update\(strategy='random'\)"):
-        load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.RandomSampler())
-    with pytest.raises(tp.InvalidArgumentError, match=r"drop pruner=.*\('median'\).*study\.update\(scheduler='hyperband'\)") as info:
-        load(study_name=name, storage=server.endpoint, pruner=optuna.pruners.HyperbandPruner())
-    assert "pass scheduler" not in info.value.message
-    with pytest.raises(tp.InvalidArgumentError, match=r"drop pruner=.*study\.update\(scheduler=None\)"):
+    for rank in range(2):
+        assert load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.TPESampler(seed=rank)).strategy["name"] == "tpe"
+    assert load(study_name=name, storage=server.endpoint, pruner=optuna.pruners.MedianPruner()).study_name == name
+    with pytest.warns(UserWarning, match=r"runs the strategy it was created with, \{'name': 'tpe'.*study\.update\(strategy=\{'name': 'random'"):
+        study = load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.RandomSampler())
+    assert study.study_name == name and study.strategy["name"] == "tpe"
+    with pytest.warns(UserWarning, match=r"runs the scheduler it was created with, \{'name': 'median'.*study\.update\(scheduler=\{'name': 'percentile'"):
+        load(study_name=name, storage=server.endpoint, pruner=optuna.pruners.PercentilePruner(25.0))
+    with pytest.warns(UserWarning, match=r"study\.update\(scheduler=None\)"):
         load(study_name=name, storage=server.endpoint, pruner=optuna.pruners.NopPruner())
-    # What the message offers works: the study changes for every worker.
+    with pytest.warns(UserWarning, match=r"n_startup_trials.*study\.update\(strategy="):
+        load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.TPESampler(n_startup_trials=3))
+    # What the warning offers works: the study changes for every worker, and then loads quietly.
     study = load(study_name=name, storage=server.endpoint)
     assert study.update(strategy="random") == ["strategy"] and study.strategy["name"] == "random"
+    load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.RandomSampler(seed=3))
 
 
 # ---------------------------------------------------------------- 4. a range that is not a whole number of steps

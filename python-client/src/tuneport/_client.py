@@ -36,7 +36,7 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._failover import Endpoints, FailoverChannel
-from ._optuna_options import changed_options, plugin_hint
+from ._optuna_objects import check_on_load, translate
 from ._protocol import (
     DEFAULT_OUTAGE_BUDGET_S,
     PROTOCOL_VERSIONS,
@@ -861,151 +861,6 @@ def _close_live_clients() -> None:
             client.close()
 
 
-_STRATEGY_OF_SAMPLER = {
-    "RandomSampler": "random", "TPESampler": "tpe", "GPSampler": "gp", "CmaEsSampler": "cmaes",
-    "QMCSampler": "qmc", "NSGAIISampler": "nsga2", "GridSampler": "grid", "BruteForceSampler": "grid",
-}
-_SCHEDULER_OF_PRUNER = {
-    "MedianPruner": "median", "PercentilePruner": "percentile", "SuccessiveHalvingPruner": "successive-halving",
-    "HyperbandPruner": "hyperband", "ThresholdPruner": "threshold", "PatientPruner": "patient", "NopPruner": None,
-}
-
-
-def _sampler_kind(sampler: Any, multi_objective: bool) -> str | None:
-    """The strategy that runs an Optuna sampler's algorithm, or None for one tuneport does not know."""
-    name = type(sampler).__name__
-    if name == "GPSampler" and multi_objective:
-        return "ehvi"  # Optuna's GPSampler optimises several objectives with (log) EHVI; tuneport's gp one
-    return _STRATEGY_OF_SAMPLER.get(name)
-
-
-def _constraints_note(sampler: Any) -> str:
-    return (
-        "; its constraints_func goes to study.optimize(objective, constraints_func=...) "
-        "(or trial.set_constraint(key, value) in the objective, as Optuna 5 recommends)"
-        if getattr(sampler, "_constraints_func", None) is not None
-        else ""
-    )
-
-
-def _refuse_optuna_objects_on_load(sampler: Any, pruner: Any, current: Study | None) -> None:
-    """``load_study``'s ``sampler=``/``pruner=`` (Optuna's distributed recipe gives each worker
-    ``TPESampler(seed=rank)``): a tuneport study keeps the strategy and scheduler it was created
-    with, which the server runs for all its workers, so there is nothing to pass instead; the
-    refusal says that, names what the study runs (``current``, when it could be read) and how to
-    change it for every worker (``Study.update``)."""
-    if sampler is not None:
-        name = type(sampler).__name__
-        kind = _sampler_kind(sampler, current is not None and len(current.directions) > 1)
-        running = _plugin_name(current.strategy) if current is not None else None
-        runs = f" ({running!r})" if running else ""
-        if kind is not None and kind == running:
-            change = f"it already runs {kind!r}"
-        else:
-            change = f"to change it for every worker, study.update(strategy={kind or '<name>'!r})"
-        raise InvalidArgumentError(
-            f"load_study(sampler={name}(...)): drop sampler=: a loaded study keeps the strategy it was created with{runs}, "
-            "which the server runs for every worker (a per-worker seed has no use: the study's seed is set by "
-            f"create_study); {change}{_constraints_note(sampler)}",
-            {"strategy": running, "sampler": name},
-        )
-    if pruner is not None:
-        name = type(pruner).__name__
-        kind = _SCHEDULER_OF_PRUNER.get(name, "<name>")
-        running = _plugin_name(current.scheduler) if current is not None else None
-        runs = "" if current is None else f" ({running!r})" if running else " (none)"
-        if current is not None and kind == running:
-            change = f"it already runs {kind!r}" if kind else "it has none"
-        elif kind is None:
-            change = "to remove it for every worker, study.update(scheduler=None)"
-        else:
-            change = f"to change it for every worker, study.update(scheduler={kind!r})"
-        raise InvalidArgumentError(
-            f"load_study(pruner={name}(...)): drop pruner=: a loaded study keeps the scheduler it was created with{runs}, "
-            f"which the server runs for every worker; {change}",
-            {"scheduler": running, "pruner": name},
-        )
-
-
-def _plugin_name(plugin: Any) -> str | None:
-    """A strategy's or scheduler's name from a study's setting (a name or ``{"name", "options"}``)."""
-    if isinstance(plugin, Mapping):
-        plugin = plugin.get("name")
-    return plugin if isinstance(plugin, str) else None
-
-
-def _refuse_optuna_objects(sampler: Any, pruner: Any, multi_objective: bool = False) -> None:
-    """``sampler=``/``pruner=`` (Optuna objects that run in the caller's process) have no meaning
-    here: the server runs the strategy and scheduler. Refused with the argument to use instead."""
-    if sampler is not None:
-        name = type(sampler).__name__
-        kind = _sampler_kind(sampler, multi_objective)
-        hint = (
-            plugin_hint("strategy", kind, sampler)
-            if kind
-            else f"strategy='<name>' of one it has instead (Client.catalogue() lists them; it has no counterpart of {name}, and a "
-            "sampler of your own is written as a server plug-in: docs/PLUGINS.md)"
-        )
-        constraints = _constraints_note(sampler)
-        if kind == "grid":
-            grid = getattr(sampler, "_search_space", None)
-            points = (
-                ", ".join(f"{k!r}: tp.Categorical({list(v)!r})" for k, v in list(grid.items())[:4]) + (", ..." if len(grid) > 4 else "")
-                if isinstance(grid, Mapping) and grid
-                else "'x': tp.Categorical([...]), ..."
-            )
-            hint = f"strategy='grid' and declare the grid as the study's space: space={{{points}}}"
-        carried = kind is not None and kind != "grid" and bool(changed_options(sampler))
-        options = (
-            "the options it set away from Optuna's defaults; the rest are tuneport's, Client.catalogue() lists them"
-            if carried
-            else "options as strategy={'name': ..., 'options': {...}}"
-        )
-        raise InvalidArgumentError(
-            f"sampler={name}(...): tuneport's strategies run on the server; pass {hint} "
-            f"(with seed=... for a reproducible one; {options}){constraints}"
-        )
-    if pruner is not None:
-        name = type(pruner).__name__
-        if name in _SCHEDULER_OF_PRUNER and _SCHEDULER_OF_PRUNER[name] is None:
-            raise InvalidArgumentError("pruner=NopPruner(): leave scheduler= out (a study without a scheduler never prunes)")
-        kind = _SCHEDULER_OF_PRUNER.get(name)
-        given = _pruner_options(pruner, kind)
-        hint = (
-            plugin_hint("scheduler", kind, pruner, given)
-            if kind
-            else f"scheduler='<name>' of one it has instead, or leave scheduler= out (Client.catalogue() lists them; it has no "
-            f"counterpart of {name}, and a pruner of your own is written as a server plug-in: docs/PLUGINS.md)"
-        )
-        if kind == "hyperband":
-            # Its max_resource is the study's budget here (create_study's max_resource), not an option.
-            options_given = changed_options(pruner)
-            budget = options_given.pop("max_resource", "<how far one trial trains: epochs, steps>")
-            hint = f"scheduler={{'name': 'hyperband', 'options': {options_given!r}}}" if options_given else "scheduler='hyperband'"
-            hint += f" and the study's budget, max_resource={budget}"
-        options = (
-            "the options it set away from Optuna's defaults; the rest are tuneport's, Client.catalogue() lists them"
-            if kind is not None and given
-            else "options as scheduler={'name': ..., 'options': {...}}"
-        )
-        if getattr(pruner, "_bootstrap_count", 0):
-            options += "; bootstrap_count has no counterpart: a rung decides from its first trial on"
-        raise InvalidArgumentError(f"pruner={name}(...): tuneport's schedulers run on the server; pass {hint} ({options})")
-
-
-def _pruner_options(pruner: Any, kind: str | None) -> dict[str, Any]:
-    """The scheduler options an Optuna pruner set away from its defaults; a PatientPruner's
-    wrapped pruner becomes ``wrapped`` (``patient`` without it prunes on patience alone, where
-    Optuna's prunes only when the wrapped pruner agrees)."""
-    options = changed_options(pruner)
-    inner = getattr(pruner, "_wrapped_pruner", None)
-    if kind == "patient" and inner is not None:
-        inner_kind = _SCHEDULER_OF_PRUNER.get(type(inner).__name__, "<name>")
-        if inner_kind is not None:  # a wrapped NopPruner never prunes: nothing to wrap
-            options["wrapped"] = {"name": inner_kind, "options": _pruner_options(inner, inner_kind)}
-    return options
-
-
 def create_study(
     *,
     storage: str | Client | None = None,
@@ -1035,32 +890,61 @@ def create_study(
     ``load_study``/``get_all_study_names`` calls without ``storage`` that follow use it. Without
     ``study_name`` a unique name is made up (as Optuna does). One client per endpoint is opened
     on first use and closed at exit. The rest is
-    ``Client.create_study``. ``sampler``/``pruner`` (Optuna objects) are refused with the
-    ``strategy=``/``scheduler=`` to pass instead; a study has no scheduler unless given one.
+    ``Client.create_study``. ``sampler``/``pruner`` (Optuna's objects, or ``tuneport.samplers``/
+    ``tuneport.pruners`` ones) run as the strategy and scheduler of their algorithm with the
+    options they were given, and a seed derived from the sampler's random state (``seed`` wins);
+    one that cannot run exactly (no counterpart of its class or of a setting it was given) is
+    refused with the ``strategy=``/``scheduler=`` to pass instead, as is ``sampler`` with
+    ``strategy`` (``pruner`` with ``scheduler``). A sampler's ``constraints_func`` goes to the
+    study's ``optimize`` and ``tell``. A study has no scheduler unless given one.
     ``lease_ttl_s``, ``max_retries`` and ``retry_on_fail`` are what Optuna's
     ``RDBStorage(heartbeat_interval=..., failed_trial_callback=RetryFailedTrialCallback(max_retry=n))``
     sets up: a trial whose worker stops renewing its lease is failed after ``lease_ttl_s`` and its
     params re-queued at most ``max_retries`` times (``retry_on_fail``: also after a FAIL).
     @raises InvalidArgumentError, AlreadyExistsError."""
-    _refuse_optuna_objects(sampler, pruner, multi_objective=isinstance(directions, (list, tuple)) and len(directions) > 1)
-    client = _shared_client(storage, may_start_private=True)
-    study = client.create_study(
-        study_name if study_name is not None else f"no-name-{uuid.uuid4()}",
-        direction=direction,
-        directions=directions,
-        reference_point=reference_point,
+    runs = translate(
+        sampler,
+        pruner,
         strategy=strategy,
         scheduler=scheduler,
-        space=space,
-        load_if_exists=load_if_exists,
         seed=seed,
-        max_trials=max_trials,
-        user_attrs=user_attrs,
         max_resource=max_resource,
-        lease_ttl_s=lease_ttl_s,
-        max_retries=max_retries,
-        retry_on_fail=retry_on_fail,
+        multi_objective=isinstance(directions, (list, tuple)) and len(directions) > 1,
     )
+    client = _shared_client(storage, may_start_private=True)
+    name = study_name if study_name is not None else f"no-name-{uuid.uuid4()}"
+
+    def create(seed: int | None) -> Study:
+        return client.create_study(
+            name,
+            direction=direction,
+            directions=directions,
+            reference_point=reference_point,
+            strategy=runs.strategy,
+            scheduler=runs.scheduler,
+            space=space,
+            load_if_exists=load_if_exists,
+            seed=seed,
+            max_trials=max_trials,
+            user_attrs=user_attrs,
+            max_resource=runs.max_resource,
+            lease_ttl_s=lease_ttl_s,
+            max_retries=max_retries,
+            retry_on_fail=retry_on_fail,
+        )
+
+    try:
+        study = create(runs.seed)
+    except InvalidArgumentError as err:
+        # Optuna's recipe gives each worker its own TPESampler(seed=rank) with load_if_exists:
+        # a seed derived from the sampler is not a setting to compare with the stored study's.
+        differences = (err.data or {}).get("differences") or []
+        if not (load_if_exists and seed is None and runs.seed is not None and {d.get("field") for d in differences} == {"seed"}):
+            raise
+        study = create(None)
+    study._constraints_func = runs.constraints_func
+    if runs.note:
+        log.info("%s", runs.note)
     if study._created:  # Optuna's INFO lines
         log.info("A new study created on %s with name: %s", client.endpoint, study.name)
     else:
@@ -1072,16 +956,11 @@ def load_study(*, study_name: str | None, storage: str | Client | None = None, s
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
     ``storage`` (as in ``create_study``); ``study_name=None`` loads the server's only study, as
     Optuna does. @raises NotFoundError; ValueError when ``study_name`` is None and the server
-    does not hold exactly one study. ``sampler``/``pruner`` (Optuna objects) are refused: a loaded
-    study keeps the strategy and scheduler it was created with (``Study.update`` changes them for
-    every worker); the error names the ones it runs."""
-    if sampler is not None or pruner is not None:
-        current: Study | None = None
-        try:  # best effort: the refusal names what the study runs
-            current = _shared_client(storage).load_study(study_name) if study_name is not None else None
-        except TuneportError:
-            pass
-        _refuse_optuna_objects_on_load(sampler, pruner, current)
+    does not hold exactly one study. A loaded study keeps the strategy and scheduler it was
+    created with, which the server runs for every worker: ``sampler``/``pruner`` (Optuna's
+    objects, or tuneport's) that stand for them are accepted (their seed has no use), others
+    load the study with a UserWarning naming what it runs and ``Study.update`` to change it for
+    every worker. A sampler's ``constraints_func`` goes to the study's ``optimize`` and ``tell``."""
     client = _shared_client(storage)
     if study_name is None:
         names = [s.name for s in client.list_studies()]
@@ -1092,7 +971,10 @@ def load_study(*, study_name: str | None, storage: str | Client | None = None, s
             )
         study_name = names[0]
         log.info("Study name was omitted: loading '%s', the only study on the server.", study_name)
-    return client.load_study(study_name)
+    study = client.load_study(study_name)
+    if sampler is not None or pruner is not None:
+        check_on_load(study, sampler, pruner)
+    return study
 
 
 def delete_study(*, study_name: str, storage: str | Client | None = None) -> None:

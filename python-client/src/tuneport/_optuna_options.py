@@ -1,15 +1,24 @@
 """The options an Optuna sampler or pruner object was given, as the options of the tuneport
-strategy or scheduler that runs its algorithm, so that refusing ``sampler=TPESampler(...)`` can
-say exactly what to pass instead (``strategy={"name": "tpe", "options": {...}}``).
+strategy or scheduler that runs its algorithm (``sampler=TPESampler(n_startup_trials=20)`` runs
+as ``strategy={"name": "tpe", "options": {"n_startup_trials": 20}}``); the settings it was given
+that have no counterpart (``unmapped_settings``: such an object is refused, not run without
+them); and the study seed its random state stands for (``derived_seed``).
 
 Only options whose meaning is the same on both sides are carried over, and only those set away
 from Optuna's own defaults (found by building a default object of the same class): the values
-a user chose. Optuna's samplers do not keep their seed, so a seed is never among them.
+a user chose. Optuna's samplers do not keep their seed, only a random state made from it, so
+the seed is derived from that state. Objects of ``tuneport.samplers``/``tuneport.pruners``
+(``Recorded``) keep the arguments they were given and answer the same questions from those.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
+import struct
+import types
+import warnings
 from typing import Any
 
 # Optuna's attribute (a dotted path on the object) -> tuneport's option, per class name.
@@ -60,11 +69,28 @@ _OPTIONS: dict[str, dict[str, str]] = {
     "PatientPruner": {"_patience": "patience", "_min_delta": "min_delta"},
 }
 
-# Optuna's defaults of classes that cannot be built without arguments (PatientPruner needs its
-# wrapped pruner), so that an option left at its default is not named as set.
-_DEFAULTS: dict[str, dict[str, Any]] = {"PatientPruner": {"min_delta": 0.0}}
+# Options always carried: the ones a class cannot be built without.
+_ALWAYS: dict[str, tuple[str, ...]] = {"PercentilePruner": ("percentile",), "PatientPruner": ("patience",)}
 
 _MISSING = object()
+
+
+def _default_of(obj: Any) -> Any:
+    """An object of ``obj``'s class built with Optuna's defaults (the arguments it cannot do
+    without taken from ``obj``), or None when it cannot be built."""
+    cls = type(obj)
+    with warnings.catch_warnings():  # ExperimentalWarning (PatientPruner), FutureWarning
+        warnings.simplefilter("ignore")
+        try:
+            if cls.__name__ == "PercentilePruner":
+                return cls(obj._percentile)
+            if cls.__name__ == "PatientPruner":
+                return cls(None, patience=obj._patience)
+            if cls.__name__ == "ThresholdPruner":  # needs a bound: infinite ones are its defaults (None)
+                return cls(upper=math.inf)
+            return cls()
+        except Exception:  # noqa: BLE001 - a class that needs arguments (GridSampler)
+            return None
 
 
 def _attr(obj: Any, path: str) -> Any:
@@ -85,25 +111,212 @@ def _plain(v: Any) -> bool:
 def changed_options(obj: Any) -> dict[str, Any]:
     """The tuneport options of ``obj`` (an Optuna sampler or pruner) that were set away from
     Optuna's defaults; empty for a class this does not know, or one without a default form."""
+    if isinstance(obj, Recorded):
+        return obj._tuneport_options()[0]
     table = _OPTIONS.get(type(obj).__name__)
     if table is None:
         return {}
-    try:
-        # Not built when its defaults are listed: PatientPruner needs arguments and warns ExperimentalWarning.
-        default = None if type(obj).__name__ in _DEFAULTS else type(obj)()
-    except Exception:  # noqa: BLE001 - a class that needs arguments
-        default = None
+    default = _default_of(obj)
+    always = _ALWAYS.get(type(obj).__name__, ())
     out: dict[str, Any] = {}
     for path, option in table.items():
         v = _attr(obj, path)
         if v is _MISSING or not _plain(v):
             continue
-        if default is not None and _attr(default, path) == v:
-            continue
-        if default is None and _DEFAULTS.get(type(obj).__name__, {}).get(option, _MISSING) == v:
+        if default is not None and _attr(default, path) == v and option not in always:
             continue
         out[option] = v
     return out
+
+
+# Attributes that hold no setting of the user's: random states (the seed is derived from them),
+# caches and search-space trackers a sampler fills while it runs, warning switches, what is
+# carried or checked on its own (constraints_func, PatientPruner's wrapped pruner).
+_STATE = frozenset(
+    {
+        "_rng", "_cma_rng", "_seed", "_warn_independent_sampling", "_constraints_func", "_search_space",
+        "_intersection_search_space", "_gprs_cache_list", "_constraints_gprs_cache_list", "_search_space_group",
+        "_group_decomposed_search_space", "_pruners", "_total_trial_allocation_budget", "_trial_allocation_budgets",
+        "_n_brackets", "_wrapped_pruner", "_attr_prefix",
+    }
+)  # fmt: skip
+# Copies of a carried option inside Optuna's helper objects.
+_DERIVED: dict[str, frozenset[str]] = {
+    "NSGAIISampler": frozenset(
+        {"_elite_population_selection_strategy._population_size", "_child_generation_strategy._crossover._swapping_prob"}
+    ),
+}
+# Optuna's argument for an attribute whose name is not the argument's.
+_ARGUMENT = {
+    "_deterministic": "deterministic_objective",
+    "_parzen_estimator_parameters.weights": "weights",
+    "_child_generation_strategy._crossover": "crossover",
+    "_child_generation_strategy._mutation": "mutation",
+}
+
+
+def _argument(path: str) -> str:
+    return _ARGUMENT.get(path, path.rsplit(".", 1)[-1].lstrip("_"))
+
+
+def _compare(v: Any, d: Any, path: str, skip: frozenset[str], out: list[tuple[str, Any]]) -> None:
+    if path in skip:
+        return
+    if type(v) is not type(d):
+        out.append((path, v))
+        return
+    if isinstance(v, tuple) and hasattr(v, "_fields"):  # a NamedTuple of settings
+        for f in v._fields:
+            _compare(getattr(v, f), getattr(d, f), f"{path}.{f}", skip, out)
+        return
+    try:
+        if v is d or bool(v == d):
+            return
+    except Exception:  # noqa: BLE001 - an array compares element-wise
+        pass
+    if type(v).__module__.startswith("optuna.") and hasattr(v, "__dict__") and not isinstance(v, (types.FunctionType, type)):
+        _differences(v, d, path + ".", skip, out)  # one of Optuna's helper objects: its own settings
+        return
+    out.append((path, v))
+
+
+def _differences(obj: Any, default: Any, prefix: str, skip: frozenset[str], out: list[tuple[str, Any]]) -> None:
+    for key, v in vars(obj).items():
+        if key not in _STATE:
+            _compare(v, getattr(default, key, _MISSING), prefix + key, skip, out)
+
+
+def unmapped_settings(obj: Any) -> list[str]:
+    """The arguments of ``obj`` (an Optuna sampler or pruner of a class tuneport has a
+    counterpart of) set away from Optuna's defaults that tuneport has no option for, or whose
+    value it cannot take, as ``"name=value"``: running it without them would not be running it."""
+    if isinstance(obj, Recorded):
+        return obj._tuneport_options()[1]
+    table = _OPTIONS.get(type(obj).__name__, {})
+    default = _default_of(obj)
+    if default is None:
+        return []
+    found: list[tuple[str, Any]] = []
+    _differences(obj, default, "", frozenset(table) | _DERIVED.get(type(obj).__name__, frozenset()), found)
+    for path in table:  # carried options whose value the server cannot take (not a plain value)
+        v = _attr(obj, path)
+        if v is not _MISSING and not _plain(v) and not _equal(v, _attr(default, path)):
+            found.append((path, v))
+    return [f"{_argument(path)}={_short(v)}" for path, v in found]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, (types.FunctionType, types.MethodType)):
+        return f"<function {v.__qualname__}>"
+    if not isinstance(v, (bool, int, float, str, list, tuple, dict, type(None))):
+        return f"<{type(v).__name__}>"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------ seeds
+
+_MT_N = 624
+
+
+def _mt_keys(seed: int) -> list[int]:
+    """The MT19937 state numpy's ``RandomState(seed)`` starts from (Matsumoto and Nishimura's
+    init_genrand, which numpy's legacy seeding uses for an int seed)."""
+    keys = [seed & 0xFFFFFFFF]
+    for i in range(1, _MT_N):
+        prev = keys[-1]
+        keys.append((1812433253 * (prev ^ (prev >> 30)) + i) & 0xFFFFFFFF)
+    return keys
+
+
+def _seed_of_state(keys: list[int], pos: int) -> int:
+    digest = hashlib.sha256(b"MT19937" + struct.pack(f"<{_MT_N}I", *keys) + struct.pack("<I", pos)).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def seed_of_int(seed: int) -> int:
+    """The study seed a sampler seeded with ``seed`` stands for: the one ``derived_seed`` gives
+    for an Optuna sampler built with ``seed=seed`` (the hash of the random state it makes)."""
+    if 0 <= seed < 2**32:
+        return _seed_of_state(_mt_keys(seed), _MT_N)
+    return int.from_bytes(hashlib.sha256(str(seed).encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def derived_seed(obj: Any) -> int | None:
+    """A 31-bit study seed derived from ``obj``'s random state without drawing from it (a hash of
+    its MT19937 state), so that the same ``TPESampler(seed=1)`` gives the same run each time; None
+    for an unseeded sampler that has not drawn yet (the server then picks one at random)."""
+    if isinstance(obj, Recorded):
+        seed = obj._given.get("seed")
+        return None if seed is None else seed_of_int(int(seed))
+    if type(obj).__name__ == "QMCSampler":  # keeps its seed (a random one when not given)
+        seed = getattr(obj, "_seed", None)
+        return None if not isinstance(seed, int) else seed_of_int(seed)
+    state = getattr(obj, "_cma_rng" if type(obj).__name__ == "CmaEsSampler" else "_rng", None)
+    rng = getattr(state, "_rng", state)  # a LazyRandomState holds its RandomState, None until used
+    get_state = getattr(rng, "get_state", None)
+    if get_state is None:
+        return None
+    name, keys, pos, *_ = get_state(legacy=True)
+    if name != "MT19937":
+        return None
+    return _seed_of_state([int(k) for k in keys], int(pos))
+
+
+# ------------------------------------------------------------------ tuneport's own objects
+
+
+class Recorded:
+    """A ``tuneport.samplers``/``tuneport.pruners`` object: the arguments it was given, as
+    Optuna's class of the same name takes them, to be run as a tuneport strategy or scheduler.
+    ``_OPTIONS``: argument -> tuneport option; ``_IGNORED``: arguments that change nothing (a
+    warning switch; one Optuna 5 ignores too); ``_CARRIED``: arguments carried on their own
+    (seed, constraints_func, a wrapped pruner). Any other argument set away from its default has
+    no counterpart. ``_EFFECTIVE``: the default Optuna uses for an argument whose default is None."""
+
+    _OPTIONS: dict[str, str] = {}
+    _IGNORED: frozenset[str] = frozenset()
+    _CARRIED: frozenset[str] = frozenset({"seed", "constraints_func"})
+    _ALWAYS: frozenset[str] = frozenset()
+    _EFFECTIVE: dict[str, Any] = {}
+
+    def _record(self, given: dict[str, Any]) -> None:
+        self._given = {k: v for k, v in given.items() if k not in ("self", "__class__")}
+        for k, v in self._given.items():  # under Optuna's attribute names, which the translation reads
+            setattr(self, f"_{k}", v)
+
+    def _defaults(self) -> dict[str, Any]:
+        sig = inspect.signature(type(self).__init__)
+        return {**{k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}, **self._EFFECTIVE}
+
+    def _tuneport_options(self) -> tuple[dict[str, Any], list[str]]:
+        """(the tuneport options, the arguments with no counterpart as ``"name=value"``)."""
+        defaults = self._defaults()
+        options: dict[str, Any] = {}
+        unmapped: list[str] = []
+        for arg, v in self._given.items():
+            d = defaults.get(arg, _MISSING)
+            if v is None and arg in self._EFFECTIVE:
+                continue  # None: Optuna's effective default
+            at_default = d is not _MISSING and _equal(v, d)
+            if arg in self._CARRIED or arg in self._IGNORED or (at_default and arg not in self._ALWAYS):
+                continue
+            option = self._OPTIONS.get(arg)
+            if option is not None and _plain(v):
+                options[option] = v
+            else:
+                unmapped.append(f"{arg}={_short(v)}")
+        return options, unmapped
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._given.items())})"
 
 
 def plugin_hint(arg: str, kind: str, obj: Any, options: dict[str, Any] | None = None) -> str:

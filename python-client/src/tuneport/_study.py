@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import operator
@@ -177,6 +178,10 @@ class Study:
         self._warned_no_scheduler = False
         self._created = False
         """True when ``create_study`` made it (not loaded with ``load_if_exists``)."""
+        self._constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None
+        """The ``constraints_func`` of the Optuna sampler ``create_study``/``load_study`` was given:
+        ``optimize`` and ``tell`` use it when not given constraints (Optuna's sampler computes
+        them after each trial)."""
 
     def __iter__(self) -> Iterator[Any]:
         """Refused with what to do: Optuna's ``optuna.visualization`` (plotly and matplotlib) and
@@ -462,6 +467,8 @@ class Study:
             uncast = _uncastable(value)
             if uncast is not None:  # Optuna's ValueError for state=COMPLETE; the trial stays RUNNING
                 raise InvalidArgumentError(uncast, {"study": self.name, "trial": t.number})
+            if constraints is None and self._constraints_func is not None:
+                constraints = self._sampler_constraints(t, value)
             try:
                 t.complete(value, constraints=constraints, user_attrs=user_attrs)
             except InvalidArgumentError:
@@ -878,6 +885,23 @@ class Study:
 
     # ------------------------------------------------------------------ Optuna style
 
+    def _sampler_constraints(self, t: Trial, value: Any) -> list[float] | None:
+        """What the sampler's ``constraints_func`` gives for ``t`` finished with ``value``, as
+        ``optimize`` computes it (where it raises, the trial fails with the values in its reason)."""
+        from ._optimize import _as_values, _constraints_of, _fail_keeping_values
+
+        func = self._constraints_func
+        result = _as_values(value, len(self.directions))
+        if func is None or result is None:
+            return None  # a value that is no result: tell's own checks answer it
+        frozen = t.frozen()
+        done = dataclasses.replace(frozen, values=list(result), value=result[0] if len(result) == 1 else None)
+        try:
+            return _constraints_of(func, done)
+        except Exception as err:
+            _fail_keeping_values(t, result, f"constraints_func raised {err!r}")
+            raise
+
     def optimize(
         self,
         func: Callable[[Trial], float | Sequence[float]],
@@ -909,7 +933,8 @@ class Study:
         ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise.
         In a multi-objective study ``func`` returns one value per objective. ``constraints_func``
         (Optuna's sampler argument, here the loop's) gets the finished trial (params and values)
-        before it is told and returns its constraint values, ``c <= 0`` satisfied."""
+        before it is told and returns its constraint values, ``c <= 0`` satisfied; without one,
+        the ``constraints_func`` of the sampler the study was created or loaded with is used."""
         from ._optimize import run_optimize
 
         with self._loop():
@@ -923,7 +948,7 @@ class Study:
                 callbacks=list(callbacks or ()),
                 gc_after_trial=gc_after_trial,
                 show_progress_bar=show_progress_bar,
-                constraints_func=constraints_func,
+                constraints_func=constraints_func if constraints_func is not None else self._constraints_func,
             )
 
     def trials_dataframe(
