@@ -110,13 +110,11 @@ configure_default_logging()
 
 # Optuna's submodules, for scripts moved with ``import tuneport as optuna``
 # (``optuna.logging.set_verbosity``, ``optuna.trial.TrialState``, ``optuna.exceptions.TrialPruned``,
-# ``optuna.distributions.FloatDistribution``).
-from . import distributions, exceptions, logging, study, trial  # noqa: E402
+# ``optuna.distributions.FloatDistribution``, ``optuna.samplers.TPESampler(seed=1)``,
+# ``optuna.pruners.MedianPruner()``).
+from . import distributions, exceptions, logging, pruners, samplers, study, trial  # noqa: E402
 
 _OPTUNA_ONLY = {
-    "samplers": "the server runs the sampler: pass strategy='tpe', 'nsga2', 'gp', 'ehvi', ... to create_study "
-    "(constraints: trial.set_constraint(key, value) in the objective, or study.optimize(objective, constraints_func=...))",
-    "pruners": "the server runs the pruner: pass scheduler='median', 'hyperband', ... to create_study",
     "visualization": "the server draws the plots: study.plot('pareto_front'), 'history', 'parallel', 'slice', "
     "'contour', 'importances', 'edf', 'intermediate', 'hypervolume_history' (a PNG; .save(path))",
     "importance": "the server computes parameter importances: study.plot('importances')",
@@ -130,7 +128,7 @@ _OPTUNA_ONLY = {
 if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
 
     def __getattr__(name: str) -> object:
-        """Optuna's modules that tuneport has no counterpart of (``optuna.samplers``, ``optuna.visualization``
+        """Optuna's modules that tuneport has no counterpart of (``optuna.visualization``, ``optuna.storages``
         in a script moved with ``import tuneport as optuna``): an AttributeError that says what to use."""
         hint = _OPTUNA_ONLY.get(name)
         if hint is None:

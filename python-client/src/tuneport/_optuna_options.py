@@ -316,7 +316,10 @@ class Recorded:
         return options, unmapped
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._given.items())})"
+        """The call that made it, with the arguments given away from their defaults: ``TPESampler(seed=1)``."""
+        defaults = inspect.signature(type(self).__init__).parameters
+        shown = [f"{k}={_short(v)}" for k, v in self._given.items() if not (k in defaults and _equal(v, defaults[k].default))]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 def plugin_hint(arg: str, kind: str, obj: Any, options: dict[str, Any] | None = None) -> str:

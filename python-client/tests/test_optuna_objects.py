@@ -1,0 +1,237 @@
+"""An Optuna script's ``sampler=TPESampler(seed=1)``: the seed it stands for, its constraints_func,
+the line logged, ``load_if_exists`` across workers with their own seeds, and tuneport's own
+``samplers``/``pruners`` (``import tuneport as optuna`` without Optuna installed), on a real server."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import warnings
+from typing import Any, cast
+
+import optuna
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+from tuneport._optuna_objects import pruner_spec, sampler_spec
+from tuneport._optuna_options import derived_seed
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Optuna's objects built here warn: QMCSampler and PatientPruner are experimental, prior_weight deprecated.
+pytestmark = [pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"), pytest.mark.filterwarnings("ignore::FutureWarning")]
+
+
+def _first_params(server: ServerProcess, name: str, sampler: Any, n: int = 4) -> list[dict[str, Any]]:
+    study = tp.create_study(storage=server.endpoint, study_name=name, sampler=sampler)
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        out.append({"x": trial.suggest_float("x", 0, 1), "k": trial.suggest_int("k", 0, 1000)})
+        study.tell(trial, 0.0)
+    return out
+
+
+def test_the_same_sampler_seed_gives_the_same_run_and_another_seed_another(server: ServerProcess, name: str) -> None:
+    one = _first_params(server, name + "-a", optuna.samplers.TPESampler(seed=1))
+    again = _first_params(server, name + "-b", optuna.samplers.TPESampler(seed=1))
+    other = _first_params(server, name + "-c", optuna.samplers.TPESampler(seed=2))
+    assert one == again
+    assert one != other
+    a = tp.load_study(study_name=name + "-a", storage=server.endpoint)
+    assert a.seed == derived_seed(optuna.samplers.TPESampler(seed=1)) and 0 <= a.seed < 2**31
+
+
+def test_the_seed_is_read_without_drawing_from_the_samplers_random_state() -> None:
+    sampler = optuna.samplers.TPESampler(seed=5)
+    state: Any = sampler._rng.rng.get_state()
+    before = state[1].tolist()
+    assert derived_seed(sampler) == derived_seed(sampler)
+    after: Any = sampler._rng.rng.get_state()
+    assert after[1].tolist() == before
+    assert derived_seed(optuna.samplers.CmaEsSampler(seed=5)) == derived_seed(sampler) == derived_seed(optuna.samplers.QMCSampler(seed=5))
+    assert derived_seed(optuna.samplers.TPESampler()) is None  # unseeded: the server picks one
+
+
+def test_create_studys_seed_wins_and_an_unseeded_sampler_leaves_it_to_the_server(server: ServerProcess, name: str) -> None:
+    mine = tp.create_study(storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=1), seed=7)
+    assert mine.seed == 7
+    unseeded = [tp.create_study(storage=server.endpoint, study_name=f"{name}-{i}", sampler=optuna.samplers.TPESampler()).seed for i in range(2)]
+    assert unseeded[0] != unseeded[1]
+
+
+def test_the_translation_is_logged_once_per_create_study(server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="tuneport"):
+        tp.create_study(storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=3), pruner=optuna.pruners.MedianPruner())
+    lines = [r.getMessage() for r in caplog.records if "runs as" in r.getMessage()]
+    seed = derived_seed(optuna.samplers.TPESampler(seed=1))
+    assert lines == [
+        f"sampler=TPESampler(...) runs as strategy {{'name': 'tpe', 'options': {{'n_startup_trials': 3}}}}, seed {seed} "
+        "(derived from the sampler's random state); pruner=MedianPruner(...) runs as scheduler {'name': 'median', 'options': {}}"
+    ]
+
+
+def test_workers_with_their_own_sampler_seed_load_the_same_study(server: ServerProcess, name: str) -> None:
+    # Optuna's recipe: create_study(..., load_if_exists=True, sampler=TPESampler(seed=rank)) on each worker.
+    first = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=0))
+    second = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=1))
+    assert second.seed == first.seed and not second._created
+    # Another algorithm is still another setting.
+    with pytest.raises(tp.InvalidArgumentError, match="exists with other settings"):
+        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed=1))
+
+
+def _constraints(frozen: Any) -> list[float]:
+    return [frozen.params["x"] - 0.5]
+
+
+def test_a_samplers_constraints_func_is_used_by_tell_and_by_a_loaded_study(server: ServerProcess, name: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # Optuna 5 deprecates the sampler argument
+        sampler = optuna.samplers.TPESampler(constraints_func=_constraints, seed=1)
+    study = tp.create_study(storage=server.endpoint, study_name=name, sampler=sampler)
+    trial = study.ask()
+    x = trial.suggest_float("x", 0, 1)
+    study.tell(trial, x)
+    assert study.trials[0].system_attrs["constraints"] == pytest.approx((x - 0.5,))
+    worker = tp.load_study(study_name=name, storage=server.endpoint, sampler=sampler)
+    worker.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    done = worker.trials[1]
+    assert done.system_attrs["constraints"] == pytest.approx((cast(float, done.params["x"]) - 0.5,))
+
+
+def test_a_failing_constraints_func_in_tell_fails_the_trial_keeping_its_value(server: ServerProcess, name: str) -> None:
+    def broken(frozen: Any) -> list[float]:
+        raise ZeroDivisionError("boom")
+
+    study = tp.create_study(storage=server.endpoint, study_name=name, sampler=tp.samplers.TPESampler(constraints_func=broken))
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    with pytest.raises(ZeroDivisionError):
+        study.tell(trial, 0.25)
+    failed = study.trials[0]
+    assert failed.state == "FAIL" and "constraints_func raised ZeroDivisionError('boom')" in failed.system_attrs["fail_reason"]
+    assert "0.25" in failed.system_attrs["fail_reason"]
+
+
+# ---------------------------------------------------------------- tuneport.samplers / tuneport.pruners
+
+OWN = [(tp.samplers, optuna.samplers, n) for n in tp.samplers.__all__ if n != "BaseSampler"] + [
+    (tp.pruners, optuna.pruners, n) for n in tp.pruners.__all__ if n != "BasePruner"
+]
+
+
+@pytest.mark.parametrize("ours, theirs, cls", OWN)
+def test_tuneports_classes_take_optunas_arguments(ours: Any, theirs: Any, cls: str) -> None:
+    def shape(c: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(c).parameters.values()]
+
+    assert shape(getattr(ours, cls)) == shape(getattr(theirs, cls))
+
+
+SAME = [
+    ("TPESampler", {"seed": 1, "n_startup_trials": 3, "prior_weight": 2.0, "multivariate": False}),
+    ("TPESampler", {}),
+    ("GPSampler", {"n_startup_trials": 4, "seed": 9}),
+    ("QMCSampler", {"seed": 3}),
+    ("QMCSampler", {"scramble": True, "seed": 3}),
+    ("CmaEsSampler", {"popsize": 8, "seed": 2}),
+    ("NSGAIISampler", {"population_size": 10, "mutation_prob": 0.1, "seed": 5}),
+    ("RandomSampler", {"seed": 7}),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs", SAME)
+@pytest.mark.parametrize("multi", [False, True])
+def test_tuneports_samplers_run_as_optunas_objects_do(cls: str, kwargs: dict[str, Any], multi: bool) -> None:
+    ours, theirs = getattr(tp.samplers, cls)(**kwargs), getattr(optuna.samplers, cls)(**kwargs)
+    assert sampler_spec(ours, multi) == sampler_spec(theirs, multi)
+    assert derived_seed(ours) == derived_seed(theirs)
+
+
+PRUNERS_SAME = [
+    ("MedianPruner", (), {"n_warmup_steps": 3, "n_min_trials": 2}),
+    ("PercentilePruner", (25.0,), {"interval_steps": 2}),
+    ("SuccessiveHalvingPruner", (), {"min_resource": 2, "reduction_factor": 3}),
+    ("HyperbandPruner", (), {"max_resource": 30}),
+    ("ThresholdPruner", (), {"upper": 1.0}),
+    ("ThresholdPruner", (), {"lower": float("-inf"), "upper": 2.0, "n_warmup_steps": 1}),
+    ("NopPruner", (), {}),
+]
+
+
+@pytest.mark.parametrize("cls, args, kwargs", PRUNERS_SAME)
+def test_tuneports_pruners_run_as_optunas_objects_do(cls: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    ours, theirs = getattr(tp.pruners, cls)(*args, **kwargs), getattr(optuna.pruners, cls)(*args, **kwargs)
+    for budget in (None, 81):
+        assert pruner_spec(ours, budget) == pruner_spec(theirs, budget)
+    wrapped = tp.pruners.PatientPruner(tp.pruners.MedianPruner(n_startup_trials=2), patience=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optunas = optuna.pruners.PatientPruner(optuna.pruners.MedianPruner(n_startup_trials=2), patience=3)
+    assert pruner_spec(wrapped, None) == pruner_spec(optunas, None)
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: tp.samplers.TPESampler(group=True), "TPESampler(group=True)"),
+        (lambda: tp.samplers.GPSampler(deterministic_objective=True), "deterministic_objective=True"),
+        (lambda: tp.samplers.CmaEsSampler(x0={"x": 0.5}), "x0={'x': 0.5}"),
+        (lambda: tp.samplers.QMCSampler(qmc_type="halton"), "qmc_type='halton'"),
+        (lambda: tp.samplers.GridSampler({"x": [0, 1]}), "space={'x': tp.Categorical([0, 1])}"),
+        (lambda: tp.pruners.SuccessiveHalvingPruner(min_resource=1, bootstrap_count=2), "bootstrap_count=2"),
+    ],
+)
+def test_tuneports_objects_refuse_an_argument_without_counterpart(server: ServerProcess, name: str, make: Any, words: str) -> None:
+    obj = make()
+    argument = "pruner" if isinstance(obj, tp.pruners.BasePruner) else "sampler"
+    with pytest.raises(tp.InvalidArgumentError) as err:
+        tp.create_study(storage=server.endpoint, study_name=name, **{argument: obj})
+    assert words in str(err.value)
+    assert name not in tp.get_all_study_names(storage=server.endpoint)
+
+
+def test_a_script_moved_with_import_tuneport_as_optuna_keeps_its_sampler_and_pruner(server: ServerProcess, name: str) -> None:
+    # Optuna's pruning tutorial, with only the import changed (and storage pointing at the server).
+    import tuneport as optuna  # noqa: F811 - the point of the test
+
+    def objective(trial: Any) -> float:
+        x: float = trial.suggest_float("x", -10, 10)
+        for step in range(5):
+            value = (x - 2) ** 2 + 1.0 / (step + 1)
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return (x - 2) ** 2
+
+    runs = []
+    for suffix in ("a", "b"):
+        study = optuna.create_study(
+            storage=server.endpoint,
+            study_name=f"{name}-{suffix}",
+            sampler=optuna.samplers.TPESampler(seed=10, n_startup_trials=5),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        )
+        study.optimize(objective, n_trials=12)
+        runs.append([t.params["x"] for t in study.trials])
+        assert study.strategy["name"] == "tpe" and study.strategy["options"]["n_startup_trials"] == 5
+        assert study.scheduler is not None and study.scheduler["options"]["n_warmup_steps"] == 1
+        assert len(study.trials) == 12 and study.best_value < 25
+    assert runs[0] == runs[1]  # the same seed, the same run
+    assert repr(optuna.samplers.TPESampler(seed=10)) == "TPESampler(seed=10)"
+
+
+def test_a_subclass_of_the_users_own_is_refused_even_under_a_known_name(server: ServerProcess, name: str) -> None:
+    # A TPESampler subclass of the user's samples in its own way: running it as 'tpe' would not run it.
+    class TPESampler(tp.samplers.TPESampler):  # noqa: N801 - the name is the point
+        pass
+
+    class OptunaTPE(optuna.samplers.TPESampler):
+        pass
+
+    OptunaTPE.__name__ = "TPESampler"
+    for sampler in (TPESampler(seed=1), OptunaTPE(seed=1)):
+        with pytest.raises(tp.InvalidArgumentError, match="no counterpart of TPESampler, and a sampler of your own"):
+            tp.create_study(storage=server.endpoint, study_name=name, sampler=sampler)
+    assert name not in tp.get_all_study_names(storage=server.endpoint)
