@@ -147,6 +147,9 @@ def test_tuneports_samplers_run_as_optunas_objects_do(cls: str, kwargs: dict[str
     ours, theirs = getattr(tp.samplers, cls)(**kwargs), getattr(optuna.samplers, cls)(**kwargs)
     assert sampler_spec(ours, multi) == sampler_spec(theirs, multi)
     assert derived_seed(ours) == derived_seed(theirs)
+    if "independent_sampler" in inspect.signature(type(ours)).parameters:  # a RandomSampler is Optuna's default one
+        with_random = getattr(tp.samplers, cls)(**kwargs, independent_sampler=tp.samplers.RandomSampler(seed=4))
+        assert sampler_spec(with_random, multi) == sampler_spec(ours, multi)
 
 
 PRUNERS_SAME = [

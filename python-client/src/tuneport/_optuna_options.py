@@ -308,6 +308,8 @@ class Recorded:
             at_default = d is not _MISSING and _equal(v, d)
             if arg in self._CARRIED or arg in self._IGNORED or (at_default and arg not in self._ALWAYS):
                 continue
+            if arg == "independent_sampler" and type(v).__name__ == "RandomSampler":
+                continue  # what Optuna's samplers use when given none
             option = self._OPTIONS.get(arg)
             if option is not None and _plain(v):
                 options[option] = v
