@@ -104,7 +104,8 @@ describe("MCP over HTTP: bodies that cost more to look at than to send", () => {
     const headers = await session();
     const res = await fetch(url, { method: "POST", headers, body: toolCall("[".repeat(1_000_000) + "]".repeat(1_000_000)) });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ id: null, error: { code: -32600, message: expect.stringMatching(/nests deeper than 40 levels/), data: { code: "INVALID_ARGUMENT" } } });
+    // With the call's id, read from the text: a client matches the refusal to its request.
+    expect(await res.json()).toMatchObject({ id: 7, error: { code: -32602, message: expect.stringMatching(/nests deeper than 40 levels/), data: { code: "INVALID_ARGUMENT" } } });
     // Within the limit, the tool itself refuses arguments past its 32 levels, with its own message.
     const tool = await fetch(url, { method: "POST", headers, body: toolCall("[".repeat(35) + "]".repeat(35)) });
     expect(await tool.text()).toMatch(/the arguments nest deeper than 32 levels/);

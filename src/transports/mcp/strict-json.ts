@@ -22,12 +22,105 @@ export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 export const MAX_MESSAGE_NESTING = MAX_NESTING + 8;
 
 /**
- * The refusal (-32600, id null: nothing was parsed) of message text nesting deeper than
- * `MAX_MESSAGE_NESTING`, or null.
+ * The refusal of message text nesting deeper than `MAX_MESSAGE_NESTING`, or null: invalid params
+ * (-32602) for a tool call, an invalid request (-32600) otherwise, with the message's id read from
+ * its text (`messageHeader`), so that the client's request ends at once. With id null, as before
+ * 2026-12-06, no client could match it to its request: the SDK's waited for its 60 s timeout.
  */
 export function tooDeepReply(text: string): JsonRpcErrorReply | null {
   if (!jsonTextNestingExceeds(text, MAX_MESSAGE_NESTING)) return null;
-  return invalidRequest(`the message nests deeper than ${MAX_MESSAGE_NESTING} levels (a tool's arguments take at most ${MAX_NESTING})`);
+  const { id, method } = messageHeader(text);
+  return refusal(id, method === "tools/call" ? -32602 : -32600, `the message nests deeper than ${MAX_MESSAGE_NESTING} levels (a tool's arguments take at most ${MAX_NESTING})`);
+}
+
+/**
+ * The top-level `id` (a string or a safe integer) and `method` of a JSON-RPC message, read from its
+ * text without parsing it (a message refused for its nesting may hold a million levels; one over
+ * `MAX_LINE_BYTES` is only known by its first bytes), null for each that is not there. Only keys
+ * of the outermost object count. Text that is not one JSON object may give anything: the answer
+ * only addresses a refusal.
+ */
+export function messageHeader(text: string): { id: string | number | null; method: string | null } {
+  let id: string | number | null = null;
+  let method: string | null = null;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x22) {
+      const end = stringEnd(text, i);
+      if (end < 0) break;
+      const colon = skipSpace(text, end + 1);
+      if (depth === 1 && text.charCodeAt(colon) === 0x3a) {
+        const key = text.slice(i + 1, end);
+        if (key === "id" || key === "method") {
+          const v = scalarAt(text, skipSpace(text, colon + 1));
+          if (key === "id" && isRequestId(v.value)) id = v.value;
+          if (key === "method" && typeof v.value === "string") method = v.value;
+          if (v.end > end) {
+            i = v.end - 1;
+            continue;
+          }
+        }
+      }
+      i = end;
+    }
+  }
+  return { id, method };
+}
+
+/** A JSON-RPC request id as MCP uses them: a string (whole, not decoded with replacements) or a safe integer. */
+const isRequestId = (v: unknown): v is string | number => (typeof v === "string" && !v.includes("\uFFFD")) || (typeof v === "number" && Number.isSafeInteger(v));
+
+/** The index of the quote that closes the string opening at `open`, or -1. */
+function stringEnd(text: string, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i;
+  }
+  return -1;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && " \t\r\n".includes(text.charAt(i))) i++;
+  return i;
+}
+
+/** The string or number at `i` (parsed alone) and the index after it; value undefined for anything else. */
+function scalarAt(text: string, i: number): { value: unknown; end: number } {
+  let end = -1;
+  if (text.charCodeAt(i) === 0x22) end = stringEnd(text, i) + 1;
+  else {
+    const m = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    m.lastIndex = i;
+    if (m.exec(text) !== null) end = m.lastIndex;
+  }
+  if (end <= i) return { value: undefined, end: i };
+  try {
+    return { value: JSON.parse(text.slice(i, end)) as unknown, end };
+  } catch {
+    return { value: undefined, end };
+  }
+}
+
+/**
+ * The id of a message known only by its first and last bytes (one over `MAX_LINE_BYTES`, dropped as
+ * it streamed in): a top-level `id` among its first keys, or its last key (where the SDK's clients
+ * write it: `{"method":…,"params":…,"jsonrpc":"2.0","id":7}`). Null when neither shows one.
+ */
+export function edgeId(head: Buffer, tail: Buffer): string | number | null {
+  const first = messageHeader(head.toString("utf8")).id;
+  if (first !== null) return first;
+  const m = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/.exec(tail.toString("utf8"));
+  if (m === null) return null;
+  try {
+    const v = JSON.parse(m[1] as string) as unknown;
+    return isRequestId(v) ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Only text that spells `proto`, or escapes a character, can hold the key `__proto__`: the walk is skipped otherwise. */
@@ -136,11 +229,11 @@ export function toolArgumentsProblem(message: unknown): JsonRpcErrorReply | null
   return refusal(typeof m.id === "string" || typeof m.id === "number" ? m.id : null, -32602, problem);
 }
 
-/** The reply to a stdio message over `MAX_LINE_BYTES` (its id is never read). */
-export function tooLargeReply(): JsonRpcErrorReply {
+/** The reply to a stdio message over `MAX_LINE_BYTES`, with its id when its edges show it (`edgeId`). */
+export function tooLargeReply(id: string | number | null = null): JsonRpcErrorReply {
   return {
     jsonrpc: "2.0",
-    id: null,
+    id,
     error: { code: -32700, message: `MESSAGE_TOO_LARGE: a message has at most ${MAX_LINE_BYTES} bytes`, data: { code: "MESSAGE_TOO_LARGE" } },
   };
 }
@@ -158,6 +251,9 @@ export class Utf8LineGuard extends Transform {
   private partialBytes = 0;
   /** Inside a line that grew past the limit: drop bytes until its newline. */
   private skipping = false;
+  /** The first and the latest `EDGE_BYTES` of the line being dropped, where its id is (`edgeId`). */
+  private head: Buffer = EMPTY;
+  private tail: Buffer = EMPTY;
 
   /**
    * @param output where the answers go (stdout): while more than `maxUnread` bytes of them wait
@@ -203,10 +299,16 @@ export class Utf8LineGuard extends Transform {
   }
 
   private addPartial(piece: Buffer): void {
-    if (this.skipping || piece.length === 0) return;
+    if (piece.length === 0) return;
+    if (this.skipping) {
+      this.tail = lastBytes(this.tail, piece);
+      return;
+    }
     this.partial.push(piece);
     this.partialBytes += piece.length;
     if (this.partialBytes > MAX_LINE_BYTES) {
+      this.head = Buffer.from(Buffer.concat(this.partial, EDGE_BYTES));
+      this.tail = this.partial.reduce(lastBytes, EMPTY);
       this.partial = [];
       this.partialBytes = 0;
       this.skipping = true;
@@ -216,13 +318,14 @@ export class Utf8LineGuard extends Transform {
   private endLine(tail: Buffer): void {
     if (this.skipping) {
       this.skipping = false;
-      this.refuse(tooLargeReply());
+      this.refuse(tooLargeReply(edgeId(this.head, lastBytes(this.tail, tail))));
+      this.head = this.tail = EMPTY;
       return;
     }
     const line = this.partial.length === 0 ? tail : Buffer.concat([...this.partial, tail]);
     this.partial = [];
     this.partialBytes = 0;
-    if (line.length > MAX_LINE_BYTES) this.refuse(tooLargeReply());
+    if (line.length > MAX_LINE_BYTES) this.refuse(tooLargeReply(edgeId(line.subarray(0, EDGE_BYTES), line.subarray(line.length - EDGE_BYTES))));
     else if (!isUtf8(line)) this.refuse(invalidUtf8Reply(line));
     else if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return; // a blank line (the SDK skips it too)
     else {
@@ -234,3 +337,12 @@ export class Utf8LineGuard extends Transform {
 }
 
 const NEWLINE = Buffer.from("\n");
+const EMPTY: Buffer = Buffer.alloc(0);
+/** How much of each end of a dropped line is kept to find its id. */
+const EDGE_BYTES = 1024;
+
+/** The last `EDGE_BYTES` of `kept` followed by `piece`, copied (a slice would hold the whole chunk). */
+function lastBytes(kept: Buffer, piece: Buffer): Buffer {
+  const both = piece.length >= EDGE_BYTES ? piece : Buffer.concat([kept, piece]);
+  return Buffer.from(both.subarray(Math.max(0, both.length - EDGE_BYTES)));
+}
