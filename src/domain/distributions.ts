@@ -236,6 +236,24 @@ export function distributionsEqual(a: Distribution, b: Distribution): boolean {
   return x.low === y.low && x.high === y.high && !!x.log === !!y.log && (x.step ?? null) === (y.step ?? null);
 }
 
+/**
+ * Optuna's `check_distribution_compatibility` for a parameter trial `trial` already has, suggested
+ * again from `next` (its first value is then returned): another range is fine; another kind, log
+ * scale or list of choices is refused with Optuna's message. @throws INVALID_ARGUMENT.
+ */
+export function checkRepeat(name: string, trial: number, first: Distribution, next: Distribution): void {
+  let why: string | null = null;
+  if (first.type !== next.type) why = "Cannot set different distribution kind to the same parameter name.";
+  else if (first.type !== "categorical" && next.type !== "categorical" && !!first.log !== !!next.log)
+    why = "Cannot set different log configuration to the same parameter name.";
+  else if (first.type === "categorical" && !distributionsEqual(first, next)) why = "CategoricalDistribution does not support dynamic value space.";
+  if (why !== null)
+    throw invalidArgument(
+      `${why} Parameter '${name}' was suggested as ${JSON.stringify(first)} in trial ${trial}, now as ${JSON.stringify(next)}: suggest it as before (another range is fine), or use another name`,
+      { param: name, existing: first as unknown as Record<string, unknown> },
+    );
+}
+
 /** True when the distribution has exactly one possible value. */
 export function isSingleValue(d: Distribution): boolean {
   return d.type === "categorical" ? d.choices.length === 1 : d.low === d.high;

@@ -5,7 +5,7 @@
  */
 import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision, mergeDecisions } from "../domain/decision.js";
-import { type Distribution, type ParamValue, type Params, checkTrialDistributionsSize, contains, distributionsEqual, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, checkTrialDistributionsSize, contains, distributionsEqual, checkRepeat, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { clipText } from "../domain/input-limits.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
@@ -220,7 +220,7 @@ function askResult(core: ServiceCore, s: StudyState, t: TrialRecord): AskResult 
 
 /**
  * Define-by-run: the value of one parameter of a running trial. Returns the existing value when the
- * trial already has it (the first call's, whatever distribution a repeat names: Optuna's rule). A
+ * trial already has it (the first call's, under Optuna's rule for a repeat: `checkRepeat`). A
  * parameter the study does not declare may take another distribution in another trial (Optuna's
  * dynamic search space, e.g. `suggest_int("skip", 0, n_layers)`): each trial keeps its own, and
  * models learn a parameter only from trials that drew it from the same distribution (TPE's
@@ -244,7 +244,10 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
           `parameter '${a.name}' is declared in study '${s.study.name}' as ${JSON.stringify(declared)}; it cannot be suggested as ${JSON.stringify(dist)}`,
           { param: a.name, existing: declared as unknown as Record<string, unknown> },
         );
-      if (a.name in t.distributions) return { value: t.params[a.name] as ParamValue };
+      const first = t.distributions[a.name];
+      // A declared parameter was checked above (its space may have been widened since the ask).
+      if (first !== undefined && !declared) checkRepeat(a.name, t.number, first, dist);
+      if (first !== undefined) return { value: t.params[a.name] as ParamValue };
       checkTrialDistributionsSize(a.name, t.distributions, dist);
       // An enqueued value: as given when the distribution holds it, its nearest grid point when it falls
       // between the step points (the closest a stored value's rule allows), else drawn.
