@@ -77,5 +77,10 @@ describe("tuneport mcp over stdio", () => {
     expect(plot.content[0]?.type).toBe("image");
     const res = await client.listResources();
     expect(res.resources.map((r) => r.name)).toEqual(["remote"]);
+    // A trial this agent asked over the proxy is known as its own, as in the embedded mode: waiting
+    // does not finish it, telling does.
+    const held = sc(await call(client, "ask_trial", { study: "remote" }));
+    const waited = await call(client, "wait_for_progress", { study: "remote", timeout_s: 0.5 });
+    expect(textOf(waited)).toContain(`Running trial(s) ${held.trial} were asked with ask_trial: they finish only when tell_trial reports them`);
   });
 });

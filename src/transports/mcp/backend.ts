@@ -35,12 +35,20 @@ export interface McpBackend {
   onChange(listener: (change: StudyChange) => void): () => void;
   close(): Promise<void>;
   /**
+   * Whether a trial's `worker` attribute names an agent of this MCP surface, whose trials only
+   * `tell_trial` finishes. Absent: an ask over MCP (`askedOverMcp`).
+   */
+  heldByAgent?(worker: unknown): boolean;
+  /**
    * The same backend, with every op it runs attributed to `who()` (asked at each call: an MCP
    * session's agent is known after `initialize`), which `ask` records as the trial's holder.
    * Absent on `RemoteBackend`: its ZeroMQ `hello` identifies it to the server.
    */
   as?(who: () => WorkerIdentity): McpBackend;
 }
+
+/** True for the `worker` attribute of a trial asked over MCP (stdio or an HTTP session). */
+export const askedOverMcp = (worker: unknown): boolean => (worker as { transport?: unknown } | undefined)?.transport === "mcp";
 
 /** The in-process service. `close` leaves the service open: its owner closes it. */
 export function serviceBackend(service: StudyService, who: () => WorkerIdentity = () => MCP_AGENT): McpBackend {
@@ -150,6 +158,14 @@ export class RemoteBackend implements McpBackend {
         this.log.warn({ op, send }, "no reply to a change; sending it again with the same request id");
       }
     }
+  }
+
+  /** Asks over MCP, and this process's own: its ZeroMQ `hello` (`ZmqClient.identity`) named it as their holder. */
+  heldByAgent(worker: unknown): boolean {
+    if (askedOverMcp(worker)) return true;
+    const w = worker as Partial<WorkerIdentity> | undefined;
+    const me = this.client.identity;
+    return w?.transport === "zmq" && w.name === me.name && w.host === me.host && w.pid === me.pid;
   }
 
   async version(s: string): Promise<number> {

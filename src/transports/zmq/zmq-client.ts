@@ -47,13 +47,15 @@ export class ZmqClient {
     this.dealer = new Dealer({ linger: 0, ...(c ? { curveServerKey: c.serverPublicKey, curvePublicKey: c.publicKey, curveSecretKey: c.secretKey } : {}) });
   }
 
+  /** Who this client says it is in `hello`: the server records it as the holder of the trials it asks (domain/worker.ts). */
+  readonly identity = { name: "tuneport-ts", host: hostname(), pid: process.pid } as const;
+
   /** Connects and performs the `hello` handshake. @throws UNAVAILABLE when the server does not answer. */
   async connect(): Promise<{ version: number; server: { name: string; version: string } }> {
     this.dealer.connect(this.endpoint);
     this.loop = this.receiveLoop();
-    // Host and pid identify this client as the holder of the trials it asks (domain/worker.ts).
     try {
-      return (await this.request("hello", { versions: [1], client: { name: "tuneport-ts", host: hostname(), pid: process.pid } })) as {
+      return (await this.request("hello", { versions: [1], client: { ...this.identity } })) as {
         version: number;
         server: { name: string; version: string };
       };

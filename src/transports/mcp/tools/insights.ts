@@ -5,7 +5,7 @@ import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt, fmtHypervolume } from "../../../service/summary.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
-import type { McpBackend } from "../backend.js";
+import { type McpBackend, askedOverMcp } from "../backend.js";
 import { fitPrefix } from "../budget.js";
 import { compactTrial, isTuneportError, paramsField, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
@@ -270,7 +270,8 @@ async function stuckCause(backend: McpBackend, s: StudyView): Promise<string | n
  */
 async function heldOverMcp(backend: McpBackend, study: string): Promise<string> {
   const page = await backend.call("trials", { study, states: ["RUNNING"], fields: ["system_attrs"], limit: 20 });
-  const mine = page.trials.filter((t) => (t.system_attrs?.worker as { transport?: unknown } | undefined)?.transport === "mcp").map((t) => t.number);
+  const held = backend.heldByAgent?.bind(backend) ?? askedOverMcp;
+  const mine = page.trials.filter((t) => held(t.system_attrs?.worker)).map((t) => t.number);
   if (mine.length === 0) return "";
   return `Running trial(s) ${mine.join(", ")} were asked with ask_trial: they finish only when tell_trial reports them (waiting does not renew their lease).`;
 }
