@@ -2,7 +2,8 @@
  * Plug-in option names as users write them. Optuna's are snake_case (`n_startup_trials`) and most
  * plug-ins' are too, but some are camelCase (`gp`'s `nStartupTrials`): a name written in the other
  * case is renamed to the plug-in's before its schema checks it, here and in the options one
- * strategy passes to another (`auto`'s `gp`, `tpe`, ...).
+ * strategy passes to another (`auto`'s `gp`, `tpe`, ...). Plug-in names written as Optuna's classes
+ * (`TPESampler`) are not renamed, but a refusal names the plug-in they mean (`likelyPluginName`).
  */
 import { z } from "zod";
 
@@ -68,4 +69,21 @@ export function innerOptions(schema: z.ZodType<unknown>) {
         ctx.addIssue({ code: "custom", message: issue.message, path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)) });
     })
     .default({});
+}
+
+/** A plug-in name reduced to compare spellings: lower case, letters and digits, without Optuna's class suffix. */
+export const pluginKey = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/(sampler|pruner)$/, "")
+    .replace(/[^a-z0-9]/g, "")
+    .replace(/^nsgaii$/, "nsga2");
+
+/**
+ * The name in `names` that `name` most likely means: Optuna's class name (`TPESampler`, `MedianPruner`,
+ * `NSGAIISampler`) or another spelling (`TPE`, `successive_halving`), or null.
+ */
+export function likelyPluginName(name: string, names: readonly string[]): string | null {
+  const k = pluginKey(name);
+  return k === "" ? null : (names.find((n) => pluginKey(n) === k) ?? null);
 }

@@ -7,7 +7,7 @@
  * built-ins (`BUILTIN_PLUGINS`) are the default. docs/PLUGINS.md shows how to add a strategy.
  */
 import { z } from "zod";
-import { canonicalOptionNames, withOptionNames } from "../domain/plugin-options.js";
+import { canonicalOptionNames, likelyPluginName, pluginKey, withOptionNames } from "../domain/plugin-options.js";
 import { type SearchSpace, formatZodError } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory } from "../domain/plugin.js";
@@ -165,7 +165,7 @@ export class PluginCatalogue {
     const { name, options } = normalise("strategy", ref);
     const factory = this.strategies.get(name);
     if (!factory)
-      throw invalidArgument(`unknown strategy '${name}'; valid strategies: ${this.strategyNames().join(", ")}`, {
+      throw invalidArgument(`unknown strategy '${name}'${this.nameHint("strategy", name)}; valid strategies: ${this.strategyNames().join(", ")}`, {
         valid: this.strategyNames(),
       });
     return { name, options: parseOptions("strategy", factory, canonicalOptionNames(factory.options, options)) };
@@ -180,12 +180,25 @@ export class PluginCatalogue {
     const { name, options } = normalise("scheduler", ref);
     const factory = this.schedulers.get(name);
     if (!factory)
-      throw invalidArgument(`unknown scheduler '${name}'; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`, {
+      throw invalidArgument(`unknown scheduler '${name}'${this.nameHint("scheduler", name)}; valid schedulers: ${this.schedulerNames().join(", ") || "(none)"}`, {
         valid: this.schedulerNames(),
       });
     const given = canonicalOptionNames(factory.options, options);
     const raw = maxResource !== undefined && factory.withStudyBudget ? factory.withStudyBudget(given, maxResource) : given;
     return { name, options: parseOptions("scheduler", factory, raw) };
+  }
+
+  /**
+   * What an unknown plug-in name likely means, as " (…)" to follow it, or "": Optuna's class name
+   * or another spelling of one of `kind` (`likelyPluginName`), one of the other kind, or no pruning.
+   */
+  private nameHint(kind: "strategy" | "scheduler", name: string): string {
+    const [mine, theirs] = kind === "strategy" ? [this.strategyNames(), this.schedulerNames()] : [this.schedulerNames(), this.strategyNames()];
+    const same = likelyPluginName(name, mine);
+    if (same !== null) return ` (did you mean '${same}'?)`;
+    const other = likelyPluginName(name, theirs);
+    if (other !== null) return kind === "strategy" ? ` ('${other}' is a scheduler (pruner): pass it as scheduler)` : ` ('${other}' is a strategy (sampler): pass it as strategy)`;
+    return kind === "scheduler" && pluginKey(name) === "nop" ? " (no pruning: leave scheduler out)" : "";
   }
 
   /** Refuses strategy/scheduler pairs that make no sense. @throws INVALID_ARGUMENT with the reason. */

@@ -1,6 +1,7 @@
 /** MCP tools about studies: list, create, describe, delete, the plug-in catalogue, user attributes. */
 import { z } from "zod";
 import { ERROR_CODES, invalidArgument } from "../../../domain/errors.js";
+import { likelyPluginName } from "../../../domain/plugin-options.js";
 import { studyRefSchema } from "../../../domain/study-name.js";
 import { firstSentence } from "../../../service/summary.js";
 import { boundedStudy, spaceText, studyLine, studyWithSpacePrefix, trialLine } from "../format.js";
@@ -200,7 +201,10 @@ export const studyTools: McpTool[] = [
       const props = (p: (typeof plugins)[number]) => ((p.options as { properties?: Record<string, unknown> }).properties ?? {}) as Record<string, unknown>;
       if (a.name !== undefined) {
         const one = plugins.filter((p) => p.name === a.name);
-        if (one.length === 0) throw invalidArgument(`no strategy or scheduler named '${a.name}'; known: ${plugins.map((p) => p.name).join(", ")}`);
+        if (one.length === 0) {
+          const likely = likelyPluginName(a.name, plugins.map((p) => p.name));
+          throw invalidArgument(`no strategy or scheduler named '${a.name}'${likely ? ` (did you mean '${likely}'?)` : ""}; known: ${plugins.map((p) => p.name).join(", ")}`);
+        }
         // Without JavaScript's ±9007199254740991 integer bounds, which say nothing (as in tools/list).
         const clean = one.map((p) => JSON.parse(JSON.stringify(p, (k, v) => ((k === "maximum" || k === "minimum") && Math.abs(v) === Number.MAX_SAFE_INTEGER ? undefined : v))) as typeof p);
         return text(clean.map((p) => `${p.kind} ${p.name}: ${p.description}\noptions (JSON Schema): ${JSON.stringify(props(p))}`).join("\n"), { plugins: clean });
