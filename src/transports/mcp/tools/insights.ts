@@ -118,7 +118,7 @@ function waitTool(maxWaitS: number): McpTool {
     name: "wait_for_progress",
     meta: {
       title: "Wait for progress",
-      description: "Wait for min_finished more finished trials; never poll.",
+      description: `Wait (default ${Math.min(20, maxWaitS)} s) for min_finished more finished trials; never poll.`,
       readOnly: true,
       sized: true,
     },

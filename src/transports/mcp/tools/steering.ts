@@ -138,7 +138,7 @@ export const steeringTools: McpTool[] = [
     name: "export_study",
     meta: {
       title: "Export a study",
-      description: "The study as JSON Lines for `tuneport import`; page with cursor.",
+      description: "The study as JSON Lines for `tuneport import`.",
       readOnly: true,
       sized: true,
     },

@@ -26,7 +26,7 @@ export const studyTools: McpTool[] = [
     name: "list_studies",
     meta: {
       title: "List studies",
-      description: "Studies with counts and best value; page with next_cursor.",
+      description: "Studies with counts and best value.",
       readOnly: true,
       sized: true,
     },

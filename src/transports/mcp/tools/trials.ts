@@ -101,7 +101,7 @@ export const trialTools: McpTool[] = [
     name: "suggest",
     meta: {
       title: "Draw a define-by-run parameter",
-      description: "Draw a define-by-run parameter for your trial, as trial.suggest_*.",
+      description: "Draw a define-by-run parameter, as trial.suggest_*; distribution: a create_study space entry.",
     },
     input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, name: z.string().min(1).max(256), distribution: z.looseObject({}) }),
     output: z.looseObject({ value: paramValue }),
@@ -151,7 +151,7 @@ export const trialTools: McpTool[] = [
     name: "tell_trial",
     meta: {
       title: "Tell a trial's result",
-      description: "Finish your trial: COMPLETE with value, FAIL with reason, PRUNED.",
+      description: "Finish your trial: COMPLETE (default) with value, FAIL with reason, PRUNED.",
     },
     input: z.object({
       study: studyArg,
@@ -221,7 +221,7 @@ export const trialTools: McpTool[] = [
     name: "best_trials",
     meta: {
       title: "Best trials",
-      description: "The k (default 5) best feasible complete trials; page with next_cursor.",
+      description: "The k (default 5) best feasible complete trials.",
       readOnly: true,
       sized: true,
     },
