@@ -13,6 +13,7 @@
 import type { WorkerIdentity } from "../../domain/worker.js";
 import type { z } from "zod";
 import type { StudyService } from "../study-service.js";
+import * as R from "./read-schemas.js";
 import * as S from "./schemas.js";
 
 /** Protocol versions this build speaks (PROTOCOL.md, "Versioning"). */
@@ -113,7 +114,7 @@ export const OPS = {
   plot: op({
     summary: "A chart of the study rendered as PNG (history, parallel, importances, intermediate, slice, contour, edf, pareto_front, hypervolume_history, lineage, trajectories).",
     args: S.plotArgs,
-    result: S.plotResult,
+    result: R.plotResult,
     mutating: false,
     mcp: via("plot"),
     python: via("Study.plot"),
@@ -122,7 +123,7 @@ export const OPS = {
   plot_spec: op({
     summary: "The Vega-Lite spec of a chart (the one `plot` renders), for a browser to draw.",
     args: S.plotSpecArgs,
-    result: S.plotSpecResult,
+    result: R.plotSpecResult,
     mutating: false,
     mcp: hidden("MCP clients get the same chart rendered, as an image, from the plot tool"),
     python: hidden("Study.plot returns the rendered chart; the spec is for browsers (the dashboard)"),
@@ -131,7 +132,7 @@ export const OPS = {
   query_trials: op({
     summary: "One page of a study's trials as table rows: filtered by state and parameter ranges, sorted by any column.",
     args: S.queryTrialsArgs,
-    result: S.queryTrialsResult,
+    result: R.queryTrialsResult,
     mutating: false,
     mcp: hidden("the dashboard's table; agents page through list_trials and best_trials"),
     python: hidden("Study.trials returns whole trials; the table rows are the dashboard's"),
@@ -140,7 +141,7 @@ export const OPS = {
   studies_overview: op({
     summary: "Every study in one line: counts by state, best value, last activity and live workers.",
     args: S.noArgs,
-    result: S.studiesOverviewResult,
+    result: R.studiesOverviewResult,
     mutating: false,
     mcp: hidden("list_studies answers agents with the full study views"),
     python: hidden("Client.list_studies returns the full study views"),
@@ -294,7 +295,7 @@ export const OPS = {
   study_summary: op({
     summary: "A study briefing computed on the server: progress, best, trend, queue, throughput and the most influential parameters, with the same facts as prose.",
     args: S.studyArgs,
-    result: S.studySummaryResult,
+    result: R.studySummaryResult,
     mutating: false,
     mcp: via("study_summary"),
     python: hidden("an agent's briefing (MCP); Python code reads Study.best_trial and Study.trials"),
@@ -303,7 +304,7 @@ export const OPS = {
   param_importances: op({
     summary: "First-order parameter importances (shares of 1) computed on the server, on an evenly spaced sample of at most 5,000 COMPLETE trials.",
     args: S.studyArgs,
-    result: S.paramImportancesResult,
+    result: R.paramImportancesResult,
     mutating: false,
     mcp: via("param_importances"),
     python: hidden("an agent's read (MCP); Python users analyse Study.trials with their own tools"),
