@@ -65,6 +65,9 @@ describe("study_summary and param_importances, computed by the server", () => {
     expect(got.queued_total).toBe(7);
     expect(got.running_total).toBe(running.length);
     expect(got.counts.FAIL).toBe(6);
+    // The rate comes with the time of the latest finish (the late trial's), which a rate alone hides.
+    expect(got.last_finished_at).toBe(now / 1000);
+    expect(got.text).toContain(`per minute over the last finishes; the latest at ${new Date(now).toISOString().replace(".000Z", "Z")}.`);
   });
 
   it("a multi-objective study's summary carries the same front facts as from every view", async () => {

@@ -43,6 +43,8 @@ export interface StudySummary {
   };
   /** Finished trials per minute over the last (at most 20) finishes; null with fewer than 2. */
   throughput_per_min: number | null;
+  /** Epoch seconds of the latest finish; null before any. A rate says nothing of when it stopped. */
+  last_finished_at: number | null;
   strategy: { name: string; options: Record<string, unknown>; description: string | null };
   scheduler: { name: string; options: Record<string, unknown>; description: string | null } | null;
   /** The oldest SUMMARY_QUEUED trials still waiting, with their rationale clipped to SUMMARY_NOTE_CHARS. */
@@ -165,6 +167,7 @@ export function summarizeFrom<T>(
     best: best ? { trial: access.number(best), value: bestValue, params: access.params(best) } : null,
     trend: { status, completions_since_best: sinceBest, best_at_half: half, best_so_far: thin(bestSeq, 20) },
     throughput_per_min: throughput === null ? null : roundRate(throughput),
+    last_finished_at: recent.times.length > 0 ? (recent.times[recent.times.length - 1] as number) : null,
     strategy: { ...study.strategy, description: describe("strategy", study.strategy.name) },
     scheduler: study.scheduler ? { ...study.scheduler, description: describe("scheduler", study.scheduler.name) } : null,
     queued,
@@ -200,6 +203,11 @@ export function firstSentence(d: string): string {
 }
 
 /** The `k` latest finish times seen, ascending (no sort of every trial). */
+/** Epoch seconds as ISO 8601 UTC to the second. */
+function isoSeconds(t: number): string {
+  return new Date(Math.round(t) * 1000).toISOString().replace(".000Z", "Z");
+}
+
 class Latest {
   readonly times: number[] = [];
   constructor(private readonly k: number) {}
@@ -251,7 +259,10 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
         ? `No COMPLETE trial has a usable value yet (each of the ${s.counts.COMPLETE} violates its constraints or diverged), so there is no best value.`
         : "No trial has completed yet, so there is no best value.",
     );
-  if (s.throughput_per_min !== null) lines.push(`Throughput: about ${fmt(s.throughput_per_min)} finished trials per minute recently.`);
+  // The rate of the last finishes, and when the last was: a rate alone reads the same long after
+  // every worker has stopped.
+  if (s.throughput_per_min !== null && s.last_finished_at !== null)
+    lines.push(`Throughput: about ${fmt(s.throughput_per_min)} finished trials per minute over the last finishes; the latest at ${isoSeconds(s.last_finished_at)}.`);
   lines.push(`Strategy: ${pluginLine(s.strategy, defaults("strategy", s.strategy.name))}`);
   if (s.scheduler)
     lines.push(

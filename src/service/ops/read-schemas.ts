@@ -85,6 +85,7 @@ export const studySummaryResult = z.object({
     best_so_far: z.array(anyNumber).describe("best value after each completion, at most 20 points, evenly thinned"),
   }),
   throughput_per_min: nullableNumber,
+  last_finished_at: nullableNumber.describe("epoch seconds of the latest finished trial; null before any"),
   strategy: summaryPlugin,
   scheduler: summaryPlugin.nullable(),
   queued: z.array(z.object({ trial: trialNumber, params: attrs, rationale: z.string().nullable() })),

@@ -318,3 +318,24 @@ describe("a wide study (70 parameters with a transformer's dotted names)", () =>
     expect(sc(whole).params_left_out).toBeUndefined();
   }, 60_000);
 });
+
+describe("study_summary says when the latest trial finished", () => {
+  it("as a time and as 'N s ago': a rate of finishes reads the same long after the workers stopped", async () => {
+    await call("create_study", { name: "when", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const before = await call("study_summary", { study: "when" });
+    expect(sc(before).last_finished_at).toBeNull();
+    expect(textOf(before)).not.toContain("latest trial finished");
+    for (let i = 0; i < 2; i++) {
+      const a = sc(await call("ask_trial", { study: "when" }));
+      await call("tell_trial", { study: "when", trial: a.trial, token: a.token, value: i });
+    }
+    const after = await call("study_summary", { study: "when" });
+    expect(typeof sc(after).last_finished_at).toBe("number");
+    expect(textOf(after)).toMatch(/\nThe latest trial finished \d+ s ago\.$/);
+  });
+
+  it("agoText rounds to seconds, minutes or hours, and never says a negative time", async () => {
+    const { agoText } = await import("./tools/insights.js");
+    expect([agoText(-3), agoText(45.4), agoText(119), agoText(600), agoText(3 * 3600)]).toEqual(["0 s", "45 s", "119 s", "10 min", "3 h"]);
+  });
+});

@@ -66,9 +66,20 @@ const summaryTool = defineTool({
     // A hypervolume past a float's range is Infinity, which JSON carries as null: flag it (as pareto_front does).
     const front = facts.front && { ...facts.front, ...hypervolumeFields(facts.front.hypervolume) };
     const bounded = { ...facts, best: facts.best && within(facts.best), queued: facts.queued.map(within), front };
-    return text(t, withoutDescriptions(bounded) as unknown as Record<string, unknown>);
+    // How long ago, by this process's clock: an agent may not know the time, and a rate of finishes
+    // reads the same long after the workers stopped.
+    const ago = facts.last_finished_at === null ? "" : `\nThe latest trial finished ${agoText(Date.now() / 1000 - facts.last_finished_at)} ago.`;
+    return text(t + ago, withoutDescriptions(bounded) as unknown as Record<string, unknown>);
   },
 });
+
+/** A duration in seconds as "45 s", "12 min" or "3.5 h" (never negative: clocks of two machines differ). */
+export function agoText(s: number): string {
+  const x = Math.max(0, s);
+  if (x < 120) return `${Math.round(x)} s`;
+  if (x < 2 * 3600) return `${Math.round(x / 60)} min`;
+  return `${Math.round(x / 360) / 10} h`;
+}
 
 const plotTool = defineTool({
   name: "plot",
