@@ -33,4 +33,11 @@ describe("edgeId", () => {
     expect(edgeId(b('{"method":"tools/call","params":{"s":"xxx'), b('xxx","id":3}}'))).toBeNull();
     expect(edgeId(b("xxxx"), b("yyyy"))).toBeNull();
   });
+
+  it("does not take a number the head cut short for the id (it could end another request)", () => {
+    expect(edgeId(b('{"jsonrpc":"2.0","id":12'), b('xxx"}}}'))).toBeNull();
+    expect(edgeId(b('{"jsonrpc":"2.0","id":12'), b('xxx"}},"id":123456}'))).toBe(123456);
+    expect(edgeId(b('{"jsonrpc":"2.0","id":12 ,"method":"x'), b("}"))).toBe(12);
+    expect(messageHeader('{"id":7}').id).toBe(7);
+  });
 });

@@ -96,6 +96,8 @@ function scalarAt(text: string, i: number): { value: unknown; end: number } {
     const m = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
     m.lastIndex = i;
     if (m.exec(text) !== null) end = m.lastIndex;
+    // A number must be seen to end: the head of a dropped message may cut "id":123456 to "id":12.
+    if (end >= 0 && !",}] \t\r\n".includes(text.charAt(end) || "x")) return { value: undefined, end: i };
   }
   if (end <= i) return { value: undefined, end: i };
   try {
