@@ -147,6 +147,10 @@ def _sbx() -> Any:
     return optuna.samplers.nsgaii.SBXCrossover()
 
 
+def _uniform(swapping_prob: float) -> Any:
+    return optuna.samplers.nsgaii.UniformCrossover(swapping_prob)
+
+
 UNMAPPED = [
     (lambda: optuna.samplers.TPESampler(group=True, multivariate=True), "sampler", "group=True", None),
     (lambda: optuna.samplers.TPESampler(gamma=lambda n: min(n, 5)), "sampler", "gamma=<function", None),
@@ -155,6 +159,9 @@ UNMAPPED = [
     (lambda: optuna.samplers.CmaEsSampler(x0={"x": 0.5}, n_startup_trials=3), "sampler", "x0={'x': 0.5}, n_startup_trials=3", None),
     (lambda: optuna.samplers.QMCSampler(qmc_type="halton"), "sampler", "qmc_type='halton'", None),
     (lambda: optuna.samplers.NSGAIISampler(crossover=_sbx()), "sampler", "crossover=<SBXCrossover>", ["minimize", "minimize"]),
+    # Optuna 5 uses the crossover's own swapping_prob for numeric parameters, NSGAIISampler's for categorical ones.
+    (lambda: optuna.samplers.NSGAIISampler(crossover=_uniform(0.3)), "sampler", "crossover=UniformCrossover(swapping_prob=0.3)", ["minimize", "minimize"]),
+    (lambda: optuna.samplers.NSGAIISampler(crossover=_uniform(0.5), swapping_prob=0.3), "sampler", "crossover=UniformCrossover(swapping_prob=0.5)", ["minimize", "minimize"]),
     (lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, bootstrap_count=2), "pruner", "bootstrap_count=2", None),
     (lambda: optuna.pruners.PatientPruner(optuna.pruners.WilcoxonPruner(), patience=2), "pruner", "no counterpart of the wrapped WilcoxonPruner", None),
 ]

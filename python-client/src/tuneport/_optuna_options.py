@@ -142,9 +142,14 @@ _STATE = frozenset(
 )  # fmt: skip
 # Copies of a carried option inside Optuna's helper objects.
 _DERIVED: dict[str, frozenset[str]] = {
-    "NSGAIISampler": frozenset(
-        {"_elite_population_selection_strategy._population_size", "_child_generation_strategy._crossover._swapping_prob"}
-    ),
+    "NSGAIISampler": frozenset({"_elite_population_selection_strategy._population_size"}),
+}
+# A helper object's setting that is a copy of a carried option only while it equals that option
+# (attribute -> the option's attribute): NSGAIISampler builds UniformCrossover(swapping_prob) when
+# given no crossover, but a crossover given with its own swapping_prob uses that one for numeric
+# parameters (and the sampler's for categorical ones), which tuneport's swapping_prob cannot say.
+_COPIES: dict[str, dict[str, str]] = {
+    "NSGAIISampler": {"_child_generation_strategy._crossover._swapping_prob": "_child_generation_strategy._swapping_prob"},
 }
 # Optuna's argument for an attribute whose name is not the argument's.
 _ARGUMENT = {
@@ -157,6 +162,15 @@ _ARGUMENT = {
 
 def _argument(path: str) -> str:
     return _ARGUMENT.get(path, path.rsplit(".", 1)[-1].lstrip("_"))
+
+
+def _setting(obj: Any, path: str, v: Any) -> str:
+    """``name=value`` for an argument; a setting inside one of Optuna's helper objects given as an
+    argument is shown as the call that made it: ``crossover=UniformCrossover(swapping_prob=0.3)``."""
+    parent, _, leaf = path.rpartition(".")
+    if parent in _ARGUMENT:
+        return f"{_ARGUMENT[parent]}={type(_attr(obj, parent)).__name__}({leaf.lstrip('_')}={_short(v)})"
+    return f"{_argument(path)}={_short(v)}"
 
 
 def _compare(v: Any, d: Any, path: str, skip: frozenset[str], out: list[tuple[str, Any]]) -> None:
@@ -197,12 +211,17 @@ def unmapped_settings(obj: Any) -> list[str]:
     if default is None:
         return []
     found: list[tuple[str, Any]] = []
-    _differences(obj, default, "", frozenset(table) | _DERIVED.get(type(obj).__name__, frozenset()), found)
+    copies = _COPIES.get(type(obj).__name__, {})
+    _differences(obj, default, "", frozenset(table) | _DERIVED.get(type(obj).__name__, frozenset()) | frozenset(copies), found)
+    for path, of in copies.items():  # a setting of its own, even at Optuna's default, where it is not the copy
+        v = _attr(obj, path)
+        if v is not _MISSING and not _equal(v, _attr(obj, of)):
+            found.append((path, v))
     for path in table:  # carried options whose value the server cannot take (not a plain value)
         v = _attr(obj, path)
         if v is not _MISSING and not _plain(v) and not _equal(v, _attr(default, path)):
             found.append((path, v))
-    return [f"{_argument(path)}={_short(v)}" for path, v in found]
+    return [_setting(obj, path, v) for path, v in found]
 
 
 def _equal(a: Any, b: Any) -> bool:
