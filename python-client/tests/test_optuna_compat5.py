@@ -115,6 +115,41 @@ def test_load_study_takes_sampler_and_pruner_and_warns_where_the_study_runs_anot
     load(study_name=name, storage=server.endpoint, sampler=optuna.samplers.RandomSampler(seed=3))
 
 
+def _loads_quietly(fn: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn()
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_load_study_compares_every_option_defaults_included_both_ways(server: ServerProcess, name: str) -> None:
+    """A sampler built with Optuna's defaults names no option; it stands for those defaults, so a
+    study created with TPESampler(n_startup_trials=20) does not run TPESampler(seed=9) (nor the
+    reverse), while the same settings with another seed load quietly."""
+    load = tp.load_study
+    _study(server, name, sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=20))
+    for sampler in (optuna.samplers.TPESampler(seed=9), tp.samplers.TPESampler(seed=9)):
+        with pytest.warns(UserWarning, match=r"'n_startup_trials': 20.*this sampler is not used"):
+            load(study_name=name, storage=server.endpoint, sampler=sampler)
+    for same in (optuna.samplers.TPESampler(seed=9, n_startup_trials=20), tp.samplers.TPESampler(n_startup_trials=20)):
+        _loads_quietly(lambda: load(study_name=name, storage=server.endpoint, sampler=same))
+    _study(server, name + "-default", sampler=optuna.samplers.TPESampler(seed=1))
+    with pytest.warns(UserWarning, match=r"study\.update\(strategy=\{'name': 'tpe', 'options': \{'n_startup_trials': 20\}\}"):
+        load(study_name=name + "-default", storage=server.endpoint, sampler=optuna.samplers.TPESampler(n_startup_trials=20))
+    _loads_quietly(lambda: load(study_name=name + "-default", storage=server.endpoint, sampler=optuna.samplers.TPESampler(seed=9)))
+    # Pruners likewise, a wrapped one included.
+    patient = optuna.pruners.PatientPruner(optuna.pruners.MedianPruner(n_startup_trials=2), patience=3)
+    _study(server, name + "-pruned", pruner=patient)
+    with pytest.warns(UserWarning, match=r"this pruner is not used"):
+        load(study_name=name + "-pruned", storage=server.endpoint, pruner=optuna.pruners.PatientPruner(optuna.pruners.MedianPruner(), patience=3))
+    _loads_quietly(lambda: load(study_name=name + "-pruned", storage=server.endpoint, pruner=patient))
+    _study(server, name + "-median", pruner=optuna.pruners.MedianPruner(n_warmup_steps=4))
+    with pytest.warns(UserWarning, match=r"this pruner is not used"):
+        load(study_name=name + "-median", storage=server.endpoint, pruner=optuna.pruners.MedianPruner())
+    _study(server, name + "-hb", pruner=optuna.pruners.HyperbandPruner(max_resource=27))
+    _loads_quietly(lambda: load(study_name=name + "-hb", storage=server.endpoint, pruner=optuna.pruners.HyperbandPruner(max_resource=27)))
+
+
 # ---------------------------------------------------------------- 4. a range that is not a whole number of steps
 
 

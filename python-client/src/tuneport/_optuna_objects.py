@@ -301,19 +301,39 @@ def _plugin_name(plugin: Any) -> str | None:
     return plugin if isinstance(plugin, str) else None
 
 
-def _runs(spec: Mapping[str, Any] | None, current: Any) -> bool:
-    """Whether a study running ``current`` runs ``spec``: the same name, and each option of
-    ``spec`` the same there (``current`` holds every option, defaults included)."""
+Defaults = Mapping[str, Mapping[str, Any]]
+
+
+def plugin_defaults(study: Study, kind: str) -> dict[str, dict[str, Any]]:
+    """Each ``kind`` (``strategy``/``scheduler``) plug-in's option defaults, from the server's
+    catalogue (the JSON Schema of its options): name -> {option: default}."""
+    out: dict[str, dict[str, Any]] = {}
+    for plugin in study.client.catalogue():
+        if plugin.get("kind") == kind:
+            props = (plugin.get("options") or {}).get("properties") or {}
+            out[plugin["name"]] = {k: p["default"] for k, p in props.items() if isinstance(p, Mapping) and "default" in p}
+    return out
+
+
+def _runs(spec: Mapping[str, Any] | None, current: Any, defaults: Defaults) -> bool:
+    """Whether a study running ``current`` runs ``spec``: the same name, and every option the
+    same, each side's missing ones taken as the plug-in's defaults (``defaults``: name ->
+    {option: default}): a TPESampler() names no option and stands for tpe's defaults, so it
+    does not run a study created with n_startup_trials=20, nor the reverse."""
     if spec is None or current is None:
         return spec is None and current is None
-    if _plugin_name(current) != spec["name"]:
+    name = _plugin_name(current)
+    if name != spec["name"]:
         return False
-    have = current.get("options") or {} if isinstance(current, Mapping) else {}
-    for k, v in (spec.get("options") or {}).items():
-        if isinstance(v, Mapping):
-            if not _runs(v, have.get(k)):
+    base = defaults.get(spec["name"], {})
+    want = {**base, **(spec.get("options") or {})}
+    have = {**base, **((current.get("options") or {}) if isinstance(current, Mapping) else {})}
+    for k in want.keys() | have.keys():
+        a, b = want.get(k), have.get(k)
+        if isinstance(a, Mapping) or isinstance(b, Mapping):  # a wrapped plug-in: {"name", "options"}
+            if not (isinstance(a, Mapping) and isinstance(b, Mapping) and _runs(a, b, defaults)):
                 return False
-        elif have.get(k) != v:
+        elif a != b:
             return False
     return True
 
@@ -331,7 +351,7 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
             spec = sampler_spec(sampler, len(study.directions) > 1)
         except InvalidArgumentError:
             spec = None
-        if spec is not None and _runs(spec, study.strategy):
+        if spec is not None and _runs(spec, study.strategy, plugin_defaults(study, "strategy")):
             log.debug("load_study(sampler=%s): '%s' runs %r already; the sampler's seed has no use here", _call(sampler), study.name, spec)
         else:
             change = f"to run it for every worker, study.update(strategy={spec!r})" if spec else "tuneport has no exact counterpart of it"
@@ -349,7 +369,9 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
             known = True
         except InvalidArgumentError:
             sched, known = None, False
-        if known and _runs(sched, study.scheduler):
+        if known and sched is not None and sched["name"] == "hyperband" and study.max_resource is not None:
+            sched["options"].setdefault("max_resource", study.max_resource)  # the study's budget, as the server fills it
+        if known and _runs(sched, study.scheduler, plugin_defaults(study, "scheduler")):
             log.debug("load_study(pruner=%s): '%s' runs %r already", _call(pruner), study.name, sched)
         else:
             change = (
