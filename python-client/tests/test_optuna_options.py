@@ -158,6 +158,8 @@ UNMAPPED = [
     (lambda: optuna.samplers.GPSampler(independent_sampler=optuna.samplers.TPESampler()), "sampler", "independent_sampler=<TPESampler>", None),
     (lambda: optuna.samplers.CmaEsSampler(x0={"x": 0.5}, n_startup_trials=3), "sampler", "x0={'x': 0.5}, n_startup_trials=3", None),
     (lambda: optuna.samplers.QMCSampler(qmc_type="halton"), "sampler", "qmc_type='halton'", None),
+    # Optuna ranks a pruned trial by its last report among the completed ones; tuneport's cmaes after them.
+    (lambda: optuna.samplers.CmaEsSampler(consider_pruned_trials=True), "sampler", "consider_pruned_trials=True): tuneport's 'cmaes' counts", None),
     (lambda: optuna.samplers.NSGAIISampler(crossover=_sbx()), "sampler", "crossover=<SBXCrossover>", ["minimize", "minimize"]),
     # Optuna 5 uses the crossover's own swapping_prob for numeric parameters, NSGAIISampler's for categorical ones.
     (lambda: optuna.samplers.NSGAIISampler(crossover=_uniform(0.3)), "sampler", "crossover=UniformCrossover(swapping_prob=0.3)", ["minimize", "minimize"]),

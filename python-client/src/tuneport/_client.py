@@ -893,7 +893,7 @@ def create_study(
     ``Client.create_study``. ``sampler``/``pruner`` (Optuna's objects, or ``tuneport.samplers``/
     ``tuneport.pruners`` ones) run as the strategy and scheduler of their algorithm with the
     options they were given, and a seed derived from the sampler's random state (``seed`` wins);
-    one that cannot run exactly (no counterpart of its class or of a setting it was given) is
+    one that cannot run as given (no counterpart of its class or of a setting it was given) is
     refused with the ``strategy=``/``scheduler=`` to pass instead, as is ``sampler`` with
     ``strategy`` (``pruner`` with ``scheduler``). A sampler's ``constraints_func`` goes to the
     study's ``optimize`` and ``tell``. A study has no scheduler unless given one.

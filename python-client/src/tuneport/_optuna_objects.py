@@ -4,10 +4,11 @@ The server runs a study's strategy and scheduler, so an Optuna object runs as th
 strategy or scheduler of its algorithm, with the options it was given (``_optuna_options``):
 ``sampler=TPESampler(n_startup_trials=20, seed=1)`` runs as ``strategy={"name": "tpe",
 "options": {"n_startup_trials": 20}}`` with a study seed derived from the sampler's random
-state. That happens only where the translation is exact; an object of a class tuneport has no
-counterpart of, one given a setting that has no counterpart, or a grid (whose values tuneport
-declares as the study's space, which the objective's ``suggest_float`` would then contradict) is
-refused, with the ``strategy=``/``scheduler=`` to pass instead. A loaded study keeps what it was
+state; the rest are the strategy's defaults, some of which are not Optuna's rules
+(docs/MIGRATING-FROM-OPTUNA.md, "Samplers and pruners", lists them). No setting the user gave is
+dropped: an object of a class tuneport has no counterpart of, one given a setting that has no
+counterpart, or a grid (whose values tuneport declares as the study's space, which the
+objective's ``suggest_float`` would then contradict) is refused, with the ``strategy=``/``scheduler=`` to pass instead. A loaded study keeps what it was
 created with: ``load_study``'s objects are checked against it, with a warning when they differ.
 """
 
@@ -149,11 +150,21 @@ def pruner_options(pruner: Any, kind: str | None) -> dict[str, Any]:
     return options
 
 
+# What tuneport's plug-in does instead, for an argument whose refusal would leave the user guessing.
+_INSTEAD = {
+    "consider_pruned_trials": "counts a generation's PRUNED trials always, ranked after its COMPLETE ones (deepest first, then "
+    "by their last report), where Optuna's consider_pruned_trials=True ranks them by their last report among the completed ones",
+}
+
+
 def _no_counterpart(arg: str, obj: Any, unmapped: list[str], kind: str) -> str:
-    them = "it" if len(unmapped) == 1 else "them"
+    instead = [_INSTEAD[u.split("=", 1)[0]] for u in unmapped if u.split("=", 1)[0] in _INSTEAD]
+    plain = [u for u in unmapped if u.split("=", 1)[0] not in _INSTEAD]
+    them = "it" if len(plain) == 1 else "them"
+    said = [f"has no counterpart of {them if len(plain) == len(unmapped) else ', '.join(plain)}"] if plain else []
     return (
-        f"{arg}={type(obj).__name__}({', '.join(unmapped)}): tuneport's {kind!r} has no counterpart of {them}, and running "
-        f"the {arg} without {them} would not be running it as given; "
+        f"{arg}={type(obj).__name__}({', '.join(unmapped)}): tuneport's {kind!r} {'; '.join(said + instead)}, and running "
+        f"the {arg} without {'them' if len(unmapped) > 1 else 'it'} would not be running it as given; "
     )
 
 
@@ -162,7 +173,7 @@ def _no_counterpart(arg: str, obj: Any, unmapped: list[str], kind: str) -> str:
 
 def sampler_spec(sampler: Any, multi_objective: bool) -> dict[str, Any]:
     """The strategy ``sampler`` runs as: ``{"name", "options"}``. @raises InvalidArgumentError
-    where that would not be exact (with the ``strategy=`` to pass instead)."""
+    where it cannot run as given (with the ``strategy=`` to pass instead)."""
     kind = sampler_kind(sampler, multi_objective)
     if kind is None or kind == "grid":
         # A grid is the study's declared space here: suggest_float("x", ...) on a grid value,
@@ -175,8 +186,9 @@ def sampler_spec(sampler: Any, multi_objective: bool) -> dict[str, Any]:
             {"sampler": type(sampler).__name__, "unmapped": unmapped},
         )
     options = changed_options(sampler)
-    # Optuna's defaults where tuneport's differ: an unscrambled Sobol sequence; the independent
-    # TPE for several objectives (multivariate=None).
+    # Optuna's default for the options tuneport's strategy sets another way: an unscrambled Sobol
+    # sequence; the independent TPE for several objectives (multivariate=None). Other rules stay
+    # tuneport's (constraints_model, fidelity, CMA-ES restarts: docs/MIGRATING-FROM-OPTUNA.md).
     if kind == "qmc":
         options.setdefault("scramble", bool(getattr(sampler, "_scramble", False)))
     if kind == "tpe" and multi_objective and getattr(sampler, "_multivariate", None) is None:
@@ -186,13 +198,13 @@ def sampler_spec(sampler: Any, multi_objective: bool) -> dict[str, Any]:
 
 def pruner_spec(pruner: Any, max_resource: float | None) -> tuple[dict[str, Any] | None, float | None]:
     """(the scheduler ``pruner`` runs as, None for NopPruner; the study budget it sets, when the
-    caller gave none). @raises InvalidArgumentError where that would not be exact."""
+    caller gave none). @raises InvalidArgumentError where it cannot run as given."""
     kind = _pruner_kind(pruner)
     if kind == "<name>":
         raise InvalidArgumentError(pruner_refusal(pruner), {"pruner": type(pruner).__name__})
     if kind is None:
         return None, None  # NopPruner: a study without a scheduler never prunes
-    _check_exact(pruner, kind)
+    _check_runs_as_given(pruner, kind)
     options = pruner_options(pruner, kind)
     budget: float | None = None
     if kind == "hyperband":
@@ -210,7 +222,7 @@ def pruner_spec(pruner: Any, max_resource: float | None) -> tuple[dict[str, Any]
     return {"name": kind, "options": options}, budget
 
 
-def _check_exact(pruner: Any, kind: str) -> None:
+def _check_runs_as_given(pruner: Any, kind: str) -> None:
     unmapped = unmapped_settings(pruner)
     if unmapped:
         raise InvalidArgumentError(
@@ -227,7 +239,7 @@ def _check_exact(pruner: Any, kind: str) -> None:
                 {"pruner": type(inner).__name__},
             )
         if inner_kind is not None:
-            _check_exact(inner, inner_kind)
+            _check_runs_as_given(inner, inner_kind)
 
 
 @dataclass
@@ -254,7 +266,7 @@ def translate(
 ) -> Translated:
     """``create_study``'s ``sampler``/``pruner`` as the strategy, scheduler, seed and budget they
     run as (those the caller gave win where they may: ``seed``, ``max_resource``).
-    @raises InvalidArgumentError for an object that cannot run exactly, or ``sampler`` with
+    @raises InvalidArgumentError for an object that cannot run as given, or ``sampler`` with
     ``strategy`` (or ``pruner`` with ``scheduler``): which one is meant is not clear."""
     out = Translated(strategy=strategy, scheduler=scheduler, seed=seed, max_resource=max_resource)
     notes: list[str] = []
@@ -354,7 +366,7 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
         if spec is not None and _runs(spec, study.strategy, plugin_defaults(study, "strategy")):
             log.debug("load_study(sampler=%s): '%s' runs %r already; the sampler's seed has no use here", _call(sampler), study.name, spec)
         else:
-            change = f"to run it for every worker, study.update(strategy={spec!r})" if spec else "tuneport has no exact counterpart of it"
+            change = f"to run it for every worker, study.update(strategy={spec!r})" if spec else "tuneport has no counterpart of it as given"
             warnings.warn(
                 f"load_study(sampler={_call(sampler)}): study '{study.name}' runs the strategy it was created with, "
                 f"{study.strategy!r}, for every worker; this sampler is not used ({change})",
@@ -377,7 +389,7 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
             change = (
                 f"to run it for every worker, study.update(scheduler={sched!r})"
                 if known
-                else "tuneport has no exact counterpart of it"
+                else "tuneport has no counterpart of it as given"
             )
             warnings.warn(
                 f"load_study(pruner={_call(pruner)}): study '{study.name}' runs the scheduler it was created with, "
