@@ -9,6 +9,7 @@ import logging
 import warnings
 from typing import Any, cast
 
+import numpy as np
 import optuna
 import pytest
 
@@ -175,9 +176,42 @@ def test_tuneports_pruners_run_as_optunas_objects_do(cls: str, args: tuple[Any, 
     assert pruner_spec(wrapped, None) == pruner_spec(optunas, None)
 
 
+class RandomSampler(tp.samplers.BaseSampler):
+    """A sampler of the user's that happens to be named RandomSampler (its own sample_relative)."""
+
+    def __init__(self) -> None:
+        self._record({})
+
+
+class OptunaRandomOfMine(optuna.samplers.RandomSampler):
+    pass
+
+
+OptunaRandomOfMine.__name__ = "RandomSampler"
+
+
+@pytest.mark.parametrize("cls", [n for n in tp.samplers.__all__ if n != "BaseSampler"])
+@pytest.mark.parametrize("seed, error", [(-5, ValueError), (2**32, ValueError), (2**40, ValueError), (1.5, TypeError), ("3", TypeError)])
+def test_tuneports_samplers_refuse_a_seed_optuna_refuses(cls: str, seed: Any, error: type[Exception]) -> None:
+    grid = {"search_space": {"x": [0, 1]}} if cls == "GridSampler" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error) as theirs:
+            getattr(optuna.samplers, cls)(seed=seed, **grid)
+    with pytest.raises(error) as ours:
+        getattr(tp.samplers, cls)(seed=seed, **grid)
+    if error is ValueError:
+        assert str(ours.value) == str(theirs.value) == "Seed must be between 0 and 2**32 - 1"
+    for fine in (0, 2**32 - 1, True, np.uint32(7)):  # what Optuna takes
+        getattr(tp.samplers, cls)(seed=fine, **grid)
+
+
 @pytest.mark.parametrize(
     "make, words",
     [
+        # Only tuneport's and Optuna's RandomSampler are the default independent sampler, not any class of that name.
+        (lambda: tp.samplers.GPSampler(independent_sampler=RandomSampler()), "independent_sampler=<RandomSampler>"),
+        (lambda: tp.samplers.CmaEsSampler(independent_sampler=OptunaRandomOfMine()), "independent_sampler=<RandomSampler>"),
         (lambda: tp.samplers.TPESampler(group=True), "TPESampler(group=True)"),
         (lambda: tp.samplers.GPSampler(deterministic_objective=True), "deterministic_objective=True"),
         (lambda: tp.samplers.CmaEsSampler(x0={"x": 0.5}), "x0={'x': 0.5}"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+import operator
 import struct
 import types
 import warnings
@@ -308,6 +309,8 @@ class Recorded:
 
     def _record(self, given: dict[str, Any]) -> None:
         self._given = {k: v for k, v in given.items() if k not in ("self", "__class__")}
+        if self._given.get("seed") is not None:
+            _check_seed(self._given["seed"])
         for k, v in self._given.items():  # under Optuna's attribute names, which the translation reads
             setattr(self, f"_{k}", v)
 
@@ -327,7 +330,7 @@ class Recorded:
             at_default = d is not _MISSING and _equal(v, d)
             if arg in self._CARRIED or arg in self._IGNORED or (at_default and arg not in self._ALWAYS):
                 continue
-            if arg == "independent_sampler" and type(v).__name__ == "RandomSampler":
+            if arg == "independent_sampler" and _is_random_sampler(v):
                 continue  # what Optuna's samplers use when given none
             option = self._OPTIONS.get(arg)
             if option is not None and _plain(v):
@@ -341,6 +344,22 @@ class Recorded:
         defaults = inspect.signature(type(self).__init__).parameters
         shown = [f"{k}={_short(v)}" for k, v in self._given.items() if not (k in defaults and _equal(v, defaults[k].default))]
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _check_seed(seed: Any) -> None:
+    """Optuna's samplers seed numpy's RandomState, which takes an integer in [0, 2**32)."""
+    try:
+        n = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be an integer, not {type(seed).__name__} ({seed!r})") from None
+    if not 0 <= n < 2**32:
+        raise ValueError("Seed must be between 0 and 2**32 - 1")
+
+
+def _is_random_sampler(obj: Any) -> bool:
+    """tuneport's or Optuna's own RandomSampler (not a class of the user's of that name)."""
+    cls = type(obj)
+    return cls.__qualname__ == "RandomSampler" and (cls.__module__ == "tuneport.samplers" or cls.__module__.startswith("optuna.samplers"))
 
 
 def plugin_hint(arg: str, kind: str, obj: Any, options: dict[str, Any] | None = None) -> str:
