@@ -82,6 +82,21 @@ def test_workers_with_their_own_sampler_seed_load_the_same_study(server: ServerP
         tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed=1))
 
 
+def test_a_refused_worker_is_not_told_its_sampler_derived_seed_differs(server: ServerProcess, name: str) -> None:
+    # Each worker's TPESampler(seed=rank) derives another seed, which is not a setting compared:
+    # the refusal names only what differs (the algorithm's options), not "seed: stored X, given Y".
+    tp.create_study(storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=0))
+    with pytest.raises(tp.InvalidArgumentError, match="exists with other settings") as err:
+        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=3))
+    assert "strategy: stored tpe" in str(err.value) and "seed:" not in str(err.value)
+    assert [d["field"] for d in (err.value.data or {})["differences"]] == ["strategy"]
+    assert err.value.__context__ is None  # nor in the traceback of a refusal it chains to
+    # A seed given as create_study's seed= is a setting, and is compared.
+    with pytest.raises(tp.InvalidArgumentError, match="seed: stored") as err:
+        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(n_startup_trials=3), seed=5)
+    assert "strategy: stored tpe" in str(err.value)
+
+
 def _constraints(frozen: Any) -> list[float]:
     return [frozen.params["x"] - 0.5]
 

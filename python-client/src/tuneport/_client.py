@@ -933,14 +933,18 @@ def create_study(
             retry_on_fail=retry_on_fail,
         )
 
+    study: Study | None = None
     try:
         study = create(runs.seed)
     except InvalidArgumentError as err:
         # Optuna's recipe gives each worker its own TPESampler(seed=rank) with load_if_exists:
         # a seed derived from the sampler is not a setting to compare with the stored study's.
+        # Asked again without it (outside this handler, so that a refusal does not carry this
+        # one), the study loads, or the refusal names only what does differ.
         differences = (err.data or {}).get("differences") or []
-        if not (load_if_exists and seed is None and runs.seed is not None and {d.get("field") for d in differences} == {"seed"}):
+        if not (load_if_exists and seed is None and runs.seed is not None and "seed" in {d.get("field") for d in differences}):
             raise
+    if study is None:
         study = create(None)
     study._constraints_func = runs.constraints_func
     if runs.note:
