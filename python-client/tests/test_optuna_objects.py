@@ -145,6 +145,24 @@ def test_tuneports_classes_take_optunas_arguments(ours: Any, theirs: Any, cls: s
     assert shape(getattr(ours, cls)) == shape(getattr(theirs, cls))
 
 
+@pytest.mark.parametrize(
+    "ours, theirs, argument",
+    [(tp.samplers, optuna.samplers, "strategy"), (tp.pruners, optuna.pruners, "scheduler")],
+)
+def test_optunas_classes_without_counterpart_say_what_to_use(ours: Any, theirs: Any, argument: str) -> None:
+    # optuna.samplers.PartialFixedSampler in a script moved with `import tuneport as optuna`.
+    missing = [n for n in theirs.__all__ if n not in ours.__all__]
+    assert missing  # PartialFixedSampler, NSGAIIISampler, nsgaii, WilcoxonPruner, ...
+    for n in missing:
+        with pytest.raises(AttributeError, match=rf"has no attribute '{n}' \(Optuna's {theirs.__name__}\.{n}\).*{argument}=") as err:
+            getattr(ours, n)
+        assert "Client.catalogue()" in str(err.value) and "docs/PLUGINS.md" in str(err.value)
+    with pytest.raises(AttributeError) as err:
+        getattr(ours, "NoSuchThing")
+    assert str(err.value) == f"module '{ours.__name__}' has no attribute 'NoSuchThing'"
+    assert not hasattr(ours, missing[0])
+
+
 SAME = [
     ("TPESampler", {"seed": 1, "n_startup_trials": 3, "prior_weight": 2.0, "multivariate": False}),
     ("TPESampler", {}),

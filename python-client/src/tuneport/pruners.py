@@ -9,7 +9,7 @@ process: ``trial.should_prune()`` asks the server's scheduler."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._optuna_options import Recorded
 
@@ -110,3 +110,19 @@ __all__ = [
     "SuccessiveHalvingPruner",
     "ThresholdPruner",
 ]
+
+# Optuna 5.0's optuna.pruners names tuneport has no counterpart of (an AttributeError that says
+# what to use instead, in a script moved with ``import tuneport as optuna``).
+_OPTUNA_ONLY = frozenset({"WilcoxonPruner"})
+
+if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
+
+    def __getattr__(name: str) -> object:
+        if name not in _OPTUNA_ONLY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        raise AttributeError(
+            f"module {__name__!r} has no attribute {name!r} (Optuna's optuna.pruners.{name}): tuneport's schedulers run on the "
+            "server; pass scheduler='<name>' of one it has to create_study, or leave scheduler= out (Client.catalogue() lists "
+            "them, options as scheduler={'name': ..., 'options': {...}}; a pruner of your own is written as a server plug-in: "
+            "docs/PLUGINS.md)"
+        )
