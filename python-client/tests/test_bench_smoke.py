@@ -224,16 +224,30 @@ def test_pbt_report_statistics() -> None:
     assert "**not met**" in text
 
 
-def test_every_python_bench_the_makefile_runs_answers_help() -> None:
-    """Each `bench/*.py` a make target runs at least imports and parses its arguments: gp-tell-latency.py
-    imported names that quality.py no longer had, so `make bench-overhead` stopped at an ImportError."""
+def _makefile_python_benches() -> list[str]:
+    """The `bench/*.py` scripts a make target runs with $(PY) that parse arguments (goals.py takes none
+    and rewrites docs/BENCHMARKS.md when run: only argparse scripts)."""
     import re
 
     named = set(re.findall(r"\$\(PY\) (bench/[\w.-]+\.py)", (ROOT / "Makefile").read_text()))
-    # goals.py takes no arguments and rewrites docs/BENCHMARKS.md when run: only argparse scripts.
-    scripts = sorted(s for s in named if "ArgumentParser" in (ROOT / s).read_text())
-    assert "bench/gp-tell-latency.py" in scripts, scripts
-    for script in scripts:
-        proc = subprocess.run([sys.executable, str(ROOT / script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, f"{script} --help: exit {proc.returncode}\n{proc.stderr[-2000:]}"
-        assert "usage:" in proc.stdout, script
+    return sorted(s for s in named if "ArgumentParser" in (ROOT / s).read_text())
+
+
+MAKEFILE_PYTHON_BENCHES = _makefile_python_benches()
+
+
+def test_the_help_check_below_finds_the_makefiles_python_benches() -> None:
+    """The list the next test is parametrized over is read from the Makefile: it holds the script that
+    broke (and an empty list would leave the check with nothing to run)."""
+    assert "bench/gp-tell-latency.py" in MAKEFILE_PYTHON_BENCHES, MAKEFILE_PYTHON_BENCHES
+
+
+# One test per script, so that pytest-xdist spreads them over its workers: four import torch, a few
+# seconds each, and one after another they were the longest test of the run (26-62 s in CI).
+@pytest.mark.parametrize("script", MAKEFILE_PYTHON_BENCHES)
+def test_every_python_bench_the_makefile_runs_answers_help(script: str) -> None:
+    """Each `bench/*.py` a make target runs at least imports and parses its arguments: gp-tell-latency.py
+    imported names that quality.py no longer had, so `make bench-overhead` stopped at an ImportError."""
+    proc = subprocess.run([sys.executable, str(ROOT / script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{script} --help: exit {proc.returncode}\n{proc.stderr[-2000:]}"
+    assert "usage:" in proc.stdout, script
