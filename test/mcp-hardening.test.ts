@@ -369,15 +369,16 @@ describe("MCP over stdio: a client that sends requests and reads no answer", () 
     proc.stdout?.pause();
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1]) * 1024;
     const before = rss();
-    // Rounds of 32 reads (half the calls a session runs at once), a pause after each for the server to answer them.
+    // Rounds of 32 reads (half the calls a session runs at once), a pause after each for the server to
+    // answer them: until it has done all it can (it was a fixed 1.5 s, 13.5 s in all, mostly idle).
     const rounds = 8;
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < 32; k++) send({ jsonrpc: "2.0", id: 1000 + r * 32 + k, method: "resources/read", params: { uri: "tuneport://studies/wide" } });
-      await new Promise((res) => setTimeout(res, 1500));
+      await untilIdle(proc.pid as number);
     }
     // Small answers, many of them, while nothing is read: the SDK waits for 'drain' once per message.
     for (let k = 0; k < 2000; k++) send({ jsonrpc: "2.0", id: 5000 + k, method: "ping" });
-    await new Promise((res) => setTimeout(res, 1500));
+    await untilIdle(proc.pid as number);
     // Before, every answer was kept for the client: 640 such reads grew the process from 133 MB to 2.5 GB.
     expect(rss() - before).toBeLessThan(400 * 1024 * 1024);
     proc.stdout?.resume();
@@ -401,6 +402,28 @@ function stdioServer(): ChildProcess {
   const proc = spawn(process.execPath, [CLI, "mcp", "--storage", join(tmp.dir, "s.db"), "--log-level", "warn"], { stdio: ["pipe", "pipe", "pipe"] });
   cleanups.push(() => void proc.kill("SIGKILL"));
   return proc;
+}
+
+/**
+ * Resolves once process `pid` has used no CPU for 300 ms (three 100 ms looks at its user and system
+ * time in /proc, counted in 10 ms ticks): it has done all it can with what it was sent, and waits
+ * (here on a stdout nobody reads). A runnable process is not kept off both cores that long. The
+ * 30 s bound only catches a process that never settles.
+ */
+async function untilIdle(pid: number): Promise<void> {
+  const cpu = () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // after the command name: state, ppid, ...
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  };
+  const end = Date.now() + 30_000;
+  let last = cpu();
+  for (let still = 0; still < 3 && Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = cpu();
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
 }
 
 /** JSON-RPC messages from a process's stdout, by id (`each` sees every one, in order). */
