@@ -256,10 +256,12 @@ export interface StrategyFactory<O = unknown> {
    */
   readonly readsHypergradients?: boolean;
   /**
-   * The strategy models only `study.space` and has no define-by-run model of its own (its
-   * `suggestParam` is uniform): the service then widens the space it sees with the define-by-run
-   * parameters every COMPLETE trial drew from one distribution (Optuna's intersection search space)
-   * and offers its values for them to the trial's `suggest` calls (service/trial-params.ts).
+   * The service widens the space the strategy's `suggest` sees with the define-by-run parameters
+   * every COMPLETE trial drew from one distribution (Optuna's intersection search space) and offers
+   * its values for them to the trial's `suggest` calls (service/trial-params.ts), so that it models
+   * them jointly with the declared ones, as Optuna's relative sampling does; its `suggestParam`
+   * (uniform without one) then draws only the other define-by-run parameters. A study whose
+   * define-by-run parameters are all declared sees no difference.
    */
   readonly infersSpace?: boolean;
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */

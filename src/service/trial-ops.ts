@@ -18,7 +18,7 @@ import type { ServiceCore } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
-import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, suggestContext } from "./trial-params.js";
+import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, suggestContext, trialsWithProposals } from "./trial-params.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, refuseUnreadHypergradients, setTrial } from "./study-state.js";
@@ -137,8 +137,8 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
 
   // 2. A new trial from the scheduler and the strategy, computed outside the write lock.
   const trialNumber = s.trials.length;
-  const ctx = suggestContext(s); // the declared space, with define-by-run parameters for some strategies (relative-space.ts)
-  const req: SuggestRequest = { study: ctx, trials: s.trials, trialNumber, rng: Rng.derive(s.study.config.seed, trialNumber, "suggest") };
+  const ctx = suggestContext(s); // the declared space, with the intersection's define-by-run parameters for `infersSpace` strategies (trial-params.ts)
+  const req: SuggestRequest = { study: ctx, trials: trialsWithProposals(s, ctx), trialNumber, rng: Rng.derive(s.study.config.seed, trialNumber, "suggest") };
   const fromScheduler = s.scheduler?.beforeSuggest?.(req) ?? null;
   let params: Params = { ...(fromScheduler?.params ?? {}) };
   let systemAttrs: Record<string, unknown> = { ...(fromScheduler?.systemAttrs ?? {}) };

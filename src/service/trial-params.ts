@@ -2,20 +2,24 @@
  * How a new trial's parameters are filled, besides the strategy's `suggest`: declared ones it left
  * out (`fillDeclared`), and define-by-run ones (`drawParam`, `suggest` op).
  *
- * Define-by-run parameters for strategies that model only `study.space` (GP, CMA-ES, NSGA-II,
- * ParEGO, EHVI: `StrategyFactory.infersSpace`). Optuna's samplers sample "relative" parameters over
- * the intersection search space (the parameters every COMPLETE trial drew from one distribution)
- * and the rest independently; here those strategies drew every parameter outside the declared
- * space uniformly, so an Optuna objective moved over unchanged (`trial.suggest_float(...)` with no
- * `space=`) ran a random search under `strategy="gp"` or `"nsga2"`, without a word.
+ * Define-by-run parameters for strategies that model `study.space` (`StrategyFactory.infersSpace`:
+ * GP, CMA-ES, NSGA-II, ParEGO, EHVI, TPE and the default `auto`). Optuna's samplers sample
+ * "relative" parameters over the intersection search space (the parameters every COMPLETE trial
+ * drew from one distribution) and the rest independently; here those strategies drew every
+ * parameter outside the declared space uniformly, so an Optuna objective moved over unchanged
+ * (`trial.suggest_float(...)` with no `space=`) ran a random search under `strategy="gp"` or
+ * `"nsga2"`, without a word. TPE and `auto` drew them with independent (univariate) TPE, so the
+ * default strategy never used its GP on such a study, and TPE differed from Optuna's multivariate
+ * TPESampler (docs/BENCHMARKS.md, "Define-by-run studies: the default strategy models the
+ * intersection space").
  *
  * Now `ask` hands such a strategy the declared space plus the intersection's other parameters
  * (names sorted, so a restarted server, which rebuilds the intersection in number order, sees
  * the same space), and keeps its values for them in the new trial's
  * `system_attrs.proposed_params`. A `suggest` of one of those names with a distribution that
- * holds the proposal returns it; any other is drawn as before. The trial's params hold only what
- * its objective suggested, as in Optuna. TPE and `auto` have their own define-by-run model
- * (Optuna's independent TPE) and keep it.
+ * holds the proposal returns it; any other is drawn by the strategy's `suggestParam` (TPE's
+ * univariate model; uniform for the others). The trial's params hold only what its objective
+ * suggested, as in Optuna. A study that declares every parameter it suggests sees none of this.
  */
 import { type Distribution, type ParamValue, type Params, type SearchSpace, contains, isSingleValue } from "../domain/distributions.js";
 import { sampleUniform } from "../domain/sampling.js";
@@ -23,6 +27,7 @@ import type { StudyContext } from "../domain/plugin.js";
 import { Rng } from "../math/rng.js";
 import type { ServiceCore } from "./core.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
+import type { Trial } from "../domain/trial.js";
 
 /** Fills declared parameters the trial lacks, through the strategy's define-by-run hook. */
 export function fillDeclared(core: ServiceCore, s: StudyState, t: TrialRecord): void {
@@ -80,6 +85,35 @@ export function proposalsOf(s: StudyState, ctx: StudyContext, params: Params, fi
     (out ??= {})[k] = v;
   }
   return out;
+}
+
+/**
+ * The trials a strategy's `suggest` sees under `ctx`: `s.trials`, with each RUNNING trial's
+ * proposals (`proposed_params`) for parameters of `ctx`'s space that its objective has not suggested
+ * yet taken as its params, so that the pending trial counts as a point already being evaluated
+ * (TPE's constant liar, the GP's kriging believer) from its ask on, not only from its objective's
+ * first `suggest`. Optuna's TPESampler reads its relative params of a running trial the same way
+ * (`_get_params`). The stored trials are unchanged; `s.trials` itself when nothing is added.
+ */
+export function trialsWithProposals(s: StudyState, ctx: StudyContext): readonly Trial[] {
+  if (ctx === s.ctx) return s.trials;
+  let out: Trial[] | null = null;
+  for (const n of s.running) {
+    const t = s.trials[n];
+    if (t === undefined) continue;
+    let params: Record<string, ParamValue> | null = null;
+    let dists: Record<string, Distribution> | null = null;
+    for (const [k, d] of Object.entries(ctx.space)) {
+      if (k in t.params || k in s.study.config.space) continue;
+      const v = proposedValue(t, k, d);
+      if (v === undefined) continue;
+      (params ??= { ...t.params })[k] = v;
+      (dists ??= { ...t.distributions })[k] = d;
+    }
+    if (params === null) continue;
+    (out ??= [...s.trials])[n] = { ...t, params, distributions: dists ?? t.distributions };
+  }
+  return out ?? s.trials;
 }
 
 /** The trial's proposal for define-by-run parameter `name` when `dist` holds it, else undefined. */

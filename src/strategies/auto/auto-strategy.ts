@@ -5,7 +5,13 @@
  * The rules and their evidence (docs/BENCHMARKS.md, "The default strategy", issue 17's suite:
  * BBOB-style, mixed, conditional, noisy and real HPO problems, sequential and 4 asynchronous
  * workers). Each default below names the table row that sets it:
- * - no declared space (pure define-by-run) → TPE: GP models the declared space only;
+ * - no modelled space → TPE (its univariate `suggestParam` draws every parameter). The space is the
+ *   declared one plus, for define-by-run parameters, the intersection search space (the ones every
+ *   COMPLETE trial drew from one distribution; `infersSpace`, service/trial-params.ts), so a pure
+ *   define-by-run study (an Optuna objective moved over unchanged) gets TPE on its first trial only
+ *   and the rules below from then on, as if it had declared what its objective suggests
+ *   (docs/BENCHMARKS.md, "Define-by-run studies: the default strategy models the intersection
+ *   space": before, every define-by-run parameter went to univariate TPE and the GP never ran);
  * - at least `tpe_from_dim` modelled dimensions → TPE;
  * - a categorical share of the modelled dimensions of at least `tpe_from_cat_share` → TPE;
  * - at least `gp_until` COMPLETE trials → TPE (a count switch, off by default: the GP's cost
@@ -475,10 +481,12 @@ export const autoStrategyFactory: StrategyFactory<AutoOptions> = {
   description:
     "The default: Gaussian-process BO and TPE as a hedge portfolio, each suggestion going to the model whose recent proposals " +
     "ranked better (portfolio), after rules on the search space (docs/BENCHMARKS.md, issue 17); under a scheduler too, both learning from pruned trials. " +
-    "Define-by-run parameters use TPE. Multi-objective studies get ParEGO (from per-objective GPs below 8 dimensions; or MOTPE/LogEHVI: " +
+    "Define-by-run parameters every complete trial drew alike are modelled with the declared ones (Optuna's intersection search space), the rest by TPE. Multi-objective studies get ParEGO (from per-objective GPs below 8 dimensions; or MOTPE/LogEHVI: " +
     "mo_model), then NSGA-II from mo_nsga2_from trials.",
   options: options as unknown as z.ZodType<AutoOptions>,
   multiObjective: true,
+  // The GP, the TPE and the multi-objective models all see the intersection search space (header).
+  infersSpace: true,
   // GP fitting must stay off the event loop; TPE in a worker costs one message round trip.
   offload: true,
   create: (o) => new AutoStrategy(options.parse(o)),
