@@ -18,7 +18,8 @@
  *   worker thread so the event loop keeps serving heartbeats and tells. A scheduler's calls are
  *   cheap and synchronous: they run on the event loop.
  * (Shape after OSS Vizier's Pythia policies and Optuna's BaseSampler/BasePruner: relative
- * sampling for the declared space, independent sampling for define-by-run.)
+ * sampling for the declared space and, with `infersSpace`, the intersection search space;
+ * independent sampling for the other define-by-run parameters.)
  */
 import type { z } from "zod";
 import type { Rng } from "../math/rng.js";

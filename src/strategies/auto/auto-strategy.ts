@@ -126,7 +126,7 @@
  * 4-D problem failing on 40% of its space 69% of `auto`'s model-based proposals went there (random
  * search: 37%); now 29%, with a better best value in 8 of 10 seeds (docs/BENCHMARKS.md, "Failed trials").
  *
- * Define-by-run parameters always use TPE's univariate model. Both inner strategies are
+ * Define-by-run parameters outside the intersection search space use TPE's univariate model. Both inner strategies are
  * functions of history, so `auto` is too; GP's warm-start state lives in trial attributes
  * and simply stops being read when TPE takes over.
  */

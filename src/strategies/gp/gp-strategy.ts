@@ -191,7 +191,7 @@ export class GpStrategy implements Strategy {
     });
   }
 
-  /** Define-by-run parameters are outside the model: uniform, like Optuna's independent fallback. */
+  /** Define-by-run parameters outside the intersection search space (`infersSpace`): uniform, like Optuna's independent fallback. */
   suggestParam(req: ParamRequest): ParamValue {
     return sampleUniform(req.distribution, req.rng);
   }
