@@ -8,9 +8,14 @@ import type { Direction, Trial } from "../domain/trial.js";
 import type { LineageSchedule, StrategyReadModels } from "../domain/plugin.js";
 import type { LineageView } from "./views.js";
 
-/** NOT_FOUND: a study without a finite report or COMPLETE value has no lineage to show. */
-export function noFiniteResult(study: string): TuneportError {
-  return notFound(`study '${study}' has no trial with a finite result yet`, { study });
+/**
+ * NOT_FOUND: a study without a finite report or COMPLETE value has no lineage to show. With
+ * `keepsLineage` false (a strategy that never moves a model between trials) it says so too: an agent
+ * told only to wait came back to learn that there would be no lineage to follow.
+ */
+export function noFiniteResult(study: string, keepsLineage = true): TuneportError {
+  const none = keepsLineage ? "" : "; and its strategy keeps no lineage (only pbt and pb2 move models between trials), so a trial's lineage will be its own params from step 0";
+  return notFound(`study '${study}' has no trial with a finite result yet${none}`, { study });
 }
 
 /**

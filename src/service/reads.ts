@@ -132,7 +132,7 @@ export function lineageView(s: StudyState, trial: number | undefined): LineageVi
   const several = trialNeededFor(s.study.name, s.study.config.directions);
   if (several) throw several;
   const b = bestReported(s.study.config.direction, s.trials);
-  if (!b) throw noFiniteResult(s.study.name);
+  if (!b) throw noFiniteResult(s.study.name, s.factory.readModels?.lineage !== undefined);
   return lineageAnswer(s.study.name, s.factory.readModels, s.trials, b.trial, b);
 }
 

@@ -149,6 +149,12 @@ describe("next steps of refusals about the study's state", () => {
     expect(lineage).toContain("NOT_FOUND");
     expect(lineage).toMatch(/Next step: .*wait_for_progress/);
     expect(lineage).not.toContain("list_studies");
+    expect(lineage).not.toContain("keeps no lineage");
+    // A strategy that keeps none says so at once, not after the agent has waited for results.
+    await service.execute("create_study", { name: "plain", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+    const plain = textOf(await call("get_lineage", { study: "plain" }));
+    expect(plain).toMatch(/NOT_FOUND.*keeps no lineage \(only pbt and pb2/);
+    expect(plain).toMatch(/Next step: No lineage will come of this study's strategy: get_trial/);
     const plugin = textOf(await call("list_strategies", { name: "tpee" }));
     expect(plugin).toMatch(/Next step: Call list_strategies/);
     expect(plugin).not.toContain("search space");

@@ -146,7 +146,9 @@ function nextStep(err: TuneportError): string {
     case "NOT_FOUND":
       return "trial" in d
         ? "Call list_trials to see this study's trial numbers."
-        : /no trial with a finite result/.test(err.message)
+        : /keeps no lineage/.test(err.message)
+          ? "No lineage will come of this study's strategy: get_trial shows a trial's params, wait_for_progress its results."
+          : /no trial with a finite result/.test(err.message)
           ? "The study exists but no trial has a result yet: wait_for_progress, then call again."
           : "Call list_studies to see the existing study names (they are case-sensitive), or create_study to make it.";
     case "ALREADY_EXISTS":
