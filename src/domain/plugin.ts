@@ -48,7 +48,12 @@ export interface StudyContext {
 /** A request for the params of a new trial (strategies) or its budget (schedulers' `beforeSuggest`). */
 export interface SuggestRequest {
   readonly study: StudyContext;
-  /** Every trial so far, in number order, RUNNING and WAITING included; not the new one. */
+  /**
+   * Every trial so far, in number order, RUNNING and WAITING included; not the new one. For an
+   * `infersSpace` strategy a RUNNING trial may be a copy whose params also hold its stored proposals
+   * for the intersection's parameters its objective has not suggested yet (service/trial-params.ts
+   * `trialsWithProposals`); `ParamRequest.trials` holds the stored trials.
+   */
   readonly trials: readonly Trial[];
   /** The number the new trial will get. */
   readonly trialNumber: number;

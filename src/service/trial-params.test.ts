@@ -192,6 +192,64 @@ describe("define-by-run under tpe and auto (the default): the strategy's joint m
     expect(stored.params).toEqual({});
   });
 
+  it.each(["tpe", "auto"])("%s with trials pending proposes what it proposes when the study declares the space", { timeout: 300_000 }, async (strategy) => {
+    // Three trials asked and not yet suggested: a declared study's strategy sees their params, a
+    // define-by-run study's only their proposals (trialsWithProposals). Without those, 15-17 of 30
+    // asks differed (review, 2026-12-06).
+    const s = await open();
+    await s.createStudy({ name: "declared", strategy, seed: 3, space: { x: X, y: Y } as never });
+    await s.createStudy({ name: "dbr", strategy, seed: 3 });
+    for (const study of ["declared", "dbr"]) {
+      await s.enqueue({ study, params: { x: 0.4, y: -2.1 } });
+      await runXY(s, study, valley);
+    }
+    const pending: Record<string, Awaited<ReturnType<StudyService["ask"]>>[]> = { declared: [], dbr: [] };
+    for (let i = 0; i < 20; i++) {
+      for (const study of ["declared", "dbr"]) {
+        pending[study]!.push(await s.ask({ study }));
+        if (pending[study]!.length <= 3) continue;
+        // The oldest pending trial suggests what it was given and finishes.
+        const a = pending[study]!.shift()!;
+        const suggest = async (name: string) =>
+          (await s.suggest({ study, trial: a.trial.number, token: a.lease.token, name, distribution: X as never })).value as number;
+        const p = { x: await suggest("x"), y: await suggest("y") };
+        await s.tell({ study, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: valley(p) });
+      }
+      const d = pending.declared!.at(-1)!.trial;
+      const r = pending.dbr!.at(-1)!.trial;
+      expect(r.system_attrs[PROPOSED_PARAMS]).toEqual(d.params);
+    }
+  });
+
+  it("shows a pending trial's own value for a parameter its objective suggested from another distribution, not the proposal", async () => {
+    const seen: Trial[][] = [];
+    const recording: StrategyFactory<TpeOptions> = {
+      ...tpeStrategyFactory,
+      name: "recording-tpe",
+      offloadFor: () => false,
+      create: (o) => {
+        const inner = tpeStrategyFactory.create(o);
+        return {
+          suggest: (req) => (seen.push(req.trials.filter((t) => t.state === "RUNNING")), inner.suggest(req)),
+          suggestParam: (req) => inner.suggestParam!(req),
+        };
+      },
+    };
+    svc = await StudyService.open({ storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), reapIntervalMs: 0, strategies: [...STRATEGIES.values(), recording] });
+    const s = svc;
+    await s.createStudy({ name: "r", strategy: "recording-tpe", seed: 7 });
+    for (let i = 0; i < 3; i++) await runXY(s, "r", sphere);
+    const pending = await s.ask({ study: "r" });
+    const narrow: Distribution = { type: "float", low: 4.9, high: 5 };
+    const own = (await s.suggest({ study: "r", trial: pending.trial.number, token: pending.lease.token, name: "x", distribution: narrow as never })).value;
+    expect(own).not.toEqual((pending.trial.system_attrs[PROPOSED_PARAMS] as Record<string, number>).x);
+    seen.length = 0;
+    await s.ask({ study: "r" });
+    const view = seen[0]!.find((t) => t.number === pending.trial.number)!;
+    expect(view.params.x).toEqual(own);
+    expect(view.distributions.x).toEqual(narrow);
+  });
+
   it("lets auto find a correlated valley better than independent TPE (the old define-by-run model) in at least 6 of 8 seeds", { timeout: 300_000 }, async () => {
     const s = await open();
     const best = async (strategy: string | { name: string; options: Record<string, unknown> }, seed: number) => {

@@ -8,8 +8,8 @@
  * - no modelled space → TPE (its univariate `suggestParam` draws every parameter). The space is the
  *   declared one plus, for define-by-run parameters, the intersection search space (the ones every
  *   COMPLETE trial drew from one distribution; `infersSpace`, service/trial-params.ts), so a pure
- *   define-by-run study (an Optuna objective moved over unchanged) gets TPE on its first trial only
- *   and the rules below from then on, as if it had declared what its objective suggests
+ *   define-by-run study (an Optuna objective moved over unchanged) gets TPE's `suggestParam` until a
+ *   trial completes and the rules below from then on, as if it had declared what its objective suggests
  *   (docs/BENCHMARKS.md, "Define-by-run studies: the default strategy models the intersection
  *   space": before, every define-by-run parameter went to univariate TPE and the GP never ran);
  * - at least `tpe_from_dim` modelled dimensions → TPE;
