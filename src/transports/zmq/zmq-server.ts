@@ -85,6 +85,8 @@ export const BIG_REPLY_BYTES = 64 * 1024;
  * `HELD_CHECK_MS` for small replies (a read costs microseconds, a small reply's whole path ~100).
  */
 export const HELD_CHECK_MS = 5;
+/** How long a closing server's socket keeps sending replies already answered. */
+const CLOSE_LINGER_MS = 2000;
 export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
 /** Frames above this are dropped by libzmq itself (the peer is disconnected). */
 const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
@@ -167,6 +169,8 @@ export class ZmqServer {
   private readonly log: Logger;
   private readonly maxBytes: number;
   private readonly inflight = new Set<Promise<void>>();
+  /** Replies handed to the socket whose send has not completed yet. */
+  private readonly sending = new Set<Promise<void>>();
   /** Requests in flight per client identity (hex); entries leave at zero. */
   private readonly perClient = new Map<string, number>();
   /** What each client (routing id, hex) said about itself in `hello`: who holds the trials it asks for. */
@@ -478,7 +482,9 @@ export class ZmqServer {
    */
   private send(frames: Buffer[]): void {
     try {
-      this.router.send(frames).catch((err: unknown) => this.sendFailed(err));
+      const p = this.router.send(frames).catch((err: unknown) => this.sendFailed(err));
+      this.sending.add(p);
+      void p.finally(() => this.sending.delete(p));
     } catch (err) {
       this.sendFailed(err);
     }
@@ -488,10 +494,19 @@ export class ZmqServer {
     if (!this.closing) this.log.warn({ err }, "reply could not be sent");
   }
 
-  /** Stops taking requests, answers those in flight, and closes the socket. */
+  /**
+   * Stops taking requests, answers those in flight, and closes the socket. The socket lingers (at
+   * most CLOSE_LINGER_MS) so that the last replies leave: with linger 0, a reply ZeroMQ's I/O thread
+   * had not written yet was dropped at close, and a client whose request was answered during a
+   * SIGTERM's stop waited out its timeout (seen once in CI, at load, in test/serve-signals.test.ts).
+   */
   async close(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.inflight]);
+    let bounded: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled([...this.sending]), new Promise<void>((r) => (bounded = setTimeout(r, CLOSE_LINGER_MS)))]);
+    clearTimeout(bounded);
+    this.router.linger = CLOSE_LINGER_MS;
     this.router.close();
     await this.loop;
     await this.zap?.close();
