@@ -128,6 +128,25 @@ async function runXY(s: StudyService, study: string, objective: (p: Record<strin
   return { asked: a.trial, p };
 }
 
+/** A service with "recording-tpe": tpe that records what each `suggest` saw of the RUNNING trials. */
+async function openRecording(): Promise<{ s: StudyService; seen: Trial[][] }> {
+  const seen: Trial[][] = [];
+  const recording: StrategyFactory<TpeOptions> = {
+    ...tpeStrategyFactory,
+    name: "recording-tpe",
+    offloadFor: () => false,
+    create: (o) => {
+      const inner = tpeStrategyFactory.create(o);
+      return {
+        suggest: (req) => (seen.push(req.trials.filter((t) => t.state === "RUNNING")), inner.suggest(req)),
+        suggestParam: (req) => inner.suggestParam!(req),
+      };
+    },
+  };
+  svc = await StudyService.open({ storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), reapIntervalMs: 0, strategies: [...STRATEGIES.values(), recording] });
+  return { s: svc, seen };
+}
+
 /** A narrow valley along the diagonal x = y: the two parameters are strongly correlated. */
 const valley = ({ x, y }: Record<string, number>) => [((x! + y!) / Math.SQRT2 - 1) ** 2 + 20 * ((x! - y!) / Math.SQRT2 - 0.3) ** 2];
 
@@ -160,22 +179,7 @@ describe("define-by-run under tpe and auto (the default): the strategy's joint m
   });
 
   it("shows the next ask a pending trial's proposals before its objective suggests them (TPE's constant liar)", async () => {
-    // What a strategy's `suggest` saw of the RUNNING trials: tpe, recording its requests.
-    const seen: Trial[][] = [];
-    const recording: StrategyFactory<TpeOptions> = {
-      ...tpeStrategyFactory,
-      name: "recording-tpe",
-      offloadFor: () => false,
-      create: (o) => {
-        const inner = tpeStrategyFactory.create(o);
-        return {
-          suggest: (req) => (seen.push(req.trials.filter((t) => t.state === "RUNNING")), inner.suggest(req)),
-          suggestParam: (req) => inner.suggestParam!(req),
-        };
-      },
-    };
-    svc = await StudyService.open({ storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), reapIntervalMs: 0, strategies: [...STRATEGIES.values(), recording] });
-    const s = svc;
+    const { s, seen } = await openRecording();
     await s.createStudy({ name: "r", strategy: "recording-tpe", seed: 5 });
     for (let i = 0; i < 3; i++) await runXY(s, "r", sphere);
     const pending = await s.ask({ study: "r" }); // its objective has suggested nothing yet
@@ -222,21 +226,7 @@ describe("define-by-run under tpe and auto (the default): the strategy's joint m
   });
 
   it("shows a pending trial's own value for a parameter its objective suggested from another distribution, not the proposal", async () => {
-    const seen: Trial[][] = [];
-    const recording: StrategyFactory<TpeOptions> = {
-      ...tpeStrategyFactory,
-      name: "recording-tpe",
-      offloadFor: () => false,
-      create: (o) => {
-        const inner = tpeStrategyFactory.create(o);
-        return {
-          suggest: (req) => (seen.push(req.trials.filter((t) => t.state === "RUNNING")), inner.suggest(req)),
-          suggestParam: (req) => inner.suggestParam!(req),
-        };
-      },
-    };
-    svc = await StudyService.open({ storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), reapIntervalMs: 0, strategies: [...STRATEGIES.values(), recording] });
-    const s = svc;
+    const { s, seen } = await openRecording();
     await s.createStudy({ name: "r", strategy: "recording-tpe", seed: 7 });
     for (let i = 0; i < 3; i++) await runXY(s, "r", sphere);
     const pending = await s.ask({ study: "r" });
