@@ -4,8 +4,12 @@
  * A cursor names the last item of a page by its sort key (trial number, or value then number; a
  * study's creation time then name), not by position, so a page boundary does not shift when trials
  * are added or finish meanwhile (the usual keyset pagination, as in the MCP spec's `nextCursor`).
- * A cursor also records the order and filter it was made for; another order is refused.
+ * A cursor also records what it pages: its kind (`k`), the study (a digest of the name, and the
+ * name's first characters for the refusal) and, for trials, the order and filter. Passed to another
+ * study, order or filter, or to another op, it is refused with what it was made for (INVALID_ARGUMENT),
+ * as is one that does not decode or comes from a version whose cursors named no study.
  */
+import { createHash } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
 import { feasibility } from "../domain/objectives.js";
 import type { TrialState } from "../domain/trial.js";
@@ -119,7 +123,15 @@ export interface TrialsPage<T = TrialRow> {
   without_value?: number;
 }
 
-interface TrialCursor {
+/** What a cursor says of its study: `sh` must match the study paged; `st` is quoted when it does not. */
+interface StudyMark {
+  st: string;
+  sh: string;
+}
+
+/** A `trials` cursor: the listing it continues and the last trial it showed. */
+interface TrialCursor extends StudyMark {
+  k: "trials";
   o: "number" | "value";
   d: boolean;
   s: string;
@@ -127,16 +139,40 @@ interface TrialCursor {
   v: number | null;
 }
 
+/** The characters of a study name a cursor quotes: a name may be 200 code points of 4 bytes each, and a cursor is at most 1,000 characters. */
+const CURSOR_NAME_CHARS = 40;
+
+function studyMark(name: string): StudyMark {
+  const chars = Array.from(name);
+  const st = chars.length > CURSOR_NAME_CHARS ? `${chars.slice(0, CURSOR_NAME_CHARS - 1).join("")}…` : name;
+  return { st, sh: createHash("sha256").update(name, "utf8").digest("base64url").slice(0, 16) };
+}
+
+/** Why a cursor of another study, order or filter is refused, and what to do instead. */
+const CONTINUES_ONLY = "a next_cursor continues only the listing of the call that returned it (call again with its arguments, or without a cursor for a first page)";
+
 const encode = (c: object): string => Buffer.from(JSON.stringify(c), "utf8").toString("base64url");
 
-function decode(cursor: string, what: string): Record<string, unknown> {
+/**
+ * The fields of a cursor of kind `kind` (`what` names its op) made for study `study`.
+ * @throws INVALID_ARGUMENT for a cursor that does not decode, of another kind or format, or of another study.
+ */
+function decode(cursor: string, kind: string, what: string, study?: string): Record<string, unknown> {
+  let v: unknown;
   try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+    v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
   } catch {
     // refused below
   }
-  throw invalidArgument(`cursor is not a ${what} cursor: pass the next_cursor of the previous page unchanged`);
+  const c = v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  if (c === null || c.k !== kind || (study !== undefined && (typeof c.sh !== "string" || typeof c.st !== "string")))
+    throw invalidArgument(`cursor is not a ${what} cursor: pass the next_cursor of the previous page unchanged, or start again without a cursor (cursors of earlier versions are not read)`);
+  if (study !== undefined) {
+    const here = studyMark(study);
+    if (c.sh !== here.sh)
+      throw invalidArgument(`cursor was made for study '${String(c.st)}', not '${here.st}': ${CONTINUES_ONLY}`, { cursor_study: c.st });
+  }
+  return c;
 }
 
 /** Keeps the named fields (and `number`) of a view, and of `params`/`distributions` the named parameters. */
@@ -161,7 +197,7 @@ export function projectTrial(t: TrialView, fields?: readonly TrialField[], param
  * `MAX_PAGE_TRIALS`, or once they carry `MAX_PAGE_INTERMEDIATES` intermediate values), projected by `fields` and `params`. `next_cursor` continues after the page's last trial; null when nothing follows.
  * By value, `without_value` counts the trials of the filter left out for having no value (from the
  * same scan), so that a listing does not read as the whole study.
- * @throws INVALID_ARGUMENT for a cursor of another order or filter.
+ * @throws INVALID_ARGUMENT for a cursor of another study, order or filter.
  */
 export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): TrialsPage {
   const order = a.order_by ?? "number";
@@ -177,11 +213,11 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): TrialsP
   // Ascending sort key comparison; `descending` reverses it.
   const cmp = (x: { n: number; v: number | null }, y: { n: number; v: number | null }) =>
     order === "value" ? sign * ((x.v as number) - (y.v as number)) || x.n - y.n : x.n - y.n;
-  const last = a.cursor === undefined ? null : cursorPosition(a.cursor, order, desc, filter);
+  const last = a.cursor === undefined ? null : cursorPosition(a.cursor, s.study.name, order, desc, filter);
   const dir = desc ? -1 : 1;
   const offset = a.offset ?? 0;
   const limit = Math.min(a.limit ?? DEFAULT_TRIALS_LIMIT, MAX_PAGE_TRIALS);
-  const cursorOf = (t: TrialRecord) => trialCursor(a, t);
+  const cursorOf = (t: TrialRecord) => trialCursor(s.study.name, a, t);
   if (order === "value") {
     // First and later pages alike keep only the first offset + limit while scanning (O(n log k),
     // O(k) memory): no sort of every trial, however deep the cursor.
@@ -208,9 +244,14 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): TrialsP
   return { trials: page.map((t) => projectTrial(trialView(t, now), a.fields, a.params)), total, next_cursor };
 }
 
-/** The `next_cursor` of a `trials` page whose last trial is `t` (also what `tuneport studies trials --json` prints). */
-export function trialCursor(a: Pick<S.TrialsArgs, "order_by" | "descending" | "states" | "feasible">, t: { number: number; value: number | null }): string {
-  return encode({ o: a.order_by ?? "number", d: a.descending ?? false, s: filterKey(a), n: t.number, v: t.value } satisfies TrialCursor);
+/** The `next_cursor` of a `trials` page of study `study` whose last trial is `t` (also what `tuneport studies trials --json` prints). */
+export function trialCursor(
+  study: string,
+  a: Pick<S.TrialsArgs, "order_by" | "descending" | "states" | "feasible">,
+  t: { number: number; value: number | null },
+): string {
+  const order = a.order_by ?? "number";
+  return encode({ k: "trials", ...studyMark(study), o: order, d: a.descending ?? false, s: filterKey(a), n: t.number, v: order === "value" ? t.value : null } satisfies TrialCursor);
 }
 
 /** What a cursor records of the listing's filter: the states, sorted, and the feasibility asked for. */
@@ -219,13 +260,21 @@ function filterKey(a: Pick<S.TrialsArgs, "states" | "feasible">): string {
   return a.feasible === undefined ? states : `${states};feasible=${a.feasible}`;
 }
 
-/** The last trial a `trials` cursor showed. @throws INVALID_ARGUMENT for a cursor of another order, direction or filter. */
-function cursorPosition(cursor: string, order: string, desc: boolean, filter: string): { n: number; v: number | null } {
-  const c = decode(cursor, "trials");
-  if (c.o !== order || c.d !== desc || c.s !== filter || typeof c.n !== "number")
-    throw invalidArgument("cursor was made for another order_by, descending, states or feasible: pass them as on the first page", {
-      cursor_order_by: c.o ?? null,
-    });
+/** A listing's order and filter in the op's words, as a refusal names them. */
+function listingWords(o: unknown, d: unknown, filter: unknown): string {
+  const [states = "", feasible] = String(filter).split(";feasible=");
+  return [`order_by ${String(o)}`, d === true ? "descending" : "ascending", states ? `states ${states}` : "any state", ...(feasible ? [`feasible ${feasible}`] : [])].join(", ");
+}
+
+/** The last trial a `trials` cursor showed. @throws INVALID_ARGUMENT for a cursor of another study, order, direction or filter. */
+function cursorPosition(cursor: string, study: string, order: string, desc: boolean, filter: string): { n: number; v: number | null } {
+  const c = decode(cursor, "trials", "trials", study);
+  if (typeof c.n !== "number") throw invalidArgument("cursor is not a trials cursor: pass the next_cursor of the previous page unchanged");
+  if (c.o !== order || c.d !== desc || c.s !== filter)
+    throw invalidArgument(
+      `cursor was made for ${listingWords(c.o, c.d, c.s)}, and this call asks for ${listingWords(order, desc, filter)}: ${CONTINUES_ONLY}`,
+      { cursor_order_by: c.o ?? null },
+    );
   return { n: c.n, v: typeof c.v === "number" ? c.v : null };
 }
 
@@ -235,14 +284,14 @@ export function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: 
   const cmp = (x: [number, string], y: [number, string]) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
   let list = [...all].sort((x, y) => cmp(key(x), key(y)));
   if (a.cursor !== undefined) {
-    const c = decode(a.cursor, "list_studies");
+    const c = decode(a.cursor, "studies", "list_studies");
     if (typeof c.c !== "number" || typeof c.n !== "string") throw invalidArgument("cursor is not a list_studies cursor: pass the next_cursor of the previous page unchanged");
     const last: [number, string] = [c.c, c.n];
     list = list.filter((s) => cmp(key(s), last) > 0);
   }
   const page = withinStudyBudget(a.limit === undefined ? list : list.slice(0, a.limit));
   const lastShown = page[page.length - 1];
-  return { studies: page, next_cursor: page.length < list.length && lastShown ? encode({ c: lastShown.created_at, n: lastShown.name }) : null };
+  return { studies: page, next_cursor: page.length < list.length && lastShown ? encode({ k: "studies", c: lastShown.created_at, n: lastShown.name }) : null };
 }
 
 /** The longest prefix of `page` (one study at least) whose estimated size stays within `MAX_PAGE_BYTES`. */
@@ -280,19 +329,20 @@ export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolea
 }
 
 /**
- * One page of a Pareto front (`best_trials`, trials in number order): those after `cursor`, at most
+ * One page of the Pareto front of study `study` (`best_trials`, trials in number order): those after `cursor`, at most
  * `limit` of them, cut as a page of `trials` is (`withinValueBudget`). A front of 2,000 tied trials
- * with 60 KB of user attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op.
+ * with 60 KB of user attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op or study.
  */
 export function frontPage(
+  study: string,
   front: TrialRecord[],
   cursor: string | undefined,
   limit = Infinity,
 ): { trials: TrialRecord[]; n_front: number; next_cursor: string | null } {
   let from = 0;
   if (cursor !== undefined) {
-    const c = decode(cursor, "best_trials");
-    if (c.f !== "front" || typeof c.n !== "number") throw invalidArgument("cursor is not a best_trials cursor: pass the next_cursor of the previous answer unchanged");
+    const c = decode(cursor, "front", "best_trials", study);
+    if (typeof c.n !== "number") throw invalidArgument("cursor is not a best_trials cursor: pass the next_cursor of the previous answer unchanged");
     const after = c.n;
     from = front.findIndex((t) => t.number > after);
     if (from < 0) from = front.length;
@@ -300,5 +350,5 @@ export function frontPage(
   const page = withinValueBudget(front.slice(from, from + Math.min(limit, front.length)));
   const last = page[page.length - 1];
   const more = from + page.length < front.length;
-  return { trials: page, n_front: front.length, next_cursor: more && last ? encode({ f: "front", n: last.number }) : null };
+  return { trials: page, n_front: front.length, next_cursor: more && last ? encode({ k: "front", ...studyMark(study), n: last.number }) : null };
 }

@@ -204,7 +204,7 @@ export const trialsArgs = z
     feasible: z.boolean().optional().describe("only COMPLETE trials that satisfy every constraint (true; one without constraints does) or violate one (false)"),
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(100_000).optional().describe("at most this many trials [1000]; a page also ends at 5,000 trials, and before the trial that would take its intermediate values past 100,000 or the reply past about 8 MiB (next_cursor continues)"),
-    cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page: continues after its last trial (same order_by, descending, states, feasible)"),
+    cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page: continues after its last trial (same study, order_by, descending, states, feasible)"),
     fields: z.array(z.enum(TRIAL_FIELDS)).max(TRIAL_FIELDS.length).optional().describe("only these fields of each trial (number is always kept; value brings values and constraints where the trial has several objectives or constraints)"),
     params: z.array(z.string().min(1).max(256)).max(1000).optional().describe("only these parameters in params and distributions"),
   })
@@ -237,7 +237,7 @@ export const bestTrialsArgs = z
       .optional()
       .describe("hypervolume reference point for this answer; default: the study's, else derived from the front"),
     history: z.boolean().optional().describe("also return the hypervolume after each trial that changed it"),
-    cursor: z.string().max(1000).optional().describe("next_cursor of the previous answer: the front's next trials (a page ends before about 8 MiB)"),
+    cursor: z.string().max(1000).optional().describe("next_cursor of the previous answer (same study): the front's next trials (a page ends before about 8 MiB)"),
     limit: z.number().int().min(1).max(100_000).optional().describe("at most this many of the front's trials in this page (default: as many as fit)"),
   })
   .strict();

@@ -295,7 +295,7 @@ describe("best_trials in a constrained study", () => {
     // The op's filter, both ways; a cursor keeps its filter.
     const bad = (await service.execute("trials", { study: "c", feasible: false, order_by: "value", limit: 1 })) as { trials: { number: number }[]; total: number; next_cursor: string };
     expect([bad.trials.map((t) => t.number), bad.total]).toEqual([[3], 2]);
-    await expect(service.execute("trials", { study: "c", order_by: "value", cursor: bad.next_cursor })).rejects.toThrow(/feasible: pass them as on the first page/);
+    await expect(service.execute("trials", { study: "c", order_by: "value", cursor: bad.next_cursor })).rejects.toThrow(/cursor was made for order_by value, ascending, any state, feasible false, and this call asks for order_by value, ascending, any state: /);
     const next = (await service.execute("trials", { study: "c", feasible: false, order_by: "value", cursor: bad.next_cursor })) as { trials: { number: number }[] };
     expect(next.trials.map((t) => t.number)).toEqual([0]);
 

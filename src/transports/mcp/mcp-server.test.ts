@@ -165,7 +165,7 @@ describe("tuneport MCP tools", () => {
     expect(last.trials.map((t: any) => t.number)).toEqual([10, 11]);
     expect(last.next_cursor).toBeNull();
     const wrong = await call("list_trials", { study: "p", sort: "value", cursor: sc(first).next_cursor });
-    expect(textOf(wrong)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for another order_by/);
+    expect(textOf(wrong)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for sort number, ascending, any state, and this call asks for sort value, ascending, any state: /);
     const byValue = sc(await call("list_trials", { study: "p", sort: "value", limit: 3 })).trials.map((t: any) => t.value);
     expect(byValue).toEqual([...byValue].sort((a: number, b: number) => a - b));
     const best = sc(await call("best_trials", { study: "p", k: 3 })).trials;

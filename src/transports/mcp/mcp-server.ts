@@ -190,10 +190,12 @@ export function toolTable(maxWaitS = 50): McpTool[] {
 /**
  * The service names the op whose arguments it refused ("ask: lease_ttl_s …", "cursor is not a
  * best_trials cursor"); an agent called a tool (ask_trial, pareto_front), so the refusal names the
- * tool it can call again.
+ * tool it can call again, and a cursor's listing by the tool's argument (list_trials' sort is the op's order_by).
  */
 function asToolError(t: McpTool, err: TuneportError): TuneportError {
   if (err.code !== "INVALID_ARGUMENT") return err;
+  if (err.message.startsWith("cursor was made for ") && "sort" in t.input.shape)
+    return new TuneportError(err.code, err.message.replace(/\border_by\b/g, "sort"), err.data);
   const cursorOp = t.ops.find((o) => err.message.startsWith(`cursor is not a ${o} cursor`));
   if (cursorOp !== undefined && cursorOp !== t.name)
     return new TuneportError(err.code, err.message.replace(`a ${cursorOp} cursor`, `a ${t.name} cursor`), err.data);

@@ -141,10 +141,17 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
       ...(withoutValue > 0 ? { without_value: withoutValue } : {}),
     });
   };
-  // A cursor is at most this long; fit with room for it, then rebuild with the real one.
+  // Fit with room for a cursor, then ask for exactly that page to get the real one. A cursor names
+  // its study and the page's last trial (number and value), so the real one may be longer than the
+  // room left for it: then one trial fewer.
   const placeholder = "x".repeat(Math.max(120, page.next_cursor?.length ?? 0));
-  const { k } = fitPrefix(page.trials.length, (n) => build(n, placeholder), budget);
+  let { k } = fitPrefix(page.trials.length, (n) => build(n, placeholder), budget);
   if (k === 0 && page.trials.length > 0) return overBudgetResult(tool, resultChars(build(1, placeholder)), budget, ["fields", "params", "max_chars"]);
-  if (k < page.trials.length) page = await ask(k);
-  return build(page.trials.length, page.next_cursor);
+  if (k === page.trials.length) return build(k, page.next_cursor);
+  for (;;) {
+    page = await ask(k);
+    const result = build(page.trials.length, page.next_cursor);
+    if (k <= 1 || resultChars(result) <= budget) return result;
+    k--;
+  }
 }

@@ -293,12 +293,18 @@ export const trialTools: McpTool[] = [
           history: f.history ? f.history.slice(-50).map(([n, hv]) => [n, Number.isFinite(hv) ? hv : null]) : null,
         } as unknown as Record<string, unknown>);
       };
-      // Fit with room for a cursor, then ask for exactly that page to get the real one.
+      // Fit with room for a cursor, then ask for exactly that page to get the real one (one trial
+      // fewer while the real one, which names the study and the last trial, is longer than the room).
       const placeholder = "x".repeat(Math.max(120, f.next_cursor?.length ?? 0));
-      const { k } = fitPrefix(f.trials.length, (n) => build(n, placeholder), budget);
+      let { k } = fitPrefix(f.trials.length, (n) => build(n, placeholder), budget);
       if (k === 0 && f.trials.length > 0) return overBudgetResult("pareto_front", resultChars(build(1, placeholder)), budget, ["max_chars"]);
-      if (k < f.trials.length) f = await ask(k);
-      return build(f.trials.length, f.next_cursor);
+      if (k === f.trials.length) return build(k, f.next_cursor);
+      for (;;) {
+        f = await ask(k);
+        const result = build(f.trials.length, f.next_cursor);
+        if (k <= 1 || resultChars(result) <= budget) return result;
+        k--;
+      }
     },
   }),
 
