@@ -305,3 +305,57 @@ def test_a_subclass_of_the_users_own_is_refused_even_under_a_known_name(server: 
         with pytest.raises(tp.InvalidArgumentError, match="no counterpart of TPESampler, and a sampler of your own"):
             tp.create_study(storage=server.endpoint, study_name=name, sampler=sampler)
     assert name not in tp.get_all_study_names(storage=server.endpoint)
+
+
+def _crossover(cls: str, *args: Any) -> Any:
+    return getattr(optuna.samplers.nsgaii, cls)(*args)
+
+
+@pytest.mark.parametrize("samplers", [tp.samplers, optuna.samplers], ids=["tuneport", "optuna"])
+@pytest.mark.parametrize(
+    "kwargs, options",
+    [
+        # UniformCrossover(swapping_prob) is what NSGAIISampler builds when given no crossover: its default.
+        (lambda: {"crossover": _crossover("UniformCrossover", 0.5)}, {}),
+        (lambda: {"crossover": _crossover("UniformCrossover")}, {}),
+        (lambda: {"crossover": _crossover("UniformCrossover", 0.3), "swapping_prob": 0.3}, {"swapping_prob": 0.3}),
+        (lambda: {"crossover": _crossover("UniformCrossover", 0.3), "swapping_prob": 0.3, "crossover_prob": 0.7}, {"crossover_prob": 0.7, "swapping_prob": 0.3}),
+    ],
+)
+def test_an_nsgaii_sampler_given_the_uniform_crossover_it_runs_is_accepted(samplers: Any, kwargs: Any, options: dict[str, Any]) -> None:
+    # tuneport.samplers.NSGAIISampler(crossover=UniformCrossover(0.5)) was refused: an object is not
+    # None, its default, though it is the crossover Optuna builds for it (Optuna's define no ==).
+    assert sampler_spec(samplers.NSGAIISampler(**kwargs()), True) == {"name": "nsga2", "options": options}
+
+
+class UniformCrossover(optuna.samplers.nsgaii.UniformCrossover):  # a user's own crossover, named as Optuna's
+    pass
+
+
+@pytest.mark.parametrize("samplers", [tp.samplers, optuna.samplers], ids=["tuneport", "optuna"])
+@pytest.mark.parametrize(
+    "kwargs, named, instead",
+    [
+        # Optuna crosses numeric parameters with the crossover's swapping_prob, categorical ones with the sampler's.
+        (lambda: {"crossover": _crossover("UniformCrossover", 0.3)}, "crossover=UniformCrossover(swapping_prob=0.3)", "give NSGAIISampler the same swapping_prob"),
+        (lambda: {"crossover": _crossover("BLXAlphaCrossover")}, "crossover=BLXAlphaCrossover(alpha=0.5)", "crosses over only as Optuna's default crossover does"),
+        (lambda: {"crossover": _crossover("SBXCrossover", 5.0)}, "crossover=SBXCrossover(eta=5.0, uniform_crossover_prob=0.5, use_child_gene_prob=0.5)", "only as"),
+        (lambda: {"crossover": _crossover("UNDXCrossover")}, "crossover=UNDXCrossover(sigma_xi=0.5, sigma_eta=None)", "only as"),
+        (lambda: {"crossover": UniformCrossover(0.5)}, f"crossover={__name__}.UniformCrossover(swapping_prob=0.5)", "only as"),
+    ],
+)
+def test_an_nsgaii_sampler_given_another_crossover_is_refused_naming_it(samplers: Any, kwargs: Any, named: str, instead: str) -> None:
+    with pytest.raises(tp.InvalidArgumentError) as err:
+        sampler_spec(samplers.NSGAIISampler(**kwargs()), True)
+    assert f"sampler=NSGAIISampler({named}): tuneport's 'nsga2' " in str(err.value)
+    assert instead in str(err.value)
+    assert "pass strategy='nsga2'" in str(err.value)
+
+
+def test_an_nsgaii_sampler_with_optunas_default_crossover_runs_on_the_server(server: ServerProcess, name: str) -> None:
+    sampler = tp.samplers.NSGAIISampler(population_size=4, crossover=_crossover("UniformCrossover", 0.25), swapping_prob=0.25, seed=3)
+    study = tp.create_study(storage=server.endpoint, study_name=name, directions=["minimize", "minimize"], sampler=sampler)
+    assert study.strategy["name"] == "nsga2"
+    assert {k: study.strategy["options"][k] for k in ("population_size", "swapping_prob", "crossover_prob")} == {"population_size": 4, "swapping_prob": 0.25, "crossover_prob": 0.9}
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=6)
+    assert len(study.trials) == 6

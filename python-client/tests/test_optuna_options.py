@@ -160,7 +160,7 @@ UNMAPPED = [
     (lambda: optuna.samplers.QMCSampler(qmc_type="halton"), "sampler", "qmc_type='halton'", None),
     # Optuna ranks a pruned trial by its last report among the completed ones; tuneport's cmaes after them.
     (lambda: optuna.samplers.CmaEsSampler(consider_pruned_trials=True), "sampler", "consider_pruned_trials=True): tuneport's 'cmaes' counts", None),
-    (lambda: optuna.samplers.NSGAIISampler(crossover=_sbx()), "sampler", "crossover=<SBXCrossover>", ["minimize", "minimize"]),
+    (lambda: optuna.samplers.NSGAIISampler(crossover=_sbx()), "sampler", "crossover=SBXCrossover(eta=None, uniform_crossover_prob=0.5", ["minimize", "minimize"]),
     # Optuna 5 uses the crossover's own swapping_prob for numeric parameters, NSGAIISampler's for categorical ones.
     (lambda: optuna.samplers.NSGAIISampler(crossover=_uniform(0.3)), "sampler", "crossover=UniformCrossover(swapping_prob=0.3)", ["minimize", "minimize"]),
     (lambda: optuna.samplers.NSGAIISampler(crossover=_uniform(0.5), swapping_prob=0.3), "sampler", "crossover=UniformCrossover(swapping_prob=0.5)", ["minimize", "minimize"]),

@@ -154,12 +154,20 @@ def pruner_options(pruner: Any, kind: str | None) -> dict[str, Any]:
 _INSTEAD = {
     "consider_pruned_trials": "counts a generation's PRUNED trials always, ranked after its COMPLETE ones (deepest first, then "
     "by their last report), where Optuna's consider_pruned_trials=True ranks them by their last report among the completed ones",
+    "crossover": "crosses over only as Optuna's default crossover does (UniformCrossover with NSGAIISampler's swapping_prob)",
+    "crossover=UniformCrossover": "crosses every parameter over with NSGAIISampler's swapping_prob, where Optuna crosses numeric "
+    "parameters with a UniformCrossover's own and categorical ones with the sampler's (give NSGAIISampler the same swapping_prob)",
 }
 
 
+def _instead(setting: str) -> str | None:
+    """What tuneport does instead of ``setting`` (``name=value``), by the call's name first: ``crossover=UniformCrossover``."""
+    return _INSTEAD.get(setting.split("(", 1)[0], _INSTEAD.get(setting.split("=", 1)[0]))
+
+
 def _no_counterpart(arg: str, obj: Any, unmapped: list[str], kind: str) -> str:
-    instead = [_INSTEAD[u.split("=", 1)[0]] for u in unmapped if u.split("=", 1)[0] in _INSTEAD]
-    plain = [u for u in unmapped if u.split("=", 1)[0] not in _INSTEAD]
+    instead = [text for u in unmapped if (text := _instead(u)) is not None]
+    plain = [u for u in unmapped if _instead(u) is None]
     them = "it" if len(plain) == 1 else "them"
     said = [f"has no counterpart of {them if len(plain) == len(unmapped) else ', '.join(plain)}"] if plain else []
     return (

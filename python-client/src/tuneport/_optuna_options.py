@@ -20,6 +20,7 @@ import operator
 import struct
 import types
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 # Optuna's attribute (a dotted path on the object) -> tuneport's option, per class name.
@@ -145,12 +146,34 @@ _STATE = frozenset(
 _DERIVED: dict[str, frozenset[str]] = {
     "NSGAIISampler": frozenset({"_elite_population_selection_strategy._population_size"}),
 }
-# A helper object's setting that is a copy of a carried option only while it equals that option
-# (attribute -> the option's attribute): NSGAIISampler builds UniformCrossover(swapping_prob) when
-# given no crossover, but a crossover given with its own swapping_prob uses that one for numeric
-# parameters (and the sampler's for categorical ones), which tuneport's swapping_prob cannot say.
-_COPIES: dict[str, dict[str, str]] = {
-    "NSGAIISampler": {"_child_generation_strategy._crossover._swapping_prob": "_child_generation_strategy._swapping_prob"},
+
+
+def crossover_setting(crossover: Any, swapping_prob: Any) -> str | None:
+    """``crossover=SBXCrossover(eta=None, ...)``, the setting a refusal names, for an NSGAIISampler
+    crossover that tuneport's nsga2 does not run; None for one it runs: none, or Optuna's
+    ``UniformCrossover`` with the sampler's ``swapping_prob`` (what NSGAIISampler builds when given
+    none, so ``crossover=UniformCrossover(0.5)`` is its default). Compared by class and settings:
+    Optuna's crossovers define no ``==``. A ``UniformCrossover`` with a swapping_prob of its own is
+    not run: Optuna crosses numeric parameters with it and categorical ones with the sampler's,
+    where nsga2 has one ``swapping_prob``; a subclass of the user's is another crossover."""
+    if crossover is None:
+        return None
+    cls = type(crossover)
+    settings = {k.lstrip("_"): v for k, v in vars(crossover).items()} if hasattr(crossover, "__dict__") else {}
+    optunas = cls.__module__.startswith("optuna.samplers")
+    if cls.__name__ == "UniformCrossover" and optunas and _equal(settings.get("swapping_prob"), swapping_prob):
+        return None
+    shown = cls.__name__ if optunas else f"{cls.__module__}.{cls.__qualname__}"  # not read as Optuna's
+    return f"crossover={shown}({', '.join(f'{k}={_short(v)}' for k, v in settings.items())})"
+
+
+# Settings checked on their own (attribute -> the refused setting, or None where tuneport runs it).
+_CHECKED: dict[str, dict[str, Callable[[Any], str | None]]] = {
+    "NSGAIISampler": {
+        "_child_generation_strategy._crossover": lambda s: crossover_setting(
+            _attr(s, "_child_generation_strategy._crossover"), _attr(s, "_child_generation_strategy._swapping_prob")
+        ),
+    },
 }
 # Optuna's argument for an attribute whose name is not the argument's.
 _ARGUMENT = {
@@ -212,17 +235,14 @@ def unmapped_settings(obj: Any) -> list[str]:
     if default is None:
         return []
     found: list[tuple[str, Any]] = []
-    copies = _COPIES.get(type(obj).__name__, {})
-    _differences(obj, default, "", frozenset(table) | _DERIVED.get(type(obj).__name__, frozenset()) | frozenset(copies), found)
-    for path, of in copies.items():  # a setting of its own, even at Optuna's default, where it is not the copy
-        v = _attr(obj, path)
-        if v is not _MISSING and not _equal(v, _attr(obj, of)):
-            found.append((path, v))
+    checked = _CHECKED.get(type(obj).__name__, {})
+    _differences(obj, default, "", frozenset(table) | _DERIVED.get(type(obj).__name__, frozenset()) | frozenset(checked), found)
     for path in table:  # carried options whose value the server cannot take (not a plain value)
         v = _attr(obj, path)
         if v is not _MISSING and not _plain(v) and not _equal(v, _attr(default, path)):
             found.append((path, v))
-    return [_setting(obj, path, v) for path, v in found]
+    refused = [_setting(obj, path, v) for path, v in found]
+    return refused + [r for check in checked.values() if (r := check(obj)) is not None]
 
 
 def _equal(a: Any, b: Any) -> bool:

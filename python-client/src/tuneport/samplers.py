@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._optuna_options import Recorded
+from ._optuna_options import Recorded, crossover_setting
 
 ConstraintsFunc = Callable[[Any], Sequence[float]]
 
@@ -133,7 +133,9 @@ class QMCSampler(BaseSampler):
 
 
 class NSGAIISampler(BaseSampler):
-    """Optuna's ``NSGAIISampler``: strategy ``nsga2``."""
+    """Optuna's ``NSGAIISampler``: strategy ``nsga2``. Its crossover is uniform with
+    ``swapping_prob``: ``crossover=`` may be Optuna's ``UniformCrossover`` of that swapping_prob
+    (its default); another crossover has no counterpart."""
 
     _OPTIONS = {
         "population_size": "population_size",
@@ -141,6 +143,7 @@ class NSGAIISampler(BaseSampler):
         "crossover_prob": "crossover_prob",
         "swapping_prob": "swapping_prob",
     }
+    _IGNORED = frozenset({"crossover"})  # checked by _tuneport_options
 
     def __init__(
         self,
@@ -158,6 +161,13 @@ class NSGAIISampler(BaseSampler):
         after_trial_strategy: Callable[..., Any] | None = None,
     ) -> None:
         self._record(locals())
+
+    def _tuneport_options(self) -> tuple[dict[str, Any], list[str]]:
+        options, unmapped = super()._tuneport_options()
+        # Optuna's UniformCrossover of the sampler's swapping_prob is what NSGAIISampler builds when
+        # given none: nsga2's own crossover. Another crossover is named with its settings.
+        refused = crossover_setting(self._given.get("crossover"), self._given.get("swapping_prob"))
+        return options, unmapped + ([refused] if refused is not None else [])
 
 
 class GridSampler(BaseSampler):
@@ -196,7 +206,8 @@ _OPTUNA_ONLY = {
     "PartialFixedSampler": "",
     "NSGAIIISampler": "",
     "BaseGASampler": "",
-    "nsgaii": "; tuneport's nsga2 crosses over uniformly: NSGAIISampler(swapping_prob=...) is UniformCrossover(swapping_prob), "
+    "nsgaii": "; tuneport's nsga2 crosses over uniformly: NSGAIISampler(swapping_prob=p) is UniformCrossover(p) (with Optuna "
+    "installed, NSGAIISampler(crossover=optuna.samplers.nsgaii.UniformCrossover(p), swapping_prob=p) runs too), "
     "and no other crossover or mutation has a counterpart",
 }
 
