@@ -136,7 +136,7 @@ describe("list_trials' order", () => {
     expect(textOf(worst)).toMatch(/^3 of 3 trials, worst first \(descending reverses best-first\):\n#2 {2}value=-0.5\n/);
     expect(textOf(await call("list_trials", { study: "mx", descending: true }))).toMatch(/^3 of 3 trials, newest first:\n#2 /);
     const { tools } = await client.listTools();
-    expect(tools.find((t) => t.name === "list_trials")?.inputSchema.properties?.descending).toMatchObject({ description: "reverse: newest first, or with sort value worst first" });
+    expect(tools.find((t) => t.name === "list_trials")?.inputSchema.properties?.descending).toMatchObject({ description: "newest first; with sort value, worst first" });
   });
 });
 

@@ -84,6 +84,9 @@ describe("bounded MCP outputs on the issue's study", () => {
     expect(json.length).toBeLessThanOrEqual(12_000);
     expect(json).not.toContain("$schema");
     expect(json).not.toContain("9007199254740991");
+    // An enum of strings says its type: the repeated "type":"string" only costs characters.
+    expect(json).not.toContain('"type":"string","enum"');
+    expect(json).toContain('"sort":{"enum":["number","value"]}');
     for (const t of list.tools) expect(t.outputSchema, `${t.name} has an outputSchema`).toBeDefined();
   });
 

@@ -51,7 +51,7 @@ const summaryTool = defineTool({
   name: "study_summary",
   meta: {
     title: "Study summary",
-    description: "Briefing: progress, best, trend, queue, influential params.",
+    description: "Briefing: progress, best, trend, queue, top params.",
     readOnly: true,
     sized: true,
   },
@@ -85,7 +85,7 @@ const plotTool = defineTool({
   name: "plot",
   meta: {
     title: "Plot a study",
-    description: "A PNG chart (≤1600x1000 px, ≤1 MB); params default to the most important.",
+    description: "PNG ≤1600x1000 px, ≤1 MB; params default to the most important.",
     readOnly: true,
   },
   input: z.object({
@@ -129,7 +129,7 @@ function waitTool(maxWaitS: number): McpTool {
     name: "wait_for_progress",
     meta: {
       title: "Wait for progress",
-      description: `Wait (default ${Math.min(20, maxWaitS)} s) for min_finished more finished trials; never poll.`,
+      description: `Wait (default ${Math.min(20, maxWaitS)} s) for min_finished more finishes; never poll.`,
       readOnly: true,
       sized: true,
     },

@@ -17,7 +17,7 @@ const trialOut = z.looseObject({ trial: z.looseObject({ number: z.number().int()
 export const steeringTools: McpTool[] = [
   defineTool({
     name: "stop_study",
-    meta: { title: "Stop a study", description: "Stop handing out trials; workers end cleanly, results kept." },
+    meta: { title: "Stop a study", description: "No new trials; workers end cleanly, results kept." },
     input: z.object({ study: studyArg }),
     output: studyOut,
     ops: ["stop_study"],
@@ -71,7 +71,7 @@ export const steeringTools: McpTool[] = [
       state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
       rationale: z.string().max(4000).optional(),
       // A parameter the study neither declares nor has seen needs its distribution, as a space entry.
-      distributions: z.record(z.string(), z.looseObject({})).optional().describe("for parameters not in the study's space: {name: space entry}"),
+      distributions: z.record(z.string(), z.looseObject({})).optional().describe("{name: space entry} for params outside the study's space"),
     }),
     output: trialOut,
     ops: ["add_trial"],
@@ -96,7 +96,7 @@ export const steeringTools: McpTool[] = [
     meta: {
       title: "Change a running study",
       description:
-        "Change scheduler (same name merges options), strategy (keeps history), space (widen only), max_trials, notes.",
+        "Same-name scheduler merges options; strategy keeps history; space only widens.",
     },
     input: z.object({
       study: studyArg,
@@ -138,7 +138,7 @@ export const steeringTools: McpTool[] = [
     name: "export_study",
     meta: {
       title: "Export a study",
-      description: "The study as JSON Lines for `tuneport import`.",
+      description: "JSON Lines for `tuneport import`.",
       readOnly: true,
       sized: true,
     },

@@ -68,7 +68,7 @@ export const studyTools: McpTool[] = [
     meta: {
       title: "Create (or load) a study",
       description:
-        "Create (or load_if_exists) a study. space: {name: {type: float|int, low, high, log?, step?} | {type: categorical, choices}}.",
+        "New study. space: {name: {type: float|int, low, high, log?, step?} | {type: categorical, choices}}",
     },
     input: z.object({
       // The service validates the name, the space and the plug-ins and names what is wrong; the
@@ -125,7 +125,7 @@ export const studyTools: McpTool[] = [
 
   defineTool({
     name: "describe_study",
-    meta: { title: "Describe a study", description: "A study's configuration, space, counts, best trial.", readOnly: true, sized: true },
+    meta: { title: "Describe a study", description: "Config, space, counts, best trial.", readOnly: true, sized: true },
     input: z.object({ study: studyArg }),
     output: z.looseObject({ study: z.looseObject({ name: z.string(), space: z.looseObject({}) }) }),
     ops: ["get_study"],
@@ -156,7 +156,7 @@ export const studyTools: McpTool[] = [
     name: "delete_study",
     meta: {
       title: "Delete a study",
-      description: "Delete a study and its trials (confirm: true). Prefer stop_study.",
+      description: "Delete with its trials (confirm: true); prefer stop_study.",
       destructive: true,
     },
     input: z.object({
@@ -189,7 +189,7 @@ export const studyTools: McpTool[] = [
     name: "list_strategies",
     meta: {
       title: "Strategy and scheduler catalogue",
-      description: "Strategies and schedulers (pruners); with name, one's option schema.",
+      description: "Strategies and pruners; with name, one's option schema.",
       readOnly: true,
       sized: true,
     },
@@ -227,7 +227,7 @@ export const studyTools: McpTool[] = [
     name: "set_user_attrs",
     meta: {
       title: "Annotate a study or trial",
-      description: "Merge user attrs into a study (or trial); notes replaces its notes.",
+      description: "Merge attrs into a study or trial; notes replaces notes.",
     },
     input: z.object({
       study: studyArg,

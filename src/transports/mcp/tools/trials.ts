@@ -101,7 +101,7 @@ export const trialTools: McpTool[] = [
     name: "suggest",
     meta: {
       title: "Draw a define-by-run parameter",
-      description: "Draw a define-by-run parameter, as trial.suggest_*; distribution: a create_study space entry.",
+      description: "Define-by-run trial.suggest_*; distribution: a create_study space entry.",
     },
     input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, name: z.string().min(1).max(256), distribution: z.looseObject({}) }),
     output: z.looseObject({ value: paramValue }),
@@ -116,7 +116,7 @@ export const trialTools: McpTool[] = [
     name: "report_intermediate",
     meta: {
       title: "Report an intermediate value",
-      description: "Report a step's value (renews the lease); says continue or prune.",
+      description: "A step's value (renews the lease); answers continue or prune.",
     },
     input: z.object({ study: studyArg, trial: trialArg, token: tokenArg, step: reportStepNumber, value: z.number() }),
     output: z.looseObject({ decision: z.looseObject({ action: z.string() }) }),
@@ -151,7 +151,7 @@ export const trialTools: McpTool[] = [
     name: "tell_trial",
     meta: {
       title: "Tell a trial's result",
-      description: "Finish your trial: COMPLETE (default) with value, FAIL with reason, PRUNED.",
+      description: "COMPLETE (default) with value, FAIL with reason, or PRUNED.",
     },
     input: z.object({
       study: studyArg,
@@ -192,7 +192,7 @@ export const trialTools: McpTool[] = [
     name: "enqueue_trial",
     meta: {
       title: "Propose a trial",
-      description: "Propose params (omitted ones are drawn) with a rationale; served first.",
+      description: "Queue params (omitted ones drawn) to run before the strategy's.",
     },
     input: z.object({
       study: studyArg,
@@ -221,7 +221,7 @@ export const trialTools: McpTool[] = [
     name: "best_trials",
     meta: {
       title: "Best trials",
-      description: "The k (default 5) best feasible complete trials.",
+      description: "k (default 5) best feasible complete trials.",
       readOnly: true,
       sized: true,
     },
@@ -255,7 +255,7 @@ export const trialTools: McpTool[] = [
     name: "pareto_front",
     meta: {
       title: "Pareto front",
-      description: "Multi-objective: the Pareto front and its hypervolume.",
+      description: "Multi-objective: Pareto front and hypervolume.",
       readOnly: true,
       sized: true,
     },
@@ -312,7 +312,7 @@ export const trialTools: McpTool[] = [
     name: "list_trials",
     meta: {
       title: "List trials",
-      description: "Trials by number or value (best first), 20 a page; fields/params shrink each.",
+      description: "By number or value (best first), 20 a page; fields/params shrink rows.",
       readOnly: true,
       sized: true,
     },
@@ -320,7 +320,7 @@ export const trialTools: McpTool[] = [
       study: studyArg,
       states: stateFilter,
       sort: z.enum(["number", "value"]).default("number"),
-      descending: z.boolean().default(false).describe("reverse: newest first, or with sort value worst first"),
+      descending: z.boolean().default(false).describe("newest first; with sort value, worst first"),
       limit: z.number().int().min(1).max(200).default(20),
       ...projectionArgs,
     }),
@@ -352,7 +352,7 @@ export const trialTools: McpTool[] = [
     name: "get_trial",
     meta: {
       title: "Get one trial",
-      description: "One trial whole, with its latest intermediate values.",
+      description: "A whole trial and its latest reports.",
       readOnly: true,
       sized: true,
     },
@@ -404,7 +404,7 @@ export const trialTools: McpTool[] = [
     name: "get_lineage",
     meta: {
       title: "PBT lineage of a trial",
-      description: "PBT only: the param schedule behind a model (default the best).",
+      description: "PBT: the param schedule behind a trial (default the best).",
       readOnly: true,
       sized: true,
     },
@@ -436,7 +436,7 @@ export const trialTools: McpTool[] = [
     name: "get_trajectory",
     meta: {
       title: "Hyperparameter trajectory of a trial",
-      description: "Hypergradient: how a trial's params moved during training.",
+      description: "Hypergradient: a trial's params over training.",
       readOnly: true,
       sized: true,
     },
