@@ -96,9 +96,9 @@ function evaluate(params, epochs) {
 const chars = (r) =>
   r.content.reduce((n, c) => n + (c.type === "text" ? c.text.length : 0), 0) + (r.structuredContent ? JSON.stringify(r.structuredContent).length : 0);
 
-/** Short JSON of the arguments (long strings cut) for the transcript. */
+/** Short JSON of the arguments (long strings cut, a lease token left out) for the transcript. */
 const brief = (args) =>
-  JSON.stringify(args, (_k, v) => (typeof v === "string" && v.length > 60 ? `${v.slice(0, 57)}…` : v)).replace(/"([a-z_]+)":/g, "$1: ");
+  JSON.stringify(args, (k, v) => (k === "token" ? "…" : typeof v === "string" && v.length > 60 ? `${v.slice(0, 57)}…` : v)).replace(/"([a-z_]+)":/g, "$1: ");
 
 const dir = mkdtempSync(join(tmpdir(), "tuneport-campaign-"));
 const endpoint = `tcp://127.0.0.1:${await freePort()}`;
@@ -113,7 +113,8 @@ const clock = () => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
 /** Calls a tool, prints the call, the first `lines` lines of its text and its size; returns the result. */
 async function tool(name, args, lines = 3) {
   const r = await client.callTool({ name, arguments: args });
-  const text = r.content.filter((c) => c.type === "text").map((c) => c.text).join("\n");
+  const token = r.structuredContent?.token;
+  const text = r.content.filter((c) => c.type === "text").map((c) => (typeof token === "string" ? c.text.replaceAll(token, "…") : c.text)).join("\n");
   const shown = text.split("\n");
   say(`${clock()} agent → ${name} ${brief(args)}`);
   for (const [i, l] of shown.slice(0, lines).entries()) say(`        ${i === 0 ? "←" : " "} ${l.length > 150 ? `${l.slice(0, 147)}…` : l}`);
@@ -135,7 +136,7 @@ function startWorker(who) {
 
 try {
   say("tuneport MCP campaign: digits MLP, one agent (MCP SDK client over stdio), two Python workers (ZeroMQ)");
-  say(`server: tuneport mcp --storage campaign.db --bind ${endpoint}`);
+  say("server: tuneport mcp --storage campaign.db --bind tcp://127.0.0.1:PORT");
   say();
   await tool("create_study", {
     name: STUDY,
