@@ -61,6 +61,8 @@ export async function runEveryOp(call: Call, study: string, withHello = true): P
   await go("lineage", { study });
   await go("study_summary", { study });
   await go("param_importances", { study });
+  // Its arguments travel every path too: values of the caller's (Python's target=) for some parameters.
+  await go("param_importances", { study, params: ["lr"], target_values: [[trial, 0.75]] });
   await go("plot", { study, kind: "history" });
   await go("plot_spec", { study, kind: "history", trials: [trial] });
   await go("query_trials", { study, states: ["COMPLETE"], ranges: { lr: { min: 1e-4 } }, sort: "params.lr", descending: true, limit: 10 });

@@ -29,6 +29,11 @@ export type ImportanceTrial = Pick<TrialView, "state" | "value" | "params">;
 export const MIN_TRIALS = 4;
 /** Fewer complete trials than this: importances come with a caveat (a hint, not a finding). */
 export const FEW_TRIALS = 30;
+/**
+ * Most COMPLETE trials importances are computed from; more are thinned evenly by trial number
+ * (reads-summary.ts). Also the most target values a `param_importances` request may carry.
+ */
+export const IMPORTANCE_SAMPLE = 5000;
 /** Most quantile bins per numeric parameter. */
 export const MAX_BINS = 10;
 /** Fewest trials per numeric bin on average (bins = min(MAX_BINS, floor(n / this))). */

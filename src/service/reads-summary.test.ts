@@ -170,6 +170,103 @@ describe("study_summary and param_importances, computed by the server", () => {
   });
 });
 
+describe("param_importances' params, objective and target_values", () => {
+  /** `message` of what `p` rejects with, with its code. */
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => "resolved",
+      (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+    );
+  const sum = (imp: { importances: { importance: number }[] }) => imp.importances.reduce((a, i) => a + i.importance, 0);
+
+  /** A two-objective study where x drives objective 0 and y objective 1 (k matters to neither). */
+  async function twoObjectives(name: string) {
+    await svc.execute("create_study", { name, space, directions: ["minimize", "minimize"], seed: 1 });
+    const r = new Rng(21);
+    for (let i = 0; i < 80; i++) {
+      const x = r.random();
+      const y = r.random();
+      await svc.execute("add_trial", { study: name, params: { x, y, k: "abc"[i % 3] as string }, values: [x + 0.05 * r.random(), y + 0.05 * r.random()] });
+    }
+    await svc.execute("ask", { study: name }); // trial 80, RUNNING
+  }
+
+  it("objective ranks that objective of a multi-objective study; without it there are none, and a note says to pass it", async () => {
+    await twoObjectives("mo");
+    const none = await svc.execute("param_importances", { study: "mo" });
+    expect(none.importances).toEqual([]);
+    expect(none.note).toMatch(/pass objective \(0 to 1\)/);
+    const first = await svc.execute("param_importances", { study: "mo", objective: 0 });
+    const second = await svc.execute("param_importances", { study: "mo", objective: 1 });
+    expect(first.importances[0]?.param).toBe("x");
+    expect(second.importances[0]?.param).toBe("y");
+    expect(first.n_trials).toBe(80);
+    expect(sum(first)).toBeCloseTo(1, 12);
+    const records = svc.trialsOf("mo");
+    expect(second).toEqual(importancesOf(records.map((t) => ({ state: t.state, value: t.values?.[1] ?? null, params: t.params }))));
+  });
+
+  it("target_values rank the given values of COMPLETE trials, as if they were the objective", async () => {
+    await twoObjectives("t");
+    const records = svc.trialsOf("t").filter((t) => t.state === "COMPLETE");
+    // The second objective given as target values, in any order: the same as objective 1.
+    const target = records.map((t) => [t.number, (t.values as number[])[1] as number] as [number, number]).reverse();
+    const got = await svc.execute("param_importances", { study: "t", target_values: target });
+    expect(got).toEqual(await svc.execute("param_importances", { study: "t", objective: 1 }));
+    expect(got.importances[0]?.param).toBe("y");
+    // A subset of the trials: only those are used.
+    const some = await svc.execute("param_importances", { study: "t", target_values: target.slice(0, 30) });
+    expect(some.n_trials).toBe(30);
+    expect(some.n_complete).toBe(30);
+    // A one-objective study (y its objective) takes them too.
+    await svc.execute("create_study", { name: "one", space, seed: 1 });
+    for (const t of records) await svc.execute("add_trial", { study: "one", params: t.params, value: (t.values as number[])[1] as number });
+    const firstValues = records.map((t) => [t.number, (t.values as number[])[0] as number] as [number, number]);
+    const one = await svc.execute("param_importances", { study: "one", target_values: firstValues });
+    expect(one.importances[0]?.param).toBe("x");
+  });
+
+  it("params assesses those parameters only, with shares of 1 among them and their own caveats", async () => {
+    await twoObjectives("p");
+    const all = await svc.execute("param_importances", { study: "p", objective: 0 });
+    const some = await svc.execute("param_importances", { study: "p", objective: 0, params: ["y", "k", "y"] });
+    expect(some.importances.map((i) => i.param).sort()).toEqual(["k", "y"]);
+    expect(sum(some)).toBeCloseTo(1, 12);
+    // Each parameter's score is its own (first-order): the subset's scores are the full ones.
+    for (const i of some.importances) expect(i.score).toBe(all.importances.find((j) => j.param === i.param)?.score);
+    expect((await svc.execute("param_importances", { study: "p", objective: 0, params: [] })).importances).toEqual([]);
+  });
+
+  it("refuses what it cannot answer with INVALID_ARGUMENT, the same message on every call", async () => {
+    await twoObjectives("bad");
+    await svc.execute("create_study", { name: "single", space, seed: 1 });
+    const go = (args: Record<string, unknown>) => refusal(svc.execute("param_importances", { study: "bad", ...args }));
+    expect(await go({ objective: 2 })).toBe("INVALID_ARGUMENT: objective 2 is out of range: study 'bad' has 2 objectives (0 to 1)");
+    expect(await refusal(svc.execute("param_importances", { study: "single", objective: 1 }))).toBe(
+      "INVALID_ARGUMENT: objective 1 is out of range: study 'single' has 1 objective (0 to 0)",
+    );
+    expect(await go({ objective: 0, target_values: [[0, 1.5]] })).toMatch(/^INVALID_ARGUMENT: pass objective or target_values, not both/);
+    expect(await go({ target_values: [[80, 1.5]] })).toBe("INVALID_ARGUMENT: target_values[0] names trial 80, which is RUNNING: only COMPLETE trials have target values");
+    expect(await go({ target_values: [[0, 1], [81, 2]] })).toBe("INVALID_ARGUMENT: target_values[1] names trial 81, and study 'bad' has 81 trials (0 to 80)");
+    expect(await go({ target_values: [[3, 1], [4, 2], [3, 2]] })).toBe("INVALID_ARGUMENT: target_values names trial 3 twice");
+    expect(await go({ objective: 0, params: ["x", "nope", "lr"] })).toBe(
+      `INVALID_ARGUMENT: Study must contain at least one completed trial for each specified parameter. Missing parameters: ["nope","lr"] (study 'bad')`,
+    );
+    // The wire shape: finite values, at most IMPORTANCE_SAMPLE pairs, no unknown field.
+    expect(await go({ target_values: [[0, Number.NaN]] })).toMatch(/^INVALID_ARGUMENT: param_importances: .*target_values/);
+    expect(await go({ target_values: [[0, Number.POSITIVE_INFINITY]] })).toMatch(/^INVALID_ARGUMENT: param_importances: .*target_values/);
+    expect(await go({ target_values: [[-1, 0.5]] })).toMatch(/^INVALID_ARGUMENT: param_importances: .*target_values/);
+    const many = Array.from({ length: IMPORTANCE_SAMPLE + 1 }, (_, i) => [i, 0.5]);
+    expect(await go({ target_values: many })).toMatch(/^INVALID_ARGUMENT: param_importances: .*target_values/);
+    expect(await go({ objective: -1 })).toMatch(/^INVALID_ARGUMENT: param_importances: .*objective/);
+    expect(await go({ params: "x" })).toMatch(/^INVALID_ARGUMENT: param_importances: .*params/);
+    expect(await go({ objective: 0, weights: [1] })).toMatch(/^INVALID_ARGUMENT: param_importances: .*weights/);
+    // A parameter only a FAIL trial has is missing too.
+    await svc.execute("add_trial", { study: "single", params: { x: 0.5, y: 0.5, k: "a" }, state: "FAIL" });
+    expect(await refusal(svc.execute("param_importances", { study: "single", params: ["x"] }))).toMatch(/Missing parameters: \["x"\]/);
+  });
+});
+
 describe("the summary's strategy and scheduler lines", () => {
   it("name only the options that differ from the plug-in's defaults, and the first sentence of its description", async () => {
     await svc.execute("create_study", { name: "d", space });

@@ -15,15 +15,15 @@
  *   needs views); that part is still O(complete trials).
  */
 import { feasibility } from "../domain/objectives.js";
-import { IMPORTANCE_METHOD, type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
+import { invalidArgument } from "../domain/errors.js";
+import { IMPORTANCE_METHOD, IMPORTANCE_SAMPLE, type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
 import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
 import { type CatalogueEntry, type StudySummary, type SummaryAccess, summarizeFrom } from "./summary.js";
 import { type StudyView, trialView } from "./views.js";
 
-/** Most COMPLETE trials importances are computed from; more are thinned evenly by trial number. */
-export const IMPORTANCE_SAMPLE = 5000;
+export { IMPORTANCE_SAMPLE };
 
 /** Importances with what they were computed from. */
 export interface SampledImportances extends Importances {
@@ -40,12 +40,16 @@ export function evenlySpaced<T>(xs: ArrayLike<T>, max: number): T[] {
   return Array.from({ length: max }, (_, i) => xs[Math.round((i * (xs.length - 1)) / (max - 1))] as T);
 }
 
-/** Parameter importances of a study's trials (in number order) from at most `max` COMPLETE ones. Never throws. */
-export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTANCE_SAMPLE): SampledImportances {
+/**
+ * Parameter importances of a study's trials (in number order) from at most `max` COMPLETE ones.
+ * `only`: the parameters to assess (the others are left out before computing, so shares,
+ * caveats and the noise flag are those of these parameters alone). Never throws.
+ */
+export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTANCE_SAMPLE, only?: readonly string[]): SampledImportances {
   const done: ImportanceTrial[] = [];
   for (const t of trials) if (t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value)) done.push(t);
   const sample = evenlySpaced(done, max);
-  const imp = paramImportances(sample);
+  const imp = paramImportances(only === undefined ? sample : sample.map((t) => ({ state: t.state, value: t.value, params: pick(t.params, only) })));
   const sampled = sample.length < done.length;
   if (sampled)
     imp.caveats.push(
@@ -54,24 +58,91 @@ export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTAN
   return { ...imp, n_complete: done.length, sampled };
 }
 
+function pick(params: ImportanceTrial["params"], names: readonly string[]): ImportanceTrial["params"] {
+  const out: Record<string, unknown> = {};
+  for (const n of names) if (n in params) out[n] = params[n];
+  return out as ImportanceTrial["params"];
+}
+
+/** What a `param_importances` request may ask besides the study (schemas.ts `paramImportancesArgs`). */
+export interface ImportanceQuery {
+  readonly params?: readonly string[] | undefined;
+  readonly objective?: number | undefined;
+  readonly target_values?: readonly (readonly [number, number])[] | undefined;
+}
+
 /**
  * The importances a study's `param_importances` op answers: `studyImportances`, or for a study with
- * several objectives a note that says why there are none (no trial has the one value they rank;
- * "needs 4 COMPLETE trials (has 0)" would send an agent waiting for trials that already exist).
+ * several objectives and no `objective` a note that says why there are none (no trial has the one
+ * value they rank; "needs 4 COMPLETE trials (has 0)" would send an agent waiting for trials that
+ * already exist). `q.objective` ranks that objective; `q.target_values` ranks the given values of
+ * COMPLETE trials instead (the Python client's `target=`); `q.params` assesses those parameters
+ * only. @throws INVALID_ARGUMENT (`importanceQueryError`).
  */
-export function importancesFor(s: StudyState): SampledImportances {
+export function importancesFor(s: StudyState, q: ImportanceQuery = {}): SampledImportances {
   const dirs = s.study.config.directions;
-  if (dirs.length > 1)
+  const err = importanceQueryError(s, q);
+  if (err !== null) throw invalidArgument(err);
+  const only = q.params === undefined ? undefined : [...new Set(q.params)];
+  if (q.target_values !== undefined) return importancesOf(targetTrials(s, q.target_values), IMPORTANCE_SAMPLE, only);
+  if (dirs.length > 1 && q.objective === undefined)
     return {
       importances: [],
       n_trials: 0,
       method: IMPORTANCE_METHOD,
-      note: `importances rank one objective and study '${s.study.name}' has ${dirs.length} (${dirs.join(", ")}); compare the trials of its Pareto front instead`,
+      note: `importances rank one objective and study '${s.study.name}' has ${dirs.length} (${dirs.join(", ")}): pass objective (0 to ${dirs.length - 1}) for one objective's, or compare the trials of its Pareto front instead`,
       caveats: [],
       n_complete: countsOf(s).COMPLETE,
       sampled: false,
     };
-  return studyImportances(s);
+  if (dirs.length > 1) {
+    const k = q.objective as number;
+    const trials: ImportanceTrial[] = [];
+    for (const t of s.trials) if (t.state === "COMPLETE") trials.push({ state: t.state, value: t.values?.[k] ?? null, params: t.params });
+    return importancesOf(trials, IMPORTANCE_SAMPLE, only);
+  }
+  return only === undefined ? studyImportances(s) : importancesOf(s.trials, IMPORTANCE_SAMPLE, only);
+}
+
+/**
+ * Why a `param_importances` request cannot be answered, or null: an objective the study does not
+ * have, both `objective` and `target_values`, target values of a trial that is not COMPLETE or of one
+ * trial twice, or `params` naming a parameter no COMPLETE trial has (Optuna's ValueError for it).
+ */
+export function importanceQueryError(s: StudyState, q: ImportanceQuery): string | null {
+  const dirs = s.study.config.directions;
+  if (q.objective !== undefined && q.target_values !== undefined)
+    return "pass objective or target_values, not both: target_values replace the objective's values";
+  if (q.objective !== undefined && q.objective >= dirs.length)
+    return `objective ${q.objective} is out of range: study '${s.study.name}' has ${dirs.length} objective${dirs.length > 1 ? "s" : ""} (0 to ${dirs.length - 1})`;
+  if (q.target_values !== undefined) {
+    const seen = new Set<number>();
+    for (const [i, [n]] of q.target_values.entries()) {
+      const t = s.trials[n];
+      if (t === undefined) return `target_values[${i}] names trial ${n}, and study '${s.study.name}' has ${s.trials.length} trials (0 to ${s.trials.length - 1})`;
+      if (t.state !== "COMPLETE") return `target_values[${i}] names trial ${n}, which is ${t.state}: only COMPLETE trials have target values`;
+      if (seen.has(n)) return `target_values names trial ${n} twice`;
+      seen.add(n);
+    }
+  }
+  if (q.params !== undefined && q.params.length > 0) {
+    const missing = new Set(q.params);
+    for (const t of s.trials) {
+      if (t.state !== "COMPLETE") continue;
+      for (const n of missing) if (n in t.params) missing.delete(n);
+      if (missing.size === 0) break;
+    }
+    if (missing.size > 0)
+      return `Study must contain at least one completed trial for each specified parameter. Missing parameters: ${JSON.stringify([...missing])} (study '${s.study.name}')`;
+  }
+  return null;
+}
+
+/** The study's COMPLETE trials named in `values` (checked by `importanceQueryError`), in number order, each with its given value. */
+function targetTrials(s: StudyState, values: readonly (readonly [number, number])[]): ImportanceTrial[] {
+  return [...values]
+    .sort((a, b) => a[0] - b[0])
+    .map(([n, value]) => ({ state: "COMPLETE", value, params: (s.trials[n] as TrialRecord).params }));
 }
 
 /** COMPLETE-count growth after which a sampled importances result is computed again. */

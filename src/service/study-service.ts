@@ -533,9 +533,9 @@ export class StudyService {
     return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.descriptions()));
   }
 
-  /** See reads-summary.ts `importancesFor` (at most IMPORTANCE_SAMPLE COMPLETE trials; none with several objectives). @throws NOT_FOUND. */
-  async paramImportances(a: S.StudyArgs): Promise<SampledImportances> {
-    return this.pipeline.visible(importancesFor(this.getState(a.study)));
+  /** See reads-summary.ts `importancesFor` (at most IMPORTANCE_SAMPLE COMPLETE trials; of one objective, or given values). @throws NOT_FOUND, INVALID_ARGUMENT. */
+  async paramImportances(a: S.ParamImportancesArgs): Promise<SampledImportances> {
+    return this.pipeline.visible(importancesFor(this.getState(a.study), a));
   }
 
   /** See reads.ts `lineageView`. @throws NOT_FOUND. */

@@ -302,8 +302,9 @@ export const OPS = {
     run: (svc, a) => svc.studySummary(a),
   }),
   param_importances: op({
-    summary: "First-order parameter importances (shares of 1) computed on the server, on an evenly spaced sample of at most 5,000 COMPLETE trials.",
-    args: S.studyArgs,
+    summary:
+      "First-order parameter importances (shares of 1) computed on the server, on an evenly spaced sample of at most 5,000 COMPLETE trials: of the objective, one objective of several, or values the caller gives per trial.",
+    args: S.paramImportancesArgs,
     result: R.paramImportancesResult,
     mutating: false,
     mcp: via("param_importances"),

@@ -12,6 +12,7 @@ import { studyNameSchema, studyRefSchema } from "../../domain/study-name.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../../domain/objectives.js";
 import { TRIAL_STATES, reportStepNumber } from "../../domain/trial.js";
 import { TRIAL_FIELDS } from "../paging.js";
+import { IMPORTANCE_SAMPLE } from "../importance.js";
 import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
 import type { DeepReadonly } from "./ops.js";
 export { helloArgs, helloResultSchema } from "./hello-schema.js";
@@ -85,6 +86,31 @@ export const createStudyArgs = z
   .strict();
 
 export const studyArgs = z.object({ study: studyName }).strict();
+
+export const paramImportancesArgs = z
+  .object({
+    study: studyName,
+    params: z
+      .array(z.string().min(1).max(256))
+      .max(1000)
+      .optional()
+      .describe("assess only these parameters (shares of 1 among them); each must be set in a COMPLETE trial"),
+    objective: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_OBJECTIVES - 1)
+      .optional()
+      .describe("rank this objective (from 0): a multi-objective study has no importances without it"),
+    target_values: z
+      .array(z.tuple([trialNumber, z.number()]))
+      .max(IMPORTANCE_SAMPLE)
+      .optional()
+      .describe(
+        `rank these [trial number, finite value] pairs of COMPLETE trials instead of the objective (at most ${IMPORTANCE_SAMPLE}, e.g. an evenly spaced sample; the Python client's target=); not with objective`,
+      ),
+  })
+  .strict();
 export const askArgs = z
   .object({
     study: studyName,
@@ -282,6 +308,7 @@ export const lineageArgs = z.object({ study: studyName, trial: trialNumber.optio
 /** Parsed argument types, as the service methods take them. */
 export type CreateStudyInput = z.input<typeof createStudyArgs>;
 export type StudyArgs = z.output<typeof studyArgs>;
+export type ParamImportancesArgs = z.output<typeof paramImportancesArgs>;
 export type AskArgs = z.output<typeof askArgs>;
 export type CancelTrialArgs = z.output<typeof cancelTrialArgs>;
 export type AddTrialArgs = z.output<typeof addTrialArgs>;

@@ -225,6 +225,12 @@ describe("a multi-objective study read with one-objective tools", () => {
     const imp = textOf(await call("param_importances", { study: "mo" }));
     expect(imp).toContain("importances rank one objective and study 'mo' has 2 (minimize, maximize)");
     expect(imp).not.toContain("has 0");
+    expect(imp).toContain("pass objective (0 to 1)");
+    // One objective's importances, and an objective the study does not have, refused as over ZeroMQ.
+    expect(textOf(await call("param_importances", { study: "mo", objective: 1 }))).toMatch(/^Importances of objective 1 from 4 complete trials/);
+    const beyond = await call("param_importances", { study: "mo", objective: 2 });
+    expect(beyond.isError).toBe(true);
+    expect(textOf(beyond)).toContain("INVALID_ARGUMENT: objective 2 is out of range: study 'mo' has 2 objectives (0 to 1)");
     const summary = await call("study_summary", { study: "mo" });
     expect(textOf(summary)).toMatch(/^Study 'mo' \(minimize\/maximize\): 4 trials/);
     expect(summary.structuredContent).toMatchObject({ directions: ["minimize", "maximize"] });

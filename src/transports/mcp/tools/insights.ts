@@ -20,12 +20,14 @@ const importancesTool = defineTool({
     readOnly: true,
     sized: true,
   },
-  input: z.object({ study: studyArg }),
-  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })), params_total: z.number().int().optional() }),
+  input: z.object({ study: studyArg, objective: z.number().int().min(0).optional() }),
+  // params_total (how many parameters there are when not all are shown) is in the result but not
+  // named here: tools/list has no room for it beside `objective` (12,000 characters, output-budget.test.ts).
+  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
   ops: ["param_importances"],
   async run(a, { backend, budget }) {
     // Computed by the server (embedded or --connect alike), on a bounded sample of a big study.
-    const imp = await backend.call("param_importances", { study: a.study });
+    const imp = await backend.call("param_importances", a.objective === undefined ? { study: a.study } : { study: a.study, objective: a.objective });
     if (imp.importances.length === 0) return text(`No importances for '${a.study}': ${imp.note ?? "no parameters"}.`, imp as unknown as Record<string, unknown>);
     // A wide study's list (one line and one entry per parameter) outgrows the budget: the most
     // important come first, so the first k are the answer, and the rest are counted, not dropped.
@@ -34,7 +36,7 @@ const importancesTool = defineTool({
       const rest = imp.importances.slice(k);
       const restShare = rest.reduce((s, i) => s + i.importance, 0);
       const lines = [
-        `Importances from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
+        `Importances${a.objective === undefined ? "" : ` of objective ${a.objective}`} from ${imp.n_trials} complete trials${imp.sampled ? ` (an evenly spaced sample of ${imp.n_complete})` : ""} (${imp.method}):`,
         ...shown.map((i) => `- ${i.param}: ${Math.round(i.importance * 100)}%`),
         ...(rest.length > 0
           ? [`… ${rest.length} less important parameters not shown (${Math.round(restShare * 100)}% together, at most ${Math.round((rest[0]?.importance ?? 0) * 100)}% each): call param_importances with a larger max_chars for them all.`]
