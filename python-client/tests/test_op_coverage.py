@@ -18,7 +18,7 @@ import tuneport as tp
 from tuneport import _client, _protocol, _study, _trial
 
 OPS = json.loads((Path(__file__).resolve().parents[2] / "protocol" / "ops.json").read_text())["ops"]
-MODULES = (_client, _study, _trial)
+MODULES = (_client, _study, _trial, tp)  # tp: its submodules' functions ("importance.get_param_importances")
 
 
 def _member(path: str) -> Any:
@@ -81,6 +81,8 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         study.best_trial  # a property, as in Optuna
         study.best_trials  # the Pareto front (op best_trials)
         study.lineage()
+        with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials"):  # two COMPLETE trials
+            tp.importance.get_param_importances(study, params=["x"])
         study.plot("history")
         study.set_user_attrs({"owner": "me"})
         study.update(notes="tried random first")

@@ -111,13 +111,12 @@ configure_default_logging()
 # Optuna's submodules, for scripts moved with ``import tuneport as optuna``
 # (``optuna.logging.set_verbosity``, ``optuna.trial.TrialState``, ``optuna.exceptions.TrialPruned``,
 # ``optuna.distributions.FloatDistribution``, ``optuna.samplers.TPESampler(seed=1)``,
-# ``optuna.pruners.MedianPruner()``).
-from . import distributions, exceptions, logging, pruners, samplers, study, trial  # noqa: E402
+# ``optuna.pruners.MedianPruner()``, ``optuna.importance.get_param_importances(study)``).
+from . import distributions, exceptions, importance, logging, pruners, samplers, study, trial  # noqa: E402
 
 _OPTUNA_ONLY = {
     "visualization": "the server draws the plots: study.plot('pareto_front'), 'history', 'parallel', 'slice', "
     "'contour', 'importances', 'edf', 'intermediate', 'hypervolume_history' (a PNG; .save(path))",
-    "importance": "the server computes parameter importances: study.plot('importances')",
     "storages": "a study lives on a tuneport server: pass storage='tcp://host:port' (or a Client) to create_study; "
     "heartbeats are built in (RDBStorage's heartbeat_interval and RetryFailedTrialCallback(max_retry=n): "
     "create_study(lease_ttl_s=..., max_retries=n); a retried trial's system_attrs['retry_of'] is the failed one's number)",

@@ -190,7 +190,8 @@ class Study:
         raise TypeError(
             f"a tuneport Study is not an optuna.Study, which Optuna's plot and importance functions need: "
             f"draw it with study.plot(kind) ('history', 'importances', 'slice', 'contour', 'parallel', 'edf', "
-            f"'intermediate', 'pareto_front', 'hypervolume_history'), or export it for Optuna "
+            f"'intermediate', 'pareto_front', 'hypervolume_history'), compute importances with "
+            f"tuneport.importance.get_param_importances(study), or export it for Optuna "
             f"(tuneport export '{self.name}' --format optuna --out study.log) and open that with "
             f"optuna.load_study(study_name='{self.name}', storage=optuna.storages.JournalStorage("
             f"optuna.storages.journal.JournalFileBackend('study.log')))"

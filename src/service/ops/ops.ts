@@ -308,7 +308,7 @@ export const OPS = {
     result: R.paramImportancesResult,
     mutating: false,
     mcp: via("param_importances"),
-    python: hidden("an agent's read (MCP); Python users analyse Study.trials with their own tools"),
+    python: via("importance.get_param_importances"),
     run: (svc, a) => svc.paramImportances(a),
   }),
   set_user_attrs: op({
