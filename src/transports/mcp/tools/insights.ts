@@ -20,10 +20,8 @@ const importancesTool = defineTool({
     readOnly: true,
     sized: true,
   },
-  input: z.object({ study: studyArg, objective: z.number().int().min(0).optional() }),
-  // params_total (how many parameters there are when not all are shown) is in the result but not
-  // named here: tools/list has no room for it beside `objective` (12,000 characters, output-budget.test.ts).
-  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })) }),
+  input: z.object({ study: studyArg, objective: z.number().int().min(0).optional().describe("several objectives: which one (0-based)") }),
+  output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })), params_total: z.number().int().optional() }),
   ops: ["param_importances"],
   async run(a, { backend, budget }) {
     // Computed by the server (embedded or --connect alike), on a bounded sample of a big study.
