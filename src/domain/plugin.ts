@@ -263,13 +263,21 @@ export interface StrategyFactory<O = unknown> {
   readonly readsHypergradients?: boolean;
   /**
    * The service widens the space the strategy's `suggest` sees with the define-by-run parameters
-   * every COMPLETE trial drew from one distribution (Optuna's intersection search space) and offers
-   * its values for them to the trial's `suggest` calls (service/trial-params.ts), so that it models
+   * every COMPLETE trial (`inferSpaceFrom`) drew from one distribution (Optuna's intersection search
+   * space) and offers its values for them to the trial's `suggest` calls (service/trial-params.ts), so that it models
    * them jointly with the declared ones, as Optuna's relative sampling does; its `suggestParam`
    * (uniform without one) then draws only the other define-by-run parameters. A study whose
    * define-by-run parameters are all declared sees no difference.
    */
   readonly infersSpace?: boolean;
+  /**
+   * With `infersSpace`, for a study with these options: which finished trials the intersection
+   * counts. "complete" (absent: the default) as Optuna's GPSampler, CmaEsSampler and NSGAIISampler;
+   * "finished", COMPLETE and PRUNED, as Optuna's TPESampler (`IntersectionSearchSpace(include_pruned=True)`);
+   * "none" models no define-by-run parameter jointly (Optuna's `TPESampler(multivariate=False)`):
+   * every one goes to `suggestParam`, at the trial's `suggest`.
+   */
+  inferSpaceFrom?(options: O): "complete" | "finished" | "none";
   /** Reason the combination with a scheduler makes no sense, or null when it is fine. */
   incompatibleWith?(scheduler: PluginConfig, options: O): string | null;
   /**

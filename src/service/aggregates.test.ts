@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Distribution } from "../domain/distributions.js";
 import type { Direction, TrialState } from "../domain/trial.js";
 import { bestTrial } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
@@ -14,7 +15,7 @@ function record(number: number, state: TrialState, value: number | null, reports
     number,
     state,
     params: { x: number },
-    distributions: {},
+    distributions: distributionsOf(number),
     value,
     values: value === null ? null : [value],
     constraints: null,
@@ -26,6 +27,14 @@ function record(number: number, state: TrialState, value: number | null, reports
     finishedAt: null,
     lease: null,
   };
+}
+
+const U = { type: "float", low: 0, high: 1 } as const;
+const V = { type: "float", low: 0, high: 2 } as const;
+
+/** The distributions of trial `number`: `a` always, `b` on most, `c` on most and from V on some (so `c` leaves an intersection). */
+function distributionsOf(number: number): Record<string, Distribution> {
+  return { a: U, ...(number % 3 !== 0 ? { b: U } : {}), ...(number % 4 !== 0 ? { c: number % 7 === 0 ? V : U } : {}) };
 }
 
 /** A value drawn from a few levels (ties happen) or NaN now and then. */
@@ -40,6 +49,8 @@ function plain(a: StudyAggregates): unknown {
     counts: a.counts,
     best: a.best?.number ?? null,
     steps: [...a.stepLosses.entries()].sort((x, y) => x[0] - y[0]).map(([s, xs]) => [s, xs.map(String)]),
+    intersection: a.intersection === null ? null : [...a.intersection.entries()].sort(),
+    finishedIntersection: a.finishedIntersection === null ? null : [...a.finishedIntersection.entries()].sort(),
   };
 }
 
@@ -99,6 +110,20 @@ describe("study aggregates maintained on write", () => {
     putTrial(agg, trials, { ...(trials[2] as TrialRecord), state: "FAIL", value: null });
     expect(agg.best?.number).toBe(1);
     expect(statsOf(agg).completeLossesAt(1)).toEqual([-2]);
+  });
+
+  it("keeps the intersection of COMPLETE trials and that of COMPLETE and PRUNED ones (TPE's)", () => {
+    const trials: TrialRecord[] = [];
+    const agg = buildAggregates("minimize", trials);
+    putTrial(agg, trials, { ...record(0, "PRUNED", 1, [[1, 1]]), distributions: { a: U, b: U } });
+    expect(agg.intersection).toBeNull();
+    expect([...agg.finishedIntersection!.keys()]).toEqual(["a", "b"]);
+    putTrial(agg, trials, { ...record(1, "COMPLETE", 2, []), distributions: { a: U, b: V, c: U } });
+    putTrial(agg, trials, { ...record(2, "FAIL", null, []), distributions: { c: U } });
+    expect([...agg.intersection!.keys()].sort()).toEqual(["a", "b", "c"]);
+    expect([...agg.finishedIntersection!.keys()]).toEqual(["a"]); // b drawn from another distribution; a FAIL does not count
+    putTrial(agg, trials, { ...(trials[0] as TrialRecord), state: "FAIL" }); // a PRUNED trial turned FAIL: rebuilt without it
+    expect([...agg.finishedIntersection!.keys()].sort()).toEqual(["a", "b", "c"]);
   });
 
   it("refuses to leave a hole in the trial list", () => {

@@ -38,9 +38,11 @@ export interface StudyAggregates {
   front: FrontRecords | null;
   /**
    * The parameters every COMPLETE trial has, each with the one distribution they all drew it from
-   * (Optuna's IntersectionSearchSpace); null before the first COMPLETE trial. See relative-space.ts.
+   * (Optuna's IntersectionSearchSpace); null before the first COMPLETE trial. See trial-params.ts.
    */
   intersection: Map<string, Distribution> | null;
+  /** The same over COMPLETE and PRUNED trials (`IntersectionSearchSpace(include_pruned=True)`, TPE's). */
+  finishedIntersection: Map<string, Distribution> | null;
 }
 
 /** The loss of `v` for `direction` (as schedulers/common.ts `lossOf`: NaN is the worst). */
@@ -60,13 +62,15 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
     infeasible: 0,
     front: null,
     intersection: null,
+    finishedIntersection: null,
   };
   for (const t of trials) {
     agg.counts[t.state]++;
     if (isInfeasible(t)) agg.infeasible++;
     if (isCandidate(t) && (agg.best === null || isBetter(direction, t.value as number, agg.best.value as number))) agg.best = t;
+    if (isFinished(t)) agg.finishedIntersection = intersect(agg.finishedIntersection, t);
     if (t.state !== "COMPLETE") continue;
-    intersect(agg, t);
+    agg.intersection = intersect(agg.intersection, t);
     for (const iv of t.intermediate) lossesAt(agg, iv.step).push(lossOf(direction, iv.value));
   }
   // One sort per step, not an insertion per value: inserting 100,000 values one by one into a
@@ -76,16 +80,19 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
   return agg;
 }
 
-/** Narrows `agg.intersection` to the parameters COMPLETE trial `t` drew with the same distribution. */
-function intersect(agg: StudyAggregates, t: TrialRecord): void {
-  if (agg.intersection === null) {
-    agg.intersection = new Map(Object.entries(t.distributions));
-    return;
-  }
-  for (const [k, d] of agg.intersection) {
+/** `space` (null: none yet) narrowed to the parameters trial `t` drew with the same distribution. */
+function intersect(space: Map<string, Distribution> | null, t: TrialRecord): Map<string, Distribution> {
+  if (space === null) return new Map(Object.entries(t.distributions));
+  for (const [k, d] of space) {
     const own = t.distributions[k];
-    if (own === undefined || !distributionsEqual(own, d)) agg.intersection.delete(k);
+    if (own === undefined || !distributionsEqual(own, d)) space.delete(k);
   }
+  return space;
+}
+
+/** COMPLETE or PRUNED: what `finishedIntersection` counts. */
+function isFinished(t: TrialRecord): boolean {
+  return t.state === "COMPLETE" || t.state === "PRUNED";
 }
 
 function isInfeasible(t: TrialRecord): boolean {
@@ -173,11 +180,16 @@ export function putTrial(agg: StudyAggregates, trials: TrialRecord[], next: Tria
   }
   agg.counts[next.state]++;
   if (next.state === "COMPLETE" && (!prev || prev.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) addLosses(agg, next);
-  if (next.state === "COMPLETE" && prev?.state !== "COMPLETE") intersect(agg, next);
+  if (next.state === "COMPLETE" && prev?.state !== "COMPLETE") agg.intersection = intersect(agg.intersection, next);
   else if (prev?.state === "COMPLETE" && next.state !== "COMPLETE") {
     // A COMPLETE trial left that state (never through the ops today): the intersection can only widen, so rebuild it.
     agg.intersection = null;
-    for (const t of trials) if (t.state === "COMPLETE") intersect(agg, t);
+    for (const t of trials) if (t.state === "COMPLETE") agg.intersection = intersect(agg.intersection, t);
+  }
+  if (isFinished(next) && !(prev && isFinished(prev))) agg.finishedIntersection = intersect(agg.finishedIntersection, next);
+  else if (prev && isFinished(prev) && !isFinished(next)) {
+    agg.finishedIntersection = null;
+    for (const t of trials) if (isFinished(t)) agg.finishedIntersection = intersect(agg.finishedIntersection, t);
   }
 
   const wasBest = agg.best !== null && agg.best.number === next.number;

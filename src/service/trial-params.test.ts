@@ -258,3 +258,58 @@ describe("define-by-run under tpe and auto (the default): the strategy's joint m
     expect(wins).toBeGreaterThanOrEqual(6); // measured: 7 of 8 (seed 0 a tie)
   });
 });
+
+/** Asks a trial of a define-by-run study over x and y, suggests `names`, and ends it in `state`. */
+async function endTrial(s: StudyService, study: string, state: "COMPLETE" | "PRUNED" | "FAIL", names = ["x", "y"]) {
+  const a = await s.ask({ study });
+  const p: Record<string, number> = {};
+  for (const name of names) p[name] = (await s.suggest({ study, trial: a.trial.number, token: a.lease.token, name, distribution: X as never })).value as number;
+  if (state === "PRUNED") await s.report({ study, trial: a.trial.number, token: a.lease.token, step: 1, value: sphere({ x: p.x ?? 0, y: p.y ?? 0 })[0]! });
+  await s.tell({ study, trial: a.trial.number, token: a.lease.token, state, ...(state === "COMPLETE" ? { values: sphere({ x: p.x!, y: p.y! }) } : {}) });
+  return { asked: a.trial, p };
+}
+
+describe("define-by-run: which trials the intersection counts, and TPE's multivariate: false", () => {
+  it.each([
+    ["tpe", ["x", "y"]],
+    ["auto", ["x", "y"]],
+    ["gp", undefined],
+    ["cmaes", undefined],
+  ] as const)("%s: a PRUNED trial counts for the intersection as in Optuna's TPESampler (its GPSampler and CmaEsSampler: COMPLETE only)", async (strategy, keys) => {
+    const s = await open();
+    await s.createStudy({ name: "p", strategy, seed: 4 });
+    await endTrial(s, "p", "PRUNED");
+    const a = await s.ask({ study: "p" });
+    const proposed = a.trial.system_attrs[PROPOSED_PARAMS] as Record<string, number> | undefined;
+    expect(proposed === undefined ? undefined : Object.keys(proposed).sort()).toEqual(keys);
+  });
+
+  it("auto with only PRUNED trials runs its hedge (GP or TPE, jointly) over the define-by-run parameters, not univariate TPE alone", async () => {
+    // Under ASHA with 8 simulated workers 30 trials (Hyperband: 59) were asked before the first one completed;
+    // with a COMPLETE-only intersection all of them went to univariate TPE.
+    const s = await open();
+    await s.createStudy({ name: "p", seed: 6 });
+    for (let i = 0; i < 12; i++) await endTrial(s, "p", "PRUNED");
+    const arms = new Set<unknown>();
+    for (let i = 0; i < 6; i++) {
+      const a = await s.ask({ study: "p" });
+      expect(Object.keys(a.trial.system_attrs[PROPOSED_PARAMS] as object).sort()).toEqual(["x", "y"]);
+      arms.add(a.trial.system_attrs.auto_arm);
+      await s.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "FAIL" });
+    }
+    expect([...arms].every((arm) => arm === "gp" || arm === "tpe")).toBe(true);
+  });
+
+  it("tpe with multivariate: false proposes nothing at the ask and draws each define-by-run parameter at its suggest (Optuna's univariate TPE)", async () => {
+    const s = await open();
+    await s.createStudy({ name: "u", strategy: { name: "tpe", options: { multivariate: false } } as never, seed: 8 });
+    for (let i = 0; i < 12; i++) {
+      const { asked } = await endTrial(s, "u", i % 3 === 0 ? "PRUNED" : "COMPLETE");
+      expect(asked.system_attrs[PROPOSED_PARAMS]).toBeUndefined();
+    }
+    // The same study with the default (multivariate) proposes both.
+    await s.createStudy({ name: "m", strategy: "tpe", seed: 8 });
+    await endTrial(s, "m", "COMPLETE");
+    expect(Object.keys((await s.ask({ study: "m" })).trial.system_attrs[PROPOSED_PARAMS] as object).sort()).toEqual(["x", "y"]);
+  });
+});

@@ -7,9 +7,10 @@
  * workers). Each default below names the table row that sets it:
  * - no modelled space → TPE (its univariate `suggestParam` draws every parameter). The space is the
  *   declared one plus, for define-by-run parameters, the intersection search space (the ones every
- *   COMPLETE trial drew from one distribution; `infersSpace`, service/trial-params.ts), so a pure
- *   define-by-run study (an Optuna objective moved over unchanged) gets TPE's `suggestParam` until a
- *   trial completes and the rules below from then on, as if it had declared what its objective suggests
+ *   COMPLETE or PRUNED trial drew from one distribution, as Optuna's TPESampler counts them; both
+ *   arms learn from PRUNED trials; `infersSpace`, service/trial-params.ts), so a pure define-by-run
+ *   study (an Optuna objective moved over unchanged) gets TPE's `suggestParam` until a trial
+ *   finishes and the rules below from then on, as if it had declared what its objective suggests
  *   (docs/BENCHMARKS.md, "Define-by-run studies: the default strategy models the intersection
  *   space": before, every define-by-run parameter went to univariate TPE and the GP never ran);
  * - at least `tpe_from_dim` modelled dimensions → TPE;
@@ -481,12 +482,14 @@ export const autoStrategyFactory: StrategyFactory<AutoOptions> = {
   description:
     "The default: Gaussian-process BO and TPE as a hedge portfolio, each suggestion going to the model whose recent proposals " +
     "ranked better (portfolio), after rules on the search space (docs/BENCHMARKS.md, issue 17); under a scheduler too, both learning from pruned trials. " +
-    "Define-by-run parameters every complete trial drew alike are modelled with the declared ones (Optuna's intersection search space), the rest by TPE. Multi-objective studies get ParEGO (from per-objective GPs below 8 dimensions; or MOTPE/LogEHVI: " +
+    "Define-by-run parameters every finished (complete or pruned) trial drew alike are modelled with the declared ones (Optuna's intersection search space), the rest by TPE. Multi-objective studies get ParEGO (from per-objective GPs below 8 dimensions; or MOTPE/LogEHVI: " +
     "mo_model), then NSGA-II from mo_nsga2_from trials.",
   options: options as unknown as z.ZodType<AutoOptions>,
   multiObjective: true,
-  // The GP, the TPE and the multi-objective models all see the intersection search space (header).
+  // The GP, the TPE and the multi-objective models all see the intersection search space (header),
+  // of the COMPLETE and PRUNED trials: TPE's (Optuna's TPESampler), and the GP models PRUNED trials too.
   infersSpace: true,
+  inferSpaceFrom: () => "finished",
   // GP fitting must stay off the event loop; TPE in a worker costs one message round trip.
   offload: true,
   create: (o) => new AutoStrategy(options.parse(o)),

@@ -57,13 +57,16 @@
  *   (`consider_magic_clip = true`). See parzen-estimator.ts.
  * - `multivariate = true` (5.0 default for one objective): one mixture of product kernels
  *   over `req.study.space`: the declared space plus, for a define-by-run study, the parameters
- *   every COMPLETE trial drew from one distribution (Optuna's intersection search space; the
- *   service widens the space, `infersSpace`, and hands the trial's `suggest` calls the values).
- *   Other define-by-run parameters use univariate TPE in `suggestParam`, as Optuna falls back to
+ *   every COMPLETE or PRUNED trial drew from one distribution (Optuna's intersection search
+ *   space, `IntersectionSearchSpace(include_pruned=True)` in its TPESampler; the service widens
+ *   the space, `infersSpace`, and hands the trial's `suggest` calls the values). Other
+ *   define-by-run parameters use univariate TPE in `suggestParam`, as Optuna falls back to
  *   independent sampling outside the intersection search space. A RUNNING trial counts (constant
  *   liar) with the values proposed for it, as Optuna's `_get_params` reads its relative params.
  *   With `multivariate = false` every parameter is univariate (Optuna's default on several
- *   objectives; here `multivariate` defaults to true on them too).
+ *   objectives; here `multivariate` defaults to true on them too): the declared ones in `suggest`,
+ *   the define-by-run ones in `suggestParam` at the trial's `suggest`, none proposed at its ask
+ *   (`inferSpaceFrom` "none"), as Optuna's `TPESampler(multivariate=False)` samples them.
  *
  * Speed: kernels live in Float64Arrays; the log-density of all candidates is one pass per
  * dimension over the kernels with the per-kernel constants folded in beforehand.
@@ -485,9 +488,11 @@ export const tpeStrategyFactory: StrategyFactory<TpeOptions> = {
     "constrained one-objective studies get c-TPE (a density ratio per constraint; constraints_model: \"optuna\" for Optuna's split).",
   options,
   multiObjective: true,
-  // Define-by-run parameters every COMPLETE trial drew alike join the multivariate mixture (Optuna's
-  // intersection search space); the rest go through `suggestParam`, univariate (see the header).
+  // Define-by-run parameters every COMPLETE or PRUNED trial drew alike join the multivariate mixture
+  // (Optuna's intersection search space, which its TPESampler builds with include_pruned=True); the
+  // rest go through `suggestParam`, univariate, and all of them with `multivariate: false` (see the header).
   infersSpace: true,
+  inferSpaceFrom: (o) => (o.multivariate === false ? "none" : "finished"),
   /**
    * In process by default (a TPE suggestion costs about a millisecond, less than the trip to a
    * worker), but in a worker when its options or space make one expensive: its cost grows with
