@@ -55,7 +55,10 @@ export interface SuggestRequest {
    * `trialsWithProposals`); `ParamRequest.trials` holds the stored trials.
    */
   readonly trials: readonly Trial[];
-  /** The number the new trial will get. */
+  /**
+   * The number the new trial will get; for a queued trial that lacks parameters the strategy
+   * models (`StrategyFactory.infersSpace`), its own number, the trial WAITING in `trials`.
+   */
   readonly trialNumber: number;
   readonly rng: Rng;
 }
@@ -267,7 +270,8 @@ export interface StrategyFactory<O = unknown> {
    * space) and offers its values for them to the trial's `suggest` calls (service/trial-params.ts), so that it models
    * them jointly with the declared ones, as Optuna's relative sampling does; its `suggestParam`
    * (uniform without one) then draws only the other define-by-run parameters. A study whose
-   * define-by-run parameters are all declared sees no difference.
+   * define-by-run parameters are all declared sees no difference. A queued trial (enqueued with
+   * some parameters, or a retry) gets the strategy's values for those it lacks the same way.
    */
   readonly infersSpace?: boolean;
   /**

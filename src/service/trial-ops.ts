@@ -18,7 +18,7 @@ import type { ServiceCore } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
-import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, suggestContext, trialsWithProposals } from "./trial-params.js";
+import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, queuedSuggestion, suggestContext, takeQueuedSuggestion, trialsWithProposals } from "./trial-params.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { type StudyState, type TrialRecord, refuseUnreadHypergradients, setTrial } from "./study-state.js";
@@ -112,7 +112,8 @@ function checkOpen(s: StudyState): void {
 
 async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, own: Record<string, unknown>): Promise<AskResult> {
   checkOpen(s);
-  // 1. Enqueued or re-queued trials first.
+  // 1. Enqueued or re-queued trials first; one lacking parameters the strategy models gets its values for them (trial-params.ts).
+  const queued = await queuedSuggestion(core, s);
   const fromQueue = await s.writeLock.run(async () => {
     core.live(s);
     checkOpen(s);
@@ -123,9 +124,9 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
     t.state = "RUNNING";
     t.startedAt = core.now();
     t.lease = newLease(s, core.now(), t);
+    if (queued?.trial === prev) takeQueuedSuggestion(s, queued, t); // computed for this record, unchanged since
     fillDeclared(core, s, t);
-    const result = askResult(core, s, t);
-    return core.commit([{ kind: "update-trial", trial: t }], result, () => {
+    return core.commit([{ kind: "update-trial", trial: t }], askResult(core, s, t), () => {
       setTrial(s, t);
       s.waiting.shift();
       s.running.add(n);
@@ -194,8 +195,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
     const proposed = proposalsOf(s, ctx, params, fixed);
     if (proposed) t.systemAttrs[PROPOSED_PARAMS] = proposed;
     fillDeclared(core, s, t);
-    const result = askResult(core, s, t);
-    return core.commit([{ kind: "insert-trial", trial: t }], result, () => {
+    return core.commit([{ kind: "insert-trial", trial: t }], askResult(core, s, t), () => {
       setTrial(s, t);
       s.running.add(number);
       s.started++;

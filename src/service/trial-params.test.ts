@@ -313,3 +313,59 @@ describe("define-by-run: which trials the intersection counts, and TPE's multiva
     expect(Object.keys((await s.ask({ study: "m" })).trial.system_attrs[PROPOSED_PARAMS] as object).sort()).toEqual(["x", "y"]);
   });
 });
+
+describe("define-by-run: a queued trial gets the strategy's values for the parameters it lacks", () => {
+  it.each(["gp", "tpe", "auto"])("%s: an enqueued trial with x only gets the y a new trial of that number would be proposed", { timeout: 120_000 }, async (strategy) => {
+    // Optuna samples an enqueued trial's relative parameters as any trial's, its fixed values overriding them.
+    const s = await open();
+    for (const study of ["queued", "twin"]) {
+      await s.createStudy({ name: study, strategy, seed: 9 });
+      for (let i = 0; i < 12; i++) await endTrial(s, study, "COMPLETE");
+    }
+    await s.enqueue({ study: "queued", params: { x: 0.5 } });
+    const q = await s.ask({ study: "queued" });
+    const twin = await s.ask({ study: "twin" });
+    expect(q.trial.number).toBe(twin.trial.number);
+    const proposedY = (twin.trial.system_attrs[PROPOSED_PARAMS] as Record<string, number>).y;
+    expect(q.trial.system_attrs[PROPOSED_PARAMS]).toEqual({ y: proposedY });
+    expect(q.trial.system_attrs.auto_arm).toBeUndefined(); // the enqueued x is no arm's proposal
+    const got = async (name: string) => (await s.suggest({ study: "queued", trial: q.trial.number, token: q.lease.token, name, distribution: X as never })).value;
+    expect(await got("x")).toBe(0.5);
+    expect(await got("y")).toBe(proposedY);
+  });
+
+  it("gp: an enqueued trial of a declared space gets the GP's value for the declared parameter it lacks", { timeout: 120_000 }, async () => {
+    const s = await open();
+    for (const study of ["queued", "twin"]) {
+      await s.createStudy({ name: study, strategy: "gp", seed: 2, space: { x: X, y: Y } as never });
+      for (let i = 0; i < 12; i++) await runXY(s, study, sphere);
+    }
+    await s.enqueue({ study: "queued", params: { x: 0.5 } });
+    const q = await s.ask({ study: "queued" });
+    const twin = await s.ask({ study: "twin" });
+    expect(q.trial.params).toEqual({ x: 0.5, y: twin.trial.params.y });
+    expect(q.trial.system_attrs[PROPOSED_PARAMS]).toBeUndefined();
+  });
+
+  it("a retry keeps its first attempt's proposals, and one asked before the intersection existed gets the strategy's", async () => {
+    const s = await open();
+    await s.createStudy({ name: "r", strategy: "gp", seed: 5, retry: { max_retries: 2, retry_on_fail: true } } as never);
+    const early = await s.ask({ study: "r" }); // nothing finished: no intersection, no proposals
+    expect(early.trial.system_attrs[PROPOSED_PARAMS]).toBeUndefined();
+    for (let i = 0; i < 3; i++) await endTrial(s, "r", "COMPLETE");
+    const x = (await s.suggest({ study: "r", trial: early.trial.number, token: early.lease.token, name: "x", distribution: X as never })).value;
+    await s.tell({ study: "r", trial: early.trial.number, token: early.lease.token, state: "FAIL" });
+    const retry = await s.ask({ study: "r" });
+    expect(retry.trial.system_attrs.retry_of).toBe(early.trial.number);
+    expect(retry.trial.params).toEqual({ x });
+    const proposed = retry.trial.system_attrs[PROPOSED_PARAMS] as Record<string, number>;
+    expect(Object.keys(proposed)).toEqual(["y"]);
+    // It fails again before suggesting y: the next retry runs the same configuration, that proposal included.
+    await s.tell({ study: "r", trial: retry.trial.number, token: retry.lease.token, state: "FAIL" });
+    const again = await s.ask({ study: "r" });
+    expect(again.trial.system_attrs.retry_of).toBe(retry.trial.number);
+    expect(again.trial.system_attrs[PROPOSED_PARAMS]).toEqual(proposed);
+    const y = (await s.suggest({ study: "r", trial: again.trial.number, token: again.lease.token, name: "y", distribution: Y as never })).value;
+    expect(y).toBe(proposed.y);
+  });
+});

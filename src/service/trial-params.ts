@@ -28,9 +28,13 @@
  * with several workers few trials complete early on: under ASHA with 8 simulated workers 30 trials
  * (Hyperband: 59) were asked before the first one completed, and `auto` drew all of their
  * define-by-run parameters with univariate TPE.
-
+ *
+ * A queued trial (enqueued with some parameters, or a retry) lacking parameters of that space gets
+ * the strategy's values for them at its ask (`queuedSuggestion`), as Optuna's enqueued trials get
+ * their sampler's relative parameters; before, they were drawn independently.
  */
 import { type Distribution, type ParamValue, type Params, type SearchSpace, contains, isSingleValue } from "../domain/distributions.js";
+import { TuneportError } from "../domain/errors.js";
 import { sampleUniform } from "../domain/sampling.js";
 import type { StudyContext } from "../domain/plugin.js";
 import { Rng } from "../math/rng.js";
@@ -138,4 +142,58 @@ export function proposedValue(t: TrialRecord, name: string, dist: Distribution):
   const v = (proposed as Record<string, unknown>)[name];
   if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean" && v !== null) return undefined;
   return contains(dist, v) ? v : undefined;
+}
+
+/** The strategy's values for the parameters a queued trial lacks (`queuedSuggestion`), with the record they were computed for. */
+export interface QueuedSuggestion {
+  readonly trial: TrialRecord;
+  readonly ctx: StudyContext;
+  readonly params: Params;
+}
+
+/**
+ * For the next queued trial `t` (enqueued with some parameters, or a retry): the strategy's suggestion when
+ * it models the study's space (`infersSpace`) and `t` lacks parameters of that space, a declared one
+ * or one of the intersection's without a proposal; else null (the trial is then filled as before:
+ * declared parameters by `suggestParam`, the others at their `suggest`). Optuna samples an enqueued
+ * trial's relative parameters the same way (`Trial.relative_params`, the fixed ones overriding them):
+ * before, a partial enqueue drew the rest independently (uniformly under the GP). The suggestion is
+ * the one a new trial of that number would get, from the same history; the queued trial itself is
+ * in `trials`, WAITING. A strategy that fails is logged and leaves the trial as before.
+ */
+export async function queuedSuggestion(core: ServiceCore, s: StudyState): Promise<QueuedSuggestion | null> {
+  const t = s.waiting[0] === undefined ? undefined : s.trials[s.waiting[0]];
+  if (t === undefined || s.factory.infersSpace !== true) return null;
+  const ctx = suggestContext(s);
+  const declared = s.study.config.space;
+  const lacks = ([k, d]: [string, Distribution]) =>
+    !isSingleValue(d) && (k in declared ? !(k in t.params && contains(d, t.params[k] as ParamValue)) : !(k in t.params) && proposedValue(t, k, d) === undefined);
+  if (!Object.entries(ctx.space).some(lacks)) return null;
+  const req = { study: ctx, trials: trialsWithProposals(s, ctx), trialNumber: t.number, rng: Rng.derive(s.study.config.seed, t.number, "suggest") };
+  try {
+    return { trial: t, ctx, params: (await core.runner.suggest(s.factory, s.strategy, req)).params };
+  } catch (err) {
+    if (err instanceof TuneportError) throw err;
+    core.log.error({ err, study: s.study.name, strategy: s.ctx.strategy.name }, "strategy failed on a queued trial; filling it as without one");
+    return null;
+  }
+}
+
+/**
+ * Gives queued trial `t` (a fresh copy of `q.trial`) the suggestion's values: the declared
+ * parameters it lacks, and proposals (`proposed_params`) for the intersection's others it has no
+ * value or proposal for. Only values: the strategy's system attributes describe its own proposal
+ * (the hedge's arm, a CMA-ES sample), which an enqueued trial's fixed values are not.
+ */
+export function takeQueuedSuggestion(s: StudyState, q: QueuedSuggestion, t: TrialRecord): void {
+  const declared = s.study.config.space;
+  for (const [k, d] of Object.entries(declared)) {
+    const v = q.params[k];
+    if (v !== undefined && contains(d, v) && !(k in t.params && contains(d, t.params[k] as ParamValue))) t.params[k] = v;
+  }
+  const proposed = proposalsOf(s, q.ctx, q.params, t.params);
+  if (proposed === null) return;
+  const own = t.systemAttrs[PROPOSED_PARAMS];
+  const kept = own !== null && typeof own === "object" && !Array.isArray(own) ? (own as Params) : {};
+  t.systemAttrs[PROPOSED_PARAMS] = { ...proposed, ...kept };
 }
