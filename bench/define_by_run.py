@@ -9,12 +9,25 @@ default TPESampler(seed) define-by-run as the reference. Sequential, one trial a
 Each `--build NAME=CLI` gets its own `tuneport serve` (SQLite in a temporary directory) on
 `--port` + its index. Prints the median best (regret for problems with a known optimum, the
 value otherwise) per problem and mode, and writes every run's best to `--out` (JSON).
+
+With `--scheduler NAME` (a tuneport scheduler with its defaults: median, asha, hyperband, ...) the
+problems are bench/mf_problems.py's learning curves (learning-curve, crossing, slow-start, diverge;
+R = 81 steps), each trial reporting every step and stopped when the scheduler says so, the study's
+`max_resource` R; `--workers N` runs N simulated asynchronous workers, one step each in turn, and a
+run ends after `--steps` training steps. Its best: the noise-free loss at R of the best configuration
+trained to R. Optuna's reference: TPESampler(seed) with the matching pruner (median: MedianPruner;
+asha, successive-halving: SuccessiveHalvingPruner; hyperband: HyperbandPruner(1, R)), as many trials
+in flight as workers.
+
+    nice -n 10 .venv/bin/python bench/define_by_run.py --scheduler asha --workers 8 --seeds 5 \
+        --build before=/path/to/old/dist/cli/main.js --build after=dist/cli/main.js
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -29,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-client" / "src"))
 
 from common import ROOT, wait_for_port  # noqa: E402
+from mf_problems import CURVE_TASKS, CurveTask, Run  # noqa: E402
 from suite import PROBLEMS, Param, Params, Problem, _bb  # noqa: E402
 
 BY_NAME = {p.name: p for p in PROBLEMS}
@@ -85,6 +99,92 @@ def run_optuna(prob: Problem, seed: int, n: int) -> list[float]:
     return out
 
 
+class Worker:
+    """One simulated worker's trial: its configuration's run and how far it trained."""
+
+    def __init__(self, trial: Any, params: Params, run: Run, budget: int) -> None:
+        self.trial, self.params, self.run, self.budget, self.t = trial, params, run, budget, 0
+
+
+def run_tuneport_scheduled(endpoint: str, task: CurveTask, seed: int, steps: int, workers: int, declared: bool,
+                           strategy: str, scheduler: str) -> float:
+    """Best noise-free loss at R of a configuration trained to R, `workers` trials in flight, `steps` steps in all."""
+    import tuneport as tp
+
+    client = tp.connect(endpoint, timeout=300.0)
+    try:
+        named: dict[str, Any] = {"strategy": strategy} if strategy else {}
+        study = client.create_study(f"dbr-{scheduler}-{task.name}-{seed}-{uuid.uuid4().hex[:8]}", direction="minimize",
+                                    space=task.space() if declared else None, seed=seed, max_resource=task.R,
+                                    scheduler={"name": scheduler, "options": {}}, **named)
+
+        def start() -> Worker:
+            trial = study.ask()
+            params = dict(trial.params) if declared else task.optuna_params(trial)
+            return Worker(trial, params, task.start(params, seed), int(trial.budget or task.R))
+
+        best, done = math.inf, 0
+        flight = [start() for _ in range(workers)]
+        while done < steps:
+            for i, w in enumerate(flight):
+                w.t += 1
+                value = w.run.advance(w.t)
+                done += 1
+                if w.t == task.R:
+                    best = min(best, task.quality(w.run, w.params))
+                try:
+                    w.trial.report(step=w.t, value=value, raise_on_prune=True)
+                except tp.TrialPruned:
+                    w.trial.prune()
+                    flight[i] = start()
+                    continue
+                if w.t >= w.budget:
+                    if math.isfinite(value):
+                        w.trial.complete(value)
+                    else:
+                        w.trial.prune()  # diverged to the end: a stopped run
+                    flight[i] = start()
+        for w in flight:
+            w.trial.fail("benchmark budget spent")
+        return best
+    finally:
+        client.close()
+
+
+def run_optuna_scheduled(task: CurveTask, seed: int, steps: int, workers: int, scheduler: str) -> float:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    pruner = (optuna.pruners.MedianPruner() if scheduler == "median" else
+              optuna.pruners.HyperbandPruner(min_resource=1, max_resource=task.R) if scheduler == "hyperband" else
+              optuna.pruners.SuccessiveHalvingPruner())
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+
+    def start() -> Worker:
+        trial = study.ask()
+        params = task.optuna_params(trial)
+        return Worker(trial, params, task.start(params, seed), task.R)
+
+    best, done = math.inf, 0
+    flight = [start() for _ in range(workers)]
+    while done < steps:
+        for i, w in enumerate(flight):
+            w.t += 1
+            value = w.run.advance(w.t)
+            done += 1
+            if w.t == task.R:
+                best = min(best, task.quality(w.run, w.params))
+            w.trial.report(value, w.t)
+            if w.trial.should_prune():
+                study.tell(w.trial, state=optuna.trial.TrialState.PRUNED)
+                flight[i] = start()
+            elif w.t >= w.budget:
+                finite = math.isfinite(value)
+                study.tell(w.trial, value if finite else None, state=optuna.trial.TrialState.COMPLETE if finite else optuna.trial.TrialState.PRUNED)
+                flight[i] = start()
+    return best
+
+
 def best_of(values: list[float], prob: Problem) -> float:
     """The best value found (the values are noiseless here); minus f* when it is known."""
     return min(values) - (prob.f_star or 0.0)
@@ -99,10 +199,15 @@ def main() -> None:
     ap.add_argument("--strategy", default="", help="the strategy to name (default: none, i.e. the server's default, auto)")
     ap.add_argument("--port", type=int, default=62200)
     ap.add_argument("--no-optuna", action="store_true")
+    ap.add_argument("--scheduler", default="", help="run the learning-curve problems under this tuneport scheduler (see above)")
+    ap.add_argument("--workers", type=int, default=1, help="with --scheduler: simulated asynchronous workers")
+    ap.add_argument("--steps", type=int, default=20 * 81, help="with --scheduler: training steps per run")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     builds = [b.split("=", 1) for b in a.build] or [["dist", str(ROOT / "dist" / "cli" / "main.js")]]
-    problems = [BY_NAME[p] for p in a.problems.split(",")]
+    if a.scheduler and a.problems == ap.get_default("problems"):
+        a.problems = ",".join(CURVE_TASKS)
+    problems: list[Any] = [CURVE_TASKS[p]() if a.scheduler else BY_NAME[p] for p in a.problems.split(",")]
     results: dict[str, dict[str, list[float]]] = {}
     servers: list[tuple[str, str, subprocess.Popen[Any], str]] = []
     try:
@@ -121,9 +226,13 @@ def main() -> None:
                 for name, endpoint, _, _ in servers:
                     for declared in (True, False):
                         mode = f"{name} {'space=' if declared else 'define-by-run'}"
-                        cell.setdefault(mode, []).append(best_of(run_tuneport(endpoint, prob, seed, a.trials, declared, a.strategy), prob))
+                        best = (run_tuneport_scheduled(endpoint, prob, seed, a.steps, a.workers, declared, a.strategy, a.scheduler) if a.scheduler
+                                else best_of(run_tuneport(endpoint, prob, seed, a.trials, declared, a.strategy), prob))
+                        cell.setdefault(mode, []).append(best)
                 if not a.no_optuna:
-                    cell.setdefault("optuna TPE define-by-run", []).append(best_of(run_optuna(prob, seed, a.trials), prob))
+                    best = (run_optuna_scheduled(prob, seed, a.steps, a.workers, a.scheduler) if a.scheduler
+                            else best_of(run_optuna(prob, seed, a.trials), prob))
+                    cell.setdefault("optuna TPE define-by-run", []).append(best)
                 print(prob.name, seed, {m: f"{v[-1]:.4g}" for m, v in cell.items()}, flush=True)
     finally:
         for _, _, proc, d in servers:
@@ -131,13 +240,15 @@ def main() -> None:
             proc.wait(timeout=30)
             shutil.rmtree(d, ignore_errors=True)
     modes = list(next(iter(results.values())).keys())
-    print(f"\n{a.strategy or 'default strategy'}: median best over {a.seeds} seeds at {a.trials} trials (regret where f* is known)")
+    budget = f"{a.steps} steps, {a.workers} worker(s), {a.scheduler}" if a.scheduler else f"{a.trials} trials"
+    print(f"\n{a.strategy or 'default strategy'}: median best over {a.seeds} seeds at {budget} ({'the loss at R' if a.scheduler else 'regret where f* is known'})")
     print("| problem | " + " | ".join(modes) + " |")
     print("|---|" + "---:|" * len(modes))
     for p, cell in results.items():
         print(f"| {p} | " + " | ".join(f"{statistics.median(cell[m]):.4g}" for m in modes) + " |")
     if a.out:
-        Path(a.out).write_text(json.dumps({"strategy": a.strategy, "seeds": a.seeds, "trials": a.trials, "results": results}, indent=1))
+        Path(a.out).write_text(json.dumps({"strategy": a.strategy, "seeds": a.seeds, "trials": a.trials, "scheduler": a.scheduler,
+                                           "workers": a.workers, "steps": a.steps, "results": results}, indent=1))
 
 
 if __name__ == "__main__":
