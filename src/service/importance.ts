@@ -20,6 +20,8 @@
  * It sees each parameter alone: interactions are not attributed. It needs at least
  * `MIN_TRIALS` COMPLETE trials with a finite value.
  */
+import { constrainedDominates, nonDominatedRanks, rankedPoint } from "../domain/objectives.js";
+import type { Direction, Trial } from "../domain/trial.js";
 import type { TrialView } from "./views.js";
 
 /** What importances read of a trial: a view, or the server's own record (reads-summary.ts). */
@@ -78,14 +80,17 @@ export function noiseSpread(n: number, k: number): number {
 export const IMPORTANCE_METHOD =
   "first-order variance share: epsilon-squared of the rank-transformed objective across quantile bins (numeric) or choices (categorical) of each parameter";
 
-/** Importances of every parameter used by COMPLETE trials. Pure; never throws. */
-export function paramImportances(trials: readonly ImportanceTrial[]): Importances {
+/**
+ * Importances of every parameter used by COMPLETE trials. Pure; never throws. `method` and `of`
+ * (what the values ranked are, for the noise caveat) name another value than the objective's.
+ */
+export function paramImportances(trials: readonly ImportanceTrial[], method = IMPORTANCE_METHOD, of = "the objective's ranks"): Importances {
   const done = trials.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
   if (done.length < MIN_TRIALS)
     return {
       importances: [],
       n_trials: done.length,
-      method: IMPORTANCE_METHOD,
+      method,
       note: `needs at least ${MIN_TRIALS} COMPLETE trials (has ${done.length})`,
       caveats: [],
     };
@@ -117,9 +122,55 @@ export function paramImportances(trials: readonly ImportanceTrial[]): Importance
   const noise = raw.length > 0 && !standsOut;
   if (noise)
     caveats.push(
-      `no parameter's effect stands out from noise: together they explain ${(100 * total).toFixed(1)}% of the variance of the objective's ranks, and each score is within what a parameter without effect gives, so the shares above may be chance`,
+      `no parameter's effect stands out from noise: together they explain ${(100 * total).toFixed(1)}% of the variance of ${of}, and each score is within what a parameter without effect gives, so the shares above may be chance`,
     );
-  return { importances: raw, n_trials: done.length, method: IMPORTANCE_METHOD, caveats, ...(noise ? { noise: true } : {}) };
+  return { importances: raw, n_trials: done.length, method, caveats, ...(noise ? { noise: true } : {}) };
+}
+
+// ------------------------------------------------------------ several objectives: reaching the front
+
+/** What front importances read of a trial: its values and constraints, not one value. */
+export type FrontTrial = Pick<Trial, "state" | "values" | "constraints" | "params">;
+
+export const FRONT_IMPORTANCE_METHOD =
+  "first-order variance share of reaching the Pareto front: epsilon-squared of each COMPLETE trial's non-domination rank (non-dominated sorting under constrained domination: 0 on the front, infeasible trials after every feasible one) across quantile bins (numeric) or choices (categorical) of each parameter";
+
+/** Whether a trial has a front rank: COMPLETE, with one value per objective. */
+export function hasFrontRank(directions: readonly Direction[], t: FrontTrial): boolean {
+  return t.state === "COMPLETE" && t.values !== null && t.values.length === directions.length;
+}
+
+/**
+ * Importances of reaching the Pareto front of a study with several objectives: what Optuna 5's
+ * default evaluator answers there without a target (PED-ANOVA, on the top trials as MOTPE splits
+ * them by non-dominated sorting; here the whole rank is explained, not a top-quantile split). Each COMPLETE trial's value is its non-domination rank among `trials` (domain/objectives.ts
+ * `nonDominatedRanks` with `constrainedDominates`: directions respected, infeasible trials ranked
+ * after every feasible one, by total violation), and the rank is what `paramImportances` explains.
+ * A lower rank is better, as a minimised objective's value. O(n²) comparisons at worst: the callers
+ * pass a bounded sample (reads-summary.ts). Pure; never throws.
+ */
+export function frontImportances(directions: readonly Direction[], trials: readonly FrontTrial[]): Importances {
+  const ranked = frontRanked(directions, trials);
+  const imp = paramImportances(ranked, FRONT_IMPORTANCE_METHOD, "the non-domination ranks");
+  if (imp.importances.length > 0) {
+    const fronts = ranked.reduce((a, t) => Math.max(a, (t.value as number) + 1), 0);
+    imp.caveats.unshift(
+      `importances of reaching the Pareto front of the ${directions.length} objectives (${directions.join(", ")}): each trial's value is its non-domination rank ` +
+        `(${fronts} front${fronts === 1 ? "" : "s"}; 0 is the front, infeasible trials come after every feasible one); ` +
+        `pass objective (0 to ${directions.length - 1}) for one objective's importances`,
+    );
+  }
+  return imp;
+}
+
+/** The trials with a front rank (`hasFrontRank`), in their order, each with that rank as its value (0: on the front). */
+export function frontRanked(directions: readonly Direction[], trials: readonly FrontTrial[]): ImportanceTrial[] {
+  const done = trials.filter((t) => hasFrontRank(directions, t));
+  const rank = nonDominatedRanks(
+    done.map((t) => rankedPoint(directions, t)),
+    constrainedDominates,
+  );
+  return done.map((t, i) => ({ state: "COMPLETE", value: rank[i] as number, params: t.params }));
 }
 
 /** Ranks 1..n, ties get their average rank. One native sort and two binary searches per value. */

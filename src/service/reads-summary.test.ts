@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { Rng } from "../math/rng.js";
-import { paramImportances } from "./importance.js";
-import { IMPORTANCE_SAMPLE, evenlySpaced, importancesOf, studyImportances } from "./reads-summary.js";
+import { FRONT_IMPORTANCE_METHOD, paramImportances } from "./importance.js";
+import { IMPORTANCE_SAMPLE, evenlySpaced, frontImportancesOf, importancesOf, studyImportances } from "./reads-summary.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 import { StudyService } from "./study-service.js";
 import { summarizeStudy } from "./summary.js";
@@ -140,16 +140,17 @@ describe("study_summary and param_importances, computed by the server", () => {
       const x = r.random();
       return { number, state: "COMPLETE", params: { x, y: r.random() }, value: x + 0.1 * r.random() } as unknown as TrialRecord;
     };
+    const oneObjective = { config: { directions: ["minimize"] } };
     const grow = (s: { trials: TrialRecord[]; agg: { counts: Record<string, number> } }, n: number) => {
       for (let i = 0; i < n; i++) s.trials.push(rec(s.trials.length));
       s.agg.counts.COMPLETE = s.trials.length;
     };
-    const small = { trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
+    const small = { study: oneObjective, trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
     grow(small, 50);
     const a = studyImportances(small as unknown as StudyState);
     grow(small, 1);
     expect(studyImportances(small as unknown as StudyState)).not.toBe(a); // unsampled: always current
-    const big = { trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
+    const big = { study: oneObjective, trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
     grow(big, IMPORTANCE_SAMPLE + 1000);
     const b = studyImportances(big as unknown as StudyState);
     expect(b.sampled).toBe(true);
@@ -191,11 +192,8 @@ describe("param_importances' params, objective and target_values", () => {
     await svc.execute("ask", { study: name }); // trial 80, RUNNING
   }
 
-  it("objective ranks that objective of a multi-objective study; without it there are none, and a note says to pass it", async () => {
+  it("objective ranks that objective of a multi-objective study", async () => {
     await twoObjectives("mo");
-    const none = await svc.execute("param_importances", { study: "mo" });
-    expect(none.importances).toEqual([]);
-    expect(none.note).toMatch(/pass objective \(0 to 1\)/);
     const first = await svc.execute("param_importances", { study: "mo", objective: 0 });
     const second = await svc.execute("param_importances", { study: "mo", objective: 1 });
     expect(first.importances[0]?.param).toBe("x");
@@ -204,6 +202,39 @@ describe("param_importances' params, objective and target_values", () => {
     expect(sum(first)).toBeCloseTo(1, 12);
     const records = svc.trialsOf("mo");
     expect(second).toEqual(importancesOf(records.map((t) => ({ state: t.state, value: t.values?.[1] ?? null, params: t.params }))));
+  });
+
+  it("without objective, a multi-objective study's importances are those of reaching its front: in the op, on a sample, and in the summary", async () => {
+    // x decides whether a trial reaches the front, y moves it along the front (and drives each objective alone).
+    const directions = ["minimize", "maximize"] as const;
+    await svc.execute("create_study", { name: "front", space, directions: [...directions], seed: 1 });
+    const r = new Rng(22);
+    for (let i = 0; i < 80; i++) {
+      const x = r.random();
+      const y = r.random();
+      await svc.execute("add_trial", { study: "front", params: { x, y, k: "abc"[i % 3] as string }, values: [x + 10 * y, -(x + 10 * (1 - y))] });
+    }
+    await svc.execute("ask", { study: "front" }); // trial 80, RUNNING
+    const got = await svc.execute("param_importances", { study: "front" });
+    expect(got.importances[0]?.param).toBe("x");
+    expect(got.method).toBe(FRONT_IMPORTANCE_METHOD);
+    expect(got.caveats[0]).toMatch(/^importances of reaching the Pareto front of the 2 objectives \(minimize, maximize\)/);
+    expect(got).toMatchObject({ n_trials: 80, n_complete: 80, sampled: false });
+    expect(got).toEqual(frontImportancesOf([...directions], svc.trialsOf("front")));
+    expect(sum(got)).toBeCloseTo(1, 12);
+    expect((await svc.execute("param_importances", { study: "front", objective: 0 })).importances[0]?.param).toBe("y");
+    const some = await svc.execute("param_importances", { study: "front", params: ["k", "y"] });
+    expect(some.importances.map((i) => i.param).sort()).toEqual(["k", "y"]);
+    expect(some.method).toBe(FRONT_IMPORTANCE_METHOD);
+    // The summary's top parameters are these importances.
+    const summary = await svc.execute("study_summary", { study: "front" });
+    expect(summary.top_params[0]?.param).toBe("x");
+    expect(summary.text).toMatch(/\nMost influential parameters for reaching the Pareto front: x \(\d+%\)/);
+    // Past the sample's size, the ranks are those within an evenly spaced sample, and a caveat says so.
+    const part = frontImportancesOf([...directions], svc.trialsOf("front"), 40);
+    expect(part).toMatchObject({ n_trials: 40, n_complete: 80, sampled: true });
+    expect(part.caveats.at(-1)).toMatch(/^computed on 40 of 80 COMPLETE trials, evenly spaced by trial number/);
+    expect(part.importances[0]?.param).toBe("x");
   });
 
   it("target_values rank the given values of COMPLETE trials, as if they were the objective", async () => {

@@ -7,7 +7,8 @@
  * - the summary makes a few passes over the study's in-memory records with light copies (no trial
  *   view, no copy of params or intermediates), the rest comes from summary.ts unchanged;
  * - importances (importance.ts) read an evenly spaced sample, by trial number, of at most
- *   `IMPORTANCE_SAMPLE` COMPLETE trials, and say so (`sampled`, and a caveat); a sampled result is
+ *   `IMPORTANCE_SAMPLE` COMPLETE trials (with several objectives, the non-dominated sorting that
+ *   ranks them for the front's importances runs within that sample), and say so (`sampled`, and a caveat); a sampled result is
  *   reused until the study has 1 % more COMPLETE trials (`studyImportances`). The ε² estimate's
  *   standard error at 5,000 trials is well below the 1 % the MCP text rounds to, so the sample
  *   changes what a reader sees only for parameters near a tie.
@@ -16,7 +17,16 @@
  */
 import { feasibility } from "../domain/objectives.js";
 import { invalidArgument } from "../domain/errors.js";
-import { IMPORTANCE_METHOD, IMPORTANCE_SAMPLE, type ImportanceTrial, type Importances, paramImportances } from "./importance.js";
+import type { Direction } from "../domain/trial.js";
+import {
+  IMPORTANCE_SAMPLE,
+  type FrontTrial,
+  type ImportanceTrial,
+  type Importances,
+  frontImportances,
+  hasFrontRank,
+  paramImportances,
+} from "./importance.js";
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
 import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
@@ -50,12 +60,31 @@ export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTAN
   for (const t of trials) if (t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value)) done.push(t);
   const sample = evenlySpaced(done, max);
   const imp = paramImportances(only === undefined ? sample : sample.map((t) => ({ state: t.state, value: t.value, params: pick(t.params, only) })));
-  const sampled = sample.length < done.length;
+  return sampledFrom(imp, sample.length, done.length);
+}
+
+/**
+ * Importances of reaching the Pareto front (importance.ts `frontImportances`) of a study with
+ * `directions` (several), from at most `max` of its COMPLETE trials evenly spaced by number: the
+ * ranks are those within the sample, so the sort stays O(max²) however big the study (measured in
+ * docs/BENCHMARKS.md). `only` as `importancesOf`. Never throws.
+ */
+export function frontImportancesOf(directions: readonly Direction[], trials: readonly FrontTrial[], max = IMPORTANCE_SAMPLE, only?: readonly string[]): SampledImportances {
+  const done: FrontTrial[] = [];
+  for (const t of trials) if (hasFrontRank(directions, t)) done.push(t);
+  const sample = evenlySpaced(done, max);
+  const imp = frontImportances(directions, only === undefined ? sample : sample.map((t) => ({ ...t, params: pick(t.params, only) })));
+  return sampledFrom(imp, sample.length, done.length);
+}
+
+/** `imp`, computed on `used` of `complete` trials, with the caveat a sample takes. */
+function sampledFrom(imp: Importances, used: number, complete: number): SampledImportances {
+  const sampled = used < complete;
   if (sampled)
     imp.caveats.push(
-      `computed on ${sample.length} of ${done.length} COMPLETE trials, evenly spaced by trial number (a bounded sample keeps this read fast on big studies)`,
+      `computed on ${used} of ${complete} COMPLETE trials, evenly spaced by trial number (a bounded sample keeps this read fast on big studies)`,
     );
-  return { ...imp, n_complete: done.length, sampled };
+  return { ...imp, n_complete: complete, sampled };
 }
 
 function pick(params: ImportanceTrial["params"], names: readonly string[]): ImportanceTrial["params"] {
@@ -72,11 +101,10 @@ export interface ImportanceQuery {
 }
 
 /**
- * The importances a study's `param_importances` op answers: `studyImportances`, or for a study with
- * several objectives and no `objective` a note that says why there are none (no trial has the one
- * value they rank; "needs 4 COMPLETE trials (has 0)" would send an agent waiting for trials that
- * already exist). `q.objective` ranks that objective; `q.target_values` ranks the given values of
- * COMPLETE trials instead (the Python client's `target=`); `q.params` assesses those parameters
+ * The importances a study's `param_importances` op answers: `studyImportances` (for a study with
+ * several objectives, those of reaching its Pareto front: `frontImportancesOf`, Optuna 5's default
+ * there). `q.objective` ranks that objective of several instead; `q.target_values` ranks the given
+ * values of COMPLETE trials (the Python client's `target=`); `q.params` assesses those parameters
  * only. @throws INVALID_ARGUMENT (`importanceQueryError`).
  */
 export function importancesFor(s: StudyState, q: ImportanceQuery = {}): SampledImportances {
@@ -85,16 +113,7 @@ export function importancesFor(s: StudyState, q: ImportanceQuery = {}): SampledI
   if (err !== null) throw invalidArgument(err);
   const only = q.params === undefined ? undefined : [...new Set(q.params)];
   if (q.target_values !== undefined) return importancesOf(targetTrials(s, q.target_values), IMPORTANCE_SAMPLE, only);
-  if (dirs.length > 1 && q.objective === undefined)
-    return {
-      importances: [],
-      n_trials: 0,
-      method: IMPORTANCE_METHOD,
-      note: `importances rank one objective and study '${s.study.name}' has ${dirs.length} (${dirs.join(", ")}): pass objective (0 to ${dirs.length - 1}) for one objective's, or compare the trials of its Pareto front instead`,
-      caveats: [],
-      n_complete: countsOf(s).COMPLETE,
-      sampled: false,
-    };
+  if (dirs.length > 1 && q.objective === undefined) return only === undefined ? studyImportances(s) : frontImportancesOf(dirs, s.trials, IMPORTANCE_SAMPLE, only);
   if (dirs.length > 1) {
     const k = q.objective as number;
     const trials: ImportanceTrial[] = [];
@@ -160,7 +179,8 @@ export function studyImportances(s: StudyState): SampledImportances {
   const complete = countsOf(s).COMPLETE;
   const hit = importanceCache.get(s);
   if (hit && hit.imp.sampled && complete >= hit.complete && complete < hit.complete * (1 + IMPORTANCE_REFRESH)) return hit.imp;
-  const imp = importancesOf(s.trials);
+  const dirs = s.study.config.directions;
+  const imp = dirs.length > 1 ? frontImportancesOf(dirs, s.trials) : importancesOf(s.trials);
   importanceCache.set(s, { complete, imp });
   return imp;
 }

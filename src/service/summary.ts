@@ -5,7 +5,7 @@
  */
 import { formatNumber } from "../domain/format.js";
 import { countsAgainstBudget, isBetter } from "../domain/trial.js";
-import { type Importances, paramImportances } from "./importance.js";
+import { type Importances, frontImportances, paramImportances } from "./importance.js";
 import type { PluginDescription } from "./plugins.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
 import type { StudyView, TrialView } from "./views.js";
@@ -54,7 +54,7 @@ export interface StudySummary {
   /** The first SUMMARY_RUNNING running trial numbers. */
   running: number[];
   running_total: number;
-  /** The three most important parameters, when enough trials completed. */
+  /** The three most important parameters, when enough trials completed (several objectives: for reaching the Pareto front). */
   top_params: { param: string; importance: number }[];
   pruned_share: number | null;
   /** Multi-objective studies: the Pareto front's size, hypervolume and its trend (pareto.ts); null otherwise. */
@@ -92,7 +92,9 @@ export const VIEW_ACCESS: SummaryAccess<SummaryTrial> = {
 export function summarizeStudy(study: StudyView, trials: readonly TrialView[], catalogue: readonly CatalogueEntry[] = []): StudySummary {
   let used = 0;
   for (const t of trials) if (countsAgainstBudget(t.state, t.system_attrs)) used++;
-  return summarizeFrom(study, trials, VIEW_ACCESS, catalogue, paramImportances(trials), study.directions.length > 1 ? frontFacts(study, trials) : null, used);
+  const multi = study.directions.length > 1;
+  const imp = multi ? frontImportances(study.directions, trials) : paramImportances(trials);
+  return summarizeFrom(study, trials, VIEW_ACCESS, catalogue, imp, multi ? frontFacts(study, trials) : null, used);
 }
 
 /**
@@ -278,7 +280,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
     lines.push(`Running now: trials ${s.running.join(", ")}${more > 0 ? ` and ${more} more, use list_trials with states ["RUNNING"]` : ""}.`);
   }
   if (s.top_params.length > 0)
-    lines.push(`Most influential parameters: ${s.top_params.map((p) => `${p.param} (${Math.round(p.importance * 100)}%)`).join(", ")}.`);
+    lines.push(`Most influential parameters${s.directions.length > 1 ? " for reaching the Pareto front" : ""}: ${s.top_params.map((p) => `${p.param} (${Math.round(p.importance * 100)}%)`).join(", ")}.`);
   return lines.join("\n");
 }
 

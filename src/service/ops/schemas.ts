@@ -101,7 +101,7 @@ export const paramImportancesArgs = z
       .min(0)
       .max(MAX_OBJECTIVES - 1)
       .optional()
-      .describe("rank this objective (from 0): a multi-objective study has no importances without it"),
+      .describe("rank this objective (from 0) of several; without it (and target_values) a multi-objective study's importances are those of reaching its Pareto front"),
     target_values: z
       .array(z.tuple([trialNumber, z.number()]))
       .max(IMPORTANCE_SAMPLE)

@@ -3,7 +3,7 @@
  * (an agent session probe, mcp4): arguments a tool does not take (Optuna's names, another
  * tool's names) are refused with the name to use instead of being dropped; a stopped study or a
  * spent max_trials budget is said in the summary, the listing and the idle wait, with the step
- * that lifts it; a multi-objective study's value listings and importances say why they are empty.
+ * that lifts it; a multi-objective study's value listings say why they are empty, and its importances what they rank.
  * Driven through the SDK's real Client over the in-memory transport.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -222,9 +222,10 @@ describe("a multi-objective study read with one-objective tools", () => {
     }
     // Listing by number still works.
     expect((await call("list_trials", { study: "mo" })).structuredContent).toMatchObject({ total: 4 });
+    // Without objective: the importances of reaching the front (Optuna 5's default there), said so.
     const imp = textOf(await call("param_importances", { study: "mo" }));
-    expect(imp).toContain("importances rank one objective and study 'mo' has 2 (minimize, maximize)");
-    expect(imp).not.toContain("has 0");
+    expect(imp).toMatch(/^Importances from 4 complete trials \(first-order variance share of reaching the Pareto front: /);
+    expect(imp).toContain("Caveat: importances of reaching the Pareto front of the 2 objectives (minimize, maximize)");
     expect(imp).toContain("pass objective (0 to 1)");
     // One objective's importances, and an objective the study does not have, refused as over ZeroMQ.
     expect(textOf(await call("param_importances", { study: "mo", objective: 1 }))).toMatch(/^Importances of objective 1 from 4 complete trials/);

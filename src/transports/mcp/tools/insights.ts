@@ -20,7 +20,7 @@ const importancesTool = defineTool({
     readOnly: true,
     sized: true,
   },
-  input: z.object({ study: studyArg, objective: z.number().int().min(0).optional().describe("several objectives: which one (0-based)") }),
+  input: z.object({ study: studyArg, objective: z.number().int().min(0).optional().describe("several objectives: which one (0-based); none: reaching the front") }),
   output: z.looseObject({ n_trials: z.number().int(), importances: z.array(z.looseObject({ param: z.string(), importance: z.number() })), params_total: z.number().int().optional() }),
   ops: ["param_importances"],
   async run(a, { backend, budget }) {
