@@ -49,6 +49,17 @@ def two(server: ServerProcess, name: str) -> tp.Study:
 
 
 @pytest.fixture
+def front(server: ServerProcess, name: str) -> tp.Study:
+    """Two objectives where x alone decides whether a trial reaches the Pareto front: values
+    (x + 10y, -(x + 10(1 - y))), the second maximised, so y moves a trial along the front (and
+    drives each objective alone) while x moves it away; k matters to nothing."""
+    study = tp.create_study(storage=server.endpoint, study_name=name, space=SPACE, directions=["minimize", "maximize"])
+    for p in _points(100, 3):
+        study.add_trial(params=p, values=[p["x"] + 10 * p["y"], -(p["x"] + 10 * (1 - p["y"]))])
+    return study
+
+
+@pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """The arguments of every param_importances request this test sends."""
     log: list[dict[str, Any]] = []
@@ -145,17 +156,50 @@ def test_target_picks_the_objective_a_parameter_drives(two: tp.Study, sent: list
         importance.get_param_importances(two, target=lambda t: "x")  # type: ignore[arg-type,return-value]
 
 
-def test_a_multi_objective_study_without_target_raises_optunas_valueerror(two: tp.Study) -> None:
-    with pytest.raises(tp.InvalidArgumentError, match=r"please specify the `target`") as e:
-        optuna_tp.importance.get_param_importances(two)
-    assert isinstance(e.value, ValueError)
-    # Optuna 5's evaluators other than its default raise the same ValueError; its default
-    # (PED-ANOVA) ranks reaching the Pareto front instead, which tuneport does not compute.
+def _optuna_copy(study: tp.Study) -> optuna.Study:
+    """The same trials of a (minimize, maximize) study in an Optuna one (in memory), to compare with Optuna itself."""
     ref = optuna.create_study(directions=["minimize", "maximize"])
-    ref.add_trials(optuna.trial.create_trial(params=t.params, distributions=_optuna_space(), values=t.values) for t in two.trials)
+    ref.add_trials(optuna.trial.create_trial(params=t.params, distributions=_optuna_space(), values=t.values) for t in study.trials)
+    return ref
+
+
+def test_a_multi_objective_study_without_target_gets_the_importances_of_reaching_its_front(front: tp.Study, sent: list[dict[str, Any]]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = optuna_tp.importance.get_param_importances(front)
+    assert next(iter(got)) == "x" and got["x"] > 0.7, got
+    assert set(got) == {"x", "y", "k"} and math.isclose(sum(got.values()), 1.0)
+    assert sent == [{"study": front.name}]  # the server ranked the trials: nothing computed here
+    # Each objective alone is y's: these are not one objective's importances.
+    assert next(iter(importance.get_param_importances(front, target=_objective(0)))) == "y"
+    # Optuna's default evaluator named: the same figures, with the warning every Optuna evaluator gets.
+    with pytest.warns(UserWarning, match="not PedAnovaImportanceEvaluator's"):
+        assert optuna_tp.importance.get_param_importances(front, evaluator=optuna.importance.PedAnovaImportanceEvaluator()) == got
+    # Optuna 5's default on the same trials puts x first too.
+    assert next(iter(optuna.importance.get_param_importances(_optuna_copy(front)))) == "x"
+
+
+def test_fanova_or_mdi_on_a_multi_objective_study_without_target_raise_optunas_valueerror(front: tp.Study) -> None:
+    for evaluator in (
+        optuna.importance.FanovaImportanceEvaluator(seed=1),
+        optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=1),
+        optuna_tp.importance.FanovaImportanceEvaluator(),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # refused before the substitution warning
+            with pytest.raises(tp.InvalidArgumentError, match=r"please specify the `target`") as e:
+                optuna_tp.importance.get_param_importances(front, evaluator=evaluator)
+        assert isinstance(e.value, ValueError)
+        assert type(evaluator).__name__ in str(e.value)
     with pytest.raises(ValueError, match=r"please specify the `target`"):
-        optuna.importance.get_param_importances(ref, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=1))
-    assert set(optuna.importance.get_param_importances(ref)) == {"x", "y", "k"}
+        optuna_tp.importance.MeanDecreaseImpurityImportanceEvaluator().evaluate(front)
+    # With a target they answer, as in Optuna (with the warning).
+    with pytest.warns(UserWarning, match="not FanovaImportanceEvaluator's"):
+        by_first = optuna_tp.importance.get_param_importances(front, evaluator=optuna.importance.FanovaImportanceEvaluator(), target=_objective(0))
+    assert next(iter(by_first)) == "y"
+    # Optuna raises the same ValueError on the same trials.
+    with pytest.raises(ValueError, match=r"please specify the `target`"):
+        optuna.importance.get_param_importances(_optuna_copy(front), evaluator=optuna.importance.FanovaImportanceEvaluator(seed=1))
 
 
 def test_an_optuna_evaluator_gets_one_warning_and_the_servers_figures(one: tp.Study) -> None:

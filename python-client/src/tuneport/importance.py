@@ -9,6 +9,12 @@ trials. Each parameter is assessed alone: interactions are not attributed (Optun
 PED-ANOVA, and fANOVA model the objective; the figures differ from theirs, the ranking of a
 parameter that matters much more than the others seldom does).
 
+A multi-objective study without ``target``: the importances of reaching its Pareto front, as
+Optuna 5's default evaluator gives them there. The server ranks each COMPLETE trial by non-dominated
+sorting (directions respected, infeasible trials after every feasible one) and explains those
+ranks with the same method. Optuna's other evaluators (fANOVA, mean decrease impurity) raise
+Optuna's ValueError there, as they do in Optuna.
+
 Evaluators: ``evaluator=None`` uses that method. One of Optuna's evaluator classes (Optuna's
 object, or tuneport's class of the same name here) names an algorithm tuneport does not run: the
 server's method answers, with one UserWarning that says so (a script that named fANOVA still
@@ -41,8 +47,9 @@ __all__ = [
 ]
 
 METHOD = (
-    "first-order variance shares: epsilon-squared of the rank-transformed objective (or target) across "
-    "quantile bins (numeric) or choices (categorical) of each parameter, on at most 5,000 COMPLETE trials"
+    "first-order variance shares: epsilon-squared of the rank-transformed objective (or target, or with several "
+    "objectives and no target each trial's non-domination rank) across quantile bins (numeric) or choices "
+    "(categorical) of each parameter, on at most 5,000 COMPLETE trials"
 )
 """What tuneport computes, in the words of the evaluator warning."""
 
@@ -79,6 +86,7 @@ class _ServerMethod(BaseImportanceEvaluator):
         _check_study(study)
         if params is not None:
             _check_params(params)
+        _check_target_needed(self, study, target)
         _warn_substituted(self)
         return _server_scores(study, params, target)
 
@@ -124,8 +132,10 @@ def get_param_importances(
     raises InvalidArgumentError (a ValueError, Optuna's message). ``target(trial)`` replaces the
     objective value: it is called here on each COMPLETE trial, and the finite values (an evenly
     spaced sample of 5,000 by trial number past that) are sent for the server to rank. A
-    multi-objective study needs ``target`` (``target=lambda t: t.values[0]``): InvalidArgumentError
-    otherwise. With fewer than 4 COMPLETE trials with a finite value there is nothing to estimate:
+    multi-objective study without ``target`` gives the importances of reaching its Pareto front
+    (Optuna 5's default there; module docstring), except with Optuna's ``FanovaImportanceEvaluator``
+    or ``MeanDecreaseImpurityImportanceEvaluator``, which need ``target`` there:
+    InvalidArgumentError (a ValueError, Optuna's message). With fewer than 4 COMPLETE trials with a finite value there is nothing to estimate:
     a UserWarning, and equal importances (0 unnormalised), as Optuna's. A parameter set in fewer
     than 4 of them gets no entry.
 
@@ -138,6 +148,7 @@ def get_param_importances(
     if run_own is not None:
         return _normalized(run_own(study, params=None if params is None else list(params), target=target), normalize)
     if evaluator is not None:
+        _check_target_needed(evaluator, study, target)
         _warn_substituted(evaluator)
     return _normalized(_server_scores(study, params, target), normalize)
 
@@ -145,13 +156,6 @@ def get_param_importances(
 def _server_scores(study: Study, params: Sequence[str] | None, target: Callable[[FrozenTrial], float] | None) -> dict[str, float]:
     """The server's unnormalised scores, most important first (Optuna's evaluator ``evaluate``)."""
     _check_study(study)
-    if study._is_multi_objective() and target is None:
-        raise InvalidArgumentError(
-            "If the `study` is being used for multi-objective optimization, please specify the `target`. "
-            "For example, use `target=lambda t: t.values[0]` for the first objective value. "
-            f"(Study '{study.name}' has {len(study.directions)} objectives; tuneport's importances rank one value, "
-            "where Optuna 5's default PedAnovaImportanceEvaluator would rank reaching the Pareto front.)"
-        )
     if params is not None and len(params) == 0:
         return {}
     args: dict[str, Any] = {"study": study.name}
@@ -173,6 +177,34 @@ def _server_scores(study: Study, params: Sequence[str] | None, target: Callable[
             seen.update(dict.fromkeys(t.params))
         return {name: 0.0 for name in seen}
     return {str(r["param"]): float(r["score"]) for r in rows}
+
+
+_TARGET_NEEDED = ("FanovaImportanceEvaluator", "MeanDecreaseImpurityImportanceEvaluator")
+"""Optuna's evaluators that refuse a multi-objective study without ``target`` (its default,
+PED-ANOVA, ranks reaching the Pareto front there, as the server does)."""
+
+
+def _check_target_needed(evaluator: Any, study: Study, target: Callable[[FrozenTrial], float] | None) -> None:
+    """Optuna's ValueError (as InvalidArgumentError) for one of ``_TARGET_NEEDED`` (Optuna's class or
+    tuneport's of the same name) on a multi-objective study without ``target``."""
+    if target is not None or not study._is_multi_objective():
+        return
+    named = next(
+        (
+            c.__name__
+            for c in type(evaluator).__mro__
+            if c.__name__ in _TARGET_NEEDED and (c.__module__.startswith("optuna.importance") or c.__module__ == __name__)
+        ),
+        None,
+    )
+    if named is None:
+        return
+    raise InvalidArgumentError(
+        "If the `study` is being used for multi-objective optimization, please specify the `target`. "
+        "For example, use `target=lambda t: t.values[0]` for the first objective value. "
+        f"(Study '{study.name}' has {len(study.directions)} objectives; {named} needs one value, as in Optuna. "
+        "evaluator=None or PedAnovaImportanceEvaluator() gives the importances of reaching the Pareto front.)"
+    )
 
 
 def _target_values(trials: Sequence[FrozenTrial], target: Callable[[FrozenTrial], float]) -> list[list[float]]:
