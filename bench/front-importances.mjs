@@ -1,6 +1,6 @@
 // What `param_importances` (and `study_summary`'s top parameters) spend on a study with several
 // objectives and no `objective`: the importances of reaching the Pareto front, on the op's bound of
-// 5,000 COMPLETE trials (src/service/reads-summary.ts `frontImportancesOf`: non-dominated sorting of
+// 5,000 COMPLETE trials (src/service/reads-summary.ts `frontImportancesOf`, which sorts an evenly spaced 1,000 of them: non-dominated sorting of
 // the sample, then the ε² of the ranks). Median and range of 7 runs after one warm-up, per shape:
 // - random: three noisy objectives, each driven by its own parameter (a few dozen fronts);
 // - one front: every trial on it (points on the plane v0 + v1 + v2 = 1), the sort's worst case

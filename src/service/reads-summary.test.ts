@@ -6,7 +6,7 @@ import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { Rng } from "../math/rng.js";
 import { FRONT_IMPORTANCE_METHOD, paramImportances } from "./importance.js";
-import { IMPORTANCE_SAMPLE, evenlySpaced, frontImportancesOf, importancesOf, studyImportances } from "./reads-summary.js";
+import { FRONT_IMPORTANCE_SAMPLE, IMPORTANCE_SAMPLE, evenlySpaced, frontImportancesOf, importancesOf, studyImportances } from "./reads-summary.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 import { StudyService } from "./study-service.js";
 import { summarizeStudy } from "./summary.js";
@@ -134,7 +134,7 @@ describe("study_summary and param_importances, computed by the server", () => {
     }
   });
 
-  it("a sampled result is reused until the COMPLETE count grows by 1%; an unsampled one never", () => {
+  it("a result is reused while no trial completes, and a sampled one until the COMPLETE count grows by 1%", () => {
     const r = new Rng(9);
     const rec = (number: number): TrialRecord => {
       const x = r.random();
@@ -148,6 +148,7 @@ describe("study_summary and param_importances, computed by the server", () => {
     const small = { study: oneObjective, trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
     grow(small, 50);
     const a = studyImportances(small as unknown as StudyState);
+    expect(studyImportances(small as unknown as StudyState)).toBe(a); // nothing completed: the same trials
     grow(small, 1);
     expect(studyImportances(small as unknown as StudyState)).not.toBe(a); // unsampled: always current
     const big = { study: oneObjective, trials: [] as TrialRecord[], agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 } } };
@@ -160,6 +161,19 @@ describe("study_summary and param_importances, computed by the server", () => {
     const c = studyImportances(big as unknown as StudyState);
     expect(c).not.toBe(b);
     expect(c.n_complete).toBe(IMPORTANCE_SAMPLE + 1060);
+  });
+
+  it("a multi-objective study's front importances rank at most FRONT_IMPORTANCE_SAMPLE trials (the sort is quadratic)", () => {
+    const r = new Rng(3);
+    const trials = Array.from({ length: FRONT_IMPORTANCE_SAMPLE + 500 }, (_, number) => {
+      const x = r.random();
+      const y = r.random();
+      return { number, state: "COMPLETE", params: { x, y }, value: null, values: [x + y, x - y], constraints: null } as unknown as TrialRecord;
+    });
+    const s = { study: { config: { directions: ["minimize", "minimize"] } }, trials, agg: { counts: { WAITING: 0, RUNNING: 0, COMPLETE: trials.length, PRUNED: 0, FAIL: 0 } } };
+    const got = studyImportances(s as unknown as StudyState);
+    expect(got).toMatchObject({ n_trials: FRONT_IMPORTANCE_SAMPLE, n_complete: FRONT_IMPORTANCE_SAMPLE + 500, sampled: true });
+    expect(FRONT_IMPORTANCE_SAMPLE).toBeLessThan(IMPORTANCE_SAMPLE);
   });
 
   it("evenlySpaced keeps the ends and at most max items", () => {

@@ -8,8 +8,9 @@
  *   view, no copy of params or intermediates), the rest comes from summary.ts unchanged;
  * - importances (importance.ts) read an evenly spaced sample, by trial number, of at most
  *   `IMPORTANCE_SAMPLE` COMPLETE trials (with several objectives, the non-dominated sorting that
- *   ranks them for the front's importances runs within that sample), and say so (`sampled`, and a caveat); a sampled result is
- *   reused until the study has 1 % more COMPLETE trials (`studyImportances`). The ε² estimate's
+ *   ranks them for the front's importances runs within a sample of `FRONT_IMPORTANCE_SAMPLE`), and say
+ *   so (`sampled`, and a caveat); a result is reused while no trial completed, and a sampled one
+ *   until the study has 1 % more COMPLETE trials (`studyImportances`). The ε² estimate's
  *   standard error at 5,000 trials is well below the 1 % the MCP text rounds to, so the sample
  *   changes what a reader sees only for parameters near a tie.
  * - a multi-objective study's front facts are computed from its COMPLETE trials' views (pareto.ts
@@ -64,12 +65,20 @@ export function importancesOf(trials: readonly ImportanceTrial[], max = IMPORTAN
 }
 
 /**
+ * Most COMPLETE trials the front's importances rank (fewer than `IMPORTANCE_SAMPLE`): the
+ * non-dominated sort is quadratic, and at 5,000 trials with every trial on one front, or each its
+ * own, it held the server's thread for 0.3-0.6 s per read (bench/front-importances.mjs); at 1,000 it
+ * is 25x less. The ε² of 1,000 ranks is as steady as the summary's rounding needs.
+ */
+export const FRONT_IMPORTANCE_SAMPLE = 1000;
+
+/**
  * Importances of reaching the Pareto front (importance.ts `frontImportances`) of a study with
  * `directions` (several), from at most `max` of its COMPLETE trials evenly spaced by number: the
  * ranks are those within the sample, so the sort stays O(max²) however big the study (measured in
  * docs/BENCHMARKS.md). `only` as `importancesOf`. Never throws.
  */
-export function frontImportancesOf(directions: readonly Direction[], trials: readonly FrontTrial[], max = IMPORTANCE_SAMPLE, only?: readonly string[]): SampledImportances {
+export function frontImportancesOf(directions: readonly Direction[], trials: readonly FrontTrial[], max = FRONT_IMPORTANCE_SAMPLE, only?: readonly string[]): SampledImportances {
   const done: FrontTrial[] = [];
   for (const t of trials) if (hasFrontRank(directions, t)) done.push(t);
   const sample = evenlySpaced(done, max);
@@ -113,7 +122,7 @@ export function importancesFor(s: StudyState, q: ImportanceQuery = {}): SampledI
   if (err !== null) throw invalidArgument(err);
   const only = q.params === undefined ? undefined : [...new Set(q.params)];
   if (q.target_values !== undefined) return importancesOf(targetTrials(s, q.target_values), IMPORTANCE_SAMPLE, only);
-  if (dirs.length > 1 && q.objective === undefined) return only === undefined ? studyImportances(s) : frontImportancesOf(dirs, s.trials, IMPORTANCE_SAMPLE, only);
+  if (dirs.length > 1 && q.objective === undefined) return only === undefined ? studyImportances(s) : frontImportancesOf(dirs, s.trials, FRONT_IMPORTANCE_SAMPLE, only);
   if (dirs.length > 1) {
     const k = q.objective as number;
     const trials: ImportanceTrial[] = [];
@@ -172,13 +181,16 @@ const importanceCache = new WeakMap<StudyState, { complete: number; imp: Sampled
 /**
  * `importancesOf` for a study, reusing a sampled result until its COMPLETE count grows by
  * `IMPORTANCE_REFRESH` (1 %): past `IMPORTANCE_SAMPLE` trials a few more completions cannot move a
- * 5,000-trial estimate, and a big study's reads then cost nothing. Unsampled results are never
- * reused, so a small study's importances are always current.
+ * 5,000-trial estimate, and a big study's reads then cost nothing. An unsampled result is reused
+ * only while no trial completed, so a small study's importances are always current.
  */
 export function studyImportances(s: StudyState): SampledImportances {
   const complete = countsOf(s).COMPLETE;
   const hit = importanceCache.get(s);
-  if (hit && hit.imp.sampled && complete >= hit.complete && complete < hit.complete * (1 + IMPORTANCE_REFRESH)) return hit.imp;
+  // Nothing completed since: the same COMPLETE trials (a COMPLETE trial's params and values never
+  // change), so the same result, sampled or not.
+  if (hit && complete === hit.complete) return hit.imp;
+  if (hit && hit.imp.sampled && complete > hit.complete && complete < hit.complete * (1 + IMPORTANCE_REFRESH)) return hit.imp;
   const dirs = s.study.config.directions;
   const imp = dirs.length > 1 ? frontImportancesOf(dirs, s.trials) : importancesOf(s.trials);
   importanceCache.set(s, { complete, imp });

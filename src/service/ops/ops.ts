@@ -303,7 +303,7 @@ export const OPS = {
   }),
   param_importances: op({
     summary:
-      "First-order parameter importances (shares of 1) computed on the server, on an evenly spaced sample of at most 5,000 COMPLETE trials: of the objective, of reaching the Pareto front (several objectives; non-dominated sorting ranks the sample), one objective of several, or values the caller gives per trial.",
+      "First-order parameter importances (shares of 1) computed on the server, on an evenly spaced sample of at most 5,000 COMPLETE trials: of the objective, of reaching the Pareto front (several objectives; non-dominated sorting ranks a sample of at most 1,000), one objective of several, or values the caller gives per trial.",
     args: S.paramImportancesArgs,
     result: R.paramImportancesResult,
     mutating: false,
