@@ -178,4 +178,23 @@ describe("the MCP tools", () => {
       expect(seen, tool).toEqual(Array.from({ length: 60 }, (_, i) => i));
     }
   });
+
+  it("list_studies pages long-named studies within the budget: its cursor names the last study shown, so it may be longer than the room first left for it", async () => {
+    // A list_studies cursor holds the whole name (here about 1,100 characters); the first page
+    // asks for all 12, so no cursor sizes the room, and the page cut to fit then gets one.
+    const names = Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(65 + i)}${"𝒳".repeat(199)}`);
+    for (const name of names) expect((await call("create_study", { name, space: SPACE, strategy: "random" })).isError).toBeFalsy();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const r = await call("list_studies", cursor ? { cursor } : {});
+      expect(r.isError, textOf(r).slice(0, 300)).toBeFalsy();
+      expect(resultChars(r), `page ${page}`).toBeLessThanOrEqual(8000);
+      seen.push(...(structuredOf(r).studies as { name: string }[]).map((s) => s.name));
+      cursor = (structuredOf(r).next_cursor as string | null) ?? undefined;
+      if (cursor === undefined) break;
+      expect(cursor.length).toBeGreaterThan(1000);
+    }
+    expect(seen).toEqual(names);
+  });
 });
