@@ -148,6 +148,19 @@ describe("the MCP tools", () => {
     expect(textOf(sorted)).not.toContain("order_by");
   });
 
+  it("list_trials' 'more trials follow' line names every argument its cursor needs repeated: a call with just those continues", async () => {
+    await studyOf("alpha", 6);
+    const first: Record<string, unknown> = { study: "alpha", states: ["COMPLETE"], sort: "value", descending: true, limit: 2 };
+    const r = await call("list_trials", first);
+    const cursor = structuredOf(r).next_cursor as string;
+    const hint = /call list_trials with the same (.+) with cursor "/.exec(textOf(r))?.[1];
+    expect(hint, textOf(r)).toBeDefined();
+    const named = (hint as string).split(/, | and /);
+    const next = await call("list_trials", { ...Object.fromEntries(named.map((k) => [k, first[k]])), limit: 2, cursor });
+    expect(next.isError, `${hint}: ${textOf(next)}`).toBeFalsy();
+    expect((structuredOf(next).trials as { number: number }[]).map((t) => t.number)).toEqual([3, 2]);
+  });
+
   it("pareto_front refuses another study's cursor", async () => {
     await frontOf("mo-a", 40);
     await frontOf("mo-b", 3);

@@ -339,7 +339,7 @@ export const trialTools: McpTool[] = [
           fields: a.fields,
           params: a.params,
           head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}, ${listOrder(a.sort, a.descending)}:`,
-          more: "list_trials with the same study, states and sort",
+          more: "list_trials with the same study, states, sort and descending",
           empty: `No trials${a.states ? ` in ${a.states.join("/")}` : ""} in '${a.study}' yet.`,
         },
         budget,
