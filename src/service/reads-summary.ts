@@ -96,10 +96,9 @@ function sampledFrom(imp: Importances, used: number, complete: number): SampledI
   return { ...imp, n_complete: complete, sampled };
 }
 
+/** The trial's own values of `names` (Object.prototype's members, `toString` or `__proto__`, are no parameter). */
 function pick(params: ImportanceTrial["params"], names: readonly string[]): ImportanceTrial["params"] {
-  const out: Record<string, unknown> = {};
-  for (const n of names) if (n in params) out[n] = params[n];
-  return out as ImportanceTrial["params"];
+  return Object.fromEntries(names.filter((n) => Object.hasOwn(params, n)).map((n) => [n, params[n]])) as ImportanceTrial["params"];
 }
 
 /** What a `param_importances` request may ask besides the study (schemas.ts `paramImportancesArgs`). */
@@ -154,10 +153,14 @@ export function importanceQueryError(s: StudyState, q: ImportanceQuery): string 
     }
   }
   if (q.params !== undefined && q.params.length > 0) {
+    // Each trial's own parameters are looked up (`toString` is no parameter), the fewer of them
+    // and the names still missing: 1,000 names by 100,000 trials held the event loop 1.8 s.
     const missing = new Set(q.params);
     for (const t of s.trials) {
       if (t.state !== "COMPLETE") continue;
-      for (const n of missing) if (n in t.params) missing.delete(n);
+      const own = Object.keys(t.params);
+      if (own.length < missing.size) for (const n of own) missing.delete(n);
+      else for (const n of missing) if (Object.hasOwn(t.params, n)) missing.delete(n);
       if (missing.size === 0) break;
     }
     if (missing.size > 0)
