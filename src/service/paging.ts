@@ -177,7 +177,7 @@ function decode(cursor: string, kind: string, what: string, study?: string): Rec
 
 /** Keeps the named fields (and `number`) of a view, and of `params`/`distributions` the named parameters. */
 export function projectTrial(t: TrialView, fields?: readonly TrialField[], params?: readonly string[]): TrialRow {
-  const keep = (p: Record<string, unknown>) => (params ? Object.fromEntries(params.filter((k) => k in p).map((k) => [k, p[k]])) : p);
+  const keep = (p: Record<string, unknown>) => (params ? Object.fromEntries(params.filter((k) => Object.hasOwn(p, k)).map((k) => [k, p[k]])) : p);
   const full: TrialView = params ? { ...t, params: keep(t.params) as TrialView["params"], distributions: keep(t.distributions) as TrialView["distributions"] } : t;
   if (!fields) return full;
   const out: Record<string, unknown> = { number: t.number };

@@ -200,4 +200,15 @@ describe("trial pages (the trials op)", () => {
     expect(total).toBe(9);
     expect(firstK(xs, 0, () => true, (a, b) => a - b)).toEqual({ first: [], total: 10 });
   });
+
+  it("params keeps the trial's own parameters: a name every JavaScript object answers to (toString, __proto__) is none", () => {
+    // `k in params` projected {toString: Object.prototype.toString} (None on the wire) into every trial.
+    const s = study(1, 3, "minimize");
+    for (const t of s.trials) Object.assign(t, { params: { x: 0.5 }, distributions: { x: { type: "float", low: 0, high: 1 } } });
+    const page = trialsPage(s, { study: "s", params: ["x", "toString", "constructor", "__proto__"] }, 0);
+    for (const t of page.trials) {
+      expect(Object.keys(t.params ?? {})).toEqual(["x"]);
+      expect(Object.keys(t.distributions ?? {})).toEqual(["x"]);
+    }
+  });
 });
