@@ -84,9 +84,9 @@ describe("bounded MCP outputs on the issue's study", () => {
     expect(json.length).toBeLessThanOrEqual(12_000);
     expect(json).not.toContain("$schema");
     expect(json).not.toContain("9007199254740991");
-    // An enum of strings says its type: the repeated "type":"string" only costs characters.
-    expect(json).not.toContain('"type":"string","enum"');
-    expect(json).toContain('"sort":{"enum":["number","value"]}');
+    // An enum keeps its type: JSON Schema validates the enum alone, but clients that translate tool
+    // schemas into OpenAPI-style function declarations (Gemini's) require a type on every property.
+    expect(json).toContain('"sort":{"type":"string","enum":["number","value"]}');
     for (const t of list.tools) expect(t.outputSchema, `${t.name} has an outputSchema`).toBeDefined();
   });
 

@@ -46,8 +46,6 @@ export function stripSchema(v: unknown, depth = Infinity): unknown {
     // the descriptions say the shapes.
     if (k === "additionalProperties" && ['{"type":["string","number","boolean","null"]}', '{"type":"object"}'].includes(JSON.stringify(stripSchema(x)))) continue;
     if (k === "propertyNames" && JSON.stringify(x) === '{"type":"string"}') continue;
-    // An enum of strings says the type (JSON Schema validates the enum alone).
-    if (k === "type" && x === "string" && Array.isArray(o.enum) && o.enum.every((e) => typeof e === "string")) continue;
     if (k === "additionalProperties" && JSON.stringify(x) === "{}") continue;
     if (k === "properties" && x && typeof x === "object")
       out[k] = Object.fromEntries(Object.entries(x as Record<string, unknown>).map(([p, y]) => [p, stripSchema(y, depth - 1)]));
