@@ -96,4 +96,34 @@ describe("tuneport export / import", () => {
     expect(broken.stderr).toMatch(/line 3: not a trial/);
     expect(cli(["studies", "list", "--storage", db2, "--json"]).stdout).not.toMatch(/"other"/);
   });
+
+  it("exports a study whose worker named itself with a character beyond U+FFFF where hello's 200 are cut, and imports it back", async () => {
+    const dir = tempDir();
+    const db = join(dir, "a.sqlite");
+    const server = await startServer(db);
+    const client = new TestClient(server.endpoint);
+    // 199 units, then an emoji (two units): the cut at 200 fell between its halves, and the stored
+    // identity kept a lone surrogate that import refused ("not well-formed Unicode").
+    const name = `${"w".repeat(199)}😀 and more`;
+    let worker: unknown;
+    try {
+      await client.call("hello", { client: { name, host: name } });
+      await client.call("create_study", { name: "clipped", space: { x: { type: "float", low: 0, high: 1 } } });
+      const a = await client.call("ask", { study: "clipped" });
+      await client.call("tell", { study: "clipped", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
+      worker = (await client.call("trial", { study: "clipped", trial: a.trial.number })).trial.system_attrs.worker;
+    } finally {
+      await client.close();
+      expect(await server.stop()).toBe(0);
+    }
+    const file = join(dir, "clipped.jsonl");
+    const exp = cli(["export", "clipped", "--storage", db, "--out", file]);
+    expect(exp.code, exp.stderr).toBe(0);
+    const imp = cli(["import", file, "--storage", join(dir, "b.sqlite")]);
+    expect(imp.code, imp.stderr).toBe(0);
+    const journal = cli(["export", "clipped", "--storage", db, "--format", "optuna", "--out", join(dir, "clipped.journal")]);
+    expect(journal.code, journal.stderr).toBe(0);
+    // The character is dropped whole (replies carried U+FFFD where the stored text had a lone surrogate).
+    expect(worker).toMatchObject({ name: "w".repeat(199), host: "w".repeat(199) });
+  });
 });

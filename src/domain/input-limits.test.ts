@@ -21,6 +21,13 @@ describe("clipText", () => {
     expect(clipText("é😀x", 3)).toBe("é😀");
   });
 
+  it("never cuts a character beyond U+FFFF in half: no lone surrogate is left at the end", () => {
+    expect(clipText("ab😀", 3)).toBe("ab");
+    expect(clipText("ab😀c", 4)).toBe("ab😀");
+    expect(clipText("😀😀", 1)).toBe("");
+    expect(clipText(`${"a".repeat(199)}😀`, 200).isWellFormed()).toBe(true);
+  });
+
   it("keeps none of the long string it was cut from alive (a 1 MB hello host cost 1 MB per identity)", () => {
     const before = liveHeap();
     const kept: unknown[] = [];

@@ -168,11 +168,17 @@ export function checkArgumentLimits(subject: string, args: unknown): void {
 }
 
 /**
- * `s` cut to `max` UTF-16 units, as a string of its own. V8's `slice` of a long string is a view
- * that keeps the whole original alive, so a 1 MB field clipped to 200 characters and kept (a
- * worker's identity, a fail reason) held its megabyte for as long as the clipped text lived.
+ * `s` cut to at most `max` UTF-16 units, as a string of its own, and never between the two halves of
+ * a surrogate pair (a character beyond U+FFFF is kept whole or dropped whole). V8's `slice` of a long
+ * string is a view that keeps the whole original alive, so a 1 MB field clipped to 200 characters and
+ * kept (a worker's identity, a fail reason) held its megabyte for as long as the clipped text lived.
+ * A cut through a pair left a lone surrogate in the stored text: a `hello` naming its client with an
+ * emoji at the 200th unit made the study's export one that `tuneport import` refuses (and
+ * `export --format optuna` too), and replies carried U+FFFD in its place.
  */
 export function clipText(s: string, max: number): string {
   if (s.length <= max) return s;
-  return Buffer.from(s.slice(0, max), "utf16le").toString("utf16le");
+  const last = s.charCodeAt(max - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
+  return Buffer.from(s.slice(0, end), "utf16le").toString("utf16le");
 }
