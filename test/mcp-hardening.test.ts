@@ -46,7 +46,7 @@ const INITIALIZE = JSON.stringify({
 });
 
 /** A raw POST to 127.0.0.1:port/mcp with the given Host (and Origin) headers. */
-function post(port: number, headers: Record<string, string>, body: string | Buffer = INITIALIZE): Promise<{ status: number; body: string }> {
+function post(port: number, headers: Record<string, string>, body: string | Buffer = INITIALIZE): Promise<{ status: number; body: string; session?: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -59,7 +59,8 @@ function post(port: number, headers: Record<string, string>, body: string | Buff
       (res) => {
         let text = "";
         res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        const session = res.headers["mcp-session-id"];
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ...(typeof session === "string" ? { session } : {}) }));
       },
     );
     req.on("error", reject);
@@ -334,6 +335,53 @@ describe("MCP over stdio: lines that are not JSON-RPC messages", () => {
     for (const r of refusals) expect(r.error?.data?.code).toBe("INVALID_ARGUMENT");
     proc.stdin?.end();
     expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  });
+});
+
+describe("MCP over stdio and HTTP: requests whose params do not fit their method", () => {
+  // Each was dropped by the SDK without a reply (a client waited for ever) or answered -32603, the
+  // server's own failure, with a dump of the SDK's schema complaint.
+  const REQUESTS: [string, unknown, number][] = [
+    ["ping", 5, -32600],
+    ["tools/list", "x", -32600],
+    ["ping", { _meta: 5 }, -32600],
+    ["tools/list", { _meta: { progressToken: { a: 1 } } }, -32600],
+    ["tools/list", { cursor: 5 }, -32602],
+    ["tools/call", { name: ["list_studies"], arguments: {} }, -32602],
+    ["resources/read", { uri: 5 }, -32602],
+    ["resources/subscribe", {}, -32602],
+    ["prompts/get", { name: "tune", arguments: { a: 5 } }, -32602],
+    ["tools/call", { name: "list_studies", arguments: {}, task: { ttl: 1000 } }, -32602],
+  ];
+
+  it("answers each over stdio with its id and a typed error, and goes on serving", async () => {
+    const proc = stdioServer();
+    const replies = lines(proc);
+    const send = (b: string) => proc.stdin?.write(`${b}\n`);
+    send(INITIALIZE);
+    expect(await replies.next(1)).toMatchObject({ id: 1, result: { serverInfo: { name: "tuneport" } } });
+    send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    REQUESTS.forEach(([method, params], i) => send(JSON.stringify({ jsonrpc: "2.0", id: `r${i}`, method, params })));
+    for (const [i, [method, , code]] of REQUESTS.entries())
+      expect(await replies.next(`r${i}`), method).toMatchObject({ error: { code, data: { code: "INVALID_ARGUMENT" } } });
+    send('{"jsonrpc":"2.0","id":99,"method":"ping"}');
+    expect(await replies.next(99)).toMatchObject({ id: 99, result: {} });
+    proc.stdin?.end();
+    expect(await exitedWithin(proc, EXIT_GUARD_MS)).toBe(0);
+  });
+
+  it("answers each over HTTP with its id and a typed error", async () => {
+    const { port } = await startServer();
+    const host = `127.0.0.1:${port}`;
+    const init = await post(port, { host });
+    expect(init.status).toBe(200);
+    const session = { host, "mcp-session-id": init.session ?? "", "mcp-protocol-version": "2025-06-18" };
+    expect((await post(port, session, '{"jsonrpc":"2.0","method":"notifications/initialized"}')).status).toBe(202);
+    for (const [i, [method, params, code]] of REQUESTS.entries()) {
+      const r = await post(port, session, JSON.stringify({ jsonrpc: "2.0", id: i, method, params }));
+      expect(r.status, method).toBe(400);
+      expect(JSON.parse(r.body), method).toMatchObject({ id: i, error: { code, data: { code: "INVALID_ARGUMENT" } } });
+    }
   });
 });
 

@@ -10,6 +10,7 @@
 import { isUtf8 } from "node:buffer";
 import { Transform, type TransformCallback, type Writable } from "node:stream";
 import { MAX_NESTING, findForbiddenKey, forbiddenKeyMessage, jsonTextNestingExceeds } from "../../domain/input-limits.js";
+import { requestProblem } from "./request-shape.js";
 
 /** Largest stdio message accepted (the HTTP transport's body limit). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
@@ -183,7 +184,8 @@ const invalidRequest = (message: string): JsonRpcErrorReply => refusal(null, -32
  * The refusal of a stdio line that is not one JSON-RPC 2.0 message as MCP uses them, or null:
  * not JSON (-32700), or not a request, notification or response (-32600; a batch too, which MCP
  * 2025-06-18 dropped), a key `__proto__` (-32600, which the SDK's schemas would drop), or a tool
- * call's arguments that are no object (-32602). The SDK's stdio transport drops the first kinds
+ * call's arguments that are no object (-32602), or a request of another shape the SDK would drop or
+ * answer as its own failure (`requestProblem`, request-shape.ts). The SDK's stdio transport drops the first kinds
  * without a word, so a client waiting for the answer would wait for ever; JSON-RPC 2.0 §5 says to
  * answer them with id null. The line is parsed once here, and again by the SDK.
  */
@@ -207,7 +209,7 @@ export function stdioLineProblem(text: string): JsonRpcErrorReply | null {
   if ("method" in msg) {
     if (typeof msg.method !== "string") return invalidRequest('"method" must be a string');
     if ("id" in msg && !idOk) return invalidRequest('a request id is a string or an integer');
-    return toolArgumentsProblem(msg);
+    return toolArgumentsProblem(msg) ?? requestProblem(msg);
   }
   // A response to a request of the server's (sampling, elicitation, roots).
   if (!idOk) return invalidRequest('a message without "method" is a response, with the string or integer id of the request it answers');
