@@ -25,7 +25,7 @@ describe("clipText", () => {
     expect(clipText("ab😀", 3)).toBe("ab");
     expect(clipText("ab😀c", 4)).toBe("ab😀");
     expect(clipText("😀😀", 1)).toBe("");
-    expect(clipText(`${"a".repeat(199)}😀`, 200).isWellFormed()).toBe(true);
+    expect(clipText(`${"a".repeat(199)}😀`, 200)).toBe("a".repeat(199));
   });
 
   it("keeps none of the long string it was cut from alive (a 1 MB hello host cost 1 MB per identity)", () => {
