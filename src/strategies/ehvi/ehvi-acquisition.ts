@@ -45,6 +45,12 @@ export class EhviSearch extends MixedSearch {
     this.floored = new Uint8Array(objectives.length);
   }
 
+  protected objectiveRows(): number {
+    let rows = 0;
+    for (const gp of this.objectives) rows += gp.n;
+    return rows;
+  }
+
   value(x: Float64Array): number {
     this.objectives.forEach((gp, j) => {
       gp.predict(x);

@@ -19,6 +19,19 @@ export const VAR_FLOOR = 1e-12;
 const NEAR_FOUND = 1e-2;
 /** Candidates scored exactly per `predictBatch` call. */
 const block0 = 32;
+/**
+ * Kernel terms (`evalTerms`: about the rows of the GPs an acquisition evaluation consults times the
+ * dimensions) that the exhaustive and line searches over categorical and discrete coordinates may
+ * spend per suggestion, shared evenly among its local searches; a local search whose share is spent
+ * keeps the point it has. Those searches try every choice of every such coordinate, round after
+ * round, so their cost grew with Σ choices × dimensions × trials: a default `auto` (or `gp`) study
+ * over 200 categoricals of 1,000 choices (a legal request under 1 MiB) spent 48 s per ask at 11
+ * trials and ran into the 120 s suggestion deadline from 30 on, and every other study asking the
+ * one suggestion thread waited behind it (121 s). Now 1–3 s of such evaluations at most (measured
+ * from 11 to 200 rows and 50 to 1,000 dimensions, gp and ehvi, on an idle machine); three full
+ * rounds over 20 dimensions of 32 values at 200 model rows fit in one local search's share.
+ */
+export const MAX_COORDINATE_TERMS = 1_000_000_000;
 
 /** The options of the `gp` strategy the search reads (gp-strategy.ts documents them). */
 export interface AcquisitionOptions {
@@ -103,6 +116,30 @@ export abstract class MixedSearch {
 
   /** −(the acquisition without the constraint terms) at `full`; its gradient over the continuous coordinates into g. */
   protected abstract negAt(g: Float64Array): number;
+
+  /** The rows of the objective GPs one `value` consults (the constraint models' are added here). */
+  protected abstract objectiveRows(): number;
+
+  /**
+   * What one `value` costs, in kernel terms: the consulted GPs' rows times the dimensions (the kernel
+   * row) and the rows (the variance's solve), and a little per evaluation besides (measured: 2–3 ns
+   * a term from 11 to 200 rows and 50 to 1,000 dimensions).
+   */
+  private evalTerms(): number {
+    let rows = this.objectiveRows();
+    for (const c of this.constraints) rows += c.gp.n;
+    return (rows + 10) * (this.d + rows);
+  }
+
+  /** `MAX_COORDINATE_TERMS`; a test lowers it to see the bound at work on a small space. */
+  static coordinateTerms = MAX_COORDINATE_TERMS;
+
+  /** Kernel terms the current local search may still spend on coordinate searches (`MAX_COORDINATE_TERMS`). */
+  private termsLeft = Infinity;
+  /** Its share of `MAX_COORDINATE_TERMS`, set by `run`. */
+  private termsPerSearch = Infinity;
+  /** How many acquisition evaluations the coordinate searches made in the last `run` (tests). */
+  coordinateEvaluations = 0;
 
   /**
    * Indices of the k best of the nc candidates (rows of `cands`), best first, with their exact
@@ -197,6 +234,8 @@ export abstract class MixedSearch {
       starts.push(cands.slice(c * d, c * d + d));
     }
     this.found.length = 0;
+    this.coordinateEvaluations = 0;
+    this.termsPerSearch = MixedSearch.coordinateTerms / Math.max(1, starts.length);
     for (const s of starts) {
       const v = this.localSearch(s);
       this.found.push(s);
@@ -234,6 +273,7 @@ export abstract class MixedSearch {
     const { d, dims, contIdx, sub, full } = this;
     let v = this.value(x);
     if (!Number.isFinite(v)) return -Infinity;
+    this.termsLeft = this.termsPerSearch;
     for (let round = 0; round < 3; round++) {
       const before = v;
       if (contIdx.length > 0) {
@@ -252,7 +292,7 @@ export abstract class MixedSearch {
           v = this.value(x);
         }
       }
-      for (let m = 0; m < d; m++) {
+      for (let m = 0; m < d && this.termsLeft > 0; m++) {
         const dim = dims[m]!;
         if (dim.kind === "cont") continue;
         v = this.searchDim(x, m, dim, v);
@@ -268,7 +308,15 @@ export abstract class MixedSearch {
   private searchDim(x: Float64Array, m: number, dim: Dim, current: number): number {
     let bestU = x[m]!;
     let bestV = current;
+    const cost = this.evalTerms();
     const tryU = (u: number) => {
+      // The local search's share of MAX_COORDINATE_TERMS is spent: x keeps what it has.
+      if (this.termsLeft < cost) {
+        this.termsLeft = 0;
+        return;
+      }
+      this.termsLeft -= cost;
+      this.coordinateEvaluations++;
       x[m] = u;
       const val = this.value(x);
       if (val > bestV) {
@@ -347,6 +395,10 @@ export class AcquisitionSearch extends MixedSearch {
     if (!this.withEi) return 0;
     const sigma = Math.sqrt(variance > VAR_FLOOR ? variance : VAR_FLOOR);
     return Math.log(sigma) + logH((this.best - mean) / sigma);
+  }
+
+  protected objectiveRows(): number {
+    return this.gp.n;
   }
 
   /** The acquisition at x. */

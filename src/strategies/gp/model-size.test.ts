@@ -9,6 +9,7 @@ import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { ehviStrategyFactory } from "../ehvi/ehvi-strategy.js";
+import { MAX_COORDINATE_TERMS, MixedSearch } from "./gp-acquisition.js";
 import { MAX_FIT_TRIALS, MAX_ITERATIONS, MAX_MODEL_TRIALS, gpStrategyFactory } from "./gp-strategy.js";
 
 const seen = vi.hoisted(() => ({ largest: 0 }));
@@ -71,5 +72,40 @@ describe("GP model size", () => {
       expect(gpStrategyFactory.options.safeParse({ [key]: max + 1 }).success, key).toBe(false);
     }
     expect(ehviStrategyFactory.options.safeParse({ maxModelTrials: MAX_MODEL_TRIALS + 1 }).success).toBe(false);
+  });
+});
+
+describe("GP coordinate searches", () => {
+  it("spend a bounded number of kernel terms per suggestion, however many choices the categoricals have", () => {
+    // 40 categoricals of 200 choices: every round of every local search tried all 7,960 other
+    // choices (over 200 of 1,000: 48 s per ask at 11 trials, the 120 s deadline from 30 on).
+    const choices = Array.from({ length: 200 }, (_, i) => `c${i}`);
+    const space: SearchSpace = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, { type: "categorical", choices }]));
+    const rng = new Rng(3, "cats");
+    const trials = (m: number) =>
+      Array.from({ length: 11 }, (_, i) => {
+        const params = Object.fromEntries(Object.keys(space).map((k) => [k, choices[Math.floor(rng.random() * choices.length)]!]));
+        return makeTrial(i, params, space, { values: m === 1 ? [i % 5] : [i % 5, (i * 7) % 3] });
+      });
+    expect(MixedSearch.coordinateTerms).toBe(MAX_COORDINATE_TERMS);
+    // The bound scaled down with the space, so that the test takes milliseconds.
+    const budget = 5e6;
+    MixedSearch.coordinateTerms = budget;
+    const run = vi.spyOn(MixedSearch.prototype, "run");
+    try {
+      for (const [name, m] of [["gp", 1], ["ehvi", 2]] as const) {
+        const study = makeStudy(space, { strategy: { name, options: {} }, ...(m === 2 ? { directions: ["minimize", "minimize"] } : {}) });
+        const strategy = m === 1 ? gpStrategyFactory.create(gpStrategyFactory.options.parse({})) : ehviStrategyFactory.create(ehviStrategyFactory.options.parse({}));
+        strategy.suggest(suggestRequest(study, trials(m)));
+        const search = run.mock.contexts.at(-1) as MixedSearch;
+        // Each evaluation costs at least (rows + 10) × (dimensions + rows) terms, with rows ≥ 11 per objective.
+        const cheapest = (11 * m + 10) * (40 + 11 * m);
+        expect(search.coordinateEvaluations, name).toBeGreaterThan(budget / cheapest / 4);
+        expect(search.coordinateEvaluations, name).toBeLessThanOrEqual(budget / cheapest);
+      }
+    } finally {
+      MixedSearch.coordinateTerms = MAX_COORDINATE_TERMS;
+      run.mockRestore();
+    }
   });
 });
