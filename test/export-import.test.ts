@@ -126,4 +126,36 @@ describe("tuneport export / import", () => {
     // The character is dropped whole (replies carried U+FFFD where the stored text had a lone surrogate).
     expect(worker).toMatchObject({ name: "w".repeat(199), host: "w".repeat(199) });
   });
+
+  it("exports to a pipe whose reader is slower than the writer, whole (tuneport export NAME | gzip)", async () => {
+    const dir = tempDir();
+    const db = join(dir, "big.sqlite");
+    const storage = new SqliteStorage({ path: db });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    try {
+      await service.createStudy({ name: "big", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
+      // About 3 MiB of lines: several of the writer's 1 MiB chunks, each far over a pipe's 64 KiB.
+      for (let i = 0; i < 100; i++) {
+        const a = await service.ask({ study: "big" });
+        await service.setTrialUserAttrs({ study: "big", trial: a.trial.number, attrs: { blob: `${i}`.padEnd(30_000, "x") } });
+        await service.tell({ study: "big", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: i });
+      }
+    } finally {
+      await service.close();
+      storage.close();
+    }
+    const file = join(dir, "big.jsonl");
+    expect(cli(["export", "big", "--storage", db, "--out", file]).code).toBe(0);
+    // Through a shell's pipe (Node's own child pipes are socket pairs, which did not show it) to a
+    // reader that reads nothing for a second: the pipe fills, and `writeSync(1, …)` failed with EAGAIN.
+    const piped = join(dir, "piped.jsonl");
+    const status = join(dir, "status");
+    const q = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
+    const r = spawnSync("sh", ["-c", `{ ${q(process.execPath)} ${q(CLI)} export big --storage ${q(db)}; echo $? > ${q(status)}; } | { sleep 1; cat > ${q(piped)}; }`], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(readFileSync(status, "utf8").trim(), r.stderr).toBe("0");
+    expect(readFileSync(piped).equals(readFileSync(file))).toBe(true);
+  }, 120_000);
 });

@@ -137,6 +137,18 @@ export function intOption(name: string, v: unknown, min: number, max: number): n
 }
 
 /**
+ * Writes to stdout and resolves once the bytes are handed to the system (a write after it waits for
+ * a slow reader). `writeSync(1, …)` failed on a pipe whose reader was slower than the writer: Node
+ * makes a pipe on stdout non-blocking, so a full pipe (64 KiB) answered EAGAIN, and `tuneport export
+ * NAME | gzip > backup.gz` stopped with "cannot write : EAGAIN" after its first few MiB.
+ */
+export function writeStdout(data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
  * For a server command that has closed everything it opened: exits on the next turn of the
  * event loop (with `process.exitCode`) even if a timer is still pending, e.g. the timeout of a
  * wait that shutdown answered early. Logs are written synchronously, so nothing is lost.

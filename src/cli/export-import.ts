@@ -6,7 +6,7 @@ import { invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
-import { type Command, UsageError, writeFileAtomically } from "./command.js";
+import { type Command, UsageError, writeFileAtomically, writeStdout } from "./command.js";
 import { terminalSafe } from "./terminal.js";
 
 /** The service's modules, imported when a command runs: `--help` and usage errors answer without them. */
@@ -58,21 +58,24 @@ Options:
     const service = await StudyService.open({ storage, logger: silentLogger(), readOnly: true });
     const out = v.out as string | undefined;
     try {
-      const write = async (fd: number) => {
+      // A file is written in place (synchronously); stdout, often a pipe, waits for its reader.
+      const write = async (fd: number | "stdout") => {
         let chunk = "";
         for (const line of format === "optuna" ? await optunaLines(service, name) : service.exportStudy(name)) {
           chunk += `${line}\n`;
           if (chunk.length > 1 << 20) {
-            writeSync(fd, chunk);
+            if (fd === "stdout") await writeStdout(chunk);
+            else writeSync(fd, chunk);
             chunk = "";
             // A turn of the event loop per MiB: a stop signal is handled (writeFileAtomically).
             await new Promise((resolve) => setImmediate(resolve));
           }
         }
-        writeSync(fd, chunk);
+        if (fd === "stdout") await writeStdout(chunk);
+        else writeSync(fd, chunk);
       };
       if (out && out !== "-") await writeFileAtomically(out, 0o600, write, v.storage as string);
-      else await write(1);
+      else await write("stdout");
     } finally {
       await service.close();
       await storage.close();

@@ -2,7 +2,7 @@
 import { writeSync } from "node:fs";
 import { PLOT_KIND_NAMES, type PlotKind, parsePlotKind } from "../service/plots.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
-import { type Command, CURVE_CLIENT_HELP, UsageError, curveOptions, checkConnectEndpoint, writeFileAtomically } from "./command.js";
+import { type Command, CURVE_CLIENT_HELP, UsageError, curveOptions, checkConnectEndpoint, writeFileAtomically, writeStdout } from "./command.js";
 import { terminalSafe } from "./terminal.js";
 
 export const plotCommand: Command = {
@@ -84,7 +84,7 @@ ${CURVE_CLIENT_HELP}
     if (curve && !connect) throw new UsageError("--curve-server and --curve-secret go with --connect");
     const plot = connect ? await remotePlot(connect, timeout * 1000, name, kind, opts, curve) : await localPlot((v.storage as string | undefined) ?? "./tuneport.db", name, kind, opts);
     const out = (v.out as string | undefined) ?? `${name.replace(/[^\w.-]+/g, "_")}-${v.kind as string}.png`;
-    if (out === "-") writeSync(1, plot.png);
+    if (out === "-") await writeStdout(plot.png);
     else await writeFileAtomically(out, 0o644, (fd) => void writeSync(fd, plot.png), connect ? undefined : ((v.storage as string | undefined) ?? "./tuneport.db"));
     process.stderr.write(`${out === "-" ? "" : `wrote ${out} (${plot.width} x ${plot.height} px): `}${terminalSafe(plot.caption)}\n`);
     return 0;
