@@ -81,4 +81,23 @@ describe("tuneport serve and stop signals", () => {
     expect(server.lines.some((l) => l.includes(`"signal":"${signal}"`) && l.includes('"msg":"shutting down"'))).toBe(true);
     expect(server.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   }, 300_000);
+
+  it("one SIGTERM answers the asks queued behind the one in flight UNAVAILABLE instead of running each first", async () => {
+    const server = await startServer(join(tempDir(), "t.db"), ["--log-format", "json"]);
+    const client = new TestClient(server.endpoint);
+    clients.push(client);
+    await slowAskStudy(client);
+    // Asks of one study run one after another: the first is in flight, the others wait their turn.
+    // Before, the stop ran every one of them (20 clients x 1,000 asks held a server for 20 minutes).
+    const asks = Array.from({ length: 8 }, (_, i) => client.request("ask", { study: "slow" }, `ask-${i}`, 240_000));
+    await client.call("get_study", { study: "slow" });
+    const exit = exited(server);
+    server.proc.kill("SIGTERM");
+    const replies = await Promise.all(asks);
+    expect(await exit).toEqual({ code: 0, signal: null });
+    const refused = replies.filter((r) => !r.ok);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThan(replies.length); // the ask in flight is answered
+    for (const r of refused) expect(r.error).toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/shutting down/) });
+  }, 300_000);
 });

@@ -78,6 +78,7 @@ ${CURVE_CLIENT_HELP}
       for (const c of cleanups.reverse()) await c().catch((err: unknown) => logger.error({ err }, "shutdown step failed"));
     };
     let backend: McpBackend;
+    let stopTaking = (): void => undefined;
     try {
       if (connect) {
         const client = new ZmqClient(connect, { timeoutMs: 10_000, curve });
@@ -96,6 +97,7 @@ ${CURVE_CLIENT_HELP}
         }
         cleanups.push(() => embedded.close());
         const { service } = embedded;
+        stopTaking = service.stopTaking;
         if (binds.length > 0) {
           for (const ep of binds)
             if (!isLoopback(ep)) logger.warn({ endpoint: ep }, "BINDING A NON-LOOPBACK INTERFACE WITHOUT ENCRYPTION OR AUTHENTICATION");
@@ -163,7 +165,9 @@ ${CURVE_CLIENT_HELP}
         },
       );
     });
-    // Calls in flight (a pending wait_for_progress too) are answered before the transport closes.
+    // Calls in flight (a pending wait_for_progress too) are answered before the transport closes;
+    // those still waiting their turn (asks queued behind their study's), UNAVAILABLE.
+    stopTaking();
     await mcp.stop();
     mcp.dispose();
     await mcp.server.close().catch(() => undefined);

@@ -46,8 +46,9 @@ Runs the tuneport server: training workers connect over ZeroMQ (protocol v1, see
 protocol/PROTOCOL.md). Logs go to stdout: readable lines on a terminal, JSON lines (pino)
 otherwise; one line per finished trial at info, one per started trial at debug.
 SIGINT/SIGTERM/SIGHUP stop it cleanly: requests in flight are answered and their
-writes committed first; a second one exits at once (status 130/143/129) without
-answering them (clients retry with the same request id).
+writes committed first (asks still queued behind another of their study get
+UNAVAILABLE); a second one exits at once (status 130/143/129) without answering
+them (clients retry with the same request id).
 
 Options:
   --storage PATH|URL      SQLite database file (created if missing) [./tuneport.db], or
@@ -271,6 +272,7 @@ Options:
     const dashboardUrl = dashboard && dash ? `http://${dash.host.includes(":") ? `[${dash.host}]` : dash.host}:${dashboard.port}/` : null;
     logger.info({ storage: redactStorageLocation(v.storage as string), durability: durability ?? (isPostgresUrl(v.storage as string) ? "database" : "process"), report_commit_ms: reportCommitMs ?? DEFAULT_LAZY_COMMIT_MS, version: VERSION, pid: process.pid, mcp_http: mcpHttp ? `http://${mcpHost}:${mcpHttp.port}/mcp` : null, dashboard: dashboardUrl }, "tuneport ready");
     await stopRequested;
+    service.stopTaking(); // requests still waiting their turn are answered UNAVAILABLE, not run
     if (v["stop-with-stdin"]) process.stdin.destroy(); // else an open stdin keeps the process alive
     await dashboard?.close();
     await mcpHttp?.close();

@@ -28,7 +28,7 @@ import { type Direction, type PluginConfig, type RetryPolicy, type Study, type S
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline, DEFAULT_LAZY_COMMIT_MS } from "./commit-pipeline.js";
-import { type ServiceCore, type SuggestRunner, inProcessRunner } from "./core.js";
+import { type ServiceCore, type SuggestRunner, inProcessRunner, shuttingDown } from "./core.js";
 import { Idempotency, type ReplyCtx } from "./idempotency.js";
 import { expiryAfterRestart, ttlOf } from "./leases.js";
 import * as leaseOps from "./lease-ops.js";
@@ -155,6 +155,7 @@ export class StudyService {
       state: (name) => this.getState(name),
       live: (s) => this.live(s),
       mutate: (id, op, body) => this.mutate(id, op, body),
+      taking: () => { if (this.closed) throw shuttingDown(); },
       commit: (changes, result, apply, rc, lazy) => this.commit(changes, result, apply, rc, lazy),
       bump: (s, kind) => this.bump(s, kind),
       visible: (v) => this.pipeline.visible(v),
@@ -253,8 +254,10 @@ export class StudyService {
 
   // ---------------------------------------------------------------- mutation plumbing
 
+  /** From now on, mutations not yet started and asks still queued are answered UNAVAILABLE (core.ts `taking`); `close` implies it. */
+  stopTaking = (): void => void (this.closed = true);
   private async mutate<T>(requestId: string | undefined, op: string, body: (rc: ReplyCtx | null) => Promise<T>): Promise<T> {
-    if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
+    if (this.closed) throw shuttingDown();
     this.pipeline.assertHealthy();
     // The body returns once its changes are queued (the lock is free again); the reply waits for the
     // commit, unless the body queued them lazily (then it is answered now, see `commit`).
@@ -460,18 +463,15 @@ export class StudyService {
 
   // ---------------------------------------------------------------- trials (trial-ops.ts)
 
-  /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`. */
+  /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`; steering.ts `cancelTrial`, `addTrial`; study-update.ts `updateStudy`. */
   ask = (a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> => trialOps.ask(this.core, a, requestId, worker);
   suggest = (a: S.SuggestArgs, requestId?: string) => trialOps.suggest(this.core, a, requestId);
   enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
   report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);
   tell = (a: S.TellArgs, requestId?: string) => trialOps.tell(this.core, a, requestId);
-  setTrialUserAttrs = (a: { study: string; trial: number; attrs?: Record<string, unknown>; notes?: string }, requestId?: string) =>
-    trialOps.setTrialUserAttrs(this.core, a, requestId);
-  /** See steering.ts. */
+  setTrialUserAttrs = (a: { study: string; trial: number; attrs?: Record<string, unknown>; notes?: string }, requestId?: string) => trialOps.setTrialUserAttrs(this.core, a, requestId);
   cancelTrial = (a: S.CancelTrialArgs, requestId?: string) => steering.cancelTrial(this.core, a, requestId);
   addTrial = (a: S.AddTrialArgs, requestId?: string) => steering.addTrial(this.core, a, requestId);
-  /** See study-update.ts. */
   updateStudy = (a: S.UpdateStudyArgs, requestId?: string) => updateStudy(this.core, this.plugins, a, requestId);
 
   /** See study-io.ts `exportPage`: one page of `exportStudy`'s lines. @throws NOT_FOUND, INVALID_ARGUMENT (a bad cursor). */

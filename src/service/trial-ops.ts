@@ -111,6 +111,7 @@ function checkOpen(s: StudyState): void {
 }
 
 async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, own: Record<string, unknown>): Promise<AskResult> {
+  core.taking();
   checkOpen(s);
   // 1. Enqueued or re-queued trials first; one lacking parameters the strategy models gets its values for them (trial-params.ts).
   const queued = await queuedSuggestion(core, s);
