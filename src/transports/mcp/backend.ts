@@ -68,8 +68,25 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
  * versions from a fingerprint of each study's view (counts, best value, settings, stopped flag,
  * notes). Intermediate reports, which change none of it, are not seen as changes in this mode.
  */
-/** Sends of one change through `RemoteBackend` before its outcome is reported unknown. */
+/** Sends of one change through `RemoteBackend` that time out before its outcome is reported unknown. */
 export const REMOTE_SENDS = 3;
+/**
+ * Sends of one change that the server answers UNAVAILABLE for a reply it could not send (over its
+ * memory ceiling, or a fault of its own) before its outcome is reported unknown; they are spaced
+ * 0.1 s, then twice as long each time (3.1 s in all), as the Python client's.
+ */
+export const REMOTE_REFUSED_SENDS = 6;
+
+/**
+ * Why a change's reply is worth waiting for under the same request id: no reply in time, or a reply
+ * the server handled but could not send (`data.reason` memory or reply_failed: the resend gets the
+ * stored reply) or did not take yet (too many requests in flight); null for any other failure.
+ */
+function resendable(err: unknown): "timeout" | "refused" | null {
+  if (!(err instanceof TuneportError) || err.code !== "UNAVAILABLE") return null;
+  if (err.data?.timed_out === true) return "timeout";
+  return err.data?.reason === "memory" || err.data?.reason === "reply_failed" || err.data?.max_inflight !== undefined ? "refused" : null;
+}
 
 export class RemoteBackend implements McpBackend {
   private readonly fingerprints = new Map<string, string>();
@@ -134,28 +151,37 @@ export class RemoteBackend implements McpBackend {
   }
 
   /**
-   * Runs an op on the server. A change (a mutating op) that gets no reply in time is sent again
-   * with the same request id, up to `REMOTE_SENDS` sends: the server applies it once and answers a
-   * resend with the first reply, so a stalled or restarting server neither loses nor doubles it.
-   * When every send times out the outcome is unknown, and the error says so (`outcome_unknown`)
-   * instead of advising a retry that would apply it a second time.
+   * Runs an op on the server. A change (a mutating op) that gets no reply in time, or whose reply the
+   * server could not send (UNAVAILABLE: `resendable`), is sent again with the same request id, up
+   * to `REMOTE_SENDS` timeouts or `REMOTE_REFUSED_SENDS` refusals: the server applies it once and
+   * answers a resend with the first reply, so a stalled or restarting server neither loses nor
+   * doubles it. An UNAVAILABLE passed on to the agent read "retry in a few seconds", and its retry,
+   * a new call with a new id, applied the change a second time (a trial queued twice). When no
+   * send gets the reply the outcome is unknown, and the error says so (`outcome_unknown`).
    */
   async call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     if (!MUTATING_OPS.has(op)) return this.client.call(op, args);
     const id = randomUUID();
+    let timeouts = 0;
+    let refusals = 0;
     for (let send = 1; ; send++) {
       try {
         return await this.client.call(op, args, id);
       } catch (err) {
-        const timedOut = err instanceof TuneportError && err.code === "UNAVAILABLE" && err.data?.timed_out === true;
-        if (!timedOut) throw err;
-        if (send >= REMOTE_SENDS)
+        const why = resendable(err);
+        if (why === null) throw err;
+        if (why === "timeout") timeouts++;
+        else refusals++;
+        if (timeouts >= REMOTE_SENDS || refusals >= REMOTE_REFUSED_SENDS)
           throw new TuneportError(
             "UNAVAILABLE",
-            `'${op}' got no reply from the server after ${send} sends: it may or may not have been applied`,
+            why === "timeout"
+              ? `'${op}' got no reply from the server after ${send} sends: it may or may not have been applied`
+              : `'${op}' got no reply from the server after ${send} sends, the last refused (${(err as Error).message}): it may or may not have been applied`,
             { outcome_unknown: true, op },
           );
-        this.log.warn({ op, send }, "no reply to a change; sending it again with the same request id");
+        this.log.warn({ op, send, why }, "no reply to a change; sending it again with the same request id");
+        if (why === "refused") await new Promise((r) => setTimeout(r, 100 * 2 ** (refusals - 1)));
       }
     }
   }
