@@ -52,6 +52,14 @@ export function packedResult(result: unknown): Uint8Array | undefined {
   return typeof result === "object" && result !== null ? packedResults.get(result) : undefined;
 }
 
+/**
+ * A packed result above this size is copied out of msgpackr's buffer and the buffer replaced by a
+ * small one (as the codec does, transports/zmq/codec.ts): msgpackr grows its buffer to ~4x a value
+ * that does not fit and keeps it, so one 60 MB reply left 225 MB of ArrayBuffers held for good,
+ * which the ZeroMQ door counts against its reply ceiling: every big reply after it was refused.
+ */
+const KEPT_BUFFER_BYTES = 64 * 1024;
+
 /** `{op, result}` packed, and the result's bytes within it. */
 function packReply(op: string, result: unknown): { reply: Buffer; body: Uint8Array } {
   let withNil = replyHeads.get(op);
@@ -59,7 +67,9 @@ function packReply(op: string, result: unknown): { reply: Buffer; body: Uint8Arr
     withNil = Buffer.from(packr.pack({ op, result: null }));
     if (replyHeads.size < 256) replyHeads.set(op, withNil);
   }
-  const reply = withLastValue(withNil, packr.pack(result));
+  const packed = packr.pack(result);
+  const reply = withLastValue(withNil, packed); // a copy: `packed` lies in msgpackr's buffer
+  if (packed.byteLength > KEPT_BUFFER_BYTES) packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024));
   return { reply, body: reply.subarray(withNil.byteLength - 1) };
 }
 
