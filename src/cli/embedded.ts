@@ -45,6 +45,8 @@ export interface EmbeddedOptions {
   readonly plotWarmupS?: number;
   /** Studies the server holds at most (StudyServiceOptions.maxStudies). */
   readonly maxStudies?: number;
+  /** The largest reply a change may have (StudyServiceOptions.maxReplyBytes). */
+  readonly maxReplyBytes?: number;
 }
 
 /**
@@ -101,6 +103,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     defaultLeaseTtlS: opts.leaseTtlS,
     ...(opts.reportCommitMs !== undefined ? { lazyCommitMs: opts.reportCommitMs } : {}),
     ...(opts.maxStudies !== undefined ? { maxStudies: opts.maxStudies } : {}),
+    ...(opts.maxReplyBytes !== undefined ? { maxReplyBytes: opts.maxReplyBytes } : {}),
     runner,
     plots,
     ...(ownership ? { ownership } : {}),

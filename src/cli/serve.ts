@@ -84,7 +84,9 @@ Options:
                           before replies over 64 KiB (pages of trials, exports, plots)
                           are answered UNAVAILABLE instead (smaller ones a quarter
                           above it), so clients that do not read their replies cannot
-                          exhaust memory [1024]
+                          exhaust memory. A reply over it on its own, and a change whose
+                          reply would be over a quarter of it (refused before it is
+                          applied), are answered MESSAGE_TOO_LARGE [1024]
   --curve-secret FILE     enable CURVE: encrypt every connection with this server key
                           file (from 'tuneport keygen'); needs --curve-allow
   --curve-allow PATH      client public keys allowed to connect: a *.pub file, a file
@@ -207,7 +209,10 @@ Options:
     const stopRequested = stopSignal(logger, v["stop-with-stdin"] === true);
     const storagePath = v.storage as string;
     const created = !isPostgresUrl(storagePath) && !existsSync(storagePath);
-    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies });
+    // A change's reply is stored and sent whole: the service refuses, before applying it, one over a
+    // quarter of the door's reply ceiling, which leaves room for the stored copy, the one being sent and the rest.
+    const maxReplyBytes = limits.maxReplyBytes === undefined ? undefined : Math.floor(limits.maxReplyBytes / 4);
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxReplyBytes });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.
     const abandon = async () => {

@@ -20,7 +20,7 @@
  *   by this process is looked up all the same: the claim was wrong.
  */
 import { Packr, unpack } from "msgpackr";
-import { invalidArgument } from "../domain/errors.js";
+import { TuneportError, invalidArgument } from "../domain/errors.js";
 import { WIRE_PACK_OPTIONS, withLastValue } from "../domain/wire-pack.js";
 import type { Change, Storage } from "../storage/storage.js";
 
@@ -53,6 +53,13 @@ export function packedResult(result: unknown): Uint8Array | undefined {
 }
 
 /**
+ * The largest reply a change answered under a request id may have by default (its packed bytes):
+ * `tuneport serve` passes a quarter of its ZeroMQ reply ceiling (--max-reply-mib) instead, which
+ * leaves that door room for the stored copy, the copy being sent and the rest of its buffers.
+ */
+export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
+
+/**
  * A packed result above this size is copied out of msgpackr's buffer and the buffer replaced by a
  * small one (as the codec does, transports/zmq/codec.ts): msgpackr grows its buffer to ~4x a value
  * that does not fit and keeps it, so one 60 MB reply left 225 MB of ArrayBuffers held for good,
@@ -71,6 +78,49 @@ function packReply(op: string, result: unknown): { reply: Buffer; body: Uint8Arr
   const reply = withLastValue(withNil, packed); // a copy: `packed` lies in msgpackr's buffer
   if (packed.byteLength > KEPT_BUFFER_BYTES) packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024));
   return { reply, body: reply.subarray(withNil.byteLength - 1) };
+}
+
+/** `n` bytes in words ("12.6 MB", "40 kB"). */
+const megabytes = (n: number) => (n >= 1e5 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`);
+
+/**
+ * The largest parts of a result (up to three, a tenth of the largest at least), as paths with their
+ * packed sizes: the fields of the result and of the trial or study it holds. Only for a refusal.
+ */
+function largestParts(result: unknown): { path: string; bytes: number }[] {
+  const parts: { path: string; bytes: number }[] = [];
+  const walk = (x: unknown, path: string, depth: number) => {
+    if (typeof x !== "object" || x === null || Array.isArray(x) || x instanceof Uint8Array) return;
+    for (const [k, v] of Object.entries(x)) {
+      const at = path === "" ? k : `${path}.${k}`;
+      if (depth < 2 && typeof v === "object" && v !== null && !Array.isArray(v) && (k === "trial" || k === "study" || k === "best_trial")) walk(v, at, depth + 1);
+      else parts.push({ path: at, bytes: packr.pack(v).byteLength });
+    }
+  };
+  walk(result, "", 0);
+  packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024));
+  parts.sort((a, b) => b.bytes - a.bytes);
+  return parts.filter((p, i) => i === 0 || (i < 3 && p.bytes >= (parts[0] as { bytes: number }).bytes / 10));
+}
+
+/**
+ * The refusal of a change whose reply would be `bytes` long, over `max`: nothing of it is applied,
+ * so a resend of its id is refused the same way (the state it would change is as it was).
+ */
+function replyTooLarge(op: string, result: unknown, bytes: number, max: number): TuneportError {
+  const parts = largestParts(result);
+  const intermediate = parts.some((p) => p.path.endsWith("intermediate"));
+  return new TuneportError(
+    "MESSAGE_TOO_LARGE",
+    `the reply to this ${op} would be ${bytes.toLocaleString("en-US")} bytes, over the server's limit of ${max.toLocaleString("en-US")} ` +
+      `for the reply of a change (it is stored for resends and sent whole), so nothing was applied; its largest parts: ` +
+      `${parts.map((p) => `${p.path} (${megabytes(p.bytes)})`).join(", ")}. ` +
+      (intermediate
+        ? "A trial's reply carries all its intermediate values: report fewer of them (every k-th step); "
+        : "Send a smaller change (fewer or shorter values); ") +
+      "or raise the limit (tuneport serve: a quarter of --max-reply-mib)",
+    { op, reply_bytes: bytes, max_reply_bytes: max, largest_parts: Object.fromEntries(parts.map((p) => [p.path, p.bytes])) },
+  );
 }
 
 /** How many request ids `claim` remembers. */
@@ -96,6 +146,8 @@ export class Idempotency {
     private readonly now: () => number,
     /** Resolves once everything queued so far is committed (without hastening it). */
     private readonly committed: () => Promise<unknown> = async () => undefined,
+    /** The largest reply a change may have (packed bytes); see `replyChange`. */
+    private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
 
   /**
@@ -178,9 +230,15 @@ export class Idempotency {
     return p;
   }
 
-  /** The change that stores `result` as the reply to `rc`'s request. */
+  /**
+   * The change that stores `result` as the reply to `rc`'s request. Called before the change's
+   * effect is applied: a reply that cannot be packed, or is over `maxReplyBytes`, throws (the latter
+   * MESSAGE_TOO_LARGE), and then nothing is applied or stored. A reply over the limit could never
+   * be sent whole, and its resends would get it again: a client was told "retry later" for ever.
+   */
   replyChange(rc: ReplyCtx, result: unknown): Change {
     const { reply, body } = packReply(rc.op, result);
+    if (body.byteLength > this.maxReplyBytes) throw replyTooLarge(rc.op, result, body.byteLength, this.maxReplyBytes);
     if (typeof result === "object" && result !== null) packedResults.set(result, body);
     return { kind: "put-reply", requestId: rc.requestId, op: rc.op, reply, at: this.now() };
   }

@@ -66,3 +66,46 @@ describe("maxStudies", () => {
     expect((await refusal(svc.createStudy({ name: "e", space: SPACE }))).data).toMatchObject({ reason: "max_studies", max_studies: 2 });
   });
 });
+
+/**
+ * What a change's reply may carry: checked before a change is applied, since its reply is stored
+ * for resends and sent whole (src/transports/zmq/zmq-server.reply-size.test.ts has the same over
+ * real sockets).
+ */
+describe("bounds on what replies carry", () => {
+  let dir: string;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+  const open = async (maxReplyBytes?: number) => {
+    storage = new SqliteStorage({ path: join(dir, "db.sqlite") });
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, ...(maxReplyBytes ? { maxReplyBytes } : {}) });
+  };
+  const reopen = async (maxReplyBytes?: number) => {
+    await svc.close();
+    storage.close();
+    await open(maxReplyBytes);
+  };
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tuneport-limits-"));
+    await open();
+  });
+  afterEach(async () => {
+    await svc.close();
+    storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  it("refuses a tell whose reply would be over the limit before applying it: the trial runs on, and a resend is refused alike", async () => {
+    await reopen(32 * 1024);
+    await svc.createStudy({ name: "s", space: SPACE, strategy: "random" });
+    const { trial, lease } = await svc.execute("ask", { study: "s" });
+    for (let step = 0; step < 5000; step++) await svc.execute("report", { study: "s", trial: trial.number, token: lease.token, step, value: step / 7 });
+    const tell = () => svc.execute("tell", { study: "s", trial: trial.number, token: lease.token, state: "COMPLETE", value: 1 }, { requestId: "t1" });
+    for (let i = 0; i < 2; i++) {
+      const err = await refusal(tell());
+      expect(err.code).toBe("MESSAGE_TOO_LARGE");
+      expect(err.message).toMatch(/its largest parts: trial\.intermediate \(\d+ kB\)\. A trial's reply carries all its intermediate values: report fewer/);
+      expect(err.data).toMatchObject({ op: "tell", max_reply_bytes: 32 * 1024 });
+    }
+    expect((await svc.execute("trial", { study: "s", trial: trial.number })).trial.state).toBe("RUNNING");
+  }, 60_000);
+});

@@ -89,6 +89,8 @@ export interface StudyServiceOptions {
   readonly lazyCommitMs?: number;
   /** Studies this server holds at most; more are refused (study-limits.ts `DEFAULT_MAX_STUDIES`). */
   readonly maxStudies?: number;
+  /** The largest reply a change with a request id may have, in packed bytes (idempotency.ts `replyChange`). */
+  readonly maxReplyBytes?: number;
 }
 
 export type CreateStudyArgs = S.CreateStudyInput;
@@ -145,7 +147,7 @@ export class StudyService {
       if (!fatal) (fatal = true), (opts.onFatal ?? (() => undefined))(err);
     };
     this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal, opts.lazyCommitMs ?? DEFAULT_LAZY_COMMIT_MS);
-    this.idem = new Idempotency(this.storage, () => this.now(), () => this.pipeline.committed());
+    this.idem = new Idempotency(this.storage, () => this.now(), () => this.pipeline.committed(), opts.maxReplyBytes);
     this.feed = new ChangeFeed(this.log, () => this.pipeline.committed());
     this.core = {
       log: this.log,
@@ -266,10 +268,12 @@ export class StudyService {
 
   private commit<T>(changes: Change[], result: T, apply: () => void, rc: ReplyCtx | null = null, lazy = false): T {
     this.pipeline.assertHealthy();
+    // The stored reply first: one that cannot be packed or is too big to send throws before anything is applied.
+    const reply = rc ? this.idem.replyChange(rc, result) : null;
     for (const c of changes)
       if (c.kind === "insert-trial" || c.kind === "update-trial") (c.trial as TrialRecord).persistedExpiry = c.trial.lease?.expiresAt;
     apply();
-    this.pipeline.queue(rc ? [...changes, this.idem.replyChange(rc, result)] : changes, lazy, result);
+    this.pipeline.queue(reply ? [...changes, reply] : changes, lazy, result);
     return result;
   }
 
@@ -388,13 +392,9 @@ export class StudyService {
   }
 
   /** See study-update.ts `setStudyAttrs`. */
-  setStudyUserAttrs = (a: { study: string; attrs?: Record<string, unknown>; notes?: string }, requestId?: string): Promise<StudyView> =>
-    setStudyAttrs(this.core, a, requestId);
+  setStudyUserAttrs = (a: { study: string; attrs?: Record<string, unknown>; notes?: string }, requestId?: string): Promise<StudyView> => setStudyAttrs(this.core, a, requestId);
 
-  /**
-   * Stops (or resumes) handing out trials. Running trials carry on: they may still report and tell.
-   * Idempotent: stopping a stopped study changes nothing. @throws NOT_FOUND.
-   */
+  /** Stops (or resumes) handing out trials; running trials may still report and tell. Idempotent. @throws NOT_FOUND. */
   async setStopped(a: S.StudyArgs, stopped: boolean, requestId?: string): Promise<StudyView> {
     const s = this.getState(a.study);
     return this.mutate(requestId, stopped ? "stop_study" : "resume_study", (rc) =>

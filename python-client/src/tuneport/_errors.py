@@ -115,7 +115,9 @@ class MalformedMessageError(_CodedError):
 
 
 class MessageTooLargeError(_CodedError):
-    """The request is larger than the server's ``max_message_bytes``."""
+    """The request is larger than the server's ``max_message_bytes``, or its reply would be too big
+    to send: a change whose reply (a trial with all its intermediate values, say) would be over the
+    server's limit is refused before it is applied (``data["largest_parts"]`` names what was big)."""
 
     code_name = "MESSAGE_TOO_LARGE"
     retry = "fix-input"

@@ -24,9 +24,9 @@ describe("mcp --connect (RemoteBackend) when the server refuses to send a change
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  async function connected() {
+  async function connected(maxReplyBytes?: number) {
     const storage = new SqliteStorage({ path: ":memory:" });
-    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, ...(maxReplyBytes ? { maxReplyBytes } : {}) });
     cleanup.push(() => storage.close(), () => svc.close());
     // 300 declared parameters: every trial's reply is over 64 KiB (BIG_REPLY_BYTES), the replies the memory ceiling refuses.
     const space = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`parameter_${i}`.padEnd(200, "_"), { type: "float", low: 0, high: 1 }]));
@@ -73,5 +73,15 @@ describe("mcp --connect (RemoteBackend) when the server refuses to send a change
     const text = (errorResult(err as never).content[0] as { text: string }).text;
     expect(text).toContain("may have been applied: check first");
     expect((await svc.getStudy({ study: "s" })).n_trials).toBe(1);
+  }, 60_000);
+
+  it("passes a refusal of a change too big to send on at once, and the agent reads that nothing was applied", async () => {
+    const { svc, backend, params } = await connected(32 * 1024);
+    const err = await backend.call("enqueue", { study: "s", params }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("MESSAGE_TOO_LARGE");
+    const text = (errorResult(err as never).content[0] as { text: string }).text;
+    expect(text).toMatch(/nothing was applied/);
+    expect(text).toContain("Next step: Nothing was applied: make the change smaller");
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(0);
   }, 60_000);
 });

@@ -202,6 +202,13 @@ function nextStep(err: TuneportError): string {
             : "The population's trials kept failing (the message names the last error), so their slots are not refilled: ") +
           "fix the training script, then enqueue_trial fills a given-up slot, or, once no trial runs, update_study raises the strategy's max_failures."
         : "Every point of the search space was handed out; create a new study with a wider space, or stop.";
+    case "MESSAGE_TOO_LARGE":
+      // Through `mcp --connect`: the server refused a change whose reply it could not send (nothing applied), or a read's reply over its ceiling.
+      return /nothing was applied/.test(err.message)
+        ? "Nothing was applied: make the change smaller (the message names the largest parts of its reply), or leave it."
+        : /was applied once/.test(err.message)
+          ? "The change was applied, once: read it back (describe_study, get_trial) instead of calling again."
+          : "Ask for less: a smaller limit, or fields and params to narrow the trials.";
     case "UNAVAILABLE":
       return d.outcome_unknown
         ? "The change may have been applied: check first (describe_study, list_trials or get_trial), and call again only if it is not there."

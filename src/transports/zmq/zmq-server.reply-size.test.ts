@@ -31,9 +31,9 @@ describe("replies too big to send", () => {
    * A server on an in-memory database with a study "s" (random strategy, one float x), behind a
    * ZeroMQ door whose reply ceiling is `ceiling` and whose requests may be up to 64 MiB.
    */
-  async function serve(ceiling: number) {
+  async function serve(ceiling: number, service?: { maxReplyBytes?: number }) {
     const storage = new SqliteStorage({ path: ":memory:" });
-    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, ...service });
     cleanup.push(() => storage.close(), () => svc.close());
     await svc.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
     const server = new ZmqServer(svc, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxReplyBytes: ceiling, maxMessageBytes: 64 * MiB });
@@ -54,6 +54,42 @@ describe("replies too big to send", () => {
     const big = "c".repeat(bytes);
     return { study: "s", params: { x: 0.5, c: big }, distributions: { c: { type: "categorical", choices: [big] } }, state: "COMPLETE", value: 1 };
   };
+
+  it("refuses, before applying it, a change whose reply would be over the service's limit; every resend gets the same refusal", async () => {
+    // The limit is the test's (serve passes a quarter of the ceiling): a small one keeps the
+    // garbage of packing a big reply (msgpackr reserves 3 bytes a character) well under the ceiling.
+    const { svc, call } = await serve(64 * MiB, { maxReplyBytes: 2 * MiB });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = await call("big", "add_trial", echoing(1.5 * MiB), attempt);
+      // Before: applied (the limit did not exist), and over the ceiling answered UNAVAILABLE for ever (next test).
+      expect(r.ok).toBe(false);
+      expect(r.error?.code).toBe("MESSAGE_TOO_LARGE");
+      expect(r.error?.data).toMatchObject({ op: "add_trial", max_reply_bytes: 2 * MiB });
+      expect(r.error?.data?.reply_bytes as number).toBeGreaterThan(3 * MiB);
+      expect(r.error?.message).toMatch(/nothing was applied/);
+      // What was too big, and nothing else.
+      expect(r.error?.message).toMatch(/its largest parts: trial\.(params|distributions) \(1\.6 MB\), trial\.(params|distributions) \(1\.6 MB\)\. /);
+      expect(r.error?.data?.largest_parts).toEqual({ "trial.params": expect.any(Number), "trial.distributions": expect.any(Number) });
+    }
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(0);
+    // The study goes on: a change of ordinary size is applied and answered.
+    expect(await call("small", "add_trial", { study: "s", params: { x: 0.5 }, value: 1 })).toMatchObject({ ok: true, result: { trial: { number: 0 } } });
+  }, 60_000);
+
+  it("answers a typed error, the same on every resend, when a change's reply alone is over the door's ceiling: applied once", async () => {
+    // The service's default limit is far above this door's ceiling (an embedding that did not wire them).
+    const { svc, call } = await serve(4 * MiB);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = await call("big", "add_trial", echoing(2.5 * MiB), attempt);
+      expect(r.ok).toBe(false);
+      // Before: UNAVAILABLE (reason memory, "retry with the same id later") for ever.
+      expect(r.error?.code).toBe("MESSAGE_TOO_LARGE");
+      expect(r.error?.data).toMatchObject({ max_reply_bytes: 4 * MiB });
+      expect(r.error?.data?.reply_bytes as number).toBeGreaterThan(5 * MiB);
+      expect(r.error?.message).toMatch(/the change was applied once, and a resend of this id gets this answer again/);
+    }
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(1);
+  }, 60_000);
 
   it("keeps no buffer the size of a change's big reply once it went out", async () => {
     // msgpackr grows its buffer to ~4x a value that does not fit and keeps it: the buffer that packs

@@ -315,9 +315,36 @@ export class ZmqServer {
       this.log.error({ err }, "reply could not be encoded");
       bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
     }
-    if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.maxReplyBytes);
+    if (bytes.byteLength > this.maxReplyBytes) bytes = this.overCeiling(bytes.byteLength, reply.id, payload);
+    else if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.maxReplyBytes);
     else bytes = this.withinMemory(bytes, reply.id, this.heldNow(HELD_CHECK_MS), this.smallReplyLimit);
     this.send([...prefix, bytes]);
+  }
+
+  /**
+   * The answer to a request whose reply alone is over the reply ceiling: it can never be sent (the
+   * buffers hold at least the reply itself), so UNAVAILABLE's "retry later" was a promise never
+   * kept, resent for ever. MESSAGE_TOO_LARGE says so. A change's reply is refused by the service
+   * before it is applied when over its own limit (a quarter of this ceiling under `tuneport
+   * serve`); one that passed it (an embedding that set a higher limit) was applied, and its stored
+   * reply gets this answer again on every resend: it is never applied twice.
+   */
+  private overCeiling(replyBytes: number, id: unknown, payload: Buffer): Buffer {
+    let op: unknown;
+    try {
+      op = (decode(payload) as { op?: unknown }).op;
+    } catch {
+      op = undefined;
+    }
+    const change = typeof op === "string" && MUTATING_OPS.has(op as OpName);
+    this.log.warn({ op, reply_bytes: replyBytes, max_reply_bytes: this.maxReplyBytes }, "a reply over the reply ceiling on its own: answered MESSAGE_TOO_LARGE");
+    const message =
+      `the reply to this ${typeof op === "string" ? op : "request"} is ${replyBytes.toLocaleString("en-US")} bytes, over the server's reply ceiling of ` +
+      `${this.maxReplyBytes.toLocaleString("en-US")} (--max-reply-mib) on its own, so it can never be sent; ` +
+      (change
+        ? "the change was applied once, and a resend of this id gets this answer again (nothing is applied twice): read what it changed with a read op"
+        : "ask for less (a smaller limit; fields or params to project trials), or have the server's operator raise --max-reply-mib");
+    return encodeAlone({ v: 1, id: id ?? null, ok: false, error: { code: "MESSAGE_TOO_LARGE", message, data: { reply_bytes: replyBytes, max_reply_bytes: this.maxReplyBytes } } });
   }
 
   /**
