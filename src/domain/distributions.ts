@@ -116,7 +116,8 @@ export const MAX_TRIAL_DISTRIBUTION_CHARS = 4 * 1024 * 1024;
 /** JSON length of a distribution, kept per object: a trial's map keeps its objects from suggest to suggest. */
 const jsonChars = new WeakMap<Distribution, number>();
 
-function distributionChars(d: Distribution): number {
+/** The characters of `d`'s JSON (kept per object). */
+export function distributionChars(d: Distribution): number {
   let n = jsonChars.get(d);
   if (n === undefined) jsonChars.set(d, (n = JSON.stringify(d).length));
   return n;
@@ -132,6 +133,28 @@ export function checkTrialDistributionsSize(name: string, existing: Readonly<Rec
         `(with this one, this trial's would take ${total.toLocaleString("en-US")}); search a large categorical as an int parameter indexing its choices`,
       { param: name, max_chars: MAX_TRIAL_DISTRIBUTION_CHARS, chars: total },
     );
+}
+
+/**
+ * Most characters of JSON a study's declared space takes (names and distributions). Every trial
+ * carries the declared space (its `distributions`, filled in at ask), and every reply that holds a
+ * trial or the study carries it again: widening a categorical by 1 MB per update_study made each
+ * update's reply, stored for resends, and each later ask's 1 MB larger, without end, until one
+ * could not be sent. The bound a trial's distributions have (`MAX_TRIAL_DISTRIBUTION_CHARS`).
+ */
+export const MAX_SPACE_CHARS = MAX_TRIAL_DISTRIBUTION_CHARS;
+
+/** `space`, checked. @throws INVALID_ARGUMENT when it takes more than MAX_SPACE_CHARS characters of JSON. */
+export function checkSpaceSize<T extends Readonly<Record<string, Distribution>>>(space: T): T {
+  let chars = 0;
+  for (const [name, d] of Object.entries(space)) chars += name.length + distributionChars(d);
+  if (chars > MAX_SPACE_CHARS)
+    throw invalidArgument(
+      `the search space takes at most ${MAX_SPACE_CHARS.toLocaleString("en-US")} characters of JSON (this one would take ${chars.toLocaleString("en-US")}): ` +
+        "every trial and every reply that holds one carries it; search a large categorical as an int parameter indexing its choices",
+      { max_chars: MAX_SPACE_CHARS, chars },
+    );
+  return space;
 }
 
 /**

@@ -10,7 +10,7 @@ import { checkConstraints, constraintCount } from "../domain/objectives.js";
 import { valueFields } from "../domain/trial.js";
 import type { ServiceCore } from "./core.js";
 import type * as S from "./ops/schemas.js";
-import { type TrialRecord, setTrial } from "./study-state.js";
+import { type TrialRecord, checkNewParams, learnParam, setTrial } from "./study-state.js";
 import { checkAttrsSize, trialOf } from "./trial-ops.js";
 import { type TrialView, trialView } from "./views.js";
 
@@ -87,6 +87,7 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
         if (why !== null) throw invalidArgument(`value ${JSON.stringify(v)} of '${k}' is ${why}: '${k}' is ${JSON.stringify(d)}`, { param: k });
         distributions[k] = d;
       }
+      checkNewParams(s, distributions);
       // As tell: the first COMPLETE trial fixes the length of every later one's constraint vector (under the lock).
       const constraints = state === "COMPLETE" ? checkConstraints(a.constraints, constraintCount(s.trials)) : null;
       const now = core.now();
@@ -113,7 +114,7 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
       };
       return core.commit([{ kind: "insert-trial", trial: t }], { trial: trialView(t, now) }, () => {
         setTrial(s, t);
-        for (const [k, d] of Object.entries(distributions)) if (!s.paramDists.has(k)) s.paramDists.set(k, d);
+        for (const [k, d] of Object.entries(distributions)) learnParam(s, k, d);
         core.bump(s);
       }, rc);
     }),

@@ -68,9 +68,9 @@ describe("maxStudies", () => {
 });
 
 /**
- * What a change's reply may carry: checked before a change is applied, since its reply is stored
- * for resends and sent whole (src/transports/zmq/zmq-server.reply-size.test.ts has the same over
- * real sockets).
+ * What a change's reply may carry: bounds checked before a change is applied, since its reply is
+ * stored for resends and sent whole (src/transports/zmq/zmq-server.reply-size.test.ts has the
+ * same over real sockets).
  */
 describe("bounds on what replies carry", () => {
   let dir: string;
@@ -94,6 +94,29 @@ describe("bounds on what replies carry", () => {
     storage.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  /** A categorical of ~1 MB of JSON (10,000 choices of ~100 characters), its choices tagged `tag`. */
+  const megabyte = (tag: string) => ({ type: "categorical", choices: Array.from({ length: 10_000 }, (_, j) => `${tag}:${j}:${"z".repeat(90)}`) });
+
+  it("refuses a declared space over 4 Mi characters of JSON at create_study", async () => {
+    const space = Object.fromEntries(["a", "b", "c", "d", "e"].map((k) => [k, megabyte(k)]));
+    const err = await refusal(svc.createStudy({ name: "s", space }));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.data).toMatchObject({ max_chars: 4 * 1024 * 1024 });
+    expect(await svc.listStudies()).toHaveLength(0);
+  });
+
+  it("bounds define-by-run parameters added with add_trial, counting those stored before a restart", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    for (const k of ["a", "b", "c", "d"]) await svc.execute("add_trial", { study: "s", params: { x: 0.5, [k]: `${k}:0:${"z".repeat(90)}` }, distributions: { [k]: megabyte(k) }, value: 1 });
+    await reopen();
+    const err = await refusal(svc.execute("add_trial", { study: "s", params: { x: 0.5, e: `e:0:${"z".repeat(90)}` }, distributions: { e: megabyte("e") }, value: 1 }, { requestId: "e" }));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.message).toMatch(/parameter 'e': the define-by-run parameters of study 's' take at most 4,194,304 characters/);
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(4);
+    // A parameter the study has seen costs nothing more.
+    await svc.execute("add_trial", { study: "s", params: { x: 0.5, a: `a:1:${"z".repeat(90)}` }, value: 1 });
+  }, 60_000);
+
   it("refuses a tell whose reply would be over the limit before applying it: the trial runs on, and a resend is refused alike", async () => {
     await reopen(32 * 1024);
     await svc.createStudy({ name: "s", space: SPACE, strategy: "random" });

@@ -21,7 +21,7 @@
 import type { WorkerIdentity } from "../domain/worker.js";
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
-import { formatZodError, parseSearchSpace } from "../domain/distributions.js";
+import { checkSpaceSize, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { checkDirections, checkReferencePoint } from "../domain/objectives.js";
 import { TuneportError, invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
 import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
@@ -308,7 +308,7 @@ export class StudyService {
     const a = parsed.data;
     const directions = checkDirections(a.directions, a.direction);
     checkReferencePoint(a.reference_point, directions);
-    const space = parseSearchSpace(a.space ?? {});
+    const space = checkSpaceSize(parseSearchSpace(a.space ?? {}));
     // The study's budget fills the scheduler's max_resource (SchedulerFactory.withStudyBudget).
     const resolveScheduler = (budget: number | undefined) =>
       a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef, budget);

@@ -2,7 +2,7 @@
  * The service's in-memory copy of a study: its trials (the only mutable copies), the indexes the
  * hot paths need, its plug-ins and its locks. Handed out read-only to everything else.
  */
-import type { Distribution, Params } from "../domain/distributions.js";
+import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type Params, distributionChars } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { type Study, type TrialState, countsAgainstBudget as trialCountsAgainstBudget } from "../domain/trial.js";
 import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
@@ -41,8 +41,10 @@ export interface StudyState {
   /** Numbers of WAITING trials, oldest first. */
   waiting: number[];
   running: Set<number>;
-  /** Every distribution a parameter name was used with (the declared space included). */
+  /** Every distribution a parameter name was used with (the declared space included); add with `learnParam`. */
   paramDists: Map<string, Distribution>;
+  /** Characters of JSON of the define-by-run entries of `paramDists` (see `checkNewParams`). */
+  defineByRunChars: number;
   ctx: StudyContext;
   strategy: Strategy;
   factory: StrategyFactory<unknown>;
@@ -94,6 +96,40 @@ export function refuseUnreadHypergradients(s: StudyState, trial: number, data: R
   );
 }
 
+/**
+ * Most characters of JSON a study's define-by-run parameters take together (each name and the
+ * distribution it was first drawn from: the study view's `define_by_run`). A trial's are bounded
+ * (MAX_TRIAL_DISTRIBUTION_CHARS), but a new name per trial grew them without end, and every view of
+ * the study carries them all: 12 trials that each drew a 1 MB categorical of their own made every
+ * get_study, stop_study and update_study reply 12 MB (the changes' stored for resends), and more would
+ * have made them too big to send.
+ */
+export const MAX_DEFINE_BY_RUN_CHARS = MAX_TRIAL_DISTRIBUTION_CHARS;
+
+/**
+ * @throws INVALID_ARGUMENT when the parameters of `added` that the study has not seen yet would take its
+ * define-by-run ones over MAX_DEFINE_BY_RUN_CHARS. Before the change is applied (`learnParam` after).
+ */
+export function checkNewParams(s: StudyState, added: Readonly<Record<string, Distribution>>): void {
+  let chars = s.defineByRunChars;
+  for (const [name, d] of Object.entries(added)) if (!s.paramDists.has(name)) chars += name.length + distributionChars(d);
+  if (chars <= MAX_DEFINE_BY_RUN_CHARS) return;
+  const names = Object.keys(added).filter((k) => !s.paramDists.has(k));
+  throw invalidArgument(
+    `parameter ${names.map((k) => `'${k}'`).join(", ")}: the define-by-run parameters of study '${s.study.name}' take at most ` +
+      `${MAX_DEFINE_BY_RUN_CHARS.toLocaleString("en-US")} characters of JSON together (with ${names.length === 1 ? "this one" : "these"}, ${chars.toLocaleString("en-US")}), ` +
+      "and every view of the study carries them: reuse parameter names across trials, or search a large categorical as an int parameter indexing its choices",
+    { param: names[0], max_chars: MAX_DEFINE_BY_RUN_CHARS, chars },
+  );
+}
+
+/** Records the first distribution `name` is used with in the study (`paramDists`). */
+export function learnParam(s: StudyState, name: string, d: Distribution): void {
+  if (s.paramDists.has(name)) return;
+  s.paramDists.set(name, d);
+  if (!Object.hasOwn(s.study.config.space, name)) s.defineByRunChars += name.length + distributionChars(d);
+}
+
 /** Builds the state of a study from its stored trials (in number order). */
 export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCatalogue): StudyState {
   const { strategy, factory } = plugins.createStrategy(study.config.strategy);
@@ -101,9 +137,14 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
   const waiting: number[] = [];
   const running = new Set<number>();
   let started = 0;
+  let defineByRunChars = 0;
   for (const t of trials) {
     if (countsAgainstBudget(t)) started++;
-    for (const [k, d] of Object.entries(t.distributions)) if (!paramDists.has(k)) paramDists.set(k, d);
+    for (const [k, d] of Object.entries(t.distributions))
+      if (!paramDists.has(k)) {
+        paramDists.set(k, d);
+        defineByRunChars += k.length + distributionChars(d);
+      }
     if (t.state === "WAITING") waiting.push(t.number);
     if (t.state === "RUNNING") running.add(t.number);
   }
@@ -113,6 +154,7 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
     waiting,
     running,
     paramDists,
+    defineByRunChars,
     ctx: {
       name: study.name,
       directions: study.config.directions,

@@ -13,7 +13,7 @@
  * state is tied to the declared space (`StrategyFactory.fixedSpace`: grid, CMA-ES) refuses it.
  * The study half of `set_user_attrs` (attributes and notes) lives here too.
  */
-import { type Distribution, type ParamValue, type SearchSpace, parseDistribution } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, type SearchSpace, checkSpaceSize, parseDistribution } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
 import type { AsCreated, PluginConfig, Study, StudyConfig } from "../domain/trial.js";
 import { wideningProblem } from "../domain/widen.js";
@@ -186,6 +186,7 @@ function widen(s: StudyState, plugins: PluginCatalogue, strategy: PluginConfig, 
     out[name] = next;
     widened ||= JSON.stringify(next) !== JSON.stringify(prev);
   }
+  if (widened) checkSpaceSize(out);
   const fixed = plugins.strategy(strategy.name)?.fixedSpace;
   if (widened && fixed && s.trials.length > 0)
     throw failedPrecondition(`strategy '${strategy.name}' cannot take a wider space once trials exist: ${fixed}`, { study: s.study.name, strategy: strategy.name });

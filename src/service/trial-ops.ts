@@ -21,7 +21,7 @@ import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
 import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, queuedSuggestion, suggestContext, takeQueuedSuggestion, trialsWithProposals } from "./trial-params.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
-import { type StudyState, type TrialRecord, refuseUnreadHypergradients, setTrial } from "./study-state.js";
+import { type StudyState, type TrialRecord, checkNewParams, learnParam, refuseUnreadHypergradients, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
@@ -250,6 +250,7 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
       if (first !== undefined && !declared) checkRepeat(a.name, t.number, first, dist);
       if (first !== undefined) return { value: t.params[a.name] as ParamValue };
       checkTrialDistributionsSize(a.name, t.distributions, dist);
+      if (!known) checkNewParams(s, { [a.name]: dist });
       // An enqueued value: as given when the distribution holds it, its nearest grid point when it falls
       // between the step points (the closest a stored value's rule allows), else drawn.
       const fixed = t.params[a.name];
@@ -258,7 +259,7 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
       const next: TrialRecord = { ...t, params: { ...t.params, [a.name]: value }, distributions: { ...t.distributions, [a.name]: dist } };
       return core.commit([{ kind: "update-trial", trial: next }], { value }, () => {
         setTrial(s, next);
-        if (!known) s.paramDists.set(a.name, dist);
+        learnParam(s, a.name, dist);
         core.bump(s);
       }, rc);
     }),

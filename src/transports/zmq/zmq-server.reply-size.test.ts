@@ -115,4 +115,52 @@ describe("replies too big to send", () => {
     expect((await settled()) - baseline).toBeLessThan(2 * MiB);
   }, 60_000);
 
+  it("refuses up front to widen a declared space past its bound: each update_study stored and sent the whole space", async () => {
+    const { call } = await serve(1024 * MiB);
+    const choice = (i: number) => `${i}-${"w".repeat(100_000)}`;
+    let choices = [choice(0)];
+    expect(await call("create", "create_study", { name: "w", space: { c: { type: "categorical", choices } }, strategy: "random" })).toMatchObject({ ok: true });
+    const codes: string[] = [];
+    for (let k = 1; k <= 12; k++) {
+      const wider = [...choices, ...Array.from({ length: 10 }, (_, j) => choice(k * 10 + j))];
+      const r = await call(`widen${k}`, "update_study", { study: "w", space: { c: { type: "categorical", choices: wider } } });
+      codes.push(r.ok ? "ok" : (r.error?.code as string));
+      if (!r.ok) {
+        // Before: accepted, each reply (and every ask's) ~1 MB larger, until one could not be sent (UNAVAILABLE for ever).
+        expect(r.error?.code).toBe("INVALID_ARGUMENT");
+        expect(r.error?.message).toMatch(/space/);
+        expect(r.error?.data).toMatchObject({ max_chars: expect.any(Number) });
+        break;
+      }
+      choices = wider;
+    }
+    expect(codes.at(-1)).toBe("INVALID_ARGUMENT");
+    // Nothing of the refused widening was applied.
+    const study = await call("get", "get_study", { study: "w" });
+    expect(study.result?.study.space.c.choices).toHaveLength(choices.length);
+  }, 60_000);
+
+  it("refuses up front a define-by-run parameter past the study's bound: every view of the study carried them all", async () => {
+    const { call } = await serve(1024 * MiB);
+    expect(await call("create", "create_study", { name: "d", space: {}, strategy: "random" })).toMatchObject({ ok: true });
+    let refused: Reply | null = null;
+    for (let i = 0; i < 8 && refused === null; i++) {
+      const asked = await call(`ask${i}`, "ask", { study: "d" });
+      // ~1 MB of JSON: 10,000 choices of ~100 characters, a name of its own per trial.
+      const choices = Array.from({ length: 10_000 }, (_, j) => `${i}:${j}:${"z".repeat(90)}`);
+      const args = { study: "d", trial: asked.result?.trial.number, token: asked.result?.lease.token, name: `p${i}`, distribution: { type: "categorical", choices } };
+      const r = await call(`suggest${i}`, "suggest", args);
+      if (!r.ok) {
+        refused = r;
+        // Nothing applied: a resend is refused the same way.
+        expect(await call(`suggest${i}`, "suggest", args, 1)).toMatchObject({ ok: false, error: { code: "INVALID_ARGUMENT" } });
+      }
+    }
+    // Before: every suggest taken, and get_study, stop_study (stored) ... 1 MB larger each time.
+    expect(refused?.error?.code).toBe("INVALID_ARGUMENT");
+    expect(refused?.error?.message).toMatch(/define-by-run parameters of study 'd' take at most/);
+    const stopped = await call("stop", "stop_study", { study: "d" });
+    expect(stopped.ok).toBe(true);
+    expect(Object.keys(stopped.result?.study.define_by_run)).toEqual(["p0", "p1", "p2", "p3"]);
+  }, 120_000);
 });
