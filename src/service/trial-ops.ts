@@ -208,13 +208,7 @@ async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, 
 function askResult(core: ServiceCore, s: StudyState, t: TrialRecord): AskResult {
   core.log.debug({ study: s.study.name, trial: t.number, params: t.params }, "trial started");
   const start = startOf(t);
-  return {
-    study: s.study.name,
-    trial: trialView(t, core.now()),
-    lease: leaseView(s, t.lease as Lease, t),
-    budget: start.budget,
-    start,
-  };
+  return { study: s.study.name, trial: trialView(t, core.now()), lease: leaseView(s, t.lease as Lease, t), budget: start.budget, start };
 }
 
 // ------------------------------------------------------------------ suggest, enqueue, attributes
