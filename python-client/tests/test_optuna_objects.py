@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -132,9 +136,11 @@ def test_a_failing_constraints_func_in_tell_fails_the_trial_keeping_its_value(se
 
 # ---------------------------------------------------------------- tuneport.samplers / tuneport.pruners
 
-OWN = [(tp.samplers, optuna.samplers, n) for n in tp.samplers.__all__ if n != "BaseSampler"] + [
-    (tp.pruners, optuna.pruners, n) for n in tp.pruners.__all__ if n != "BasePruner"
-]
+OWN = (
+    [(tp.samplers, optuna.samplers, n) for n in tp.samplers.__all__ if n not in ("BaseSampler", "nsgaii")]
+    + [(tp.samplers.nsgaii, optuna.samplers.nsgaii, n) for n in tp.samplers.nsgaii.__all__]
+    + [(tp.pruners, optuna.pruners, n) for n in tp.pruners.__all__ if n != "BasePruner"]
+)
 
 
 @pytest.mark.parametrize("ours, theirs, cls", OWN)
@@ -152,7 +158,7 @@ def test_tuneports_classes_take_optunas_arguments(ours: Any, theirs: Any, cls: s
 def test_optunas_classes_without_counterpart_say_what_to_use(ours: Any, theirs: Any, argument: str) -> None:
     # optuna.samplers.PartialFixedSampler in a script moved with `import tuneport as optuna`.
     missing = [n for n in theirs.__all__ if n not in ours.__all__]
-    assert missing  # PartialFixedSampler, NSGAIIISampler, nsgaii, WilcoxonPruner, ...
+    assert missing  # PartialFixedSampler, NSGAIIISampler, WilcoxonPruner, ...
     for n in missing:
         with pytest.raises(AttributeError, match=rf"has no attribute '{n}' \(Optuna's {theirs.__name__}\.{n}\).*{argument}=") as err:
             getattr(ours, n)
@@ -161,6 +167,29 @@ def test_optunas_classes_without_counterpart_say_what_to_use(ours: Any, theirs: 
         getattr(ours, "NoSuchThing")
     assert str(err.value) == f"module '{ours.__name__}' has no attribute 'NoSuchThing'"
     assert not hasattr(ours, missing[0])
+
+
+def test_optunas_nsgaii_module_has_its_uniform_crossover_and_names_the_others() -> None:
+    # optuna.samplers.nsgaii.UniformCrossover(0.5) in a script moved with `import tuneport as optuna`
+    # was an AttributeError (tuneport.samplers had no nsgaii); the other crossovers and the mutations
+    # have no counterpart and say what runs instead.
+    assert tp.samplers.nsgaii is sys.modules["tuneport.samplers.nsgaii"] and "nsgaii" in tp.samplers.__all__
+    missing = [n for n in optuna.samplers.nsgaii.__all__ if n not in tp.samplers.nsgaii.__all__]
+    assert set(tp.samplers.nsgaii.__all__) == {"UniformCrossover"} and "SBXCrossover" in missing and "PolynomialMutation" in missing
+    for n in missing:
+        with pytest.raises(AttributeError, match=rf"has no attribute '{n}' \(Optuna's optuna\.samplers\.nsgaii\.{n}\): tuneport's nsga2 ") as err:
+            getattr(tp.samplers.nsgaii, n)
+        assert "NSGAIISampler(swapping_prob=p)" in str(err.value) and "strategy='nsga2'" in str(err.value)
+    with pytest.raises(AttributeError) as err:
+        getattr(tp.samplers.nsgaii, "NoSuchThing")
+    assert str(err.value) == "module 'tuneport.samplers.nsgaii' has no attribute 'NoSuchThing'"
+    # Optuna's range check and attribute.
+    for p in (-0.1, 1.5):
+        for module in (tp.samplers.nsgaii, optuna.samplers.nsgaii):
+            with pytest.raises(ValueError, match="swapping_prob"):
+                module.UniformCrossover(p)
+    assert vars(tp.samplers.nsgaii.UniformCrossover(0.3)) == vars(optuna.samplers.nsgaii.UniformCrossover(0.3)) == {"_swapping_prob": 0.3}
+    assert tp.samplers.nsgaii.UniformCrossover.n_parents == optuna.samplers.nsgaii.UniformCrossover.n_parents
 
 
 SAME = [
@@ -223,7 +252,7 @@ class OptunaRandomOfMine(optuna.samplers.RandomSampler):
 OptunaRandomOfMine.__name__ = "RandomSampler"
 
 
-@pytest.mark.parametrize("cls", [n for n in tp.samplers.__all__ if n != "BaseSampler"])
+@pytest.mark.parametrize("cls", [n for n in tp.samplers.__all__ if n not in ("BaseSampler", "nsgaii")])
 @pytest.mark.parametrize("seed, error", [(-5, ValueError), (2**32, ValueError), (2**40, ValueError), (1.5, TypeError), ("3", TypeError)])
 def test_tuneports_samplers_refuse_a_seed_optuna_refuses(cls: str, seed: Any, error: type[Exception]) -> None:
     grid = {"search_space": {"x": [0, 1]}} if cls == "GridSampler" else {}
@@ -311,25 +340,43 @@ def _crossover(cls: str, *args: Any) -> Any:
     return getattr(optuna.samplers.nsgaii, cls)(*args)
 
 
+NSGAII = [optuna.samplers.nsgaii, tp.samplers.nsgaii]  # Optuna's UniformCrossover, and tuneport's for a script without Optuna
+
+
+@pytest.mark.parametrize("nsgaii", NSGAII, ids=["optuna-crossover", "tuneport-crossover"])
 @pytest.mark.parametrize("samplers", [tp.samplers, optuna.samplers], ids=["tuneport", "optuna"])
 @pytest.mark.parametrize(
     "kwargs, options",
     [
         # UniformCrossover(swapping_prob) is what NSGAIISampler builds when given no crossover: its default.
-        (lambda: {"crossover": _crossover("UniformCrossover", 0.5)}, {}),
-        (lambda: {"crossover": _crossover("UniformCrossover")}, {}),
-        (lambda: {"crossover": _crossover("UniformCrossover", 0.3), "swapping_prob": 0.3}, {"swapping_prob": 0.3}),
-        (lambda: {"crossover": _crossover("UniformCrossover", 0.3), "swapping_prob": 0.3, "crossover_prob": 0.7}, {"crossover_prob": 0.7, "swapping_prob": 0.3}),
+        (lambda m: {"crossover": m.UniformCrossover(0.5)}, {}),
+        (lambda m: {"crossover": m.UniformCrossover()}, {}),
+        (lambda m: {"crossover": m.UniformCrossover(swapping_prob=0.3), "swapping_prob": 0.3}, {"swapping_prob": 0.3}),
+        (lambda m: {"crossover": m.UniformCrossover(0.3), "swapping_prob": 0.3, "crossover_prob": 0.7}, {"crossover_prob": 0.7, "swapping_prob": 0.3}),
     ],
 )
-def test_an_nsgaii_sampler_given_the_uniform_crossover_it_runs_is_accepted(samplers: Any, kwargs: Any, options: dict[str, Any]) -> None:
+def test_an_nsgaii_sampler_given_the_uniform_crossover_it_runs_is_accepted(
+    nsgaii: Any, samplers: Any, kwargs: Any, options: dict[str, Any]
+) -> None:
     # tuneport.samplers.NSGAIISampler(crossover=UniformCrossover(0.5)) was refused: an object is not
     # None, its default, though it is the crossover Optuna builds for it (Optuna's define no ==).
-    assert sampler_spec(samplers.NSGAIISampler(**kwargs()), True) == {"name": "nsga2", "options": options}
+    # Optuna's NSGAIISampler takes only Optuna's crossovers (a BaseCrossover).
+    if samplers is optuna.samplers and nsgaii is tp.samplers.nsgaii:
+        with pytest.raises(ValueError, match="is not a valid crossover"):
+            samplers.NSGAIISampler(**kwargs(nsgaii))
+        return
+    assert sampler_spec(samplers.NSGAIISampler(**kwargs(nsgaii)), True) == {"name": "nsga2", "options": options}
 
 
 class UniformCrossover(optuna.samplers.nsgaii.UniformCrossover):  # a user's own crossover, named as Optuna's
     pass
+
+
+class TuneportUniformCrossover(tp.samplers.nsgaii.UniformCrossover):  # the same, from tuneport's
+    pass
+
+
+TuneportUniformCrossover.__name__ = TuneportUniformCrossover.__qualname__ = "UniformCrossover"
 
 
 @pytest.mark.parametrize("samplers", [tp.samplers, optuna.samplers], ids=["tuneport", "optuna"])
@@ -345,6 +392,27 @@ class UniformCrossover(optuna.samplers.nsgaii.UniformCrossover):  # a user's own
     ],
 )
 def test_an_nsgaii_sampler_given_another_crossover_is_refused_naming_it(samplers: Any, kwargs: Any, named: str, instead: str) -> None:
+    _refused(samplers, kwargs, named, instead)
+
+
+@pytest.mark.parametrize("crossover, given", [(0.3, {}), (0.5, {"swapping_prob": 0.2}), (0.3, {"swapping_prob": 0.2})])
+def test_tuneports_uniform_crossover_is_refused_where_optunas_is_in_the_same_words(crossover: float, given: dict[str, Any]) -> None:
+    # Optuna crosses numeric parameters with the crossover's swapping_prob, categorical ones with the sampler's.
+    said = []
+    for nsgaii in NSGAII:
+        with pytest.raises(tp.InvalidArgumentError) as err:
+            sampler_spec(tp.samplers.NSGAIISampler(crossover=nsgaii.UniformCrossover(crossover), **given), True)
+        said.append(str(err.value))
+    assert said[0] == said[1]
+    assert f"sampler=NSGAIISampler(crossover=UniformCrossover(swapping_prob={crossover})): " in said[0]
+    assert "give NSGAIISampler the same swapping_prob" in said[0]
+
+
+def test_a_users_subclass_of_tuneports_uniform_crossover_is_refused() -> None:
+    _refused(tp.samplers, lambda: {"crossover": TuneportUniformCrossover(0.5)}, f"crossover={__name__}.UniformCrossover(swapping_prob=0.5)", "only as")
+
+
+def _refused(samplers: Any, kwargs: Any, named: str, instead: str) -> None:
     with pytest.raises(tp.InvalidArgumentError) as err:
         sampler_spec(samplers.NSGAIISampler(**kwargs()), True)
     assert f"sampler=NSGAIISampler({named}): tuneport's 'nsga2' " in str(err.value)
@@ -352,10 +420,41 @@ def test_an_nsgaii_sampler_given_another_crossover_is_refused_naming_it(samplers
     assert "pass strategy='nsga2'" in str(err.value)
 
 
-def test_an_nsgaii_sampler_with_optunas_default_crossover_runs_on_the_server(server: ServerProcess, name: str) -> None:
-    sampler = tp.samplers.NSGAIISampler(population_size=4, crossover=_crossover("UniformCrossover", 0.25), swapping_prob=0.25, seed=3)
+@pytest.mark.parametrize("nsgaii", NSGAII, ids=["optuna-crossover", "tuneport-crossover"])
+def test_an_nsgaii_sampler_with_optunas_default_crossover_runs_on_the_server(server: ServerProcess, name: str, nsgaii: Any) -> None:
+    sampler = tp.samplers.NSGAIISampler(population_size=4, crossover=nsgaii.UniformCrossover(0.25), swapping_prob=0.25, seed=3)
     study = tp.create_study(storage=server.endpoint, study_name=name, directions=["minimize", "minimize"], sampler=sampler)
     assert study.strategy["name"] == "nsga2"
     assert {k: study.strategy["options"][k] for k in ("population_size", "swapping_prob", "crossover_prob")} == {"population_size": 4, "swapping_prob": 0.25, "crossover_prob": 0.9}
     study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=6)
     assert len(study.trials) == 6
+
+
+MOVED_SCRIPT = """
+import sys
+sys.modules["optuna"] = None  # Optuna not installed: `import optuna` raises ImportError
+import tuneport as optuna
+
+sampler = optuna.samplers.NSGAIISampler(population_size=4, crossover=optuna.samplers.nsgaii.UniformCrossover(0.5), seed=3)
+study = optuna.create_study(storage=sys.argv[1], study_name=sys.argv[2], directions=["minimize", "minimize"], sampler=sampler)
+study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=5)
+print(study.strategy["name"], study.strategy["options"]["swapping_prob"], len(study.trials))
+try:
+    optuna.samplers.nsgaii.SBXCrossover()
+except AttributeError as e:
+    print(e)
+"""
+
+
+def test_a_script_moved_without_optuna_builds_nsgaiis_uniform_crossover(server: ServerProcess, name: str) -> None:
+    # The brief's case: `optuna.samplers.nsgaii.UniformCrossover(0.5)` under `import tuneport as optuna`,
+    # in a process where Optuna cannot be imported.
+    src = str(Path(tp.__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-c", MOVED_SCRIPT, server.endpoint, name], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": src},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "nsga2 0.5 5"
+    assert lines[1].startswith("module 'tuneport.samplers.nsgaii' has no attribute 'SBXCrossover' (Optuna's optuna.samplers.nsgaii.SBXCrossover)")

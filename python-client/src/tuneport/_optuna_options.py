@@ -150,9 +150,9 @@ _DERIVED: dict[str, frozenset[str]] = {
 
 def crossover_setting(crossover: Any, swapping_prob: Any) -> str | None:
     """``crossover=SBXCrossover(eta=None, ...)``, the setting a refusal names, for an NSGAIISampler
-    crossover that tuneport's nsga2 does not run; None for one it runs: none, or Optuna's
-    ``UniformCrossover`` with the sampler's ``swapping_prob`` (what NSGAIISampler builds when given
-    none, so ``crossover=UniformCrossover(0.5)`` is its default). Compared by class and settings:
+    crossover that tuneport's nsga2 does not run; None for one it runs: none, or Optuna's (or
+    ``tuneport.samplers.nsgaii``'s) ``UniformCrossover`` with the sampler's ``swapping_prob`` (what
+    NSGAIISampler builds when given none, so ``crossover=UniformCrossover(0.5)`` is its default). Compared by class and settings:
     Optuna's crossovers define no ``==``. A ``UniformCrossover`` with a swapping_prob of its own is
     not run: Optuna crosses numeric parameters with it and categorical ones with the sampler's,
     where nsga2 has one ``swapping_prob``; a subclass of the user's is another crossover."""
@@ -160,7 +160,8 @@ def crossover_setting(crossover: Any, swapping_prob: Any) -> str | None:
         return None
     cls = type(crossover)
     settings = {k.lstrip("_"): v for k, v in vars(crossover).items()} if hasattr(crossover, "__dict__") else {}
-    optunas = cls.__module__.startswith("optuna.samplers")
+    # tuneport.samplers.nsgaii.UniformCrossover (a script moved with `import tuneport as optuna`) is read as Optuna's.
+    optunas = cls.__module__.startswith("optuna.samplers") or cls.__module__ == "tuneport.samplers.nsgaii"
     if cls.__name__ == "UniformCrossover" and optunas and _equal(settings.get("swapping_prob"), swapping_prob):
         return None
     shown = cls.__name__ if optunas else f"{cls.__module__}.{cls.__qualname__}"  # not read as Optuna's

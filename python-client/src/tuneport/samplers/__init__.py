@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._optuna_options import Recorded, crossover_setting
+from .._optuna_options import Recorded, crossover_setting
+from . import nsgaii
 
 ConstraintsFunc = Callable[[Any], Sequence[float]]
 
@@ -134,8 +135,8 @@ class QMCSampler(BaseSampler):
 
 class NSGAIISampler(BaseSampler):
     """Optuna's ``NSGAIISampler``: strategy ``nsga2``. Its crossover is uniform with
-    ``swapping_prob``: ``crossover=`` may be Optuna's ``UniformCrossover`` of that swapping_prob
-    (its default); another crossover has no counterpart."""
+    ``swapping_prob``: ``crossover=`` may be ``UniformCrossover`` of that swapping_prob, Optuna's or
+    ``tuneport.samplers.nsgaii``'s (its default); another crossover has no counterpart."""
 
     _OPTIONS = {
         "population_size": "population_size",
@@ -198,6 +199,7 @@ __all__ = [
     "QMCSampler",
     "RandomSampler",
     "TPESampler",
+    "nsgaii",
 ]
 
 # Optuna 5.0's optuna.samplers names tuneport has no counterpart of (an AttributeError that says
@@ -206,9 +208,6 @@ _OPTUNA_ONLY = {
     "PartialFixedSampler": "",
     "NSGAIIISampler": "",
     "BaseGASampler": "",
-    "nsgaii": "; tuneport's nsga2 crosses over uniformly: NSGAIISampler(swapping_prob=p) is UniformCrossover(p) (with Optuna "
-    "installed, NSGAIISampler(crossover=optuna.samplers.nsgaii.UniformCrossover(p), swapping_prob=p) runs too), "
-    "and no other crossover or mutation has a counterpart",
 }
 
 if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
