@@ -8,7 +8,8 @@ default TPESampler(seed) define-by-run as the reference. Sequential, one trial a
 
 Each `--build NAME=CLI` gets its own `tuneport serve` (SQLite in a temporary directory) on
 `--port` + its index. Prints the median best (regret for problems with a known optimum, the
-value otherwise) per problem and mode, and writes every run's best to `--out` (JSON).
+value otherwise) per problem and mode, and writes every run's best to `--out` (JSON), with a hash of
+the parameters of every trial it asked (`digests`: equal for two builds that made the same proposals).
 
 With `--scheduler NAME` (a tuneport scheduler with its defaults: median, asha, hyperband, ...) the
 problems are bench/mf_problems.py's learning curves (learning-curve, crossing, slow-start, diverge;
@@ -26,6 +27,7 @@ in flight as workers.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -59,7 +61,13 @@ def suggest(trial: Any, q: Param) -> Any:
     return trial.suggest_float(q.name, q.low, q.high, log=q.log)
 
 
-def run_tuneport(endpoint: str, prob: Problem, seed: int, n: int, declared: bool, strategy: str) -> list[float]:
+def digest(asked: list[Params]) -> str:
+    """A short hash of the parameters of every trial asked, in order: two builds that made the same proposals give the same one."""
+    return hashlib.sha1(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_tuneport(endpoint: str, prob: Problem, seed: int, n: int, declared: bool, strategy: str,
+                 asked: list[Params]) -> list[float]:
     import tuneport as tp
 
     f = prob.make(seed)
@@ -76,6 +84,7 @@ def run_tuneport(endpoint: str, prob: Problem, seed: int, n: int, declared: bool
         for _ in range(n):
             trial = study.ask()
             params: Params = {q.name: suggest(trial, q) for q in prob.space}
+            asked.append(params)
             observed, true = f(params)
             trial.complete(observed)
             out.append(true)
@@ -107,7 +116,7 @@ class Worker:
 
 
 def run_tuneport_scheduled(endpoint: str, task: CurveTask, seed: int, steps: int, workers: int, declared: bool,
-                           strategy: str, scheduler: str) -> float:
+                           strategy: str, scheduler: str, asked: list[Params]) -> float:
     """Best noise-free loss at R of a configuration trained to R, `workers` trials in flight, `steps` steps in all."""
     import tuneport as tp
 
@@ -121,6 +130,7 @@ def run_tuneport_scheduled(endpoint: str, task: CurveTask, seed: int, steps: int
         def start() -> Worker:
             trial = study.ask()
             params = dict(trial.params) if declared else task.optuna_params(trial)
+            asked.append(params)
             return Worker(trial, params, task.start(params, seed), int(trial.budget or task.R))
 
         best, done = math.inf, 0
@@ -209,6 +219,7 @@ def main() -> None:
         a.problems = ",".join(CURVE_TASKS)
     problems: list[Any] = [CURVE_TASKS[p]() if a.scheduler else BY_NAME[p] for p in a.problems.split(",")]
     results: dict[str, dict[str, list[float]]] = {}
+    digests: dict[str, dict[str, list[str]]] = {}
     servers: list[tuple[str, str, subprocess.Popen[Any], str]] = []
     try:
         for i, (name, cli) in enumerate(builds):
@@ -226,9 +237,11 @@ def main() -> None:
                 for name, endpoint, _, _ in servers:
                     for declared in (True, False):
                         mode = f"{name} {'space=' if declared else 'define-by-run'}"
-                        best = (run_tuneport_scheduled(endpoint, prob, seed, a.steps, a.workers, declared, a.strategy, a.scheduler) if a.scheduler
-                                else best_of(run_tuneport(endpoint, prob, seed, a.trials, declared, a.strategy), prob))
+                        asked: list[Params] = []
+                        best = (run_tuneport_scheduled(endpoint, prob, seed, a.steps, a.workers, declared, a.strategy, a.scheduler, asked)
+                                if a.scheduler else best_of(run_tuneport(endpoint, prob, seed, a.trials, declared, a.strategy, asked), prob))
                         cell.setdefault(mode, []).append(best)
+                        digests.setdefault(prob.name, {}).setdefault(mode, []).append(digest(asked))
                 if not a.no_optuna:
                     best = (run_optuna_scheduled(prob, seed, a.steps, a.workers, a.scheduler) if a.scheduler
                             else best_of(run_optuna(prob, seed, a.trials), prob))
@@ -248,7 +261,8 @@ def main() -> None:
         print(f"| {p} | " + " | ".join(f"{statistics.median(cell[m]):.4g}" for m in modes) + " |")
     if a.out:
         Path(a.out).write_text(json.dumps({"strategy": a.strategy, "seeds": a.seeds, "trials": a.trials, "scheduler": a.scheduler,
-                                           "workers": a.workers, "steps": a.steps, "results": results}, indent=1))
+                                           "workers": a.workers, "steps": a.steps, "results": results,
+                                           "digests": digests}, indent=1))
 
 
 if __name__ == "__main__":
