@@ -284,6 +284,20 @@ describe("define-by-run: which trials the intersection counts, and TPE's multiva
     expect(proposed === undefined ? undefined : Object.keys(proposed).sort()).toEqual(keys);
   });
 
+  it.each(["gp", "cmaes"])("%s keeps Optuna's COMPLETE-only intersection (counting PRUNED trials measured no better): proposals from the first COMPLETE trial on", async (strategy) => {
+    // docs/BENCHMARKS.md, "Define-by-run under a scheduler": "finished" against "complete" under ASHA and
+    // Hyperband with 8 workers, gp 36–40 and cmaes 27–38 (problem, seed) pairs better–worse.
+    const s = await open();
+    await s.createStudy({ name: "p", strategy, seed: 3 });
+    for (let i = 0; i < 12; i++) {
+      const { asked } = await endTrial(s, "p", "PRUNED");
+      expect(asked.system_attrs[PROPOSED_PARAMS]).toBeUndefined();
+    }
+    await endTrial(s, "p", "COMPLETE");
+    const a = await s.ask({ study: "p" });
+    expect(Object.keys(a.trial.system_attrs[PROPOSED_PARAMS] as object).sort()).toEqual(["x", "y"]);
+  });
+
   it("auto with only PRUNED trials runs its hedge (GP or TPE, jointly) over the define-by-run parameters, not univariate TPE alone", async () => {
     // Under ASHA with 8 simulated workers 30 trials (Hyperband: 59) were asked before the first one completed;
     // with a COMPLETE-only intersection all of them went to univariate TPE.

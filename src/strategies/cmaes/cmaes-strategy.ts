@@ -422,6 +422,16 @@ export const CMAES_MAX_DIMS = 300;
 export const cmaesStrategyFactory: StrategyFactory<CmaesOptions> = {
   name: "cmaes",
   infersSpace: true,
+  /**
+   * Define-by-run parameters join the modelled space once every COMPLETE trial drew them (Optuna's
+   * CmaEsSampler), although a generation's PRUNED members rank in its update. Counting PRUNED trials
+   * as well ("finished", as `tpe` and `auto` do) was measured and not kept: under ASHA and Hyperband
+   * with 8 simulated workers CMA-ES then sampled them from trial 8 on instead of 19–36 (ASHA), but
+   * the best found was no better (finished against complete, per (problem, seed) on the four
+   * learning-curve problems × 10 seeds: ASHA 14–20, Hyperband 13–18; docs/BENCHMARKS.md,
+   * "Define-by-run under a scheduler"). Pinned by trial-params.test.ts.
+   */
+  inferSpaceFrom: () => "complete",
   spaceProblem: (space) => {
     const n = Object.values(space).filter((d) => d.type !== "categorical").length;
     return n > CMAES_MAX_DIMS

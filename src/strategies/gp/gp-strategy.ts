@@ -345,6 +345,16 @@ function latestTheta(trials: readonly Trial[], d: number): Float64Array | null {
 export const gpStrategyFactory: StrategyFactory<GpOptions> = {
   name: "gp",
   infersSpace: true,
+  /**
+   * Define-by-run parameters join the modelled space once every COMPLETE trial drew them (Optuna's
+   * GPSampler), although the GP learns from PRUNED trials too (../fidelity.ts). Counting PRUNED
+   * trials as well ("finished", as `tpe` and `auto` do) was measured and not kept: under ASHA and
+   * Hyperband with 8 simulated workers the GP then modelled them from trial 10–14 on instead of
+   * 19–36 (ASHA), but the best found was no better (finished against complete, per (problem,
+   * seed) on the four learning-curve problems × 10 seeds: ASHA 17–21, Hyperband 19–19;
+   * docs/BENCHMARKS.md, "Define-by-run under a scheduler"). Pinned by trial-params.test.ts.
+   */
+  inferSpaceFrom: () => "complete",
   description:
     "Gaussian-process Bayesian optimisation (Matérn-5/2 ARD, LogEI, MAP hyperparameters). Sample-efficient for " +
     "expensive objectives up to a few hundred trials; suggestions cost tens of milliseconds or more.",
