@@ -156,6 +156,12 @@ describe("ZeroMQ input refused, never rewritten", () => {
     const noV = await server.process(encode({ id: "no-v", op: "hello" }));
     expect(noV).toMatchObject({ id: "no-v", ok: false, error: { code: "UNSUPPORTED_VERSION", data: { supported: [1] } } });
     expect((noV.error as { message: string }).message).toMatch(/no protocol version `v`/);
+    // JSON.stringify wrote NaN as null ('protocol version null'), and a map as its JSON.
+    for (const [v, said] of [[Number.NaN, "NaN"], [2, "2"], [{ a: 1 }, "a map"], ["1", "a string"]] as const) {
+      const bad = await server.process(encode({ v, id: "bad-v", op: "hello" }));
+      expect(bad).toMatchObject({ id: "bad-v", ok: false, error: { code: "UNSUPPORTED_VERSION", data: { supported: [1] } } });
+      expect((bad.error as { message: string }).message).toBe(`protocol version ${said} is not supported (send v: 1)`);
+    }
     const noOp = await server.process(encode({ v: 1, id: "no-op" }));
     expect(noOp).toMatchObject({ id: "no-op", ok: false, error: { code: "UNKNOWN_OP" } });
     expect((noOp.error as { message: string }).message).toMatch(/has no `op`/);

@@ -448,7 +448,7 @@ export class ZmqServer {
       if (typeof rid === "string" && rid.length > 0 && rid.length <= 128 && !rid.includes("\u0000")) id = rid;
       else throw new TuneportError("MALFORMED_MESSAGE", "request id must be a string of 1..128 characters without U+0000 (NUL)");
       if (typeof v !== "number" || !(PROTOCOL_VERSIONS as readonly number[]).includes(v))
-        throw new TuneportError("UNSUPPORTED_VERSION", v === undefined ? `request has no protocol version \`v\` (send v: ${PROTOCOL_VERSIONS[0]})` : `protocol version ${JSON.stringify(v)} is not supported`, {
+        throw new TuneportError("UNSUPPORTED_VERSION", v === undefined ? `request has no protocol version \`v\` (send v: ${PROTOCOL_VERSIONS[0]})` : `protocol version ${typeof v === "number" ? String(v) : wireKind(v)} is not supported (send v: ${PROTOCOL_VERSIONS[0]})`, {
           supported: [...PROTOCOL_VERSIONS],
         });
       if (typeof op !== "string" || !(OP_NAMES as string[]).includes(op))
