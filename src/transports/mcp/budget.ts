@@ -52,6 +52,34 @@ export function fitPrefix(n: number, build: (k: number) => CallToolResult, budge
   return { k: lo, result: build(lo) };
 }
 
+/**
+ * A page of `n` items and its `cursor` within `budget`, the cursor included: fitted with room for a
+ * cursor, then, when fewer items fit, that many asked for again (`refetch`) to get the real cursor,
+ * and one item fewer while it is longer than the room left for it (a cursor names its study and the
+ * page's last item, whose length varies). `build(k, cursor)` renders the first k items of the latest
+ * page. When not one item fits, `none` answers with the size of one (without it, one item is asked for).
+ */
+export async function fitPage(
+  n: number,
+  cursor: string | null,
+  build: (k: number, cursor: string | null) => CallToolResult,
+  refetch: (k: number) => Promise<{ n: number; cursor: string | null }>,
+  budget: number,
+  none?: (oneItemChars: number) => CallToolResult,
+): Promise<CallToolResult> {
+  const placeholder = "x".repeat(Math.max(120, cursor?.length ?? 0));
+  let { k } = fitPrefix(n, (m) => build(m, placeholder), budget);
+  if (k === n) return build(k, cursor);
+  if (k === 0 && none) return none(resultChars(build(1, placeholder)));
+  k = Math.max(1, k);
+  for (;;) {
+    const page = await refetch(k);
+    const result = build(page.n, page.cursor);
+    if (k <= 1 || resultChars(result) <= budget) return result;
+    k--;
+  }
+}
+
 /** `s` cut to `max` characters, saying how many more there are and where to read them whole. */
 export function clip(s: string, max: number, whole: string): string {
   if (s.length <= max) return s;

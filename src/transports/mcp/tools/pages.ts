@@ -10,7 +10,7 @@ import { TRIAL_STATES } from "../../../domain/trial.js";
 import type { OpArgs } from "../../../service/ops/ops.js";
 import type { TrialField } from "../../../service/paging.js";
 import { PARAMS_CHARS, paramsWithin } from "../../../service/summary.js";
-import { fitPrefix, overBudgetResult, resultChars } from "../budget.js";
+import { fitPage, overBudgetResult } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
 import { text } from "./tool.js";
@@ -141,17 +141,9 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
       ...(withoutValue > 0 ? { without_value: withoutValue } : {}),
     });
   };
-  // Fit with room for a cursor, then ask for exactly that page to get the real one. A cursor names
-  // its study and the page's last trial (number and value), so the real one may be longer than the
-  // room left for it: then one trial fewer.
-  const placeholder = "x".repeat(Math.max(120, page.next_cursor?.length ?? 0));
-  let { k } = fitPrefix(page.trials.length, (n) => build(n, placeholder), budget);
-  if (k === 0 && page.trials.length > 0) return overBudgetResult(tool, resultChars(build(1, placeholder)), budget, ["fields", "params", "max_chars"]);
-  if (k === page.trials.length) return build(k, page.next_cursor);
-  for (;;) {
+  const refetch = async (k: number) => {
     page = await ask(k);
-    const result = build(page.trials.length, page.next_cursor);
-    if (k <= 1 || resultChars(result) <= budget) return result;
-    k--;
-  }
+    return { n: page.trials.length, cursor: page.next_cursor };
+  };
+  return fitPage(page.trials.length, page.next_cursor, build, refetch, budget, (one) => overBudgetResult(tool, one, budget, ["fields", "params", "max_chars"]));
 }

@@ -7,7 +7,7 @@ import { firstSentence } from "../../../service/summary.js";
 import { boundedStudy, spaceText, studyLine, studyWithSpacePrefix, trialLine } from "../format.js";
 import { errorMeta, studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { clip, fitPrefix, resultChars } from "../budget.js";
+import { clip, fitPage, fitPrefix } from "../budget.js";
 import { projectionArgs } from "./pages.js";
 import { type McpTool, defineTool, text } from "./tool.js";
 
@@ -56,18 +56,12 @@ export const studyTools: McpTool[] = [
           })),
         });
       };
-      // Fit with room for a cursor, then ask for exactly that page to get the real one. A cursor
-      // holds the last study's whole name (up to about 1,100 characters), so the real one may be
-      // longer than the room left for it: then one study fewer.
-      const placeholder = "x".repeat(Math.max(120, page.next_cursor?.length ?? 0));
-      let { k } = fitPrefix(page.studies.length, (n) => build(n, placeholder), budget);
-      if (k >= page.studies.length) return build(page.studies.length, page.next_cursor);
-      for (;;) {
-        page = await ask(Math.max(1, k));
-        const result = build(page.studies.length, page.next_cursor);
-        if (k <= 1 || resultChars(result) <= budget) return result;
-        k--;
-      }
+      // A cursor holds the last study's whole name (up to about 1,100 characters).
+      const refetch = async (k: number) => {
+        page = await ask(k);
+        return { n: page.studies.length, cursor: page.next_cursor };
+      };
+      return fitPage(page.studies.length, page.next_cursor, build, refetch, budget);
     },
   }),
 

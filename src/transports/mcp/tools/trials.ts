@@ -8,7 +8,7 @@ import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/
 import { fmt, fmtHypervolume, fmtParams } from "../../../service/summary.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
-import { HARD_MAX_CHARS, clip, fitPrefix, overBudgetResult, resultChars } from "../budget.js";
+import { HARD_MAX_CHARS, clip, fitPage, fitPrefix, overBudgetResult, resultChars } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
 import { listingOutput, projectionArgs, stateFilter, trialListing } from "./pages.js";
@@ -293,18 +293,11 @@ export const trialTools: McpTool[] = [
           history: f.history ? f.history.slice(-50).map(([n, hv]) => [n, Number.isFinite(hv) ? hv : null]) : null,
         } as unknown as Record<string, unknown>);
       };
-      // Fit with room for a cursor, then ask for exactly that page to get the real one (one trial
-      // fewer while the real one, which names the study and the last trial, is longer than the room).
-      const placeholder = "x".repeat(Math.max(120, f.next_cursor?.length ?? 0));
-      let { k } = fitPrefix(f.trials.length, (n) => build(n, placeholder), budget);
-      if (k === 0 && f.trials.length > 0) return overBudgetResult("pareto_front", resultChars(build(1, placeholder)), budget, ["max_chars"]);
-      if (k === f.trials.length) return build(k, f.next_cursor);
-      for (;;) {
+      const refetch = async (k: number) => {
         f = await ask(k);
-        const result = build(f.trials.length, f.next_cursor);
-        if (k <= 1 || resultChars(result) <= budget) return result;
-        k--;
-      }
+        return { n: f.trials.length, cursor: f.next_cursor };
+      };
+      return fitPage(f.trials.length, f.next_cursor, build, refetch, budget, (one) => overBudgetResult("pareto_front", one, budget, ["max_chars"]));
     },
   }),
 
