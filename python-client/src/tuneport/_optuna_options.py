@@ -20,7 +20,7 @@ import operator
 import struct
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 # Optuna's attribute (a dotted path on the object) -> tuneport's option, per class name.
@@ -391,3 +391,16 @@ def plugin_hint(arg: str, kind: str, obj: Any, options: dict[str, Any] | None = 
     if not options:
         return f"{arg}={kind!r}"
     return f"{arg}={{'name': {kind!r}, 'options': {options!r}}}"
+
+
+def optuna_only_getattr(module: str, optuna_module: str, names: Container[str], hint: str) -> Callable[[str], object]:
+    """A module ``__getattr__`` for scripts moved with ``import tuneport as optuna``: a name of
+    Optuna's ``optuna_module`` that is in ``names`` (one tuneport has no counterpart of) raises an
+    AttributeError saying so and what to use instead (``hint``); any other name, Python's own."""
+
+    def __getattr__(name: str) -> object:
+        if name not in names:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        raise AttributeError(f"module {module!r} has no attribute {name!r} (Optuna's {optuna_module}.{name}): {hint}")
+
+    return __getattr__

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ._optuna_options import Recorded
+from ._optuna_options import Recorded, optuna_only_getattr
 
 _WINDOW = {
     "n_startup_trials": "n_startup_trials",
@@ -116,13 +116,11 @@ __all__ = [
 _OPTUNA_ONLY = frozenset({"WilcoxonPruner"})
 
 if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
-
-    def __getattr__(name: str) -> object:
-        if name not in _OPTUNA_ONLY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        raise AttributeError(
-            f"module {__name__!r} has no attribute {name!r} (Optuna's optuna.pruners.{name}): tuneport's schedulers run on the "
-            "server; pass scheduler='<name>' of one it has to create_study, or leave scheduler= out (Client.catalogue() lists "
-            "them, options as scheduler={'name': ..., 'options': {...}}; a pruner of your own is written as a server plug-in: "
-            "docs/PLUGINS.md)"
-        )
+    __getattr__ = optuna_only_getattr(
+        __name__,
+        "optuna.pruners",
+        _OPTUNA_ONLY,
+        "tuneport's schedulers run on the server; pass scheduler='<name>' of one it has to create_study, or leave "
+        "scheduler= out (Client.catalogue() lists them, options as scheduler={'name': ..., 'options': {...}}; a pruner "
+        "of your own is written as a server plug-in: docs/PLUGINS.md)",
+    )

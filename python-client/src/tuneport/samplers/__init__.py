@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._optuna_options import Recorded, crossover_setting
+from .._optuna_options import Recorded, crossover_setting, optuna_only_getattr
 from . import nsgaii
 
 ConstraintsFunc = Callable[[Any], Sequence[float]]
@@ -204,20 +204,14 @@ __all__ = [
 
 # Optuna 5.0's optuna.samplers names tuneport has no counterpart of (an AttributeError that says
 # what to use instead, in a script moved with ``import tuneport as optuna``).
-_OPTUNA_ONLY = {
-    "PartialFixedSampler": "",
-    "NSGAIIISampler": "",
-    "BaseGASampler": "",
-}
+_OPTUNA_ONLY = frozenset({"PartialFixedSampler", "NSGAIIISampler", "BaseGASampler"})
 
 if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
-
-    def __getattr__(name: str) -> object:
-        if name not in _OPTUNA_ONLY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        raise AttributeError(
-            f"module {__name__!r} has no attribute {name!r} (Optuna's optuna.samplers.{name}): tuneport's strategies run on the "
-            "server; pass strategy='<name>' of one it has to create_study (Client.catalogue() lists them, options as "
-            f"strategy={{'name': ..., 'options': {{...}}}}; a sampler of your own is written as a server plug-in: docs/PLUGINS.md)"
-            + _OPTUNA_ONLY[name]
-        )
+    __getattr__ = optuna_only_getattr(
+        __name__,
+        "optuna.samplers",
+        _OPTUNA_ONLY,
+        "tuneport's strategies run on the server; pass strategy='<name>' of one it has to create_study (Client.catalogue() "
+        "lists them, options as strategy={'name': ..., 'options': {...}}; a sampler of your own is written as a server "
+        "plug-in: docs/PLUGINS.md)",
+    )

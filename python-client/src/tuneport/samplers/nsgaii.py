@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._optuna_options import optuna_only_getattr
+
 
 class UniformCrossover:
     """Optuna's ``UniformCrossover``: each parameter is taken from the second parent with
@@ -45,13 +47,12 @@ _OPTUNA_ONLY = frozenset(
 )
 
 if not TYPE_CHECKING:  # type checkers keep flagging unknown names of the module
-
-    def __getattr__(name: str) -> object:
-        if name not in _OPTUNA_ONLY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        raise AttributeError(
-            f"module {__name__!r} has no attribute {name!r} (Optuna's optuna.samplers.nsgaii.{name}): tuneport's nsga2 "
-            "crosses over uniformly with its one swapping_prob and mutates as Optuna does given no mutation (a parameter "
-            "redrawn with mutation_prob), so no other crossover or mutation has a counterpart: NSGAIISampler(swapping_prob=p) (or crossover=UniformCrossover(p) with the same p) "
-            "runs on the server as strategy='nsga2'; a sampler of your own is written as a server plug-in: docs/PLUGINS.md"
-        )
+    __getattr__ = optuna_only_getattr(
+        __name__,
+        "optuna.samplers.nsgaii",
+        _OPTUNA_ONLY,
+        "tuneport's nsga2 crosses over uniformly with its one swapping_prob and mutates as Optuna does given no mutation "
+        "(a parameter redrawn with mutation_prob), so no other crossover or mutation has a counterpart: "
+        "NSGAIISampler(swapping_prob=p) (or crossover=UniformCrossover(p) with the same p) runs on the server as "
+        "strategy='nsga2'; a sampler of your own is written as a server plug-in: docs/PLUGINS.md",
+    )
