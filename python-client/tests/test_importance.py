@@ -247,9 +247,9 @@ def test_too_few_trials_warn_and_give_equal_importances(server: ServerProcess, n
     study = tp.create_study(storage=server.endpoint, study_name=name, space=SPACE)
     for p in _points(3, 3):
         study.add_trial(params=p, value=p["x"])
-    with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials"):
+    with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials with a finite value"):
         assert importance.get_param_importances(study) == {"x": 1 / 3, "y": 1 / 3, "k": 1 / 3}
-    with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials"):
+    with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials with a finite value"):
         assert importance.get_param_importances(study, params=["y"], normalize=False) == {"y": 0.0}
 
 

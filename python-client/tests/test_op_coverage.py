@@ -81,7 +81,7 @@ def test_a_session_through_the_public_api_sends_every_exposed_op(server: Any, na
         study.best_trial  # a property, as in Optuna
         study.best_trials  # the Pareto front (op best_trials)
         study.lineage()
-        with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials"):  # two COMPLETE trials
+        with pytest.warns(UserWarning, match="needs at least 4 COMPLETE trials with a finite value"):  # two COMPLETE trials
             tp.importance.get_param_importances(study, params=["x"])
         study.plot("history")
         study.set_user_attrs({"owner": "me"})

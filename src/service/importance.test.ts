@@ -19,6 +19,11 @@ describe("paramImportances", () => {
     expect(r.note).toMatch(/at least 4/);
   });
 
+  it("says when the COMPLETE trials are there but their values are not finite", () => {
+    const r = paramImportances(Array.from({ length: 6 }, (_, i) => trial(i, { a: i }, i < 2 ? i : Number.NaN)));
+    expect(r.note).toBe("needs at least 4 COMPLETE trials with a finite value (has 2; 4 more have a NaN, infinite or missing value)");
+  });
+
   it("ranks the parameter that drives the objective first, over several seeds", () => {
     let wins = 0;
     for (let seed = 0; seed < 10; seed++) {
@@ -102,7 +107,7 @@ describe("frontImportances: several objectives, the importances of reaching the 
     expect(ranked.every((t) => t.value === 0 || ranked.some((u) => u.value === (t.value as number) - 1))).toBe(true);
     const few = frontImportances(MIN, trials.slice(0, 3));
     expect(few.importances).toEqual([]);
-    expect(few.note).toBe("needs at least 4 COMPLETE trials (has 3)");
+    expect(few.note).toBe("needs at least 4 COMPLETE trials with a finite value (has 3)");
     expect(few.method).toBe(FRONT_IMPORTANCE_METHOD);
   });
 

@@ -86,14 +86,17 @@ export const IMPORTANCE_METHOD =
  */
 export function paramImportances(trials: readonly ImportanceTrial[], method = IMPORTANCE_METHOD, of = "the objective's ranks"): Importances {
   const done = trials.filter((t) => t.state === "COMPLETE" && typeof t.value === "number" && Number.isFinite(t.value));
-  if (done.length < MIN_TRIALS)
+  if (done.length < MIN_TRIALS) {
+    // A target that is NaN everywhere left "has 0 COMPLETE trials" on a study full of them.
+    const notFinite = trials.filter((t) => t.state === "COMPLETE").length - done.length;
     return {
       importances: [],
       n_trials: done.length,
       method,
-      note: `needs at least ${MIN_TRIALS} COMPLETE trials (has ${done.length})`,
+      note: `needs at least ${MIN_TRIALS} COMPLETE trials with a finite value (has ${done.length}${notFinite > 0 ? `; ${notFinite} more have a NaN, infinite or missing value` : ""})`,
       caveats: [],
     };
+  }
   const names = [...new Set(done.flatMap((t) => Object.keys(t.params)))];
   const raw: ParamImportance[] = [];
   // Whether some parameter's score stands out from what bins of pure noise give (see NOISE_SPREADS).
