@@ -47,6 +47,18 @@ def test_a_silent_server_is_skipped_for_the_next_endpoint() -> None:
             assert len(dead.received) == 1 and live.received[-1]["id"] == dead.received[0]["id"]
 
 
+def test_the_client_names_the_endpoint_that_answered_not_the_first_one_given() -> None:
+    """``client.endpoint`` (its repr, "A new study created on ...") is the server it talks to: with
+    the first endpoint down, connect's hello is answered by the second, and naming the first sent
+    an operator to the dead server."""
+    dead = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    with FakeServer(lambda m: ok(m, {"studies": []})) as live:
+        with tp.connect([dead, live.endpoint], timeout=0.3, connect_timeout=0.3, retries=0, heartbeat=False) as client:
+            assert client.endpoint == live.endpoint
+            assert live.endpoint in repr(client) and dead not in repr(client)
+            assert client.list_studies() == []
+
+
 def test_a_redirect_to_a_dead_owner_waits_for_the_takeover() -> None:
     calls: list[str] = []
 

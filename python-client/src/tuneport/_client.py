@@ -98,7 +98,6 @@ class Client:
         curve: CurveKeys | None = None,
     ) -> None:
         self._endpoints = Endpoints(endpoint, suspect_s=max(1.0, 3 * timeout))
-        self.endpoint = self._endpoints.current
         if not connect_timeout > 0:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
@@ -170,6 +169,12 @@ class Client:
                 f"server chose protocol version {result.get('version')!r}, not one of {list(versions)}"
             )
         return dict(result)
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint this client talks to now: with several, the one that answered ``connect``
+        (or the last redirect or failover), not necessarily the first one given."""
+        return self._endpoints.current
 
     # ------------------------------------------------------------------ requests
 
