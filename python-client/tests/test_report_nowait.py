@@ -367,6 +367,21 @@ def test_a_trial_finished_elsewhere_is_warned_once_not_once_per_queued_report(
         trial.flush_reports()
 
 
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_report_on_a_trial_finished_elsewhere_raises_the_same_error_blocking_or_not(client: tp.Client, name: str, wait: bool) -> None:
+    """Optuna's UpdateFinishedTrialError (a RuntimeError), whichever kind of report finds out: the
+    non-blocking one raised the bare FailedPreconditionError, so ``except RuntimeError`` (Optuna
+    code) caught one kind and not the other."""
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    trial = study.ask()
+    client.call("tell", study=name, trial=trial.number, token=trial.lease.token, state="PRUNED")
+    with pytest.raises(tp.exceptions.UpdateFinishedTrialError) as raised:
+        trial.report(1.0, 0, wait=wait)  # blocking: refused here; non-blocking: in the background,
+        wait_answered(trial)
+        trial.report(1.0, 1, wait=wait)  # and raised by the next report
+    assert isinstance(raised.value, RuntimeError) and raised.value.code == "FAILED_PRECONDITION"
+
+
 def last_report_prunes(client: tp.Client, name: str) -> tp.Study:
     """A study whose scheduler prunes a report above 1.0 (threshold): report 0.1 at steps 0..3 and
     5.0 at step 4, and only the last report's decision is prune."""

@@ -598,6 +598,10 @@ class Trial(_OptunaV2Suggest):
         An error that ends the trial for this worker (lost lease, finished or deleted elsewhere)
         is warned once per trial, not once per report queued behind it; a lost lease not at all
         when a heartbeat already warned of it."""
+        if isinstance(err, FailedPreconditionError) and not isinstance(err, UpdateFinishedTrialError):
+            # A report on a trial finished elsewhere: what a blocking report raises (``_call``), Optuna's
+            # UpdateFinishedTrialError (a RuntimeError), not the bare wire error.
+            err = UpdateFinishedTrialError(err.message, err.data)
         if isinstance(err, LeaseLostError):
             quiet = not self._mark_lost(err) or quiet
         elif isinstance(err, (FailedPreconditionError, NotFoundError)):
