@@ -96,3 +96,22 @@ def test_non_blocking_hypergradient_reports_wait_only_for_the_first_answer(clien
         assert trial.flush_reports() is not None  # that one was queued
         trial.complete(0.8)
     assert [s for s, _ in study.trial(trial.number).intermediate] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_optimize_hands_the_callbacks_a_trial_given_up_as_the_server_holds_it(client: tp.Client, name: str, wait: bool) -> None:
+    """A trial finished elsewhere (told by another thread holding its token, an agent) is given up by
+    ``optimize``; its callbacks got this process's snapshot, RUNNING, a state no trial ends in
+    (Optuna's callbacks get the stored trial)."""
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    seen: list[tuple[int, str]] = []
+
+    def objective(trial: tp.Trial) -> float:
+        trial.report(0.5, 0, wait=wait)
+        client.call("tell", study=name, trial=trial.number, token=trial.lease.token, state="PRUNED")
+        trial.report(0.5, 1, wait=wait)
+        trial.flush_reports()  # a non-blocking report's refusal is raised here
+        return 0.5
+
+    study.optimize(objective, n_trials=2, callbacks=[lambda s, t: seen.append((t.number, str(t.state.name)))])
+    assert seen == [(0, "PRUNED"), (1, "PRUNED")]

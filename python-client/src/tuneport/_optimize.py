@@ -189,14 +189,15 @@ def _worker(
                 # not run, so a daemon thread does not train on behind the user's back.
                 run.tell_interrupted(trial, interrupt)
                 return
+            given_up = False
             try:
-                _run_trial(trial, func, catch, constraints_func)
+                given_up = _run_trial(trial, func, catch, constraints_func)
             finally:
                 with run.lock:
                     run.open.discard(trial)
                 if gc_after_trial:
                     gc.collect()
-            frozen = trial.frozen()
+            frozen = _stored(trial) if given_up else trial.frozen()
             _report(run, frozen)
             for cb in callbacks:
                 cb(study, frozen)
@@ -204,9 +205,21 @@ def _worker(
         running.discard(id(study))
 
 
+def _stored(trial: Trial) -> FrozenTrial:
+    """A trial given up (its lease lost, or finished elsewhere) as the server holds it, for the
+    callbacks and the log line: this object never learnt how it ended, and its snapshot said
+    RUNNING (Optuna's callbacks get the stored trial). That snapshot when the server cannot say."""
+    try:
+        return trial.study.trial(trial.number)
+    except TuneportError as err:
+        log.warning("trial %d of '%s': could not read how it ended: %s", trial.number, trial.study.name, err)
+        return trial.frozen()
+
+
 def _run_trial(
     trial: Trial, func: Callable[[Trial], Any], catch: tuple[type[Exception], ...], constraints_func: ConstraintsFunc | None = None
-) -> None:
+) -> bool:
+    """Runs one trial; True when it was given up (lease lost, or finished elsewhere: not told here)."""
     study = trial.study
     try:
         with trial:
@@ -237,12 +250,14 @@ def _run_trial(
                 trial.fail(f"objective returned {value!r}")
     except (LeaseLostError, FailedPreconditionError) as err:
         log.warning("trial %d of '%s' given up: %s", trial.number, study.name, err)
+        return not trial.state.is_finished()
     except catch as err:
         _log_failed(trial, repr(err), None, err)
     except BaseException as err:
         if not isinstance(err, (TuneportError, GeneratorExit, SystemExit)):  # the objective's own error (optimize re-raises it)
             _log_failed(trial, repr(err), None, err)
         raise
+    return False
 
 
 def _constraints_of(constraints_func: ConstraintsFunc, trial: FrozenTrial) -> list[float]:
