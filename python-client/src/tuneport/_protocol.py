@@ -601,6 +601,10 @@ class Channel:
         wait = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         budget = self.outage_budget_s if outage_budget_s is None else outage_budget_s
+        # Only a request that waited out the whole outage budget gives up on the server for the next
+        # ones: a heartbeat's short look (its timeout) left the background thread's next report a
+        # second's grace instead of the budget, so a restart longer than that failed the trial.
+        whole_budget = budget >= self.outage_budget_s
         with self._lock:
             if self._gave_up:
                 budget = min(budget, GAVE_UP_GRACE_S)
@@ -668,7 +672,7 @@ class Channel:
                     elif now >= (self._unreachable_since or now) + limit:
                         error = self._unreachable_error(message, now, budget, stalled_s=handshake_wait if limit < budget else None)
                         # The next request looks once more (GAVE_UP_GRACE_S) on a fresh socket.
-                        self._gave_up = True
+                        self._gave_up = self._gave_up or whole_budget
                         self._unreachable_since = None
                         self._drop_socket()
                         raise error

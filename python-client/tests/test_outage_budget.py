@@ -1,0 +1,45 @@
+"""The outage budget across the client's two channels (an audit of training scripts against a
+killed and restarted server, 2026-12-06): the background thread's heartbeats and non-blocking
+reports, and the training loop's own requests. Real server processes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import tuneport as tp
+
+from conftest import ServerProcess
+
+HANG_S = 60.0  # only catches a hang
+
+
+def test_a_restart_longer_than_a_heartbeat_is_ridden_out_by_the_next_non_blocking_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A heartbeat looks for the server for its timeout only; when it failed, the background
+    thread's next report was given a second's grace instead of ``outage_budget_s`` (as if it had
+    waited the budget out), so a restart longer than that failed the report, and the trial."""
+    srv = ServerProcess(tmp_path / "t.db", extra=("--report-commit-ms", "0")).start()  # every acknowledged report stored
+    try:
+        with tp.connect(srv.endpoint, timeout=0.5, retries=1, outage_budget_s=HANG_S, heartbeat_interval_s=0.2) as c:
+            trial = c.create_study("r").ask()
+            trial.report(0.0, 0)
+            srv.kill()
+            with caplog.at_level(logging.WARNING, logger="tuneport"):
+                end = time.monotonic() + HANG_S
+                while not any("heartbeat failed" in r.getMessage() for r in caplog.records):
+                    assert time.monotonic() < end, "no heartbeat failed"
+                    time.sleep(0.05)
+            trial.report(1.0, 1, wait=False)
+            time.sleep(2.0)  # the server is away longer than the one second's grace
+            srv.start()
+            trial.flush_reports()  # raised TimeoutError ("no connection ... within 1s")
+            trial.complete(1.0)
+            assert [t.intermediate_values for t in c.load_study("r").trials] == [{0: 0.0, 1: 1.0}]
+    finally:
+        srv.kill()
