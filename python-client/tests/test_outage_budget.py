@@ -43,3 +43,26 @@ def test_a_restart_longer_than_a_heartbeat_is_ridden_out_by_the_next_non_blockin
             assert [t.intermediate_values for t in c.load_study("r").trials] == [{0: 0.0, 1: 1.0}]
     finally:
         srv.kill()
+
+
+def test_after_a_non_blocking_report_waited_the_outage_out_the_trials_tell_does_not_wait_it_again(tmp_path: Path) -> None:
+    """The background thread's report waited ``outage_budget_s`` and failed; the next report raises
+    that error, and the with-block's FAIL tell then looks once more (a second) on the client's
+    other channel, as it does after a blocking report: it waited a whole second budget, so a worker
+    whose server died with wait=False reports gave up after twice the documented time."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        with tp.connect(srv.endpoint, timeout=1.0, retries=0, outage_budget_s=3.0, heartbeat=False) as c:
+            trial = c.create_study("g").ask()
+            srv.kill()
+            trial.report(1.0, 1, wait=False)
+            with pytest.raises(tp.TimeoutError, match=r"within 3s \(outage_budget_s\)"):
+                trial.flush_reports()
+            with pytest.raises(tp.TimeoutError) as told:
+                trial.fail()
+            assert "within 1s (it was already unreachable)" in told.value.message
+            srv.start()
+            trial.complete(1.0)  # the server is back: a reply ends the grace
+            assert trial.state == "COMPLETE"
+    finally:
+        srv.kill()

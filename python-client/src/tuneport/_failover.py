@@ -27,7 +27,7 @@ from typing import Any
 import zmq
 
 from ._errors import ClientClosedError, TimeoutError
-from ._protocol import DEFAULT_OUTAGE_BUDGET_S, Channel, CurveKeys, check_endpoint, encode
+from ._protocol import DEFAULT_OUTAGE_BUDGET_S, GAVE_UP_GRACE_S, Channel, CurveKeys, check_endpoint, encode
 
 log = logging.getLogger("tuneport")
 
@@ -47,6 +47,10 @@ class Endpoints:
         self._all: list[str] = list(dict.fromkeys(listed))
         self._current = self._all[0]
         self._suspect: dict[str, float] = {}
+        self._given_up: set[str] = set()
+        """Endpoints a request of this client waited a whole outage budget for, on any of its
+        channels, with no reply from them since: the next request on any channel looks once more
+        (GAVE_UP_GRACE_S) instead of waiting a budget again."""
         self._lock = threading.Lock()
         self.suspect_s = suspect_s
 
@@ -93,6 +97,15 @@ class Endpoints:
     def answered(self, endpoint: str) -> None:
         with self._lock:
             self._suspect.pop(endpoint, None)
+
+    def given_up(self, endpoint: str) -> bool:
+        return endpoint in self._given_up
+
+    def give_up(self, endpoint: str, gave_up: bool) -> None:
+        """A request to ``endpoint`` waited out its outage budget (True), or got a reply (False)."""
+        if gave_up != (endpoint in self._given_up):
+            with self._lock:
+                (self._given_up.add if gave_up else self._given_up.discard)(endpoint)
 
     def rotate(self) -> None:
         """Moves on to the next endpoint (a server said it is busy or stopping)."""
@@ -191,15 +204,27 @@ class FailoverChannel:
                     raise ClientClosedError("the client is closed")
                 endpoint = self.endpoints.pick()
                 if len(self.endpoints.all) == 1:
-                    # One server known: its channel's own retries and outage budget, unchanged.
-                    reply = self._channel(endpoint, wait).request(
-                        message,
-                        timeout=wait,
-                        retries=silences_allowed,
-                        outage_budget_s=outage_budget_s,
-                        payload=payload,
-                        handshake_wait=handshake_wait,
-                    )
+                    # One server known: its channel's own retries and outage budget, unchanged, but
+                    # shared with the client's other channel: after the background thread's report
+                    # waited the budget out, the with-block's tell waited a second budget.
+                    channel = self._channel(endpoint, wait)
+                    budget = outage_budget_s
+                    if handshake_wait is None and self.endpoints.given_up(endpoint):
+                        budget = min(self.outage_budget_s if budget is None else budget, GAVE_UP_GRACE_S)
+                    try:
+                        reply = channel.request(
+                            message,
+                            timeout=wait,
+                            retries=silences_allowed,
+                            outage_budget_s=budget,
+                            payload=payload,
+                            handshake_wait=handshake_wait,
+                        )
+                    except TimeoutError:
+                        if channel.gave_up:
+                            self.endpoints.give_up(endpoint, True)
+                        raise
+                    self.endpoints.give_up(endpoint, False)
                     moved = redirect_of(reply)
                     target = moved.get("endpoint") if moved is not None else None
                     if isinstance(target, str) and target and target != endpoint and hops < MAX_HOPS:

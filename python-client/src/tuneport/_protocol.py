@@ -450,6 +450,11 @@ class Channel:
         self._lost = False
         self._gave_up = False
 
+    @property
+    def gave_up(self) -> bool:
+        """The last request waited out the whole outage budget (the next looks GAVE_UP_GRACE_S only)."""
+        return self._gave_up
+
     def _open(self) -> zmq.Socket[bytes]:
         sock = self._context.socket(zmq.DEALER)
         monitor: zmq.Socket[bytes] | None = None
