@@ -219,6 +219,37 @@ def test_heartbeats_and_reports_take_turns() -> None:
         trial.complete(1.0)
 
 
+def test_report_data_is_sent_as_it_was_when_the_report_was_queued() -> None:
+    """The background thread packed ``data`` when it sent the report: a list the loop appended to
+    meanwhile (or a tensor updated in place) went out as it was then, not as reported."""
+    handler, _ = _report_server(drop_first=False, report_delay_s=0.3)
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=5.0, heartbeat=False) as client:
+        trial = client.load_study("s").ask()
+        trial.report(1.0, 0, wait=False)  # the server takes 0.3 s: the next report waits in the queue
+        history = [1.0]
+        trial.report(1.0, 1, {"history": history}, wait=False)
+        history.append(2.0)
+        trial.flush_reports()
+        (sent,) = [m["data"] for m in fake.received if m["op"] == "report" and m["step"] == 1]
+        assert sent == {"history": [1.0]}
+        trial.complete(1.0)
+
+
+def test_report_data_that_cannot_be_sent_is_refused_by_the_call_and_the_thread_lives_on(client: tp.Client, name: str) -> None:
+    """Refused in the caller's thread, as by a blocking report; packed later by the background
+    thread, the TypeError ended that thread: every later report was dropped without a word (and
+    flush_reports() returned), heartbeats stopped, and the client's leases ran out."""
+    trial = client.create_study(name).ask()
+    with pytest.raises(TypeError, match="can not serialize 'object'"):
+        trial.report(0.5, 0, {"what": object()}, wait=False)
+    for step in range(3):
+        trial.report(float(step), step, wait=False)
+    trial.flush_reports()
+    trial.complete(2.0)
+    (told,) = client.load_study(name).trials
+    assert (told.state, told.intermediate_values) == ("COMPLETE", {0: 0.0, 1: 1.0, 2: 2.0})
+
+
 def test_many_threads_report_without_blocking_each_other(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space={"x": tp.Float(0, 1)})
     trials = [study.ask() for _ in range(4)]

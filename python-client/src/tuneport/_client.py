@@ -661,6 +661,11 @@ class _Background:
                 if behind:
                     log.warning("the server is unreachable: %d queued non-blocking report(s) dropped", behind)
             return
+        except Exception as err:  # noqa: BLE001 - not an answer (a bug, a ZeroMQ error): the trial's, not the thread's
+            # Escaping, it ended this thread: heartbeats and every later report stopped without a word.
+            if not job.abandoned:
+                job.trial._deliver_error(err)
+            return
         if not job.abandoned:
             job.trial._deliver(result)
 

@@ -24,7 +24,7 @@ from ._errors import (
     TuneportError,
     UpdateFinishedTrialError,
 )
-from ._protocol import json_attrs, make_request
+from ._protocol import json_attrs, make_request, snapshot
 
 if TYPE_CHECKING:
     from ._study import Lineage, Study
@@ -524,7 +524,7 @@ class Trial(_OptunaV2Suggest):
         self._report_seq = 0
         """Sequence number of this trial's last queued non-blocking report (0: none)."""
         self._delivered: list[Decision] = []
-        self._deferred_error: TuneportError | None = None
+        self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
         self._hypergradients_taken = False
@@ -592,7 +592,7 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             self._delivered.append(decision)
 
-    def _deliver_error(self, err: TuneportError, *, quiet: bool = False) -> None:
+    def _deliver_error(self, err: Exception, *, quiet: bool = False) -> None:
         """Background thread: a non-blocking report failed; the next ``report`` raises ``err``.
         ``quiet``: the background thread already warned (a report dropped behind an outage).
         An error that ends the trial for this worker (lost lease, finished or deleted elsewhere)
@@ -963,6 +963,11 @@ class Trial(_OptunaV2Suggest):
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+        if payload is not None:
+            # Packed by the background thread later: a value the loop changes meanwhile (a list it
+            # appends to, a tensor updated in place) was sent as it was then, and one that cannot
+            # be packed killed that thread (heartbeats and reports stopped; every lease ran out).
+            payload = snapshot(payload)
         client = self.study.client
         args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}
         self._report_seq = client._submit_report(self, make_request("report", args, version=client._version))
