@@ -115,3 +115,20 @@ def test_optimize_hands_the_callbacks_a_trial_given_up_as_the_server_holds_it(cl
 
     study.optimize(objective, n_trials=2, callbacks=[lambda s, t: seen.append((t.number, str(t.state.name)))])
     assert seen == [(0, "PRUNED"), (1, "PRUNED")]
+
+
+def test_an_error_whose_str_fails_still_fails_its_trial(client: tp.Client, name: str) -> None:
+    """An exception whose ``__str__`` raises (a message built from an attribute that is not set):
+    the with-block's FAIL tell formatted it and raised that RuntimeError instead, so the trial
+    stayed RUNNING and ``catch`` no longer caught the error (Optuna fails the trial, goes on)."""
+
+    class Opaque(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no message")
+
+    def objective(trial: tp.Trial) -> float:
+        raise Opaque()
+
+    study = client.create_study(name)
+    study.optimize(objective, n_trials=2, catch=(Opaque,))
+    assert [(t.state.name, t.system_attrs.get("fail_reason")) for t in study.trials] == [("FAIL", "Opaque: <exception str() failed>")] * 2

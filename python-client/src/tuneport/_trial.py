@@ -407,6 +407,17 @@ def _typed_value(v: Any, d: Distribution) -> Any:
     return v
 
 
+def _fail_reason(exc_type: type[BaseException], exc: BaseException | None) -> str:
+    """``"ValueError: message"`` for a trial that ``exc`` failed. An exception whose ``str()``
+    raises gets Python's own words for it: raising here left the trial RUNNING and replaced the
+    objective's error (``optimize``'s ``catch`` no longer caught it; Optuna fails the trial)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - any failure of a user's __str__
+        text = "<exception str() failed>"
+    return f"{exc_type.__name__}: {text}"
+
+
 def is_trial_pruned(exc_type: type[BaseException]) -> bool:
     """True for ``tp.TrialPruned`` and for Optuna's ``optuna.TrialPruned`` (raised by code moved
     from Optuna or by its integrations' pruning callbacks), which tuneport treats alike."""
@@ -1132,7 +1143,7 @@ class Trial(_OptunaV2Suggest):
         ``tell.interrupted``): its strategy then does not learn from the trial, where a plain FAIL
         tells the model-based ones that the configuration fails. An older server gets a plain FAIL."""
         extra = {"interrupted": True} if "tell.interrupted" in self.study.client._optional_args else None
-        self._tell("FAIL", None, f"{exc_type.__name__}: {exc}"[:2000], None, extra, hurry=True)
+        self._tell("FAIL", None, _fail_reason(exc_type, exc)[:2000], None, extra, hurry=True)
 
     def prune(self, value: float | None = None, *, user_attrs: Mapping[str, Any] | None = None) -> None:
         """Finishes the trial as PRUNED; ``value`` defaults (on the server) to the last finite report."""
@@ -1168,7 +1179,7 @@ class Trial(_OptunaV2Suggest):
                 self.fail("the trial's with-block ended without complete(), fail() or prune()")
                 log.warning("trial %d of '%s' ended without an outcome; told FAIL", self.number, self.study.name)
             elif issubclass(exc_type, Exception):
-                self.fail(f"{exc_type.__name__}: {exc}")
+                self.fail(_fail_reason(exc_type, exc))
             else:  # Ctrl-C: tell FAIL, interrupted, without waiting out an outage
                 self._tell_interrupted(exc_type, exc)
         except TuneportError as err:
