@@ -60,7 +60,10 @@ def test_a_finished_trial_refuses_changes_with_update_finished_trial_error(serve
         t.report(0.5, 0)
         study.tell(t, 1.0)
         outcome = []
-        acts: list[Callable[[], Any]] = [lambda: t.set_user_attr("k", 1), lambda: t.report(0.4, 1), lambda: t.suggest_float("y", 0, 1)]
+        acts: list[Callable[[], Any]] = [
+            lambda: t.set_user_attr("k", 1), lambda: t.report(0.4, 1), lambda: t.suggest_float("y", 0, 1),
+            lambda: t.suggest_float("x", 0, 1),  # suggested before the tell: its value (tuneport raised)
+        ]
         for act in acts:
             try:
                 act()
@@ -72,7 +75,7 @@ def test_a_finished_trial_refuses_changes_with_update_finished_trial_error(serve
 
     mine = script(tp, _study(server, name, scheduler="median"))
     assert mine == script(optuna, optuna.create_study())
-    assert mine == ["raised", "raised", "raised", "should_prune False"]
+    assert mine == ["raised", "raised", "raised", "accepted", "should_prune False"]
     assert tp.load_study(study_name=name, storage=server.endpoint).trials[0].user_attrs == {}
 
 

@@ -769,6 +769,11 @@ class Trial(_OptunaV2Suggest):
                 RuntimeWarning,
                 stacklevel=3,  # the suggest_* call
             )
+        if name in self.params and self.state in ("COMPLETE", "FAIL", "PRUNED"):
+            # Told: the server refuses a suggest now. A parameter the trial has is answered here, as
+            # Optuna's finished trial returns it (code that rebuilds the model from the trial after
+            # the tell); a new one raises UpdateFinishedTrialError there as here.
+            return self.params[name]
         remember_categorical(self.study.name, name, dist)
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
         fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
