@@ -928,8 +928,10 @@ class Study:
         it reaches the calling thread only, which tells FAIL for every trial still running (their
         threads stop at their next request) before it propagates. Such a trial is marked
         ``system_attrs["interrupted"]`` (by servers that support it), and GP, TPE and ``auto``
-        do not learn from it as they learn from other failed trials. A trial whose lease was lost (or that was told elsewhere) is given up with a warning. ``callbacks`` get
-        ``(study, frozen_trial)`` after each trial (a given-up one as the server holds it); ``gc_after_trial`` runs ``gc.collect()``.
+        do not learn from it as they learn from other failed trials. A trial whose lease was lost
+        (or that was told elsewhere) is given up with a warning. ``callbacks`` get
+        ``(study, frozen_trial)`` after each trial (a given-up one as the server holds it);
+        ``gc_after_trial`` runs ``gc.collect()``.
         Each finished trial is logged at INFO (logger ``"tuneport"``, as Optuna's lines);
         ``show_progress_bar`` draws a tqdm bar when tqdm is installed, plain lines otherwise.
         In a multi-objective study ``func`` returns one value per objective. ``constraints_func``
