@@ -107,3 +107,24 @@ def test_an_optuna_storage_object_is_refused_with_what_to_pass_instead(tmp_path:
             tp.create_study(storage=storage)
         with pytest.raises(tp.InvalidArgumentError, match=message):
             tp.load_study(study_name="x", storage=storage)
+
+
+def test_each_callback_gets_its_own_copy_of_the_trial_as_optuna(server: ServerProcess, name: str) -> None:
+    """Optuna hands each callback a deep copy of the stored trial; one FrozenTrial went to every
+    callback, so what one callback changed in it (a tag in user_attrs) the next one saw."""
+
+    def script(study: Any) -> list[Any]:
+        seen: list[Any] = []
+
+        def tag(s: Any, t: Any) -> None:
+            t.user_attrs["tagged"] = True
+            t.params["x"] = -1.0
+
+        def look(s: Any, t: Any) -> None:
+            seen.append((dict(t.user_attrs), t.params["x"] >= 0))
+
+        study.optimize(_x, n_trials=2, callbacks=[tag, look])
+        return seen
+
+    mine = script(tp.create_study(study_name=name, storage=server.endpoint))
+    assert mine == script(optuna.create_study()) == [({}, True), ({}, True)]

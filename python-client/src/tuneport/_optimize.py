@@ -4,6 +4,7 @@ when to stop."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gc
 import importlib
@@ -200,7 +201,7 @@ def _worker(
             frozen = _stored(trial) if given_up else trial.frozen()
             _report(run, frozen)
             for cb in callbacks:
-                cb(study, frozen)
+                cb(study, copy.deepcopy(frozen))  # each its own, as Optuna: one callback's changes are not the next one's
     finally:
         running.discard(id(study))
 
