@@ -235,13 +235,18 @@ def test_report_data_is_sent_as_it_was_when_the_report_was_queued() -> None:
         trial.complete(1.0)
 
 
-def test_report_data_that_cannot_be_sent_is_refused_by_the_call_and_the_thread_lives_on(client: tp.Client, name: str) -> None:
-    """Refused in the caller's thread, as by a blocking report; packed later by the background
+@pytest.mark.parametrize("what", ["unpackable", "too large"])
+def test_report_data_that_cannot_be_sent_is_refused_by_the_call_and_the_thread_lives_on(client: tp.Client, name: str, what: str) -> None:
+    """Refused in the caller's thread, as by a blocking report. Packed later by the background
     thread, the TypeError ended that thread: every later report was dropped without a word (and
-    flush_reports() returned), heartbeats stopped, and the client's leases ran out."""
+    flush_reports() returned), heartbeats stopped, and the client's leases ran out; a report over
+    the server's limit was raised by the next report, itself lost."""
     trial = client.create_study(name).ask()
-    with pytest.raises(TypeError, match="can not serialize 'object'"):
-        trial.report(0.5, 0, {"what": object()}, wait=False)
+    limit = int(client.limits["max_message_bytes"])
+    data, error = ({"what": object()}, TypeError) if what == "unpackable" else ({"blob": "x" * limit}, tp.MessageTooLargeError)
+    for wait in (True, False):
+        with pytest.raises(error):
+            trial.report(0.5, 0, data, wait=wait)
     for step in range(3):
         trial.report(float(step), step, wait=False)
     trial.flush_reports()

@@ -47,6 +47,7 @@ from ._protocol import (
     json_attrs,
     make_request,
     parse_reply,
+    unpack_request,
 )
 from ._study import _METRIC_NAMES_ATTR, Direction, Study, StudySummary
 from ._trial import Trial
@@ -195,15 +196,7 @@ class Client:
         self._check_process()
         main = self._channel
         chan = channel or main
-        limit = self.limits.get("max_message_bytes")
-        if self._attempts and "attempt" not in message:
-            message["attempt"] = 0  # the channel counts the resends (Channel.request)
-        payload = encode(message)  # once: the channel sends these bytes on the first attempt
-        if isinstance(limit, int) and len(payload) > limit:
-            raise MessageTooLargeError(
-                f"{op} request of {len(payload)} bytes exceeds the server's limit of {limit}",
-                {"max_message_bytes": limit},
-            )
+        payload = self._encode(message)  # once: the channel sends these bytes on the first attempt
         budget = main.outage_budget_s if outage_budget_s is None else outage_budget_s
         # A hung server (connected, silent) held a Ctrl-C'd script for the whole timeout (10 s).
         timeout, retries = (min(main.timeout, budget), 0) if hurry else (main.timeout, main.retries)
@@ -212,6 +205,27 @@ class Client:
             retries,
             op,
         )
+
+    def _encode(self, message: dict[str, Any]) -> bytes:
+        """``message`` packed as it is sent first. @raises MessageTooLargeError over the server's
+        limit; TypeError, InvalidArgumentError for what cannot be packed (``encode``)."""
+        if self._attempts and "attempt" not in message:
+            message["attempt"] = 0  # the channel counts the resends (Channel.request)
+        payload = encode(message)
+        limit = self.limits.get("max_message_bytes")
+        if isinstance(limit, int) and len(payload) > limit:
+            raise MessageTooLargeError(
+                f"{message['op']} request of {len(payload)} bytes exceeds the server's limit of {limit}",
+                {"max_message_bytes": limit},
+            )
+        return payload
+
+    def _frozen(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A request to send later (a non-blocking report), as it will be sent: packed now, so that
+        what cannot be sent raises here, in the caller's thread, as if sent at once, and unpacked
+        into a copy of plain values that later changes to what the caller passed do not reach."""
+        frozen: dict[str, Any] = unpack_request(self._encode(message))
+        return frozen
 
     def call(self, op: str, **args: Any) -> Any:
         """Sends any protocol op (arguments as keywords) and returns its raw ``result`` map.

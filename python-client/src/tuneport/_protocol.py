@@ -111,12 +111,10 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return packed
 
 
-def snapshot(value: Any) -> Any:
-    """``value`` as the server will receive it (numpy values and tensors as plain numbers and
-    lists), copied: what a non-blocking report sends later is what it held when queued, and what
-    cannot be sent is refused now, in the caller's thread. @raises TypeError, InvalidArgumentError
-    as ``encode``."""
-    return msgpack.unpackb(msgpack.packb(value, use_bin_type=True, default=_plain), raw=False, strict_map_key=False)
+def unpack_request(payload: bytes) -> Any:
+    """A request ``encode`` packed, unpacked as the server reads it (a map key that is not a
+    string kept, for the server to refuse as when sent at once)."""
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False)
 
 
 def decode(frame: bytes) -> Any:

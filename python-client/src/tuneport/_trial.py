@@ -24,7 +24,7 @@ from ._errors import (
     TuneportError,
     UpdateFinishedTrialError,
 )
-from ._protocol import json_attrs, make_request, snapshot
+from ._protocol import json_attrs, make_request
 
 if TYPE_CHECKING:
     from ._study import Lineage, Study
@@ -979,14 +979,16 @@ class Trial(_OptunaV2Suggest):
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
-        if payload is not None:
-            # Packed by the background thread later: a value the loop changes meanwhile (a list it
-            # appends to, a tensor updated in place) was sent as it was then, and one that cannot
-            # be packed killed that thread (heartbeats and reports stopped; every lease ran out).
-            payload = snapshot(payload)
         client = self.study.client
         args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}
-        self._report_seq = client._submit_report(self, make_request("report", args, version=client._version))
+        message = make_request("report", args, version=client._version)
+        if payload is not None:
+            # Packed by the background thread later, ``data`` went as it was then (a list the loop
+            # appended to meanwhile, a tensor updated in place); what could not be packed ended that
+            # thread (heartbeats and reports stopped; every lease ran out), and what was over the
+            # server's limit was raised one report late, the report lost.
+            message = client._frozen(message)
+        self._report_seq = client._submit_report(self, message)
         if not self.intermediate or self.intermediate[-1][0] != step:
             self.intermediate.append((float(step), float(value)))
         return latest
