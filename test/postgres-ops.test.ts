@@ -2,7 +2,8 @@
  * Operations on PostgreSQL through the real CLI (docs/SCALING.md, "Operations"): `serve` on a
  * postgresql:// URL with two servers and a redirect between them; a study moved from SQLite to
  * PostgreSQL with export/import; a pg_dump backup restored into another database; strings that
- * PostgreSQL's text cannot hold (NUL) refused before they reach it.
+ * PostgreSQL's text cannot hold (NUL) refused before they reach it; `tuneport mcp` on the same
+ * database as one of the servers, whose studies the others redirect their workers to.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -10,7 +11,8 @@ import { describe, expect, inject, it } from "vitest";
 import { postgresBinDir } from "../src/testing/postgres-server.js";
 import { postgresBackend } from "../src/testing/storage-backends.js";
 import { encode } from "../src/transports/zmq/codec.js";
-import { CLI, TestClient, startServer, tempDir } from "./helpers.js";
+import { CLI, TestClient, freePort, startServer, tempDir } from "./helpers.js";
+import { call, connectStdio, sc } from "./mcp-helpers.js";
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
@@ -51,6 +53,31 @@ describe("tuneport on PostgreSQL, from the command line", () => {
       expect(await b.stop()).toBe(0);
     }
   });
+
+  it("runs 'tuneport mcp' as one of the servers: the others redirect workers to its --bind, which it needs", async () => {
+    const url = backend.location();
+    // Without --bind the studies it loads could not be reached: the redirect named no endpoint.
+    const lone = spawnSync(process.execPath, [CLI, "mcp", "--storage", url], { encoding: "utf8", input: "" });
+    expect(lone.status).toBe(2);
+    expect(lone.stderr).toMatch(/on PostgreSQL this process serves the studies it loads.*add --bind ENDPOINT/);
+    const port = await freePort();
+    const { client } = await connectStdio(["--storage", url, "--bind", `tcp://127.0.0.1:${port}`, "--ownership-ttl", "2"]);
+    const b = await startServer(url, ["--ownership-ttl", "2"]);
+    const cb = new TestClient(b.endpoint);
+    const worker = new TestClient(`tcp://127.0.0.1:${port}`);
+    try {
+      expect(sc(await call(client, "create_study", { name: "agent", space: SPACE })).created).toBe(true);
+      const moved = await cb.request("ask", { study: "agent" });
+      expect(moved.error?.data).toMatchObject({ reason: "moved", study: "agent", endpoint: `tcp://127.0.0.1:${port}` });
+      // Where the redirect points, a worker gets its trial.
+      expect((await worker.call("ask", { study: "agent" })).trial.number).toBe(0);
+    } finally {
+      await worker.close();
+      await cb.close();
+      await client.close();
+      expect(await b.stop()).toBe(0);
+    }
+  }, 120_000);
 
   it("moves a study from SQLite to PostgreSQL with export/import, and back up with pg_dump", async () => {
     const dir = tempDir();

@@ -1,10 +1,10 @@
-/** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or connected to a running server. */
+/** `tuneport mcp`: the MCP server over stdio, embedded on a SQLite file or PostgreSQL, or connected to a running server. */
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
 import { TuneportError } from "../domain/errors.js";
 import { type Command, CURVE_CLIENT_HELP, UsageError, curveOptions, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
-import { bindProblem, isLoopback } from "./serve.js";
-import { redactStorageLocation } from "../storage/postgres/url.js";
+import { bindProblem, isLoopback, ownershipOptions } from "./serve.js";
+import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 
 export const mcpCommand: Command = {
   name: "mcp",
@@ -18,12 +18,18 @@ stderr. The session ends when stdin closes.
 
 By default the server is embedded on a SQLite file (which it locks: a second writer on the
 same file fails at once). Add --bind to also serve ZeroMQ workers from this process.
+On a PostgreSQL database it is one of the servers sharing it (docs/SCALING.md): it serves the
+studies it loads, and the other servers send their workers to its --bind, which is required.
 With --connect it instead talks to a running 'tuneport serve' over ZeroMQ and owns no
 storage (change notifications are then derived by polling every 0.5 s).
 
 Options:
-  --storage PATH        SQLite database file (created if missing) [./tuneport.db]
+  --storage PATH|URL    SQLite database file (created if missing) [./tuneport.db], or
+                        postgresql://user@host[:port]/db (then --bind is required)
   --bind ENDPOINT       also serve ZeroMQ workers on this endpoint; repeatable
+  --advertise ENDPOINT  PostgreSQL: the endpoint other servers send workers to for the
+                        studies this process serves [the first --bind, port resolved]
+  --ownership-ttl SECONDS  PostgreSQL: a study's ownership lease, as for 'tuneport serve' [10]
   --connect ENDPOINT    use the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
   --durability MODE     process or power, as for 'tuneport serve' [as there]
   --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
@@ -34,6 +40,8 @@ ${CURVE_CLIENT_HELP}
   options: {
     storage: { type: "string" },
     bind: { type: "string", multiple: true },
+    advertise: { type: "string" },
+    "ownership-ttl": { type: "string" },
     connect: { type: "string" },
     durability: { type: "string" },
     "lease-ttl": { type: "string" },
@@ -59,14 +67,22 @@ ${CURVE_CLIENT_HELP}
     const logger = createLogger({ level: log.level, toStderr: true });
     const connect = v.connect as string | undefined;
     const binds = (v.bind as string[] | undefined) ?? [];
-    if (connect && (binds.length > 0 || v.storage !== undefined))
-      throw new UsageError("--connect uses a running server: it cannot be combined with --storage or --bind");
+    if (connect && (binds.length > 0 || v.storage !== undefined || v.advertise !== undefined || v["ownership-ttl"] !== undefined))
+      throw new UsageError("--connect uses a running server: it cannot be combined with --storage, --bind, --advertise or --ownership-ttl");
     if (connect) checkConnectEndpoint(connect);
     const curve = await curveOptions(v);
     if (curve && !connect) throw new UsageError("--curve-server and --curve-secret go with --connect");
     const storagePath = (v.storage as string | undefined) ?? "./tuneport.db";
+    const { advertise, ownershipTtl } = ownershipOptions(v, connect ? undefined : storagePath);
+    // On PostgreSQL the studies this process loads are its own: other servers send their workers
+    // here for them, to the advertised endpoint. Without --bind it had none, and they were sent to
+    // '' (the redirect named no endpoint) until this process ended.
+    if (!connect && isPostgresUrl(storagePath) && binds.length === 0)
+      throw new UsageError(
+        "on PostgreSQL this process serves the studies it loads, and the other servers send their workers here for them: add --bind ENDPOINT (and --advertise if workers reach it under another address), or use --connect ENDPOINT to a running 'tuneport serve'",
+      );
     for (const ep of binds) {
-      const problem = bindProblem(ep, storagePath);
+      const problem = bindProblem(ep, storagePath, ep === binds[0] && advertise === undefined);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
     const durability = v.durability as "process" | "power" | undefined;
@@ -90,7 +106,7 @@ ${CURVE_CLIENT_HELP}
         backend = remote;
       } else {
         const path = storagePath;
-        const embedded = await openEmbedded(logger, { path, durability, leaseTtlS: leaseTtl });
+        const embedded = await openEmbedded(logger, { path, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl });
         if (!embedded) {
           await cleanup();
           return 1;
@@ -113,6 +129,7 @@ ${CURVE_CLIENT_HELP}
             const problem = listenProblem(err, "workers", typeof address === "string" ? address : binds.join(", "), "--bind");
             throw problem === null ? err : new TuneportError("UNAVAILABLE", problem);
           });
+          embedded.ownership?.setEndpoint(advertise ?? (zmq.endpoints[0] as string));
         }
         backend = serviceBackend(service);
         logger.info({ storage: redactStorageLocation(path), zmq: binds }, "embedded service ready");

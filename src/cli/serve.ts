@@ -151,18 +151,10 @@ Options:
       const problem = bindProblem(ep, v.storage as string, ep === binds[0] && v.advertise === undefined);
       if (problem) throw new UsageError(`--bind ${ep}: ${problem}`);
     }
-    const advertise = v.advertise as string | undefined;
-    if (advertise !== undefined) {
-      // Clients dial it: tcp://HOST:PORT with a real port (checkConnectEndpoint's rule), never `*`.
-      if (!isPostgresUrl(v.storage as string)) throw new UsageError("--advertise is for PostgreSQL storage (several servers); with SQLite there is one server and nothing to advertise");
-      checkConnectEndpoint(advertise, "--advertise");
-    }
+    const { advertise, ownershipTtl } = ownershipOptions(v, v.storage as string | undefined);
     refuseIdleOptions(v);
     const log = logOptions(v);
     const leaseTtl = intOption("lease-ttl", v["lease-ttl"], 1, 7 * 24 * 3600);
-    const ownershipTtl = v["ownership-ttl"] === undefined ? undefined : Number(v["ownership-ttl"]);
-    if (ownershipTtl !== undefined && !(ownershipTtl >= 0.2 && ownershipTtl <= 3600))
-      throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
     const maxStudies = intOption("max-studies", v["max-studies"], 1, 10_000_000);
@@ -237,7 +229,7 @@ Options:
       const address = (err as { address?: unknown }).address;
       return refusedToListen(logger, err, ["workers", typeof address === "string" ? address : binds.join(", "), "--bind"], "could not bind", abandon);
     }
-    embedded.ownership?.setEndpoint((v.advertise as string | undefined) ?? (zmq.endpoints[0] as string));
+    embedded.ownership?.setEndpoint(advertise ?? (zmq.endpoints[0] as string));
     let mcpHttp: McpHttpServer | null = null;
     if (mcpPort !== undefined) {
       if (!isLoopback(`tcp://${mcpHost.includes(":") ? `[${mcpHost}]` : mcpHost}:0`))
@@ -290,9 +282,29 @@ Options:
 };
 
 /**
+ * `--advertise` and `--ownership-ttl` (serve, and mcp embedding a server): PostgreSQL only, where
+ * several servers share the database and send each other's clients to the advertised endpoint.
+ * @throws UsageError
+ */
+export function ownershipOptions(v: Record<string, unknown>, storage: string | undefined): { advertise?: string; ownershipTtl?: number } {
+  const pg = storage !== undefined && isPostgresUrl(storage);
+  const advertise = v.advertise as string | undefined;
+  if (advertise !== undefined) {
+    // Clients dial it: tcp://HOST:PORT with a real port (checkConnectEndpoint's rule), never `*`.
+    if (!pg) throw new UsageError("--advertise is for PostgreSQL storage (several servers); with SQLite there is one server and nothing to advertise");
+    checkConnectEndpoint(advertise, "--advertise");
+  }
+  if (v["ownership-ttl"] === undefined) return { ...(advertise !== undefined ? { advertise } : {}) };
+  if (!pg) throw new UsageError("--ownership-ttl has no effect without PostgreSQL storage (with SQLite there is one server and no ownership); add it or drop --ownership-ttl");
+  const ownershipTtl = Number(v["ownership-ttl"]);
+  if (!(ownershipTtl >= 0.2 && ownershipTtl <= 3600)) throw new UsageError("--ownership-ttl must be a number of seconds between 0.2 and 3600");
+  return { ...(advertise !== undefined ? { advertise } : {}), ownershipTtl };
+}
+
+/**
  * Refuses an option whose feature is off, which was ignored without a word: `--mcp-host 0.0.0.0
- * --mcp-token T` without `--mcp-http` served no MCP, and `--ownership-ttl` on SQLite did nothing (as
- * `--advertise`, already refused there). Tokens from the environment stay allowed. @throws UsageError
+ * --mcp-token T` without `--mcp-http` served no MCP (`--ownership-ttl` and `--advertise` on SQLite:
+ * ownershipOptions). Tokens from the environment stay allowed. @throws UsageError
  */
 function refuseIdleOptions(v: Record<string, unknown>): void {
   // The two host options default to 127.0.0.1: only another value counts as given.
@@ -304,7 +316,6 @@ function refuseIdleOptions(v: Record<string, unknown>): void {
     ["dashboard-token", v.dashboard === undefined, "--dashboard PORT"],
     ["dashboard-host", v.dashboard === undefined, "--dashboard PORT"],
     ["dashboard-allow-host", v.dashboard === undefined, "--dashboard PORT"],
-    ["ownership-ttl", !isPostgresUrl(v.storage as string), "PostgreSQL storage (with SQLite there is one server and no ownership)"],
   ];
   for (const [option, off, needs] of idle)
     if (off && given(option)) throw new UsageError(`--${option} has no effect without ${needs}; add it or drop --${option}`);
