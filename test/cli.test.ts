@@ -49,6 +49,16 @@ describe("tuneport CLI", () => {
     expect(none.stderr).toMatch(/^Usage: tuneport <command>[\s\S]*Commands:/);
   });
 
+  it("'help COMMAND' prints that command's usage, as 'COMMAND --help' does; 'help' of an unknown one exits 2", () => {
+    const r = run("help", "export");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(run("export", "--help").stdout);
+    expect(r.stdout).toMatch(/^Usage: tuneport export NAME/);
+    const bad = run("help", "frobnicate");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
   it("lists commands with --help and refuses an unknown one with exit 2", () => {
     expect(run("--help").stdout).toMatch(/Commands:[\s\S]*serve[\s\S]*studies/);
     const bad = run("frobnicate");

@@ -30,7 +30,8 @@ Hyperparameter optimization as a service: ZeroMQ for training workers, MCP for a
 Commands:
 ${COMMANDS.map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`).join("\n")}
 
-Run 'tuneport <command> --help' for a command's options. tuneport ${VERSION}
+Run 'tuneport <command> --help' (or 'tuneport help <command>') for a command's options;
+'tuneport --version' prints the version. tuneport ${VERSION}
 `;
 }
 
@@ -60,6 +61,15 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (name === "--help" || name === "-h" || name === "help") {
+    // `tuneport help serve` is `tuneport serve --help`, as git and npm read it (it printed the
+    // command list, which says to run that).
+    const topic = name === "help" ? rest[0] : undefined;
+    const loadTopic = COMMANDS.find(([n]) => n === topic)?.[2];
+    if (topic !== undefined && !loadTopic) {
+      process.stderr.write(`tuneport: unknown command '${terminalSafe(topic, true)}'\n\n${usage()}`);
+      return 2;
+    }
+    if (loadTopic) return runCommand(await loadTopic(), ["--help"]);
     process.stdout.write(usage());
     return 0;
   }

@@ -18,7 +18,7 @@ export const studiesCommand: Command = {
   help: `
 Usage: tuneport studies list [--storage PATH] [--json]
        tuneport studies show NAME [--storage PATH] [--json]
-       tuneport studies trials NAME [--storage PATH] [--json] [--state S]... [--limit N]
+       tuneport studies trials NAME [--storage PATH] [--json] [--state S]... [--sort KEY] [--limit N]
        tuneport studies lineage NAME [TRIAL] [--storage PATH] [--json]
 
 'lineage' prints the hyperparameter schedule that produced TRIAL's model at its best report
