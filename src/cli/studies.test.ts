@@ -132,6 +132,7 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
         expect(Object.keys(shown.define_by_run)).toEqual(["layers", "act"]);
         for (const [i, q] of queries.entries()) expect(await trialsPageOf(reader, name, q)).toEqual(expected[`${name}/${i}`]);
         const text = formatStudy(shown);
+        expect(text).toMatch(/^ {2}layers: \{"type":"int".*\} \(define-by-run\)\n {2}act: \{"type":"categorical".*\} \(define-by-run\)$/m);
         if (name === "s-maximize") expect(text).toMatch(/^max_trials 20\nstatus     stopped: hands out no trials until resumed$/m);
         else expect(text).not.toMatch(/max_trials|stopped/);
       }
@@ -333,6 +334,8 @@ describe.each(storageBackends(inject("pgUrl")))("tuneport studies list reads sum
       // With metric names (set_metric_names), both tables name the objectives: values_<name>.
       expect((await printed("trials", "named")).split("\n")[0]).toMatch(/^#\s+state\s+values_acc\s+values_size\s+duration_s$/);
       expect(await printed("show", "named")).toMatch(/^#\s+values_acc \(max\)\s+values_size \(min\)$/m);
+      // A study that declares no space and drew no parameter says so (it printed a bare "space:").
+      expect(await printed("show", "named")).toMatch(/^space: {5}none declared, no define-by-run parameter drawn yet$/m);
       // The count comes with the page, as the trials op's without_value: one page query, not a second to count.
       const pages = vi.spyOn(backend.name === "sqlite" ? SqliteStorage.prototype : PostgresStorage.prototype, "trialPage");
       expect(await printed("trials", "so", "--sort", "value")).toMatch(/\(1 trial\(s\) without a value are not listed when sorted by value; --sort number lists them\)/);

@@ -239,8 +239,10 @@ export function formatStudy(s: StudyView): string {
     `trials     ${s.n_trials} (${Object.entries(s.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ") || "none"})`,
     ...(s.max_trials !== null ? [`max_trials ${s.max_trials}`] : []),
     ...(s.stopped ? ["status     stopped: hands out no trials until resumed"] : []),
-    "space:",
+    // Define-by-run parameters too (an Optuna-style objective declares none: the space was blank).
+    Object.keys(s.space).length + Object.keys(s.define_by_run).length > 0 ? "space:" : "space:     none declared, no define-by-run parameter drawn yet",
     ...Object.entries(s.space).map(([k, d]) => `  ${k}: ${JSON.stringify(d)}`),
+    ...Object.entries(s.define_by_run).map(([k, d]) => `  ${k}: ${JSON.stringify(d)} (define-by-run)`),
   ];
   if (s.best_trial) {
     lines.push(`best       trial ${s.best_trial.number}, value ${formatNumber(s.best_trial.value)}`);
