@@ -26,6 +26,16 @@ describe("patient scheduler", () => {
     expect(patientSchedulerFactory.options.safeParse({ patience: 1, wrapped: { name: "percentile", options: { percentile: 10 } } }).success).toBe(true);
   });
 
+  it("takes the wrapped scheduler by name too, as a study names one (and hypergradient its base)", () => {
+    expect(patientSchedulerFactory.options.parse({ patience: 1, wrapped: "median" })).toEqual(
+      patientSchedulerFactory.options.parse({ patience: 1, wrapped: { name: "median", options: {} } }),
+    );
+    expect(patientSchedulerFactory.options.safeParse({ patience: 1, wrapped: "nope" }).success).toBe(false);
+    // The study's budget reaches a wrapped scheduler named so.
+    const budgeted = patientSchedulerFactory.withStudyBudget!({ patience: 1, wrapped: "hyperband" }, 27);
+    expect(patientSchedulerFactory.options.parse(budgeted).wrapped).toMatchObject({ name: "hyperband", options: { max_resource: 27 } });
+  });
+
   it("holds back the median's prune while the trial still improves", () => {
     const s = make({ patience: 2, wrapped: { name: "median", options: {} } });
     // Worse than the median (3) at every step but improving each report: not stalled.

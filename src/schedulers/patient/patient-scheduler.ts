@@ -33,6 +33,9 @@ type Lookup = (name: string) => SchedulerFactory<any> | undefined;
 const wrappedShape = z
   .object({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) })
   .strict();
+/** A scheduler named as a study names one: a name, or `{name, options}` (as hypergradient's `base`). */
+const wrappedRef = z.union([z.string().min(1), wrappedShape]);
+const asConfig = (w: string | z.output<typeof wrappedShape>) => (typeof w === "string" ? { name: w, options: {} } : w);
 
 function optionsSchema(lookup: Lookup) {
   return z
@@ -41,22 +44,24 @@ function optionsSchema(lookup: Lookup) {
       patience: z.number().int().min(0),
       /** Tolerance: recent values may be this much worse than the earlier best (Optuna: 0). */
       min_delta: z.number().min(0).default(0),
-      /** The scheduler whose prune decisions are held back; null prunes on patience alone. */
-      wrapped: wrappedShape.nullable().default(null),
+      /** The scheduler whose prune decisions are held back (a name or {name, options}); null prunes on patience alone. */
+      wrapped: wrappedRef.nullable().default(null),
     })
     .strict()
     .superRefine((o, ctx) => {
       if (o.wrapped === null) return;
-      const f = lookup(o.wrapped.name);
+      const w = asConfig(o.wrapped);
+      const f = lookup(w.name);
       if (!f) {
-        ctx.addIssue({ code: "custom", path: ["wrapped", "name"], message: `unknown scheduler '${o.wrapped.name}'` });
+        ctx.addIssue({ code: "custom", path: ["wrapped", "name"], message: `unknown scheduler '${w.name}'` });
         return;
       }
-      const r = f.options.safeParse(canonicalOptionNames(f.options, o.wrapped.options));
+      const r = f.options.safeParse(canonicalOptionNames(f.options, w.options));
       if (!r.success)
         for (const i of r.error.issues.map((i) => withOptionNames(f.options, i)))
           ctx.addIssue({ code: "custom", path: ["wrapped", "options", ...i.path.map(String)], message: i.message });
-    });
+    })
+    .transform((o) => ({ ...o, wrapped: o.wrapped === null ? null : asConfig(o.wrapped) }));
 }
 export type PatientOptions = z.output<ReturnType<typeof optionsSchema>>;
 
@@ -116,7 +121,8 @@ export function makePatientSchedulerFactory(lookup: Lookup): SchedulerFactory<Pa
     options: optionsSchema(lookup),
     /** The study's budget goes to the wrapped scheduler. */
     withStudyBudget(options, maxResource) {
-      const w = options.wrapped as { name?: unknown; options?: unknown } | null | undefined;
+      const given = options.wrapped;
+      const w = (typeof given === "string" ? { name: given, options: {} } : given) as { name?: unknown; options?: unknown } | null | undefined;
       if (w === null || typeof w !== "object" || typeof w.name !== "string") return options;
       const f = lookup(w.name);
       if (!f?.withStudyBudget) return options;
