@@ -56,6 +56,9 @@ describe("CURVE encryption and client allow-list", () => {
     const again = keygen("server", dir);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/exists; not overwriting/);
+    const two = spawnSync(process.execPath, [CLI, "keygen", "a", "b", "--out", dir], { encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" });
+    expect(two.status).toBe(2);
+    expect(two.stderr).toMatch(/expected one NAME, got 2: one key pair per command/);
   });
 
   it("serves a client whose key is on the allow-list", async () => {

@@ -23,7 +23,9 @@ Options:
   options: { out: { type: "string", default: "." } },
   async run(v, pos) {
     const [name = "server", ...extra] = pos;
-    if (extra.length > 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError("NAME must be one word of letters, digits, '.', '_' or '-'");
+    // Two names (`keygen server worker`) were told "NAME must be one word", which both are.
+    if (extra.length > 0) throw new UsageError(`expected one NAME, got ${pos.length}: one key pair per command (run it once for each)`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError("NAME must be one word of letters, digits, '.', '_' or '-'");
     const dir = v.out as string;
     makeDir(dir);
     try {
