@@ -48,7 +48,9 @@ otherwise; one line per finished trial at info, one per started trial at debug.
 SIGINT/SIGTERM/SIGHUP stop it cleanly: requests in flight are answered and their
 writes committed first (asks still queued behind another of their study get
 UNAVAILABLE); a second one exits at once (status 130/143/129) without answering
-them (clients retry with the same request id).
+them (clients retry with the same request id). An option that would do nothing is
+refused: --advertise and --ownership-ttl without PostgreSQL, the other --mcp-* and
+--dashboard-* options without --mcp-http and --dashboard.
 
 Options:
   --storage PATH|URL      SQLite database file (created if missing) [./tuneport.db], or
@@ -57,9 +59,7 @@ Options:
   --advertise ENDPOINT    PostgreSQL: the endpoint other servers send clients to for the
                           studies this one serves [the first --bind, port resolved]
   --ownership-ttl SECONDS PostgreSQL: a study's ownership lease; a dead server's studies
-                          are taken over within twice this [10]. The --mcp-* and
-                          --dashboard-* options below are refused without --mcp-http
-                          and --dashboard, this one without PostgreSQL: they would do nothing
+                          are taken over within twice this [10]
   --bind ENDPOINT         ZeroMQ endpoint to bind, tcp://HOST:PORT (or ipc://PATH);
                           repeatable [tcp://127.0.0.1:5555]
   --durability MODE       process: a reply means the write survives the server being
