@@ -49,6 +49,16 @@ describe("tuneport CLI", () => {
     expect(none.stderr).toMatch(/^Usage: tuneport <command>[\s\S]*Commands:/);
   });
 
+  it.each(["mcp", "plot"])("'%s --help' aligns the shared CURVE options with its own", (cmd) => {
+    const lines = run(cmd, "--help").stdout.split("\n");
+    const column = (option: string) => {
+      const line = lines.find((l) => l.startsWith(`  ${option} `)) as string;
+      return line.length - line.slice(line.indexOf(" ", option.length + 3)).trimStart().length;
+    };
+    expect(column("--curve-server")).toBe(column("--connect"));
+    expect(column("--curve-secret")).toBe(column("--connect"));
+  });
+
   it("'help COMMAND' prints that command's usage, as 'COMMAND --help' does; 'help' of an unknown one exits 2", () => {
     const r = run("help", "export");
     expect(r.status).toBe(0);

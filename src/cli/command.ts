@@ -344,10 +344,17 @@ export function listenProblem(err: unknown, what: string, where: string, option:
 }
 
 /** The help lines of `curveOptions`' flags, for commands that connect to a server. */
-export const CURVE_CLIENT_HELP = `  --curve-server FILE  with --connect to a server started with --curve-secret: its
-                       public key file (server.pub from 'tuneport keygen')
-  --curve-secret FILE  and this client's own key file (NAME.key, whose public key is
-                       in the server's --curve-allow)`;
+/** The help lines of `curveOptions`, descriptions starting at `column` (the command's own options'). */
+export function curveClientHelp(column = 23): string {
+  const pad = (s: string) => s.padEnd(column);
+  return [
+    `${pad("  --curve-server FILE")}with --connect to a server started with --curve-secret: its`,
+    `${pad("")}public key file (server.pub from 'tuneport keygen')`,
+    `${pad("  --curve-secret FILE")}and this client's own key file (NAME.key, whose public key is`,
+    `${pad("")}in the server's --curve-allow)`,
+  ].join("\n");
+}
+export const CURVE_CLIENT_HELP = curveClientHelp();
 
 /**
  * The CURVE keys of a client command's `--curve-server` and `--curve-secret` (both or neither),

@@ -2,7 +2,7 @@
 import type { McpBackend } from "../transports/mcp/backend.js";
 import { VERSION } from "../version.js";
 import { TuneportError } from "../domain/errors.js";
-import { type Command, CURVE_CLIENT_HELP, UsageError, curveOptions, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
+import { type Command, UsageError, curveClientHelp, curveOptions, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
 import { bindProblem, isLoopback, ownershipOptions } from "./serve.js";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 
@@ -29,12 +29,13 @@ Options:
   --bind ENDPOINT       also serve ZeroMQ workers on this endpoint; repeatable
   --advertise ENDPOINT  PostgreSQL: the endpoint other servers send workers to for the
                         studies this process serves [the first --bind, port resolved]
-  --ownership-ttl SECONDS  PostgreSQL: a study's ownership lease, as for 'tuneport serve' [10]
+  --ownership-ttl SECONDS
+                        PostgreSQL: a study's ownership lease, as for 'tuneport serve' [10]
   --connect ENDPOINT    use the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
   --durability MODE     process or power, as for 'tuneport serve' [as there]
   --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent [info]
-${CURVE_CLIENT_HELP}
+${curveClientHelp(24)}
   -h, --help            show this help
 `,
   options: {
