@@ -74,6 +74,10 @@ describe("tuneport CLI", () => {
     const bad = run("frobnicate");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
+    // Control characters are shown escaped, as in every other message (an unknown option's too).
+    const hostile = run("bad\u001b[31m");
+    expect(hostile.stderr).toMatch(/unknown command 'bad\\u001b\[31m'/);
+    expect(hostile.stderr).not.toContain("\u001b");
   });
 
   it("reads studies and trials while the server runs (text and --json)", () => {

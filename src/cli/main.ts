@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = COMMANDS.find(([n]) => n === name)?.[2];
   if (!load) {
-    process.stderr.write(`tuneport: unknown command '${name}'\n\n${usage()}`);
+    process.stderr.write(`tuneport: unknown command '${terminalSafe(name, true)}'\n\n${usage()}`);
     return 2;
   }
   return runCommand(await load(), rest);
