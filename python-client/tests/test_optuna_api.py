@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import ServerProcess, free_port
 
 SPACE = {"x": tp.Float(0.0, 1.0), "k": tp.Int(1, 3)}
 
@@ -277,3 +277,17 @@ def test_studies_stopped_on_the_server_end_loops_quietly_fake(caplog: pytest.Log
         study.stop(all_workers=True)  # allowed outside a loop: it stops the study on the server
         assert fake.received[-1]["op"] == "stop_study" and fake.received[-1]["study"] == "s"
     assert any("hands out no more trials: its max_trials budget is spent" in r.getMessage() for r in caplog.records)
+
+
+def test_module_level_storage_takes_several_endpoints(server: ServerProcess, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Servers sharing one PostgreSQL database (docs/SCALING.md): ``storage=[...]`` and a comma-separated
+    ``$TUNEPORT_ENDPOINT`` give a client that fails over between them; a list was refused as "not a string"."""
+    other = f"tcp://127.0.0.1:{free_port()}"  # nothing there: the client starts with the first
+    study = tp.create_study(study_name=name, storage=[server.endpoint, other])
+    assert study.client._endpoints.all == [server.endpoint, other]
+    monkeypatch.setenv("TUNEPORT_ENDPOINT", f"{server.endpoint},{other}")
+    loaded = tp.load_study(study_name=name)
+    assert loaded.client is study.client  # the same endpoints, the same shared client
+    assert name in tp.get_all_study_names(storage=f"{server.endpoint}, {other}")
+    with pytest.raises(tp.InvalidArgumentError, match="add the scheme"):
+        tp.load_study(study_name=name, storage=[server.endpoint, "127.0.0.1:5555"])

@@ -9,6 +9,7 @@ import logging
 import multiprocessing.util
 import os
 import platform
+import re
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from enum import Enum
-from typing import Any
+from typing import Any, Union
 
 import zmq
 
@@ -770,7 +771,21 @@ _shared_lock = threading.Lock()
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
 
-def _shared_client(storage: str | Client | None, *, may_start_private: bool = False) -> Client:
+#: What ``storage=`` takes: an endpoint, several (servers sharing one PostgreSQL database), or a client.
+Storage = Union[str, Sequence[str], Client, None]
+
+
+def _storage_endpoints(given: str | Sequence[str]) -> list[str]:
+    """The endpoints ``storage`` (or ``$TUNEPORT_ENDPOINT``) names: one, a list, or a comma-separated
+    string of them (``tcp://a:5555,tcp://b:5555``, as the scaling recipes' ``$TUNEPORT_ENDPOINTS``);
+    a list was refused as "not a string". @raises InvalidArgumentError."""
+    listed = re.split(r",\s*(?=(?:tcp|ipc|inproc)://)", given) if isinstance(given, str) else given
+    if isinstance(listed, (bytes, bytearray)) or not isinstance(listed, Sequence) or len(listed) == 0:
+        return [check_endpoint(given)]
+    return [check_endpoint(e) for e in listed]
+
+
+def _shared_client(storage: Storage, *, may_start_private: bool = False) -> Client:
     """The client for ``storage``; with none given, the default endpoint's, or this process's
     private server's once one runs. ``may_start_private`` (``create_study``): when no storage,
     no ``$TUNEPORT_ENDPOINT`` and nothing listens at the default endpoint, starts the private
@@ -779,14 +794,15 @@ def _shared_client(storage: str | Client | None, *, may_start_private: bool = Fa
         return storage
     _refuse_optuna_storage(storage)
     if storage is None and "TUNEPORT_ENDPOINT" not in os.environ:
-        endpoint = _default_or_private_endpoint(may_start_private)
+        endpoints = [_default_or_private_endpoint(may_start_private)]
     else:
-        endpoint = check_endpoint(storage if storage is not None else os.environ["TUNEPORT_ENDPOINT"])
+        endpoints = _storage_endpoints(storage if storage is not None else os.environ["TUNEPORT_ENDPOINT"])
+    key = ",".join(endpoints)
     with _shared_lock:
-        client = _shared_clients.get(endpoint)
+        client = _shared_clients.get(key)
         if client is None or client.closed or client._pid != os.getpid():  # a forked child connects anew
-            client = connect(endpoint)  # closed at exit with every other client (_close_at_exit)
-            _shared_clients[endpoint] = client
+            client = connect(endpoints[0] if len(endpoints) == 1 else endpoints)  # closed at exit (_close_at_exit)
+            _shared_clients[key] = client
         return client
 
 
@@ -887,7 +903,7 @@ def _close_live_clients() -> None:
 
 def create_study(
     *,
-    storage: str | Client | None = None,
+    storage: Storage = None,
     sampler: Any = None,
     pruner: Any = None,
     study_name: str | None = None,
@@ -908,7 +924,8 @@ def create_study(
 ) -> Study:
     """Optuna's ``optuna.create_study`` (same argument order), against a tuneport server:
     ``storage`` is the server's endpoint (default: ``$TUNEPORT_ENDPOINT``, else
-    tcp://127.0.0.1:5555) or a ``Client``. With neither ``storage`` nor ``$TUNEPORT_ENDPOINT``
+    tcp://127.0.0.1:5555), several of them (a list, or one string with commas: servers sharing one
+    PostgreSQL database, between which the client fails over), or a ``Client``. With neither ``storage`` nor ``$TUNEPORT_ENDPOINT``
     and no server at the default endpoint, a private server is started for this process (with a
     warning): like Optuna's in-memory storage, its studies end with the process, and the
     ``load_study``/``get_all_study_names`` calls without ``storage`` that follow use it. Without
@@ -980,7 +997,7 @@ def create_study(
     return study
 
 
-def load_study(*, study_name: str | None, storage: str | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
+def load_study(*, study_name: str | None, storage: Storage = None, sampler: Any = None, pruner: Any = None) -> Study:
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
     ``storage`` (as in ``create_study``); ``study_name=None`` loads the server's only study, as
     Optuna does. @raises NotFoundError; ValueError when ``study_name`` is None and the server
@@ -1005,17 +1022,17 @@ def load_study(*, study_name: str | None, storage: str | Client | None = None, s
     return study
 
 
-def delete_study(*, study_name: str, storage: str | Client | None = None) -> None:
+def delete_study(*, study_name: str, storage: Storage = None) -> None:
     """Optuna's ``optuna.delete_study``: deletes the study and its trials. @raises NotFoundError."""
     _shared_client(storage).delete_study(study_name)
 
 
-def get_all_study_names(storage: str | Client | None = None) -> list[str]:
+def get_all_study_names(storage: Storage = None) -> list[str]:
     """Optuna's ``optuna.get_all_study_names``: every study's name on the server."""
     return [s.name for s in _shared_client(storage).list_studies()]
 
 
-def get_all_study_summaries(storage: str | Client | None = None, include_best_trial: bool = True) -> list[StudySummary]:
+def get_all_study_summaries(storage: Storage = None, include_best_trial: bool = True) -> list[StudySummary]:
     """Optuna's ``optuna.get_all_study_summaries``: a ``StudySummary`` per study (counts per state,
     best trial, configuration); ``include_best_trial=False`` leaves ``best_trial`` None, as Optuna."""
     summaries = _shared_client(storage).list_studies()
@@ -1023,7 +1040,7 @@ def get_all_study_summaries(storage: str | Client | None = None, include_best_tr
 
 
 def copy_study(
-    *, from_study_name: str, from_storage: str | Client | None, to_storage: str | Client | None, to_study_name: str | None = None
+    *, from_study_name: str, from_storage: Storage, to_storage: Storage, to_study_name: str | None = None
 ) -> None:
     """Optuna's ``optuna.copy_study``: a new study ``to_study_name`` (default: the same name) on
     the server at ``to_storage`` with the settings (directions, declared space, strategy,
