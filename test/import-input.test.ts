@@ -57,6 +57,17 @@ describe("tuneport import refuses input instead of rewriting it", () => {
     expect(list.stdout).not.toMatch(/"utf8"/);
   });
 
+  it("refuses a SQLite database (an Optuna user's, say) saying what to do with it, and imports nothing", async () => {
+    const dir = tempDir();
+    const db = join(dir, "t.db");
+    const optunaDb = join(dir, "example.db");
+    const made = new SqliteStorage({ path: optunaDb });
+    await made.close();
+    const r = spawnSync(process.execPath, [CLI, "import", optunaDb, "--storage", db], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/example\.db is a SQLite database, not a 'tuneport export' file; nothing was imported\. A tuneport database is read with --storage .*study\.add_trials/);
+  });
+
   it("refuses lone-surrogate escapes and nesting beyond 32 levels", async () => {
     expect(await refusal(`${header}\n${withAttrs('{"n":"\\ud800"}')}\n`, "sur")).toMatch(/line 2: .*user_attrs.*not well-formed Unicode/);
     expect(await refusal(`${header}\n${withAttrs(`{"d":${"[".repeat(40)}${"]".repeat(40)}}`)}\n`, "deep")).toMatch(/line 2: nests deeper than 32 levels/);

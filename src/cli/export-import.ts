@@ -194,8 +194,18 @@ function readBounded(file: string): Buffer {
   return Buffer.concat(chunks, total);
 }
 
+/** The first bytes of every SQLite database file. */
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+
 /** The file's text; @throws INVALID_ARGUMENT naming the first line that is not UTF-8 (decoding would silently rewrite it). */
 function utf8Text(bytes: Buffer, file: string): string {
+  // A database (tuneport's, or Optuna's from a user moving over) was refused as "line 1 is not valid UTF-8".
+  if (bytes.subarray(0, SQLITE_HEADER.length).equals(SQLITE_HEADER))
+    throw invalidArgument(
+      `${file === "-" ? "stdin" : file} is a SQLite database, not a 'tuneport export' file; nothing was imported. A tuneport database is ` +
+        `read with --storage (tuneport export NAME --storage FILE writes what import reads); an Optuna database's trials are copied into ` +
+        `a tuneport study with Optuna: study.add_trials(optuna.load_study(study_name=..., storage="sqlite:///FILE").trials) (docs/MIGRATING-FROM-OPTUNA.md)`,
+    );
   if (isUtf8(bytes)) {
     try {
       return bytes.toString("utf8");

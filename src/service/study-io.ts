@@ -211,7 +211,10 @@ function parseHeader(
   fail: (msg: string) => never,
 ): { header: z.infer<typeof headerSchema>; config: StudyConfig } {
   if (typeof json === "object" && json !== null && "op_code" in json)
-    fail("this is an Optuna journal (export --format optuna), which Optuna reads; import reads the default format: export the study again without --format optuna");
+    fail(
+      "this is an Optuna journal (export --format optuna, or Optuna's JournalStorage), which Optuna reads; import reads the default format: export the study again without --format optuna " +
+        "(a study of Optuna's own: copy its trials into a tuneport study with study.add_trials(optuna.load_study(...).trials), docs/MIGRATING-FROM-OPTUNA.md)",
+    );
   const version = (json as { format?: unknown; version?: unknown } | null)?.version;
   if ((json as { format?: unknown } | null)?.format === EXPORT_FORMAT && version !== EXPORT_VERSION)
     fail(
