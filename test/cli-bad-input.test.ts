@@ -102,7 +102,7 @@ describe.concurrent("tuneport given bad input", () => {
     const cases: [string, () => string, RegExp][] = [
       ["a directory", () => { const d = join(dir, "a-dir"); mkdirSync(d, { recursive: true }); return d; }, /is a directory, not a database file/],
       ["a text file", () => { const f = join(dir, "notes.txt"); writeFileSync(f, "hello, not a database\n"); return f; }, /is not a SQLite database file/],
-      ["another program's SQLite database", () => foreignDb(join(dir, "foreign.db")), /SQLite database of another program/],
+      ["another program's SQLite database", () => foreignDb(join(dir, "foreign.db")), /SQLite database of another program .*An Optuna database\? .*MIGRATING-FROM-OPTUNA/],
     ];
     it.each(cases)("is refused, unchanged, by every command: %s", async (_what, make, message) => {
       const path = make();

@@ -61,7 +61,12 @@ export function checkDatabaseFile(path: string, readonly: boolean, schemaVersion
   // Another program's database: its schema was changed (the schema cookie, offset 40) but it has no tuneport
   // schema version (user_version, offset 60). A writer would otherwise migrate it, adding tuneport's tables.
   if (!walPending && head.readUInt32BE(60) === 0 && head.readUInt32BE(40) !== 0)
-    throw new TuneportError("FAILED_PRECONDITION", `${path} is a SQLite database of another program (it has tables but no tuneport schema); nothing was changed`);
+    throw new TuneportError(
+      "FAILED_PRECONDITION",
+      // Optuna's is the one a user moving over points --storage at: say what to do with it.
+      `${path} is a SQLite database of another program (it has tables but no tuneport schema); nothing was changed. ` +
+        "An Optuna database? tuneport keeps its studies in its own: copy the trials with Optuna (docs/MIGRATING-FROM-OPTUNA.md)",
+    );
   // A newer tuneport's database: refused before a writer switches it to WAL (which left -wal and -shm
   // files beside it) and with the fix for a reader (which was told to migrate it with 'serve').
   const version = head.readUInt32BE(60);
