@@ -29,8 +29,8 @@ Options:
   --bind ENDPOINT       also serve ZeroMQ workers on this endpoint; repeatable
   --advertise ENDPOINT  PostgreSQL: the endpoint other servers send workers to for the
                         studies this process serves [the first --bind, port resolved]
-  --ownership-ttl SECONDS
-                        PostgreSQL: a study's ownership lease, as for 'tuneport serve' [10]
+  --ownership-ttl SECONDS PostgreSQL: a study's ownership lease, as for
+                        'tuneport serve' [10]
   --connect ENDPOINT    use the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
   --durability MODE     process or power, as for 'tuneport serve' [as there]
   --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
