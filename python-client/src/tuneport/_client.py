@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from enum import Enum
-from typing import Any, Union
+from typing import Any
 
 import zmq
 
@@ -771,10 +771,6 @@ _shared_lock = threading.Lock()
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
 
-#: What ``storage=`` takes: an endpoint, several (servers sharing one PostgreSQL database), or a client.
-Storage = Union[str, Sequence[str], Client, None]
-
-
 def _storage_endpoints(given: str | Sequence[str]) -> list[str]:
     """The endpoints ``storage`` (or ``$TUNEPORT_ENDPOINT``) names: one, a list, or a comma-separated
     string of them (``tcp://a:5555,tcp://b:5555``, as the scaling recipes' ``$TUNEPORT_ENDPOINTS``);
@@ -785,7 +781,7 @@ def _storage_endpoints(given: str | Sequence[str]) -> list[str]:
     return [check_endpoint(e) for e in listed]
 
 
-def _shared_client(storage: Storage, *, may_start_private: bool = False) -> Client:
+def _shared_client(storage: str | Sequence[str] | Client | None, *, may_start_private: bool = False) -> Client:
     """The client for ``storage``; with none given, the default endpoint's, or this process's
     private server's once one runs. ``may_start_private`` (``create_study``): when no storage,
     no ``$TUNEPORT_ENDPOINT`` and nothing listens at the default endpoint, starts the private
@@ -903,7 +899,7 @@ def _close_live_clients() -> None:
 
 def create_study(
     *,
-    storage: Storage = None,
+    storage: str | Sequence[str] | Client | None = None,
     sampler: Any = None,
     pruner: Any = None,
     study_name: str | None = None,
@@ -997,7 +993,7 @@ def create_study(
     return study
 
 
-def load_study(*, study_name: str | None, storage: Storage = None, sampler: Any = None, pruner: Any = None) -> Study:
+def load_study(*, study_name: str | None, storage: str | Sequence[str] | Client | None = None, sampler: Any = None, pruner: Any = None) -> Study:
     """Optuna's ``optuna.load_study``: the existing study ``study_name`` on the server at
     ``storage`` (as in ``create_study``); ``study_name=None`` loads the server's only study, as
     Optuna does. @raises NotFoundError; ValueError when ``study_name`` is None and the server
@@ -1022,17 +1018,17 @@ def load_study(*, study_name: str | None, storage: Storage = None, sampler: Any 
     return study
 
 
-def delete_study(*, study_name: str, storage: Storage = None) -> None:
+def delete_study(*, study_name: str, storage: str | Sequence[str] | Client | None = None) -> None:
     """Optuna's ``optuna.delete_study``: deletes the study and its trials. @raises NotFoundError."""
     _shared_client(storage).delete_study(study_name)
 
 
-def get_all_study_names(storage: Storage = None) -> list[str]:
+def get_all_study_names(storage: str | Sequence[str] | Client | None = None) -> list[str]:
     """Optuna's ``optuna.get_all_study_names``: every study's name on the server."""
     return [s.name for s in _shared_client(storage).list_studies()]
 
 
-def get_all_study_summaries(storage: Storage = None, include_best_trial: bool = True) -> list[StudySummary]:
+def get_all_study_summaries(storage: str | Sequence[str] | Client | None = None, include_best_trial: bool = True) -> list[StudySummary]:
     """Optuna's ``optuna.get_all_study_summaries``: a ``StudySummary`` per study (counts per state,
     best trial, configuration); ``include_best_trial=False`` leaves ``best_trial`` None, as Optuna."""
     summaries = _shared_client(storage).list_studies()
@@ -1040,7 +1036,7 @@ def get_all_study_summaries(storage: Storage = None, include_best_trial: bool = 
 
 
 def copy_study(
-    *, from_study_name: str, from_storage: Storage, to_storage: Storage, to_study_name: str | None = None
+    *, from_study_name: str, from_storage: str | Sequence[str] | Client | None, to_storage: str | Sequence[str] | Client | None, to_study_name: str | None = None
 ) -> None:
     """Optuna's ``optuna.copy_study``: a new study ``to_study_name`` (default: the same name) on
     the server at ``to_storage`` with the settings (directions, declared space, strategy,
