@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { PluginModule } from "./plugin-module.js";
 import { PG_CONNECT_TIMEOUT_MS } from "./open-storage.js";
 import { terminalSafe } from "./terminal.js";
 import { TuneportError } from "../domain/errors.js";
@@ -47,6 +48,8 @@ export interface EmbeddedOptions {
   readonly maxStudies?: number;
   /** The largest reply a change may have (StudyServiceOptions.maxReplyBytes). */
   readonly maxReplyBytes?: number;
+  /** Strategies and schedulers beyond the built-ins (`--plugins`, plugin-module.ts). */
+  readonly plugins?: PluginModule;
 }
 
 /**
@@ -94,7 +97,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     await storage.close();
     return null;
   }
-  const runner = WorkerRunner.available() ? new WorkerRunner(logger, 1) : undefined;
+  const runner = WorkerRunner.available() ? new WorkerRunner(logger, { threads: 1, ...(opts.plugins ? { catalogue: opts.plugins.url } : {}) }) : undefined;
   // Plots render in a worker thread: Vega and resvg take seconds on large studies.
   const plots = new PlotRenderer(logger);
   const service = await StudyService.open({
@@ -106,6 +109,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     ...(opts.maxReplyBytes !== undefined ? { maxReplyBytes: opts.maxReplyBytes } : {}),
     runner,
     plots,
+    ...(opts.plugins ? { plugins: opts.plugins.catalogue } : {}),
     ...(ownership ? { ownership } : {}),
     // Memory is ahead of storage after a failed commit (or a study was lost to another server):
     // stop now; a restart reloads the committed state, and no request of the failed batch was

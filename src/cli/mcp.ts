@@ -4,6 +4,7 @@ import { VERSION } from "../version.js";
 import { TuneportError } from "../domain/errors.js";
 import { type Command, UsageError, curveClientHelp, curveOptions, exitWhenIdle, intOption, checkConnectEndpoint, listenProblem, logOptions, noPositionals } from "./command.js";
 import { bindProblem, isLoopback, ownershipOptions } from "./serve.js";
+import { loadPluginModule, pluginsHelp } from "./plugin-module.js";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 
 export const mcpCommand: Command = {
@@ -34,6 +35,7 @@ Options:
   --connect ENDPOINT    use the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
   --durability MODE     process or power, as for 'tuneport serve' [as there]
   --lease-ttl SECONDS   default lease time-to-live of a new study's trials [30]
+${pluginsHelp(24)}
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent [info]
 ${curveClientHelp(24)}
   -h, --help            show this help
@@ -43,6 +45,7 @@ ${curveClientHelp(24)}
     bind: { type: "string", multiple: true },
     advertise: { type: "string" },
     "ownership-ttl": { type: "string" },
+    plugins: { type: "string" },
     connect: { type: "string" },
     durability: { type: "string" },
     "lease-ttl": { type: "string" },
@@ -68,8 +71,9 @@ ${curveClientHelp(24)}
     const logger = createLogger({ level: log.level, toStderr: true });
     const connect = v.connect as string | undefined;
     const binds = (v.bind as string[] | undefined) ?? [];
-    if (connect && (binds.length > 0 || v.storage !== undefined || v.advertise !== undefined || v["ownership-ttl"] !== undefined))
-      throw new UsageError("--connect uses a running server: it cannot be combined with --storage, --bind, --advertise or --ownership-ttl");
+    if (connect && (binds.length > 0 || v.storage !== undefined || v.advertise !== undefined || v["ownership-ttl"] !== undefined || v.plugins !== undefined))
+      throw new UsageError("--connect uses a running server: it cannot be combined with --storage, --bind, --advertise, --ownership-ttl or --plugins");
+    const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     if (connect) checkConnectEndpoint(connect);
     const curve = await curveOptions(v);
     if (curve && !connect) throw new UsageError("--curve-server and --curve-secret go with --connect");
@@ -107,7 +111,7 @@ ${curveClientHelp(24)}
         backend = remote;
       } else {
         const path = storagePath;
-        const embedded = await openEmbedded(logger, { path, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl });
+        const embedded = await openEmbedded(logger, { path, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, plugins });
         if (!embedded) {
           await cleanup();
           return 1;

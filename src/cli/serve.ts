@@ -11,6 +11,7 @@ import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { TOKEN_CHARS, TOKEN_HINT, dashboardOptions } from "./dashboard.js";
 import { VERSION } from "../version.js";
+import { loadPluginModule, pluginsHelp } from "./plugin-module.js";
 import { type Command, UsageError, checkConnectEndpoint, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals, fileProblem } from "./command.js";
 
 /** The server's modules, imported once the arguments are checked: `--help` and usage errors answer without them. */
@@ -77,6 +78,7 @@ Options:
   --max-studies N         studies this server holds at most; creating or importing more
                           is refused, so a client creating studies in a loop cannot
                           exhaust memory (each is kept in memory) [10000]
+${pluginsHelp(26)}
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
@@ -124,6 +126,7 @@ Options:
     "lease-ttl": { type: "string" },
     "report-commit-ms": { type: "string" },
     "max-studies": { type: "string" },
+    plugins: { type: "string" },
     "max-message-bytes": { type: "string" },
     "plot-warmup": { type: "string" },
     "max-inflight": { type: "string" },
@@ -158,6 +161,7 @@ Options:
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
     const maxStudies = intOption("max-studies", v["max-studies"], 1, 10_000_000);
+    const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
     const mcpHost = v["mcp-host"] as string;
@@ -204,7 +208,7 @@ Options:
     // A change's reply is stored and sent whole: the service refuses, before applying it, one over a
     // quarter of the door's reply ceiling, which leaves room for the stored copy, the one being sent and the rest.
     const maxReplyBytes = limits.maxReplyBytes === undefined ? undefined : Math.floor(limits.maxReplyBytes / 4);
-    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxReplyBytes });
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxReplyBytes, plugins });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.
     const abandon = async () => {

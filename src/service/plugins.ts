@@ -9,11 +9,22 @@
 import { z } from "zod";
 import { canonicalOptionNames, likelyPluginName, pluginKey, withOptionNames } from "../domain/plugin-options.js";
 import { type SearchSpace, formatZodError } from "../domain/distributions.js";
-import { invalidArgument } from "../domain/errors.js";
+import { failedPrecondition, invalidArgument } from "../domain/errors.js";
 import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory } from "../domain/plugin.js";
 import type { PluginConfig } from "../domain/trial.js";
 import { SCHEDULERS } from "../schedulers/index.js";
 import { DEFAULT_STRATEGY, STRATEGIES } from "../strategies/index.js";
+
+/** The description of a stored study's strategy that the catalogue lacks (`loadStrategy`). */
+export const MISSING = "a plug-in this server was not started with (--plugins)";
+
+function missingPlugin(kind: "strategy" | "scheduler", name: string) {
+  return failedPrecondition(
+    `this study's ${kind} '${name}' is not one this server has: it was made by a server started with a plug-in (--plugins MODULE) ` +
+      `that this one was not; restart this server with that module to ${kind === "strategy" ? "ask for trials" : "report"}, or switch the study's ${kind} with update_study`,
+    { [kind]: name },
+  );
+}
 
 /** A plug-in named on the wire: a bare name or `{name, options}`. */
 export const pluginRefSchema = z.union([
@@ -287,6 +298,37 @@ export class PluginCatalogue {
   createScheduler(cfg: PluginConfig | null): Scheduler | null {
     if (!cfg) return null;
     return this.requireScheduler(cfg.name).create(cfg.options);
+  }
+
+  /**
+   * `createStrategy` for a stored study: a strategy this catalogue lacks (the study was made by a
+   * server started with a plug-in, `--plugins`, that this one was not) gets a stand-in that refuses
+   * every suggestion with FAILED_PRECONDITION naming it. The server then starts, every other study
+   * runs, and this one's trials can still be read, reported and told; creating a study with the
+   * name is still refused. A missing plug-in stopped the whole server before.
+   */
+  loadStrategy(cfg: PluginConfig): { strategy: Strategy; factory: StrategyFactory<unknown> } {
+    if (this.strategies.has(cfg.name)) return this.createStrategy(cfg);
+    const refuse = (): never => {
+      throw missingPlugin("strategy", cfg.name);
+    };
+    return { strategy: { suggest: refuse, suggestParam: refuse }, factory: { name: cfg.name, description: MISSING, options: z.unknown(), create: () => ({ suggest: refuse }) } };
+  }
+
+  /** The plug-ins a study's configuration names that this catalogue lacks ("strategy 'x'", "scheduler 'y'"). */
+  missingOf(c: { strategy: PluginConfig; scheduler: PluginConfig | null }): string[] {
+    const out = this.strategies.has(c.strategy.name) ? [] : [`strategy '${c.strategy.name}'`];
+    return c.scheduler === null || this.schedulers.has(c.scheduler.name) ? out : [...out, `scheduler '${c.scheduler.name}'`];
+  }
+
+  /** `createScheduler` for a stored study; a scheduler this catalogue lacks refuses each report as `loadStrategy`'s stand-in does each ask. */
+  loadScheduler(cfg: PluginConfig | null): Scheduler | null {
+    if (cfg === null || this.schedulers.has(cfg.name)) return this.createScheduler(cfg);
+    return {
+      onReport: () => {
+        throw missingPlugin("scheduler", cfg.name);
+      },
+    };
   }
 
   /** The whole catalogue, for `tuneport strategies`, MCP and docs. */

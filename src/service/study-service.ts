@@ -68,7 +68,8 @@ export interface StudyServiceOptions {
   readonly replyRetentionMs?: number;
   /** Readers (CLI over a live database): no reaper, no clean-up writes. */
   readonly readOnly?: boolean;
-  /** Every strategy a study may name (default: the built-ins); see docs/PLUGINS.md. */
+  /** Every strategy a study may name (default: the built-ins); see docs/PLUGINS.md. `plugins`, a whole catalogue, wins over both lists. */
+  readonly plugins?: PluginCatalogue;
   readonly strategies?: PluginCatalogueOptions["strategies"];
   /** Every scheduler a study may name (default: the built-ins). */
   readonly schedulers?: PluginCatalogueOptions["schedulers"];
@@ -96,7 +97,6 @@ export interface StudyServiceOptions {
 export type CreateStudyArgs = S.CreateStudyInput;
 export type TellState = S.TellArgs["state"];
 export type TrialsQuery = Omit<S.TrialsArgs, "study">;
-
 export type { StudyChange } from "./change-feed.js";
 
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false, keepIntermediate: false };
@@ -134,10 +134,8 @@ export class StudyService {
     this.now = opts.clock ?? own?.now?.bind(own) ?? Date.now;
     this.runner = opts.runner ?? inProcessRunner;
     this.plots = opts.plots ?? null;
-    this.plugins =
-      opts.strategies === undefined && opts.schedulers === undefined
-        ? BUILTIN_PLUGINS
-        : new PluginCatalogue({ strategies: opts.strategies, schedulers: opts.schedulers });
+    const { strategies, schedulers } = opts;
+    this.plugins = opts.plugins ?? (strategies === undefined && schedulers === undefined ? BUILTIN_PLUGINS : new PluginCatalogue({ strategies, schedulers }));
     this.defaultLeaseTtlS = opts.defaultLeaseTtlS ?? 30;
     this.maxStudies = opts.maxStudies ?? DEFAULT_MAX_STUDIES;
     this.replyRetentionMs = opts.replyRetentionMs ?? 24 * 3600 * 1000;
@@ -205,10 +203,12 @@ export class StudyService {
 
   /**
    * Installs a study read from storage (at start, or taken over from another server): running
-   * trials keep their lease tokens, with expiries bounded as after a restart (leases.ts).
-   */
+   * trials keep their lease tokens, with expiries bounded as after a restart (leases.ts). A plug-in
+   * this server lacks gets a stand-in that refuses asks (`PluginCatalogue.loadStrategy`), logged. */
   private adopt(study: Study, trials: TrialRecord[], now: number): StudyState {
     const state = makeState(study, trials, this.plugins);
+    const missing = this.plugins.missingOf(study.config);
+    if (missing.length > 0) this.log.warn({ study: study.name, missing }, "a study's plug-in is not in this server's catalogue: its asks are refused until a restart with --plugins");
     for (const n of state.running) {
       const t = trials[n] as TrialRecord;
       if (t.lease) {

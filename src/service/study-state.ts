@@ -132,7 +132,7 @@ export function learnParam(s: StudyState, name: string, d: Distribution): void {
 
 /** Builds the state of a study from its stored trials (in number order). */
 export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCatalogue): StudyState {
-  const { strategy, factory } = plugins.createStrategy(study.config.strategy);
+  const { strategy, factory } = plugins.loadStrategy(study.config.strategy);
   const paramDists = new Map<string, Distribution>(Object.entries(study.config.space));
   const waiting: number[] = [];
   const running = new Set<number>();
@@ -166,7 +166,7 @@ export function makeState(study: Study, trials: TrialRecord[], plugins: PluginCa
     },
     strategy,
     factory,
-    scheduler: plugins.createScheduler(study.config.scheduler),
+    scheduler: plugins.loadScheduler(study.config.scheduler),
     askLock: new Mutex(),
     writeLock: new Mutex(),
     deleted: false,
