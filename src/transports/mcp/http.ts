@@ -34,7 +34,7 @@ import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 import { ERROR_META_KEY, errorMeta } from "./uris.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
 import { forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
-import { requestProblem } from "./request-shape.js";
+import { requestProblem, reusedIdProblem } from "./request-shape.js";
 import { HttpDoor } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
 
@@ -220,6 +220,12 @@ export class McpHttpServer {
       }
       const existing = sessionId ? this.sessions.get(sessionId) : undefined;
       if (existing) {
+        // Checked and then taken (watchPost) in the same turn, so two POSTs cannot both pass.
+        const reused = reusedIdProblem(body, (id) => existing.posts.has(id));
+        if (reused !== null) {
+          res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(reused));
+          return;
+        }
         existing.lastSeen = Date.now();
         existing.inFlight++;
         res.once("close", () => this.cancelUnanswered(existing, body));

@@ -100,3 +100,26 @@ export function requestProblem(message: unknown): JsonRpcErrorReply | null {
   const parsed = schema.safeParse(message);
   return parsed.success ? null : refusal(id, -32602, `${method}: ${firstIssue(parsed)}`);
 }
+
+/**
+ * The refusal of a body (a message or a batch) holding a request whose id is already taken: by a
+ * request of the same session still being answered (`inFlight`), or by another request of the same
+ * batch; null when every id is free. The SDK keeps one answer stream per id, so the later request
+ * took the id's stream: the earlier one's POST never got its answer and stayed open until the
+ * session ended (30 minutes idle). MCP: a request id "MUST NOT have been previously used by the
+ * requestor within the same session". Answered with id null (-32600), so that the refusal is not
+ * read as the answer of the request in flight that holds the id.
+ */
+export function reusedIdProblem(body: unknown, inFlight: (id: string | number) => boolean): JsonRpcErrorReply | null {
+  const seen = new Set<string | number>();
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (!isObject(m) || typeof m.method !== "string") continue;
+    const id = m.id;
+    if (typeof id !== "string" && typeof id !== "number") continue;
+    const where = seen.has(id) ? "by another request of this batch" : inFlight(id) ? "by a request of this session not answered yet" : null;
+    if (where !== null)
+      return refusal(null, -32600, `request id ${JSON.stringify(id)} is already taken ${where}: give each request an id of its own (MCP: an id is never reused within a session)`);
+    seen.add(id);
+  }
+  return null;
+}
