@@ -11,7 +11,9 @@
  * A door keeps at most MAX_CONNECTIONS connections (MAX_CONNECTIONS_PER_ADDRESS from one remote
  * address) and closes one that has not sent its headers
  * within HEADERS_TIMEOUT_MS, or its whole request (the body) within REQUEST_TIMEOUT_MS (slow or
- * idle peers would otherwise hold sockets and memory).
+ * idle peers would otherwise hold sockets and memory). A connection beyond either limit takes the
+ * place of the oldest one that is owed nothing (`evictIdle`: no request received whole and not yet
+ * answered), and is closed itself only when every connection is being answered.
  *
  * The first refusal of each Host/Origin pair is logged (at most MAX_REFUSALS_LOGGED pairs), so
  * repeated requests do not grow the log. Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
@@ -19,7 +21,7 @@
  * 500. `close` stops taking requests, waits for the surface to drain, and closes the listener.
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
 
@@ -36,6 +38,9 @@ export const MAX_CONNECTIONS = 1000;
  * filled all 1,000 (before any token is looked at), and the door answered nobody else until its
  * headers timeout freed them, again and again. Above the dashboard's 256 live streams and MCP's two
  * connections per session (100 sessions), so one browser or one proxy in front of many agents fits.
+ * On loopback every local client shares 127.0.0.1: refusing the newcomer there let one local
+ * process's 384 half-sent requests lock every other page and agent out (helper 35's audit), so a
+ * connection beyond the share takes the place of the address's oldest idle one instead.
  */
 export const MAX_CONNECTIONS_PER_ADDRESS = 384;
 /** A connection that has not sent its request's headers within this many ms is closed (Node: 60 s). */
@@ -91,10 +96,16 @@ export class HttpDoor {
   private readonly refusedLogged = new Set<string>();
   /** Requests refused for a foreign Host/Origin since start. */
   refused = 0;
-  /** Open connections by remote address. */
-  private readonly perAddress = new Map<string, number>();
-  /** Connections closed at once since start: their address held its share already. */
+  /** Open connections by remote address, oldest first. */
+  private readonly perAddress = new Map<string, Set<Socket>>();
+  /** Open connections. */
+  private open = 0;
+  /** Of each connection, the requests it sent whose answers are not finished (`owed`). */
+  private readonly requests = new WeakMap<Socket, Set<IncomingMessage>>();
+  /** Connections closed at once since start: the door, or their address, was full of connections being answered. */
   refusedConnections = 0;
+  /** Connections closed since start to make room for a newer one (`evictIdle`). */
+  evictedConnections = 0;
   /** The bound port, after `start`. */
   port = 0;
 
@@ -111,6 +122,7 @@ export class HttpDoor {
     const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
     const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) };
     this.http = createServer(timeouts, (req, res) => {
+      this.track(req, res);
       this.dispatch(req, res).catch((err: unknown) => {
         const code = (err as { code?: unknown } | null)?.code;
         if (code === "ERR_INVALID_URL") {
@@ -134,23 +146,72 @@ export class HttpDoor {
         else res.end();
       });
     });
-    this.http.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    const max = opts.maxConnections ?? MAX_CONNECTIONS;
     const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
-    this.http.on("connection", (socket) => {
-      const address = socket.remoteAddress ?? "";
-      const open = this.perAddress.get(address) ?? 0;
-      if (open >= share) {
-        if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share }, "a client address holds its share of connections; more from it are closed (logged once)");
-        socket.destroy();
-        return;
-      }
-      this.perAddress.set(address, open + 1);
-      socket.once("close", () => {
-        const left = (this.perAddress.get(address) ?? 1) - 1;
-        if (left > 0) this.perAddress.set(address, left);
-        else this.perAddress.delete(address);
-      });
-    });
+    this.http.on("connection", (socket: Socket) => this.admit(socket, max, share));
+  }
+
+  /**
+   * Takes a new connection, or closes it when its address holds `share` connections, or the door
+   * `max`, and none of them can give its place up (`evictIdle`).
+   */
+  private admit(socket: Socket, max: number, share: number): void {
+    const address = socket.remoteAddress ?? "";
+    let mine = this.perAddress.get(address);
+    if ((mine !== undefined && mine.size >= share && !this.evictIdle(address, "address")) || (this.open >= max && !this.evictIdle(this.busiestAddress(), "door"))) {
+      if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share, max_connections: max }, "connections full and every one being answered: more are closed (logged once)");
+      socket.destroy();
+      return;
+    }
+    if (mine === undefined) this.perAddress.set(address, (mine = new Set()));
+    mine.add(socket);
+    this.open++;
+    socket.once("close", () => this.forget(socket, address));
+  }
+
+  private forget(socket: Socket, address: string): void {
+    const mine = this.perAddress.get(address);
+    if (mine === undefined || !mine.delete(socket)) return;
+    this.open--;
+    if (mine.size === 0) this.perAddress.delete(address);
+  }
+
+  /** The address holding the most connections. */
+  private busiestAddress(): string {
+    let most: [string, number] = ["", 0];
+    for (const [address, s] of this.perAddress) if (s.size > most[1]) most = [address, s.size];
+    return most[0];
+  }
+
+  /** Counts the request against its connection until its answer is finished (`owed`). */
+  private track(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    let reqs = this.requests.get(socket);
+    if (reqs === undefined) this.requests.set(socket, (reqs = new Set()));
+    reqs.add(req);
+    res.once("close", () => reqs.delete(req));
+  }
+
+  /**
+   * True when `socket` has a request received whole whose answer is not finished: a page or an
+   * agent waiting for it, a live stream. One still sending its headers or its body, or idle between
+   * requests, is owed nothing (a client sends its request at once and reconnects an idle one).
+   */
+  private owed(socket: Socket): boolean {
+    for (const req of this.requests.get(socket) ?? []) if (req.complete) return true;
+    return false;
+  }
+
+  /** Closes the oldest connection of `address` that is owed nothing; false when there is none. */
+  private evictIdle(address: string, full: "address" | "door"): boolean {
+    for (const socket of this.perAddress.get(address) ?? []) {
+      if (this.owed(socket)) continue;
+      this.forget(socket, address);
+      socket.destroy();
+      if (this.evictedConnections++ === 0) this.log.warn({ address, full }, "connections full: the oldest idle or half-sent one closed for a new one (logged once)");
+      return true;
+    }
+    return false;
   }
 
   /** The address listened on. */
