@@ -43,6 +43,11 @@ export const MAX_CONNECTIONS = 1000;
  * connection beyond the share takes the place of the address's oldest idle one instead.
  */
 export const MAX_CONNECTIONS_PER_ADDRESS = 384;
+/**
+ * Requests one connection may have waiting behind the one being answered (HTTP/1.1 pipelining,
+ * which no browser and no MCP client uses); one more closes the connection.
+ */
+export const MAX_PIPELINED = 16;
 /** A connection that has not sent its request's headers within this many ms is closed (Node: 60 s). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 
@@ -106,6 +111,10 @@ export class HttpDoor {
   refusedConnections = 0;
   /** Connections closed since start to make room for a newer one (`evictIdle`). */
   evictedConnections = 0;
+  /** Of each connection, whether a request is being answered and the requests waiting for their turn (`inTurn`). */
+  private readonly turns = new WeakMap<Socket, { busy: boolean; waiting: (() => void)[] }>();
+  /** Connections closed since start for pipelining more than MAX_PIPELINED requests. */
+  pipelineClosed = 0;
   /** The bound port, after `start`. */
   port = 0;
 
@@ -123,7 +132,17 @@ export class HttpDoor {
     const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) };
     this.http = createServer(timeouts, (req, res) => {
       this.track(req, res);
-      this.dispatch(req, res).catch((err: unknown) => {
+      this.inTurn(req, res, () => this.run(req, res));
+    });
+    const max = opts.maxConnections ?? MAX_CONNECTIONS;
+    const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
+    this.http.on("connection", (socket: Socket) => this.admit(socket, max, share));
+  }
+
+  /** Answers a request: `dispatch`, and what a failed one gets. */
+  private run(req: IncomingMessage, res: ServerResponse): void {
+    const opts = this.opts;
+    this.dispatch(req, res).catch((err: unknown) => {
         const code = (err as { code?: unknown } | null)?.code;
         if (code === "ERR_INVALID_URL") {
           // A request target `new URL` cannot read (`GET http://[::1/`): the client's mistake.
@@ -145,10 +164,44 @@ export class HttpDoor {
         if (!res.headersSent) opts.refuse(res, 500, "internal server error");
         else res.end();
       });
-    });
-    const max = opts.maxConnections ?? MAX_CONNECTIONS;
-    const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
-    this.http.on("connection", (socket: Socket) => this.admit(socket, max, share));
+  }
+
+  /**
+   * Runs `run` once every earlier request of the connection has its answer handed to the kernel
+   * (HTTP/1.1 answers pipelined requests in order anyway), and closes a connection with more than
+   * MAX_PIPELINED requests waiting. Node parses every request of what it reads and calls the
+   * handler for each at once: 100 connections that pipelined 10 dashboard charts (772 KB each) and
+   * read nothing made the server build all 1,000 (13 s during which no other client was answered)
+   * and hold them (1.27 GB).
+   */
+  private inTurn(req: IncomingMessage, res: ServerResponse, run: () => void): void {
+    const socket = req.socket;
+    // The rest of what a closed connection sent, parsed after it was closed.
+    if (socket.destroyed) return;
+    let turn = this.turns.get(socket);
+    if (turn === undefined) this.turns.set(socket, (turn = { busy: false, waiting: [] }));
+    const t = turn;
+    const start = () => {
+      t.busy = true;
+      let done = false;
+      const next = () => {
+        if (done) return;
+        done = true;
+        t.busy = false;
+        const go = t.waiting.shift();
+        if (go !== undefined && !socket.destroyed) go();
+      };
+      res.once("finish", next);
+      res.once("close", next);
+      run();
+    };
+    if (!t.busy) return start();
+    if (t.waiting.length >= MAX_PIPELINED) {
+      if (this.pipelineClosed++ === 0) this.log.warn({ address: socket.remoteAddress, max_pipelined: MAX_PIPELINED }, "a connection pipelined more requests than are answered while it does not read: closed (logged once)");
+      socket.destroy();
+      return;
+    }
+    t.waiting.push(start);
   }
 
   /**
