@@ -192,5 +192,19 @@ describe("an op called with another method than POST", () => {
     }
     expect(calls).toEqual([]);
   });
+
+  it("answers 405 with the methods a page or the live stream takes (RFC 9110: a 405 names them)", async () => {
+    const port = await start();
+    for (const [path, allow] of [
+      ["/", "GET, HEAD"],
+      ["/assets/dashboard.js", "GET, HEAD"],
+      ["/api/events", "GET"],
+    ] as const) {
+      const r = await raw(port, "PUT", path, { "content-type": "application/json" }, "{}");
+      expect(r.status, path).toBe(405);
+      expect(r.headers.allow, path).toBe(allow);
+      expect(JSON.parse(r.body).error.message, path).toBe(`PUT is not allowed here: ${allow}`);
+    }
+  });
 });
 

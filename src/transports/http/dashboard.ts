@@ -180,7 +180,11 @@ export class DashboardServer {
       return this.json(res, 405, { error: { code: "INVALID_ARGUMENT", message: `ops are called with POST and their arguments as application/json, not ${req.method}` } }, { allow: "POST" });
     }
     if (url.pathname === "/api/events" && req.method === "GET") return this.events(req, res);
-    if (req.method !== "GET" && req.method !== "HEAD") return this.json(res, 405, { error: { code: "INVALID_ARGUMENT", message: `${req.method} is not allowed here` } });
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      req.resume();
+      const allow = url.pathname === "/api/events" ? "GET" : "GET, HEAD";
+      return this.json(res, 405, { error: { code: "INVALID_ARGUMENT", message: `${req.method} is not allowed here: ${allow}` } }, { allow });
+    }
     if (url.pathname.startsWith("/assets/")) return this.asset(res, url.pathname.slice(8));
     if (url.pathname === "/" || url.pathname === "/index.html") {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...SECURITY_HEADERS }).end(shell(this.opts.readOnly === true));

@@ -267,7 +267,10 @@ export class McpHttpServer {
       await s.transport.handleRequest(req, res);
       return;
     }
-    res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
+    req.resume();
+    res
+      .writeHead(405, { allow: "GET, POST, DELETE", "content-type": "application/json" })
+      .end(jsonRpcError(-32000, `method ${req.method} is not allowed: MCP over HTTP is POST (messages), GET (the session's stream) and DELETE (end the session) on ${MCP_PATH}`));
   }
 
   /**

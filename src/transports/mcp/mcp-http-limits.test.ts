@@ -174,3 +174,16 @@ describe("MCP over HTTP: every session slot taken", () => {
     for (const c of clients) await c.close();
   });
 });
+
+describe("MCP over HTTP: a method the endpoint does not take", () => {
+  it("answers 405 with Allow and a JSON-RPC error that names the methods (the body was empty)", async () => {
+    for (const method of ["PUT", "PATCH", "OPTIONS"]) {
+      const res = await fetch(url, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: method === "OPTIONS" ? undefined : "{}" });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get("allow"), method).toBe("GET, POST, DELETE");
+      const answer = (await res.json()) as { error: { code: number; message: string } };
+      expect(answer.error.code, method).toBe(-32000);
+      expect(answer.error.message, method).toBe(`method ${method} is not allowed: MCP over HTTP is POST (messages), GET (the session's stream) and DELETE (end the session) on /mcp`);
+    }
+  });
+});
