@@ -28,7 +28,7 @@ afterEach(async () => {
   door = null;
 });
 
-async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number, maxConnectionsPerAddress?: number): Promise<number> {
+async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number, maxConnectionsPerAddress?: number, sendStallMs?: number): Promise<number> {
   door = new HttpDoor({
     logger: silentLogger(),
     component: "test",
@@ -37,6 +37,10 @@ async function open(maxConnections: number, headersTimeoutMs: number, requestTim
     refuse: (res, status, message) => res.writeHead(status).end(message),
     handle: async (req, res) => {
       for await (const _ of req); // the body, as the surfaces read it
+      if (req.url === "/big") {
+        holding++;
+        return void res.writeHead(200, { "content-type": "text/plain" }).end(Buffer.alloc(32 << 20, 120));
+      }
       if (req.url === "/hold") {
         holding++;
         await held; // an answer that takes its time (a live stream, a pending wait)
@@ -47,6 +51,7 @@ async function open(maxConnections: number, headersTimeoutMs: number, requestTim
     headersTimeoutMs,
     requestTimeoutMs,
     maxConnectionsPerAddress,
+    sendStallMs,
   });
   return door.start();
 }
@@ -152,6 +157,26 @@ describe("an HTTP door's connection limits", () => {
     await closed(flood);
     expect(door?.pipelineClosed).toBe(1);
     expect(await get(port)).toBe("200 ok");
+  }, 20_000);
+
+  it("closes a connection whose client takes none of its answer, and keeps one whose answer is merely slow to come", async () => {
+    // Connections owed an answer are never evicted: 384 clients asking for big answers and reading
+    // nothing held their places (and the answers' memory) for good.
+    const port = await open(10, 60_000, undefined, 2, 300);
+    const owed = await waiting(port);
+    const stuck = await partial(port, "127.0.0.1", "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stuck.pause();
+    while (holding < 2) await new Promise((r) => setTimeout(r, 5)); // its answer is being sent
+    // Both places owed an answer: a newcomer is refused until the stuck one is closed (before: for good).
+    let answer = "";
+    while (answer === "") answer = await get(port).catch(() => new Promise<string>((r) => setTimeout(() => r(""), 20)));
+    expect(answer).toBe("200 ok");
+    // A pending answer with nothing to send yet (a wait, a quiet stream) outlives several stalls.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(owed.destroyed).toBe(false);
+    release();
+    const late = await new Promise<string>((resolve) => owed.once("data", (d: Buffer) => resolve(d.toString())));
+    expect(late).toMatch(/^HTTP\/1.1 200/);
   }, 20_000);
 
   it("closes a connection that never finishes its headers", async () => {

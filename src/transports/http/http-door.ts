@@ -48,6 +48,14 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 384;
  * which no browser and no MCP client uses); one more closes the connection.
  */
 export const MAX_PIPELINED = 16;
+/**
+ * A connection whose answer has waited this many ms for its client to take any of it is closed
+ * (Node has no such limit): a client that asks for big answers and reads nothing held its
+ * connections, and the memory of their answers, for good, and 384 of them kept every other local
+ * client out (connections owed an answer are never evicted). Answers that are merely slow to
+ * come (a pending wait_for_progress, a quiet live stream) are not concerned: nothing waits to be sent.
+ */
+export const SEND_STALL_MS = 30_000;
 /** A connection that has not sent its request's headers within this many ms is closed (Node: 60 s). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 
@@ -88,6 +96,8 @@ export interface HttpDoorOptions {
   readonly headersTimeoutMs?: number;
   /** [REQUEST_TIMEOUT_MS]; never below the headers timeout (Node refuses that). */
   readonly requestTimeoutMs?: number;
+  /** [SEND_STALL_MS] */
+  readonly sendStallMs?: number;
 }
 
 export class HttpDoor {
@@ -137,6 +147,13 @@ export class HttpDoor {
     const max = opts.maxConnections ?? MAX_CONNECTIONS;
     const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
     this.http.on("connection", (socket: Socket) => this.admit(socket, max, share));
+    // Node calls this when a connection has had no activity (no byte read or written) for
+    // `timeout` ms, and closes it only when nothing listens: idle between requests (Node's
+    // keep-alive timeout comes the same way) or with an answer its client does not take.
+    this.http.timeout = opts.sendStallMs ?? SEND_STALL_MS;
+    this.http.on("timeout", (socket: Socket) => {
+      if (!this.owed(socket) || socket.writableLength > 0) socket.destroy();
+    });
   }
 
   /** Answers a request: `dispatch`, and what a failed one gets. */
