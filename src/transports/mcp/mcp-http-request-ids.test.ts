@@ -99,3 +99,28 @@ describe("MCP over HTTP: request ids", () => {
     expect(messages(await both.text()).map((m) => m.id)).toEqual([1, "1"]);
   });
 });
+
+describe("MCP over HTTP: bodies that parse but are no JSON-RPC message", () => {
+  it("answers -32600 saying what is wrong, not -32700 'Parse error' (the JSON parsed), and refuses an empty batch (it was 202)", async () => {
+    const sid = await session();
+    const cases: [unknown, string][] = [
+      [[], "an empty batch: send one JSON-RPC message, or an array of at least one"],
+      [{}, '"jsonrpc" must be "2.0"'],
+      [null, "a JSON-RPC message is an object"],
+      [1, "a JSON-RPC message is an object"],
+      [[1, 2], "a JSON-RPC message is an object"],
+      [[[]], "a batch holds JSON-RPC messages, not arrays"],
+      [{ jsonrpc: "2.0", id: 1, method: 7 }, '"method" must be a string'],
+      [[{ jsonrpc: "2.0", id: 2, method: "ping" }, { jsonrpc: "2.0", id: 3 }], 'a response holds "result" or "error"'],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post(body, sid);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const answer = (await res.json()) as { id: unknown; error: { code: number; message: string } };
+      expect(answer.error, JSON.stringify(body)).toMatchObject({ code: -32600, message: `INVALID_ARGUMENT: ${message}` });
+      expect(answer.id).toBeNull();
+    }
+    // The session still answers.
+    expect(messages(await (await post({ jsonrpc: "2.0", id: 9, method: "ping" }, sid)).text())).toEqual([{ jsonrpc: "2.0", id: 9, result: {} }]);
+  });
+});

@@ -201,6 +201,28 @@ export function stdioLineProblem(text: string): JsonRpcErrorReply | null {
   const forbidden = mayHoldForbiddenKey(text) ? findForbiddenKey(m, "message") : null;
   if (forbidden !== null) return forbiddenKeyReply(m, forbidden);
   if (Array.isArray(m)) return invalidRequest("batches are not supported: send one JSON-RPC message per line");
+  return messageProblem(m);
+}
+
+/**
+ * The refusal of an HTTP body that is not one JSON-RPC message or a batch of them (checked as a
+ * stdio line is, each message of a batch in turn; an empty batch is refused, JSON-RPC 2.0 §6), or
+ * null. The SDK answered valid JSON of another shape (`{}`, `null`, `[1]`) with -32700 "Parse
+ * error: Invalid JSON-RPC message", which says the JSON did not parse and not what is wrong, and
+ * an empty batch with 202 Accepted.
+ */
+export function bodyProblem(body: unknown): JsonRpcErrorReply | null {
+  if (!Array.isArray(body)) return messageProblem(body);
+  if (body.length === 0) return invalidRequest("an empty batch: send one JSON-RPC message, or an array of at least one");
+  for (const m of body) {
+    const problem = Array.isArray(m) ? invalidRequest("a batch holds JSON-RPC messages, not arrays") : messageProblem(m);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+/** The refusal of a parsed JSON value that is not one JSON-RPC message as MCP uses them (`stdioLineProblem`), or null. */
+function messageProblem(m: unknown): JsonRpcErrorReply | null {
   if (typeof m !== "object" || m === null) return invalidRequest("a JSON-RPC message is an object");
   const msg = m as Record<string, unknown>;
   if (msg.jsonrpc !== "2.0") return invalidRequest('"jsonrpc" must be "2.0"');
