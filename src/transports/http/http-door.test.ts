@@ -114,6 +114,16 @@ describe("an HTTP door's connection limits", () => {
     for (const a of answers) expect(a).toMatch(/^HTTP\/1.1 200/);
   }, 20_000);
 
+  it("when the door is full, takes an idle place from another address when the busiest holds none", async () => {
+    const port = await open(3, 60_000);
+    const owed = [await waiting(port, "127.0.0.2"), await waiting(port, "127.0.0.2")];
+    const idle = await partial(port, "127.0.0.3");
+    // Before: only the busiest address (127.0.0.2, both owed) was looked at, and the newcomer refused.
+    expect(await get(port)).toBe("200 ok");
+    await closed(idle);
+    expect(owed.every((s) => !s.destroyed)).toBe(true);
+  }, 20_000);
+
   it("beyond one address's share, closes that address's oldest connection owed nothing, never another address's", async () => {
     // On loopback every local client is 127.0.0.1: one process's half-sent requests filled the
     // share and every other page and agent was refused until they timed out (before: socket hang up).

@@ -228,7 +228,7 @@ export class HttpDoor {
   private admit(socket: Socket, max: number, share: number): void {
     const address = socket.remoteAddress ?? "";
     let mine = this.perAddress.get(address);
-    if ((mine !== undefined && mine.size >= share && !this.evictIdle(address, "address")) || (this.open >= max && !this.evictIdle(this.busiestAddress(), "door"))) {
+    if ((mine !== undefined && mine.size >= share && !this.evictIdle(address, "address")) || (this.open >= max && !this.busiestFirst().some((a) => this.evictIdle(a, "door")))) {
       if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share, max_connections: max }, "connections full and every one being answered: more are closed (logged once)");
       socket.destroy();
       return;
@@ -246,11 +246,9 @@ export class HttpDoor {
     if (mine.size === 0) this.perAddress.delete(address);
   }
 
-  /** The address holding the most connections. */
-  private busiestAddress(): string {
-    let most: [string, number] = ["", 0];
-    for (const [address, s] of this.perAddress) if (s.size > most[1]) most = [address, s.size];
-    return most[0];
+  /** The addresses holding connections, those holding the most first: a full door takes an idle place from them first. */
+  private busiestFirst(): string[] {
+    return [...this.perAddress.entries()].sort((a, b) => b[1].size - a[1].size).map(([address]) => address);
   }
 
   /** Counts the request against its connection until its answer is finished (`owed`). */
