@@ -117,6 +117,12 @@ export async function runChunks<C = string>(
   const client = await pool.connect();
   // A connection whose ROLLBACK failed may still be inside the failed transaction: destroyed, not pooled.
   let broken: Error | undefined;
+  // A session that ends between two statements (PostgreSQL restarting, or ending a transaction left
+  // idle) is reported as an 'error' event, which pg-pool listens to only while the client is in the
+  // pool: unheard, it was an uncaught exception that killed the process (exit 1, a driver stack)
+  // instead of failing this commit. The next statement fails with it.
+  const unheard = () => undefined;
+  client.on("error", unheard);
   try {
     await client.query("BEGIN");
     // Plans made while this batch's tables were small would stay for the whole batch: the foreign-key
@@ -129,6 +135,7 @@ export async function runChunks<C = string>(
     await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
     throw err;
   } finally {
+    client.off("error", unheard);
     client.release(broken);
   }
 }

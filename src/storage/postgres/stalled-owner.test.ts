@@ -1,0 +1,107 @@
+/**
+ * A server that stalls inside a commit's transaction (SIGSTOP, a paused VM, a network partition)
+ * while another takes its study over, on the shared test server. A batch of several
+ * `tuneport_commit_rows` calls is one transaction whose first call fences the study's owner row
+ * FOR SHARE; the takeover's UPDATE of that row waits for the transaction. Before tuneport set
+ * `idle_in_transaction_session_timeout` on its sessions, it waited for as long as the stall lasted:
+ * forever for a stopped process (a real `serve` SIGSTOPped mid-batch kept the takeover, and every
+ * request for the study on the other server, waiting until it was resumed).
+ */
+import type pg from "pg";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import type { Study, StudyConfig } from "../../domain/trial.js";
+import type { StoredTrial } from "../storage.js";
+import { postgresBackend } from "../../testing/storage-backends.js";
+import { PgOwnershipStore } from "./pg-ownership.js";
+import { PostgresStorage } from "./postgres-storage.js";
+
+const CONFIG: StudyConfig = {
+  directions: ["minimize"],
+  direction: "minimize",
+  space: { x: { type: "float", low: 0, high: 1 } },
+  strategy: { name: "random", options: {} },
+  scheduler: null,
+  seed: 1,
+  retry: { maxRetries: 0, retryOnFail: false, keepIntermediate: false },
+  leaseTtlS: 30,
+};
+const study = (id: number, name: string): Study => ({ id, name, config: CONFIG, userAttrs: {}, createdAt: 1_700_000_000_000 });
+const trial = (id: number, number: number): StoredTrial => ({
+  id,
+  studyId: 1,
+  number,
+  state: "RUNNING",
+  params: { x: 0.5 },
+  distributions: { x: CONFIG.space.x! },
+  value: null,
+  values: null,
+  constraints: null,
+  intermediate: [],
+  userAttrs: {},
+  systemAttrs: {},
+  createdAt: 1_700_000_001_000,
+  startedAt: 1_700_000_001_000,
+  finishedAt: null,
+  lease: { token: `tok-${number}`, expiresAt: 1_700_000_031_000 },
+});
+
+const opened: PostgresStorage[] = [];
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+});
+
+/**
+ * Makes `storage`'s pooled connections stop before the second `tuneport_commit_rows` call of a
+ * batch until `resume()`: the state of a process stopped between two statements of its transaction.
+ */
+function stallSecondCall(storage: PostgresStorage): { stalled: Promise<number>; resume: () => void } {
+  let onStall = (_pid: number) => {};
+  let resume = () => {};
+  const stalled = new Promise<number>((r) => (onStall = r));
+  const gate = new Promise<void>((r) => (resume = r));
+  const pool = storage.pool as unknown as { connect: (cb?: unknown) => unknown };
+  const connect = pool.connect.bind(pool);
+  let calls = 0;
+  // pg-pool's own `query` connects with a callback (one statement, no transaction): left as it is.
+  pool.connect = (cb?: unknown) => (cb ? connect(cb) : stalling());
+  const stalling = async () => {
+    const client = (await connect()) as pg.PoolClient;
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      const first = args[0] as { name?: string } | string;
+      if (typeof first === "object" && first.name === "tuneport_commit_rows" && ++calls === 2) {
+        onStall((client as unknown as { processID: number }).processID);
+        await gate;
+      }
+      return query(...args);
+    };
+    return client;
+  };
+  return { stalled, resume };
+}
+
+describe("a server stalled inside a commit's transaction", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("fails its batch, and only its batch, when PostgreSQL ends its session between two statements (a restart)", async () => {
+    const url = backend.location();
+    const a = await PostgresStorage.open({ url, poolSize: 2, commitChunkChars: 64 });
+    const b = await PostgresStorage.open({ url, poolSize: 2 });
+    opened.push(a, b);
+    await a.commit([{ kind: "insert-study", study: study(1, "s") }]);
+    const stall = stallSecondCall(a);
+    const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: trial(i, i - 1) })));
+    batch.catch(() => undefined);
+    const pid = await stall.stalled;
+    // Before the fix the session's end was an 'error' event nobody listened to: an uncaught
+    // exception (vitest reports it and fails the run; `serve` died with exit 1 and a driver stack).
+    await b.pool.query("SELECT pg_terminate_backend($1)", [pid]);
+    await new Promise((r) => setTimeout(r, 200)); // the FATAL message reaches A's idle connection
+    stall.resume();
+    await expect(batch).rejects.toThrow();
+    expect(await b.loadTrials(1)).toEqual([]);
+    // A's pool works on: the broken connection was dropped, not handed out again.
+    await a.commit([{ kind: "insert-trial", trial: trial(9, 0) }]);
+    expect((await b.loadTrials(1)).map((t) => t.id)).toEqual([9]);
+  }, 30_000);
+});
