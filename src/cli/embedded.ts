@@ -68,14 +68,18 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     try {
       const { PostgresStorage } = await import("../storage/postgres/postgres-storage.js");
       const synchronousCommit = opts.durability === undefined ? undefined : opts.durability === "power" ? "on" : "off";
-      const pg = await PostgresStorage.open({ url: opts.path, poolSize: 6, connectTimeoutMs: PG_CONNECT_TIMEOUT_MS, ...(synchronousCommit ? { synchronousCommit } : {}) });
-      storage = pg;
-      ownership = new SharedOwnership({
-        store: new PgOwnershipStore(pg),
-        logger,
-        serverId: randomUUID(),
-        ttlMs: (opts.ownershipTtlS ?? 10) * 1000,
+      const ttlMs = (opts.ownershipTtlS ?? 10) * 1000;
+      // A transaction left idle longer than the TTL (this server stalled inside a batch) would hold
+      // off the takeover of its studies for as long as the stall: PostgreSQL ends it instead.
+      const pg = await PostgresStorage.open({
+        url: opts.path,
+        poolSize: 6,
+        connectTimeoutMs: PG_CONNECT_TIMEOUT_MS,
+        idleInTransactionMs: Math.max(ttlMs, 1000),
+        ...(synchronousCommit ? { synchronousCommit } : {}),
       });
+      storage = pg;
+      ownership = new SharedOwnership({ store: new PgOwnershipStore(pg), logger, serverId: randomUUID(), ttlMs });
     } catch (err) {
       // An expected refusal (server down, wrong password) is one line on the terminal too, where
       // the JSON log may be piped away; its stack says nothing. Anything else keeps its stack.

@@ -65,11 +65,30 @@ export interface PostgresStorageOptions {
   readonly synchronousCommit?: "on" | "off";
   /** Longest JSON text of one `tuneport_commit` call (commit-chunks.ts) [COMMIT_CHUNK_CHARS]; tests cut batches small. */
   readonly commitChunkChars?: number;
+  /**
+   * PostgreSQL's `idle_in_transaction_session_timeout` for tuneport's sessions, ms
+   * [IDLE_IN_TRANSACTION_MS]; `serve` sets its ownership TTL. A batch of several calls, a migration
+   * or an import is one transaction, and tuneport sends its statements back to back: a session idle
+   * inside one belongs to a process that stalled (SIGSTOP, a paused VM, a partition). Its
+   * transaction held the owner rows it fences FOR SHARE, and another server's takeover of those
+   * studies waited on them for as long as the stall lasted (forever while it was stopped; hours
+   * across a partition, until TCP gave up); PostgreSQL now ends such a session after this long.
+   */
+  readonly idleInTransactionMs?: number;
 }
 
-/** The `options` (server settings) of each session: the schema to work in, and `synchronous_commit`. */
-function sessionOptions(schema: string | null, synchronousCommit: "on" | "off" | undefined): string {
-  return [schema ? `-c search_path=${schema}` : "", synchronousCommit ? `-c synchronous_commit=${synchronousCommit}` : ""].filter(Boolean).join(" ");
+/** Default of `PostgresStorageOptions.idleInTransactionMs`: the default ownership TTL. */
+export const IDLE_IN_TRANSACTION_MS = 10_000;
+
+/** The `options` (server settings) of each session: the schema to work in, `synchronous_commit`, and how long a transaction may stay idle. */
+function sessionOptions(schema: string | null, synchronousCommit: "on" | "off" | undefined, idleMs: number): string {
+  return [
+    schema ? `-c search_path=${schema}` : "",
+    synchronousCommit ? `-c synchronous_commit=${synchronousCommit}` : "",
+    `-c idle_in_transaction_session_timeout=${Math.max(1, Math.round(idleMs))}`,
+  ]
+    .filter(Boolean)
+    .join(" ");
 }
 
 /** Thrown by `commit` when this server no longer owns a study the batch touches (fencing). */
@@ -143,7 +162,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       max: opts.poolSize ?? 4,
       types,
       ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
-      ...(sessionOptions(schema, opts.synchronousCommit) ? { options: sessionOptions(schema, opts.synchronousCommit) } : {}),
+      options: sessionOptions(schema, opts.synchronousCommit, opts.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS),
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     pool.on("error", () => undefined);

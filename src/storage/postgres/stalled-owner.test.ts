@@ -104,4 +104,41 @@ describe("a server stalled inside a commit's transaction", () => {
     await a.commit([{ kind: "insert-trial", trial: trial(9, 0) }]);
     expect((await b.loadTrials(1)).map((t) => t.id)).toEqual([9]);
   }, 30_000);
+
+  it("holds off another server's takeover of its study for one idle timeout, not for as long as it is stalled; its batch never commits", async () => {
+    const url = backend.location();
+    // Tiny chunks: the batch below is several calls, so one transaction (commit-chunks.ts runChunks).
+    const a = await PostgresStorage.open({ url, poolSize: 2, commitChunkChars: 64, idleInTransactionMs: 1000 });
+    const b = await PostgresStorage.open({ url, poolSize: 2 });
+    opened.push(a, b);
+    const [sa, sb] = [new PgOwnershipStore(a), new PgOwnershipStore(b)];
+    const held = new Map<string, number>();
+    sa.setFence("A", held);
+    expect(await sa.claim("s", "A", "tcp://a:1", 60_000)).toEqual({ held: true, epoch: 1 });
+    held.set("s", 1);
+    await a.commit([{ kind: "insert-study", study: study(1, "s") }]);
+
+    const stall = stallSecondCall(a);
+    const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: trial(i, i - 1) })));
+    batch.catch(() => undefined);
+    await stall.stalled; // the first call ran: A's transaction holds the owner row FOR SHARE
+    // A's lease on the name runs out (as it does while A is stopped), and B takes the study over.
+    await b.pool.query("UPDATE study_owners SET expires_at = now() - interval '1 second'");
+    expect(await sb.claim("s", "B", "tcp://b:1", 60_000)).toEqual({ held: true, epoch: 2 });
+    // A wakes up: its session was ended, so the stalled batch fails and nothing of it was written.
+    stall.resume();
+    await expect(batch).rejects.toThrow();
+    expect(await b.loadTrials(1)).toEqual([]);
+  }, 30_000);
+
+  it("sets the idle timeout on every session: the one asked for (serve asks for its ownership TTL), 10 s by default", async () => {
+    const url = backend.location();
+    const setting = async (st: PostgresStorage) =>
+      (await st.pool.query<{ s: string }>("SELECT current_setting('idle_in_transaction_session_timeout') AS s")).rows[0]?.s;
+    const plain = await PostgresStorage.open({ url, poolSize: 1 });
+    const ttl = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 2500 });
+    opened.push(plain, ttl);
+    expect(await setting(plain)).toBe("10s");
+    expect(await setting(ttl)).toBe("2500ms");
+  });
 });
