@@ -215,6 +215,17 @@ describe("several servers on one PostgreSQL database", () => {
     expect(a.fatal).toEqual([]);
   });
 
+  it("says a name held without an endpoint (an import writing it) is being imported, not 'served by ;'", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    // `tuneport import` on PostgreSQL holds the name as a server would, with no endpoint (cli/export-import.ts).
+    expect(await a.store.claim("imp", "import-1", "", 60_000)).toMatchObject({ held: true });
+    const err = await codeOf(a.svc.execute("create_study", { name: "imp", space: SPACE, seed: 1 }));
+    expect(err.code).toBe("UNAVAILABLE");
+    expect(err.data).toMatchObject({ reason: "moved", study: "imp", endpoint: "" });
+    expect(err.message).toMatch(/study 'imp' is held by a process that serves no requests \(a 'tuneport import' writing it\)/);
+  });
+
   it("hands back the name of a refused create_study, not that of a create beside it that succeeded", async () => {
     const loc = backend.location();
     const a = await server(loc, "a", 60_000);

@@ -329,12 +329,20 @@ export class SharedOwnership implements Ownership {
     const { store } = this.opts;
     const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver());
     if (!claim.held)
-      throw new TuneportError("UNAVAILABLE", `study '${name}' is served by ${claim.endpoint}; resend the request there (same id)`, {
-        reason: "moved",
-        study: name,
-        endpoint: claim.endpoint,
-        owner_expires_in_s: Math.max(0, claim.expiresInMs) / 1000,
-      });
+      throw new TuneportError(
+        "UNAVAILABLE",
+        // No endpoint: a `tuneport import` holds the name while it writes the study (or the name changed
+        // hands between two statements); "served by ; resend the request there" named no server.
+        claim.endpoint
+          ? `study '${name}' is served by ${claim.endpoint}; resend the request there (same id)`
+          : `study '${name}' is held by a process that serves no requests (a 'tuneport import' writing it) or is changing hands; retry (same id)`,
+        {
+          reason: "moved",
+          study: name,
+          endpoint: claim.endpoint,
+          owner_expires_in_s: Math.max(0, claim.expiresInMs) / 1000,
+        },
+      );
     // Fence first: nothing of this study commits before the name is ours at this epoch.
     this.held.set(name, claim.epoch);
     try {
