@@ -173,4 +173,35 @@ describe("tuneport on PostgreSQL, from the command line", () => {
       expect(await server.stop()).toBe(0);
     }
   });
+
+  it("says an import whose commit failed imported nothing, and why, not that 'the server is stopping'", async () => {
+    const url = backend.location();
+    const dir = tempDir();
+    const db = join(dir, "a.sqlite");
+    const server = await startServer(db);
+    const client = new TestClient(server.endpoint);
+    try {
+      await client.call("create_study", { name: "f", space: SPACE, seed: 1 });
+      await client.call("add_trial", { study: "f", params: { x: 0.5, k: "a" }, value: 1 });
+    } finally {
+      await client.close();
+      expect(await server.stop()).toBe(0);
+    }
+    const file = join(dir, "f.jsonl");
+    expect(cli(["export", "f", "--storage", db, "--out", file]).code).toBe(0);
+    expect(cli(["import", file, "--storage", url, "--name", "first"]).code).toBe(0);
+    // The database refuses the trial rows (a full disk, a trigger of the operator's: here a trigger).
+    const q = new URLSearchParams(url.slice(url.indexOf("?") + 1));
+    const psql = (sql: string) =>
+      execFileSync(join(postgresBinDir() as string, "psql"), ["-h", q.get("host") as string, "-p", q.get("port") as string, "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]);
+    const schema = q.get("schema") as string;
+    psql(`CREATE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no space left (test)'; END $$;
+          CREATE TRIGGER refuse BEFORE INSERT ON ${schema}.trials FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse()`);
+    const failed = cli(["import", file, "--storage", url]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/the import's commit failed: nothing was imported \(.*no space left \(test\)/);
+    expect(failed.stderr).not.toMatch(/server is stopping/);
+    const listed = cli(["studies", "list", "--storage", url, "--json"]);
+    expect(listed.stdout).not.toMatch(/"name": *"f"/);
+  });
 });

@@ -2,7 +2,7 @@
 import { isUtf8 } from "node:buffer";
 import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { invalidArgument } from "../domain/errors.js";
+import { TuneportError, invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
@@ -139,9 +139,17 @@ Options:
           : undefined;
       // The operator's own command on their own database: a server's cap on studies (against clients
       // that create them in a loop) does not apply to it.
-      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, ...(ownership ? { ownership } : {}) });
+      // A failed commit answers "the server is stopping after a storage failure; retry against the next
+      // one", words for a server's clients: this command says what failed, and that nothing was written.
+      let failure: unknown = null;
+      const onFatal = (err: unknown) => void (failure ??= err);
+      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(ownership ? { ownership } : {}) });
       try {
-        const s = await service.importStudy(text, v.name as string | undefined);
+        const s = await service.importStudy(text, v.name as string | undefined).catch((err: unknown) => {
+          if (failure === null) throw err;
+          const why = failure instanceof Error ? failure.message : String(failure);
+          throw new TuneportError("UNAVAILABLE", `the import's commit failed: nothing was imported (${why})`);
+        });
         process.stderr.write(`imported study '${terminalSafe(s.name)}' with ${s.n_trials} trials\n`);
         imported = true;
       } finally {
