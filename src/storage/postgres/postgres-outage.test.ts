@@ -3,10 +3,11 @@
  * gave: each on a private PostgreSQL server (stopped, or its pg_hba.conf changed), never the shared
  * one the other suites use.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { SharedOwnership } from "../../service/ownership.js";
 import { StudyService } from "../../service/study-service.js";
@@ -54,6 +55,47 @@ describe("PostgreSQL unreachable", () => {
       if (!stopped) server.stop();
     }
   });
+});
+
+/** Stops (SIGSTOP) or resumes (SIGCONT) every process of a test server: a database host that hangs, connections open. */
+function freeze(server: { dir: string }, signal: "SIGSTOP" | "SIGCONT"): void {
+  const postmaster = Number(readFileSync(join(server.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+  const children = execFileSync("pgrep", ["-P", String(postmaster)], { encoding: "utf8" }).split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of [postmaster, ...children]) process.kill(pid, signal);
+}
+
+describe("PostgreSQL that stops answering", () => {
+  // Runs after a failed (timed-out) test too: no frozen server is left behind.
+  let thaw: (() => void) | null = null;
+  afterEach(() => {
+    thaw?.();
+    thaw = null;
+  });
+
+  it("a server's clean stop hands its studies back if it can, and does not wait for the database to answer", async () => {
+    const server = startPostgres();
+    const storage = await PostgresStorage.open({ url: server.createDatabase("hung") });
+    const logger = silentLogger();
+    const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger, serverId: "a", ttlMs: 1000 });
+    const svc = await StudyService.open({ storage, logger, reapIntervalMs: 0, ownership });
+    thaw = () => server.stop();
+    try {
+      await svc.execute("create_study", { name: "s", space: SPACE, strategy: "random", seed: 1 }, { requestId: "c-1" });
+      freeze(server, "SIGSTOP");
+      thaw = () => {
+        freeze(server, "SIGCONT");
+        server.stop();
+      };
+      // Before the fix both waited for as long as the database was silent (forever here): `serve`
+      // logged "shutting down" and hung on a SIGTERM with no request in flight. The test's timeout
+      // is the hang guard; the rows expire on their own one TTL later.
+      await svc.close();
+      await storage.close();
+    } finally {
+      thaw?.();
+      thaw = null;
+    }
+  }, 20_000);
 });
 
 describe("PostgreSQL asks for a password that was not given", () => {

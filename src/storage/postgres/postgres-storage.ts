@@ -77,6 +77,9 @@ export interface PostgresStorageOptions {
   readonly idleInTransactionMs?: number;
 }
 
+/** How long `close` waits for statements still running (a silent database) before it gives up on them. */
+const CLOSE_WAIT_MS = 5000;
+
 /** Default of `PostgresStorageOptions.idleInTransactionMs`: the default ownership TTL. */
 export const IDLE_IN_TRANSACTION_MS = 10_000;
 
@@ -576,8 +579,16 @@ export class PostgresStorage implements Storage, SummaryReader {
     return rows.map((r) => `study '${r.name}' has gaps in its trial numbers`);
   }
 
+  /**
+   * Ends the pool: its idle connections at once, a checked-out one once its statement returns. A
+   * statement left running on a database that stopped answering (an abandoned hand-back of owner
+   * rows) held this for as long as the database was silent: after `CLOSE_WAIT_MS` its connection is
+   * left to the process's exit.
+   */
   async close(): Promise<void> {
-    await this.pool.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pool.end(), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 }
 
