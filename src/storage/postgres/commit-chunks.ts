@@ -97,6 +97,21 @@ function splitChunk(rows: readonly Row[]): CommitCall {
   return { json: `[${json.join(",")}]`, replies, values };
 }
 
+/** Default `idleMs` of `beginSql`: the default ownership TTL. */
+export const IDLE_IN_TRANSACTION_MS = 10_000;
+
+/**
+ * A transaction's first statement: BEGIN, with `idle_in_transaction_session_timeout` for it alone
+ * (SET LOCAL: nothing sent at connect, which poolers such as PgBouncer refuse). tuneport sends a
+ * transaction's statements back to back, so a session idle inside one belongs to a process that
+ * stalled (SIGSTOP, a paused VM, a partition): a batch's transaction held the owner rows it fences
+ * FOR SHARE, and another server's takeover waited for as long as the stall lasted (forever under
+ * SIGSTOP). PostgreSQL now ends the session after `idleMs`, and the stalled batch fails.
+ */
+export function beginSql(idleMs: number): string {
+  return `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.round(idleMs))}`;
+}
+
 /** A batch of more rows than this (an import) plans each statement for the rows it sees: see `runChunks`. */
 export const CUSTOM_PLAN_ROWS = 2000;
 
@@ -109,6 +124,7 @@ export async function runChunks<C = string>(
   chunks: readonly C[],
   call: (q: pg.Pool | pg.PoolClient, chunk: C) => Promise<unknown>,
   rows = 0,
+  idleMs = IDLE_IN_TRANSACTION_MS,
 ): Promise<void> {
   if (chunks.length === 1 && rows <= CUSTOM_PLAN_ROWS) {
     await call(pool, chunks[0] as C);
@@ -124,7 +140,7 @@ export async function runChunks<C = string>(
   const unheard = () => undefined;
   client.on("error", unheard);
   try {
-    await client.query("BEGIN");
+    await client.query(beginSql(idleMs));
     // Plans made while this batch's tables were small would stay for the whole batch: the foreign-key
     // check of each intermediate value scanned the whole trials table (10,000 trials imported into an
     // analysed small database: 27 s, quadratic; 4.8 s planned per statement).

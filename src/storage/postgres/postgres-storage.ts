@@ -37,7 +37,7 @@ import {
   trialPageSql,
   betterReport,
 } from "../storage.js";
-import { COMMIT_CHUNK_CHARS, commitCalls, runChunks } from "./commit-chunks.js";
+import { COMMIT_CHUNK_CHARS, IDLE_IN_TRANSACTION_MS, beginSql, commitCalls, runChunks } from "./commit-chunks.js";
 import { ClosingClient, databaseUnreachable } from "./connection.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
@@ -66,13 +66,8 @@ export interface PostgresStorageOptions {
   /** Longest JSON text of one `tuneport_commit` call (commit-chunks.ts) [COMMIT_CHUNK_CHARS]; tests cut batches small. */
   readonly commitChunkChars?: number;
   /**
-   * PostgreSQL's `idle_in_transaction_session_timeout` for tuneport's sessions, ms
-   * [IDLE_IN_TRANSACTION_MS]; `serve` sets its ownership TTL. A batch of several calls, a migration
-   * or an import is one transaction, and tuneport sends its statements back to back: a session idle
-   * inside one belongs to a process that stalled (SIGSTOP, a paused VM, a partition). Its
-   * transaction held the owner rows it fences FOR SHARE, and another server's takeover of those
-   * studies waited on them for as long as the stall lasted (forever while it was stopped; hours
-   * across a partition, until TCP gave up); PostgreSQL now ends such a session after this long.
+   * `idle_in_transaction_session_timeout` of tuneport's transactions (a batch of several calls, an
+   * import, a migration), ms [IDLE_IN_TRANSACTION_MS]; `serve` sets its ownership TTL (see `BEGIN_SQL`).
    */
   readonly idleInTransactionMs?: number;
 }
@@ -80,18 +75,9 @@ export interface PostgresStorageOptions {
 /** How long `close` waits for statements still running (a silent database) before it gives up on them. */
 const CLOSE_WAIT_MS = 5000;
 
-/** Default of `PostgresStorageOptions.idleInTransactionMs`: the default ownership TTL. */
-export const IDLE_IN_TRANSACTION_MS = 10_000;
-
-/** The `options` (server settings) of each session: the schema to work in, `synchronous_commit`, and how long a transaction may stay idle. */
-function sessionOptions(schema: string | null, synchronousCommit: "on" | "off" | undefined, idleMs: number): string {
-  return [
-    schema ? `-c search_path=${schema}` : "",
-    synchronousCommit ? `-c synchronous_commit=${synchronousCommit}` : "",
-    `-c idle_in_transaction_session_timeout=${Math.max(1, Math.round(idleMs))}`,
-  ]
-    .filter(Boolean)
-    .join(" ");
+/** The `options` (server settings) of each session: the schema to work in, and `synchronous_commit`. */
+function sessionOptions(schema: string | null, synchronousCommit: "on" | "off" | undefined): string {
+  return [schema ? `-c search_path=${schema}` : "", synchronousCommit ? `-c synchronous_commit=${synchronousCommit}` : ""].filter(Boolean).join(" ");
 }
 
 /** Thrown by `commit` when this server no longer owns a study the batch touches (fencing). */
@@ -153,6 +139,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     readonly pool: pg.Pool,
     readonly schema: string | null,
     private readonly chunkChars = COMMIT_CHUNK_CHARS,
+    private readonly idleMs = IDLE_IN_TRANSACTION_MS,
   ) {}
 
   /** Connects, migrates (unless read-only) and returns the storage. @throws FAILED_PRECONDITION on a newer schema. */
@@ -165,11 +152,11 @@ export class PostgresStorage implements Storage, SummaryReader {
       max: opts.poolSize ?? 4,
       types,
       ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
-      options: sessionOptions(schema, opts.synchronousCommit, opts.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS),
+      ...(sessionOptions(schema, opts.synchronousCommit) ? { options: sessionOptions(schema, opts.synchronousCommit) } : {}),
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     pool.on("error", () => undefined);
-    const storage = new PostgresStorage(pool, schema, opts.commitChunkChars);
+    const storage = new PostgresStorage(pool, schema, opts.commitChunkChars, opts.idleInTransactionMs);
     try {
       await storage.migrate(opts.readonly ?? false);
     } catch (err) {
@@ -183,7 +170,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     const client = await this.pool.connect();
     try {
       for (let attempt = 1; ; attempt++) {
-        await client.query("BEGIN");
+        await client.query(beginSql(this.idleMs));
         try {
           await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
           if (this.schema && !readonly) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
@@ -244,7 +231,7 @@ export class PostgresStorage implements Storage, SummaryReader {
       if ((rows[0]?.n ?? 0) === 0) break;
       await new Promise((r) => setTimeout(r, REPAIR_WAIT_MS));
     }
-    await client.query("BEGIN");
+    await client.query(beginSql(this.idleMs));
     try {
       await client.query("LOCK TABLE trials IN SHARE ROW EXCLUSIVE MODE");
       const still = await client.query("DELETE FROM tuneport_pending_repair WHERE what = 'counts' RETURNING 1");
@@ -452,6 +439,7 @@ export class PostgresStorage implements Storage, SummaryReader {
           values: [fence?.owner ?? null, held, epochs, c.json, c.replies.ids, c.replies.ops, c.replies.replies, c.replies.at, c.values.trials, c.values.steps, c.values.values],
         }),
         rows.length,
+        this.idleMs,
       );
     } catch (err) {
       if ((err as { code?: string }).code === "TP001") throw new OwnershipLostError((err as Error).message);
