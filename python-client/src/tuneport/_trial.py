@@ -94,6 +94,23 @@ class Decision:
         )
 
 
+def _combined(decisions: Sequence[Decision]) -> Decision:
+    """Several decisions applied at once (non-blocking reports' and the report that delivers them) as
+    one: prune when any was; else an update when any was (``params`` all of theirs, ``restore`` the
+    last exploit's: its checkpoint is not loaded yet); ``delete_checkpoints`` all of theirs."""
+    last = decisions[-1]
+    released = [p for d in decisions for p in d.delete_checkpoints]
+    prune = next((d for d in decisions if d.action == "prune"), None)
+    if prune is not None:
+        return Decision("prune", last.budget, prune.reason, {}, None, released)
+    updates = [d for d in decisions if d.action == "update"]
+    if not updates:
+        return Decision(last.action, last.budget, last.reason, dict(last.params), None, released)
+    restore = next((d.restore for d in reversed(updates) if d.restore is not None), None)
+    params = {k: v for d in updates for k, v in d.params.items()}
+    return Decision("update", last.budget, updates[-1].reason, params, restore, released)
+
+
 _TOLD_CONSTRAINT_NAMES: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, ...]]] = weakref.WeakKeyDictionary()
 """Per client and study, the ``set_constraint`` names the first trial told in this process: a later
 trial that sets other names would have its values stored under the wrong ones, so it is refused."""
@@ -535,6 +552,10 @@ class Trial(_OptunaV2Suggest):
         self._report_seq = 0
         """Sequence number of this trial's last queued non-blocking report (0: none)."""
         self._delivered: list[Decision] = []
+        self._unreturned: list[Decision] = []
+        """Decisions applied (by ``should_prune()``, or before a blocking report) but not yet returned:
+        the next report or ``flush_reports`` returns them combined, so no exploit's ``restore`` and no
+        released checkpoint is lost on the way."""
         self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
@@ -571,7 +592,10 @@ class Trial(_OptunaV2Suggest):
         a MedianPruner; tuneport's to none): the first call then logs a warning naming ``scheduler=``."""
         if self.state in ("COMPLETE", "FAIL"):
             return False  # told otherwise than PRUNED: a prune decision it got no longer applies (Optuna: False)
-        self._apply_delivered(raise_on_prune=False, raise_error=False)
+        self._apply_delivered(raise_on_prune=False, raise_error=False, keep=True)
+        # This call delivers a prune; the rest (an exploit's restore, released checkpoints) the next report returns.
+        self._unreturned = [d if d.action != "prune" else Decision("continue", d.budget, None, {}, None, d.delete_checkpoints)
+                            for d in self._unreturned]  # fmt: skip
         if self.study.scheduler is None:
             self.study._warn_no_scheduler()
         return self._prune_requested
@@ -582,8 +606,8 @@ class Trial(_OptunaV2Suggest):
 
     def flush_reports(self) -> Decision | None:
         """Waits until this trial's non-blocking reports were answered and applies their decisions
-        (as ``report`` would, ``should_prune()`` included); returns the latest, or None when none
-        arrived since the last report/should_prune(). Never raises ``TrialPruned``.
+        (as ``report`` would, ``should_prune()`` included); returns them combined as ``report``
+        does, or None when none arrived since the last report or flush. Never raises ``TrialPruned``.
         @raises the error a non-blocking report got (LeaseLostError, InvalidArgumentError...)."""
         self._wait_reports()
         return self._apply_delivered(raise_on_prune=False, raise_error=True)
@@ -636,12 +660,14 @@ class Trial(_OptunaV2Suggest):
         elif decision.action == "prune":
             self._prune_requested = True
 
-    def _apply_delivered(self, *, raise_on_prune: bool, raise_error: bool) -> Decision | None:
-        """Applies, in order, the decisions non-blocking reports received since the last call; the
-        latest (its ``delete_checkpoints`` those of all of them), or None. ``restore`` is the last
-        exploit's among them. @raises TrialPruned (``raise_on_prune``) and the first deferred
-        error (``raise_error``)."""
-        if not self._delivered and self._deferred_error is None:
+    def _apply_delivered(self, *, raise_on_prune: bool, raise_error: bool, keep: bool = False) -> Decision | None:
+        """Applies, in order, the decisions non-blocking reports received since the last call, and
+        returns them with those applied earlier and not returned yet (``_unreturned``) combined
+        (``_combined``), or None; ``keep`` returns nothing and keeps them for the next call that
+        returns. ``restore`` is the last exploit's among them. @raises TrialPruned
+        (``raise_on_prune``, for a prune among the newly delivered) and the first deferred error
+        (``raise_error``)."""
+        if not self._delivered and self._deferred_error is None and (keep or not self._unreturned):
             return None
         with self._lock:
             delivered, self._delivered = self._delivered, []
@@ -651,14 +677,12 @@ class Trial(_OptunaV2Suggest):
         latest: Decision | None = None
         prune = next((d for d in delivered if d.action == "prune"), None)
         if delivered:
-            self.restore = None
             for d in delivered:
                 self._apply_decision(d)
-            released = [p for d in delivered for p in d.delete_checkpoints]
-            last = delivered[-1]
-            latest = Decision(last.action, last.budget, last.reason, last.params, self.restore, released)
-            if prune is not None and latest.action != "prune":
-                latest = Decision("prune", last.budget, prune.reason, {}, None, released)
+            self._unreturned.extend(delivered)
+            self.restore = _combined(self._unreturned).restore
+        if self._unreturned and not keep:
+            latest, self._unreturned = _combined(self._unreturned), []
         if err is not None:
             raise err
         if raise_on_prune and prune is not None:
@@ -881,7 +905,10 @@ class Trial(_OptunaV2Suggest):
         ``wait=False`` (non-blocking) queues the report for the client's background thread and
         returns at once, without a round trip. The decision it gets is applied at this trial's next
         ``report`` (either kind) or ``should_prune()``: that call applies, in order, every decision
-        received since the last one and returns the latest (None when none arrived yet), raising
+        received since the last one and returns them combined (the latest, but an ``update`` with
+        the last exploit's ``restore`` when any was one, and every released checkpoint in
+        ``delete_checkpoints``; a blocking report combines them with its own decision; None when
+        none arrived yet), raising
         ``TrialPruned`` if one of them was prune, or the error a queued report got (LeaseLostError,
         InvalidArgumentError...). Queued reports are sent in order, each with its request id fixed
         when queued, so a resend is never applied twice; anything else sent for this trial
@@ -917,17 +944,19 @@ class Trial(_OptunaV2Suggest):
         if self._report_seq:
             self._wait_reports()
         if self._delivered or self._deferred_error is not None:
-            self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
+            self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
         result = self._call("report", {"step": s, "value": v, "data": payload})
         self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
             self.intermediate.append((float(s), float(v)))
-        self.restore = None
         self._apply_decision(decision)
+        # An exploit a non-blocking report got and nobody returned yet still has to be loaded.
+        combined, self._unreturned = _combined([*self._unreturned, decision]), []
+        self.restore = combined.restore
         if decision.action == "prune" and raise_on_prune:
             raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
-        return decision
+        return combined
 
     def _check_hypergradient_names(self, names: Sequence[str]) -> None:
         """Refuses a hypergradient the server's ``hypergradient`` strategy would ignore (it only
@@ -1117,6 +1146,7 @@ class Trial(_OptunaV2Suggest):
         args = {**_values_args(value), **_constraints_arg(constraints)}
         if self._report_seq or self._delivered:
             self._wait_reports()
+            self._unreturned = []  # a prune among them was seen (should_prune) and is the loop's to ignore
             latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
             if latest is not None and latest.action == "prune":
                 self._prune_decided_late(latest, user_attrs)

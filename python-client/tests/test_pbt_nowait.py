@@ -1,0 +1,60 @@
+"""PBT with non-blocking reports: an exploit decided on a ``report(..., wait=False)`` reaches the
+training loop even when the next call is a blocking report (``pbt_report``) or ``should_prune()``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import tuneport as tp
+from tuneport.torch import checkpoint_path, pbt_report, save_checkpoint
+
+
+def _population(client: tp.Client, name: str) -> tuple[tp.Study, tp.Trial, tp.Trial]:
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=3, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 1, "resample_probability": 0.0}})
+    return study, study.ask(), study.ask()
+
+
+def test_an_exploit_of_a_non_blocking_report_is_loaded_by_the_next_blocking_pbt_report(
+    client: tp.Client, name: str, tmp_path: Path
+) -> None:
+    """The worse member reports per batch without waiting and calls pbt_report at the end of an
+    epoch (not on the perturbation interval): the exploit its non-blocking report got must be
+    returned by pbt_report, which loads the donor's weights; it was dropped (restore None,
+    'continue'), so the member trained on its own weights under the donor's lineage."""
+    study, a, b = _population(client, name)
+    net_a, net_b = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        net_a.weight.fill_(1.0)
+        net_b.weight.fill_(7.0)
+    assert pbt_report(b, 1.0, 1, net_b, checkpoint_dir=tmp_path).action == "continue"
+    path = save_checkpoint(checkpoint_path(tmp_path, study.name, a.number, 1), net_a, fsync=False)
+    assert a.report(5.0, 1, {"checkpoint": str(path)}, wait=False) is None  # decided: exploit b
+    d = pbt_report(a, 4.0, 1.5, net_a, checkpoint_dir=tmp_path)
+    assert d.action == "update" and d.restore is not None and d.restore.trial == b.number, d
+    assert a.restore == d.restore
+    assert torch.equal(net_a.weight, torch.full_like(net_a.weight, 7.0))  # the donor's weights
+    assert str(path) in d.delete_checkpoints  # released by the exploit's own report or this one
+
+
+def test_should_prune_between_keeps_the_exploit_and_the_released_checkpoints_for_the_next_report(
+    client: tp.Client, name: str
+) -> None:
+    """Optuna's loop calls should_prune() after each report: it applies what the non-blocking
+    reports got, but returns only a bool, so the exploit's restore and the checkpoints the server
+    released must come with the next report's decision (they were dropped: nobody loaded the
+    donor, and the released files were never deleted)."""
+    _, a, b = _population(client, name)
+    b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+    a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)
+    a._wait_reports()  # the answer has arrived (as it would by the time training goes on)
+    assert a.should_prune() is False
+    assert a.restore is not None and a.restore.trial == b.number  # applied by should_prune
+    d = a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False)
+    assert d is not None and d.action == "update" and d.restore == a.restore, d
+    assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d
+    d2 = a.report(3.0, 1.6, {"checkpoint": "/nowhere/a/step-1.6.pt"})
+    assert d2 is not None and d2.restore is None and a.restore is None  # returned once, not again
