@@ -40,15 +40,29 @@ export function canonicalOptionNames(schema: z.ZodType<unknown>, raw: Record<str
   return out;
 }
 
+/** Per schema, what option names of the library a plug-in follows (Ray Tune's) are here (`foreignOptionNames`). */
+const foreignOf = new WeakMap<z.ZodType<unknown>, Readonly<Record<string, string>>>();
+
+/**
+ * Registers, for `schema`, where option names of the library its plug-in follows went (Ray Tune's
+ * PBT `hyperparam_mutations`: the study's space): a refusal of such a name says so. Returns `schema`.
+ */
+export function foreignOptionNames<T extends z.ZodType<unknown>>(schema: T, hints: Readonly<Record<string, string>>): T {
+  foreignOf.set(schema, hints);
+  return schema;
+}
+
 /**
  * An issue of `schema`'s with the options it takes named when the issue is an option name it
  * does not know ("Unrecognized key: \"n_startup_trials\"" alone leaves the caller guessing: parego's
- * start-up count is under its `gp`).
+ * start-up count is under its `gp`), and where a name of another library went (`foreignOptionNames`).
  */
 export function withOptionNames(schema: z.ZodType<unknown>, issue: z.core.$ZodIssue): z.core.$ZodIssue {
   if (issue.code !== "unrecognized_keys" || issue.path.length > 0) return issue;
   const names = [...optionNames(schema).values()];
-  return { ...issue, message: `${issue.message}; ${names.length > 0 ? `its options are ${names.join(", ")}` : "it takes no options"}` };
+  const hints = foreignOf.get(schema) ?? {};
+  const known = issue.keys.filter((k) => Object.hasOwn(hints, k)).map((k) => `; ${k}: ${hints[k]}`);
+  return { ...issue, message: `${issue.message}; ${names.length > 0 ? `its options are ${names.join(", ")}` : "it takes no options"}${known.join("")}` };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -88,6 +88,20 @@ describe("pbt through the service", () => {
     );
   });
 
+  it("says where Ray Tune's PBT option names went (a Ray user's mode 'min' meant the direction)", async () => {
+    const refusal = (options: Record<string, unknown>, strategy = "pbt") =>
+      svc.createStudy({ name: "ray", space: scheduleProblem.space, strategy: { name: strategy, options } }).then(
+        () => "accepted",
+        (e: Error) => e.message,
+      );
+    expect(await refusal({ hyperparam_mutations: { lr: [0.1, 0.01] } })).toMatch(/its options are .*; hyperparam_mutations: .*declared space/);
+    expect(await refusal({ hyperparam_bounds: { lr: [0.1, 0.01] } }, "pb2")).toMatch(/hyperparam_bounds: .*declared space/);
+    expect(await refusal({ synch: true })).toMatch(/synch: .*mode: 'synchronous'/);
+    expect(await refusal({ mode: "min" })).toMatch(/mode: .*Ray Tune's mode 'min'\/'max' is the study's direction/);
+    expect(await refusal({ mode: "sync" })).toMatch(/expected one of "asynchronous"\|"synchronous"/);
+    expect(await refusal({ perturbation_interval: 2, quantile_fraction: 0.25, resample_probability: 0.5 })).toBe("accepted");
+  });
+
   it("refuses a study without a declared space (define-by-run trials would never become members)", async () => {
     for (const name of ["pbt", "pb2"])
       await expect(svc.createStudy({ name: `dbr-${name}`, strategy: { name, options: { population_size: 3 } } })).rejects.toMatchObject({

@@ -90,7 +90,11 @@ import {
   unloadableCheckpoints,
 } from "./lineage.js";
 import { failureCounts, leaseLost } from "./failures.js";
+import { foreignOptionNames } from "../../domain/plugin-options.js";
 import { PBT_READ_MODELS } from "./read-models.js";
+
+const RAY_MODE =
+  "mode here is 'asynchronous' (the default) or 'synchronous' (Ray Tune's synch); Ray Tune's mode 'min'/'max' is the study's direction (create_study direction='minimize'/'maximize')";
 
 const options = z
   .object({
@@ -99,7 +103,12 @@ const options = z
     quantile_fraction: z.number().gt(0).max(0.5).default(0.25),
     resample_probability: z.number().min(0).max(1).default(0.25),
     perturbation_factors: z.tuple([z.number().positive().finite(), z.number().positive().finite()]).default([0.8, 1.2]),
-    mode: z.enum(["asynchronous", "synchronous"]).default("asynchronous"),
+    mode: z
+      .enum(["asynchronous", "synchronous"], {
+        // Ray Tune's PBT `mode` is the metric's direction; here it is what Ray calls `synch`.
+        error: (i) => (i.input === "min" || i.input === "max" ? RAY_MODE : undefined),
+      })
+      .default("asynchronous"),
     exploit: z.boolean().default(true),
     explore: z.boolean().default(true),
     max_failures: z
@@ -117,6 +126,13 @@ const options = z
   })
   .strict()
   .refine((o) => o.exploit || o.explore, { message: "at least one of exploit and explore must be on" });
+foreignOptionNames(options, {
+  hyperparam_mutations: "Ray Tune's name; here the study's declared space is what PBT mutates (create_study space=...)",
+  hyperparam_bounds: "Ray Tune's PB2 name; here the study's declared space gives the bounds (create_study space=...)",
+  synch: "Ray Tune's name; here mode: 'synchronous' (or 'asynchronous', the default)",
+  metric: "Ray Tune's name; here the value each report carries is the metric",
+  time_attr: "Ray Tune's name; here the step each report carries counts toward perturbation_interval",
+});
 export type PbtOptions = z.infer<typeof options>;
 
 /** Ranking key: smaller is better; NaN (diverged) is the worst. */
