@@ -285,6 +285,7 @@ export class PbtStrategy implements Strategy {
       throw new TuneportError(
         "SEARCH_SPACE_EXHAUSTED",
         `every one of the ${this.opts.population_size} PBT members is running, waiting or complete; a lost member's slot is refilled on a later ask`,
+        { reason: "population_full", population_size: this.opts.population_size },
       );
     throw this.givenUpError(req.trials, slots, givenUp);
   }

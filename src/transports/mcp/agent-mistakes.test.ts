@@ -132,6 +132,26 @@ describe("a study that hands out no trials says why", () => {
     expect(text(0)).toMatch(/\nNext step: The population's trials kept failing \(the message names the last error\)/);
   });
 
+  it("a PBT population whose slots are all taken by running members: wait for them, not a wider space", async () => {
+    await call("create_study", { name: "full", space: SPACE, strategy: { name: "pbt", options: { population_size: 2 } } });
+    for (let i = 0; i < 2; i++) await service.execute("ask", { study: "full" });
+    const refused = textOf(await call("ask_trial", { study: "full" }));
+    expect(refused).toMatch(/^Error SEARCH_SPACE_EXHAUSTED: every one of the 2 PBT members is running/);
+    expect(refused).toMatch(/\nNext step: Every PBT member slot is taken: .*handed out again by a later ask_trial.*population_size/);
+    expect(refused).not.toContain("wider space");
+  });
+
+  it("a PBT exploit of the agent's trial: report_intermediate says the new params and the checkpoint to load", async () => {
+    await call("create_study", { name: "ex", space: SPACE, strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 1 } } });
+    const w = await service.execute("ask", { study: "ex" });
+    await service.execute("report", { study: "ex", trial: w.trial.number, token: w.lease.token, step: 1, value: 1, data: { checkpoint: "/ck/w-1.pt" } });
+    const { trial, token } = (await call("ask_trial", { study: "ex" })).structuredContent as { trial: number; token: string };
+    const r = await call("report_intermediate", { study: "ex", trial, token, step: 1, value: 5 });
+    const x = ((r.structuredContent as { decision: { params: { x: number } } }).decision.params.x).toPrecision(5);
+    expect(textOf(r)).toMatch(new RegExp(`^Recorded step 1 = 5; decision: update\\. Go on with \\{x=${x.replace(".", "\\.")}\\} \\(pbt exploit of trial ${w.trial.number}\\)\\.`));
+    expect(textOf(r)).toContain(`restore: load checkpoint "/ck/w-1.pt" of trial ${w.trial.number} (step 1)`);
+  });
+
   it("a spent max_trials budget: the ask's next step, study_summary, resume_study and an idle wait name update_study", async () => {
     await call("create_study", { name: "b", space: SPACE, max_trials: 1, strategy: "random" });
     const before = await call("study_summary", { study: "b" });

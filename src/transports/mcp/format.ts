@@ -201,7 +201,10 @@ function nextStep(err: TuneportError): string {
             ? "The population's trials kept failing or their workers died without reporting further (a crash, CUDA OOM or SIGKILL: the server saw no error, so read the workers' logs), so their slots are not refilled: "
             : "The population's trials kept failing (the message names the last error), so their slots are not refilled: ") +
           "fix the training script, then enqueue_trial fills a given-up slot, or, once no trial runs, update_study raises the strategy's max_failures."
-        : "Every point of the search space was handed out; create a new study with a wider space, or stop.";
+        : d.reason === "population_full"
+          ? // Not the space: PBT hands out population_size members, which its workers train; a wider space changes nothing.
+            "Every PBT member slot is taken: the members train in their workers, and a slot whose member fails or loses its lease is handed out again by a later ask_trial. Follow them with list_trials or get_lineage; to train more members once they have finished, raise population_size with update_study."
+          : "Every point of the search space was handed out; create a new study with a wider space, or stop.";
     case "MESSAGE_TOO_LARGE":
       // Through `mcp --connect`: the server refused a change whose reply it could not send (nothing applied), or a read's reply over its ceiling.
       return /nothing was applied/.test(err.message)

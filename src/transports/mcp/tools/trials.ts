@@ -124,8 +124,11 @@ export const trialTools: McpTool[] = [
     async run(a, { backend }) {
       const r = await backend.call("report", { study: a.study, trial: a.trial, token: a.token, step: a.step, value: a.value });
       const act = r.decision.action;
+      // An update (a PBT exploit, a hypergradient step) changes the trial's params: "decision: update" alone left them unsaid.
+      const update = act === "update" ? ` Go on with ${fmtParams(r.decision.params ?? {})}${r.decision.reason ? ` (${r.decision.reason})` : ""}.` : "";
+      const restore = act === "update" && r.decision.restore ? `\n${startLines(null, null, { ...r.decision.restore, step: r.decision.restore.step ?? null }).trimEnd()}` : "";
       return text(
-        act === "prune" ? `Stop: the scheduler pruned trial ${a.trial}. Call tell_trial with state PRUNED.` : `Recorded step ${a.step} = ${fmt(a.value)}; decision: ${act}.`,
+        act === "prune" ? `Stop: the scheduler pruned trial ${a.trial}. Call tell_trial with state PRUNED.` : `Recorded step ${a.step} = ${fmt(a.value)}; decision: ${act}.${update}${restore}`,
         { decision: r.decision as unknown as Record<string, unknown> },
       );
     },
