@@ -96,6 +96,26 @@ describe.each(storageBackends(inject("pgUrl")))("hypergradient strategy in the s
     expect(Object.keys(next.trial.params).sort()).toEqual(["act", "lr", "wd"]);
     expect((await svc.trajectory({ study: "hg", trial: next.trial.number })).trajectory).toEqual([]);
   });
+
+  it.each([false, true])("tunes a retried trial from its first report (keep_intermediate %s)", async (keep) => {
+    // Re-queued without keep_intermediate, the retry trains again from step 0 but inherited the
+    // failed attempt's trajectory: every report up to that attempt's last step was taken for a
+    // repeat, and nothing moved. With keep_intermediate it resumes: the record goes on.
+    const name = `retry-${keep}`;
+    await svc.createStudy({ name, space: SPACE, seed: 3, strategy: "hypergradient", retry: { max_retries: 1, retry_on_fail: true, keep_intermediate: keep } });
+    const first = await svc.ask({ study: name });
+    for (const step of [1, 2, 3])
+      await svc.report({ study: name, trial: first.trial.number, token: first.lease.token, step, value: 1 / step, data: { hypergradients: { lr: 1.0 } } });
+    await svc.tell({ study: name, trial: first.trial.number, token: first.lease.token, state: "FAIL" });
+    const retry = await svc.ask({ study: name });
+    expect(retry.trial.system_attrs.retry_of).toBe(first.trial.number);
+    const step = keep ? 4 : 1;
+    const r = await svc.report({ study: name, trial: retry.trial.number, token: retry.lease.token, step, value: 0.9, data: { hypergradients: { lr: 1.0 } } });
+    const lr = (r.decision as { params: Record<string, number> }).params.lr as number;
+    expect(lr).toBeLessThan(retry.trial.params.lr as number);
+    const steps = (await svc.trajectory({ study: name, trial: retry.trial.number })).trajectory.map((e) => e.step);
+    expect(steps).toEqual(keep ? [null, 1, 2, 3, 4] : [null, 1]);
+  });
 });
 
 describe("hypergradients and a plug-in strategy", () => {

@@ -53,7 +53,10 @@
  *   there (while the parameter still holds that position's snap), so steps shorter than half
  *   the grid add up instead of each snapping back to the same value (the parameter never moved).
  * - State lives in the reporting trial's `systemAttrs` (`hg_m`, `hg_v`, `hg_t`, `hg_u`), so a restarted
- *   server continues where it stopped. Every applied report appends `{step, value, params}`
+ *   server continues where it stopped, and a retry (the study's retry policy) inherits it: with
+ *   `keep_intermediate` it resumes; without, it trains again from step 0 (none of the failed
+ *   attempt's reports are its own), so it starts its own moments and trajectory from the params it
+ *   was given. Every applied report appends `{step, value, params}`
  *   to `hg_trajectory` (the first entry, step null, holds the starting point); once it
  *   exceeds `trajectory_limit` entries (fewer for many tuned parameters: `trajectoryLimit`) every
  *   other interior entry is dropped, so the record spans the whole run at a coarser grain
@@ -196,7 +199,15 @@ export class HypergradientStrategy implements Strategy {
     const warnings: string[] = Array.isArray(attrs.hg_warnings) ? (attrs.hg_warnings as unknown[]).map(String) : [];
     const warn = (msg: string) => warnings.push(`step ${req.step}: ${msg}`);
     const tuned = this.tunedParams(req);
-    const trajectory: TrajectoryEntry[] = Array.isArray(attrs.hg_trajectory) ? [...(attrs.hg_trajectory as TrajectoryEntry[])] : [];
+    const stored: TrajectoryEntry[] = Array.isArray(attrs.hg_trajectory) ? (attrs.hg_trajectory as TrajectoryEntry[]) : [];
+    const storedLast = stored[stored.length - 1];
+    // A retry re-queued without keep_intermediate inherits the failed attempt's hg_* state but none
+    // of its reports: it trains again from step 0, and each of its reports below the attempt's
+    // last step was taken for a repeat (no step, nothing said). Such a run starts its own
+    // trajectory and moments from the params it was given.
+    const restarted = storedLast !== undefined && storedLast.step !== null && !t.intermediate.some((iv) => iv.step === storedLast.step);
+    const state = restarted ? {} : attrs;
+    const trajectory: TrajectoryEntry[] = restarted ? [] : [...stored];
     const last = trajectory[trajectory.length - 1];
     // A repeated report of the same step (a retry without its request id) must not step twice.
     if (last && last.step !== null && req.step <= last.step) return { decision: { action: "update", params: pickParams(t.params, tuned) } };
@@ -221,9 +232,9 @@ export class HypergradientStrategy implements Strategy {
       }
     }
 
-    const m = numberMap(attrs.hg_m);
-    const v = numberMap(attrs.hg_v);
-    const steps = numberMap(attrs.hg_t);
+    const m = numberMap(state.hg_m);
+    const v = numberMap(state.hg_v);
+    const steps = numberMap(state.hg_t);
     const before = { m: { ...m }, v: { ...v }, steps: { ...steps } };
     const sign = req.study.direction === "minimize" ? -1 : 1;
     const deltas = this.steps(grads, tuned, t.params, m, v, steps);
@@ -232,7 +243,7 @@ export class HypergradientStrategy implements Strategy {
     const worse = prev === undefined || !Number.isFinite(req.value) || (sign < 0 ? req.value > prev : req.value < prev);
     const params: Params = {};
     // Stepped floats: the continuous position, so that steps smaller than half the grid add up.
-    const positions = numberMap(attrs.hg_u);
+    const positions = numberMap(state.hg_u);
     let positionsChanged = false;
     for (const [name, delta] of Object.entries(deltas)) {
       const d = tuned.get(name) as FloatDistribution;
@@ -263,7 +274,7 @@ export class HypergradientStrategy implements Strategy {
     out.hg_m = m;
     out.hg_v = v;
     out.hg_t = steps;
-    if (positionsChanged) out.hg_u = positions;
+    if (positionsChanged || restarted) out.hg_u = positions;
 
     const after = { ...pickParams(t.params, tuned), ...params };
     if (trajectory.length === 0) trajectory.push({ step: null, value: null, params: pickParams(t.params, tuned) });
