@@ -253,6 +253,7 @@ class Client:
         retry_on_fail: bool | None = None,
         max_trials: int | None = None,
         max_resource: float | None = None,
+        keep_intermediate: bool | None = None,
     ) -> Study:
         """Creates a study, or with ``load_if_exists`` loads the one of that name: then every
         setting given here must match the stored study, or InvalidArgumentError lists the
@@ -262,7 +263,10 @@ class Client:
         ``directions`` (Optuna's name) makes a multi-objective study with one direction per
         objective; ``reference_point`` fixes its hypervolume reference point (objective units).
         ``max_resource`` is the study's budget: how far one trial trains at most (epochs, steps);
-        ``asha``, ``hyperband`` and ``bohb`` use it as their ``max_resource``.
+        ``asha``, ``hyperband`` and ``bohb`` use it as their ``max_resource``. ``keep_intermediate``
+        (Optuna's ``RetryFailedTrialCallback(inherit_intermediate_values=True)``): a retry (see
+        ``max_retries``) starts with the failed attempt's intermediate values, for a worker that
+        resumes from its checkpoint and reports only later steps.
         @raises AlreadyExistsError, InvalidArgumentError."""
         if isinstance(directions, (str, Enum)):
             raise InvalidArgumentError(
@@ -274,6 +278,8 @@ class Client:
             retry["max_retries"] = max_retries
         if retry_on_fail is not None:
             retry["retry_on_fail"] = retry_on_fail
+        if keep_intermediate is not None:
+            retry["keep_intermediate"] = keep_intermediate
         result = self._call(
             "create_study",
             {
@@ -917,6 +923,7 @@ def create_study(
     lease_ttl_s: float | None = None,
     max_retries: int | None = None,
     retry_on_fail: bool | None = None,
+    keep_intermediate: bool | None = None,
 ) -> Study:
     """Optuna's ``optuna.create_study`` (same argument order), against a tuneport server:
     ``storage`` is the server's endpoint (default: ``$TUNEPORT_ENDPOINT``, else
@@ -937,7 +944,8 @@ def create_study(
     ``lease_ttl_s``, ``max_retries`` and ``retry_on_fail`` are what Optuna's
     ``RDBStorage(heartbeat_interval=..., failed_trial_callback=RetryFailedTrialCallback(max_retry=n))``
     sets up: a trial whose worker stops renewing its lease is failed after ``lease_ttl_s`` and its
-    params re-queued at most ``max_retries`` times (``retry_on_fail``: also after a FAIL).
+    params re-queued at most ``max_retries`` times (``retry_on_fail``: also after a FAIL);
+    ``keep_intermediate`` is its ``inherit_intermediate_values=True``.
     @raises InvalidArgumentError, AlreadyExistsError."""
     runs = translate(
         sampler,
@@ -968,6 +976,7 @@ def create_study(
             lease_ttl_s=lease_ttl_s,
             max_retries=max_retries,
             retry_on_fail=retry_on_fail,
+            keep_intermediate=keep_intermediate,
         )
 
     study: Study | None = None
