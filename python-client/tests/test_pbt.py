@@ -260,3 +260,30 @@ def test_a_pbt_script_killed_before_its_first_report_is_given_up_after_max_failu
     assert "died without reporting" in proc.stderr
     states = [t.state for t in client.load_study(name).trials]
     assert states == [tp.TrialState.FAIL, tp.TrialState.FAIL]
+
+
+def test_a_pbt_report_without_a_checkpoint_warns_once_that_nothing_can_be_exploited(
+    client: tp.Client, name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plain ``report`` (Optuna's loop, the Lightning callback) under pbt names no checkpoint: no
+    member can be a donor, so the population never exploits and runs as random search. The server
+    answers 'continue' every time; the client says why, once."""
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 1}})
+    a, b = study.ask(), study.ask()
+    with caplog.at_level("WARNING", logger="tuneport"):
+        for step in (1, 2):
+            assert b.report(1.0, step).action == "continue"
+            assert a.report(5.0, step, wait=False) is None or a.restore is None
+        net = torch.nn.Linear(2, 1)
+        pbt_report(b, 1.0, 3, net, checkpoint_dir=tmp_path)
+    warned = [r.getMessage() for r in caplog.records if "without data['checkpoint']" in r.getMessage()]
+    assert len(warned) == 1 and f"study '{name}' uses pbt, but trial {b.number} reported step 1" in warned[0], warned
+    assert "never exploits" in warned[0] and "tuneport.torch.pbt_report" in warned[0]
+
+    explore_only = client.create_study(f"{name}-x", space={"lr": tp.Float(1e-3, 1.0, log=True)}, strategy={
+        "name": "pbt", "options": {"population_size": 2, "exploit": False}})
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tuneport"):
+        explore_only.ask().report(1.0, 1)
+    assert not [r for r in caplog.records if "checkpoint" in r.getMessage()]

@@ -176,6 +176,7 @@ class Study:
         self._loops = 0
         self._stop_requested = False
         self._warned_no_scheduler = False
+        self._warned_no_checkpoint = False
         self._created = False
         """True when ``create_study`` made it (not loaded with ``load_if_exists``)."""
         self._constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None
@@ -271,6 +272,24 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, direction={str(self.direction)!r}, strategy={self.strategy.get('name')!r})"
+
+    def _warn_pbt_without_checkpoint(self, trial: int, step: float) -> None:
+        """Once per study object: a PBT report without ``data["checkpoint"]`` makes a member nobody
+        can exploit; a population that reports none never exploits, silently (a plain ``report`` or
+        the Lightning callback under ``pbt``: it ran as random search)."""
+        strategy = self._summary.strategy
+        options = strategy.get("options")
+        if self._warned_no_checkpoint or strategy.get("name") not in ("pbt", "pb2"):
+            return
+        if isinstance(options, Mapping) and options.get("exploit") is False:
+            return  # explore-only: no member loads another's weights
+        self._warned_no_checkpoint = True
+        log.warning(
+            "study '%s' uses %s, but trial %d reported step %g without data['checkpoint']: a member that saves no "
+            "checkpoint can never be exploited, and a population that reports none never exploits (each member "
+            "trains with its own params). Save one and pass its path (tuneport.torch.pbt_report does both)",
+            self.name, strategy.get("name"), trial, step,
+        )  # fmt: skip
 
     def _warn_no_scheduler(self) -> None:
         """Once per study object: ``should_prune()`` in a study without a scheduler is always False."""

@@ -939,6 +939,8 @@ class Trial(_OptunaV2Suggest):
             # The server refuses hypergradients the study's strategy does not read: the first of the
             # trial waits for its answer, so that refusal is raised here, with nothing stored or queued.
             wait = wait or not self._hypergradients_taken
+        if not payload or "checkpoint" not in payload:
+            self.study._warn_pbt_without_checkpoint(self.number, s)
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:

@@ -45,7 +45,9 @@ class TuneportPruningCallback(_Callback):
     """Reports ``trainer.callback_metrics[monitor]`` at the end of each validation run, with the
     epoch as the step. When the decision is prune, ``TrialPruned`` is raised, which ends
     ``trainer.fit`` (Lightning re-raises exceptions from callbacks after its teardown).
-    ``last_decision`` holds the latest decision (budget, PBT updates).
+    ``last_decision`` holds the latest decision (budget, a prune's reason). It reports no
+    checkpoint, so under ``pbt``/``pb2`` no member can be exploited: use ``tuneport.torch.pbt_report``
+    in a callback of your own there.
 
     By default (``wait=False``) the report is non-blocking: it is queued for the client's
     background thread, and its round trip overlaps Lightning's work after the validation (the
