@@ -1,5 +1,7 @@
 """PBT with non-blocking reports: an exploit decided on a ``report(..., wait=False)`` reaches the
-training loop even when the next call is a blocking report (``pbt_report``) or ``should_prune()``."""
+training loop even when the next call is a blocking report (``pbt_report``) or ``should_prune()``,
+and the checkpoints released by the last reports' decisions, which only ``complete`` receives, are
+deleted by ``pbt_complete``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 import torch
 
 import tuneport as tp
-from tuneport.torch import checkpoint_path, pbt_report, save_checkpoint
+from tuneport.torch import checkpoint_path, delete_checkpoints, pbt_complete, pbt_report, save_checkpoint
 
 
 def _population(client: tp.Client, name: str) -> tuple[tp.Study, tp.Trial, tp.Trial]:
@@ -58,3 +60,18 @@ def test_should_prune_between_keeps_the_exploit_and_the_released_checkpoints_for
     assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d
     d2 = a.report(3.0, 1.6, {"checkpoint": "/nowhere/a/step-1.6.pt"})
     assert d2 is not None and d2.restore is None and a.restore is None  # returned once, not again
+
+
+def test_pbt_complete_deletes_what_the_last_non_blocking_reports_released(client: tp.Client, name: str, tmp_path: Path) -> None:
+    """The decision of a member's last non-blocking report arrives at complete(), which returns
+    nothing: the checkpoints it released were left on disk for ever (pbt_released names only
+    what is still held at the end)."""
+    study, a, _ = _population(client, name)
+    net = torch.nn.Linear(3, 1)
+    for step in (1, 2):
+        path = save_checkpoint(checkpoint_path(tmp_path, study.name, a.number, step), net, fsync=False)
+        d = a.report(1.0 / step, step, {"checkpoint": str(path)}, wait=False)
+        delete_checkpoints(d.delete_checkpoints if d is not None else [])
+    released = pbt_complete(a, 0.5)
+    assert sorted(Path(p).name for p in released) == ["step-1.pt", "step-2.pt"], released
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

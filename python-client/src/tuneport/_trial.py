@@ -553,6 +553,9 @@ class Trial(_OptunaV2Suggest):
         """Sequence number of this trial's last queued non-blocking report (0: none)."""
         self._delivered: list[Decision] = []
         self._unreturned: list[Decision] = []
+        self._released_unreturned: list[str] = []
+        """Checkpoints released by decisions that ``complete`` applied and nobody returned (a
+        non-blocking report's last answers): ``tuneport.torch.pbt_complete`` deletes them too."""
         """Decisions applied (by ``should_prune()``, or before a blocking report) but not yet returned:
         the next report or ``flush_reports`` returns them combined, so no exploit's ``restore`` and no
         released checkpoint is lost on the way."""
@@ -1146,10 +1149,13 @@ class Trial(_OptunaV2Suggest):
                 )
             constraints = [self._named_constraints[k] for k in names]
         args = {**_values_args(value), **_constraints_arg(constraints)}
+        # A prune among the decisions should_prune() applied was seen and is the loop's to ignore.
+        seen, self._unreturned = self._unreturned, []
+        self._released_unreturned = [p for d in seen for p in d.delete_checkpoints]
         if self._report_seq or self._delivered:
             self._wait_reports()
-            self._unreturned = []  # a prune among them was seen (should_prune) and is the loop's to ignore
             latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
+            self._released_unreturned += latest.delete_checkpoints if latest is not None else []
             if latest is not None and latest.action == "prune":
                 self._prune_decided_late(latest, user_attrs)
                 return

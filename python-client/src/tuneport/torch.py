@@ -441,6 +441,8 @@ def pbt_complete(trial: Trial, value: float, *, writer: CheckpointWriter | None 
     everything left). Returns those paths. Keep a copy of a model you want to keep: PBT's
     checkpoints are working files. @raises LeaseLostError as ``Trial.complete``."""
     trial.complete(value)
-    released = [str(p) for p in trial.system_attrs.get("pbt_released") or []]
+    # With non-blocking reports, the last decisions (and what they released) arrive at complete().
+    late = trial._released_unreturned
+    released = list(dict.fromkeys([*late, *(str(p) for p in trial.system_attrs.get("pbt_released") or [])]))
     delete_checkpoints(released, writer)
     return released
