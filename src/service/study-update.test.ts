@@ -126,6 +126,9 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     await svc.createStudy({ name: "b", space: { x: { type: "float", low: 0, high: 1 } }, strategy: { name: "pbt", options: { population_size: 2 } }, seed: 1 });
     const a = await svc.ask({ study: "b" });
     await refused(svc.updateStudy({ study: "b", strategy: "tpe" }), "FAILED_PRECONDITION", /cannot switch from strategy 'pbt' while 1 trial\(s\) run.*stop_study/);
+    // A larger population is no switch: the refusal says what was asked.
+    await refused(svc.updateStudy({ study: "b", strategy: { name: "pbt", options: { population_size: 4 } } }), "FAILED_PRECONDITION",
+      /^cannot change the options of strategy 'pbt' while 1 trial\(s\) run: .*by the options they started with.*stop_study/);
     await svc.tell({ study: "b", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
     expect((await svc.updateStudy({ study: "b", strategy: "tpe" })).study.strategy.name).toBe("tpe");
     const b = await svc.ask({ study: "b" });

@@ -157,6 +157,14 @@ function checkSwitch(s: StudyState, plugins: PluginCatalogue, from: PluginConfig
   const running = s.running.size;
   if (running === 0) return;
   const steers = (cfg: PluginConfig) => typeof plugins.createStrategy(cfg).strategy.onReport === "function";
+  // The same strategy with other options (a larger PBT population_size) is no switch: say what it is.
+  if (from.name === to.name && steers(to))
+    throw failedPrecondition(
+      `cannot change the options of strategy '${to.name}' while ${running} trial(s) run: it steers its running trials at their reports ` +
+        "(exploit, explore, hypergradient steps) by the options they started with. " +
+        "Call stop_study, let the running trials finish (wait_for_progress), then change them and resume_study.",
+      { study: s.study.name, running, strategy: to.name },
+    );
   for (const [cfg, side] of [[from, "from"], [to, "to"]] as const)
     if (steers(cfg))
       throw failedPrecondition(
