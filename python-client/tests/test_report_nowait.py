@@ -255,6 +255,20 @@ def test_report_data_that_cannot_be_sent_is_refused_by_the_call_and_the_thread_l
     assert (told.state, told.intermediate_values) == ("COMPLETE", {0: 0.0, 1: 1.0, 2: 2.0})
 
 
+@pytest.mark.parametrize("wait", [True, False])
+def test_report_data_the_server_refuses_is_refused_alike_blocking_or_not(client: tp.Client, name: str, wait: bool) -> None:
+    """A tuple as a map key (a confusion matrix keyed by (true, predicted)) packs, and the server
+    refuses it: every map key must be a string. Copied for the background thread, the data was
+    unpacked with that key as a list, which Python cannot hash: the non-blocking call raised
+    ``TypeError: unhashable type: 'list'``, where the blocking one raises the server's words."""
+    trial = client.create_study(name).ask()
+    with pytest.raises(tp.InvalidArgumentError, match="map key that is not a string"):
+        trial.report(0.5, 0, {"confusion": {(0, 1): 5}}, wait=wait)
+        trial.flush_reports()
+    trial.complete(0.5)
+    assert client.load_study(name).trials[0].state == "COMPLETE"
+
+
 def test_many_threads_report_without_blocking_each_other(client: tp.Client, name: str) -> None:
     study = client.create_study(name, space={"x": tp.Float(0, 1)})
     trials = [study.ask() for _ in range(4)]

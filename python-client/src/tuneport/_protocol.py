@@ -113,8 +113,10 @@ def encode(message: Mapping[str, Any]) -> bytes:
 
 def unpack_request(payload: bytes) -> Any:
     """A request ``encode`` packed, unpacked as the server reads it (a map key that is not a
-    string kept, for the server to refuse as when sent at once)."""
-    return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    string kept, for the server to refuse as when sent at once). Arrays come back as tuples, which
+    pack as arrays again: one that was a map key (a tuple, ``{(0, 1): 5}``) must stay hashable,
+    where a list raised ``TypeError: unhashable type`` in place of the server's refusal."""
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=False)
 
 
 def decode(frame: bytes) -> Any:
