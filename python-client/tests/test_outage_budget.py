@@ -66,3 +66,31 @@ def test_after_a_non_blocking_report_waited_the_outage_out_the_trials_tell_does_
             assert trial.state == "COMPLETE"
     finally:
         srv.kill()
+
+
+def test_a_reply_on_either_channel_ends_the_grace_on_both(tmp_path: Path) -> None:
+    """After a non-blocking report waited out the budget, the server came back and answered the
+    training loop's requests, yet the background channel still counted itself given up (no reply
+    on it yet): in the next restart its report looked for a second only, failed, and marked the
+    server given up for the training loop's requests too. A restart shorter than
+    ``outage_budget_s`` failed the report, then the trial's tell."""
+    budget = 8.0  # longer than the second restart below (2 s away, then the server's start)
+    srv = ServerProcess(tmp_path / "t.db", extra=("--report-commit-ms", "0")).start()
+    try:
+        with tp.connect(srv.endpoint, timeout=1.0, retries=0, outage_budget_s=budget, heartbeat=False) as c:
+            trial = c.create_study("b", lease_ttl_s=600).ask()
+            srv.kill()
+            trial.report(0.0, 0, wait=False)
+            with pytest.raises(tp.TimeoutError, match=r"within 8s \(outage_budget_s\)"):
+                trial.flush_reports()
+            srv.start()
+            trial.report(1.0, 1)  # the training loop's channel: the server answers
+            srv.kill()
+            trial.report(2.0, 2, wait=False)
+            time.sleep(2.0)  # away longer than the one second's grace
+            srv.start()
+            trial.flush_reports()  # raised TimeoutError ("within 1s (it was already unreachable)")
+            trial.complete(2.0)
+            assert [t.intermediate_values for t in c.load_study("b").trials] == [{1: 1.0, 2: 2.0}]
+    finally:
+        srv.kill()

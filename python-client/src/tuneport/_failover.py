@@ -208,8 +208,15 @@ class FailoverChannel:
                     # shared with the client's other channel: after the background thread's report
                     # waited the budget out, the with-block's tell waited a second budget.
                     channel = self._channel(endpoint, wait)
+                    given_up = self.endpoints.given_up(endpoint)
+                    if channel.gave_up and not given_up:
+                        # The server answered the other channel since this one gave up on it: a new
+                        # outage. Counting itself given up still, a restart shorter than the budget
+                        # failed this channel's request in a second, and marked the server given up
+                        # for the other channel too.
+                        channel.end_grace()
                     budget = outage_budget_s
-                    if handshake_wait is None and self.endpoints.given_up(endpoint):
+                    if handshake_wait is None and given_up:
                         budget = min(self.outage_budget_s if budget is None else budget, GAVE_UP_GRACE_S)
                     try:
                         reply = channel.request(

@@ -463,6 +463,12 @@ class Channel:
         """The last request waited out the whole outage budget (the next looks GAVE_UP_GRACE_S only)."""
         return self._gave_up
 
+    def end_grace(self) -> None:
+        """The server answered another channel since this one gave up on it: this one's next request
+        waits the whole outage budget again, as after a reply of its own."""
+        with self._lock:
+            self._gave_up = False
+
     def _open(self) -> zmq.Socket[bytes]:
         sock = self._context.socket(zmq.DEALER)
         monitor: zmq.Socket[bytes] | None = None
