@@ -79,6 +79,34 @@ def test_a_finished_trial_refuses_changes_with_update_finished_trial_error(serve
     assert tp.load_study(study_name=name, storage=server.endpoint).trials[0].user_attrs == {}
 
 
+def test_a_finished_trial_refuses_a_repeated_suggest_of_another_kind_as_optuna(server: ServerProcess, name: str) -> None:
+    """A told trial answers a repeated suggest from its own params, after Optuna's check that the
+    distribution is of the same kind (``ValueError``): a parameter of the study's ``space``, never
+    suggested in this process, was answered unchecked, ``suggest_int`` with the float truncated and
+    ``suggest_categorical`` with a float that is none of its choices."""
+
+    def script(study: Any, ask: Callable[[], Any]) -> list[Any]:
+        t = ask()
+        study.tell(t, 1.0)
+        outcome: list[Any] = []
+        acts: list[Callable[[], Any]] = [
+            lambda: t.suggest_int("x", 0, 10), lambda: t.suggest_categorical("x", ["a", "b"]), lambda: t.suggest_float("x", 0, 1),
+        ]
+        for act in acts:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # both warn of the other distribution first
+                    outcome.append(act() == t.params["x"])
+            except ValueError:
+                outcome.append("ValueError")
+        return outcome
+
+    mine = _study(server, name, space={"x": tp.Float(0, 1)})
+    theirs = optuna.create_study()
+    expected = script(theirs, lambda: theirs.ask({"x": optuna.distributions.FloatDistribution(0, 1)}))
+    assert script(mine, mine.ask) == expected == ["ValueError", "ValueError", True]
+
+
 def test_a_repeated_suggest_keeps_the_first_distribution(server: ServerProcess, name: str) -> None:
     def script(lib: Any, study: Any) -> list[Any]:
         t = study.ask()

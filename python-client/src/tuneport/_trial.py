@@ -799,7 +799,11 @@ class Trial(_OptunaV2Suggest):
         if name in self.params and self.state in ("COMPLETE", "FAIL", "PRUNED"):
             # Told: the server refuses a suggest now. A parameter the trial has is answered here, as
             # Optuna's finished trial returns it (code that rebuilds the model from the trial after
-            # the tell); a new one raises UpdateFinishedTrialError there as here.
+            # the tell); a new one raises UpdateFinishedTrialError there as here. Of another kind,
+            # it raises as the server would have while the trial ran (one of the study's space was
+            # never checked above: suggest_int truncated a float, suggest_categorical returned it).
+            if prev is not None:
+                _check_compatible(name, prev, dist, whence="is {old} in this trial")
             return self.params[name]
         remember_categorical(self.study.name, name, dist)
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
