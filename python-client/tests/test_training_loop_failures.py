@@ -117,6 +117,21 @@ def test_optimize_hands_the_callbacks_a_trial_given_up_as_the_server_holds_it(cl
     assert seen == [(0, "PRUNED"), (1, "PRUNED")]
 
 
+def test_optimize_hands_the_callbacks_a_trial_given_up_whose_objective_raised_a_caught_error(client: tp.Client, name: str) -> None:
+    """The objective's error is in ``catch`` but its FAIL could not be told (the trial was finished
+    elsewhere, or its lease lost): the callbacks got this process's snapshot, RUNNING, as they did
+    for a trial given up by a refused report (Optuna's callbacks get the stored trial)."""
+    study = client.create_study(name)
+    seen: list[tuple[int, str]] = []
+
+    def objective(trial: tp.Trial) -> float:
+        client.call("tell", study=name, trial=trial.number, token=trial.lease.token, state="PRUNED")
+        raise ValueError("diverged")
+
+    study.optimize(objective, n_trials=2, catch=(ValueError,), callbacks=[lambda s, t: seen.append((t.number, str(t.state.name)))])
+    assert seen == [(0, "PRUNED"), (1, "PRUNED")]
+
+
 def test_an_error_whose_str_fails_still_fails_its_trial(client: tp.Client, name: str) -> None:
     """An exception whose ``__str__`` raises (a message built from an attribute that is not set):
     the with-block's FAIL tell formatted it and raised that RuntimeError instead, so the trial

@@ -220,7 +220,8 @@ def _stored(trial: Trial) -> FrozenTrial:
 def _run_trial(
     trial: Trial, func: Callable[[Trial], Any], catch: tuple[type[Exception], ...], constraints_func: ConstraintsFunc | None = None
 ) -> bool:
-    """Runs one trial; True when it was given up (lease lost, or finished elsewhere: not told here)."""
+    """Runs one trial; True when it was given up (lease lost, or finished elsewhere: not told here,
+    the objective's error caught or not)."""
     study = trial.study
     try:
         with trial:
@@ -254,6 +255,8 @@ def _run_trial(
         return not trial.state.is_finished()
     except catch as err:
         _log_failed(trial, repr(err), None, err)
+        # Its FAIL not told (finished elsewhere, lease lost, the server away): given up likewise.
+        return not trial.state.is_finished()
     except BaseException as err:
         if not isinstance(err, (TuneportError, GeneratorExit, SystemExit)):  # the objective's own error (optimize re-raises it)
             _log_failed(trial, repr(err), None, err)
