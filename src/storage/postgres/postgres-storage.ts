@@ -160,7 +160,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     try {
       await storage.migrate(opts.readonly ?? false);
     } catch (err) {
-      await pool.end();
+      await storage.close(); // bounded: a connection the driver never finished would hold pool.end() for ever
       throw openFailure(err, opts.url, connectTimeoutMs);
     }
     return storage;

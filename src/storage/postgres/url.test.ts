@@ -31,3 +31,19 @@ describe("parseUrl's connect_timeout (libpq's parameter, which pg ignores)", () 
     expect(parseUrl("postgresql://u@h/db?connect_timeout=3").connectTimeoutMs).toBe(3000);
   });
 });
+
+describe("a URL's port", () => {
+  it("is refused with INVALID_ARGUMENT unless 1-65535, in the host or as port=; socket URLs and IPv6 hosts pass", () => {
+    for (const url of ["postgresql://u@h:abc/db", "postgresql://u@h/db?port=abc", "postgresql://u@h:0/db", "postgresql://u@h:65536/db", "postgresql://u@[::1]:5432x/db", "postgresql://u@[::1/db"])
+      expect(() => parseUrl(url), url).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    for (const url of ["postgresql://u:p@h:5432/db", "postgresql://u@[::1]:5432/db", "postgresql://u@[::1]/db", "postgresql://u@/db?host=/run/postgresql&port=5433", "postgresql://u:p:q@h/db"])
+      expect(() => parseUrl(url), url).not.toThrow();
+  });
+
+  it("port=abc is refused before the driver, which threw inside its pool and then never ended it: open waited for ever", async () => {
+    const { PostgresStorage } = await import("./postgres-storage.js");
+    await expect(PostgresStorage.open({ url: "postgresql://u@127.0.0.1/db?port=abc", connectTimeoutMs: 2000 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    // A URL the driver cannot read is the caller's to fix, not "check that the server runs" (UNAVAILABLE).
+    await expect(PostgresStorage.open({ url: "postgresql://u@h^/db", connectTimeoutMs: 2000 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("not one the driver can read") });
+  }, 60_000);
+});

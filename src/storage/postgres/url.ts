@@ -31,8 +31,27 @@ export function parseUrl(url: string): { connectionString: string; schema: strin
   const timeout = params.get("connect_timeout");
   params.delete("connect_timeout");
   const connectTimeoutMs = timeout === null ? secondsFromEnv() : connectTimeoutMsOf(timeout, "the URL's connect_timeout");
+  checkPort(url, params.get("port"));
   const rest = params.toString();
   return { connectionString: (q < 0 ? url : url.slice(0, q)) + (rest ? `?${rest}` : ""), schema, connectTimeoutMs };
+}
+
+/**
+ * Refuses a port that is not 1-65535, in the authority (`host:port`) or as `?port=`. The driver
+ * read `?port=abc` as NaN and threw inside its pool, whose connection then never ended: `serve`
+ * waited out the connect timeout and exited 0 without a word.
+ */
+function checkPort(url: string, fromParams: string | null): void {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? "";
+  const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
+  if (hostPort.startsWith("[") && !hostPort.includes("]"))
+    throw new TuneportError("INVALID_ARGUMENT", `the URL's IPv6 host ${JSON.stringify(hostPort)} has no closing ']': postgresql://user@[::1]:5432/database`);
+  const inAuthority = (hostPort.startsWith("[") ? /^\[[^\]]*\](?::(.*)|(.+))?$/ : /^[^:]*(?::(.*))?$/).exec(hostPort)?.slice(1).find((x) => x !== undefined);
+  for (const [port, where] of [[inAuthority, "the URL's port"], [fromParams ?? undefined, "the URL's port= parameter"]] as const) {
+    if (port === undefined || port === "") continue;
+    if (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+      throw new TuneportError("INVALID_ARGUMENT", `${where} must be a number from 1 to 65535, not ${JSON.stringify(port)}: postgresql://user@host:5432/database`);
+  }
 }
 
 /** `PGCONNECT_TIMEOUT` (libpq's variable for the same setting), or null when unset or empty. */
@@ -70,6 +89,8 @@ export function openFailure(err: unknown, url: string, connectTimeoutMs: number 
     // keep the plain words
   }
   let message = (err as Error)?.message ?? String(err);
+  if ((err as { code?: unknown })?.code === "ERR_INVALID_URL")
+    return new TuneportError("INVALID_ARGUMENT", `${where} cannot be opened: the URL is not one the driver can read (${message}); write postgresql://user[:password]@host[:port]/database`);
   if (/client password must be a string/.test(message))
     message = "the server asks for a password and none was given (put it in ~/.pgpass or PGPASSWORD)";
   if (connectTimeoutMs && /timeout/i.test(message))
