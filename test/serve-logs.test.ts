@@ -178,7 +178,7 @@ describe("the PostgreSQL password never reaches the logs", () => {
     const outs = [
       await untilReady(["serve", "--storage", base, "--bind", "tcp://127.0.0.1:0"], /tuneport ready/),
       await untilReady(["serve", "--storage", withQuery, "--bind", "tcp://127.0.0.1:0"], /tuneport ready/),
-      await untilReady(["mcp", "--storage", base], /embedded service ready/),
+      await untilReady(["mcp", "--storage", base, "--bind", "tcp://127.0.0.1:0"], /embedded service ready/), // on PostgreSQL mcp serves workers too
     ];
     for (const out of outs) {
       expect(out).not.toMatch(/PW[123]|ss-word/);
