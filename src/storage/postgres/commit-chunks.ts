@@ -8,7 +8,11 @@
  * fatal). A batch longer than `COMMIT_CHUNK_CHARS` is cut, in order, into several calls that run in
  * one transaction (postgres-storage.ts `commit`); every other batch stays one call, one round trip.
  */
+import { createRequire } from "node:module";
 import type pg from "pg";
+
+/** The driver's own text of a parameter (an array as its PostgreSQL literal), which it otherwise makes when it sends the statement. */
+const prepareValue = (createRequire(import.meta.url)("pg/lib/utils.js") as { prepareValue: (v: unknown) => unknown }).prepareValue;
 
 /** Most characters of one call's JSON (a single row longer than this travels alone). */
 export const COMMIT_CHUNK_CHARS = 32 * 1024 * 1024;
@@ -95,6 +99,17 @@ function splitChunk(rows: readonly Row[]): CommitCall {
     values.values.push(r.v as number | string | null);
   }
   return { json: `[${json.join(",")}]`, replies, values };
+}
+
+/**
+ * The parameters of `c`'s call after the fence's (`$4` on), as the text the driver sends. Made
+ * before a transaction begins, not by the driver between its statements: there only PostgreSQL's
+ * idle-in-transaction clock runs (`beginSql`), and turning 300,000 intermediate values into text
+ * took about a second on a shared CPU, so a serve with a short ownership TTL had the session of
+ * its own import ended, and a failed commit stops the server.
+ */
+export function callValues(c: CommitCall): unknown[] {
+  return [c.json, c.replies.ids, c.replies.ops, c.replies.replies, c.replies.at, c.values.trials, c.values.steps, c.values.values].map(prepareValue);
 }
 
 /** Default `idleMs` of `beginSql`: the default ownership TTL. */

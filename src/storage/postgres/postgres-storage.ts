@@ -37,7 +37,7 @@ import {
   trialPageSql,
   betterReport,
 } from "../storage.js";
-import { COMMIT_CHUNK_CHARS, IDLE_IN_TRANSACTION_MS, beginSql, commitCalls, runChunks } from "./commit-chunks.js";
+import { COMMIT_CHUNK_CHARS, IDLE_IN_TRANSACTION_MS, beginSql, callValues, commitCalls, runChunks } from "./commit-chunks.js";
 import { ClosingClient, databaseUnreachable } from "./connection.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
@@ -432,11 +432,12 @@ export class PostgresStorage implements Storage, SummaryReader {
     });
     try {
       // Replies and intermediate values as arrays, one statement each (commit-chunks.ts `commitCalls`).
-      await runChunks(this.pool, commitCalls(rows, this.chunkChars), (q, c) =>
+      // Each call's parameters as text now, before its transaction begins (`callValues`).
+      await runChunks(this.pool, commitCalls(rows, this.chunkChars).map(callValues), (q, values) =>
         q.query({
           name: "tuneport_commit_rows",
           text: "SELECT tuneport_commit_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-          values: [fence?.owner ?? null, held, epochs, c.json, c.replies.ids, c.replies.ops, c.replies.replies, c.replies.at, c.values.trials, c.values.steps, c.values.values],
+          values: [fence?.owner ?? null, held, epochs, ...values],
         }),
         rows.length,
         this.idleMs,

@@ -132,6 +132,22 @@ describe("a server stalled inside a commit's transaction", () => {
     expect(await b.loadTrials(1)).toEqual([]);
   }, 30_000);
 
+  it("does its own work on a batch before the transaction, not between its statements (an import of many intermediate values)", async () => {
+    // Between two statements only PostgreSQL's idle-in-transaction clock runs. The driver turned
+    // each call's arrays (here 300,000 intermediate values) into text there, after the previous
+    // statement's answer: about a second on a shared CPU, so a serve with --ownership-ttl 1 had its
+    // import's session ended by its own timeout, and a failed commit stops the server.
+    const url = backend.location();
+    const st = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 250 });
+    opened.push(st);
+    await st.commit([{ kind: "insert-study", study: study(1, "s") }, { kind: "insert-trial", trial: trial(1, 0) }]);
+    const n = 300_000;
+    await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
+    const [t] = await st.loadTrials(1);
+    expect(t?.intermediate.length).toBe(n);
+    expect(t?.intermediate[n - 1]).toEqual({ step: n - 1, value: (n - 1) / 7 });
+  }, 120_000);
+
   it("sets the timeout inside its transactions only: nothing extra at connect, which poolers such as PgBouncer refuse", async () => {
     const url = backend.location();
     const st = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 2500 });
