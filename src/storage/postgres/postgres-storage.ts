@@ -168,6 +168,11 @@ export class PostgresStorage implements Storage, SummaryReader {
 
   private async migrate(readonly: boolean): Promise<void> {
     const client = await this.pool.connect();
+    // As in runChunks: PostgreSQL ending this session between statements (a restart while `repair`
+    // waits between its polls) is an 'error' event pg-pool does not hear while the client is out of
+    // the pool, so it was an uncaught exception (a driver stack, exit 1); the next statement fails with it.
+    const unheard = () => undefined;
+    client.on("error", unheard);
     try {
       for (let attempt = 1; ; attempt++) {
         await client.query(beginSql(this.idleMs));
@@ -206,6 +211,7 @@ export class PostgresStorage implements Storage, SummaryReader {
         }
       }
     } finally {
+      client.off("error", unheard);
       client.release();
     }
   }

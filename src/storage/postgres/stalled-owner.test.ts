@@ -134,19 +134,50 @@ describe("a server stalled inside a commit's transaction", () => {
 
   it("does its own work on a batch before the transaction, not between its statements (an import of many intermediate values)", async () => {
     // Between two statements only PostgreSQL's idle-in-transaction clock runs. The driver turned
-    // each call's arrays (here 300,000 intermediate values) into text there, after the previous
+    // each call's arrays (here 200,000 intermediate values) into text there, after the previous
     // statement's answer: about a second on a shared CPU, so a serve with --ownership-ttl 1 had its
     // import's session ended by its own timeout, and a failed commit stops the server.
     const url = backend.location();
-    const st = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 250 });
+    const st = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 200 });
     opened.push(st);
     await st.commit([{ kind: "insert-study", study: study(1, "s") }, { kind: "insert-trial", trial: trial(1, 0) }]);
-    const n = 300_000;
+    const n = 200_000;
     await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
     const [t] = await st.loadTrials(1);
     expect(t?.intermediate.length).toBe(n);
     expect(t?.intermediate[n - 1]).toEqual({ step: n - 1, value: (n - 1) / 7 });
   }, 120_000);
+
+  it("fails its opening, not the process, when PostgreSQL ends its session while it waits to repair the counts (a restart)", async () => {
+    const url = backend.location();
+    const a = await PostgresStorage.open({ url, poolSize: 2 });
+    opened.push(a);
+    await a.pool.query("INSERT INTO tuneport_pending_repair VALUES ('counts')");
+    // A transaction older than the repair's start: the opening waits for it between two polls,
+    // holding its connection outside the pool, where pg-pool hears no 'error' event.
+    const older = await a.pool.connect();
+    await older.query("BEGIN; SELECT 1");
+    try {
+      const app = `repair-${Date.now()}`;
+      const opening = PostgresStorage.open({ url: `${url}${url.includes("?") ? "&" : "?"}application_name=${app}`, poolSize: 1 });
+      opening.catch(() => undefined);
+      let ended = 0;
+      for (let i = 0; i < 400 && ended === 0; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        const { rows } = await a.pool.query<{ n: number }>(
+          "SELECT COUNT(pg_terminate_backend(pid))::INTEGER AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query LIKE '%pg_stat_activity%'",
+          [app],
+        );
+        ended = rows[0]?.n ?? 0;
+      }
+      expect(ended).toBe(1);
+      // Before: an uncaught exception (vitest fails the run; serve died with a driver stack).
+      await expect(opening).rejects.toThrow();
+    } finally {
+      await older.query("ROLLBACK");
+      older.release();
+    }
+  }, 30_000);
 
   it("sets the timeout inside its transactions only: nothing extra at connect, which poolers such as PgBouncer refuse", async () => {
     const url = backend.location();
