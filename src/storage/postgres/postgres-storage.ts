@@ -67,7 +67,7 @@ export interface PostgresStorageOptions {
   readonly commitChunkChars?: number;
   /**
    * `idle_in_transaction_session_timeout` of tuneport's transactions (a batch of several calls, an
-   * import, a migration), ms [IDLE_IN_TRANSACTION_MS]; `serve` sets its ownership TTL (see `BEGIN_SQL`).
+   * import, a migration), ms [IDLE_IN_TRANSACTION_MS]; `serve` sets its ownership TTL (see `beginSql`, commit-chunks.ts).
    */
   readonly idleInTransactionMs?: number;
 }
