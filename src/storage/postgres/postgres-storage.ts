@@ -438,10 +438,13 @@ export class PostgresStorage implements Storage, SummaryReader {
     });
     try {
       // Replies and intermediate values as arrays, one statement each (commit-chunks.ts `commitCalls`).
-      // Each call's parameters as text now, before its transaction begins (`callValues`).
+      // Each call's parameters as text now, before its transaction begins (`callValues`). In a
+      // transaction the statement is unnamed, so that its Parse (a few bytes) reaches PostgreSQL before
+      // the Bind (the chunk, up to 32 MB) and stops the idle-in-transaction clock: a named statement
+      // already prepared is sent as its Bind alone, whose transfer on a slow link counted as idle.
       await runChunks(this.pool, commitCalls(rows, this.chunkChars).map(callValues), (q, values) =>
         q.query({
-          name: "tuneport_commit_rows",
+          ...(q === this.pool ? { name: "tuneport_commit_rows" } : {}),
           text: "SELECT tuneport_commit_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
           values: [fence?.owner ?? null, held, epochs, ...values],
         }),

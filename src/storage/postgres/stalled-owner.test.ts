@@ -8,6 +8,7 @@
  * the row as such a batch does: the takeover, and the request for the study on the surviving
  * server, waited until that session ended).
  */
+import { type Server, connect, createServer } from "node:net";
 import type pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { Study, StudyConfig } from "../../domain/trial.js";
@@ -69,8 +70,8 @@ function stallSecondCall(storage: PostgresStorage): { stalled: Promise<number>; 
     const client = (await connect()) as pg.PoolClient;
     const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
     (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
-      const first = args[0] as { name?: string } | string;
-      if (typeof first === "object" && first.name === "tuneport_commit_rows" && ++calls === 2) {
+      const first = args[0] as { text?: string } | string;
+      if (typeof first === "object" && first.text?.includes("tuneport_commit_rows(") === true && ++calls === 2) {
         onStall((client as unknown as { processID: number }).processID);
         await gate;
       }
@@ -148,6 +149,27 @@ describe("a server stalled inside a commit's transaction", () => {
     expect(t?.intermediate[n - 1]).toEqual({ step: n - 1, value: (n - 1) / 7 });
   }, 120_000);
 
+  it("keeps a batch whose statements take longer to send than the idle timeout (a slow link to the database)", async () => {
+    // PostgreSQL's idle-in-transaction clock stops when a message has been received whole. A named
+    // statement already prepared on the connection (tuneport_commit_rows) is sent as its Bind
+    // first, all of its chunk's rows: up to 32 MB, whose transfer counted as idle, so a link slower
+    // than a chunk per TTL had every big batch (an import) ended. A Parse of a few bytes comes first now.
+    const url = backend.location();
+    const proxy = await slowProxy(url);
+    const st = await PostgresStorage.open({ url: url.replace(/host=[^&]*/, "host=127.0.0.1").replace(/port=[0-9]+/, `port=${proxy.port}`), poolSize: 1, idleInTransactionMs: 300 });
+    opened.push(st);
+    try {
+      await st.commit([{ kind: "insert-study", study: study(1, "s") }, { kind: "insert-trial", trial: trial(1, 0) }]);
+      await st.commit([{ kind: "add-intermediate", trialId: 1, step: 0, value: 0 }]); // the named statement is prepared
+      const n = 60_000; // about 1.2 MB of parameters, sent at about 1.3 MB/s
+      await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
+      expect((await st.loadTrials(1))[0]?.intermediate.length).toBe(n);
+    } finally {
+      await st.close();
+      proxy.server.close();
+    }
+  }, 60_000);
+
   it("fails its opening, not the process, when PostgreSQL ends its session while it waits to repair the counts (a restart)", async () => {
     const url = backend.location();
     const a = await PostgresStorage.open({ url, poolSize: 2 });
@@ -189,3 +211,30 @@ describe("a server stalled inside a commit's transaction", () => {
     expect(rows[0]?.source).not.toBe("client");
   });
 });
+
+/** A TCP port that forwards to the test server's unix socket (`url`'s host and port), passing what the client sends at 64 KB per 50 ms. */
+async function slowProxy(url: string): Promise<{ server: Server; port: number }> {
+  const dir = decodeURIComponent(/host=([^&]*)/.exec(url)?.[1] ?? "");
+  const path = `${dir}/.s.PGSQL.${/port=([0-9]+)/.exec(url)?.[1] ?? "5432"}`;
+  const server = createServer((c) => {
+    const s = connect(path);
+    s.pipe(c);
+    c.on("data", (d: Buffer) => {
+      c.pause();
+      let off = 0;
+      const step = () => {
+        const part = d.subarray(off, off + 65536);
+        off += part.length;
+        s.write(part);
+        setTimeout(() => (off < d.length ? step() : c.resume()), 50);
+      };
+      step();
+    });
+    c.on("close", () => s.destroy());
+    s.on("close", () => c.destroy());
+    c.on("error", () => undefined);
+    s.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return { server, port: (server.address() as { port: number }).port };
+}
