@@ -86,7 +86,9 @@ export const steeringTools: McpTool[] = [
         rationale: a.rationale,
         distributions: a.distributions as Record<string, unknown> | undefined,
       });
-      const result = trial.value !== null ? ` ${fmt(trial.value)}` : trial.values ? ` [${trial.values.map(fmt).join(", ")}]` : "";
+      const result = (trial.value !== null ? ` ${fmt(trial.value)}` : trial.values ? ` [${trial.values.map(fmt).join(", ")}]` : "") +
+        // As tell_trial says: an agent that recorded c > 0 learns the trial cannot be on the front or best.
+        (trial.constraints ? ` constraints=[${trial.constraints.map(fmt).join(", ")}] (${trial.feasible ? "feasible" : "infeasible"})` : "");
       return text(`Recorded trial ${trial.number} of '${a.study}': ${trial.state}${result} at ${fmtParams(trial.params)}.`, { trial: compactTrial(trial) });
     },
   }),

@@ -60,6 +60,14 @@ async function enqueueNotes(backend: McpBackend, study: string, params: Record<s
   return { rest, held };
 }
 
+/** pareto_front's answer without a front: "no feasible trial (2 complete)" hid that both were infeasible, and said nothing to do. */
+function noFront(study: string, complete: number, feasible: number): string {
+  const infeasible = complete - feasible;
+  if (infeasible > 0)
+    return `No feasible trial of '${study}' has completed yet (${complete} complete, all ${infeasible} infeasible: a constraint c > 0), so there is no Pareto front; list_trials shows their constraints: tell more trials (ask_trial/tell_trial) or wait_for_progress for workers'.`;
+  return `No trial of '${study}' has completed yet (${complete} complete), so there is no Pareto front: tell trials (ask_trial/tell_trial) or wait_for_progress for workers'.`;
+}
+
 export const trialTools: McpTool[] = [
   defineTool({
     name: "ask_trial",
@@ -73,15 +81,20 @@ export const trialTools: McpTool[] = [
     async run(a, { backend }) {
       const r = await backend.call("ask", { study: a.study, lease_ttl_s: a.lease_ttl_s, max_retries: a.max_retries });
       const { resume_from, restore } = r.start;
-      const { directions } = (await backend.call("get_study", { study: r.study })).study;
+      const { directions, space, define_by_run } = (await backend.call("get_study", { study: r.study })).study;
       const result = directions.length > 1
         ? `values: a list of ${directions.length} numbers, one per objective in this order (${directions.join(", ")})`
         : "the objective value";
+      // A define-by-run study hands out {}: "evaluate these parameters" left the agent nothing to evaluate.
+      const seen = Object.keys(define_by_run ?? {});
+      const evaluate = Object.keys(space).length === 0
+        ? `This study declares no parameters: draw each parameter with suggest (study, trial ${r.trial.number}, this token, name, distribution)${seen.length > 0 ? `, with the distributions used so far (${seen.slice(0, 8).join(", ")}${seen.length > 8 ? ", ..." : ""}: describe_study shows them)` : ""}, evaluate`
+        : "Evaluate these parameters";
       return text(
         `Trial ${r.trial.number} of '${r.study}' is yours: ${fmtParams(r.trial.params)}\n` +
           `token: ${r.lease.token} (lease ${r.lease.ttl_s}s)\n` +
           startLines(r.budget, resume_from, restore) +
-          `Evaluate these parameters, then call tell_trial with study, trial ${r.trial.number}, this token and ${result}.`,
+          `${evaluate}, then call tell_trial with study, trial ${r.trial.number}, this token and ${result}.`,
         {
           study: r.study,
           trial: r.trial.number,
@@ -275,7 +288,7 @@ export const trialTools: McpTool[] = [
         backend.call("best_trials", { study: a.study, reference_point: a.reference_point, history: a.history, cursor: a.cursor, limit });
       let f = await ask();
       if (f.trials.length === 0 && a.cursor === undefined)
-        return text(`No feasible trial of '${a.study}' has completed yet (${f.n_complete} complete).`, { front: [], next_cursor: null });
+        return text(noFront(a.study, f.n_complete, f.n_feasible), { front: [], next_cursor: null });
       const head =
         `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.n_front} trials of ${f.n_feasible} feasible (${f.n_complete} complete)${a.cursor ? ", after the cursor" : ""}; ` +
         `hypervolume ${fmtHypervolume(f.hypervolume)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;

@@ -1,0 +1,66 @@
+/**
+ * Answers an agent acts on, found by an agent's-eye audit through the SDK client (2026-12-06):
+ * ask_trial on a define-by-run study says to draw the parameters with suggest (it said "evaluate
+ * these parameters" of an empty {}), add_trial says whether a constrained result is feasible
+ * (tell_trial did, add_trial dropped the constraints), and pareto_front with no feasible trial says
+ * how many are infeasible and what to do next.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type McpSession, openMcpSession, structuredOf, textOf } from "../../testing/mcp-session.js";
+
+let session: McpSession;
+
+beforeEach(async () => {
+  session = await openMcpSession("audit-answers");
+});
+
+afterEach(() => session.close());
+
+const call = async (name: string, args: Record<string, unknown>) => {
+  const r = await session.call(name, args);
+  expect(r.isError, textOf(r)).toBeFalsy();
+  return r;
+};
+
+describe("ask_trial on a define-by-run study", () => {
+  it("points at suggest when the study declares no parameters, before and after the first trial", async () => {
+    await call("create_study", { name: "dbr", direction: "minimize" });
+    const first = await call("ask_trial", { study: "dbr" });
+    expect(textOf(first)).toContain("draw each parameter with suggest");
+    const t = structuredOf(first);
+    await call("suggest", { study: "dbr", trial: t.trial, token: t.token, name: "lr", distribution: { type: "float", low: 1e-5, high: 1, log: true } });
+    await call("tell_trial", { study: "dbr", trial: t.trial, token: t.token, value: 1 });
+    // The study now knows 'lr' (define-by-run), but the next trial's params are still empty.
+    const second = await call("ask_trial", { study: "dbr" });
+    expect(structuredOf(second).params).toEqual({});
+    expect(textOf(second)).toContain("draw each parameter with suggest");
+    expect(textOf(second)).toContain("lr");
+  });
+
+  it("keeps the plain instruction on a study with a declared space", async () => {
+    await call("create_study", { name: "declared", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } } });
+    const r = await call("ask_trial", { study: "declared" });
+    expect(textOf(r)).toContain("Evaluate these parameters, then call tell_trial");
+    expect(textOf(r)).not.toContain("suggest");
+  });
+});
+
+describe("add_trial with constraints", () => {
+  it("says the trial is infeasible, as tell_trial does", async () => {
+    await call("create_study", { name: "mo", directions: ["maximize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } } });
+    const bad = await call("add_trial", { study: "mo", params: { x: 0.5 }, values: [0.9, 2], constraints: [3] });
+    expect(textOf(bad)).toContain("constraints=[3] (infeasible)");
+    const good = await call("add_trial", { study: "mo", params: { x: 0.4 }, values: [0.8, 2], constraints: [-1] });
+    expect(textOf(good)).toContain("constraints=[-1] (feasible)");
+  });
+});
+
+describe("pareto_front with no feasible trial", () => {
+  it("says how many complete trials are infeasible and what to do next", async () => {
+    await call("create_study", { name: "mo", directions: ["maximize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } } });
+    for (const x of [0.1, 0.2]) await call("add_trial", { study: "mo", params: { x }, values: [x, 1], constraints: [1] });
+    const r = await call("pareto_front", { study: "mo" });
+    expect(textOf(r)).toContain("2 complete, all 2 infeasible");
+    expect(textOf(r)).toContain("list_trials");
+  });
+});
