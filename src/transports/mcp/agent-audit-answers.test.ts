@@ -64,3 +64,17 @@ describe("pareto_front with no feasible trial", () => {
     expect(textOf(r)).toContain("list_trials");
   });
 });
+
+describe("list_trials sorted by value with constraints", () => {
+  it("says an infeasible trial listed first by value is not the best, and best_trials ranks feasible ones", async () => {
+    await call("create_study", { name: "c1", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } } });
+    await call("add_trial", { study: "c1", params: { x: 0.1 }, value: 0.01, constraints: [2] });
+    await call("add_trial", { study: "c1", params: { x: 0.2 }, value: 0.5, constraints: [-2] });
+    const r = await call("list_trials", { study: "c1", sort: "value" });
+    expect(structuredOf(r).trials.map((t: { number: number }) => t.number)).toEqual([0, 1]);
+    expect(textOf(r)).toContain("infeasible trials too (a constraint c > 0): best_trials ranks the feasible ones");
+    // Without an infeasible trial on the page, the listing says nothing of it.
+    const plain = await call("list_trials", { study: "c1", sort: "value", states: ["COMPLETE"], cursor: undefined, limit: 1, descending: true });
+    expect(textOf(plain)).not.toContain("infeasible trials too");
+  });
+});

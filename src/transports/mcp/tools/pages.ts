@@ -132,6 +132,9 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     const lines = [r.head(shown.length, page.total), ...shown.map((t) => trialLine(t, paramChars))];
     if (rest) lines.push(`More trials follow: call ${r.more} with cursor "${cursor ?? "…"}".`);
     if (withoutValue > 0) lines.push(`(${unranked})`);
+    // "best first" above an infeasible trial with the lowest loss read as "this is the best": say what ranks them.
+    if (r.order_by === "value" && shown.some((t) => t.feasible === false))
+      lines.push("(Ranked by value alone, infeasible trials too (a constraint c > 0): best_trials ranks the feasible ones.)");
     if (leftOut && paramChars !== Infinity) lines.push("(Params cut to fit: pass params with the names you want to see them whole, or call get_trial for one trial.)");
     return text(lines.join("\n"), {
       total: page.total,
