@@ -78,3 +78,17 @@ describe("list_trials sorted by value with constraints", () => {
     expect(textOf(plain)).not.toContain("infeasible trials too");
   });
 });
+
+describe("a trial object passed where a trial number goes", () => {
+  it("says which number to pass: enqueue_trial answers with the whole trial under trial", async () => {
+    await call("create_study", { name: "s", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } } });
+    const queued = structuredOf(await call("enqueue_trial", { study: "s", params: { x: 0.5 }, rationale: "a guess" }));
+    expect(queued.trial.number).toBe(0);
+    const r = await session.call("cancel_trial", { study: "s", trial: queued.trial });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("pass trial: 0");
+    // Any other wrong type keeps the plain message.
+    const s = await session.call("get_trial", { study: "s", trial: "0" });
+    expect(textOf(s)).not.toContain("pass trial:");
+  });
+});

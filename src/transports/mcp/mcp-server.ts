@@ -67,6 +67,18 @@ export interface TuneportMcp {
 }
 
 /** Builds the MCP server (tools + resources) over a backend. One instance per client connection. */
+/**
+ * enqueue_trial, add_trial and tell_trial answer with the whole trial under `trial`, ask_trial with
+ * its number: an agent that passed the object on to cancel_trial or get_trial got "expected number,
+ * received object" and no word of which number to pass.
+ */
+function trialObjectHint(raw: Record<string, unknown>): string {
+  const t = raw.trial;
+  if (typeof t !== "object" || t === null || Array.isArray(t)) return "";
+  const n = (t as { number?: unknown }).number;
+  return typeof n === "number" ? ` (trial takes the trial's number: pass trial: ${n}, the 'number' of the trial object given)` : "";
+}
+
 export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions): TuneportMcp {
   const log = opts.logger.child({ component: "mcp" });
   const maxWaitS = opts.maxWaitS ?? 50;
@@ -123,7 +135,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const unknown = unknownArguments(t.name, input, raw);
     if (unknown) return errorResult(unknown);
     const parsed = input.safeParse(raw);
-    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}`, { tool: t.name }));
+    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${trialObjectHint(raw)}`, { tool: t.name }));
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 
