@@ -94,6 +94,8 @@ export class RemoteBackend implements McpBackend {
   private readonly listeners = new Set<(c: StudyChange) => void>();
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
+  /** Waits to wake when a poll fails: a server gone mid-wait ended it only at its timeout, then a get_study's own timeout later. */
+  private readonly pollFailures = new Set<(err: TuneportError) => void>();
 
   constructor(
     private readonly client: ZmqClient,
@@ -116,6 +118,7 @@ export class RemoteBackend implements McpBackend {
       studies = (await this.client.call("list_studies", {})).studies;
     } catch (err) {
       this.log.warn({ err: err as TuneportError }, "polling the server failed");
+      if (err instanceof TuneportError && err.code === "UNAVAILABLE") for (const l of [...this.pollFailures]) l(err);
       return;
     }
     const seen = new Set<string>();
@@ -202,16 +205,26 @@ export class RemoteBackend implements McpBackend {
   async waitForChange(s: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     const now = this.versions.get(s) ?? 0;
     if (now !== since || signal?.aborted) return now;
-    await new Promise<void>((resolve) => {
-      const done = () => {
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
         clearTimeout(timer);
         off();
+        this.pollFailures.delete(failed);
         signal?.removeEventListener("abort", done);
+      };
+      const done = () => {
+        cleanup();
         resolve();
+      };
+      // The server stopped answering: the wait ends with the poll's UNAVAILABLE, not at its timeout.
+      const failed = (err: TuneportError) => {
+        cleanup();
+        reject(new TuneportError("UNAVAILABLE", `the server stopped answering while waiting (${err.message})`, err.data));
       };
       const off = this.onChange((c) => {
         if (c.study === s) done();
       });
+      this.pollFailures.add(failed);
       const timer = setTimeout(done, timeoutMs);
       signal?.addEventListener("abort", done, { once: true });
     });
