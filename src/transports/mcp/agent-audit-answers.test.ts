@@ -92,3 +92,20 @@ describe("a trial object passed where a trial number goes", () => {
     expect(textOf(s)).not.toContain("pass trial:");
   });
 });
+
+describe("a NaN or infinite value, which JSON sends as null", () => {
+  it("tell_trial says to tell the diverged run FAIL, and the FAIL is then accepted", async () => {
+    await call("create_study", { name: "s", directions: ["minimize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } } });
+    const t = structuredOf(await call("ask_trial", { study: "s" }));
+    // JSON.stringify turns NaN into null, as every JSON client sends it.
+    const sent = JSON.parse(JSON.stringify({ study: "s", trial: t.trial, token: t.token, values: [Number.NaN, 1] }));
+    const r = await session.call("tell_trial", sent);
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("a diverged run's value arrives as null: give state FAIL");
+    const failed = await call("tell_trial", { study: "s", trial: t.trial, token: t.token, state: "FAIL", reason: "loss diverged" });
+    expect(textOf(failed)).toContain("FAIL");
+    // Another wrong type keeps the plain message.
+    const other = await session.call("tell_trial", { study: "s", trial: t.trial, token: t.token, values: ["1", 1] });
+    expect(textOf(other)).not.toContain("arrives as null");
+  });
+});

@@ -66,6 +66,16 @@ export interface TuneportMcp {
   dispose(): void;
 }
 
+/**
+ * JSON has no NaN or Infinity: a client serialises a diverged loss as null, and tell_trial answered
+ * "expected number, received null" with no word of what to do with such a run (Optuna fails it).
+ */
+function nullValueHint(tool: string, raw: Record<string, unknown>): string {
+  if (tool !== "tell_trial" && tool !== "add_trial") return "";
+  if (raw.value !== null && !(Array.isArray(raw.values) && raw.values.includes(null))) return "";
+  return " (JSON has no NaN or Infinity, so a diverged run's value arrives as null: give state FAIL without a value, or a finite number)";
+}
+
 /** Builds the MCP server (tools + resources) over a backend. One instance per client connection. */
 /**
  * enqueue_trial, add_trial and tell_trial answer with the whole trial under `trial`, ask_trial with
@@ -135,7 +145,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const unknown = unknownArguments(t.name, input, raw);
     if (unknown) return errorResult(unknown);
     const parsed = input.safeParse(raw);
-    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${trialObjectHint(raw)}`, { tool: t.name }));
+    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${trialObjectHint(raw)}${nullValueHint(t.name, raw)}`, { tool: t.name }));
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 
