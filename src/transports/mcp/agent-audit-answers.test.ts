@@ -109,3 +109,20 @@ describe("a NaN or infinite value, which JSON sends as null", () => {
     expect(textOf(other)).not.toContain("arrives as null");
   });
 });
+
+describe("pareto_front of a wide space, a few trials a page", () => {
+  it("names the front's size and a larger max_chars, which reads it in fewer pages", async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `a_rather_long_parameter_name_${i}`);
+    await call("create_study", { name: "wide", directions: ["minimize", "minimize"], space: Object.fromEntries(names.map((n) => [n, { type: "float", low: 0, high: 1 }])) });
+    for (let i = 0; i < 30; i++)
+      await call("add_trial", { study: "wide", params: Object.fromEntries(names.map((n, j) => [n, ((i * 31 + j * 7) % 97) / 97])), values: [i, 30 - i] });
+    const first = await call("pareto_front", { study: "wide" });
+    expect(structuredOf(first).next_cursor).not.toBeNull();
+    expect(textOf(first)).toContain("More front trials follow (30 on the front)");
+    expect(textOf(first)).toContain("a larger max_chars (up to 60000) for more a page");
+    // At the largest budget the whole front fits one page, and the hint is not given.
+    const all = await call("pareto_front", { study: "wide", max_chars: 60_000 });
+    expect(structuredOf(all).front).toHaveLength(30);
+    expect(textOf(all)).not.toContain("More front trials follow");
+  });
+});

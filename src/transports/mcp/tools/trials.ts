@@ -296,7 +296,9 @@ export const trialTools: McpTool[] = [
       // (the hint was "a larger max_chars", which at the cap could never show the rest).
       const build = (k: number, cursor: string | null) => {
         const lines = [head, ...f.trials.slice(0, k).map((t) => trialLine(t))];
-        if (cursor !== null) lines.push(`More front trials follow: call pareto_front with cursor "${cursor}".`);
+        // A wide space's trials fit a few to a page: 65 calls to read a front of 257 at the default budget, when 4 would do.
+        if (cursor !== null)
+          lines.push(`More front trials follow (${f.n_front} on the front): call pareto_front with cursor "${cursor}"${budget < HARD_MAX_CHARS ? `, and a larger max_chars (up to ${HARD_MAX_CHARS}) for more a page` : ""}.`);
         if (f.history) lines.push(`hypervolume history: ${f.history.slice(-50).map(([n, hv]) => `#${n}:${Number.isFinite(hv) ? fmt(hv) : "overflowed"}`).join(" ")}`);
         return text(lines.join("\n"), {
           front: f.trials.slice(0, k).map((t) => compactTrial(t)),
