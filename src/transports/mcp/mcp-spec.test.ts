@@ -83,6 +83,28 @@ describe("MCP 2025-11-25 rules", () => {
     expect(seen[0]?.message).toMatch(/^2 trial\(s\) finished \(waited for 1\); best 0\.3/);
   });
 
+  it("a multi-objective study's progress message points at pareto_front, not at a best that never comes", async () => {
+    await service.execute("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
+    const t = await service.execute("ask", { study: "mo" });
+    const wait = backend.waitForChange.bind(backend);
+    let once = true;
+    backend.waitForChange = (...args) => {
+      const waiting = wait(...args);
+      if (once) {
+        once = false;
+        void service.execute("tell", { study: "mo", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", values: [0.4, 0.9] });
+      }
+      return waiting;
+    };
+    const seen: Progress[] = [];
+    const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "mo", timeout_s: 50, min_finished: 1 } }, undefined, {
+      onprogress: (p) => void seen.push(p),
+    })) as CallToolResult;
+    expect(r.isError).toBeFalsy();
+    // Before: "1 of 1 trial(s) finished; best none yet", with the trial on the front.
+    expect(seen.map((p) => p.message)).toEqual(["1 of 1 trial(s) finished; 2 objectives, so no single best: pareto_front gives the front"]);
+  });
+
   it("gives every tool an outputSchema", async () => {
     const { tools } = await client.listTools();
     for (const t of tools) expect(t.outputSchema?.type, t.name).toBe("object");

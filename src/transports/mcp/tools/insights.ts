@@ -206,7 +206,10 @@ async function waitRun(
       reported = done;
       // Several trials can finish between two looks: progress never passes its total.
       const count = done > a.min_finished ? `${done} trial(s) finished (waited for ${a.min_finished})` : `${done} of ${a.min_finished} trial(s) finished`;
-      const message = `${count}; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
+      // A multi-objective study has no best trial: "best none yet" over a front of ten trials misled.
+      const message = current.directions.length > 1
+        ? `${count}; ${current.directions.length} objectives, so no single best: pareto_front gives the front`
+        : `${count}; best ${current.best_trial ? fmt(current.best_trial.value) : "none yet"}`;
       await extra
         .sendNotification({ method: "notifications/progress", params: { progressToken, progress: Math.min(done, a.min_finished), total: a.min_finished, message } })
         .catch(() => undefined);
