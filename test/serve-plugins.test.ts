@@ -34,7 +34,7 @@ class Corner {
     return { params, systemAttrs: { corner_main_thread: isMainThread } };
   }
 }
-export const corner = { name: "corner", description: "Every parameter's lower end (a test plug-in).", options: none, offload: true, create: () => new Corner() };
+export const corner = { name: "corner", description: "Every parameter's lower end (a test plug-in).", options: none, offload: true, multiObjective: true, create: () => new Corner() };
 export const everySecond = { name: "every-second", description: "Prunes at odd steps (a test plug-in).", options: none, create: () => ({ onReport: (req) => (req.step % 2 === 1 ? { decision: { action: "prune" } } : null) }) };
 export const plugins = BUILTIN_PLUGINS.with({ strategies: [corner], schedulers: [everySecond] });
 `,
@@ -84,6 +84,47 @@ describe("tuneport serve --plugins", () => {
       await d.close();
     }
     expect(bare.lines.some((l) => l.includes("strategy 'corner'") && l.includes("--plugins"))).toBe(true);
+  });
+
+  it("update_study works on a study whose plug-ins this server lacks: notes and budget kept, switched away while a trial runs", async () => {
+    const dir = tempDir();
+    const db = join(dir, "p.db");
+    const server = await startServer(db, ["--plugins", pluginModule(dir)]);
+    const c = new TestClient(server.endpoint);
+    const held: Record<string, { trial: { number: number }; lease: { token: string } }> = {};
+    try {
+      await c.call("create_study", { name: "both", space: SPACE, strategy: "corner", scheduler: "every-second", seed: 1 });
+      await c.call("create_study", { name: "median", space: SPACE, strategy: "corner", scheduler: "median", seed: 1 });
+      await c.call("create_study", { name: "two", space: SPACE, strategy: "corner", directions: ["minimize", "maximize"], seed: 1 });
+      for (const name of ["both", "median"]) held[name] = await c.call("ask", { study: name });
+    } finally {
+      await c.close();
+    }
+    expect(await server.stop()).toBe(0);
+
+    const bare = await startServer(db);
+    const d = new TestClient(bare.endpoint);
+    try {
+      // Budget and notes: nothing about the plug-ins changes (refused as "unknown strategy 'corner'" before).
+      const kept = await d.call("update_study", { study: "median", max_trials: 50, notes: "kept" });
+      expect(kept.changed).toEqual(["max_trials", "notes"]);
+      expect((await d.call("update_study", { study: "both", notes: "kept" })).changed).toEqual(["notes"]);
+      expect((await d.call("update_study", { study: "two", max_trials: 5 })).changed).toEqual(["max_trials"]);
+      expect((await d.request("ask", { study: "median" })).error?.message).toContain("strategy 'corner'"); // still the stand-in
+      // The way out the refusals name: switch both, with a trial running (the stand-in steers nothing).
+      const switched = await d.call("update_study", { study: "both", strategy: "random", scheduler: null });
+      expect(switched.changed).toEqual(["strategy", "scheduler"]);
+      const running = held.both as { trial: { number: number }; lease: { token: string } };
+      const r = await d.call("report", { study: "both", trial: running.trial.number, token: running.lease.token, step: 1, value: 1 });
+      expect(r.decision.action).toBe("continue");
+      expect((await d.call("ask", { study: "both" })).trial.state).toBe("RUNNING");
+      // Widening the space of a strategy this server cannot ask (fixedSpace unknown) is refused by name.
+      const wider = await d.request("update_study", { study: "median", space: { x: { type: "float", low: 0.25, high: 2 } } });
+      expect(wider.error?.code).toBe("FAILED_PRECONDITION");
+      expect(wider.error?.message).toContain("strategy 'corner'");
+    } finally {
+      await d.close();
+    }
   });
 
   it("refuses a module that is missing, fails to load or exports no catalogue, with exit 2 and the reason", () => {

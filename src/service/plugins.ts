@@ -212,12 +212,16 @@ export class PluginCatalogue {
     return kind === "scheduler" && pluginKey(name) === "nop" ? " (no pruning: leave scheduler out)" : "";
   }
 
-  /** Refuses strategy/scheduler pairs that make no sense. @throws INVALID_ARGUMENT with the reason. */
+  /**
+   * Refuses strategy/scheduler pairs that make no sense. A plug-in this catalogue lacks (a stored
+   * study's, kept by update_study: `loadStrategy`) has no say; it had when it was set.
+   * @throws INVALID_ARGUMENT with the reason.
+   */
   checkCompatible(strategy: PluginConfig, scheduler: PluginConfig | null): void {
     if (!scheduler) return;
-    const sf = this.requireStrategy(strategy.name);
-    const cf = this.requireScheduler(scheduler.name);
-    const reason = sf.incompatibleWith?.(scheduler, strategy.options) ?? cf.incompatibleWith?.(strategy, scheduler.options) ?? null;
+    const sf = this.strategies.get(strategy.name);
+    const cf = this.schedulers.get(scheduler.name);
+    const reason = sf?.incompatibleWith?.(scheduler, strategy.options) ?? cf?.incompatibleWith?.(strategy, scheduler.options) ?? null;
     if (reason) throw invalidArgument(`strategy '${strategy.name}' cannot be combined with scheduler '${scheduler.name}': ${reason}`);
   }
 
@@ -227,11 +231,13 @@ export class PluginCatalogue {
    * comparing one intermediate value, and a multi-objective study has no single value to rank
    * (Optuna 5.0 refuses `trial.report` in multi-objective studies for the same reason), so the
    * combination is refused at creation rather than given a meaning nobody asked for.
+   * A strategy this catalogue lacks (a stored study's) is not checked (`checkCompatible`).
    * @throws INVALID_ARGUMENT with the reason and the strategies that would do.
    */
   checkObjectives(strategy: PluginConfig, scheduler: PluginConfig | null, nObjectives: number): void {
     if (nObjectives <= 1) return;
-    if (!this.requireStrategy(strategy.name).multiObjective) {
+    const sf = this.strategies.get(strategy.name);
+    if (sf !== undefined && !sf.multiObjective) {
       const able = [...this.strategies.values()].filter((f) => f.multiObjective).map((f) => f.name);
       throw invalidArgument(
         `strategy '${strategy.name}' optimises one objective; a study with ${nObjectives} objectives can use: ${able.join(", ") || "(none)"}`,

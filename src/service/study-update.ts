@@ -156,7 +156,8 @@ function mergeRef(ref: PluginRef, current: PluginConfig | null, derived?: (o: Re
 function checkSwitch(s: StudyState, plugins: PluginCatalogue, from: PluginConfig, to: PluginConfig): void {
   const running = s.running.size;
   if (running === 0) return;
-  const steers = (cfg: PluginConfig) => typeof plugins.createStrategy(cfg).strategy.onReport === "function";
+  // A strategy this server lacks (loadStrategy's stand-in) steers nothing here: its trials lost that already.
+  const steers = (cfg: PluginConfig) => typeof plugins.loadStrategy(cfg).strategy.onReport === "function";
   // The same strategy with other options (a larger PBT population_size) is no switch: say what it is.
   if (from.name === to.name && steers(to))
     throw failedPrecondition(
@@ -195,7 +196,15 @@ function widen(s: StudyState, plugins: PluginCatalogue, strategy: PluginConfig, 
     widened ||= JSON.stringify(next) !== JSON.stringify(prev);
   }
   if (widened) checkSpaceSize(out);
-  const fixed = plugins.strategy(strategy.name)?.fixedSpace;
+  const factory = plugins.strategy(strategy.name);
+  // A strategy this server lacks (a --plugins module it was not started with) cannot say whether its state survives.
+  if (widened && factory === undefined && s.trials.length > 0)
+    throw failedPrecondition(
+      `cannot widen the space of '${s.study.name}': its strategy '${strategy.name}' is not one this server has, so whether it takes a wider space ` +
+        "once trials exist is unknown; restart this server with the --plugins module that has it, or switch the strategy in the same update_study",
+      { study: s.study.name, strategy: strategy.name },
+    );
+  const fixed = factory?.fixedSpace;
   if (widened && fixed && s.trials.length > 0)
     throw failedPrecondition(`strategy '${strategy.name}' cannot take a wider space once trials exist: ${fixed}`, { study: s.study.name, strategy: strategy.name });
   return out;
@@ -208,13 +217,14 @@ function* valuesOf(s: StudyState, name: string): Generator<ParamValue> {
 /** The state's plug-in parts rebuilt for the updated study (the history stays). */
 function rebuild(s: StudyState, plugins: PluginCatalogue, study: Study): Pick<StudyState, "strategy" | "factory" | "scheduler" | "ctx" | "paramDists"> {
   const c = study.config;
-  const { strategy, factory } = plugins.createStrategy(c.strategy);
+  // A plug-in this server lacks and the update kept gets its stand-in again (as at start: makeState).
+  const { strategy, factory } = plugins.loadStrategy(c.strategy);
   const paramDists = new Map(s.paramDists);
   for (const [k, d] of Object.entries(c.space)) paramDists.set(k, d);
   return {
     strategy,
     factory,
-    scheduler: plugins.createScheduler(c.scheduler),
+    scheduler: plugins.loadScheduler(c.scheduler),
     ctx: { ...s.ctx, space: c.space, strategy: c.strategy, scheduler: c.scheduler },
     paramDists,
   };
