@@ -22,7 +22,7 @@ function missingPlugin(kind: "strategy" | "scheduler", name: string) {
   return failedPrecondition(
     `this study's ${kind} '${name}' is not one this server has: it was made by a server started with a plug-in (--plugins MODULE) ` +
       `that this one was not; restart this server with that module to ${kind === "strategy" ? "ask for trials" : "report"}, or switch the study's ${kind} with update_study`,
-    { [kind]: name },
+    { reason: "missing_plugin", [kind]: name },
   );
 }
 

@@ -172,6 +172,9 @@ function nextStep(err: TuneportError): string {
     case "FAILED_PRECONDITION":
       return d.reason === "max_studies"
         ? "The server holds as many studies as it allows: delete_study one that is no longer needed (list_studies shows them) and call again, or ask its operator to raise serve --max-studies."
+        : d.reason === "missing_plugin"
+        ? // A study made on a server started with a plug-in module that this one lacks (PluginCatalogue.loadStrategy).
+          `This server lacks the study's ${"scheduler" in d ? "scheduler" : "strategy"}: its operator restarts it with --plugins and the module that has it, or switch it with update_study (${"scheduler" in d ? "scheduler: one list_strategies shows, or null for none" : "strategy: one list_strategies shows"}), then call again.`
         : "running" in d || "strategy" in d
         ? "Do what the message says the study needs first, then call update_study again."
         : "lineage" in d
