@@ -127,6 +127,33 @@ describe("tuneport serve --plugins", () => {
     }
   });
 
+  it("export --format optuna and import --plugins carry a study made with a plug-in; import without the module names --plugins", async () => {
+    const dir = tempDir();
+    const db = join(dir, "p.db");
+    const module = pluginModule(dir);
+    const server = await startServer(db, ["--plugins", module]);
+    const c = new TestClient(server.endpoint);
+    try {
+      await c.call("create_study", { name: "mine", space: SPACE, strategy: "corner", scheduler: "every-second", seed: 1 });
+      const a = await c.call("ask", { study: "mine" });
+      await c.call("tell", { study: "mine", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
+    } finally {
+      await c.close();
+    }
+    expect(await server.stop()).toBe(0);
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+    // The Optuna journal needs no plug-in (refused as "line 1: unknown strategy 'corner'" before).
+    const journal = cli("export", "mine", "--storage", db, "--format", "optuna", "--out", join(dir, "mine.optuna"));
+    expect(journal.status, journal.stderr).toBe(0);
+    expect(cli("export", "mine", "--storage", db, "--out", join(dir, "mine.jsonl")).status).toBe(0);
+    const bare = cli("import", join(dir, "mine.jsonl"), "--storage", join(dir, "bare.db"));
+    expect(bare.status).toBe(1);
+    expect(bare.stderr).toMatch(/unknown strategy 'corner'.*imports with --plugins/);
+    const imported = cli("import", join(dir, "mine.jsonl"), "--storage", join(dir, "with.db"), "--plugins", module);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toContain("imported study 'mine' with 1 trials");
+  });
+
   it("refuses a module that is missing, fails to load or exports no catalogue, with exit 2 and the reason", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "throws.mjs"), `throw new Error("boom in the module");\n`);

@@ -8,6 +8,7 @@ import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Command, UsageError, writeFileAtomically, writeStdout } from "./command.js";
 import { terminalSafe } from "./terminal.js";
+import { loadPluginModule, pluginsHelp } from "./plugin-module.js";
 
 /** The service's modules, imported when a command runs: `--help` and usage errors answer without them. */
 const serviceModules = () =>
@@ -87,7 +88,8 @@ Options:
 /** The study's Optuna journal lines; reports on stderr what Optuna cannot hold exactly. */
 async function optunaLines(service: StudyService, name: string): Promise<string[]> {
   const [{ optunaJournal }, { parseStudyLines }] = await Promise.all([import("../service/optuna-journal.js"), import("../service/study-io.js")]);
-  const { lines, notes } = optunaJournal(parseStudyLines([...service.exportStudy(name)].join("\n")));
+  // The conversion needs no plug-in: a study made with a --plugins module's strategy exports too.
+  const { lines, notes } = optunaJournal(parseStudyLines([...service.exportStudy(name)].join("\n"), undefined, null));
   if (notes.nonIntegerSteps > 0)
     process.stderr.write(`tuneport: ${notes.nonIntegerSteps} intermediate values at non-integer steps are kept only in system_attrs['tuneport:intermediate'] (Optuna's steps are integers)\n`);
   if (notes.droppedParams > 0) process.stderr.write(`tuneport: ${notes.droppedParams} params without a matching distribution were left out\n`);
@@ -97,7 +99,7 @@ async function optunaLines(service: StudyService, name: string): Promise<string[
 export const importCommand: Command = {
   name: "import",
   help: `
-Usage: tuneport import FILE [--storage PATH] [--name NEW]
+Usage: tuneport import FILE [--storage PATH] [--name NEW] [--plugins FILE]
 
 Recreates the study in FILE (JSON Lines from 'tuneport export'; '-' reads stdin) with
 the same trial numbers, states, values and timestamps, in one transaction. Refuses a
@@ -110,16 +112,20 @@ Options:
   --storage PATH   SQLite database file (created if missing) [./tuneport.db], or a
                    postgresql:// URL
   --name NEW       import under this name instead of the one in the file
+${pluginsHelp(19)}
+                   (a study made with a --plugins module's strategy needs it)
   -h, --help       show this help
 `,
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     name: { type: "string" },
+    plugins: { type: "string" },
   },
   async run(v, pos) {
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
     if (file !== "-" && existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name the file 'tuneport export' wrote`);
+    const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const text = utf8Text(readBounded(file), file);
     const [[{ silentLogger }, { StudyService }, { openStorage }], { SharedOwnership }, { PgOwnershipStore }] = await Promise.all([
       serviceModules(),
@@ -143,9 +149,12 @@ Options:
       // one", words for a server's clients: this command says what failed, and that nothing was written.
       let failure: unknown = null;
       const onFatal = (err: unknown) => void (failure ??= err);
-      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(ownership ? { ownership } : {}) });
+      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(ownership ? { ownership } : {}), ...(plugins ? { plugins: plugins.catalogue } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined).catch((err: unknown) => {
+          // A study made on a server started with --plugins names a plug-in the built-ins lack.
+          if (plugins === undefined && err instanceof TuneportError && /^line \d+: unknown (strategy|scheduler) /.test(err.message))
+            throw new TuneportError(err.code, `${err.message}; a study made with a plug-in module's (serve --plugins) imports with --plugins and that module`, err.data);
           if (failure === null) throw err;
           const why = failure instanceof Error ? failure.message : String(failure);
           throw new TuneportError("UNAVAILABLE", `the import's commit failed: nothing was imported (${why})`);

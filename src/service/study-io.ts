@@ -207,7 +207,7 @@ export function trialLine(t: StoredTrial, withholdToken = false): string {
 function parseHeader(
   json: unknown,
   rename: string | undefined,
-  plugins: PluginCatalogue,
+  plugins: PluginCatalogue | null,
   fail: (msg: string) => never,
 ): { header: z.infer<typeof headerSchema>; config: StudyConfig } {
   if (typeof json === "object" && json !== null && "op_code" in json)
@@ -240,8 +240,8 @@ function parseHeader(
         ...(was.scheduler !== undefined ? { scheduler: was.scheduler } : {}),
         ...(was.max_trials !== undefined ? { maxTrials: was.max_trials } : {}),
       };
-    plugins.resolveStrategyConfig(c.strategy);
-    if (c.scheduler) plugins.resolveSchedulerConfig(c.scheduler);
+    plugins?.resolveStrategyConfig(c.strategy);
+    if (c.scheduler) plugins?.resolveSchedulerConfig(c.scheduler);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -271,9 +271,10 @@ function parseHeader(
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
  * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
- * trial without a lease.
+ * trial without a lease. `plugins` null reads the study's plug-ins unchecked (`export --format
+ * optuna` converts an export, whose plug-in may be one of a --plugins module the CLI lacks).
  */
-export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue = BUILTIN_PLUGINS): ImportedStudy {
+export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue | null = BUILTIN_PLUGINS): ImportedStudy {
   const lines = text.split("\n");
   let header: z.infer<typeof headerSchema> | null = null;
   let config: StudyConfig | null = null;
@@ -343,7 +344,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       if (d !== undefined && !contains(d, v)) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
     }
     // Bookkeeping that the study's strategy reads back without checking it (it wrote it itself).
-    const imported = plugins.strategy((config as StudyConfig).strategy.name)?.readModels?.importedAttrs?.(t.system_attrs);
+    const imported = plugins?.strategy((config as StudyConfig).strategy.name)?.readModels?.importedAttrs?.(t.system_attrs);
     if (imported?.problem) fail(`system_attrs: ${imported.problem} (the ${(config as StudyConfig).strategy.name} strategy's bookkeeping, which the server writes)`);
     for (const r of imported?.trials ?? []) attrRefs.push({ line: lineNo, trial: r });
     const steps = t.intermediate.map(([s]) => s);
