@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 import tuneport as tp
@@ -75,3 +76,35 @@ def test_pbt_complete_deletes_what_the_last_non_blocking_reports_released(client
     released = pbt_complete(a, 0.5)
     assert sorted(Path(p).name for p in released) == ["step-1.pt", "step-2.pt"], released
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_exploit_stays_for_the_next_report_when_the_report_that_applied_it_raised(client: tp.Client, name: str) -> None:
+    """A non-blocking report refused in the caller's thread (a step below the last) applied the
+    exploit that had arrived, and the raise dropped it: the next report or flush returned neither
+    the donor's restore nor the released checkpoints (the same for a queued report's error)."""
+    _, a, b = _population(client, name)
+    b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+    a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)
+    a._wait_reports()  # the exploit has arrived
+    with pytest.raises(tp.InvalidArgumentError, match="steps must increase"):
+        a.report(4.0, 0.75, {"checkpoint": "/nowhere/a/step-0.75.pt"}, wait=False)
+    d = a.flush_reports()
+    assert d is not None and d.action == "update" and d.restore is not None and d.restore.trial == b.number, d
+    assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d
+
+
+def test_an_exploit_stays_for_the_next_report_when_a_queued_report_failed(client: tp.Client, name: str) -> None:
+    """The error a queued report got is raised by the next report, which applied the exploit an
+    earlier queued report got: the raise dropped that exploit (restore and released checkpoints)."""
+    _, a, b = _population(client, name)
+    b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+    a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)  # decided: exploit b
+    a.report(4.0, 1.5, {"checkpoint": ""}, wait=False)  # refused by the server: an empty path
+    a._wait_reports()
+    with pytest.raises(tp.InvalidArgumentError, match="data.checkpoint"):
+        a.report(3.0, 2, {"checkpoint": "/nowhere/a/step-2.pt"}, wait=False)
+    d = a.flush_reports()
+    assert d is not None and d.action == "update" and d.restore is not None and d.restore.trial == b.number, d
+    assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d

@@ -553,12 +553,12 @@ class Trial(_OptunaV2Suggest):
         """Sequence number of this trial's last queued non-blocking report (0: none)."""
         self._delivered: list[Decision] = []
         self._unreturned: list[Decision] = []
-        self._released_unreturned: list[str] = []
-        """Checkpoints released by decisions that ``complete`` applied and nobody returned (a
-        non-blocking report's last answers): ``tuneport.torch.pbt_complete`` deletes them too."""
         """Decisions applied (by ``should_prune()``, or before a blocking report) but not yet returned:
         the next report or ``flush_reports`` returns them combined, so no exploit's ``restore`` and no
         released checkpoint is lost on the way."""
+        self._released_unreturned: list[str] = []
+        """Checkpoints released by decisions that ``complete`` applied and nobody returned (a
+        non-blocking report's last answers): ``tuneport.torch.pbt_complete`` deletes them too."""
         self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
@@ -684,10 +684,10 @@ class Trial(_OptunaV2Suggest):
                 self._apply_decision(d)
             self._unreturned.extend(delivered)
             self.restore = _combined(self._unreturned).restore
+        if err is not None:
+            raise err  # what was applied stays in _unreturned: the next report or flush returns it
         if self._unreturned and not keep:
             latest, self._unreturned = _combined(self._unreturned), []
-        if err is not None:
-            raise err
         if raise_on_prune and prune is not None:
             raise TrialPruned(prune.reason or f"trial {self.number} pruned (decided in the background)")
         return latest
@@ -1005,15 +1005,16 @@ class Trial(_OptunaV2Suggest):
 
     def _report_later(self, step: float, value: float, payload: dict[str, Any] | None, raise_on_prune: bool) -> Decision | None:
         """``report(..., wait=False)``: applies what arrived, then queues this report."""
-        latest = self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
         if self.intermediate and step < self.intermediate[-1][0]:
             # Refused here, in the caller's thread: queued, the server refuses it later, and two
-            # threads reporting one trial out of order logged a warning per report.
+            # threads reporting one trial out of order logged a warning per report. Before anything
+            # is applied: the decisions that arrived stay for the next report to return.
             last = self.intermediate[-1][0]
             raise InvalidArgumentError(
                 f"trial {self.number} already reported step {last:g}; steps must increase (got {step:g})",
                 {"study": self.study.name, "trial": self.number, "step": step, "last_step": last},
             )
+        latest = self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
