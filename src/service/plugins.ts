@@ -358,6 +358,18 @@ export class PluginCatalogue {
     ];
   }
 
+  /**
+   * `descriptions()` for a study's summary: a plug-in the study names that this catalogue lacks
+   * (`loadStrategy`'s stand-in) is described as `MISSING`, so the briefing says why its asks are
+   * refused before any ask.
+   */
+  descriptionsFor(c: { strategy: PluginConfig; scheduler: PluginConfig | null }): PluginSummary[] {
+    const out = this.descriptions();
+    if (!this.strategies.has(c.strategy.name)) out.push({ kind: "strategy", name: c.strategy.name, description: MISSING, defaults: null });
+    if (c.scheduler !== null && !this.schedulers.has(c.scheduler.name)) out.push({ kind: "scheduler", name: c.scheduler.name, description: MISSING, defaults: null });
+    return out;
+  }
+
   private readonly defaults = new Map<object, Record<string, unknown> | null>();
 
   /** A plug-in's options when none is given (its schema's defaults), once per factory; null when it needs some. */

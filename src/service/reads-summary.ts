@@ -31,7 +31,8 @@ import {
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
 import { type FrontFacts, frontFacts } from "./pareto.js";
 import { type StudyState, type TrialRecord, countsOf, viewOf } from "./study-state.js";
-import { type CatalogueEntry, type StudySummary, type SummaryAccess, summarizeFrom } from "./summary.js";
+import type { PluginCatalogue } from "./plugins.js";
+import { type StudySummary, type SummaryAccess, summarizeFrom } from "./summary.js";
 import { type StudyView, trialView } from "./views.js";
 
 export { IMPORTANCE_SAMPLE };
@@ -225,9 +226,10 @@ function studyFrontFacts(s: StudyState, study: StudyView): FrontFacts {
 
 /**
  * The study summary of summary.ts from the server's records, with importances on a bounded sample
- * (`importances_sampled` says when). `catalogue` supplies the plug-in descriptions.
+ * (`importances_sampled` says when). `plugins` supplies the plug-in descriptions (one it lacks: `descriptionsFor`).
  */
-export function summaryOf(s: StudyState, catalogue: readonly CatalogueEntry[]): StudySummary & { importances_sampled: boolean } {
+export function summaryOf(s: StudyState, plugins: PluginCatalogue): StudySummary & { importances_sampled: boolean } {
+  const catalogue = plugins.descriptionsFor(s.study.config);
   const study = viewOf(s);
   const imp = studyImportances(s);
   const front = study.directions.length > 1 ? studyFrontFacts(s, study) : null;

@@ -530,7 +530,7 @@ export class StudyService {
 
   /** See reads-summary.ts `summaryOf`: a briefing computed here, importances on a bounded sample. @throws NOT_FOUND. */
   async studySummary(a: S.StudyArgs): Promise<ReturnType<typeof summaryOf>> {
-    return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins.descriptions()));
+    return this.pipeline.visible(summaryOf(this.getState(a.study), this.plugins));
   }
 
   /** See reads-summary.ts `importancesFor` (at most IMPORTANCE_SAMPLE COMPLETE trials; of one objective, or given values). @throws NOT_FOUND, INVALID_ARGUMENT. */

@@ -69,4 +69,8 @@ it("an ask and a report refused for a plug-in this server lacks say to restart w
   expect(reported).toContain("scheduler 'never' is not one this server has");
   expect(reported).toMatch(/\nNext step: .*--plugins.*update_study.*scheduler/);
   expect(reported).not.toContain("already finished");
+  // The study's briefing says so before any ask (it named the plug-ins without a word).
+  const summary = textOf(await call("study_summary", { study: "s" }));
+  expect(summary).toMatch(/corner.*a plug-in this server was not started with \(--plugins\)/);
+  expect(summary).toMatch(/never.*a plug-in this server was not started with \(--plugins\)/);
 });
