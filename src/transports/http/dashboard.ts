@@ -9,7 +9,8 @@
  *   the op's result as JSON, or `{error: {code, message}}` with an HTTP status for the code.
  * - `GET /api/events`: Server-Sent Events, one `change` event per committed change of the
  *   service's change feed (`{study, kind, version}`), the feed that drives MCP notifications.
- *   At most `MAX_LIVE_STREAMS` at once; a stream whose client leaves `MAX_STREAM_BACKLOG` bytes
+ *   At most `MAX_LIVE_STREAMS` at once (one more ends the oldest of the address holding the
+ *   most, whose browser reconnects); a stream whose client leaves `MAX_STREAM_BACKLOG` bytes
  *   unread is ended (the browser reconnects), so a client that never reads costs bounded memory.
  *
  * Auth: when the door asks for a token (off loopback, or given one), a request carries it as
@@ -28,6 +29,7 @@ import { MAX_NESTING, checkArgumentLimits, jsonTextNestingExceeds } from "../../
 import type { StudyChange } from "../../service/change-feed.js";
 import type { OpName } from "../../service/ops/ops.js";
 import { HttpDoor } from "./http-door.js";
+import { HEAVY_LANE, LIGHT_LANE, OpGate, RETRY_AFTER_S } from "./op-gate.js";
 import { cookieOf, readBody, sameSecret } from "./http-rules.js";
 
 /** What the dashboard needs of a service: the op table and the change feed. */
@@ -56,7 +58,7 @@ export interface DashboardOptions {
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
-/** Live streams (SSE) open at once; more are answered 503. One per open page. */
+/** Live streams (SSE) open at once; one more ends the oldest of the address holding the most (`evictStream`). One per open page. */
 export const MAX_LIVE_STREAMS = 256;
 /**
  * Bytes a live stream may have waiting for its client (beyond what the kernel holds) before the
@@ -101,8 +103,16 @@ export class DashboardServer {
   private readonly door: HttpDoor;
   private readonly log: Logger;
   private readonly streams = new Set<ServerResponse>();
+  /** The live streams of each remote address, oldest first, with what ends each one's bookkeeping. */
+  private readonly streamsBy = new Map<string, Map<ServerResponse, () => void>>();
+  /** Live streams ended since start to make room for a newer one (`evictStream`). */
+  evictedStreams = 0;
   private readonly assets: string;
   private readonly cookie: string | null;
+  /** How many ops run at once, and who waits (op-gate.ts). */
+  private readonly gate = new OpGate();
+  /** Ops answered 503 since start (the gate full). */
+  private refusedOps = 0;
 
   /** @throws Error off loopback without a token, or with a token shorter than 16 characters. */
   constructor(private readonly opts: DashboardOptions) {
@@ -238,21 +248,48 @@ export class DashboardServer {
     }
     try {
       checkArgumentLimits(op, args);
-      this.json(res, 200, await this.opts.source.execute(op, args));
     } catch (err) {
-      if (!(err instanceof TuneportError)) throw err;
-      this.json(res, STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) } });
+      return this.opError(res, err);
     }
+    await new Promise<void>((resolve, reject) => {
+      this.gate.enter(op, {
+        address: req.socket.remoteAddress ?? "",
+        run: (release) => {
+          // Its client left while it waited: nothing to answer.
+          if (res.destroyed) return resolve(release());
+          this.opts.source
+            .execute(op, args)
+            .then(
+              (result) => this.json(res, 200, result),
+              (err: unknown) => this.opError(res, err),
+            )
+            .then(resolve, reject)
+            .finally(release);
+        },
+        refuse: () => {
+          if (this.refusedOps++ === 0) this.log.warn({ address: req.socket.remoteAddress, heavy: HEAVY_LANE, light: LIGHT_LANE }, "dashboard ops full: more are answered 503 with Retry-After (logged once)");
+          this.json(res, 503, { error: { code: "UNAVAILABLE", message: `the dashboard is answering as many ops as it takes at once; retry in ${RETRY_AFTER_S} s` } }, { "retry-after": String(RETRY_AFTER_S) });
+          resolve();
+        },
+      });
+    });
+  }
+
+  /** Answers an op's TuneportError with its status; anything else is the door's (500). */
+  private opError(res: ServerResponse, err: unknown): void {
+    if (!(err instanceof TuneportError)) throw err;
+    this.json(res, STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) } });
   }
 
   private events(req: IncomingMessage, res: ServerResponse): void {
-    if (this.streams.size >= MAX_LIVE_STREAMS) {
-      req.resume();
-      return this.json(res, 503, { error: { code: "UNAVAILABLE", message: `${MAX_LIVE_STREAMS} live streams are open on this dashboard; close a page and reload` } });
-    }
+    const address = req.socket.remoteAddress ?? "";
+    if (this.streams.size >= MAX_LIVE_STREAMS) this.evictStream();
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", ...SECURITY_HEADERS });
     res.write("retry: 1000\n\n");
     this.streams.add(res);
+    let mine = this.streamsBy.get(address);
+    if (mine === undefined) this.streamsBy.set(address, (mine = new Map()));
+    const streamsOfAddress = mine;
     const send = (text: string) => {
       // Ended by `close` (a change can come before the stream's close event): a write now would be
       // an 'error' event without a listener, an uncaught exception that ended the server mid-shutdown.
@@ -271,9 +308,32 @@ export class DashboardServer {
       off();
       clearInterval(keepAlive);
       this.streams.delete(res);
+      if (streamsOfAddress.delete(res) && streamsOfAddress.size === 0 && this.streamsBy.get(address) === streamsOfAddress) this.streamsBy.delete(address);
     };
+    streamsOfAddress.set(res, done);
     req.once("close", done);
     res.once("close", done);
+  }
+
+  /**
+   * Makes room for one more live stream: ends the oldest stream of the address holding the most
+   * (its browser reconnects after `retry`, and reads again what it shows). A newcomer from
+   * another address always gets in; on loopback, where every local client is 127.0.0.1, the
+   * streams take turns: one client holding 256 had every other page refused (503) for as long as
+   * it held them.
+   */
+  private evictStream(): void {
+    let busiest: Map<ServerResponse, () => void> | undefined;
+    for (const mine of this.streamsBy.values()) if (busiest === undefined || mine.size > busiest.size) busiest = mine;
+    const oldest = busiest?.entries().next().value;
+    if (oldest === undefined) return;
+    if (this.evictedStreams++ === 0) this.log.warn({ max_live_streams: MAX_LIVE_STREAMS }, "dashboard live streams full: the oldest stream of the address holding the most ended for a new one (logged once)");
+    const [res, done] = oldest;
+    // One with changes still unread by its client goes at once (nothing more is sent it anyway).
+    if (res.writableLength > 0) res.destroy();
+    else res.end();
+    // Its close event comes later: counted out now, so the newcomer's place is free.
+    done();
   }
 
   /** Writes `body` as JSON; one that cannot be written throws before the status is sent (the door answers 500). */
