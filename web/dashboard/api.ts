@@ -10,9 +10,25 @@ export class OpError extends Error {
   }
 }
 
-/** Calls op `name` with `args`; resolves with its result. @throws OpError */
+/** Tries of an op the server is too busy to take (503 with Retry-After) before its error is shown. */
+const BUSY_TRIES = 6;
+
+/**
+ * Calls op `name` with `args`; resolves with its result. An op the server is too busy to take
+ * (503 with `Retry-After`: it never ran, so a write too is safe to send again) is sent again after
+ * the time asked, then twice as long each time (up to 16 s), each wait spread by up to half again
+ * so that the pages refused together do not come back together. @throws OpError
+ */
 export async function op<T = any>(name: string, args: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`/api/op/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(args), credentials: "same-origin" });
+  const send = () => fetch(`/api/op/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(args), credentials: "same-origin" });
+  let res = await send();
+  for (let tries = 1; res.status === 503 && res.headers.has("retry-after") && tries < BUSY_TRIES; tries++) {
+    const asked = Number(res.headers.get("retry-after"));
+    const wait = Math.min((Number.isFinite(asked) && asked > 0 ? asked : 1) * 1000 * 2 ** (tries - 1), 16_000);
+    await res.body?.cancel();
+    await new Promise((r) => window.setTimeout(r, wait * (1 + Math.random() / 2)));
+    res = await send();
+  }
   const body = await res.json().catch(() => ({ error: { code: "INTERNAL", message: `HTTP ${res.status}` } }));
   if (!res.ok) throw new OpError(body?.error?.code ?? "INTERNAL", body?.error?.message ?? `HTTP ${res.status}`);
   return body as T;
