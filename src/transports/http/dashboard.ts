@@ -143,6 +143,12 @@ export class DashboardServer {
     return this.streams.size;
   }
 
+  /** Ops running and waiting in each lane of the gate (op-gate.ts), for tests and the benchmark. */
+  get ops(): { heavy: { running: number; queued: number }; light: { running: number; queued: number } } {
+    const { heavy, light } = this.gate;
+    return { heavy: { running: heavy.running, queued: heavy.queued }, light: { running: light.running, queued: light.queued } };
+  }
+
   /** Listens; resolves with the bound port. */
   async start(): Promise<number> {
     if (!existsSync(join(this.assets, "dashboard.js"))) this.log.warn({ assets: this.assets }, "dashboard assets not built (run make build): the page will not load");
