@@ -7,6 +7,8 @@
  * - `POST /api/op/NAME` with a JSON body: op NAME of the op table through `execute`, for the
  *   ops in `DASHBOARD_OPS` only (reads; in read-only mode the writes answer 403). The answer is
  *   the op's result as JSON, or `{error: {code, message}}` with an HTTP status for the code.
+ *   Ops pass a gate (op-gate.ts: a bounded number at once, in two lanes, fair by address; 503 with
+ *   `Retry-After` beyond it, which the page retries).
  * - `GET /api/events`: Server-Sent Events, one `change` event per committed change of the
  *   service's change feed (`{study, kind, version}`), the feed that drives MCP notifications.
  *   At most `MAX_LIVE_STREAMS` at once (one more ends the oldest of the address holding the
