@@ -47,7 +47,14 @@ const db = join(dir, "busy.db");
   await storage.close();
 }
 
-const server = spawn(process.execPath, [CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${PORT + 1}`, "--dashboard", String(PORT), "--log-level", "warn", "--log-format", "json"], { stdio: ["ignore", "ignore", "inherit"] });
+// The server goes with this script, whatever ends it.
+let server;
+process.on("exit", () => server?.kill("SIGKILL"));
+process.on("uncaughtException", (err) => {
+  console.error(err);
+  process.exit(1);
+});
+server = spawn(process.execPath, [CLI, "serve", "--storage", db, "--bind", `tcp://127.0.0.1:${PORT + 1}`, "--dashboard", String(PORT), "--log-level", "warn", "--log-format", "json"], { stdio: ["ignore", "ignore", "inherit"] });
 for (let i = 0; ; i++) {
   const up = await fetch(`http://127.0.0.1:${PORT}/`).then(() => true, () => false);
   if (up) break;
@@ -120,7 +127,7 @@ const lat = [];
 const overview = { ok: 0, refused: 0 };
 const probe = (async () => {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, Math.min(1000, SECONDS * 250)));
   while (Date.now() < deadline) {
     const t = performance.now();
     const s = await post(agent, "studies_overview", {});
