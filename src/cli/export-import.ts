@@ -152,9 +152,6 @@ ${pluginsHelp(19)}
       const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(ownership ? { ownership } : {}), ...(plugins ? { plugins: plugins.catalogue } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined).catch((err: unknown) => {
-          // A study made on a server started with --plugins names a plug-in the built-ins lack.
-          if (plugins === undefined && err instanceof TuneportError && /^line \d+: unknown (strategy|scheduler) /.test(err.message))
-            throw new TuneportError(err.code, `${err.message}; a study made with a plug-in module's (serve --plugins) imports with --plugins and that module`, err.data);
           if (failure === null) throw err;
           const why = failure instanceof Error ? failure.message : String(failure);
           throw new TuneportError("UNAVAILABLE", `the import's commit failed: nothing was imported (${why})`);

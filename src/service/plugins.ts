@@ -321,10 +321,12 @@ export class PluginCatalogue {
     return { strategy: { suggest: refuse, suggestParam: refuse }, factory: { name: cfg.name, description: MISSING, options: z.unknown(), create: () => ({ suggest: refuse }) } };
   }
 
-  /** The plug-ins a study's configuration names that this catalogue lacks ("strategy 'x'", "scheduler 'y'"). */
-  missingOf(c: { strategy: PluginConfig; scheduler: PluginConfig | null }): string[] {
-    const out = this.strategies.has(c.strategy.name) ? [] : [`strategy '${c.strategy.name}'`];
-    return c.scheduler === null || this.schedulers.has(c.scheduler.name) ? out : [...out, `scheduler '${c.scheduler.name}'`];
+  /** The plug-ins a study's configuration names that this catalogue lacks (`loadStrategy`'s stand-ins). */
+  missingOf(c: { strategy: PluginConfig; scheduler: PluginConfig | null }): { kind: "strategy" | "scheduler"; name: string }[] {
+    const out: { kind: "strategy" | "scheduler"; name: string }[] = [];
+    if (!this.strategies.has(c.strategy.name)) out.push({ kind: "strategy", name: c.strategy.name });
+    if (c.scheduler !== null && !this.schedulers.has(c.scheduler.name)) out.push({ kind: "scheduler", name: c.scheduler.name });
+    return out;
   }
 
   /** `createScheduler` for a stored study; a scheduler this catalogue lacks refuses each report as `loadStrategy`'s stand-in does each ask. */
@@ -364,10 +366,7 @@ export class PluginCatalogue {
    * refused before any ask.
    */
   descriptionsFor(c: { strategy: PluginConfig; scheduler: PluginConfig | null }): PluginSummary[] {
-    const out = this.descriptions();
-    if (!this.strategies.has(c.strategy.name)) out.push({ kind: "strategy", name: c.strategy.name, description: MISSING, defaults: null });
-    if (c.scheduler !== null && !this.schedulers.has(c.scheduler.name)) out.push({ kind: "scheduler", name: c.scheduler.name, description: MISSING, defaults: null });
-    return out;
+    return [...this.descriptions(), ...this.missingOf(c).map((m) => ({ ...m, description: MISSING, defaults: null }))];
   }
 
   private readonly defaults = new Map<object, Record<string, unknown> | null>();

@@ -230,6 +230,8 @@ function parseHeader(
   const c = header.config;
   let space: SearchSpace = {};
   let asCreated: AsCreated | undefined;
+  // A study made with a plug-in module's strategy (serve --plugins) names one the catalogue lacks: its refusal says how to import it.
+  const lacking = (plugins?.missingOf({ strategy: c.strategy, scheduler: c.scheduler ?? null }).length ?? 0) > 0;
   try {
     space = parseSearchSpace(c.space);
     const was = header.as_created;
@@ -243,7 +245,7 @@ function parseHeader(
     plugins?.resolveStrategyConfig(c.strategy);
     if (c.scheduler) plugins?.resolveSchedulerConfig(c.scheduler);
   } catch (err) {
-    fail((err as Error).message);
+    fail(`${(err as Error).message}${lacking ? "; a study made with a plug-in module's (serve --plugins) imports with --plugins and that module" : ""}`);
   }
   const directions = c.directions ?? [c.direction];
   if (directions[0] !== c.direction) fail(`direction '${c.direction}' disagrees with directions ${JSON.stringify(c.directions)}`);

@@ -207,7 +207,7 @@ export class StudyService {
    * this server lacks gets a stand-in that refuses asks (`PluginCatalogue.loadStrategy`), logged. */
   private adopt(study: Study, trials: TrialRecord[], now: number): StudyState {
     const state = makeState(study, trials, this.plugins);
-    const missing = this.plugins.missingOf(study.config);
+    const missing = this.plugins.missingOf(study.config).map((m) => `${m.kind} '${m.name}'`);
     if (missing.length > 0) this.log.warn({ study: study.name, missing }, "a study's plug-in is not in this server's catalogue: its asks are refused until a restart with --plugins");
     for (const n of state.running) {
       const t = trials[n] as TrialRecord;
