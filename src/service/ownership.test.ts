@@ -381,6 +381,28 @@ describe("several servers on one PostgreSQL database", () => {
     expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("COMPLETE");
   });
 
+  it("answers no read from memory once its hold may have lapsed: a partitioned owner answers UNAVAILABLE, not a stale study", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    const b = await server(loc, "b");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    await a.svc.execute("ask", { study: "s" });
+    // A partition between A and the database: A's renewals hang (no error), its rows expire, B takes over.
+    let release = () => {};
+    a.store.stall = new Promise<void>((r) => (release = r));
+    try {
+      await untilServed(b, "s", 50 * TTL_MS);
+      await b.svc.execute("ask", { study: "s" });
+      expect((await b.svc.execute("get_study", { study: "s" })).study.n_trials).toBe(2);
+      // Before the fix A answered both from memory: one trial, a study B had moved on from.
+      expect((await codeOf(a.svc.execute("get_study", { study: "s" }))).code).toBe("UNAVAILABLE");
+      expect((await codeOf(a.svc.execute("list_studies", {}))).code).toBe("UNAVAILABLE");
+    } finally {
+      a.store.stall = null;
+      release();
+    }
+  });
+
   it("after a database outage longer than the TTL, takes no live server's study before its owner renews", async () => {
     const ttl = 1000;
     const loc = backend.location();

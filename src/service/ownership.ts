@@ -61,7 +61,8 @@ export interface Ownership {
   nextStudyId(): number;
   /**
    * Views of the studies that exist in storage but are served elsewhere (listing across servers),
-   * as last committed, from SQL summaries: no trial is loaded.
+   * as last committed, from SQL summaries: no trial is loaded. It first makes sure this server's
+   * own studies are still its own (the caller lists them from memory): UNAVAILABLE when it cannot.
    */
   foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
@@ -198,6 +199,14 @@ export class SharedOwnership implements Ownership {
   private noTakeoverUntil = 0;
   /** When a renewal last succeeded (or the server started): one that hangs (a partition, not a refusal) fails nothing. */
   private renewedAt = 0;
+  /**
+   * When the last successful renewal was sent (or the server started): this server's rows are sure
+   * to be its own until `heldSince + ttlMs` (the database sets expiries from its `now()`, later than
+   * the send). Past that another server may have taken them over.
+   */
+  private heldSince = 0;
+  /** The renewal in flight, shared by the timer and requests that wait to confirm their hold. */
+  private renewing: Promise<void> | null = null;
   /** The database's clock minus this server's (`now`), ms. */
   private clockOffsetMs = 0;
 
@@ -243,7 +252,7 @@ export class SharedOwnership implements Ownership {
   async start(host: OwnershipHost, _storage: Storage, readOnly: boolean): Promise<void> {
     this.host = host;
     await this.syncClock();
-    this.renewedAt = Date.now();
+    this.renewedAt = this.heldSince = Date.now();
     if (readOnly) return;
     await this.reserve(1);
     const every = (ms: number, f: () => Promise<void>, what: string) => {
@@ -261,7 +270,11 @@ export class SharedOwnership implements Ownership {
     // A name is held (fenced) before its study is loaded: wait for a takeover in progress.
     const loading = this.pending.get(name);
     if (loading) await loading;
-    if (this.held.has(name)) return;
+    if (this.held.has(name)) {
+      await this.confirmHeld();
+      if (this.held.has(name)) return;
+      throw new TuneportError("UNAVAILABLE", `this server no longer serves study '${name}' (another server took it over); retry against the next server`);
+    }
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
     // A claim is a row, renewed for as long as this server runs: one heartbeat naming 10,000 missing
     // studies made 10,000 of them. A read of a name no study has claims nothing (the op answers
@@ -374,14 +387,46 @@ export class SharedOwnership implements Ownership {
     return !this.renewFailed && now >= this.noTakeoverUntil && now - this.renewedAt <= this.ttlMs;
   }
 
-  private async renew(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Returns when this server's rows are sure to be its own: at once while the last renewal is recent
+   * (under 2/3 of the TTL: renewals run every TTL/3), else after a renewal (the one in flight, or a new
+   * one) that succeeds before they could have expired. A server that stalled past its TTL (a pause, a
+   * blocked event loop, a partition from the database) and woke up answered reads from memory that
+   * another server's takeover had made stale, until its next renewal; its writes were fenced already.
+   * @throws UNAVAILABLE when the renewal fails or does not answer in time.
+   */
+  private async confirmHeld(): Promise<void> {
+    const age = Date.now() - this.heldSince;
+    if (age < (this.ttlMs * 2) / 3) return;
+    const left = this.heldSince + this.ttlMs - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, left))));
+    try {
+      await Promise.race([this.renew(), late]);
+    } catch {
+      // judged below: a failed renewal leaves heldSince as it was
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() - this.heldSince >= this.ttlMs)
+      throw new TuneportError("UNAVAILABLE", "this server could not renew its ownership of its studies in time (the database is slow or unreachable from it); retry");
+  }
+
+  private renew(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.renewing ??= this.renewNow().finally(() => (this.renewing = null));
+    return this.renewing;
+  }
+
+  private async renewNow(): Promise<void> {
+    const sentAt = Date.now();
     try {
       await this.renewOnce();
     } catch (err) {
       this.renewFailed = true;
       throw err;
     }
+    this.heldSince = sentAt;
     // After a failure, or a gap of over a TTL (renewals that hung), live owners renew first.
     const now = Date.now();
     if (this.renewFailed || now - this.renewedAt > this.ttlMs) this.noTakeoverUntil = now + this.ttlMs;
@@ -448,6 +493,8 @@ export class SharedOwnership implements Ownership {
   async foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]> {
     // Summaries, not trials: loading every trial of another server's 100,000-trial study took this
     // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
+    // The caller lists its own studies from memory: only while they are sure to be its own.
+    if (this.held.size > 0) await this.confirmHeld();
     const out: StudyView[] = [];
     for (const study of await this.opts.store.listStudies()) {
       if (local.has(study.name)) continue;
