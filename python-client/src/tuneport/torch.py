@@ -27,6 +27,16 @@ and it leaves a marker file, ``<checkpoint>.failed``, next to where the checkpoi
 a recipient in any process that waits for that checkpoint raises ``FileNotFoundError`` at once
 instead of waiting ``wait_s`` for a file that will never come. (Where the directory itself cannot
 be written, no marker can be left either: other processes then wait as before.)
+**A writer killed mid-save** (SIGKILL, the OOM killer, a crash) leaves its temporary file,
+``.<name>.<host>-<pid>.<random>.tmp``, behind: no final name ever appears, but the file would stay
+for ever. ``remove_stale_temp_files(directory)`` removes such files whose writer is provably dead
+(its host is this one and no process has its pid) or, where that cannot be checked (a writer on
+another host of a shared filesystem, an older client's name without host and pid), that nobody
+wrote to for ``STALE_TEMP_AGE_S`` (an hour): a live writer's file in another process is never
+removed, so cleaning does not race a concurrent save. It runs by itself the first time a process
+writes to a directory, and at each trial's first ``pbt_report`` in a process over every trial
+directory of the study (a killed member's own directory is never written again: its refill is
+another trial). A reused pid only keeps a dead writer's file until the age rule removes it.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ import importlib
 import logging
 import os
 import queue
+import re
+import socket
 import tempfile
 import threading
 import time
@@ -59,6 +71,7 @@ __all__ = [
     "pbt_complete",
     "pbt_report",
     "pbt_restore",
+    "remove_stale_temp_files",
     "save_checkpoint",
 ]
 
@@ -78,10 +91,86 @@ def device() -> Any:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+STALE_TEMP_AGE_S = 3600.0
+"""A temporary file whose writer cannot be checked (another host, an older client's name) is
+removed once it was not written to for this long (see the module doc)."""
+
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+# ``.<final name>.<host>-<pid>.<mkstemp's random part>.tmp``: the writer's host and pid say whether it is alive.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
+_cleaned: set[Path] = set()
+"""Directories this process already cleaned of stale temporary files (once each)."""
+_cleaned_lock = threading.Lock()
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{_HOST}-{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    except OSError:
+        return True  # cannot tell: keep its file
+    return True
+
+
+def remove_stale_temp_files(directory: PathLike, *, max_age_s: float = STALE_TEMP_AGE_S) -> list[Path]:
+    """Removes the temporary files (``.<name>.*.tmp``) that atomic checkpoint writes left in
+    ``directory`` when their writer died mid-save (SIGKILL, OOM killer, a crash): those whose writer
+    ran on this host under a pid that no process has any more, and any not modified for
+    ``max_age_s`` seconds (a writer on another host, or a name without host and pid). A live writer's
+    file in another process is never removed (unless it stalled that long). Returns what it removed;
+    a missing directory is fine."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        m = _TEMP_NAME.match(entry.name)
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            dead = m is not None and m["host"] == _HOST and not _pid_alive(int(m["pid"]))
+            if not dead and now - entry.stat(follow_symlinks=False).st_mtime < max_age_s:
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # renamed by its writer, or removed by another cleaner meanwhile
+        except OSError as err:
+            log.warning("could not remove stale checkpoint temporary file %s: %s", entry.path, err)
+            continue
+        removed.append(Path(entry.path))
+    if removed:
+        log.info("removed %d stale checkpoint temporary file(s) in %s", len(removed), directory)
+    return removed
+
+
+def _clean_once(directory: Path) -> None:
+    """``remove_stale_temp_files(directory)`` the first time this process writes there."""
+    key = directory.absolute()
+    with _cleaned_lock:
+        if key in _cleaned:
+            return
+        _cleaned.add(key)
+    remove_stale_temp_files(directory)
+
+
 def _write_atomic(target: Path, state: Any, fsync: bool) -> None:
     torch = _torch()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    _clean_once(target.parent)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
@@ -204,7 +293,7 @@ class CheckpointWriter:
         tmp: str | None = None
         try:
             # Whole or not at all, as a checkpoint: a reader may look at it while it is written.
-            fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=f".{marker.name}.", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=_temp_prefix(marker), suffix=".tmp")
             with os.fdopen(fd, "w") as f:
                 f.write(f"{type(err).__name__}: {err}\n")
             os.replace(tmp, marker)
@@ -359,6 +448,27 @@ def checkpoint_path(checkpoint_dir: PathLike, study: str, trial: int, step: floa
     return Path(checkpoint_dir) / study / str(trial) / f"step-{name}.pt"
 
 
+_cleaned_trials: set[tuple[Path, int]] = set()
+
+
+def _clean_study_once(study_dir: Path, trial: int) -> None:
+    """At a trial's first ``pbt_report`` in this process: removes the stale temporary files in every
+    trial directory of the study. A member killed mid-save never writes to its own directory
+    again (its refill is another trial, with another directory), so the next save there would
+    never come; the members that go on report here."""
+    key = (study_dir.absolute(), trial)
+    with _cleaned_lock:
+        if key in _cleaned_trials:
+            return
+        _cleaned_trials.add(key)
+    try:
+        dirs = [e.path for e in os.scandir(study_dir) if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for d in dirs:
+        remove_stale_temp_files(d)
+
+
 def delete_checkpoints(paths: Iterable[PathLike], writer: CheckpointWriter | None = None) -> None:
     """Deletes checkpoint files the server released (missing ones are fine); through ``writer``
     when given, so that a path still being written is deleted after its write."""
@@ -423,6 +533,7 @@ def pbt_report(
     ``writer``, the error of an earlier checkpoint write that failed, before reporting (see the
     module doc: a recipient of that checkpoint is not left waiting for it)."""
     path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
+    _clean_study_once(path.parent.parent, trial.number)
     if writer is not None:
         writer.save(path, model, optimizer, step=step)
     else:
