@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tuneport as tp
-from tuneport.torch import checkpoint_path, delete_checkpoints, pbt_complete, pbt_report, save_checkpoint
+from tuneport.torch import checkpoint_path, delete_checkpoints, load_checkpoint, pbt_complete, pbt_report, save_checkpoint
 
 
 def _population(client: tp.Client, name: str) -> tuple[tp.Study, tp.Trial, tp.Trial]:
@@ -108,3 +108,57 @@ def test_an_exploit_stays_for_the_next_report_when_a_queued_report_failed(client
     d = a.flush_reports()
     assert d is not None and d.action == "update" and d.restore is not None and d.restore.trial == b.number, d
     assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d
+
+
+def _exploit_steps(study: tp.Study, number: int) -> list[tuple[float, int, float]]:
+    lin = study.trial(number).system_attrs["pbt_lineage"]
+    return [(e["step"], e["donor"], e["donor_step"]) for e in lin[1:] if e["donor"] is not None]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_the_lineage_records_an_exploit_at_the_step_after_which_it_was_loaded(
+    client: tp.Client, name: str, tmp_path: Path, wait: bool
+) -> None:
+    """Real server, real torch. A non-blocking report's exploit comes back with the next report and
+    is loaded after it, one interval late: the lineage said it was loaded after the report that got
+    it (as a blocking report's is), so the member's next checkpoint and value were filed under the
+    donor's weights and new params though they were its own, and the next interval was counted
+    from there. Both paths must record where the weights were replaced."""
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=3, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 2, "resample_probability": 0.0}})
+    a, b = study.ask(), study.ask()
+    net_a, net_b = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    loads: list[tuple[float, int, float]] = []
+    for step in range(1, 8):
+        pbt_report(b, 1.0 / step, step, net_b, checkpoint_dir=tmp_path)
+        path = save_checkpoint(checkpoint_path(tmp_path, study.name, a.number, step), net_a, fsync=False)
+        d = a.report(10.0 / step, step, {"checkpoint": str(path)}, wait=wait)
+        if not wait:
+            a._wait_reports()  # the answer is in before the next step (it would be, a step later)
+        if d is not None and d.restore is not None:
+            load_checkpoint(d.restore.checkpoint, net_a, wait_s=10)
+            assert d.restore.step is not None
+            loads.append((float(step), d.restore.trial, d.restore.step))
+    d = a.flush_reports()
+    assert d is None or d.restore is None  # every exploit decided was loaded in the loop
+    assert len(loads) >= 2, loads
+    assert _exploit_steps(study, a.number) == loads
+    lin = study.lineage(a.number)
+    assert lin.schedule[-1].trial == a.number and lin.schedule[-1].trial_step == loads[-1][0]
+    a.complete(1.0)
+    b.complete(1.0 / 7)
+
+
+def test_an_exploit_returned_by_flush_reports_is_recorded_after_the_last_step_reported(
+    client: tp.Client, name: str, tmp_path: Path
+) -> None:
+    study, a, b = _population(client, name)
+    b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+    a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)  # decided: exploit b
+    a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False)  # sent before the answer came
+    d = a.flush_reports()
+    assert d is not None and d.restore is not None and d.restore.trial == b.number  # loaded now, after step 1.5
+    assert _exploit_steps(study, a.number) == [(1, b.number, 1)]
+    a.report(3.0, 1.75, {"checkpoint": "/nowhere/a/step-1.75.pt"})
+    assert _exploit_steps(study, a.number) == [(1.5, b.number, 1)]

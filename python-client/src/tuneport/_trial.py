@@ -556,6 +556,9 @@ class Trial(_OptunaV2Suggest):
         """Decisions applied (by ``should_prune()``, or before a blocking report) but not yet returned:
         the next report or ``flush_reports`` returns them combined, so no exploit's ``restore`` and no
         released checkpoint is lost on the way."""
+        self._loaded_after: tuple[str, float] | None = None
+        """An exploit's donor checkpoint that ``flush_reports`` returned, and the step after which the
+        caller loaded it: sent with the next report (``_with_loaded``)."""
         self._released_unreturned: list[str] = []
         """Checkpoints released by decisions that ``complete`` applied and nobody returned (a
         non-blocking report's last answers): ``tuneport.torch.pbt_complete`` deletes them too."""
@@ -613,7 +616,26 @@ class Trial(_OptunaV2Suggest):
         does, or None when none arrived since the last report or flush. Never raises ``TrialPruned``.
         @raises the error a non-blocking report got (LeaseLostError, InvalidArgumentError...)."""
         self._wait_reports()
-        return self._apply_delivered(raise_on_prune=False, raise_error=True)
+        latest = self._apply_delivered(raise_on_prune=False, raise_error=True)
+        if latest is not None and latest.restore is not None and self.intermediate:
+            # Loaded after this call, so after the last step reported: the next report says so.
+            self._loaded_after = (latest.restore.checkpoint, self.intermediate[-1][0])
+        return latest
+
+    def _with_loaded(self, payload: dict[str, Any] | None, step: float, restore: Restore | None) -> dict[str, Any] | None:
+        """``payload`` with ``pbt_loaded: {checkpoint, after_step}`` when the caller loads an exploit's
+        donor checkpoint one report late: ``restore`` came with a non-blocking report's decision
+        (or one that ``should_prune()`` applied) and this call returns it, so the weights are replaced
+        after the report of ``step``, not after the report that got the exploit; or ``flush_reports``
+        returned one (loaded after the last step reported before it). The server then records the
+        exploit in the lineage where it was loaded, as for a blocking report (and keeps its donor
+        checkpoint until a later report)."""
+        loaded, self._loaded_after = self._loaded_after, None
+        if restore is not None:
+            loaded = (restore.checkpoint, step)
+        if loaded is None:
+            return payload
+        return {**(payload or {}), "pbt_loaded": {"checkpoint": loaded[0], "after_step": loaded[1]}}
 
     def _wait_reports(self) -> None:
         if self._report_seq:
@@ -954,6 +976,7 @@ class Trial(_OptunaV2Suggest):
             self._wait_reports()
         if self._delivered or self._deferred_error is not None:
             self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
+        payload = self._with_loaded(payload, s, _combined(self._unreturned).restore if self._unreturned else None)
         result = self._call("report", {"step": s, "value": v, "data": payload})
         self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
         decision = Decision.from_wire(result["decision"])
@@ -1015,6 +1038,7 @@ class Trial(_OptunaV2Suggest):
                 {"study": self.study.name, "trial": self.number, "step": step, "last_step": last},
             )
         latest = self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
+        payload = self._with_loaded(payload, step, latest.restore if latest is not None else None)
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)

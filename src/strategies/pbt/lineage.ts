@@ -23,6 +23,7 @@ import { z } from "zod";
 import type { Params } from "../../domain/distributions.js";
 import type { LineageGraph, LineageNode } from "../../domain/plugin.js";
 import type { Trial } from "../../domain/trial.js";
+import { invalidArgument } from "../../domain/errors.js";
 
 export interface LineageEntry {
   readonly step: number;
@@ -130,6 +131,28 @@ export function ageAt(t: Trial, step: number): number {
 export function paramsAtCheckpoint(t: Trial, step: number): Params {
   const e = entryForCheckpoint(t, step);
   return { ...t.params, ...(e?.params ?? {}) };
+}
+
+/**
+ * A report's `data.pbt_loaded: {checkpoint, after_step}`: the client loaded the donor checkpoint of
+ * its latest exploit only after its report of `after_step`, not right after the report that got
+ * the exploit (a non-blocking report's decision arrives with a later report; the Python client
+ * says so). The lineage entry is moved to `after_step`, which is what the blocking path records
+ * (the exploit at the step after whose report the weights were replaced): the trial's checkpoints
+ * and values up to it are its own weights with its old params. Null when there is nothing to move
+ * (absent; not the latest entry's checkpoint; already at or after `after_step`).
+ * @throws INVALID_ARGUMENT for a malformed marker or an `after_step` past the report's step.
+ */
+export function lineageLoadedLate(lin: readonly LineageEntry[], loaded: unknown, reportStep: number): { lineage: LineageEntry[]; from: number; to: number } | null {
+  if (loaded === undefined || loaded === null) return null;
+  const m = z.object({ checkpoint: z.string().min(1).max(4096), after_step: z.number().finite() }).strict().safeParse(loaded);
+  if (!m.success || m.data.after_step > reportStep)
+    throw invalidArgument(
+      "data.pbt_loaded must be {checkpoint, after_step}: the donor checkpoint of the trial's latest exploit and the step after whose report it was loaded (at most this report's step)",
+    );
+  const last = lin[lin.length - 1];
+  if (lin.length < 2 || !last || last.donor === null || last.checkpoint !== m.data.checkpoint || last.step >= m.data.after_step) return null;
+  return { lineage: [...lin.slice(0, -1), { ...last, step: m.data.after_step }], from: last.step, to: m.data.after_step };
 }
 
 /**

@@ -81,6 +81,7 @@ import {
   generationOf,
   lastStep,
   latestCheckpoint,
+  lineageLoadedLate,
   lineageOf,
   memberOf,
   paramsAtCheckpoint,
@@ -420,13 +421,21 @@ export class PbtStrategy implements Strategy {
     if (memberOf(t) === null) return outsiderReport(checkpoints, path !== undefined && path !== null);
 
     let decision: Decision = { action: "continue" };
-    const lin = lineageOf(t);
+    let lin = lineageOf(t);
     const last = lin[lin.length - 1];
     if (lin.length > 1 && last && last.step === req.step) {
       // A repeated report of the step that was already decided: answer the same way.
       decision = this.updateFrom(last);
     } else {
-      const chosen = this.decide(req, lin);
+      // An exploit loaded one report late (non-blocking reports): recorded where it was loaded, and
+      // its interval counted from there, as the blocking path does (lineageLoadedLate).
+      const late = lineageLoadedLate(lin, req.data.pbt_loaded, req.step);
+      let ready: number | undefined;
+      if (late) {
+        lin = attrs.pbt_lineage = late.lineage;
+        if (this.opts.mode === "asynchronous" && t.systemAttrs.pbt_ready_step === late.from) ready = attrs.pbt_ready_step = late.to;
+      }
+      const chosen = this.decide(req, lin, ready);
       if (chosen) {
         Object.assign(attrs, chosen.attrs);
         if (chosen.entry) {
@@ -482,10 +491,10 @@ export class PbtStrategy implements Strategy {
   }
 
   /** The perturbation decision for a report, if the trial is ready: new attrs and lineage entry. */
-  private decide(req: ReportRequest, lin: readonly LineageEntry[]): { attrs: Record<string, unknown>; entry: LineageEntry | null } | null {
+  private decide(req: ReportRequest, lin: readonly LineageEntry[], ready?: number): { attrs: Record<string, unknown>; entry: LineageEntry | null } | null {
     const t = req.trial;
     const I = this.opts.perturbation_interval;
-    const readyAttr = t.systemAttrs.pbt_ready_step;
+    const readyAttr = ready ?? t.systemAttrs.pbt_ready_step;
     const lastReady = typeof readyAttr === "number" ? readyAttr : (lin[0]?.step ?? 0);
     const sync = this.opts.mode === "synchronous";
     const boundary = sync ? (Math.floor(lastReady / I + 1e-9) + 1) * I : lastReady + I;

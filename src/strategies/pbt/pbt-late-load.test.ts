@@ -1,0 +1,66 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../logger.js";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { toyProblem } from "../../testing/pbt-problems.js";
+
+describe("pbt: an exploit loaded one report late (non-blocking reports)", () => {
+  let storage: SqliteStorage;
+  let svc: StudyService;
+
+  beforeEach(async () => {
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => 1_000_000, reapIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  async function population(name: string) {
+    await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed: 3, strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 2, resample_probability: 0 } } });
+    const a = await svc.ask({ study: name });
+    const b = await svc.ask({ study: name });
+    const rep = (t: typeof a, step: number, value: number, extra: Record<string, unknown> = {}) =>
+      svc.report({ study: name, trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}`, ...extra } });
+    await rep(b, 1, 0.9);
+    await rep(b, 2, 0.9);
+    await rep(a, 1, 0.1);
+    const d = await rep(a, 2, 0.1); // exploit decided at a's step 2: load b's step-2 checkpoint
+    expect(d.decision).toMatchObject({ action: "update", restore: { trial: b.trial.number, checkpoint: `ck/${b.trial.number}/2` } });
+    return { a, b, rep };
+  }
+
+  it("records the exploit at the step after whose report it was loaded, as a blocking report does, and counts the interval from there", async () => {
+    const { a, b, rep } = await population("late");
+    const donor = `ck/${b.trial.number}/2`;
+    // The non-blocking client got that decision with its step-3 report and loaded b's checkpoint after it.
+    const d3 = await rep(a, 3, 0.2, { pbt_loaded: { checkpoint: donor, after_step: 3 } });
+    expect(d3.decision.action).toBe("continue");
+    // Not loaded before the step-3 report was answered: the donor checkpoint stays pinned until a later report.
+    expect(d3.decision.action !== "prune" && (d3.decision.delete_checkpoints ?? []).includes(donor)).toBe(false);
+    const t3 = await svc.getTrial({ study: "late", trial: a.trial.number });
+    const lin = t3.system_attrs.pbt_lineage as { step: number; donor: number | null; donor_step: number | null }[];
+    expect(lin.map((e) => [e.step, e.donor, e.donor_step])).toEqual([[0, null, null], [3, b.trial.number, 2]]);
+    expect(t3.system_attrs.pbt_ready_step).toBe(3);
+    // Step 4 is one step after the load, not an interval after it: no exploit yet (it was one with ready at 2).
+    expect((await rep(a, 4, 0.1)).decision.action).toBe("continue");
+    // Its best value (step 3) came from its own weights: the schedule is a's own from the start (it
+    // was b's, then a's from age 2, with the exploit recorded at step 2).
+    const l = await svc.lineage({ study: "late", trial: a.trial.number });
+    expect([l.step, l.until_step]).toEqual([3, 3]);
+    expect(l.schedule.map((s) => [s.from_step, s.trial, s.trial_step])).toEqual([[0, a.trial.number, 0]]);
+  });
+
+  it("leaves a blocking report's exploit where it was decided, and refuses a malformed marker", async () => {
+    const { a, b, rep } = await population("marker");
+    const donor = `ck/${b.trial.number}/2`;
+    await expect(rep(a, 3, 0.2, { pbt_loaded: donor })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(rep(a, 3, 0.2, { pbt_loaded: { checkpoint: donor, after_step: 4 } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: /at most this report's step/ });
+    // Loaded right after the step-2 report (blocking): a marker saying so changes nothing.
+    await rep(a, 3, 0.2, { pbt_loaded: { checkpoint: donor, after_step: 2 } });
+    const t = await svc.getTrial({ study: "marker", trial: a.trial.number });
+    expect((t.system_attrs.pbt_lineage as { step: number }[]).map((e) => e.step)).toEqual([0, 2]);
+    expect(t.system_attrs.pbt_ready_step).toBe(2);
+  });
+});
