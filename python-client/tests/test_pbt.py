@@ -287,3 +287,14 @@ def test_a_pbt_report_without_a_checkpoint_warns_once_that_nothing_can_be_exploi
     with caplog.at_level("WARNING", logger="tuneport"):
         explore_only.ask().report(1.0, 1)
     assert not [r for r in caplog.records if "checkpoint" in r.getMessage()]
+
+
+def test_a_pbt_study_refuses_max_retries_it_would_ignore(client: tp.Client, name: str) -> None:
+    """PBT refills a lost member's slot itself and never re-queues a failed trial: max_retries was
+    accepted and silently did nothing. Ray Tune's counterpart is the max_failures option."""
+    strategy = {"name": "pbt", "options": {"population_size": 2}}
+    with pytest.raises(tp.InvalidArgumentError, match=r"takes no retries: create_study's retry max_retries=3 would be ignored.*max_failures"):
+        client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, strategy=strategy, max_retries=3)
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, strategy=strategy)
+    with pytest.raises(tp.InvalidArgumentError, match="ask's max_retries=1 would be ignored"):
+        study.ask(max_retries=1)

@@ -247,6 +247,13 @@ export interface StrategyFactory<O = unknown> {
   /** Run `suggest` in a worker thread (heavy model fitting). */
   readonly offload?: boolean;
   /**
+   * Its strategies replace lost trials themselves (`Strategy.refillsLostTrials`), so the study's
+   * retry policy never applies: create_study refuses `retry` (`max_retries` > 0, `retry_on_fail`,
+   * `keep_intermediate`) and ask refuses `max_retries` > 0 with INVALID_ARGUMENT, `instead` saying
+   * what to use. Absent: retries apply.
+   */
+  readonly refillsLostTrials?: { readonly instead: string };
+  /**
    * Per-study override of `offload` from the validated options, the study's declared space and its
    * number of objectives (a strategy that delegates to another offloads when that one does; TPE when
    * its options or space make a suggestion expensive, or the study has several objectives).

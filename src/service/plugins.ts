@@ -15,6 +15,26 @@ import type { PluginConfig } from "../domain/trial.js";
 import { SCHEDULERS } from "../schedulers/index.js";
 import { DEFAULT_STRATEGY, STRATEGIES } from "../strategies/index.js";
 
+/** The retry settings a study or an ask may give (create_study's `retry`, ask's `max_retries`). */
+export type RetryArgs = { readonly max_retries?: number; readonly retry_on_fail?: boolean; readonly keep_intermediate?: boolean };
+
+/**
+ * Refuses a retry policy (create_study's `retry`, ask's `max_retries`) given for a strategy that
+ * replaces lost trials itself (`StrategyFactory.refillsLostTrials`: PBT, PB2): the service never
+ * re-queues its failed trials, so the policy would be ignored without a word. A zero or false
+ * setting, which asks for nothing, passes. @throws INVALID_ARGUMENT saying what to use instead.
+ */
+export function checkRetry(factory: StrategyFactory<unknown> | undefined, name: string, retry: RetryArgs | undefined, where: string): void {
+  const refills = factory?.refillsLostTrials;
+  if (!refills || !retry) return;
+  const given = Object.entries(retry).filter(([, v]) => v === true || (typeof v === "number" && v > 0));
+  if (given.length === 0) return;
+  throw invalidArgument(
+    `strategy '${name}' replaces lost trials itself and takes no retries: ${where} ${given.map(([k, v]) => `${k}=${String(v)}`).join(", ")} would be ignored. ${refills.instead}`,
+    { strategy: name, retry: Object.fromEntries(given) },
+  );
+}
+
 /** The description of a stored study's strategy that the catalogue lacks (`loadStrategy`). */
 export const MISSING = "a plug-in this server was not started with (--plugins)";
 
@@ -213,11 +233,13 @@ export class PluginCatalogue {
   }
 
   /**
-   * Refuses strategy/scheduler pairs that make no sense. A plug-in this catalogue lacks (a stored
+   * Refuses strategy/scheduler pairs that make no sense, and a `retry` the strategy ignores
+   * (`checkRetry`; create_study passes it). A plug-in this catalogue lacks (a stored
    * study's, kept by update_study: `loadStrategy`) has no say; it had when it was set.
    * @throws INVALID_ARGUMENT with the reason.
    */
-  checkCompatible(strategy: PluginConfig, scheduler: PluginConfig | null): void {
+  checkCompatible(strategy: PluginConfig, scheduler: PluginConfig | null, retry?: RetryArgs): void {
+    checkRetry(this.strategies.get(strategy.name), strategy.name, retry, "create_study's retry");
     if (!scheduler) return;
     const sf = this.strategies.get(strategy.name);
     const cf = this.schedulers.get(scheduler.name);

@@ -314,7 +314,7 @@ export class StudyService {
       a.scheduler === undefined || a.scheduler === null ? null : this.plugins.resolveSchedulerConfig(a.scheduler as PluginRef, budget);
     const scheduler = resolveScheduler(a.max_resource);
     const strategy = this.plugins.resolveStrategyConfig((a.strategy ?? this.plugins.defaultStrategyFor(scheduler, directions.length)) as PluginRef);
-    this.plugins.checkCompatible(strategy, scheduler);
+    this.plugins.checkCompatible(strategy, scheduler, a.retry);
     this.plugins.checkObjectives(strategy, scheduler, directions.length);
     return this.mutate(requestId, "create_study", async (rc) => {
       const existing = this.studies.get(a.name);

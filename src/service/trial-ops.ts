@@ -21,6 +21,7 @@ import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
 import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, queuedSuggestion, suggestContext, takeQueuedSuggestion, trialsWithProposals } from "./trial-params.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
+import { checkRetry } from "./plugins.js";
 import { type StudyState, type TrialRecord, checkNewParams, learnParam, refuseUnreadHypergradients, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 
@@ -86,6 +87,7 @@ export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string, w
     throw new TuneportError("NOT_FOUND", `study '${a.study}' was deleted and created again since this worker loaded it: load it again to work on the new one`, { study: a.study });
   // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`,
   // `retryOf`), and who it is (domain/worker.ts; a re-asked queued trial records its new holder).
+  checkRetry(s.factory, s.study.config.strategy.name, { max_retries: a.max_retries }, "ask's");
   const own: Record<string, unknown> = {
     ...(a.lease_ttl_s !== undefined ? { lease_ttl_s: a.lease_ttl_s } : {}),
     ...(a.max_retries !== undefined ? { max_retries: a.max_retries } : {}),

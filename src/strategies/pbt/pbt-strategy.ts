@@ -94,6 +94,8 @@ import { failureCounts, leaseLost } from "./failures.js";
 import { foreignOptionNames } from "../../domain/plugin-options.js";
 import { PBT_READ_MODELS } from "./read-models.js";
 
+const RETRY_INSTEAD = (name: string) =>
+  `A lost member's slot is refilled from a donor's checkpoint on a later ask, up to the strategy option max_failures (default 3; Ray Tune's FailureConfig max_failures): strategy {name: '${name}', options: {max_failures: N}}`;
 const RAY_MODE =
   "mode here is 'asynchronous' (the default) or 'synchronous' (Ray Tune's synch); Ray Tune's mode 'min'/'max' is the study's direction (create_study direction='minimize'/'maximize')";
 
@@ -571,6 +573,7 @@ export const pb2StrategyFactory: StrategyFactory<PbtOptions> = {
   incompatibleWith: (scheduler) =>
     `PB2 decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
   readModels: PBT_READ_MODELS,
+  refillsLostTrials: { instead: RETRY_INSTEAD("pb2") },
   spaceProblem: needsDeclaredSpace("pb2"),
   create: (o) => new PbtStrategy(o, "pb2"),
 };
@@ -583,6 +586,7 @@ export const pbtStrategyFactory: StrategyFactory<PbtOptions> = {
   incompatibleWith: (scheduler) =>
     `PBT decides itself which members go on and when; a scheduler (${scheduler.name}) that prunes or budgets members would fight it`,
   readModels: PBT_READ_MODELS,
+  refillsLostTrials: { instead: RETRY_INSTEAD("pbt") },
   spaceProblem: needsDeclaredSpace("pbt"),
   create: (o) => new PbtStrategy(o),
 };
