@@ -298,3 +298,19 @@ def test_a_pbt_study_refuses_max_retries_it_would_ignore(client: tp.Client, name
     study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, strategy=strategy)
     with pytest.raises(tp.InvalidArgumentError, match="ask's max_retries=1 would be ignored"):
         study.ask(max_retries=1)
+
+
+def test_burn_in_period_holds_the_first_exploit_until_that_step(client: tp.Client, name: str) -> None:
+    """Ray Tune's burn_in_period had no counterpart: the worse member was exploited at the first
+    interval however young the population was."""
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=2, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 1, "burn_in_period": 3}})
+    a, b = study.ask(), study.ask()
+    updates = []
+    for step in (1, 2, 3):
+        b.report(1.0, step, {"checkpoint": f"/nowhere/b/step-{step}.pt"})
+        if a.report(9.0, step, {"checkpoint": f"/nowhere/a/step-{step}.pt"}).action == "update":
+            updates.append(step)
+    assert updates == [3]
+    with pytest.raises(tp.InvalidArgumentError, match="burn_in_period"):
+        client.create_study(name + "-bad", space={"lr": tp.Float(1e-3, 1.0)}, strategy={"name": "pbt", "options": {"burn_in_period": -1}})

@@ -38,6 +38,9 @@
  *   there are ≥ 2) gets `update` with `restore: {trial, checkpoint, step}` of a member drawn
  *   uniformly from the top quantile *that has a checkpoint* (never itself) and the donor's
  *   params (as they were when that checkpoint was saved) explored.
+ * - `burn_in_period` (Ray Tune's, in the trial's own steps; default 0): no perturbation decision
+ *   for a member before it reported a step at or beyond it (it still ranks and can be a donor);
+ *   in synchronous mode the first boundary is the first multiple of the interval at or past it.
  * - Explore (Ray's rule, clipped to bounds unlike Ray): with `resample_probability` (0.25)
  *   resample from the declared distribution; otherwise multiply numbers by one of
  *   `perturbation_factors` (0.8, 1.2) drawn uniformly — ints that would not move step one
@@ -91,52 +94,10 @@ import {
   unloadableCheckpoints,
 } from "./lineage.js";
 import { failureCounts, leaseLost } from "./failures.js";
-import { foreignOptionNames } from "../../domain/plugin-options.js";
+import { type PbtOptions, RETRY_INSTEAD, options } from "./options.js";
 import { PBT_READ_MODELS } from "./read-models.js";
 
-const RETRY_INSTEAD = (name: string) =>
-  `A lost member's slot is refilled from a donor's checkpoint on a later ask, up to the strategy option max_failures (default 3; Ray Tune's FailureConfig max_failures): strategy {name: '${name}', options: {max_failures: N}}`;
-const RAY_MODE =
-  "mode here is 'asynchronous' (the default) or 'synchronous' (Ray Tune's synch); Ray Tune's mode 'min'/'max' is the study's direction (create_study direction='minimize'/'maximize')";
-
-const options = z
-  .object({
-    population_size: z.number().int().min(2).max(10_000).default(4),
-    perturbation_interval: z.number().positive().finite().default(5),
-    quantile_fraction: z.number().gt(0).max(0.5).default(0.25),
-    resample_probability: z.number().min(0).max(1).default(0.25),
-    perturbation_factors: z.tuple([z.number().positive().finite(), z.number().positive().finite()]).default([0.8, 1.2]),
-    mode: z
-      .enum(["asynchronous", "synchronous"], {
-        // Ray Tune's PBT `mode` is the metric's direction; here it is what Ray calls `synch`.
-        error: (i) => (i.input === "min" || i.input === "max" ? RAY_MODE : undefined),
-      })
-      .default("asynchronous"),
-    exploit: z.boolean().default(true),
-    explore: z.boolean().default(true),
-    max_failures: z
-      .number()
-      .int()
-      .min(-1)
-      .max(1_000_000)
-      .default(3)
-      .describe(
-        "How often a member slot is refilled after its trials failed (told FAIL: the training script raised), as Ray Tune's max_failures: " +
-          "the slot is given up at its (max_failures + 1)th FAIL. A lost lease or an interrupted FAIL (Ctrl-C) counts only when the trial reported no step beyond the slot's highest " +
-          "(a script that dies hard: segfault, CUDA OOM, SIGKILL; one that exits at once), and only in a consecutive run; a preempted worker that trained further never counts. " +
-          "When no slot is left to refill, ask answers SEARCH_SPACE_EXHAUSTED with data.reason 'max_failures'. -1: no limit; 0: never refill a failed member",
-      ),
-  })
-  .strict()
-  .refine((o) => o.exploit || o.explore, { message: "at least one of exploit and explore must be on" });
-foreignOptionNames(options, {
-  hyperparam_mutations: "Ray Tune's name; here the study's declared space is what PBT mutates (create_study space=...)",
-  hyperparam_bounds: "Ray Tune's PB2 name; here the study's declared space gives the bounds (create_study space=...)",
-  synch: "Ray Tune's name; here mode: 'synchronous' (or 'asynchronous', the default)",
-  metric: "Ray Tune's name; here the value each report carries is the metric",
-  time_attr: "Ray Tune's name; here the step each report carries counts toward perturbation_interval",
-});
-export type PbtOptions = z.infer<typeof options>;
+export type { PbtOptions } from "./options.js";
 
 /** Ranking key: smaller is better; NaN (diverged) is the worst. */
 function key(direction: Direction, v: number | undefined): number {
@@ -499,7 +460,9 @@ export class PbtStrategy implements Strategy {
     const readyAttr = ready ?? t.systemAttrs.pbt_ready_step;
     const lastReady = typeof readyAttr === "number" ? readyAttr : (lin[0]?.step ?? 0);
     const sync = this.opts.mode === "synchronous";
-    const boundary = sync ? (Math.floor(lastReady / I + 1e-9) + 1) * I : lastReady + I;
+    const burnIn = this.opts.burn_in_period;
+    // Ray Tune's burn_in_period: no decision before it; in synchronous mode the boundaries below it are skipped.
+    const boundary = sync ? Math.max((Math.floor(lastReady / I + 1e-9) + 1) * I, Math.ceil(burnIn / I - 1e-9) * I) : Math.max(lastReady + I, burnIn);
     if (req.step < boundary - 1e-9) return null;
 
     const live = this.live(req.trials);
