@@ -600,8 +600,7 @@ class Trial(_OptunaV2Suggest):
             return False  # told otherwise than PRUNED: a prune decision it got no longer applies (Optuna: False)
         self._apply_delivered(raise_on_prune=False, raise_error=False, keep=True)
         # This call delivers a prune; the rest (an exploit's restore, released checkpoints) the next report returns.
-        self._unreturned = [d if d.action != "prune" else Decision("continue", d.budget, None, {}, None, d.delete_checkpoints)
-                            for d in self._unreturned]  # fmt: skip
+        self._prune_delivered()
         if self.study.scheduler is None:
             self.study._warn_no_scheduler()
         return self._prune_requested
@@ -689,30 +688,41 @@ class Trial(_OptunaV2Suggest):
         """Applies, in order, the decisions non-blocking reports received since the last call, and
         returns them with those applied earlier and not returned yet (``_unreturned``) combined
         (``_combined``), or None; ``keep`` returns nothing and keeps them for the next call that
-        returns. ``restore`` is the last exploit's among them. @raises TrialPruned
-        (``raise_on_prune``, for a prune among the newly delivered) and the first deferred error
-        (``raise_error``)."""
-        if not self._delivered and self._deferred_error is None and (keep or not self._unreturned):
-            return None
-        with self._lock:
-            delivered, self._delivered = self._delivered, []
-            err = self._deferred_error if raise_error else None
-            if raise_error:
-                self._deferred_error = None
-        latest: Decision | None = None
-        prune = next((d for d in delivered if d.action == "prune"), None)
-        if delivered:
+        returns. ``restore`` is the last exploit's among them. @raises the first deferred error
+        (``raise_error``), then TrialPruned (``raise_on_prune``) for a prune among them that nobody
+        was given yet. A decision is dropped by neither: what was applied stays in ``_unreturned``
+        until a call returns it (a prune, until a call returns or raises it, or ``should_prune()``
+        says True), so the error a queued report got never hides a decision that came with it."""
+        if self._delivered or self._deferred_error is not None:
+            with self._lock:
+                delivered, self._delivered = self._delivered, []
+                err = self._deferred_error if raise_error else None
+                if raise_error:
+                    self._deferred_error = None
             for d in delivered:
                 self._apply_decision(d)
-            self._unreturned.extend(delivered)
-            self.restore = _combined(self._unreturned).restore
-        if err is not None:
-            raise err  # what was applied stays in _unreturned: the next report or flush returns it
-        if self._unreturned and not keep:
-            latest, self._unreturned = _combined(self._unreturned), []
+            if delivered:
+                self._unreturned.extend(delivered)
+                self.restore = _combined(self._unreturned).restore
+            if err is not None:
+                raise err
+        prune = next((d for d in self._unreturned if d.action == "prune"), None)
         if raise_on_prune and prune is not None:
+            self._prune_delivered()
             raise TrialPruned(prune.reason or f"trial {self.number} pruned (decided in the background)")
+        return None if keep else self._take_unreturned()
+
+    def _take_unreturned(self) -> Decision | None:
+        """The decisions applied and not returned yet, combined, or None; none are kept after."""
+        latest, self._unreturned = (_combined(self._unreturned) if self._unreturned else None), []
         return latest
+
+    def _prune_delivered(self) -> None:
+        """The prune among ``_unreturned`` reached the loop (``TrialPruned``, or ``should_prune()``
+        True): it stays a ``continue`` there, whose exploit and released checkpoints the next
+        report still returns, and ``complete`` does not apply it again."""
+        self._unreturned = [d if d.action != "prune" else Decision("continue", d.budget, None, {}, None, d.delete_checkpoints)
+                            for d in self._unreturned]  # fmt: skip
 
     @property
     def rung(self) -> int | None:
@@ -974,8 +984,8 @@ class Trial(_OptunaV2Suggest):
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:
             self._wait_reports()
-        if self._delivered or self._deferred_error is not None:
-            self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
+        # Kept (not returned) until this report's own decision comes: should it raise, they stay.
+        self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
         payload = self._with_loaded(payload, s, _combined(self._unreturned).restore if self._unreturned else None)
         result = self._call("report", {"step": s, "value": v, "data": payload})
         self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
@@ -1037,11 +1047,13 @@ class Trial(_OptunaV2Suggest):
                 f"trial {self.number} already reported step {last:g}; steps must increase (got {step:g})",
                 {"study": self.study.name, "trial": self.number, "step": step, "last_step": last},
             )
-        latest = self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True)
-        payload = self._with_loaded(payload, step, latest.restore if latest is not None else None)
+        # Kept, not taken, until this report is queued: whatever raises on the way (a lost lease, data
+        # that cannot be packed, a closed client) leaves them for the next report to return.
+        self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+        payload = self._with_loaded(payload, step, _combined(self._unreturned).restore if self._unreturned else None)
         client = self.study.client
         args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}
         message = make_request("report", args, version=client._version)
@@ -1054,7 +1066,7 @@ class Trial(_OptunaV2Suggest):
         self._report_seq = client._submit_report(self, message)
         if not self.intermediate or self.intermediate[-1][0] != step:
             self.intermediate.append((float(step), float(value)))
-        return latest
+        return self._take_unreturned()
 
     def trajectory(self) -> list[TrajectoryPoint]:
         """This trial's hyperparameter trajectory as the server recorded it (see ``Study.trajectory``)."""
@@ -1178,16 +1190,15 @@ class Trial(_OptunaV2Suggest):
                 )
             constraints = [self._named_constraints[k] for k in names]
         args = {**_values_args(value), **_constraints_arg(constraints)}
-        # A prune among the decisions should_prune() applied was seen and is the loop's to ignore.
-        seen, self._unreturned = self._unreturned, []
-        self._released_unreturned = [p for d in seen for p in d.delete_checkpoints]
-        if self._report_seq or self._delivered:
-            self._wait_reports()
-            latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
-            self._released_unreturned += latest.delete_checkpoints if latest is not None else []
-            if latest is not None and latest.action == "prune":
-                self._prune_decided_late(latest, user_attrs)
-                return
+        # A prune the loop was given (raised, returned, or should_prune() True) is no longer among
+        # the decisions kept: one still there (a queued report's last answer, or one that came
+        # with an error raised instead of it) reached nobody and is applied here.
+        self._wait_reports()
+        latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
+        self._released_unreturned = latest.delete_checkpoints if latest is not None else []
+        if latest is not None and latest.action == "prune":
+            self._prune_decided_late(latest, user_attrs)
+            return
         self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
 
     def _prune_decided_late(self, decision: Decision, user_attrs: Mapping[str, Any] | None) -> None:
