@@ -5,12 +5,15 @@ deleted by ``pbt_complete``."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 import torch
 
 import tuneport as tp
+from conftest import ServerProcess
 from tuneport.torch import checkpoint_path, delete_checkpoints, load_checkpoint, pbt_complete, pbt_report, save_checkpoint
 
 
@@ -162,3 +165,31 @@ def test_an_exploit_returned_by_flush_reports_is_recorded_after_the_last_step_re
     assert _exploit_steps(study, a.number) == [(1, b.number, 1)]
     a.report(3.0, 1.75, {"checkpoint": "/nowhere/a/step-1.75.pt"})
     assert _exploit_steps(study, a.number) == [(1.5, b.number, 1)]
+
+
+def test_restore_is_the_latest_decisions_not_one_already_returned(tmp_path: Path) -> None:
+    """``restore`` stayed set after the report that returned the exploit, through every later
+    non-blocking report until another decision arrived: a loop that loads ``trial.restore`` after
+    each report loaded the donor's weights again, over what it had trained since. A report that
+    returns None (nothing arrived) leaves it None, as ``report``'s own decision does."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0) as client:
+            _, a, b = _population(client, "r")
+            b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+            a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+            a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)  # decided: exploit b
+            a._wait_reports()
+            os.kill(srv.proc.pid, signal.SIGSTOP)  # the next answers do not arrive before the next reports
+            try:
+                d = a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False)
+                assert d is not None and d.restore is not None and a.restore == d.restore, d
+                assert a.report(3.0, 1.6, {"checkpoint": "/nowhere/a/step-1.6.pt"}, wait=False) is None
+                assert a.restore is None
+            finally:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            a.flush_reports()
+            a.complete(3.0)
+    finally:
+        srv.kill()

@@ -538,7 +538,10 @@ class Trial(_OptunaV2Suggest):
         self.lease = Lease(str(lease["token"]), float(lease["expires_at"]), float(lease["ttl_s"]))
         self.restore: Restore | None = Restore.from_wire(start.get("restore"))
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
-        trial refills a lost member, and by ``report`` when the decision is an exploit."""
+        trial refills a lost member; then the ``restore`` of the decision the last ``report`` (or
+        ``flush_reports``) returned, None when it returned none or one without an exploit; and set
+        by ``should_prune()`` when it applies an exploit a non-blocking report got (the next report
+        returns that exploit)."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
         """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._named_constraints: dict[str, float] = {}
@@ -713,8 +716,11 @@ class Trial(_OptunaV2Suggest):
         return None if keep else self._take_unreturned()
 
     def _take_unreturned(self) -> Decision | None:
-        """The decisions applied and not returned yet, combined, or None; none are kept after."""
+        """The decisions applied and not returned yet, combined, or None; none are kept after.
+        ``restore`` is then what is returned (None with nothing), as after a blocking report: an
+        exploit already returned is not loaded again because a later report got no answer yet."""
         latest, self._unreturned = (_combined(self._unreturned) if self._unreturned else None), []
+        self.restore = latest.restore if latest is not None else None
         return latest
 
     def _prune_delivered(self) -> None:
@@ -947,7 +953,7 @@ class Trial(_OptunaV2Suggest):
         received since the last one and returns them combined (the latest, but an ``update`` with
         the last exploit's ``restore`` when any was one, and every released checkpoint in
         ``delete_checkpoints``; a blocking report combines them with its own decision; None when
-        none arrived yet), raising
+        none arrived yet; ``restore`` is then the returned decision's, None with None), raising
         ``TrialPruned`` if one of them was prune, or the error a queued report got (LeaseLostError,
         InvalidArgumentError...). Queued reports are sent in order, each with its request id fixed
         when queued, so a resend is never applied twice; anything else sent for this trial
