@@ -338,6 +338,8 @@ class Client:
             self._background.note_lease(trial.lease.ttl_s)
 
     def _forget(self, trial: Trial) -> None:
+        if self._pid != os.getpid():
+            return  # a forked child renews nothing; the lock may be held for ever there (see _check_process)
         with self._trials_lock:
             if self._trials.get((trial.study.name, trial.number)) is trial:
                 del self._trials[(trial.study.name, trial.number)]
@@ -358,7 +360,9 @@ class Client:
         return self._closed
 
     def _check_process(self) -> None:
-        """@raises ClientClosedError in a forked child: the sockets and the background thread are the parent's."""
+        """@raises ClientClosedError in a forked child: the sockets and the background thread are the
+        parent's. Called before any lock the background thread takes (its queue's, a trial's): one
+        it held at the fork is held for ever in the child, which hung on it."""
         if self._pid != os.getpid():
             raise ClientClosedError(
                 f"this client was opened by process {self._pid} and cannot be used in process {os.getpid()} "
@@ -377,16 +381,21 @@ class Client:
 
     def _reports_pending(self, seq: int) -> bool:
         """True while the report with sequence number ``seq`` is queued or in flight."""
+        self._check_process()
         return self._background is not None and self._background.answered() < seq
 
     def _abandon_reports(self, trial: Trial) -> int:
         """Drops ``trial``'s queued non-blocking reports (see ``_Background.abandon``); how many
         were never sent."""
+        self._check_process()
         return self._background.abandon(trial) if self._background is not None else 0
 
     def _wait_reports(self, seq: int, timeout: float | None = None) -> bool:
         """Waits (up to ``timeout``) until the background thread answered every report up to
-        ``seq``; False when ``timeout`` ran out first."""
+        ``seq``; False when ``timeout`` ran out first. @raises ClientClosedError in a forked child,
+        where no thread answers them (it returned at once, as if they had been answered, or hung on
+        a lock the parent's thread held at the fork)."""
+        self._check_process()
         if self._background is not None and seq:
             return self._background.wait_for(seq, timeout)
         return True

@@ -609,14 +609,17 @@ class Trial(_OptunaV2Suggest):
         return self._prune_requested
 
     def pending_reports(self) -> bool:
-        """True while a non-blocking report of this trial is queued or in flight."""
+        """True while a non-blocking report of this trial is queued or in flight.
+        @raises ClientClosedError in a forked child (as every call that reports or tells there)."""
+        self.study.client._check_process()
         return bool(self._report_seq) and self.study.client._reports_pending(self._report_seq)
 
     def flush_reports(self) -> Decision | None:
         """Waits until this trial's non-blocking reports were answered and applies their decisions
         (as ``report`` would, ``should_prune()`` included); returns them combined as ``report``
         does, or None when none arrived since the last report or flush. Never raises ``TrialPruned``.
-        @raises the error a non-blocking report got (LeaseLostError, InvalidArgumentError...)."""
+        @raises the error a non-blocking report got (LeaseLostError, InvalidArgumentError...).
+        @raises ClientClosedError in a forked child (a DataLoader worker): the reports are the parent's."""
         self._wait_reports()
         latest = self._apply_delivered(raise_on_prune=False, raise_error=True)
         if latest is not None and latest.restore is not None and self.intermediate:
@@ -695,7 +698,9 @@ class Trial(_OptunaV2Suggest):
         (``raise_error``), then TrialPruned (``raise_on_prune``) for a prune among them that nobody
         was given yet. A decision is dropped by neither: what was applied stays in ``_unreturned``
         until a call returns it (a prune, until a call returns or raises it, or ``should_prune()``
-        says True), so the error a queued report got never hides a decision that came with it."""
+        says True), so the error a queued report got never hides a decision that came with it.
+        @raises ClientClosedError in a forked child, before touching ``_lock`` (see ``Client._check_process``)."""
+        self.study.client._check_process()
         if self._delivered or self._deferred_error is not None:
             with self._lock:
                 delivered, self._delivered = self._delivered, []
