@@ -94,3 +94,36 @@ def test_a_reply_on_either_channel_ends_the_grace_on_both(tmp_path: Path) -> Non
             assert [t.intermediate_values for t in c.load_study("b").trials] == [{1: 1.0, 2: 2.0}]
     finally:
         srv.kill()
+
+
+def test_optimize_threads_share_one_outage_budget_when_the_server_is_gone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """n_jobs threads share the client's channel, one request at a time: after one report waited
+    out the budget, each thread's report and then each FAIL tell looked once more, a second each,
+    one after another (the reports had all been waiting their turn through the outage): a worker of
+    n_jobs=4 whose server died gave up about 7 seconds after the budget, 2 more per thread. A
+    request that waited its turn while the server was found unreachable fails at once now; only
+    the first request made after that looks once more."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    killed = threading.Event()
+
+    def objective(trial: tp.Trial) -> float:
+        for step in range(10_000):
+            trial.report(0.1, step)
+            time.sleep(0.02)
+            if step == 5 and not killed.is_set():
+                killed.set()
+                srv.kill()
+        return 1.0
+
+    try:
+        with tp.connect(srv.endpoint, timeout=1.0, retries=0, outage_budget_s=3.0, heartbeat=False) as c:
+            study = c.create_study("n", space={"x": tp.Float(0, 1)})
+            with caplog.at_level(logging.WARNING, logger="tuneport"), pytest.raises(tp.TimeoutError):
+                study.optimize(objective, n_trials=4, n_jobs=4)
+    finally:
+        srv.kill()
+    tells = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not tell trial")]
+    assert len(tells) == 4, tells
+    looked = [t for t in tells if "it was already unreachable" in t]
+    assert len(looked) <= 1, "\n".join(tells)  # the first tell after the report gave up looks once more
+    assert all("waited its turn" in t for t in tells if t not in looked), tells

@@ -34,6 +34,9 @@ log = logging.getLogger("tuneport")
 #: Redirects followed in a row before a request waits (a stale owner row can point in a circle).
 MAX_HOPS = 8
 
+#: How often a request waiting its turn on a channel looks whether the server was given up on meanwhile.
+TURN_POLL_S = 0.05
+
 
 class Endpoints:
     """The servers a client knows, the one it talks to now, and those that were silent lately.
@@ -47,10 +50,11 @@ class Endpoints:
         self._all: list[str] = list(dict.fromkeys(listed))
         self._current = self._all[0]
         self._suspect: dict[str, float] = {}
-        self._given_up: set[str] = set()
+        self._given_up: dict[str, float] = {}
         """Endpoints a request of this client waited a whole outage budget for, on any of its
-        channels, with no reply from them since: the next request on any channel looks once more
-        (GAVE_UP_GRACE_S) instead of waiting a budget again."""
+        channels, with no reply from them since, and when a request last gave up on each: the next
+        request on any channel looks once more (GAVE_UP_GRACE_S) instead of waiting a budget again,
+        and one made before that moment (it waited its turn meanwhile) fails at once."""
         self._lock = threading.Lock()
         self.suspect_s = suspect_s
 
@@ -101,11 +105,20 @@ class Endpoints:
     def given_up(self, endpoint: str) -> bool:
         return endpoint in self._given_up
 
+    def given_up_after(self, endpoint: str, since: float) -> bool:
+        """True when a request gave up on ``endpoint`` after ``since`` (monotonic), with no reply since."""
+        with self._lock:
+            return self._given_up.get(endpoint, -math.inf) > since
+
     def give_up(self, endpoint: str, gave_up: bool) -> None:
-        """A request to ``endpoint`` waited out its outage budget (True), or got a reply (False)."""
-        if gave_up != (endpoint in self._given_up):
+        """A request to ``endpoint`` waited out its outage budget, or its look once more (True), or
+        got a reply (False)."""
+        if gave_up or endpoint in self._given_up:
             with self._lock:
-                (self._given_up.add if gave_up else self._given_up.discard)(endpoint)
+                if gave_up:
+                    self._given_up[endpoint] = time.monotonic()
+                else:
+                    self._given_up.pop(endpoint, None)
 
     def rotate(self) -> None:
         """Moves on to the next endpoint (a server said it is busy or stopping)."""
@@ -193,7 +206,9 @@ class FailoverChannel:
         silences_allowed = self.retries if retries is None else retries
         if payload is None:
             payload = encode(message)
-        with self._lock:
+        made = time.monotonic()  # before its turn: the threads of optimize(n_jobs) share this channel
+        self._take_turn(message, made, handshake_wait is None)
+        try:
             if handshake_wait is not None and len(self.endpoints.all) > 1:
                 return self._first_contact(message, wait, self.outage_budget_s if outage_budget_s is None else outage_budget_s, payload)
             started = time.monotonic()
@@ -272,6 +287,36 @@ class FailoverChannel:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 hops = 0
+        finally:
+            self._lock.release()
+
+    def _take_turn(self, message: Mapping[str, Any], made: float, shared: bool) -> None:
+        """Takes this channel's lock: one request at a time (the threads of ``optimize(n_jobs)``
+        share the client's). ``shared``: @raises TimeoutError at once, with the lock not taken, when
+        the only server was given up on since the request was ``made`` (another request waited the
+        outage out, or looked once more, in vain, while this one waited its turn): that was its
+        outage too. Each such request looked once more in turn (GAVE_UP_GRACE_S), and with it the
+        FAIL tell of each thread behind it: n_jobs=4 gave up 7 s after the outage budget."""
+        while not self._lock.acquire(timeout=TURN_POLL_S):
+            if shared:
+                self._check_given_up_since(message, made)
+        if shared:
+            try:
+                self._check_given_up_since(message, made)
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def _check_given_up_since(self, message: Mapping[str, Any], made: float) -> None:
+        endpoints = self.endpoints.all
+        if len(endpoints) == 1 and self.endpoints.given_up_after(endpoints[0], made):
+            op = message.get("op")
+            raise TimeoutError(
+                f"the tuneport server at {endpoints[0]} is unreachable: another request of this client waited for it in vain "
+                f"while {op!r} waited its turn (outage_budget_s {self.outage_budget_s:g}s); {op!r} was not sent. "
+                "Is the server still running?",
+                {"op": op, "id": message.get("id"), "endpoint": endpoints[0]},
+            )
 
     def _first_contact(self, message: Mapping[str, Any], wait: float, budget: float, payload: bytes) -> Any:
         """``connect``'s hello to several endpoints (under the lock): tries each in turn, from the
