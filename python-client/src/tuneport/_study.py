@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, cast
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
 from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
 from ._plot import Plot, PlotKind
-from ._protocol import NIL, json_attrs
+from ._protocol import NIL, json_attrs, make_request
 from ._enums import StudyDirection, TrialState, trial_state
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, constraint_order
 
@@ -336,11 +336,37 @@ class Study:
             args["lease_ttl_s"] = lease_ttl_s
         if max_retries is not None:
             args["max_retries"] = max_retries
-        trial = Trial(self, self.client._call("ask", args))
+        message = make_request("ask", args, version=self.client._version)
+        try:
+            result = self.client._request(message)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                self._fail_interrupted_ask(message, exc)
+            raise
+        trial = Trial(self, result)
         self.client._track(trial)
         for name, dist in (fixed_distributions or {}).items():
             trial._suggest(name, dist if isinstance(dist, Distribution) else distribution_from_wire(_distribution_wire(dist)))
         return trial
+
+    def _fail_interrupted_ask(self, message: dict[str, Any], exc: BaseException) -> None:
+        """Ctrl-C (or another ``BaseException`` that is not an ``Exception``) while ``ask`` waited
+        for its reply: the server starts the trial all the same (the request is on its way), and it
+        stayed RUNNING until its lease ran out, then was retried as a lost worker's. Sends the ask
+        again with its id, which the server answers with the trial it started (once: an ask is
+        idempotent by id), and tells that trial FAIL, interrupted; one short attempt, as a trial
+        that Ctrl-C ends gets (``INTERRUPTED_WAIT_S``), after which the lease is left to run out."""
+        from . import _trial  # read at the call: the wait is the trial module's
+
+        if self.client._attempts and message.get("attempt") == 0:
+            return  # never handed to the socket (the channel counts each send): nothing was started
+        try:
+            result = self.client._request(message, outage_budget_s=_trial.INTERRUPTED_WAIT_S, hurry=True)
+            trial = Trial(self, result)
+            trial._tell_interrupted(type(exc), exc)
+        except Exception as err:  # noqa: BLE001 - the interrupt propagates; this only says what was left
+            log.warning("Ctrl-C during ask in study '%s': could not tell FAIL for the trial it started (%s); "
+                        "its lease is left to run out", self.name, err)  # fmt: skip
 
     def ask_many(self, n: int | None = None) -> Iterator[Trial]:
         """Yields up to ``n`` trials (forever when None), asking for each one only when the previous

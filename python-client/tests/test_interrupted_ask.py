@@ -1,0 +1,66 @@
+"""Ctrl-C while ``ask`` waits for its reply (``optimize`` with one job spends its time between
+trials there): the server starts the trial anyway, and it stayed RUNNING, its lease renewed by
+the heartbeats for as long as the client lived, then retried as a lost worker's. The client
+now learns which trial it was (the ask sent again with its id: the server answers it once) and
+tells it FAIL, interrupted, as it does for a trial that Ctrl-C ends. Real server; the script runs
+as a subprocess and gets a real SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import tuneport as tp
+from conftest import ServerProcess
+
+HANG = 60.0  # only catches a hang
+
+INTERRUPTED_ASK = """
+    import faulthandler, os, signal, sys, threading, time
+    import tuneport as tp
+    from tuneport import _trial
+    _trial.INTERRUPTED_WAIT_S = 30.0  # the paused server's answer is not raced against the usual second
+    faulthandler.dump_traceback_later(60, exit=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job's SIGINT is ignored otherwise
+    endpoint, name, server_pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    client = tp.connect(endpoint, timeout=20.0)
+    study = client.create_study(name)
+    os.kill(server_pid, signal.SIGSTOP)  # the ask waits for its reply
+    def interrupt():
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the ask waits
+        time.sleep(0.2)
+        os.kill(server_pid, signal.SIGCONT)
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        study.ask()
+        print("asked", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    client.close()
+"""
+
+
+def test_ctrl_c_during_ask_tells_the_trial_it_started_fail_interrupted(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    try:
+        script = tmp_path / "ask.py"
+        script.write_text(textwrap.dedent(INTERRUPTED_ASK))
+        env = {k: v for k, v in os.environ.items() if k != "TUNEPORT_ENDPOINT"}
+        done = subprocess.run(
+            [sys.executable, str(script), srv.endpoint, "s", str(srv.proc.pid)],
+            capture_output=True, text=True, env=env, timeout=3 * HANG, check=False,
+        )  # fmt: skip
+        os.kill(srv.proc.pid, signal.SIGCONT)  # should the script have died before it
+        assert "interrupted" in done.stdout, done.stdout + done.stderr
+        with tp.connect(srv.endpoint) as client:
+            (trial,) = client.load_study("s").trials
+        assert trial.state == "FAIL", (trial, done.stdout + done.stderr)
+        assert trial.system_attrs.get("interrupted") is True, trial
+    finally:
+        srv.kill()
