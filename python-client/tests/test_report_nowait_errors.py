@@ -61,21 +61,24 @@ def _prune_then_refused(srv: ServerProcess, trial: tp.Trial) -> None:
     wait_answered(trial)
 
 
-def test_a_prune_that_arrived_with_an_error_is_raised_by_the_next_report(paused_server: ServerProcess) -> None:
+@pytest.mark.parametrize("wait", [False, True])
+def test_a_prune_that_arrived_with_an_error_is_raised_by_the_next_report(paused_server: ServerProcess, wait: bool) -> None:
     """The call that raised the queued report's error applied the prune that came with it and did
     not raise it; the next report returned it instead of raising TrialPruned, so a with-block
-    (and optimize) trained on a pruned trial to its end and told it COMPLETE."""
+    (and optimize) trained on a pruned trial to its end and told it COMPLETE (a blocking report
+    sent itself and raised only if the scheduler pruned it again)."""
     with tp.connect(paused_server.endpoint, timeout=5.0) as client:
         study = _pruning_study(client, "p")
         after: list[str] = []
         with study.ask() as trial:
             _prune_then_refused(paused_server, trial)
             with pytest.raises(tp.InvalidArgumentError):
-                trial.report(9.0, 2, wait=False)  # raises the refused report's error first
-            trial.report(9.0, 3, wait=False)  # the prune: TrialPruned, which the block records
+                trial.report(9.0, 2, wait=wait)  # raises the refused report's error first
+            trial.report(9.0, 3, wait=wait)  # the prune: TrialPruned (this report not sent), which the block records
             after.append("trained on")
         assert after == []
-        assert study.trial(trial.number).state == "PRUNED"
+        stored = study.trial(trial.number)
+        assert stored.state == "PRUNED" and [s for s, _ in stored.intermediate] == [0.0], stored
 
 
 def test_complete_tells_pruned_for_a_prune_delivered_with_an_error(paused_server: ServerProcess) -> None:
