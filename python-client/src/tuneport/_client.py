@@ -184,7 +184,11 @@ class Client:
         """One request; returns its ``result``. UNAVAILABLE is retried with the same id (backing off),
         silence by the channel's Lazy Pirate loop. ``hurry`` (a trial's last word after Ctrl-C):
         one attempt, waiting at most ``outage_budget_s`` for the reply too. @raises TuneportError subclasses."""
-        return self._request(make_request(op, args, version=self._version), outage_budget_s=outage_budget_s, hurry=hurry)
+        return self._request(self._message(op, args), outage_budget_s=outage_budget_s, hurry=hurry)
+
+    def _message(self, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A request for ``_request``, with its id: ``_call``'s, for a caller that may send it again."""
+        return make_request(op, args, version=self._version)
 
     def _request(
         self, message: dict[str, Any], *, channel: FailoverChannel | None = None, outage_budget_s: float | None = None, hurry: bool = False

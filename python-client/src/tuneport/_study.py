@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, cast
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
 from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
 from ._plot import Plot, PlotKind
-from ._protocol import NIL, json_attrs, make_request
+from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, constraint_order
 
@@ -336,7 +336,7 @@ class Study:
             args["lease_ttl_s"] = lease_ttl_s
         if max_retries is not None:
             args["max_retries"] = max_retries
-        message = make_request("ask", args, version=self.client._version)
+        message = self.client._message("ask", args)
         try:
             result = self.client._request(message)
         except BaseException as exc:
