@@ -186,13 +186,13 @@ try {
   say(`          (pruned since the relaxation: ${after.trials.filter((t) => t.number > relaxedAt).length}, ${early} of them before epoch 4)`);
   await tool("resume_study", { study: STUDY });
   const mine = (await tool("ask_trial", { study: STUDY, lease_ttl_s: 600 })).structuredContent;
-  const batch = (await tool("suggest", { study: STUDY, trial: mine.trial, token: mine.token, name: "batch_size", distribution: { type: "categorical", choices: [32, 64, 128] } }))
+  const batch = (await tool("suggest", { study: STUDY, trial: mine.trial.number, token: mine.token, name: "batch_size", distribution: { type: "categorical", choices: [32, 64, 128] } }))
     .structuredContent.value;
-  await tool("renew_lease", { study: STUDY, trial: mine.trial, token: mine.token });
-  const err = await evaluate({ ...mine.params, batch_size: batch }, 12);
-  say(`${clock()} agent   evaluates trial ${mine.trial} itself: 12 epochs with batch_size ${batch} → validation error ${err.toFixed(4)}`);
-  await tool("tell_trial", { study: STUDY, trial: mine.trial, token: mine.token, value: err });
-  await tool("set_user_attrs", { study: STUDY, trial: mine.trial, notes: "evaluated by the agent, with batch_size drawn define-by-run" });
+  await tool("renew_lease", { study: STUDY, trial: mine.trial.number, token: mine.token });
+  const err = await evaluate({ ...mine.trial.params, batch_size: batch }, 12);
+  say(`${clock()} agent   evaluates trial ${mine.trial.number} itself: 12 epochs with batch_size ${batch} → validation error ${err.toFixed(4)}`);
+  await tool("tell_trial", { study: STUDY, trial: mine.trial.number, token: mine.token, value: err });
+  await tool("set_user_attrs", { study: STUDY, trial: mine.trial.number, notes: "evaluated by the agent, with batch_size drawn define-by-run" });
   await tool("enqueue_trial", { study: STUDY, params: { lr: 1e-3, alpha: 1e-4, hidden: 64, activation: "relu", batch_size: 5 }, rationale: "typo" }, 2);
   await tool("describe_study", { study: STUDY }, 12);
   await tool("update_study", { study: STUDY, space: { hidden: { type: "int", low: 16, high: 64 } } }, 2);

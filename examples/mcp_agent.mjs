@@ -52,7 +52,7 @@ await tool("enqueue_trial", {
 });
 for (let i = 0; i < 8; i++) {
   const { structuredContent: t } = await tool("ask_trial", { study: "example-mlp" });
-  await tool("tell_trial", { study: "example-mlp", trial: t.trial, token: t.token, value: loss(t.params) });
+  await tool("tell_trial", { study: "example-mlp", trial: t.trial.number, token: t.token, value: loss(t.trial.params) });
 }
 await tool("study_summary", { study: "example-mlp" });
 const plot = await client.callTool({ name: "plot", arguments: { study: "example-mlp", kind: "history" } });

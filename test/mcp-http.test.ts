@@ -42,9 +42,9 @@ describe("MCP over Streamable HTTP", () => {
     await call(client, "create_study", { name: "h", space: { x: { type: "float", low: 0, high: 1 } } });
     const a = sc(await call(client, "ask_trial", { study: "h" }));
     // The trial's holder is this agent: its session and clientInfo name (issue 16, worker identity).
-    const held = sc(await call(client, "get_trial", { study: "h", trial: a.trial }));
+    const held = sc(await call(client, "get_trial", { study: "h", trial: a.trial.number }));
     expect(held.trial.system_attrs.worker).toEqual({ transport: "mcp", name: "http-test", version: "1", session: transport.sessionId });
-    await call(client, "tell_trial", { study: "h", trial: a.trial, token: a.token, value: 0.5 });
+    await call(client, "tell_trial", { study: "h", trial: a.trial.number, token: a.token, value: 0.5 });
     expect(sc(await call(client, "list_studies")).studies[0].n_trials).toBe(1);
   });
 

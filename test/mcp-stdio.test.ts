@@ -26,7 +26,7 @@ describe("tuneport mcp over stdio", () => {
     expect(e.isError).toBeFalsy();
     for (let i = 0; i < 3; i++) {
       const a = sc(await call(client, "ask_trial", { study: "s" }));
-      await call(client, "tell_trial", { study: "s", trial: a.trial, token: a.token, value: a.params.x ** 2 });
+      await call(client, "tell_trial", { study: "s", trial: a.trial.number, token: a.token, value: a.trial.params.x ** 2 });
     }
     const best = sc(await call(client, "best_trials", { study: "s" }));
     expect(best.trials[0].params).toEqual({ x: 1, k: 2 });
@@ -69,8 +69,8 @@ describe("tuneport mcp over stdio", () => {
     cleanups.push(() => client.close());
     await call(client, "create_study", { name: "remote", space: SPACE });
     const a = sc(await call(client, "ask_trial", { study: "remote" }));
-    await call(client, "tell_trial", { study: "remote", trial: a.trial, token: a.token, value: 2 });
-    const twice = await call(client, "tell_trial", { study: "remote", trial: a.trial, token: a.token, value: 2 });
+    await call(client, "tell_trial", { study: "remote", trial: a.trial.number, token: a.token, value: 2 });
+    const twice = await call(client, "tell_trial", { study: "remote", trial: a.trial.number, token: a.token, value: 2 });
     expect(textOf(twice)).toMatch(/^Error FAILED_PRECONDITION: /);
     expect(textOf(await call(client, "study_summary", { study: "remote" }))).toContain("1 complete");
     const plot = await call(client, "plot", { study: "remote" });
@@ -81,6 +81,6 @@ describe("tuneport mcp over stdio", () => {
     // does not finish it, telling does.
     const held = sc(await call(client, "ask_trial", { study: "remote" }));
     const waited = await call(client, "wait_for_progress", { study: "remote", timeout_s: 0.5 });
-    expect(textOf(waited)).toContain(`Running trial(s) ${held.trial} were asked with ask_trial: they finish only when tell_trial reports them`);
+    expect(textOf(waited)).toContain(`Running trial(s) ${held.trial.number} were asked with ask_trial: they finish only when tell_trial reports them`);
   });
 });

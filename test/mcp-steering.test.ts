@@ -92,11 +92,11 @@ it("steers a study that a live Python worker runs: cancel, add, stop (clean exit
   expect(sc(await call(client, "resume_study", { study: "steer" })).stopped).toBe(false);
   const mine = sc(await call(client, "ask_trial", { study: "steer", lease_ttl_s: 600, max_retries: 0 }));
   expect(mine.lease_ttl_s).toBe(600);
-  const renewed = sc(await call(client, "renew_lease", { study: "steer", trial: mine.trial, token: mine.token }));
+  const renewed = sc(await call(client, "renew_lease", { study: "steer", trial: mine.trial.number, token: mine.token }));
   expect(renewed.expires_in_s).toBeGreaterThan(500);
-  const told = await call(client, "tell_trial", { study: "steer", trial: mine.trial, token: mine.token, value: 0.5 });
+  const told = await call(client, "tell_trial", { study: "steer", trial: mine.trial.number, token: mine.token, value: 0.5 });
   expect(told.isError, textOf(told)).toBeFalsy();
-  const lost = await call(client, "renew_lease", { study: "steer", trial: mine.trial, token: mine.token });
+  const lost = await call(client, "renew_lease", { study: "steer", trial: mine.trial.number, token: mine.token });
   expect(textOf(lost)).toMatch(/^Error FAILED_PRECONDITION: .*COMPLETE, not RUNNING/);
 }, 180_000);
 
@@ -165,11 +165,11 @@ it("update_study beside a live Python worker: relaxes the pruner, switches strat
   // so the enqueue refused for an out-of-range momentum points at something that shows momentum.
   await call(client, "resume_study", { study: "upd" });
   const mine = sc(await call(client, "ask_trial", { study: "upd" }));
-  const m = await call(client, "suggest", { study: "upd", trial: mine.trial, token: mine.token, name: "momentum", distribution: { type: "float", low: 0.5, high: 0.99 } });
+  const m = await call(client, "suggest", { study: "upd", trial: mine.trial.number, token: mine.token, name: "momentum", distribution: { type: "float", low: 0.5, high: 0.99 } });
   expect(sc(m).value).toBeGreaterThanOrEqual(0.5);
-  const again = await call(client, "suggest", { study: "upd", trial: mine.trial, token: mine.token, name: "momentum", distribution: { type: "float", low: 0.5, high: 0.99 } });
+  const again = await call(client, "suggest", { study: "upd", trial: mine.trial.number, token: mine.token, name: "momentum", distribution: { type: "float", low: 0.5, high: 0.99 } });
   expect(sc(again).value).toBe(sc(m).value);
-  await call(client, "tell_trial", { study: "upd", trial: mine.trial, token: mine.token, value: 0.3 });
+  await call(client, "tell_trial", { study: "upd", trial: mine.trial.number, token: mine.token, value: 0.3 });
   const bad = await call(client, "enqueue_trial", { study: "upd", params: { x: 0.5, momentum: 5 }, rationale: "a typo" });
   expect(textOf(bad)).toMatch(/^Error INVALID_ARGUMENT: [\s\S]*momentum[\s\S]*describe_study/);
   const described = await call(client, "describe_study", { study: "upd" });

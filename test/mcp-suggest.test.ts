@@ -21,7 +21,7 @@ describe("suggest, the same name again in one trial", () => {
     const { client } = await connectStdio(["--storage", join(tmp.dir, "t.db")]);
     cleanups.push(() => client.close());
     await call(client, "create_study", { name: "d", seed: 1 });
-    const { trial, token } = sc(await call(client, "ask_trial", { study: "d" }));
+    const { trial: { number: trial }, token } = sc(await call(client, "ask_trial", { study: "d" }));
     const suggest = (name: string, distribution: Record<string, unknown>) => call(client, "suggest", { study: "d", trial, token, name, distribution });
 
     const act = sc(await suggest("act", { type: "categorical", choices: ["relu", "tanh"] })).value;

@@ -28,11 +28,11 @@ describe("ask_trial on a define-by-run study", () => {
     const first = await call("ask_trial", { study: "dbr" });
     expect(textOf(first)).toContain("draw each parameter with suggest");
     const t = structuredOf(first);
-    await call("suggest", { study: "dbr", trial: t.trial, token: t.token, name: "lr", distribution: { type: "float", low: 1e-5, high: 1, log: true } });
-    await call("tell_trial", { study: "dbr", trial: t.trial, token: t.token, value: 1 });
+    await call("suggest", { study: "dbr", trial: t.trial.number, token: t.token, name: "lr", distribution: { type: "float", low: 1e-5, high: 1, log: true } });
+    await call("tell_trial", { study: "dbr", trial: t.trial.number, token: t.token, value: 1 });
     // The study now knows 'lr' (define-by-run), but the next trial's params are still empty.
     const second = await call("ask_trial", { study: "dbr" });
-    expect(structuredOf(second).params).toEqual({});
+    expect(structuredOf(second).trial.params).toEqual({});
     expect(textOf(second)).toContain("draw each parameter with suggest");
     expect(textOf(second)).toContain("lr");
   });
@@ -80,16 +80,18 @@ describe("list_trials sorted by value with constraints", () => {
 });
 
 describe("a trial object passed where a trial number goes", () => {
-  it("says which number to pass: enqueue_trial answers with the whole trial under trial", async () => {
+  it("is taken as its number: every tool answers the trial as an object under trial", async () => {
     await call("create_study", { name: "s", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } } });
     const queued = structuredOf(await call("enqueue_trial", { study: "s", params: { x: 0.5 }, rationale: "a guess" }));
     expect(queued.trial.number).toBe(0);
-    const r = await session.call("cancel_trial", { study: "s", trial: queued.trial });
-    expect(r.isError).toBe(true);
-    expect(textOf(r)).toContain("pass trial: 0");
-    // Any other wrong type keeps the plain message.
-    const s = await session.call("get_trial", { study: "s", trial: "0" });
-    expect(textOf(s)).not.toContain("pass trial:");
+    const cancelled = await call("cancel_trial", { study: "s", trial: queued.trial });
+    expect(structuredOf(cancelled).trial).toMatchObject({ number: 0, state: "FAIL" });
+    // An object without a whole number, or any other wrong type, is still refused.
+    for (const trial of [{ number: 0.5 }, { id: 0 }, "0"]) {
+      const r = await session.call("get_trial", { study: "s", trial });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toContain("INVALID_ARGUMENT");
+    }
   });
 });
 
@@ -98,14 +100,14 @@ describe("a NaN or infinite value, which JSON sends as null", () => {
     await call("create_study", { name: "s", directions: ["minimize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } } });
     const t = structuredOf(await call("ask_trial", { study: "s" }));
     // JSON.stringify turns NaN into null, as every JSON client sends it.
-    const sent = JSON.parse(JSON.stringify({ study: "s", trial: t.trial, token: t.token, values: [Number.NaN, 1] }));
+    const sent = JSON.parse(JSON.stringify({ study: "s", trial: t.trial.number, token: t.token, values: [Number.NaN, 1] }));
     const r = await session.call("tell_trial", sent);
     expect(r.isError).toBe(true);
     expect(textOf(r)).toContain("a diverged run's value arrives as null: give state FAIL");
-    const failed = await call("tell_trial", { study: "s", trial: t.trial, token: t.token, state: "FAIL", reason: "loss diverged" });
+    const failed = await call("tell_trial", { study: "s", trial: t.trial.number, token: t.token, state: "FAIL", reason: "loss diverged" });
     expect(textOf(failed)).toContain("FAIL");
     // Another wrong type keeps the plain message.
-    const other = await session.call("tell_trial", { study: "s", trial: t.trial, token: t.token, values: ["1", 1] });
+    const other = await session.call("tell_trial", { study: "s", trial: t.trial.number, token: t.token, values: ["1", 1] });
     expect(textOf(other)).not.toContain("arrives as null");
   });
 });

@@ -55,9 +55,9 @@ describe("write tools over the budget", () => {
     const asked = await call("ask_trial", { study: "wide" });
     expect(asked.isError, textOf(asked)).toBeFalsy();
     expect(resultChars(asked)).toBeGreaterThan(DEFAULT_MAX_CHARS);
-    expect(Object.keys(sc(asked).params)).toHaveLength(300);
+    expect(Object.keys(sc(asked).trial.params)).toHaveLength(300);
     // The agent can finish the trial it was handed: the token came back.
-    const told = await call("tell_trial", { study: "wide", trial: sc(asked).trial, token: sc(asked).token, value: 1 });
+    const told = await call("tell_trial", { study: "wide", trial: sc(asked).trial.number, token: sc(asked).token, value: 1 });
     expect(told.isError, textOf(told)).toBeFalsy();
 
     const params = Object.fromEntries(Object.keys(wideSpace(300)).map((k) => [k, 1]));
@@ -172,7 +172,7 @@ describe("trials without a value", () => {
   it("tell_trial and add_trial refuse a value with state FAIL and store nothing", async () => {
     await service.execute("create_study", { name: "f", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
     const asked = await call("ask_trial", { study: "f" });
-    const told = await call("tell_trial", { study: "f", trial: sc(asked).trial, token: sc(asked).token, state: "FAIL", value: -50 });
+    const told = await call("tell_trial", { study: "f", trial: sc(asked).trial.number, token: sc(asked).token, state: "FAIL", value: -50 });
     expect(told.isError).toBe(true);
     expect(textOf(told)).toContain("a FAIL trial has no value");
     const added = await call("add_trial", { study: "f", params: { x: 0.5 }, state: "FAIL", value: -100 });
@@ -184,7 +184,7 @@ describe("trials without a value", () => {
     expect(study.n_trials).toBe(1);
     expect(study.counts.RUNNING).toBe(1);
     // Without the value both are accepted.
-    expect((await call("tell_trial", { study: "f", trial: sc(asked).trial, token: sc(asked).token, state: "FAIL", reason: "oom" })).isError).toBeFalsy();
+    expect((await call("tell_trial", { study: "f", trial: sc(asked).trial.number, token: sc(asked).token, state: "FAIL", reason: "oom" })).isError).toBeFalsy();
     expect((await call("add_trial", { study: "f", params: { x: 0.5 }, state: "FAIL" })).isError).toBeFalsy();
   });
 });
@@ -327,7 +327,7 @@ describe("study_summary says when the latest trial finished", () => {
     expect(textOf(before)).not.toContain("latest trial finished");
     for (let i = 0; i < 2; i++) {
       const a = sc(await call("ask_trial", { study: "when" }));
-      await call("tell_trial", { study: "when", trial: a.trial, token: a.token, value: i });
+      await call("tell_trial", { study: "when", trial: a.trial.number, token: a.token, value: i });
     }
     const after = await call("study_summary", { study: "when" });
     expect(typeof sc(after).last_finished_at).toBe("number");

@@ -35,7 +35,7 @@ const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? 
 /** Asks one trial of `study` and completes it with `value`. */
 async function evaluate(study: string, value: number): Promise<void> {
   const asked = await call("ask_trial", { study });
-  const { trial, token } = asked.structuredContent as { trial: number; token: string };
+  const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
   expect((await call("tell_trial", { study, trial, token, value })).isError).toBeFalsy();
 }
 
@@ -115,7 +115,7 @@ describe("a study that hands out no trials says why", () => {
   it("a PBT population whose script keeps failing: the ask names the error and the way back, not a wider space", async () => {
     await call("create_study", { name: "f", space: SPACE, strategy: { name: "pbt", options: { population_size: 2, max_failures: 0 } } });
     for (let i = 0; i < 2; i++) {
-      const { trial, token } = (await call("ask_trial", { study: "f" })).structuredContent as { trial: number; token: string };
+      const { trial: { number: trial }, token } = (await call("ask_trial", { study: "f" })).structuredContent as { trial: { number: number }; token: string };
       await call("tell_trial", { study: "f", trial, token, state: "FAIL", reason: "ImportError: no module named torchh" });
     }
     const refused = textOf(await call("ask_trial", { study: "f" }));
@@ -146,7 +146,7 @@ describe("a study that hands out no trials says why", () => {
     await call("create_study", { name: "ex", space: SPACE, strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 1 } } });
     const w = await service.execute("ask", { study: "ex" });
     await service.execute("report", { study: "ex", trial: w.trial.number, token: w.lease.token, step: 1, value: 1, data: { checkpoint: "/ck/w-1.pt" } });
-    const { trial, token } = (await call("ask_trial", { study: "ex" })).structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = (await call("ask_trial", { study: "ex" })).structuredContent as { trial: { number: number }; token: string };
     const r = await call("report_intermediate", { study: "ex", trial, token, step: 1, value: 5 });
     // As the answer prints it (toPrecision(5) kept trailing zeros, 0.71220 for 0.7122: one run in ten failed).
     const x = fmt((r.structuredContent as { decision: { params: { x: number } } }).decision.params.x);
@@ -201,7 +201,7 @@ describe("wait_for_progress on a study that can finish no more trials", () => {
   it("returns when the last trial finishes under a spent budget, not at the timeout, and says why", async () => {
     await call("create_study", { name: "w", space: SPACE, max_trials: 1, strategy: "random" });
     const asked = await call("ask_trial", { study: "w" });
-    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
     // Waits for 5 finishes over at most 50 s; only one trial can ever finish.
     const waiting = call("wait_for_progress", { study: "w", min_finished: 5, timeout_s: 50 });
     await call("tell_trial", { study: "w", trial, token, value: 0.3 });
@@ -214,7 +214,7 @@ describe("wait_for_progress on a study that can finish no more trials", () => {
   it("returns at once on a stopped study with nothing running, and waits while a trial still runs", async () => {
     await call("create_study", { name: "s", space: SPACE, strategy: "random" });
     const asked = await call("ask_trial", { study: "s" });
-    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
     await call("stop_study", { study: "s" });
     // The running trial can still finish: the wait waits for it.
     const waiting = call("wait_for_progress", { study: "s", min_finished: 2, timeout_s: 50 });
@@ -232,7 +232,7 @@ describe("a multi-objective study read with one-objective tools", () => {
     await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
     for (const [i, v] of [[0.1, 0.2], [0.2, 0.5], [0.3, 0.1], [0.4, 0.9]].entries()) {
       const asked = await call("ask_trial", { study: "mo" });
-      const { trial, token } = asked.structuredContent as { trial: number; token: string };
+      const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
       expect(trial).toBe(i);
       expect(textOf(asked)).toContain("this token and values: a list of 2 numbers, one per objective in this order (minimize, maximize).");
       await call("tell_trial", { study: "mo", trial, token, values: v });
@@ -310,7 +310,7 @@ describe("best_trials in a constrained study", () => {
     await call("create_study", { name: "c", space: SPACE, strategy: "random" });
     for (const [value, c] of [[0.1, 1], [0.5, -1], [0.3, -0.5], [0.05, 0.2]] as const) {
       const asked = await call("ask_trial", { study: "c" });
-      const { trial, token } = asked.structuredContent as { trial: number; token: string };
+      const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
       expect((await call("tell_trial", { study: "c", trial, token, value, constraints: [c] })).isError).toBeFalsy();
     }
     const best = await call("best_trials", { study: "c", k: 5 });
@@ -330,7 +330,7 @@ describe("best_trials in a constrained study", () => {
 
     await call("create_study", { name: "none", space: SPACE, strategy: "random" });
     const asked = await call("ask_trial", { study: "none" });
-    const { trial, token } = asked.structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
     await call("tell_trial", { study: "none", trial, token, value: 0.2, constraints: [3] });
     const r = await call("best_trials", { study: "none" });
     expect(r.isError).toBeFalsy();

@@ -108,20 +108,20 @@ describe("an agent holding two trials", () => {
     await service.execute("create_study", { name: "two", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
     const a = sc(await call("ask_trial", { study: "two" }));
     const b = sc(await call("ask_trial", { study: "two" }));
-    const wrong = await call("tell_trial", { study: "two", trial: a.trial, token: b.token, value: 1 });
+    const wrong = await call("tell_trial", { study: "two", trial: a.trial.number, token: b.token, value: 1 });
     expect(wrong.isError).toBe(true);
     expect(textOf(wrong)).toContain("LEASE_LOST");
-    expect(textOf(wrong)).toContain(`the lease of trial ${b.trial}`);
-    expect(textOf(wrong)).toMatch(new RegExp(`Next step: .*call again with trial ${b.trial}`));
+    expect(textOf(wrong)).toContain(`the lease of trial ${b.trial.number}`);
+    expect(textOf(wrong)).toMatch(new RegExp(`Next step: .*call again with trial ${b.trial.number}`));
     expect(textOf(wrong)).not.toContain("call ask_trial for a new trial");
 
     // A token that leases nothing: still LEASE_LOST, and the next step does not tell the agent to drop its trials.
-    const typo = await call("tell_trial", { study: "two", trial: a.trial, token: "not-a-token", value: 1 });
+    const typo = await call("tell_trial", { study: "two", trial: a.trial.number, token: "not-a-token", value: 1 });
     expect(textOf(typo)).toContain("LEASE_LOST");
     expect(textOf(typo)).toMatch(/Next step: Nothing was recorded: .*Pass the trial number and token that ask_trial returned together/);
 
     for (const t of [a, b]) {
-      const told = await call("tell_trial", { study: "two", trial: t.trial, token: t.token, value: 1 });
+      const told = await call("tell_trial", { study: "two", trial: t.trial.number, token: t.token, value: 1 });
       expect(told.isError, textOf(told)).toBeFalsy();
     }
   });
@@ -130,11 +130,11 @@ describe("an agent holding two trials", () => {
     await service.execute("create_study", { name: "r", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
     const t = sc(await call("ask_trial", { study: "r" }));
     for (const state of ["COMPLETE", "PRUNED"]) {
-      const r = await call("tell_trial", { study: "r", trial: t.trial, token: t.token, state, value: 1, reason: "converged" });
+      const r = await call("tell_trial", { study: "r", trial: t.trial.number, token: t.token, state, value: 1, reason: "converged" });
       expect(r.isError).toBe(true);
       expect(textOf(r)).toMatch(new RegExp(`INVALID_ARGUMENT: tell_trial: reason is kept only with state FAIL .*not ${state}`));
     }
-    const { trial } = await service.execute("trial", { study: "r", trial: t.trial });
+    const { trial } = await service.execute("trial", { study: "r", trial: t.trial.number });
     expect(trial.state).toBe("RUNNING");
   });
 });
@@ -165,7 +165,7 @@ describe("next steps of refused arguments", () => {
   it("point at the search space only when the refusal is about parameters", async () => {
     await service.execute("create_study", { name: "mo", space: { x: { type: "float", low: 0, high: 1 } }, directions: ["minimize", "maximize"], strategy: "random" });
     const t = sc(await call("ask_trial", { study: "mo" }));
-    const one = textOf(await call("tell_trial", { study: "mo", trial: t.trial, token: t.token, value: 1 }));
+    const one = textOf(await call("tell_trial", { study: "mo", trial: t.trial.number, token: t.token, value: 1 }));
     expect(one).toContain("INVALID_ARGUMENT");
     expect(one).not.toContain("search space");
     const best = textOf(await call("best_trials", { study: "mo" }));

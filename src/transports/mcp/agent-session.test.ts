@@ -50,7 +50,7 @@ describe("an option name a plug-in does not take", () => {
 describe("cancel_trial on a trial that is not queued", () => {
   it("says a running trial is being evaluated and how it ends, and a finished one is finished", async () => {
     await call("create_study", { name: "s", space: SPACE, strategy: "random" });
-    const { trial, token } = (await call("ask_trial", { study: "s" })).structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = (await call("ask_trial", { study: "s" })).structuredContent as { trial: { number: number }; token: string };
     const running = textOf(await call("cancel_trial", { study: "s", trial }));
     expect(running).toContain("is RUNNING: only a queued (WAITING) trial can be cancelled");
     expect(running).not.toContain("already finished");
@@ -63,7 +63,7 @@ describe("cancel_trial on a trial that is not queued", () => {
 describe("list_trials' fields on a multi-objective, constrained study", () => {
   it("value brings the trial's values and constraints (its value is null), values is taken for value, and number is no error", async () => {
     await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
-    const { trial, token } = (await call("ask_trial", { study: "mo" })).structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = (await call("ask_trial", { study: "mo" })).structuredContent as { trial: { number: number }; token: string };
     await call("tell_trial", { study: "mo", trial, token, values: [1, 2], constraints: [0.5] });
     for (const fields of [["value"], ["values"], ["number", "value"]]) {
       const r = await call("list_trials", { study: "mo", fields });
@@ -82,17 +82,17 @@ describe("ask_trial under a multi-fidelity scheduler", () => {
     const first: { trial: number; x: number }[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await call("ask_trial", { study: "p" });
-      const a = r.structuredContent as { trial: number; token: string; params: { x: number }; budget: number };
+      const a = r.structuredContent as { trial: { number: number; params: { x: number } }; token: string; budget: number };
       expect(a.budget).toBe(1);
       expect(textOf(r)).toContain("budget: 1 (train up to step 1 in your step units, with report_intermediate along the way)");
       expect(r.structuredContent).not.toHaveProperty("resume_from");
-      await call("report_intermediate", { study: "p", trial: a.trial, token: a.token, step: 1, value: a.params.x });
-      await call("tell_trial", { study: "p", trial: a.trial, token: a.token, value: a.params.x });
-      first.push({ trial: a.trial, x: a.params.x });
+      await call("report_intermediate", { study: "p", trial: a.trial.number, token: a.token, step: 1, value: a.trial.params.x });
+      await call("tell_trial", { study: "p", trial: a.trial.number, token: a.token, value: a.trial.params.x });
+      first.push({ trial: a.trial.number, x: a.trial.params.x });
     }
     const best = first.reduce((a, b) => (b.x < a.x ? b : a));
     const promoted = await call("ask_trial", { study: "p" });
-    expect(promoted.structuredContent).toMatchObject({ budget: 3, params: { x: best.x }, resume_from: { trial: best.trial, budget: 1 } });
+    expect(promoted.structuredContent).toMatchObject({ budget: 3, trial: { params: { x: best.x } }, resume_from: { trial: best.trial, budget: 1 } });
     expect(textOf(promoted)).toContain(`resume_from: trial ${best.trial} (trained to step 1): this promotes its configuration; continue that run`);
   });
 });
@@ -114,7 +114,7 @@ describe("a scheduler that needs a max_resource", () => {
 describe("tell_trial on a multi-objective study given one value", () => {
   it("says to pass values, one per objective in the directions' order", async () => {
     await call("create_study", { name: "mo", directions: ["minimize", "maximize"], space: SPACE, strategy: "random" });
-    const { trial, token } = (await call("ask_trial", { study: "mo" })).structuredContent as { trial: number; token: string };
+    const { trial: { number: trial }, token } = (await call("ask_trial", { study: "mo" })).structuredContent as { trial: { number: number }; token: string };
     const r = await call("tell_trial", { study: "mo", trial, token, value: 0.5 });
     expect(textOf(r)).toContain(
       "the study has 2 objectives (minimize, maximize); got 1 value: pass values, one number per objective in that order (values: [value to minimize, value to maximize])",
@@ -127,7 +127,7 @@ describe("list_trials' order", () => {
   it("is said in the first line: descending on values is worst first, also when maximising", async () => {
     await call("create_study", { name: "mx", direction: "maximize", space: SPACE, strategy: "random" });
     for (const value of [0.2, 0.9, -0.5]) {
-      const { trial, token } = (await call("ask_trial", { study: "mx" })).structuredContent as { trial: number; token: string };
+      const { trial: { number: trial }, token } = (await call("ask_trial", { study: "mx" })).structuredContent as { trial: { number: number }; token: string };
       await call("tell_trial", { study: "mx", trial, token, value });
     }
     const best = await call("list_trials", { study: "mx", sort: "value", fields: ["value"] });
@@ -147,7 +147,7 @@ describe("wait_for_progress while the agent holds a trial", () => {
     const quiet = await call("wait_for_progress", { study: "w", timeout_s: 0.2 });
     expect(quiet.structuredContent).toMatchObject({ timed_out: true, counts: { RUNNING: 1 } });
     expect(textOf(quiet)).not.toContain("were asked with ask_trial");
-    const { trial } = (await call("ask_trial", { study: "w", lease_ttl_s: 600 })).structuredContent as { trial: number };
+    const { trial: { number: trial } } = (await call("ask_trial", { study: "w", lease_ttl_s: 600 })).structuredContent as { trial: { number: number } };
     const r = await call("wait_for_progress", { study: "w", timeout_s: 0.2 });
     expect(r.structuredContent).toMatchObject({ timed_out: true, counts: { RUNNING: 2 } });
     expect(textOf(r)).toContain(`Running trial(s) ${trial} were asked with ask_trial: they finish only when tell_trial reports them (waiting does not renew their lease).`);

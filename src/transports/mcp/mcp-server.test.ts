@@ -51,7 +51,7 @@ const SPACE = { x: { type: "float", low: -5, high: 5 }, noise: { type: "float", 
 async function evaluate(study: string, n: number, f: (p: Record<string, any>) => number) {
   for (let i = 0; i < n; i++) {
     const a = sc(await call("ask_trial", { study }));
-    const r = await call("tell_trial", { study, trial: a.trial, token: a.token, value: f(a.params) });
+    const r = await call("tell_trial", { study, trial: a.trial.number, token: a.token, value: f(a.trial.params) });
     expect(r.isError).toBeFalsy();
   }
 }
@@ -128,13 +128,13 @@ describe("tuneport MCP tools", () => {
   it("lets an agent be the evaluator; a finished trial cannot be told twice", async () => {
     await call("create_study", { name: "e", space: SPACE, seed: 3 });
     const a = sc(await call("ask_trial", { study: "e" }));
-    expect(Object.keys(a.params).sort()).toEqual(["act", "noise", "x"]);
-    const t = await call("tell_trial", { study: "e", trial: a.trial, token: a.token, value: 1.5 });
+    expect(Object.keys(a.trial.params).sort()).toEqual(["act", "noise", "x"]);
+    const t = await call("tell_trial", { study: "e", trial: a.trial.number, token: a.token, value: 1.5 });
     expect(sc(t).is_best).toBe(true);
-    const twice = await call("tell_trial", { study: "e", trial: a.trial, token: a.token, value: 1.0 });
+    const twice = await call("tell_trial", { study: "e", trial: a.trial.number, token: a.token, value: 1.0 });
     expect(twice.isError).toBe(true);
     expect(textOf(twice)).toContain("ask_trial");
-    const noValue = await call("tell_trial", { study: "e", trial: a.trial, token: a.token });
+    const noValue = await call("tell_trial", { study: "e", trial: a.trial.number, token: a.token });
     expect(noValue.isError).toBe(true);
   });
 
@@ -148,8 +148,8 @@ describe("tuneport MCP tools", () => {
     expect(outside.isError).toBe(true);
     expect(textOf(await call("study_summary", { study: "q" }))).toContain("centre of the range");
     const a = sc(await call("ask_trial", { study: "q" }));
-    expect(a.params.x).toBe(0.5);
-    expect(a.params.act).toBe("gelu");
+    expect(a.trial.params.x).toBe(0.5);
+    expect(a.trial.params.act).toBe("gelu");
     const listed = await call("list_trials", { study: "q" });
     expect(textOf(listed)).toContain('rationale: "centre of the range');
   });

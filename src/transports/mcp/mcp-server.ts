@@ -76,19 +76,21 @@ function nullValueHint(tool: string, raw: Record<string, unknown>): string {
   return " (JSON has no NaN or Infinity, so a diverged run's value arrives as null: give state FAIL without a value, or a finite number)";
 }
 
-/** Builds the MCP server (tools + resources) over a backend. One instance per client connection. */
 /**
- * enqueue_trial, add_trial and tell_trial answer with the whole trial under `trial`, ask_trial with
- * its number: an agent that passed the object on to cancel_trial or get_trial got "expected number,
- * received object" and no word of which number to pass.
+ * Every tool that answers a trial answers it as an object under `trial` (ask_trial, enqueue_trial,
+ * add_trial, tell_trial, get_trial): one passed on where a trial number goes (cancel_trial,
+ * tell_trial, get_trial) is taken as its `number`, as Optuna's study.tell takes a Trial or its
+ * number. It got "expected number, received object" before, and once ask_trial answered the
+ * object too, the agent's own ask, tell loop would have got it on every trial.
  */
-function trialObjectHint(raw: Record<string, unknown>): string {
+function withTrialNumber(raw: Record<string, unknown>): Record<string, unknown> {
   const t = raw.trial;
-  if (typeof t !== "object" || t === null || Array.isArray(t)) return "";
+  if (typeof t !== "object" || t === null || Array.isArray(t)) return raw;
   const n = (t as { number?: unknown }).number;
-  return typeof n === "number" ? ` (trial takes the trial's number: pass trial: ${n}, the 'number' of the trial object given)` : "";
+  return Number.isInteger(n) ? { ...raw, trial: n } : raw;
 }
 
+/** Builds the MCP server (tools + resources) over a backend. One instance per client connection. */
 export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions): TuneportMcp {
   const log = opts.logger.child({ component: "mcp" });
   const maxWaitS = opts.maxWaitS ?? 50;
@@ -144,8 +146,8 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const input = inputs.get(t.name) as McpTool["input"];
     const unknown = unknownArguments(t.name, input, raw);
     if (unknown) return errorResult(unknown);
-    const parsed = input.safeParse(raw);
-    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${trialObjectHint(raw)}${nullValueHint(t.name, raw)}`, { tool: t.name }));
+    const parsed = input.safeParse("trial" in input.shape ? withTrialNumber(raw) : raw);
+    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${nullValueHint(t.name, raw)}`, { tool: t.name }));
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 

@@ -118,8 +118,8 @@ describe("bounded MCP outputs on the issue's study", () => {
     await sized("get_trajectory", "get_trajectory", { study: "big", trial: 1 });
     await sized("enqueue_trial", "enqueue_trial", { study: "big", params: { param_01: 0.5 }, rationale: RATIONALE });
     const ask = sc(await sized("ask_trial", "ask_trial", { study: "big" }));
-    await sized("report_intermediate", "report_intermediate", { study: "big", trial: ask.trial, token: ask.token, step: 1, value: 1 });
-    await sized("tell_trial", "tell_trial", { study: "big", trial: ask.trial, token: ask.token, value: 1 });
+    await sized("report_intermediate", "report_intermediate", { study: "big", trial: ask.trial.number, token: ask.token, step: 1, value: 1 });
+    await sized("tell_trial", "tell_trial", { study: "big", trial: ask.trial.number, token: ask.token, value: 1 });
     await sized("set_user_attrs", "set_user_attrs", { study: "big", attrs: { note: "x".repeat(20_000) } });
     await sized("create_study (load_if_exists)", "create_study", { name: "big", load_if_exists: true });
     const d = await sized("describe_study (a 20,000-character study note)", "describe_study", { study: "big" });

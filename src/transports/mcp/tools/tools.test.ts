@@ -95,13 +95,13 @@ describe("MCP tools and the op table", () => {
     await run("cancel_trial", { study: "d", trial: q.trial.number });
     await run("add_trial", { study: "d", params: { x: 0.1 }, value: 0.4 });
     await run("enqueue_trial", { study: "d", params: { x: 0.5 }, rationale: "the middle" });
-    const a = await run("ask_trial", { study: "d", lease_ttl_s: 120 });
-    await run("renew_lease", { study: "d", trial: a.trial, token: a.token });
-    const drawn = await run("suggest", { study: "d", trial: a.trial, token: a.token, name: "y", distribution: { type: "int", low: 1, high: 3 } });
+    const { trial: { number: trial }, token } = await run("ask_trial", { study: "d", lease_ttl_s: 120 });
+    await run("renew_lease", { study: "d", trial, token });
+    const drawn = await run("suggest", { study: "d", trial, token, name: "y", distribution: { type: "int", low: 1, high: 3 } });
     expect([1, 2, 3]).toContain(drawn.value);
-    await run("report_intermediate", { study: "d", trial: a.trial, token: a.token, step: 1, value: 0.3 });
-    await run("tell_trial", { study: "d", trial: a.trial, token: a.token, value: 0.2 });
-    await run("set_user_attrs", { study: "d", trial: a.trial, attrs: { note: "fine" }, notes: "a worked example" });
+    await run("report_intermediate", { study: "d", trial, token, step: 1, value: 0.3 });
+    await run("tell_trial", { study: "d", trial, token, value: 0.2 });
+    await run("set_user_attrs", { study: "d", trial, attrs: { note: "fine" }, notes: "a worked example" });
     const updated = await run("update_study", { study: "d", space: { x: { type: "float", low: 0, high: 2 } }, notes: "widened" });
     expect(updated.changed).toEqual(["space", "notes"]);
     const exported = await run("export_study", { study: "d" });
@@ -109,13 +109,13 @@ describe("MCP tools and the op table", () => {
     await run("best_trials", { study: "d", k: 1 });
     await run("pareto_front", { study: "d", history: true });
     await run("list_trials", { study: "d" });
-    const got = await run("get_trial", { study: "d", trial: a.trial });
+    const got = await run("get_trial", { study: "d", trial });
     expect(got.trial.system_attrs.notes).toBe("a worked example");
     expect(lastText).toMatch(/^notes: a worked example$/m);
     await run("describe_study", { study: "d" });
     expect(lastText).toMatch(/^notes: widened$/m);
     expect(await refused("get_lineage", { study: "d" })).toMatch(/^Error FAILED_PRECONDITION: study 'd' keeps no lineage/);
-    await run("get_trajectory", { study: "d", trial: a.trial });
+    await run("get_trajectory", { study: "d", trial });
     await run("param_importances", { study: "d" });
     await run("study_summary", { study: "d" });
     await run("wait_for_progress", { study: "d", timeout_s: 0 });
@@ -147,12 +147,12 @@ describe("MCP tools and the op table", () => {
     const told: [number[], number[]][] = [[[0.9, 10], [-1]], [[0.8, 5], [0]], [[0.95, 1], [3]], [[0.7, 8], [-1]]];
     for (const [values, constraints] of told) {
       const a = await call("ask_trial", { study: "m" });
-      const r = await call("tell_trial", { study: "m", trial: a.s.trial, token: a.s.token, values, constraints });
+      const r = await call("tell_trial", { study: "m", trial: a.s.trial.number, token: a.s.token, values, constraints });
       expect(r.r.isError, r.t).toBeFalsy();
       expect(r.t).toContain(`values=[`);
     }
     const bad = await call("ask_trial", { study: "m" });
-    const refused = await call("tell_trial", { study: "m", trial: bad.s.trial, token: bad.s.token, values: [0.5] });
+    const refused = await call("tell_trial", { study: "m", trial: bad.s.trial.number, token: bad.s.token, values: [0.5] });
     expect(refused.r.isError).toBe(true);
     expect(refused.t).toMatch(/INVALID_ARGUMENT/);
     const front = await call("pareto_front", { study: "m", reference_point: [0.5, 20], history: true });

@@ -76,7 +76,8 @@ export const trialTools: McpTool[] = [
       description: "Start a trial to evaluate yourself; then tell_trial.",
     },
     input: z.object({ study: studyArg, lease_ttl_s: z.number().optional(), max_retries: z.number().int().optional() }),
-    output: z.looseObject({ study: z.string(), trial: z.number().int(), params: z.looseObject({}), token: z.string(), lease_ttl_s: z.number() }),
+    // The trial as an object under `trial` (number, state, params), as every other tool answers it.
+    output: z.looseObject({ study: z.string(), trial: z.looseObject({ number: z.number().int(), params: z.looseObject({}) }), token: z.string(), lease_ttl_s: z.number() }),
     ops: ["ask", "get_study"],
     async run(a, { backend }) {
       const r = await backend.call("ask", { study: a.study, lease_ttl_s: a.lease_ttl_s, max_retries: a.max_retries });
@@ -97,8 +98,7 @@ export const trialTools: McpTool[] = [
           `${evaluate}, then call tell_trial with study, trial ${r.trial.number}, this token and ${result}.`,
         {
           study: r.study,
-          trial: r.trial.number,
-          params: r.trial.params,
+          trial: { number: r.trial.number, state: r.trial.state, params: r.trial.params },
           token: r.lease.token,
           lease_expires_at: r.lease.expires_at,
           lease_ttl_s: r.lease.ttl_s,
