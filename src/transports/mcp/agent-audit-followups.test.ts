@@ -31,3 +31,21 @@ describe("ask_trial's answer", () => {
     expect(told.trial).toMatchObject({ number: asked.trial.number, state: "COMPLETE", value: 0.25 });
   });
 });
+
+describe("enqueue_trial on a define-by-run study", () => {
+  it("queues a name never suggested with a warning naming it; a first proposal on an empty study has none", async () => {
+    await call("create_study", { name: "dbr", direction: "minimize" });
+    const first = await call("enqueue_trial", { study: "dbr", params: { lr: 0.01 }, rationale: "a first guess" });
+    expect(textOf(first)).not.toContain("Warning");
+    expect(structuredOf(first)).not.toHaveProperty("unseen_params");
+    const t = structuredOf(await call("ask_trial", { study: "dbr" }));
+    await call("suggest", { study: "dbr", trial: t.trial.number, token: t.token, name: "lr", distribution: { type: "float", low: 1e-5, high: 1, log: true } });
+    await call("tell_trial", { study: "dbr", trial: t.trial.number, token: t.token, value: 1 });
+
+    const typo = await call("enqueue_trial", { study: "dbr", params: { lrr: 0.02, lr: 0.03 }, rationale: "a typo" });
+    expect(structuredOf(typo)).toMatchObject({ created: true, unseen_params: ["lrr"] });
+    expect(textOf(typo)).toContain("Warning: 'lrr' never suggested in this study (a typo?; the names so far: lr)");
+    const known = await call("enqueue_trial", { study: "dbr", params: { lr: 0.04 }, rationale: "known" });
+    expect(textOf(known)).not.toContain("Warning");
+  });
+});

@@ -44,11 +44,14 @@ const listOrder = (sort: "number" | "value", descending: boolean): string =>
 
 /**
  * What enqueue_trial adds to its answer: the declared parameters the proposal leaves to the
- * strategy (an agent took a proposal for the whole configuration), and why no worker gets it yet
- * when the study hands out no trials.
+ * strategy (an agent took a proposal for the whole configuration), why no worker gets it yet
+ * when the study hands out no trials, and on a define-by-run study (nothing declared, so the op
+ * takes any name, as Optuna's enqueue_trial does) the names its trials never suggested: a typo
+ * ('lrr') was queued without a word, and a trial uses an enqueued value only where its objective
+ * suggests that name. A study that has suggested nothing yet cannot tell, and says nothing.
  */
-async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>): Promise<{ rest: string; held: string }> {
-  const { space, stopped, max_trials } = (await backend.call("get_study", { study })).study;
+async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>): Promise<{ rest: string; held: string; unseen: string[] }> {
+  const { space, stopped, max_trials, define_by_run } = (await backend.call("get_study", { study })).study;
   const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study })).budget?.used ?? 0) : 0;
   const held = stopped
     ? " The study is stopped: no worker gets it until resume_study."
@@ -56,8 +59,14 @@ async function enqueueNotes(backend: McpBackend, study: string, params: Record<s
       ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
       : "";
   const drawn = Object.keys(space).filter((k) => !(k in params));
-  const rest = drawn.length === 0 ? "" : ` ${drawn.length > 8 ? `${drawn.length} declared parameters` : drawn.join(", ")} ${drawn.length === 1 ? "is" : "are"} not given: the strategy draws ${drawn.length === 1 ? "it" : "them"} when a worker asks for the trial.`;
-  return { rest, held };
+  const seen = Object.keys(define_by_run ?? {});
+  const unseen = Object.keys(space).length === 0 && seen.length > 0 ? Object.keys(params).filter((k) => !seen.includes(k)) : [];
+  const rest =
+    (drawn.length === 0 ? "" : ` ${drawn.length > 8 ? `${drawn.length} declared parameters` : drawn.join(", ")} ${drawn.length === 1 ? "is" : "are"} not given: the strategy draws ${drawn.length === 1 ? "it" : "them"} when a worker asks for the trial.`) +
+    (unseen.length === 0
+      ? ""
+      : ` Warning: ${unseen.slice(0, 8).map((k) => `'${k}'`).join(", ")}${unseen.length > 8 ? ", ..." : ""} never suggested in this study (a typo?; the names so far: ${seen.slice(0, 8).join(", ")}${seen.length > 8 ? ", ..." : ""}): a trial uses an enqueued value only where its objective suggests that name.`);
+  return { rest, held, unseen };
 }
 
 /** pareto_front's answer without a front: "no feasible trial (2 complete)" hid that both were infeasible, and said nothing to do. */
@@ -223,12 +232,12 @@ export const trialTools: McpTool[] = [
       // Notes read after the enqueue committed: when a read fails (the study deleted meanwhile, a
       // --connect timeout) they are left out, never an error for a change that was made, which
       // the agent would retry into a second proposal.
-      const { rest, held } = await enqueueNotes(backend, a.study, a.params).catch(() => ({ rest: "", held: "" }));
+      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params).catch(() => ({ rest: "", held: "", unseen: [] as string[] }));
       return text(
         created
           ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
           : `Not queued: trial ${trial.number} already has these values (${trial.state}${trial.value !== null ? `, value ${fmt(trial.value)}` : ""}).`,
-        { created, trial: compactTrial(trial) as unknown as Record<string, unknown> },
+        { created, trial: compactTrial(trial) as unknown as Record<string, unknown>, ...(created && unseen.length > 0 ? { unseen_params: unseen } : {}) },
       );
     },
   }),
