@@ -918,7 +918,8 @@ class Study:
         ``plot`` tool), saved to ``path`` when given. ``params`` picks the parameters of
         ``parallel``, ``slice`` and ``contour`` (default: the most important ones); ``log_y`` puts
         the objective on a log scale. Rendering takes up to a few seconds on large studies.
-        @raises InvalidArgumentError (unknown parameter, nothing to draw yet), NotFoundError."""
+        @raises InvalidArgumentError (unknown parameter, params for another kind, nothing to draw
+        yet), NotFoundError."""
         args: dict[str, Any] = {"study": self.name, "kind": kind}
         if params is not None:
             args["params"] = list(params)

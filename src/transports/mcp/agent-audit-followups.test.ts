@@ -49,3 +49,22 @@ describe("enqueue_trial on a define-by-run study", () => {
     expect(textOf(known)).not.toContain("Warning");
   });
 });
+
+describe("plot's params on a kind that draws no parameter", () => {
+  it("is refused with the kinds that take it (pareto_front dropped it without a word), and taken by those kinds", async () => {
+    await call("create_study", { name: "mo", directions: ["minimize", "minimize"], space: { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } } });
+    for (const [x, y] of [[0.1, 0.9], [0.5, 0.5], [0.9, 0.2]]) await call("add_trial", { study: "mo", params: { x, y }, values: [x, y] });
+    for (const kind of ["pareto_front", "hypervolume_history", "intermediate_values"]) {
+      const r = await session.call("plot", { study: "mo", kind, params: ["x"] });
+      expect(r.isError, kind).toBe(true);
+      expect(textOf(r)).toContain("Next step: Call plot again without params");
+      expect(textOf(r)).toContain(`INVALID_ARGUMENT: ${kind === "intermediate_values" ? "an" : "a"} ${kind} plot draws no parameter axes, so it takes no params (they pick the parameters of parallel_coordinates, slice, contour)`);
+    }
+    const front = await call("plot", { study: "mo", kind: "pareto_front" });
+    expect(front.content.some((c) => c.type === "image")).toBe(true);
+    await call("create_study", { name: "one", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } } });
+    for (const x of [0.1, 0.5, 0.9]) await call("add_trial", { study: "one", params: { x, y: 1 - x }, value: x });
+    expect(textOf(await session.call("plot", { study: "one", kind: "history", params: ["x"] }))).toContain("takes no params");
+    expect(textOf(await call("plot", { study: "one", kind: "slice", params: ["y"] }))).toContain("y");
+  });
+});

@@ -160,6 +160,8 @@ function nextStep(err: TuneportError): string {
         ? "Nothing to fix in the arguments: call pareto_front for a multi-objective study's best trials."
         : /unknown (strategy|scheduler)|bad options for (strategy|scheduler)|cannot be combined with scheduler|a (strategy|scheduler) is a name|Unrecognized key/.test(err.message)
         ? "Call list_strategies for valid names and their options, then call again."
+        : /takes no params/.test(err.message)
+        ? "Call plot again without params (or with a kind that draws parameters)."
         : /to plot yet/.test(err.message)
         ? "The arguments are fine: the study has no result to draw yet; wait_for_progress, then plot again."
         : /no strategy or scheduler named/.test(err.message)
