@@ -73,4 +73,13 @@ it("an ask and a report refused for a plug-in this server lacks say to restart w
   const summary = textOf(await call("study_summary", { study: "s" }));
   expect(summary).toMatch(/corner.*a plug-in this server was not started with \(--plugins\)/);
   expect(summary).toMatch(/never.*a plug-in this server was not started with \(--plugins\)/);
+  // describe_study too (it showed "strategy: corner {}" as if it ran), with what to do.
+  const described = await call("describe_study", { study: "s" });
+  expect(textOf(described)).toContain("strategy: corner {} (MISSING: a plug-in this server was not started with, so ask_trial and workers' asks are refused: restart the server with --plugins FILE");
+  expect(textOf(described)).toContain("scheduler: never {} (MISSING: a plug-in this server was not started with, so reports are refused");
+  expect(described.structuredContent?.missing_plugins).toEqual([{ kind: "strategy", name: "corner" }, { kind: "scheduler", name: "never" }]);
+  await call("create_study", { name: "plain", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", scheduler: "median" });
+  const plain = await call("describe_study", { study: "plain" });
+  expect(textOf(plain)).not.toContain("MISSING");
+  expect(plain.structuredContent).not.toHaveProperty("missing_plugins");
 });

@@ -21,6 +21,30 @@ function catalogueLine(d: string): string {
   return first.length <= 120 ? first : `${first.slice(0, 119)}…`;
 }
 
+type PluginKind = "strategy" | "scheduler";
+
+/**
+ * The study's plug-ins that the server's catalogue lacks (a study made by a server started with
+ * --plugins, served by one that was not: its asks or reports are refused), as the service's
+ * `PluginCatalogue.missingOf` finds them, from the catalogue op so that a --connect server's counts.
+ */
+function missingPlugins(
+  s: { strategy: { name: string }; scheduler: { name: string } | null },
+  plugins: readonly { kind: string; name: string }[],
+): { kind: PluginKind; name: string }[] {
+  const has = (kind: PluginKind, name: string) => plugins.some((p) => p.kind === kind && p.name === name);
+  const out: { kind: PluginKind; name: string }[] = [];
+  if (!has("strategy", s.strategy.name)) out.push({ kind: "strategy", name: s.strategy.name });
+  if (s.scheduler !== null && !has("scheduler", s.scheduler.name)) out.push({ kind: "scheduler", name: s.scheduler.name });
+  return out;
+}
+
+/** describe_study's word on a missing plug-in: it showed the name as if it ran, with nothing of what to do. */
+function missingNote(missing: readonly { kind: PluginKind }[], kind: PluginKind): string {
+  if (!missing.some((m) => m.kind === kind)) return "";
+  return ` (MISSING: a plug-in this server was not started with, so ${kind === "strategy" ? "ask_trial and workers' asks" : "reports"} are refused: restart the server with --plugins FILE, the module that provides it, or switch the ${kind} with update_study)`;
+}
+
 export const studyTools: McpTool[] = [
   defineTool({
     name: "list_studies",
@@ -130,17 +154,18 @@ export const studyTools: McpTool[] = [
     meta: { title: "Describe a study", description: "Config, space, counts, best trial.", readOnly: true, sized: true },
     input: z.object({ study: studyArg }),
     output: z.looseObject({ study: z.looseObject({ name: z.string(), space: z.looseObject({}) }) }),
-    ops: ["get_study"],
+    ops: ["get_study", "catalogue"],
     async run(a, { backend, budget }) {
-      const { study: s } = await backend.call("get_study", { study: a.study });
+      const [{ study: s }, { plugins }] = await Promise.all([backend.call("get_study", { study: a.study }), backend.call("catalogue", {})]);
+      const missing = missingPlugins(s, plugins);
       const space = spaceText(s).split("\n");
       // A wide space (hundreds of parameters) is listed as far as the budget allows, in the text
       // and the structured content alike (define-by-run parameters after the declared ones).
       const build = (k: number) => {
         const lines = [
           studyLine(s),
-          `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}`,
-          `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}` : "none"}`,
+          `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}${missingNote(missing, "strategy")}`,
+          `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}${missingNote(missing, "scheduler")}` : "none"}`,
           `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
           `search space${k < space.length ? ` (${k} of ${space.length} parameters listed to fit this call's budget; call again with a larger max_chars for them all)` : ""}:`,
           ...space.slice(0, k),
@@ -148,7 +173,7 @@ export const studyTools: McpTool[] = [
         if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
         if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
         if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
-        return text(lines.join("\n"), studyWithSpacePrefix(s, k));
+        return text(lines.join("\n"), { ...studyWithSpacePrefix(s, k), ...(missing.length > 0 ? { missing_plugins: missing } : {}) });
       };
       return fitPrefix(space.length, build, budget).result;
     },
