@@ -81,6 +81,6 @@ describe("tuneport mcp over stdio", () => {
     // does not finish it, telling does.
     const held = sc(await call(client, "ask_trial", { study: "remote" }));
     const waited = await call(client, "wait_for_progress", { study: "remote", timeout_s: 0.5 });
-    expect(textOf(waited)).toContain(`Running trial(s) ${held.trial.number} were asked with ask_trial: they finish only when tell_trial reports them`);
+    expect(textOf(waited)).toContain(`Running trial ${held.trial.number} was asked with ask_trial: it finishes only when tell_trial reports it`);
   });
 });

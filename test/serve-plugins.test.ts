@@ -151,7 +151,7 @@ describe("tuneport serve --plugins", () => {
     expect(bare.stderr).toMatch(/unknown strategy 'corner'.*imports with --plugins/);
     const imported = cli("import", join(dir, "mine.jsonl"), "--storage", join(dir, "with.db"), "--plugins", module);
     expect(imported.status, imported.stderr).toBe(0);
-    expect(imported.stderr).toContain("imported study 'mine' with 1 trials");
+    expect(imported.stderr).toContain("imported study 'mine' with 1 trial");
   });
 
   it("refuses a module that is missing, fails to load or exports no catalogue, with exit 2 and the reason", () => {

@@ -2,6 +2,7 @@
 import { isUtf8 } from "node:buffer";
 import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { plural } from "../domain/format.js";
 import { TuneportError, invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
@@ -156,7 +157,7 @@ ${pluginsHelp(19)}
           const why = failure instanceof Error ? failure.message : String(failure);
           throw new TuneportError("UNAVAILABLE", `the import's commit failed: nothing was imported (${why})`);
         });
-        process.stderr.write(`imported study '${terminalSafe(s.name)}' with ${s.n_trials} trials\n`);
+        process.stderr.write(`imported study '${terminalSafe(s.name)}' with ${plural(s.n_trials, "trial")}\n`);
         imported = true;
       } finally {
         await service.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatNumber } from "./format.js";
+import { formatNumber, plural } from "./format.js";
 
 describe("formatNumber", () => {
   it("keeps integers and spells non-numbers and non-finite values plainly", () => {
@@ -21,5 +21,13 @@ describe("formatNumber", () => {
     expect(formatNumber(-0.000123456, 6)).toBe("-1.2346e-4");
     expect(formatNumber(2.5e7 + 0.5)).toBe("2.500e+7");
     expect(formatNumber(999999.5)).toBe("1000000"); // below 1e6 before rounding: fixed form
+  });
+});
+
+describe("plural", () => {
+  it("keeps the noun singular for exactly 1 only, with an irregular plural when given", () => {
+    expect([0, 1, 2].map((n) => plural(n, "trial"))).toEqual(["0 trials", "1 trial", "2 trials"]);
+    expect([1, 3].map((n) => plural(n, "study", "studies"))).toEqual(["1 study", "3 studies"]);
+    expect(plural(1.25, "step")).toBe("1.25 steps");
   });
 });

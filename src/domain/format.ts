@@ -13,3 +13,11 @@ export function formatNumber(v: unknown, digits = 5): string {
   if (a < 1e-3 || a >= 1e6) return v.toExponential(Math.max(0, digits - 2));
   return String(Number(v.toPrecision(digits)));
 }
+
+/**
+ * A count and its noun, the noun singular for exactly 1: "1 trial", "0 trials", "3 studies" (with
+ * `many` for a plural that is not the noun + "s"). Answers said "1 trials" and "1 studies".
+ */
+export function plural(n: number, noun: string, many = `${noun}s`): string {
+  return `${formatNumber(n)} ${n === 1 ? noun : many}`;
+}

@@ -1,4 +1,5 @@
 /** Limits on what one server holds, whatever the clients send (docs/SECURITY.md). */
+import { plural } from "../domain/format.js";
 import { TuneportError } from "../domain/errors.js";
 
 /**
@@ -19,7 +20,7 @@ export function checkRoomForStudy(studies: ReadonlyMap<string, { readonly delete
   if (live < max) return;
   throw new TuneportError(
     "FAILED_PRECONDITION",
-    `this server already holds ${live} studies, its limit (serve --max-studies ${max}): delete studies you no longer need (delete_study), or restart the server with a larger --max-studies; '${name}' was not created`,
+    `this server already holds ${plural(live, "study", "studies")}, its limit (serve --max-studies ${max}): delete studies you no longer need (delete_study), or restart the server with a larger --max-studies; '${name}' was not created`,
     { reason: "max_studies", max_studies: max, study: name },
   );
 }

@@ -3,7 +3,7 @@
  * a CLI line, a dashboard tile. Pure: it reads views and returns facts plus prose, so the
  * embedded service and a remote (ZeroMQ) reader compute the same thing.
  */
-import { formatNumber } from "../domain/format.js";
+import { formatNumber, plural } from "../domain/format.js";
 import { countsAgainstBudget, isBetter } from "../domain/trial.js";
 import { type Importances, frontImportances, paramImportances } from "./importance.js";
 import type { PluginDescription } from "./plugins.js";
@@ -230,31 +230,31 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
   const c = s.counts;
   const lines: string[] = [];
   lines.push(
-    `Study '${s.study}' (${s.directions.join("/")}): ${s.n_trials} trials — ${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued, ${c.PRUNED} pruned, ${c.FAIL} failed.`,
+    `Study '${s.study}' (${s.directions.join("/")}): ${plural(s.n_trials, "trial")} — ${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued, ${c.PRUNED} pruned, ${c.FAIL} failed.`,
   );
   // Why no trial is handed out, when none is: workers' loops have ended and ask_trial is refused.
   if (s.stopped) lines.push("Stopped (stop_study): no trial is handed out until resume_study; running trials may still finish.");
   if (s.budget)
     lines.push(
       s.budget.used >= s.budget.max_trials
-        ? `Budget spent: ${s.budget.used} of max_trials ${s.budget.max_trials} trials asked; no trial is handed out until update_study raises max_trials (or sets it to null).`
-        : `Budget: ${s.budget.used} of max_trials ${s.budget.max_trials} trials asked.`,
+        ? `Budget spent: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked; no trial is handed out until update_study raises max_trials (or sets it to null).`
+        : `Budget: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked.`,
     );
   if (s.front) {
     const f = s.front;
     lines.push(
       f.size === 0
         ? `No feasible trial has completed yet, so there is no Pareto front (${f.n_infeasible} infeasible).`
-        : `Pareto front: ${f.size} trials (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmtHypervolume(f.hypervolume)}${f.hypervolume_exact ? "" : " (estimate)"} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source === "derived" ? "derived from the current front, which moves it: compare values over time with pareto_front's history" : f.reference_point_source}); ` +
-            `${f.completions_since_improvement} completions since it last grew${f.completions_since_improvement >= PLATEAU_AFTER ? " (plateau)" : ""}. Read it with pareto_front.`,
+        : `Pareto front: ${plural(f.size, "trial")} (${f.n_feasible} feasible, ${f.n_infeasible} infeasible); hypervolume ${fmtHypervolume(f.hypervolume)}${f.hypervolume_exact ? "" : " (estimate)"} at [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source === "derived" ? "derived from the current front, which moves it: compare values over time with pareto_front's history" : f.reference_point_source}); ` +
+            `${plural(f.completions_since_improvement, "completion")} since it last grew${f.completions_since_improvement >= PLATEAU_AFTER ? " (plateau)" : ""}. Read it with pareto_front.`,
     );
   } else if (s.best) {
     lines.push(`Best so far: trial ${s.best.trial} with value ${fmt(s.best.value)} at ${fmtParamsWithin(s.best.params, `get_trial ${s.best.trial} shows them all`)}.`);
     if (s.trend.status === "plateau")
-      lines.push(`Trend: plateau — no improvement in the last ${s.trend.completions_since_best} completed trials; consider proposing trials in unexplored regions or stopping.`);
+      lines.push(`Trend: plateau — no improvement in the last ${plural(s.trend.completions_since_best, "completed trial")}; consider proposing trials in unexplored regions or stopping.`);
     else if (s.trend.best_at_half !== null && s.trend.best_at_half !== s.best.value)
-      lines.push(`Trend: improving — best was ${fmt(s.trend.best_at_half)} halfway through the completed trials, now ${fmt(s.best.value)} (${s.trend.completions_since_best} completions since the last new best).`);
-    else lines.push(`Trend: ${s.trend.completions_since_best} completed trials since the last new best.`);
+      lines.push(`Trend: improving — best was ${fmt(s.trend.best_at_half)} halfway through the completed trials, now ${fmt(s.best.value)} (${plural(s.trend.completions_since_best, "completion")} since the last new best).`);
+    else lines.push(`Trend: ${plural(s.trend.completions_since_best, "completed trial")} since the last new best.`);
   } else
     lines.push(
       s.counts.COMPLETE > 0
@@ -285,7 +285,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
 }
 
 function clipNote(s: string, trial: number): string {
-  return s.length <= SUMMARY_NOTE_CHARS ? s : `${s.slice(0, SUMMARY_NOTE_CHARS)}… (${s.length - SUMMARY_NOTE_CHARS} more characters, use get_trial ${trial})`;
+  return s.length <= SUMMARY_NOTE_CHARS ? s : `${s.slice(0, SUMMARY_NOTE_CHARS)}… (${plural(s.length - SUMMARY_NOTE_CHARS, "more character")}, use get_trial ${trial})`;
 }
 
 /** A rate to two significant digits (10588 → 11000, 3.14159 → 3.1): the last 20 finishes say no more. */
@@ -340,5 +340,5 @@ export function paramsWithin<T>(p: Record<string, T>, maxChars = PARAMS_CHARS): 
 /** `fmtParams` of the params that fit `maxChars`, then how many more there are and where to read them (`whole`). */
 export function fmtParamsWithin(p: Record<string, unknown>, whole: string, maxChars = PARAMS_CHARS): string {
   const { shown, left_out } = paramsWithin(p, maxChars);
-  return left_out === 0 ? fmtParams(p) : `${fmtParams(shown).slice(0, -1)}, …} (${left_out} more parameters: ${whole})`;
+  return left_out === 0 ? fmtParams(p) : `${fmtParams(shown).slice(0, -1)}, …} (${plural(left_out, "more parameter")}: ${whole})`;
 }

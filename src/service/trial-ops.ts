@@ -6,6 +6,7 @@
 import type { WorkerIdentity } from "../domain/worker.js";
 import { CONTINUE, type Decision, mergeDecisions } from "../domain/decision.js";
 import { type Distribution, type ParamValue, type Params, checkTrialDistributionsSize, contains, distributionsEqual, checkRepeat, nearestGridPoint, parseDistribution, whyNotContained } from "../domain/distributions.js";
+import { plural } from "../domain/format.js";
 import { TuneportError, invalidArgument, notFound } from "../domain/errors.js";
 import { clipText } from "../domain/input-limits.js";
 import { checkCompleteValues, checkConstraints, constraintCount } from "../domain/objectives.js";
@@ -105,7 +106,7 @@ function checkOpen(s: StudyState): void {
     });
   const max = s.study.config.maxTrials;
   if (max !== undefined && s.started >= max)
-    throw new TuneportError("STUDY_STOPPED", `study '${s.study.name}' has used its budget of ${max} trials`, {
+    throw new TuneportError("STUDY_STOPPED", `study '${s.study.name}' has used its budget of ${plural(max, "trial")}`, {
       study: s.study.name,
       reason: "max_trials",
       max_trials: max,

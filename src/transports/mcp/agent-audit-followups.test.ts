@@ -68,3 +68,28 @@ describe("plot's params on a kind that draws no parameter", () => {
     expect(textOf(await call("plot", { study: "one", kind: "slice", params: ["y"] }))).toContain("y");
   });
 });
+
+describe("counts in answers", () => {
+  it("say 1 trial, not 1 trials (and keep the plural for 0 and more)", async () => {
+    await call("create_study", { name: "s", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } }, max_trials: 1 });
+    const t = structuredOf(await call("ask_trial", { study: "s" }));
+    await call("report_intermediate", { study: "s", trial: t.trial.number, token: t.token, step: 1, value: 0.5 });
+    await call("tell_trial", { study: "s", trial: t.trial.number, token: t.token, value: 0.5 });
+    const texts = [
+      textOf(await call("list_studies", {})),
+      textOf(await call("list_trials", { study: "s" })),
+      textOf(await call("study_summary", { study: "s" })),
+      textOf(await call("describe_study", { study: "s" })),
+      textOf(await call("wait_for_progress", { study: "s", timeout_s: 0 })),
+    ].join("\n");
+    for (const wrong of [/\b1 trials\b/, /\b1 reports\b/, /\b1 completed trials\b/, /trial\(s\)/]) expect(texts).not.toMatch(wrong);
+    expect(texts).toContain("s: minimize, strategy auto, 1 trial (1 complete");
+    expect(texts).toContain("1 of 1 trial, oldest first:");
+    expect(texts).toContain("Study 's' (minimize): 1 trial — 1 complete");
+    expect(texts).toContain("Budget spent: 1 of max_trials 1 trial asked");
+    expect(texts).toContain("1 report, last step 1=0.5");
+    expect(texts).toContain("0 trials finished");
+    expect(textOf(await session.call("ask_trial", { study: "s" }))).toContain("has used its budget of 1 trial");
+    expect(textOf(await session.call("delete_study", { study: "s" }))).toContain("permanently removes its 1 trial (");
+  });
+});

@@ -105,7 +105,7 @@ describe("wait_for_progress", () => {
     const spent = await call("wait_for_progress", { study: "q", timeout_s: 50 });
     expect(sc(spent).stuck).toBe(true);
     expect(sc(spent).timed_out).toBe(false);
-    expect(textOf(spent)).toMatch(/2 queued trial\(s\) are not handed out because the study's budget is spent/);
+    expect(textOf(spent)).toMatch(/2 queued trials are not handed out because the study's budget is spent/);
 
     await service.execute("update_study", { study: "q", max_trials: null });
     await service.execute("stop_study", { study: "q" });
@@ -158,12 +158,12 @@ describe("trials without a value", () => {
     ops.mockRestore();
     expect(sc(all).total).toBe(3);
     expect(sc(all).without_value).toBe(2);
-    expect(textOf(all)).toMatch(/2 trial\(s\) without a value are not ranked by value: sort "number" lists them/);
+    expect(textOf(all)).toMatch(/2 trials without a value are not ranked by value: sort "number" lists them/);
 
     const failed = await call("list_trials", { study: "v", sort: "value", states: ["FAIL"] });
     expect(failed.isError).toBeFalsy();
     expect(textOf(failed)).not.toMatch(/^No trials in FAIL/);
-    expect(textOf(failed)).toMatch(/2 trial\(s\) in FAIL without a value/);
+    expect(textOf(failed)).toMatch(/2 trials in FAIL without a value/);
 
     const byNumber = await call("list_trials", { study: "v" });
     expect(sc(byNumber).without_value).toBeUndefined();
@@ -269,7 +269,7 @@ describe("listings", () => {
     for (const tool of ["list_trials", "best_trials"]) {
       const r = await call(tool, { study: "p", params: ["learning_rate"] });
       expect(r.isError, tool).toBe(true);
-      expect(textOf(r)).toContain("unknown parameter(s) 'learning_rate' in params; the study's parameters are lr");
+      expect(textOf(r)).toContain("unknown parameter 'learning_rate' in params; the study's parameters are lr");
       expect((await call(tool, { study: "p", params: ["lr"] })).isError, tool).toBeFalsy();
     }
   });

@@ -101,7 +101,7 @@ describe("a server at its --max-studies", () => {
       expect((await create("one")).isError).toBeFalsy();
       const refused = await create("two");
       expect(refused.isError).toBe(true);
-      expect(textOf(refused)).toMatch(/^Error FAILED_PRECONDITION: this server already holds 1 studies.*\nNext step: .*delete_study.*--max-studies/s);
+      expect(textOf(refused)).toMatch(/^Error FAILED_PRECONDITION: this server already holds 1 study, its limit.*\nNext step: .*delete_study.*--max-studies/s);
       expect(textOf(refused)).not.toContain("already finished");
     } finally {
       await small.close();
@@ -158,17 +158,17 @@ describe("a study that hands out no trials says why", () => {
     await call("create_study", { name: "b", space: SPACE, max_trials: 1, strategy: "random" });
     const before = await call("study_summary", { study: "b" });
     expect(before.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 0 } });
-    expect(textOf(before)).toContain("Budget: 0 of max_trials 1 trials asked.");
+    expect(textOf(before)).toContain("Budget: 0 of max_trials 1 trial asked.");
     await evaluate("b", 0.5);
 
     const refused = textOf(await call("ask_trial", { study: "b" }));
-    expect(refused).toMatch(/^Error STUDY_STOPPED: .*budget of 1 trials\nNext step: .*update_study/);
+    expect(refused).toMatch(/^Error STUDY_STOPPED: .*budget of 1 trial\nNext step: .*update_study/);
     const summary = await call("study_summary", { study: "b" });
     expect(summary.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 1 } });
-    expect(textOf(summary)).toContain("Budget spent: 1 of max_trials 1 trials asked; no trial is handed out until update_study raises max_trials");
+    expect(textOf(summary)).toContain("Budget spent: 1 of max_trials 1 trial asked; no trial is handed out until update_study raises max_trials");
     expect(textOf(await call("resume_study", { study: "b" }))).toContain("Its budget of max_trials 1 still applies");
     const idle = await call("wait_for_progress", { study: "b", timeout_s: 0 });
-    expect(textOf(idle)).toContain("because the study's budget is spent (1 of max_trials 1 trials asked): raise it with update_study");
+    expect(textOf(idle)).toContain("because the study's budget is spent (1 of max_trials 1 trial asked): raise it with update_study");
     expect(textOf(idle)).not.toContain("are workers connected");
     expect(textOf(await call("describe_study", { study: "b" }))).toContain("max_trials 1");
 
@@ -207,8 +207,8 @@ describe("wait_for_progress on a study that can finish no more trials", () => {
     await call("tell_trial", { study: "w", trial, token, value: 0.3 });
     const r = await waiting;
     expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
-    expect(textOf(r)).toMatch(/^No further progress possible \(waited [0-9.]+s\): 1 trial\(s\) finished \(wanted 5\)/);
-    expect(textOf(r)).toContain("because the study's budget is spent (1 of max_trials 1 trials asked)");
+    expect(textOf(r)).toMatch(/^No further progress possible \(waited [0-9.]+s\): 1 trial finished \(wanted 5\)/);
+    expect(textOf(r)).toContain("because the study's budget is spent (1 of max_trials 1 trial asked)");
   });
 
   it("returns at once on a stopped study with nothing running, and waits while a trial still runs", async () => {

@@ -150,6 +150,6 @@ describe("wait_for_progress while the agent holds a trial", () => {
     const { trial: { number: trial } } = (await call("ask_trial", { study: "w", lease_ttl_s: 600 })).structuredContent as { trial: { number: number } };
     const r = await call("wait_for_progress", { study: "w", timeout_s: 0.2 });
     expect(r.structuredContent).toMatchObject({ timed_out: true, counts: { RUNNING: 2 } });
-    expect(textOf(r)).toContain(`Running trial(s) ${trial} were asked with ask_trial: they finish only when tell_trial reports them (waiting does not renew their lease).`);
+    expect(textOf(r)).toContain(`Running trial ${trial} was asked with ask_trial: it finishes only when tell_trial reports it (waiting does not renew its lease).`);
   });
 });

@@ -10,6 +10,7 @@
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { plural } from "../../domain/format.js";
 import { errorMeta } from "./uris.js";
 
 /** The budget of a call that names none, in characters. */
@@ -83,7 +84,7 @@ export async function fitPage(
 /** `s` cut to `max` characters, saying how many more there are and where to read them whole. */
 export function clip(s: string, max: number, whole: string): string {
   if (s.length <= max) return s;
-  return `${s.slice(0, max)}… (${s.length - max} more characters, use ${whole})`;
+  return `${s.slice(0, max)}… (${plural(s.length - max, "more character")}, use ${whole})`;
 }
 
 /** Arguments that ask a tool for less output, in the order the over-budget answer names them. */

@@ -5,6 +5,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { ERROR_CODES, TuneportError } from "../../domain/errors.js";
+import { plural } from "../../domain/format.js";
 import { PARAMS_CHARS, fmt, fmtParamsWithin, paramsWithin } from "../../service/summary.js";
 import type { TrialRow } from "../../service/paging.js";
 import type { StudyView, TrialView } from "../../service/views.js";
@@ -81,7 +82,7 @@ export function trialLine(t: TrialRow, paramChars = PARAMS_CHARS): string {
   if (t.params !== undefined) parts.push(fmtParamsWithin(t.params, `get_trial ${t.number} shows them all`, paramChars));
   if (t.duration_s !== undefined && t.duration_s !== null) parts.push(`${fmt(t.duration_s)}s`);
   const last = t.intermediate?.[t.intermediate.length - 1];
-  if (last && t.intermediate) parts.push(`${t.intermediate.length} reports, last step ${fmt(last[0])}=${fmt(last[1])}`);
+  if (last && t.intermediate) parts.push(`${plural(t.intermediate.length, "report")}, last step ${fmt(last[0])}=${fmt(last[1])}`);
   const rationale = note(t, "rationale");
   if (rationale) parts.push(`rationale: "${rationale}"`);
   const fail = note(t, "fail_reason");
@@ -110,7 +111,7 @@ export function studyLine(s: StudyView): string {
   const c = s.counts;
   const multi = s.directions.length > 1;
   const best = multi ? "Pareto front: see pareto_front" : s.best_trial ? `best ${fmt(s.best_trial.value)} (trial ${s.best_trial.number})` : "no result yet";
-  return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${s.n_trials} trials (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}${s.stopped ? "; STOPPED (resume_study hands out trials again)" : ""}`;
+  return `${s.name}: ${multi ? s.directions.join("/") : s.direction}, strategy ${s.strategy.name}${s.scheduler ? ` + ${s.scheduler.name}` : ""}, ${plural(s.n_trials, "trial")} (${c.COMPLETE} complete, ${c.RUNNING} running, ${c.WAITING} queued), ${best}${s.stopped ? "; STOPPED (resume_study hands out trials again)" : ""}`;
 }
 
 /**

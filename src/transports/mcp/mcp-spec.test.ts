@@ -54,7 +54,7 @@ describe("MCP 2025-11-25 rules", () => {
     expect(seen.map((p) => p.progress)).toEqual([1, 2]);
     for (const p of seen) {
       expect(p.total).toBe(2);
-      expect(p.message).toMatch(/trial\(s\) finished; best /);
+      expect(p.message).toMatch(/ trials? finished; best /);
     }
   });
 
@@ -80,7 +80,7 @@ describe("MCP 2025-11-25 rules", () => {
     })) as CallToolResult;
     expect(r.isError).toBeFalsy();
     expect(seen.map((p) => [p.progress, p.total])).toEqual([[1, 1]]);
-    expect(seen[0]?.message).toMatch(/^2 trial\(s\) finished \(waited for 1\); best 0\.3/);
+    expect(seen[0]?.message).toMatch(/^2 trials finished \(waited for 1\); best 0\.3/);
   });
 
   it("a multi-objective study's progress message points at pareto_front, not at a best that never comes", async () => {
@@ -102,7 +102,7 @@ describe("MCP 2025-11-25 rules", () => {
     })) as CallToolResult;
     expect(r.isError).toBeFalsy();
     // Before: "1 of 1 trial(s) finished; best none yet", with the trial on the front.
-    expect(seen.map((p) => p.message)).toEqual(["1 of 1 trial(s) finished; 2 objectives, so no single best: pareto_front gives the front"]);
+    expect(seen.map((p) => p.message)).toEqual(["1 of 1 trial finished; 2 objectives, so no single best: pareto_front gives the front"]);
   });
 
   it("gives every tool an outputSchema", async () => {

@@ -4,6 +4,7 @@ import { TuneportError } from "../../../domain/errors.js";
 import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt, fmtHypervolume } from "../../../service/summary.js";
+import { plural } from "../../../domain/format.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import { type McpBackend, askedOverMcp } from "../backend.js";
 import { fitPrefix } from "../budget.js";
@@ -205,7 +206,7 @@ async function waitRun(
     if (progressToken !== undefined && done > reported) {
       reported = done;
       // Several trials can finish between two looks: progress never passes its total.
-      const count = done > a.min_finished ? `${done} trial(s) finished (waited for ${a.min_finished})` : `${done} of ${a.min_finished} trial(s) finished`;
+      const count = done > a.min_finished ? `${plural(done, "trial")} finished (waited for ${a.min_finished})` : `${done} of ${plural(a.min_finished, "trial")} finished`;
       // A multi-objective study has no best trial: "best none yet" over a front of ten trials misled.
       const message = current.directions.length > 1
         ? `${count}; ${current.directions.length} objectives, so no single best: pareto_front gives the front`
@@ -231,8 +232,8 @@ async function waitRun(
   const timedOut = n < a.min_finished;
   const waited = (Date.now() - started) / 1000;
   const head = timedOut
-    ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${n} trial(s) finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
-    : `${n} trial(s) finished in ${fmt(waited)}s.`;
+    ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${plural(n, "trial")} finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
+    : `${plural(n, "trial")} finished in ${fmt(waited)}s.`;
   const idle = timedOut && current.counts.RUNNING === 0 && (current.counts.WAITING === 0 || stuck !== null);
   const idleHint = idle
     ? idleReason(stuck ?? (await stuckCause(backend, current)), current.counts.WAITING)
@@ -244,7 +245,7 @@ async function waitRun(
   const build = (k: number) => {
     const shown = newly.slice(newly.length - k);
     const lines = [head, ...shown.map((t) => trialLine(t))];
-    if (shown.length < n) lines.push(`(${n - shown.length} earlier ones not shown, use list_trials with sort "number" and descending true)`);
+    if (shown.length < n) lines.push(`(${n - shown.length} earlier ${n - shown.length === 1 ? "one" : "ones"} not shown, use list_trials with sort "number" and descending true)`);
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
     if (idleHint) lines.push(idleHint);
     return text(lines.join("\n"), {
@@ -274,7 +275,7 @@ async function stuckCause(backend: McpBackend, s: StudyView): Promise<string | n
   if (s.max_trials === null) return null;
   const { budget } = await backend.call("study_summary", { study: s.name });
   return budget && budget.used >= budget.max_trials
-    ? `because the study's budget is spent (${budget.used} of max_trials ${budget.max_trials} trials asked): raise it with update_study to go on`
+    ? `because the study's budget is spent (${budget.used} of max_trials ${plural(budget.max_trials, "trial")} asked): raise it with update_study to go on`
     : null;
 }
 
@@ -287,14 +288,14 @@ async function heldOverMcp(backend: McpBackend, study: string): Promise<string> 
   const held = backend.heldByAgent?.bind(backend) ?? askedOverMcp;
   const mine = page.trials.filter((t) => held(t.system_attrs?.worker)).map((t) => t.number);
   if (mine.length === 0) return "";
-  return `Running trial(s) ${mine.join(", ")} were asked with ask_trial: they finish only when tell_trial reports them (waiting does not renew their lease).`;
+  return `Running ${mine.length === 1 ? "trial" : "trials"} ${mine.join(", ")} ${mine.length === 1 ? "was" : "were"} asked with ask_trial: ${mine.length === 1 ? "it finishes" : "they finish"} only when tell_trial reports ${mine.length === 1 ? "it" : "them"} (waiting does not renew ${mine.length === 1 ? "its lease" : "their leases"}).`;
 }
 
 /** The idle line of wait_for_progress: the stuck cause, else no worker asking. */
 function idleReason(stuck: string | null, queued: number): string {
   return stuck !== null
     ? queued > 0
-      ? `Nothing is running, and the ${queued} queued trial(s) are not handed out ${stuck}.`
+      ? `Nothing is running, and the ${plural(queued, "queued trial")} ${queued === 1 ? "is" : "are"} not handed out ${stuck}.`
       : `Nothing is running or queued ${stuck}.`
     : "Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.";
 }
@@ -310,5 +311,5 @@ function frontLine(f: { n_front: number; n_complete: number; hypervolume: number
     f.reference_point_source === "derived"
       ? "derived from the current front, so not comparable with earlier calls' values; pareto_front with history: true compares them"
       : (f.reference_point_source ?? "no reference point yet");
-  return `Pareto front: ${f.n_front} trials, hypervolume ${fmtHypervolume(f.hypervolume)}${at} (${source}); read it with pareto_front.`;
+  return `Pareto front: ${plural(f.n_front, "trial")}, hypervolume ${fmtHypervolume(f.hypervolume)}${at} (${source}); read it with pareto_front.`;
 }

@@ -10,6 +10,7 @@ import { TRIAL_STATES } from "../../../domain/trial.js";
 import type { OpArgs } from "../../../service/ops/ops.js";
 import type { TrialField } from "../../../service/paging.js";
 import { PARAMS_CHARS, paramsWithin } from "../../../service/summary.js";
+import { plural } from "../../../domain/format.js";
 import { fitPage, overBudgetResult } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { compactTrial, trialLine } from "../format.js";
@@ -82,7 +83,7 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     const known = [...Object.keys(study.space), ...Object.keys(study.define_by_run ?? {})];
     const unknownParams = r.params.filter((p) => !known.includes(p));
     if (unknownParams.length > 0)
-      throw invalidArgument(`unknown parameter(s) ${unknownParams.map((p) => `'${p}'`).join(", ")} in params; the study's parameters are ${known.join(", ") || "(none yet)"}`);
+      throw invalidArgument(`unknown ${unknownParams.length === 1 ? "parameter" : "parameters"} ${unknownParams.map((p) => `'${p}'`).join(", ")} in params; the study's parameters are ${known.join(", ") || "(none yet)"}`);
   }
   const ask = (limit: number) =>
     backend.call("trials", {
@@ -100,7 +101,7 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
   // A value order ranks the trials that have a value; the others (RUNNING, FAIL, PRUNED without
   // a report, ...) are counted by the page, so that the listing does not read as the whole study.
   const withoutValue = page.without_value ?? 0;
-  const unranked = `${withoutValue} trial(s)${r.states ? ` in ${r.states.join("/")}` : ""} without a value ${withoutValue === 1 ? "is" : "are"} not ranked by value: sort "number" lists ${withoutValue === 1 ? "it" : "them"}.`;
+  const unranked = `${plural(withoutValue, "trial")}${r.states ? ` in ${r.states.join("/")}` : ""} without a value ${withoutValue === 1 ? "is" : "are"} not ranked by value: sort "number" lists ${withoutValue === 1 ? "it" : "them"}.`;
   if (page.trials.length === 0 && page.total === 0) {
     // In a multi-objective study no trial has the one value a value order ranks by: say so
     // rather than "no trial has completed"; likewise when every COMPLETE trial is infeasible.

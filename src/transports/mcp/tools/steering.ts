@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
+import { plural } from "../../../domain/format.js";
 import { fitPrefix } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { boundedStudy, compactTrial, spaceText } from "../format.js";
@@ -24,7 +25,7 @@ export const steeringTools: McpTool[] = [
     async run(a, { backend }) {
       const { study: s } = await backend.call("stop_study", { study: a.study });
       return text(
-        `Study '${s.name}' is stopped: asks get STUDY_STOPPED, so workers end their loops; ${s.counts.RUNNING} running trial(s) may still finish. resume_study hands out trials again.`,
+        `Study '${s.name}' is stopped: asks get STUDY_STOPPED, so workers end their loops; ${plural(s.counts.RUNNING, "running trial")} may still finish. resume_study hands out trials again.`,
         { study: s.name, stopped: s.stopped, counts: s.counts },
       );
     },
@@ -123,7 +124,7 @@ export const steeringTools: McpTool[] = [
       // Notes and max_trials take effect as they are; the plug-ins and the space shape the trials asked next.
       const shaping = changed.some((c) => c === "strategy" || c === "scheduler" || c === "space");
       const lines = [changed.length === 0 ? `Nothing changed in '${s.name}'.` : `Updated ${changed.join(", ")} of '${s.name}'${shaping ? "; trials asked from now on use it" : ""}.`];
-      if (changed.includes("strategy")) lines.push(`strategy: ${plug(s.strategy)} (learns from all ${s.n_trials} trials)`);
+      if (changed.includes("strategy")) lines.push(`strategy: ${plug(s.strategy)} (learns from ${s.n_trials === 1 ? "the study's 1 trial" : `all ${s.n_trials} trials`})`);
       if (changed.includes("scheduler")) lines.push(`scheduler: ${plug(s.scheduler)}`);
       if (changed.includes("space")) lines.push(`search space:\n${spaceText({ ...s, define_by_run: {} })}`);
       if (changed.includes("max_trials")) lines.push(`max_trials: ${s.max_trials ?? "none"}${await budgetNote(backend, s.name, s.max_trials)}`);
@@ -155,7 +156,7 @@ export const steeringTools: McpTool[] = [
         const next = from + k < page.total_lines ? String(from + k) : null;
         const tail =
           next === null
-            ? `(end of export: ${page.total_lines} lines)`
+            ? `(end of export: ${plural(page.total_lines, "line")})`
             : k === 0
               ? `(line ${from + 1} has ${page.lines[0]?.length ?? 0} characters, over this call's budget: call export_study with cursor "${from}" and a larger max_chars)`
               : `(lines ${from + 1}-${from + k} of ${page.total_lines}; call export_study with cursor "${next}" for more)`;
@@ -173,6 +174,6 @@ export const steeringTools: McpTool[] = [
 async function budgetNote(backend: McpBackend, study: string, max: number | null): Promise<string> {
   const used = max === null ? null : (await backend.call("study_summary", { study })).budget?.used;
   if (max !== null && used !== undefined && used !== null && used >= max)
-    return ` (already spent: ${used} trials asked). No trial is handed out; workers' loops end at their next ask. Raise it (or null: none) to go on.`;
+    return ` (already spent: ${plural(used, "trial")} asked). No trial is handed out; workers' loops end at their next ask. Raise it (or null: none) to go on.`;
   return `${used === undefined || used === null ? "" : ` (${used} used)`}. Workers whose loops ended on a spent budget must be started again.`;
 }

@@ -4,6 +4,7 @@ import { ERROR_CODES, invalidArgument } from "../../../domain/errors.js";
 import { likelyPluginName } from "../../../domain/plugin-options.js";
 import { studyRefSchema } from "../../../domain/study-name.js";
 import { firstSentence } from "../../../service/summary.js";
+import { plural } from "../../../domain/format.js";
 import { boundedStudy, spaceText, studyLine, studyWithSpacePrefix, trialLine } from "../format.js";
 import { errorMeta, studyUri } from "../uris.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -140,8 +141,8 @@ export const studyTools: McpTool[] = [
       const space = spaceText(study).split("\n");
       const build = (k: number) =>
         text(
-          `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${study.n_trials} trials).\n` +
-            `Search space${k < space.length ? ` (${k} of ${space.length} parameters listed; describe_study with a larger max_chars lists them all)` : ""}:\n${space.slice(0, k).join("\n")}\nResource: ${studyUri(study.name)}`,
+          `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${plural(study.n_trials, "trial")}).\n` +
+            `Search space${k < space.length ? ` (${k} of ${plural(space.length, "parameter")} listed; describe_study with a larger max_chars lists them all)` : ""}:\n${space.slice(0, k).join("\n")}\nResource: ${studyUri(study.name)}`,
           { created, ...studyWithSpacePrefix(study, k) },
         );
       // Never an error: the study exists now (a write answers even when nothing fits).
@@ -167,7 +168,7 @@ export const studyTools: McpTool[] = [
           `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}${missingNote(missing, "strategy")}`,
           `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}${missingNote(missing, "scheduler")}` : "none"}`,
           `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
-          `search space${k < space.length ? ` (${k} of ${space.length} parameters listed to fit this call's budget; call again with a larger max_chars for them all)` : ""}:`,
+          `search space${k < space.length ? ` (${k} of ${plural(space.length, "parameter")} listed to fit this call's budget; call again with a larger max_chars for them all)` : ""}:`,
           ...space.slice(0, k),
         ];
         if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
@@ -200,7 +201,7 @@ export const studyTools: McpTool[] = [
           content: [
             {
               type: "text",
-              text: `Not deleted: deleting '${s.name}' permanently removes its ${s.n_trials} trials (${s.counts.RUNNING} running). If that is intended, call delete_study again with confirm: true.`,
+              text: `Not deleted: deleting '${s.name}' permanently removes its ${plural(s.n_trials, "trial")} (${s.counts.RUNNING} running). If that is intended, call delete_study again with confirm: true.`,
             },
           ],
           structuredContent: { deleted: false, study: s.name, n_trials: s.n_trials },
@@ -208,7 +209,7 @@ export const studyTools: McpTool[] = [
           _meta: errorMeta("INVALID_ARGUMENT", ERROR_CODES.INVALID_ARGUMENT, { confirm: false }),
         };
       await backend.call("delete_study", { study: a.study });
-      return text(`Deleted study '${a.study}' and its ${s.n_trials} trials.`, { deleted: true, study: a.study, n_trials: s.n_trials });
+      return text(`Deleted study '${a.study}' and its ${plural(s.n_trials, "trial")}.`, { deleted: true, study: a.study, n_trials: s.n_trials });
     },
   }),
 
@@ -271,7 +272,7 @@ export const studyTools: McpTool[] = [
       // Attributes may hold up to 64 KB: name them rather than echo them (get_trial/describe_study show them).
       const set = [...Object.keys(a.attrs ?? {}), ...(a.notes !== undefined ? ["notes"] : [])];
       const keys = Object.keys(merged);
-      return text(`Set ${set.map((k) => JSON.stringify(k)).join(", ")} on ${where}; it has ${keys.length} user attribute(s).`, { set, keys });
+      return text(`Set ${set.map((k) => JSON.stringify(k)).join(", ")} on ${where}; it has ${plural(keys.length, "user attribute")}.`, { set, keys });
     },
   }),
 ];

@@ -265,7 +265,7 @@ describe("MCP tools and the op table", () => {
     // Trial 0 finished too, but 300 newer trials put it outside the page read: counted, not listed.
     expect(sc.new_trials.map((t) => t.number)).toEqual(late.map((t) => t.trial.number));
     const text = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
-    expect(text).toMatch(/\(1 earlier ones not shown/);
+    expect(text).toMatch(/\(1 earlier one not shown/);
     expect(limits.length).toBeGreaterThan(0);
     for (const l of limits) expect(l).toBeLessThanOrEqual(1000);
   });

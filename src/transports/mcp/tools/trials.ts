@@ -6,6 +6,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
 import { fmt, fmtHypervolume, fmtParams } from "../../../service/summary.js";
+import { plural } from "../../../domain/format.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
 import { HARD_MAX_CHARS, clip, fitPage, fitPrefix, overBudgetResult, resultChars } from "../budget.js";
@@ -299,7 +300,7 @@ export const trialTools: McpTool[] = [
       if (f.trials.length === 0 && a.cursor === undefined)
         return text(noFront(a.study, f.n_complete, f.n_feasible), { front: [], next_cursor: null });
       const head =
-        `Pareto front of '${a.study}' (${f.directions.join("/")}): ${f.n_front} trials of ${f.n_feasible} feasible (${f.n_complete} complete)${a.cursor ? ", after the cursor" : ""}; ` +
+        `Pareto front of '${a.study}' (${f.directions.join("/")}): ${plural(f.n_front, "trial")} of ${f.n_feasible} feasible (${f.n_complete} complete)${a.cursor ? ", after the cursor" : ""}; ` +
         `hypervolume ${fmtHypervolume(f.hypervolume)}${f.hypervolume_exact ? "" : " (Monte Carlo estimate)"} at reference point [${(f.reference_point ?? []).map(fmt).join(", ")}] (${f.reference_point_source}).`;
       // A front larger than any budget is read page by page: the cursor continues after the last trial shown
       // (the hint was "a larger max_chars", which at the cap could never show the rest).
@@ -358,7 +359,7 @@ export const trialTools: McpTool[] = [
           cursor: a.cursor,
           fields: a.fields,
           params: a.params,
-          head: (n, total) => `${n} of ${total} trials${a.cursor ? " (after the cursor)" : ""}, ${listOrder(a.sort, a.descending)}:`,
+          head: (n, total) => `${n} of ${plural(total, "trial")}${a.cursor ? " (after the cursor)" : ""}, ${listOrder(a.sort, a.descending)}:`,
           more: "list_trials with the same study, states, sort and descending",
           empty: `No trials${a.states ? ` in ${a.states.join("/")}` : ""} in '${a.study}' yet.`,
         },
@@ -442,10 +443,10 @@ export const trialTools: McpTool[] = [
       const build = (k: number) => {
         const shown = l.schedule.slice(0, k);
         const lines = [
-          `Trial ${l.trial} of '${l.study}' (${l.state}): best report ${fmt(l.value)} at its step ${fmt(l.step)}, model trained for ${fmt(l.until_step)} steps:`,
+          `Trial ${l.trial} of '${l.study}' (${l.state}): best report ${fmt(l.value)} at its step ${fmt(l.step)}, model trained for ${plural(l.until_step, "step")}:`,
           ...shown.map((seg) => `- from step ${fmt(seg.from_step)}: ${fmtParams(seg.params)} (trained by trial ${seg.trial})`),
         ];
-        if (k < l.schedule.length) lines.push(`… ${l.schedule.length - k} more segments: call get_lineage with a larger max_chars.`);
+        if (k < l.schedule.length) lines.push(`… ${plural(l.schedule.length - k, "more segment")}: call get_lineage with a larger max_chars.`);
         return text(lines.join("\n"), { ...l, schedule: shown, segments_total: l.schedule.length });
       };
       return fitPrefix(l.schedule.length, build, budget).result;
@@ -473,7 +474,7 @@ export const trialTools: McpTool[] = [
       const build = (k: number) => {
         const shown = tr.trajectory.slice(tr.trajectory.length - k);
         const lines = [
-          `Trial ${tr.trial} (${tr.state}): ${tr.trajectory.length} points${tr.thinned ? " (thinned)" : ""}${shown.length < tr.trajectory.length ? `, the last ${shown.length} shown (a larger max_chars shows more)` : ""}:`,
+          `Trial ${tr.trial} (${tr.state}): ${plural(tr.trajectory.length, "point")}${tr.thinned ? " (thinned)" : ""}${shown.length < tr.trajectory.length ? `, the last ${shown.length} shown (a larger max_chars shows more)` : ""}:`,
           ...shown.map((p) => `- ${p.step === null ? "start" : `step ${fmt(p.step)}`}${p.value !== null ? ` (value ${fmt(p.value)})` : ""}: ${fmtParams(p.params)}`),
         ];
         return text(lines.join("\n"), { ...tr, trajectory: shown, points_total: tr.trajectory.length });
