@@ -73,7 +73,7 @@ def test_options_and_errors(patient: tp.Client, name: str) -> None:
         study.plot("history")
     _fill_simple(study)
     assert "log-scale" in study.plot("history", log_y=True).caption
-    assert "against each of 1 parameters" in study.plot("slice", params=["y"]).caption
+    assert "against its 1 parameter" in study.plot("slice", params=["y"]).caption
     with pytest.raises(tp.InvalidArgumentError, match=r"unknown parameter\(s\) z"):
         study.plot("parallel", params=["x", "z"])
     with pytest.raises(tp.InvalidArgumentError, match="no intermediate values"):

@@ -8,6 +8,7 @@
  * returning Vega-Lite specs (see plots.ts for rendering); the front, feasibility and hypervolume
  * are domain/objectives.ts's.
  */
+import { plural } from "../domain/format.js";
 import { invalidArgument } from "../domain/errors.js";
 import { boundedHypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
 import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
@@ -75,7 +76,7 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[], 
   };
   const nInfeasible = rows.filter((r) => r.kind === "infeasible").length;
   const caption =
-    `Pareto front of '${study.name}' (${study.directions.join(", ")}): ${front.size} of ${rows.length} complete trials are on the front (red), ` +
+    `Pareto front of '${study.name}' (${study.directions.join(", ")}): ${front.size} of ${plural(rows.length, "complete trial")} ${front.size === 1 ? "is" : "are"} on the front (red), ` +
     `${rows.length - front.size - nInfeasible} dominated (blue), ${nInfeasible} infeasible (grey: a constraint c > 0).`;
   return withNote({ spec, caption }, opts);
 }
@@ -122,7 +123,7 @@ function matrixSpec(study: StudyView, done: readonly TrialView[], front: Readonl
   const caption =
     `Pareto front of '${study.name}' (${study.directions.join(", ")}) as a scatter matrix of every pair of ` +
     (k < m ? `objectives 0 to ${k - 1} (of ${m})` : `its ${m} objectives`) +
-    `: ${nFront} of ${rows.length} complete trials are on the front in all ${m} objectives (red), ${rows.length - nFront - nInfeasible} dominated (blue), ` +
+    `: ${nFront} of ${plural(rows.length, "complete trial")} ${nFront === 1 ? "is" : "are"} on the front in all ${m} objectives (red), ${rows.length - nFront - nInfeasible} dominated (blue), ` +
     `${nInfeasible} infeasible (grey: a constraint c > 0). Each cell is a 2-D projection, so front trials may look dominated in it.`;
   return { spec, caption };
 }
@@ -153,7 +154,7 @@ export function hypervolumeHistorySpec(study: StudyView, trials: readonly TrialV
     ],
   };
   const caption =
-    `Hypervolume of '${study.name}' (${study.directions.join(", ")}) after each trial that enlarged the front (${history.length} of ${opts.sampled?.counts?.COMPLETE ?? done.length} complete trials), ` +
+    `Hypervolume of '${study.name}' (${study.directions.join(", ")}) after each trial that enlarged the front (${history.length} of ${plural(opts.sampled?.counts?.COMPLETE ?? done.length, "complete trial")}), ` +
     `at the ${ref.source} reference point [${ref.point.map((x) => Number(x.toPrecision(6))).join(", ")}]` +
     (ref.source === "derived" ? " (derived from today's front, so earlier levels are measured against it too)." : ".") +
     (exact ? "" : " With this many objectives the levels are Monte Carlo estimates (about 1 %), not exact.");

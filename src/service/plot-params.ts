@@ -20,6 +20,7 @@
  * triangulation and does not extrapolate: cells more than two bandwidths from every trial
  * are left blank.
  */
+import { plural } from "../domain/format.js";
 import type { Distribution, ParamValue } from "../domain/distributions.js";
 import { choiceIndex } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
@@ -191,9 +192,9 @@ export function importancesSpec(study: StudyView, trials: readonly TrialView[], 
   const flag = few ? ` Few trials (under ${FEW_IMPORTANCE_TRIALS}): these shares are unstable and may change much as the study grows.` : "";
   const cut = shown.length < imp.importances.length ? ` The ${shown.length} most important of ${imp.importances.length} parameters are shown.` : "";
   return {
-    caption: `Parameter importances of '${study.name}' from ${imp.n_trials} complete trials (${imp.method}).${cut}${flag}`,
+    caption: `Parameter importances of '${study.name}' from ${plural(imp.n_trials, "complete trial")} (${imp.method}).${cut}${flag}`,
     spec: {
-      ...baseSpec(`Parameter importances — ${study.name}${few ? ` (only ${imp.n_trials} trials)` : ""}`),
+      ...baseSpec(`Parameter importances — ${study.name}${few ? ` (only ${plural(imp.n_trials, "trial")})` : ""}`),
       width: WIDTH,
       height: Math.min(640, Math.max(80, 24 * rows.length)),
       data: { values: rows },
@@ -253,10 +254,10 @@ export function parallelSpec(study: StudyView, trials: readonly TrialView[], opt
   const x = { field: "x", type: "quantitative", axis: null, title: null, scale: { domain: [-0.08, n + 0.5], nice: false, zero: false } };
   const y = { field: "y", type: "quantitative", axis: null, title: null, scale: { domain: [0, 1], nice: false } };
   const caption =
-    `Parallel coordinates of '${study.name}': ${sample.trials.length} complete trials, each a line across ${n} parameters and the objective ` +
+    `Parallel coordinates of '${study.name}': ${plural(sample.trials.length, "complete trial")}, each a line across ${plural(n, "parameter")} and the objective ` +
     `(axes labelled with real values; categorical parameters one slot per choice); colour = objective, darker is better.` +
-    `${note}${sampleNote(sample)}${opts.sampled?.note ?? ""}${absent > 0 ? ` Dashed segments skip a parameter the trial did not use (${absent} absent values).` : ""}` +
-    `${range.outside > 0 ? ` ${range.outside} objective values beyond the range (Tukey's outer fences) sit at the axis ends.` : ""}`;
+    `${note}${sampleNote(sample)}${opts.sampled?.note ?? ""}${absent > 0 ? ` Dashed segments skip a parameter the trial did not use (${plural(absent, "absent value")}).` : ""}` +
+    `${range.outside > 0 ? ` ${plural(range.outside, "objective value")} beyond the range (Tukey's outer fences) ${range.outside === 1 ? "sits" : "sit"} at the axis ends.` : ""}`;
   return {
     caption,
     spec: {
@@ -348,9 +349,9 @@ export function sliceSpec(study: StudyView, trials: readonly TrialView[], opts: 
     },
   }));
   const caption =
-    `Slice plot of '${study.name}': the objective of ${sample.trials.length} complete trials against each of ${axes.length} parameters ` +
+    `Slice plot of '${study.name}': the objective of ${plural(sample.trials.length, "complete trial")} against ${axes.length === 1 ? "its 1 parameter" : `each of ${axes.length} parameters`} ` +
     `(one panel each; a trial appears only in the panels of the parameters it used); colour = trial number.${note}${sampleNote(sample)}${opts.sampled?.note ?? ""}` +
-    `${range.outside > 0 ? ` ${range.outside} values beyond the y-range (Tukey's outer fences) are drawn on its edge.` : ""}`;
+    `${range.outside > 0 ? ` ${plural(range.outside, "value")} beyond the y-range (Tukey's outer fences) ${range.outside === 1 ? "is" : "are"} drawn on its edge.` : ""}`;
   return {
     caption,
     spec: { ...baseSpec(`Slice — ${study.name}`), data: { values: rows }, columns, concat: panels, resolve: { scale: { x: "independent", y: "shared", color: "shared" } } },
@@ -464,7 +465,7 @@ export function contourSpec(study: StudyView, trials: readonly TrialView[], opts
   if (panels.length === 0) throw invalidArgument(`contour needs at least 3 complete trials that used both parameters; none of ${skipped.join(", ")} has them`);
   const caption =
     `Contour plot of '${study.name}': the objective over ${panels.length === 1 ? "two parameters" : `${panels.length} pairs of parameters`}, ` +
-    `smoothed from ${sample.trials.length} complete trials by Gaussian-kernel regression (Scott's-rule bandwidth; blank cells are more than ` +
+    `smoothed from ${plural(sample.trials.length, "complete trial")} by Gaussian-kernel regression (Scott's-rule bandwidth; blank cells are more than ` +
     `${CONTOUR_REACH} bandwidths from any trial); circles = trials; colour darker is better.${note}${sampleNote(sample)}${opts.sampled?.note ?? ""}` +
     `${skipped.length > 0 ? ` Not drawn (fewer than 3 trials used both): ${skipped.join(", ")}.` : ""}`;
   const spec: VlSpec =

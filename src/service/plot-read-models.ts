@@ -13,6 +13,7 @@
  * Pure functions on data the service asks the study's strategy for (reads.ts) and passes in
  * `PlotOptions.readModels`; the service never reads a plug-in's attributes itself.
  */
+import { plural } from "../domain/format.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { LineageGraph, TrajectoryEntry } from "../domain/plugin.js";
 import { HEIGHT, type PlotSpec, WIDTH, baseSpec, shortNumber } from "./plot-scales.js";
@@ -110,7 +111,7 @@ export function lineageSpec(study: StudyView, graph: LineageGraph | undefined): 
   const exploits = edges.filter((e) => e.kind === "exploit").length;
   const explores = edges.length - exploits;
   const caption =
-    `PBT lineage of '${study.name}': ${rows.length} stretches of training (dots; a stretch is one set of params) of ${new Set(rows.map((r) => r.trial)).size} trials in ${members} population slots, ` +
+    `PBT lineage of '${study.name}': ${plural(rows.length, "stretch", "stretches")} of training (dots; a stretch is one set of params) of ${plural(new Set(rows.map((r) => r.trial)).size, "trial")} in ${plural(members, "population slot")}, ` +
     `over ${maxGen + 1} generations; ${exploits} checkpoint loads (exploits and refills: solid lines from the donor)` +
     (explores > 0 ? `, ${explores} explore-only changes (dashed)` : "") +
     "." +
@@ -167,10 +168,10 @@ export function trajectoriesSpec(study: StudyView, trials: readonly TrialView[],
     },
   };
   const caption =
-    `Hyperparameter trajectories of '${study.name}': ${names.join(", ")} per step for ${drawn.length} trials (the params in force after each applied update, the starting point at step 0)` +
+    `Hyperparameter trajectories of '${study.name}': ${names.join(", ")} per step for ${plural(drawn.length, "trial")} (the params in force after each applied update, the starting point at step 0)` +
     (withUpdates.length > drawn.length ? `; the ${drawn.length} latest of ${withUpdates.length} trials with updates are drawn` : "") +
     (allLog ? "; log scale" : "") +
-    (trajectories.length > withUpdates.length ? `; ${trajectories.length - withUpdates.length} trials without an update yet are left out` : "") +
+    (trajectories.length > withUpdates.length ? `; ${plural(trajectories.length - withUpdates.length, "trial")} without an update yet ${trajectories.length - withUpdates.length === 1 ? "is" : "are"} left out` : "") +
     ".";
   return { spec, caption };
 }

@@ -9,6 +9,7 @@
  * failed ones as ticks along the bottom), and a study with too many curves is sampled, never
  * cut silently.
  */
+import { plural } from "../domain/format.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { TrialState } from "../domain/trial.js";
 import {
@@ -131,9 +132,9 @@ export function historySpec(study: StudyView, trials: readonly TrialView[], opts
       encoding: { x, y: { value: HEIGHT - 7 }, color: colour },
     });
   const caption =
-    `Optimization history of '${study.name}': ${counts("COMPLETE")} complete trials (dots; orange = enqueued proposals), ` +
+    `Optimization history of '${study.name}': ${plural(counts("COMPLETE"), "complete trial")} (dots; orange = enqueued proposals), ` +
     `${counts("PRUNED")} pruned (grey, at their value or last report) and ${counts("FAIL")} failed` +
-    `${nRug > 0 ? ` (${nRug} trials without a value as ticks along the bottom)` : ""}; the line is the best value so far` +
+    `${nRug > 0 ? ` (${plural(nRug, "trial")} without a value as ticks along the bottom)` : ""}; the line is the best value so far` +
     `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${opts.sampled?.note ?? ""}${outsideNote(range, "trials")}`;
   return {
     caption,
@@ -172,9 +173,9 @@ export function intermediateSpec(study: StudyView, trials: readonly TrialView[],
   const integerSteps = rows.every((r) => Number.isInteger(r.step));
   const present = STATE_ORDER.filter((s) => sample.trials.some((t) => t.state === s));
   const caption =
-    `Learning curves of '${study.name}': intermediate values by step for ${sample.trials.length} trials; colour = the trial's state` +
+    `Learning curves of '${study.name}': intermediate values by step for ${plural(sample.trials.length, "trial")}; colour = the trial's state` +
     `${log ? "; log-scale y" : ""}.${sampleNote(sample)}${opts.sampled?.note ?? ""}` +
-    `${thinned > 0 ? ` ${thinned} curves longer than ${MAX_POINTS_PER_CURVE} points are thinned evenly.` : ""}` +
+    `${thinned > 0 ? ` ${plural(thinned, "curve")} longer than ${MAX_POINTS_PER_CURVE} points ${thinned === 1 ? "is" : "are"} thinned evenly.` : ""}` +
     `${nonFinite > 0 ? ` ${nonFinite} non-finite values (NaN, ±Infinity) are not drawn.` : ""}${outsideNote(range, "values")}`;
   return {
     caption,
@@ -217,7 +218,7 @@ export function edfSpec(study: StudyView, trials: readonly TrialView[], opts: Pl
   const ranks = thin(values.map((_, i) => i), MAX_EDF_POINTS);
   const rows = ranks.map((i) => ({ value: values[i] as number, x: clampTo(range, values[i] as number), share: (i + 1) / n }));
   const caption =
-    `Empirical distribution of the objective of '${study.name}' over ${n} complete trials: the share of trials with an objective ` +
+    `Empirical distribution of the objective of '${study.name}' over ${plural(n, "complete trial")}: the share of trials with an objective ` +
     `at most x (${study.direction === "minimize" ? "the earlier the curve rises, the more trials found low values" : "the later the curve rises, the more trials found high values"})` +
     `${log ? "; log-scale x" : ""}.${rows.length < n ? ` The step line passes through ${rows.length} of the ${n} values, evenly spaced by rank.` : ""}` +
     `${outsideNote(range, "trials")}`;

@@ -144,7 +144,7 @@ describe("dashboard reads", () => {
     expect(full.kind).toBe("history");
     expect(JSON.stringify(full.spec)).toContain("vega-lite");
     const one = await svc.execute("plot_spec", { study: "q", kind: "edf", trials: [0, 1, 2] });
-    expect(one.caption).toMatch(/over [1-3] complete trials/);
+    expect(one.caption).toMatch(/over [1-3] complete trials?:/);
     // A trial number the study does not have: it said "no finished trial to plot yet" of a study with 30.
     await expect(svc.execute("plot_spec", { study: "q", kind: "history", trials: [2, 1_000_000_000] })).rejects.toMatchObject({
       code: "NOT_FOUND",

@@ -90,6 +90,9 @@ describe("counts in answers", () => {
     expect(texts).toContain("1 report, last step 1=0.5");
     expect(texts).toContain("0 trials finished");
     expect(textOf(await session.call("ask_trial", { study: "s" }))).toContain("has used its budget of 1 trial");
+    // A plot's caption counts the same way (the history of one trial was of "1 complete trials").
+    expect(textOf(await call("plot", { study: "s", kind: "history" }))).toContain("Optimization history of 's': 1 complete trial (dots;");
+    expect(textOf(await call("plot", { study: "s", kind: "slice" }))).toContain("the objective of 1 complete trial against its 1 parameter");
     expect(textOf(await session.call("delete_study", { study: "s" }))).toContain("permanently removes its 1 trial (");
   });
 });
