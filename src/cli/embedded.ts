@@ -46,6 +46,8 @@ export interface EmbeddedOptions {
   readonly plotWarmupS?: number;
   /** Studies the server holds at most (StudyServiceOptions.maxStudies). */
   readonly maxStudies?: number;
+  /** Intermediate values one trial holds at most (StudyServiceOptions.maxIntermediate). */
+  readonly maxIntermediate?: number;
   /** The largest reply a change may have (StudyServiceOptions.maxReplyBytes). */
   readonly maxReplyBytes?: number;
   /** Strategies and schedulers beyond the built-ins (`--plugins`, plugin-module.ts). */
@@ -110,6 +112,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
     defaultLeaseTtlS: opts.leaseTtlS,
     ...(opts.reportCommitMs !== undefined ? { lazyCommitMs: opts.reportCommitMs } : {}),
     ...(opts.maxStudies !== undefined ? { maxStudies: opts.maxStudies } : {}),
+    ...(opts.maxIntermediate !== undefined ? { maxIntermediate: opts.maxIntermediate } : {}),
     ...(opts.maxReplyBytes !== undefined ? { maxReplyBytes: opts.maxReplyBytes } : {}),
     runner,
     plots,

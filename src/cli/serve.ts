@@ -78,6 +78,9 @@ Options:
   --max-studies N         studies this server holds at most; creating or importing more
                           is refused, so a client creating studies in a loop cannot
                           exhaust memory (each is kept in memory) [10000]
+  --max-intermediate N    intermediate values one trial holds at most; a report past it
+                          is refused INVALID_ARGUMENT, so one worker reporting without
+                          end cannot exhaust memory or disk [100000]
 ${pluginsHelp(26)}
   --max-message-bytes N   largest request accepted [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
@@ -126,6 +129,7 @@ ${pluginsHelp(26)}
     "lease-ttl": { type: "string" },
     "report-commit-ms": { type: "string" },
     "max-studies": { type: "string" },
+    "max-intermediate": { type: "string" },
     plugins: { type: "string" },
     "max-message-bytes": { type: "string" },
     "plot-warmup": { type: "string" },
@@ -161,6 +165,7 @@ ${pluginsHelp(26)}
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
     const maxStudies = intOption("max-studies", v["max-studies"], 1, 10_000_000);
+    const maxIntermediate = intOption("max-intermediate", v["max-intermediate"], 1, 100_000_000);
     const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
@@ -208,7 +213,7 @@ ${pluginsHelp(26)}
     // A change's reply is stored and sent whole: the service refuses, before applying it, one over a
     // quarter of the door's reply ceiling, which leaves room for the stored copy, the one being sent and the rest.
     const maxReplyBytes = limits.maxReplyBytes === undefined ? undefined : Math.floor(limits.maxReplyBytes / 4);
-    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxReplyBytes, plugins });
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxIntermediate, maxReplyBytes, plugins });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.
     const abandon = async () => {

@@ -26,6 +26,8 @@ export const inProcessRunner: SuggestRunner = {
 export interface ServiceCore {
   readonly log: Logger;
   readonly runner: SuggestRunner;
+  /** Intermediate values one trial holds at most (study-limits.ts `DEFAULT_MAX_INTERMEDIATE`). */
+  readonly maxIntermediate: number;
   /** Epoch milliseconds. */
   now(): number;
   /** A fresh storage-wide trial id (taken when the record is built, so concurrent studies never share one). */

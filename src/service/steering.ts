@@ -11,6 +11,7 @@ import { valueFields } from "../domain/trial.js";
 import type { ServiceCore } from "./core.js";
 import type * as S from "./ops/schemas.js";
 import { type TrialRecord, checkNewParams, learnParam, setTrial } from "./study-state.js";
+import { checkRoomForIntermediate } from "./study-limits.js";
 import { checkAttrsSize, trialOf } from "./trial-ops.js";
 import { type TrialView, trialView } from "./views.js";
 
@@ -58,6 +59,7 @@ export async function addTrial(core: ServiceCore, a: S.AddTrialArgs, requestId?:
   const state = a.state ?? "COMPLETE";
   const nObjectives = s.study.config.directions.length;
   const values = resultValues(a, nObjectives, state);
+  checkRoomForIntermediate(s.study.name, null, 0, a.intermediate?.length ?? 0, core.maxIntermediate);
   const intermediate = (a.intermediate ?? []).map(([step, v]) => ({ step, value: v }));
   for (let i = 1; i < intermediate.length; i++)
     if ((intermediate[i]?.step as number) <= (intermediate[i - 1]?.step as number)) throw invalidArgument("intermediate steps must increase");

@@ -67,6 +67,53 @@ describe("maxStudies", () => {
   });
 });
 
+/** The cap on a trial's intermediate values (`maxIntermediate`, serve --max-intermediate). */
+describe("maxIntermediate", () => {
+  let dir: string;
+  let storage: SqliteStorage;
+  let svc: StudyService;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tuneport-limits-"));
+    storage = new SqliteStorage({ path: join(dir, "db.sqlite") });
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, maxIntermediate: 3 });
+  });
+  afterEach(async () => {
+    await svc.close();
+    storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const stored = async (trial: number) => (await storage.loadTrials((await storage.listStudies())[0]!.id)).find((t) => t.number === trial)!.intermediate;
+
+  it("refuses a report past the cap with INVALID_ARGUMENT, stores nothing, and does not count a repeat of the last step", async () => {
+    await svc.createStudy({ name: "s", space: SPACE, strategy: "random" });
+    const { trial, lease } = await svc.execute("ask", { study: "s" });
+    const report = (step: number, value: number, requestId?: string) =>
+      svc.execute("report", { study: "s", trial: trial.number, token: lease.token, step, value }, requestId ? { requestId } : {});
+    for (let step = 0; step < 3; step++) await report(step, step / 10);
+    // The last step again (a resend, the client's repeat of a step already reported): nothing stored, nothing counted.
+    await report(2, 0.2);
+    await report(2, 0.2);
+    for (const requestId of ["r4", "r4", undefined]) {
+      const e = await refusal(report(3, 0.3, requestId));
+      expect(e.code).toBe("INVALID_ARGUMENT");
+      expect(e.data).toMatchObject({ reason: "max_intermediate", max_intermediate: 3, study: "s", trial: trial.number });
+      expect(e.message).toMatch(/trial 0 of 's' holds at most 3 intermediate values \(serve --max-intermediate 3\); it has 3 already/);
+    }
+    // The trial goes on: it is told as usual (committed after the reports, in order).
+    await svc.execute("tell", { study: "s", trial: trial.number, token: lease.token, state: "COMPLETE", value: 1 });
+    expect(await stored(trial.number)).toEqual([0, 1, 2].map((step) => ({ step, value: step / 10 })));
+  });
+
+  it("refuses an add_trial carrying more than the cap", async () => {
+    await svc.createStudy({ name: "s", space: SPACE });
+    const e = await refusal(svc.execute("add_trial", { study: "s", params: { x: 0.5 }, value: 1, intermediate: [[0, 1], [1, 1], [2, 1], [3, 1]] }));
+    expect(e.code).toBe("INVALID_ARGUMENT");
+    expect(e.data).toMatchObject({ reason: "max_intermediate", max_intermediate: 3 });
+    expect((await svc.getStudy({ study: "s" })).n_trials).toBe(0);
+    await svc.execute("add_trial", { study: "s", params: { x: 0.5 }, value: 1, intermediate: [[0, 1], [1, 1], [2, 1]] });
+  });
+});
+
 /**
  * What a change's reply may carry: bounds checked before a change is applied, since its reply is
  * stored for resends and sent whole (src/transports/zmq/zmq-server.reply-size.test.ts has the

@@ -44,7 +44,7 @@ import * as reads from "./reads.js";
 import { type SampledImportances, importancesFor, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
-import { DEFAULT_MAX_STUDIES, checkRoomForStudy } from "./study-limits.js";
+import { DEFAULT_MAX_INTERMEDIATE, DEFAULT_MAX_STUDIES, type LimitOptions, checkRoomForStudy } from "./study-limits.js";
 import { setStudyAttrs, updateStudy } from "./study-update.js";
 import * as trialOps from "./trial-ops.js";
 import { fastArgs } from "./ops/fast-args.js";
@@ -55,7 +55,7 @@ export { type SuggestRunner, inProcessRunner } from "./core.js";
 export { expiryAfterRestart } from "./leases.js";
 export { MAX_USER_ATTRS_BYTES } from "./trial-ops.js";
 
-export interface StudyServiceOptions {
+export interface StudyServiceOptions extends LimitOptions {
   readonly storage: Storage;
   readonly logger: Logger;
   /** Epoch milliseconds; injectable for tests. */
@@ -88,8 +88,6 @@ export interface StudyServiceOptions {
   readonly ownership?: Ownership;
   /** How long a `continue` report may wait for its commit after its reply (ms) [20]; 0: none (docs/DURABILITY.md). */
   readonly lazyCommitMs?: number;
-  /** Studies this server holds at most; more are refused (study-limits.ts `DEFAULT_MAX_STUDIES`). */
-  readonly maxStudies?: number;
   /** The largest reply a change with a request id may have, in packed bytes (idempotency.ts `replyChange`). */
   readonly maxReplyBytes?: number;
 }
@@ -150,6 +148,7 @@ export class StudyService {
     this.core = {
       log: this.log,
       runner: this.runner,
+      maxIntermediate: opts.maxIntermediate ?? DEFAULT_MAX_INTERMEDIATE,
       now: () => this.now(),
       allocTrialId: () => this.ownership.nextTrialId(),
       state: (name) => this.getState(name),

@@ -567,6 +567,9 @@ class Trial(_OptunaV2Suggest):
         non-blocking report's last answers): ``tuneport.torch.pbt_complete`` deletes them too."""
         self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
+        self._intermediate_full: InvalidArgumentError | None = None
+        """The server's refusal of a report past its per-trial limit (``serve --max-intermediate``):
+        later reports of a new step raise it here, unsent (the trial's values are never fewer)."""
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
         self._hypergradients_taken = False
         """The server took a report of this trial carrying hypergradients: its strategy reads them
@@ -667,6 +670,11 @@ class Trial(_OptunaV2Suggest):
             # A report on a trial finished elsewhere: what a blocking report raises (``_call``), Optuna's
             # UpdateFinishedTrialError (a RuntimeError), not the bare wire error.
             err = UpdateFinishedTrialError(err.message, err.data)
+        if self._note_full(err):
+            # Every report queued behind the first refused one is refused the same way: one warning.
+            with self._lock:
+                quiet = "max_intermediate" in self._warned_codes or quiet
+                self._warned_codes.add("max_intermediate")
         if isinstance(err, LeaseLostError):
             quiet = not self._mark_lost(err) or quiet
         elif isinstance(err, (FailedPreconditionError, NotFoundError)):
@@ -679,6 +687,21 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             if self._deferred_error is None:
                 self._deferred_error = err
+
+    def _note_full(self, err: Exception) -> bool:
+        """Keeps ``err`` when it is the server's per-trial limit on intermediate values; True then."""
+        if isinstance(err, InvalidArgumentError) and isinstance(err.data, Mapping) and err.data.get("reason") == "max_intermediate":
+            self._intermediate_full = err
+            return True
+        return False
+
+    def _refuse_when_full(self, step: float) -> None:
+        """@raises InvalidArgumentError, unsent, for a new step once the server refused one past its
+        limit: a loop reporting every step would otherwise send (and, without waiting, queue) one
+        refused request per step, each warned of."""
+        full = self._intermediate_full
+        if full is not None and not (self.intermediate and step == self.intermediate[-1][0]):
+            raise InvalidArgumentError(full.message, full.data)
 
     def _apply_decision(self, decision: Decision) -> None:
         if decision.budget is not None:
@@ -934,6 +957,10 @@ class Trial(_OptunaV2Suggest):
         Repeating the last step with the same value is harmless (returns a fresh decision, stores
         nothing); a step already reported with another value is ignored with a ``UserWarning``, as
         in Optuna (the value stays the first one); a lower step not reported yet is ``InvalidArgumentError``.
+        A trial holds at most the server's ``--max-intermediate`` values (100,000 by default): a
+        report of a new step past it raises ``InvalidArgumentError`` (``data["reason"] ==
+        "max_intermediate"``), nothing stored, and so does every later one, unsent (with ``wait=False``
+        the refusal is raised by the next report, warned of once); the trial can still be told.
         ``value`` may be NaN (a diverged run): it is stored, and schedulers treat it as the worst
         value, so such a trial is usually pruned at its next rung. Infinity is stored as is.
 
@@ -997,8 +1024,13 @@ class Trial(_OptunaV2Suggest):
             self._wait_reports()
         # Kept (not returned) until this report's own decision comes: should it raise, they stay.
         self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
+        self._refuse_when_full(s)
         payload = self._with_loaded(payload, s, _combined(self._unreturned).restore if self._unreturned else None)
-        result = self._call("report", {"step": s, "value": v, "data": payload})
+        try:
+            result = self._call("report", {"step": s, "value": v, "data": payload})
+        except InvalidArgumentError as err:
+            self._note_full(err)
+            raise
         self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
@@ -1064,6 +1096,7 @@ class Trial(_OptunaV2Suggest):
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+        self._refuse_when_full(step)
         payload = self._with_loaded(payload, step, _combined(self._unreturned).restore if self._unreturned else None)
         client = self.study.client
         args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}

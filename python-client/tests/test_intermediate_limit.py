@@ -1,0 +1,103 @@
+"""The server's per-trial limit on intermediate values (``tuneport serve --max-intermediate``),
+against a real server: a blocking report past it raises InvalidArgumentError, a non-blocking one
+raises it at the next report with one warning, later reports are refused unsent, nothing past the
+limit is stored, a repeat of the last step does not count, and the trial can still be told."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+LIMIT = 5
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tp.Client]:
+    srv = ServerProcess(tmp_path_factory.mktemp("capped") / "t.db", extra=["--max-intermediate", str(LIMIT)]).start()
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0, retries=1) as c:
+            yield c
+    finally:
+        srv.stop()
+
+
+def stored_steps(study: tp.Study, number: int) -> list[float]:
+    return [s for s, _ in study.trial(number).intermediate]
+
+
+def test_a_blocking_report_past_the_limit_is_refused_and_the_trial_is_told(capped: tp.Client, name: str) -> None:
+    study = capped.create_study(name, space={"x": tp.Float(0, 1)})
+    trial = study.ask()
+    for step in range(LIMIT):
+        trial.report(0.1 * step, step)
+    trial.report(0.1 * (LIMIT - 1), LIMIT - 1)  # the last step again: stores nothing, counts nothing
+    with pytest.raises(tp.InvalidArgumentError, match=r"holds at most 5 intermediate values \(serve --max-intermediate 5\)") as refused:
+        trial.report(1.0, LIMIT)
+    assert refused.value.data["reason"] == "max_intermediate"
+    assert refused.value.data["max_intermediate"] == LIMIT
+    trial.complete(0.5)
+    assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT)]
+    assert study.trial(trial.number).state == "COMPLETE"
+
+
+def test_non_blocking_reports_past_the_limit_raise_at_the_next_report_with_one_warning(
+    capped: tp.Client, name: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = capped.create_study(name, space={"x": tp.Float(0, 1)})
+    trial = study.ask()
+    with caplog.at_level(logging.WARNING, logger="tuneport"):
+        refused: tp.InvalidArgumentError | None = None
+        for step in range(LIMIT + 20):
+            try:
+                trial.report(0.1, step, wait=False)
+            except tp.InvalidArgumentError as err:  # the refusal of an earlier one, already answered
+                refused = err
+                break
+        if refused is None:
+            with pytest.raises(tp.InvalidArgumentError) as raised:
+                trial.flush_reports()
+            refused = raised.value
+        assert refused.data["reason"] == "max_intermediate"
+        # Known now: a new step is refused here, unsent, blocking or not.
+        sent: list[str] = []
+        real_call, real_submit = capped._call, capped._submit_report
+
+        def call(op: str, *a: Any, **k: Any) -> Any:
+            sent.append(op)
+            return real_call(op, *a, **k)
+
+        def submit(*a: Any, **k: Any) -> Any:
+            sent.append("queued")
+            return real_submit(*a, **k)
+
+        monkeypatch.setattr(capped, "_call", call)
+        monkeypatch.setattr(capped, "_submit_report", submit)
+        for wait in (False, True):
+            with pytest.raises(tp.InvalidArgumentError, match="max-intermediate"):
+                trial.report(0.2, LIMIT + 100, wait=wait)
+        assert sent == []
+        monkeypatch.undo()
+    warnings = [r for r in caplog.records if "non-blocking report" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    trial.complete(0.5)
+    assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT)]
+
+
+def test_the_limit_flag_is_checked(tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import SERVER_MAIN
+
+    out = subprocess.run(
+        ["node", str(SERVER_MAIN), "serve", "--storage", str(tmp_path / "t.db"), "--max-intermediate", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "--max-intermediate must be an integer in [1, 100000000]" in out.stderr
