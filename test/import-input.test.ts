@@ -112,6 +112,66 @@ describe("tuneport import refuses input instead of rewriting it", () => {
     await service.execute("delete_study", { study: "late" });
   });
 
+  describe("the define-by-run space limits that create_study, suggest and add_trial apply", () => {
+    /** A categorical of ~1 MB of JSON (10,000 choices of ~100 characters), its choices tagged `tag`. */
+    const megabyte = (tag: string) => ({ type: "categorical", choices: Array.from({ length: 10_000 }, (_, j) => `${tag}:${j}:${"z".repeat(90)}`) });
+    /** The header line's object (read once the study is exported, in beforeAll). */
+    const head = () => JSON.parse(header) as { config: Record<string, unknown> } & Record<string, unknown>;
+    /** Trial line `number` with a 1 MB categorical for each of `keys` (its value the first choice). */
+    const withParams = (number: number, keys: string[]) => {
+      const t = JSON.parse(trial) as { number: number; params: Record<string, unknown>; distributions: Record<string, unknown> };
+      t.number = number;
+      for (const k of keys) (t.params[k] = `${k}:0:${"z".repeat(90)}`), (t.distributions[k] = megabyte(k));
+      return JSON.stringify(t);
+    };
+    const file = (lines: string[]) => `${lines.join("\n")}\n`;
+    const KEYS = ["a", "b", "c", "d", "e"];
+
+    it("refuses a declared space over 4 Mi characters of JSON, naming line 1", async () => {
+      const h = head();
+      const space = Object.fromEntries(KEYS.map((k) => [k, megabyte(k)]));
+      const big = JSON.stringify({ ...h, trials: 0, config: { ...h.config, space } });
+      expect(await refusal(file([big]), "space")).toMatch(/^line 1: the search space takes at most 4,194,304 characters of JSON/);
+      const asCreated = JSON.stringify({ ...h, trials: 0, as_created: { space } });
+      expect(await refusal(file([asCreated]), "as-created")).toMatch(/^line 1: the search space takes at most 4,194,304/);
+    }, 60_000);
+
+    it("refuses one trial's distributions over 4 Mi characters, naming the line and the trial", async () => {
+      // Declared parameters (so no define-by-run ones), each drawn on this trial from a 1 MB widening of its declared choice.
+      const h = head();
+      const space = { ...(h.config.space as object), ...Object.fromEntries(KEYS.map((k) => [k, { type: "categorical", choices: [`${k}:0:${"z".repeat(90)}`] }])) };
+      const declared = JSON.stringify({ ...h, config: { ...h.config, space } });
+      expect(await refusal(file([declared, withParams(0, KEYS)]), "trial")).toMatch(
+        /^line 2: trial 0: a trial's distributions take at most 4,194,304 characters of JSON together \(this one's take [\d,]+\), as suggest holds them/,
+      );
+      expect((await service.importStudy(file([declared, withParams(0, KEYS.slice(0, 3))]), "trial-ok")).name).toBe("trial-ok");
+      await service.execute("delete_study", { study: "trial-ok" });
+    }, 60_000);
+
+    it("refuses define-by-run parameters over 4 Mi characters across trials, naming the line, the trial and the parameter", async () => {
+      const h = head();
+      const lines = [JSON.stringify({ ...h, trials: 5 }), ...KEYS.map((k, i) => withParams(i, [k]))];
+      expect(await refusal(file(lines), "dbr")).toMatch(/^line 6: trial 4: parameter 'e': the define-by-run parameters of a study take at most 4,194,304 characters of JSON together \(with this trial's, [\d,]+\), as suggest and add_trial hold them/);
+      // Within the limit (and a name reused across trials costs nothing more) it imports.
+      const fine = [JSON.stringify({ ...h, trials: 5 }), ...KEYS.map((_, i) => withParams(i, ["a"]))];
+      expect((await service.importStudy(file(fine), "dbr-ok")).name).toBe("dbr-ok");
+      await service.execute("delete_study", { study: "dbr-ok" });
+      expect((await service.listStudies()).map((s) => s.name)).toEqual(["src"]);
+    }, 60_000);
+
+    it("is what the tuneport import command says for a real file, importing nothing", async () => {
+      const dir = tempDir();
+      const db = join(dir, "t.db");
+      const path = join(dir, "dbr.jsonl");
+      writeFileSync(path, file([JSON.stringify({ ...head(), trials: 5 }), ...KEYS.map((k, i) => withParams(i, [k]))]));
+      const r = spawnSync(process.execPath, [CLI, "import", path, "--storage", db, "--name", "dbr"], { encoding: "utf8", timeout: 120_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/line 6: trial 4: parameter 'e': the define-by-run parameters of a study take at most/);
+      const list = spawnSync(process.execPath, [CLI, "studies", "list", "--storage", db, "--json"], { encoding: "utf8", timeout: 120_000 });
+      expect(list.stdout).not.toMatch(/"dbr"/);
+    }, 120_000);
+  });
+
   it("applies the study-name grammar to the file's name and to the new name", async () => {
     const rtl = `${header.replace('"name":"src"', `"name":${JSON.stringify("evil\u202Egnp")}`)}\n${trial}\n`;
     expect(await refusal(rtl)).toMatch(/line 1: .*U\+202E.*--name/);

@@ -24,7 +24,7 @@
  * part of it.
  */
 import { z } from "zod";
-import { type Distribution, type SearchSpace, contains, distributionSchema, formatZodError, paramNameSchema, parseSearchSpace, validateDistribution } from "../domain/distributions.js";
+import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type SearchSpace, checkSpaceSize, contains, distributionChars, distributionSchema, formatZodError, paramNameSchema, parseSearchSpace, validateDistribution } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
@@ -32,7 +32,7 @@ import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage
 import { studyNameProblem } from "../domain/study-name.js";
 import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
-import type { TrialRecord } from "./study-state.js";
+import { MAX_DEFINE_BY_RUN_CHARS, type TrialRecord } from "./study-state.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 import { leaseToken } from "./leases.js";
@@ -233,11 +233,12 @@ function parseHeader(
   // A study made with a plug-in module's strategy (serve --plugins) names one the catalogue lacks: its refusal says how to import it.
   const lacking = (plugins?.missingOf({ strategy: c.strategy, scheduler: c.scheduler ?? null }).length ?? 0) > 0;
   try {
-    space = parseSearchSpace(c.space);
+    // The bound create_study and update_study hold a declared space to (checkSpaceSize).
+    space = checkSpaceSize(parseSearchSpace(c.space));
     const was = header.as_created;
     if (was !== undefined)
       asCreated = {
-        ...(was.space !== undefined ? { space: parseSearchSpace(was.space) } : {}),
+        ...(was.space !== undefined ? { space: checkSpaceSize(parseSearchSpace(was.space)) } : {}),
         ...(was.strategy !== undefined ? { strategy: was.strategy } : {}),
         ...(was.scheduler !== undefined ? { scheduler: was.scheduler } : {}),
         ...(was.max_trials !== undefined ? { maxTrials: was.max_trials } : {}),
@@ -270,10 +271,40 @@ function parseHeader(
 }
 
 /**
+ * What the live ops refuse of a trial's distributions, for an imported trial (an edited file, or
+ * one written by another program): more than MAX_TRIAL_DISTRIBUTION_CHARS of JSON on one trial
+ * (`suggest`'s bound), or define-by-run parameters (those `space` does not declare) taking the
+ * study's past MAX_DEFINE_BY_RUN_CHARS together (`suggest`'s and `add_trial`'s, `checkNewParams`);
+ * `seen` carries the study's define-by-run parameters from trial to trial. Null when within both.
+ * Without it an import made a study that every view carried megabytes of, and that ask and tell
+ * would have refused to grow so.
+ */
+function distributionSizeProblem(trial: number, dists: Readonly<Record<string, Distribution>>, space: SearchSpace, seen: { names: Set<string>; chars: number }): string | null {
+  let chars = 0;
+  for (const [name, d] of Object.entries(dists)) {
+    chars += distributionChars(d);
+    if (Object.hasOwn(space, name) || seen.names.has(name)) continue;
+    seen.names.add(name);
+    seen.chars += name.length + distributionChars(d);
+    if (seen.chars > MAX_DEFINE_BY_RUN_CHARS)
+      return (
+        `trial ${trial}: parameter '${name}': the define-by-run parameters of a study take at most ${MAX_DEFINE_BY_RUN_CHARS.toLocaleString("en-US")} characters of JSON together ` +
+        `(with this trial's, ${seen.chars.toLocaleString("en-US")}), as suggest and add_trial hold them; reuse parameter names across trials, or search a large categorical as an int parameter indexing its choices`
+      );
+  }
+  if (chars > MAX_TRIAL_DISTRIBUTION_CHARS)
+    return (
+      `trial ${trial}: a trial's distributions take at most ${MAX_TRIAL_DISTRIBUTION_CHARS.toLocaleString("en-US")} characters of JSON together (this one's take ` +
+      `${chars.toLocaleString("en-US")}), as suggest holds them; search a large categorical as an int parameter indexing its choices`
+    );
+  return null;
+}
+
+/**
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
  * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
- * trial without a lease. `plugins` null reads the study's plug-ins unchecked (`export --format
+ * trial without a lease, a space or distributions past the ops' size limits (`distributionSizeProblem`). `plugins` null reads the study's plug-ins unchecked (`export --format
  * optuna` converts an export, whose plug-in may be one of a --plugins module the CLI lacks).
  */
 export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue | null = BUILTIN_PLUGINS): ImportedStudy {
@@ -282,6 +313,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
   let config: StudyConfig | null = null;
   const trials: StoredTrial[] = [];
   const attrRefs: { line: number; trial: number }[] = [];
+  const defineByRun = { names: new Set<string>(), chars: 0 };
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] as string).trim();
     if (raw === "") continue;
@@ -340,6 +372,8 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
         fail((err as Error).message);
       }
     }
+    const tooBig = distributionSizeProblem(t.number, t.distributions as Record<string, Distribution>, (config as StudyConfig).space, defineByRun);
+    if (tooBig !== null) fail(tooBig);
     // A value its distribution cannot produce (an edited file) would reach the strategies and plots.
     for (const [name, v] of Object.entries(t.params)) {
       const d = t.distributions[name] ?? (config as StudyConfig).space[name];
