@@ -2,7 +2,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { workerIdentity } from "./worker.js";
-import { MAX_NESTING, checkArgumentLimits, clipText, findForbiddenKey, findIllFormedString, jsonTextNestingExceeds, nestingExceeds } from "./input-limits.js";
+import fc from "fast-check";
+import { MAX_NESTING, checkArgumentLimits, clipText, findForbiddenKey, findIllFormedString, jsonTextDuplicateKey, jsonTextNestingExceeds, nestingExceeds } from "./input-limits.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -83,3 +84,54 @@ describe("checkArgumentLimits on a large value", () => {
   });
 });
 
+
+describe("jsonTextDuplicateKey", () => {
+  it("finds a key one object holds twice, at any depth, decoded", () => {
+    expect(jsonTextDuplicateKey('{"study":"a","study":"b"}')).toBe("study");
+    expect(jsonTextDuplicateKey('{"a":1,"\\u0061":2}')).toBe("a");
+    expect(jsonTextDuplicateKey('[1,{"x":[{"k":1, "k" :2}]}]')).toBe("k");
+    expect(jsonTextDuplicateKey('{"a\\"b":1,"a\\u0022b":2}')).toBe('a"b');
+  });
+
+  it("does not take equal keys of different objects, string values, or escaped quotes for duplicates", () => {
+    expect(jsonTextDuplicateKey('{"a":{"a":1},"b":{"a":2}}')).toBeNull();
+    expect(jsonTextDuplicateKey('{"a":"a","b":"a"}')).toBeNull();
+    expect(jsonTextDuplicateKey('{"a":["a","a"],"b":[{"a":1},{"a":1}]}')).toBeNull();
+    expect(jsonTextDuplicateKey('{"a\\\\":1,"a":2,"s":"\\\\\\",\\"a\\":"}')).toBeNull();
+    expect(jsonTextDuplicateKey('{"a\\nb":1,"a\\u000ab":2}')).toBe("a\nb");
+    expect(jsonTextDuplicateKey('"x"')).toBeNull();
+    expect(jsonTextDuplicateKey("{}")).toBeNull();
+  });
+
+  it("agrees with a reference on random objects written with repeated keys", () => {
+    type Node = { kind: "obj"; entries: [string, Node][] } | { kind: "arr"; items: Node[] } | { kind: "leaf"; value: unknown };
+    const key = fc.constantFrom("a", "b", "\\", '"', "é", "😀", "a\nb", "", "__x");
+    const { node } = fc.letrec<{ node: Node }>((tie) => ({
+      node: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        fc.record({ kind: fc.constant("leaf" as const), value: fc.oneof(fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null)) }),
+        fc.record({ kind: fc.constant("obj" as const), entries: fc.array(fc.tuple(key, tie("node")), { maxLength: 4 }) }),
+        fc.record({ kind: fc.constant("arr" as const), items: fc.array(tie("node"), { maxLength: 4 }) }),
+      ),
+    }));
+    /** JSON text, each key escaped one of two ways (plain or all \u escapes), with spaces. */
+    const write = (n: Node, alt: boolean): string =>
+      n.kind === "leaf"
+        ? JSON.stringify(n.value)
+        : n.kind === "arr"
+          ? `[ ${n.items.map((x) => write(x, alt)).join(" , ")} ]`
+          : `{ ${n.entries
+              .map(([k, v], j) => `${(alt && j % 2 === 1) ? `"${Array.from({ length: k.length }, (_, u) => `\\u${k.charCodeAt(u).toString(16).padStart(4, "0")}`).join("")}"` : JSON.stringify(k)} : ${write(v, alt)}`)
+              .join(" , ")} }`;
+    const hasDuplicate = (n: Node): boolean =>
+      n.kind === "obj" ? new Set(n.entries.map(([k]) => k)).size < n.entries.length || n.entries.some(([, v]) => hasDuplicate(v)) : n.kind === "arr" && n.items.some(hasDuplicate);
+    fc.assert(
+      fc.property(node, fc.boolean(), (n, alt) => {
+        const text = write(n, alt);
+        JSON.parse(text); // the scanner reads text JSON.parse accepted
+        expect(jsonTextDuplicateKey(text) !== null).toBe(hasDuplicate(n));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

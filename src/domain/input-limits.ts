@@ -182,3 +182,61 @@ export function clipText(s: string, max: number): string {
   const end = last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
   return Buffer.from(s.slice(0, end), "utf16le").toString("utf16le");
 }
+
+/** Marks an array on `jsonTextDuplicateKey`'s stack (an object's entry is its keys so far, or null before its first). */
+const IN_ARRAY = 0;
+
+/**
+ * The first key that one object of JSON `text` holds twice (decoded: `"a"` and `"\u0061"` are one
+ * key), found by reading the text; null when there is none. `JSON.parse` keeps the last of two
+ * equal keys without a word, where another parser may keep the first, so `{"study": "a", "study":
+ * "b"}` meant `b` here and perhaps `a` to a proxy or log that read it before; the ZeroMQ door
+ * refuses a duplicate key (msgpack-scan.ts), and the JSON doors refuse it the same way. Call it on
+ * text `JSON.parse` accepted (other text may answer either way). Strings are skipped with
+ * `indexOf`: a 4 MiB body costs a few milliseconds (docs/SECURITY.md has the figures).
+ */
+export function jsonTextDuplicateKey(text: string): string | null {
+  const stack: (Set<string> | null | typeof IN_ARRAY)[] = [];
+  let keyNext = false; // inside an object, after `{` or `,`: the next string is a key
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const open = i;
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return null;
+        let slashes = 0;
+        while (text.charCodeAt(i - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+      if (!keyNext) continue;
+      keyNext = false;
+      const raw = text.slice(open + 1, i);
+      const key = raw.includes("\\") ? (JSON.parse(text.slice(open, i + 1)) as string) : raw;
+      const top = stack.length - 1;
+      const keys = stack[top];
+      if (keys === null) {
+        stack[top] = new Set([key]);
+      } else if (keys !== IN_ARRAY && keys !== undefined) {
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+    } else if (c === 0x7b) {
+      stack.push(null);
+      keyNext = true;
+    } else if (c === 0x5b) {
+      stack.push(IN_ARRAY);
+      keyNext = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      keyNext = false;
+    } else if (c === 0x2c) keyNext = stack.length > 0 && stack[stack.length - 1] !== IN_ARRAY;
+  }
+  return null;
+}
+
+/** The refusal's words for `key`, found twice in one object of `where` (a key shown cut to 64 characters, as the ZeroMQ door shows it). */
+export function duplicateKeyMessage(where: string, key: string): { message: string; shown: string } {
+  const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+  return { message: `${where} holds an object with the key ${JSON.stringify(shown)} twice: the keys of an object must be unique (neither value is picked)`, shown };
+}

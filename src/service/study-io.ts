@@ -28,7 +28,7 @@ import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type SearchSpace, chec
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
-import { MAX_NESTING, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextNestingExceeds } from "../domain/input-limits.js";
+import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
@@ -331,6 +331,8 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       const cut = i === lines.length - 1 && header?.trials !== undefined && trials.length < header.trials;
       fail(`not valid JSON (${(err as Error).message})${cut ? "; the file ends inside this line: it was cut short (an interrupted copy?); nothing was imported" : ""}`);
     }
+    const duplicate = jsonTextDuplicateKey(raw);
+    if (duplicate !== null) fail(duplicateKeyMessage("the line", duplicate).message);
     const illFormed = findIllFormedString(json, "the line");
     if (illFormed !== null) fail(`${illFormed.replace(/^the line\./, "field ")} is not well-formed Unicode (a lone surrogate escape); strings are refused, never repaired`);
     const forbidden = findForbiddenKey(json, "the line");

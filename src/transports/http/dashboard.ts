@@ -27,7 +27,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { type ErrorCode, TuneportError } from "../../domain/errors.js";
-import { MAX_NESTING, checkArgumentLimits, jsonTextNestingExceeds } from "../../domain/input-limits.js";
+import { MAX_NESTING, checkArgumentLimits, duplicateKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../../domain/input-limits.js";
 import type { StudyChange } from "../../service/change-feed.js";
 import type { OpName } from "../../service/ops/ops.js";
 import { HttpDoor } from "./http-door.js";
@@ -253,6 +253,11 @@ export class DashboardServer {
       args = body.text === "" ? {} : JSON.parse(body.text);
     } catch {
       return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message: "the body is not JSON" } });
+    }
+    const duplicate = jsonTextDuplicateKey(body.text);
+    if (duplicate !== null) {
+      const { message, shown } = duplicateKeyMessage(`${op}: the body`, duplicate);
+      return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message, data: { duplicate_key: shown } } });
     }
     try {
       checkArgumentLimits(op, args);

@@ -33,7 +33,7 @@ import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 import { ERROR_META_KEY, errorMeta } from "./uris.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
-import { bodyProblem, forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
+import { bodyProblem, duplicateKeyReply, forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
 import { requestProblem, reusedIdProblem } from "./request-shape.js";
 import { HttpDoor } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
@@ -213,7 +213,7 @@ export class McpHttpServer {
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(forbiddenKeyReply(body, forbidden)));
         return;
       }
-      const badArguments = bodyProblem(body) ?? toolArgumentsProblem(body) ?? requestProblem(body);
+      const badArguments = duplicateKeyReply(read.text, body) ?? bodyProblem(body) ?? toolArgumentsProblem(body) ?? requestProblem(body);
       if (badArguments !== null) {
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(badArguments));
         return;

@@ -9,7 +9,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { Transform, type TransformCallback, type Writable } from "node:stream";
-import { MAX_NESTING, findForbiddenKey, forbiddenKeyMessage, jsonTextNestingExceeds } from "../../domain/input-limits.js";
+import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, forbiddenKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../../domain/input-limits.js";
 import { requestProblem } from "./request-shape.js";
 
 /** Largest stdio message accepted (the HTTP transport's body limit). */
@@ -173,6 +173,18 @@ export function forbiddenKeyReply(message: unknown, path: string): JsonRpcErrorR
   };
 }
 
+/**
+ * The refusal (-32600, with a string or number id) of message text `text`, already parsed as
+ * `message`, that holds one key twice in an object, or null (`jsonTextDuplicateKey`): the SDK's
+ * `JSON.parse` kept the last of the two without a word.
+ */
+export function duplicateKeyReply(text: string, message: unknown): JsonRpcErrorReply | null {
+  const key = jsonTextDuplicateKey(text);
+  if (key === null) return null;
+  const raw = typeof message === "object" && message !== null && !Array.isArray(message) ? (message as { id?: unknown }).id : undefined;
+  return refusal(typeof raw === "number" || typeof raw === "string" ? raw : null, -32600, duplicateKeyMessage("the message", key).message);
+}
+
 /** A JSON-RPC error reply refusing a message with INVALID_ARGUMENT (`code`: -32700, -32600 or -32602). */
 function refusal(id: string | number | null, code: number, message: string): JsonRpcErrorReply {
   return { jsonrpc: "2.0", id, error: { code, message: `INVALID_ARGUMENT: ${message}`, data: { code: "INVALID_ARGUMENT" } } };
@@ -183,7 +195,8 @@ const invalidRequest = (message: string): JsonRpcErrorReply => refusal(null, -32
 /**
  * The refusal of a stdio line that is not one JSON-RPC 2.0 message as MCP uses them, or null:
  * not JSON (-32700), or not a request, notification or response (-32600; a batch too, which MCP
- * 2025-06-18 dropped), a key `__proto__` (-32600, which the SDK's schemas would drop), or a tool
+ * 2025-06-18 dropped), a key `__proto__` (-32600, which the SDK's schemas would drop), a key twice
+ * in one object (-32600, `duplicateKeyReply`), or a tool
  * call's arguments that are no object (-32602), or a request of another shape the SDK would drop or
  * answer as its own failure (`requestProblem`, request-shape.ts). The SDK's stdio transport drops the first kinds
  * without a word, so a client waiting for the answer would wait for ever; JSON-RPC 2.0 §5 says to
@@ -200,6 +213,8 @@ export function stdioLineProblem(text: string): JsonRpcErrorReply | null {
   }
   const forbidden = mayHoldForbiddenKey(text) ? findForbiddenKey(m, "message") : null;
   if (forbidden !== null) return forbiddenKeyReply(m, forbidden);
+  const duplicate = duplicateKeyReply(text, m);
+  if (duplicate !== null) return duplicate;
   if (Array.isArray(m)) return invalidRequest("batches are not supported: send one JSON-RPC message per line");
   return messageProblem(m);
 }
