@@ -82,7 +82,9 @@ Options:
                           is refused INVALID_ARGUMENT, so one worker reporting without
                           end cannot exhaust memory or disk [100000]
 ${pluginsHelp(26)}
-  --max-message-bytes N   largest request accepted [1048576]
+  --max-message-bytes N   largest request accepted; a larger one up to twice it is
+                          answered MESSAGE_TOO_LARGE, one over twice it disconnects its
+                          client (what a connection may hold mid-frame) [1048576]
   --max-inflight N        requests one client may have in flight; more are answered
                           UNAVAILABLE [1000]
   --max-reply-mib N       memory the server's buffers (replies not yet sent) may hold

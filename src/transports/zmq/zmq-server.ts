@@ -88,8 +88,16 @@ export const HELD_CHECK_MS = 5;
 /** How long a closing server's socket keeps sending replies already answered. */
 const CLOSE_LINGER_MS = 2000;
 export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
-/** Frames above this are dropped by libzmq itself (the peer is disconnected). */
-const HARD_MESSAGE_LIMIT = 64 * 1024 * 1024;
+/**
+ * The largest frame libzmq takes, as a multiple of `maxMessageBytes`: a larger one is dropped by
+ * libzmq as soon as its header declares it, and the peer disconnected. Frames between the two are
+ * received whole and answered MESSAGE_TOO_LARGE with the request's id. libzmq holds what a peer
+ * sent of a frame until the frame ends or the peer leaves, so this is what one connection can make
+ * the server hold; it was 64 MiB whatever `maxMessageBytes`: 100 raw ZMTP peers that each sent
+ * 20 MiB of a 63 MiB frame and idled grew the server from 131 to 2,124 MiB RSS (a probe of
+ * 2026-12-06, `bench/zmq-partial-frames.mjs`), and a few hundred more would have had it killed.
+ */
+export const HARD_LIMIT_FACTOR = 2;
 
 /** Client identities remembered from `hello` at most (about 300 bytes each). */
 const MAX_IDENTITIES = 10_000;
@@ -107,7 +115,7 @@ const OPTIONAL_ARGS = ["ask.study_created_at", "add_trial.started_at", "add_tria
  * The frames a request may carry before its payload (the routing id included), and their size: a
  * REQ socket adds an empty delimiter, each proxy on the way a routing id (libzmq's are at most
  * 255 bytes). Every prefix frame is echoed on the reply, so without a bound a client's junk frames
- * (any number, up to the 64 MiB frame limit each, never counted against --max-message-bytes)
+ * (any number, up to the frame limit each, never counted against --max-message-bytes)
  * were held with every reply it did not read: 40 requests of [32 MiB, get_study] grew the server
  * by 1.2 GB.
  */
@@ -209,7 +217,7 @@ export class ZmqServer {
     this.router = new Router({
       ...(context ? { context, zapDomain: "tuneport" } : {}),
       linger: 0,
-      maxMessageSize: Math.max(HARD_MESSAGE_LIMIT, this.maxBytes * 2),
+      maxMessageSize: this.maxBytes * HARD_LIMIT_FACTOR,
       sendHighWaterMark: REPLY_QUEUE,
       // A ROUTER never blocks a send (a peer over its high-water mark loses the message, as
       // before): with a zero timeout zeromq.js sends at once and settles the promise before
