@@ -111,6 +111,27 @@ describe("a server at its --max-studies", () => {
   });
 });
 
+describe("a trial at the server's --max-intermediate", () => {
+  it("report_intermediate says so and what to do, not which argument to fix", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const capped = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, maxIntermediate: 2 });
+    const small = await memoryMcp({ service: capped });
+    try {
+      const call = async (name: string, args: Record<string, unknown>) => (await small.client.callTool({ name, arguments: args })) as CallToolResult;
+      await call("create_study", { name: "iv", space: SPACE });
+      const { trial, token } = (await call("ask_trial", { study: "iv" })).structuredContent as { trial: number; token: string };
+      for (const step of [1, 2]) expect((await call("report_intermediate", { study: "iv", trial, token, step, value: 0.5 })).isError).toBeFalsy();
+      const refused = await call("report_intermediate", { study: "iv", trial, token, step: 3, value: 0.5 });
+      expect(refused.isError).toBe(true);
+      expect(textOf(refused)).toMatch(/^Error INVALID_ARGUMENT: trial 0 of 'iv' holds at most 2 intermediate values.*\nNext step: .*tell_trial.*every k-th step.*--max-intermediate/s);
+    } finally {
+      await small.close();
+      await capped.close();
+      storage.close();
+    }
+  });
+});
+
 describe("a study that hands out no trials says why", () => {
   it("a PBT population whose script keeps failing: the ask names the error and the way back, not a wider space", async () => {
     await call("create_study", { name: "f", space: SPACE, strategy: { name: "pbt", options: { population_size: 2, max_failures: 0 } } });

@@ -155,7 +155,9 @@ function nextStep(err: TuneportError): string {
     case "ALREADY_EXISTS":
       return "Pass load_if_exists: true to reuse that study, or choose another name.";
     case "INVALID_ARGUMENT":
-      return "tool" in d
+      return d.reason === "max_intermediate"
+        ? "This trial holds as many intermediate values as the server allows: stop reporting it (tell_trial its result), and report every k-th step in later trials; its operator may raise serve --max-intermediate."
+        : "tool" in d
         ? "Fix the argument named above and call again (tools/list shows each tool's arguments)."
         : /no trial has one value to rank by/.test(err.message)
         ? "Nothing to fix in the arguments: call pareto_front for a multi-objective study's best trials."
