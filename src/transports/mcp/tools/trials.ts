@@ -52,13 +52,18 @@ const listOrder = (sort: "number" | "value", descending: boolean): string =>
  * suggests that name. A study that has suggested nothing yet cannot tell, and says nothing.
  */
 async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>): Promise<{ rest: string; held: string; unseen: string[] }> {
-  const { space, stopped, max_trials, define_by_run } = (await backend.call("get_study", { study })).study;
+  const { space, stopped, max_trials, define_by_run, counts } = (await backend.call("get_study", { study })).study;
   const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study })).budget?.used ?? 0) : 0;
+  // The queue is served in order and this proposal joined it last: with more queued than the
+  // budget has room for, it is never handed out, though "it will be evaluated" said otherwise.
+  const queued = counts.WAITING ?? 0;
   const held = stopped
     ? " The study is stopped: no worker gets it until resume_study."
     : max_trials !== null && used >= max_trials
       ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
-      : "";
+      : max_trials !== null && queued > max_trials - used
+        ? ` But the study's max_trials budget has room for ${plural(max_trials - used, "more trial", "more trials")} (${used} of ${max_trials} asked) and ${queued} are queued, this one last: no worker gets it unless update_study raises max_trials (or cancel_trial withdraws queued ones ahead of it).`
+        : "";
   const drawn = Object.keys(space).filter((k) => !(k in params));
   const seen = Object.keys(define_by_run ?? {});
   const unseen = Object.keys(space).length === 0 && seen.length > 0 ? Object.keys(params).filter((k) => !seen.includes(k)) : [];

@@ -1,0 +1,66 @@
+/**
+ * An agent's proposals beside a live Python worker under a max_trials budget (helper 47's audit of
+ * agents and workers sharing one study). The queue is served in order, so a proposal queued past
+ * the budget's room is never handed out: enqueue_trial said "It will be evaluated before the
+ * strategy's own suggestions" and nothing else, and the agent waited for a trial no worker would
+ * get.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, expect, it } from "vitest";
+import { ROOT, call, connectStdio, exited, freePort, sc, tempDir, textOf } from "./mcp-helpers.js";
+
+const PYTHON = join(ROOT, ".venv", "bin", "python");
+const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  for (const p of children.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
+/** A worker as Optuna users write one: optimize until the study has no more trials to give. */
+const WORKER = `
+import sys
+import tuneport as tp
+endpoint, name = sys.argv[1], sys.argv[2]
+done = []
+def objective(trial):
+    done.append(trial.number)
+    return (float(trial.params["x"]) - 0.3) ** 2
+with tp.connect(endpoint) as client:
+    client.load_study(name).optimize(objective, n_trials=100)
+print("ran " + ",".join(str(n) for n in done), flush=True)
+`;
+
+it("enqueue_trial says when a proposal queues past the max_trials budget", async () => {
+  expect(existsSync(PYTHON), "make venv creates the Python client's virtualenv").toBe(true);
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const ep = `tcp://127.0.0.1:${await freePort()}`;
+  const { client } = await connectStdio(["--storage", join(tmp.dir, "queue.db"), "--bind", ep]);
+  cleanups.push(() => client.close());
+
+  const created = await call(client, "create_study", { name: "q", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1, max_trials: 3 });
+  expect(created.isError, textOf(created)).toBeFalsy();
+  const replies = [];
+  for (const x of [0.1, 0.2, 0.3, 0.4]) replies.push(await call(client, "enqueue_trial", { study: "q", params: { x }, rationale: `x = ${x}` }));
+  for (const r of replies.slice(0, 3)) {
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect(textOf(r)).not.toContain("budget");
+  }
+  const past = textOf(replies[3]);
+  expect(past).toMatch(/^Queued trial 3 of 'q'/);
+  expect(past).toContain("the study's max_trials budget has room for 3 more trial(s) (0 of 3 asked) and 4 are queued, this one last: no worker gets it unless update_study raises max_trials");
+
+  // The worker takes the first three proposals in order and its loop ends on the spent budget.
+  let out = "";
+  const worker = spawn(PYTHON, ["-c", WORKER, ep, "q"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONPATH: join(ROOT, "python-client", "src") } });
+  children.push(worker);
+  worker.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  worker.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  expect(await exited(worker), out).toBe(0);
+  expect(out).toMatch(/^ran 0,1,2$/m);
+  const waiting = sc(await call(client, "list_trials", { study: "q", states: ["WAITING"] })).trials.map((t: { number: number }) => t.number);
+  expect(waiting).toEqual([3]);
+}, 120_000);
