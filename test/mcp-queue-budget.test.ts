@@ -3,7 +3,8 @@
  * agents and workers sharing one study). The queue is served in order, so a proposal queued past
  * the budget's room is never handed out: enqueue_trial said "It will be evaluated before the
  * strategy's own suggestions" and nothing else, and the agent waited for a trial no worker would
- * get.
+ * get. And queued trials that no worker asks for (none connected yet, or their loops ended on a
+ * stop or a spent budget) left wait_for_progress's timeout without a word on why nothing ran.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -33,7 +34,7 @@ with tp.connect(endpoint) as client:
 print("ran " + ",".join(str(n) for n in done), flush=True)
 `;
 
-it("enqueue_trial says when a proposal queues past the max_trials budget", async () => {
+it("enqueue_trial says when a proposal queues past the max_trials budget, and an idle wait says no worker asked for the queued ones", async () => {
   expect(existsSync(PYTHON), "make venv creates the Python client's virtualenv").toBe(true);
   const tmp = tempDir();
   cleanups.push(tmp.cleanup);
@@ -53,6 +54,11 @@ it("enqueue_trial says when a proposal queues past the max_trials budget", async
   expect(past).toMatch(/^Queued trial 3 of 'q'/);
   expect(past).toContain("the study's max_trials budget has room for 3 more trial(s) (0 of 3 asked) and 4 are queued, this one last: no worker gets it unless update_study raises max_trials");
 
+  // No worker yet: the wait times out and says why nothing ran.
+  const idle = await call(client, "wait_for_progress", { study: "q", timeout_s: 1 });
+  expect(sc(idle)).toMatchObject({ timed_out: true, finished: 0 });
+  expect(textOf(idle)).toContain("Nothing is running, and no worker asked for the 4 queued trial(s): are workers connected?");
+
   // The worker takes the first three proposals in order and its loop ends on the spent budget.
   let out = "";
   const worker = spawn(PYTHON, ["-c", WORKER, ep, "q"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONPATH: join(ROOT, "python-client", "src") } });
@@ -63,4 +69,9 @@ it("enqueue_trial says when a proposal queues past the max_trials budget", async
   expect(out).toMatch(/^ran 0,1,2$/m);
   const waiting = sc(await call(client, "list_trials", { study: "q", states: ["WAITING"] })).trials.map((t: { number: number }) => t.number);
   expect(waiting).toEqual([3]);
+
+  // Raised by one, the last proposal is handed out no more than before: the loop has ended.
+  await call(client, "update_study", { study: "q", max_trials: 4 });
+  const ended = await call(client, "wait_for_progress", { study: "q", timeout_s: 1 });
+  expect(textOf(ended)).toContain("no worker asked for the 1 queued trial(s): are workers connected? A worker's loop ends when the study is stopped or its budget is spent");
 }, 120_000);

@@ -234,7 +234,9 @@ async function waitRun(
   const head = timedOut
     ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${plural(n, "trial")} finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
     : `${plural(n, "trial")} finished in ${fmt(waited)}s.`;
-  const idle = timedOut && current.counts.RUNNING === 0 && (current.counts.WAITING === 0 || stuck !== null);
+  // Queued trials that nobody asked for are idle too: workers' loops have ended (a stop or a spent
+  // budget since lifted) or none is connected; without this line the wait said nothing about why.
+  const idle = timedOut && current.counts.RUNNING === 0;
   const idleHint = idle
     ? idleReason(stuck ?? (await stuckCause(backend, current)), current.counts.WAITING)
     : timedOut && current.counts.RUNNING > 0
@@ -297,7 +299,9 @@ function idleReason(stuck: string | null, queued: number): string {
     ? queued > 0
       ? `Nothing is running, and the ${plural(queued, "queued trial")} ${queued === 1 ? "is" : "are"} not handed out ${stuck}.`
       : `Nothing is running or queued ${stuck}.`
-    : "Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.";
+    : queued > 0
+      ? `Nothing is running, and no worker asked for the ${plural(queued, "queued trial")}: are workers connected? A worker's loop ends when the study is stopped or its budget is spent, and must be started again after resume_study or update_study. You can evaluate them yourself with ask_trial/tell_trial.`
+      : "Nothing is running or queued: are workers connected? You can evaluate trials yourself with ask_trial/tell_trial.";
 }
 
 /** wait_for_progress's line about a multi-objective study's front. */
