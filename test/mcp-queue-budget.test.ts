@@ -74,3 +74,38 @@ it("enqueue_trial says when a proposal queues past the max_trials budget, and an
   const ended = await call(client, "wait_for_progress", { study: "q", timeout_s: 1 });
   expect(textOf(ended)).toContain("no worker asked for the 1 queued trial(s): are workers connected? A worker's loop ends when the study is stopped or its budget is spent");
 }, 120_000);
+
+it("a cancelled proposal queued again: the refusal says skip_if_exists: false, which queues it for the worker", async () => {
+  expect(existsSync(PYTHON), "make venv creates the Python client's virtualenv").toBe(true);
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const ep = `tcp://127.0.0.1:${await freePort()}`;
+  const { client } = await connectStdio(["--storage", join(tmp.dir, "again.db"), "--bind", ep]);
+  cleanups.push(() => client.close());
+
+  await call(client, "create_study", { name: "a", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
+  const first = sc(await call(client, "enqueue_trial", { study: "a", params: { x: 0.5 }, rationale: "a guess" })).trial.number;
+  expect((await call(client, "cancel_trial", { study: "a", trial: first })).isError).toBeFalsy();
+  // skip_if_exists (default true) matches the cancelled proposal: the answer says how to queue it anyway.
+  const skipped = await call(client, "enqueue_trial", { study: "a", params: { x: 0.5 }, rationale: "on second thought, yes" });
+  expect(sc(skipped).created).toBe(false);
+  expect(textOf(skipped)).toBe(`Not queued: trial ${first} already has these values (FAIL). enqueue_trial skips a configuration that any trial has, a cancelled or failed one too: pass skip_if_exists: false to queue it again.`);
+  const queued = await call(client, "enqueue_trial", { study: "a", params: { x: 0.5 }, rationale: "on second thought, yes", skip_if_exists: false });
+  expect(sc(queued).created).toBe(true);
+  const again = sc(queued).trial.number;
+  expect(textOf(await call(client, "enqueue_trial", { study: "a", params: { x: 0.5 }, rationale: "twice" }))).toContain(
+    `Not queued: trial ${again} already has these values (WAITING). It is queued already`,
+  );
+
+  let out = "";
+  const worker = spawn(PYTHON, ["-c", WORKER.replace("n_trials=100", "n_trials=1"), ep, "a"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONPATH: join(ROOT, "python-client", "src") } });
+  children.push(worker);
+  worker.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  worker.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  expect(await exited(worker), out).toBe(0);
+  expect(out).toContain(`ran ${again}\n`);
+  const done = sc(await call(client, "get_trial", { study: "a", trial: again })).trial;
+  expect(done).toMatchObject({ state: "COMPLETE", params: { x: 0.5 } });
+  const sameAgain = await call(client, "enqueue_trial", { study: "a", params: { x: 0.5 }, rationale: "noisy?" });
+  expect(textOf(sameAgain)).toMatch(/\(COMPLETE, value 0\.04\)\. enqueue_trial skips a configuration that any trial has: pass skip_if_exists: false to queue it again \(a second evaluation/);
+}, 120_000);

@@ -23,13 +23,31 @@ export function queuedStartAttrs(s: StudyState, t: TrialRecord): Record<string, 
   return { ...strategy.startAttrs?.(req, t.params), ...scheduler?.startAttrs?.(req) };
 }
 
-/** The existing trial `params` duplicates, or undefined; an exact match is looked for first. */
+/**
+ * The existing trial `params` duplicates, or undefined; an exact match is looked for first, and a
+ * trial that is queued, running or finished ahead of a FAIL one: a proposal cancelled (FAIL) and
+ * queued again with skip_if_exists false was still reported as the cancelled trial, so a third
+ * call was told to pass skip_if_exists false, which would queue it twice.
+ */
 export function findEnqueued(trials: readonly TrialRecord[], params: Params): TrialRecord | undefined {
   const key = canonical(params);
-  const exact = trials.find((t) => enqueueKeys(t).key === key);
-  if (exact) return exact;
   const names = namesKey(params);
-  return trials.find((t) => enqueueKeys(t).names === names && closeEnough(enqueueParams(t), params));
+  let close: TrialRecord | undefined;
+  let exactFail: TrialRecord | undefined;
+  let closeFail: TrialRecord | undefined;
+  for (const t of trials) {
+    const keys = enqueueKeys(t);
+    if (keys.names !== names) continue;
+    const failed = t.state === "FAIL";
+    if (keys.key === key) {
+      if (!failed) return t;
+      exactFail ??= t;
+    } else if ((failed ? closeFail : close) === undefined && closeEnough(enqueueParams(t), params)) {
+      if (failed) closeFail = t;
+      else close = t;
+    }
+  }
+  return close ?? exactFail ?? closeFail;
 }
 
 /**

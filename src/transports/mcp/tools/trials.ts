@@ -75,6 +75,19 @@ async function enqueueNotes(backend: McpBackend, study: string, params: Record<s
   return { rest, held, unseen };
 }
 
+/**
+ * What a proposal that matched an existing trial can do: skip_if_exists (default true) matches
+ * trials in every state, so a cancelled proposal or a failed run could not be queued again, and
+ * the answer did not say how.
+ */
+function againHint(state: string): string {
+  const how = "pass skip_if_exists: false to queue it again";
+  if (state === "WAITING") return "It is queued already and runs before the strategy's own suggestions.";
+  if (state === "RUNNING") return `It is being evaluated now; ${how} (a second evaluation).`;
+  if (state === "FAIL") return `enqueue_trial skips a configuration that any trial has, a cancelled or failed one too: ${how}.`;
+  return `enqueue_trial skips a configuration that any trial has: ${how} (a second evaluation, e.g. of a noisy objective).`;
+}
+
 /** pareto_front's answer without a front: "no feasible trial (2 complete)" hid that both were infeasible, and said nothing to do. */
 function noFront(study: string, complete: number, feasible: number): string {
   const infeasible = complete - feasible;
@@ -242,7 +255,7 @@ export const trialTools: McpTool[] = [
       return text(
         created
           ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
-          : `Not queued: trial ${trial.number} already has these values (${trial.state}${trial.value !== null ? `, value ${fmt(trial.value)}` : ""}).`,
+          : `Not queued: trial ${trial.number} already has these values (${trial.state}${trial.value !== null ? `, value ${fmt(trial.value)}` : ""}). ${againHint(trial.state)}`,
         { created, trial: compactTrial(trial) as unknown as Record<string, unknown>, ...(created && unseen.length > 0 ? { unseen_params: unseen } : {}) },
       );
     },
