@@ -53,6 +53,10 @@ it("enqueue_trial says when a proposal queues past the max_trials budget, and an
   expect(past).toMatch(/^Queued trial 3 of 'q'/);
   expect(past).toContain("the study's max_trials budget has room for 3 more trial(s) (0 of 3 asked) and 4 are queued, this one last: no worker gets it unless update_study raises max_trials");
 
+  expect(textOf(await call(client, "study_summary", { study: "q" }))).toContain(
+    "Budget: 0 of max_trials 3 trials asked; room for 3 more, so 1 of the 4 queued trials is not handed out unless update_study raises max_trials.",
+  );
+
   // No worker yet: the wait times out and says why nothing ran.
   const idle = await call(client, "wait_for_progress", { study: "q", timeout_s: 1 });
   expect(sc(idle)).toMatchObject({ timed_out: true, finished: 0 });

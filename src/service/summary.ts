@@ -226,6 +226,17 @@ class Latest {
   }
 }
 
+/**
+ * The queued trials a budget with room left will never hand out (the queue is served in order):
+ * "Budget: 48 of max_trials 50" beside "4 queued" left the agent to work out that two never run.
+ */
+function beyondBudget(budget: { used: number; max_trials: number }, queued: number): string {
+  const room = budget.max_trials - budget.used;
+  const held = queued - room;
+  if (held <= 0) return "";
+  return `; room for ${room} more, so ${held} of the ${queued} queued trials ${held === 1 ? "is" : "are"} not handed out unless update_study raises max_trials`;
+}
+
 function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" | "scheduler", name: string) => Record<string, unknown> | null): string {
   const c = s.counts;
   const lines: string[] = [];
@@ -238,7 +249,7 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
     lines.push(
       s.budget.used >= s.budget.max_trials
         ? `Budget spent: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked; no trial is handed out until update_study raises max_trials (or sets it to null).`
-        : `Budget: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked.`,
+        : `Budget: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked${beyondBudget(s.budget, c.WAITING)}.`,
     );
   if (s.front) {
     const f = s.front;
