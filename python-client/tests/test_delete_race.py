@@ -106,3 +106,38 @@ def test_a_loaded_study_is_not_followed_to_a_new_study_of_its_name(client: tp.Cl
     again = client.load_study(name).ask()  # loaded again, it works on the new one
     assert again.number == 0
     again.complete(0.1)
+
+
+def test_a_delete_mid_trial_says_the_study_was_deleted(client: tp.Client, name: str) -> None:
+    """An agent deletes the study while a worker's trial trains (helper 47's agent + workers audit):
+    the worker's next report failed with "no study named 'x'", which reads as a typo in its script.
+    A trial the study handed out proves it existed: the error says it was deleted meanwhile."""
+    study = client.create_study(name, space=SPACE, strategy="random", seed=1)
+    reported = threading.Event()
+    deleted = threading.Event()
+    outcome: list[BaseException | None] = [None]
+
+    def objective(trial: tp.Trial) -> float:
+        trial.report(1.0, 0)
+        reported.set()
+        assert deleted.wait(HANG_GUARD_S)
+        trial.report(0.5, 1)  # the study is gone by now
+        return 0.5
+
+    def run() -> None:
+        try:
+            study.optimize(objective, n_trials=1)
+        except BaseException as err:  # noqa: BLE001 - the test inspects what the loop ended on
+            outcome[0] = err
+
+    loop = threading.Thread(target=run, daemon=True)
+    loop.start()
+    assert reported.wait(HANG_GUARD_S), "the trial never reported"
+    client.delete_study(name)
+    deleted.set()
+    loop.join(HANG_GUARD_S)
+    assert not loop.is_alive(), "the loop hung"
+    err = outcome[0]
+    assert isinstance(err, tp.NotFoundError), err
+    assert f"study '{name}' was deleted while its trial 0 ran here (delete_study)" in str(err), err
+    assert err.data.get("study") == name

@@ -834,9 +834,17 @@ class Trial(_OptunaV2Suggest):
             if op != "tell" and not isinstance(err, UpdateFinishedTrialError):
                 raise UpdateFinishedTrialError(err.message, err.data) from err
             raise
-        except NotFoundError:
+        except NotFoundError as err:
             # Deleted: no point renewing it any more.
             self.study.client._forget(self)
+            if (err.data or {}).get("trial") is None:
+                # The study itself is gone, and this trial was handed out by it: "no study named
+                # 'x'" read as a typo in the worker's script, not as a delete while it trained.
+                raise NotFoundError(
+                    f"study '{self.study.name}' was deleted while its trial {self.number} ran here (delete_study); "
+                    f"the trial's results went with it: {err.message}",
+                    err.data,
+                ) from err
             raise
 
     def __repr__(self) -> str:
