@@ -141,3 +141,21 @@ def test_a_delete_mid_trial_says_the_study_was_deleted(client: tp.Client, name: 
     assert isinstance(err, tp.NotFoundError), err
     assert f"study '{name}' was deleted while its trial 0 ran here (delete_study)" in str(err), err
     assert err.data.get("study") == name
+
+
+def test_a_delete_between_trials_says_the_study_was_deleted(client: tp.Client, name: str) -> None:
+    """The same delete between two trials of the loop: its next ask got "no study named 'x'" too.
+    The ask carries the created_at of the study the worker loaded, so the server says it was deleted."""
+    study = client.create_study(name, space=SPACE, strategy="random", seed=1)
+    outcome: list[BaseException | None] = [None]
+
+    def delete(study: tp.Study, frozen: tp.FrozenTrial) -> None:  # after trial 0, before the next ask
+        client.delete_study(name)
+
+    try:
+        study.optimize(lambda trial: 0.5, n_trials=5, callbacks=[delete])
+    except BaseException as err:  # noqa: BLE001 - the test inspects what the loop ended on
+        outcome[0] = err
+    ended = outcome[0]
+    assert isinstance(ended, tp.NotFoundError), ended
+    assert f"study '{name}' was deleted since this worker loaded it (no study named '{name}'" in str(ended), ended

@@ -68,3 +68,17 @@ export interface ServiceCore {
 export function shuttingDown(): TuneportError {
   return new TuneportError("UNAVAILABLE", "the server is shutting down; retry against the next one");
 }
+
+/**
+ * The state of study `name` for an ask. One with `createdAt` (`study_created_at`) comes from a
+ * worker that loaded the study, so a missing one was deleted since: "no study named 'x'" read as
+ * a typo in the worker's script when an agent had deleted the study under its loop. @throws NOT_FOUND.
+ */
+export function loadedState(core: ServiceCore, name: string, createdAt: number | undefined): StudyState {
+  try {
+    return core.state(name);
+  } catch (err) {
+    if (createdAt === undefined || !(err instanceof TuneportError) || err.code !== "NOT_FOUND") throw err;
+    throw new TuneportError("NOT_FOUND", `study '${name}' was deleted since this worker loaded it (${err.message}): create it again and load it to go on`, err.data);
+  }
+}

@@ -15,7 +15,7 @@ import { type Direction, stepRefusal, valueFields } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
-import type { ServiceCore } from "./core.js";
+import { type ServiceCore, loadedState } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import { checkRoomForIntermediate } from "./study-limits.js";
 import type { ReplyCtx } from "./idempotency.js";
@@ -83,7 +83,7 @@ export function checkAttrsSize(attrs: Record<string, unknown>): void {
  * scheduler and the strategy. @throws SEARCH_SPACE_EXHAUSTED, NOT_FOUND.
  */
 export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> {
-  const s = core.state(a.study);
+  const s = loadedState(core, a.study, a.study_created_at);
   // A worker's loop outlives a delete: without this its next ask would run a re-created study's trials.
   if (a.study_created_at !== undefined && Math.abs(a.study_created_at * 1000 - s.study.createdAt) >= 0.5)
     throw new TuneportError("NOT_FOUND", `study '${a.study}' was deleted and created again since this worker loaded it: load it again to work on the new one`, { study: a.study });
