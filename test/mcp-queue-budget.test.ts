@@ -51,7 +51,7 @@ it("enqueue_trial says when a proposal queues past the max_trials budget, and an
   }
   const past = textOf(await call(client, "enqueue_trial", { study: "q", params: { x: 0.4 }, rationale: "x = 0.4" }));
   expect(past).toMatch(/^Queued trial 3 of 'q'/);
-  expect(past).toContain("the study's max_trials budget has room for 3 more trial(s) (0 of 3 asked) and 4 are queued, this one last: no worker gets it unless update_study raises max_trials");
+  expect(past).toContain("the study's max_trials budget has room for 3 more trials (0 of 3 asked) and 4 are queued, this one last: no worker gets it unless update_study raises max_trials");
 
   expect(textOf(await call(client, "study_summary", { study: "q" }))).toContain(
     "Budget: 0 of max_trials 3 trials asked; room for 3 more, so 1 of the 4 queued trials is not handed out unless update_study raises max_trials.",
@@ -60,7 +60,7 @@ it("enqueue_trial says when a proposal queues past the max_trials budget, and an
   // No worker yet: the wait times out and says why nothing ran.
   const idle = await call(client, "wait_for_progress", { study: "q", timeout_s: 1 });
   expect(sc(idle)).toMatchObject({ timed_out: true, finished: 0 });
-  expect(textOf(idle)).toContain("Nothing is running, and no worker asked for the 4 queued trial(s): are workers connected?");
+  expect(textOf(idle)).toContain("Nothing is running, and no worker asked for the 4 queued trials: are workers connected?");
 
   // The worker takes the first three proposals in order and its loop ends on the spent budget.
   let out = "";
@@ -76,7 +76,7 @@ it("enqueue_trial says when a proposal queues past the max_trials budget, and an
   // Raised by one, the last proposal is handed out no more than before: the loop has ended.
   await call(client, "update_study", { study: "q", max_trials: 4 });
   const ended = await call(client, "wait_for_progress", { study: "q", timeout_s: 1 });
-  expect(textOf(ended)).toContain("no worker asked for the 1 queued trial(s): are workers connected? A worker's loop ends when the study is stopped or its budget is spent");
+  expect(textOf(ended)).toContain("no worker asked for the 1 queued trial: are workers connected? A worker's loop ends when the study is stopped or its budget is spent");
 }, 120_000);
 
 it("a cancelled proposal queued again: the refusal says skip_if_exists: false, which queues it for the worker", async () => {
