@@ -5,6 +5,7 @@ real server."""
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import optuna
@@ -131,11 +132,37 @@ def test_a_worker_started_after_the_study_was_steered_loads_it(client: tp.Client
         )
 
     script().update(space={"x": tp.Float(-1.0, 2.0)}, strategy="random", max_trials=40)
-    late = script()
+    with pytest.warns(UserWarning, match=r"was changed with update_study since it was created.*space\.x: now .*strategy: now .*max_trials: now 40, given 10"):
+        late = script()
     assert (late.summary().strategy["name"], late.summary().max_trials) == ("random", 40)
     assert late.ask().params["x"] is not None
     with pytest.raises(tp.InvalidArgumentError, match="exists with other settings"):
         client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="gp", load_if_exists=True)
+
+
+def test_a_worker_restarted_on_a_widened_space_is_warned(client: tp.Client, name: str) -> None:
+    """A worker restarted with the script's create_study(..., load_if_exists=True) after an agent
+    added a category loaded the study without a word, and its trials then held the new category,
+    which the script's code does not handle (helper 47's agent + workers audit). The load warns,
+    naming the parameter; a type change is still refused, and a script that declares the space as
+    it is now loads in silence."""
+    opt = tp.Categorical(["adam", "sgd"])
+
+    def script(space: dict[str, tp.Distribution]) -> tp.Study:
+        return client.create_study(name, space=space, strategy="random", seed=1, load_if_exists=True)
+
+    first = script({"opt": opt, "lr": tp.Float(1e-4, 1e-1, log=True)})
+    first.update(space={"opt": tp.Categorical(["adam", "sgd", "rmsprop"]), "lr": tp.Float(1e-4, 1e-1, log=True)})
+    with pytest.warns(UserWarning, match=r"study '[^']+' was changed with update_study.*space\.opt: now .*rmsprop.*given .*sgd") as caught:
+        again = script({"opt": opt, "lr": tp.Float(1e-4, 1e-1, log=True)})
+    assert "space.lr" not in str(caught[0].message)  # only the parameter that differs is named
+    assert again.summary().space["opt"] == tp.Categorical(["adam", "sgd", "rmsprop"])
+    with pytest.raises(tp.InvalidArgumentError, match=r"exists with other settings.*space\.opt"):
+        script({"opt": tp.Int(0, 2), "lr": tp.Float(1e-4, 1e-1, log=True)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        script({"opt": tp.Categorical(["adam", "sgd", "rmsprop"]), "lr": tp.Float(1e-4, 1e-1, log=True)})
+        client.create_study(name, load_if_exists=True)  # by name alone: nothing given, nothing to warn of
 
 
 def test_a_running_trial_suggests_as_its_script_says_across_a_widen(client: tp.Client, name: str) -> None:

@@ -132,6 +132,20 @@ describe("create_study against the service", () => {
     expect(await svc.listStudies()).toHaveLength(1);
   });
 
+  it("a load that gives the space as created, widened since by update_study, says which parameter changed", async () => {
+    const opt = { type: "categorical", choices: ["adam", "sgd"] } as const;
+    await svc.createStudy({ name: "w", space: { ...SPACE, opt }, strategy: "random" });
+    expect((await svc.createStudy({ name: "w", load_if_exists: true, space: { ...SPACE, opt } })).changed_since_created).toBeUndefined();
+    const wide = { type: "categorical", choices: ["adam", "sgd", "rmsprop"] } as const;
+    await svc.updateStudy({ study: "w", space: { ...SPACE, opt: wide } });
+    const loaded = await svc.createStudy({ name: "w", load_if_exists: true, space: { ...SPACE, opt } });
+    expect(loaded.created).toBe(false);
+    expect(loaded.changed_since_created).toEqual([{ field: "space.opt", stored: wide, given: opt }]);
+    // Given as it is now, or not given: nothing to say.
+    expect((await svc.createStudy({ name: "w", load_if_exists: true, space: { ...SPACE, opt: wide } })).changed_since_created).toBeUndefined();
+    expect((await svc.createStudy({ name: "w", load_if_exists: true })).changed_since_created).toBeUndefined();
+  });
+
   it("refuses a grid over a continuous float without a step at creation, and creates nothing", async () => {
     const err = await refusal(
       svc.createStudy({ name: "g", strategy: "grid", space: { x: { type: "float", low: 0, high: 1 }, k: { type: "int", low: 0, high: 3 } } }),

@@ -78,6 +78,20 @@ export interface ConfigDifference {
 
 /** Every difference between `stored` and what `given` asks for, in a stable order; [] when they agree. */
 export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig, plugins: PluginCatalogue = BUILTIN_PLUGINS): ConfigDifference[] {
+  return studyConfigCompare(stored, given, plugins).differences;
+}
+
+/**
+ * `studyConfigDiff`'s `differences`, and apart from them the settings given as the study was created
+ * that update_study has changed since (`steered`): they agree, yet the loading script's view of
+ * the study is out of date, e.g. a widened space hands its trials values (a new category) its
+ * code does not expect, which the load said nothing about.
+ */
+export function studyConfigCompare(
+  stored: StudyConfig,
+  given: RequestedStudyConfig,
+  plugins: PluginCatalogue = BUILTIN_PLUGINS,
+): { differences: ConfigDifference[]; steered: ConfigDifference[] } {
   const out: ConfigDifference[] = [];
   const differ = (field: string, a: unknown, b: unknown) => {
     if (b !== undefined && canonical(a) !== canonical(b)) out.push({ field, stored: a ?? null, given: b });
@@ -109,7 +123,20 @@ export function studyConfigDiff(stored: StudyConfig, given: RequestedStudyConfig
   differ("max_resource", stored.maxResource ?? null, given.maxResource);
   // A setting update_study changed may also be given as the study was created: each worker's
   // script creates the study with those values and loads it once an agent has steered it.
-  return out.filter((d) => !asCreatedAgrees(stored.asCreated, d.field, given, plugins));
+  const steered = out.filter((d) => asCreatedAgrees(stored.asCreated, d.field, given, plugins));
+  return { differences: out.filter((d) => !steered.includes(d)), steered };
+}
+
+/**
+ * What a load with `steered` settings (see `studyConfigCompare`) adds to create_study's reply, and
+ * the server's log line about it: the script that loaded the study names the settings it had
+ * before update_study changed them.
+ */
+export function steeredLoad(log: { info(obj: object, msg: string): void }, study: string, steered: readonly ConfigDifference[]): { changed_since_created?: ConfigDifference[] } {
+  if (steered.length === 0) return {};
+  const fields = steered.map((d) => d.field);
+  log.info({ study, fields }, "a load_if_exists gave settings update_study has changed since (the study runs the stored ones)");
+  return { changed_since_created: steered.map((d) => ({ ...d })) };
 }
 
 /** Whether `given` names, for the setting `field`, the value the study had before update_study changed it. */

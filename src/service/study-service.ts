@@ -36,7 +36,7 @@ import { type Ownership, SoleOwner } from "./ownership.js";
 import { OPS, type OpContext, type OpName, type OpResult } from "./ops/ops.js";
 import type * as S from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type PluginRef } from "./plugins.js";
-import { configMismatch, newStudyConfig, requestedConfig, studyConfigDiff } from "./study-config-diff.js";
+import { type ConfigDifference, configMismatch, newStudyConfig, requestedConfig, steeredLoad, studyConfigCompare } from "./study-config-diff.js";
 import { type ExportPage, exportPage, importedTrials, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialsPage, studiesPage, trialsPage } from "./paging.js";
@@ -301,7 +301,7 @@ export class StudyService {
    * Creates a study, or loads it with `load_if_exists` (then every setting given must match what is
    * stored: `studyConfigDiff`). Validates its raw arguments itself. @throws ALREADY_EXISTS, INVALID_ARGUMENT.
    */
-  async createStudy(raw: CreateStudyArgs, requestId?: string): Promise<{ study: StudyView; created: boolean }> {
+  async createStudy(raw: CreateStudyArgs, requestId?: string): Promise<{ study: StudyView; created: boolean; changed_since_created?: ConfigDifference[] }> {
     const parsed = OPS.create_study.args.safeParse(raw);
     if (!parsed.success) throw invalidArgument(`create_study: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
@@ -323,10 +323,10 @@ export class StudyService {
         const stored = existing.study.config;
         // A scheduler given without max_resource is compared as the stored budget filled it in.
         const given = a.max_resource === undefined && stored.maxResource !== undefined ? resolveScheduler(stored.maxResource) : scheduler;
-        const differences = studyConfigDiff(stored, requestedConfig(a, space, strategy, given, directions), this.plugins);
+        const { differences, steered } = studyConfigCompare(stored, requestedConfig(a, space, strategy, given, directions), this.plugins);
         if (differences.length > 0) throw configMismatch(a.name, differences);
         // A load changes nothing, so no reply is stored (NO_OP_REPLY).
-        return this.commit([], { study: viewOf(existing), created: false }, () => undefined, null);
+        return this.commit([], { study: viewOf(existing), created: false, ...steeredLoad(this.log, a.name, steered) }, () => undefined, null);
       }
       checkRoomForStudy(this.studies, this.maxStudies, a.name);
       this.plugins.checkSpaceFor(strategy, space);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import json
 import logging
 import multiprocessing.util
 import os
@@ -14,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -261,7 +263,9 @@ class Client:
     ) -> Study:
         """Creates a study, or with ``load_if_exists`` loads the one of that name: then every
         setting given here must match the stored study, or InvalidArgumentError lists the
-        differences (settings left out are not compared). ``strategy``/``scheduler`` are a name or
+        differences (settings left out are not compared); settings given as the study was created
+        that ``update_study`` has changed since load it with a UserWarning naming them (its trials
+        follow the stored ones). ``strategy``/``scheduler`` are a name or
         ``{"name", "options"}``. ``max_trials`` caps the trials the server ever starts for the
         study, across all workers; then ``ask`` raises ``StudyStopped`` and loops end.
         ``directions`` (Optuna's name) makes a multi-objective study with one direction per
@@ -307,6 +311,18 @@ class Client:
             remember_categorical(name, k, d)  # typed as declared when read back (1.0 is not 1)
         study = Study(self, result["study"])
         study._created = bool(result.get("created", True))
+        steered = result.get("changed_since_created") or []
+        if steered:
+            # A worker's script names the settings the study was created with; an agent's
+            # update_study since (a widened space) hands it values its code may not handle.
+            changes = "; ".join(f"{d.get('field')}: now {_shown(d.get('stored'))}, given {_shown(d.get('given'))}" for d in steered)
+            warnings.warn(
+                f"study '{name}' was changed with update_study since it was created, and load_if_exists loaded it as it is now, "
+                f"not as given here ({changes}): its trials' params follow the stored settings (a wider range, a new "
+                f"category this script may not handle); study.summary() shows them",
+                UserWarning,
+                stacklevel=2,
+            )
         return study
 
     def load_study(self, name: str) -> Study:
@@ -1099,3 +1115,8 @@ def copy_study(
 
 
 __all__ = ["Client", "connect", "copy_study", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]
+
+
+def _shown(v: Any) -> str:
+    """A setting of create_study's ``changed_since_created`` as one short text."""
+    return "none" if v is None else json.dumps(v, sort_keys=True, separators=(", ", ": "))

@@ -448,7 +448,14 @@ export const heartbeatEntrySchema = z.object({
 
 // ------------------------------------------------------------------ op results
 
-export const createStudyResult = z.object({ study: studyViewSchema, created: z.boolean() });
+export const createStudyResult = z.object({
+  study: studyViewSchema,
+  created: z.boolean(),
+  changed_since_created: z
+    .array(z.object({ field: z.string(), stored: z.unknown(), given: z.unknown() }))
+    .optional()
+    .describe("a load_if_exists that gave settings as the study was created which update_study has changed since (field, stored, given): the study runs the stored ones"),
+});
 export const getStudyResult = z.object({ study: studyViewSchema });
 export const listStudiesResult = z.object({
   studies: z.array(studyViewSchema),

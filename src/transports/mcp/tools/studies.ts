@@ -118,7 +118,7 @@ export const studyTools: McpTool[] = [
     output: z.looseObject({ created: z.boolean(), study: z.looseObject({ name: z.string() }) }),
     ops: ["create_study"],
     async run(a, { backend, budget }) {
-      const { study, created } = await backend.call("create_study", {
+      const { study, created, changed_since_created: steered } = await backend.call("create_study", {
         name: a.name,
         // Both as given: the service defaults to minimize, refuses a direction that disagrees with
         // directions, and with load_if_exists accepts the stored direction when none is given.
@@ -139,11 +139,13 @@ export const studyTools: McpTool[] = [
       // The space is echoed as far as the budget allows (a 300-parameter one was 70,000 characters
       // of what the agent had just sent); describe_study lists it whole with a larger max_chars.
       const space = spaceText(study).split("\n");
+      // Settings given as the study was created that update_study has changed since: it runs the stored ones.
+      const changed = steered?.length ? ` Changed by update_study since it was created (it runs the stored settings listed here, not those given): ${steered.map((d) => d.field).join(", ")}.` : "";
       const build = (k: number) =>
         text(
-          `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${plural(study.n_trials, "trial")}).\n` +
+          `${created ? "Created" : "Loaded existing"} study '${study.name}' (${study.directions.join("/")}, strategy ${study.strategy.name}${study.scheduler ? `, scheduler ${study.scheduler.name}` : ""}, ${plural(study.n_trials, "trial")}).${changed}\n` +
             `Search space${k < space.length ? ` (${k} of ${plural(space.length, "parameter")} listed; describe_study with a larger max_chars lists them all)` : ""}:\n${space.slice(0, k).join("\n")}\nResource: ${studyUri(study.name)}`,
-          { created, ...studyWithSpacePrefix(study, k) },
+          { created, ...(steered?.length ? { changed_since_created: steered.map((d) => d.field) } : {}), ...studyWithSpacePrefix(study, k) },
         );
       // Never an error: the study exists now (a write answers even when nothing fits).
       return fitPrefix(space.length, build, budget).result;
