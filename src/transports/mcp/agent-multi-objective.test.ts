@@ -49,11 +49,13 @@ describe("trials listed by pareto_front and wait_for_progress", () => {
 
   it("wait_for_progress shows the new trials' params whole", async () => {
     await frontOfThree();
-    // min_finished counts trials finished since the call; three finished before it, so ask for
-    // one more and record it while the call waits.
+    // min_finished counts trials evaluated since the call (an add_trial result is not one); three
+    // were recorded before it, so evaluate one more and tell it while the call waits.
+    expect((await call("enqueue_trial", { study: "mo", params: { x: 0.3, y: 0.3, z: 7 }, rationale: "between the two ends" })).isError).toBeFalsy();
+    const asked = sc(await call("ask_trial", { study: "mo" }));
     const waiting = call("wait_for_progress", { study: "mo", min_finished: 1, timeout_s: 30 });
-    const added = await call("add_trial", { study: "mo", params: { x: 0.3, y: 0.3, z: 7 }, values: [0.3, 0.3], constraints: [-0.9] });
-    expect(added.isError, textOf(added)).toBeFalsy();
+    const told = await call("tell_trial", { study: "mo", trial: asked.trial.number, token: asked.token, values: [0.3, 0.3], constraints: [-0.9] });
+    expect(told.isError, textOf(told)).toBeFalsy();
     const r = await waiting;
     expect(r.isError, textOf(r)).toBeFalsy();
     const shown = sc(r).new_trials as any[];

@@ -8,6 +8,7 @@ import { plural } from "../../../domain/format.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import { type McpBackend, askedOverMcp } from "../backend.js";
 import { fitPrefix } from "../budget.js";
+import { type FinishTally, FinishCounter, finishedCount, notEvaluated } from "./wait-count.js";
 import { compactTrial, isTuneportError, paramsField, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
@@ -166,12 +167,13 @@ async function waitRun(
 ): Promise<ReturnType<typeof text>> {
   const started = Date.now();
   const deadline = started + a.timeout_s * 1000;
-  const finishedCount = (s: { counts: Record<string, number> }) => (s.counts.COMPLETE ?? 0) + (s.counts.PRUNED ?? 0) + (s.counts.FAIL ?? 0);
   // The version first: a change between the two reads then wakes the wait at once (read the
   // other way round, a trial finishing in between went unseen until the next change or timeout).
   let version = await backend.version(a.study);
   const { study: first } = await backend.call("get_study", { study: a.study });
-  const startFinished = finishedCount(first);
+  // Evaluations only: another agent's cancel_trial or add_trial is counted apart (wait-count.ts).
+  const counter = await FinishCounter.begin(backend, a.study, first);
+  let tally: FinishTally = { evaluated: 0, cancelled: 0, added: 0 };
   let current = first;
   // A study that can finish no more trials (nothing running or queued, and every ask refused)
   // ends the wait at once instead of holding the agent's turn until the timeout.
@@ -179,6 +181,7 @@ async function waitRun(
   let deleted = false;
   const progressToken = extra._meta?.progressToken;
   let reported = 0;
+  let lastFinished = finishedCount(first);
   log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
   while (!extra.signal.aborted && stuck === null) {
     const remaining = deadline - Date.now();
@@ -201,7 +204,12 @@ async function waitRun(
       }
       throw err;
     }
-    const done = finishedCount(current) - startFinished;
+    // The trials are read only when the study's finished count moved since the last look.
+    if (finishedCount(current) !== lastFinished) {
+      lastFinished = finishedCount(current);
+      tally = await counter.tally(current);
+    }
+    const done = tally.evaluated;
     // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
     if (progressToken !== undefined && done > reported) {
       reported = done;
@@ -219,7 +227,8 @@ async function waitRun(
     stuck = await stuckCause(backend, current);
   }
   if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
-  const n = finishedCount(current) - startFinished;
+  if (finishedCount(current) !== lastFinished) tally = await counter.tally(current);
+  const n = tally.evaluated;
   // Only the trials that can be shown are read (not the whole study: through --connect that
   // would ship every trial): the highest-numbered finished ones, which include the newly
   // finished trials unless older trials finished in between; those are counted, not listed.
@@ -227,13 +236,14 @@ async function waitRun(
     study: a.study, states: ["COMPLETE", "PRUNED", "FAIL"], order_by: "number", descending: true, limit: Math.min(1000, Math.max(50, 2 * n)),
   });
   const newly = (page.trials as TrialView[])
-    .filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1)
+    .filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1 && !notEvaluated(t))
     .sort((x, y) => x.number - y.number);
   const timedOut = n < a.min_finished;
   const waited = (Date.now() - started) / 1000;
   const head = timedOut
     ? `No ${n === 0 ? "" : "further "}progress ${stuck ? `possible (waited ${fmt(waited)}s)` : `within ${fmt(waited)}s`}: ${plural(n, "trial")} finished (wanted ${a.min_finished}). ${current.counts.RUNNING} running, ${current.counts.WAITING} queued.`
     : `${plural(n, "trial")} finished in ${fmt(waited)}s.`;
+  const apart = notCounted(tally);
   // Queued trials that nobody asked for are idle too: workers' loops have ended (a stop or a spent
   // budget since lifted) or none is connected; without this line the wait said nothing about why.
   const idle = timedOut && current.counts.RUNNING === 0;
@@ -246,7 +256,7 @@ async function waitRun(
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
   const build = (k: number) => {
     const shown = newly.slice(newly.length - k);
-    const lines = [head, ...shown.map((t) => trialLine(t))];
+    const lines = [head + apart, ...shown.map((t) => trialLine(t))];
     if (shown.length < n) lines.push(`(${n - shown.length} earlier ${n - shown.length === 1 ? "one" : "ones"} not shown, use list_trials with sort "number" and descending true)`);
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
     if (idleHint) lines.push(idleHint);
@@ -256,6 +266,8 @@ async function waitRun(
       ...(stuck !== null ? { stuck: true } : {}),
       waited_s: waited,
       finished: n,
+      ...(tally.cancelled > 0 ? { cancelled: tally.cancelled } : {}),
+      ...(tally.added > 0 ? { added: tally.added } : {}),
       new_trials: shown.map((t) => compactTrial(t)),
       counts: current.counts,
       best_value: current.best_trial?.value ?? null,
@@ -264,6 +276,15 @@ async function waitRun(
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
+}
+
+/** The head's note on finishes that are not evaluations (wait-count.ts), or "". */
+function notCounted(t: FinishTally): string {
+  const parts = [
+    ...(t.cancelled > 0 ? [`${plural(t.cancelled, "queued trial")} cancelled (cancel_trial)`] : []),
+    ...(t.added > 0 ? [`${plural(t.added, "result")} recorded with add_trial`] : []),
+  ];
+  return parts.length === 0 ? "" : ` Not counted as finished: ${parts.join(", ")}.`;
 }
 
 /**

@@ -1,0 +1,73 @@
+/**
+ * wait_for_progress counts trials finished by an evaluation (helper 47's agent + workers audit):
+ * another agent's cancel_trial (a queued trial becomes FAIL) and add_trial raise the study's
+ * finished count too, and ended a wait for one trial at once with "1 trial finished" listing the
+ * cancelled FAIL. Through the SDK's real client; each step runs while the tool waits (its
+ * backend's waitForChange is in flight), as in mcp-spec.test.ts.
+ */
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { StudyService } from "../../service/study-service.js";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import type { McpBackend } from "./backend.js";
+
+let rig: MemoryMcp;
+let service: StudyService;
+let backend: McpBackend;
+let client: Client;
+
+beforeEach(async () => {
+  rig = await memoryMcp();
+  ({ service, backend, client } = rig);
+});
+
+afterEach(() => rig.close());
+
+const SPACE = { x: { type: "float", low: 0, high: 1 } };
+const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+
+/** Runs `steps` one at a time, each as the tool starts waiting for the study's next change. */
+function duringTheWait(steps: (() => Promise<unknown>)[]): void {
+  const wait = backend.waitForChange.bind(backend);
+  backend.waitForChange = (...args) => {
+    const waiting = wait(...args);
+    void steps.shift()?.();
+    return waiting;
+  };
+}
+
+it("a cancelled queued trial and an add_trial result do not end a wait for one finished trial", async () => {
+  await service.execute("create_study", { name: "w", space: SPACE, strategy: "random", seed: 1 });
+  const running = await service.execute("ask", { study: "w" });
+  const queued = await service.execute("enqueue", { study: "w", params: { x: 0.5 }, rationale: "a guess" });
+  const steps = [
+    () => service.execute("cancel_trial", { study: "w", trial: queued.trial.number, reason: "changed my mind" }),
+    () => service.execute("add_trial", { study: "w", params: { x: 0.25 }, value: 0.7, rationale: "last week's run" }),
+    () => service.execute("tell", { study: "w", trial: running.trial.number, token: running.lease.token, state: "COMPLETE", value: 0.4 }),
+  ];
+  duringTheWait(steps);
+  const seen: Progress[] = [];
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "w", timeout_s: 50, min_finished: 1 } }, undefined, {
+    onprogress: (p) => void seen.push(p),
+  })) as CallToolResult;
+  expect(r.isError, textOf(r)).toBeFalsy();
+  expect(steps).toEqual([]); // the wait went on past the cancel and the add
+  const out = r.structuredContent as Record<string, any>;
+  expect(out).toMatchObject({ finished: 1, cancelled: 1, added: 1, timed_out: false });
+  expect(out.new_trials.map((t: { number: number }) => t.number)).toEqual([running.trial.number]);
+  expect(textOf(r)).toMatch(/^1 trial finished in [\d.]+s\. Not counted as finished: 1 queued trial cancelled \(cancel_trial\), 1 result recorded with add_trial\.\n/);
+  expect(seen.map((p) => p.progress)).toEqual([1]);
+});
+
+it("a cancellation already made when the wait began, or during a timed-out one, is not an evaluation", async () => {
+  await service.execute("create_study", { name: "c", space: SPACE, strategy: "random", seed: 1 });
+  const before = await service.execute("enqueue", { study: "c", params: { x: 0.1 }, rationale: "first" });
+  await service.execute("cancel_trial", { study: "c", trial: before.trial.number });
+  const later = await service.execute("enqueue", { study: "c", params: { x: 0.9 }, rationale: "second" });
+  duringTheWait([() => service.execute("cancel_trial", { study: "c", trial: later.trial.number })]);
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "c", timeout_s: 1, min_finished: 1 } })) as CallToolResult;
+  const out = r.structuredContent as Record<string, any>;
+  expect(out).toMatchObject({ finished: 0, cancelled: 1, new_trials: [] });
+  expect(textOf(r)).toMatch(/^No progress within [\d.]+s: 0 trials finished \(wanted 1\)\. 0 running, 0 queued\. Not counted as finished: 1 queued trial cancelled \(cancel_trial\)\.\n/);
+});
