@@ -29,16 +29,24 @@ const MAX_SCAN_PAGES = 100;
 
 /** Counts a study's finishes from the state it had when a wait began (see the file comment). */
 export class FinishCounter {
+  /**
+   * The trials below `settled.upTo` are finished and were read: their counts cannot change (a
+   * finished trial stays as it is), so each later read starts there, not at the oldest queued
+   * trial: a wait beside fast workers re-read every trial since its start at each finish.
+   */
+  private settled: Scan;
+
   private constructor(
     private readonly backend: McpBackend,
     private readonly study: string,
-    /** The trials read: from this number on. */
-    private readonly from: number,
     /** The study's trial count at the start: added trials are numbered from here. */
     private readonly startTrials: number,
     private readonly startFinished: number,
     private readonly startCancelled: number,
-  ) {}
+    settled: Scan,
+  ) {
+    this.settled = settled;
+  }
 
   /**
    * The counter of a wait that begins with the study as `first` shows it (read first, so a trial
@@ -52,18 +60,27 @@ export class FinishCounter {
       const oldest = await backend.call("trials", { study, states: ["WAITING"], order_by: "number", limit: 1, fields: ["state"] });
       from = Math.min(from, oldest.trials[0]?.number ?? from);
     }
-    const { cancelled } = await scan(backend, study, from, first.n_trials);
-    return new FinishCounter(backend, study, from, first.n_trials, finishedCount(first), cancelled);
+    const start = await scan(backend, study, { upTo: from, cancelled: 0, added: 0 }, first.n_trials);
+    return new FinishCounter(backend, study, first.n_trials, finishedCount(first), start.cancelled, start.settled);
   }
 
   /** The finishes since the start, with the study as `now` shows it. */
   async tally(now: StudyView): Promise<FinishTally> {
     const all = finishedCount(now) - this.startFinished;
     if (all <= 0) return { evaluated: 0, cancelled: 0, added: 0 };
-    const seen = await scan(this.backend, this.study, this.from, this.startTrials);
+    const seen = await scan(this.backend, this.study, this.settled, this.startTrials);
+    this.settled = seen.settled;
     const cancelled = Math.max(0, seen.cancelled - this.startCancelled);
     return { evaluated: Math.max(0, all - cancelled - seen.added), cancelled, added: seen.added };
   }
+}
+
+/** The counts of the trials read, from the first one read on. */
+interface Scan {
+  /** The first trial not counted in `cancelled` and `added`. */
+  upTo: number;
+  cancelled: number;
+  added: number;
 }
 
 /** COMPLETE, PRUNED and FAIL trials: the study's finished count. */
@@ -76,20 +93,31 @@ export function notEvaluated(t: { system_attrs?: Record<string, unknown> }): boo
   return t.system_attrs?.cancelled === true || t.system_attrs?.added === true;
 }
 
-/** The cancelled trials numbered `from` on, and the added ones numbered `addedFrom` on. */
-async function scan(backend: McpBackend, study: string, from: number, addedFrom: number): Promise<{ cancelled: number; added: number }> {
-  let cancelled = 0;
-  let added = 0;
+/**
+ * The cancelled trials from `settled.upTo` on, and the added ones numbered `addedFrom` on, with
+ * `settled`'s counts added; and the new settled prefix (up to the first unfinished trial).
+ */
+async function scan(backend: McpBackend, study: string, settled: Scan, addedFrom: number): Promise<Scan & { settled: Scan }> {
+  const total = { ...settled };
+  const next = { ...settled };
+  let open = false;
   let cursor: string | null = null;
   for (let page = 0; page < MAX_SCAN_PAGES; page++) {
     const args = { study, order_by: "number" as const, fields: ["state" as const, "system_attrs" as const], limit: SCAN_PAGE };
-    const got: { trials: { number: number; state?: string; system_attrs?: Record<string, unknown> }[]; next_cursor: string | null } = await backend.call("trials", cursor === null ? { ...args, offset: from } : { ...args, cursor });
+    const got: { trials: { number: number; state?: string; system_attrs?: Record<string, unknown> }[]; next_cursor: string | null } = await backend.call(
+      "trials",
+      cursor === null ? { ...args, offset: settled.upTo } : { ...args, cursor },
+    );
     for (const t of got.trials) {
-      if (t.state === "FAIL" && t.system_attrs?.cancelled === true) cancelled++;
-      if (t.number >= addedFrom && t.system_attrs?.added === true) added++;
+      const cancelled = t.state === "FAIL" && t.system_attrs?.cancelled === true ? 1 : 0;
+      const added = t.number >= addedFrom && t.system_attrs?.added === true ? 1 : 0;
+      total.cancelled += cancelled;
+      total.added += added;
+      open ||= t.state === "WAITING" || t.state === "RUNNING";
+      if (!open) Object.assign(next, { upTo: t.number + 1, cancelled: next.cancelled + cancelled, added: next.added + added });
     }
     cursor = got.next_cursor;
     if (cursor === null) break;
   }
-  return { cancelled, added };
+  return { ...total, settled: next };
 }
