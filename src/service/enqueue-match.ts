@@ -24,30 +24,28 @@ export function queuedStartAttrs(s: StudyState, t: TrialRecord): Record<string, 
 }
 
 /**
- * The existing trial `params` duplicates, or undefined; an exact match is looked for first, and a
- * trial that is queued, running or finished ahead of a FAIL one: a proposal cancelled (FAIL) and
- * queued again with skip_if_exists false was still reported as the cancelled trial, so a third
- * call was told to pass skip_if_exists false, which would queue it twice.
+ * The existing trial `params` duplicates, or undefined: a queued or running one first, then a
+ * finished one, then a FAIL one, and in each an exact match before a close one. The answer names
+ * it with what to do: a proposal cancelled (FAIL) and queued again with skip_if_exists false was
+ * still reported as the cancelled trial, and a noisy one evaluated (COMPLETE) and queued again as
+ * the COMPLETE trial; each time "pass skip_if_exists: false" then queued it once more.
  */
 export function findEnqueued(trials: readonly TrialRecord[], params: Params): TrialRecord | undefined {
   const key = canonical(params);
   const names = namesKey(params);
-  let close: TrialRecord | undefined;
-  let exactFail: TrialRecord | undefined;
-  let closeFail: TrialRecord | undefined;
+  // best[rank * 2 + (exact ? 0 : 1)]: the first match of each kind.
+  const best: (TrialRecord | undefined)[] = [];
   for (const t of trials) {
     const keys = enqueueKeys(t);
     if (keys.names !== names) continue;
-    const failed = t.state === "FAIL";
-    if (keys.key === key) {
-      if (!failed) return t;
-      exactFail ??= t;
-    } else if ((failed ? closeFail : close) === undefined && closeEnough(enqueueParams(t), params)) {
-      if (failed) closeFail = t;
-      else close = t;
-    }
+    const rank = t.state === "WAITING" || t.state === "RUNNING" ? 0 : t.state === "FAIL" ? 2 : 1;
+    const slot = rank * 2 + (keys.key === key ? 0 : 1);
+    if (best[slot] !== undefined) continue;
+    if (slot % 2 === 1 && !closeEnough(enqueueParams(t), params)) continue;
+    best[slot] = t;
+    if (slot === 0) return t;
   }
-  return close ?? exactFail ?? closeFail;
+  return best.find((t) => t !== undefined);
 }
 
 /**

@@ -36,6 +36,28 @@ describe("enqueue", () => {
     expect([partialAgain.created, partialAgain.trial.number]).toEqual([false, partial.trial.number]);
   });
 
+  it("answers a duplicate with a queued or running match before a finished one, and a finished before a failed one", async () => {
+    // A noisy objective: x=1 evaluated, then queued again on purpose (skip_if_exists false). The
+    // next proposal of it was answered with the COMPLETE trial and "pass skip_if_exists: false to
+    // queue it again", which queued it a third time: the queued trial is the one to name.
+    const params = { x: 1, c: "a", n: 2 };
+    const first = await svc.execute("enqueue", { study: "e", params, rationale: "a guess" });
+    const asked = await svc.execute("ask", { study: "e" });
+    expect(asked.trial.number).toBe(first.trial.number);
+    await svc.execute("tell", { study: "e", trial: asked.trial.number, token: asked.lease.token, state: "COMPLETE", value: 0.5 });
+    const second = await svc.execute("enqueue", { study: "e", params, rationale: "once more: noisy", skip_if_exists: false });
+    const dup = await svc.execute("enqueue", { study: "e", params, rationale: "a third time?", skip_if_exists: true });
+    expect([dup.created, dup.trial.number, dup.trial.state]).toEqual([false, second.trial.number, "WAITING"]);
+    const running = await svc.execute("ask", { study: "e" });
+    expect(running.trial.number).toBe(second.trial.number);
+    const whileRunning = await svc.execute("enqueue", { study: "e", params, rationale: "a third time?", skip_if_exists: true });
+    expect([whileRunning.trial.number, whileRunning.trial.state]).toEqual([second.trial.number, "RUNNING"]);
+    // Both finished (one of them failed): the COMPLETE one, whatever their order.
+    await svc.execute("tell", { study: "e", trial: running.trial.number, token: running.lease.token, state: "FAIL" });
+    const done = await svc.execute("enqueue", { study: "e", params, rationale: "a third time?", skip_if_exists: true });
+    expect([done.trial.number, done.trial.state]).toEqual([first.trial.number, "COMPLETE"]);
+  });
+
   it("treats numbers within Optuna's relative tolerance as the same value, other values exactly", async () => {
     await svc.execute("create_study", { name: "d", strategy: "random" });
     const a = await svc.execute("enqueue", { study: "d", params: { lr: 0.3, act: "relu" }, skip_if_exists: true });
