@@ -51,18 +51,20 @@ const listOrder = (sort: "number" | "value", descending: boolean): string =>
  * ('lrr') was queued without a word, and a trial uses an enqueued value only where its objective
  * suggests that name. A study that has suggested nothing yet cannot tell, and says nothing.
  */
-async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>): Promise<{ rest: string; held: string; unseen: string[] }> {
+async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>, trial: number): Promise<{ rest: string; held: string; unseen: string[] }> {
   const { space, stopped, max_trials, define_by_run, counts } = (await backend.call("get_study", { study })).study;
   const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study })).budget?.used ?? 0) : 0;
-  // The queue is served in order and this proposal joined it last: with more queued than the
-  // budget has room for, it is never handed out, though "it will be evaluated" said otherwise.
+  // The queue is served in order: with more queued ahead of this proposal than the budget has
+  // room for, it is never handed out, though "it will be evaluated" said otherwise.
   const queued = counts.WAITING ?? 0;
+  const room = max_trials === null ? 0 : max_trials - used;
+  const ahead = max_trials !== null && used < max_trials && queued > room ? await queuedAhead(backend, study, trial, queued) : null;
   const held = stopped
     ? " The study is stopped: no worker gets it until resume_study."
     : max_trials !== null && used >= max_trials
       ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
-      : max_trials !== null && queued > max_trials - used
-        ? ` But the study's max_trials budget has room for ${plural(max_trials - used, "more trial", "more trials")} (${used} of ${max_trials} asked) and ${queued} are queued, this one last: no worker gets it unless update_study raises max_trials (or cancel_trial withdraws queued ones ahead of it).`
+      : max_trials !== null && ahead !== null && ahead >= room
+        ? ` But the study's max_trials budget has room for ${plural(room, "more trial", "more trials")} (${used} of ${max_trials} asked) and ${queued} are queued, ${ahead === queued - 1 ? "this one last" : `${ahead} of them ahead of this one`}: no worker gets it unless update_study raises max_trials (or cancel_trial withdraws queued ones ahead of it).`
         : "";
   const drawn = Object.keys(space).filter((k) => !(k in params));
   const seen = Object.keys(define_by_run ?? {});
@@ -73,6 +75,19 @@ async function enqueueNotes(backend: McpBackend, study: string, params: Record<s
       ? ""
       : ` Warning: ${unseen.slice(0, 8).map((k) => `'${k}'`).join(", ")}${unseen.length > 8 ? ", ..." : ""} never suggested in this study (a typo?; the names so far: ${seen.slice(0, 8).join(", ")}${seen.length > 8 ? ", ..." : ""}): a trial uses an enqueued value only where its objective suggests that name.`);
   return { rest, held, unseen };
+}
+
+/**
+ * How many queued trials are served before queued trial `trial` (the queue goes in number order),
+ * or null when it is no longer queued (a worker took it, an agent cancelled it). Another agent's
+ * proposal queued just after this one made it read "this one last: no worker gets it" of a trial
+ * the budget had room for. Past the first 1,000 queued trials it is taken as the last.
+ */
+async function queuedAhead(backend: McpBackend, study: string, trial: number, queued: number): Promise<number | null> {
+  const page = await backend.call("trials", { study, states: ["WAITING"], order_by: "number", limit: Math.min(queued, 1000), fields: ["state"] });
+  const at = page.trials.findIndex((t) => t.number === trial);
+  if (at >= 0) return at;
+  return page.next_cursor === null ? null : queued - 1;
 }
 
 /**
@@ -245,13 +260,13 @@ export const trialTools: McpTool[] = [
       skip_if_exists: z.boolean().default(true),
     }),
     output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
-    ops: ["enqueue", "get_study", "study_summary"],
+    ops: ["enqueue", "get_study", "study_summary", "trials"],
     async run(a, { backend }) {
       const { trial, created } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
       // Notes read after the enqueue committed: when a read fails (the study deleted meanwhile, a
       // --connect timeout) they are left out, never an error for a change that was made, which
       // the agent would retry into a second proposal.
-      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params).catch(() => ({ rest: "", held: "", unseen: [] as string[] }));
+      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params, trial.number).catch(() => ({ rest: "", held: "", unseen: [] as string[] }));
       return text(
         created
           ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
