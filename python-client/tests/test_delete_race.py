@@ -159,3 +159,26 @@ def test_a_delete_between_trials_says_the_study_was_deleted(client: tp.Client, n
     ended = outcome[0]
     assert isinstance(ended, tp.NotFoundError), ended
     assert f"study '{name}' was deleted since this worker loaded it (no study named '{name}'" in str(ended), ended
+
+
+def test_a_study_created_again_mid_trial_says_so(client: tp.Client, name: str) -> None:
+    """An agent deletes the study and creates it again under its name (starting over) while a
+    worker's trial trains: the trial's next report reached the new study, which has no trial of
+    that number ("study 'x' has no trial 0", read as a bug in the worker), or whose trial of that
+    number another worker holds ("leased to another worker"). Both now say what happened."""
+    old = client.create_study(name, space=SPACE, strategy="random", seed=1)
+    leased = old.ask()
+    leased.report(1.0, 0)
+    missing = old.ask()
+    missing.report(1.0, 0)
+    client.delete_study(name)
+    time.sleep(0.01)  # a new created_at
+    new = client.create_study(name, space=SPACE, strategy="random", seed=2)
+    other = new.ask()  # another worker's trial 0 of the new study
+    assert (leased.number, missing.number, other.number) == (0, 1, 0)
+    with pytest.raises(tp.NotFoundError, match=rf"study '{name}' was deleted and created again while its trial 1 ran here"):
+        missing.report(0.5, 1)
+    with pytest.raises(tp.LeaseLostError, match=rf"study '{name}' was deleted and created again while its trial 0 ran here"):
+        leased.report(0.5, 1)
+    other.complete(0.1)  # the new study's trials are untouched
+    assert client.load_study(name).trials[0].value == 0.1

@@ -826,6 +826,9 @@ class Trial(_OptunaV2Suggest):
             return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else None, hurry=hurry)
         except LeaseLostError as err:
             self._mark_lost(err)
+            again = None if hurry else self._created_again(err)
+            if again is not None:
+                raise LeaseLostError(again, err.data) from err
             raise
         except FailedPreconditionError as err:
             # Finished elsewhere: no point renewing it any more. Anything but a tell on a finished
@@ -845,7 +848,29 @@ class Trial(_OptunaV2Suggest):
                     f"the trial's results went with it: {err.message}",
                     err.data,
                 ) from err
+            again = None if hurry else self._created_again(err)
+            if again is not None:
+                raise NotFoundError(again, err.data) from err
             raise
+
+    def _created_again(self, err: NotFoundError | LeaseLostError) -> str | None:
+        """The error to raise when this trial's study was deleted and another created under its
+        name since it was asked (an agent starting over), else None. The request reached the new
+        study, which has no trial of this number ("no trial 1", read as a bug in the worker) or
+        one another worker holds ("leased to another worker")."""
+        loaded = self.study._created_at
+        if not loaded:
+            return None
+        try:
+            now = float(self.study.client._call("get_study", {"study": self.study.name})["study"].get("created_at") or 0)
+        except TuneportError:
+            return None
+        if not now or abs(now - loaded) < 0.0005:
+            return None
+        return (
+            f"study '{self.study.name}' was deleted and created again while its trial {self.number} ran here; "
+            f"the trial's results went with the old study (load the study again to work on the new one): {err.message}"
+        )
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study.name!r}, number={self.number}, state={self.state}, params={self.params!r})"
