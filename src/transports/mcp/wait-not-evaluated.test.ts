@@ -71,3 +71,26 @@ it("a cancellation already made when the wait began, or during a timed-out one, 
   expect(out).toMatchObject({ finished: 0, cancelled: 1, new_trials: [] });
   expect(textOf(r)).toMatch(/^No progress within [\d.]+s: 0 trials finished \(wanted 1\)\. 0 running, 0 queued\. Not counted as finished: 1 queued trial cancelled \(cancel_trial\)\.\n/);
 });
+
+it("a study deleted while the wait reads its trials ends the wait as deleted, not with an error", async () => {
+  await service.execute("create_study", { name: "d", space: SPACE, strategy: "random", seed: 1 });
+  const running = await service.execute("ask", { study: "d" });
+  const inner = backend.call.bind(backend);
+  let deleteOnRead = false;
+  backend.call = (async (op: string, args: unknown) => {
+    if (op === "trials" && deleteOnRead) {
+      deleteOnRead = false;
+      await service.execute("delete_study", { study: "d" });
+    }
+    return inner(op as never, args as never);
+  }) as McpBackend["call"];
+  duringTheWait([
+    async () => {
+      deleteOnRead = true; // the tell's finish makes the wait read the trials: the study goes first
+      await service.execute("tell", { study: "d", trial: running.trial.number, token: running.lease.token, state: "COMPLETE", value: 0.4 });
+    },
+  ]);
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "d", timeout_s: 50, min_finished: 1 } })) as CallToolResult;
+  expect(r.isError, textOf(r)).toBeFalsy();
+  expect(r.structuredContent).toMatchObject({ deleted: true });
+});

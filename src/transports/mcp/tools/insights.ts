@@ -197,17 +197,17 @@ async function waitRun(
     }
     try {
       current = (await backend.call("get_study", { study: a.study })).study;
+      // The trials are read only when the study's finished count moved since the last look.
+      if (finishedCount(current) !== lastFinished) {
+        tally = await counter.tally(current);
+        lastFinished = finishedCount(current);
+      }
     } catch (err) {
       if (isTuneportError(err) && err.code === "NOT_FOUND") {
         deleted = true;
         break;
       }
       throw err;
-    }
-    // The trials are read only when the study's finished count moved since the last look.
-    if (finishedCount(current) !== lastFinished) {
-      lastFinished = finishedCount(current);
-      tally = await counter.tally(current);
     }
     const done = tally.evaluated;
     // Progress notifications only when progress increases, with a message (MCP 2025-11-25).
