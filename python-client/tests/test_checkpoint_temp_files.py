@@ -108,3 +108,20 @@ def test_a_pbt_member_killed_mid_save_has_its_temp_file_removed_by_another_membe
     assert _temps(a_dir) == []
     b.fail("done")
     a.fail("killed")
+
+
+def test_a_writer_in_another_pid_namespace_with_the_same_host_name_keeps_its_file(tmp_path: Path) -> None:
+    """Containers on one filesystem often share the host name (``--network host``) while each
+    numbers its processes from 1: a pid absent here can be a live writer there. Its temp file (named
+    with the bare host name, as the writer's name then was) was removed mid-save, and the writer's
+    rename failed. Only this pid namespace's own names are judged by pid; the rest go by age."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    dead = int(done.stdout)
+    bare = tpt._HOST.rsplit("_", 1)[0] if os.path.exists("/proc/self/ns/pid") else "not-this-host"
+    other_ns = f".step-1.pt.{bare}-{dead}.abc_12.tmp"
+    own_dead = f".step-2.pt.{tpt._HOST}-{dead}.abc_12.tmp"
+    for n in (other_ns, own_dead):
+        (tmp_path / n).write_bytes(b"partial")
+    assert [p.name for p in remove_stale_temp_files(tmp_path)] == [own_dead]
+    assert _temps(tmp_path) == [other_ns]
+

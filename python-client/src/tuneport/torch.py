@@ -30,9 +30,10 @@ be written, no marker can be left either: other processes then wait as before.)
 **A writer killed mid-save** (SIGKILL, the OOM killer, a crash) leaves its temporary file,
 ``.<name>.<host>-<pid>.<random>.tmp``, behind: no final name ever appears, but the file would stay
 for ever. ``remove_stale_temp_files(directory)`` removes such files whose writer is provably dead
-(its host is this one and no process has its pid) or, where that cannot be checked (a writer on
-another host of a shared filesystem, an older client's name without host and pid), that nobody
-wrote to for ``STALE_TEMP_AGE_S`` (an hour): a live writer's file in another process is never
+(it ran in this host's pid namespace, under a pid no process has now) or, where that cannot be
+checked (a writer on another host of a shared filesystem or in another container, even one with
+the same host name; an older client's name without host and pid), that nobody wrote to for
+``STALE_TEMP_AGE_S`` (an hour): a live writer's file in another process is never
 removed, so cleaning does not race a concurrent save. It runs by itself the first time a process
 writes to a directory, and at each trial's first ``pbt_report`` in a process over every trial
 directory of the study (a killed member's own directory is never written again: its refill is
@@ -42,6 +43,7 @@ another trial). A reused pid only keeps a dead writer's file until the age rule 
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib
 import logging
 import os
@@ -95,7 +97,25 @@ STALE_TEMP_AGE_S = 3600.0
 """A temporary file whose writer cannot be checked (another host, an older client's name) is
 removed once it was not written to for this long (see the module doc)."""
 
-_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+def _writer_host() -> str:
+    """This process's host as a temporary file's name gives it: the host name, and on Linux a hash of
+    the kernel's boot id and this process's pid namespace. Containers sharing a filesystem often share
+    the host name too (``--network host``, ``--uts host``, or every container named ``localhost``)
+    while each numbers its processes from 1: a pid absent here may be a live writer there, so only a
+    file of this very pid namespace of this very boot is judged by its pid."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return name  # not Linux: no pid namespaces to tell apart
+    return f"{name}_{hashlib.sha256(f'{boot} {ns}'.encode()).hexdigest()[:10]}"
+
+
+_HOST = _writer_host()
 # ``.<final name>.<host>-<pid>.<mkstemp's random part>.tmp``: the writer's host and pid say whether it is alive.
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
 _cleaned: set[Path] = set()
@@ -124,10 +144,10 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale_temp_files(directory: PathLike, *, max_age_s: float = STALE_TEMP_AGE_S) -> list[Path]:
     """Removes the temporary files (``.<name>.*.tmp``) that atomic checkpoint writes left in
     ``directory`` when their writer died mid-save (SIGKILL, OOM killer, a crash): those whose writer
-    ran on this host under a pid that no process has any more, and any not modified for
-    ``max_age_s`` seconds (a writer on another host, or a name without host and pid). A live writer's
-    file in another process is never removed (unless it stalled that long). Returns what it removed;
-    a missing directory is fine."""
+    ran in this host's pid namespace (``_writer_host``) under a pid that no process has any more,
+    and any not modified for ``max_age_s`` seconds (a writer on another host or in another
+    container, or a name without host and pid). A live writer's file in another process is never
+    removed (unless it stalled that long). Returns what it removed; a missing directory is fine."""
     removed: list[Path] = []
     now = time.time()
     try:
