@@ -79,6 +79,9 @@ export interface RetryPolicy {
   readonly keepIntermediate?: boolean;
 }
 
+/** The retry policy of a study created without `retry`. */
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false, keepIntermediate: false };
+
 export interface StudyConfig {
   /** One direction per objective; a single-objective study has one (domain/objectives.ts). */
   readonly directions: readonly Direction[];

@@ -24,7 +24,7 @@ import type { Logger } from "pino";
 import { checkSpaceSize, formatZodError, parseSearchSpace } from "../domain/distributions.js";
 import { checkDirections, checkReferencePoint } from "../domain/objectives.js";
 import { TuneportError, invalidArgument, noSuchStudy, notFound } from "../domain/errors.js";
-import { type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
+import { DEFAULT_RETRY, type Direction, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import type { Change, Storage, StoredTrial } from "../storage/storage.js";
 import { ChangeFeed, type StudyChange } from "./change-feed.js";
 import { CommitPipeline, DEFAULT_LAZY_COMMIT_MS } from "./commit-pipeline.js";
@@ -97,7 +97,7 @@ export type TellState = S.TellArgs["state"];
 export type TrialsQuery = Omit<S.TrialsArgs, "study">;
 export type { StudyChange } from "./change-feed.js";
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, retryOnFail: false, keepIntermediate: false };
+export { DEFAULT_RETRY } from "../domain/trial.js";
 
 export class StudyService {
   private readonly storage: Storage;

@@ -15,13 +15,13 @@
  */
 import { type Distribution, type ParamValue, type SearchSpace, checkSpaceSize, parseDistribution } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
-import type { AsCreated, PluginConfig, Study, StudyConfig } from "../domain/trial.js";
+import { type AsCreated, DEFAULT_RETRY, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import { wideningProblem } from "../domain/widen.js";
 import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import { checkAttrsSize } from "./trial-ops.js";
 import type * as S from "./ops/schemas.js";
-import type { PluginCatalogue, PluginRef } from "./plugins.js";
+import { type PluginCatalogue, type PluginRef, type RetryArgs, checkRetry } from "./plugins.js";
 import { type StudyState, viewOf } from "./study-state.js";
 import type { StudyView } from "./views.js";
 
@@ -77,6 +77,11 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
       a.scheduler === null ? null : plugins.resolveSchedulerConfig(mergeRef(a.scheduler as PluginRef, old.scheduler, derived), old.maxResource);
     if (!same(scheduler, old.scheduler)) changed.push("scheduler");
   }
+  // A switch to a strategy that refills lost trials itself (PBT, PB2) would leave the study's retry
+  // policy ignored without a word, as create_study refuses (checkRetry). Only on a switch of name:
+  // a study stored before that rule keeps its option updates.
+  if (old.strategy.name !== strategy.name)
+    checkRetry(plugins.strategy(strategy.name), strategy.name, retryArgs(old.retry), "the study's retry (set by create_study)");
   plugins.checkCompatible(strategy, scheduler);
   plugins.checkObjectives(strategy, scheduler, old.directions.length);
   if (changed.includes("strategy")) checkSwitch(s, plugins, old.strategy, strategy);
@@ -150,6 +155,18 @@ function mergeRef(ref: PluginRef, current: PluginConfig | null, derived?: (o: Re
   const kept: Record<string, unknown> = { ...current.options };
   for (const k of derived?.(current.options) ?? []) if (!(k in given)) delete kept[k];
   return { name: ref.name, options: { ...kept, ...given } };
+}
+
+/**
+ * What a stored retry policy asks for beyond the default one (which every study created without
+ * `retry` holds, `max_retries` 2 included), as create_study's `retry` gives it (`checkRetry`).
+ */
+function retryArgs(r: RetryPolicy): RetryArgs {
+  return {
+    ...(r.maxRetries !== DEFAULT_RETRY.maxRetries ? { max_retries: r.maxRetries } : {}),
+    ...(r.retryOnFail !== DEFAULT_RETRY.retryOnFail ? { retry_on_fail: r.retryOnFail } : {}),
+    ...((r.keepIntermediate ?? false) !== DEFAULT_RETRY.keepIntermediate ? { keep_intermediate: r.keepIntermediate } : {}),
+  };
 }
 
 /** Refuses a strategy switch the running trials cannot survive (see the module comment). */

@@ -37,6 +37,18 @@ describe("pbt options through the service", () => {
     expect((await svc.ask({ study: "rnd", max_retries: 2 })).trial.system_attrs.max_retries).toBe(2);
   });
 
+  it("refuses a switch by update_study to it of a study whose retry policy it would ignore", async () => {
+    await svc.createStudy({ name: "rnd-retry", space: toyProblem.space, strategy: "random", retry: { max_retries: 5, retry_on_fail: true } });
+    for (const strategy of ["pbt", "pb2"])
+      await expect(svc.updateStudy({ study: "rnd-retry", strategy: { name: strategy, options: { population_size: 2 } } })).rejects.toMatchObject({
+        code: "INVALID_ARGUMENT",
+        message: expect.stringMatching(new RegExp(`strategy '${strategy}' replaces lost trials itself.*the study's retry.*max_retries=5, retry_on_fail=true would be ignored`)),
+      });
+    // Without a retry policy (the default one, max_retries 2) the switch goes on.
+    await svc.createStudy({ name: "rnd-plain", space: toyProblem.space, strategy: "random" });
+    await expect(svc.updateStudy({ study: "rnd-plain", strategy: { name: "pbt", options: { population_size: 2 } } })).resolves.toBeDefined();
+  });
+
   /** The steps at which member a (always worse than b) got a perturbation decision, over steps 1..8. */
   async function decisionSteps(name: string, options: Record<string, unknown>): Promise<number[]> {
     await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed: 5, strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 2, resample_probability: 0, ...options } } });
