@@ -193,3 +193,32 @@ def test_restore_is_the_latest_decisions_not_one_already_returned(tmp_path: Path
             a.complete(3.0)
     finally:
         srv.kill()
+
+
+def test_a_refused_report_keeps_the_load_that_flush_reports_returned_for_the_next_one(tmp_path: Path) -> None:
+    """``flush_reports`` returned an exploit, loaded after step 1.5; the next report was refused (an
+    empty checkpoint path) and the one after it, accepted, no longer said where the exploit was
+    loaded: the marker was spent on the refused request, so the lineage kept the exploit at step 1
+    (the member's own step-1.5 value filed under the donor's weights)."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0) as client:
+            study, a, b = _population(client, "r")
+            b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+            a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+            os.kill(srv.proc.pid, signal.SIGSTOP)  # both queued before the first answer arrives
+            try:
+                assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False) is None  # decided: exploit b
+                assert a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False) is None
+            finally:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            d = a.flush_reports()
+            assert d is not None and d.restore is not None and d.restore.trial == b.number  # loaded now, after step 1.5
+            with pytest.raises(tp.InvalidArgumentError, match="data.checkpoint"):
+                a.report(3.0, 1.75, {"checkpoint": ""})
+            a.report(3.0, 1.75, {"checkpoint": "/nowhere/a/step-1.75.pt"})
+            assert _exploit_steps(study, a.number) == [(1.5, b.number, 1)]
+            a.complete(3.0)
+    finally:
+        srv.kill()

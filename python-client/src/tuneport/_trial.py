@@ -637,13 +637,20 @@ class Trial(_OptunaV2Suggest):
         after the report of ``step``, not after the report that got the exploit; or ``flush_reports``
         returned one (loaded after the last step reported before it). The server then records the
         exploit in the lineage where it was loaded, as for a blocking report (and keeps its donor
-        checkpoint until a later report)."""
-        loaded, self._loaded_after = self._loaded_after, None
+        checkpoint until a later report). ``_loaded_after`` is spent only by a report that was taken
+        (``_loaded_sent``): one refused or never sent leaves it for the next."""
+        loaded = self._loaded_after
         if restore is not None:
             loaded = (restore.checkpoint, step)
         if loaded is None:
             return payload
         return {**(payload or {}), "pbt_loaded": {"checkpoint": loaded[0], "after_step": loaded[1]}}
+
+    def _loaded_sent(self, payload: dict[str, Any] | None) -> None:
+        """A report carrying ``payload`` was taken (answered, or queued to be sent): its
+        ``pbt_loaded`` said where the exploit was loaded, so ``flush_reports``'s marker is spent."""
+        if payload is not None and "pbt_loaded" in payload:
+            self._loaded_after = None
 
     def _wait_reports(self) -> None:
         if self._report_seq:
@@ -1064,6 +1071,7 @@ class Trial(_OptunaV2Suggest):
         except InvalidArgumentError as err:
             self._note_full(err)
             raise
+        self._loaded_sent(payload)
         self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
@@ -1141,6 +1149,7 @@ class Trial(_OptunaV2Suggest):
             # server's limit was raised one report late, the report lost.
             message = client._frozen(message)
         self._report_seq = client._submit_report(self, message)
+        self._loaded_sent(payload)
         if not self.intermediate or self.intermediate[-1][0] != step:
             self.intermediate.append((float(step), float(value)))
         return self._take_unreturned()
