@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import tuneport as tp
 from conftest import ServerProcess
 
@@ -51,6 +53,73 @@ def test_ctrl_c_during_ask_tells_the_trial_it_started_fail_interrupted(tmp_path:
     try:
         script = tmp_path / "ask.py"
         script.write_text(textwrap.dedent(INTERRUPTED_ASK))
+        env = {k: v for k, v in os.environ.items() if k != "TUNEPORT_ENDPOINT"}
+        done = subprocess.run(
+            [sys.executable, str(script), srv.endpoint, "s", str(srv.proc.pid)],
+            capture_output=True, text=True, env=env, timeout=3 * HANG, check=False,
+        )  # fmt: skip
+        os.kill(srv.proc.pid, signal.SIGCONT)  # should the script have died before it
+        assert "interrupted" in done.stdout, done.stdout + done.stderr
+        with tp.connect(srv.endpoint) as client:
+            (trial,) = client.load_study("s").trials
+        assert trial.state == "FAIL", (trial, done.stdout + done.stderr)
+        assert trial.system_attrs.get("interrupted") is True, trial
+    finally:
+        srv.kill()
+
+
+def test_an_ask_whose_fixed_distribution_is_refused_leaves_no_running_trial(client: tp.Client, name: str) -> None:
+    """The ask started the trial, then the follow-up suggest of a fixed distribution was refused:
+    the caller never got the trial, which stayed RUNNING, its lease renewed by this client's
+    heartbeats for as long as it lived. It is told FAIL, interrupted (never evaluated)."""
+    study = client.create_study(name, space={"x": tp.Float(0, 1)})
+    with pytest.warns(RuntimeWarning, match="Inconsistent"), pytest.raises(tp.InvalidArgumentError, match="cannot be suggested"):
+        study.ask(fixed_distributions={"x": tp.Float(5, 6)})
+    (trial,) = study.trials
+    assert trial.state == "FAIL", trial
+    assert trial.system_attrs.get("interrupted") is True and "fixed_distributions" in trial.system_attrs["fail_reason"], trial
+    assert client._trials == {}  # nothing left to renew
+    with pytest.raises(tp.InvalidArgumentError, match="not a distribution"):
+        study.ask(fixed_distributions={"y": object()})  # refused before any trial starts
+    assert len(study.trials) == 1
+
+
+INTERRUPTED_SUGGEST = """
+    import faulthandler, os, signal, sys, threading, time
+    import tuneport as tp
+    from tuneport import _trial
+    _trial.INTERRUPTED_WAIT_S = 30.0  # the paused server's answer is not raced against the usual second
+    faulthandler.dump_traceback_later(60, exit=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    endpoint, name, server_pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    client = tp.connect(endpoint, timeout=20.0)
+    study = client.create_study(name)
+    real = _trial.Trial._suggest
+    def paused(self, *a, **k):  # the server stops answering once the ask was answered
+        os.kill(server_pid, signal.SIGSTOP)
+        def interrupt():
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the suggest waits
+            time.sleep(0.2)
+            os.kill(server_pid, signal.SIGCONT)
+        threading.Thread(target=interrupt, daemon=True).start()
+        return real(self, *a, **k)
+    _trial.Trial._suggest = paused
+    try:
+        study.ask(fixed_distributions={"lr": tp.Float(0.001, 0.1, log=True)})
+        print("asked", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    client.close()
+"""
+
+
+def test_ctrl_c_during_the_fixed_distributions_suggest_tells_the_trial_fail_interrupted(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    try:
+        script = tmp_path / "ask.py"
+        script.write_text(textwrap.dedent(INTERRUPTED_SUGGEST))
         env = {k: v for k, v in os.environ.items() if k != "TUNEPORT_ENDPOINT"}
         done = subprocess.run(
             [sys.executable, str(script), srv.endpoint, "s", str(srv.proc.pid)],

@@ -22,7 +22,7 @@ from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedEr
 from ._plot import Plot, PlotKind
 from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
-from ._trial import FrozenTrial, TrajectoryPoint, Trial, constraint_order
+from ._trial import FrozenTrial, TrajectoryPoint, Trial, _fail_reason, constraint_order
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -336,6 +336,9 @@ class Study:
             args["lease_ttl_s"] = lease_ttl_s
         if max_retries is not None:
             args["max_retries"] = max_retries
+        # Read before the ask: an argument that is no distribution starts no trial.
+        fixed = {name: dist if isinstance(dist, Distribution) else distribution_from_wire(_distribution_wire(dist))
+                 for name, dist in (fixed_distributions or {}).items()}  # fmt: skip
         message = self.client._message("ask", args)
         try:
             result = self.client._request(message)
@@ -345,9 +348,31 @@ class Study:
             raise
         trial = Trial(self, result)
         self.client._track(trial)
-        for name, dist in (fixed_distributions or {}).items():
-            trial._suggest(name, dist if isinstance(dist, Distribution) else distribution_from_wire(_distribution_wire(dist)))
+        try:
+            for name, dist in fixed.items():
+                trial._suggest(name, dist)
+        except BaseException as exc:
+            self._fail_unreturned(trial, exc)
+            raise
         return trial
+
+    def _fail_unreturned(self, trial: Trial, exc: BaseException) -> None:
+        """A ``fixed_distributions`` suggest after the ask raised (the server refused the
+        distribution, Ctrl-C while it waited, a lost server): the caller never gets the trial, which
+        stayed RUNNING, its lease renewed by the heartbeats for as long as the client lived. Tells it
+        FAIL, marked interrupted where the server takes it (the configuration was never evaluated:
+        no strategy learns from it); Ctrl-C's with one short attempt, as a trial Ctrl-C ends gets.
+        Should that tell fail too, the lease is no longer renewed and runs out."""
+        try:
+            if isinstance(exc, Exception):
+                extra = {"interrupted": True} if "tell.interrupted" in self.client._optional_args else None
+                trial._tell("FAIL", None, f"ask(fixed_distributions=...) raised {_fail_reason(type(exc), exc)}"[:2000], None, extra)
+            else:
+                trial._tell_interrupted(type(exc), exc)
+        except Exception as err:  # noqa: BLE001 - the ask's own error propagates; this only says what was left
+            self.client._forget(trial)
+            log.warning("ask in study '%s' raised after it started trial %d, which could not be told FAIL (%s): "
+                        "its lease is left to run out", self.name, trial.number, err)  # fmt: skip
 
     def _fail_interrupted_ask(self, message: dict[str, Any], exc: BaseException) -> None:
         """Ctrl-C (or another ``BaseException`` that is not an ``Exception``) while ``ask`` waited
