@@ -127,3 +127,35 @@ def test_optimize_threads_share_one_outage_budget_when_the_server_is_gone(tmp_pa
     looked = [t for t in tells if "it was already unreachable" in t]
     assert len(looked) <= 1, "\n".join(tells)  # the first tell after the report gave up looks once more
     assert all("waited its turn" in t for t in tells if t not in looked), tells
+
+
+def test_optimize_threads_with_several_servers_stop_waiting_in_turn_once_all_are_gone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Several endpoints: each request tries (1 + retries) attempts over them, and the n_jobs
+    threads' requests, queued on the shared channel through the outage, each waited all of theirs,
+    one after another, and then each FAIL tell as long again. Once a request found every server
+    silent, those that waited their turn meanwhile fail at once, and the next looks at each once."""
+    servers = [ServerProcess(tmp_path / f"t{i}.db").start() for i in range(2)]
+    killed = threading.Event()
+
+    def objective(trial: tp.Trial) -> float:
+        for step in range(10_000):
+            trial.report(0.1, step)
+            time.sleep(0.02)
+            if step == 5 and not killed.is_set():
+                killed.set()
+                for srv in servers:
+                    srv.kill()
+        return 1.0
+
+    try:
+        with tp.connect([s.endpoint for s in servers], timeout=0.5, retries=3, outage_budget_s=1.0, heartbeat=False) as c:
+            study = c.create_study("n", space={"x": tp.Float(0, 1)})
+            with caplog.at_level(logging.WARNING, logger="tuneport"), pytest.raises(tp.TimeoutError):
+                study.optimize(objective, n_trials=4, n_jobs=4)
+    finally:
+        for srv in servers:
+            srv.kill()
+    tells = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not tell trial")]
+    assert len(tells) == 4, tells
+    waited = [t for t in tells if "waited its turn" not in t]
+    assert len(waited) <= 1, "\n".join(tells)  # the first tell after the reports gave up looks once more

@@ -55,6 +55,11 @@ class Endpoints:
         channels, with no reply from them since, and when a request last gave up on each: the next
         request on any channel looks once more (GAVE_UP_GRACE_S) instead of waiting a budget again,
         and one made before that moment (it waited its turn meanwhile) fails at once."""
+        self._all_silent_at = -math.inf
+        """When a request of this client last found every endpoint silent (several endpoints:
+        ``FailoverChannel.request`` gave up), with no reply from any since: a request made before
+        that moment (it waited its turn meanwhile) fails at once, and one made after tries each
+        endpoint once more instead of its whole ``retries``."""
         self._lock = threading.Lock()
         self.suspect_s = suspect_s
 
@@ -101,6 +106,17 @@ class Endpoints:
     def answered(self, endpoint: str) -> None:
         with self._lock:
             self._suspect.pop(endpoint, None)
+            self._all_silent_at = -math.inf
+
+    def all_silent(self) -> None:
+        """A request gave up on every endpoint (see ``_all_silent_at``)."""
+        with self._lock:
+            self._all_silent_at = time.monotonic()
+
+    def all_silent_after(self, since: float) -> bool:
+        """True when a request gave up on every endpoint after ``since`` (monotonic; -inf: ever), with no reply since."""
+        with self._lock:
+            return self._all_silent_at > since
 
     def given_up(self, endpoint: str) -> bool:
         return endpoint in self._given_up
@@ -213,6 +229,9 @@ class FailoverChannel:
                 return self._first_contact(message, wait, self.outage_budget_s if outage_budget_s is None else outage_budget_s, payload)
             started = time.monotonic()
             silences = hops = 0
+            if len(self.endpoints.all) > 1 and handshake_wait is None and self.endpoints.all_silent_after(-math.inf):
+                # Every server was found silent and none answered since: each is looked at once more.
+                silences_allowed = min(silences_allowed, len(self.endpoints.all) - 1)
             delay = 0.05
             while True:
                 if self._closed:
@@ -262,6 +281,8 @@ class FailoverChannel:
                     self.endpoints.silent(endpoint)
                     silences += 1
                     if silences > silences_allowed:
+                        if silences >= len(self.endpoints.all):
+                            self.endpoints.all_silent()  # not a heartbeat's short look at one of them
                         tried = ", ".join(self.endpoints.all)
                         hint = " (CURVE keys not accepted by the server?)" if self._curve is not None else ""
                         raise TimeoutError(
@@ -296,7 +317,8 @@ class FailoverChannel:
         the only server was given up on since the request was ``made`` (another request waited the
         outage out, or looked once more, in vain, while this one waited its turn): that was its
         outage too. Each such request looked once more in turn (GAVE_UP_GRACE_S), and with it the
-        FAIL tell of each thread behind it: n_jobs=4 gave up 7 s after the outage budget."""
+        FAIL tell of each thread behind it: n_jobs=4 gave up 7 s after the outage budget. With
+        several endpoints, likewise once a request found every one silent (``Endpoints.all_silent``)."""
         while not self._lock.acquire(timeout=TURN_POLL_S):
             if shared:
                 self._check_given_up_since(message, made)
@@ -309,6 +331,15 @@ class FailoverChannel:
 
     def _check_given_up_since(self, message: Mapping[str, Any], made: float) -> None:
         endpoints = self.endpoints.all
+        if len(endpoints) > 1 and self.endpoints.all_silent_after(made):
+            # Several servers: each request that waited its turn through the outage went on to wait
+            # its own (1 + retries) attempts, one thread after another.
+            op = message.get("op")
+            raise TimeoutError(
+                f"no tuneport server of {', '.join(endpoints)} answered: another request of this client tried each in vain "
+                f"while {op!r} waited its turn; {op!r} was not sent. Are the servers still running?",
+                {"op": op, "id": message.get("id"), "endpoints": endpoints},
+            )
         if len(endpoints) == 1 and self.endpoints.given_up_after(endpoints[0], made):
             op = message.get("op")
             raise TimeoutError(
