@@ -222,3 +222,35 @@ def test_a_refused_report_keeps_the_load_that_flush_reports_returned_for_the_nex
             a.complete(3.0)
     finally:
         srv.kill()
+
+
+def test_a_donor_checkpoint_is_kept_while_the_recipient_reports_blind(tmp_path: Path) -> None:
+    """Member a's report of step 1 got an exploit of b's step-1 checkpoint, but its report of step
+    1.5 was queued before that answer came: the server took the step-1.5 report as the sign that
+    the exploit was loaded and let b's next reports release b's step-1 checkpoint (deleted by b's
+    client), which a's next report then told a to load. A blind report (``pbt_blind``) keeps it."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0) as client:
+            study, a, b = _population(client, "r")
+            b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+            a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+            os.kill(srv.proc.pid, signal.SIGSTOP)  # both queued before the first answer arrives
+            try:
+                assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False) is None  # decided: exploit b
+                assert a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False) is None
+            finally:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            a._wait_reports()
+            released = [p for step in (2, 3) for p in b.report(1.0 / step, step, {"checkpoint": f"/nowhere/b/step-{step}.pt"}).delete_checkpoints]
+            assert "/nowhere/b/step-1.pt" not in released, released
+            d = a.report(3.0, 2, {"checkpoint": "/nowhere/a/step-2.pt"}, wait=False)  # returns the exploit: loaded now
+            assert d is not None and d.restore is not None and d.restore.checkpoint == "/nowhere/b/step-1.pt", d
+            a.flush_reports()
+            a.report(2.5, 3, {"checkpoint": "/nowhere/a/step-3.pt"})  # a later step, not blind: loaded
+            assert "/nowhere/b/step-1.pt" in b.report(0.2, 4, {"checkpoint": "/nowhere/b/step-4.pt"}).delete_checkpoints
+            a.complete(3.0)
+            b.complete(0.2)
+    finally:
+        srv.kill()

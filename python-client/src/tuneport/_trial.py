@@ -1140,6 +1140,11 @@ class Trial(_OptunaV2Suggest):
         self._refuse_when_full(step)
         payload = self._with_loaded(payload, step, _combined(self._unreturned).restore if self._unreturned else None)
         client = self.study.client
+        if self._report_seq and self.study.strategy.get("name") in ("pbt", "pb2") and client._reports_pending(self._report_seq):
+            # Made before the answer to an earlier report came: an exploit it decided is not seen
+            # yet, so this report is no sign that its donor checkpoint was loaded (the server keeps
+            # it until one that is not blind; an older server ignores the mark).
+            payload = {**(payload or {}), "pbt_blind": True}
         args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}
         message = make_request("report", args, version=client._version)
         if payload is not None:

@@ -156,12 +156,32 @@ export function lineageLoadedLate(lin: readonly LineageEntry[], loaded: unknown,
 }
 
 /**
+ * The donor checkpoint that a report made blind (`data.pbt_blind: true`: its client had not seen
+ * the answers to its earlier reports yet, the Python client's non-blocking reports) must keep
+ * pinned: the latest exploit's, decided at an earlier step, which that client may not have been
+ * told yet. Such a report is no sign that the exploit was loaded: without this, the donor's next
+ * report released the checkpoint before the recipient's next report returned the exploit to load
+ * it. Null when there is none (kept: `pbt_unconfirmed`, until a report that is not blind).
+ */
+export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportStep: number): string | null {
+  if (blind !== true) return null;
+  const last = lin[lin.length - 1];
+  return lin.length > 1 && last && last.donor !== null && last.checkpoint !== null && last.step < reportStep ? last.checkpoint : null;
+}
+
+/**
  * Checkpoint paths that someone is about to load and so must not be deleted: the restore of
- * every exploit whose recipient has not yet reported a later step, and the `pbt_restore` of
- * every refill that has not reported at all — while the recipient is WAITING or RUNNING.
+ * every exploit whose recipient has not yet reported a later step (or has, but only blind:
+ * `blindHold`), and the `pbt_restore` of every refill that has not reported at all — while the
+ * recipient is WAITING or RUNNING.
  */
 export function pinnedCheckpoints(trials: readonly Trial[]): Set<string> {
-  return unconfirmedLoads(trials, new Set(["RUNNING", "WAITING"]));
+  const out = unconfirmedLoads(trials, new Set(["RUNNING", "WAITING"]));
+  for (const t of trials) {
+    const held = t.systemAttrs.pbt_unconfirmed;
+    if ((t.state === "RUNNING" || t.state === "WAITING") && typeof held === "string") out.add(held);
+  }
+  return out;
 }
 
 /**

@@ -80,6 +80,7 @@ import {
   type CheckpointRecord,
   type LineageEntry,
   ageAt,
+  blindHold,
   checkpointsOf,
   generationOf,
   lastStep,
@@ -398,6 +399,9 @@ export class PbtStrategy implements Strategy {
         lin = attrs.pbt_lineage = late.lineage;
         if (this.opts.mode === "asynchronous" && t.systemAttrs.pbt_ready_step === late.from) ready = attrs.pbt_ready_step = late.to;
       }
+      const hold = blindHold(lin, req.data.pbt_blind, req.step);
+      if (hold !== null) attrs.pbt_unconfirmed = hold;
+      else if ((req.data.pbt_blind !== true || late) && typeof t.systemAttrs.pbt_unconfirmed === "string") attrs.pbt_unconfirmed = null;
       const chosen = this.decide(req, lin, ready);
       if (chosen) {
         Object.assign(attrs, chosen.attrs);
