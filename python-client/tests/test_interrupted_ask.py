@@ -12,12 +12,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import FakeServer, ServerProcess, err, ok
 
 HANG = 60.0  # only catches a hang
 
@@ -133,3 +135,37 @@ def test_ctrl_c_during_the_fixed_distributions_suggest_tells_the_trial_fail_inte
         assert trial.system_attrs.get("interrupted") is True, trial
     finally:
         srv.kill()
+
+
+def test_an_older_server_gets_no_plain_fail_for_a_trial_ask_never_returned(client: tp.Client, name: str) -> None:
+    """A server without ``tell.interrupted`` (nor the envelope's ``attempt``) stores a plain FAIL,
+    which teaches GP and TPE that the configuration fails, for a trial never evaluated; and the ask
+    sent again after Ctrl-C may start a trial of its own. There the lease runs out instead, as
+    before (a lost lease teaches nothing): no tell, no second ask, nothing left renewing."""
+    client.create_study(name, space={"x": tp.Float(0, 1)})
+    study_view = client.call("get_study", study=name)
+    asked = client.call("ask", study=name)
+    interrupt = {"on": False}
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        if msg["op"] == "get_study":
+            return ok(msg, study_view)
+        if msg["op"] == "ask":
+            if interrupt["on"]:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the ask waits for its reply
+                time.sleep(0.3)
+            return ok(msg, asked)
+        if msg["op"] == "suggest":
+            return err(msg, "INVALID_ARGUMENT", "cannot be suggested as that")
+        return ok(msg, {})
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, timeout=5.0, heartbeat=False) as old:
+        study = old.load_study(name)
+        with pytest.raises(tp.InvalidArgumentError, match="cannot be suggested"):
+            study.ask(fixed_distributions={"y": tp.Float(5, 6)})
+        assert old._trials == {}  # not renewed: its lease runs out
+        interrupt["on"] = True
+        with pytest.raises(KeyboardInterrupt):
+            study.ask()
+        ops = [m["op"] for m in fake.received]
+    assert ops == ["get_study", "ask", "suggest", "ask"], ops

@@ -360,13 +360,18 @@ class Study:
         """A ``fixed_distributions`` suggest after the ask raised (the server refused the
         distribution, Ctrl-C while it waited, a lost server): the caller never gets the trial, which
         stayed RUNNING, its lease renewed by the heartbeats for as long as the client lived. Tells it
-        FAIL, marked interrupted where the server takes it (the configuration was never evaluated:
-        no strategy learns from it); Ctrl-C's with one short attempt, as a trial Ctrl-C ends gets.
-        Should that tell fail too, the lease is no longer renewed and runs out."""
+        FAIL, interrupted (the configuration was never evaluated: no strategy learns from it);
+        Ctrl-C's with one short attempt, as a trial Ctrl-C ends gets. Should that tell fail too, or
+        the server predate ``tell.interrupted``, the lease is no longer renewed and runs out."""
+        if "tell.interrupted" not in self.client._optional_args:
+            # An older server would store a plain FAIL, which teaches GP and TPE that the never
+            # evaluated configuration fails: its lease runs out instead (a lost lease teaches nothing).
+            self.client._forget(trial)
+            return
         try:
             if isinstance(exc, Exception):
-                extra = {"interrupted": True} if "tell.interrupted" in self.client._optional_args else None
-                trial._tell("FAIL", None, f"ask(fixed_distributions=...) raised {_fail_reason(type(exc), exc)}"[:2000], None, extra)
+                reason = f"ask(fixed_distributions=...) raised {_fail_reason(type(exc), exc)}"
+                trial._tell("FAIL", None, reason[:2000], None, {"interrupted": True})
             else:
                 trial._tell_interrupted(type(exc), exc)
         except Exception as err:  # noqa: BLE001 - the ask's own error propagates; this only says what was left
@@ -380,11 +385,16 @@ class Study:
         stayed RUNNING until its lease ran out, then was retried as a lost worker's. Sends the ask
         again with its id, which the server answers with the trial it started (once: an ask is
         idempotent by id), and tells that trial FAIL, interrupted; one short attempt, as a trial
-        that Ctrl-C ends gets (``INTERRUPTED_WAIT_S``), after which the lease is left to run out."""
+        that Ctrl-C ends gets (``INTERRUPTED_WAIT_S``), after which the lease is left to run out.
+        Not with a server that predates ``tell.interrupted`` (see below): the lease runs out there."""
         from . import _trial  # read at the call: the wait is the trial module's
 
         if self.client._attempts and message.get("attempt") == 0:
             return  # never handed to the socket (the channel counts each send): nothing was started
+        if "tell.interrupted" not in self.client._optional_args:
+            # An older server would store a plain FAIL, which teaches GP and TPE that the configuration
+            # fails (a lost lease does not), and the ask sent again may start a trial of its own.
+            return
         try:
             result = self.client._request(message, outage_budget_s=_trial.INTERRUPTED_WAIT_S, hurry=True)
             trial = Trial(self, result)
