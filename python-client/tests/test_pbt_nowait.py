@@ -152,19 +152,29 @@ def test_the_lineage_records_an_exploit_at_the_step_after_which_it_was_loaded(
     b.complete(1.0 / 7)
 
 
-def test_an_exploit_returned_by_flush_reports_is_recorded_after_the_last_step_reported(
-    client: tp.Client, name: str, tmp_path: Path
-) -> None:
-    study, a, b = _population(client, name)
-    b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
-    a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
-    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)  # decided: exploit b
-    a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False)  # sent before the answer came
-    d = a.flush_reports()
-    assert d is not None and d.restore is not None and d.restore.trial == b.number  # loaded now, after step 1.5
-    assert _exploit_steps(study, a.number) == [(1, b.number, 1)]
-    a.report(3.0, 1.75, {"checkpoint": "/nowhere/a/step-1.75.pt"})
-    assert _exploit_steps(study, a.number) == [(1.5, b.number, 1)]
+def test_an_exploit_returned_by_flush_reports_is_recorded_after_the_last_step_reported(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0) as client:
+            study, a, b = _population(client, "f")
+            b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+            a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+            # Both queued before the first answer arrives (without the pause a fast answer could
+            # come first, and the second report would return the exploit instead of flush_reports).
+            os.kill(srv.proc.pid, signal.SIGSTOP)
+            try:
+                assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False) is None  # decided: exploit b
+                assert a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False) is None
+            finally:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            d = a.flush_reports()
+            assert d is not None and d.restore is not None and d.restore.trial == b.number  # loaded now, after step 1.5
+            assert _exploit_steps(study, a.number) == [(1, b.number, 1)]
+            a.report(3.0, 1.75, {"checkpoint": "/nowhere/a/step-1.75.pt"})
+            assert _exploit_steps(study, a.number) == [(1.5, b.number, 1)]
+    finally:
+        srv.kill()
 
 
 def test_restore_is_the_latest_decisions_not_one_already_returned(tmp_path: Path) -> None:
