@@ -1,7 +1,8 @@
 """The server's per-trial limit on intermediate values (``tuneport serve --max-intermediate``),
 against a real server: a blocking report past it raises InvalidArgumentError, a non-blocking one
-raises it at the next report with one warning, later reports are refused unsent, nothing past the
-limit is stored, a repeat of the last step does not count, and the trial can still be told."""
+raises it at the next report with one warning, later reports wait for their answer (none queued),
+nothing past the limit is stored, a repeat of the last step does not count, the trial can still be
+told, and a server restarted with a larger limit takes the trial's next reports."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_non_blocking_reports_past_the_limit_raise_at_the_next_report_with_one_w
                 trial.flush_reports()
             refused = raised.value
         assert refused.data["reason"] == "max_intermediate"
-        # Known now: a new step is refused here, unsent, blocking or not.
+        # Known now: a later report waits for its answer, blocking or not (none queued behind it).
         sent: list[str] = []
         real_call, real_submit = capped._call, capped._submit_report
 
@@ -82,7 +83,7 @@ def test_non_blocking_reports_past_the_limit_raise_at_the_next_report_with_one_w
         for wait in (False, True):
             with pytest.raises(tp.InvalidArgumentError, match="max-intermediate"):
                 trial.report(0.2, LIMIT + 100, wait=wait)
-        assert sent == []
+        assert sent == ["report", "report"]
         monkeypatch.undo()
     warnings = [r for r in caplog.records if "non-blocking report" in r.getMessage()]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
@@ -101,3 +102,26 @@ def test_the_limit_flag_is_checked(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode != 0
     assert "--max-intermediate must be an integer in [1, 100000000]" in out.stderr
+
+
+def test_a_server_restarted_with_a_larger_limit_takes_the_next_reports(tmp_path: Path) -> None:
+    # The operator's remedy that the refusal names: the worker's trial goes on reporting, no local
+    # refusal naming the old limit left behind.
+    srv = ServerProcess(tmp_path / "t.db", extra=["--max-intermediate", str(LIMIT)]).start()
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0, retries=3, outage_budget_s=60) as c:
+            study = c.create_study("grown", space={"x": tp.Float(0, 1)})
+            trial = study.ask()
+            for step in range(LIMIT):
+                trial.report(0.1, step)
+            with pytest.raises(tp.InvalidArgumentError, match="max-intermediate 5"):
+                trial.report(0.1, LIMIT)
+            srv.stop()
+            srv = ServerProcess(srv.db, port=srv.port, extra=["--max-intermediate", str(LIMIT * 2)]).start()
+            trial.report(0.2, LIMIT)
+            trial.report(0.3, LIMIT + 1, wait=False)
+            trial.flush_reports()
+            trial.complete(0.5)
+            assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT + 2)]
+    finally:
+        srv.stop()

@@ -567,10 +567,12 @@ class Trial(_OptunaV2Suggest):
         non-blocking report's last answers): ``tuneport.torch.pbt_complete`` deletes them too."""
         self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
-        self._intermediate_full: InvalidArgumentError | None = None
-        """The server's refusal of a report past its per-trial limit (``serve --max-intermediate``):
-        later reports of a new step raise it here, unsent (the trial's values are never fewer)."""
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
+        self._intermediate_full = False
+        """The server refused a report of this trial past its per-trial limit (``serve
+        --max-intermediate``), and has taken none since: later reports wait for their answer, so
+        that a refusal is raised by the report refused, not queued and warned of once per step. Not
+        refused here unsent: a server restarted with a larger limit takes them."""
         self._hypergradients_taken = False
         """The server took a report of this trial carrying hypergradients: its strategy reads them
         (one that does not refuses them, and a running trial's strategy is never switched)."""
@@ -696,19 +698,11 @@ class Trial(_OptunaV2Suggest):
                 self._deferred_error = err
 
     def _note_full(self, err: Exception) -> bool:
-        """Keeps ``err`` when it is the server's per-trial limit on intermediate values; True then."""
+        """Notes ``err`` when it is the server's per-trial limit on intermediate values; True then."""
         if isinstance(err, InvalidArgumentError) and isinstance(err.data, Mapping) and err.data.get("reason") == "max_intermediate":
-            self._intermediate_full = err
+            self._intermediate_full = True
             return True
         return False
-
-    def _refuse_when_full(self, step: float) -> None:
-        """@raises InvalidArgumentError, unsent, for a new step once the server refused one past its
-        limit: a loop reporting every step would otherwise send (and, without waiting, queue) one
-        refused request per step, each warned of."""
-        full = self._intermediate_full
-        if full is not None and not (self.intermediate and step == self.intermediate[-1][0]):
-            raise InvalidArgumentError(full.message, full.data)
 
     def _apply_decision(self, decision: Decision) -> None:
         if decision.budget is not None:
@@ -999,8 +993,10 @@ class Trial(_OptunaV2Suggest):
         in Optuna (the value stays the first one); a lower step not reported yet is ``InvalidArgumentError``.
         A trial holds at most the server's ``--max-intermediate`` values (100,000 by default): a
         report of a new step past it raises ``InvalidArgumentError`` (``data["reason"] ==
-        "max_intermediate"``), nothing stored, and so does every later one, unsent (with ``wait=False``
-        the refusal is raised by the next report, warned of once); the trial can still be told.
+        "max_intermediate"``), nothing stored (with ``wait=False`` the refusal is raised by the next
+        report, warned of once); later reports of the trial then wait for their answer, whatever
+        ``wait``, so each one refused raises at once (one a server restarted with a larger limit
+        takes goes on as usual); the trial can still be told.
         ``value`` may be NaN (a diverged run): it is stored, and schedulers treat it as the worst
         value, so such a trial is usually pruned at its next rung. Infinity is stored as is.
 
@@ -1058,13 +1054,15 @@ class Trial(_OptunaV2Suggest):
             wait = wait or not self._hypergradients_taken
         if not payload or "checkpoint" not in payload:
             self.study._warn_pbt_without_checkpoint(self.number, s)
+        # A trial the server refused a report of past its limit: each later report waits for its
+        # answer (raised here if refused again; taken by a server restarted with a larger limit).
+        wait = wait or self._intermediate_full
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:
             self._wait_reports()
         # Kept (not returned) until this report's own decision comes: should it raise, they stay.
         self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
-        self._refuse_when_full(s)
         payload = self._with_loaded(payload, s, _combined(self._unreturned).restore if self._unreturned else None)
         try:
             result = self._call("report", {"step": s, "value": v, "data": payload})
@@ -1072,6 +1070,7 @@ class Trial(_OptunaV2Suggest):
             self._note_full(err)
             raise
         self._loaded_sent(payload)
+        self._intermediate_full = False
         self._hypergradients_taken = self._hypergradients_taken or hypergradients is not None
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
@@ -1137,7 +1136,6 @@ class Trial(_OptunaV2Suggest):
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
-        self._refuse_when_full(step)
         payload = self._with_loaded(payload, step, _combined(self._unreturned).restore if self._unreturned else None)
         client = self.study.client
         if self._report_seq and self.study.strategy.get("name") in ("pbt", "pb2") and client._reports_pending(self._report_seq):
