@@ -230,6 +230,9 @@ DEFAULT_OUTAGE_BUDGET_S = 30.0
 #: Once a request gave up on an unreachable server, later ones look this long before giving up
 #: too, instead of spending a whole budget each (a with-block's tell after a failed report).
 GAVE_UP_GRACE_S = 1.0
+#: A request resent after this many lost connections (or ``1 + retries``, when more) and lost again
+#: gives up (``Channel.request``): a server restarted mid-request comes back once, not every time.
+MIN_DROPS = 3
 
 _TCP = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.%a-z]+\]|[^\s:/\[\]*]+):(?P<port>[0-9]{1,5})$")
 _MONITORED = (
@@ -628,6 +631,11 @@ class Channel:
             if self._gave_up:
                 budget = min(budget, GAVE_UP_GRACE_S)
             silent = 0
+            # Connections lost while this request was in flight, each followed by a resend: a server
+            # that drops the connection on this very request (a frame over twice its max_message_bytes,
+            # which a client told a larger limit at connect still sends) was resent for ever, the
+            # outage budget starting afresh at each reconnection, a warning for each.
+            dropped = 0
             # connect's hello (``handshake_wait``) to a server never reached, which may not be up yet
             # (containers start in any order): after ``wait`` it says once that it waits for one, as a
             # lost connection is told, so that a wrong address does not wait out the budget in silence.
@@ -636,7 +644,8 @@ class Channel:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
                 sock = self._socket if self._socket is not None else self._open()
-                sock.send(wire())
+                sent = wire()
+                sock.send(sent)
                 now = time.monotonic()
                 deadline = now + wait
                 start = now
@@ -671,7 +680,12 @@ class Channel:
                     if self._monitor in ready:
                         was_connected = self._connected
                         if self._drain_events(now):
-                            sock.send(wire())  # lost with the old connection; same id, so applied once
+                            dropped += 1
+                            if dropped > max(attempts, MIN_DROPS):
+                                self._drop_socket()
+                                raise self._dropped_error(message, dropped, len(sent))
+                            sent = wire()
+                            sock.send(sent)  # lost with the old connection; same id, so applied once
                             deadline = now + wait
                             continue
                         if self._connected and not was_connected:
@@ -704,6 +718,17 @@ class Channel:
                         f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s{hint}",
                         {"op": message.get("op"), "id": request_id, "attempts": attempts, "endpoint": self._endpoint},
                     )
+
+    def _dropped_error(self, message: Mapping[str, Any], dropped: int, size: int) -> TimeoutError:
+        op = message.get("op")
+        return TimeoutError(
+            f"the tuneport server at {self._endpoint} closed the connection {dropped} times while {op!r} "
+            f"({size:,} bytes) was in flight, and came back each time: it drops a request larger than twice "
+            "its max_message_bytes without a reply (was it restarted with a smaller --max-message-bytes than "
+            "this client was told at connect? see client.limits; connect again to learn the new one), or it "
+            "stops on this request",
+            {"op": op, "id": message["id"], "endpoint": self._endpoint, "dropped": dropped, "bytes": size},
+        )
 
     def _unreachable_error(self, message: Mapping[str, Any], now: float, budget: float, stalled_s: float | None = None) -> TimeoutError:
         op = message.get("op")
