@@ -10,6 +10,8 @@ import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encode } from "../src/transports/zmq/codec.js";
+import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
+import { TuneportError } from "../src/domain/errors.js";
 import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
 const MAX = 256 * 1024;
@@ -71,4 +73,19 @@ describe("a ZeroMQ peer's partial frame", () => {
     expect(frame.length).toBeLessThan(2 * MAX);
     expect(await client.raw(frame, "big")).toMatchObject({ id: "big", ok: false, error: { code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: MAX } } });
   });
+
+  it("is never sent by the Node client (tuneport mcp --connect): a request over the limit is refused MESSAGE_TOO_LARGE, not left without a reply", async () => {
+    // Over twice the limit, this frame would disconnect the client: it waited out its timeout and
+    // said "is the server running?".
+    const node = new ZmqClient(server.endpoint, { timeoutMs: 20_000 });
+    try {
+      await node.connect();
+      const refused = await node.request("list_studies", { pad: "x".repeat(3 * MAX) }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(TuneportError);
+      expect(refused).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: MAX } });
+      await expect(node.call("list_studies", {})).resolves.toMatchObject({ studies: [] });
+    } finally {
+      await node.close();
+    }
+  }, 60_000);
 });

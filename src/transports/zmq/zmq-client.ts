@@ -36,6 +36,13 @@ export class ZmqClient {
   private loop: Promise<void> | null = null;
   private closed = false;
   private readonly curve: boolean;
+  /**
+   * The server's `limits.max_message_bytes` (from `hello`): a larger request is refused here,
+   * unsent, as the server would refuse it. The server disconnects a peer whose frame is over twice
+   * it, without a reply, so `tuneport mcp --connect` answered an agent's 3 MB `create_study`
+   * "no reply ... is the server running?" after its timeout, not MESSAGE_TOO_LARGE.
+   */
+  private maxMessageBytes: number | null = null;
 
   constructor(
     readonly endpoint: string,
@@ -55,10 +62,14 @@ export class ZmqClient {
     this.dealer.connect(this.endpoint);
     this.loop = this.receiveLoop();
     try {
-      return (await this.request("hello", { versions: [1], client: { ...this.identity } })) as {
+      const hello = (await this.request("hello", { versions: [1], client: { ...this.identity } })) as {
         version: number;
         server: { name: string; version: string };
+        limits?: { max_message_bytes?: unknown };
       };
+      const max = hello.limits?.max_message_bytes;
+      if (typeof max === "number" && Number.isSafeInteger(max) && max > 0) this.maxMessageBytes = max;
+      return hello;
     } catch (err) {
       // A server started with --curve-secret drops a handshake without keys (or with keys it does
       // not allow) silently: the client only sees no reply.
@@ -103,13 +114,16 @@ export class ZmqClient {
   /** Sends one request and resolves with its `result`. @throws TuneportError (server code, or UNAVAILABLE on timeout). */
   request(op: string, args: Record<string, unknown> = {}, requestId: string = randomUUID()): Promise<unknown> {
     if (this.closed) return Promise.reject(new TuneportError("UNAVAILABLE", "client is closed"));
+    const frame = encode({ v: 1, id: requestId, op, ...args });
+    const max = this.maxMessageBytes;
+    if (max !== null && frame.length > max)
+      return Promise.reject(new TuneportError("MESSAGE_TOO_LARGE", `${op} request of ${frame.length} bytes exceeds the server's limit of ${max} (nothing was sent)`, { max_message_bytes: max }));
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(new TuneportError("UNAVAILABLE", `no reply to '${op}' from ${this.endpoint} within ${this.timeoutMs} ms; is the server running?`, { timed_out: true }));
       }, this.timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
-      const frame = encode({ v: 1, id: requestId, op, ...args });
       // zeromq.js allows one send in progress per socket.
       this.sendChain = this.sendChain
         .then(() => this.dealer.send(frame))
