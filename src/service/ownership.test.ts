@@ -47,6 +47,9 @@ class PausableStore extends PgOwnershipStore {
   down = false;
   /** The database unreachable without refusing: renewals hang until this resolves (scans still answer). */
   stall: Promise<void> | null = null;
+  /** Held back: the next renewal only (taken by it), until this resolves; `stalledOnce` says it began. */
+  stallOnce: Promise<void> | null = null;
+  stalledOnce = false;
   override async expired(): Promise<string[]> {
     if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
     return super.expired();
@@ -54,6 +57,12 @@ class PausableStore extends PgOwnershipStore {
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
     if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
     if (this.stall) await this.stall;
+    const once = this.stallOnce;
+    this.stallOnce = null;
+    if (once) {
+      this.stalledOnce = true;
+      await once;
+    }
     if (this.paused) return new Map(this.held);
     const got = await super.renew(owner, ttlMs);
     this.renewals++;
@@ -399,6 +408,28 @@ describe("several servers on one PostgreSQL database", () => {
       expect((await codeOf(a.svc.execute("list_studies", {}))).code).toBe("UNAVAILABLE");
     } finally {
       a.store.stall = null;
+      release();
+    }
+  });
+
+  it("keeps renewing past one renewal that never answers (a connection lost without an error): its studies stay its own", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    await a.svc.execute("ask", { study: "s" });
+    let release = () => {};
+    a.store.stallOnce = new Promise<void>((r) => (release = r));
+    try {
+      await waitFor(async () => a.store.stalledOnce, 50 * TTL_MS);
+      const before = a.store.renewals;
+      // Later renewals go through (a fresh connection); only the first one hangs.
+      await waitFor(async () => a.store.renewals >= before + 6, 50 * TTL_MS);
+      // Before the fix every later renewal (the timer's and each request's) joined the hung one:
+      // none reached the database again, the rows expired, and A answered UNAVAILABLE for ever.
+      expect((await a.svc.execute("get_study", { study: "s" })).study.n_trials).toBe(1);
+      await a.svc.execute("ask", { study: "s" });
+      expect(a.fatal).toEqual([]);
+    } finally {
       release();
     }
   });

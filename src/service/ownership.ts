@@ -207,6 +207,8 @@ export class SharedOwnership implements Ownership {
   private heldSince = 0;
   /** The renewal in flight, shared by the timer and requests that wait to confirm their hold. */
   private renewing: Promise<void> | null = null;
+  /** When `renewing` was sent. */
+  private renewingSince = 0;
   /** The database's clock minus this server's (`now`), ms. */
   private clockOffsetMs = 0;
 
@@ -412,10 +414,21 @@ export class SharedOwnership implements Ownership {
       throw new TuneportError("UNAVAILABLE", "this server could not renew its ownership of its studies in time (the database is slow or unreachable from it); retry");
   }
 
+  /**
+   * Joins the renewal in flight unless it was sent over TTL/3 ago (a renewal period): then starts
+   * another. Joining it for ever, one renewal that never answered (a connection lost without an
+   * error; pg sets no query timeout) held back every later one: the rows expired, and the server
+   * answered UNAVAILABLE until it restarted, where each period's own renewal had gone through.
+   */
   private renew(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.renewing ??= this.renewNow().finally(() => (this.renewing = null));
-    return this.renewing;
+    if (this.renewing && Date.now() - this.renewingSince < this.ttlMs / 3) return this.renewing;
+    const p: Promise<void> = this.renewNow().finally(() => {
+      if (this.renewing === p) this.renewing = null;
+    });
+    this.renewing = p;
+    this.renewingSince = Date.now();
+    return p;
   }
 
   private async renewNow(): Promise<void> {
@@ -426,7 +439,8 @@ export class SharedOwnership implements Ownership {
       this.renewFailed = true;
       throw err;
     }
-    this.heldSince = sentAt;
+    // A late answer to an older renewal must not move the hold back.
+    this.heldSince = Math.max(this.heldSince, sentAt);
     // After a failure, or a gap of over a TTL (renewals that hung), live owners renew first.
     const now = Date.now();
     if (this.renewFailed || now - this.renewedAt > this.ttlMs) this.noTakeoverUntil = now + this.ttlMs;
