@@ -30,6 +30,19 @@ describe("ask_trial's answer", () => {
     const told = structuredOf(await call("tell_trial", { study: "s", trial: asked.trial, token: asked.token, value: 0.25 }));
     expect(told.trial).toMatchObject({ number: asked.trial.number, state: "COMPLETE", value: 0.25 });
   });
+
+  it("refuses a trial object without an integer number, saying what trial takes (not 'expected number, received object' alone)", async () => {
+    await call("create_study", { name: "s", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } } });
+    await call("ask_trial", { study: "s" });
+    for (const trial of [{ number: "0" }, { number: 0.5 }, { state: "RUNNING" }]) {
+      const r = await session.call("get_trial", { study: "s", trial });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toContain("INVALID_ARGUMENT");
+      expect(textOf(r)).toContain("'number' must be an integer");
+    }
+    expect(textOf(await session.call("get_trial", { study: "s", trial: [0] }))).toContain("trial takes one trial");
+    expect(textOf(await session.call("get_trial", { study: "s", trial: { number: -1 } }))).toContain("expected number to be >=0");
+  });
 });
 
 describe("enqueue_trial on a define-by-run study", () => {

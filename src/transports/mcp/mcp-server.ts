@@ -90,6 +90,18 @@ function withTrialNumber(raw: Record<string, unknown>): Record<string, unknown> 
   return Number.isInteger(n) ? { ...raw, trial: n } : raw;
 }
 
+/**
+ * Why an object given as `trial` was not taken: zod said "expected number, received object", which
+ * contradicted the tools that answer trials as objects and this server taking them.
+ */
+function trialObjectHint(raw: Record<string, unknown>): string {
+  const t = raw.trial;
+  if (typeof t !== "object" || t === null) return "";
+  return Array.isArray(t)
+    ? " (trial takes one trial: its number, or the trial object a tool answered)"
+    : " (trial takes a trial's number, or the trial object a tool answered, whose 'number' must be an integer: this one's is missing or is not)";
+}
+
 /** Builds the MCP server (tools + resources) over a backend. One instance per client connection. */
 export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions): TuneportMcp {
   const log = opts.logger.child({ component: "mcp" });
@@ -147,7 +159,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const unknown = unknownArguments(t.name, input, raw);
     if (unknown) return errorResult(unknown);
     const parsed = input.safeParse("trial" in input.shape ? withTrialNumber(raw) : raw);
-    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${nullValueHint(t.name, raw)}`, { tool: t.name }));
+    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${"trial" in input.shape ? trialObjectHint(raw) : ""}${nullValueHint(t.name, raw)}`, { tool: t.name }));
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 
