@@ -78,6 +78,9 @@ def test_options_and_errors(patient: tp.Client, name: str) -> None:
         study.plot("parallel", params=["x", "z"])
     with pytest.raises(tp.InvalidArgumentError, match="no intermediate values"):
         study.plot("intermediate")
+    # Kinds with no objective axis refuse log_y rather than drop it without a word.
+    with pytest.raises(tp.InvalidArgumentError, match="no objective axis that log_y"):
+        study.plot("importances", log_y=True)
 
 
 def _fill_simple(study: tp.Study) -> None:

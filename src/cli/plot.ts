@@ -39,7 +39,8 @@ Options:
   --kind KIND          the chart [history]
   --out FILE           PNG file to write (atomically); '-' writes to stdout [NAME-KIND.png]
   --params A,B,...     parameters to draw (parallel, slice, contour) [the most important ones]
-  --log-y              log-scale objective axis
+  --log-y              log-scale objective axis (history, intermediate_values, edf,
+                       parallel, slice, contour; the other kinds refuse it)
   --storage PATH       SQLite database file [./tuneport.db]
   --connect ENDPOINT   ask the server at ENDPOINT (e.g. tcp://127.0.0.1:5555) instead
   --timeout SECONDS    with --connect: how long to wait for the server [60]

@@ -135,4 +135,22 @@ describe("read-model plots", () => {
     await expect(svc.execute("plot_spec", { study: "r", kind: "lineage" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/records no population lineage/) });
     await expect(svc.execute("plot_spec", { study: "r", kind: "trajectories" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/records no hyperparameter trajectories/) });
   });
+
+  it("refuses log_y on a kind with no objective axis to scale (it was dropped without a word), through plot and plot_spec alike", async () => {
+    await svc.execute("create_study", { name: "mo", directions: ["minimize", "minimize"], space: { x: { type: "float", low: 0, high: 1 } } });
+    await svc.execute("create_study", { name: "one", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 }, y: { type: "float", low: 0, high: 1 } } });
+    for (const x of [0.1, 0.5, 0.9]) {
+      await svc.execute("add_trial", { study: "mo", params: { x }, values: [x, 1 - x] });
+      await svc.execute("add_trial", { study: "one", params: { x, y: 1 - x }, value: x });
+    }
+    const refused = { code: "INVALID_ARGUMENT", message: expect.stringContaining("has no objective axis that log_y could put on a log scale") };
+    for (const [study, kind] of [["mo", "pareto_front"], ["mo", "hypervolume_history"], ["one", "importances"], ["one", "lineage"], ["one", "trajectories"]]) {
+      await expect(svc.execute("plot_spec", { study, kind, log_y: true }), kind).rejects.toMatchObject(refused);
+      await expect(svc.execute("plot", { study, kind, log_y: true }), kind).rejects.toMatchObject(refused);
+    }
+    // log_y: false asks for nothing, and the kinds with an objective axis take log_y.
+    expect((await svc.execute("plot_spec", { study: "mo", kind: "pareto_front", log_y: false })).caption).toBeTruthy();
+    for (const kind of ["history", "edf", "slice", "parallel_coordinates", "contour"])
+      expect((await svc.execute("plot_spec", { study: "one", kind, log_y: true })).caption, kind).toBeTruthy();
+  });
 });

@@ -75,23 +75,34 @@ const ONE_VALUE_KINDS: ReadonlySet<PlotKind> = new Set(["history", "parallel_coo
 /** Kinds whose axes are parameters, the ones `params` picks (plot-params.ts); the others draw none. */
 export const PARAM_PLOT_KINDS: readonly PlotKind[] = ["parallel_coordinates", "slice", "contour"];
 
+/** Kinds with an objective axis, the ones `log_y` puts on a log scale (plot-trials.ts, plot-params.ts). */
+export const LOG_Y_PLOT_KINDS: readonly PlotKind[] = ["history", "intermediate_values", "edf", "parallel_coordinates", "slice", "contour"];
+
 /**
  * Refuses a kind that draws one value per trial on a study with several objectives (Optuna asks
  * for a `target` there; the dashboard draws the front, the hypervolume and the learning curves),
  * and the hypervolume history of a study with one objective: Optuna's `plot_hypervolume_history`
  * refuses a single-objective study too, since one objective's "hypervolume" is only the distance
  * of the best value so far from a reference point, which the optimization history draws plainly.
- * And `params` on a kind that draws no parameter axes (only `PARAM_PLOT_KINDS` do).
+ * And `params` on a kind that draws no parameter axes (only `PARAM_PLOT_KINDS` do), and `log_y`
+ * on one that draws no objective axis to scale (only `LOG_Y_PLOT_KINDS` do).
  * Every surface (ZeroMQ and CLI `plot`, MCP, the dashboard's `plot_spec`) calls this first.
  * @throws INVALID_ARGUMENT naming the kinds that do draw it.
  */
-export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "directions">, params?: readonly string[]): void {
+export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "directions">, params?: readonly string[], logY?: boolean): void {
   // `params` on a kind that draws no parameter (a Pareto front, the history) was dropped without a word.
   if (params !== undefined && params.length > 0 && !PARAM_PLOT_KINDS.includes(kind))
     throw invalidArgument(
       `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind} plot draws no parameter axes, so it takes no params (they pick the parameters of ${PARAM_PLOT_KINDS.join(", ")}): ` +
         `leave params out, or plot one of those kinds`,
       { kind, params },
+    );
+  // `log_y` on importances, a Pareto front, the hypervolume, the lineage or the trajectories was dropped without a word.
+  if (logY === true && !LOG_Y_PLOT_KINDS.includes(kind))
+    throw invalidArgument(
+      `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind} plot has no objective axis that log_y could put on a log scale (${LOG_Y_PLOT_KINDS.join(", ")} have one): ` +
+        `leave log_y out, or plot one of those kinds`,
+      { kind, log_y: true },
     );
   if (study.directions.length > 1 && ONE_VALUE_KINDS.has(kind))
     throw invalidArgument(
@@ -112,7 +123,7 @@ export function checkKindFor(kind: PlotKind, study: Pick<StudyView, "name" | "di
  * says what is missing).
  */
 export function plotSpec(kind: PlotKind, study: StudyView, trials: readonly TrialView[], opts: PlotOptions = {}, importances?: Importances): PlotSpec {
-  checkKindFor(kind, study, opts.params);
+  checkKindFor(kind, study, opts.params, opts.logY);
   switch (kind) {
     case "history":
       return historySpec(study, trials, opts);

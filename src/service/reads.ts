@@ -90,7 +90,7 @@ export async function plotOf(s: StudyState, a: S.PlotArgs, now: number, plots: P
   if (hit) return hit;
   const version = s.version;
   const study = viewOf(s);
-  checkKindFor(kind, study, a.params);
+  checkKindFor(kind, study, a.params, a.log_y);
   if (plotsDrawing >= MAX_PLOTS_DRAWING)
     throw new TuneportError("UNAVAILABLE", `${MAX_PLOTS_DRAWING} plots are being drawn; retry once they are done`, { max_plots_drawing: MAX_PLOTS_DRAWING });
   plotsDrawing++;
@@ -178,7 +178,7 @@ function readModelsFor(s: StudyState, kind: PlotKind, trials: readonly TrialReco
  */
 export function plotSpecOf(s: StudyState, a: S.PlotSpecArgs, now: number): { kind: PlotKind; spec: Record<string, unknown>; caption: string } {
   const kind = parsePlotKind(a.kind);
-  checkKindFor(kind, viewOf(s), a.params);
+  checkKindFor(kind, viewOf(s), a.params, a.log_y);
   const want = a.trials ? new Set(a.trials) : null;
   // Trials are numbered 0…n−1: a number past them would be left out silently, and a chart of none said "no finished trial yet".
   const missing = a.trials?.filter((n) => n >= s.trials.length) ?? [];

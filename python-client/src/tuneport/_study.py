@@ -952,9 +952,11 @@ class Study:
         """A chart of the study rendered by the server (the same as ``tuneport plot`` and the MCP
         ``plot`` tool), saved to ``path`` when given. ``params`` picks the parameters of
         ``parallel``, ``slice`` and ``contour`` (default: the most important ones); ``log_y`` puts
-        the objective on a log scale. Rendering takes up to a few seconds on large studies.
-        @raises InvalidArgumentError (unknown parameter, params for another kind, nothing to draw
-        yet), NotFoundError."""
+        the objective on a log scale (the kinds with an objective axis: ``history``,
+        ``intermediate_values``, ``edf``, ``parallel``, ``slice``, ``contour``). Rendering takes up to a few
+        seconds on large studies.
+        @raises InvalidArgumentError (unknown parameter, params or log_y for another kind, nothing
+        to draw yet), NotFoundError."""
         args: dict[str, Any] = {"study": self.name, "kind": kind}
         if params is not None:
             args["params"] = list(params)

@@ -248,7 +248,7 @@ export const plotArgs = z
     study: studyName,
     kind: z.enum(PLOT_KIND_NAMES as [string, ...string[]]).describe(`one of ${PLOT_KIND_NAMES.join(", ")}`),
     params: z.array(z.string().min(1).max(256)).max(16).optional().describe("parameters to draw (parallel, slice, contour); default: the most important"),
-    log_y: z.boolean().optional().describe("objective on a log scale"),
+    log_y: z.boolean().optional().describe("objective on a log scale (history, intermediate_values, edf, parallel, slice, contour; the others refuse it)"),
   })
   .strict();
 export type PlotArgs = z.output<typeof plotArgs>;

@@ -79,6 +79,9 @@ describe("plot's params on a kind that draws no parameter", () => {
     for (const x of [0.1, 0.5, 0.9]) await call("add_trial", { study: "one", params: { x, y: 1 - x }, value: x });
     expect(textOf(await session.call("plot", { study: "one", kind: "history", params: ["x"] }))).toContain("takes no params");
     expect(textOf(await call("plot", { study: "one", kind: "slice", params: ["y"] }))).toContain("y");
+    const logY = textOf(await session.call("plot", { study: "mo", kind: "pareto_front", log_y: true }));
+    expect(logY).toContain("INVALID_ARGUMENT: a pareto_front plot has no objective axis that log_y could put on a log scale");
+    expect(logY).toContain("Next step: Call plot again without log_y");
   });
 });
 

@@ -165,6 +165,8 @@ function nextStep(err: TuneportError): string {
         ? "Call list_strategies for valid names and their options, then call again."
         : /takes no params/.test(err.message)
         ? "Call plot again without params (or with a kind that draws parameters)."
+        : /no objective axis that log_y/.test(err.message)
+        ? "Call plot again without log_y (or with a kind that has an objective axis)."
         : /to plot yet/.test(err.message)
         ? "The arguments are fine: the study has no result to draw yet; wait_for_progress, then plot again."
         : /no strategy or scheduler named/.test(err.message)
