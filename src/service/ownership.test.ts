@@ -412,6 +412,20 @@ describe("several servers on one PostgreSQL database", () => {
     }
   });
 
+  it("after its event loop was blocked past the TTL, answers a read once a renewal confirms its hold, not UNAVAILABLE at once", async () => {
+    const ttl = 1000;
+    const a = await server(backend.location(), "a", ttl);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    await a.svc.execute("ask", { study: "s" });
+    // A synchronous stretch longer than the TTL (a huge sort, a GC pause): no timer ran meanwhile.
+    const t0 = Date.now();
+    while (Date.now() - t0 < ttl * 1.3);
+    // No other server took the study: a renewal, sent now, finds it still A's. Before the fix the
+    // read did not wait for it (its deadline had passed) and answered UNAVAILABLE.
+    expect((await a.svc.execute("get_study", { study: "s" })).study.n_trials).toBe(1);
+    expect(a.fatal).toEqual([]);
+  });
+
   it("keeps renewing past one renewal that never answers (a connection lost without an error): its studies stay its own", async () => {
     const loc = backend.location();
     const a = await server(loc, "a");

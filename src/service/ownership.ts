@@ -395,6 +395,10 @@ export class SharedOwnership implements Ownership {
    * one) that succeeds before they could have expired. A server that stalled past its TTL (a pause, a
    * blocked event loop, a partition from the database) and woke up answered reads from memory that
    * another server's takeover had made stale, until its next renewal; its writes were fenced already.
+   * Past the TTL it still waits for that renewal, up to TTL/3: one that succeeds then finds the rows
+   * still this server's (a takeover changes their owner, and the renewal judges those names lost),
+   * so memory is current. Refusing at once, every request after a blocked event loop (a GC pause, a
+   * long sort) got UNAVAILABLE until the timer's renewal answered, though no other server had moved.
    * @throws UNAVAILABLE when the renewal fails or does not answer in time.
    */
   private async confirmHeld(): Promise<void> {
@@ -402,7 +406,7 @@ export class SharedOwnership implements Ownership {
     if (age < (this.ttlMs * 2) / 3) return;
     const left = this.heldSince + this.ttlMs - Date.now();
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, left))));
+    const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(left, this.ttlMs / 3))));
     try {
       await Promise.race([this.renew(), late]);
     } catch {
