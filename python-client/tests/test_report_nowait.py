@@ -231,7 +231,8 @@ def test_report_data_is_sent_as_it_was_when_the_report_was_queued() -> None:
         history.append(2.0)
         trial.flush_reports()
         (sent,) = [m["data"] for m in fake.received if m["op"] == "report" and m["step"] == 1]
-        assert sent == {"history": [1.0]}
+        # The study is a PBT one: a report queued before the last one's answer is marked blind.
+        assert sent == {"history": [1.0], "pbt_blind": True}
         trial.complete(1.0)
 
 
