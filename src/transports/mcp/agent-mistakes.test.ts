@@ -16,6 +16,7 @@ import { fmt } from "../../service/summary.js";
 import { silentLogger } from "../../logger.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 let rig: MemoryMcp;
 let service: StudyService;
@@ -30,7 +31,6 @@ afterEach(() => rig.close());
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 
 /** Asks one trial of `study` and completes it with `value`. */
 async function evaluate(study: string, value: number): Promise<void> {

@@ -19,6 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StudyService } from "../../service/study-service.js";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
 import { DEFAULT_MAX_CHARS, resultChars } from "./budget.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 let rig: MemoryMcp;
 let service: StudyService;
@@ -33,7 +34,6 @@ afterEach(async () => {
 });
 
 const call = async (name: string, args: Record<string, unknown>) => (await rig.client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
 
 /** A space of `n` parameters with long dotted names, as a transformer's per-block scales. */

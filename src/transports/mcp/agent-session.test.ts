@@ -9,6 +9,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 let rig: MemoryMcp;
 let client: Client;
@@ -22,7 +23,6 @@ afterEach(() => rig.close());
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 
 describe("an option name a plug-in does not take", () => {
   it("is refused with the options it takes: parego's start-up count is under its gp", async () => {

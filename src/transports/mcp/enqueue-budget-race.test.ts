@@ -11,6 +11,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import type { StudyService } from "../../service/study-service.js";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
 import type { McpBackend } from "./backend.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 let rig: MemoryMcp;
 let service: StudyService;
@@ -24,7 +25,6 @@ beforeEach(async () => {
 
 afterEach(() => rig.close());
 
-const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 const enqueue = async (x: number): Promise<CallToolResult> =>
   (await client.callTool({ name: "enqueue_trial", arguments: { study: "b", params: { x }, rationale: `x = ${x}` } })) as CallToolResult;
 

@@ -16,6 +16,7 @@ import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { serviceBackend } from "./backend.js";
 import { DEFAULT_MAX_CHARS, HARD_MAX_CHARS, resultChars } from "./budget.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 const N_PARAMS = 30;
 const N_TRIALS = 500;
@@ -74,7 +75,6 @@ async function sized(label: string, name: string, args: Record<string, unknown>,
   return r;
 }
 const sc = (r: CallToolResult) => r.structuredContent as Record<string, any>;
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 
 describe("bounded MCP outputs on the issue's study", () => {
   it("keeps tools/list under 12,000 characters without $schema or ±2^53-1 bounds", async () => {

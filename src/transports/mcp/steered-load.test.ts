@@ -7,6 +7,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 let rig: MemoryMcp;
 let client: Client;
@@ -19,7 +20,6 @@ beforeEach(async () => {
 afterEach(() => rig.close());
 
 const call = async (name: string, args: Record<string, unknown>): Promise<CallToolResult> => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 
 it("a load given the space as created names the parameters update_study has changed since", async () => {
   const space = { x: { type: "float", low: 0, high: 1 }, opt: { type: "categorical", choices: ["adam", "sgd"] } };

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import type { StudyService } from "../../service/study-service.js";
 import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
 import type { McpBackend } from "./backend.js";
+import { textOf } from "../../testing/mcp-session.js";
 
 let rig: MemoryMcp;
 let service: StudyService;
@@ -25,7 +26,6 @@ beforeEach(async () => {
 afterEach(() => rig.close());
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
-const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 
 /** Runs `steps` one at a time, each as the tool starts waiting for the study's next change. */
 function duringTheWait(steps: (() => Promise<unknown>)[]): void {
