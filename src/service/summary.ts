@@ -230,11 +230,11 @@ class Latest {
  * The queued trials a budget with room left will never hand out (the queue is served in order):
  * "Budget: 48 of max_trials 50" beside "4 queued" left the agent to work out that two never run.
  */
-function beyondBudget(budget: { used: number; max_trials: number }, queued: number): string {
+function beyondBudget(budget: { used: number; max_trials: number }, queued: number, andResume: string): string {
   const room = budget.max_trials - budget.used;
   const held = queued - room;
   if (held <= 0) return "";
-  return `; room for ${room} more, so ${held} of the ${queued} queued trials ${held === 1 ? "is" : "are"} not handed out unless update_study raises max_trials`;
+  return `; room for ${room} more, so ${held} of the ${queued} queued trials ${held === 1 ? "is" : "are"} not handed out unless update_study raises max_trials${andResume}`;
 }
 
 function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" | "scheduler", name: string) => Record<string, unknown> | null): string {
@@ -245,11 +245,13 @@ function summaryText(s: Omit<StudySummary, "text">, defaults: (kind: "strategy" 
   );
   // Why no trial is handed out, when none is: workers' loops have ended and ask_trial is refused.
   if (s.stopped) lines.push("Stopped (stop_study): no trial is handed out until resume_study; running trials may still finish.");
+  // Stopped as well: lifting the budget alone hands out nothing, so its line says both.
+  const andResume = s.stopped ? " and resume_study resumes the study" : "";
   if (s.budget)
     lines.push(
       s.budget.used >= s.budget.max_trials
-        ? `Budget spent: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked; no trial is handed out until update_study raises max_trials (or sets it to null).`
-        : `Budget: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked${beyondBudget(s.budget, c.WAITING)}.`,
+        ? `Budget spent: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked; no trial is handed out until update_study raises max_trials (or sets it to null)${andResume}.`
+        : `Budget: ${s.budget.used} of max_trials ${plural(s.budget.max_trials, "trial")} asked${beyondBudget(s.budget, c.WAITING, andResume)}.`,
     );
   if (s.front) {
     const f = s.front;

@@ -187,6 +187,11 @@ describe("a study that hands out no trials says why", () => {
     const summary = await call("study_summary", { study: "b" });
     expect(summary.structuredContent).toMatchObject({ stopped: false, budget: { max_trials: 1, used: 1 } });
     expect(textOf(summary)).toContain("Budget spent: 1 of max_trials 1 trial asked; no trial is handed out until update_study raises max_trials");
+    // Stopped too: raising the budget alone hands nothing out, and the line said only that.
+    await call("stop_study", { study: "b" });
+    expect(textOf(await call("study_summary", { study: "b" }))).toContain(
+      "Budget spent: 1 of max_trials 1 trial asked; no trial is handed out until update_study raises max_trials (or sets it to null) and resume_study resumes the study.",
+    );
     expect(textOf(await call("resume_study", { study: "b" }))).toContain("Its budget of max_trials 1 still applies");
     const idle = await call("wait_for_progress", { study: "b", timeout_s: 0 });
     expect(textOf(idle)).toContain("because the study's budget is spent (1 of max_trials 1 trial asked): raise it with update_study");
