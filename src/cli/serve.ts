@@ -1,6 +1,7 @@
 /** `tuneport serve`: the headless server on embedded storage. */
 import type { Logger } from "pino";
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
+import { MAX_INTERMEDIATE_CAP } from "../service/study-limits.js";
 import { type Stats, existsSync, lstatSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
@@ -167,7 +168,7 @@ ${pluginsHelp(26)}
     const reportCommitMs = intOption("report-commit-ms", v["report-commit-ms"], 0, 10_000);
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
     const maxStudies = intOption("max-studies", v["max-studies"], 1, 10_000_000);
-    const maxIntermediate = intOption("max-intermediate", v["max-intermediate"], 1, 100_000_000);
+    const maxIntermediate = intOption("max-intermediate", v["max-intermediate"], 1, MAX_INTERMEDIATE_CAP);
     const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);

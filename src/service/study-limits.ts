@@ -44,6 +44,14 @@ export function checkRoomForStudy(studies: ReadonlyMap<string, { readonly delete
  */
 export const DEFAULT_MAX_INTERMEDIATE = 100_000;
 
+/**
+ * The largest --max-intermediate serve accepts, and the bound `add_trial`'s schema puts on
+ * `intermediate`: a schema bound below a cap serve accepts would refuse with zod's "Too big" what
+ * the cap allows, and one at the default cap would answer a list past it with zod's message instead
+ * of the documented `data.reason: "max_intermediate"`.
+ */
+export const MAX_INTERMEDIATE_CAP = 100_000_000;
+
 /** @throws INVALID_ARGUMENT (`data.reason: "max_intermediate"`) when a trial holding `held` values would get `adding` more, past `max`. */
 export function checkRoomForIntermediate(study: string, trial: number | null, held: number, adding: number, max: number): void {
   if (held + adding <= max) return;

@@ -112,6 +112,24 @@ describe("maxIntermediate", () => {
     expect((await svc.getStudy({ study: "s" })).n_trials).toBe(0);
     await svc.execute("add_trial", { study: "s", params: { x: 0.5 }, value: 1, intermediate: [[0, 1], [1, 1], [2, 1]] });
   });
+
+  // add_trial's schema once capped `intermediate` at 100,000 pairs whatever the cap: a raised cap's
+  // 150,000 got zod's "Too big", and 100,001 at the default cap got zod's message, not max_intermediate.
+  it("bounds add_trial's intermediate by the cap, not by the schema, at the default and at a raised cap", async () => {
+    const pairs = (n: number) => Array.from({ length: n }, (_, i) => [i, 1]);
+    for (const [cap, n] of [[undefined, 100_001], [200_000, 200_001]] as const) {
+      await svc.close();
+      svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, ...(cap === undefined ? {} : { maxIntermediate: cap }) });
+      const study = `s${cap ?? ""}`;
+      await svc.createStudy({ name: study, space: SPACE });
+      const e = await refusal(svc.execute("add_trial", { study, params: { x: 0.5 }, value: 1, intermediate: pairs(n) }));
+      expect(e.code).toBe("INVALID_ARGUMENT");
+      expect(e.data).toMatchObject({ reason: "max_intermediate", max_intermediate: cap ?? 100_000, study });
+    }
+    await svc.execute("add_trial", { study: "s200000", params: { x: 0.5 }, value: 1, intermediate: pairs(150_000) });
+    const id = (await storage.listStudies()).find((st) => st.name === "s200000")!.id;
+    expect((await storage.loadTrials(id))[0]!.intermediate.length).toBe(150_000);
+  });
 });
 
 /**

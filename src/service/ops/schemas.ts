@@ -13,6 +13,7 @@ import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../../domain/objectives.js";
 import { TRIAL_STATES, reportStepNumber } from "../../domain/trial.js";
 import { TRIAL_FIELDS } from "../paging.js";
 import { IMPORTANCE_SAMPLE } from "../importance.js";
+import { MAX_INTERMEDIATE_CAP } from "../study-limits.js";
 import { PLOT_KINDS, PLOT_KIND_NAMES } from "../plots.js";
 import type { DeepReadonly } from "./ops.js";
 export { helloArgs, helloResultSchema } from "./hello-schema.js";
@@ -131,7 +132,7 @@ export const addTrialArgs = z
     value: z.number().nullable().optional(),
     values: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional().describe("one value per objective (multi-objective studies)"),
     constraints: z.array(numberOrNaN).max(MAX_CONSTRAINTS).optional().describe("constraint values, c <= 0 satisfied (COMPLETE only)"),
-    intermediate: z.array(z.tuple([z.number(), z.number()])).max(100_000).optional().describe("[step, value] pairs, steps increasing"),
+    intermediate: z.array(z.tuple([z.number(), z.number()])).max(MAX_INTERMEDIATE_CAP).optional().describe("[step, value] pairs, steps increasing; more than serve --max-intermediate [100000] are refused (data.reason max_intermediate)"),
     user_attrs: attrs.optional(),
     rationale: z.string().max(4000).optional(),
     started_at: z.number().min(0).max(1e11).optional().describe("when it started, epoch seconds (a copied trial's; default: finished_at, or now)"),
