@@ -7,6 +7,7 @@ as a subprocess and gets a real SIGINT."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import FakeServer, ServerProcess, err, ok
+from conftest import HELLO_RESULT, FakeServer, ServerProcess, err, ok
 
 HANG = 60.0  # only catches a hang
 
@@ -175,3 +176,58 @@ def test_an_older_server_gets_no_plain_fail_for_a_trial_ask_never_returned(clien
             signal.signal(signal.SIGINT, previous)
         ops = [m["op"] for m in fake.received]
     assert ops == ["get_study", "ask", "suggest", "ask"], ops
+
+
+@pytest.mark.parametrize(
+    ("resent_ask", "tell", "level", "expected"),
+    [
+        # The first ask was refused (the study's space ran out): no trial was started, nothing is left.
+        ("SEARCH_SPACE_EXHAUSTED", None, "INFO", "the ask started no trial (SEARCH_SPACE_EXHAUSTED"),
+        ("STUDY_STOPPED", None, "INFO", "the ask started no trial (STUDY_STOPPED"),
+        # The ask started a trial, whose tell FAIL was refused: its lease is left to run out.
+        (None, "UNAVAILABLE", "WARNING", "could not tell FAIL for trial 0, which it started (UNAVAILABLE"),
+        # No answer to the ask sent again: whether it started a trial is not known.
+        ("drop", None, "WARNING", "could not learn whether the ask started a trial (TIMEOUT"),
+    ],
+)
+def test_the_log_after_ctrl_c_during_ask_says_what_happened(
+    client: tp.Client, name: str, caplog: pytest.LogCaptureFixture, resent_ask: str | None, tell: str | None, level: str, expected: str
+) -> None:
+    """Ctrl-C while ``ask`` waits; the ask sent again with its id answers what the first did. A
+    refusal there means the first started no trial: said so (INFO), not "could not tell FAIL"."""
+    client.create_study(name, space={"x": tp.Float(0, 1)})
+    study_view = client.call("get_study", study=name)
+    asked = client.call("ask", study=name)
+    interrupted = {"done": False}
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any] | None:
+        if msg["op"] == "get_study":
+            return ok(msg, study_view)
+        if msg["op"] == "ask":
+            if not interrupted["done"]:
+                interrupted["done"] = True
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the ask waits for its reply
+                time.sleep(0.3)
+                return None  # its reply is never read: the ask is sent again
+            if resent_ask == "drop":
+                return None
+            return ok(msg, asked) if resent_ask is None else err(msg, resent_ask, "no more trials")
+        if msg["op"] == "tell" and tell is not None:
+            return err(msg, tell, "busy")
+        return ok(msg, {})
+
+    hello = {**HELLO_RESULT, "envelope": ["attempt"], "optional_args": ["tell.interrupted"]}
+    with FakeServer(handler, hello=hello) as fake, tp.connect(fake.endpoint, timeout=5.0, heartbeat=False) as c:
+        study = c.load_study(name)
+        # A shell that starts a job in the background (make test under nohup) leaves SIGINT ignored.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            with caplog.at_level(logging.INFO, logger="tuneport"), pytest.raises(KeyboardInterrupt):
+                study.ask()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        ops = [m["op"] for m in fake.received]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "Ctrl-C during ask" in r.getMessage()]
+    assert len(said) == 1 and said[0][0] == level and expected in said[0][1], said
+    assert ops[:3] == ["get_study", "ask", "ask"], ops
+    assert ("tell" in ops) == (resent_ask is None), ops

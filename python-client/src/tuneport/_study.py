@@ -18,7 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 from ._distributions import Distribution, DistributionLike, Scalar, distribution_from_wire, distribution_to_wire
-from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError
+from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedError, StudyStopped, TrialFinishedError, TuneportError
 from ._plot import Plot, PlotKind
 from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from ._client import Client
 
 log = logging.getLogger("tuneport")
+
+# Errors after which a request may or may not have been applied: the ask sent again after Ctrl-C
+# and answered with one of these says nothing of whether the first started a trial.
+_OUTCOME_UNKNOWN = frozenset({"TIMEOUT", "UNAVAILABLE", "INTERNAL", "CLIENT_CLOSED"})
 
 Direction = Union[Literal["minimize", "maximize"], Enum]
 """A direction: ``"minimize"``/``"maximize"``, or a ``StudyDirection`` member (tuneport's or Optuna's)."""
@@ -386,7 +390,9 @@ class Study:
         again with its id, which the server answers with the trial it started (once: an ask is
         idempotent by id), and tells that trial FAIL, interrupted; one short attempt, as a trial
         that Ctrl-C ends gets (``INTERRUPTED_WAIT_S``), after which the lease is left to run out.
-        Not with a server that predates ``tell.interrupted`` (see below): the lease runs out there."""
+        The ask sent again refused (the first started no trial) is logged at INFO; not learning the
+        trial, or failing to tell it, at WARNING. Not with a server that predates
+        ``tell.interrupted`` (see below): the lease runs out there."""
         from . import _trial  # read at the call: the wait is the trial module's
 
         if self.client._attempts and message.get("attempt") == 0:
@@ -397,11 +403,21 @@ class Study:
             return
         try:
             result = self.client._request(message, outage_budget_s=_trial.INTERRUPTED_WAIT_S, hurry=True)
-            trial = Trial(self, result)
+        except Exception as err:  # noqa: BLE001 - the interrupt propagates; this only says what was left
+            if isinstance(err, TuneportError) and err.code not in _OUTCOME_UNKNOWN:
+                # The server answers the ask's id with the trial it started, had it started one: a
+                # refusal (SEARCH_SPACE_EXHAUSTED, STUDY_STOPPED, NOT_FOUND...) says it started none.
+                log.info("Ctrl-C during ask in study '%s': the ask started no trial (%s); nothing to tell", self.name, err)
+            else:
+                log.warning("Ctrl-C during ask in study '%s': could not learn whether the ask started a trial (%s); "
+                            "a trial it started is left for its lease to run out", self.name, err)  # fmt: skip
+            return
+        trial = Trial(self, result)
+        try:
             trial._tell_interrupted(type(exc), exc)
         except Exception as err:  # noqa: BLE001 - the interrupt propagates; this only says what was left
-            log.warning("Ctrl-C during ask in study '%s': could not tell FAIL for the trial it started (%s); "
-                        "its lease is left to run out", self.name, err)  # fmt: skip
+            log.warning("Ctrl-C during ask in study '%s': could not tell FAIL for trial %d, which it started (%s); "
+                        "its lease is left to run out", self.name, trial.number, err)  # fmt: skip
 
     def ask_many(self, n: int | None = None) -> Iterator[Trial]:
         """Yields up to ``n`` trials (forever when None), asking for each one only when the previous
