@@ -9,7 +9,9 @@
  *   at the trial's own `step` (`donor` set: weights replaced by the donor's) or, in the
  *   explore-only ablation, a change of params that keeps the trial's own weights (`donor` null).
  *   `age` is the model's training age (in step units) at which `params` start to apply: the
- *   number of steps the weights have been trained, across donors.
+ *   number of steps the weights have been trained, across donors. An exploit loaded late
+ *   (`data.pbt_loaded`) is moved to the step it was loaded after, `decided_step` keeping the
+ *   step of the report that decided it.
  * - `pbt_checkpoints`: `[{path, step}]`, the trial's own checkpoints not yet released for
  *   deletion; the last one is the latest.
  * - `pbt_restore`: `{trial, checkpoint, step}` on a refill: load this before training.
@@ -32,6 +34,8 @@ export interface LineageEntry {
   readonly age: number;
   readonly params: Params;
   readonly checkpoint: string | null;
+  /** Set on an exploit entry moved by `data.pbt_loaded` (`lineageLoadedLate`): the step of the report that decided it. */
+  readonly decided_step?: number;
 }
 
 export interface CheckpointRecord {
@@ -61,7 +65,7 @@ export const pbtSystemAttrsSchema = z.object({
   pbt_member: trialNo.optional(),
   pbt_generation: trialNo.optional(),
   pbt_lineage: z
-    .array(z.object({ step: finite, donor: trialNo.nullable(), donor_step: finite.nullable(), age: finite, params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])), checkpoint: z.string().nullable() }))
+    .array(z.object({ step: finite, donor: trialNo.nullable(), donor_step: finite.nullable(), age: finite, params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])), checkpoint: z.string().nullable(), decided_step: finite.optional() }))
     .optional(),
   pbt_checkpoints: z.array(z.object({ path: z.string(), step: finite })).optional(),
   pbt_restore: z.object({ trial: trialNo, checkpoint: z.string(), step: finite.nullable().optional() }).optional(),
@@ -140,7 +144,9 @@ export function paramsAtCheckpoint(t: Trial, step: number): Params {
  * says so). The lineage entry is moved to `after_step`, which is what the blocking path records
  * (the exploit at the step after whose report the weights were replaced): the trial's checkpoints
  * and values up to it are its own weights with its old params. Null when there is nothing to move
- * (absent; not the latest entry's checkpoint; already at or after `after_step`).
+ * (absent; not the latest entry's checkpoint; already at or after `after_step`). The moved entry
+ * keeps the step that decided it as `decided_step`: a repeat of `after_step`'s report is not the
+ * report that decided the exploit (it was answered by its own decision, `continue` or a new exploit).
  * @throws INVALID_ARGUMENT for a malformed marker or an `after_step` past the report's step.
  */
 export function lineageLoadedLate(lin: readonly LineageEntry[], loaded: unknown, reportStep: number): { lineage: LineageEntry[]; from: number; to: number } | null {
@@ -152,7 +158,8 @@ export function lineageLoadedLate(lin: readonly LineageEntry[], loaded: unknown,
     );
   const last = lin[lin.length - 1];
   if (lin.length < 2 || !last || last.donor === null || last.checkpoint !== m.data.checkpoint || last.step >= m.data.after_step) return null;
-  return { lineage: [...lin.slice(0, -1), { ...last, step: m.data.after_step }], from: last.step, to: m.data.after_step };
+  const moved = { ...last, step: m.data.after_step, decided_step: last.decided_step ?? last.step };
+  return { lineage: [...lin.slice(0, -1), moved], from: last.step, to: m.data.after_step };
 }
 
 /**

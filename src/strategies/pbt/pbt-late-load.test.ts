@@ -42,7 +42,13 @@ describe("pbt: an exploit loaded one report late (non-blocking reports)", () => 
     const t3 = await svc.getTrial({ study: "late", trial: a.trial.number });
     const lin = t3.system_attrs.pbt_lineage as { step: number; donor: number | null; donor_step: number | null }[];
     expect(lin.map((e) => [e.step, e.donor, e.donor_step])).toEqual([[0, null, null], [3, b.trial.number, 2]]);
+    expect((lin[1] as { decided_step?: number }).decided_step).toBe(2);
     expect(t3.system_attrs.pbt_ready_step).toBe(3);
+    // The step-3 report again (a new request id, the Python client's resend of the last step for a
+    // fresh decision): the entry moved to step 3 was decided at step 2, not by this step's report,
+    // which was answered continue; it was once answered update with a second restore of the donor.
+    const again = await rep(a, 3, 0.2);
+    expect(again.decision.action).toBe("continue");
     // Step 4 is one step after the load, not an interval after it: no exploit yet (it was one with ready at 2).
     expect((await rep(a, 4, 0.1)).decision.action).toBe("continue");
     // Its best value (step 3) came from its own weights: the schedule is a's own from the start (it

@@ -387,8 +387,9 @@ export class PbtStrategy implements Strategy {
     let decision: Decision = { action: "continue" };
     let lin = lineageOf(t);
     const last = lin[lin.length - 1];
-    if (lin.length > 1 && last && last.step === req.step) {
-      // A repeated report of the step that was already decided: answer the same way.
+    if (lin.length > 1 && last && last.step === req.step && last.decided_step === undefined) {
+      // A repeated report of the step that was already decided: answer the same way. Not an entry
+      // moved here by `pbt_loaded`: decided by an earlier report, its restore was never this step's answer.
       decision = this.updateFrom(last);
     } else {
       // An exploit loaded one report late (non-blocking reports): recorded where it was loaded, and
