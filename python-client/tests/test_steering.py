@@ -140,6 +140,22 @@ def test_a_worker_started_after_the_study_was_steered_loads_it(client: tp.Client
         client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, strategy="gp", load_if_exists=True)
 
 
+def test_the_steered_load_warning_names_the_users_line_through_either_create_study(client: tp.Client, name: str) -> None:
+    """Through Optuna's ``tuneport.create_study`` the warning named a line of the client's own file
+    (a fixed stacklevel fit only ``Client.create_study``); both entry points name the caller's."""
+    client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, load_if_exists=True).update(space={"x": tp.Float(-1.0, 2.0)})
+    def via_client() -> tp.Study:
+        return client.create_study(name, space={"x": tp.Float(0.0, 1.0)}, load_if_exists=True)
+
+    def via_optuna() -> tp.Study:
+        return tp.create_study(storage=client, study_name=name, space={"x": tp.Float(0.0, 1.0)}, load_if_exists=True)
+
+    for load in (via_client, via_optuna):
+        with pytest.warns(UserWarning, match="was changed with update_study since it was created") as got:
+            load()
+        assert [w.filename for w in got if "update_study" in str(w.message)] == [__file__]
+
+
 def test_a_worker_restarted_on_a_widened_space_is_warned(client: tp.Client, name: str) -> None:
     """A worker restarted with the script's create_study(..., load_if_exists=True) after an agent
     added a category loaded the study without a word, and its trials then held the new category,

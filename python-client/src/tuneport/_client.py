@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -321,7 +322,7 @@ class Client:
                 f"not as given here ({changes}): its trials' params follow the stored settings (a wider range, a new "
                 f"category this script may not handle); study.summary() shows them",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_user_stacklevel(),
             )
         return study
 
@@ -1115,6 +1116,19 @@ def copy_study(
 
 
 __all__ = ["Client", "connect", "copy_study", "create_study", "delete_study", "get_all_study_names", "get_all_study_summaries", "load_study"]
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package: the user's
+    line, whether they called ``Client.create_study`` or Optuna's ``tuneport.create_study`` (a fixed
+    level named a line of this file for the one or the other)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)  # the caller of this function: level 1 of its warnings.warn
+    level = 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def _shown(v: Any) -> str:
