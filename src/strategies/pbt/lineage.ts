@@ -168,12 +168,21 @@ export function lineageLoadedLate(lin: readonly LineageEntry[], loaded: unknown,
  * pinned: the latest exploit's, decided at an earlier step, which that client may not have been
  * told yet. Such a report is no sign that the exploit was loaded: without this, the donor's next
  * report released the checkpoint before the recipient's next report returned the exploit to load
- * it. Null when there is none (kept: `pbt_unconfirmed`, until a report that is not blind).
+ * it. Null when there is none (kept: `pbt_unconfirmed`, until a report that is not blind), and
+ * when the load was confirmed already: the exploit was moved by `pbt_loaded` (`decided_step`: the
+ * client said where it loaded it), or a report after its step and before this one was not blind
+ * (`prevStep`, the trial's previous report, is past the exploit's step while `held`, the trial's
+ * `pbt_unconfirmed`, is not its checkpoint: a blind one would have set it, only a report that is
+ * not blind clears it). Holding it then kept one donor checkpoint per member pinned for as long as
+ * its client reported without waiting, which may be the whole run.
  */
-export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportStep: number): string | null {
+export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportStep: number, prevStep: number | null = null, held: unknown = undefined): string | null {
   if (blind !== true) return null;
   const last = lin[lin.length - 1];
-  return lin.length > 1 && last && last.donor !== null && last.checkpoint !== null && last.step < reportStep ? last.checkpoint : null;
+  if (!(lin.length > 1 && last && last.donor !== null && last.checkpoint !== null && last.step < reportStep)) return null;
+  if (last.decided_step !== undefined) return null;
+  if (prevStep !== null && prevStep > last.step && held !== last.checkpoint) return null;
+  return last.checkpoint;
 }
 
 /**

@@ -69,4 +69,44 @@ describe("pbt: an exploit loaded one report late (non-blocking reports)", () => 
     expect((t.system_attrs.pbt_lineage as { step: number }[]).map((e) => e.step)).toEqual([0, 2]);
     expect(t.system_attrs.pbt_ready_step).toBe(2);
   });
+
+  it("keeps a blocking report's exploit pinned for blind reports only until a report that was not blind confirmed it", async () => {
+    const { a, b, rep } = await population("blind");
+    const donor = `ck/${b.trial.number}/2`;
+    const unconfirmed = async () => (await svc.getTrial({ study: "blind", trial: a.trial.number })).system_attrs.pbt_unconfirmed ?? null;
+    // The first report after the exploit is blind: the client may not know of it yet.
+    await rep(a, 2.5, 0.95, { pbt_blind: true });
+    expect(await unconfirmed()).toBe(donor);
+    await rep(a, 2.6, 0.96, { pbt_blind: true });
+    expect(await unconfirmed()).toBe(donor);
+    // Not blind: every answer was in, so it was loaded. Later blind reports are no reason to keep it
+    // (they kept it for as long as the client reported without waiting).
+    await rep(a, 2.7, 0.97);
+    expect(await unconfirmed()).toBe(null);
+    await rep(a, 2.8, 0.98, { pbt_blind: true });
+    expect(await unconfirmed()).toBe(null);
+    const released = await rep(b, 3, 0.99);
+    expect(released.decision.action !== "prune" && released.decision.delete_checkpoints).toContain(donor);
+  });
+
+  it("synchronous: the report that loads an exploit late decides nothing, and the rounds its old weights reported in are skipped", async () => {
+    await svc.createStudy({ name: "sync", space: toyProblem.space, direction: "maximize", seed: 3, strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 1, resample_probability: 0, mode: "synchronous" } } });
+    const a = await svc.ask({ study: "sync" });
+    const b = await svc.ask({ study: "sync" });
+    const rep = (t: typeof a, step: number, value: number, extra: Record<string, unknown> = {}) =>
+      svc.report({ study: "sync", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}`, ...extra } });
+    await rep(b, 1, 0.9);
+    expect((await rep(a, 1, 0.1)).decision).toMatchObject({ action: "update", restore: { checkpoint: `ck/${b.trial.number}/1` } });
+    await rep(b, 2, 0.9);
+    await rep(b, 3, 0.9);
+    // a, worst at boundary 3 too, loads that exploit only after its report of step 3.5: no second
+    // exploit in the same answer (its client loads the last restore only), and none at boundary 3,
+    // whose value was its old weights'.
+    expect((await rep(a, 3.5, 0.1, { pbt_loaded: { checkpoint: `ck/${b.trial.number}/1`, after_step: 3.5 } })).decision.action).toBe("continue");
+    const t = await svc.getTrial({ study: "sync", trial: a.trial.number });
+    expect((t.system_attrs.pbt_lineage as { step: number }[]).map((e) => e.step)).toEqual([0, 3.5]);
+    expect(t.system_attrs.pbt_ready_step).toBe(3);
+    await rep(b, 4, 0.9);
+    expect((await rep(a, 4, 0.1)).decision).toMatchObject({ action: "update", restore: { checkpoint: `ck/${b.trial.number}/4` } });
+  });
 });

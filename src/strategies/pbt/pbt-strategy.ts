@@ -63,6 +63,9 @@
  *   member (FAIL or PRUNED, told or reaped) releases nothing itself: its client does not act on
  *   `pbt_released`, so its checkpoints go to the next live member's report or completion (its
  *   refill's, when it was the last one).
+ * - Exploits loaded late (non-blocking reports, `lineage.ts`'s `lineageLoadedLate`, `blindHold`): no
+ *   new decision for a member at the report that says it loads its last exploit only now, nor while
+ *   its blind reports leave that load unconfirmed, so each exploit decided is one its client loads.
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
@@ -395,15 +398,22 @@ export class PbtStrategy implements Strategy {
       // An exploit loaded one report late (non-blocking reports): recorded where it was loaded, and
       // its interval counted from there, as the blocking path does (lineageLoadedLate).
       const late = lineageLoadedLate(lin, req.data.pbt_loaded, req.step);
-      let ready: number | undefined;
       if (late) {
         lin = attrs.pbt_lineage = late.lineage;
-        if (this.opts.mode === "asynchronous" && t.systemAttrs.pbt_ready_step === late.from) ready = attrs.pbt_ready_step = late.to;
+        const ready = this.readyAfterLoad(t.systemAttrs.pbt_ready_step, late.to);
+        if (ready !== null) attrs.pbt_ready_step = ready;
       }
-      const hold = blindHold(lin, req.data.pbt_blind, req.step);
+      const prev = t.intermediate[t.intermediate.length - 1]?.step === req.step ? t.intermediate[t.intermediate.length - 2] : t.intermediate[t.intermediate.length - 1];
+      const hold = blindHold(lin, req.data.pbt_blind, req.step, prev?.step ?? null, t.systemAttrs.pbt_unconfirmed);
       if (hold !== null) attrs.pbt_unconfirmed = hold;
-      else if ((req.data.pbt_blind !== true || late) && typeof t.systemAttrs.pbt_unconfirmed === "string") attrs.pbt_unconfirmed = null;
-      const chosen = this.decide(req, lin, ready);
+      else if (typeof t.systemAttrs.pbt_unconfirmed === "string") attrs.pbt_unconfirmed = null;
+      // No new decision for a member that is loading its last exploit only now (`late`), or that
+      // has not confirmed loading it yet (`hold`): its values so far are those of the weights the
+      // exploit replaces. A blocking report carrying the marker says it will load that exploit once
+      // answered, and its client loads only the last restore: a second exploit in the answer left
+      // the first recorded as loaded, a segment that never trained; two exploits decided before the
+      // member heard of the first arrived together, and the first was recorded from its step on.
+      const chosen = late || hold !== null ? null : this.decide(req, lin);
       if (chosen) {
         Object.assign(attrs, chosen.attrs);
         if (chosen.entry) {
@@ -447,6 +457,17 @@ export class PbtStrategy implements Strategy {
     return { systemAttrs: { pbt_released: [...releasedBy(req.trial), ...paths] } };
   }
 
+  /**
+   * `pbt_ready_step` once a member loaded its last exploit after its report of `loadedAt`: its next
+   * interval counts from there. Asynchronous: that step; synchronous: the last boundary at or
+   * before it (the rounds whose values were the replaced weights' are skipped). Null to leave it.
+   */
+  private readyAfterLoad(current: unknown, loadedAt: number): number | null {
+    const I = this.opts.perturbation_interval;
+    const ready = this.opts.mode === "synchronous" ? Math.floor(loadedAt / I + 1e-9) * I : loadedAt;
+    return typeof current === "number" && current >= ready ? null : ready;
+  }
+
   private updateFrom(e: LineageEntry): Decision {
     if (e.donor === null || e.checkpoint === null || e.donor_step === null)
       return { action: "update", params: e.params, reason: "pbt explore" };
@@ -459,10 +480,10 @@ export class PbtStrategy implements Strategy {
   }
 
   /** The perturbation decision for a report, if the trial is ready: new attrs and lineage entry. */
-  private decide(req: ReportRequest, lin: readonly LineageEntry[], ready?: number): { attrs: Record<string, unknown>; entry: LineageEntry | null } | null {
+  private decide(req: ReportRequest, lin: readonly LineageEntry[]): { attrs: Record<string, unknown>; entry: LineageEntry | null } | null {
     const t = req.trial;
     const I = this.opts.perturbation_interval;
-    const readyAttr = ready ?? t.systemAttrs.pbt_ready_step;
+    const readyAttr = t.systemAttrs.pbt_ready_step;
     const lastReady = typeof readyAttr === "number" ? readyAttr : (lin[0]?.step ?? 0);
     const sync = this.opts.mode === "synchronous";
     const burnIn = this.opts.burn_in_period;
