@@ -58,7 +58,7 @@ def test_should_prune_between_keeps_the_exploit_and_the_released_checkpoints_for
     a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)
     a._wait_reports()  # the answer has arrived (as it would by the time training goes on)
     assert a.should_prune() is False
-    assert a.restore is not None and a.restore.trial == b.number  # applied by should_prune
+    assert a.restore is None  # the next report returns it (a loop loading after both loaded it twice)
     d = a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/step-1.5.pt"}, wait=False)
     assert d is not None and d.action == "update" and d.restore == a.restore, d
     assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d

@@ -539,9 +539,12 @@ class Trial(_OptunaV2Suggest):
         self.restore: Restore | None = Restore.from_wire(start.get("restore"))
         """A checkpoint of another trial to load before training on (PBT): set at ``ask`` when the
         trial refills a lost member; then the ``restore`` of the decision the last ``report`` (or
-        ``flush_reports``) returned, None when it returned none or one without an exploit; and set
-        by ``should_prune()`` when it applies an exploit a non-blocking report got (the next report
-        returns that exploit)."""
+        ``flush_reports``) returned, None when it returned none or one without an exploit. Load it
+        once per such call: right after it, or after the ``should_prune()`` that follows it, which
+        never changes it (an exploit it applies from a non-blocking report is returned, and set
+        here, by the next report, which tells the server it was loaded after that report). It once
+        set it too, so a loop loading ``restore`` after both loaded the donor's weights again over
+        the step trained between."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
         """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._named_constraints: dict[str, float] = {}
@@ -601,12 +604,17 @@ class Trial(_OptunaV2Suggest):
         ``with trial:`` (and ``optimize``) that report has already raised ``TrialPruned`` by
         default; outside, or with ``raise_on_prune=False``, check it and ``raise tp.TrialPruned()``
         or tell PRUNED. It also applies the decisions that non-blocking reports received since the
-        last call (without waiting for those still in flight, and without raising their errors).
+        last call (without waiting for those still in flight, and without raising their errors),
+        except an exploit's ``restore``, which the next report returns (``restore`` is unchanged).
         In a study without a scheduler nothing is ever pruned (Optuna's ``create_study`` defaults to
         a MedianPruner; tuneport's to none): the first call then logs a warning naming ``scheduler=``."""
         if self.state in ("COMPLETE", "FAIL"):
             return False  # told otherwise than PRUNED: a prune decision it got no longer applies (Optuna: False)
+        restore = self.restore
         self._apply_delivered(raise_on_prune=False, raise_error=False, keep=True)
+        # An exploit among them is the next report's to return (and ``restore``'s then): set here
+        # too, a loop loading ``restore`` after both calls loaded it twice (see ``restore``).
+        self.restore = restore
         # This call delivers a prune; the rest (an exploit's restore, released checkpoints) the next report returns.
         self._prune_delivered()
         if self.study.scheduler is None:

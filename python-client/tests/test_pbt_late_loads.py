@@ -1,0 +1,151 @@
+"""PBT with non-blocking reports, against a real server: the lineage records only the exploits whose
+donor checkpoint the training loop loaded, where it loaded them; ``should_prune()`` does not hand
+out a restore that the next report hands out again; and a donor checkpoint the member has
+confirmed loading is not kept for its later blind reports."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+
+_PORTS = iter(range(61300, 61400))
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path / "t.db", port=next(_PORTS)).start()
+    assert srv.proc is not None
+    try:
+        yield srv
+    finally:
+        srv.kill()
+
+
+def _paused(srv: ServerProcess) -> _Pause:
+    return _Pause(srv)
+
+
+class _Pause:
+    """SIGSTOP the server for the block: reports queued meanwhile are made before any answer comes
+    (``pbt_blind``), and their answers then arrive together."""
+
+    def __init__(self, srv: ServerProcess) -> None:
+        assert srv.proc is not None
+        self.pid = srv.proc.pid
+
+    def __enter__(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def __exit__(self, *exc: object) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+
+def _population(client: tp.Client, name: str, mode: str = "asynchronous") -> tuple[tp.Study, tp.Trial, tp.Trial]:
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=3, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 1, "resample_probability": 0.0, "mode": mode}})
+    return study, study.ask(), study.ask()
+
+
+def _exploits(study: tp.Study, number: int) -> list[tuple[float, str]]:
+    """(step, donor checkpoint) of each exploit the trial's lineage records."""
+    lin = study.trial(number).system_attrs["pbt_lineage"]
+    return [(e["step"], e["checkpoint"]) for e in lin[1:] if e["donor"] is not None]
+
+
+def test_a_blocking_report_that_loads_a_late_exploit_gets_no_second_one_in_its_own_answer(server: ServerProcess) -> None:
+    """Synchronous mode: member a's non-blocking step-1 report got an exploit of b's step-1
+    checkpoint; a's next report, blocking, said it would load it (``pbt_loaded``) and was itself
+    answered with a second exploit, of b's step-2 checkpoint. The loop loads the last restore only,
+    but the lineage recorded both at step 2: a segment of b's step-1 weights that never trained."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "s", "synchronous")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False) is None  # decided: exploit b's step 1
+        a._wait_reports()
+        b.report(0.5, 2, {"checkpoint": "/nowhere/b/2.pt"})
+        d = a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"})
+        assert d is not None and d.restore is not None
+        loaded = [(2.0, d.restore.checkpoint)]  # what the loop loads after this report
+        assert _exploits(study, a.number) == loaded
+        a.complete(4.0)
+        b.complete(0.5)
+
+
+def test_two_exploits_in_one_batch_of_answers_are_not_decided(server: ServerProcess) -> None:
+    """Member a queued its step-1 and step-2 reports before any answer came: the first got an
+    exploit, and the second, blind (the member had not loaded it, nor even heard of it), got
+    another. Both arrived together; the loop loads the last only (``restore``), yet the lineage
+    said the first donor's weights trained from step 1 to 3. The server now gives a member no new
+    exploit before it confirmed loading its last one: one exploit, recorded where it was loaded."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "t")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        with _paused(server):
+            assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False) is None  # decided: exploit b's step 1
+            b.report(0.8, 1.5, {"checkpoint": "/nowhere/b/1.5.pt"}, wait=False)
+            assert a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"}, wait=False) is None  # blind
+        client.load_study("t")  # a round trip: b's queued report is in
+        a._wait_reports()
+        d = a.report(3.0, 3, {"checkpoint": "/nowhere/a/3.pt"})
+        assert d is not None and d.restore is not None
+        assert _exploits(study, a.number) == [(3.0, d.restore.checkpoint)]
+        a.complete(3.0)
+        b.flush_reports()
+        b.complete(0.8)
+
+
+def test_should_prune_leaves_restore_to_the_report_that_returns_it(server: ServerProcess) -> None:
+    """``should_prune()`` applied a non-blocking report's exploit and set ``restore``; the next
+    report returned the same restore: a loop that loads ``trial.restore`` after both loaded the
+    donor's weights twice, over the step it trained between, which the lineage files under the
+    member's own weights (the load it records is the report's)."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "p")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        loads: list[tuple[float, str]] = []
+        for step, value in ((1.0, 5.0), (1.5, 4.0), (1.75, 3.0)):
+            a.report(value, step, {"checkpoint": f"/nowhere/a/{step}.pt"}, wait=False)
+            if a.restore is not None:
+                loads.append((step, a.restore.checkpoint))
+            a._wait_reports()  # the answer is in before the loop asks should_prune()
+            assert a.should_prune() is False
+            if a.restore is not None and (not loads or loads[-1][0] != step):
+                loads.append((step, a.restore.checkpoint))
+        assert loads == [(1.5, "/nowhere/b/1.pt")], loads
+        assert _exploits(study, a.number) == loads
+        a.complete(3.0)
+        b.complete(1.0)
+
+
+def test_a_loaded_donor_checkpoint_is_not_kept_for_the_members_later_blind_reports(server: ServerProcess) -> None:
+    """Member a said it loaded b's step-1 checkpoint (``pbt_loaded``, step 2); its next reports,
+    queued before their answers came, were blind, and each kept that checkpoint pinned (until a
+    report that was not blind, which a loop reporting without waiting may never make) though the
+    load was confirmed: b's reports could not release it."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        _, a, b = _population(client, "b")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False)  # decided: exploit b's step 1
+        a._wait_reports()
+        with _paused(server):
+            d = a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"}, wait=False)  # returns it: loaded now
+            assert d is not None and d.restore is not None and d.restore.checkpoint == "/nowhere/b/1.pt"
+            a.report(0.1, 3, {"checkpoint": "/nowhere/a/3.pt"}, wait=False)  # blind (and now the better one)
+            a.report(0.09, 4, {"checkpoint": "/nowhere/a/4.pt"}, wait=False)  # blind
+        a._wait_reports()
+        released = [p for step in (2, 3) for p in b.report(0.1 - step / 100, step, {"checkpoint": f"/nowhere/b/{step}.pt"}).delete_checkpoints]
+        assert "/nowhere/b/1.pt" in released, released
+        a.flush_reports()
+        a.complete(0.09)
+        b.complete(0.07)
