@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import SupportsIndex
 
 import torch
 
@@ -22,6 +23,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 _STUCK_WRITER = """
 import sys, time
 from pathlib import Path
+from typing import SupportsIndex
 import torch
 from tuneport.torch import save_checkpoint
 
@@ -125,3 +127,23 @@ def test_a_writer_in_another_pid_namespace_with_the_same_host_name_keeps_its_fil
     assert [p.name for p in remove_stale_temp_files(tmp_path)] == [own_dead]
     assert _temps(tmp_path) == [other_ns]
 
+
+
+def test_a_writer_whose_temp_file_a_cleaner_removed_while_it_was_stopped_writes_it_again(tmp_path: Path) -> None:
+    """A writer on another host stopped mid-save (SIGSTOP, a frozen VM) for over STALE_TEMP_AGE_S:
+    a cleaner there removed its temporary file by the age rule, and when the writer resumed, its
+    rename raised FileNotFoundError: the save failed (pbt_report raised, the trial ended). Here the
+    cleaner runs from inside the save (max_age_s=0 stands for the hour the writer was stopped)."""
+    ckpt = tmp_path / "ckpt"
+    removed: list[Path] = []
+
+    class CleanedMidSave:
+        def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[object, ...]:
+            if not removed:
+                removed.extend(remove_stale_temp_files(ckpt, max_age_s=0))
+            return (int, (7,))
+
+    path = save_checkpoint(ckpt / "step-1.pt", torch.nn.Linear(2, 1), fsync=False, mark=CleanedMidSave())
+    assert [p.name.startswith(".step-1.pt.") for p in removed] == [True]
+    assert torch.load(path, weights_only=False)["extra"]["mark"] == 7
+    assert _temps(ckpt) == []

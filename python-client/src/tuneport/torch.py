@@ -38,6 +38,9 @@ removed, so cleaning does not race a concurrent save. It runs by itself the firs
 writes to a directory, and at each trial's first ``pbt_report`` in a process over every trial
 directory of the study (a killed member's own directory is never written again: its refill is
 another trial). A reused pid only keeps a dead writer's file until the age rule removes it.
+**A writer stopped mid-save** for longer (SIGSTOP, a frozen VM) whose file was removed meanwhile
+writes the checkpoint again when it resumes: the age rule costs it a write, never the checkpoint.
+(A stricter age rule would keep a killed foreign writer's file for ever, the leak it is for.)
 """
 
 from __future__ import annotations
@@ -187,9 +190,19 @@ def _clean_once(directory: Path) -> None:
 
 
 def _write_atomic(target: Path, state: Any, fsync: bool) -> None:
-    torch = _torch()
     target.parent.mkdir(parents=True, exist_ok=True)
     _clean_once(target.parent)
+    if not _write_temp_then_replace(target, state, fsync):
+        # Removed before the rename by a cleaner elsewhere (this process was stopped for over
+        # STALE_TEMP_AGE_S mid-save): write it again, once. A directory removed meanwhile raises.
+        if not _write_temp_then_replace(target, state, fsync):
+            raise FileNotFoundError(f"the temporary file of {target} was removed twice while it was written")
+
+
+def _write_temp_then_replace(target: Path, state: Any, fsync: bool) -> bool:
+    """Writes ``state`` to a temporary file next to ``target`` and renames it over ``target``; False
+    (nothing left behind) when the temporary file was removed by someone else before the rename."""
+    torch = _torch()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -197,13 +210,19 @@ def _write_atomic(target: Path, state: Any, fsync: bool) -> None:
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            if os.path.lexists(tmp) or not target.parent.is_dir():
+                raise
+            return False
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    return True
 
 
 def _failed_marker(target: Path) -> Path:
