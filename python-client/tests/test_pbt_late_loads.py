@@ -149,3 +149,32 @@ def test_a_loaded_donor_checkpoint_is_not_kept_for_the_members_later_blind_repor
         a.flush_reports()
         a.complete(0.09)
         b.complete(0.07)
+
+
+def test_an_answer_arriving_while_a_report_is_made_leaves_that_report_blind(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer to a's step-1 report (an exploit) arrived after a's step-2 report had applied what
+    had come (nothing) and before it asked whether an answer was still pending (none): the report
+    went out neither blind nor saying it loaded the exploit, which the server took as the load
+    confirmed (the donor checkpoint was released, and a second exploit decided) while the loop had
+    not even seen it. The interleaving is forced by waiting for the answer right after the apply."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "r")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False) is None  # decided: exploit b's step 1
+        apply = a._apply_delivered
+
+        def apply_then_the_answer_lands(**kw: bool) -> tp.Decision | None:
+            out = apply(**kw)
+            client._wait_reports(a._report_seq)
+            return out
+
+        monkeypatch.setattr(a, "_apply_delivered", apply_then_the_answer_lands)
+        assert a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"}, wait=False) is None
+        monkeypatch.undo()
+        a._wait_reports()
+        d = a.report(3.0, 3, {"checkpoint": "/nowhere/a/3.pt"})
+        assert d is not None and d.restore is not None
+        assert _exploits(study, a.number) == [(3.0, d.restore.checkpoint)]
+        a.complete(3.0)
+        b.complete(1.0)

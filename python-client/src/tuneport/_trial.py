@@ -1138,6 +1138,14 @@ class Trial(_OptunaV2Suggest):
                 f"trial {self.number} already reported step {last:g}; steps must increase (got {step:g})",
                 {"study": self.study.name, "trial": self.number, "step": step, "last_step": last},
             )
+        client = self.study.client
+        # Made before the answer to an earlier report came: an exploit it decided is not seen yet, so
+        # this report is no sign that its donor checkpoint was loaded (the server keeps it, and
+        # decides nothing new for the trial, until one that is not blind; an older server ignores
+        # the mark). Asked before the answers are applied: an answer arriving in between was
+        # neither applied nor marked, and the server took the report as the sign of a load the loop
+        # had not made (it released the donor checkpoint, and could decide a second exploit).
+        blind = bool(self._report_seq) and self.study.strategy.get("name") in ("pbt", "pb2") and client._reports_pending(self._report_seq)
         # Kept, not taken, until this report is queued: whatever raises on the way (a lost lease, data
         # that cannot be packed, a closed client) leaves them for the next report to return.
         self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
@@ -1145,11 +1153,7 @@ class Trial(_OptunaV2Suggest):
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
         payload = self._with_loaded(payload, step, _combined(self._unreturned).restore if self._unreturned else None)
-        client = self.study.client
-        if self._report_seq and self.study.strategy.get("name") in ("pbt", "pb2") and client._reports_pending(self._report_seq):
-            # Made before the answer to an earlier report came: an exploit it decided is not seen
-            # yet, so this report is no sign that its donor checkpoint was loaded (the server keeps
-            # it until one that is not blind; an older server ignores the mark).
+        if blind:
             payload = {**(payload or {}), "pbt_blind": True}
         args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": step, "value": value, "data": payload}
         message = make_request("report", args, version=client._version)
