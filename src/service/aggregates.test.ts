@@ -51,6 +51,7 @@ function plain(a: StudyAggregates): unknown {
     steps: [...a.stepLosses.entries()].sort((x, y) => x[0] - y[0]).map(([s, xs]) => [s, xs.map(String)]),
     intersection: a.intersection === null ? null : [...a.intersection.entries()].sort(),
     finishedIntersection: a.finishedIntersection === null ? null : [...a.finishedIntersection.entries()].sort(),
+    finishes: a.finishes,
   };
 }
 
@@ -69,7 +70,9 @@ function randomLife(seed: number, direction: Direction, steps: number): void {
     const n = trials.length === 0 ? 0 : Math.floor(rng.random() * trials.length);
     const t = trials[n];
     let next: TrialRecord;
-    if (u < 0.25 || !t) next = record(trials.length, rng.random() < 0.8 ? "RUNNING" : "WAITING", null, []);
+    if (u < 0.05 && t) next = { ...record(trials.length, "COMPLETE", 1, []), systemAttrs: { added: true } }; // add_trial
+    else if (u < 0.25 || !t) next = record(trials.length, rng.random() < 0.8 ? "RUNNING" : "WAITING", null, []);
+    else if (t.state === "WAITING" && u < 0.35) next = { ...t, state: "FAIL", systemAttrs: { cancelled: true } }; // cancel_trial
     else if (t.state === "WAITING") next = { ...t, state: "RUNNING" };
     else if (t.state === "RUNNING" && u < 0.6) {
       const last = t.intermediate[t.intermediate.length - 1]?.step ?? -1;
@@ -80,6 +83,7 @@ function randomLife(seed: number, direction: Direction, steps: number): void {
       const v = Math.round(rng.random() * 8) / 4;
       next = { ...t, state, value: state === "FAIL" ? null : v };
     } else if (u < 0.9) next = { ...t, userAttrs: { touched: i } };
+    else if (u < 0.93) next = { ...t, state: "WAITING", value: null, systemAttrs: {} }; // a finished record turned back
     else next = { ...t, state: "FAIL", value: null };
     putTrial(agg, trials, next);
     expect(plain(agg)).toEqual(plain(buildAggregates(direction, trials)));
@@ -124,6 +128,21 @@ describe("study aggregates maintained on write", () => {
     expect([...agg.finishedIntersection!.keys()]).toEqual(["a"]); // b drawn from another distribution; a FAIL does not count
     putTrial(agg, trials, { ...(trials[0] as TrialRecord), state: "FAIL" }); // a PRUNED trial turned FAIL: rebuilt without it
     expect([...agg.finishedIntersection!.keys()].sort()).toEqual(["a", "b", "c"]);
+  });
+
+  it("counts finished trials by how they finished: evaluated, cancelled while queued, added", () => {
+    const trials: TrialRecord[] = [];
+    const agg = buildAggregates("minimize", trials);
+    putTrial(agg, trials, record(0, "WAITING", null, []));
+    putTrial(agg, trials, record(1, "RUNNING", null, []));
+    expect(agg.finishes).toEqual({ evaluated: 0, cancelled: 0, added: 0 });
+    putTrial(agg, trials, { ...(trials[0] as TrialRecord), state: "FAIL", systemAttrs: { cancelled: true } });
+    putTrial(agg, trials, { ...record(2, "COMPLETE", 1, []), systemAttrs: { added: true } });
+    putTrial(agg, trials, { ...record(3, "FAIL", null, []), systemAttrs: { added: true } });
+    expect(agg.finishes).toEqual({ evaluated: 0, cancelled: 1, added: 2 });
+    putTrial(agg, trials, { ...(trials[1] as TrialRecord), state: "FAIL", systemAttrs: { retried_as: 4 } }); // a lost lease
+    expect(agg.finishes).toEqual({ evaluated: 1, cancelled: 1, added: 2 });
+    expect(buildAggregates("minimize", trials).finishes).toEqual(agg.finishes);
   });
 
   it("refuses to leave a hole in the trial list", () => {

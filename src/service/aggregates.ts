@@ -10,10 +10,13 @@
  * - `infeasible`: COMPLETE trials with a violated constraint;
  * - `front`: the record trials (front-records.ts), from which the Pareto front (`best_trials`) and
  *   its hypervolume history are read; built on the first read that needs them (`frontRecordsOf`),
- *   then kept by `putTrial`.
+ *   then kept by `putTrial`;
+ * - `finishes`: the finished (COMPLETE, PRUNED, FAIL) trials by how they finished: by an
+ *   evaluation, or not (a queued trial cancelled, a result recorded with add_trial), which is
+ *   what wait_for_progress counts (`finishesOf`).
  *
  * Contract: every change to a study's trial list goes through `putTrial` (replace or append a
- * record), which updates the aggregates in O(1) for counts and best, and O(steps · log m) for
+ * record), which updates the aggregates in O(1) for counts, finishes and best, and O(steps · log m) for
  * the step losses when a trial enters or leaves COMPLETE. `buildAggregates` computes them from
  * scratch (at load, and in tests to check that `putTrial` never drifts).
  */
@@ -43,6 +46,34 @@ export interface StudyAggregates {
   intersection: Map<string, Distribution> | null;
   /** The same over COMPLETE and PRUNED trials (`IntersectionSearchSpace(include_pruned=True)`, TPE's). */
   finishedIntersection: Map<string, Distribution> | null;
+  /** The finished trials by how they finished (`Finishes`); their sum is COMPLETE + PRUNED + FAIL. */
+  readonly finishes: Finishes;
+}
+
+/**
+ * A study's finished trials (COMPLETE, PRUNED, FAIL) by how they finished, known by their system
+ * attributes (service/steering.ts): a queued trial cancelled (cancel_trial: FAIL, `cancelled`) and
+ * a result recorded with add_trial (`added`) were never evaluated; every other finish was (a
+ * tell, a prune, a lost lease). What wait_for_progress waits for is the first: a cancel or an
+ * add_trial raised the finished count too, and ended a wait for one trial with "1 trial finished".
+ */
+export interface Finishes {
+  evaluated: number;
+  cancelled: number;
+  added: number;
+}
+
+/** How trial `t` counts in `Finishes`, or null while it is not finished. */
+function finishKind(t: TrialRecord): keyof Finishes | null {
+  if (t.state !== "COMPLETE" && t.state !== "PRUNED" && t.state !== "FAIL") return null;
+  if (t.systemAttrs.added === true) return "added";
+  if (t.systemAttrs.cancelled === true) return "cancelled";
+  return "evaluated";
+}
+
+/** A copy of the study's `finishes` (O(1)). */
+export function finishesOf(agg: StudyAggregates): Finishes {
+  return { ...agg.finishes };
 }
 
 /** The loss of `v` for `direction` (as schedulers/common.ts `lossOf`: NaN is the worst). */
@@ -63,9 +94,12 @@ export function buildAggregates(direction: Direction, trials: readonly TrialReco
     front: null,
     intersection: null,
     finishedIntersection: null,
+    finishes: { evaluated: 0, cancelled: 0, added: 0 },
   };
   for (const t of trials) {
     agg.counts[t.state]++;
+    const kind = finishKind(t);
+    if (kind !== null) agg.finishes[kind]++;
     if (isInfeasible(t)) agg.infeasible++;
     if (isCandidate(t) && (agg.best === null || isBetter(direction, t.value as number, agg.best.value as number))) agg.best = t;
     if (isFinished(t)) agg.finishedIntersection = intersect(agg.finishedIntersection, t);
@@ -179,6 +213,10 @@ export function putTrial(agg: StudyAggregates, trials: TrialRecord[], next: Tria
     if (prev.state === "COMPLETE" && (next.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) removeLosses(agg, prev);
   }
   agg.counts[next.state]++;
+  const was = prev ? finishKind(prev) : null;
+  const is = finishKind(next);
+  if (was !== null) agg.finishes[was]--;
+  if (is !== null) agg.finishes[is]++;
   if (next.state === "COMPLETE" && (!prev || prev.state !== "COMPLETE" || next.intermediate !== prev.intermediate)) addLosses(agg, next);
   if (next.state === "COMPLETE" && prev?.state !== "COMPLETE") agg.intersection = intersect(agg.intersection, next);
   else if (prev?.state === "COMPLETE" && next.state !== "COMPLETE") {

@@ -42,7 +42,7 @@ import type { PlotKind, PlotRendering } from "./plots.js";
 import { type TrialsPage, studiesPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type SampledImportances, importancesFor, summaryOf } from "./reads-summary.js";
-import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, viewOf } from "./study-state.js";
+import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, readOf, viewOf } from "./study-state.js";
 import * as steering from "./steering.js";
 import { DEFAULT_MAX_INTERMEDIATE, DEFAULT_MAX_STUDIES, type LimitOptions, checkRoomForStudy } from "./study-limits.js";
 import { setStudyAttrs, updateStudy } from "./study-update.js";
@@ -54,6 +54,7 @@ import { type AskResult, type LineageView, type StudyView, type TrajectoryView, 
 export { type SuggestRunner, inProcessRunner } from "./core.js";
 export { expiryAfterRestart } from "./leases.js";
 export { MAX_USER_ATTRS_BYTES } from "./trial-ops.js";
+export { DEFAULT_RETRY } from "../domain/trial.js";
 
 export interface StudyServiceOptions extends LimitOptions {
   readonly storage: Storage;
@@ -96,8 +97,6 @@ export type CreateStudyArgs = S.CreateStudyInput;
 export type TellState = S.TellArgs["state"];
 export type TrialsQuery = Omit<S.TrialsArgs, "study">;
 export type { StudyChange } from "./change-feed.js";
-
-export { DEFAULT_RETRY } from "../domain/trial.js";
 
 export class StudyService {
   private readonly storage: Storage;
@@ -287,10 +286,7 @@ export class StudyService {
     return s;
   }
 
-  /**
-   * Re-validates, under the study's write lock, that the study a request resolved before waiting
-   * for the lock still exists: a delete may have run meanwhile. @throws NOT_FOUND.
-   */
+  /** Re-validates, under the study's write lock, that the study a request resolved before waiting for the lock still exists (a delete may have run). @throws NOT_FOUND. */
   private live(s: StudyState): void {
     if (s.deleted) throw notFound(`no study named '${s.study.name}' (it was deleted)`, { study: s.study.name });
   }
@@ -351,7 +347,12 @@ export class StudyService {
   }
 
   async getStudy(a: S.StudyArgs): Promise<StudyView> {
-    return this.pipeline.visible(viewOf(this.getState(a.study)));
+    return (await this.readStudy(a)).study;
+  }
+
+  /** get_study's answer: the view and the finished trials by how (study-state.ts `readOf`). */
+  async readStudy(a: S.StudyArgs): Promise<ReturnType<typeof readOf>> {
+    return this.pipeline.visible(readOf(this.getState(a.study)));
   }
 
   /** Every study; with several servers, those served elsewhere as last committed. */

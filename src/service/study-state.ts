@@ -7,7 +7,7 @@ import { invalidArgument } from "../domain/errors.js";
 import { type Study, type TrialState, countsAgainstBudget as trialCountsAgainstBudget } from "../domain/trial.js";
 import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
 import type { Lease } from "../storage/storage.js";
-import { type StudyAggregates, buildAggregates, putTrial } from "./aggregates.js";
+import { type Finishes, type StudyAggregates, buildAggregates, finishesOf, putTrial } from "./aggregates.js";
 import { Mutex } from "./mutex.js";
 import type { PluginCatalogue } from "./plugins.js";
 import { type StudyView, studyView } from "./views.js";
@@ -189,4 +189,12 @@ export function bestOf(s: StudyState): TrialRecord | null {
 /** The study's wire view: config, counts and best trial, from the aggregates (O(1) in the trials). */
 export function viewOf(s: StudyState): StudyView {
   return studyView(s.study, countsOf(s), s.agg.best, s.paramDists);
+}
+
+/**
+ * get_study's answer: the view, and the finished trials by how they finished (aggregates.ts
+ * `Finishes`: what wait_for_progress counts), from one snapshot, O(1) in the trials.
+ */
+export function readOf(s: StudyState): { study: StudyView; finishes: Finishes } {
+  return { study: viewOf(s), finishes: finishesOf(s.agg) };
 }

@@ -85,13 +85,13 @@ export const OPS = {
     run: (svc, a, ctx) => svc.createStudy(a, ctx.requestId),
   }),
   get_study: op({
-    summary: "One study: configuration, trial counts and best trial.",
+    summary: "One study: configuration, trial counts and best trial, and its finished trials by how they finished.",
     args: S.studyArgs,
     result: S.getStudyResult,
     mutating: false,
     mcp: via("describe_study"),
     python: via("Client.load_study"),
-    run: async (svc, a) => ({ study: await svc.getStudy(a) }),
+    run: (svc, a) => svc.readStudy(a),
   }),
   list_studies: op({
     summary: "Studies with their counts and best trial, in creation order; a page with limit and cursor.",
@@ -150,7 +150,7 @@ export const OPS = {
   stop_study: op({
     summary: "Stops handing out trials: asks get STUDY_STOPPED; running trials may still report and tell.",
     args: S.studyArgs,
-    result: S.getStudyResult,
+    result: S.studyResult,
     mutating: true,
     mcp: via("stop_study"),
     python: via("Study.stop"),
@@ -159,7 +159,7 @@ export const OPS = {
   resume_study: op({
     summary: "Hands out trials again after stop_study.",
     args: S.studyArgs,
-    result: S.getStudyResult,
+    result: S.studyResult,
     mutating: true,
     mcp: via("resume_study"),
     python: via("Study.resume"),

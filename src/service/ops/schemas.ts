@@ -457,7 +457,17 @@ export const createStudyResult = z.object({
     .optional()
     .describe("a load_if_exists that gave settings as the study was created which update_study has changed since (field, stored, given): the study runs the stored ones"),
 });
-export const getStudyResult = z.object({ study: studyViewSchema });
+export const studyResult = z.object({ study: studyViewSchema });
+export const getStudyResult = z.object({
+  study: studyViewSchema,
+  finishes: z
+    .object({
+      evaluated: z.number().int().describe("finished by an evaluation: a tell, a prune, a lost lease"),
+      cancelled: z.number().int().describe("queued trials cancelled with cancel_trial (FAIL)"),
+      added: z.number().int().describe("results recorded with add_trial"),
+    })
+    .describe("the COMPLETE, PRUNED and FAIL trials by how they finished (their sum); what wait_for_progress counts"),
+});
 export const listStudiesResult = z.object({
   studies: z.array(studyViewSchema),
   next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),

@@ -94,3 +94,24 @@ it("a study deleted while the wait reads its trials ends the wait as deleted, no
   expect(r.isError, textOf(r)).toBeFalsy();
   expect(r.structuredContent).toMatchObject({ deleted: true });
 });
+
+it("counts from the study's own finishes: no trial is read while waiting, however many are queued", async () => {
+  await service.execute("create_study", { name: "q", space: SPACE, strategy: "random", seed: 1 });
+  // An old queued trial before the running ones: the count once read every trial from it on at each finish.
+  await service.execute("enqueue", { study: "q", params: { x: 0.5 }, rationale: "old" });
+  const running = [];
+  for (let i = 0; i < 3; i++) running.push(await service.execute("ask", { study: "q" }));
+  for (let i = 0; i < 5; i++) await service.execute("enqueue", { study: "q", params: { x: i / 10 }, rationale: "later" });
+  const inner = backend.call.bind(backend);
+  const reads: string[] = [];
+  backend.call = (async (op: string, args: unknown) => {
+    reads.push(op);
+    return inner(op as never, args as never);
+  }) as McpBackend["call"];
+  duringTheWait(running.map((r, i) => () => service.execute("tell", { study: "q", trial: r.trial.number, token: r.lease.token, state: "COMPLETE", value: i })));
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "q", timeout_s: 50, min_finished: 3 } })) as CallToolResult;
+  expect(r.structuredContent).toMatchObject({ finished: 3, timed_out: false });
+  // get_study at the start and after each change; the trials once, for the answer's listing.
+  expect(reads.filter((op) => op === "trials")).toHaveLength(1);
+  expect(reads.at(-1)).toBe("trials");
+});

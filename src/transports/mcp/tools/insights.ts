@@ -5,10 +5,10 @@ import { isFinished } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt, fmtHypervolume } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
+import type { Finishes } from "../../../service/aggregates.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import { type McpBackend, askedOverMcp } from "../backend.js";
 import { fitPrefix } from "../budget.js";
-import { type FinishTally, FinishCounter, finishedCount, notEvaluated } from "./wait-count.js";
 import { compactTrial, isTuneportError, paramsField, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
@@ -170,10 +170,14 @@ async function waitRun(
   // The version first: a change between the two reads then wakes the wait at once (read the
   // other way round, a trial finishing in between went unseen until the next change or timeout).
   let version = await backend.version(a.study);
-  const { study: first } = await backend.call("get_study", { study: a.study });
-  // Evaluations only: another agent's cancel_trial or add_trial is counted apart (wait-count.ts).
-  const counter = await FinishCounter.begin(backend, a.study, first);
-  let tally: FinishTally = { evaluated: 0, cancelled: 0, added: 0 };
+  // Evaluations only: another agent's cancel_trial or add_trial is counted apart. The service
+  // counts the study's finishes by how (service/aggregates.ts `Finishes`), exactly, in the same
+  // read as the study: the wait counts the change since its start.
+  const { study: first, finishes: start } = await backend.call("get_study", { study: a.study });
+  // mcp --connect to a server from before get_study counted them: say so, not a TypeError.
+  if ((start as Finishes | undefined) === undefined)
+    throw new TuneportError("FAILED_PRECONDITION", "wait_for_progress needs a tuneport server whose get_study answers finishes: upgrade the server this MCP process connects to");
+  let tally: Finishes = { evaluated: 0, cancelled: 0, added: 0 };
   let current = first;
   // A study that can finish no more trials (nothing running or queued, and every ask refused)
   // ends the wait at once instead of holding the agent's turn until the timeout.
@@ -181,7 +185,6 @@ async function waitRun(
   let deleted = false;
   const progressToken = extra._meta?.progressToken;
   let reported = 0;
-  let lastFinished = finishedCount(first);
   log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
   while (!extra.signal.aborted && stuck === null) {
     const remaining = deadline - Date.now();
@@ -196,12 +199,9 @@ async function waitRun(
       return text("Cancelled.", { cancelled: true });
     }
     try {
-      current = (await backend.call("get_study", { study: a.study })).study;
-      // The trials are read only when the study's finished count moved since the last look.
-      if (finishedCount(current) !== lastFinished) {
-        tally = await counter.tally(current);
-        lastFinished = finishedCount(current);
-      }
+      const now = await backend.call("get_study", { study: a.study });
+      current = now.study;
+      tally = since(start, now.finishes);
     } catch (err) {
       if (isTuneportError(err) && err.code === "NOT_FOUND") {
         deleted = true;
@@ -226,8 +226,22 @@ async function waitRun(
     if (done >= a.min_finished) break;
     stuck = await stuckCause(backend, current);
   }
-  if (deleted) return text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
-  if (finishedCount(current) !== lastFinished) tally = await counter.tally(current);
+  const gone = () => text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
+  if (deleted) return gone();
+  // The answer's own reads (the listing, the front, why nothing runs) can meet the study deleted too.
+  return waitAnswer(a, backend, budget, { started, tally, current, stuck }).catch((err: unknown) => {
+    if (isTuneportError(err) && err.code === "NOT_FOUND") return gone();
+    throw err;
+  });
+}
+
+/** wait_for_progress's answer once the wait ended: `tally` finished since `started`, the study as `current` shows it. */
+async function waitAnswer(
+  a: { study: string; min_finished: number },
+  backend: McpBackend,
+  budget: Parameters<McpTool["run"]>[1]["budget"],
+  { started, tally, current, stuck }: { started: number; tally: Finishes; current: StudyView; stuck: string | null },
+): Promise<ReturnType<typeof text>> {
   const n = tally.evaluated;
   // Only the trials that can be shown are read (not the whole study: through --connect that
   // would ship every trial): the highest-numbered finished ones, which include the newly
@@ -278,8 +292,18 @@ async function waitRun(
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
 }
 
-/** The head's note on finishes that are not evaluations (wait-count.ts), or "". */
-function notCounted(t: FinishTally): string {
+/** The finishes since `start`, by how. */
+function since(start: Finishes, now: Finishes): Finishes {
+  return { evaluated: now.evaluated - start.evaluated, cancelled: now.cancelled - start.cancelled, added: now.added - start.added };
+}
+
+/** Whether a trial view is a cancelled queued trial or an add_trial result (not an evaluation: aggregates.ts `Finishes`). */
+function notEvaluated(t: { system_attrs?: Record<string, unknown> }): boolean {
+  return t.system_attrs?.cancelled === true || t.system_attrs?.added === true;
+}
+
+/** The head's note on finishes that are not evaluations (aggregates.ts `Finishes`), or "". */
+function notCounted(t: Finishes): string {
   const parts = [
     ...(t.cancelled > 0 ? [`${plural(t.cancelled, "queued trial")} cancelled (cancel_trial)`] : []),
     ...(t.added > 0 ? [`${plural(t.added, "result")} recorded with add_trial`] : []),
