@@ -115,3 +115,15 @@ it("counts from the study's own finishes: no trial is read while waiting, howeve
   expect(reads.filter((op) => op === "trials")).toHaveLength(1);
   expect(reads.at(-1)).toBe("trials");
 });
+
+it("says to upgrade a server whose get_study has no finishes (mcp --connect to an older server)", async () => {
+  await service.execute("create_study", { name: "o", space: SPACE, strategy: "random", seed: 1 });
+  const inner = backend.call.bind(backend);
+  backend.call = (async (op: string, args: unknown) => {
+    const r = (await inner(op as never, args as never)) as Record<string, unknown>;
+    return op === "get_study" ? { study: r.study } : r;
+  }) as McpBackend["call"];
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "o", timeout_s: 1, min_finished: 1 } })) as CallToolResult;
+  expect(r.isError).toBe(true);
+  expect(textOf(r)).toMatch(/FAILED_PRECONDITION: wait_for_progress needs a tuneport server whose get_study answers finishes: upgrade the server/);
+});
