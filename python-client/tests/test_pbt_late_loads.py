@@ -16,12 +16,9 @@ import tuneport as tp
 from conftest import ServerProcess
 
 
-_PORTS = iter(range(61300, 61400))
-
-
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path / "t.db", port=next(_PORTS)).start()
+    srv = ServerProcess(tmp_path / "t.db").start()
     assert srv.proc is not None
     try:
         yield srv
@@ -123,6 +120,29 @@ def test_should_prune_leaves_restore_to_the_report_that_returns_it(server: Serve
                 loads.append((step, a.restore.checkpoint))
         assert loads == [(1.5, "/nowhere/b/1.pt")], loads
         assert _exploits(study, a.number) == loads
+        a.complete(3.0)
+        b.complete(1.0)
+
+
+def test_should_prune_leaves_an_exploits_params_with_its_restore_for_the_next_report(server: ServerProcess) -> None:
+    """``should_prune()`` applied a non-blocking report's exploit params at once while its restore
+    waited for the next report: a loop reading ``trial.params`` each step trained a step with the
+    donor's (perturbed) params on its own weights. Both now reach the loop with the report that
+    returns the exploit, which is where the lineage records the load."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "q")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        own = dict(a.params)
+        a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False)  # decided: exploit b's step 1
+        a._wait_reports()  # the answer is in before the loop asks should_prune()
+        assert a.should_prune() is False
+        assert (a.params, a.restore) == (own, None)  # neither yet: the weights are still a's own
+        d = a.report(4.0, 1.5, {"checkpoint": "/nowhere/a/1.5.pt"}, wait=False)
+        assert d is not None and d.action == "update" and d.restore is not None, d
+        assert a.restore == d.restore and a.params != own and a.params == {**own, **d.params}
+        a.flush_reports()
+        assert _exploits(study, a.number) == [(1.5, "/nowhere/b/1.pt")]
         a.complete(3.0)
         b.complete(1.0)
 

@@ -541,10 +541,10 @@ class Trial(_OptunaV2Suggest):
         trial refills a lost member; then the ``restore`` of the decision the last ``report`` (or
         ``flush_reports``) returned, None when it returned none or one without an exploit. Load it
         once per such call: right after it, or after the ``should_prune()`` that follows it, which
-        never changes it (an exploit it applies from a non-blocking report is returned, and set
-        here, by the next report, which tells the server it was loaded after that report). It once
-        set it too, so a loop loading ``restore`` after both loaded the donor's weights again over
-        the step trained between."""
+        never changes it (an exploit a non-blocking report got, its params included, is applied,
+        returned and set here by the next report, which tells the server it was loaded after that
+        report). It once set it too, so a loop loading ``restore`` after both loaded the donor's
+        weights again over the step trained between."""
         self.start_step: float = self.restore.step if self.restore is not None and self.restore.step is not None else 0
         """The step to count from: a PBT refill continues at its donor checkpoint's step."""
         self._named_constraints: dict[str, float] = {}
@@ -605,15 +605,18 @@ class Trial(_OptunaV2Suggest):
         default; outside, or with ``raise_on_prune=False``, check it and ``raise tp.TrialPruned()``
         or tell PRUNED. It also applies the decisions that non-blocking reports received since the
         last call (without waiting for those still in flight, and without raising their errors),
-        except an exploit's ``restore``, which the next report returns (``restore`` is unchanged).
+        up to an exploit (an ``update`` with a ``restore``): that one, its params included, and
+        those after it are the next report's to apply and return, so ``params`` and ``restore``
+        reach the loop together (``restore`` is unchanged here).
         In a study without a scheduler nothing is ever pruned (Optuna's ``create_study`` defaults to
         a MedianPruner; tuneport's to none): the first call then logs a warning naming ``scheduler=``."""
         if self.state in ("COMPLETE", "FAIL"):
             return False  # told otherwise than PRUNED: a prune decision it got no longer applies (Optuna: False)
         restore = self.restore
-        self._apply_delivered(raise_on_prune=False, raise_error=False, keep=True)
-        # An exploit among them is the next report's to return (and ``restore``'s then): set here
-        # too, a loop loading ``restore`` after both calls loaded it twice (see ``restore``).
+        self._apply_delivered(raise_on_prune=False, raise_error=False, keep=True, stop_at_exploit=True)
+        # An exploit applied earlier and not returned yet is the next report's to return (and
+        # ``restore``'s then): set here too, a loop loading ``restore`` after both calls loaded it
+        # twice (see ``restore``).
         self.restore = restore
         # This call delivers a prune; the rest (an exploit's restore, released checkpoints) the next report returns.
         self._prune_delivered()
@@ -722,7 +725,7 @@ class Trial(_OptunaV2Suggest):
         elif decision.action == "prune":
             self._prune_requested = True
 
-    def _apply_delivered(self, *, raise_on_prune: bool, raise_error: bool, keep: bool = False) -> Decision | None:
+    def _apply_delivered(self, *, raise_on_prune: bool, raise_error: bool, keep: bool = False, stop_at_exploit: bool = False) -> Decision | None:
         """Applies, in order, the decisions non-blocking reports received since the last call, and
         returns them with those applied earlier and not returned yet (``_unreturned``) combined
         (``_combined``), or None; ``keep`` returns nothing and keeps them for the next call that
@@ -731,11 +734,19 @@ class Trial(_OptunaV2Suggest):
         was given yet. A decision is dropped by neither: what was applied stays in ``_unreturned``
         until a call returns it (a prune, until a call returns or raises it, or ``should_prune()``
         says True), so the error a queued report got never hides a decision that came with it.
+        ``stop_at_exploit`` (``should_prune()``): with no prune among them, the first exploit (an
+        ``update`` with a ``restore``) and those after it are left undelivered for the next call that
+        returns, which applies its params and sets ``restore`` together: applied here, the params
+        changed at once while the donor's weights came with the next report, and the loop trained
+        a step with the donor's params on its own weights.
         @raises ClientClosedError in a forked child, before touching ``_lock`` (see ``Client._check_process``)."""
         self.study.client._check_process()
         if self._delivered or self._deferred_error is not None:
             with self._lock:
                 delivered, self._delivered = self._delivered, []
+                if stop_at_exploit and not any(d.action == "prune" for d in delivered):
+                    cut = next((i for i, d in enumerate(delivered) if d.action == "update" and d.restore is not None), len(delivered))
+                    delivered, self._delivered = delivered[:cut], delivered[cut:]
                 err = self._deferred_error if raise_error else None
                 if raise_error:
                     self._deferred_error = None
