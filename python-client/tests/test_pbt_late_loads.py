@@ -198,3 +198,60 @@ def test_an_answer_arriving_while_a_report_is_made_leaves_that_report_blind(serv
         assert _exploits(study, a.number) == [(3.0, d.restore.checkpoint)]
         a.complete(3.0)
         b.complete(1.0)
+
+
+def test_a_member_whose_reports_are_all_blind_gets_its_next_exploit_once_it_loaded_the_last(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Liveness: a loop so far ahead of the server that every report is blind (made before the
+    answers to the earlier ones came) never makes a report that confirms a load by being sight
+    unseen; the server decides nothing for the member while its last exploit is unconfirmed, so
+    only the ``pbt_loaded`` marker, sent with the report that returns the exploit, lets it be
+    exploited again. Forced here by taking every report after the first as made too early."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "l")
+        monkeypatch.setattr(client, "_reports_pending", lambda seq: True)
+        loads: list[tuple[float, str]] = []
+        for step in range(1, 8):
+            b.report(0.1, step, {"checkpoint": f"/nowhere/b/{step}.pt"})
+            d = a.report(5.0, step, {"checkpoint": f"/nowhere/a/{step}.pt"}, wait=False)
+            if d is not None and d.restore is not None:
+                loads.append((float(step), d.restore.checkpoint))
+            client._wait_reports(a._report_seq)  # its answer is in before the next step's report
+        monkeypatch.undo()
+        last = a.flush_reports()  # the last step's answer: loaded after it, where it was decided
+        if last is not None and last.restore is not None:
+            loads.append((7.0, last.restore.checkpoint))
+        assert len(loads) >= 3, loads  # exploited again after each load, not once for the whole run
+        assert _exploits(study, a.number) == loads
+        a.complete(5.0)
+        b.complete(0.1)
+
+
+def test_an_unconfirmed_exploit_survives_a_server_restart(server: ServerProcess) -> None:
+    """The hold (no new decision for a member whose blind reports leave its last exploit
+    unconfirmed, its donor checkpoint kept) is read from storage, so a restarted server keeps it,
+    and records the load the member names afterwards where it was made. The marks go in ``data``
+    as a client of the wire protocol sends them."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "x")
+        b.report(0.1, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt", "pbt_blind": True}).restore is not None  # exploit b's step 1
+        assert a.report(5.0, 2, {"checkpoint": "/nowhere/a/2.pt", "pbt_blind": True}).action == "continue"  # held
+        server.stop()
+        server.start()
+        # Still held: a, the worst member, would be exploited at once otherwise, and b's reports
+        # would release the checkpoint a has yet to load.
+        assert a.report(5.0, 3, {"checkpoint": "/nowhere/a/3.pt", "pbt_blind": True}).action == "continue"
+        assert study.trial(a.number).system_attrs["pbt_unconfirmed"] == "/nowhere/b/1.pt"
+        assert "/nowhere/b/1.pt" not in b.report(0.1, 2, {"checkpoint": "/nowhere/b/2.pt"}).delete_checkpoints
+        server.stop()
+        server.start()
+        loaded = {"checkpoint": "/nowhere/b/1.pt", "after_step": 3}
+        assert a.report(5.0, 4, {"checkpoint": "/nowhere/a/4.pt", "pbt_blind": True, "pbt_loaded": loaded}).action == "continue"
+        server.stop()
+        server.start()
+        d = a.report(5.0, 5, {"checkpoint": "/nowhere/a/5.pt", "pbt_blind": True})
+        assert d.restore is not None and d.restore.checkpoint == "/nowhere/b/2.pt", d
+        assert _exploits(study, a.number) == [(3.0, "/nowhere/b/1.pt"), (5.0, "/nowhere/b/2.pt")]
+        a.complete(5.0)
+        b.complete(0.1)
