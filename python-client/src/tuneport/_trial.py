@@ -1036,7 +1036,8 @@ class Trial(_OptunaV2Suggest):
 
         ``wait=False`` (non-blocking) queues the report for the client's background thread and
         returns at once, without a round trip. The decision it gets is applied at this trial's next
-        ``report`` (either kind) or ``should_prune()``: that call applies, in order, every decision
+        ``report`` (either kind) or ``should_prune()`` (an exploit, params and ``restore``, at the
+        next report only): that call applies, in order, every decision
         received since the last one and returns them combined (the latest, but an ``update`` with
         the last exploit's ``restore`` when any was one, and every released checkpoint in
         ``delete_checkpoints``; a blocking report combines them with its own decision; None when
