@@ -52,14 +52,53 @@ export const DEFAULT_MAX_INTERMEDIATE = 100_000;
  */
 export const MAX_INTERMEDIATE_CAP = 100_000_000;
 
-/** @throws INVALID_ARGUMENT (`data.reason: "max_intermediate"`) when a trial holding `held` values would get `adding` more, past `max`. */
-export function checkRoomForIntermediate(study: string, trial: number | null, held: number, adding: number, max: number): void {
+/**
+ * The values a retry (`retryOf`, the study's `keep_intermediate`) started with: its failed attempt's,
+ * when `t` is a retry whose first values are all of that attempt's; else null. A retry of a trial
+ * that reached the cap starts full, and its every report was refused with "it has N already" and
+ * nothing saying that none of them were its own.
+ */
+export function carriedIntermediate(
+  trials: readonly ({ readonly intermediate: readonly { readonly step: number }[] } | undefined)[],
+  t: { readonly intermediate: readonly { readonly step: number }[]; readonly systemAttrs: Readonly<Record<string, unknown>> },
+): { readonly from: number; readonly count: number } | null {
+  const from = t.systemAttrs.retry_of;
+  const parent = typeof from === "number" ? trials[from] : undefined;
+  const n = parent?.intermediate.length ?? 0;
+  if (parent === undefined || n === 0 || t.intermediate.length < n || t.intermediate[n - 1]!.step !== parent.intermediate[n - 1]!.step) return null;
+  return { from: from as number, count: n };
+}
+
+/**
+ * @throws INVALID_ARGUMENT (`data.reason: "max_intermediate"`) when a trial holding `held` values would get `adding` more, past `max`.
+ * `carried`: how many of `held` a retry started with (`carriedIntermediate`), said in the message and `data`.
+ */
+export function checkRoomForIntermediate(
+  study: string,
+  trial: number | null,
+  held: number,
+  adding: number,
+  max: number,
+  carried: { readonly from: number; readonly count: number } | null = null,
+): void {
   if (held + adding <= max) return;
   const which = trial === null ? "a trial" : `trial ${trial}`;
+  const had = trial === null ? `; this one has ${adding.toLocaleString("en-US")}` : `; it has ${held.toLocaleString("en-US")} already`;
+  const why =
+    carried === null
+      ? ""
+      : `, ${carried.count.toLocaleString("en-US")} of them carried over from trial ${carried.from}, the failed attempt it retries ` +
+        `(the study keeps a failed attempt's values for its retry: keep_intermediate)${carried.count >= max ? ", so it has no room for a value of its own" : ""}`;
+  const fix = carried === null ? "" : " or create the study without keep_intermediate,";
   throw invalidArgument(
-    `${which} of '${study}' holds at most ${max.toLocaleString("en-US")} intermediate values (serve --max-intermediate ${max})` +
-      (trial === null ? `; this one has ${adding.toLocaleString("en-US")}` : `; it has ${held.toLocaleString("en-US")} already`) +
-      ": report every k-th step (the server keeps, stores and sends every value), or restart the server with a larger --max-intermediate; nothing was stored",
-    { reason: "max_intermediate", max_intermediate: max, study, ...(trial === null ? {} : { trial }) },
+    `${which} of '${study}' holds at most ${max.toLocaleString("en-US")} intermediate values (serve --max-intermediate ${max})${had}${why}` +
+      `: report every k-th step (the server keeps, stores and sends every value),${fix} or restart the server with a larger --max-intermediate; nothing was stored`,
+    {
+      reason: "max_intermediate",
+      max_intermediate: max,
+      study,
+      ...(trial === null ? {} : { trial }),
+      ...(carried === null ? {} : { retry_of: carried.from, carried: carried.count }),
+    },
   );
 }

@@ -104,6 +104,34 @@ describe("maxIntermediate", () => {
     expect(await stored(trial.number)).toEqual([0, 1, 2].map((step) => ({ step, value: step / 10 })));
   });
 
+  // A retry of a trial that reached the cap starts full (keep_intermediate): each of its reports
+  // was refused "it has 3 already", with nothing saying none of the 3 were its own.
+  it("says a retry's values were carried over from the failed attempt it retries, also after a restart", async () => {
+    await svc.createStudy({ name: "s", space: SPACE, strategy: "random", retry: { max_retries: 2, retry_on_fail: true, keep_intermediate: true } });
+    const first = await svc.execute("ask", { study: "s" });
+    for (let step = 0; step < 3; step++)
+      await svc.execute("report", { study: "s", trial: first.trial.number, token: first.lease.token, step, value: 1 });
+    await svc.execute("tell", { study: "s", trial: first.trial.number, token: first.lease.token, state: "FAIL" });
+    const retry = await svc.execute("ask", { study: "s" });
+    expect(retry.trial.system_attrs.retry_of).toBe(first.trial.number);
+    expect(retry.trial.intermediate).toHaveLength(3);
+    for (let pass = 0; pass < 2; pass++) {
+      const e = await refusal(svc.execute("report", { study: "s", trial: retry.trial.number, token: retry.lease.token, step: 10, value: 1 }));
+      expect(e.code).toBe("INVALID_ARGUMENT");
+      expect(e.data).toMatchObject({ reason: "max_intermediate", max_intermediate: 3, trial: retry.trial.number, retry_of: first.trial.number, carried: 3 });
+      expect(e.message).toMatch(/it has 3 already, 3 of them carried over from trial 0, the failed attempt it retries .*keep_intermediate.*no room for a value of its own/);
+      // The carried values are stored with the retry: a restart counts the same.
+      await svc.close();
+      svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, maxIntermediate: 3 });
+    }
+    // A trial of its own (no retry) is refused as before, without the words about a retry.
+    const other = await svc.execute("ask", { study: "s" });
+    for (let step = 0; step < 3; step++) await svc.execute("report", { study: "s", trial: other.trial.number, token: other.lease.token, step, value: 1 });
+    const e = await refusal(svc.execute("report", { study: "s", trial: other.trial.number, token: other.lease.token, step: 3, value: 1 }));
+    expect(e.data).not.toHaveProperty("carried");
+    expect(e.message).not.toMatch(/carried/);
+  });
+
   it("refuses an add_trial carrying more than the cap", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
     const e = await refusal(svc.execute("add_trial", { study: "s", params: { x: 0.5 }, value: 1, intermediate: [[0, 1], [1, 1], [2, 1], [3, 1]] }));

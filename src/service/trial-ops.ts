@@ -17,7 +17,7 @@ import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
 import { type ServiceCore, loadedState } from "./core.js";
 import { statsOf } from "./aggregates.js";
-import { checkRoomForIntermediate } from "./study-limits.js";
+import { carriedIntermediate, checkRoomForIntermediate } from "./study-limits.js";
 import type { ReplyCtx } from "./idempotency.js";
 import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
 import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, queuedSuggestion, suggestContext, takeQueuedSuggestion, trialsWithProposals } from "./trial-params.js";
@@ -388,7 +388,7 @@ export async function report(core: ServiceCore, a: S.ReportArgs, requestId?: str
           );
         repeat = true;
       }
-      if (!repeat) checkRoomForIntermediate(s.study.name, t.number, t.intermediate.length, 1, core.maxIntermediate);
+      if (!repeat) checkRoomForIntermediate(s.study.name, t.number, t.intermediate.length, 1, core.maxIntermediate, carriedIntermediate(s.trials, t));
       // Appended in place: a copy per report made a trial's reports O(n²) (10,000 reports took 45 s
       // once it held 200,000, and the server's thread with them). The record that replaces `t`
       // shares the list; the entry is taken back if anything below throws before the commit is
