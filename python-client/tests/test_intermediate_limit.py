@@ -125,3 +125,26 @@ def test_a_server_restarted_with_a_larger_limit_takes_the_next_reports(tmp_path:
             assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT + 2)]
     finally:
         srv.stop()
+
+
+def test_intermediate_holds_only_what_the_server_stored_after_non_blocking_reports_were_refused(capped: tp.Client, name: str) -> None:
+    # The client recorded each non-blocking report when it queued it, and kept the steps the server
+    # refused at its limit: trial.intermediate said 8 values where the server held 5.
+    study = capped.create_study(name, space={"x": tp.Float(0, 1)})
+    trial = study.ask()
+    refused: list[tp.InvalidArgumentError] = []
+    for step in range(LIMIT + 3):
+        try:
+            trial.report(0.1 * step, step, wait=False)
+        except tp.InvalidArgumentError as err:  # the refusal of an earlier one, already answered
+            refused.append(err)
+    try:
+        trial.flush_reports()
+    except tp.InvalidArgumentError as err:
+        refused.append(err)
+    assert refused and refused[0].data["reason"] == "max_intermediate"
+    assert trial.intermediate == study.trial(trial.number).intermediate
+    assert [s for s, _ in trial.intermediate] == [float(s) for s in range(LIMIT)]
+    assert trial.frozen().intermediate_values == {s: 0.1 * s for s in range(LIMIT)}
+    trial.complete(0.5)
+

@@ -700,7 +700,7 @@ class _Background:
             result = client._request(job.message, channel=channel)
         except TuneportError as err:
             if not job.abandoned:
-                job.trial._deliver_error(err)
+                job.trial._deliver_error(err, step=job.message.get("step"))
             if isinstance(err, TimeoutError):
                 # The server stayed away for the whole outage budget: the reports queued behind
                 # this one fail now, with one warning, instead of each waiting out the outage (40
@@ -718,7 +718,7 @@ class _Background:
                 job.trial._deliver_error(err)
             return
         if not job.abandoned:
-            job.trial._deliver(result)
+            job.trial._deliver(result, step=job.message.get("step"))
 
     def _beat(self, channel: FailoverChannel, trials: list[Trial]) -> None:
         by_key = {(t.study.name, t.number): t for t in trials}

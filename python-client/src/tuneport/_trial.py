@@ -571,6 +571,11 @@ class Trial(_OptunaV2Suggest):
         self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
+        self._refused_steps: set[float] = set()
+        """Steps of non-blocking reports the server refused at its per-trial limit (``serve
+        --max-intermediate``), noted by the background thread: ``report`` had recorded them in
+        ``intermediate`` when it queued them, and the training loop's thread takes them out again
+        (``_apply_delivered``), so that ``intermediate`` holds what the server stored."""
         self._intermediate_full = False
         """The server refused a report of this trial past its per-trial limit (``serve
         --max-intermediate``), and has taken none since: later reports wait for their answer, so
@@ -670,8 +675,11 @@ class Trial(_OptunaV2Suggest):
             self.study.client._wait_reports(self._report_seq)
             self._report_seq = 0
 
-    def _deliver(self, result: Mapping[str, Any]) -> None:
-        """Background thread: the answer to a non-blocking report."""
+    def _deliver(self, result: Mapping[str, Any], *, step: float | None = None) -> None:
+        """Background thread: the answer to the non-blocking report of ``step``."""
+        if self._refused_steps:
+            with self._lock:
+                self._refused_steps.discard(step)  # refused before, taken now (a server with a larger limit)
         try:
             decision = Decision.from_wire(result["decision"])
         except (TuneportError, KeyError, TypeError) as err:
@@ -680,8 +688,8 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             self._delivered.append(decision)
 
-    def _deliver_error(self, err: Exception, *, quiet: bool = False) -> None:
-        """Background thread: a non-blocking report failed; the next ``report`` raises ``err``.
+    def _deliver_error(self, err: Exception, *, quiet: bool = False, step: float | None = None) -> None:
+        """Background thread: the non-blocking report of ``step`` failed; the next ``report`` raises ``err``.
         ``quiet``: the background thread already warned (a report dropped behind an outage).
         An error that ends the trial for this worker (lost lease, finished or deleted elsewhere)
         is warned once per trial, not once per report queued behind it; a lost lease not at all
@@ -693,6 +701,8 @@ class Trial(_OptunaV2Suggest):
         if self._note_full(err):
             # Every report queued behind the first refused one is refused the same way: one warning.
             with self._lock:
+                if step is not None:
+                    self._refused_steps.add(float(step))
                 quiet = "max_intermediate" in self._warned_codes or quiet
                 self._warned_codes.add("max_intermediate")
         if isinstance(err, LeaseLostError):
@@ -741,6 +751,8 @@ class Trial(_OptunaV2Suggest):
         a step with the donor's params on its own weights.
         @raises ClientClosedError in a forked child, before touching ``_lock`` (see ``Client._check_process``)."""
         self.study.client._check_process()
+        if self._refused_steps:
+            self._drop_refused_steps()
         if self._delivered or self._deferred_error is not None:
             with self._lock:
                 delivered, self._delivered = self._delivered, []
@@ -762,6 +774,13 @@ class Trial(_OptunaV2Suggest):
             self._prune_delivered()
             raise TrialPruned(prune.reason or f"trial {self.number} pruned (decided in the background)")
         return None if keep else self._take_unreturned()
+
+    def _drop_refused_steps(self) -> None:
+        """Takes the steps the server refused at its limit (``_refused_steps``) out of
+        ``intermediate``, in place (the training loop's thread, which alone appends to it)."""
+        with self._lock:
+            refused, self._refused_steps = self._refused_steps, set()
+        self.intermediate[:] = [(s, v) for s, v in self.intermediate if s not in refused]
 
     def _take_unreturned(self) -> Decision | None:
         """The decisions applied and not returned yet, combined, or None; none are kept after.
@@ -1013,7 +1032,7 @@ class Trial(_OptunaV2Suggest):
         A trial holds at most the server's ``--max-intermediate`` values (100,000 by default): a
         report of a new step past it raises ``InvalidArgumentError`` (``data["reason"] ==
         "max_intermediate"``), nothing stored (with ``wait=False`` the refusal is raised by the next
-        report, warned of once); later reports of the trial then wait for their answer, whatever
+        report, warned of once, and the refused steps leave ``intermediate`` then); later reports of the trial then wait for their answer, whatever
         ``wait``, so each one refused raises at once (one a server restarted with a larger limit
         takes goes on as usual); the trial can still be told.
         ``value`` may be NaN (a diverged run): it is stored, and schedulers treat it as the worst
