@@ -148,3 +148,19 @@ def test_intermediate_holds_only_what_the_server_stored_after_non_blocking_repor
     assert trial.frozen().intermediate_values == {s: 0.1 * s for s in range(LIMIT)}
     trial.complete(0.5)
 
+
+def test_a_retry_that_starts_full_is_refused_saying_its_values_were_carried_over(capped: tp.Client, name: str) -> None:
+    # A retry (keep_intermediate) of a trial that reached the limit starts with no room: its every
+    # report was refused "it has 5 already", nothing saying that none of the 5 were its own.
+    study = capped.create_study(name, space={"x": tp.Float(0, 1)}, max_retries=1, retry_on_fail=True, keep_intermediate=True)
+    first = study.ask()
+    for step in range(LIMIT):
+        first.report(0.1, step)
+    first.fail("preempted")
+    retry = study.ask()
+    assert retry.system_attrs["retry_of"] == first.number and len(retry.intermediate) == LIMIT
+    with pytest.raises(tp.InvalidArgumentError, match=rf"5 of them carried over from trial {first.number}, the failed attempt it retries.*keep_intermediate") as refused:
+        retry.report(0.2, LIMIT + 10)
+    assert refused.value.data["carried"] == LIMIT and refused.value.data["retry_of"] == first.number
+    assert [s for s, _ in retry.intermediate] == [float(s) for s in range(LIMIT)]
+    retry.complete(0.5)
