@@ -5,9 +5,11 @@ reports, and the training loop's own requests. Real server processes."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,3 +161,48 @@ def test_optimize_threads_with_several_servers_stop_waiting_in_turn_once_all_are
     assert len(tells) == 4, tells
     waited = [t for t in tells if "waited its turn" not in t]
     assert len(waited) <= 1, "\n".join(tells)  # the first tell after the reports gave up looks once more
+
+
+def test_several_servers_gone_share_one_outage_budget_from_the_first_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several endpoints, every server gone: the first request looked at each for the whole timeout
+    (or the budget, when shorter), 1 + retries looks, before the outage budget meant anything (4
+    looks of 2 s here, 8 s for a 2 s budget; 3 x timeout for three servers and retries=2). Now each
+    endpoint is looked at in turn for a short while, the looks sharing one outage budget; the next
+    request looks once more (GAVE_UP_GRACE_S), and a server back at one of them is found. Counted
+    in looks and the waits they were allowed, not in wall-clock time."""
+    from tuneport import _failover, _protocol
+
+    looks: list[tuple[str, float]] = []
+    real = _protocol.Channel.request
+
+    def counted(self: _protocol.Channel, message: Any, **kw: Any) -> Any:
+        looks.append((self._endpoint, kw.get("outage_budget_s") or self.outage_budget_s))  # noqa: SLF001
+        return real(self, message, **kw)
+
+    servers = [ServerProcess(tmp_path / f"t{i}.db").start() for i in range(3)]
+    endpoints = [s.endpoint for s in servers]
+    budget = 2.0
+    try:
+        with tp.connect(endpoints, timeout=30.0, retries=3, outage_budget_s=budget, heartbeat=False) as c:
+            c.list_studies()
+            for srv in servers:
+                srv.kill()
+            monkeypatch.setattr(_protocol.Channel, "request", counted)
+            with pytest.raises(tp.TimeoutError) as gone:
+                c.list_studies()
+            assert {e for e, _ in looks} == set(endpoints), looks  # each looked at
+            assert len(looks) > len(endpoints), looks  # in turn, more than once: short looks
+            assert sum(w for _, w in looks) <= budget + _failover.PROBE_S, looks  # within one budget, all together
+            assert re.search(r"no connection to any tuneport server .* within 2s \(outage_budget_s\)", gone.value.message), gone.value
+            looks.clear()
+            with pytest.raises(tp.TimeoutError, match="already unreachable"):
+                c.list_studies()
+            assert {e for e, _ in looks} == set(endpoints), looks
+            assert sum(w for _, w in looks) <= _protocol.GAVE_UP_GRACE_S + _failover.PROBE_S, looks
+            servers[2] = ServerProcess(servers[2].db, port=servers[2].port).start()
+            looks.clear()
+            assert c.list_studies() == []
+            assert looks[-1][0] == servers[2].endpoint, looks
+    finally:
+        for srv in servers:
+            srv.kill()

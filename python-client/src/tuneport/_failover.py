@@ -37,6 +37,17 @@ MAX_HOPS = 8
 #: How often a request waiting its turn on a channel looks whether the server was given up on meanwhile.
 TURN_POLL_S = 0.05
 
+#: With several endpoints, how long a request's first look at one it has no connection to waits for
+#: one (each pass over the endpoints doubles it, up to the request's timeout): the request moves on
+#: to the next endpoint and cycles over them until one connects or the outage budget is spent.
+PROBE_S = 0.25
+
+
+def _unreachable(err: TimeoutError) -> bool:
+    """True when ``Channel.request`` gave up for want of a connection (``Channel._unreachable_error``),
+    not for a connected server's silence."""
+    return isinstance(err.data, Mapping) and "unreachable_s" in err.data
+
 
 class Endpoints:
     """The servers a client knows, the one it talks to now, and those that were silent lately.
@@ -229,9 +240,20 @@ class FailoverChannel:
                 return self._first_contact(message, wait, self.outage_budget_s if outage_budget_s is None else outage_budget_s, payload)
             started = time.monotonic()
             silences = hops = 0
+            # Several endpoints share one outage budget: while none can be reached, each is looked at
+            # in turn for a short while (PROBE_S, doubling each pass), until one connects or the
+            # budget is spent. Each look waited the whole timeout: three servers gone took a request
+            # 3 x timeout (1 + retries attempts of it with 4 s), whatever the budget.
+            budget = self.outage_budget_s if outage_budget_s is None else outage_budget_s
+            whole_budget = budget >= self.outage_budget_s  # not a heartbeat's short look, nor a hurried last word
             if len(self.endpoints.all) > 1 and handshake_wait is None and self.endpoints.all_silent_after(-math.inf):
                 # Every server was found silent and none answered since: each is looked at once more.
                 silences_allowed = min(silences_allowed, len(self.endpoints.all) - 1)
+                budget = min(budget, GAVE_UP_GRACE_S)
+            probe = min(wait, PROBE_S)
+            looked: set[str] = set()
+            looks = 0
+            unreachable_since: float | None = None
             delay = 0.05
             while True:
                 if self._closed:
@@ -249,15 +271,15 @@ class FailoverChannel:
                         # failed this channel's request in a second, and marked the server given up
                         # for the other channel too.
                         channel.end_grace()
-                    budget = outage_budget_s
+                    one_budget = outage_budget_s
                     if handshake_wait is None and given_up:
-                        budget = min(self.outage_budget_s if budget is None else budget, GAVE_UP_GRACE_S)
+                        one_budget = min(self.outage_budget_s if one_budget is None else one_budget, GAVE_UP_GRACE_S)
                     try:
                         reply = channel.request(
                             message,
                             timeout=wait,
                             retries=silences_allowed,
-                            outage_budget_s=budget,
+                            outage_budget_s=one_budget,
                             payload=payload,
                             handshake_wait=handshake_wait,
                         )
@@ -273,12 +295,26 @@ class FailoverChannel:
                         hops += 1
                         continue
                     return reply
+                tried_at = time.monotonic()
+                # At most what is left of the budget, but a short look at least (every endpoint gets one).
+                left = budget - (tried_at - unreachable_since) if unreachable_since is not None else budget
+                look = min(probe, max(left, PROBE_S))
                 try:
-                    reply = self._channel(endpoint, wait).request(
-                        message, timeout=wait, retries=0, outage_budget_s=min(wait, self.outage_budget_s), payload=payload
-                    )
-                except TimeoutError as err:  # silent or unreachable for a whole attempt
+                    reply = self._channel(endpoint, wait).request(message, timeout=wait, retries=0, outage_budget_s=look, payload=payload)
+                except TimeoutError as err:  # silent for a whole attempt, or no connection within the look
                     self.endpoints.silent(endpoint)
+                    if _unreachable(err):
+                        if unreachable_since is None:
+                            unreachable_since = tried_at
+                        looked.add(endpoint)
+                        looks += 1
+                        if looks % len(self.endpoints.all) == 0:
+                            probe = min(wait, probe * 2)  # each pass looks longer: a slow link's handshake
+                        if len(looked) >= len(self.endpoints.all) and time.monotonic() - unreachable_since >= budget:
+                            if whole_budget:
+                                self.endpoints.all_silent()
+                            raise self._unreachable_error(message, budget)
+                        continue
                     silences += 1
                     if silences > silences_allowed:
                         if silences >= len(self.endpoints.all):
@@ -310,6 +346,15 @@ class FailoverChannel:
                 hops = 0
         finally:
             self._lock.release()
+
+    def _unreachable_error(self, message: Mapping[str, Any], budget: float) -> TimeoutError:
+        endpoints = self.endpoints.all
+        knob = "outage_budget_s" if budget == self.outage_budget_s else "they were already unreachable"
+        return TimeoutError(
+            f"no connection to any tuneport server of {', '.join(endpoints)} within {budget:g}s ({knob}), each looked at in turn; "
+            f"{message.get('op')!r} was not answered. Are the servers still running?",
+            {"op": message.get("op"), "id": message.get("id"), "endpoints": endpoints, "outage_budget_s": budget},
+        )
 
     def _take_turn(self, message: Mapping[str, Any], made: float, shared: bool) -> None:
         """Takes this channel's lock: one request at a time (the threads of ``optimize(n_jobs)``
