@@ -227,7 +227,8 @@ class FailoverChannel:
         study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
         failover window ended. @raises TimeoutError after ``1 + retries`` silent attempts (with one
         endpoint: as ``Channel.request``, outage budget and ``handshake_wait`` included; with several,
-        each attempt waits at most ``timeout`` for a connection too, and ``handshake_wait``
+        a silent attempt is one of ``timeout`` on a connected server, those without a connection are
+        short looks (PROBE_S, doubling each pass) that share ``outage_budget_s``, and ``handshake_wait``
         (``connect``'s hello) cycles over them within the outage budget: ``_first_contact``)."""
         wait = self.timeout if timeout is None else timeout
         silences_allowed = self.retries if retries is None else retries
