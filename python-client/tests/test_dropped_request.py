@@ -1,7 +1,8 @@
 """A request the server drops the connection on, every time it is sent (a ZeroMQ frame over twice
 the server's ``--max-message-bytes``, which a client told a larger limit at connect still sends),
 against real servers: it gives up after a few resends, saying why, instead of being resent for ever
-(each reconnection started the outage budget afresh) with a warning for each."""
+(each reconnection started the outage budget afresh) with a warning for each; then the client learns
+the server's limits again and raises MessageTooLargeError, the TimeoutError as its cause."""
 
 from __future__ import annotations
 
@@ -43,7 +44,11 @@ def test_a_request_the_restarted_server_drops_every_time_gives_up(tmp_path: Path
                     srv.stop()  # ends the resending: the client then waits out its outage budget
                     worker.join(60)
                     pytest.fail("still resending after 60 s")
-            err = outcome[0]
+            # The client then asks the server's limits again: the request is over the new one.
+            too_large = outcome[0]
+            assert isinstance(too_large, tp.MessageTooLargeError), too_large
+            assert "exceeds the server's limit of 1048576 (learnt again" in str(too_large) and c.limits["max_message_bytes"] == 1 << 20
+            err = too_large.__cause__
             assert isinstance(err, tp.TimeoutError), err
             assert re.search(r"closed the connection 4 times while 'set_user_attrs' \(3,1\d\d,\d\d\d bytes\)", str(err)), err
             assert err.data["dropped"] == 4

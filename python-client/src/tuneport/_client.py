@@ -130,6 +130,17 @@ class Client:
             raise
         self.protocol_version: int = int(hello["version"])
         self._version = self.protocol_version
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._learn(hello)
+        interval = heartbeat_interval_s or float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
+        self._background = _Background(self, interval, timeout=min(timeout, 5.0), heartbeat=heartbeat)
+        if heartbeat:
+            self._background.start()
+        _close_at_exit(self)
+
+    def _learn(self, hello: Mapping[str, Any]) -> None:
+        """What a ``hello`` result says of the server: at connect, and again (``_relearn``) when a
+        limit decides a request's fate and may have changed since (a restart, a failover)."""
         self.server: dict[str, Any] = dict(hello.get("server") or {})
         self.limits = dict(hello.get("limits") or {})
         self.ops: list[str] = list(hello.get("ops") or [])
@@ -139,11 +150,28 @@ class Client:
         # Optional op arguments added after protocol 1 that this server reads ("ask.study_created_at"):
         # an older server refuses an argument it does not know, so they go only to one that lists them.
         self._optional_args: frozenset[str] = frozenset(hello.get("optional_args") or [])
-        interval = heartbeat_interval_s or float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
-        self._background = _Background(self, interval, timeout=min(timeout, 5.0), heartbeat=heartbeat)
-        if heartbeat:
-            self._background.start()
-        _close_at_exit(self)
+        if self._background is not None and self._heartbeat_interval_s is None:
+            self._background._interval = float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
+
+    def _relearn(self, channel: FailoverChannel | None = None) -> bool:
+        """Asks the server (on ``channel``, default the client's) for its ``hello`` again and learns
+        its limits anew; False when it does not answer (the limits stay as they were). The limits
+        were learnt once, at connect: after a restart or a failover to a server with other ones, a
+        request the new server takes was refused here unsent, and one it refuses or drops the
+        connection on was sent every time. Asked only when a limit is about to refuse a request or
+        a server's refusal says it changed, so a request that fits costs nothing more."""
+        chan = channel or self._channel
+        message = make_request("hello", {"versions": [self.protocol_version], "client": self._client_info}, version=self._version)
+        try:
+            result = parse_reply(chan.request(message, timeout=chan.timeout, retries=0, outage_budget_s=min(chan.timeout, chan.outage_budget_s)))
+        except TuneportError as err:
+            log.info("could not learn the server's limits again (%s); keeping %s", err, self.limits)
+            return False
+        before = self.limits
+        self._learn(result)
+        if self.limits != before:
+            log.info("the tuneport server at %s has other limits now: %s (were %s)", self.endpoint, self.limits, before)
+        return True
 
     def _hello(self, versions: tuple[int, ...], client_info: Mapping[str, Any] | None, wait: float) -> dict[str, Any]:
         info = {
@@ -154,6 +182,7 @@ class Client:
             "pid": os.getpid(),
             **(client_info or {}),
         }
+        self._client_info = info
         # One server: a server not up yet (nothing accepts the connection, or a port forward closes it)
         # is waited for up to the outage budget, as a lost one is later, so that a script started
         # before its server (containers in any order, a restart) carries on; something that accepted
@@ -204,29 +233,49 @@ class Client:
         self._check_process()
         main = self._channel
         chan = channel or main
-        payload = self._encode(message)  # once: the channel sends these bytes on the first attempt
+        payload = self._encode(message, chan)  # once: the channel sends these bytes on the first attempt
         budget = main.outage_budget_s if outage_budget_s is None else outage_budget_s
         # A hung server (connected, silent) held a Ctrl-C'd script for the whole timeout (10 s).
         timeout, retries = (min(main.timeout, budget), 0) if hurry else (main.timeout, main.retries)
-        return _backing_off_unavailable(
-            lambda: parse_reply(chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload)),
-            retries,
-            op,
-        )
+        try:
+            return _backing_off_unavailable(
+                lambda: parse_reply(chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload)),
+                retries,
+                op,
+            )
+        except MessageTooLargeError as err:
+            limit = (err.data or {}).get("max_message_bytes")
+            if isinstance(limit, int) and limit != self.limits.get("max_message_bytes"):
+                self.limits = {**self.limits, "max_message_bytes": limit}  # the server's refusal says it changed
+            raise
+        except TimeoutError as err:
+            # The server closed the connection on this request each time it was resent: one over twice
+            # its max_message_bytes, which a server restarted with a smaller limit does (_dropped_error).
+            if "dropped" in (err.data or {}) and self._relearn(chan):
+                self._check_size(op, payload, err, " (learnt again after the server closed the connection on it: its limit changed since connect)")
+            raise
 
-    def _encode(self, message: dict[str, Any]) -> bytes:
+    def _encode(self, message: dict[str, Any], channel: FailoverChannel | None = None) -> bytes:
         """``message`` packed as it is sent first. @raises MessageTooLargeError over the server's
-        limit; TypeError, InvalidArgumentError for what cannot be packed (``encode``)."""
+        limit (asked again first: it may have changed since connect); TypeError, InvalidArgumentError
+        for what cannot be packed (``encode``)."""
         if self._attempts and "attempt" not in message:
             message["attempt"] = 0  # the channel counts the resends (Channel.request)
         payload = encode(message)
         limit = self.limits.get("max_message_bytes")
         if isinstance(limit, int) and len(payload) > limit:
-            raise MessageTooLargeError(
-                f"{message['op']} request of {len(payload)} bytes exceeds the server's limit of {limit}",
-                {"max_message_bytes": limit},
-            )
+            self._relearn(channel)
+        self._check_size(message["op"], payload)
         return payload
+
+    def _check_size(self, op: str, payload: bytes, cause: BaseException | None = None, note: str = "") -> None:
+        """@raises MessageTooLargeError when ``payload`` is over the server's ``max_message_bytes``."""
+        limit = self.limits.get("max_message_bytes")
+        if isinstance(limit, int) and len(payload) > limit:
+            raise MessageTooLargeError(
+                f"{op} request of {len(payload)} bytes exceeds the server's limit of {limit}{note}",
+                {"max_message_bytes": limit},
+            ) from cause
 
     def _frozen(self, message: dict[str, Any]) -> dict[str, Any]:
         """A request to send later (a non-blocking report), as it will be sent: packed now, so that

@@ -725,7 +725,7 @@ class Channel:
             f"the tuneport server at {self._endpoint} closed the connection {dropped} times while {op!r} "
             f"({size:,} bytes) was in flight, and came back each time: it drops a request larger than twice "
             "its max_message_bytes without a reply (was it restarted with a smaller --max-message-bytes than "
-            "this client was told at connect? see client.limits; connect again to learn the new one), or it "
+            "this client was told at connect? see client.limits), or it "
             "stops on this request",
             {"op": op, "id": message["id"], "endpoint": self._endpoint, "dropped": dropped, "bytes": size},
         )
