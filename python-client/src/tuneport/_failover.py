@@ -303,7 +303,12 @@ class FailoverChannel:
                 try:
                     reply = self._channel(endpoint, wait).request(message, timeout=wait, retries=0, outage_budget_s=look, payload=payload)
                 except TimeoutError as err:  # silent for a whole attempt, or no connection within the look
-                    self.endpoints.silent(endpoint)
+                    if not _unreachable(err) or look >= wait:
+                        self.endpoints.silent(endpoint)
+                    else:
+                        # On to the next, not suspect for suspect_s after a short look: a redirect's
+                        # owner whose first connection takes longer (a slow link) is looked at again.
+                        self.endpoints.rotate()
                     if _unreachable(err):
                         if unreachable_since is None:
                             unreachable_since = tried_at
