@@ -243,13 +243,15 @@ class FailoverChannel:
             silences = hops = 0
             # Several endpoints share one outage budget: while none can be reached, each is looked at
             # in turn for a short while (PROBE_S, doubling each pass), until one connects or the
-            # budget is spent. Each look waited the whole timeout: three servers gone took a request
-            # 3 x timeout (1 + retries attempts of it with 4 s), whatever the budget.
+            # budget is spent. Each look used to wait the whole timeout (or the budget, when shorter),
+            # 1 + retries looks whatever the budget: with every server gone, 4 x 2 s for a 2 s budget.
             budget = self.outage_budget_s if outage_budget_s is None else outage_budget_s
+            grace = False
             whole_budget = budget >= self.outage_budget_s  # not a heartbeat's short look, nor a hurried last word
             if len(self.endpoints.all) > 1 and handshake_wait is None and self.endpoints.all_silent_after(-math.inf):
                 # Every server was found silent and none answered since: each is looked at once more.
                 silences_allowed = min(silences_allowed, len(self.endpoints.all) - 1)
+                grace = budget > GAVE_UP_GRACE_S
                 budget = min(budget, GAVE_UP_GRACE_S)
             probe = min(wait, PROBE_S)
             looked: set[str] = set()
@@ -319,7 +321,7 @@ class FailoverChannel:
                         if len(looked) >= len(self.endpoints.all) and time.monotonic() - unreachable_since >= budget:
                             if whole_budget:
                                 self.endpoints.all_silent()
-                            raise self._unreachable_error(message, budget)
+                            raise self._unreachable_error(message, budget, grace)
                         continue
                     silences += 1
                     if silences > silences_allowed:
@@ -353,11 +355,12 @@ class FailoverChannel:
         finally:
             self._lock.release()
 
-    def _unreachable_error(self, message: Mapping[str, Any], budget: float) -> TimeoutError:
+    def _unreachable_error(self, message: Mapping[str, Any], budget: float, grace: bool) -> TimeoutError:
+        """No endpoint could be reached within ``budget`` (``grace``: a look once more, every one having been found unreachable)."""
         endpoints = self.endpoints.all
-        knob = "outage_budget_s" if budget == self.outage_budget_s else "they were already unreachable"
+        knob = " (they were already unreachable)" if grace else " (outage_budget_s)" if budget == self.outage_budget_s else ""
         return TimeoutError(
-            f"no connection to any tuneport server of {', '.join(endpoints)} within {budget:g}s ({knob}), each looked at in turn; "
+            f"no connection to any tuneport server of {', '.join(endpoints)} within {budget:g}s{knob}, each looked at in turn; "
             f"{message.get('op')!r} was not answered. Are the servers still running?",
             {"op": message.get("op"), "id": message.get("id"), "endpoints": endpoints, "outage_budget_s": budget},
         )
