@@ -8,6 +8,7 @@ or a hang. Each run takes a few seconds; the thread joins are hang guards only.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import cast
@@ -108,10 +109,12 @@ def test_a_loaded_study_is_not_followed_to_a_new_study_of_its_name(client: tp.Cl
     again.complete(0.1)
 
 
-def test_a_delete_mid_trial_says_the_study_was_deleted(client: tp.Client, name: str) -> None:
+def test_a_delete_mid_trial_says_the_study_was_deleted(client: tp.Client, name: str, caplog: pytest.LogCaptureFixture) -> None:
     """An agent deletes the study while a worker's trial trains (helper 47's agent + workers audit):
     the worker's next report failed with "no study named 'x'", which reads as a typo in its script.
-    A trial the study handed out proves it existed: the error says it was deleted meanwhile."""
+    A trial the study handed out proves it existed: the error says it was deleted meanwhile. No
+    warning says the trial's "lease is left to run out" (there is no study, so no lease)."""
+    caplog.set_level(logging.WARNING, logger="tuneport")
     study = client.create_study(name, space=SPACE, strategy="random", seed=1)
     reported = threading.Event()
     deleted = threading.Event()
@@ -141,6 +144,7 @@ def test_a_delete_mid_trial_says_the_study_was_deleted(client: tp.Client, name: 
     assert isinstance(err, tp.NotFoundError), err
     assert f"study '{name}' was deleted while its trial 0 ran here (delete_study)" in str(err), err
     assert err.data.get("study") == name
+    assert not [r for r in caplog.records if "lease is left to run out" in r.getMessage()], caplog.text
 
 
 def test_a_delete_between_trials_says_the_study_was_deleted(client: tp.Client, name: str) -> None:

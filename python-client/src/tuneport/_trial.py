@@ -1403,7 +1403,10 @@ class Trial(_OptunaV2Suggest):
             # Never hide the user's exception behind a failed tell; the lease reaper finishes the
             # trial, once this client stops renewing it (a worker's client outlives its trials).
             self.study.client._forget(self)
-            log.warning("could not tell trial %d of '%s' (its lease is left to run out): %s", self.number, self.study.name, err)
+            if not isinstance(err, NotFoundError):
+                log.warning("could not tell trial %d of '%s' (its lease is left to run out): %s", self.number, self.study.name, err)
+            elif not isinstance(exc, NotFoundError):  # the study deleted: no lease is left, and the error that ended the block says so
+                log.warning("could not tell trial %d of '%s': %s", self.number, self.study.name, err)
         except BaseException:
             # A second Ctrl-C while the outcome is told: the interrupt wins, and the trial is left to
             # its lease (no longer renewed) rather than kept RUNNING by a client that outlives it.
