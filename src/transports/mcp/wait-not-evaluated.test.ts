@@ -127,3 +127,51 @@ it("says to upgrade a server whose get_study has no finishes (mcp --connect to a
   expect(r.isError).toBe(true);
   expect(textOf(r)).toMatch(/FAILED_PRECONDITION: wait_for_progress needs a tuneport server whose get_study answers finishes: upgrade the server/);
 });
+
+it("a study deleted and created again under its name while waiting ends the wait as deleted, not with the new study's counts less the old's", async () => {
+  await service.execute("create_study", { name: "d", space: SPACE, strategy: "random", seed: 1 });
+  for (let i = 0; i < 3; i++) {
+    const q = await service.execute("ask", { study: "d" });
+    await service.execute("tell", { study: "d", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i });
+  }
+  await service.execute("ask", { study: "d" });
+  // The wait wakes only once the study is gone and a new one of its name has a finished trial (a
+  // --connect poll sees them together, as one change of the listing).
+  let steps: Promise<void> | null = null;
+  const wait = backend.waitForChange.bind(backend);
+  backend.waitForChange = async (...args) => {
+    const waiting = wait(...args);
+    steps ??= (async () => {
+      await service.execute("delete_study", { study: "d" });
+      await service.execute("create_study", { name: "d", space: SPACE, strategy: "random", seed: 2 });
+      const q = await service.execute("ask", { study: "d" });
+      await service.execute("tell", { study: "d", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 9 });
+    })();
+    await steps;
+    return waiting;
+  };
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "d", timeout_s: 2, min_finished: 1 } })) as CallToolResult;
+  expect(r.isError, textOf(r)).toBeFalsy();
+  expect(r.structuredContent).toMatchObject({ deleted: true });
+  expect(textOf(r)).toBe("Study 'd' was deleted while waiting.");
+});
+
+it("a wait on an empty study is not ended by a trial of another study created under its name meanwhile", async () => {
+  await service.execute("create_study", { name: "n", space: SPACE, strategy: "random", seed: 1 });
+  let steps: Promise<void> | null = null;
+  const wait = backend.waitForChange.bind(backend);
+  backend.waitForChange = async (...args) => {
+    const waiting = wait(...args);
+    steps ??= (async () => {
+      await service.execute("delete_study", { study: "n" });
+      await new Promise((r) => setTimeout(r, 5)); // created in another millisecond than the first
+      await service.execute("create_study", { name: "n", space: SPACE, strategy: "random", seed: 2 });
+      const q = await service.execute("ask", { study: "n" });
+      await service.execute("tell", { study: "n", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 9 });
+    })();
+    await steps;
+    return waiting;
+  };
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "n", timeout_s: 2, min_finished: 1 } })) as CallToolResult;
+  expect(r.structuredContent).toMatchObject({ deleted: true });
+});

@@ -200,6 +200,12 @@ async function waitRun(
     }
     try {
       const now = await backend.call("get_study", { study: a.study });
+      // Deleted and created again under its name between two looks: the new study's counts less
+      // the old's are no progress (a negative "finished", and its trials listed as the old's).
+      if (!sameStudy(first, start, now)) {
+        deleted = true;
+        break;
+      }
       current = now.study;
       tally = since(start, now.finishes);
     } catch (err) {
@@ -290,6 +296,22 @@ async function waitAnswer(
     });
   };
   return fitPrefix(Math.min(20, newly.length), build, budget).result;
+}
+
+/**
+ * Whether `now` is still the study the wait began on (`first`, `start`): a study's trials are never
+ * removed nor a finished one turned back, so fewer trials or finishes, or another creation time,
+ * mean it was deleted and another was created under its name.
+ */
+function sameStudy(first: StudyView, start: Finishes, now: { study: StudyView; finishes: Finishes }): boolean {
+  const f = now.finishes;
+  return (
+    now.study.created_at === first.created_at &&
+    now.study.n_trials >= first.n_trials &&
+    f.evaluated >= start.evaluated &&
+    f.cancelled >= start.cancelled &&
+    f.added >= start.added
+  );
 }
 
 /** The finishes since `start`, by how. */
