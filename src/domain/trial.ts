@@ -13,6 +13,21 @@ export const FINISHED_STATES: ReadonlySet<TrialState> = new Set(["COMPLETE", "PR
 export const isFinished = (s: TrialState): boolean => FINISHED_STATES.has(s);
 
 /**
+ * How a finished trial finished, known by its system attributes (service/steering.ts): a queued
+ * trial cancelled with cancel_trial (FAIL, `cancelled`) and a result recorded with add_trial
+ * (`added`) were never evaluated; every other finish was (a tell, a prune, a lost lease). Null
+ * while the trial is not finished. The one rule behind get_study's `finishes` (service/aggregates.ts)
+ * and the trials wait_for_progress lists as finished.
+ */
+export type FinishHow = "evaluated" | "cancelled" | "added";
+export function finishHow(state: TrialState, systemAttrs: Readonly<Record<string, unknown>>): FinishHow | null {
+  if (!isFinished(state)) return null;
+  if (systemAttrs.added === true) return "added";
+  if (systemAttrs.cancelled === true) return "cancelled";
+  return "evaluated";
+}
+
+/**
  * Whether a trial counts against its study's trial budget (`max_trials`): every asked trial, but
  * not a queued one, a cancelled proposal or a result recorded with add_trial (never asked), nor a
  * failed trial whose retry was queued (the retry counts when it is asked).

@@ -21,7 +21,7 @@
  * scratch (at load, and in tests to check that `putTrial` never drifts).
  */
 import { type Distribution, distributionsEqual } from "../domain/distributions.js";
-import { type Direction, TRIAL_STATES, type TrialState, isBetter } from "../domain/trial.js";
+import { type Direction, TRIAL_STATES, type TrialState, finishHow, isBetter } from "../domain/trial.js";
 import type { StudyStats } from "../domain/plugin.js";
 import { isFeasibleVector } from "../domain/objectives.js";
 import { type FrontRecords, buildRecords, updateRecords } from "./front-records.js";
@@ -63,12 +63,9 @@ export interface Finishes {
   added: number;
 }
 
-/** How trial `t` counts in `Finishes`, or null while it is not finished. */
+/** How trial `t` counts in `Finishes` (domain/trial.ts `finishHow`), or null while it is not finished. */
 function finishKind(t: TrialRecord): keyof Finishes | null {
-  if (t.state !== "COMPLETE" && t.state !== "PRUNED" && t.state !== "FAIL") return null;
-  if (t.systemAttrs.added === true) return "added";
-  if (t.systemAttrs.cancelled === true) return "cancelled";
-  return "evaluated";
+  return finishHow(t.state, t.systemAttrs);
 }
 
 /** A copy of the study's `finishes` (O(1)). */

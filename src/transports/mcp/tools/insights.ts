@@ -1,7 +1,7 @@
 /** MCP tools that analyse a study: importances, a summary, waiting for progress, plots. */
 import { z } from "zod";
 import { TuneportError } from "../../../domain/errors.js";
-import { isFinished } from "../../../domain/trial.js";
+import { finishHow } from "../../../domain/trial.js";
 import { PLOT_KINDS } from "../../../service/plots.js";
 import { fmt, fmtHypervolume } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
@@ -256,7 +256,7 @@ async function waitAnswer(
     study: a.study, states: ["COMPLETE", "PRUNED", "FAIL"], order_by: "number", descending: true, limit: Math.min(1000, Math.max(50, 2 * n)),
   });
   const newly = (page.trials as TrialView[])
-    .filter((t) => isFinished(t.state) && t.finished_at !== null && t.finished_at * 1000 >= started - 1 && !notEvaluated(t))
+    .filter((t) => finishHow(t.state, t.system_attrs) === "evaluated" && t.finished_at !== null && t.finished_at * 1000 >= started - 1)
     .sort((x, y) => x.number - y.number);
   const timedOut = n < a.min_finished;
   const waited = (Date.now() - started) / 1000;
@@ -317,11 +317,6 @@ function sameStudy(first: StudyView, start: Finishes, now: { study: StudyView; f
 /** The finishes since `start`, by how. */
 function since(start: Finishes, now: Finishes): Finishes {
   return { evaluated: now.evaluated - start.evaluated, cancelled: now.cancelled - start.cancelled, added: now.added - start.added };
-}
-
-/** Whether a trial view is a cancelled queued trial or an add_trial result (not an evaluation: aggregates.ts `Finishes`). */
-function notEvaluated(t: { system_attrs?: Record<string, unknown> }): boolean {
-  return t.system_attrs?.cancelled === true || t.system_attrs?.added === true;
 }
 
 /** The head's note on finishes that are not evaluations (aggregates.ts `Finishes`), or "". */
