@@ -207,8 +207,6 @@ export class SharedOwnership implements Ownership {
   private heldSince = 0;
   /** The renewal in flight, shared by the timer and requests that wait to confirm their hold. */
   private renewing: Promise<void> | null = null;
-  /** When `renewing` was sent. */
-  private renewingSince = 0;
   /** The database's clock minus this server's (`now`), ms. */
   private clockOffsetMs = 0;
 
@@ -419,29 +417,46 @@ export class SharedOwnership implements Ownership {
   }
 
   /**
-   * Joins the renewal in flight unless it was sent over TTL/3 ago (a renewal period): then starts
-   * another. Joining it for ever, one renewal that never answered (a connection lost without an
-   * error; pg sets no query timeout) held back every later one: the rows expired, and the server
-   * answered UNAVAILABLE until it restarted, where each period's own renewal had gone through.
+   * Joins the renewal in flight, if any: one at a time. Starting another once the last was sent
+   * TTL/3 ago, a database slow enough that each renewal took longer than that had them pile up, each
+   * holding one of the pool's few connections until the requests' commits and reads found none. A
+   * renewal that does not answer within the TTL (a connection lost without an error: pg sets no
+   * query timeout) could no longer extend the hold: it is abandoned then (the PostgreSQL store ends
+   * its statement at 2/3 of the TTL, its connection within the TTL), and the next starts afresh;
+   * joining it for ever, the rows expired and the server answered UNAVAILABLE until it restarted.
+   * One that answers later than a renewal period after it was sent is followed at once by the next.
    */
   private renew(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (this.renewing && Date.now() - this.renewingSince < this.ttlMs / 3) return this.renewing;
+    if (this.renewing) return this.renewing;
+    const sentAt = Date.now();
     const p: Promise<void> = this.renewNow().finally(() => {
       if (this.renewing === p) this.renewing = null;
     });
     this.renewing = p;
-    this.renewingSince = Date.now();
+    p.then(
+      () => {
+        if (!this.closed && this.renewing === null && Date.now() - sentAt >= this.ttlMs / 3)
+          void this.renew().catch((err: unknown) => this.log.error({ err }, "ownership renewal failed"));
+      },
+      () => undefined,
+    );
     return p;
   }
 
   private async renewNow(): Promise<void> {
     const sentAt = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TuneportError("UNAVAILABLE", "an ownership renewal did not answer within the TTL; retry")), this.ttlMs);
+    });
     try {
-      await this.renewOnce();
+      await Promise.race([this.renewOnce(), abandoned]);
     } catch (err) {
       this.renewFailed = true;
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     // A late answer to an older renewal must not move the hold back.
     this.heldSince = Math.max(this.heldSince, sentAt);

@@ -3,6 +3,7 @@
  * and the id sequences. Every expiry is computed and compared with the database's clock (`now()`),
  * so the servers' clocks never need to agree.
  */
+import pg from "pg";
 import type { Study } from "../../domain/trial.js";
 import type { Claim, OwnershipStore } from "../../service/ownership.js";
 import type { SummarySource } from "../../service/views.js";
@@ -54,11 +55,21 @@ export class PgOwnershipStore implements OwnershipStore {
     return { held: false, endpoint: r.endpoint, expiresInMs: r.ms };
   }
 
+  /**
+   * One statement, ended by PostgreSQL once it ran `renewalLimitMs(ttlMs)` (`statement_timeout`, set
+   * for its transaction alone: nothing at connect, which poolers refuse), and by the driver up to a second
+   * later, within the TTL (a connection lost without an error): a renewal that late can no longer extend the hold
+   * (SharedOwnership.renew), and one that waited on for ever kept its pooled connection. The text
+   * carries its values as literals: a simple query of several statements takes no parameters.
+   */
   async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
-    const { rows } = await this.storage.pool.query<{ name: string; epoch: number }>(
-      "UPDATE study_owners SET expires_at = now() + $2 * interval '1 millisecond' WHERE owner = $1 RETURNING name, epoch",
-      [owner, ttlMs],
-    );
+    const limit = renewalLimitMs(ttlMs);
+    const ttl = Math.max(1, Math.round(ttlMs));
+    const results = (await this.storage.pool.query({
+      text: `BEGIN; SET LOCAL statement_timeout = ${limit}; UPDATE study_owners SET expires_at = now() + ${ttl} * interval '1 millisecond' WHERE owner = ${pg.escapeLiteral(owner)} RETURNING name, epoch; COMMIT`,
+      query_timeout: limit + Math.min(1000, Math.round(ttlMs / 3)),
+    } as pg.QueryConfig)) as unknown as pg.QueryResult<{ name: string; epoch: number }>[];
+    const rows = results.find((r) => r.command === "UPDATE")?.rows ?? [];
     return new Map(rows.map((r) => [r.name, r.epoch]));
   }
 
@@ -115,6 +126,11 @@ export class PgOwnershipStore implements OwnershipStore {
   setFence(owner: string, held: ReadonlyMap<string, number>): void {
     this.storage.fence = { owner, held };
   }
+}
+
+/** How long one renewal may run (ms): two thirds of the TTL, after which a fresh one extends the hold further than its answer could. */
+export function renewalLimitMs(ttlMs: number): number {
+  return Math.max(1, Math.round((ttlMs * 2) / 3));
 }
 
 /** `p`, failing UNAVAILABLE (which clients retry) instead of with the driver's error when the database is unreachable. */
