@@ -8,17 +8,21 @@
  * - Visibility: `visible(value)` resolves only once every change queued so far is committed, so a
  *   reply never acknowledges (and a read never shows) an uncommitted state. A caller that queued
  *   changes awaits `visible` before answering: commit before reply.
+ * - Kept and dropped: a batch that failed leaving nothing written is committed again, without the
+ *   change sets of studies this server lost (several servers): see `commitKeeping`.
  * - Fail-stop: a failed commit leaves memory ahead of storage. The pipeline then refuses everything
  *   with UNAVAILABLE, rejects the batch (none of its requests is acknowledged) and calls `onFatal`
  *   once, so the process can exit and a restart reload the committed state.
  */
 import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
-import type { Change, Storage } from "../storage/storage.js";
+import { type Change, type Storage, committed } from "../storage/storage.js";
 
 /** Change sets waiting for the next group commit. */
 interface Batch {
   readonly changes: Change[];
+  /** Each queued change set and the result it answers, in order (to drop those of a study lost). */
+  readonly sets: { readonly changes: readonly Change[]; readonly result: unknown }[];
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -34,6 +38,8 @@ interface Batch {
 
 /** Lazy change sets held at most this long before their commit (ms); see `queue`. */
 export const DEFAULT_LAZY_COMMIT_MS = 20;
+/** How many times a batch that failed leaving nothing written is tried in all (`commitKeeping`). */
+export const COMMIT_TRIES = 4;
 /** A lazy batch is committed on the next turn once it holds this many change sets. */
 export const LAZY_COMMIT_MAX = 1000;
 
@@ -52,7 +58,15 @@ export class CommitPipeline {
     private readonly onFatal: (err: unknown) => void,
     /** How long a lazy change set may wait for its commit (ms); 0 commits it like any other. */
     private readonly lazyCommitMs: number = DEFAULT_LAZY_COMMIT_MS,
+    /**
+     * After the fence refused a batch: makes sure the studies this server lost are known as lost
+     * (a renewal), so `Storage.fencedOut` names them.
+     */
+    private readonly recheck: () => Promise<void> = async () => undefined,
   ) {}
+
+  /** Results whose change sets were dropped uncommitted (their study was lost): never acknowledged. */
+  private readonly dropped = new WeakMap<object, string>();
 
   /** True once a commit failed: the service must refuse every further call. */
   get failed(): boolean {
@@ -80,6 +94,7 @@ export class CommitPipeline {
     let b = this.openBatch;
     if (!b) b = this.openBatch = this.open(deferrable);
     for (const c of changes) b.changes.push(c);
+    b.sets.push({ changes, result });
     if (!deferrable || ++b.lazy >= LAZY_COMMIT_MAX) this.expedite(b);
   }
 
@@ -101,7 +116,7 @@ export class CommitPipeline {
     done.catch(() => undefined); // observed by waiters; never an unhandled rejection
     let go!: () => void;
     const started = new Promise<void>((r) => (go = r));
-    const batch: Batch = { changes: [], done, resolve, reject, go, expedited: false, timer: null, lazy: 0 };
+    const batch: Batch = { changes: [], sets: [], done, resolve, reject, go, expedited: false, timer: null, lazy: 0 };
     if (deferrable) batch.timer = setTimeout(() => this.expedite(batch), this.lazyCommitMs);
     // Requests that arrive before the batch starts join it.
     this.durable = this.durable.then(
@@ -125,7 +140,7 @@ export class CommitPipeline {
     if (this.openBatch === b) this.openBatch = null;
     try {
       if (this.fatal) throw this.fatal;
-      await this.storage.commit(b.changes);
+      await this.commitKeeping(b);
       b.resolve();
     } catch (err) {
       if (!this.fatal) {
@@ -139,6 +154,40 @@ export class CommitPipeline {
   }
 
   /**
+   * Commits `b`. With several servers a batch may hold changes of a study this server lost (taken
+   * over after it stalled past its ownership TTL): those change sets are dropped, uncommitted, and
+   * their results are answered UNAVAILABLE (`visible`), while the rest of the batch commits. A batch
+   * that failed leaving nothing written (storage.ts `committed`: the fence refused it, or its session
+   * ended between two of its statements, as after a stall) is committed again, up to
+   * `COMMIT_TRIES` times; before, either stopped the whole server and every study it served.
+   */
+  private async commitKeeping(b: Batch): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let changes: readonly Change[] = b.changes;
+      if (this.storage.fencedOut) {
+        const kept = b.sets.filter((set) => {
+          const lost = this.storage.fencedOut?.(set.changes) ?? null;
+          if (lost !== null && typeof set.result === "object" && set.result !== null) this.dropped.set(set.result, lost);
+          return lost === null;
+        });
+        if (kept.length < b.sets.length) {
+          this.log.warn({ dropped: b.sets.length - kept.length, kept: kept.length }, "dropped the uncommitted changes of studies this server no longer owns");
+          changes = kept.flatMap((set) => set.changes);
+        }
+      }
+      if (changes.length === 0) return;
+      try {
+        await this.storage.commit(changes);
+        return;
+      } catch (err) {
+        if (committed(err) || attempt >= COMMIT_TRIES) throw err;
+        this.log.warn({ err, attempt }, "a commit failed before anything was written; committing it again");
+        await this.recheck().catch(() => undefined);
+      }
+    }
+  }
+
+  /**
    * Resolves with `value` once every change queued so far is committed.
    * @throws UNAVAILABLE after a failed commit.
    */
@@ -147,6 +196,9 @@ export class CommitPipeline {
     if (b) this.expedite(b);
     await (b ? b.done : this.durable).catch(() => undefined);
     this.assertHealthy();
+    const lost = typeof value === "object" && value !== null ? this.dropped.get(value) : undefined;
+    if (lost !== undefined)
+      throw new TuneportError("UNAVAILABLE", `this server lost study '${lost}' to another server before this request's changes were written; resend it (same id)`);
     return value;
   }
 

@@ -13,7 +13,8 @@
  *   `{reason: "moved", endpoint}`: clients resend it, same id, to that endpoint (the redirect).
  *   Writes are fenced in storage (each commit checks the owner and the epoch in its own
  *   transaction), so a server that lost a study can never write to it; a server that finds it
- *   lost one stops (`onLost`, fatal), as after a failed commit: its memory is no longer the truth.
+ *   lost one forgets it (`OwnershipHost.lost`: its memory is no longer the truth) and serves on;
+ *   a request on it in flight then is answered UNAVAILABLE, never acknowledged (`use`).
  *   Ids come in blocks from database sequences, so servers never hand out the same id.
  */
 import type { Logger } from "pino";
@@ -26,8 +27,11 @@ import { type StudyView, type SummarySource, summaryView } from "./views.js";
 export interface OwnershipHost {
   /** Installs a study loaded from storage (a takeover) as this server's. */
   adopt(study: Study, trials: StoredTrial[]): void;
-  /** Called once when this server finds it lost a study it served (the process should stop). */
-  lost(err: Error): void;
+  /**
+   * Called when this server finds it lost study `name` (another server took it over): its memory of
+   * it is no longer the truth, and storage fences its writes to it; the service forgets it.
+   */
+  lost(name: string, err: Error): void;
   /** Whether a study of that name is in this server's memory (created, loading's result, or deleted but kept). */
   serves(name: string): boolean;
 }
@@ -67,6 +71,8 @@ export interface Ownership {
   foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
+  /** Makes sure the studies this server lost are known as lost (a renewal); after the fence refused a commit. */
+  recheck?(): Promise<void>;
   /**
    * The clock the service keeps leases and timestamps on, in ms since the epoch; absent: the
    * server's own. Several servers read each other's lease expiries at a takeover, so theirs is the
@@ -186,6 +192,8 @@ export class SharedOwnership implements Ownership {
   /** Names held with the epoch taken: the fence of every commit. */
   private readonly held = new Map<string, number>();
   private readonly pending = new Map<string, Promise<void>>();
+  /** How many times each name was lost (`renewOnce`): a request in flight meanwhile is not acknowledged (`use`). */
+  private readonly losses = new Map<string, number>();
   /** Requests in flight per name (`use`). */
   private readonly users = new Map<string, number>();
   private host: OwnershipHost | null = null;
@@ -293,9 +301,15 @@ export class SharedOwnership implements Ownership {
 
   async use<T>(name: string, create: boolean, run: () => Promise<T>): Promise<T> {
     this.users.set(name, (this.users.get(name) ?? 0) + 1);
+    const losses = this.losses.get(name) ?? 0;
     try {
       await this.ensure(name, create);
-      return await run();
+      const out = await run();
+      if ((this.losses.get(name) ?? 0) !== losses) throw await this.lostMeanwhile(name);
+      return out;
+    } catch (err) {
+      if ((this.losses.get(name) ?? 0) !== losses) throw await this.lostMeanwhile(name);
+      throw err;
     } finally {
       const left = (this.users.get(name) ?? 1) - 1;
       if (left > 0) this.users.set(name, left);
@@ -319,6 +333,26 @@ export class SharedOwnership implements Ownership {
       });
     }
     return out;
+  }
+
+  /**
+   * The answer to a request on `name` in flight while this server lost it: its changes may have been
+   * dropped uncommitted (commit-pipeline.ts `commitKeeping`), so it is never acknowledged here. The
+   * client resends it (same id) to where the study is now: a claim finds the owner for the redirect.
+   */
+  private async lostMeanwhile(name: string): Promise<TuneportError> {
+    try {
+      await this.ensure(name);
+    } catch (err) {
+      if (err instanceof TuneportError && err.code === "UNAVAILABLE") return err;
+    }
+    return new TuneportError("UNAVAILABLE", `this server lost study '${name}' to another server while the request ran; resend it (same id)`);
+  }
+
+  async recheck(): Promise<void> {
+    // The renewal in flight may have been sent before the takeover: one sent after it too.
+    await this.renew().catch(() => undefined);
+    await this.renew().catch(() => undefined);
   }
 
   /**
@@ -477,9 +511,10 @@ export class SharedOwnership implements Ownership {
       if (this.pending.has(name) || this.held.get(name) !== epoch) continue; // taken again (or dropped) meanwhile
       if (still.get(name) !== epoch) {
         const err = new Error(`this server lost study '${name}' to another server (its ownership lease ran out)`);
-        this.log.fatal({ study: name }, err.message);
+        this.log.error({ study: name }, `${err.message}; it gives the study up and serves its others on`);
         this.held.delete(name);
-        this.host?.lost(err);
+        this.losses.set(name, (this.losses.get(name) ?? 0) + 1);
+        this.host?.lost(name, err);
       }
     }
   }

@@ -141,7 +141,7 @@ export class StudyService {
     this.onFatal = (err) => {
       if (!fatal) (fatal = true), (opts.onFatal ?? (() => undefined))(err);
     };
-    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal, opts.lazyCommitMs ?? DEFAULT_LAZY_COMMIT_MS);
+    this.pipeline = new CommitPipeline(this.storage, this.log, this.onFatal, opts.lazyCommitMs ?? DEFAULT_LAZY_COMMIT_MS, async () => this.ownership.recheck?.());
     this.idem = new Idempotency(this.storage, () => this.now(), () => this.pipeline.committed(), opts.maxReplyBytes);
     this.feed = new ChangeFeed(this.log, () => this.pipeline.committed());
     this.core = {
@@ -167,10 +167,11 @@ export class StudyService {
     await svc.ownership.start(
       {
         adopt: (study, trials) => svc.adopt(study, trials as TrialRecord[], svc.now()),
-        lost: (err) => {
-          // Memory is no longer the truth for that study, and storage fences our writes to it: stop.
-          svc.closed = true;
-          svc.onFatal(err);
+        lost: (name, err) => {
+          // Memory is no longer the truth for it (storage fences our writes): forgotten, not fatal
+          // (that stopped every other study too). Its queued changes are dropped: commitKeeping.
+          svc.log.warn({ study: name, reason: err.message }, "gave up a study another server took over");
+          svc.studies.delete(name);
         },
         serves: (name) => svc.studies.has(name),
       },

@@ -62,8 +62,17 @@ export interface Storage {
   maxTrialId(): Promise<number>;
   /** The largest study id ever used (0 when none); the service allocates study ids from there on. */
   maxStudyId(): Promise<number>;
-  /** Applies the changes in one transaction, all or nothing, durable when it resolves. */
+  /**
+   * Applies the changes in one transaction, all or nothing, durable when it resolves. An error that
+   * says `committed(err) === false` left nothing written (the batch may be committed again).
+   */
   commit(changes: readonly Change[]): Promise<void>;
+  /**
+   * With several servers (a fence; PostgreSQL): the name of a study `changes` write that this server
+   * no longer holds (taken over by another), so that `commit` would refuse them; else null. Absent:
+   * one writer, nothing is ever refused so.
+   */
+  fencedOut?(changes: readonly Change[]): string | null;
   /** A stored reply for a request id, or null. */
   getReply(requestId: string): Promise<Uint8Array | null>;
   /**
@@ -241,4 +250,14 @@ export function storedTrialOfRow(r: TrialRow, intermediate: { step: number; valu
     finishedAt: r.finished_at,
     lease: r.lease_token === null ? null : { token: r.lease_token, expiresAt: r.lease_expires ?? 0 },
   };
+}
+
+/**
+ * False when `err`, thrown by `Storage.commit`, is known to have left nothing written: the fence
+ * refused the batch, or its transaction failed before its COMMIT was sent (the session ended between
+ * two statements: a process stalled past `idle_in_transaction_session_timeout`). True otherwise,
+ * where the outcome is unknown.
+ */
+export function committed(err: unknown): boolean {
+  return !(typeof err === "object" && err !== null && (err as { notCommitted?: unknown }).notCommitted === true);
 }

@@ -161,6 +161,15 @@ export async function runChunks<C = string>(
     // analysed small database: 27 s, quadratic; 4.8 s planned per statement).
     if (rows > CUSTOM_PLAN_ROWS) await client.query("SET LOCAL plan_cache_mode = force_custom_plan");
     for (const json of chunks) await call(client, json);
+  } catch (err) {
+    // Before its COMMIT: nothing of the batch is written (storage.ts `committed`), whatever ended it.
+    if (typeof err === "object" && err !== null) (err as { notCommitted?: boolean }).notCommitted = true;
+    await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+    client.off("error", unheard);
+    client.release(broken);
+    throw err;
+  }
+  try {
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));

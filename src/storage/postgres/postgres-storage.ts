@@ -39,6 +39,7 @@ import {
 } from "../storage.js";
 import { COMMIT_CHUNK_CHARS, IDLE_IN_TRANSACTION_MS, beginSql, callValues, commitCalls, runChunks } from "./commit-chunks.js";
 import { ClosingClient, databaseUnreachable } from "./connection.js";
+import { OwnershipLostError, fencedOutName } from "./fence.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
 import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
@@ -80,10 +81,7 @@ function sessionOptions(schema: string | null, synchronousCommit: "on" | "off" |
   return [schema ? `-c search_path=${schema}` : "", synchronousCommit ? `-c synchronous_commit=${synchronousCommit}` : ""].filter(Boolean).join(" ");
 }
 
-/** Thrown by `commit` when this server no longer owns a study the batch touches (fencing). */
-export class OwnershipLostError extends Error {
-  override readonly name = "OwnershipLostError";
-}
+export { OwnershipLostError } from "./fence.js";
 
 /** Who writes, and which studies (by name, with the epoch taken) it holds; see service/ownership.ts. */
 export interface Fence {
@@ -455,6 +453,10 @@ export class PostgresStorage implements Storage, SummaryReader {
       if ((err as { code?: string }).code === "TP001") throw new OwnershipLostError((err as Error).message);
       throw err;
     }
+  }
+
+  fencedOut(changes: readonly Change[]): string | null {
+    return this.fence ? fencedOutName(changes, this.fence.held, this.studyNames, this.trialStudy) : null;
   }
 
   /** One change as the JSON row `tuneport_commit` reads; adds the study name it touches to `names`. */

@@ -1,0 +1,171 @@
+/**
+ * A server that stalls between two statements of a commit batch for longer than PostgreSQL lets a
+ * transaction idle (`idle_in_transaction_session_timeout`, the ownership TTL in `serve`), on the
+ * shared test server. PostgreSQL ends the session, so the batch fails with nothing written. Before,
+ * the server then stopped (a failed commit is fatal), with every study it served; now it commits the
+ * batch again: on a lone server the tell is kept, and after a takeover the fence refuses it, the
+ * server gives that study up (its request redirected to the new owner) and serves its others on.
+ */
+import type pg from "pg";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { TuneportError } from "../domain/errors.js";
+import { silentLogger } from "../logger.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { postgresBackend } from "../testing/storage-backends.js";
+import { SharedOwnership } from "./ownership.js";
+import { StudyService } from "./study-service.js";
+
+const SPACE = { x: { type: "float", low: -5, high: 5 } };
+const IDLE_MS = 300;
+
+/** The real store; while `paused`, renewals write nothing and answer as the last one did (a stopped process's rows expire). */
+class PausableStore extends PgOwnershipStore {
+  paused = false;
+  private last = new Map<string, number>();
+  override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
+    if (this.paused) return new Map(this.last);
+    return (this.last = await super.renew(owner, ttlMs));
+  }
+}
+
+interface Server {
+  storage: PostgresStorage;
+  store: PausableStore;
+  svc: StudyService;
+  fatal: unknown[];
+  /** Holds the next batch's second statement back until `resume`; resolves with its session's pid. */
+  stall(): { stalled: Promise<number>; resume: () => void };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    await s.svc.close().catch(() => undefined);
+    await s.storage.close().catch(() => undefined);
+  }
+});
+
+/** A server whose every batch is several statements in one transaction (tiny chunks), idle-ended after IDLE_MS. */
+async function server(location: string, name: string, ttlMs: number): Promise<Server> {
+  const storage = await PostgresStorage.open({ url: location, poolSize: 3, commitChunkChars: 64, idleInTransactionMs: IDLE_MS });
+  const store = new PausableStore(storage);
+  const fatal: unknown[] = [];
+  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs });
+  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+  let armed: { onStall: (pid: number) => void; gate: Promise<void> } | null = null;
+  const pool = storage.pool as unknown as { connect: (cb?: unknown) => unknown };
+  const connect = pool.connect.bind(pool);
+  // pg-pool's own `query` connects with a callback (one statement, no transaction): left as it is.
+  pool.connect = (cb?: unknown) => (cb ? connect(cb) : stalling());
+  const stalling = async () => {
+    const client = (await connect()) as pg.PoolClient;
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    let calls = 0;
+    (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      const first = args[0] as { text?: string } | string;
+      if (typeof first === "string" && first.startsWith("BEGIN")) calls = 0;
+      if (typeof first === "object" && first.text?.includes("tuneport_commit_rows(") === true && ++calls === 2 && armed) {
+        const a = armed;
+        armed = null;
+        a.onStall((client as unknown as { processID: number }).processID);
+        await a.gate;
+      }
+      return query(...args);
+    };
+    return client;
+  };
+  const stall = () => {
+    let onStall = (_pid: number) => {};
+    let resume = () => {};
+    const stalled = new Promise<number>((r) => (onStall = r));
+    armed = { onStall, gate: new Promise<void>((r) => (resume = r)) };
+    return { stalled, resume };
+  };
+  const s = { storage, store, svc, fatal, stall };
+  servers.push(s);
+  return s;
+}
+
+/** Polls `cond` until it holds; throws past `limitMs` (a hang guard, not a speed check). */
+async function waitFor(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await cond().catch(() => false)) return;
+    if (Date.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function errorOf(p: Promise<unknown>): Promise<TuneportError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof TuneportError) return e;
+    throw e;
+  }
+  throw new Error("expected a TuneportError");
+}
+
+/** Until PostgreSQL has ended the session `pid` (its idle-in-transaction timeout). */
+async function sessionEnded(observer: PostgresStorage, pid: number): Promise<void> {
+  await waitFor(async () => (await observer.pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid])).rowCount === 0, 30_000);
+}
+
+describe("a server stalled between two statements of a commit batch past the idle timeout", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("alone: commits the batch again once it wakes up; the tell is kept and the server serves on", async () => {
+    const loc = backend.location();
+    const a = await server(loc, "a", 2000);
+    const observer = await PostgresStorage.open({ url: loc, poolSize: 1 });
+    servers.push({ storage: observer, svc: { close: async () => undefined } } as unknown as Server);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    const q = await a.svc.execute("ask", { study: "s" });
+    const stall = a.stall();
+    const tell = a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "t1" });
+    tell.catch(() => undefined);
+    await sessionEnded(observer, await stall.stalled);
+    stall.resume();
+    // Before the fix: the commit failed, the tell was answered UNAVAILABLE and the server stopped.
+    expect((await tell).trial.state).toBe("COMPLETE");
+    expect(a.fatal).toEqual([]);
+    expect((await observer.loadTrials(1))[0]?.state).toBe("COMPLETE");
+    expect(await observer.getReply("t1")).not.toBeNull();
+    expect((await a.svc.execute("ask", { study: "s" })).trial.number).toBe(1);
+  });
+
+  it("after another server took the study over: the tell is not written, it is redirected, and the server serves its other studies on", async () => {
+    const ttl = 600;
+    const loc = backend.location();
+    const a = await server(loc, "a", ttl);
+    const b = await server(loc, "b", ttl);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    await a.svc.execute("create_study", { name: "t", space: SPACE, seed: 3 });
+    const q = await a.svc.execute("ask", { study: "s" });
+    const stall = a.stall();
+    const tell = a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
+    tell.catch(() => undefined);
+    const pid = await stall.stalled;
+    a.store.paused = true; // the whole process is stalled: its rows expire
+    await sessionEnded(b.storage, pid);
+    await waitFor(async () => (await b.svc.execute("get_study", { study: "s" })).study.name === "s", 50 * ttl);
+    expect((await b.svc.execute("ask", { study: "s" })).trial.number).toBe(1);
+    // A wakes up.
+    a.store.paused = false;
+    stall.resume();
+    const err = await errorOf(tell);
+    expect(err.code).toBe("UNAVAILABLE");
+    expect(err.data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
+    // Before the fix A stopped here (a failed commit, then the lost study: both fatal).
+    expect(a.fatal).toEqual([]);
+    expect(await b.storage.getReply("late")).toBeNull();
+    expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("RUNNING");
+    // A serves its other study on (renewed again: the rows of "t" are A's once more) and redirects "s".
+    await waitFor(async () => (await a.svc.execute("ask", { study: "t" })).trial.number >= 0, 50 * ttl);
+    expect((await errorOf(a.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
+    // The client resends the tell (same id) to the new owner: applied there, once.
+    await b.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
+    expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("COMPLETE");
+  });
+});
