@@ -34,8 +34,8 @@ interface Server {
   store: PausableStore;
   svc: StudyService;
   fatal: unknown[];
-  /** Holds the next batch's second statement back until `resume`; resolves with its session's pid. */
-  stall(): { stalled: Promise<number>; resume: () => void };
+  /** Holds the next batch's second call (or its COMMIT) back until `resume`; resolves with its session's pid. */
+  stall(before?: "call" | "commit"): { stalled: Promise<number>; resume: () => void };
 }
 
 const servers: Server[] = [];
@@ -53,7 +53,7 @@ async function server(location: string, name: string, ttlMs: number): Promise<Se
   const fatal: unknown[] = [];
   const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs });
   const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  let armed: { onStall: (pid: number) => void; gate: Promise<void> } | null = null;
+  let armed: { onStall: (pid: number) => void; gate: Promise<void>; before: "call" | "commit" } | null = null;
   const pool = storage.pool as unknown as { connect: (cb?: unknown) => unknown };
   const connect = pool.connect.bind(pool);
   // pg-pool's own `query` connects with a callback (one statement, no transaction): left as it is.
@@ -65,7 +65,8 @@ async function server(location: string, name: string, ttlMs: number): Promise<Se
     (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
       const first = args[0] as { text?: string } | string;
       if (typeof first === "string" && first.startsWith("BEGIN")) calls = 0;
-      if (typeof first === "object" && first.text?.includes("tuneport_commit_rows(") === true && ++calls === 2 && armed) {
+      const call = typeof first === "object" && first.text?.includes("tuneport_commit_rows(") === true && ++calls === 2;
+      if (armed && (armed.before === "call" ? call : first === "COMMIT")) {
         const a = armed;
         armed = null;
         a.onStall((client as unknown as { processID: number }).processID);
@@ -75,11 +76,11 @@ async function server(location: string, name: string, ttlMs: number): Promise<Se
     };
     return client;
   };
-  const stall = () => {
+  const stall = (before: "call" | "commit" = "call") => {
     let onStall = (_pid: number) => {};
     let resume = () => {};
     const stalled = new Promise<number>((r) => (onStall = r));
-    armed = { onStall, gate: new Promise<void>((r) => (resume = r)) };
+    armed = { onStall, gate: new Promise<void>((r) => (resume = r)), before };
     return { stalled, resume };
   };
   const s = { storage, store, svc, fatal, stall };
@@ -115,14 +116,15 @@ async function sessionEnded(observer: PostgresStorage, pid: number): Promise<voi
 describe("a server stalled between two statements of a commit batch past the idle timeout", () => {
   const backend = postgresBackend(inject("pgUrl"));
 
-  it("alone: commits the batch again once it wakes up; the tell is kept and the server serves on", async () => {
+  // Before its COMMIT: found with two real `serve` processes, SIGSTOPped inside a batch of 2,000 asks.
+  it.each(["call", "commit"] as const)("alone, stalled before a batch's %s: commits the batch again once it wakes up; the tell is kept and the server serves on", async (before) => {
     const loc = backend.location();
     const a = await server(loc, "a", 2000);
     const observer = await PostgresStorage.open({ url: loc, poolSize: 1 });
     servers.push({ storage: observer, svc: { close: async () => undefined } } as unknown as Server);
     await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
     const q = await a.svc.execute("ask", { study: "s" });
-    const stall = a.stall();
+    const stall = a.stall(before);
     const tell = a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "t1" });
     tell.catch(() => undefined);
     await sessionEnded(observer, await stall.stalled);

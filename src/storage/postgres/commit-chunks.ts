@@ -172,6 +172,9 @@ export async function runChunks<C = string>(
   try {
     await client.query("COMMIT");
   } catch (err) {
+    // Refused by the driver before it was sent (the session had ended: a process stopped between
+    // its last statement and its COMMIT), it committed nothing either; any other failure may have.
+    if (err instanceof Error && /is not queryable/.test(err.message)) (err as { notCommitted?: boolean }).notCommitted = true;
     await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
     throw err;
   } finally {
