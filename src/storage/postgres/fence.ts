@@ -13,8 +13,11 @@ export class OwnershipLostError extends Error {
 
 /**
  * The name of a study `changes` write that is not in `held`, or null. Ids a change names resolve
- * through `studyNames` and `trialStudy` (an unknown one as `#id`, never held), and through the
- * trials inserted by earlier changes of the same list (they reach `trialStudy` only when encoded).
+ * through `studyNames` and `trialStudy`, and through the studies and trials inserted by earlier
+ * changes of the same list (they reach those maps only when encoded: an import's trials name the
+ * study inserted just before them). An id that resolves to no name is not judged here (`commit`
+ * refuses it, and the server stops as before): dropping its changes as "lost" acknowledged an
+ * import that wrote nothing.
  */
 export function fencedOutName(
   changes: readonly Change[],
@@ -22,15 +25,16 @@ export function fencedOutName(
   studyNames: ReadonlyMap<number, string>,
   trialStudy: ReadonlyMap<number, number>,
 ): string | null {
-  const inserted = new Map<number, number>();
-  const byId = (studyId: number | undefined) => (studyId === undefined ? "#?" : (studyNames.get(studyId) ?? `#${studyId}`));
-  const byTrial = (trialId: number) => byId(inserted.get(trialId) ?? trialStudy.get(trialId));
+  const studies = new Map<number, string>();
+  const trials = new Map<number, number>();
+  const byId = (studyId: number | undefined) => (studyId === undefined ? undefined : (studies.get(studyId) ?? studyNames.get(studyId)));
+  const byTrial = (trialId: number) => byId(trials.get(trialId) ?? trialStudy.get(trialId));
   for (const c of changes) {
-    let name: string | null;
+    let name: string | undefined;
     switch (c.kind) {
       case "insert-trial":
       case "update-trial":
-        if (c.kind === "insert-trial") inserted.set(c.trial.id, c.trial.studyId);
+        if (c.kind === "insert-trial") trials.set(c.trial.id, c.trial.studyId);
         name = byId(c.trial.studyId);
         break;
       case "add-intermediate":
@@ -38,6 +42,7 @@ export function fencedOutName(
         name = byTrial(c.trialId);
         break;
       case "insert-study":
+        studies.set(c.study.id, c.study.name);
         name = c.study.name;
         break;
       case "update-study":
@@ -48,9 +53,9 @@ export function fencedOutName(
         name = byId(c.studyId);
         break;
       case "put-reply":
-        name = null;
+        name = undefined;
     }
-    if (name !== null && !held.has(name)) return name;
+    if (name !== undefined && !held.has(name)) return name;
   }
   return null;
 }
