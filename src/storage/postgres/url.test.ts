@@ -47,3 +47,18 @@ describe("a URL's port", () => {
     await expect(PostgresStorage.open({ url: "postgresql://u@h^/db", connectTimeoutMs: 2000 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("not one the driver can read") });
   }, 60_000);
 });
+
+describe("libpq's multi-host URLs", () => {
+  it("are refused saying that several hosts are not supported and what to use instead, not that the port is not a number", () => {
+    for (const url of [
+      "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write",
+      "postgresql://u:p@h1,h2/db",
+      "postgresql://u@/db?host=h1,h2&port=5432,5433",
+    ]) {
+      // Before: 'the URL's port must be a number from 1 to 65535, not "5432,h2:5433"' (or pg's own error).
+      expect(() => parseUrl(url), url).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("several hosts") }));
+      expect(() => parseUrl(url), url).toThrow(expect.objectContaining({ message: expect.stringContaining("High availability") }));
+    }
+    expect(() => parseUrl("postgresql://u@h1:5432/db?target_session_attrs=read-write")).not.toThrow();
+  });
+});

@@ -31,9 +31,27 @@ export function parseUrl(url: string): { connectionString: string; schema: strin
   const timeout = params.get("connect_timeout");
   params.delete("connect_timeout");
   const connectTimeoutMs = timeout === null ? secondsFromEnv() : connectTimeoutMsOf(timeout, "the URL's connect_timeout");
+  refuseMultiHost(url, params.get("host"));
   checkPort(url, params.get("port"));
   const rest = params.toString();
   return { connectionString: (q < 0 ? url : url.slice(0, q)) + (rest ? `?${rest}` : ""), schema, connectTimeoutMs };
+}
+
+/**
+ * Refuses libpq's multi-host form (`postgresql://h1:5432,h2:5432/db?target_session_attrs=read-write`,
+ * or `?host=h1,h2`), which the driver (node-postgres) does not support: it was refused as "the
+ * URL's port must be a number from 1 to 65535, not "5432,h2:5432"", which sent operators after a
+ * typo. Says what to use instead (docs/SCALING.md "High availability").
+ */
+function refuseMultiHost(url: string, hostParam: string | null): void {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? "";
+  const hosts = authority.slice(authority.lastIndexOf("@") + 1);
+  if (!hosts.includes(",") && !(hostParam ?? "").includes(",")) return;
+  throw new TuneportError(
+    "INVALID_ARGUMENT",
+    `the URL names several hosts (${JSON.stringify(hostParam?.includes(",") ? hostParam : hosts)}), libpq's multi-host form, which tuneport's PostgreSQL driver does not support; ` +
+      "name one host that always reaches the primary (a virtual IP or DNS name your failover moves, or a proxy such as PgBouncer, HAProxy or pgpool in front of the servers): see docs/SCALING.md, 'High availability'",
+  );
 }
 
 /**
