@@ -141,7 +141,9 @@ describe("a server stalled between two statements of a commit batch past the idl
     const ttl = 600;
     const loc = backend.location();
     const a = await server(loc, "a", ttl);
-    const b = await server(loc, "b", ttl);
+    // B's own TTL is long: it scans for expired studies only every 30 s, so it takes "s" on request
+    // alone and never "t", whose row also expires while A is stalled (A renews it when it wakes up).
+    const b = await server(loc, "b", 60_000);
     await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
     await a.svc.execute("create_study", { name: "t", space: SPACE, seed: 3 });
     const q = await a.svc.execute("ask", { study: "s" });
