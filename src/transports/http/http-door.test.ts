@@ -10,7 +10,7 @@ import { request } from "node:http";
 import { type Socket, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
-import { HttpDoor, MAX_PIPELINED } from "./http-door.js";
+import { HttpDoor, MAX_PIPELINED, PARSE_SLICE_BYTES } from "./http-door.js";
 
 let door: HttpDoor | null = null;
 const sockets: Socket[] = [];
@@ -167,6 +167,40 @@ describe("an HTTP door's connection limits", () => {
     await closed(flood);
     expect(door?.pipelineClosed).toBe(1);
     expect(await get(port)).toBe("200 ok");
+  }, 20_000);
+
+  it("parses nothing of a connection it closed for pipelining beyond the piece that closed it", async () => {
+    // Node parsed all it had read (64 KiB) at once: a closed connection's 1,800 pipelined requests
+    // were still all made, and 380 such connections held every other client ~17 s.
+    const port = await open(10, 60_000);
+    const one = "GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const flood = await partial(port, "127.0.0.1", one.repeat(1_800));
+    await closed(flood);
+    expect(door?.pipelineClosed).toBe(1);
+    // The requests up to the one that closed it, and at most the rest of its piece.
+    expect(door?.requestsParsed).toBeGreaterThan(MAX_PIPELINED);
+    expect(door?.requestsParsed).toBeLessThanOrEqual(MAX_PIPELINED + 2 + Math.ceil(PARSE_SLICE_BYTES / one.length));
+    expect(await get(port)).toBe("200 ok");
+  }, 20_000);
+
+  it("still reads a big body whole and a client's requests one after another, a piece at a time", async () => {
+    const port = await open(10, 60_000);
+    const body = "x".repeat(3 << 20);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", method: "POST", agent: false }, (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+    expect(answer).toBe("200 ok");
+    const piped = await partial(port, "127.0.0.1", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(MAX_PIPELINED));
+    let text = "";
+    piped.on("data", (d: Buffer) => (text += d.toString()));
+    while (text.split("HTTP/1.1 200").length <= MAX_PIPELINED) await new Promise((r) => setTimeout(r, 5));
+    expect(piped.destroyed).toBe(false);
   }, 20_000);
 
   it("closes a connection whose client takes none of its answer, and keeps one whose answer is merely slow to come", async () => {
