@@ -9,7 +9,7 @@
  *   stream); later requests carry `Mcp-Session-Id`. A session ends on DELETE, on transport
  *   close, or after `idleTimeoutMs` without requests. At most `maxSessions` live at once; when
  *   full, an initialize ends the longest-unused session that has no stream open and no request
- *   being answered (`evictIdlest`).
+ *   being answered (`evictIdlest`), else one of the client holding the most (`evictFromHoarder`).
  * - The door (transports/http/http-door.ts, shared with the dashboard) binds 127.0.0.1 unless
  *   told otherwise (the caller warns about other interfaces) and refuses a foreign Host/Origin
  *   (403, DNS rebinding) before the token is looked at; MCP asks for the token even on loopback.
@@ -72,6 +72,8 @@ interface GetStream {
 }
 
 interface Session {
+  /** Who opened it, as far as the server can tell (`clientOf`): one token is shared by every agent. */
+  readonly client: string;
   transport: StreamableHTTPServerTransport;
   mcp: TuneportMcp;
   lastSeen: number;
@@ -123,6 +125,8 @@ export class McpHttpServer {
   private readonly streams = new Set<GetStream>();
   private readonly maxUnsentBytes: number;
   private refusedLoggedAt = 0;
+  /** Sessions ended since start to let another client in (`evictFromHoarder`). */
+  evictedFromHoarder = 0;
 
   /** @throws Error when the token is shorter than 16 characters. */
   constructor(private readonly opts: McpHttpOptions) {
@@ -238,12 +242,14 @@ export class McpHttpServer {
         return;
       }
       if (!sessionId && isInitializeRequest(body)) {
+        const client = clientOf(req, body);
         if (this.sessions.size >= (this.opts.maxSessions ?? 100)) await this.evictIdlest();
+        if (this.sessions.size >= (this.opts.maxSessions ?? 100)) await this.evictFromHoarder(client);
         if (this.sessions.size >= (this.opts.maxSessions ?? 100)) {
           res.writeHead(503, { "content-type": "application/json" }).end(jsonRpcError(-32000, "too many MCP sessions; close one and retry"));
           return;
         }
-        const session = this.newSession();
+        const session = this.newSession(client);
         await session.mcp.server.connect(session.transport);
         await session.transport.handleRequest(req, res, body);
         // The SDK refused the initialize (wrong Accept or Content-Type, an invalid message):
@@ -287,13 +293,40 @@ export class McpHttpServer {
     await this.endSession(idlest[0]);
   }
 
-  private newSession(): Session {
+  /**
+   * When every session is taken and none is idle: ends the longest-unused session of the client
+   * holding the most, when it holds at least two more than `client` (so it keeps at least as many
+   * as the newcomer will), preferring one with no request being answered. One client keeping all
+   * its sessions busy (streams open, calls pending) otherwise had every other agent refused 503.
+   * A call of the ended session still unanswered gets `session_ended` (`answerUnanswered`).
+   */
+  private async evictFromHoarder(client: string): Promise<void> {
+    const held = new Map<string, number>();
+    for (const s of this.sessions.values()) held.set(s.client, (held.get(s.client) ?? 0) + 1);
+    let hoarder: string | null = null;
+    for (const [c, n] of held) if (hoarder === null || n > (held.get(hoarder) as number)) hoarder = c;
+    if (hoarder === null || hoarder === client || (held.get(hoarder) as number) < (held.get(client) ?? 0) + 2) return;
+    let pick: [string, Session] | null = null;
+    const rank = (s: Session) => (s.inFlight > 0 ? 1 : 0);
+    for (const entry of this.sessions) {
+      const s = entry[1];
+      if (s.client !== hoarder) continue;
+      if (pick === null || rank(s) < rank(pick[1]) || (rank(s) === rank(pick[1]) && s.lastSeen < pick[1].lastSeen)) pick = entry;
+    }
+    if (pick === null) return;
+    this.evictedFromHoarder++;
+    this.log.info({ session: pick[0], held: held.get(hoarder), in_flight: pick[1].inFlight }, "mcp session ended to make room for another client's (its client holds the most sessions)");
+    await this.endSession(pick[0]);
+  }
+
+  private newSession(client: string): Session {
     const sessionId = randomUUID();
     // Trials this session's agent asks record it as their holder (domain/worker.ts).
     const who = () => workerIdentity("mcp", { session: sessionId, ...(mcp.server.server.getClientVersion() ?? {}) });
     const backend = this.opts.backend.as?.(who) ?? this.opts.backend;
     const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version, updateThrottleMs: this.opts.updateThrottleMs });
     const session: Session = {
+      client,
       mcp,
       lastSeen: Date.now(),
       stream: null,
@@ -491,6 +524,15 @@ export class McpHttpServer {
       await Promise.all([...this.sessions.keys()].map((id) => this.endSession(id, "server stopping: the request was not answered before the server stopped; call it again once the server is back")));
     });
   }
+}
+
+/**
+ * Who sends an initialize, for the session share: the remote address and the name the client gives
+ * in `clientInfo` (at most 200 characters). Both are the client's to choose; see docs/MCP.md.
+ */
+function clientOf(req: IncomingMessage, body: unknown): string {
+  const name = (body as { params?: { clientInfo?: { name?: unknown } } }).params?.clientInfo?.name;
+  return JSON.stringify([req.socket.remoteAddress ?? "", typeof name === "string" ? name.slice(0, 200) : ""]);
 }
 
 function jsonRpcError(code: number, message: string): string {

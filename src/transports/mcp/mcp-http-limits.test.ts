@@ -175,6 +175,46 @@ describe("MCP over HTTP: every session slot taken", () => {
   });
 });
 
+describe("MCP over HTTP: one client holding every session", () => {
+  const connectAs = async (name: string) => {
+    const client = new Client({ name, version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    return client;
+  };
+  const initializeAs = async (name: string) => {
+    const headers = { authorization: `Bearer ${TOKEN}`, accept: "application/json, text/event-stream", "content-type": "application/json" };
+    const res = await fetch(url, { method: "POST", headers, body: INITIALIZE.replace('"name":"raw"', JSON.stringify("name") + ":" + JSON.stringify(name)) });
+    await res.text();
+    return res.status;
+  };
+  /** How many of `clients` still have their session (a call answered, not 404). */
+  const alive = async (clients: Client[]) => (await Promise.all(clients.map((c) => c.listTools().then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
+
+  it("ends a session of the client holding the most for another client's, down to an even share; never another's for it", async () => {
+    // One client kept all 100 sessions busy (streams open): every other agent got 503.
+    const hoarder: Client[] = [];
+    for (let i = 0; i < 4; i++) hoarder.push(await connectAs("hoarder"));
+    for (let i = 0; i < 400 && server.openStreams < 4; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(server.openStreams).toBe(4);
+    // The hoarder itself gets no more, and none of its own is ended for it.
+    expect(await initializeAs("hoarder")).toBe(503);
+    expect(await alive(hoarder)).toBe(4);
+
+    const agents: Client[] = [];
+    agents.push(await connectAs("agent-a"));
+    expect(await alive(hoarder)).toBe(3);
+    expect(await initializeAs("agent-b")).toBe(200);
+    expect(await initializeAs("agent-c")).toBe(200);
+    expect(await alive(hoarder)).toBe(1);
+    expect(server.evictedFromHoarder).toBe(3);
+    // Every client holds one: a fourth newcomer waits (503), nobody's session is ended for it.
+    expect(await initializeAs("agent-d")).toBe(503);
+    expect(await alive(hoarder)).toBe(1);
+    expect(await alive(agents)).toBe(1);
+    for (const c of [...hoarder, ...agents]) await c.close().catch(() => undefined);
+  });
+});
+
 describe("MCP over HTTP: a method the endpoint does not take", () => {
   it("answers 405 with Allow and a JSON-RPC error that names the methods (the body was empty)", async () => {
     for (const method of ["PUT", "PATCH", "OPTIONS"]) {
