@@ -8,6 +8,10 @@
  * 3. The surface's handler, which routes, and asks the door whether the request carries the
  *    token (`authorized`) where the surface needs it: MCP always, the dashboard off loopback.
  *
+ * Node's parser is given what a connection sends PARSE_SLICE_BYTES at a time, and nothing once the
+ * connection is closed (`pace`), so a burst of pipelined requests costs the requests it holds up
+ * to the one that closed it, not all it sent.
+ *
  * A door keeps at most MAX_CONNECTIONS connections (MAX_CONNECTIONS_PER_ADDRESS from one remote
  * address) and closes one that has not sent its headers
  * within HEADERS_TIMEOUT_MS, or its whole request (the body) within REQUEST_TIMEOUT_MS (slow or
