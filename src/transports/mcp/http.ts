@@ -154,6 +154,13 @@ export class McpHttpServer {
     return n;
   }
 
+  /** POSTs of every session being answered (a pending `wait_for_progress` among them), for tests. */
+  get pendingCalls(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.inFlight;
+    return n;
+  }
+
   /** The bound port, after `start`. */
   get port(): number {
     return this.door.port;

@@ -213,8 +213,24 @@ describe("MCP over HTTP: one client holding every session", () => {
     expect(await alive(agents)).toBe(1);
     for (const c of [...hoarder, ...agents]) await c.close().catch(() => undefined);
   });
+  it("ends the hoarder's longest-unused session with no call in flight before one whose call is pending", async () => {
+    const hoarder: Client[] = [];
+    for (let i = 0; i < 4; i++) hoarder.push(await connectAs("hoarder"));
+    await hoarder[0]!.callTool({ name: "create_study", arguments: { name: "w", space: { x: { type: "float", low: 0, high: 1 } } } });
+    // The longest unused is hoarder 0, its wait pending; then hoarder 1.
+    let settled = false;
+    const wait = hoarder[0]!.callTool({ name: "wait_for_progress", arguments: { study: "w", timeout_s: 50 } }).finally(() => (settled = true));
+    wait.catch(() => undefined);
+    for (let i = 0; i < 400 && server.pendingCalls === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (const c of hoarder.slice(1)) await c.listTools();
+    expect(await initializeAs("agent")).toBe(200);
+    expect(settled).toBe(false);
+    expect(await alive([hoarder[1]!])).toBe(0);
+    expect(await alive(hoarder.slice(2))).toBe(2);
+    expect(settled).toBe(false);
+    for (const c of hoarder) await c.close().catch(() => undefined);
+  });
 });
-
 describe("MCP over HTTP: a method the endpoint does not take", () => {
   it("answers 405 with Allow and a JSON-RPC error that names the methods (the body was empty)", async () => {
     for (const method of ["PUT", "PATCH", "OPTIONS"]) {
