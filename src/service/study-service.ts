@@ -347,9 +347,7 @@ export class StudyService {
     });
   }
 
-  async getStudy(a: S.StudyArgs): Promise<StudyView> {
-    return (await this.readStudy(a)).study;
-  }
+  async getStudy(a: S.StudyArgs): Promise<StudyView> { return (await this.readStudy(a)).study; }
 
   /** get_study's answer: the view and the finished trials by how (study-state.ts `readOf`). */
   async readStudy(a: S.StudyArgs): Promise<ReturnType<typeof readOf>> {
