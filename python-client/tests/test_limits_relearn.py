@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import ServerProcess, free_port
 
 SMALL = 4096
 
@@ -49,6 +49,28 @@ def test_a_server_restarted_with_a_smaller_limit_is_learnt_from_its_refusal(tmp_
                 study.set_user_attr("blob", "x" * size)
             assert c.limits["max_message_bytes"] == SMALL
             study.set_user_attr("small", 1)  # the client goes on
+            assert study.user_attrs == {"small": 1}
+    finally:
+        srv.stop()
+
+
+def test_with_several_endpoints_a_request_the_server_drops_is_refused_naming_the_new_limit(tmp_path: Path) -> None:
+    # The FailoverChannel turned the server's "closed the connection on it each time" into "no reply
+    # after N attempts", losing what said so, and resent the request to the other endpoint (nothing
+    # there) first: a TimeoutError, client.limits still the old one, the server's resends counted.
+    srv = ServerProcess(tmp_path / "t.db").start()
+    nothing = f"tcp://127.0.0.1:{free_port()}"
+    try:
+        with tp.connect([srv.endpoint, nothing], timeout=2.0, retries=1, outage_budget_s=60, heartbeat=False) as c:
+            study = c.create_study("s", space={"x": tp.Float(0, 1)})
+            srv.stop()
+            srv = ServerProcess(srv.db, port=srv.port, extra=["--max-message-bytes", str(SMALL)]).start()
+            with pytest.raises(tp.MessageTooLargeError, match=f"limit of {SMALL}") as info:
+                study.set_user_attr("blob", "x" * (4 * SMALL))
+            assert isinstance(info.value.__cause__, tp.TimeoutError)
+            assert "dropped" in (info.value.__cause__.data or {})
+            assert c.limits["max_message_bytes"] == SMALL
+            study.set_user_attr("small", 1)
             assert study.user_attrs == {"small": 1}
     finally:
         srv.stop()

@@ -305,6 +305,14 @@ class FailoverChannel:
                 try:
                     reply = self._channel(endpoint, wait).request(message, timeout=wait, retries=0, outage_budget_s=look, payload=payload)
                 except TimeoutError as err:  # silent for a whole attempt, or no connection within the look
+                    if isinstance(err.data, Mapping) and "dropped" in err.data:
+                        # The server closed the connection on this very request, each time it was resent,
+                        # and came back each time: alive, not silent (Channel._dropped_error). Another
+                        # endpoint would redirect it back or drop it too (the same --max-message-bytes);
+                        # the error goes up as it is, for the client to learn the limit again (_relearn).
+                        # As "no reply after N attempts" its data lost "dropped", and the request was
+                        # resent to every endpoint first.
+                        raise
                     if not _unreachable(err) or look >= wait:
                         self.endpoints.silent(endpoint)
                     else:
