@@ -74,6 +74,32 @@ def test_a_redirect_to_a_dead_owner_waits_for_the_takeover() -> None:
             assert len(dead.received) == 1  # tried once, then avoided while suspect
 
 
+def test_a_redirect_to_an_owner_not_reachable_at_first_is_followed_once_it_is() -> None:
+    """The owner a server redirects to has no connection yet (a slow link, a restart): a short look
+    at it finds none, and it is looked at again after the next redirect, not made suspect and its
+    redirects waited out as a takeover (which never comes here: UnavailableError)."""
+    owner = FakeServer(lambda m: ok(m, {"studies": []}))
+    redirects: list[str] = []
+
+    def other_handler(m: dict[str, Any]) -> dict[str, Any]:
+        redirects.append(m["id"])
+        if len(redirects) == 3:
+            owner.__enter__()  # the owner is up from the third redirect on
+        return moved(m, owner.endpoint)  # never takes the study over
+
+    try:
+        with FakeServer(other_handler) as other:
+            with tp.connect([other.endpoint], timeout=5.0, retries=1, heartbeat=False) as client:
+                assert client.list_studies() == []
+                assert [m["id"] for m in owner.received] == redirects[:1], (redirects, owner.received)
+                # Followed at the next redirect or so (a look of 0.5 s then, 1 s after two more), not
+                # redirected on and on while the owner is avoided as suspect (15 s here; ~20 redirects).
+                assert len(redirects) <= 6, redirects
+    finally:
+        if len(redirects) >= 3:
+            owner.__exit__()
+
+
 def test_without_a_takeover_the_redirect_comes_back_as_unavailable() -> None:
     with FakeServer(lambda m: None) as dead, FakeServer(lambda m: moved(m, dead.endpoint)) as other:
         with tp.connect([other.endpoint], timeout=0.2, retries=1, heartbeat=False) as client:

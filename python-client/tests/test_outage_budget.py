@@ -206,3 +206,43 @@ def test_several_servers_gone_share_one_outage_budget_from_the_first_request(tmp
     finally:
         for srv in servers:
             srv.kill()
+
+
+def test_several_servers_gone_and_one_suspect_share_one_outage_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One server was found silent lately (suspect: ``pick`` avoids it for suspect_s, 3 x timeout)
+    and the other is gone: the short looks went to the gone one only, again and again, the request
+    ending only when the suspicion did (90 s of looks for a 2 s budget here), and a suspect server
+    that is back was not looked at meanwhile. Counted in looks and the waits they were allowed."""
+    from tuneport import _failover, _protocol
+
+    looks: list[tuple[str, float]] = []
+    real = _protocol.Channel.request
+
+    def counted(self: _protocol.Channel, message: Any, **kw: Any) -> Any:
+        looks.append((self._endpoint, kw.get("outage_budget_s") or self.outage_budget_s))  # noqa: SLF001
+        return real(self, message, **kw)
+
+    servers = [ServerProcess(tmp_path / f"t{i}.db").start() for i in range(2)]
+    suspect, gone = (s.endpoint for s in servers)
+    budget = 2.0
+    try:
+        with tp.connect([suspect, gone], timeout=30.0, retries=3, outage_budget_s=budget, heartbeat=False) as c:
+            c.list_studies()
+            c._endpoints.silent(suspect)  # noqa: SLF001 - as after it did not answer a whole attempt (SIGSTOP)
+            for srv in servers:
+                srv.kill()
+            monkeypatch.setattr(_protocol.Channel, "request", counted)
+            with pytest.raises(tp.TimeoutError, match=r"within 2s \(outage_budget_s\)"):
+                c.list_studies()
+            assert {e for e, _ in looks} == {suspect, gone}, looks
+            assert sum(w for _, w in looks) <= budget + _failover.PROBE_S, looks
+            servers[0] = ServerProcess(servers[0].db, port=servers[0].port).start()
+            c._endpoints.silent(suspect)  # noqa: SLF001 - silent lately, but back now
+            c._endpoints.answered(gone)  # noqa: SLF001 - a new outage: a request looks for the whole budget again
+            looks.clear()
+            assert c.list_studies() == []
+            assert looks[-1][0] == suspect, looks
+            assert sum(w for _, w in looks) <= budget + _failover.PROBE_S, looks
+    finally:
+        for srv in servers:
+            srv.kill()

@@ -262,6 +262,16 @@ class FailoverChannel:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
                 endpoint = self.endpoints.pick()
+                if unreachable_since is not None and endpoint in looked:
+                    # Every other server gone: one avoided as suspect (silent lately) gets a short look
+                    # too. ``pick`` skipped it until its suspicion ended (suspect_s), looking at the
+                    # others again and again meanwhile: a 2 s budget was 90 s of looks at a gone server.
+                    # Only a suspect one: a live server that redirects to the owner looked at (not
+                    # in ``looked``) is no reason to stop looking at that owner.
+                    unseen = [e for e in self.endpoints.all if e not in looked and self.endpoints.is_suspect(e)]
+                    if unseen:
+                        endpoint = unseen[0]
+                        self.endpoints.moved(endpoint)
                 if len(self.endpoints.all) == 1:
                     # One server known: its channel's own retries and outage budget, unchanged, but
                     # shared with the client's other channel: after the background thread's report
