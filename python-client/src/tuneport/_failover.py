@@ -229,7 +229,9 @@ class FailoverChannel:
         endpoint: as ``Channel.request``, outage budget and ``handshake_wait`` included; with several,
         a silent attempt is one of ``timeout`` on a connected server, those without a connection are
         short looks (PROBE_S, doubling each pass) that share ``outage_budget_s``, and ``handshake_wait``
-        (``connect``'s hello) cycles over them within the outage budget: ``_first_contact``)."""
+        (``connect``'s hello) cycles over them within the outage budget: ``_first_contact``); at
+        once, with ``data["dropped"]``, when a server closed the connection on the request each time
+        it was resent (``Channel._dropped_error``)."""
         wait = self.timeout if timeout is None else timeout
         silences_allowed = self.retries if retries is None else retries
         if payload is None:
