@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import zmq
@@ -89,18 +89,32 @@ class Endpoints:
         with self._lock:
             return self._suspect.get(endpoint, 0.0) > time.monotonic()
 
-    def pick(self) -> str:
+    def pick(self, looked: Set[str] = frozenset()) -> str:
         """The current endpoint unless it is suspect; else the next one that is not (or, when all
-        are, the one whose suspicion ends first)."""
+        are, the one whose suspicion ends first). ``looked``: those a request found unreachable (a
+        short look each, ``FailoverChannel.request``); when the pick is one of them, a suspect one
+        not among them comes first (it is made current). Skipped until its suspicion ended
+        (suspect_s), the others were looked at again and again meanwhile, with every server gone: a
+        2 s outage budget was 90 s of looks at a gone server. Only a suspect one: a live server that
+        redirects to an unreachable owner (not in ``looked``) is no reason to stop looking at it."""
         with self._lock:
             now = time.monotonic()
-            if self._suspect.get(self._current, 0.0) <= now:
-                return self._current
-            start = self._all.index(self._current) if self._current in self._all else 0
-            ring = self._all[start + 1 :] + self._all[: start + 1]
-            fresh = [e for e in ring if self._suspect.get(e, 0.0) <= now]
-            self._current = fresh[0] if fresh else min(ring, key=lambda e: self._suspect.get(e, 0.0))
+            picked = self._pick(now)
+            if picked in looked:
+                unseen = [e for e in self._all if e not in looked and self._suspect.get(e, 0.0) > now]
+                if unseen:
+                    self._current = picked = unseen[0]
+            return picked
+
+    def _pick(self, now: float) -> str:
+        """``pick`` without ``looked``, the lock held."""
+        if self._suspect.get(self._current, 0.0) <= now:
             return self._current
+        start = self._all.index(self._current) if self._current in self._all else 0
+        ring = self._all[start + 1 :] + self._all[: start + 1]
+        fresh = [e for e in ring if self._suspect.get(e, 0.0) <= now]
+        self._current = fresh[0] if fresh else min(ring, key=lambda e: self._suspect.get(e, 0.0))
+        return self._current
 
     def moved(self, endpoint: str) -> None:
         """A server said the study lives at ``endpoint``: talk to it from now on."""
@@ -263,17 +277,7 @@ class FailoverChannel:
             while True:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
-                endpoint = self.endpoints.pick()
-                if unreachable_since is not None and endpoint in looked:
-                    # Every other server gone: one avoided as suspect (silent lately) gets a short look
-                    # too. ``pick`` skipped it until its suspicion ended (suspect_s), looking at the
-                    # others again and again meanwhile: a 2 s budget was 90 s of looks at a gone server.
-                    # Only a suspect one: a live server that redirects to the owner looked at (not
-                    # in ``looked``) is no reason to stop looking at that owner.
-                    unseen = [e for e in self.endpoints.all if e not in looked and self.endpoints.is_suspect(e)]
-                    if unseen:
-                        endpoint = unseen[0]
-                        self.endpoints.moved(endpoint)
+                endpoint = self.endpoints.pick(looked)
                 if len(self.endpoints.all) == 1:
                     # One server known: its channel's own retries and outage budget, unchanged, but
                     # shared with the client's other channel: after the background thread's report
@@ -318,12 +322,8 @@ class FailoverChannel:
                     reply = self._channel(endpoint, wait).request(message, timeout=wait, retries=0, outage_budget_s=look, payload=payload)
                 except TimeoutError as err:  # silent for a whole attempt, or no connection within the look
                     if isinstance(err.data, Mapping) and "dropped" in err.data:
-                        # The server closed the connection on this very request, each time it was resent,
-                        # and came back each time: alive, not silent (Channel._dropped_error). Another
-                        # endpoint would redirect it back or drop it too (the same --max-message-bytes);
-                        # the error goes up as it is, for the client to learn the limit again (_relearn).
-                        # As "no reply after N attempts" its data lost "dropped", and the request was
-                        # resent to every endpoint first.
+                        # The server closed the connection on this request each time, alive: another would
+                        # redirect it back or drop it too. As is, for the client's _relearn (data.dropped).
                         raise
                     if not _unreachable(err) or look >= wait:
                         self.endpoints.silent(endpoint)
