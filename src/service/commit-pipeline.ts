@@ -22,7 +22,7 @@ import { type Change, type Storage, committed } from "../storage/storage.js";
 interface Batch {
   readonly changes: Change[];
   /** Each queued change set and the result it answers, in order (to drop those of a study lost). */
-  readonly sets: { readonly changes: readonly Change[]; readonly result: unknown }[];
+  readonly sets: { readonly changes: readonly Change[]; readonly result: unknown; readonly losses: number }[];
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -67,6 +67,18 @@ export class CommitPipeline {
 
   /** Results whose change sets were dropped uncommitted (their study was lost): never acknowledged. */
   private readonly dropped = new WeakMap<object, string>();
+  /** The studies this server lost, in order (`lose`); a change set notes how many were lost before it. */
+  private readonly losses: string[] = [];
+
+  /**
+   * Records that this server lost `name`: the change sets queued before, not yet committed, are
+   * never written, even once this server holds the name again (they were made from the memory it
+   * lost, under the epoch it lost; committed under the new one, a report queued lazily before the
+   * loss overwrote the value the other server had recorded since).
+   */
+  lose(name: string): void {
+    this.losses.push(name);
+  }
 
   /** True once a commit failed: the service must refuse every further call. */
   get failed(): boolean {
@@ -94,7 +106,7 @@ export class CommitPipeline {
     let b = this.openBatch;
     if (!b) b = this.openBatch = this.open(deferrable);
     for (const c of changes) b.changes.push(c);
-    b.sets.push({ changes, result });
+    b.sets.push({ changes, result, losses: this.losses.length });
     if (!deferrable || ++b.lazy >= LAZY_COMMIT_MAX) this.expedite(b);
   }
 
@@ -166,7 +178,8 @@ export class CommitPipeline {
       let changes: readonly Change[] = b.changes;
       if (this.storage.fencedOut) {
         const kept = b.sets.filter((set) => {
-          const lost = this.storage.fencedOut?.(set.changes) ?? null;
+          const gone = set.losses < this.losses.length ? new Set(this.losses.slice(set.losses)) : undefined;
+          const lost = this.storage.fencedOut?.(set.changes, gone) ?? null;
           if (lost !== null && typeof set.result === "object" && set.result !== null) this.dropped.set(set.result, lost);
           return lost === null;
         });

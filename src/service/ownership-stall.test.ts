@@ -32,6 +32,7 @@ class PausableStore extends PgOwnershipStore {
 interface Server {
   storage: PostgresStorage;
   store: PausableStore;
+  ownership: SharedOwnership;
   svc: StudyService;
   fatal: unknown[];
   /** Holds the next batch's second call (or its COMMIT) back until `resume`; resolves with its session's pid. */
@@ -47,12 +48,12 @@ afterEach(async () => {
 });
 
 /** A server whose every batch is several statements in one transaction (tiny chunks), idle-ended after IDLE_MS. */
-async function server(location: string, name: string, ttlMs: number): Promise<Server> {
+async function server(location: string, name: string, ttlMs: number, lazyCommitMs?: number): Promise<Server> {
   const storage = await PostgresStorage.open({ url: location, poolSize: 3, commitChunkChars: 64, idleInTransactionMs: IDLE_MS });
   const store = new PausableStore(storage);
   const fatal: unknown[] = [];
   const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: name, endpoint: `tcp://${name}:1`, ttlMs });
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e), lazyCommitMs });
   let armed: { onStall: (pid: number) => void; gate: Promise<void>; before: "call" | "commit" } | null = null;
   const pool = storage.pool as unknown as { connect: (cb?: unknown) => unknown };
   const connect = pool.connect.bind(pool);
@@ -83,7 +84,7 @@ async function server(location: string, name: string, ttlMs: number): Promise<Se
     armed = { onStall, gate: new Promise<void>((r) => (resume = r)), before };
     return { stalled, resume };
   };
-  const s = { storage, store, svc, fatal, stall };
+  const s = { storage, store, ownership, svc, fatal, stall };
   servers.push(s);
   return s;
 }
@@ -171,5 +172,34 @@ describe("a server stalled between two statements of a commit batch past the idl
     // The client resends the tell (same id) to the new owner: applied there, once.
     await b.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
     expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("COMPLETE");
+  });
+
+  it("a change queued before the study was lost is never written, even once this server owns the study again", async () => {
+    const ttl = 600;
+    const loc = backend.location();
+    // A holds reports back for a minute (answered at once, committed later: the group-commit rule).
+    const a = await server(loc, "a", ttl, 60_000);
+    const b = await server(loc, "b", 60_000, 0);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    const q = await a.svc.execute("ask", { study: "s" });
+    const report = { study: "s", trial: q.trial.number, token: q.lease.token, step: 1, value: 1 };
+    expect((await a.svc.execute("report", report)).decision).toEqual({ action: "continue" });
+    // A stalls (its rows expire) and B takes "s" over, records its own value at step 1, and stops.
+    a.store.paused = true;
+    await waitFor(async () => (await b.svc.execute("get_study", { study: "s" })).study.name === "s", 50 * ttl);
+    await b.svc.execute("report", { ...report, value: 7 });
+    await b.svc.close();
+    // A wakes up: it finds "s" lost, then takes it over again (B handed it back) and loads B's value.
+    a.store.paused = false;
+    await a.ownership.recheck();
+    await waitFor(async () => (await a.svc.execute("get_study", { study: "s" })).study.name === "s", 50 * ttl);
+    await a.svc.close();
+    // Before the fix A's report, queued under the epoch it lost, was committed under the new one: it
+    // overwrote the value B had recorded (and that A's reloaded memory showed).
+    const { rows } = await b.storage.pool.query<{ value: number }>(
+      "SELECT v.value FROM intermediate_values v JOIN trials t ON t.id = v.trial_id JOIN studies s ON s.id = t.study_id WHERE s.name = 's' AND v.step = 1",
+    );
+    expect(rows.map((r) => r.value)).toEqual([7]);
+    expect(a.fatal).toEqual([]);
   });
 });

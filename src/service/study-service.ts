@@ -50,7 +50,6 @@ import * as trialOps from "./trial-ops.js";
 import { fastArgs } from "./ops/fast-args.js";
 import { type TrialPage, queryTrials } from "./trial-query.js";
 import { type AskResult, type LineageView, type StudyView, type TrajectoryView, type TrialView, studyView, trialView } from "./views.js";
-
 export { type SuggestRunner, inProcessRunner } from "./core.js";
 export { expiryAfterRestart } from "./leases.js";
 export { MAX_USER_ATTRS_BYTES } from "./trial-ops.js";
@@ -168,10 +167,11 @@ export class StudyService {
       {
         adopt: (study, trials) => svc.adopt(study, trials as TrialRecord[], svc.now()),
         lost: (name, err) => {
-          // Memory is no longer the truth for it (storage fences our writes): forgotten, not fatal
-          // (that stopped every other study too). Its queued changes are dropped: commitKeeping.
+          // Memory is no longer the truth for it: forgotten, not fatal (that stopped every other study too); its queued changes are never written (pipeline `lose`), requests holding its state find it gone (`live`).
           svc.log.warn({ study: name, reason: err.message }, "gave up a study another server took over");
-          svc.studies.delete(name);
+          const s = svc.studies.get(name);
+          if (s) (s.deleted = true), svc.studies.delete(name);
+          svc.pipeline.lose(name);
         },
         serves: (name) => svc.studies.has(name),
       },
@@ -596,4 +596,3 @@ export class StudyService {
     this.feed.announce({ study: s.study.name, kind, version: s.version });
   }
 }
-

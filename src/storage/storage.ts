@@ -70,9 +70,10 @@ export interface Storage {
   /**
    * With several servers (a fence; PostgreSQL): the name of a study `changes` write that this server
    * no longer holds (taken over by another), so that `commit` would refuse them; else null. Absent:
-   * one writer, nothing is ever refused so.
+   * one writer, nothing is ever refused so. A name in `gone` counts as not held (lost since the
+   * changes were made, though held again now).
    */
-  fencedOut?(changes: readonly Change[]): string | null;
+  fencedOut?(changes: readonly Change[], gone?: ReadonlySet<string>): string | null;
   /** A stored reply for a request id, or null. */
   getReply(requestId: string): Promise<Uint8Array | null>;
   /**

@@ -30,5 +30,8 @@ describe("fencedOutName: the study of a change set this server no longer holds",
     expect(fencedOutName(tell, new Map([["t", 2]]), names, trialStudy)).toBe("s");
     expect(fencedOutName([{ kind: "delete-study", studyId: 99 }], new Map(), names, trialStudy)).toBeNull();
     expect(fencedOutName([reply], new Map(), names, trialStudy)).toBeNull();
+    // Lost since the set was made, held again now (a new epoch): still fenced out.
+    expect(fencedOutName(tell, new Map([["s", 3]]), names, trialStudy, new Set(["s"]))).toBe("s");
+    expect(fencedOutName(tell, new Map([["s", 3]]), names, trialStudy, new Set(["t"]))).toBeNull();
   });
 });

@@ -17,13 +17,15 @@ export class OwnershipLostError extends Error {
  * changes of the same list (they reach those maps only when encoded: an import's trials name the
  * study inserted just before them). An id that resolves to no name is not judged here (`commit`
  * refuses it, and the server stops as before): dropping its changes as "lost" acknowledged an
- * import that wrote nothing.
+ * import that wrote nothing. A name in `gone` counts as not held: this server lost it after the
+ * changes were made, even if it holds it again now (at a new epoch, its memory reloaded).
  */
 export function fencedOutName(
   changes: readonly Change[],
   held: ReadonlyMap<string, number>,
   studyNames: ReadonlyMap<number, string>,
   trialStudy: ReadonlyMap<number, number>,
+  gone?: ReadonlySet<string>,
 ): string | null {
   const studies = new Map<number, string>();
   const trials = new Map<number, number>();
@@ -55,7 +57,7 @@ export function fencedOutName(
       case "put-reply":
         name = undefined;
     }
-    if (name !== undefined && !held.has(name)) return name;
+    if (name !== undefined && (!held.has(name) || gone?.has(name) === true)) return name;
   }
   return null;
 }

@@ -455,8 +455,8 @@ export class PostgresStorage implements Storage, SummaryReader {
     }
   }
 
-  fencedOut(changes: readonly Change[]): string | null {
-    return this.fence ? fencedOutName(changes, this.fence.held, this.studyNames, this.trialStudy) : null;
+  fencedOut(changes: readonly Change[], gone?: ReadonlySet<string>): string | null {
+    return this.fence ? fencedOutName(changes, this.fence.held, this.studyNames, this.trialStudy, gone) : null;
   }
 
   /** One change as the JSON row `tuneport_commit` reads; adds the study name it touches to `names`. */
