@@ -22,7 +22,8 @@ const IDLE_MS = 300;
 /** The real store; while `paused`, renewals write nothing and answer as the last one did (a stopped process's rows expire). */
 class PausableStore extends PgOwnershipStore {
   paused = false;
-  private last = new Map<string, number>();
+  /** What the last renewal found held (a paused one answers that). */
+  last = new Map<string, number>();
   override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
     if (this.paused) return new Map(this.last);
     return (this.last = await super.renew(owner, ttlMs));
@@ -148,9 +149,14 @@ describe("a server stalled between two statements of a commit batch past the idl
     await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
     await a.svc.execute("create_study", { name: "t", space: SPACE, seed: 3 });
     const q = await a.svc.execute("ask", { study: "s" });
+    const qt = await a.svc.execute("ask", { study: "t" });
+    // A renewal that finds "t": the stalled process's (paused) renewals answer as that one did.
+    await waitFor(async () => a.store.last.has("t"), 50 * ttl);
     const stall = a.stall();
     const tell = a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
     tell.catch(() => undefined);
+    // In the same batch: a tell on "t", which A still owns when it wakes up.
+    const tellT = a.svc.execute("tell", { study: "t", trial: qt.trial.number, token: qt.lease.token, state: "COMPLETE", value: 2 }, { requestId: "late-t" });
     const pid = await stall.stalled;
     a.store.paused = true; // the whole process is stalled: its rows expire
     await sessionEnded(b.storage, pid);
@@ -165,6 +171,9 @@ describe("a server stalled between two statements of a commit batch past the idl
     // Before the fix A stopped here (a failed commit, then the lost study: both fatal).
     expect(a.fatal).toEqual([]);
     expect(await b.storage.getReply("late")).toBeNull();
+    // The rest of the batch was committed once the lost study's change set was dropped, and answered.
+    expect((await tellT).trial.state).toBe("COMPLETE");
+    expect(await b.storage.getReply("late-t")).not.toBeNull();
     expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("RUNNING");
     // A serves its other study on (renewed again: the rows of "t" are A's once more) and redirects "s".
     await waitFor(async () => (await a.svc.execute("ask", { study: "t" })).trial.number >= 0, 50 * ttl);
