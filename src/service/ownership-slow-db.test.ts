@@ -96,4 +96,30 @@ describe("ownership renewals on a slow database", () => {
     }, 30_000);
     expect((await svc.execute("get_study", { study: "s" })).study.name).toBe("s");
   });
+
+  it("leaves no statement_timeout on the pooled connection after a renewal, answered or ended by it", async () => {
+    const url = backend.location();
+    // One connection: every statement after a renewal runs on the connection the renewal used.
+    const storage = await PostgresStorage.open({ url, poolSize: 1 });
+    cleanup.push(() => storage.close());
+    const store = new PgOwnershipStore(storage);
+    const setting = async () => (await storage.pool.query<{ statement_timeout: string }>("SHOW statement_timeout")).rows[0]?.statement_timeout;
+    const before = await setting();
+    await store.renew("a", 600);
+    expect(await setting()).toBe(before);
+    // A renewal that waits past its limit (the lock the trigger takes): PostgreSQL ends it.
+    const db = new pg.Client({ connectionString: url.replace(/[?&]schema=[^&]*/, "") });
+    await db.connect();
+    cleanup.push(() => db.end());
+    await storage.pool.query(
+      `CREATE FUNCTION slow_renewal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${LOCK_KEY}); RETURN NULL; END $$;
+       CREATE TRIGGER slow_renewal BEFORE UPDATE ON study_owners FOR EACH STATEMENT EXECUTE FUNCTION slow_renewal()`,
+    );
+    await db.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
+    cleanup.push(() => db.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]));
+    await expect(store.renew("a", 600)).rejects.toThrow();
+    expect(await setting()).toBe(before);
+    const { rows } = await storage.pool.query<{ state: string }>("SELECT state FROM pg_stat_activity WHERE pid = pg_backend_pid()");
+    expect(rows[0]?.state).toBe("active"); // not left inside the renewal's failed transaction
+  });
 });
