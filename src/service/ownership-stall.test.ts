@@ -211,4 +211,37 @@ describe("a server stalled between two statements of a commit batch past the idl
     expect(rows.map((r) => r.value)).toEqual([7]);
     expect(a.fatal).toEqual([]);
   });
+
+  it("a request that waited on the lost study's lock writes nothing from its memory, even once this server owns the study again", async () => {
+    const ttl = 600;
+    const loc = backend.location();
+    const a = await server(loc, "a", ttl);
+    const b = await server(loc, "b", 60_000);
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 3 });
+    const q = await a.svc.execute("ask", { study: "s" });
+    const tellArgs = { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 };
+    // A tell waits for the study's write lock (held here, as by a long request before it).
+    let unlock = () => {};
+    const state = (a.svc as unknown as { studies: Map<string, { writeLock: { run: (f: () => Promise<void>) => Promise<void> } }> }).studies.get("s");
+    void state?.writeLock.run(() => new Promise<void>((r) => (unlock = r)));
+    const tell = a.svc.execute("tell", tellArgs);
+    tell.catch(() => undefined);
+    // A stalls; B takes "s" over, tells the trial with its own value, and stops.
+    a.store.paused = true;
+    await waitFor(async () => (await b.svc.execute("get_study", { study: "s" })).study.name === "s", 50 * ttl);
+    await b.svc.execute("tell", { ...tellArgs, value: 7 });
+    await b.svc.close();
+    // A wakes up, finds "s" lost, takes it back (its memory reloaded); then the tell gets the old lock.
+    a.store.paused = false;
+    await a.ownership.recheck();
+    await waitFor(async () => (await a.svc.execute("get_study", { study: "s" })).study.name === "s", 50 * ttl);
+    unlock();
+    expect((await errorOf(tell)).code).toBe("UNAVAILABLE");
+    await a.svc.close();
+    // Before the fix the tell ran on the state A had lost and its change was committed under the new
+    // epoch: the trial's value became 1, where B had stored 7.
+    const { rows } = await b.storage.pool.query<{ value: number }>("SELECT t.value FROM trials t JOIN studies s ON s.id = t.study_id WHERE s.name = 's'");
+    expect(rows.map((r) => r.value)).toEqual([7]);
+    expect(a.fatal).toEqual([]);
+  });
 });
