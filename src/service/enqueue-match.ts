@@ -84,3 +84,21 @@ function closeEnough(existing: Params, params: Params): boolean {
 function canonical(p: Params): string {
   return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
 }
+
+/** enqueue's reply's `queue` and `trial_budget` (ops/schemas.ts `enqueueResult`). */
+export type QueueFacts = { queue: { ahead: number; queued: number } | null; trial_budget: { max_trials: number; used: number } | null };
+
+/**
+ * Where queued trial `t` stands, for enqueue's reply: how many queued trials ask hands out before
+ * it (`s.waiting` is in the order ask serves, oldest first) and the study's max_trials budget,
+ * read together under the study's write lock, so the enqueue_trial tool can say whether the
+ * budget reaches it (`pending`: the trial is about to join the queue's end).
+ */
+export function queueFacts(s: StudyState, t: TrialRecord, pending = false): QueueFacts {
+  const at = pending ? s.waiting.length : t.state === "WAITING" ? s.waiting.indexOf(t.number) : -1;
+  const max = s.study.config.maxTrials;
+  return {
+    queue: at < 0 ? null : { ahead: at, queued: s.waiting.length + (pending ? 1 : 0) },
+    trial_budget: max === undefined ? null : { max_trials: max, used: s.started },
+  };
+}

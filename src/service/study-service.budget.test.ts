@@ -58,6 +58,40 @@ describe.each(storageBackends(inject("pgUrl")))("trial budget and stop/resume on
     expect(view.n_trials).toBe(7);
   });
 
+  it("enqueue's reply says how many queued trials ask hands out before the new one, and the budget's room, as asks take them", async () => {
+    await svc.createStudy({ name: "q", space: SPACE, strategy: "random", max_trials: 6 });
+    let req = 0;
+    const enqueue = (x: number, skip = false) => svc.execute("enqueue", { study: "q", params: { x }, skip_if_exists: skip }, { requestId: `enq-${++req}` });
+    const placed = async (x: number, skip = false) => {
+      const { trial, created, queue, trial_budget } = await enqueue(x, skip);
+      return { n: trial.number, created, queue, used: trial_budget?.used };
+    };
+    for (let i = 0; i < 5; i++) expect(await placed(0.1 * (i + 1))).toEqual({ n: i, created: true, queue: { ahead: i, queued: i + 1 }, used: 0 });
+    expect((await svc.ask({ study: "q" })).trial.number).toBe(0);
+    await svc.cancelTrial({ study: "q", trial: 2 });
+    // Queued: 1, 3, 4 (0 was taken, 2 cancelled).
+    expect(await placed(0.6)).toEqual({ n: 5, created: true, queue: { ahead: 3, queued: 4 }, used: 1 });
+    expect((await svc.ask({ study: "q" })).trial.number).toBe(1);
+    expect((await svc.ask({ study: "q" })).trial.number).toBe(3);
+    // A duplicate answers where the queued trial it matched stands; one that left the queue, none.
+    expect(await placed(0.6, true)).toEqual({ n: 5, created: false, queue: { ahead: 1, queued: 2 }, used: 3 });
+    expect(await placed(0.2, true)).toEqual({ n: 1, created: false, queue: null, used: 3 });
+    expect(await placed(0.7)).toEqual({ n: 6, created: true, queue: { ahead: 2, queued: 3 }, used: 3 });
+    await svc.close();
+    await storage.close();
+    await open();
+    // Room for 3 more and 3 queued ahead: the budget never reaches trial 7, and asks bear it out.
+    const last = await enqueue(0.8);
+    expect([last.trial.number, last.queue, last.trial_budget]).toEqual([7, { ahead: 3, queued: 4 }, { max_trials: 6, used: 3 }]);
+    const taken = [];
+    for (let i = 0; i < 3; i++) taken.push((await svc.ask({ study: "q" })).trial.number);
+    expect(taken).toEqual([4, 5, 6]);
+    expect(await stopped(svc.ask({ study: "q" }))).toMatchObject({ reason: "max_trials" });
+    expect(await placed(0.9)).toEqual({ n: 8, created: true, queue: { ahead: 1, queued: 2 }, used: 6 });
+    await svc.createStudy({ name: "free", space: SPACE, strategy: "random" });
+    expect((await svc.execute("enqueue", { study: "free", params: { x: 0.5 } }, { requestId: "free-1" })).trial_budget).toBeNull();
+  });
+
   it("counts a trial re-queued after a lost lease once", async () => {
     await svc.createStudy({ name: "r", space: SPACE, strategy: "random", max_trials: 2, lease_ttl_s: 10 });
     const a = await svc.ask({ study: "r" });

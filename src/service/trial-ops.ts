@@ -19,7 +19,7 @@ import { type ServiceCore, loadedState } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import { carriedIntermediate, checkRoomForIntermediate } from "./study-limits.js";
 import type { ReplyCtx } from "./idempotency.js";
-import { findEnqueued, queuedStartAttrs } from "./enqueue-match.js";
+import { type QueueFacts, findEnqueued, queueFacts, queuedStartAttrs } from "./enqueue-match.js";
 import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, queuedSuggestion, suggestContext, takeQueuedSuggestion, trialsWithProposals } from "./trial-params.js";
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
@@ -270,7 +270,7 @@ export async function suggest(core: ServiceCore, a: S.SuggestArgs, requestId?: s
  * With `skip_if_exists`, params equal to an existing trial's (the same names and values, numbers
  * within a relative 1e-5 as in Optuna) return that trial instead. @throws INVALID_ARGUMENT for a name a declared space does not know, or a value outside.
  */
-export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: string): Promise<{ trial: TrialView; created: boolean }> {
+export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: string): Promise<{ trial: TrialView; created: boolean } & QueueFacts> {
   const s = core.state(a.study);
   const params = a.params;
   // A study with a declared space knows its names: one it neither declares nor has seen
@@ -293,7 +293,7 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
       core.live(s);
       if (a.skip_if_exists) {
         const same = findEnqueued(s.trials, params);
-        if (same) return { trial: trialView(same, core.now()), created: false };
+        if (same) return { trial: trialView(same, core.now()), created: false, ...queueFacts(s, same) };
       }
       const now = core.now();
       const distributions: Record<string, Distribution> = {};
@@ -319,7 +319,7 @@ export async function enqueue(core: ServiceCore, a: S.EnqueueArgs, requestId?: s
         finishedAt: null,
         lease: null,
       };
-      const result = { trial: trialView(t, now), created: true };
+      const result = { trial: trialView(t, now), created: true, ...queueFacts(s, t, true) };
       return core.commit([{ kind: "insert-trial", trial: t }], result, () => {
         addWaiting(s, t);
         core.bump(s);

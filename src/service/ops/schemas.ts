@@ -478,7 +478,25 @@ export const suggestResult = z.object({ value: scalar });
 export const reportResult = z.object({ decision: decisionSchema });
 export const tellResult = z.object({ trial: trialViewSchema });
 export const heartbeatResult = z.object({ leases: z.array(heartbeatEntrySchema) });
-export const enqueueResult = z.object({ trial: trialViewSchema, created: z.boolean() });
+export const enqueueResult = z.object({
+  trial: trialViewSchema,
+  created: z.boolean(),
+  // Added fields (servers before them answer {trial, created}); both read under the study's lock with the enqueue.
+  queue: z
+    .object({
+      ahead: z.number().int().describe("queued trials that ask hands out before this one (0: the next ask takes it)"),
+      queued: z.number().int().describe("queued (WAITING) trials of the study, this one included"),
+    })
+    .nullable()
+    .optional()
+    .describe("where the trial stands in the queue, which ask serves oldest first; null when it is not queued (skip_if_exists matched a trial that left the queue)"),
+  trial_budget: z
+    .object({ max_trials: z.number().int(), used: z.number().int().describe("trials asks have started that count against max_trials") })
+    .nullable()
+    .optional()
+    .describe("the study's max_trials budget: the queued trial runs only if ahead < max_trials - used (while the study is not stopped); null without max_trials"),
+});
+export type EnqueueResult = z.output<typeof enqueueResult>;
 /** A trial view reduced by a `fields`/`params` projection; `number` is always there. */
 export const projectedTrialSchema = trialViewSchema.partial().required({ number: true });
 export const trialsResult = z.object({

@@ -43,16 +43,34 @@ it("a proposal within the budget's room is not said to be held when others queue
   expect(mine.isError, textOf(mine)).toBeFalsy();
   expect(textOf(mine)).toMatch(/^Queued trial 0 of 'b'/);
   expect(textOf(mine)).not.toContain("no worker gets it");
-  // The last of the queue is past the room, and says by how many.
+  // Past the room: the queued trials handed out before it, as the service counted them with the enqueue.
   const last = await enqueue(0.2);
-  expect(textOf(last)).toContain("room for 2 more trials (0 of 2 asked) and 4 are queued, this one last: no worker gets it");
+  expect(textOf(last)).toContain("room for 2 more trials (0 of 2 asked) and 3 queued trials go before this one: no worker gets it");
   await service.execute("cancel_trial", { study: "b", trial: 2 });
   const behind = await enqueue(0.3);
-  expect(textOf(behind)).toContain("room for 2 more trials (0 of 2 asked) and 4 are queued, this one last");
-  // Asked from the queue meanwhile: trial 1 runs, and the one behind it now has the room.
+  expect(textOf(behind)).toContain("room for 2 more trials (0 of 2 asked) and 3 queued trials go before this one");
+  // Asked from the queue meanwhile: trial 0 runs, and the budget has room for one more.
   await service.execute("ask", { study: "b" });
-  expect(textOf(await enqueue(0.4))).toContain("room for 1 more trial (1 of 2 asked) and 4 are queued, this one last");
+  expect(textOf(await enqueue(0.4))).toContain("room for 1 more trial (1 of 2 asked) and 3 queued trials go before this one");
   // Past the room, with another agent's proposal queued behind it meanwhile: counted as ahead no more.
   others = [0.95];
-  expect(textOf(await enqueue(0.5))).toContain("room for 1 more trial (1 of 2 asked) and 6 are queued, 4 of them ahead of this one: no worker gets it");
+  expect(textOf(await enqueue(0.5))).toContain("room for 1 more trial (1 of 2 asked) and 4 queued trials go before this one: no worker gets it");
+});
+
+it("an older server's enqueue reply, without queue and trial_budget, still answers, without the budget's note (mcp --connect)", async () => {
+  await service.execute("create_study", { name: "b", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", max_trials: 1 });
+  await service.execute("ask", { study: "b" });
+  const inner = backend.call.bind(backend);
+  let old = false;
+  backend.call = (async (op: string, args: unknown) => {
+    const r = (await inner(op as never, args as never)) as Record<string, unknown>;
+    if (op !== "enqueue" || !old) return r;
+    const { queue: _q, trial_budget: _b, ...before } = r;
+    return before;
+  }) as McpBackend["call"];
+  expect(textOf(await enqueue(0.1))).toContain("The study's max_trials budget is spent (1 of 1): no worker gets it until update_study raises max_trials.");
+  old = true;
+  const r = await enqueue(0.2);
+  expect(r.isError, textOf(r)).toBeFalsy();
+  expect(textOf(r)).toMatch(/^Queued trial 2 of 'b': \{x=0\.2\}\. It will be evaluated before the strategy's own suggestions\.$/);
 });

@@ -6,6 +6,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
 import { fmt, fmtHypervolume, fmtParams } from "../../../service/summary.js";
+import type { EnqueueResult } from "../../../service/ops/schemas.js";
 import { plural } from "../../../domain/format.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
@@ -51,21 +52,9 @@ const listOrder = (sort: "number" | "value", descending: boolean): string =>
  * ('lrr') was queued without a word, and a trial uses an enqueued value only where its objective
  * suggests that name. A study that has suggested nothing yet cannot tell, and says nothing.
  */
-async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>, trial: number): Promise<{ rest: string; held: string; unseen: string[] }> {
-  const { space, stopped, max_trials, define_by_run, counts } = (await backend.call("get_study", { study })).study;
-  const used = !stopped && max_trials !== null ? ((await backend.call("study_summary", { study })).budget?.used ?? 0) : 0;
-  // The queue is served in order: with more queued ahead of this proposal than the budget has
-  // room for, it is never handed out, though "it will be evaluated" said otherwise.
-  const queued = counts.WAITING ?? 0;
-  const room = max_trials === null ? 0 : max_trials - used;
-  const ahead = max_trials !== null && used < max_trials && queued > room ? await queuedAhead(backend, study, trial, queued) : null;
-  const held = stopped
-    ? " The study is stopped: no worker gets it until resume_study."
-    : max_trials !== null && used >= max_trials
-      ? ` The study's max_trials budget is spent (${used} of ${max_trials}): no worker gets it until update_study raises max_trials.`
-      : max_trials !== null && ahead !== null && ahead >= room
-        ? ` But the study's max_trials budget has room for ${plural(room, "more trial", "more trials")} (${used} of ${max_trials} asked) and ${queued} are queued, ${ahead === queued - 1 ? "this one last" : `${ahead} of them ahead of this one`}: no worker gets it unless update_study raises max_trials (or cancel_trial withdraws queued ones ahead of it).`
-        : "";
+async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>, placed: Placement): Promise<{ rest: string; held: string; unseen: string[] }> {
+  const { space, stopped, define_by_run } = (await backend.call("get_study", { study })).study;
+  const held = stopped ? " The study is stopped: no worker gets it until resume_study." : budgetNote(placed);
   const drawn = Object.keys(space).filter((k) => !(k in params));
   const seen = Object.keys(define_by_run ?? {});
   const unseen = Object.keys(space).length === 0 && seen.length > 0 ? Object.keys(params).filter((k) => !seen.includes(k)) : [];
@@ -77,17 +66,23 @@ async function enqueueNotes(backend: McpBackend, study: string, params: Record<s
   return { rest, held, unseen };
 }
 
+/** What enqueue's reply says of the queue and the max_trials budget, read by the service with the enqueue. */
+type Placement = Pick<EnqueueResult, "queue" | "trial_budget">;
+
 /**
- * How many queued trials are served before queued trial `trial` (the queue goes in number order),
- * or null when it is no longer queued (a worker took it, an agent cancelled it). Another agent's
- * proposal queued just after this one made it read "this one last: no worker gets it" of a trial
- * the budget had room for. Past the first 1,000 queued trials it is taken as the last.
+ * Why the max_trials budget never reaches the queued trial, from enqueue's reply: the budget is
+ * spent, or more queued trials are handed out before it than the budget has room for, though "it
+ * will be evaluated" said otherwise. The service counts them with the enqueue, under the study's
+ * lock: the tool's own reads afterwards took another agent's proposals queued behind it for ones
+ * ahead, and past the first 1,000 queued guessed. Nothing without a budget, or from a server
+ * whose reply does not say (`mcp --connect` to an older one).
  */
-async function queuedAhead(backend: McpBackend, study: string, trial: number, queued: number): Promise<number | null> {
-  const page = await backend.call("trials", { study, states: ["WAITING"], order_by: "number", limit: Math.min(queued, 1000), fields: ["state"] });
-  const at = page.trials.findIndex((t) => t.number === trial);
-  if (at >= 0) return at;
-  return page.next_cursor === null ? null : queued - 1;
+function budgetNote({ queue, trial_budget: b }: Placement): string {
+  if (!b) return "";
+  if (b.used >= b.max_trials) return ` The study's max_trials budget is spent (${b.used} of ${b.max_trials}): no worker gets it until update_study raises max_trials.`;
+  const room = b.max_trials - b.used;
+  if (!queue || queue.ahead < room) return "";
+  return ` But the study's max_trials budget has room for ${plural(room, "more trial", "more trials")} (${b.used} of ${b.max_trials} asked) and ${plural(queue.ahead, "queued trial goes", "queued trials go")} before this one: no worker gets it unless update_study raises max_trials (or cancel_trial withdraws queued ones ahead of it).`;
 }
 
 /**
@@ -260,13 +255,13 @@ export const trialTools: McpTool[] = [
       skip_if_exists: z.boolean().default(true),
     }),
     output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
-    ops: ["enqueue", "get_study", "study_summary", "trials"],
+    ops: ["enqueue", "get_study"],
     async run(a, { backend }) {
-      const { trial, created } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
+      const { trial, created, queue, trial_budget } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
       // Notes read after the enqueue committed: when a read fails (the study deleted meanwhile, a
       // --connect timeout) they are left out, never an error for a change that was made, which
       // the agent would retry into a second proposal.
-      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params, trial.number).catch(() => ({ rest: "", held: "", unseen: [] as string[] }));
+      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params, { queue, trial_budget }).catch(() => ({ rest: "", held: "", unseen: [] as string[] }));
       return text(
         created
           ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
