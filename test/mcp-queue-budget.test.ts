@@ -51,7 +51,7 @@ it("enqueue_trial says when a proposal queues past the max_trials budget, and an
   }
   const past = textOf(await call(client, "enqueue_trial", { study: "q", params: { x: 0.4 }, rationale: "x = 0.4" }));
   expect(past).toMatch(/^Queued trial 3 of 'q'/);
-  expect(past).toContain("the study's max_trials budget has room for 3 more trials (0 of 3 asked) and 4 are queued, this one last: no worker gets it unless update_study raises max_trials");
+  expect(past).toContain("the study's max_trials budget has room for 3 more trials (0 of 3 asked) and 3 queued trials go before this one: no worker gets it unless update_study raises max_trials");
 
   expect(textOf(await call(client, "study_summary", { study: "q" }))).toContain(
     "Budget: 0 of max_trials 3 trials asked; room for 3 more, so 1 of the 4 queued trials is not handed out unless update_study raises max_trials.",
