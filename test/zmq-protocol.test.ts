@@ -14,7 +14,7 @@ describe("ZeroMQ protocol v1 against a real server process", () => {
   let client: TestClient;
 
   beforeAll(async () => {
-    server = await startServer(join(tempDir(), "db.sqlite"), ["--max-message-bytes", "65536"]);
+    server = await startServer(join(tempDir(), "db.sqlite"), ["--max-message-bytes", "65536", "--max-intermediate", "5000"]);
     client = new TestClient(server.endpoint);
     await client.call("create_study", { name: "s", space: SPACE, seed: 3 });
     const a = await client.call("ask", { study: "s" });
@@ -29,6 +29,7 @@ describe("ZeroMQ protocol v1 against a real server process", () => {
     const ok = await client.call("hello", { versions: [1, 2] });
     expect(ok.version).toBe(1);
     expect(ok.limits.max_message_bytes).toBe(65536);
+    expect(ok.limits.max_intermediate).toBe(5000); // serve --max-intermediate
     expect(ok.envelope).toContain("attempt");
     const bad = await client.request("hello", { versions: [7] });
     expect(bad.error?.code).toBe("UNSUPPORTED_VERSION");

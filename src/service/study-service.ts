@@ -121,6 +121,7 @@ export class StudyService {
   private closed = false;
   /** What trial-ops.ts may use of this service. */
   private readonly core: ServiceCore;
+  /** Intermediate values one trial holds at most (serve --max-intermediate): hello's `limits.max_intermediate`. */ get maxIntermediate(): number { return this.core.maxIntermediate; } // prettier-ignore
 
   private constructor(opts: StudyServiceOptions) {
     this.storage = opts.storage;

@@ -502,7 +502,12 @@ export class ZmqServer {
     return {
       version: maxOf(common),
       server: { name: "tuneport", version: this.opts.serverVersion ?? "0.0.0" },
-      limits: { max_message_bytes: this.maxBytes, heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10, max_inflight: this.maxPerClient },
+      limits: {
+        max_message_bytes: this.maxBytes,
+        heartbeat_interval_s: this.opts.heartbeatIntervalS ?? 10,
+        max_inflight: this.maxPerClient,
+        max_intermediate: this.service.maxIntermediate,
+      },
       ops: OP_NAMES,
       idempotent_ops: [...MUTATING_OPS],
       envelope: ENVELOPE_FIELDS,
