@@ -40,7 +40,8 @@ export class ZmqClient {
    * The server's `limits.max_message_bytes` (from `hello`): a larger request is refused here,
    * unsent, as the server would refuse it. The server disconnects a peer whose frame is over twice
    * it, without a reply, so `tuneport mcp --connect` answered an agent's 3 MB `create_study`
-   * "no reply ... is the server running?" after its timeout, not MESSAGE_TOO_LARGE.
+   * "no reply ... is the server running?" after its timeout, not MESSAGE_TOO_LARGE. Asked again
+   * before a request over it is refused (`request`): a restarted server may have another.
    */
   private maxMessageBytes: number | null = null;
 
@@ -62,14 +63,7 @@ export class ZmqClient {
     this.dealer.connect(this.endpoint);
     this.loop = this.receiveLoop();
     try {
-      const hello = (await this.request("hello", { versions: [1], client: { ...this.identity } })) as {
-        version: number;
-        server: { name: string; version: string };
-        limits?: { max_message_bytes?: unknown };
-      };
-      const max = hello.limits?.max_message_bytes;
-      if (typeof max === "number" && Number.isSafeInteger(max) && max > 0) this.maxMessageBytes = max;
-      return hello;
+      return await this.hello();
     } catch (err) {
       // A server started with --curve-secret drops a handshake without keys (or with keys it does
       // not allow) silently: the client only sees no reply.
@@ -81,6 +75,18 @@ export class ZmqClient {
         );
       throw err;
     }
+  }
+
+  /** Sends `hello` and keeps the server's `limits.max_message_bytes` (left as it was when the reply has none). */
+  private async hello(): Promise<{ version: number; server: { name: string; version: string } }> {
+    const hello = (await this.send("hello", { versions: [1], client: { ...this.identity } })) as {
+      version: number;
+      server: { name: string; version: string };
+      limits?: { max_message_bytes?: unknown };
+    };
+    const max = hello.limits?.max_message_bytes;
+    if (typeof max === "number" && Number.isSafeInteger(max) && max > 0) this.maxMessageBytes = max;
+    return hello;
   }
 
   private async receiveLoop(): Promise<void> {
@@ -111,13 +117,31 @@ export class ZmqClient {
     }
   }
 
-  /** Sends one request and resolves with its `result`. @throws TuneportError (server code, or UNAVAILABLE on timeout). */
-  request(op: string, args: Record<string, unknown> = {}, requestId: string = randomUUID()): Promise<unknown> {
-    if (this.closed) return Promise.reject(new TuneportError("UNAVAILABLE", "client is closed"));
+  /**
+   * Sends one request and resolves with its `result`. One over the server's known limit asks
+   * `hello` again first (once per request): a server restarted with a larger --max-message-bytes
+   * takes it, and one still too small refuses it here, unsent, with the limit it has now.
+   * @throws TuneportError (server code, or UNAVAILABLE on timeout).
+   */
+  async request(op: string, args: Record<string, unknown> = {}, requestId: string = randomUUID()): Promise<unknown> {
+    if (this.closed) throw new TuneportError("UNAVAILABLE", "client is closed");
     const frame = encode({ v: 1, id: requestId, op, ...args });
+    // A server that does not answer it leaves the known limit (the request is refused by it).
+    if (this.maxMessageBytes !== null && frame.length > this.maxMessageBytes) await this.hello().catch(() => undefined);
     const max = this.maxMessageBytes;
     if (max !== null && frame.length > max)
-      return Promise.reject(new TuneportError("MESSAGE_TOO_LARGE", `${op} request of ${frame.length} bytes exceeds the server's limit of ${max} (nothing was sent)`, { max_message_bytes: max }));
+      throw new TuneportError("MESSAGE_TOO_LARGE", `${op} request of ${frame.length} bytes exceeds the server's limit of ${max} (nothing was sent)`, { max_message_bytes: max });
+    return this.sendFrame(op, frame, requestId);
+  }
+
+  /** One request sent as it is, without the size check (`hello` itself). */
+  private send(op: string, args: Record<string, unknown>): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TuneportError("UNAVAILABLE", "client is closed"));
+    const id = randomUUID();
+    return this.sendFrame(op, encode({ v: 1, id, op, ...args }), id);
+  }
+
+  private sendFrame(op: string, frame: Buffer, requestId: string): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
