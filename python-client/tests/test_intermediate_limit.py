@@ -48,9 +48,28 @@ def test_a_blocking_report_past_the_limit_is_refused_and_the_trial_is_told(cappe
     assert study.trial(trial.number).state == "COMPLETE"
 
 
+def test_hello_tells_the_limit_and_the_first_non_blocking_report_past_it_is_refused_by_that_call(capped: tp.Client, name: str) -> None:
+    # Learnt only from a refusal before: the first report past the limit was queued, refused in the
+    # background, warned of, and raised by the next report.
+    with tp.connect(capped.endpoint, timeout=5.0, retries=1) as fresh:  # told by hello alone, no refusal yet
+        assert fresh.limits["max_intermediate"] == LIMIT
+        study = fresh.create_study(name, space={"x": tp.Float(0, 1)})
+        trial = study.ask()
+        for step in range(LIMIT):
+            trial.report(0.1, step, wait=False)
+        trial.report(0.1, LIMIT - 1, wait=False)  # the last step again: not past the limit, queued
+        with pytest.raises(tp.InvalidArgumentError, match="max-intermediate 5") as refused:
+            trial.report(0.2, LIMIT, wait=False)
+        assert refused.value.data["reason"] == "max_intermediate"
+        trial.complete(0.5)
+        assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT)]
+
+
 def test_non_blocking_reports_past_the_limit_raise_at_the_next_report_with_one_warning(
     capped: tp.Client, name: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A server older than 2026-12-06 does not say its limit in hello: the client learns it from the refusal.
+    monkeypatch.setattr(capped, "limits", {k: v for k, v in capped.limits.items() if k != "max_intermediate"})
     study = capped.create_study(name, space={"x": tp.Float(0, 1)})
     trial = study.ask()
     with caplog.at_level(logging.WARNING, logger="tuneport"):
@@ -84,6 +103,7 @@ def test_non_blocking_reports_past_the_limit_raise_at_the_next_report_with_one_w
             with pytest.raises(tp.InvalidArgumentError, match="max-intermediate"):
                 trial.report(0.2, LIMIT + 100, wait=wait)
         assert sent == ["report", "report"]
+        assert capped.limits["max_intermediate"] == LIMIT  # the refusal named it
         monkeypatch.undo()
     warnings = [r for r in caplog.records if "non-blocking report" in r.getMessage()]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
@@ -118,11 +138,35 @@ def test_a_server_restarted_with_a_larger_limit_takes_the_next_reports(tmp_path:
                 trial.report(0.1, LIMIT)
             srv.stop()
             srv = ServerProcess(srv.db, port=srv.port, extra=["--max-intermediate", str(LIMIT * 2)]).start()
-            trial.report(0.2, LIMIT)
+            assert c.limits["max_intermediate"] == LIMIT
+            trial.report(0.2, LIMIT, wait=False)  # past the known limit: waits for its answer, taken
+            assert c.limits["max_intermediate"] == LIMIT * 2  # taken past it: hello asked again
+            assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT + 1)]
             trial.report(0.3, LIMIT + 1, wait=False)
             trial.flush_reports()
             trial.complete(0.5)
             assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT + 2)]
+    finally:
+        srv.stop()
+
+
+def test_a_server_restarted_with_a_smaller_limit_refuses_and_the_client_learns_it(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "t.db", extra=["--max-intermediate", str(LIMIT * 2)]).start()
+    try:
+        with tp.connect(srv.endpoint, timeout=5.0, retries=3, outage_budget_s=60) as c:
+            study = c.create_study("shrunk", space={"x": tp.Float(0, 1)})
+            trial = study.ask()
+            for step in range(LIMIT):
+                trial.report(0.1, step)
+            srv.stop()
+            srv = ServerProcess(srv.db, port=srv.port, extra=["--max-intermediate", str(LIMIT)]).start()
+            with pytest.raises(tp.InvalidArgumentError, match="max-intermediate 5"):
+                trial.report(0.2, LIMIT)
+            assert c.limits["max_intermediate"] == LIMIT  # the refusal named it
+            with pytest.raises(tp.InvalidArgumentError, match="max-intermediate 5"):
+                trial.report(0.2, LIMIT + 1, wait=False)  # refused by this very call, as after any refusal
+            trial.complete(0.5)
+            assert stored_steps(study, trial.number) == [float(s) for s in range(LIMIT)]
     finally:
         srv.stop()
 

@@ -244,9 +244,11 @@ class Client:
                 op,
             )
         except MessageTooLargeError as err:
-            limit = (err.data or {}).get("max_message_bytes")
-            if isinstance(limit, int) and limit != self.limits.get("max_message_bytes"):
-                self.limits = {**self.limits, "max_message_bytes": limit}  # the server's refusal says it changed
+            self._refusal_names_limit(err.data, "max_message_bytes")
+            raise
+        except InvalidArgumentError as err:
+            if isinstance(err.data, Mapping) and err.data.get("reason") == "max_intermediate":
+                self._refusal_names_limit(err.data, "max_intermediate")
             raise
         except TimeoutError as err:
             # The server closed the connection on this request each time it was resent: one over twice
@@ -254,6 +256,13 @@ class Client:
             if "dropped" in (err.data or {}) and self._relearn(chan):
                 self._check_size(op, payload, err, " (learnt again after the server closed the connection on it: its limit changed since connect)")
             raise
+
+    def _refusal_names_limit(self, data: Any, key: str) -> None:
+        """A server's refusal that names its ``key`` limit (``data[key]``): ``limits`` takes it when
+        it differs from what the client knew (the server was restarted, or another one took over)."""
+        limit = data.get(key) if isinstance(data, Mapping) else None
+        if isinstance(limit, int) and limit != self.limits.get(key):
+            self.limits = {**self.limits, key: limit}
 
     def _encode(self, message: dict[str, Any], channel: FailoverChannel | None = None) -> bytes:
         """``message`` packed as it is sent first. @raises MessageTooLargeError over the server's

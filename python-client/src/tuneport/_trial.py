@@ -581,6 +581,9 @@ class Trial(_OptunaV2Suggest):
         --max-intermediate``), and has taken none since: later reports wait for their answer, so
         that a refusal is raised by the report refused, not queued and warned of once per step. Not
         refused here unsent: a server restarted with a larger limit takes them."""
+        self._relearnt_at: int | None = None
+        """The ``client.limits["max_intermediate"]`` a report taken past it made the client ask
+        ``hello`` again at (``_taken_past_known_limit``): asked once per known value."""
         self._hypergradients_taken = False
         """The server took a report of this trial carrying hypergradients: its strategy reads them
         (one that does not refuses them, and a running trial's strategy is never switched)."""
@@ -1031,7 +1034,10 @@ class Trial(_OptunaV2Suggest):
         in Optuna (the value stays the first one); a lower step not reported yet is ``InvalidArgumentError``.
         A trial holds at most the server's ``--max-intermediate`` values (100,000 by default): a
         report of a new step past it raises ``InvalidArgumentError`` (``data["reason"] ==
-        "max_intermediate"``), nothing stored (with ``wait=False`` the refusal is raised by the next
+        "max_intermediate"``), nothing stored. The limit the server's ``hello`` gave
+        (``client.limits["max_intermediate"]``) makes a report past it wait for its answer, whatever
+        ``wait``, so its refusal is raised by that call (with a server that does not say it, older
+        than 2026-12-06, a ``wait=False`` refusal is raised by the next
         report, warned of once, and the refused steps leave ``intermediate`` then); later reports of the trial then wait for their answer, whatever
         ``wait``, so each one refused raises at once (one a server restarted with a larger limit
         takes goes on as usual); the trial can still be told.
@@ -1095,7 +1101,8 @@ class Trial(_OptunaV2Suggest):
             self.study._warn_pbt_without_checkpoint(self.number, s)
         # A trial the server refused a report of past its limit: each later report waits for its
         # answer (raised here if refused again; taken by a server restarted with a larger limit).
-        wait = wait or self._intermediate_full
+        # So does one past the limit the server's hello gave (client.limits), the first one included.
+        wait = wait or self._intermediate_full or self._past_known_limit(s)
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:
@@ -1114,6 +1121,7 @@ class Trial(_OptunaV2Suggest):
         decision = Decision.from_wire(result["decision"])
         if not self.intermediate or self.intermediate[-1][0] != s:
             self.intermediate.append((float(s), float(v)))
+            self._taken_past_known_limit()
         self._apply_decision(decision)
         # An exploit a non-blocking report got and nobody returned yet still has to be loaded.
         combined, self._unreturned = _combined([*self._unreturned, decision]), []
@@ -1121,6 +1129,26 @@ class Trial(_OptunaV2Suggest):
         if decision.action == "prune" and raise_on_prune:
             raise TrialPruned(decision.reason or f"trial {self.number} pruned at step {s}")
         return combined
+
+    def _past_known_limit(self, step: float) -> bool:
+        """Whether a report of a new ``step`` would be past the server's per-trial limit as
+        ``client.limits`` knows it (``max_intermediate``, from ``hello``; absent from a server older
+        than 2026-12-06, which makes this False). Such a report waits for its answer, so that a
+        refusal is raised by it; it is never refused here unsent: a server restarted with a larger
+        limit takes it (``_taken_past_known_limit``)."""
+        limit = self.study.client.limits.get("max_intermediate")
+        new = not self.intermediate or self.intermediate[-1][0] != step
+        return isinstance(limit, int) and new and len(self.intermediate) >= limit
+
+    def _taken_past_known_limit(self) -> None:
+        """The server took a report that put this trial past ``client.limits["max_intermediate"]``:
+        its limit is larger than the client knew (a restart, a failover), so the limits are asked
+        again (once per known value: a server that still says it changes nothing more)."""
+        client = self.study.client
+        limit = client.limits.get("max_intermediate")
+        if isinstance(limit, int) and len(self.intermediate) > limit and self._relearnt_at != limit:
+            self._relearnt_at = limit
+            client._relearn()
 
     def _check_hypergradient_names(self, names: Sequence[str]) -> None:
         """Refuses a hypergradient the server's ``hypergradient`` strategy would ignore (it only
