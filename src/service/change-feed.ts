@@ -41,6 +41,11 @@ export class ChangeFeed {
     );
   }
 
+  /** Re-checks every pending `waitUntil` now, announcing nothing (a study this server gave up to another). */
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
   /** Calls `listener` after every committed change. Keep it cheap; it must not throw. Returns the unsubscribe function. */
   subscribe(listener: (change: StudyChange) => void): () => void {
     this.listeners.add(listener);

@@ -55,12 +55,12 @@ describe("plot cache", () => {
 
   it("does not serve a deleted study's plot to a new study of the same name", async () => {
     const before = await svc.execute("plot", { study: "s", kind: "history" });
-    const version = svc.versionOf("s");
+    const version = await svc.versionOf("s");
     await svc.execute("delete_study", { study: "s" });
     await svc.execute("create_study", { name: "s", space, strategy: "random", seed: 4 });
     await addTrials("s", 12);
     // The same version number as the deleted study's: only the study's identity tells them apart.
-    expect(svc.versionOf("s")).toBe(version);
+    expect(await svc.versionOf("s")).toBe(version);
     const recreated = await svc.execute("plot", { study: "s", kind: "history" });
     expect(renders).toBe(2);
     expect(Buffer.from(recreated.png).equals(Buffer.from(before.png))).toBe(false);

@@ -507,7 +507,7 @@ describe.each(storageBackends(inject("pgUrl")))("StudyService on %s", (backend: 
 
   it("wakes progress waiters on change and times out otherwise", async () => {
     await svc.createStudy({ name: "s", space: SPACE });
-    const v0 = svc.versionOf("s");
+    const v0 = await svc.versionOf("s");
     let settled = false;
     const quiet = svc.waitForChange("s", v0, 50).finally(() => (settled = true));
     await new Promise((r) => setImmediate(r));

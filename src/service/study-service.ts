@@ -172,7 +172,7 @@ export class StudyService {
           svc.log.warn({ study: name, reason: err.message }, "gave up a study another server took over");
           const s = svc.studies.get(name);
           if (s) (s.deleted = true), svc.studies.delete(name);
-          svc.pipeline.lose(name);
+          svc.pipeline.lose(name), svc.feed.wake(); // a wait on it ends (ownership `use` then names the new owner)
         },
         serves: (name) => svc.studies.has(name),
       },
@@ -571,20 +571,21 @@ export class StudyService {
   }
 
   // ---------------------------------------------------------------- the change feed
-
   /**
    * Resolves when the study changed since `sinceVersion` (or was deleted), after `timeoutMs`, or
-   * when `signal` aborts (a cancelled wait leaves nothing behind). Returns the current version.
+   * when `signal` aborts (a cancelled wait leaves nothing behind): the current version. Served here
+   * first as every op is (ownership `use`): a study lost meanwhile ends it naming its owner.
    */
   async waitForChange(studyName: string, sinceVersion: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    const s = this.getState(studyName);
-    await this.feed.waitUntil(() => s.version !== sinceVersion || s.deleted, timeoutMs, signal);
-    return s.version;
+    return this.ownership.use(studyName, false, async () => {
+      const s = this.getState(studyName);
+      await this.feed.waitUntil(() => s.version !== sinceVersion || s.deleted, timeoutMs, signal);
+      return s.version;
+    });
   }
 
-  versionOf(studyName: string): number {
-    return this.getState(studyName).version;
-  }
+  /** The study's version; served here first as every op is (several servers: loaded, or UNAVAILABLE naming its owner). */
+  async versionOf(studyName: string): Promise<number> { return this.ownership.use(studyName, false, async () => this.getState(studyName).version); } // prettier-ignore
 
   /** Calls `listener` after every committed change to any study. Returns the function that unsubscribes. */
   onChange(listener: (change: StudyChange) => void): () => void {
