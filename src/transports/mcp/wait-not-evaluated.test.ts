@@ -95,6 +95,20 @@ it("a study deleted while the wait reads its trials ends the wait as deleted, no
   expect(r.structuredContent).toMatchObject({ deleted: true });
 });
 
+it("a study deleted just before the wait goes back to waiting ends it as deleted, not 'no study named'", async () => {
+  await service.execute("create_study", { name: "e", space: SPACE, strategy: "random", seed: 1 });
+  await service.execute("ask", { study: "e" });
+  // The delete lands between the wait's last read and its next wait for a change.
+  const wait = backend.waitForChange.bind(backend);
+  backend.waitForChange = async (...args) => {
+    await service.execute("delete_study", { study: "e" });
+    return wait(...args);
+  };
+  const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "e", timeout_s: 50, min_finished: 1 } })) as CallToolResult;
+  expect(r.isError, textOf(r)).toBeFalsy();
+  expect(r.structuredContent).toMatchObject({ deleted: true });
+});
+
 it("counts from the study's own finishes: no trial is read while waiting, however many are queued", async () => {
   await service.execute("create_study", { name: "q", space: SPACE, strategy: "random", seed: 1 });
   // An old queued trial before the running ones: the count once read every trial from it on at each finish.

@@ -189,8 +189,14 @@ async function waitRun(
   while (!extra.signal.aborted && stuck === null) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
-    // The wait ends early when the server stops, so the caller still gets an answer.
-    version = await Promise.race([backend.waitForChange(a.study, version, remaining, extra.signal), calls.stopped.then(() => version)]);
+    // The wait ends early when the server stops, so the caller still gets an answer. A study
+    // deleted since the last look is NOT_FOUND here already: deleted, as below.
+    const changed = backend.waitForChange(a.study, version, remaining, extra.signal).catch((err: unknown) => {
+      if (isTuneportError(err) && err.code === "NOT_FOUND") return (deleted = true), version;
+      throw err;
+    });
+    version = await Promise.race([changed, calls.stopped.then(() => version)]);
+    if (deleted) break;
     if (calls.stopping) return stoppingResult();
     // Cancelled by the client (notifications/cancelled): its answer is never sent, so end here and
     // free this call's place among the MAX_CONCURRENT_WAITS at once.
