@@ -41,7 +41,9 @@ export class ZmqClient {
    * unsent, as the server would refuse it. The server disconnects a peer whose frame is over twice
    * it, without a reply, so `tuneport mcp --connect` answered an agent's 3 MB `create_study`
    * "no reply ... is the server running?" after its timeout, not MESSAGE_TOO_LARGE. Asked again
-   * before a request over it is refused (`request`): a restarted server may have another.
+   * before a request over it is refused (`request`): a restarted server may have another; and
+   * taken from a MESSAGE_TOO_LARGE that names a smaller one. (A request over twice a smaller limit
+   * of a restarted server is still dropped unanswered: UNAVAILABLE after the timeout.)
    */
   private maxMessageBytes: number | null = null;
 
@@ -109,6 +111,9 @@ export class ZmqClient {
         else {
           const e = (msg.error ?? {}) as { code?: string; message?: string; data?: Record<string, unknown> };
           const code = (e.code && e.code in ERROR_CODES ? e.code : "INTERNAL") as ErrorCode;
+          // A refusal naming another limit (the server restarted with a smaller one): learnt here.
+          const limit = e.data?.max_message_bytes;
+          if (code === "MESSAGE_TOO_LARGE" && typeof limit === "number" && Number.isSafeInteger(limit) && limit > 0) this.maxMessageBytes = limit;
           p.reject(new TuneportError(code, e.message ?? "request failed", e.data));
         }
       }
