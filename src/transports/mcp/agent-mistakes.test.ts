@@ -224,14 +224,30 @@ describe("a study that hands out no trials says why", () => {
 });
 
 describe("wait_for_progress on a study that can finish no more trials", () => {
+  /**
+   * Runs `step` as the tool first waits for a change, after it has read the counts it starts from:
+   * a tell sent beside the call could land before that read (then the wait counted from after it).
+   */
+  const onceWaiting = (step: () => Promise<unknown>): void => {
+    const { backend } = rig;
+    const wait = backend.waitForChange.bind(backend);
+    let next: (() => Promise<unknown>) | undefined = step;
+    backend.waitForChange = (...args) => {
+      const waiting = wait(...args);
+      const run = next;
+      next = undefined;
+      void run?.();
+      return waiting;
+    };
+  };
+
   it("returns when the last trial finishes under a spent budget, not at the timeout, and says why", async () => {
     await call("create_study", { name: "w", space: SPACE, max_trials: 1, strategy: "random" });
     const asked = await call("ask_trial", { study: "w" });
     const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
-    // Waits for 5 finishes over at most 50 s; only one trial can ever finish.
-    const waiting = call("wait_for_progress", { study: "w", min_finished: 5, timeout_s: 50 });
-    await call("tell_trial", { study: "w", trial, token, value: 0.3 });
-    const r = await waiting;
+    // Waits for 5 finishes over at most 50 s; only one trial can ever finish (told once the wait has read its start).
+    onceWaiting(() => call("tell_trial", { study: "w", trial, token, value: 0.3 }));
+    const r = await call("wait_for_progress", { study: "w", min_finished: 5, timeout_s: 50 });
     expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
     expect(textOf(r)).toMatch(/^No further progress possible \(waited [0-9.]+s\): 1 trial finished \(wanted 5\)/);
     expect(textOf(r)).toContain("because the study's budget is spent (1 of max_trials 1 trial asked)");
@@ -242,10 +258,9 @@ describe("wait_for_progress on a study that can finish no more trials", () => {
     const asked = await call("ask_trial", { study: "s" });
     const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
     await call("stop_study", { study: "s" });
-    // The running trial can still finish: the wait waits for it.
-    const waiting = call("wait_for_progress", { study: "s", min_finished: 2, timeout_s: 50 });
-    await call("tell_trial", { study: "s", trial, token, value: 0.3 });
-    const r = await waiting;
+    // The running trial can still finish: the wait waits for it (told once the wait has read its start).
+    onceWaiting(() => call("tell_trial", { study: "s", trial, token, value: 0.3 }));
+    const r = await call("wait_for_progress", { study: "s", min_finished: 2, timeout_s: 50 });
     expect(r.structuredContent).toMatchObject({ timed_out: false, stuck: true, finished: 1 });
     expect(textOf(r)).toContain("because the study is stopped (stop_study): call resume_study");
     const again = await call("wait_for_progress", { study: "s", timeout_s: 50 });
