@@ -223,9 +223,12 @@ function nextStep(err: TuneportError): string {
           ? "The change was applied, once: read it back (describe_study, get_trial) instead of calling again."
           : "Ask for less: a smaller limit, or fields and params to narrow the trials.";
     case "UNAVAILABLE":
-      return d.outcome_unknown
-        ? "The change may have been applied: check first (describe_study, list_trials or get_trial), and call again only if it is not there."
-        : "The server is busy, starting or unreachable; retry in a few seconds.";
+      if (d.outcome_unknown) return "The change may have been applied: check first (describe_study, list_trials or get_trial), and call again only if it is not there.";
+      // Several servers on one PostgreSQL database: "resend it (same id)" is the protocol clients'
+      // redirect, which MCP does not follow (docs/SCALING.md); an agent repeats its call.
+      if (d.reason === "moved" && typeof d.endpoint === "string" && d.endpoint !== "")
+        return `Another server serves this study now: call again (it may come back here once that server is gone), or work on it through that server (tuneport mcp --connect ${d.endpoint}).`;
+      return "The server is busy, starting, unreachable or changing hands with another server; retry in a few seconds.";
     default:
       return "This is a server problem; retrying may not help.";
   }

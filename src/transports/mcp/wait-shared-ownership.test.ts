@@ -16,6 +16,7 @@ import { postgresBackend } from "../../testing/storage-backends.js";
 import { SharedOwnership } from "../../service/ownership.js";
 import { StudyService } from "../../service/study-service.js";
 import { serviceBackend } from "./backend.js";
+import { errorResult } from "./format.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 
@@ -64,6 +65,9 @@ it("the version wait_for_progress reads first loads a study stored but not yet s
   const moved = await errorOf(serviceBackend(b.svc).version("s"));
   expect(moved.code).toBe("UNAVAILABLE");
   expect(moved.data?.reason).toBe("moved");
+  // What an agent reads: MCP follows no redirect, so not the protocol's "resend it (same id)" alone.
+  const text = (errorResult(moved).content[0] as { text: string }).text;
+  expect(text).toMatch(/\nNext step: Another server serves this study now: call again .*tuneport mcp --connect tcp:\/\/a:1\)/);
   // Once 'a' hands it back (it stops), 'b' serves it from its first read, the version included.
   await a.svc.close();
   const v = await serviceBackend(b.svc).version("s");
