@@ -12,6 +12,7 @@ import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { SharedOwnership } from "./ownership.js";
 import { StudyService } from "./study-service.js";
+import { waitFor } from "../testing/waits.js";
 
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
 const LOCK_KEY = 58_058_001;
@@ -21,16 +22,6 @@ const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
 });
-
-/** Polls `cond` until it holds; throws past `limitMs` (a hang guard, not a speed check). */
-async function waitFor(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("ownership renewals on a slow database", () => {
   const backend = postgresBackend(inject("pgUrl"));

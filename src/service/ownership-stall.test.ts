@@ -15,6 +15,7 @@ import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { SharedOwnership } from "./ownership.js";
 import { StudyService } from "./study-service.js";
+import { tuneportErrorOf, waitFor } from "../testing/waits.js";
 
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
 const IDLE_MS = 300;
@@ -90,26 +91,6 @@ async function server(location: string, name: string, ttlMs: number, lazyCommitM
   return s;
 }
 
-/** Polls `cond` until it holds; throws past `limitMs` (a hang guard, not a speed check). */
-async function waitFor(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await cond().catch(() => false)) return;
-    if (Date.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function errorOf(p: Promise<unknown>): Promise<TuneportError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TuneportError) return e;
-    throw e;
-  }
-  throw new Error("expected a TuneportError");
-}
-
 /** Until PostgreSQL has ended the session `pid` (its idle-in-transaction timeout). */
 async function sessionEnded(observer: PostgresStorage, pid: number): Promise<void> {
   await waitFor(async () => (await observer.pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid])).rowCount === 0, 30_000);
@@ -165,7 +146,7 @@ describe("a server stalled between two statements of a commit batch past the idl
     // A wakes up.
     a.store.paused = false;
     stall.resume();
-    const err = await errorOf(tell);
+    const err = await tuneportErrorOf(tell);
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
     // Before the fix A stopped here (a failed commit, then the lost study: both fatal).
@@ -177,7 +158,7 @@ describe("a server stalled between two statements of a commit batch past the idl
     expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("RUNNING");
     // A serves its other study on (renewed again: the rows of "t" are A's once more) and redirects "s".
     await waitFor(async () => (await a.svc.execute("ask", { study: "t" })).trial.number >= 0, 50 * ttl);
-    expect((await errorOf(a.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
+    expect((await tuneportErrorOf(a.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
     // The client resends the tell (same id) to the new owner: applied there, once.
     await b.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" });
     expect((await b.svc.execute("trial", { study: "s", trial: q.trial.number })).trial.state).toBe("COMPLETE");
@@ -236,7 +217,7 @@ describe("a server stalled between two statements of a commit batch past the idl
     await a.ownership.recheck();
     await waitFor(async () => (await a.svc.execute("get_study", { study: "s" })).study.name === "s", 50 * ttl);
     unlock();
-    expect((await errorOf(tell)).code).toBe("UNAVAILABLE");
+    expect((await tuneportErrorOf(tell)).code).toBe("UNAVAILABLE");
     await a.svc.close();
     // Before the fix the tell ran on the state A had lost and its change was committed under the new
     // epoch: the trial's value became 1, where B had stored 7.

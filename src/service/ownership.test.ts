@@ -12,6 +12,7 @@ import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { SharedOwnership } from "./ownership.js";
 import { StudyService } from "./study-service.js";
+import { tuneportErrorOf, waitFor } from "../testing/waits.js";
 
 const TTL_MS = 400;
 const SPACE = { x: { type: "float", low: -5, high: 5 }, y: { type: "float", low: -5, high: 5 } };
@@ -103,26 +104,6 @@ async function kill(s: Server): Promise<void> {
   await s.storage.close();
 }
 
-async function codeOf(p: Promise<unknown>): Promise<TuneportError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TuneportError) return e;
-    throw e;
-  }
-  throw new Error("expected a TuneportError");
-}
-
-/** Polls `cond` until it holds; throws past `limitMs` (a hang guard, not a speed check). */
-async function waitFor(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await cond().catch(() => false)) return;
-    if (Date.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Retries `op` at `s` until it stops answering UNAVAILABLE (the study is taken over); returns the ms it took. */
 async function untilServed(s: Server, study: string, limitMs: number): Promise<number> {
   const t0 = Date.now();
@@ -155,11 +136,11 @@ describe("several servers on one PostgreSQL database", () => {
     const b = await server(loc, "b");
     await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 1 });
     await b.svc.execute("create_study", { name: "t", space: SPACE, seed: 1 });
-    const moved = await codeOf(b.svc.execute("ask", { study: "s" }));
+    const moved = await tuneportErrorOf(b.svc.execute("ask", { study: "s" }));
     expect(moved.code).toBe("UNAVAILABLE");
     expect(moved.data).toMatchObject({ reason: "moved", study: "s", endpoint: "tcp://a:1" });
     // Creating a name another server holds is redirected too: no second study of that name.
-    expect((await codeOf(b.svc.execute("create_study", { name: "s", load_if_exists: true }))).data?.endpoint).toBe("tcp://a:1");
+    expect((await tuneportErrorOf(b.svc.execute("create_study", { name: "s", load_if_exists: true }))).data?.endpoint).toBe("tcp://a:1");
     // Listing shows every study, whichever server serves it; another server's as its owner shows it
     // (from SQL summaries: counts, best trial, define-by-run parameters), without loading its trials.
     for (let i = 0; i < 4; i++) {
@@ -202,7 +183,7 @@ describe("several servers on one PostgreSQL database", () => {
     const a = await server(loc, "a");
     const b = await server(loc, "b");
     const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}`);
-    for (const g of ghosts.slice(0, 10)) expect((await codeOf(a.svc.execute("get_study", { study: g }))).code).toBe("NOT_FOUND");
+    for (const g of ghosts.slice(0, 10)) expect((await tuneportErrorOf(a.svc.execute("get_study", { study: g }))).code).toBe("NOT_FOUND");
     const leases = ghosts.map((study) => ({ study, trial: 0, token: "t" }));
     const finds = a.store.finds;
     const hb = await a.svc.execute("heartbeat", { leases });
@@ -214,7 +195,7 @@ describe("several servers on one PostgreSQL database", () => {
     // Creating a name claims it; a read of a study that exists goes to its owner.
     await a.svc.execute("create_study", { name: "ghost-3", space: SPACE, seed: 1 });
     expect(a.ownership.heldNames()).toEqual(["ghost-3"]);
-    expect((await codeOf(b.svc.execute("get_study", { study: "ghost-3" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    expect((await tuneportErrorOf(b.svc.execute("get_study", { study: "ghost-3" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
     expect(await rows()).toEqual(["ghost-3"]);
     // In a heartbeat, the one study that exists is looked up alone, and found served by a.
     const bFinds = b.store.finds;
@@ -229,7 +210,7 @@ describe("several servers on one PostgreSQL database", () => {
     const a = await server(loc, "a");
     // `tuneport import` on PostgreSQL holds the name as a server would, with no endpoint (cli/export-import.ts).
     expect(await a.store.claim("imp", "import-1", "", 60_000)).toMatchObject({ held: true });
-    const err = await codeOf(a.svc.execute("create_study", { name: "imp", space: SPACE, seed: 1 }));
+    const err = await tuneportErrorOf(a.svc.execute("create_study", { name: "imp", space: SPACE, seed: 1 }));
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.data).toMatchObject({ reason: "moved", study: "imp", endpoint: "" });
     expect(err.message).toMatch(/study 'imp' is held by a process that serves no requests \(a 'tuneport import' writing it\)/);
@@ -241,7 +222,7 @@ describe("several servers on one PostgreSQL database", () => {
     const b = await server(loc, "b", 60_000);
     const rows = async () => (await a.storage.pool.query<{ name: string }>("SELECT name FROM study_owners ORDER BY name")).rows.map((r) => r.name);
     const BAD = { x: { type: "float", low: 5, high: -5 } }; // passes the schema, refused by the service
-    for (let i = 0; i < 5; i++) expect((await codeOf(a.svc.execute("create_study", { name: `bad-${i}`, space: BAD }))).code).toBe("INVALID_ARGUMENT");
+    for (let i = 0; i < 5; i++) expect((await tuneportErrorOf(a.svc.execute("create_study", { name: `bad-${i}`, space: BAD }))).code).toBe("INVALID_ARGUMENT");
     expect(a.ownership.heldNames()).toEqual([]);
     await waitFor(async () => (await rows()).length === 0, 10_000);
     // Free again: another server creates it (a claim held by a would have redirected b to a).
@@ -383,7 +364,7 @@ describe("several servers on one PostgreSQL database", () => {
     // the fence, the renewal that follows finds the study lost, and the tell is neither written nor
     // acknowledged but redirected to the new owner.
     a.store.paused = false;
-    const late = await codeOf(a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" }));
+    const late = await tuneportErrorOf(a.svc.execute("tell", { study: "s", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 1 }, { requestId: "late" }));
     expect(late.data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
     // Before, A stopped (fatal) once it found the study lost, and every other study it served with it.
     expect(a.fatal).toEqual([]);
@@ -411,8 +392,8 @@ describe("several servers on one PostgreSQL database", () => {
       await b.svc.execute("ask", { study: "s" });
       expect((await b.svc.execute("get_study", { study: "s" })).study.n_trials).toBe(2);
       // Before the fix A answered both from memory: one trial, a study B had moved on from.
-      expect((await codeOf(a.svc.execute("get_study", { study: "s" }))).code).toBe("UNAVAILABLE");
-      expect((await codeOf(a.svc.execute("list_studies", {}))).code).toBe("UNAVAILABLE");
+      expect((await tuneportErrorOf(a.svc.execute("get_study", { study: "s" }))).code).toBe("UNAVAILABLE");
+      expect((await tuneportErrorOf(a.svc.execute("list_studies", {}))).code).toBe("UNAVAILABLE");
     } finally {
       a.store.stall = null;
       release();
@@ -471,7 +452,7 @@ describe("several servers on one PostgreSQL database", () => {
     b.store.down = false;
     const renewed = b.store.renewals;
     await waitFor(async () => b.store.renewals > renewed, 50 * ttl);
-    const err = await codeOf(b.svc.execute("get_study", { study: "s" }));
+    const err = await tuneportErrorOf(b.svc.execute("get_study", { study: "s" }));
     // Before the fix B took the study over here, and A stopped at its next renewal (fatal).
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
@@ -496,12 +477,12 @@ describe("several servers on one PostgreSQL database", () => {
     b.store.stall = new Promise<void>((r) => (release = r));
     await new Promise((r) => setTimeout(r, 2.5 * ttl));
     // Before the fix B took the study over during the stall (nothing had failed), and A stopped.
-    expect((await codeOf(b.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    expect((await tuneportErrorOf(b.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
     b.store.stall = null;
     release();
     const renewed = b.store.renewals;
     await waitFor(async () => b.store.renewals > renewed, 50 * ttl);
-    expect((await codeOf(b.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
+    expect((await tuneportErrorOf(b.svc.execute("get_study", { study: "s" }))).data).toMatchObject({ reason: "moved", endpoint: "tcp://a:1" });
     a.store.paused = false;
     const aRenewed = a.store.renewals;
     await waitFor(async () => a.store.renewals > aRenewed + 1, 50 * ttl);

@@ -7,46 +7,18 @@
  * acknowledged for a write that another server's takeover then never saw. It must stay fatal.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
-import type { Study, StudyConfig } from "../../domain/trial.js";
-import { type StoredTrial, committed } from "../storage.js";
+import { committed } from "../storage.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
+import { storedStudy, storedTrial } from "../../testing/stored-records.js";
 import { PostgresStorage } from "./postgres-storage.js";
+import { waitFor } from "../../testing/waits.js";
 
-const CONFIG = { directions: ["minimize"], direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } }, leaseTtlS: 30 } as unknown as StudyConfig;
-const study = (id: number, name: string): Study => ({ id, name, config: CONFIG, userAttrs: {}, createdAt: 1_700_000_000_000 });
-const trial = (id: number, number: number): StoredTrial => ({
-  id,
-  studyId: 1,
-  number,
-  state: "RUNNING",
-  params: { x: 0.5 },
-  distributions: { x: { type: "float", low: 0, high: 1 } },
-  value: null,
-  values: null,
-  constraints: null,
-  intermediate: [],
-  userAttrs: {},
-  systemAttrs: {},
-  createdAt: 1_700_000_001_000,
-  startedAt: 1_700_000_001_000,
-  finishedAt: null,
-  lease: { token: `tok-${number}`, expiresAt: 1_700_000_031_000 },
-} as unknown as StoredTrial);
 
 const LOCK_KEY = 58_058_062;
 const opened: PostgresStorage[] = [];
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close().catch(() => undefined);
 });
-
-async function waitFor(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("a commit whose session ends", () => {
   const backend = postgresBackend(inject("pgUrl"));
@@ -57,7 +29,7 @@ describe("a commit whose session ends", () => {
     const a = await PostgresStorage.open({ url, poolSize: 2, commitChunkChars: 64 });
     const b = await PostgresStorage.open({ url, poolSize: 2 });
     opened.push(a, b);
-    await a.commit([{ kind: "insert-study", study: study(1, "s") }]);
+    await a.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
     // A deferred trigger runs inside COMMIT: it waits there on a lock this test holds.
     await b.pool.query(
       `CREATE FUNCTION hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${LOCK_KEY}); RETURN NULL; END $$;
@@ -66,7 +38,7 @@ describe("a commit whose session ends", () => {
     const holder = await b.pool.connect();
     await holder.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
     try {
-      const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: trial(i, i - 1) })));
+      const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: storedTrial(i, i - 1) })));
       batch.catch(() => undefined);
       let pid = 0;
       await waitFor(async () => {
@@ -94,7 +66,7 @@ describe("a commit whose session ends", () => {
     const a = await PostgresStorage.open({ url, poolSize: 2, commitChunkChars: 64 });
     const b = await PostgresStorage.open({ url, poolSize: 2 });
     opened.push(a, b);
-    await a.commit([{ kind: "insert-study", study: study(1, "s") }]);
+    await a.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
     // The same wait, in a statement of the transaction instead of its COMMIT.
     await b.pool.query(
       `CREATE FUNCTION hold_call() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${LOCK_KEY}); RETURN NULL; END $$;
@@ -103,7 +75,7 @@ describe("a commit whose session ends", () => {
     const holder = await b.pool.connect();
     await holder.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
     try {
-      const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: trial(i, i - 1) })));
+      const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: storedTrial(i, i - 1) })));
       batch.catch(() => undefined);
       let pid = 0;
       await waitFor(async () => {

@@ -11,41 +11,11 @@
 import { type Server, connect, createServer } from "node:net";
 import type pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import type { Study, StudyConfig } from "../../domain/trial.js";
-import type { StoredTrial } from "../storage.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
+import { storedStudy, storedTrial } from "../../testing/stored-records.js";
 import { PgOwnershipStore } from "./pg-ownership.js";
 import { PostgresStorage } from "./postgres-storage.js";
 
-const CONFIG: StudyConfig = {
-  directions: ["minimize"],
-  direction: "minimize",
-  space: { x: { type: "float", low: 0, high: 1 } },
-  strategy: { name: "random", options: {} },
-  scheduler: null,
-  seed: 1,
-  retry: { maxRetries: 0, retryOnFail: false, keepIntermediate: false },
-  leaseTtlS: 30,
-};
-const study = (id: number, name: string): Study => ({ id, name, config: CONFIG, userAttrs: {}, createdAt: 1_700_000_000_000 });
-const trial = (id: number, number: number): StoredTrial => ({
-  id,
-  studyId: 1,
-  number,
-  state: "RUNNING",
-  params: { x: 0.5 },
-  distributions: { x: CONFIG.space.x! },
-  value: null,
-  values: null,
-  constraints: null,
-  intermediate: [],
-  userAttrs: {},
-  systemAttrs: {},
-  createdAt: 1_700_000_001_000,
-  startedAt: 1_700_000_001_000,
-  finishedAt: null,
-  lease: { token: `tok-${number}`, expiresAt: 1_700_000_031_000 },
-});
 
 const opened: PostgresStorage[] = [];
 afterEach(async () => {
@@ -90,9 +60,9 @@ describe("a server stalled inside a commit's transaction", () => {
     const a = await PostgresStorage.open({ url, poolSize: 2, commitChunkChars: 64 });
     const b = await PostgresStorage.open({ url, poolSize: 2 });
     opened.push(a, b);
-    await a.commit([{ kind: "insert-study", study: study(1, "s") }]);
+    await a.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
     const stall = stallSecondCall(a);
-    const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: trial(i, i - 1) })));
+    const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: storedTrial(i, i - 1) })));
     batch.catch(() => undefined);
     const pid = await stall.stalled;
     // Before the fix the session's end was an 'error' event nobody listened to: an uncaught
@@ -103,7 +73,7 @@ describe("a server stalled inside a commit's transaction", () => {
     await expect(batch).rejects.toThrow();
     expect(await b.loadTrials(1)).toEqual([]);
     // A's pool works on: the broken connection was dropped, not handed out again.
-    await a.commit([{ kind: "insert-trial", trial: trial(9, 0) }]);
+    await a.commit([{ kind: "insert-trial", trial: storedTrial(9, 0) }]);
     expect((await b.loadTrials(1)).map((t) => t.id)).toEqual([9]);
   }, 30_000);
 
@@ -118,10 +88,10 @@ describe("a server stalled inside a commit's transaction", () => {
     sa.setFence("A", held);
     expect(await sa.claim("s", "A", "tcp://a:1", 60_000)).toEqual({ held: true, epoch: 1 });
     held.set("s", 1);
-    await a.commit([{ kind: "insert-study", study: study(1, "s") }]);
+    await a.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
 
     const stall = stallSecondCall(a);
-    const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: trial(i, i - 1) })));
+    const batch = a.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: storedTrial(i, i - 1) })));
     batch.catch(() => undefined);
     await stall.stalled; // the first call ran: A's transaction holds the owner row FOR SHARE
     // A's lease on the name runs out (as it does while A is stopped), and B takes the study over.
@@ -141,7 +111,7 @@ describe("a server stalled inside a commit's transaction", () => {
     const url = backend.location();
     const st = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 200 });
     opened.push(st);
-    await st.commit([{ kind: "insert-study", study: study(1, "s") }, { kind: "insert-trial", trial: trial(1, 0) }]);
+    await st.commit([{ kind: "insert-study", study: storedStudy(1, "s") }, { kind: "insert-trial", trial: storedTrial(1, 0) }]);
     const n = 200_000;
     await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
     const [t] = await st.loadTrials(1);
@@ -159,7 +129,7 @@ describe("a server stalled inside a commit's transaction", () => {
     const st = await PostgresStorage.open({ url: url.replace(/host=[^&]*/, "host=127.0.0.1").replace(/port=[0-9]+/, `port=${proxy.port}`), poolSize: 1, idleInTransactionMs: 300 });
     opened.push(st);
     try {
-      await st.commit([{ kind: "insert-study", study: study(1, "s") }, { kind: "insert-trial", trial: trial(1, 0) }]);
+      await st.commit([{ kind: "insert-study", study: storedStudy(1, "s") }, { kind: "insert-trial", trial: storedTrial(1, 0) }]);
       await st.commit([{ kind: "add-intermediate", trialId: 1, step: 0, value: 0 }]); // the named statement is prepared
       const n = 60_000; // about 1.2 MB of parameters, sent at about 1.3 MB/s
       await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));

@@ -17,6 +17,7 @@ import { SharedOwnership } from "../../service/ownership.js";
 import { StudyService } from "../../service/study-service.js";
 import { serviceBackend } from "./backend.js";
 import { errorResult } from "./format.js";
+import { tuneportErrorOf } from "../../testing/waits.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
 
@@ -46,23 +47,13 @@ async function server(location: string, name: string, ttlMs = 60_000): Promise<{
   return { svc, store };
 }
 
-async function errorOf(p: Promise<unknown>): Promise<TuneportError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TuneportError) return e;
-    throw e;
-  }
-  throw new Error("expected a TuneportError");
-}
-
 it("the version wait_for_progress reads first loads a study stored but not yet served here, and names the owner of one served elsewhere", async () => {
   const location = postgresBackend(inject("pgUrl")).location();
   const a = await server(location, "a");
   await a.svc.execute("create_study", { name: "s", space: SPACE, strategy: "random", seed: 1 });
   // Another server holds 's': the answer names it, as get_study's does, not "no study named 's'".
   const b = await server(location, "b");
-  const moved = await errorOf(serviceBackend(b.svc).version("s"));
+  const moved = await tuneportErrorOf(serviceBackend(b.svc).version("s"));
   expect(moved.code).toBe("UNAVAILABLE");
   expect(moved.data?.reason).toBe("moved");
   // What an agent reads: MCP follows no redirect, so not the protocol's "resend it (same id)" alone.
@@ -73,7 +64,7 @@ it("the version wait_for_progress reads first loads a study stored but not yet s
   const v = await serviceBackend(b.svc).version("s");
   expect(typeof v).toBe("number");
   // A study that does not exist is still NOT_FOUND.
-  expect((await errorOf(serviceBackend(b.svc).version("nope"))).code).toBe("NOT_FOUND");
+  expect((await tuneportErrorOf(serviceBackend(b.svc).version("nope"))).code).toBe("NOT_FOUND");
 });
 
 it("a wait on a study this server loses ends then, naming the new owner, not at its timeout", async () => {
@@ -83,7 +74,7 @@ it("a wait on a study this server loses ends then, naming the new owner, not at 
   const backend = serviceBackend(a.svc);
   const v = await backend.version("s");
   // A 10-minute wait: it ends only because the study is lost (the test's own timeout catches a hang).
-  const waiting = errorOf(backend.waitForChange("s", v, 600_000));
+  const waiting = tuneportErrorOf(backend.waitForChange("s", v, 600_000));
   // 'a' stalls (its renewals write nothing), its row expires, and 'b' takes the study over. Once a
   // renewal found 's': a paused one answers as the last did (one made before 's' would lose it at once).
   while (!a.store.last.has("s")) await new Promise((r) => setTimeout(r, 20));
