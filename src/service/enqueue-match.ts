@@ -85,13 +85,13 @@ function canonical(p: Params): string {
   return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
 }
 
-/** enqueue's reply's `queue` and `trial_budget` (ops/schemas.ts `enqueueResult`). */
-export type QueueFacts = { queue: { ahead: number; queued: number } | null; trial_budget: { max_trials: number; used: number } | null };
+/** enqueue's reply's `queue`, `trial_budget` and `stopped` (ops/schemas.ts `enqueueResult`). */
+export type QueueFacts = { queue: { ahead: number; queued: number } | null; trial_budget: { max_trials: number; used: number } | null; stopped: boolean };
 
 /**
  * Where queued trial `t` stands, for enqueue's reply: how many queued trials ask hands out before
- * it (`s.waiting` is in the order ask serves, oldest first) and the study's max_trials budget,
- * read together under the study's write lock, so the enqueue_trial tool can say whether the
+ * it (`s.waiting` is in the order ask serves, oldest first), the study's max_trials budget and
+ * whether it is stopped, read together under the study's write lock, so the enqueue_trial tool can say whether the
  * budget reaches it (`pending`: the trial is about to join the queue's end).
  */
 export function queueFacts(s: StudyState, t: TrialRecord, pending = false): QueueFacts {
@@ -100,5 +100,6 @@ export function queueFacts(s: StudyState, t: TrialRecord, pending = false): Queu
   return {
     queue: at < 0 ? null : { ahead: at, queued: s.waiting.length + (pending ? 1 : 0) },
     trial_budget: max === undefined ? null : { max_trials: max, used: s.started },
+    stopped: s.study.stopped ?? false,
   };
 }

@@ -350,9 +350,9 @@ export class StudyService {
 
   async getStudy(a: S.StudyArgs): Promise<StudyView> { return (await this.readStudy(a)).study; }
 
-  /** get_study's answer: the view and the finished trials by how (study-state.ts `readOf`). */
-  async readStudy(a: S.StudyArgs): Promise<ReturnType<typeof readOf>> {
-    return this.pipeline.visible(readOf(this.getState(a.study)));
+  /** get_study's answer: the view and the finished trials by how (study-state.ts `readOf`), with the server's clock (`now`): a client under another clock (mcp --connect) compares trials' times with it. */
+  async readStudy(a: S.StudyArgs): Promise<ReturnType<typeof readOf> & { now: number }> {
+    return this.pipeline.visible({ ...readOf(this.getState(a.study)), now: this.now() / 1000 });
   }
 
   /** Every study; with several servers, those served elsewhere as last committed. */

@@ -467,6 +467,10 @@ export const getStudyResult = z.object({
       added: z.number().int().describe("results recorded with add_trial"),
     })
     .describe("the COMPLETE, PRUNED and FAIL trials by how they finished (their sum); what wait_for_progress counts"),
+  now: z
+    .number()
+    .optional()
+    .describe("the server's clock as it read the study, epoch seconds: compare the trials' times (finished_at, ...) with it, not with the client's clock; absent from a server older than 2026-12-06"),
 });
 export const listStudiesResult = z.object({
   studies: z.array(studyViewSchema),
@@ -495,6 +499,10 @@ export const enqueueResult = z.object({
     .nullable()
     .optional()
     .describe("the study's max_trials budget: the queued trial runs only if ahead < max_trials - used (while the study is not stopped); null without max_trials"),
+  stopped: z
+    .boolean()
+    .optional()
+    .describe("whether the study was stopped (stop_study) as the trial was queued: no ask gets it until resume_study; absent from a server older than 2026-12-06"),
 });
 export type EnqueueResult = z.output<typeof enqueueResult>;
 /** A trial view reduced by a `fields`/`params` projection; `number` is always there. */

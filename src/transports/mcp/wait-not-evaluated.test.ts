@@ -125,9 +125,10 @@ it("counts from the study's own finishes: no trial is read while waiting, howeve
   duringTheWait(running.map((r, i) => () => service.execute("tell", { study: "q", trial: r.trial.number, token: r.lease.token, state: "COMPLETE", value: i })));
   const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "q", timeout_s: 50, min_finished: 3 } })) as CallToolResult;
   expect(r.structuredContent).toMatchObject({ finished: 3, timed_out: false });
-  // get_study at the start and after each change; the trials once, for the answer's listing.
+  // get_study at the start and after each change; the trials once, for the answer's listing, then
+  // get_study to check that the listing was of the study the wait watched.
   expect(reads.filter((op) => op === "trials")).toHaveLength(1);
-  expect(reads.at(-1)).toBe("trials");
+  expect(reads.slice(-2)).toEqual(["trials", "get_study"]);
 });
 
 it("says to upgrade a server whose get_study has no finishes (mcp --connect to an older server)", async () => {
@@ -167,7 +168,8 @@ it("a study deleted and created again under its name while waiting ends the wait
   const r = (await client.callTool({ name: "wait_for_progress", arguments: { study: "d", timeout_s: 2, min_finished: 1 } })) as CallToolResult;
   expect(r.isError, textOf(r)).toBeFalsy();
   expect(r.structuredContent).toMatchObject({ deleted: true });
-  expect(textOf(r)).toBe("Study 'd' was deleted while waiting.");
+  expect(r.structuredContent).toMatchObject({ recreated: true });
+  expect(textOf(r)).toMatch(/^Study 'd' was deleted while waiting, and another study was created under its name/);
 });
 
 it("a wait on an empty study is not ended by a trial of another study created under its name meanwhile", async () => {

@@ -8,7 +8,7 @@ import { plural } from "../../../domain/format.js";
 import type { Finishes } from "../../../service/aggregates.js";
 import type { StudyView, TrialView } from "../../../service/views.js";
 import { type McpBackend, askedOverMcp } from "../backend.js";
-import { fitPrefix } from "../budget.js";
+import { fitPrefix, resultChars } from "../budget.js";
 import { compactTrial, isTuneportError, paramsField, trialLine, withoutDescriptions } from "../format.js";
 import { stoppingResult } from "../tool-calls.js";
 import { studyArg } from "./studies.js";
@@ -173,16 +173,22 @@ async function waitRun(
   // Evaluations only: another agent's cancel_trial or add_trial is counted apart. The service
   // counts the study's finishes by how (service/aggregates.ts `Finishes`), exactly, in the same
   // read as the study: the wait counts the change since its start.
-  const { study: first, finishes: start } = await backend.call("get_study", { study: a.study });
+  const { study: first, finishes: start, now: serverNow } = await backend.call("get_study", { study: a.study });
   // mcp --connect to a server from before get_study counted them: say so, not a TypeError.
   if ((start as Finishes | undefined) === undefined)
     throw new TuneportError("FAILED_PRECONDITION", "wait_for_progress needs a tuneport server whose get_study answers finishes: upgrade the server this MCP process connects to");
+  // When the wait began on the server's clock, which stamps finished_at: under mcp --connect this
+  // process's clock may differ (minutes, hours), and trials that finished during the wait went
+  // unlisted, or older ones were listed as new. This process's clock only for a server whose
+  // get_study does not say (older than its `now`).
+  const from = serverNow ?? started / 1000;
   let tally: Finishes = { evaluated: 0, cancelled: 0, added: 0 };
   let current = first;
   // A study that can finish no more trials (nothing running or queued, and every ask refused)
   // ends the wait at once instead of holding the agent's turn until the timeout.
   let stuck = await stuckCause(backend, current);
   let deleted = false;
+  let recreated = false;
   const progressToken = extra._meta?.progressToken;
   let reported = 0;
   log.debug({ study: a.study, timeout_s: a.timeout_s }, "wait_for_progress waiting");
@@ -209,7 +215,7 @@ async function waitRun(
       // Deleted and created again under its name between two looks: the new study's counts less
       // the old's are no progress (a negative "finished", and its trials listed as the old's).
       if (!sameStudy(first, start, now)) {
-        deleted = true;
+        deleted = recreated = true;
         break;
       }
       current = now.study;
@@ -238,31 +244,42 @@ async function waitRun(
     if (done >= a.min_finished) break;
     stuck = await stuckCause(backend, current);
   }
-  const gone = () => text(`Study '${a.study}' was deleted while waiting.`, { deleted: true });
-  if (deleted) return gone();
+  if (deleted) return goneResult(a.study, recreated);
   // The answer's own reads (the listing, the front, why nothing runs) can meet the study deleted too.
-  return waitAnswer(a, backend, budget, { started, tally, current, stuck }).catch((err: unknown) => {
-    if (isTuneportError(err) && err.code === "NOT_FOUND") return gone();
+  return waitAnswer(a, backend, budget, { started, from, tally, current, stuck, first, start }).catch((err: unknown) => {
+    if (isTuneportError(err) && err.code === "NOT_FOUND") return goneResult(a.study, false);
     throw err;
   });
 }
 
-/** wait_for_progress's answer once the wait ended: `tally` finished since `started`, the study as `current` shows it. */
+/** wait_for_progress's answer when the study it watched is gone: deleted, or deleted and another created under its name. */
+function goneResult(study: string, recreated: boolean): ReturnType<typeof text> {
+  return recreated
+    ? text(`Study '${study}' was deleted while waiting, and another study was created under its name: its trials are not the ones this wait watched (describe_study shows the new one).`, { deleted: true, recreated: true })
+    : text(`Study '${study}' was deleted while waiting.`, { deleted: true });
+}
+
+/** Where the wait began and what it saw (`waitRun`): `started` on this process's clock (ms), `from` on the server's (s). */
+type WaitEnd = { started: number; from: number; tally: Finishes; current: StudyView; stuck: string | null; first: StudyView; start: Finishes };
+
+/** The `trials` op's arguments of the wait's listing: finished trials, newest first (list_trials with the same continues it). */
+const finished = () => ({ states: ["COMPLETE" as const, "PRUNED" as const, "FAIL" as const], order_by: "number" as const, descending: true });
+
+/** wait_for_progress's answer once the wait ended: `tally` finished since `from`, the study as `current` shows it. */
 async function waitAnswer(
   a: { study: string; min_finished: number },
   backend: McpBackend,
   budget: Parameters<McpTool["run"]>[1]["budget"],
-  { started, tally, current, stuck }: { started: number; tally: Finishes; current: StudyView; stuck: string | null },
+  { started, from, tally, current, stuck, first, start }: WaitEnd,
 ): Promise<ReturnType<typeof text>> {
   const n = tally.evaluated;
   // Only the trials that can be shown are read (not the whole study: through --connect that
   // would ship every trial): the highest-numbered finished ones, which include the newly
-  // finished trials unless older trials finished in between; those are counted, not listed.
-  const page = await backend.call("trials", {
-    study: a.study, states: ["COMPLETE", "PRUNED", "FAIL"], order_by: "number", descending: true, limit: Math.min(1000, Math.max(50, 2 * n)),
-  });
+  // finished trials unless older trials finished in between; those are counted, and the answer's
+  // cursor continues the listing with list_trials.
+  const page = await backend.call("trials", { study: a.study, ...finished(), limit: Math.min(1000, Math.max(50, 2 * n)) });
   const newly = (page.trials as TrialView[])
-    .filter((t) => finishHow(t.state, t.system_attrs) === "evaluated" && t.finished_at !== null && t.finished_at * 1000 >= started - 1)
+    .filter((t) => finishHow(t.state, t.system_attrs) === "evaluated" && t.finished_at !== null && t.finished_at >= from)
     .sort((x, y) => x.number - y.number);
   const timedOut = n < a.min_finished;
   const waited = (Date.now() - started) / 1000;
@@ -280,10 +297,28 @@ async function waitAnswer(
     : "";
   // A multi-objective study has a front, not a best trial: its hypervolume says how it moved.
   const front = current.directions.length > 1 ? await backend.call("best_trials", { study: a.study }) : null;
-  const build = (k: number) => {
+  // The reads above went by name: a study deleted and created again under it since the loop's last
+  // look answered them with the new study's trials, listed as this one's. Study creation times only
+  // grow, so the study still being the one the wait began on now means it was during those reads.
+  if (!sameStudy(first, start, await backend.call("get_study", { study: a.study }))) return goneResult(a.study, true);
+  // The rest of the listing, when some finished trials are not shown: a list_trials cursor right
+  // after the last one shown, from the same query (a page of as many rows, its next_cursor).
+  const cursorAfter = async (shown: readonly TrialView[]): Promise<string | null> => {
+    if (shown.length === 0 || shown.length >= n) return null;
+    const at = page.trials.findIndex((t) => t.number === (shown[0] as TrialView).number);
+    return (await backend.call("trials", { study: a.study, ...finished(), limit: at + 1, fields: ["state"] })).next_cursor;
+  };
+  const build = (k: number, cursor: string | null) => {
     const shown = newly.slice(newly.length - k);
     const lines = [head + apart, ...shown.map((t) => trialLine(t))];
-    if (shown.length < n) lines.push(`(${n - shown.length} earlier ${n - shown.length === 1 ? "one" : "ones"} not shown, use list_trials with sort "number" and descending true)`);
+    if (shown.length < n) {
+      const rest = `${n - shown.length} earlier ${n - shown.length === 1 ? "one" : "ones"} not shown`;
+      lines.push(
+        cursor === null
+          ? `(${rest}, use list_trials with states ["COMPLETE", "PRUNED", "FAIL"], sort "number" and descending true)`
+          : `(${rest}: list_trials with states ["COMPLETE", "PRUNED", "FAIL"], sort "number", descending true and cursor "${cursor}" goes on from the last one shown; those finished at or after ${fmt(from)} (finished_at, the server's clock) finished during this wait)`,
+      );
+    }
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
     if (idleHint) lines.push(idleHint);
     return text(lines.join("\n"), {
@@ -295,13 +330,21 @@ async function waitAnswer(
       ...(tally.cancelled > 0 ? { cancelled: tally.cancelled } : {}),
       ...(tally.added > 0 ? { added: tally.added } : {}),
       new_trials: shown.map((t) => compactTrial(t)),
+      ...(shown.length < n ? { next_cursor: cursor, finished_since: from } : {}),
       counts: current.counts,
       best_value: current.best_trial?.value ?? null,
       best_trial: current.best_trial?.number ?? null,
       ...(front ? { front_size: front.n_front, ...hypervolumeFields(front.hypervolume), reference_point: front.reference_point, reference_point_source: front.reference_point_source } : {}),
     });
   };
-  return fitPrefix(Math.min(20, newly.length), build, budget).result;
+  // Fitted with room for a cursor, then with the real one (whose length follows the study's name),
+  // one trial fewer while it does not fit.
+  let { k } = fitPrefix(Math.min(20, newly.length), (m) => build(m, "x".repeat(120)), budget);
+  for (;;) {
+    const result = build(k, await cursorAfter(newly.slice(newly.length - k)));
+    if (k === 0 || resultChars(result) <= budget) return result;
+    k--;
+  }
 }
 
 /**

@@ -54,7 +54,10 @@ const listOrder = (sort: "number" | "value", descending: boolean): string =>
  */
 async function enqueueNotes(backend: McpBackend, study: string, params: Record<string, unknown>, placed: Placement): Promise<{ rest: string; held: string; unseen: string[] }> {
   const { space, stopped, define_by_run } = (await backend.call("get_study", { study })).study;
-  const held = stopped ? " The study is stopped: no worker gets it until resume_study." : budgetNote(placed);
+  // Whether it was stopped as the trial was queued, from enqueue's reply (read under the study's
+  // lock with the queue and the budget): this later read may see a stop or a resume made since.
+  // get_study's only for a server whose reply does not say (mcp --connect to an older one).
+  const held = heldNote({ ...placed, stopped: placed.stopped ?? stopped });
   const drawn = Object.keys(space).filter((k) => !(k in params));
   const seen = Object.keys(define_by_run ?? {});
   const unseen = Object.keys(space).length === 0 && seen.length > 0 ? Object.keys(params).filter((k) => !seen.includes(k)) : [];
@@ -66,8 +69,13 @@ async function enqueueNotes(backend: McpBackend, study: string, params: Record<s
   return { rest, held, unseen };
 }
 
-/** What enqueue's reply says of the queue and the max_trials budget, read by the service with the enqueue. */
-type Placement = Pick<EnqueueResult, "queue" | "trial_budget">;
+/** What enqueue's reply says of the queue, the max_trials budget and a stop, read by the service with the enqueue. */
+type Placement = Pick<EnqueueResult, "queue" | "trial_budget" | "stopped">;
+
+/** Why no worker gets the queued trial yet, from enqueue's reply: a stopped study, else the budget. */
+function heldNote(placed: Placement): string {
+  return placed.stopped ? " The study is stopped: no worker gets it until resume_study." : budgetNote(placed);
+}
 
 /**
  * Why the max_trials budget never reaches the queued trial, from enqueue's reply: the budget is
@@ -257,11 +265,12 @@ export const trialTools: McpTool[] = [
     output: z.looseObject({ created: z.boolean(), trial: z.looseObject({ number: z.number().int() }) }),
     ops: ["enqueue", "get_study"],
     async run(a, { backend }) {
-      const { trial, created, queue, trial_budget } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
+      const { trial, created, queue, trial_budget, stopped } = await backend.call("enqueue", { study: a.study, params: a.params, rationale: a.rationale, skip_if_exists: a.skip_if_exists });
+      const placed = { queue, trial_budget, stopped };
       // Notes read after the enqueue committed: when a read fails (the study deleted meanwhile, a
       // --connect timeout) they are left out, never an error for a change that was made, which
-      // the agent would retry into a second proposal.
-      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params, { queue, trial_budget }).catch(() => ({ rest: "", held: "", unseen: [] as string[] }));
+      // the agent would retry into a second proposal; what the reply says is kept.
+      const { rest, held, unseen } = await enqueueNotes(backend, a.study, a.params, placed).catch(() => ({ rest: "", held: heldNote(placed), unseen: [] as string[] }));
       return text(
         created
           ? `Queued trial ${trial.number} of '${a.study}': ${fmtParams(trial.params)}. It will be evaluated before the strategy's own suggestions.${rest}${held}`
