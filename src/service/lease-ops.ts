@@ -16,6 +16,7 @@ export interface HeartbeatEntry {
   trial: number;
   ok: boolean;
   expires_at?: number;
+  ttl_s?: number;
   code?: string;
   message?: string;
   data?: Record<string, unknown>;
@@ -40,7 +41,7 @@ export async function heartbeat(core: ServiceCore, a: S.HeartbeatArgs, elsewhere
       t.lease = { token: t.lease?.token ?? l.token, expiresAt };
       const change = leaseChange(s, t);
       if (change) changes.push(change);
-      return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000 };
+      return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000, ttl_s: ttlOf(s, t) };
     } catch (err) {
       if (!(err instanceof TuneportError)) throw err;
       return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message, ...(err.data && err.code === "UNAVAILABLE" ? { data: err.data } : {}) };

@@ -90,7 +90,7 @@ it("a listing cut to its budget goes on with list_trials from a cursor: every tr
     const q = await service.execute("ask", { study: "p" });
     await service.execute("tell", { study: "p", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i });
   }
-  const asked = [];
+  const asked: { trial: { number: number }; lease: { token: string } }[] = [];
   for (let i = 0; i < 30; i++) asked.push(await service.execute("ask", { study: "p" }));
   duringTheWait(backend, async () => {
     for (const [i, q] of asked.entries()) await service.execute("tell", { study: "p", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: 10 + i });
@@ -121,7 +121,8 @@ it("a listing cut to its budget goes on with list_trials from a cursor: every tr
   expect(textOf(wrong)).toMatch(/cursor was made for/);
 });
 
-it("mcp --connect to a server whose clock is an hour behind lists the trials that finished during the wait, and only those", async () => {
+/** `tuneport mcp --connect` (RemoteBackend) to a real ZeroMQ server whose service's clock is an hour behind this process's. */
+async function connectedBehind(): Promise<{ service: StudyService; backend: RemoteBackend; client: Client }> {
   const storage = new SqliteStorage({ path: ":memory:" });
   const behind = () => Date.now() - 3_600_000;
   const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, clock: behind });
@@ -140,7 +141,11 @@ it("mcp --connect to a server whose clock is an hour behind lists the trials tha
   await mcp.server.connect(a);
   await client.connect(b);
   cleanup.push(() => client.close(), () => mcp.dispose());
+  return { service, backend, client };
+}
 
+it("mcp --connect to a server whose clock is an hour behind lists the trials that finished during the wait, and only those", async () => {
+  const { service, backend, client } = await connectedBehind();
   await service.execute("create_study", { name: "c", space: SPACE, strategy: "random", seed: 1 });
   const before = await service.execute("ask", { study: "c" });
   await service.execute("tell", { study: "c", trial: before.trial.number, token: before.lease.token, state: "COMPLETE", value: 1 });
@@ -151,6 +156,17 @@ it("mcp --connect to a server whose clock is an hour behind lists the trials tha
   expect(structuredOf(r)).toMatchObject({ finished: 1, timed_out: false });
   // Before: finished_at (the server's clock, an hour behind) was compared with this process's, so no trial was listed.
   expect(structuredOf(r).new_trials.map((t: { number: number }) => t.number)).toEqual([running.trial.number]);
+}, 60_000);
+
+it("renew_lease under mcp --connect to a server whose clock is an hour behind says how long the lease runs from the server's answer", async () => {
+  const { service, client } = await connectedBehind();
+  await service.execute("create_study", { name: "l", space: SPACE, strategy: "random", seed: 1, lease_ttl_s: 600 });
+  const asked = structuredOf(await call(client, "ask_trial", { study: "l" }));
+  const r = await call(client, "renew_lease", { study: "l", trial: asked.trial.number, token: asked.token });
+  expect(r.isError, textOf(r)).toBeFalsy();
+  // Before: expires_at (the server's clock) less this process's clock: "it expires in 0s" for a 600 s lease just renewed.
+  expect(structuredOf(r).expires_in_s).toBe(600);
+  expect(textOf(r)).toBe(`Lease of trial ${asked.trial.number} renewed: it expires in 600s.`);
 }, 60_000);
 
 it("enqueue_trial's 'study stopped' note is the state the enqueue saw, not a later read's", async () => {

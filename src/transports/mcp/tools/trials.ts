@@ -204,7 +204,9 @@ export const trialTools: McpTool[] = [
       const l = leases[0];
       // The heartbeat op answers each lease on its own; one refused lease is this call's error.
       if (!l?.ok) throw new TuneportError((l?.code ?? "INTERNAL") as ErrorCode, l?.message ?? "the lease was not renewed", { study: a.study, trial: a.trial });
-      const inS = Math.max(0, (l.expires_at as number) - Date.now() / 1000);
+      // From the server's answer: expires_at is on its clock, which under mcp --connect may differ from
+      // this process's (an hour behind read "expires in 0s" for a lease just renewed).
+      const inS = l.ttl_s ?? Math.max(0, (l.expires_at as number) - Date.now() / 1000);
       return text(`Lease of trial ${a.trial} renewed: it expires in ${Math.round(inS)}s.`, { expires_at: l.expires_at as number, expires_in_s: inS });
     },
   }),
