@@ -5,6 +5,7 @@
  * (tell_trial did, add_trial dropped the constraints), and pareto_front with no feasible trial says
  * how many are infeasible and what to do next.
  */
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type McpSession, openMcpSession, structuredOf, textOf } from "../../testing/mcp-session.js";
 
@@ -80,6 +81,23 @@ describe("list_trials sorted by value with constraints", () => {
 });
 
 describe("a trial object passed where a trial number goes", () => {
+  it("is advertised in tools/list: every trial argument's schema takes an integer and an object", async () => {
+    const { tools } = await session.client.listTools();
+    const withTrial = tools.filter((t) => t.inputSchema.properties?.trial !== undefined);
+    expect(withTrial.length).toBeGreaterThanOrEqual(9);
+    // A client that validates arguments against the advertised schema, with the SDK's own validator.
+    const validator = new AjvJsonSchemaValidator();
+    const trial = { number: 0, state: "WAITING", params: { x: 0.5 } };
+    for (const t of withTrial) {
+      const validate = validator.getValidator(t.inputSchema.properties?.trial as object);
+      const check = (v: unknown) => validate(v).valid;
+      // Before: {"type": "integer"}, which refused the object every tool answers and the server takes.
+      expect(check(trial), `${t.name}: ${JSON.stringify(t.inputSchema.properties?.trial)}`).toBe(true);
+      expect(check(0), t.name).toBe(true);
+      expect(check("0"), t.name).toBe(false);
+    }
+  });
+
   it("is taken as its number: every tool answers the trial as an object under trial", async () => {
     await call("create_study", { name: "s", direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } } });
     const queued = structuredOf(await call("enqueue_trial", { study: "s", params: { x: 0.5 }, rationale: "a guess" }));

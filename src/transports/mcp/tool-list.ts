@@ -68,6 +68,12 @@ export function toolDefinition(t: McpTool): Tool {
   const input = stripSchema(z.toJSONSchema(callInput(t), { target: "draft-7", io: "input" })) as Tool["inputSchema"];
   // max_chars has the same bounds on every sized tool (2,000 to 60,000); a refused call names them.
   if (input.properties?.max_chars) input.properties.max_chars = { type: "integer" };
+  // `trial` takes a trial's number or the trial object a tool answered (mcp-server.ts
+  // withTrialNumber takes its number): advertised as "integer" alone, a client that checks
+  // arguments against the schema refused the object, and a model read that it must not send it.
+  // Both types, not an anyOf with the object's shape: 11 characters a tool, within the 12,000.
+  const trial = input.properties?.trial as { type?: unknown } | undefined;
+  if (trial?.type === "integer") trial.type = ["integer", "object"];
   const def: Tool = {
     name: t.name,
     description: t.meta.description,
