@@ -195,3 +195,31 @@ it("enqueue_trial's 'study stopped' note is the state the enqueue saw, not a lat
   const later = await call(client, "enqueue_trial", { study: "s", params: { x: 0.7 }, rationale: "after the resume" });
   expect(textOf(later)).not.toContain("stopped");
 });
+
+it("a trial re-queued after the budget was spent (a lease expired) is named at the wait's timeout, with who can run it", async () => {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  let shift = 0;
+  const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, clock: () => Date.now() + shift });
+  cleanup.push(() => storage.close(), () => service.close());
+  const { client } = await rig({ service });
+  await service.execute("create_study", { name: "b", space: SPACE, strategy: "random", seed: 1, max_trials: 2, lease_ttl_s: 5, retry: { max_retries: 1 } });
+  const done = await service.execute("ask", { study: "b" });
+  await service.execute("tell", { study: "b", trial: done.trial.number, token: done.lease.token, state: "COMPLETE", value: 1 });
+  const lost = await service.execute("ask", { study: "b" });
+  // The budget is spent: a worker's next ask is refused and its loop ends.
+  await expect(service.execute("ask", { study: "b" })).rejects.toMatchObject({ code: "STUDY_STOPPED", data: { reason: "max_trials" } });
+  // The other worker died: its lease expires and the reaper re-queues the trial, giving its place in the budget back.
+  shift = 10_000;
+  expect(await service.reap()).toBe(1);
+  const r = await call(client, "wait_for_progress", { study: "b", timeout_s: 0.2, min_finished: 1 });
+  expect(r.isError, textOf(r)).toBeFalsy();
+  const retry = lost.trial.number + 1;
+  expect(structuredOf(r)).toMatchObject({ timed_out: true, finished: 0, requeued: [retry] });
+  // Before: "no worker asked for the 1 queued trial: are workers connected?", nothing of the retry or the ended loops.
+  expect(textOf(r)).toContain(
+    `Nothing is running, and queued trial ${retry} re-runs trial ${lost.trial.number}, whose lease expired (its worker stopped answering). The re-queue gave its place in the max_trials budget back (1 of 2 asked), but a worker whose ask was refused while the budget was spent has ended its loop and does not come back: start a worker, evaluate it yourself with ask_trial/tell_trial, or cancel_trial it to end the study as it is.`,
+  );
+  // What it says is so: the agent can run it.
+  const asked = structuredOf(await call(client, "ask_trial", { study: "b" }));
+  expect(asked.trial.number).toBe(retry);
+});

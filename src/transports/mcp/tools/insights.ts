@@ -290,8 +290,12 @@ async function waitAnswer(
   // Queued trials that nobody asked for are idle too: workers' loops have ended (a stop or a spent
   // budget since lifted) or none is connected; without this line the wait said nothing about why.
   const idle = timedOut && current.counts.RUNNING === 0;
-  const idleHint = idle
-    ? idleReason(stuck ?? (await stuckCause(backend, current)), current.counts.WAITING)
+  const idleStuck = idle ? (stuck ?? (await stuckCause(backend, current))) : null;
+  const requeued = idle && idleStuck === null ? await requeuedRetries(backend, current) : null;
+  const idleHint = requeued
+    ? requeuedReason(requeued)
+    : idle
+    ? idleReason(idleStuck, current.counts.WAITING)
     : timedOut && current.counts.RUNNING > 0
     ? await heldOverMcp(backend, a.study)
     : "";
@@ -325,6 +329,7 @@ async function waitAnswer(
       // Ended early because no trial can finish (stuck): not a timeout.
       timed_out: timedOut && stuck === null,
       ...(stuck !== null ? { stuck: true } : {}),
+      ...(requeued ? { requeued: requeued.retries.map((r) => r.number) } : {}),
       waited_s: waited,
       finished: n,
       ...(tally.cancelled > 0 ? { cancelled: tally.cancelled } : {}),
@@ -402,6 +407,35 @@ async function heldOverMcp(backend: McpBackend, study: string): Promise<string> 
   const mine = page.trials.filter((t) => held(t.system_attrs?.worker)).map((t) => t.number);
   if (mine.length === 0) return "";
   return `Running ${mine.length === 1 ? "trial" : "trials"} ${mine.join(", ")} ${mine.length === 1 ? "was" : "were"} asked with ask_trial: ${mine.length === 1 ? "it finishes" : "they finish"} only when tell_trial reports ${mine.length === 1 ? "it" : "them"} (waiting does not renew ${mine.length === 1 ? "its lease" : "their leases"}).`;
+}
+
+/** Queued retries of lost leases on a study with a max_trials budget (`requeuedReason`), with the budget; null when none. */
+type Requeued = { retries: { number: number; of: number }[]; used: number; max: number };
+
+/**
+ * The queued trials of an idle study that re-run trials whose lease expired, when the study has a
+ * max_trials budget (null otherwise): see `requeuedReason`.
+ */
+async function requeuedRetries(backend: McpBackend, s: StudyView): Promise<Requeued | null> {
+  if (s.max_trials === null || s.counts.WAITING === 0) return null;
+  const page = await backend.call("trials", { study: s.name, states: ["WAITING"], fields: ["system_attrs"], limit: 20 });
+  const retries = page.trials.flatMap((t) => (typeof t.system_attrs?.retry_of === "number" ? [{ number: t.number, of: t.system_attrs.retry_of }] : []));
+  if (retries.length === 0) return null;
+  const { budget } = await backend.call("study_summary", { study: s.name });
+  return budget ? { retries, used: budget.used, max: budget.max_trials } : null;
+}
+
+/**
+ * wait_for_progress's idle line for queued retries under a max_trials budget. The reaper re-queues
+ * a trial whose lease expired (max_retries) and gives its place in the budget back (the retry
+ * counts when asked), often after the budget was spent, when the workers' loops had ended on an
+ * ask refused for it: nobody comes back for the retry, and "are workers connected?" did not say
+ * why. (Workers cannot wait for such a slot while trials run elsewhere: that is a design change.)
+ */
+function requeuedReason({ retries, used, max }: Requeued): string {
+  const one = retries.length === 1;
+  const list = (ns: number[]) => ns.join(", ");
+  return `Nothing is running, and queued ${one ? "trial" : "trials"} ${list(retries.map((r) => r.number))} ${one ? "re-runs trial" : "re-run trials"} ${list(retries.map((r) => r.of))}, whose ${one ? "lease" : "leases"} expired (${one ? "its worker" : "their workers"} stopped answering). The re-queue gave ${one ? "its place" : "their places"} in the max_trials budget back (${used} of ${max} asked), but a worker whose ask was refused while the budget was spent has ended its loop and does not come back: start a worker, evaluate ${one ? "it" : "them"} yourself with ask_trial/tell_trial, or cancel_trial ${one ? "it" : "them"} to end the study as it is.`;
 }
 
 /** The idle line of wait_for_progress: the stuck cause, else no worker asking. */
