@@ -102,7 +102,7 @@ it("a listing cut to its budget goes on with list_trials from a cursor: every tr
   expect(shown.length).toBeLessThan(30);
   // Before: "(10 earlier ones not shown, use list_trials with sort "number" and descending true)", no cursor.
   expect(out.next_cursor).toEqual(expect.any(String));
-  expect(textOf(r)).toContain(`cursor "${out.next_cursor}" goes on from the last one shown`);
+  expect(textOf(r)).toContain(`cursor "${out.next_cursor}" goes on from the last one shown; those with finished_at ≥ ${out.finished_since.toFixed(3)} (`);
   const rest: { number: number; finished_at?: number }[] = [];
   let cursor: string | null = out.next_cursor;
   while (cursor !== null) {

@@ -320,7 +320,7 @@ async function waitAnswer(
       lines.push(
         cursor === null
           ? `(${rest}, use list_trials with states ["COMPLETE", "PRUNED", "FAIL"], sort "number" and descending true)`
-          : `(${rest}: list_trials with states ["COMPLETE", "PRUNED", "FAIL"], sort "number", descending true and cursor "${cursor}" goes on from the last one shown; those finished at or after ${fmt(from)} (finished_at, the server's clock) finished during this wait)`,
+          : `(${rest}: list_trials with states ["COMPLETE", "PRUNED", "FAIL"], sort "number", descending true and cursor "${cursor}" goes on from the last one shown; those with finished_at ≥ ${from.toFixed(3)} (${new Date(from * 1000).toISOString()} on the server's clock) finished during this wait)`,
       );
     }
     lines.push(front ? frontLine(front) : current.best_trial ? `Best so far: ${trialLine(current.best_trial)}` : "No complete trial yet.");
