@@ -40,7 +40,11 @@ directory of the study (a killed member's own directory is never written again: 
 another trial). A reused pid only keeps a dead writer's file until the age rule removes it.
 **A writer stopped mid-save** for longer (SIGSTOP, a frozen VM) whose file was removed meanwhile
 writes the checkpoint again when it resumes: the age rule costs it a write, never the checkpoint.
-(A stricter age rule would keep a killed foreign writer's file for ever, the leak it is for.)
+(A stricter age rule would keep a killed foreign writer's file for ever, the leak it is for.) A PBT
+member stopped that long has lost its lease too, and its checkpoints were released meanwhile, maybe
+before that late write brought one back: ``pbt_report``/``pbt_complete``, refused with
+``LeaseLostError``, delete such rewritten files of the trial and the checkpoint of the refused report
+(``_torch_pbt.py``).
 """
 
 from __future__ import annotations
@@ -189,14 +193,17 @@ def _clean_once(directory: Path) -> None:
     remove_stale_temp_files(directory)
 
 
-def _write_atomic(target: Path, state: Any, fsync: bool) -> None:
+def _write_atomic(target: Path, state: Any, fsync: bool) -> bool:
+    """Writes ``state`` to ``target`` atomically; True when it had to be written again (see below)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     _clean_once(target.parent)
+    if _write_temp_then_replace(target, state, fsync):
+        return False
+    # Removed before the rename by a cleaner elsewhere (this process was stopped for over
+    # STALE_TEMP_AGE_S mid-save): write it again, once. A directory removed meanwhile raises.
     if not _write_temp_then_replace(target, state, fsync):
-        # Removed before the rename by a cleaner elsewhere (this process was stopped for over
-        # STALE_TEMP_AGE_S mid-save): write it again, once. A directory removed meanwhile raises.
-        if not _write_temp_then_replace(target, state, fsync):
-            raise FileNotFoundError(f"the temporary file of {target} was removed twice while it was written")
+        raise FileNotFoundError(f"the temporary file of {target} was removed twice while it was written")
+    return True
 
 
 def _write_temp_then_replace(target: Path, state: Any, fsync: bool) -> bool:
@@ -289,6 +296,8 @@ class CheckpointWriter:
         """The first failed write not raised yet (raised once, by the next save/wait/close)."""
         self._failed: dict[Path, BaseException] = {}
         """Each path whose last write failed, with the error (for ``wait(path)``)."""
+        self._rewritten: set[Path] = set()
+        """Paths written again after a stall whose temporary file a cleaner removed (``drop_rewritten``)."""
         self._thread = threading.Thread(target=self._run, name="tuneport-checkpoints", daemon=True)
         self._thread.start()
 
@@ -301,11 +310,24 @@ class CheckpointWriter:
             kind, path, state = job
             try:
                 if kind == "save":
-                    _write_atomic(path, state, self.fsync)
+                    rewritten = _write_atomic(path, state, self.fsync)
                     with self._lock:
                         self._failed.pop(path, None)
+                        if rewritten:
+                            self._rewritten.add(path)
+                        else:
+                            self._rewritten.discard(path)
                     _unlink(_failed_marker(path))  # an earlier write of this path failed
+                elif kind == "drop":
+                    with self._lock:
+                        dropped = sorted(p for p in self._rewritten if p.parent == path)
+                        self._rewritten.difference_update(dropped)
+                    for p in dropped:
+                        log.warning("deleting checkpoint %s: written again after a stall, by a trial that lost its lease", p)
+                        _unlink(p)
                 else:
+                    with self._lock:
+                        self._rewritten.discard(path)
                     _unlink(path)
                     _unlink(_failed_marker(path))
                     with self._lock:
@@ -367,6 +389,14 @@ class CheckpointWriter:
         """Queues deletions (after every write queued so far); missing files are fine."""
         for p in paths:
             self._queue.put(("delete", Path(p), None))
+
+    def drop_rewritten(self, directory: PathLike) -> None:
+        """Queues (after every write queued so far) the deletion of the checkpoints in ``directory``
+        that were written again after a stall (``_write_atomic``): ``pbt_report``/``pbt_complete``
+        call it for a trial that lost its lease. Its checkpoints were then released by other
+        members' reports, possibly before the late write brought one back, and nobody would
+        release that file again."""
+        self._queue.put(("drop", Path(directory), None))
 
     def pending(self, path: PathLike) -> bool:
         """True while ``path`` is queued or being written."""
@@ -477,122 +507,5 @@ def load_checkpoint(
     return extra
 
 
-# ---------------------------------------------------------------------- PBT
-
-
-def checkpoint_path(checkpoint_dir: PathLike, study: str, trial: int, step: float) -> Path:
-    """``<checkpoint_dir>/<study>/<trial>/step-<step>.pt``: one file per report. Put
-    ``checkpoint_dir`` on a filesystem every worker can read (PBT members load each other's)."""
-    name = str(int(step)) if float(step).is_integer() else str(step)
-    return Path(checkpoint_dir) / study / str(trial) / f"step-{name}.pt"
-
-
-_cleaned_trials: set[tuple[Path, int]] = set()
-
-
-def _clean_study_once(study_dir: Path, trial: int) -> None:
-    """At a trial's first ``pbt_report`` in this process: removes the stale temporary files in every
-    trial directory of the study. A member killed mid-save never writes to its own directory
-    again (its refill is another trial, with another directory), so the next save there would
-    never come; the members that go on report here."""
-    key = (study_dir.absolute(), trial)
-    with _cleaned_lock:
-        if key in _cleaned_trials:
-            return
-        _cleaned_trials.add(key)
-    try:
-        dirs = [e.path for e in os.scandir(study_dir) if e.is_dir(follow_symlinks=False)]
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for d in dirs:
-        remove_stale_temp_files(d)
-
-
-def delete_checkpoints(paths: Iterable[PathLike], writer: CheckpointWriter | None = None) -> None:
-    """Deletes checkpoint files the server released (missing ones are fine); through ``writer``
-    when given, so that a path still being written is deleted after its write."""
-    if writer is not None:
-        writer.delete(paths)
-        return
-    for old in paths:
-        _unlink(Path(old))
-        _unlink(_failed_marker(Path(old)))
-
-
-def _load_restore(path: str, model: Any, optimizer: Any, writer: CheckpointWriter | None, map_location: Any, wait_s: float) -> None:
-    if writer is not None and (writer.pending(path) or writer.failed(path) is not None):
-        writer.wait(path)  # our own background write (several members in one process); raises its error
-    load_checkpoint(path, model, optimizer, map_location=map_location, wait_s=wait_s)
-
-
-def pbt_restore(
-    trial: Trial, model: Any, optimizer: Any = None, *, map_location: Any = None, writer: CheckpointWriter | None = None,
-    wait_s: float = 60.0,
-) -> float:
-    """Loads ``trial.restore`` (a refilled PBT member's donor checkpoint) into ``model`` and
-    ``optimizer`` when there is one, and returns the step to count from (``trial.start_step``).
-    A checkpoint that is still being written (by ``writer`` or another process) is waited for up
-    to ``wait_s`` seconds."""
-    if trial.restore is not None:
-        _load_restore(trial.restore.checkpoint, model, optimizer, writer, map_location, wait_s)
-    return trial.start_step
-
-
-def pbt_report(
-    trial: Trial,
-    value: float,
-    step: float,
-    model: Any,
-    optimizer: Any = None,
-    *,
-    checkpoint_dir: PathLike,
-    map_location: Any = None,
-    writer: CheckpointWriter | None = None,
-    fsync: bool = False,
-    wait_s: float = 60.0,
-) -> Decision:
-    """One PBT report in a training loop: saves a checkpoint atomically, reports ``value`` with
-    its location, deletes the checkpoints the server released, and on an exploit loads the
-    donor's checkpoint into ``model``/``optimizer``. ``trial.params`` then holds the new
-    hyperparameters: apply them (e.g. to the optimizer's param groups) before training on.
-
-    With ``writer`` the save is a snapshot written in the background (the report does not wait
-    for the disk); without it the save is synchronous, with ``fsync`` as the module doc says
-    (off by default). A donor checkpoint still in flight is waited for up to ``wait_s`` seconds.
-
-    Which step to use after an exploit: keep counting *this trial's* steps (``step`` must
-    increase per trial, and the perturbation interval counts them); the model's training age
-    is the donor's (``decision.restore.step`` plus what you train from now on), and
-    ``study.lineage()`` reports it as ``until_step``. A learning-rate schedule that depends on
-    the model's age (warm-up, decay) should use the age; everything PBT asks of you uses the
-    trial's own steps.
-    The report blocks (``wait=True``): an exploit must be loaded before the next step trains and
-    the released checkpoints must be known before they are deleted, which a non-blocking report
-    would deliver one report later. @raises TrialPruned, LeaseLostError as ``Trial.report``; with
-    ``writer``, the error of an earlier checkpoint write that failed, before reporting (see the
-    module doc: a recipient of that checkpoint is not left waiting for it)."""
-    path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
-    _clean_study_once(path.parent.parent, trial.number)
-    if writer is not None:
-        writer.save(path, model, optimizer, step=step)
-    else:
-        save_checkpoint(path, model, optimizer, fsync=fsync, step=step)
-    decision = trial.report(value, step, {"checkpoint": str(path)})
-    delete_checkpoints(decision.delete_checkpoints, writer)
-    if trial.restore is not None:
-        _load_restore(trial.restore.checkpoint, model, optimizer, writer, map_location, wait_s)
-    return decision
-
-
-def pbt_complete(trial: Trial, value: float, *, writer: CheckpointWriter | None = None) -> list[str]:
-    """Completes a PBT member with ``value`` (NaN or infinity for a diverged one: it ranks worst)
-    and deletes the checkpoints the server released when it finished (``pbt_released``: its own
-    and other finished members' that nobody will load; the last member to finish releases
-    everything left). Returns those paths. Keep a copy of a model you want to keep: PBT's
-    checkpoints are working files. @raises LeaseLostError as ``Trial.complete``."""
-    trial.complete(value)
-    # With non-blocking reports, the last decisions (and what they released) arrive at complete().
-    late = trial._released_unreturned
-    released = list(dict.fromkeys([*late, *(str(p) for p in trial.system_attrs.get("pbt_released") or [])]))
-    delete_checkpoints(released, writer)
-    return released
+# The PBT helpers (checkpoint_path, pbt_report...) live in _torch_pbt.py, re-exported here.
+from ._torch_pbt import checkpoint_path, delete_checkpoints, pbt_complete, pbt_report, pbt_restore  # noqa: E402
