@@ -255,3 +255,36 @@ def test_an_unconfirmed_exploit_survives_a_server_restart(server: ServerProcess)
         assert _exploits(study, a.number) == [(3.0, "/nowhere/b/1.pt"), (5.0, "/nowhere/b/2.pt")]
         a.complete(5.0)
         b.complete(0.1)
+
+
+def test_an_exploit_that_took_effect_on_nothing_reported_is_not_recorded_at_completion(server: ServerProcess) -> None:
+    """Member a's last report got an exploit, and a completed with the value its own weights
+    reported: a blocking loop ends right after loading the donor's checkpoint, a non-blocking one
+    gets the exploit with its last answers at ``complete`` (its later reports blind) and never loads
+    it. The record claimed the hand-over (lineage, generation) and the params explored for it, which
+    nothing was trained with; now the exploit moves to ``pbt_not_loaded`` and the params go back."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "blocking")
+        asked = dict(a.params)
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        d = a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"})
+        assert d is not None and d.restore is not None and a.params != asked  # the loop ends here
+        a.complete(5.0)
+        done = study.trial(a.number)
+        assert _exploits(study, a.number) == [] and done.params == asked
+        assert done.system_attrs["pbt_not_loaded"]["checkpoint"] == "/nowhere/b/1.pt"
+        assert done.system_attrs["pbt_generation"] == 0
+        b.complete(1.0)
+
+        study, a, b = _population(client, "nonblocking")
+        asked = dict(a.params)
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        with _paused(server):
+            assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False) is None  # decided: exploit b's step 1
+            assert a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"}, wait=False) is None  # blind: the last one
+        a.complete(4.0)
+        done = study.trial(a.number)
+        assert _exploits(study, a.number) == [] and done.params == asked
+        assert done.system_attrs["pbt_not_loaded"]["step"] == 1.0
+        b.complete(1.0)

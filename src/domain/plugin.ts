@@ -154,9 +154,11 @@ export interface Strategy {
   /**
    * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided; the
    * returned attributes are merged into the finished trial's `systemAttrs` in the same commit
-   * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more.
+   * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more. `params`
+   * (COMPLETE only; declared values inside their distributions, others ignored) replace the trial's:
+   * PBT puts back those in force before an exploit that took effect on nothing the trial reported.
    */
-  onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown> } | null;
+  onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown>; readonly params?: Params } | null;
   /**
    * When true `tell` accepts COMPLETE with a NaN or infinite value (a diverged run): the trial
    * becomes COMPLETE with value null, which ranks below every finite value, and

@@ -2,7 +2,7 @@
  * The service's in-memory copy of a study: its trials (the only mutable copies), the indexes the
  * hot paths need, its plug-ins and its locks. Handed out read-only to everything else.
  */
-import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type Params, distributionChars } from "../domain/distributions.js";
+import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type Params, contains, distributionChars } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { type Study, type TrialState, countsAgainstBudget as trialCountsAgainstBudget } from "../domain/trial.js";
 import type { Scheduler, Strategy, StrategyFactory, StudyContext } from "../domain/plugin.js";
@@ -197,4 +197,21 @@ export function viewOf(s: StudyState): StudyView {
  */
 export function readOf(s: StudyState): { study: StudyView; finishes: Finishes } {
   return { study: viewOf(s), finishes: finishesOf(s.agg) };
+}
+
+/**
+ * The strategy's look at a trial that `tell` finishes (`Strategy.onFinish`): its attributes merged
+ * into `next` (the finished record), and, for a COMPLETE one, its params over the trial's (declared
+ * ones inside their distributions only).
+ */
+export function applyFinish(s: StudyState, next: TrialRecord): void {
+  const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === next.number ? next : x)), trial: next });
+  if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
+  if (!finish?.params || next.state !== "COMPLETE") return;
+  const params = { ...next.params };
+  for (const [k, v] of Object.entries(finish.params)) {
+    const d = next.distributions[k];
+    if (d && contains(d, v)) params[k] = v;
+  }
+  next.params = params;
 }

@@ -24,7 +24,7 @@ import { PROPOSED_PARAMS, drawParam, fillDeclared, proposalsOf, proposedValue, q
 import { addWaiting, checkLease, leaseChange, leaseView, newLease, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
 import { checkRetry } from "./plugins.js";
-import { type StudyState, type TrialRecord, checkNewParams, learnParam, refuseUnreadHypergradients, setTrial } from "./study-state.js";
+import { type StudyState, type TrialRecord, applyFinish, checkNewParams, learnParam, refuseUnreadHypergradients, setTrial } from "./study-state.js";
 import { type AskResult, type TrialView, trialView } from "./views.js";
 
 export const MAX_USER_ATTRS_BYTES = 64 * 1024;
@@ -532,8 +532,7 @@ export async function tell(core: ServiceCore, a: S.TellArgs, requestId?: string)
         systemAttrs: state === "FAIL" ? failAttrs(t.systemAttrs, a) : t.systemAttrs,
       };
       if (diverged) next.systemAttrs = { ...next.systemAttrs, diverged: String(value) };
-      const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === t.number ? next : x)), trial: next });
-      if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
+      applyFinish(s, next);
       const changes: Change[] = [{ kind: "update-trial", trial: next }];
       const retry = state === "FAIL" && s.study.config.retry.retryOnFail ? retryOf(s, next, () => core.allocTrialId(), now) : null;
       if (retry) {

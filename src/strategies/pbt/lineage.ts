@@ -16,6 +16,8 @@
  *   deletion; the last one is the latest.
  * - `pbt_restore`: `{trial, checkpoint, step}` on a refill: load this before training.
  * - `pbt_ready_step`: the step of the trial's last perturbation decision.
+ * - `pbt_not_loaded`: on a COMPLETE member, its last exploit (a lineage entry) that took effect on
+ *   nothing it reported, taken out of `pbt_lineage` at its completion (`unappliedAtFinish`).
  * - `pbt_released`: checkpoint paths of *finished* members (this one or others) that this
  *   trial's reports or its own completion released for deletion; a path is released once, by
  *   whichever trial reported or finished first after nobody needed it any more.
@@ -183,6 +185,34 @@ export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportSt
   if (last.decided_step !== undefined) return null;
   if (prevStep !== null && prevStep > last.step && held !== last.checkpoint) return null;
   return last.checkpoint;
+}
+
+/**
+ * At a member's completion: its latest exploit (or explore) if it never took effect on anything the
+ * trial reported, which the record must then not claim (`onFinish`). That is the case when no report
+ * came after it (decided by the last report: the loop ended right after loading the donor's
+ * checkpoint, or never loaded it; or moved by `pbt_loaded` to the last step), or when blind reports
+ * after it left it unconfirmed (`pbt_unconfirmed`: a non-blocking client got it with its last
+ * answers, at `complete`, and never loaded it). The told value is then the old weights', trained with
+ * the params in force before it: the entry moves to `pbt_not_loaded`, the trial's params and
+ * `pbt_generation` go back to those of the stretch that trained (generation as `lineageGraph` counts
+ * it). Null when the latest change took effect (or there is none).
+ */
+export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemAttrs: Record<string, unknown>; params: Params } | null {
+  const lin = lineageOf(t);
+  const last = lin[lin.length - 1];
+  const prev = lin[lin.length - 2];
+  const step = lastStep(t);
+  if (!last || !prev || step === null) return null;
+  const held = last.checkpoint !== null && t.systemAttrs.pbt_unconfirmed === last.checkpoint;
+  if (last.step < step - 1e-9 && !held) return null;
+  const kept = lin.slice(0, -1);
+  const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept } } : x));
+  const node = lineageGraph(replaced).nodes.find((n) => n.id === `${t.number}:${kept.length - 1}`);
+  const systemAttrs: Record<string, unknown> = { pbt_lineage: kept, pbt_not_loaded: last };
+  if (node) systemAttrs.pbt_generation = node.generation;
+  if (held) systemAttrs.pbt_unconfirmed = null;
+  return { systemAttrs, params: { ...prev.params } };
 }
 
 /**

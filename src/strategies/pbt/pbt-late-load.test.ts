@@ -109,4 +109,45 @@ describe("pbt: an exploit loaded one report late (non-blocking reports)", () => 
     await rep(b, 4, 0.9);
     expect((await rep(a, 4, 0.1)).decision).toMatchObject({ action: "update", restore: { checkpoint: `ck/${b.trial.number}/4` } });
   });
+
+  describe("an exploit that took effect on nothing the member reported is not recorded as one at its completion", () => {
+    const lineageSteps = (t: { system_attrs: Record<string, unknown> }) => (t.system_attrs.pbt_lineage as { step: number }[]).map((e) => e.step);
+
+    it("decided by its last (blocking) report: the loop ended right after it", async () => {
+      const { a, b } = await population("last");
+      const before = a.trial.params;
+      const done = await svc.tell({ study: "last", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.1 });
+      const t = await svc.getTrial({ study: "last", trial: a.trial.number });
+      // The told value is the old weights', trained with the old params: not the donor's, nor the explored ones.
+      expect(lineageSteps(t)).toEqual([0]);
+      expect(t.system_attrs.pbt_not_loaded).toMatchObject({ step: 2, donor: b.trial.number, checkpoint: `ck/${b.trial.number}/2` });
+      expect(t.params).toEqual(before);
+      expect(t.system_attrs.pbt_generation).toBe(0);
+      expect(done.trial.params).toEqual(before);
+      // Its model's schedule is its own: it named b's, from b's step 2 on, at age 2 with nothing trained after.
+      const l = await svc.lineage({ study: "last", trial: a.trial.number });
+      expect(l.schedule.map((x) => [x.from_step, x.trial, x.trial_step])).toEqual([[0, a.trial.number, 0]]);
+    });
+
+    it("held unconfirmed by blind reports (a non-blocking client got it with its last answers), but kept once a report confirmed it", async () => {
+      const { a, b, rep } = await population("held");
+      const before = a.trial.params;
+      await rep(a, 2.5, 0.2, { pbt_blind: true });
+      await svc.tell({ study: "held", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.2 });
+      const t = await svc.getTrial({ study: "held", trial: a.trial.number });
+      expect(lineageSteps(t)).toEqual([0]);
+      expect(t.params).toEqual(before);
+      expect(t.system_attrs.pbt_unconfirmed ?? null).toBe(null);
+
+      const c = await population("loaded");
+      await c.rep(c.a, 3, 0.5); // not blind: it loaded the exploit after its step-2 report and trained on
+      await svc.tell({ study: "loaded", trial: c.a.trial.number, token: c.a.lease.token, state: "COMPLETE", value: 0.5 });
+      const kept = await svc.getTrial({ study: "loaded", trial: c.a.trial.number });
+      expect(lineageSteps(kept)).toEqual([0, 2]);
+      expect(kept.system_attrs.pbt_not_loaded).toBeUndefined();
+      expect(kept.system_attrs.pbt_generation).toBe(1);
+      expect(kept.params).not.toEqual(c.a.trial.params);
+      expect(b.trial.number).not.toBe(a.trial.number);
+    });
+  });
 });

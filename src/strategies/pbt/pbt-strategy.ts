@@ -66,6 +66,8 @@
  * - Exploits loaded late (non-blocking reports, `lineage.ts`'s `lineageLoadedLate`, `blindHold`): no
  *   new decision for a member at the report that says it loads its last exploit only now, nor while
  *   its blind reports leave that load unconfirmed, so each exploit decided is one its client loads.
+ * - An exploit that took effect on nothing the member reported (decided at its last report, or held
+ *   unconfirmed by blind ones) is taken back at its completion (`unappliedAtFinish`).
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
@@ -95,6 +97,7 @@ import {
   pinnedCheckpoints,
   releasableCheckpoints,
   releasedPaths,
+  unappliedAtFinish,
   unloadableCheckpoints,
 } from "./lineage.js";
 import { failureCounts, leaseLost } from "./failures.js";
@@ -442,19 +445,20 @@ export class PbtStrategy implements Strategy {
    * is about to load (`pbt_released`, which the client deletes after `tell`; the last member
    * to finish thus releases everything left).
    */
-  onFinish(req: FinishRequest): { systemAttrs?: Record<string, unknown> } | null {
+  onFinish(req: FinishRequest): { systemAttrs?: Record<string, unknown>; params?: Params } | null {
     // Only a COMPLETE member releases: the client of a FAIL (a raised training loop) or PRUNED one
     // does not act on `pbt_released` (pbt_complete does), and a path is released once, so what it
     // took was left on disk for good. A lost member's checkpoints go to the next live report or
     // completion instead, as a reaped member's do.
     if (req.trial.state !== "COMPLETE") return null;
+    // An exploit decided too late to take effect is not recorded as one (unappliedAtFinish).
+    const unapplied = unappliedAtFinish(req.trial, req.trials);
     // A trial outside the population (enqueued with every slot taken) releases its own only.
     const outsider = memberOf(req.trial) === null;
-    if (outsider && checkpointsOf(req.trial).length === 0) return null;
     const released = releasedPaths(req.trials);
     const paths = outsider ? checkpointsOf(req.trial).map((c) => c.path).filter((p) => !released.has(p)) : releasableCheckpoints(req.trials);
-    if (paths.length === 0) return null;
-    return { systemAttrs: { pbt_released: [...releasedBy(req.trial), ...paths] } };
+    if (paths.length === 0) return unapplied;
+    return { ...unapplied, systemAttrs: { ...unapplied?.systemAttrs, pbt_released: [...releasedBy(req.trial), ...paths] } };
   }
 
   /**
