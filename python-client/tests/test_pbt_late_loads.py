@@ -288,3 +288,23 @@ def test_an_exploit_that_took_effect_on_nothing_reported_is_not_recorded_at_comp
         assert _exploits(study, a.number) == [] and done.params == asked
         assert done.system_attrs["pbt_not_loaded"]["step"] == 1.0
         b.complete(1.0)
+
+
+def test_a_member_lost_while_blind_reports_held_its_exploit_does_not_hand_that_checkpoint_to_its_refill(server: ServerProcess) -> None:
+    """Member a's non-blocking reports went on past an exploit it had not heard of yet (blind), then
+    the loading of that donor checkpoint raised and a failed. Its reports after the exploit's step
+    counted as a confirmed load, so the refill of its slot was pointed at the same checkpoint."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "refill")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        with _paused(server):
+            assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False) is None  # decided: exploit b's step 1
+            assert a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"}, wait=False) is None  # blind
+        a.flush_reports()
+        assert a.restore is not None and a.restore.checkpoint == "/nowhere/b/1.pt"
+        a.fail("RuntimeError: checkpoint /nowhere/b/1.pt could not be read")
+        refill = study.ask()
+        assert refill.system_attrs["pbt_refill_of"] == a.number and refill.restore is None
+        refill.complete(1.0)
+        b.complete(1.0)

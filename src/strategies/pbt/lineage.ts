@@ -238,7 +238,14 @@ export function pinnedCheckpoints(trials: readonly Trial[]): Set<string> {
  * kept that checkpoint as its latest (forever with a checkpoint_dir not every worker can read).
  */
 export function unloadableCheckpoints(trials: readonly Trial[]): Set<string> {
-  return unconfirmedLoads(trials, new Set(["FAIL", "PRUNED"]));
+  const out = unconfirmedLoads(trials, new Set(["FAIL", "PRUNED"]));
+  // Also one its blind reports still held (`blindHold`): reports after the exploit's step that
+  // were made before its client knew of it confirm nothing.
+  for (const t of trials) {
+    const held = t.systemAttrs.pbt_unconfirmed;
+    if ((t.state === "FAIL" || t.state === "PRUNED") && typeof held === "string") out.add(held);
+  }
+  return out;
 }
 
 /** The checkpoints that trials in `states` were told to load and have not reported a step after. */

@@ -150,4 +150,20 @@ describe("pbt: an exploit loaded one report late (non-blocking reports)", () => 
       expect(b.trial.number).not.toBe(a.trial.number);
     });
   });
+
+  it("a member lost while blind reports held its exploit never confirmed loading it: its slot's refill is not pointed at that checkpoint", async () => {
+    const { a, b, rep } = await population("lost-held");
+    const donor = `ck/${b.trial.number}/2`;
+    await rep(a, 2.5, 0.2, { pbt_blind: true }); // after the exploit's step, but blind: the load is unconfirmed
+    await svc.tell({ study: "lost-held", trial: a.trial.number, token: a.lease.token, state: "FAIL", reason: "RuntimeError: checkpoint could not be read" });
+    // b's latest checkpoint is still that one: the refill loaded it (and failed the same way) until b saved another.
+    const refill = await svc.ask({ study: "lost-held" });
+    expect(refill.trial.system_attrs.pbt_refill_of).toBe(a.trial.number);
+    expect(refill.trial.system_attrs.pbt_restore).toBeUndefined();
+    await rep(b, 3, 0.9);
+    const next = await svc.tell({ study: "lost-held", trial: refill.trial.number, token: refill.lease.token, state: "FAIL", reason: "RuntimeError: boom" });
+    expect(next.trial.state).toBe("FAIL");
+    expect((await svc.ask({ study: "lost-held" })).trial.system_attrs.pbt_restore).toMatchObject({ checkpoint: `ck/${b.trial.number}/3` });
+    expect(donor).not.toBe(`ck/${b.trial.number}/3`);
+  });
 });

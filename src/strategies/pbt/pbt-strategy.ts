@@ -11,9 +11,9 @@
  *   (lease expired, crash) is refilled by a later ask: params explored from the best RUNNING
  *   member that has a checkpoint, and `system_attrs.pbt_restore = {trial, checkpoint, step}` so the
  *   worker loads that checkpoint before it trains. A checkpoint that a lost member was told to load
- *   and never confirmed (it failed before its next report) is no donor checkpoint any more, for
- *   refills and exploits: a torn or unreadable file would otherwise fail every refill of the slot.
- *   A COMPLETE member is done; when every slot
+ *   and never confirmed (it failed before its next report, or before its next one that was not
+ *   blind) is no donor checkpoint any more, for refills and exploits: a torn or unreadable file
+ *   would otherwise fail every refill of the slot. A COMPLETE member is done; when every slot
  *   is RUNNING, WAITING or COMPLETE, `ask` answers SEARCH_SPACE_EXHAUSTED (stop asking).
  *   The service does not re-queue lost members (`refillsLostTrials`).
  * - Failures (`max_failures`, default 3, as Ray Tune's per-trial `max_failures`): a slot whose
