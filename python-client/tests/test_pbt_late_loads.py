@@ -308,3 +308,28 @@ def test_a_member_lost_while_blind_reports_held_its_exploit_does_not_hand_that_c
         assert refill.system_attrs["pbt_refill_of"] == a.number and refill.restore is None
         refill.complete(1.0)
         b.complete(1.0)
+
+
+def test_the_hold_outlasts_a_long_run_of_blind_reports_so_no_server_side_valve_releases_it(server: ServerProcess) -> None:
+    """Why the server has no valve that ends a hold after K blind reports (PROTOCOL.md, "An exploit
+    loaded late"): this client makes as many blind reports in a row as its queue holds
+    (``MAX_PENDING_REPORTS``, 10,000) while the server is away, and loads the exploit only after
+    them. Here 300: a valve below that released the donor checkpoint (the donor's report in the
+    same batch deleted it before the member loaded it) and decided again for the member."""
+    with tp.connect(server.endpoint, timeout=5.0) as client:
+        study, a, b = _population(client, "valve")
+        b.report(1.0, 1, {"checkpoint": "/nowhere/b/1.pt"})
+        a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/0.5.pt"})
+        with _paused(server):
+            assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/1.pt"}, wait=False) is None  # decided: exploit b's step 1
+            for i in range(1, 301):
+                a.report(5.0, 1 + i / 1000, {"checkpoint": f"/nowhere/a/{i}.pt"}, wait=False)  # blind
+            b.report(0.9, 2, {"checkpoint": "/nowhere/b/2.pt"}, wait=False)
+        d = b.flush_reports()
+        assert d is not None and "/nowhere/b/1.pt" not in d.delete_checkpoints
+        a.flush_reports()
+        assert a.restore is not None and a.restore.checkpoint == "/nowhere/b/1.pt"  # one exploit, loaded now
+        a.report(3.0, 2, {"checkpoint": "/nowhere/a/2.pt"})
+        assert _exploits(study, a.number) == [(1.3, "/nowhere/b/1.pt")]
+        a.complete(3.0)
+        b.complete(0.9)

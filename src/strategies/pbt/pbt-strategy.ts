@@ -66,6 +66,7 @@
  * - Exploits loaded late (non-blocking reports, `lineage.ts`'s `lineageLoadedLate`, `blindHold`): no
  *   new decision for a member at the report that says it loads its last exploit only now, nor while
  *   its blind reports leave that load unconfirmed, so each exploit decided is one its client loads.
+ *   No number of blind reports ends the hold (PROTOCOL.md says why: a client's queue of them).
  * - An exploit that took effect on nothing the member reported (decided at its last report, or held
  *   unconfirmed by blind ones) is taken back at its completion (`unappliedAtFinish`).
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
