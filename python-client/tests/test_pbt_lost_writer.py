@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 import tuneport as tp
@@ -23,15 +24,15 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 HANG_S = 120.0  # only against a hang
 
 # The worker: reports step 1, then its step-2 save stalls with the temporary file open until the
-# parent says go (the parent stops the process meanwhile); then it reports step 3.
+# parent says go (the parent stops the process meanwhile); then it reports step 3 or completes.
 _WORKER = """
 import sys, time
 from pathlib import Path
 import torch
 import tuneport as tp
-from tuneport.torch import CheckpointWriter, pbt_report
+from tuneport.torch import CheckpointWriter, pbt_complete, pbt_report
 
-endpoint, name, ckpt, sync = sys.argv[1:5]
+endpoint, name, ckpt, sync, last = sys.argv[1:6]
 go = Path(sync, "go")
 
 class Stall:
@@ -63,7 +64,10 @@ with tp.connect(endpoint) as c, CheckpointWriter() as w:
     while not go.exists():
         time.sleep(0.02)
     try:
-        pbt_report(trial, 0.3, 3, net, checkpoint_dir=ckpt, writer=w)
+        if last == "report":
+            pbt_report(trial, 0.3, 3, net, checkpoint_dir=ckpt, writer=w)
+        else:
+            pbt_complete(trial, 0.2, writer=w)
     except tp.LeaseLostError:
         print("lost", flush=True)
 """
@@ -76,15 +80,16 @@ def _wait(cond: object, what: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("last", ["report", "complete"])
 def test_a_worker_stopped_mid_save_past_its_lease_leaves_no_checkpoint_behind(
-    server: ServerProcess, client: tp.Client, name: str, tmp_path: Path
+    server: ServerProcess, client: tp.Client, name: str, tmp_path: Path, last: str
 ) -> None:
     study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=5, lease_ttl_s=1, strategy={
         "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 100}})
     ckpt, sync = tmp_path / "ckpt", tmp_path / "sync"
     sync.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _WORKER, server.endpoint, name, str(ckpt), str(sync)],
+    proc = subprocess.Popen([sys.executable, "-c", _WORKER, server.endpoint, name, str(ckpt), str(sync), last],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     stopped = False
     try:
@@ -115,6 +120,6 @@ def test_a_worker_stopped_mid_save_past_its_lease_leaves_no_checkpoint_behind(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    # The late write of step 2 and the refused report's step 3 were left for ever.
+    # The late write of step 2 (and the refused report's step 3) were left for ever.
     left = sorted(str(p.relative_to(ckpt)) for p in ckpt.rglob("*") if p.is_file())
     assert left == []
