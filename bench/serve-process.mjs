@@ -2,12 +2,30 @@
 // wait for the server's "zmq listening" log line.
 import { createServer } from "node:net";
 
-/** A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick). */
-export function freePort() {
+/** `BENCH_PORTS=LO-HI`: the ports this run may use (several benchmarks side by side); next to try. */
+const range = /^(\d+)-(\d+)$/.exec(process.env.BENCH_PORTS ?? "");
+let nextInRange = range ? Number(range[1]) : 0;
+
+/** A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick, or one of BENCH_PORTS). */
+export async function freePort() {
+  if (!range) return listenOn(0);
+  for (let tries = Number(range[2]) - Number(range[1]) + 1; tries > 0; tries--) {
+    const port = nextInRange;
+    nextInRange = port >= Number(range[2]) ? Number(range[1]) : port + 1;
+    try {
+      return await listenOn(port);
+    } catch {
+      // taken: the next one
+    }
+  }
+  throw new Error(`no free port in BENCH_PORTS=${process.env.BENCH_PORTS}`);
+}
+
+function listenOn(want) {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
+    s.listen(want, "127.0.0.1", () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });

@@ -3,13 +3,15 @@
 // sends random-strategy ask → tell loops in batches, alternating between them (A, B, A, B, ...), so
 // both builds see the same background load at nearly the same moments. Each batch's server CPU is
 // read from /proc/PID/task/TID/schedstat (nanoseconds of run time, not 10 ms ticks): the main (JS)
-// thread's and the whole process's. Prints per-build medians and quartiles of µs per request over
+// thread's and the whole process's. Prints per-build medians, quartiles and means of µs per request over
 // the batches, their ratio, the two-sided Mann-Whitney p over batches (normal approximation), and
 // the paired view (batch i of A against batch i of B: median ratio, Wilcoxon signed-rank p).
 //
 //   node bench/server-cpu-ab.mjs --a OLD/dist --b dist [--batches 30] [--trials 150] [--warmup 400]
 //
 // --a / --b: a build's dist/ folder (its cli/main.js is started). --trials: ask → tell loops per batch.
+// --a-node / --b-node: node's own flags for that side's server, space-separated (e.g.
+// "--max-semi-space-size=32"), to compare a V8 setting on one build.
 import "./help.mjs";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -42,14 +44,24 @@ function runNs(pid) {
   return out;
 }
 
-async function start(dist) {
+let stopping = false;
+
+async function start(dist, nodeFlags) {
   const port = await freePort();
   const endpoint = `tcp://127.0.0.1:${port}`;
   const db = join(mkdtempSync(join(tmpdir(), "tuneport-cpu-ab-")), "cpu.db");
-  const proc = spawn(process.execPath, [join(resolve(dist), "cli", "main.js"), "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
+  const proc = spawn(process.execPath, [...(nodeFlags ? nodeFlags.split(" ") : []), join(resolve(dist), "cli", "main.js"), "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   proc.stdout.resume(); // the log goes to a pipe, as under a supervisor; read and dropped
+  // A server that cannot start (a dist outside the repository finds no node_modules) must end the
+  // run, not leave the client waiting for a hello nobody answers.
+  proc.once("exit", (code, signal) => {
+    if (!stopping) {
+      console.error(`the server of ${dist} exited (${code ?? signal}) during the run`);
+      process.exit(1);
+    }
+  });
   const sock = new Dealer({ linger: 0 });
   sock.connect(endpoint);
   const call = async (op, a) => {
@@ -76,7 +88,7 @@ async function start(dist) {
   return { dist, proc, sock, loop, main: [], whole: [] };
 }
 
-const sides = [await start(args.a ?? "dist"), await start(args.b ?? "dist")];
+const sides = [await start(args.a ?? "dist", args["a-node"]), await start(args.b ?? "dist", args["b-node"])];
 for (const s of sides) await s.loop(WARMUP);
 const load0 = loadavg()[0];
 for (let b = 0; b < BATCHES; b++) {
@@ -91,6 +103,7 @@ for (let b = 0; b < BATCHES; b++) {
     s.whole.push(whole / 1000 / (2 * TRIALS));
   }
 }
+stopping = true;
 for (const s of sides) {
   s.sock.close();
   s.proc.kill("SIGTERM");
@@ -141,12 +154,15 @@ function paired(a, b) {
   const p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-(z * z) / 2);
   return { median_ratio: Math.round(Math.exp(q(d.length ? d : [0], 0.5)) * 1000) / 1000, p: Number(p.toPrecision(2)) };
 }
-const summary = (xs) => ({ median: Math.round(q(xs, 0.5)), q1: Math.round(q(xs, 0.25)), q3: Math.round(q(xs, 0.75)) });
+// The mean too: a cost that comes every few batches (a WAL checkpoint, a major GC) moves it, not the median.
+const summary = (xs) => ({ median: Math.round(q(xs, 0.5)), q1: Math.round(q(xs, 0.25)), q3: Math.round(q(xs, 0.75)), mean: Math.round(xs.reduce((a, x) => a + x, 0) / xs.length) });
 const [A, B] = sides;
 console.log(
   JSON.stringify({
     a: A.dist,
     b: B.dist,
+    ...(args["a-node"] ? { a_node: args["a-node"] } : {}),
+    ...(args["b-node"] ? { b_node: args["b-node"] } : {}),
     batches: BATCHES,
     requests_per_batch: 2 * TRIALS,
     main_us_per_request: { a: summary(A.main), b: summary(B.main), b_over_a: Math.round((q(B.main, 0.5) / q(A.main, 0.5)) * 1000) / 1000, p: Number(mannWhitney(A.main, B.main).toPrecision(2)), paired: paired(A.main, B.main) },
