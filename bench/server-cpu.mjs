@@ -12,7 +12,7 @@
 //   logging    pino
 //   gc / other (garbage collector), (program), node internals
 //
-//   node bench/server-cpu.mjs [--trials 3000] [--reports 0] [--out DIR] [--cli dist/cli/main.js] [--prof 0]
+//   node bench/server-cpu.mjs [--trials 3000] [--reports 0] [--out DIR] [--cli dist/cli/main.js] [--prof 0] [--prof-interval 1000]
 //
 // `--prof 0` runs the server without --cpu-prof (V8's sampling thread costs CPU too): the CPU
 // figures without the breakdown. Either way `threads_us_per_request` splits the process's CPU by
@@ -37,6 +37,8 @@ const args = Object.fromEntries(
 const TRIALS = Number(args.trials ?? 3000);
 const REPORTS = Number(args.reports ?? 0);
 const PROFILE = (args.prof ?? "1") !== "0";
+/** µs between the profiler's samples (V8's default 1000): 100 gives ten times the samples, and costs the server more CPU. */
+const PROF_INTERVAL = Number(args["prof-interval"] ?? 1000);
 const CLI = resolve(args.cli ?? join(ROOT, "dist", "cli", "main.js"));
 mkdirSync(args.out ?? tmpdir(), { recursive: true });
 const OUT = mkdtempSync(join(args.out ?? tmpdir(), "tuneport-cpuprof-"));
@@ -69,7 +71,7 @@ function threadCpu(pid) {
 const port = await freePort();
 const endpoint = `tcp://127.0.0.1:${port}`;
 const db = join(mkdtempSync(join(tmpdir(), "tuneport-cpu-")), "cpu.db");
-const proc = spawn(process.execPath, [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", OUT] : []), CLI, "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
+const proc = spawn(process.execPath, [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", OUT, `--cpu-prof-interval=${PROF_INTERVAL}`] : []), CLI, "serve", "--storage", db, "--bind", endpoint, "--lease-ttl", "600"], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 proc.stdout.resume(); // the log goes to a pipe, as under a supervisor; read and dropped
@@ -203,4 +205,4 @@ const share = Object.fromEntries(Object.entries(perLayer).map(([k, v]) => [k, v 
 const usMain = (cpuMain * 1000) / requests;
 const breakdown = Object.fromEntries(Object.entries(share).map(([k, s]) => [k, Math.round(s * usMain * 10) / 10]));
 const top = [...leafSelf.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => ({ frame: k, share: Math.round((v / total) * 1000) / 10 }));
-console.log(JSON.stringify({ ...figures, breakdown_us: breakdown, top_self_frames_pct: top, profile: join(OUT, file) }, null, 1));
+console.log(JSON.stringify({ ...figures, breakdown_us: breakdown, top_self_frames_pct: top, profile: join(OUT, file), loop_window_us: [w0, w1] }, null, 1));
