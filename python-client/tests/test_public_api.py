@@ -9,7 +9,7 @@ import tuneport as tp
 from conftest import REPO
 
 EXPECTED = {
-    "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution",
+    "AlreadyExistsError", "Categorical", "Client", "ClientClosedError", "CurveKeys", "Decision", "Distribution", "EnqueuedTrial", "QueuePosition", "TrialBudget",
     "FailedPreconditionError", "Float", "FrozenTrial", "Int", "InternalError", "InvalidArgumentError",
     "Lease", "LeaseLostError", "MalformedMessageError", "MessageTooLargeError", "NotFoundError", "Plot",
     "Restore", "ScheduleSegment", "SearchSpaceExhaustedError", "Lineage", "ParetoFront", "Study", "StudyDirection",

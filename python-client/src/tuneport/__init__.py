@@ -53,6 +53,7 @@ from ._errors import (
 )
 from ._logging import configure_default_logging
 from ._plot import Plot
+from ._enqueued import EnqueuedTrial, QueuePosition, TrialBudget
 from ._study import Lineage, ParetoFront, ScheduleSegment, Study, StudySummary, create_trial
 from ._trial import Decision, FrozenTrial, Lease, Restore, TrajectoryPoint, Trial
 
@@ -64,6 +65,7 @@ __all__ = [
     "CurveKeys",
     "Decision",
     "Distribution",
+    "EnqueuedTrial",
     "FailedPreconditionError",
     "Float",
     "FrozenTrial",
@@ -83,11 +85,13 @@ __all__ = [
     "Study",
     "StudyStopped",
     "ParetoFront",
+    "QueuePosition",
     "StudyDirection",
     "StudySummary",
     "TimeoutError",
     "TrajectoryPoint",
     "Trial",
+    "TrialBudget",
     "TrialPruned",
     "TrialState",
     "TuneportError",

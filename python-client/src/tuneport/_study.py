@@ -22,6 +22,7 @@ from ._errors import InvalidArgumentError, NotFoundError, SearchSpaceExhaustedEr
 from ._plot import Plot, PlotKind
 from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
+from ._enqueued import EnqueuedTrial
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, _fail_reason, constraint_order
 
 if TYPE_CHECKING:
@@ -604,11 +605,15 @@ class Study:
         user_attrs: Mapping[str, Any] | None = None,
         skip_if_exists: bool = False,
         rationale: str | None = None,
-    ) -> FrozenTrial:
+    ) -> EnqueuedTrial:
         """Queues a trial with fixed params; ``ask`` serves queued trials before new suggestions.
         With ``skip_if_exists``, params equal to an existing trial's (the same names, numbers within
         a relative 1e-5 as in Optuna) return that trial instead. As in Optuna, once the trial is told
-        COMPLETE or PRUNED, a value it never suggested is only in ``system_attrs["fixed_params"]``."""
+        COMPLETE or PRUNED, a value it never suggested is only in ``system_attrs["fixed_params"]``.
+        Returns the trial (a ``FrozenTrial``) with the server's view of the queue, read with the
+        enqueue: ``created``, ``queue`` (``QueuePosition(ahead, queued)``) and ``trial_budget``
+        (``TrialBudget(max_trials, used)``); the trial runs only if ``queue.ahead <
+        trial_budget.left`` (see ``EnqueuedTrial``)."""
         result = self.client._call(
             "enqueue",
             {
@@ -619,12 +624,14 @@ class Study:
                 "rationale": rationale,
             },
         )
-        return FrozenTrial.from_wire(result["trial"], self.name)
+        return EnqueuedTrial.from_enqueue(result, self.name)
 
     def enqueue_trial(
         self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None, skip_if_exists: bool = False
     ) -> None:
-        """Optuna's name for ``enqueue``: the next ``ask`` (of any worker) gets ``params``."""
+        """Optuna's name for ``enqueue``: the next ``ask`` (of any worker) gets ``params``. Returns
+        None, as Optuna's; ``enqueue`` returns the trial with its place in the queue and the study's
+        trial budget."""
         self.enqueue(params, user_attrs=user_attrs, skip_if_exists=skip_if_exists)
 
     def cancel_trial(self, number: int, reason: str | None = None) -> FrozenTrial:
