@@ -44,6 +44,7 @@ from ._optuna_objects import check_on_load, translate
 from ._protocol import (
     DEFAULT_OUTAGE_BUDGET_S,
     PROTOCOL_VERSIONS,
+    RELEARN_LOOK_S,
     CurveKeys,
     _endpoint_hint,
     check_endpoint,
@@ -153,17 +154,20 @@ class Client:
         if self._background is not None and self._heartbeat_interval_s is None:
             self._background._interval = float(self.limits.get("heartbeat_interval_s") or DEFAULT_HEARTBEAT_INTERVAL_S)
 
-    def _relearn(self, channel: FailoverChannel | None = None) -> bool:
+    def _relearn(self, channel: FailoverChannel | None = None, *, look_s: float | None = None) -> bool:
         """Asks the server (on ``channel``, default the client's) for its ``hello`` again and learns
         its limits anew; False when it does not answer (the limits stay as they were). The limits
         were learnt once, at connect: after a restart or a failover to a server with other ones, a
         request the new server takes was refused here unsent, and one it refuses or drops the
         connection on was sent every time. Asked only when a limit is about to refuse a request or
-        a server's refusal says it changed, so a request that fits costs nothing more."""
+        a server's refusal says it changed, so a request that fits costs nothing more. ``look_s``:
+        how long to wait for a connection when there is none (default: the timeout); a connected
+        server still gets the timeout to answer."""
         chan = channel or self._channel
         message = make_request("hello", {"versions": [self.protocol_version], "client": self._client_info}, version=self._version)
+        budget = min(chan.timeout, chan.outage_budget_s) if look_s is None else min(look_s, chan.outage_budget_s)
         try:
-            result = parse_reply(chan.request(message, timeout=chan.timeout, retries=0, outage_budget_s=min(chan.timeout, chan.outage_budget_s)))
+            result = parse_reply(chan.request(message, timeout=chan.timeout, retries=0, outage_budget_s=budget))
         except TuneportError as err:
             log.info("could not learn the server's limits again (%s); keeping %s", err, self.limits)
             return False
@@ -273,7 +277,10 @@ class Client:
         payload = encode(message)
         limit = self.limits.get("max_message_bytes")
         if isinstance(limit, int) and len(payload) > limit:
-            self._relearn(channel)
+            # A short look only for a server that is away (RELEARN_LOOK_S): then the limit the
+            # client knows refuses the request at once. It waited a whole timeout (10 s) for the
+            # hello first, to refuse what it already knew it would refuse.
+            self._relearn(channel, look_s=RELEARN_LOOK_S)
         self._check_size(message["op"], payload)
         return payload
 

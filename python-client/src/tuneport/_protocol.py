@@ -234,6 +234,12 @@ GAVE_UP_GRACE_S = 1.0
 #: gives up (``Channel.request``): a server restarted mid-request comes back once, not every time.
 MIN_DROPS = 3
 
+#: How long a request over a limit the client knows (``limits``, from ``hello``) waits for a
+#: connection to the server, when it has none, to ask its limits again before the known limit
+#: refuses it: a server restarted with a larger limit takes it, one that is away costs this look.
+#: ZeroMQ reconnects every 0.1 s, so a server back already is connected within it.
+RELEARN_LOOK_S = 0.25
+
 _TCP = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.%a-z]+\]|[^\s:/\[\]*]+):(?P<port>[0-9]{1,5})$")
 _MONITORED = (
     zmq.EVENT_CONNECTED

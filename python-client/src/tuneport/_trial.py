@@ -20,11 +20,12 @@ from ._errors import (
     InvalidArgumentError,
     LeaseLostError,
     NotFoundError,
+    TimeoutError,
     TrialPruned,
     TuneportError,
     UpdateFinishedTrialError,
 )
-from ._protocol import json_attrs, make_request
+from ._protocol import RELEARN_LOOK_S, json_attrs, make_request
 
 if TYPE_CHECKING:
     from ._study import Lineage, Study
@@ -168,6 +169,14 @@ class _OptunaV2Suggest:
         """``suggest_float(name, low, high, step=q)``, with a FutureWarning."""
         self._deprecated("suggest_discrete_uniform", "suggest_float(name, low, high, step=q)")
         return self.suggest_float(name, low, high, step=q)
+
+
+def _never_reached(err: TimeoutError) -> bool:
+    """True when a request's TimeoutError says that no server could be reached (an outage: the
+    request was not delivered), not that a connected one stayed silent (``attempts``) or closed
+    the connection on it (``dropped``)."""
+    data = err.data
+    return isinstance(data, Mapping) and "attempts" not in data and "dropped" not in data
 
 
 @dataclass(frozen=True, repr=False)
@@ -840,7 +849,7 @@ class Trial(_OptunaV2Suggest):
         self.study.client._forget(self)
         return first
 
-    def _call(self, op: str, args: dict[str, Any], *, hurry: bool = False) -> Any:
+    def _call(self, op: str, args: dict[str, Any], *, hurry: bool = False, outage_budget_s: float | None = None) -> Any:
         """Sends ``op`` for this trial. ``hurry`` (the last word of a trial that Ctrl-C ends): waits
         at most INTERRUPTED_WAIT_S for the queued reports and for a server that is away; if it does
         not come back in that time, the lease runs out on the server and finishes the trial.
@@ -865,7 +874,7 @@ class Trial(_OptunaV2Suggest):
                     )  # fmt: skip
                 self._report_seq = 0
         try:
-            return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else None, hurry=hurry)
+            return self.study.client._call(op, full, outage_budget_s=INTERRUPTED_WAIT_S if hurry else outage_budget_s, hurry=hurry)
         except LeaseLostError as err:
             self._mark_lost(err)
             again = None if hurry else self._created_again(err)
@@ -1102,7 +1111,8 @@ class Trial(_OptunaV2Suggest):
         # A trial the server refused a report of past its limit: each later report waits for its
         # answer (raised here if refused again; taken by a server restarted with a larger limit).
         # So does one past the limit the server's hello gave (client.limits), the first one included.
-        wait = wait or self._intermediate_full or self._past_known_limit(s)
+        past = self._past_known_limit(s)
+        wait = wait or self._intermediate_full or past
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:
@@ -1111,9 +1121,15 @@ class Trial(_OptunaV2Suggest):
         self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
         payload = self._with_loaded(payload, s, _combined(self._unreturned).restore if self._unreturned else None)
         try:
-            result = self._call("report", {"step": s, "value": v, "data": payload})
+            # Past the limit the client knows, a server that is away gets a short look only
+            # (RELEARN_LOOK_S), not the outage budget: it would refuse the report once back.
+            result = self._call("report", {"step": s, "value": v, "data": payload}, outage_budget_s=RELEARN_LOOK_S if past else None)
         except InvalidArgumentError as err:
             self._note_full(err)
+            raise
+        except TimeoutError as err:
+            if past and _never_reached(err):
+                raise self._refused_past_known_limit(s) from err
             raise
         self._loaded_sent(payload)
         self._intermediate_full = False
@@ -1139,6 +1155,21 @@ class Trial(_OptunaV2Suggest):
         limit = self.study.client.limits.get("max_intermediate")
         new = not self.intermediate or self.intermediate[-1][0] != step
         return isinstance(limit, int) and new and len(self.intermediate) >= limit
+
+    def _refused_past_known_limit(self, step: float) -> InvalidArgumentError:
+        """The refusal of a report past ``client.limits["max_intermediate"]`` that the server, away,
+        could not take: the server's own refusal at that limit (``reason: "max_intermediate"``),
+        made here, nothing sent, after a short look for the server (a restarted one with a larger
+        limit takes the report)."""
+        limit = self.study.client.limits.get("max_intermediate")
+        err = InvalidArgumentError(
+            f"trial {self.number} of '{self.study.name}' already holds {len(self.intermediate)} intermediate values, the "
+            f"server's limit (client.limits['max_intermediate'] = {limit}, from its hello), and the server is unreachable "
+            f"now: the report of step {step:g} was refused here, unsent (a server back with a larger limit takes the next one)",
+            {"reason": "max_intermediate", "max_intermediate": limit, "study": self.study.name, "trial": self.number, "step": step},
+        )
+        self._note_full(err)
+        return err
 
     def _taken_past_known_limit(self) -> None:
         """The server took a report that put this trial past ``client.limits["max_intermediate"]``:
