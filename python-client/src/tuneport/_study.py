@@ -353,6 +353,7 @@ class Study:
             raise
         trial = Trial(self, result)
         self.client._track(trial)
+        self._learn_strategy_of(trial)
         try:
             for name, dist in fixed.items():
                 trial._suggest(name, dist)
@@ -360,6 +361,20 @@ class Study:
             self._fail_unreturned(trial, exc)
             raise
         return trial
+
+    def _learn_strategy_of(self, trial: Trial) -> None:
+        """A PBT/PB2 member (``system_attrs["pbt_member"]``) handed out by a study this object
+        knows under another strategy: ``update_study`` switched it since it was loaded (no trial
+        runs then, so every trial asked since is a member). Reads the study again, so ``strategy``
+        says so and the trial's non-blocking reports are marked blind (``pbt_blind``) as in a study
+        loaded as PBT: they never were, and the server let the donor's next report release a
+        checkpoint that the member was about to be told to load. Once per switch: the study read
+        then agrees. Should that read fail, the trial still knows it is a member (``_pbt_member``)."""
+        if trial._pbt_member and self._summary.strategy.get("name") not in ("pbt", "pb2"):
+            try:
+                self.summary()
+            except TuneportError as err:
+                log.info("trial %d of '%s' is a PBT member, but the study could not be read again (%s)", trial.number, self.name, err)
 
     def _fail_unreturned(self, trial: Trial, exc: BaseException) -> None:
         """A ``fixed_distributions`` suggest after the ask raised (the server refused the

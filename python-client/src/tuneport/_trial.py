@@ -539,6 +539,9 @@ class Trial(_OptunaV2Suggest):
         self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
         self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
+        self._pbt_member = "pbt_member" in self.system_attrs
+        """Started by PBT or PB2 as a population member: its strategy for its whole life (a switch
+        to or from them waits until no trial runs), whatever the study object says."""
         start: Mapping[str, Any] = result.get("start") or {}
         self._start = start
         self.budget: float | None = start.get("budget", result.get("budget"))
@@ -1235,7 +1238,8 @@ class Trial(_OptunaV2Suggest):
         # the mark). Asked before the answers are applied: an answer arriving in between was
         # neither applied nor marked, and the server took the report as the sign of a load the loop
         # had not made (it released the donor checkpoint, and could decide a second exploit).
-        blind = bool(self._report_seq) and self.study.strategy.get("name") in ("pbt", "pb2") and client._reports_pending(self._report_seq)
+        pbt = self._pbt_member or self.study._summary.strategy.get("name") in ("pbt", "pb2")
+        blind = bool(self._report_seq) and pbt and client._reports_pending(self._report_seq)
         # Kept, not taken, until this report is queued: whatever raises on the way (a lost lease, data
         # that cannot be packed, a closed client) leaves them for the next report to return.
         self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
