@@ -755,7 +755,7 @@ class _Background:
         if job.abandoned:
             return
         if job.seq <= self._dropped_through and self._drop_error is not None:
-            job.trial._deliver_error(self._drop_error, quiet=True)
+            job.trial._deliver_error(self._drop_error, quiet=True, step=job.message.get("step"))
             return
         try:
             if job.trial.lease_lost:

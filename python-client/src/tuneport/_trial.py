@@ -583,11 +583,14 @@ class Trial(_OptunaV2Suggest):
         self._deferred_error: Exception | None = None
         self._warned_codes: set[str] = set()
         """Codes of the errors ending this trial that a non-blocking report already warned of."""
-        self._refused_steps: set[float] = set()
+        self._unstored_steps: set[float] = set()
         """Steps of non-blocking reports the server refused at its per-trial limit (``serve
-        --max-intermediate``), noted by the background thread: ``report`` had recorded them in
-        ``intermediate`` when it queued them, and the training loop's thread takes them out again
-        (``_apply_delivered``), so that ``intermediate`` holds what the server stored."""
+        --max-intermediate``), or that an outage ended (the report that waited it out, whose fate
+        is unknown, and those queued behind it, dropped unsent), noted by the background thread:
+        ``report`` had recorded them in ``intermediate`` when it queued them, and the training
+        loop's thread takes them out again (``_apply_delivered``), so that ``intermediate`` holds
+        what the server took or may still take (reports queued or in flight), never a value it was
+        not sent. They stayed after an outage: a curve the server lacks, with no sign of it."""
         self._intermediate_full = False
         """The server refused a report of this trial past its per-trial limit (``serve
         --max-intermediate``), and has taken none since: later reports wait for their answer, so
@@ -692,9 +695,9 @@ class Trial(_OptunaV2Suggest):
 
     def _deliver(self, result: Mapping[str, Any], *, step: float | None = None) -> None:
         """Background thread: the answer to the non-blocking report of ``step``."""
-        if self._refused_steps:
+        if self._unstored_steps:
             with self._lock:
-                self._refused_steps.discard(step)  # refused before, taken now (a server with a larger limit)
+                self._unstored_steps.discard(step)  # refused before, taken now (a server with a larger limit)
         try:
             decision = Decision.from_wire(result["decision"])
         except (TuneportError, KeyError, TypeError) as err:
@@ -717,9 +720,14 @@ class Trial(_OptunaV2Suggest):
             # Every report queued behind the first refused one is refused the same way: one warning.
             with self._lock:
                 if step is not None:
-                    self._refused_steps.add(float(step))
+                    self._unstored_steps.add(float(step))
                 quiet = "max_intermediate" in self._warned_codes or quiet
                 self._warned_codes.add("max_intermediate")
+        if isinstance(err, TimeoutError) and step is not None:
+            # An outage: dropped unsent, or sent and never answered (stored or not: the server's
+            # copy says, study.trial(n).intermediate_values). Not kept as if it were stored.
+            with self._lock:
+                self._unstored_steps.add(float(step))
         if isinstance(err, LeaseLostError):
             quiet = not self._mark_lost(err) or quiet
         elif isinstance(err, (FailedPreconditionError, NotFoundError)):
@@ -766,8 +774,8 @@ class Trial(_OptunaV2Suggest):
         a step with the donor's params on its own weights.
         @raises ClientClosedError in a forked child, before touching ``_lock`` (see ``Client._check_process``)."""
         self.study.client._check_process()
-        if self._refused_steps:
-            self._drop_refused_steps()
+        if self._unstored_steps:
+            self._drop_unstored_steps()
         if self._delivered or self._deferred_error is not None:
             with self._lock:
                 delivered, self._delivered = self._delivered, []
@@ -790,11 +798,11 @@ class Trial(_OptunaV2Suggest):
             raise TrialPruned(prune.reason or f"trial {self.number} pruned (decided in the background)")
         return None if keep else self._take_unreturned()
 
-    def _drop_refused_steps(self) -> None:
-        """Takes the steps the server refused at its limit (``_refused_steps``) out of
+    def _drop_unstored_steps(self) -> None:
+        """Takes the steps the server refused at its limit, or an outage ended (``_unstored_steps``), out of
         ``intermediate``, in place (the training loop's thread, which alone appends to it)."""
         with self._lock:
-            refused, self._refused_steps = self._refused_steps, set()
+            refused, self._unstored_steps = self._unstored_steps, set()
         self.intermediate[:] = [(s, v) for s, v in self.intermediate if s not in refused]
 
     def _take_unreturned(self) -> Decision | None:
