@@ -8,6 +8,8 @@ One request is one ZeroMQ message holding one MessagePack map in the standard pr
 reply up to ``timeout`` seconds; on silence, close the socket (dropping anything queued on
 it), open a new one and send the *same* bytes again — same request id, so the server answers
 a repeated mutation with its first reply and changes nothing twice — up to ``retries`` times.
+Each resend carries a ``hello`` beside it: a server that answers neither within LIVENESS_LOOK_S is
+hung, and that attempt ends then, not after a whole ``timeout``.
 
 A socket monitor tells those two cases apart from a server that is not there at all: while
 there is no connection (a restart, a crash), a request waits up to an *outage budget* for the
@@ -233,6 +235,13 @@ GAVE_UP_GRACE_S = 1.0
 #: A request resent after this many lost connections (or ``1 + retries``, when more) and lost again
 #: gives up (``Channel.request``): a server restarted mid-request comes back once, not every time.
 MIN_DROPS = 3
+
+#: A request resent after a silent attempt (Lazy Pirate) sends a ``hello`` beside it: a server that
+#: answers neither within this look (once connected) is taken to be hung (connected, silent), and
+#: the attempt ends then instead of after its whole timeout; one that answers the hello is alive
+#: and gets the whole timeout for the request. A hung server cost ``1 + retries`` timeouts (40 s
+#: with the defaults), now ``timeout + retries`` looks.
+LIVENESS_LOOK_S = 1.0
 
 #: How long a request over a limit the client knows (``limits``, from ``hello``) waits for a
 #: connection to the server, when it has none, to ask its limits again before the known limit
@@ -652,6 +661,16 @@ class Channel:
                 sock = self._socket if self._socket is not None else self._open()
                 sent = wire()
                 sock.send(sent)
+                # A resend after a silent attempt asks the server's hello beside it (LIVENESS_LOOK_S):
+                # a server that answers neither within the look is hung (connected, silent), and the
+                # attempt ends then instead of after a whole ``wait``; one that answers the hello is
+                # alive and gets the whole ``wait`` for the request.
+                probe = make_request("hello", {"versions": list(PROTOCOL_VERSIONS)}) if silent and wait > LIVENESS_LOOK_S else None
+                probe_bytes = encode(probe) if probe is not None else b""
+                if probe is not None:
+                    sock.send(probe_bytes)
+                alive = probe is None
+                look_until: float | None = None
                 now = time.monotonic()
                 deadline = now + wait
                 start = now
@@ -667,7 +686,10 @@ class Channel:
                         # with a short budget (0: fail at once in an outage) a live server's retry was
                         # reported as a lost connection before its TCP connection could form.
                         limit = max(limit, wait)
-                    until = deadline if self._connected else (self._unreachable_since or now) + limit
+                    if self._connected and not alive and look_until is None:
+                        look_until = now + LIVENESS_LOOK_S  # the look starts with the connection
+                    answer_by = deadline if alive or look_until is None else min(deadline, look_until)
+                    until = answer_by if self._connected else (self._unreachable_since or now) + limit
                     if to_tell and not self._connected and not stalled:
                         if now - start < wait:
                             until = min(until, start + wait)  # wake up then to say so
@@ -692,6 +714,9 @@ class Channel:
                                 raise self._dropped_error(message, dropped, len(sent))
                             sent = wire()
                             sock.send(sent)  # lost with the old connection; same id, so applied once
+                            if not alive:
+                                sock.send(probe_bytes)
+                                look_until = None
                             deadline = now + wait
                             continue
                         if self._connected and not was_connected:
@@ -704,9 +729,14 @@ class Channel:
                         if rid == request_id or (isinstance(reply, dict) and rid is None):
                             self._gave_up = False
                             return reply
+                        if probe is not None and rid == probe["id"]:
+                            alive = True  # the server answers: this request is slow, not lost
                         continue  # a late reply to an earlier request on this socket: not ours
                     if self._connected:
-                        if now >= deadline:
+                        if look_until is None and not alive:
+                            look_until = now + LIVENESS_LOOK_S  # connected just now: the look starts
+                        # Read again: the connection (just formed) moves the deadline.
+                        if now >= (deadline if alive or look_until is None else min(deadline, look_until)):
                             break
                     elif now >= (self._unreachable_since or now) + limit:
                         error = self._unreachable_error(message, now, budget, stalled_s=handshake_wait if limit < budget else None)
@@ -720,9 +750,12 @@ class Channel:
                 self._drop_socket()
                 if silent >= attempts:
                     hint = " (CURVE keys not accepted by the server?)" if self._curve is not None else ""
+                    hung = "" if alive else (
+                        f" (connected, but it did not answer a hello either within {LIVENESS_LOOK_S:g}s of each resend: is it hung?)"
+                    )
                     raise TimeoutError(
-                        f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s{hint}",
-                        {"op": message.get("op"), "id": request_id, "attempts": attempts, "endpoint": self._endpoint},
+                        f"no reply to {message.get('op')!r} from {self._endpoint} after {attempts} attempt(s) of {wait:g}s{hung}{hint}",
+                        {"op": message.get("op"), "id": request_id, "attempts": attempts, "endpoint": self._endpoint, "hung": not alive},
                     )
 
     def _dropped_error(self, message: Mapping[str, Any], dropped: int, size: int) -> TimeoutError:
