@@ -172,6 +172,30 @@ describe("tuneport import refuses input instead of rewriting it", () => {
     }, 120_000);
   });
 
+  it("holds the file to --max-intermediate (serve's default, 100,000, unless told), naming the trial and the limit, and imports nothing", async () => {
+    // A trial holding more values than any server lets a client report was imported whole.
+    const dir = tempDir();
+    const db = join(dir, "t.db");
+    const t = JSON.parse(trial) as Record<string, unknown>;
+    const withValues = (number: number, n: number) => JSON.stringify({ ...t, number, intermediate: Array.from({ length: n }, (_, k) => [k, k / 2]) });
+    const run = (path: string, name: string, ...more: string[]) =>
+      spawnSync(process.execPath, [CLI, "import", path, "--storage", db, "--name", name, ...more], { encoding: "utf8", timeout: 120_000 });
+    const big = join(dir, "big.jsonl");
+    writeFileSync(big, `${header}\n${withValues(0, 3)}\n${withValues(1, 100_001)}\n`);
+    const r = run(big, "big");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/line 3: trial 1 has 100,001 intermediate values, more than the 100,000 a trial holds \(--max-intermediate 100000\); nothing was imported.*INVALID_ARGUMENT/);
+    const small = join(dir, "small.jsonl");
+    writeFileSync(small, `${header}\n${withValues(0, 5)}\n`);
+    expect(run(small, "four", "--max-intermediate", "4").stderr).toMatch(/line 2: trial 0 has 5 intermediate values, more than the 4 a trial holds \(--max-intermediate 4\)/);
+    const list = () => spawnSync(process.execPath, [CLI, "studies", "list", "--storage", db, "--json"], { encoding: "utf8", timeout: 120_000 }).stdout;
+    expect(list()).not.toMatch(/"big"|"four"/);
+    // At the limit it imports; a larger limit takes the large file.
+    expect(run(small, "five", "--max-intermediate", "5").status).toBe(0);
+    expect(run(big, "big", "--max-intermediate", "100001").status).toBe(0);
+    expect(list()).toMatch(/"five"[\s\S]*"big"|"big"[\s\S]*"five"/);
+  }, 120_000);
+
   it("applies the study-name grammar to the file's name and to the new name", async () => {
     const rtl = `${header.replace('"name":"src"', `"name":${JSON.stringify("evil\u202Egnp")}`)}\n${trial}\n`;
     expect(await refusal(rtl)).toMatch(/line 1: .*U\+202E.*--name/);

@@ -7,7 +7,8 @@ import { TuneportError, invalidArgument } from "../domain/errors.js";
 import type { StudyService } from "../service/study-service.js";
 import type { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
-import { type Command, UsageError, writeFileAtomically, writeStdout } from "./command.js";
+import { MAX_INTERMEDIATE_CAP } from "../service/study-limits.js";
+import { type Command, UsageError, intOption, writeFileAtomically, writeStdout } from "./command.js";
 import { terminalSafe } from "./terminal.js";
 import { loadPluginModule, pluginsHelp } from "./plugin-module.js";
 
@@ -113,6 +114,10 @@ Options:
   --storage PATH   SQLite database file (created if missing) [./tuneport.db], or a
                    postgresql:// URL
   --name NEW       import under this name instead of the one in the file
+  --max-intermediate N
+                   intermediate values one trial may hold: a file with a trial holding
+                   more is refused, nothing imported; use the --max-intermediate the
+                   server is started with [100000]
 ${pluginsHelp(19)}
                    (a study made with a --plugins module's strategy needs it)
   -h, --help       show this help
@@ -120,12 +125,14 @@ ${pluginsHelp(19)}
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     name: { type: "string" },
+    "max-intermediate": { type: "string" },
     plugins: { type: "string" },
   },
   async run(v, pos) {
     const [file, ...extra] = pos;
     if (!file || extra.length > 0) throw new UsageError("expected exactly one FILE; see --help");
     if (file !== "-" && existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name the file 'tuneport export' wrote`);
+    const maxIntermediate = intOption("max-intermediate", v["max-intermediate"], 1, MAX_INTERMEDIATE_CAP);
     const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const text = utf8Text(readBounded(file), file);
     const [[{ silentLogger }, { StudyService }, { openStorage }], { SharedOwnership }, { PgOwnershipStore }] = await Promise.all([
@@ -150,7 +157,7 @@ ${pluginsHelp(19)}
       // one", words for a server's clients: this command says what failed, and that nothing was written.
       let failure: unknown = null;
       const onFatal = (err: unknown) => void (failure ??= err);
-      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(ownership ? { ownership } : {}), ...(plugins ? { plugins: plugins.catalogue } : {}) });
+      const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(maxIntermediate !== undefined ? { maxIntermediate } : {}), ...(ownership ? { ownership } : {}), ...(plugins ? { plugins: plugins.catalogue } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined).catch((err: unknown) => {
           if (failure === null) throw err;

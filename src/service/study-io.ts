@@ -304,10 +304,11 @@ function distributionSizeProblem(trial: number, dists: Readonly<Record<string, D
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
  * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
- * trial without a lease, a space or distributions past the ops' size limits (`distributionSizeProblem`). `plugins` null reads the study's plug-ins unchecked (`export --format
+ * trial without a lease, a space or distributions past the ops' size limits (`distributionSizeProblem`), a trial with more
+ * than `maxIntermediate` intermediate values (`data.reason: "max_intermediate"`). `plugins` null reads the study's plug-ins unchecked (`export --format
  * optuna` converts an export, whose plug-in may be one of a --plugins module the CLI lacks).
  */
-export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue | null = BUILTIN_PLUGINS): ImportedStudy {
+export function parseStudyLines(text: string, rename?: string, plugins: PluginCatalogue | null = BUILTIN_PLUGINS, maxIntermediate = Number.POSITIVE_INFINITY): ImportedStudy {
   const lines = text.split("\n");
   let header: z.infer<typeof headerSchema> | null = null;
   let config: StudyConfig | null = null;
@@ -385,6 +386,15 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const imported = plugins?.strategy((config as StudyConfig).strategy.name)?.readModels?.importedAttrs?.(t.system_attrs);
     if (imported?.problem) fail(`system_attrs: ${imported.problem} (the ${(config as StudyConfig).strategy.name} strategy's bookkeeping, which the server writes)`);
     for (const r of imported?.trials ?? []) attrRefs.push({ line: lineNo, trial: r });
+    // The importing service's --max-intermediate: a trial holding more was imported whole, and a
+    // server serving it kept every value in memory, past the bound its clients are held to.
+    if (t.intermediate.length > maxIntermediate)
+      throw invalidArgument(
+        `line ${lineNo}: trial ${t.number} has ${t.intermediate.length.toLocaleString("en-US")} intermediate values, more than the ` +
+          `${maxIntermediate.toLocaleString("en-US")} a trial holds (--max-intermediate ${maxIntermediate}); nothing was imported: ` +
+          `import with a larger --max-intermediate and serve the database with it too`,
+        { line: lineNo, reason: "max_intermediate", max_intermediate: maxIntermediate, trial: t.number, intermediate: t.intermediate.length },
+      );
     const steps = t.intermediate.map(([s]) => s);
     if (steps.some((s, k) => k > 0 && s <= (steps[k - 1] as number))) fail("intermediate steps must increase");
     trials.push({

@@ -428,11 +428,12 @@ export class StudyService {
    * Recreates a study from `exportStudy` lines, under `rename` when given: trial numbers, states,
    * values, intermediates, attributes, timestamps and leases exactly as written, in one transaction.
    * RUNNING trials keep their lease token with one TTL of grace, as after a restart.
-   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line.
+   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line (a trial
+   * with more intermediate values than `maxIntermediate`: `data.reason: "max_intermediate"`).
    */
   async importStudy(text: string, rename?: string): Promise<StudyView> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
-    const imp = parseStudyLines(text, rename, this.plugins);
+    const imp = parseStudyLines(text, rename, this.plugins, this.core.maxIntermediate);
     if (rename !== undefined && !OPS.create_study.args.shape.name.safeParse(rename).success)
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
     const exists = () => new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
