@@ -82,3 +82,16 @@ export function loadedState(core: ServiceCore, name: string, createdAt: number |
     throw new TuneportError("NOT_FOUND", `study '${name}' was deleted since this worker loaded it (${err.message}): create it again and load it to go on`, err.data);
   }
 }
+
+/**
+ * The refusal of an ask whose requester left while it waited its turn (`OpContext.gone`), nothing
+ * applied. Asks queue per study, one suggestion at a time: a client that pipelined asks and closed its
+ * connection had each of them suggested (seconds of a GP each) before anyone else's, for nobody.
+ */
+export function requesterGone(study: string): TuneportError {
+  return new TuneportError(
+    "UNAVAILABLE",
+    `this ask of study '${study}' was dropped unanswered: the connection that sent it closed while it waited its turn; nothing was applied (resend it with the same id)`,
+    { reason: "requester_gone", study },
+  );
+}

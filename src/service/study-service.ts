@@ -428,8 +428,7 @@ export class StudyService {
    * Recreates a study from `exportStudy` lines, under `rename` when given: trial numbers, states,
    * values, intermediates, attributes, timestamps and leases exactly as written, in one transaction.
    * RUNNING trials keep their lease token with one TTL of grace, as after a restart.
-   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line (a trial
-   * with more intermediate values than `maxIntermediate`: `data.reason: "max_intermediate"`).
+   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line (one past `maxIntermediate` too).
    */
   async importStudy(text: string, rename?: string): Promise<StudyView> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
@@ -465,7 +464,7 @@ export class StudyService {
   // ---------------------------------------------------------------- trials (trial-ops.ts)
 
   /** The trial operations: see trial-ops.ts `ask`, `suggest`, `enqueue`, `report`, `tell`, `setTrialUserAttrs`; steering.ts `cancelTrial`, `addTrial`; study-update.ts `updateStudy`. */
-  ask = (a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> => trialOps.ask(this.core, a, requestId, worker);
+  ask = (a: S.AskArgs, requestId?: string, worker?: WorkerIdentity, gone?: () => boolean): Promise<AskResult> => trialOps.ask(this.core, a, requestId, worker, gone);
   suggest = (a: S.SuggestArgs, requestId?: string) => trialOps.suggest(this.core, a, requestId);
   enqueue = (a: S.EnqueueArgs, requestId?: string) => trialOps.enqueue(this.core, a, requestId);
   report = (a: S.ReportArgs, requestId?: string) => trialOps.report(this.core, a, requestId);

@@ -15,7 +15,7 @@ import { type Direction, stepRefusal, valueFields } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type { SuggestRequest, Suggestion } from "../domain/plugin.js";
 import type { Change, Lease } from "../storage/storage.js";
-import { type ServiceCore, loadedState } from "./core.js";
+import { type ServiceCore, loadedState, requesterGone } from "./core.js";
 import { statsOf } from "./aggregates.js";
 import { carriedIntermediate, checkRoomForIntermediate } from "./study-limits.js";
 import type { ReplyCtx } from "./idempotency.js";
@@ -80,22 +80,21 @@ export function checkAttrsSize(attrs: Record<string, unknown>): void {
 
 /**
  * Starts a trial: the oldest WAITING (enqueued or re-queued) one if any, else a new one from the
- * scheduler and the strategy. @throws SEARCH_SPACE_EXHAUSTED, NOT_FOUND.
+ * scheduler and the strategy; dropped at its turn once `gone` (OpContext.gone). @throws SEARCH_SPACE_EXHAUSTED, NOT_FOUND.
  */
-export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string, worker?: WorkerIdentity): Promise<AskResult> {
+export async function ask(core: ServiceCore, a: S.AskArgs, requestId?: string, worker?: WorkerIdentity, gone?: () => boolean): Promise<AskResult> {
   const s = loadedState(core, a.study, a.study_created_at);
   // A worker's loop outlives a delete: without this its next ask would run a re-created study's trials.
   if (a.study_created_at !== undefined && Math.abs(a.study_created_at * 1000 - s.study.createdAt) >= 0.5)
     throw new TuneportError("NOT_FOUND", `study '${a.study}' was deleted and created again since this worker loaded it: load it again to work on the new one`, { study: a.study });
-  // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`,
-  // `retryOf`), and who it is (domain/worker.ts; a re-asked queued trial records its new holder).
+  // An evaluator's own lease length and retry budget, kept with the trial (leases.ts `ttlOf`, `retryOf`), and who it is (domain/worker.ts; a re-asked queued trial records its new holder).
   checkRetry(s.factory, s.study.config.strategy.name, { max_retries: a.max_retries }, "ask's");
   const own: Record<string, unknown> = {
     ...(a.lease_ttl_s !== undefined ? { lease_ttl_s: a.lease_ttl_s } : {}),
     ...(a.max_retries !== undefined ? { max_retries: a.max_retries } : {}),
     ...(worker !== undefined ? { worker: { ...worker } } : {}),
   };
-  return core.mutate(requestId, "ask", (rc) => s.askLock.run(() => askLocked(core, s, rc, own)));
+  return core.mutate(requestId, "ask", (rc) => s.askLock.run(() => askLocked(core, s, rc, own, gone)));
 }
 
 /** @throws STUDY_STOPPED when the study was stopped or its trial budget is spent. */
@@ -114,8 +113,9 @@ function checkOpen(s: StudyState): void {
     });
 }
 
-async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, own: Record<string, unknown>): Promise<AskResult> {
+async function askLocked(core: ServiceCore, s: StudyState, rc: ReplyCtx | null, own: Record<string, unknown>, gone?: () => boolean): Promise<AskResult> {
   core.taking();
+  if (gone?.() === true) throw requesterGone(s.study.name); // its client left (OpContext.gone)
   checkOpen(s);
   // 1. Enqueued or re-queued trials first; one lacking parameters the strategy models gets its values for them (trial-params.ts).
   const queued = await queuedSuggestion(core, s);

@@ -30,6 +30,12 @@ export interface OpContext {
    * earlier reply can be stored for it (a mutation then skips looking for one); n on its n-th resend.
    */
   readonly attempt?: number;
+  /**
+   * True once nobody waits for this request's reply (every connection that sent its id has closed,
+   * as the transport knows it): an `ask` still waiting its turn behind the study's other asks is then
+   * dropped (UNAVAILABLE, `data.reason: "requester_gone"`), nothing applied. Called at its turn.
+   */
+  readonly gone?: () => boolean;
 }
 
 /** `T` with every array and object read-only, so views with read-only fields satisfy a result schema. */
@@ -181,7 +187,7 @@ export const OPS = {
     mutating: true,
     mcp: via("ask_trial"),
     python: via("Study.ask"),
-    run: (svc, a, ctx) => svc.ask(a, ctx.requestId, ctx.worker),
+    run: (svc, a, ctx) => svc.ask(a, ctx.requestId, ctx.worker, ctx.gone),
   }),
   suggest: op({
     summary: "Define-by-run: the value of one more parameter of a running trial.",

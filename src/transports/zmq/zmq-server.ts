@@ -18,6 +18,7 @@ import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { Requesters } from "./requesters.js";
 import { maxOf } from "../../math/extremes.js";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -98,6 +99,10 @@ export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
  * 2026-12-06, `bench/zmq-partial-frames.mjs`), and a few hundred more would have had it killed.
  */
 export const HARD_LIMIT_FACTOR = 2;
+
+/** libzmq's ZMQ_ROUTER_NOTIFY (a draft option) and its ZMQ_NOTIFY_DISCONNECT: an empty message from each connection that closes. */
+const ZMQ_ROUTER_NOTIFY = 97;
+const ZMQ_NOTIFY_DISCONNECT = 2;
 
 /** Client identities remembered from `hello` at most (about 300 bytes each). */
 const MAX_IDENTITIES = 10_000;
@@ -183,6 +188,8 @@ export class ZmqServer {
   private readonly perClient = new Map<string, number>();
   /** What each client (routing id, hex) said about itself in `hello`: who holds the trials it asks for. */
   private readonly identities = new Map<string, WorkerIdentity>();
+  /** The connections waiting for each ask in flight: an ask whose senders all closed is dropped at its turn. */
+  private readonly requesters = new Requesters();
   private readonly maxPerClient: number;
   private readonly maxReplyBytes: number;
   private readonly smallReplyLimit: number;
@@ -227,6 +234,12 @@ export class ZmqServer {
       receiveHighWaterMark: 100_000,
       ...(opts.curve ? { curveServer: true, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey } : {}),
     });
+    try {
+      // Told of each connection that closes, the service drops the asks it left waiting their turn.
+      (this.router as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(ZMQ_ROUTER_NOTIFY, ZMQ_NOTIFY_DISCONNECT);
+    } catch (err) {
+      this.log.warn({ err }, "libzmq lacks ZMQ_ROUTER_NOTIFY: asks of clients that left still run");
+    }
     opts.onSocket?.(this.router);
   }
 
@@ -285,6 +298,14 @@ export class ZmqServer {
     if (frames.length < 2) return;
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
+    if (frames.length === 2 && payload.byteLength === 0) {
+      // ZMQ_ROUTER_NOTIFY: this connection closed (or a client sent an empty message, answered below
+      // as before, and its own waiting asks dropped). Its routing id never comes back.
+      const gone = (frames[0] as Buffer).toString("hex");
+      this.requesters.left(gone);
+      this.identities.delete(gone);
+      this.log.debug({ client: gone }, "connection closed");
+    }
     const tooLong = prefixProblem(prefix);
     if (tooLong !== null) {
       // Not echoed: the reply goes to the sender's own routing id, and the frames are dropped now.
@@ -467,15 +488,22 @@ export class ZmqServer {
         );
       if (attempt !== undefined && !(Number.isSafeInteger(attempt) && (attempt as number) >= 0))
         throw new TuneportError("INVALID_ARGUMENT", `attempt must be a non-negative integer (0 on an id's first send), not ${typeof attempt === "number" ? attempt : wireKind(attempt)}`);
-      const result =
-        op === "hello"
-          ? this.hello(args, client)
-          : await this.service.execute(op as OpName, args, {
-              requestId: id as string,
-              worker: (client !== undefined ? this.identities.get(client) : undefined) ?? ZMQ_ANONYMOUS,
-              ...(attempt === undefined ? {} : { attempt: attempt as number }),
-            });
-      return { v: 1, id, ok: true, result };
+      // An ask waits its turn behind the study's others: dropped there once its senders have all left.
+      const watch = op === "ask" && client !== undefined ? this.requesters.watch(id as string, client) : null;
+      try {
+        const result =
+          op === "hello"
+            ? this.hello(args, client)
+            : await this.service.execute(op as OpName, args, {
+                requestId: id as string,
+                worker: (client !== undefined ? this.identities.get(client) : undefined) ?? ZMQ_ANONYMOUS,
+                ...(attempt === undefined ? {} : { attempt: attempt as number }),
+                ...(watch === null ? {} : { gone: watch.gone }),
+              });
+        return { v: 1, id, ok: true, result };
+      } finally {
+        watch?.release();
+      }
     } catch (err) {
       if (err instanceof TuneportError) return { v: 1, id, ok: false, error: err.toWire() };
       this.log.error({ err, request: { id } }, "internal error");

@@ -1,0 +1,80 @@
+/**
+ * Asks of a client that left are dropped at their turn, not suggested for nobody: asks queue per
+ * study, one suggestion at a time, and a client that pipelined asks on a GP study and closed its
+ * connection had every one of them suggested (seconds each) before anyone else's ask, until the
+ * server stopped. A real `tuneport serve` with a plug-in strategy that counts its suggestions and
+ * waits for a gate file; real DEALER sockets.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Dealer } from "zeromq";
+import { afterEach, describe, expect, it } from "vitest";
+import { encode } from "../src/transports/zmq/codec.js";
+import { waitFor } from "../src/testing/waits.js";
+import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+
+const ZOD = pathToFileURL(join(import.meta.dirname, "..", "node_modules", "zod", "index.js")).href;
+const DIST = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
+
+/** A module whose strategy "gated" writes a line to `counter` per suggestion, then waits until `gate` exists. */
+function gatedModule(dir: string, counter: string, gate: string): string {
+  const path = join(dir, "gated.mjs");
+  writeFileSync(
+    path,
+    `import { appendFileSync, existsSync } from "node:fs";
+import { z } from ${JSON.stringify(ZOD)};
+import { BUILTIN_PLUGINS } from ${JSON.stringify(DIST)};
+const pause = new Int32Array(new SharedArrayBuffer(4));
+export const gated = {
+  name: "gated", description: "Counts its suggestions; each waits for a gate file (a test plug-in).", options: z.object({}).strict(), offload: true,
+  create: () => ({
+    suggest(req) {
+      appendFileSync(${JSON.stringify(counter)}, req.trialNumber + "\\n");
+      while (!existsSync(${JSON.stringify(gate)})) Atomics.wait(pause, 0, 0, 10);
+      return { params: { x: 0.5 } };
+    },
+  }),
+};
+export const plugins = BUILTIN_PLUGINS.with({ strategies: [gated] });
+`,
+  );
+  return path;
+}
+
+afterEach(stopServers);
+
+describe("asks of a client that left", () => {
+  it("are dropped at their turn, nothing applied; one resent on another connection still runs, and so does everyone else's", async () => {
+    const dir = tempDir();
+    const counter = join(dir, "suggestions.txt");
+    const gate = join(dir, "gate");
+    const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate), "--log-level", "debug"]);
+    const other = new TestClient(server.endpoint);
+    try {
+      await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
+      // A client pipelines 12 asks and leaves while the first is being suggested.
+      const leaver = new Dealer({ linger: 0 });
+      leaver.connect(server.endpoint);
+      for (let i = 0; i < 12; i++) await leaver.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
+      await waitFor(async () => existsSync(counter), 60_000);
+      // Its second ask resent on another connection (a client that timed out and reconnected) joins the run in flight.
+      const resent = other.request("ask", { study: "g" }, "a1", 120_000);
+      await other.call("list_studies"); // answered after the resend arrived (one connection's requests are read in order)
+      leaver.close();
+      await waitFor(async () => server.lines.some((l) => l.includes('"connection closed"')), 60_000);
+      const own = other.request("ask", { study: "g" }, "b0", 120_000);
+      writeFileSync(gate, "");
+      const [r1, r2] = [await resent, await own];
+      expect([r1.ok, r2.ok]).toEqual([true, true]);
+      // a0 (under way when its client left), a1 (resent) and b0: not the 10 others.
+      const suggested = readFileSync(counter, "utf8").trim().split("\n");
+      expect(suggested).toEqual(["0", "1", "2"]);
+      expect([r1.result.trial.number, r2.result.trial.number]).toEqual([1, 2]);
+      expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(3);
+    } finally {
+      await other.close();
+    }
+    expect(await server.stop()).toBe(0);
+  }, 180_000);
+});
