@@ -7,10 +7,12 @@
  * the same endpoint (a fixed port) across the restart.
  */
 import { join } from "node:path";
+import { Dealer } from "zeromq";
 import { afterAll, describe, expect, it } from "vitest";
 import { TuneportError } from "../src/domain/errors.js";
+import { encode } from "../src/transports/zmq/codec.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
-import { startServer, stopServers, tempDir } from "./helpers.js";
+import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
 afterAll(stopServers);
 
@@ -61,6 +63,61 @@ describe("ZmqClient's known max_message_bytes", () => {
       const second = await client.call("create_study", mid("b")).catch((e: unknown) => e);
       expect(second).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: SMALL } });
       expect((second as Error).message).toContain("nothing was sent");
+    } finally {
+      await client.close();
+      await server.stop();
+    }
+  }, 180_000);
+
+  it("notices that the server dropped its connection for a frame over twice the limit: refuses that request at once, resends the others", async () => {
+    // Before, the request over twice a restarted server's smaller limit, and every request sent after it
+    // on the same connection, waited out the client's whole timeout (here 10 minutes, a hang guard).
+    const db = join(tempDir(), "dropped.db");
+    const endpoint = "tcp://127.0.0.1:62531";
+    let server = await startServer(db, ["--max-message-bytes", String(LARGE)], endpoint);
+    const client = new ZmqClient(endpoint, { timeoutMs: 600_000 });
+    try {
+      await client.connect();
+      expect(await server.stop()).toBe(0);
+      server = await startServer(db, ["--max-message-bytes", String(SMALL)], endpoint);
+      // Another client's oversized frame: that connection is dropped, nobody else's.
+      const other = new Dealer({ linger: 0 });
+      other.connect(endpoint);
+      await other.send(encode({ v: 1, id: "huge", op: "list_studies", pad: "x".repeat(3 * SMALL) }));
+      // 40 KB, over twice SMALL: the server drops it unread, with this client's connection, and the request after it.
+      const [dropped, after] = await Promise.all([
+        client.call("create_study", big("a")).catch((e: unknown) => e),
+        client.call("create_study", { name: "small", space: { x: { type: "float", low: 0, high: 1 } } }),
+      ]);
+      expect(dropped).toBeInstanceOf(TuneportError);
+      expect(dropped).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: SMALL, disconnected: true } });
+      expect((dropped as Error).message).toMatch(/closed this client's connection: this create_study request of \d+ bytes is over its limit of 16384.*nothing was applied/);
+      expect(after).toMatchObject({ created: true, study: { name: "small" } });
+      const check = new TestClient(endpoint);
+      expect((await check.call("list_studies")).studies.map((x: { name: string }) => x.name)).toEqual(["small"]);
+      await check.close();
+      other.close();
+    } finally {
+      await client.close();
+      await server.stop();
+    }
+  }, 180_000);
+
+  it("resends at once the requests in flight on a connection that closed (a server killed and started again)", async () => {
+    // Before, a request the server had not read when it went waited out the client's whole timeout.
+    const db = join(tempDir(), "killed.db");
+    const endpoint = "tcp://127.0.0.1:62532";
+    let server = await startServer(db, [], endpoint);
+    const client = new ZmqClient(endpoint, { timeoutMs: 600_000 });
+    try {
+      await client.connect();
+      await client.call("create_study", { name: "kept", space: { x: { type: "float", low: 0, high: 1 } } });
+      server.proc.kill("SIGSTOP"); // the request below reaches the server's socket, unread
+      const listed = client.call("list_studies", {});
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await server.stop("SIGKILL")).toBe(null);
+      server = await startServer(db, [], endpoint);
+      expect((await listed).studies.map((x) => x.name)).toEqual(["kept"]);
     } finally {
       await client.close();
       await server.stop();

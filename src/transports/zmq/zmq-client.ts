@@ -6,7 +6,8 @@
  *
  * It is what `tuneport mcp --connect` uses to reach a running server, and what the Node
  * test workers use. It does not retry: a request that times out rejects with UNAVAILABLE
- * (callers that retry should reuse the request id, which `request` accepts).
+ * (callers that retry should reuse the request id, which `request` accepts). One exception: when
+ * the server closes the connection (`recover`), the requests in flight on it are resent at once.
  */
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
@@ -26,6 +27,9 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
+  /** The request as sent, for a resend after the connection closed (`recover`). */
+  readonly op: string;
+  readonly frame: Buffer;
 }
 
 export class ZmqClient {
@@ -42,10 +46,12 @@ export class ZmqClient {
    * it, without a reply, so `tuneport mcp --connect` answered an agent's 3 MB `create_study`
    * "no reply ... is the server running?" after its timeout, not MESSAGE_TOO_LARGE. Asked again
    * before a request over it is refused (`request`): a restarted server may have another; and
-   * taken from a MESSAGE_TOO_LARGE that names a smaller one. (A request over twice a smaller limit
-   * of a restarted server is still dropped unanswered: UNAVAILABLE after the timeout.)
+   * taken from a MESSAGE_TOO_LARGE that names a smaller one. A request over twice a smaller limit
+   * of a restarted server is dropped unanswered, with the connection: `recover` refuses it then.
    */
   private maxMessageBytes: number | null = null;
+  /** A `recover` under way, and whether the connection closed again meanwhile. */
+  private recovering: { again: boolean } | null = null;
 
   constructor(
     readonly endpoint: string,
@@ -62,6 +68,7 @@ export class ZmqClient {
 
   /** Connects and performs the `hello` handshake. @throws UNAVAILABLE when the server does not answer. */
   async connect(): Promise<{ version: number; server: { name: string; version: string } }> {
+    this.dealer.events.on("disconnect", () => void this.recover());
     this.dealer.connect(this.endpoint);
     this.loop = this.receiveLoop();
     try {
@@ -123,6 +130,48 @@ export class ZmqClient {
   }
 
   /**
+   * The connection closed (the server stopped, or dropped it: a frame over twice its
+   * --max-message-bytes, sent with a limit learnt from a server since restarted with a smaller one,
+   * is dropped unread and its sender disconnected). The requests in flight on it were lost, and each
+   * waited out its whole timeout (30 s for `tuneport mcp --connect`). Now, once ZeroMQ has connected
+   * again: `hello` (the server's limit now), then each request in flight over that limit is refused
+   * MESSAGE_TOO_LARGE (the server never read it: nothing applied), and every other one is resent with
+   * its id (a change is applied once whatever the number of sends). Never throws: a server that does
+   * not answer the hello leaves the requests to their timeouts, as before.
+   */
+  private async recover(): Promise<void> {
+    if (this.closed || this.pending.size === 0) return;
+    if (this.recovering !== null) return void (this.recovering.again = true);
+    const state = { again: true };
+    this.recovering = state;
+    try {
+      while (state.again && !this.closed) {
+        state.again = false;
+        const lost = [...this.pending.entries()];
+        try {
+          await this.hello();
+        } catch {
+          return;
+        }
+        const max = this.maxMessageBytes;
+        for (const [id, p] of lost) {
+          if (this.pending.get(id) !== p) continue; // answered or timed out meanwhile
+          if (max !== null && p.frame.length > max) {
+            this.pending.delete(id);
+            clearTimeout(p.timer);
+            const message =
+              `the server closed this client's connection: this ${p.op} request of ${p.frame.length} bytes is over its limit of ${max} ` +
+              `(--max-message-bytes; it drops a frame over twice that unread, with its sender's connection); nothing was applied`;
+            p.reject(new TuneportError("MESSAGE_TOO_LARGE", message, { max_message_bytes: max, disconnected: true }));
+          } else this.enqueueSend(id, p.frame);
+        }
+      }
+    } finally {
+      this.recovering = null;
+    }
+  }
+
+  /**
    * Sends one request and resolves with its `result`. One over the server's known limit asks
    * `hello` again first (once per request): a server restarted with a larger --max-message-bytes
    * takes it, and one still too small refuses it here, unsent, with the limit it has now.
@@ -152,19 +201,23 @@ export class ZmqClient {
         this.pending.delete(requestId);
         reject(new TuneportError("UNAVAILABLE", `no reply to '${op}' from ${this.endpoint} within ${this.timeoutMs} ms; is the server running?`, { timed_out: true }));
       }, this.timeoutMs);
-      this.pending.set(requestId, { resolve, reject, timer });
-      // zeromq.js allows one send in progress per socket.
-      this.sendChain = this.sendChain
-        .then(() => this.dealer.send(frame))
-        .catch((err: unknown) => {
-          const p = this.pending.get(requestId);
-          if (p) {
-            clearTimeout(p.timer);
-            this.pending.delete(requestId);
-            p.reject(err as Error);
-          }
-        });
+      this.pending.set(requestId, { resolve, reject, timer, op, frame });
+      this.enqueueSend(requestId, frame);
     });
+  }
+
+  /** Sends `frame` after the sends before it (zeromq.js allows one in progress per socket); a failed send rejects request `requestId`. */
+  private enqueueSend(requestId: string, frame: Buffer): void {
+    this.sendChain = this.sendChain
+      .then(() => this.dealer.send(frame))
+      .catch((err: unknown) => {
+        const p = this.pending.get(requestId);
+        if (p) {
+          clearTimeout(p.timer);
+          this.pending.delete(requestId);
+          p.reject(err as Error);
+        }
+      });
   }
 
   /**
