@@ -11,6 +11,8 @@
 // Usage: node bench/http-pipeline-flood.mjs --port P [--host 127.0.0.1] [--path /]
 //   [--connections 380] [--requests 1800] [--rounds 1] [--seconds 30] [--pid SERVER_PID]
 //   [--header 'authorization: Bearer TOKEN'] (sent by the other client and the flood)
+//   [--flood-from ADDRESS] [--flood-host HOST] (the flood's local address, and the address it connects to [--host]:
+//   a flood from another address than the other client's, e.g. the machine's own non-loopback one)
 import "./help.mjs";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -29,6 +31,8 @@ const ROUNDS = Number(arg("--rounds", "1"));
 const SECONDS = Number(arg("--seconds", "30"));
 const PID = arg("--pid", undefined);
 const HEADER = arg("--header", undefined);
+const FROM = arg("--flood-from", undefined);
+const FLOOD_HOST = arg("--flood-host", HOST);
 if (!PORT) {
   console.error("--port is required (see --help)");
   process.exit(2);
@@ -54,7 +58,7 @@ let floodBytesBack = 0;
 function flood(roundsLeft) {
   if (stop || roundsLeft <= 0) return;
   floodOpened++;
-  const s = connect(PORT, HOST, () => s.write(burst));
+  const s = connect({ port: PORT, host: FLOOD_HOST, ...(FROM ? { localAddress: FROM } : {}) }, () => s.write(burst));
   s.on("data", (d) => {
     floodBytesBack += d.length;
     s.pause(); // reads nothing more: the answers pile up in the kernel

@@ -272,4 +272,35 @@ describe("an HTTP door's connection limits", () => {
     });
     expect(answer).toBe("500 internal server error");
   });
+
+  it("closes at once the connections an address opens faster than its budget, and serves another address meanwhile", async () => {
+    // A client that reconnected as soon as each connection was closed had every one of them parsed
+    // (~37 pipelined requests each), and every other client waited ~0.4-0.7 s (docs/SECURITY.md).
+    door = new HttpDoor({
+      logger: silentLogger(),
+      component: "test",
+      port: 0,
+      allowHostOption: "--test-allow-host",
+      refuse: (res, status, message) => res.writeHead(status).end(message),
+      handle: async (_req, res) => void res.writeHead(200).end("ok"),
+      // 10 at once, then one per 100 s: none comes back during the test. 127.0.0.1 stands for the other client.
+      acceptBudget: { rate: 0.01, burst: 10, exempt: (address) => address === "127.0.0.1" },
+    });
+    const port = await door.start();
+    const one = (localAddress: string) =>
+      new Promise<string>((resolve) => {
+        const s = connect({ port, host: "127.0.0.1", localAddress }, () => s.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+        let got = "";
+        s.on("data", (d: Buffer) => (got += d.toString("latin1")));
+        s.on("error", () => undefined);
+        s.on("close", () => resolve(got.startsWith("HTTP/1.1 200") ? "answered" : "closed"));
+        sockets.push(s);
+      });
+    const flood = await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.2")));
+    expect(flood.filter((r) => r === "answered").length).toBe(10);
+    expect(door.throttledConnections).toBe(20);
+    expect(await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.1")))).toEqual(Array.from({ length: 30 }, () => "answered"));
+    expect(await one("127.0.0.2")).toBe("closed");
+  }, 20_000);
 });
+

@@ -28,6 +28,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type Serve
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
+import { AcceptBudget } from "./accept-budget.js";
 
 /** Distinct Host/Origin pairs whose refusal is logged; later ones are only counted (`refused`). */
 export const MAX_REFUSALS_LOGGED = 1000;
@@ -111,6 +112,8 @@ export interface HttpDoorOptions {
   readonly requestTimeoutMs?: number;
   /** [SEND_STALL_MS] */
   readonly sendStallMs?: number;
+  /** New connections one address may open: per second and at once, and the addresses left out [accept-budget.ts: 50, 100, loopback]. */
+  readonly acceptBudget?: { readonly rate?: number; readonly burst?: number; readonly exempt?: (address: string) => boolean };
 }
 
 export class HttpDoor {
@@ -132,6 +135,10 @@ export class HttpDoor {
   private readonly requests = new WeakMap<Socket, Set<IncomingMessage>>();
   /** Connections closed at once since start: the door, or their address, was full of connections being answered. */
   refusedConnections = 0;
+  /** How fast one address may open connections (accept-budget.ts). */
+  private readonly budget: AcceptBudget;
+  /** Connections closed at once since start: their address opened them faster than its budget. */
+  throttledConnections = 0;
   /** Connections closed since start to make room for a newer one (`evictIdle`). */
   evictedConnections = 0;
   /** Of each connection, whether a request is being answered and the requests waiting for their turn (`inTurn`). */
@@ -160,6 +167,7 @@ export class HttpDoor {
       this.track(req, res);
       this.inTurn(req, res, () => this.run(req, res));
     });
+    this.budget = new AcceptBudget(opts.acceptBudget?.rate, opts.acceptBudget?.burst, opts.acceptBudget?.exempt);
     const max = opts.maxConnections ?? MAX_CONNECTIONS;
     const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
     this.http.on("connection", (socket: Socket) => this.admit(socket, max, share));
@@ -243,6 +251,11 @@ export class HttpDoor {
    */
   private admit(socket: Socket, max: number, share: number): void {
     const address = socket.remoteAddress ?? "";
+    if (!this.budget.take(address)) {
+      if (this.throttledConnections++ === 0) this.log.warn({ address }, "an address opened connections faster than its budget: the extra ones are closed at once (logged once)");
+      socket.destroy();
+      return;
+    }
     let mine = this.perAddress.get(address);
     if ((mine !== undefined && mine.size >= share && !this.evictIdle(address, "address")) || (this.open >= max && !this.busiestFirst().some((a) => this.evictIdle(a, "door")))) {
       if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share, max_connections: max }, "connections full and every one being answered: more are closed (logged once)");
