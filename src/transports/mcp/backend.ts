@@ -64,7 +64,7 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
 
 /**
  * A running server over ZeroMQ. The protocol has no change feed, so this polls
- * `list_studies` (every `pollMs`) and derives created/updated/deleted events and per-study
+ * `list_studies` (every `pollMs`, each page of it) and derives created/updated/deleted events and per-study
  * versions from a fingerprint of each study's view (counts, best value, settings, stopped flag,
  * notes). Intermediate reports, which change none of it, are not seen as changes in this mode.
  */
@@ -113,9 +113,17 @@ export class RemoteBackend implements McpBackend {
   }
 
   private async poll(): Promise<void> {
-    let studies: StudyView[];
+    const studies: StudyView[] = [];
     try {
-      studies = (await this.client.call("list_studies", {})).studies;
+      // Every page: a reply ends before about 8 MiB (a server with many studies, or large ones),
+      // and a study past the first page never woke a wait, or was announced deleted when the
+      // studies before it grew. A server from before list_studies paged answers no next_cursor.
+      let cursor: string | null | undefined;
+      do {
+        const page = await this.client.call("list_studies", cursor ? { cursor } : {});
+        studies.push(...page.studies);
+        cursor = page.next_cursor;
+      } while (cursor);
     } catch (err) {
       this.log.warn({ err: err as TuneportError }, "polling the server failed");
       if (err instanceof TuneportError && err.code === "UNAVAILABLE") for (const l of [...this.pollFailures]) l(err);
