@@ -223,3 +223,36 @@ it("a trial re-queued after the budget was spent (a lease expired) is named at t
   const asked = structuredOf(await call(client, "ask_trial", { study: "b" }));
   expect(asked.trial.number).toBe(retry);
 });
+
+it("the listing's cursor goes on right below the last trial shown when another trial finishes while the answer is built", async () => {
+  let finishLate: (() => Promise<unknown>) | null = null;
+  const { service, backend, client } = await rig({
+    prepare: (b) => {
+      const inner = b.call.bind(b);
+      b.call = (async (op: string, args: unknown) => {
+        // After the listing was read, before the cursor's read: a worker tells its trial.
+        const f = finishLate;
+        if (op === "trials" && f && (args as { fields?: unknown }).fields !== undefined) {
+          finishLate = null;
+          await f();
+        }
+        return inner(op as never, args as never);
+      }) as McpBackend["call"];
+    },
+  });
+  await service.execute("create_study", { name: "q", space: SPACE, strategy: "random", seed: 1 });
+  const asked: { trial: { number: number }; lease: { token: string } }[] = [];
+  for (let i = 0; i < 31; i++) asked.push(await service.execute("ask", { study: "q" }));
+  const late = asked.pop() as (typeof asked)[number];
+  duringTheWait(backend, async () => {
+    for (const [i, q] of asked.entries()) await service.execute("tell", { study: "q", trial: q.trial.number, token: q.lease.token, state: "COMPLETE", value: i });
+  });
+  finishLate = () => service.execute("tell", { study: "q", trial: late.trial.number, token: late.lease.token, state: "COMPLETE", value: 99 });
+  const out = structuredOf(await call(client, "wait_for_progress", { study: "q", timeout_s: 50, min_finished: 30 }));
+  expect(finishLate).toBeNull();
+  const shown: number[] = out.new_trials.map((t: { number: number }) => t.number);
+  expect(shown.length).toBeLessThan(30);
+  const page = structuredOf(await call(client, "list_trials", { study: "q", states: ["COMPLETE", "PRUNED", "FAIL"], sort: "number", descending: true, cursor: out.next_cursor }));
+  // Before: the cursor was made from a page as long as the listing's, now one trial longer at its top, so it went on from the last one shown, listing it again.
+  expect(page.trials[0].number).toBe(Math.min(...shown) - 1);
+});

@@ -307,10 +307,20 @@ async function waitAnswer(
   if (!sameStudy(first, start, await backend.call("get_study", { study: a.study }))) return goneResult(a.study, true);
   // The rest of the listing, when some finished trials are not shown: a list_trials cursor right
   // after the last one shown, from the same query (a page of as many rows, its next_cursor).
+  // Trials that finish meanwhile join the listing above the last one shown (it stays finished): a
+  // page of as many rows as the listing's then ended above it, and the cursor listed it again. The
+  // page is read again, as much longer, until it ends at that trial (a few tries; else no cursor).
   const cursorAfter = async (shown: readonly TrialView[]): Promise<string | null> => {
     if (shown.length === 0 || shown.length >= n) return null;
-    const at = page.trials.findIndex((t) => t.number === (shown[0] as TrialView).number);
-    return (await backend.call("trials", { study: a.study, ...finished(), limit: at + 1, fields: ["state"] })).next_cursor;
+    const last = (shown[0] as TrialView).number;
+    let limit = page.trials.findIndex((t) => t.number === last) + 1;
+    for (let tries = 0; tries < 5; tries++) {
+      const rows = await backend.call("trials", { study: a.study, ...finished(), limit, fields: ["state"] });
+      const at = rows.trials.findIndex((t) => t.number === last);
+      if (at === limit - 1) return rows.next_cursor;
+      limit = at < 0 ? 2 * limit : at + 1;
+    }
+    return null;
   };
   const build = (k: number, cursor: string | null) => {
     const shown = newly.slice(newly.length - k);
