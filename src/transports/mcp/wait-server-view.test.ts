@@ -256,3 +256,23 @@ it("the listing's cursor goes on right below the last trial shown when another t
   // Before: the cursor was made from a page as long as the listing's, now one trial longer at its top, so it went on from the last one shown, listing it again.
   expect(page.trials[0].number).toBe(Math.min(...shown) - 1);
 });
+
+it("a trial re-queued after a lost lease on a study whose budget was never spent is not blamed on the budget", async () => {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  let shift = 0;
+  const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, clock: () => Date.now() + shift });
+  cleanup.push(() => storage.close(), () => service.close());
+  const { client } = await rig({ service });
+  await service.execute("create_study", { name: "w", space: SPACE, strategy: "random", seed: 1, max_trials: 10, lease_ttl_s: 5, retry: { max_retries: 1 } });
+  // The only worker dies holding 1 of 10: no ask was ever refused, the budget is far from spent.
+  const lost = await service.execute("ask", { study: "w" });
+  shift = 10_000;
+  expect(await service.reap()).toBe(1);
+  const r = await call(client, "wait_for_progress", { study: "w", timeout_s: 0.2, min_finished: 1 });
+  expect(r.isError, textOf(r)).toBeFalsy();
+  expect(structuredOf(r)).toMatchObject({ timed_out: true, finished: 0 });
+  // Before: "... (0 of 10 asked), but a worker whose ask was refused while the budget was spent has ended its loop", which never happened.
+  expect(textOf(r)).not.toContain("while the budget was spent");
+  expect(textOf(r)).toContain("are workers connected?");
+  expect(textOf(r)).toContain(`re-runs trial ${lost.trial.number}`);
+});

@@ -441,11 +441,18 @@ async function requeuedRetries(backend: McpBackend, s: StudyView): Promise<Reque
  * counts when asked), often after the budget was spent, when the workers' loops had ended on an
  * ask refused for it: nobody comes back for the retry, and "are workers connected?" did not say
  * why. (Workers cannot wait for such a slot while trials run elsewhere: that is a design change.)
+ * Retries whose given-back places do not fill the budget were never refused for it: then the line
+ * names them and asks whether workers are connected.
  */
 function requeuedReason({ retries, used, max }: Requeued): string {
   const one = retries.length === 1;
   const list = (ns: number[]) => ns.join(", ");
-  return `Nothing is running, and queued ${one ? "trial" : "trials"} ${list(retries.map((r) => r.number))} ${one ? "re-runs trial" : "re-run trials"} ${list(retries.map((r) => r.of))}, whose ${one ? "lease" : "leases"} expired (${one ? "its worker" : "their workers"} stopped answering). The re-queue gave ${one ? "its place" : "their places"} in the max_trials budget back (${used} of ${max} asked), but a worker whose ask was refused while the budget was spent has ended its loop and does not come back: start a worker, evaluate ${one ? "it" : "them"} yourself with ask_trial/tell_trial, or cancel_trial ${one ? "it" : "them"} to end the study as it is.`;
+  const lost = `Nothing is running, and queued ${one ? "trial" : "trials"} ${list(retries.map((r) => r.number))} ${one ? "re-runs trial" : "re-run trials"} ${list(retries.map((r) => r.of))}, whose ${one ? "lease" : "leases"} expired (${one ? "its worker" : "their workers"} stopped answering).`;
+  // The budget was spent before the re-queues gave their places back only if those places fill it:
+  // otherwise no ask was refused for it, and the budget is not why nobody asks.
+  if (used + retries.length < max)
+    return `${lost} No worker asked for ${one ? "it" : "them"} since: are workers connected? You can evaluate ${one ? "it" : "them"} yourself with ask_trial/tell_trial, or cancel_trial ${one ? "it" : "them"}.`;
+  return `${lost} The re-queue gave ${one ? "its place" : "their places"} in the max_trials budget back (${used} of ${max} asked), but a worker whose ask was refused while the budget was spent has ended its loop and does not come back: start a worker, evaluate ${one ? "it" : "them"} yourself with ask_trial/tell_trial, or cancel_trial ${one ? "it" : "them"} to end the study as it is.`;
 }
 
 /** The idle line of wait_for_progress: the stuck cause, else no worker asking. */
