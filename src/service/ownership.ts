@@ -21,6 +21,8 @@ import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
 import type { Storage, StoredTrial } from "../storage/storage.js";
+import { minOf } from "../math/extremes.js";
+import { IdBlocks } from "./id-blocks.js";
 import { type StudyView, type SummarySource, summaryView } from "./views.js";
 
 /** What the service offers the ownership module. */
@@ -116,12 +118,19 @@ export class SoleOwner implements Ownership {
 /** A claim on a study name: held (with the epoch taken), or held by another server. */
 export type Claim = { readonly held: true; readonly epoch: number } | { readonly held: false; readonly endpoint: string; readonly expiresInMs: number };
 
+/** The rows a renewal extended (name → epoch), and those it found still held but could not extend (`locked`). */
+export type Renewal = Map<string, number> & { readonly locked?: Map<string, number> };
+
 /** The ownership rows and id sequences in the shared database. */
 export interface OwnershipStore {
   /** Takes `name` if free or (with `takeover`, the default) expired (epoch + 1), keeps it if ours; else says who holds it. */
   claim(name: string, owner: string, endpoint: string, ttlMs: number, takeover?: boolean): Promise<Claim>;
-  /** Extends every row `owner` holds; returns them with their epochs. */
-  renew(owner: string, ttlMs: number): Promise<Map<string, number>>;
+  /**
+   * Extends every row `owner` holds; returns those extended with their epochs, and in `locked` those
+   * still its own that another transaction held locked (a long commit of that study) past a short
+   * wait: not extended, so at risk, not lost.
+   */
+  renew(owner: string, ttlMs: number): Promise<Renewal>;
   /** Names of existing studies whose owner's lease ran out. */
   expired(): Promise<string[]>;
   /** Lets the rows expire now (clean shutdown). */
@@ -155,35 +164,6 @@ export interface SharedOwnershipOptions {
   readonly ttlMs?: number;
 }
 
-/** Ids in blocks from a sequence; refilled ahead of need. */
-class IdBlocks {
-  private readonly blocks: [number, number][] = [];
-  private refill: Promise<void> | null = null;
-  constructor(
-    private readonly take: () => Promise<number>,
-    private readonly size: number,
-  ) {}
-  get available(): number {
-    return this.blocks.reduce((n, [a, b]) => n + (b - a), 0);
-  }
-  next(): number {
-    const b = this.blocks[0];
-    if (!b) throw new TuneportError("UNAVAILABLE", "no ids reserved yet; retry");
-    const id = b[0]++;
-    if (b[0] >= b[1]) this.blocks.shift();
-    if (this.available < this.size / 2) void this.top(this.size).catch(() => undefined);
-    return id;
-  }
-  async top(n: number): Promise<void> {
-    while (this.available < n) {
-      this.refill ??= this.take()
-        .then((first) => void this.blocks.push([first, first + this.size]))
-        .finally(() => (this.refill = null));
-      await this.refill;
-    }
-  }
-}
-
 /** Several servers on one database (see the file comment). */
 export class SharedOwnership implements Ownership {
   readonly everything = false;
@@ -213,6 +193,12 @@ export class SharedOwnership implements Ownership {
    * the send). Past that another server may have taken them over.
    */
   private heldSince = 0;
+  /**
+   * Names whose rows the last renewals could not extend (locked by another transaction: a long commit
+   * of that study), with when the renewal that last extended each was sent: their own `heldSince`.
+   * One locked row held every renewal back before, and all the server's studies lapsed with it.
+   */
+  private readonly lagging = new Map<string, number>();
   /** The renewal in flight, shared by the timer and requests that wait to confirm their hold. */
   private renewing: Promise<void> | null = null;
   /** The database's clock minus this server's (`now`), ms. */
@@ -279,7 +265,7 @@ export class SharedOwnership implements Ownership {
     const loading = this.pending.get(name);
     if (loading) await loading;
     if (this.held.has(name)) {
-      await this.confirmHeld();
+      await this.confirmHeld(name);
       if (this.held.has(name)) return;
       throw new TuneportError("UNAVAILABLE", `this server no longer serves study '${name}' (another server took it over); retry against the next server`);
     }
@@ -365,6 +351,7 @@ export class SharedOwnership implements Ownership {
     const epoch = this.held.get(name);
     if (epoch === undefined || this.closed || this.pending.has(name) || this.host?.serves(name) !== false) return;
     this.held.delete(name);
+    this.lagging.delete(name);
     const p = this.opts.store
       .unclaim(name, this.opts.serverId, epoch)
       .catch((err: unknown) => this.log.warn({ err, study: name }, "could not hand back an unused study name (renewed until the server stops)"))
@@ -392,6 +379,7 @@ export class SharedOwnership implements Ownership {
       );
     // Fence first: nothing of this study commits before the name is ours at this epoch.
     this.held.set(name, claim.epoch);
+    this.lagging.delete(name); // the claim extended its row
     try {
       const study = await store.findStudy(name);
       if (study) {
@@ -431,12 +419,14 @@ export class SharedOwnership implements Ownership {
    * still this server's (a takeover changes their owner, and the renewal judges those names lost),
    * so memory is current. Refusing at once, every request after a blocked event loop (a GC pause, a
    * long sort) got UNAVAILABLE until the timer's renewal answered, though no other server had moved.
+   * With `name`, only that study's row is judged (one a renewal could not extend, `lagging`, on its
+   * own time); without, every row this server holds.
    * @throws UNAVAILABLE when the renewal fails or does not answer in time.
    */
-  private async confirmHeld(): Promise<void> {
-    const age = Date.now() - this.heldSince;
+  private async confirmHeld(name?: string): Promise<void> {
+    const age = Date.now() - this.holdSince(name);
     if (age < (this.ttlMs * 2) / 3) return;
-    const left = this.heldSince + this.ttlMs - Date.now();
+    const left = this.holdSince(name) + this.ttlMs - Date.now();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(left, this.ttlMs / 3))));
     try {
@@ -446,8 +436,15 @@ export class SharedOwnership implements Ownership {
     } finally {
       clearTimeout(timer);
     }
-    if (Date.now() - this.heldSince >= this.ttlMs)
-      throw new TuneportError("UNAVAILABLE", "this server could not renew its ownership of its studies in time (the database is slow or unreachable from it); retry");
+    const locked = name !== undefined && this.lagging.has(name) ? ` of study '${name}' (another transaction holds its row: a long commit)` : "";
+    if (Date.now() - this.holdSince(name) >= this.ttlMs)
+      throw new TuneportError("UNAVAILABLE", `this server could not renew its ownership${locked || " of its studies (the database is slow or unreachable from it)"} in time; retry`);
+  }
+
+  /** When the renewal that last extended `name`'s row was sent (every held row's, the oldest, without a name). */
+  private holdSince(name?: string): number {
+    if (name !== undefined) return this.lagging.get(name) ?? this.heldSince;
+    return minOf([this.heldSince, ...this.lagging.values()]);
   }
 
   /**
@@ -506,13 +503,23 @@ export class SharedOwnership implements Ownership {
     // is in flight (its claim committed after the statement's snapshot) is missing from the answer,
     // and judging it lost stopped a lone server under a burst of new names.
     const before = new Map(this.held);
+    // The hold of every row before this renewal: a row it cannot extend keeps that one.
+    const since = this.heldSince;
     const still = await this.opts.store.renew(this.opts.serverId, this.ttlMs);
     for (const [name, epoch] of before) {
       if (this.pending.has(name) || this.held.get(name) !== epoch) continue; // taken again (or dropped) meanwhile
-      if (still.get(name) !== epoch) {
+      if (still.get(name) === epoch) this.lagging.delete(name);
+      else if (still.locked?.get(name) === epoch) {
+        // Still ours, not extended (a long commit holds its row): at risk on its own time, not lost.
+        if (!this.lagging.has(name)) {
+          this.lagging.set(name, since);
+          this.log.warn({ study: name }, "could not renew this study's ownership row (another transaction holds it locked); its reads wait for a later renewal");
+        }
+      } else {
         const err = new Error(`this server lost study '${name}' to another server (its ownership lease ran out)`);
         this.log.error({ study: name }, `${err.message}; it gives the study up and serves its others on`);
         this.held.delete(name);
+        this.lagging.delete(name);
         this.losses.set(name, (this.losses.get(name) ?? 0) + 1);
         this.host?.lost(name, err);
       }
@@ -588,5 +595,6 @@ export class SharedOwnership implements Ownership {
       this.log.warn({ waited_ms: this.ttlMs }, "the database did not answer the hand-back of this server's studies; they are taken over once their rows expire");
     clearTimeout(timer);
     this.held.clear();
+    this.lagging.clear();
   }
 }

@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import type { Study } from "../../domain/trial.js";
-import type { Claim, OwnershipStore } from "../../service/ownership.js";
+import type { Claim, OwnershipStore, Renewal } from "../../service/ownership.js";
 import type { SummarySource } from "../../service/views.js";
 import type { StoredTrial } from "../storage.js";
 import { ID_BLOCK } from "./postgres-schema.js";
@@ -56,21 +56,64 @@ export class PgOwnershipStore implements OwnershipStore {
   }
 
   /**
-   * One statement, ended by PostgreSQL once it ran `renewalLimitMs(ttlMs)` (`statement_timeout`, set
+   * Extends every row `owner` holds that no other transaction has locked, in one statement that
+   * skips locked rows (`FOR NO KEY UPDATE SKIP LOCKED`), then each row it skipped in a statement of
+   * its own that waits for that row's lock at most `lockWaitMs(ttlMs)`. A commit holds its studies'
+   * rows (FOR SHARE, the fence) until it ends: one UPDATE of every row waited for the longest of them
+   * (a big import, a stalled batch) and renewed none until PostgreSQL ended it at 2/3 of the TTL, so
+   * every other study of the server lapsed with that one. A row still locked after its wait is
+   * returned in `locked` (still this owner's at that epoch, as the statement's snapshot saw it, but
+   * not extended): the caller treats it as at risk, not lost.
+   *
+   * Each statement is ended by PostgreSQL once it ran `renewalLimitMs(ttlMs)` (`statement_timeout`, set
    * for its transaction alone: nothing at connect, which poolers refuse), and by the driver up to a second
    * later, within the TTL (a connection lost without an error): a renewal that late can no longer extend the hold
-   * (SharedOwnership.renew), and one that waited on for ever kept its pooled connection. The text
-   * carries its values as literals: a simple query of several statements takes no parameters.
+   * (SharedOwnership.renew), and one that waited on for ever kept its pooled connection. The rows
+   * skipped are retried only until that limit from the start. The text carries its values as
+   * literals: a simple query of several statements takes no parameters.
    */
-  async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
+  async renew(owner: string, ttlMs: number): Promise<Renewal> {
+    const start = Date.now();
     const limit = renewalLimitMs(ttlMs);
     const ttl = Math.max(1, Math.round(ttlMs));
-    const results = (await this.storage.pool.query({
-      text: `BEGIN; SET LOCAL statement_timeout = ${limit}; UPDATE study_owners SET expires_at = now() + ${ttl} * interval '1 millisecond' WHERE owner = ${pg.escapeLiteral(owner)} RETURNING name, epoch; COMMIT`,
-      query_timeout: limit + Math.min(1000, Math.round(ttlMs / 3)),
-    } as pg.QueryConfig)) as unknown as pg.QueryResult<{ name: string; epoch: number }>[];
-    const rows = results.find((r) => r.command === "UPDATE")?.rows ?? [];
-    return new Map(rows.map((r) => [r.name, r.epoch]));
+    const me = pg.escapeLiteral(owner);
+    const run = async (sql: string, ms: number, lockMs?: number) => {
+      const results = (await this.storage.pool.query({
+        text: `BEGIN; SET LOCAL statement_timeout = ${ms};${lockMs === undefined ? "" : ` SET LOCAL lock_timeout = ${lockMs};`} ${sql}; COMMIT`,
+        query_timeout: ms + Math.min(1000, Math.round(ttlMs / 3)),
+      } as pg.QueryConfig)) as unknown as pg.QueryResult<{ name: string; epoch: number; renewed?: boolean }>[];
+      return results.find((r) => r.command === "SELECT" || r.command === "UPDATE")?.rows ?? [];
+    };
+    // The snapshot's rows of this owner that the UPDATE did not reach were locked (or changed hands
+    // meanwhile: then a later renewal finds them lost).
+    const rows = await run(
+      `WITH free AS (SELECT name FROM study_owners WHERE owner = ${me} FOR NO KEY UPDATE SKIP LOCKED),
+            done AS (UPDATE study_owners SET expires_at = now() + ${ttl} * interval '1 millisecond' FROM free
+                       WHERE study_owners.name = free.name AND study_owners.owner = ${me} RETURNING study_owners.name, study_owners.epoch)
+       SELECT name, epoch, TRUE AS renewed FROM done
+       UNION ALL SELECT name, epoch, FALSE FROM study_owners WHERE owner = ${me} AND name NOT IN (SELECT name FROM done)`,
+      limit,
+    );
+    const locked = new Map<string, number>();
+    const out: Renewal = Object.assign(new Map<string, number>(), { locked });
+    for (const r of rows) (r.renewed ? out : locked).set(r.name, Number(r.epoch));
+    for (const name of [...locked.keys()]) {
+      const left = limit - (Date.now() - start);
+      if (left <= 0) break;
+      const one = await run(
+        `UPDATE study_owners SET expires_at = now() + ${ttl} * interval '1 millisecond' WHERE name = ${pg.escapeLiteral(name)} AND owner = ${me} RETURNING name, epoch`,
+        left,
+        Math.min(left, lockWaitMs(ttlMs)),
+      ).catch((err: unknown) => {
+        if ((err as { code?: string }).code === "55P03") return null; // lock_not_available: still locked, at risk
+        throw err;
+      });
+      if (one === null) continue;
+      locked.delete(name);
+      // Gone (taken over meanwhile, or handed back): absent from both, so the caller judges it lost.
+      if (one[0]) out.set(name, Number(one[0].epoch));
+    }
+    return out;
   }
 
   async expired(): Promise<string[]> {
@@ -126,6 +169,11 @@ export class PgOwnershipStore implements OwnershipStore {
   setFence(owner: string, held: ReadonlyMap<string, number>): void {
     this.storage.fence = { owner, held };
   }
+}
+
+/** How long a renewal waits for one row another transaction holds locked (a commit of its study) before it leaves that row at risk (ms). */
+export function lockWaitMs(ttlMs: number): number {
+  return Math.max(1, Math.round(ttlMs / 10));
 }
 
 /** How long one renewal may run (ms): two thirds of the TTL, after which a fresh one extends the hold further than its answer could. */

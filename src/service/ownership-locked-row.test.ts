@@ -1,0 +1,112 @@
+/**
+ * Ownership renewals while another transaction holds one study's row locked (a long commit of that
+ * study: a big import, a batch stalled between its statements). The lock is the one a commit's
+ * fence takes (`FOR SHARE` of the row), held by the test's own session on the shared test server.
+ * The renewal must extend the server's other rows meanwhile, and leave that one at risk, not lost.
+ */
+import pg from "pg";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { silentLogger } from "../logger.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { postgresBackend } from "../testing/storage-backends.js";
+import { tuneportErrorOf, waitFor } from "../testing/waits.js";
+import { SharedOwnership } from "./ownership.js";
+import { StudyService } from "./study-service.js";
+
+const SPACE = { x: { type: "float", low: -5, high: 5 } };
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
+});
+
+/** A session of the test's own holding `name`'s ownership row as a commit's fence does, until `release`. */
+async function holdRow(url: string, name: string): Promise<{ db: pg.Client; table: string; release: () => Promise<void> }> {
+  const table = `${/schema=([^&]*)/.exec(url)?.[1]}.study_owners`;
+  const db = new pg.Client({ connectionString: url.replace(/[?&]schema=[^&]*/, "") });
+  await db.connect();
+  await db.query("BEGIN");
+  const { rowCount } = await db.query(`SELECT 1 FROM ${table} WHERE name = $1 FOR SHARE`, [name]);
+  expect(rowCount).toBe(1);
+  let open = true;
+  const release = async () => {
+    if (open) await db.query("ROLLBACK");
+    open = false;
+  };
+  cleanup.push(() => db.end(), release);
+  return { db, table, release };
+}
+
+describe("ownership renewal with one row locked by a long transaction", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("the store extends the other rows and returns the locked one as still held, not extended", async () => {
+    const url = backend.location();
+    const storage = await PostgresStorage.open({ url, poolSize: 2 });
+    cleanup.push(() => storage.close());
+    const store = new PgOwnershipStore(storage);
+    for (const name of ["busy", "idle"]) expect((await store.claim(name, "a", "tcp://a:1", 1000)).held).toBe(true);
+    const { db, table } = await holdRow(url, "busy");
+    const expiry = async (name: string) =>
+      Number((await db.query<{ ms: string }>(`SELECT (EXTRACT(EPOCH FROM expires_at - now()) * 1000)::BIGINT AS ms FROM ${table} WHERE name = $1`, [name])).rows[0]?.ms);
+
+    // Before: one UPDATE of both rows waited for the lock until PostgreSQL ended it (statement_timeout), renewing neither.
+    const got = await store.renew("a", 6000);
+    expect([...got]).toEqual([["idle", 1]]);
+    expect([...(got.locked ?? [])]).toEqual([["busy", 1]]);
+    // Read in the holding session's transaction: its snapshot is older than the renewal, so ask
+    // from a fresh statement after ending it.
+    await db.query("COMMIT");
+    expect(await expiry("idle")).toBeGreaterThan(3000);
+    expect(await expiry("busy")).toBeLessThan(1000);
+    // Unlocked, the next renewal extends it too.
+    const after = await store.renew("a", 6000);
+    expect(new Map(after)).toEqual(new Map([["idle", 1], ["busy", 1]]));
+    expect([...(after.locked ?? [])]).toEqual([]);
+  });
+
+  it("keeps the server's other studies served (not taken over) while one row stays locked past the TTL", async () => {
+    const ttl = 900;
+    const url = backend.location();
+    const open = async (id: string) => {
+      const storage = await PostgresStorage.open({ url, poolSize: 3 });
+      const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: ttl });
+      const fatal: unknown[] = [];
+      const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+      cleanup.push(() => storage.close(), () => svc.close());
+      return { svc, ownership, fatal };
+    };
+    const a = await open("a");
+    await a.svc.execute("create_study", { name: "busy", space: SPACE, seed: 1 });
+    await a.svc.execute("create_study", { name: "idle", space: SPACE, seed: 1 });
+    const b = await open("b");
+    const { db, table, release } = await holdRow(url, "busy");
+
+    // Three TTLs with the lock held (a delay, not a timing assertion): before the fix every renewal of
+    // 'a' waited on that row until PostgreSQL ended it, 'idle' expired too, and 'a' answered its
+    // reads UNAVAILABLE (or 'b' took it over).
+    await new Promise((r) => setTimeout(r, 3 * ttl));
+    expect((await a.svc.execute("get_study", { study: "idle" })).study.name).toBe("idle");
+    const { rows } = await db.query<{ owner: string; live: boolean }>(`SELECT owner, expires_at > clock_timestamp() AS live FROM ${table} WHERE name = 'idle'`);
+    expect(rows[0]).toEqual({ owner: "a", live: true });
+    const moved = await tuneportErrorOf(b.svc.execute("get_study", { study: "idle" }));
+    expect(moved.data?.endpoint).toBe("tcp://a:1");
+    // The locked one is at risk: past a TTL of its last renewal 'a' no longer answers it from memory,
+    // but still holds it (not judged lost: nothing was taken from it).
+    const risky = await tuneportErrorOf(a.svc.execute("get_study", { study: "busy" }));
+    expect(risky.code).toBe("UNAVAILABLE");
+    expect(a.ownership.heldNames().sort()).toEqual(["busy", "idle"]);
+
+    // Let go: the study is served again, by 'a' (renewed first) or by 'b' (took the expired row),
+    // never by both, and no server stopped.
+    await release();
+    let servedBy: string[] = [];
+    await waitFor(async () => {
+      servedBy = [];
+      for (const [id, s] of [["a", a], ["b", b]] as const) if (await s.svc.execute("get_study", { study: "busy" }).then(() => true, () => false)) servedBy.push(id);
+      return servedBy.length > 0;
+    }, 30_000);
+    expect(servedBy).toHaveLength(1);
+    expect([...a.fatal, ...b.fatal]).toEqual([]);
+  });
+});
