@@ -105,7 +105,8 @@ export class PgOwnershipStore implements OwnershipStore {
         left,
         Math.min(left, lockWaitMs(ttlMs)),
       ).catch((err: unknown) => {
-        if ((err as { code?: string }).code === "55P03") return null; // lock_not_available: still locked, at risk
+        // lock_not_available, or its statement_timeout first (the same wait, as the limit nears): still locked, at risk.
+        if (["55P03", "57014"].includes((err as { code?: string }).code ?? "")) return null;
         throw err;
       });
       if (one === null) continue;
