@@ -425,10 +425,8 @@ export class StudyService {
   }
 
   /**
-   * Recreates a study from `exportStudy` lines, under `rename` when given: trial numbers, states,
-   * values, intermediates, attributes, timestamps and leases exactly as written, in one transaction.
-   * RUNNING trials keep their lease token with one TTL of grace, as after a restart.
-   * @throws ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT naming the bad line (one past `maxIntermediate` too).
+   * Recreates a study from `exportStudy` lines (under `rename`): trials exactly as written, in one transaction;
+   * RUNNING ones keep their lease token with one TTL of grace. @throws ALREADY_EXISTS, INVALID_ARGUMENT (the bad line, one past `maxIntermediate` too).
    */
   async importStudy(text: string, rename?: string): Promise<StudyView> {
     if (this.closed) throw new TuneportError("UNAVAILABLE", "the server is shutting down");
@@ -436,8 +434,10 @@ export class StudyService {
     if (rename !== undefined && !OPS.create_study.args.shape.name.safeParse(rename).success)
       throw invalidArgument(`study name ${JSON.stringify(rename)} is not valid`);
     const exists = () => new TuneportError("ALREADY_EXISTS", `a study named '${imp.name}' already exists; import it under another --name`, { study: imp.name });
-    // Served by another server (a redirect): say that the study exists, not "resend the request there".
-    return this.ownership.use(imp.name, true, () => this.importAs(imp, exists)).catch(async (err: unknown) => {
+    // Served elsewhere (a redirect): the study exists; unless it is this one, written before the name was lost.
+    let landed: StudyView | undefined;
+    return this.ownership.use(imp.name, true, async () => (landed = await this.importAs(imp, exists))).catch(async (err: unknown) => {
+      if (landed) return landed;
       throw err instanceof TuneportError && err.data?.reason === "moved" && (await this.storage.listStudies()).some((s) => s.name === imp.name) ? exists() : err;
     });
   }
@@ -449,16 +449,16 @@ export class StudyService {
     checkRoomForStudy(this.studies, this.maxStudies, imp.name);
     const { name, config, userAttrs, createdAt } = imp;
     const study: Study = { id: this.ownership.nextStudyId(), name, config, userAttrs, createdAt, ...(imp.stopped ? { stopped: true } : {}) };
-    // RUNNING trials get one TTL for their worker to (re)connect, as after a restart.
     const trials: TrialRecord[] = importedTrials(imp, study.id, this.now() + imp.config.leaseTtlS * 1000, () => this.ownership.nextTrialId());
     const state = makeState(study, trials, this.plugins);
     const changes: Change[] = [{ kind: "insert-study", study }, ...trials.map((trial) => ({ kind: "insert-trial" as const, trial }))];
-    this.commit(changes, null, () => {
+    // `state` names the change set: one dropped (its name lost first) is refused by `visible`, not acknowledged.
+    this.commit(changes, state, () => {
       this.studies.set(imp.name, state);
       this.bump(state);
       this.log.info({ study: imp.name, trials: trials.length }, "study imported");
     });
-    return this.pipeline.visible(viewOf(state));
+    return viewOf(await this.pipeline.visible(state));
   }
 
   // ---------------------------------------------------------------- trials (trial-ops.ts)
