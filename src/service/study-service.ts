@@ -171,7 +171,7 @@ export class StudyService {
           // Memory is no longer the truth for it: forgotten, not fatal (that stopped every other study too); its queued changes are never written (pipeline `lose`), requests holding its state find it gone (`live`).
           svc.log.warn({ study: name, reason: err.message }, "gave up a study another server took over");
           const s = svc.studies.get(name);
-          if (s) (s.deleted = true), svc.studies.delete(name);
+          if (s) (s.deleted = true), svc.studies.delete(name), svc.feed.announce({ study: name, kind: "updated", version: s.version + 1 }); // dashboards, MCP subscribers re-read it now: told where it went
           svc.pipeline.lose(name), svc.feed.wake(); // a wait on it ends (ownership `use` then names the new owner)
         },
         serves: (name) => svc.studies.has(name),
