@@ -5,6 +5,8 @@ export class OpError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The error's `data` (a redirect's `{reason: "moved", endpoint}`). */
+    readonly data?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -30,7 +32,7 @@ export async function op<T = any>(name: string, args: Record<string, unknown> = 
     res = await send();
   }
   const body = await res.json().catch(() => ({ error: { code: "INTERNAL", message: `HTTP ${res.status}` } }));
-  if (!res.ok) throw new OpError(body?.error?.code ?? "INTERNAL", body?.error?.message ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new OpError(body?.error?.code ?? "INTERNAL", body?.error?.message ?? `HTTP ${res.status}`, body?.error?.data);
   return body as T;
 }
 

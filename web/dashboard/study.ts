@@ -108,6 +108,9 @@ export async function studyPage(main: HTMLElement, study: string, live: Live, re
   /** A live refresh: a study that is gone rebuilds the page (which then says so) instead of failing unseen. */
   const gone = (err: unknown) => {
     if (err instanceof OpError && err.code === "NOT_FOUND" && live()) replaced();
+    // Given up to another server sharing its database (it announces that): say where it is now.
+    else if (err instanceof OpError && err.data?.reason === "moved" && typeof err.data.endpoint === "string" && err.data.endpoint && live())
+      status.textContent = `This study moved to the server at ${err.data.endpoint}: this server no longer serves it (what is shown is as it last was here). Open that server's dashboard.`;
   };
 
   let asked = 0;
