@@ -13,7 +13,7 @@ import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import type { Change } from "../storage/storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { tuneportErrorOf, waitFor } from "../testing/waits.js";
-import { SharedOwnership } from "./ownership.js";
+import { type Renewal, SharedOwnership } from "./ownership.js";
 import { StudyService } from "./study-service.js";
 
 const TTL_MS = 600;
@@ -22,12 +22,12 @@ const SPACE = { x: { type: "float", low: -5, high: 5 } };
 /** The real store; while `paused`, renewals write nothing and answer as the last one did (a stopped process's rows expire). */
 class PausableStore extends PgOwnershipStore {
   paused = false;
-  last = new Map<string, number>();
+  last: Renewal = new Map<string, number>();
   /** Held back: the next `findStudy`'s answer (the import's, once it holds the name) until this resolves. */
   findGate: Promise<void> | null = null;
   found = false;
   override async renew(owner: string, ttlMs: number) {
-    if (this.paused) return new Map(this.last);
+    if (this.paused) return this.last; // with the rows it found locked: still held, not lost
     return (this.last = await super.renew(owner, ttlMs));
   }
   override async findStudy(name: string) {

@@ -13,7 +13,7 @@ import { silentLogger } from "../logger.js";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
-import { SharedOwnership } from "./ownership.js";
+import { type Renewal, SharedOwnership } from "./ownership.js";
 import { StudyService } from "./study-service.js";
 import { tuneportErrorOf, waitFor } from "../testing/waits.js";
 
@@ -24,9 +24,9 @@ const IDLE_MS = 300;
 class PausableStore extends PgOwnershipStore {
   paused = false;
   /** What the last renewal found held (a paused one answers that). */
-  last = new Map<string, number>();
-  override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
-    if (this.paused) return new Map(this.last);
+  last: Renewal = new Map<string, number>();
+  override async renew(owner: string, ttlMs: number): Promise<Renewal> {
+    if (this.paused) return this.last; // with the rows it found locked: still held, not lost
     return (this.last = await super.renew(owner, ttlMs));
   }
 }

@@ -10,7 +10,7 @@ import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
 import { ID_BLOCK } from "../storage/postgres/postgres-schema.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../testing/storage-backends.js";
-import { SharedOwnership } from "./ownership.js";
+import { type Renewal, SharedOwnership } from "./ownership.js";
 import { StudyService } from "./study-service.js";
 import { tuneportErrorOf, waitFor } from "../testing/waits.js";
 
@@ -55,7 +55,7 @@ class PausableStore extends PgOwnershipStore {
     if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
     return super.expired();
   }
-  override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
+  override async renew(owner: string, ttlMs: number): Promise<Renewal> {
     if (this.down) throw new TuneportError("UNAVAILABLE", "the database is unreachable (test); retry");
     if (this.stall) await this.stall;
     const once = this.stallOnce;
@@ -64,14 +64,14 @@ class PausableStore extends PgOwnershipStore {
       this.stalledOnce = true;
       await once;
     }
-    if (this.paused) return new Map(this.held);
+    if (this.paused) return this.held; // with the rows it found locked: still held, not lost
     const got = await super.renew(owner, ttlMs);
     this.renewals++;
     if (this.gate) await this.gate;
     this.held = got;
     return got;
   }
-  private held = new Map<string, number>();
+  private held: Renewal = new Map<string, number>();
 }
 
 interface Server {

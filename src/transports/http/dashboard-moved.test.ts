@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { silentLogger } from "../../logger.js";
-import { SharedOwnership } from "../../service/ownership.js";
+import { type Renewal, SharedOwnership } from "../../service/ownership.js";
 import { StudyService } from "../../service/study-service.js";
 import { PgOwnershipStore } from "../../storage/postgres/pg-ownership.js";
 import { PostgresStorage } from "../../storage/postgres/postgres-storage.js";
@@ -21,9 +21,9 @@ const SPACE = { x: { type: "float", low: -5, high: 5 } };
 /** The real store; while `paused`, renewals write nothing and answer as the last one did (a stalled process's rows expire). */
 class PausableStore extends PgOwnershipStore {
   paused = false;
-  last = new Map<string, number>();
+  last: Renewal = new Map<string, number>();
   override async renew(owner: string, ttlMs: number) {
-    if (this.paused) return new Map(this.last);
+    if (this.paused) return this.last; // with the rows it found locked: still held, not lost
     return (this.last = await super.renew(owner, ttlMs));
   }
 }

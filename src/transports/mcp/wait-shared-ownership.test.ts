@@ -13,7 +13,7 @@ import { silentLogger } from "../../logger.js";
 import { PgOwnershipStore } from "../../storage/postgres/pg-ownership.js";
 import { PostgresStorage } from "../../storage/postgres/postgres-storage.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
-import { SharedOwnership } from "../../service/ownership.js";
+import { type Renewal, SharedOwnership } from "../../service/ownership.js";
 import { StudyService } from "../../service/study-service.js";
 import { serviceBackend } from "./backend.js";
 import { errorResult } from "./format.js";
@@ -24,9 +24,9 @@ const SPACE = { x: { type: "float", low: 0, high: 1 } };
 /** The real store; while `paused`, renewals write nothing and answer as the last one did (a stalled process's rows expire). */
 class PausableStore extends PgOwnershipStore {
   paused = false;
-  last = new Map<string, number>();
-  override async renew(owner: string, ttlMs: number): Promise<Map<string, number>> {
-    if (this.paused) return new Map(this.last);
+  last: Renewal = new Map<string, number>();
+  override async renew(owner: string, ttlMs: number): Promise<Renewal> {
+    if (this.paused) return this.last; // with the rows it found locked: still held, not lost
     return (this.last = await super.renew(owner, ttlMs));
   }
 }
