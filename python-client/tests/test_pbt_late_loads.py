@@ -272,6 +272,7 @@ def test_an_exploit_that_took_effect_on_nothing_reported_is_not_recorded_at_comp
         a.complete(5.0)
         done = study.trial(a.number)
         assert _exploits(study, a.number) == [] and done.params == asked
+        assert a.params == asked  # the told trial says what the server stored, as its frozen() does
         assert done.system_attrs["pbt_not_loaded"]["checkpoint"] == "/nowhere/b/1.pt"
         assert done.system_attrs["pbt_generation"] == 0
         b.complete(1.0)
@@ -285,7 +286,7 @@ def test_an_exploit_that_took_effect_on_nothing_reported_is_not_recorded_at_comp
             assert a.report(4.0, 2, {"checkpoint": "/nowhere/a/2.pt"}, wait=False) is None  # blind: the last one
         a.complete(4.0)
         done = study.trial(a.number)
-        assert _exploits(study, a.number) == [] and done.params == asked
+        assert _exploits(study, a.number) == [] and done.params == asked and a.params == asked
         assert done.system_attrs["pbt_not_loaded"]["step"] == 1.0
         b.complete(1.0)
 
