@@ -115,12 +115,48 @@ export function lastStep(t: Trial): number | null {
 }
 
 /**
+ * Whether the trial's latest exploit is still held unconfirmed by its blind reports (`blindHold`:
+ * `pbt_unconfirmed` names its donor checkpoint). Its client had not loaded that checkpoint when it
+ * saved the checkpoints of those reports (the report whose `pbt_loaded` says where it loaded it
+ * ends the hold, moving the entry there): they are its old weights, trained with the params in force
+ * before the exploit.
+ */
+export function heldExploit(t: Trial): boolean {
+  const lin = lineageOf(t);
+  const last = lin[lin.length - 1];
+  return lin.length > 1 && last !== undefined && last.checkpoint !== null && t.systemAttrs.pbt_unconfirmed === last.checkpoint;
+}
+
+/**
+ * The lineage entries that trained what the trial reported: all but a latest exploit still held by
+ * blind reports (`heldExploit`), which trained nothing yet. A member under such a hold can be a
+ * donor (ranked by its old weights' values): its checkpoint's params, age and schedule were the
+ * exploit's, params the recipient then trained the old weights with.
+ */
+function trainedLineage(t: Trial): LineageEntry[] {
+  const lin = lineageOf(t);
+  return heldExploit(t) ? lin.slice(0, -1) : lin;
+}
+
+/**
+ * The generation of the weights in the trial's checkpoints (for a recipient's `pbt_generation`):
+ * its `pbt_generation`, or, under a held exploit (`heldExploit`), that of the stretch before it as
+ * `lineageGraph` counts it (as `unappliedAtFinish` puts it back).
+ */
+export function checkpointGeneration(t: Trial, trials: readonly Trial[]): number {
+  if (!heldExploit(t)) return generationOf(t);
+  const kept = lineageOf(t).slice(0, -1);
+  const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept, pbt_unconfirmed: null } } : x));
+  return lineageGraph(replaced).nodes.find((n) => n.id === `${t.number}:${kept.length - 1}`)?.generation ?? generationOf(t);
+}
+
+/**
  * The lineage entry in force when the trial saved a checkpoint at `step`: the origin, or the
  * last change strictly before `step` (a change at `step` itself comes after that step's
- * checkpoint, which the client saves before it reports).
+ * checkpoint, which the client saves before it reports), not one held unconfirmed (`trainedLineage`).
  */
 export function entryForCheckpoint(t: Trial, step: number): LineageEntry | null {
-  const lin = lineageOf(t);
+  const lin = trainedLineage(t);
   let found: LineageEntry | null = lin[0] ?? null;
   for (let i = 1; i < lin.length; i++) if ((lin[i] as LineageEntry).step < step) found = lin[i] as LineageEntry;
   return found;
@@ -207,7 +243,7 @@ export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemA
   const held = last.checkpoint !== null && t.systemAttrs.pbt_unconfirmed === last.checkpoint;
   if (last.step < step - 1e-9 && !held) return null;
   const kept = lin.slice(0, -1);
-  const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept } } : x));
+  const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept, pbt_unconfirmed: null } } : x));
   const node = lineageGraph(replaced).nodes.find((n) => n.id === `${t.number}:${kept.length - 1}`);
   const systemAttrs: Record<string, unknown> = { pbt_lineage: kept, pbt_not_loaded: last };
   if (node) systemAttrs.pbt_generation = node.generation;
@@ -309,7 +345,7 @@ export function scheduleOf(trials: readonly Trial[], number: number, step?: numb
   let t: Trial = start;
   let upTo = step ?? lastStep(start) ?? lineageOf(start)[0]?.step ?? 0;
   // With an explicit step the report at `step` came before any change made at that step.
-  const inForce = [...lineageOf(start)].reverse().find((e, i, all) => i === all.length - 1 || (step === undefined ? e.step <= upTo : e.step < upTo));
+  const inForce = [...trainedLineage(start)].reverse().find((e, i, all) => i === all.length - 1 || (step === undefined ? e.step <= upTo : e.step < upTo));
   const untilStep = inForce ? inForce.age + Math.max(0, upTo - inForce.step) : upTo;
   // Each hop goes to a donor checkpoint saved strictly earlier in wall time; the guard only
   // protects against corrupt attributes.
@@ -346,7 +382,7 @@ export function scheduleOf(trials: readonly Trial[], number: number, step?: numb
  * (see entryForCheckpoint). Empty when `t` has no lineage.
  */
 function entriesInForce(t: Trial, upTo: number, inclusive: boolean): LineageEntry[] {
-  const lin = lineageOf(t);
+  const lin = trainedLineage(t);
   const own: LineageEntry[] = [];
   for (let i = lin.length - 1; i >= 0; i--) {
     const e = lin[i] as LineageEntry;
@@ -372,7 +408,7 @@ export function nextDonor(t: Trial, at: { uptoStep?: number } | { donorStep: num
 
 /** Index in `t`'s lineage of the entry in force at its checkpoint of `step` (see entryForCheckpoint). */
 function entryIndexAt(t: Trial, step: number): number {
-  const lin = lineageOf(t);
+  const lin = trainedLineage(t);
   let found = 0;
   for (let i = 1; i < lin.length; i++) if ((lin[i] as LineageEntry).step < step) found = i;
   return found;

@@ -166,4 +166,33 @@ describe("pbt: an exploit loaded one report late (non-blocking reports)", () => 
     expect((await svc.ask({ study: "lost-held" })).trial.system_attrs.pbt_restore).toMatchObject({ checkpoint: `ck/${b.trial.number}/3` });
     expect(donor).not.toBe(`ck/${b.trial.number}/3`);
   });
+
+  it("a member whose blind reports hold its exploit is a donor of its old weights: the recipient gets the params, age and generation they trained with", async () => {
+    await svc.createStudy({ name: "held-donor", space: toyProblem.space, direction: "maximize", seed: 3, strategy: { name: "pbt", options: { population_size: 3, perturbation_interval: 2, explore: false } } });
+    const [a, b, c] = [await svc.ask({ study: "held-donor" }), await svc.ask({ study: "held-donor" }), await svc.ask({ study: "held-donor" })];
+    const rep = (t: typeof a, step: number, value: number, extra: Record<string, unknown> = {}) =>
+      svc.report({ study: "held-donor", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}`, ...extra } });
+    await rep(b, 1, 0.9);
+    await rep(b, 3, 0.9); // b's model is 3 steps old when a is told to load it
+    await rep(a, 1, 0.1);
+    expect((await rep(a, 2, 0.1)).decision).toMatchObject({ action: "update", restore: { checkpoint: `ck/${b.trial.number}/3` } });
+    await rep(c, 1, 0.5);
+    expect((await rep(c, 2, 0.5)).decision.action).toBe("continue");
+    // Blind: a has not heard of the exploit; its step-2.5 checkpoint is its own weights, trained with its own params.
+    await rep(a, 2.5, 0.99, { pbt_blind: true });
+    await rep(c, 3, 0.2);
+    const d = await rep(c, 4, 0.2); // c is the worst, a the best: c loads a's step-2.5 checkpoint
+    expect(d.decision).toMatchObject({ action: "update", restore: { trial: a.trial.number, checkpoint: `ck/${a.trial.number}/2.5` } });
+    // explore: false copies the donor's params as they were when that checkpoint was saved (they were b's).
+    expect(d.decision.action === "update" && d.decision.params).toEqual(a.trial.params);
+    const t = await svc.getTrial({ study: "held-donor", trial: c.trial.number });
+    expect(t.system_attrs.pbt_generation).toBe(1);
+    expect((t.system_attrs.pbt_lineage as { age: number }[])[1]?.age).toBe(2.5); // a's own 2.5 steps (b's 3 + 0.5 before)
+    // Its model at its best report (step 5): a's own weights, trained with a's params throughout (it
+    // was b's from age 0, then a's from age 2 with b's params).
+    await rep(c, 5, 0.95);
+    const l = await svc.lineage({ study: "held-donor", trial: c.trial.number });
+    expect(l.step).toBe(5);
+    expect(l.schedule.map((x) => [x.from_step, x.trial, x.params])).toEqual([[0, a.trial.number, a.trial.params]]);
+  });
 });

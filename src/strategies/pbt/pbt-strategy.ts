@@ -67,6 +67,8 @@
  *   new decision for a member at the report that says it loads its last exploit only now, nor while
  *   its blind reports leave that load unconfirmed, so each exploit decided is one its client loads.
  *   No number of blind reports ends the hold (PROTOCOL.md says why: a client's queue of them).
+ *   Its checkpoints meanwhile are its old weights: as a donor it gives the params, age and
+ *   generation before the held exploit (`heldExploit`, `checkpointGeneration`).
  * - An exploit that took effect on nothing the member reported (decided at its last report, or held
  *   unconfirmed by blind ones) is taken back at its completion (`unappliedAtFinish`).
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
@@ -87,8 +89,8 @@ import {
   type LineageEntry,
   ageAt,
   blindHold,
+  checkpointGeneration,
   checkpointsOf,
-  generationOf,
   lastStep,
   latestCheckpoint,
   lineageLoadedLate,
@@ -346,7 +348,7 @@ export class PbtStrategy implements Strategy {
       params,
       systemAttrs: {
         pbt_member: member,
-        pbt_generation: generationOf(donor) + 1,
+        pbt_generation: checkpointGeneration(donor, req.trials) + 1,
         pbt_lineage: [origin],
         pbt_restore: { trial: donor.number, checkpoint: ck.path, step: ck.step },
         pbt_ready_step: ck.step,
@@ -531,7 +533,7 @@ export class PbtStrategy implements Strategy {
     const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
     const params = this.opts.explore ? this.explore(own, dists, { ...ctx, at }, req.rng) : own;
     const entry: LineageEntry = { step: req.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };
-    attrs.pbt_generation = generationOf(donor) + 1;
+    attrs.pbt_generation = checkpointGeneration(donor, req.trials) + 1;
     return { attrs, entry };
   }
 }
