@@ -90,6 +90,8 @@ AUTO_VARIANTS: dict[str, dict[str, Any]] = {
     "credit-elite": {"portfolio_credit": "elite"},  # the best 8 scored trials before it
     "credit-blend": {"portfolio_credit": "blend"},  # the mean of the "earlier" and "elite" credits (the default since 2026-12-04)
     "credit-earlier": {"portfolio_credit": "earlier"},  # every scored trial before it (the default until 2026-12-04)
+    # The GP's full hyperparameter fit once 10 rows were added since the last one, not only at multiples of 10:
+    "fit-since": {"gp": {"fullFitSchedule": "since"}},
 }
 VARIANTS_OF = {"gp": VARIANTS, "auto": AUTO_VARIANTS}
 DURATION_SIGMA = 0.6

@@ -21,6 +21,25 @@ strategyConformance(autoStrategyFactory, { options: { ...defaults, mo_model: "tp
 const floats = (d: number): SearchSpace => Object.fromEntries(Array.from({ length: d }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
 
 describe("auto strategy", () => {
+  it("gp.fullFitSchedule 'since': the hedge's GP fits θ fully once 10 rows were added since its last full fit, though the hedge asks it on some trials only", () => {
+    // Under the default ("multiple") the GP fits fully only when it is asked at a multiple of 10
+    // rows, so in the hedge most of its suggestions come from one warm L-BFGS iteration after
+    // another (docs/BENCHMARKS.md, "The hedge's GP fitted on schedule: tried, not kept").
+    const since = autoStrategyFactory.options.parse({ gp: { fullFitSchedule: "since" } });
+    const trials = runOnProblem(autoStrategyFactory, since, shiftedRosenbrock(4, 3), 80, 3);
+    const byGp = trials.filter((t) => t.systemAttrs.auto_arm === "gp");
+    expect(byGp.length).toBeGreaterThan(10);
+    expect(trials.some((t) => t.systemAttrs.auto_arm === "tpe")).toBe(true);
+    let lastFull = 10;
+    const full: number[] = [];
+    for (const t of byGp) {
+      const fitRows = t.systemAttrs.gp_fit_rows;
+      if (t.number - lastFull >= 10) expect(fitRows, `trial ${t.number}`).toBe(t.number);
+      if (fitRows === t.number) (lastFull = t.number), full.push(t.number);
+    }
+    expect(full.length).toBeGreaterThanOrEqual(5);
+  });
+
   it("uses GP while few trials completed, TPE after gp_until, TPE for define-by-run-only studies", () => {
     const auto = new AutoStrategy({ ...defaults, gp_until: 3 });
     const study = makeStudy(branin.space);

@@ -24,7 +24,7 @@ describe("gp strategy", () => {
     expect(defaults).toEqual({
       nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, eiXi: 0,
       incumbentStart: true, startSelection: "top", maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
-      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "informed",
+      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "informed", fullFitSchedule: "multiple",
     });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);
@@ -54,6 +54,36 @@ describe("gp strategy", () => {
       expect(theta).toHaveLength(4);
       expect(theta.every(Number.isFinite)).toBe(true);
     }
+  });
+
+  it("fullFitSchedule 'since': a GP asked on every third trial still fits θ fully every fullFitEvery rows", () => {
+    // `auto`'s hedge asks the GP on some trials only. Under "multiple" (the default) its full fits
+    // come only when such a trial falls on a multiple of 10 rows (here rows 10 and 40 of 10..49); in
+    // between, one warm L-BFGS iteration per suggestion.
+    const fullFitRows = (): number[] => {
+      const options = gpStrategyFactory.options.parse({ fullFitSchedule: "since" });
+      const gp = gpStrategyFactory.create(options);
+      const random = randomStrategyFactory.create(randomStrategyFactory.options.parse({}));
+      const study = makeStudy(branin.space, { seed: 5 });
+      const trials: Trial[] = [];
+      const full: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const byGp = i >= 10 && i % 3 === 1;
+        const s = (byGp ? gp : random).suggest(suggestRequest(study, trials));
+        if (byGp && s.systemAttrs?.gp_fit_rows === i) full.push(i);
+        trials.push(makeTrial(i, s.params, branin.space, { value: branin.evaluate(s.params), systemAttrs: s.systemAttrs ?? {} }));
+      }
+      return full;
+    };
+    expect(fullFitRows()).toEqual([10, 22, 34, 46]);
+  });
+
+  it("fullFitSchedule: a GP asked on every trial makes the same proposals under either schedule", () => {
+    const multiple = run(gpStrategyFactory, defaults, branin, 35, 7);
+    const since = run(gpStrategyFactory, gpStrategyFactory.options.parse({ fullFitSchedule: "since" }), branin, 35, 7);
+    expect(since.map((t) => t.params)).toEqual(multiple.map((t) => t.params));
+    expect(since.slice(10).map((t) => t.systemAttrs.gp_fit_rows)).toEqual(since.slice(10).map((t) => 10 * Math.floor(t.number / 10)));
+    expect(multiple.some((t) => "gp_fit_rows" in t.systemAttrs), "the default's trials are as before").toBe(false);
   });
 
   it("eiXi: an improvement threshold stops the refinement of a point sampled to death (hartmann6, seed 0, trial 80)", () => {

@@ -30,8 +30,8 @@
  *    trials both are exact.
  * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
  *    lengthscale prior `lengthscalePrior`, by default Optuna 5.0's; Hvarfner et al.'s dimension-scaled one is an option, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
- *    `maxWarmFitIterations`, default 1, when warm-started, except every `fullFitEvery`-th
- *    (10th) suggestion — Optuna always runs the full warm-started fit). The warm
+ *    `maxWarmFitIterations`, default 1, when warm-started, except once every `fullFitEvery`
+ *    (10) modelled rows — Optuna always runs the full warm-started fit). The warm
  *    start is deterministic from history: the θ fitted for a suggestion is stored in the
  *    new trial's `systemAttrs.gp_theta`, and the next fit starts from the latest stored θ
  *    or from the default θ, whichever has the lower objective. A restarted server
@@ -113,13 +113,24 @@ export const gpOptions = z
     maxFitIterations: z.number().int().min(1).max(MAX_ITERATIONS).default(50),
     /**
      * L-BFGS iteration cap of a fit warm-started from the previous suggestion's θ, which
-     * moves little when one observation is added; 0 reuses it as stored. Every
-     * `fullFitEvery`-th suggestion (by count of modelled rows: COMPLETE trials in a plain study) and every fit without a
+     * moves little when one observation is added; 0 reuses it as stored. Once every `fullFitEvery`
+     * modelled rows (COMPLETE trials in a plain study; `fullFitSchedule`) and every fit without a
      * stored θ gets `maxFitIterations` and also tries the default θ as its start.
      */
     maxWarmFitIterations: z.number().int().min(0).max(MAX_ITERATIONS).default(1),
     /** See `maxWarmFitIterations`. */
     fullFitEvery: z.number().int().min(1).default(10),
+    /**
+     * When the full fit runs: "multiple" (the default) when the modelled rows are a multiple of
+     * `fullFitEvery`; "since" once `fullFitEvery` rows were added since the latest full fit
+     * (recorded in `gp_fit_rows` beside `gp_theta`; a history without it falls back to "multiple").
+     * The two agree for a GP asked on every trial. A GP asked on some trials only (`auto`'s hedge)
+     * misses most multiples under "multiple" and runs on one warm L-BFGS iteration per suggestion
+     * in between; "since" fits it on schedule. For `auto` that was better on the public suite and
+     * worse on the held-out problems, so not the default (docs/BENCHMARKS.md, "The hedge's GP
+     * fitted on schedule: tried, not kept").
+     */
+    fullFitSchedule: z.enum(["multiple", "since"]).default("multiple"),
     /** EI's improvement threshold ξ in standard deviations of the modelled losses (see the header). */
     eiXi: z.number().min(0).max(10).default(0),
     /** Whether the best observed point starts one of the local acquisition searches (issue 17 ablation). */
@@ -173,6 +184,8 @@ interface ModelChoice {
   readonly x: Float64Array;
   readonly theta: Float64Array;
   readonly constraintTheta: (number[] | null)[] | null;
+  /** Modelled rows at the latest full fit (`gp_fit_rows`; null when unknown). */
+  readonly fullFitRows: number | null;
 }
 
 export class GpStrategy implements Strategy {
@@ -186,6 +199,8 @@ export class GpStrategy implements Strategy {
       const result = data === null ? null : this.modelSuggest(req, dims, data);
       if (result === null) return null;
       const systemAttrs: Record<string, unknown> = { gp_theta: Array.from(result.theta) };
+      // Only "since" reads it: under the default the trials stay as they were.
+      if (this.opts.fullFitSchedule === "since") systemAttrs.gp_fit_rows = result.fullFitRows;
       if (result.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = result.constraintTheta;
       return { x: result.x, systemAttrs };
     });
@@ -223,10 +238,12 @@ export class GpStrategy implements Strategy {
     // The fit dominates the cost at a few hundred trials (each gradient inverts K). A warm
     // start needs only a few steps, so a warm-started fit is capped at
     // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
-    // the default θ — every `fullFitEvery` COMPLETE trials so that a drift of θ is
-    // followed. Deterministic from history, like the warm start itself.
-    const warm = latestTheta(req.trials, d);
-    const fullFit = warm === null || data.rows.length % this.opts.fullFitEvery === 0;
+    // the default θ — every `fullFitEvery` COMPLETE trials (`fullFitSchedule`) so that a drift
+    // of θ is followed. Deterministic from history, like the warm start itself.
+    const { theta: warm, fitRows: lastFull } = latestTheta(req.trials, d);
+    const since = this.opts.fullFitSchedule === "since" && lastFull !== null;
+    const fullFit = warm === null ||
+      (since ? data.rows.length - lastFull >= this.opts.fullFitEvery : data.rows.length % this.opts.fullFitEvery === 0);
     let start = warm ?? defaultTheta(d);
     let fStart = objective.value(start);
     if (fullFit && warm !== null) {
@@ -315,7 +332,7 @@ export class GpStrategy implements Strategy {
     const x = new AcquisitionSearch(posterior, dims, threshold, this.opts, box, constraints).run(req.rng, incumbent, exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
-    return { x, theta: Float64Array.from(theta), constraintTheta };
+    return { x, theta: Float64Array.from(theta), constraintTheta, fullFitRows: fullFit ? data.rows.length : lastFull };
   }
 
   /**
@@ -333,13 +350,16 @@ export class GpStrategy implements Strategy {
 }
 
 /** θ stored by the most recent model-based suggestion with the same number of dimensions. */
-function latestTheta(trials: readonly Trial[], d: number): Float64Array | null {
+/** The latest stored θ and the modelled rows at the full fit it descends from (null when not recorded). */
+function latestTheta(trials: readonly Trial[], d: number): { theta: Float64Array | null; fitRows: number | null } {
   for (let i = trials.length - 1; i >= 0; i--) {
     const t = trials[i]!.systemAttrs.gp_theta;
-    if (Array.isArray(t) && t.length === d + 2 && t.every((v) => typeof v === "number" && Number.isFinite(v)))
-      return Float64Array.from(t as number[]);
+    if (Array.isArray(t) && t.length === d + 2 && t.every((v) => typeof v === "number" && Number.isFinite(v))) {
+      const rows = trials[i]!.systemAttrs.gp_fit_rows;
+      return { theta: Float64Array.from(t as number[]), fitRows: typeof rows === "number" && Number.isInteger(rows) ? rows : null };
+    }
   }
-  return null;
+  return { theta: null, fitRows: null };
 }
 
 export const gpStrategyFactory: StrategyFactory<GpOptions> = {
