@@ -14,12 +14,10 @@
 // "--max-semi-space-size=32"), to compare a V8 setting on one build.
 import "./help.mjs";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Packr, Unpackr } from "msgpackr";
-import { Dealer } from "zeromq";
+import { rawClient, randomStudyLoop } from "./raw-client.mjs";
 import { freePort } from "./serve-process.mjs";
 
 const args = Object.fromEntries(
@@ -28,8 +26,6 @@ const args = Object.fromEntries(
 const BATCHES = Number(args.batches ?? 30);
 const TRIALS = Number(args.trials ?? 150);
 const WARMUP = Number(args.warmup ?? 400);
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 
 /** Run time (ns) of each of the process's threads, by thread id. */
 function runNs(pid) {
@@ -62,29 +58,8 @@ async function start(dist, nodeFlags) {
       process.exit(1);
     }
   });
-  const sock = new Dealer({ linger: 0 });
-  sock.connect(endpoint);
-  const call = async (op, a) => {
-    // Request ids as the Python client makes them: 128 random bits in hex.
-    const id = randomBytes(16).toString("hex");
-    await sock.send(packr.pack({ v: 1, id, op, ...a }));
-    for (;;) {
-      const [f] = await sock.receive();
-      const r = unpackr.unpack(f);
-      if (r.id !== id) continue;
-      if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
-      return r.result;
-    }
-  };
-  await call("hello", { versions: [1] });
-  const SPACE = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
-  await call("create_study", { name: "cpu", space: SPACE, strategy: "random", seed: 1 });
-  const loop = async (n) => {
-    for (let i = 0; i < n; i++) {
-      const a = await call("ask", { study: "cpu" });
-      await call("tell", { study: "cpu", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
-    }
-  };
+  const { sock, call } = rawClient(endpoint);
+  const loop = await randomStudyLoop(call, "cpu");
   return { dist, proc, sock, loop, main: [], whole: [] };
 }
 

@@ -22,12 +22,10 @@
 // DevTools or speedscope).
 import "./help.mjs";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Packr, Unpackr } from "msgpackr";
-import { Dealer } from "zeromq";
+import { rawClient, randomStudyLoop } from "./raw-client.mjs";
 import { freePort } from "./serve-process.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -42,9 +40,6 @@ const PROF_INTERVAL = Number(args["prof-interval"] ?? 1000);
 const CLI = resolve(args.cli ?? join(ROOT, "dist", "cli", "main.js"));
 mkdirSync(args.out ?? tmpdir(), { recursive: true });
 const OUT = mkdtempSync(join(args.out ?? tmpdir(), "tuneport-cpuprof-"));
-
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 
 function cpuMs(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -78,33 +73,8 @@ proc.stdout.resume(); // the log goes to a pipe, as under a supervisor; read and
 proc.once("exit", (c) => {
   if (c !== 0 && c !== null) console.error(`server exited ${c}`);
 });
-const sock = new Dealer({ linger: 0 });
-sock.connect(endpoint);
-// Request ids as the Python client makes them (_protocol.py new_request_id): 128 random bits in
-// hex. Their order decides where the server's stored replies land in SQLite, so a counter would
-// flatter the commit.
-async function call(op, a) {
-  const id = randomBytes(16).toString("hex");
-  await sock.send(packr.pack({ v: 1, id, op, ...a }));
-  for (;;) {
-    const [f] = await sock.receive();
-    const r = unpackr.unpack(f);
-    if (r.id !== id) continue;
-    if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
-    return r.result;
-  }
-}
-
-const SPACE = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
-await call("hello", { versions: [1] }); // queued by ZeroMQ until the server has bound
-await call("create_study", { name: "cpu", space: SPACE, strategy: "random", seed: 1 });
-const loop = async (count) => {
-  for (let i = 0; i < count; i++) {
-    const a = await call("ask", { study: "cpu" });
-    for (let s = 0; s < REPORTS; s++) await call("report", { study: "cpu", trial: a.trial.number, token: a.lease.token, step: s, value: 1 / (s + 1) });
-    await call("tell", { study: "cpu", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
-  }
-};
+const { sock, call } = rawClient(endpoint);
+const loop = await randomStudyLoop(call, "cpu", REPORTS);
 await loop(Math.min(300, TRIALS)); // warm-up (JIT)
 const requests = TRIALS * (2 + REPORTS);
 const c0 = cpuMs(proc.pid);

@@ -11,12 +11,10 @@
 // keeps the server's port in that range (bench/serve-process.mjs).
 import "./help.mjs";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Packr, Unpackr } from "msgpackr";
-import { Dealer } from "zeromq";
+import { rawClient, randomStudyLoop } from "./raw-client.mjs";
 import { freePort } from "./serve-process.mjs";
 
 const args = Object.fromEntries(
@@ -27,30 +25,8 @@ const CLI = resolve(args.cli ?? join(import.meta.dirname, "..", "dist", "cli", "
 const endpoint = `tcp://127.0.0.1:${await freePort()}`;
 const dir = mkdtempSync(join(tmpdir(), "tuneport-syscalls-"));
 const proc = spawn(process.execPath, [CLI, "serve", "--storage", join(dir, "s.db"), "--bind", endpoint, "--lease-ttl", "600"], { stdio: ["ignore", "ignore", "inherit"] });
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
-const sock = new Dealer({ linger: 0 });
-sock.connect(endpoint);
-async function call(op, a) {
-  const id = randomBytes(16).toString("hex"); // as the Python client makes them
-  await sock.send(packr.pack({ v: 1, id, op, ...a }));
-  for (;;) {
-    const [f] = await sock.receive();
-    const r = unpackr.unpack(f);
-    if (r.id !== id) continue;
-    if (!r.ok) throw new Error(`${op}: ${r.error.code} ${r.error.message}`);
-    return r.result;
-  }
-}
-await call("hello", { versions: [1] });
-const SPACE = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: 0, high: 1 }]));
-await call("create_study", { name: "sys", space: SPACE, strategy: "random", seed: 1 });
-const loop = async (n) => {
-  for (let i = 0; i < n; i++) {
-    const a = await call("ask", { study: "sys" });
-    await call("tell", { study: "sys", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.5 });
-  }
-};
+const { sock, call } = rawClient(endpoint);
+const loop = await randomStudyLoop(call, "sys");
 await loop(300);
 const threads = readdirSync(`/proc/${proc.pid}/task`).map((tid) => [tid, readFileSync(`/proc/${proc.pid}/task/${tid}/comm`, "utf8").trim()]);
 const io = threads.find(([, name]) => name.startsWith("ZMQbg/IO"))?.[0];
