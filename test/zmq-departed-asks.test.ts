@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Dealer } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
-import { encode } from "../src/transports/zmq/codec.js";
+import { decode, encode } from "../src/transports/zmq/codec.js";
 import { waitFor } from "../src/testing/waits.js";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
@@ -72,6 +72,51 @@ describe("asks of a client that left", () => {
       expect(suggested).toEqual(["0", "1", "2"]);
       expect([r1.result.trial.number, r2.result.trial.number]).toEqual([1, 2]);
       expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(3);
+    } finally {
+      await other.close();
+    }
+    expect(await server.stop()).toBe(0);
+  }, 180_000);
+  it("reach a client that chose its own routing id and connected again; the same id resent is applied once, the refusal never kept as its reply", async () => {
+    const dir = tempDir();
+    const counter = join(dir, "suggestions.txt");
+    const gate = join(dir, "gate");
+    const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate), "--log-level", "debug"]);
+    const other = new TestClient(server.endpoint);
+    try {
+      await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
+      const first = new Dealer({ linger: 0, routingId: "worker-7" });
+      first.connect(server.endpoint);
+      for (let i = 0; i < 2; i++) await first.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
+      await waitFor(async () => existsSync(counter), 60_000);
+      first.close();
+      await waitFor(async () => server.lines.some((l) => l.includes('"connection closed"')), 60_000);
+      // The same client on a new connection (its routing id its own): a1's reply comes to it there.
+      const again = new Dealer({ linger: 0, routingId: "worker-7" });
+      again.connect(server.endpoint);
+      const replies = new Map<string, Record<string, any>>();
+      const loop = (async () => {
+        for await (const [f] of again) {
+          const r = decode(f as Buffer) as Record<string, any>;
+          replies.set(`${String(r.id)}#${[...replies.keys()].filter((k) => k.startsWith(`${String(r.id)}#`)).length}`, r);
+        }
+      })().catch(() => undefined);
+      await again.send(encode({ v: 1, id: "l0", op: "list_studies" }));
+      await waitFor(async () => replies.has("l0#0"), 60_000);
+      writeFileSync(gate, "");
+      await waitFor(async () => replies.has("a1#0"), 60_000);
+      expect(replies.get("a1#0")).toMatchObject({ ok: false, error: { code: "UNAVAILABLE", data: { reason: "requester_gone", study: "g" } } });
+      // Resent with the same id: run now (the refusal was not stored), then answered from its stored reply.
+      await again.send(encode({ v: 1, id: "a1", op: "ask", study: "g", attempt: 1 }));
+      await waitFor(async () => replies.has("a1#1"), 60_000);
+      await again.send(encode({ v: 1, id: "a1", op: "ask", study: "g", attempt: 2 }));
+      await waitFor(async () => replies.has("a1#2"), 60_000);
+      expect(replies.get("a1#1")).toMatchObject({ ok: true, result: { trial: { number: 1 } } });
+      expect(replies.get("a1#2")).toEqual(replies.get("a1#1"));
+      expect(readFileSync(counter, "utf8").trim().split("\n")).toEqual(["0", "1"]);
+      expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(2);
+      again.close();
+      await loop;
     } finally {
       await other.close();
     }

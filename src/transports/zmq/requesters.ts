@@ -2,7 +2,8 @@
  * Which connections wait for each request in flight, so that the service can drop an ask nobody
  * waits for any more (`OpContext.gone`). The ROUTER is told of each connection that closes
  * (ZMQ_ROUTER_NOTIFY: an empty message from its routing id), and a routing id that libzmq made
- * never comes back. Kept per request id, not per connection: a client that timed out resends the
+ * never comes back. One a client chose (ZMQ_ROUTING_ID) does, on its next connection: the asks it
+ * sent on the one that closed are dropped all the same, and their UNAVAILABLE reaches it there. Kept per request id, not per connection: a client that timed out resends the
  * same id on a new connection, joining the run in flight (idempotency.ts), which must go on for it.
  */
 export class Requesters {

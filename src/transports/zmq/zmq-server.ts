@@ -300,7 +300,8 @@ export class ZmqServer {
     const payload = frames[frames.length - 1] as Buffer;
     if (frames.length === 2 && payload.byteLength === 0) {
       // ZMQ_ROUTER_NOTIFY: this connection closed (or a client sent an empty message, answered below
-      // as before, and its own waiting asks dropped). Its routing id never comes back.
+      // as before, and its own waiting asks dropped). Its routing id never comes back, unless the
+      // client chose it (ZMQ_ROUTING_ID): requesters.ts.
       const gone = (frames[0] as Buffer).toString("hex");
       this.requesters.left(gone);
       this.identities.delete(gone);
