@@ -6,12 +6,15 @@
  * is learnt (the next request over it is refused unsent). Real server processes, one database,
  * the same endpoint (a fixed port) across the restart.
  */
+import { type Socket, createServer } from "node:net";
 import { join } from "node:path";
 import { Dealer } from "zeromq";
 import { afterAll, describe, expect, it } from "vitest";
 import { TuneportError } from "../src/domain/errors.js";
 import { encode } from "../src/transports/zmq/codec.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
+import { errorResult } from "../src/transports/mcp/format.js";
+import { waitFor } from "../src/testing/waits.js";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
 afterAll(stopServers);
@@ -90,8 +93,8 @@ describe("ZmqClient's known max_message_bytes", () => {
         client.call("create_study", { name: "small", space: { x: { type: "float", low: 0, high: 1 } } }),
       ]);
       expect(dropped).toBeInstanceOf(TuneportError);
-      expect(dropped).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: SMALL, disconnected: true } });
-      expect((dropped as Error).message).toMatch(/closed this client's connection: this create_study request of \d+ bytes is over its limit of 16384.*nothing was applied/);
+      expect(dropped).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: SMALL, disconnected: true, outcome_unknown: true } });
+      expect((dropped as Error).message).toMatch(/closed this client's connection: this create_study request of \d+ bytes is over its limit of 16384.*may or may not have been applied/);
       expect(after).toMatchObject({ created: true, study: { name: "small" } });
       const check = new TestClient(endpoint);
       expect((await check.call("list_studies")).studies.map((x: { name: string }) => x.name)).toEqual(["small"]);
@@ -120,6 +123,57 @@ describe("ZmqClient's known max_message_bytes", () => {
       expect((await listed).studies.map((x) => x.name)).toEqual(["kept"]);
     } finally {
       await client.close();
+      await server.stop();
+    }
+  }, 180_000);
+  it("does not say nothing was applied of a change over a restarted server's smaller limit: the server before may have applied it", async () => {
+    // The change reached a server with the larger limit, which applied it; its reply was lost (here a
+    // proxy swallows it; a crash, a network fault); that server stopped and one with a smaller limit
+    // took its place. The client cannot tell this from a frame the new server dropped unread.
+    const db = join(tempDir(), "applied.db");
+    const endpoint = "tcp://127.0.0.1:63041";
+    let server = await startServer(db, ["--max-message-bytes", String(LARGE)], endpoint);
+    let swallowed = 0;
+    let swallow = false;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((down) => {
+      const up = new (down.constructor as typeof Socket)();
+      up.connect(63041, "127.0.0.1");
+      for (const s of [down, up]) {
+        sockets.add(s);
+        s.on("error", () => undefined);
+        s.on("close", () => {
+          sockets.delete(s);
+          down.destroy();
+          up.destroy();
+        });
+      }
+      down.on("data", (d: Buffer) => up.write(d));
+      up.on("data", (d: Buffer) => (swallow ? (swallowed += d.byteLength) : down.write(d)));
+    });
+    await new Promise<void>((r) => proxy.listen(63040, "127.0.0.1", r));
+    const client = new ZmqClient("tcp://127.0.0.1:63040", { timeoutMs: 600_000 });
+    try {
+      await client.connect();
+      swallow = true;
+      const change = client.call("create_study", big("a")).catch((e: unknown) => e);
+      await waitFor(async () => swallowed >= 40_000, 60_000); // its reply, lost
+      swallow = false;
+      expect(await server.stop()).toBe(0);
+      server = await startServer(db, ["--max-message-bytes", String(SMALL)], endpoint);
+      const refused = await change;
+      const check = new TestClient(endpoint);
+      expect((await check.call("list_studies")).studies.map((x: { name: string }) => x.name)).toEqual(["a"]); // it was applied
+      await check.close();
+      expect(refused).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { max_message_bytes: SMALL, disconnected: true, outcome_unknown: true } });
+      expect((refused as Error).message).not.toMatch(/nothing was applied/);
+      expect((refused as Error).message).toMatch(/may or may not have been applied/);
+      // What `tuneport mcp --connect` tells the agent: check before calling again (not "Nothing was applied").
+      expect(JSON.stringify(errorResult(refused as TuneportError).content)).toMatch(/The change may have been applied: check first/);
+    } finally {
+      await client.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => proxy.close(r));
       await server.stop();
     }
   }, 180_000);

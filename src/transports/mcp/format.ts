@@ -216,6 +216,7 @@ function nextStep(err: TuneportError): string {
             "Every PBT member slot is taken: the members train in their workers, and a slot whose member fails or loses its lease is handed out again by a later ask_trial. Follow them with list_trials or get_lineage; to train more members once they have finished, raise population_size with update_study."
           : "Every point of the search space was handed out; create a new study with a wider space, or stop.";
     case "MESSAGE_TOO_LARGE":
+      if (d.outcome_unknown) return "The change may have been applied: check first (describe_study, list_trials or get_trial), and call again, smaller, only if it is not there.";
       // Through `mcp --connect`: the server refused a change whose reply it could not send (nothing applied), or a read's reply over its ceiling.
       return /nothing was applied/.test(err.message)
         ? "Nothing was applied: make the change smaller (the message names the largest parts of its reply), or leave it."

@@ -13,7 +13,7 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { Dealer } from "zeromq";
 import { type ErrorCode, ERROR_CODES, TuneportError } from "../../domain/errors.js";
-import type { OpArgs, OpName, OpResult } from "../../service/ops/ops.js";
+import { MUTATING_OPS, type OpArgs, type OpName, type OpResult } from "../../service/ops/ops.js";
 import { decode, encode } from "./codec.js";
 
 export interface ZmqClientOptions {
@@ -135,7 +135,8 @@ export class ZmqClient {
    * is dropped unread and its sender disconnected). The requests in flight on it were lost, and each
    * waited out its whole timeout (30 s for `tuneport mcp --connect`). Now, once ZeroMQ has connected
    * again: `hello` (the server's limit now), then each request in flight over that limit is refused
-   * MESSAGE_TOO_LARGE (the server never read it: nothing applied), and every other one is resent with
+   * MESSAGE_TOO_LARGE (a change `outcome_unknown`: this server never read it, but one before it, with
+   * a larger limit, may have applied it and stopped before replying), and every other one is resent with
    * its id (a change is applied once whatever the number of sends). Never throws: a server that does
    * not answer the hello leaves the requests to their timeouts, as before.
    */
@@ -159,10 +160,14 @@ export class ZmqClient {
           if (max !== null && p.frame.length > max) {
             this.pending.delete(id);
             clearTimeout(p.timer);
+            // Sent before the connection closed: the server there now drops it unread, but it may have
+            // reached the one before (with a larger limit), which applied it and stopped before replying.
+            const change = MUTATING_OPS.has(p.op as OpName);
             const message =
               `the server closed this client's connection: this ${p.op} request of ${p.frame.length} bytes is over its limit of ${max} ` +
-              `(--max-message-bytes; it drops a frame over twice that unread, with its sender's connection); nothing was applied`;
-            p.reject(new TuneportError("MESSAGE_TOO_LARGE", message, { max_message_bytes: max, disconnected: true }));
+              `(--max-message-bytes; it drops a frame over twice that unread, with its sender's connection)` +
+              (change ? "; it may or may not have been applied: a server with a larger limit may have taken it and stopped before replying" : "");
+            p.reject(new TuneportError("MESSAGE_TOO_LARGE", message, { max_message_bytes: max, disconnected: true, ...(change ? { outcome_unknown: true } : {}) }));
           } else this.enqueueSend(id, p.frame);
         }
       }
