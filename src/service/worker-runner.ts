@@ -122,6 +122,7 @@ export class WorkerRunner implements SuggestRunner {
       if (queue) {
         const at = queue.indexOf(m.id);
         if (at >= 0) queue.splice(at, 1);
+        if (queue.length === 0) w.unref();
         this.arm(w);
       }
       const p = this.pending.get(m.id);
@@ -172,6 +173,10 @@ export class WorkerRunner implements SuggestRunner {
   private post(w: Worker, msg: WorkerRequest): void {
     const queue = this.queues.get(w) as number[];
     queue.push(msg.id);
+    // Held (ref'd) while it owes an answer: an idle thread must not keep the process alive, but one
+    // working on a suggestion must, or a stopping server (SIGTERM waits for the requests in flight)
+    // whose loop had nothing else left exited mid-suggestion, status 0, the ask unanswered.
+    w.ref();
     w.postMessage(msg);
     if (queue.length === 1) this.arm(w);
   }
