@@ -3,11 +3,37 @@
  * requests in flight before it exits; a second one, while the first waits for a slow ask, exits at
  * once and says so.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ServerProcess, TestClient, startServer, stdoutRead, stopServers, tempDir } from "./helpers.js";
 
 const DIMS = 200;
+const DIST = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
+const ZOD = pathToFileURL(join(import.meta.dirname, "..", "node_modules", "zod", "index.js")).href;
+
+/**
+ * A --plugins module with "sleepy": an offloaded strategy whose suggestion holds its thread
+ * `ms` (a long model fit, without the CPU), so that a stop waits that long for the ask in flight.
+ */
+function sleepyPlugins(dir: string, ms: number): string {
+  const path = join(dir, "sleepy.mjs");
+  writeFileSync(
+    path,
+    `import { z } from ${JSON.stringify(ZOD)};
+import { BUILTIN_PLUGINS } from ${JSON.stringify(DIST)};
+class Sleepy {
+  suggest(req) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${ms});
+    return { params: Object.fromEntries(Object.entries(req.study.space).map(([k, d]) => [k, d.low])) };
+  }
+}
+export const plugins = BUILTIN_PLUGINS.with({ strategies: [{ name: "sleepy", description: "sleeps", options: z.object({}).strict(), offload: true, create: () => new Sleepy() }] });
+`,
+  );
+  return path;
+}
 
 /**
  * A study whose next ask takes a second or two of the suggestion thread on a quiet machine: TPE with
@@ -79,6 +105,30 @@ describe("tuneport serve and stop signals", () => {
     expect((await ask).ok).toBe(true);
     expect(await exit).toEqual({ code: 0, signal: null });
     expect(server.lines.some((l) => l.includes(`"signal":"${signal}"`) && l.includes('"msg":"shutting down"'))).toBe(true);
+    expect(server.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+  }, 300_000);
+
+  it("one SIGTERM waits out a long offloaded suggestion (answered, then 'stopped') and answers hello meanwhile", async () => {
+    const dir = tempDir();
+    // --plot-warmup 0: no timer of its own keeps the server's event loop alive during the stop.
+    const server = await startServer(join(dir, "t.db"), ["--log-format", "json", "--plot-warmup", "0", "--plugins", sleepyPlugins(dir, 15_000)]);
+    const client = new TestClient(server.endpoint);
+    const other = new TestClient(server.endpoint);
+    clients.push(client, other);
+    await client.call("create_study", { name: "s", direction: "minimize", strategy: "sleepy", space: { x: { type: "float", low: 0, high: 1 } } });
+    const ask = client.request("ask", { study: "s", attempt: 0 }, "sleepy-ask", 240_000);
+    await client.call("get_study", { study: "s" }); // answered after the ask was read: it is in flight
+    const exit = exited(server);
+    server.proc.kill("SIGTERM");
+    await logged(server, "shutting down");
+    // Before: the suggestion thread was unref'd, so the stopping server (nothing else left on its
+    // loop) exited 0 about 10 s into the suggestion, the ask unanswered, "stopped" never logged.
+    // And a hello sent during the stop went unanswered: the Python client, which sends one beside
+    // each resend, took the server for hung and failed its requests instead of riding out the stop.
+    const hello = await other.request("hello", { versions: [1] }, "hello-while-stopping", 60_000);
+    expect(hello.ok).toBe(true);
+    expect((await ask).ok).toBe(true);
+    expect(await exit).toEqual({ code: 0, signal: null });
     expect(server.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   }, 300_000);
 

@@ -177,6 +177,18 @@ function fullGc(): (() => void) | null {
   return gcFn;
 }
 
+/** Whether `frames` (a request's) hold a small `hello` (read while stopping: nothing else is). */
+function isHello(frames: Buffer[]): boolean {
+  const payload = frames[frames.length - 1];
+  if (frames.length < 2 || payload === undefined || payload.byteLength > 4096 || scanFrame(payload, MAX_NESTING) !== null) return false;
+  try {
+    const msg = decode(payload) as { op?: unknown } | null;
+    return typeof msg === "object" && msg !== null && msg.op === "hello";
+  } catch {
+    return false;
+  }
+}
+
 export class ZmqServer {
   private readonly router: Router;
   private readonly log: Logger;
@@ -258,7 +270,15 @@ export class ZmqServer {
   private async receiveLoop(): Promise<void> {
     try {
       for await (const frames of this.router) {
-        if (this.closing) break;
+        if (this.closing) {
+          // Stopping (SIGTERM waits for the requests in flight, a long suggestion's seconds): new
+          // requests are dropped unanswered, as by a server that is gone (clients resend them, same
+          // id, once it is back), but a hello is answered. Clients resend beside a hello and take a
+          // server that answers neither within a second for hung, so a stop longer than their
+          // timeout failed their requests ("is it hung?") instead of carrying them to the restart.
+          if (isHello(frames)) void this.handle(frames).catch((err: unknown) => this.handlingFailed(frames, err));
+          continue;
+        }
         const p = this.handle(frames).catch((err: unknown) => this.handlingFailed(frames, err));
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
