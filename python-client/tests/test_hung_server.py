@@ -105,3 +105,68 @@ def test_with_several_endpoints_a_hung_one_is_left_after_its_first_timeout() -> 
             assert [op for op, _, _ in other.received] == ["get_study"]
             assert hung.received[0][1] == other.received[0][1]  # the same request (id) moved on
             assert client.endpoint == other.endpoint
+
+
+class SlowLink:
+    """A TCP relay to ``port`` that carries the client's bytes at ``rate`` bytes/s (a slow uplink)
+    and the server's at once; each ZeroMQ (re)connection gets its own relayed connection."""
+
+    def __init__(self, port: int, rate: float) -> None:
+        import socket
+
+        self._port, self._rate = port, rate
+        self._listener = socket.create_server(("127.0.0.1", free_port()))
+        self.endpoint = f"tcp://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._socks: list[Any] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                down, _ = self._listener.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self._port))
+            self._socks += [down, up]
+            threading.Thread(target=self._pump, args=(down, up, self._rate), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, None), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: Any, dst: Any, rate: float | None) -> None:
+        try:
+            while data := src.recv(8192):
+                if rate is not None:
+                    time.sleep(len(data) / rate)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for s in self._socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_a_big_request_resent_over_a_slow_link_is_not_taken_for_a_hung_server() -> None:
+    # 600 KB at 200 KB/s: each send takes about 3 s on the wire. The first attempt goes unanswered;
+    # its resend's hello went behind the request, reached the server after the look (1 s) and the
+    # attempt ended as hung, the request cut off mid-way: every resend so. The hello goes first now,
+    # is answered at once, and the request gets the whole timeout.
+    with ScriptedServer(answer_on=2) as srv:
+        link = SlowLink(int(srv.endpoint.rsplit(":", 1)[1]), rate=200_000)
+        try:
+            with tp.connect(link.endpoint, timeout=6.0, retries=1, heartbeat=False) as client:
+                assert client.call("get_study", study="s", note="x" * 600_000) == {"study": {"name": "s"}}
+                assert [op for op, _, _ in srv.received] == ["get_study", "get_study"]
+                assert len({rid for _, rid, _ in srv.received}) == 1
+        finally:
+            link.close()

@@ -659,16 +659,18 @@ class Channel:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
                 sock = self._socket if self._socket is not None else self._open()
-                sent = wire()
-                sock.send(sent)
                 # A resend after a silent attempt asks the server's hello beside it (LIVENESS_LOOK_S):
                 # a server that answers neither within the look is hung (connected, silent), and the
                 # attempt ends then instead of after a whole ``wait``; one that answers the hello is
-                # alive and gets the whole ``wait`` for the request.
+                # alive and gets the whole ``wait`` for the request. The hello goes first: behind a
+                # big request on a slow link it reached a live server after the look, and every
+                # resend was cut off mid-way as hung.
                 probe = make_request("hello", {"versions": list(PROTOCOL_VERSIONS)}) if silent and wait > LIVENESS_LOOK_S else None
                 probe_bytes = encode(probe) if probe is not None else b""
                 if probe is not None:
                     sock.send(probe_bytes)
+                sent = wire()
+                sock.send(sent)
                 alive = probe is None
                 look_until: float | None = None
                 now = time.monotonic()
@@ -712,11 +714,11 @@ class Channel:
                             if dropped > max(attempts, MIN_DROPS):
                                 self._drop_socket()
                                 raise self._dropped_error(message, dropped, len(sent))
+                            if not alive:
+                                sock.send(probe_bytes)  # first, as above
+                                look_until = None
                             sent = wire()
                             sock.send(sent)  # lost with the old connection; same id, so applied once
-                            if not alive:
-                                sock.send(probe_bytes)
-                                look_until = None
                             deadline = now + wait
                             continue
                         if self._connected and not was_connected:
