@@ -39,6 +39,7 @@ export const plugins = BUILTIN_PLUGINS.with({{ strategies: [{{ name: "sleepy", d
 
 def test_requests_ride_out_a_clean_stop_longer_than_the_timeout(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path / "t.db", extra=["--plugins", str(_sleepy_plugins(tmp_path / "sleepy.mjs")), "--plot-warmup", "0"]).start()
+    restarting: threading.Thread | None = None
     try:
         with tp.connect(srv.endpoint, timeout=4.0, retries=3, heartbeat=False) as a, tp.connect(srv.endpoint, timeout=4.0, retries=3, heartbeat=False) as b:
             a.create_study("slow", strategy="sleepy", space={"x": tp.Float(0, 1)})
@@ -74,4 +75,6 @@ def test_requests_ride_out_a_clean_stop_longer_than_the_timeout(tmp_path: Path) 
             # The ask finished during the stop and its resend got that reply: one trial, not two.
             assert a.call("get_study", study="slow")["study"]["n_trials"] == 1
     finally:
+        if restarting is not None:
+            restarting.join()  # the restarted server too is killed, a failure or not
         srv.kill()
