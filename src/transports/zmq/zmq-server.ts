@@ -271,11 +271,9 @@ export class ZmqServer {
     try {
       for await (const frames of this.router) {
         if (this.closing) {
-          // Stopping (SIGTERM waits for the requests in flight, a long suggestion's seconds): new
-          // requests are dropped unanswered, as by a server that is gone (clients resend them, same
-          // id, once it is back), but a hello is answered. Clients resend beside a hello and take a
-          // server that answers neither within a second for hung, so a stop longer than their
-          // timeout failed their requests ("is it hung?") instead of carrying them to the restart.
+          // Stopping (waiting out the requests in flight): new requests are dropped unanswered (resent, same id,
+          // after the restart), but a hello is answered: clients take a server that answers neither a resend
+          // nor the hello beside it within a second for hung, and would fail their requests ("is it hung?").
           if (isHello(frames)) void this.handle(frames).catch((err: unknown) => this.handlingFailed(frames, err));
           continue;
         }
@@ -319,9 +317,8 @@ export class ZmqServer {
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
     if (frames.length === 2 && payload.byteLength === 0) {
-      // ZMQ_ROUTER_NOTIFY: this connection closed (or a client sent an empty message, answered below
-      // as before, and its own waiting asks dropped). Its routing id never comes back, unless the
-      // client chose it (ZMQ_ROUTING_ID): requesters.ts.
+      // ZMQ_ROUTER_NOTIFY: this connection closed (or a client sent an empty message, answered below as before,
+      // its waiting asks dropped). Its routing id never comes back, unless the client chose it: requesters.ts.
       const gone = (frames[0] as Buffer).toString("hex");
       this.requesters.left(gone);
       this.identities.delete(gone);
