@@ -114,10 +114,9 @@ Options:
   --storage PATH   SQLite database file (created if missing) [./tuneport.db], or a
                    postgresql:// URL
   --name NEW       import under this name instead of the one in the file
-  --max-intermediate N
-                   intermediate values one trial may hold: a file with a trial holding
-                   more is refused, nothing imported; use the --max-intermediate the
-                   server is started with [100000]
+  --max-intermediate N  intermediate values one trial may hold: a file with a
+                   trial holding more is refused, nothing imported; use the
+                   --max-intermediate the server is started with [100000]
 ${pluginsHelp(19)}
                    (a study made with a --plugins module's strategy needs it)
   -h, --help       show this help
