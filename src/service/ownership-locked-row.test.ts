@@ -109,4 +109,41 @@ describe("ownership renewal with one row locked by a long transaction", () => {
     expect(servedBy).toHaveLength(1);
     expect([...a.fatal, ...b.fatal]).toEqual([]);
   });
+
+  it("lists every study, the locked one as last committed, while that one row is past its own hold", async () => {
+    const ttl = 900;
+    const url = backend.location();
+    const open = async (id: string) => {
+      const storage = await PostgresStorage.open({ url, poolSize: 3 });
+      const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: ttl });
+      const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0 });
+      cleanup.push(() => storage.close(), () => svc.close());
+      return { svc, ownership };
+    };
+    const a = await open("a");
+    await a.svc.execute("create_study", { name: "busy", space: SPACE, seed: 1 });
+    await a.svc.execute("create_study", { name: "idle", space: SPACE, seed: 1 });
+    const trial = await a.svc.execute("ask", { study: "busy" });
+    await a.svc.execute("tell", { study: "busy", trial: trial.trial.number, token: trial.lease.token, state: "COMPLETE", value: 2 });
+    const b = await open("b");
+    await b.svc.execute("create_study", { name: "other", space: SPACE, seed: 1 });
+    const { table } = await holdRow(url, "busy");
+    // Storage ahead of 'a''s memory (as a takeover's commits would leave it), written beside the lock: listed as committed.
+    const other = new pg.Client({ connectionString: url.replace(/[?&]schema=[^&]*/, "") });
+    await other.connect();
+    cleanup.push(() => other.end());
+    await other.query(`UPDATE ${table.replace("study_owners", "studies")} SET user_attrs = '{"k": 1}' WHERE name = 'busy'`);
+
+    // Three TTLs with the lock held (a delay, not a timing assertion): 'busy' is at risk on 'a'.
+    await new Promise((r) => setTimeout(r, 3 * ttl));
+    expect((await tuneportErrorOf(a.svc.execute("get_study", { study: "busy" }))).code).toBe("UNAVAILABLE");
+    // Before: the listing judged the oldest hold of all, and answered UNAVAILABLE for every study.
+    const { studies } = await a.svc.execute("list_studies", {});
+    expect(studies.map((s) => s.name)).toEqual(["busy", "idle", "other"]);
+    expect(studies[0]?.n_trials).toBe(1);
+    expect(studies[0]?.best_trial?.values).toEqual([2]);
+    expect(studies[0]?.user_attrs).toEqual({ k: 1 });
+    expect(studies[1]?.user_attrs).toEqual({});
+    expect(a.ownership.heldNames().sort()).toEqual(["busy", "idle"]);
+  });
 });

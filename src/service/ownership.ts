@@ -21,7 +21,6 @@ import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
 import type { Storage, StoredTrial } from "../storage/storage.js";
-import { minOf } from "../math/extremes.js";
 import { IdBlocks } from "./id-blocks.js";
 import { type StudyView, type SummarySource, summaryView } from "./views.js";
 
@@ -67,8 +66,8 @@ export interface Ownership {
   nextStudyId(): number;
   /**
    * Views of the studies that exist in storage but are served elsewhere (listing across servers),
-   * as last committed, from SQL summaries: no trial is loaded. It first makes sure this server's
-   * own studies are still its own (the caller lists them from memory): UNAVAILABLE when it cannot.
+   * as last committed, from SQL summaries: no trial is loaded, and of `local` (listed from memory) those
+   * whose row alone is unsure, like those elsewhere. UNAVAILABLE when this server's rows are.
    */
   foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
@@ -420,7 +419,7 @@ export class SharedOwnership implements Ownership {
    * so memory is current. Refusing at once, every request after a blocked event loop (a GC pause, a
    * long sort) got UNAVAILABLE until the timer's renewal answered, though no other server had moved.
    * With `name`, only that study's row is judged (one a renewal could not extend, `lagging`, on its
-   * own time); without, every row this server holds.
+   * own time); without, the rows the renewals extend (`foreignStudies` judges the lagging ones).
    * @throws UNAVAILABLE when the renewal fails or does not answer in time.
    */
   private async confirmHeld(name?: string): Promise<void> {
@@ -441,10 +440,9 @@ export class SharedOwnership implements Ownership {
       throw new TuneportError("UNAVAILABLE", `this server could not renew its ownership${locked || " of its studies (the database is slow or unreachable from it)"} in time; retry`);
   }
 
-  /** When the renewal that last extended `name`'s row was sent (every held row's, the oldest, without a name). */
+  /** When the renewal that last extended `name`'s row was sent (without a name: the rows the last renewal extended). */
   private holdSince(name?: string): number {
-    if (name !== undefined) return this.lagging.get(name) ?? this.heldSince;
-    return minOf([this.heldSince, ...this.lagging.values()]);
+    return (name !== undefined && this.lagging.get(name)) || this.heldSince;
   }
 
   /**
@@ -570,9 +568,11 @@ export class SharedOwnership implements Ownership {
     // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
     // The caller lists its own studies from memory: only while they are sure to be its own.
     if (this.held.size > 0) await this.confirmHeld();
+    // One whose row alone is unsure (`lagging`) is listed from storage too: it made every listing UNAVAILABLE.
+    const unsure = await Promise.all([...this.lagging.keys()].map((n) => this.confirmHeld(n).then(() => "", () => n)));
     const out: StudyView[] = [];
     for (const study of await this.opts.store.listStudies()) {
-      if (local.has(study.name)) continue;
+      if (local.has(study.name) && !unsure.includes(study.name)) continue;
       out.push(await summaryView(this.opts.store.summaries, study));
     }
     return out;

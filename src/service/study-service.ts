@@ -355,15 +355,14 @@ export class StudyService {
     return this.pipeline.visible({ ...readOf(this.getState(a.study)), now: this.now() / 1000 });
   }
 
-  /** Every study; with several servers, those served elsewhere as last committed. */
+  /** Every study; with several servers, those served elsewhere (or here on an unsure hold: ownership.ts `foreignStudies`) as last committed. */
   async listStudies(): Promise<StudyView[]> {
     const local = [...this.studies.values()].filter((s) => !s.deleted);
     const foreign = await this.ownership.foreignStudies(new Set(local.map((s) => s.study.name)));
-    const views = local.map((s) => viewOf(s));
-    if (foreign.length > 0) {
-      views.push(...foreign);
-      views.sort((x, y) => x.created_at - y.created_at);
-    }
+    const fromStorage = new Set(foreign.map((v) => v.name));
+    const views = local.filter((s) => !fromStorage.has(s.study.name)).map((s) => viewOf(s));
+    views.push(...foreign);
+    if (foreign.length > 0) views.sort((x, y) => x.created_at - y.created_at);
     return this.pipeline.visible(views);
   }
 
