@@ -12,6 +12,7 @@ import { type Server, connect, createServer } from "node:net";
 import type pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { postgresBackend } from "../../testing/storage-backends.js";
+import { waitFor } from "../../testing/waits.js";
 import { storedStudy, storedTrial } from "../../testing/stored-records.js";
 import { PgOwnershipStore } from "./pg-ownership.js";
 import { PostgresStorage } from "./postgres-storage.js";
@@ -50,6 +51,25 @@ function stallSecondCall(storage: PostgresStorage): { stalled: Promise<number>; 
     return client;
   };
   return { stalled, resume };
+}
+
+/** Records each statement `storage` sends on a connection it took out of its pool (a transaction's), with its parameters as handed to the driver. */
+function recordTransactionCalls(storage: PostgresStorage): { text: string; values: unknown[] }[] {
+  const out: { text: string; values: unknown[] }[] = [];
+  const pool = storage.pool as unknown as { connect: (cb?: unknown) => unknown };
+  const connect = pool.connect.bind(pool);
+  pool.connect = (cb?: unknown) => (cb ? connect(cb) : recording());
+  const recording = async () => {
+    const client = (await connect()) as pg.PoolClient;
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      const first = args[0] as { text?: string; values?: unknown[] } | string;
+      if (typeof first === "object") out.push({ text: first.text ?? "", values: [...(first.values ?? [])] });
+      return query(...args);
+    };
+    return client;
+  };
+  return out;
 }
 
 describe("a server stalled inside a commit's transaction", () => {
@@ -107,34 +127,60 @@ describe("a server stalled inside a commit's transaction", () => {
     // Between two statements only PostgreSQL's idle-in-transaction clock runs. The driver turned
     // each call's arrays (here 200,000 intermediate values) into text there, after the previous
     // statement's answer: about a second on a shared CPU, so a serve with --ownership-ttl 1 had its
-    // import's session ended by its own timeout, and a failed commit stops the server.
+    // import's session ended by its own timeout, and a failed commit stops the server. Checked by
+    // what the driver is handed inside the transaction: text only (no arrays left to convert), not
+    // by a short timeout, which a busy machine's scheduling alone could reach.
     const url = backend.location();
-    const st = await PostgresStorage.open({ url, poolSize: 1, idleInTransactionMs: 200 });
+    const st = await PostgresStorage.open({ url, poolSize: 1 });
     opened.push(st);
     await st.commit([{ kind: "insert-study", study: storedStudy(1, "s") }, { kind: "insert-trial", trial: storedTrial(1, 0) }]);
+    const handed = recordTransactionCalls(st);
     const n = 200_000;
     await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
+    const calls = handed.filter((c) => c.text.includes("tuneport_commit_rows("));
+    expect(calls.length).toBeGreaterThan(0);
+    // $1-$3 are the fence (owner, a few names and epochs); the rest is the batch.
+    for (const c of calls) expect(c.values.slice(3).map((v) => (v === null ? "null" : typeof v))).toEqual(Array(c.values.length - 3).fill("string"));
     const [t] = await st.loadTrials(1);
     expect(t?.intermediate.length).toBe(n);
     expect(t?.intermediate[n - 1]).toEqual({ step: n - 1, value: (n - 1) / 7 });
   }, 120_000);
 
   it("keeps a batch whose statements take longer to send than the idle timeout (a slow link to the database)", async () => {
-    // PostgreSQL's idle-in-transaction clock stops when a message has been received whole. A named
-    // statement already prepared on the connection (tuneport_commit_rows) is sent as its Bind
-    // first, all of its chunk's rows: up to 32 MB, whose transfer counted as idle, so a link slower
-    // than a chunk per TTL had every big batch (an import) ended. A Parse of a few bytes comes first now.
+    // PostgreSQL's idle-in-transaction clock runs while its session reports 'idle in transaction' (it
+    // waits for a message), and stops when a message has been received whole. A named statement
+    // already prepared on the connection (tuneport_commit_rows) is sent as its Bind first, all of
+    // its chunk's rows: up to 32 MB, whose transfer counted as idle, so a link slower than a chunk per
+    // TTL had every big batch (an import) ended. A Parse of a few bytes comes first now. Checked with
+    // the link stopped in the middle of the batch's call: the session must not be idle there. (A
+    // short idle timeout checked it before, which a busy machine's scheduling alone could reach.)
     const url = backend.location();
-    const proxy = await slowProxy(url);
-    const st = await PostgresStorage.open({ url: url.replace(/host=[^&]*/, "host=127.0.0.1").replace(/port=[0-9]+/, `port=${proxy.port}`), poolSize: 1, idleInTransactionMs: 300 });
+    const proxy = await stoppingProxy(url);
+    const app = `slow-link-${Date.now()}`;
+    const st = await PostgresStorage.open({ url: `${url.replace(/host=[^&]*/, "host=127.0.0.1").replace(/port=[0-9]+/, `port=${proxy.port}`)}&application_name=${app}`, poolSize: 1 });
     opened.push(st);
+    const watcher = await PostgresStorage.open({ url, poolSize: 1 });
+    opened.push(watcher);
     try {
       await st.commit([{ kind: "insert-study", study: storedStudy(1, "s") }, { kind: "insert-trial", trial: storedTrial(1, 0) }]);
       await st.commit([{ kind: "add-intermediate", trialId: 1, step: 0, value: 0 }]); // the named statement is prepared
-      const n = 60_000; // about 1.2 MB of parameters, sent at about 1.3 MB/s
-      await st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
+      const n = 60_000; // about 1.2 MB of parameters
+      proxy.stopAtBig();
+      const batch = st.commit(Array.from({ length: n }, (_, i) => ({ kind: "add-intermediate" as const, trialId: 1, step: i, value: i / 7 })));
+      batch.catch(() => undefined);
+      await proxy.stopped;
+      // Part of the call's messages reached PostgreSQL, the rest waits in the link: the session runs
+      // the call's statement (its Parse came whole), not idle in its transaction. Before the fix it
+      // stayed idle there (a Bind cut short), so this waited out its hang guard.
+      const session = async () =>
+        (await watcher.pool.query<{ state: string; query: string }>("SELECT state, query FROM pg_stat_activity WHERE application_name = $1", [app])).rows;
+      await waitFor(async () => (await session()).some((r) => r.query.includes("tuneport_commit_rows(")), 20_000);
+      expect((await session()).map((r) => r.state)).toEqual(["active"]);
+      proxy.go();
+      await batch;
       expect((await st.loadTrials(1))[0]?.intermediate.length).toBe(n);
     } finally {
+      proxy.go();
       await st.close();
       proxy.server.close();
     }
@@ -182,23 +228,36 @@ describe("a server stalled inside a commit's transaction", () => {
   });
 });
 
-/** A TCP port that forwards to the test server's unix socket (`url`'s host and port), passing what the client sends at 64 KB per 50 ms. */
-async function slowProxy(url: string): Promise<{ server: Server; port: number }> {
+/**
+ * A TCP port that forwards to the test server's unix socket (`url`'s host and port). After
+ * `stopAtBig()`, the first piece the client sends of 16 KB or more (a batch's call) is passed on
+ * only in part, and the rest held (`stopped` resolves) until `go()`: a link that stalls mid-message.
+ */
+async function stoppingProxy(url: string): Promise<{ server: Server; port: number; stopAtBig: () => void; stopped: Promise<void>; go: () => void }> {
   const dir = decodeURIComponent(/host=([^&]*)/.exec(url)?.[1] ?? "");
   const path = `${dir}/.s.PGSQL.${/port=([0-9]+)/.exec(url)?.[1] ?? "5432"}`;
+  let armed = false;
+  let onStopped = () => {};
+  const stopped = new Promise<void>((r) => (onStopped = r));
+  let go = () => {};
+  const going = new Promise<void>((r) => (go = r));
   const server = createServer((c) => {
     const s = connect(path);
     s.pipe(c);
     c.on("data", (d: Buffer) => {
+      if (!armed || d.length < 16_384) {
+        s.write(d);
+        return;
+      }
+      armed = false;
       c.pause();
-      let off = 0;
-      const step = () => {
-        const part = d.subarray(off, off + 65536);
-        off += part.length;
-        s.write(part);
-        setTimeout(() => (off < d.length ? step() : c.resume()), 50);
-      };
-      step();
+      s.write(d.subarray(0, d.length >> 1));
+      // Written: the part is on its way to PostgreSQL; it is read once the watcher's query sees it.
+      onStopped();
+      void going.then(() => {
+        s.write(d.subarray(d.length >> 1));
+        c.resume();
+      });
     });
     c.on("close", () => s.destroy());
     s.on("close", () => c.destroy());
@@ -206,5 +265,5 @@ async function slowProxy(url: string): Promise<{ server: Server; port: number }>
     s.on("error", () => undefined);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return { server, port: (server.address() as { port: number }).port };
+  return { server, port: (server.address() as { port: number }).port, stopAtBig: () => (armed = true), stopped, go };
 }
