@@ -8,7 +8,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { postgresBackend } from "../src/testing/storage-backends.js";
 import { launchChromium } from "./browser.js";
-import { type ServerProcess, TestClient, startServer, stopServers } from "./helpers.js";
+import { type ServerProcess, TestClient, freePort, startServer, stopServers } from "./helpers.js";
 
 const HANG = 90_000;
 let browser: Browser;
@@ -35,9 +35,9 @@ describe("the study page of a server that gave its study up", () => {
 
   it("says which server has the study now", async () => {
     const url = backend.location();
-    // This suite's ports (62600-62699).
-    const a = await startServer(url, ["--ownership-ttl", "1", "--dashboard", "62601", "--log-format", "json"], "tcp://127.0.0.1:62602");
-    const b = await startServer(url, ["--ownership-ttl", "1", "--log-format", "json"], "tcp://127.0.0.1:62603");
+    // Free ports (a fixed one fails the run wherever something else holds it).
+    const a = await startServer(url, ["--ownership-ttl", "1", "--dashboard", String(await freePort()), "--log-format", "json"]);
+    const b = await startServer(url, ["--ownership-ttl", "1", "--log-format", "json"]);
     const base = await dashboardOf(a);
     const client = new TestClient(a.endpoint);
     await client.call("create_study", { name: "m", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
@@ -60,7 +60,7 @@ describe("the study page of a server that gave its study up", () => {
       a.proc.kill("SIGCONT");
     }
     // No reload, no click: the page hears of it on its live stream and says where the study went.
-    await page.locator(".status", { hasText: "tcp://127.0.0.1:62603" }).waitFor();
+    await page.locator(".status", { hasText: b.endpoint }).waitFor();
     expect(await page.locator(".status").innerText()).toContain("moved");
     expect(errors).toEqual([]);
     await page.close();

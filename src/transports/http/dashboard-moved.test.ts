@@ -15,7 +15,6 @@ import { waitFor } from "../../testing/waits.js";
 import { DashboardServer } from "./dashboard.js";
 
 const TTL_MS = 600;
-const PORT = 62_600; // this suite's port (helper range)
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
 
 /** The real store; while `paused`, renewals write nothing and answer as the last one did (a stalled process's rows expire). */
@@ -50,7 +49,7 @@ describe("a dashboard on a server that gave a study up", () => {
     const a = await server(url, "a");
     await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 1 });
     const b = await server(url, "b");
-    const dashboard = new DashboardServer({ source: a.svc, logger: silentLogger(), port: PORT });
+    const dashboard = new DashboardServer({ source: a.svc, logger: silentLogger(), port: 0 });
     const port = await dashboard.start();
     cleanup.push(() => dashboard.close());
     const base = `http://127.0.0.1:${port}`;
