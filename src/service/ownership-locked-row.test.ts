@@ -66,7 +66,7 @@ describe("ownership renewal with one row locked by a long transaction", () => {
   });
 
   it("keeps the server's other studies served (not taken over) while one row stays locked past the TTL", async () => {
-    const ttl = 900;
+    const ttl = 3000; // renewals every ttl/3: a busy CI machine must not delay one past a TTL (900 ms was tight)
     const url = backend.location();
     const open = async (id: string) => {
       const storage = await PostgresStorage.open({ url, poolSize: 3 });
@@ -111,7 +111,7 @@ describe("ownership renewal with one row locked by a long transaction", () => {
   });
 
   it("lists every study, the locked one as last committed, while that one row is past its own hold", async () => {
-    const ttl = 900;
+    const ttl = 3000; // renewals every ttl/3: a busy CI machine must not delay one past a TTL (900 ms was tight)
     const url = backend.location();
     const open = async (id: string) => {
       const storage = await PostgresStorage.open({ url, poolSize: 3 });
