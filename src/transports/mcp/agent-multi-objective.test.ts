@@ -3,6 +3,7 @@
  * 2026-12-04): the trials that pareto_front and wait_for_progress list show their params whole
  * (a small space), in the text and in structuredContent alike.
  */
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StudyService } from "../../service/study-service.js";
 import { type McpSession, openMcpSession, structuredOf, textOf } from "../../testing/mcp-session.js";
@@ -53,10 +54,19 @@ describe("trials listed by pareto_front and wait_for_progress", () => {
     // were recorded before it, so evaluate one more and tell it while the call waits.
     expect((await call("enqueue_trial", { study: "mo", params: { x: 0.3, y: 0.3, z: 7 }, rationale: "between the two ends" })).isError).toBeFalsy();
     const asked = sc(await call("ask_trial", { study: "mo" }));
-    const waiting = call("wait_for_progress", { study: "mo", min_finished: 1, timeout_s: 30 });
-    const told = await call("tell_trial", { study: "mo", trial: asked.trial.number, token: asked.token, values: [0.3, 0.3], constraints: [-0.9] });
-    expect(told.isError, textOf(told)).toBeFalsy();
-    const r = await waiting;
+    // Told once the wait waits (a tell sent beside the call could land before the wait read its
+    // baseline, on a busy machine, and the wait then waited for one more that never came).
+    const wait = service.waitForChange.bind(service);
+    let told: Promise<CallToolResult> | null = null;
+    service.waitForChange = ((...args: Parameters<typeof wait>) => {
+      const waiting = wait(...args);
+      told ??= call("tell_trial", { study: "mo", trial: asked.trial.number, token: asked.token, values: [0.3, 0.3], constraints: [-0.9] });
+      return waiting;
+    }) as typeof service.waitForChange;
+    const r = await call("wait_for_progress", { study: "mo", min_finished: 1, timeout_s: 30 });
+    expect(told).not.toBeNull();
+    const t = await (told as unknown as Promise<CallToolResult>);
+    expect(t.isError, textOf(t)).toBeFalsy();
     expect(r.isError, textOf(r)).toBeFalsy();
     const shown = sc(r).new_trials as any[];
     expect(shown.length).toBeGreaterThan(0);
