@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
+import { canonicalAddress } from "../transports/http/accept-budget.js";
 import { type Command, UsageError, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals } from "./command.js";
 
 /** The dashboard's listening options, checked. */
@@ -13,6 +14,7 @@ export interface DashboardCliOptions {
   host: string;
   token: string | undefined;
   allowedHosts: string[];
+  trustedProxies: string[];
 }
 
 /** What a bearer token may hold: visible ASCII, no spaces or control characters (a newline, say). */
@@ -20,8 +22,21 @@ export const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 export const TOKEN_HINT = "make one with: openssl rand -hex 24";
 
 /**
+ * `--trusted-proxy ADDR[,ADDR...]` (repeatable), each an exact IPv4/IPv6 address. @throws UsageError
+ * naming the first that is not one
+ */
+export function trustedProxyOption(v: Record<string, unknown>): string[] {
+  const given = (v["trusted-proxy"] as string[] | undefined) ?? [];
+  const addresses = given.flatMap((g) => g.split(",")).map((a) => a.trim());
+  for (const a of addresses)
+    if (canonicalAddress(a) === null)
+      throw new UsageError(`--trusted-proxy takes exact IPv4 or IPv6 addresses, comma-separated (no names, ranges, ports or zone ids), got ${JSON.stringify(a)}`);
+  return addresses;
+}
+
+/**
  * `--dashboard PORT` (or `--port` for `tuneport dashboard`), `--dashboard-host`,
- * `--dashboard-token` / TUNEPORT_DASHBOARD_TOKEN and `--dashboard-allow-host`, checked; null
+ * `--dashboard-token` / TUNEPORT_DASHBOARD_TOKEN, `--dashboard-allow-host` and `--trusted-proxy`, checked; null
  * when no dashboard was asked for. @throws UsageError
  */
 export function dashboardOptions(v: Record<string, unknown>, portOption = "dashboard"): DashboardCliOptions | null {
@@ -37,7 +52,7 @@ export function dashboardOptions(v: Record<string, unknown>, portOption = "dashb
   const allowedHosts = (v["dashboard-allow-host"] as string[] | undefined) ?? [];
   for (const h of allowedHosts)
     if (!isHostName(h)) throw new UsageError(`--dashboard-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
-  return { port, host, token, allowedHosts };
+  return { port, host, token, allowedHosts, trustedProxies: trustedProxyOption(v) };
 }
 
 export const dashboardCommand: Command = {
@@ -58,6 +73,13 @@ Options:
                                TUNEPORT_DASHBOARD_TOKEN environment variable. Open the
                                page once as http://HOST:PORT/?token=TOKEN
   --dashboard-allow-host NAME  also accept NAME in the Host and Origin headers; repeatable
+  --trusted-proxy ADDR[,ADDR...]
+                               addresses of reverse proxies in front of the dashboard
+                               (exact IPv4/IPv6 addresses, no names or ranges;
+                               repeatable): each is left out of the per-address limits
+                               (50 new connections a second, 100 at once, as loopback
+                               is; 384 open), since every user of a proxy on another
+                               machine arrives from its address (docs/SECURITY.md)
   --log-level LEVEL            fatal|error|warn|info|debug|trace|silent [info]
   --log-format FORMAT          pretty or json [pretty on a terminal, else json]
   -h, --help                   show this help
@@ -68,6 +90,7 @@ Options:
     "dashboard-host": { type: "string", default: "127.0.0.1" },
     "dashboard-token": { type: "string" },
     "dashboard-allow-host": { type: "string", multiple: true },
+    "trusted-proxy": { type: "string", multiple: true },
     "log-level": { type: "string" },
     "log-format": { type: "string" },
   },

@@ -10,7 +10,7 @@ import type { Durability } from "../storage/sqlite/sqlite-storage.js";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
-import { TOKEN_CHARS, TOKEN_HINT, dashboardOptions } from "./dashboard.js";
+import { TOKEN_CHARS, TOKEN_HINT, dashboardOptions, trustedProxyOption } from "./dashboard.js";
 import { VERSION } from "../version.js";
 import { loadPluginModule, pluginsHelp } from "./plugin-module.js";
 import { type Command, UsageError, checkConnectEndpoint, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals, fileProblem } from "./command.js";
@@ -121,6 +121,13 @@ ${pluginsHelp(26)}
                           Open the page once as http://HOST:PORT/?token=TOKEN
   --dashboard-allow-host NAME  also accept NAME in the dashboard's Host and Origin headers;
                           repeatable
+  --trusted-proxy ADDR[,ADDR...]
+                          addresses of reverse proxies in front of --dashboard and
+                          --mcp-http (exact IPv4/IPv6 addresses, no names or ranges;
+                          repeatable): each is left out of the per-address limits
+                          (50 new connections a second, 100 at once, as loopback is;
+                          384 open), since every user of a proxy on another machine
+                          arrives from its address (docs/SECURITY.md "Connections")
   -h, --help              show this help
 `,
   options: {
@@ -151,6 +158,7 @@ ${pluginsHelp(26)}
     "dashboard-host": { type: "string", default: "127.0.0.1" },
     "dashboard-token": { type: "string" },
     "dashboard-allow-host": { type: "string", multiple: true },
+    "trusted-proxy": { type: "string", multiple: true },
   },
   async run(v, pos) {
     noPositionals("serve", pos, "the database is --storage PATH, the address --bind ENDPOINT");
@@ -184,6 +192,7 @@ ${pluginsHelp(26)}
     for (const h of mcpAllowHosts)
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(h)) throw new UsageError(`--mcp-allow-host takes a host name or address without port or scheme, got ${JSON.stringify(h)}`);
     const dash = dashboardOptions(v);
+    const trustedProxies = trustedProxyOption(v);
     const curveSecret = v["curve-secret"] as string | undefined;
     const curveAllowPath = v["curve-allow"] as string | undefined;
     if ((curveSecret === undefined) !== (curveAllowPath === undefined))
@@ -254,6 +263,7 @@ ${pluginsHelp(26)}
         host: mcpHost,
         port: mcpPort,
         allowedHosts: mcpAllowHosts,
+        trustedProxies,
       });
       try {
         await mcpHttp.start();
@@ -328,6 +338,7 @@ function refuseIdleOptions(v: Record<string, unknown>): void {
     ["dashboard-token", v.dashboard === undefined, "--dashboard PORT"],
     ["dashboard-host", v.dashboard === undefined, "--dashboard PORT"],
     ["dashboard-allow-host", v.dashboard === undefined, "--dashboard PORT"],
+    ["trusted-proxy", v.dashboard === undefined && v["mcp-http"] === undefined, "--dashboard PORT or --mcp-http PORT"],
   ];
   for (const [option, off, needs] of idle)
     if (off && given(option)) throw new UsageError(`--${option} has no effect without ${needs}; add it or drop --${option}`);

@@ -5,8 +5,13 @@
  * soon as the door closed one (each after the ~37 pipelined requests a connection gets parsed) had
  * every one of them parsed, and kept every other client waiting (docs/SECURITY.md). Loopback
  * addresses are left out by default: every local client (and a reverse proxy's every client) is
- * 127.0.0.1 there, so a budget would refuse the flood's neighbours as often as the flood.
+ * 127.0.0.1 there, so a budget would refuse the flood's neighbours as often as the flood. So are
+ * the addresses an operator names as reverse proxies (`--trusted-proxy`, `trustedAddresses`): every
+ * user of a proxy on another machine is its one address, and three dashboard pages through one that
+ * opens a connection per request (nginx's default) went past the budget.
  */
+import { isIP } from "node:net";
+
 export const ACCEPT_RATE_PER_ADDRESS = 50;
 export const ACCEPT_BURST_PER_ADDRESS = 100;
 /** Addresses tracked before those whose bucket has refilled are forgotten (at most once a second). */
@@ -15,6 +20,39 @@ const TRACKED = 4096;
 /** True for a loopback remote address (127.0.0.0/8, ::1, IPv4-mapped 127.x). */
 export function isLoopbackAddress(address: string): boolean {
   return address.startsWith("127.") || address.startsWith("::ffff:127.") || address === "::1";
+}
+
+/**
+ * One spelling of an IP address to compare remote addresses by (`2001:DB8::1` and `2001:db8:0::1`
+ * alike; an IPv4 address and its IPv4-mapped form `::ffff:a.b.c.d`, as a dual-stack listener
+ * reports it, alike), or null for anything else: a name, a range, a port, a zone id (`%eth0`).
+ */
+export function canonicalAddress(address: string): string | null {
+  const family = isIP(address);
+  if (family === 0) return null;
+  try {
+    return new URL(`http://[${family === 4 ? `::ffff:${address}` : address}]/`).hostname;
+  } catch {
+    return null; // an IPv6 address with a zone id: isIP takes it, a URL does not
+  }
+}
+
+/**
+ * Whether a remote address is one of `addresses` (exact IPv4/IPv6 addresses, compared by
+ * `canonicalAddress`). @throws Error naming the first that is not an IP address
+ */
+export function trustedAddresses(addresses: readonly string[]): (address: string) => boolean {
+  const set = new Set<string>();
+  for (const a of addresses) {
+    const c = canonicalAddress(a);
+    if (c === null) throw new Error(`not an IPv4 or IPv6 address: ${JSON.stringify(a)}`);
+    set.add(c);
+  }
+  if (set.size === 0) return () => false;
+  return (address) => {
+    const c = canonicalAddress(address);
+    return c !== null && set.has(c);
+  };
 }
 
 export class AcceptBudget {

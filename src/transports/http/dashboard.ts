@@ -30,7 +30,7 @@ import { type ErrorCode, TuneportError } from "../../domain/errors.js";
 import { MAX_NESTING, checkArgumentLimits, duplicateKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../../domain/input-limits.js";
 import type { StudyChange } from "../../service/change-feed.js";
 import type { OpName } from "../../service/ops/ops.js";
-import { HttpDoor } from "./http-door.js";
+import { HttpDoor, trustedLog } from "./http-door.js";
 import { HEAVY_LANE, LIGHT_LANE, OpGate, RETRY_AFTER_S } from "./op-gate.js";
 import { cookieOf, readBody, sameSecret } from "./http-rules.js";
 
@@ -53,6 +53,8 @@ export interface DashboardOptions {
   /** Required off loopback; on loopback, when given, it is asked for too. */
   readonly token?: string;
   readonly allowedHosts?: readonly string[];
+  /** Addresses of reverse proxies left out of the per-address limits (HttpDoorOptions.trustedProxies). */
+  readonly trustedProxies?: readonly string[];
   /** Refuse the write ops (`tuneport dashboard --storage`). */
   readonly readOnly?: boolean;
   /** Where dashboard.js, its chunks and dashboard.css are [dist/web beside this module]. */
@@ -127,6 +129,7 @@ export class DashboardServer {
       port: opts.port,
       allowedHosts: opts.allowedHosts,
       allowHostOption: "--dashboard-allow-host",
+      trustedProxies: opts.trustedProxies,
       token: opts.token,
       refuse: (res, status, message, headers) =>
         res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ error: { code: status === 403 ? "FORBIDDEN" : status === 400 ? "INVALID_ARGUMENT" : status === 500 ? "INTERNAL" : "UNAVAILABLE", message } })),
@@ -155,7 +158,7 @@ export class DashboardServer {
   async start(): Promise<number> {
     if (!existsSync(join(this.assets, "dashboard.js"))) this.log.warn({ assets: this.assets }, "dashboard assets not built (run make build): the page will not load");
     const port = await this.door.start();
-    this.log.info({ host: this.door.host, port, read_only: this.opts.readOnly === true, token: this.door.token !== null }, "dashboard listening");
+    this.log.info({ host: this.door.host, port, read_only: this.opts.readOnly === true, token: this.door.token !== null, ...trustedLog(this.door) }, "dashboard listening");
     return port;
   }
 

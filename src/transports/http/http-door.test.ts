@@ -28,7 +28,7 @@ afterEach(async () => {
   door = null;
 });
 
-async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number, maxConnectionsPerAddress?: number, sendStallMs?: number): Promise<number> {
+async function open(maxConnections: number, headersTimeoutMs: number, requestTimeoutMs?: number, maxConnectionsPerAddress?: number, sendStallMs?: number, trustedProxies?: string[]): Promise<number> {
   door = new HttpDoor({
     logger: silentLogger(),
     component: "test",
@@ -52,6 +52,7 @@ async function open(maxConnections: number, headersTimeoutMs: number, requestTim
     requestTimeoutMs,
     maxConnectionsPerAddress,
     sendStallMs,
+    trustedProxies,
   });
   return door.start();
 }
@@ -69,11 +70,12 @@ function partial(port: number, localAddress = "127.0.0.1", text = "GET / HTTP/1.
   });
 }
 
-/** A socket whose whole request (GET /hold) waits for its answer until the test releases it. */
+/** A socket whose whole request (GET /hold) waits for its answer until the test releases it (or the door closed it). */
 async function waiting(port: number, localAddress = "127.0.0.1"): Promise<Socket> {
   const before = holding;
   const s = await partial(port, localAddress, "GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  while (holding === before) await new Promise((r) => setTimeout(r, 5));
+  // Or until the door closes it (then the caller's checks of `destroyed` fail, rather than a timeout).
+  while (holding === before && !s.destroyed) await new Promise((r) => setTimeout(r, 5));
   return s;
 }
 
@@ -144,6 +146,20 @@ describe("an HTTP door's connection limits", () => {
     other.write("\r\n");
     const answer = await new Promise<string>((resolve) => other.once("data", (d: Buffer) => resolve(d.toString())));
     expect(answer).toMatch(/^HTTP\/1.1 200/);
+  }, 20_000);
+
+  it("gives a trusted proxy's address no share of its own (every user of the proxy is that address), and still holds another address to its share", async () => {
+    const port = await open(10, 60_000, undefined, 2, undefined, ["127.0.0.3"]);
+    // Before: the third waiting connection of the proxy was closed (no idle one of its own to give up).
+    const proxied = [await waiting(port, "127.0.0.3"), await waiting(port, "127.0.0.3"), await waiting(port, "127.0.0.3")];
+    const owed = [await waiting(port, "127.0.0.2"), await waiting(port, "127.0.0.2")];
+    const extra = await partial(port, "127.0.0.2");
+    await closed(extra);
+    expect(door?.refusedConnections).toBe(1);
+    expect([...proxied, ...owed].every((s) => !s.destroyed)).toBe(true);
+    release();
+    const answers = await Promise.all(proxied.map((s) => new Promise<string>((resolve) => s.once("data", (d: Buffer) => resolve(d.toString())))));
+    for (const a of answers) expect(a).toMatch(/^HTTP\/1.1 200/);
   }, 20_000);
 
   it("answers a connection's pipelined requests one after another, and closes one that pipelines more than MAX_PIPELINED", async () => {
@@ -273,7 +289,7 @@ describe("an HTTP door's connection limits", () => {
     expect(answer).toBe("500 internal server error");
   });
 
-  it("closes at once the connections an address opens faster than its budget, and serves another address meanwhile", async () => {
+  it("closes at once the connections an address opens faster than its budget, and serves another address and a trusted proxy's meanwhile", async () => {
     // A client that reconnected as soon as each connection was closed had every one of them parsed
     // (~37 pipelined requests each), and every other client waited ~0.4-0.7 s (docs/SECURITY.md).
     door = new HttpDoor({
@@ -285,6 +301,8 @@ describe("an HTTP door's connection limits", () => {
       handle: async (_req, res) => void res.writeHead(200).end("ok"),
       // 10 at once, then one per 100 s: none comes back during the test. 127.0.0.1 stands for the other client.
       acceptBudget: { rate: 0.01, burst: 10, exempt: (address) => address === "127.0.0.1" },
+      // A reverse proxy on another machine (--trusted-proxy), as the IPv4-mapped form names it too.
+      trustedProxies: ["::ffff:127.0.0.3"],
     });
     const port = await door.start();
     const one = (localAddress: string) =>
@@ -300,6 +318,9 @@ describe("an HTTP door's connection limits", () => {
     expect(flood.filter((r) => r === "answered").length).toBe(10);
     expect(door.throttledConnections).toBe(20);
     expect(await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.1")))).toEqual(Array.from({ length: 30 }, () => "answered"));
+    // Before --trusted-proxy, a proxy's connection per request spent the budget of all its users.
+    expect(await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.3")))).toEqual(Array.from({ length: 30 }, () => "answered"));
+    expect(door.throttledConnections).toBe(20);
     expect(await one("127.0.0.2")).toBe("closed");
   }, 20_000);
 });

@@ -17,7 +17,9 @@
  * within HEADERS_TIMEOUT_MS, or its whole request (the body) within REQUEST_TIMEOUT_MS (slow or
  * idle peers would otherwise hold sockets and memory). A connection beyond either limit takes the
  * place of the oldest one that is owed nothing (`evictIdle`: no request received whole and not yet
- * answered), and is closed itself only when every connection is being answered.
+ * answered), and is closed itself only when every connection is being answered. The addresses of
+ * trusted reverse proxies (`trustedProxies`, `--trusted-proxy`) have no share of their own, and no
+ * accept budget (accept-budget.ts): each stands for all its users.
  *
  * The first refusal of each Host/Origin pair is logged (at most MAX_REFUSALS_LOGGED pairs), so
  * repeated requests do not grow the log. Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
@@ -28,7 +30,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type Serve
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
-import { AcceptBudget } from "./accept-budget.js";
+import { AcceptBudget, isLoopbackAddress, trustedAddresses } from "./accept-budget.js";
 
 /** Distinct Host/Origin pairs whose refusal is logged; later ones are only counted (`refused`). */
 export const MAX_REFUSALS_LOGGED = 1000;
@@ -114,6 +116,18 @@ export interface HttpDoorOptions {
   readonly sendStallMs?: number;
   /** New connections one address may open: per second and at once, and the addresses left out [accept-budget.ts: 50, 100, loopback]. */
   readonly acceptBudget?: { readonly rate?: number; readonly burst?: number; readonly exempt?: (address: string) => boolean };
+  /**
+   * Exact IPv4/IPv6 addresses of reverse proxies in front of the door (`--trusted-proxy`): each is
+   * left out of the accept budget and the per-address share, as every user of the proxy arrives
+   * from it (the door's MAX_CONNECTIONS still holds). @throws Error for one that is not an IP address.
+   */
+  readonly trustedProxies?: readonly string[];
+}
+
+/** `{ trusted_proxies }` for a door's start-up log line, or nothing when it trusts none. */
+export function trustedLog(door: HttpDoor): { trusted_proxies?: string[] } {
+  const trusted = door.trustedProxies;
+  return trusted.length === 0 ? {} : { trusted_proxies: trusted };
 }
 
 export class HttpDoor {
@@ -139,6 +153,8 @@ export class HttpDoor {
   private readonly budget: AcceptBudget;
   /** Connections closed at once since start: their address opened them faster than its budget. */
   throttledConnections = 0;
+  /** Whether a remote address is a trusted proxy's (`trustedProxies`). */
+  private readonly trusted: (address: string) => boolean;
   /** Connections closed since start to make room for a newer one (`evictIdle`). */
   evictedConnections = 0;
   /** Of each connection, whether a request is being answered and the requests waiting for their turn (`inTurn`). */
@@ -167,7 +183,9 @@ export class HttpDoor {
       this.track(req, res);
       this.inTurn(req, res, () => this.run(req, res));
     });
-    this.budget = new AcceptBudget(opts.acceptBudget?.rate, opts.acceptBudget?.burst, opts.acceptBudget?.exempt);
+    const trusted = (this.trusted = trustedAddresses(opts.trustedProxies ?? []));
+    const exempt = opts.acceptBudget?.exempt ?? isLoopbackAddress;
+    this.budget = new AcceptBudget(opts.acceptBudget?.rate, opts.acceptBudget?.burst, (address) => exempt(address) || trusted(address));
     const max = opts.maxConnections ?? MAX_CONNECTIONS;
     const share = opts.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
     this.http.on("connection", (socket: Socket) => this.admit(socket, max, share));
@@ -246,8 +264,8 @@ export class HttpDoor {
   }
 
   /**
-   * Takes a new connection, or closes it when its address holds `share` connections, or the door
-   * `max`, and none of them can give its place up (`evictIdle`).
+   * Takes a new connection, or closes it when its address holds `share` connections (a trusted
+   * proxy's has no share), or the door `max`, and none of them can give its place up (`evictIdle`).
    */
   private admit(socket: Socket, max: number, share: number): void {
     const address = socket.remoteAddress ?? "";
@@ -257,7 +275,7 @@ export class HttpDoor {
       return;
     }
     let mine = this.perAddress.get(address);
-    if ((mine !== undefined && mine.size >= share && !this.evictIdle(address, "address")) || (this.open >= max && !this.busiestFirst().some((a) => this.evictIdle(a, "door")))) {
+    if ((mine !== undefined && mine.size >= share && !this.trusted(address) && !this.evictIdle(address, "address")) || (this.open >= max && !this.busiestFirst().some((a) => this.evictIdle(a, "door")))) {
       if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share, max_connections: max }, "connections full and every one being answered: more are closed (logged once)");
       socket.destroy();
       return;
@@ -360,6 +378,11 @@ export class HttpDoor {
   /** True once `close` began: the surface should end long-lived responses (SSE, GET streams). */
   get stopping(): boolean {
     return this.stoppingFlag;
+  }
+
+  /** The trusted proxies' addresses as given (for start-up logs). */
+  get trustedProxies(): string[] {
+    return [...(this.opts.trustedProxies ?? [])];
   }
 
   /** The host names accepted besides loopback ones (for start-up logs). */

@@ -35,7 +35,7 @@ import { ERROR_META_KEY, errorMeta } from "./uris.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
 import { bodyProblem, duplicateKeyReply, forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
 import { requestProblem, reusedIdProblem } from "./request-shape.js";
-import { HttpDoor } from "../http/http-door.js";
+import { HttpDoor, trustedLog } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
 
 export { hostOfHeader, isLoopbackHost } from "../http/http-rules.js";
@@ -54,6 +54,8 @@ export interface McpHttpOptions {
   readonly evictAfterMs?: number;
   /** Host names accepted in `Host`/`Origin` besides loopback ones and the bound address (case-insensitive). */
   readonly allowedHosts?: readonly string[];
+  /** Addresses of reverse proxies left out of the per-address limits (HttpDoorOptions.trustedProxies). */
+  readonly trustedProxies?: readonly string[];
   /** Longest wait for calls in flight to be answered on `close` [5000]. */
   readonly drainTimeoutMs?: number;
   /** Minimum interval between `resources/updated` notifications for one study [1000]. */
@@ -139,6 +141,7 @@ export class McpHttpServer {
       port: opts.port,
       allowedHosts: opts.allowedHosts,
       allowHostOption: "--mcp-allow-host",
+      trustedProxies: opts.trustedProxies,
       token: opts.token,
       alwaysRequireToken: true,
       refuse: (res, status, message, headers) =>
@@ -175,7 +178,7 @@ export class McpHttpServer {
     }, Math.min(idle, 60_000));
     this.sweeper.unref();
     this.log.info(
-      { host: this.door.host, port, path: MCP_PATH, allowed_hosts: ["loopback", ...this.door.allowedHosts] },
+      { host: this.door.host, port, path: MCP_PATH, allowed_hosts: ["loopback", ...this.door.allowedHosts], ...trustedLog(this.door) },
       "mcp http listening",
     );
     return port;
