@@ -45,10 +45,14 @@ describe("an empty option value", () => {
   --ownership-ttl SECONDS PostgreSQL: a lease [10]. The --mcp-* options are
                           refused without --mcp-http
   --json                  machine-readable
+  --trusted-proxy ADDR[,ADDR...]
+                          proxies' addresses; repeatable. More here
 `;
     expect(optionHelp(help, "storage")).toBe("PATH|URL: SQLite database file [./tuneport.db], or postgresql://user@host/db");
     expect(optionHelp(help, "ownership-ttl")).toBe("SECONDS: PostgreSQL: a lease [10]");
     expect(optionHelp(help, "json")).toBeNull();
+    // An option too long for its column: the description starts on the next line.
+    expect(optionHelp(help, "trusted-proxy")).toBe("ADDR[,ADDR...]: proxies' addresses; repeatable");
     expect(optionHelp(help, "missing")).toBeNull();
   });
 });

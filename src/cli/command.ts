@@ -117,11 +117,13 @@ export function optionHelp(help: string, name: string): string | null {
   const lines = help.split("\n");
   const at = lines.findIndex((l) => l.startsWith(`  --${name} `) || l.startsWith(`  --${name}=`));
   if (at < 0) return null;
-  const first = /^ {2}--[\w-]+[ =](\S+)\s+(.*)$/.exec(lines[at] as string);
+  // The description starts on the option's line, or on the next when the option is too long for its column.
+  const first = /^ {2}--[\w-]+[ =](\S+)(?:\s+(.*))?$/.exec(lines[at] as string);
   if (!first) return null;
-  let text = first[2] as string;
+  let text = first[2] ?? "";
   // Continuation lines are indented past the option column (the next option starts at two spaces).
-  for (let i = at + 1; i < lines.length && /^ {4,}\S/.test(lines[i] as string); i++) text += ` ${(lines[i] as string).trim()}`;
+  for (let i = at + 1; i < lines.length && /^ {4,}\S/.test(lines[i] as string); i++) text += `${text ? " " : ""}${(lines[i] as string).trim()}`;
+  if (!text) return null;
   const sentence = /^(.*?[.;])\s+[A-Z]/.exec(text);
   return `${first[1]}: ${(sentence ? (sentence[1] as string) : text).replace(/[.;]$/, "")}`;
 }
