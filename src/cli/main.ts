@@ -90,6 +90,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    // An error that escaped a command may have left what it started open (serve failing after its
+    // ZeroMQ socket was up: the socket, worker threads): the process stayed alive, serving, after
+    // printing the error. End it once stderr has had a moment to drain.
+    setTimeout(() => process.exit(), 1000).unref();
     if (err instanceof UsageError) {
       process.stderr.write(`tuneport: ${terminalSafe(err.message, true)}\n`);
       process.exitCode = 2;
