@@ -37,6 +37,19 @@ async function holdRow(url: string, name: string): Promise<{ db: pg.Client; tabl
   return { db, table, release };
 }
 
+/** Renewals every TTL/3: a busy CI machine must not delay one past a TTL (900 ms was tight). */
+const TTL = 3000;
+
+/** A service owning studies as server `id` on the test database, with what it reported fatal. */
+async function openServer(url: string, id: string) {
+  const storage = await PostgresStorage.open({ url, poolSize: 3 });
+  const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL });
+  const fatal: unknown[] = [];
+  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+  cleanup.push(() => storage.close(), () => svc.close());
+  return { svc, ownership, fatal };
+}
+
 describe("ownership renewal with one row locked by a long transaction", () => {
   const backend = postgresBackend(inject("pgUrl"));
 
@@ -66,16 +79,8 @@ describe("ownership renewal with one row locked by a long transaction", () => {
   });
 
   it("keeps the server's other studies served (not taken over) while one row stays locked past the TTL", async () => {
-    const ttl = 3000; // renewals every ttl/3: a busy CI machine must not delay one past a TTL (900 ms was tight)
     const url = backend.location();
-    const open = async (id: string) => {
-      const storage = await PostgresStorage.open({ url, poolSize: 3 });
-      const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: ttl });
-      const fatal: unknown[] = [];
-      const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-      cleanup.push(() => storage.close(), () => svc.close());
-      return { svc, ownership, fatal };
-    };
+    const open = (id: string) => openServer(url, id);
     const a = await open("a");
     await a.svc.execute("create_study", { name: "busy", space: SPACE, seed: 1 });
     await a.svc.execute("create_study", { name: "idle", space: SPACE, seed: 1 });
@@ -85,7 +90,7 @@ describe("ownership renewal with one row locked by a long transaction", () => {
     // Three TTLs with the lock held (a delay, not a timing assertion): before the fix every renewal of
     // 'a' waited on that row until PostgreSQL ended it, 'idle' expired too, and 'a' answered its
     // reads UNAVAILABLE (or 'b' took it over).
-    await new Promise((r) => setTimeout(r, 3 * ttl));
+    await new Promise((r) => setTimeout(r, 3 * TTL));
     expect((await a.svc.execute("get_study", { study: "idle" })).study.name).toBe("idle");
     const { rows } = await db.query<{ owner: string; live: boolean }>(`SELECT owner, expires_at > clock_timestamp() AS live FROM ${table} WHERE name = 'idle'`);
     expect(rows[0]).toEqual({ owner: "a", live: true });
@@ -111,15 +116,8 @@ describe("ownership renewal with one row locked by a long transaction", () => {
   });
 
   it("lists every study, the locked one as last committed, while that one row is past its own hold", async () => {
-    const ttl = 3000; // renewals every ttl/3: a busy CI machine must not delay one past a TTL (900 ms was tight)
     const url = backend.location();
-    const open = async (id: string) => {
-      const storage = await PostgresStorage.open({ url, poolSize: 3 });
-      const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: ttl });
-      const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0 });
-      cleanup.push(() => storage.close(), () => svc.close());
-      return { svc, ownership };
-    };
+    const open = (id: string) => openServer(url, id);
     const a = await open("a");
     await a.svc.execute("create_study", { name: "busy", space: SPACE, seed: 1 });
     await a.svc.execute("create_study", { name: "idle", space: SPACE, seed: 1 });
@@ -135,7 +133,7 @@ describe("ownership renewal with one row locked by a long transaction", () => {
     await other.query(`UPDATE ${table.replace("study_owners", "studies")} SET user_attrs = '{"k": 1}' WHERE name = 'busy'`);
 
     // Three TTLs with the lock held (a delay, not a timing assertion): 'busy' is at risk on 'a'.
-    await new Promise((r) => setTimeout(r, 3 * ttl));
+    await new Promise((r) => setTimeout(r, 3 * TTL));
     expect((await tuneportErrorOf(a.svc.execute("get_study", { study: "busy" }))).code).toBe("UNAVAILABLE");
     // Before: the listing judged the oldest hold of all, and answered UNAVAILABLE for every study.
     const { studies } = await a.svc.execute("list_studies", {});
