@@ -1,6 +1,11 @@
-/** How `--trusted-proxy` addresses are read and matched against remote addresses (accept-budget.ts). */
+/**
+ * How `--trusted-proxy` addresses are read and matched against remote addresses, what a client's
+ * limits are counted under (`addressKey`) and which client a trusted proxy's request speaks for
+ * (`forwardedClient`) (accept-budget.ts). Over real sockets: http-door.test.ts,
+ * test/http-ipv6-prefix.test.ts, dashboard-busy.test.ts, mcp-http-limits.test.ts.
+ */
 import { describe, expect, it } from "vitest";
-import { canonicalAddress, trustedAddresses } from "./accept-budget.js";
+import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, trustedAddresses } from "./accept-budget.js";
 
 describe("trusted proxy addresses", () => {
   it("matches a remote address however it is spelled: IPv6 case and zeros, an IPv4 address and its IPv4-mapped form", () => {
@@ -15,5 +20,68 @@ describe("trusted proxy addresses", () => {
       expect(canonicalAddress(bad), bad).toBeNull();
       expect(() => trustedAddresses(["10.0.0.1", bad])).toThrow(`not an IPv4 or IPv6 address: ${JSON.stringify(bad)}`);
     }
+  });
+});
+
+describe("what a client's limits are counted under", () => {
+  it("keys an IPv6 address by its /64 however it is spelled, an IPv4 address (and its IPv4-mapped form) as it is", () => {
+    const cases: [string, string][] = [
+      ["2001:db8:1:2::1", "2001:db8:1:2::/64"],
+      ["2001:DB8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::/64"],
+      ["2001:0db8:0001:0002:0:0:0:9", "2001:db8:1:2::/64"],
+      ["2001:db8:1:3::1", "2001:db8:1:3::/64"],
+      ["2001:db8::1", "2001:db8:0:0::/64"],
+      ["2001:db8:1:2:3:4:5.6.7.8", "2001:db8:1:2::/64"],
+      ["fe80::1%eth0", "fe80:0:0:0::/64"],
+      ["::ffff:192.0.2.9", "192.0.2.9"],
+      ["::ffff:c000:209", "192.0.2.9"],
+      ["192.0.2.9", "192.0.2.9"],
+      ["127.0.0.1", "127.0.0.1"],
+      ["::1", "::1"],
+      ["", ""],
+      ["not an address", "not an address"],
+    ];
+    for (const [address, key] of cases) expect(addressKey(address), address).toBe(key);
+    // Whole, for a trusted proxy's own address: one spelling, no prefix.
+    expect(addressKey("2001:DB8:1:2:0::7", false)).toBe("2001:db8:1:2::7");
+    expect(addressKey("::ffff:192.0.2.9", false)).toBe("192.0.2.9");
+  });
+
+  it("gives a client rotating its addresses within one /64 one budget, and another /64 its own", () => {
+    const budget = new AcceptBudget(1, 3);
+    const rotating = ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:1::c", "2001:db8:1:2:ffff::d"];
+    expect(rotating.map((a) => budget.take(a, 0))).toEqual([true, true, true, false]);
+    expect(budget.take("2001:db8:1:3::a", 0)).toBe(true);
+    expect(budget.take("::ffff:192.0.2.1", 0) && budget.take("192.0.2.1", 0) && budget.take("::ffff:192.0.2.1", 0)).toBe(true);
+    expect(budget.take("192.0.2.1", 0)).toBe(false);
+  });
+});
+
+describe("the client a trusted proxy's request speaks for", () => {
+  const trusted = trustedAddresses(["127.0.0.1", "10.0.0.9", "2001:db8::9"]);
+  it("takes the right-most X-Forwarded-For address that is not a trusted proxy, from a trusted proxy only", () => {
+    const cases: [string | string[] | undefined, string][] = [
+      ["192.0.2.1", "192.0.2.1"],
+      ["198.51.100.7, 192.0.2.1", "192.0.2.1"],
+      ["198.51.100.7, 192.0.2.1, 10.0.0.9", "192.0.2.1"],
+      ["192.0.2.1,2001:db8::9,::ffff:10.0.0.9", "192.0.2.1"],
+      ["  2001:DB8:7::1 ", "2001:DB8:7::1"],
+      [["198.51.100.7", "192.0.2.1, 10.0.0.9"], "192.0.2.1"],
+      // Malformed before a client is found, missing, empty, or only proxies: the proxy's own address.
+      [undefined, "127.0.0.1"],
+      ["", "127.0.0.1"],
+      ["192.0.2.1, ", "127.0.0.1"],
+      ["192.0.2.1:4711", "127.0.0.1"],
+      ["[2001:db8:7::1]", "127.0.0.1"],
+      ["unknown", "127.0.0.1"],
+      ["192.0.2.1, 10.0.0.9, proxy.internal", "127.0.0.1"],
+      ["10.0.0.9, 127.0.0.1", "127.0.0.1"],
+      // Only the entries right of the client are read.
+      ["garbage, 192.0.2.1", "192.0.2.1"],
+    ];
+    for (const [header, client] of cases) expect(forwardedClient("127.0.0.1", header, trusted), JSON.stringify(header)).toBe(client);
+    // Anyone else's header is not read.
+    for (const [header] of cases) expect(forwardedClient("127.0.0.2", header, trusted), JSON.stringify(header)).toBe("127.0.0.2");
+    expect(forwardedClient("192.0.2.1", "203.0.113.5", trustedAddresses([]))).toBe("192.0.2.1");
   });
 });

@@ -9,6 +9,10 @@
  * the addresses an operator names as reverse proxies (`--trusted-proxy`, `trustedAddresses`): every
  * user of a proxy on another machine is its one address, and three dashboard pages through one that
  * opens a connection per request (nginx's default) went past the budget.
+ *
+ * A budget is kept per `addressKey`: an IPv4 address (IPv4-mapped IPv6 as IPv4), an IPv6 address's
+ * /64. One host is handed a whole /64 (SLAAC, privacy addresses), so a client that opened each
+ * connection from another address of its /64 had a budget per connection, i.e. none.
  */
 import { isIP } from "node:net";
 
@@ -35,6 +39,64 @@ export function canonicalAddress(address: string): string | null {
   } catch {
     return null; // an IPv6 address with a zone id: isIP takes it, a URL does not
   }
+}
+
+/** The 8 groups of a valid IPv6 address (`isIP(address) === 6`, no zone id), a dotted IPv4 tail read as two. */
+function groupsOf(address: string): number[] {
+  let s = address;
+  const tail: number[] = [];
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (v4 !== null) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    tail.push(a * 256 + b, c * 256 + d);
+    s = s.slice(0, v4.index);
+    if (!s.endsWith("::")) s = s.slice(0, -1);
+  }
+  const parse = (part: string) => (part === "" ? [] : part.split(":").map((h) => parseInt(h, 16)));
+  const gap = s.indexOf("::");
+  if (gap < 0) return [...parse(s), ...tail];
+  const head = parse(s.slice(0, gap));
+  const rest = parse(s.slice(gap + 2));
+  return [...head, ...Array<number>(8 - head.length - rest.length - tail.length).fill(0), ...rest, ...tail];
+}
+
+/**
+ * What one client's limits are counted under: an IPv4 address as it is (its IPv4-mapped IPv6 form
+ * `::ffff:a.b.c.d` as the IPv4 address), loopback `::1` as it is, any other IPv6 address by its
+ * /64 prefix (`2001:db8:0:7::/64`, a zone id dropped; with `prefix` false the whole address, in
+ * one spelling), anything else (not an IP address) as it is.
+ */
+export function addressKey(address: string, prefix = true): string {
+  const bare = address.replace(/%.*$/, "");
+  const family = isIP(bare);
+  if (family === 4) return bare;
+  if (family !== 6) return address;
+  const g = groupsOf(bare);
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `${(g[6] as number) >> 8}.${(g[6] as number) & 255}.${(g[7] as number) >> 8}.${(g[7] as number) & 255}`;
+  if (!prefix || (g.slice(0, 7).every((x) => x === 0) && g[7] === 1)) return (canonicalAddress(bare) ?? bare).replace(/^\[|\]$/g, "");
+  return `${g
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(":")}::/64`;
+}
+
+/**
+ * The address a request from `remote` speaks for: `remote` itself, unless `remote` is a trusted
+ * proxy (`trusted`); then the right-most address of `X-Forwarded-For` (`forwarded`, every header
+ * of that name read as one list) that is not itself a trusted proxy. A missing header, an empty or
+ * malformed entry met before that one (anything but an exact IPv4/IPv6 address: a port, brackets,
+ * a name, `unknown`), or a list of trusted proxies only, gives `remote`. The header of a peer that
+ * is not a trusted proxy is never read: anyone can send one.
+ */
+export function forwardedClient(remote: string, forwarded: string | string[] | undefined, trusted: (address: string) => boolean): string {
+  if (forwarded === undefined || !trusted(remote)) return remote;
+  const hops = (Array.isArray(forwarded) ? forwarded.join(",") : forwarded).split(",");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] as string).trim();
+    if (canonicalAddress(hop) === null) return remote;
+    if (!trusted(hop)) return hop;
+  }
+  return remote;
 }
 
 /**
@@ -65,13 +127,14 @@ export class AcceptBudget {
     private readonly exempt: (address: string) => boolean = isLoopbackAddress,
   ) {}
 
-  /** Whether `address` may open one more connection now (and takes it from its budget). */
+  /** Whether `address` may open one more connection now (and takes it from the budget of its `addressKey`). */
   take(address: string, now = performance.now()): boolean {
     if (this.exempt(address)) return true;
-    const b = this.buckets.get(address) ?? { tokens: this.burst, at: now };
+    const key = addressKey(address);
+    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
     b.at = now;
-    this.buckets.set(address, b);
+    this.buckets.set(key, b);
     if (this.buckets.size > TRACKED && now - this.sweptAt >= 1000) this.sweep(now);
     if (b.tokens < 1) return false;
     b.tokens--;

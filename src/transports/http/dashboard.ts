@@ -7,12 +7,13 @@
  * - `POST /api/op/NAME` with a JSON body: op NAME of the op table through `execute`, for the
  *   ops in `DASHBOARD_OPS` only (reads; in read-only mode the writes answer 403). The answer is
  *   the op's result as JSON, or `{error: {code, message}}` with an HTTP status for the code.
- *   Ops pass a gate (op-gate.ts: a bounded number at once, in two lanes, fair by address; 503 with
- *   `Retry-After` beyond it, which the page retries).
+ *   Ops pass a gate (op-gate.ts: a bounded number at once, in two lanes, fair by client; 503 with
+ *   `Retry-After` beyond it, which the page retries). A client is the door's `clientKey`: the
+ *   remote address (an IPv6 one's /64), or behind a trusted proxy the client it forwards.
  * - `GET /api/events`: Server-Sent Events, one `change` event per committed change of the
  *   service's change feed (`{study, kind, version}`), the feed that drives MCP notifications.
  *   At most `MAX_LIVE_STREAMS` at once (one more ends the oldest of the address holding the
- *   most, whose browser reconnects); a stream whose client leaves `MAX_STREAM_BACKLOG` bytes
+ *   most, by `clientKey` as the ops are, whose browser reconnects); a stream whose client leaves `MAX_STREAM_BACKLOG` bytes
  *   unread is ended (the browser reconnects), so a client that never reads costs bounded memory.
  *
  * Auth: when the door asks for a token (off loopback, or given one), a request carries it as
@@ -267,9 +268,10 @@ export class DashboardServer {
     } catch (err) {
       return this.opError(res, err);
     }
+    const client = this.door.clientKey(req);
     await new Promise<void>((resolve, reject) => {
       this.gate.enter(op, {
-        address: req.socket.remoteAddress ?? "",
+        address: client,
         run: (release) => {
           // Its client left while it waited: nothing to answer.
           if (res.destroyed) return resolve(release());
@@ -283,7 +285,7 @@ export class DashboardServer {
             .finally(release);
         },
         refuse: () => {
-          if (this.refusedOps++ === 0) this.log.warn({ address: req.socket.remoteAddress, heavy: HEAVY_LANE, light: LIGHT_LANE }, "dashboard ops full: more are answered 503 with Retry-After (logged once)");
+          if (this.refusedOps++ === 0) this.log.warn({ client, heavy: HEAVY_LANE, light: LIGHT_LANE }, "dashboard ops full: more are answered 503 with Retry-After (logged once)");
           this.json(res, 503, { error: { code: "UNAVAILABLE", message: `the dashboard is answering as many ops as it takes at once; retry in ${RETRY_AFTER_S} s` } }, { "retry-after": String(RETRY_AFTER_S) });
           resolve();
         },
@@ -298,7 +300,7 @@ export class DashboardServer {
   }
 
   private events(req: IncomingMessage, res: ServerResponse): void {
-    const address = req.socket.remoteAddress ?? "";
+    const address = this.door.clientKey(req);
     if (this.streams.size >= MAX_LIVE_STREAMS) this.evictStream();
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", ...SECURITY_HEADERS });
     res.write("retry: 1000\n\n");

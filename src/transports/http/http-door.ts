@@ -17,9 +17,11 @@
  * within HEADERS_TIMEOUT_MS, or its whole request (the body) within REQUEST_TIMEOUT_MS (slow or
  * idle peers would otherwise hold sockets and memory). A connection beyond either limit takes the
  * place of the oldest one that is owed nothing (`evictIdle`: no request received whole and not yet
- * answered), and is closed itself only when every connection is being answered. The addresses of
- * trusted reverse proxies (`trustedProxies`, `--trusted-proxy`) have no share of their own, and no
- * accept budget (accept-budget.ts): each stands for all its users.
+ * answered), and is closed itself only when every connection is being answered. An address here
+ * is its `addressKey` (an IPv6 address's /64, accept-budget.ts). The addresses of trusted reverse
+ * proxies (`trustedProxies`, `--trusted-proxy`) have no share of their own, and no accept budget:
+ * each stands for all its users, and the surfaces' own shares (the dashboard's ops and live
+ * streams, MCP's sessions) count a request of theirs under the client it forwards (`clientKey`).
  *
  * The first refusal of each Host/Origin pair is logged (at most MAX_REFUSALS_LOGGED pairs), so
  * repeated requests do not grow the log. Refusals are written by the surface's `refuse` (JSON-RPC errors for MCP, JSON for the
@@ -30,7 +32,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type Serve
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
-import { AcceptBudget, isLoopbackAddress, trustedAddresses } from "./accept-budget.js";
+import { AcceptBudget, addressKey, forwardedClient, isLoopbackAddress, trustedAddresses } from "./accept-budget.js";
 
 /** Distinct Host/Origin pairs whose refusal is logged; later ones are only counted (`refused`). */
 export const MAX_REFUSALS_LOGGED = 1000;
@@ -141,7 +143,7 @@ export class HttpDoor {
   private readonly refusedLogged = new Set<string>();
   /** Requests refused for a foreign Host/Origin since start. */
   refused = 0;
-  /** Open connections by remote address, oldest first. */
+  /** Open connections by remote address (`keyOf`), oldest first. */
   private readonly perAddress = new Map<string, Set<Socket>>();
   /** Open connections. */
   private open = 0;
@@ -268,15 +270,16 @@ export class HttpDoor {
    * proxy's has no share), or the door `max`, and none of them can give its place up (`evictIdle`).
    */
   private admit(socket: Socket, max: number, share: number): void {
-    const address = socket.remoteAddress ?? "";
-    if (!this.budget.take(address)) {
-      if (this.throttledConnections++ === 0) this.log.warn({ address }, "an address opened connections faster than its budget: the extra ones are closed at once (logged once)");
+    const remote = socket.remoteAddress ?? "";
+    if (!this.budget.take(remote)) {
+      if (this.throttledConnections++ === 0) this.log.warn({ address: remote, key: addressKey(remote) }, "an address opened connections faster than its budget: the extra ones are closed at once (logged once)");
       socket.destroy();
       return;
     }
+    const address = this.keyOf(remote);
     let mine = this.perAddress.get(address);
-    if ((mine !== undefined && mine.size >= share && !this.trusted(address) && !this.evictIdle(address, "address")) || (this.open >= max && !this.busiestFirst().some((a) => this.evictIdle(a, "door")))) {
-      if (this.refusedConnections++ === 0) this.log.warn({ address, max_per_address: share, max_connections: max }, "connections full and every one being answered: more are closed (logged once)");
+    if ((mine !== undefined && mine.size >= share && !this.trusted(remote) && !this.evictIdle(address, "address")) || (this.open >= max && !this.busiestFirst().some((a) => this.evictIdle(a, "door")))) {
+      if (this.refusedConnections++ === 0) this.log.warn({ address: remote, key: address, max_per_address: share, max_connections: max }, "connections full and every one being answered: more are closed (logged once)");
       socket.destroy();
       return;
     }
@@ -285,6 +288,24 @@ export class HttpDoor {
     this.open++;
     socket.once("close", () => this.forget(socket, address));
     this.pace(socket);
+  }
+
+  /**
+   * What a connection from `remote` is counted under: a trusted proxy's own address exactly (a peer
+   * in its /64 must not take its idle connections or share its count), any other its `addressKey`.
+   */
+  private keyOf(remote: string): string {
+    return addressKey(remote, !this.trusted(remote));
+  }
+
+  /**
+   * Who a request comes from, for a surface's per-client shares: the `keyOf` the address that
+   * `forwardedClient` reads (the client a trusted proxy names in `X-Forwarded-For`, else the remote
+   * address).
+   */
+  clientKey(req: IncomingMessage): string {
+    const remote = req.socket.remoteAddress ?? "";
+    return this.keyOf(forwardedClient(remote, req.headers["x-forwarded-for"], this.trusted));
   }
 
   /**

@@ -252,7 +252,7 @@ export class McpHttpServer {
         return;
       }
       if (!sessionId && isInitializeRequest(body)) {
-        const client = clientOf(req, body);
+        const client = clientOf(this.door.clientKey(req), body);
         if (this.sessions.size >= (this.opts.maxSessions ?? 100)) await this.evictIdlest();
         if (this.sessions.size >= (this.opts.maxSessions ?? 100)) await this.evictFromHoarder(client);
         if (this.sessions.size >= (this.opts.maxSessions ?? 100)) {
@@ -537,12 +537,13 @@ export class McpHttpServer {
 }
 
 /**
- * Who sends an initialize, for the session share: the remote address and the name the client gives
- * in `clientInfo` (at most 200 characters). Both are the client's to choose; see docs/MCP.md.
+ * Who sends an initialize, for the session share: where it comes from (the door's `clientKey`: the
+ * remote address, an IPv6 one's /64, or the client a trusted proxy forwards) and the name the
+ * client gives in `clientInfo` (at most 200 characters). Both are the client's to choose; see docs/MCP.md.
  */
-function clientOf(req: IncomingMessage, body: unknown): string {
+function clientOf(from: string, body: unknown): string {
   const name = (body as { params?: { clientInfo?: { name?: unknown } } }).params?.clientInfo?.name;
-  return JSON.stringify([req.socket.remoteAddress ?? "", typeof name === "string" ? name.slice(0, 200) : ""]);
+  return JSON.stringify([from, typeof name === "string" ? name.slice(0, 200) : ""]);
 }
 
 function jsonRpcError(code: number, message: string): string {

@@ -4,6 +4,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { request } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
@@ -241,5 +242,36 @@ describe("MCP over HTTP: a method the endpoint does not take", () => {
       expect(answer.error.code, method).toBe(-32000);
       expect(answer.error.message, method).toBe(`method ${method} is not allowed: MCP over HTTP is POST (messages), GET (the session's stream) and DELETE (end the session) on /mcp`);
     }
+  });
+});
+
+describe("MCP over HTTP: agents behind a trusted proxy (--trusted-proxy: X-Forwarded-For)", () => {
+  // Every agent behind a reverse proxy arrives from its address: with the same clientInfo name they
+  // were one client, and one of them holding every session kept the others out (503).
+  const initialize = async (via: string, forwardedFor: string) =>
+    new Promise<number>((resolve, reject) => {
+      const body = INITIALIZE.replace('"name":"raw"', '"name":"agent"');
+      const headers = { authorization: `Bearer ${TOKEN}`, accept: "application/json, text/event-stream", "content-type": "application/json", "x-forwarded-for": forwardedFor, "content-length": String(Buffer.byteLength(body)) };
+      const req = request(url, { method: "POST", localAddress: via, agent: false, headers }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  it.each([
+    { via: "127.0.0.1", trusted: ["127.0.0.1"], newcomerGetsIn: true },
+    { via: "127.0.0.1", trusted: [], newcomerGetsIn: false },
+    // Anyone may send the header: read from a trusted proxy only.
+    { via: "127.0.0.2", trusted: ["127.0.0.1"], newcomerGetsIn: false },
+  ])("from $via, trusting $trusted: another forwarded agent ends a session of the one holding every slot: $newcomerGetsIn", async ({ via, trusted, newcomerGetsIn }) => {
+    await server.close();
+    server = new McpHttpServer({ backend: serviceBackend(service), logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxSessions: 4, trustedProxies: trusted });
+    url = `http://127.0.0.1:${await server.start()}/mcp`;
+    for (let i = 0; i < 4; i++) expect(await initialize(via, "198.51.100.7, 192.0.2.1")).toBe(200);
+    expect(await initialize(via, "192.0.2.2")).toBe(newcomerGetsIn ? 200 : 503);
+    expect(server.evictedFromHoarder).toBe(newcomerGetsIn ? 1 : 0);
+    // The hoarder itself gets no more, either way.
+    expect(await initialize(via, "192.0.2.1")).toBe(503);
   });
 });
