@@ -79,7 +79,9 @@ Options:
                                repeatable): each is left out of the per-address limits
                                (50 new connections a second, 100 at once, as loopback
                                is; 384 open), since every user of a proxy on another
-                               machine arrives from its address (docs/SECURITY.md)
+                               machine arrives from its address; the op queue and live
+                               streams count its requests under the client its
+                               X-Forwarded-For names (docs/SECURITY.md)
   --log-level LEVEL            fatal|error|warn|info|debug|trace|silent [info]
   --log-format FORMAT          pretty or json [pretty on a terminal, else json]
   -h, --help                   show this help

@@ -127,7 +127,9 @@ ${pluginsHelp(26)}
                           repeatable): each is left out of the per-address limits
                           (50 new connections a second, 100 at once, as loopback is;
                           384 open), since every user of a proxy on another machine
-                          arrives from its address (docs/SECURITY.md "Connections")
+                          arrives from its address; the dashboard's and MCP's shares
+                          count its requests under the client its X-Forwarded-For
+                          names (docs/SECURITY.md "Connections")
   -h, --help              show this help
 `,
   options: {
