@@ -4,9 +4,9 @@
  * them by the /64 (accept-budget.ts `addressKey`). Real sockets from hundreds of addresses of one /64
  * need them to be local, which this machine's loopback (::1 only) is not: the probe
  * (fixtures/ipv6-prefix-probe.mjs) runs in a user and network namespace of its own (`unshare -rn`,
- * no privilege needed on the host) where two /64s are routed to lo, against a real
- * `tuneport serve --dashboard` and an in-process door. The keying itself is
- * src/transports/http/accept-budget.test.ts.
+ * which needs user namespaces allowed, and `ip` from iproute2) where two /64s are routed to lo,
+ * against a real `tuneport serve --dashboard` and in-process doors (a trusted proxy of the /64 is
+ * counted alone). The keying itself is src/transports/http/accept-budget.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -37,5 +37,7 @@ describe("an HTTP door's limits for an IPv6 client", () => {
     // Three connections of the /64 being answered fill its share of 3: a fourth from yet another
     // address of it is closed (before, it was held), one from another /64 is not.
     expect(seen.share).toEqual({ fourth: "closed", refused: 1, otherHeld: true });
+    // A trusted proxy of that /64 (no share of its own) holding 5: a neighbour of its /64 still gets in.
+    expect(seen.proxy).toEqual({ proxyHeld: 5, neighbour: "held", refused: 0 });
   });
 });
