@@ -37,6 +37,7 @@ export const RETRY_AFTER_S = 1;
 
 /** Runs the op once it may (`release` when its answer is handed over); `refuse` when it may not. */
 export interface GateTicket {
+  /** Who asks: the dashboard gives the door's `clientKey` (the remote address, an IPv6 one's /64, or the client a trusted proxy forwards). */
   readonly address: string;
   readonly run: (release: () => void) => void;
   readonly refuse: () => void;
