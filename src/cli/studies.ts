@@ -212,7 +212,7 @@ export async function trialsPageOf(
   return {
     trials: trials.map((t) => trialView(t, now)),
     total,
-    next_cursor: trials.length < total && last ? trialCursor(study.name, { order_by: a.order_by, states: a.states ? [...a.states] : undefined }, last) : null,
+    next_cursor: trials.length < total && last ? trialCursor(study, { order_by: a.order_by, states: a.states ? [...a.states] : undefined }, last) : null,
     ...(withoutValue !== undefined ? { without_value: withoutValue } : {}),
   };
 }

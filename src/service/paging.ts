@@ -4,10 +4,13 @@
  * A cursor names the last item of a page by its sort key (trial number, or value then number; a
  * study's creation time then name), not by position, so a page boundary does not shift when trials
  * are added or finish meanwhile (the usual keyset pagination, as in the MCP spec's `nextCursor`).
- * A cursor also records what it pages: its kind (`k`), the study (a digest of the name, and the
- * name's first characters for the refusal) and, for trials, the order and filter. Passed to another
- * study, order or filter, or to another op, it is refused with what it was made for (INVALID_ARGUMENT),
- * as is one that does not decode or comes from a version whose cursors named no study.
+ * A cursor also records what it pages: its kind (`k`), the study (a digest of the name, the
+ * name's first characters for the refusal, and the study's creation time in ms, which tells a study
+ * deleted and created again under its name from the one the cursor paged) and, for trials, the order
+ * and filter. Passed to another study, order or filter, or to another op, it is refused with what it
+ * was made for (INVALID_ARGUMENT), as is one that does not decode or comes from a version whose
+ * cursors named no study or no creation time; passed for a study re-created under its name, it is
+ * refused with `data.reason: "study_recreated"` (start again without a cursor).
  */
 import { createHash } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
@@ -123,10 +126,17 @@ export interface TrialsPage<T = TrialRow> {
   without_value?: number;
 }
 
-/** What a cursor says of its study: `sh` must match the study paged; `st` is quoted when it does not. */
+/** What a cursor says of its study: `sh` (the name's digest) and `ca` (its creation, ms) must match the study paged; `st` is quoted when they do not. */
 interface StudyMark {
   st: string;
   sh: string;
+  ca: number;
+}
+
+/** The study a cursor pages: its name and its identity among the studies that held that name (`Study.createdAt`, ms). */
+export interface PagedStudy {
+  name: string;
+  createdAt: number;
 }
 
 /** A `trials` cursor: the listing it continues and the last trial it showed. */
@@ -142,10 +152,10 @@ interface TrialCursor extends StudyMark {
 /** The characters of a study name a cursor quotes: a name may be 200 code points of 4 bytes each, and a cursor is at most 1,000 characters. */
 const CURSOR_NAME_CHARS = 40;
 
-function studyMark(name: string): StudyMark {
+function studyMark({ name, createdAt }: PagedStudy): StudyMark {
   const chars = Array.from(name);
   const st = chars.length > CURSOR_NAME_CHARS ? `${chars.slice(0, CURSOR_NAME_CHARS - 1).join("")}…` : name;
-  return { st, sh: createHash("sha256").update(name, "utf8").digest("base64url").slice(0, 16) };
+  return { st, sh: createHash("sha256").update(name, "utf8").digest("base64url").slice(0, 16), ca: createdAt };
 }
 
 /** Why a cursor of another study, order or filter is refused, and what to do instead. */
@@ -157,7 +167,7 @@ const encode = (c: object): string => Buffer.from(JSON.stringify(c), "utf8").toS
  * The fields of a cursor of kind `kind` (`what` names its op) made for study `study`.
  * @throws INVALID_ARGUMENT for a cursor that does not decode, of another kind or format, or of another study.
  */
-function decode(cursor: string, kind: string, what: string, study?: string): Record<string, unknown> {
+function decode(cursor: string, kind: string, what: string, study?: PagedStudy): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
@@ -165,14 +175,28 @@ function decode(cursor: string, kind: string, what: string, study?: string): Rec
     // refused below
   }
   const c = v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  if (c === null || c.k !== kind || (study !== undefined && (typeof c.sh !== "string" || typeof c.st !== "string")))
+  if (c === null || c.k !== kind || (study !== undefined && (typeof c.sh !== "string" || typeof c.st !== "string" || typeof c.ca !== "number")))
     throw invalidArgument(`cursor is not a ${what} cursor: pass the next_cursor of the previous page unchanged, or start again without a cursor (cursors of earlier versions are not read)`);
   if (study !== undefined) {
     const here = studyMark(study);
     if (c.sh !== here.sh)
       throw invalidArgument(`cursor was made for study '${String(c.st)}', not '${here.st}': ${CONTINUES_ONLY}`, { cursor_study: c.st });
+    // Same name, another study: the one the cursor paged was deleted and this one created under its
+    // name. Its trial numbers start again at 0, so the cursor's position means nothing here.
+    // (Within 0.5 ms, as ask's study_created_at is compared.)
+    if (Math.abs((c.ca as number) - study.createdAt) >= 0.5)
+      throw invalidArgument(
+        `cursor was made for study '${here.st}' created at ${isoOf(c.ca as number)}, which was deleted; the study now named '${here.st}' was created at ${isoOf(study.createdAt)}, so the cursor does not continue it: start again without a cursor`,
+        { cursor_study: c.st, reason: "study_recreated", cursor_created_at: (c.ca as number) / 1000, created_at: study.createdAt / 1000 },
+      );
   }
   return c;
+}
+
+/** An epoch-ms time as ISO 8601 (a garbled one as its number), as a refused cursor names a study's creation. */
+export function isoOf(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
 /** Keeps the named fields (and `number`) of a view, and of `params`/`distributions` the named parameters. */
@@ -213,11 +237,11 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): TrialsP
   // Ascending sort key comparison; `descending` reverses it.
   const cmp = (x: { n: number; v: number | null }, y: { n: number; v: number | null }) =>
     order === "value" ? sign * ((x.v as number) - (y.v as number)) || x.n - y.n : x.n - y.n;
-  const last = a.cursor === undefined ? null : cursorPosition(a.cursor, s.study.name, order, desc, filter);
+  const last = a.cursor === undefined ? null : cursorPosition(a.cursor, s.study, order, desc, filter);
   const dir = desc ? -1 : 1;
   const offset = a.offset ?? 0;
   const limit = Math.min(a.limit ?? DEFAULT_TRIALS_LIMIT, MAX_PAGE_TRIALS);
-  const cursorOf = (t: TrialRecord) => trialCursor(s.study.name, a, t);
+  const cursorOf = (t: TrialRecord) => trialCursor(s.study, a, t);
   if (order === "value") {
     // First and later pages alike keep only the first offset + limit while scanning (O(n log k),
     // O(k) memory): no sort of every trial, however deep the cursor.
@@ -246,7 +270,7 @@ export function trialsPage(s: StudyState, a: S.TrialsArgs, now: number): TrialsP
 
 /** The `next_cursor` of a `trials` page of study `study` whose last trial is `t` (also what `tuneport studies trials --json` prints). */
 export function trialCursor(
-  study: string,
+  study: PagedStudy,
   a: Pick<S.TrialsArgs, "order_by" | "descending" | "states" | "feasible">,
   t: { number: number; value: number | null },
 ): string {
@@ -267,7 +291,7 @@ function listingWords(o: unknown, d: unknown, filter: unknown): string {
 }
 
 /** The last trial a `trials` cursor showed. @throws INVALID_ARGUMENT for a cursor of another study, order, direction or filter. */
-function cursorPosition(cursor: string, study: string, order: string, desc: boolean, filter: string): { n: number; v: number | null } {
+function cursorPosition(cursor: string, study: PagedStudy, order: string, desc: boolean, filter: string): { n: number; v: number | null } {
   const c = decode(cursor, "trials", "trials", study);
   if (typeof c.n !== "number") throw invalidArgument("cursor is not a trials cursor: pass the next_cursor of the previous page unchanged");
   if (c.o !== order || c.d !== desc || c.s !== filter)
@@ -334,7 +358,7 @@ export function firstK<T>(items: readonly T[], k: number, keep: (x: T) => boolea
  * with 60 KB of user attributes each was one 120 MB answer. @throws INVALID_ARGUMENT for a cursor of another op or study.
  */
 export function frontPage(
-  study: string,
+  study: PagedStudy,
   front: TrialRecord[],
   cursor: string | undefined,
   limit = Infinity,

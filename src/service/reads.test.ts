@@ -16,7 +16,7 @@ function study(seed: number, n: number, direction: "minimize" | "maximize"): Stu
       userAttrs: {}, systemAttrs: {}, createdAt: 0, startedAt: null, finishedAt: null, lease: null,
     };
   });
-  return { trials, study: { name: "s", config: { direction } } } as unknown as StudyState;
+  return { trials, study: { name: "s", createdAt: 1, config: { direction } } } as unknown as StudyState;
 }
 
 /** The page as the op defines it: filter, sort every trial, reverse, slice. */
@@ -105,13 +105,14 @@ describe("trial pages (the trials op)", () => {
 
   it("of a Pareto front end before MAX_PAGE_BYTES, and cursors walk the whole front", () => {
     const blob = "u".repeat(60_000);
+    const F = { name: "f", createdAt: 1 };
     const front = study(9, 600, "minimize").trials;
     for (const t of front) if (t.number % 3 === 0) t.userAttrs = { blob };
     const seen: number[] = [];
     let cursor: string | undefined;
     let pages = 0;
     for (let guard = 0; guard < 100; guard++) {
-      const page = frontPage("f", front, cursor);
+      const page = frontPage(F, front, cursor);
       pages++;
       expect(page.n_front).toBe(600);
       if (page.trials.length > 1) expect(JSON.stringify(page.trials).length).toBeLessThan(1.2 * MAX_PAGE_BYTES);
@@ -121,8 +122,8 @@ describe("trial pages (the trials op)", () => {
     }
     expect(seen).toEqual(front.map((t) => t.number));
     expect(pages).toBe(2); // 200 blobs of 60 KB: 12 MB
-    expect(frontPage("f", front.slice(0, 10), undefined).next_cursor).toBeNull();
-    expect(() => frontPage("f", front, studiesPage([{ name: "a", created_at: 1, space: {}, define_by_run: {}, user_attrs: {}, notes: null } as unknown as StudyView, { name: "b", created_at: 2 } as unknown as StudyView], { limit: 1 }).next_cursor as string)).toThrow(/not a best_trials cursor/);
+    expect(frontPage(F, front.slice(0, 10), undefined).next_cursor).toBeNull();
+    expect(() => frontPage(F, front, studiesPage([{ name: "a", created_at: 1, space: {}, define_by_run: {}, user_attrs: {}, notes: null } as unknown as StudyView, { name: "b", created_at: 2 } as unknown as StudyView], { limit: 1 }).next_cursor as string)).toThrow(/not a best_trials cursor/);
   });
 
   it("of studies end before MAX_PAGE_BYTES of search spaces, and cursors walk every study", () => {

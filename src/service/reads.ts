@@ -25,7 +25,7 @@ export function bestTrialsOf(s: StudyState, a: S.BestTrialsArgs, now: number): P
   const fr = frontRecordsOf(s.agg, s.trials);
   // The front is found among the records themselves; only the page's trials become views.
   const view = fr === null ? paretoFrontView(viewOf(s), s.trials, opts) : paretoFrontView(viewOf(s), fr.records, { ...opts, counts: frontCountsOf(s.agg) });
-  const page = frontPage(s.study.name, view.trials, a.cursor, a.limit);
+  const page = frontPage(s.study, view.trials, a.cursor, a.limit);
   return { ...view, ...page, trials: page.trials.map((t) => trialView(t, now)) };
 }
 

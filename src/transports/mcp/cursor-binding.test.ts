@@ -211,3 +211,72 @@ describe("the MCP tools", () => {
     expect(seen).toEqual(names);
   });
 });
+
+describe("a cursor of a study deleted and created again under its name", () => {
+  /** Deletes `name` through the tool and creates a study of that name again. */
+  async function recreate(name: string, make: () => Promise<void>): Promise<void> {
+    expect((await call("delete_study", { study: name, confirm: true })).isError).toBeFalsy();
+    await make();
+  }
+
+  /** A refused tool call's `_meta["tuneport/error"]` (format.ts errorMeta). */
+  const errorOf = (r: Awaited<ReturnType<typeof call>>) => (r._meta as Record<string, { code: string; data?: Record<string, unknown> }>)["tuneport/error"];
+
+  it("is refused by list_trials with reason study_recreated, telling the agent to start again without a cursor; a first page then lists the new study", async () => {
+    await studyOf("alpha", 30);
+    const cursor = structuredOf(await call("list_trials", { study: "alpha", limit: 5 })).next_cursor as string;
+    expect(cursor).toEqual(expect.any(String));
+    await recreate("alpha", () => studyOf("alpha", 12));
+    const r = await call("list_trials", { study: "alpha", limit: 5, cursor });
+    expect(r.isError, textOf(r)).toBe(true);
+    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for study 'alpha' created at \S+Z, which was deleted; the study now named 'alpha' was created at \S+Z, so the cursor does not continue it: start again without a cursor/);
+    expect(errorOf(r)).toMatchObject({ code: "INVALID_ARGUMENT", data: { cursor_study: "alpha", reason: "study_recreated" } });
+    const fresh = await call("list_trials", { study: "alpha", limit: 5 });
+    expect((structuredOf(fresh).trials as { number: number }[]).map((t) => t.number)).toEqual([0, 1, 2, 3, 4]);
+    // Through the op (ZeroMQ, the Python client) alike, for every order.
+    const byValue = ((await service.execute("trials", { study: "alpha", order_by: "value", limit: 2 })) as Page).next_cursor as string;
+    await recreate("alpha", () => studyOf("alpha", 6));
+    const err = await refusal("trials", { study: "alpha", order_by: "value", limit: 2, cursor: byValue });
+    expect(err.data).toMatchObject({ reason: "study_recreated" });
+  });
+
+  it("is refused by pareto_front with reason study_recreated", async () => {
+    await frontOf("mo", 40);
+    const cursor = structuredOf(await call("pareto_front", { study: "mo", max_chars: 2000 })).next_cursor as string;
+    expect(cursor).toEqual(expect.any(String));
+    await recreate("mo", () => frontOf("mo", 40));
+    const r = await call("pareto_front", { study: "mo", cursor });
+    expect(r.isError, textOf(r)).toBe(true);
+    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for study 'mo' created at .*start again without a cursor/);
+    expect(errorOf(r)).toMatchObject({ data: { reason: "study_recreated" } });
+  });
+
+  it("of the version that bound cursors to the name only is refused as of an earlier version", async () => {
+    await studyOf("alpha", 4);
+    const cursor = ((await service.execute("trials", { study: "alpha", limit: 1 })) as Page).next_cursor as string;
+    const { ca: _ca, ...nameOnly } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Record<string, unknown>;
+    expect((await refusal("trials", { study: "alpha", cursor: b64(nameOnly) })).message).toMatch(/^cursor is not a trials cursor: .*cursors of earlier versions are not read/);
+  });
+});
+
+describe("an export_study cursor", () => {
+  it("continues its own study's export, and is refused with reason study_recreated once the study was deleted and created again under its name", async () => {
+    await studyOf("alpha", 40);
+    const first = await call("export_study", { study: "alpha", max_chars: 2000 });
+    const cursor = structuredOf(first).next_cursor as string;
+    expect(cursor).toEqual(expect.any(String));
+    const next = await call("export_study", { study: "alpha", max_chars: 2000, cursor });
+    expect(next.isError, textOf(next)).toBeFalsy();
+    expect(structuredOf(next).from_line).toBe(structuredOf(first).n_lines);
+    expect((await call("delete_study", { study: "alpha", confirm: true })).isError).toBeFalsy();
+    await studyOf("alpha", 40);
+    const r = await call("export_study", { study: "alpha", max_chars: 2000, cursor });
+    expect(r.isError, textOf(r)).toBe(true);
+    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: export_study: cursor was made for study 'alpha' created at .*start again without a cursor/);
+    expect((r._meta as Record<string, { data?: Record<string, unknown> }>)["tuneport/error"]?.data).toMatchObject({ reason: "study_recreated" });
+    // The op's cursor (ZeroMQ, the Python client) alike; and a bare line index, as earlier versions made, is refused.
+    const opCursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000 })) as { next_cursor: string }).next_cursor;
+    expect((await service.execute("export_study", { study: "alpha", cursor: opCursor })) as { lines: string[] }).toMatchObject({ lines: expect.any(Array) });
+    expect((await refusal("export_study", { study: "alpha", cursor: "3" })).message).toMatch(/^export_study: cursor "3" is not a cursor of this study's export: .*start again without a cursor/);
+  });
+});

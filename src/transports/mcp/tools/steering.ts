@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
-import { fitPrefix } from "../budget.js";
+import { exportCursorLine } from "../../../service/study-io.js";
+import { fitPage } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { boundedStudy, compactTrial, spaceText } from "../format.js";
 import { studyArg } from "./studies.js";
@@ -150,19 +151,26 @@ export const steeringTools: McpTool[] = [
     ops: ["export_study"],
     async run(a, { backend, budget }) {
       // The lines are the text (once: structuredContent says where the page is); room for the tail line.
-      const page = await backend.call("export_study", { study: a.study, cursor: a.cursor, max_chars: Math.max(1000, budget - 600) });
-      const from = a.cursor === undefined ? 0 : Number(a.cursor);
-      const build = (k: number) => {
-        const next = from + k < page.total_lines ? String(from + k) : null;
-        const tail =
-          next === null
-            ? `(end of export: ${plural(page.total_lines, "line")})`
-            : k === 0
-              ? `(line ${from + 1} has ${page.lines[0]?.length ?? 0} characters, over this call's budget: call export_study with cursor "${from}" and a larger max_chars)`
-              : `(lines ${from + 1}-${from + k} of ${page.total_lines}; call export_study with cursor "${next}" for more)`;
-        return text([...page.lines.slice(0, k), tail].join("\n"), { format: page.format, from_line: from, n_lines: k, total_lines: page.total_lines, next_cursor: next });
+      const ask = (max: number) => backend.call("export_study", { study: a.study, cursor: a.cursor, max_chars: max });
+      let page = await ask(Math.max(1000, budget - 600));
+      const from = exportCursorLine(a.cursor);
+      const build = (k: number, cursor: string | null) => {
+        const more = k < page.lines.length || cursor !== null;
+        const tail = more ? `(lines ${from + 1}-${from + k} of ${page.total_lines}; call export_study with cursor "${cursor ?? "…"}" for more)` : `(end of export: ${plural(page.total_lines, "line")})`;
+        return text([...page.lines.slice(0, k), tail].join("\n"), { format: page.format, from_line: from, n_lines: k, total_lines: page.total_lines, next_cursor: more ? cursor : null });
       };
-      return fitPrefix(page.lines.length, build, budget).result;
+      // Fewer lines than the op gave fit: asked again for just those, so that the cursor (made by the
+      // op: it names the study's identity too) continues right after the last one shown.
+      const refetch = async (k: number) => {
+        page = await ask(Math.max(1, page.lines.slice(0, k).reduce((n, l) => n + l.length, 0)));
+        return { n: page.lines.length, cursor: page.next_cursor };
+      };
+      const tooLong = () =>
+        text(
+          `(line ${from + 1} has ${page.lines[0]?.length ?? 0} characters, over this call's budget: call export_study ${a.cursor === undefined ? "without a cursor" : `with cursor "${a.cursor}"`} and a larger max_chars)`,
+          { format: page.format, from_line: from, n_lines: 0, total_lines: page.total_lines, next_cursor: a.cursor ?? null },
+        );
+      return fitPage(page.lines.length, page.next_cursor, build, refetch, budget, tooLong);
     },
   }),
 ];
