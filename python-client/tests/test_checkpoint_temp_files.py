@@ -101,7 +101,7 @@ def test_a_pbt_member_killed_mid_save_has_its_temp_file_removed_by_another_membe
     study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=1, strategy={
         "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 1}})
     a, b = study.ask(), study.ask()
-    a_dir = tpt.checkpoint_path(tmp_path, study.name, a.number, 1).parent
+    a_dir = tpt.checkpoint_path(tmp_path, study, a.number, 1).parent
     proc = _writer_stuck_mid_save(a_dir / "step-1.pt", tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)

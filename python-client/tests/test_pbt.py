@@ -176,7 +176,7 @@ def test_pbt_report_raises_a_failed_checkpoint_write_before_reporting_again(clie
         with pytest.raises(AttributeError, match="pickle"):
             with study.ask() as trial:
                 pbt_report(trial, 1.0, 1, net, checkpoint_dir=tmp_path, writer=writer)
-                wait_written(writer, checkpoint_path(tmp_path, name, trial.number, 1))
+                wait_written(writer, checkpoint_path(tmp_path, study, trial.number, 1))
                 pbt_report(trial, 0.5, 2, net, checkpoint_dir=tmp_path, writer=writer)
     stored = study.trial(trial.number)
     assert stored.state == "FAIL" and [s for s, _ in stored.intermediate] == [1.0]  # step 2 was not reported

@@ -95,7 +95,7 @@ def test_a_worker_stopped_mid_save_past_its_lease_leaves_no_checkpoint_behind(
     try:
         assert proc.stdout is not None
         lost = int(proc.stdout.readline())
-        step2 = checkpoint_path(ckpt, name, lost, 2)
+        step2 = checkpoint_path(ckpt, study, lost, 2)
         _wait(lambda: (sync / "saving").exists() and [s for s, _ in study.trial(lost).intermediate] == [1.0, 2.0],
               "the worker never reported step 2 with its save stalled")
         os.kill(proc.pid, signal.SIGSTOP)

@@ -32,13 +32,30 @@ from .torch import (
 )
 
 if TYPE_CHECKING:
+    from ._study import Study
     from ._trial import Decision, Trial
 
-def checkpoint_path(checkpoint_dir: PathLike, study: str, trial: int, step: float) -> Path:
-    """``<checkpoint_dir>/<study>/<trial>/step-<step>.pt``: one file per report. Put
-    ``checkpoint_dir`` on a filesystem every worker can read (PBT members load each other's)."""
+def checkpoint_path(checkpoint_dir: PathLike, study: str | Study, trial: int, step: float) -> Path:
+    """``<checkpoint_dir>/<study>/created-<ms>/<trial>/step-<step>.pt`` for a ``Study`` (``<ms>``
+    is its creation time in milliseconds, which tells a study deleted and created again under its
+    name from the one before it: their trial numbers start again at 0, so without it a member of
+    the new study would write, release and be pointed at the old study's files). One file per
+    report. Given only a study's name (or a study from a server that sends no creation time) it is
+    ``<checkpoint_dir>/<study>/<trial>/step-<step>.pt``, the layout of earlier versions: the paths a server
+    already holds are full paths, so checkpoints saved under that layout are still loaded and
+    deleted where they are. Put ``checkpoint_dir`` on a filesystem every worker can read (PBT
+    members load each other's)."""
     name = str(int(step)) if float(step).is_integer() else str(step)
-    return Path(checkpoint_dir) / study / str(trial) / f"step-{name}.pt"
+    return _study_dir(checkpoint_dir, study) / str(trial) / f"step-{name}.pt"
+
+
+def _study_dir(checkpoint_dir: PathLike, study: str | Study) -> Path:
+    """The directory of one study's checkpoints: by name and creation time (see ``checkpoint_path``)."""
+    if isinstance(study, str):
+        return Path(checkpoint_dir) / study
+    created_ms = round(study._created_at * 1000) if study._created_at else None
+    base = Path(checkpoint_dir) / study.name
+    return base if created_ms is None else base / f"created-{created_ms}"
 
 
 _cleaned_trials: set[tuple[Path, int]] = set()
@@ -136,7 +153,7 @@ def pbt_report(
     would deliver one report later. @raises TrialPruned, LeaseLostError as ``Trial.report``; with
     ``writer``, the error of an earlier checkpoint write that failed, before reporting (see the
     module doc: a recipient of that checkpoint is not left waiting for it)."""
-    path = checkpoint_path(checkpoint_dir, trial.study.name, trial.number, step)
+    path = checkpoint_path(checkpoint_dir, trial.study, trial.number, step)
     _clean_study_once(path.parent.parent, trial.number)
     _trial_dirs[trial] = path.parent
     # A repeat of a step already reported names a path the server may hold (and pin for a recipient).
