@@ -12,7 +12,7 @@ import { Dealer } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
 import { decode, encode } from "../src/transports/zmq/codec.js";
 import { waitFor } from "../src/testing/waits.js";
-import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
 const ZOD = pathToFileURL(join(import.meta.dirname, "..", "node_modules", "zod", "index.js")).href;
 const DIST = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
@@ -44,15 +44,36 @@ export const plugins = BUILTIN_PLUGINS.with({ strategies: [gated] });
 
 afterEach(stopServers);
 
+/** What `withGatedServer` hands its test: the server, a client of it, and the gated strategy's counter and gate files. */
+interface Gated {
+  server: ServerProcess;
+  other: TestClient;
+  counter: string;
+  gate: string;
+}
+
+/**
+ * Runs `test` against a real server with the "gated" plug-in whose study "g" uses it, and a client
+ * `other` that created it; then closes the client and stops the server (exit code 0).
+ */
+async function withGatedServer(test: (g: Gated) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const counter = join(dir, "suggestions.txt");
+  const gate = join(dir, "gate");
+  const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate), "--log-level", "debug"]);
+  const other = new TestClient(server.endpoint);
+  try {
+    await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
+    await test({ server, other, counter, gate });
+  } finally {
+    await other.close();
+  }
+  expect(await server.stop()).toBe(0);
+}
+
 describe("asks of a client that left", () => {
   it("are dropped at their turn, nothing applied; one resent on another connection still runs, and so does everyone else's", async () => {
-    const dir = tempDir();
-    const counter = join(dir, "suggestions.txt");
-    const gate = join(dir, "gate");
-    const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate), "--log-level", "debug"]);
-    const other = new TestClient(server.endpoint);
-    try {
-      await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
+    await withGatedServer(async ({ server, other, counter, gate }) => {
       // A client pipelines 12 asks and leaves while the first is being suggested.
       const leaver = new Dealer({ linger: 0 });
       leaver.connect(server.endpoint);
@@ -72,19 +93,11 @@ describe("asks of a client that left", () => {
       expect(suggested).toEqual(["0", "1", "2"]);
       expect([r1.result.trial.number, r2.result.trial.number]).toEqual([1, 2]);
       expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(3);
-    } finally {
-      await other.close();
-    }
-    expect(await server.stop()).toBe(0);
+    });
   }, 180_000);
+
   it("reach a client that chose its own routing id and connected again; the same id resent is applied once, the refusal never kept as its reply", async () => {
-    const dir = tempDir();
-    const counter = join(dir, "suggestions.txt");
-    const gate = join(dir, "gate");
-    const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate), "--log-level", "debug"]);
-    const other = new TestClient(server.endpoint);
-    try {
-      await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
+    await withGatedServer(async ({ server, other, counter, gate }) => {
       const first = new Dealer({ linger: 0, routingId: "worker-7" });
       first.connect(server.endpoint);
       for (let i = 0; i < 2; i++) await first.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
@@ -117,9 +130,6 @@ describe("asks of a client that left", () => {
       expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(2);
       again.close();
       await loop;
-    } finally {
-      await other.close();
-    }
-    expect(await server.stop()).toBe(0);
+    });
   }, 180_000);
 });
