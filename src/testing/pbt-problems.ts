@@ -12,7 +12,8 @@
  *   the optimal learning rate changes during training and no fixed value matches a schedule.
  */
 import type { Params } from "../domain/distributions.js";
-import type { PbtProblem } from "./pbt-population.js";
+import type { StudyService } from "../service/study-service.js";
+import { type PbtProblem, type PopulationRun, runPopulation } from "./pbt-population.js";
 
 const ETA = 0.05;
 
@@ -63,4 +64,19 @@ export function scheduleFixed(lr: number, steps: number): number[] {
     out.push(scheduleProblem.report(m));
   }
   return out;
+}
+
+/**
+ * The paper's toy (`toyProblem`) as the PBT and PB2 tests run it: for seeds 1 to 5, a study
+ * `toy-<seed>` of `strategy` (a population of 4, perturbation interval 2) run by 4 workers for 40
+ * steps each; the runs, in seed order.
+ */
+export async function toyRuns(svc: StudyService, strategy: "pbt" | "pb2", advance: (s: number) => unknown): Promise<PopulationRun[]> {
+  const runs: PopulationRun[] = [];
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const name = `toy-${seed}`;
+    await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed, strategy: { name: strategy, options: { population_size: 4, perturbation_interval: 2 } } });
+    runs.push(await runPopulation(svc, toyProblem, { study: name, workers: 4, stepsPerMember: 40, seed, advance }));
+  }
+  return runs;
 }

@@ -1,11 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
+import { describe, expect, it } from "vitest";
 import { Rng } from "../../math/rng.js";
 import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { runPopulation } from "../../testing/pbt-population.js";
-import { scheduleProblem, toyProblem } from "../../testing/pbt-problems.js";
+import { scheduleProblem, toyRuns } from "../../testing/pbt-problems.js";
 import { strategyConformance } from "../../testing/strategy.case.js";
+import { clockedService } from "../../testing/clocked-service.js";
 import { type BanditPoint, pb2Select, standardiseTargets } from "./pb2-bandit.js";
 import { type PbtOptions, pb2StrategyFactory } from "./pbt-strategy.js";
 
@@ -61,19 +60,9 @@ describe("pb2 bandit", () => {
 });
 
 describe("pb2 through the service", () => {
-  let now = 1_000_000;
-  let storage: SqliteStorage;
   let svc: StudyService;
-  const advance = (s: number) => (now += s * 1000);
-  beforeEach(async () => {
-    now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
-  });
-  afterEach(async () => {
-    await svc.close();
-    await storage.close();
-  });
+  const clock = clockedService((s) => (svc = s));
+  const { advance } = clock;
 
   it("keeps PBT's checkpoint safety and explores off PBT's ×0.8/×1.2 grid once it has data (3 seeds)", async () => {
     for (const seed of [1, 2, 3]) {
@@ -101,10 +90,7 @@ describe("pb2 through the service", () => {
 
   it("the paper's toy: a population of 4 reaches Q >= 1.19 in at least 4 of 5 seeds", async () => {
     let hits = 0;
-    for (const seed of [1, 2, 3, 4, 5]) {
-      const name = `toy-${seed}`;
-      await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed, strategy: { name: "pb2", options: { population_size: 4, perturbation_interval: 2 } } });
-      const run = await runPopulation(svc, toyProblem, { study: name, workers: 4, stepsPerMember: 40, seed, advance });
+    for (const run of await toyRuns(svc, "pb2", advance)) {
       expect(run.violations).toEqual([]);
       if (run.best >= 1.19) hits++;
     }

@@ -1,21 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
+import { describe, expect, it } from "vitest";
 import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { toyProblem } from "../../testing/pbt-problems.js";
+import { clockedService } from "../../testing/clocked-service.js";
 
 describe("pbt: an exploit loaded one report late (non-blocking reports)", () => {
-  let storage: SqliteStorage;
   let svc: StudyService;
-
-  beforeEach(async () => {
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => 1_000_000, reapIntervalMs: 0 });
-  });
-  afterEach(async () => {
-    await svc.close();
-    await storage.close();
-  });
+  clockedService((s) => (svc = s));
 
   async function population(name: string) {
     await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed: 3, strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 2, resample_probability: 0 } } });

@@ -2,33 +2,24 @@
  * Lost PBT members through the service: where a lost member's checkpoints are released (to a
  * client that acts on the notice), and a refill whose donor checkpoint could not be loaded.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { SearchSpace } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
 import type { Trial } from "../../domain/trial.js";
-import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
+import { clockedService } from "../../testing/clocked-service.js";
 import { type PbtOptions, pbtStrategyFactory } from "./pbt-strategy.js";
 
 describe("lost pbt members", () => {
-  let now = 1_000_000;
-  let storage: SqliteStorage;
   let svc: StudyService;
+  const clock = clockedService((s) => (svc = s));
 
   beforeEach(async () => {
-    now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
     await svc.createStudy({
       name: "p", space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1, lease_ttl_s: 5,
       strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 100 } },
     });
-  });
-  afterEach(async () => {
-    await svc.close();
-    await storage.close();
   });
 
   type Asked = Awaited<ReturnType<StudyService["ask"]>>;
@@ -56,7 +47,7 @@ describe("lost pbt members", () => {
     await rep(a, 1, 1);
     await rep(b, 1, 2);
     await svc.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 1 });
-    now += 60_000;
+    clock.now += 60_000;
     expect(await svc.reap()).toBe(1);
     // No donor runs: the lost slot is refilled with a fresh start, whose first report releases b's checkpoint.
     const r = await svc.ask({ study: "p" });
@@ -176,19 +167,8 @@ describe("pbt revise and unloadable checkpoints", () => {
 });
 
 describe("a pbt training script that always fails", () => {
-  let now = 1_000_000;
-  let storage: SqliteStorage;
   let svc: StudyService;
-
-  beforeEach(async () => {
-    now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
-  });
-  afterEach(async () => {
-    await svc.close();
-    await storage.close();
-  });
+  const clock = clockedService((s) => (svc = s));
 
   const create = (name: string, options: Record<string, unknown>) =>
     svc.createStudy({ name, space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1, lease_ttl_s: 5, strategy: { name: "pbt", options: { perturbation_interval: 100, ...options } } });
@@ -233,9 +213,9 @@ describe("a pbt training script that always fails", () => {
     await svc.report({ study: "q", trial: a.trial.number, token: a.lease.token, step: 1, value: 1, data: { checkpoint: "q/0/1" } });
     await svc.report({ study: "q", trial: b.trial.number, token: b.lease.token, step: 1, value: 2, data: { checkpoint: "q/1/1" } });
     // b's worker is killed (preempted) after training: the reaper fails it; that is what refills are for.
-    now += 4_000;
+    clock.now += 4_000;
     await svc.heartbeat({ leases: [{ study: "q", trial: a.trial.number, token: a.lease.token }] });
-    now += 2_000;
+    clock.now += 2_000;
     expect(await svc.reap()).toBe(1);
     const r1 = await svc.ask({ study: "q" });
     expect(r1.trial.system_attrs.pbt_refill_of).toBe(b.trial.number);
@@ -281,9 +261,9 @@ describe("a pbt training script that always fails", () => {
 
   /** Lets `keep`'s lease live and every other running trial's lapse, then reaps. */
   const expireAllBut = async (study: string, keep: Awaited<ReturnType<StudyService["ask"]>>) => {
-    now += 4_000;
+    clock.now += 4_000;
     await svc.heartbeat({ leases: [{ study, trial: keep.trial.number, token: keep.lease.token }] });
-    now += 2_000;
+    clock.now += 2_000;
     return svc.reap();
   };
 

@@ -1,21 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { silentLogger } from "../../logger.js";
+import { describe, expect, it } from "vitest";
 import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { toyProblem } from "../../testing/pbt-problems.js";
+import { clockedService } from "../../testing/clocked-service.js";
 
 describe("pbt options through the service", () => {
-  let storage: SqliteStorage;
   let svc: StudyService;
-
-  beforeEach(async () => {
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => 1_000_000, reapIntervalMs: 0 });
-  });
-  afterEach(async () => {
-    await svc.close();
-    await storage.close();
-  });
+  clockedService((s) => (svc = s));
 
   const create = (name: string, strategy: string, retry?: Record<string, unknown>, options: Record<string, unknown> = {}) =>
     svc.createStudy({ name, space: toyProblem.space, direction: "maximize", strategy: { name: strategy, options: { population_size: 2, ...options } }, ...(retry ? { retry } : {}) });

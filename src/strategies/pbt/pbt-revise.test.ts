@@ -13,6 +13,7 @@ import { Rng } from "../../math/rng.js";
 import { type SuggestRunner, StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
+import { clockedService } from "../../testing/clocked-service.js";
 import { runPopulation } from "../../testing/pbt-population.js";
 import { scheduleProblem } from "../../testing/pbt-problems.js";
 import { type PbtOptions, pbtStrategyFactory } from "./pbt-strategy.js";
@@ -160,17 +161,10 @@ describe("pbt revise through the service", () => {
 });
 
 describe("pbt population with deferred loads", () => {
-  let svc: StudyService | null = null;
-  let storage: SqliteStorage | null = null;
-  afterEach(async () => {
-    await svc?.close();
-    await storage?.close();
-  });
+  let svc: StudyService;
+  const clock = clockedService((s) => (svc = s));
 
   it("never points a worker at a checkpoint released before it loaded it (workers load on their next turn; 3 seeds)", async () => {
-    let now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
     let exploits = 0;
     let refills = 0;
     for (const seed of [1, 2, 3]) {
@@ -181,7 +175,7 @@ describe("pbt population with deferred loads", () => {
       });
       const run = await runPopulation(svc, scheduleProblem, {
         // Six workers for four members: two die mid-run, the spares pick up the refills.
-        study: name, workers: 6, stepsPerMember: 40, seed, deferLoads: true, advance: (s) => (now += s * 1000),
+        study: name, workers: 6, stepsPerMember: 40, seed, deferLoads: true, advance: clock.advance,
         kill: [{ worker: 0, atTick: 10 }, { worker: 1, atTick: 10 }],
       });
       expect(run.violations).toEqual([]);

@@ -1,13 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Distribution, type ParamValue, contains } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
-import { silentLogger } from "../../logger.js";
 import { Rng } from "../../math/rng.js";
 import { StudyService } from "../../service/study-service.js";
-import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { runPopulation } from "../../testing/pbt-population.js";
-import { scheduleProblem, toyProblem } from "../../testing/pbt-problems.js";
+import { scheduleProblem, toyProblem, toyRuns } from "../../testing/pbt-problems.js";
 import { MIXED_SPACE, strategyConformance } from "../../testing/strategy.case.js";
+import { clockedService } from "../../testing/clocked-service.js";
 import { type PbtOptions, exploreValue, pbtStrategyFactory, quantileCount } from "./pbt-strategy.js";
 
 const defaults = (o: Record<string, unknown> = {}): PbtOptions => pbtStrategyFactory.options.parse(o) as PbtOptions;
@@ -62,20 +61,22 @@ describe("pbt explore", () => {
 });
 
 describe("pbt through the service", () => {
-  let now = 1_000_000;
-  let storage: SqliteStorage;
   let svc: StudyService;
-  const advance = (s: number) => (now += s * 1000);
+  const clock = clockedService((s) => (svc = s));
+  const { advance } = clock;
 
-  beforeEach(async () => {
-    now = 1_000_000;
-    storage = new SqliteStorage({ path: ":memory:" });
-    svc = await StudyService.open({ storage, logger: silentLogger(), clock: () => now, reapIntervalMs: 0 });
-  });
-  afterEach(async () => {
-    await svc.close();
-    await storage.close();
-  });
+  /**
+   * Two members of a new maximising study `name` on the toy space (population 2, perturbation
+   * interval 2, no resampling), and `rep`, which reports a member's step with checkpoint `ck/<trial>/<step>`.
+   */
+  async function pair(name: string) {
+    await study(name, { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
+    const a = await svc.ask({ study: name });
+    const b = await svc.ask({ study: name });
+    const rep = (t: typeof a, step: number, value: number) =>
+      svc.report({ study: name, trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
+    return { a, b, rep };
+  }
 
   async function study(name: string, options: Record<string, unknown>, space = scheduleProblem.space, direction: "minimize" | "maximize" = "minimize") {
     await svc.createStudy({ name, space, direction, seed: 3, strategy: { name: "pbt", options }, lease_ttl_s: 5 });
@@ -215,11 +216,7 @@ describe("pbt through the service", () => {
   });
 
   it("lineage follows donors back to generation 0 and replays as a schedule", async () => {
-    await study("lin", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
-    const a = await svc.ask({ study: "lin" });
-    const b = await svc.ask({ study: "lin" });
-    const rep = (t: typeof a, step: number, value: number) =>
-      svc.report({ study: "lin", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
+    const { a, b, rep } = await pair("lin");
     await rep(a, 1, 0.1);
     await rep(b, 1, 0.9);
     await rep(b, 2, 0.9);
@@ -279,11 +276,7 @@ describe("pbt through the service", () => {
   });
 
   it("finishing members release their checkpoints; a pinned one waits until its recipient loaded it", async () => {
-    await study("rel", { population_size: 2, perturbation_interval: 2, resample_probability: 0 }, toyProblem.space, "maximize");
-    const a = await svc.ask({ study: "rel" });
-    const b = await svc.ask({ study: "rel" });
-    const rep = (t: typeof a, step: number, value: number) =>
-      svc.report({ study: "rel", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}` } });
+    const { a, b, rep } = await pair("rel");
     await rep(b, 1, 0.9);
     await rep(b, 2, 0.9);
     await rep(a, 1, 0.1);
@@ -305,10 +298,7 @@ describe("pbt through the service", () => {
 
   it("the paper's toy: a population of 4 reaches Q >= 1.19 in at least 4 of 5 seeds", async () => {
     let hits = 0;
-    for (const seed of [1, 2, 3, 4, 5]) {
-      const name = `toy-${seed}`;
-      await svc.createStudy({ name, space: toyProblem.space, direction: "maximize", seed, strategy: { name: "pbt", options: { population_size: 4, perturbation_interval: 2 } } });
-      const run = await runPopulation(svc, toyProblem, { study: name, workers: 4, stepsPerMember: 40, seed, advance });
+    for (const run of await toyRuns(svc, "pbt", advance)) {
       expect(run.violations).toEqual([]);
       if (run.best >= 1.19) hits++;
     }
