@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLI, Procs, call, exited, readyMcpPort, requireBuild, sc, tempDir, waitForOutput } from "./mcp-helpers.js";
+import { CLI, Procs, call, exited, readyMcpPort, requireBuild, sc, tempDir, textOf, waitForOutput } from "./mcp-helpers.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 const procs = new Procs();
@@ -46,6 +46,26 @@ describe("MCP over Streamable HTTP", () => {
     expect(held.trial.system_attrs.worker).toEqual({ transport: "mcp", name: "http-test", version: "1", session: transport.sessionId });
     await call(client, "tell_trial", { study: "h", trial: a.trial.number, token: a.token, value: 0.5 });
     expect(sc(await call(client, "list_studies")).studies[0].n_trials).toBe(1);
+  });
+
+  it("refuses a list_trials cursor of a study deleted and created again under its name between pages (a tuneport serve, over HTTP)", async () => {
+    const url = await startServer();
+    const { client, transport } = httpClient(url, TOKEN);
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    const fill = async () => {
+      expect((await call(client, "create_study", { name: "r", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" })).isError).toBeFalsy();
+      for (let i = 0; i < 8; i++) expect((await call(client, "add_trial", { study: "r", params: { x: i / 10 }, value: i })).isError).toBeFalsy();
+    };
+    await fill();
+    const cursor = sc(await call(client, "list_trials", { study: "r", limit: 3 })).next_cursor as string;
+    expect(sc(await call(client, "list_trials", { study: "r", limit: 3, cursor })).trials.map((t: { number: number }) => t.number)).toEqual([3, 4, 5]);
+    expect((await call(client, "delete_study", { study: "r", confirm: true })).isError).toBeFalsy();
+    await fill();
+    const stale = await call(client, "list_trials", { study: "r", limit: 3, cursor });
+    expect(stale.isError, textOf(stale)).toBe(true);
+    expect(textOf(stale)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for study 'r' created at .*, which was deleted; .*start again without a cursor/);
+    expect((stale._meta as Record<string, { data?: Record<string, unknown> }>)["tuneport/error"]?.data).toMatchObject({ reason: "study_recreated" });
   });
 
   it("answers 401 without the token or with a wrong one", async () => {
