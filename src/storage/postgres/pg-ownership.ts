@@ -29,30 +29,60 @@ export class PgOwnershipStore implements OwnershipStore {
     return unreachableAsUnavailable(this.claimOnce(name, owner, endpoint, ttlMs, takeover));
   }
 
+  /**
+   * Takes `name` in one statement that never waits for another transaction's lock on its row: a free
+   * name is inserted; an existing row is locked `FOR NO KEY UPDATE SKIP LOCKED` and updated only when
+   * it is ours or (with `takeover`) expired. A row another transaction holds locked (the old owner's
+   * commit in flight holds it FOR SHARE, the fence: a long one, or one stalled between its statements)
+   * is skipped, so the claim answers at once that the name is not ours (a later scan or request claims
+   * it again once that commit ended). The fence is unchanged: the epoch is raised only on a row no
+   * commit holds, so a commit that passed its check (under that lock) ends before the takeover. Before
+   * 2026-12-06 the claim was an `INSERT … ON CONFLICT DO UPDATE`, which waits for the lock: the claim,
+   * every request on the name behind it (`SharedOwnership.ensure`), the takeover scan (one name at a
+   * time: a dead owner's other studies) and a pooled connection waited as long as that commit.
+   * A row still this owner's but locked (by its own commit) is claimed by a statement that waits, as
+   * before: its own commits are short, and a redirect to itself would be wrong.
+   */
   private async claimOnce(name: string, owner: string, endpoint: string, ttlMs: number, takeover: boolean): Promise<Claim> {
-    // One statement: insert a free name, take an expired one (epoch + 1; the UPDATE waits for the old
-    // owner's commits in flight, which hold the row FOR SHARE), or keep our own. The row comes back
-    // only when we hold it afterwards.
     const { rows } = await this.storage.pool.query<{ epoch: number }>(
-      `INSERT INTO study_owners (name, owner, endpoint, epoch, expires_at)
-         VALUES ($1, $2, $3, 1, now() + $4 * interval '1 millisecond')
-       ON CONFLICT (name) DO UPDATE
-         SET owner = EXCLUDED.owner, endpoint = EXCLUDED.endpoint,
-             epoch = study_owners.epoch + CASE WHEN study_owners.owner = EXCLUDED.owner THEN 0 ELSE 1 END,
-             expires_at = EXCLUDED.expires_at
-         WHERE study_owners.owner = EXCLUDED.owner OR ($5 AND study_owners.expires_at < now())
-       RETURNING epoch`,
+      `WITH ins AS (
+         INSERT INTO study_owners (name, owner, endpoint, epoch, expires_at)
+           VALUES ($1, $2, $3, 1, now() + $4 * interval '1 millisecond')
+         ON CONFLICT (name) DO NOTHING
+         RETURNING epoch),
+       free AS (
+         SELECT name FROM study_owners
+          WHERE name = $1 AND (owner = $2 OR ($5 AND expires_at < now()))
+          FOR NO KEY UPDATE SKIP LOCKED),
+       upd AS (
+         UPDATE study_owners o
+            SET owner = $2, endpoint = $3,
+                epoch = o.epoch + CASE WHEN o.owner = $2 THEN 0 ELSE 1 END,
+                expires_at = now() + $4 * interval '1 millisecond'
+           FROM free
+          WHERE o.name = free.name AND (o.owner = $2 OR ($5 AND o.expires_at < now()))
+          RETURNING o.epoch)
+       SELECT epoch FROM ins UNION ALL SELECT epoch FROM upd`,
       [name, owner, endpoint, ttlMs, takeover],
     );
     if (rows[0]) return { held: true, epoch: rows[0].epoch };
-    const other = await this.storage.pool.query<{ endpoint: string; ms: number }>(
-      "SELECT endpoint, (EXTRACT(EPOCH FROM expires_at - now()) * 1000)::BIGINT AS ms FROM study_owners WHERE name = $1",
+    const other = await this.storage.pool.query<{ owner: string; endpoint: string; ms: number }>(
+      "SELECT owner, endpoint, (EXTRACT(EPOCH FROM expires_at - now()) * 1000)::BIGINT AS ms FROM study_owners WHERE name = $1",
       [name],
     );
     const r = other.rows[0];
     // Released between the two statements: let the caller retry, which then takes it.
     if (!r) return { held: false, endpoint: "", expiresInMs: 0 };
-    return { held: false, endpoint: r.endpoint, expiresInMs: r.ms };
+    if (r.owner === owner) {
+      // Ours, locked by one of our own commits (skipped above): wait for it, as every claim did before.
+      const mine = await this.storage.pool.query<{ epoch: number }>(
+        "UPDATE study_owners SET endpoint = $3, expires_at = now() + $4 * interval '1 millisecond' WHERE name = $1 AND owner = $2 RETURNING epoch",
+        [name, owner, endpoint, ttlMs],
+      );
+      if (mine.rows[0]) return { held: true, epoch: mine.rows[0].epoch };
+      return { held: false, endpoint: "", expiresInMs: 0 };
+    }
+    return { held: false, endpoint: r.endpoint, expiresInMs: Number(r.ms) };
   }
 
   /**
