@@ -65,11 +65,12 @@ export interface Ownership {
   nextTrialId(): number;
   nextStudyId(): number;
   /**
-   * Views of the studies that exist in storage but are served elsewhere (listing across servers),
-   * as last committed, from SQL summaries: no trial is loaded, and of `local` (listed from memory) those
-   * whose row alone is unsure, like those elsewhere. UNAVAILABLE when this server's rows are.
+   * Views of the studies in storage served elsewhere (listing across servers), as last committed, from SQL
+   * summaries (no trial loaded), and of those `local` says are in memory here the ones whose row alone is
+   * unsure. `local` is asked once the hold is confirmed: a study that renewal found lost is listed from
+   * storage (a set taken before left it out of both). UNAVAILABLE when this server's rows are unsure.
    */
-  foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]>;
+  foreignStudies(local: (name: string) => boolean): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
   /** Makes sure the studies this server lost are known as lost (a renewal); after the fence refused a commit. */
@@ -108,9 +109,7 @@ export class SoleOwner implements Ownership {
   nextStudyId(): number {
     return this.studyId++;
   }
-  async foreignStudies(): Promise<StudyView[]> {
-    return [];
-  }
+  async foreignStudies(): Promise<StudyView[]> { return []; } // prettier-ignore
   async close(): Promise<void> {}
 }
 
@@ -563,7 +562,7 @@ export class SharedOwnership implements Ownership {
     return this.studyIds.next();
   }
 
-  async foreignStudies(local: ReadonlySet<string>): Promise<StudyView[]> {
+  async foreignStudies(local: (name: string) => boolean): Promise<StudyView[]> {
     // Summaries, not trials: loading every trial of another server's 100,000-trial study took this
     // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
     // The caller lists its own studies from memory: only while they are sure to be its own.
@@ -572,7 +571,7 @@ export class SharedOwnership implements Ownership {
     const unsure = await Promise.all([...this.lagging.keys()].map((n) => this.confirmHeld(n).then(() => "", () => n)));
     const out: StudyView[] = [];
     for (const study of await this.opts.store.listStudies()) {
-      if (local.has(study.name) && !unsure.includes(study.name)) continue;
+      if (local(study.name) && !unsure.includes(study.name)) continue;
       out.push(await summaryView(this.opts.store.summaries, study));
     }
     return out;

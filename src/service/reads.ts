@@ -14,7 +14,7 @@ import { studyImportances } from "./reads-summary.js";
 import { ttlOf } from "./leases.js";
 import { type ParetoFrontView, paretoFrontView } from "./pareto.js";
 import { frontCountsOf, frontRecordsOf } from "./aggregates.js";
-import { type LineageView, type TrajectoryView, type TrialView, trialView } from "./views.js";
+import { type LineageView, type StudyView, type TrajectoryView, type TrialView, trialView } from "./views.js";
 
 /**
  * The `best_trials` answer (pareto.ts) from the study's record trials (front-records.ts), or from
@@ -211,14 +211,30 @@ export interface StudyOverview {
   live_workers: number;
   /** Who holds them (domain/worker.ts `workerLabel`), distinct, sorted, at most `MAX_WORKER_LABELS`. */
   workers: string[];
+  /**
+   * True when the line is the study as last committed in the database, not this server's memory:
+   * another server sharing the database serves it (or this server's hold on it is unsure), as
+   * list_studies lists it. Its leases are not read then: `live_workers` 0, `workers` [], `last_activity_at` null.
+   */
+  from_storage: boolean;
 }
 
 /** Distinct worker labels listed per study at most (the count `live_workers` stays exact). */
 export const MAX_WORKER_LABELS = 20;
 
-/** Every live (not deleted) study in one line each. */
-export function overviewAll(studies: Iterable<StudyState>, now: number): StudyOverview[] {
-  return [...studies].filter((s) => !s.deleted).map((s) => overviewOf(s, now));
+/**
+ * Every live (not deleted) study in one line each: those of `local` from memory, and (several servers)
+ * those `foreign` ones served elsewhere, or here on an unsure hold, as last committed (`from_storage`),
+ * by creation as list_studies orders them. The caller gets `foreign` from ownership.ts `foreignStudies`,
+ * which answers UNAVAILABLE while this server's hold is unsure: from memory alone, a study another server
+ * had taken over was listed with this server's stale figures, or not at all once it was given up.
+ */
+export function overviewAll(local: Iterable<StudyState>, foreign: readonly StudyView[], now: number): StudyOverview[] {
+  const elsewhere = new Set(foreign.map((v) => v.name));
+  const lines = [...local].filter((s) => !s.deleted && !elsewhere.has(s.study.name)).map((s) => ({ at: s.study.createdAt / 1000, line: overviewOf(s, now) }));
+  lines.push(...foreign.map((v) => ({ at: v.created_at, line: overviewOfView(v) })));
+  if (foreign.length > 0) lines.sort((x, y) => x.at - y.at);
+  return lines.map((l) => l.line);
 }
 
 /** A study in one line, for a list of many studies: no trial views, no search space. */
@@ -249,5 +265,26 @@ export function overviewOf(s: StudyState, now: number): StudyOverview {
     last_activity_at: last / 1000,
     live_workers: live,
     workers: [...workers].sort(),
+    from_storage: false,
+  };
+}
+
+/** A study served elsewhere in one line, from its view as last committed (ownership.ts `foreignStudies`): what a summary has. */
+export function overviewOfView(v: StudyView): StudyOverview {
+  const best = v.best_trial;
+  return {
+    name: v.name,
+    direction: v.direction,
+    directions: [...v.directions],
+    strategy: v.strategy.name,
+    scheduler: v.scheduler?.name ?? null,
+    stopped: v.stopped,
+    n_trials: v.n_trials,
+    counts: { ...v.counts },
+    best: best && best.value !== null ? { number: best.number, value: best.value } : null,
+    last_activity_at: null,
+    live_workers: 0,
+    workers: [],
+    from_storage: true,
   };
 }

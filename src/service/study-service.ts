@@ -355,12 +355,12 @@ export class StudyService {
     return this.pipeline.visible({ ...readOf(this.getState(a.study)), now: this.now() / 1000 });
   }
 
+  private readonly servedHere = (name: string): boolean => this.studies.get(name)?.deleted === false; // a live study in memory here (ownership.ts `foreignStudies` asks once the hold is sure)
   /** Every study; with several servers, those served elsewhere (or here on an unsure hold: ownership.ts `foreignStudies`) as last committed. */
   async listStudies(): Promise<StudyView[]> {
-    const local = [...this.studies.values()].filter((s) => !s.deleted);
-    const foreign = await this.ownership.foreignStudies(new Set(local.map((s) => s.study.name)));
+    const foreign = await this.ownership.foreignStudies(this.servedHere);
     const fromStorage = new Set(foreign.map((v) => v.name));
-    const views = local.filter((s) => !fromStorage.has(s.study.name)).map((s) => viewOf(s));
+    const views = [...this.studies.values()].filter((s) => !s.deleted && !fromStorage.has(s.study.name)).map((s) => viewOf(s));
     views.push(...foreign);
     if (foreign.length > 0) views.sort((x, y) => x.created_at - y.created_at);
     return this.pipeline.visible(views);
@@ -559,9 +559,10 @@ export class StudyService {
     return this.pipeline.visible(queryTrials(this.getState(a.study), a, this.now()));
   }
 
-  /** Every study in one line (see reads.ts `overviewOf`). */
+  /** Every study in one line; with several servers, as `listStudies` (reads.ts `overviewAll`). */
   async studiesOverview(): Promise<reads.StudyOverview[]> {
-    return this.pipeline.visible(reads.overviewAll(this.studies.values(), this.now()));
+    const foreign = await this.ownership.foreignStudies(this.servedHere);
+    return this.pipeline.visible(reads.overviewAll(this.studies.values(), foreign, this.now()));
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */

@@ -51,7 +51,9 @@ async function studiesList(live: Live): Promise<View> {
         h(
           "tr",
           { "data-study": s.name },
-          h("th", { scope: "row" }, h("a", { href: `#/study/${encodeURIComponent(s.name)}` }, s.name), s.stopped ? h("span", { class: "badge" }, "stopped") : null),
+          h("th", { scope: "row" }, h("a", { href: `#/study/${encodeURIComponent(s.name)}` }, s.name), s.stopped ? h("span", { class: "badge" }, "stopped") : null,
+            // Served by another server sharing the database: its line is as last committed there.
+            s.from_storage ? h("span", { class: "badge", title: "served by another server: as last committed to the database" }, "other server") : null),
           h("td", {}, ((s.directions as string[] | undefined) ?? [s.direction]).join(", ")),
           h("td", {}, s.scheduler ? `${s.strategy} / ${s.scheduler}` : s.strategy),
           h("td", { class: "counts" }, Object.entries(s.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ") || "none"),

@@ -45,6 +45,9 @@ export const studyOverviewSchema = z.object({
   last_activity_at: nullableNumber.describe("epoch seconds of the latest created, started or finished trial (or the study's creation)"),
   live_workers: z.number().int().describe("RUNNING trials whose lease has not expired: workers at work"),
   workers: z.array(z.string()).describe("who holds those trials (host:pid (client), or an MCP session), distinct, at most 20"),
+  from_storage: z
+    .boolean()
+    .describe("true when the line is the study as last committed in the database (another server sharing it serves the study, or this server's hold on it is unsure), as list_studies lists it: live_workers 0, workers [] and last_activity_at null then (not read)"),
 });
 export const studiesOverviewResult = z.object({ studies: z.array(studyOverviewSchema) });
 export const plotResult = z.object({

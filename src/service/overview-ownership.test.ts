@@ -1,0 +1,87 @@
+/**
+ * `studies_overview` (the dashboard's list of every study) on servers sharing the test PostgreSQL:
+ * as list_studies, a study another server serves is listed as last committed (`from_storage`), and
+ * a study this server gave up is listed with the figures its new owner committed. Before, the line
+ * came from this server's memory alone: other servers' studies were missing, and a study taken over
+ * from it was listed with its stale figures (or not at all once it was given up).
+ */
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { silentLogger } from "../logger.js";
+import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { postgresBackend } from "../testing/storage-backends.js";
+import { waitFor } from "../testing/waits.js";
+import { type Renewal, SharedOwnership } from "./ownership.js";
+import { StudyService } from "./study-service.js";
+
+const TTL_MS = 600;
+const SPACE = { x: { type: "float", low: -5, high: 5 } };
+
+/** The real store; while `paused`, renewals wait (a stalled process renews nothing: its rows expire), and run once let go. */
+class PausableStore extends PgOwnershipStore {
+  private gate: Promise<void> | null = null;
+  private open: () => void = () => undefined;
+  pause(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  resume(): void {
+    this.gate = null;
+    this.open();
+  }
+  override async renew(owner: string, ttlMs: number): Promise<Renewal> {
+    if (this.gate) await this.gate;
+    return super.renew(owner, ttlMs);
+  }
+}
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
+});
+
+async function server(url: string, id: string) {
+  const storage = await PostgresStorage.open({ url, poolSize: 3 });
+  const store = new PausableStore(storage);
+  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL_MS });
+  const fatal: unknown[] = [];
+  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+  cleanup.push(() => storage.close(), () => svc.close());
+  return { svc, store, ownership, fatal };
+}
+
+describe("studies_overview on servers sharing one database", () => {
+  const backend = postgresBackend(inject("pgUrl"));
+
+  it("lists other servers' studies as last committed, and a study taken over with its new owner's figures", async () => {
+    const url = backend.location();
+    const a = await server(url, "a");
+    await a.svc.execute("create_study", { name: "s", space: SPACE, seed: 1 });
+    await a.svc.execute("create_study", { name: "mine", space: SPACE, seed: 1 });
+    const b = await server(url, "b");
+    await b.svc.execute("create_study", { name: "theirs", space: SPACE, seed: 1 });
+    const t0 = await b.svc.execute("ask", { study: "theirs" });
+    await b.svc.execute("tell", { study: "theirs", trial: t0.trial.number, token: t0.lease.token, state: "COMPLETE", value: 3 });
+
+    // Before: 'theirs' was missing from a's list.
+    const first = (await a.svc.execute("studies_overview", {})).studies;
+    expect(first.map((s) => [s.name, s.from_storage])).toEqual([["s", false], ["mine", false], ["theirs", true]]);
+    expect(first[2]).toMatchObject({ n_trials: 1, best: { number: 0, value: 3 }, live_workers: 0, workers: [], last_activity_at: null });
+
+    // 'a' stalls past its TTL: 'b' takes its studies over and runs a trial of 's'.
+    a.store.pause();
+    await waitFor(async () => (await b.svc.execute("get_study", { study: "s" }).then(() => true, () => false)), 30_000);
+    const t1 = await b.svc.execute("ask", { study: "s" });
+    await b.svc.execute("tell", { study: "s", trial: t1.trial.number, token: t1.lease.token, state: "COMPLETE", value: 7 });
+    a.store.resume();
+
+    // Before: 's' was listed from a's memory (no trial), or left out once a had given it up.
+    const after = (await a.svc.execute("studies_overview", {})).studies;
+    const s = after.find((x) => x.name === "s");
+    expect(s).toMatchObject({ from_storage: true, n_trials: 1, best: { number: 0, value: 7 } });
+    expect(after.map((x) => x.name).sort()).toEqual(["mine", "s", "theirs"]);
+    // The same lines list_studies gives.
+    const listed = (await a.svc.execute("list_studies", {})).studies;
+    expect(listed.map((x) => [x.name, x.n_trials])).toEqual(after.map((x) => [x.name, x.n_trials]));
+    expect([...a.fatal, ...b.fatal]).toEqual([]);
+  });
+});
