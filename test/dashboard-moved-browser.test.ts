@@ -2,7 +2,9 @@
  * The dashboard's study page, in a real browser (Debian's chromium), on one of two `tuneport serve`
  * processes sharing the test PostgreSQL server: when its server gives the study up (SIGSTOPped past
  * its ownership TTL, the other server took the study over), the page says where the study is now,
- * without a reload or a click. Before, it showed the study as it last was, and said nothing.
+ * without a reload or a click; once the study is served by that server again (the other one stopped
+ * and it took the study back), the page drops that line. Before, it showed the study as it last was,
+ * and said nothing; then (until 2026-12-06) kept saying the study had moved after it came back.
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -33,7 +35,7 @@ async function dashboardOf(server: ServerProcess): Promise<string> {
 describe("the study page of a server that gave its study up", () => {
   const backend = postgresBackend(inject("pgUrl"));
 
-  it("says which server has the study now", async () => {
+  it("says which server has the study now, and drops that once the study is served here again", async () => {
     const url = backend.location();
     // Free ports (a fixed one fails the run wherever something else holds it).
     const a = await startServer(url, ["--ownership-ttl", "1", "--dashboard", String(await freePort()), "--log-format", "json"]);
@@ -62,6 +64,13 @@ describe("the study page of a server that gave its study up", () => {
     // No reload, no click: the page hears of it on its live stream and says where the study went.
     await page.locator(".status", { hasText: b.endpoint }).waitFor();
     expect(await page.locator(".status").innerText()).toContain("moved");
+
+    // 'b' stops (a clean stop hands its studies back): 'a' takes the study over again (its scan),
+    // announces it, and the page, still open, drops the line. Before, it kept saying the study was on 'b'.
+    await b.stop();
+    await expect.poll(async () => (await client.request("get_study", { study: "m" }, `back-${Date.now()}`)).ok, { timeout: HANG, interval: 200 }).toBe(true);
+    await expect.poll(async () => page.locator(".status").innerText(), { timeout: HANG, interval: 200 }).toBe("");
+    expect(await page.locator(".study-head h1").innerText()).toContain("m");
     expect(errors).toEqual([]);
     await page.close();
     await client.close();

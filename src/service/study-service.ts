@@ -166,7 +166,7 @@ export class StudyService {
     const svc = new StudyService(opts);
     await svc.ownership.start(
       {
-        adopt: (study, trials) => svc.adopt(study, trials as TrialRecord[], svc.now()),
+        adopt: (study, trials) => svc.feed.announce({ study: study.name, kind: "updated", version: svc.adopt(study, trials as TrialRecord[], svc.now()).version }), // served here (again): an open dashboard re-reads it (and drops its "moved" line)
         lost: (name, err) => {
           // Memory is no longer the truth for it: forgotten, not fatal (that stopped every other study too); its queued changes are never written (pipeline `lose`), requests holding its state find it gone (`live`).
           svc.log.warn({ study: name, reason: err.message }, "gave up a study another server took over");

@@ -93,6 +93,8 @@ export async function studyPage(main: HTMLElement, study: string, live: Live, re
     }
   };
 
+  /** Whether `status` says the study moved to another server (`gone`); cleared by the next read this server answers. */
+  let moved = false;
   let headerAsked = 0;
   const refreshHeader = async () => {
     // A button's refresh and a live one can cross: only the latest read is drawn (a later read
@@ -104,13 +106,15 @@ export async function studyPage(main: HTMLElement, study: string, live: Live, re
     // objectives and charts may differ from the ones this page was built with.
     if (v.created_at !== s.created_at) return replaced();
     renderHeader(v);
+    // Served here again (it came back from the other server, which announces it): the "moved" line no longer holds.
+    if (moved) (moved = false), (status.textContent = "");
   };
   /** A live refresh: a study that is gone rebuilds the page (which then says so) instead of failing unseen. */
   const gone = (err: unknown) => {
     if (err instanceof OpError && err.code === "NOT_FOUND" && live()) replaced();
     // Given up to another server sharing its database (it announces that): say where it is now.
     else if (err instanceof OpError && err.data?.reason === "moved" && typeof err.data.endpoint === "string" && err.data.endpoint && live())
-      status.textContent = `This study moved to the server at ${err.data.endpoint}: this server no longer serves it (what is shown is as it last was here). Open that server's dashboard.`;
+      (moved = true), (status.textContent = `This study moved to the server at ${err.data.endpoint}: this server no longer serves it (what is shown is as it last was here). Open that server's dashboard.`);
   };
 
   let asked = 0;
