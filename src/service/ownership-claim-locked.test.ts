@@ -114,6 +114,7 @@ describe("claiming an expired ownership row that another transaction holds locke
     await a.svc.close();
     const { db, table, release } = await expireAndHold(url, "locked");
     const b = await openServer(url, "b");
+    cleanup.push(release); // let go before b closes (a claim that waits for the lock would hold its close)
 
     // Before: b's scan waited on 'locked' first and never reached 'free'; a request on 'locked' hung with it.
     await waitFor(async () => b.ownership.heldNames().includes("free"), HANG_MS);
