@@ -14,7 +14,7 @@ BUILD_SOURCES := $(filter-out src/testing/%,$(TS_SOURCES))
 # The dashboard's browser sources, bundled by esbuild into dist/web (web/dashboard/build.mjs).
 WEB_SOURCES := $(wildcard web/dashboard/*.ts web/dashboard/*.css web/dashboard/*.mjs)
 
-.PHONY: help demo test test-ts test-py build deps venv typecheck chromium bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-ctpe bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-reads-cpu bench-server-cpu clean
+.PHONY: help demo test test-ts test-py build deps venv typecheck chromium iproute2 bench-dashboard package fuzz postgres bench-postgres soak-failover bench bench-protocol bench-report bench-input-check bench-quality bench-overhead bench-multifidelity bench-multiobjective bench-ctpe bench-pbt bench-pbt-tasks bench-hypergradient bench-load bench-client bench-reads bench-reads-cpu bench-server-cpu clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -57,7 +57,12 @@ chromium: ## install Debian's chromium for the dashboard's browser tests when it
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then S=; else S="sudo -n"; fi; \
 	  $$S apt-get update -qq && $$S apt-get install -y -qq chromium; }
 
-test-ts: build typecheck postgres chromium venv ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL; the dashboard in chromium)
+# `ip` for test/http-ipv6-prefix.test.ts, which sets up routes in a user and network namespace of its own (`unshare`, util-linux).
+iproute2: ## install Debian's iproute2 (the ip command) for the IPv6 namespace test when it is missing
+	@command -v ip >/dev/null || { if [ "$$(id -u)" = 0 ]; then S=; else S="sudo -n"; fi; \
+	  $$S apt-get update -qq && $$S apt-get install -y -qq iproute2; }
+
+test-ts: build typecheck postgres chromium iproute2 venv ## TypeScript unit and integration tests (SQLite and a throw-away PostgreSQL; the dashboard in chromium)
 	npx vitest run
 
 # Two pytest workers (pytest-xdist): 433 s against 532 s on one process, back to back on a loaded 2-core machine.
