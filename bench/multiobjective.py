@@ -440,6 +440,8 @@ VARIANTS: dict[str, Any] = {
     # Run 14: log EHVI alone once the latest proposals all (or three quarters of them) land on the front.
     "ehvi:hedge-warm-fit-dense-1": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "denseFront": 1}},
     "ehvi:hedge-warm-fit-dense-0.75": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "denseFront": 0.75}},
+    # Run 15 (a diagnostic, not a candidate): the default with ParEGO's augmentation ρ at 0.5 instead of 0.05.
+    "ehvi:hedge-warm-fit-dense-1-rho-0.5": {"name": "ehvi", "options": {"acquisition": "hedge", "weights": "sobol", "maxWarmFitIterations": 50, "denseFront": 1, "rho": 0.5}},
 }
 
 
