@@ -18,7 +18,8 @@ Analyse (no evaluations): `--analyse <f>` compares the first two optimizers of t
   pooled the best error, its learning rate and the best error with the rate at its upper bound;
 - where the proposals after the random start lie: layers, width bands, the learning rate's position
   in its log range, the share at its upper bound, and how often such a proposal added hypervolume;
-- for tuneport, the same per acquisition.
+- for tuneport, the same per acquisition;
+- with `--plot PNG`, the shortfall per band and each optimizer's one-layer proposals.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def gains(trials: list[Trial]) -> list[float]:
     return [hv(values[: i + 1]) - hv(values[:i]) for i in range(len(values))]
 
 
-def analyse(path: str, pair: str | None) -> None:
+def analyse(path: str, pair: str | None, plot: str | None = None) -> None:
     from scipy.stats import mannwhitneyu
 
     runs: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
@@ -152,6 +153,41 @@ def analyse(path: str, pair: str | None) -> None:
             print(f"{w} | {len(ev)} | {min(ev)[0]:.4f} | {min(ev)[1]:.3f} | " + (f"{min(at):.4f}" if at else "-"))
     for o in names:
         proposals(o, [runs[o][s] for s in seeds])
+    if plot:
+        draw(plot, names, [[statistics.mean(best[k] - h[k] for h in per[o]) for k in range(len(best))] for o in names],
+             {o: [runs[o][s] for s in seeds] for o in names})
+
+
+def draw(path: str, names: list[str], shortfalls: list[list[float]], runs: dict[str, list[dict[str, Any]]]) -> None:
+    """The shortfall per band, and each optimizer's one-layer proposals (width against the learning
+    rate's place in its log range) with the best rate found per width over both."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(5 * (1 + len(names)), 4))
+    k = range(len(BANDS) - 1)
+    for j, (name, sf) in enumerate(zip(names, shortfalls)):
+        axes[0].bar([i + 0.4 * j for i in k], sf, width=0.4, label=name)
+    axes[0].set_xticks([i + 0.2 for i in k], [f"{BANDS[i]}-{BANDS[i + 1]}" for i in k], rotation=45, fontsize=7)
+    axes[0].set(xlabel="log10(parameters)", ylabel="mean HV shortfall vs pooled front", title="where the hypervolume is lost")
+    axes[0].legend(fontsize=7)
+    best: dict[int, tuple[float, float]] = {}
+    for rs in runs.values():
+        for run in rs:
+            for x, v, _ in run["trials"]:
+                if int(x[0]) == 1:
+                    best[int(x[1])] = min(best.get(int(x[1]), (9.0, 0.0)), (v[0], lr_unit(x[2])))
+    for ax, name in zip(axes[1:], names):
+        pts = [(int(x[1]), lr_unit(x[2])) for run in runs[name] for x, _, _ in run["trials"][10:] if int(x[0]) == 1]
+        ax.scatter([w for w, _ in pts], [u for _, u in pts], s=4, alpha=0.3, label="proposals after the random start")
+        ws = sorted(w for w in best if w <= 64)
+        ax.plot(ws, [best[w][1] for w in ws], "k.", label="best rate found per width (both)")
+        ax.set(xscale="log", xlabel="width (one layer)", ylabel="learning rate, unit of its log range", title=name)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def proposals(name: str, runs: list[dict[str, Any]]) -> None:
@@ -194,9 +230,10 @@ def main() -> None:
     ap.add_argument("--out", help="record into this file (rows added or replaced)")
     ap.add_argument("--analyse", metavar="FILE", help="only analyse a recorded file")
     ap.add_argument("--pair", help="the two optimizers to compare, e.g. tuneport-auto,optuna-tpe")
+    ap.add_argument("--plot", metavar="PNG", help="with --analyse: draw the shortfall per band and the one-layer proposals")
     args = ap.parse_args()
     if args.analyse:
-        analyse(args.analyse, args.pair)
+        analyse(args.analyse, args.pair, args.plot)
     elif args.out:
         record(args)
     else:
