@@ -20,6 +20,11 @@ Analyse (no evaluations): `--analyse <f>` compares the first two optimizers of t
   in its log range, the share at its upper bound, and how often such a proposal added hypervolume;
 - for tuneport, the same per acquisition;
 - with `--plot PNG`, the shortfall per band and each optimizer's one-layer proposals.
+
+Faces (`--faces <f>`, any problem of bench/multiobjective.py recorded with `--problem`): per problem
+and optimizer, the proposals after the random start with a float coordinate in the outer 1 % of its
+range (integer ends are values, not faces), split by whether the feasible front before them had a
+point on that face, and how often each kind and the rest added hypervolume.
 """
 
 from __future__ import annotations
@@ -219,6 +224,51 @@ def proposals(name: str, runs: list[dict[str, Any]]) -> None:
         print(f"  {key} | {len(xs)} | {at:.3f} | {window:.3f} | {added:.3f} | {statistics.mean(g for _, g in xs):.5f}")
 
 
+def dominates(a: list[float], b: list[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def faces(path: str) -> None:
+    """Per problem and optimizer: the proposals after the 10 random ones with a float coordinate in
+    the outer 1 % of its range (unit coordinates, log where the parameter is), split by whether a
+    point of the feasible front before it lies on the same face ("front's face") or none does ("new
+    face"), and how often each kind and the rest added hypervolume (at the problem's reference)."""
+    import multiobjective as mo
+
+    cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for key, run in json.loads(Path(path).read_text()).items():
+        problem, optimizer, _, _ = key.rsplit("/", 3)
+        spec, ref = mo.space_of(problem), mo.PROBLEMS[problem][2]
+
+        def sides(x: list[float]) -> set[tuple[int, int]]:
+            out = set()
+            for k, (kind, lo, hi, log) in enumerate(spec):
+                u = math.log(x[k] / lo) / math.log(hi / lo) if log else (x[k] - lo) / (hi - lo)
+                if kind == "float" and min(u, 1 - u) < 0.01:
+                    out.add((k, int(u > 0.5)))
+            return out
+
+        feasible: list[tuple[list[float], list[float]]] = []
+        for i, (x, v, c) in enumerate(run["trials"]):
+            ok = c is None or all(ci <= 0 for ci in c)
+            if i >= 10:
+                front = [(y, w) for y, w in feasible if not any(dominates(w2, w) for _, w2 in feasible)] if feasible else []
+                pts = [w for _, w in front]
+                gain = mo.hypervolume(mo.nondominated(pts + [v]), ref) - mo.hypervolume(pts, ref) if ok and pts else 0.0
+                mine = sides(x)
+                known = set().union(*(sides(y) for y, _ in front)) if front else set()
+                kind = "rest" if not mine else "front's face" if mine <= known else "new face"
+                cells[(problem, optimizer)][kind] += 1
+                cells[(problem, optimizer)][kind + " added"] += gain > 1e-12
+            if ok:
+                feasible.append((x, v))
+    print("problem | optimizer | proposals | on the front's face: share, added HV | on a new face: share, added HV | rest: added HV")
+    for (problem, optimizer), c in sorted(cells.items()):
+        n = sum(c[k] for k in ("front's face", "new face", "rest"))
+        row = [f"{c[k] / n:.3f}, {c[k + ' added'] / max(1, c[k]):.3f}" for k in ("front's face", "new face")]
+        print(f"{problem} | {optimizer} | {n} | {row[0]} | {row[1]} | {c['rest added'] / max(1, c['rest']):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problem", default="digits_mlp")
@@ -230,9 +280,12 @@ def main() -> None:
     ap.add_argument("--out", help="record into this file (rows added or replaced)")
     ap.add_argument("--analyse", metavar="FILE", help="only analyse a recorded file")
     ap.add_argument("--pair", help="the two optimizers to compare, e.g. tuneport-auto,optuna-tpe")
+    ap.add_argument("--faces", metavar="FILE", help="only count proposals on the box's faces, per problem, in a recorded file")
     ap.add_argument("--plot", metavar="PNG", help="with --analyse: draw the shortfall per band and the one-layer proposals")
     args = ap.parse_args()
-    if args.analyse:
+    if args.faces:
+        faces(args.faces)
+    elif args.analyse:
         analyse(args.analyse, args.pair, args.plot)
     elif args.out:
         record(args)
