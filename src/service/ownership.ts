@@ -22,7 +22,7 @@ import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
 import type { Storage, StoredTrial } from "../storage/storage.js";
 import { IdBlocks } from "./id-blocks.js";
-import { type StudyView, type SummarySource, summaryView } from "./views.js";
+import { type StudyView, type SummarySource, storedViews } from "./views.js";
 
 /** What the service offers the ownership module. */
 export interface OwnershipHost {
@@ -569,12 +569,7 @@ export class SharedOwnership implements Ownership {
     if (this.held.size > 0) await this.confirmHeld();
     // One whose row alone is unsure (`lagging`) is listed from storage too: it made every listing UNAVAILABLE.
     const unsure = await Promise.all([...this.lagging.keys()].map((n) => this.confirmHeld(n).then(() => "", () => n)));
-    const out: StudyView[] = [];
-    for (const study of await this.opts.store.listStudies()) {
-      if (local(study.name) && !unsure.includes(study.name)) continue;
-      out.push(await summaryView(this.opts.store.summaries, study));
-    }
-    return out;
+    return storedViews(this.opts.store.summaries, await this.opts.store.listStudies(), (name) => local(name) && !unsure.includes(name));
   }
 
   async close(): Promise<void> {

@@ -196,6 +196,26 @@ export async function summaryView(storage: SummarySource, study: Study): Promise
   return studyView(study, counts, best, seen);
 }
 
+/**
+ * The views (`summaryView`, one study at a time) of those of `studies` that `here` says are not in memory
+ * here (several servers: ownership.ts `foreignStudies`). `here` is asked again once they are read: a study
+ * it named that was given up during those reads (a renewal found it lost) is gone from memory by then, and
+ * is read too; before, it was in neither list (listing-lost-meanwhile.test.ts).
+ */
+export async function storedViews(storage: SummarySource, studies: readonly Study[], here: (name: string) => boolean): Promise<StudyView[]> {
+  const out: StudyView[] = [];
+  let skipped: Study[] = [];
+  for (const study of studies) {
+    if (here(study.name)) skipped.push(study);
+    else out.push(await summaryView(storage, study));
+  }
+  for (let gone = skipped.filter((s) => !here(s.name)); gone.length > 0; gone = skipped.filter((s) => !here(s.name))) {
+    skipped = skipped.filter((s) => here(s.name));
+    for (const study of gone) out.push(await summaryView(storage, study));
+  }
+  return out;
+}
+
 /** The study user attribute where the Python client's `set_metric_names` keeps the objectives' names. */
 export const METRIC_NAMES_ATTR = "tuneport:metric_names";
 
