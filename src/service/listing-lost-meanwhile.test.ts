@@ -87,9 +87,10 @@ describe("a listing across servers while a study of this server is taken over", 
       expect(a.ownership.heldNames()).not.toContain("mine");
       letGo();
 
-      const names = (await listing).studies.map((s) => s.name);
+      const { studies } = await listing;
       // Before: ["theirs"] ('mine' was neither read from storage nor in memory any more).
-      expect(names).toEqual(["mine", "theirs"]);
+      expect(studies.map((s) => s.name)).toEqual(["mine", "theirs"]);
+      if (op === "studies_overview") expect(studies.map((s) => (s as { from_storage: boolean }).from_storage)).toEqual([true, true]);
       expect([...a.fatal, ...b.fatal]).toEqual([]);
     });
 });
