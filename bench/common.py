@@ -22,9 +22,17 @@ BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: any (the OS picks), or the first free one of TUNEPORT_BENCH_PORTS
+    ("LOW-HIGH"), for machines where benchmarks beside each other must keep to given ports."""
+    low, _, high = os.environ.get("TUNEPORT_BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in TUNEPORT_BENCH_PORTS={os.environ['TUNEPORT_BENCH_PORTS']}")
 
 
 class Server:
