@@ -64,6 +64,14 @@ describe("the study page of a server that gave its study up", () => {
     // No reload, no click: the page hears of it on its live stream and says where the study went.
     await page.locator(".status", { hasText: b.endpoint }).waitFor();
     expect(await page.locator(".status").innerText()).toContain("moved");
+    // The list page of 'a' shows it as another server's, its workers not known here ("—", not "0").
+    const list = await browser.newPage();
+    list.setDefaultTimeout(HANG);
+    await list.goto(`${base}/#/`);
+    const row = list.locator('tr[data-study="m"]');
+    await row.locator(".badge", { hasText: "other server" }).waitFor();
+    expect(await row.locator("td.workers").innerText()).toBe("—");
+    await list.close();
 
     // 'b' stops (a clean stop hands its studies back): 'a' takes the study over again (its scan),
     // announces it, and the page, still open, drops the line. Before, it kept saying the study was on 'b'.

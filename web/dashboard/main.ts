@@ -59,7 +59,10 @@ async function studiesList(live: Live): Promise<View> {
           h("td", { class: "counts" }, Object.entries(s.counts as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k.toLowerCase()} ${n}`).join(", ") || "none"),
           h("td", { class: "num" }, s.best ? `${fmt(s.best.value)} (#${s.best.number})` : "—"),
           h("td", {}, ago(s.last_activity_at)),
-          h("td", { class: "workers" }, String(s.live_workers), ...(s.workers as string[]).map((w) => h("span", { class: "worker" }, w))),
+          // Another server's workers are not read (its line is as last committed): "—", not "0".
+          s.from_storage
+            ? h("td", { class: "workers", title: "not known here: another server serves this study" }, "—")
+            : h("td", { class: "workers" }, String(s.live_workers), ...(s.workers as string[]).map((w) => h("span", { class: "worker" }, w))),
         ),
       ),
     );
