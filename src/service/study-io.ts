@@ -466,16 +466,20 @@ export function exportCursorLine(cursor: string | undefined): number {
 export function exportPage(study: Study, trials: readonly StoredTrial[], a: { cursor?: string; max_chars?: number }): ExportPage {
   const from = exportCursorLine(a.cursor);
   const total = trials.length + 1;
-  if (!Number.isSafeInteger(from) || from < 0 || from >= total)
-    throw invalidArgument(
+  const notOurs = () =>
+    invalidArgument(
       `export_study: cursor ${JSON.stringify(a.cursor)} is not a cursor of this study's export: pass the next_cursor of the previous page unchanged, or start again without a cursor (cursors of earlier versions are not read)`,
     );
+  if (!Number.isSafeInteger(from) || from < 0) throw notOurs();
+  // The study's identity before the line: a re-created study with fewer lines than the cursor's is
+  // refused as re-created (study_recreated), not as a cursor of no export.
   const madeFor = Number((a.cursor as string | undefined)?.slice((a.cursor as string).indexOf(":") + 1));
   if (a.cursor !== undefined && !(Math.abs(madeFor - study.createdAt) < 0.5))
     throw invalidArgument(
       `export_study: cursor was made for study '${study.name}' created at ${isoOf(madeFor)}, which was deleted; the study now named '${study.name}' was created at ${isoOf(study.createdAt)}, so the cursor does not continue its export: start again without a cursor`,
       { cursor_study: study.name, reason: "study_recreated", cursor_created_at: madeFor / 1000, created_at: study.createdAt / 1000 },
     );
+  if (from >= total) throw notOurs();
   const max = a.max_chars ?? 200_000;
   const lines: string[] = [];
   let chars = 0;

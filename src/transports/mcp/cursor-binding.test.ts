@@ -280,3 +280,18 @@ describe("an export_study cursor", () => {
     expect((await refusal("export_study", { study: "alpha", cursor: "3" })).message).toMatch(/^export_study: cursor "3" is not a cursor of this study's export: .*start again without a cursor/);
   });
 });
+
+describe("an export_study cursor past the end of the re-created study", () => {
+  it("is refused with reason study_recreated, not as a cursor that is not of this export", async () => {
+    await studyOf("alpha", 40);
+    let cursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000 })) as { next_cursor: string }).next_cursor;
+    // A later page's cursor: a line the re-created study (header and 2 trials) does not have.
+    for (let i = 0; i < 3; i++) cursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000, cursor })) as { next_cursor: string }).next_cursor;
+    expect(Number(cursor.split(":")[0])).toBeGreaterThan(3);
+    expect((await call("delete_study", { study: "alpha", confirm: true })).isError).toBeFalsy();
+    await studyOf("alpha", 2);
+    const err = await refusal("export_study", { study: "alpha", cursor });
+    expect(err.message).toMatch(/^export_study: cursor was made for study 'alpha' created at .*start again without a cursor/);
+    expect(err.data).toMatchObject({ reason: "study_recreated" });
+  });
+});
