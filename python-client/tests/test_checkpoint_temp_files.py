@@ -112,6 +112,27 @@ def test_a_pbt_member_killed_mid_save_has_its_temp_file_removed_by_another_membe
     a.fail("killed")
 
 
+def test_a_member_killed_mid_save_under_the_earlier_layout_has_its_temp_file_removed_by_another_members_report(
+    client: tp.Client, name: str, tmp_path: Path
+) -> None:
+    """A study whose member, run by a client of the earlier layout (``<dir>/<study>/<trial>/``),
+    was SIGKILLed mid-save: the members that go on (this client, ``<dir>/<study>/created-<ms>/``)
+    are the only ones that can clean its directory, as for a member of their own layout."""
+    study = client.create_study(name, space={"lr": tp.Float(1e-3, 1.0, log=True)}, seed=1, strategy={
+        "name": "pbt", "options": {"population_size": 2, "perturbation_interval": 1}})
+    a, b = study.ask(), study.ask()
+    a_dir = tpt.checkpoint_path(tmp_path, study.name, a.number, 1).parent  # the earlier layout
+    assert a_dir != tpt.checkpoint_path(tmp_path, study, a.number, 1).parent
+    proc = _writer_stuck_mid_save(a_dir / "step-1.pt", tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert len(_temps(a_dir)) == 1
+    pbt_report(b, 1.0, 1, torch.nn.Linear(2, 1), checkpoint_dir=tmp_path)
+    assert _temps(a_dir) == []
+    b.fail("done")
+    a.fail("killed")
+
+
 def test_a_writer_in_another_pid_namespace_with_the_same_host_name_keeps_its_file(tmp_path: Path) -> None:
     """Containers on one filesystem often share the host name (``--network host``) while each
     numbers its processes from 1: a pid absent here can be a live writer there. Its temp file (named
