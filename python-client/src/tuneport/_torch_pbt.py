@@ -155,10 +155,12 @@ def pbt_report(
     module doc: a recipient of that checkpoint is not left waiting for it)."""
     path = checkpoint_path(checkpoint_dir, trial.study, trial.number, step)
     _clean_study_once(path.parent.parent, trial.number)
-    if path.parent.parent != _study_dir(checkpoint_dir, trial.study.name):
+    name = trial.study.name
+    if path.parent.parent != _study_dir(checkpoint_dir, name) and Path(name).name == name and name.strip(".") != "":
         # The study's trial directories of the earlier layout (<dir>/<study>/<trial>, written by
         # clients before the change): a member killed there mid-save is cleaned by those that go on.
-        _clean_study_once(_study_dir(checkpoint_dir, trial.study.name), trial.number)
+        # (Not for a name stored before names were refused that read as paths: '..', 'a/b'.)
+        _clean_study_once(_study_dir(checkpoint_dir, name), trial.number)
     _trial_dirs[trial] = path.parent
     # A repeat of a step already reported names a path the server may hold (and pin for a recipient).
     known = any(s == float(step) for s, _ in trial.intermediate)
