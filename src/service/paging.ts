@@ -3,7 +3,8 @@
  *
  * A cursor names the last item of a page by its sort key (trial number, or value then number; a
  * study's creation time then name), not by position, so a page boundary does not shift when trials
- * are added or finish meanwhile (the usual keyset pagination, as in the MCP spec's `nextCursor`).
+ * are added or finish meanwhile (the usual keyset pagination, as in the MCP spec's `nextCursor`);
+ * an `export_study` cursor names the export line to resume at (the export is in trial number order).
  * A cursor also records what it pages: its kind (`k`), the study (a digest of the name, the
  * name's first characters for the refusal, and the study's creation time in ms, which tells a study
  * deleted and created again under its name from the one the cursor paged) and, for trials, the order
@@ -191,6 +192,39 @@ function decode(cursor: string, kind: string, what: string, study?: PagedStudy):
       );
   }
   return c;
+}
+
+/**
+ * The `next_cursor` of an `export_study` page that starts at line `line` of study `study`: it names
+ * the study (name and creation, as every cursor does) and the line, so that it continues only that
+ * study's export: not another study's, nor one created again under its name (its lines from that
+ * index on would follow the deleted study's header).
+ */
+export function exportCursor(study: PagedStudy, line: number): string {
+  return encode({ k: "export", ...studyMark(study), l: line });
+}
+
+/** The line an export cursor resumes at, its study unchecked (0 without a cursor; NaN for one that is not an export cursor). */
+export function exportCursorLine(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  try {
+    const l = decode(cursor, "export", "study export").l;
+    return typeof l === "number" ? l : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The line an `export_study` cursor of study `study` resumes at.
+ * @throws INVALID_ARGUMENT for a cursor that does not decode, of another op or study, or of a study
+ * deleted since and created again under its name (`data.reason: "study_recreated"`).
+ */
+export function exportCursorPosition(cursor: string, study: PagedStudy): number {
+  const l = decode(cursor, "export", "study export", study).l;
+  if (typeof l !== "number" || !Number.isSafeInteger(l) || l < 0)
+    throw invalidArgument("cursor is not a study export cursor: pass the next_cursor of the previous page unchanged, or start again without a cursor");
+  return l;
 }
 
 /** An epoch-ms time as ISO 8601 (a garbled one as its number), as a refused cursor names a study's creation. */

@@ -36,7 +36,7 @@ import { MAX_DEFINE_BY_RUN_CHARS, type TrialRecord } from "./study-state.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 import { leaseToken } from "./leases.js";
-import { isoOf } from "./paging.js";
+import { exportCursor, exportCursorPosition } from "./paging.js";
 
 export const EXPORT_FORMAT = "tuneport-study";
 export const EXPORT_VERSION = 1;
@@ -441,22 +441,6 @@ export interface ExportPage {
 }
 
 /**
- * The cursor of an export page that starts at line `line` of study `study`: the line's index and the
- * study's creation (ms), so that a study deleted and created again under its name between two pages
- * is not continued (its lines from that index on would follow the deleted study's header).
- */
-export function exportCursor(line: number, study: Pick<Study, "createdAt">): string {
-  return `${line}:${study.createdAt}`;
-}
-
-/** The line an export cursor resumes at (0 without one); NaN for one that is not an export cursor. */
-export function exportCursorLine(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  const m = /^(\d+):(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/i.exec(cursor);
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-/**
  * One page of the export lines (`studyHeaderLine`, then `trialLine` per trial): from the line the
  * cursor names (`exportCursor`; the first line without one), at most `max_chars` characters of lines
  * (default 200,000) but at least one. A page reads the trials as they are when it is read.
@@ -464,22 +448,14 @@ export function exportCursorLine(cursor: string | undefined): number {
  * deleted since and created again under its name (`data.reason: "study_recreated"`).
  */
 export function exportPage(study: Study, trials: readonly StoredTrial[], a: { cursor?: string; max_chars?: number }): ExportPage {
-  const from = exportCursorLine(a.cursor);
+  // The cursor's study (name and creation) first: one of a study re-created with fewer lines is
+  // refused as re-created (study_recreated), not as a line of no export.
+  const from = a.cursor === undefined ? 0 : exportCursorPosition(a.cursor, study);
   const total = trials.length + 1;
-  const notOurs = () =>
-    invalidArgument(
-      `export_study: cursor ${JSON.stringify(a.cursor)} is not a cursor of this study's export: pass the next_cursor of the previous page unchanged, or start again without a cursor (cursors of earlier versions are not read)`,
-    );
-  if (!Number.isSafeInteger(from) || from < 0) throw notOurs();
-  // The study's identity before the line: a re-created study with fewer lines than the cursor's is
-  // refused as re-created (study_recreated), not as a cursor of no export.
-  const madeFor = Number((a.cursor as string | undefined)?.slice((a.cursor as string).indexOf(":") + 1));
-  if (a.cursor !== undefined && !(Math.abs(madeFor - study.createdAt) < 0.5))
+  if (from >= total)
     throw invalidArgument(
-      `export_study: cursor was made for study '${study.name}' created at ${isoOf(madeFor)}, which was deleted; the study now named '${study.name}' was created at ${isoOf(study.createdAt)}, so the cursor does not continue its export: start again without a cursor`,
-      { cursor_study: study.name, reason: "study_recreated", cursor_created_at: madeFor / 1000, created_at: study.createdAt / 1000 },
+      `export_study: cursor ${JSON.stringify(a.cursor)} is not a cursor of this study's export: pass the next_cursor of the previous page unchanged, or start again without a cursor`,
     );
-  if (from >= total) throw notOurs();
   const max = a.max_chars ?? 200_000;
   const lines: string[] = [];
   let chars = 0;
@@ -491,5 +467,5 @@ export function exportPage(study: Study, trials: readonly StoredTrial[], a: { cu
     chars += line.length;
   }
   const end = from + lines.length;
-  return { study: study.name, format: EXPORT_FORMAT, lines, total_lines: total, next_cursor: end < total ? exportCursor(end, study) : null };
+  return { study: study.name, format: EXPORT_FORMAT, lines, total_lines: total, next_cursor: end < total ? exportCursor(study, end) : null };
 }

@@ -158,7 +158,7 @@ export const updateStudyArgs = z
 export const exportStudyArgs = z
   .object({
     study: studyName,
-    cursor: z.string().min(1).max(100).optional().describe("next_cursor of the previous page"),
+    cursor: z.string().min(1).max(1000).optional().describe("next_cursor of the previous page"),
     max_chars: z.number().int().min(1000).max(1_000_000).optional().describe("at most this many characters of lines per page [200000]; a page holds at least one line"),
   })
   .strict();

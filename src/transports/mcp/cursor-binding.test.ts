@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TuneportError } from "../../domain/errors.js";
 import type { StudyService } from "../../service/study-service.js";
 import { type McpSession, openMcpSession, structuredOf, textOf } from "../../testing/mcp-session.js";
+import { exportCursorLine } from "../../service/paging.js";
 import { resultChars } from "./budget.js";
 
 let session: McpSession;
@@ -272,12 +273,13 @@ describe("an export_study cursor", () => {
     await studyOf("alpha", 40);
     const r = await call("export_study", { study: "alpha", max_chars: 2000, cursor });
     expect(r.isError, textOf(r)).toBe(true);
-    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: export_study: cursor was made for study 'alpha' created at .*start again without a cursor/);
+    expect(textOf(r)).toMatch(/^Error INVALID_ARGUMENT: cursor was made for study 'alpha' created at .*start again without a cursor/);
     expect((r._meta as Record<string, { data?: Record<string, unknown> }>)["tuneport/error"]?.data).toMatchObject({ reason: "study_recreated" });
-    // The op's cursor (ZeroMQ, the Python client) alike; and a bare line index, as earlier versions made, is refused.
+    // The op's cursor (ZeroMQ, the Python client) alike; and a bare line index, or the line and creation time alone, as earlier versions made, is refused.
     const opCursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000 })) as { next_cursor: string }).next_cursor;
     expect((await service.execute("export_study", { study: "alpha", cursor: opCursor })) as { lines: string[] }).toMatchObject({ lines: expect.any(Array) });
-    expect((await refusal("export_study", { study: "alpha", cursor: "3" })).message).toMatch(/^export_study: cursor "3" is not a cursor of this study's export: .*start again without a cursor/);
+    for (const old of ["3", `3:${Math.round((await service.getStudy({ study: "alpha" })).created_at * 1000)}`])
+      expect((await refusal("export_study", { study: "alpha", cursor: old })).message).toMatch(/^cursor is not a study export cursor: .*start again without a cursor \(cursors of earlier versions are not read\)/);
   });
 });
 
@@ -287,11 +289,22 @@ describe("an export_study cursor past the end of the re-created study", () => {
     let cursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000 })) as { next_cursor: string }).next_cursor;
     // A later page's cursor: a line the re-created study (header and 2 trials) does not have.
     for (let i = 0; i < 3; i++) cursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000, cursor })) as { next_cursor: string }).next_cursor;
-    expect(Number(cursor.split(":")[0])).toBeGreaterThan(3);
+    expect(exportCursorLine(cursor)).toBeGreaterThan(3);
     expect((await call("delete_study", { study: "alpha", confirm: true })).isError).toBeFalsy();
     await studyOf("alpha", 2);
     const err = await refusal("export_study", { study: "alpha", cursor });
-    expect(err.message).toMatch(/^export_study: cursor was made for study 'alpha' created at .*start again without a cursor/);
+    expect(err.message).toMatch(/^cursor was made for study 'alpha' created at .*start again without a cursor/);
     expect(err.data).toMatchObject({ reason: "study_recreated" });
+  });
+});
+
+describe("an export_study cursor of another study", () => {
+  it("is refused naming the study it was made for, not as a re-created study, and never continues the other study's export", async () => {
+    await studyOf("alpha", 40);
+    await studyOf("beta", 40);
+    const cursor = ((await service.execute("export_study", { study: "alpha", max_chars: 1000 })) as { next_cursor: string }).next_cursor;
+    const err = await refusal("export_study", { study: "beta", cursor });
+    expect(err.message).toMatch(/^cursor was made for study 'alpha', not 'beta': a next_cursor continues only the listing of the call that returned it/);
+    expect(err.data).toEqual({ cursor_study: "alpha" });
   });
 });

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
-import { exportCursorLine } from "../../../service/study-io.js";
+import { exportCursorLine } from "../../../service/paging.js";
 import { fitPage } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { boundedStudy, compactTrial, spaceText } from "../format.js";
