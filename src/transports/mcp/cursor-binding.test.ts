@@ -308,3 +308,26 @@ describe("an export_study cursor of another study", () => {
     expect(err.data).toEqual({ cursor_study: "alpha" });
   });
 });
+
+describe("the export_study tool on a study with a long name", () => {
+  it("pages the whole export within the smallest budget, its cursor (which quotes the name) included", async () => {
+    const name = "😀".repeat(200);
+    await studyOf(name, 0);
+    // Lines of some 450 characters: a page of the op holds three, of which two fit beside the cursor.
+    for (let i = 0; i < 30; i++)
+      await service.addTrial({ study: name, params: { x: i / 100 }, value: i, user_attrs: { pad: "p".repeat(300) } });
+    const lines: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const r = await call("export_study", { study: name, max_chars: 2000, ...(cursor ? { cursor } : {}) });
+      expect(r.isError ? textOf(r) : "", `page ${pages}`).toBe("");
+      expect(resultChars(r)).toBeLessThanOrEqual(2000);
+      const sc = structuredOf(r) as { n_lines: number; next_cursor: string | null };
+      expect(sc.n_lines).toBeGreaterThan(0);
+      lines.push(...textOf(r).split("\n").slice(0, sc.n_lines));
+      if (sc.next_cursor === null) break;
+      cursor = sc.next_cursor;
+    }
+    expect(lines).toEqual([...(await session.service.exportStudy(name))]);
+  });
+});

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
-import { exportCursorLine } from "../../../service/paging.js";
+import { exportCursor, exportCursorLine } from "../../../service/paging.js";
 import { fitPage } from "../budget.js";
 import type { McpBackend } from "../backend.js";
 import { boundedStudy, compactTrial, spaceText } from "../format.js";
@@ -150,9 +150,14 @@ export const steeringTools: McpTool[] = [
     output: z.looseObject({ n_lines: z.number().int(), next_cursor: z.string().nullable() }),
     ops: ["export_study"],
     async run(a, { backend, budget }) {
-      // The lines are the text (once: structuredContent says where the page is); room for the tail line.
+      // The lines are the text (once: structuredContent says where the page is); room for the tail
+      // line and the cursor, twice (tail and structuredContent). A cursor quotes up to 40 characters
+      // of the study's name, so it is measured for this name, with the longest creation time and line:
+      // without that room a long name's page did not fit, and the shorter page asked for then was
+      // under the op's least max_chars (1,000) and refused.
+      const room = 2 * exportCursor({ name: a.study, createdAt: -Number.MAX_VALUE }, Number.MAX_SAFE_INTEGER).length;
       const ask = (max: number) => backend.call("export_study", { study: a.study, cursor: a.cursor, max_chars: max });
-      let page = await ask(Math.max(1000, budget - 600));
+      let page = await ask(Math.max(1000, budget - 600 - room));
       const from = exportCursorLine(a.cursor);
       const build = (k: number, cursor: string | null) => {
         const more = k < page.lines.length || cursor !== null;
