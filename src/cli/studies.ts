@@ -4,7 +4,7 @@ import { formatNumber } from "../domain/format.js";
 import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { type TrialsPage, trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
-import { type LineageView, type StudyView, type TrialView, metricNamesOf, summaryView, trialView } from "../service/views.js";
+import { type LineageView, type StudyView, type TrialView, metricNamesOf, summaryView, summaryViews, trialView } from "../service/views.js";
 import { type Command, UsageError, intOption } from "./command.js";
 import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/storage.js";
 import { lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "../service/lineage.js";
@@ -121,9 +121,7 @@ export function table(header: string[], rows: string[][]): string {
  * summaries (storage.ts `SummaryReader`, SQLite or PostgreSQL): the trials are not loaded.
  */
 export async function studySummaries(storage: SummaryReader): Promise<StudyView[]> {
-  const out: StudyView[] = [];
-  for (const study of await storage.listStudies()) out.push(await summaryView(storage, study));
-  return out;
+  return summaryViews(storage, await storage.listStudies());
 }
 
 /** The study of that name. @throws NOT_FOUND (the service's message). */

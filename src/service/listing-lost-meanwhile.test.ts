@@ -1,6 +1,6 @@
 /**
  * A listing across servers (list_studies, studies_overview) while this server loses one of its studies
- * to another: ownership.ts `foreignStudies` reads the other studies' summaries one after another, and
+ * to another: ownership.ts `foreignStudies` reads the other studies' summaries (views.ts `storedViews`), and
  * a study it skipped as served here (listed from memory by the caller) may be given up during those
  * reads. Before, such a study was in neither list: skipped from storage, gone from memory by the time
  * the caller read it. On the shared test PostgreSQL; the listing is held inside a summary read (the
@@ -38,6 +38,7 @@ async function server(url: string, id: string) {
   const gated: SummarySource = {
     studySummary: async (studyId, direction) => (await held(), base.studySummary(studyId, direction)),
     distinctDistributions: (studyId) => base.distinctDistributions(studyId),
+    studySummaries: async (studies) => (await held(), base.studySummaries(studies)),
   };
   Object.assign(store, { summaries: gated });
   const hold = () => {

@@ -7,7 +7,7 @@ import type { Distribution, Params, SearchSpace } from "../domain/distributions.
 import { feasibility } from "../domain/objectives.js";
 import type { TrialStart } from "../domain/start.js";
 import type { SummaryReader } from "../storage/storage.js";
-import type { Direction, PluginConfig, Study, StudyConfig, Trial, TrialState } from "../domain/trial.js";
+import { type Direction, type PluginConfig, type Study, type StudyConfig, TRIAL_STATES, type Trial, type TrialState } from "../domain/trial.js";
 
 export interface TrialView {
   number: number;
@@ -184,34 +184,47 @@ export function studyView(
   };
 }
 
-/** What `summaryView` reads. */
-export type SummarySource = Pick<SummaryReader, "studySummary" | "distinctDistributions">;
+/** What `summaryView` and `summaryViews` read. */
+export type SummarySource = Pick<SummaryReader, "studySummary" | "distinctDistributions" | "studySummaries">;
 
 /** A study's view as `get_study` answers it, from SQL: summary, counts and define-by-run parameters, no trial loaded. */
 export async function summaryView(storage: SummarySource, study: Study): Promise<StudyView> {
   const { counts, best } = await storage.studySummary(study.id, study.config.direction);
+  return viewOfSummary(study, counts, best, await storage.distinctDistributions(study.id));
+}
+
+/** `summaryView` of each of `studies`, in their order, read together (storage.ts `studySummaries`: a constant number of statements). */
+export async function summaryViews(storage: SummarySource, studies: readonly Study[]): Promise<StudyView[]> {
+  if (studies.length === 0) return [];
+  const read = await storage.studySummaries(studies.map((s) => ({ id: s.id, direction: s.config.direction })));
+  const none = Object.fromEntries(TRIAL_STATES.map((st) => [st, 0])) as Record<TrialState, number>;
+  return studies.map((s) => {
+    const r = read.get(s.id);
+    return r ? viewOfSummary(s, r.counts, r.best, r.distributions) : viewOfSummary(s, { ...none }, null, []);
+  });
+}
+
+function viewOfSummary(study: Study, counts: Record<TrialState, number>, best: Trial | null, distributions: readonly Record<string, Distribution>[]): StudyView {
   // Define-by-run parameters, first use wins (as the service's paramDists).
   const seen = new Map<string, Distribution>(Object.entries(study.config.space));
-  for (const list of await storage.distinctDistributions(study.id)) for (const [k, d] of Object.entries(list)) if (!seen.has(k)) seen.set(k, d);
+  for (const list of distributions) for (const [k, d] of Object.entries(list)) if (!seen.has(k)) seen.set(k, d);
   return studyView(study, counts, best, seen);
 }
 
 /**
- * The views (`summaryView`, one study at a time) of those of `studies` that `here` says are not in memory
- * here (several servers: ownership.ts `foreignStudies`). `here` is asked again once they are read: a study
- * it named that was given up during those reads (a renewal found it lost) is gone from memory by then, and
- * is read too; before, it was in neither list (listing-lost-meanwhile.test.ts).
+ * The views (`summaryViews`: all of them read together) of those of `studies` that `here` says are not
+ * in memory here (several servers: ownership.ts `foreignStudies`). `here` is asked again once they are
+ * read: a study it named that was given up during that read (a renewal found it lost) is gone from
+ * memory by then, and is read too (again until none is); before, it was in neither list
+ * (listing-lost-meanwhile.test.ts). Read one at a time (two statements each), 1,000 studies of another
+ * server took 770-990 ms to list (docs/BENCHMARKS.md "Listing another server's studies").
  */
 export async function storedViews(storage: SummarySource, studies: readonly Study[], here: (name: string) => boolean): Promise<StudyView[]> {
-  const out: StudyView[] = [];
-  let skipped: Study[] = [];
-  for (const study of studies) {
-    if (here(study.name)) skipped.push(study);
-    else out.push(await summaryView(storage, study));
-  }
+  let skipped = studies.filter((s) => here(s.name));
+  const out = await summaryViews(storage, studies.filter((s) => !here(s.name)));
   for (let gone = skipped.filter((s) => !here(s.name)); gone.length > 0; gone = skipped.filter((s) => !here(s.name))) {
     skipped = skipped.filter((s) => here(s.name));
-    for (const study of gone) out.push(await summaryView(storage, study));
+    out.push(...(await summaryViews(storage, gone)));
   }
   return out;
 }

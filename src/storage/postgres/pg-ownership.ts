@@ -22,6 +22,7 @@ export class PgOwnershipStore implements OwnershipStore {
   readonly summaries: SummarySource = {
     studySummary: (studyId, direction) => unreachableAsUnavailable(this.storage.studySummary(studyId, direction)),
     distinctDistributions: (studyId) => unreachableAsUnavailable(this.storage.distinctDistributions(studyId)),
+    studySummaries: (studies) => unreachableAsUnavailable(this.storage.studySummaries(studies)),
   };
 
   /** @throws UNAVAILABLE (retried by clients) when the database cannot be reached (restarting). */

@@ -22,6 +22,29 @@ const summarySql = (order: "ASC" | "DESC") => `
        ORDER BY t.value ${order}, t.number ASC LIMIT 1) b ON TRUE`;
 export const SUMMARY_SQL = { minimize: summarySql("ASC"), maximize: summarySql("DESC") };
 
+/**
+ * `SUMMARY_SQL` and the define-by-run pairs (`distinctDistributions`' rows, as [name, distribution]
+ * pairs in the same order) of several studies in one statement, one row per study: $1 the study ids,
+ * $2 their directions. The best trial is found by one index walk per study, in its direction's order
+ * (the other branch's `s.dir` test is a one-time filter: never walked).
+ */
+export const SUMMARIES_SQL = `
+  SELECT s.sid,
+         (SELECT json_object_agg(c.state, c.n) FROM study_state_counts c WHERE c.study_id = s.sid) AS counts,
+         (SELECT json_agg(json_build_array(d.name, d.distribution) ORDER BY d.first_number, d.name)
+            FROM study_param_distributions d WHERE d.study_id = s.sid) AS dists,
+         b.*,
+         (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = b.id) AS iv
+    FROM unnest($1::bigint[], $2::text[]) AS s(sid, dir)
+    LEFT JOIN LATERAL (
+      (SELECT t.* FROM trials t
+        WHERE s.dir = 'minimize' AND t.study_id = s.sid AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
+        ORDER BY t.value ASC, t.number ASC LIMIT 1)
+      UNION ALL
+      (SELECT t.* FROM trials t
+        WHERE s.dir = 'maximize' AND t.study_id = s.sid AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
+        ORDER BY t.value DESC, t.number ASC LIMIT 1)) b ON TRUE`;
+
 /** Finite: NaN sorts above 'Infinity' in PostgreSQL, so the upper bound excludes it too. */
 const finite = (c: string) => `${c} > '-Infinity'::float8 AND ${c} < 'Infinity'::float8`;
 

@@ -43,6 +43,7 @@ import { OwnershipLostError, fencedOutName } from "./fence.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
 import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
+import { type PgSummaryRow, type PgTrialRow, intermediatesOf, readSummaries, summaryOfRow } from "./pg-summaries.js";
 
 export interface PostgresStorageOptions {
   /** A `postgresql://` or `postgres://` URL, optionally with `schema=NAME`. */
@@ -87,22 +88,6 @@ export { OwnershipLostError } from "./fence.js";
 export interface Fence {
   readonly owner: string;
   readonly held: ReadonlyMap<string, number>;
-}
-
-interface PgTrialRow extends TrialRow {
-  /** [step, value] pairs from json_agg (numbers may come back as text, NaN as null). */
-  iv: [number | string | null, number | string | null][] | null;
-}
-
-/** A row's intermediates from its json_agg pairs (numbers may come back as text, NaN as null). */
-function intermediatesOf(iv: PgTrialRow["iv"]): { step: number; value: number }[] {
-  return (iv ?? []).map(([step, value]) => ({ step: Number(step), value: value === null ? Number.NaN : Number(value) }));
-}
-
-/** The best trial's row (all null when there is none), the counts by state and the best trial's intermediates. */
-interface PgSummaryRow extends Omit<PgTrialRow, "id"> {
-  id: number | null;
-  counts: Record<string, number> | null;
 }
 
 interface StudyRow {
@@ -299,12 +284,11 @@ export class PostgresStorage implements Storage, SummaryReader {
    */
   async studySummary(studyId: number, direction: "minimize" | "maximize"): Promise<StudySummaryRow> {
     const { rows } = await this.pool.query<PgSummaryRow>(SUMMARY_SQL[direction], [studyId]);
-    const r = rows[0] as PgSummaryRow;
-    const counts = Object.fromEntries(TRIAL_STATES.map((st) => [st, Number(r.counts?.[st] ?? 0)])) as Record<TrialState, number>;
-    if (r.id === null) return { counts, best: null };
-    const ivs = intermediatesOf(r.iv);
-    return { counts, best: storedTrialOfRow(r as PgTrialRow, ivs) };
+    return summaryOfRow(rows[0] as PgSummaryRow);
   }
+
+  /** In one statement (pg-summaries.ts `readSummaries`). */
+  readonly studySummaries: SummaryReader["studySummaries"] = (studies) => readSummaries(this.pool, studies);
 
   async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number; withoutValue?: number }> {
     // By value, every state is named so that the (study, state, value, number) index serves the filter.

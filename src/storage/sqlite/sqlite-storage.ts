@@ -46,6 +46,7 @@ import {
   storedTrialOfRow,
   objectiveRowOf,
   trialPageSql,
+  summariesOneByOne,
 } from "../storage.js";
 
 export type Durability = "process" | "power";
@@ -252,6 +253,9 @@ export class SqliteStorage implements Storage, SummaryReader {
       return { trials, total, withoutValue: matching - total };
     })();
   }
+
+  /** One study after another (storage.ts `summariesOneByOne`): in this process, a read costs no round trip. */
+  readonly studySummaries: SummaryReader["studySummaries"] = (studies) => summariesOneByOne(this, studies);
 
   async distinctDistributions(studyId: number): Promise<Record<string, Distribution>[]> {
     const rows = this.stmts.distinctDistributions.all(studyId) as { name: string; distribution: string }[];
