@@ -3,7 +3,7 @@
  * read through ops, kept live by the change feed (SSE). No framework: views rebuild their own
  * parts from op results.
  */
-import { type Change, liveChanges, op } from "./api.js";
+import { type Change, OpError, liveChanges, op } from "./api.js";
 import { ago, fmt, h, throttle, when } from "./dom.js";
 import { drawChart } from "./charts.js";
 import { fill } from "./dom.js";
@@ -43,9 +43,12 @@ async function studiesList(live: Live): Promise<View> {
     body,
   );
   main.replaceChildren(h("h1", {}, "Studies"), table);
+  /** Whether the list shows a line of a study another server serves (`from_storage`). */
+  let others = false;
   const refresh = async () => {
     const { studies } = await op<{ studies: any[] }>("studies_overview");
     if (!live()) return;
+    others = studies.some((s) => s.from_storage === true);
     body.replaceChildren(
       ...studies.map((s) =>
         h(
@@ -68,9 +71,25 @@ async function studiesList(live: Live): Promise<View> {
     );
     if (studies.length === 0) body.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No studies yet.")));
   };
+  // Lines of studies another server serves change with no change heard here: while any is shown,
+  // the list is read again every 5 s while the page is visible (a hidden page reads on its return).
+  let poll: number | undefined;
+  const schedule = () => {
+    window.clearTimeout(poll);
+    poll = others && live() ? window.setTimeout(() => ((poll = undefined), document.hidden || again()), 5000) : undefined;
+  };
+  const again = throttle(() => refresh().finally(schedule), 500);
+  const onVisible = () => !document.hidden && others && poll === undefined && live() && again();
   await refresh();
-  const again = throttle(refresh, 500);
-  return { onChange: () => again() };
+  schedule();
+  document.addEventListener("visibilitychange", onVisible);
+  return {
+    onChange: () => again(),
+    dispose: () => {
+      window.clearTimeout(poll);
+      document.removeEventListener("visibilitychange", onVisible);
+    },
+  };
 }
 
 /** A trial's `worker` system attribute in words: where, which client, which transport or MCP session. */
@@ -166,7 +185,12 @@ function studyOnScreen(): string {
   }
 }
 
-async function route(): Promise<void> {
+/** The waits before the reads of a page the server answered UNAVAILABLE are tried again: 1 s, doubling to 10 s. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MOST_MS = 10_000;
+
+/** Builds the page of the address; `tries`: reads of it the server has answered UNAVAILABLE in a row. */
+async function route(tries = 0): Promise<void> {
   const mine = ++generation;
   const live: Live = () => mine === generation;
   const rebuild = () => {
@@ -197,10 +221,25 @@ async function route(): Promise<void> {
   } catch (err) {
     if (!live()) return; // a failure of a page the user has left: the page on screen stays
     document.title = "Not available — tuneport";
-    main.replaceChildren(h("h1", {}, "Not available"), h("p", { role: "alert" }, (err as Error).message), h("p", {}, h("a", { href: "#/" }, "Back to the studies")));
+    // UNAVAILABLE (503 without Retry-After: the database is slow or unreachable from the server, or
+    // its hold on its studies is unsure): read again by itself, 1 s later, then twice as long each
+    // time up to 10 s, until it answers or the user moves on. Before, the page said "Not available"
+    // until its live stream reconnected, which a stalled database never makes it do. A study that
+    // moved to another server (`reason: "moved"`) is not retried: this server will not serve it.
+    const retry = err instanceof OpError && err.code === "UNAVAILABLE" && err.data?.reason !== "moved";
+    const wait = Math.min(RETRY_FIRST_MS * 2 ** tries, RETRY_MOST_MS);
+    main.replaceChildren(
+      h("h1", {}, "Not available"),
+      h("p", { role: "alert" }, (err as Error).message),
+      ...(retry ? [h("p", { role: "status" }, `The server cannot answer now: retrying in ${wait / 1000} s…`)] : []),
+      h("p", {}, h("a", { href: "#/" }, "Back to the studies")),
+    );
     // A read that failed while the server was away, or a study deleted and created again in the
     // gap: read again when the stream comes back (a study created while it is live: see liveChanges).
-    current = { onChange: (c) => c.version === -1 && rebuild() };
+    const timer = retry ? window.setTimeout(() => {
+      if (live()) void route(tries + 1);
+    }, wait) : undefined;
+    current = { onChange: (c) => c.version === -1 && rebuild(), dispose: () => window.clearTimeout(timer) };
     if (reopened) rebuild(); // the stream (re)opened during the read
   }
   main.focus({ preventScroll: true });
