@@ -3,7 +3,8 @@
  * link to the test PostgreSQL server stalls (a TCP proxy between them stops passing bytes): the
  * server's ownership renewals go unanswered, and past its TTL it answers `studies_overview`
  * UNAVAILABLE (503, no Retry-After: its hold on its studies is unsure). A list page opened then says
- * it is retrying, and shows the studies once the link is back, without a reload. Before, it said
+ * it is retrying (as a study's page does; the list's retries stop once it is left), and shows the
+ * studies once the link is back, without a reload. Before, it said
  * "Not available" until its live stream reconnected (which a stalled database never makes it do)
  * or the user reloaded.
  *
@@ -91,6 +92,14 @@ describe("the studies list of a server whose database stalls", () => {
       await page.locator("#main", { hasText: "retrying" }).waitFor();
       // The page retries on its own time (1 s, then longer): still refused, it still says so.
       await page.locator("#main", { hasText: "retrying in 2 s" }).waitFor();
+      // Left for the study's page (refused too, and retried on its own): the list's retries stop.
+      let listReads = 0;
+      page.on("request", (r) => void (r.url().endsWith("/api/op/studies_overview") && listReads++));
+      await page.evaluate(() => void (location.hash = "#/study/s")); // in the page: no reload
+      await page.locator("#main", { hasText: "retrying in 4 s" }).waitFor();
+      expect(listReads).toBe(0);
+      await page.evaluate(() => void (location.hash = "#/"));
+      await page.locator("#main", { hasText: "retrying" }).waitFor();
     } finally {
       proxy.flow();
     }
