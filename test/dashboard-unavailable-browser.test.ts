@@ -95,10 +95,10 @@ describe("the studies list of a server whose database stalls", () => {
       // Left for the study's page (refused too, and retried on its own): the list's retries stop.
       let listReads = 0;
       page.on("request", (r) => void (r.url().endsWith("/api/op/studies_overview") && listReads++));
-      await page.evaluate(() => void (location.hash = "#/study/s")); // in the page: no reload
+      await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/s")); // in the page: no reload
       await page.locator("#main", { hasText: "retrying in 4 s" }).waitFor();
       expect(listReads).toBe(0);
-      await page.evaluate(() => void (location.hash = "#/"));
+      await page.evaluate(() => void ((globalThis as any).location.hash = "#/"));
       await page.locator("#main", { hasText: "retrying" }).waitFor();
     } finally {
       proxy.flow();
