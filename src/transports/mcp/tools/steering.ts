@@ -7,7 +7,9 @@ import { z } from "zod";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
 import { exportCursor, exportCursorLine } from "../../../service/paging.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { fitPage } from "../budget.js";
+import { errorMeta } from "../uris.js";
 import type { McpBackend } from "../backend.js";
 import { boundedStudy, compactTrial, spaceText } from "../format.js";
 import { studyArg } from "./studies.js";
@@ -170,11 +172,20 @@ export const steeringTools: McpTool[] = [
         page = await ask(Math.max(1, page.lines.slice(0, k).reduce((n, l) => n + l.length, 0)));
         return { n: page.lines.length, cursor: page.next_cursor };
       };
-      const tooLong = () =>
-        text(
-          `(line ${from + 1} has ${page.lines[0]?.length ?? 0} characters, over this call's budget: call export_study ${a.cursor === undefined ? "without a cursor" : `with cursor "${a.cursor}"`} and a larger max_chars)`,
-          { format: page.format, from_line: from, n_lines: 0, total_lines: page.total_lines, next_cursor: a.cursor ?? null },
-        );
+      // A line longer than the budget is RESULT_TOO_LARGE, as the other sized tools answer: a page of
+      // no lines with next_cursor null (no cursor given) read as an empty export to a client paging on it.
+      const tooLong = (chars: number): CallToolResult => ({
+        isError: true,
+        content: [
+          {
+            type: "text",
+            text:
+              `Error RESULT_TOO_LARGE: line ${from + 1} of the export has ${page.lines[0]?.length ?? 0} characters, over this call's budget of ${budget}.\n` +
+              `Next step: call export_study ${a.cursor === undefined ? "without a cursor" : `with cursor "${a.cursor}"`} and a larger max_chars.`,
+          },
+        ],
+        _meta: errorMeta("RESULT_TOO_LARGE", "fix-input", { chars, max_chars: budget, from_line: from }),
+      });
       return fitPage(page.lines.length, page.next_cursor, build, refetch, budget, tooLong);
     },
   }),

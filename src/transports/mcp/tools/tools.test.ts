@@ -198,14 +198,17 @@ describe("MCP tools and the op table", () => {
     let cursor: string | undefined;
     let pages = 0;
     for (;;) {
+      // 32 lines: a page that does not move on (the same cursor again) ends the test, not a hang.
+      expect(pages).toBeLessThan(40);
       const r = (await client.callTool({ name: "export_study", arguments: { study: "x", cursor, max_chars: 2000 } })) as CallToolResult;
       const text = r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
       const sc = r.structuredContent as { n_lines: number; next_cursor: string | null };
-      expect(text.length + JSON.stringify(sc).length).toBeLessThanOrEqual(2000);
+      expect(text.length + JSON.stringify(sc ?? {}).length).toBeLessThanOrEqual(2000);
       pages++;
-      if (sc.n_lines === 0) {
+      if (r.isError) {
         // The 3,000-character attribute makes the last line longer than this budget.
-        expect(text).toMatch(new RegExp(`line 32 has \\d+ characters, over this call's budget: call export_study with cursor "${cursor}" and a larger max_chars`));
+        expect(r._meta?.["tuneport/error"]).toMatchObject({ code: "RESULT_TOO_LARGE", retry: "fix-input" });
+        expect(text).toMatch(new RegExp(`line 32 of the export has \\d+ characters, over this call's budget of 2000.\nNext step: call export_study with cursor "${cursor}" and a larger max_chars`));
         const big = (await client.callTool({ name: "export_study", arguments: { study: "x", cursor, max_chars: 8000 } })) as CallToolResult;
         lines.push(...(big.content[0] as { text: string }).text.split("\n").slice(0, 1));
         expect((big.structuredContent as { next_cursor: string | null }).next_cursor).toBeNull();
@@ -217,6 +220,20 @@ describe("MCP tools and the op table", () => {
     }
     expect(pages).toBeGreaterThan(5);
     expect(lines).toEqual([...service.exportStudy("x")]);
+  });
+
+  it("answers export_study RESULT_TOO_LARGE when its first line is over the budget (it answered an empty page with no next cursor, which reads as an empty export)", async () => {
+    const service = await openService();
+    const client = await connect(serviceBackend(service));
+    await service.createStudy({ name: "x", space: { a: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
+    await service.setStudyUserAttrs({ study: "x", notes: "n".repeat(3000) });
+    const r = (await client.callTool({ name: "export_study", arguments: { study: "x", max_chars: 2000 } })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    expect(r._meta?.["tuneport/error"]).toMatchObject({ code: "RESULT_TOO_LARGE", retry: "fix-input", data: { max_chars: 2000, from_line: 0 } });
+    expect((r.content[0] as { text: string }).text).toContain("Next step: call export_study without a cursor and a larger max_chars");
+    const big = (await client.callTool({ name: "export_study", arguments: { study: "x", max_chars: 20000 } })) as CallToolResult;
+    expect(big.isError).toBeFalsy();
+    expect((big.content[0] as { text: string }).text.split("\n").slice(0, (big.structuredContent as { n_lines: number }).n_lines)).toEqual([...service.exportStudy("x")]);
   });
 
   it("lists integer bounds nowhere in tools/list, and a call outside them is refused with the bound named", async () => {
