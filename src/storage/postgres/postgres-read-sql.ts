@@ -7,6 +7,28 @@
 const PG_FEASIBLE =
   "(t.constraint_values IS NULL OR NOT EXISTS (SELECT 1 FROM json_array_elements_text(t.constraint_values::json) e WHERE e::DOUBLE PRECISION > 0))";
 
+/** A COMPLETE trial of study `sid` with a value, not NaN, feasible (`guard`: a test on the outer row, or ""). */
+const valued = (sid: string, guard: string) =>
+  `${guard}t.study_id = ${sid} AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}`;
+
+/**
+ * The best trial of study `sid` (ties: the lower number) as a subquery, walking the `trials_by_value`
+ * index (study_id, state, value, number). Minimizing, its order is the index's. Maximizing, ORDER BY
+ * value DESC, number ASC is not (walked backwards it gives number DESC): PostgreSQL walked it
+ * backwards and sorted each value's trials by number, all of them when many share the best value (a
+ * maximized accuracy stuck at 1.0: 100,000 such trials took 25-35 ms per study, so a listing of a few
+ * such studies passed 200 ms). So the best value is found first (one step backwards), then the lowest
+ * number among its trials (one step forwards within that value). BETWEEN, not `=`: with `=` the
+ * planner drops value from the ORDER BY and may walk the (study_id, number) index instead, through
+ * every trial below the best value's first one when few values are distinct.
+ */
+const bestSql = (direction: "minimize" | "maximize", sid: string, guard: string) =>
+  direction === "minimize"
+    ? `SELECT t.* FROM trials t WHERE ${valued(sid, guard)} ORDER BY t.value ASC, t.number ASC LIMIT 1`
+    : `SELECT w.* FROM (SELECT t.value AS v FROM trials t WHERE ${valued(sid, guard)} ORDER BY t.value DESC LIMIT 1) best
+        CROSS JOIN LATERAL (SELECT t.* FROM trials t WHERE ${valued(sid, "")} AND t.value BETWEEN best.v AND best.v
+                             ORDER BY t.value ASC, t.number ASC LIMIT 1) w`;
+
 /**
  * Counts by state (kept by tuneport_commit) and the best feasible COMPLETE trial (ties: the lower number,
  * walking the `trials_by_value` index) in one statement, one snapshot.
@@ -16,10 +38,7 @@ const summarySql = (order: "ASC" | "DESC") => `
          b.*,
          (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = b.id) AS iv
     FROM (SELECT 1) one
-    LEFT JOIN LATERAL (
-      SELECT t.* FROM trials t
-       WHERE t.study_id = $1 AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
-       ORDER BY t.value ${order}, t.number ASC LIMIT 1) b ON TRUE`;
+    LEFT JOIN LATERAL (${bestSql(order === "ASC" ? "minimize" : "maximize", "$1", "")}) b ON TRUE`;
 export const SUMMARY_SQL = { minimize: summarySql("ASC"), maximize: summarySql("DESC") };
 
 /**
@@ -37,13 +56,9 @@ export const SUMMARIES_SQL = `
          (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = b.id) AS iv
     FROM unnest($1::bigint[], $2::text[]) AS s(sid, dir)
     LEFT JOIN LATERAL (
-      (SELECT t.* FROM trials t
-        WHERE s.dir = 'minimize' AND t.study_id = s.sid AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
-        ORDER BY t.value ASC, t.number ASC LIMIT 1)
+      (${bestSql("minimize", "s.sid", "s.dir = 'minimize' AND ")})
       UNION ALL
-      (SELECT t.* FROM trials t
-        WHERE s.dir = 'maximize' AND t.study_id = s.sid AND t.state = 'COMPLETE' AND t.value IS NOT NULL AND t.value <> 'NaN'::DOUBLE PRECISION AND ${PG_FEASIBLE}
-        ORDER BY t.value DESC, t.number ASC LIMIT 1)) b ON TRUE`;
+      (${bestSql("maximize", "s.sid", "s.dir = 'maximize' AND ")})) b ON TRUE`;
 
 /** Finite: NaN sorts above 'Infinity' in PostgreSQL, so the upper bound excludes it too. */
 const finite = (c: string) => `${c} > '-Infinity'::float8 AND ${c} < 'Infinity'::float8`;
