@@ -44,8 +44,8 @@ export const SUMMARY_SQL = { minimize: summarySql("ASC"), maximize: summarySql("
 /**
  * `SUMMARY_SQL` and the define-by-run pairs (`distinctDistributions`' rows, as [name, distribution]
  * pairs in the same order) of several studies in one statement, one row per study: $1 the study ids,
- * $2 their directions. The best trial is found by one index walk per study, in its direction's order
- * (the other branch's `s.dir` test is a one-time filter: never walked).
+ * $2 their directions. The best trial is found by index steps per study (`bestSql`), in its direction's
+ * order (the other branch's `s.dir` test is a one-time filter: never walked).
  */
 export const SUMMARIES_SQL = `
   SELECT s.sid,
