@@ -2,8 +2,8 @@
  * The best trial of a maximized study on PostgreSQL (postgres-read-sql.ts `SUMMARY_SQL`, `SUMMARIES_SQL`)
  * when many trials share the best value (an accuracy stuck at 1.0): the lowest-numbered feasible one,
  * found by two index steps, not by sorting every trial of the best value by number (PostgreSQL walked
- * the value index backwards and sorted each value's trials: 100,000 trials at 1.0 took 25-35 ms per
- * study, so a listing of a few such studies passed the 200 ms reads goal). On the shared test PostgreSQL.
+ * the value index backwards and sorted each value's trials: 100,000 trials at 1.0 took 24-38 ms per
+ * study; four such studies took 150 ms of a listing, near the 200 ms reads goal). On the shared test PostgreSQL.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { silentLogger } from "../../logger.js";

@@ -16,11 +16,12 @@ const valued = (sid: string, guard: string) =>
  * index (study_id, state, value, number). Minimizing, its order is the index's. Maximizing, ORDER BY
  * value DESC, number ASC is not (walked backwards it gives number DESC): PostgreSQL walked it
  * backwards and sorted each value's trials by number, all of them when many share the best value (a
- * maximized accuracy stuck at 1.0: 100,000 such trials took 25-35 ms per study, so a listing of a few
- * such studies passed 200 ms). So the best value is found first (one step backwards), then the lowest
- * number among its trials (one step forwards within that value). BETWEEN, not `=`: with `=` the
- * planner drops value from the ORDER BY and may walk the (study_id, number) index instead, through
- * every trial below the best value's first one when few values are distinct.
+ * maximized accuracy stuck at 1.0: 100,000 such trials took 24-38 ms per study, four of them 150 ms
+ * in one listing: docs/BENCHMARKS.md "A maximized study's best trial among many ties"). So the best
+ * value is found first (one step backwards), then the lowest number among its trials (one step
+ * forwards within that value). BETWEEN, not `=`: an equality makes value a constant of the ORDER BY,
+ * and the planner is then free to walk the (study_id, number) index instead, past every trial below
+ * the best value's first one (it chose that index in a scalar-subquery form of this query).
  */
 const bestSql = (direction: "minimize" | "maximize", sid: string, guard: string) =>
   direction === "minimize"
