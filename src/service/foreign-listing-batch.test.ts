@@ -6,14 +6,10 @@
  * every state, constraints, define-by-run parameters and none. Before, each foreign study took two
  * statements one after another: 1,000 of them took 770-990 ms to list.
  */
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { silentLogger } from "../logger.js";
-import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
-import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { describe, expect, inject, it } from "vitest";
+import { closers, ownedServer } from "../testing/shared-ownership-server.js";
 import { postgresBackend } from "../testing/storage-backends.js";
-import { SharedOwnership } from "./ownership.js";
 import { overviewOfView } from "./reads.js";
-import { StudyService } from "./study-service.js";
 import { type StudyView, type SummarySource, summaryView } from "./views.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
@@ -21,27 +17,21 @@ const SPACE = { x: { type: "float", low: 0, high: 1 } };
 const TTL_MS = 60_000;
 const N = 36;
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-});
+const cleanup = closers();
 
 /** A server on the real store, counting its summary reads by kind (and the studies each batch asked for). */
 async function server(url: string, id: string) {
-  const storage = await PostgresStorage.open({ url, poolSize: 3 });
-  const store = new PgOwnershipStore(storage);
-  const base = store.summaries;
   const calls = { single: 0, batches: [] as number[] };
-  const counted: SummarySource = {
-    studySummary: (studyId, direction) => (calls.single++, base.studySummary(studyId, direction)),
-    distinctDistributions: (studyId) => (calls.single++, base.distinctDistributions(studyId)),
-    studySummaries: (studies) => (calls.batches.push(studies.length), base.studySummaries(studies)),
+  let base!: SummarySource;
+  const counted = (real: SummarySource): SummarySource => {
+    base = real;
+    return {
+      studySummary: (studyId, direction) => (calls.single++, real.studySummary(studyId, direction)),
+      distinctDistributions: (studyId) => (calls.single++, real.distinctDistributions(studyId)),
+      studySummaries: (studies) => (calls.batches.push(studies.length), real.studySummaries(studies)),
+    };
   };
-  Object.assign(store, { summaries: counted });
-  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL_MS });
-  const fatal: unknown[] = [];
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  cleanup.push(() => storage.close(), () => svc.close());
+  const { svc, storage, fatal } = await ownedServer(cleanup, url, id, { ttlMs: TTL_MS, summaries: counted });
   return { svc, storage, base, calls, fatal };
 }
 

@@ -7,50 +7,36 @@
  * real store, gated) while the other server takes the study over.
  */
 import pg from "pg";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { silentLogger } from "../logger.js";
-import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
-import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { describe, expect, inject, it } from "vitest";
+import { closers, ownedServer } from "../testing/shared-ownership-server.js";
 import { postgresBackend } from "../testing/storage-backends.js";
-import { SharedOwnership } from "./ownership.js";
-import { StudyService } from "./study-service.js";
 import type { SummarySource } from "./views.js";
 
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
 /** Long: no timer renews or scans during a test; expiry is written by the test. */
 const TTL_MS = 60_000;
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-});
+const cleanup = closers();
 
 /** A server on the real store whose summary reads can be held: `hold()` resolves once a read is waiting, `let go` ends it. */
 async function server(url: string, id: string) {
-  const storage = await PostgresStorage.open({ url, poolSize: 3 });
-  const store = new PgOwnershipStore(storage);
-  const base = store.summaries;
   let gate: { entered: () => void; open: Promise<void> } | null = null;
   const held = async () => {
     const g = gate;
     if (g) (gate = null), g.entered(), await g.open;
   };
-  const gated: SummarySource = {
+  const gated = (base: SummarySource): SummarySource => ({
     studySummary: async (studyId, direction) => (await held(), base.studySummary(studyId, direction)),
     distinctDistributions: (studyId) => base.distinctDistributions(studyId),
     studySummaries: async (studies) => (await held(), base.studySummaries(studies)),
-  };
-  Object.assign(store, { summaries: gated });
+  });
   const hold = () => {
     let letGo: () => void = () => undefined;
     const open = new Promise<void>((r) => (letGo = r));
     const entered = new Promise<void>((r) => (gate = { entered: r, open }));
     return { entered, letGo };
   };
-  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL_MS });
-  const fatal: unknown[] = [];
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  cleanup.push(() => storage.close(), () => svc.close());
+  const { svc, ownership, fatal } = await ownedServer(cleanup, url, id, { ttlMs: TTL_MS, summaries: gated });
   return { svc, ownership, hold, fatal };
 }
 

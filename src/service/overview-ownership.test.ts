@@ -5,14 +5,12 @@
  * came from this server's memory alone: other servers' studies were missing, and a study taken over
  * from it was listed with its stale figures (or not at all once it was given up).
  */
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { silentLogger } from "../logger.js";
+import { describe, expect, inject, it } from "vitest";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
-import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { closers, ownedServer } from "../testing/shared-ownership-server.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { waitFor } from "../testing/waits.js";
-import { type Renewal, SharedOwnership } from "./ownership.js";
-import { StudyService } from "./study-service.js";
+import type { Renewal } from "./ownership.js";
 
 const TTL_MS = 600;
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
@@ -34,18 +32,10 @@ class PausableStore extends PgOwnershipStore {
   }
 }
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-});
+const cleanup = closers();
 
 async function server(url: string, id: string) {
-  const storage = await PostgresStorage.open({ url, poolSize: 3 });
-  const store = new PausableStore(storage);
-  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL_MS });
-  const fatal: unknown[] = [];
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  cleanup.push(() => storage.close(), () => svc.close());
+  const { svc, store, ownership, fatal } = await ownedServer(cleanup, url, id, { ttlMs: TTL_MS, store: (storage) => new PausableStore(storage) });
   return { svc, store, ownership, fatal };
 }
 

@@ -7,23 +7,18 @@
  * study and the takeover scan (one name at a time: the dead owner's other studies were not taken over).
  */
 import pg from "pg";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { silentLogger } from "../logger.js";
+import { describe, expect, inject, it } from "vitest";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { closers, ownedServer } from "../testing/shared-ownership-server.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { tuneportErrorOf, waitFor } from "../testing/waits.js";
-import { SharedOwnership } from "./ownership.js";
-import { StudyService } from "./study-service.js";
 
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
 const TTL = 3000;
 /** Catches a hang (the lock is held until the test lets it go): not a timing assertion. */
 const HANG_MS = 20_000;
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-});
+const cleanup = closers();
 
 function notHung<T>(p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -56,11 +51,7 @@ async function expireAndHold(url: string, name: string): Promise<{ db: pg.Client
 }
 
 async function openServer(url: string, id: string) {
-  const storage = await PostgresStorage.open({ url, poolSize: 3 });
-  const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL });
-  const fatal: unknown[] = [];
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  cleanup.push(() => storage.close(), () => svc.close());
+  const { svc, ownership, fatal } = await ownedServer(cleanup, url, id, { ttlMs: TTL });
   return { svc, ownership, fatal };
 }
 

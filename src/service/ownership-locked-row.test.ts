@@ -5,20 +5,15 @@
  * The renewal must extend the server's other rows meanwhile, and leave that one at risk, not lost.
  */
 import pg from "pg";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { silentLogger } from "../logger.js";
+import { describe, expect, inject, it } from "vitest";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
 import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { closers, ownedServer } from "../testing/shared-ownership-server.js";
 import { postgresBackend } from "../testing/storage-backends.js";
 import { tuneportErrorOf, waitFor } from "../testing/waits.js";
-import { SharedOwnership } from "./ownership.js";
-import { StudyService } from "./study-service.js";
 
 const SPACE = { x: { type: "float", low: -5, high: 5 } };
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-});
+const cleanup = closers();
 
 /** A session of the test's own holding `name`'s ownership row as a commit's fence does, until `release`. */
 async function holdRow(url: string, name: string): Promise<{ db: pg.Client; table: string; release: () => Promise<void> }> {
@@ -42,11 +37,7 @@ const TTL = 3000;
 
 /** A service owning studies as server `id` on the test database, with what it reported fatal. */
 async function openServer(url: string, id: string) {
-  const storage = await PostgresStorage.open({ url, poolSize: 3 });
-  const ownership = new SharedOwnership({ store: new PgOwnershipStore(storage), logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL });
-  const fatal: unknown[] = [];
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
-  cleanup.push(() => storage.close(), () => svc.close());
+  const { svc, ownership, fatal } = await ownedServer(cleanup, url, id, { ttlMs: TTL });
   return { svc, ownership, fatal };
 }
 

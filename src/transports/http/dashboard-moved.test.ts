@@ -4,12 +4,11 @@
  * change at once, and the page's read of it, over HTTP, names the server that has it now. Before,
  * nothing was announced, and an open page showed the study as it was until something made it read.
  */
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { silentLogger } from "../../logger.js";
-import { type Renewal, SharedOwnership } from "../../service/ownership.js";
-import { StudyService } from "../../service/study-service.js";
+import type { Renewal } from "../../service/ownership.js";
 import { PgOwnershipStore } from "../../storage/postgres/pg-ownership.js";
-import { PostgresStorage } from "../../storage/postgres/postgres-storage.js";
+import { closers, ownedServer } from "../../testing/shared-ownership-server.js";
 import { postgresBackend } from "../../testing/storage-backends.js";
 import { waitFor } from "../../testing/waits.js";
 import { DashboardServer } from "./dashboard.js";
@@ -27,17 +26,10 @@ class PausableStore extends PgOwnershipStore {
   }
 }
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-});
+const cleanup = closers();
 
 async function server(url: string, id: string) {
-  const storage = await PostgresStorage.open({ url, poolSize: 3 });
-  const store = new PausableStore(storage);
-  const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: TTL_MS });
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0 });
-  cleanup.push(() => storage.close(), () => svc.close());
+  const { svc, store, ownership } = await ownedServer(cleanup, url, id, { ttlMs: TTL_MS, store: (storage) => new PausableStore(storage) });
   return { svc, store, ownership };
 }
 
