@@ -833,8 +833,10 @@ class Study:
         """Trials, optionally only those in ``states`` (names such as ``"COMPLETE"``, or anything
         with such a ``.name``, e.g. Optuna's ``TrialState.COMPLETE``), as Optuna's ``get_trials``;
         ``order_by="value"`` puts the best first; ``offset``/``limit`` page. Without ``limit``
-        every matching trial is fetched, a page at a time. ``deepcopy`` is accepted and ignored:
-        ``FrozenTrial`` is immutable already."""
+        every matching trial is fetched, a page at a time, each page continuing after the last
+        trial of the one before (a trial told meanwhile that sorts before it is not in this list; a
+        study deleted and created again under its name meanwhile raises InvalidArgumentError).
+        ``deepcopy`` is accepted and ignored: ``FrozenTrial`` is immutable already."""
         return self._fetch_trials(states, order_by=order_by, descending=descending, offset=offset, limit=limit)
 
     def _fetch_trials(
@@ -856,24 +858,37 @@ class Study:
         names = [_state_name(x) for x in states] if states is not None else None
         if names == []:
             return []  # no state asked for: no trial (Optuna's get_trials(states=())), not every one
+        # Pages after the first continue from the server's cursor, not an offset: a cursor is bound
+        # to the study's identity (one deleted and created again under its name between pages is
+        # refused, InvalidArgumentError with data reason "study_recreated", where an offset silently
+        # mixed the two studies' trials) and continues after the last trial shown, so a trial that
+        # finishes meanwhile does not shift an order_by="value" listing (repeating or skipping one).
+        cursor: str | None = None
         while True:
-            result = self.client._call(
-                "trials",
-                {
-                    "study": self.name,
-                    "states": names,
-                    "order_by": order_by,
-                    "descending": descending or None,
-                    "offset": start or None,
-                    "limit": page if limit is None else limit - len(out),
-                },
-            )
+            args: dict[str, Any] = {
+                "study": self.name,
+                "states": names,
+                "order_by": order_by,
+                "descending": descending or None,
+                "limit": page if limit is None else limit - len(out),
+            }
+            if cursor is None:
+                args["offset"] = start or None
+            else:
+                args["cursor"] = cursor
+            result = self.client._call("trials", args)
             batch = [FrozenTrial.from_wire(t, self.name) for t in result["trials"]]
             out.extend(batch)
             start += len(batch)
             # A page may hold fewer trials than asked (the server ends one before its intermediate
             # values pass 100,000), so a limit is met by asking again, as "all" is.
-            if not batch or start >= int(result["total"]) or (limit is not None and len(out) >= limit):
+            if not batch or (limit is not None and len(out) >= limit):
+                return out
+            if "next_cursor" in result:
+                cursor = result["next_cursor"]
+                if cursor is None:
+                    return out
+            elif start >= int(result["total"]):
                 return out
 
     def trial(self, number: int) -> FrozenTrial:
