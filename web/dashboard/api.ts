@@ -7,6 +7,8 @@ export class OpError extends Error {
     message: string,
     /** The error's `data` (a redirect's `{reason: "moved", endpoint}`). */
     readonly data?: Record<string, unknown>,
+    /** Answered 503 with Retry-After (the server too busy to take it) after `op`'s own tries, its waits grown to `BUSY_MOST_MS`. */
+    readonly busy = false,
   ) {
     super(message);
   }
@@ -14,6 +16,8 @@ export class OpError extends Error {
 
 /** Tries of an op the server is too busy to take (503 with Retry-After) before its error is shown. */
 const BUSY_TRIES = 6;
+/** The longest of those waits (before its spread of up to half again). */
+export const BUSY_MOST_MS = 16_000;
 
 /**
  * Calls op `name` with `args`; resolves with its result. An op the server is too busy to take
@@ -26,13 +30,13 @@ export async function op<T = any>(name: string, args: Record<string, unknown> = 
   let res = await send();
   for (let tries = 1; res.status === 503 && res.headers.has("retry-after") && tries < BUSY_TRIES; tries++) {
     const asked = Number(res.headers.get("retry-after"));
-    const wait = Math.min((Number.isFinite(asked) && asked > 0 ? asked : 1) * 1000 * 2 ** (tries - 1), 16_000);
+    const wait = Math.min((Number.isFinite(asked) && asked > 0 ? asked : 1) * 1000 * 2 ** (tries - 1), BUSY_MOST_MS);
     await res.body?.cancel();
     await new Promise((r) => window.setTimeout(r, wait * (1 + Math.random() / 2)));
     res = await send();
   }
   const body = await res.json().catch(() => ({ error: { code: "INTERNAL", message: `HTTP ${res.status}` } }));
-  if (!res.ok) throw new OpError(body?.error?.code ?? "INTERNAL", body?.error?.message ?? `HTTP ${res.status}`, body?.error?.data);
+  if (!res.ok) throw new OpError(body?.error?.code ?? "INTERNAL", body?.error?.message ?? `HTTP ${res.status}`, body?.error?.data, res.status === 503 && res.headers.has("retry-after"));
   return body as T;
 }
 

@@ -3,7 +3,7 @@
  * read through ops, kept live by the change feed (SSE). No framework: views rebuild their own
  * parts from op results.
  */
-import { type Change, OpError, liveChanges, op } from "./api.js";
+import { BUSY_MOST_MS, type Change, OpError, liveChanges, op } from "./api.js";
 import { ago, fmt, h, throttle, when } from "./dom.js";
 import { drawChart } from "./charts.js";
 import { fill } from "./dom.js";
@@ -29,7 +29,6 @@ const main = document.getElementById("main") as HTMLElement;
 const conn = document.getElementById("conn") as HTMLElement;
 
 async function studiesList(live: Live): Promise<View> {
-  document.title = "Studies — tuneport";
   const body = h("tbody");
   const table = h(
     "table",
@@ -42,7 +41,6 @@ async function studiesList(live: Live): Promise<View> {
     ),
     body,
   );
-  main.replaceChildren(h("h1", {}, "Studies"), table);
   /** Whether the list shows a line of a study another server serves (`from_storage`). */
   let others = false;
   const refresh = async () => {
@@ -81,6 +79,11 @@ async function studiesList(live: Live): Promise<View> {
   const again = throttle(() => refresh().finally(schedule), 500);
   const onVisible = () => !document.hidden && others && poll === undefined && live() && again();
   await refresh();
+  // Drawn once read: a read refused (a page retrying, below) leaves the page on screen as it was.
+  if (live()) {
+    document.title = "Studies — tuneport";
+    main.replaceChildren(h("h1", {}, "Studies"), table);
+  }
   schedule();
   document.addEventListener("visibilitychange", onVisible);
   return {
@@ -227,13 +230,24 @@ async function route(tries = 0): Promise<void> {
     // until its live stream reconnected, which a stalled database never makes it do. A study that
     // moved to another server (`reason: "moved"`) is not retried: this server will not serve it.
     const retry = err instanceof OpError && err.code === "UNAVAILABLE" && err.data?.reason !== "moved";
-    const wait = Math.min(RETRY_FIRST_MS * 2 ** tries, RETRY_MOST_MS);
-    main.replaceChildren(
-      h("h1", {}, "Not available"),
-      h("p", { role: "alert" }, (err as Error).message),
-      ...(retry ? [h("p", { role: "status" }, `The server cannot answer now: retrying in ${wait / 1000} s…`)] : []),
-      h("p", {}, h("a", { href: "#/" }, "Back to the studies")),
-    );
+    // Too busy to take it (Retry-After): `op` already sent it again, its waits grown to 16 s; the
+    // page goes on at that pace (spread as `op` spreads them), not back at 1 s.
+    const wait = err instanceof OpError && err.busy ? Math.round(BUSY_MOST_MS * (1 + Math.random() / 2)) : Math.min(RETRY_FIRST_MS * 2 ** tries, RETRY_MOST_MS);
+    const note = `The server cannot answer now: retrying in ${Math.round(wait / 1000)} s…`;
+    // Refused again on a retry: the page on screen is updated in place, so that a keyboard user's
+    // focus (on its link) stays where it is and its alert is not announced again, unchanged.
+    const shown = tries > 0 ? main.querySelector<HTMLElement>("p.retrying") : null;
+    const alert = main.querySelector<HTMLElement>("p.unavailable");
+    if (shown && alert && retry) {
+      if (alert.textContent !== (err as Error).message) alert.textContent = (err as Error).message;
+      shown.textContent = note;
+    } else
+      main.replaceChildren(
+        h("h1", {}, "Not available"),
+        h("p", { role: "alert", class: "unavailable" }, (err as Error).message),
+        ...(retry ? [h("p", { role: "status", class: "retrying" }, note)] : []),
+        h("p", {}, h("a", { href: "#/" }, "Back to the studies")),
+      );
     // A read that failed while the server was away, or a study deleted and created again in the
     // gap: read again when the stream comes back (a study created while it is live: see liveChanges).
     const timer = retry ? window.setTimeout(() => {
@@ -242,7 +256,10 @@ async function route(tries = 0): Promise<void> {
     current = { onChange: (c) => c.version === -1 && rebuild(), dispose: () => window.clearTimeout(timer) };
     if (reopened) rebuild(); // the stream (re)opened during the read
   }
-  main.focus({ preventScroll: true });
+  // A retry is not the user's navigation: it moves no focus the user put somewhere (the page's
+  // link, the header's); focus lost with the page it was on goes to the page's main region.
+  const at = document.activeElement;
+  if (tries === 0 || at === null || at === document.body) main.focus({ preventScroll: true });
 }
 
 liveChanges(
