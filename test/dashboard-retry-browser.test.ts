@@ -94,8 +94,9 @@ describe("a page the server answers UNAVAILABLE", () => {
   it("that was too busy to take it (Retry-After) comes back no sooner than its longest wait", async () => {
     // Every place taken, for good: each of the page's reads is answered 503 with Retry-After.
     const held: (() => void)[] = [];
+    let holding = true;
     const base = await serve(async (_op, args) => {
-      if (args?.crowd === true) await new Promise<void>((r) => held.push(r));
+      if (holding && args?.crowd === true) await new Promise<void>((r) => held.push(r));
       return { studies: [] };
     });
     const port = Number(new URL(base).port);
@@ -111,6 +112,7 @@ describe("a page the server answers UNAVAILABLE", () => {
     await expect.poll(() => reads.length, { timeout: 2 * HANG, interval: 200 }).toBeGreaterThanOrEqual(13);
     expect((reads[12] as number) - (reads[11] as number)).toBeGreaterThanOrEqual(15_000);
     await page.close();
+    holding = false;
     for (const r of held.splice(0)) r();
     await Promise.allSettled(crowd);
   }, 3 * HANG);
