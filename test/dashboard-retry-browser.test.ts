@@ -8,6 +8,8 @@
  *   "retrying" line in place (the "Back to the studies" link keeps its focus), and the list is not
  *   drawn empty between two refusals. Before, each retry rebuilt the page and moved the focus to
  *   the page's main region (every 10 s, for as long as the server refused).
+ * - A retry due after the user left the page never fires: it would build the page now at the
+ *   address again (test/dashboard-unavailable-browser's count of list reads cannot see that).
  * - A read the server was too busy to take (503 with Retry-After, already sent again 6 times by
  *   the page, its waits grown to 16 s) is retried no sooner than that: before, the page came back
  *   1 s later and began again at 1 s.
@@ -87,6 +89,26 @@ describe("a page the server answers UNAVAILABLE", () => {
     expect(empty).toBe(0);
     refusing = false;
     await page.locator('tr[data-study="s"]').waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  }, HANG);
+
+  it("stops retrying once left: its retry never rebuilds the page the user went to", async () => {
+    const base = await serve(async (op) => {
+      if (op === "studies_overview") throw new TuneportError("UNAVAILABLE", "this server's hold on its studies is unsure");
+      throw new TuneportError("NOT_FOUND", "no study named 'x'");
+    });
+    const { page, errors } = await open(`${base}/#/`);
+    let studyReads = 0;
+    page.on("request", (r) => void (r.url().endsWith("/api/op/get_study") && studyReads++));
+    await page.locator("#main", { hasText: "retrying in 1 s" }).waitFor();
+    // Left for a page answered at once (NOT_FOUND: not retried, no retry of its own).
+    await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/x"));
+    await page.locator("#main", { hasText: "no study named" }).waitFor();
+    // The list's retry was due 1 s later: it must not fire, nor build this page again (the
+    // address it would read now). caf9ee1's count of list reads cannot see that: it reads this page.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(studyReads).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
   }, HANG);
