@@ -192,7 +192,7 @@ describe.each(storageBackends(inject("pgUrl")))("update_study and friends on %s"
     } while (cursor !== undefined);
     expect(pages).toBeGreaterThan(5);
     expect(lines).toEqual([...svc.exportStudy("e")]);
-    await refused(svc.exportPage({ study: "e", cursor: "999" }), "INVALID_ARGUMENT", /not a cursor/);
+    await refused(svc.exportPage({ study: "e", cursor: "999" }), "INVALID_ARGUMENT", /not a study export cursor: pass the next_cursor of the previous page unchanged, or start again without a cursor/);
   });
 
   it("withholds a running trial's lease token from export_study pages, which agents read; their import gives a token nobody holds", async () => {
