@@ -92,8 +92,11 @@ describe("claiming an expired ownership row that another transaction holds locke
     await db.query("BEGIN");
     await db.query(`SELECT 1 FROM ${table} WHERE name = 's' FOR SHARE`);
     const mine = store.claim("s", "a", "tcp://a:1", 60_000);
-    setTimeout(() => void db.query("COMMIT"), 200);
+    // Awaited: the claim can answer (the lock gone) before COMMIT's own reply arrives, and the
+    // session's end in afterEach then rejected that COMMIT ("Connection terminated", unhandled).
+    const committed = new Promise((r) => setTimeout(r, 200)).then(() => db.query("COMMIT"));
     expect(await mine).toEqual({ held: true, epoch: 1 });
+    await committed;
   });
 
   it("a server takes the dead owner's other studies over and answers requests on the locked one while its row stays locked", async () => {
