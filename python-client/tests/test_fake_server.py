@@ -186,9 +186,10 @@ def test_get_trials_asks_again_when_a_page_holds_fewer_trials_than_asked() -> No
         if msg["op"] == "get_study":
             return ok(msg, {"study": STUDY_VIEW})
         if msg["op"] == "trials":
-            start = msg.get("offset") or 0
+            # Pages after the first continue from the cursor, as the client asks them (the position here).
+            start = int(msg["cursor"]) if msg.get("cursor") else msg.get("offset") or 0
             page = finished[start : start + min(2, msg["limit"])]
-            return ok(msg, {"trials": page, "total": len(finished), "next_cursor": "c" if start + len(page) < len(finished) else None})
+            return ok(msg, {"trials": page, "total": len(finished), "next_cursor": str(start + len(page)) if start + len(page) < len(finished) else None})
         return err(msg, "UNKNOWN_OP", msg["op"])
 
     with FakeServer(handler) as fake, tp.connect(fake.endpoint, heartbeat=False) as client:
