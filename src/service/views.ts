@@ -187,10 +187,9 @@ export function studyView(
 /** What `summaryView` and `summaryViews` read. */
 export type SummarySource = Pick<SummaryReader, "studySummary" | "distinctDistributions" | "studySummaries">;
 
-/** A study's view as `get_study` answers it, from SQL: summary, counts and define-by-run parameters, no trial loaded. */
+/** A study's view as `get_study` answers it, from SQL: summary, counts and define-by-run parameters, no trial loaded (`summaryViews` of one). */
 export async function summaryView(storage: SummarySource, study: Study): Promise<StudyView> {
-  const { counts, best } = await storage.studySummary(study.id, study.config.direction);
-  return viewOfSummary(study, counts, best, await storage.distinctDistributions(study.id));
+  return (await summaryViews(storage, [study]))[0] as StudyView;
 }
 
 /** `summaryView` of each of `studies`, in their order, read together (storage.ts `studySummaries`: a constant number of statements). */
