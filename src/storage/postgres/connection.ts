@@ -1,6 +1,7 @@
 /**
  * Connection failures of PostgreSQL as tuneport reports them: a database that cannot be reached
- * (restarting) as a retryable UNAVAILABLE, and pg's Client closing what it leaves open.
+ * (restarting) as a retryable UNAVAILABLE, and pg's Client closing what it leaves open; and the
+ * database encodings tuneport writes to (`requireWritableEncoding`).
  */
 import pg from "pg";
 import { TuneportError } from "../../domain/errors.js";
@@ -46,4 +47,34 @@ export class ClosingClient extends pg.Client {
       throw err;
     });
   }
+}
+
+/**
+ * The server encodings that hold every string tuneport accepts: UTF8, and SQL_ASCII, which stores
+ * the bytes it is sent without converting them (the driver always speaks UTF-8: pg-protocol sends
+ * `client_encoding=UTF8` at connect). Every other encoding converts from UTF-8 on the way in and has
+ * no equivalent for some characters: on a LATIN1 database a `tell` whose user attribute held "😀"
+ * failed its group commit ("character with byte sequence 0xf0 0x9f 0x98 0x80 in encoding UTF8 has
+ * no equivalent in encoding LATIN1"), the other clients' writes of that batch were never
+ * acknowledged, and the server stopped (a failed commit is fatal).
+ */
+export const WRITABLE_ENCODINGS: readonly string[] = ["UTF8", "SQL_ASCII"];
+
+/**
+ * Refuses to write to a database whose encoding cannot hold every string a client may send
+ * (`WRITABLE_ENCODINGS`), before anything is created in it: no client can then make a commit fail
+ * this way. Reading one stays possible (`export` moves its studies to a UTF8 database).
+ * @throws FAILED_PRECONDITION naming the encoding and the remedy.
+ */
+export async function requireWritableEncoding(client: pg.ClientBase): Promise<void> {
+  const { rows } = await client.query<{ enc: string; db: string }>("SELECT current_setting('server_encoding') AS enc, current_database() AS db");
+  const { enc, db } = rows[0] as { enc: string; db: string };
+  if (WRITABLE_ENCODINGS.includes(enc)) return;
+  throw new TuneportError(
+    "FAILED_PRECONDITION",
+    `database ${JSON.stringify(db)} is encoded ${enc}, which cannot hold every character a client may send (a study name or user attribute with "😀"): ` +
+      `PostgreSQL would refuse that commit, and a failed commit stops the server. Serve from a UTF8 database ` +
+      `(CREATE DATABASE name ENCODING 'UTF8' TEMPLATE template0); 'tuneport export' still reads this one`,
+    { encoding: enc },
+  );
 }

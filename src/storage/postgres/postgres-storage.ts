@@ -38,7 +38,7 @@ import {
   betterReport,
 } from "../storage.js";
 import { COMMIT_CHUNK_CHARS, IDLE_IN_TRANSACTION_MS, beginSql, callValues, commitCalls, runChunks } from "./commit-chunks.js";
-import { ClosingClient, databaseUnreachable } from "./connection.js";
+import { ClosingClient, databaseUnreachable, requireWritableEncoding } from "./connection.js";
 import { OwnershipLostError, fencedOutName } from "./fence.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
@@ -157,6 +157,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     const unheard = () => undefined;
     client.on("error", unheard);
     try {
+      if (!readonly) await requireWritableEncoding(client);
       for (let attempt = 1; ; attempt++) {
         await client.query(beginSql(this.idleMs));
         try {
