@@ -96,6 +96,33 @@ describe("asks of a client that left", () => {
     });
   }, 180_000);
 
+  it("are not dropped by the client's own empty message, which is answered as a malformed request", async () => {
+    await withGatedServer(async ({ server, counter, gate }) => {
+      // ZMQ_ROUTER_NOTIFY's notice of a closed connection is an empty message: this one was taken for it.
+      const client = new Dealer({ linger: 0 });
+      client.connect(server.endpoint);
+      const replies = new Map<string, Record<string, any>>();
+      const loop = (async () => {
+        for await (const [f] of client) {
+          const r = decode(f as Buffer) as Record<string, any>;
+          replies.set(String(r.id), r);
+        }
+      })().catch(() => undefined);
+      for (let i = 0; i < 2; i++) await client.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
+      await waitFor(async () => existsSync(counter), 60_000); // a0 under way, a1 waiting its turn
+      await client.send(Buffer.alloc(0));
+      await waitFor(async () => replies.has("null"), 60_000);
+      expect(replies.get("null")).toMatchObject({ ok: false, error: { code: "MALFORMED_MESSAGE" } });
+      writeFileSync(gate, "");
+      await waitFor(async () => replies.has("a1"), 60_000);
+      expect([replies.get("a0")?.ok, replies.get("a1")]).toMatchObject([true, { ok: true, result: { trial: { number: 1 } } }]);
+      expect(readFileSync(counter, "utf8").trim().split("\n")).toEqual(["0", "1"]);
+      expect(server.lines.some((l) => l.includes('"connection closed"'))).toBe(false);
+      client.close();
+      await loop;
+    });
+  }, 180_000);
+
   it("reach a client that chose its own routing id and connected again; the same id resent is applied once, the refusal never kept as its reply", async () => {
     await withGatedServer(async ({ server, other, counter, gate }) => {
       const first = new Dealer({ linger: 0, routingId: "worker-7" });

@@ -100,10 +100,6 @@ export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
  */
 export const HARD_LIMIT_FACTOR = 2;
 
-/** libzmq's ZMQ_ROUTER_NOTIFY (a draft option) and its ZMQ_NOTIFY_DISCONNECT: an empty message from each connection that closes. */
-const ZMQ_ROUTER_NOTIFY = 97;
-const ZMQ_NOTIFY_DISCONNECT = 2;
-
 /** Client identities remembered from `hello` at most (about 300 bytes each). */
 const MAX_IDENTITIES = 10_000;
 /** The holder of a trial asked by a client that sent no `hello` (or whose hello was forgotten). */
@@ -246,12 +242,8 @@ export class ZmqServer {
       receiveHighWaterMark: 100_000,
       ...(opts.curve ? { curveServer: true, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey } : {}),
     });
-    try {
-      // Told of each connection that closes, the service drops the asks it left waiting their turn.
-      (this.router as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(ZMQ_ROUTER_NOTIFY, ZMQ_NOTIFY_DISCONNECT);
-    } catch (err) {
-      this.log.warn({ err }, "libzmq lacks ZMQ_ROUTER_NOTIFY: asks of clients that left still run");
-    }
+    // Told of each connection that closes, the service drops the asks it left waiting their turn.
+    if (!this.requesters.listen(this.router)) this.log.warn("libzmq lacks ZMQ_DISCONNECT_MSG: asks of clients that left still run");
     opts.onSocket?.(this.router);
   }
 
@@ -316,13 +308,12 @@ export class ZmqServer {
     if (frames.length < 2) return;
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
-    if (frames.length === 2 && payload.byteLength === 0) {
-      // ZMQ_ROUTER_NOTIFY: this connection closed (or a client sent an empty message, answered below as before,
-      // its waiting asks dropped). Its routing id never comes back, unless the client chose it: requesters.ts.
-      const gone = (frames[0] as Buffer).toString("hex");
-      this.requesters.left(gone);
+    const gone = this.requesters.departed(frames);
+    if (gone !== null) {
+      // This connection closed (ZMQ_DISCONNECT_MSG). Its routing id never comes back, unless the client chose it: requesters.ts.
       this.identities.delete(gone);
       this.log.debug({ client: gone }, "connection closed");
+      return;
     }
     const tooLong = prefixProblem(prefix);
     if (tooLong !== null) {
