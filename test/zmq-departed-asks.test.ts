@@ -6,6 +6,7 @@
  * waits for a gate file; real DEALER sockets.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { type Socket, connect, createServer } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Dealer } from "zeromq";
@@ -43,6 +44,62 @@ export const plugins = BUILTIN_PLUGINS.with({ strategies: [gated] });
 }
 
 afterEach(stopServers);
+
+/** A port of this test's own for `tcpProxy`. */
+const PROXY_PORT = 64_901;
+
+/** A TCP proxy from `port` to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes on listening). */
+async function tcpProxy(port: number, target: number): Promise<{ cut: () => void; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s)).on("error", () => undefined);
+  };
+  const proxy = createServer((inbound) => {
+    const outbound = connect(target, "127.0.0.1");
+    track(inbound);
+    track(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
+  const cut = () => {
+    for (const s of sockets) s.destroy();
+  };
+  return { cut, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
+}
+
+/** The replies a DEALER receives, by request id ("null" for those without one). */
+class Replies {
+  private readonly byId = new Map<string, Record<string, any>[]>();
+  private readonly loop: Promise<void>;
+  private wanted = new Map<string, number>();
+
+  constructor(private readonly socket: Dealer) {
+    this.loop = (async () => {
+      for await (const [f] of socket) {
+        const r = decode(f as Buffer) as Record<string, any>;
+        const id = String(r.id);
+        this.byId.set(id, [...(this.byId.get(id) ?? []), r]);
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Waits for one more reply to `id` than the last `next` of it waited for. */
+  async next(id: string): Promise<void> {
+    const n = (this.wanted.get(id) ?? 0) + 1;
+    this.wanted.set(id, n);
+    await waitFor(async () => this.all(id).length >= n, 60_000);
+  }
+
+  all(id: string): Record<string, any>[] {
+    return this.byId.get(id) ?? [];
+  }
+
+  async close(): Promise<void> {
+    this.socket.close();
+    await this.loop;
+  }
+}
 
 /** What `withGatedServer` hands its test: the server, a client of it, and the gated strategy's counter and gate files. */
 interface Gated {
@@ -101,29 +158,44 @@ describe("asks of a client that left", () => {
       // ZMQ_ROUTER_NOTIFY's notice of a closed connection is an empty message: this one was taken for it.
       const client = new Dealer({ linger: 0 });
       client.connect(server.endpoint);
-      const replies = new Map<string, Record<string, any>>();
-      const loop = (async () => {
-        for await (const [f] of client) {
-          const r = decode(f as Buffer) as Record<string, any>;
-          replies.set(String(r.id), r);
-        }
-      })().catch(() => undefined);
+      const replies = new Replies(client);
       for (let i = 0; i < 2; i++) await client.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
       await waitFor(async () => existsSync(counter), 60_000); // a0 under way, a1 waiting its turn
       await client.send(Buffer.alloc(0));
-      await waitFor(async () => replies.has("null"), 60_000);
-      expect(replies.get("null")).toMatchObject({ ok: false, error: { code: "MALFORMED_MESSAGE" } });
+      await replies.next("null");
       writeFileSync(gate, "");
-      await waitFor(async () => replies.has("a1"), 60_000);
-      expect([replies.get("a0")?.ok, replies.get("a1")]).toMatchObject([true, { ok: true, result: { trial: { number: 1 } } }]);
+      await replies.next("a1");
+      // One reply without an id: the empty message's (the notice of its connection opening gets none).
+      expect(replies.all("null")).toMatchObject([{ ok: false, error: { code: "MALFORMED_MESSAGE" } }]);
+      expect([replies.all("a0")[0]?.ok, replies.all("a1")]).toMatchObject([true, [{ ok: true, result: { trial: { number: 1 } } }]]);
       expect(readFileSync(counter, "utf8").trim().split("\n")).toEqual(["0", "1"]);
       expect(server.lines.some((l) => l.includes('"connection closed"'))).toBe(false);
-      client.close();
-      await loop;
+      await replies.close();
     });
   }, 180_000);
 
-  it("reach a client that chose its own routing id and connected again; the same id resent is applied once, the refusal never kept as its reply", async () => {
+  it("wait for a client that chose its own routing id and whose connection broke: back by their turn, it gets their answers", async () => {
+    await withGatedServer(async ({ server, counter, gate }) => {
+      const proxy = await tcpProxy(PROXY_PORT, Number(new URL(server.endpoint).port));
+      const client = new Dealer({ linger: 0, routingId: "worker-9" });
+      client.connect(`tcp://127.0.0.1:${PROXY_PORT}`);
+      const replies = new Replies(client);
+      const logged = (what: string) => server.lines.filter((l) => l.includes(`"connection ${what}"`) && l.includes(Buffer.from("worker-9").toString("hex"))).length;
+      for (let i = 0; i < 2; i++) await client.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
+      await waitFor(async () => existsSync(counter), 60_000); // a0 under way, a1 waiting its turn
+      // The connection breaks; libzmq connects the same socket again (its routing id the same), which sends nothing more.
+      proxy.cut();
+      await waitFor(async () => logged("closed") === 1 && logged("opened") === 2, 60_000);
+      writeFileSync(gate, "");
+      await replies.next("a1");
+      expect([replies.all("a0"), replies.all("a1")]).toMatchObject([[{ ok: true, result: { trial: { number: 0 } } }], [{ ok: true, result: { trial: { number: 1 } } }]]);
+      expect(readFileSync(counter, "utf8").trim().split("\n")).toEqual(["0", "1"]);
+      await replies.close();
+      await proxy.close();
+    });
+  }, 180_000);
+
+  it("are dropped for a client that chose its own routing id and is back after their turn; the same id resent is applied once, the refusal never kept as its reply", async () => {
     await withGatedServer(async ({ server, other, counter, gate }) => {
       const first = new Dealer({ linger: 0, routingId: "worker-7" });
       first.connect(server.endpoint);
@@ -131,32 +203,24 @@ describe("asks of a client that left", () => {
       await waitFor(async () => existsSync(counter), 60_000);
       first.close();
       await waitFor(async () => server.lines.some((l) => l.includes('"connection closed"')), 60_000);
-      // The same client on a new connection (its routing id its own): a1's reply comes to it there.
+      // Another client's ask queued behind a1: answered once a1's turn has passed (a1 dropped, nobody to answer).
+      const own = other.request("ask", { study: "g" }, "b0", 120_000);
+      writeFileSync(gate, "");
+      expect(await own).toMatchObject({ ok: true, result: { trial: { number: 1 } } });
+      // The same client on a new connection (its routing id its own) resends a1: run now (the refusal was not stored), then answered from its stored reply.
       const again = new Dealer({ linger: 0, routingId: "worker-7" });
       again.connect(server.endpoint);
-      const replies = new Map<string, Record<string, any>>();
-      const loop = (async () => {
-        for await (const [f] of again) {
-          const r = decode(f as Buffer) as Record<string, any>;
-          replies.set(`${String(r.id)}#${[...replies.keys()].filter((k) => k.startsWith(`${String(r.id)}#`)).length}`, r);
-        }
-      })().catch(() => undefined);
-      await again.send(encode({ v: 1, id: "l0", op: "list_studies" }));
-      await waitFor(async () => replies.has("l0#0"), 60_000);
-      writeFileSync(gate, "");
-      await waitFor(async () => replies.has("a1#0"), 60_000);
-      expect(replies.get("a1#0")).toMatchObject({ ok: false, error: { code: "UNAVAILABLE", data: { reason: "requester_gone", study: "g" } } });
-      // Resent with the same id: run now (the refusal was not stored), then answered from its stored reply.
+      const replies = new Replies(again);
       await again.send(encode({ v: 1, id: "a1", op: "ask", study: "g", attempt: 1 }));
-      await waitFor(async () => replies.has("a1#1"), 60_000);
+      await replies.next("a1");
       await again.send(encode({ v: 1, id: "a1", op: "ask", study: "g", attempt: 2 }));
-      await waitFor(async () => replies.has("a1#2"), 60_000);
-      expect(replies.get("a1#1")).toMatchObject({ ok: true, result: { trial: { number: 1 } } });
-      expect(replies.get("a1#2")).toEqual(replies.get("a1#1"));
-      expect(readFileSync(counter, "utf8").trim().split("\n")).toEqual(["0", "1"]);
-      expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(2);
-      again.close();
-      await loop;
+      await replies.next("a1");
+      const [r1, r2] = replies.all("a1");
+      expect(r1).toMatchObject({ ok: true, result: { trial: { number: 2 } } });
+      expect(r2).toEqual(r1);
+      expect(readFileSync(counter, "utf8").trim().split("\n")).toEqual(["0", "1", "2"]);
+      expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(3);
+      await replies.close();
     });
   }, 180_000);
 });

@@ -308,11 +308,12 @@ export class ZmqServer {
     if (frames.length < 2) return;
     const prefix = frames.slice(0, -1);
     const payload = frames[frames.length - 1] as Buffer;
-    const gone = this.requesters.departed(frames);
-    if (gone !== null) {
-      // This connection closed (ZMQ_DISCONNECT_MSG). Its routing id never comes back, unless the client chose it: requesters.ts.
-      this.identities.delete(gone);
-      this.log.debug({ client: gone }, "connection closed");
+    const client = (frames[0] as Buffer).toString("hex");
+    const notice = this.requesters.arrived(frames, client);
+    if (notice !== null) {
+      // A connection opened, or closed: its routing id never comes back unless the client chose it (requesters.ts).
+      if (notice === "closed") this.identities.delete(client);
+      this.log.debug({ client }, `connection ${notice}`);
       return;
     }
     const tooLong = prefixProblem(prefix);
@@ -324,7 +325,6 @@ export class ZmqServer {
       return;
     }
     // A client that floods the server without reading replies must not starve the others.
-    const client = (frames[0] as Buffer).toString("hex");
     const n = this.perClient.get(client) ?? 0;
     let reply: Record<string, unknown>;
     if (n >= this.maxPerClient) {
