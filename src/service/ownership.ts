@@ -22,6 +22,7 @@ import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
 import type { Storage, StoredTrial } from "../storage/storage.js";
 import { IdBlocks } from "./id-blocks.js";
+import { notHeldError } from "./ownership-refusal.js";
 import { type StudyView, type SummarySource, storedViews } from "./views.js";
 
 /** What the service offers the ownership module. */
@@ -114,7 +115,10 @@ export class SoleOwner implements Ownership {
 }
 
 /** A claim on a study name: held (with the epoch taken), or held by another server. */
-export type Claim = { readonly held: true; readonly epoch: number } | { readonly held: false; readonly endpoint: string; readonly expiresInMs: number };
+export type Claim =
+  | { readonly held: true; readonly epoch: number }
+  /** `locked`: the row's lease ran out but another transaction holds it (the old owner's commit in flight): no live owner. */
+  | { readonly held: false; readonly endpoint: string; readonly expiresInMs: number; readonly locked?: true };
 
 /** The rows a renewal extended (name → epoch), and those it found still held but could not extend (`locked`). */
 export type Renewal = Map<string, number> & { readonly locked?: Map<string, number> };
@@ -360,21 +364,7 @@ export class SharedOwnership implements Ownership {
   private async acquire(name: string): Promise<void> {
     const { store } = this.opts;
     const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver());
-    if (!claim.held)
-      throw new TuneportError(
-        "UNAVAILABLE",
-        // No endpoint: a `tuneport import` holds the name while it writes the study (or the name changed
-        // hands between two statements); "served by ; resend the request there" named no server.
-        claim.endpoint
-          ? `study '${name}' is served by ${claim.endpoint}; resend the request there (same id)`
-          : `study '${name}' is held by a process that serves no requests (a 'tuneport import' writing it) or is changing hands; retry (same id)`,
-        {
-          reason: "moved",
-          study: name,
-          endpoint: claim.endpoint,
-          owner_expires_in_s: Math.max(0, claim.expiresInMs) / 1000,
-        },
-      );
+    if (!claim.held) throw notHeldError(name, claim, this.ttlMs);
     // Fence first: nothing of this study commits before the name is ours at this epoch.
     this.held.set(name, claim.epoch);
     this.lagging.delete(name); // the claim extended its row

@@ -179,6 +179,21 @@ def redirect_of(reply: Any) -> Mapping[str, Any] | None:
     return data if isinstance(data, dict) and data.get("reason") == "moved" else None
 
 
+def _pause(moved: Mapping[str, Any], delay: float) -> float:
+    """How long to wait before asking again for a study with no live owner: the back-off ``delay``,
+    or the server's ``retry_after_s`` hint when longer (at most 2 s)."""
+    hint = moved.get("retry_after_s")
+    if isinstance(hint, (int, float)) and not isinstance(hint, bool) and math.isfinite(hint) and hint > delay:
+        return min(float(hint), 2.0)
+    return delay
+
+
+def _log_changing_hands(message: Mapping[str, Any], moved: Mapping[str, Any], pause: float, told: bool) -> None:
+    """Says (once a request, at INFO) that the study has no live owner and the request is asked again."""
+    if not told:
+        log.info("study %r has no live owner now (changing hands); asking again in %gs (%s)", moved.get("study"), pause, message.get("op"))
+
+
 def _code(reply: Any) -> str | None:
     """The error code of an error reply, else None."""
     if not isinstance(reply, dict) or reply.get("ok") is not False:
@@ -274,6 +289,7 @@ class FailoverChannel:
             looks = 0
             unreachable_since: float | None = None
             delay = 0.05
+            told = False  # logged that the study has no live owner (once a request)
             while True:
                 if self._closed:
                     raise ClientClosedError("the client is closed")
@@ -313,6 +329,17 @@ class FailoverChannel:
                         self.endpoints.moved(target)
                         hops += 1
                         continue
+                    if moved is not None and target == "":
+                        # No live owner (a takeover in progress, an import writing it): ask here again
+                        # within the failover window. Returned at once, the caller's 3 quick retries
+                        # (0.7 s) gave up long before the old owner's commit ended.
+                        pause = _pause(moved, delay)
+                        if time.monotonic() - started + pause <= self.failover_s:
+                            _log_changing_hands(message, moved, pause, told)
+                            told = True
+                            time.sleep(pause)
+                            delay = min(delay * 2, 1.0)
+                            continue
                     return reply
                 tried_at = time.monotonic()
                 # At most what is left of the budget, but a short look at least (every endpoint gets one).
@@ -367,9 +394,13 @@ class FailoverChannel:
                     continue
                 # The owner is silent (dying) or unknown: a live server takes the study over once its
                 # ownership lease runs out. Wait for that, within the failover window.
-                if time.monotonic() - started + delay > self.failover_s:
+                pause = _pause(moved, delay)
+                if time.monotonic() - started + pause > self.failover_s:
                     return reply
-                time.sleep(delay)
+                if target == "":
+                    _log_changing_hands(message, moved, pause, told)
+                    told = True
+                time.sleep(pause)
                 delay = min(delay * 2, 1.0)
                 hops = 0
         finally:

@@ -83,7 +83,11 @@ export class PgOwnershipStore implements OwnershipStore {
       if (mine.rows[0]) return { held: true, epoch: mine.rows[0].epoch };
       return { held: false, endpoint: "", expiresInMs: 0 };
     }
-    return { held: false, endpoint: r.endpoint, expiresInMs: Number(r.ms) };
+    // Expired, not ours, and still not claimed with `takeover`: another transaction holds the row
+    // locked (the old owner's commit in flight), or it expired between the two statements. No live
+    // server owns it: `locked`, so that the caller does not redirect to the old owner.
+    const ms = Number(r.ms);
+    return { held: false, endpoint: r.endpoint, expiresInMs: ms, ...(takeover && ms <= 0 ? { locked: true as const } : {}) };
   }
 
   /**
