@@ -103,3 +103,28 @@ export const QUICK_FRONT_SQL = `
          (SELECT json_agg(json_build_array(i.step, i.value) ORDER BY i.step) FROM intermediate_values i WHERE i.trial_id = t.id) AS iv
     FROM (SELECT 1) one LEFT JOIN trials t ON t.study_id = $1 AND t.number IN (SELECT number FROM front)
    ORDER BY t.number`;
+
+/**
+ * The first `limit` trials of study $1 in state `state` (placeholders) with a value, by value DESC,
+ * number ASC (postgres-storage.ts `trialPage`, maximizing), in index steps whatever the ties. That
+ * order is not the `trials_by_value` index's (walked backwards it gives number DESC), and PostgreSQL
+ * read and sorted every trial with the page's values: a maximized accuracy stuck at 1.0, 100,000
+ * such trials, 58 ms for a page of 20 (docs/BENCHMARKS.md "A page of trials by value among many ties").
+ * So the page's lowest value (`edge`) is found first, `limit` steps backwards (the lowest value when
+ * fewer); then the trials above it, fewer than `limit`, from the same walk (filtered, not an index
+ * condition `value > edge`: estimated at a third of the study, that was a scan of all of it), sorted,
+ * and those of it by number (forwards within it, BETWEEN as in `bestSql`), merged. `OFFSET 0` keeps
+ * `edge` one row computed once (pulled up, its two walks were repeated for each use).
+ */
+export const maximizedPageSql = (state: string, limit: string): string => {
+  const valued = `t.study_id = $1 AND t.state = ${state} AND t.value IS NOT NULL`;
+  return `(SELECT w.* FROM
+     (SELECT COALESCE(
+        (SELECT t.value FROM trials t WHERE ${valued} ORDER BY t.value DESC OFFSET GREATEST((${limit})::BIGINT - 1, 0) LIMIT 1),
+        (SELECT t.value FROM trials t WHERE ${valued} ORDER BY t.value ASC LIMIT 1)) AS v OFFSET 0) edge
+     CROSS JOIN LATERAL (
+       (SELECT top.* FROM (SELECT t.* FROM trials t WHERE ${valued} ORDER BY t.value DESC LIMIT ${limit}) top WHERE top.value > edge.v)
+       UNION ALL
+       (SELECT t.* FROM trials t WHERE ${valued} AND t.value BETWEEN edge.v AND edge.v ORDER BY t.value ASC, t.number ASC LIMIT ${limit})) w
+     ORDER BY w.value DESC, w.number ASC LIMIT ${limit})`;
+};

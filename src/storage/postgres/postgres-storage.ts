@@ -42,7 +42,7 @@ import { ClosingClient, databaseUnreachable, requireWritableEncoding } from "./c
 import { OwnershipLostError, fencedOutName } from "./fence.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
-import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL } from "./postgres-read-sql.js";
+import { BEST_REPORT_SQL, QUICK_FRONT_SQL, SUMMARY_SQL, maximizedPageSql } from "./postgres-read-sql.js";
 import { type PgSummaryRow, type PgTrialRow, intermediatesOf, readSummaries, summaryOfRow } from "./pg-summaries.js";
 
 export interface PostgresStorageOptions {
@@ -306,12 +306,14 @@ export class PostgresStorage implements Storage, SummaryReader {
     const limit = `$${args.length + 1}`;
     // By value over several states, one walk of the (study, state, value, number) index per state,
     // merged: the index is ordered by value within a state only, and a single scan of them all
-    // would read and sort every row.
+    // would read and sort every row. Maximizing, each state's walk is `maximizedPageSql`'s.
+    const byState = (st: string) =>
+      q.direction === "maximize"
+        ? maximizedPageSql(st, limit)
+        : `(SELECT * FROM trials WHERE study_id = $1 AND state = ${st} AND value IS NOT NULL ORDER BY ${order} LIMIT ${limit})`;
     const page =
-      q.orderBy === "value" && states.length > 1
-        ? `SELECT * FROM (${states
-            .map((_, i) => `(SELECT * FROM trials WHERE study_id = $1 AND state = $${i + 2} AND value IS NOT NULL ORDER BY ${order} LIMIT ${limit})`)
-            .join(" UNION ALL ")}) u ORDER BY ${order} LIMIT ${limit}`
+      q.orderBy === "value" && (states.length > 1 || q.direction === "maximize")
+        ? `SELECT * FROM (${states.map((_, i) => byState(`$${i + 2}`)).join(" UNION ALL ")}) u ORDER BY ${order} LIMIT ${limit}`
         : `SELECT * FROM trials WHERE study_id = $1${where} ORDER BY ${order} LIMIT ${limit}`;
     // One statement, one snapshot: the page with its intermediates, and the count. (Not a CTE
     // read twice: PostgreSQL would materialise it, scanning every row instead of walking an index.)

@@ -28,6 +28,7 @@ import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
 import { BACKFILLS, FEASIBLE, MIGRATIONS, frontRows } from "./sqlite-schema.js";
 import { checkDatabaseFile, newerSchema, openError } from "./open-checks.js";
+import { valuePage } from "./sqlite-page-sql.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
 import {
@@ -234,16 +235,15 @@ export class SqliteStorage implements Storage, SummaryReader {
   }
 
   async trialPage(studyId: number, q: TrialPageQuery): Promise<{ trials: StoredTrial[]; total: number; withoutValue?: number }> {
-    // By value, every state is named so that the (study, state, value, number) index serves the filter.
+    // By value, every state is named: one walk of the (study, state, value, number) index each (valuePageSql).
     const query: TrialPageQuery = q.orderBy === "value" && !q.states?.length ? { ...q, states: TRIAL_STATES } : q;
     const { where, order } = trialPageSql(query, () => "?");
     const states: TrialState[] = [...new Set(query.states ?? [])];
     const args = [studyId, ...states];
-    const page = this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`);
+    const byNumber = () => this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`).all(...args, q.limit);
     return this.db.transaction(() => {
-      const rows = page.all(...args, q.limit) as TrialRow[];
-      // By number the counts table answers; by value, the index's entries with a value, and the
-      // states' other trials (their count less those) are the ones without one.
+      const rows = (q.orderBy === "value" ? valuePage(this.db, studyId, states, q.direction, q.limit) : byNumber()) as TrialRow[];
+      // By number the counts table answers; by value, the index's entries with a value (the states' other trials lack one).
       const counts = this.countsOf(studyId);
       let matching = 0;
       for (const st of states.length > 0 ? states : TRIAL_STATES) matching += counts[st] ?? 0;
