@@ -70,8 +70,9 @@ export interface Ownership {
    * summaries (no trial loaded), and of those `local` says are in memory here the ones whose row alone is
    * unsure. `local` is asked once the hold is confirmed: a study that renewal found lost is listed from
    * storage (a set taken before left it out of both). UNAVAILABLE when this server's rows are unsure.
+   * `pick`: of every study in storage, those to view (one page of a listing); all without it.
    */
-  foreignStudies(local: (name: string) => boolean): Promise<StudyView[]>;
+  foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly Study[]) => readonly Study[]): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
   /** Makes sure the studies this server lost are known as lost (a renewal); after the fence refused a commit. */
@@ -552,14 +553,15 @@ export class SharedOwnership implements Ownership {
     return this.studyIds.next();
   }
 
-  async foreignStudies(local: (name: string) => boolean): Promise<StudyView[]> {
+  async foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly Study[]) => readonly Study[]): Promise<StudyView[]> {
     // Summaries, not trials: loading every trial of another server's 100,000-trial study took this
     // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
     // The caller lists its own studies from memory: only while they are sure to be its own.
     if (this.held.size > 0) await this.confirmHeld();
     // One whose row alone is unsure (`lagging`) is listed from storage too: it made every listing UNAVAILABLE.
     const unsure = await Promise.all([...this.lagging.keys()].map((n) => this.confirmHeld(n).then(() => "", () => n)));
-    return storedViews(this.opts.store.summaries, await this.opts.store.listStudies(), (name) => local(name) && !unsure.includes(name));
+    const stored = await this.opts.store.listStudies();
+    return storedViews(this.opts.store.summaries, pick ? pick(stored) : stored, (name) => local(name) && !unsure.includes(name));
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,7 @@ import { BUILTIN_PLUGINS, PluginCatalogue, type PluginCatalogueOptions, type Plu
 import { type ConfigDifference, configMismatch, newStudyConfig, requestedConfig, steeredLoad, studyConfigCompare } from "./study-config-diff.js";
 import { type ExportPage, exportPage, importedTrials, parseStudyLines, studyHeaderLine, trialLine } from "./study-io.js";
 import type { PlotKind, PlotRendering } from "./plots.js";
-import { type TrialsPage, studiesPage, trialsPage } from "./paging.js";
+import { type TrialsPage, trialsPage } from "./paging.js";
 import * as reads from "./reads.js";
 import { type SampledImportances, importancesFor, summaryOf } from "./reads-summary.js";
 import { type StudyState, type TrialRecord, bestOf, countsOf, makeState, readOf, viewOf } from "./study-state.js";
@@ -366,9 +366,9 @@ export class StudyService {
     return this.pipeline.visible(views);
   }
 
-  /** See paging.ts `studiesPage`. */
+  /** One page of `listStudies`, only its studies viewed (reads.ts `listingPage`). */
   async studiesPage(a: S.ListStudiesArgs): Promise<{ studies: StudyView[]; next_cursor: string | null }> {
-    return studiesPage(await this.listStudies(), a);
+    return reads.listingPage(a, this.ownership, this.servedHere, this.studies, (views) => this.pipeline.visible(views));
   }
 
   /** Deletes a study with its trials (see docs/DURABILITY.md for requests racing it). @throws NOT_FOUND. */
