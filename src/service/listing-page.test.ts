@@ -1,12 +1,13 @@
 /**
  * A page of list_studies views only its own studies (reads.ts `listingPage`): on PostgreSQL a server
- * listing another server's studies reads the SQL summaries of the page's studies, not of all of them
- * (the whole list was summarised to cut one page: 10,000 studies, 2 s a page), and its own studies
+ * listing another server's studies reads the rows and SQL summaries of the page's studies, not of all
+ * of them (the whole list was summarised to cut one page: 10,000 studies, 0.7-2 s a page), and its own studies
  * mixed in by creation time come from its memory. Paging on with the cursors gives every study once,
  * in creation order, on both backends, for several page sizes, the local and foreign studies
  * interleaved (PostgreSQL), and a study created between two pages is listed in its place.
  */
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
+import { PostgresStorage } from "../storage/postgres/postgres-storage.js";
 import { silentLogger } from "../logger.js";
 import { closers, ownedServer } from "../testing/shared-ownership-server.js";
 import { postgresBackend, sqliteBackend } from "../testing/storage-backends.js";
@@ -76,11 +77,16 @@ describe("list_studies pages", () => {
       made.push(name);
     }
     const order = await inOrder(b.svc, made);
+    const rows = vi.spyOn(PostgresStorage.prototype, "studiesNamed");
+    cleanup.push(async () => rows.mockRestore());
     for (const limit of [1, 7, 30]) {
       asked.length = 0;
+      rows.mockClear();
       expect(await pageThrough(a.svc, limit)).toEqual(order);
-      // Before: every page summarised all 22 of b's studies.
+      // Before: every page summarised all 22 of b's studies, and read every study's row.
       expect(Math.max(...asked)).toBeLessThanOrEqual(limit);
+      expect(rows).toHaveBeenCalled();
+      for (const [names] of rows.mock.calls) expect(names.length).toBeLessThanOrEqual(limit);
     }
     // The owner lists the same pages from its memory.
     expect(await pageThrough(b.svc, 4)).toEqual(order);

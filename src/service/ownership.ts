@@ -70,9 +70,10 @@ export interface Ownership {
    * summaries (no trial loaded), and of those `local` says are in memory here the ones whose row alone is
    * unsure. `local` is asked once the hold is confirmed: a study that renewal found lost is listed from
    * storage (a set taken before left it out of both). UNAVAILABLE when this server's rows are unsure.
-   * `pick`: of every study in storage, those to view (one page of a listing); all without it.
+   * `pick`: of every study in storage (name, creation time in ms), the names to view (one page of a
+   * listing; only their rows are read); all without it.
    */
-  foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly Study[]) => readonly Study[]): Promise<StudyView[]>;
+  foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly StudyKey[]) => readonly string[]): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
   /** Makes sure the studies this server lost are known as lost (a renewal); after the fence refused a commit. */
@@ -121,6 +122,9 @@ export type Claim =
   /** `locked`: the row's lease ran out but another transaction holds it (the old owner's commit in flight): no live owner. */
   | { readonly held: false; readonly endpoint: string; readonly expiresInMs: number; readonly locked?: true };
 
+/** A study's name and creation time (ms since the epoch). */
+export type StudyKey = { readonly name: string; readonly createdAt: number };
+
 /** The rows a renewal extended (name → epoch), and those it found still held but could not extend (`locked`). */
 export type Renewal = Map<string, number> & { readonly locked?: Map<string, number> };
 
@@ -150,6 +154,9 @@ export interface OwnershipStore {
   findStudy(name: string): Promise<Study | null>;
   loadTrials(studyId: number): Promise<StoredTrial[]>;
   listStudies(): Promise<Study[]>;
+  /** Every study's name and creation time, and the studies of some names: a page of a listing. */
+  studyKeys(): Promise<StudyKey[]>;
+  studiesNamed(names: readonly string[]): Promise<Study[]>;
   /** Study summaries from SQL (a foreign study's view without its trials). */
   readonly summaries: SummarySource;
   /** The fence storage commits check: this server's id and the names it holds with their epochs. */
@@ -553,15 +560,16 @@ export class SharedOwnership implements Ownership {
     return this.studyIds.next();
   }
 
-  async foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly Study[]) => readonly Study[]): Promise<StudyView[]> {
+  async foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly StudyKey[]) => readonly string[]): Promise<StudyView[]> {
     // Summaries, not trials: loading every trial of another server's 100,000-trial study took this
     // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
     // The caller lists its own studies from memory: only while they are sure to be its own.
     if (this.held.size > 0) await this.confirmHeld();
     // One whose row alone is unsure (`lagging`) is listed from storage too: it made every listing UNAVAILABLE.
     const unsure = await Promise.all([...this.lagging.keys()].map((n) => this.confirmHeld(n).then(() => "", () => n)));
-    const stored = await this.opts.store.listStudies();
-    return storedViews(this.opts.store.summaries, pick ? pick(stored) : stored, (name) => local(name) && !unsure.includes(name));
+    const { store } = this.opts;
+    const stored = pick ? await store.studiesNamed(pick(await store.studyKeys())) : await store.listStudies();
+    return storedViews(store.summaries, stored, (name) => local(name) && !unsure.includes(name));
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,7 @@ import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
 import { frontPage, pageStudyKeys, studiesCursorKey, studiesPageOf } from "./paging.js";
-import type { Ownership } from "./ownership.js";
-import type { Study } from "../domain/trial.js";
+import type { Ownership, StudyKey } from "./ownership.js";
 import { shareDistributions } from "./plot-job.js";
 import { type FrontSource, plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
@@ -308,12 +307,11 @@ export async function listingPage(
 ): Promise<{ studies: StudyView[]; next_cursor: string | null }> {
   const after = a.cursor === undefined ? null : studiesCursorKey(a.cursor);
   let picked: { names: string[]; more: boolean } = { names: [], more: false };
-  const pick = (stored: readonly Study[]): Study[] => {
+  const pick = (stored: readonly StudyKey[]): string[] => {
     const keys = new Map(stored.map((s) => [s.name, s.createdAt / 1000]));
     for (const s of studies.values()) if (!s.deleted) keys.set(s.study.name, s.study.createdAt / 1000);
     picked = pageStudyKeys(keys, after, a.limit);
-    const names = new Set(picked.names);
-    return stored.filter((s) => names.has(s.name));
+    return picked.names;
   };
   const foreign = new Map((await ownership.foreignStudies(here, pick)).map((v) => [v.name, v]));
   if (ownership.everything) pick([]); // one server: every study is here, and storage was not listed

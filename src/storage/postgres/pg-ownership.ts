@@ -198,6 +198,16 @@ export class PgOwnershipStore implements OwnershipStore {
   }
 
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
+  studyKeys(): Promise<{ name: string; createdAt: number }[]> {
+    return unreachableAsUnavailable(this.storage.studyKeys());
+  }
+
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
+  studiesNamed(names: readonly string[]): Promise<Study[]> {
+    return unreachableAsUnavailable(this.storage.studiesNamed(names));
+  }
+
   listStudies(): Promise<Study[]> {
     return unreachableAsUnavailable(this.storage.listStudies());
   }

@@ -245,6 +245,18 @@ export class PostgresStorage implements Storage, SummaryReader {
     return rows.map((r) => this.studyOf(r));
   }
 
+  /** Every study's name and creation time (ms): what a listing's page is cut from (service/reads.ts `listingPage`), no settings parsed. */
+  async studyKeys(): Promise<{ name: string; createdAt: number }[]> {
+    const { rows } = await this.pool.query<{ name: string; created_at: number }>("SELECT name, created_at FROM studies");
+    return rows.map((r) => ({ name: r.name, createdAt: Number(r.created_at) }));
+  }
+
+  /** The studies of those names (those that exist), by id. */
+  async studiesNamed(names: readonly string[]): Promise<Study[]> {
+    const { rows } = await this.pool.query<StudyRow>("SELECT * FROM studies WHERE name = ANY($1::TEXT[]) ORDER BY id", [names]);
+    return rows.map((r) => this.studyOf(r));
+  }
+
   /** The study of that name, or null. */
   async findStudy(name: string): Promise<Study | null> {
     const { rows } = await this.pool.query<StudyRow>("SELECT * FROM studies WHERE name = $1", [name]);
