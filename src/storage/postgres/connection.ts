@@ -1,7 +1,7 @@
 /**
  * Connection failures of PostgreSQL as tuneport reports them: a database that cannot be reached
  * (restarting) as a retryable UNAVAILABLE, and pg's Client closing what it leaves open; and the
- * database encodings tuneport writes to (`requireWritableEncoding`).
+ * database encodings tuneport writes to (`encodingRefusal`).
  */
 import pg from "pg";
 import { TuneportError } from "../../domain/errors.js";
@@ -61,16 +61,18 @@ export class ClosingClient extends pg.Client {
 export const WRITABLE_ENCODINGS: readonly string[] = ["UTF8", "SQL_ASCII"];
 
 /**
- * Refuses to write to a database whose encoding cannot hold every string a client may send
- * (`WRITABLE_ENCODINGS`), before anything is created in it: no client can then make a commit fail
- * this way. Reading one stays possible (`export` moves its studies to a UTF8 database).
- * @throws FAILED_PRECONDITION naming the encoding and the remedy.
+ * The refusal of a database whose encoding cannot hold every string a client may send
+ * (`WRITABLE_ENCODINGS`), or null: the storage throws it at open (postgres-storage.ts `migrate`),
+ * before creating anything in an empty database, so that no client can make a commit fail this way.
+ * Reading one stays possible (`export` moves its studies to a UTF8 database), so tuneport's own
+ * tables there are still migrated first: a read-only open refuses an older schema.
+ * @returns FAILED_PRECONDITION naming the encoding and the remedy, or null.
  */
-export async function requireWritableEncoding(client: pg.ClientBase): Promise<void> {
+export async function encodingRefusal(client: pg.ClientBase): Promise<TuneportError | null> {
   const { rows } = await client.query<{ enc: string; db: string }>("SELECT current_setting('server_encoding') AS enc, current_database() AS db");
   const { enc, db } = rows[0] as { enc: string; db: string };
-  if (WRITABLE_ENCODINGS.includes(enc)) return;
-  throw new TuneportError(
+  if (WRITABLE_ENCODINGS.includes(enc)) return null;
+  return new TuneportError(
     "FAILED_PRECONDITION",
     `database ${JSON.stringify(db)} is encoded ${enc}, which cannot hold every character a client may send (a study name or user attribute with "😀"): ` +
       `PostgreSQL would refuse that commit, and a failed commit stops the server. Serve from a UTF8 database ` +

@@ -1,5 +1,5 @@
 /**
- * The database encodings tuneport writes to (connection.ts `requireWritableEncoding`), against the
+ * The database encodings tuneport writes to (connection.ts `encodingRefusal`), against the
  * real PostgreSQL of the test run: a database in another encoding (LATIN1 here) is refused before
  * anything is created in it, by the storage and so by `serve`, since a client's "😀" there made a
  * group commit fail and stopped the server; reading it stays possible; SQL_ASCII, which stores the
@@ -69,6 +69,37 @@ describe("the encoding of the PostgreSQL database", () => {
     } finally {
       await c.end();
     }
+    const reader = await PostgresStorage.open({ url, readonly: true });
+    try {
+      expect((await reader.listStudies()).map((s) => s.name)).toEqual(["café"]);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("exports a LATIN1 database an older tuneport left a migration behind: serve migrates it, then refuses it", async () => {
+    const url = await database("LATIN1");
+    // tuneport's tables as the previous release left them, with a study named in LATIN1's characters.
+    const behind = PG_MIGRATIONS.length - 1;
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query("CREATE TABLE tuneport_schema (version INTEGER NOT NULL); INSERT INTO tuneport_schema VALUES (0)");
+      for (const m of PG_MIGRATIONS.slice(0, behind)) await c.query(`BEGIN; ${m}; COMMIT`);
+      await c.query(`UPDATE tuneport_schema SET version = ${behind}`);
+      const config = { direction: "minimize", space: { x: { type: "float", low: 0, high: 1 } }, strategy: { name: "random", options: {} }, seed: 1 };
+      await c.query("INSERT INTO studies (id, name, config, created_at) VALUES (1, 'café', $1, 0)", [JSON.stringify(config)]);
+    } finally {
+      await c.end();
+    }
+    // Read-only (export, studies) asks for a migration first; serve refuses the encoding, pointing at export.
+    const stale = await failure(PostgresStorage.open({ url, readonly: true }));
+    expect((stale as Error).message).toMatch(/open it with 'tuneport serve' once to migrate/);
+    const err = await failure(PostgresStorage.open({ url }));
+    expect([(err as TuneportError).code, (err as TuneportError).data]).toEqual(["FAILED_PRECONDITION", { encoding: "LATIN1" }]);
+    expect((err as Error).message).toMatch(/'tuneport export' still reads this one/);
+    // ...and it does: serve migrated tuneport's own tables before refusing, so nothing is stranded.
+    expect(await sql(url, "SELECT version FROM tuneport_schema")).toEqual([{ version: PG_MIGRATIONS.length }]);
     const reader = await PostgresStorage.open({ url, readonly: true });
     try {
       expect((await reader.listStudies()).map((s) => s.name)).toEqual(["café"]);

@@ -38,7 +38,7 @@ import {
   betterReport,
 } from "../storage.js";
 import { COMMIT_CHUNK_CHARS, IDLE_IN_TRANSACTION_MS, beginSql, callValues, commitCalls, runChunks } from "./commit-chunks.js";
-import { ClosingClient, databaseUnreachable, requireWritableEncoding } from "./connection.js";
+import { ClosingClient, databaseUnreachable, encodingRefusal } from "./connection.js";
 import { OwnershipLostError, fencedOutName } from "./fence.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
@@ -157,13 +157,16 @@ export class PostgresStorage implements Storage, SummaryReader {
     const unheard = () => undefined;
     client.on("error", unheard);
     try {
-      if (!readonly) await requireWritableEncoding(client);
+      // Not served (connection.ts): refused before anything is created; tuneport's tables already
+      // there are migrated first, so that `export` (read-only, which needs the current schema) reads them.
+      const refused = readonly ? null : await encodingRefusal(client);
       for (let attempt = 1; ; attempt++) {
         await client.query(beginSql(this.idleMs));
         try {
           await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
           if (this.schema && !readonly) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
           const exists = await client.query("SELECT to_regclass('tuneport_schema') IS NOT NULL AS e");
+          if (refused !== null && !(exists.rows[0] as { e: boolean }).e) throw refused;
           let version = 0;
           if ((exists.rows[0] as { e: boolean }).e)
             version = (await client.query("SELECT version FROM tuneport_schema")).rows[0]?.version ?? 0;
@@ -180,6 +183,7 @@ export class PostgresStorage implements Storage, SummaryReader {
                 "FAILED_PRECONDITION",
                 `database schema version ${version} differs from this tuneport's ${PG_MIGRATIONS.length}; open it with 'tuneport serve' once to migrate`,
               );
+            if (refused !== null) throw refused;
             if (!readonly) await this.repair(client);
             return;
           }
