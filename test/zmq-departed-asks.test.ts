@@ -18,8 +18,11 @@ import { type ServerProcess, TestClient, startServer, stopServers, tempDir } fro
 const ZOD = pathToFileURL(join(import.meta.dirname, "..", "node_modules", "zod", "index.js")).href;
 const DIST = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
 
-/** A module whose strategy "gated" writes a line to `counter` per suggestion, then waits until `gate` exists. */
-function gatedModule(dir: string, counter: string, gate: string): string {
+/**
+ * A module whose strategy "gated" writes a line to `counter` per suggestion, then waits until `gate`
+ * exists: in a worker thread, or (`offload` false) on the server's main thread, which then reads nothing.
+ */
+function gatedModule(dir: string, counter: string, gate: string, offload = true): string {
   const path = join(dir, "gated.mjs");
   writeFileSync(
     path,
@@ -28,7 +31,7 @@ import { z } from ${JSON.stringify(ZOD)};
 import { BUILTIN_PLUGINS } from ${JSON.stringify(DIST)};
 const pause = new Int32Array(new SharedArrayBuffer(4));
 export const gated = {
-  name: "gated", description: "Counts its suggestions; each waits for a gate file (a test plug-in).", options: z.object({}).strict(), offload: true,
+  name: "gated", description: "Counts its suggestions; each waits for a gate file (a test plug-in).", options: z.object({}).strict(), offload: ${offload},
   create: () => ({
     suggest(req) {
       appendFileSync(${JSON.stringify(counter)}, req.trialNumber + "\\n");
@@ -48,9 +51,13 @@ afterEach(stopServers);
 /** A port of this test's own for `tcpProxy`. */
 const PROXY_PORT = 64_901;
 
-/** A TCP proxy from `port` to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes on listening). */
-async function tcpProxy(port: number, target: number): Promise<{ cut: () => void; close: () => Promise<void> }> {
+/**
+ * A TCP proxy from `port` to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes
+ * on listening); `toClient` counts the bytes the target sent on each connection, in order.
+ */
+async function tcpProxy(port: number, target: number): Promise<{ cut: () => void; close: () => Promise<void>; toClient: number[] }> {
   const sockets = new Set<Socket>();
+  const toClient: number[] = [];
   const track = (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s)).on("error", () => undefined);
@@ -59,13 +66,15 @@ async function tcpProxy(port: number, target: number): Promise<{ cut: () => void
     const outbound = connect(target, "127.0.0.1");
     track(inbound);
     track(outbound);
+    const n = toClient.push(0) - 1;
+    outbound.on("data", (b: Buffer) => (toClient[n] = (toClient[n] ?? 0) + b.byteLength));
     inbound.pipe(outbound).pipe(inbound);
   });
   await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
   const cut = () => {
     for (const s of sockets) s.destroy();
   };
-  return { cut, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
+  return { cut, toClient, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
 }
 
 /** The replies a DEALER receives, by request id ("null" for those without one). */
@@ -113,11 +122,11 @@ interface Gated {
  * Runs `test` against a real server with the "gated" plug-in whose study "g" uses it, and a client
  * `other` that created it; then closes the client and stops the server (exit code 0).
  */
-async function withGatedServer(test: (g: Gated) => Promise<void>): Promise<void> {
+async function withGatedServer(test: (g: Gated) => Promise<void>, offload = true): Promise<void> {
   const dir = tempDir();
   const counter = join(dir, "suggestions.txt");
   const gate = join(dir, "gate");
-  const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate), "--log-level", "debug"]);
+  const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate, offload), "--log-level", "debug"]);
   const other = new TestClient(server.endpoint);
   try {
     await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
@@ -222,5 +231,41 @@ describe("asks of a client that left", () => {
       expect((await other.call("get_study", { study: "g" })).study.n_trials).toBe(3);
       await replies.close();
     });
+  }, 180_000);
+
+  it("are not answered on a connection libzmq made again while the server was busy: the ROUTER ignores it (documented for clients that choose their routing id)", async () => {
+    await withGatedServer(async ({ server, other, counter, gate }) => {
+      const proxy = await tcpProxy(PROXY_PORT, Number(new URL(server.endpoint).port));
+      const client = new Dealer({ linger: 0, routingId: "worker-5" });
+      client.connect(`tcp://127.0.0.1:${PROXY_PORT}`);
+      const replies = new Replies(client);
+      await client.send(encode({ v: 1, id: "p0", op: "list_studies" }));
+      await replies.next("p0");
+      // Another client's ask holds the server's main thread (the strategy is not offloaded) until the gate opens.
+      const asked = other.request("ask", { study: "g" }, "o0", 120_000);
+      await waitFor(async () => existsSync(counter), 60_000);
+      proxy.cut();
+      // libzmq connects the client again; the handshake (the server's greeting and READY) is done on libzmq's I/O thread.
+      await waitFor(async () => (proxy.toClient[1] ?? 0) > 80, 60_000);
+      writeFileSync(gate, "");
+      expect(await asked).toMatchObject({ ok: true });
+      await client.send(encode({ v: 1, id: "p1", op: "list_studies" }));
+      await other.call("list_studies");
+      await new Promise((r) => setTimeout(r, 2000));
+      // Until then the closing connection held the routing id: libzmq's ROUTER (no ZMQ_ROUTER_HANDOVER) reads nothing of the new one.
+      const worker = Buffer.from("worker-5").toString("hex");
+      const logged = (what: string) => server.lines.filter((l) => l.includes(`"connection ${what}"`) && l.includes(worker)).length;
+      expect([replies.all("p1"), logged("opened"), logged("closed")]).toEqual([[], 1, 1]);
+      await replies.close();
+      // A new socket (what a client does after a timeout) is heard, under the same routing id.
+      const again = new Dealer({ linger: 0, routingId: "worker-5" });
+      again.connect(server.endpoint);
+      const fresh = new Replies(again);
+      await again.send(encode({ v: 1, id: "p1", op: "list_studies" }));
+      await fresh.next("p1");
+      expect(fresh.all("p1")).toMatchObject([{ ok: true }]);
+      await fresh.close();
+      await proxy.close();
+    }, false);
   }, 180_000);
 });

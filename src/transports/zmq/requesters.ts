@@ -19,9 +19,10 @@ export type Notice = "opened" | "closed" | null;
  * The ROUTER tells of each connection that opens and closes (`listen`). A routing id that libzmq
  * made never comes back; one a client chose (ZMQ_ROUTING_ID) does, on its next connection (libzmq
  * reconnects a connection that broke 100 ms later), and the asks it sent on the one that closed
- * are answered there if it is back by their turn. Kept per request id, not per connection: a
- * client that timed out resends the same id on a new connection, joining the run in flight
- * (idempotency.ts), which must go on for it.
+ * are answered there if it is back by their turn (libzmq's ROUTER reads nothing of a connection
+ * made while the one closing still holds its routing id, e.g. while this thread was busy:
+ * protocol/PROTOCOL.md). Kept per request id, not per connection: a client that timed out resends
+ * the same id on a new connection, joining the run in flight (idempotency.ts), which must go on for it.
  */
 export class Requesters {
   /** Per request id: the runs in flight under it, and the connections (routing id, hex) that sent it, with their runs. */
