@@ -15,10 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import tuneport as tp
-from conftest import REPO, ServerProcess
-
-SERVER_PORT = 64902
-PROXY_PORT = 64903
+from conftest import REPO, ServerProcess, free_port
 
 
 def _gated_plugins(path: Path, counter: Path, gate: Path) -> Path:
@@ -55,6 +52,7 @@ class _Proxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener = socket.create_server(("127.0.0.1", port))
+        self.port: int = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -110,12 +108,13 @@ def _wait(cond: Any, what: str) -> None:
 def test_an_ask_waiting_its_turn_when_the_connection_breaks_gets_its_trial(tmp_path: Path) -> None:
     counter, gate = tmp_path / "suggestions.txt", tmp_path / "gate"
     plugins = _gated_plugins(tmp_path / "gated.mjs", counter, gate)
-    srv = ServerProcess(tmp_path / "t.db", port=SERVER_PORT, extra=["--plugins", str(plugins)]).start()
-    proxy = _Proxy(PROXY_PORT, SERVER_PORT)
+    server_port = free_port()
+    srv = ServerProcess(tmp_path / "t.db", port=server_port, extra=["--plugins", str(plugins)]).start()
+    proxy = _Proxy(0, server_port)
     try:
         with (
             tp.connect(srv.endpoint, heartbeat=False) as other,
-            tp.connect(f"tcp://127.0.0.1:{PROXY_PORT}", timeout=2.0, retries=5, heartbeat=False) as client,
+            tp.connect(f"tcp://127.0.0.1:{proxy.port}", timeout=2.0, retries=5, heartbeat=False) as client,
         ):
             other.create_study("g", strategy="gated", space={"x": tp.Float(0, 1)})
             got: dict[str, Any] = {}
