@@ -6,7 +6,7 @@
  * waits for a gate file; real DEALER sockets.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { type Socket, connect, createServer } from "node:net";
+import { type AddressInfo, type Socket, connect, createServer } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Dealer } from "zeromq";
@@ -48,14 +48,12 @@ export const plugins = BUILTIN_PLUGINS.with({ strategies: [gated] });
 
 afterEach(stopServers);
 
-/** A port of this test's own for `tcpProxy`. */
-const PROXY_PORT = 64_901;
-
 /**
- * A TCP proxy from `port` to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes
+ * A TCP proxy on a port the kernel picks (it keeps it while it listens, so a client reconnects to
+ * it) to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes
  * on listening); `toClient` counts the bytes the target sent on each connection, in order.
  */
-async function tcpProxy(port: number, target: number): Promise<{ cut: () => void; close: () => Promise<void>; toClient: number[] }> {
+async function tcpProxy(target: number): Promise<{ port: number; cut: () => void; close: () => Promise<void>; toClient: number[] }> {
   const sockets = new Set<Socket>();
   const toClient: number[] = [];
   const track = (s: Socket) => {
@@ -70,11 +68,12 @@ async function tcpProxy(port: number, target: number): Promise<{ cut: () => void
     outbound.on("data", (b: Buffer) => (toClient[n] = (toClient[n] ?? 0) + b.byteLength));
     inbound.pipe(outbound).pipe(inbound);
   });
-  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const port = (proxy.address() as AddressInfo).port;
   const cut = () => {
     for (const s of sockets) s.destroy();
   };
-  return { cut, toClient, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
+  return { port, cut, toClient, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
 }
 
 /** The replies a DEALER receives, by request id ("null" for those without one). */
@@ -185,9 +184,9 @@ describe("asks of a client that left", () => {
 
   it("wait for a client that chose its own routing id and whose connection broke: back by their turn, it gets their answers", async () => {
     await withGatedServer(async ({ server, counter, gate }) => {
-      const proxy = await tcpProxy(PROXY_PORT, Number(new URL(server.endpoint).port));
+      const proxy = await tcpProxy(Number(new URL(server.endpoint).port));
       const client = new Dealer({ linger: 0, routingId: "worker-9" });
-      client.connect(`tcp://127.0.0.1:${PROXY_PORT}`);
+      client.connect(`tcp://127.0.0.1:${proxy.port}`);
       const replies = new Replies(client);
       const logged = (what: string) => server.lines.filter((l) => l.includes(`"connection ${what}"`) && l.includes(Buffer.from("worker-9").toString("hex"))).length;
       for (let i = 0; i < 2; i++) await client.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
@@ -235,9 +234,9 @@ describe("asks of a client that left", () => {
 
   it("are not answered on a connection libzmq made again while the server was busy: the ROUTER ignores it (documented for clients that choose their routing id)", async () => {
     await withGatedServer(async ({ server, other, counter, gate }) => {
-      const proxy = await tcpProxy(PROXY_PORT, Number(new URL(server.endpoint).port));
+      const proxy = await tcpProxy(Number(new URL(server.endpoint).port));
       const client = new Dealer({ linger: 0, routingId: "worker-5" });
-      client.connect(`tcp://127.0.0.1:${PROXY_PORT}`);
+      client.connect(`tcp://127.0.0.1:${proxy.port}`);
       const replies = new Replies(client);
       await client.send(encode({ v: 1, id: "p0", op: "list_studies" }));
       await replies.next("p0");
