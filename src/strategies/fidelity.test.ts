@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../domain/distributions.js";
 import type { Trial, TrialState } from "../domain/trial.js";
-import { IMPUTE_MARGIN, failedEvaluation, fidelityData } from "./fidelity.js";
+import { IMPUTE_MARGIN, RANK_LEVEL_PAIRS, failedEvaluation, fidelityData, spearman } from "./fidelity.js";
+import { gpStrategyFactory } from "./gp/gp-strategy.js";
+import { minOf } from "../math/extremes.js";
+import { autoStrategyFactory } from "./auto/auto-strategy.js";
 import { failureCounts } from "./pbt/failures.js";
 import { makeTrial } from "../testing/fixtures.js";
 import { splitTrials, tpeStrategyFactory } from "./tpe/tpe-strategy.js";
@@ -202,5 +205,40 @@ describe("fidelityData (GP training data)", () => {
     const plain = trials.map((t) => ({ ...t, systemAttrs: {} }));
     expect(numbers(splitTrials(plain, "minimize", false, -1, true))).toHaveLength(8);
     expect(tpeStrategyFactory.options.parse({}).fidelity).toBe("informed");
+  });
+
+  it("the 'rank' level rule moves past a depth that ranks the deeper one poorly on the study's own trials", () => {
+    // Stopping ASHA, rungs 9, 27, 81: eleven trials stopped at rung 9, `done` trained to 81.
+    const stopped = Array.from({ length: 11 }, (_, i) => tr(i, "PRUNED", [[9, 1 + i / 10]], { budget: 81 }));
+    const history = (done: number, agree: boolean) => [
+      ...stopped,
+      // At step 9 trial 11 leads, 12 next, ...; at 81 the order is the same (agree) or reversed.
+      ...Array.from({ length: done }, (_, i) =>
+        tr(11 + i, "COMPLETE", [[9, 0.1 * i], [27, 0.05 * i], [81, agree ? 0.01 * i : 0.01 * (done - i)]], { budget: 81 }),
+      ),
+    ];
+    const level = (trials: Trial[], rule?: "count" | "rank") => fidelityData(trials, "minimize", 10, all, "informed", rule)!.level;
+    // Reversed: ρ = −1 < 0.5 on 5 pairs, so "rank" models the final values; "count" waits for 10.
+    expect(level(history(RANK_LEVEL_PAIRS, false), "rank")).toBe(Infinity);
+    expect(level(history(RANK_LEVEL_PAIRS, false), "count")).toBe(9);
+    expect(level(history(RANK_LEVEL_PAIRS, false))).toBe(9);
+    // Concordant: the rule keeps the counted level.
+    expect(level(history(RANK_LEVEL_PAIRS, true), "rank")).toBe(9);
+    // Too few pairs to judge.
+    expect(level(history(RANK_LEVEL_PAIRS - 1, false), "rank")).toBe(9);
+    // A pair without finite values at both depths does not count.
+    const nanPair = history(RANK_LEVEL_PAIRS, false).map((t) => (t.number === 11 ? tr(11, "COMPLETE", [[9, NaN], [81, 0.05]], { budget: 81 }) : t));
+    expect(level(nanPair, "rank")).toBe(9);
+    // At the deeper level, the rows are the values there, the rest imputed worse than the worst.
+    const d = fidelityData(history(RANK_LEVEL_PAIRS, false), "minimize", 10, all, "informed", "rank")!;
+    expect(d.imputed).toBe(11);
+    expect(d.losses.slice(11)).toEqual([0.05, 0.04, 0.03, 0.02, 0.01]);
+    expect(minOf(d.losses.slice(0, 11))).toBeGreaterThan(0.05);
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBe(1);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);
+    expect(spearman([1, 1, 2], [3, 3, 1])).toBeCloseTo(-1, 12);
+    // An option of the GP, and through `auto`'s inner options; "count" by default.
+    expect(gpStrategyFactory.options.parse({}).fidelityLevel).toBe("count");
+    expect(autoStrategyFactory.options.parse({ gp: { fidelityLevel: "rank" } }).gp).toMatchObject({ fidelityLevel: "rank" });
   });
 });

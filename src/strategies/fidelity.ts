@@ -183,6 +183,80 @@ function valueAtLevel(t: Trial, level: number): number | undefined {
 /** How `fidelityData` picks the level and treats trials stopped below it (see the header). */
 export type FidelityMode = "level" | "common" | "observed" | "informed";
 
+/**
+ * How the level is chosen (not under "common"): "count", the largest depth that `minObserved`
+ * trials reached (the header); "rank", that level L unless the study's own data says L ranks a
+ * deeper depth poorly: L' = the largest depth RANK_LEVEL_PAIRS trials reached, and when L' > L and
+ * the values at L of those trials rank their values at L' (their told values at L' = +∞) with
+ * Spearman's ρ below RANK_LEVEL_RHO, the level is L'. Tried on bench/multifidelity.py
+ * (docs/BENCHMARKS.md, "Crossing and the ≤ 1/3 goal"); not the default.
+ */
+export type LevelRule = "count" | "rank";
+
+/** "rank": the pairs needed before a deeper depth's ranking is trusted, and the ρ below which it wins. */
+export const RANK_LEVEL_PAIRS = 5;
+export const RANK_LEVEL_RHO = 0.5;
+
+/** Average ranks (ties share their mean rank). */
+function ranks(v: readonly number[]): number[] {
+  const order = v.map((_, i) => i).sort((a, b) => (v[a] as number) - (v[b] as number));
+  const r = new Array<number>(v.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && v[order[j + 1] as number] === v[order[i] as number]) j++;
+    for (let k = i; k <= j; k++) r[order[k] as number] = (i + j) / 2;
+    i = j + 1;
+  }
+  return r;
+}
+
+/** Spearman's ρ of paired samples (Pearson's on average ranks); NaN when either side is constant. */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = ra.length;
+  const ma = ra.reduce((s, x) => s + x, 0) / n;
+  const mb = rb.reduce((s, x) => s + x, 0) / n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = (ra[i] as number) - ma;
+    const db = (rb[i] as number) - mb;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
+}
+
+/** The value of a trial at a depth: its first report at a step ≥ it, or at +∞ (or without reports) its told value. */
+function valueAt(t: Trial, level: number): number {
+  return level === Infinity || t.intermediate.length === 0 ? (t.value ?? NaN) : (valueAtLevel(t, level) ?? t.value ?? NaN);
+}
+
+/**
+ * "rank" (see `LevelRule`): the deeper level L' when at least RANK_LEVEL_PAIRS trials reached it
+ * with finite values at both L and L' and those rank each other with ρ < RANK_LEVEL_RHO; else L.
+ */
+function rankLevel(candidates: readonly { t: Trial; depth: number | null }[], depths: readonly number[], level: number): number {
+  const deeper = depths[RANK_LEVEL_PAIRS - 1];
+  if (deeper === undefined || deeper <= level) return level;
+  const low: number[] = [];
+  const high: number[] = [];
+  for (const { t, depth } of candidates) {
+    if (depth === null || depth < deeper) continue;
+    const a = valueAt(t, level);
+    const b = valueAt(t, deeper);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+    low.push(a);
+    high.push(b);
+  }
+  if (low.length < RANK_LEVEL_PAIRS) return level;
+  const rho = spearman(low, high);
+  return rho < RANK_LEVEL_RHO ? deeper : level;
+}
+
 /** "informed": finite stops below this share of the largest scheduler budget are not imputed (see `early`). */
 const INFORMED_STOP_SHARE = 1 / 9;
 
@@ -211,6 +285,7 @@ export function fidelityData(
   minObserved: number,
   usable: (t: Trial) => boolean,
   mode: FidelityMode = "level",
+  levelRule: LevelRule = "count",
 ): FidelityData | null {
   const top = topBudget(trials);
   const superseded = supersededTrials(trials);
@@ -229,7 +304,8 @@ export function fidelityData(
   }
   if (depths.length < Math.max(1, minObserved)) return null;
   depths.sort((a, b) => b - a);
-  const level = (mode === "common" ? depths[depths.length - 1] : depths[Math.max(1, minObserved) - 1]) as number;
+  const counted = (mode === "common" ? depths[depths.length - 1] : depths[Math.max(1, minObserved) - 1]) as number;
+  const level = mode !== "common" && levelRule === "rank" ? rankLevel(candidates, depths, counted) : counted;
 
   const rows: Trial[] = [];
   const losses: number[] = [];
@@ -249,8 +325,7 @@ export function fidelityData(
       }
       continue;
     }
-    const raw = level === Infinity || t.intermediate.length === 0 ? (t.value ?? NaN) : (valueAtLevel(t, level) ?? t.value ?? NaN);
-    const loss = lossOf(direction, raw);
+    const loss = lossOf(direction, valueAt(t, level));
     if (Number.isFinite(loss)) {
       worst = Math.max(worst, loss);
       best = Math.min(best, loss);

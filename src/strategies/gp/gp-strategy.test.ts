@@ -24,7 +24,7 @@ describe("gp strategy", () => {
     expect(defaults).toEqual({
       nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, eiXi: 0,
       incumbentStart: true, startSelection: "top", maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
-      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "informed", fullFitSchedule: "multiple",
+      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "informed", fidelityLevel: "count", fullFitSchedule: "multiple",
     });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);
@@ -200,4 +200,27 @@ describe("gp strategy", () => {
     const bestX = trials.reduce((a, t) => ((t.value as number) > (a.value as number) ? t : a)).params.x as number;
     expect(Math.abs(bestX - 0.8)).toBeLessThan(0.02);
   });
+
+  it("fidelityLevel 'rank' reaches the model: a deeper level when the lower one ranks it poorly, else the same proposals", () => {
+    // Stopping ASHA: eleven trials stopped at step 9, five trained to 81 whose step-9 values rank
+    // their final values in reverse (ρ = −1) or in order.
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const study = makeStudy(space);
+    const history = (agree: boolean) => [
+      ...Array.from({ length: 11 }, (_, i) =>
+        makeTrial(i, { x: 0.05 + i * 0.04 }, space, { state: "PRUNED", value: null, intermediate: [{ step: 9, value: 1 + i / 10 }], systemAttrs: { budget: 81 } }),
+      ),
+      ...Array.from({ length: 5 }, (_, i) => {
+        const final = agree ? 0.1 * i : 0.1 * (5 - i);
+        const intermediate = [{ step: 9, value: 0.1 * i }, { step: 81, value: final }];
+        return makeTrial(11 + i, { x: 0.55 + i * 0.1 }, space, { value: final, intermediate, systemAttrs: { budget: 81 } });
+      }),
+    ];
+    const count = gpStrategyFactory.create(defaults);
+    const rank = gpStrategyFactory.create(gpStrategyFactory.options.parse({ fidelityLevel: "rank" }));
+    const ask = (gp: typeof count, trials: Trial[]) => gp.suggest({ study, trials, trialNumber: trials.length, rng: new Rng(5) }).params;
+    expect(ask(rank, history(true))).toEqual(ask(count, history(true)));
+    expect(ask(rank, history(false))).not.toEqual(ask(count, history(false)));
+  });
 });
+

@@ -174,6 +174,11 @@ export const gpOptions = z
      * (default, chosen on bench/multifidelity.py), or the alternatives it was compared with.
      */
     fidelity: z.enum(["level", "common", "observed", "informed"]).default("informed"),
+    /**
+     * How the fidelity level is chosen (../fidelity.ts `LevelRule`): "count" (default), or "rank",
+     * which moves to a deeper depth once the lower one ranks it poorly on the study's own trials.
+     */
+    fidelityLevel: z.enum(["count", "rank"]).default("count"),
   })
   .strict();
 
@@ -194,7 +199,7 @@ export class GpStrategy implements Strategy {
   suggest(req: SuggestRequest): Suggestion {
     const { dims, params } = modelledDims(req.study.space, req.rng);
     if (dims.length === 0) return { params };
-    const data = fidelityData(req.trials, req.study.direction, this.opts.nStartupTrials, (t) => hasAll(t, dims), this.opts.fidelity);
+    const data = fidelityData(req.trials, req.study.direction, this.opts.nStartupTrials, (t) => hasAll(t, dims), this.opts.fidelity, this.opts.fidelityLevel);
     return modelOrUniform(dims, params, req.rng, () => {
       const result = data === null ? null : this.modelSuggest(req, dims, data);
       if (result === null) return null;
