@@ -157,8 +157,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     const unheard = () => undefined;
     client.on("error", unheard);
     try {
-      // Not served (connection.ts): refused before anything is created; tuneport's tables already
-      // there are migrated first, so that `export` (read-only, which needs the current schema) reads them.
+      // Not served (connection.ts): refused before anything is created, or once tables already there are migrated (so `export` reads them).
       const refused = readonly ? null : await encodingRefusal(client);
       for (let attempt = 1; ; attempt++) {
         await client.query(beginSql(this.idleMs));
@@ -323,9 +322,7 @@ export class PostgresStorage implements Storage, SummaryReader {
     // By value over several states, one walk of the (study, state, value, number) index per state,
     // merged: the index is ordered by value within a state only, and a single scan of them all
     // would read and sort every row. Maximizing, each state's walk is `maximizedPageSql`'s.
-    const byState = (st: string) =>
-      q.direction === "maximize"
-        ? maximizedPageSql(st, limit)
+    const byState = (st: string) => q.direction === "maximize" ? maximizedPageSql(st, limit)
         : `(SELECT * FROM trials WHERE study_id = $1 AND state = ${st} AND value IS NOT NULL ORDER BY ${order} LIMIT ${limit})`;
     const page =
       q.orderBy === "value" && (states.length > 1 || q.direction === "maximize")
