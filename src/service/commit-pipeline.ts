@@ -13,10 +13,16 @@
  * - Fail-stop: a failed commit leaves memory ahead of storage. The pipeline then refuses everything
  *   with UNAVAILABLE, rejects the batch (none of its requests is acknowledged) and calls `onFatal`
  *   once, so the process can exit and a restart reload the committed state.
+ * - Storage full: a commit refused for want of space (storage.ts `storageFull`: nothing written) is
+ *   held and tried again every `FULL_RETRY_MS` until it commits. Meanwhile memory is ahead of storage
+ *   by the held batches only: every new change and every read is refused before it is applied or
+ *   shown (UNAVAILABLE, `data.reason: "storage_full"`), the held batches' requests too (unacknowledged;
+ *   a resend with the same id gets the stored reply once they committed). Once every held batch has
+ *   committed the server goes on as before. A stop (`drain`) gives the held batches up: fail-stop.
  */
 import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
-import { type Change, type Storage, committed } from "../storage/storage.js";
+import { type Change, type Storage, committed, storageFull } from "../storage/storage.js";
 
 /** Change sets waiting for the next group commit. */
 interface Batch {
@@ -42,6 +48,8 @@ export const DEFAULT_LAZY_COMMIT_MS = 20;
 export const COMMIT_TRIES = 4;
 /** A lazy batch is committed on the next turn once it holds this many change sets. */
 export const LAZY_COMMIT_MAX = 1000;
+/** How often a commit held for want of space is tried again (ms); the retry hint of `storage_full`. */
+export const FULL_RETRY_MS = 1000;
 
 export class CommitPipeline {
   /** The batch that new change sets join; null when none is open. */
@@ -49,6 +57,16 @@ export class CommitPipeline {
   /** Resolves when every change set handed to storage so far is committed. */
   private durable: Promise<void> = Promise.resolve();
   private fatal: unknown = null;
+  /** The storage-full error while commits are held (see the file comment); null otherwise. */
+  private full: unknown = null;
+  /** Batches opened and not finished (committed or failed): a hold ends once none is left. */
+  private unfinished = 0;
+  /** Set by `abandon`: a held commit is given up. */
+  private abandoned = false;
+  /** Wakes a held commit's wait early (`abandon`). */
+  private wake: (() => void) | null = null;
+  /** `visible` calls waiting for a commit, told when commits start being held. */
+  private readonly heldWaiters = new Set<() => void>();
   /** Results of mutations whose changes were queued lazily: answered before their commit. */
   private readonly earlyAck = new WeakSet<object>();
 
@@ -88,6 +106,18 @@ export class CommitPipeline {
   /** @throws UNAVAILABLE after a failed commit. */
   assertHealthy(): void {
     if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");
+    if (this.full)
+      throw new TuneportError(
+        "UNAVAILABLE",
+        "the server's storage is full: nothing is written or read until space is freed (a change sent before may still be applied once it is: resend it with the same id); retry",
+        { reason: "storage_full", retry_after_ms: FULL_RETRY_MS },
+      );
+  }
+
+  /** Gives up commits held for want of space (a stop): they fail as any failed commit does (fail-stop). */
+  private abandon(): void {
+    this.abandoned = true;
+    this.wake?.();
   }
 
   /**
@@ -129,6 +159,7 @@ export class CommitPipeline {
     let go!: () => void;
     const started = new Promise<void>((r) => (go = r));
     const batch: Batch = { changes: [], sets: [], done, resolve, reject, go, expedited: false, timer: null, lazy: 0 };
+    this.unfinished++;
     if (deferrable) batch.timer = setTimeout(() => this.expedite(batch), this.lazyCommitMs);
     // Requests that arrive before the batch starts join it.
     this.durable = this.durable.then(
@@ -153,11 +184,18 @@ export class CommitPipeline {
     try {
       if (this.fatal) throw this.fatal;
       await this.commitKeeping(b);
+      // Not before every batch opened meanwhile (its requests were answered storage_full, applied in
+      // memory) has committed too: a resend of one then finds its reply stored, not applied again.
+      if (--this.unfinished === 0 && this.full) {
+        this.full = null;
+        this.log.warn("storage has room again: commits resumed");
+      }
       b.resolve();
     } catch (err) {
+      this.unfinished--;
       if (!this.fatal) {
         this.fatal = err;
-        this.log.fatal({ err, changes: b.changes.length }, "storage commit failed; memory is ahead of storage, stopping");
+        this.log.fatal({ err, changes: b.changes.length, ...(storageFull(err) ? { reason: "storage_full" } : {}) }, "storage commit failed; memory is ahead of storage, stopping");
         this.onFatal(err);
       }
       b.reject(err);
@@ -193,6 +231,12 @@ export class CommitPipeline {
         await this.storage.commit(changes);
         return;
       } catch (err) {
+        if (storageFull(err)) {
+          if (this.abandoned) throw err; // a stop while the storage is full: fail-stop, none of it acknowledged
+          await this.holdFull(err, changes.length);
+          attempt = 0;
+          continue;
+        }
         if (committed(err) || attempt >= COMMIT_TRIES) throw err;
         this.log.warn({ err, attempt }, "a commit failed before anything was written; committing it again");
         await this.recheck().catch(() => undefined);
@@ -200,19 +244,43 @@ export class CommitPipeline {
     }
   }
 
+  /** Refuses everything while the storage is full (`assertHealthy`) and waits `FULL_RETRY_MS` before the next try. */
+  private async holdFull(err: unknown, changes: number): Promise<void> {
+    if (!this.full) this.log.error({ err, reason: "storage_full", changes }, "storage full: the commit is held and tried again every second; changes and reads are refused (UNAVAILABLE storage_full) until space is freed");
+    this.full = err;
+    for (const w of this.heldWaiters) w();
+    this.heldWaiters.clear();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, FULL_RETRY_MS);
+      this.wake = () => (clearTimeout(t), resolve());
+    });
+    this.wake = null;
+  }
+
   /**
    * Resolves with `value` once every change queued so far is committed.
    * @throws UNAVAILABLE after a failed commit.
    */
   async visible<T>(value: T): Promise<T> {
+    this.assertHealthy();
     const b = this.openBatch;
     if (b) this.expedite(b);
-    await (b ? b.done : this.durable).catch(() => undefined);
+    // A commit held for want of space answers the waiters at once (UNAVAILABLE storage_full) rather than when space returns.
+    const signal = this.heldSignal();
+    await Promise.race([(b ? b.done : this.durable).catch(() => undefined), signal.held]).finally(signal.off);
     this.assertHealthy();
     const lost = typeof value === "object" && value !== null ? this.dropped.get(value) : undefined;
     if (lost !== undefined)
       throw new TuneportError("UNAVAILABLE", `this server lost study '${lost}' to another server before this request's changes were written; resend it (same id)`);
     return value;
+  }
+
+  /** Resolves when commits start being held for want of space (`holdFull`); `off` forgets the waiter. */
+  private heldSignal(): { held: Promise<void>; off: () => void } {
+    let waiter!: () => void;
+    const held = new Promise<void>((resolve) => (waiter = resolve));
+    this.heldWaiters.add(waiter);
+    return { held, off: () => void this.heldWaiters.delete(waiter) };
   }
 
   /**
@@ -223,8 +291,9 @@ export class CommitPipeline {
     return this.openBatch ? this.openBatch.done : this.durable;
   }
 
-  /** Waits for every queued batch, successful or not (shutdown). */
+  /** Waits for every queued batch, successful or not (shutdown); gives up commits held for want of space (`abandon`). */
   async drain(): Promise<void> {
+    this.abandon();
     if (this.openBatch) this.expedite(this.openBatch);
     await this.durable.catch(() => undefined);
   }

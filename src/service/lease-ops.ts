@@ -81,7 +81,8 @@ export function startReaper(core: ServiceCore, everyMs: number, reap: () => Prom
     if (late >= STALL_MIN_MS) forgiveStall(core, late, now);
     if (now - reapedAt < everyMs - probeMs / 2) return;
     reapedAt = now;
-    reap().catch((err: unknown) => core.log.error({ err }, "reaper failed"));
+    // While the storage is full every reap is refused; the commit pipeline said so once.
+    reap().catch((err: unknown) => (err instanceof TuneportError && err.data?.reason === "storage_full" ? undefined : core.log.error({ err }, "reaper failed")));
   }, probeMs);
   timer.unref();
   return () => clearInterval(timer);

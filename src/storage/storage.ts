@@ -288,3 +288,12 @@ export function storedTrialOfRow(r: TrialRow, intermediate: { step: number; valu
 export function committed(err: unknown): boolean {
   return !(typeof err === "object" && err !== null && (err as { notCommitted?: unknown }).notCommitted === true);
 }
+
+/**
+ * True when `err`, thrown by `Storage.commit`, says the storage had no room for the batch (a full
+ * disk: SQLite's SQLITE_FULL) and left nothing written: the batch may be committed again once space
+ * is freed (commit-pipeline.ts holds it so).
+ */
+export function storageFull(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { storageFull?: unknown }).storageFull === true && !committed(err);
+}

@@ -6,6 +6,7 @@
  */
 import { type Stats, closeSync, openSync, readSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import type Database from "better-sqlite3";
 import { TuneportError, notFound } from "../../domain/errors.js";
 
 /** The first 16 bytes of every SQLite 3 database file. */
@@ -104,4 +105,21 @@ export function openError(err: unknown, path: string): TuneportError {
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
     return new TuneportError("FAILED_PRECONDITION", `${path} is not a readable SQLite database (${e.message ?? code})`);
   return new TuneportError("FAILED_PRECONDITION", `cannot open the database ${path}: ${e.message ?? String(err)}`);
+}
+
+/**
+ * Marks a commit's SQLITE_FULL (no room on the disk) as storage.ts `storageFull`, once its transaction
+ * is rolled back (better-sqlite3 rolls it back; else here): nothing of the batch is written, so the
+ * batch may be committed again when space is freed.
+ */
+export function markFull(db: Database.Database, err: unknown): unknown {
+  if (!(typeof err === "object" && err !== null && (err as { code?: unknown }).code === "SQLITE_FULL")) return err;
+  try {
+    if (db.inTransaction) db.exec("ROLLBACK");
+  } catch {
+    return err; // the outcome is unknown: fail-stop
+  }
+  if (db.inTransaction) return err;
+  Object.assign(err, { storageFull: true, notCommitted: true });
+  return err;
 }

@@ -27,7 +27,7 @@ import Database from "better-sqlite3";
 import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
 import { BACKFILLS, FEASIBLE, MIGRATIONS, frontRows } from "./sqlite-schema.js";
-import { checkDatabaseFile, newerSchema, openError } from "./open-checks.js";
+import { checkDatabaseFile, markFull, newerSchema, openError } from "./open-checks.js";
 import { valuePage } from "./sqlite-page-sql.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
@@ -393,9 +393,9 @@ export class SqliteStorage implements Storage, SummaryReader {
     try {
       this.tx(changes);
     } catch (err) {
-      // The rows rolled back; the fronts kept in memory may have moved with them.
+      const e = markFull(this.db, err); // the rows rolled back (made sure of on a full disk); the fronts kept in memory may have moved with them
       this.fronts?.reset();
-      throw err;
+      throw e;
     }
     // Only after the transaction committed: a rolled-back reply must stay unknown.
     const stored = this.storedReplies();
