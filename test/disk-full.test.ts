@@ -5,7 +5,8 @@
  * restarted it. Now the commit is held and tried again every second (service/commit-pipeline.ts): the
  * batch's requests, new changes and reads are answered UNAVAILABLE `data.reason: "storage_full"` with a
  * `retry_after_ms`, nothing unacknowledged is acknowledged, and once space is freed the same server
- * commits the held batch and goes on; a stop while full gives it up (exit 70, fail-stop).
+ * commits the held batch and goes on; running leases get the time back (heartbeats were refused); a
+ * stop while full gives it up (exit 70, fail-stop).
  *
  * A full disk needs a small filesystem of its own: the probe (fixtures/disk-full-probe.mjs) runs in a
  * user and mount namespace (`unshare -rm`, which needs user namespaces allowed) on an 8 MiB tmpfs,
@@ -48,6 +49,8 @@ describe("a disk that fills under serve --storage (SQLite)", () => {
     // Space freed: the same server reads and writes again; the failed tell, resent with its id, is answered from the commit.
     expect(seen.pollsUntilReadable).toBeGreaterThan(0);
     expect(seen.resentTell).toBe("ok");
+    // A lease that ran out while full (heartbeats refused) is given that time back, as a restart would: its tell is accepted.
+    expect(seen.keeperTell).toBe("ok");
     expect(seen.writeAfterFreed).toBe(true);
     expect(seen.ackedMissingBeforeRestart).toEqual([]);
     expect(seen.phase1Exit).toEqual({ code: 0, sig: null });

@@ -74,19 +74,26 @@ export function startReaper(core: ServiceCore, everyMs: number, reap: () => Prom
   const probeMs = Math.min(STALL_PROBE_MS, everyMs);
   let last = core.now();
   let reapedAt = last;
+  // Whether the storage was full at the last tick (commit-pipeline.ts holds commits, refusing heartbeats
+  // too): that time is given back to the leases like a stall's, as a restart would regrant them.
+  let full = false;
   const timer = setInterval(() => {
     const now = core.now();
     const late = now - last - probeMs;
     last = now;
-    if (late >= STALL_MIN_MS) forgiveStall(core, late, now);
+    if (late >= STALL_MIN_MS || full) forgiveStall(core, Math.max(late, 0) + (full ? probeMs : 0), now);
+    core.visible(null).then(() => void (full = false), (err: unknown) => void (full = isStorageFull(err)));
     if (now - reapedAt < everyMs - probeMs / 2) return;
     reapedAt = now;
     // While the storage is full every reap is refused; the commit pipeline said so once.
-    reap().catch((err: unknown) => (err instanceof TuneportError && err.data?.reason === "storage_full" ? undefined : core.log.error({ err }, "reaper failed")));
+    reap().catch((err: unknown) => (isStorageFull(err) ? undefined : core.log.error({ err }, "reaper failed")));
   }, probeMs);
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** UNAVAILABLE `storage_full` (commit-pipeline.ts). */
+const isStorageFull = (err: unknown): boolean => err instanceof TuneportError && err.data?.reason === "storage_full";
 
 /** Gives `stalledMs` in which the server did not run back to every running lease (leases.ts `expiryAfterStall`). */
 export function forgiveStall(core: ServiceCore, stalledMs: number, now: number): void {
