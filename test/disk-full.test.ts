@@ -6,7 +6,8 @@
  * batch's requests, new changes and reads are answered UNAVAILABLE `data.reason: "storage_full"` with a
  * `retry_after_ms`, nothing unacknowledged is acknowledged, and once space is freed the same server
  * commits the held batch and goes on; running leases get the time back (heartbeats were refused); a
- * stop while full gives it up (exit 70, fail-stop).
+ * stop while full gives it up (exit 70, fail-stop); `tuneport import` into a full disk imports nothing
+ * and says why.
  *
  * A full disk needs a small filesystem of its own: the probe (fixtures/disk-full-probe.mjs) runs in a
  * user and mount namespace (`unshare -rm`, which needs user namespaces allowed) on an 8 MiB tmpfs,
@@ -66,6 +67,9 @@ describe("a disk that fills under serve --storage (SQLite)", () => {
     expect(seen.acked).toBeGreaterThan(3);
     expect(seen.ackedMissing).toEqual([]);
     expect(seen.writeAfterRestart).toBe(true);
+    // `tuneport import` into the full disk: says so, nothing imported.
+    expect(seen.importWhileFull).toEqual({ status: 1, stderr: "tuneport: the import's commit failed: nothing was imported (no space left on the device) (UNAVAILABLE)" });
+    expect(seen.studiesAfterImport).toEqual(["k", "s"]);
     expect(seen.integrity).toBe("ok");
   }, 300_000);
 });

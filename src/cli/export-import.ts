@@ -159,8 +159,10 @@ ${pluginsHelp(19)}
       const service = await StudyService.open({ storage, logger, reapIntervalMs: 0, maxStudies: Number.POSITIVE_INFINITY, onFatal, ...(maxIntermediate !== undefined ? { maxIntermediate } : {}), ...(ownership ? { ownership } : {}), ...(plugins ? { plugins: plugins.catalogue } : {}) });
       try {
         const s = await service.importStudy(text, v.name as string | undefined).catch((err: unknown) => {
-          if (failure === null) throw err;
-          const why = failure instanceof Error ? failure.message : String(failure);
+          // A full disk holds the commit (commit-pipeline.ts) rather than failing it; `close` gives it up.
+          const full = err instanceof TuneportError && err.data?.reason === "storage_full";
+          if (failure === null && !full) throw err;
+          const why = full ? "no space left on the device" : failure instanceof Error ? failure.message : String(failure);
           throw new TuneportError("UNAVAILABLE", `the import's commit failed: nothing was imported (${why})`);
         });
         process.stderr.write(`imported study '${terminalSafe(s.name)}' with ${plural(s.n_trials, "trial")}\n`);
