@@ -55,7 +55,8 @@ describe("a disk that fills under serve --storage (SQLite)", () => {
     expect(seen.writeAfterFreed).toBe(true);
     expect(seen.ackedMissingBeforeRestart).toEqual([]);
     expect(seen.phase1Exit).toEqual({ code: 0, sig: null });
-    expect(seen.phase1Log.map((l: { msg: string }) => l.msg)).toEqual([expect.stringMatching(/^storage full: /), "storage has room again: commits resumed"]);
+    const phase1 = seen.phase1Log.filter((l: { msg: string }) => !l.msg.startsWith("the server did not run for a while")); // a loaded machine's stall
+    expect(phase1.map((l: { msg: string }) => l.msg)).toEqual([expect.stringMatching(/^storage full: /), "storage has room again: commits resumed"]);
     // Stopped while full: the held commit is given up (fail-stop, exit 70), none of it acknowledged.
     expect(seen.failure2?.reply).toEqual(FULL);
     expect(seen.phase2Exit).toEqual({ code: 70, sig: null });
