@@ -365,11 +365,19 @@ export function pageStudyKeys(keys: ReadonlyMap<string, number>, after: [number,
   return { names: page.map((k) => k[1]), more: page.length < list.length };
 }
 
-/** The page of `views` (one page's studies, in order) that fits the byte budget, with a cursor when it was cut or `more` follow. */
-export function studiesPageOf(views: StudyView[], more: boolean): { studies: StudyView[]; next_cursor: string | null } {
+/**
+ * The page of `views` (one page's studies, in order) that fits the byte budget, with a cursor when it
+ * was cut or `more` follow. `cut`: the key of the last study the page was cut at (`pageStudyKeys`),
+ * where the next page starts when every view fits: a study of the page deleted before it was viewed
+ * is not among `views`, and the page ended at the last study shown, or (none shown: limit 1) with no
+ * cursor, as if no study followed.
+ */
+export function studiesPageOf(views: StudyView[], more: boolean, cut?: [number, string]): { studies: StudyView[]; next_cursor: string | null } {
   const page = withinStudyBudget(views);
   const lastShown = page[page.length - 1];
-  return { studies: page, next_cursor: (page.length < views.length || more) && lastShown ? encode({ k: "studies", c: lastShown.created_at, n: lastShown.name }) : null };
+  const at: [number, string] | undefined =
+    page.length < views.length || cut === undefined ? (lastShown ? [lastShown.created_at, lastShown.name] : undefined) : cut;
+  return { studies: page, next_cursor: (page.length < views.length || more) && at ? encode({ k: "studies", c: at[0], n: at[1] }) : null };
 }
 
 /** The longest prefix of `page` (one study at least) whose estimated size stays within `MAX_PAGE_BYTES`. */

@@ -307,8 +307,9 @@ export async function listingPage(
 ): Promise<{ studies: StudyView[]; next_cursor: string | null }> {
   const after = a.cursor === undefined ? null : studiesCursorKey(a.cursor);
   let picked: { names: string[]; more: boolean } = { names: [], more: false };
+  let keys = new Map<string, number>();
   const pick = (stored: readonly StudyKey[]): string[] => {
-    const keys = new Map(stored.map((s) => [s.name, s.createdAt / 1000]));
+    keys = new Map(stored.map((s) => [s.name, s.createdAt / 1000]));
     for (const s of studies.values()) if (!s.deleted) keys.set(s.study.name, s.study.createdAt / 1000);
     picked = pageStudyKeys(keys, after, a.limit);
     return picked.names;
@@ -318,7 +319,11 @@ export async function listingPage(
   const views: StudyView[] = [];
   for (const name of picked.names) {
     const v = foreign.get(name) ?? (here(name) ? viewOf(studies.get(name) as StudyState) : undefined);
-    if (v) views.push(v);
+    // Deleted since the cut (on PostgreSQL the page's rows are read after it), or deleted and created
+    // again under its name: that one, created later, belongs to a later page (shown here, its cursor
+    // skipped the studies created between the two).
+    if (v && v.created_at === keys.get(name)) views.push(v);
   }
-  return studiesPageOf(await visible(views), picked.more);
+  const last = picked.names[picked.names.length - 1];
+  return studiesPageOf(await visible(views), picked.more, last === undefined ? undefined : [keys.get(last) as number, last]);
 }
