@@ -178,3 +178,31 @@ def test_the_scaling_recipe_worker_shares_one_budget_across_servers_and_workers(
         for s in servers:
             s.stop()
         soak.stop_postgres(pg)
+
+
+@pytest.mark.parametrize("endpoints", [1, 2])
+def test_a_hurried_request_does_not_wait_for_a_study_changing_hands(endpoints: int) -> None:
+    """A trial's last word after Ctrl-C (``hurry``: INTERRUPTED_WAIT_S, 1 s) on a study with no live
+    owner (``moved`` with no endpoint: a takeover in progress) gives up within its own budget, not the
+    client's failover window (timeout × (retries + 1): 40 s by default): it asked again after the
+    reply's ``retry_after_s`` (2 s here) until that window ended, so Ctrl-C waited up to 40 s."""
+
+    def changing_hands(m: dict[str, Any]) -> dict[str, Any]:
+        reply = moved(m, "")
+        reply["error"]["data"]["retry_after_s"] = 2.0
+        return reply
+
+    with FakeServer(changing_hands) as first, FakeServer(changing_hands) as second:
+        given = [first.endpoint, second.endpoint][:endpoints]
+        with tp.connect(given, timeout=3.0, retries=0, heartbeat=False) as client:
+            assert client._channel.failover_s == 3.0  # noqa: SLF001
+            with pytest.raises(tp.UnavailableError):
+                client._call("get_study", {"study": "s"}, outage_budget_s=1.0, hurry=True)  # noqa: SLF001
+            asked = [m for m in first.received + second.received if m["op"] == "get_study"]
+            # Once: asking again after 2 s would pass the hurried request's 1 s.
+            assert len(asked) == 1, asked
+            # Not hurried, it is asked again within the failover window (same id each time).
+            with pytest.raises(tp.UnavailableError):
+                client._call("get_study", {"study": "s"})  # noqa: SLF001
+            again = [m for m in first.received + second.received if m["op"] == "get_study"][1:]
+            assert len(again) > 1 and len({m["id"] for m in again}) == 1

@@ -243,7 +243,11 @@ class Client:
         timeout, retries = (min(main.timeout, budget), 0) if hurry else (main.timeout, main.retries)
         try:
             return _backing_off_unavailable(
-                lambda: parse_reply(chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload)),
+                # Hurried, a study changing hands (no live owner) is waited for within the budget only,
+                # not the failover window (40 s by default): a Ctrl-C'd trial's FAIL waited that long.
+                lambda: parse_reply(
+                    chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload, failover_s=budget if hurry else None)
+                ),
                 retries,
                 op,
             )

@@ -251,10 +251,11 @@ class FailoverChannel:
         outage_budget_s: float | None = None,
         payload: bytes | None = None,
         handshake_wait: float | None = None,
+        failover_s: float | None = None,
     ) -> Any:
         """Sends ``message`` (encoded once: ``payload`` when given; the same bytes, the same id, each time) until a server that serves its
         study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
-        failover window ended. @raises TimeoutError after ``1 + retries`` silent attempts (with one
+        failover window ended (``failover_s``, the channel's by default: a hurried request's is its budget). @raises TimeoutError after ``1 + retries`` silent attempts (with one
         endpoint: as ``Channel.request``, outage budget and ``handshake_wait`` included; with several,
         a silent attempt is one of ``timeout`` on a connected server, those without a connection are
         short looks (PROBE_S, doubling each pass) that share ``outage_budget_s``, and ``handshake_wait``
@@ -262,6 +263,7 @@ class FailoverChannel:
         once, with ``data["dropped"]``, when a server closed the connection on the request each time
         it was resent (``Channel._dropped_error``)."""
         wait = self.timeout if timeout is None else timeout
+        window = self.failover_s if failover_s is None else failover_s
         silences_allowed = self.retries if retries is None else retries
         if payload is None:
             payload = encode(message)
@@ -334,7 +336,7 @@ class FailoverChannel:
                         # within the failover window. Returned at once, the caller's 3 quick retries
                         # (0.7 s) gave up long before the old owner's commit ended.
                         pause = _pause(moved, delay)
-                        if time.monotonic() - started + pause <= self.failover_s:
+                        if time.monotonic() - started + pause <= window:
                             _log_changing_hands(message, moved, pause, told)
                             told = True
                             time.sleep(pause)
@@ -395,7 +397,7 @@ class FailoverChannel:
                 # The owner is silent (dying) or unknown: a live server takes the study over once its
                 # ownership lease runs out. Wait for that, within the failover window.
                 pause = _pause(moved, delay)
-                if time.monotonic() - started + pause > self.failover_s:
+                if time.monotonic() - started + pause > window:
                     return reply
                 if target == "":
                     _log_changing_hands(message, moved, pause, told)
