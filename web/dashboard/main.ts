@@ -228,8 +228,11 @@ async function route(tries = 0): Promise<void> {
     // its hold on its studies is unsure): read again by itself, 1 s later, then twice as long each
     // time up to 10 s, until it answers or the user moves on. Before, the page said "Not available"
     // until its live stream reconnected, which a stalled database never makes it do. A study that
-    // moved to another server (`reason: "moved"`) is not retried: this server will not serve it.
-    const retry = err instanceof OpError && err.code === "UNAVAILABLE" && err.data?.reason !== "moved";
+    // moved to another server (`reason: "moved"` naming its endpoint) is not retried: this server
+    // will not serve it. One with no endpoint has no live owner (a takeover in progress, an import
+    // writing it) and is served once that ends: read again (before, "Not available" for good).
+    const movedAway = err instanceof OpError && err.data?.reason === "moved" && typeof err.data.endpoint === "string" && err.data.endpoint !== "";
+    const retry = err instanceof OpError && err.code === "UNAVAILABLE" && !movedAway;
     // Too busy to take it (Retry-After): `op` already sent it again, its waits grown to 16 s; the
     // page goes on at that pace (spread as `op` spreads them), not back at 1 s.
     const wait = err instanceof OpError && err.busy ? Math.round(BUSY_MOST_MS * (1 + Math.random() / 2)) : Math.min(RETRY_FIRST_MS * 2 ** tries, RETRY_MOST_MS);
