@@ -198,7 +198,6 @@ export class PgOwnershipStore implements OwnershipStore {
   }
 
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
-  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
   studyKeys(): Promise<{ name: string; createdAt: number }[]> {
     return unreachableAsUnavailable(this.storage.studyKeys());
   }
@@ -208,6 +207,7 @@ export class PgOwnershipStore implements OwnershipStore {
     return unreachableAsUnavailable(this.storage.studiesNamed(names));
   }
 
+  /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
   listStudies(): Promise<Study[]> {
     return unreachableAsUnavailable(this.storage.listStudies());
   }
