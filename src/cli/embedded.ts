@@ -152,7 +152,7 @@ const WARM_KINDS = { one: ["history", "parallel_coordinates"], several: ["pareto
  * Refusals and failures are only logged at debug: this is an optimisation.
  */
 export async function warmStudyPlots(service: StudyService, logger: Logger): Promise<void> {
-  const studies = (await service.studiesOverview()).filter((s) => s.counts.COMPLETE > 0);
+  const studies = (await service.studiesOverview()).studies.filter((s) => s.counts.COMPLETE > 0);
   const biggest = studies.reduce<(typeof studies)[number] | null>((b, s) => (b === null || s.n_trials > b.n_trials ? s : b), null);
   if (biggest === null) return;
   const study = biggest.name;

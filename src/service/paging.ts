@@ -343,11 +343,21 @@ export function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: 
   return studiesPageOf(names.map((n) => byName.get(n) as StudyView), more);
 }
 
-/** The study a `list_studies` cursor names: its creation time (s) and name. @throws INVALID_ARGUMENT for another kind of cursor. */
-export function studiesCursorKey(cursor: string): [number, string] {
-  const c = decode(cursor, "studies", "list_studies");
-  if (typeof c.c !== "number" || typeof c.n !== "string") throw invalidArgument("cursor is not a list_studies cursor: pass the next_cursor of the previous page unchanged");
+/**
+ * The study a `list_studies` cursor (`kind` "studies") or a `studies_overview` cursor ("overview")
+ * names: its creation time (s) and name. @throws INVALID_ARGUMENT for another kind of cursor (one
+ * op's cursor passed to the other included).
+ */
+export function studiesCursorKey(cursor: string, kind: "studies" | "overview" = "studies"): [number, string] {
+  const what = kind === "studies" ? "list_studies" : "studies_overview";
+  const c = decode(cursor, kind, what);
+  if (typeof c.c !== "number" || typeof c.n !== "string") throw invalidArgument(`cursor is not a ${what} cursor: pass the next_cursor of the previous page unchanged`);
   return [c.c, c.n];
+}
+
+/** The `next_cursor` of a `studies_overview` page whose last study is `last` (creation time in s, name). */
+export function overviewCursor(last: [number, string]): string {
+  return encode({ k: "overview", c: last[0], n: last[1] });
 }
 
 /**

@@ -4,7 +4,7 @@ import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import { frontPage, pageStudyKeys, studiesCursorKey, studiesPageOf } from "./paging.js";
+import { frontPage, overviewCursor, pageStudyKeys, studiesCursorKey, studiesPageOf } from "./paging.js";
 import type { Ownership, StudyKey } from "./ownership.js";
 import { shareDistributions } from "./plot-job.js";
 import { type FrontSource, plotInput } from "./plot-sample.js";
@@ -223,21 +223,6 @@ export interface StudyOverview {
 /** Distinct worker labels listed per study at most (the count `live_workers` stays exact). */
 export const MAX_WORKER_LABELS = 20;
 
-/**
- * Every live (not deleted) study in one line each: those of `local` from memory, and (several servers)
- * those `foreign` ones served elsewhere, or here on an unsure hold, as last committed (`from_storage`),
- * by creation as list_studies orders them. The caller gets `foreign` from ownership.ts `foreignStudies`,
- * which answers UNAVAILABLE while this server's hold is unsure: from memory alone, a study another server
- * had taken over was listed with this server's stale figures, or not at all once it was given up.
- */
-export function overviewAll(local: Iterable<StudyState>, foreign: readonly StudyView[], now: number): StudyOverview[] {
-  const elsewhere = new Set(foreign.map((v) => v.name));
-  const lines = [...local].filter((s) => !s.deleted && !elsewhere.has(s.study.name)).map((s) => ({ at: s.study.createdAt / 1000, line: overviewOf(s, now) }));
-  lines.push(...foreign.map((v) => ({ at: v.created_at, line: overviewOfView(v) })));
-  if (foreign.length > 0) lines.sort((x, y) => x.at - y.at);
-  return lines.map((l) => l.line);
-}
-
 /** A study in one line, for a list of many studies: no trial views, no search space. */
 export function overviewOf(s: StudyState, now: number): StudyOverview {
   let last = s.study.createdAt;
@@ -305,25 +290,71 @@ export async function listingPage(
   studies: ReadonlyMap<string, StudyState>,
   visible: (views: StudyView[]) => Promise<StudyView[]>,
 ): Promise<{ studies: StudyView[]; next_cursor: string | null }> {
-  const after = a.cursor === undefined ? null : studiesCursorKey(a.cursor);
+  const picked = await pickStudies(a.cursor === undefined ? null : studiesCursorKey(a.cursor), a.limit, ownership, here, studies);
+  const views: StudyView[] = [];
+  for (const name of picked.names) {
+    const v = picked.foreign.get(name) ?? (here(name) ? viewOf(studies.get(name) as StudyState) : undefined);
+    // Deleted since the cut (on PostgreSQL the page's rows are read after it), or deleted and created
+    // again under its name: that one, created later, belongs to a later page (shown here, its cursor
+    // skipped the studies created between the two).
+    if (v && v.created_at === picked.keys.get(name)) views.push(v);
+  }
+  return studiesPageOf(await visible(views), picked.more, picked.last ?? undefined);
+}
+
+/**
+ * One page of `studies_overview`, as `listingPage` cuts one of `list_studies` (same order: creation,
+ * then name; its own kind of cursor): only the page's studies are summed up, from memory or, served
+ * elsewhere, from their SQL summaries. The whole overview summed every study up on each read, which
+ * the dashboard makes on every change and every 5 s: at 10,000 studies 75 ms (SQLite) to 1.1 s and
+ * +53 MiB of heap (PostgreSQL, another server's studies), a 3 MiB reply (docs/BENCHMARKS.md
+ * "studies_overview among 10,000 studies"). Without `limit`, every study (as before).
+ */
+export async function overviewPage(
+  a: S.StudiesOverviewArgs,
+  ownership: Ownership,
+  here: (name: string) => boolean,
+  studies: ReadonlyMap<string, StudyState>,
+  now: number,
+): Promise<{ studies: StudyOverview[]; next_cursor: string | null }> {
+  const picked = await pickStudies(a.cursor === undefined ? null : studiesCursorKey(a.cursor, "overview"), a.limit, ownership, here, studies);
+  const lines: StudyOverview[] = [];
+  for (const name of picked.names) {
+    const v = picked.foreign.get(name);
+    // A study served elsewhere deleted and created again since the cut belongs to a later page (listingPage).
+    if (v && v.created_at !== picked.keys.get(name)) continue;
+    const line = v ? overviewOfView(v) : here(name) ? overviewOf(studies.get(name) as StudyState, now) : undefined;
+    if (line) lines.push(line);
+  }
+  // The cursor names the page's last study even when it went meanwhile (deleted): the next page follows it.
+  const last = picked.last;
+  return { studies: lines, next_cursor: picked.more && last ? overviewCursor(last) : null };
+}
+
+/**
+ * The names of one page of live studies (creation order, then name; after `after`, at most `limit`),
+ * whether more follow, the last one's key, and the views of those served elsewhere (read from
+ * storage for the page's studies only: ownership.ts `foreignStudies`' `pick`).
+ */
+async function pickStudies(
+  after: [number, string] | null,
+  limit: number | undefined,
+  ownership: Ownership,
+  here: (name: string) => boolean,
+  studies: ReadonlyMap<string, StudyState>,
+): Promise<{ names: string[]; more: boolean; last: [number, string] | null; keys: Map<string, number>; foreign: Map<string, StudyView> }> {
   let picked: { names: string[]; more: boolean } = { names: [], more: false };
+  let last: [number, string] | null = null;
   let keys = new Map<string, number>();
   const pick = (stored: readonly StudyKey[]): string[] => {
     keys = new Map(stored.map((s) => [s.name, s.createdAt / 1000]));
     for (const s of studies.values()) if (!s.deleted) keys.set(s.study.name, s.study.createdAt / 1000);
-    picked = pageStudyKeys(keys, after, a.limit);
+    picked = pageStudyKeys(keys, after, limit);
+    const name = picked.names[picked.names.length - 1];
+    last = name === undefined ? null : [keys.get(name) as number, name];
     return picked.names;
   };
   const foreign = new Map((await ownership.foreignStudies(here, pick)).map((v) => [v.name, v]));
   if (ownership.everything) pick([]); // one server: every study is here, and storage was not listed
-  const views: StudyView[] = [];
-  for (const name of picked.names) {
-    const v = foreign.get(name) ?? (here(name) ? viewOf(studies.get(name) as StudyState) : undefined);
-    // Deleted since the cut (on PostgreSQL the page's rows are read after it), or deleted and created
-    // again under its name: that one, created later, belongs to a later page (shown here, its cursor
-    // skipped the studies created between the two).
-    if (v && v.created_at === keys.get(name)) views.push(v);
-  }
-  const last = picked.names[picked.names.length - 1];
-  return studiesPageOf(await visible(views), picked.more, last === undefined ? undefined : [keys.get(last) as number, last]);
+  return { ...picked, last, keys, foreign };
 }

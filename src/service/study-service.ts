@@ -559,10 +559,9 @@ export class StudyService {
     return this.pipeline.visible(queryTrials(this.getState(a.study), a, this.now()));
   }
 
-  /** Every study in one line; with several servers, as `listStudies` (reads.ts `overviewAll`). */
-  async studiesOverview(): Promise<reads.StudyOverview[]> {
-    const foreign = await this.ownership.foreignStudies(this.servedHere);
-    return this.pipeline.visible(reads.overviewAll(this.studies.values(), foreign, this.now()));
+  /** A page of the studies in one line each (reads.ts `overviewPage`); with several servers, as `listStudies`. */
+  async studiesOverview(a: S.StudiesOverviewArgs = {}): Promise<{ studies: reads.StudyOverview[]; next_cursor: string | null }> {
+    return this.pipeline.visible(await reads.overviewPage(a, this.ownership, this.servedHere, this.studies, this.now()));
   }
 
   /** Read-only access for plug-in-aware readers (importances, plots, summaries). */

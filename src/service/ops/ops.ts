@@ -145,13 +145,13 @@ export const OPS = {
     run: (svc, a) => svc.queryTrials(a),
   }),
   studies_overview: op({
-    summary: "Every study in one line: counts by state, best value, last activity and live workers.",
-    args: S.noArgs,
+    summary: "Every study (or a page of them: limit, cursor) in one line: counts by state, best value, last activity and live workers.",
+    args: S.studiesOverviewArgs,
     result: R.studiesOverviewResult,
     mutating: false,
     mcp: hidden("list_studies answers agents with the full study views"),
     python: hidden("Client.list_studies returns the full study views"),
-    run: async (svc) => ({ studies: await svc.studiesOverview() }),
+    run: (svc, a) => svc.studiesOverview(a),
   }),
   stop_study: op({
     summary: "Stops handing out trials: asks get STUDY_STOPPED; running trials may still report and tell.",

@@ -49,7 +49,10 @@ export const studyOverviewSchema = z.object({
     .boolean()
     .describe("true when the line is the study as last committed in the database (another server sharing it serves the study, or this server's hold on it is unsure), as list_studies lists it: live_workers 0, workers [] and last_activity_at null then (not read)"),
 });
-export const studiesOverviewResult = z.object({ studies: z.array(studyOverviewSchema) });
+export const studiesOverviewResult = z.object({
+  studies: z.array(studyOverviewSchema),
+  next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
+});
 export const plotResult = z.object({
   png: z.custom<Uint8Array>((v) => v instanceof Uint8Array).describe("the PNG image (MessagePack bin)"),
   caption: z.string().describe("what the chart shows, and what it left out (downsampling, clipped outliers)"),

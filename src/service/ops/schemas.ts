@@ -244,6 +244,13 @@ export const listStudiesArgs = z
   })
   .strict();
 
+export const studiesOverviewArgs = z
+  .object({
+    limit: z.number().int().min(1).max(100_000).optional().describe("at most this many studies (default: all), in creation order (then name), as list_studies pages them"),
+    cursor: z.string().min(1).max(2000).optional().describe("next_cursor of the previous page"),
+  })
+  .strict();
+
 export const plotArgs = z
   .object({
     study: studyName,
@@ -321,6 +328,7 @@ export type HeartbeatArgs = z.output<typeof heartbeatArgs>;
 export type EnqueueArgs = z.output<typeof enqueueArgs>;
 export type TrialsArgs = z.output<typeof trialsArgs>;
 export type ListStudiesArgs = z.output<typeof listStudiesArgs>;
+export type StudiesOverviewArgs = z.output<typeof studiesOverviewArgs>;
 export type LineageArgs = z.output<typeof lineageArgs>;
 export type UpdateStudyArgs = z.output<typeof updateStudyArgs>;
 export type ExportStudyArgs = z.output<typeof exportStudyArgs>;
