@@ -28,6 +28,9 @@ let generation = 0;
 const main = document.getElementById("main") as HTMLElement;
 const conn = document.getElementById("conn") as HTMLElement;
 
+/** Studies the list reads per page (`studies_overview`'s limit). */
+const STUDIES_PAGE = 100;
+
 async function studiesList(live: Live): Promise<View> {
   const body = h("tbody");
   const table = h(
@@ -43,9 +46,19 @@ async function studiesList(live: Live): Promise<View> {
   );
   /** Whether the list shows a line of a study another server serves (`from_storage`). */
   let others = false;
+  // The list shows the first `wanted` studies (one page, then a page more per "Show more studies"),
+  // read again as one page of that many on each change and poll: the whole overview, read every
+  // 5 s and on every change, summed up every study (1.1 s and a 3 MiB reply at 10,000 studies
+  // served by another server, docs/BENCHMARKS.md "studies_overview among 10,000 studies").
+  let wanted = STUDIES_PAGE;
+  /** Counts reads: a read that answers after a later one started is not drawn (a "more" crossing a live refresh). */
+  let reads = 0;
+  const more = h("button", { type: "button", id: "more-studies", hidden: true, onclick: () => ((wanted += STUDIES_PAGE), void refresh().catch(() => undefined).finally(schedule)) }, "Show more studies");
   const refresh = async () => {
-    const { studies } = await op<{ studies: any[] }>("studies_overview");
-    if (!live()) return;
+    const mine = ++reads;
+    const { studies, next_cursor } = await op<{ studies: any[]; next_cursor: string | null }>("studies_overview", { limit: wanted });
+    if (!live() || mine !== reads) return;
+    more.hidden = !next_cursor;
     others = studies.some((s) => s.from_storage === true);
     body.replaceChildren(
       ...studies.map((s) =>
@@ -82,7 +95,7 @@ async function studiesList(live: Live): Promise<View> {
   // Drawn once read: a read refused (a page retrying, below) leaves the page on screen as it was.
   if (live()) {
     document.title = "Studies — tuneport";
-    main.replaceChildren(h("h1", {}, "Studies"), table);
+    main.replaceChildren(h("h1", {}, "Studies"), table, more);
   }
   schedule();
   document.addEventListener("visibilitychange", onVisible);
