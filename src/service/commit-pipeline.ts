@@ -103,6 +103,11 @@ export class CommitPipeline {
     return this.fatal !== null;
   }
 
+  /** True while commits are held for want of space (see the file comment). */
+  get holding(): boolean {
+    return this.full !== null;
+  }
+
   /** @throws UNAVAILABLE after a failed commit. */
   assertHealthy(): void {
     if (this.fatal) throw new TuneportError("UNAVAILABLE", "the server is stopping after a storage failure; retry against the next one");

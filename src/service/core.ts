@@ -60,6 +60,8 @@ export interface ServiceCore {
   bump(s: StudyState, kind?: StudyChange["kind"]): void;
   /** Resolves with `value` once everything queued so far is committed. @throws UNAVAILABLE after a failed commit. */
   visible<T>(value: T): Promise<T>;
+  /** True while commits are held for want of space (commit-pipeline.ts): every change and read is refused. Brings no commit forward. */
+  storageFull(): boolean;
   /** The studies this server holds in memory (deleted ones excluded or marked). */
   studies(): StudyState[];
 }

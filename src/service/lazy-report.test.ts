@@ -4,7 +4,7 @@
  * between reply and commit is not applied twice. Real SQLite files; commits are held by a gate
  * (a slow database) instead of timing anything.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../logger.js";
 import type { Change, Storage } from "../storage/storage.js";
 import { sqliteBackend } from "../testing/storage-backends.js";
@@ -53,15 +53,16 @@ describe("reports answered before their commit", () => {
   let svc: StudyService;
   let watch: ReturnType<typeof watchCommits>;
   afterEach(async () => {
+    vi.useRealTimers();
     watch.release(); // a failed assertion must not leave commits held
     await svc.close();
     await storage.close();
   });
 
-  async function open(lazyCommitMs?: number) {
+  async function open(lazyCommitMs?: number, reapIntervalMs = 0) {
     storage = await sqliteBackend.open(sqliteBackend.location());
     watch = watchCommits(storage);
-    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0, ...(lazyCommitMs === undefined ? {} : { lazyCommitMs }) });
+    svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs, ...(lazyCommitMs === undefined ? {} : { lazyCommitMs }) });
     return watch;
   }
 
@@ -137,6 +138,20 @@ describe("reports answered before their commit", () => {
     const committed = watch.next();
     await svc.report({ study: "s", ...t, step: 0, value: 0.5 } as never);
     await committed; // the timer's commit (a hang here is the failure)
+    expect(watch.committed.some((c) => c.kind === "add-intermediate")).toBe(true);
+  });
+
+  it("leaves a held report to its timer while the reaper ticks (--report-commit-ms above the reaper's 250 ms probe)", async () => {
+    // The reaper's timer only: its ticks run at will, the lazy commit's 60 s timer stays real.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    await open(60_000, 1000);
+    const t = await running();
+    await svc.report({ study: "s", ...t, step: 0, value: 0.5 } as never);
+    vi.advanceTimersByTime(3000); // 12 probes of the reaper (each looks whether the storage is full), 3 reaps
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    // Each probe awaited `visible`, which brings the open batch's commit forward: the report was committed within 250 ms.
+    expect(watch.committed.some((c) => c.kind === "add-intermediate")).toBe(false);
+    await svc.getTrial({ study: "s", trial: t.trial } as never); // a read still brings it forward
     expect(watch.committed.some((c) => c.kind === "add-intermediate")).toBe(true);
   });
 });

@@ -82,7 +82,8 @@ export function startReaper(core: ServiceCore, everyMs: number, reap: () => Prom
     const late = now - last - probeMs;
     last = now;
     if (late >= STALL_MIN_MS || full) forgiveStall(core, Math.max(late, 0) + (full ? probeMs : 0), now);
-    core.visible(null).then(() => void (full = false), (err: unknown) => void (full = isStorageFull(err)));
+    // Not `visible`: it brings a lazy batch's commit forward, which cut every --report-commit-ms to this probe's period.
+    full = core.storageFull();
     if (now - reapedAt < everyMs - probeMs / 2) return;
     reapedAt = now;
     // While the storage is full every reap is refused; the commit pipeline said so once.

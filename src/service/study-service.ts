@@ -156,7 +156,7 @@ export class StudyService {
       taking: () => { if (this.closed) throw shuttingDown(); },
       commit: (changes, result, apply, rc, lazy) => this.commit(changes, result, apply, rc, lazy),
       bump: (s, kind) => this.bump(s, kind),
-      visible: (v) => this.pipeline.visible(v),
+      visible: (v) => this.pipeline.visible(v), storageFull: () => this.pipeline.holding, // prettier-ignore
       studies: () => [...this.studies.values()],
     };
   }
