@@ -18,7 +18,8 @@
  *   by the held batches only: every new change and every read is refused before it is applied or
  *   shown (UNAVAILABLE, `data.reason: "storage_full"`), the held batches' requests too (unacknowledged;
  *   a resend with the same id gets the stored reply once they committed). Once every held batch has
- *   committed the server goes on as before. A stop (`drain`) gives the held batches up: fail-stop.
+ *   committed the server goes on as before. A stop (`drain`) gives the held batches up: fail-stop
+ *   (the lazy change sets among them were answered before: `answer`, lost as in a crash).
  */
 import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
