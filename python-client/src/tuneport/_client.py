@@ -19,7 +19,7 @@ import uuid
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from enum import Enum
 from typing import Any
@@ -56,6 +56,7 @@ from ._protocol import (
 )
 from ._study import _METRIC_NAMES_ATTR, Direction, Study, StudySummary
 from ._trial import Trial
+from ._unavailable import StorageOutage, backing_off_unavailable
 
 log = logging.getLogger("tuneport")
 
@@ -67,22 +68,6 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 10.0
 
 #: How long ``connect`` waits for a server to answer ``hello`` by default (seconds).
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
-
-
-def _backing_off_unavailable(send: Callable[[], Any], retries: int, op: str) -> Any:
-    """``send()`` again (the same request id) while the server answers UNAVAILABLE (over its memory
-    ceiling, or busy), at most ``retries`` more times, waiting 0.1 s, then twice as long, up to 2 s."""
-    delay = 0.1
-    for attempt in range(retries + 1):
-        try:
-            return send()
-        except UnavailableError as err:
-            if attempt == retries:
-                raise
-            log.info("%s answered UNAVAILABLE (%s); retrying in %gs", op, err.message, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-    raise AssertionError("unreachable")
 
 
 class Client:
@@ -123,6 +108,8 @@ class Client:
         self.limits: dict[str, Any] = {}
         self._trials_lock = threading.Lock()
         self._trials: dict[tuple[str, int], Trial] = {}
+        self._storage = StorageOutage()
+        """The server's full disk, if it is full: one warning and one outage budget for all threads."""
         try:
             hello = self._hello(versions, client_info, connect_timeout)
         except BaseException:
@@ -197,10 +184,12 @@ class Client:
         message = make_request("hello", {"versions": list(versions), "client": info}, version=self._version)
         # At least ``wait``: a budget of 0 ("fail at once in an outage") still lets the connection form.
         budget = max(self._channel.outage_budget_s, wait)
-        result = _backing_off_unavailable(
+        result = backing_off_unavailable(
             lambda: parse_reply(self._channel.request(message, timeout=wait, retries=0, outage_budget_s=budget, handshake_wait=wait)),
             self._channel.retries,
             "hello",
+            storage_s=budget,
+            outage=self._storage,
         )
         if int(result.get("version", -1)) not in versions:
             raise UnsupportedVersionError(
@@ -217,7 +206,8 @@ class Client:
     # ------------------------------------------------------------------ requests
 
     def _call(self, op: str, args: Mapping[str, Any], *, outage_budget_s: float | None = None, hurry: bool = False) -> Any:
-        """One request; returns its ``result``. UNAVAILABLE is retried with the same id (backing off),
+        """One request; returns its ``result``. UNAVAILABLE is retried with the same id (backing off,
+        at least the server's retry hint; a full disk for up to the outage budget: _unavailable.py),
         silence by the channel's Lazy Pirate loop. ``hurry`` (a trial's last word after Ctrl-C):
         one attempt, waiting at most ``outage_budget_s`` for the reply too. @raises TuneportError subclasses."""
         return self._request(self._message(op, args), outage_budget_s=outage_budget_s, hurry=hurry)
@@ -242,7 +232,7 @@ class Client:
         # A hung server (connected, silent) held a Ctrl-C'd script for the whole timeout (10 s).
         timeout, retries = (min(main.timeout, budget), 0) if hurry else (main.timeout, main.retries)
         try:
-            return _backing_off_unavailable(
+            return backing_off_unavailable(
                 # Hurried, a study changing hands (no live owner) is waited for within the budget only,
                 # not the failover window (40 s by default): a Ctrl-C'd trial's FAIL waited that long.
                 lambda: parse_reply(
@@ -250,6 +240,8 @@ class Client:
                 ),
                 retries,
                 op,
+                storage_s=0.0 if hurry else budget,  # a full disk is waited out like a lost connection
+                outage=self._storage,
             )
         except MessageTooLargeError as err:
             self._refusal_names_limit(err.data, "max_message_bytes")
@@ -770,16 +762,18 @@ class _Background:
         except TuneportError as err:
             if not job.abandoned:
                 job.trial._deliver_error(err, step=job.message.get("step"))
-            if isinstance(err, TimeoutError):
-                # The server stayed away for the whole outage budget: the reports queued behind
-                # this one fail now, with one warning, instead of each waiting out the outage (40
-                # queued reports took 47 s with a 2 s budget). Reports queued from now on are sent.
+            full = isinstance(err, UnavailableError) and err.reason == "storage_full"
+            if isinstance(err, TimeoutError) or full:
+                # The server stayed away (or its disk full) for the whole outage budget: the reports
+                # queued behind this one fail now, with one warning, instead of each waiting out the
+                # outage (40 queued reports took 47 s with a 2 s budget). Reports queued from now on are sent.
                 with self._cond:
                     self._dropped_through = self._queued
                     self._drop_error = err
                     behind = sum(1 for j in self._queue if j.seq > job.seq and not j.abandoned)
                 if behind:
-                    log.warning("the server is unreachable: %d queued non-blocking report(s) dropped", behind)
+                    why = "'s disk stayed full" if full else " is unreachable"
+                    log.warning("the server%s: %d queued non-blocking report(s) dropped", why, behind)
             return
         except Exception as err:  # noqa: BLE001 - not an answer (a bug, a ZeroMQ error): the trial's, not the thread's
             # Escaping, it ended this thread: heartbeats and every later report stopped without a word.
@@ -800,8 +794,16 @@ class _Background:
             )
             result = parse_reply(reply)
         except TuneportError as err:
+            if isinstance(err, UnavailableError) and err.reason == "storage_full":
+                # Not a lost lease: the server gives running leases back the time its disk was full
+                # (docs/DURABILITY.md). Announced once per outage, by whichever request met it first.
+                self._client._storage.refused("heartbeat", self._client._channel.outage_budget_s)
+                log.info("heartbeat refused (%d leases): the server's disk is full", len(leases))
+                return
             log.warning("heartbeat failed (%d leases): %s", len(leases), err)
             return
+        # An answered heartbeat does not end a full-disk outage: the server answers some of them
+        # while its disk is full (tests/test_disk_full.py saw every other one answered).
         for entry in result.get("leases", []):
             if entry.get("ok"):
                 continue
@@ -846,11 +848,16 @@ def connect(
       turn for ``connect_timeout``, cycling until one answers or ``outage_budget_s`` is spent (each
       tried once at least); then TimeoutError names them all. A ``hello`` answered UNAVAILABLE
       (a server over its memory ceiling) is resent with backoff up to ``retries`` times, as any request.
+    - ``UNAVAILABLE`` replies are resent with the same id after at least the server's hint
+      (``retry_after_ms``/``retry_after_s``), with backoff, ``retries`` times; a full server disk
+      (``reason == "storage_full"``) is waited out like a lost connection, up to ``outage_budget_s``
+      from its first refusal (one warning per outage), then UnavailableError (``err.reason``).
     - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its
       reply and is resent (same id) up to ``retries`` times on silence (Lazy Pirate).
     - ``outage_budget_s``: when the connection is lost (a restart, a crash), a request waits up
       to this long for the server to come back and resends as soon as it does; then it raises
       TimeoutError, and later requests give up after a last 1 s look. ``math.inf`` waits forever.
+      It bounds the wait for a full server disk too (see above).
     - ``curve`` (see ``CurveKeys.from_files``): every socket, the heartbeat's too, encrypts and
       authenticates with CURVE; a refused key raises UnauthenticatedError.
 

@@ -200,10 +200,18 @@ class UnauthenticatedError(_CodedError):
 
 
 class UnavailableError(_CodedError):
-    """The server is busy, starting or stopping; the client already retried with the same id."""
+    """The server cannot take the request now (busy, stopping, its disk full, the study changing
+    hands); the client already resent it with the same id: ``retries`` times, or for a full disk
+    until it had been full for ``outage_budget_s``. ``reason`` says why."""
 
     code_name = "UNAVAILABLE"
     retry = "retry"
+
+    @property
+    def reason(self) -> str | None:
+        """The server's ``data.reason`` (``"storage_full"``, ``"memory"``, ``"moved"``…), else None."""
+        reason = self.data.get("reason")
+        return reason if isinstance(reason, str) else None
 
 
 class InternalError(_CodedError):

@@ -1,0 +1,123 @@
+"""Waiting out ``UNAVAILABLE`` replies: the same request (the same id) is sent again after a pause.
+
+The server says why it cannot take a request now in ``data.reason`` and, for some reasons, how soon
+to ask again (``retry_after_ms``, or ``retry_after_s`` for a study changing hands; protocol/PROTOCOL.md,
+"Errors"). Every pause lasts at least that hint. Most reasons (a server over its memory ceiling, too
+many requests in flight, one stopping) are resent ``retries`` times with backoff; a full disk
+(``reason: "storage_full"``, docs/DURABILITY.md) is an outage the server rides out by itself once
+space is freed, so it is waited out like a lost connection: up to the client's ``outage_budget_s``
+(30 s by default), counted from the first refusal of the outage, with one warning per outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._errors import UnavailableError
+
+log = logging.getLogger("tuneport")
+
+#: A server's retry hint is honoured up to this long (seconds): a larger one is taken as this.
+MAX_HINT_S = 60.0
+
+#: Refusals for a full disk less than this far apart (seconds) are one outage: one warning, one
+#: budget. The server hints 1 s and a waiting request asks again at least every 2 s.
+OUTAGE_GAP_S = 10.0
+
+
+def retry_hint_s(data: Mapping[str, Any] | None) -> float:
+    """The server's "ask again after" hint of an ``UNAVAILABLE`` reply's ``data`` in seconds
+    (``retry_after_ms`` or ``retry_after_s``; at most MAX_HINT_S), 0 when it gives none."""
+    if not isinstance(data, Mapping):
+        return 0.0
+    for key, scale in (("retry_after_ms", 0.001), ("retry_after_s", 1.0)):
+        hint = data.get(key)
+        if isinstance(hint, (int, float)) and not isinstance(hint, bool) and math.isfinite(hint) and hint > 0:
+            return min(float(hint) * scale, MAX_HINT_S)
+    return 0.0
+
+
+class StorageOutage:
+    """A client's view of its server's full disk (``storage_full`` refusals), shared by its
+    threads: when the outage began (the bound every request waits against), and whether it was
+    announced (one warning per outage, not per resend or heartbeat). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._last = 0.0
+
+    def refused(self, op: str, budget_s: float) -> float:
+        """Notes a ``storage_full`` refusal of ``op``; returns when the outage began (monotonic)."""
+        now = time.monotonic()
+        with self._lock:
+            fresh = self._since is None or now - self._last > OUTAGE_GAP_S
+            if fresh:
+                self._since = now
+            self._last = now
+            since = self._since
+        assert since is not None
+        if fresh:
+            log.warning(
+                "the tuneport server's disk is full (UNAVAILABLE storage_full, %s): waiting up to %gs "
+                "(outage_budget_s) for space to be freed, resending with the same request ids",
+                op,
+                budget_s,
+            )
+        return since
+
+    def answered(self) -> None:
+        """A change or a read was answered: the disk has room again (if it was full)."""
+        if self._since is None:
+            return
+        with self._lock:
+            since, self._since = self._since, None
+        if since is not None:
+            log.info("the tuneport server's disk has room again after %.1fs: requests go on", time.monotonic() - since)
+
+
+def backing_off_unavailable(
+    send: Callable[[], Any], retries: int, op: str, *, storage_s: float, outage: StorageOutage | None = None
+) -> Any:
+    """``send()`` again (the same request id) while the server answers UNAVAILABLE, waiting 0.1 s,
+    then twice as long, up to 2 s, and at least the reply's retry hint each time. A full disk
+    (``storage_full``) is resent until it has lasted ``storage_s`` seconds (from its first refusal:
+    ``outage``'s, shared by the client's threads, else this request's); any other reason at most
+    ``retries`` more times. @raises UnavailableError with the last reply's ``data`` (its reason)."""
+    delay = 0.1
+    resent = 0
+    began: float | None = None
+    while True:
+        try:
+            result = send()
+        except UnavailableError as err:
+            pause = max(delay, retry_hint_s(err.data))
+            delay = min(delay * 2, 2.0)
+            if err.reason == "storage_full":
+                now = time.monotonic()
+                if outage is not None:
+                    began = outage.refused(op, storage_s)
+                elif began is None:
+                    began = now
+                if now - began + pause > storage_s:
+                    raise UnavailableError(
+                        f"{err.message} (the server's disk has been full for {now - began:.1f}s; "
+                        f"{op} waited up to outage_budget_s={storage_s:g}s, resending with the same request id)",
+                        err.data,
+                    ) from err
+                log.info("%s answered UNAVAILABLE (storage_full); resending in %gs", op, pause)
+            else:
+                if resent >= retries:
+                    raise
+                resent += 1
+                log.info("%s answered UNAVAILABLE (%s); retrying in %gs", op, err.message, pause)
+            time.sleep(pause)
+            continue
+        if outage is not None and op != "hello":
+            outage.answered()  # a change or a read was answered: the disk has room (hello reads nothing)
+        return result
