@@ -321,10 +321,13 @@ export async function overviewPage(
   const lines: StudyOverview[] = [];
   for (const name of picked.names) {
     const v = picked.foreign.get(name);
-    // A study served elsewhere deleted and created again since the cut belongs to a later page (listingPage).
-    if (v && v.created_at !== picked.keys.get(name)) continue;
-    const line = v ? overviewOfView(v) : here(name) ? overviewOf(studies.get(name) as StudyState, now) : undefined;
-    if (line) lines.push(line);
+    const s = v === undefined && here(name) ? studies.get(name) : undefined;
+    // As listingPage: one deleted since the cut is left out, and one deleted and created again (served
+    // elsewhere, or here: its memory is the new study's) belongs to a later page (summed up here too,
+    // it was listed twice: the cursor is the cut's).
+    const createdAt = v ? v.created_at : s ? s.study.createdAt / 1000 : undefined;
+    if (createdAt === undefined || createdAt !== picked.keys.get(name)) continue;
+    lines.push(v ? overviewOfView(v) : overviewOf(s as StudyState, now));
   }
   // The cursor names the page's last study even when it went meanwhile (deleted): the next page follows it.
   const last = picked.last;
@@ -333,8 +336,10 @@ export async function overviewPage(
 
 /**
  * The names of one page of live studies (creation order, then name; after `after`, at most `limit`),
- * whether more follow, the last one's key, and the views of those served elsewhere (read from
- * storage for the page's studies only: ownership.ts `foreignStudies`' `pick`).
+ * whether more follow, the last one's key (where the next page starts), every study's creation time
+ * as cut (`keys`: a study viewed with another was deleted and created again since, and belongs to a
+ * later page), and the views of those served elsewhere (read from storage for the page's studies
+ * only: ownership.ts `foreignStudies`' `pick`).
  */
 async function pickStudies(
   after: [number, string] | null,
