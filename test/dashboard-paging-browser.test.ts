@@ -3,7 +3,8 @@
  * against a real DashboardServer on loopback (the built page, dist/web) over a real StudyService on
  * SQLite with more studies than one page (100): it shows the first page, in creation order, with a
  * "Show more studies" button that adds the next page (the keyboard's focus stays on it), hides the
- * button once every study is shown, and keeps the pages shown when a change makes it read again.
+ * button once every study is shown (the focus then on the first study the last page added), and
+ * keeps the pages shown when a change makes it read again.
  * Every read names a limit: before, each read (on every change, and every 5 s while another
  * server's line was shown) asked for the whole overview, which summed up every study (1.1 s and a
  * 3 MiB reply at 10,000 studies on PostgreSQL, docs/BENCHMARKS.md "studies_overview among 10,000 studies").
@@ -68,9 +69,15 @@ describe("the studies list longer than one page", () => {
     await page.keyboard.press("Enter");
     await expect.poll(shown, { timeout: WAIT }).toEqual(order.slice(0, 200));
     expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("more-studies");
-    await more.click();
+    await page.keyboard.press("Enter");
     await expect.poll(shown, { timeout: WAIT }).toEqual(order);
     await more.waitFor({ state: "hidden" });
+    // The last page read, the button hides: the focus goes to the first study it added (it fell to
+    // the page's top, and the next Tab went to "Skip to content"), and Tab goes on to the next one.
+    const focusedStudy = () => page.evaluate(() => (globalThis as any).document.activeElement?.closest("tr")?.getAttribute("data-study") ?? null);
+    expect(await focusedStudy()).toBe(order[200]);
+    await page.keyboard.press("Tab");
+    expect(await focusedStudy()).toBe(order[201]);
     // A change read again: the pages shown stay shown, the new study at its place (the end).
     await svc.execute("create_study", { name: "late", space: { x: { type: "float", low: 0, high: 1 } } });
     await expect.poll(shown, { timeout: WAIT }).toEqual([...order, "late"]);

@@ -58,6 +58,8 @@ async function studiesList(live: Live): Promise<View> {
     const mine = ++reads;
     const { studies, next_cursor } = await op<{ studies: any[]; next_cursor: string | null }>("studies_overview", { limit: wanted });
     if (!live() || mine !== reads) return;
+    const shownBefore = body.querySelectorAll("tr[data-study]").length;
+    const focused = document.activeElement === more;
     more.hidden = !next_cursor;
     others = studies.some((s) => s.from_storage === true);
     body.replaceChildren(
@@ -81,6 +83,10 @@ async function studiesList(live: Live): Promise<View> {
       ),
     );
     if (studies.length === 0) body.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No studies yet.")));
+    // The button hidden under the keyboard's focus (its last page read) dropped the focus to the
+    // page's top: the next Tab went to "Skip to content", past every study read. It goes to the
+    // first study the page added (the last one when none was added) instead.
+    if (focused && more.hidden) body.querySelectorAll<HTMLElement>("tr[data-study] a")[Math.min(shownBefore, studies.length - 1)]?.focus();
   };
   // Lines of studies another server serves change with no change heard here: while any is shown,
   // the list is read again every 5 s while the page is visible (a hidden page reads on its return).
