@@ -4,7 +4,7 @@
  * SQLite with more studies than one page (100): it shows the first page, in creation order, with a
  * "Show more studies" button that adds the next page (the keyboard's focus stays on it), hides the
  * button once every study is shown (the focus then on the first study the last page added), and
- * keeps the pages shown when a change makes it read again.
+ * keeps the pages shown, and the keyboard's focus on its study, when a change makes it read again.
  * Every read names a limit: before, each read (on every change, and every 5 s while another
  * server's line was shown) asked for the whole overview, which summed up every study (1.1 s and a
  * 3 MiB reply at 10,000 studies on PostgreSQL, docs/BENCHMARKS.md "studies_overview among 10,000 studies").
@@ -82,6 +82,8 @@ describe("the studies list longer than one page", () => {
     await svc.execute("create_study", { name: "late", space: { x: { type: "float", low: 0, high: 1 } } });
     await expect.poll(shown, { timeout: WAIT }).toEqual([...order, "late"]);
     expect(await more.isHidden()).toBe(true);
+    // The rows drawn again, the focused study keeps the focus (it fell to the page's top).
+    expect(await focusedStudy()).toBe(order[201]);
     expect(limits.length).toBeGreaterThanOrEqual(4);
     for (const l of limits) expect(typeof l).toBe("number");
     expect(errors).toEqual([]);

@@ -60,6 +60,8 @@ async function studiesList(live: Live): Promise<View> {
     if (!live() || mine !== reads) return;
     const shownBefore = body.querySelectorAll("tr[data-study]").length;
     const focused = document.activeElement === more;
+    /** The study whose link has the keyboard's focus: the rows drawn again, it is focused again. */
+    const focusedStudy = body.contains(document.activeElement) ? document.activeElement?.closest("tr")?.getAttribute("data-study") : undefined;
     more.hidden = !next_cursor;
     others = studies.some((s) => s.from_storage === true);
     body.replaceChildren(
@@ -87,6 +89,10 @@ async function studiesList(live: Live): Promise<View> {
     // page's top: the next Tab went to "Skip to content", past every study read. It goes to the
     // first study the page added (the last one when none was added) instead.
     if (focused && more.hidden) body.querySelectorAll<HTMLElement>("tr[data-study] a")[Math.min(shownBefore, studies.length - 1)]?.focus();
+    // Each change and 5 s poll draws the rows anew: a focused study's link was dropped with its row,
+    // and the focus fell to the page's top (a keyboard user among the studies sent back every 5 s
+    // while another server's line was shown).
+    if (focusedStudy) [...body.querySelectorAll<HTMLElement>("tr[data-study]")].find((tr) => tr.getAttribute("data-study") === focusedStudy)?.querySelector<HTMLElement>("a")?.focus();
   };
   // Lines of studies another server serves change with no change heard here: while any is shown,
   // the list is read again every 5 s while the page is visible (a hidden page reads on its return).
