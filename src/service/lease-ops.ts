@@ -28,6 +28,11 @@ export interface HeartbeatEntry {
  * `elsewhere` for a study another server serves) for that trial alone.
  */
 export async function heartbeat(core: ServiceCore, a: S.HeartbeatArgs, elsewhere: ReadonlyMap<string, TuneportError>): Promise<HeartbeatEntry[]> {
+  // Refused whole while the storage is full (UNAVAILABLE storage_full), like every change and read,
+  // before a lease is touched: one with nothing to write was answered ok (renewed in memory only), and
+  // a refused one's leaseChange had already counted its expiry as written, so the next one was too.
+  // The leases lose nothing: the reaper gives them the time the storage was full (startReaper).
+  if (core.storageFull()) await core.visible(null);
   const now = core.now();
   const changes: Change[] = [];
   const out = a.leases.map((l): HeartbeatEntry => {

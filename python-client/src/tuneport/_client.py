@@ -802,8 +802,8 @@ class _Background:
                 return
             log.warning("heartbeat failed (%d leases): %s", len(leases), err)
             return
-        # An answered heartbeat does not end a full-disk outage: the server answers some of them
-        # while its disk is full (tests/test_disk_full.py saw every other one answered).
+        # An answered heartbeat is not taken as the end of a full-disk outage: servers before h104's
+        # fix (lease-ops.ts `heartbeat`) answered those with nothing to write while the disk was full.
         for entry in result.get("leases", []):
             if entry.get("ok"):
                 continue
