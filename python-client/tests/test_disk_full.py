@@ -57,9 +57,10 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         budget = 30.0 if mode == "ride" else 3.0
-        worker = tp.connect(endpoint, outage_budget_s=budget, heartbeat_interval_s=0.5)
-        holder = tp.connect(endpoint, heartbeat_interval_s=0.5)
-        study = tp.create_study(study_name="s", storage=worker, lease_ttl_s=3)
+        beats = mode == "beats"  # the holder heartbeats every 12 s (a 60 s lease), the worker not at all
+        worker = tp.connect(endpoint, outage_budget_s=budget, heartbeat_interval_s=0.5, heartbeat=not beats)
+        holder = tp.connect(endpoint, heartbeat_interval_s=12 if beats else 0.5)
+        study = tp.create_study(study_name="s", storage=worker, lease_ttl_s=60 if beats else 3)
         held_study = tp.load_study(study_name="s", storage=holder)
         trial = study.ask()
         held = held_study.ask()
@@ -96,6 +97,17 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
             except tp.TuneportError as err:
                 result["error"] = {"type": type(err).__name__, "reason": getattr(err, "reason", None), "message": err.message}
 
+        if beats:
+            # Only the holder's heartbeats meet the outage: at 12 s and 24 s after its ask.
+            out["refused_seen"] = refused.wait(60)
+            time.sleep(13)
+            os.remove(filler)
+            full = [r for r in records if r.levelno >= logging.WARNING and "disk is full" in r.getMessage()]
+            out["full_warnings"] = [str(r.args[0]) for r in full if r.args]  # type: ignore[index]
+            out["refusals"] = sum(1 for r in records if r.getMessage().startswith("heartbeat refused"))
+            worker.close()
+            holder.close()
+            return out
         thread = threading.Thread(target=work)
         thread.start()
         out["refused_seen"] = refused.wait(60)
@@ -172,6 +184,16 @@ def test_a_full_disk_longer_than_the_outage_budget_raises_unavailable_with_the_r
     assert len(seen["pauses"]) >= 1 and min(seen["pauses"]) >= 1.0, seen
     # The report queued behind the one that waited the outage out failed with it at once (one warning).
     assert "the server's disk stayed full: 1 queued non-blocking report(s) dropped" in seen["other_warnings"], seen
+
+
+def test_heartbeats_further_apart_than_the_outage_gap_warn_once_per_outage(tmp_path: Path) -> None:
+    """A worker that only heartbeats through the outage (a long training step; 12 s apart here, 10 s
+    with the defaults: a 30 s lease, the server's 10 s interval): each refusal came more than
+    OUTAGE_GAP_S (10 s) after the last one, so each was taken for a new outage, with a new warning
+    and the outage clock started again."""
+    seen = _run("beats", tmp_path)
+    assert seen["refusals"] >= 2, seen
+    assert seen["full_warnings"] == ["heartbeat"], seen
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:

@@ -797,13 +797,13 @@ class _Background:
             if isinstance(err, UnavailableError) and err.reason == "storage_full":
                 # Not a lost lease: the server gives running leases back the time its disk was full
                 # (docs/DURABILITY.md). Announced once per outage, by whichever request met it first.
-                self._client._storage.refused("heartbeat", self._client._channel.outage_budget_s)
+                self._client._storage.refused("heartbeat", self._client._channel.outage_budget_s, self._planned_period)
                 log.info("heartbeat refused (%d leases): the server's disk is full", len(leases))
                 return
             log.warning("heartbeat failed (%d leases): %s", len(leases), err)
             return
-        # An answered heartbeat is not taken as the end of a full-disk outage: servers before h104's
-        # fix (lease-ops.ts `heartbeat`) answered those with nothing to write while the disk was full.
+        # An answered heartbeat is not taken as the end of a full-disk outage: older servers
+        # (before lease-ops.ts `heartbeat` checked the storage first) answered those with nothing to write while the disk was full.
         for entry in result.get("leases", []):
             if entry.get("ok"):
                 continue

@@ -26,7 +26,8 @@ log = logging.getLogger("tuneport")
 MAX_HINT_S = 60.0
 
 #: Refusals for a full disk less than this far apart (seconds) are one outage: one warning, one
-#: budget. The server hints 1 s and a waiting request asks again at least every 2 s.
+#: budget. The server hints 1 s and a waiting request asks again at least every 2 s; heartbeats
+#: come further apart (10 s by default), so twice their period counts too (``refused``'s ``every_s``).
 OUTAGE_GAP_S = 10.0
 
 
@@ -51,12 +52,18 @@ class StorageOutage:
         self._lock = threading.Lock()
         self._since: float | None = None
         self._last = 0.0
+        self._every = 0.0
 
-    def refused(self, op: str, budget_s: float) -> float:
-        """Notes a ``storage_full`` refusal of ``op``; returns when the outage began (monotonic)."""
+    def refused(self, op: str, budget_s: float, every_s: float = 0.0) -> float:
+        """Notes a ``storage_full`` refusal of ``op``; returns when the outage began (monotonic).
+        ``every_s``: how often the caller asks again (the heartbeat's period): refusals up to twice
+        the longest such period apart are the same outage. Heartbeats 10 s apart (the defaults), the
+        only requests of a worker in a long training step, were each taken for a new outage: a
+        warning every heartbeat and the outage clock started again."""
         now = time.monotonic()
         with self._lock:
-            fresh = self._since is None or now - self._last > OUTAGE_GAP_S
+            self._every = max(self._every, every_s)
+            fresh = self._since is None or now - self._last > max(OUTAGE_GAP_S, 2 * self._every)
             if fresh:
                 self._since = now
             self._last = now
