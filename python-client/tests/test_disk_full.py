@@ -105,6 +105,32 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
             full = [r for r in records if r.levelno >= logging.WARNING and "disk is full" in r.getMessage()]
             out["full_warnings"] = [str(r.args[0]) for r in full if r.args]  # type: ignore[index]
             out["refusals"] = sum(1 for r in records if r.getMessage().startswith("heartbeat refused"))
+            # A second outage after a heartbeat was answered (the holder's only request meanwhile),
+            # 14 s after the first one's last refusal: its read is given its own outage budget (3 s).
+            time.sleep(12)  # the heartbeat at 36 s is answered
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\1" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            refill = tp.connect(endpoint, outage_budget_s=0, heartbeat=False)
+            try:
+                for i in range(50):  # until a commit finds no room
+                    tp.create_study(study_name=f"again{i}", storage=refill)
+            except tp.UnavailableError:
+                pass
+            refill.close()
+            holder._channel.outage_budget_s = 3.0  # the read's budget (connect's outage_budget_s)
+            try:
+                held_study.trial(held.number)
+                out["second"] = "answered"
+            except tp.UnavailableError as err:
+                out["second"] = err.message
+            os.remove(filler)
+            full = [r for r in records if r.levelno >= logging.WARNING and "disk is full" in r.getMessage()]
+            out["all_warnings"] = [str(r.args[0]) for r in full if r.args]  # type: ignore[index]
             worker.close()
             holder.close()
             return out
@@ -194,6 +220,10 @@ def test_heartbeats_further_apart_than_the_outage_gap_warn_once_per_outage(tmp_p
     seen = _run("beats", tmp_path)
     assert seen["refusals"] >= 2, seen
     assert seen["full_warnings"] == ["heartbeat"], seen
+    # The second outage, after an answered heartbeat, is a new one: a new warning, a whole budget
+    # (once heartbeats were taken for one outage up to 2 periods apart, it raised at once: "full for 26s").
+    assert [w for w in seen["all_warnings"] if w != "create_study"] == ["heartbeat", "trial"], seen  # not the refilling client's
+    assert "has been full for 2." in seen["second"], seen
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:

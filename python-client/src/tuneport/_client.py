@@ -802,8 +802,9 @@ class _Background:
                 return
             log.warning("heartbeat failed (%d leases): %s", len(leases), err)
             return
-        # An answered heartbeat is not taken as the end of a full-disk outage: older servers
-        # (before lease-ops.ts `heartbeat` checked the storage first) answered those with nothing to write while the disk was full.
+        # Answered: the disk has room (the server refuses every heartbeat while it is full, lease-ops.ts
+        # `heartbeat`). A worker whose only requests are heartbeats met a second outage as the first.
+        self._client._storage.answered()
         for entry in result.get("leases", []):
             if entry.get("ok"):
                 continue
