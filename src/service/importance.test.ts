@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { paretoFront } from "../domain/objectives.js";
 import type { Direction } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
-import { FRONT_IMPORTANCE_METHOD, type FrontTrial, epsilonSquared, frontImportances, frontRanked, paramImportances, ranks } from "./importance.js";
+import { FRONT_IMPORTANCE_METHOD, type FrontTrial, epsilonSquared, frontImportances, frontRanked, paramImportances } from "./importance.js";
+import { ranks } from "../math/ranks.js";
 import type { TrialView } from "./views.js";
 
 function trial(number: number, params: Record<string, number | string>, value: number | null, state: TrialView["state"] = "COMPLETE"): TrialView {

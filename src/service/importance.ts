@@ -23,6 +23,7 @@
 import { constrainedDominates, nonDominatedRanks, rankedPoint } from "../domain/objectives.js";
 import type { Direction, Trial } from "../domain/trial.js";
 import type { TrialView } from "./views.js";
+import { ranks } from "../math/ranks.js";
 
 /** What importances read of a trial: a view, or the server's own record (reads-summary.ts). */
 export type ImportanceTrial = Pick<TrialView, "state" | "value" | "params">;
@@ -174,24 +175,6 @@ export function frontRanked(directions: readonly Direction[], trials: readonly F
     constrainedDominates,
   );
   return done.map((t, i) => ({ state: "COMPLETE", value: rank[i] as number, params: t.params }));
-}
-
-/** Ranks 1..n, ties get their average rank. One native sort and two binary searches per value. */
-export function ranks(v: readonly number[]): number[] {
-  const sorted = Float64Array.from(v).sort();
-  const bound = (x: number, upper: boolean) => {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = sorted[mid] as number;
-      if (m < x || (upper && m === x)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  // Ties occupy sorted[first, end): their average rank is (first + end - 1) / 2 + 1.
-  return v.map((x) => (bound(x, false) + bound(x, true) - 1) / 2 + 1);
 }
 
 /** Bin index of each value: equal-count bins over the sorted values; equal values share a bin. */

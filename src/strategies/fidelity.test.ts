@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SearchSpace } from "../domain/distributions.js";
 import type { Trial, TrialState } from "../domain/trial.js";
-import { IMPUTE_MARGIN, RANK_LEVEL_PAIRS, failedEvaluation, fidelityData, spearman } from "./fidelity.js";
+import { IMPUTE_MARGIN, RANK_LEVEL_PAIRS, failedEvaluation, fidelityData } from "./fidelity.js";
+import { spearman } from "../math/ranks.js";
 import { gpStrategyFactory } from "./gp/gp-strategy.js";
 import { minOf } from "../math/extremes.js";
 import { autoStrategyFactory } from "./auto/auto-strategy.js";

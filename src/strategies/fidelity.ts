@@ -65,6 +65,7 @@
  * imputed rows (BOHB's model of one budget sees only that budget's observations).
  */
 import type { Direction, Trial } from "../domain/trial.js";
+import { spearman } from "../math/ranks.js";
 
 /** Imputed losses lie within (worst, worst + 2·IMPUTE_MARGIN·spread] of the observed ones. */
 export const IMPUTE_MARGIN = 0.1;
@@ -198,39 +199,6 @@ export type LevelRule = "count" | "rank";
 /** "rank": the pairs needed before a deeper depth's ranking is trusted, and the ρ below which it wins. */
 export const RANK_LEVEL_PAIRS = 5;
 export const RANK_LEVEL_RHO = 0.5;
-
-/** Average ranks (ties share their mean rank). */
-function ranks(v: readonly number[]): number[] {
-  const order = v.map((_, i) => i).sort((a, b) => (v[a] as number) - (v[b] as number));
-  const r = new Array<number>(v.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && v[order[j + 1] as number] === v[order[i] as number]) j++;
-    for (let k = i; k <= j; k++) r[order[k] as number] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
-}
-
-/** Spearman's ρ of paired samples (Pearson's on average ranks); NaN when either side is constant. */
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = ra.length;
-  const ma = ra.reduce((s, x) => s + x, 0) / n;
-  const mb = rb.reduce((s, x) => s + x, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = (ra[i] as number) - ma;
-    const db = (rb[i] as number) - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
-}
 
 /** The value of a trial at a depth: its first report at a step ≥ it, or at +∞ (or without reports) its told value. */
 function valueAt(t: Trial, level: number): number {
