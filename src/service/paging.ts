@@ -336,13 +336,6 @@ function cursorPosition(cursor: string, study: PagedStudy, order: string, desc: 
   return { n: c.n, v: typeof c.v === "number" ? c.v : null };
 }
 
-/** A page of studies in creation order (then name), after `cursor`, at most `limit` (all by default). */
-export function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: StudyView[]; next_cursor: string | null } {
-  const { names, more } = pageStudyKeys(new Map(all.map((s) => [s.name, s.created_at])), a.cursor === undefined ? null : studiesCursorKey(a.cursor), a.limit);
-  const byName = new Map(all.map((s) => [s.name, s]));
-  return studiesPageOf(names.map((n) => byName.get(n) as StudyView), more);
-}
-
 /**
  * The study a `list_studies` cursor (`kind` "studies") or a `studies_overview` cursor ("overview")
  * names: its creation time (s) and name. @throws INVALID_ARGUMENT for another kind of cursor (one

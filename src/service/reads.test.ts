@@ -2,9 +2,16 @@ import { describe, expect, it } from "vitest";
 import { TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { Rng } from "../math/rng.js";
 import type * as S from "./ops/schemas.js";
-import { MAX_PAGE_BYTES, MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, frontPage, studiesPage, trialsPage } from "./paging.js";
+import { MAX_PAGE_BYTES, MAX_PAGE_INTERMEDIATES, MAX_PAGE_TRIALS, firstK, frontPage, pageStudyKeys, studiesCursorKey, studiesPageOf, trialsPage } from "./paging.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 import type { StudyView } from "./views.js";
+
+/** A page of `all` as list_studies cuts one (reads.ts `listingPage`: the keys first, then the views' byte budget). */
+function studiesPage(all: StudyView[], a: S.ListStudiesArgs): { studies: StudyView[]; next_cursor: string | null } {
+  const { names, more } = pageStudyKeys(new Map(all.map((s) => [s.name, s.created_at])), a.cursor === undefined ? null : studiesCursorKey(a.cursor), a.limit);
+  const byName = new Map(all.map((s) => [s.name, s]));
+  return studiesPageOf(names.map((n) => byName.get(n) as StudyView), more);
+}
 
 function study(seed: number, n: number, direction: "minimize" | "maximize"): StudyState {
   const rng = new Rng(seed, "reads");
