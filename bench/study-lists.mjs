@@ -1,14 +1,19 @@
-// `studies_overview` (the dashboard's study list) with --studies studies, each with --trials COMPLETE
-// trials: on SQLite (one server, every study in its memory), and on PostgreSQL read by the server that
-// owns them (from memory) and by another server (from the database: ownership.ts `foreignStudies`).
-// It times the whole overview (`{}`, the only read before studies_overview paged), and with --limit N
-// also the first page and the page after the middle study (by its cursor). Each call's time, its reply's size (JSON bytes)
-// and how much the heap grew over the call (heapUsed after less before, a gc() first: a lower bound of
-// what it allocated). Starts a throw-away PostgreSQL (dist-bench: `npx tsc -p tsconfig.bench.json`).
+// The two study lists among --studies studies, each with --trials COMPLETE trials: `list_studies`
+// (--op list_studies, the default: one page of --limit, the first and the one after the middle study
+// by its cursor) and `studies_overview` (--op studies_overview, the dashboard's list: the whole
+// overview, `{}`, its only read before it paged, and with --limit N also those two pages). On SQLite
+// (one server, every study in its memory), and on PostgreSQL read by the server that owns them (from
+// memory) and by another server (from the database: ownership.ts `foreignStudies`). Each call's time,
+// its reply's size (lines, JSON bytes) and how much the heap grew over the call (heapUsed after less
+// before, a gc() first: a lower bound of what it allocated, as a collection during the call shrinks
+// it). Studies are created through the service, --concurrency at a time. Starts a throw-away
+// PostgreSQL (dist-bench: `npx tsc -p tsconfig.bench.json`); run with node --expose-gc.
 //
-//   node --expose-gc bench/studies-overview.mjs [--dist dist-bench/src] [--studies 10000] [--trials 3] [--limit N] [--reps 5] [--concurrency 32] [--backend both|sqlite|postgres]
+//   node --expose-gc bench/study-lists.mjs [--op list_studies|studies_overview] [--dist dist-bench/src] [--studies 10000]
+//        [--trials 0 (list_studies) | 3] [--limit 20 (list_studies) | N] [--reps 9 (list_studies) | 5] [--concurrency 32] [--backend both|sqlite|postgres]
 //
-// docs/BENCHMARKS.md "studies_overview among 10,000 studies" has the figures.
+// docs/BENCHMARKS.md "A page of list_studies among 10,000 studies" and "studies_overview among
+// 10,000 studies" have the figures.
 import "./help.mjs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,11 +22,15 @@ import { median } from "./ab-args.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (k, d) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
+const op = opt("op", "list_studies");
+if (op !== "list_studies" && op !== "studies_overview") throw new Error(`--op ${op}: list_studies or studies_overview`);
+const listing = op === "list_studies";
 const dist = resolve(opt("dist", "dist-bench/src"));
 const studies = Number(opt("studies", 10_000));
-const trials = Number(opt("trials", 3));
-const limit = opt("limit", undefined) === undefined ? undefined : Number(opt("limit"));
-const reps = Number(opt("reps", 5));
+const trials = Number(opt("trials", listing ? 0 : 3));
+const limitArg = opt("limit", listing ? 20 : undefined);
+const limit = limitArg === undefined ? undefined : Number(limitArg);
+const reps = Number(opt("reps", listing ? 9 : 5));
 const concurrency = Number(opt("concurrency", 32));
 const which = opt("backend", "both");
 if (typeof globalThis.gc !== "function") throw new Error("run with node --expose-gc");
@@ -45,9 +54,9 @@ async function fill(svc) {
 }
 
 async function time(label, svc) {
-  const calls = [["whole", {}]];
+  const calls = listing ? [] : [["whole", {}]];
   if (limit !== undefined) {
-    const mid = (await svc.execute("studies_overview", { limit: Math.floor(studies / 2) })).next_cursor;
+    const mid = (await svc.execute(op, { limit: Math.floor(studies / 2) })).next_cursor;
     calls.push(["first page", { limit }], ["middle page", { limit, cursor: mid }]);
   }
   for (const [page, args] of calls) {
@@ -59,9 +68,10 @@ async function time(label, svc) {
       globalThis.gc();
       const before = process.memoryUsage().heapUsed;
       const t = performance.now();
-      const res = await svc.execute("studies_overview", args);
+      const res = await svc.execute(op, args);
       const took = performance.now() - t;
       const grew = process.memoryUsage().heapUsed - before;
+      if (listing && res.studies.length !== limit) throw new Error(`${label}: ${res.studies.length} studies`);
       lines = res.studies.length;
       bytes = JSON.stringify(res).length;
       if (r > 0) (ms.push(took), heap.push(grew / 2 ** 20));
@@ -72,7 +82,7 @@ async function time(label, svc) {
   }
 }
 
-console.log(`${studies} studies, ${trials} COMPLETE trials each, studies_overview ${limit === undefined ? "whole" : `pages of ${limit}`}`);
+console.log(`${studies} studies, ${trials} COMPLETE trials each, ${op} ${limit === undefined ? "whole" : `pages of ${limit}`}`);
 const dir = mkdtempSync(join(tmpdir(), "tuneport-bench-"));
 try {
   if (which !== "postgres") {
@@ -89,7 +99,7 @@ try {
   if (which !== "sqlite") {
     const pgServer = startPostgres({ maxConnections: 50 });
     try {
-      const url = `${pgServer.url}&schema=bench_overview`;
+      const url = `${pgServer.url}&schema=bench_lists`;
       const { PostgresStorage } = await m("storage/postgres/postgres-storage.js");
       const { PgOwnershipStore } = await m("storage/postgres/pg-ownership.js");
       const { SharedOwnership } = await m("service/ownership.js");
