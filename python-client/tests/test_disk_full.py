@@ -29,6 +29,19 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = Path(os.environ["TUNEPORT_CLI"]) if os.environ.get("TUNEPORT_CLI") else REPO / "dist" / "cli" / "main.js"
 
 
+def _fill(filler: Path, leave: int) -> None:
+    """Writes ``filler`` until the tmpfs is full, then gives ``leave`` bytes of it back."""
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\1" * 65536)
+                f.flush()
+        except OSError:
+            pass
+        if leave:
+            f.truncate(max(0, f.tell() - leave))
+
+
 def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
     """The scenario, inside the namespace. ``ride``: the disk fills while a worker holds two trials
     (one in each of two clients); the worker reports (non-blocking) and tells one during the outage
@@ -68,14 +81,7 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
         trial.report(0.5, 0)
         # Fill the tmpfs but 256 KiB, then write until a commit finds no room (a client that gives
         # a full disk no time: outage_budget_s=0 raises at its first refusal).
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\1" * 65536)
-                    f.flush()
-            except OSError:
-                pass
-            f.truncate(max(0, f.tell() - 256 * 1024))
+        _fill(filler, leave=256 * 1024)
         filling = tp.connect(endpoint, outage_budget_s=0, heartbeat=False)
         big = "x" * 20_000
         out["fill_error"] = None
@@ -109,13 +115,7 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
             # A second outage after a heartbeat was answered (the holder's only request meanwhile),
             # 14 s after the first one's last refusal: its read is given its own outage budget (3 s).
             time.sleep(12)  # the heartbeat at 36 s is answered
-            with open(filler, "wb") as f:
-                try:
-                    while True:
-                        f.write(b"\1" * 65536)
-                        f.flush()
-                except OSError:
-                    pass
+            _fill(filler, leave=0)
             refill = tp.connect(endpoint, outage_budget_s=0, heartbeat=False)
             try:
                 for i in range(50):  # until a commit finds no room
