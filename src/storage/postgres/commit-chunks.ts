@@ -131,54 +131,90 @@ export function beginSql(idleMs: number): string {
 export const CUSTOM_PLAN_ROWS = 2000;
 
 /**
- * Runs `call` on each chunk: alone on the pool for one chunk of at most CUSTOM_PLAN_ROWS `rows`,
- * else on one connection in one transaction.
+ * Whether `err` is PostgreSQL saying it found no room for a write: SQLSTATE 53100 (disk_full: a table
+ * or index file it could not extend, ENOSPC), or "could not extend file" for a disk quota (EDQUOT, which
+ * it reports as XX000 internal_error). Not 53000 (too many open files) nor 53200 (out of memory): no
+ * disk to free. Whether the batch committed is a separate question (`markFull`).
+ */
+export function diskFull(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === "53100" || (typeof message === "string" && /^could not extend file/.test(message) && /quota/i.test(message));
+}
+
+/**
+ * Marks `err` as storage.ts `storageFull` (and not committed) when it is `diskFull` and the batch is
+ * certain to have written nothing: `certain` says so (a statement before COMMIT failed), or the session
+ * that answered it answered another statement since (`alive`). An ERROR ends its transaction, aborted,
+ * and leaves the session open; what may have committed is answered by a PANIC (the WAL's disk full
+ * while writing a commit record, whose bytes may be on disk) or FATAL, which end the session.
+ */
+function markFull(err: unknown, certain: boolean, alive: boolean): void {
+  if (diskFull(err) && (certain || alive)) Object.assign(err as object, { storageFull: true, notCommitted: true });
+}
+
+/**
+ * Runs `call` on each chunk: alone (`alone`, no BEGIN: one implicit transaction) for one chunk of at
+ * most CUSTOM_PLAN_ROWS `rows`, else in one transaction, on one pooled connection either way.
  */
 export async function runChunks<C = string>(
   pool: pg.Pool,
   chunks: readonly C[],
-  call: (q: pg.Pool | pg.PoolClient, chunk: C) => Promise<unknown>,
+  call: (q: pg.PoolClient, chunk: C, alone: boolean) => Promise<unknown>,
   rows = 0,
   idleMs = IDLE_IN_TRANSACTION_MS,
 ): Promise<void> {
-  if (chunks.length === 1 && rows <= CUSTOM_PLAN_ROWS) {
-    await call(pool, chunks[0] as C);
-    return;
-  }
   const client = await pool.connect();
   // A connection whose ROLLBACK failed may still be inside the failed transaction: destroyed, not pooled.
   let broken: Error | undefined;
+  const rollback = () => client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
   // A session that ends between two statements (PostgreSQL restarting, or ending a transaction left
   // idle) is reported as an 'error' event, which pg-pool listens to only while the client is in the
   // pool: unheard, it was an uncaught exception that killed the process (exit 1, a driver stack)
   // instead of failing this commit. The next statement fails with it.
   const unheard = () => undefined;
   client.on("error", unheard);
+  const done = () => (client.off("error", unheard), client.release(broken));
+  if (chunks.length === 1 && rows <= CUSTOM_PLAN_ROWS) {
+    try {
+      await call(client, chunks[0] as C, true);
+    } catch (err) {
+      // Its own transaction: a disk-full ERROR rolled it back; whether it was an ERROR, the session says.
+      if (diskFull(err)) await client.query("SELECT 1").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      else broken = err instanceof Error ? err : new Error(String(err));
+      markFull(err, false, broken === undefined);
+      throw err;
+    } finally {
+      done();
+    }
+    return;
+  }
   try {
     await client.query(beginSql(idleMs));
     // Plans made while this batch's tables were small would stay for the whole batch: the foreign-key
     // check of each intermediate value scanned the whole trials table (10,000 trials imported into an
     // analysed small database: 27 s, quadratic; 4.8 s planned per statement).
     if (rows > CUSTOM_PLAN_ROWS) await client.query("SET LOCAL plan_cache_mode = force_custom_plan");
-    for (const json of chunks) await call(client, json);
+    for (const json of chunks) await call(client, json, false);
   } catch (err) {
     // Before its COMMIT: nothing of the batch is written (storage.ts `committed`), whatever ended it.
     if (typeof err === "object" && err !== null) (err as { notCommitted?: boolean }).notCommitted = true;
-    await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
-    client.off("error", unheard);
-    client.release(broken);
+    markFull(err, true, false);
+    await rollback();
+    done();
     throw err;
   }
   try {
     await client.query("COMMIT");
   } catch (err) {
     // Refused by the driver before it was sent (the session had ended: a process stopped between
-    // its last statement and its COMMIT), it committed nothing either; any other failure may have.
+    // its last statement and its COMMIT), it committed nothing either; any other failure may have,
+    // but a disk-full ERROR (the session answers the ROLLBACK after it), which aborted it.
     if (err instanceof Error && /is not queryable/.test(err.message)) (err as { notCommitted?: boolean }).notCommitted = true;
-    await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+    await rollback();
+    markFull(err, false, broken === undefined);
     throw err;
   } finally {
-    client.off("error", unheard);
-    client.release(broken);
+    done();
   }
 }

@@ -440,9 +440,9 @@ export class PostgresStorage implements Storage, SummaryReader {
       // transaction the statement is unnamed, so that its Parse (a few bytes) reaches PostgreSQL before
       // the Bind (the chunk, up to 32 MB) and stops the idle-in-transaction clock: a named statement
       // already prepared is sent as its Bind alone, whose transfer on a slow link counted as idle.
-      await runChunks(this.pool, commitCalls(rows, this.chunkChars).map(callValues), (q, values) =>
+      await runChunks(this.pool, commitCalls(rows, this.chunkChars).map(callValues), (q, values, alone) =>
         q.query({
-          ...(q === this.pool ? { name: "tuneport_commit_rows" } : {}),
+          ...(alone ? { name: "tuneport_commit_rows" } : {}),
           text: "SELECT tuneport_commit_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
           values: [fence?.owner ?? null, held, epochs, ...values],
         }),

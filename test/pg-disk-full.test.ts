@@ -1,0 +1,236 @@
+/**
+ * A disk that fills under `tuneport serve --storage postgresql://...`. Before, PostgreSQL's refusal of a
+ * commit for want of space (SQLSTATE 53100, "could not extend file ...: No space left on device") stopped
+ * the server (a failed commit is fatal: exit 70). Now, as on SQLite (test/disk-full.test.ts), a commit
+ * certain to have written nothing is held and tried again every second (storage/postgres/commit-chunks.ts
+ * `diskFull`), every change and read answered UNAVAILABLE storage_full, and once space is freed the same
+ * server goes on; nothing acknowledged is lost (a restart reloads every acknowledged tell).
+ *
+ * A real PostgreSQL server whose tuneport tables live in a tablespace on a 16 MiB tmpfs (its catalogs and
+ * WAL on the ordinary disk: a full WAL disk makes PostgreSQL PANIC, docs/DURABILITY.md). The tmpfs is
+ * mounted in a private mount namespace (`unshare -m --pid --fork --kill-child`, as root: the postmaster
+ * runs there as the `postgres` user), so nothing outside sees it and it goes with the namespace's last
+ * process, the postmaster, killed in `finally`. The test fills the tmpfs through the namespace's root
+ * (`/proc/PID/root`); real `tuneport serve` processes outside it, real DEALER clients.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, closeSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { PostgresStorage } from "../src/storage/postgres/postgres-storage.js";
+import { committed, storageFull } from "../src/storage/storage.js";
+import { postgresBinDir } from "../src/testing/postgres-server.js";
+import { storedStudy, storedTrial } from "../src/testing/stored-records.js";
+import { type Reply, type ServerProcess, TestClient, startServer, stdoutRead, stopServers, tempDir } from "./helpers.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FULL = { code: "UNAVAILABLE", reason: "storage_full", retry_after_ms: 1000 };
+const brief = (r: Reply | null) => (r === null ? "no reply" : r.ok ? "ok" : { code: r.error?.code, reason: r.error?.data?.reason ?? null, retry_after_ms: r.error?.data?.retry_after_ms ?? null });
+
+/**
+ * A PostgreSQL server started as the `postgres` user in a mount namespace of its own, where `disk` is a
+ * 16 MiB tmpfs holding the tablespace of tuneport's tables, and with `wal` its WAL too (1 MiB segments).
+ */
+async function postgresWithSmallDisk(dir: string, wal = false): Promise<{ proc: ChildProcess; url: string; filler: string; log(): string; stop(): Promise<void> }> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+  if (process.getuid?.() !== 0) throw new Error("this test runs as root (as CI does): it mounts a tmpfs and starts PostgreSQL as the postgres user");
+  const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+  const data = join(dir, "data");
+  const disk = join(dir, "disk");
+  mkdirSync(disk);
+  chownSync(dir, uid, gid);
+  execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C", ...(wal ? ["--wal-segsize=1"] : [])], { stdio: "pipe", uid, gid, cwd: dir, env: { ...process.env, LC_ALL: "C" } });
+  const moveWal = wal ? `mv "${data}/pg_wal" "$1/wal"; ln -s "$1/wal" "${data}/pg_wal"; ` : "";
+  const setup = `set -e; mount -t tmpfs -o size=16m tmpfs "$1"; mkdir "$1/pg"; chown postgres:postgres "$1" "$1/pg"; ${moveWal}shift; exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"`;
+  // With `wal`, the WAL writer waits long, so that the commits' sessions write the WAL (and meet the full disk) themselves.
+  const settings = [...(wal ? ["-c", "wal_writer_delay=10000"] : []), "-c", "listen_addresses=", "-c", "port=5432", "-c", `unix_socket_directories=${dir}`, "-c", "max_connections=40", "-c", "shared_buffers=16MB", "-c", "fsync=off"];
+  const proc = spawn("unshare", ["-m", "--pid", "--fork", "--kill-child", "sh", "-c", setup, "sh", disk, join(bin, "postgres"), "-D", data, ...settings], { stdio: ["ignore", "ignore", "pipe"], cwd: dir, env: { ...process.env, LC_ALL: "C" } });
+  let log = "";
+  proc.stderr?.on("data", (d: Buffer) => void (log += d.toString()));
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL"); // --kill-child: the namespace's processes go with it, and the tmpfs
+    await exited;
+  };
+  const url = `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}&port=5432`;
+  for (let i = 0; ; i++) {
+    const c = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "postgres" });
+    try {
+      await c.connect();
+      // tuneport's tables and indexes go to the small disk; the catalogs stay on the ordinary one.
+      await c.query(`CREATE TABLESPACE small LOCATION '${disk}/pg'`);
+      await c.query("CREATE DATABASE tp");
+      if (!wal) await c.query("ALTER DATABASE tp SET default_tablespace = small");
+      await c.end();
+      break;
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      if (proc.exitCode !== null || i >= 600) {
+        await stop();
+        throw new Error(`PostgreSQL on a small disk did not start (needs unshare -m --pid and tmpfs mounts): ${String(err)}\n${log}`);
+      }
+      await sleep(100);
+    }
+  }
+  // unshare itself entered the new mount namespace (only its child, the postmaster, a new PID namespace).
+  return { proc, url: url.replace("/postgres?", "/tp?"), filler: `/proc/${proc.pid}/root${disk}/filler`, log: () => log, stop };
+}
+
+/** Fills the tmpfs with the filler file, then gives `leave` bytes of it back. */
+function fill(filler: string, leave: number): void {
+  const fd = openSync(filler, "w");
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  let written = 0;
+  try {
+    for (;;) written += writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ENOSPC") throw err;
+  }
+  ftruncateSync(fd, Math.max(0, written - leave));
+  closeSync(fd);
+}
+
+let pgServer: { stop(): Promise<void> } | null = null;
+afterEach(async () => {
+  await stopServers();
+  await pgServer?.stop();
+  pgServer = null;
+});
+
+describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", () => {
+  it("holds the commit PostgreSQL refused (53100), answers UNAVAILABLE storage_full, goes on once space is freed, loses nothing acknowledged", async () => {
+    const dir = tempDir();
+    const db = await postgresWithSmallDisk(dir);
+    pgServer = db;
+    const bind = `ipc://${join(dir, "serve.sock")}`;
+    let s: ServerProcess = await startServer(db.url, ["--log-format", "json", "--plot-warmup", "0"], bind);
+    let c = new TestClient(s.endpoint);
+    const acked = new Set<number>();
+    /** ask, a 20 kB incompressible attribute, tell: "ok", or the step that failed (with the tell to resend). */
+    const oneTrial = async () => {
+      const a = await c.request("ask", { study: "s" });
+      if (!a.ok) return { step: "ask", reply: a };
+      const { trial, lease } = a.result;
+      const u = await c.request("set_user_attrs", { study: "s", trial: trial.number, attrs: { blob: randomBytes(15_000).toString("base64") } });
+      if (!u.ok) return { step: "set_user_attrs", reply: u };
+      const args = { study: "s", trial: trial.number, token: lease.token, state: "COMPLETE", value: trial.number };
+      const id = `tell-${trial.number}`;
+      const t = await c.request("tell", args, id);
+      if (!t.ok) return { step: "tell", reply: t, resend: { args, id, trial: trial.number as number } };
+      acked.add(trial.number);
+      return "ok" as const;
+    };
+    try {
+      await c.call("create_study", { name: "s", strategy: "random", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+      for (let i = 0; i < 3; i++) expect(await oneTrial()).toBe("ok");
+      fill(db.filler, 256 * 1024);
+      let failure: Exclude<Awaited<ReturnType<typeof oneTrial>>, "ok"> | null = null;
+      for (let i = 0; i < 200 && failure === null; i++) {
+        const r = await oneTrial();
+        if (r !== "ok") failure = r;
+      }
+      // The write whose commit found no room, a write and a read while full: typed, retryable.
+      expect(failure && brief(failure.reply)).toEqual(FULL);
+      expect(brief(await c.request("set_user_attrs", { study: "s", attrs: { more: "x" } }))).toEqual(FULL);
+      expect(brief(await c.request("get_study", { study: "s" }))).toEqual(FULL);
+      await sleep(3000); // a few of the held commit's retries, each refused again
+      expect(brief(await c.request("ask", { study: "s" }))).toEqual(FULL);
+      expect(s.proc.exitCode).toBe(null);
+      // Space freed: the same server reads and writes again; the failed tell, resent with its id, is answered from its commit.
+      rmSync(db.filler);
+      let readable = false;
+      for (let i = 0; i < 600 && !readable; i++) {
+        readable = (await c.request("get_study", { study: "s" })).ok;
+        if (!readable) await sleep(100);
+      }
+      expect(readable).toBe(true);
+      if (failure?.resend) {
+        expect(brief(await c.request("tell", failure.resend.args, failure.resend.id))).toBe("ok");
+        acked.add(failure.resend.trial);
+      }
+      expect(await oneTrial()).toBe("ok");
+      await c.close();
+      expect(await s.stop()).toBe(0);
+      const log = s.lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string }).filter((l) => l.level >= 50);
+      expect(log.map((l) => [l.msg.slice(0, 13), l.reason ?? null])).toEqual([["storage full:", "storage_full"]]);
+      expect(s.lines.some((l) => l.includes('"storage has room again: commits resumed"'))).toBe(true);
+      // A restart loads what PostgreSQL holds: every acknowledged tell.
+      s = await startServer(db.url, ["--log-format", "json", "--plot-warmup", "0"], bind);
+      c = new TestClient(s.endpoint);
+      const stored = await c.call("trials", { study: "s", states: ["COMPLETE"], limit: 1000 });
+      const complete = new Set((stored.trials as { number: number }[]).map((t) => t.number));
+      expect(acked.size).toBeGreaterThan(3);
+      expect([...acked].filter((n) => !complete.has(n))).toEqual([]);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }, 240_000);
+
+  it("a storage commit is held only when certain to have written nothing: one cut in chunks, and one refused at its COMMIT", async () => {
+    const dir = tempDir();
+    const db = await postgresWithSmallDisk(dir);
+    pgServer = db;
+    // Tiny chunks: every batch of several rows is several statements in one transaction, then a COMMIT.
+    const storage = await PostgresStorage.open({ url: db.url, poolSize: 2, commitChunkChars: 64 });
+    const outcome = (p: Promise<unknown>) => p.then(() => "committed", (err: unknown) => ({ storageFull: storageFull(err), committed: committed(err), code: (err as { code?: string }).code }));
+    const big = (id: number) => ({ ...storedTrial(id, id - 1), userAttrs: { blob: randomBytes(150_000).toString("base64") } });
+    try {
+      await storage.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
+      fill(db.filler, 128 * 1024);
+      // A statement of the transaction found no room: nothing was written.
+      expect(await outcome(storage.commit([1, 2, 3, 4].map((i) => ({ kind: "insert-trial" as const, trial: big(i) }))))).toEqual({ storageFull: true, committed: false, code: "53100" });
+      expect(await storage.loadTrials(1)).toEqual([]);
+      rmSync(db.filler);
+      // The same room found short at COMMIT: a deferred trigger writes there (an ERROR at COMMIT aborts
+      // the transaction; the session answers the ROLLBACK after it, so it was no PANIC).
+      await storage.pool.query(
+        `CREATE TABLE at_commit (b TEXT);
+         CREATE FUNCTION write_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO at_commit SELECT string_agg(md5(random()::TEXT), '') FROM generate_series(1, 20000); RETURN NULL; END $$;
+         CREATE CONSTRAINT TRIGGER write_at_commit AFTER INSERT ON trials DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION write_at_commit()`,
+      );
+      fill(db.filler, 128 * 1024);
+      expect(await outcome(storage.commit([1, 2].map((i) => ({ kind: "insert-trial" as const, trial: storedTrial(i, i - 1) }))))).toEqual({ storageFull: true, committed: false, code: "53100" });
+      expect(await storage.loadTrials(1)).toEqual([]);
+      rmSync(db.filler);
+      await storage.commit([1, 2].map((i) => ({ kind: "insert-trial" as const, trial: storedTrial(i, i - 1) })));
+      expect((await storage.loadTrials(1)).map((t) => t.id)).toEqual([1, 2]);
+    } finally {
+      await storage.close();
+    }
+  }, 120_000);
+
+  it("WAL: the WAL's disk full makes PostgreSQL PANIC; that commit's outcome is unknown, so serve stops (exit 70) rather than hold it", async () => {
+    const dir = tempDir();
+    const db = await postgresWithSmallDisk(dir, true);
+    pgServer = db;
+    const s = await startServer(db.url, ["--log-format", "json", "--plot-warmup", "0"], `ipc://${join(dir, "serve.sock")}`);
+    const c = new TestClient(s.endpoint);
+    const exited = new Promise<number | null>((r) => (s.proc.exitCode !== null ? r(s.proc.exitCode) : s.proc.once("exit", (code) => r(code))));
+    try {
+      await c.call("create_study", { name: "s", strategy: "random", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+      fill(db.filler, 256 * 1024);
+      for (let i = 0; i < 200 && s.proc.exitCode === null; i++) {
+        const a = await Promise.race([c.request("ask", { study: "s" }), exited.then(() => null)]);
+        if (a === null || !a.ok) break;
+        const u = await Promise.race([c.request("set_user_attrs", { study: "s", trial: a.result.trial.number, attrs: { blob: randomBytes(15_000).toString("base64") } }), exited.then(() => null)]);
+        if (u === null || !u.ok) break;
+      }
+      // PostgreSQL PANICked writing WAL (the session that sent the error is gone, and it may have
+      // written the commit record): the commit is not held, the server stops as for any unknown outcome.
+      expect(await exited).toBe(70);
+      await stdoutRead(s.proc);
+      // Most often the commit's own session PANICked, with SQLSTATE 53100 (disk_full) as a refusal has it;
+      // else another process did, and the commit's session was ended (57P02). Either way, never held.
+      const log = s.lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { code?: string } }).filter((l) => l.level >= 50);
+      expect(log.filter((l) => l.msg.startsWith("storage full:"))).toEqual([]);
+      expect(log.at(-1)).toMatchObject({ level: 60, msg: expect.stringMatching(/^storage commit failed/) });
+      expect(db.log()).toMatch(/PANIC: {2}could not write to file "pg_wal\//);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }, 120_000);
+});
