@@ -13,7 +13,7 @@
  * process, the postmaster, killed in `finally`. The test fills the tmpfs through the namespace's root
  * (`/proc/PID/root`); real `tuneport serve` processes outside it, real DEALER clients.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, closeSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +23,7 @@ import { PostgresStorage } from "../src/storage/postgres/postgres-storage.js";
 import { committed, storageFull } from "../src/storage/storage.js";
 import { postgresBinDir } from "../src/testing/postgres-server.js";
 import { storedStudy, storedTrial } from "../src/testing/stored-records.js";
-import { type Reply, type ServerProcess, TestClient, startServer, stdoutRead, stopServers, tempDir } from "./helpers.js";
+import { CLI, type Reply, type ServerProcess, TestClient, startServer, stdoutRead, stopServers, tempDir } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FULL = { code: "UNAVAILABLE", reason: "storage_full", retry_after_ms: 1000 };
@@ -165,6 +165,17 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       const complete = new Set((stored.trials as { number: number }[]).map((t) => t.number));
       expect(acked.size).toBeGreaterThan(3);
       expect([...acked].filter((n) => !complete.has(n))).toEqual([]);
+      // `tuneport import` into the full disk (its own service, its own ownership of the name): nothing imported, and it says why.
+      const exp = join(dir, "s.jsonl");
+      execFileSync(process.execPath, [CLI, "export", "s", "--storage", db.url, "--out", exp], { stdio: "pipe" });
+      fill(db.filler, 64 * 1024);
+      const im = spawnSync(process.execPath, [CLI, "import", exp, "--storage", db.url, "--name", "s2"], { encoding: "utf8", timeout: 120_000 });
+      expect({ status: im.status, stderr: im.stderr.trim() }).toEqual({ status: 1, stderr: "tuneport: the import's commit failed: nothing was imported (no space left on the device) (UNAVAILABLE)" });
+      rmSync(db.filler);
+      const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
+      await q.connect();
+      expect((await q.query<{ name: string }>("SELECT name FROM studies ORDER BY name")).rows.map((r) => r.name)).toEqual(["s"]);
+      await q.end();
     } finally {
       await c.close().catch(() => undefined);
     }
