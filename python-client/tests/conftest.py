@@ -36,6 +36,11 @@ def _port_band() -> tuple[int, int]:
     """This process's share of [20000, ephemeral low): under pytest-xdist (`make test-py` runs two
     workers) each worker draws from its own band, so one worker never takes a port that another has
     just freed for its server to bind (or to restart on)."""
+    band = os.environ.get("TUNEPORT_TEST_PORTS", "")
+    if band:
+        # An explicit band ("62200-62299"): processes sharing a machine each keep to their own.
+        lo, _, hi = band.partition("-")
+        return int(lo), int(hi) + 1
     first, low = 20000, _ephemeral_low()
     worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
     if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1:
@@ -52,8 +57,8 @@ def free_port() -> int:
     import random
 
     first, low = _port_band()
-    candidates = [random.randrange(first, low) for _ in range(100)] if low - first >= 1000 else []
-    for candidate in [*candidates, 0]:
+    candidates = [random.randrange(first, low) for _ in range(100)] if low - first >= 1000 else random.sample(range(first, low), low - first)
+    for candidate in [*candidates, *([] if os.environ.get("TUNEPORT_TEST_PORTS") else [0])]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", candidate))

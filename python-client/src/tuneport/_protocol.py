@@ -704,8 +704,11 @@ class Channel:
                             )
                     remaining = until - now
                     # At most a minute per poll: the loop looks again, and an infinite outage budget
-                    # (math.inf, documented) has no milliseconds.
-                    ready = dict(self._poller.poll(max(0, math.ceil(min(remaining, 60.0) * 1000)))) if remaining > 0 else {}
+                    # (math.inf, documented) has no milliseconds. Past the deadline it still looks,
+                    # without waiting: a reply that arrived while this thread was not running (another
+                    # thread held the GIL, a long C call) waits in the socket, and was dropped with it
+                    # as silence (tests/test_blocked_caller.py); only an empty socket is silence.
+                    ready = dict(self._poller.poll(max(0, math.ceil(min(remaining, 60.0) * 1000))))
                     now = time.monotonic()
                     if self._monitor in ready:
                         was_connected = self._connected
