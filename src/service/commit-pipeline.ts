@@ -60,6 +60,12 @@ export class CommitPipeline {
   private fatal: unknown = null;
   /** The storage-full error while commits are held (see the file comment); null otherwise. */
   private full: unknown = null;
+  /**
+   * When the storage became full (epoch seconds), sent with every `storage_full` refusal as
+   * `full_since`: the same value names the same outage, so a client can tell a new outage from the
+   * one it gave up on (python-client `_unavailable.py`), however close together they come.
+   */
+  private fullSince = 0;
   /** Batches opened and not finished (committed or failed): a hold ends once none is left. */
   private unfinished = 0;
   /** Set by `abandon`: a held commit is given up. */
@@ -116,7 +122,7 @@ export class CommitPipeline {
       throw new TuneportError(
         "UNAVAILABLE",
         "the server's storage is full: nothing is written or read until space is freed (a change sent before may still be applied once it is: resend it with the same id); retry",
-        { reason: "storage_full", retry_after_ms: FULL_RETRY_MS },
+        { reason: "storage_full", retry_after_ms: FULL_RETRY_MS, full_since: this.fullSince },
       );
   }
 
@@ -252,7 +258,10 @@ export class CommitPipeline {
 
   /** Refuses everything while the storage is full (`assertHealthy`) and waits `FULL_RETRY_MS` before the next try. */
   private async holdFull(err: unknown, changes: number): Promise<void> {
-    if (!this.full) this.log.error({ err, reason: "storage_full", changes }, "storage full: the commit is held and tried again every second; changes and reads are refused (UNAVAILABLE storage_full) until space is freed");
+    if (!this.full) {
+      this.fullSince = Date.now() / 1000;
+      this.log.error({ err, reason: "storage_full", changes }, "storage full: the commit is held and tried again every second; changes and reads are refused (UNAVAILABLE storage_full) until space is freed");
+    }
     this.full = err;
     for (const w of this.heldWaiters) w();
     this.heldWaiters.clear();

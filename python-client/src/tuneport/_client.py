@@ -797,7 +797,9 @@ class _Background:
             if isinstance(err, UnavailableError) and err.reason == "storage_full":
                 # Not a lost lease: the server gives running leases back the time its disk was full
                 # (docs/DURABILITY.md). Announced once per outage, by whichever request met it first.
-                self._client._storage.refused("heartbeat", self._client._channel.outage_budget_s, self._planned_period)
+                self._client._storage.refused(
+                    "heartbeat", self._client._channel.outage_budget_s, self._planned_period, full_since=(err.data or {}).get("full_since"), waits=False
+                )
                 log.info("heartbeat refused (%d leases): the server's disk is full", len(leases))
                 return
             log.warning("heartbeat failed (%d leases): %s", len(leases), err)

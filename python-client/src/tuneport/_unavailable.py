@@ -6,7 +6,9 @@ to ask again (``retry_after_ms``, or ``retry_after_s`` for a study changing hand
 many requests in flight, one stopping) are resent ``retries`` times with backoff; a full disk
 (``reason: "storage_full"``, docs/DURABILITY.md) is an outage the server rides out by itself once
 space is freed, so it is waited out like a lost connection: up to the client's ``outage_budget_s``
-(30 s by default), counted from the first refusal of the outage, with one warning per outage.
+(30 s by default), counted from the first refusal of a request in the outage (a refused heartbeat
+announces it but starts no clock), with one warning per outage; the server's ``full_since`` tells
+one outage from the next.
 """
 
 from __future__ import annotations
@@ -45,30 +47,55 @@ def retry_hint_s(data: Mapping[str, Any] | None) -> float:
 
 class StorageOutage:
     """A client's view of its server's full disk (``storage_full`` refusals), shared by its
-    threads: when the outage began (the bound every request waits against), and whether it was
-    announced (one warning per outage, not per resend or heartbeat). Thread-safe."""
+    threads: whether it was announced (one warning per outage, not per resend or heartbeat), and
+    when the first request refused in it began waiting (the clock every request waits against).
+    Thread-safe.
+
+    An outage is told from the next by the server's ``full_since`` (when its storage became full;
+    the same value in every refusal of one outage), and by servers that do not send it by the time
+    between refusals (OUTAGE_GAP_S). A reply ends it (``answered``). Before, a new outage that began
+    within OUTAGE_GAP_S of one a request had given up on (no reply in between) was taken for the same
+    one, and its first request gave up at its first refusal, the old outage's clock spent."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._since: float | None = None
+        """When this client first met the outage (monotonic; None: no outage), heartbeats included."""
+        self._clock: float | None = None
+        """When a request (not a heartbeat) was first refused in this outage: the outage budget's start."""
+        self._server_since: Any = None
+        """The outage's ``full_since`` (the server's), when it sends one."""
         self._last = 0.0
         self._every = 0.0
 
-    def refused(self, op: str, budget_s: float, every_s: float = 0.0) -> float:
-        """Notes a ``storage_full`` refusal of ``op``; returns when the outage began (monotonic).
-        ``every_s``: how often the caller asks again (the heartbeat's period): refusals up to twice
-        the longest such period apart are the same outage. Heartbeats 10 s apart (the defaults), the
-        only requests of a worker in a long training step, were each taken for a new outage: a
-        warning every heartbeat and the outage clock started again."""
+    def refused(self, op: str, budget_s: float, every_s: float = 0.0, *, full_since: Any = None, waits: bool = True) -> float | None:
+        """Notes a ``storage_full`` refusal of ``op``; returns when the outage budget's clock started
+        (monotonic: the first refusal in this outage of a request that waits, ``waits``), None while
+        none did. ``full_since``: the refusal's ``data.full_since``. ``every_s``: how often the caller
+        asks again (the heartbeat's period): without ``full_since``, refusals up to twice the longest
+        such period apart are the same outage. Heartbeats 10 s apart (the defaults), the only requests
+        of a worker in a long training step, were each taken for a new outage: a warning every
+        heartbeat and the outage clock started again. A heartbeat (``waits=False``) announces the
+        outage but starts no clock: it waits nothing out, and a request that came after a few refused
+        heartbeats was left that much less than ``outage_budget_s``."""
         now = time.monotonic()
+        known = isinstance(full_since, (int, float)) and not isinstance(full_since, bool)
         with self._lock:
             self._every = max(self._every, every_s)
-            fresh = self._since is None or now - self._last > max(OUTAGE_GAP_S, 2 * self._every)
+            if known and self._server_since is not None:
+                same = full_since == self._server_since
+            else:
+                same = now - self._last <= max(OUTAGE_GAP_S, 2 * self._every)
+            fresh = self._since is None or not same
             if fresh:
                 self._since = now
+                self._clock = None
+            if known:
+                self._server_since = full_since
+            if waits and self._clock is None:
+                self._clock = now
             self._last = now
-            since = self._since
-        assert since is not None
+            began = self._clock
         if fresh:
             log.warning(
                 "the tuneport server's disk is full (UNAVAILABLE storage_full, %s): waiting up to %gs "
@@ -76,14 +103,14 @@ class StorageOutage:
                 op,
                 budget_s,
             )
-        return since
+        return began
 
     def answered(self) -> None:
         """A change or a read was answered: the disk has room again (if it was full)."""
         if self._since is None:
             return
         with self._lock:
-            since, self._since = self._since, None
+            since, self._since, self._clock, self._server_since = self._since, None, None, None
         if since is not None:
             log.info("the tuneport server's disk has room again after %.1fs: requests go on", time.monotonic() - since)
 
@@ -108,8 +135,8 @@ def backing_off_unavailable(
             if err.reason == "storage_full":
                 now = time.monotonic()
                 if outage is not None:
-                    began = outage.refused(op, storage_s)
-                elif began is None:
+                    began = outage.refused(op, storage_s, full_since=(err.data or {}).get("full_since"))
+                if began is None:
                     began = now
                 if now - began + pause > storage_s:
                     raise UnavailableError(
