@@ -7,11 +7,11 @@ import math
 import threading
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from ._enums import TrialState, trial_state
 from ._distributions import Categorical, Distribution, Float, Int, Scalar, as_declared, distribution_from_wire, remember_categorical
@@ -38,6 +38,27 @@ TRIAL_STATES: tuple[TrialState, ...] = tuple(TrialState)
 #: FAIL waits for a server that is away, and for the queued non-blocking reports, before giving up
 #: (the lease then runs out on the server): the user asked to stop, not to wait out an outage.
 INTERRUPTED_WAIT_S = 1.0
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_call_at_a_time(method: _F) -> _F:
+    """A call on a trial that takes its turn (``Trial._order``) with the trial's other calls from any
+    thread: see ``Trial._order``."""
+
+    def turn(self: Trial, *args: Any, **kwargs: Any) -> Any:
+        if not self._order.acquire(blocking=False):
+            # Taken: by another thread, or by a thread of the parent when this process forked, where
+            # it is held for ever (ClientClosedError here: the check costs a getpid, off the hot path).
+            self.study.client._check_process()
+            self._order.acquire()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._order.release()
+
+    turn.__name__, turn.__qualname__, turn.__doc__ = method.__name__, method.__qualname__, method.__doc__
+    return cast(_F, turn)
 
 
 @dataclass(frozen=True)
@@ -562,6 +583,13 @@ class Trial(_OptunaV2Suggest):
         self._named_constraints: dict[str, float] = {}
         """``set_constraint``'s values, told with the COMPLETE result."""
         self._lock = threading.Lock()
+        self._order = threading.RLock()
+        """Held by each call that reports, applies decisions or tells (``report``, ``should_prune``,
+        ``flush_reports``, ``complete``, ``fail``, ``prune``, ``suggest``): calls on one trial from
+        several threads take turns. A tell waits for the reports queued before it; one that another
+        thread queued while it waited was neither waited for nor refused, and reached the server after
+        the tell (refused there, its value lost, after its call had returned; a prune it got never
+        applied). It now waits for the tell and is refused in its own thread (tests/test_nowait_tell_race.py)."""
         self._lost: LeaseLostError | None = None
         self._prune_requested = False
         self._view: Mapping[str, Any] = view
@@ -622,6 +650,7 @@ class Trial(_OptunaV2Suggest):
         """True once the trial was told (COMPLETE, FAIL or PRUNED) or its lease was lost."""
         return self.state in ("COMPLETE", "FAIL", "PRUNED") or self._lost is not None
 
+    @_one_call_at_a_time
     def should_prune(self) -> bool:
         """True once a ``report`` got a prune decision (Optuna's ``trial.should_prune()``). Inside
         ``with trial:`` (and ``optimize``) that report has already raised ``TrialPruned`` by
@@ -653,6 +682,7 @@ class Trial(_OptunaV2Suggest):
         self.study.client._check_process()
         return bool(self._report_seq) and self.study.client._reports_pending(self._report_seq)
 
+    @_one_call_at_a_time
     def flush_reports(self) -> Decision | None:
         """Waits until this trial's non-blocking reports were answered and applies their decisions
         (as ``report`` would, ``should_prune()`` included); returns them combined as ``report``
@@ -939,6 +969,7 @@ class Trial(_OptunaV2Suggest):
 
     # ------------------------------------------------------------------ define-by-run
 
+    @_one_call_at_a_time
     def _suggest(self, name: str, dist: Distribution) -> Any:
         if type(dist) not in (Float, Int, Categorical):
             # Optuna 2's classes (tuneport.distributions.UniformDistribution...), subclasses of
@@ -1035,6 +1066,7 @@ class Trial(_OptunaV2Suggest):
         wait: bool,
     ) -> Decision | None: ...
 
+    @_one_call_at_a_time
     def report(
         self,
         value: float,
@@ -1311,6 +1343,25 @@ class Trial(_OptunaV2Suggest):
         *,
         hurry: bool = False,
     ) -> None:
+        self.study.client._check_process()
+        # Its turn (``_order``); after Ctrl-C (``hurry``) for a moment at most: the interrupt wins.
+        taken = self._order.acquire(timeout=INTERRUPTED_WAIT_S) if hurry else self._order.acquire()
+        try:
+            self._tell_now(state, value, reason, user_attrs, extra, hurry=hurry)
+        finally:
+            if taken:
+                self._order.release()
+
+    def _tell_now(
+        self,
+        state: str,
+        value: float | None,
+        reason: str | None,
+        user_attrs: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None,
+        *,
+        hurry: bool,
+    ) -> None:
         args: dict[str, Any] = {"state": state, "value": value, "reason": reason, **(extra or {})}
         if user_attrs is not None:
             args["user_attrs"] = json_attrs(user_attrs)
@@ -1350,6 +1401,7 @@ class Trial(_OptunaV2Suggest):
             )
         _set_named_constraint(self._named_constraints, str(key), value)
 
+    @_one_call_at_a_time
     def complete(
         self,
         value: float | Sequence[float],
