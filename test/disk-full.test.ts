@@ -50,6 +50,12 @@ describe("a disk that fills under serve --storage (SQLite)", () => {
     // Heartbeats are refused too, with nothing to write or not: one that needed none was answered ok
     // (the lease renewed in memory only), and a refused one counted its lease as written, so the next was.
     expect(seen.heartbeatsWhileFull).toEqual([FULL, FULL, FULL]);
+    // Each refusal names its outage by when the storage became full: one value for the whole outage
+    // (what the Python client tells one outage from the next by), a later one for the next outage.
+    expect(seen.fullSince).toHaveLength(6);
+    expect(typeof seen.fullSince[0]).toBe("number");
+    expect(new Set(seen.fullSince).size).toBe(1);
+    expect(seen.fullSince2).toBeGreaterThan(seen.fullSince[0]);
     // Space freed: the same server reads and writes again; the failed tell, resent with its id, is answered from the commit.
     expect(seen.pollsUntilReadable).toBeGreaterThan(0);
     expect(seen.resentTell).toBe("ok");

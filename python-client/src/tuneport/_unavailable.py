@@ -52,7 +52,7 @@ class StorageOutage:
     Thread-safe.
 
     An outage is told from the next by the server's ``full_since`` (when its storage became full;
-    the same value in every refusal of one outage), and by servers that do not send it by the time
+    the same value in every refusal of one outage, a later one in the next), and by servers that do not send it by the time
     between refusals (OUTAGE_GAP_S). A reply ends it (``answered``). Before, a new outage that began
     within OUTAGE_GAP_S of one a request had given up on (no reply in between) was taken for the same
     one, and its first request gave up at its first refusal, the old outage's clock spent."""
@@ -83,14 +83,16 @@ class StorageOutage:
         with self._lock:
             self._every = max(self._every, every_s)
             if known and self._server_since is not None:
-                same = full_since == self._server_since
+                # Only a later one is a new outage: two servers' (a failover) taking turns would each
+                # start the clock again, and a request going back and forth never gave up.
+                same = full_since <= self._server_since
             else:
                 same = now - self._last <= max(OUTAGE_GAP_S, 2 * self._every)
             fresh = self._since is None or not same
             if fresh:
                 self._since = now
                 self._clock = None
-            if known:
+            if known and (self._server_since is None or full_since > self._server_since):
                 self._server_since = full_since
             if waits and self._clock is None:
                 self._clock = now
