@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -57,8 +58,7 @@ def _one_call_at_a_time(method: _F) -> _F:
         finally:
             self._order.release()
 
-    turn.__name__, turn.__qualname__, turn.__doc__ = method.__name__, method.__qualname__, method.__doc__
-    return cast(_F, turn)
+    return cast(_F, functools.wraps(method)(turn))  # its name, docstring and signature (inspect) are the method's
 
 
 @dataclass(frozen=True)
