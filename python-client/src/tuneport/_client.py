@@ -854,7 +854,8 @@ def connect(
     - ``UNAVAILABLE`` replies are resent with the same id after at least the server's hint
       (``retry_after_ms``/``retry_after_s``), with backoff, ``retries`` times; a full server disk
       (``reason == "storage_full"``) is waited out like a lost connection, up to ``outage_budget_s``
-      from its first refusal (one warning per outage), then UnavailableError (``err.reason``).
+      from the first refusal of a request in it (a refused heartbeat starts no clock; one warning per
+      outage, told from the next by the server's ``full_since``), then UnavailableError (``err.reason``).
     - ``timeout``/``retries``: while connected, each request waits ``timeout`` seconds for its
       reply and is resent (same id) up to ``retries`` times on silence (Lazy Pirate).
     - ``outage_budget_s``: when the connection is lost (a restart, a crash), a request waits up
