@@ -152,11 +152,12 @@ export interface Strategy {
    */
   startAttrs?(req: SuggestRequest, params: Params): Record<string, unknown>;
   /**
-   * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided; the
-   * returned attributes are merged into the finished trial's `systemAttrs` in the same commit
-   * (and so appear in the tell reply). PBT lists the checkpoints nobody needs any more. `params`
-   * (COMPLETE only; declared values inside their distributions, others ignored) replace the trial's:
-   * PBT puts back those in force before an exploit that took effect on nothing the trial reported.
+   * Called by `tell` once the trial's new state (COMPLETE, FAIL or PRUNED) is decided, and by the
+   * reaper for a trial whose lease expired; the returned attributes are merged into the finished
+   * trial's `systemAttrs` in the same commit (and so appear in the tell reply). PBT lists the
+   * checkpoints nobody needs any more. `params` (declared values inside their distributions, others
+   * ignored) replace the trial's: PBT puts back those in force before an exploit that took effect on
+   * nothing the trial reported or was told with.
    */
   onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown>; readonly params?: Params } | null;
   /**

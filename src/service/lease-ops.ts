@@ -7,7 +7,7 @@ import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
 import { addWaiting, checkLease, expiredTrials, expiryAfterStall, leaseChange, reapedRecord, retryOf, ttlOf } from "./leases.js";
 import type * as S from "./ops/schemas.js";
-import { type TrialRecord, setTrial } from "./study-state.js";
+import { type TrialRecord, applyFinish, setTrial } from "./study-state.js";
 import { trialOf } from "./trial-ops.js";
 
 /** One heartbeat entry's answer. */
@@ -137,6 +137,7 @@ export async function reap(core: ServiceCore): Promise<number> {
       for (const n of expiredTrials(s, core.now())) {
         const t = s.trials[n] as TrialRecord;
         const next = reapedRecord(t, core.now());
+        applyFinish(s, next);
         const retry = next.state === "FAIL" ? retryOf(s, next, () => core.allocTrialId(), core.now()) : null;
         if (retry) next.systemAttrs = { ...next.systemAttrs, retried_as: retry.number };
         const changes: Change[] = [{ kind: "update-trial", trial: next }];

@@ -200,14 +200,14 @@ export function readOf(s: StudyState): { study: StudyView; finishes: Finishes } 
 }
 
 /**
- * The strategy's look at a trial that `tell` finishes (`Strategy.onFinish`): its attributes merged
- * into `next` (the finished record), and, for a COMPLETE one, its params over the trial's (declared
+ * The strategy's look at a trial that `tell` or the reaper finishes (`Strategy.onFinish`): its
+ * attributes merged into `next` (the finished record), and its params over the trial's (declared
  * ones inside their distributions only).
  */
 export function applyFinish(s: StudyState, next: TrialRecord): void {
   const finish = s.strategy.onFinish?.({ study: s.ctx, trials: s.trials.map((x) => (x.number === next.number ? next : x)), trial: next });
   if (finish?.systemAttrs) next.systemAttrs = { ...next.systemAttrs, ...finish.systemAttrs };
-  if (!finish?.params || next.state !== "COMPLETE") return;
+  if (!finish?.params) return;
   const params = { ...next.params };
   for (const [k, v] of Object.entries(finish.params)) {
     const d = next.distributions[k];

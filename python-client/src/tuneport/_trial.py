@@ -1373,8 +1373,8 @@ class Trial(_OptunaV2Suggest):
         self.values = _floats_or_none(view.get("values"))
         self.user_attrs = dict(view.get("user_attrs") or {})
         self.system_attrs = dict(view.get("system_attrs") or {})
-        # The stored params: PBT gives a COMPLETE member back the params its value was trained with
-        # when its last exploit took effect on nothing it reported (``pbt_not_loaded``). A value
+        # The stored params: PBT gives a finished member back the params its value was trained with
+        # when its last exploit took effect on nothing it reported or told (``pbt_not_loaded``). A value
         # the server dropped (an enqueued one never suggested) stays here, as before.
         self.params.update(_typed_params(view.get("params"), self.distributions))
         self.study.client._forget(self)

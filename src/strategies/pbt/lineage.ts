@@ -16,8 +16,9 @@
  *   deletion; the last one is the latest.
  * - `pbt_restore`: `{trial, checkpoint, step}` on a refill: load this before training.
  * - `pbt_ready_step`: the step of the trial's last perturbation decision.
- * - `pbt_not_loaded`: on a COMPLETE member, its last exploit (a lineage entry) that took effect on
- *   nothing it reported, taken out of `pbt_lineage` at its completion (`unappliedAtFinish`).
+ * - `pbt_not_loaded`: on a finished member (COMPLETE, FAIL or PRUNED), its last exploit (a lineage
+ *   entry) that took effect on nothing it reported or was told with, taken out of `pbt_lineage` when
+ *   it finished (`unappliedAtFinish`).
  * - `pbt_released`: checkpoint paths of *finished* members (this one or others) that this
  *   trial's reports or its own completion released for deletion; a path is released once, by
  *   whichever trial reported or finished first after nobody needed it any more.
@@ -224,15 +225,20 @@ export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportSt
 }
 
 /**
- * At a member's completion: its latest exploit (or explore) if it never took effect on anything the
- * trial reported, which the record must then not claim (`onFinish`). That is the case when no report
- * came after it (decided by the last report: the loop ended right after loading the donor's
- * checkpoint, or never loaded it; or moved by `pbt_loaded` to the last step), or when blind reports
- * after it left it unconfirmed (`pbt_unconfirmed`: a non-blocking client got it with its last
- * answers, at `complete`, and never loaded it). The told value is then the old weights', trained with
- * the params in force before it: the entry moves to `pbt_not_loaded`, the trial's params and
- * `pbt_generation` go back to those of the stretch that trained (generation as `lineageGraph` counts
- * it). Null when the latest change took effect (or there is none).
+ * At a member's finish (COMPLETE, or lost: FAIL or PRUNED, told or reaped): its latest exploit (or
+ * explore) if it never took effect on anything the trial reported or was told with, which the record
+ * must then not claim (`onFinish`). That is the case when it was never loaded: blind reports after it
+ * left it unconfirmed (`pbt_unconfirmed`: a non-blocking client got it with its last answers and never
+ * loaded it). And when no report came after it (decided by the last report: the loop ended right after
+ * loading the donor's checkpoint, or never loaded it; or moved by `pbt_loaded` to the last step), unless
+ * the trial completed with a value other than that last report's (`toldAfterLoad`): a measurement taken
+ * after that report, on the weights it loaded (a blocking report loads them before it returns), so
+ * the exploit took effect on the told value, which ranks the member as its latest measured
+ * performance (Ray Tune's last result). A lost member is told no value: its exploit trained nothing
+ * it measured. The value told (or left) is then the old weights', trained with the params in force
+ * before it: the entry moves to `pbt_not_loaded`, the trial's params and `pbt_generation` go back to
+ * those of the stretch that trained (generation as `lineageGraph` counts it). Null when the latest
+ * change took effect (or there is none).
  */
 export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemAttrs: Record<string, unknown>; params: Params } | null {
   const lin = lineageOf(t);
@@ -241,7 +247,7 @@ export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemA
   const step = lastStep(t);
   if (!last || !prev || step === null) return null;
   const held = last.checkpoint !== null && t.systemAttrs.pbt_unconfirmed === last.checkpoint;
-  if (last.step < step - 1e-9 && !held) return null;
+  if (!held && (last.step < step - 1e-9 || toldAfterLoad(t))) return null;
   const kept = lin.slice(0, -1);
   const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept, pbt_unconfirmed: null } } : x));
   const node = lineageGraph(replaced).nodes.find((n) => n.id === `${t.number}:${kept.length - 1}`);
@@ -249,6 +255,18 @@ export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemA
   if (node) systemAttrs.pbt_generation = node.generation;
   if (held) systemAttrs.pbt_unconfirmed = null;
   return { systemAttrs, params: { ...prev.params } };
+}
+
+/**
+ * A COMPLETE trial's told value is not the value of its last report (NaN and infinities as the
+ * `diverged` value told): it was measured after that report, not copied from it.
+ */
+function toldAfterLoad(t: Trial): boolean {
+  if (t.state !== "COMPLETE") return false;
+  const told = typeof t.systemAttrs.diverged === "string" ? Number(t.systemAttrs.diverged) : t.value;
+  const reported = t.intermediate[t.intermediate.length - 1]?.value;
+  if (told === null || told === undefined || reported === undefined) return false;
+  return !(Object.is(told, reported) || told === reported);
 }
 
 /**
@@ -278,8 +296,12 @@ export function unloadableCheckpoints(trials: readonly Trial[]): Set<string> {
   // Also one its blind reports still held (`blindHold`): reports after the exploit's step that
   // were made before its client knew of it confirm nothing.
   for (const t of trials) {
+    if (t.state !== "FAIL" && t.state !== "PRUNED") continue;
     const held = t.systemAttrs.pbt_unconfirmed;
-    if ((t.state === "FAIL" || t.state === "PRUNED") && typeof held === "string") out.add(held);
+    if (typeof held === "string") out.add(held);
+    // And the exploit its finish took out of its lineage (`unappliedAtFinish`): never confirmed either.
+    const notLoaded = t.systemAttrs.pbt_not_loaded as Partial<LineageEntry> | undefined;
+    if (notLoaded && typeof notLoaded.checkpoint === "string" && notLoaded.donor !== null) out.add(notLoaded.checkpoint);
   }
   return out;
 }

@@ -69,8 +69,10 @@
  *   No number of blind reports ends the hold (PROTOCOL.md says why: a client's queue of them).
  *   Its checkpoints meanwhile are its old weights: as a donor it gives the params, age and
  *   generation before the held exploit (`heldExploit`, `checkpointGeneration`).
- * - An exploit that took effect on nothing the member reported (decided at its last report, or held
- *   unconfirmed by blind ones) is taken back at its completion (`unappliedAtFinish`).
+ * - An exploit that took effect on nothing the member reported or was told with (decided at its last
+ *   report and not measured after it, or held unconfirmed by blind ones) is taken back when the member
+ *   finishes, completed or lost (`unappliedAtFinish`): a completion told with a value other than its
+ *   last report's measured the exploit's weights, and keeps it.
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
@@ -449,13 +451,14 @@ export class PbtStrategy implements Strategy {
    * to finish thus releases everything left).
    */
   onFinish(req: FinishRequest): { systemAttrs?: Record<string, unknown>; params?: Params } | null {
+    // An exploit decided too late to take effect is not recorded as one (unappliedAtFinish), also
+    // for a lost member (told FAIL or PRUNED, or reaped: the service's reaper calls this too).
+    const unapplied = unappliedAtFinish(req.trial, req.trials);
     // Only a COMPLETE member releases: the client of a FAIL (a raised training loop) or PRUNED one
     // does not act on `pbt_released` (pbt_complete does), and a path is released once, so what it
     // took was left on disk for good. A lost member's checkpoints go to the next live report or
     // completion instead, as a reaped member's do.
-    if (req.trial.state !== "COMPLETE") return null;
-    // An exploit decided too late to take effect is not recorded as one (unappliedAtFinish).
-    const unapplied = unappliedAtFinish(req.trial, req.trials);
+    if (req.trial.state !== "COMPLETE") return unapplied;
     // A trial outside the population (enqueued with every slot taken) releases its own only.
     const outsider = memberOf(req.trial) === null;
     const released = releasedPaths(req.trials);
