@@ -161,6 +161,13 @@ export interface Strategy {
    */
   onFinish?(req: FinishRequest): { readonly systemAttrs?: Record<string, unknown>; readonly params?: Params } | null;
   /**
+   * Files of `trial`, which lost its lease (the reaper failed it), that live trials still need: a
+   * recipient told to load one has not confirmed it yet. A report, tell or heartbeat of that trial is
+   * refused with `LEASE_LOST` naming them (`data.checkpoints_needed`), so the lost worker's clean-up
+   * of its own files spares them. PBT: its checkpoints pinned for a live recipient.
+   */
+  neededFiles?(req: FinishRequest): string[];
+  /**
    * When true `tell` accepts COMPLETE with a NaN or infinite value (a diverged run): the trial
    * becomes COMPLETE with value null, which ranks below every finite value, and
    * `system_attrs.diverged` holds the value told ("NaN", "Infinity" or "-Infinity"). Other

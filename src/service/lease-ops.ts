@@ -49,7 +49,11 @@ export async function heartbeat(core: ServiceCore, a: S.HeartbeatArgs, elsewhere
       return { study: l.study, trial: l.trial, ok: true, expires_at: expiresAt / 1000, ttl_s: ttlOf(s, t) };
     } catch (err) {
       if (!(err instanceof TuneportError)) throw err;
-      return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message, ...(err.data && err.code === "UNAVAILABLE" ? { data: err.data } : {}) };
+      // The redirect of a study served elsewhere; a reaped trial's files that live trials still need
+      // (`checkLease`): a worker that learns of its lost lease here deletes what it wrote, but those.
+      const needed = err.code === "LEASE_LOST" ? err.data?.checkpoints_needed : undefined;
+      const data = err.code === "UNAVAILABLE" ? err.data : needed !== undefined ? { checkpoints_needed: needed } : undefined;
+      return { study: l.study, trial: l.trial, ok: false, code: err.code, message: err.message, ...(data ? { data } : {}) };
     }
   });
   if (changes.length === 0) return out;

@@ -60,7 +60,8 @@ export function leaseView(s: StudyState, lease: Lease, t: { systemAttrs: Record<
 
 /**
  * Checks that the caller holds the trial's live lease.
- * @throws LEASE_LOST (with `data.token_trial` when the token is another running trial's lease), FAILED_PRECONDITION.
+ * @throws LEASE_LOST (with `data.token_trial` when the token is another running trial's lease; for a
+ * reaped trial, `data.checkpoints_needed`: its files live trials still need, `Strategy.neededFiles`), FAILED_PRECONDITION.
  */
 export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void {
   if (t.state === "RUNNING") {
@@ -79,12 +80,16 @@ export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void 
       trial: t.number,
     });
   }
-  if (t.state === "FAIL" && t.systemAttrs.fail_reason === "lease_expired")
+  if (t.state === "FAIL" && t.systemAttrs.fail_reason === "lease_expired") {
+    // Its files that live trials still need (a PBT recipient's unconfirmed load): the lost worker must not delete them.
+    const needed = s.strategy.neededFiles?.({ study: s.ctx, trials: s.trials, trial: t }) ?? [];
     throw new TuneportError("LEASE_LOST", `trial ${t.number} of '${s.study.name}' was failed because its lease expired`, {
       study: s.study.name,
       trial: t.number,
       retried_as: t.systemAttrs.retried_as ?? null,
+      ...(needed.length > 0 ? { checkpoints_needed: needed } : {}),
     });
+  }
   throw failedPrecondition(`trial ${t.number} of '${s.study.name}' is ${t.state}, not RUNNING`, {
     study: s.study.name,
     trial: t.number,

@@ -818,7 +818,10 @@ class _Background:
             if code == "UNAVAILABLE":
                 continue  # its study is being taken over by another server: renew it there next time
             if code == "LEASE_LOST":
-                if trial._mark_lost(LeaseLostError(message, {"study": trial.study.name, "trial": trial.number})):
+                # ``checkpoints_needed`` (a reaped PBT member's files a live recipient still needs) goes
+                # with it: the report it then refuses locally hands it to the clean-up (_torch_pbt.py).
+                extra = entry.get("data") if isinstance(entry.get("data"), dict) else {}
+                if trial._mark_lost(LeaseLostError(message, {**extra, "study": trial.study.name, "trial": trial.number})):
                     log.warning("trial %d of '%s' lost its lease: %s", trial.number, trial.study.name, message)
             else:
                 # NOT_FOUND / FAILED_PRECONDITION: finished or deleted elsewhere; stop renewing it.

@@ -8,7 +8,10 @@ checkpoint it had just saved for that refused report (nobody was told of it), an
 ``CheckpointWriter``, ``pbt_report`` and ``pbt_complete`` delete this trial's checkpoints that the
 writer wrote again after a stall (``torch.py``'s ``_write_atomic``: a cleaner removed the temporary
 file of a writer stopped for over ``STALE_TEMP_AGE_S``): the server may have released that path
-while the file was missing, and would never release it again.
+while the file was missing, and would never release it again. Spared: those the refusal names as
+still needed (``err.data["checkpoints_needed"]``): a live recipient was told to load one and has not
+confirmed it (it may have waited all that time for this very file); the server releases it once
+loaded, as any other.
 """
 
 from __future__ import annotations
@@ -63,13 +66,18 @@ _trial_dirs: weakref.WeakKeyDictionary[Trial, Path] = weakref.WeakKeyDictionary(
 """Each trial's checkpoint directory, as its ``pbt_report`` named it (for ``pbt_complete``)."""
 
 
-def _drop_lost(directory: Path, unreported: Path | None, writer: CheckpointWriter | None) -> None:
+def _drop_lost(directory: Path, unreported: Path | None, writer: CheckpointWriter | None, err: LeaseLostError) -> None:
     """A trial lost its lease (see the module doc): deletes ``unreported`` (the checkpoint of the
-    refused report) and, with ``writer``, the trial's checkpoints that it wrote again after a stall."""
+    refused report) and, with ``writer``, the trial's checkpoints that it wrote again after a stall,
+    except those the refusal says live trials still need (``data["checkpoints_needed"]``: a recipient
+    told to load one has not loaded it yet, and may be waiting for this very rewrite; the server
+    releases it once loaded)."""
     if unreported is not None:
         delete_checkpoints([unreported], writer)
     if writer is not None:
-        writer.drop_rewritten(directory)
+        needed = err.data.get("checkpoints_needed")
+        keep = [str(p) for p in needed] if isinstance(needed, list) else []
+        writer.drop_rewritten(directory, keep=keep)
 
 
 def _clean_study_once(study_dir: Path, trial: int) -> None:
@@ -170,8 +178,8 @@ def pbt_report(
         save_checkpoint(path, model, optimizer, fsync=fsync, step=step)
     try:
         decision = trial.report(value, step, {"checkpoint": str(path)})
-    except LeaseLostError:
-        _drop_lost(path.parent, None if known else path, writer)
+    except LeaseLostError as err:
+        _drop_lost(path.parent, None if known else path, writer, err)
         raise
     delete_checkpoints(decision.delete_checkpoints, writer)
     if trial.restore is not None:
@@ -187,10 +195,10 @@ def pbt_complete(trial: Trial, value: float, *, writer: CheckpointWriter | None 
     checkpoints are working files. @raises LeaseLostError as ``Trial.complete``."""
     try:
         trial.complete(value)
-    except LeaseLostError:
+    except LeaseLostError as err:
         directory = _trial_dirs.get(trial)
         if directory is not None:
-            _drop_lost(directory, None, writer)
+            _drop_lost(directory, None, writer, err)
         raise
     # With non-blocking reports, the last decisions (and what they released) arrive at complete().
     late = trial._released_unreturned

@@ -43,8 +43,8 @@ writes the checkpoint again when it resumes: the age rule costs it a write, neve
 (A stricter age rule would keep a killed foreign writer's file for ever, the leak it is for.) A PBT
 member stopped that long has lost its lease too, and its checkpoints were released meanwhile, maybe
 before that late write brought one back: ``pbt_report``/``pbt_complete``, refused with
-``LeaseLostError``, delete such rewritten files of the trial and the checkpoint of the refused report
-(``_torch_pbt.py``).
+``LeaseLostError``, delete such rewritten files of the trial (but those the refusal names as still
+needed: a recipient has not loaded it yet) and the checkpoint of the refused report (``_torch_pbt.py``).
 """
 
 from __future__ import annotations
@@ -319,8 +319,9 @@ class CheckpointWriter:
                             self._rewritten.discard(path)
                     _unlink(_failed_marker(path))  # an earlier write of this path failed
                 elif kind == "drop":
+                    keep = state
                     with self._lock:
-                        dropped = sorted(p for p in self._rewritten if p.parent == path)
+                        dropped = sorted(p for p in self._rewritten if p.parent == path and str(p) not in keep)
                         self._rewritten.difference_update(dropped)
                     for p in dropped:
                         log.warning("deleting checkpoint %s: written again after a stall, by a trial that lost its lease", p)
@@ -390,13 +391,14 @@ class CheckpointWriter:
         for p in paths:
             self._queue.put(("delete", Path(p), None))
 
-    def drop_rewritten(self, directory: PathLike) -> None:
+    def drop_rewritten(self, directory: PathLike, *, keep: Iterable[PathLike] = ()) -> None:
         """Queues (after every write queued so far) the deletion of the checkpoints in ``directory``
-        that were written again after a stall (``_write_atomic``): ``pbt_report``/``pbt_complete``
-        call it for a trial that lost its lease. Its checkpoints were then released by other
-        members' reports, possibly before the late write brought one back, and nobody would
-        release that file again."""
-        self._queue.put(("drop", Path(directory), None))
+        that were written again after a stall (``_write_atomic``), but those in ``keep``:
+        ``pbt_report``/``pbt_complete`` call it for a trial that lost its lease. Its checkpoints were
+        then released by other members' reports, possibly before the late write brought one back,
+        and nobody would release that file again; ``keep`` are those the server still pins for a
+        recipient that has not loaded them (``LeaseLostError.data["checkpoints_needed"]``)."""
+        self._queue.put(("drop", Path(directory), frozenset(str(Path(p)) for p in keep)))
 
     def pending(self, path: PathLike) -> bool:
         """True while ``path`` is queued or being written."""

@@ -456,7 +456,7 @@ export const heartbeatEntrySchema = z.object({
     .describe("with ok: the lease runs this many seconds from the renewal (expires_at is on the server's clock, which a client's may differ from); absent from a server older than 2026-12-06"),
   code: z.string().optional(),
   message: z.string().optional(),
-  data: z.record(z.string(), z.unknown()).optional().describe("with UNAVAILABLE: the redirect {reason: 'moved', endpoint} of a study served elsewhere"),
+  data: z.record(z.string(), z.unknown()).optional().describe("with UNAVAILABLE: the redirect {reason: 'moved', endpoint} of a study served elsewhere; with LEASE_LOST of a reaped trial whose files live trials still need: {checkpoints_needed}"),
 });
 
 // ------------------------------------------------------------------ op results

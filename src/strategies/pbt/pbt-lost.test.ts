@@ -84,6 +84,35 @@ describe("lost pbt members", () => {
     expect(deleted(await rep(a, 1, 1))).toEqual(["ck/2/1"]);
   });
 
+  it("refuses a reaped donor's late report naming its checkpoints that a live recipient has not loaded yet", async () => {
+    await svc.createStudy({
+      name: "q", space: { lr: { type: "float", low: 1e-4, high: 1, log: true } }, seed: 1, lease_ttl_s: 5,
+      strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 1 } },
+    });
+    const repQ = (t: Asked, step: number, value: number) =>
+      svc.report({ study: "q", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `q/${t.trial.number}/${step}` } });
+    const lateReport = (t: Asked) => repQ(t, 3, 0).then(() => null, (e: TuneportError) => e);
+    const donor = await svc.ask({ study: "q" });
+    const recipient = await svc.ask({ study: "q" });
+    await repQ(donor, 1, 0.2);
+    await repQ(donor, 2, 0.1);
+    expect((await repQ(recipient, 1, 1)).decision).toMatchObject({ action: "update", restore: { checkpoint: `q/${donor.trial.number}/2` } });
+    clock.advance(4);
+    await svc.heartbeat({ leases: [{ study: "q", trial: recipient.trial.number, token: recipient.lease.token }] });
+    clock.advance(2);
+    expect(await svc.reap()).toBe(1);
+    // Its worker, back after a stall, must not delete that file (it may have just written it again).
+    const refused = await lateReport(donor);
+    expect(refused?.code).toBe("LEASE_LOST");
+    expect(refused?.data).toMatchObject({ checkpoints_needed: [`q/${donor.trial.number}/2`] });
+    // A heartbeat's refusal says it too (a worker often learns of its lost lease there first).
+    const [beat] = await svc.heartbeat({ leases: [{ study: "q", trial: donor.trial.number, token: donor.lease.token }] });
+    expect(beat).toMatchObject({ ok: false, code: "LEASE_LOST", data: { checkpoints_needed: [`q/${donor.trial.number}/2`] } });
+    // Once the recipient reported on the loaded weights, nobody needs it: the refusal names nothing.
+    await repQ(recipient, 2, 0.5);
+    expect((await lateReport(donor))?.data?.checkpoints_needed).toBeUndefined();
+  });
+
   it("a refill whose donor checkpoint could not be loaded is not pointed at it again", async () => {
     const a = await svc.ask({ study: "p" });
     const b = await svc.ask({ study: "p" });

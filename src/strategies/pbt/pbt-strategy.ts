@@ -62,7 +62,8 @@
  *   them releases (`pbt_released`); so once every member has completed nothing is left. A lost
  *   member (FAIL or PRUNED, told or reaped) releases nothing itself: its client does not act on
  *   `pbt_released`, so its checkpoints go to the next live member's report or completion (its
- *   refill's, when it was the last one).
+ *   refill's, when it was the last one). A reaped member's late report or tell is refused naming
+ *   its pinned checkpoints (`neededFiles`), which its worker's clean-up then spares.
  * - Exploits loaded late (non-blocking reports, `lineage.ts`'s `lineageLoadedLate`, `blindHold`): no
  *   new decision for a member at the report that says it loads its last exploit only now, nor while
  *   its blind reports leave that load unconfirmed, so each exploit decided is one its client loads.
@@ -465,6 +466,12 @@ export class PbtStrategy implements Strategy {
     const paths = outsider ? checkpointsOf(req.trial).map((c) => c.path).filter((p) => !released.has(p)) : releasableCheckpoints(req.trials);
     if (paths.length === 0) return unapplied;
     return { ...unapplied, systemAttrs: { ...unapplied?.systemAttrs, pbt_released: [...releasedBy(req.trial), ...paths] } };
+  }
+
+  /** A lost member's checkpoints a live recipient has not confirmed loading: its refused worker's clean-up spares them. */
+  neededFiles(req: FinishRequest): string[] {
+    const pinned = pinnedCheckpoints(req.trials);
+    return checkpointsOf(req.trial).map((c) => c.path).filter((p) => pinned.has(p));
   }
 
   /**
