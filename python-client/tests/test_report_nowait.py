@@ -231,8 +231,9 @@ def test_report_data_is_sent_as_it_was_when_the_report_was_queued() -> None:
         history.append(2.0)
         trial.flush_reports()
         (sent,) = [m["data"] for m in fake.received if m["op"] == "report" and m["step"] == 1]
-        # The study is a PBT one: a report queued before the last one's answer is marked blind.
-        assert sent == {"history": [1.0], "pbt_blind": True}
+        # The study is a PBT one: a report queued before the last one's answer is marked blind (and
+        # every non-blocking one nowait).
+        assert sent == {"history": [1.0], "pbt_blind": True, "pbt_nowait": True}
         trial.complete(1.0)
 
 

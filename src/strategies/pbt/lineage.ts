@@ -39,6 +39,12 @@ export interface LineageEntry {
   readonly checkpoint: string | null;
   /** Set on an exploit entry moved by `data.pbt_loaded` (`lineageLoadedLate`): the step of the report that decided it. */
   readonly decided_step?: number;
+  /**
+   * Set on an entry decided at a non-blocking report (`data.pbt_nowait`, the Python client's
+   * `wait=False`): its client learns of it only with a later call, and says where it loaded it
+   * (`pbt_loaded`, which moves the entry); unmoved at the member's completion, it was never loaded.
+   */
+  readonly nowait?: boolean;
 }
 
 export interface CheckpointRecord {
@@ -68,7 +74,7 @@ export const pbtSystemAttrsSchema = z.object({
   pbt_member: trialNo.optional(),
   pbt_generation: trialNo.optional(),
   pbt_lineage: z
-    .array(z.object({ step: finite, donor: trialNo.nullable(), donor_step: finite.nullable(), age: finite, params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])), checkpoint: z.string().nullable(), decided_step: finite.optional() }))
+    .array(z.object({ step: finite, donor: trialNo.nullable(), donor_step: finite.nullable(), age: finite, params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])), checkpoint: z.string().nullable(), decided_step: finite.optional(), nowait: z.boolean().optional() }))
     .optional(),
   pbt_checkpoints: z.array(z.object({ path: z.string(), step: finite })).optional(),
   pbt_restore: z.object({ trial: trialNo, checkpoint: z.string(), step: finite.nullable().optional() }).optional(),
@@ -232,8 +238,8 @@ export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportSt
  * loaded it). And when no report came after it (decided by the last report: the loop ended right after
  * loading the donor's checkpoint, or never loaded it; or moved by `pbt_loaded` to the last step), unless
  * the trial completed with a value other than that last report's (`toldAfterLoad`): a measurement taken
- * after that report, on the weights it loaded (a blocking report loads them before it returns), so
- * the exploit took effect on the told value, which ranks the member as its latest measured
+ * after that report, on the weights it loaded (a blocking report loads them before it returns; a
+ * non-blocking one, `nowait`, only once its client said so by `pbt_loaded`), so the exploit took effect on the told value, which ranks the member as its latest measured
  * performance (Ray Tune's last result). A lost member is told no value: its exploit trained nothing
  * it measured. The value told (or left) is then the old weights', trained with the params in force
  * before it: the entry moves to `pbt_not_loaded`, the trial's params and `pbt_generation` go back to
@@ -247,7 +253,9 @@ export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemA
   const step = lastStep(t);
   if (!last || !prev || step === null) return null;
   const held = last.checkpoint !== null && t.systemAttrs.pbt_unconfirmed === last.checkpoint;
-  if (!held && (last.step < step - 1e-9 || toldAfterLoad(t))) return null;
+  // Decided at a non-blocking last report and never said loaded: the value told was not measured on it.
+  const unseen = last.nowait === true && last.decided_step === undefined;
+  if (!held && (last.step < step - 1e-9 || (toldAfterLoad(t) && !unseen))) return null;
   const kept = lin.slice(0, -1);
   const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept, pbt_unconfirmed: null } } : x));
   const node = lineageGraph(replaced).nodes.find((n) => n.id === `${t.number}:${kept.length - 1}`);

@@ -8,7 +8,8 @@
  *   trial's params and generation say so; the donor checkpoint it never confirmed is still avoided;
  * - COMPLETE with a value other than its last report's: a measurement taken after that report,
  *   on the weights the exploit loaded, so the exploit took effect on the told value and stays; one it
- *   never loaded (held by blind reports) is taken back whatever the value.
+ *   never loaded (held by blind reports, or decided at a non-blocking last report, `pbt_nowait`) is
+ *   taken back whatever the value.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../logger.js";
@@ -41,7 +42,7 @@ describe("pbt: an exploit at a member's last report, at its finish (sqlite)", ()
     svc.report({ study: "p", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}`, ...data } });
 
   /** b (0.9) is the donor; a (0.1) is exploited at its report of step 2, the last it makes. */
-  const exploitedAtLastReport = async () => {
+  const exploitedAtLastReport = async (data: Record<string, unknown> = {}) => {
     location = sqliteBackend.location();
     now = 1_000_000;
     await open();
@@ -54,7 +55,7 @@ describe("pbt: an exploit at a member's last report, at its finish (sqlite)", ()
     await rep(b, 1, 0.9);
     await rep(b, 2, 0.9);
     await rep(a, 1, 0.1);
-    const exploit = await rep(a, 2, 0.1);
+    const exploit = await rep(a, 2, 0.1, data);
     expect(exploit.decision.action).toBe("update");
     return { a, b };
   };
@@ -109,6 +110,13 @@ describe("pbt: an exploit at a member's last report, at its finish (sqlite)", ()
     await reopen();
     // (The lineage op follows the trial's best *report*, step 1's, made before the exploit.)
     expect(await record(a)).toEqual({ entries: 2, notLoaded: false, generation: 1, params: explored, stretches: 3, scheduleTrials: [a.trial.number] });
+  });
+
+  it("COMPLETE with another value after a non-blocking last report that decided the exploit: taken back (the loop never saw it)", async () => {
+    const { a } = await exploitedAtLastReport({ pbt_nowait: true });
+    await svc.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.88 });
+    await reopen();
+    expect(await record(a)).toEqual(takenBack(a));
   });
 
   it("COMPLETE with another value after blind reports that never confirmed the load: taken back all the same", async () => {

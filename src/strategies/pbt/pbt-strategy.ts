@@ -426,7 +426,8 @@ export class PbtStrategy implements Strategy {
       if (chosen) {
         Object.assign(attrs, chosen.attrs);
         if (chosen.entry) {
-          attrs.pbt_lineage = [...lin, chosen.entry];
+          // Decided at a non-blocking report: its client loads it one report late, if at all (unappliedAtFinish).
+          attrs.pbt_lineage = [...lin, req.data.pbt_nowait === true ? { ...chosen.entry, nowait: true } : chosen.entry];
           decision = this.updateFrom(chosen.entry);
         }
       }
