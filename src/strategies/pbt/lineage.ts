@@ -239,8 +239,9 @@ export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportSt
  * loading the donor's checkpoint, or never loaded it; or moved by `pbt_loaded` to the last step), unless
  * the trial completed with a value other than that last report's (`toldAfterLoad`): a measurement taken
  * after that report, on the weights it loaded (a blocking report loads them before it returns; a
- * non-blocking one, `nowait`, only once its client said so by `pbt_loaded`), so the exploit took effect on the told value, which ranks the member as its latest measured
- * performance (Ray Tune's last result). A lost member is told no value: its exploit trained nothing
+ * non-blocking one, `nowait`, only once its client said so by `pbt_loaded`), so the exploit took
+ * effect on the told value, which ranks the member as its latest measured performance (Ray Tune's
+ * last result). A lost member is told no value: its exploit trained nothing
  * it measured. The value told (or left) is then the old weights', trained with the params in force
  * before it: the entry moves to `pbt_not_loaded`, the trial's params and `pbt_generation` go back to
  * those of the stretch that trained (generation as `lineageGraph` counts it). Null when the latest

@@ -73,7 +73,7 @@
  * - An exploit that took effect on nothing the member reported or was told with (decided at its last
  *   report and not measured after it, or held unconfirmed by blind ones) is taken back when the member
  *   finishes, completed or lost (`unappliedAtFinish`): a completion told with a value other than its
- *   last report's measured the exploit's weights, and keeps it.
+ *   last report's measured the exploit's weights, and keeps it, unless that report was non-blocking.
  * - A diverged member may be completed with NaN/inf (`completesDiverged`); it ranks worst.
  * - Ablations for the benchmarks: `exploit: false` (explore own params, keep own weights) and
  *   `explore: false` (copy the donor's weights and params unchanged).
