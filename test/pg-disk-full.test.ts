@@ -181,6 +181,38 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
     }
   }, 240_000);
 
+  it("a new study whose ownership row finds no room is answered UNAVAILABLE storage_full (retried), not INTERNAL, and created once space is freed", async () => {
+    const dir = tempDir();
+    const db = await postgresWithSmallDisk(dir);
+    pgServer = db;
+    const s = await startServer(db.url, ["--log-format", "json", "--plot-warmup", "0"], `ipc://${join(dir, "serve.sock")}`);
+    const c = new TestClient(s.endpoint);
+    const space = { x: { type: "float", low: 0, high: 1 } };
+    try {
+      await c.call("create_study", { name: "s", strategy: "random", space, seed: 1 });
+      // A new name's claim (the INSERT of its study_owners row) needs room: here a trigger writes 640 kB
+      // beside it, as a row that starts a new page of a packed study_owners does (a probe of 2026-12-07
+      // packed it with 37 rows: create_study of a new name was answered INTERNAL).
+      const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
+      await q.connect();
+      await q.query(
+        `CREATE TABLE pad (b TEXT);
+         CREATE FUNCTION pad_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO pad SELECT string_agg(md5(random()::TEXT), '') FROM generate_series(1, 20000); RETURN NULL; END $$;
+         CREATE TRIGGER pad_claim AFTER INSERT ON study_owners FOR EACH ROW EXECUTE FUNCTION pad_claim()`,
+      );
+      await q.end();
+      fill(db.filler, 64 * 1024);
+      expect(brief(await c.request("create_study", { name: "t", strategy: "random", space }, "create-t"))).toEqual(FULL);
+      // Nothing was held (no commit failed): the server serves on.
+      expect((await c.request("get_study", { study: "s" })).ok).toBe(true);
+      rmSync(db.filler);
+      expect(brief(await c.request("create_study", { name: "t", strategy: "random", space }, "create-t"))).toBe("ok");
+      expect(s.proc.exitCode).toBe(null);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }, 120_000);
+
   it("a storage commit is held only when certain to have written nothing: one cut in chunks, and one refused at its COMMIT", async () => {
     const dir = tempDir();
     const db = await postgresWithSmallDisk(dir);

@@ -52,6 +52,18 @@ export const LAZY_COMMIT_MAX = 1000;
 /** How often a commit held for want of space is tried again (ms); the retry hint of `storage_full`. */
 export const FULL_RETRY_MS = 1000;
 
+/**
+ * UNAVAILABLE `storage_full` for a write outside a commit that the storage refused for want of space
+ * (storage.ts `storageFull`), such as the claim of a new study's name (ownership.ts `acquire`): nothing is
+ * held, so the server goes on; the client retries as it does while commits are held.
+ */
+export function storageFullRefusal(what: string): TuneportError {
+  return new TuneportError("UNAVAILABLE", `the server's storage is full: ${what} could not be written; retry once space is freed`, {
+    reason: "storage_full",
+    retry_after_ms: FULL_RETRY_MS,
+  });
+}
+
 export class CommitPipeline {
   /** The batch that new change sets join; null when none is open. */
   private openBatch: Batch | null = null;

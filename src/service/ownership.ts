@@ -20,7 +20,8 @@
 import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
-import type { Storage, StoredTrial } from "../storage/storage.js";
+import { type Storage, type StoredTrial, storageFull } from "../storage/storage.js";
+import { storageFullRefusal } from "./commit-pipeline.js";
 import { IdBlocks } from "./id-blocks.js";
 import { notHeldError } from "./ownership-refusal.js";
 import { type StudyView, type SummarySource, storedViews } from "./views.js";
@@ -371,7 +372,10 @@ export class SharedOwnership implements Ownership {
 
   private async acquire(name: string): Promise<void> {
     const { store } = this.opts;
-    const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver());
+    // No room for the claim's row (a new name on a full disk): UNAVAILABLE storage_full, retried, not INTERNAL.
+    const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver()).catch((err: unknown) => {
+      throw storageFull(err) ? storageFullRefusal(`the ownership of study '${name}'`) : err;
+    });
     if (!claim.held) throw notHeldError(name, claim, this.ttlMs);
     // Fence first: nothing of this study commits before the name is ours at this epoch.
     this.held.set(name, claim.epoch);
