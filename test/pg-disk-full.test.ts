@@ -10,12 +10,12 @@
  * WAL on the ordinary disk: a full WAL disk makes PostgreSQL PANIC, docs/DURABILITY.md). The tmpfs is
  * mounted in a private mount namespace (`unshare -m --pid --fork --kill-child`, as root: the postmaster
  * runs there as the `postgres` user), so nothing outside sees it and it goes with the namespace's last
- * process, the postmaster, killed in `finally`. The test fills the tmpfs through the namespace's root
+ * process, the postmaster, killed with unshare in `afterEach` (setpriv --pdeathsig; `stop` checks it is gone). The test fills the tmpfs through the namespace's root
  * (`/proc/PID/root`); real `tuneport serve` processes outside it, real DEALER clients.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, closeSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { chownSync, closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
@@ -45,16 +45,27 @@ async function postgresWithSmallDisk(dir: string, wal = false): Promise<{ proc: 
   chownSync(dir, uid, gid);
   execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C", ...(wal ? ["--wal-segsize=1"] : [])], { stdio: "pipe", uid, gid, cwd: dir, env: { ...process.env, LC_ALL: "C" } });
   const moveWal = wal ? `mv "${data}/pg_wal" "$1/wal"; ln -s "$1/wal" "${data}/pg_wal"; ` : "";
-  const setup = `set -e; mount -t tmpfs -o size=16m tmpfs "$1"; mkdir "$1/pg"; chown postgres:postgres "$1" "$1/pg"; ${moveWal}shift; exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"`;
+  const setup = `set -e; mount -t tmpfs -o size=16m tmpfs "$1"; mkdir "$1/pg"; chown postgres:postgres "$1" "$1/pg"; ${moveWal}shift; exec setpriv --reuid=postgres --regid=postgres --init-groups --pdeathsig SIGKILL "$@"`;
   // With `wal`, the WAL writer waits long, so that the commits' sessions write the WAL (and meet the full disk) themselves.
   const settings = [...(wal ? ["-c", "wal_writer_delay=10000"] : []), "-c", "listen_addresses=", "-c", "port=5432", "-c", `unix_socket_directories=${dir}`, "-c", "max_connections=40", "-c", "shared_buffers=16MB", "-c", "fsync=off"];
   const proc = spawn("unshare", ["-m", "--pid", "--fork", "--kill-child", "sh", "-c", setup, "sh", disk, join(bin, "postgres"), "-D", data, ...settings], { stdio: ["ignore", "ignore", "pipe"], cwd: dir, env: { ...process.env, LC_ALL: "C" } });
   let log = "";
   proc.stderr?.on("data", (d: Buffer) => void (log += d.toString()));
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  /** The postmaster (unshare's child: PID 1 of the new PID namespace, whose processes and tmpfs go with it). */
+  let postmaster: number | null = null;
   const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL"); // --kill-child: the namespace's processes go with it, and the tmpfs
+    // unshare's --kill-child (a parent-death signal) is cleared when setpriv changes the user: the
+    // postmaster outlived a killed unshare, with its tmpfs, until its data directory was removed at
+    // the process's exit (a minute later). setpriv --pdeathsig sets it again after the change.
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
     await exited;
+    if (postmaster === null) return;
+    for (let i = 0; i < 100 && alive(postmaster); i++) await sleep(100); // a hang guard
+    if (alive(postmaster)) {
+      process.kill(postmaster, "SIGKILL");
+      throw new Error(`the postmaster (pid ${postmaster}) outlived unshare`);
+    }
   };
   const url = `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}&port=5432`;
   for (let i = 0; ; i++) {
@@ -76,8 +87,18 @@ async function postgresWithSmallDisk(dir: string, wal = false): Promise<{ proc: 
       await sleep(100);
     }
   }
+  postmaster = Number(readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim());
   // unshare itself entered the new mount namespace (only its child, the postmaster, a new PID namespace).
   return { proc, url: url.replace("/postgres?", "/tp?"), filler: `/proc/${proc.pid}/root${disk}/filler`, log: () => log, stop };
+}
+
+/** Whether process `pid` exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 /** Fills the tmpfs with the filler file, then gives `leave` bytes of it back. */
