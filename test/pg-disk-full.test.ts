@@ -267,6 +267,29 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
     }
   }, 120_000);
 
+  it("WAL: a batch cut in chunks whose COMMIT met the full WAL disk (PANIC) is not held: its outcome is unknown", async () => {
+    const dir = tempDir();
+    const db = await postgresWithSmallDisk(dir, true);
+    pgServer = db;
+    // Tiny chunks: each batch is several statements, then a COMMIT, which flushes the batch's WAL (far
+    // less than wal_buffers, so its statements wrote none) and PANICs on the full disk; the check after
+    // an error at COMMIT (runChunks: the session must answer the ROLLBACK) is the one this meets.
+    const storage = await PostgresStorage.open({ url: db.url, poolSize: 2, commitChunkChars: 64 });
+    const big = (id: number) => ({ ...storedTrial(id, id - 1), userAttrs: { blob: randomBytes(15_000).toString("base64") } });
+    try {
+      await storage.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
+      fill(db.filler, 256 * 1024);
+      let failure: unknown = null;
+      for (let i = 1; failure === null && i < 400; i += 2)
+        await storage.commit([i, i + 1].map((id) => ({ kind: "insert-trial" as const, trial: big(id) }))).catch((err: unknown) => (failure = err ?? new Error("undefined")));
+      expect(db.log()).toMatch(/PANIC: {2}could not write to file "pg_wal\//);
+      // Held, it would have been committed again: a second copy of a batch PostgreSQL may have committed.
+      expect({ failed: failure !== null, storageFull: storageFull(failure) }).toEqual({ failed: true, storageFull: false });
+    } finally {
+      await storage.close().catch(() => undefined);
+    }
+  }, 120_000);
+
   it("WAL: the WAL's disk full makes PostgreSQL PANIC; that commit's outcome is unknown, so serve stops (exit 70) rather than hold it", async () => {
     const dir = tempDir();
     const db = await postgresWithSmallDisk(dir, true);
