@@ -87,7 +87,13 @@ async function postgresWithSmallDisk(dir: string, wal = false): Promise<{ proc: 
       await sleep(100);
     }
   }
-  postmaster = Number(readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim());
+  let children = "";
+  try {
+    children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim();
+  } catch {
+    // a kernel without CONFIG_PROC_CHILDREN: `stop` cannot check
+  }
+  postmaster = /^\d+$/.test(children) ? Number(children) : null;
   // unshare itself entered the new mount namespace (only its child, the postmaster, a new PID namespace).
   return { proc, url: url.replace("/postgres?", "/tp?"), filler: `/proc/${proc.pid}/root${disk}/filler`, log: () => log, stop };
 }
