@@ -229,7 +229,13 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       );
       await q.end();
       fill(db.filler, 64 * 1024);
-      expect(brief(await c.request("create_study", { name: "t", strategy: "random", space }, "create-t"))).toEqual(FULL);
+      const refused = [await c.request("create_study", { name: "t", strategy: "random", space }, "create-t")];
+      refused.push(await c.request("create_study", { name: "t", strategy: "random", space }, "create-t"));
+      expect(refused.map(brief)).toEqual([FULL, FULL]);
+      // One outage, one full_since (protocol/PROTOCOL.md), as the pipeline's refusals have it.
+      const since = refused.map((r) => r.error?.data?.full_since);
+      expect(typeof since[0]).toBe("number");
+      expect(since[1]).toBe(since[0]);
       // Nothing was held (no commit failed): the server serves on.
       expect((await c.request("get_study", { study: "s" })).ok).toBe(true);
       rmSync(db.filler);

@@ -53,15 +53,29 @@ export const LAZY_COMMIT_MAX = 1000;
 export const FULL_RETRY_MS = 1000;
 
 /**
- * UNAVAILABLE `storage_full` for a write outside a commit that the storage refused for want of space
- * (storage.ts `storageFull`), such as the claim of a new study's name (ownership.ts `acquire`): nothing is
- * held, so the server goes on; the client retries as it does while commits are held.
+ * Claims of study names (ownership.ts `acquire`) that the storage refused for want of space (storage.ts
+ * `storageFull`: PostgreSQL's 53100, no room for a new name's row): UNAVAILABLE storage_full, which
+ * clients wait out, not INTERNAL, though nothing is held and the server serves on. `full_since` is the
+ * first such refusal since a claim last succeeded (one value per outage, as the pipeline's).
  */
-export function storageFullRefusal(what: string): TuneportError {
-  return new TuneportError("UNAVAILABLE", `the server's storage is full: ${what} could not be written; retry once space is freed`, {
-    reason: "storage_full",
-    retry_after_ms: FULL_RETRY_MS,
-  });
+export class ClaimRefusals {
+  private since = 0;
+
+  async claim<T>(p: Promise<T>, name: string): Promise<T> {
+    try {
+      const out = await p;
+      this.since = 0;
+      return out;
+    } catch (err) {
+      if (!storageFull(err)) throw err;
+      if (this.since === 0) this.since = Date.now() / 1000;
+      throw new TuneportError("UNAVAILABLE", `the server's storage is full: the ownership of study '${name}' could not be written; retry once space is freed`, {
+        reason: "storage_full",
+        retry_after_ms: FULL_RETRY_MS,
+        full_since: this.since,
+      });
+    }
+  }
 }
 
 export class CommitPipeline {

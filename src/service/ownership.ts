@@ -20,8 +20,8 @@
 import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
-import { type Storage, type StoredTrial, storageFull } from "../storage/storage.js";
-import { storageFullRefusal } from "./commit-pipeline.js";
+import type { Storage, StoredTrial } from "../storage/storage.js";
+import { ClaimRefusals } from "./commit-pipeline.js";
 import { IdBlocks } from "./id-blocks.js";
 import { notHeldError } from "./ownership-refusal.js";
 import { type StudyView, type SummarySource, storedViews } from "./views.js";
@@ -192,6 +192,8 @@ export class SharedOwnership implements Ownership {
   private trialIds: IdBlocks;
   private studyIds: IdBlocks;
   private closed = false;
+  /** Claims refused for want of space (commit-pipeline.ts `ClaimRefusals`). */
+  private readonly fullClaims = new ClaimRefusals();
   private endpoint: string;
   /** Whether the last renewal failed (the database unreachable), and until when takeovers wait after one succeeded again. */
   private renewFailed = false;
@@ -372,10 +374,8 @@ export class SharedOwnership implements Ownership {
 
   private async acquire(name: string): Promise<void> {
     const { store } = this.opts;
-    // No room for the claim's row (a new name on a full disk): UNAVAILABLE storage_full, retried, not INTERNAL.
-    const claim = await store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver()).catch((err: unknown) => {
-      throw storageFull(err) ? storageFullRefusal(`the ownership of study '${name}'`) : err;
-    });
+    // No room for the claim's row (a new name on a full disk): UNAVAILABLE storage_full, not INTERNAL.
+    const claim = await this.fullClaims.claim(store.claim(name, this.opts.serverId, this.endpoint, this.ttlMs, this.mayTakeOver()), name);
     if (!claim.held) throw notHeldError(name, claim, this.ttlMs);
     // Fence first: nothing of this study commits before the name is ours at this epoch.
     this.held.set(name, claim.epoch);
