@@ -241,7 +241,8 @@ export function blindHold(lin: readonly LineageEntry[], blind: unknown, reportSt
  * after that report, on the weights it loaded (a blocking report loads them before it returns; a
  * non-blocking one, `nowait`, only once its client said so by `pbt_loaded`), so the exploit took
  * effect on the told value, which ranks the member as its latest measured performance (Ray Tune's
- * last result). A lost member is told no value: its exploit trained nothing
+ * last result); not an explore-only change (`donor` null), which loads nothing: the value told
+ * after it measured the old weights. A lost member is told no value: its exploit trained nothing
  * it measured. The value told (or left) is then the old weights', trained with the params in force
  * before it: the entry moves to `pbt_not_loaded`, the trial's params and `pbt_generation` go back to
  * those of the stretch that trained (generation as `lineageGraph` counts it). Null when the latest
@@ -256,7 +257,10 @@ export function unappliedAtFinish(t: Trial, trials: readonly Trial[]): { systemA
   const held = last.checkpoint !== null && t.systemAttrs.pbt_unconfirmed === last.checkpoint;
   // Decided at a non-blocking last report and never said loaded: the value told was not measured on it.
   const unseen = last.nowait === true && last.decided_step === undefined;
-  if (!held && (last.step < step - 1e-9 || (toldAfterLoad(t) && !unseen))) return null;
+  // An explore-only change (`exploit: false`, no donor) loads no weights: a value told after it measured
+  // the same weights as the last report, trained with the params before it.
+  const loads = last.donor !== null;
+  if (!held && (last.step < step - 1e-9 || (loads && toldAfterLoad(t) && !unseen))) return null;
   const kept = lin.slice(0, -1);
   const replaced = trials.map((x) => (x.number === t.number ? { ...x, systemAttrs: { ...x.systemAttrs, pbt_lineage: kept, pbt_unconfirmed: null } } : x));
   const node = lineageGraph(replaced).nodes.find((n) => n.id === `${t.number}:${kept.length - 1}`);

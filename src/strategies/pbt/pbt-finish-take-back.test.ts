@@ -42,13 +42,13 @@ describe("pbt: an exploit at a member's last report, at its finish (sqlite)", ()
     svc.report({ study: "p", trial: t.trial.number, token: t.lease.token, step, value, data: { checkpoint: `ck/${t.trial.number}/${step}`, ...data } });
 
   /** b (0.9) is the donor; a (0.1) is exploited at its report of step 2, the last it makes. */
-  const exploitedAtLastReport = async (data: Record<string, unknown> = {}) => {
+  const exploitedAtLastReport = async (data: Record<string, unknown> = {}, options: Record<string, unknown> = {}) => {
     location = sqliteBackend.location();
     now = 1_000_000;
     await open();
     await svc.createStudy({
       name: "p", space: toyProblem.space, direction: "maximize", seed: 3, lease_ttl_s: 5,
-      strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 2, resample_probability: 0 } },
+      strategy: { name: "pbt", options: { population_size: 2, perturbation_interval: 2, resample_probability: 0, ...options } },
     });
     const a = await svc.ask({ study: "p" });
     const b = await svc.ask({ study: "p" });
@@ -117,6 +117,20 @@ describe("pbt: an exploit at a member's last report, at its finish (sqlite)", ()
     await svc.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.88 });
     await reopen();
     expect(await record(a)).toEqual(takenBack(a));
+  });
+
+  it("COMPLETE with another value after an explore-only change (exploit: false) at its last report: taken back (no weights were loaded)", async () => {
+    // The explore-only ablation changes params on the member's own weights: a value told after the
+    // report that decided it measured those weights, trained with the params before it, whatever it is.
+    const { a } = await exploitedAtLastReport({}, { exploit: false });
+    const lin = (await svc.getTrial({ study: "p", trial: a.trial.number })).system_attrs.pbt_lineage as { donor: number | null }[];
+    expect(lin.map((e) => e.donor)).toEqual([null, null]);
+    await svc.tell({ study: "p", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: 0.88 });
+    await reopen();
+    const t = await svc.getTrial({ study: "p", trial: a.trial.number });
+    expect(t.system_attrs.pbt_not_loaded).toMatchObject({ donor: null, step: 2 });
+    expect((t.system_attrs.pbt_lineage as unknown[]).length).toBe(1);
+    expect(t.params).toEqual(a.trial.params);
   });
 
   it("COMPLETE with another value after blind reports that never confirmed the load: taken back all the same", async () => {
