@@ -141,7 +141,13 @@ export async function reap(core: ServiceCore): Promise<number> {
       for (const n of expiredTrials(s, core.now())) {
         const t = s.trials[n] as TrialRecord;
         const next = reapedRecord(t, core.now());
-        applyFinish(s, next);
+        try {
+          applyFinish(s, next);
+        } catch (err) {
+          // A plug-in's onFinish that throws must not keep an expired lease alive: it threw here at
+          // every tick, and the studies after this one were never reaped. Reaped without its look.
+          core.log.error({ err, study: s.study.name, trial: n }, "the strategy's onFinish failed on a reaped trial; reaped without it");
+        }
         const retry = next.state === "FAIL" ? retryOf(s, next, () => core.allocTrialId(), core.now()) : null;
         if (retry) next.systemAttrs = { ...next.systemAttrs, retried_as: retry.number };
         const changes: Change[] = [{ kind: "update-trial", trial: next }];

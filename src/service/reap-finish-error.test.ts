@@ -1,0 +1,45 @@
+/**
+ * The reaper calls the strategy's `onFinish` (a plug-in's too) for a trial whose lease expired. A
+ * plug-in whose `onFinish` throws must not stop the reaper: the trial's lease is gone whatever the
+ * plug-in says, and the other studies' expired leases are reaped as before.
+ */
+import { afterEach, expect, it } from "vitest";
+import type { StrategyFactory } from "../domain/plugin.js";
+import { silentLogger } from "../logger.js";
+import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { STRATEGIES } from "../strategies/index.js";
+import { randomStrategyFactory } from "../strategies/random/random-strategy.js";
+import { StudyService } from "./study-service.js";
+
+let svc: StudyService;
+afterEach(async () => svc.close());
+
+it("reaps a trial whose strategy's onFinish throws, and the other studies' trials after it", async () => {
+  const throwing: StrategyFactory<never> = {
+    ...(randomStrategyFactory as unknown as StrategyFactory<never>),
+    name: "finish-throws",
+    create: (o) => ({
+      ...randomStrategyFactory.create(o as never),
+      onFinish: () => {
+        throw new Error("a plug-in's bug");
+      },
+    }),
+  };
+  let now = 1_000_000;
+  svc = await StudyService.open({
+    storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), clock: () => now, reapIntervalMs: 0,
+    strategies: [...STRATEGIES.values(), throwing],
+  });
+  const space = { x: { type: "float", low: 0, high: 1 } } as const;
+  // The plug-in's study first: the reaper goes through the studies in that order.
+  await svc.createStudy({ name: "bad", space, strategy: { name: "finish-throws" }, lease_ttl_s: 5 });
+  await svc.createStudy({ name: "good", space, strategy: { name: "random" }, lease_ttl_s: 5 });
+  const bad = await svc.ask({ study: "bad" });
+  const good = await svc.ask({ study: "good" });
+  now += 10_000;
+  expect(await svc.reap()).toBe(2);
+  for (const [study, t] of [["bad", bad], ["good", good]] as const) {
+    const stored = await svc.getTrial({ study, trial: t.trial.number });
+    expect([study, stored.state, stored.system_attrs.fail_reason]).toEqual([study, "FAIL", "lease_expired"]);
+  }
+});
