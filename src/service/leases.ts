@@ -82,7 +82,7 @@ export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void 
   }
   if (t.state === "FAIL" && t.systemAttrs.fail_reason === "lease_expired") {
     // Its files that live trials still need (a PBT recipient's unconfirmed load): the lost worker must not delete them.
-    const needed = s.strategy.neededFiles?.({ study: s.ctx, trials: s.trials, trial: t }) ?? [];
+    const needed = neededFiles(s, t);
     throw new TuneportError("LEASE_LOST", `trial ${t.number} of '${s.study.name}' was failed because its lease expired`, {
       study: s.study.name,
       trial: t.number,
@@ -95,6 +95,19 @@ export function checkLease(s: StudyState, t: TrialRecord, token: unknown): void 
     trial: t.number,
     state: t.state,
   });
+}
+
+/**
+ * A reaped trial's files that live trials still need (`Strategy.neededFiles`). Advisory: a plug-in's
+ * hook that throws names none (the worker may then delete them, as before the hook) rather than
+ * failing the refusal, and with it a heartbeat batch whose other leases would then expire.
+ */
+function neededFiles(s: StudyState, t: TrialRecord): readonly string[] {
+  try {
+    return s.strategy.neededFiles?.({ study: s.ctx, trials: s.trials, trial: t }) ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** The number of the running trial of `s` whose live lease is `token`, else null. */

@@ -43,3 +43,36 @@ it("reaps a trial whose strategy's onFinish throws, and the other studies' trial
     expect([study, stored.state, stored.system_attrs.fail_reason]).toEqual([study, "FAIL", "lease_expired"]);
   }
 });
+
+it("answers a heartbeat batch whose reaped trial's strategy throws in neededFiles: the live lease is renewed", async () => {
+  const throwing: StrategyFactory<never> = {
+    ...(randomStrategyFactory as unknown as StrategyFactory<never>),
+    name: "needed-throws",
+    create: (o) => ({
+      ...randomStrategyFactory.create(o as never),
+      neededFiles: () => {
+        throw new Error("a plug-in's bug");
+      },
+    }),
+  };
+  let now = 1_000_000;
+  svc = await StudyService.open({
+    storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), clock: () => now, reapIntervalMs: 0,
+    strategies: [...STRATEGIES.values(), throwing],
+  });
+  const space = { x: { type: "float", low: 0, high: 1 } } as const;
+  await svc.createStudy({ name: "bad", space, strategy: { name: "needed-throws" }, lease_ttl_s: 5 });
+  await svc.createStudy({ name: "good", space, strategy: { name: "random" }, lease_ttl_s: 60 });
+  const bad = await svc.ask({ study: "bad" });
+  const good = await svc.ask({ study: "good" });
+  now += 10_000;
+  expect(await svc.reap()).toBe(1);
+  const out = await svc.heartbeat({
+    leases: [
+      { study: "bad", trial: bad.trial.number, token: bad.lease.token },
+      { study: "good", trial: good.trial.number, token: good.lease.token },
+    ],
+  });
+  expect(out.map((e) => [e.study, e.ok, e.code ?? null])).toEqual([["bad", false, "LEASE_LOST"], ["good", true, null]]);
+  expect(out[0]?.data?.checkpoints_needed).toBeUndefined();
+});
