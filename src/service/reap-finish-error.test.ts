@@ -1,7 +1,8 @@
 /**
  * The reaper calls the strategy's `onFinish` (a plug-in's too) for a trial whose lease expired. A
  * plug-in whose `onFinish` throws must not stop the reaper: the trial's lease is gone whatever the
- * plug-in says, and the other studies' expired leases are reaped as before.
+ * plug-in says, and the other studies' expired leases are reaped as before. Nor may a plug-in's
+ * `neededFiles` that throws fail a heartbeat batch: its other leases would then expire.
  */
 import { afterEach, expect, it } from "vitest";
 import type { StrategyFactory } from "../domain/plugin.js";
