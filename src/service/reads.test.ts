@@ -209,6 +209,23 @@ describe("trial pages (the trials op)", () => {
     expect(firstK(xs, 0, () => true, (a, b) => a - b)).toEqual({ first: [], total: 10 });
   });
 
+  it("firstK is a stable sort's first k, for any k, across its buffer's cuts (improving, worsening, tied, random values)", () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const shapes: Record<string, (i: number) => number> = { improving: (i) => 1000 - i, worsening: (i) => i, tied: (i) => i % 3, random: () => Math.floor(rand() * 50) };
+    const byValue = (a: { v: number }, b: { v: number }) => a.v - b.v; // ties: input order, as a stable sort keeps them
+    for (const [shape, value] of Object.entries(shapes)) {
+      const items = Array.from({ length: 300 }, (_, i) => ({ i, v: value(i) }));
+      const keep = (x: { i: number }) => x.i % 7 !== 3;
+      const want = items.filter(keep).sort(byValue);
+      for (const k of [0, 1, 2, 5, 64, 128, 129, 256, 257, 300, 1000, 2 ** 52]) {
+        const { first, total } = firstK(items, k, keep, byValue);
+        expect(total, `${shape} k=${k}`).toBe(want.length);
+        expect(first.map((x) => x.i), `${shape} k=${k}`).toEqual(want.slice(0, k).map((x) => x.i));
+      }
+    }
+  });
+
   it("params keeps the trial's own parameters: a name every JavaScript object answers to (toString, __proto__) is none", () => {
     // `k in params` projected {toString: Object.prototype.toString} (None on the wire) into every trial.
     const s = study(1, 3, "minimize");
