@@ -62,6 +62,13 @@ export const studyTools: McpTool[] = [
       const ask = (limit: number) => backend.call("list_studies", { limit, cursor: a.cursor });
       let page = await ask(a.limit);
       if (page.studies.length === 0 && a.cursor === undefined) return text("No studies yet. Create one with create_study.", { shown: 0, next_cursor: null, studies: [] });
+      // The studies after the cursor's were deleted meanwhile: an empty text read as no answer at all.
+      if (page.studies.length === 0 && page.next_cursor === null)
+        return text("No more studies: none follows the cursor's page (the ones after it were deleted meanwhile). Call list_studies without a cursor to list them all again.", {
+          shown: 0,
+          next_cursor: null,
+          studies: [],
+        });
       const build = (k: number, cursor: string | null): CallToolResult => {
         const shown = page.studies.slice(0, k);
         const lines = shown.map(studyLine);
