@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../logger.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import { StudyService } from "./study-service.js";
+import { jsonPrefix } from "./trial-query.js";
 
 const SPACE = {
   lr: { type: "float", low: 1e-4, high: 1, log: true },
@@ -150,5 +151,20 @@ describe("dashboard reads", () => {
       code: "NOT_FOUND",
       message: "study 'q' has no trial 1000000000 (its trials are numbered 0 to 39)",
     });
+  });
+
+  it("jsonPrefix is JSON.stringify's text cut at max characters, written only that far", () => {
+    const values: unknown[] = [
+      { a: 1, b: [1, "x", null, undefined, () => 1], c: { d: true, e: undefined } },
+      [1, 2, { x: 'y"z' }],
+      { s: "é😀\n\u0000" },
+      { big: "q".repeat(5000), after: 1 },
+      [[[[]]]],
+      {},
+      [],
+      { n: -0, i: 1e21, f: 1.5, nan: Number.NaN, inf: Number.POSITIVE_INFINITY },
+      { date: new Date(0) },
+    ];
+    for (const v of values) for (const max of [1, 5, 20, 1000, 100_000]) expect(jsonPrefix(v, max), `${JSON.stringify(v).slice(0, 40)} at ${max}`).toBe(JSON.stringify(v).slice(0, max));
   });
 });
