@@ -53,7 +53,9 @@ export const askedOverMcp = (worker: unknown): boolean => (worker as { transport
 /** The in-process service. `close` leaves the service open: its owner closes it. */
 export function serviceBackend(service: StudyService, who: () => WorkerIdentity = () => MCP_AGENT): McpBackend {
   return {
-    call: (op, args) => service.execute(op, args, { worker: who() }),
+    // A change carries a request id, so that one refused for a full disk is waited out (`sendChange`).
+    call: (op, args) =>
+      MUTATING_OPS.has(op) ? sendChange(op, (requestId) => service.execute(op, args, { worker: who(), requestId })) : service.execute(op, args, { worker: who() }),
     as: (other) => serviceBackend(service, other),
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms, signal) => service.waitForChange(s, since, ms, signal),
@@ -78,14 +80,67 @@ export const REMOTE_SENDS = 3;
 export const REMOTE_REFUSED_SENDS = 6;
 
 /**
+ * How long a change that the server refuses for a full disk (UNAVAILABLE `storage_full`) is sent
+ * again with its request id, `retry_after_ms` apart, before its outcome is reported unknown. The
+ * refusal's change may be held in memory and committed once space is freed (docs/DURABILITY.md): an
+ * agent told "retry", whose retry is a new call with a new id, recorded an add_trial or queued an
+ * enqueue_trial twice.
+ */
+export const FULL_WAIT_MS = 20_000;
+
+/**
  * Why a change's reply is worth waiting for under the same request id: no reply in time, or a reply
  * the server handled but could not send (`data.reason` memory or reply_failed: the resend gets the
- * stored reply) or did not take yet (too many requests in flight); null for any other failure.
+ * stored reply) or did not take yet (too many requests in flight), or a full disk; null for any other failure.
  */
-function resendable(err: unknown): "timeout" | "refused" | null {
+function resendable(err: unknown): "timeout" | "refused" | "full" | null {
   if (!(err instanceof TuneportError) || err.code !== "UNAVAILABLE") return null;
   if (err.data?.timed_out === true) return "timeout";
+  if (err.data?.reason === "storage_full") return "full";
   return err.data?.reason === "memory" || err.data?.reason === "reply_failed" || err.data?.max_inflight !== undefined ? "refused" : null;
+}
+
+/**
+ * Sends a change (`send(requestId)`) until it is answered: again with the same request id when it
+ * gets no reply in time (up to `REMOTE_SENDS` timeouts), when the server could not send or take it
+ * (`REMOTE_REFUSED_SENDS` refusals, 0.1 s apart, then twice as long each time) and while its disk is
+ * full (for `FULL_WAIT_MS`, each `retry_after_ms` apart). The server applies it once and answers a
+ * resend with the first reply. When no send gets the reply the outcome is unknown, and the error says
+ * so (`outcome_unknown`).
+ */
+async function sendChange<T>(op: string, send: (requestId: string) => Promise<T>, log?: Logger): Promise<T> {
+  const id = randomUUID();
+  const started = Date.now();
+  let timeouts = 0;
+  let refusals = 0;
+  for (let sends = 1; ; sends++) {
+    try {
+      return await send(id);
+    } catch (err) {
+      const why = resendable(err);
+      if (why === null) throw err;
+      if (why === "timeout") timeouts++;
+      else if (why === "refused") refusals++;
+      if (why === "full" && Date.now() - started >= FULL_WAIT_MS)
+        throw new TuneportError(
+          "UNAVAILABLE",
+          `'${op}' was refused for ${Math.round((Date.now() - started) / 1000)} s because the server's disk is full: it may still be applied once space is freed`,
+          { outcome_unknown: true, op, reason: "storage_full" },
+        );
+      if (timeouts >= REMOTE_SENDS || refusals >= REMOTE_REFUSED_SENDS)
+        throw new TuneportError(
+          "UNAVAILABLE",
+          why === "timeout"
+            ? `'${op}' got no reply from the server after ${sends} sends: it may or may not have been applied`
+            : `'${op}' got no reply from the server after ${sends} sends, the last refused (${(err as Error).message}): it may or may not have been applied`,
+          { outcome_unknown: true, op },
+        );
+      log?.warn({ op, send: sends, why }, "no reply to a change; sending it again with the same request id");
+      const hint = (err as TuneportError).data?.retry_after_ms;
+      if (why === "refused") await new Promise((r) => setTimeout(r, 100 * 2 ** (refusals - 1)));
+      else if (why === "full") await new Promise((r) => setTimeout(r, typeof hint === "number" && hint > 0 ? Math.min(hint, 5000) : 1000));
+    }
+  }
 }
 
 export class RemoteBackend implements McpBackend {
@@ -162,39 +217,13 @@ export class RemoteBackend implements McpBackend {
   }
 
   /**
-   * Runs an op on the server. A change (a mutating op) that gets no reply in time, or whose reply the
-   * server could not send (UNAVAILABLE: `resendable`), is sent again with the same request id, up
-   * to `REMOTE_SENDS` timeouts or `REMOTE_REFUSED_SENDS` refusals: the server applies it once and
-   * answers a resend with the first reply, so a stalled or restarting server neither loses nor
-   * doubles it. An UNAVAILABLE passed on to the agent read "retry in a few seconds", and its retry,
-   * a new call with a new id, applied the change a second time (a trial queued twice). When no
-   * send gets the reply the outcome is unknown, and the error says so (`outcome_unknown`).
+   * Runs an op on the server; a change (a mutating op) is sent until it is answered (`sendChange`):
+   * an UNAVAILABLE passed on to the agent read "retry in a few seconds", and its retry, a new call
+   * with a new id, applied the change a second time (a trial queued twice).
    */
   async call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     if (!MUTATING_OPS.has(op)) return this.client.call(op, args);
-    const id = randomUUID();
-    let timeouts = 0;
-    let refusals = 0;
-    for (let send = 1; ; send++) {
-      try {
-        return await this.client.call(op, args, id);
-      } catch (err) {
-        const why = resendable(err);
-        if (why === null) throw err;
-        if (why === "timeout") timeouts++;
-        else refusals++;
-        if (timeouts >= REMOTE_SENDS || refusals >= REMOTE_REFUSED_SENDS)
-          throw new TuneportError(
-            "UNAVAILABLE",
-            why === "timeout"
-              ? `'${op}' got no reply from the server after ${send} sends: it may or may not have been applied`
-              : `'${op}' got no reply from the server after ${send} sends, the last refused (${(err as Error).message}): it may or may not have been applied`,
-            { outcome_unknown: true, op },
-          );
-        this.log.warn({ op, send, why }, "no reply to a change; sending it again with the same request id");
-        if (why === "refused") await new Promise((r) => setTimeout(r, 100 * 2 ** (refusals - 1)));
-      }
-    }
+    return sendChange(op, (id) => this.client.call(op, args, id), this.log);
   }
 
   /** Asks over MCP, and this process's own: its ZeroMQ `hello` (`ZmqClient.identity`) named it as their holder. */
