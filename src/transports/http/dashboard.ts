@@ -31,13 +31,15 @@ import { type ErrorCode, TuneportError } from "../../domain/errors.js";
 import { MAX_NESTING, checkArgumentLimits, duplicateKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../../domain/input-limits.js";
 import type { StudyChange } from "../../service/change-feed.js";
 import type { OpName } from "../../service/ops/ops.js";
+import { sendChange } from "../change-resend.js";
 import { HttpDoor, trustedLog } from "./http-door.js";
 import { HEAVY_LANE, LIGHT_LANE, OpGate, RETRY_AFTER_S } from "./op-gate.js";
 import { cookieOf, readBody, sameSecret } from "./http-rules.js";
 
 /** What the dashboard needs of a service: the op table and the change feed. */
 export interface DashboardSource {
-  execute(op: OpName, args: unknown): Promise<unknown>;
+  /** `requestId`: a write's, sent again with it while the disk is full (change-resend.ts). */
+  execute(op: OpName, args: unknown, ctx?: { requestId?: string }): Promise<unknown>;
   onChange(listener: (change: StudyChange) => void): () => void;
 }
 
@@ -275,8 +277,10 @@ export class DashboardServer {
         run: (release) => {
           // Its client left while it waited: nothing to answer.
           if (res.destroyed) return resolve(release());
-          this.opts.source
-            .execute(op, args)
+          // A write refused for a full disk may be committed once space is freed: it is waited out
+          // under its request id, or a person's second click recorded it twice (change-resend.ts).
+          const source = this.opts.source;
+          (DASHBOARD_WRITES.includes(op) ? sendChange(op, (requestId) => source.execute(op, args, { requestId })) : source.execute(op, args))
             .then(
               (result) => this.json(res, 200, result),
               (err: unknown) => this.opError(res, err),
