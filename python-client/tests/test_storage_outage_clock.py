@@ -207,5 +207,34 @@ def test_an_outage_soon_after_one_a_request_gave_up_on_gets_its_own_budget(tmp_p
     assert seen["warnings"] == ["get_study", "set_user_attrs", "set_user_attrs"], seen
 
 
+def test_two_servers_values_taking_turns_do_not_restart_the_clock_each_time() -> None:
+    """Several servers (one PostgreSQL) each stamp their own ``full_since`` (commit-pipeline.ts: when that
+    server first found the storage full): a client whose refusals come from two of them in turn sees two
+    values for one outage. Only a later value is a new outage; taking each change of value for one
+    restarted the request's clock at every refusal, and it never gave up. A scripted server stands for
+    the two (one id, values taking turns); the assertion counts refusals, not seconds."""
+    import tuneport as tp
+    from conftest import FakeServer, ok
+
+    stamps = (1000.0, 1005.0)
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any]:
+        refusals = sum(1 for m in fake.received if m["op"] == "list_studies")
+        if refusals > 12:
+            return ok(msg, {"studies": []})  # the disk had room again: only a request that never gave up gets here
+        data = {"reason": "storage_full", "retry_after_ms": 500, "full_since": stamps[refusals % 2]}
+        return {"v": 1, "id": msg["id"], "ok": False, "error": {"code": "UNAVAILABLE", "message": "full", "data": data}}
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, outage_budget_s=2.5, heartbeat=False) as client:
+        try:
+            client.list_studies()
+            outcome = "answered"
+        except tp.UnavailableError as err:
+            outcome = str(err.reason)
+        refused = sum(1 for m in fake.received if m["op"] == "list_studies")
+    assert outcome == "storage_full", (outcome, refused)
+    assert refused <= 12, refused
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:
     print(json.dumps(_probe(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))))
