@@ -51,8 +51,10 @@ class StorageOutage:
     when the first request refused in it began waiting (the clock every request waits against).
     Thread-safe.
 
-    An outage is told from the next by the server's ``full_since`` (when its storage became full;
-    the same value in every refusal of one outage, a later one in the next), and by servers that do not send it by the time
+    An outage is told from the next by the server's ``full_since`` (when it found its storage full;
+    the same value in every refusal of one outage from one server process, a later one in the next;
+    several servers on one PostgreSQL each send their own for the same outage, and a restarted one
+    a new one: only a later value is a new outage), and by servers that do not send it by the time
     between refusals (OUTAGE_GAP_S). A reply ends it (``answered``). Before, a new outage that began
     within OUTAGE_GAP_S of one a request had given up on (no reply in between) was taken for the same
     one, and its first request gave up at its first refusal, the old outage's clock spent."""
