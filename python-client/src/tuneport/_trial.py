@@ -1112,9 +1112,11 @@ class Trial(_OptunaV2Suggest):
         with ``wait=False``, so that refusal is raised by that call.
 
         ``wait=False`` (non-blocking) queues the report for the client's background thread and
-        returns at once, without a round trip. The decision it gets is applied at this trial's next
-        ``report`` (either kind) or ``should_prune()`` (an exploit, params and ``restore``, at the
-        next report only): that call applies, in order, every decision
+        returns at once, without a round trip (after its turn: while another thread is in a call on
+        this trial, a blocking report waiting out an outage included, it waits for that call;
+        ``_order``). The decision it gets is applied at this trial's next ``report`` (either kind)
+        or ``should_prune()`` (an exploit, params and ``restore``, at the next report only): that
+        call applies, in order, every decision
         received since the last one and returns them combined (the latest, but an ``update`` with
         the last exploit's ``restore`` when any was one, and every released checkpoint in
         ``delete_checkpoints``; a blocking report combines them with its own decision; None when
