@@ -236,7 +236,8 @@ class Client:
                 # Hurried, a study changing hands (no live owner) is waited for within the budget only,
                 # not the failover window (40 s by default): a Ctrl-C'd trial's FAIL waited that long.
                 lambda: parse_reply(
-                    chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload, failover_s=budget if hurry else None)
+                    chan.request(message, timeout=timeout, retries=retries, outage_budget_s=budget, payload=payload, failover_s=budget if hurry else None,
+                                 turn_s=budget if hurry else None)
                 ),
                 retries,
                 op,

@@ -252,6 +252,7 @@ class FailoverChannel:
         payload: bytes | None = None,
         handshake_wait: float | None = None,
         failover_s: float | None = None,
+        turn_s: float | None = None,
     ) -> Any:
         """Sends ``message`` (encoded once: ``payload`` when given; the same bytes, the same id, each time) until a server that serves its
         study answers. Returns the reply map; an ``UNAVAILABLE`` reply comes back only when the
@@ -261,14 +262,15 @@ class FailoverChannel:
         short looks (PROBE_S, doubling each pass) that share ``outage_budget_s``, and ``handshake_wait``
         (``connect``'s hello) cycles over them within the outage budget: ``_first_contact``); at
         once, with ``data["dropped"]``, when a server closed the connection on the request each time
-        it was resent (``Channel._dropped_error``)."""
+        it was resent (``Channel._dropped_error``). ``turn_s`` (a hurried last word): @raises
+        TimeoutError, nothing sent, when another request still holds the channel after that long."""
         wait = self.timeout if timeout is None else timeout
         window = self.failover_s if failover_s is None else failover_s
         silences_allowed = self.retries if retries is None else retries
         if payload is None:
             payload = encode(message)
         made = time.monotonic()  # before its turn: the threads of optimize(n_jobs) share this channel
-        self._take_turn(message, made, handshake_wait is None)
+        self._take_turn(message, made, handshake_wait is None, turn_s)
         try:
             if handshake_wait is not None and len(self.endpoints.all) > 1:
                 return self._first_contact(message, wait, self.outage_budget_s if outage_budget_s is None else outage_budget_s, payload)
@@ -418,17 +420,29 @@ class FailoverChannel:
             {"op": message.get("op"), "id": message.get("id"), "endpoints": endpoints, "outage_budget_s": budget},
         )
 
-    def _take_turn(self, message: Mapping[str, Any], made: float, shared: bool) -> None:
+    def _take_turn(self, message: Mapping[str, Any], made: float, shared: bool, turn_s: float | None = None) -> None:
         """Takes this channel's lock: one request at a time (the threads of ``optimize(n_jobs)``
         share the client's). ``shared``: @raises TimeoutError at once, with the lock not taken, when
         the only server was given up on since the request was ``made`` (another request waited the
         outage out, or looked once more, in vain, while this one waited its turn): that was its
         outage too. Each such request looked once more in turn (GAVE_UP_GRACE_S), and with it the
         FAIL tell of each thread behind it: n_jobs=4 gave up 7 s after the outage budget. With
-        several endpoints, likewise once a request found every one silent (``Endpoints.all_silent``)."""
+        several endpoints, likewise once a request found every one silent (``Endpoints.all_silent``).
+        ``turn_s``: @raises TimeoutError, the lock not taken, once the request waited that long for
+        its turn. A trial's FAIL after Ctrl-C (``hurry``, 1 s) waited behind another thread's request
+        for as long as that one waited out an outage (21.8 s with a 20 s outage budget), not the
+        second it is given (tests/test_hurried_turn.py)."""
+        given_up = None if turn_s is None else made + turn_s
         while not self._lock.acquire(timeout=TURN_POLL_S):
             if shared:
                 self._check_given_up_since(message, made)
+            if given_up is not None and time.monotonic() >= given_up:
+                op = message.get("op")
+                raise TimeoutError(
+                    f"{op!r} was not sent: another request of this client held the connection for the {turn_s:g}s "
+                    f"{op!r} could wait (a last word after Ctrl-C)",
+                    {"op": op, "id": message.get("id")},
+                )
         if shared:
             try:
                 self._check_given_up_since(message, made)
