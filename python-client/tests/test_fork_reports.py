@@ -25,8 +25,9 @@ FORKED_TRIAL = """
     trial = client.create_study(sys.argv[2]).ask()
     trial.report(1.0, 0, wait=False)
     # The background thread holds its queue's lock for a moment around each report, and the trial's
-    # when it hands an answer over: hold one across the fork as that thread would.
-    lock = {"none": None, "queue": client._background._cond, "trial": trial._lock}[sys.argv[3]]
+    # when it hands an answer over: hold one across the fork as that thread would. "order": another
+    # thread of the parent in a call on the trial (Trial._order, e.g. a blocking report waiting out an outage).
+    lock = {"none": None, "queue": client._background._cond, "trial": trial._lock, "order": trial._order}[sys.argv[3]]
     held, release = threading.Event(), threading.Event()
     def hold():
         with lock:
@@ -63,7 +64,7 @@ FORKED_TRIAL = """
 """
 
 
-@pytest.mark.parametrize("held", ["none", "queue", "trial"])
+@pytest.mark.parametrize("held", ["none", "queue", "trial", "order"])
 def test_a_trial_used_in_a_forked_child_is_refused_without_hanging(tmp_path: Path, server: ServerProcess, held: str) -> None:
     """flush_reports() in the child returned None at once (the parent's thread counts as dead
     there), as if its reports had been answered; with the queue's or the trial's lock held at the
