@@ -236,5 +236,52 @@ def test_two_servers_values_taking_turns_do_not_restart_the_clock_each_time() ->
     assert refused <= 12, refused
 
 
+def test_replies_to_other_requests_do_not_restart_the_clock_of_one_outage() -> None:
+    """A server that refuses one kind of request for want of space and answers the rest: on a full
+    PostgreSQL, a new study's ownership claim is refused storage_full while heartbeats and reads are
+    answered (a probe of 2026-12-07, real serve and PostgreSQL: create_study with outage_budget_s=3
+    and a trial's heartbeats every 0.5 s still waited after 25 s, 15 warnings). Each reply ended the
+    outage in the client and the next refusal began a new one with a new clock. Refusals naming the
+    same outage (one ``full_since``) soon after a reply are the same outage now. A scripted server
+    refuses ``create_study`` (one ``full_since``) and answers ``list_studies``, which another thread
+    sends meanwhile; the assertion counts refusals, not seconds."""
+    import threading
+
+    import tuneport as tp
+    from conftest import FakeServer, ok
+
+    def handler(msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["op"] != "create_study":
+            return ok(msg, {"studies": []})
+        if sum(1 for m in fake.received if m["op"] == "create_study") > 12:
+            return ok(msg, {"study": {}})  # only a request that never gave up gets here
+        data = {"reason": "storage_full", "retry_after_ms": 500, "full_since": 1000.0}
+        return {"v": 1, "id": msg["id"], "ok": False, "error": {"code": "UNAVAILABLE", "message": "full", "data": data}}
+
+    with FakeServer(handler) as fake, tp.connect(fake.endpoint, outage_budget_s=2.5, heartbeat=False) as client:
+        done = threading.Event()
+
+        def others() -> None:
+            while not done.is_set():
+                client.call("list_studies")
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=others)
+        thread.start()
+        try:
+            client.call("create_study", name="t")
+            outcome = "answered"
+        except tp.UnavailableError as err:
+            outcome = str(err.reason)
+        finally:
+            done.set()
+            thread.join(60)
+        refused = sum(1 for m in fake.received if m["op"] == "create_study")
+        answered = sum(1 for m in fake.received if m["op"] == "list_studies")
+    assert answered >= 2, answered  # other requests were answered during the outage
+    assert outcome == "storage_full", (outcome, refused)
+    assert refused <= 12, refused
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:
     print(json.dumps(_probe(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))))

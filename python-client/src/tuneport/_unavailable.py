@@ -55,7 +55,8 @@ class StorageOutage:
     the same value in every refusal of one outage from one server process, a later one in the next;
     several servers on one PostgreSQL each send their own for the same outage, and a restarted one
     a new one: only a later value is a new outage), and by servers that do not send it by the time
-    between refusals (OUTAGE_GAP_S). A reply ends it (``answered``). Before, a new outage that began
+    between refusals (OUTAGE_GAP_S). A reply ends it (``answered``), unless a refusal within
+    OUTAGE_GAP_S names it again (the same ``full_since``). Before, a new outage that began
     within OUTAGE_GAP_S of one a request had given up on (no reply in between) was taken for the same
     one, and its first request gave up at its first refusal, the old outage's clock spent."""
 
@@ -84,16 +85,23 @@ class StorageOutage:
         known = isinstance(full_since, (int, float)) and not isinstance(full_since, bool)
         with self._lock:
             self._every = max(self._every, every_s)
+            gap = max(OUTAGE_GAP_S, 2 * self._every)
             if known and self._server_since is not None:
                 # Only a later one is a new outage: two servers' (a failover) taking turns would each
-                # start the clock again, and a request going back and forth never gave up.
-                same = full_since <= self._server_since
+                # start the clock again, and a request going back and forth never gave up. After a
+                # reply (``answered``) the same value is still this outage while its refusals keep
+                # coming (within the gap): a server that refuses one kind of request and answers the
+                # rest (a new study's ownership claim on a full PostgreSQL, heartbeats and reads
+                # answered) ended it at each heartbeat, and that create_study never gave up.
+                same = full_since <= self._server_since and (self._since is not None or now - self._last <= gap)
             else:
-                same = now - self._last <= max(OUTAGE_GAP_S, 2 * self._every)
-            fresh = self._since is None or not same
+                same = self._since is not None and now - self._last <= gap
+            fresh = not same
             if fresh:
-                self._since = now
                 self._clock = None
+                self._server_since = None
+            if fresh or self._since is None:
+                self._since = now
             if known and (self._server_since is None or full_since > self._server_since):
                 self._server_since = full_since
             if waits and self._clock is None:
@@ -110,11 +118,15 @@ class StorageOutage:
         return began
 
     def answered(self) -> None:
-        """A change or a read was answered: the disk has room again (if it was full)."""
+        """A change or a read was answered: the disk has room again (if it was full), for that
+        request at least. The outage's clock and ``full_since`` are kept for a refusal that names the
+        same outage soon after (``refused``); without ``full_since`` (older servers) a reply ends it."""
         if self._since is None:
             return
         with self._lock:
-            since, self._since, self._clock, self._server_since = self._since, None, None, None
+            since, self._since = self._since, None
+            if self._server_since is None:
+                self._clock = None
         if since is not None:
             log.info("the tuneport server's disk has room again after %.1fs: requests go on", time.monotonic() - since)
 
