@@ -53,13 +53,26 @@ export const LAZY_COMMIT_MAX = 1000;
 export const FULL_RETRY_MS = 1000;
 
 /**
+ * Claim refusals further apart than this (ms) are two outages (`ClaimRefusals`): a client waiting one
+ * out resends well within it (the Python client's back-off stops at 2 s; the retry hint is 1 s).
+ */
+export const CLAIM_OUTAGE_GAP_MS = 5000;
+
+/**
  * Claims of study names (ownership.ts `acquire`) that the storage refused for want of space (storage.ts
  * `storageFull`: PostgreSQL's 53100, no room for a new name's row): UNAVAILABLE storage_full, which
  * clients wait out, not INTERNAL, though nothing is held and the server serves on. `full_since` is the
- * first such refusal since a claim last succeeded (one value per outage, as the pipeline's).
+ * first such refusal since a claim last succeeded or since a gap of more than `CLAIM_OUTAGE_GAP_MS`
+ * between refusals (one value per outage, as the pipeline's). Nothing else tells this server that the
+ * space came back (commits may find room where a new name's row does not): without the gap, a later
+ * outage's refusals carried the earlier outage's value when no claim succeeded between (a probe of
+ * 2026-12-07 on PostgreSQL: both 1796615864.332), and a client that had given up on the first took the
+ * next for it and gave up at its first refusal.
  */
 export class ClaimRefusals {
   private since = 0;
+  /** When the last claim was refused (ms). */
+  private last = 0;
 
   async claim<T>(p: Promise<T>, name: string): Promise<T> {
     try {
@@ -68,7 +81,9 @@ export class ClaimRefusals {
       return out;
     } catch (err) {
       if (!storageFull(err)) throw err;
-      if (this.since === 0) this.since = Date.now() / 1000;
+      const now = Date.now();
+      if (this.since === 0 || now - this.last > CLAIM_OUTAGE_GAP_MS) this.since = now / 1000;
+      this.last = now;
       throw new TuneportError("UNAVAILABLE", `the server's storage is full: the ownership of study '${name}' could not be written; retry once space is freed`, {
         reason: "storage_full",
         retry_after_ms: FULL_RETRY_MS,
