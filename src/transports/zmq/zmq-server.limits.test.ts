@@ -141,7 +141,9 @@ describe("per-client in-flight limit", () => {
   it("keeps a bounded queue of replies for a client that never reads them, and serves others", async () => {
     // ~23 KB replies: a get_study of a study that declares 500 parameters.
     const { service, counter } = await wideStudies(500, cleanup);
-    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    // All N taken: requests waiting for their turn count as in flight (fair-dispatch.ts), and the
+    // flood comes faster than its turns, so with the default 1,000 most would be refusals (small ones).
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxInflightPerClient: 3000 });
     const [endpoint] = await server.start();
     cleanup.push(() => server.close());
     const flood = new Dealer({ linger: 0, receiveHighWaterMark: 1 });

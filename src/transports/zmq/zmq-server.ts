@@ -19,9 +19,9 @@ import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { Requesters } from "./requesters.js";
+import { FairDispatch } from "./fair-dispatch.js";
 import { maxOf } from "../../math/extremes.js";
-import { getHeapStatistics, setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { bufferBytes, fullGc } from "./heap.js";
 
 export interface CurveServerKeys {
   readonly publicKey: string;
@@ -140,39 +140,6 @@ function wireKind(x: unknown): string {
   return typeof x === "object" ? "a map" : `a ${typeof x}`;
 }
 
-/**
- * The bytes ArrayBuffers hold (`process.memoryUsage().arrayBuffers`). That call also reads the RSS,
- * which opens /proc/self/statm, so with every file descriptor taken (a flood of idle connections
- * past `ulimit -n`) it threw EMFILE, and every request of every client already connected went
- * unanswered until the flood ended (test/connection-flood.test.ts). V8's
- * external memory (ArrayBuffers and a little more, so never less) needs no descriptor.
- */
-function bufferBytes(): number {
-  try {
-    return process.memoryUsage().arrayBuffers;
-  } catch {
-    return getHeapStatistics().external_memory;
-  }
-}
-
-let gcFn: (() => void) | null | undefined;
-
-/**
- * V8's full garbage collection, or null where it cannot be had. `--expose-gc` set at run time
- * exposes `gc` in contexts created afterwards (not in this one), so one new context fetches it.
- */
-function fullGc(): (() => void) | null {
-  if (gcFn === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      gcFn = runInNewContext("gc") as () => void;
-    } catch {
-      gcFn = null;
-    }
-  }
-  return gcFn;
-}
-
 /** Whether `frames` (a request's) hold a small `hello` (read while stopping: nothing else is). */
 function isHello(frames: Buffer[]): boolean {
   const payload = frames[frames.length - 1];
@@ -198,6 +165,8 @@ export class ZmqServer {
   private readonly identities = new Map<string, WorkerIdentity>();
   /** The connections waiting for each ask in flight: an ask whose senders all closed is dropped at its turn. */
   private readonly requesters = new Requesters();
+  /** Requests received and not started yet, per client, started in fair rounds. */
+  private readonly fair = new FairDispatch<Buffer[]>((frames) => this.startOne(frames, true));
   private readonly maxPerClient: number;
   private readonly maxReplyBytes: number;
   private readonly smallReplyLimit: number;
@@ -266,12 +235,14 @@ export class ZmqServer {
           // Stopping (waiting out the requests in flight): new requests are dropped unanswered (resent, same id,
           // after the restart), but a hello is answered: clients take a server that answers neither a resend
           // nor the hello beside it within a second for hung, and would fail their requests ("is it hung?").
-          if (isHello(frames)) void this.handle(frames).catch((err: unknown) => this.handlingFailed(frames, err));
+          if (isHello(frames)) this.startOne(frames, false);
           continue;
         }
-        const p = this.handle(frames).catch((err: unknown) => this.handlingFailed(frames, err));
-        this.inflight.add(p);
-        void p.finally(() => this.inflight.delete(p));
+        try {
+          this.accept(frames);
+        } catch (err) {
+          this.handlingFailed(frames, err);
+        }
       }
     } catch (err) {
       if (!this.closing) this.log.error({ err }, "zmq receive loop ended");
@@ -303,7 +274,11 @@ export class ZmqServer {
     }
   }
 
-  private async handle(frames: Buffer[]): Promise<void> {
+  /**
+   * Takes one received message: a connection's notice, a refusal sent at once (bad prefix, too many
+   * in flight), or a request queued for its client's turn (fair-dispatch.ts), counted in flight.
+   */
+  private accept(frames: Buffer[]): void {
     // [identity, (empty delimiter from REQ sockets)..., payload]: answer with the same prefix.
     if (frames.length < 2) return;
     const prefix = frames.slice(0, -1);
@@ -326,24 +301,38 @@ export class ZmqServer {
     }
     // A client that floods the server without reading replies must not starve the others.
     const n = this.perClient.get(client) ?? 0;
-    let reply: Record<string, unknown>;
-    if (n >= this.maxPerClient) {
-      reply = {
-        v: 1,
-        id: peekRequestId(payload),
-        ok: false,
-        error: { code: "UNAVAILABLE", message: `too many requests in flight (limit ${this.maxPerClient} per client); retry with the same id`, data: { max_inflight: this.maxPerClient } },
-      };
-    } else {
+    if (n < this.maxPerClient) {
       this.perClient.set(client, n + 1);
-      try {
-        reply = await this.process(payload, client);
-      } finally {
-        const left = (this.perClient.get(client) ?? 1) - 1;
-        if (left <= 0) this.perClient.delete(client);
-        else this.perClient.set(client, left);
-      }
+      this.fair.submit(client, frames);
+      return;
     }
+    const error = { code: "UNAVAILABLE", message: `too many requests in flight (limit ${this.maxPerClient} per client); retry with the same id`, data: { max_inflight: this.maxPerClient } };
+    this.reply(prefix, payload, { v: 1, id: peekRequestId(payload), ok: false, error });
+  }
+
+  /** Starts a request at its turn (`counted`: in `perClient`; a hello while stopping is not), tracked until answered. */
+  private startOne(frames: Buffer[], counted: boolean): void {
+    const p = this.answer(frames, counted).catch((err: unknown) => this.handlingFailed(frames, err));
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private async answer(frames: Buffer[], counted: boolean): Promise<void> {
+    const payload = frames[frames.length - 1] as Buffer;
+    const client = (frames[0] as Buffer).toString("hex");
+    let reply: Record<string, unknown>;
+    try {
+      reply = await this.process(payload, client);
+    } finally {
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (counted && left <= 0) this.perClient.delete(client);
+      else if (counted) this.perClient.set(client, left);
+    }
+    this.reply(frames.slice(0, -1), payload, reply);
+  }
+
+  /** Encodes `reply` (refused in its place when memory is short) and sends it behind `prefix`. */
+  private reply(prefix: Buffer[], payload: Buffer, reply: Record<string, unknown>): void {
     let bytes: Buffer;
     try {
       // A mutation's result was packed once already, for its stored reply: its bytes are sent.
@@ -579,6 +568,8 @@ export class ZmqServer {
    */
   async close(): Promise<void> {
     this.closing = true;
+    // Requests queued before the stop count as in flight: they start at their turns and are answered.
+    await this.fair.drained();
     await Promise.allSettled([...this.inflight]);
     let bounded: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.allSettled([...this.sending]), new Promise<void>((r) => (bounded = setTimeout(r, CLOSE_LINGER_MS)))]);

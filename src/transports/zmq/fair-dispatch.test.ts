@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { FairDispatch, MAX_PER_SLOT, QUANTUM_MS } from "./fair-dispatch.js";
+
+/** One turn of the event loop: resolves after the slots already scheduled for this turn. */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** Holds the thread for `ms`, as a slow request does. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+describe("FairDispatch", () => {
+  it("starts each client's requests in the order it sent them, one client's first slot after another's", async () => {
+    const started: string[] = [];
+    const fair = new FairDispatch<string>((x) => started.push(x));
+    for (let i = 0; i < 40; i++) fair.submit("a", `a${i}`);
+    fair.submit("b", "b0");
+    fair.submit("b", "b1");
+    fair.submit("c", "c0");
+    expect(started).toEqual([]); // never inside submit
+    expect(fair.queued).toBe(43);
+    await turn();
+    expect(started).toEqual(["a0", "b0", "c0"]); // the first slots start one each
+    await fair.drained();
+    expect(fair.queued).toBe(0);
+    for (const c of ["a", "b", "c"]) {
+      const mine = started.filter((x) => x.startsWith(c));
+      expect(mine).toEqual([...mine].sort((x, y) => Number(x.slice(1)) - Number(y.slice(1))));
+    }
+    expect(started).toHaveLength(43);
+  });
+
+  it("starts cheap pipelined requests many to a turn, up to MAX_PER_SLOT", async () => {
+    const started: string[] = [];
+    const fair = new FairDispatch<string>((x) => started.push(x));
+    for (let i = 0; i < 200; i++) fair.submit("a", `a${i}`);
+    let turns = 0;
+    let most = 0;
+    while (fair.queued > 0) {
+      const before = started.length;
+      await turn();
+      turns++;
+      most = Math.max(most, started.length - before);
+    }
+    expect(most).toBe(MAX_PER_SLOT);
+    expect(turns).toBeLessThan(100); // one a turn took 200
+  });
+
+  it("a client whose requests are slow starts one per turn, and one that comes meanwhile waits behind one of them", async () => {
+    const started: string[] = [];
+    const fair = new FairDispatch<string>((x) => {
+      if (x.startsWith("h")) busy(QUANTUM_MS + 1);
+      started.push(x);
+    });
+    for (let i = 0; i < 30; i++) fair.submit("heavy", `h${i}`);
+    for (let t = 0; t < 5; t++) {
+      const before = started.length;
+      await turn();
+      expect(started.length - before).toBe(1);
+    }
+    const before = started.length;
+    fair.submit("light", "l0");
+    await fair.drained();
+    expect(started.indexOf("l0") - before).toBeLessThanOrEqual(1);
+    expect(started.filter((x) => x.startsWith("h"))).toEqual(Array.from({ length: 30 }, (_, i) => `h${i}`));
+  });
+
+  it("drains when nothing is queued, and a start that throws does not stop the others", async () => {
+    const started: string[] = [];
+    const fair = new FairDispatch<string>((x) => {
+      if (x === "bad") throw new Error("boom");
+      started.push(x);
+    });
+    await fair.drained();
+    fair.submit("a", "bad");
+    fair.submit("a", "a1");
+    fair.submit("b", "b0");
+    await fair.drained();
+    expect(started).toEqual(["b0", "a1"]);
+  });
+});
