@@ -12,7 +12,8 @@
  * then (at most `MAX_PER_SLOT`): cheap pipelined requests (asks, tells) still start many to a turn,
  * and their changes commit in one transaction (group commit), while a client whose requests are
  * slow starts one per turn. A request of another client thus waits behind about one slow request
- * per busy client (at most `MAX_PER_SLOT`, once, when a client's cheap requests turn slow).
+ * per busy client (at most `MAX_PER_SLOT`, once, when a client's cheap requests turn slow). A
+ * client's only request in flight is not queued: the server starts it at once (zmq-server.ts).
  */
 export const QUANTUM_MS = 2;
 export const MAX_PER_SLOT = 16;
