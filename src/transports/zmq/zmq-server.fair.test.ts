@@ -73,4 +73,33 @@ describe("fair dispatch between clients", () => {
     // A's own requests started (and here, being alike, finished) in the order it sent them.
     expect(aReplies).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
   }, 20_000);
+
+  it("answers at a stop the requests still waiting for their turn (they count as in flight)", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    await service.createStudy({ name: "big", space: { x: { type: "float", low: 0, high: 1 } } });
+    const readStudy = service.readStudy.bind(service);
+    vi.spyOn(service, "readStudy").mockImplementation(async (a) => {
+      const r = await readStudy(a);
+      busy(10);
+      return r;
+    });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    const a = new Dealer({ linger: 0, receiveTimeout: 30_000 }); // a hang guard only
+    cleanup.push(() => a.close());
+    a.connect(endpoint as string);
+    const N = 40;
+    for (let i = 0; i < N; i++) await a.send(encode({ v: 1, id: `a${i}`, op: "get_study", study: "big" }));
+    const ids: string[] = [(decode((await a.receive())[0] as Buffer) as { id: string }).id];
+    const closed = server.close(); // most of A's requests are still queued
+    try {
+      while (ids.length < N) ids.push((decode((await a.receive())[0] as Buffer) as { id: string; ok: boolean }).id);
+    } catch {
+      // timed out: the replies missing are counted below
+    }
+    await closed;
+    expect(ids).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
+  }, 60_000);
 });
