@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import threading
 import warnings
 import weakref
@@ -54,9 +55,11 @@ def _one_call_at_a_time(method: _F) -> _F:
             self.study.client._check_process()
             self._order.acquire()
         try:
+            if self._beside:
+                self._submit_beside()
             return method(self, *args, **kwargs)
         finally:
-            self._order.release()
+            self._end_turn()
 
     return cast(_F, functools.wraps(method)(turn))  # its name, docstring and signature (inspect) are the method's
 
@@ -586,10 +589,20 @@ class Trial(_OptunaV2Suggest):
         self._order = threading.RLock()
         """Held by each call that reports, applies decisions or tells (``report``, ``should_prune``,
         ``flush_reports``, ``complete``, ``fail``, ``prune``, ``suggest``): calls on one trial from
-        several threads take turns. A tell waits for the reports queued before it; one that another
-        thread queued while it waited was neither waited for nor refused, and reached the server after
-        the tell (refused there, its value lost, after its call had returned; a prune it got never
-        applied). It now waits for the tell and is refused in its own thread (tests/test_nowait_tell_race.py)."""
+        several threads take turns, but for a non-blocking report, which never waits for it: while
+        another thread holds it (maybe through an outage), the report is put ``_beside`` and returns.
+        Taken by the non-blocking report too, it waited as long as that call waited for the server
+        (31.8 s against a stopped server; tests/test_report_beside_wait.py)."""
+        self._beside: list[tuple[dict[str, Any], float, float]] = []
+        """Non-blocking reports (message, step, value) made while another thread held ``_order``: the
+        holder queues them, in order, before it sends anything else for the trial and when its call
+        ends (``_submit_beside``), so none is sent ahead of a request that call made earlier."""
+        self._telling = False
+        """Set (under ``_lock``) by a tell before it waits for the queued reports, cleared again if it
+        fails with the trial still running: a report (either kind) made meanwhile raises
+        UpdateFinishedTrialError at once. One that another thread queued during the tell's wait was
+        neither waited for nor refused, reached the server after the tell (refused there, its value
+        lost, after its call had returned; tests/test_nowait_tell_race.py)."""
         self._lost: LeaseLostError | None = None
         self._prune_requested = False
         self._view: Mapping[str, Any] = view
@@ -1066,7 +1079,6 @@ class Trial(_OptunaV2Suggest):
         wait: bool,
     ) -> Decision | None: ...
 
-    @_one_call_at_a_time
     def report(
         self,
         value: float,
@@ -1112,9 +1124,11 @@ class Trial(_OptunaV2Suggest):
         with ``wait=False``, so that refusal is raised by that call.
 
         ``wait=False`` (non-blocking) queues the report for the client's background thread and
-        returns at once, without a round trip (after its turn: while another thread is in a call on
-        this trial, a blocking report waiting out an outage included, it waits for that call;
-        ``_order``). The decision it gets is applied at this trial's next ``report`` (either kind)
+        returns at once, without a round trip and without waiting for the server or for another
+        thread's call on this trial: made while another thread is in such a call (a blocking report
+        waiting out an outage), it is queued when that call ends, applies nothing and returns None;
+        made while another thread tells the trial, it raises UpdateFinishedTrialError at once
+        (``_order``, ``_telling``). The decision it gets is applied at this trial's next ``report`` (either kind)
         or ``should_prune()`` (an exploit, params and ``restore``, at the next report only): that
         call applies, in order, every decision
         received since the last one and returns them combined (the latest, but an ``update`` with
@@ -1129,7 +1143,114 @@ class Trial(_OptunaV2Suggest):
         @raises TrialPruned when the decision is prune (see ``raise_on_prune``).
         @raises UpdateFinishedTrialError (a FailedPreconditionError) when the trial is finished (COMPLETE, PRUNED or FAIL),
         checked here before anything is sent when this object was told; the server says the
-        same for a trial finished elsewhere. @raises LeaseLostError. @raises InvalidArgumentError."""
+        same for a trial finished elsewhere, and while another thread tells it. @raises LeaseLostError.
+        @raises InvalidArgumentError."""
+        if self._telling:
+            raise self._refused_while_told()
+        if wait:
+            return self._report_in_turn(value, step, data, hypergradients, raise_on_prune, True)
+        if self._order.acquire(blocking=False):
+            try:
+                if self._beside:
+                    self._submit_beside()
+                return self._report(value, step, data, hypergradients, raise_on_prune, False)
+            finally:
+                self._end_turn()
+        # Another thread is in a call on this trial (maybe waiting out an outage): not waited for.
+        # Or a thread of the parent held it when this process forked: ClientClosedError here.
+        self.study.client._check_process()
+        return self._report_beside(value, step, data, hypergradients, raise_on_prune)
+
+    def _refused_while_told(self) -> UpdateFinishedTrialError:
+        return UpdateFinishedTrialError(
+            f"trial {self.number} of '{self.study.name}' is being told by another thread; report before the tell",
+            {"study": self.study.name, "trial": self.number, "state": str(self.state), "telling": True},
+        )
+
+    def _end_turn(self) -> None:
+        """Releases ``_order``; queues the reports put ``_beside`` meanwhile (one made after the
+        check by another holder's, or by the reporter itself, which tries the lock after putting it)."""
+        self._order.release()
+        while self._beside and self._order.acquire(blocking=False):
+            try:
+                if not self._submit_beside():
+                    return
+            finally:
+                self._order.release()
+
+    def _submit_beside(self) -> bool:
+        """``_order``'s holder: queues the reports put ``_beside`` (False in a forked child, where they
+        are the parent's and nothing is sent)."""
+        client = self.study.client
+        if client._pid != os.getpid():
+            return False
+        with self._lock:
+            beside, self._beside = self._beside, []
+        for message, step, value in beside:
+            self._report_seq = client._submit_report(self, message)
+            if not self.intermediate or self.intermediate[-1][0] < step:
+                self.intermediate.append((step, value))
+        return True
+
+    def _report_beside(
+        self, value: float, step: float, data: Mapping[str, Any] | None, hypergradients: Mapping[str, Any] | None, raise_on_prune: bool | None
+    ) -> Decision | None:
+        """``report(..., wait=False)`` while another thread holds ``_order``: builds the request and
+        puts it ``_beside`` (the holder queues it) under ``_lock`` only; applies nothing and returns
+        None (the decisions that arrived are the next call's to apply and return). One that has to
+        wait for its answer (see ``report``), or with MAX_PENDING_REPORTS put aside already, takes
+        its turn as a blocking report does. PBT: marked blind, as it does not see the decision of
+        the holder's report (``_report_later``)."""
+        s, v, payload, raise_on_prune, wait, past = self._prepared(value, step, data, hypergradients, raise_on_prune, False)
+        last = self._beside[-1][1] if self._beside else (self.intermediate[-1][0] if self.intermediate else None)
+        from ._client import MAX_PENDING_REPORTS  # (a cycle at import time)
+
+        if wait or len(self._beside) >= MAX_PENDING_REPORTS:
+            return self._send_in_turn(s, v, payload, raise_on_prune, True, past, hypergradients)
+        if last is not None and s < last:
+            raise InvalidArgumentError(
+                f"trial {self.number} already reported step {last:g}; steps must increase (got {s:g})",
+                {"study": self.study.name, "trial": self.number, "step": s, "last_step": last},
+            )
+        lost = self._lost
+        if lost is not None:
+            raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+        client = self.study.client
+        if self._pbt_member or self.study._summary.strategy.get("name") in ("pbt", "pb2"):
+            payload = {**(payload or {}), "pbt_blind": True, "pbt_nowait": True}
+        args = {"study": self.study.name, "trial": self.number, "token": self.lease.token, "step": s, "value": v, "data": payload}
+        message = make_request("report", args, version=client._version)
+        if payload is not None:
+            message = client._frozen(message)  # see _report_later
+        with self._lock:
+            if self._telling:
+                raise self._refused_while_told()
+            self._beside.append((message, float(s), float(v)))
+        # The holder may have ended its call before the report was put aside: then it is queued here.
+        if self._order.acquire(blocking=False):
+            try:
+                self._submit_beside()
+            finally:
+                self._end_turn()
+        return None
+
+    @_one_call_at_a_time
+    def _report_in_turn(
+        self, value: float, step: float, data: Mapping[str, Any] | None, hypergradients: Mapping[str, Any] | None, raise_on_prune: bool | None, wait: bool
+    ) -> Decision | None:
+        return self._report(value, step, data, hypergradients, raise_on_prune, wait)
+
+    def _report(
+        self, value: float, step: float, data: Mapping[str, Any] | None, hypergradients: Mapping[str, Any] | None, raise_on_prune: bool | None, wait: bool
+    ) -> Decision | None:
+        """``report`` in its turn (``_order`` held)."""
+        s, v, payload, raise_on_prune, wait, past = self._prepared(value, step, data, hypergradients, raise_on_prune, wait)
+        return self._send(s, v, payload, raise_on_prune, wait, past, hypergradients)
+
+    def _prepared(
+        self, value: float, step: float, data: Mapping[str, Any] | None, hypergradients: Mapping[str, Any] | None, raise_on_prune: bool | None, wait: bool
+    ) -> tuple[float, float, dict[str, Any] | None, bool, bool, bool]:
+        """``report``'s checks: (step, value, payload, raise_on_prune, wait, past the known limit)."""
         s = _number(step, "step")
         v = _number(value, "value")
         # Steps are reported in increasing order: only one not past the last can be a repeat (the
@@ -1157,7 +1278,20 @@ class Trial(_OptunaV2Suggest):
         # answer (raised here if refused again; taken by a server restarted with a larger limit).
         # So does one past the limit the server's hello gave (client.limits), the first one included.
         past = self._past_known_limit(s)
-        wait = wait or self._intermediate_full or past
+        return s, v, payload, raise_on_prune, wait or self._intermediate_full or past, past
+
+    @_one_call_at_a_time
+    def _send_in_turn(
+        self, s: float, v: float, payload: dict[str, Any] | None, raise_on_prune: bool, wait: bool, past: bool, hypergradients: Mapping[str, Any] | None
+    ) -> Decision | None:
+        if self._telling:
+            raise self._refused_while_told()
+        return self._send(s, v, payload, raise_on_prune, wait, past, hypergradients)
+
+    def _send(
+        self, s: float, v: float, payload: dict[str, Any] | None, raise_on_prune: bool, wait: bool, past: bool, hypergradients: Mapping[str, Any] | None
+    ) -> Decision | None:
+        """``report`` after its checks (``_prepared``), in its turn."""
         if not wait:
             return self._report_later(s, v, payload, raise_on_prune)
         if self._report_seq:
@@ -1353,10 +1487,33 @@ class Trial(_OptunaV2Suggest):
         # Its turn (``_order``); after Ctrl-C (``hurry``) for a moment at most: the interrupt wins.
         taken = self._order.acquire(timeout=INTERRUPTED_WAIT_S) if hurry else self._order.acquire()
         try:
-            self._tell_now(state, value, reason, user_attrs, extra, hurry=hurry)
+            self._close_gate(mine=taken)
+            try:
+                self._tell_now(state, value, reason, user_attrs, extra, hurry=hurry)
+            finally:
+                self._reopen_gate()
         finally:
             if taken:
-                self._order.release()
+                self._end_turn()
+
+    def _close_gate(self, *, mine: bool = True) -> None:
+        """A tell begins: reports made from now on raise UpdateFinishedTrialError (``_telling``);
+        those put ``_beside`` before are queued now, so that the tell waits for them. Not ``mine``
+        (a hurried tell that did not get its turn): they are dropped, as the queued reports that
+        the server does not answer within INTERRUPTED_WAIT_S are."""
+        self.study.client._check_process()  # before ``_lock``: one a thread of the parent held is held for ever in a child
+        with self._lock:
+            self._telling = True
+            if not mine:
+                self._beside = []
+        if mine and self._beside:
+            self._submit_beside()
+
+    def _reopen_gate(self) -> None:
+        """The tell failed with the trial still running (the server away...): reports are taken again."""
+        if not self.finished:
+            with self._lock:
+                self._telling = False
 
     def _tell_now(
         self,
@@ -1458,13 +1615,17 @@ class Trial(_OptunaV2Suggest):
         # A prune the loop was given (raised, returned, or should_prune() True) is no longer among
         # the decisions kept: one still there (a queued report's last answer, or one that came
         # with an error raised instead of it) reached nobody and is applied here.
-        self._wait_reports()
-        latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
-        self._released_unreturned = latest.delete_checkpoints if latest is not None else []
-        if latest is not None and latest.action == "prune":
-            self._prune_decided_late(latest, user_attrs)
-            return
-        self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
+        self._close_gate()  # before the wait: a report made during it is refused, not sent after the tell
+        try:
+            self._wait_reports()
+            latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
+            self._released_unreturned = latest.delete_checkpoints if latest is not None else []
+            if latest is not None and latest.action == "prune":
+                self._prune_decided_late(latest, user_attrs)
+                return
+            self._tell("COMPLETE", args.pop("value", None), None, user_attrs, args)
+        finally:
+            self._reopen_gate()
 
     def _prune_decided_late(self, decision: Decision, user_attrs: Mapping[str, Any] | None) -> None:
         """``complete`` found a prune decision that no ``report``/``should_prune()`` had applied:

@@ -1,0 +1,147 @@
+"""A non-blocking report never waits for another thread's call on the trial to get its answer.
+
+``Trial._order`` (calls on one trial from several threads take turns) was taken by
+``report(..., wait=False)`` too: with a validation thread in a blocking ``trial.report`` against a
+server that does not answer (stopped with SIGSTOP), the training loop's non-blocking report waited
+as long as that call did, through the whole outage budget (31.8 s measured, 0.00 s before the turns).
+It now puts its report aside for the other call to queue when it ends, and returns at once.
+
+By order, not by time: the non-blocking report must return while the blocking one is still waiting
+and the server still stopped; the server is let go on only after. Real ``tuneport serve``."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import tuneport as tp
+from conftest import ServerProcess
+
+
+def _in(thread: threading.Thread, function: str) -> bool:
+    """True when ``thread`` is running ``function`` now (somewhere in its stack)."""
+    frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _until(condition: Any, what: str) -> None:
+    end = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def test_a_non_blocking_report_does_not_wait_for_another_threads_blocking_report(tmp_path: Any) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    stopped = False
+    try:
+        # A long outage budget: the blocking report keeps waiting while the server is stopped.
+        with tp.connect(srv.endpoint, heartbeat=False, timeout=2, retries=1, outage_budget_s=600) as client, _resumed(srv):
+            study = client.create_study("s")
+            trial = study.ask()
+            trial.report(0.5, 0, wait=False)
+            trial.flush_reports()
+            srv.proc.send_signal(signal.SIGSTOP)
+            stopped = True
+            out: dict[str, Any] = {}
+
+            def validation() -> None:
+                try:
+                    out["blocking"] = trial.report(1.0, 1)
+                except tp.TuneportError as err:
+                    out["blocking"] = err
+
+            blocking = threading.Thread(target=validation, daemon=True)
+            blocking.start()
+            _until(lambda: _in(blocking, "_call") or not blocking.is_alive(), "the blocking report waits for the server")
+            assert blocking.is_alive(), out
+
+            def loop() -> None:
+                try:
+                    out["nowait"] = trial.report(2.0, 2, wait=False)
+                except tp.TuneportError as err:
+                    out["nowait"] = err
+                # Recorded by this thread the moment the call returned.
+                out["blocking_still_waiting"] = blocking.is_alive()
+                out["server_still_stopped"] = stopped
+
+            reporter = threading.Thread(target=loop, daemon=True)
+            reporter.start()
+            reporter.join(60)  # a hang guard only: it returns at once
+            assert not reporter.is_alive(), "report(wait=False) waited for the other thread's blocking report"
+            assert out["nowait"] is None, out
+            assert out["blocking_still_waiting"] and out["server_still_stopped"], out
+            srv.proc.send_signal(signal.SIGCONT)
+            stopped = False
+            blocking.join(120)
+            assert not blocking.is_alive()
+            assert isinstance(out["blocking"], tp.Decision), out
+            # Queued when the blocking report ended (no later call on the trial queues it): sent after it.
+            _until(lambda: 2 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
+            stored = study.trial(trial.number)
+            assert stored.intermediate_values == {0: 0.5, 1: 1.0, 2: 2.0}, stored.intermediate_values
+            assert trial.intermediate == [(0.0, 0.5), (1.0, 1.0), (2.0, 2.0)]
+            trial.complete(3.0)
+            assert study.trial(trial.number).state == "COMPLETE"
+    finally:
+        srv.kill()
+
+
+@contextlib.contextmanager
+def _resumed(srv: ServerProcess) -> Iterator[None]:
+    """Lets a stopped server go on before the client closes (which waits for the blocking report)."""
+    try:
+        yield
+    finally:
+        assert srv.proc is not None
+        srv.proc.send_signal(signal.SIGCONT)
+
+
+def test_a_report_put_aside_as_the_other_call_ends_is_queued_by_its_own_thread(tmp_path: Any) -> None:
+    """The other call ended between the report's look at the turn and putting the report aside:
+    nobody would queue it, so the report queues it itself. A profile hook holds the reporting
+    thread at that point while the other thread lets the turn go."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        with tp.connect(srv.endpoint, heartbeat=False) as client:
+            study = client.create_study("s")
+            trial = study.ask()
+            taken, let_go, gone = threading.Event(), threading.Event(), threading.Event()
+
+            def other_call() -> None:  # holds the trial's turn as a call under way does, then ends
+                with trial._order:  # noqa: SLF001
+                    taken.set()
+                    let_go.wait(60)
+                gone.set()
+
+            holder = threading.Thread(target=other_call, daemon=True)
+            holder.start()
+            assert taken.wait(60)
+
+            def hook(frame: FrameType, event: str, arg: Any) -> None:
+                if event == "call" and frame.f_code.co_name == "_report_beside":
+                    let_go.set()
+                    gone.wait(60)
+
+            sys.setprofile(hook)
+            try:
+                assert trial.report(1.0, 1, wait=False) is None  # put aside: the turn was taken when it looked
+            finally:
+                sys.setprofile(None)
+            assert gone.is_set()
+            _until(lambda: 1 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
+            assert trial.intermediate == [(1.0, 1.0)]
+            trial.complete(2.0)
+    finally:
+        srv.kill()
