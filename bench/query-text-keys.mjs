@@ -1,12 +1,13 @@
 // query_trials (the dashboard's table) sorted by a user attribute, over a real `tuneport serve` on
 // SQLite and its ZeroMQ socket, in a study of --trials COMPLETE trials whose attribute `blob` is
 // --shape object: {a: "<i mod 97>xxx…"} of 60,000 characters (its JSON differs early), or tail: a
-// 60,000-character string of x ending in i mod 97 (strings alike but for their ends). The study is
+// 60,000-character string of x ending in i mod 97 (strings alike but for their ends), or wide: an
+// object of 4,500 keys k0..k4499 (about 60 KB of JSON), k0 being i mod 97. The study is
 // written by `tuneport import` of a generated export. Each query (ascending, then descending) is
 // asked --reps times, one at a time; the median (ms, request to reply) is printed. With --before CLI
 // (another build's dist/cli/main.js) that build's server is timed too, on a copy of the database.
 //
-//   node bench/query-text-keys.mjs [--cli dist/cli/main.js] [--before CLI] [--trials 5000] [--shape object|tail] [--reps 5] [--port 62391]
+//   node bench/query-text-keys.mjs [--cli dist/cli/main.js] [--before CLI] [--trials 5000] [--shape object|tail|wide] [--reps 5] [--port 62391]
 //
 // docs/BENCHMARKS.md "query_trials sorted by a long user attribute" has the figures.
 import "./help.mjs";
@@ -36,7 +37,12 @@ try {
   const config = { direction: "minimize", space: dist, strategy: { name: "random", options: {} }, scheduler: null, seed: 1, lease_ttl_s: 30, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false } };
   const lines = [JSON.stringify({ format: "tuneport-study", version: 1, name: "big", config, user_attrs: {}, created_at_ms: now, trials })];
   for (let i = 0; i < trials; i++) {
-    const blob = shape === "object" ? { a: String(i % 97).padEnd(60_000, "x") } : String(i % 97).padStart(60_000, "x");
+    const blob =
+      shape === "object"
+        ? { a: String(i % 97).padEnd(60_000, "x") }
+        : shape === "wide"
+          ? Object.fromEntries(Array.from({ length: 4500 }, (_, j) => [`k${j}`, j === 0 ? i % 97 : j]))
+          : String(i % 97).padStart(60_000, "x");
     lines.push(JSON.stringify({ number: i, state: "COMPLETE", params: { x: 0.5 }, distributions: dist, value: i, intermediate: [], user_attrs: { blob }, system_attrs: {}, created_at_ms: now, started_at_ms: now, finished_at_ms: now, lease: null }));
   }
   writeFileSync(join(dir, "big.jsonl"), `${lines.join("\n")}\n`);

@@ -86,8 +86,12 @@ export function jsonPrefix(v: unknown, max: number): string {
     } else {
       put("{");
       let first = true;
-      for (const [k, e] of Object.entries(x)) {
-        if (n >= max) break;
+      // Its keys, and only the values written: Object.entries read every value of a wide object
+      // (5,000 keys: twice JSON.stringify's time, so a sort by it was slower than writing it whole).
+      const keys = Object.keys(x);
+      for (let i = 0; i < keys.length && n < max; i++) {
+        const k = keys[i] as string;
+        const e = (x as Record<string, unknown>)[k];
         if (e === undefined || typeof e === "function" || typeof e === "symbol") continue;
         if (!first) put(",");
         first = false;
