@@ -18,10 +18,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI, tempDir } from "./helpers.js";
 
-function probe(dir: string, door: string, timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string; killed: boolean }> {
+function probe(dir: string, door: string, timeoutMs: number, fixture = "change-disk-full-probe.mjs"): Promise<{ status: number | null; stdout: string; stderr: string; killed: boolean }> {
   const setup = 'set -e; mount -t tmpfs -o size=8m tmpfs "$1"; shift; exec "$0" "$@"';
   return new Promise((resolve, reject) => {
-    const child = spawn("unshare", ["-rm", "--pid", "--kill-child", "sh", "-c", setup, process.execPath, dir, join(import.meta.dirname, "fixtures", "change-disk-full-probe.mjs"), CLI, dir, door], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("unshare", ["-rm", "--pid", "--kill-child", "sh", "-c", setup, process.execPath, dir, join(import.meta.dirname, "fixtures", fixture), CLI, dir, door], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let killed = false;
@@ -46,4 +46,20 @@ describe("a disk that fills under the doors that change for an agent or a person
       expect(seen.twice).toEqual([]);
       expect(seen.trials).toBe(seen.ok);
     }, 240_000);
+
+  // `tuneport mcp --connect` stopped (SIGTERM) while a change waits out the full disk: the stop waited
+  // out the disk's 20 s too, sending the change again every second (18 sends after the SIGTERM), so a
+  // client that gives a server 2 s before SIGTERM and 2 s more before SIGKILL (the MCP SDK's stdio
+  // client) killed it. The stop now ends the wait at once: no send after it, and a clean exit.
+  it("mcp --connect: a stop ends a change's wait for the disk", async () => {
+    const r = await probe(tempDir(), "", 180_000, "mcp-connect-stop-probe.mjs");
+    expect(r.status, `the probe${r.killed ? ", killed after 180 s" : ""}: ${r.stderr}`).toBe(0);
+    const seen = JSON.parse(r.stdout.trim().split("\n").pop() as string);
+    expect(seen.full).toBe(true);
+    expect(seen.answered_before_stop).toBe(false);
+    expect(seen.resends_before_stop).toBeGreaterThan(0);
+    // At most the send under way when the stop came.
+    expect(seen.resends_after_stop).toBeLessThanOrEqual(1);
+    expect(seen.exit).toEqual({ code: 0, signal: null });
+  }, 240_000);
 });

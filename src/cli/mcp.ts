@@ -105,6 +105,7 @@ ${curveClientHelp(24)}
         const client = new ZmqClient(connect, { timeoutMs: 10_000, curve });
         const remote = new RemoteBackend(client, logger);
         cleanups.push(() => remote.close());
+        stopTaking = () => remote.stopTaking();
         const hello = await client.connect();
         await remote.start();
         logger.info({ endpoint: connect, server: hello.server }, "connected to tuneport server");

@@ -47,7 +47,7 @@ function resendable(err: unknown): "timeout" | "refused" | "full" | null {
  * resend with the first reply. When no send gets the reply the outcome is unknown, and the error says
  * so (`outcome_unknown`).
  */
-export async function sendChange<T>(op: string, send: (requestId: string) => Promise<T>, log?: Logger): Promise<T> {
+export async function sendChange<T>(op: string, send: (requestId: string) => Promise<T>, log?: Logger, stop?: AbortSignal): Promise<T> {
   const id = randomUUID();
   const started = Date.now();
   let timeouts = 0;
@@ -74,10 +74,38 @@ export async function sendChange<T>(op: string, send: (requestId: string) => Pro
             : `'${op}' got no reply from the server after ${sends} sends, the last refused (${(err as Error).message}): it may or may not have been applied`,
           { outcome_unknown: true, op },
         );
+      if (stop?.aborted) throw stopped(op, err);
       log?.warn({ op, send: sends, why }, "no reply to a change; sending it again with the same request id");
       const hint = (err as TuneportError).data?.retry_after_ms;
-      if (why === "refused") await new Promise((r) => setTimeout(r, 100 * 2 ** (refusals - 1)));
-      else if (why === "full") await new Promise((r) => setTimeout(r, typeof hint === "number" && hint > 0 ? Math.min(hint, 5000) : 1000));
+      if (why === "refused") await pause(100 * 2 ** (refusals - 1), stop);
+      else if (why === "full") await pause(typeof hint === "number" && hint > 0 ? Math.min(hint, 5000) : 1000, stop);
+      if (stop?.aborted) throw stopped(op, err);
     }
   }
+}
+
+/** Waits `ms`, or less once `stop` aborts. */
+function pause(ms: number, stop?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * A change whose resends a stop ended (`tuneport mcp --connect` ending: stdin closed, SIGTERM): the
+ * stop had waited out a full disk's 20 s, so a client that gives a server 2 s to stop (the MCP SDK's
+ * stdio client: then SIGTERM, then SIGKILL) killed it.
+ */
+function stopped(op: string, last: unknown): TuneportError {
+  return new TuneportError(
+    "UNAVAILABLE",
+    `'${op}' was not answered before this MCP server stopped (the last send: ${(last as Error).message}): it may or may not have been applied`,
+    { outcome_unknown: true, op, stopped: true },
+  );
 }

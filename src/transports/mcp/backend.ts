@@ -80,6 +80,8 @@ export class RemoteBackend implements McpBackend {
   private polling: Promise<void> | null = null;
   /** Waits to wake when a poll fails: a server gone mid-wait ended it only at its timeout, then a get_study's own timeout later. */
   private readonly pollFailures = new Set<(err: TuneportError) => void>();
+  /** Aborted by `stopTaking`: a change being sent again is answered outcome unknown, not after its 20 s. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly client: ZmqClient,
@@ -152,7 +154,7 @@ export class RemoteBackend implements McpBackend {
    */
   async call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     if (!MUTATING_OPS.has(op)) return this.client.call(op, args);
-    return sendChange(op, (id) => this.client.call(op, args, id), this.log);
+    return sendChange(op, (id) => this.client.call(op, args, id), this.log, this.stopping.signal);
   }
 
   /** Asks over MCP, and this process's own: its ZeroMQ `hello` (`ZmqClient.identity`) named it as their holder. */
@@ -200,6 +202,11 @@ export class RemoteBackend implements McpBackend {
   onChange(l: (c: StudyChange) => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** The server is stopping: changes being sent again stop at their next wait (`sendChange`), so the stop does not wait out a full disk. */
+  stopTaking(): void {
+    this.stopping.abort();
   }
 
   async close(): Promise<void> {
