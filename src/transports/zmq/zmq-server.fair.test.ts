@@ -102,4 +102,41 @@ describe("fair dispatch between clients", () => {
     await closed;
     expect(ids).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
   }, 60_000);
+
+  it("drains each client's count and queue, also of clients that left with requests queued", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const service = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => service.close());
+    await service.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const inside = server as unknown as { perClient: Map<string, number>; fair: { queued: number } };
+    // Three clients pipeline 40 requests each (all but the first queued) and close at once.
+    for (let c = 0; c < 3; c++) {
+      const d = new Dealer({ linger: 0 });
+      d.connect(endpoint as string);
+      for (let i = 0; i < 40; i++) await d.send(encode({ v: 1, id: `gone${c}-${i}`, op: i % 2 ? "ask" : "trials", study: "s" }));
+      d.close();
+    }
+    // Four stay, each pipelining rounds of asks, reads and hellos: every one is answered.
+    const stay = Array.from({ length: 4 }, () => new Dealer({ linger: 0, receiveTimeout: 30_000 })); // a hang guard only
+    cleanup.push(() => stay.forEach((d) => d.close()));
+    await Promise.all(
+      stay.map(async (d, c) => {
+        d.connect(endpoint as string);
+        for (let round = 0; round < 3; round++) {
+          const ids = Array.from({ length: 30 }, (_, i) => `c${c}-${round}-${i}`);
+          for (const [i, id] of ids.entries()) await d.send(encode({ v: 1, id, op: ["ask", "trials", "hello"][i % 3], study: "s" }));
+          const got: string[] = [];
+          while (got.length < ids.length) got.push((decode((await d.receive())[0] as Buffer) as { id: string }).id);
+          expect(got.sort()).toEqual(ids.sort());
+        }
+      }),
+    );
+    // The departed clients' requests run too (their replies go nowhere); then nothing is left counted.
+    for (let t = 0; t < 1500 && (inside.perClient.size > 0 || inside.fair.queued > 0); t++) await new Promise((r) => setTimeout(r, 20));
+    expect([...inside.perClient]).toEqual([]);
+    expect(inside.fair.queued).toBe(0);
+  }, 60_000);
 });
