@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+import pytest
+
 import tuneport as tp
 from conftest import ServerProcess
 
@@ -143,5 +145,46 @@ def test_a_report_put_aside_as_the_other_call_ends_is_queued_by_its_own_thread(t
             _until(lambda: 1 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
             assert trial.intermediate == [(1.0, 1.0)]
             trial.complete(2.0)
+    finally:
+        srv.kill()
+
+
+def test_a_repeated_step_put_aside_is_a_repeat_as_when_sent_at_once(tmp_path: Any) -> None:
+    """A step reported again while the first report of it is still put aside: as when both are
+    queued at once, the value is ignored with a warning and the last report is sent again. The
+    repeat was looked for only among the steps queued already, so it went with its own value, the
+    server refused it (steps must increase) and the next call on the trial raised
+    InvalidArgumentError: a loop that repeats a step stopped because another thread was in a call."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        with tp.connect(srv.endpoint, heartbeat=False) as client:
+            study = client.create_study("s")
+            trial = study.ask()
+            taken, let_go = threading.Event(), threading.Event()
+
+            def other_call() -> None:  # holds the trial's turn as a call under way does
+                with trial._order:  # noqa: SLF001
+                    taken.set()
+                    let_go.wait(60)
+
+            holder = threading.Thread(target=other_call, daemon=True)
+            holder.start()
+            assert taken.wait(60)
+            try:
+                assert trial.report(1.0, 1, wait=False) is None  # put aside
+                with pytest.warns(UserWarning, match="already reported"):
+                    assert trial.report(5.0, 1, wait=False) is None  # the same step again: its value ignored
+                assert trial.report(2.0, 2, wait=False) is None
+                with pytest.warns(UserWarning, match="already reported"):
+                    assert trial.report(7.0, 1, wait=False) is None  # an earlier step: the last one again
+            finally:
+                let_go.set()
+            holder.join(60)
+            trial.flush_reports()  # raised the server's refusal of the repeat sent with its own value
+            assert study.trial(trial.number).intermediate_values == {1: 1.0, 2: 2.0}
+            assert trial.intermediate == [(1.0, 1.0), (2.0, 2.0)]
+            trial.report(3.0, 3, wait=False)
+            trial.complete(4.0)
+            assert study.trial(trial.number).intermediate_values == {1: 1.0, 2: 2.0, 3: 3.0}
     finally:
         srv.kill()

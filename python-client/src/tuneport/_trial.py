@@ -1201,6 +1201,14 @@ class Trial(_OptunaV2Suggest):
         wait for its answer (see ``report``), or with MAX_PENDING_REPORTS put aside already, takes
         its turn as a blocking report does. PBT: marked blind, as it does not see the decision of
         the holder's report (``_report_later``)."""
+        beside = self._beside
+        if beside:
+            # A repeat of a step put aside (or of an earlier one): as when queued, the last report
+            # again, its value ignored. Looked for among the queued steps only, it went with its own
+            # value: refused by the server, the trial's next call raised InvalidArgumentError.
+            s = _number(step, "step")
+            if s <= beside[-1][1] and (any(b[1] == s for b in beside) or any(ps == s for ps, _ in self.intermediate)):
+                step, value = self._repeated_step(s, _number(value, "value"), last=(beside[-1][1], beside[-1][2]))
         s, v, payload, raise_on_prune, wait, past = self._prepared(value, step, data, hypergradients, raise_on_prune, False)
         last = self._beside[-1][1] if self._beside else (self.intermediate[-1][0] if self.intermediate else None)
         from ._client import MAX_PENDING_REPORTS  # (a cycle at import time)
@@ -1386,11 +1394,12 @@ class Trial(_OptunaV2Suggest):
             {"study": self.study.name, "trial": self.number, "names": wrong, "valid": tuned},
         )
 
-    def _repeated_step(self, step: float, value: float) -> tuple[float, float]:
+    def _repeated_step(self, step: float, value: float, last: tuple[float, float] | None = None) -> tuple[float, float]:
         """A report at a step already reported: as in Optuna, the value is ignored with a warning
         (a repeat of the last step with the same value is a plain repeat, without one), and the
-        last report is sent again for a fresh decision (the server takes increasing steps only)."""
-        last_step, last_value = self.intermediate[-1]
+        last report (``last``, one put ``_beside``) is sent again for a fresh decision (the server
+        takes increasing steps only)."""
+        last_step, last_value = last if last is not None else self.intermediate[-1]
         if step != last_step or not (value == last_value or (math.isnan(value) and math.isnan(last_value))):
             shown = int(step) if float(step).is_integer() else step
             warnings.warn(f"The reported value is ignored because this `step={shown}` is already reported.", UserWarning, stacklevel=3)
