@@ -188,3 +188,28 @@ def test_a_repeated_step_put_aside_is_a_repeat_as_when_sent_at_once(tmp_path: An
             assert study.trial(trial.number).intermediate_values == {1: 1.0, 2: 2.0, 3: 3.0}
     finally:
         srv.kill()
+
+
+def test_the_repeated_step_and_inconsistent_suggest_warnings_name_the_callers_line(tmp_path: Any) -> None:
+    """Their fixed ``stacklevel`` named a line of tuneport once the calls went through the turn
+    (``_one_call_at_a_time``) and ``report``'s helpers, not the user's call: a filter by module, or
+    the shown line, pointed into the package."""
+    import warnings
+
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        with tp.connect(srv.endpoint, heartbeat=False) as client:
+            trial = client.create_study("s").ask()
+            trial.report(1.0, 1, wait=False)
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                trial.report(2.0, 1, wait=False)
+                trial.report(3.0, 1)
+                trial.suggest_float("x", 0.0, 1.0)
+                trial.suggest_float("x", 0.0, 2.0)
+            assert [(w.category, w.filename) for w in seen] == [(UserWarning, __file__)] * 2 + [(RuntimeWarning, __file__)], [
+                (w.category, w.filename, str(w.message)) for w in seen
+            ]
+            trial.complete(1.0)
+    finally:
+        srv.kill()

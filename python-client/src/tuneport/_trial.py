@@ -993,13 +993,15 @@ class Trial(_OptunaV2Suggest):
             _check_compatible(name, first, dist)
         prev = self.distributions.get(name)
         if prev is not None and prev.to_wire() != dist.to_wire():
+            from ._client import _user_stacklevel  # (a cycle at import time)
+
             # Optuna's RuntimeWarning and words (pytest.warns and filterwarnings("error") see it).
             warnings.warn(
                 f'Inconsistent parameter values for distribution with name "{name}"! This might be a configuration '
                 f"mistake: trial {self.number} of '{self.study.name}' already suggested '{name}' from {prev!r}; its "
                 f"first value is returned for {dist!r} (as Optuna)",
                 RuntimeWarning,
-                stacklevel=3,  # the suggest_* call
+                stacklevel=_user_stacklevel(),  # the suggest_* call (3 named the turn's line, _one_call_at_a_time)
             )
         if name in self.params and self.state in ("COMPLETE", "FAIL", "PRUNED"):
             # Told: the server refuses a suggest now. A parameter the trial has is answered here, as
@@ -1161,7 +1163,17 @@ class Trial(_OptunaV2Suggest):
         self.study.client._check_process()
         return self._report_beside(value, step, data, hypergradients, raise_on_prune)
 
-    def _refused_while_told(self) -> UpdateFinishedTrialError:
+    def _refused_while_told(self) -> UpdateFinishedTrialError | LeaseLostError:
+        """The gate (``_telling``) stays closed after a tell that finished the trial or lost its
+        lease: then what a report said before it, not a tell by another thread (there may be none)."""
+        if self.state in ("COMPLETE", "FAIL", "PRUNED"):
+            return UpdateFinishedTrialError(
+                f"trial {self.number} of '{self.study.name}' is {self.state}; report after the trial finished",
+                {"study": self.study.name, "trial": self.number, "state": self.state},
+            )
+        lost = self._lost
+        if lost is not None:
+            return LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
         return UpdateFinishedTrialError(
             f"trial {self.number} of '{self.study.name}' is being told by another thread; report before the tell",
             {"study": self.study.name, "trial": self.number, "state": str(self.state), "telling": True},
@@ -1402,7 +1414,10 @@ class Trial(_OptunaV2Suggest):
         last_step, last_value = last if last is not None else self.intermediate[-1]
         if step != last_step or not (value == last_value or (math.isnan(value) and math.isnan(last_value))):
             shown = int(step) if float(step).is_integer() else step
-            warnings.warn(f"The reported value is ignored because this `step={shown}` is already reported.", UserWarning, stacklevel=3)
+            from ._client import _user_stacklevel  # (a cycle at import time)
+
+            # The user's line: a fixed level named one of this file (the turn, report's helpers).
+            warnings.warn(f"The reported value is ignored because this `step={shown}` is already reported.", UserWarning, stacklevel=_user_stacklevel())
         return last_step, last_value
 
     def _report_later(self, step: float, value: float, payload: dict[str, Any] | None, raise_on_prune: bool) -> Decision | None:
