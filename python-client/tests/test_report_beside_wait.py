@@ -213,3 +213,60 @@ def test_the_repeated_step_and_inconsistent_suggest_warnings_name_the_callers_li
             trial.complete(1.0)
     finally:
         srv.kill()
+
+
+def test_a_lower_step_put_aside_by_two_threads_at_once_is_refused_in_its_own_thread(tmp_path: Any) -> None:
+    """Two threads put reports aside at once, the lower step last: its step was looked at before the
+    other was put aside, and it went after it, the server refused it and the trial's next call (the
+    other thread's flush) raised InvalidArgumentError. It is refused in its own thread, as a queued
+    report out of order is (``_report_later``). A profile hook holds the first thread between its
+    look at the steps and putting its report aside."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        with tp.connect(srv.endpoint, heartbeat=False) as client:
+            study = client.create_study("s")
+            trial = study.ask()
+            taken, let_go, looked, go_on = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+
+            def other_call() -> None:  # holds the trial's turn as a call under way does
+                with trial._order:  # noqa: SLF001
+                    taken.set()
+                    let_go.wait(60)
+
+            holder = threading.Thread(target=other_call, daemon=True)
+            holder.start()
+            assert taken.wait(60)
+            out: dict[str, Any] = {}
+
+            def hook(frame: FrameType, event: str, arg: Any) -> None:
+                if event == "call" and frame.f_code.co_name == "make_request":
+                    looked.set()
+                    go_on.wait(60)
+
+            def first() -> None:
+                sys.setprofile(hook)
+                try:
+                    out["first"] = trial.report(1.0, 3, wait=False)
+                except tp.TuneportError as err:
+                    out["first"] = err
+                finally:
+                    sys.setprofile(None)
+
+            reporter = threading.Thread(target=first, daemon=True)
+            try:
+                reporter.start()
+                assert looked.wait(60)
+                assert trial.report(2.0, 4, wait=False) is None  # put aside while the first one is held
+                go_on.set()
+                reporter.join(60)
+                assert not reporter.is_alive()
+            finally:
+                go_on.set()
+                let_go.set()
+            holder.join(60)
+            assert isinstance(out["first"], tp.InvalidArgumentError) and "steps must increase" in str(out["first"]), out
+            trial.flush_reports()  # raised the server's refusal of step 3, sent after step 4
+            assert study.trial(trial.number).intermediate_values == {4: 2.0}
+            trial.complete(4.0)
+    finally:
+        srv.kill()

@@ -1227,11 +1227,14 @@ class Trial(_OptunaV2Suggest):
 
         if wait or len(self._beside) >= MAX_PENDING_REPORTS:
             return self._send_in_turn(s, v, payload, raise_on_prune, True, past, hypergradients)
-        if last is not None and s < last:
-            raise InvalidArgumentError(
+        def out_of_order(last: float) -> InvalidArgumentError:
+            return InvalidArgumentError(
                 f"trial {self.number} already reported step {last:g}; steps must increase (got {s:g})",
                 {"study": self.study.name, "trial": self.number, "step": s, "last_step": last},
             )
+
+        if last is not None and s < last:
+            raise out_of_order(last)
         lost = self._lost
         if lost is not None:
             raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
@@ -1245,6 +1248,10 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             if self._telling:
                 raise self._refused_while_told()
+            if self._beside and s < self._beside[-1][1]:
+                # Put aside by another thread since the look above: sent after it, the server refused
+                # it, and some later call on the trial raised that (``_report_later`` refuses it here).
+                raise out_of_order(self._beside[-1][1])
             self._beside.append((message, float(s), float(v)))
         # The holder may have ended its call before the report was put aside: then it is queued here.
         if self._order.acquire(blocking=False):
