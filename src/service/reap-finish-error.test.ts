@@ -15,22 +15,29 @@ import { StudyService } from "./study-service.js";
 let svc: StudyService;
 afterEach(async () => svc.close());
 
-it("reaps a trial whose strategy's onFinish throws, and the other studies' trials after it", async () => {
+let now = 1_000_000;
+
+/** A service whose plug-in `name` is random search with `hook` throwing a plug-in's bug. */
+async function openWithThrowing(name: string, hook: "onFinish" | "neededFiles"): Promise<StudyService> {
   const throwing: StrategyFactory<never> = {
     ...(randomStrategyFactory as unknown as StrategyFactory<never>),
-    name: "finish-throws",
+    name,
     create: (o) => ({
       ...randomStrategyFactory.create(o as never),
-      onFinish: () => {
+      [hook]: () => {
         throw new Error("a plug-in's bug");
       },
     }),
   };
-  let now = 1_000_000;
-  svc = await StudyService.open({
+  now = 1_000_000;
+  return StudyService.open({
     storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), clock: () => now, reapIntervalMs: 0,
     strategies: [...STRATEGIES.values(), throwing],
   });
+}
+
+it("reaps a trial whose strategy's onFinish throws, and the other studies' trials after it", async () => {
+  svc = await openWithThrowing("finish-throws", "onFinish");
   const space = { x: { type: "float", low: 0, high: 1 } } as const;
   // The plug-in's study first: the reaper goes through the studies in that order.
   await svc.createStudy({ name: "bad", space, strategy: { name: "finish-throws" }, lease_ttl_s: 5 });
@@ -46,21 +53,7 @@ it("reaps a trial whose strategy's onFinish throws, and the other studies' trial
 });
 
 it("answers a heartbeat batch whose reaped trial's strategy throws in neededFiles: the live lease is renewed", async () => {
-  const throwing: StrategyFactory<never> = {
-    ...(randomStrategyFactory as unknown as StrategyFactory<never>),
-    name: "needed-throws",
-    create: (o) => ({
-      ...randomStrategyFactory.create(o as never),
-      neededFiles: () => {
-        throw new Error("a plug-in's bug");
-      },
-    }),
-  };
-  let now = 1_000_000;
-  svc = await StudyService.open({
-    storage: new SqliteStorage({ path: ":memory:" }), logger: silentLogger(), clock: () => now, reapIntervalMs: 0,
-    strategies: [...STRATEGIES.values(), throwing],
-  });
+  svc = await openWithThrowing("needed-throws", "neededFiles");
   const space = { x: { type: "float", low: 0, high: 1 } } as const;
   await svc.createStudy({ name: "bad", space, strategy: { name: "needed-throws" }, lease_ttl_s: 5 });
   await svc.createStudy({ name: "good", space, strategy: { name: "random" }, lease_ttl_s: 60 });
