@@ -7,7 +7,8 @@
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { silentLogger } from "../src/logger.js";
-import { REMOTE_SENDS, RemoteBackend } from "../src/transports/mcp/backend.js";
+import { REMOTE_SENDS } from "../src/transports/change-resend.js";
+import { RemoteBackend } from "../src/transports/mcp/backend.js";
 import { errorResult } from "../src/transports/mcp/format.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
 import { type ServerProcess, startServer, stopServers, tempDir } from "./helpers.js";

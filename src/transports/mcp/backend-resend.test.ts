@@ -12,7 +12,8 @@ import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { ZmqClient } from "../zmq/zmq-client.js";
 import { ZmqServer } from "../zmq/zmq-server.js";
-import { REMOTE_REFUSED_SENDS, RemoteBackend } from "./backend.js";
+import { REMOTE_REFUSED_SENDS } from "../change-resend.js";
+import { RemoteBackend } from "./backend.js";
 import { errorResult } from "./format.js";
 
 context.blocky = false;

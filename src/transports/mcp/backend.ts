@@ -70,8 +70,6 @@ export function serviceBackend(service: StudyService, who: () => WorkerIdentity 
  * versions from a fingerprint of each study's view (counts, best value, settings, stopped flag,
  * notes). Intermediate reports, which change none of it, are not seen as changes in this mode.
  */
-export { FULL_WAIT_MS, REMOTE_REFUSED_SENDS, REMOTE_SENDS } from "../change-resend.js";
-
 export class RemoteBackend implements McpBackend {
   private readonly fingerprints = new Map<string, string>();
   private readonly versions = new Map<string, number>();
