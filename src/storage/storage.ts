@@ -291,8 +291,8 @@ export function committed(err: unknown): boolean {
 
 /**
  * True when `err`, thrown by `Storage.commit`, says the storage had no room for the batch (a full
- * disk: SQLite's SQLITE_FULL) and left nothing written: the batch may be committed again once space
- * is freed (commit-pipeline.ts holds it so).
+ * disk: SQLite's SQLITE_FULL, PostgreSQL's 53100) and left nothing written: the batch may be
+ * committed again once space is freed (commit-pipeline.ts holds it so).
  */
 export function storageFull(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { storageFull?: unknown }).storageFull === true && !committed(err);

@@ -149,7 +149,7 @@ export function diskFull(err: unknown): boolean {
  * and leaves the session open; what may have committed is answered by a PANIC (the WAL's disk full
  * while writing a commit record, whose bytes may be on disk) or FATAL, which end the session.
  */
-function markFull(err: unknown, certain: boolean, alive: boolean): void {
+export function markFull(err: unknown, certain: boolean, alive = false): void {
   if (diskFull(err) && (certain || alive)) Object.assign(err as object, { storageFull: true, notCommitted: true });
 }
 
@@ -167,7 +167,8 @@ export async function runChunks<C = string>(
   const client = await pool.connect();
   // A connection whose ROLLBACK failed may still be inside the failed transaction: destroyed, not pooled.
   let broken: Error | undefined;
-  const rollback = () => client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+  const breaks = (e: unknown) => (broken = e instanceof Error ? e : new Error(String(e)));
+  const rollback = () => client.query("ROLLBACK").catch(breaks);
   // A session that ends between two statements (PostgreSQL restarting, or ending a transaction left
   // idle) is reported as an 'error' event, which pg-pool listens to only while the client is in the
   // pool: unheard, it was an uncaught exception that killed the process (exit 1, a driver stack)
@@ -180,8 +181,8 @@ export async function runChunks<C = string>(
       await call(client, chunks[0] as C, true);
     } catch (err) {
       // Its own transaction: a disk-full ERROR rolled it back; whether it was an ERROR, the session says.
-      if (diskFull(err)) await client.query("SELECT 1").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
-      else broken = err instanceof Error ? err : new Error(String(err));
+      if (diskFull(err)) await client.query("SELECT 1").catch(breaks);
+      else breaks(err);
       markFull(err, false, broken === undefined);
       throw err;
     } finally {
@@ -199,7 +200,7 @@ export async function runChunks<C = string>(
   } catch (err) {
     // Before its COMMIT: nothing of the batch is written (storage.ts `committed`), whatever ended it.
     if (typeof err === "object" && err !== null) (err as { notCommitted?: boolean }).notCommitted = true;
-    markFull(err, true, false);
+    markFull(err, true);
     await rollback();
     done();
     throw err;

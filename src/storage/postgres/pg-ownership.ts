@@ -9,7 +9,7 @@ import type { Claim, OwnershipStore, Renewal } from "../../service/ownership.js"
 import type { SummarySource } from "../../service/views.js";
 import type { StoredTrial } from "../storage.js";
 import { ID_BLOCK } from "./postgres-schema.js";
-import { diskFull } from "./commit-chunks.js";
+import { markFull } from "./commit-chunks.js";
 import { databaseUnreachable } from "./connection.js";
 import type { PostgresStorage } from "./postgres-storage.js";
 
@@ -33,7 +33,7 @@ export class PgOwnershipStore implements OwnershipStore {
         // No room for its row (SQLSTATE 53100: a new name, study_owners' last page full): storage.ts
         // `storageFull`, so the request is answered storage_full, not INTERNAL. Made again, a claim that
         // did commit (a PANIC's unknown outcome) finds the row its own: nothing to undo.
-        if (diskFull(err)) Object.assign(err as object, { storageFull: true, notCommitted: true });
+        markFull(err, true);
         throw err;
       }),
     );
