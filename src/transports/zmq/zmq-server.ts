@@ -166,7 +166,7 @@ export class ZmqServer {
   /** The connections waiting for each ask in flight: an ask whose senders all closed is dropped at its turn. */
   private readonly requesters = new Requesters();
   /** Requests received and not started yet, per client, started in fair rounds. */
-  private readonly fair = new FairDispatch<Buffer[]>((frames) => this.startOne(frames, true));
+  private readonly fair = new FairDispatch<{ frames: Buffer[]; client: string }>((r) => this.startOne(r.frames, r.client, true));
   private readonly maxPerClient: number;
   private readonly maxReplyBytes: number;
   private readonly smallReplyLimit: number;
@@ -235,7 +235,7 @@ export class ZmqServer {
           // Stopping (waiting out the requests in flight): new requests are dropped unanswered (resent, same id,
           // after the restart), but a hello is answered: clients take a server that answers neither a resend
           // nor the hello beside it within a second for hung, and would fail their requests ("is it hung?").
-          if (isHello(frames)) this.startOne(frames, false);
+          if (isHello(frames)) this.startOne(frames, (frames[0] as Buffer).toString("hex"), false);
           continue;
         }
         try {
@@ -305,8 +305,8 @@ export class ZmqServer {
       this.perClient.set(client, n + 1);
       // A client's only request starts now (nothing of its own to wait for): a worker's common case
       // skips the turns, which cost 32 workers 23% of their trials/s (bench/load.mjs, 2026-12-07).
-      if (n === 0) this.startOne(frames, true);
-      else this.fair.submit(client, frames);
+      if (n === 0) this.startOne(frames, client, true);
+      else this.fair.submit(client, { frames, client });
       return;
     }
     const error = { code: "UNAVAILABLE", message: `too many requests in flight (limit ${this.maxPerClient} per client); retry with the same id`, data: { max_inflight: this.maxPerClient } };
@@ -314,22 +314,23 @@ export class ZmqServer {
   }
 
   /** Starts a request at its turn (`counted`: in `perClient`; a hello while stopping is not), tracked until answered. */
-  private startOne(frames: Buffer[], counted: boolean): void {
-    const p = this.answer(frames, counted).catch((err: unknown) => this.handlingFailed(frames, err));
+  private startOne(frames: Buffer[], client: string, counted: boolean): void {
+    const p = this.answer(frames, client, counted).catch((err: unknown) => this.handlingFailed(frames, err));
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   }
 
-  private async answer(frames: Buffer[], counted: boolean): Promise<void> {
+  private async answer(frames: Buffer[], client: string, counted: boolean): Promise<void> {
     const payload = frames[frames.length - 1] as Buffer;
-    const client = (frames[0] as Buffer).toString("hex");
     let reply: Record<string, unknown>;
     try {
       reply = await this.process(payload, client);
     } finally {
-      const left = (this.perClient.get(client) ?? 1) - 1;
-      if (counted && left <= 0) this.perClient.delete(client);
-      else if (counted) this.perClient.set(client, left);
+      if (counted) {
+        const left = (this.perClient.get(client) ?? 1) - 1;
+        if (left <= 0) this.perClient.delete(client);
+        else this.perClient.set(client, left);
+      }
     }
     this.reply(frames.slice(0, -1), payload, reply);
   }
