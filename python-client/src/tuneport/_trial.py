@@ -912,7 +912,7 @@ class Trial(_OptunaV2Suggest):
         client would wait for them while the server stays away."""
         lost = self._lost
         if lost is not None:
-            raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+            raise self._lost_error(lost)
         full = {"study": self.study.name, "trial": self.number, "token": self.lease.token, **args}
         if self._report_seq:
             # Whatever is sent on this trial goes after its queued non-blocking reports.
@@ -1173,11 +1173,15 @@ class Trial(_OptunaV2Suggest):
             )
         lost = self._lost
         if lost is not None:
-            return LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+            return self._lost_error(lost)
         return UpdateFinishedTrialError(
             f"trial {self.number} of '{self.study.name}' is being told by another thread; report before the tell",
             {"study": self.study.name, "trial": self.number, "state": str(self.state), "telling": True},
         )
+
+    def _lost_error(self, lost: LeaseLostError) -> LeaseLostError:
+        """The error a call on this trial raises once its lease was lost (``lost``, as first heard)."""
+        return LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
 
     def _end_turn(self) -> None:
         """Releases ``_order``; queues the reports put ``_beside`` meanwhile (one made after the
@@ -1237,7 +1241,7 @@ class Trial(_OptunaV2Suggest):
             raise out_of_order(last)
         lost = self._lost
         if lost is not None:
-            raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+            raise self._lost_error(lost)
         client = self.study.client
         if self._pbt_member or self.study._summary.strategy.get("name") in ("pbt", "pb2"):
             payload = {**(payload or {}), "pbt_blind": True, "pbt_nowait": True}
@@ -1452,7 +1456,7 @@ class Trial(_OptunaV2Suggest):
         self._apply_delivered(raise_on_prune=raise_on_prune, raise_error=True, keep=True)
         lost = self._lost
         if lost is not None:
-            raise LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
+            raise self._lost_error(lost)
         payload = self._with_loaded(payload, step, _combined(self._unreturned).restore if self._unreturned else None)
         if blind:
             payload = {**(payload or {}), "pbt_blind": True}
