@@ -11,13 +11,11 @@
 //
 // docs/BENCHMARKS.md "query_trials sorted by a long user attribute" has the figures.
 import "./help.mjs";
-import { spawn, spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { Dealer } from "zeromq";
+import { join, resolve } from "node:path";
 import { median } from "./ab-args.mjs";
+import { importBigStudy, serveCopy } from "./big-study.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (k, d) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -28,45 +26,23 @@ const reps = Number(opt("reps", 5));
 const port = Number(opt("port", 62391));
 const builds = [["after", cli]];
 if (opt("before", undefined)) builds.push(["before", resolve(opt("before"))]);
-const { encode, decode } = await import(join(dirname(cli), "..", "transports", "zmq", "codec.js"));
 
 const dir = mkdtempSync(join(tmpdir(), "query-text-keys-"));
 try {
-  const now = Date.now();
-  const dist = { x: { type: "float", low: 0, high: 1 } };
-  const config = { direction: "minimize", space: dist, strategy: { name: "random", options: {} }, scheduler: null, seed: 1, lease_ttl_s: 30, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false } };
-  const lines = [JSON.stringify({ format: "tuneport-study", version: 1, name: "big", config, user_attrs: {}, created_at_ms: now, trials })];
-  for (let i = 0; i < trials; i++) {
-    const blob =
-      shape === "object"
-        ? { a: String(i % 97).padEnd(60_000, "x") }
-        : shape === "wide"
-          ? Object.fromEntries(Array.from({ length: 4500 }, (_, j) => [`k${j}`, j === 0 ? i % 97 : j]))
-          : String(i % 97).padStart(60_000, "x");
-    lines.push(JSON.stringify({ number: i, state: "COMPLETE", params: { x: 0.5 }, distributions: dist, value: i, intermediate: [], user_attrs: { blob }, system_attrs: {}, created_at_ms: now, started_at_ms: now, finished_at_ms: now, lease: null }));
-  }
-  writeFileSync(join(dir, "big.jsonl"), `${lines.join("\n")}\n`);
-  const db = join(dir, "big.sqlite");
-  const imp = spawnSync(process.execPath, [cli, "import", join(dir, "big.jsonl"), "--storage", db], { encoding: "utf8" });
-  if (imp.status !== 0) throw new Error(imp.stderr);
+  const db = importBigStudy(cli, dir, trials, (i) => ({
+    value: i,
+    user_attrs: {
+      blob:
+        shape === "object"
+          ? { a: String(i % 97).padEnd(60_000, "x") }
+          : shape === "wide"
+            ? Object.fromEntries(Array.from({ length: 4500 }, (_, j) => [`k${j}`, j === 0 ? i % 97 : j]))
+            : String(i % 97).padStart(60_000, "x"),
+    },
+  }));
   console.log(`${trials} trials, blob ${shape}; median of ${reps} (ms)`);
   for (const [label, bin] of builds) {
-    const copy = join(dir, `${label}.sqlite`);
-    copyFileSync(db, copy);
-    const srv = spawn(process.execPath, [bin, "serve", "--storage", copy, "--bind", `tcp://127.0.0.1:${port}`, "--log-level", "error"], { stdio: ["ignore", "pipe", "inherit"] });
-    const sock = new Dealer({ linger: 0 });
-    sock.connect(`tcp://127.0.0.1:${port}`);
-    const call = async (op, args) => {
-      const id = randomUUID();
-      await sock.send(encode({ v: 1, id, op, ...args }));
-      for (;;) {
-        const [frame] = await sock.receive();
-        const r = decode(frame);
-        if (r.id === id) return r;
-      }
-    };
-    // Ready once a hello is answered (the DEALER holds it until the server, the study loaded, binds).
-    await call("hello", {});
+    const { call, stop } = await serveCopy(bin, db, label, port, "error");
     for (const descending of [false, true]) {
       const ms = [];
       for (let i = 0; i < reps; i++) {
@@ -77,9 +53,7 @@ try {
       }
       console.log(`${label.padEnd(7)} ${descending ? "descending" : "ascending "} ${median(ms).toFixed(0).padStart(6)}`);
     }
-    sock.close();
-    srv.kill("SIGKILL");
-    await new Promise((r) => srv.once("exit", r));
+    await stop();
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -11,13 +11,11 @@
 //
 // docs/BENCHMARKS.md "A page of trials by value deep in a big study" has the figures.
 import "./help.mjs";
-import { spawn, spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { Dealer } from "zeromq";
+import { join, resolve } from "node:path";
 import { median } from "./ab-args.mjs";
+import { importBigStudy, serveCopy } from "./big-study.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (k, d) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -28,22 +26,10 @@ const reps = Number(opt("reps", 9));
 const port = Number(opt("port", 62390));
 const builds = [["after", cli]];
 if (opt("before", undefined)) builds.push(["before", resolve(opt("before"))]);
-const { encode, decode } = await import(join(dirname(cli), "..", "transports", "zmq", "codec.js"));
 
 const dir = mkdtempSync(join(tmpdir(), "value-pages-"));
 try {
-  const now = Date.now();
-  const dist = { x: { type: "float", low: 0, high: 1 } };
-  const config = { direction: "minimize", space: dist, strategy: { name: "random", options: {} }, scheduler: null, seed: 1, lease_ttl_s: 30, retry: { max_retries: 0, retry_on_fail: false, keep_intermediate: false } };
-  const lines = [JSON.stringify({ format: "tuneport-study", version: 1, name: "big", config, user_attrs: {}, created_at_ms: now, trials })];
-  for (let i = 0; i < trials; i++) {
-    const value = shape === "improving" ? trials - i : Math.random();
-    lines.push(JSON.stringify({ number: i, state: "COMPLETE", params: { x: 0.5 }, distributions: dist, value, intermediate: [], user_attrs: {}, system_attrs: {}, created_at_ms: now, started_at_ms: now, finished_at_ms: now, lease: null }));
-  }
-  writeFileSync(join(dir, "big.jsonl"), `${lines.join("\n")}\n`);
-  const db = join(dir, "big.sqlite");
-  const imp = spawnSync(process.execPath, [cli, "import", join(dir, "big.jsonl"), "--storage", db], { encoding: "utf8" });
-  if (imp.status !== 0) throw new Error(imp.stderr);
+  const db = importBigStudy(cli, dir, trials, (i) => ({ value: shape === "improving" ? trials - i : Math.random() }));
   const pages = [
     ["first 1,000", { limit: 1000 }],
     ["first 5,000", { limit: 5000 }],
@@ -52,22 +38,7 @@ try {
   ];
   console.log(`${trials} trials, ${shape}; median of ${reps} (ms)`);
   for (const [label, bin] of builds) {
-    const copy = join(dir, `${label}.sqlite`);
-    copyFileSync(db, copy);
-    const srv = spawn(process.execPath, [bin, "serve", "--storage", copy, "--bind", `tcp://127.0.0.1:${port}`, "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
-    const sock = new Dealer({ linger: 0 });
-    sock.connect(`tcp://127.0.0.1:${port}`);
-    const call = async (op, args) => {
-      const id = randomUUID();
-      await sock.send(encode({ v: 1, id, op, ...args }));
-      for (;;) {
-        const [frame] = await sock.receive();
-        const r = decode(frame);
-        if (r.id === id) return r;
-      }
-    };
-    // Ready once a hello is answered (the DEALER holds it until the server, the study loaded, binds).
-    await call("hello", {});
+    const { call, stop } = await serveCopy(bin, db, label, port, "warn");
     for (const [what, args] of pages) {
       const ms = [];
       for (let i = 0; i < reps; i++) {
@@ -78,9 +49,7 @@ try {
       }
       console.log(`${label.padEnd(7)} ${what.padEnd(28)} ${median(ms).toFixed(0).padStart(6)}`);
     }
-    sock.close();
-    srv.kill("SIGKILL");
-    await new Promise((r) => srv.once("exit", r));
+    await stop();
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
