@@ -62,4 +62,19 @@ describe("a disk that fills under the doors that change for an agent or a person
     expect(seen.resends_after_stop).toBeLessThanOrEqual(1);
     expect(seen.exit).toEqual({ code: 0, signal: null });
   }, 240_000);
+
+  // The agent cancels a change that waits out the full disk (`notifications/cancelled`): the call
+  // went on being sent every second for the disk's 20 s, holding one of the session's 64 tool-call
+  // slots. Its sends now end with the cancel.
+  it("mcp --connect: a cancelled change stops being sent", async () => {
+    const r = await probe(tempDir(), "cancel", 180_000, "mcp-connect-stop-probe.mjs");
+    expect(r.status, `the probe${r.killed ? ", killed after 180 s" : ""}: ${r.stderr}`).toBe(0);
+    const seen = JSON.parse(r.stdout.trim().split("\n").pop() as string);
+    expect(seen.full).toBe(true);
+    expect(seen.answered_before_stop).toBe(false);
+    expect(seen.resends_before_stop).toBeGreaterThan(0);
+    // 3.5 s after the cancel: at most the send under way when it came (the disk is still full).
+    expect(seen.resends_after_stop).toBeLessThanOrEqual(1);
+    expect(seen.exit).toEqual({ code: 0, signal: null });
+  }, 240_000);
 });

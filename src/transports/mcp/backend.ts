@@ -22,8 +22,11 @@ import type { ZmqClient } from "../zmq/zmq-client.js";
 const MCP_AGENT = workerIdentity("mcp");
 
 export interface McpBackend {
-  /** Runs one op of the table. @throws TuneportError. */
-  call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>>;
+  /**
+   * Runs one op of the table. A change waiting out a full disk (`sendChange`) ends at its next wait
+   * once `signal` aborts (the agent cancelled the call). @throws TuneportError.
+   */
+  call<K extends OpName>(op: K, args: OpArgs<K>, signal?: AbortSignal): Promise<OpResult<K>>;
   /** A number that changes whenever the study changes. @throws NOT_FOUND. */
   version(study: string): Promise<number>;
   /**
@@ -50,12 +53,31 @@ export interface McpBackend {
 /** True for the `worker` attribute of a trial asked over MCP (stdio or an HTTP session). */
 export const askedOverMcp = (worker: unknown): boolean => (worker as { transport?: unknown } | undefined)?.transport === "mcp";
 
+/**
+ * `backend` with every call's change wait ended by `signal` (an MCP tool call the agent cancelled):
+ * a cancelled change refused for a full disk kept its call, and one of the session's tool-call slots,
+ * sent again for 20 s.
+ */
+export function cancellableBy(backend: McpBackend, signal: AbortSignal): McpBackend {
+  return {
+    call: (op, args, own) => backend.call(op, args, own ? AbortSignal.any([signal, own]) : signal),
+    version: (s) => backend.version(s),
+    waitForChange: (s, since, ms, own) => backend.waitForChange(s, since, ms, own),
+    onChange: (l) => backend.onChange(l),
+    close: () => backend.close(),
+    ...(backend.heldByAgent ? { heldByAgent: (w: unknown) => backend.heldByAgent?.(w) === true } : {}),
+    ...(backend.as ? { as: (who: () => WorkerIdentity) => cancellableBy((backend.as as NonNullable<McpBackend["as"]>)(who), signal) } : {}),
+  };
+}
+
 /** The in-process service. `close` leaves the service open: its owner closes it. */
 export function serviceBackend(service: StudyService, who: () => WorkerIdentity = () => MCP_AGENT): McpBackend {
   return {
     // A change carries a request id, so that one refused for a full disk is waited out (`sendChange`).
-    call: (op, args) =>
-      MUTATING_OPS.has(op) ? sendChange(op, (requestId) => service.execute(op, args, { worker: who(), requestId })) : service.execute(op, args, { worker: who() }),
+    call: (op, args, signal) =>
+      MUTATING_OPS.has(op)
+        ? sendChange(op, (requestId) => service.execute(op, args, { worker: who(), requestId }), undefined, signal)
+        : service.execute(op, args, { worker: who() }),
     as: (other) => serviceBackend(service, other),
     version: async (s) => service.versionOf(s),
     waitForChange: (s, since, ms, signal) => service.waitForChange(s, since, ms, signal),
@@ -150,9 +172,10 @@ export class RemoteBackend implements McpBackend {
    * an UNAVAILABLE passed on to the agent read "retry in a few seconds", and its retry, a new call
    * with a new id, applied the change a second time (a trial queued twice).
    */
-  async call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+  async call<K extends OpName>(op: K, args: OpArgs<K>, signal?: AbortSignal): Promise<OpResult<K>> {
     if (!MUTATING_OPS.has(op)) return this.client.call(op, args);
-    return sendChange(op, (id) => this.client.call(op, args, id), this.log, this.stopping.signal);
+    const stop = signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
+    return sendChange(op, (id) => this.client.call(op, args, id), this.log, stop);
   }
 
   /** Asks over MCP, and this process's own: its ZeroMQ `hello` (`ZmqClient.identity`) named it as their holder. */

@@ -24,7 +24,7 @@ import type { Logger } from "pino";
 import { formatZodError } from "../../domain/distributions.js";
 import { ERROR_CODES, TuneportError, invalidArgument } from "../../domain/errors.js";
 import { DEFAULT_MAX_CHARS, overBudgetResult, resultChars } from "./budget.js";
-import type { McpBackend } from "./backend.js";
+import { cancellableBy, type McpBackend } from "./backend.js";
 import { errorResult, isTuneportError } from "./format.js";
 import { errorMeta } from "./uris.js";
 import { registerPrompts } from "./prompts.js";
@@ -119,7 +119,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const { max_chars, ...rest } = args;
     const budget = typeof max_chars === "number" ? max_chars : DEFAULT_MAX_CHARS;
     try {
-      const result = await t.run(rest as never, { backend, extra, log, calls, budget });
+      const result = await t.run(rest as never, { backend: cancellableBy(backend, extra.signal), extra, log, calls, budget });
       const size = resultChars(result);
       if (size <= budget) return result;
       if (!t.meta.readOnly) {
