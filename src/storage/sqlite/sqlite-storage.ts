@@ -143,14 +143,13 @@ export class SqliteStorage implements Storage, SummaryReader {
       bestMin: db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value ASC, number LIMIT 1`),
       bestMax: db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL AND ${FEASIBLE} ORDER BY value DESC, number LIMIT 1`),
       intermediatesOfTrial: db.prepare("SELECT step, value FROM intermediate_values WHERE trial_id = ? ORDER BY step"),
-      insertTrial: db.prepare(`INSERT INTO trials (id, study_id, number, state, params, distributions, value, objective_values,
-          constraint_values, user_attrs, system_attrs, created_at, started_at, finished_at, lease_token, lease_expires)
-        VALUES (@id, @study_id, @number, @state, @params, @distributions, @value, @objective_values, @constraint_values,
-          @user_attrs, @system_attrs, @created_at, @started_at, @finished_at, @lease_token, @lease_expires)`),
-      updateTrial: db.prepare(`UPDATE trials SET state = @state, params = @params, distributions = @distributions,
-          value = @value, objective_values = @objective_values, constraint_values = @constraint_values, user_attrs = @user_attrs, system_attrs = @system_attrs, started_at = @started_at,
-          finished_at = @finished_at, lease_token = @lease_token, lease_expires = @lease_expires
-        WHERE id = @id`),
+      // Positional parameters in trialValues' order (named ones looked each of 16 names up per row).
+      insertTrial: db.prepare(`INSERT INTO trials (state, params, distributions, value, objective_values, constraint_values,
+          user_attrs, system_attrs, started_at, finished_at, lease_token, lease_expires, id, study_id, number, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      updateTrial: db.prepare(`UPDATE trials SET state = ?, params = ?, distributions = ?, value = ?, objective_values = ?,
+          constraint_values = ?, user_attrs = ?, system_attrs = ?, started_at = ?, finished_at = ?, lease_token = ?, lease_expires = ?
+        WHERE id = ?`),
       addIntermediate: db.prepare("INSERT OR REPLACE INTO intermediate_values (trial_id, step, value) VALUES (?, ?, ?)"),
       putReply: db.prepare("INSERT INTO request_log (request_id, op, reply, at) VALUES (?, ?, ?, ?)"),
       getReply: db.prepare("SELECT reply FROM request_log WHERE seq = ?"),
@@ -326,14 +325,13 @@ export class SqliteStorage implements Storage, SummaryReader {
       switch (c.kind) {
         case "insert-trial":
           this.fronts?.prepare(c.trial.studyId);
-          this.stmts.insertTrial.run(trialRow(c.trial));
+          this.stmts.insertTrial.run(trialValues(c.trial, true));
           for (const iv of c.trial.intermediate) this.stmts.addIntermediate.run(c.trial.id, iv.step, nanToNull(iv.value));
           this.fronts?.onTrial(c.trial);
           break;
         case "update-trial": {
-          const { study_id: _s, number: _n, created_at: _c, ...row } = trialRow(c.trial);
           this.fronts?.prepare(c.trial.studyId);
-          this.stmts.updateTrial.run(row);
+          this.stmts.updateTrial.run(trialValues(c.trial, false));
           this.fronts?.onTrial(c.trial);
           break;
         }
@@ -578,23 +576,23 @@ function nanToNull(v: number): number | null {
   return Number.isNaN(v) ? null : v;
 }
 
-function trialRow(t: StoredTrial) {
-  return {
-    id: t.id,
-    study_id: t.studyId,
-    number: t.number,
-    state: t.state,
-    params: JSON.stringify(t.params),
-    distributions: JSON.stringify(t.distributions),
-    value: t.value,
-    objective_values: t.values === null ? null : JSON.stringify(t.values),
-    constraint_values: t.constraints === null ? null : JSON.stringify(t.constraints),
-    user_attrs: JSON.stringify(t.userAttrs),
-    system_attrs: JSON.stringify(t.systemAttrs),
-    created_at: t.createdAt,
-    started_at: t.startedAt,
-    finished_at: t.finishedAt,
-    lease_token: t.lease?.token ?? null,
-    lease_expires: t.lease?.expiresAt ?? null,
-  };
+/** A trial's columns as updateTrial binds them; an insert's (`insert`) go on with study_id, number, created_at. */
+function trialValues(t: StoredTrial, insert: boolean): unknown[] {
+  const values: unknown[] = [
+    t.state,
+    JSON.stringify(t.params),
+    JSON.stringify(t.distributions),
+    t.value,
+    t.values === null ? null : JSON.stringify(t.values),
+    t.constraints === null ? null : JSON.stringify(t.constraints),
+    JSON.stringify(t.userAttrs),
+    JSON.stringify(t.systemAttrs),
+    t.startedAt,
+    t.finishedAt,
+    t.lease?.token ?? null,
+    t.lease?.expiresAt ?? null,
+    t.id,
+  ];
+  if (insert) values.push(t.studyId, t.number, t.createdAt);
+  return values;
 }
