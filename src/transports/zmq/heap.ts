@@ -3,18 +3,14 @@ import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /**
- * The bytes ArrayBuffers hold (`process.memoryUsage().arrayBuffers`). That call also reads the RSS,
- * which opens /proc/self/statm, so with every file descriptor taken (a flood of idle connections
- * past `ulimit -n`) it threw EMFILE, and every request of every client already connected went
- * unanswered until the flood ended (test/connection-flood.test.ts). V8's
- * external memory (ArrayBuffers and a little more, so never less) needs no descriptor.
+ * The bytes ArrayBuffers hold, as V8 counts its external memory (ArrayBuffers and a little more, so
+ * never less than `process.memoryUsage().arrayBuffers`). `process.memoryUsage()` reads the RSS too,
+ * opening /proc/self/statm each time: ~10 µs a call against ~0.5 here, 1.5 % of a lone client's
+ * requests' JS-thread CPU (perf, `bench/server-cpu.mjs`), and with every file descriptor taken
+ * (a flood of idle connections past `ulimit -n`) it threw EMFILE (test/connection-flood.test.ts).
  */
 export function bufferBytes(): number {
-  try {
-    return process.memoryUsage().arrayBuffers;
-  } catch {
-    return getHeapStatistics().external_memory;
-  }
+  return getHeapStatistics().external_memory;
 }
 
 let gcFn: (() => void) | null | undefined;

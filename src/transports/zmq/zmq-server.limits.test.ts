@@ -7,6 +7,7 @@ import { decode, encode } from "./codec.js";
 import { BIG_REPLY_BYTES, REPLY_QUEUE, ZmqServer } from "./zmq-server.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { bufferBytes } from "./heap.js";
 
 context.blocky = false;
 
@@ -40,7 +41,7 @@ async function heldAfterGc(gc: () => void, bound: number): Promise<number> {
   let held = Number.POSITIVE_INFINITY;
   for (let i = 0; i < 50; i++) {
     gc();
-    held = process.memoryUsage().arrayBuffers;
+    held = bufferBytes();
     if (held < bound) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -188,12 +189,12 @@ describe("per-client in-flight limit", () => {
     // The baseline once what earlier tests' sockets held stops going down (ZeroMQ's thread frees it).
     for (let i = 0, before = Number.POSITIVE_INFINITY; i < 20; i++) {
       gc();
-      const held = process.memoryUsage().arrayBuffers;
+      const held = bufferBytes();
       if (held > before - 64 * 1024) break;
       before = held;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const ceiling = process.memoryUsage().arrayBuffers + 4 * 1024 * 1024;
+    const ceiling = bufferBytes() + 4 * 1024 * 1024;
     const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxReplyBytes: ceiling });
     const [endpoint] = await server.start();
     cleanup.push(() => server.close());
@@ -257,7 +258,7 @@ describe("per-client in-flight limit", () => {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
     gc();
-    const ceiling = process.memoryUsage().arrayBuffers + 4 * 1024 * 1024;
+    const ceiling = bufferBytes() + 4 * 1024 * 1024;
     const headroom = 4 * 1024 * 1024;
     const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxReplyBytes: ceiling, smallReplyHeadroomBytes: headroom });
     const [endpoint] = await server.start();
@@ -300,4 +301,29 @@ describe("per-client in-flight limit", () => {
     }
     expect(again.ok).toBe(true);
   }, 180_000);
+
+  it("reads how much its buffers hold without process.memoryUsage(), which opens /proc/self/statm per look", async () => {
+    const { service } = await wideStudies(2_000, cleanup);
+    const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const worker = new Dealer({ linger: 0, receiveTimeout: 60_000 }); // a hang guard
+    cleanup.push(() => worker.close());
+    worker.connect(endpoint as string);
+    // Observed, not replaced: a small reply looks at the buffers at most once per HELD_CHECK_MS, a big
+    // one ("wide"'s get_study, 2,000 parameters) every time.
+    const looks = vi.spyOn(process, "memoryUsage");
+    cleanup.push(() => looks.mockRestore());
+    for (let i = 0; i < 5; i++) {
+      await worker.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "narrow" }));
+      const asked = decode((await worker.receive())[0] as Buffer) as { ok: boolean; result: { trial: number } };
+      expect(asked.ok).toBe(true);
+      await worker.send(encode({ v: 1, id: `t${i}`, op: "get_study", study: "wide" }));
+      const got = (await worker.receive())[0] as Buffer;
+      expect(got.byteLength).toBeGreaterThan(BIG_REPLY_BYTES);
+      expect(decode(got)).toMatchObject({ id: `t${i}`, ok: true });
+      await new Promise((r) => setTimeout(r, 10)); // past HELD_CHECK_MS: the next small reply looks again
+    }
+    expect(looks).not.toHaveBeenCalled();
+  });
 });
