@@ -485,8 +485,11 @@ class Client:
 
     def close(self) -> None:
         """Sends the non-blocking reports still queued (waiting up to ``timeout`` for them), stops the
-        background thread and closes the sockets. Open trials are not told: their leases run out
-        on the server. Idempotent."""
+        background thread and closes the sockets. Reports put aside behind another thread's call on
+        their trial (``report(..., wait=False)`` while that call runs) are queued first, once that
+        call ends, which is waited for up to ``timeout`` as well; those it does not end in time for
+        are dropped with a warning naming their trial and steps. Open trials are not told: their
+        leases run out on the server. Idempotent."""
         if self._closed:
             return
         if self._pid != os.getpid():
@@ -494,11 +497,30 @@ class Client:
             # (term() waits for them) would hang the child's exit.
             self._closed = True
             return
+        self._queue_put_aside(self._channel.timeout)
         ended = self._background.stop(drain_s=self._channel.timeout) if self._background is not None else True
         self._closed = True
+        for trial in self.open_trials():
+            # Put aside since, or behind a call still under way: never sent, and said so (they were
+            # dropped in silence, or raised ClientClosedError out of that call's end).
+            trial._drop_beside("the client was closed while the call they waited behind was still under way")
         self._channel.close()
         if ended or self._background is None or not self._background.term_context_when_done():
             self._context.term()
+
+    def _queue_put_aside(self, wait_s: float) -> None:
+        """``close``: queues the reports of open trials put aside behind another thread's call
+        (``Trial._beside``), taking each trial's turn once that call ends, for up to ``wait_s`` in all."""
+        deadline = time.monotonic() + wait_s
+        for trial in self.open_trials():
+            if not trial._beside:
+                continue
+            if trial._order.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                try:
+                    trial._submit_beside()
+                finally:
+                    trial._end_turn()
+            # Else: still under way; ``close`` drops them with a warning once the client is closed.
 
     def __enter__(self) -> Client:
         return self

@@ -9,6 +9,7 @@ import os
 import threading
 import warnings
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 from ._enums import TrialState, trial_state
 from ._distributions import Categorical, Distribution, Float, Int, Scalar, as_declared, distribution_from_wire, remember_categorical
 from ._errors import (
+    ClientClosedError,
     FailedPreconditionError,
     InvalidArgumentError,
     LeaseLostError,
@@ -593,10 +595,12 @@ class Trial(_OptunaV2Suggest):
         another thread holds it (maybe through an outage), the report is put ``_beside`` and returns.
         Taken by the non-blocking report too, it waited as long as that call waited for the server
         (31.8 s against a stopped server; tests/test_report_beside_wait.py)."""
-        self._beside: list[tuple[dict[str, Any], float, float]] = []
+        self._beside: deque[tuple[dict[str, Any], float, float]] = deque()
         """Non-blocking reports (message, step, value) made while another thread held ``_order``: the
         holder queues them, in order, before it sends anything else for the trial and when its call
-        ends (``_submit_beside``), so none is sent ahead of a request that call made earlier."""
+        ends (``_submit_beside``), so none is sent ahead of a request that call made earlier. Each
+        leaves it only once queued: ``pending_reports`` sees it all the way, and one that could not
+        be queued (the queue call raised) stays for the next holder."""
         self._telling = False
         """Set (under ``_lock``) by a tell before it waits for the queued reports, cleared again if it
         fails with the trial still running: a report (either kind) made meanwhile raises
@@ -690,9 +694,13 @@ class Trial(_OptunaV2Suggest):
         return self._prune_requested
 
     def pending_reports(self) -> bool:
-        """True while a non-blocking report of this trial is queued or in flight.
+        """True while a non-blocking report of this trial is queued or in flight, or put aside
+        behind another thread's call on the trial (queued when that call ends; see ``report``).
+        It answered False for those, and a loop waiting on it stopped while they were still unsent.
         @raises ClientClosedError in a forked child (as every call that reports or tells there)."""
         self.study.client._check_process()
+        if self._beside:
+            return True
         return bool(self._report_seq) and self.study.client._reports_pending(self._report_seq)
 
     @_one_call_at_a_time
@@ -1195,18 +1203,40 @@ class Trial(_OptunaV2Suggest):
                 self._order.release()
 
     def _submit_beside(self) -> bool:
-        """``_order``'s holder: queues the reports put ``_beside`` (False in a forked child, where they
-        are the parent's and nothing is sent)."""
+        """``_order``'s holder: queues the reports put ``_beside``, in order, each taken out only once
+        queued (False in a forked child, where they are the parent's and nothing is sent; and once
+        the client is closed, when they are dropped with a warning that names them: ``_drop_beside``).
+        When queueing one raises (Ctrl-C while it waits for room), it and those after it stay."""
         client = self.study.client
         if client._pid != os.getpid():
             return False
-        with self._lock:
-            beside, self._beside = self._beside, []
-        for message, step, value in beside:
+        if client._closed:
+            self._drop_beside("the client was closed before the call they waited behind ended")
+            return False
+        while True:
+            with self._lock:
+                if not self._beside:
+                    return True
+                message, step, value = self._beside[0]
             self._report_seq = client._submit_report(self, message)
-            if not self.intermediate or self.intermediate[-1][0] < step:
-                self.intermediate.append((step, value))
-        return True
+            with self._lock:  # one step at a time: a report put aside meanwhile sees it in either place
+                if not self.intermediate or self.intermediate[-1][0] < step:
+                    self.intermediate.append((step, value))
+                self._beside.popleft()
+
+    def _drop_beside(self, why: str) -> int:
+        """Drops the reports put ``_beside`` that will not be queued, with a warning that says which
+        (they were dropped in silence: a closed client, a hurried tell); how many."""
+        with self._lock:
+            dropped, self._beside = list(self._beside), deque()
+        if dropped:
+            steps = ", ".join(f"{step:g}" for _, step, _ in dropped[:10]) + (", ..." if len(dropped) > 10 else "")
+            log.warning(
+                "trial %d of '%s': %d non-blocking report(s) put aside behind another thread's call on the trial "
+                "were not sent (steps %s): %s",
+                self.number, self.study.name, len(dropped), steps, why,
+            )  # fmt: skip
+        return len(dropped)
 
     def _report_beside(
         self, value: float, step: float, data: Mapping[str, Any] | None, hypergradients: Mapping[str, Any] | None, raise_on_prune: bool | None
@@ -1252,6 +1282,8 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             if self._telling:
                 raise self._refused_while_told()
+            if client._closed:
+                raise ClientClosedError("the client is closed")  # as a report queued on it (``_submit_report``)
             if self._beside and s < self._beside[-1][1]:
                 # Put aside by another thread since the look above: sent after it, the server refused
                 # it, and some later call on the trial raised that (``_report_later`` refuses it here).
@@ -1522,8 +1554,10 @@ class Trial(_OptunaV2Suggest):
         # Its turn (``_order``); after Ctrl-C (``hurry``) for a moment at most: the interrupt wins.
         taken = self._order.acquire(timeout=INTERRUPTED_WAIT_S) if hurry else self._order.acquire()
         try:
-            self._close_gate(mine=taken)
             try:
+                # In the try: a gate left closed when it raises (Ctrl-C while a report put aside waits
+                # for room in the queue) refused every later report as "being told by another thread".
+                self._close_gate(mine=taken)
                 self._tell_now(state, value, reason, user_attrs, extra, hurry=hurry)
             finally:
                 self._reopen_gate()
@@ -1539,13 +1573,17 @@ class Trial(_OptunaV2Suggest):
         self.study.client._check_process()  # before ``_lock``: one a thread of the parent held is held for ever in a child
         with self._lock:
             self._telling = True
-            if not mine:
-                self._beside = []
-        if mine and self._beside:
+        if not mine:
+            self._drop_beside("the trial is told FAIL after an interrupt, and another thread still held its turn")
+        elif self._beside:
             self._submit_beside()
 
     def _reopen_gate(self) -> None:
-        """The tell failed with the trial still running (the server away...): reports are taken again."""
+        """The tell failed with the trial still running (the server away...): reports are taken again.
+        Not in a forked child, where the gate was never closed (``_close_gate`` refused first) and
+        ``_lock`` may be held for ever by a thread of the parent."""
+        if self.study.client._pid != os.getpid():
+            return
         if not self.finished:
             with self._lock:
                 self._telling = False
@@ -1650,8 +1688,10 @@ class Trial(_OptunaV2Suggest):
         # A prune the loop was given (raised, returned, or should_prune() True) is no longer among
         # the decisions kept: one still there (a queued report's last answer, or one that came
         # with an error raised instead of it) reached nobody and is applied here.
-        self._close_gate()  # before the wait: a report made during it is refused, not sent after the tell
         try:
+            # Before the wait: a report made during it is refused, not sent after the tell. In the
+            # try, so that the gate opens again when closing it raises (see ``_tell``).
+            self._close_gate()
             self._wait_reports()
             latest = self._apply_delivered(raise_on_prune=False, raise_error=False)
             self._released_unreturned = latest.delete_checkpoints if latest is not None else []

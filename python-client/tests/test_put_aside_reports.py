@@ -1,0 +1,226 @@
+"""Non-blocking reports put aside behind another thread's call on their trial (``Trial._beside``):
+``client.close()``, ``pending_reports()`` and a tell whose gate fails must neither lose them in
+silence nor report them gone while they are still unsent.
+
+A validation thread's blocking ``trial.report`` against a server stopped with SIGSTOP holds the
+trial's turn; the training loop's ``report(..., wait=False)`` is put aside behind it. Before:
+``close()`` meanwhile dropped it without a word (or made the other call raise ClientClosedError when
+it ended), ``pending_reports()`` answered False for it, and a tell whose gate raised while queueing
+it left the gate closed (every later report: "being told by another thread") and lost the report.
+By order, not by time: stack inspection says where each thread is. Real ``tuneport serve``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess
+
+
+def _in(thread: threading.Thread, function: str) -> bool:
+    """True when ``thread`` is running ``function`` now (somewhere in its stack)."""
+    frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    end = time.monotonic() + 60  # a hang guard only
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def _stored(srv: ServerProcess, study: str, number: int) -> dict[float, float]:
+    with tp.connect(srv.endpoint, heartbeat=False) as other:
+        return dict(other.load_study(study).trial(number).intermediate_values)
+
+
+class _BlockedReport:
+    """A blocking ``trial.report(1.0, 1)`` in its own thread against a stopped server: it holds the
+    trial's turn until the server is let go on (SIGCONT)."""
+
+    def __init__(self, srv: ServerProcess, trial: tp.Trial) -> None:
+        assert srv.proc is not None
+        self.srv = srv
+        self.out: dict[str, Any] = {}
+        srv.proc.send_signal(signal.SIGSTOP)
+        self.stopped = True
+        self.thread = threading.Thread(target=self._run, args=(trial,), daemon=True)
+        self.thread.start()
+        _until(lambda: _in(self.thread, "_call") or not self.thread.is_alive(), "the blocking report waits for the server")
+        assert self.thread.is_alive(), self.out
+
+    def _run(self, trial: tp.Trial) -> None:
+        try:
+            self.out["blocking"] = trial.report(1.0, 1)
+        except BaseException as err:  # noqa: BLE001 - recorded for the assertions
+            self.out["blocking"] = err
+
+    def resume(self) -> None:
+        if self.stopped and self.srv.proc is not None:
+            self.srv.proc.send_signal(signal.SIGCONT)
+        self.stopped = False
+
+
+def test_close_queues_a_report_put_aside_once_the_call_it_waits_behind_ends(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    blocked: _BlockedReport | None = None
+    try:
+        client = tp.connect(srv.endpoint, heartbeat=False, timeout=30, retries=1, outage_budget_s=600)
+        study = client.create_study("s")
+        trial = study.ask()
+        trial.report(0.5, 0)
+        blocked = _BlockedReport(srv, trial)
+        assert trial.report(2.0, 2, wait=False) is None  # put aside behind the blocking report
+        closing = threading.Thread(target=client.close, daemon=True)
+        closing.start()
+        _until(lambda: _in(closing, "close") or not closing.is_alive(), "close() is under way")
+        assert blocked.thread.is_alive(), blocked.out
+        blocked.resume()
+        closing.join(120)
+        blocked.thread.join(120)
+        assert not closing.is_alive() and not blocked.thread.is_alive()
+        # The call it waited behind ended normally (it raised ClientClosedError out of its end).
+        assert isinstance(blocked.out["blocking"], tp.Decision), blocked.out
+        assert _stored(srv, "s", trial.number) == {0: 0.5, 1: 1.0, 2: 2.0}
+    finally:
+        if blocked is not None:
+            blocked.resume()
+        srv.kill()
+
+
+def test_close_names_the_reports_put_aside_that_it_could_not_send(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The call under way outlasts close's wait (``timeout``): the reports put aside behind it are
+    dropped with a warning naming the trial and the steps, and that call ends without an error."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        client = tp.connect(srv.endpoint, heartbeat=False, timeout=0.5, retries=0)
+        study = client.create_study("s")
+        trial = study.ask()
+        taken, let_go = threading.Event(), threading.Event()
+        ended: dict[str, Any] = {}
+
+        def other_call() -> None:  # holds the trial's turn as a call under way does, then ends it
+            try:
+                with trial._order:  # noqa: SLF001
+                    taken.set()
+                    let_go.wait(60)
+                    ended["beside_left"] = len(trial._beside)  # noqa: SLF001
+            except BaseException as err:  # noqa: BLE001
+                ended["error"] = err
+
+        holder = threading.Thread(target=other_call, daemon=True)
+        holder.start()
+        assert taken.wait(60)
+        assert trial.report(1.0, 1, wait=False) is None
+        assert trial.report(2.0, 2, wait=False) is None
+        assert trial.pending_reports()
+        with caplog.at_level(logging.WARNING, logger="tuneport"):
+            client.close()  # waits up to timeout for the call, which goes on
+        let_go.set()
+        holder.join(60)
+        assert not holder.is_alive() and "error" not in ended, ended
+        assert ended["beside_left"] == 0, ended
+        warned = [r.getMessage() for r in caplog.records if "were not sent" in r.getMessage()]
+        assert len(warned) == 1, [r.getMessage() for r in caplog.records]
+        assert f"trial {trial.number} of 's'" in warned[0] and "steps 1, 2" in warned[0] and "closed" in warned[0], warned
+        assert not trial.pending_reports()
+        with pytest.raises(tp.ClientClosedError):
+            trial.report(3.0, 3, wait=False)
+        assert _stored(srv, "s", trial.number) == {}
+    finally:
+        srv.kill()
+
+
+def test_pending_reports_is_true_while_a_report_is_put_aside(tmp_path: Path) -> None:
+    """A loop waiting on ``pending_reports()`` stops only once the report put aside reached the server."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    blocked: _BlockedReport | None = None
+    try:
+        with tp.connect(srv.endpoint, heartbeat=False, timeout=30, retries=1, outage_budget_s=600) as client:
+            study = client.create_study("s")
+            trial = study.ask()
+            trial.report(0.5, 0)
+            blocked = _BlockedReport(srv, trial)
+            assert trial.report(2.0, 2, wait=False) is None  # put aside behind the blocking report
+            assert trial.pending_reports(), "pending_reports() said nothing is unsent while a report is put aside"
+            blocked.resume()
+            _until(lambda: not trial.pending_reports(), "pending_reports() answers False")
+            assert _stored(srv, "s", trial.number) == {0: 0.5, 1: 1.0, 2: 2.0}
+            blocked.thread.join(120)
+            assert isinstance(blocked.out["blocking"], tp.Decision), blocked.out
+            trial.complete(3.0)
+    finally:
+        if blocked is not None:
+            blocked.resume()
+        srv.kill()
+
+
+@pytest.mark.parametrize("tell", ["complete", "fail"])
+def test_a_tell_whose_gate_raises_opens_it_again_and_keeps_the_reports_put_aside(tmp_path: Path, tell: str) -> None:
+    """A tell (``complete``; ``fail``, ``prune`` and ``study.tell`` through ``Trial._tell``) closes
+    the trial's gate and queues the reports put aside; Ctrl-C while one waits for room in the queue
+    (here: its first queueing raises KeyboardInterrupt) must leave the gate open and the report put
+    aside, for the trial's next call to send."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    try:
+        with tp.connect(srv.endpoint, heartbeat=False) as client:
+            study = client.create_study("s")
+            trial = study.ask()
+            trial.report(0.5, 0)
+            queue = client._submit_report  # noqa: SLF001
+            interrupts = [KeyboardInterrupt()]
+
+            def interrupted_queue(t: tp.Trial, message: dict[str, Any]) -> int:
+                if interrupts:
+                    raise interrupts.pop()
+                return queue(t, message)
+
+            client._submit_report = interrupted_queue  # type: ignore[method-assign]  # noqa: SLF001
+
+            def put_aside_now() -> None:  # the loop's report, made while complete() holds the turn
+                out: dict[str, Any] = {}
+
+                def loop() -> None:
+                    out["nowait"] = trial.report(1.0, 1, wait=False)
+
+                reporter = threading.Thread(target=loop, daemon=True)
+                reporter.start()
+                reporter.join(60)
+                assert "nowait" in out and out["nowait"] is None, out
+
+            def hook(frame: FrameType, event: str, arg: Any) -> None:
+                if event == "call" and frame.f_code.co_name == "_close_gate":
+                    sys.setprofile(None)
+                    put_aside_now()
+
+            sys.setprofile(hook)
+            try:
+                with pytest.raises(KeyboardInterrupt):
+                    trial.complete(9.0) if tell == "complete" else trial.fail("diverged")
+            finally:
+                sys.setprofile(None)
+            assert trial.state == "RUNNING"
+            assert trial.pending_reports(), "the report put aside was lost when queueing it raised"
+            # The gate is open again: a report is taken, after the one put aside.
+            decision = trial.report(2.0, 2)
+            assert isinstance(decision, tp.Decision)
+            assert _stored(srv, "s", trial.number) == {0: 0.5, 1: 1.0, 2: 2.0}
+            trial.complete(3.0)
+            assert study.trial(trial.number).state == "COMPLETE"
+    finally:
+        srv.kill()
