@@ -190,7 +190,7 @@ def test_a_tell_whose_gate_raises_opens_it_again_and_keeps_the_reports_put_aside
                     raise interrupts.pop()
                 return queue(t, message)
 
-            client._submit_report = interrupted_queue  # type: ignore[method-assign]  # noqa: SLF001
+            client._submit_report = interrupted_queue  # type: ignore[method-assign,assignment]  # noqa: SLF001
 
             def put_aside_now() -> None:  # the loop's report, made while complete() holds the turn
                 out: dict[str, Any] = {}
