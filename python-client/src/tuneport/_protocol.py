@@ -243,6 +243,10 @@ MIN_DROPS = 3
 #: with the defaults), now ``timeout + retries`` looks.
 LIVENESS_LOOK_S = 1.0
 
+#: A wait on the socket that returned this much later than asked means the process was not running
+#: (stopped, suspended): ``Channel.request`` does not count that time against the attempt.
+STALL_S = 1.0
+
 #: How long a request over a limit the client knows (``limits``, from ``hello``) waits for a
 #: connection to the server, when it has none, to ask its limits again before the known limit
 #: refuses it: a server restarted with a larger limit takes it, one that is away costs this look.
@@ -708,8 +712,25 @@ class Channel:
                     # without waiting: a reply that arrived while this thread was not running (another
                     # thread held the GIL, a long C call) waits in the socket, and was dropped with it
                     # as silence (tests/test_blocked_caller.py); only an empty socket is silence.
-                    ready = dict(self._poller.poll(max(0, math.ceil(min(remaining, 60.0) * 1000))))
-                    now = time.monotonic()
+                    asked = max(0, math.ceil(min(remaining, 60.0) * 1000))
+                    ready = dict(self._poller.poll(asked))
+                    polled, now = now, time.monotonic()
+                    if now - polled - asked / 1000 > STALL_S:
+                        not_run = now - polled  # how much of it ran is unknown: all of it is given back
+                        # The process did not run (SIGSTOP, a suspended VM, a debugger): neither did
+                        # ZeroMQ's I/O thread, so a reply that reached the machine meanwhile may not be
+                        # in the socket yet, and the request may not even have left. Not silence: the
+                        # attempt (and an outage's budget) gets back the time of that wait. With
+                        # retries=0 a freeze longer than ``timeout`` failed the request in flight with
+                        # TimeoutError on resume (a non-blocking report: the 9,999 queued behind it
+                        # dropped as if the server were unreachable), instead of the answer, or the
+                        # LEASE_LOST, that the server gave (tests/test_frozen_worker.py).
+                        deadline += not_run
+                        start += not_run
+                        if look_until is not None:
+                            look_until += not_run
+                        if self._unreachable_since is not None:
+                            self._unreachable_since += not_run
                     if self._monitor in ready:
                         was_connected = self._connected
                         if self._drain_events(now):
