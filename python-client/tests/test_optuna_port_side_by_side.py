@@ -49,7 +49,7 @@ def _script(mod: Any, storage: str | None) -> dict[str, Any]:
             raise optuna.TrialPruned()  # Optuna's class, as a ported script raises it
         if trial.number == 4:
             return float("nan")
-        return x + n + (c == "a")
+        return float(x + n + (c == "a"))
 
     study.optimize(objective, n_trials=7, callbacks=[callback], catch=(ValueError,), gc_after_trial=True)
     out["states"] = [t.state.name for t in study.trials]
