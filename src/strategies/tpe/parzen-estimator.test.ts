@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { type NumericDistribution, toUnit } from "../../domain/distributions.js";
 import { Rng } from "../../math/rng.js";
 import { normalCdf } from "../../math/special.js";
+import { kernelPairs, logColumns } from "./kernel-math.js";
 import {
   ParzenMixture,
   type ParzenParams,
+  type TpeDim,
   categoricalKernels,
   logGaussMass,
   snapUnit,
@@ -270,5 +272,65 @@ describe("logPdf on a big clustered mixture (kernels that cannot reach the sum a
       const direct = max + Math.log(terms.reduce((s, t) => s + Math.exp(t - max), 0));
       expect(lp[c]).toBeCloseTo(direct, 9);
     });
+  });
+});
+
+describe("logPdf's pruned path gives the plain sum's bits", () => {
+  // The pruned path (a bound after dimension 0, kernels below it minus the cut dropped, the rest
+  // summed in kernel order) must return exactly what summing every kernel returns: TPE's proposals
+  // depend on it (the same seed and history propose the same parameters).
+  const int: NumericDistribution = { type: "int", low: 1, high: 8 };
+  const logInt: NumericDistribution = { type: "int", low: 1, high: 64, log: true };
+  const cont = { kind: "continuous" } as const;
+  const cat = { kind: "categorical", n: 3 } as const;
+  const layouts: [string, TpeDim[]][] = [
+    ["continuous first", [cont, cont, { kind: "discrete", d: int }, cat]],
+    ["categorical first", [cat, cont, cont]],
+    ["discrete first", [{ kind: "discrete", d: logInt }, cont, cat, { kind: "discrete", d: int }]],
+    ["two dimensions", [cont, cont]],
+  ];
+  for (const [name, dims] of layouts) {
+    it(`${name}: every candidate, several seeds, clustered and spread histories`, () => {
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const rng = new Rng(seed);
+        const n = 300 + 400 * seed;
+        const spread = seed % 2 === 0 ? 0.3 : 0.01;
+        const draw = (dim: TpeDim): number => {
+          if (dim.kind === "categorical") return Math.floor(rng.random() * dim.n);
+          const u = Math.min(1, Math.max(0, (rng.random() < 0.5 ? 0.3 : 0.7) + spread * rng.normal()));
+          return dim.kind === "discrete" ? snapUnit(dim.d, u) : u;
+        };
+        const obs: number[] = [];
+        for (let i = 0; i < n; i++) for (const d of dims) obs.push(draw(d));
+        const m = new ParzenMixture(dims, Float64Array.from(obs), n, tpeWeights(n), P);
+        const x = m.sample(rng, 40);
+        const far = Float64Array.from(dims.flatMap((d) => (d.kind === "categorical" ? [2] : [d.kind === "discrete" ? snapUnit(d.d, 0) : 0])));
+        for (const xs of [x, far]) {
+          const count = xs.length / dims.length;
+          expect(Array.from(m.logPdf(xs, count))).toEqual(Array.from(m.logPdfPlain(xs, count)));
+        }
+      }
+    });
+  }
+});
+
+describe("kernel arithmetic shortcuts give the bits of the formulas they replace", () => {
+  it("logColumns: the log of categoricalKernels' rows, transposed", () => {
+    for (const [pw, k, n] of [[1, 3, 0], [1, 3, 7], [0.7, 5, 11], [0.7, 2, 9], [2.5, 2, 40], [1, 1, 4]] as const) {
+      const rng = new Rng(n + k);
+      const observed = Array.from({ length: n }, () => Math.floor(rng.random() * k));
+      const cols = logColumns(observed, n, k, pw);
+      const rows = n === 0 ? new Float64Array(k).fill(1 / k) : categoricalKernels(observed, k, pw);
+      for (let r = 0; r <= n; r++) for (let c = 0; c < k; c++) expect(cols[c]?.[r]).toBe(Math.log(rows[r * k + c] as number));
+    }
+  });
+
+  it("kernelPairs: one pair per distinct (μ, σ), numbered by first occurrence, ±0 alike", () => {
+    const mu = Float64Array.from([0.5, 0.25, 0.5, 0.25, 0.5, -0, 0, 0.75, 0.5]);
+    const sigma = Float64Array.from([0.1, 0.1, 0.2, 0.1, 0.1, 0.3, 0.3, 0.1, 0.2]);
+    const p = kernelPairs(mu, sigma);
+    expect(Array.from(p.of)).toEqual([0, 1, 2, 1, 0, 3, 3, 4, 2]);
+    expect(Array.from(p.mu)).toEqual([0.5, 0.25, 0.5, -0, 0.75]);
+    expect(Array.from(p.sigma)).toEqual([0.1, 0.1, 0.2, 0.3, 0.1]);
   });
 });

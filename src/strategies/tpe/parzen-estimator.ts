@@ -19,17 +19,29 @@
  * mass of [0, 1]. Categorical kernel: `prior_weight/(n+1)` on every choice plus 1 on the
  * observed one, normalised (Optuna 5.0; Watanabe 2023 §3.3).
  */
-import { type NumericDistribution, fromUnit, internalBounds } from "../../domain/distributions.js";
+import type { NumericDistribution } from "../../domain/distributions.js";
 import type { Rng } from "../../math/rng.js";
-import { logNormalCdf, normalCdf, normalPpf } from "../../math/special.js";
+import { normalCdf, normalPpf } from "../../math/special.js";
+import {
+  type KernelPairs,
+  categoricalKernels,
+  kernelPairs,
+  logColumns,
+  logGaussMass,
+  logUnitMass,
+  pick,
+  snapUnit,
+  stableArgsort,
+  unitCell,
+} from "./kernel-math.js";
+
+export { categoricalKernels, logGaussMass, snapUnit, stableArgsort, unitCell } from "./kernel-math.js";
 
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 /** A mixture term more than this far (in log) below the largest one is left out of the log-sum-exp. */
 const LOG_SUM_CUT = 40;
 /** Mixtures with at least this many kernels drop, per candidate, the kernels that cannot reach the sum (`logPdf`). */
 const PRUNE_FROM = 64;
-/** Beyond this many sigmas Φ is 1 to double precision, so the truncation mass needs no erfc. */
-const FAR_Z = 8.5;
 
 /** One modelled dimension of the unit cube. */
 export type TpeDim =
@@ -78,10 +90,11 @@ export function tpeWeights(n: number): Float64Array {
  * histories with ties the bandwidths may sit on different trials of the same value (the same
  * multiset of bandwidths, differing kernel weights once the ramp applies). Without ties the two
  * agree to rounding (bench/tpe_compare.py; the Optuna-derived test in tpe-strategy.test.ts).
+ * `out` (length ≥ n), when given, receives them in its first n entries and is returned.
  */
-export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams): Float64Array {
+export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams, out?: Float64Array): Float64Array {
   const n = mus.length;
-  const sigmas = new Float64Array(n);
+  const sigmas = out ?? new Float64Array(n);
   if (n === 0) return sigmas;
   const order = stableArgsort(mus);
   const sorted = new Float64Array(n + 2);
@@ -99,119 +112,6 @@ export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams): Flo
   return sigmas;
 }
 
-/**
- * Stable argsort of finite numbers in O(n) expected time: a counting sort into n buckets over
- * [min, max], then insertion sort inside each bucket. Falls back to a comparison sort when
- * the data are so clustered that the buckets stop being small.
- */
-export function stableArgsort(v: ArrayLike<number>): Int32Array {
-  const n = v.length;
-  const order = new Int32Array(n);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const x = v[i] as number;
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
-  if (!(max > min)) {
-    for (let i = 0; i < n; i++) order[i] = i;
-    return order;
-  }
-  const scale = n / (max - min);
-  const bucket = new Int32Array(n);
-  const start = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const b = Math.min(n - 1, Math.floor(((v[i] as number) - min) * scale));
-    bucket[i] = b;
-    (start[b + 1] as number)++;
-  }
-  for (let b = 0; b < n; b++) (start[b + 1] as number) += start[b] as number;
-  const fill = start.slice(0, n);
-  for (let i = 0; i < n; i++) order[(fill[bucket[i] as number] as number)++] = i;
-  let moves = 0;
-  for (let b = 0; b < n; b++) {
-    const lo = start[b] as number;
-    const hi = start[b + 1] as number;
-    for (let k = lo + 1; k < hi; k++) {
-      const idx = order[k] as number;
-      const x = v[idx] as number;
-      let m = k - 1;
-      while (m >= lo && (v[order[m] as number] as number) > x) {
-        order[m + 1] = order[m] as number;
-        m--;
-        moves++;
-      }
-      order[m + 1] = idx;
-    }
-    if (moves > 32 * n) {
-      const idx = Array.from({ length: n }, (_, i) => i).sort((a, c) => (v[a] as number) - (v[c] as number) || a - c);
-      return Int32Array.from(idx);
-    }
-  }
-  return order;
-}
-
-/** Row-normalised categorical kernels: n observed rows then the prior (uniform) row, each of length k. */
-export function categoricalKernels(observed: ArrayLike<number>, k: number, priorWeight: number): Float64Array {
-  const n = observed.length;
-  const rows = n + 1;
-  const p = new Float64Array(rows * k);
-  const base = priorWeight / rows;
-  for (let r = 0; r < rows; r++) {
-    const hit = r < n ? (observed[r] as number) : -1;
-    const total = base * k + (hit >= 0 ? 1 : 0);
-    for (let c = 0; c < k; c++) p[r * k + c] = (base + (c === hit ? 1 : 0)) / total;
-  }
-  return p;
-}
-
-/** log(1 − e^x) for x ≤ 0, accurate at both ends (Mächler 2012). */
-function log1mexp(x: number): number {
-  return x > -Math.LN2 ? Math.log(-Math.expm1(x)) : Math.log1p(-Math.exp(x));
-}
-
-/** log(Φ(b) − Φ(a)) for a ≤ b, accurate when both lie deep in one tail. */
-export function logGaussMass(a: number, b: number): number {
-  if (b <= 0) {
-    const lb = logPhi(b);
-    return lb + log1mexp(logPhi(a) - lb);
-  }
-  if (a >= 0) {
-    const la = logPhi(-a);
-    return la + log1mexp(logPhi(-b) - la);
-  }
-  return Math.log1p(-normalCdf(a) - normalCdf(-b));
-}
-
-const logPhi = logNormalCdf;
-
-/** log mass of N(mu, sigma) on [0, 1]. */
-function logUnitMass(mu: number, sigma: number): number {
-  const a = -mu / sigma;
-  const b = (1 - mu) / sigma;
-  if (a < -FAR_Z && b > FAR_Z) return 0;
-  return logGaussMass(a, b);
-}
-
-/** The [lo, hi] unit-space cell of the grid value nearest `u` on a discrete dimension. */
-export function unitCell(d: NumericDistribution, u: number): [number, number] {
-  const [lo, hi] = internalBounds(d);
-  const v = fromUnit(d, u);
-  const width = hi - lo;
-  if (!(width > 0)) return [0, 1];
-  if (d.log) return [(Math.log(v - 0.5) - lo) / width, (Math.log(v + 0.5) - lo) / width];
-  const h = (d.type === "int" ? (d.step ?? 1) : (d.step as number)) / 2;
-  return [(v - h - lo) / width, (v + h - lo) / width];
-}
-
-/** The unit coordinate of the grid value nearest `u` (where an observation of it sits). */
-export function snapUnit(d: NumericDistribution, u: number): number {
-  const [lo, hi] = internalBounds(d);
-  if (!(hi > lo)) return 0.5;
-  const v = fromUnit(d, u);
-  return ((d.log ? Math.log(v) : v) - lo) / (hi - lo);
-}
 
 /**
  * A mixture of product kernels: kernel k has weight w_k and, per dimension, a truncated
@@ -225,8 +125,11 @@ export class ParzenMixture {
   /** Per dimension: kernel centres (numeric) or null. */
   readonly mus: (Float64Array | null)[];
   readonly sigmas: (Float64Array | null)[];
-  /** Per categorical dimension: kernel rows (size × n), else null. */
-  readonly catProbs: (Float64Array | null)[];
+  /** Per categorical dimension: the observed choices (oldest first), else null. */
+  private readonly catObserved: (Float64Array | null)[];
+  /** `catProbs`, once asked for (sampling; the bad set's mixture is only evaluated). */
+  private probs: (Float64Array | null)[] | null = null;
+  private readonly priorWeight: number;
   /** Per categorical dimension: per choice, the K kernels' log probabilities of it. */
   private readonly catColumns: (Float64Array[] | null)[];
   /** Per continuous dimension: 1 / (2σ²) of each kernel. */
@@ -266,18 +169,18 @@ export class ParzenMixture {
     for (let k = 0; k < K; k++) this.base[k] = Math.log(w[k] as number);
     this.mus = [];
     this.sigmas = [];
-    this.catProbs = [];
+    this.catObserved = [];
+    this.priorWeight = params.priorWeight;
     this.catColumns = [];
     this.halfPrecision = [];
     this.pairs = [];
-    const col = new Float64Array(n);
     for (let j = 0; j < D; j++) {
       const dim = dims[j] as TpeDim;
-      for (let i = 0; i < n; i++) col[i] = obs[i * D + j] as number;
       if (dim.kind === "categorical") {
-        const p = n === 0 ? new Float64Array(dim.n).fill(1 / dim.n) : categoricalKernels(col, dim.n, params.priorWeight);
-        this.catProbs.push(p);
-        this.catColumns.push(logColumns(p, col, n, dim.n));
+        const col = new Float64Array(n);
+        for (let i = 0; i < n; i++) col[i] = obs[i * D + j] as number;
+        this.catObserved.push(col);
+        this.catColumns.push(logColumns(col, n, dim.n, params.priorWeight));
         this.mus.push(null);
         this.sigmas.push(null);
         this.halfPrecision.push(null);
@@ -285,10 +188,10 @@ export class ParzenMixture {
         continue;
       }
       const mu = new Float64Array(K);
-      mu.set(col);
+      for (let i = 0; i < n; i++) mu[i] = obs[i * D + j] as number;
       mu[n] = 0.5;
       const sigma = new Float64Array(K);
-      sigma.set(tpeBandwidths(col, params));
+      tpeBandwidths(mu.subarray(0, n), params, sigma);
       sigma[n] = 1;
       if (dim.kind === "continuous") {
         // Most bandwidths are the clip's one value: take its logarithm once.
@@ -309,10 +212,22 @@ export class ParzenMixture {
       }
       this.mus.push(mu);
       this.sigmas.push(sigma);
-      this.halfPrecision.push(sigma.map((sg) => 0.5 / (sg * sg)));
-      this.catProbs.push(null);
+      const inv = new Float64Array(K);
+      for (let k = 0; k < K; k++) inv[k] = 0.5 / ((sigma[k] as number) * (sigma[k] as number));
+      this.halfPrecision.push(inv);
+      this.catObserved.push(null);
       this.catColumns.push(null);
     }
+  }
+
+  /** Per categorical dimension: kernel rows (size × n, `categoricalKernels`), else null. */
+  get catProbs(): readonly (Float64Array | null)[] {
+    this.probs ??= this.dims.map((dim, j) => {
+      const observed = this.catObserved[j] as Float64Array | null;
+      if (dim.kind !== "categorical" || observed === null) return null;
+      return observed.length === 0 ? new Float64Array(dim.n).fill(1 / dim.n) : categoricalKernels(observed, dim.n, this.priorWeight);
+    });
+    return this.probs;
   }
 
   /**
@@ -328,9 +243,122 @@ export class ParzenMixture {
     const K = this.size;
     if (this.scratch.length < K) this.scratch = new Float64Array(K);
     const acc = this.scratch;
-    // Per dimension and candidate, the column of per-kernel terms: a categorical choice's column of
-    // log kernel probabilities, or a discrete value's cell masses per (μ, σ) pair, computed once
-    // per distinct value. Continuous dimensions are computed inline.
+    const columns = this.candidateColumns(x, m);
+    const live = this.liveScratch(K);
+    if (K < PRUNE_FROM || D === 1) {
+      for (let c = 0; c < m; c++) {
+        acc.set(this.base);
+        for (let j = 0; j < D; j++) this.addTerms(j, c, x, columns, acc, null, K);
+        out[c] = logSumExp(acc, null, K);
+      }
+      return out;
+    }
+    for (let c = 0; c < m; c++) {
+      // Dimension 0's terms over every kernel, then a lower bound on the largest final term: the
+      // larger complete term of two kernels, the one that leads after dimension 0 and the prior (the
+      // last kernel, broad, so never far below the maximum). Every later term is ≤ 0, so a kernel
+      // already below the bound minus the cut stays below the final maximum minus the cut, where
+      // `logSumExp` drops it anyway: the live kernels (increasing, as in the plain sum) give the
+      // same result as all of them (`logPdfPlain`).
+      const lead = this.firstTerms(c, x, columns, acc);
+      const bound = Math.max(this.completeTerm(lead, c, x, columns, acc, 0), this.completeTerm(K - 1, c, x, columns, acc, 0));
+      const threshold = bound - LOG_SUM_CUT;
+      let n = 0;
+      for (let k = 0; k < K; k++) {
+        live[n] = k;
+        n += (acc[k] as number) >= threshold ? 1 : 0;
+      }
+      for (let j = 1; j < D - 1; j++) n = this.addLive(j, c, x, columns, acc, live, n, threshold);
+      this.addTerms(D - 1, c, x, columns, acc, live, n);
+      out[c] = logSumExp(acc, live, n);
+    }
+    return out;
+  }
+
+  /**
+   * `logPdf` without skipping kernels: every kernel's term, then the log-sum-exp over all of them.
+   * The reference that `logPdf`'s pruned path must match bit for bit (parzen-estimator.test.ts).
+   */
+  logPdfPlain(x: Float64Array, m: number, out: Float64Array = new Float64Array(m)): Float64Array {
+    const K = this.size;
+    const acc = new Float64Array(K);
+    const columns = this.candidateColumns(x, m);
+    for (let c = 0; c < m; c++) {
+      acc.set(this.base);
+      for (let j = 0; j < this.dims.length; j++) this.addTerms(j, c, x, columns, acc, null, K);
+      out[c] = logSumExp(acc, null, K);
+    }
+    return out;
+  }
+
+  /**
+   * Sets `acc` to every kernel's base plus dimension 0's term of candidate c (the same sums as
+   * `acc.set(base)` then `addTerms(0, …)`), and returns the first kernel with the largest of them.
+   */
+  private firstTerms(c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array): number {
+    const K = this.size;
+    const base = this.base;
+    const dim = this.dims[0] as TpeDim;
+    if (dim.kind !== "continuous") {
+      acc.set(base);
+      this.addTerms(0, c, x, columns, acc, null, K);
+      let lead = 0;
+      for (let k = 1; k < K; k++) if ((acc[k] as number) > (acc[lead] as number)) lead = k;
+      return lead;
+    }
+    const mu = this.mus[0] as Float64Array;
+    const inv = this.halfPrecision[0] as Float64Array;
+    const xv = x[c * this.dims.length] as number;
+    const z0 = xv - (mu[0] as number);
+    let best = (base[0] as number) - z0 * z0 * (inv[0] as number);
+    acc[0] = best;
+    let lead = 0;
+    for (let k = 1; k < K; k++) {
+      const z = xv - (mu[k] as number);
+      const a = (base[k] as number) - z * z * (inv[k] as number);
+      acc[k] = a;
+      if (a > best) {
+        best = a;
+        lead = k;
+      }
+    }
+    return lead;
+  }
+
+  /** `addTerms` over the first n of `live`, keeping in `live` (in order) the kernels whose sum is ≥ threshold; returns their count. */
+  private addLive(j: number, c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array, live: Int32Array, n: number, threshold: number): number {
+    const dim = this.dims[j] as TpeDim;
+    let kept = 0;
+    if (dim.kind === "continuous") {
+      const mu = this.mus[j] as Float64Array;
+      const inv = this.halfPrecision[j] as Float64Array;
+      const xv = x[c * this.dims.length + j] as number;
+      for (let i = 0; i < n; i++) {
+        const k = live[i] as number;
+        const z = xv - (mu[k] as number);
+        const a = (acc[k] as number) - z * z * (inv[k] as number);
+        acc[k] = a;
+        live[kept] = k;
+        kept += a >= threshold ? 1 : 0;
+      }
+      return kept;
+    }
+    this.addTerms(j, c, x, columns, acc, live, n);
+    for (let i = 0; i < n; i++) {
+      const k = live[i] as number;
+      live[kept] = k;
+      kept += (acc[k] as number) >= threshold ? 1 : 0;
+    }
+    return kept;
+  }
+
+  /**
+   * Per dimension and candidate, the column of per-kernel terms: a categorical choice's column of
+   * log kernel probabilities, or a discrete value's cell masses per (μ, σ) pair, computed once
+   * per distinct value; null for continuous dimensions, computed inline.
+   */
+  private candidateColumns(x: Float64Array, m: number): (Float64Array[] | null)[] {
+    const D = this.dims.length;
     const columns: (Float64Array[] | null)[] = [];
     for (let j = 0; j < D; j++) {
       const dim = this.dims[j] as TpeDim;
@@ -368,50 +396,7 @@ export class ParzenMixture {
       }
       columns.push(perCandidate);
     }
-    const live = this.liveScratch(K);
-    const prune = K >= PRUNE_FROM && D > 1;
-    for (let c = 0; c < m; c++) {
-      acc.set(this.base);
-      let n = K; // kernels still live: all of them, or the first n of `live` (increasing)
-      let all = true;
-      let threshold = -Infinity;
-      for (let j = 0; j < D; j++) {
-        this.addTerms(j, c, x, columns, acc, all ? null : live, n);
-        if (!prune || j === D - 1) continue;
-        if (all) threshold = this.kernelBound(c, x, columns, acc, j) - LOG_SUM_CUT;
-        // Every later term is ≤ 0, so a kernel already below the bound minus the cut stays below
-        // the final maximum minus the cut, where the sum below drops it anyway: same result.
-        let kept = 0;
-        if (all) {
-          for (let k = 0; k < K; k++) if ((acc[k] as number) >= threshold) live[kept++] = k;
-        } else {
-          for (let i = 0; i < n; i++) {
-            const k = live[i] as number;
-            if ((acc[k] as number) >= threshold) live[kept++] = k;
-          }
-        }
-        all = false;
-        n = kept;
-      }
-      let max = -Infinity;
-      for (let i = 0; i < n; i++) {
-        const a = acc[all ? i : (live[i] as number)] as number;
-        if (a > max) max = a;
-      }
-      if (max === -Infinity) {
-        out[c] = -Infinity;
-        continue;
-      }
-      let s = 0;
-      // Terms more than e^-40 below the largest cannot change the sum in double precision.
-      const cut = max - LOG_SUM_CUT;
-      for (let i = 0; i < n; i++) {
-        const a = acc[all ? i : (live[i] as number)] as number;
-        if (a > cut) s += Math.exp(a - max);
-      }
-      out[c] = max + Math.log(s);
-    }
-    return out;
+    return columns;
   }
 
   /** Adds dimension j's terms of candidate c to `acc`: every kernel (`live` null) or the first n of `live`. */
@@ -448,18 +433,6 @@ export class ParzenMixture {
           (acc[k] as number) += lm[of[k] as number] as number;
         }
     }
-  }
-
-  /**
-   * A lower bound on candidate c's largest kernel term, once dimensions 0..j are in `acc`: the
-   * larger complete term of two kernels, the one that leads so far and the prior (the last kernel,
-   * broad, so never far below the maximum). Each kernel's remaining dimensions are added in the
-   * same order as in `logPdf`, so each bound is exactly that kernel's final term.
-   */
-  private kernelBound(c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array, j: number): number {
-    let lead = 0;
-    for (let k = 1; k < this.size; k++) if ((acc[k] as number) > (acc[lead] as number)) lead = k;
-    return Math.max(this.completeTerm(lead, c, x, columns, acc, j), this.completeTerm(this.size - 1, c, x, columns, acc, j));
   }
 
   /** Kernel k's term for candidate c: `acc[k]` (dimensions 0..j) plus dimensions j+1.. in order. */
@@ -520,70 +493,24 @@ export class ParzenMixture {
 }
 
 /**
- * The log of a categorical dimension's kernel rows (`categoricalKernels`), transposed: one K-long
- * column per choice. Every observed row holds the same two values (the observed choice's and the
- * others'), so the n·k logarithms reduce to two plus the prior row's k.
+ * log Σ exp over `acc`'s first n entries (`live` null) or the entries `live` lists, in that order.
+ * Terms more than LOG_SUM_CUT below the largest cannot change the sum in double precision and are
+ * left out; so any list holding every kernel above that cut, in increasing order, gives the same bits.
  */
-function logColumns(p: Float64Array, observed: ArrayLike<number>, n: number, k: number): Float64Array[] {
-  const K = n + 1;
-  const cols = Array.from({ length: k }, () => new Float64Array(K));
-  if (n > 0) {
-    const hit0 = observed[0] as number;
-    const logHit = Math.log(p[hit0] as number);
-    const logMiss = k > 1 ? Math.log(p[hit0 === 0 ? 1 : 0] as number) : 0;
-    for (let c = 0; c < k; c++) (cols[c] as Float64Array).fill(logMiss, 0, n);
-    for (let r = 0; r < n; r++) (cols[observed[r] as number] as Float64Array)[r] = logHit;
-  }
-  for (let c = 0; c < k; c++) (cols[c] as Float64Array)[n] = Math.log(p[n * k + c] as number);
-  return cols;
-}
-
-/** The distinct (μ, σ) pairs among a discrete dimension's kernels, and each kernel's pair. */
-interface KernelPairs {
-  readonly mu: Float64Array;
-  readonly sigma: Float64Array;
-  /** Kernel k's pair is `of[k]`. */
-  readonly of: Int32Array;
-}
-
-/**
- * Groups the kernels of a discrete dimension by (μ, σ). Their centres sit on the few grid
- * values and, with the magic clip, most bandwidths are the clip (a run of tied centres has gaps
- * only at its ends), so a study of thousands of trials has a few dozen pairs: the truncation
- * and cell masses, each a pair of log-CDFs, are computed per pair instead of per kernel, with
- * the same arguments and so the same results.
- */
-function kernelPairs(mu: Float64Array, sigma: Float64Array): KernelPairs {
-  const K = mu.length;
-  const of = new Int32Array(K);
-  const index = new Map<number, Map<number, number>>();
-  const pm: number[] = [];
-  const ps: number[] = [];
-  for (let k = 0; k < K; k++) {
-    const m = mu[k] as number;
-    const s = sigma[k] as number;
-    let bySigma = index.get(m);
-    if (bySigma === undefined) index.set(m, (bySigma = new Map()));
-    let p = bySigma.get(s);
-    if (p === undefined) {
-      p = pm.length;
-      bySigma.set(s, p);
-      pm.push(m);
-      ps.push(s);
+function logSumExp(acc: Float64Array, live: Int32Array | null, n: number): number {
+  let max = -Infinity;
+  if (live === null) for (let k = 0; k < n; k++) max = (acc[k] as number) > max ? (acc[k] as number) : max;
+  else for (let i = 0; i < n; i++) max = (acc[live[i] as number] as number) > max ? (acc[live[i] as number] as number) : max;
+  if (max === -Infinity) return -Infinity;
+  const cut = max - LOG_SUM_CUT;
+  let s = 0;
+  if (live === null) {
+    for (let k = 0; k < n; k++) if ((acc[k] as number) > cut) s += Math.exp((acc[k] as number) - max);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const a = acc[live[i] as number] as number;
+      if (a > cut) s += Math.exp(a - max);
     }
-    of[k] = p;
   }
-  return { mu: Float64Array.from(pm), sigma: Float64Array.from(ps), of };
-}
-
-/** Smallest k with cum[k] > r (binary search over a cumulative weight array). */
-function pick(cum: Float64Array, r: number): number {
-  let lo = 0;
-  let hi = cum.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((cum[mid] as number) > r) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
+  return max + Math.log(s);
 }

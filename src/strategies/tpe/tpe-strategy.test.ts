@@ -81,6 +81,51 @@ describe("tpe strategy", () => {
     }
   });
 
+  it("proposes on a big history, with its kept buffers and pruned log-densities, what the plain kernel sum proposes", () => {
+    // The fast path (encodings and row buffer kept across suggestions, categorical rows built only
+    // for sampling, the bad set's kernels pruned per candidate) must propose exactly what a fresh
+    // strategy summing every kernel proposes, seed after seed while the history grows. The history
+    // clusters as TPE's does, so that pruning drops kernels; 40 trials stay RUNNING (constant liar).
+    const space: SearchSpace = {
+      lr: { type: "float", low: 1e-5, high: 1e-1, log: true },
+      dropout: { type: "float", low: 0, high: 0.5 },
+      layers: { type: "int", low: 1, high: 8 },
+      act: { type: "categorical", choices: ["relu", "gelu", "tanh"] },
+      width: { type: "float", low: 0, high: 1, step: 0.125 },
+    };
+    const rng = new Rng(11);
+    const near = (c: number, s: number) => Math.min(1, Math.max(0, c + s * rng.normal()));
+    const trials: Trial[] = [];
+    const grow = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const number = trials.length;
+        const p: Params = {
+          lr: 10 ** (-5 + 4 * near(0.5, 0.15)),
+          dropout: 0.5 * near(0.4, 0.1),
+          layers: 1 + Math.round(7 * near(0.3, 0.2)),
+          act: ["relu", "gelu", "tanh"][Math.floor(rng.random() * 3)] as string,
+          width: Math.round(8 * rng.random()) / 8,
+        };
+        const v = (Math.log10(p.lr as number) + 3) ** 2 + 4 * ((p.dropout as number) - 0.2) ** 2 + (p.act === "gelu" ? 0 : 0.3);
+        trials.push(makeTrial(number, p, space, number % 25 === 0 ? { state: "RUNNING", value: null } : { value: v }));
+      }
+    };
+    const kept = tpeStrategyFactory.create(defaults);
+    const fast = ParzenMixture.prototype.logPdf;
+    grow(900);
+    for (let seed = 1; seed <= 8; seed++) {
+      grow(7);
+      const study = makeStudy(space, { seed, strategy: { name: "tpe", options: {} } });
+      const proposed = kept.suggest(suggestRequest(study, trials)).params;
+      ParzenMixture.prototype.logPdf = ParzenMixture.prototype.logPdfPlain;
+      try {
+        expect(proposed).toEqual(tpeStrategyFactory.create(defaults).suggest(suggestRequest(study, trials)).params);
+      } finally {
+        ParzenMixture.prototype.logPdf = fast;
+      }
+    }
+  });
+
   describe("split into good and bad sets", () => {
     const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
     const p: Params = { x: 0.5 };

@@ -149,8 +149,9 @@ export function splitTrials(
   // counts once, through the continuation. Without scheduler attributes both sets are empty.
   const top = topBudget(trials);
   const superseded = supersededTrials(trials);
+  const anySuperseded = superseded.size > 0;
   for (const t of trials) {
-    if (t.number === exclude || superseded.has(t.number) || (leaveOutEarly && stoppedEarly(t, top))) continue;
+    if (t.number === exclude || (anySuperseded && superseded.has(t.number)) || (leaveOutEarly && stoppedEarly(t, top))) continue;
     if (t.state === "COMPLETE" && violation(t.constraints) > 0) infeasible.push(t);
     else if (t.state === "COMPLETE") (isPartial(t, top) || !hasValues(t, dirs) ? stopped : complete).push(t);
     else if (t.state === "PRUNED") stopped.push(t);
@@ -183,7 +184,13 @@ export function splitTrials(
   if (!ordered) used.sort((a, b) => a.number - b.number);
   const below: Trial[] = [];
   const above: Trial[] = [];
-  for (const t of used) (good.has(t) ? below : above).push(t);
+  // `used` is in number order: walk the good trials' numbers beside it instead of a Set lookup per trial.
+  const goodNumbers = Array.from(good, (t) => t.number).sort((a, b) => a - b);
+  let g = 0;
+  for (const t of used) {
+    while (g < goodNumbers.length && (goodNumbers[g] as number) < t.number) g++;
+    (goodNumbers[g] === t.number && good.has(t) ? below : above).push(t);
+  }
   return { below, above };
 }
 
@@ -260,7 +267,17 @@ const NOT_ENCODABLE: readonly number[] = [];
 class EncodingCache {
   private readonly trials: (Trial | undefined)[] = [];
   private readonly rows: (readonly number[] | undefined)[] = [];
+  private buffer = new Float64Array(0);
   constructor(readonly dims: readonly (readonly [string, Distribution])[]) {}
+
+  /**
+   * A buffer of at least `size` numbers, the same one on every call while it is big enough:
+   * `encodeTrials`' rows, which a mixture reads only while it is constructed.
+   */
+  scratch(size: number): Float64Array {
+    if (this.buffer.length < size) this.buffer = new Float64Array(Math.max(size, 2 * this.buffer.length));
+    return this.buffer;
+  }
 
   /** The cached row of this trial object (NOT_ENCODABLE when it has none), or undefined. */
   get(t: Trial): readonly number[] | undefined {
@@ -290,7 +307,8 @@ const isFinal = (t: Trial): boolean => t.state === "COMPLETE" || t.state === "PR
 /**
  * Encodes the trials that carry every parameter of `dims` (same distribution, valid value)
  * as rows of unit-cube coordinates / choice indices; `ok[i]` says whether trial i has a row.
- * Finished trials' rows come from `cache` (built for these `dims`) and go into it.
+ * Finished trials' rows come from `cache` (built for these `dims`) and go into it. The rows live in
+ * the cache's scratch buffer: valid until the next call with the same cache.
  */
 function encodeTrials(
   trials: readonly Trial[],
@@ -299,7 +317,7 @@ function encodeTrials(
 ): { obs: Float64Array; n: number; ok: Uint8Array } {
   const D = dims.length;
   const T = trials.length;
-  const raw = new Float64Array(T * D);
+  const raw = cache.scratch(T * D);
   const ok = new Uint8Array(T).fill(1);
   // Trials the cache does not hold: encoded below.
   const todo: number[] = [];
@@ -433,10 +451,11 @@ export class TpeStrategy implements Strategy {
     const m = this.opts.n_ei_candidates;
     const cache = this.encodingCache(dims);
     const models = terms.map((term, i) => {
+      // Each mixture is built before the next encoding reuses the rows' buffer.
       const b = encodeTrials(term.below, dims, cache);
-      const a = encodeTrials(term.above, dims, cache);
       const wl = i === 0 && belowWeights !== null ? belowWeights.filter((_, k) => b.ok[k] === 1) : tpeWeights(b.n);
       const l = new ParzenMixture(kinds, b.obs, b.n, wl, this.parzen);
+      const a = encodeTrials(term.above, dims, cache);
       const g = new ParzenMixture(kinds, a.obs, a.n, tpeWeights(a.n), this.parzen);
       return { l, g, gamma: term.gamma };
     });
