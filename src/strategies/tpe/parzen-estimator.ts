@@ -42,6 +42,8 @@ const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 const LOG_SUM_CUT = 40;
 /** Mixtures with at least this many kernels drop, per candidate, the kernels that cannot reach the sum (`logPdf`). */
 const PRUNE_FROM = 64;
+/** Kernels on each side of a candidate's coordinate whose complete terms bound the largest one (`nearBound`). */
+const NEAR_KERNELS = 4;
 
 /** One modelled dimension of the unit cube. */
 export type TpeDim =
@@ -90,13 +92,14 @@ export function tpeWeights(n: number): Float64Array {
  * histories with ties the bandwidths may sit on different trials of the same value (the same
  * multiset of bandwidths, differing kernel weights once the ramp applies). Without ties the two
  * agree to rounding (bench/tpe_compare.py; the Optuna-derived test in tpe-strategy.test.ts).
- * `out` (length ≥ n), when given, receives them in its first n entries and is returned.
+ * `out` (length ≥ n), when given, receives them in its first n entries and is returned;
+ * `sortedOrder`, when given, is `stableArgsort(mus)`.
  */
-export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams, out?: Float64Array): Float64Array {
+export function tpeBandwidths(mus: ArrayLike<number>, params: ParzenParams, out?: Float64Array, sortedOrder?: Int32Array): Float64Array {
   const n = mus.length;
   const sigmas = out ?? new Float64Array(n);
   if (n === 0) return sigmas;
-  const order = stableArgsort(mus);
+  const order = sortedOrder ?? stableArgsort(mus);
   const sorted = new Float64Array(n + 2);
   for (let i = 0; i < n; i++) sorted[i + 1] = mus[order[i] as number] as number;
   sorted[n + 1] = 1;
@@ -138,6 +141,12 @@ export class ParzenMixture {
   private readonly pairs: (KernelPairs | null)[];
   /** log w_k plus the constant terms of every continuous dimension. */
   private readonly base: Float64Array;
+  /**
+   * A continuous dimension 0 of a mixture that `logPdf` prunes: its observations' kernel indices in
+   * increasing centre order, and those centres (for the kernels nearest a candidate); else null.
+   */
+  private order0: Int32Array | null = null;
+  private sorted0: Float64Array | null = null;
   private scratch = new Float64Array(0);
   private live = new Int32Array(0);
 
@@ -191,7 +200,14 @@ export class ParzenMixture {
       for (let i = 0; i < n; i++) mu[i] = obs[i * D + j] as number;
       mu[n] = 0.5;
       const sigma = new Float64Array(K);
-      tpeBandwidths(mu.subarray(0, n), params, sigma);
+      let order: Int32Array | undefined;
+      if (j === 0 && dim.kind === "continuous" && K >= PRUNE_FROM && D > 1) {
+        order = stableArgsort(mu.subarray(0, n));
+        this.order0 = order;
+        this.sorted0 = new Float64Array(n);
+        for (let i = 0; i < n; i++) this.sorted0[i] = mu[order[i] as number] as number;
+      }
+      tpeBandwidths(mu.subarray(0, n), params, sigma, order);
       sigma[n] = 1;
       if (dim.kind === "continuous") {
         // Most bandwidths are the clip's one value: take its logarithm once.
@@ -260,13 +276,31 @@ export class ParzenMixture {
       // already below the bound minus the cut stays below the final maximum minus the cut, where
       // `logSumExp` drops it anyway: the live kernels (increasing, as in the plain sum) give the
       // same result as all of them (`logPdfPlain`).
-      const lead = this.firstTerms(c, x, columns, acc);
-      const bound = Math.max(this.completeTerm(lead, c, x, columns, acc, 0), this.completeTerm(K - 1, c, x, columns, acc, 0));
-      const threshold = bound - LOG_SUM_CUT;
       let n = 0;
-      for (let k = 0; k < K; k++) {
-        live[n] = k;
-        n += (acc[k] as number) >= threshold ? 1 : 0;
+      let threshold: number;
+      if (this.sorted0 !== null) {
+        // Dimension 0 is continuous: the bound comes first, from the prior and the kernels whose
+        // centres lie nearest the candidate's coordinate, so one pass adds and filters.
+        threshold = this.nearBound(c, x, columns) - LOG_SUM_CUT;
+        const mu = this.mus[0] as Float64Array;
+        const inv = this.halfPrecision[0] as Float64Array;
+        const base = this.base;
+        const xv = x[c * D] as number;
+        for (let k = 0; k < K; k++) {
+          const z = xv - (mu[k] as number);
+          const a = (base[k] as number) - z * z * (inv[k] as number);
+          acc[k] = a;
+          live[n] = k;
+          n += a >= threshold ? 1 : 0;
+        }
+      } else {
+        const lead = this.firstTerms(c, x, columns, acc);
+        const bound = Math.max(this.completeTerm(lead, c, x, columns, acc[lead] as number, 0), this.completeTerm(K - 1, c, x, columns, acc[K - 1] as number, 0));
+        threshold = bound - LOG_SUM_CUT;
+        for (let k = 0; k < K; k++) {
+          live[n] = k;
+          n += (acc[k] as number) >= threshold ? 1 : 0;
+        }
       }
       for (let j = 1; j < D - 1; j++) n = this.addLive(j, c, x, columns, acc, live, n, threshold);
       this.addTerms(D - 1, c, x, columns, acc, live, n);
@@ -435,10 +469,10 @@ export class ParzenMixture {
     }
   }
 
-  /** Kernel k's term for candidate c: `acc[k]` (dimensions 0..j) plus dimensions j+1.. in order. */
-  private completeTerm(k: number, c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array, j: number): number {
+  /** Kernel k's term for candidate c: `partial` (its sum over dimensions 0..j) plus dimensions j+1.. in order. */
+  private completeTerm(k: number, c: number, x: Float64Array, columns: (Float64Array[] | null)[], partial: number, j: number): number {
     const D = this.dims.length;
-    let t = acc[k] as number;
+    let t = partial;
     for (let r = j + 1; r < D; r++) {
       const dim = this.dims[r] as TpeDim;
       if (dim.kind === "continuous") {
@@ -448,6 +482,37 @@ export class ParzenMixture {
       else t += ((columns[r] as Float64Array[])[c] as Float64Array)[(this.pairs[r] as KernelPairs).of[k] as number] as number;
     }
     return t;
+  }
+
+  /**
+   * The largest complete term, for candidate c, among the prior and the NEAR_KERNELS kernels on each
+   * side of the candidate's dimension-0 coordinate (a continuous dimension, `sorted0`): each summed
+   * in `logPdf`'s order, so it is exactly one kernel's final term and no more than the largest.
+   */
+  private nearBound(c: number, x: Float64Array, columns: (Float64Array[] | null)[]): number {
+    const sorted = this.sorted0 as Float64Array;
+    const order = this.order0 as Int32Array;
+    const mu = this.mus[0] as Float64Array;
+    const inv = this.halfPrecision[0] as Float64Array;
+    const xv = x[c * this.dims.length] as number;
+    const term = (k: number): number => {
+      const z = xv - (mu[k] as number);
+      return this.completeTerm(k, c, x, columns, (this.base[k] as number) - z * z * (inv[k] as number), 0);
+    };
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((sorted[mid] as number) < xv) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = term(this.size - 1);
+    const end = Math.min(sorted.length, lo + NEAR_KERNELS);
+    for (let i = Math.max(0, lo - NEAR_KERNELS); i < end; i++) {
+      const t = term(order[i] as number);
+      if (t > best) best = t;
+    }
+    return best;
   }
 
   private liveScratch(K: number): Int32Array {
