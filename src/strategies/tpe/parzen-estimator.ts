@@ -270,12 +270,11 @@ export class ParzenMixture {
       return out;
     }
     for (let c = 0; c < m; c++) {
-      // Dimension 0's terms over every kernel, then a lower bound on the largest final term: the
-      // larger complete term of two kernels, the one that leads after dimension 0 and the prior (the
-      // last kernel, broad, so never far below the maximum). Every later term is ≤ 0, so a kernel
-      // already below the bound minus the cut stays below the final maximum minus the cut, where
-      // `logSumExp` drops it anyway: the live kernels (increasing, as in the plain sum) give the
-      // same result as all of them (`logPdfPlain`).
+      // A lower bound on the largest final term: the complete term of a few kernels, among them the
+      // prior (the last kernel, broad, so never far below the maximum). Every term after dimension 0
+      // is ≤ 0, so a kernel already below the bound minus the cut after dimension 0 stays below the
+      // final maximum minus the cut, where `logSumExp` drops it anyway: the live kernels (increasing,
+      // as in the plain sum) give the same result as all of them (`logPdfPlain`).
       let n = 0;
       let threshold: number;
       if (this.sorted0 !== null) {
@@ -294,6 +293,8 @@ export class ParzenMixture {
           n += a >= threshold ? 1 : 0;
         }
       } else {
+        // A categorical or discrete dimension 0: its terms over every kernel first, then the bound
+        // from the prior and the kernel that leads after them.
         const lead = this.firstTerms(c, x, columns, acc);
         const bound = Math.max(this.completeTerm(lead, c, x, columns, acc[lead] as number, 0), this.completeTerm(K - 1, c, x, columns, acc[K - 1] as number, 0));
         threshold = bound - LOG_SUM_CUT;
@@ -326,36 +327,15 @@ export class ParzenMixture {
   }
 
   /**
-   * Sets `acc` to every kernel's base plus dimension 0's term of candidate c (the same sums as
-   * `acc.set(base)` then `addTerms(0, …)`), and returns the first kernel with the largest of them.
+   * Sets `acc` to every kernel's base plus dimension 0's term of candidate c (`addTerms`), and
+   * returns the first kernel with the largest of them.
    */
   private firstTerms(c: number, x: Float64Array, columns: (Float64Array[] | null)[], acc: Float64Array): number {
     const K = this.size;
-    const base = this.base;
-    const dim = this.dims[0] as TpeDim;
-    if (dim.kind !== "continuous") {
-      acc.set(base);
-      this.addTerms(0, c, x, columns, acc, null, K);
-      let lead = 0;
-      for (let k = 1; k < K; k++) if ((acc[k] as number) > (acc[lead] as number)) lead = k;
-      return lead;
-    }
-    const mu = this.mus[0] as Float64Array;
-    const inv = this.halfPrecision[0] as Float64Array;
-    const xv = x[c * this.dims.length] as number;
-    const z0 = xv - (mu[0] as number);
-    let best = (base[0] as number) - z0 * z0 * (inv[0] as number);
-    acc[0] = best;
+    acc.set(this.base);
+    this.addTerms(0, c, x, columns, acc, null, K);
     let lead = 0;
-    for (let k = 1; k < K; k++) {
-      const z = xv - (mu[k] as number);
-      const a = (base[k] as number) - z * z * (inv[k] as number);
-      acc[k] = a;
-      if (a > best) {
-        best = a;
-        lead = k;
-      }
-    }
+    for (let k = 1; k < K; k++) if ((acc[k] as number) > (acc[lead] as number)) lead = k;
     return lead;
   }
 
