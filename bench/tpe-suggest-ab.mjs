@@ -7,15 +7,21 @@
 // objective), so its kernels cluster as a real study's do; trials share the space's
 // distribution objects, as the server's in-memory trials do.
 //
-//   node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15]
+// --history FILE keeps the history in FILE (written on the first run, read on later ones), so that
+// runs with the builds swapped, or another session, measure on the same trials; --warmup W discards
+// the first W calls of each build (3 by default) while the code warms up.
+//
+//   node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE]
 import "./help.mjs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { abArgs, median } from "./ab-args.mjs";
 
-const args = abArgs("node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15]", ["before", "after"]);
+const args = abArgs("node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE]", ["before", "after"]);
 const n = Number(args.n ?? 3000);
 const running = Number(args.running ?? 32);
 const reps = Number(args.reps ?? 15);
+const warmup = Number(args.warmup ?? 3);
 const load = async (dist) => {
   const tpe = await import(join(resolve(dist), "strategies", "tpe", "tpe-strategy.js"));
   const { Rng } = await import(join(resolve(dist), "math", "rng.js"));
@@ -39,22 +45,28 @@ const trial = (number, params, state, value) => ({
 });
 const req = (number, seedTag = "suggest") => ({ study, trials, trialNumber: number, rng: Rng.derive(study.seed, number, seedTag) });
 const t0 = process.hrtime.bigint();
-for (let i = 0; i < n + running; i++) {
-  const { params } = strategy.suggest(req(i));
-  trials.push(i < n ? trial(i, params, "COMPLETE", objective(params)) : trial(i, params, "RUNNING", null));
-  if (i % 500 === 499) process.stderr.write(`history: ${i + 1} trials (${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s)\n`);
+if (args.history && existsSync(args.history)) {
+  for (const t of JSON.parse(readFileSync(args.history, "utf8"))) trials.push(trial(t.number, t.params, t.state, t.value));
+  if (trials.length !== n + running) throw new Error(`${args.history} holds ${trials.length} trials, not ${n} + ${running}`);
+} else {
+  for (let i = 0; i < n + running; i++) {
+    const { params } = strategy.suggest(req(i));
+    trials.push(i < n ? trial(i, params, "COMPLETE", objective(params)) : trial(i, params, "RUNNING", null));
+    if (i % 500 === 499) process.stderr.write(`history: ${i + 1} trials (${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s)\n`);
+  }
+  if (args.history) writeFileSync(args.history, JSON.stringify(trials.map(({ number, params, state, value }) => ({ number, params, state, value }))));
 }
 const cpu = { before: [], after: [] };
 let same = 0;
-for (let r = 0; r < reps; r++) {
+for (let r = 0; r < warmup + reps; r++) {
   const out = [];
   for (const [k, m] of builds) {
     const c0 = process.cpuUsage();
     out.push(JSON.stringify(m.strategy.suggest(req(n + running, `rep${r}`)).params));
     const c = process.cpuUsage(c0);
-    if (r >= 3) cpu[k].push((c.user + c.system) / 1000); // the first calls warm the code up
+    if (r >= warmup) cpu[k].push((c.user + c.system) / 1000); // the first calls warm the code up
   }
-  if (out[0] === out[1]) same++;
+  if (r >= warmup && out[0] === out[1]) same++;
 }
 for (const [k, v] of Object.entries(cpu)) console.log(`${k}\tTPE suggest CPU ${median(v).toFixed(2)} ms (median of ${v.length}; ${n} COMPLETE + ${running} RUNNING trials)`);
 console.log(`same parameters proposed: ${same} of ${reps} seeds`);
