@@ -224,3 +224,68 @@ def test_a_tell_whose_gate_raises_opens_it_again_and_keeps_the_reports_put_aside
             assert study.trial(trial.number).state == "COMPLETE"
     finally:
         srv.kill()
+
+
+class _HeldQueue:
+    """``client._submit_report`` whose first call waits until let go, then queues: the holder of the
+    trial's turn caught queueing a report put aside, as when it waits for room in a full queue
+    (MAX_PENDING_REPORTS, the server slow or away)."""
+
+    def __init__(self, client: tp.Client) -> None:
+        self.queue = client._submit_report  # noqa: SLF001
+        self.queueing, self.let_go = threading.Event(), threading.Event()
+        client._submit_report = self  # type: ignore[method-assign,assignment]  # noqa: SLF001
+
+    def __call__(self, t: tp.Trial, message: dict[str, Any]) -> int:
+        if not self.queueing.is_set():
+            self.queueing.set()
+            self.let_go.wait(60)
+        return self.queue(t, message)
+
+
+@pytest.mark.parametrize("dropper", ["interrupted tell", "close"])
+def test_reports_put_aside_dropped_while_the_holder_queues_one_end_its_call_without_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, dropper: str
+) -> None:
+    """The call holding the trial's turn ends and queues the reports put aside behind it; while it
+    queues the first, another thread drops them: a tell after Ctrl-C that did not get the turn, or
+    ``client.close()`` that waited for the turn in vain. That call's own report had been answered;
+    it raised IndexError (it took its report out of the list emptied meanwhile) or ClientClosedError
+    (queueing it once the client was closed), and the warning named as not sent the report queued."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    blocked: _BlockedReport | None = None
+    held: _HeldQueue | None = None
+    try:
+        client = tp.connect(srv.endpoint, heartbeat=False, timeout=0.5, retries=1000)
+        study = client.create_study("s")
+        trial = study.ask()
+        trial.report(0.5, 0)
+        held = _HeldQueue(client)
+        blocked = _BlockedReport(srv, trial)
+        assert trial.report(2.0, 2, wait=False) is None  # put aside behind the blocking report
+        assert trial.report(3.0, 3, wait=False) is None
+        blocked.resume()
+        _until(lambda: held.queueing.is_set() or not blocked.thread.is_alive(), "the blocking report's end queues step 2")
+        with caplog.at_level(logging.WARNING, logger="tuneport"):
+            if dropper == "close":
+                client.close()  # the turn is not had within timeout (0.5 s): dropped
+            else:
+                trial._tell_interrupted(KeyboardInterrupt, KeyboardInterrupt())  # noqa: SLF001 - `with trial:` on Ctrl-C
+                assert trial.state == "FAIL"
+            held.let_go.set()
+            blocked.thread.join(120)
+        assert not blocked.thread.is_alive()
+        assert isinstance(blocked.out["blocking"], tp.Decision), blocked.out
+        assert not trial._beside  # noqa: SLF001
+        warned = " ".join(r.getMessage() for r in caplog.records if "were not sent" in r.getMessage())
+        if dropper == "close":  # step 2 could not be queued either: the client closed while it waited
+            assert "steps 3" in warned and "steps 2" in warned, warned
+        else:  # step 2 was queued (the server refuses it: the trial is told), step 3 dropped
+            assert "steps 3" in warned and "steps 2" not in warned, warned
+        client.close()
+    finally:
+        if held is not None:
+            held.let_go.set()
+        if blocked is not None:
+            blocked.resume()
+        srv.kill()

@@ -601,6 +601,11 @@ class Trial(_OptunaV2Suggest):
         ends (``_submit_beside``), so none is sent ahead of a request that call made earlier. Each
         leaves it only once queued: ``pending_reports`` sees it all the way, and one that could not
         be queued (the queue call raised) stays for the next holder."""
+        self._queueing: tuple[dict[str, Any], float, float] | None = None
+        """The report put aside that ``_order``'s holder is queueing now (first in ``_beside``; the
+        queue call may wait for room): another thread's ``_drop_beside`` leaves it to the holder.
+        Dropped with the rest, it was named as not sent once queued, and the holder's call raised
+        IndexError taking it out of the emptied list (tests/test_put_aside_reports.py)."""
         self._telling = False
         """Set (under ``_lock``) by a tell before it waits for the queued reports, cleared again if it
         fails with the trial still running: a report (either kind) made meanwhile raises
@@ -1210,25 +1215,42 @@ class Trial(_OptunaV2Suggest):
         client = self.study.client
         if client._pid != os.getpid():
             return False
-        if client._closed:
-            self._drop_beside("the client was closed before the call they waited behind ended")
-            return False
         while True:
+            if client._closed:
+                self._drop_beside("the client was closed before the call they waited behind ended")
+                return False
             with self._lock:
                 if not self._beside:
                     return True
-                message, step, value = self._beside[0]
-            self._report_seq = client._submit_report(self, message)
+                entry = self._queueing = self._beside[0]
+            message, step, value = entry
+            try:
+                seq = client._submit_report(self, message)
+            except BaseException as err:
+                with self._lock:
+                    self._queueing = None
+                if not isinstance(err, ClientClosedError):
+                    raise
+                # close() stopped the queue while this one waited for room in it. Raised, it ended
+                # this call in ClientClosedError, though the call's own request was answered.
+                self._drop_beside("the client was closed while they waited for room in the queue")
+                return False
+            self._report_seq = seq
             with self._lock:  # one step at a time: a report put aside meanwhile sees it in either place
+                self._queueing = None
                 if not self.intermediate or self.intermediate[-1][0] < step:
                     self.intermediate.append((step, value))
-                self._beside.popleft()
+                self._beside.popleft()  # still first: ``_drop_beside`` leaves the one being queued
 
     def _drop_beside(self, why: str) -> int:
         """Drops the reports put ``_beside`` that will not be queued, with a warning that says which
-        (they were dropped in silence: a closed client, a hurried tell); how many."""
+        (they were dropped in silence: a closed client, a hurried tell); how many. One that the
+        holder of ``_order`` is queueing now (``_queueing``) stays, for it to take out once queued."""
         with self._lock:
-            dropped, self._beside = list(self._beside), deque()
+            beside = self._beside
+            keep = self._queueing is not None and bool(beside) and beside[0] is self._queueing
+            self._beside = deque([beside.popleft()]) if keep else deque()
+            dropped = list(beside)
         if dropped:
             steps = ", ".join(f"{step:g}" for _, step, _ in dropped[:10]) + (", ..." if len(dropped) > 10 else "")
             log.warning(
