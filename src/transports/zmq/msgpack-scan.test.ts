@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { findForbiddenKey, nestingExceeds } from "../../domain/input-limits.js";
 import { decode, encode } from "./codec.js";
-import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { lastDuplicateKey, peekOp, peekRequestId, scanFrame } from "./msgpack-scan.js";
 
 /** A str8 value holding exactly these bytes. */
 const str8 = (bytes: number[]) => Buffer.from([0xd9, bytes.length, ...bytes]);
@@ -152,5 +152,15 @@ describe("peekRequestId", () => {
     expect(peekRequestId(Buffer.from([0xde, 0xff, 0xff]))).toBeNull();
     // a value that is too large to skip within the budget
     expect(peekRequestId(encode({ many: Array.from({ length: 20_000 }, () => 0), id: "far" }))).toBeNull();
+  });
+});
+
+describe("peekOp", () => {
+  it("reads a request's op without decoding it, or null", () => {
+    expect(peekOp(encode({ v: 1, id: "r1", op: "trials", study: "s" }))).toBe("trials");
+    expect(peekOp(encode({ v: 1, study: { op: "x" }, op: "tell" }))).toBe("tell");
+    expect(peekOp(encode({ v: 1, id: "r1" }))).toBeNull();
+    expect(peekOp(encode({ v: 1, op: 3 }))).toBeNull();
+    expect(peekOp(encode([1, "op", "ask"]))).toBeNull();
   });
 });

@@ -425,6 +425,7 @@ function rewriteIntegralDoubles(frame: Buffer, first: number): void {
 }
 
 const ID_KEY = [0x69, 0x64]; // "id"
+const OP_KEY = [0x6f, 0x70]; // "op"
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -433,6 +434,17 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
  * start. Otherwise null. Never throws, never decodes more than it skips over.
  */
 export function peekRequestId(frame: Uint8Array, budget = 10_000): string | null {
+  const id = peekString(frame, ID_KEY, budget);
+  return id !== null && id.length <= 128 && !id.includes("\u0000") ? id : null;
+}
+
+/** The `op` of a request frame when it can be read cheaply (as `peekRequestId`'s id), else null. */
+export function peekOp(frame: Uint8Array, budget = 10_000): string | null {
+  return peekString(frame, OP_KEY, budget);
+}
+
+/** The non-empty UTF-8 string under the first two-byte `key` of the map `frame` starts with, within `budget` values; else null. */
+function peekString(frame: Uint8Array, key: readonly number[], budget: number): string | null {
   if (!readHead(frame, 0) || hKind !== MAP) return null;
   const entries = hLength;
   let pos = hNext;
@@ -440,13 +452,12 @@ export function peekRequestId(frame: Uint8Array, budget = 10_000): string | null
   for (let entry = 0; entry < entries; entry++) {
     if (!readHead(frame, pos)) return null;
     if (hKind === ARRAY || hKind === MAP) return null; // container keys: not a request envelope
-    const isId = hKind === STR && hLength === 2 && frame[hStart] === ID_KEY[0] && frame[hStart + 1] === ID_KEY[1];
+    const isKey = hKind === STR && hLength === 2 && frame[hStart] === key[0] && frame[hStart + 1] === key[1];
     pos = hNext;
-    if (isId) {
+    if (isKey) {
       if (!readHead(frame, pos) || hKind !== STR || hLength === 0) return null;
       try {
-        const id = fatalUtf8.decode(frame.subarray(hStart, hStart + hLength));
-        return id.length <= 128 && !id.includes("\u0000") ? id : null;
+        return fatalUtf8.decode(frame.subarray(hStart, hStart + hLength));
       } catch {
         return null;
       }

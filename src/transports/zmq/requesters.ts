@@ -75,6 +75,11 @@ export class Requesters {
     return this.connectNotices && frames.length === 2 && (frames[1] as Buffer).byteLength === 0 ? "opened" : null;
   }
 
+  /** Whether `client` (routing id, hex) has no connection open now, as far as the notices tell (false without them). */
+  left(client: string): boolean {
+    return this.departure !== null && !this.open.has(client);
+  }
+
   /**
    * Records that `client` sent request `id`; `release` when its run ends. `gone` is true while no
    * routing id that sent `id` (while a run of it was in flight) has a connection open.

@@ -6,7 +6,6 @@
  * Envelope: request `{v, id, op, ...args}`; reply `{v, id, ok: true, result}` or
  * `{v, id, ok: false, error: {code, message, data?}}` (protocol/PROTOCOL.md).
  */
-import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
 import type { Logger } from "pino";
 import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
@@ -17,9 +16,11 @@ import { packedResult } from "../../service/idempotency.js";
 import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
-import { lastDuplicateKey, peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { lastDuplicateKey, peekOp, peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { Requesters } from "./requesters.js";
 import { FairDispatch } from "./fair-dispatch.js";
+import { type Session, Sessions } from "./sessions.js";
+import { MAX_PREFIX_FRAMES, MAX_PREFIX_FRAME_BYTES, isHello, prefixProblem, wireKind } from "./frames.js";
 import { maxOf } from "../../math/extremes.js";
 import { bufferBytes, fullGc } from "./heap.js";
 
@@ -100,10 +101,6 @@ export const DEFAULT_MAX_REPLY_BYTES = 1024 ** 3;
  */
 export const HARD_LIMIT_FACTOR = 2;
 
-/** Client identities remembered from `hello` at most (about 300 bytes each). */
-const MAX_IDENTITIES = 10_000;
-/** The holder of a trial asked by a client that sent no `hello` (or whose hello was forgotten). */
-const ZMQ_ANONYMOUS = workerIdentity("zmq");
 /** The envelope fields this server reads (hello's `envelope`): a client sends `attempt` only to a server that lists it. */
 const ENVELOPE_FIELDS = ["v", "id", "op", "attempt"];
 /**
@@ -112,44 +109,11 @@ const ENVELOPE_FIELDS = ["v", "id", "op", "attempt"];
  */
 const OPTIONAL_ARGS = ["ask.study_created_at", "add_trial.started_at", "add_trial.finished_at", "tell.interrupted"];
 
-/**
- * The frames a request may carry before its payload (the routing id included), and their size: a
- * REQ socket adds an empty delimiter, each proxy on the way a routing id (libzmq's are at most
- * 255 bytes). Every prefix frame is echoed on the reply, so without a bound a client's junk frames
- * (any number, up to the frame limit each, never counted against --max-message-bytes)
- * were held with every reply it did not read: 40 requests of [32 MiB, get_study] grew the server
- * by 1.2 GB.
- */
-export const MAX_PREFIX_FRAMES = 16;
-export const MAX_PREFIX_FRAME_BYTES = 256;
-
-/** Why a request's routing prefix is refused, or null. */
-function prefixProblem(prefix: readonly Buffer[]): string | null {
-  if (prefix.length > MAX_PREFIX_FRAMES) return `a request may have at most ${MAX_PREFIX_FRAMES - 1} frames before its payload (routing ids, REQ's empty delimiter); it had ${prefix.length - 1}`;
-  for (let i = 1; i < prefix.length; i++)
-    if ((prefix[i] as Buffer).byteLength > MAX_PREFIX_FRAME_BYTES)
-      return `a frame before a request's payload (a routing id, REQ's empty delimiter) may be at most ${MAX_PREFIX_FRAME_BYTES} bytes; frame ${i} had ${(prefix[i] as Buffer).byteLength}: send one frame, the MessagePack request`;
-  return null;
-}
-
-/** What a decoded MessagePack value is, in the wire's words ("bin", "nil", "a map"), for error messages. */
-function wireKind(x: unknown): string {
-  if (x === null || x === undefined) return "nil";
-  if (x instanceof Uint8Array) return "bin";
-  if (Array.isArray(x)) return "an array";
-  return typeof x === "object" ? "a map" : `a ${typeof x}`;
-}
-
-/** Whether `frames` (a request's) hold a small `hello` (read while stopping: nothing else is). */
-function isHello(frames: Buffer[]): boolean {
-  const payload = frames[frames.length - 1];
-  if (frames.length < 2 || payload === undefined || payload.byteLength > 4096 || scanFrame(payload, MAX_NESTING) !== null) return false;
-  try {
-    const msg = decode(payload) as { op?: unknown } | null;
-    return typeof msg === "object" && msg !== null && msg.op === "hello";
-  } catch {
-    return false;
-  }
+/** A request received: its frames, its client (routing id, hex) and that client's connection then. */
+interface Received {
+  readonly frames: Buffer[];
+  readonly client: string;
+  readonly session: Session;
 }
 
 export class ZmqServer {
@@ -161,12 +125,14 @@ export class ZmqServer {
   private readonly sending = new Set<Promise<void>>();
   /** Requests in flight per client identity (hex); entries leave at zero. */
   private readonly perClient = new Map<string, number>();
-  /** What each client (routing id, hex) said about itself in `hello`: who holds the trials it asks for. */
-  private readonly identities = new Map<string, WorkerIdentity>();
+  /** Each client's (routing id, hex) connection and what it said about itself in `hello`: who holds the trials it asks for. */
+  private readonly sessions = new Sessions();
   /** The connections waiting for each ask in flight: an ask whose senders all closed is dropped at its turn. */
   private readonly requesters = new Requesters();
   /** Requests received and not started yet, per client, started in fair rounds. */
-  private readonly fair = new FairDispatch<{ frames: Buffer[]; client: string }>((r) => this.startOne(r.frames, r.client, true));
+  private readonly fair = new FairDispatch<Received>((r) => this.startQueued(r));
+  /** Queued requests dropped at their turn because their client had left, since that was last logged. */
+  private droppedGone = { count: 0, loggedAt: -Infinity };
   private readonly maxPerClient: number;
   private readonly maxReplyBytes: number;
   private readonly smallReplyLimit: number;
@@ -235,7 +201,10 @@ export class ZmqServer {
           // Stopping (waiting out the requests in flight): new requests are dropped unanswered (resent, same id,
           // after the restart), but a hello is answered: clients take a server that answers neither a resend
           // nor the hello beside it within a second for hung, and would fail their requests ("is it hung?").
-          if (isHello(frames)) this.startOne(frames, (frames[0] as Buffer).toString("hex"), false);
+          if (isHello(frames)) {
+            const client = (frames[0] as Buffer).toString("hex");
+            this.startOne({ frames, client, session: this.sessions.of(client) }, false);
+          }
           continue;
         }
         try {
@@ -287,7 +256,7 @@ export class ZmqServer {
     const notice = this.requesters.arrived(frames, client);
     if (notice !== null) {
       // A connection opened, or closed: its routing id never comes back unless the client chose it (requesters.ts).
-      if (notice === "closed") this.identities.delete(client);
+      if (notice === "closed") this.sessions.closed(client);
       this.log.debug({ client }, `connection ${notice}`);
       return;
     }
@@ -305,32 +274,55 @@ export class ZmqServer {
       this.perClient.set(client, n + 1);
       // A client's only request starts now (nothing of its own to wait for): a worker's common case
       // skips the turns, which cost 32 workers 23% of their trials/s (bench/load.mjs, 2026-12-07).
-      if (n === 0) this.startOne(frames, client, true);
-      else this.fair.submit(client, { frames, client });
+      const received = { frames, client, session: this.sessions.of(client) };
+      if (n === 0) this.startOne(received, true);
+      else this.fair.submit(client, received);
       return;
     }
     const error = { code: "UNAVAILABLE", message: `too many requests in flight (limit ${this.maxPerClient} per client); retry with the same id`, data: { max_inflight: this.maxPerClient } };
     this.reply(prefix, payload, { v: 1, id: peekRequestId(payload), ok: false, error });
   }
 
-  /** Starts a request at its turn (`counted`: in `perClient`; a hello while stopping is not), tracked until answered. */
-  private startOne(frames: Buffer[], client: string, counted: boolean): void {
-    const p = this.answer(frames, client, counted).catch((err: unknown) => this.handlingFailed(frames, err));
+  /**
+   * Starts a queued request at its turn, or drops it: a read (any op that changes nothing) whose
+   * client left while it waited (no connection of its routing id is open now: requesters.ts) is not
+   * run, since its reply could reach nobody. A change still runs (an ask is dropped by the service
+   * at its study's turn, `OpContext.gone`): see docs/PROTOCOL.md, Transport.
+   */
+  private startQueued(r: Received): void {
+    if (!this.requesters.left(r.client)) return this.startOne(r, true);
+    const op = peekOp(r.frames[r.frames.length - 1] as Buffer);
+    if (op === null || MUTATING_OPS.has(op as OpName)) return this.startOne(r, true);
+    this.done(r.client);
+    this.droppedGone.count++;
+    const now = performance.now();
+    if (now - this.droppedGone.loggedAt >= 1000) {
+      this.log.debug({ dropped: this.droppedGone.count }, "reads of clients that left dropped before they started");
+      this.droppedGone = { count: 0, loggedAt: now };
+    }
+  }
+
+  /** Starts a request now (`counted`: in `perClient`; a hello while stopping is not), tracked until answered. */
+  private startOne(r: Received, counted: boolean): void {
+    const p = this.answer(r, counted).catch((err: unknown) => this.handlingFailed(r.frames, err));
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   }
 
-  private async answer(frames: Buffer[], client: string, counted: boolean): Promise<void> {
+  /** One request of `client` is no longer in flight. */
+  private done(client: string): void {
+    const left = (this.perClient.get(client) ?? 1) - 1;
+    if (left <= 0) this.perClient.delete(client);
+    else this.perClient.set(client, left);
+  }
+
+  private async answer({ frames, client, session }: Received, counted: boolean): Promise<void> {
     const payload = frames[frames.length - 1] as Buffer;
     let reply: Record<string, unknown>;
     try {
-      reply = await this.process(payload, client);
+      reply = await this.process(payload, client, session);
     } finally {
-      if (counted) {
-        const left = (this.perClient.get(client) ?? 1) - 1;
-        if (left <= 0) this.perClient.delete(client);
-        else this.perClient.set(client, left);
-      }
+      if (counted) this.done(client);
     }
     this.reply(frames.slice(0, -1), payload, reply);
   }
@@ -430,10 +422,11 @@ export class ZmqServer {
   }
 
   /**
-   * Turns one request frame into one reply map. Never throws. `client` (the routing id, hex) ties
-   * a `hello`'s identity to the client's later asks.
+   * Turns one request frame into one reply map. Never throws. `client` (the routing id, hex) and
+   * `session` (its connection's, taken at the request's arrival) tie a `hello`'s identity to the
+   * connection's later asks.
    */
-  async process(payload: Uint8Array, client?: string): Promise<Record<string, unknown>> {
+  async process(payload: Uint8Array, client?: string, session: Session | undefined = client === undefined ? undefined : this.sessions.of(client)): Promise<Record<string, unknown>> {
     let id: unknown = null;
     try {
       if (payload.byteLength > this.maxBytes) {
@@ -495,10 +488,10 @@ export class ZmqServer {
       try {
         const result =
           op === "hello"
-            ? this.hello(args, client)
+            ? this.hello(args, client, session)
             : await this.service.execute(op as OpName, args, {
                 requestId: id as string,
-                worker: (client !== undefined ? this.identities.get(client) : undefined) ?? ZMQ_ANONYMOUS,
+                worker: Sessions.worker(session),
                 ...(attempt === undefined ? {} : { attempt: attempt as number }),
                 ...(watch === null ? {} : { gone: watch.gone }),
               });
@@ -513,16 +506,11 @@ export class ZmqServer {
     }
   }
 
-  private hello(args: Record<string, unknown>, client?: string) {
+  private hello(args: Record<string, unknown>, client?: string, session?: Session) {
     const parsed = OPS.hello.args.safeParse(args);
     if (!parsed.success) throw new TuneportError("INVALID_ARGUMENT", `hello: ${formatZodError(parsed.error)}`);
     const a = parsed.data;
-    if (client !== undefined) {
-      // Bounded: the oldest identity goes first (a client that lost it is recorded by transport only).
-      this.identities.delete(client);
-      this.identities.set(client, workerIdentity("zmq", a.client ?? {}));
-      if (this.identities.size > MAX_IDENTITIES) this.identities.delete(this.identities.keys().next().value as string);
-    }
+    if (client !== undefined && session !== undefined) this.sessions.hello(client, session, a.client ?? {});
     const wanted = a.versions ?? [1];
     const common = wanted.filter((x) => (PROTOCOL_VERSIONS as readonly number[]).includes(x));
     if (common.length === 0)
