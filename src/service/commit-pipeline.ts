@@ -282,6 +282,8 @@ export class CommitPipeline {
       if (changes.length === 0) return;
       try {
         await this.storage.commit(changes);
+        // One line per transaction at debug level: the number of commits, and what each grouped (bench/zmq-group-commit.mjs).
+        this.log.debug({ sets: b.sets.length, changes: changes.length }, "batch committed");
         return;
       } catch (err) {
         if (storageFull(err)) {
