@@ -8,11 +8,12 @@
  * its suggestions and its trajectory reads, and waits for a gate file); real DEALER sockets.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type Socket, connect, createServer } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Dealer } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
-import { encode } from "../src/transports/zmq/codec.js";
+import { decode, encode } from "../src/transports/zmq/codec.js";
 import { waitFor } from "../src/testing/waits.js";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
@@ -87,4 +88,74 @@ describe("requests of a client that left while they waited for their turn", () =
     expect(ran).toBeLessThanOrEqual(1);
     expect(server.lines.some((l) => l.includes('"connection closed"'))).toBe(true);
   }, 180_000);
+
+  it("asks queued by a connection that broke keep its hello's identity when they start on the next connection of its routing id", async () => {
+    const dir = tempDir();
+    const files = ["g.txt", "o.txt", "reads.txt", "gate"].map((f) => join(dir, f)) as [string, string, string, string];
+    const [counterG, counterO, reads, gate] = files;
+    writeFileSync(gate, "");
+    // Two strategies: "gated" holds the main thread 5 ms a suggestion (the client's asks then start one a turn), "slow" 20 ms.
+    const mod = gatedModule(dir, counterG, reads, gate, 5);
+    writeFileSync(mod, readFileSync(mod, "utf8").replace("strategies: [gated]", `strategies: [gated, { ...gated, name: "slow", create: () => ({ suggest(req) { appendFileSync(${JSON.stringify(counterO)}, "o\\n"); Atomics.wait(pause, 0, 0, 20); return { params: { x: 0.5 } }; } }) }]`));
+    const server = await startServer(join(dir, "t.db"), ["--plugins", mod, "--log-level", "debug"], `tcp://127.0.0.1:${LO + 1}`);
+    const other = new TestClient(server.endpoint);
+    for (const [name, strategy] of [["g", "gated"], ["o", "slow"]]) await other.call("create_study", { name, space: { x: { type: "float", low: 0, high: 1 } }, strategy });
+    const proxy = await tcpProxy(Number(new URL(server.endpoint).port), LO + 2);
+    const client = new Dealer({ linger: 0, routingId: "worker-7" });
+    client.connect(`tcp://127.0.0.1:${proxy.port}`);
+    const replies = new Map<string, Record<string, any>>();
+    const loop = (async () => {
+      for await (const [f] of client) {
+        const r = decode(f as Buffer) as Record<string, any>;
+        replies.set(String(r.id), r);
+      }
+    })().catch(() => undefined);
+    await client.send(encode({ v: 1, id: "h", op: "hello", client: { name: "first" } }));
+    await waitFor(async () => replies.has("h"), 60_000);
+    const hex = Buffer.from("worker-7").toString("hex");
+    const logged = (what: string) => server.lines.filter((l) => l.includes(`"connection ${what}"`) && l.includes(hex)).length;
+    // Another client's slow asks take 20 ms of every turn: the client's queue drains slowly, also while it is away.
+    const slow = Array.from({ length: 150 }, (_, i) => other.request("ask", { study: "o" }, `o${i}`, 120_000));
+    const N = 200;
+    for (let i = 0; i < N; i++) await client.send(encode({ v: 1, id: `a${i}`, op: "ask", study: "g" }));
+    await waitFor(async () => lines(counterG).length >= 5, 60_000);
+    // The connection breaks while most asks wait for their turn; libzmq connects the socket again, under the same routing id.
+    proxy.cut();
+    const atCut = lines(counterG).length;
+    await waitFor(async () => logged("closed") === 1 && logged("opened") === 2, 60_000);
+    // Sent on the new connection, behind the asks in the client's own queue: answered once they have all started.
+    await client.send(encode({ v: 1, id: "fin", op: "get_study", study: "g" }));
+    await waitFor(async () => replies.has("fin"), 120_000);
+    const page = await other.call("trials", { study: "g", limit: 1000 });
+    const names = (page.trials as { system_attrs?: { worker?: { name?: string } } }[]).map((t) => t.system_attrs?.worker?.name ?? "(anonymous)");
+    // Asks that started after the connection's end was read are among them.
+    expect(names.length).toBeGreaterThan(atCut + 5);
+    expect(new Set(names)).toEqual(new Set(["first"]));
+    client.close();
+    await loop;
+    await proxy.close();
+    await Promise.all(slow);
+    await other.close();
+    expect(await server.stop()).toBe(0);
+  }, 180_000);
 });
+
+/** A TCP proxy on `port` to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes on listening). */
+async function tcpProxy(target: number, port: number): Promise<{ port: number; cut: () => void; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s)).on("error", () => undefined);
+  };
+  const proxy = createServer((inbound) => {
+    const outbound = connect(target, "127.0.0.1");
+    track(inbound);
+    track(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
+  const cut = () => {
+    for (const s of sockets) s.destroy();
+  };
+  return { port, cut, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
+}
