@@ -66,6 +66,25 @@ describe("FairDispatch", () => {
     expect(started.filter((x) => x.startsWith("h"))).toEqual(Array.from({ length: 30 }, (_, i) => `h${i}`));
   });
 
+  it("a slot stops starting once it has held the thread QUANTUM_MS, also right after its requests turned slow", async () => {
+    const started: string[] = [];
+    const fair = new FairDispatch<string>((x) => {
+      if (x.startsWith("s")) busy(1);
+      started.push(x);
+    });
+    for (let i = 0; i < 300; i++) fair.submit("a", `c${i}`);
+    for (let i = 0; i < 40; i++) fair.submit("a", `s${i}`);
+    let most = 0;
+    while (fair.queued > 0) {
+      const before = started.length;
+      await turn();
+      most = Math.max(most, started.slice(before).filter((x) => x.startsWith("s")).length);
+    }
+    expect(started.filter((x) => x.startsWith("c")).length).toBe(300);
+    // The cheap ones brought the slot to MAX_PER_SLOT; the slow ones after them start QUANTUM_MS's worth a turn.
+    expect(most).toBeLessThanOrEqual(QUANTUM_MS + 1);
+  });
+
   it("drains when nothing is queued, and a start that throws does not stop the others", async () => {
     const started: string[] = [];
     const fair = new FairDispatch<string>((x) => {

@@ -7,26 +7,31 @@
  * requests, a slot in each turn of the event loop (a `setImmediate` of its own): the slot starts
  * the client's oldest requests, in the order it sent them, and the next slot (another client's, or
  * its own in the next turn, after the event loop has read what arrived meanwhile) comes once they
- * have run as far as they can without waiting (their microtasks included). A slot starts one
- * request, or while the client's last slot took under `QUANTUM_MS` of the thread twice as many as
- * then (at most `MAX_PER_SLOT`): cheap pipelined requests (asks, tells) still start many to a turn,
- * and their changes commit in few transactions (group commit), while a client whose requests are
- * slow starts one per turn. A slot's cost is the time until its requests have run as far as they
- * can, measured by an immediate queued right behind the slot (`mark`): not until the next slot, as
- * before, which counted whatever ran between (the group commit of the requests started in the
- * turn before, and the sending of their replies), so that a client pipelining cheap asks mostly
- * started 1 to 8 a turn, and 400 of its asks took 32 to 46 commits (bench/zmq-group-commit.mjs). A request of another client thus waits behind about one slow request
- * per busy client (at most `MAX_PER_SLOT`, once, when a client's cheap requests turn slow). A
- * client's only request in flight is not queued: the server starts it at once (zmq-server.ts).
+ * have run as far as they can without waiting (their microtasks included).
+ *
+ * A slot starts one request, or while the client's last slot cost under `QUANTUM_MS` twice as many
+ * as then (at most `MAX_PER_SLOT`); one that cost more starts as many as fit the quantum at that
+ * cost (at least one). Cheap pipelined requests (asks, tells) thus start dozens to a turn and their
+ * changes commit in few transactions (group commit), while a client whose requests are slow starts
+ * one per turn; a slot also stops starting once it has held the thread `QUANTUM_MS` itself. A
+ * slot's cost is the CPU time (`cpuMs`) until its requests have run as far as they can, read by an
+ * immediate queued right behind the slot (`mark`). It was the time until the next slot, which
+ * counted whatever ran between (the group commit of the requests started the turn before, the
+ * sending of their replies) and time the machine gave other processes: a client pipelining 400
+ * cheap asks mostly started 1 to 8 a turn and took 32 to 46 commits, now 10 to 15
+ * (bench/zmq-group-commit.mjs, docs/BENCHMARKS.md). A request of another client waits behind
+ * about one slow request per busy client (more, at most `MAX_PER_SLOT`, once, when a client's
+ * cheap requests turn slow after they started). A client's only request in flight is not queued:
+ * the server starts it at once (zmq-server.ts).
  */
 export const QUANTUM_MS = 2;
+export const MAX_PER_SLOT = 64;
 
 /** The CPU time the process has used (ms): a slot's cost, which time the machine gave other processes meanwhile does not inflate. */
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
-export const MAX_PER_SLOT = 64;
 
 interface Client<T> {
   readonly queue: T[];
@@ -89,7 +94,8 @@ export class FairDispatch<T> {
 
   private serve(id: string, c: Client<T>): void {
     this.last = { client: c, at: cpuMs() };
-    for (let n = c.perSlot; n > 0 && c.queue.length > 0; n--) {
+    const began = performance.now();
+    for (let n = c.perSlot; n > 0 && c.queue.length > 0 && (n === c.perSlot || performance.now() - began < QUANTUM_MS); n--) {
       try {
         this.start(c.queue.shift() as T);
       } catch {
