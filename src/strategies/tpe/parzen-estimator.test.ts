@@ -314,6 +314,33 @@ describe("logPdf's pruned path gives the plain sum's bits", () => {
   }
 });
 
+describe("logPdf's pruned path with a NaN kernel term", () => {
+  // A subnormal prior_weight (the option takes any positive number) makes the prior's categorical
+  // probabilities 0/0: the prior's term is NaN, which the plain sum leaves out. The pruned path's
+  // bound was then NaN, every kernel failed `>= threshold`, and the density came out −∞.
+  const int: NumericDistribution = { type: "int", low: 1, high: 8 };
+  const cat = { kind: "categorical", n: 3 } as const;
+  const layouts: [string, TpeDim[]][] = [
+    ["continuous first", [{ kind: "continuous" }, cat]],
+    ["categorical first", [cat, { kind: "continuous" }]],
+    ["discrete first", [{ kind: "discrete", d: int }, cat]],
+  ];
+  for (const [name, dims] of layouts) {
+    it(`${name}: the plain sum's bits, a finite density`, () => {
+      const n = 100;
+      const rng = new Rng(7);
+      const obs: number[] = [];
+      for (let i = 0; i < n; i++)
+        for (const d of dims) obs.push(d.kind === "categorical" ? i % d.n : d.kind === "discrete" ? snapUnit(d.d, rng.random()) : rng.random());
+      const m = new ParzenMixture(dims, Float64Array.from(obs), n, tpeWeights(n), { ...P, priorWeight: 1e-322 });
+      const xs = m.sample(rng, 20);
+      const plain = Array.from(m.logPdfPlain(xs, 20));
+      expect(plain.every(Number.isFinite)).toBe(true);
+      expect(Array.from(m.logPdf(xs, 20))).toEqual(plain);
+    });
+  }
+});
+
 describe("kernel arithmetic shortcuts give the bits of the formulas they replace", () => {
   it("logColumns: the log of categoricalKernels' rows, transposed", () => {
     for (const [pw, k, n] of [[1, 3, 0], [1, 3, 7], [0.7, 5, 11], [0.7, 2, 9], [2.5, 2, 40], [1, 1, 4]] as const) {

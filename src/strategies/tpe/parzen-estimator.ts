@@ -296,7 +296,7 @@ export class ParzenMixture {
         // A categorical or discrete dimension 0: its terms over every kernel first, then the bound
         // from the prior and the kernel that leads after them.
         const lead = this.firstTerms(c, x, columns, acc);
-        const bound = Math.max(this.completeTerm(lead, c, x, columns, acc[lead] as number, 0), this.completeTerm(K - 1, c, x, columns, acc[K - 1] as number, 0));
+        const bound = largerTerm(this.completeTerm(lead, c, x, columns, acc[lead] as number, 0), this.completeTerm(K - 1, c, x, columns, acc[K - 1] as number, 0));
         threshold = bound - LOG_SUM_CUT;
         for (let k = 0; k < K; k++) {
           live[n] = k;
@@ -486,7 +486,10 @@ export class ParzenMixture {
       if ((sorted[mid] as number) < xv) lo = mid + 1;
       else hi = mid;
     }
-    let best = term(this.size - 1);
+    // A NaN term is left out, as `logSumExp` leaves it out (a bound of NaN would drop every kernel).
+    let best = -Infinity;
+    const prior = term(this.size - 1);
+    if (prior > best) best = prior;
     const end = Math.min(sorted.length, lo + NEAR_KERNELS);
     for (let i = Math.max(0, lo - NEAR_KERNELS); i < end; i++) {
       const t = term(order[i] as number);
@@ -535,6 +538,15 @@ export class ParzenMixture {
     }
     return x;
   }
+}
+
+/**
+ * The larger of two kernel terms, a NaN one left out as `logSumExp` leaves it out (−∞ when both are):
+ * a subnormal prior_weight makes the prior's categorical probabilities 0/0, so its term NaN, and
+ * `Math.max` would make the bound NaN and drop every kernel.
+ */
+function largerTerm(a: number, b: number): number {
+  return a >= b || b !== b ? (a === a ? a : -Infinity) : b;
 }
 
 /**
