@@ -341,6 +341,15 @@ describe("logPdf's pruned path with a NaN kernel term", () => {
   }
 });
 
+describe("logPdf of a mixture without dimensions", () => {
+  it("is log 1 for every candidate, also with enough kernels to prune (8d812d9f's answer; the pruned path read dimension 0)", () => {
+    for (const n of [3, 100]) {
+      const m = new ParzenMixture([], new Float64Array(0), n, tpeWeights(n), P);
+      expect(Array.from(m.logPdf(new Float64Array(0), 2))).toEqual([0, 0]);
+    }
+  });
+});
+
 describe("kernel arithmetic shortcuts give the bits of the formulas they replace", () => {
   it("logColumns: the log of categoricalKernels' rows, transposed", () => {
     for (const [pw, k, n] of [[1, 3, 0], [1, 3, 7], [0.7, 5, 11], [0.7, 2, 9], [2.5, 2, 40], [1, 1, 4]] as const) {

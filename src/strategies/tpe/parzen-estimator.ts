@@ -261,7 +261,7 @@ export class ParzenMixture {
     const acc = this.scratch;
     const columns = this.candidateColumns(x, m);
     const live = this.liveScratch(K);
-    if (K < PRUNE_FROM || D === 1) {
+    if (K < PRUNE_FROM || D <= 1) {
       for (let c = 0; c < m; c++) {
         acc.set(this.base);
         for (let j = 0; j < D; j++) this.addTerms(j, c, x, columns, acc, null, K);
