@@ -287,12 +287,15 @@ export class ZmqServer {
    * Starts a queued request at its turn, or drops it: a read (any op that changes nothing) whose
    * client left while it waited (no connection of its routing id is open now: requesters.ts) is not
    * run, since its reply could reach nobody. A change still runs (an ask is dropped by the service
-   * at its study's turn, `OpContext.gone`): see docs/PROTOCOL.md, Transport.
+   * at its study's turn, `OpContext.gone`): see protocol/PROTOCOL.md, Transport. So does a `hello`:
+   * it records its connection's identity on the session of the requests queued behind it (dropped,
+   * the asks it was queued before started anonymous on the routing id's next connection:
+   * zmq-server.departed-hello.test.ts).
    */
   private startQueued(r: Received): void {
     if (!this.requesters.left(r.client)) return this.startOne(r, true);
     const op = peekOp(r.frames[r.frames.length - 1] as Buffer);
-    if (op === null || MUTATING_OPS.has(op as OpName)) return this.startOne(r, true);
+    if (op === null || op === "hello" || MUTATING_OPS.has(op as OpName)) return this.startOne(r, true);
     this.done(r.client);
     this.droppedGone.count++;
     const now = performance.now();
