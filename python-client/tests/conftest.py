@@ -6,11 +6,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -68,6 +70,24 @@ def free_port() -> int:
             return port
     raise RuntimeError("no free loopback port")
 
+
+
+def in_thread(thread: threading.Thread, function: str) -> bool:
+    """True when ``thread`` is running ``function`` now (somewhere in its stack)."""
+    frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def until(condition: Callable[[], object], what: str) -> None:
+    """Waits until ``condition()`` is true; the 60 s bound only catches a hang."""
+    end = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting until {what}"
+        time.sleep(0.01)
 
 def _ensure_built() -> None:
     if not SERVER_MAIN.exists():

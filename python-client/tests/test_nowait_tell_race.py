@@ -14,32 +14,15 @@ test lets it go, so the interleaving is the one above on every run. Real ``tunep
 
 from __future__ import annotations
 
-import sys
 import threading
-import time
 from types import FrameType
 from typing import Any
 
 import tuneport as tp
 from tuneport.exceptions import UpdateFinishedTrialError
-from conftest import ServerProcess
+from conftest import ServerProcess, in_thread, until
 
 
-def _in(thread: threading.Thread, function: str) -> bool:
-    """True when ``thread`` is running ``function`` now (somewhere in its stack)."""
-    frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
-    while frame is not None:
-        if frame.f_code.co_name == function:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _until(condition: Any, what: str) -> None:
-    end = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting until {what}"
-        time.sleep(0.01)
 
 
 def test_a_report_queued_by_another_thread_while_the_trial_is_told_is_not_lost(tmp_path: Any) -> None:
@@ -76,11 +59,11 @@ def test_a_report_queued_by_another_thread_while_the_trial_is_told_is_not_lost(t
 
             teller = threading.Thread(target=tell)
             teller.start()
-            _until(lambda: _in(teller, "wait_for"), "complete() waits for the queued report")
+            until(lambda: in_thread(teller, "wait_for"), "complete() waits for the queued report")
             reporter = threading.Thread(target=report)
             reporter.start()
             # Queued (it returned), or waiting its turn behind the tell.
-            _until(lambda: not reporter.is_alive() or _in(reporter, "turn"), "the second report is queued or waits")
+            until(lambda: not reporter.is_alive() or in_thread(reporter, "turn"), "the second report is queued or waits")
             gates[1].set()  # the first report is answered: complete() goes on and tells
             teller.join(60)
             assert not teller.is_alive()
@@ -89,7 +72,7 @@ def test_a_report_queued_by_another_thread_while_the_trial_is_told_is_not_lost(t
             assert not reporter.is_alive()
             background = client._background  # noqa: SLF001
             assert background is not None
-            _until(lambda: background.pending() == 0, "every queued report is answered")
+            until(lambda: background.pending() == 0, "every queued report is answered")
             stored = study.trial(trial.number)
             assert stored.state == "COMPLETE" and stored.value == 5.0
             # A report that returned is one the server took; one refused says so in its caller's thread.

@@ -15,8 +15,6 @@ import logging
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,24 +22,9 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import ServerProcess, in_thread, until
 
 
-def _in(thread: threading.Thread, function: str) -> bool:
-    """True when ``thread`` is running ``function`` now (somewhere in its stack)."""
-    frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
-    while frame is not None:
-        if frame.f_code.co_name == function:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    end = time.monotonic() + 60  # a hang guard only
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting until {what}"
-        time.sleep(0.01)
 
 
 def _stored(srv: ServerProcess, study: str, number: int) -> dict[float, float]:
@@ -61,7 +44,7 @@ class _BlockedReport:
         self.stopped = True
         self.thread = threading.Thread(target=self._run, args=(trial,), daemon=True)
         self.thread.start()
-        _until(lambda: _in(self.thread, "_call") or not self.thread.is_alive(), "the blocking report waits for the server")
+        until(lambda: in_thread(self.thread, "_call") or not self.thread.is_alive(), "the blocking report waits for the server")
         assert self.thread.is_alive(), self.out
 
     def _run(self, trial: tp.Trial) -> None:
@@ -88,7 +71,7 @@ def test_close_queues_a_report_put_aside_once_the_call_it_waits_behind_ends(tmp_
         assert trial.report(2.0, 2, wait=False) is None  # put aside behind the blocking report
         closing = threading.Thread(target=client.close, daemon=True)
         closing.start()
-        _until(lambda: _in(closing, "close") or not closing.is_alive(), "close() is under way")
+        until(lambda: in_thread(closing, "close") or not closing.is_alive(), "close() is under way")
         assert blocked.thread.is_alive(), blocked.out
         blocked.resume()
         closing.join(120)
@@ -159,7 +142,7 @@ def test_pending_reports_is_true_while_a_report_is_put_aside(tmp_path: Path) -> 
             assert trial.report(2.0, 2, wait=False) is None  # put aside behind the blocking report
             assert trial.pending_reports(), "pending_reports() said nothing is unsent while a report is put aside"
             blocked.resume()
-            _until(lambda: not trial.pending_reports(), "pending_reports() answers False")
+            until(lambda: not trial.pending_reports(), "pending_reports() answers False")
             assert _stored(srv, "s", trial.number) == {0: 0.5, 1: 1.0, 2: 2.0}
             blocked.thread.join(120)
             assert isinstance(blocked.out["blocking"], tp.Decision), blocked.out
@@ -265,7 +248,7 @@ def test_reports_put_aside_dropped_while_the_holder_queues_one_end_its_call_with
         assert trial.report(2.0, 2, wait=False) is None  # put aside behind the blocking report
         assert trial.report(3.0, 3, wait=False) is None
         blocked.resume()
-        _until(lambda: held.queueing.is_set() or not blocked.thread.is_alive(), "the blocking report's end queues step 2")
+        until(lambda: held.queueing.is_set() or not blocked.thread.is_alive(), "the blocking report's end queues step 2")
         with caplog.at_level(logging.WARNING, logger="tuneport"):
             if dropper == "close":
                 client.close()  # the turn is not had within timeout (0.5 s): dropped

@@ -15,7 +15,6 @@ import contextlib
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -23,24 +22,9 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess
+from conftest import ServerProcess, in_thread, until
 
 
-def _in(thread: threading.Thread, function: str) -> bool:
-    """True when ``thread`` is running ``function`` now (somewhere in its stack)."""
-    frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
-    while frame is not None:
-        if frame.f_code.co_name == function:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _until(condition: Any, what: str) -> None:
-    end = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting until {what}"
-        time.sleep(0.01)
 
 
 def test_a_non_blocking_report_does_not_wait_for_another_threads_blocking_report(tmp_path: Any) -> None:
@@ -66,7 +50,7 @@ def test_a_non_blocking_report_does_not_wait_for_another_threads_blocking_report
 
             blocking = threading.Thread(target=validation, daemon=True)
             blocking.start()
-            _until(lambda: _in(blocking, "_call") or not blocking.is_alive(), "the blocking report waits for the server")
+            until(lambda: in_thread(blocking, "_call") or not blocking.is_alive(), "the blocking report waits for the server")
             assert blocking.is_alive(), out
 
             def loop() -> None:
@@ -90,7 +74,7 @@ def test_a_non_blocking_report_does_not_wait_for_another_threads_blocking_report
             assert not blocking.is_alive()
             assert isinstance(out["blocking"], tp.Decision), out
             # Queued when the blocking report ended (no later call on the trial queues it): sent after it.
-            _until(lambda: 2 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
+            until(lambda: 2 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
             stored = study.trial(trial.number)
             assert stored.intermediate_values == {0: 0.5, 1: 1.0, 2: 2.0}, stored.intermediate_values
             assert trial.intermediate == [(0.0, 0.5), (1.0, 1.0), (2.0, 2.0)]
@@ -142,7 +126,7 @@ def test_a_report_put_aside_as_the_other_call_ends_is_queued_by_its_own_thread(t
             finally:
                 sys.setprofile(None)
             assert gone.is_set()
-            _until(lambda: 1 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
+            until(lambda: 1 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
             assert trial.intermediate == [(1.0, 1.0)]
             trial.complete(2.0)
     finally:
