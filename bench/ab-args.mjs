@@ -14,5 +14,15 @@ export function abArgs(usage, required) {
   return args;
 }
 
+/** Option `name` of `args` as a whole number of at least `least` (`fallback` when absent); prints `usage` and exits 2 otherwise. */
+export function countArg(args, name, fallback, least, usage) {
+  const v = args[name] === undefined ? fallback : Number(args[name]);
+  if (!Number.isInteger(v) || v < least) {
+    console.error(`--${name} must be a whole number of at least ${least} (got ${args[name]})\nusage: ${usage}`);
+    process.exit(2);
+  }
+  return v;
+}
+
 /** The median (upper middle for an even count) of numbers. */
 export const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];

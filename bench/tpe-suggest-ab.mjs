@@ -15,13 +15,14 @@
 import "./help.mjs";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { abArgs, median } from "./ab-args.mjs";
+import { abArgs, countArg, median } from "./ab-args.mjs";
 
-const args = abArgs("node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE]", ["before", "after"]);
-const n = Number(args.n ?? 3000);
-const running = Number(args.running ?? 32);
-const reps = Number(args.reps ?? 15);
-const warmup = Number(args.warmup ?? 3);
+const USAGE = "node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE]";
+const args = abArgs(USAGE, ["before", "after"]);
+const n = countArg(args, "n", 3000, 1, USAGE);
+const running = countArg(args, "running", 32, 0, USAGE);
+const reps = countArg(args, "reps", 15, 1, USAGE);
+const warmup = countArg(args, "warmup", 3, 0, USAGE);
 const load = async (dist) => {
   const tpe = await import(join(resolve(dist), "strategies", "tpe", "tpe-strategy.js"));
   const { Rng } = await import(join(resolve(dist), "math", "rng.js"));
