@@ -6,75 +6,15 @@
  * waits for a gate file; real DEALER sockets.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { type AddressInfo, type Socket, connect, createServer } from "node:net";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Dealer } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
 import { decode, encode } from "../src/transports/zmq/codec.js";
 import { waitFor } from "../src/testing/waits.js";
 import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
-
-const ZOD = pathToFileURL(join(import.meta.dirname, "..", "node_modules", "zod", "index.js")).href;
-const DIST = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
-
-/**
- * A module whose strategy "gated" writes a line to `counter` per suggestion, then waits until `gate`
- * exists: in a worker thread, or (`offload` false) on the server's main thread, which then reads nothing.
- */
-function gatedModule(dir: string, counter: string, gate: string, offload = true): string {
-  const path = join(dir, "gated.mjs");
-  writeFileSync(
-    path,
-    `import { appendFileSync, existsSync } from "node:fs";
-import { z } from ${JSON.stringify(ZOD)};
-import { BUILTIN_PLUGINS } from ${JSON.stringify(DIST)};
-const pause = new Int32Array(new SharedArrayBuffer(4));
-export const gated = {
-  name: "gated", description: "Counts its suggestions; each waits for a gate file (a test plug-in).", options: z.object({}).strict(), offload: ${offload},
-  create: () => ({
-    suggest(req) {
-      appendFileSync(${JSON.stringify(counter)}, req.trialNumber + "\\n");
-      while (!existsSync(${JSON.stringify(gate)})) Atomics.wait(pause, 0, 0, 10);
-      return { params: { x: 0.5 } };
-    },
-  }),
-};
-export const plugins = BUILTIN_PLUGINS.with({ strategies: [gated] });
-`,
-  );
-  return path;
-}
+import { gatedModule, tcpProxy } from "./fixtures/gated-strategy.js";
 
 afterEach(stopServers);
-
-/**
- * A TCP proxy on a port the kernel picks (it keeps it while it listens, so a client reconnects to
- * it) to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes
- * on listening); `toClient` counts the bytes the target sent on each connection, in order.
- */
-async function tcpProxy(target: number): Promise<{ port: number; cut: () => void; close: () => Promise<void>; toClient: number[] }> {
-  const sockets = new Set<Socket>();
-  const toClient: number[] = [];
-  const track = (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s)).on("error", () => undefined);
-  };
-  const proxy = createServer((inbound) => {
-    const outbound = connect(target, "127.0.0.1");
-    track(inbound);
-    track(outbound);
-    const n = toClient.push(0) - 1;
-    outbound.on("data", (b: Buffer) => (toClient[n] = (toClient[n] ?? 0) + b.byteLength));
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  const port = (proxy.address() as AddressInfo).port;
-  const cut = () => {
-    for (const s of sockets) s.destroy();
-  };
-  return { port, cut, toClient, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
-}
 
 /** The replies a DEALER receives, by request id ("null" for those without one). */
 class Replies {
@@ -125,7 +65,7 @@ async function withGatedServer(test: (g: Gated) => Promise<void>, offload = true
   const dir = tempDir();
   const counter = join(dir, "suggestions.txt");
   const gate = join(dir, "gate");
-  const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, gate, offload), "--log-level", "debug"]);
+  const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, { counter, gate, offload }), "--log-level", "debug"]);
   const other = new TestClient(server.endpoint);
   try {
     await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });

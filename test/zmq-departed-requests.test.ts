@@ -8,49 +8,13 @@
  * its suggestions and its trajectory reads, and waits for a gate file); real DEALER sockets.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { type Socket, connect, createServer } from "node:net";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Dealer } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
 import { decode, encode } from "../src/transports/zmq/codec.js";
 import { waitFor } from "../src/testing/waits.js";
 import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
-
-const ZOD = pathToFileURL(join(import.meta.dirname, "..", "node_modules", "zod", "index.js")).href;
-const DIST = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
-/** Ports of this file (TUNEPORT_TEST_PORTS, else 63200-63299): the server's, and the proxy's. */
-const [LO] = (process.env.TUNEPORT_TEST_PORTS ?? "63200-63299").split("-").map(Number) as [number];
-
-/**
- * "gated": each suggestion appends its trial number to `counter`, waits `ms` on the server's main
- * thread (not offloaded), then until `gate` exists; each trajectory read appends a line to `reads`.
- */
-function gatedModule(dir: string, counter: string, reads: string, gate: string, ms: number): string {
-  const path = join(dir, "gated.mjs");
-  writeFileSync(
-    path,
-    `import { appendFileSync, existsSync } from "node:fs";
-import { z } from ${JSON.stringify(ZOD)};
-import { BUILTIN_PLUGINS } from ${JSON.stringify(DIST)};
-const pause = new Int32Array(new SharedArrayBuffer(4));
-export const gated = {
-  name: "gated", description: "Counts its suggestions and trajectory reads (a test plug-in).", options: z.object({}).strict(), offload: false,
-  readModels: { trajectory: () => (appendFileSync(${JSON.stringify(reads)}, "r\\n"), { entries: [], thinned: false }) },
-  create: () => ({
-    suggest(req) {
-      appendFileSync(${JSON.stringify(counter)}, req.trialNumber + "\\n");
-      Atomics.wait(pause, 0, 0, ${ms});
-      while (!existsSync(${JSON.stringify(gate)})) Atomics.wait(pause, 0, 0, 10);
-      return { params: { x: 0.5 } };
-    },
-  }),
-};
-export const plugins = BUILTIN_PLUGINS.with({ strategies: [gated] });
-`,
-  );
-  return path;
-}
+import { gatedModule, tcpProxy } from "./fixtures/gated-strategy.js";
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").filter(Boolean) : []);
 
@@ -61,7 +25,7 @@ describe("requests of a client that left while they waited for their turn", () =
     const dir = tempDir();
     const [counter, reads, gate] = ["suggestions.txt", "reads.txt", "gate"].map((f) => join(dir, f)) as [string, string, string];
     writeFileSync(gate, "");
-    const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, counter, reads, gate, 0), "--log-level", "debug"], `tcp://127.0.0.1:${LO}`);
+    const server = await startServer(join(dir, "t.db"), ["--plugins", gatedModule(dir, { counter, gate, offload: false, reads }), "--log-level", "debug"]);
     const other = new TestClient(server.endpoint);
     await other.call("create_study", { name: "g", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "gated" });
     await other.call("ask", { study: "g" }); // trial 0, whose trajectory is read
@@ -95,12 +59,12 @@ describe("requests of a client that left while they waited for their turn", () =
     const [counterG, counterO, reads, gate] = files;
     writeFileSync(gate, "");
     // Two strategies: "gated" holds the main thread 5 ms a suggestion (the client's asks then start one a turn), "slow" 20 ms.
-    const mod = gatedModule(dir, counterG, reads, gate, 5);
+    const mod = gatedModule(dir, { counter: counterG, gate, offload: false, ms: 5, reads });
     writeFileSync(mod, readFileSync(mod, "utf8").replace("strategies: [gated]", `strategies: [gated, { ...gated, name: "slow", create: () => ({ suggest(req) { appendFileSync(${JSON.stringify(counterO)}, "o\\n"); Atomics.wait(pause, 0, 0, 20); return { params: { x: 0.5 } }; } }) }]`));
-    const server = await startServer(join(dir, "t.db"), ["--plugins", mod, "--log-level", "debug"], `tcp://127.0.0.1:${LO + 1}`);
+    const server = await startServer(join(dir, "t.db"), ["--plugins", mod, "--log-level", "debug"]);
     const other = new TestClient(server.endpoint);
     for (const [name, strategy] of [["g", "gated"], ["o", "slow"]]) await other.call("create_study", { name, space: { x: { type: "float", low: 0, high: 1 } }, strategy });
-    const proxy = await tcpProxy(Number(new URL(server.endpoint).port), LO + 2);
+    const proxy = await tcpProxy(Number(new URL(server.endpoint).port));
     const client = new Dealer({ linger: 0, routingId: "worker-7" });
     client.connect(`tcp://127.0.0.1:${proxy.port}`);
     const replies = new Map<string, Record<string, any>>();
@@ -139,23 +103,3 @@ describe("requests of a client that left while they waited for their turn", () =
     expect(await server.stop()).toBe(0);
   }, 180_000);
 });
-
-/** A TCP proxy on `port` to `target` on 127.0.0.1; `cut` breaks the connections through it (it goes on listening). */
-async function tcpProxy(target: number, port: number): Promise<{ port: number; cut: () => void; close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const track = (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s)).on("error", () => undefined);
-  };
-  const proxy = createServer((inbound) => {
-    const outbound = connect(target, "127.0.0.1");
-    track(inbound);
-    track(outbound);
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
-  const cut = () => {
-    for (const s of sockets) s.destroy();
-  };
-  return { port, cut, close: () => new Promise((resolve) => (cut(), proxy.close(() => resolve()))) };
-}
